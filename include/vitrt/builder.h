@@ -1,0 +1,30 @@
+// The builder: ONNX model in, plan file out.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "vitrt/status.h"
+
+namespace vitrt {
+
+struct BuildOptions {
+  std::string precision = "fp32";  // fp32 for now; fp16, bf16, int8, fp8 come with their issues
+  bool verbose = false;
+  // Receives the build log line by line (what was imported, folded, fused, and why not).
+  std::function<void(const std::string&)> log;
+};
+
+struct BuildSummary {
+  std::map<std::string, int> ops_before;  // op type -> count in the imported graph
+  std::map<std::string, int> ops_after;   // ... in the graph written to the plan
+  int64_t parameter_count = 0;
+  int64_t parameter_bytes = 0;
+  int64_t plan_bytes = 0;
+};
+
+Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string& plan_path,
+                                const BuildOptions& options);
+
+}  // namespace vitrt

@@ -1,0 +1,55 @@
+// The runtime: load a plan (or an ONNX model directly), bind inputs, run.
+//
+// One Engine is shared; each concurrent caller creates its own ExecutionContext. The engine is
+// immutable after load; a context owns its scratch memory and is used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vitrt/status.h"
+#include "vitrt/tensor.h"
+
+namespace vitrt {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  // One entry per dim: a number ("224") or a symbol ("batch"); empty when the rank is unknown.
+  std::vector<std::string> dims;
+};
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+class Engine;
+
+class ExecutionContext {
+ public:
+  virtual ~ExecutionContext() = default;
+  // Runs the model on `inputs` (each graph input exactly once, by name) and returns the graph
+  // outputs in graph order. Errors name the input (wrong dtype, rank or dim) or the node.
+  virtual Result<std::vector<NamedTensor>> run(const std::vector<NamedTensor>& inputs) = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Loads a plan file written by `build_plan` (weights are memory-mapped, not copied).
+  static Result<std::shared_ptr<Engine>> load_plan(const std::string& plan_path);
+  // Imports and prepares an ONNX model in memory, without a plan file (tests, quick runs).
+  static Result<std::shared_ptr<Engine>> from_onnx(const std::string& onnx_path);
+
+  virtual const std::vector<TensorInfo>& inputs() const = 0;
+  virtual const std::vector<TensorInfo>& outputs() const = 0;
+  virtual std::unique_ptr<ExecutionContext> create_context() const = 0;
+  // "cpu" or "cuda".
+  virtual std::string device() const = 0;
+};
+
+}  // namespace vitrt

@@ -1,0 +1,102 @@
+// The intermediate representation: a graph of Nodes that read and write Values.
+//
+// Values and nodes live in vectors and are referred to by index, so passes can hold ids across
+// rewrites. A removed node is marked dead and dropped by compact(); passes never reuse ids
+// while they run. The ONNX importer, the optimizer passes and the plan reader all produce this
+// Graph; the runtime executes it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dim.h"
+#include "ir/attribute.h"
+#include "vitrt/status.h"
+#include "vitrt/tensor.h"
+
+namespace vitrt {
+
+using ValueId = int32_t;
+using NodeId = int32_t;
+constexpr ValueId kNoValue = -1;  // an omitted optional input
+
+struct Value {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  bool has_shape = false;  // false: rank unknown
+  SymShape shape;
+  // Defined for initializers and folded constants; the runtime binds it and never recomputes.
+  Tensor constant;
+  NodeId producer = -1;  // -1 for graph inputs and constants
+  // For small integer tensors computed from shapes (Shape -> Gather -> Concat -> Reshape), the
+  // element values as Dims, filled by shape inference so Reshape targets stay symbolic.
+  std::optional<std::vector<Dim>> sym_value;
+  bool is_constant() const { return constant.defined(); }
+};
+
+struct Node {
+  std::string name;     // unique; the importer names unnamed nodes "<op_type>_<index>"
+  std::string op_type;  // "MatMul", "LayerNormalization", ...
+  std::string domain;   // "" for the default ONNX domain, "com.microsoft", "vitrt"
+  std::vector<ValueId> inputs;   // kNoValue for an omitted optional input
+  std::vector<ValueId> outputs;  // kNoValue for an omitted optional output
+  Attributes attrs;
+  bool dead = false;
+
+  int num_inputs() const { return static_cast<int>(inputs.size()); }
+  bool has_input(int i) const { return i < num_inputs() && inputs[i] != kNoValue; }
+  // "node 'name' (Op)" for messages.
+  std::string describe() const;
+};
+
+class Graph {
+ public:
+  std::string name;
+  std::map<std::string, int64_t> opset_imports;  // domain -> version ("" is ai.onnx)
+  std::string producer_name;                     // "pytorch", ...
+  std::string producer_version;
+
+  std::vector<Value> values;
+  std::vector<Node> nodes;
+  std::vector<ValueId> inputs;   // graph inputs, excluding initializers
+  std::vector<ValueId> outputs;  // graph outputs
+
+  // The opset version of the default domain (ai.onnx).
+  int64_t onnx_opset() const;
+
+  ValueId add_value(Value v);
+  // Adds a constant value (an initializer); returns its id.
+  ValueId add_constant(const std::string& name, Tensor t);
+  NodeId add_node(Node n);  // sets producer links of the outputs
+  std::optional<ValueId> find_value(const std::string& name) const;
+  // A fresh value name that does not collide: "<base>", "<base>_1", ...
+  std::string unique_value_name(const std::string& base) const;
+
+  // Live nodes in an order where every node follows the producers of its inputs; an error
+  // naming a node on the cycle when the graph is cyclic.
+  Result<std::vector<NodeId>> topological_order() const;
+  // For each value, the live nodes that read it.
+  std::vector<std::vector<NodeId>> consumers() const;
+  // Checks the structure: ids in range, every input produced or bound, no value produced
+  // twice, no cycles. Messages name the node and value.
+  Status validate() const;
+  // Drops dead nodes and values no live node or graph output refers to, renumbering ids.
+  void compact();
+
+  // Counts of live nodes by op type.
+  std::map<std::string, int> op_counts() const;
+  int64_t parameter_count() const;  // elements in constant values
+  int64_t parameter_bytes() const;
+
+ private:
+  mutable std::map<std::string, ValueId> name_index_;
+  mutable bool name_index_valid_ = false;
+};
+
+// Human-readable listing: inputs, outputs, one line per node with shapes.
+std::string graph_to_text(const Graph& graph, bool with_constants = false);
+
+}  // namespace vitrt

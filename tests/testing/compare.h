@@ -1,0 +1,32 @@
+// The one helper tests use to compare tensors: reports the worst element on failure.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "vitrt/tensor.h"
+
+namespace vitrt::testing {
+
+struct Tolerance {
+  double rtol = 1e-5;
+  double atol = 1e-6;
+};
+
+// Passes when shapes and dtypes match and every |actual - expected| <= atol + rtol * |expected|
+// (NaN equals NaN, infinities must match exactly). On failure the message names the worst
+// element by index, both values and the error.
+::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected,
+                                         Tolerance tol = {});
+
+// Passes when max |actual - expected| <= rel * max |expected| (tolerance relative to the
+// output's scale, as the golden model tests state it).
+::testing::AssertionResult tensors_close_to_scale(const Tensor& actual, const Tensor& expected,
+                                                  double rel);
+
+// Deterministic pseudo-random fill (fixed seed) for tests.
+Tensor random_tensor(DType dtype, std::vector<int64_t> shape, uint64_t seed, double lo = -1.0,
+                     double hi = 1.0);
+
+}  // namespace vitrt::testing
