@@ -158,8 +158,8 @@ def typed_tensors_model():
     for name, onnx_type, fn in TYPED:
         vals = [fn(i) for i in range(n)]
         np_type = helper.tensor_dtype_to_np_dtype(onnx_type)
-        arr = np.array(vals, dtype=np.float64 if name in ("float16", "bfloat16") else None)
-        arr = arr.astype(np_type).reshape(TYPED_SHAPE)
+        exact = np.float64 if name in ("float16", "bfloat16") else np_type
+        arr = np.array(vals, dtype=exact).astype(np_type).reshape(TYPED_SHAPE)
         raw = numpy_helper.from_array(arr, name + "_raw")
         assert raw.HasField("raw_data")
         typed = helper.make_tensor(name + "_typed", onnx_type, TYPED_SHAPE, arr.flatten().tolist()

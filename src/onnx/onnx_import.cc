@@ -43,7 +43,7 @@ struct DimInfo {
 struct ValueInfo {
   std::string name;
   bool has_type = false;
-  const char* non_tensor_kind = nullptr;  // "sequence", "map", ... when not a tensor type
+  const char* non_tensor_kind = nullptr;  // "a sequence", "an optional", ...: not a tensor
   int32_t elem_type = 0;
   bool has_shape = false;
   std::vector<DimInfo> dims;
@@ -106,23 +106,23 @@ Status parse_type(Bytes b, ValueInfo* info) {
       }
       case 4:
         info->has_type = true;
-        info->non_tensor_kind = "sequence";
+        info->non_tensor_kind = "a sequence";
         break;
       case 5:
         info->has_type = true;
-        info->non_tensor_kind = "map";
+        info->non_tensor_kind = "a map";
         break;
       case 7:
         info->has_type = true;
-        info->non_tensor_kind = "opaque";
+        info->non_tensor_kind = "an opaque";
         break;
       case 8:
         info->has_type = true;
-        info->non_tensor_kind = "sparse tensor";
+        info->non_tensor_kind = "a sparse tensor";
         break;
       case 9:
         info->has_type = true;
-        info->non_tensor_kind = "optional";
+        info->non_tensor_kind = "an optional";
         break;
       default:
         break;
@@ -622,7 +622,7 @@ Status GraphBuilder::add_inputs() {
     const std::string where = str_cat("graph input '", info.name, "'");
     if (!info.has_type) return invalid_model(where, " has no type");
     if (info.non_tensor_kind) {
-      return unsupported(where, " has a ", info.non_tensor_kind,
+      return unsupported(where, " has ", info.non_tensor_kind,
                          " type; only tensors are supported");
     }
     const DType dt = dtype_from_onnx(info.elem_type);
