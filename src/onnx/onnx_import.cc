@@ -363,6 +363,7 @@ Status parse_node(Bytes b, const std::string& label, NodeFields* n) {
         auto s = wire_string(f, "NodeProto.name");
         st = s.status();
         if (s.ok()) n->name = std::move(s).value();
+        if (s.ok()) r.set_label(str_cat(label, " ('", n->name, "')"));
         break;
       }
       case 4: {
@@ -408,11 +409,48 @@ struct GraphFields {
   int sparse_initializers = 0;
 };
 
+// The buffer ends inside `f` (item `index` of its kind): parse what is there, so that the
+// error names the item and the field it ends in ("truncated TensorProto 'w' in graph initializer
+// 12: field 9 ..."), falling back to the reader's own message.
+Status diagnose_truncated_item(const WireField& f, size_t index, const Status& truncation) {
+  const Bytes part{f.data, f.size};
+  Status inner;
+  std::string where;
+  switch (f.number) {
+    case 1: {
+      where = str_cat("graph node ", index);
+      NodeFields node;
+      inner = parse_node(part, where, &node);
+      break;
+    }
+    case 5: {
+      where = str_cat("graph initializer ", index);
+      inner = decode_tensor_proto(part.data, part.size, "", where, nullptr).status();
+      break;
+    }
+    case 11:
+    case 12:
+    case 13: {
+      where = str_cat(f.number == 11   ? "graph input "
+                      : f.number == 12 ? "graph output "
+                                       : "graph value_info ",
+                      index);
+      ValueInfo info;
+      inner = parse_value_info(part, &info).with_context(where);
+      break;
+    }
+    default:
+      return truncation;
+  }
+  if (!inner.ok() && inner.message().find("truncated ") != std::string::npos) return inner;
+  return truncation.with_context(str_cat("the data ends inside ", where));
+}
+
 Status parse_graph_fields(Bytes b, GraphFields* g) {
   WireReader r(b.data, b.size, "GraphProto");
   while (!r.done()) {
     WireField f;
-    VITRT_RETURN_IF_ERROR(r.next(&f));
+    VITRT_RETURN_IF_ERROR(r.next_or_truncated(&f));
     std::vector<Bytes>* list = nullptr;
     const char* what = nullptr;
     switch (f.number) {
@@ -447,6 +485,9 @@ Status parse_graph_fields(Bytes b, GraphFields* g) {
       }
       default:
         break;
+    }
+    if (f.truncated) {
+      return diagnose_truncated_item(f, list ? list->size() : 0, r.truncation());
     }
     if (list) {
       auto m = wire_message(f, what);
@@ -504,7 +545,14 @@ Status parse_model_fields(const uint8_t* data, size_t size, ModelFields* m) {
   WireReader r(data, size, "ModelProto");
   while (!r.done()) {
     WireField f;
-    VITRT_RETURN_IF_ERROR(r.next(&f));
+    VITRT_RETURN_IF_ERROR(r.next_or_truncated(&f));
+    if (f.truncated) {
+      if (f.number != 7) return r.truncation();
+      // Say where inside the graph the data ends; the graph's own messages name the item.
+      GraphFields partial;
+      Status inner = parse_graph_fields(Bytes{f.data, f.size}, &partial);
+      return inner.ok() ? r.truncation() : inner;
+    }
     Status st;
     switch (f.number) {
       case 1: {
@@ -622,8 +670,7 @@ Status GraphBuilder::add_inputs() {
     const std::string where = str_cat("graph input '", info.name, "'");
     if (!info.has_type) return invalid_model(where, " has no type");
     if (info.non_tensor_kind) {
-      return unsupported(where, " has ", info.non_tensor_kind,
-                         " type; only tensors are supported");
+      return unsupported(where, " has ", info.non_tensor_kind, " type; only tensors are supported");
     }
     const DType dt = dtype_from_onnx(info.elem_type);
     if (info.elem_type == 0) return invalid_model(where, " has no element type");

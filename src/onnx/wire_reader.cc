@@ -139,6 +139,14 @@ Status WireReader::skip_group(uint32_t field_number) {
 }
 
 Status WireReader::next(WireField* field) {
+  return read_field(field, false);
+}
+
+Status WireReader::next_or_truncated(WireField* field) {
+  return read_field(field, true);
+}
+
+Status WireReader::read_field(WireField* field, bool allow_truncated) {
   const size_t at = pos_;
   if (done()) return internal_error("WireReader::next called at the end of ", label_);
   uint64_t tag = 0;
@@ -172,9 +180,16 @@ Status WireReader::next(WireField* field) {
       uint64_t len = 0;
       VITRT_RETURN_IF_ERROR(read_varint(&len, field->number));
       if (len > remaining()) {
-        return invalid_model("truncated ", label_, ": field ", number,
-                             " (length-delimited) at offset ", at, ": length ", len,
-                             " exceeds remaining ", remaining(), " bytes");
+        Status st = invalid_model("truncated ", label_, ": field ", number,
+                                  " (length-delimited) at offset ", at, ": length ", len,
+                                  " exceeds remaining ", remaining(), " bytes");
+        if (!allow_truncated) return st;
+        truncation_ = std::move(st);
+        field->data = data_ + pos_;
+        field->size = remaining();
+        field->truncated = true;
+        pos_ = size_;
+        return Status();
       }
       field->data = data_ + pos_;
       field->size = static_cast<size_t>(len);

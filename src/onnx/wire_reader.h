@@ -36,6 +36,10 @@ struct WireField {
   uint64_t scalar = 0;            // kVarint, kFixed64, kFixed32: the value's bits
   const uint8_t* data = nullptr;  // kLengthDelimited: the payload (inside the reader's buffer)
   size_t size = 0;
+  // Only from WireReader::next_or_truncated: the buffer ends inside this length-delimited
+  // field; data/size hold the bytes that are there and WireReader::truncation() says what
+  // was expected.
+  bool truncated = false;
 };
 
 class WireReader {
@@ -56,8 +60,16 @@ class WireReader {
   // say which field and offset were being read and why ("truncated TensorProto: field 9
   // (length-delimited) at offset 20: length 4000 exceeds remaining 12 bytes").
   Status next(WireField* field);
+  // Same, except that a length-delimited field that runs past the end is handed back with
+  // `truncated` set and the bytes that remain, so that the caller can look inside it and say
+  // which nested item the data ends in. The reader is then done.
+  Status next_or_truncated(WireField* field);
+  // The error next() would have returned for the field next_or_truncated() handed back
+  // truncated.
+  const Status& truncation() const { return truncation_; }
 
  private:
+  Status read_field(WireField* field, bool allow_truncated);
   Status read_varint(uint64_t* value, uint32_t field_number);
   Status skip_group(uint32_t field_number);
   Status error(uint32_t field_number, size_t at, const std::string& what) const;
@@ -66,6 +78,7 @@ class WireReader {
   size_t size_;
   size_t pos_ = 0;
   std::string label_;
+  Status truncation_;
 };
 
 // Typed views of a field. `what` names the field ("TensorProto.dims") in the error raised when

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "onnx/onnx_import.h"
+#include "onnx/proto_writer.h"
 
 namespace vitrt {
 namespace {
@@ -71,13 +72,23 @@ TEST(OnnxImportRobustness, EveryTruncationPrefixFailsCleanly) {
 }
 
 TEST(OnnxImportRobustness, TruncatedModelErrorSaysWhatWasRead) {
-  const std::vector<uint8_t> bytes = read_bytes(kData + "typed_tensors.onnx");
-  auto r = import_onnx_bytes(bytes.data(), bytes.size() / 2, "");
+  // A file that ends 12 bytes into the raw_data of its second initializer.
+  using testing::ProtoWriter;
+  ProtoWriter small, big;
+  small.varint(1, 1).varint(2, 1).bytes(8, "b").bytes(9, std::string(4, '\0'));
+  big.varint(1, 1000).varint(2, 1).bytes(8, "w").bytes(9, std::string(4000, '\0'));
+  ProtoWriter graph;
+  graph.message(5, small).message(5, big);
+  ProtoWriter model;
+  model.varint(1, 8).message(7, graph);
+  const size_t cut = model.size() - 4000 + 12;
+  auto r = import_onnx_bytes(model.data(), cut, "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidModel);
-  EXPECT_NE(r.status().message().find("truncated ModelProto"), std::string::npos)
+  EXPECT_NE(r.status().message().find("truncated TensorProto 'w' in graph initializer 1"),
+            std::string::npos)
       << r.status().to_string();
-  EXPECT_NE(r.status().message().find("exceeds remaining"), std::string::npos)
+  EXPECT_NE(r.status().message().find("length 4000 exceeds remaining 12 bytes"), std::string::npos)
       << r.status().to_string();
 }
 
