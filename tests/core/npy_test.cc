@@ -130,7 +130,9 @@ TEST(NpyTest, EveryTruncationIsAnError) {
   for (size_t n = 0; n < bytes.size(); ++n) {
     Result<Tensor> t = parse_npy(bytes.data(), n, "cut.npy");
     EXPECT_FALSE(t.ok()) << "accepted a file cut at " << n << " bytes";
-    if (!t.ok()) EXPECT_NE(t.status().message().find("cut.npy"), std::string::npos);
+    if (!t.ok()) {
+      EXPECT_NE(t.status().message().find("cut.npy"), std::string::npos);
+    }
   }
   // Trailing garbage is an error too: the shape and the data disagree.
   std::vector<uint8_t> longer = bytes;
