@@ -1,5 +1,6 @@
 // `vitrt inspect MODEL.onnx|MODEL.plan [--nodes]`
 #include <cstdio>
+#include <filesystem>
 
 #include "cli_args.h"
 #include "commands.h"
@@ -99,6 +100,10 @@ int inspect_command(const std::vector<std::string>& words) {
   }
   const std::string path = args.positionals()[0];
   const bool with_nodes = args.has("--nodes");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return failure("inspect", not_found("'", path, "' does not exist or is not a file"));
+  }
   if (file_has_plan_magic(path)) {
     Result<LoadedPlan> plan = read_plan_file(path);
     if (!plan.ok()) return failure("inspect", plan.status());

@@ -1,4 +1,5 @@
 // `vitrt run MODEL.plan --input NAME=FILE.npy [--input ...] --output-dir DIR`
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -20,6 +21,7 @@ constexpr const char* kHelp =
     "options:\n"
     "  --input NAME=FILE    the .npy file for graph input NAME; give every input exactly once\n"
     "  --output-dir DIR     where to write the outputs (required)\n"
+    "  --print              also print each output: shape, min/mean/max, first values\n"
     "  -h, --help           show this help\n"
     "\n"
     "Output file names: the graph output's name with every character other than letters,\n"
@@ -46,6 +48,24 @@ std::string sanitize_output_name(const std::string& name) {
   return out;
 }
 
+// A glance at the values: min/mean/max and the first few, as float.
+void print_values(const Tensor& t) {
+  const int64_t n = t.numel();
+  if (n == 0 || t.dtype() == DType::kBFloat16) return;
+  double lo = t.element_as_double(0), hi = lo, sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = t.element_as_double(i);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    sum += v;
+  }
+  std::printf("  min %.6g  mean %.6g  max %.6g\n  first:", lo, sum / n, hi);
+  for (int64_t i = 0; i < std::min<int64_t>(n, 8); ++i) {
+    std::printf(" %.6g", t.element_as_double(i));
+  }
+  std::printf("%s\n", n > 8 ? " ..." : "");
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
@@ -58,8 +78,9 @@ Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
 }
 
 int run_command(const std::vector<std::string>& words) {
-  Result<CliArgs> parsed =
-      CliArgs::parse(words, {{"--input", "-i", true, true}, {"--output-dir", "", true, false}});
+  Result<CliArgs> parsed = CliArgs::parse(words, {{"--input", "-i", true, true},
+                                                  {"--output-dir", "", true, false},
+                                                  {"--print", "", false, false}});
   if (!parsed.ok()) return usage_error("run", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -109,6 +130,7 @@ int run_command(const std::vector<std::string>& words) {
       return failure("run", written.with_context(str_cat("output '", out.name, "'")));
     }
     std::printf("%s: %s -> %s\n", out.name.c_str(), out.tensor.describe().c_str(), path.c_str());
+    if (args.has("--print")) print_values(out.tensor);
   }
   return kExitOk;
 }

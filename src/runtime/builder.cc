@@ -1,6 +1,8 @@
 // build_plan: ONNX model in, plan file out (import -> shape inference -> optimizer passes ->
 // kernel check -> plan).
 #include "vitrt/builder.h"
+#include <filesystem>
+
 #include "ir/op_schema.h"
 #include "onnx/onnx_import.h"
 #include "plan/plan_format.h"
@@ -46,6 +48,10 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   if (options.precision != "fp32") {
     return unsupported("precision '", options.precision,
                        "' is not supported yet; this vitrt builds fp32 plans only");
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(onnx_path, ec)) {
+    return not_found("ONNX model '", onnx_path, "' does not exist or is not a file");
   }
   VITRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(onnx_path));
   const std::map<std::string, int> ops_before = graph.op_counts();
