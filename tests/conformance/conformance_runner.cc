@@ -225,7 +225,12 @@ CaseResult run_case(const fs::path& case_dir, const Options& options) {
   Result<Graph> graph = import_onnx_file(model_path);
   if (!graph.ok()) {
     if (graph.status().code() == StatusCode::kUnsupported) {
-      result.reason = "import: " + strip_quoted(graph.status().message());
+      // Group by the message without the path and the quoted names, which differ per case.
+      std::string message = graph.status().message();
+      for (size_t at; (at = message.find(model_path)) != std::string::npos;) {
+        message.replace(at, model_path.size(), "model.onnx");
+      }
+      result.reason = "import: " + strip_quoted(message);
     } else {
       result.outcome = Outcome::kFailed;
       result.reason = "import: " + graph.status().to_string();
