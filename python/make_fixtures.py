@@ -141,6 +141,19 @@ def hf_siglip_vision(attn):
         "config": cfg.to_diff_dict()}
 
 
+def hf_deit_distilled(attn):
+    from transformers import DeiTConfig, DeiTForImageClassificationWithTeacher
+
+    cfg = DeiTConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
+                     intermediate_size=96, image_size=32, patch_size=8, num_labels=10)
+    model = DeiTForImageClassificationWithTeacher._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(model, ["logits", "cls_logits", "distillation_logits"],
+                          lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["logits", "cls_logits", "distillation_logits"], {
+        "model_class": "transformers.DeiTForImageClassificationWithTeacher",
+        "attn_implementation": attn, "config": cfg.to_diff_dict()}
+
+
 def timm_model(name, fused_attn=True, **overrides):
     import timm
 
@@ -168,6 +181,9 @@ FIXTURES = {
     "hf_vit_sdpa_ts17": (lambda: hf_vit("sdpa"), "ts", 17),
     "hf_vit_eager_ts13": (lambda: hf_vit("eager"), "ts", 13),
     "hf_vit_sdpa_dynamo": (lambda: hf_vit("sdpa"), "dynamo", None),
+    "hf_vit_eager_dynamo": (lambda: hf_vit("eager"), "dynamo", None),
+    "hf_deit_distilled_sdpa_ts17": (lambda: hf_deit_distilled("sdpa"), "ts", 17),
+    "hf_deit_distilled_eager_dynamo": (lambda: hf_deit_distilled("eager"), "dynamo", None),
     "hf_clip_vision_eager_ts17": (lambda: hf_clip_vision("eager"), "ts", 17),
     "hf_clip_vision_sdpa_ts17": (lambda: hf_clip_vision("sdpa"), "ts", 17),
     "hf_clip_vision_sdpa_dynamo": (lambda: hf_clip_vision("sdpa"), "dynamo", None),
