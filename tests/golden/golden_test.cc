@@ -165,7 +165,9 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenModel, ::testing::ValuesIn(find_fixtures()), test_name);
+// Test names are golden/GoldenModel.<FromOnnx|ThroughPlan>/<fixture> (scripts/test.sh filters
+// on 'golden').
+INSTANTIATE_TEST_SUITE_P(golden, GoldenModel, ::testing::ValuesIn(find_fixtures()), test_name);
 
 // Guards against the suite silently running nothing (a moved folder, a wrong source dir).
 TEST(GoldenFixtures, ArePresent) {
