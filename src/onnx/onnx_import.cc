@@ -31,6 +31,103 @@ Result<Bytes> wire_message(const WireField& f, const char* what) {
   return Bytes{reinterpret_cast<const uint8_t*>(v.data()), v.size()};
 }
 
+// Field names for messages ("field 5 (initializer)"), by message type.
+const char* model_field_name(uint32_t n) {
+  switch (n) {
+    case 1:
+      return "ir_version";
+    case 2:
+      return "producer_name";
+    case 3:
+      return "producer_version";
+    case 7:
+      return "graph";
+    case 8:
+      return "opset_import";
+    case 14:
+      return "metadata_props";
+    case 25:
+      return "functions";
+    default:
+      return nullptr;
+  }
+}
+
+const char* graph_field_name(uint32_t n) {
+  switch (n) {
+    case 1:
+      return "node";
+    case 2:
+      return "name";
+    case 5:
+      return "initializer";
+    case 10:
+      return "doc_string";
+    case 11:
+      return "input";
+    case 12:
+      return "output";
+    case 13:
+      return "value_info";
+    case 15:
+      return "sparse_initializer";
+    default:
+      return nullptr;
+  }
+}
+
+const char* node_field_name(uint32_t n) {
+  switch (n) {
+    case 1:
+      return "input";
+    case 2:
+      return "output";
+    case 3:
+      return "name";
+    case 4:
+      return "op_type";
+    case 5:
+      return "attribute";
+    case 6:
+      return "doc_string";
+    case 7:
+      return "domain";
+    default:
+      return nullptr;
+  }
+}
+
+const char* attribute_field_name(uint32_t n) {
+  switch (n) {
+    case 1:
+      return "name";
+    case 2:
+      return "f";
+    case 3:
+      return "i";
+    case 4:
+      return "s";
+    case 5:
+      return "t";
+    case 6:
+      return "g";
+    case 7:
+      return "floats";
+    case 8:
+      return "ints";
+    case 9:
+      return "strings";
+    case 20:
+      return "type";
+    default:
+      return nullptr;
+  }
+}
+
+const char* value_info_field_name(uint32_t n) {
+  return n == 1 ? "name" : n == 2 ? "type" : nullptr;
+}
+
 // ---- ValueInfoProto / TypeProto ---------------------------------------------------------------
 
 struct DimInfo {
@@ -132,7 +229,7 @@ Status parse_type(Bytes b, ValueInfo* info) {
 }
 
 Status parse_value_info(Bytes b, ValueInfo* info) {
-  WireReader r(b.data, b.size, "ValueInfoProto");
+  WireReader r(b.data, b.size, "ValueInfoProto", value_info_field_name);
   while (!r.done()) {
     WireField f;
     VITRT_RETURN_IF_ERROR(r.next(&f));
@@ -261,7 +358,7 @@ int32_t deduce_attribute_type(const AttributeFields& a) {
 Status parse_attribute(Bytes b, const std::string& where, const std::string& base_dir,
                        std::string* name, Attribute* out) {
   AttributeFields a;
-  WireReader r(b.data, b.size, str_cat("AttributeProto of ", where));
+  WireReader r(b.data, b.size, str_cat("AttributeProto of ", where), attribute_field_name);
   while (!r.done()) {
     WireField f;
     VITRT_RETURN_IF_ERROR(r.next(&f));
@@ -341,7 +438,7 @@ struct NodeFields {
 };
 
 Status parse_node(Bytes b, const std::string& label, NodeFields* n) {
-  WireReader r(b.data, b.size, label);
+  WireReader r(b.data, b.size, label, node_field_name);
   while (!r.done()) {
     WireField f;
     VITRT_RETURN_IF_ERROR(r.next(&f));
@@ -447,7 +544,7 @@ Status diagnose_truncated_item(const WireField& f, size_t index, const Status& t
 }
 
 Status parse_graph_fields(Bytes b, GraphFields* g) {
-  WireReader r(b.data, b.size, "GraphProto");
+  WireReader r(b.data, b.size, "GraphProto", graph_field_name);
   while (!r.done()) {
     WireField f;
     VITRT_RETURN_IF_ERROR(r.next_or_truncated(&f));
@@ -542,7 +639,7 @@ Status parse_function_name(Bytes b, ModelFields* m) {
 }
 
 Status parse_model_fields(const uint8_t* data, size_t size, ModelFields* m) {
-  WireReader r(data, size, "ModelProto");
+  WireReader r(data, size, "ModelProto", model_field_name);
   while (!r.done()) {
     WireField f;
     VITRT_RETURN_IF_ERROR(r.next_or_truncated(&f));

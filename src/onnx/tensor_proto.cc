@@ -37,6 +37,35 @@ enum TensorField : uint32_t {
   kDataLocation = 14,
 };
 
+const char* tensor_field_name(uint32_t number) {
+  switch (number) {
+    case kDims:
+      return "dims";
+    case kDataType:
+      return "data_type";
+    case kFloatData:
+      return "float_data";
+    case kInt32Data:
+      return "int32_data";
+    case kInt64Data:
+      return "int64_data";
+    case kName:
+      return "name";
+    case kRawData:
+      return "raw_data";
+    case kDoubleData:
+      return "double_data";
+    case kUInt64Data:
+      return "uint64_data";
+    case kExternalData:
+      return "external_data";
+    case kDataLocation:
+      return "data_location";
+    default:
+      return nullptr;
+  }
+}
+
 constexpr int32_t kOnnxString = 8;
 constexpr int64_t kDataLocationExternal = 1;
 
@@ -373,7 +402,7 @@ std::string onnx_dtype_name(int32_t onnx_type) {
 Result<Tensor> decode_tensor_proto(const uint8_t* data, size_t size, const std::string& base_dir,
                                    const std::string& where, std::string* name) {
   TensorFields f;
-  WireReader reader(data, size, tensor_label("", where));
+  WireReader reader(data, size, tensor_label("", where), tensor_field_name);
   while (!reader.done()) {
     WireField field;
     VITRT_RETURN_IF_ERROR(reader.next(&field));

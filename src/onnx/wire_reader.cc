@@ -52,12 +52,18 @@ const char* wire_type_name(WireType type) {
   return "unknown";
 }
 
+std::string WireReader::field_text(uint64_t number) const {
+  const char* name =
+      field_name_ && number <= 0x1fffffff ? field_name_(static_cast<uint32_t>(number)) : nullptr;
+  return name ? str_cat("field ", number, " (", name, ")") : str_cat("field ", number);
+}
+
 Status WireReader::error(uint32_t field_number, size_t at, const std::string& what) const {
   if (field_number == 0) {
     return invalid_model("malformed ", label_, " at offset ", at, ": ", what);
   }
-  return invalid_model("malformed ", label_, ": field ", field_number, " at offset ", at, ": ",
-                       what);
+  return invalid_model("malformed ", label_, ": ", field_text(field_number), " at offset ", at,
+                       ": ", what);
 }
 
 Status WireReader::read_varint(uint64_t* value, uint32_t field_number) {
@@ -67,7 +73,7 @@ Status WireReader::read_varint(uint64_t* value, uint32_t field_number) {
     pos_ = start;
     if (truncated) {
       return invalid_model("truncated ", label_, ": varint",
-                           field_number ? str_cat(" of field ", field_number) : std::string(),
+                           field_number ? str_cat(" of ", field_text(field_number)) : std::string(),
                            " at offset ", start, " runs past the end (", size_ - start,
                            " bytes remain)");
     }
@@ -166,9 +172,9 @@ Status WireReader::read_field(WireField* field, bool allow_truncated) {
     case 5: {
       const size_t n = type == 1 ? 8 : 4;
       if (remaining() < n) {
-        return invalid_model("truncated ", label_, ": field ", number, " (",
-                             wire_type_name(field->type), ") at offset ", at, " needs ", n,
-                             " bytes, ", remaining(), " remain");
+        return invalid_model("truncated ", label_, ": ", wire_type_name(field->type), " ",
+                             field_text(number), " at offset ", at, " needs ", n, " bytes, ",
+                             remaining(), " remain");
       }
       uint64_t bits = 0;
       for (size_t i = 0; i < n; ++i) bits |= static_cast<uint64_t>(data_[pos_ + i]) << (8 * i);
@@ -180,9 +186,8 @@ Status WireReader::read_field(WireField* field, bool allow_truncated) {
       uint64_t len = 0;
       VITRT_RETURN_IF_ERROR(read_varint(&len, field->number));
       if (len > remaining()) {
-        Status st = invalid_model("truncated ", label_, ": field ", number,
-                                  " (length-delimited) at offset ", at, ": length ", len,
-                                  " exceeds remaining ", remaining(), " bytes");
+        Status st = invalid_model("truncated ", label_, ": ", field_text(number), " at offset ", at,
+                                  ": length ", len, " exceeds remaining ", remaining(), " bytes");
         if (!allow_truncated) return st;
         truncation_ = std::move(st);
         field->data = data_ + pos_;

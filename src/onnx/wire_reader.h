@@ -46,8 +46,10 @@ class WireReader {
  public:
   // `label` names the message being read ("TensorProto 'w' in graph initializer 12") for error
   // texts; callers refine it as they learn more (the tensor's name).
-  WireReader(const uint8_t* data, size_t size, std::string label)
-      : data_(data), size_(size), label_(std::move(label)) {}
+  // `field_name`, when given, names field numbers in messages ("field 9 (raw_data)").
+  using FieldNamer = const char* (*)(uint32_t number);
+  WireReader(const uint8_t* data, size_t size, std::string label, FieldNamer field_name = nullptr)
+      : data_(data), size_(size), label_(std::move(label)), field_name_(field_name) {}
 
   const std::string& label() const { return label_; }
   void set_label(std::string label) { label_ = std::move(label); }
@@ -57,8 +59,8 @@ class WireReader {
   size_t remaining() const { return size_ - pos_; }
 
   // Reads the next field; a group is skipped whole and handed back as a kStartGroup field. Errors
-  // say which field and offset were being read and why ("truncated TensorProto: field 9
-  // (length-delimited) at offset 20: length 4000 exceeds remaining 12 bytes").
+  // say which field and offset were being read and why ("truncated TensorProto 'w' in graph
+  // initializer 12: field 9 (raw_data) at offset 20: length 4000 exceeds remaining 12 bytes").
   Status next(WireField* field);
   // Same, except that a length-delimited field that runs past the end is handed back with
   // `truncated` set and the bytes that remain, so that the caller can look inside it and say
@@ -73,11 +75,13 @@ class WireReader {
   Status read_varint(uint64_t* value, uint32_t field_number);
   Status skip_group(uint32_t field_number);
   Status error(uint32_t field_number, size_t at, const std::string& what) const;
+  std::string field_text(uint64_t number) const;  // "field 9 (raw_data)"
 
   const uint8_t* data_;
   size_t size_;
   size_t pos_ = 0;
   std::string label_;
+  FieldNamer field_name_;
   Status truncation_;
 };
 
