@@ -104,7 +104,7 @@ int run_command(const std::vector<std::string>& words) {
 
   std::vector<NamedTensor> inputs;
   for (const auto& [name, file] : input_files) {
-    Result<Tensor> t = read_npy_file(file);
+    Result<Tensor> t = read_npy(file);
     if (!t.ok()) return failure("run", t.status().with_context(str_cat("input '", name, "'")));
     inputs.push_back({name, std::move(*t)});
   }

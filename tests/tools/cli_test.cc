@@ -151,7 +151,7 @@ TEST_F(CliTest, RunWritesSanitisedOutputsAndRejectsBadInputs) {
   CommandResult r =
       vitrt("run '" + plan + "' --input 'pixel/values:0=" + good + "' --output-dir '" + out + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  Result<Tensor> written = read_npy_file(out + "/pixel_values_0.npy");
+  Result<Tensor> written = read_npy(out + "/pixel_values_0.npy");
   ASSERT_TRUE(written.ok()) << written.status().to_string();
   EXPECT_TRUE(testing::tensors_close(*written, ramp({4, 3}), {0, 0}));
 
@@ -283,7 +283,7 @@ TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
   EXPECT_TRUE(contains(r.out, "head/logits: float32[batch, 3]")) << r.out;
   EXPECT_TRUE(contains(r.out, "parameters: 18")) << r.out;
 
-  const Result<Tensor> expected = read_npy_file(data + "expected_head_logits.npy");
+  const Result<Tensor> expected = read_npy(data + "expected_head_logits.npy");
   ASSERT_TRUE(expected.ok());
   // The plan and the ONNX model directly must both give onnxruntime's answer.
   for (const std::string& model : {plan, data + "tiny_head.onnx"}) {
@@ -291,7 +291,7 @@ TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
     r = vitrt("run '" + model + "' --input 'pixel_values=" + data +
               "pixel_values.npy' --output-dir '" + out + "'");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    Result<Tensor> actual = read_npy_file(out + "/head_logits.npy");
+    Result<Tensor> actual = read_npy(out + "/head_logits.npy");
     ASSERT_TRUE(actual.ok()) << actual.status().to_string();
     EXPECT_TRUE(testing::tensors_close(*actual, *expected, {1e-5, 1e-6})) << model;
     fs::remove_all(out);
