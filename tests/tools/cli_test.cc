@@ -263,6 +263,36 @@ TEST_F(CliTest, BenchJsonIsTheLastLine) {
   EXPECT_TRUE(contains(r.err, "cuda")) << r.err;
 }
 
+// build -> run -> compare, on the model that needs only MatMul and Transpose.
+TEST_F(CliTest, BuildRunTwoOutputsMatchesOnnxRuntime) {
+  for (const char* op : {"MatMul", "Transpose"}) {
+    if (OpRegistry::global().find("", op) == nullptr ||
+        CpuKernelRegistry::global().find("", op) == nullptr) {
+      GTEST_SKIP() << "op " << op << " is not registered yet";
+    }
+  }
+  const std::string data = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/";
+  const std::string plan = path("tiny_matmul.plan");
+  CommandResult r = vitrt("build '" + data + "tiny_matmul.onnx' -o '" + plan + "' --verbose");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string out = path("out");
+  r = vitrt("run '" + plan + "' --input 'x=" + data + "x.npy' --output-dir '" + out + "' --print");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "min ")) << r.out;
+  for (const auto& [file, expected] :
+       {std::pair<std::string, std::string>{"out_y_0.npy", "expected_out_y_0.npy"},
+        {"yt.npy", "expected_yt.npy"}}) {
+    Result<Tensor> actual = read_npy(out + "/" + file);
+    ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+    EXPECT_TRUE(testing::tensors_close(*actual, *read_npy(data + expected), {1e-5, 1e-6})) << file;
+  }
+  // An array of the wrong shape is refused with the input and dim named.
+  r = vitrt("run '" + plan + "' --input 'x=" + data + "expected_yt.npy' --output-dir '" + out +
+            "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "input 'x' dim 1 is 3, the model expects 5")) << r.err;
+}
+
 // build -> inspect -> run -> compare with onnxruntime (tests/data/cli/make_cli_fixture.py).
 TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
   for (const char* op : {"MatMul", "Add", "Relu"}) {
