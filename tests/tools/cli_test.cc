@@ -184,6 +184,32 @@ TEST_F(CliTest, RunWritesSanitisedOutputsAndRejectsBadInputs) {
   EXPECT_TRUE(contains(r.err, "none.npy")) << r.err;
 }
 
+TEST_F(CliTest, OutputNamesThatCollideAfterSanitisingGetSuffixes) {
+  // Two pass-through inputs whose names both sanitise to "a_b", and one that starts with '.'.
+  Graph g;
+  g.opset_imports[""] = 17;
+  for (const char* name : {"a/b", "a:b", ".hidden"}) {
+    Value v;
+    v.name = name;
+    v.dtype = DType::kFloat32;
+    v.has_shape = true;
+    v.shape = {Dim(2)};
+    const ValueId id = g.add_value(v);
+    g.inputs.push_back(id);
+    g.outputs.push_back(id);
+  }
+  ASSERT_TRUE(write_plan_file(path("collide.plan"), g, PlanMetadata()).ok());
+  const std::string x = write_npy("x.npy", ramp({2}));
+  const std::string out = path("out");
+  CommandResult r =
+      vitrt("run '" + path("collide.plan") + "' --input 'a/b=" + x + "' --input 'a:b=" + x +
+            "' --input '.hidden=" + x + "' --output-dir '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out + "/a_b.npy"));
+  EXPECT_TRUE(fs::exists(out + "/a_b_2.npy"));
+  EXPECT_TRUE(fs::exists(out + "/_.hidden.npy"));
+}
+
 TEST_F(CliTest, CorruptAndForeignPlans) {
   const std::string plan = identity_plan();
   std::string bytes = read_text(plan);
