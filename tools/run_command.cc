@@ -73,7 +73,10 @@ Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     return not_found("model file '", path, "' does not exist or is not a file");
   }
-  if (file_has_plan_magic(path)) return Engine::load_plan(path);
+  // A .plan whose magic is damaged should say "not a vitrt plan", not an ONNX parse error.
+  if (file_has_plan_magic(path) || std::filesystem::path(path).extension() == ".plan") {
+    return Engine::load_plan(path);
+  }
   return Engine::from_onnx(path);
 }
 
