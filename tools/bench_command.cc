@@ -1,6 +1,7 @@
 // `vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K] [--warmup K]
 //  [--device cpu] [--json]`: trtexec-like latency and throughput on random inputs.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -74,8 +75,11 @@ std::optional<int64_t> evaluate_dim(const std::string& dim,
     size_t end = dim.find('*', pos);
     if (end == std::string::npos) end = dim.size();
     const std::string factor = dim.substr(pos, end - pos);
-    if (!factor.empty() && factor.find_first_not_of("-0123456789") == std::string::npos) {
-      v *= std::stoll(factor);
+    int64_t number = 0;
+    const auto [end_ptr, ec] =
+        std::from_chars(factor.data(), factor.data() + factor.size(), number);
+    if (!factor.empty() && ec == std::errc() && end_ptr == factor.data() + factor.size()) {
+      v *= number;
     } else {
       auto it = symbols.find(factor);
       if (it == symbols.end()) return std::nullopt;

@@ -104,7 +104,7 @@ int inspect_command(const std::vector<std::string>& words) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     return failure("inspect", not_found("'", path, "' does not exist or is not a file"));
   }
-  if (file_has_plan_magic(path)) {
+  if (file_has_plan_magic(path) || std::filesystem::path(path).extension() == ".plan") {
     Result<LoadedPlan> plan = read_plan_file(path);
     if (!plan.ok()) return failure("inspect", plan.status());
     std::printf("plan: %s\n", path.c_str());

@@ -1,6 +1,8 @@
 // The `vitrt` command: dispatches to one subcommand per file (build, run, inspect, bench).
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -26,9 +28,7 @@ constexpr const char* kUsage =
     "\n"
     "exit status: 0 success, 1 bad input or failure, 2 usage error\n";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int dispatch(int argc, char** argv) {
   using namespace vitrt::cli;
   if (argc < 2) {
     std::fputs(kUsage, stderr);
@@ -50,4 +50,19 @@ int main(int argc, char** argv) {
   if (command == "bench") return bench_command(args);
   std::fprintf(stderr, "vitrt: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitUsage;
+}
+
+}  // namespace
+
+// The library reports errors as Status values; the only exception that can still escape is
+// an allocation failure (a --batch too large for memory, say). Report it instead of aborting.
+int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "vitrt: out of memory (try a smaller batch or shape)\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vitrt: internal error: %s\n", e.what());
+  }
+  return vitrt::cli::kExitFailure;
 }

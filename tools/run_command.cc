@@ -73,7 +73,10 @@ Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     return not_found("model file '", path, "' does not exist or is not a file");
   }
-  if (file_has_plan_magic(path)) return Engine::load_plan(path);
+  // A .plan whose magic is damaged should say "not a vitrt plan", not an ONNX parse error.
+  if (file_has_plan_magic(path) || std::filesystem::path(path).extension() == ".plan") {
+    return Engine::load_plan(path);
+  }
   return Engine::from_onnx(path);
 }
 
@@ -104,7 +107,7 @@ int run_command(const std::vector<std::string>& words) {
 
   std::vector<NamedTensor> inputs;
   for (const auto& [name, file] : input_files) {
-    Result<Tensor> t = read_npy_file(file);
+    Result<Tensor> t = read_npy(file);
     if (!t.ok()) return failure("run", t.status().with_context(str_cat("input '", name, "'")));
     inputs.push_back({name, std::move(*t)});
   }

@@ -244,7 +244,7 @@ Result<Tensor> parse_npy(const uint8_t* data, size_t size, const std::string& so
   return Tensor::copy_from(*dtype, shape, data + data_start, nbytes);
 }
 
-Result<Tensor> read_npy_file(const std::string& path) {
+Result<Tensor> read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found("cannot open '", path, "'");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),

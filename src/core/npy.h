@@ -17,7 +17,7 @@ namespace vitrt {
 
 // Parses .npy bytes; `source` names them in messages (usually the file path).
 Result<Tensor> parse_npy(const uint8_t* data, size_t size, const std::string& source);
-Result<Tensor> read_npy_file(const std::string& path);
+Result<Tensor> read_npy(const std::string& path);
 
 // Serialises a tensor as .npy (version 1.0, or 2.0 when the header needs more than 64 KiB).
 // bfloat16 has no NumPy dtype and is an unsupported error.

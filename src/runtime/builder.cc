@@ -55,10 +55,12 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   }
   VITRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(onnx_path));
   const std::map<std::string, int> ops_before = graph.op_counts();
-  log_line(options, str_cat("imported '", onnx_path, "': ", total_nodes(ops_before), " nodes (",
-                            op_counts_text(ops_before), "), opset ", graph.onnx_opset(),
-                            graph.producer_name.empty() ? "" : ", producer " + graph.producer_name,
-                            " ", graph.producer_version));
+  log_line(options,
+           str_cat("imported '", onnx_path, "': ", total_nodes(ops_before), " nodes (",
+                   op_counts_text(ops_before), "), opset ", graph.onnx_opset(),
+                   graph.producer_name.empty()
+                       ? std::string()
+                       : str_cat(", producer ", graph.producer_name, " ", graph.producer_version)));
   log_line(options, str_cat("parameters: ", graph.parameter_count(), " (", graph.parameter_bytes(),
                             " bytes)"));
   Status inferred = infer_shapes(graph);

@@ -24,7 +24,7 @@ std::vector<uint8_t> file_bytes(const std::string& path) {
 }
 
 TEST(NpyTest, ReadsFloat32Matrix) {
-  Result<Tensor> t = read_npy_file(fixture("f4_2x3.npy"));
+  Result<Tensor> t = read_npy(fixture("f4_2x3.npy"));
   ASSERT_TRUE(t.ok()) << t.status().to_string();
   EXPECT_EQ(t->dtype(), DType::kFloat32);
   EXPECT_EQ(t->shape(), (std::vector<int64_t>{2, 3}));
@@ -55,7 +55,7 @@ TEST(NpyTest, ReadsEveryDtype) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);
-    Result<Tensor> t = read_npy_file(fixture(c.file));
+    Result<Tensor> t = read_npy(fixture(c.file));
     ASSERT_TRUE(t.ok()) << t.status().to_string();
     EXPECT_EQ(t->dtype(), c.dtype);
     EXPECT_EQ(t->shape(), c.shape);
@@ -65,7 +65,7 @@ TEST(NpyTest, ReadsEveryDtype) {
     }
   }
   // uint64's largest value does not survive a trip through double: compare the bits.
-  Result<Tensor> u8 = read_npy_file(fixture("u8_2.npy"));
+  Result<Tensor> u8 = read_npy(fixture("u8_2.npy"));
   ASSERT_TRUE(u8.ok()) << u8.status().to_string();
   EXPECT_EQ(u8->data<uint64_t>()[0], 1u);
   EXPECT_EQ(u8->data<uint64_t>()[1], 18446744073709551615ull);
@@ -89,7 +89,7 @@ TEST(NpyTest, FileRoundTrip) {
   for (int i = 0; i < 105; ++i) t.data<int32_t>()[i] = i * 37 - 1000;
   const std::string path = ::testing::TempDir() + "/npy_round_trip.npy";
   ASSERT_TRUE(write_npy_file(path, t).ok());
-  Result<Tensor> back = read_npy_file(path);
+  Result<Tensor> back = read_npy(path);
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ(back->shape(), t.shape());
   for (int i = 0; i < 105; ++i) EXPECT_EQ(back->data<int32_t>()[i], i * 37 - 1000);
@@ -105,7 +105,7 @@ TEST(NpyTest, Bfloat16CannotBeWritten) {
 
 void expect_error(const std::string& file, const std::string& needle) {
   SCOPED_TRACE(file);
-  Result<Tensor> t = read_npy_file(fixture(file));
+  Result<Tensor> t = read_npy(fixture(file));
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find(file), std::string::npos) << t.status().message();
   EXPECT_NE(t.status().message().find(needle), std::string::npos) << t.status().message();
@@ -119,7 +119,7 @@ TEST(NpyTest, RejectsWhatNumpyCanWriteButVitrtCannotRead) {
 }
 
 TEST(NpyTest, MissingFileIsNotFound) {
-  Result<Tensor> t = read_npy_file("/nonexistent/x.npy");
+  Result<Tensor> t = read_npy("/nonexistent/x.npy");
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), StatusCode::kNotFound);
   EXPECT_NE(t.status().message().find("/nonexistent/x.npy"), std::string::npos);

@@ -281,22 +281,24 @@ TEST(PlanTest, FlippedBytesFailTheChecksum) {
 TEST(PlanTest, DamagedStructureWithValidChecksumsNeverCrashes) {
   Result<std::vector<uint8_t>> bytes = serialize_plan(make_test_graph(), test_metadata());
   ASSERT_TRUE(bytes.ok());
-  uint64_t weights_at = 0;
-  std::memcpy(&weights_at, &(*bytes)[40 + 2 * 24 + 8], 8);
+  // The metadata and graph sections (not the zero padding before the weights).
+  uint64_t graph_at = 0, graph_size = 0;
+  std::memcpy(&graph_at, &(*bytes)[40 + 1 * 24 + 8], 8);
+  std::memcpy(&graph_size, &(*bytes)[40 + 1 * 24 + 16], 8);
+  const size_t end = graph_at + graph_size;
   int rejected = 0;
-  for (size_t at = 40; at < weights_at; ++at) {
-    for (uint8_t value : {uint8_t{0xFF}, uint8_t{0x00}, uint8_t{0x7F}}) {
-      std::vector<uint8_t> b = *bytes;
-      if (b[at] == value) continue;
-      b[at] = value;
-      fix_checksums(b);
-      Result<LoadedPlan> plan = parse_bytes(b, "damaged.plan");
-      if (!plan.ok()) {
-        EXPECT_EQ(plan.status().code(), StatusCode::kCorruptPlan) << plan.status().to_string();
-        ++rejected;
-      } else {
-        EXPECT_TRUE(plan->graph.validate().ok());
-      }
+  // One damaging value per byte, cycling, keeps this fast (also under the sanitizers).
+  const uint8_t damage[] = {0xFF, 0x00, 0x7F};
+  for (size_t at = 40; at < end; ++at) {
+    std::vector<uint8_t> b = *bytes;
+    b[at] = b[at] == damage[at % 3] ? static_cast<uint8_t>(~b[at]) : damage[at % 3];
+    fix_checksums(b);
+    Result<LoadedPlan> plan = parse_bytes(b, "damaged.plan");
+    if (!plan.ok()) {
+      EXPECT_EQ(plan.status().code(), StatusCode::kCorruptPlan) << plan.status().to_string();
+      ++rejected;
+    } else {
+      EXPECT_TRUE(plan->graph.validate().ok());
     }
   }
   EXPECT_GT(rejected, 100);

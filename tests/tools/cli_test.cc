@@ -151,7 +151,7 @@ TEST_F(CliTest, RunWritesSanitisedOutputsAndRejectsBadInputs) {
   CommandResult r =
       vitrt("run '" + plan + "' --input 'pixel/values:0=" + good + "' --output-dir '" + out + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  Result<Tensor> written = read_npy_file(out + "/pixel_values_0.npy");
+  Result<Tensor> written = read_npy(out + "/pixel_values_0.npy");
   ASSERT_TRUE(written.ok()) << written.status().to_string();
   EXPECT_TRUE(testing::tensors_close(*written, ramp({4, 3}), {0, 0}));
 
@@ -182,6 +182,32 @@ TEST_F(CliTest, RunWritesSanitisedOutputsAndRejectsBadInputs) {
             out + "'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.err, "none.npy")) << r.err;
+}
+
+TEST_F(CliTest, OutputNamesThatCollideAfterSanitisingGetSuffixes) {
+  // Two pass-through inputs whose names both sanitise to "a_b", and one that starts with '.'.
+  Graph g;
+  g.opset_imports[""] = 17;
+  for (const char* name : {"a/b", "a:b", ".hidden"}) {
+    Value v;
+    v.name = name;
+    v.dtype = DType::kFloat32;
+    v.has_shape = true;
+    v.shape = {Dim(2)};
+    const ValueId id = g.add_value(v);
+    g.inputs.push_back(id);
+    g.outputs.push_back(id);
+  }
+  ASSERT_TRUE(write_plan_file(path("collide.plan"), g, PlanMetadata()).ok());
+  const std::string x = write_npy("x.npy", ramp({2}));
+  const std::string out = path("out");
+  CommandResult r =
+      vitrt("run '" + path("collide.plan") + "' --input 'a/b=" + x + "' --input 'a:b=" + x +
+            "' --input '.hidden=" + x + "' --output-dir '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out + "/a_b.npy"));
+  EXPECT_TRUE(fs::exists(out + "/a_b_2.npy"));
+  EXPECT_TRUE(fs::exists(out + "/_.hidden.npy"));
 }
 
 TEST_F(CliTest, CorruptAndForeignPlans) {
@@ -263,6 +289,36 @@ TEST_F(CliTest, BenchJsonIsTheLastLine) {
   EXPECT_TRUE(contains(r.err, "cuda")) << r.err;
 }
 
+// build -> run -> compare, on the model that needs only MatMul and Transpose.
+TEST_F(CliTest, BuildRunTwoOutputsMatchesOnnxRuntime) {
+  for (const char* op : {"MatMul", "Transpose"}) {
+    if (OpRegistry::global().find("", op) == nullptr ||
+        CpuKernelRegistry::global().find("", op) == nullptr) {
+      GTEST_SKIP() << "op " << op << " is not registered yet";
+    }
+  }
+  const std::string data = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/";
+  const std::string plan = path("tiny_matmul.plan");
+  CommandResult r = vitrt("build '" + data + "tiny_matmul.onnx' -o '" + plan + "' --verbose");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string out = path("out");
+  r = vitrt("run '" + plan + "' --input 'x=" + data + "x.npy' --output-dir '" + out + "' --print");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "min ")) << r.out;
+  for (const auto& [file, expected] :
+       {std::pair<std::string, std::string>{"out_y_0.npy", "expected_out_y_0.npy"},
+        {"yt.npy", "expected_yt.npy"}}) {
+    Result<Tensor> actual = read_npy(out + "/" + file);
+    ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+    EXPECT_TRUE(testing::tensors_close(*actual, *read_npy(data + expected), {1e-5, 1e-6})) << file;
+  }
+  // An array of the wrong shape is refused with the input and dim named.
+  r = vitrt("run '" + plan + "' --input 'x=" + data + "expected_yt.npy' --output-dir '" + out +
+            "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "input 'x' dim 1 is 3, the model expects 5")) << r.err;
+}
+
 // build -> inspect -> run -> compare with onnxruntime (tests/data/cli/make_cli_fixture.py).
 TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
   for (const char* op : {"MatMul", "Add", "Relu"}) {
@@ -283,7 +339,7 @@ TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
   EXPECT_TRUE(contains(r.out, "head/logits: float32[batch, 3]")) << r.out;
   EXPECT_TRUE(contains(r.out, "parameters: 18")) << r.out;
 
-  const Result<Tensor> expected = read_npy_file(data + "expected_head_logits.npy");
+  const Result<Tensor> expected = read_npy(data + "expected_head_logits.npy");
   ASSERT_TRUE(expected.ok());
   // The plan and the ONNX model directly must both give onnxruntime's answer.
   for (const std::string& model : {plan, data + "tiny_head.onnx"}) {
@@ -291,7 +347,7 @@ TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
     r = vitrt("run '" + model + "' --input 'pixel_values=" + data +
               "pixel_values.npy' --output-dir '" + out + "'");
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    Result<Tensor> actual = read_npy_file(out + "/head_logits.npy");
+    Result<Tensor> actual = read_npy(out + "/head_logits.npy");
     ASSERT_TRUE(actual.ok()) << actual.status().to_string();
     EXPECT_TRUE(testing::tensors_close(*actual, *expected, {1e-5, 1e-6})) << model;
     fs::remove_all(out);

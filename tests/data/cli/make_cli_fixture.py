@@ -29,3 +29,29 @@ x = rng.standard_normal((4, 5)).astype(np.float32)
 np.save("pixel_values.npy", x)
 (y,) = ort.InferenceSession("tiny_head.onnx").run(None, {"pixel_values": x})
 np.save("expected_head_logits.npy", y)
+
+# A second model using only MatMul and Transpose (two outputs, one named with '/' and ':').
+w2 = rng.standard_normal((5, 3)).astype(np.float32)
+graph = helper.make_graph(
+    [
+        helper.make_node("MatMul", ["x", "w"], ["out/y:0"], name="/mm"),
+        helper.make_node("Transpose", ["out/y:0"], ["yt"], name="/tr", perm=[1, 0]),
+    ],
+    "tiny_matmul",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 5])],
+    [
+        helper.make_tensor_value_info("out/y:0", TensorProto.FLOAT, ["batch", 3]),
+        helper.make_tensor_value_info("yt", TensorProto.FLOAT, [3, "batch"]),
+    ],
+    [numpy_helper.from_array(w2, "w")],
+)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                          producer_name="make_cli_fixture")
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save(model, "tiny_matmul.onnx")
+x2 = rng.standard_normal((3, 5)).astype(np.float32)
+np.save("x.npy", x2)
+y2, yt2 = ort.InferenceSession("tiny_matmul.onnx").run(None, {"x": x2})
+np.save("expected_out_y_0.npy", y2)
+np.save("expected_yt.npy", yt2)
