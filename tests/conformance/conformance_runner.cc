@@ -182,6 +182,23 @@ const std::map<std::string, int64_t> kDefinitionSince = {{"Acos", 7},
 
 // Why the graph cannot run on vitrt, or "" when it can.
 std::string unsupported_reason(const Graph& graph) {
+  for (const auto& [domain, version] : graph.opset_imports) {
+    if (domain.find("training") != std::string::npos) return "training ops (" + domain + ")";
+  }
+  // Training-mode Dropout is random and BatchNormalization in training mode updates running
+  // statistics; vitrt runs inference only.
+  for (const Node& node : graph.nodes) {
+    if (node.op_type == "Dropout" && node.has_input(2)) {
+      const Value& mode = graph.values[node.inputs[2]];
+      if (!mode.is_constant() || mode.constant.element_as_int64(0) != 0) {
+        return "Dropout in training mode (training_mode input)";
+      }
+    }
+    if (node.op_type == "BatchNormalization" && node.attrs.has("training_mode")) {
+      Result<int64_t> mode = node.attrs.get_int("training_mode", 0);
+      if (!mode.ok() || *mode != 0) return "BatchNormalization in training mode";
+    }
+  }
   const int64_t opset = graph.onnx_opset();
   if (opset < kMinOpset) {
     for (const Node& node : graph.nodes) {
@@ -191,9 +208,6 @@ std::string unsupported_reason(const Graph& graph) {
                        " changed since (vitrt implements opset ", kMinOpset, "+)");
       }
     }
-  }
-  for (const auto& [domain, version] : graph.opset_imports) {
-    if (domain.find("training") != std::string::npos) return "training ops (" + domain + ")";
   }
   for (ValueId id : graph.inputs) {
     if (graph.values[id].dtype == DType::kString) return "string tensors";
