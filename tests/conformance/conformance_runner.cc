@@ -84,7 +84,19 @@ const std::vector<std::string> kRequiredOps = {"Add",
 
 // Cases that cannot pass for a reason the automatic checks do not see. Keep short; each entry
 // says why.
-const std::map<std::string, std::string> kExcluded = {};
+const std::map<std::string, std::string> kExcluded = {
+    // ONNX 1.12's expected output truncates float32 to bfloat16; the Cast spec (and vitrt)
+    // rounds to nearest even. Checked: every expected value equals the input's upper 16 bits.
+    {"test_cast_FLOAT_to_BFLOAT16", "expected output truncates instead of rounding (ONNX 1.12)"},
+    // The data's 'like' input has shape [1] while the model declares [3, 4]; vitrt checks inputs
+    // against the declared shape.
+    {"test_castlike_BFLOAT16_to_FLOAT", "'like' input shape [1] contradicts the model's [3, 4]"},
+    {"test_castlike_BFLOAT16_to_FLOAT_expanded",
+     "'like' input shape [1] contradicts the model's [3, 4]"},
+    {"test_castlike_FLOAT_to_BFLOAT16", "'like' input shape [1] contradicts the model's [3, 4]"},
+    {"test_castlike_FLOAT_to_BFLOAT16_expanded",
+     "'like' input shape [1] contradicts the model's [3, 4]"},
+};
 
 struct Options {
   std::string data_dir;
@@ -182,6 +194,23 @@ const std::map<std::string, int64_t> kDefinitionSince = {{"Acos", 7},
 
 // Why the graph cannot run on vitrt, or "" when it can.
 std::string unsupported_reason(const Graph& graph) {
+  for (const auto& [domain, version] : graph.opset_imports) {
+    if (domain.find("training") != std::string::npos) return "training ops (" + domain + ")";
+  }
+  // Training-mode Dropout is random and BatchNormalization in training mode updates running
+  // statistics; vitrt runs inference only.
+  for (const Node& node : graph.nodes) {
+    if (node.op_type == "Dropout" && node.has_input(2)) {
+      const Value& mode = graph.values[node.inputs[2]];
+      if (!mode.is_constant() || mode.constant.element_as_int64(0) != 0) {
+        return "Dropout in training mode (training_mode input)";
+      }
+    }
+    if (node.op_type == "BatchNormalization" && node.attrs.has("training_mode")) {
+      Result<int64_t> mode = node.attrs.get_int("training_mode", 0);
+      if (!mode.ok() || *mode != 0) return "BatchNormalization in training mode";
+    }
+  }
   const int64_t opset = graph.onnx_opset();
   if (opset < kMinOpset) {
     for (const Node& node : graph.nodes) {
@@ -191,9 +220,6 @@ std::string unsupported_reason(const Graph& graph) {
                        " changed since (vitrt implements opset ", kMinOpset, "+)");
       }
     }
-  }
-  for (const auto& [domain, version] : graph.opset_imports) {
-    if (domain.find("training") != std::string::npos) return "training ops (" + domain + ")";
   }
   for (ValueId id : graph.inputs) {
     if (graph.values[id].dtype == DType::kString) return "string tensors";
@@ -243,39 +269,55 @@ std::vector<fs::path> numbered_files(const fs::path& dir, const std::string& pre
   return out;
 }
 
-// Compares one data set; returns "" on success or a message naming the output and the worst
-// element.
-// input_N.pb feeds the N-th graph input (the ONNX backend runner's rule).
-std::string run_data_set(ExecutionContext& context, const std::vector<std::string>& input_names,
-                         const fs::path& data_set) {
+// Reads input_N.pb / output_N.pb for a graph value of type `graph_dtype`. ONNX releases before
+// 1.13 stored bfloat16 test tensors with data_type UINT16 holding the bfloat16 bit patterns; such
+// a tensor is reinterpreted (same bits) when the graph says bfloat16.
+Result<Tensor> read_test_tensor(const fs::path& path, DType graph_dtype) {
+  VITRT_ASSIGN_OR_RETURN(Tensor t, parse_tensor_proto_file(path.string()));
+  if (t.dtype() == DType::kUInt16 && graph_dtype == DType::kBFloat16) {
+    return Tensor::copy_from(DType::kBFloat16, t.shape(), t.raw_data(), t.nbytes());
+  }
+  return t;
+}
+
+// Runs one data set and compares every output; returns "" on success or a message naming the
+// output and the worst element. input_N.pb feeds the N-th graph input (the ONNX backend
+// runner's rule).
+std::string run_data_set(ExecutionContext& context, const Graph& graph, const fs::path& data_set) {
   const std::vector<fs::path> input_files = numbered_files(data_set, "input_");
   const std::vector<fs::path> output_files = numbered_files(data_set, "output_");
-  if (input_files.size() != input_names.size()) {
-    return str_cat(data_set.filename().string(), ": ", input_files.size(),
-                   " input files for a graph with ", input_names.size(), " inputs");
+  const std::string set_name = data_set.filename().string();
+  if (input_files.size() != graph.inputs.size()) {
+    return str_cat(set_name, ": ", input_files.size(), " input files for a graph with ",
+                   graph.inputs.size(), " inputs");
+  }
+  if (output_files.size() != graph.outputs.size()) {
+    return str_cat(set_name, ": ", output_files.size(), " output files for a graph with ",
+                   graph.outputs.size(), " outputs");
   }
   std::vector<NamedTensor> inputs;
   for (size_t i = 0; i < input_files.size(); ++i) {
-    Result<Tensor> t = parse_tensor_proto_file(input_files[i].string());
+    const Value& value = graph.values[graph.inputs[i]];
+    Result<Tensor> t = read_test_tensor(input_files[i], value.dtype);
     if (!t.ok()) return str_cat(input_files[i].string(), ": ", t.status().to_string());
-    inputs.push_back({input_names[i], std::move(t).value()});
+    inputs.push_back({value.name, std::move(t).value()});
   }
   Result<std::vector<NamedTensor>> outputs = context.run(inputs);
-  if (!outputs.ok())
-    return str_cat(data_set.filename().string(), ": run: ", outputs.status().to_string());
+  if (!outputs.ok()) return str_cat(set_name, ": run: ", outputs.status().to_string());
   if (outputs->size() != output_files.size()) {
-    return str_cat(data_set.filename().string(), ": ", outputs->size(), " outputs, expected ",
-                   output_files.size());
+    return str_cat(set_name, ": ", outputs->size(), " outputs, expected ", output_files.size());
   }
   for (size_t i = 0; i < output_files.size(); ++i) {
-    Result<Tensor> expected = parse_tensor_proto_file(output_files[i].string());
-    if (!expected.ok())
+    Result<Tensor> expected =
+        read_test_tensor(output_files[i], graph.values[graph.outputs[i]].dtype);
+    if (!expected.ok()) {
       return str_cat(output_files[i].string(), ": ", expected.status().to_string());
+    }
     const testing::Tolerance tol =
         dtype_is_float(expected->dtype()) ? kFloatTolerance : testing::Tolerance{0.0, 0.0};
     ::testing::AssertionResult close = testing::tensors_close((*outputs)[i].tensor, *expected, tol);
     if (!close) {
-      return str_cat(data_set.filename().string(), " output ", i, " '", (*outputs)[i].name, "' ",
+      return str_cat(set_name, " output ", i, " '", (*outputs)[i].name, "' ",
                      (*outputs)[i].tensor.describe(), ": ", close.message());
     }
   }
@@ -320,11 +362,9 @@ CaseResult run_case(const fs::path& case_dir, const Options& options) {
     result.reason = "no test_data_set_* folder";
     return result;
   }
-  std::vector<std::string> input_names;
-  for (ValueId id : graph->inputs) input_names.push_back(graph->values[id].name);
   std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
   for (const fs::path& data_set : data_sets) {
-    std::string error = run_data_set(*context, input_names, data_set);
+    std::string error = run_data_set(*context, *graph, data_set);
     if (!error.empty()) {
       result.outcome = Outcome::kFailed;
       result.reason = std::move(error);
