@@ -3,6 +3,8 @@
 
 namespace vitrt {
 
-void register_cpu_resize_kernels(CpuKernelRegistry& registry) { (void)registry; }
+void register_cpu_resize_kernels(CpuKernelRegistry& registry) {
+  (void)registry;
+}
 
 }  // namespace vitrt

@@ -3,6 +3,8 @@
 
 namespace vitrt {
 
-void register_resize_schemas(OpRegistry& registry) { (void)registry; }
+void register_resize_schemas(OpRegistry& registry) {
+  (void)registry;
+}
 
 }  // namespace vitrt

@@ -3,6 +3,8 @@
 
 namespace vitrt {
 
-void register_shape_op_schemas(OpRegistry& registry) { (void)registry; }
+void register_shape_op_schemas(OpRegistry& registry) {
+  (void)registry;
+}
 
 }  // namespace vitrt
