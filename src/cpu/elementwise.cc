@@ -3,8 +3,6 @@
 
 namespace vitrt {
 
-void register_cpu_elementwise_kernels(CpuKernelRegistry& registry) {
-  (void)registry;
-}
+void register_cpu_elementwise_kernels(CpuKernelRegistry& registry) { (void)registry; }
 
 }  // namespace vitrt

@@ -3,8 +3,6 @@
 
 namespace vitrt {
 
-void register_elementwise_schemas(OpRegistry& registry) {
-  (void)registry;
-}
+void register_elementwise_schemas(OpRegistry& registry) { (void)registry; }
 
 }  // namespace vitrt
