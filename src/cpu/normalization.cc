@@ -39,10 +39,6 @@ Status visit_float_type(DType dtype, Fn&& fn) {
   }
 }
 
-Status with_node(const KernelInit& init, const Status& status) {
-  return status.ok() ? status : status.with_context(init.node.describe());
-}
-
 // The tensor in a natively computed type: half types widened to float32.
 Tensor compute_copy(const Tensor& t) {
   return dtype_is_half(t.dtype()) ? widen_to_float32(t) : t;
@@ -243,7 +239,7 @@ template <bool kLog>
 Result<std::unique_ptr<CpuKernel>> make_softmax(const KernelInit& init) {
   const bool modern = init.opset >= 13;
   auto axis = init.node.attrs.get_int("axis", modern ? -1 : 1);
-  VITRT_RETURN_IF_ERROR(with_node(init, axis.status()));
+  VITRT_RETURN_IF_ERROR(axis.status());
   return std::unique_ptr<CpuKernel>(std::make_unique<SoftmaxKernel<kLog>>(*axis, !modern));
 }
 
@@ -360,12 +356,11 @@ Result<std::unique_ptr<CpuKernel>> make_layer_norm(const KernelInit& init) {
   auto eps = attrs.get_float("epsilon", 1e-5f);
   auto stash = attrs.get_int("stash_type", 1);
   for (const Status& s : {axis.status(), eps.status(), stash.status()}) {
-    VITRT_RETURN_IF_ERROR(with_node(init, s));
+    VITRT_RETURN_IF_ERROR(s);
   }
   const DType stash_dtype = dtype_from_onnx(static_cast<int32_t>(*stash));
   if (!dtype_is_float(stash_dtype)) {
-    return invalid_model(init.node.describe(), ": attribute 'stash_type' ", *stash,
-                         " is not a float type");
+    return invalid_model("attribute 'stash_type' ", *stash, " is not a float type");
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<LayerNormKernel>(
       *axis, *eps, stash_dtype, wants_output(init.node, 1), wants_output(init.node, 2)));
@@ -459,16 +454,14 @@ class BatchNormKernel final : public CpuKernel {
 Result<std::unique_ptr<CpuKernel>> make_batch_norm(const KernelInit& init) {
   auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
   auto training = init.node.attrs.get_int("training_mode", 0);
-  VITRT_RETURN_IF_ERROR(with_node(init, eps.status()));
-  VITRT_RETURN_IF_ERROR(with_node(init, training.status()));
+  VITRT_RETURN_IF_ERROR(eps.status());
+  VITRT_RETURN_IF_ERROR(training.status());
   if (*training != 0) {
-    return unsupported(init.node.describe(),
-                       ": attribute 'training_mode' = 1 is not supported (inference only)");
+    return unsupported("attribute 'training_mode' = 1 is not supported (inference only)");
   }
   for (int i = 1; i < static_cast<int>(init.node.outputs.size()); ++i) {
     if (init.node.outputs[i] != kNoValue) {
-      return unsupported(init.node.describe(), ": output ", i,
-                         " (training statistics) is not supported (inference only)");
+      return unsupported("output ", i, " (training statistics) is not supported (inference only)");
     }
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<BatchNormKernel>(*eps));
@@ -542,18 +535,17 @@ class GroupNormKernel final : public CpuKernel {
 
 Result<std::unique_ptr<CpuKernel>> make_instance_norm(const KernelInit& init) {
   auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
-  VITRT_RETURN_IF_ERROR(with_node(init, eps.status()));
+  VITRT_RETURN_IF_ERROR(eps.status());
   return std::unique_ptr<CpuKernel>(std::make_unique<GroupNormKernel>(0, *eps));
 }
 
 Result<std::unique_ptr<CpuKernel>> make_group_norm(const KernelInit& init) {
   auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
   auto groups = init.node.attrs.require_int("num_groups");
-  VITRT_RETURN_IF_ERROR(with_node(init, eps.status()));
-  VITRT_RETURN_IF_ERROR(with_node(init, groups.status()));
+  VITRT_RETURN_IF_ERROR(eps.status());
+  VITRT_RETURN_IF_ERROR(groups.status());
   if (*groups <= 0) {
-    return invalid_model(init.node.describe(), ": attribute 'num_groups' must be positive, got ",
-                         *groups);
+    return invalid_model("attribute 'num_groups' must be positive, got ", *groups);
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<GroupNormKernel>(*groups, *eps));
 }
@@ -602,10 +594,10 @@ class LpNormKernel final : public CpuKernel {
 Result<std::unique_ptr<CpuKernel>> make_lp_norm(const KernelInit& init) {
   auto axis = init.node.attrs.get_int("axis", -1);
   auto p = init.node.attrs.get_int("p", 2);
-  VITRT_RETURN_IF_ERROR(with_node(init, axis.status()));
-  VITRT_RETURN_IF_ERROR(with_node(init, p.status()));
+  VITRT_RETURN_IF_ERROR(axis.status());
+  VITRT_RETURN_IF_ERROR(p.status());
   if (*p != 1 && *p != 2) {
-    return invalid_model(init.node.describe(), ": attribute 'p' must be 1 or 2, got ", *p);
+    return invalid_model("attribute 'p' must be 1 or 2, got ", *p);
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<LpNormKernel>(*axis, *p));
 }
@@ -675,7 +667,7 @@ class MvnKernel final : public CpuKernel {
 
 Result<std::unique_ptr<CpuKernel>> make_mvn(const KernelInit& init) {
   auto axes = init.node.attrs.get_ints("axes", {0, 2, 3});
-  VITRT_RETURN_IF_ERROR(with_node(init, axes.status()));
+  VITRT_RETURN_IF_ERROR(axes.status());
   return std::unique_ptr<CpuKernel>(std::make_unique<MvnKernel>(*axes));
 }
 

@@ -434,13 +434,13 @@ template <typename E>
 Result<E> parse_choice(const KernelInit& init, const char* attr, const std::string& default_value,
                        const std::vector<std::pair<const char*, E>>& table) {
   auto value = init.node.attrs.get_string(attr, default_value);
-  if (!value.ok()) return value.status().with_context(init.node.describe());
+  if (!value.ok()) return value.status();
   std::string known;
   for (const auto& [name, e] : table) {
     if (*value == name) return e;
     known += known.empty() ? name : std::string(", ") + name;
   }
-  return unsupported(init.node.describe(), ": attribute '", attr, "' value '", *value,
+  return unsupported("attribute '", attr, "' value '", *value,
                      "' is not supported (expected one of: ", known, ")");
 }
 
@@ -462,7 +462,7 @@ Result<std::unique_ptr<CpuKernel>> make_resize_kernel(const KernelInit& init, bo
     if (upsample) {
       p.scales_input = 1;
       auto scales = attrs.get_floats("scales", {});
-      if (!scales.ok()) return scales.status().with_context(init.node.describe());
+      if (!scales.ok()) return scales.status();
       p.attr_scales = *scales;
     } else {
       p.scales_input = 1;
@@ -498,7 +498,7 @@ Result<std::unique_ptr<CpuKernel>> make_resize_kernel(const KernelInit& init, bo
     auto axes = attrs.get_ints("axes", {});
     for (const Status& s : {a.status(), exclude.status(), extrapolation.status(),
                             antialias.status(), axes.status()}) {
-      if (!s.ok()) return s.with_context(init.node.describe());
+      if (!s.ok()) return s;
     }
     p.cubic_a = *a;
     p.exclude_outside = *exclude != 0;
@@ -506,8 +506,7 @@ Result<std::unique_ptr<CpuKernel>> make_resize_kernel(const KernelInit& init, bo
     p.antialias = *antialias != 0;
     p.axes = *axes;
     if (p.antialias && p.mode == Mode::kNearest) {
-      return unsupported(init.node.describe(),
-                         ": attribute 'antialias' = 1 is not defined for mode 'nearest'");
+      return unsupported("attribute 'antialias' = 1 is not defined for mode 'nearest'");
     }
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<ResizeKernel>(std::move(p)));
