@@ -31,6 +31,14 @@ TEST(ResizeShapes, ScalesKeepSymbolsUnderIntegerFactors) {
   EXPECT_EQ(odd.out_shape(), sym_shape_to_string({Dim::symbol("batch"), 3, Dim::unknown(), 15}));
 }
 
+TEST(ResizeShapes, EmptySizesMeansScalesDecide) {
+  auto t = make_one_node_graph("Resize", kImage,
+                               {Tensor(), Tensor::from_float({1, 1, 2, 2}), Tensor::from_int64({})},
+                               {}, 1, 13, {0});
+  ASSERT_TRUE(infer_shapes(t.g).ok());
+  EXPECT_EQ(t.out_shape(), sym_shape_to_string({Dim::symbol("batch"), 768, 28, 28}));
+}
+
 TEST(ResizeShapes, AxesAndAspectPolicy) {
   Attributes attrs;
   attrs.set_ints("axes", {-2, -1});

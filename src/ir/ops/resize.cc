@@ -49,7 +49,10 @@ Status infer_resize_like(InferContext& ctx, int scales_input, int sizes_input) {
   }
   const int n = static_cast<int>(axes.size());
   SymShape out = in;
-  if (sizes_input >= 0 && ctx.has_input(sizes_input)) {
+  // An empty constant sizes (or scales) tensor means "not given" (opset 11 requires the input).
+  const Tensor* sizes_const = sizes_input >= 0 ? ctx.input_constant(sizes_input) : nullptr;
+  const bool sizes_empty = sizes_const != nullptr && sizes_const->numel() == 0;
+  if (sizes_input >= 0 && ctx.has_input(sizes_input) && !sizes_empty) {
     const std::vector<Dim>* sizes = ctx.input_sym_value(sizes_input);
     const Tensor* t = ctx.input_constant(sizes_input);
     if (t != nullptr && t->numel() != n) {
