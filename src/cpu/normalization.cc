@@ -1,8 +1,687 @@
-// CPU kernels of the normalization op family (placeholder until the family lands).
+// CPU kernels of the normalization op family: Softmax, LogSoftmax, LayerNormalization,
+// BatchNormalization (inference), InstanceNormalization, GroupNormalization, LpNormalization
+// and MeanVarianceNormalization.
+//
+// float32 and float64 run natively; float16 and bfloat16 are computed in float32. The hot
+// paths are rows of a contiguous last axis (Softmax over attention scores, LayerNorm over
+// [tokens, 768]): each row is read once for its statistic(s) while it sits in L1, with several
+// independent accumulators so the loops vectorise, and rows are spread over the threads.
+// Mean and variance use two passes over the row (mean first, then squared deviations), which
+// is as cheap as the one-pass formula for a cached row and does not cancel catastrophically.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/exp_approx.h"
+#include "cpu/float_widen.h"
 
 namespace vitrt {
 
-void register_cpu_normalization_kernels(CpuKernelRegistry& registry) { (void)registry; }
+namespace {
+
+template <typename T>
+struct Tag {
+  using type = T;
+};
+
+template <typename Fn>
+Status visit_float_type(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return fn(Tag<float>{});
+    case DType::kFloat64:
+      return fn(Tag<double>{});
+    default:
+      return unsupported("input dtype ", dtype_name(dtype), " is not supported (float types only)");
+  }
+}
+
+// The tensor in a natively computed type: half types widened to float32.
+Tensor compute_copy(const Tensor& t) {
+  return dtype_is_half(t.dtype()) ? widen_to_float32(t) : t;
+}
+
+// `y` (float32 or float64) converted to `dtype` for output.
+Tensor to_output_dtype(const Tensor& y, DType dtype) {
+  if (y.dtype() == dtype) return y;
+  if (dtype_is_half(dtype)) return narrow_from_float32(y, dtype);
+  Tensor out = Tensor::empty(dtype, y.shape());
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    if (dtype == DType::kFloat32) out.data<float>()[i] = static_cast<float>(y.element_as_double(i));
+    if (dtype == DType::kFloat64) out.data<double>()[i] = y.element_as_double(i);
+  }
+  return out;
+}
+
+// A small parameter tensor (scale, bias, mean, ...) as a vector of T.
+template <typename T>
+std::vector<T> param_values(const Tensor& t) {
+  std::vector<T> out(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<T>(t.element_as_double(i));
+  return out;
+}
+
+// y[i] = exp(y[i]) for i < n.
+template <typename T>
+inline void exp_inplace(T* y, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    exp_approx_inplace(y, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::exp(y[i]);
+  }
+}
+
+constexpr int kLanes = 8;
+constexpr int64_t kColBlock = 256;
+
+// sum over i < n of f(i), with kLanes independent partial sums.
+template <typename T, typename F>
+inline T lane_sum(int64_t n, F&& f) {
+  T acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) acc[j] += f(i + j);
+  }
+  for (; i < n; ++i) acc[0] += f(i);
+  T s = 0;
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
+template <typename T>
+inline T row_max(const T* x, int64_t n) {
+  T acc[kLanes];
+  std::fill(acc, acc + kLanes, -std::numeric_limits<T>::infinity());
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+  }
+  for (; i < n; ++i) acc[0] = x[i] > acc[0] ? x[i] : acc[0];
+  T m = acc[0];
+  for (int j = 1; j < kLanes; ++j) m = acc[j] > m ? acc[j] : m;
+  return m;
+}
+
+// Mean and 1 / sqrt(variance + eps) of a contiguous row.
+template <typename T>
+struct RowStats {
+  T mean;
+  T inv_std;
+};
+
+template <typename T>
+inline RowStats<T> row_stats(const T* x, int64_t n, T eps) {
+  const T mean = lane_sum<T>(n, [&](int64_t i) { return x[i]; }) / static_cast<T>(n);
+  const T var = lane_sum<T>(n,
+                            [&](int64_t i) {
+                              const T d = x[i] - mean;
+                              return d * d;
+                            }) /
+                static_cast<T>(n);
+  return {mean, T(1) / std::sqrt(var + eps)};
+}
+
+int64_t grain_for(int64_t work_per_item) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(work_per_item, 1));
+}
+
+// ---- Softmax / LogSoftmax --------------------------------------------------------------------
+
+template <typename T, bool kLog>
+void softmax_row(const T* x, T* y, int64_t n) {
+  const T m = row_max(x, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] - m;
+  exp_inplace(y, n);
+  const T s = lane_sum<T>(n, [&](int64_t i) { return y[i]; });
+  if constexpr (kLog) {
+    const T shift = m + std::log(s);
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] - shift;
+  } else {
+    const T inv = T(1) / s;
+    for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+  }
+}
+
+// Softmax over the middle axis of [outer, n, inner], `inner` columns at a time.
+template <typename T, bool kLog>
+void softmax_columns(const T* x, T* y, int64_t n, int64_t inner, int64_t w) {
+  T m[kColBlock], s[kColBlock];
+  std::fill(m, m + w, -std::numeric_limits<T>::infinity());
+  std::fill(s, s + w, T(0));
+  for (int64_t r = 0; r < n; ++r) {
+    const T* row = x + r * inner;
+    for (int64_t j = 0; j < w; ++j) m[j] = row[j] > m[j] ? row[j] : m[j];
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    const T* row = x + r * inner;
+    T* out = y + r * inner;
+    for (int64_t j = 0; j < w; ++j) out[j] = row[j] - m[j];
+    exp_inplace(out, w);
+    for (int64_t j = 0; j < w; ++j) s[j] += out[j];
+  }
+  for (int64_t j = 0; j < w; ++j) s[j] = kLog ? m[j] + std::log(s[j]) : T(1) / s[j];
+  for (int64_t r = 0; r < n; ++r) {
+    const T* row = x + r * inner;
+    T* out = y + r * inner;
+    for (int64_t j = 0; j < w; ++j) out[j] = kLog ? row[j] - s[j] : out[j] * s[j];
+  }
+}
+
+template <typename T, bool kLog>
+void softmax_kernel(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
+  if (inner == 1) {
+    parallel_for(outer, grain_for(4 * n), [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) softmax_row<T, kLog>(x + o * n, y + o * n, n);
+    });
+    return;
+  }
+  const int64_t blocks = (inner + kColBlock - 1) / kColBlock;
+  parallel_for(outer * blocks, grain_for(4 * n * std::min(inner, kColBlock)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t t = begin; t < end; ++t) {
+                   const int64_t o = t / blocks;
+                   const int64_t j0 = (t % blocks) * kColBlock;
+                   const int64_t off = o * n * inner + j0;
+                   softmax_columns<T, kLog>(x + off, y + off, n, inner,
+                                            std::min(kColBlock, inner - j0));
+                 }
+               });
+}
+
+Result<int> kernel_axis(int64_t axis, int rank, const char* what) {
+  if (axis < -rank || axis >= rank) {
+    return invalid_argument(what, " ", axis, " is out of range [", -rank, ", ", rank - 1,
+                            "] for input rank ", rank);
+  }
+  return static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
+template <bool kLog>
+class SoftmaxKernel final : public CpuKernel {
+ public:
+  SoftmaxKernel(int64_t axis, bool flatten_2d) : axis_(axis), flatten_2d_(flatten_2d) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x0 = *inputs[0];
+    // A scalar has one element along its (implicit) axis.
+    const int rank = std::max(x0.rank(), 1);
+    VITRT_ASSIGN_OR_RETURN(int axis, kernel_axis(axis_, rank, "attribute 'axis'"));
+    int64_t outer = 1, n = 1, inner = 1;
+    for (int i = 0; i < x0.rank(); ++i) {
+      if (i < axis) {
+        outer *= x0.dim(i);
+      } else if (i == axis || flatten_2d_) {
+        n *= x0.dim(i);
+      } else {
+        inner *= x0.dim(i);
+      }
+    }
+    const Tensor x = compute_copy(x0);
+    Tensor y = Tensor::empty(x.dtype(), x.shape());
+    VITRT_RETURN_IF_ERROR(visit_float_type(x.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      softmax_kernel<T, kLog>(x.data<T>(), y.data<T>(), outer, n, inner);
+      return Status();
+    }));
+    outputs[0] = to_output_dtype(y, x0.dtype());
+    return Status();
+  }
+
+ private:
+  int64_t axis_;
+  bool flatten_2d_;  // opset < 13: softmax over the flattened dims [axis, rank)
+};
+
+template <bool kLog>
+Result<std::unique_ptr<CpuKernel>> make_softmax(const KernelInit& init) {
+  const bool modern = init.opset >= 13;
+  auto axis = init.node.attrs.get_int("axis", modern ? -1 : 1);
+  VITRT_RETURN_IF_ERROR(axis.status());
+  return std::unique_ptr<CpuKernel>(std::make_unique<SoftmaxKernel<kLog>>(*axis, !modern));
+}
+
+// ---- LayerNormalization ----------------------------------------------------------------------
+
+// `p` (Scale or B) broadcast to the normalized shape, as a flat vector of T.
+template <typename T>
+Result<std::vector<T>> broadcast_param(const Tensor& p, const std::vector<int64_t>& norm_shape,
+                                       const char* name) {
+  const int64_t n = shape_numel(norm_shape);
+  if (p.numel() == n) return param_values<T>(p);
+  const int rank = static_cast<int>(norm_shape.size());
+  if (p.rank() > rank) {
+    return invalid_argument("input ", name, " ", p.describe(),
+                            " does not broadcast to the normalized shape ",
+                            shape_to_string(norm_shape));
+  }
+  std::vector<int64_t> pshape(rank - p.rank(), 1);
+  pshape.insert(pshape.end(), p.shape().begin(), p.shape().end());
+  for (int i = 0; i < rank; ++i) {
+    if (pshape[i] != 1 && pshape[i] != norm_shape[i]) {
+      return invalid_argument("input ", name, " ", p.describe(),
+                              " does not broadcast to the normalized shape ",
+                              shape_to_string(norm_shape));
+    }
+  }
+  const std::vector<T> src = param_values<T>(p);
+  std::vector<T> out(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t rem = k, src_index = 0, src_stride = 1;
+    for (int i = rank - 1; i >= 0; --i) {
+      const int64_t c = rem % norm_shape[i];
+      rem /= norm_shape[i];
+      if (pshape[i] != 1) src_index += c * src_stride;
+      src_stride *= pshape[i];
+    }
+    out[k] = src[src_index];
+  }
+  return out;
+}
+
+template <typename T>
+void layer_norm_kernel(const T* x, T* y, int64_t rows, int64_t n, const T* scale, const T* bias,
+                       T eps, T* mean_out, T* inv_out) {
+  parallel_for(rows, grain_for(3 * n), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* xr = x + r * n;
+      T* yr = y + r * n;
+      const RowStats<T> st = row_stats(xr, n, eps);
+      if (bias != nullptr) {
+        for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - st.mean) * st.inv_std * scale[i] + bias[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - st.mean) * st.inv_std * scale[i];
+      }
+      if (mean_out != nullptr) mean_out[r] = st.mean;
+      if (inv_out != nullptr) inv_out[r] = st.inv_std;
+    }
+  });
+}
+
+class LayerNormKernel final : public CpuKernel {
+ public:
+  LayerNormKernel(int64_t axis, float eps, DType stash, bool want_mean, bool want_inv)
+      : axis_(axis), eps_(eps), stash_(stash), want_mean_(want_mean), want_inv_(want_inv) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x0 = *inputs[0];
+    VITRT_ASSIGN_OR_RETURN(int axis, kernel_axis(axis_, x0.rank(), "attribute 'axis'"));
+    const std::vector<int64_t> norm_shape(x0.shape().begin() + axis, x0.shape().end());
+    std::vector<int64_t> stat_shape(x0.shape().begin(), x0.shape().begin() + axis);
+    stat_shape.resize(x0.rank(), 1);
+    const int64_t n = shape_numel(norm_shape);
+    const int64_t rows = n == 0 ? 0 : x0.numel() / n;
+    const Tensor x = compute_copy(x0);
+    Tensor y = Tensor::empty(x.dtype(), x.shape());
+    Tensor mean = Tensor::empty(x.dtype(), stat_shape);
+    Tensor inv = Tensor::empty(x.dtype(), stat_shape);
+    VITRT_RETURN_IF_ERROR(visit_float_type(x.dtype(), [&](auto tag) -> Status {
+      using T = typename decltype(tag)::type;
+      VITRT_ASSIGN_OR_RETURN(std::vector<T> scale,
+                             broadcast_param<T>(*inputs[1], norm_shape, "Scale"));
+      std::vector<T> bias;
+      const bool has_bias = inputs.size() > 2 && inputs[2] != nullptr;
+      if (has_bias) {
+        VITRT_ASSIGN_OR_RETURN(bias, broadcast_param<T>(*inputs[2], norm_shape, "B"));
+      }
+      layer_norm_kernel<T>(x.data<T>(), y.data<T>(), rows, n, scale.data(),
+                           has_bias ? bias.data() : nullptr, static_cast<T>(eps_),
+                           want_mean_ ? mean.data<T>() : nullptr,
+                           want_inv_ ? inv.data<T>() : nullptr);
+      return Status();
+    }));
+    outputs[0] = to_output_dtype(y, x0.dtype());
+    if (want_mean_) outputs[1] = to_output_dtype(mean, stash_);
+    if (want_inv_) outputs[2] = to_output_dtype(inv, stash_);
+    return Status();
+  }
+
+ private:
+  int64_t axis_;
+  float eps_;
+  DType stash_;
+  bool want_mean_;
+  bool want_inv_;
+};
+
+bool wants_output(const Node& node, int i) {
+  return i < static_cast<int>(node.outputs.size()) && node.outputs[i] != kNoValue;
+}
+
+Result<std::unique_ptr<CpuKernel>> make_layer_norm(const KernelInit& init) {
+  const Attributes& attrs = init.node.attrs;
+  auto axis = attrs.get_int("axis", -1);
+  auto eps = attrs.get_float("epsilon", 1e-5f);
+  auto stash = attrs.get_int("stash_type", 1);
+  for (const Status& s : {axis.status(), eps.status(), stash.status()}) {
+    VITRT_RETURN_IF_ERROR(s);
+  }
+  const DType stash_dtype = dtype_from_onnx(static_cast<int32_t>(*stash));
+  if (!dtype_is_float(stash_dtype)) {
+    return invalid_model("attribute 'stash_type' ", *stash, " is not a float type");
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<LayerNormKernel>(
+      *axis, *eps, stash_dtype, wants_output(init.node, 1), wants_output(init.node, 2)));
+}
+
+// ---- BatchNormalization / InstanceNormalization / GroupNormalization -------------------------
+
+// X as [N, C, spatial].
+struct ChannelLayout {
+  int64_t n = 1, c = 1, spatial = 1;
+};
+
+Result<ChannelLayout> channel_layout(const Tensor& x) {
+  if (x.rank() < 2) {
+    return invalid_argument("input X ", x.describe(), " must have rank >= 2 ([N, C, ...])");
+  }
+  ChannelLayout l;
+  l.n = x.dim(0);
+  l.c = x.dim(1);
+  for (int i = 2; i < x.rank(); ++i) l.spatial *= x.dim(i);
+  return l;
+}
+
+Status check_param(const Tensor* p, int64_t expected, const char* name) {
+  if (p == nullptr) return invalid_argument("input ", name, " is missing");
+  if (p->numel() != expected) {
+    return invalid_argument("input ", name, " ", p->describe(), " must have ", expected,
+                            " elements");
+  }
+  return Status();
+}
+
+// y = x * a[c] + b[c] over each [spatial] run of [N, C, spatial].
+template <typename T>
+void channel_affine(const T* x, T* y, const ChannelLayout& l, const T* a, const T* b) {
+  parallel_for(l.n * l.c, grain_for(l.spatial), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t c = t % l.c;
+      const T* xr = x + t * l.spatial;
+      T* yr = y + t * l.spatial;
+      for (int64_t i = 0; i < l.spatial; ++i) yr[i] = xr[i] * a[c] + b[c];
+    }
+  });
+}
+
+// A kernel of the form "compute in T, write Y with X's dtype" over [N, C, spatial].
+template <typename Body>
+Status run_channel_kernel(const Tensor& x0, Tensor& out, Body&& body) {
+  VITRT_ASSIGN_OR_RETURN(ChannelLayout l, channel_layout(x0));
+  const Tensor x = compute_copy(x0);
+  Tensor y = Tensor::empty(x.dtype(), x.shape());
+  VITRT_RETURN_IF_ERROR(visit_float_type(x.dtype(), [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    return body(Tag<T>{}, x.data<T>(), y.data<T>(), l);
+  }));
+  out = to_output_dtype(y, x0.dtype());
+  return Status();
+}
+
+class BatchNormKernel final : public CpuKernel {
+ public:
+  explicit BatchNormKernel(float eps) : eps_(eps) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    return run_channel_kernel(
+        *inputs[0], outputs[0],
+        [&](auto tag, const auto* x, auto* y, const ChannelLayout& l) -> Status {
+          using T = typename decltype(tag)::type;
+          const char* names[] = {"scale", "B", "input_mean", "input_var"};
+          for (int i = 1; i <= 4; ++i) {
+            VITRT_RETURN_IF_ERROR(check_param(inputs[i], l.c, names[i - 1]));
+          }
+          const std::vector<T> scale = param_values<T>(*inputs[1]);
+          const std::vector<T> bias = param_values<T>(*inputs[2]);
+          const std::vector<T> mean = param_values<T>(*inputs[3]);
+          const std::vector<T> var = param_values<T>(*inputs[4]);
+          std::vector<T> a(l.c), b(l.c);
+          for (int64_t c = 0; c < l.c; ++c) {
+            a[c] = scale[c] / std::sqrt(var[c] + static_cast<T>(eps_));
+            b[c] = bias[c] - mean[c] * a[c];
+          }
+          channel_affine<T>(x, y, l, a.data(), b.data());
+          return Status();
+        });
+  }
+
+ private:
+  float eps_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_batch_norm(const KernelInit& init) {
+  auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
+  auto training = init.node.attrs.get_int("training_mode", 0);
+  VITRT_RETURN_IF_ERROR(eps.status());
+  VITRT_RETURN_IF_ERROR(training.status());
+  if (*training != 0) {
+    return unsupported("attribute 'training_mode' = 1 is not supported (inference only)");
+  }
+  for (int i = 1; i < static_cast<int>(init.node.outputs.size()); ++i) {
+    if (init.node.outputs[i] != kNoValue) {
+      return unsupported("output ", i, " (training statistics) is not supported (inference only)");
+    }
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<BatchNormKernel>(*eps));
+}
+
+// Normalizes each group of `channels_per_group` channels of each sample over its channels and
+// spatial positions, then applies per-channel scale and bias. InstanceNormalization is the
+// case of one channel per group.
+template <typename T>
+void group_norm_kernel(const T* x, T* y, const ChannelLayout& l, int64_t groups, const T* scale,
+                       const T* bias, T eps) {
+  const int64_t cpg = l.c / groups;
+  const int64_t len = cpg * l.spatial;
+  parallel_for(l.n * groups, grain_for(3 * len), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t g = t % groups;
+      const T* xr = x + t * len;
+      T* yr = y + t * len;
+      const RowStats<T> st = row_stats(xr, len, eps);
+      for (int64_t k = 0; k < cpg; ++k) {
+        const int64_t c = g * cpg + k;
+        const T a = st.inv_std * scale[c];
+        const T b = bias[c] - st.mean * a;
+        const T* xs = xr + k * l.spatial;
+        T* ys = yr + k * l.spatial;
+        for (int64_t i = 0; i < l.spatial; ++i) ys[i] = xs[i] * a + b;
+      }
+    }
+  });
+}
+
+class GroupNormKernel final : public CpuKernel {
+ public:
+  // groups == 0: InstanceNormalization (one group per channel).
+  GroupNormKernel(int64_t groups, float eps) : groups_(groups), eps_(eps) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    return run_channel_kernel(
+        *inputs[0], outputs[0],
+        [&](auto tag, const auto* x, auto* y, const ChannelLayout& l) -> Status {
+          using T = typename decltype(tag)::type;
+          const int64_t groups = groups_ == 0 ? l.c : groups_;
+          if (l.c % groups != 0) {
+            return invalid_argument("channel count ", l.c,
+                                    " is not divisible by attribute 'num_groups' ", groups);
+          }
+          std::vector<T> scale = param_values<T>(*inputs[1]);
+          std::vector<T> bias = param_values<T>(*inputs[2]);
+          // GroupNormalization-18 takes scale and bias per group, -21 per channel; expand the
+          // per-group form so the kernel sees one value per channel.
+          for (std::vector<T>* p : {&scale, &bias}) {
+            if (static_cast<int64_t>(p->size()) == l.c) continue;
+            if (static_cast<int64_t>(p->size()) != groups) {
+              return invalid_argument("input ", p == &scale ? "scale" : "bias", " has ", p->size(),
+                                      " elements; expected ", l.c, " (channels) or ", groups,
+                                      " (groups)");
+            }
+            std::vector<T> per_channel(l.c);
+            for (int64_t c = 0; c < l.c; ++c) per_channel[c] = (*p)[c / (l.c / groups)];
+            *p = std::move(per_channel);
+          }
+          group_norm_kernel<T>(x, y, l, groups, scale.data(), bias.data(), static_cast<T>(eps_));
+          return Status();
+        });
+  }
+
+ private:
+  int64_t groups_;
+  float eps_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_instance_norm(const KernelInit& init) {
+  auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
+  VITRT_RETURN_IF_ERROR(eps.status());
+  return std::unique_ptr<CpuKernel>(std::make_unique<GroupNormKernel>(0, *eps));
+}
+
+Result<std::unique_ptr<CpuKernel>> make_group_norm(const KernelInit& init) {
+  auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
+  auto groups = init.node.attrs.require_int("num_groups");
+  VITRT_RETURN_IF_ERROR(eps.status());
+  VITRT_RETURN_IF_ERROR(groups.status());
+  if (*groups <= 0) {
+    return invalid_model("attribute 'num_groups' must be positive, got ", *groups);
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<GroupNormKernel>(*groups, *eps));
+}
+
+// ---- LpNormalization -------------------------------------------------------------------------
+
+class LpNormKernel final : public CpuKernel {
+ public:
+  LpNormKernel(int64_t axis, int64_t p) : axis_(axis), p_(p) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x0 = *inputs[0];
+    VITRT_ASSIGN_OR_RETURN(int axis, kernel_axis(axis_, x0.rank(), "attribute 'axis'"));
+    int64_t outer = 1, n = x0.dim(axis), inner = 1;
+    for (int i = 0; i < axis; ++i) outer *= x0.dim(i);
+    for (int i = axis + 1; i < x0.rank(); ++i) inner *= x0.dim(i);
+    const Tensor x = compute_copy(x0);
+    Tensor y = Tensor::empty(x.dtype(), x.shape());
+    VITRT_RETURN_IF_ERROR(visit_float_type(x.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* xs = x.data<T>();
+      T* ys = y.data<T>();
+      parallel_for(outer * inner, grain_for(2 * n), [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) {
+          const int64_t base = (t / inner) * n * inner + t % inner;
+          T norm = 0;
+          for (int64_t r = 0; r < n; ++r) {
+            const T v = xs[base + r * inner];
+            norm += p_ == 1 ? std::fabs(v) : v * v;
+          }
+          if (p_ == 2) norm = std::sqrt(norm);
+          for (int64_t r = 0; r < n; ++r) ys[base + r * inner] = xs[base + r * inner] / norm;
+        }
+      });
+      return Status();
+    }));
+    outputs[0] = to_output_dtype(y, x0.dtype());
+    return Status();
+  }
+
+ private:
+  int64_t axis_;
+  int64_t p_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_lp_norm(const KernelInit& init) {
+  auto axis = init.node.attrs.get_int("axis", -1);
+  auto p = init.node.attrs.get_int("p", 2);
+  VITRT_RETURN_IF_ERROR(axis.status());
+  VITRT_RETURN_IF_ERROR(p.status());
+  if (*p != 1 && *p != 2) {
+    return invalid_model("attribute 'p' must be 1 or 2, got ", *p);
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<LpNormKernel>(*axis, *p));
+}
+
+// ---- MeanVarianceNormalization ---------------------------------------------------------------
+
+// (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9) over `axes`, as the ONNX function defines it.
+// Rare in vision models, so one plain implementation with float64 statistics.
+class MvnKernel final : public CpuKernel {
+ public:
+  explicit MvnKernel(std::vector<int64_t> axes) : axes_(std::move(axes)) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x0 = *inputs[0];
+    const int rank = x0.rank();
+    std::vector<bool> mask(rank, false);
+    for (int64_t a : axes_) {
+      VITRT_ASSIGN_OR_RETURN(int axis, kernel_axis(a, rank, "attribute 'axes' value"));
+      mask[axis] = true;
+    }
+    // Group id of each element: its flat index over the kept axes.
+    const int64_t count = x0.numel();
+    std::vector<int64_t> group(static_cast<size_t>(count));
+    int64_t groups = 1;
+    for (int i = 0; i < rank; ++i) groups *= mask[i] ? 1 : x0.dim(i);
+    std::vector<int64_t> idx(rank, 0);
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t g = 0;
+      for (int i = 0; i < rank; ++i) {
+        if (!mask[i]) g = g * x0.dim(i) + idx[i];
+      }
+      group[k] = g;
+      for (int i = rank - 1; i >= 0; --i) {
+        if (++idx[i] < x0.dim(i)) break;
+        idx[i] = 0;
+      }
+    }
+    const Tensor x = compute_copy(x0);
+    Tensor y = Tensor::empty(x.dtype(), x.shape());
+    VITRT_RETURN_IF_ERROR(visit_float_type(x.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* xs = x.data<T>();
+      T* ys = y.data<T>();
+      std::vector<double> sum(groups, 0.0), sq(groups, 0.0), n(groups, 0.0);
+      for (int64_t k = 0; k < count; ++k) {
+        sum[group[k]] += xs[k];
+        sq[group[k]] += static_cast<double>(xs[k]) * xs[k];
+        n[group[k]] += 1;
+      }
+      for (int64_t g = 0; g < groups; ++g) {
+        const double mean = sum[g] / n[g];
+        sum[g] = mean;
+        sq[g] = std::sqrt(std::max(sq[g] / n[g] - mean * mean, 0.0)) + 1e-9;
+      }
+      for (int64_t k = 0; k < count; ++k) {
+        ys[k] = static_cast<T>((xs[k] - sum[group[k]]) / sq[group[k]]);
+      }
+      return Status();
+    }));
+    outputs[0] = to_output_dtype(y, x0.dtype());
+    return Status();
+  }
+
+ private:
+  std::vector<int64_t> axes_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_mvn(const KernelInit& init) {
+  auto axes = init.node.attrs.get_ints("axes", {0, 2, 3});
+  VITRT_RETURN_IF_ERROR(axes.status());
+  return std::unique_ptr<CpuKernel>(std::make_unique<MvnKernel>(*axes));
+}
+
+}  // namespace
+
+void register_cpu_normalization_kernels(CpuKernelRegistry& registry) {
+  registry.add("", "Softmax", make_softmax<false>);
+  registry.add("", "LogSoftmax", make_softmax<true>);
+  registry.add("", "LayerNormalization", make_layer_norm);
+  registry.add("", "BatchNormalization", make_batch_norm);
+  registry.add("", "InstanceNormalization", make_instance_norm);
+  registry.add("", "GroupNormalization", make_group_norm);
+  registry.add("", "LpNormalization", make_lp_norm);
+  registry.add("", "MeanVarianceNormalization", make_mvn);
+}
 
 }  // namespace vitrt

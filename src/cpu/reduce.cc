@@ -64,10 +64,6 @@ Result<Tensor> with_half_widened(const Tensor& x, Fn&& fn) {
   return narrow_from_float32(y, x.dtype());
 }
 
-Status with_node(const KernelInit& init, const Status& status) {
-  return status.ok() ? status : status.with_context(init.node.describe());
-}
-
 // The input viewed as [outer, reduced, inner], after an optional transpose (perm non-empty).
 struct ReduceLayout {
   int64_t outer = 1;
@@ -410,7 +406,7 @@ Result<std::unique_ptr<CpuKernel>> make_reduce(const KernelInit& init) {
   auto noop = attrs.get_int("noop_with_empty_axes", 0);
   auto axes = attrs.get_ints("axes", {});
   for (const Status& s : {keepdims.status(), noop.status(), axes.status()}) {
-    VITRT_RETURN_IF_ERROR(with_node(init, s));
+    VITRT_RETURN_IF_ERROR(s);
   }
   return std::unique_ptr<CpuKernel>(
       std::make_unique<ReduceKernel<K>>(*keepdims != 0, *noop != 0, *axes));
@@ -521,7 +517,7 @@ Result<std::unique_ptr<CpuKernel>> make_arg_reduce(const KernelInit& init) {
   auto keepdims = attrs.get_int("keepdims", 1);
   auto last = attrs.get_int("select_last_index", 0);
   for (const Status& s : {axis.status(), keepdims.status(), last.status()}) {
-    VITRT_RETURN_IF_ERROR(with_node(init, s));
+    VITRT_RETURN_IF_ERROR(s);
   }
   return std::unique_ptr<CpuKernel>(
       std::make_unique<ArgReduceKernel<kMax>>(*axis, *keepdims != 0, *last != 0));
@@ -591,8 +587,8 @@ class CumSumKernel final : public CpuKernel {
 Result<std::unique_ptr<CpuKernel>> make_cumsum(const KernelInit& init) {
   auto exclusive = init.node.attrs.get_int("exclusive", 0);
   auto reverse = init.node.attrs.get_int("reverse", 0);
-  VITRT_RETURN_IF_ERROR(with_node(init, exclusive.status()));
-  VITRT_RETURN_IF_ERROR(with_node(init, reverse.status()));
+  VITRT_RETURN_IF_ERROR(exclusive.status());
+  VITRT_RETURN_IF_ERROR(reverse.status());
   return std::unique_ptr<CpuKernel>(std::make_unique<CumSumKernel>(*exclusive, *reverse));
 }
 
@@ -675,12 +671,12 @@ Result<std::unique_ptr<CpuKernel>> make_topk(const KernelInit& init) {
   const Attributes& attrs = init.node.attrs;
   auto axis = attrs.get_int("axis", -1);
   auto largest = attrs.get_int("largest", 1);
-  VITRT_RETURN_IF_ERROR(with_node(init, axis.status()));
-  VITRT_RETURN_IF_ERROR(with_node(init, largest.status()));
+  VITRT_RETURN_IF_ERROR(axis.status());
+  VITRT_RETURN_IF_ERROR(largest.status());
   std::optional<int64_t> attr_k;
   if (!init.node.has_input(1)) {
     auto k = attrs.require_int("k");
-    VITRT_RETURN_IF_ERROR(with_node(init, k.status()));
+    VITRT_RETURN_IF_ERROR(k.status());
     attr_k = *k;
   }
   // `sorted` = 0 allows any order; the sorted order is one of them.

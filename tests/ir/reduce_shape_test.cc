@@ -1,62 +1,25 @@
 // Symbolic shape inference of the reduce family.
 #include <gtest/gtest.h>
 
-#include "ir/op_schema.h"
+#include "ir/one_node_graph.h"
 
 namespace vitrt {
 namespace {
 
-struct OneNodeGraph {
-  Graph g;
-  NodeId node = -1;
-};
+using testing::OneNodeGraph;
 
 // x: float32 [batch, seq, 768]; extra inputs are constants (or runtime int64 when undefined).
 OneNodeGraph make_graph(const std::string& op, std::vector<Tensor> extra, Attributes attrs,
                         int num_outputs = 1, int64_t opset = 18) {
-  OneNodeGraph out;
-  Graph& g = out.g;
-  g.opset_imports[""] = opset;
-  Value x;
-  x.name = "x";
-  x.dtype = DType::kFloat32;
-  x.has_shape = true;
-  x.shape = {Dim::symbol("batch"), Dim::symbol("seq"), Dim(768)};
-  Node n;
-  n.name = "n";
-  n.op_type = op;
-  n.attrs = std::move(attrs);
-  n.inputs.push_back(g.add_value(x));
-  g.inputs.push_back(n.inputs[0]);
-  for (size_t i = 0; i < extra.size(); ++i) {
-    if (extra[i].defined()) {
-      n.inputs.push_back(g.add_constant("c" + std::to_string(i), extra[i]));
-    } else {
-      Value v;
-      v.name = "r" + std::to_string(i);
-      v.dtype = DType::kInt64;
-      v.has_shape = true;
-      v.shape = {Dim(1)};
-      n.inputs.push_back(g.add_value(v));
-      g.inputs.push_back(n.inputs.back());
-    }
-  }
-  for (int i = 0; i < num_outputs; ++i) {
-    Value v;
-    v.name = "y" + std::to_string(i);
-    n.outputs.push_back(g.add_value(v));
-  }
-  out.node = g.add_node(n);
-  return out;
+  return testing::make_one_node_graph(op, {Dim::symbol("batch"), Dim::symbol("seq"), Dim(768)},
+                                      std::move(extra), std::move(attrs), num_outputs, opset);
 }
 
 std::string out_shape(const OneNodeGraph& t, int i = 0) {
-  const Value& v = t.g.values[t.g.nodes[t.node].outputs[i]];
-  return v.has_shape ? sym_shape_to_string(v.shape) : "unknown";
+  return t.out_shape(i);
 }
-
 DType out_dtype(const OneNodeGraph& t, int i = 0) {
-  return t.g.values[t.g.nodes[t.node].outputs[i]].dtype;
+  return t.out_dtype(i);
 }
 
 TEST(ReduceShapes, AxesInputKeepdimsAndNegativeAxes) {
