@@ -1,8 +1,175 @@
-// Schemas of the linear op family (placeholder until the family lands).
+// Schemas of the linear op family: MatMul, Gemm and Conv, with symbolic shape inference.
+#include <string>
+
 #include "ir/op_schema.h"
+#include "ir/ops/conv_attributes.h"
 
 namespace vitrt {
 
-void register_linear_schemas(OpRegistry& registry) { (void)registry; }
+namespace {
+
+bool static_and_differ(const Dim& a, const Dim& b) {
+  return a.is_static() && b.is_static() && a.value() != b.value();
+}
+
+Status check_same_dtype(const InferContext& ctx, int a, int b) {
+  if (ctx.input_dtype(a) != ctx.input_dtype(b)) {
+    return ctx.error("input ", b, " is ", dtype_name(ctx.input_dtype(b)), " but input ", a, " is ",
+                     dtype_name(ctx.input_dtype(a)));
+  }
+  return Status();
+}
+
+// MatMul: NumPy matmul semantics. A 1-D operand gains a unit dim that the output drops; the
+// dims before the last two broadcast.
+Status infer_matmul(InferContext& ctx) {
+  const DType dtype = ctx.input_dtype(0);
+  VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+  if (!ctx.input_has_shape(0) || !ctx.input_has_shape(1)) {
+    ctx.set_output_unknown_shape(0, dtype);
+    return Status();
+  }
+  const SymShape& a = ctx.input_shape(0);
+  const SymShape& b = ctx.input_shape(1);
+  if (a.empty() || b.empty()) {
+    return ctx.error("operands must have rank >= 1, A is ", sym_shape_to_string(a), ", B is ",
+                     sym_shape_to_string(b));
+  }
+  const Dim ka = a.back();
+  const Dim kb = b.size() == 1 ? b[0] : b[b.size() - 2];
+  if (static_and_differ(ka, kb)) {
+    return ctx.error("inner dims differ: A is ", sym_shape_to_string(a), ", B is ",
+                     sym_shape_to_string(b));
+  }
+  const SymShape batch_a(a.begin(), a.end() - std::min<size_t>(a.size(), 2));
+  const SymShape batch_b(b.begin(), b.end() - std::min<size_t>(b.size(), 2));
+  auto batch = broadcast_shapes(ctx, batch_a, batch_b);
+  if (!batch.ok()) {
+    return ctx.error("batch dims do not broadcast: A is ", sym_shape_to_string(a), ", B is ",
+                     sym_shape_to_string(b));
+  }
+  SymShape out = std::move(*batch);
+  if (a.size() >= 2) out.push_back(a[a.size() - 2]);
+  if (b.size() >= 2) out.push_back(b.back());
+  ctx.set_output(0, dtype, std::move(out));
+  return Status();
+}
+
+// Gemm: Y = alpha * op(A) * op(B) + beta * C, C broadcasting unidirectionally to [M, N].
+Status infer_gemm(InferContext& ctx) {
+  const DType dtype = ctx.input_dtype(0);
+  VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+  if (ctx.has_input(2)) VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 2));
+  auto trans_a = ctx.attrs().get_int("transA", 0);
+  if (!trans_a.ok()) return trans_a.status().with_context(ctx.node().describe());
+  auto trans_b = ctx.attrs().get_int("transB", 0);
+  if (!trans_b.ok()) return trans_b.status().with_context(ctx.node().describe());
+  if (!ctx.input_has_shape(0) || !ctx.input_has_shape(1)) {
+    ctx.set_output(0, dtype, {Dim::unknown(), Dim::unknown()});
+    return Status();
+  }
+  const SymShape& a = ctx.input_shape(0);
+  const SymShape& b = ctx.input_shape(1);
+  if (a.size() != 2 || b.size() != 2) {
+    return ctx.error("A and B must be 2-D, A is ", sym_shape_to_string(a), ", B is ",
+                     sym_shape_to_string(b));
+  }
+  const Dim m = *trans_a ? a[1] : a[0];
+  const Dim ka = *trans_a ? a[0] : a[1];
+  const Dim kb = *trans_b ? b[1] : b[0];
+  const Dim n = *trans_b ? b[0] : b[1];
+  if (static_and_differ(ka, kb)) {
+    return ctx.error("inner dims differ: A is ", sym_shape_to_string(a),
+                     *trans_a ? " (transposed)" : "", ", B is ", sym_shape_to_string(b),
+                     *trans_b ? " (transposed)" : "");
+  }
+  if (ctx.input_has_shape(2)) {
+    const SymShape& c = ctx.input_shape(2);
+    const SymShape mn = {m, n};
+    bool ok = c.size() <= 2;
+    for (size_t i = 0; ok && i < c.size(); ++i) {
+      const Dim& target = mn[2 - c.size() + i];
+      ok = !(c[i].is_static() && c[i].value() != 1 && static_and_differ(c[i], target));
+    }
+    if (!ok) {
+      return ctx.error("C ", sym_shape_to_string(c), " does not broadcast to the output [",
+                       m.to_string(), ", ", n.to_string(), "]");
+    }
+  }
+  ctx.set_output(0, dtype, {m, n});
+  return Status();
+}
+
+// Conv: X [N, C, D1..Dk], W [M, C/group, K1..Kk], optional B [M] -> Y [N, M, O1..Ok].
+Status infer_conv(InferContext& ctx) {
+  const DType dtype = ctx.input_dtype(0);
+  VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+  if (ctx.has_input(2)) VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 2));
+  if (!ctx.input_has_shape(0) && !ctx.input_has_shape(1)) {
+    ctx.set_output_unknown_shape(0, dtype);
+    return Status();
+  }
+  const int rank = ctx.input_has_shape(0) ? ctx.input_rank(0) : ctx.input_rank(1);
+  if (rank < 3) {
+    return ctx.error("X and W must have rank >= 3 (batch, channels, spatial axes), got rank ",
+                     rank);
+  }
+  const int spatial = rank - 2;
+  VITRT_ASSIGN_OR_RETURN(const ConvAttributes attrs, ConvAttributes::parse(ctx.node(), spatial));
+  SymShape x = ctx.input_has_shape(0) ? ctx.input_shape(0) : SymShape(rank);
+  SymShape w = ctx.input_has_shape(1) ? ctx.input_shape(1) : SymShape(rank);
+  if (static_cast<int>(x.size()) != rank || static_cast<int>(w.size()) != rank) {
+    return ctx.error("X ", sym_shape_to_string(x), " and W ", sym_shape_to_string(w),
+                     " must have the same rank");
+  }
+  const Dim& channels = x[1];
+  if (channels.is_static() && w[1].is_static() && channels.value() != w[1].value() * attrs.group) {
+    return ctx.error("X has ", channels.value(), " channels but W ", sym_shape_to_string(w),
+                     " expects ", w[1].value() * attrs.group, " (", w[1].value(), " x group ",
+                     attrs.group, ")");
+  }
+  if (w[0].is_static() && w[0].value() % attrs.group != 0) {
+    return ctx.error("W has ", w[0].value(), " output channels, not divisible by group ",
+                     attrs.group);
+  }
+  if (ctx.input_has_shape(2)) {
+    const SymShape& bias = ctx.input_shape(2);
+    if (bias.size() != 1 || static_and_differ(bias[0], w[0])) {
+      return ctx.error("B must be [", w[0].to_string(), "], got ", sym_shape_to_string(bias));
+    }
+  }
+  SymShape out = {x[0], w[0]};
+  for (int i = 0; i < spatial; ++i) {
+    Dim kernel = w[2 + i];
+    if (!attrs.kernel_shape.empty()) {
+      if (static_and_differ(kernel, Dim(attrs.kernel_shape[i]))) {
+        return ctx.error("attribute 'kernel_shape' ", attrs.kernel_shape[i], " differs from W ",
+                         sym_shape_to_string(w), " on spatial axis ", i);
+      }
+      kernel = Dim(attrs.kernel_shape[i]);
+    }
+    const Dim& in = x[2 + i];
+    if (in.is_static() && kernel.is_static()) {
+      VITRT_ASSIGN_OR_RETURN(const ConvAttributes::Axis axis,
+                             attrs.axis(ctx.node(), i, in.value(), kernel.value()));
+      out.push_back(axis.out);
+    } else if (in.is_known() && attrs.strides[i] == 1 &&
+               (attrs.auto_pad == AutoPad::kSameUpper || attrs.auto_pad == AutoPad::kSameLower)) {
+      out.push_back(in);  // SAME with stride 1 keeps the size, symbolic or not
+    } else {
+      out.push_back(Dim::unknown());
+    }
+  }
+  ctx.set_output(0, dtype, std::move(out));
+  return Status();
+}
+
+}  // namespace
+
+void register_linear_schemas(OpRegistry& registry) {
+  registry.add({"", "MatMul", 2, 2, 1, 1, infer_matmul});
+  registry.add({"", "Gemm", 2, 3, 1, 1, infer_gemm});
+  registry.add({"", "Conv", 2, 3, 1, 1, infer_conv});
+}
 
 }  // namespace vitrt

@@ -1,0 +1,205 @@
+// DnnlMatmul: oneDNN matmul primitives cached per shape, constant weights packed once.
+#include "cpu/dnnl_matmul.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace vitrt {
+
+namespace {
+
+using dnnl::memory;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// oneDNN streams are cheap but not free to create; one per calling thread suffices (a CPU
+// stream only orders the primitives submitted through it).
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+// Scratchpad memory is user-managed so that one primitive can execute from several threads at
+// once; each thread keeps its own buffer and grows it when a primitive needs more.
+void* thread_scratchpad(size_t bytes) {
+  struct Buffer {
+    void* data = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffer;
+  if (bytes > buffer.size) {
+    std::free(buffer.data);
+    buffer.size = (bytes + 63) / 64 * 64;
+    buffer.data = std::aligned_alloc(64, buffer.size);
+    if (buffer.data == nullptr) buffer.size = 0;
+  }
+  return buffer.data;
+}
+
+// A [batch,] rows x cols matrix, stored transposed (cols x rows) when `trans`.
+memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool trans) {
+  if (batch == 1) {
+    return memory::desc({rows, cols}, memory::data_type::f32,
+                        trans ? memory::dims{1, rows} : memory::dims{cols, 1});
+  }
+  return memory::desc(
+      {batch, rows, cols}, memory::data_type::f32,
+      trans ? memory::dims{rows * cols, 1, rows} : memory::dims{rows * cols, cols, 1});
+}
+
+}  // namespace
+
+struct DnnlMatmul::Entry {
+  dnnl::matmul primitive;
+  memory::desc src_md, weights_md, dst_md, bias_md, scratchpad_md;
+  size_t scratchpad_bytes = 0;
+  // The constant weights in weights_md's layout (valid when the kernel has constant weights).
+  memory constant_weights;
+};
+
+// Constant weights reordered into the layouts the primitives asked for, one copy per layout.
+struct DnnlMatmul::Packed {
+  std::vector<std::pair<memory::desc, memory>> layouts;
+};
+
+DnnlMatmul::DnnlMatmul() = default;
+DnnlMatmul::~DnnlMatmul() = default;
+
+Status DnnlMatmul::set_constant_weights(const Tensor& weights, const MatmulShape& example) {
+  if (weights.dtype() != DType::kFloat32) {
+    return internal_error("DnnlMatmul: constant weights must be float32, got ",
+                          dtype_name(weights.dtype()));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    constant_weights_ = weights;
+    packed_ = std::make_unique<Packed>();
+    cache_.clear();
+  }
+  return entry_for(example).status();
+}
+
+Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const MatmulShape& s) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = cache_.find(s.key());
+  if (it != cache_.end()) return it->second;
+  if (s.has_bias && s.alpha != 1.0f) {
+    return internal_error("DnnlMatmul: bias with alpha != 1 is not supported");
+  }
+  const bool constant = constant_weights_.defined();
+  if (constant && constant_weights_.numel() != s.batch * s.k * s.n) {
+    return internal_error("DnnlMatmul: constant weights ", constant_weights_.describe(),
+                          " do not hold ", s.batch, " x ", s.k, " x ", s.n, " elements");
+  }
+  try {
+    auto entry = std::make_shared<Entry>();
+    entry->src_md = matrix_desc(s.batch, s.m, s.k, s.trans_src);
+    const memory::desc user_weights_md = matrix_desc(s.batch, s.k, s.n, s.trans_weights);
+    entry->dst_md = matrix_desc(s.batch, s.m, s.n, false);
+    const memory::dims wdims = user_weights_md.dims();
+    // Constant weights let the primitive choose its layout; activations stay as they are.
+    const memory::desc request_weights_md =
+        constant ? memory::desc(wdims, memory::data_type::f32, memory::format_tag::any)
+                 : user_weights_md;
+    if (s.has_bias) {
+      entry->bias_md = s.batch == 1
+                           ? memory::desc({1, s.n}, memory::data_type::f32, {s.n, 1})
+                           : memory::desc({1, 1, s.n}, memory::data_type::f32, {s.n, s.n, 1});
+    }
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
+    if (s.accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::desc desc =
+        s.has_bias
+            ? dnnl::matmul::desc(entry->src_md, request_weights_md, entry->bias_md, entry->dst_md)
+            : dnnl::matmul::desc(entry->src_md, request_weights_md, entry->dst_md);
+    const dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+    entry->weights_md = pd.weights_desc();
+    entry->scratchpad_md = pd.scratchpad_desc();
+    entry->scratchpad_bytes = entry->scratchpad_md.get_size();
+    entry->primitive = dnnl::matmul(pd);
+
+    if (constant) {
+      void* user_data = const_cast<void*>(constant_weights_.raw_data());  // only read
+      if (entry->weights_md == user_weights_md) {
+        entry->constant_weights = memory(user_weights_md, cpu_engine(), user_data);
+      } else {
+        for (const auto& [md, mem] : packed_->layouts) {
+          if (md == entry->weights_md) entry->constant_weights = mem;
+        }
+        if (!entry->constant_weights) {
+          memory user(user_weights_md, cpu_engine(), user_data);
+          memory packed(entry->weights_md, cpu_engine());
+          dnnl::stream& stream = thread_stream();
+          dnnl::reorder(user, packed).execute(stream, user, packed);
+          stream.wait();
+          packed_->layouts.emplace_back(entry->weights_md, packed);
+          entry->constant_weights = packed;
+        }
+      }
+    }
+    cache_.emplace(s.key(), entry);
+    return std::shared_ptr<const Entry>(entry);
+  } catch (const dnnl::error& e) {
+    return unsupported("oneDNN cannot create a matmul for batch ", s.batch, ", M ", s.m, ", K ",
+                       s.k, ", N ", s.n, ": ", e.what());
+  }
+}
+
+Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* weights,
+                       const float* bias, float* dst) {
+  VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> entry, entry_for(shape));
+  try {
+    dnnl::engine& engine = cpu_engine();
+    std::unordered_map<int, memory> args;
+    args.reserve(5);
+    args.emplace(DNNL_ARG_SRC, memory(entry->src_md, engine, const_cast<float*>(src)));
+    if (entry->constant_weights) {
+      args.emplace(DNNL_ARG_WEIGHTS, entry->constant_weights);
+    } else {
+      if (weights == nullptr) return internal_error("DnnlMatmul: weights missing");
+      args.emplace(DNNL_ARG_WEIGHTS,
+                   memory(entry->weights_md, engine, const_cast<float*>(weights)));
+    }
+    if (shape.has_bias) {
+      args.emplace(DNNL_ARG_BIAS, memory(entry->bias_md, engine, const_cast<float*>(bias)));
+    }
+    args.emplace(DNNL_ARG_DST, memory(entry->dst_md, engine, dst));
+    if (entry->scratchpad_bytes > 0) {
+      void* scratch = thread_scratchpad(entry->scratchpad_bytes);
+      if (scratch == nullptr) {
+        return Status(StatusCode::kOutOfMemory,
+                      str_cat("matmul scratchpad of ", entry->scratchpad_bytes, " bytes"));
+      }
+      args.emplace(DNNL_ARG_SCRATCHPAD, memory(entry->scratchpad_md, engine, scratch));
+    }
+    dnnl::stream& stream = thread_stream();
+    entry->primitive.execute(stream, args);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return internal_error("oneDNN matmul failed: ", e.what());
+  }
+  return Status();
+}
+
+std::string DnnlMatmul::implementation(const MatmulShape& shape) {
+  auto entry = entry_for(shape);
+  if (!entry.ok()) return "";
+  const char* info = nullptr;
+  dnnl_primitive_desc_query((*entry)->primitive.get_primitive_desc(), dnnl_query_impl_info_str, 0,
+                            &info);
+  return info != nullptr ? info : "";
+}
+
+}  // namespace vitrt

@@ -1,0 +1,73 @@
+// fp32 matrix products through oneDNN's matmul primitive: the GEMM every linear kernel
+// (MatMul, Gemm, Conv) runs on. bench/NOTES.md records why oneDNN (measured against OpenBLAS
+// and Eigen on ViT-B/16 shapes).
+//
+// A DnnlMatmul belongs to one kernel object. It creates a primitive the first time it sees a
+// shape and reuses it afterwards, so the per-call cost is a map lookup under a mutex plus
+// oneDNN's execute. When the right-hand operand is a constant (weights), it is reordered once
+// into the layout the primitive prefers (oneDNN's 'any' format: blocked on AVX-512 machines,
+// plain on AVX2 ones, where the copy is skipped).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "vitrt/status.h"
+#include "vitrt/tensor.h"
+
+namespace vitrt {
+
+// dst[b] = alpha * op(src[b]) x op(weights[b]) (+ bias) (+ dst when accumulate), b < batch.
+// Operands are dense row-major; op() transposes when the trans_ flag is set. Bias is not
+// combined with alpha != 1 (callers fold it into dst and accumulate instead).
+struct MatmulShape {
+  int64_t batch = 1;  // independent products; src, weights and dst hold `batch` matrices each
+  int64_t m = 0;
+  int64_t k = 0;
+  int64_t n = 0;
+  bool trans_src = false;      // src stored [batch, K, M]
+  bool trans_weights = false;  // weights stored [N, K] (per batch)
+  bool has_bias = false;       // bias: N floats added to every row
+  bool accumulate = false;     // adds the product to what dst holds
+  float alpha = 1.0f;
+
+  auto key() const {
+    return std::make_tuple(batch, m, k, n, trans_src, trans_weights, has_bias, accumulate, alpha);
+  }
+};
+
+class DnnlMatmul {
+ public:
+  DnnlMatmul();
+  ~DnnlMatmul();
+  DnnlMatmul(const DnnlMatmul&) = delete;
+  DnnlMatmul& operator=(const DnnlMatmul&) = delete;
+
+  // Declares `weights` (fp32, kept alive by this object) the constant right-hand operand of
+  // every later run(); run() then ignores its `weights` argument. `example` is a shape to
+  // prepare (and pack the weights for) right away, so the first inference does not pay for it.
+  Status set_constant_weights(const Tensor& weights, const MatmulShape& example);
+
+  // Runs one product. `weights` may be null when constant weights were set.
+  Status run(const MatmulShape& shape, const float* src, const float* weights, const float* bias,
+             float* dst);
+
+  // oneDNN's name for the implementation a shape runs on ("gemm:jit", "brg:avx512_core"), for
+  // benchmarks and logs; empty on error.
+  std::string implementation(const MatmulShape& shape);
+
+ private:
+  struct Entry;
+  Result<std::shared_ptr<const Entry>> entry_for(const MatmulShape& shape);
+
+  std::mutex mutex_;  // guards cache_ and packed_; kernels may run from several contexts
+  std::map<decltype(MatmulShape().key()), std::shared_ptr<const Entry>> cache_;
+  Tensor constant_weights_;
+  struct Packed;
+  std::unique_ptr<Packed> packed_;
+};
+
+}  // namespace vitrt

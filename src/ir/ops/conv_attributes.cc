@@ -1,0 +1,95 @@
+// Conv attribute parsing and output-size arithmetic (ONNX Conv, opsets 1-22).
+#include "ir/ops/conv_attributes.h"
+
+#include <algorithm>
+
+namespace vitrt {
+
+namespace {
+
+Result<std::vector<int64_t>> per_axis(const Node& node, const char* name, int spatial_rank,
+                                      int64_t default_value, size_t count, int64_t min_value) {
+  auto values = node.attrs.get_ints(name, std::vector<int64_t>(count, default_value));
+  if (!values.ok()) return values.status().with_context(node.describe());
+  if (values->size() != count) {
+    return invalid_model(node.describe(), ": attribute '", name, "' has ", values->size(),
+                         " values, expected ", count, " for ", spatial_rank, " spatial axes");
+  }
+  for (int64_t v : *values) {
+    if (v < min_value) {
+      return invalid_model(node.describe(), ": attribute '", name, "' has value ", v,
+                           ", expected at least ", min_value);
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
+Result<ConvAttributes> ConvAttributes::parse(const Node& node, int spatial_rank) {
+  ConvAttributes a;
+  const size_t n = static_cast<size_t>(spatial_rank);
+  auto auto_pad = node.attrs.get_string("auto_pad", "NOTSET");
+  if (!auto_pad.ok()) return auto_pad.status().with_context(node.describe());
+  if (*auto_pad == "NOTSET") {
+    a.auto_pad = AutoPad::kNotSet;
+  } else if (*auto_pad == "SAME_UPPER") {
+    a.auto_pad = AutoPad::kSameUpper;
+  } else if (*auto_pad == "SAME_LOWER") {
+    a.auto_pad = AutoPad::kSameLower;
+  } else if (*auto_pad == "VALID") {
+    a.auto_pad = AutoPad::kValid;
+  } else {
+    return invalid_model(node.describe(), ": attribute 'auto_pad' is '", *auto_pad,
+                         "', expected NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  }
+  auto group = node.attrs.get_int("group", 1);
+  if (!group.ok()) return group.status().with_context(node.describe());
+  if (*group < 1) {
+    return invalid_model(node.describe(), ": attribute 'group' is ", *group, ", expected >= 1");
+  }
+  a.group = *group;
+  if (node.attrs.has("kernel_shape")) {
+    VITRT_ASSIGN_OR_RETURN(a.kernel_shape, per_axis(node, "kernel_shape", spatial_rank, 1, n, 1));
+  }
+  VITRT_ASSIGN_OR_RETURN(a.strides, per_axis(node, "strides", spatial_rank, 1, n, 1));
+  VITRT_ASSIGN_OR_RETURN(a.dilations, per_axis(node, "dilations", spatial_rank, 1, n, 1));
+  VITRT_ASSIGN_OR_RETURN(a.pads, per_axis(node, "pads", spatial_rank, 0, 2 * n, 0));
+  if (a.auto_pad != AutoPad::kNotSet) std::fill(a.pads.begin(), a.pads.end(), 0);
+  return a;
+}
+
+Result<ConvAttributes::Axis> ConvAttributes::axis(const Node& node, int i, int64_t in,
+                                                  int64_t kernel) const {
+  const int64_t stride = strides[i];
+  const int64_t extent = dilations[i] * (kernel - 1) + 1;  // the dilated kernel's span
+  Axis r;
+  switch (auto_pad) {
+    case AutoPad::kNotSet:
+      r.pad_begin = pads[i];
+      r.pad_end = pads[i + strides.size()];
+      r.out = (in + r.pad_begin + r.pad_end - extent) / stride + 1;
+      if (in + r.pad_begin + r.pad_end < extent) r.out = 0;
+      break;
+    case AutoPad::kValid:
+      r.out = in < extent ? 0 : (in - extent) / stride + 1;
+      break;
+    case AutoPad::kSameUpper:
+    case AutoPad::kSameLower: {
+      r.out = (in + stride - 1) / stride;
+      const int64_t total = std::max<int64_t>(0, (r.out - 1) * stride + extent - in);
+      // SAME_UPPER puts the odd pixel at the end, SAME_LOWER at the beginning.
+      r.pad_begin = auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
+      r.pad_end = total - r.pad_begin;
+      break;
+    }
+  }
+  if (r.out < 1) {
+    return invalid_model(node.describe(), ": spatial axis ", i, " of size ", in, " (pads ",
+                         r.pad_begin, "+", r.pad_end, ") is smaller than the kernel's extent ",
+                         extent, " (kernel ", kernel, ", dilation ", dilations[i], ")");
+  }
+  return r;
+}
+
+}  // namespace vitrt
