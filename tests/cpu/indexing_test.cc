@@ -3,9 +3,9 @@
 
 #include <limits>
 
+#include "cpu/data_movement_reference.h"
 #include "ir/ops/shape_rules.h"
 #include "testing/compare.h"
-#include "testing/cpu_op_runner.h"
 
 namespace vitrt {
 namespace {

@@ -7,8 +7,8 @@
 #include <numeric>
 
 #include "core/half.h"
+#include "cpu/data_movement_reference.h"
 #include "testing/compare.h"
-#include "testing/cpu_op_runner.h"
 
 namespace vitrt {
 namespace {

@@ -1,20 +1,15 @@
-// Runs one op through its CPU kernel and its shape inference, for op tests.
-//
-// The inputs become constants of a one-node graph (so shape inference sees everything a real
-// model could tell it); the kernel runs on them, and where inference produced a static shape
-// it must equal the kernel's output shape and dtype: the schema and the kernel cannot drift.
+// Helpers for the data-movement kernel tests (shape ops, indexing): a call form over
+// run_single_node, and byte-level references (data movement compares bytes, not values).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "cpu/cpu_kernel.h"
-#include "ir/op_schema.h"
+#include "cpu/single_node.h"
 
 namespace vitrt::testing {
 
@@ -26,56 +21,17 @@ struct CpuOpCall {
   int64_t opset = 18;
 };
 
+// Runs the op with every input bound as a constant (shape inference sees all a model could
+// tell it); run_single_node checks the kernel's outputs against the inferred shapes.
 inline Result<std::vector<Tensor>> run_cpu_op(const CpuOpCall& call) {
-  Graph graph;
-  graph.opset_imports[""] = call.opset;
-  Node node;
-  node.name = "test_" + call.op_type;
-  node.op_type = call.op_type;
-  node.attrs = call.attrs;
-  for (size_t i = 0; i < call.inputs.size(); ++i) {
-    if (!call.inputs[i]) {
-      node.inputs.push_back(kNoValue);
-      continue;
-    }
-    node.inputs.push_back(graph.add_constant("in" + std::to_string(i), *call.inputs[i]));
-  }
-  for (int i = 0; i < call.num_outputs; ++i) {
-    Value v;
-    v.name = "out" + std::to_string(i);
-    node.outputs.push_back(graph.add_value(std::move(v)));
-  }
-  graph.add_node(std::move(node));
-  CpuKernelFactory factory = CpuKernelRegistry::global().find("", call.op_type);
-  if (factory == nullptr) return not_found("no CPU kernel for ", call.op_type);
-  KernelInit init{graph, graph.nodes[0], call.opset};
-  VITRT_ASSIGN_OR_RETURN(std::unique_ptr<CpuKernel> kernel, factory(init));
-  std::vector<const Tensor*> inputs;
-  for (const auto& in : call.inputs) inputs.push_back(in ? &*in : nullptr);
-  std::vector<Tensor> outputs(call.num_outputs);
-  VITRT_RETURN_IF_ERROR(kernel->run(inputs, outputs));
-  Status inferred = infer_shapes(graph);
-  if (!inferred.ok()) return inferred.with_context("shape inference");
-  for (int i = 0; i < call.num_outputs; ++i) {
-    const Value& v = graph.values[graph.nodes[0].outputs[i]];
-    if (v.dtype != outputs[i].dtype()) {
-      return internal_error("output ", i, ": inferred dtype ", dtype_name(v.dtype),
-                            " but the kernel produced ", outputs[i].describe());
-    }
-    if (!v.has_shape) continue;
-    bool same_rank = static_cast<int>(v.shape.size()) == outputs[i].rank();
-    for (int d = 0; same_rank && d < outputs[i].rank(); ++d) {
-      if (v.shape[d].is_static() && v.shape[d].value() != outputs[i].dim(d)) same_rank = false;
-    }
-    if (!same_rank) {
-      return internal_error("output ", i, ": inferred shape ", sym_shape_to_string(v.shape),
-                            " but the kernel produced ", outputs[i].describe());
-    }
-  }
-  return outputs;
+  std::vector<NodeInput> inputs;
+  for (const auto& in : call.inputs) inputs.push_back(in ? constant_input(*in) : omitted_input());
+  NodeRun run =
+      run_single_node(call.op_type, std::move(inputs), call.attrs, call.num_outputs, call.opset);
+  if (!run.status.ok()) return run.status;
+  return std::move(run.outputs);
 }
 
-// Single-output convenience: the output, or a failed assertion's message in the Status.
 inline Result<Tensor> run_cpu_op1(const CpuOpCall& call) {
   VITRT_ASSIGN_OR_RETURN(std::vector<Tensor> out, run_cpu_op(call));
   return std::move(out[0]);
