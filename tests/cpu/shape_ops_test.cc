@@ -130,6 +130,15 @@ TEST(DropoutKernel, ConstantTrainingModeIsRefused) {
   auto out = run_cpu_op1({"Dropout", {x, std::nullopt, training}});
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("training_mode"), std::string::npos);
+  // Bound at run time, a true value could not be honoured: refused when the kernel is made.
+  Tensor runtime_training = Tensor::zeros(DType::kBool, {});
+  testing::NodeRun run =
+      testing::run_single_node("Dropout",
+                               {testing::runtime_input(x), testing::omitted_input(),
+                                testing::runtime_input(runtime_training)},
+                               {});
+  ASSERT_FALSE(run.status.ok());
+  EXPECT_EQ(run.status.code(), StatusCode::kUnsupported);
 }
 
 // ---- Transpose ------------------------------------------------------------------------
