@@ -115,6 +115,7 @@ TEST(SymbolicShapes, FlattenTokensIntoBatchAndBack) {
   const ValueId y_back = h.op("Reshape", {y_flat, target});
   const ValueId zeros = h.op("Reshape", {y, h.ints({0, 0, 12, 64})});
   ASSERT_TRUE(h.infer().ok());
+  EXPECT_EQ(h.shape(y_flat), "[197*batch, 768]");
   EXPECT_EQ(h.sym_value(target), "[batch, -1, 768]");
   EXPECT_EQ(h.shape(y_back), "[batch, 197, 768]");
   EXPECT_EQ(h.shape(zeros), "[batch, 197, 12, 64]");
