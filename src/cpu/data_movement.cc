@@ -14,9 +14,10 @@ namespace {
 
 // Elements per parallel chunk: below this, threading costs more than it saves.
 constexpr int64_t kParallelGrainElements = 1 << 15;
-// Square tiles for the cache-blocked 2-D transpose: a 32x32 tile of 8-byte elements is 8 KiB,
-// so source and destination tiles stay in L1.
-constexpr int64_t kTile = 32;
+// Square tiles for the cache-blocked 2-D transpose. Measured on [32,197,12,64] float32 with
+// perm [0,2,3,1] (one thread, loaded 2-core machine): tile 16: ~34 ms, 32: ~33 ms, 64: ~22 ms,
+// against ~9 ms for a plain copy. Each output row of a tile is written contiguously.
+constexpr int64_t kTile = 64;
 
 struct Layout {
   std::vector<int64_t> shape;
@@ -94,9 +95,9 @@ void copy_transposed(const T* in, const Layout& l, T* out) {
       T* dst = out + batch * rows_a * cols_b;
       for (int64_t b0 = 0; b0 < cols_b; b0 += kTile) {
         const int64_t b1 = std::min(b0 + kTile, cols_b);
-        for (int64_t b = b0; b < b1; ++b) {
-          const T* s = src + b * stride_b;
-          for (int64_t a = a0; a < a1; ++a) dst[a * cols_b + b] = s[a];
+        for (int64_t a = a0; a < a1; ++a) {
+          T* d = dst + a * cols_b;
+          for (int64_t b = b0; b < b1; ++b) d[b] = src[a + b * stride_b];
         }
       }
     }

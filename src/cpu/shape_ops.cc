@@ -116,6 +116,12 @@ class DropoutKernel final : public CpuKernel {
       if (training->numel() == 1 && training->element_as_double(0) != 0.0) {
         return unsupported("training_mode is true; vitrt runs inference only");
       }
+    } else if (init.node.has_input(2)) {
+      // A training_mode bound at run time makes this a training graph: refuse it at load
+      // rather than ignore a true value and return un-dropped outputs.
+      return unsupported(
+          "training_mode is a runtime input; vitrt runs inference only and needs "
+          "it omitted or a constant false");
     }
     const bool want_mask = init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue;
     return std::unique_ptr<CpuKernel>(new DropoutKernel(want_mask));
