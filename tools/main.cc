@@ -1,8 +1,53 @@
-// The vitrt command (placeholder dispatch until the CLI lands).
+// The `vitrt` command: dispatches to one subcommand per file (build, run, inspect, bench).
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "plan/plan_format.h"
+#include "runtime/version.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: vitrt <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  build    compile an ONNX model into a plan file\n"
+    "  run      run a plan (or an ONNX model) on .npy inputs, write .npy outputs\n"
+    "  inspect  show a model's or plan's inputs, outputs, ops and parameters\n"
+    "  bench    time a plan on random inputs (latency percentiles, throughput)\n"
+    "\n"
+    "options:\n"
+    "  --version  print the vitrt version and plan format version\n"
+    "  --help     show this help; 'vitrt <command> --help' shows a command's options\n"
+    "\n"
+    "exit status: 0 success, 1 bad input or failure, 2 usage error\n";
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  (void)argv;
-  std::fprintf(stderr, "usage: vitrt <build|run|inspect|bench> ...\n");
-  return argc > 1 ? 1 : 2;
+  using namespace vitrt::cli;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (command == "--version") {
+    std::printf("vitrt %s (plan format %u)\n", vitrt::kVitrtVersion, vitrt::kPlanFormatVersion);
+    return kExitOk;
+  }
+  if (command == "build") return build_command(args);
+  if (command == "run") return run_command(args);
+  if (command == "inspect") return inspect_command(args);
+  if (command == "bench") return bench_command(args);
+  std::fprintf(stderr, "vitrt: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return kExitUsage;
 }

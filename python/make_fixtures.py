@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""Exports the tiny golden-model fixtures under tests/golden/.
+
+Each fixture is a small, randomly initialised vision/text transformer (the model families vitrt
+targets) exported to ONNX, plus inputs and PyTorch fp32 outputs for batch 1 and batch 3:
+
+  tests/golden/<name>/model.onnx
+  tests/golden/<name>/manifest.json          what it is (class, config, exporter, opset, versions)
+  tests/golden/<name>/case<k>/input.<onnx_input_name>.npy
+  tests/golden/<name>/case<k>/output.<index>.<onnx_output_name>.npy   ('/' in names -> '_')
+
+Every export is also run with ONNX Runtime and compared with PyTorch, so a broken export stops
+the script instead of becoming a fixture. Run from the repository root:
+
+  python3 python/make_fixtures.py [--only NAME_SUBSTRING] [--out tests/golden]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+BATCHES = (1, 3)
+# The dynamo exporter specialises a dim whose example size is 0 or 1, so it traces with 2.
+EXPORT_BATCH = 2
+SEED = 0
+# Relative tolerance (to the output's scale) for ONNX Runtime vs PyTorch; the golden test uses
+# the same bound for vitrt.
+ORT_REL_TOL = 1e-4
+
+
+class TupleOutputs(torch.nn.Module):
+    """Wraps a model so that forward returns a fixed tuple of tensors (HF returns ModelOutput)."""
+
+    def __init__(self, model, output_keys, call):
+        super().__init__()
+        self.model = model
+        self.output_keys = output_keys
+        self.call = call
+
+    def forward(self, *args):
+        out = self.call(self.model, *args)
+        if isinstance(out, torch.Tensor):
+            return out
+        return tuple(out[k] for k in self.output_keys)
+
+
+# ---- model definitions ------------------------------------------------------------------------
+# Each builder returns (module, input_specs, output_names, description dict). An input spec is
+# (onnx_name, kind, static_shape_without_batch).
+
+
+def image_input(channels, size):
+    return ("pixel_values", "image", (channels, size, size))
+
+
+def hf_vit(attn):
+    from transformers import ViTConfig, ViTForImageClassification
+
+    cfg = ViTConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
+                    intermediate_size=96, image_size=32, patch_size=8, num_labels=10)
+    model = ViTForImageClassification._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(model, ["logits"], lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["logits"], {
+        "model_class": "transformers.ViTForImageClassification", "attn_implementation": attn,
+        "config": cfg.to_diff_dict()}
+
+
+def hf_clip_vision(attn):
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    cfg = CLIPVisionConfig(hidden_size=32, intermediate_size=64, projection_dim=24,
+                           num_hidden_layers=2, num_attention_heads=2, image_size=32,
+                           patch_size=8)
+    model = CLIPVisionModelWithProjection._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(model, ["image_embeds", "last_hidden_state"],
+                          lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["image_embeds", "last_hidden_state"], {
+        "model_class": "transformers.CLIPVisionModelWithProjection", "attn_implementation": attn,
+        "config": cfg.to_diff_dict()}
+
+
+CLIP_TEXT_VOCAB = 500
+CLIP_TEXT_SEQ = 16
+
+
+def hf_clip_text(attn, with_mask, seq=CLIP_TEXT_SEQ):
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    # eos_token_id != 2, so the pooled token is the first eos (Equal -> Cast -> ArgMax), as in
+    # current CLIP checkpoints.
+    cfg = CLIPTextConfig(vocab_size=CLIP_TEXT_VOCAB, hidden_size=32, intermediate_size=64,
+                         projection_dim=24, num_hidden_layers=2, num_attention_heads=2,
+                         max_position_embeddings=77, pad_token_id=1,
+                         bos_token_id=CLIP_TEXT_VOCAB - 2, eos_token_id=CLIP_TEXT_VOCAB - 1)
+    model = CLIPTextModelWithProjection._from_config(cfg, attn_implementation=attn)
+    if with_mask:
+        call = lambda m, ids, mask: m(input_ids=ids, attention_mask=mask)  # noqa: E731
+        inputs = [("input_ids", "token_ids", (seq,)), ("attention_mask", "token_mask", (seq,))]
+    else:
+        call = lambda m, ids: m(input_ids=ids)  # noqa: E731
+        inputs = [("input_ids", "token_ids", (seq,))]
+    module = TupleOutputs(model, ["text_embeds", "last_hidden_state"], call)
+    return module, inputs, ["text_embeds", "last_hidden_state"], {
+        "model_class": "transformers.CLIPTextModelWithProjection", "attn_implementation": attn,
+        "attention_mask_input": with_mask, "config": cfg.to_diff_dict()}
+
+
+def hf_dinov2(attn):
+    from transformers import Dinov2Config, Dinov2Model
+
+    # image_size 32 / patch 8 gives 16 patches; position embeddings are interpolated (bicubic
+    # Resize) only when the input differs from the config's size, which the export traces anyway.
+    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2,
+                       image_size=32, patch_size=8)
+    model = Dinov2Model._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(model, ["last_hidden_state", "pooler_output"],
+                          lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], {
+        "model_class": "transformers.Dinov2Model", "attn_implementation": attn,
+        "config": cfg.to_diff_dict()}
+
+
+def hf_siglip_vision(attn):
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    cfg = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=2, image_size=32, patch_size=8)
+    model = SiglipVisionModel._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(model, ["pooler_output", "last_hidden_state"],
+                          lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["pooler_output", "last_hidden_state"], {
+        "model_class": "transformers.SiglipVisionModel", "attn_implementation": attn,
+        "config": cfg.to_diff_dict()}
+
+
+def hf_deit_distilled(attn):
+    from transformers import DeiTConfig, DeiTForImageClassificationWithTeacher
+
+    cfg = DeiTConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
+                     intermediate_size=96, image_size=32, patch_size=8, num_labels=10)
+    model = DeiTForImageClassificationWithTeacher._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(model, ["logits", "cls_logits", "distillation_logits"],
+                          lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["logits", "cls_logits", "distillation_logits"], {
+        "model_class": "transformers.DeiTForImageClassificationWithTeacher",
+        "attn_implementation": attn, "config": cfg.to_diff_dict()}
+
+
+def timm_model(name, fused_attn=True, **overrides):
+    import timm
+
+    def build():
+        model = timm.create_model(name, pretrained=False, **overrides)
+        # Unfused attention is explicit MatMul/Softmax; the opset-13 exporter cannot export SDPA.
+        for m in model.modules():
+            if hasattr(m, "fused_attn"):
+                m.fused_attn = fused_attn
+        size = overrides.get("img_size", 224)
+        module = TupleOutputs(model, None, lambda m, x: m(x))
+        return module, [image_input(3, size)], ["logits"], {
+            "model_class": f"timm.create_model('{name}')", "overrides": overrides,
+            "fused_attn": fused_attn}
+
+    return build
+
+
+TIMM_SMALL = dict(img_size=32, patch_size=8, depth=2, embed_dim=48, num_heads=3, num_classes=10)
+
+# name -> (builder, exporter, opset). exporter "ts" is torch.onnx.export(dynamo=False),
+# "dynamo" is torch.onnx.export(dynamo=True) with its default opset.
+FIXTURES = {
+    "hf_vit_eager_ts17": (lambda: hf_vit("eager"), "ts", 17),
+    "hf_vit_sdpa_ts17": (lambda: hf_vit("sdpa"), "ts", 17),
+    "hf_vit_eager_ts13": (lambda: hf_vit("eager"), "ts", 13),
+    "hf_vit_sdpa_dynamo": (lambda: hf_vit("sdpa"), "dynamo", None),
+    "hf_vit_eager_dynamo": (lambda: hf_vit("eager"), "dynamo", None),
+    "hf_deit_distilled_sdpa_ts17": (lambda: hf_deit_distilled("sdpa"), "ts", 17),
+    "hf_deit_distilled_eager_dynamo": (lambda: hf_deit_distilled("eager"), "dynamo", None),
+    "hf_clip_vision_eager_ts17": (lambda: hf_clip_vision("eager"), "ts", 17),
+    "hf_clip_vision_sdpa_ts17": (lambda: hf_clip_vision("sdpa"), "ts", 17),
+    "hf_clip_vision_sdpa_dynamo": (lambda: hf_clip_vision("sdpa"), "dynamo", None),
+    "hf_clip_text_eager_ts17": (lambda: hf_clip_text("eager", False), "ts", 17),
+    "hf_clip_text_sdpa_ts17": (lambda: hf_clip_text("sdpa", False), "ts", 17),
+    "hf_clip_text_seq77_ts17": (lambda: hf_clip_text("sdpa", False, seq=77), "ts", 17),
+    "hf_clip_text_mask_eager_ts17": (lambda: hf_clip_text("eager", True), "ts", 17),
+    "hf_clip_text_sdpa_dynamo": (lambda: hf_clip_text("sdpa", False), "dynamo", None),
+    "hf_clip_text_eager_ts13": (lambda: hf_clip_text("eager", False), "ts", 13),
+    "hf_dinov2_eager_ts17": (lambda: hf_dinov2("eager"), "ts", 17),
+    "hf_dinov2_sdpa_dynamo": (lambda: hf_dinov2("sdpa"), "dynamo", None),
+    "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
+    "hf_siglip_vision_sdpa_dynamo": (lambda: hf_siglip_vision("sdpa"), "dynamo", None),
+    "timm_vit_tiny_ts17": (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "ts", 17),
+    "timm_vit_tiny_unfused_ts13":
+        (timm_model("vit_tiny_patch16_224", fused_attn=False, **TIMM_SMALL), "ts", 13),
+    "timm_vit_tiny_dynamo": (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "dynamo", None),
+    "timm_deit_tiny_distilled_ts17":
+        (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "ts", 17),
+    "timm_deit_tiny_distilled_dynamo":
+        (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "dynamo", None),
+}
+
+
+# ---- inputs -----------------------------------------------------------------------------------
+
+
+def make_input(kind, batch, shape, rng):
+    if kind == "image":
+        return rng.standard_normal((batch, *shape)).astype(np.float32)
+    seq = shape[0]
+    if kind == "token_ids":
+        # bos, random tokens, eos, then padding: each row a different length (odd lengths too).
+        ids = np.full((batch, seq), 1, dtype=np.int64)
+        for b in range(batch):
+            length = int(rng.integers(3, seq + 1))
+            ids[b, 0] = CLIP_TEXT_VOCAB - 2
+            ids[b, 1:length - 1] = rng.integers(2, CLIP_TEXT_VOCAB - 2, size=length - 2)
+            ids[b, length - 1] = CLIP_TEXT_VOCAB - 1
+        return ids
+    raise ValueError(kind)
+
+
+def mask_from_ids(ids):
+    mask = np.zeros_like(ids)
+    for b in range(ids.shape[0]):
+        eos = int(np.argmax(ids[b] == CLIP_TEXT_VOCAB - 1))
+        mask[b, :eos + 1] = 1
+    return mask
+
+
+def make_inputs(specs, batch, rng):
+    arrays = {}
+    for name, kind, shape in specs:
+        if kind == "token_mask":
+            arrays[name] = mask_from_ids(arrays["input_ids"])
+        else:
+            arrays[name] = make_input(kind, batch, shape, rng)
+    return arrays
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+
+def rename_symbol(model, old, new):
+    """Renames a dim_param everywhere it appears (inputs, outputs, value_info)."""
+    for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        if not vi.type.HasField("tensor_type"):
+            continue
+        for d in vi.type.tensor_type.shape.dim:
+            if d.HasField("dim_param") and d.dim_param == old:
+                d.dim_param = new
+
+
+def export(module, specs, output_names, exporter, opset, path):
+    example = make_inputs(specs, EXPORT_BATCH, np.random.default_rng(1234))
+    args = tuple(torch.from_numpy(example[name]) for name, _, _ in specs)
+    input_names = [name for name, _, _ in specs]
+    if exporter == "ts":
+        dynamic_axes = {n: {0: "batch"} for n in input_names + output_names}
+        torch.onnx.export(module, args, path, dynamo=False, opset_version=opset,
+                          input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, do_constant_folding=True)
+    else:
+        batch = torch.export.Dim("batch", min=1, max=1024)
+        # forward(*args): the varargs tuple is the one positional argument torch.export sees.
+        dynamic_shapes = (tuple({0: batch} for _ in specs),)
+        program = torch.onnx.export(module, args, dynamo=True, input_names=input_names,
+                                    output_names=output_names, dynamic_shapes=dynamic_shapes,
+                                    optimize=True, verbose=False)
+        program.save(path, external_data=False)
+    model = onnx.load(path)
+    # The dynamo exporter names the batch symbol after the Dim or "s0"-style; make every fixture
+    # call it "batch" so tests and profiles see one name.
+    first_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    if first_dim.HasField("dim_param") and first_dim.dim_param != "batch":
+        rename_symbol(model, first_dim.dim_param, "batch")
+    if first_dim.HasField("dim_value"):
+        raise RuntimeError(f"{path}: batch dim was exported as the constant {first_dim.dim_value}")
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return model
+
+
+def sanitize(name):
+    return name.replace("/", "_")
+
+
+def run_fixture(name, builder, exporter, opset, out_dir):
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    module, specs, output_names, info = builder()
+    module.eval()
+    fixture_dir = os.path.join(out_dir, name)
+    shutil.rmtree(fixture_dir, ignore_errors=True)
+    os.makedirs(fixture_dir)
+    model_path = os.path.join(fixture_dir, "model.onnx")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = export(module, specs, output_names, exporter, opset, model_path)
+    graph_inputs = [i.name for i in model.graph.input]
+    graph_outputs = [o.name for o in model.graph.output]
+    if graph_inputs != [s[0] for s in specs]:
+        raise RuntimeError(f"{name}: graph inputs {graph_inputs}, expected {[s[0] for s in specs]}")
+    opsets = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
+    ops = sorted({n.op_type if not n.domain else f"{n.domain}.{n.op_type}"
+                  for n in model.graph.node})
+
+    session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(SEED)
+    cases = []
+    for k, batch in enumerate(BATCHES):
+        inputs = make_inputs(specs, batch, rng)
+        with torch.no_grad():
+            out = module(*(torch.from_numpy(inputs[n]) for n, _, _ in specs))
+        if isinstance(out, torch.Tensor):
+            out = (out,)
+        expected = [o.detach().numpy().astype(np.float32) for o in out]
+        got = session.run(None, inputs)
+        case_dir = os.path.join(fixture_dir, f"case{k}")
+        os.makedirs(case_dir)
+        for n, arr in inputs.items():
+            np.save(os.path.join(case_dir, f"input.{sanitize(n)}.npy"), arr)
+        diffs = []
+        for i, (oname, e, g) in enumerate(zip(graph_outputs, expected, got)):
+            if e.shape != g.shape:
+                raise RuntimeError(f"{name} case{k} output {oname}: ORT shape {g.shape}, "
+                                   f"PyTorch {e.shape}")
+            scale = float(np.abs(e).max())
+            diff = float(np.abs(e - g).max())
+            if not scale > 0:
+                raise RuntimeError(f"{name} case{k} output {oname} is all zeros")
+            if diff > ORT_REL_TOL * scale:
+                raise RuntimeError(f"{name} case{k} output {oname}: ORT differs by {diff} "
+                                   f"(scale {scale})")
+            diffs.append(diff)
+            np.save(os.path.join(case_dir, f"output.{i}.{sanitize(oname)}.npy"), e)
+        cases.append({"dir": f"case{k}", "batch": batch, "ort_max_abs_diff": diffs})
+        print(f"  {name} case{k} (batch {batch}): ORT max |diff| vs PyTorch "
+              + ", ".join(f"{o}={d:.2e}" for o, d in zip(graph_outputs, diffs)))
+
+    manifest = {
+        "name": name,
+        **info,
+        "exporter": ("torch.onnx.export(dynamo=False)" if exporter == "ts"
+                     else "torch.onnx.export(dynamo=True)"),
+        "opset_imports": opsets,
+        "inputs": graph_inputs,
+        "outputs": graph_outputs,
+        "ops": ops,
+        "cases": cases,
+        "seed": SEED,
+        "versions": {"torch": torch.__version__, "transformers": transformers_version(),
+                     "timm": timm_version(), "onnx": onnx.__version__,
+                     "onnxruntime": ort.__version__},
+    }
+    with open(os.path.join(fixture_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True, default=str)
+        f.write("\n")
+    size = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(fixture_dir)
+               for fn in fs)
+    print(f"{name}: {exporter} opset {opsets.get('ai.onnx')}, {len(ops)} op types, "
+          f"{size / 1024:.0f} KiB")
+    return size
+
+
+def transformers_version():
+    import transformers
+    return transformers.__version__
+
+
+def timm_version():
+    import timm
+    return timm.__version__
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests",
+                                                      "golden"))
+    parser.add_argument("--only", default="", help="only fixtures whose name contains this")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    total = 0
+    for name, (builder, exporter, opset) in FIXTURES.items():
+        if args.only and args.only not in name:
+            continue
+        total += run_fixture(name, builder, exporter, opset, args.out)
+    print(f"total {total / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

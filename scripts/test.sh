@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test vitrt has on the CPU, after installing and building what is missing:
+#   1. the importer's libFuzzer target for a bounded time (clang, ASan/UBSan),
+#   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the full suite (unit, golden models, ONNX conformance, CLI) on the release build.
+# VITRT_FUZZ_SECONDS (default 60) bounds the fuzzing; VITRT_SKIP_SANITIZE=1 skips step 2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+jobs=$(nproc)
+fuzz_seconds=${VITRT_FUZZ_SECONDS:-60}
+
+echo "== fuzzing the ONNX importer for ${fuzz_seconds}s"
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
+  -DCMAKE_CXX_COMPILER=clang++-14 -DVITRT_FUZZ=ON -DVITRT_TESTS=OFF -DVITRT_CUDA=OFF >/dev/null
+ninja -C build-fuzz onnx_import_fuzz
+corpus=$(mktemp -d)
+cp tests/data/onnx/*.onnx "$corpus"/ 2>/dev/null || true
+build-fuzz/onnx_import_fuzz -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -max_len=65536 \
+  -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+rm -rf "$corpus"
+
+if [ "${VITRT_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== unit tests under ASan + UBSan"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVITRT_SANITIZE=ON \
+    -DVITRT_CUDA=OFF >/dev/null
+  ninja -C build-asan vitrt_tests vitrt
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -E 'golden|conformance'
+fi
+
+echo "== full suite (release build)"
+ctest --test-dir build --output-on-failure -j "$jobs"

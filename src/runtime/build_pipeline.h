@@ -1,0 +1,21 @@
+// The build steps shared by `build_plan` and `Engine::from_onnx`: import, shape inference and
+// the optimizer passes.
+#pragma once
+
+#include <string>
+
+#include "ir/graph.h"
+#include "vitrt/builder.h"
+
+namespace vitrt {
+
+// Imports `onnx_path`, infers shapes, runs the optimizer passes. Fills `summary->ops_before`
+// and the parameter counts when `summary` is given; logs through options.log.
+Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOptions& options,
+                                 BuildSummary* summary);
+
+// The optimizer hook: graph rewrites (constant folding, fusions) run here once they exist.
+// Each pass is a pure Graph -> Graph rewrite that logs what it did through options.log.
+Status run_optimization_passes(Graph& graph, const BuildOptions& options);
+
+}  // namespace vitrt

@@ -1,0 +1,105 @@
+// build_plan: ONNX model in, plan file out (import -> shape inference -> optimizer passes ->
+// kernel check -> plan).
+#include "vitrt/builder.h"
+#include <filesystem>
+
+#include "ir/op_schema.h"
+#include "onnx/onnx_import.h"
+#include "plan/plan_format.h"
+#include "runtime/build_pipeline.h"
+#include "runtime/cpu_engine.h"
+#include "runtime/version.h"
+
+namespace vitrt {
+namespace {
+
+void log_line(const BuildOptions& options, const std::string& line) {
+  if (options.log) options.log(line);
+}
+
+std::string op_counts_text(const std::map<std::string, int>& counts) {
+  std::string out;
+  for (const auto& [op, n] : counts) out += str_cat(out.empty() ? "" : ", ", op, " x", n);
+  return out.empty() ? "(none)" : out;
+}
+
+std::string value_signature(const Value& v) {
+  return str_cat("'", v.name, "' ", dtype_name(v.dtype),
+                 v.has_shape ? sym_shape_to_string(v.shape) : std::string("[?]"));
+}
+
+int total_nodes(const std::map<std::string, int>& counts) {
+  int n = 0;
+  for (const auto& [op, c] : counts) n += c;
+  return n;
+}
+
+}  // namespace
+
+Status run_optimization_passes(Graph& graph, const BuildOptions& options) {
+  // No passes yet: constant folding and the fusions (layer norm, GELU, attention) land here.
+  (void)graph;
+  if (options.verbose) log_line(options, "optimizer: no passes enabled yet; graph unchanged");
+  return Status::ok_status();
+}
+
+Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOptions& options,
+                                 BuildSummary* summary) {
+  if (options.precision != "fp32") {
+    return unsupported("precision '", options.precision,
+                       "' is not supported yet; this vitrt builds fp32 plans only");
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(onnx_path, ec)) {
+    return not_found("ONNX model '", onnx_path, "' does not exist or is not a file");
+  }
+  VITRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(onnx_path));
+  const std::map<std::string, int> ops_before = graph.op_counts();
+  log_line(options, str_cat("imported '", onnx_path, "': ", total_nodes(ops_before), " nodes (",
+                            op_counts_text(ops_before), "), opset ", graph.onnx_opset(),
+                            graph.producer_name.empty() ? "" : ", producer " + graph.producer_name,
+                            " ", graph.producer_version));
+  log_line(options, str_cat("parameters: ", graph.parameter_count(), " (", graph.parameter_bytes(),
+                            " bytes)"));
+  Status inferred = infer_shapes(graph);
+  if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
+  for (ValueId id : graph.inputs) {
+    log_line(options, "input  " + value_signature(graph.values[id]));
+  }
+  for (ValueId id : graph.outputs) {
+    log_line(options, "output " + value_signature(graph.values[id]));
+  }
+  VITRT_RETURN_IF_ERROR(run_optimization_passes(graph, options));
+  graph.compact();
+  if (summary != nullptr) {
+    summary->ops_before = ops_before;
+    summary->ops_after = graph.op_counts();
+    summary->parameter_count = graph.parameter_count();
+    summary->parameter_bytes = graph.parameter_bytes();
+  }
+  return graph;
+}
+
+Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string& plan_path,
+                                const BuildOptions& options) {
+  BuildSummary summary;
+  VITRT_ASSIGN_OR_RETURN(Graph graph, import_and_prepare(onnx_path, options, &summary));
+  // Creating every kernel once validates attributes now rather than when the plan is loaded.
+  Status kernels = check_cpu_kernels(graph);
+  if (!kernels.ok()) return kernels.with_context(str_cat("'", onnx_path, "'"));
+  log_line(options, str_cat("plan graph: ", total_nodes(summary.ops_after), " nodes (",
+                            op_counts_text(summary.ops_after), ")"));
+
+  PlanMetadata metadata;
+  metadata.vitrt_version = kVitrtVersion;
+  metadata.device = "cpu";
+  metadata.precision = options.precision;
+  metadata.build_options["verbose"] = options.verbose ? "true" : "false";
+  metadata.build_options["source"] = onnx_path;
+  VITRT_ASSIGN_OR_RETURN(uint64_t plan_bytes, write_plan_file(plan_path, graph, metadata));
+  summary.plan_bytes = static_cast<int64_t>(plan_bytes);
+  log_line(options, str_cat("wrote '", plan_path, "': ", summary.plan_bytes, " bytes"));
+  return summary;
+}
+
+}  // namespace vitrt

@@ -1,0 +1,147 @@
+// The CPU Engine: Engine::load_plan / Engine::from_onnx and per-context kernel creation.
+#include "runtime/cpu_engine.h"
+
+#include <mutex>
+#include <utility>
+
+#include "plan/plan_format.h"
+#include "runtime/build_pipeline.h"
+#include "runtime/executor.h"
+
+namespace vitrt {
+namespace {
+
+std::string domain_label(const std::string& domain) {
+  return domain.empty() ? "ai.onnx" : domain;
+}
+
+// The factory of every live node (indexed by node id; null for dead nodes).
+Result<std::vector<CpuKernelFactory>> resolve_factories(const Graph& graph,
+                                                        const CpuKernelRegistry& registry) {
+  std::vector<CpuKernelFactory> factories(graph.nodes.size(), nullptr);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& n = graph.nodes[i];
+    if (n.dead) continue;
+    factories[i] = registry.find(n.domain, n.op_type);
+    if (factories[i] == nullptr) {
+      return unsupported(n.describe(), ": op '", n.op_type, "' (domain '", domain_label(n.domain),
+                         "') has no CPU kernel");
+    }
+  }
+  return factories;
+}
+
+Result<std::vector<std::unique_ptr<CpuKernel>>> create_kernels(
+    const Graph& graph, const std::vector<CpuKernelFactory>& factories) {
+  std::vector<std::unique_ptr<CpuKernel>> kernels(graph.nodes.size());
+  const int64_t opset = graph.onnx_opset();
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (factories[i] == nullptr) continue;
+    const Node& node = graph.nodes[i];
+    Result<std::unique_ptr<CpuKernel>> k = factories[i](KernelInit{graph, node, opset});
+    if (!k.ok()) return k.status().with_context(node.describe());
+    if (*k == nullptr) return internal_error(node.describe(), ": kernel factory returned null");
+    kernels[i] = std::move(*k);
+  }
+  return kernels;
+}
+
+class CpuEngine final : public Engine {
+ public:
+  CpuEngine(std::shared_ptr<const Graph> graph, std::shared_ptr<const ExecutionSchedule> schedule,
+            std::vector<CpuKernelFactory> factories,
+            std::vector<std::unique_ptr<CpuKernel>> first_kernels)
+      : graph_(std::move(graph)),
+        schedule_(std::move(schedule)),
+        factories_(std::move(factories)),
+        spare_kernels_(std::move(first_kernels)) {
+    for (ValueId id : graph_->inputs) inputs_.push_back(tensor_info_of(graph_->values[id]));
+    for (ValueId id : graph_->outputs) outputs_.push_back(tensor_info_of(graph_->values[id]));
+  }
+
+  const std::vector<TensorInfo>& inputs() const override { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const override { return outputs_; }
+  std::string device() const override { return "cpu"; }
+
+  // Each context gets its own kernels: a kernel may keep scratch state between runs, so two
+  // threads must never share one. The kernels made at load to validate the graph go to the
+  // first context, so the common one-context case creates them once.
+  std::unique_ptr<ExecutionContext> create_context() const override {
+    std::vector<std::unique_ptr<CpuKernel>> kernels;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      kernels = std::move(spare_kernels_);
+      spare_kernels_.clear();
+    }
+    Status error;
+    if (kernels.empty() && !graph_->nodes.empty()) {
+      Result<std::vector<std::unique_ptr<CpuKernel>>> made = create_kernels(*graph_, factories_);
+      if (made.ok()) {
+        kernels = std::move(*made);
+      } else {
+        error = made.status();
+      }
+    }
+    return std::make_unique<CpuExecutionContext>(graph_, schedule_, std::move(kernels),
+                                                 std::move(error));
+  }
+
+ private:
+  std::shared_ptr<const Graph> graph_;
+  std::shared_ptr<const ExecutionSchedule> schedule_;
+  std::vector<CpuKernelFactory> factories_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<CpuKernel>> spare_kernels_;
+};
+
+}  // namespace
+
+TensorInfo tensor_info_of(const Value& value) {
+  TensorInfo info;
+  info.name = value.name;
+  info.dtype = value.dtype;
+  if (value.has_shape) {
+    for (const Dim& d : value.shape) info.dims.push_back(d.to_string());
+  }
+  return info;
+}
+
+Status check_cpu_kernels(const Graph& graph, const CpuKernelRegistry& registry) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<CpuKernelFactory> factories,
+                         resolve_factories(graph, registry));
+  return create_kernels(graph, factories).status();
+}
+
+Result<std::shared_ptr<Engine>> create_cpu_engine(Graph graph, const CpuKernelRegistry& registry) {
+  VITRT_RETURN_IF_ERROR(graph.validate());
+  auto shared_graph = std::make_shared<const Graph>(std::move(graph));
+  VITRT_ASSIGN_OR_RETURN(ExecutionSchedule schedule, make_execution_schedule(*shared_graph));
+  VITRT_ASSIGN_OR_RETURN(std::vector<CpuKernelFactory> factories,
+                         resolve_factories(*shared_graph, registry));
+  VITRT_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<CpuKernel>> kernels,
+                         create_kernels(*shared_graph, factories));
+  return std::shared_ptr<Engine>(std::make_shared<CpuEngine>(
+      shared_graph, std::make_shared<const ExecutionSchedule>(std::move(schedule)),
+      std::move(factories), std::move(kernels)));
+}
+
+Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) {
+  VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
+  if (plan.metadata.device != "cpu") {
+    return unsupported("plan '", plan_path, "' was built for device '", plan.metadata.device,
+                       "'; this vitrt runs plans built for 'cpu': rebuild it with --device cpu");
+  }
+  Result<std::shared_ptr<Engine>> engine = create_cpu_engine(std::move(plan.graph));
+  if (!engine.ok()) return engine.status().with_context(str_cat("plan '", plan_path, "'"));
+  return engine;
+}
+
+Result<std::shared_ptr<Engine>> Engine::from_onnx(const std::string& onnx_path) {
+  BuildOptions options;
+  VITRT_ASSIGN_OR_RETURN(Graph graph, import_and_prepare(onnx_path, options, nullptr));
+  return create_cpu_engine(std::move(graph));
+}
+
+}  // namespace vitrt

@@ -1,0 +1,246 @@
+// The CPU executor (see executor.h).
+#include "runtime/executor.h"
+
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+namespace vitrt {
+namespace {
+
+// Where a symbol got its value: for messages that point at both inputs of a conflict.
+struct SymbolBinding {
+  int64_t value;
+  std::string input;
+  int axis;
+};
+
+std::string dim_label(const Dim& d) {
+  return d.is_static() ? "" : " (" + d.to_string() + ")";
+}
+
+std::string input_list(const Graph& graph) {
+  std::string out;
+  for (ValueId id : graph.inputs) {
+    if (!out.empty()) out += ", ";
+    out += "'" + graph.values[id].name + "'";
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string expected_type(const Value& v) {
+  return str_cat(dtype_name(v.dtype), v.has_shape ? sym_shape_to_string(v.shape) : "[?]");
+}
+
+// A dim that is exactly one symbol ("batch"), the common case that binds the symbol.
+bool is_plain_symbol(const Dim& d) {
+  return d.is_symbolic() && d.coefficient() == 1 && d.symbols().size() == 1 &&
+         d.symbols().begin()->second == 1;
+}
+
+}  // namespace
+
+Result<ExecutionSchedule> make_execution_schedule(const Graph& graph) {
+  ExecutionSchedule s;
+  VITRT_ASSIGN_OR_RETURN(s.order, graph.topological_order());
+  std::vector<int> last_step(graph.values.size(), -1);
+  for (size_t step = 0; step < s.order.size(); ++step) {
+    const Node& n = graph.nodes[s.order[step]];
+    for (ValueId id : n.inputs) {
+      if (id != kNoValue) last_step[id] = static_cast<int>(step);
+    }
+    // An output nobody reads dies at the step that makes it.
+    for (ValueId id : n.outputs) {
+      if (id != kNoValue && last_step[id] < static_cast<int>(step)) {
+        last_step[id] = static_cast<int>(step);
+      }
+    }
+  }
+  std::vector<bool> keep(graph.values.size(), false);
+  for (ValueId id : graph.outputs) keep[id] = true;
+  s.release_after.resize(s.order.size());
+  for (size_t v = 0; v < graph.values.size(); ++v) {
+    if (keep[v] || graph.values[v].is_constant() || last_step[v] < 0) continue;
+    s.release_after[last_step[v]].push_back(static_cast<ValueId>(v));
+  }
+  return s;
+}
+
+Status bind_graph_inputs(const Graph& graph, const std::vector<NamedTensor>& inputs,
+                         std::vector<Tensor>& slots) {
+  std::map<std::string, ValueId> by_name;
+  for (ValueId id : graph.inputs) by_name[graph.values[id].name] = id;
+  std::map<ValueId, const NamedTensor*> given;
+  for (const NamedTensor& in : inputs) {
+    auto it = by_name.find(in.name);
+    if (it == by_name.end()) {
+      return invalid_argument("unknown input '", in.name,
+                              "'; the model's inputs are: ", input_list(graph));
+    }
+    if (!given.emplace(it->second, &in).second) {
+      return invalid_argument("input '", in.name, "' is given more than once");
+    }
+  }
+
+  std::map<std::string, SymbolBinding> symbols;
+  // Composite symbolic dims ("2*batch") are checked after the plain symbols are bound.
+  std::vector<std::pair<ValueId, int>> deferred;
+  for (ValueId id : graph.inputs) {
+    const Value& v = graph.values[id];
+    auto it = given.find(id);
+    if (it == given.end()) {
+      return invalid_argument("missing input '", v.name, "' (", expected_type(v), ")");
+    }
+    const Tensor& t = it->second->tensor;
+    if (!t.defined()) return invalid_argument("input '", v.name, "' holds no tensor");
+    if (v.dtype != DType::kUndefined && t.dtype() != v.dtype) {
+      return invalid_argument("input '", v.name, "' has dtype ", dtype_name(t.dtype()),
+                              ", the model expects ", dtype_name(v.dtype), " (", expected_type(v),
+                              ")");
+    }
+    if (v.has_shape) {
+      if (t.rank() != static_cast<int>(v.shape.size())) {
+        return invalid_argument("input '", v.name, "' has rank ", t.rank(), " (shape ",
+                                shape_to_string(t.shape()), "), the model expects rank ",
+                                v.shape.size(), " (", sym_shape_to_string(v.shape), ")");
+      }
+      for (int a = 0; a < t.rank(); ++a) {
+        const Dim& d = v.shape[a];
+        if (d.is_static() && d.value() != t.dim(a)) {
+          return invalid_argument("input '", v.name, "' dim ", a, " is ", t.dim(a),
+                                  ", the model expects ", d.value(), " (shape ",
+                                  sym_shape_to_string(v.shape), ", given ",
+                                  shape_to_string(t.shape()), ")");
+        }
+        if (is_plain_symbol(d)) {
+          const std::string& sym = d.symbols().begin()->first;
+          auto [b, inserted] = symbols.emplace(sym, SymbolBinding{t.dim(a), v.name, a});
+          if (!inserted && b->second.value != t.dim(a)) {
+            return invalid_argument("input '", b->second.input, "' dim ", b->second.axis, " (", sym,
+                                    ") is ", b->second.value, " but input '", v.name, "' dim ", a,
+                                    " (", sym, ") is ", t.dim(a));
+          }
+        } else if (d.is_symbolic()) {
+          deferred.emplace_back(id, a);
+        }
+      }
+    }
+    slots[id] = t;
+  }
+  // Composite dims: solve for a single still-unbound symbol, otherwise check the product.
+  for (auto [id, a] : deferred) {
+    const Value& v = graph.values[id];
+    const Dim& d = v.shape[a];
+    const int64_t actual = slots[id].dim(a);
+    int64_t known = d.coefficient();
+    std::vector<std::string> unbound;
+    for (const auto& [sym, exponent] : d.symbols()) {
+      auto b = symbols.find(sym);
+      if (b == symbols.end()) {
+        for (int e = 0; e < exponent; ++e) unbound.push_back(sym);
+      } else {
+        for (int e = 0; e < exponent; ++e) known *= b->second.value;
+      }
+    }
+    if (unbound.size() == 1 && known != 0 && actual % known == 0 && actual / known >= 0) {
+      symbols.emplace(unbound[0], SymbolBinding{actual / known, v.name, a});
+      continue;
+    }
+    if (unbound.empty() && known != actual) {
+      std::string bound_by;
+      for (const auto& [sym, exponent] : d.symbols()) {
+        const SymbolBinding& b = symbols.at(sym);
+        bound_by += str_cat(bound_by.empty() ? "" : ", ", sym, " = ", b.value, " from input '",
+                            b.input, "' dim ", b.axis);
+      }
+      return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                              " but must be ", known, " (", bound_by, ")");
+    }
+    if (!unbound.empty() && (known == 0 || actual % known != 0)) {
+      return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                              ", not a multiple of ", known);
+    }
+  }
+  return Status::ok_status();
+}
+
+CpuExecutionContext::CpuExecutionContext(std::shared_ptr<const Graph> graph,
+                                         std::shared_ptr<const ExecutionSchedule> schedule,
+                                         std::vector<std::unique_ptr<CpuKernel>> kernels,
+                                         Status creation_error)
+    : graph_(std::move(graph)),
+      schedule_(std::move(schedule)),
+      kernels_(std::move(kernels)),
+      creation_error_(std::move(creation_error)) {}
+
+Result<std::vector<NamedTensor>> CpuExecutionContext::run(const std::vector<NamedTensor>& inputs) {
+  VITRT_RETURN_IF_ERROR(creation_error_);
+  const Graph& g = *graph_;
+  slots_.assign(g.values.size(), Tensor());
+  // Drop every intermediate on the way out, also on error, so a context holds no activations
+  // between runs.
+  struct ClearSlots {
+    std::vector<Tensor>& slots;
+    ~ClearSlots() { slots.assign(slots.size(), Tensor()); }
+  } clear_on_exit{slots_};
+
+  VITRT_RETURN_IF_ERROR(bind_graph_inputs(g, inputs, slots_));
+
+  std::vector<const Tensor*> in_ptrs;
+  std::vector<Tensor> outs;
+  for (size_t step = 0; step < schedule_->order.size(); ++step) {
+    const NodeId nid = schedule_->order[step];
+    const Node& node = g.nodes[nid];
+    in_ptrs.assign(node.inputs.size(), nullptr);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const ValueId id = node.inputs[i];
+      if (id == kNoValue) continue;
+      const Value& v = g.values[id];
+      in_ptrs[i] = v.is_constant() ? &v.constant : &slots_[id];
+      if (!in_ptrs[i]->defined()) {
+        return internal_error(node.describe(), ": input ", i, " ('", v.name,
+                              "') has not been computed");
+      }
+    }
+    outs.assign(node.outputs.size(), Tensor());
+    Status s = kernels_[nid]->run(in_ptrs, outs);
+    if (!s.ok()) return s.with_context(node.describe());
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      const ValueId id = node.outputs[k];
+      if (id == kNoValue) continue;
+      const Value& v = g.values[id];
+      const Tensor& t = outs[k];
+      if (!t.defined()) {
+        return internal_error(node.describe(), ": the kernel did not produce output ", k, " ('",
+                              v.name, "')");
+      }
+      // Shape inference and the kernel must agree; a disagreement is a bug in one of them.
+      bool agrees = v.dtype == DType::kUndefined || t.dtype() == v.dtype;
+      if (agrees && v.has_shape) {
+        agrees = t.rank() == static_cast<int>(v.shape.size());
+        for (int a = 0; agrees && a < t.rank(); ++a) {
+          agrees = !v.shape[a].is_static() || v.shape[a].value() == t.dim(a);
+        }
+      }
+      if (!agrees) {
+        return internal_error(node.describe(), ": output ", k, " ('", v.name, "') is ",
+                              t.describe(), " but shape inference says ", expected_type(v));
+      }
+      slots_[id] = std::move(outs[k]);
+    }
+    for (ValueId id : schedule_->release_after[step]) slots_[id] = Tensor();
+  }
+
+  std::vector<NamedTensor> results;
+  results.reserve(g.outputs.size());
+  for (ValueId id : g.outputs) {
+    const Value& v = g.values[id];
+    const Tensor& t = v.is_constant() ? v.constant : slots_[id];
+    if (!t.defined()) return internal_error("graph output '", v.name, "' was not computed");
+    results.push_back({v.name, t});
+  }
+  return results;
+}
+
+}  // namespace vitrt

@@ -1,0 +1,302 @@
+// The `vitrt` command, driven as a user would: exit codes and messages for bad input, the
+// formats it writes, and a full build -> run -> compare against onnxruntime's output.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/npy.h"
+#include "cpu/cpu_kernel.h"
+#include "ir/op_schema.h"
+#include "plan/plan_format.h"
+#include "testing/compare.h"
+
+namespace vitrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("vitrt_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs `vitrt ARGS` (ARGS already shell-quoted where needed).
+  CommandResult vitrt(const std::string& args) {
+    const std::string out = (dir_ / "stdout.txt").string();
+    const std::string err = (dir_ / "stderr.txt").string();
+    const std::string cmd =
+        std::string("'") + VITRT_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "'";
+    const int status = std::system(cmd.c_str());
+    CommandResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_text(out);
+    r.err = read_text(err);
+    return r;
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // A plan whose graph is just input -> output (no ops): exercises the run path without
+  // depending on any kernel.
+  std::string identity_plan() {
+    Graph g;
+    g.name = "identity";
+    g.opset_imports[""] = 17;
+    Value x;
+    x.name = "pixel/values:0";
+    x.dtype = DType::kFloat32;
+    x.has_shape = true;
+    x.shape = {Dim::symbol("batch"), Dim(3)};
+    const ValueId id = g.add_value(x);
+    g.inputs = {id};
+    g.outputs = {id};
+    PlanMetadata m;
+    m.vitrt_version = "test";
+    const std::string p = path("identity.plan");
+    EXPECT_TRUE(write_plan_file(p, g, m).ok());
+    return p;
+  }
+
+  std::string write_npy(const std::string& name, const Tensor& t) {
+    const std::string p = path(name);
+    EXPECT_TRUE(write_npy_file(p, t).ok());
+    return p;
+  }
+
+  fs::path dir_;
+};
+
+Tensor ramp(std::vector<int64_t> shape) {
+  Tensor t = Tensor::empty(DType::kFloat32, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = 0.5f * static_cast<float>(i) - 2;
+  return t;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST_F(CliTest, VersionHelpAndUsageErrors) {
+  CommandResult r = vitrt("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.out, "vitrt ")) << r.out;
+  EXPECT_EQ(vitrt("").exit_code, 2);
+  r = vitrt("frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "unknown command 'frobnicate'")) << r.err;
+  for (const char* cmd : {"build", "run", "inspect", "bench"}) {
+    r = vitrt(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_TRUE(contains(r.out, std::string("usage: vitrt ") + cmd)) << r.out;
+    r = vitrt(std::string(cmd) + " --no-such-flag");
+    EXPECT_EQ(r.exit_code, 2) << cmd;
+    EXPECT_TRUE(contains(r.err, "unknown flag '--no-such-flag'")) << r.err;
+  }
+  EXPECT_EQ(vitrt("build model.onnx").exit_code, 2);  // no -o
+  EXPECT_EQ(vitrt("build model.onnx -o x.plan --precision fp12").exit_code, 2);
+  EXPECT_EQ(vitrt("run model.plan").exit_code, 2);  // no --output-dir
+  r = vitrt("run model.plan --input pixels --output-dir out");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "NAME=VALUE")) << r.err;
+  EXPECT_EQ(vitrt("bench model.plan --iterations 0").exit_code, 2);
+  EXPECT_EQ(vitrt("bench model.plan --batch two").exit_code, 2);
+  EXPECT_EQ(vitrt("bench model.plan --shape x=1xAx3").exit_code, 2);
+  EXPECT_EQ(vitrt("inspect").exit_code, 2);
+}
+
+TEST_F(CliTest, MissingFilesFailWithTheirName) {
+  for (const char* args :
+       {"run /nonexistent/m.plan --output-dir out", "inspect /nonexistent/m.plan",
+        "bench /nonexistent/m.plan", "build /nonexistent/m.onnx -o x.plan"}) {
+    CommandResult r = vitrt(args);
+    EXPECT_EQ(r.exit_code, 1) << args;
+    EXPECT_TRUE(contains(r.err, "/nonexistent/m.")) << args << ": " << r.err;
+  }
+}
+
+TEST_F(CliTest, BuildRefusesUnsupportedPrecision) {
+  CommandResult r = vitrt("build model.onnx -o x.plan --precision fp16");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "precision 'fp16' is not supported yet")) << r.err;
+}
+
+TEST_F(CliTest, RunWritesSanitisedOutputsAndRejectsBadInputs) {
+  const std::string plan = identity_plan();
+  const std::string good = write_npy("good.npy", ramp({4, 3}));
+  const std::string out = path("out");
+
+  CommandResult r =
+      vitrt("run '" + plan + "' --input 'pixel/values:0=" + good + "' --output-dir '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Result<Tensor> written = read_npy_file(out + "/pixel_values_0.npy");
+  ASSERT_TRUE(written.ok()) << written.status().to_string();
+  EXPECT_TRUE(testing::tensors_close(*written, ramp({4, 3}), {0, 0}));
+
+  // Wrong input name, missing input, wrong dim, wrong dtype, a bad .npy, a missing .npy.
+  r = vitrt("run '" + plan + "' --input 'pixels=" + good + "' --output-dir '" + out + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "unknown input 'pixels'")) << r.err;
+  r = vitrt("run '" + plan + "' --output-dir '" + out + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "missing input 'pixel/values:0'")) << r.err;
+  const std::string wide = write_npy("wide.npy", ramp({4, 5}));
+  r = vitrt("run '" + plan + "' --input 'pixel/values:0=" + wide + "' --output-dir '" + out + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "dim 1 is 5, the model expects 3")) << r.err;
+  const std::string ints = write_npy("ints.npy", Tensor::zeros(DType::kInt64, {4, 3}));
+  r = vitrt("run '" + plan + "' --input 'pixel/values:0=" + ints + "' --output-dir '" + out + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "has dtype int64, the model expects float32")) << r.err;
+  {
+    std::ofstream bad(path("bad.npy"));
+    bad << "this is not numpy";
+  }
+  r = vitrt("run '" + plan + "' --input 'pixel/values:0=" + path("bad.npy") + "' --output-dir '" +
+            out + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "bad.npy")) << r.err;
+  r = vitrt("run '" + plan + "' --input 'pixel/values:0=" + path("none.npy") + "' --output-dir '" +
+            out + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "none.npy")) << r.err;
+}
+
+TEST_F(CliTest, CorruptAndForeignPlans) {
+  const std::string plan = identity_plan();
+  std::string bytes = read_text(plan);
+  bytes[bytes.size() / 2] ^= 0x40;
+  {
+    std::ofstream out(path("corrupt.plan"), std::ios::binary);
+    out << bytes;
+  }
+  for (const char* cmd : {"inspect", "bench"}) {
+    CommandResult r = vitrt(std::string(cmd) + " '" + path("corrupt.plan") + "'");
+    EXPECT_EQ(r.exit_code, 1) << cmd;
+    EXPECT_TRUE(contains(r.err, "corrupt plan")) << r.err;
+    EXPECT_TRUE(contains(r.err, "corrupt.plan")) << r.err;
+  }
+  // A plan with an op no backend knows: the message names op, domain and node.
+  Graph g;
+  g.opset_imports[""] = 17;
+  Value x;
+  x.name = "x";
+  x.dtype = DType::kFloat32;
+  x.has_shape = true;
+  x.shape = {Dim(2)};
+  const ValueId xi = g.add_value(x);
+  x.name = "y";
+  const ValueId yi = g.add_value(x);
+  Node n;
+  n.name = "/blocks.0/mystery";
+  n.op_type = "NoSuchOp";
+  n.domain = "test.unknown";
+  n.inputs = {xi};
+  n.outputs = {yi};
+  g.add_node(n);
+  g.inputs = {xi};
+  g.outputs = {yi};
+  ASSERT_TRUE(write_plan_file(path("unknown_op.plan"), g, PlanMetadata()).ok());
+  CommandResult r = vitrt("bench '" + path("unknown_op.plan") + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err,
+                       "node '/blocks.0/mystery' (NoSuchOp): op 'NoSuchOp' (domain "
+                       "'test.unknown') has no CPU kernel"))
+      << r.err;
+}
+
+TEST_F(CliTest, InspectPlan) {
+  const std::string plan = identity_plan();
+  CommandResult r = vitrt("inspect '" + plan + "' --nodes");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "format version: 1")) << r.out;
+  EXPECT_TRUE(contains(r.out, "checksum: ok")) << r.out;
+  EXPECT_TRUE(contains(r.out, "device: cpu")) << r.out;
+  EXPECT_TRUE(contains(r.out, "pixel/values:0: float32[batch, 3]")) << r.out;
+}
+
+TEST_F(CliTest, BenchJsonIsTheLastLine) {
+  const std::string plan = identity_plan();
+  CommandResult r = vitrt("bench '" + plan + "' --batch 4 --iterations 5 --warmup 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string last = r.out;
+  while (!last.empty() && last.back() == '\n') last.pop_back();
+  last = last.substr(last.rfind('\n') + 1);
+  ASSERT_FALSE(last.empty());
+  EXPECT_EQ(last.front(), '{');
+  EXPECT_EQ(last.back(), '}');
+  for (const char* key : {"\"median_ms\": ", "\"p90_ms\": ", "\"p99_ms\": ", "\"throughput\": ",
+                          "\"batch\": 4", "\"iterations\": 5", "\"device\": \"cpu\""}) {
+    EXPECT_TRUE(contains(last, key)) << key << " in " << last;
+  }
+  EXPECT_TRUE(contains(r.out, "input pixel/values:0: float32[4, 3]")) << r.out;
+  r = vitrt("bench '" + plan + "' --shape 'pixel/values:0=2x3' --iterations 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\"batch\": 2")) << r.out;
+  r = vitrt("bench '" + plan + "' --shape nope=2x3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "unknown input 'nope'")) << r.err;
+  r = vitrt("bench '" + plan + "' --device cuda");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "cuda")) << r.err;
+}
+
+// build -> inspect -> run -> compare with onnxruntime (tests/data/cli/make_cli_fixture.py).
+TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
+  for (const char* op : {"MatMul", "Add", "Relu"}) {
+    if (OpRegistry::global().find("", op) == nullptr ||
+        CpuKernelRegistry::global().find("", op) == nullptr) {
+      GTEST_SKIP() << "op " << op << " is not registered yet";
+    }
+  }
+  const std::string data = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/";
+  const std::string plan = path("tiny_head.plan");
+  CommandResult r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "MatMul x1")) << r.out;
+
+  r = vitrt("inspect '" + plan + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "pixel_values: float32[batch, 5]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "head/logits: float32[batch, 3]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "parameters: 18")) << r.out;
+
+  const Result<Tensor> expected = read_npy_file(data + "expected_head_logits.npy");
+  ASSERT_TRUE(expected.ok());
+  // The plan and the ONNX model directly must both give onnxruntime's answer.
+  for (const std::string& model : {plan, data + "tiny_head.onnx"}) {
+    const std::string out = path("out");
+    r = vitrt("run '" + model + "' --input 'pixel_values=" + data +
+              "pixel_values.npy' --output-dir '" + out + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Result<Tensor> actual = read_npy_file(out + "/head_logits.npy");
+    ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+    EXPECT_TRUE(testing::tensors_close(*actual, *expected, {1e-5, 1e-6})) << model;
+    fs::remove_all(out);
+  }
+}
+
+}  // namespace
+}  // namespace vitrt

@@ -1,0 +1,310 @@
+// `vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K] [--warmup K]
+//  [--device cpu] [--json]`: trtexec-like latency and throughput on random inputs.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <random>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "core/half.h"
+
+namespace vitrt::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K]\n"
+    "                  [--warmup K] [--device cpu] [--json]\n"
+    "\n"
+    "Times the model on random inputs (fixed seed): K warm-up runs, then K timed runs, and\n"
+    "reports per-run latency (median, p90, p99, mean, min, max in ms) and throughput (items per\n"
+    "second, items = the batch size). Also accepts an ONNX model directly.\n"
+    "\n"
+    "Input shapes: static dims are used as they are; a symbolic dim at axis 0 takes --batch;\n"
+    "other symbolic dims need --shape for an input that has them (their size then applies to\n"
+    "every input sharing the symbol).\n"
+    "\n"
+    "options:\n"
+    "  --batch N          size of symbolic batch dims (axis 0), default 1\n"
+    "  --shape NAME=DIMS  the full shape of input NAME, e.g. pixel_values=8x3x224x224\n"
+    "                     ('x' or ',' between dims; repeat the flag for several inputs)\n"
+    "  --iterations K     timed runs, default 20\n"
+    "  --warmup K         untimed runs first, default 3\n"
+    "  --device D         cpu (default); cuda is not available in this build yet\n"
+    "  --json             print one JSON object as the last line of stdout: median_ms, p90_ms,\n"
+    "                     p99_ms, mean_ms, min_ms, max_ms, throughput, batch, iterations,\n"
+    "                     warmup, device, model\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "exit status: 0 success, 1 bad model or shapes, 2 usage error\n";
+
+Result<std::vector<int64_t>> parse_dims(const std::string& text, const std::string& name) {
+  std::vector<int64_t> dims;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find_first_of("x,", pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string part = text.substr(pos, end - pos);
+    if (part.empty() || part.size() > 12 ||
+        part.find_first_not_of("0123456789") != std::string::npos) {
+      return invalid_argument("--shape ", name, "=", text, ": '", part,
+                              "' is not a non-negative integer dim");
+    }
+    dims.push_back(std::stoll(part));
+    pos = end + 1;
+  }
+  return dims;
+}
+
+bool is_plain_symbol(const std::string& dim) {
+  return !dim.empty() && dim.find_first_of("*?") == std::string::npos &&
+         !(dim[0] >= '0' && dim[0] <= '9');
+}
+
+// Evaluates a dims string ("2*batch", "197", "seq") under the bindings; nullopt if unbound.
+std::optional<int64_t> evaluate_dim(const std::string& dim,
+                                    const std::map<std::string, int64_t>& symbols) {
+  if (dim == "?") return std::nullopt;
+  int64_t v = 1;
+  size_t pos = 0;
+  while (pos <= dim.size()) {
+    size_t end = dim.find('*', pos);
+    if (end == std::string::npos) end = dim.size();
+    const std::string factor = dim.substr(pos, end - pos);
+    if (!factor.empty() && factor.find_first_not_of("-0123456789") == std::string::npos) {
+      v *= std::stoll(factor);
+    } else {
+      auto it = symbols.find(factor);
+      if (it == symbols.end()) return std::nullopt;
+      v *= it->second;
+    }
+    pos = end + 1;
+  }
+  return v;
+}
+
+Tensor random_input(DType dtype, const std::vector<int64_t>& shape, std::mt19937_64& rng) {
+  Tensor t = Tensor::empty(dtype, shape);
+  const int64_t n = t.numel();
+  std::uniform_real_distribution<float> real(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> small(0, 9);  // valid as ids, indices and lengths
+  for (int64_t i = 0; i < n; ++i) {
+    switch (dtype) {
+      case DType::kFloat32:
+        t.data<float>()[i] = real(rng);
+        break;
+      case DType::kFloat64:
+        t.data<double>()[i] = real(rng);
+        break;
+      case DType::kFloat16:
+        t.data<uint16_t>()[i] = float_to_half(real(rng));
+        break;
+      case DType::kBFloat16:
+        t.data<uint16_t>()[i] = float_to_bf16(real(rng));
+        break;
+      case DType::kInt64:
+        t.data<int64_t>()[i] = small(rng);
+        break;
+      case DType::kInt32:
+        t.data<int32_t>()[i] = small(rng);
+        break;
+      case DType::kBool:
+        t.data<uint8_t>()[i] = static_cast<uint8_t>(small(rng) & 1);
+        break;
+      default: {
+        // Other integer types: a small value in the type's lowest byte, zeros above it.
+        auto* p = static_cast<uint8_t*>(t.raw_data()) + i * dtype_size(dtype);
+        std::fill(p, p + dtype_size(dtype), uint8_t{0});
+        p[0] = static_cast<uint8_t>(small(rng));
+      }
+    }
+  }
+  return t;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Nearest-rank percentile of sorted samples.
+double percentile(const std::vector<double>& sorted, double p) {
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted.size()));
+  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// Binds every input's shape from --shape, then --batch, then the static dims.
+Result<std::vector<std::vector<int64_t>>> resolve_shapes(
+    const Engine& engine, const std::map<std::string, std::vector<int64_t>>& given, int64_t batch) {
+  std::map<std::string, int64_t> symbols;
+  for (const auto& [name, dims] : given) {
+    const TensorInfo* info = nullptr;
+    for (const TensorInfo& in : engine.inputs()) {
+      if (in.name == name) info = &in;
+    }
+    if (info == nullptr) {
+      std::string names;
+      for (const TensorInfo& in : engine.inputs())
+        names += (names.empty() ? "'" : ", '") + in.name + "'";
+      return invalid_argument("--shape names unknown input '", name, "'; the inputs are ", names);
+    }
+    if (!info->dims.empty() && info->dims.size() != dims.size()) {
+      return invalid_argument("--shape ", name, " has ", dims.size(), " dims, the input has rank ",
+                              info->dims.size());
+    }
+    for (size_t a = 0; a < info->dims.size(); ++a) {
+      if (is_plain_symbol(info->dims[a])) symbols.emplace(info->dims[a], dims[a]);
+    }
+  }
+  std::vector<std::vector<int64_t>> shapes;
+  for (const TensorInfo& in : engine.inputs()) {
+    auto it = given.find(in.name);
+    if (it != given.end()) {
+      shapes.push_back(it->second);
+      continue;
+    }
+    if (in.dims.empty()) {
+      return invalid_argument("input '", in.name,
+                              "' has unknown rank: give its shape with --shape ", in.name, "=DIMS");
+    }
+    std::vector<int64_t> shape;
+    for (size_t a = 0; a < in.dims.size(); ++a) {
+      const std::string& d = in.dims[a];
+      std::optional<int64_t> v = evaluate_dim(d, symbols);
+      if (!v && a == 0 && is_plain_symbol(d)) {
+        symbols.emplace(d, batch);
+        v = batch;
+      }
+      if (!v) {
+        return invalid_argument("input '", in.name, "' dim ", a, " (", d,
+                                ") is symbolic: give the input's shape with --shape ", in.name,
+                                "=DIMS");
+      }
+      shape.push_back(*v);
+    }
+    shapes.push_back(std::move(shape));
+  }
+  return shapes;
+}
+
+}  // namespace
+
+int bench_command(const std::vector<std::string>& words) {
+  Result<CliArgs> parsed = CliArgs::parse(words, {{"--batch", "", true, false},
+                                                  {"--shape", "", true, true},
+                                                  {"--iterations", "", true, false},
+                                                  {"--warmup", "", true, false},
+                                                  {"--device", "", true, false},
+                                                  {"--json", "", false, false}});
+  if (!parsed.ok()) return usage_error("bench", parsed.status().message());
+  const CliArgs& args = *parsed;
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return kExitOk;
+  }
+  if (args.positionals().size() != 1) {
+    return usage_error("bench", "expected exactly one MODEL.plan argument");
+  }
+  Result<int64_t> batch = args.get_int("--batch", 1, 1, 1 << 20);
+  if (!batch.ok()) return usage_error("bench", batch.status().message());
+  Result<int64_t> iterations = args.get_int("--iterations", 20, 1, 10000000);
+  if (!iterations.ok()) return usage_error("bench", iterations.status().message());
+  Result<int64_t> warmup = args.get_int("--warmup", 3, 0, 10000000);
+  if (!warmup.ok()) return usage_error("bench", warmup.status().message());
+  const std::string device = args.get("--device", "cpu");
+  if (device != "cpu" && device != "cuda") {
+    return usage_error("bench", "--device must be cpu or cuda, got '" + device + "'");
+  }
+  std::map<std::string, std::vector<int64_t>> given;
+  for (const std::string& text : args.get_all("--shape")) {
+    Result<std::pair<std::string, std::string>> kv = split_assignment(text, "--shape");
+    if (!kv.ok()) return usage_error("bench", kv.status().message());
+    Result<std::vector<int64_t>> dims = parse_dims(kv->second, kv->first);
+    if (!dims.ok()) return usage_error("bench", dims.status().message());
+    given[kv->first] = *dims;
+  }
+  if (device == "cuda") {
+    return failure("bench", unsupported("device 'cuda' is not available in this vitrt build yet; "
+                                        "use --device cpu"));
+  }
+
+  const std::string model = args.positionals()[0];
+  Result<std::shared_ptr<Engine>> engine = load_model(model);
+  if (!engine.ok()) return failure("bench", engine.status());
+  Result<std::vector<std::vector<int64_t>>> shapes = resolve_shapes(**engine, given, *batch);
+  if (!shapes.ok()) return failure("bench", shapes.status());
+
+  std::mt19937_64 rng(20240601);
+  std::vector<NamedTensor> inputs;
+  for (size_t i = 0; i < shapes->size(); ++i) {
+    const TensorInfo& info = (*engine)->inputs()[i];
+    inputs.push_back({info.name, random_input(info.dtype, (*shapes)[i], rng)});
+  }
+  // Items per run: the batch dim of the first input when it has one.
+  const int64_t items = !shapes->empty() && !(*shapes)[0].empty() ? (*shapes)[0][0] : *batch;
+
+  std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
+  for (int64_t i = 0; i < *warmup; ++i) {
+    Result<std::vector<NamedTensor>> r = context->run(inputs);
+    if (!r.ok()) return failure("bench", r.status());
+  }
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(*iterations));
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < *iterations; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<std::vector<NamedTensor>> r = context->run(inputs);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!r.ok()) return failure("bench", r.status());
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  const double total_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  double sum = 0;
+  for (double v : ms) sum += v;
+  const double mean = sum / ms.size();
+  const double median = sorted.size() % 2
+                            ? sorted[sorted.size() / 2]
+                            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+  const double p90 = percentile(sorted, 90), p99 = percentile(sorted, 99);
+  const double throughput = total_s > 0 ? static_cast<double>(items) * ms.size() / total_s : 0;
+
+  std::printf("model: %s\ndevice: %s\n", model.c_str(), device.c_str());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::printf("input %s: %s\n", inputs[i].name.c_str(), inputs[i].tensor.describe().c_str());
+  }
+  std::printf("batch: %lld, warm-up runs: %lld, timed runs: %lld\n", static_cast<long long>(items),
+              static_cast<long long>(*warmup), static_cast<long long>(*iterations));
+  std::printf("latency (ms): median %.3f  p90 %.3f  p99 %.3f  mean %.3f  min %.3f  max %.3f\n",
+              median, p90, p99, mean, sorted.front(), sorted.back());
+  std::printf("throughput: %.2f items/s\n", throughput);
+  if (args.has("--json")) {
+    std::printf(
+        "{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"iterations\": %lld, "
+        "\"warmup\": %lld, \"median_ms\": %.6f, \"p90_ms\": %.6f, \"p99_ms\": %.6f, "
+        "\"mean_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"throughput\": %.6f}\n",
+        json_escape(model).c_str(), device.c_str(), static_cast<long long>(items),
+        static_cast<long long>(*iterations), static_cast<long long>(*warmup), median, p90, p99,
+        mean, sorted.front(), sorted.back(), throughput);
+  }
+  return kExitOk;
+}
+
+}  // namespace vitrt::cli

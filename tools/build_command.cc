@@ -1,0 +1,60 @@
+// `vitrt build MODEL.onnx -o MODEL.plan [--precision fp32] [--verbose]`
+#include <cstdio>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "vitrt/builder.h"
+
+namespace vitrt::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: vitrt build MODEL.onnx -o MODEL.plan [--precision fp32] [--verbose]\n"
+    "\n"
+    "Imports an ONNX model, infers its (symbolic) shapes, optimizes it, checks that every op\n"
+    "has a kernel, and writes a self-contained plan file that 'vitrt run' and 'vitrt bench'\n"
+    "load without the ONNX model.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE    the plan to write (required)\n"
+    "  --precision P        fp32 (default). fp16, bf16, int8 and fp8 are not supported yet.\n"
+    "  --verbose            log each build step in detail\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "exit status: 0 success, 1 the model cannot be built (message names the node), 2 usage\n";
+
+const char* const kPrecisions[] = {"fp32", "fp16", "bf16", "int8", "fp8"};
+
+}  // namespace
+
+int build_command(const std::vector<std::string>& words) {
+  Result<CliArgs> parsed = CliArgs::parse(words, {{"--output", "-o", true, false},
+                                                  {"--precision", "", true, false},
+                                                  {"--verbose", "", false, false}});
+  if (!parsed.ok()) return usage_error("build", parsed.status().message());
+  const CliArgs& args = *parsed;
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return kExitOk;
+  }
+  if (args.positionals().size() != 1) {
+    return usage_error("build", "expected exactly one MODEL.onnx argument");
+  }
+  if (!args.has("--output")) return usage_error("build", "missing -o MODEL.plan");
+  BuildOptions options;
+  options.precision = args.get("--precision", "fp32");
+  bool known = false;
+  for (const char* p : kPrecisions) known = known || options.precision == p;
+  if (!known) {
+    return usage_error("build", "--precision must be one of fp32, fp16, bf16, int8, fp8; got '" +
+                                    options.precision + "'");
+  }
+  options.verbose = args.has("--verbose");
+  options.log = [](const std::string& line) { std::printf("[build] %s\n", line.c_str()); };
+  Result<BuildSummary> summary = build_plan(args.positionals()[0], args.get("--output"), options);
+  std::fflush(stdout);
+  if (!summary.ok()) return failure("build", summary.status());
+  return kExitOk;
+}
+
+}  // namespace vitrt::cli

@@ -1,0 +1,21 @@
+// The `vitrt` subcommands, one file each. Each takes the words after its name and returns the
+// process exit status (cli_args.h).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vitrt/engine.h"
+
+namespace vitrt::cli {
+
+int build_command(const std::vector<std::string>& args);
+int run_command(const std::vector<std::string>& args);
+int inspect_command(const std::vector<std::string>& args);
+int bench_command(const std::vector<std::string>& args);
+
+// Loads a plan, or an ONNX model when the file is not a plan (run and bench accept both).
+Result<std::shared_ptr<Engine>> load_model(const std::string& path);
+
+}  // namespace vitrt::cli

@@ -1,0 +1,138 @@
+// `vitrt run MODEL.plan --input NAME=FILE.npy [--input ...] --output-dir DIR`
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "core/npy.h"
+#include "plan/plan_format.h"
+
+namespace vitrt::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: vitrt run MODEL.plan --input NAME=FILE.npy [--input ...] --output-dir DIR\n"
+    "\n"
+    "Runs a plan (or an ONNX model directly) on inputs read from NumPy .npy files and writes\n"
+    "one OUTPUT_NAME.npy per graph output into DIR (created if missing).\n"
+    "\n"
+    "options:\n"
+    "  --input NAME=FILE    the .npy file for graph input NAME; give every input exactly once\n"
+    "  --output-dir DIR     where to write the outputs (required)\n"
+    "  --print              also print each output: shape, min/mean/max, first values\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Output file names: the graph output's name with every character other than letters,\n"
+    "digits, '.', '_' and '-' replaced by '_' (so '/head/logits:0' -> '_head_logits_0.npy'); a\n"
+    "name starting with '.' gets a leading '_', an empty name becomes 'output'. If two outputs\n"
+    "map to the same file name, the later ones get '_2', '_3', ... appended.\n"
+    "\n"
+    "Inputs: little-endian, C-order .npy (float32, float16, float64, int8..int64, uint8..uint64,\n"
+    "bool) whose dtype, rank and static dims match the model input; symbolic dims (batch, ...)\n"
+    "take their size from the arrays and must agree across inputs.\n"
+    "\n"
+    "exit status: 0 success, 1 bad input or failure (the message names the file or input),\n"
+    "2 usage error\n";
+
+std::string sanitize_output_name(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    out.push_back(safe ? c : '_');
+  }
+  if (out.empty()) return "output";
+  if (out[0] == '.') out.insert(out.begin(), '_');
+  return out;
+}
+
+// A glance at the values: min/mean/max and the first few, as float.
+void print_values(const Tensor& t) {
+  const int64_t n = t.numel();
+  if (n == 0 || t.dtype() == DType::kBFloat16) return;
+  double lo = t.element_as_double(0), hi = lo, sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = t.element_as_double(i);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    sum += v;
+  }
+  std::printf("  min %.6g  mean %.6g  max %.6g\n  first:", lo, sum / n, hi);
+  for (int64_t i = 0; i < std::min<int64_t>(n, 8); ++i) {
+    std::printf(" %.6g", t.element_as_double(i));
+  }
+  std::printf("%s\n", n > 8 ? " ..." : "");
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return not_found("model file '", path, "' does not exist or is not a file");
+  }
+  if (file_has_plan_magic(path)) return Engine::load_plan(path);
+  return Engine::from_onnx(path);
+}
+
+int run_command(const std::vector<std::string>& words) {
+  Result<CliArgs> parsed = CliArgs::parse(words, {{"--input", "-i", true, true},
+                                                  {"--output-dir", "", true, false},
+                                                  {"--print", "", false, false}});
+  if (!parsed.ok()) return usage_error("run", parsed.status().message());
+  const CliArgs& args = *parsed;
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return kExitOk;
+  }
+  if (args.positionals().size() != 1) {
+    return usage_error("run", "expected exactly one MODEL.plan (or MODEL.onnx) argument");
+  }
+  if (!args.has("--output-dir")) return usage_error("run", "missing --output-dir DIR");
+  std::vector<std::pair<std::string, std::string>> input_files;
+  for (const std::string& text : args.get_all("--input")) {
+    Result<std::pair<std::string, std::string>> kv = split_assignment(text, "--input");
+    if (!kv.ok()) return usage_error("run", kv.status().message());
+    input_files.push_back(*kv);
+  }
+
+  const std::string model_path = args.positionals()[0];
+  Result<std::shared_ptr<Engine>> engine = load_model(model_path);
+  if (!engine.ok()) return failure("run", engine.status());
+
+  std::vector<NamedTensor> inputs;
+  for (const auto& [name, file] : input_files) {
+    Result<Tensor> t = read_npy_file(file);
+    if (!t.ok()) return failure("run", t.status().with_context(str_cat("input '", name, "'")));
+    inputs.push_back({name, std::move(*t)});
+  }
+  std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
+  Result<std::vector<NamedTensor>> outputs = context->run(inputs);
+  if (!outputs.ok()) return failure("run", outputs.status());
+
+  const std::filesystem::path dir = args.get("--output-dir");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir, ec)) {
+    return failure("run", io_error("cannot create output directory '", dir.string(), "'"));
+  }
+  std::set<std::string> used;
+  for (const NamedTensor& out : *outputs) {
+    const std::string base = sanitize_output_name(out.name);
+    std::string file = base;
+    for (int k = 2; used.count(file) != 0; ++k) file = str_cat(base, "_", k);
+    used.insert(file);
+    const std::string path = (dir / (file + ".npy")).string();
+    Status written = write_npy_file(path, out.tensor);
+    if (!written.ok()) {
+      return failure("run", written.with_context(str_cat("output '", out.name, "'")));
+    }
+    std::printf("%s: %s -> %s\n", out.name.c_str(), out.tensor.describe().c_str(), path.c_str());
+    if (args.has("--print")) print_values(out.tensor);
+  }
+  return kExitOk;
+}
+
+}  // namespace vitrt::cli
