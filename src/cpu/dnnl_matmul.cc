@@ -2,6 +2,8 @@
 #include "cpu/dnnl_matmul.h"
 
 #include <cstdlib>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
@@ -191,15 +193,6 @@ Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* 
     return internal_error("oneDNN matmul failed: ", e.what());
   }
   return Status();
-}
-
-std::string DnnlMatmul::implementation(const MatmulShape& shape) {
-  auto entry = entry_for(shape);
-  if (!entry.ok()) return "";
-  const char* info = nullptr;
-  dnnl_primitive_desc_query((*entry)->primitive.get_primitive_desc(), dnnl_query_impl_info_str, 0,
-                            &info);
-  return info != nullptr ? info : "";
 }
 
 }  // namespace vitrt
