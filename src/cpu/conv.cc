@@ -213,7 +213,8 @@ class ConvKernel final : public CpuKernel {
     const int64_t k = g.channels * ph * pw;
     const int64_t m = g.out_channels;
     // rows[(n, oh, ow), (c, i, j)] = x[n, c, oh * ph + i, ow * pw + j]
-    std::vector<float> rows(static_cast<size_t>(g.batch * patches * k));
+    Tensor rows_t = Tensor::empty(DType::kFloat32, {g.batch * patches, k});
+    float* rows = rows_t.data<float>();
     const float* xd = x.data<float>();
     parallel_for(g.batch * oh_n, 4, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
@@ -221,7 +222,7 @@ class ConvKernel final : public CpuKernel {
         for (int64_t c = 0; c < g.channels; ++c) {
           for (int64_t i = 0; i < ph; ++i) {
             const float* src = xd + ((n * g.channels + c) * g.in[1] + oh * ph + i) * g.in[2];
-            float* dst = rows.data() + (t * ow_n) * k + (c * ph + i) * pw;
+            float* dst = rows + (t * ow_n) * k + (c * ph + i) * pw;
             for (int64_t ow = 0; ow < ow_n; ++ow) {
               std::memcpy(dst + ow * k, src + ow * pw, sizeof(float) * pw);
             }
@@ -230,7 +231,8 @@ class ConvKernel final : public CpuKernel {
       }
     });
     // tokens[(n, p), m] = rows x W^T + bias
-    std::vector<float> tokens(static_cast<size_t>(g.batch * patches * m));
+    Tensor tokens_t = Tensor::empty(DType::kFloat32, {g.batch * patches, m});
+    const float* tokens = tokens_t.data<float>();
     std::vector<float> zero_bias;
     const float* b = bias != nullptr ? bias->data<float>() : nullptr;
     if (b == nullptr) {
@@ -243,8 +245,8 @@ class ConvKernel final : public CpuKernel {
     s.n = m;
     s.trans_weights = true;
     s.has_bias = true;
-    VITRT_RETURN_IF_ERROR(
-        patch_gemm_.run(s, rows.data(), constant_w_ ? nullptr : w.data<float>(), b, tokens.data()));
+    VITRT_RETURN_IF_ERROR(patch_gemm_.run(s, rows, constant_w_ ? nullptr : w.data<float>(), b,
+                                          tokens_t.data<float>()));
     // y[n, m, p] = tokens[n, p, m], in tiles so reads and writes both stay in cache.
     constexpr int64_t kTile = 32;
     const int64_t p_tiles = (patches + kTile - 1) / kTile;
@@ -252,7 +254,7 @@ class ConvKernel final : public CpuKernel {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t n = t / p_tiles, p0 = (t % p_tiles) * kTile;
         const int64_t p1 = std::min(patches, p0 + kTile);
-        const float* src = tokens.data() + n * patches * m;
+        const float* src = tokens + n * patches * m;
         float* dst = y + n * m * patches;
         for (int64_t c = 0; c < m; ++c) {
           for (int64_t p = p0; p < p1; ++p) dst[c * patches + p] = src[p * m + c];
@@ -270,7 +272,7 @@ class ConvKernel final : public CpuKernel {
     for (int i = 0; i < 3; ++i) {
       direct = direct && g.kernel[i] == 1 && g.stride[i] == 1 && g.pad[i] == 0 && g.pad_end[i] == 0;
     }
-    std::vector<float> col(direct ? 0 : static_cast<size_t>(g.channels * ks * os));
+    Tensor col = direct ? Tensor() : Tensor::empty(DType::kFloat32, {g.channels * ks, os});
     // Per group: y[group] [Mg, P] = W[group] [Mg, Cg*ks] x col[group] [Cg*ks, P].
     MatmulShape s;
     s.batch = g.group;
@@ -279,10 +281,10 @@ class ConvKernel final : public CpuKernel {
     s.n = os;
     for (int64_t n = 0; n < g.batch; ++n) {
       const float* xn = x.data<float>() + n * g.channels * g.in_size();
-      if (!direct) im2col(g, xn, col.data());
+      if (!direct) im2col(g, xn, col.data<float>());
       float* yn = y + n * g.out_channels * os;
       VITRT_RETURN_IF_ERROR(
-          im2col_gemm_.run(s, w.data<float>(), direct ? xn : col.data(), nullptr, yn));
+          im2col_gemm_.run(s, w.data<float>(), direct ? xn : col.data<float>(), nullptr, yn));
     }
     if (bias != nullptr) {
       const float* b = bias->data<float>();

@@ -55,10 +55,6 @@ class DnnlMatmul {
   Status run(const MatmulShape& shape, const float* src, const float* weights, const float* bias,
              float* dst);
 
-  // oneDNN's name for the implementation a shape runs on ("gemm:jit", "brg:avx512_core"), for
-  // benchmarks and logs; empty on error.
-  std::string implementation(const MatmulShape& shape);
-
  private:
   struct Entry;
   Result<std::shared_ptr<const Entry>> entry_for(const MatmulShape& shape);

@@ -106,6 +106,19 @@ TEST(GemmKernel, ClassifierHeadShape) {
       (*out)[0], reference_gemm(a, w, &bias, false, true, 1, 1, DType::kFloat32), {1e-4, 1e-5}));
 }
 
+// Transposed constant weights, N = 1024: the primitive's [K, N] copy gets padded 4 KiB rows.
+TEST(GemmKernel, TransposedWeightsWithPageSizedRows) {
+  const Tensor a = random_tensor(DType::kFloat32, {3, 9}, 1);
+  const Tensor w = random_tensor(DType::kFloat32, {1024, 9}, 2);
+  const Tensor bias = random_tensor(DType::kFloat32, {1024}, 3);
+  Attributes attrs;
+  attrs.set_int("transB", 1);
+  auto out = run_single_node("Gemm", attrs, {{a}, {w, true}, {bias, true}});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_TRUE(tensors_close(
+      (*out)[0], reference_gemm(a, w, &bias, false, true, 1, 1, DType::kFloat32), {1e-4, 1e-5}));
+}
+
 TEST(GemmKernel, BadCBroadcastIsAnErrorNamingTheNode) {
   const Tensor a = random_tensor(DType::kFloat32, {5, 7}, 1);
   const Tensor b = random_tensor(DType::kFloat32, {7, 6}, 2);

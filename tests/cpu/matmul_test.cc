@@ -100,6 +100,12 @@ TEST(MatMulKernel, Float32AgainstReference) {
   }
 }
 
+// Rows of 1024 floats (4 KiB) make DnnlMatmul copy constant weights into padded rows.
+TEST(MatMulKernel, ConstantWeightsWithPageSizedRows) {
+  check_matmul({{3, 7, 5}, {5, 1024}}, DType::kFloat32, /*constant_b=*/true, 40);
+  check_matmul({{2, 9}, {9, 2048}}, DType::kFloat32, /*constant_b=*/true, 42);
+}
+
 TEST(MatMulKernel, Float64AgainstReference) {
   uint64_t seed = 100;
   for (const Case& c : kCases) check_matmul(c, DType::kFloat64, false, seed += 2);

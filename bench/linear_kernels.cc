@@ -1,0 +1,157 @@
+// Throughput of vitrt's own linear kernels (MatMul, Conv) on ViT-B/16 shapes through the CPU
+// kernel interface, per-call overhead included: one-node graphs with constant weights, as an
+// engine loads them. Compare with gemm_libraries (the raw library) in the same run.
+//
+// Usage: OMP_NUM_THREADS=2 linear_kernels [seconds_per_case]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_kernel.h"
+#include "ir/op_schema.h"
+
+namespace vitrt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Process CPU time (see gemm_libraries.cc: the robust measure on a shared machine).
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+Tensor random_f32(std::vector<int64_t> shape, unsigned seed) {
+  Tensor t = Tensor::empty(DType::kFloat32, std::move(shape));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+struct Case {
+  std::string name;
+  const char* op;
+  Attributes attrs;
+  std::vector<Tensor> inputs;
+  std::vector<bool> constant;
+  double flops;
+};
+
+int bench(const Case& c, double seconds) {
+  Graph g;
+  g.opset_imports[""] = 17;
+  Node n;
+  n.name = c.name;
+  n.op_type = c.op;
+  n.attrs = c.attrs;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    if (c.constant[i]) {
+      n.inputs.push_back(g.add_constant("in" + std::to_string(i), c.inputs[i]));
+    } else {
+      Value v;
+      v.name = "in" + std::to_string(i);
+      v.dtype = DType::kFloat32;
+      v.has_shape = true;
+      v.shape = sym_shape_from_static(c.inputs[i].shape());
+      n.inputs.push_back(g.add_value(std::move(v)));
+    }
+  }
+  Value out;
+  out.name = "out";
+  n.outputs.push_back(g.add_value(std::move(out)));
+  g.add_node(std::move(n));
+  Status s = infer_shapes(g);
+  auto kernel = s.ok() ? CpuKernelRegistry::global().find("", c.op)(KernelInit{g, g.nodes[0], 17})
+                       : Result<std::unique_ptr<CpuKernel>>(s);
+  if (!kernel.ok()) {
+    std::printf("%s: %s\n", c.name.c_str(), kernel.status().to_string().c_str());
+    return 1;
+  }
+  std::vector<const Tensor*> ins;
+  for (const Tensor& t : c.inputs) ins.push_back(&t);
+  std::vector<Tensor> outs(1);
+  for (int i = 0; i < 3; ++i) {
+    if (!(*kernel)->run(ins, outs).ok()) return 1;
+  }
+  std::vector<double> runs;
+  double best_cpu = 1e30;
+  const auto start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds || runs.size() < 5) {
+    const auto t0 = Clock::now();
+    const double c0 = cpu_seconds();
+    Status r = (*kernel)->run(ins, outs);
+    best_cpu = std::min(best_cpu, cpu_seconds() - c0);
+    runs.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (!r.ok()) return 1;
+  }
+  std::sort(runs.begin(), runs.end());
+  std::printf("%-32s %8.1f %8.1f %8.1f   (best %.1f us)\n", c.name.c_str(),
+              c.flops / runs[0] * 1e-9, c.flops / runs[runs.size() / 2] * 1e-9,
+              c.flops / best_cpu * 1e-9, runs[0] * 1e6);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+}  // namespace vitrt
+
+int main(int argc, char** argv) {
+  using namespace vitrt;
+  const double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
+  std::vector<Case> cases;
+  const std::vector<std::pair<const char*, std::pair<int64_t, int64_t>>> linear = {
+      {"qkv", {768, 2304}}, {"proj", {768, 768}}, {"fc1", {768, 3072}}, {"fc2", {3072, 768}}};
+  for (int64_t batch : {1, 8}) {
+    for (const auto& [name, kn] : linear) {
+      const auto [k, n] = kn;
+      cases.push_back({std::string("MatMul ") + name + " M=" + std::to_string(batch * 197),
+                       "MatMul",
+                       {},
+                       {random_f32({batch, 197, k}, 1), random_f32({k, n}, 2)},
+                       {false, true},
+                       2.0 * batch * 197 * k * n});
+    }
+  }
+  cases.push_back({"MatMul q@kT 12x197x64x197",
+                   "MatMul",
+                   {},
+                   {random_f32({1, 12, 197, 64}, 3), random_f32({1, 12, 64, 197}, 4)},
+                   {false, false},
+                   2.0 * 12 * 197 * 64 * 197});
+  cases.push_back({"MatMul p@v 12x197x197x64",
+                   "MatMul",
+                   {},
+                   {random_f32({1, 12, 197, 197}, 5), random_f32({1, 12, 197, 64}, 6)},
+                   {false, false},
+                   2.0 * 12 * 197 * 197 * 64});
+  // Per-call overhead: a product too small for the arithmetic to matter.
+  cases.push_back({"MatMul tiny 4x16x16 (overhead)",
+                   "MatMul",
+                   {},
+                   {random_f32({4, 16}, 10), random_f32({16, 16}, 11)},
+                   {false, true},
+                   2.0 * 4 * 16 * 16});
+  Attributes patch;
+  patch.set_ints("strides", {16, 16});
+  for (int64_t batch : {1, 8}) {
+    cases.push_back({"Conv patch-embed batch " + std::to_string(batch),
+                     "Conv",
+                     patch,
+                     {random_f32({batch, 3, 224, 224}, 7), random_f32({768, 3, 16, 16}, 8),
+                      random_f32({768}, 9)},
+                     {false, true, true},
+                     2.0 * batch * 196 * 768 * 768});
+  }
+  std::printf("GFLOP/s: best and median wall-clock run, best per CPU-second\n");
+  std::printf("%-32s %8s %8s %8s\n", "case", "best", "median", "cpu");
+  int failures = 0;
+  for (const Case& c : cases) failures += bench(c, seconds);
+  return failures == 0 ? 0 : 1;
+}
