@@ -106,7 +106,7 @@ void check_engine(const Engine& engine, const fs::path& fixture) {
     for (const TensorInfo& info : engine.inputs()) {
       auto it = c.inputs.find(sanitize(info.name));
       ASSERT_NE(it, c.inputs.end()) << "no input." << sanitize(info.name) << ".npy";
-      Result<Tensor> t = read_npy_file(it->second.string());
+      Result<Tensor> t = read_npy(it->second.string());
       ASSERT_TRUE(t.ok()) << t.status().to_string();
       inputs.push_back({info.name, std::move(t).value()});
     }
@@ -122,7 +122,7 @@ void check_engine(const Engine& engine, const fs::path& fixture) {
       auto file = c.outputs.find(static_cast<int>(i));
       ASSERT_NE(file, c.outputs.end());
       EXPECT_EQ(sanitize(actual.name), c.output_names.at(static_cast<int>(i)));
-      Result<Tensor> expected = read_npy_file(file->second.string());
+      Result<Tensor> expected = read_npy(file->second.string());
       ASSERT_TRUE(expected.ok()) << expected.status().to_string();
       EXPECT_TRUE(testing::tensors_close_to_scale(actual.tensor, *expected, kRelativeTolerance));
     }
