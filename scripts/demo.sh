@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 
-model_dir=${1:-tests/golden/vit_hf_torchscript_op17}
+model_dir=${1:-tests/golden/hf_vit_sdpa_ts17}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -21,8 +21,13 @@ for f in "$model_dir"/case1/input.*.npy; do
   name=$(basename "$f" .npy); name=${name#input.}
   inputs+=(--input "$name=$f")
 done
-echo "== vitrt run (${inputs[*]})"
-build/vitrt run "$work/model.plan" "${inputs[@]}" --output-dir "$work/out" --print
+expects=()
+for f in "$model_dir"/case1/output.*.npy; do
+  name=$(basename "$f" .npy); name=${name#output.}; name=${name#*.}
+  expects+=(--expect "$name=$f")
+done
+echo "== vitrt run, compared with PyTorch's fp32 outputs (${inputs[*]})"
+build/vitrt run "$work/model.plan" "${inputs[@]}" --output-dir "$work/out" --print "${expects[@]}"
 echo
 echo "== vitrt bench"
 build/vitrt bench "$work/model.plan" --batch 8 --iterations 50 --warmup 5

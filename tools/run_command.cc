@@ -1,7 +1,10 @@
 // `vitrt run MODEL.plan --input NAME=FILE.npy [--input ...] --output-dir DIR`
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "cli_args.h"
@@ -22,6 +25,10 @@ constexpr const char* kHelp =
     "  --input NAME=FILE    the .npy file for graph input NAME; give every input exactly once\n"
     "  --output-dir DIR     where to write the outputs (required)\n"
     "  --print              also print each output: shape, min/mean/max, first values\n"
+    "  --expect NAME=FILE   compare output NAME with the reference in FILE.npy (for example\n"
+    "                       PyTorch's output): prints the max error and fails (exit 1) when it\n"
+    "                       exceeds --tolerance times the reference's max |value|\n"
+    "  --tolerance REL      for --expect (default 1e-4)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Output file names: the graph output's name with every character other than letters,\n"
@@ -68,6 +75,26 @@ void print_values(const Tensor& t) {
 
 }  // namespace
 
+struct OutputComparison {
+  double max_abs_error = 0.0;
+  double reference_scale = 0.0;  // max |reference|
+};
+
+Result<OutputComparison> compare_output(const Tensor& actual, const Tensor& reference) {
+  if (actual.shape() != reference.shape()) {
+    return invalid_argument("shape ", shape_to_string(actual.shape()),
+                            " differs from the reference's ", shape_to_string(reference.shape()));
+  }
+  OutputComparison cmp;
+  for (int64_t i = 0; i < reference.numel(); ++i) {
+    const double r = reference.element_as_double(i);
+    const double err = std::fabs(actual.element_as_double(i) - r);
+    cmp.reference_scale = std::max(cmp.reference_scale, std::fabs(r));
+    cmp.max_abs_error = std::isnan(err) ? INFINITY : std::max(cmp.max_abs_error, err);
+  }
+  return cmp;
+}
+
 Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
@@ -83,7 +110,9 @@ Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
 int run_command(const std::vector<std::string>& words) {
   Result<CliArgs> parsed = CliArgs::parse(words, {{"--input", "-i", true, true},
                                                   {"--output-dir", "", true, false},
-                                                  {"--print", "", false, false}});
+                                                  {"--print", "", false, false},
+                                                  {"--expect", "", true, true},
+                                                  {"--tolerance", "", true, false}});
   if (!parsed.ok()) return usage_error("run", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -99,6 +128,22 @@ int run_command(const std::vector<std::string>& words) {
     Result<std::pair<std::string, std::string>> kv = split_assignment(text, "--input");
     if (!kv.ok()) return usage_error("run", kv.status().message());
     input_files.push_back(*kv);
+  }
+
+  std::map<std::string, std::string> expected_files;
+  for (const std::string& text : args.get_all("--expect")) {
+    Result<std::pair<std::string, std::string>> kv = split_assignment(text, "--expect");
+    if (!kv.ok()) return usage_error("run", kv.status().message());
+    expected_files[kv->first] = kv->second;
+  }
+  double tolerance = 1e-4;
+  if (args.has("--tolerance")) {
+    char* end = nullptr;
+    const std::string text = args.get("--tolerance");
+    tolerance = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || !(tolerance >= 0)) {
+      return usage_error("run", "--tolerance expects a non-negative number, got '" + text + "'");
+    }
   }
 
   const std::string model_path = args.positionals()[0];
@@ -134,6 +179,30 @@ int run_command(const std::vector<std::string>& words) {
     }
     std::printf("%s: %s -> %s\n", out.name.c_str(), out.tensor.describe().c_str(), path.c_str());
     if (args.has("--print")) print_values(out.tensor);
+  }
+  bool all_close = true;
+  for (const auto& [name, file] : expected_files) {
+    auto it = std::find_if(outputs->begin(), outputs->end(),
+                           [&](const NamedTensor& o) { return o.name == name; });
+    if (it == outputs->end()) {
+      return failure(
+          "run", not_found("--expect names output '", name, "', which the model does not have"));
+    }
+    Result<Tensor> ref = read_npy(file);
+    if (!ref.ok())
+      return failure("run", ref.status().with_context(str_cat("--expect '", name, "'")));
+    Result<OutputComparison> cmp = compare_output(it->tensor, *ref);
+    if (!cmp.ok()) return failure("run", cmp.status().with_context(str_cat("output '", name, "'")));
+    const bool close = cmp->max_abs_error <= tolerance * cmp->reference_scale;
+    all_close = all_close && close;
+    std::printf("%s vs %s: max |error| %.3g, reference scale %.3g, relative %.3g -> %s\n",
+                name.c_str(), file.c_str(), cmp->max_abs_error, cmp->reference_scale,
+                cmp->reference_scale > 0 ? cmp->max_abs_error / cmp->reference_scale : 0.0,
+                close ? "ok" : "MISMATCH");
+  }
+  if (!all_close) {
+    return failure("run", invalid_argument("outputs differ from the references by more than ",
+                                           tolerance, " of their scale"));
   }
   return kExitOk;
 }
