@@ -38,6 +38,8 @@ constexpr const char* kHelp =
     "  --json             print one JSON object as the last line of stdout: median_ms, p90_ms,\n"
     "                     p99_ms, mean_ms, min_ms, max_ms, throughput, batch, iterations,\n"
     "                     warmup, device, model\n"
+    "  --profile          after the timed runs, run again with per-node timing and print the\n"
+    "                     time per op type and the slowest nodes (not part of the latency)\n"
     "  -h, --help         show this help\n"
     "\n"
     "exit status: 0 success, 1 bad model or shapes, 2 usage error\n";
@@ -206,6 +208,45 @@ Result<std::vector<std::vector<int64_t>>> resolve_shapes(
   return shapes;
 }
 
+// Runs `runs` more times with per-node timing on and prints where the time goes.
+Status print_profile(ExecutionContext& context, const std::vector<NamedTensor>& inputs,
+                     int64_t runs) {
+  context.set_profiling(true);
+  for (int64_t i = 0; i < runs; ++i) {
+    Result<std::vector<NamedTensor>> r = context.run(inputs);
+    if (!r.ok()) return r.status();
+  }
+  std::vector<NodeProfile> nodes = context.profile();
+  context.set_profiling(false);
+  double total = 0;
+  std::map<std::string, std::pair<double, int>> by_op;
+  for (const NodeProfile& n : nodes) {
+    const double per_run = n.runs ? n.total_ms / n.runs : 0.0;
+    total += per_run;
+    by_op[n.op_type].first += per_run;
+    by_op[n.op_type].second += 1;
+  }
+  std::vector<std::pair<std::string, std::pair<double, int>>> ops(by_op.begin(), by_op.end());
+  std::sort(ops.begin(), ops.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  std::printf("profile (%lld runs, ms per run; kernel time only, %.3f ms in all):\n",
+              static_cast<long long>(runs), total);
+  std::printf("  %-28s %10s %7s %6s\n", "op type", "ms", "%", "nodes");
+  for (const auto& [op, v] : ops) {
+    std::printf("  %-28s %10.3f %6.1f%% %6d\n", op.c_str(), v.first,
+                total > 0 ? 100.0 * v.first / total : 0.0, v.second);
+  }
+  std::sort(nodes.begin(), nodes.end(),
+            [](const NodeProfile& a, const NodeProfile& b) { return a.total_ms > b.total_ms; });
+  std::printf("  slowest nodes:\n");
+  for (size_t i = 0; i < nodes.size() && i < 10; ++i) {
+    const double per_run = nodes[i].runs ? nodes[i].total_ms / nodes[i].runs : 0.0;
+    std::printf("  %10.3f ms  %s (%s)\n", per_run, nodes[i].node_name.c_str(),
+                nodes[i].op_type.c_str());
+  }
+  return Status();
+}
+
 }  // namespace
 
 int bench_command(const std::vector<std::string>& words) {
@@ -214,7 +255,8 @@ int bench_command(const std::vector<std::string>& words) {
                                                   {"--iterations", "", true, false},
                                                   {"--warmup", "", true, false},
                                                   {"--device", "", true, false},
-                                                  {"--json", "", false, false}});
+                                                  {"--json", "", false, false},
+                                                  {"--profile", "", false, false}});
   if (!parsed.ok()) return usage_error("bench", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -299,6 +341,10 @@ int bench_command(const std::vector<std::string>& words) {
   std::printf("latency (ms): median %.3f  p90 %.3f  p99 %.3f  mean %.3f  min %.3f  max %.3f\n",
               median, p90, p99, mean, sorted.front(), sorted.back());
   std::printf("throughput: %.2f items/s\n", throughput);
+  if (args.has("--profile")) {
+    Status profiled = print_profile(*context, inputs, *iterations);
+    if (!profiled.ok()) return failure("bench", profiled);
+  }
   if (args.has("--json")) {
     std::printf(
         "{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"iterations\": %lld, "

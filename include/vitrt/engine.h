@@ -28,9 +28,22 @@ struct NamedTensor {
 
 class Engine;
 
+// Time spent in one node over the runs made while profiling was on.
+struct NodeProfile {
+  std::string node_name;
+  std::string op_type;
+  double total_ms = 0.0;
+  int64_t runs = 0;
+};
+
 class ExecutionContext {
  public:
   virtual ~ExecutionContext() = default;
+  // Per-node timing (like trtexec's --dumpProfile). Off by default: it adds a clock read per
+  // node. Turning it on clears what was collected.
+  virtual void set_profiling(bool enabled) = 0;
+  // One entry per node, in execution order.
+  virtual std::vector<NodeProfile> profile() const = 0;
   // Runs the model on `inputs` (each graph input exactly once, by name) and returns the graph
   // outputs in graph order. Errors name the input (wrong dtype, rank or dim) or the node.
   virtual Result<std::vector<NamedTensor>> run(const std::vector<NamedTensor>& inputs) = 0;

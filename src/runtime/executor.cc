@@ -1,6 +1,8 @@
 // The CPU executor (see executor.h).
 #include "runtime/executor.h"
 
+#include <chrono>
+
 #include <map>
 #include <optional>
 #include <set>
@@ -204,7 +206,14 @@ Result<std::vector<NamedTensor>> CpuExecutionContext::run(const std::vector<Name
       }
     }
     outs.assign(node.outputs.size(), Tensor());
+    const auto start =
+        profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = kernels_[nid]->run(in_ptrs, outs);
+    if (profiling_) {
+      step_ms_[step] +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+    }
     if (!s.ok()) return s.with_context(node.describe());
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       const ValueId id = node.outputs[k];
@@ -232,6 +241,7 @@ Result<std::vector<NamedTensor>> CpuExecutionContext::run(const std::vector<Name
     for (ValueId id : schedule_->release_after[step]) slots_[id] = Tensor();
   }
 
+  if (profiling_) ++profiled_runs_;
   std::vector<NamedTensor> results;
   results.reserve(g.outputs.size());
   for (ValueId id : g.outputs) {
@@ -241,6 +251,22 @@ Result<std::vector<NamedTensor>> CpuExecutionContext::run(const std::vector<Name
     results.push_back({v.name, t});
   }
   return results;
+}
+
+void CpuExecutionContext::set_profiling(bool enabled) {
+  profiling_ = enabled;
+  step_ms_.assign(schedule_->order.size(), 0.0);
+  profiled_runs_ = 0;
+}
+
+std::vector<NodeProfile> CpuExecutionContext::profile() const {
+  std::vector<NodeProfile> out;
+  if (step_ms_.size() != schedule_->order.size()) return out;
+  for (size_t step = 0; step < schedule_->order.size(); ++step) {
+    const Node& node = graph_->nodes[schedule_->order[step]];
+    out.push_back({node.name, node.op_type, step_ms_[step], profiled_runs_});
+  }
+  return out;
 }
 
 }  // namespace vitrt

@@ -35,6 +35,8 @@ class CpuExecutionContext final : public ExecutionContext {
                       std::vector<std::unique_ptr<CpuKernel>> kernels, Status creation_error);
 
   Result<std::vector<NamedTensor>> run(const std::vector<NamedTensor>& inputs) override;
+  void set_profiling(bool enabled) override;
+  std::vector<NodeProfile> profile() const override;
 
  private:
   std::shared_ptr<const Graph> graph_;
@@ -42,6 +44,9 @@ class CpuExecutionContext final : public ExecutionContext {
   std::vector<std::unique_ptr<CpuKernel>> kernels_;
   Status creation_error_;
   std::vector<Tensor> slots_;  // one per value; reused across runs
+  bool profiling_ = false;
+  std::vector<double> step_ms_;  // per schedule step, while profiling
+  int64_t profiled_runs_ = 0;
 };
 
 }  // namespace vitrt

@@ -221,9 +221,10 @@ TEST(ElementwiseShape, EqualAndWhereDecideFromStaticDims) {
   ASSERT_TRUE(infer_shapes(b.graph).ok());
   EXPECT_EQ(b.value(eq).dtype, DType::kBool);
   ASSERT_TRUE(b.value(eq).sym_value);
-  EXPECT_EQ(dims(*b.value(eq).sym_value), "[?, 1, 0]");
+  // A dim is never negative, so batch == -1 is decided (false).
+  EXPECT_EQ(dims(*b.value(eq).sym_value), "[0, 1, 0]");
   ASSERT_TRUE(b.value(where).sym_value);
-  EXPECT_EQ(dims(*b.value(where).sym_value), "[?, 1, 768]");
+  EXPECT_EQ(dims(*b.value(where).sym_value), "[batch, 1, 768]");
   EXPECT_EQ(dims(*b.value(same).sym_value), "[1, 1, 1]");
 
   // With the condition known everywhere, every entry is decided.
@@ -232,8 +233,15 @@ TEST(ElementwiseShape, EqualAndWhereDecideFromStaticDims) {
   const ValueId eq2 = c.node("Equal", {s2, c.constant_int64({-1})});
   const ValueId w2 = c.node("Where", {eq2, c.constant_int64({4}), s2});
   ASSERT_TRUE(infer_shapes(c.graph).ok());
-  EXPECT_EQ(dims(*c.value(eq2).sym_value), "[1, ?]");
-  EXPECT_EQ(dims(*c.value(w2).sym_value), "[4, ?]");
+  EXPECT_EQ(dims(*c.value(eq2).sym_value), "[1, 0]");
+  EXPECT_EQ(dims(*c.value(w2).sym_value), "[4, seq]");
+
+  // batch == 1 cannot be decided: batch may be 1.
+  GraphBuilder d;
+  const ValueId s3 = d.input(DType::kInt64, {2}, std::vector<Dim>{kBatch, 1});
+  const ValueId eq3 = d.node("Equal", {s3, d.constant_int64({1})});
+  ASSERT_TRUE(infer_shapes(d.graph).ok());
+  EXPECT_EQ(dims(*d.value(eq3).sym_value), "[?, 1]");
 }
 
 }  // namespace

@@ -123,10 +123,24 @@ Dim max_dims(const Dim& a, const Dim& b, bool take_max) {
   return Dim();
 }
 
-// 1 / 0 when decidable: equal statics or identical monomials.
+// The sign a symbolic monomial must have: its symbols are dims, so never negative, and the
+// sign follows the coefficient (0 when unknown or static).
+int symbolic_sign(const Dim& d) {
+  if (!d.is_symbolic()) return 0;
+  return d.coefficient() > 0 ? 1 : -1;
+}
+
+// 1 / 0 when decidable: equal statics or identical monomials, and a symbolic dim against a
+// constant of the opposite strict sign. The last case is what exporters emit for Expand:
+// Where(Equal(shape, -1), 1, shape) with shape = [batch, 1, 768].
 Dim equal_dims(const Dim& a, const Dim& b) {
   if (a.same_as(b)) return Dim(1);
   if (a.is_static() && b.is_static()) return Dim(0);
+  const auto opposite = [](const Dim& sym, const Dim& c) {
+    return c.is_static() &&
+           ((symbolic_sign(sym) > 0 && c.value() < 0) || (symbolic_sign(sym) < 0 && c.value() > 0));
+  };
+  if (opposite(a, b) || opposite(b, a)) return Dim(0);
   return Dim();
 }
 
