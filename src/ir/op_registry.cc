@@ -52,6 +52,7 @@ const OpRegistry& OpRegistry::global() {
     register_indexing_schemas(r);
     register_linear_schemas(r);
     register_resize_schemas(r);
+    register_pooling_schemas(r);
     return r;
   }();
   return registry;

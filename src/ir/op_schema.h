@@ -83,6 +83,7 @@ void register_shape_op_schemas(OpRegistry& registry);
 void register_indexing_schemas(OpRegistry& registry);
 void register_linear_schemas(OpRegistry& registry);
 void register_resize_schemas(OpRegistry& registry);
+void register_pooling_schemas(OpRegistry& registry);
 
 // Checks every node against its schema (known op, input/output counts) and infers output
 // dtypes and symbolic shapes in topological order. An unknown op is an kUnsupported error that
