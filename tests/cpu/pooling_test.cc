@@ -200,6 +200,56 @@ TEST(PoolKernel, GlobalPoolsAgainstReference) {
   }
 }
 
+// Symbolic batch and spatial dims: kept where the arithmetic allows (SAME with stride 1,
+// global pools), unknown where it does not.
+TEST(PoolShapes, SymbolicDims) {
+  const Dim batch = Dim::symbol("batch"), h = Dim::symbol("h");
+  auto infer = [&](const std::string& op, Attributes attrs) {
+    Graph g;
+    g.opset_imports[""] = 18;
+    Node n;
+    n.name = "p";
+    n.op_type = op;
+    n.attrs = std::move(attrs);
+    Value x;
+    x.name = "x";
+    x.dtype = DType::kFloat32;
+    x.has_shape = true;
+    x.shape = {batch, 8, h, 9};
+    n.inputs.push_back(g.add_value(std::move(x)));
+    g.inputs.push_back(n.inputs.back());
+    Value y;
+    y.name = "y";
+    n.outputs.push_back(g.add_value(std::move(y)));
+    g.outputs.push_back(n.outputs.back());
+    g.add_node(std::move(n));
+    const Status s = infer_shapes(g);
+    if (!s.ok()) return "error: " + s.message();
+    return sym_shape_to_string(g.values[g.nodes[0].outputs[0]].shape);
+  };
+  Attributes same;
+  same.set_ints("kernel_shape", {3, 3});
+  same.set_string("auto_pad", "SAME_UPPER");
+  EXPECT_EQ(infer("MaxPool", same), sym_shape_to_string({batch, 8, h, 9}));
+  Attributes strided;
+  strided.set_ints("kernel_shape", {3, 3});
+  strided.set_ints("strides", {2, 2});
+  strided.set_int("ceil_mode", 1);
+  EXPECT_EQ(infer("AveragePool", strided), sym_shape_to_string({batch, 8, Dim::unknown(), 4}));
+  EXPECT_EQ(infer("GlobalAveragePool", {}), sym_shape_to_string({batch, 8, 1, 1}));
+}
+
+// float16 widens to float32 and rounds back.
+TEST(PoolKernel, AveragePoolFloat16) {
+  const Tensor x = testing::tensor_of(DType::kFloat16, {1, 1, 2, 3}, {1, 2, 3, 4, 5, 6.5});
+  Attributes a;
+  a.set_ints("kernel_shape", {2, 2});
+  auto y = run_single_node("AveragePool", a, {{x}});
+  ASSERT_TRUE(y.ok()) << y.status().to_string();
+  EXPECT_TRUE(
+      tensors_close((*y)[0], testing::tensor_of(DType::kFloat16, {1, 1, 1, 2}, {3, 4.125})));
+}
+
 TEST(PoolKernel, MaxPoolUint8) {
   const Tensor x = testing::tensor_of(DType::kUInt8, {1, 1, 3, 3}, {1, 9, 3, 4, 5, 6, 200, 8, 7});
   Attributes a;
