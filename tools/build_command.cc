@@ -18,7 +18,9 @@ constexpr const char* kHelp =
     "options:\n"
     "  -o, --output FILE    the plan to write (required)\n"
     "  --precision P        fp32 (default). fp16, bf16, int8 and fp8 are not supported yet.\n"
-    "  --verbose            log each build step in detail\n"
+    "  --verbose            log each build step, each fusion applied (pattern, nodes absorbed)\n"
+    "                       and each near miss with the reason it was not applied\n"
+    "  --no-optimize        keep the graph as imported (no clean-up, no fusions)\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 success, 1 the model cannot be built (message names the node), 2 usage\n";
@@ -30,7 +32,8 @@ const char* const kPrecisions[] = {"fp32", "fp16", "bf16", "int8", "fp8"};
 int build_command(const std::vector<std::string>& words) {
   Result<CliArgs> parsed = CliArgs::parse(words, {{"--output", "-o", true, false},
                                                   {"--precision", "", true, false},
-                                                  {"--verbose", "", false, false}});
+                                                  {"--verbose", "", false, false},
+                                                  {"--no-optimize", "", false, false}});
   if (!parsed.ok()) return usage_error("build", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -50,6 +53,7 @@ int build_command(const std::vector<std::string>& words) {
                                     options.precision + "'");
   }
   options.verbose = args.has("--verbose");
+  options.optimize = !args.has("--no-optimize");
   options.log = [](const std::string& line) { std::printf("[build] %s\n", line.c_str()); };
   Result<BuildSummary> summary = build_plan(args.positionals()[0], args.get("--output"), options);
   std::fflush(stdout);

@@ -12,6 +12,8 @@ namespace vitrt {
 struct BuildOptions {
   std::string precision = "fp32";  // fp32 for now; fp16, bf16, int8, fp8 come with their issues
   bool verbose = false;
+  // Run the graph optimizer (clean-up and fusions). Off only to compare against the raw graph.
+  bool optimize = true;
   // Receives the build log line by line (what was imported, folded, fused, and why not).
   std::function<void(const std::string&)> log;
 };
@@ -19,6 +21,7 @@ struct BuildOptions {
 struct BuildSummary {
   std::map<std::string, int> ops_before;  // op type -> count in the imported graph
   std::map<std::string, int> ops_after;   // ... in the graph written to the plan
+  std::map<std::string, int> rewrites;    // optimizer pass -> rewrites it applied
   int64_t parameter_count = 0;
   int64_t parameter_bytes = 0;
   int64_t plan_bytes = 0;

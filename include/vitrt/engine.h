@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "vitrt/builder.h"
 #include "vitrt/status.h"
 #include "vitrt/tensor.h"
 
@@ -57,6 +58,9 @@ class Engine {
   static Result<std::shared_ptr<Engine>> load_plan(const std::string& plan_path);
   // Imports and prepares an ONNX model in memory, without a plan file (tests, quick runs).
   static Result<std::shared_ptr<Engine>> from_onnx(const std::string& onnx_path);
+  // ... with build options (options.optimize = false runs the graph as imported).
+  static Result<std::shared_ptr<Engine>> from_onnx(const std::string& onnx_path,
+                                                   const BuildOptions& options);
 
   virtual const std::vector<TensorInfo>& inputs() const = 0;
   virtual const std::vector<TensorInfo>& outputs() const = 0;

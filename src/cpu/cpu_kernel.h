@@ -58,6 +58,10 @@ void register_cpu_indexing_kernels(CpuKernelRegistry& registry);
 void register_cpu_linear_kernels(CpuKernelRegistry& registry);
 void register_cpu_resize_kernels(CpuKernelRegistry& registry);
 void register_cpu_pooling_kernels(CpuKernelRegistry& registry);
+void register_cpu_attention_kernels(CpuKernelRegistry& registry);
+void register_cpu_fused_linear_kernels(CpuKernelRegistry& registry);
+void register_cpu_fused_norm_kernels(CpuKernelRegistry& registry);
+void register_cpu_patchify_kernels(CpuKernelRegistry& registry);
 
 // Adapts a plain function (for stateless kernels whose attributes are cheap to read per run).
 template <typename Fn>

@@ -14,6 +14,10 @@ const CpuKernelRegistry& CpuKernelRegistry::global() {
     register_cpu_linear_kernels(r);
     register_cpu_resize_kernels(r);
     register_cpu_pooling_kernels(r);
+    register_cpu_attention_kernels(r);
+    register_cpu_fused_linear_kernels(r);
+    register_cpu_fused_norm_kernels(r);
+    register_cpu_patchify_kernels(r);
     return r;
   }();
   return registry;

@@ -6,7 +6,9 @@
 
 namespace vitrt {
 
-std::string Node::describe() const { return str_cat("node '", name, "' (", op_type, ")"); }
+std::string Node::describe() const {
+  return str_cat("node '", name, "' (", op_type, ")");
+}
 
 int64_t Graph::onnx_opset() const {
   auto it = opset_imports.find("");
@@ -19,6 +21,11 @@ ValueId Graph::add_value(Value v) {
   values.push_back(std::move(v));
   name_index_valid_ = false;
   return static_cast<ValueId>(values.size() - 1);
+}
+
+void Graph::rename_value(ValueId id, std::string new_name) {
+  values[id].name = std::move(new_name);
+  name_index_valid_ = false;
 }
 
 ValueId Graph::add_constant(const std::string& value_name, Tensor t) {

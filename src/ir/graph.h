@@ -38,9 +38,9 @@ struct Value {
 };
 
 struct Node {
-  std::string name;     // unique; the importer names unnamed nodes "<op_type>_<index>"
-  std::string op_type;  // "MatMul", "LayerNormalization", ...
-  std::string domain;   // "" for the default ONNX domain, "com.microsoft", "vitrt"
+  std::string name;              // unique; the importer names unnamed nodes "<op_type>_<index>"
+  std::string op_type;           // "MatMul", "LayerNormalization", ...
+  std::string domain;            // "" for the default ONNX domain, "com.microsoft", "vitrt"
   std::vector<ValueId> inputs;   // kNoValue for an omitted optional input
   std::vector<ValueId> outputs;  // kNoValue for an omitted optional output
   Attributes attrs;
@@ -72,6 +72,8 @@ class Graph {
   ValueId add_constant(const std::string& name, Tensor t);
   NodeId add_node(Node n);  // sets producer links of the outputs
   std::optional<ValueId> find_value(const std::string& name) const;
+  // Renames a value (passes keep graph-output names stable this way).
+  void rename_value(ValueId id, std::string new_name);
   // A fresh value name that does not collide: "<base>", "<base>_1", ...
   std::string unique_value_name(const std::string& base) const;
 

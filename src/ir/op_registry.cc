@@ -53,6 +53,10 @@ const OpRegistry& OpRegistry::global() {
     register_linear_schemas(r);
     register_resize_schemas(r);
     register_pooling_schemas(r);
+    register_attention_schemas(r);
+    register_fused_linear_schemas(r);
+    register_fused_norm_schemas(r);
+    register_patchify_schemas(r);
     return r;
   }();
   return registry;

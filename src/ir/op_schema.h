@@ -84,6 +84,11 @@ void register_indexing_schemas(OpRegistry& registry);
 void register_linear_schemas(OpRegistry& registry);
 void register_resize_schemas(OpRegistry& registry);
 void register_pooling_schemas(OpRegistry& registry);
+// Fused ops of the vitrt domain, made by the optimizer passes (src/passes/).
+void register_attention_schemas(OpRegistry& registry);     // vitrt.Attention
+void register_fused_linear_schemas(OpRegistry& registry);  // vitrt.Linear
+void register_fused_norm_schemas(OpRegistry& registry);    // vitrt.AddLayerNorm
+void register_patchify_schemas(OpRegistry& registry);      // vitrt.Patchify
 
 // Checks every node against its schema (known op, input/output counts) and infers output
 // dtypes and symbolic shapes in topological order. An unknown op is an kUnsupported error that

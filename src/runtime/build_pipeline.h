@@ -2,6 +2,7 @@
 // the optimizer passes.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "ir/graph.h"
@@ -14,8 +15,9 @@ namespace vitrt {
 Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOptions& options,
                                  BuildSummary* summary);
 
-// The optimizer hook: graph rewrites (constant folding, fusions) run here once they exist.
-// Each pass is a pure Graph -> Graph rewrite that logs what it did through options.log.
-Status run_optimization_passes(Graph& graph, const BuildOptions& options);
+// Runs the optimizer (src/passes/) unless options.optimize is off, logging what it applied;
+// fills `rewrites` (pass -> count) when given.
+Status run_optimization_passes(Graph& graph, const BuildOptions& options,
+                               std::map<std::string, int>* rewrites = nullptr);
 
 }  // namespace vitrt

@@ -5,6 +5,7 @@
 
 #include "ir/op_schema.h"
 #include "onnx/onnx_import.h"
+#include "passes/pass.h"
 #include "plan/plan_format.h"
 #include "runtime/build_pipeline.h"
 #include "runtime/cpu_engine.h"
@@ -36,10 +37,25 @@ int total_nodes(const std::map<std::string, int>& counts) {
 
 }  // namespace
 
-Status run_optimization_passes(Graph& graph, const BuildOptions& options) {
-  // No passes yet: constant folding and the fusions (layer norm, GELU, attention) land here.
-  (void)graph;
-  if (options.verbose) log_line(options, "optimizer: no passes enabled yet; graph unchanged");
+Status run_optimization_passes(Graph& graph, const BuildOptions& options,
+                               std::map<std::string, int>* rewrites) {
+  if (!options.optimize) {
+    log_line(options, "optimizer: off (--no-optimize)");
+    return Status::ok_status();
+  }
+  PassContext ctx(options.verbose, options.log);
+  if (options.verbose) log_line(options, "optimizer:");
+  VITRT_RETURN_IF_ERROR(optimize_graph(graph, ctx));
+  std::string applied;
+  for (const auto& [pass, n] : ctx.applied_counts()) {
+    applied += str_cat(applied.empty() ? "" : ", ", pass, " x", n);
+  }
+  log_line(options, str_cat("optimizer: ", applied.empty() ? "nothing applied" : applied,
+                            options.verbose || ctx.near_miss_count() == 0
+                                ? std::string()
+                                : str_cat(" (", ctx.near_miss_count(),
+                                          " near misses: --verbose lists them)")));
+  if (rewrites != nullptr) *rewrites = ctx.applied_counts();
   return Status::ok_status();
 }
 
@@ -71,11 +87,14 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   for (ValueId id : graph.outputs) {
     log_line(options, "output " + value_signature(graph.values[id]));
   }
-  VITRT_RETURN_IF_ERROR(run_optimization_passes(graph, options));
+  std::map<std::string, int> rewrites;
+  Status optimized = run_optimization_passes(graph, options, &rewrites);
+  if (!optimized.ok()) return optimized.with_context(str_cat("'", onnx_path, "'"));
   graph.compact();
   if (summary != nullptr) {
     summary->ops_before = ops_before;
     summary->ops_after = graph.op_counts();
+    summary->rewrites = rewrites;
     summary->parameter_count = graph.parameter_count();
     summary->parameter_bytes = graph.parameter_bytes();
   }
@@ -89,6 +108,8 @@ Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string&
   // Creating every kernel once validates attributes now rather than when the plan is loaded.
   Status kernels = check_cpu_kernels(graph);
   if (!kernels.ok()) return kernels.with_context(str_cat("'", onnx_path, "'"));
+  log_line(options, str_cat("ops: ", total_nodes(summary.ops_before), " before, ",
+                            total_nodes(summary.ops_after), " after optimization"));
   log_line(options, str_cat("plan graph: ", total_nodes(summary.ops_after), " nodes (",
                             op_counts_text(summary.ops_after), ")"));
 

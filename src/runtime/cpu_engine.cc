@@ -139,7 +139,11 @@ Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) 
 }
 
 Result<std::shared_ptr<Engine>> Engine::from_onnx(const std::string& onnx_path) {
-  BuildOptions options;
+  return from_onnx(onnx_path, BuildOptions());
+}
+
+Result<std::shared_ptr<Engine>> Engine::from_onnx(const std::string& onnx_path,
+                                                  const BuildOptions& options) {
   VITRT_ASSIGN_OR_RETURN(Graph graph, import_and_prepare(onnx_path, options, nullptr));
   return create_cpu_engine(std::move(graph));
 }

@@ -1,0 +1,113 @@
+// Pattern-matching and rewriting tools shared by the optimizer passes.
+#include "passes/graph_rewrite.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace vitrt {
+
+const Node* producer_of(const Graph& graph, ValueId v) {
+  if (v == kNoValue) return nullptr;
+  const NodeId p = graph.values[v].producer;
+  if (p < 0 || graph.nodes[p].dead) return nullptr;
+  return &graph.nodes[p];
+}
+
+Node* producer_of(Graph& graph, ValueId v) {
+  return const_cast<Node*>(producer_of(static_cast<const Graph&>(graph), v));
+}
+
+bool is_onnx_op(const Node& node, const char* op_type) {
+  return node.op_type == op_type && (node.domain.empty() || node.domain == "ai.onnx");
+}
+
+const Node* producer_if(const Graph& graph, ValueId v, const char* op_type) {
+  const Node* p = producer_of(graph, v);
+  return p != nullptr && is_onnx_op(*p, op_type) ? p : nullptr;
+}
+
+bool is_graph_output(const Graph& graph, ValueId v) {
+  return std::find(graph.outputs.begin(), graph.outputs.end(), v) != graph.outputs.end();
+}
+
+std::optional<double> scalar_constant(const Graph& graph, ValueId v) {
+  if (v == kNoValue || !graph.values[v].is_constant()) return std::nullopt;
+  const Tensor& t = graph.values[v].constant;
+  if (t.numel() != 1) return std::nullopt;
+  switch (t.dtype()) {
+    case DType::kFloat32:
+    case DType::kFloat64:
+    case DType::kFloat16:
+    case DType::kBFloat16:
+    case DType::kInt32:
+    case DType::kInt64:
+      return t.element_as_double(0);
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<std::vector<int64_t>> int_constant(const Graph& graph, ValueId v) {
+  if (v == kNoValue || !graph.values[v].is_constant()) return std::nullopt;
+  const Tensor& t = graph.values[v].constant;
+  if (t.dtype() != DType::kInt64 && t.dtype() != DType::kInt32) return std::nullopt;
+  return t.to_int64_vector();
+}
+
+bool Uses::only_used_by_one(ValueId v) const {
+  return consumers_[v].size() == 1 && !is_graph_output(graph_, v);
+}
+
+const Node* Uses::single_consumer(ValueId v) const {
+  return only_used_by_one(v) ? &graph_.nodes[consumers_[v][0]] : nullptr;
+}
+
+void replace_uses(Graph& graph, ValueId from, ValueId to) {
+  for (Node& node : graph.nodes) {
+    if (node.dead) continue;
+    for (ValueId& in : node.inputs) {
+      if (in == from) in = to;
+    }
+  }
+  bool output = false;
+  for (ValueId& out : graph.outputs) {
+    if (out == from) {
+      out = to;
+      output = true;
+    }
+  }
+  if (output) {
+    // The model's output keeps its name; the replaced value takes a fresh one.
+    std::string name = graph.values[from].name;
+    graph.rename_value(from, graph.unique_value_name(name + "_replaced"));
+    graph.rename_value(to, std::move(name));
+  }
+}
+
+NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_type,
+                const std::string& name, std::vector<ValueId> inputs,
+                const std::vector<std::string>& output_names, Attributes attrs) {
+  std::unordered_set<std::string> node_names;
+  for (const Node& n : graph.nodes) node_names.insert(n.name);
+  std::string unique = name;
+  for (int i = 1; node_names.count(unique) != 0; ++i) unique = name + "_" + std::to_string(i);
+
+  Node node;
+  node.name = unique;
+  node.op_type = op_type;
+  node.domain = domain;
+  node.inputs = std::move(inputs);
+  node.attrs = std::move(attrs);
+  for (const std::string& out : output_names) {
+    Value v;
+    v.name = graph.unique_value_name(out);
+    node.outputs.push_back(graph.add_value(std::move(v)));
+  }
+  return graph.add_node(std::move(node));
+}
+
+void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes) {
+  for (NodeId id : nodes) graph.nodes[id].dead = true;
+}
+
+}  // namespace vitrt

@@ -1,0 +1,57 @@
+// Small tools the passes share for matching patterns and rewriting the graph.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace vitrt {
+
+// The live node producing `v`, or nullptr for graph inputs and constants.
+const Node* producer_of(const Graph& graph, ValueId v);
+Node* producer_of(Graph& graph, ValueId v);
+// True when `node` is the ai.onnx op `op_type` (domain "" or "ai.onnx").
+bool is_onnx_op(const Node& node, const char* op_type);
+// The producer of `v` when it is the ai.onnx op `op_type`, else nullptr.
+const Node* producer_if(const Graph& graph, ValueId v, const char* op_type);
+
+bool is_graph_output(const Graph& graph, ValueId v);
+
+// The value of a constant holding exactly one element (any rank, float or integer dtype).
+std::optional<double> scalar_constant(const Graph& graph, ValueId v);
+// The elements of a constant integer tensor (int32/int64), or nullopt.
+std::optional<std::vector<int64_t>> int_constant(const Graph& graph, ValueId v);
+
+// Live consumers of every value, recomputed on demand; passes that rewrite call refresh().
+class Uses {
+ public:
+  explicit Uses(const Graph& graph) : graph_(graph) { refresh(); }
+  void refresh() { consumers_ = graph_.consumers(); }
+  const std::vector<NodeId>& of(ValueId v) const { return consumers_[v]; }
+  // Exactly one live consumer and not a graph output: the value may be absorbed into a fusion.
+  bool only_used_by_one(ValueId v) const;
+  // The single consumer of `v`, or nullptr when it has zero or several (or is a graph output).
+  const Node* single_consumer(ValueId v) const;
+
+ private:
+  const Graph& graph_;
+  std::vector<std::vector<NodeId>> consumers_;
+};
+
+// Makes every reader of `from` (live nodes and graph outputs) read `to` instead. When `from` is
+// a graph output, `to` takes over its name, so the model's output names never change.
+void replace_uses(Graph& graph, ValueId from, ValueId to);
+
+// Adds a node of domain `domain` and type `op_type` named `name` (made unique), with fresh
+// outputs named after `output_names` (made unique); returns the node id. Output dtypes and
+// shapes are filled by the next shape inference.
+NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_type,
+                const std::string& name, std::vector<ValueId> inputs,
+                const std::vector<std::string>& output_names, Attributes attrs = {});
+
+// Marks nodes dead; their values are dropped by compact() once nothing reads them.
+void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes);
+
+}  // namespace vitrt

@@ -1,0 +1,83 @@
+// The optimizer's pass interface: every pass is a pure Graph -> Graph rewrite in its own file
+// under src/passes/, declared here, run in the order of default_passes().
+//
+// A pass reports through its PassContext: each rewrite it applied (pattern, the nodes it
+// absorbed) and, for the verbose build log, each near miss with the reason it declined. Passes
+// must check every precondition before changing the graph: a fusion that might change numbers
+// does not fire.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "vitrt/status.h"
+
+namespace vitrt {
+
+class PassContext {
+ public:
+  // `log` receives report lines; `verbose` adds near misses and per-rewrite detail.
+  PassContext(bool verbose, std::function<void(const std::string&)> log)
+      : verbose_(verbose), log_(std::move(log)) {}
+
+  bool verbose() const { return verbose_; }
+
+  // A rewrite applied by `pass`: what it made (e.g. "Attention 'layer.3'") and the nodes it
+  // absorbed. Counted per pass for the summary; listed one per line in verbose mode.
+  void applied(const std::string& pass, const std::string& what,
+               const std::vector<std::string>& absorbed_nodes = {});
+  // A pattern that looked like a match but was declined, and why. Verbose mode only.
+  void near_miss(const std::string& pass, const std::string& where, const std::string& reason);
+  // A free-form line for the log (always shown).
+  void note(const std::string& line) const;
+
+  // pass name -> number of rewrites applied, for the summary line.
+  const std::map<std::string, int>& applied_counts() const { return applied_counts_; }
+  int near_miss_count() const { return near_misses_; }
+
+ private:
+  bool verbose_;
+  std::function<void(const std::string&)> log_;
+  std::map<std::string, int> applied_counts_;
+  int near_misses_ = 0;
+};
+
+// A pass returns an error only for a graph it cannot handle safely (a broken invariant), never
+// for a pattern it declines: declining is a near miss.
+using PassFn = Status (*)(Graph& graph, PassContext& ctx);
+
+struct Pass {
+  const char* name;
+  PassFn run;
+};
+
+// The passes in the order the builder runs them.
+const std::vector<Pass>& default_passes();
+
+// Runs default_passes(), the clean-up passes again until nothing changes, re-infers shapes,
+// compacts the graph and validates it. Shapes must have been inferred before.
+Status optimize_graph(Graph& graph, PassContext& ctx);
+
+// ---- the passes, one per file -------------------------------------------------------------
+// Clean-up (src/passes/{remove_identity,fold_constants,...}.cc)
+Status remove_identity(Graph& graph, PassContext& ctx);  // Identity, Dropout
+Status fold_constants(Graph& graph, PassContext& ctx);   // incl. shape arithmetic
+Status eliminate_dead_nodes(Graph& graph, PassContext& ctx);
+Status eliminate_duplicate_nodes(Graph& graph, PassContext& ctx);
+Status simplify_reshape_transpose(Graph& graph, PassContext& ctx);  // and Squeeze/Unsqueeze
+Status eliminate_casts(Graph& graph, PassContext& ctx);
+// Fusions
+Status fuse_layer_norm(Graph& graph, PassContext& ctx);
+Status fuse_gelu(Graph& graph, PassContext& ctx);
+Status fuse_patch_embedding(Graph& graph, PassContext& ctx);
+Status fuse_attention(Graph& graph, PassContext& ctx);
+Status fuse_linear(Graph& graph, PassContext& ctx);  // MatMul + Add(bias) -> vitrt.Linear
+Status fold_scale_into_weights(Graph& graph, PassContext& ctx);
+Status pack_qkv(Graph& graph, PassContext& ctx);
+Status fuse_linear_activation(Graph& graph, PassContext& ctx);  // Linear + Gelu -> epilogue
+Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
+
+}  // namespace vitrt

@@ -1,0 +1,126 @@
+// The pass order, the build report, and the driver that runs the passes to a fixed point.
+#include <numeric>
+
+#include "ir/op_schema.h"
+#include "passes/pass.h"
+
+namespace vitrt {
+
+void PassContext::applied(const std::string& pass, const std::string& what,
+                          const std::vector<std::string>& absorbed_nodes) {
+  ++applied_counts_[pass];
+  if (!verbose_ || !log_) return;
+  std::string line = str_cat("  [", pass, "] ", what);
+  if (!absorbed_nodes.empty()) {
+    line += str_cat(" <- ", absorbed_nodes.size(), " nodes:");
+    for (const std::string& n : absorbed_nodes) line += " " + n;
+  }
+  log_(line);
+}
+
+void PassContext::near_miss(const std::string& pass, const std::string& where,
+                            const std::string& reason) {
+  ++near_misses_;
+  if (verbose_ && log_) log_(str_cat("  [", pass, "] not applied at ", where, ": ", reason));
+}
+
+void PassContext::note(const std::string& line) const {
+  if (log_) log_(line);
+}
+
+namespace {
+
+// Passes that only remove or simplify; they run first and again after the fusions, until
+// nothing changes.
+const std::vector<Pass>& cleanup_passes() {
+  static const std::vector<Pass> passes = {
+      {"remove_identity", remove_identity},
+      {"fold_constants", fold_constants},
+      {"eliminate_dead_nodes", eliminate_dead_nodes},
+      {"eliminate_duplicate_nodes", eliminate_duplicate_nodes},
+      {"simplify_reshape_transpose", simplify_reshape_transpose},
+      {"eliminate_casts", eliminate_casts},
+  };
+  return passes;
+}
+
+// Fusions, in dependency order: LayerNorm and GELU are recognised on the raw graph; attention
+// is matched on the projections' Linear nodes; QKV packing needs the Attention nodes; the
+// activation and residual epilogues go last so the larger patterns see plain ops first.
+const std::vector<Pass>& fusion_passes() {
+  static const std::vector<Pass> passes = {
+      {"fuse_layer_norm", fuse_layer_norm},
+      {"fuse_gelu", fuse_gelu},
+      {"fuse_patch_embedding", fuse_patch_embedding},
+      {"fuse_linear", fuse_linear},
+      {"fuse_attention", fuse_attention},
+      {"fold_scale_into_weights", fold_scale_into_weights},
+      {"pack_qkv", pack_qkv},
+      {"fuse_linear_activation", fuse_linear_activation},
+      {"fuse_residual_layer_norm", fuse_residual_layer_norm},
+  };
+  return passes;
+}
+
+int total_applied(const PassContext& ctx) {
+  int n = 0;
+  for (const auto& [pass, count] : ctx.applied_counts()) n += count;
+  return n;
+}
+
+// Runs one pass; re-infers shapes when it changed the graph, so later passes see the new
+// values' dtypes and shapes.
+Status run_one(const Pass& pass, Graph& graph, PassContext& ctx, bool* changed) {
+  const int before = total_applied(ctx);
+  Status s = pass.run(graph, ctx);
+  if (!s.ok()) return s.with_context(str_cat("optimizer pass '", pass.name, "'"));
+  if (total_applied(ctx) != before) {
+    *changed = true;
+    Status inferred = infer_shapes(graph);
+    if (!inferred.ok()) {
+      return inferred.with_context(str_cat("after optimizer pass '", pass.name, "'"));
+    }
+  }
+  return Status::ok_status();
+}
+
+Status run_cleanup(Graph& graph, PassContext& ctx) {
+  // Each round can expose more (a folded Shape makes a Reshape constant, ...); a few rounds
+  // reach the fixed point on every export seen.
+  constexpr int kMaxRounds = 8;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool changed = false;
+    for (const Pass& pass : cleanup_passes()) {
+      VITRT_RETURN_IF_ERROR(run_one(pass, graph, ctx, &changed));
+    }
+    if (!changed) break;
+  }
+  return Status::ok_status();
+}
+
+}  // namespace
+
+const std::vector<Pass>& default_passes() {
+  static const std::vector<Pass> passes = [] {
+    std::vector<Pass> all = cleanup_passes();
+    for (const Pass& p : fusion_passes()) all.push_back(p);
+    return all;
+  }();
+  return passes;
+}
+
+Status optimize_graph(Graph& graph, PassContext& ctx) {
+  VITRT_RETURN_IF_ERROR(run_cleanup(graph, ctx));
+  for (const Pass& pass : fusion_passes()) {
+    bool changed = false;
+    VITRT_RETURN_IF_ERROR(run_one(pass, graph, ctx, &changed));
+  }
+  VITRT_RETURN_IF_ERROR(run_cleanup(graph, ctx));
+  graph.compact();
+  VITRT_RETURN_IF_ERROR(infer_shapes(graph));
+  Status valid = graph.validate();
+  if (!valid.ok()) return valid.with_context("optimized graph");
+  return Status::ok_status();
+}
+
+}  // namespace vitrt
