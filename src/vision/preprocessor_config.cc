@@ -118,6 +118,19 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
     return invalid_argument(source, ": not valid JSON: ", e.what());
   }
   if (!root.is_object()) return invalid_argument(source, ": expected a JSON object");
+  // Every field has a default, so an unrelated JSON file (a model's config.json, say) would
+  // otherwise pass silently as CLIP's settings.
+  bool has_any_field = false;
+  for (const char* key :
+       {"do_convert_rgb", "do_resize", "size", "resample", "do_center_crop", "crop_size",
+        "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std"}) {
+    has_any_field = has_any_field || root.contains(key);
+  }
+  if (!has_any_field) {
+    return invalid_argument(source,
+                            ": no image preprocessing fields (size, crop_size, "
+                            "image_mean, ...); is this a preprocessor_config.json?");
+  }
   PreprocessorConfig config;
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_convert_rgb", &config.do_convert_rgb, source));
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_resize", &config.do_resize, source));

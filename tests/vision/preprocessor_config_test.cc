@@ -47,6 +47,7 @@ TEST(VisionConfig, ErrorsNameTheField) {
   } cases[] = {
       {"{not json", "not valid JSON"},
       {"[1, 2]", "expected a JSON object"},
+      {R"({"architectures": ["CLIPModel"], "projection_dim": 512})", "no image preprocessing"},
       {R"({"do_resize": "yes"})", "'do_resize'"},
       {R"({"size": {"shortest_edge": -3}})", "'size.shortest_edge'"},
       {R"({"size": {"shortest_edge": 224, "longest_edge": 448}})", "longest_edge"},
