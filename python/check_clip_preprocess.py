@@ -63,6 +63,24 @@ def main():
         for fmt, save in FORMATS.items():
             files.append(save(im, os.path.join(tmp, f"{photo}_{fmt}")))
             names.append((photo, fmt))
+    # Other modes and orientations on full photos: CMYK JPEG, EXIF-rotated JPEGs, RGBA PNG
+    # with transparency (composited onto white by HF).
+    coffee = Image.fromarray(skimage.data.coffee())
+    files.append(os.path.join(tmp, "coffee_cmyk.jpg"))
+    coffee.convert("CMYK").save(files[-1], quality=90)
+    names.append(("coffee", "jpg_cmyk"))
+    for orientation in (3, 6, 8):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        files.append(os.path.join(tmp, f"rocket_orient{orientation}.jpg"))
+        Image.fromarray(skimage.data.rocket()).save(files[-1], quality=90, exif=exif)
+        names.append(("rocket", f"jpg_orient{orientation}"))
+    chelsea = np.asarray(skimage.data.chelsea())
+    ramp = np.clip(np.arange(chelsea.shape[1]) * 255 // (chelsea.shape[1] - 1), 0, 255)
+    rgba = np.dstack([chelsea, np.broadcast_to(ramp, chelsea.shape[:2])]).astype(np.uint8)
+    files.append(os.path.join(tmp, "chelsea_rgba.png"))
+    Image.fromarray(rgba, "RGBA").save(files[-1])
+    names.append(("chelsea", "png_rgba"))
     # One batch call: also exercises the multi-threaded loader.
     ours_u8 = run_vitrt(args.vitrt, files, config_path, os.path.join(tmp, "u8.npy"), ["--uint8"])
     ours = run_vitrt(args.vitrt, files, config_path, os.path.join(tmp, "f32.npy"))

@@ -58,6 +58,18 @@ def png_chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def raw_png(path, array, color_type):
+    """A 16-bit PNG written by hand (PIL cannot write 16-bit RGB, RGBA or LA)."""
+    height, width = array.shape[:2]
+    rows = array.astype(">u2").reshape(height, -1).tobytes()
+    stride = len(rows) // height
+    data = b"".join(b"\x00" + rows[y * stride:(y + 1) * stride] for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+                + png_chunk(b"IDAT", zlib.compress(data)) + png_chunk(b"IEND", b""))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name in os.listdir(OUT):
@@ -104,6 +116,11 @@ def main():
     add("gray_1bit.png", lambda p: gray.convert("1").save(p))
     gray16 = (np.asarray(gray, dtype=np.uint16) * 3).astype(np.uint16)  # values up to 765
     add("gray_16bit.png", lambda p: Image.fromarray(gray16).save(p))
+    # 16-bit colour: PIL keeps the high byte of each sample (its ";16B" raw modes).
+    face16 = np.asarray(face, dtype=np.uint16) * 257 + np.arange(60, dtype=np.uint16)[:, None]
+    add("face_16bit.png", lambda p: raw_png(p, face16, 2))
+    alpha16 = np.asarray(alpha, dtype=np.uint16) * 256 + 255
+    add("cup_rgba_16bit.png", lambda p: raw_png(p, alpha16, 6))
     add("face_rgb_trns.png", lambda p: face.save(p, transparency=tuple(int(v) for v in np.asarray(face)[0, 0])))
     add("launch_lossy.webp", lambda p: launch.save(p, "WEBP", quality=80))
     add("cup_rgba_lossless.webp", lambda p: alpha.save(p, "WEBP", lossless=True))
