@@ -14,7 +14,8 @@ enum class PixelMode {
   kGray,       // PIL "L" (also 1-, 2-, 4-bit and clipped 16-bit grayscale)
   kGrayAlpha,  // PIL "LA"
   kRgb,        // PIL "RGB"
-  kRgba,       // PIL "RGBA" (straight, not premultiplied, alpha)
+  kRgba,       // PIL "RGBA" (straight alpha); also P/RGB PNGs with a tRNS chunk, which
+               // HF treats as transparent
   kCmyk,       // PIL "CMYK" as PIL holds it: 0 = no ink
 };
 
@@ -25,10 +26,6 @@ struct Image {
   int width = 0;
   int height = 0;
   PixelMode mode = PixelMode::kRgb;
-  // Some PIL images without an alpha band still count as transparent for HF's do_convert_rgb
-  // (a PNG tRNS key colour); the decoder then turns them into kGrayAlpha/kRgba and sets this so
-  // that PIL's convert('RGB') semantics (which ignore it) stay available.
-  bool alpha_from_transparency_key = false;
   std::vector<uint8_t> pixels;  // row-major, height * width * channels bytes
 
   int channels() const { return pixel_mode_channels(mode); }
