@@ -23,9 +23,12 @@ done
 #   libgtest-dev            GoogleTest for the unit tests
 #   libonnx-testdata        ONNX's operator conformance cases (inputs + expected outputs)
 #   clang-14 libclang-rt-14-dev   libFuzzer for the importer's fuzz target
+#   libjpeg62-turbo-dev libpng-dev libwebp-dev   image decoding for `vitrt clip` (src/vision),
+#                           libjpeg-turbo being the JPEG decoder PIL uses, so pixels match HF
+#   nlohmann-json3-dev      JSON (preprocessor_config.json; header-only, for the whole project)
 
 packages=(cmake ninja-build g++ libdnnl-dev libgtest-dev libonnx-testdata clang-14
-          libclang-rt-14-dev)
+          libclang-rt-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev nlohmann-json3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

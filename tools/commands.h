@@ -14,6 +14,8 @@ int build_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
+// `vitrt clip preprocess` (dispatched from `vitrt clip`).
+int clip_preprocess_command(const std::vector<std::string>& args);
 
 // Loads a plan, or an ONNX model when the file is not a plan (run and bench accept both).
 Result<std::shared_ptr<Engine>> load_model(const std::string& path);

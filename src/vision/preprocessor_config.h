@@ -1,0 +1,40 @@
+// The settings of an HF image processor, read from its preprocessor_config.json.
+//
+// Fields and defaults follow transformers' CLIPImageProcessor: a field the file omits takes
+// CLIP's default (shortest edge 224, bicubic, 224x224 centre crop, rescale 1/255, OpenAI CLIP
+// mean/std, convert to RGB). Other processors that use the same fields (SigLIP, ViT, DINOv2)
+// work when their file spells the fields out, as the files on the Hub do.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "vision/resample.h"
+#include "vitrt/status.h"
+
+namespace vitrt::vision {
+
+struct PreprocessorConfig {
+  bool do_convert_rgb = true;
+  bool do_resize = true;
+  // Either the shortest edge (the other follows the aspect ratio) or an exact height x width.
+  int shortest_edge = 224;
+  int resize_height = 0;  // > 0 selects the exact size instead of shortest_edge
+  int resize_width = 0;
+  ResampleFilter resample = ResampleFilter::kBicubic;
+  bool do_center_crop = true;
+  int crop_height = 224;
+  int crop_width = 224;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = true;
+  std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};
+  std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};
+};
+
+// `source` names the text in messages (usually the file path).
+Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_text,
+                                                     const std::string& source);
+Result<PreprocessorConfig> read_preprocessor_config(const std::string& path);
+
+}  // namespace vitrt::vision
