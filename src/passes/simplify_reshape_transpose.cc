@@ -1,11 +1,158 @@
-// Optimizer pass simplify_reshape_transpose: not implemented yet; leaves the graph unchanged.
+// Optimizer pass simplify_reshape_transpose: shortens chains of ops that only move data.
+//
+//  * Reshape, Flatten, Squeeze and Unsqueeze ("views": they keep the element order) whose
+//    output has the input's shape are removed.
+//  * A view reading another view reads the first one's input instead, as one Reshape with a
+//    constant target (copying symbolic dims with 0, inferring one with -1): Reshape -> Reshape,
+//    Unsqueeze -> Squeeze and Flatten -> Reshape chains collapse, and cancelling pairs vanish.
+//  * A Transpose reading a Transpose reads its input with the composed permutation; an
+//    identity permutation is removed.
+// The inner node stays for its other readers (a view or transpose costs at most one copy, the
+// same as before) and otherwise dies in eliminate_dead_nodes. Graph outputs keep their names.
+#include <numeric>
+
+#include "ir/ops/shape_rules.h"
+#include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
 namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "simplify_reshape_transpose";
+
+bool is_view(const Node& node) {
+  return is_onnx_op(node, "Reshape") || is_onnx_op(node, "Flatten") ||
+         is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze");
+}
+
+// Makes readers of `node`'s output read `source` and removes the node; false when a graph
+// output name would be lost.
+bool bypass(Graph& graph, PassContext& ctx, NodeId id, ValueId source, const std::string& why,
+            std::vector<std::string> absorbed) {
+  const Node& node = graph.nodes[id];
+  const ValueId out = node.outputs[0];
+  if (!can_replace_uses(graph, out, source)) return false;
+  absorbed.push_back(node.name);
+  ctx.applied(kPass, str_cat("removed ", node.describe(), ": ", why), absorbed);
+  replace_uses(graph, out, source);
+  remove_nodes(graph, {id});
+  return true;
+}
+
+// A view of a view: node becomes Reshape(source of the inner view, constant target).
+void collapse_views(Graph& graph, PassContext& ctx, NodeId id) {
+  Node& node = graph.nodes[id];
+  const Node* inner = producer_of(graph, node.inputs[0]);
+  if (inner == nullptr || !is_view(*inner) || !inner->has_input(0)) return;
+  const ValueId source = inner->inputs[0];
+  const Value& src = graph.values[source];
+  const Value& out = graph.values[node.outputs[0]];
+  if (!src.has_shape || !out.has_shape) return;
+  const std::string inner_name = inner->name;
+  if (same_sym_shape(src, out)) {
+    bypass(
+        graph, ctx, id, source,
+        str_cat("with ", inner->describe(), " it restores shape ", sym_shape_to_string(src.shape)),
+        {inner_name});
+    return;
+  }
+  for (const Dim& d : out.shape) {
+    // A static 0 would read as "copy" in a Reshape target.
+    if (d.is_static() && d.value() <= 0) return;
+  }
+  auto target = constant_reshape_target(src.shape, out.shape, /*allowzero=*/false);
+  if (!target) {
+    ctx.near_miss(
+        kPass, node.describe(),
+        str_cat("not merged with ", inner->describe(), ": output ", sym_shape_to_string(out.shape),
+                " has more than one dim not copied from ", sym_shape_to_string(src.shape)));
+    return;
+  }
+  const std::string was = node.describe();
+  const ValueId shape =
+      add_constant_value(graph, node.name + "_shape", Tensor::from_int64(*target));
+  node.op_type = "Reshape";
+  node.domain.clear();
+  node.attrs = Attributes();
+  node.inputs = {source, shape};
+  ctx.applied(
+      kPass, str_cat(was, " and ", inner_name, " became one Reshape to ", shape_to_string(*target)),
+      {inner_name});
+}
+
+std::optional<std::vector<int>> perm_of(const Graph& graph, const Node& node) {
+  const Value& in = graph.values[node.inputs[0]];
+  if (!in.has_shape) return std::nullopt;
+  auto attr = node.attrs.get_ints("perm", {});
+  if (!attr.ok()) return std::nullopt;
+  auto perm = transpose_perm(*attr, static_cast<int>(in.shape.size()));
+  if (!perm.ok()) return std::nullopt;
+  return *perm;
+}
+
+bool is_identity_perm(const std::vector<int>& perm) {
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] != static_cast<int>(i)) return false;
+  }
+  return true;
+}
+
+void simplify_transpose(Graph& graph, PassContext& ctx, NodeId id) {
+  Node& node = graph.nodes[id];
+  auto perm = perm_of(graph, node);
+  if (!perm) return;
+  if (is_identity_perm(*perm)) {
+    bypass(graph, ctx, id, node.inputs[0], "identity permutation", {});
+    return;
+  }
+  const Node* inner = producer_if(graph, node.inputs[0], "Transpose");
+  if (inner == nullptr || !inner->has_input(0)) return;
+  auto inner_perm = perm_of(graph, *inner);
+  if (!inner_perm || inner_perm->size() != perm->size()) return;
+  // out[i] = mid[perm[i]] = in[inner_perm[perm[i]]]
+  std::vector<int64_t> composed;
+  std::vector<int> composed_int;
+  for (int p : *perm) {
+    composed.push_back((*inner_perm)[p]);
+    composed_int.push_back((*inner_perm)[p]);
+  }
+  const ValueId source = inner->inputs[0];
+  const std::string inner_name = inner->name;
+  if (is_identity_perm(composed_int)) {
+    bypass(graph, ctx, id, source, str_cat("it undoes ", inner->describe()), {inner_name});
+    return;
+  }
+  node.inputs[0] = source;
+  node.attrs.set_ints("perm", composed);
+  ctx.applied(kPass,
+              str_cat(node.describe(), " composed with ", inner_name, " into perm ",
+                      shape_to_string(composed)),
+              {inner_name});
+}
+
+}  // namespace
 
 Status simplify_reshape_transpose(Graph& graph, PassContext& ctx) {
-  (void)graph;
-  (void)ctx;
+  VITRT_ASSIGN_OR_RETURN(std::vector<NodeId> order, graph.topological_order());
+  for (NodeId id : order) {
+    const Node& node = graph.nodes[id];
+    if (node.dead || !node.has_input(0) || node.outputs.empty() || node.outputs[0] == kNoValue) {
+      continue;
+    }
+    if (is_onnx_op(node, "Transpose")) {
+      simplify_transpose(graph, ctx, id);
+      continue;
+    }
+    if (!is_view(node)) continue;
+    const Value& in = graph.values[node.inputs[0]];
+    const Value& out = graph.values[node.outputs[0]];
+    if (same_sym_shape(in, out)) {
+      bypass(graph, ctx, id, node.inputs[0],
+             str_cat("output shape ", sym_shape_to_string(out.shape), " is its input's"), {});
+      continue;
+    }
+    collapse_views(graph, ctx, id);
+  }
   return Status::ok_status();
 }
 
