@@ -35,8 +35,9 @@ bool forward_data(Graph& graph, PassContext& ctx, const Node& node) {
 // Dropout runs as the identity unless training_mode is (or may be) true.
 bool is_inference_dropout(const Graph& graph, const Node& node) {
   if (!node.has_input(2)) return true;
-  auto training = scalar_constant(graph, node.inputs[2]);
-  return training && *training == 0.0;
+  const Value& training = graph.values[node.inputs[2]];
+  return training.is_constant() && training.constant.numel() == 1 &&
+         training.constant.element_as_double(0) == 0.0;
 }
 
 }  // namespace
