@@ -7,9 +7,12 @@
 //    Unsqueeze -> Squeeze and Flatten -> Reshape chains collapse, and cancelling pairs vanish.
 //  * A Transpose reading a Transpose reads its input with the composed permutation; an
 //    identity permutation is removed.
+//  * Expand: one to its input's shape is removed; a broadcasting elementwise op reading an
+//    Expand reads the Expand's input when its own broadcast gives the same output shape, and
+//    an elementwise op on Expand(constant) and constants runs before the Expand (so it folds).
 // The inner node stays for its other readers (a view or transpose costs at most one copy, the
 // same as before) and otherwise dies in eliminate_dead_nodes. Graph outputs keep their names.
-#include <numeric>
+#include <algorithm>
 
 #include "ir/ops/shape_rules.h"
 #include "passes/graph_rewrite.h"
@@ -130,6 +133,120 @@ void simplify_transpose(Graph& graph, PassContext& ctx, NodeId id) {
               {inner_name});
 }
 
+// Elementwise ops that broadcast their inputs (NumPy rules) and compute each output element
+// from the input elements it broadcasts from.
+bool is_broadcasting_elementwise(const Node& node) {
+  static const char* const kOps[] = {"Add",  "Sub",     "Mul", "Div",         "Pow",
+                                     "Mod",  "Where",   "Max", "Min",         "Equal",
+                                     "Less", "Greater", "And", "LessOrEqual", "GreaterOrEqual",
+                                     "Or",   "Xor"};
+  for (const char* op : kOps) {
+    if (is_onnx_op(node, op)) return true;
+  }
+  return false;
+}
+
+// The broadcast of `shapes` when every output dim is provably determined, else nullopt.
+std::optional<SymShape> broadcast_known(const std::vector<const Value*>& values) {
+  size_t rank = 0;
+  for (const Value* v : values) {
+    if (!v->has_shape) return std::nullopt;
+    rank = std::max(rank, v->shape.size());
+  }
+  SymShape out(rank, Dim(1));
+  for (const Value* v : values) {
+    const size_t lead = rank - v->shape.size();
+    for (size_t i = 0; i < v->shape.size(); ++i) {
+      const Dim& d = v->shape[i];
+      Dim& o = out[lead + i];
+      if (d.is_static() && d.value() == 1) continue;
+      if (o.is_static() && o.value() == 1) {
+        o = d;
+      } else if (!o.same_as(d)) {
+        return std::nullopt;
+      }
+    }
+  }
+  return out;
+}
+
+bool same_dims(const SymShape& a, const SymShape& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].same_as(b[i])) return false;
+  }
+  return true;
+}
+
+// An elementwise op reading Expand(c, shape) reads c instead when broadcasting c with the other
+// inputs already gives the output shape: the op does the expansion for free. Returns whether
+// anything changed.
+bool read_through_expand(Graph& graph, PassContext& ctx, NodeId id) {
+  Node& node = graph.nodes[id];
+  const Value& out = graph.values[node.outputs[0]];
+  if (!out.has_shape) return false;
+  bool changed = false;
+  for (int i = 0; i < node.num_inputs(); ++i) {
+    const Node* expand = node.has_input(i) ? producer_if(graph, node.inputs[i], "Expand") : nullptr;
+    if (expand == nullptr || !expand->has_input(0)) continue;
+    std::vector<const Value*> inputs;
+    for (int k = 0; k < node.num_inputs(); ++k) {
+      if (!node.has_input(k)) return changed;
+      inputs.push_back(&graph.values[k == i ? expand->inputs[0] : node.inputs[k]]);
+    }
+    auto shape = broadcast_known(inputs);
+    if (!shape || !same_dims(*shape, out.shape)) continue;
+    ctx.applied(kPass,
+                str_cat(node.describe(), " reads the input of ", expand->describe(),
+                        " directly: its own broadcast gives ", sym_shape_to_string(out.shape)),
+                {expand->name});
+    node.inputs[i] = expand->inputs[0];
+    changed = true;
+  }
+  return changed;
+}
+
+// op(Expand(c, shape), constants...) becomes Expand(op(c, constants...), shape): the op runs on
+// the small tensor, which fold_constants then computes once when c is constant too (the
+// attention masks dynamo exports as Where(Expand(mask), 0, -inf)). Broadcasting is associative,
+// so the output shape is unchanged.
+void push_expand_down(Graph& graph, PassContext& ctx, NodeId id) {
+  const Node& node = graph.nodes[id];
+  int expanded = -1;
+  for (int i = 0; i < node.num_inputs(); ++i) {
+    if (!node.has_input(i)) return;
+    if (graph.values[node.inputs[i]].is_constant()) continue;
+    if (expanded >= 0 || producer_if(graph, node.inputs[i], "Expand") == nullptr) return;
+    expanded = i;
+  }
+  if (expanded < 0) return;
+  const Node& expand = *producer_of(graph, node.inputs[expanded]);
+  if (!expand.has_input(0) || !expand.has_input(1) ||
+      !graph.values[expand.inputs[0]].is_constant()) {
+    return;
+  }
+  std::vector<ValueId> inputs = node.inputs;
+  inputs[expanded] = expand.inputs[0];
+  const ValueId target = expand.inputs[1];
+  const std::string expand_name = expand.name;
+  // Copies: add_node grows the node vector that `node` lives in.
+  const std::string domain = node.domain;
+  const std::string op_type = node.op_type;
+  const std::string name = node.name + "_unexpanded";
+  const std::string output = graph.values[node.outputs[0]].name + "_unexpanded";
+  const NodeId small =
+      add_node(graph, domain, op_type, name, std::move(inputs), {output}, node.attrs);
+  Node& moved = graph.nodes[id];
+  ctx.applied(kPass,
+              str_cat(moved.describe(), " now runs before ", expand_name, " (as '",
+                      graph.nodes[small].name, "') on its constant input"),
+              {});
+  moved.op_type = "Expand";
+  moved.domain.clear();
+  moved.attrs = Attributes();
+  moved.inputs = {graph.nodes[small].outputs[0], target};
+}
+
 }  // namespace
 
 Status simplify_reshape_transpose(Graph& graph, PassContext& ctx) {
@@ -141,6 +258,15 @@ Status simplify_reshape_transpose(Graph& graph, PassContext& ctx) {
     }
     if (is_onnx_op(node, "Transpose")) {
       simplify_transpose(graph, ctx, id);
+      continue;
+    }
+    if (is_broadcasting_elementwise(node)) {
+      if (!read_through_expand(graph, ctx, id)) push_expand_down(graph, ctx, id);
+      continue;
+    }
+    if (is_onnx_op(node, "Expand") &&
+        same_sym_shape(graph.values[node.inputs[0]], graph.values[node.outputs[0]])) {
+      bypass(graph, ctx, id, node.inputs[0], "it expands to its input's shape", {});
       continue;
     }
     if (!is_view(node)) continue;

@@ -135,5 +135,78 @@ TEST(SimplifyReshapeTranspose, KeepsChainWhoseShapeNeedsTwoInferredDims) {
   EXPECT_EQ(last->inputs[0], flat);
 }
 
+// scores [batch, 2, 5, 5] + Where(Expand(keep [1, 1, 5, 1], [batch, 1, 5, 5]), 0, -1e9): the
+// attention mask the dynamo exporter writes for HF eager attention.
+TestGraph expanded_mask_graph(bool scores_from_expand) {
+  TestGraph g;
+  ValueId scores = g.input("scores", DType::kFloat32, {kBatch, 2, 5, 5});
+  Tensor keep = Tensor::zeros(DType::kBool, {1, 1, 5, 1});
+  for (int i = 0; i < 5; ++i) keep.data<bool>()[i] = i != 3;
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op("Concat",
+                        {g.op("Shape", {scores},
+                              [] {
+                                Attributes a;
+                                a.set_int("end", 1);
+                                return a;
+                              }()),
+                         ints(g, {1, 5, 5})},
+                        axis0);
+  ValueId mask = g.op("Expand", {g.constant("keep", keep), target});
+  ValueId additive = g.op("Where", {mask, g.constant("zero", Tensor::from_float({0.0f}, true)),
+                                    g.constant("neg", Tensor::from_float({-1e9f}, true))});
+  if (scores_from_expand) {
+    // Look-alikes: an Expand that makes the batch dim of a sum, and a mask read by an op that
+    // does not broadcast.
+    ValueId row = g.input("row", DType::kFloat32, {1, 1, 5, 5});
+    g.output(g.op("Add",
+                  {g.op("Expand", {row, target}), g.constant("bias", Tensor::from_float({0.5f}))}));
+    g.output(g.op("Sigmoid", {additive}));
+  } else {
+    g.output(g.op("Add", {scores, additive}));
+  }
+  return g;
+}
+
+TEST(SimplifyReshapeTranspose, MovesExpandOfConstantMaskIntoTheBroadcast) {
+  TestGraph g = expanded_mask_graph(false);
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  // As in the pipeline: the Where moves before the Expand, folds, and the Add broadcasts it.
+  for (PassFn pass : {simplify_reshape_transpose, fold_constants, simplify_reshape_transpose,
+                      eliminate_dead_nodes}) {
+    auto r = run_pass(pass, g.graph());
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  }
+  EXPECT_EQ(count_ops(g.graph(), "Expand"), 0);
+  EXPECT_EQ(count_ops(g.graph(), "Where"), 0);
+  const Node* add = producer_of(g.graph(), g.graph().outputs[0]);
+  ASSERT_NE(add, nullptr);
+  EXPECT_TRUE(g.graph().values[add->inputs[1]].is_constant());
+  for (int64_t batch : {1, 3}) {
+    expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {batch, 2, 5, 5}, 5)});
+  }
+}
+
+TEST(SimplifyReshapeTranspose, KeepsExpandThatMakesTheOutputShape) {
+  TestGraph g = expanded_mask_graph(true);
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  for (PassFn pass : {simplify_reshape_transpose, fold_constants, simplify_reshape_transpose,
+                      eliminate_dead_nodes}) {
+    auto r = run_pass(pass, g.graph());
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  }
+  // The Expand of the graph input stays; the mask's Expand is pushed through Where but not
+  // through Sigmoid (not a broadcasting op), so it stays as well.
+  EXPECT_EQ(count_ops(g.graph(), "Expand"), 2);
+  expect_same_outputs(before, g.graph(),
+                      {random_tensor(DType::kFloat32, {2, 2, 5, 5}, 6),
+                       random_tensor(DType::kFloat32, {1, 1, 5, 5}, 7)});
+}
+
 }  // namespace
 }  // namespace vitrt
