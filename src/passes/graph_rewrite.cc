@@ -120,12 +120,16 @@ ValueId add_constant_value(Graph& graph, const std::string& base, Tensor t) {
   return graph.add_constant(graph.unique_value_name(base), std::move(t));
 }
 
-bool same_sym_shape(const Value& a, const Value& b) {
-  if (!a.has_shape || !b.has_shape || a.shape.size() != b.shape.size()) return false;
-  for (size_t i = 0; i < a.shape.size(); ++i) {
-    if (!a.shape[i].same_as(b.shape[i])) return false;
+bool same_dims(const SymShape& a, const SymShape& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].same_as(b[i])) return false;
   }
   return true;
+}
+
+bool same_sym_shape(const Value& a, const Value& b) {
+  return a.has_shape && b.has_shape && same_dims(a.shape, b.shape);
 }
 
 std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& input,

@@ -64,7 +64,9 @@ bool can_replace_uses(const Graph& graph, ValueId from, ValueId to);
 // Adds a constant value named after `base` (made unique); returns its id.
 ValueId add_constant_value(Graph& graph, const std::string& base, Tensor t);
 
-// Both shapes known, of one rank, and every dim provably the same Dim.
+// One rank, and every dim provably the same Dim.
+bool same_dims(const SymShape& a, const SymShape& b);
+// Both values' shapes known and same_dims.
 bool same_sym_shape(const Value& a, const Value& b);
 
 // A constant Reshape target (allowzero as given) that reshapes an input of shape `input` to

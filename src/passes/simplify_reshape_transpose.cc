@@ -6,7 +6,8 @@
 //    constant target (copying symbolic dims with 0, inferring one with -1): Reshape -> Reshape,
 //    Unsqueeze -> Squeeze and Flatten -> Reshape chains collapse, and cancelling pairs vanish.
 //  * A Transpose reading a Transpose reads its input with the composed permutation; an
-//    identity permutation is removed.
+//    identity permutation is removed. A Transpose between a view that merges leading dims and
+//    one that splits them again is a Transpose of the trailing dims.
 //  * Expand: one to its input's shape is removed; a broadcasting elementwise op reading an
 //    Expand reads the Expand's input when its own broadcast gives the same output shape, and
 //    an elementwise op on Expand(constant) and constants runs before the Expand (so it folds).
@@ -26,6 +27,23 @@ constexpr const char* kPass = "simplify_reshape_transpose";
 bool is_view(const Node& node) {
   return is_onnx_op(node, "Reshape") || is_onnx_op(node, "Flatten") ||
          is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze");
+}
+
+std::optional<std::vector<int>> perm_of(const Graph& graph, const Node& node) {
+  const Value& in = graph.values[node.inputs[0]];
+  if (!in.has_shape) return std::nullopt;
+  auto attr = node.attrs.get_ints("perm", {});
+  if (!attr.ok()) return std::nullopt;
+  auto perm = transpose_perm(*attr, static_cast<int>(in.shape.size()));
+  if (!perm.ok()) return std::nullopt;
+  return *perm;
+}
+
+bool is_identity_perm(const std::vector<int>& perm) {
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] != static_cast<int>(i)) return false;
+  }
+  return true;
 }
 
 // Makes readers of `node`'s output read `source` and removes the node; false when a graph
@@ -83,20 +101,88 @@ void collapse_views(Graph& graph, PassContext& ctx, NodeId id) {
       {inner_name});
 }
 
-std::optional<std::vector<int>> perm_of(const Graph& graph, const Node& node) {
-  const Value& in = graph.values[node.inputs[0]];
-  if (!in.has_shape) return std::nullopt;
-  auto attr = node.attrs.get_ints("perm", {});
-  if (!attr.ok()) return std::nullopt;
-  auto perm = transpose_perm(*attr, static_cast<int>(in.shape.size()));
-  if (!perm.ok()) return std::nullopt;
-  return *perm;
+// Splits `shape` into a leading group whose product is `merged` and a suffix equal to
+// `suffix`; returns the group's length (at least 1), or nullopt.
+std::optional<size_t> leading_group(const SymShape& shape, const Dim& merged,
+                                    const SymShape& suffix) {
+  if (shape.size() < suffix.size() + 1) return std::nullopt;
+  const size_t lead = shape.size() - suffix.size();
+  for (size_t i = 0; i < suffix.size(); ++i) {
+    if (!shape[lead + i].same_as(suffix[i])) return std::nullopt;
+  }
+  if (!sym_shape_numel(SymShape(shape.begin(), shape.begin() + lead)).same_as(merged)) {
+    return std::nullopt;
+  }
+  return lead;
 }
 
-bool is_identity_perm(const std::vector<int>& perm) {
-  for (size_t i = 0; i < perm.size(); ++i) {
-    if (perm[i] != static_cast<int>(i)) return false;
+// view(Transpose(view(x))) where the first view merges x's leading dims into one, the
+// Transpose keeps that dim first, and the last view splits it again: a transpose of x's
+// trailing dims (how dynamo exports k.transpose(-2, -1) on 4-D attention heads, through
+// [batch*heads, seq, dim]). The node becomes Transpose(x) when it splits the dim into x's own
+// leading dims, else a Reshape of a new Transpose(x).
+bool transpose_between_views(Graph& graph, PassContext& ctx, NodeId id) {
+  const Node& node = graph.nodes[id];
+  const Node* t = producer_if(graph, node.inputs[0], "Transpose");
+  if (t == nullptr || !t->has_input(0)) return false;
+  const Node* inner = producer_of(graph, t->inputs[0]);
+  if (inner == nullptr || !is_view(*inner) || !inner->has_input(0)) return false;
+  const Value& x = graph.values[inner->inputs[0]];
+  const Value& merged = graph.values[t->inputs[0]];
+  const Value& transposed = graph.values[t->outputs[0]];
+  const Value& out = graph.values[node.outputs[0]];
+  if (!x.has_shape || !merged.has_shape || !transposed.has_shape || !out.has_shape ||
+      merged.shape.empty()) {
+    return false;
   }
+  auto perm = perm_of(graph, *t);
+  if (!perm || (*perm)[0] != 0) return false;
+  const SymShape merged_tail(merged.shape.begin() + 1, merged.shape.end());
+  const SymShape transposed_tail(transposed.shape.begin() + 1, transposed.shape.end());
+  auto lead = leading_group(x.shape, merged.shape[0], merged_tail);
+  auto out_lead = leading_group(out.shape, transposed.shape[0], transposed_tail);
+  if (!lead || !out_lead) return false;
+  std::vector<int64_t> x_perm;
+  SymShape x_transposed;
+  for (size_t i = 0; i < *lead; ++i) x_perm.push_back(static_cast<int64_t>(i));
+  for (size_t j = 1; j < perm->size(); ++j)
+    x_perm.push_back(static_cast<int64_t>(*lead - 1 + (*perm)[j]));
+  for (int64_t a : x_perm) x_transposed.push_back(x.shape[a]);
+  std::optional<std::vector<int64_t>> target;
+  const bool same_lead = same_dims(SymShape(out.shape.begin(), out.shape.begin() + *out_lead),
+                                   SymShape(x.shape.begin(), x.shape.begin() + *lead));
+  if (!same_lead) {
+    for (const Dim& d : out.shape) {
+      if (d.is_static() && d.value() <= 0) return false;
+    }
+    target = constant_reshape_target(x_transposed, out.shape, /*allowzero=*/false);
+    if (!target) return false;
+  }
+  const ValueId source = inner->inputs[0];
+  const std::vector<std::string> absorbed = {inner->name, t->name};
+  const std::string what =
+      str_cat(node.describe(), ", ", t->describe(), " and ", inner->describe(),
+              " are a Transpose of '", x.name, "' by ", shape_to_string(x_perm));
+  Attributes attrs;
+  attrs.set_ints("perm", x_perm);
+  if (same_lead) {
+    Node& n = graph.nodes[id];
+    n.op_type = "Transpose";
+    n.domain.clear();
+    n.attrs = std::move(attrs);
+    n.inputs = {source};
+  } else {
+    const std::string name = node.name + "_transpose";
+    const std::string output = out.name + "_transposed";
+    const NodeId added = add_node(graph, "", "Transpose", name, {source}, {output}, attrs);
+    const ValueId shape = add_constant_value(graph, name + "_shape", Tensor::from_int64(*target));
+    Node& n = graph.nodes[id];
+    n.op_type = "Reshape";
+    n.domain.clear();
+    n.attrs = Attributes();
+    n.inputs = {graph.nodes[added].outputs[0], shape};
+  }
+  ctx.applied(kPass, what, absorbed);
   return true;
 }
 
@@ -168,14 +254,6 @@ std::optional<SymShape> broadcast_known(const std::vector<const Value*>& values)
     }
   }
   return out;
-}
-
-bool same_dims(const SymShape& a, const SymShape& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!a[i].same_as(b[i])) return false;
-  }
-  return true;
 }
 
 // An elementwise op reading Expand(c, shape) reads c instead when broadcasting c with the other
@@ -277,7 +355,7 @@ Status simplify_reshape_transpose(Graph& graph, PassContext& ctx) {
              str_cat("output shape ", sym_shape_to_string(out.shape), " is its input's"), {});
       continue;
     }
-    collapse_views(graph, ctx, id);
+    if (!transpose_between_views(graph, ctx, id)) collapse_views(graph, ctx, id);
   }
   return Status::ok_status();
 }

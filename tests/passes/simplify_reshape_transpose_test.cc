@@ -135,6 +135,58 @@ TEST(SimplifyReshapeTranspose, KeepsChainWhoseShapeNeedsTwoInferredDims) {
   EXPECT_EQ(last->inputs[0], flat);
 }
 
+// k [batch, 3, 7, 4] -> Reshape [3*batch, 7, 4] -> Transpose(perm) -> Reshape `split`: the
+// way dynamo exports k.transpose(-2, -1) on attention heads.
+TestGraph merged_transpose_graph(std::vector<int64_t> perm, std::vector<int64_t> split) {
+  TestGraph g;
+  ValueId k = g.input("k", DType::kFloat32, {kBatch, 3, 7, 4});
+  ValueId merged = g.op("Reshape", {k, ints(g, {-1, 7, 4})});
+  g.output(g.op("Reshape", {transpose(g, merged, std::move(perm)), ints(g, std::move(split))}));
+  return g;
+}
+
+TEST(SimplifyReshapeTranspose, TurnsReshapeTransposeReshapeIntoOneTranspose) {
+  TestGraph g = merged_transpose_graph({0, 2, 1}, {-1, 3, 4, 7});
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(simplify_reshape_transpose, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  ASSERT_TRUE(run_pass(eliminate_dead_nodes, g.graph()).status.ok());
+  EXPECT_EQ(count_ops(g.graph(), "Reshape"), 0);
+  const Node* t = producer_of(g.graph(), g.graph().outputs[0]);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->op_type, "Transpose");
+  EXPECT_EQ(t->attrs.get_ints("perm", {}).value(), (std::vector<int64_t>{0, 1, 3, 2}));
+  for (int64_t batch : {1, 2}) {
+    expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {batch, 3, 7, 4}, 8)});
+  }
+}
+
+TEST(SimplifyReshapeTranspose, KeepsReshapeWhenTheMergedDimSplitsDifferently) {
+  // Split back as [3, batch, ...]: a Transpose of k and a Reshape.
+  TestGraph g = merged_transpose_graph({0, 2, 1}, {3, -1, 4, 7});
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(simplify_reshape_transpose, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  ASSERT_TRUE(run_pass(eliminate_dead_nodes, g.graph()).status.ok());
+  EXPECT_EQ(count_ops(g.graph(), "Reshape"), 1);
+  EXPECT_EQ(count_ops(g.graph(), "Transpose"), 1);
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 3, 7, 4}, 9)});
+}
+
+TEST(SimplifyReshapeTranspose, KeepsTransposeThatMovesTheMergedDim) {
+  TestGraph g = merged_transpose_graph({1, 0, 2}, {7, -1, 3, 4});
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(simplify_reshape_transpose, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "Reshape"), 2);
+}
+
 // scores [batch, 2, 5, 5] + Where(Expand(keep [1, 1, 5, 1], [batch, 1, 5, 5]), 0, -1e9): the
 // attention mask the dynamo exporter writes for HF eager attention.
 TestGraph expanded_mask_graph(bool scores_from_expand) {
