@@ -1,10 +1,10 @@
 // Optimizer pass eliminate_casts: Casts that cannot change a value.
 //
-// A Cast to the dtype its input already has is removed (exporters cast shape values to int64
-// that are int64 already). In a chain Cast(Cast(x, B), C), the inner cast is skipped when it
-// is exact for every value of x's dtype A (the value reaching the outer cast is x's value
-// either way); when C is A as well, both go. A narrowing inner cast (int64 -> int32, float32 ->
-// float16) rounds or wraps, so that chain stays and is reported as a near miss.
+// A Cast (or CastLike) to the dtype its input already has is removed (exporters cast shape values
+// to int64 that are int64 already). In a chain Cast(Cast(x, B), C), the inner cast is skipped when
+// it is exact for every value of x's dtype A (the value reaching the outer cast is x's value either
+// way); when C is A as well, both go. A narrowing inner cast (int64 -> int32, float32 -> float16)
+// rounds or wraps, so that chain stays and is reported as a near miss.
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -84,10 +84,23 @@ bool cast_is_exact(DType from, DType to) {
   return false;  // float -> integer truncates; anything -> bool collapses
 }
 
-// The dtype a Cast node converts to, or kUndefined when its attribute is missing or bad.
-DType cast_target(const Node& node) {
+bool is_cast(const Node& node) {
+  return is_onnx_op(node, "Cast") || is_onnx_op(node, "CastLike");
+}
+
+// The dtype a Cast or CastLike node converts to, or kUndefined when unknown.
+DType cast_target(const Graph& graph, const Node& node) {
+  if (is_onnx_op(node, "CastLike")) {
+    return node.has_input(1) ? graph.values[node.inputs[1]].dtype : DType::kUndefined;
+  }
   auto to = node.attrs.get_int("to", 0);
   return to.ok() ? dtype_from_onnx(static_cast<int32_t>(*to)) : DType::kUndefined;
+}
+
+// The producer of `v` when it is a Cast or CastLike.
+const Node* cast_producer(const Graph& graph, ValueId v) {
+  const Node* p = producer_of(graph, v);
+  return p != nullptr && is_cast(*p) && p->has_input(0) ? p : nullptr;
 }
 
 }  // namespace
@@ -96,14 +109,14 @@ Status eliminate_casts(Graph& graph, PassContext& ctx) {
   VITRT_ASSIGN_OR_RETURN(std::vector<NodeId> order, graph.topological_order());
   for (NodeId id : order) {
     Node& node = graph.nodes[id];
-    if (node.dead || !is_onnx_op(node, "Cast") || !node.has_input(0)) continue;
-    const DType to = cast_target(node);
+    if (node.dead || !is_cast(node) || !node.has_input(0)) continue;
+    const DType to = cast_target(graph, node);
     if (to == DType::kUndefined) continue;
     // Skip exact inner casts; their node stays for other readers and otherwise dies.
     std::vector<std::string> skipped;
-    while (const Node* inner = producer_if(graph, node.inputs[0], "Cast")) {
+    while (const Node* inner = cast_producer(graph, node.inputs[0])) {
       const DType source = graph.values[inner->inputs[0]].dtype;
-      const DType middle = cast_target(*inner);
+      const DType middle = cast_target(graph, *inner);
       if (source == DType::kUndefined || middle == DType::kUndefined) break;
       if (!cast_is_exact(source, middle)) {
         if (to == source) {

@@ -33,6 +33,27 @@ TEST(EliminateCasts, RemovesCastToOwnDtypeAndExactRoundTrip) {
   expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {3, 7}, 1, -1e30, 1e30)});
 }
 
+TEST(EliminateCasts, TreatsCastLikeAsACastToTheOtherInputsDtype) {
+  // CastLike(x, like) with like float32 on float32 x is a no-op; on float64 it is a Cast whose
+  // exact inner float32 -> float64 step is skipped as usual.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {4});
+  ValueId like32 = g.constant("like32", Tensor::from_float({0.0f}));
+  ValueId like64 = g.constant("like64", Tensor::zeros(DType::kFloat64, {1}));
+  g.output(g.op("Neg", {g.op("CastLike", {x, like32})}));
+  g.output(g.op("CastLike", {g.op("CastLike", {x, like64}), like32}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(eliminate_casts, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  ASSERT_TRUE(run_pass(eliminate_dead_nodes, g.graph()).status.ok());
+  // The round trip's outer CastLike is a graph output reading the graph input: it stays, as
+  // the only CastLike left.
+  EXPECT_EQ(count_ops(g.graph(), "CastLike"), 1);
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {4}, 3)});
+}
+
 TEST(EliminateCasts, SkipsExactWideningBeforeAnotherCast) {
   // int32 -> int64 -> float32 is int32 -> float32: the widening keeps every value.
   TestGraph g;
