@@ -189,13 +189,23 @@ void fold_reshape_target(Graph& graph, PassContext& ctx, NodeId id) {
   auto allowzero = node.attrs.get_int("allowzero", 0);
   if (!allowzero.ok()) return;
   const Value& data = graph.values[node.inputs[0]];
+  const Value& out = graph.values[node.outputs[0]];
   const SymShape input = data.has_shape ? data.shape : SymShape();
-  auto folded = constant_reshape_target(input, *target.sym_value, *allowzero != 0);
+  // Where shape inference knows an output dim statically (e.g. heads = 12 behind a -1 in the
+  // target), that number replaces the target's entry, leaving the one -1 free for a dim that
+  // is neither static nor copyable (the token count under symbolic height and width).
+  std::vector<Dim> dims = *target.sym_value;
+  if (out.has_shape && out.shape.size() == dims.size()) {
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (out.shape[i].is_static() && out.shape[i].value() > 0) dims[i] = out.shape[i];
+    }
+  }
+  auto folded = constant_reshape_target(input, dims, *allowzero != 0);
   if (!folded) {
     ctx.near_miss(kPass, node.describe(),
                   str_cat("target ", sym_shape_to_string(*target.sym_value),
-                          " stays computed: more than one of its dims is symbolic and not "
-                          "the input's dim at the same position (input ",
+                          " stays computed: more than one of its dims is neither static nor "
+                          "provably the input's dim at the same position (input ",
                           data.has_shape ? sym_shape_to_string(data.shape) : "rank unknown", ")"));
     return;
   }

@@ -121,6 +121,29 @@ TEST(FoldConstants, InfersInsteadOfCopyingWhenAllowzeroIsSet) {
   expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 12, 8}, 5)});
 }
 
+TEST(FoldConstants, UsesInferredStaticDimsToFreeTheInferredEntry) {
+  // x [6*batch, 8] -> Reshape(x, [x.size(0) / 6, -1, 4, 2]): batch is not x's dim 0, so it
+  // needs the -1, and the target's own -1 is the 6 that shape inference worked out.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim(6) * kBatch, 8});
+  ValueId rows = g.op("Gather", {g.op("Shape", {x}), ints(g, "i", {0}, true)});
+  ValueId batch = g.op("Div", {rows, ints(g, "six", {6}, true)});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op("Concat",
+                        {g.op("Unsqueeze", {batch, ints(g, "axes", {0})}), ints(g, "m", {-1}),
+                         ints(g, "four", {4}), ints(g, "two", {2})},
+                        axis0);
+  g.output(g.op("Reshape", {x, target}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{-1, 6, 4, 2}));
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {12, 8}, 8)});
+}
+
 TEST(FoldConstants, KeepsTargetWithTwoDimsItCannotExpress) {
   // [b, s, 8] -> [s, b, 8]: neither symbolic dim is the input's dim at its position, and only
   // one may be -1.
