@@ -110,4 +110,47 @@ void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes) {
   for (NodeId id : nodes) graph.nodes[id].dead = true;
 }
 
+bool can_replace_uses(const Graph& graph, ValueId from, ValueId to) {
+  if (!is_graph_output(graph, from)) return true;
+  if (is_graph_output(graph, to)) return false;
+  return std::find(graph.inputs.begin(), graph.inputs.end(), to) == graph.inputs.end();
+}
+
+ValueId add_constant_value(Graph& graph, const std::string& base, Tensor t) {
+  return graph.add_constant(graph.unique_value_name(base), std::move(t));
+}
+
+bool same_dims(const SymShape& a, const SymShape& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].same_as(b[i])) return false;
+  }
+  return true;
+}
+
+bool same_sym_shape(const Value& a, const Value& b) {
+  return a.has_shape && b.has_shape && same_dims(a.shape, b.shape);
+}
+
+std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& input,
+                                                            const std::vector<Dim>& dims,
+                                                            bool allowzero) {
+  std::vector<int64_t> target;
+  int inferred = 0;
+  for (const Dim& d : dims) inferred += d.is_static() && d.value() == -1 ? 1 : 0;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const Dim& d = dims[i];
+    if (d.is_static()) {
+      target.push_back(d.value());
+    } else if (!allowzero && i < input.size() && input[i].same_as(d)) {
+      target.push_back(0);
+    } else if (inferred++ == 0) {
+      target.push_back(-1);
+    } else {
+      return std::nullopt;
+    }
+  }
+  return target;
+}
+
 }  // namespace vitrt

@@ -54,4 +54,29 @@ NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_t
 // Marks nodes dead; their values are dropped by compact() once nothing reads them.
 void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes);
 
+// ---- helpers added for the clean-up passes ------------------------------------------------
+
+// Whether replace_uses(from, to) keeps every graph input and output name: false when `from` is
+// a graph output and `to` is a graph input or already a graph output, since `to` would have to
+// take a second name (or give up its own).
+bool can_replace_uses(const Graph& graph, ValueId from, ValueId to);
+
+// Adds a constant value named after `base` (made unique); returns its id.
+ValueId add_constant_value(Graph& graph, const std::string& base, Tensor t);
+
+// One rank, and every dim provably the same Dim.
+bool same_dims(const SymShape& a, const SymShape& b);
+// Both values' shapes known and same_dims.
+bool same_sym_shape(const Value& a, const Value& b);
+
+// A constant Reshape target (allowzero as given) that reshapes an input of shape `input` to
+// `dims`: static entries are kept as they are (so a Reshape target's own 0 and -1 keep their
+// meaning), a symbolic or unknown entry becomes 0 (copy the input dim) where allowzero is 0 and
+// the input has provably the same Dim at that position, else -1 (inferred). nullopt when that
+// would need more than one -1. Callers passing an output shape must check it holds no static 0
+// or negative entry first.
+std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& input,
+                                                            const std::vector<Dim>& dims,
+                                                            bool allowzero);
+
 }  // namespace vitrt

@@ -1,6 +1,7 @@
 // Golden-model tests: every fixture under tests/golden/ (tiny HF / timm exports made by
 // python/make_fixtures.py) run through the engine, directly from ONNX and through a plan file,
-// and compared with the PyTorch fp32 outputs committed beside it.
+// and compared with the PyTorch fp32 outputs committed beside it; and the optimized graph
+// compared with the graph as imported.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -88,6 +89,17 @@ std::vector<GoldenCase> find_cases(const fs::path& fixture) {
   return cases;
 }
 
+// The case's input files, one per engine input, in the engine's input order.
+void read_inputs(const Engine& engine, const GoldenCase& c, std::vector<NamedTensor>* inputs) {
+  for (const TensorInfo& info : engine.inputs()) {
+    auto it = c.inputs.find(sanitize(info.name));
+    ASSERT_NE(it, c.inputs.end()) << "no input." << sanitize(info.name) << ".npy";
+    Result<Tensor> t = read_npy(it->second.string());
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    inputs->push_back({info.name, std::move(t).value()});
+  }
+}
+
 // Runs every case of the fixture on `engine` with one context (so batch sizes change between
 // runs of the same context) and compares every output.
 void check_engine(const Engine& engine, const fs::path& fixture) {
@@ -103,13 +115,7 @@ void check_engine(const Engine& engine, const fs::path& fixture) {
   for (const GoldenCase& c : cases) {
     SCOPED_TRACE(c.dir);
     std::vector<NamedTensor> inputs;
-    for (const TensorInfo& info : engine.inputs()) {
-      auto it = c.inputs.find(sanitize(info.name));
-      ASSERT_NE(it, c.inputs.end()) << "no input." << sanitize(info.name) << ".npy";
-      Result<Tensor> t = read_npy(it->second.string());
-      ASSERT_TRUE(t.ok()) << t.status().to_string();
-      inputs.push_back({info.name, std::move(t).value()});
-    }
+    ASSERT_NO_FATAL_FAILURE(read_inputs(engine, c, &inputs));
     ASSERT_EQ(inputs.size(), c.inputs.size()) << "the case has inputs the engine does not take";
 
     Result<std::vector<NamedTensor>> outputs = context->run(inputs);
@@ -157,6 +163,43 @@ TEST_P(GoldenModel, ThroughPlan) {
   fs::remove_all(dir, ec);
 }
 
+// The optimizer must not change what the model computes: every output of the optimized graph
+// agrees with the graph as imported (the unoptimized CPU path is the reference) to 1e-5 of the
+// output's scale, on every case. Stricter than the PyTorch comparison, so a rewrite that
+// loses precision shows here even when it stays inside the PyTorch tolerance.
+constexpr double kOptimizedTolerance = 1e-5;
+
+TEST_P(GoldenModel, OptimizedMatchesUnoptimized) {
+  BuildOptions plain_options;
+  plain_options.optimize = false;
+  Result<std::shared_ptr<Engine>> plain = Engine::from_onnx(model().string(), plain_options);
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  Result<std::shared_ptr<Engine>> optimized = Engine::from_onnx(model().string(), BuildOptions{});
+  ASSERT_TRUE(optimized.ok()) << optimized.status().to_string();
+  ASSERT_EQ((*optimized)->outputs().size(), (*plain)->outputs().size());
+
+  std::unique_ptr<ExecutionContext> plain_context = (*plain)->create_context();
+  std::unique_ptr<ExecutionContext> optimized_context = (*optimized)->create_context();
+  const std::vector<GoldenCase> cases = find_cases(fixture());
+  ASSERT_FALSE(cases.empty()) << "no case folders in " << fixture();
+  for (const GoldenCase& c : cases) {
+    SCOPED_TRACE(c.dir);
+    std::vector<NamedTensor> inputs;
+    ASSERT_NO_FATAL_FAILURE(read_inputs(**plain, c, &inputs));
+    Result<std::vector<NamedTensor>> want = plain_context->run(inputs);
+    ASSERT_TRUE(want.ok()) << want.status().to_string();
+    Result<std::vector<NamedTensor>> got = optimized_context->run(inputs);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    ASSERT_EQ(got->size(), want->size());
+    for (size_t i = 0; i < got->size(); ++i) {
+      SCOPED_TRACE("output " + std::to_string(i) + " '" + (*want)[i].name + "'");
+      EXPECT_EQ((*got)[i].name, (*want)[i].name);
+      EXPECT_TRUE(testing::tensors_close_to_scale((*got)[i].tensor, (*want)[i].tensor,
+                                                  kOptimizedTolerance));
+    }
+  }
+}
+
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string name = info.param;
   for (char& ch : name) {
@@ -165,8 +208,8 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   return name;
 }
 
-// Test names are golden/GoldenModel.<FromOnnx|ThroughPlan>/<fixture> (scripts/test.sh filters
-// on 'golden').
+// Test names are golden/GoldenModel.<FromOnnx|ThroughPlan|OptimizedMatchesUnoptimized>/<fixture>
+// (scripts/test.sh filters on 'golden').
 INSTANTIATE_TEST_SUITE_P(golden, GoldenModel, ::testing::ValuesIn(find_fixtures()), test_name);
 
 // Guards against the suite silently running nothing (a moved folder, a wrong source dir).

@@ -1,0 +1,201 @@
+// fold_constants: constant subgraphs, static shape values and symbolic Reshape targets; large
+// generated tensors and unresolvable targets stay computed.
+#include "passes/graph_rewrite.h"
+#include "passes/run_pass.h"
+
+namespace vitrt {
+namespace {
+
+using testing::count_ops;
+using testing::expect_same_outputs;
+using testing::random_tensor;
+using testing::run_pass;
+using testing::TestGraph;
+
+const Dim kBatch = Dim::symbol("batch");
+
+ValueId ints(TestGraph& g, const std::string& name, std::vector<int64_t> v, bool scalar = false) {
+  return g.constant(g.graph().unique_value_name(name), Tensor::from_int64(v, scalar));
+}
+
+// Shape(x)[index] as a 1-element int64 tensor, the way TorchScript exports x.size(index).
+ValueId dim_of(TestGraph& g, ValueId x, int64_t index) {
+  ValueId shape = g.op("Shape", {x});
+  ValueId d = g.op("Gather", {shape, ints(g, "i" + std::to_string(index), {index}, true)});
+  return g.op("Unsqueeze", {d, ints(g, "axes0", {0})});
+}
+
+// The constant Reshape target of the graph's only Reshape, or nullopt when it is computed.
+std::optional<std::vector<int64_t>> reshape_target(const Graph& graph) {
+  for (const Node& n : graph.nodes) {
+    if (!n.dead && n.op_type == "Reshape") return int_constant(graph, n.inputs[1]);
+  }
+  return std::nullopt;
+}
+
+TEST(FoldConstants, RunsNodesWhoseInputsAreConstants) {
+  // A weight stored transposed, as some exports do: W^T is computed once at build time.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 4});
+  Attributes perm;
+  perm.set_ints("perm", {1, 0});
+  ValueId w = g.op("Transpose", {g.constant("w", random_tensor(DType::kFloat32, {6, 4}, 1))}, perm);
+  ValueId two = g.constant("two", Tensor::from_float({2.0f}, true));
+  g.output(g.op("MatMul", {x, g.op("Mul", {w, two})}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 2);
+  EXPECT_EQ(count_ops(g.graph(), "Transpose"), 0);
+  EXPECT_EQ(count_ops(g.graph(), "Mul"), 0);
+  const Node* mm = producer_of(g.graph(), g.graph().outputs[0]);
+  ASSERT_NE(mm, nullptr);
+  EXPECT_TRUE(g.graph().values[mm->inputs[1]].is_constant());
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {3, 4}, 2)});
+}
+
+TEST(FoldConstants, TurnsStaticShapeValuesIntoConstants) {
+  // Reshape(x, [-1] ++ Shape(x)[1:]) with the trailing dims static: the target is constant.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 6, 4});
+  ValueId tail = g.op("Slice", {g.op("Shape", {x}), ints(g, "starts", {1}), ints(g, "ends", {3})});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op("Concat", {ints(g, "minus1", {-1}), tail}, axis0);
+  g.output(g.op("Reshape", {x, target}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{-1, 6, 4}));
+  ASSERT_TRUE(run_pass(eliminate_dead_nodes, g.graph()).status.ok());
+  EXPECT_EQ(count_ops(g.graph(), "Shape"), 0);
+  EXPECT_EQ(count_ops(g.graph(), "Slice"), 0);
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 6, 4}, 3)});
+}
+
+// x [batch, 12, 8] reshaped to [batch, 12, 2, 4] through the exporters' shape chain.
+TestGraph split_heads_graph(int64_t allowzero) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 12, 8});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op(
+      "Concat", {dim_of(g, x, 0), dim_of(g, x, 1), ints(g, "h", {2}), ints(g, "d", {4})}, axis0);
+  Attributes a;
+  a.set_int("allowzero", allowzero);
+  g.output(g.op("Relu", {g.op("Reshape", {x, target}, a)}));
+  return g;
+}
+
+TEST(FoldConstants, GivesSymbolicReshapeTargetsACopyDim) {
+  TestGraph g = split_heads_graph(0);
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  // The batch dim is copied from the input (0); 12 comes from a static dim of the shape.
+  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{0, 12, 2, 4}));
+  EXPECT_TRUE(r.logged("[batch, 12, 2, 4]"));
+  ASSERT_TRUE(run_pass(eliminate_dead_nodes, g.graph()).status.ok());
+  EXPECT_EQ(count_ops(g.graph(), "Shape"), 0);
+  EXPECT_EQ(count_ops(g.graph(), "Concat"), 0);
+  for (int64_t batch : {1, 3}) {
+    expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {batch, 12, 8}, 4)});
+  }
+}
+
+TEST(FoldConstants, InfersInsteadOfCopyingWhenAllowzeroIsSet) {
+  // With allowzero=1 a 0 in the target is a zero-sized dim, so the batch dim must be -1.
+  TestGraph g = split_heads_graph(1);
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{-1, 12, 2, 4}));
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 12, 8}, 5)});
+}
+
+TEST(FoldConstants, UsesInferredStaticDimsToFreeTheInferredEntry) {
+  // x [6*batch, 8] -> Reshape(x, [x.size(0) / 6, -1, 4, 2]): batch is not x's dim 0, so it
+  // needs the -1, and the target's own -1 is the 6 that shape inference worked out.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim(6) * kBatch, 8});
+  ValueId rows = g.op("Gather", {g.op("Shape", {x}), ints(g, "i", {0}, true)});
+  ValueId batch = g.op("Div", {rows, ints(g, "six", {6}, true)});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op("Concat",
+                        {g.op("Unsqueeze", {batch, ints(g, "axes", {0})}), ints(g, "m", {-1}),
+                         ints(g, "four", {4}), ints(g, "two", {2})},
+                        axis0);
+  g.output(g.op("Reshape", {x, target}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{-1, 6, 4, 2}));
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {12, 8}, 8)});
+}
+
+TEST(FoldConstants, KeepsTargetWithTwoDimsItCannotExpress) {
+  // [b, s, 8] -> [s, b, 8]: neither symbolic dim is the input's dim at its position, and only
+  // one may be -1.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("b"), Dim::symbol("s"), 8});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op("Concat", {dim_of(g, x, 1), dim_of(g, x, 0), ints(g, "c", {8})}, axis0);
+  g.output(g.op("Reshape", {x, target}));
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(reshape_target(g.graph()), std::nullopt);
+  EXPECT_TRUE(r.logged("stays computed"));
+  EXPECT_EQ(count_ops(g.graph(), "Concat"), 1);
+}
+
+TEST(FoldConstants, DoesNotMaterialiseLargeGeneratedTensors) {
+  // ConstantOfShape([512, 512]) would put a 1 MiB constant in the plan for 16 bytes of input.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {512, 512});
+  Attributes fill;
+  fill.set_tensor("value", Tensor::from_float({1.0f}));
+  ValueId ones = g.op("ConstantOfShape", {ints(g, "shape", {512, 512})}, fill);
+  g.output(g.op("Add", {x, ones}));
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "ConstantOfShape"), 1);
+  EXPECT_TRUE(r.logged("262144 elements"));
+}
+
+TEST(FoldConstants, FoldsLargeOutputsNoLargerThanTheirInputs) {
+  // Transposing a 512x256 weight grows nothing, so it folds despite its size.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, 512});
+  Attributes perm;
+  perm.set_ints("perm", {1, 0});
+  ValueId w =
+      g.op("Transpose", {g.constant("w", random_tensor(DType::kFloat32, {256, 512}, 6))}, perm);
+  g.output(g.op("MatMul", {x, w}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(count_ops(g.graph(), "Transpose"), 0);
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 512}, 7)});
+}
+
+}  // namespace
+}  // namespace vitrt

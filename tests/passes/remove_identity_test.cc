@@ -1,0 +1,99 @@
+// remove_identity: Identity and inference Dropout forward their input; look-alikes stay.
+#include "passes/graph_rewrite.h"
+#include "passes/run_pass.h"
+
+namespace vitrt {
+namespace {
+
+using testing::count_ops;
+using testing::expect_same_outputs;
+using testing::random_tensor;
+using testing::run_pass;
+using testing::TestGraph;
+
+const Dim kBatch = Dim::symbol("batch");
+
+TEST(RemoveIdentity, RemovesIdentityAndKeepsOutputName) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 5});
+  ValueId w = g.op("Identity", {g.constant("w", random_tensor(DType::kFloat32, {5}, 1))});
+  ValueId y = g.op("Mul", {g.op("Identity", {x}), w});
+  ValueId out = g.op("Identity", {y}, {}, "", "final");
+  g.output(out);
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+  const std::string out_name = g.graph().values[out].name;
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 3);
+  EXPECT_EQ(count_ops(g.graph(), "Identity"), 0);
+  EXPECT_EQ(g.graph().values[g.graph().outputs[0]].name, out_name);
+  EXPECT_TRUE(r.logged("final"));
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {3, 5}, 2)});
+}
+
+TEST(RemoveIdentity, RemovesInferenceDropoutWithConstantMask) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, 3});
+  ValueId ratio = g.constant("ratio", Tensor::from_float({0.5f}, true));
+  Tensor off = Tensor::zeros(DType::kBool, {});
+  auto outs = g.op_multi("Dropout", {x, ratio, g.constant("training", off)}, 2);
+  g.output(g.op("Relu", {outs[0]}));
+  g.output(g.op("Not", {outs[1]}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_EQ(count_ops(g.graph(), "Dropout"), 0);
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 3}, 3)});
+}
+
+TEST(RemoveIdentity, KeepsDropoutWhoseMaskHasSymbolicShape) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 3});
+  auto outs = g.op_multi("Dropout", {x}, 2);
+  g.output(outs[0]);
+  g.output(outs[1]);
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(r.near_misses, 1);
+  EXPECT_TRUE(r.logged("mask")) << r.log.front();
+  EXPECT_EQ(count_ops(g.graph(), "Dropout"), 1);
+}
+
+TEST(RemoveIdentity, KeepsDropoutWhoseTrainingModeIsAnInput) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, 3});
+  ValueId training = g.input("training", DType::kBool, {});
+  g.output(g.op("Dropout", {x, g.constant("ratio", Tensor::from_float({0.1f}, true)), training}));
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_TRUE(r.logged("training_mode"));
+  EXPECT_EQ(count_ops(g.graph(), "Dropout"), 1);
+}
+
+TEST(RemoveIdentity, KeepsIdentityBetweenGraphInputAndOutput) {
+  // Removing it would have to rename the input "x" to the output's name or lose one of them.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2});
+  g.output(g.op("Identity", {x}));
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "Identity"), 1);
+  EXPECT_EQ(g.graph().values[g.graph().inputs[0]].name, "x");
+}
+
+}  // namespace
+}  // namespace vitrt
