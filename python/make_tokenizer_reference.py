@@ -13,8 +13,10 @@ Needs open_clip (open-clip-torch), ftfy and regex. Each line of the output is a 
   "n"     the context length used (77 unless the line exercises truncation elsewhere)
   "ids"   open_clip.tokenize(text, n)[0] with the trailing zero padding removed
   "mojibake"  true when ftfy's mojibake repair (fix_encoding) changes the text; the C++
-              tokenizer does not implement that repair (src/text/fix_text.h), so only these
-              lines may differ. The "mojibake" kind holds deliberately broken text.
+              tokenizer implements only the commonest case of that repair
+              (src/text/fix_text.h), so only these lines may differ. The "mojibake" kind holds
+              deliberately broken text: hand-written cases, and every phrase and emoji below
+              encoded as UTF-8 and decoded as Windows-1252 and as Latin-1.
 """
 import argparse
 import gzip
@@ -208,6 +210,12 @@ def make_strings(rng: random.Random):
                        (NUMBERS, "numbers"), (CONTROLS, "controls"), (MOJIBAKE, "mojibake")]:
         for item in pool:
             yield kind, item, 77
+    for item in PHRASES + EMOJI:
+        for encoding in ("cp1252", "latin-1"):
+            try:
+                yield "mojibake", item.encode("utf-8").decode(encoding), 77
+            except UnicodeDecodeError:
+                pass  # a byte Windows-1252 leaves undefined
     for _ in range(1700):
         yield "ascii", case_variant(rng, rng.choice(TEMPLATES).format(
             rng.choice(CLASSNAMES + WORDS))), 77

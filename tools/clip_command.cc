@@ -39,8 +39,9 @@ constexpr const char* kTokenizeHelp =
     "  --print                 also print each row's ids, up to the end token\n"
     "  -h, --help              show this help\n"
     "\n"
-    "Differs from open_clip only where ftfy would repair mojibake (UTF-8 text that was decoded\n"
-    "as Windows-1252 or similar): that text is tokenized as given.\n"
+    "Mojibake (UTF-8 text that was decoded in another encoding): open_clip repairs it with\n"
+    "ftfy; vitrt repairs the commonest kind (UTF-8 read as Windows-1252 or Latin-1), so other\n"
+    "kinds may give other ids.\n"
     "\n"
     "exit status: 0 success, 1 bad input or failure (the message names the file or text),\n"
     "2 usage error\n";

@@ -1,11 +1,13 @@
 // ftfy.fix_text without the mojibake repair (fix_text.h).
 #include "text/fix_text.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 
 #include "text/html_unescape.h"
 #include "text/unicode_rules.h"
+#include "text/utf8.h"
 
 namespace vitrt::text {
 namespace {
@@ -27,6 +29,44 @@ std::u32string fix_c1_controls(const std::u32string& text) {
     if (c >= 0x80 && c <= 0x9F) c = kWindows1252C1[c - 0x80];
   }
   return out;
+}
+
+// The bytes `text` is in Latin-1 (`windows_1252` false) or in ftfy's "sloppy" Windows-1252
+// (true); false when some character has no byte there.
+bool encode_single_byte(const std::u32string& text, bool windows_1252, std::string& bytes) {
+  bytes.clear();
+  bytes.reserve(text.size());
+  for (char32_t c : text) {
+    if (c < 0x80 || (c >= 0xA0 && c <= 0xFF)) {
+      bytes.push_back(static_cast<char>(c));
+      continue;
+    }
+    if (!windows_1252) {
+      if (c > 0xFF) return false;
+      bytes.push_back(static_cast<char>(c));
+      continue;
+    }
+    auto it = std::find(kWindows1252C1.begin(), kWindows1252C1.end(), c);
+    if (it == kWindows1252C1.end()) return false;
+    bytes.push_back(static_cast<char>(0x80 + (it - kWindows1252C1.begin())));
+  }
+  return true;
+}
+
+// The commonest mojibake: UTF-8 bytes decoded as Latin-1 or Windows-1252 ("cafÃ©" for "café",
+// "donâ€™t" for "don't"). When the text's bytes in one of those encodings (tried in ftfy's
+// order) are valid UTF-8, they are what was meant. ftfy tries this only when its badness
+// heuristic flags the text, and tries further encodings (other Windows code pages, MacRoman,
+// CP437) and partial repairs; fix_text.h gives the measured agreement with ftfy.
+std::u32string fix_utf8_read_as_single_byte(const std::u32string& text) {
+  if (std::all_of(text.begin(), text.end(), [](char32_t c) { return c < 0x80; })) return text;
+  std::string bytes;
+  for (bool windows_1252 : {false, true}) {
+    if (!encode_single_byte(text, windows_1252, bytes)) continue;
+    Result<std::u32string> decoded = decode_utf8(bytes);
+    if (decoded.ok()) return std::move(*decoded);
+  }
+  return text;
 }
 
 // Latin ligatures and the legacy digraph letters (Dutch ĳ, Serbo-Croatian ǆ ǉ ǌ ǳ, Afrikaans ŉ)
@@ -159,6 +199,7 @@ std::u32string fix_segment(std::u32string text, bool unescape_html) {
   while (true) {
     const std::u32string before = text;
     if (unescape_html) text = ftfy_unescape_html(text);
+    text = fix_utf8_read_as_single_byte(text);
     text = fix_c1_controls(text);
     text = fix_latin_ligatures(text);
     text = fix_character_width(text);
