@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <queue>
 
 #include "text/fix_text.h"
 #include "text/html_unescape.h"
@@ -188,6 +190,12 @@ Result<ClipTokenizer> ClipTokenizer::load(const std::string& vocab_path) {
     auto first = ids.find(merges[k].first);
     auto second = ids.find(merges[k].second);
     if (first == ids.end() || second == ids.end()) continue;
+    // BPE training learns merges in order, so a merge's parts exist before it; the merge order
+    // in append_word_ids relies on that.
+    if (first->second >= 512 + k || second->second >= 512 + k) {
+      return malformed(static_cast<size_t>(k) + 1,
+                       "a part of this merge is made by a later merge (merges out of order)");
+    }
     const uint64_t key =
         (static_cast<uint64_t>(first->second) << 32) | static_cast<uint32_t>(second->second);
     tokenizer.merges_[key] = Merge{k, ids.at(merges[k].first + merges[k].second)};
@@ -196,41 +204,63 @@ Result<ClipTokenizer> ClipTokenizer::load(const std::string& vocab_path) {
 }
 
 void ClipTokenizer::append_word_ids(const std::string& pre_token, std::vector<int32_t>& ids) const {
-  std::vector<int32_t> word(pre_token.size());
-  for (size_t i = 0; i < pre_token.size(); ++i) {
+  // open_clip's bpe() repeatedly merges every occurrence (left to right) of the adjacent pair
+  // with the lowest rank. Because every merge's parts come from lower-ranked merges (checked in
+  // load()), a merge only creates pairs of higher rank, so that order is simply: pairs by rank,
+  // then by position. A heap gives it in O(n log n), where rescanning the word after each
+  // merge would take quadratic time on a long word (a 1 MB word would not finish).
+  struct Node {
+    int32_t symbol;  // -1 once merged into its left neighbour
+    int32_t prev;
+    int32_t next;
+  };
+  struct Candidate {
+    int32_t rank;
+    int32_t left;  // node index; its order is the position order
+    int32_t left_symbol;
+    int32_t right_symbol;
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : left > o.left;
+    }
+  };
+  const auto n = static_cast<int32_t>(pre_token.size());
+  std::vector<Node> nodes(n);
+  for (int32_t i = 0; i < n; ++i) {
     const auto b = static_cast<unsigned char>(pre_token[i]);
-    word[i] = i + 1 == pre_token.size() ? end_byte_symbol_[b] : byte_symbol_[b];
+    nodes[i] =
+        Node{i + 1 == n ? end_byte_symbol_[b] : byte_symbol_[b], i - 1, i + 1 < n ? i + 1 : -1};
   }
-  // Repeatedly merge every occurrence (left to right) of the pair with the lowest rank, until no
-  // adjacent pair is a merge: the order open_clip's bpe() applies them in.
-  std::vector<int32_t> merged;
-  while (word.size() > 1) {
-    const Merge* best = nullptr;
-    uint64_t best_key = 0;
-    for (size_t i = 0; i + 1 < word.size(); ++i) {
-      const uint64_t key =
-          (static_cast<uint64_t>(word[i]) << 32) | static_cast<uint32_t>(word[i + 1]);
-      auto it = merges_.find(key);
-      if (it != merges_.end() && (best == nullptr || it->second.rank < best->rank)) {
-        best = &it->second;
-        best_key = key;
-      }
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+  auto push_pair = [&](int32_t left) {
+    const int32_t right = nodes[left].next;
+    if (left < 0 || right < 0) return;
+    const uint64_t key = (static_cast<uint64_t>(nodes[left].symbol) << 32) |
+                         static_cast<uint32_t>(nodes[right].symbol);
+    if (auto it = merges_.find(key); it != merges_.end()) {
+      heap.push(Candidate{it->second.rank, left, nodes[left].symbol, nodes[right].symbol});
     }
-    if (best == nullptr) break;
-    const auto first = static_cast<int32_t>(best_key >> 32);
-    const auto second = static_cast<int32_t>(best_key & 0xFFFFFFFFu);
-    merged.clear();
-    for (size_t i = 0; i < word.size(); ++i) {
-      if (word[i] == first && i + 1 < word.size() && word[i + 1] == second) {
-        merged.push_back(best->merged);
-        ++i;
-      } else {
-        merged.push_back(word[i]);
-      }
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) push_pair(i);
+  while (!heap.empty()) {
+    const Candidate c = heap.top();
+    heap.pop();
+    Node& left = nodes[c.left];
+    // Stale when either side has merged since: symbols only ever change to new merged ones.
+    if (left.symbol != c.left_symbol || left.next < 0 ||
+        nodes[left.next].symbol != c.right_symbol) {
+      continue;
     }
-    word.swap(merged);
+    const uint64_t key =
+        (static_cast<uint64_t>(c.left_symbol) << 32) | static_cast<uint32_t>(c.right_symbol);
+    Node& right = nodes[left.next];
+    left.symbol = merges_.at(key).merged;
+    right.symbol = -1;
+    left.next = right.next;
+    if (left.next >= 0) nodes[left.next].prev = c.left;
+    push_pair(left.prev);
+    push_pair(c.left);
   }
-  ids.insert(ids.end(), word.begin(), word.end());
+  for (int32_t i = n > 0 ? 0 : -1; i >= 0; i = nodes[i].next) ids.push_back(nodes[i].symbol);
 }
 
 Result<std::vector<int32_t>> ClipTokenizer::encode(std::string_view utf8_text,

@@ -211,11 +211,22 @@ TEST_F(ClipTokenizerTest, TinyContextLengths) {
 }
 
 TEST_F(ClipTokenizerTest, LongSingleWordAndHugeInput) {
-  // One 20000-letter word: a single BPE word, quadratic in the worst case; must stay fast.
-  const std::string word(20000, 'a');
+  // One 300,000-letter word of pseudo-random letters: a single BPE word, whose merges must not
+  // take quadratic time (open_clip's loop would run for hours on it).
+  std::string word(300000, 'a');
+  uint32_t state = 12345;
+  for (char& c : word) {
+    state = state * 1664525u + 1013904223u;
+    c = static_cast<char>('a' + (state >> 24) % 26);
+  }
   const std::vector<int32_t> row = ids(word);
   EXPECT_EQ(row[0], 49406);
   EXPECT_EQ(row[76], 49407);
+  // Its start tokenizes as the same letters alone would up to the last few ids (BPE merges are
+  // local): a check that the long-word path computes real merges.
+  const std::vector<int32_t> prefix = ids(word.substr(0, 400));
+  EXPECT_EQ(std::vector<int32_t>(row.begin(), row.begin() + 60),
+            std::vector<int32_t>(prefix.begin(), prefix.begin() + 60));
   // Megabytes of words: only what fits the context is encoded.
   std::string many;
   for (int i = 0; i < 200000; ++i) many += "word ";
