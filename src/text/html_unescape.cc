@@ -19,7 +19,7 @@ constexpr EntityRow kEntityRows[] = {
 #include "text/html_entity_table.inc"
 };
 
-std::u32string widen_ascii_or_utf8(const char* s) {
+std::u32string decode_table_text(const char* s) {
   // The table is generated from valid Unicode, so decoding cannot fail.
   Result<std::u32string> decoded = decode_utf8(s);
   return decoded.ok() ? *decoded : std::u32string();
@@ -35,8 +35,8 @@ const EntityTables& entity_tables() {
   static const EntityTables tables = [] {
     EntityTables t;
     for (const EntityRow& row : kEntityRows) {
-      std::u32string name = widen_ascii_or_utf8(row.name);
-      std::u32string value = widen_ascii_or_utf8(row.value);
+      std::u32string name = decode_table_text(row.name);
+      std::u32string value = decode_table_text(row.value);
       if (row.kind == 0) {
         t.longest_html5_name = std::max(t.longest_html5_name, name.size());
         if (!name.empty() && name.back() == U';') t.ftfy[U"&" + name] = value;
@@ -115,17 +115,15 @@ size_t unescape_reference_at(const std::u32string& text, size_t amp, std::u32str
   size_t i = amp + 1;
   if (i < n && text[i] == U'#') {
     size_t j = i + 1;
-    int base = 10;
     if (j < n && is_ascii_digit(text[j])) {
       while (j < n && is_ascii_digit(text[j])) ++j;
       out += decode_numeric_reference(text, i + 1, j, 10);
     } else if (j + 1 < n && (text[j] == U'x' || text[j] == U'X') &&
                is_ascii_hex_digit(text[j + 1])) {
-      base = 16;
       const size_t digits = j + 1;
       j = digits;
       while (j < n && is_ascii_hex_digit(text[j])) ++j;
-      out += decode_numeric_reference(text, digits, j, base);
+      out += decode_numeric_reference(text, digits, j, 16);
     } else {
       return amp;
     }
