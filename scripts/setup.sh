@@ -26,9 +26,13 @@ done
 #   libjpeg62-turbo-dev libpng-dev libwebp-dev   image decoding for `vitrt clip` (src/vision),
 #                           libjpeg-turbo being the JPEG decoder PIL uses, so pixels match HF
 #   nlohmann-json3-dev      JSON (preprocessor_config.json; header-only, for the whole project)
+#   libicu-dev              ICU: NFC/NFKC, letter/number classes and lower-casing for the CLIP
+#                           tokenizer (src/text/), the same Unicode rules open_clip gets from Python
+#   zlib1g-dev              zlib: reads CLIP's gzip-compressed BPE vocabulary
 
 packages=(cmake ninja-build g++ libdnnl-dev libgtest-dev libonnx-testdata clang-14
-          libclang-rt-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev nlohmann-json3-dev)
+          libclang-rt-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev nlohmann-json3-dev
+          libicu-dev zlib1g-dev python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -43,6 +47,26 @@ fi
 
 if [ $with_bench -eq 1 ]; then
   python3 -m pip install -q numpy onnx onnxscript onnxruntime torch transformers timm
+fi
+
+# CLIP's BPE vocabulary is not ours to commit: it ships inside the open-clip-torch wheel, so
+# fetch that wheel (no dependencies, no torch) and take the one file out of it. The tokenizer
+# looks for it here (find_clip_vocab in src/text/clip_tokenizer.h).
+clip_vocab=third_party_data/clip/bpe_simple_vocab_16e6.txt.gz
+if [ ! -f "$clip_vocab" ]; then
+  wheel_dir=$(mktemp -d)
+  if python3 -m pip download -q open-clip-torch==3.3.0 --no-deps -d "$wheel_dir"; then
+    mkdir -p "$(dirname "$clip_vocab")"
+    python3 - "$wheel_dir" "$clip_vocab" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/open_clip_torch-*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("open_clip/bpe_simple_vocab_16e6.txt.gz"))
+PY
+  else
+    echo "setup: could not download open-clip-torch; the CLIP tokenizer tests need $clip_vocab" >&2
+  fi
+  rm -rf "$wheel_dir"
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

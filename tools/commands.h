@@ -14,6 +14,8 @@ int build_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
+// `vitrt clip tokenize|...`: dispatches to the CLIP subcommands (clip_command.cc).
+int clip_command(const std::vector<std::string>& args);
 // `vitrt clip preprocess` (dispatched from `vitrt clip`).
 int clip_preprocess_command(const std::vector<std::string>& args);
 

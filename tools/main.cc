@@ -1,4 +1,4 @@
-// The `vitrt` command: dispatches to one subcommand per file (build, run, inspect, bench).
+// The `vitrt` command: dispatches to one subcommand per file (build, run, inspect, bench, clip).
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "  run      run a plan (or an ONNX model) on .npy inputs, write .npy outputs\n"
     "  inspect  show a model's or plan's inputs, outputs, ops and parameters\n"
     "  bench    time a plan on random inputs (latency percentiles, throughput)\n"
+    "  clip     CLIP front end: 'vitrt clip tokenize' turns texts into token ids\n"
     "\n"
     "options:\n"
     "  --version  print the vitrt version and plan format version\n"
@@ -48,6 +49,7 @@ int dispatch(int argc, char** argv) {
   if (command == "run") return run_command(args);
   if (command == "inspect") return inspect_command(args);
   if (command == "bench") return bench_command(args);
+  if (command == "clip") return clip_command(args);
   std::fprintf(stderr, "vitrt: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitUsage;
 }
