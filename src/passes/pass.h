@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ class PassContext {
   bool verbose_;
   std::function<void(const std::string&)> log_;
   std::map<std::string, int> applied_counts_;
+  // The clean-up passes run several rounds; a near miss is reported once, not once a round.
+  std::set<std::string> near_miss_seen_;
   int near_misses_ = 0;
 };
 

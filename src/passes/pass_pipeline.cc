@@ -20,6 +20,7 @@ void PassContext::applied(const std::string& pass, const std::string& what,
 
 void PassContext::near_miss(const std::string& pass, const std::string& where,
                             const std::string& reason) {
+  if (!near_miss_seen_.insert(str_cat(pass, "\n", where, "\n", reason)).second) return;
   ++near_misses_;
   if (verbose_ && log_) log_(str_cat("  [", pass, "] not applied at ", where, ": ", reason));
 }
