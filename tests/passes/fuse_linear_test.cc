@@ -1,6 +1,9 @@
 // fuse_linear: MatMul (+ bias Add) and Gemm with constant weights -> vitrt.Linear, checked
 // against the graph before the pass; look-alikes must stay as they are.
+#include <filesystem>
+
 #include "passes/linear_pass_testing.h"
+#include "runtime/build_pipeline.h"
 
 namespace vitrt {
 namespace {
@@ -170,7 +173,16 @@ TEST(FuseLinear, GemmThatIsNotExactlyALinearStays) {
   odd_alpha.set_float("alpha", 0.3f);
   Attributes trans_a;
   trans_a.set_int("transA", 1);
-  EXPECT_EQ(apply_pass(gemm(odd_alpha, std::nullopt, false).graph(), fuse_linear).second, 0);
+  {
+    TestGraph g = gemm(odd_alpha, std::nullopt, false);
+    std::string log;
+    PassContext ctx(true, [&](const std::string& line) { log += line + "\n"; });
+    ASSERT_TRUE(fuse_linear(g.graph(), ctx).ok());
+    EXPECT_EQ(count_ops(g.graph(), "Linear"), 0);
+    // The verbose log says which node was declined and why.
+    EXPECT_NE(log.find("Gemm_"), std::string::npos) << log;
+    EXPECT_NE(log.find("alpha=0.3 is not a power of two"), std::string::npos) << log;
+  }
   {
     TestGraph g;
     ValueId a = g.input("a", DType::kFloat32, {kK, 4});
@@ -185,6 +197,28 @@ TEST(FuseLinear, GemmThatIsNotExactlyALinearStays) {
                            g.constant("c", random_tensor(DType::kFloat32, {4, kN}, 3))}));
     ASSERT_TRUE(g.infer().ok());
     EXPECT_EQ(apply_pass(g.graph(), fuse_linear).second, 0);
+  }
+}
+
+// On real exports (both exporters, HF and timm), after the whole optimizer no MatMul or Gemm
+// with constant weights is left: each became a vitrt.Linear (the golden tests check the
+// numbers against PyTorch).
+TEST(FuseLinear, NoConstantWeightProductIsLeftInGoldenFixtures) {
+  namespace fs = std::filesystem;
+  for (const char* name : {"timm_vit_tiny_ts17", "timm_vit_tiny_dynamo", "hf_vit_eager_ts13",
+                           "hf_clip_text_sdpa_dynamo"}) {
+    SCOPED_TRACE(name);
+    const fs::path model = fs::path(VITRT_SOURCE_DIR) / "tests/golden" / name / "model.onnx";
+    BuildSummary summary;
+    Result<Graph> graph = import_and_prepare(model.string(), BuildOptions{}, &summary);
+    ASSERT_TRUE(graph.ok()) << graph.status().to_string();
+    EXPECT_GE(count_ops(*graph, "Linear"), 4);
+    for (const Node& n : graph->nodes) {
+      if (n.dead || (n.op_type != "MatMul" && n.op_type != "Gemm")) continue;
+      const Value& w = graph->values[n.inputs[1]];
+      EXPECT_FALSE(w.is_constant() && w.constant.rank() == 2)
+          << n.describe() << " kept weights " << w.constant.describe();
+    }
   }
 }
 
