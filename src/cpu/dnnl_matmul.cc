@@ -186,8 +186,17 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
     entry->scratchpad_bytes = entry->scratchpad_md.get_size();
     entry->primitive = dnnl::matmul(pd);
     if (s.bf16) {
-      entry->to_bf16 = dnnl::reorder(dnnl::reorder::primitive_desc(
-          cpu_engine(), entry->src_md, cpu_engine(), entry->bf16_src_md));
+      // A user-managed (here: absent) scratchpad keeps the reorder safe to run from several
+      // threads at once, like the matmul; a plain fp32 -> bf16 conversion needs none.
+      dnnl::primitive_attr reorder_attr;
+      reorder_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      dnnl::reorder::primitive_desc reorder_pd(cpu_engine(), entry->src_md, cpu_engine(),
+                                               entry->bf16_src_md, reorder_attr);
+      if (reorder_pd.scratchpad_desc().get_size() != 0) {
+        return unsupported("oneDNN's fp32 -> bf16 conversion of a ", s.m, " x ", s.k,
+                           " matrix needs a scratchpad");
+      }
+      entry->to_bf16 = dnnl::reorder(reorder_pd);
     }
 
     if (constant) {
