@@ -1,8 +1,9 @@
-// Throughput of vitrt's own linear kernels (MatMul, Conv) on ViT-B/16 shapes through the CPU
+// Throughput of vitrt's own linear kernels (MatMul, Conv, vitrt.Linear fp32 and bf16) on
+// ViT-B/16 shapes through the CPU
 // kernel interface, per-call overhead included: one-node graphs with constant weights, as an
 // engine loads them. Compare with gemm_libraries (the raw library) in the same run.
 //
-// Usage: OMP_NUM_THREADS=2 linear_kernels [seconds_per_case]
+// Usage: OMP_NUM_THREADS=2 linear_kernels [seconds_per_case] [case name substring]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,6 +38,7 @@ Tensor random_f32(std::vector<int64_t> shape, unsigned seed) {
 
 struct Case {
   std::string name;
+  const char* domain;
   const char* op;
   Attributes attrs;
   std::vector<Tensor> inputs;
@@ -50,6 +52,7 @@ int bench(const Case& c, double seconds) {
   Node n;
   n.name = c.name;
   n.op_type = c.op;
+  n.domain = c.domain;
   n.attrs = c.attrs;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     if (c.constant[i]) {
@@ -68,8 +71,9 @@ int bench(const Case& c, double seconds) {
   n.outputs.push_back(g.add_value(std::move(out)));
   g.add_node(std::move(n));
   Status s = infer_shapes(g);
-  auto kernel = s.ok() ? CpuKernelRegistry::global().find("", c.op)(KernelInit{g, g.nodes[0], 17})
-                       : Result<std::unique_ptr<CpuKernel>>(s);
+  auto kernel =
+      s.ok() ? CpuKernelRegistry::global().find(c.domain, c.op)(KernelInit{g, g.nodes[0], 17})
+             : Result<std::unique_ptr<CpuKernel>>(s);
   if (!kernel.ok()) {
     std::printf("%s: %s\n", c.name.c_str(), kernel.status().to_string().c_str());
     return 1;
@@ -105,6 +109,7 @@ int bench(const Case& c, double seconds) {
 int main(int argc, char** argv) {
   using namespace vitrt;
   const double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
+  const std::string filter = argc > 2 ? argv[2] : "";
   std::vector<Case> cases;
   const std::vector<std::pair<const char*, std::pair<int64_t, int64_t>>> linear = {
       {"qkv", {768, 2304}}, {"proj", {768, 768}}, {"fc1", {768, 3072}}, {"fc2", {3072, 768}}};
@@ -112,6 +117,7 @@ int main(int argc, char** argv) {
     for (const auto& [name, kn] : linear) {
       const auto [k, n] = kn;
       cases.push_back({std::string("MatMul ") + name + " M=" + std::to_string(batch * 197),
+                       "",
                        "MatMul",
                        {},
                        {random_f32({batch, 197, k}, 1), random_f32({k, n}, 2)},
@@ -119,13 +125,34 @@ int main(int argc, char** argv) {
                        2.0 * batch * 197 * k * n});
     }
   }
+  // vitrt.Linear with bias (and GELU on fc1, as fuse_linear_activation leaves it), fp32 and bf16.
+  for (const char* precision : {"fp32", "bf16"}) {
+    for (int64_t batch : {1, 8}) {
+      for (const auto& [name, kn] : linear) {
+        const auto [k, n] = kn;
+        Attributes attrs;
+        attrs.set_string("compute_precision", precision);
+        if (std::string(name) == "fc1") attrs.set_string("activation", "gelu");
+        cases.push_back(
+            {std::string("Linear ") + precision + " " + name + " M=" + std::to_string(batch * 197),
+             "vitrt",
+             "Linear",
+             attrs,
+             {random_f32({batch, 197, k}, 1), random_f32({k, n}, 2), random_f32({n}, 3)},
+             {false, true, true},
+             2.0 * batch * 197 * k * n});
+      }
+    }
+  }
   cases.push_back({"MatMul q@kT 12x197x64x197",
+                   "",
                    "MatMul",
                    {},
                    {random_f32({1, 12, 197, 64}, 3), random_f32({1, 12, 64, 197}, 4)},
                    {false, false},
                    2.0 * 12 * 197 * 64 * 197});
   cases.push_back({"MatMul p@v 12x197x197x64",
+                   "",
                    "MatMul",
                    {},
                    {random_f32({1, 12, 197, 197}, 5), random_f32({1, 12, 197, 64}, 6)},
@@ -133,6 +160,7 @@ int main(int argc, char** argv) {
                    2.0 * 12 * 197 * 197 * 64});
   // Per-call overhead: a product too small for the arithmetic to matter.
   cases.push_back({"MatMul tiny 4x16x16 (overhead)",
+                   "",
                    "MatMul",
                    {},
                    {random_f32({4, 16}, 10), random_f32({16, 16}, 11)},
@@ -142,6 +170,7 @@ int main(int argc, char** argv) {
   patch.set_ints("strides", {16, 16});
   for (int64_t batch : {1, 8}) {
     cases.push_back({"Conv patch-embed batch " + std::to_string(batch),
+                     "",
                      "Conv",
                      patch,
                      {random_f32({batch, 3, 224, 224}, 7), random_f32({768, 3, 16, 16}, 8),
@@ -152,6 +181,8 @@ int main(int argc, char** argv) {
   std::printf("GFLOP/s: best and median wall-clock run, best per CPU-second\n");
   std::printf("%-32s %8s %8s %8s\n", "case", "best", "median", "cpu");
   int failures = 0;
-  for (const Case& c : cases) failures += bench(c, seconds);
+  for (const Case& c : cases) {
+    if (c.name.find(filter) != std::string::npos) failures += bench(c, seconds);
+  }
   return failures == 0 ? 0 : 1;
 }

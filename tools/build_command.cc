@@ -1,4 +1,4 @@
-// `vitrt build MODEL.onnx -o MODEL.plan [--precision fp32] [--verbose]`
+// `vitrt build MODEL.onnx -o MODEL.plan [--precision fp32|bf16] [--verbose]`
 #include <cstdio>
 
 #include "cli_args.h"
@@ -9,7 +9,7 @@ namespace vitrt::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: vitrt build MODEL.onnx -o MODEL.plan [--precision fp32] [--verbose]\n"
+    "usage: vitrt build MODEL.onnx -o MODEL.plan [--precision fp32|bf16] [--verbose]\n"
     "\n"
     "Imports an ONNX model, infers its (symbolic) shapes, optimizes it, checks that every op\n"
     "has a kernel, and writes a self-contained plan file that 'vitrt run' and 'vitrt bench'\n"
@@ -17,7 +17,11 @@ constexpr const char* kHelp =
     "\n"
     "options:\n"
     "  -o, --output FILE    the plan to write (required)\n"
-    "  --precision P        fp32 (default). fp16, bf16, int8 and fp8 are not supported yet.\n"
+    "  --precision P        fp32 (default) or bf16: the linear layers (fused vitrt.Linear)\n"
+    "                       multiply in bfloat16 with fp32 accumulation (fast on CPUs with\n"
+    "                       AVX512-BF16 or AMX); normalisation, softmax, attention products\n"
+    "                       and the residual stream stay fp32, as do inputs and outputs.\n"
+    "                       fp16, int8 and fp8 are not supported yet.\n"
     "  --verbose            log each build step, each fusion applied (pattern, nodes absorbed)\n"
     "                       and each near miss with the reason it was not applied\n"
     "  --no-optimize        keep the graph as imported (no clean-up, no fusions)\n"

@@ -10,7 +10,7 @@
 namespace vitrt {
 
 struct BuildOptions {
-  std::string precision = "fp32";  // fp32 for now; fp16, bf16, int8, fp8 come with their issues
+  std::string precision = "fp32";  // fp32 or bf16 (see --precision); fp16, int8, fp8 later
   bool verbose = false;
   // Run the graph optimizer (clean-up and fusions). Off only to compare against the raw graph.
   bool optimize = true;

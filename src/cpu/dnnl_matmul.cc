@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -27,14 +28,18 @@ dnnl::stream& thread_stream() {
 }
 
 // Scratchpad memory is user-managed so that one primitive can execute from several threads at
-// once; each thread keeps its own buffer and grows it when a primitive needs more.
-void* thread_scratchpad(size_t bytes) {
+// once; each thread keeps its own buffers and grows them when a primitive needs more. Slot
+// kScratchpad holds oneDNN's scratchpad, slot kBf16Src the bf16 copy of src for bf16 products.
+enum BufferSlot { kScratchpad = 0, kBf16Src = 1, kNumSlots };
+
+void* thread_buffer(BufferSlot slot, size_t bytes) {
   struct Buffer {
     void* data = nullptr;
     size_t size = 0;
     ~Buffer() { std::free(data); }
   };
-  thread_local Buffer buffer;
+  thread_local Buffer buffers[kNumSlots];
+  Buffer& buffer = buffers[slot];
   if (bytes > buffer.size) {
     std::free(buffer.data);
     buffer.size = (bytes + 63) / 64 * 64;
@@ -45,14 +50,31 @@ void* thread_scratchpad(size_t bytes) {
 }
 
 // A [batch,] rows x cols matrix, stored transposed (cols x rows) when `trans`.
-memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool trans) {
+memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool trans,
+                         memory::data_type type = memory::data_type::f32) {
   if (batch == 1) {
-    return memory::desc({rows, cols}, memory::data_type::f32,
-                        trans ? memory::dims{1, rows} : memory::dims{cols, 1});
+    return memory::desc({rows, cols}, type, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
   }
   return memory::desc(
-      {batch, rows, cols}, memory::data_type::f32,
+      {batch, rows, cols}, type,
       trans ? memory::dims{rows * cols, 1, rows} : memory::dims{rows * cols, cols, 1});
+}
+
+// The eltwise post-op for `act` as (algorithm, alpha, beta).
+std::tuple<dnnl::algorithm, float, float> eltwise_of(MatmulActivation act) {
+  switch (act) {
+    case MatmulActivation::kGelu:
+      return {dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f};
+    case MatmulActivation::kGeluTanh:
+      return {dnnl::algorithm::eltwise_gelu_tanh, 0.0f, 0.0f};
+    case MatmulActivation::kQuickGelu:
+      return {dnnl::algorithm::eltwise_swish, 1.702f, 0.0f};
+    case MatmulActivation::kRelu:
+      return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
+    case MatmulActivation::kNone:
+      break;
+  }
+  return {dnnl::algorithm::undef, 0.0f, 0.0f};
 }
 
 }  // namespace
@@ -61,6 +83,9 @@ struct DnnlMatmul::Entry {
   dnnl::matmul primitive;
   memory::desc src_md, weights_md, dst_md, bias_md, scratchpad_md;
   size_t scratchpad_bytes = 0;
+  // bf16 products: src converted from src_md (fp32, as the caller stores it) into bf16_src_md.
+  memory::desc bf16_src_md;
+  dnnl::reorder to_bf16;
   // The constant weights in weights_md's layout (valid when the kernel has constant weights).
   memory constant_weights;
 };
@@ -95,20 +120,27 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
     return internal_error("DnnlMatmul: bias with alpha != 1 is not supported");
   }
   const bool constant = constant_weights_.defined();
+  if (s.bf16 && !constant) {
+    return internal_error("DnnlMatmul: bf16 products need constant weights");
+  }
   if (constant && constant_weights_.numel() != s.batch * s.k * s.n) {
     return internal_error("DnnlMatmul: constant weights ", constant_weights_.describe(),
                           " do not hold ", s.batch, " x ", s.k, " x ", s.n, " elements");
   }
   try {
     auto entry = std::make_shared<Entry>();
+    const memory::data_type compute_type =
+        s.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
     entry->src_md = matrix_desc(s.batch, s.m, s.k, s.trans_src);
+    if (s.bf16) {
+      entry->bf16_src_md = matrix_desc(s.batch, s.m, s.k, false, memory::data_type::bf16);
+    }
     const memory::desc user_weights_md = matrix_desc(s.batch, s.k, s.n, s.trans_weights);
     entry->dst_md = matrix_desc(s.batch, s.m, s.n, false);
     const memory::dims wdims = user_weights_md.dims();
     // Constant weights let the primitive choose its layout; activations stay as they are.
     const memory::desc request_weights_md =
-        constant ? memory::desc(wdims, memory::data_type::f32, memory::format_tag::any)
-                 : user_weights_md;
+        constant ? memory::desc(wdims, compute_type, memory::format_tag::any) : user_weights_md;
     if (s.has_bias) {
       entry->bias_md = s.batch == 1
                            ? memory::desc({1, s.n}, memory::data_type::f32, {s.n, 1})
@@ -117,15 +149,18 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
-    if (s.accumulate) {
-      dnnl::post_ops ops;
-      ops.append_sum(1.0f);
-      attr.set_post_ops(ops);
+    dnnl::post_ops ops;
+    if (s.accumulate) ops.append_sum(1.0f);
+    if (s.activation != MatmulActivation::kNone) {
+      const auto [algorithm, a, b] = eltwise_of(s.activation);
+      ops.append_eltwise(1.0f, algorithm, a, b);
     }
+    if (ops.len() > 0) attr.set_post_ops(ops);
+    const memory::desc& compute_src_md = s.bf16 ? entry->bf16_src_md : entry->src_md;
     auto make_pd = [&](const memory::desc& weights_md) {
       const dnnl::matmul::desc desc =
-          s.has_bias ? dnnl::matmul::desc(entry->src_md, weights_md, entry->bias_md, entry->dst_md)
-                     : dnnl::matmul::desc(entry->src_md, weights_md, entry->dst_md);
+          s.has_bias ? dnnl::matmul::desc(compute_src_md, weights_md, entry->bias_md, entry->dst_md)
+                     : dnnl::matmul::desc(compute_src_md, weights_md, entry->dst_md);
       return dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
     };
     dnnl::matmul::primitive_desc pd = make_pd(request_weights_md);
@@ -141,7 +176,7 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
         const int64_t ld = row_major ? blocking.strides[0] : blocking.strides[1];
         if (ld * static_cast<int64_t>(sizeof(float)) % 4096 == 0) {
           const int64_t padded = ld + 16;
-          pd = make_pd(memory::desc({s.k, s.n}, memory::data_type::f32,
+          pd = make_pd(memory::desc({s.k, s.n}, compute_type,
                                     row_major ? memory::dims{padded, 1} : memory::dims{1, padded}));
         }
       }
@@ -150,6 +185,19 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
     entry->scratchpad_md = pd.scratchpad_desc();
     entry->scratchpad_bytes = entry->scratchpad_md.get_size();
     entry->primitive = dnnl::matmul(pd);
+    if (s.bf16) {
+      // A user-managed (here: absent) scratchpad keeps the reorder safe to run from several
+      // threads at once, like the matmul; a plain fp32 -> bf16 conversion needs none.
+      dnnl::primitive_attr reorder_attr;
+      reorder_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      dnnl::reorder::primitive_desc reorder_pd(cpu_engine(), entry->src_md, cpu_engine(),
+                                               entry->bf16_src_md, reorder_attr);
+      if (reorder_pd.scratchpad_desc().get_size() != 0) {
+        return unsupported("oneDNN's fp32 -> bf16 conversion of a ", s.m, " x ", s.k,
+                           " matrix needs a scratchpad");
+      }
+      entry->to_bf16 = dnnl::reorder(reorder_pd);
+    }
 
     if (constant) {
       void* user_data = const_cast<void*>(constant_weights_.raw_data());  // only read
@@ -185,7 +233,21 @@ Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* 
     dnnl::engine& engine = cpu_engine();
     std::unordered_map<int, memory> args;
     args.reserve(5);
-    args.emplace(DNNL_ARG_SRC, memory(entry->src_md, engine, const_cast<float*>(src)));
+    dnnl::stream& stream = thread_stream();
+    memory user_src(entry->src_md, engine, const_cast<float*>(src));
+    if (shape.bf16) {
+      void* converted = thread_buffer(kBf16Src, entry->bf16_src_md.get_size());
+      if (converted == nullptr) {
+        return Status(
+            StatusCode::kOutOfMemory,
+            str_cat("bf16 copy of matmul src: ", entry->bf16_src_md.get_size(), " bytes"));
+      }
+      memory bf16_src(entry->bf16_src_md, engine, converted);
+      entry->to_bf16.execute(stream, user_src, bf16_src);
+      args.emplace(DNNL_ARG_SRC, bf16_src);
+    } else {
+      args.emplace(DNNL_ARG_SRC, user_src);
+    }
     if (entry->constant_weights) {
       args.emplace(DNNL_ARG_WEIGHTS, entry->constant_weights);
     } else {
@@ -198,14 +260,13 @@ Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* 
     }
     args.emplace(DNNL_ARG_DST, memory(entry->dst_md, engine, dst));
     if (entry->scratchpad_bytes > 0) {
-      void* scratch = thread_scratchpad(entry->scratchpad_bytes);
+      void* scratch = thread_buffer(kScratchpad, entry->scratchpad_bytes);
       if (scratch == nullptr) {
         return Status(StatusCode::kOutOfMemory,
                       str_cat("matmul scratchpad of ", entry->scratchpad_bytes, " bytes"));
       }
       args.emplace(DNNL_ARG_SCRATCHPAD, memory(entry->scratchpad_md, engine, scratch));
     }
-    dnnl::stream& stream = thread_stream();
     entry->primitive.execute(stream, args);
     stream.wait();
   } catch (const dnnl::error& e) {

@@ -1,6 +1,7 @@
-// fp32 matrix products through oneDNN's matmul primitive: the GEMM every linear kernel
-// (MatMul, Gemm, Conv) runs on. bench/NOTES.md records why oneDNN (measured against OpenBLAS
-// and Eigen on ViT-B/16 shapes).
+// Matrix products through oneDNN's matmul primitive: the GEMM every linear kernel (MatMul,
+// Gemm, Conv, vitrt.Linear) runs on. Operands and results are fp32 in memory; a product may
+// compute in bf16 (MatmulShape::bf16) and may end in a fused activation. bench/NOTES.md records why
+// oneDNN (measured against OpenBLAS and Eigen on ViT-B/16 shapes).
 //
 // A DnnlMatmul belongs to one kernel object. It creates a primitive the first time it sees a
 // shape and reuses it afterwards, so the per-call cost is a map lookup under a mutex plus
@@ -20,7 +21,17 @@
 
 namespace vitrt {
 
-// dst[b] = alpha * op(src[b]) x op(weights[b]) (+ bias) (+ dst when accumulate), b < batch.
+// An activation applied to the finished product (after bias and accumulation) by the
+// primitive itself, while the result is still in registers: a oneDNN eltwise post-op.
+enum class MatmulActivation : uint8_t {
+  kNone,
+  kGelu,       // x * Phi(x), erf form
+  kGeluTanh,   // the tanh approximation
+  kQuickGelu,  // x * sigmoid(1.702 x) (oneDNN's swish with alpha 1.702)
+  kRelu,
+};
+
+// dst[b] = act(alpha * op(src[b]) x op(weights[b]) (+ bias) (+ dst when accumulate)), b < batch.
 // Operands are dense row-major; op() transposes when the trans_ flag is set. Bias is not
 // combined with alpha != 1 (callers fold it into dst and accumulate instead).
 struct MatmulShape {
@@ -33,9 +44,15 @@ struct MatmulShape {
   bool has_bias = false;       // bias: N floats added to every row
   bool accumulate = false;     // adds the product to what dst holds
   float alpha = 1.0f;
+  MatmulActivation activation = MatmulActivation::kNone;
+  // Rounds src and weights to bfloat16 (round to nearest even) and multiplies those with fp32
+  // accumulation; bias, dst and the activation stay fp32. Needs constant weights, which are
+  // converted once when packed; src is converted per call.
+  bool bf16 = false;
 
   auto key() const {
-    return std::make_tuple(batch, m, k, n, trans_src, trans_weights, has_bias, accumulate, alpha);
+    return std::make_tuple(batch, m, k, n, trans_src, trans_weights, has_bias, accumulate, alpha,
+                           activation, bf16);
   }
 };
 

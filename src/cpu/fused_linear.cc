@@ -1,65 +1,37 @@
 // vitrt.Linear on the CPU: one oneDNN product over all rows of X against weights packed once
-// at load, bias added by the primitive, the activation applied to the product in place.
-#include <cmath>
-#include <numbers>
-
-#include "core/parallel.h"
+// at load, with the bias and the activation applied by the primitive as post-ops (no second
+// pass over the output). compute_precision "bf16" packs the weights as bf16 and rounds X to
+// bf16 per call; accumulation, bias, activation and the output stay fp32.
 #include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
 
 namespace vitrt {
 namespace {
 
-enum class Activation { kNone, kGelu, kGeluTanh, kQuickGelu, kRelu };
-
-Result<Activation> parse_activation(const std::string& name) {
-  if (name == "none") return Activation::kNone;
-  if (name == "gelu") return Activation::kGelu;
-  if (name == "gelu_tanh") return Activation::kGeluTanh;
-  if (name == "quick_gelu") return Activation::kQuickGelu;
-  if (name == "relu") return Activation::kRelu;
+Result<MatmulActivation> parse_activation(const std::string& name) {
+  if (name == "none") return MatmulActivation::kNone;
+  if (name == "gelu") return MatmulActivation::kGelu;
+  if (name == "gelu_tanh") return MatmulActivation::kGeluTanh;
+  if (name == "quick_gelu") return MatmulActivation::kQuickGelu;
+  if (name == "relu") return MatmulActivation::kRelu;
   return invalid_argument("activation '", name, "' is not one of none, gelu, gelu_tanh, ",
                           "quick_gelu, relu");
 }
 
-void apply_activation(Activation act, float* y, int64_t count) {
-  if (act == Activation::kNone) return;
-  parallel_for(count, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float x = y[i];
-      switch (act) {
-        case Activation::kGelu:
-          y[i] = 0.5f * x * (1.0f + std::erf(x * static_cast<float>(std::numbers::sqrt2 / 2)));
-          break;
-        case Activation::kGeluTanh:
-          y[i] = 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-          break;
-        case Activation::kQuickGelu:
-          y[i] = x / (1.0f + std::exp(-1.702f * x));
-          break;
-        case Activation::kRelu:
-          y[i] = x > 0.0f ? x : 0.0f;
-          break;
-        case Activation::kNone:
-          break;
-      }
-    }
-  });
+Result<bool> parse_bf16(const std::string& precision) {
+  if (precision == "fp32") return false;
+  if (precision == "bf16") return true;
+  return invalid_argument("compute_precision '", precision, "' is not one of fp32, bf16");
 }
 
 class LinearKernel final : public CpuKernel {
  public:
-  LinearKernel(Activation act, int64_t k, int64_t n) : act_(act), k_(k), n_(n) {}
+  LinearKernel(MatmulActivation act, bool bf16, bool has_bias, int64_t k, int64_t n)
+      : act_(act), bf16_(bf16), has_bias_(has_bias), k_(k), n_(n) {}
 
   Status prepare(const Tensor& weights, int64_t example_m) {
-    MatmulShape shape;
-    shape.m = example_m;
-    shape.k = k_;
-    shape.n = n_;
-    shape.has_bias = has_bias_;
-    return matmul_.set_constant_weights(weights, shape);
+    return matmul_.set_constant_weights(weights, shape_for(example_m));
   }
-  void set_has_bias(bool b) { has_bias_ = b; }
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
@@ -72,30 +44,41 @@ class LinearKernel final : public CpuKernel {
     std::vector<int64_t> out_shape = x.shape();
     out_shape.back() = n_;
     Tensor y = Tensor::empty(DType::kFloat32, out_shape);
-    MatmulShape shape;
-    shape.m = x.numel() / k_;
-    shape.k = k_;
-    shape.n = n_;
-    shape.has_bias = has_bias_;
-    if (shape.m > 0) {
+    const int64_t m = x.numel() / k_;
+    if (m > 0) {
       const float* bias = has_bias_ ? inputs[2]->data<float>() : nullptr;
-      VITRT_RETURN_IF_ERROR(matmul_.run(shape, x.data<float>(), nullptr, bias, y.data<float>()));
-      apply_activation(act_, y.data<float>(), y.numel());
+      VITRT_RETURN_IF_ERROR(
+          matmul_.run(shape_for(m), x.data<float>(), nullptr, bias, y.data<float>()));
     }
     outputs[0] = std::move(y);
     return Status();
   }
 
  private:
-  Activation act_;
+  MatmulShape shape_for(int64_t m) const {
+    MatmulShape shape;
+    shape.m = m;
+    shape.k = k_;
+    shape.n = n_;
+    shape.has_bias = has_bias_;
+    shape.activation = act_;
+    shape.bf16 = bf16_;
+    return shape;
+  }
+
+  MatmulActivation act_;
+  bool bf16_;
+  bool has_bias_;
   int64_t k_, n_;
-  bool has_bias_ = false;
   DnnlMatmul matmul_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_linear_kernel(const KernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(std::string act_name, init.node.attrs.get_string("activation", "none"));
-  VITRT_ASSIGN_OR_RETURN(Activation act, parse_activation(act_name));
+  VITRT_ASSIGN_OR_RETURN(MatmulActivation act, parse_activation(act_name));
+  VITRT_ASSIGN_OR_RETURN(std::string precision,
+                         init.node.attrs.get_string("compute_precision", "fp32"));
+  VITRT_ASSIGN_OR_RETURN(bool bf16, parse_bf16(precision));
   const Tensor* w = init.constant_input(1);
   if (w == nullptr || w->dtype() != DType::kFloat32 || w->rank() != 2) {
     return invalid_argument("W must be a constant float32 [K, N] matrix");
@@ -105,8 +88,10 @@ Result<std::unique_ptr<CpuKernel>> make_linear_kernel(const KernelInit& init) {
       (bias == nullptr || bias->dtype() != DType::kFloat32 || bias->numel() != w->dim(1))) {
     return invalid_argument("bias must be a constant float32 [", w->dim(1), "]");
   }
-  auto kernel = std::make_unique<LinearKernel>(act, w->dim(0), w->dim(1));
-  kernel->set_has_bias(bias != nullptr);
+  auto kernel = std::make_unique<LinearKernel>(act, bf16, bias != nullptr, w->dim(0), w->dim(1));
+  // The weights are packed now for the row count the graph states (or ViT-B/16's 197 tokens
+  // when the batch is symbolic); another row count reuses that copy when its primitive wants
+  // the same layout and packs its own once otherwise.
   int64_t example_m = 197;
   const Value& x = init.graph.values[init.node.inputs[0]];
   if (x.has_shape && !x.shape.empty()) {

@@ -1,11 +1,69 @@
-// Optimizer pass fuse_linear_activation: not implemented yet; leaves the graph unchanged.
+// Optimizer pass fuse_linear_activation: the activation that is a Linear's only reader becomes
+// the Linear's epilogue (applied by the GEMM while the output is still in registers).
+//
+//   Gelu(approximate "none")          -> activation "gelu"
+//   Gelu(approximate "tanh")          -> activation "gelu_tanh"
+//   com.microsoft.Gelu                -> activation "gelu"
+//   com.microsoft.QuickGelu(1.702)    -> activation "quick_gelu"
+//   Relu                              -> activation "relu"
+//
+// fuse_gelu (which runs earlier) turns decomposed GELUs into these ops.
+#include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
 namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "fuse_linear_activation";
+
+// The Linear activation equal to `node`, "" when `node` is not an activation it can absorb
+// (with `why` set when it looked like one).
+std::string activation_of(const Node& node, std::string* why) {
+  if (is_onnx_op(node, "Relu")) return "relu";
+  if (is_onnx_op(node, "Gelu")) {
+    Result<std::string> approx = node.attrs.get_string("approximate", "none");
+    if (approx.ok() && *approx == "none") return "gelu";
+    if (approx.ok() && *approx == "tanh") return "gelu_tanh";
+    *why = "Gelu approximate is neither 'none' nor 'tanh'";
+    return "";
+  }
+  if (node.domain != "com.microsoft") return "";
+  if (node.op_type == "Gelu") return "gelu";
+  if (node.op_type == "QuickGelu") {
+    Result<float> alpha = node.attrs.get_float("alpha", 1.702f);
+    if (alpha.ok() && *alpha == 1.702f) return "quick_gelu";
+    *why = str_cat("QuickGelu alpha ", alpha.ok() ? *alpha : 0.0f,
+                   " is not 1.702, the only one the Linear epilogue computes");
+    return "";
+  }
+  return "";
+}
+
+}  // namespace
 
 Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
-  (void)graph;
-  (void)ctx;
+  Uses uses(graph);
+  for (Node& linear : graph.nodes) {
+    if (linear.dead || linear.op_type != "Linear" || linear.domain != "vitrt") continue;
+    Result<std::string> current = linear.attrs.get_string("activation", "none");
+    if (!current.ok() || *current != "none") continue;
+    const Node* act = uses.single_consumer(linear.outputs[0]);
+    if (act == nullptr) continue;
+    std::string why;
+    const std::string activation = activation_of(*act, &why);
+    if (activation.empty()) {
+      if (!why.empty()) ctx.near_miss(kPass, act->describe(), why);
+      continue;
+    }
+    if (act->num_inputs() != 1 || act->outputs.size() != 1) continue;
+    const ValueId out = act->outputs[0];
+    const std::string act_name = act->name;
+    linear.attrs.set_string("activation", activation);
+    remove_nodes(graph, {static_cast<NodeId>(act - graph.nodes.data())});
+    replace_uses(graph, out, linear.outputs[0]);
+    ctx.applied(kPass, str_cat("Linear '", linear.name, "' + ", activation), {act_name});
+    uses.refresh();
+  }
   return Status::ok_status();
 }
 

@@ -26,6 +26,10 @@ class PassContext {
 
   bool verbose() const { return verbose_; }
 
+  // The build precision ("fp32", "bf16"): assign_precision reads it.
+  const std::string& precision() const { return precision_; }
+  void set_precision(std::string precision) { precision_ = std::move(precision); }
+
   // A rewrite applied by `pass`: what it made (e.g. "Attention 'layer.3'") and the nodes it
   // absorbed. Counted per pass for the summary; listed one per line in verbose mode.
   void applied(const std::string& pass, const std::string& what,
@@ -41,6 +45,7 @@ class PassContext {
 
  private:
   bool verbose_;
+  std::string precision_ = "fp32";
   std::function<void(const std::string&)> log_;
   std::map<std::string, int> applied_counts_;
   // The clean-up passes run several rounds; a near miss is reported once, not once a round.
@@ -82,5 +87,11 @@ Status fold_scale_into_weights(Graph& graph, PassContext& ctx);
 Status pack_qkv(Graph& graph, PassContext& ctx);
 Status fuse_linear_activation(Graph& graph, PassContext& ctx);  // Linear + Gelu -> epilogue
 Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
+// Precision (src/passes/assign_precision.cc), after the fusions. With ctx.precision() "bf16" it
+// sets the attribute compute_precision = "bf16" on the nodes whose kernels then round their
+// inputs and weights to bfloat16 and accumulate in fp32 (outputs stay fp32): today every
+// vitrt.Linear. The attribute is the contract for any op that adopts it ("fp32" or absent:
+// full fp32); LayerNorm, Softmax, residual adds and products of two activations stay fp32.
+Status assign_precision(Graph& graph, PassContext& ctx);
 
 }  // namespace vitrt

@@ -47,7 +47,8 @@ const std::vector<Pass>& cleanup_passes() {
 
 // Fusions, in dependency order: LayerNorm and GELU are recognised on the raw graph; attention
 // is matched on the projections' Linear nodes; QKV packing needs the Attention nodes; the
-// activation and residual epilogues go last so the larger patterns see plain ops first.
+// activation and residual epilogues go last so the larger patterns see plain ops first; the
+// precision is assigned to the final fused nodes.
 const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
       {"fuse_layer_norm", fuse_layer_norm},
@@ -59,6 +60,7 @@ const std::vector<Pass>& fusion_passes() {
       {"pack_qkv", pack_qkv},
       {"fuse_linear_activation", fuse_linear_activation},
       {"fuse_residual_layer_norm", fuse_residual_layer_norm},
+      {"assign_precision", assign_precision},
   };
   return passes;
 }

@@ -40,10 +40,14 @@ int total_nodes(const std::map<std::string, int>& counts) {
 Status run_optimization_passes(Graph& graph, const BuildOptions& options,
                                std::map<std::string, int>* rewrites) {
   if (!options.optimize) {
-    log_line(options, "optimizer: off (--no-optimize)");
+    log_line(options, options.precision == "fp32"
+                          ? "optimizer: off (--no-optimize)"
+                          : str_cat("optimizer: off (--no-optimize); every node stays fp32, since ",
+                                    options.precision, " applies to fused nodes only"));
     return Status::ok_status();
   }
   PassContext ctx(options.verbose, options.log);
+  ctx.set_precision(options.precision);
   if (options.verbose) log_line(options, "optimizer:");
   VITRT_RETURN_IF_ERROR(optimize_graph(graph, ctx));
   std::string applied;
@@ -61,9 +65,9 @@ Status run_optimization_passes(Graph& graph, const BuildOptions& options,
 
 Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOptions& options,
                                  BuildSummary* summary) {
-  if (options.precision != "fp32") {
+  if (options.precision != "fp32" && options.precision != "bf16") {
     return unsupported("precision '", options.precision,
-                       "' is not supported yet; this vitrt builds fp32 plans only");
+                       "' is not supported yet; this vitrt builds fp32 and bf16 plans");
   }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(onnx_path, ec)) {

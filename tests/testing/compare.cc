@@ -22,9 +22,8 @@ std::string index_string(const std::vector<int64_t>& shape, int64_t flat) {
 
 ::testing::AssertionResult check_meta(const Tensor& actual, const Tensor& expected) {
   if (actual.dtype() != expected.dtype()) {
-    return ::testing::AssertionFailure()
-           << "dtype " << dtype_name(actual.dtype()) << " != expected "
-           << dtype_name(expected.dtype());
+    return ::testing::AssertionFailure() << "dtype " << dtype_name(actual.dtype())
+                                         << " != expected " << dtype_name(expected.dtype());
   }
   if (actual.shape() != expected.shape()) {
     return ::testing::AssertionFailure() << "shape " << shape_to_string(actual.shape())
@@ -92,13 +91,12 @@ std::string index_string(const std::vector<int64_t>& shape, int64_t flat) {
   }
   if (worst < 0 || worst_err <= rel * scale) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
-         << "max error " << worst_err << " exceeds " << rel << " x scale " << scale
-         << "; worst at " << index_string(expected.shape(), worst) << ": actual "
-         << actual.element_as_double(worst) << ", expected " << expected.element_as_double(worst);
+         << "max error " << worst_err << " exceeds " << rel << " x scale " << scale << "; worst at "
+         << index_string(expected.shape(), worst) << ": actual " << actual.element_as_double(worst)
+         << ", expected " << expected.element_as_double(worst);
 }
 
-Tensor random_tensor(DType dtype, std::vector<int64_t> shape, uint64_t seed, double lo,
-                     double hi) {
+Tensor random_tensor(DType dtype, std::vector<int64_t> shape, uint64_t seed, double lo, double hi) {
   Tensor t = Tensor::empty(dtype, std::move(shape));
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> dist(lo, hi);
@@ -132,6 +130,24 @@ Tensor random_tensor(DType dtype, std::vector<int64_t> shape, uint64_t seed, dou
     }
   }
   return t;
+}
+
+::testing::AssertionResult cosine_at_least(const Tensor& actual, const Tensor& expected,
+                                           double min_cosine) {
+  auto meta = check_meta(actual, expected);
+  if (!meta) return meta;
+  double dot = 0.0, aa = 0.0, ee = 0.0;
+  for (int64_t i = 0; i < actual.numel(); ++i) {
+    const double a = actual.element_as_double(i);
+    const double e = expected.element_as_double(i);
+    dot += a * e;
+    aa += a * a;
+    ee += e * e;
+  }
+  const double cosine = aa == 0.0 && ee == 0.0 ? 1.0 : dot / std::sqrt(aa * ee);
+  if (cosine >= min_cosine) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "cosine similarity " << cosine << " < " << min_cosine
+                                       << " over " << actual.numel() << " elements";
 }
 
 }  // namespace vitrt::testing

@@ -29,4 +29,10 @@ struct Tolerance {
 Tensor random_tensor(DType dtype, std::vector<int64_t> shape, uint64_t seed, double lo = -1.0,
                      double hi = 1.0);
 
+// Passes when shapes and dtypes match and the cosine similarity of the two tensors (as flat
+// float vectors, computed in double) is at least `min_cosine`; reduced-precision outputs are
+// judged by direction this way. Both all-zero counts as equal.
+::testing::AssertionResult cosine_at_least(const Tensor& actual, const Tensor& expected,
+                                           double min_cosine);
+
 }  // namespace vitrt::testing

@@ -3,7 +3,9 @@
 //
 //   inputs   X [..., K] float32, W [K, N] float32 (a constant: the weights), bias [N] optional
 //   attrs    activation: "none" (default) | "gelu" (erf form) | "gelu_tanh" | "quick_gelu"
-//            (x * sigmoid(1.702 x), CLIP's QuickGELU) | "relu"
+//            (x * sigmoid(1.702 x), CLIP's QuickGELU) | "relu";
+//            compute_precision: "fp32" (default) | "bf16" (set by assign_precision: X and W
+//            rounded to bfloat16, fp32 accumulation, bias, activation and output)
 //   output   Y [..., N]
 #include "ir/op_schema.h"
 
@@ -19,6 +21,11 @@ Status infer_linear(InferContext& ctx) {
   if (!known_activation(act)) {
     return ctx.error("activation '", act,
                      "' is not one of none, gelu, gelu_tanh, quick_gelu, relu");
+  }
+  VITRT_ASSIGN_OR_RETURN(std::string precision,
+                         ctx.attrs().get_string("compute_precision", "fp32"));
+  if (precision != "fp32" && precision != "bf16") {
+    return ctx.error("compute_precision '", precision, "' is not one of fp32, bf16");
   }
   const DType dtype = ctx.input_dtype(0);
   if (dtype != DType::kFloat32 || ctx.input_dtype(1) != DType::kFloat32) {

@@ -1,0 +1,92 @@
+// fuse_linear_activation: the activation that is a Linear's only reader becomes its epilogue;
+// checked against the graph before the pass (the activation's own kernel).
+#include "passes/linear_pass_testing.h"
+
+namespace vitrt {
+namespace {
+
+using testing::apply_pass;
+using testing::count_ops;
+using testing::expect_same_outputs;
+using testing::random_tensor;
+using testing::TestGraph;
+
+constexpr int64_t kK = 24, kN = 13;
+
+Tensor x_value() {
+  return random_tensor(DType::kFloat32, {2, 7, kK}, 1, -2.0, 2.0);
+}
+
+struct LinearThen {
+  TestGraph g;
+  ValueId linear_out = kNoValue;
+};
+
+LinearThen linear_then(const std::string& op, const std::string& domain, Attributes attrs) {
+  LinearThen s;
+  ValueId x = s.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 7, kK});
+  s.linear_out = s.g.op("Linear",
+                        {x, s.g.constant("w", random_tensor(DType::kFloat32, {kK, kN}, 2)),
+                         s.g.constant("b", random_tensor(DType::kFloat32, {kN}, 3))},
+                        {}, "vitrt");
+  s.g.output(s.g.op(op, {s.linear_out}, std::move(attrs), domain));
+  EXPECT_TRUE(s.g.infer().ok());
+  return s;
+}
+
+TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
+  struct Case {
+    const char* op;
+    const char* domain;
+    const char* approximate;  // Gelu only
+    const char* expected;
+  };
+  for (const Case& c : {Case{"Gelu", "", "none", "gelu"}, Case{"Gelu", "", "tanh", "gelu_tanh"},
+                        Case{"Gelu", "com.microsoft", nullptr, "gelu"},
+                        Case{"QuickGelu", "com.microsoft", nullptr, "quick_gelu"},
+                        Case{"Relu", "", nullptr, "relu"}}) {
+    SCOPED_TRACE(c.expected);
+    Attributes attrs;
+    if (c.approximate != nullptr) attrs.set_string("approximate", c.approximate);
+    if (std::string(c.op) == "QuickGelu") attrs.set_float("alpha", 1.702f);
+    LinearThen s = linear_then(c.op, c.domain, attrs);
+    auto [fused, applied] = apply_pass(s.g.graph(), fuse_linear_activation);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(fused, c.op), 0);
+    const Node* linear = testing::find_op(fused, "Linear");
+    ASSERT_NE(linear, nullptr);
+    EXPECT_EQ(linear->attrs.get_string("activation", "none").value(), c.expected);
+    expect_same_outputs(s.g.graph(), fused, {x_value()}, 1e-5);
+  }
+}
+
+TEST(FuseLinearActivation, LookAlikesStay) {
+  Attributes other_alpha;
+  other_alpha.set_float("alpha", 1.0f);  // SiLU-like, not CLIP's 1.702
+  EXPECT_EQ(apply_pass(linear_then("QuickGelu", "com.microsoft", other_alpha).g.graph(),
+                       fuse_linear_activation)
+                .second,
+            0);
+  EXPECT_EQ(apply_pass(linear_then("Sigmoid", "", {}).g.graph(), fuse_linear_activation).second, 0);
+  {  // the pre-activation value is also read elsewhere
+    LinearThen s = linear_then("Relu", "", {});
+    s.g.output(s.linear_out);
+    EXPECT_EQ(apply_pass(s.g.graph(), fuse_linear_activation).second, 0);
+  }
+  {  // a Linear that already has an activation takes no second one
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {2, 7, kK});
+    Attributes gelu;
+    gelu.set_string("activation", "gelu");
+    ValueId y = g.op("Linear", {x, g.constant("w", random_tensor(DType::kFloat32, {kK, kN}, 2))},
+                     gelu, "vitrt");
+    g.output(g.op("Relu", {y}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [fused, applied] = apply_pass(g.graph(), fuse_linear_activation);
+    EXPECT_EQ(applied, 0);
+    EXPECT_EQ(count_ops(fused, "Relu"), 1);
+  }
+}
+
+}  // namespace
+}  // namespace vitrt
