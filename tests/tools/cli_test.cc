@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -35,8 +36,9 @@ std::string read_text(const std::string& path) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The process id keeps concurrent runs (ctest -j, other checkouts) out of each other's way.
     dir_ = fs::path(::testing::TempDir()) /
-           ("vitrt_cli_" +
+           ("vitrt_cli_" + std::to_string(getpid()) + "_" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
