@@ -23,8 +23,8 @@ namespace {
 
 constexpr const char* kPass = "fuse_layer_norm";
 
-// The node's distinct live readers of `v` (a node reading it twice counts once); nullopt when
-// `v` is a graph output, which the fusion could not keep.
+// The distinct live nodes reading `v` (a node reading it twice counts once); nullopt when `v`
+// is a graph output, which the fusion could not keep.
 std::optional<std::vector<NodeId>> readers(const Graph& graph, const Uses& uses, ValueId v) {
   if (is_graph_output(graph, v)) return std::nullopt;
   std::vector<NodeId> out = uses.of(v);
@@ -102,15 +102,23 @@ std::optional<Match> match_at(const Graph& graph, const Uses& uses, NodeId mean_
   Match m;
   m.x = mean.inputs[0];
   const Value& xv = graph.values[m.x];
-  // D = Sub(X, mean): the mean's only reader.
-  const Node* sub = sole_reader(graph, uses, mean.outputs[0]);
-  if (sub == nullptr || !is_onnx_op(*sub, "Sub") || sub->inputs[0] != m.x ||
-      sub->inputs[1] != mean.outputs[0]) {
+  // D = Sub(X, mean), which must be the mean's only reader.
+  const Node* sub = nullptr;
+  for (NodeId r : uses.of(mean.outputs[0])) {
+    const Node& n = graph.nodes[r];
+    if (is_onnx_op(n, "Sub") && n.inputs[0] == m.x && n.inputs[1] == mean.outputs[0]) sub = &n;
+  }
+  if (sub == nullptr) return std::nullopt;
+  if (sole_reader(graph, uses, mean.outputs[0]) != sub) {
+    *why = "the mean is also read outside the LayerNorm";
     return std::nullopt;
   }
   const ValueId d = sub->outputs[0];
   auto d_readers = readers(graph, uses, d);
-  if (!d_readers || d_readers->size() != 2) return std::nullopt;
+  if (!d_readers || d_readers->size() != 2) {
+    if (d_readers && d_readers->size() > 2) *why = "X - mean is also read outside the LayerNorm";
+    return std::nullopt;
+  }
   // One reader squares D, the other divides it by the standard deviation.
   const Node* sq = nullptr;
   const Node* scale = nullptr;

@@ -143,13 +143,21 @@ TEST(FuseLayerNorm, DeclinesLookAlikes) {
 }
 
 TEST(FuseLayerNorm, ReportsNearMissWithReason) {
-  TestGraph g = decomposed({.eps_after_sqrt = true});
-  std::vector<std::string> lines;
-  PassContext ctx(true, [&](const std::string& l) { lines.push_back(l); });
-  ASSERT_TRUE(fuse_layer_norm(g.graph(), ctx).ok());
-  ASSERT_EQ(ctx.near_miss_count(), 1);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_NE(lines[0].find("Add(epsilon)"), std::string::npos) << lines[0];
+  struct Case {
+    LnForm form;
+    const char* reason;
+  };
+  for (const Case& c :
+       {Case{{.eps_after_sqrt = true}, "Add(epsilon)"}, Case{{.second_axis = 1}, "last axis"},
+        Case{{.mean_read_elsewhere = true}, "mean is also read"},
+        Case{{.eps_as_input = true}, "epsilon"}}) {
+    TestGraph g = decomposed(c.form);
+    std::vector<std::string> lines;
+    PassContext ctx(true, [&](const std::string& l) { lines.push_back(l); });
+    ASSERT_TRUE(fuse_layer_norm(g.graph(), ctx).ok());
+    ASSERT_EQ(lines.size(), 1u) << c.reason;
+    EXPECT_NE(lines[0].find(c.reason), std::string::npos) << lines[0];
+  }
 }
 
 // The TorchScript opset-13 exports write every LayerNorm decomposed.
