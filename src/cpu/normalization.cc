@@ -8,6 +8,8 @@
 // independent accumulators so the loops vectorise, and rows are spread over the threads.
 // Mean and variance use two passes over the row (mean first, then squared deviations), which
 // is as cheap as the one-pass formula for a cached row and does not cancel catastrophically.
+// float32 LayerNormalization runs the AVX2 row kernel it shares with vitrt.AddLayerNorm
+// (layer_norm_rows.h) and skips the mean and inverse-std outputs nobody reads.
 #include <algorithm>
 #include <cmath>
 #include <limits>
