@@ -2,14 +2,14 @@
 // operand orders and forms exporters produce, and look-alikes are left alone.
 #include <gtest/gtest.h>
 
-#include "passes/fusion_test_util.h"
+#include "passes/run_fusion.h"
 #include "runtime/build_pipeline.h"
 
 namespace vitrt {
 namespace {
 
 using testing::count_ops;
-using testing::run_pass;
+using testing::run_fusion;
 using testing::TestGraph;
 
 struct LnForm {
@@ -86,23 +86,23 @@ void expect_fused(const LnForm& f, const char* what) {
   SCOPED_TRACE(what);
   TestGraph g = decomposed(f);
   const Graph before = g.graph();
-  const testing::PassRun run = run_pass(g.graph(), fuse_layer_norm);
+  const testing::FusionRun run = run_fusion(g.graph(), fuse_layer_norm);
   EXPECT_EQ(run.applied, 1);
   EXPECT_EQ(count_ops(g.graph(), "LayerNormalization"), 1);
   EXPECT_EQ(count_ops(g.graph(), "ReduceMean"), 0);
   EXPECT_EQ(count_ops(g.graph(), "Mul"), 0);
   EXPECT_EQ(count_ops(g.graph(), "Add"), 0);
-  testing::expect_same_outputs(before, g.graph(), inputs_for(f));
+  testing::expect_outputs_close(before, g.graph(), inputs_for(f));
 }
 
 void expect_not_fused(const LnForm& f, const char* what) {
   SCOPED_TRACE(what);
   TestGraph g = decomposed(f);
   const Graph before = g.graph();
-  const testing::PassRun run = run_pass(g.graph(), fuse_layer_norm);
+  const testing::FusionRun run = run_fusion(g.graph(), fuse_layer_norm);
   EXPECT_EQ(run.applied, 0);
   EXPECT_EQ(count_ops(g.graph(), "LayerNormalization"), 0);
-  testing::expect_same_outputs(before, g.graph(), inputs_for(f));
+  testing::expect_outputs_close(before, g.graph(), inputs_for(f));
 }
 
 TEST(FuseLayerNorm, FiresOnExporterForms) {
@@ -128,10 +128,10 @@ TEST(FuseLayerNorm, StopsBeforeAnAddThatIsNotBeta) {
   g.graph().outputs = {residual};
   ASSERT_TRUE(g.infer().ok());
   const Graph before = g.graph();
-  EXPECT_EQ(run_pass(g.graph(), fuse_layer_norm).applied, 1);
+  EXPECT_EQ(run_fusion(g.graph(), fuse_layer_norm).applied, 1);
   EXPECT_EQ(count_ops(g.graph(), "LayerNormalization"), 1);
   EXPECT_EQ(count_ops(g.graph(), "Add"), 1);
-  testing::expect_same_outputs(before, g.graph(), inputs_for(f));
+  testing::expect_outputs_close(before, g.graph(), inputs_for(f));
 }
 
 TEST(FuseLayerNorm, DeclinesLookAlikes) {

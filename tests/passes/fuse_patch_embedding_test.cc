@@ -2,14 +2,14 @@
 // Reshape -> Transpose token chain the chain goes too, otherwise the image layout is restored.
 #include <gtest/gtest.h>
 
-#include "passes/fusion_test_util.h"
+#include "passes/run_fusion.h"
 #include "runtime/build_pipeline.h"
 
 namespace vitrt {
 namespace {
 
 using testing::count_ops;
-using testing::run_pass;
+using testing::run_fusion;
 using testing::TestGraph;
 
 struct ConvForm {
@@ -73,19 +73,19 @@ void expect_fused(const ConvForm& f, const char* what, int transposes_left) {
   SCOPED_TRACE(what);
   TestGraph g = conv_graph(f);
   const Graph before = g.graph();
-  EXPECT_EQ(run_pass(g.graph(), fuse_patch_embedding).applied, 1);
+  EXPECT_EQ(run_fusion(g.graph(), fuse_patch_embedding).applied, 1);
   EXPECT_EQ(count_ops(g.graph(), "Conv"), 0);
   EXPECT_EQ(count_ops(g.graph(), "Patchify"), 1);
   EXPECT_EQ(count_ops(g.graph(), "Linear"), 1);
   EXPECT_EQ(count_ops(g.graph(), "Transpose"), transposes_left);
   EXPECT_EQ(count_ops(g.graph(), "Shape"), 0);
-  testing::expect_same_outputs(before, g.graph(), inputs(f));
+  testing::expect_outputs_close(before, g.graph(), inputs(f));
 }
 
 void expect_not_fused(const ConvForm& f, const char* what) {
   SCOPED_TRACE(what);
   TestGraph g = conv_graph(f);
-  EXPECT_EQ(run_pass(g.graph(), fuse_patch_embedding).applied, 0);
+  EXPECT_EQ(run_fusion(g.graph(), fuse_patch_embedding).applied, 0);
   EXPECT_EQ(count_ops(g.graph(), "Conv"), 1);
 }
 
