@@ -14,6 +14,7 @@
 #include "core/parallel.h"
 #include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
+#include "cpu/patchify.h"
 #include "ir/ops/conv_attributes.h"
 
 namespace vitrt {
@@ -212,24 +213,16 @@ class ConvKernel final : public CpuKernel {
     const int64_t patches = oh_n * ow_n;  // per image
     const int64_t k = g.channels * ph * pw;
     const int64_t m = g.out_channels;
-    // rows[(n, oh, ow), (c, i, j)] = x[n, c, oh * ph + i, ow * pw + j]
+    PatchGeometry pg;
+    pg.batch = g.batch;
+    pg.channels = g.channels;
+    pg.height = g.in[1];
+    pg.width = g.in[2];
+    pg.ph = ph;
+    pg.pw = pw;
     Tensor rows_t = Tensor::empty(DType::kFloat32, {g.batch * patches, k});
-    float* rows = rows_t.data<float>();
-    const float* xd = x.data<float>();
-    parallel_for(g.batch * oh_n, 4, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = t / oh_n, oh = t % oh_n;
-        for (int64_t c = 0; c < g.channels; ++c) {
-          for (int64_t i = 0; i < ph; ++i) {
-            const float* src = xd + ((n * g.channels + c) * g.in[1] + oh * ph + i) * g.in[2];
-            float* dst = rows + (t * ow_n) * k + (c * ph + i) * pw;
-            for (int64_t ow = 0; ow < ow_n; ++ow) {
-              std::memcpy(dst + ow * k, src + ow * pw, sizeof(float) * pw);
-            }
-          }
-        }
-      }
-    });
+    const float* rows = rows_t.data<float>();
+    patchify(pg, x.data<float>(), rows_t.data<float>());
     // tokens[(n, p), m] = rows x W^T + bias
     Tensor tokens_t = Tensor::empty(DType::kFloat32, {g.batch * patches, m});
     const float* tokens = tokens_t.data<float>();

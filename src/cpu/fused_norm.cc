@@ -1,8 +1,108 @@
-// CPU kernels of fused vitrt-domain ops (fused_norm): none registered yet.
+// vitrt.AddLayerNorm on the CPU: the residual sum and its LayerNorm in one pass over each row
+// (layer_norm_rows.h), so the sum is read from memory once instead of three times (Add, then
+// LayerNorm's statistics and normalisation).
+#include <algorithm>
+#include <vector>
+
+#include "cpu/broadcast.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/layer_norm_rows.h"
 
 namespace vitrt {
+namespace {
 
-void register_cpu_fused_norm_kernels(CpuKernelRegistry& registry) { (void)registry; }
+// Rows of `b` as the kernel reads them: b repeats over a's rows when its shape is a suffix of
+// a's (after leading 1s): [C], [N, C] against [B, N, C]. Other broadcasts are materialised.
+Result<Tensor> addend_rows(const Tensor& a, const Tensor& b, int64_t* b_rows) {
+  const int64_t c = a.dim(a.rank() - 1);
+  std::vector<int64_t> bs = b.shape();
+  while (!bs.empty() && bs.front() == 1 && bs.size() > 1) bs.erase(bs.begin());
+  if (bs.size() > static_cast<size_t>(a.rank())) {
+    return invalid_argument("b ", b.describe(), " does not broadcast to a ", a.describe());
+  }
+  const bool suffix = std::equal(bs.begin(), bs.end(), a.shape().end() - bs.size());
+  if (suffix && !bs.empty() && bs.back() == c) {
+    *b_rows = b.numel() / c;
+    return b;
+  }
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape,
+                         cpu::broadcast_static_shapes({a.shape(), b.shape()}));
+  if (out_shape != a.shape()) {
+    return invalid_argument("b ", b.describe(), " does not broadcast to a ", a.describe());
+  }
+  Tensor full = Tensor::empty(DType::kFloat32, a.shape());
+  const cpu::BroadcastPlan plan = cpu::make_broadcast_plan(a.shape(), {b.shape()});
+  const float* src = b.data<float>();
+  float* dst = full.data<float>();
+  cpu::for_each_broadcast_row(plan, 1 << 14,
+                              [&](int64_t out, const cpu::InputOffsets& in, int64_t count) {
+                                for (int64_t i = 0; i < count; ++i) {
+                                  dst[out + i] = src[in[0] + (plan.inner_advances[0] ? i : 0)];
+                                }
+                              });
+  *b_rows = a.numel() / c;
+  return full;
+}
+
+class AddLayerNormKernel final : public CpuKernel {
+ public:
+  AddLayerNormKernel(float eps, bool want_sum) : eps_(eps), want_sum_(want_sum) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& a = *inputs[0];
+    const Tensor& b = *inputs[1];
+    const Tensor& gamma = *inputs[2];
+    const Tensor* beta = inputs.size() > 3 ? inputs[3] : nullptr;
+    for (const Tensor* t : {&a, &b, &gamma, beta}) {
+      if (t != nullptr && t->dtype() != DType::kFloat32) {
+        return invalid_argument("inputs must be float32, got ", t->describe());
+      }
+    }
+    if (a.rank() < 1) return invalid_argument("a must have rank >= 1, got ", a.describe());
+    const int64_t c = a.dim(a.rank() - 1);
+    if (gamma.numel() != c || (beta != nullptr && beta->numel() != c)) {
+      return invalid_argument("gamma ", gamma.describe(),
+                              beta != nullptr ? " and beta " + beta->describe() : "",
+                              " must have C = ", c, " elements");
+    }
+    int64_t b_rows = 0;
+    VITRT_ASSIGN_OR_RETURN(Tensor b_full, addend_rows(a, b, &b_rows));
+    Tensor y = Tensor::empty(DType::kFloat32, a.shape());
+    Tensor sum = want_sum_ ? Tensor::empty(DType::kFloat32, a.shape()) : Tensor();
+    if (c > 0 && a.numel() > 0) {
+      LayerNormRowsArgs args;
+      args.a = a.data<float>();
+      args.b = b_full.data<float>();
+      args.b_rows = b_rows;
+      args.gamma = gamma.data<float>();
+      args.beta = beta != nullptr ? beta->data<float>() : nullptr;
+      args.y = y.data<float>();
+      args.sum = want_sum_ ? sum.data<float>() : nullptr;
+      args.rows = a.numel() / c;
+      args.n = c;
+      args.epsilon = eps_;
+      layer_norm_rows(args);
+    }
+    outputs[0] = std::move(y);
+    if (want_sum_) outputs[1] = std::move(sum);
+    return Status();
+  }
+
+ private:
+  float eps_;
+  bool want_sum_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_add_layer_norm(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
+  const bool want_sum = init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue;
+  return std::unique_ptr<CpuKernel>(std::make_unique<AddLayerNormKernel>(eps, want_sum));
+}
+
+}  // namespace
+
+void register_cpu_fused_norm_kernels(CpuKernelRegistry& registry) {
+  registry.add("vitrt", "AddLayerNorm", make_add_layer_norm);
+}
 
 }  // namespace vitrt

@@ -8,6 +8,8 @@
 // independent accumulators so the loops vectorise, and rows are spread over the threads.
 // Mean and variance use two passes over the row (mean first, then squared deviations), which
 // is as cheap as the one-pass formula for a cached row and does not cancel catastrophically.
+// float32 LayerNormalization runs the AVX2 row kernel it shares with vitrt.AddLayerNorm
+// (layer_norm_rows.h) and skips the mean and inverse-std outputs nobody reads.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -17,6 +19,7 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/exp_approx.h"
 #include "cpu/float_widen.h"
+#include "cpu/layer_norm_rows.h"
 
 namespace vitrt {
 
@@ -302,8 +305,14 @@ void layer_norm_kernel(const T* x, T* y, int64_t rows, int64_t n, const T* scale
 
 class LayerNormKernel final : public CpuKernel {
  public:
-  LayerNormKernel(int64_t axis, float eps, DType stash, bool want_mean, bool want_inv)
-      : axis_(axis), eps_(eps), stash_(stash), want_mean_(want_mean), want_inv_(want_inv) {}
+  LayerNormKernel(int64_t axis, float eps, DType stash, bool want_mean, bool want_inv,
+                  bool constant_params)
+      : axis_(axis),
+        eps_(eps),
+        stash_(stash),
+        want_mean_(want_mean),
+        want_inv_(want_inv),
+        constant_params_(constant_params) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x0 = *inputs[0];
@@ -313,21 +322,24 @@ class LayerNormKernel final : public CpuKernel {
     stat_shape.resize(x0.rank(), 1);
     const int64_t n = shape_numel(norm_shape);
     const int64_t rows = n == 0 ? 0 : x0.numel() / n;
+    const Tensor* bias_in = inputs.size() > 2 ? inputs[2] : nullptr;
+    if (x0.dtype() == DType::kFloat32) {
+      return run_float32(x0, *inputs[1], bias_in, norm_shape, stat_shape, rows, outputs);
+    }
     const Tensor x = compute_copy(x0);
     Tensor y = Tensor::empty(x.dtype(), x.shape());
-    Tensor mean = Tensor::empty(x.dtype(), stat_shape);
-    Tensor inv = Tensor::empty(x.dtype(), stat_shape);
+    Tensor mean = want_mean_ ? Tensor::empty(x.dtype(), stat_shape) : Tensor();
+    Tensor inv = want_inv_ ? Tensor::empty(x.dtype(), stat_shape) : Tensor();
     VITRT_RETURN_IF_ERROR(visit_float_type(x.dtype(), [&](auto tag) -> Status {
       using T = typename decltype(tag)::type;
       VITRT_ASSIGN_OR_RETURN(std::vector<T> scale,
                              broadcast_param<T>(*inputs[1], norm_shape, "Scale"));
       std::vector<T> bias;
-      const bool has_bias = inputs.size() > 2 && inputs[2] != nullptr;
-      if (has_bias) {
-        VITRT_ASSIGN_OR_RETURN(bias, broadcast_param<T>(*inputs[2], norm_shape, "B"));
+      if (bias_in != nullptr) {
+        VITRT_ASSIGN_OR_RETURN(bias, broadcast_param<T>(*bias_in, norm_shape, "B"));
       }
       layer_norm_kernel<T>(x.data<T>(), y.data<T>(), rows, n, scale.data(),
-                           has_bias ? bias.data() : nullptr, static_cast<T>(eps_),
+                           bias_in != nullptr ? bias.data() : nullptr, static_cast<T>(eps_),
                            want_mean_ ? mean.data<T>() : nullptr,
                            want_inv_ ? inv.data<T>() : nullptr);
       return Status();
@@ -339,11 +351,54 @@ class LayerNormKernel final : public CpuKernel {
   }
 
  private:
+  // The hot path (every LayerNorm of a float32 ViT): the shared AVX2 row kernel. Constant
+  // Scale and B (the model's weights, bound at one address for the engine's life) are
+  // broadcast once and kept; computed ones are converted on every run.
+  Status run_float32(const Tensor& x, const Tensor& scale, const Tensor* bias,
+                     const std::vector<int64_t>& norm_shape, const std::vector<int64_t>& stat_shape,
+                     int64_t rows, std::vector<Tensor>& outputs) {
+    const void* bias_data = bias != nullptr ? bias->raw_data() : nullptr;
+    if (!constant_params_ || scale.raw_data() != cached_scale_ || bias_data != cached_bias_ ||
+        norm_shape != cached_norm_shape_) {
+      VITRT_ASSIGN_OR_RETURN(scale_, broadcast_param<float>(scale, norm_shape, "Scale"));
+      bias_.clear();
+      if (bias != nullptr) {
+        VITRT_ASSIGN_OR_RETURN(bias_, broadcast_param<float>(*bias, norm_shape, "B"));
+      }
+      cached_scale_ = scale.raw_data();
+      cached_bias_ = bias_data;
+      cached_norm_shape_ = norm_shape;
+    }
+    Tensor y = Tensor::empty(DType::kFloat32, x.shape());
+    Tensor mean = want_mean_ ? Tensor::empty(DType::kFloat32, stat_shape) : Tensor();
+    Tensor inv = want_inv_ ? Tensor::empty(DType::kFloat32, stat_shape) : Tensor();
+    LayerNormRowsArgs args;
+    args.a = x.data<float>();
+    args.gamma = scale_.data();
+    args.beta = bias != nullptr ? bias_.data() : nullptr;
+    args.y = y.data<float>();
+    args.mean = want_mean_ ? mean.data<float>() : nullptr;
+    args.inv_std = want_inv_ ? inv.data<float>() : nullptr;
+    args.rows = rows;
+    args.n = shape_numel(norm_shape);
+    args.epsilon = eps_;
+    layer_norm_rows(args);
+    outputs[0] = std::move(y);
+    if (want_mean_) outputs[1] = to_output_dtype(mean, stash_);
+    if (want_inv_) outputs[2] = to_output_dtype(inv, stash_);
+    return Status();
+  }
+
   int64_t axis_;
   float eps_;
   DType stash_;
   bool want_mean_;
   bool want_inv_;
+  bool constant_params_;
+  std::vector<float> scale_, bias_;
+  const void* cached_scale_ = nullptr;
+  const void* cached_bias_ = nullptr;
+  std::vector<int64_t> cached_norm_shape_;
 };
 
 bool wants_output(const Node& node, int i) {
@@ -362,8 +417,11 @@ Result<std::unique_ptr<CpuKernel>> make_layer_norm(const KernelInit& init) {
   if (!dtype_is_float(stash_dtype)) {
     return invalid_model("attribute 'stash_type' ", *stash, " is not a float type");
   }
-  return std::unique_ptr<CpuKernel>(std::make_unique<LayerNormKernel>(
-      *axis, *eps, stash_dtype, wants_output(init.node, 1), wants_output(init.node, 2)));
+  const bool constant_params = init.constant_input(1) != nullptr &&
+                               (!init.node.has_input(2) || init.constant_input(2) != nullptr);
+  return std::unique_ptr<CpuKernel>(
+      std::make_unique<LayerNormKernel>(*axis, *eps, stash_dtype, wants_output(init.node, 1),
+                                        wants_output(init.node, 2), constant_params));
 }
 
 // ---- BatchNormalization / InstanceNormalization / GroupNormalization -------------------------

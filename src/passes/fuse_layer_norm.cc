@@ -1,11 +1,250 @@
-// Optimizer pass fuse_layer_norm: not implemented yet; leaves the graph unchanged.
+// Optimizer pass fuse_layer_norm: the decomposed LayerNorm that exporters write below opset 17
+// (TorchScript at opset 13, timm's and HF's F.layer_norm traced op by op) becomes one ONNX
+// LayerNormalization(axis=-1, epsilon):
+//
+//   mean = ReduceMean(X, last axis, keepdims)        D = Sub(X, mean)
+//   var  = ReduceMean(Pow(D, 2) | Mul(D, D), same axis, keepdims)
+//   n    = Div(D, Sqrt(Add(var, eps)))  |  Mul(D, Reciprocal(Sqrt(Add(var, eps))))
+//   Y    = Add(Mul(n, gamma), beta)     gamma and beta optional, constant, [C] or scalar
+//
+// Commutative operands match in either order. Every intermediate must have no other reader,
+// epsilon must be a constant scalar added to the variance (not to its square root), and the
+// affine parameters must broadcast like a [C] vector; otherwise the pattern is left alone and
+// reported as a near miss.
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
 namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "fuse_layer_norm";
+
+// The distinct live nodes reading `v` (a node reading it twice counts once); nullopt when `v`
+// is a graph output, which the fusion could not keep.
+std::optional<std::vector<NodeId>> readers(const Graph& graph, const Uses& uses, ValueId v) {
+  if (is_graph_output(graph, v)) return std::nullopt;
+  std::vector<NodeId> out = uses.of(v);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// The single reading node of `v`, or nullptr.
+const Node* sole_reader(const Graph& graph, const Uses& uses, ValueId v) {
+  auto r = readers(graph, uses, v);
+  return r && r->size() == 1 ? &graph.nodes[(*r)[0]] : nullptr;
+}
+
+NodeId id_of(const Graph& graph, const Node* node) {
+  return static_cast<NodeId>(node - graph.nodes.data());
+}
+
+// The input of binary `node` other than `v`, or kNoValue when `node` does not read `v`.
+ValueId other_input(const Node& node, ValueId v) {
+  if (node.num_inputs() != 2) return kNoValue;
+  if (node.inputs[0] == v) return node.inputs[1];
+  if (node.inputs[1] == v) return node.inputs[0];
+  return kNoValue;
+}
+
+// True when ReduceMean `node` averages only the last axis of a rank-`rank` input and keeps it.
+bool reduces_last_axis(const Graph& graph, const Node& node, int rank) {
+  auto keep = node.attrs.get_int("keepdims", 1);
+  if (!keep.ok() || *keep != 1) return false;
+  std::vector<int64_t> axes;
+  if (node.has_input(1)) {  // opset 18: axes as an input
+    auto c = int_constant(graph, node.inputs[1]);
+    if (!c) return false;
+    axes = *c;
+  } else {
+    auto a = node.attrs.get_ints("axes", {});
+    if (!a.ok()) return false;
+    axes = *a;
+  }
+  return axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+}
+
+// A constant that multiplies or adds like a [C] vector over X [..., C]: scalar, [C], or [C]
+// with leading 1s of rank <= X's. Returned as float32 [C].
+std::optional<Tensor> as_channel_vector(const Graph& graph, ValueId v, int64_t c, int x_rank) {
+  if (v == kNoValue || !graph.values[v].is_constant()) return std::nullopt;
+  const Tensor& t = graph.values[v].constant;
+  if (t.dtype() != DType::kFloat32 || t.rank() > x_rank) return std::nullopt;
+  if (t.numel() == 1) {
+    Tensor out = Tensor::empty(DType::kFloat32, {c});
+    std::fill(out.data<float>(), out.data<float>() + c, t.data<float>()[0]);
+    return out;
+  }
+  if (t.rank() < 1 || t.dim(t.rank() - 1) != c || t.numel() != c) return std::nullopt;
+  auto r = t.reshaped({c});
+  if (!r.ok()) return std::nullopt;
+  return *r;
+}
+
+struct Match {
+  std::vector<NodeId> absorbed;
+  ValueId x = kNoValue;
+  ValueId result = kNoValue;  // the value the LayerNormalization output replaces
+  float epsilon = 0.0f;
+  std::optional<Tensor> gamma, beta;
+};
+
+// Matches the pattern rooted at ReduceMean `mean_id`. Returns the match, or nullopt with
+// `why` set when it looked like a LayerNorm but a precondition failed (empty: not a LayerNorm
+// at all).
+std::optional<Match> match_at(const Graph& graph, const Uses& uses, NodeId mean_id,
+                              std::string* why) {
+  const Node& mean = graph.nodes[mean_id];
+  Match m;
+  m.x = mean.inputs[0];
+  const Value& xv = graph.values[m.x];
+  // D = Sub(X, mean), which must be the mean's only reader.
+  const Node* sub = nullptr;
+  for (NodeId r : uses.of(mean.outputs[0])) {
+    const Node& n = graph.nodes[r];
+    if (is_onnx_op(n, "Sub") && n.inputs[0] == m.x && n.inputs[1] == mean.outputs[0]) sub = &n;
+  }
+  if (sub == nullptr) return std::nullopt;
+  if (sole_reader(graph, uses, mean.outputs[0]) != sub) {
+    *why = "the mean is also read outside the LayerNorm";
+    return std::nullopt;
+  }
+  const ValueId d = sub->outputs[0];
+  auto d_readers = readers(graph, uses, d);
+  if (!d_readers || d_readers->size() != 2) {
+    if (d_readers && d_readers->size() > 2) *why = "X - mean is also read outside the LayerNorm";
+    return std::nullopt;
+  }
+  // One reader squares D, the other divides it by the standard deviation.
+  const Node* sq = nullptr;
+  const Node* scale = nullptr;
+  for (NodeId r : *d_readers) {
+    const Node& n = graph.nodes[r];
+    const bool squares = (is_onnx_op(n, "Pow") && n.inputs[0] == d) ||
+                         (is_onnx_op(n, "Mul") && n.inputs[0] == d && n.inputs[1] == d);
+    (squares ? sq : scale) = &n;
+  }
+  if (sq == nullptr || scale == nullptr) return std::nullopt;
+  if (is_onnx_op(*sq, "Pow") && scalar_constant(graph, sq->inputs[1]) != 2.0) {
+    return std::nullopt;
+  }
+  const Node* var = sole_reader(graph, uses, sq->outputs[0]);
+  if (var == nullptr || !is_onnx_op(*var, "ReduceMean")) return std::nullopt;
+  // From here on the shape is a LayerNorm's; failures are near misses worth reporting.
+  if (!xv.has_shape || xv.shape.empty() || !xv.shape.back().is_static()) {
+    *why = "the normalized (last) dim of the input is not static";
+    return std::nullopt;
+  }
+  if (xv.dtype != DType::kFloat32) {
+    *why = str_cat("input is ", dtype_name(xv.dtype), ", only float32 is fused");
+    return std::nullopt;
+  }
+  const int rank = static_cast<int>(xv.shape.size());
+  const int64_t c = xv.shape.back().value();
+  if (!reduces_last_axis(graph, mean, rank) || !reduces_last_axis(graph, *var, rank)) {
+    *why = "the ReduceMeans do not both average only the last axis with keepdims=1";
+    return std::nullopt;
+  }
+  const Node* add_eps = sole_reader(graph, uses, var->outputs[0]);
+  const Node* sqrt = add_eps != nullptr && is_onnx_op(*add_eps, "Add")
+                         ? sole_reader(graph, uses, add_eps->outputs[0])
+                         : nullptr;
+  if (sqrt == nullptr || !is_onnx_op(*sqrt, "Sqrt")) {
+    *why = "the variance does not flow through Add(epsilon) into Sqrt alone";
+    return std::nullopt;
+  }
+  const auto eps = scalar_constant(graph, other_input(*add_eps, var->outputs[0]));
+  if (!eps || *eps < 0.0) {
+    *why = "epsilon is not a non-negative constant scalar";
+    return std::nullopt;
+  }
+  m.epsilon = static_cast<float>(*eps);
+  // n = D / std, or D * (1 / std).
+  const Node* std_reader = sole_reader(graph, uses, sqrt->outputs[0]);
+  std::vector<NodeId> chain = {mean_id,           id_of(graph, sub),     id_of(graph, sq),
+                               id_of(graph, var), id_of(graph, add_eps), id_of(graph, sqrt)};
+  if (std_reader == scale && is_onnx_op(*scale, "Div") && scale->inputs[0] == d &&
+      scale->inputs[1] == sqrt->outputs[0]) {
+    chain.push_back(id_of(graph, scale));
+  } else if (std_reader != nullptr && is_onnx_op(*std_reader, "Reciprocal") &&
+             is_onnx_op(*scale, "Mul") && other_input(*scale, d) == std_reader->outputs[0] &&
+             uses.only_used_by_one(std_reader->outputs[0])) {
+    chain.push_back(id_of(graph, std_reader));
+    chain.push_back(id_of(graph, scale));
+  } else {
+    *why = "D is not divided by the standard deviation (Div, or Mul by its Reciprocal)";
+    return std::nullopt;
+  }
+  m.result = scale->outputs[0];
+  // Optional affine tail: Mul(gamma), then Add(beta); either may be absent.
+  const Node* next = sole_reader(graph, uses, m.result);
+  if (next != nullptr && is_onnx_op(*next, "Mul")) {
+    m.gamma = as_channel_vector(graph, other_input(*next, m.result), c, rank);
+    if (m.gamma) {
+      chain.push_back(id_of(graph, next));
+      m.result = next->outputs[0];
+      next = sole_reader(graph, uses, m.result);
+    }
+  }
+  if (next != nullptr && is_onnx_op(*next, "Add")) {
+    m.beta = as_channel_vector(graph, other_input(*next, m.result), c, rank);
+    if (m.beta) {
+      chain.push_back(id_of(graph, next));
+      m.result = next->outputs[0];
+    }
+  }
+  if (!m.gamma) {
+    Tensor ones = Tensor::empty(DType::kFloat32, {c});
+    std::fill(ones.data<float>(), ones.data<float>() + c, 1.0f);
+    m.gamma = ones;
+  }
+  m.absorbed = std::move(chain);
+  return m;
+}
+
+// "/blocks.0/norm1/ReduceMean" -> "/blocks.0/norm1/LayerNormalization".
+std::string fused_name(const std::string& first) {
+  const size_t slash = first.rfind('/');
+  return (slash == std::string::npos ? std::string() : first.substr(0, slash + 1)) +
+         "LayerNormalization";
+}
+
+}  // namespace
 
 Status fuse_layer_norm(Graph& graph, PassContext& ctx) {
-  (void)graph;
-  (void)ctx;
+  Uses uses(graph);
+  const NodeId count = static_cast<NodeId>(graph.nodes.size());
+  for (NodeId id = 0; id < count; ++id) {
+    const Node& node = graph.nodes[id];
+    if (node.dead || !is_onnx_op(node, "ReduceMean") || node.inputs.empty()) continue;
+    std::string why;
+    std::optional<Match> m = match_at(graph, uses, id, &why);
+    if (!m) {
+      if (!why.empty()) ctx.near_miss(kPass, str_cat("LayerNorm at '", node.name, "'"), why);
+      continue;
+    }
+    const std::string name = fused_name(node.name);
+    std::vector<ValueId> inputs = {
+        m->x, graph.add_constant(graph.unique_value_name(name + ".scale"), *m->gamma)};
+    if (m->beta) {
+      inputs.push_back(graph.add_constant(graph.unique_value_name(name + ".bias"), *m->beta));
+    }
+    Attributes attrs;
+    attrs.set_int("axis", -1);
+    attrs.set_float("epsilon", m->epsilon);
+    std::vector<std::string> absorbed;
+    for (NodeId a : m->absorbed) absorbed.push_back(graph.nodes[a].name);
+    const NodeId ln = add_node(graph, "", "LayerNormalization", name, std::move(inputs),
+                               {name + "_output"}, std::move(attrs));
+    remove_nodes(graph, m->absorbed);
+    take_over(graph, m->result, graph.nodes[ln].outputs[0]);
+    ctx.applied(kPass, str_cat("LayerNormalization '", graph.nodes[ln].name, "'"), absorbed);
+    uses.refresh();
+  }
   return Status::ok_status();
 }
 

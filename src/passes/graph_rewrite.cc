@@ -84,6 +84,15 @@ void replace_uses(Graph& graph, ValueId from, ValueId to) {
   }
 }
 
+void take_over(Graph& graph, ValueId from, ValueId to) {
+  Value& target = graph.values[to];
+  const Value& source = graph.values[from];
+  target.dtype = source.dtype;
+  target.has_shape = source.has_shape;
+  target.shape = source.shape;
+  replace_uses(graph, from, to);
+}
+
 NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_type,
                 const std::string& name, std::vector<ValueId> inputs,
                 const std::vector<std::string>& output_names, Attributes attrs) {

@@ -43,6 +43,9 @@ class Uses {
 // Makes every reader of `from` (live nodes and graph outputs) read `to` instead. When `from` is
 // a graph output, `to` takes over its name, so the model's output names never change.
 void replace_uses(Graph& graph, ValueId from, ValueId to);
+// replace_uses, and `to` takes `from`'s dtype and shape at once: later matches in the same pass
+// check them before the next shape inference fills them.
+void take_over(Graph& graph, ValueId from, ValueId to);
 
 // Adds a node of domain `domain` and type `op_type` named `name` (made unique), with fresh
 // outputs named after `output_names` (made unique); returns the node id. Output dtypes and

@@ -1,8 +1,59 @@
-// Schemas of fused vitrt-domain ops (fused_norm): none registered yet.
+// vitrt.AddLayerNorm: LayerNorm of a residual sum, with the sum itself as an optional second
+// output (the residual stream the next block adds to). Made by fuse_residual_layer_norm.
+//
+//   inputs   a [..., C] float32; b broadcastable to a (usually the same shape; [N, C] for a
+//            position embedding); gamma [C]; beta [C] optional
+//   attrs    epsilon (float, default 1e-5)
+//   outputs  y = LayerNorm(a + b) over the last axis (biased variance); sum = a + b (optional)
 #include "ir/op_schema.h"
 
 namespace vitrt {
+namespace {
 
-void register_fused_norm_schemas(OpRegistry& registry) { (void)registry; }
+Status infer_add_layer_norm(InferContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(float eps, ctx.attrs().get_float("epsilon", 1e-5f));
+  if (!(eps >= 0.0f)) return ctx.error("attribute 'epsilon' must be >= 0, got ", eps);
+  for (int i = 0; i < ctx.num_inputs(); ++i) {
+    if (ctx.has_input(i) && ctx.input_dtype(i) != DType::kFloat32) {
+      return ctx.error("input ", i, " must be float32, got ", dtype_name(ctx.input_dtype(i)));
+    }
+  }
+  const DType dtype = DType::kFloat32;
+  if (!ctx.input_has_shape(0) || !ctx.input_has_shape(1)) {
+    for (int i = 0; i < ctx.num_outputs(); ++i) ctx.set_output_unknown_shape(i, dtype);
+    return Status();
+  }
+  const SymShape& out = ctx.input_shape(0);
+  if (out.empty()) return ctx.error("a must have rank >= 1");
+  VITRT_ASSIGN_OR_RETURN(SymShape both, broadcast_shapes(ctx, out, ctx.input_shape(1)));
+  for (size_t i = 0; i < both.size(); ++i) {
+    // The sum has a's shape: b may repeat along a's dims, never widen them.
+    const Dim& bd = both[i];
+    const bool a_has_dim = i + out.size() >= both.size();
+    const Dim& ad = a_has_dim ? out[i + out.size() - both.size()] : Dim(int64_t{1});
+    if (!a_has_dim || (bd.is_known() && ad.is_known() && !bd.same_as(ad))) {
+      return ctx.error("b ", sym_shape_to_string(ctx.input_shape(1)), " does not broadcast to a ",
+                       sym_shape_to_string(out));
+    }
+  }
+  const Dim& c = out.back();
+  for (int i : {2, 3}) {
+    if (!ctx.input_has_shape(i)) continue;
+    const SymShape& p = ctx.input_shape(i);
+    if (p.size() != 1 || (c.is_known() && p[0].is_known() && !p[0].same_as(c))) {
+      return ctx.error(i == 2 ? "gamma" : "beta", " must be [C] = [", c.to_string(), "], got ",
+                       sym_shape_to_string(p));
+    }
+  }
+  ctx.set_output(0, dtype, out);
+  ctx.set_output(1, dtype, out);
+  return Status();
+}
+
+}  // namespace
+
+void register_fused_norm_schemas(OpRegistry& registry) {
+  registry.add({"vitrt", "AddLayerNorm", 3, 4, 1, 2, infer_add_layer_norm});
+}
 
 }  // namespace vitrt

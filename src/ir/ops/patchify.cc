@@ -1,8 +1,45 @@
-// Schemas of fused vitrt-domain ops (patchify): none registered yet.
+// vitrt.Patchify: an NCHW image cut into non-overlapping patches, each flattened into one row,
+// so a patch-embedding Conv becomes Patchify + vitrt.Linear. Made by fuse_patch_embedding.
+//
+//   input    X [B, C, H, W] float32, H % ph == 0 and W % pw == 0
+//   attrs    patch: ints [ph, pw]
+//   output   [B, (H/ph)*(W/pw), C*ph*pw]: patches in row-major (h, w) order, features in
+//            (c, i, j) order, matching a Conv weight [D, C, ph, pw] reshaped to [D, C*ph*pw]
 #include "ir/op_schema.h"
 
 namespace vitrt {
+namespace {
 
-void register_patchify_schemas(OpRegistry& registry) { (void)registry; }
+Status infer_patchify(InferContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> patch, ctx.attrs().require_ints("patch"));
+  if (patch.size() != 2 || patch[0] <= 0 || patch[1] <= 0) {
+    return ctx.error("attribute 'patch' must be two positive ints [ph, pw]");
+  }
+  if (ctx.input_dtype(0) != DType::kFloat32) {
+    return ctx.error("X must be float32, got ", dtype_name(ctx.input_dtype(0)));
+  }
+  if (!ctx.input_has_shape(0)) {
+    ctx.set_output_unknown_shape(0, DType::kFloat32);
+    return Status();
+  }
+  const SymShape& x = ctx.input_shape(0);
+  if (x.size() != 4) return ctx.error("X must be [B, C, H, W], got ", sym_shape_to_string(x));
+  for (int i : {0, 1}) {
+    const Dim& d = x[2 + i];
+    if (d.is_static() && d.value() % patch[i] != 0) {
+      return ctx.error("X ", sym_shape_to_string(x), ": ", i == 0 ? "H" : "W",
+                       " is not a multiple of the patch size ", patch[i]);
+    }
+  }
+  const Dim patches = (x[2] / Dim(patch[0])) * (x[3] / Dim(patch[1]));
+  ctx.set_output(0, DType::kFloat32, {x[0], patches, x[1] * Dim(patch[0] * patch[1])});
+  return Status();
+}
+
+}  // namespace
+
+void register_patchify_schemas(OpRegistry& registry) {
+  registry.add({"vitrt", "Patchify", 1, 1, 1, 1, infer_patchify});
+}
 
 }  // namespace vitrt

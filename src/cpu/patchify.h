@@ -1,0 +1,23 @@
+// Cutting NCHW images into flattened patch rows: vitrt.Patchify's kernel and the first step of
+// Conv's patch-embedding path (conv.cc).
+#pragma once
+
+#include <cstdint>
+
+namespace vitrt {
+
+struct PatchGeometry {
+  int64_t batch = 0, channels = 0, height = 0, width = 0;  // X [batch, channels, height, width]
+  int64_t ph = 1, pw = 1;                                  // patch size; divides height, width
+  int64_t patches_h() const { return height / ph; }
+  int64_t patches_w() const { return width / pw; }
+  int64_t patches() const { return patches_h() * patches_w(); }  // per image
+  int64_t row_length() const { return channels * ph * pw; }
+};
+
+// rows[(n, oh, ow), (c, i, j)] = x[n, c, oh * ph + i, ow * pw + j]: `rows` is
+// [batch * patches, channels * ph * pw], patches in row-major order, features in the order of
+// a Conv weight [D, C, ph, pw] flattened to [D, C*ph*pw]. Parallel over image rows of patches.
+void patchify(const PatchGeometry& g, const float* x, float* rows);
+
+}  // namespace vitrt
