@@ -27,13 +27,16 @@ struct AttentionPattern {
   bool separate_kv_input = false;  // k and v projected from a second input y [B, k_len, D]
   enum class Scale { kScoresMul, kScoresDiv, kSqrtOnQAndK, kNone };
   Scale scale_style = Scale::kScoresMul;
-  enum class KTranspose { kOnePerm, kTwoTransposes, kThroughRank3 };
+  // kNone multiplies by k untransposed (a look-alike: needs head_dim == k_len).
+  enum class KTranspose { kOnePerm, kTwoTransposes, kThroughRank3, kNone };
   KTranspose k_transpose = KTranspose::kOnePerm;
-  // Additive mask: none, a constant, or a graph input "mask" of mask_shape.
-  enum class Mask { kNone, kConstant, kInput };
+  // Additive mask: none, a constant, a graph input "mask" of mask_shape, or a value the test
+  // built in the graph beforehand.
+  enum class Mask { kNone, kConstant, kInput, kValue };
   Mask mask = Mask::kNone;
   Tensor mask_value;                // kConstant
   std::vector<int64_t> mask_shape;  // kInput
+  ValueId mask_id = kNoValue;       // kValue
   int64_t softmax_axis = -1;
   bool softmax_output_also_graph_output = false;
   uint64_t seed = 1;
@@ -126,6 +129,9 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
       kt = g.op("Reshape", {t, shape_const(g, {-1, p.heads, p.head_dim, p.k_len})});
       break;
     }
+    case AttentionPattern::KTranspose::kNone:
+      kt = kh;
+      break;
   }
   ValueId scores;
   if (p.scale_style == AttentionPattern::Scale::kSqrtOnQAndK) {
@@ -144,6 +150,8 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
   } else if (p.mask == AttentionPattern::Mask::kInput) {
     scores = g.op("Add",
                   {scores, g.input("mask", DType::kFloat32, sym_shape_from_static(p.mask_shape))});
+  } else if (p.mask == AttentionPattern::Mask::kValue) {
+    scores = g.op("Add", {scores, p.mask_id});
   }
   Attributes axis;
   axis.set_int("axis", p.softmax_axis);
