@@ -262,6 +262,16 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       src->value = in;
       src->heads = s4[2].value();
       src->head_dim = s4[3].value();
+      // A scale applied to the projection before the split (older CLIP: q_proj(x) * scale).
+      while (allow_scale && single(src->value)) {
+        const Node* p = producer_of(g_, src->value);
+        ValueId unscaled = kNoValue;
+        std::optional<double> f = p != nullptr ? scalar_factor(*p, &unscaled) : std::nullopt;
+        if (!f) break;
+        scale *= *f;
+        absorb(p);
+        src->value = unscaled;
+      }
       return std::nullopt;
     }
     // timm's packed qkv: Squeeze(Split/Slice) or Gather picks part t of axis 0 of

@@ -120,6 +120,17 @@ TEST(FuseAttention, HfEagerScaleOnScores) {
   }
 }
 
+// Older CLIP scales the q projection before splitting heads.
+TEST(FuseAttention, ScaleOnTheQProjection) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_style = AttentionPattern::Scale::kOnQProjection;
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  EXPECT_EQ(testing::count_ops(g.graph(), "Mul"), 0);
+  EXPECT_NEAR(*attention_node(g.graph())->attrs.get_float("scale", 0), 1 / std::sqrt(8.0), 1e-6);
+}
+
 TEST(FuseAttention, SdpaSqrtScaleOnQAndK) {
   TestGraph g;
   AttentionPattern p = base_pattern();

@@ -25,7 +25,7 @@ struct AttentionPattern {
   bool projections = true;
   bool packed_qkv = false;         // one [D, 3D] projection split timm-style (Reshape 5-D)
   bool separate_kv_input = false;  // k and v projected from a second input y [B, k_len, D]
-  enum class Scale { kScoresMul, kScoresDiv, kSqrtOnQAndK, kNone };
+  enum class Scale { kScoresMul, kScoresDiv, kSqrtOnQAndK, kOnQProjection, kNone };
   Scale scale_style = Scale::kScoresMul;
   // kNone multiplies by k untransposed (a look-alike: needs head_dim == k_len).
   enum class KTranspose { kOnePerm, kTwoTransposes, kThroughRank3, kNone };
@@ -102,7 +102,11 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
       kh = heads[1];
       vh = heads[2];
     } else {
-      qh = split_heads(g, projection(g, x, d, d, p.seed), p.q_len, p.heads, p.head_dim);
+      ValueId q = projection(g, x, d, d, p.seed);
+      if (p.scale_style == AttentionPattern::Scale::kOnQProjection) {
+        q = g.op("Mul", {q, scalar(g, p.scale())});
+      }
+      qh = split_heads(g, q, p.q_len, p.heads, p.head_dim);
       kh = split_heads(g, projection(g, y, d, d, p.seed + 1), p.k_len, p.heads, p.head_dim);
       vh = split_heads(g, projection(g, y, d, dv, p.seed + 2), p.k_len, p.heads, p.value_dim);
     }
