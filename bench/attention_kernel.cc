@@ -59,20 +59,20 @@ class Builder {
   ValueId op(const std::string& type, std::vector<ValueId> in, Attributes a = {},
              const std::string& domain = "") {
     Node n;
-    n.name = type + std::to_string(g.nodes.size());
+    n.name = str_cat(type, g.nodes.size());
     n.op_type = type;
     n.domain = domain;
     n.inputs = std::move(in);
     n.attrs = std::move(a);
     Value out;
-    out.name = n.name + "_out";
+    out.name = str_cat(n.name, "_out");
     n.outputs.push_back(g.add_value(std::move(out)));
     const ValueId id = n.outputs[0];
     g.add_node(std::move(n));
     return id;
   }
   ValueId ints(std::vector<int64_t> v) {
-    return g.add_constant("c" + std::to_string(g.values.size()), Tensor::from_int64(v));
+    return g.add_constant(str_cat("c", g.values.size()), Tensor::from_int64(v));
   }
   Graph g;
 };

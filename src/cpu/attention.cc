@@ -1,19 +1,20 @@
 // vitrt.Attention on the CPU: softmax(scale * q k^T + mask) v per batch and head, heads read
 // from and written to the [batch, seq, heads * head_dim] layout directly.
 //
-// Work is split over (batch, head, block of kQueryBlock query rows). A task walks the keys in
+// Work is split over (batch, head, block of query rows). A task walks the keys in
 // blocks with an online softmax (running row max and sum, the partial output rescaled when the
 // max grows, as in FlashAttention), so no [Sq, Sk] score matrix exists for long sequences; up to
 // kSingleKeyBlock keys (every ViT and CLIP length) are one block, i.e. plain softmax. Each key
 // block is packed once per task, K transposed and V contiguous, zero-padded to the vector width,
-// so both products are register-blocked AVX2 FMA loops: 4 query rows x 16 keys for q k^T and
-// 4 rows x 16 output columns for P v.
+// so both products are register-blocked AVX2 FMA loops: 6 query rows x 16 keys for q k^T and
+// 6 rows x 16 output columns for P v.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
@@ -28,9 +29,14 @@ namespace vitrt {
 namespace {
 
 constexpr int64_t kQueryBlock = 32;
+// With several key blocks each task repacks every block; more rows per task amortise that.
+constexpr int64_t kQueryBlockLong = 128;
 constexpr int64_t kSingleKeyBlock = 1024;  // longer key sequences use blocks of kKeyBlock
 constexpr int64_t kKeyBlock = 256;
 constexpr int64_t kLanes = 16;  // columns per micro-kernel step (two AVX2 registers)
+// Rows per micro-kernel call: 6 x 2 accumulators of the 16 AVX2 registers, leaving room for
+// the two loaded vectors and the broadcast (4 rows measured slower: more loads per FMA).
+constexpr int kRowTile = 6;
 
 int64_t round_up(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
@@ -66,7 +72,7 @@ struct AttentionShape {
 // Per-thread scratch of one task: packed K^T and V of the current key block, the block's scores
 // and the running output, max and sum of each query row.
 struct Scratch {
-  std::vector<float> kt, v, scores, out, row_max, row_sum;
+  std::vector<float> kt, v, scores, out, row_max, row_sum, rescale;
   int64_t packed_b = -1, packed_h = -1, packed_j0 = -1, packed_n = -1;  // what kt/v hold
 };
 
@@ -199,6 +205,33 @@ float exp_shifted_sum(float* x, int64_t n, float max) {
   return sum;
 }
 
+// Calls f(std::integral_constant<int, R>, r) over [0, rows) in tiles of kRowTile rows and one
+// smaller tail tile: the micro-kernels' row count is a compile-time constant.
+template <typename F>
+void for_row_tiles(int64_t rows, F&& f) {
+  int64_t r = 0;
+  for (; r + kRowTile <= rows; r += kRowTile) f(std::integral_constant<int, kRowTile>{}, r);
+  switch (rows - r) {
+    case 5:
+      f(std::integral_constant<int, 5>{}, r);
+      break;
+    case 4:
+      f(std::integral_constant<int, 4>{}, r);
+      break;
+    case 3:
+      f(std::integral_constant<int, 3>{}, r);
+      break;
+    case 2:
+      f(std::integral_constant<int, 2>{}, r);
+      break;
+    case 1:
+      f(std::integral_constant<int, 1>{}, r);
+      break;
+    default:
+      break;
+  }
+}
+
 // One task: query rows [i0, i0 + rows) of head h in batch b.
 void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k, const HeadView& v,
                   const MaskView* mask, int64_t b, int64_t h, int64_t i0, int64_t rows, float* out,
@@ -213,7 +246,7 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
   // Keys any row of the block may see.
   const int64_t key_end =
       s.causal ? std::clamp<int64_t>(i0 + rows - 1 + causal_offset + 1, 0, s.k_len) : s.k_len;
-  float rescale[kQueryBlock];
+  std::vector<float>& rescale = w.rescale;
   for (int64_t j0 = 0; j0 < key_end; j0 += key_block) {
     const int64_t n = std::min(key_block, key_end - j0);
     const int64_t ld = round_up(n, kLanes);
@@ -226,19 +259,15 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
       w.packed_j0 = j0;
       w.packed_n = n;
     }
-    // Scores of the block, four rows at a time.
-    const float* qrows[4];
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      for (int t = 0; t < 4; ++t) qrows[t] = q.row(b, h, i0 + r + t);
-      scores_rows<4>(qrows, s.head_dim, w.kt.data(), ld, ld, s.scale, w.scores.data() + r * ld, ld);
-    }
-    for (; r < rows; ++r) {
-      qrows[0] = q.row(b, h, i0 + r);
-      scores_rows<1>(qrows, s.head_dim, w.kt.data(), ld, ld, s.scale, w.scores.data() + r * ld, ld);
-    }
+    // Scores of the block, kRowTile rows at a time.
+    for_row_tiles(rows, [&](auto tile, int64_t r) {
+      constexpr int R = decltype(tile)::value;
+      const float* qrows[R];
+      for (int t = 0; t < R; ++t) qrows[t] = q.row(b, h, i0 + r + t);
+      scores_rows<R>(qrows, s.head_dim, w.kt.data(), ld, ld, s.scale, w.scores.data() + r * ld, ld);
+    });
     // Mask, causal limit and the online-softmax update of each row.
-    for (r = 0; r < rows; ++r) {
+    for (int64_t r = 0; r < rows; ++r) {
       const int64_t i = i0 + r;
       float* sr = w.scores.data() + r * ld;
       int64_t valid = n;
@@ -262,14 +291,10 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
       w.row_sum[r] = w.row_sum[r] * rescale[r] + exp_shifted_sum(sr, valid, new_max);
       w.row_max[r] = new_max;
     }
-    for (r = 0; r + 4 <= rows; r += 4) {
-      accumulate_pv<4>(w.scores.data() + r * ld, ld, n, w.v.data(), ldo, ldo, rescale + r,
-                       w.out.data() + r * ldo, ldo);
-    }
-    for (; r < rows; ++r) {
-      accumulate_pv<1>(w.scores.data() + r * ld, ld, n, w.v.data(), ldo, ldo, rescale + r,
-                       w.out.data() + r * ldo, ldo);
-    }
+    for_row_tiles(rows, [&](auto tile, int64_t r) {
+      accumulate_pv<decltype(tile)::value>(w.scores.data() + r * ld, ld, n, w.v.data(), ldo, ldo,
+                                           rescale.data() + r, w.out.data() + r * ldo, ldo);
+    });
   }
   for (int64_t r = 0; r < rows; ++r) {
     const float inv = 1.0f / w.row_sum[r];  // 0 keys seen: 1/0 = inf, times 0 = NaN
@@ -354,7 +379,8 @@ class AttentionKernel final : public CpuKernel {
     }
 
     Tensor out = Tensor::empty(DType::kFloat32, {s.batch, s.q_len, s.heads * s.value_dim});
-    const int64_t q_blocks = (s.q_len + kQueryBlock - 1) / kQueryBlock;
+    const int64_t q_block = s.k_len <= kSingleKeyBlock ? kQueryBlock : kQueryBlockLong;
+    const int64_t q_blocks = (s.q_len + q_block - 1) / q_block;
     const int64_t tasks = s.batch * s.heads * q_blocks;
     const int64_t key_block = s.k_len <= kSingleKeyBlock ? s.k_len : kKeyBlock;
     const int64_t ld = round_up(std::max<int64_t>(key_block, 1), kLanes);
@@ -365,17 +391,18 @@ class AttentionKernel final : public CpuKernel {
       Scratch w;
       w.kt.resize(s.head_dim * ld);
       w.v.resize(ld * ldo);
-      w.scores.resize(kQueryBlock * ld);
-      w.out.resize(kQueryBlock * ldo);
-      w.row_max.resize(kQueryBlock);
-      w.row_sum.resize(kQueryBlock);
+      w.scores.resize(q_block * ld);
+      w.out.resize(q_block * ldo);
+      w.row_max.resize(q_block);
+      w.row_sum.resize(q_block);
+      w.rescale.resize(q_block);
       for (int64_t t = begin; t < end; ++t) {
         const int64_t qb = t % q_blocks;
         const int64_t h = (t / q_blocks) % s.heads;
         const int64_t b = t / (q_blocks * s.heads);
-        const int64_t i0 = qb * kQueryBlock;
-        attend_block(s, qv, kv, vv, mask_ptr, b, h, i0, std::min(kQueryBlock, s.q_len - i0),
-                     out_data, s.heads * s.value_dim, w);
+        const int64_t i0 = qb * q_block;
+        attend_block(s, qv, kv, vv, mask_ptr, b, h, i0, std::min(q_block, s.q_len - i0), out_data,
+                     s.heads * s.value_dim, w);
       }
     });
     outputs[0] = std::move(out);
