@@ -471,6 +471,11 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
 std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   const Node& sm = g_.nodes[softmax_id];
   const ValueId scores_out = sm.inputs[0];
+  if (rank_of(g_, scores_out) == 3) {
+    return Decline{
+        "scores are rank 3 [batch * heads, q_len, k_len] (nn.MultiheadAttention's "
+        "sequence-first layout): not supported"};
+  }
   if (rank_of(g_, scores_out) != 4) {
     return Decline{str_cat("scores have rank ", rank_of(g_, scores_out),
                            ", not [batch, heads, q_len, k_len]")};

@@ -308,6 +308,31 @@ TEST(FuseAttention, CausalAndPaddingMaskSplit) {
   EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[3]].shape), "[batch, 1, 1, 7]");
 }
 
+// After fuse_linear the projections are vitrt.Linear; pack_qkv then merges them into one.
+TEST(FuseAttention, LinearProjectionsThenPackQkv) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.linear_projections = true;
+  p.scale_style = AttentionPattern::Scale::kSqrtOnQAndK;
+  build_attention_pattern(g, p);
+  ASSERT_TRUE(g.infer().ok());
+  const std::vector<Tensor> feeds = feeds_for(g.graph());
+  auto before = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_EQ(run_fuse(g.graph()).applied, 1);
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(pack_qkv(g.graph(), ctx).ok());
+  ASSERT_TRUE(infer_shapes(g.graph()).ok());
+  g.graph().compact();
+  EXPECT_EQ(testing::count_ops(g.graph(), "Linear"), 1);
+  const Node* a = attention_node(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_FALSE(a->has_input(1));
+  auto after = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_TRUE(testing::tensors_close((*after)[0], (*before)[0], {1e-4, 1e-5}));
+}
+
 // ---- look-alikes ----------------------------------------------------------------------------
 
 TEST(FuseAttention, DeclinesSoftmaxOverAnotherAxis) {

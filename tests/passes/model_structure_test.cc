@@ -57,6 +57,30 @@ TEST_P(ModelStructure, DISABLED_NoTransposeLeftOnceThePatchEmbeddingIsFused) {
   EXPECT_EQ(testing::count_ops(*g, "Transpose"), 0);
 }
 
+// Every encoder layer of every golden fixture (2 layers each) becomes one Attention. SigLIP's
+// pooling head (nn.MultiheadAttention, heads folded into the batch axis) keeps its Softmax.
+TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
+  const std::filesystem::path root = std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden";
+  int fixtures = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    const std::filesystem::path model = entry.path() / "model.onnx";
+    if (!std::filesystem::exists(model)) continue;
+    ++fixtures;
+    const std::string name = entry.path().filename().string();
+    Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    EXPECT_EQ(testing::count_ops(*g, "Attention"), 2) << name;
+    const bool pooling_head = name.find("siglip") != std::string::npos;
+    EXPECT_EQ(testing::count_ops(*g, "Softmax"), pooling_head ? 1 : 0) << name;
+    const bool causal = name.find("clip_text") != std::string::npos;
+    for (const Node& n : g->nodes) {
+      if (n.dead || n.op_type != "Attention") continue;
+      EXPECT_EQ(*n.attrs.get_int("causal", 0), causal ? 1 : 0) << name << " " << n.name;
+    }
+  }
+  EXPECT_GE(fixtures, 10);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Structure, ModelStructure,
     ::testing::Values(StructureCase{"hf_vit_12l_eager_ts17.onnx", false, true},

@@ -23,8 +23,9 @@ struct AttentionPattern {
 
   // Inputs: x [B, S, D] projected by MatMul + Add (weights constant), or q/k/v graph inputs.
   bool projections = true;
-  bool packed_qkv = false;         // one [D, 3D] projection split timm-style (Reshape 5-D)
-  bool separate_kv_input = false;  // k and v projected from a second input y [B, k_len, D]
+  bool linear_projections = false;  // vitrt.Linear instead of MatMul + Add (as after fuse_linear)
+  bool packed_qkv = false;          // one [D, 3D] projection split timm-style (Reshape 5-D)
+  bool separate_kv_input = false;   // k and v projected from a second input y [B, k_len, D]
   enum class Scale { kScoresMul, kScoresDiv, kSqrtOnQAndK, kOnQProjection, kNone };
   Scale scale_style = Scale::kScoresMul;
   // kNone multiplies by k untransposed (a look-alike: needs head_dim == k_len).
@@ -62,11 +63,13 @@ inline ValueId scalar(TestGraph& g, float v) {
                     Tensor::from_float({v}, /*as_scalar=*/true));
 }
 
-inline ValueId projection(TestGraph& g, ValueId x, int64_t in, int64_t out, uint64_t seed) {
+inline ValueId projection(TestGraph& g, ValueId x, int64_t in, int64_t out, uint64_t seed,
+                          bool linear) {
   ValueId w = g.constant("w" + std::to_string(seed),
                          random_tensor(DType::kFloat32, {in, out}, seed, -0.5, 0.5));
   ValueId b = g.constant("b" + std::to_string(seed),
                          random_tensor(DType::kFloat32, {out}, seed + 100, -0.5, 0.5));
+  if (linear) return g.op("Linear", {x, w, b}, {}, "vitrt");
   return g.op("Add", {g.op("MatMul", {x, w}), b});
 }
 
@@ -90,7 +93,7 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
     ValueId x = g.input("x", DType::kFloat32, {p.batch, p.q_len, d});
     ValueId y = p.separate_kv_input ? g.input("y", DType::kFloat32, {p.batch, p.k_len, d}) : x;
     if (p.packed_qkv) {
-      ValueId qkv = projection(g, x, d, 3 * d, p.seed);
+      ValueId qkv = projection(g, x, d, 3 * d, p.seed, p.linear_projections);
       ValueId r = g.op("Reshape", {qkv, shape_const(g, {0, p.q_len, 3, p.heads, p.head_dim})});
       ValueId t = g.op("Transpose", {r}, perm({2, 0, 3, 1, 4}));
       Attributes axis0;
@@ -102,13 +105,15 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
       kh = heads[1];
       vh = heads[2];
     } else {
-      ValueId q = projection(g, x, d, d, p.seed);
+      ValueId q = projection(g, x, d, d, p.seed, p.linear_projections);
       if (p.scale_style == AttentionPattern::Scale::kOnQProjection) {
         q = g.op("Mul", {q, scalar(g, p.scale())});
       }
       qh = split_heads(g, q, p.q_len, p.heads, p.head_dim);
-      kh = split_heads(g, projection(g, y, d, d, p.seed + 1), p.k_len, p.heads, p.head_dim);
-      vh = split_heads(g, projection(g, y, d, dv, p.seed + 2), p.k_len, p.heads, p.value_dim);
+      kh = split_heads(g, projection(g, y, d, d, p.seed + 1, p.linear_projections), p.k_len,
+                       p.heads, p.head_dim);
+      vh = split_heads(g, projection(g, y, d, dv, p.seed + 2, p.linear_projections), p.k_len,
+                       p.heads, p.value_dim);
     }
   } else {
     ValueId q = g.input("q", DType::kFloat32, {p.batch, p.q_len, d});
