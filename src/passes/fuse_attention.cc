@@ -274,102 +274,113 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       }
       return std::nullopt;
     }
-    // timm's packed qkv: Squeeze(Split/Slice) or Gather picks part t of axis 0 of
-    // Transpose(2,0,3,1,4)(Reshape [B,S,3,H,Dh] of [B,S,3D]).
-    const Node* pick = n;
-    const Node* squeeze = nullptr;
-    if (is_onnx_op(*n, "Squeeze")) {
-      squeeze = n;
-      pick = producer_of(g_, n->inputs[0]);
-      if (pick == nullptr) break;
+    // timm's packed qkv: Reshape [B,S,3D] -> [B,S,3,H,Dh], then Transposes and a pick of part
+    // t of the "3" axis (Split + Squeeze, Slice + Squeeze or Gather), in any order the
+    // exporter or a transpose-pushing optimizer left them.
+    if (!(is_onnx_op(*n, "Squeeze") || is_onnx_op(*n, "Gather"))) break;
+    std::vector<const Node*> chain;  // from `cur` back to the rank-5 Reshape, exclusive
+    const Node* r5 = nullptr;
+    for (ValueId x = cur; chain.size() < 8;) {
+      const Node* p = producer_of(g_, x);
+      if (p == nullptr) break;
+      if (is_onnx_op(*p, "Reshape") && rank_of(g_, x) == 5 && rank_of(g_, p->inputs[0]) == 3) {
+        r5 = p;
+        break;
+      }
+      if (!(is_onnx_op(*p, "Transpose") || is_onnx_op(*p, "Squeeze") || is_onnx_op(*p, "Split") ||
+            is_onnx_op(*p, "Slice") || is_onnx_op(*p, "Gather"))) {
+        break;
+      }
+      chain.push_back(p);
+      x = p->inputs[0];
     }
+    if (r5 == nullptr) break;
+    const SymShape& s3 = *shape_of(g_, r5->inputs[0]);
+    const SymShape& s5 = *shape_of(g_, r5->outputs[0]);
+    if (!same_dim(s5[0], s3[0]) || !same_dim(s5[1], s3[1]) || !s5[2].same_as(Dim(3)) ||
+        !s5[3].is_static() || !s5[4].is_static() || !same_dim(s3[2], Dim(3) * s5[3] * s5[4])) {
+      return Decline{str_cat(what, " packed Reshape ", sym_shape_to_string(s3), " -> ",
+                             sym_shape_to_string(s5), " is not [B,S,3,H,Dh]")};
+    }
+    // Replay forward, tracking which Reshape axis (0 B, 1 S, 2 the "3", 3 H, 4 Dh) each axis is.
+    std::vector<int> labels = {0, 1, 2, 3, 4};
     int part = -1;
-    int axis = -1;
-    ValueId five = kNoValue;
-    if (squeeze != nullptr && is_onnx_op(*pick, "Split") && rank_of(g_, pick->inputs[0]) == 5) {
-      auto a = pick->attrs.get_int("axis", 0);
-      for (size_t i = 0; i < pick->outputs.size(); ++i) {
-        if (pick->outputs[i] == squeeze->inputs[0]) part = static_cast<int>(i);
-      }
-      if (a.ok()) axis = static_cast<int>(*a < 0 ? *a + 5 : *a);
-      five = pick->inputs[0];
-      if (pick->outputs.size() != 3 ||
-          !(*shape_of(g_, pick->outputs[part]))[axis].same_as(Dim(1))) {
-        part = -1;
-      }
-    } else if (squeeze != nullptr && is_onnx_op(*pick, "Slice") &&
-               rank_of(g_, pick->inputs[0]) == 5) {
-      auto starts = eval_.exact(pick->inputs[1]);
-      auto ends = eval_.exact(pick->inputs[2]);
-      auto ax = pick->has_input(3) ? eval_.exact(pick->inputs[3]) : std::nullopt;
-      auto steps_t = pick->has_input(4) ? eval_.exact(pick->inputs[4]) : std::nullopt;
-      if (starts && ends && starts->numel() == 1 && ends->numel() == 1 &&
-          (!pick->has_input(3) || (ax && ax->numel() == 1)) &&
-          (!pick->has_input(4) ||
-           (steps_t && steps_t->numel() == 1 && steps_t->element_as_int64(0) == 1))) {
-        axis = pick->has_input(3) ? static_cast<int>(ax->element_as_int64(0)) : 0;
-        if (axis < 0) axis += 5;
+    const auto picked_axis = [&](int64_t a) -> int {
+      const int r = static_cast<int>(labels.size());
+      if (a < -r || a >= r) return -1;
+      const int axis = static_cast<int>(a < 0 ? a + r : a);
+      return labels[axis] == 2 ? axis : -1;
+    };
+    const Decline bad{str_cat(what, " is not one part of a packed qkv split")};
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const Node& c = **it;
+      const ValueId out = it + 1 == chain.rend() ? cur : (*(it + 1))->inputs[0];
+      if (is_onnx_op(c, "Transpose")) {
+        std::vector<int64_t> rev(labels.size());
+        for (size_t i = 0; i < rev.size(); ++i) rev[i] = static_cast<int64_t>(rev.size() - 1 - i);
+        auto perm = c.attrs.get_ints("perm", rev);
+        if (!perm.ok() || perm->size() != labels.size()) return bad;
+        std::vector<int> next;
+        for (int64_t a : *perm) next.push_back(labels[a]);
+        labels = next;
+      } else if (is_onnx_op(c, "Split")) {
+        auto a = c.attrs.get_int("axis", 0);
+        const int axis = a.ok() ? picked_axis(*a) : -1;
+        if (axis < 0 || c.outputs.size() != 3 || part >= 0) return bad;
+        for (size_t i = 0; i < c.outputs.size(); ++i) {
+          if (c.outputs[i] == out) part = static_cast<int>(i);
+        }
+        if (!(*shape_of(g_, out))[axis].same_as(Dim(1))) return bad;
+      } else if (is_onnx_op(c, "Slice")) {
+        auto starts = eval_.exact(c.inputs[1]);
+        auto ends = eval_.exact(c.inputs[2]);
+        auto ax = c.has_input(3) ? eval_.exact(c.inputs[3]) : std::nullopt;
+        auto step = c.has_input(4) ? eval_.exact(c.inputs[4]) : std::nullopt;
+        if (!starts || !ends || starts->numel() != 1 || ends->numel() != 1 || part >= 0 ||
+            (c.has_input(3) && (!ax || ax->numel() != 1)) ||
+            (c.has_input(4) && (!step || step->numel() != 1 || step->element_as_int64(0) != 1))) {
+          return bad;
+        }
+        if (picked_axis(c.has_input(3) ? ax->element_as_int64(0) : 0) < 0) return bad;
         const int64_t s0 = starts->element_as_int64(0);
         const int64_t e0 = std::min<int64_t>(ends->element_as_int64(0), 3);
-        if (s0 >= 0 && e0 == s0 + 1) part = static_cast<int>(s0);
-      }
-      five = pick->inputs[0];
-    } else if (squeeze == nullptr && is_onnx_op(*pick, "Gather") &&
-               rank_of(g_, pick->inputs[0]) == 5) {
-      auto idx = eval_.exact(pick->inputs[1]);
-      auto a = pick->attrs.get_int("axis", 0);
-      if (idx && idx->rank() == 0 && a.ok()) {
-        axis = static_cast<int>(*a < 0 ? *a + 5 : *a);
+        if (s0 < 0 || e0 != s0 + 1) return bad;
+        part = static_cast<int>(s0);
+      } else if (is_onnx_op(c, "Gather")) {
+        auto idx = eval_.exact(c.inputs[1]);
+        auto a = c.attrs.get_int("axis", 0);
+        const int axis = a.ok() ? picked_axis(*a) : -1;
+        if (!idx || idx->rank() != 0 || axis < 0 || part >= 0) return bad;
         const int64_t t = idx->element_as_int64(0);
         part = static_cast<int>(t < 0 ? t + 3 : t);
+        labels.erase(labels.begin() + axis);
+      } else {  // Squeeze: axes as input (opset >= 13) or attribute
+        std::optional<std::vector<int64_t>> sq;
+        if (c.has_input(1)) {
+          if (auto t = eval_.exact(c.inputs[1])) sq = t->to_int64_vector();
+        } else if (auto a = c.attrs.get_ints("axes", {}); a.ok() && !a->empty()) {
+          sq = *a;
+        }
+        const int axis = sq && sq->size() == 1 ? picked_axis((*sq)[0]) : -1;
+        if (axis < 0 || part < 0) return bad;
+        labels.erase(labels.begin() + axis);
       }
-      five = pick->inputs[0];
-    } else {
-      break;
     }
-    if (part < 0 || part > 2 || axis < 0 || axis > 4) {
-      return Decline{str_cat(what, " is not one part of a packed qkv split")};
+    if (labels.size() != 4 || part < 0 || part > 2) return bad;
+    for (int& a : axes) {
+      const int l = labels[a];
+      a = l < 2 ? l : l - 1;  // B, S, H, Dh -> 0, 1, 2, 3
     }
-    if (squeeze != nullptr) {
-      auto sq_axes = squeeze->has_input(1) ? eval_.exact(squeeze->inputs[1]) : std::nullopt;
-      if (!sq_axes || sq_axes->numel() != 1 || (sq_axes->element_as_int64(0) + 5) % 5 != axis) {
-        return Decline{str_cat(what, " Squeeze does not remove the split axis")};
-      }
-    }
-    const Node* t5 = producer_if(g_, five, "Transpose");
-    const Node* r5 = t5 != nullptr ? producer_if(g_, t5->inputs[0], "Reshape") : nullptr;
-    if (r5 == nullptr || rank_of(g_, r5->inputs[0]) != 3) {
-      return Decline{str_cat(what, " packed split does not read Transpose(Reshape([B,S,3D]))")};
-    }
-    auto p5 = t5->attrs.get_ints("perm", {});
-    const SymShape& s3 = *shape_of(g_, r5->inputs[0]);
-    const SymShape& s5 = *shape_of(g_, t5->inputs[0]);
-    if (!p5.ok() || p5->size() != 5 || !same_dim(s5[0], s3[0]) || !same_dim(s5[1], s3[1]) ||
-        !s5[2].same_as(Dim(3)) || !s5[3].is_static() || !s5[4].is_static() ||
-        !same_dim(s3[2], Dim(3) * s5[3] * s5[4]) || (*p5)[axis] != 2) {
-      return Decline{str_cat(what, " packed Reshape/Transpose is not [B,S,3,H,Dh] split on the 3")};
-    }
-    // Axes of the picked 4-D tensor in terms of the 5-D Reshape output, the "3" axis dropped:
-    // labels 0 B, 1 S, 3 H, 4 Dh -> 0, 1, 2, 3.
-    std::vector<int> picked;
-    for (int i = 0; i < 5; ++i) {
-      if (i == axis) continue;
-      const int l = static_cast<int>((*p5)[i]);
-      picked.push_back(l < 2 ? l : l - 1);
-    }
-    for (int& a : axes) a = picked[a];
     if (axes != want) {
       return Decline{str_cat(what, " packed part is not transposed to the attention layout")};
     }
-    absorb(n);
-    if (squeeze != nullptr) absorb(pick);
-    // The shared Split/Transpose/Reshape are absorbed once, by whichever part sees them last.
+    // The shared Split/Transpose/Reshape are absorbed by each part; the set keeps one.
+    for (const Node* c : chain) absorb(c);
+    absorb(r5);
     src->value = r5->inputs[0];
     src->heads = s5[3].value();
     src->head_dim = s5[4].value();
     src->part = part;
-    nodes.push_back(static_cast<NodeId>(t5 - g_.nodes.data()));
-    nodes.push_back(static_cast<NodeId>(r5 - g_.nodes.data()));
     return std::nullopt;
   }
   return Decline{str_cat(what, " is not computed by a recognised head split")};

@@ -176,16 +176,19 @@ TEST(FuseAttention, CrossAttentionAndRawInputs) {
 }
 
 TEST(FuseAttention, TimmPackedQkvReadsTheProjectionDirectly) {
-  TestGraph g;
-  AttentionPattern p = base_pattern();
-  p.packed_qkv = true;
-  build_attention_pattern(g, p);
-  check_fusion(g, 1);
-  const Node* a = attention_node(g.graph());
-  ASSERT_NE(a, nullptr);
-  EXPECT_FALSE(a->has_input(1));
-  EXPECT_FALSE(a->has_input(2));
-  EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[0]].shape), "[batch, 7, 72]");
+  for (bool split_first : {false, true}) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.packed_qkv = true;
+    p.packed_split_first = split_first;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    const Node* a = attention_node(g.graph());
+    ASSERT_NE(a, nullptr);
+    EXPECT_FALSE(a->has_input(1));
+    EXPECT_FALSE(a->has_input(2));
+    EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[0]].shape), "[batch, 7, 72]");
+  }
 }
 
 Tensor causal_mask(int64_t sq, int64_t sk, float masked) {

@@ -25,7 +25,10 @@ struct AttentionPattern {
   bool projections = true;
   bool linear_projections = false;  // vitrt.Linear instead of MatMul + Add (as after fuse_linear)
   bool packed_qkv = false;          // one [D, 3D] projection split timm-style (Reshape 5-D)
-  bool separate_kv_input = false;   // k and v projected from a second input y [B, k_len, D]
+  // Packed, split on the "3" axis before transposing (as a transpose-pushing optimizer leaves
+  // it) instead of Transpose(2,0,3,1,4) then Split on axis 0.
+  bool packed_split_first = false;
+  bool separate_kv_input = false;  // k and v projected from a second input y [B, k_len, D]
   enum class Scale { kScoresMul, kScoresDiv, kSqrtOnQAndK, kOnQProjection, kNone };
   Scale scale_style = Scale::kScoresMul;
   // kNone multiplies by k untransposed (a look-alike: needs head_dim == k_len).
@@ -95,12 +98,22 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
     if (p.packed_qkv) {
       ValueId qkv = projection(g, x, d, 3 * d, p.seed, p.linear_projections);
       ValueId r = g.op("Reshape", {qkv, shape_const(g, {0, p.q_len, 3, p.heads, p.head_dim})});
-      ValueId t = g.op("Transpose", {r}, perm({2, 0, 3, 1, 4}));
-      Attributes axis0;
-      axis0.set_int("axis", 0);
-      std::vector<ValueId> parts = g.op_multi("Split", {t, shape_const(g, {1, 1, 1})}, 3, axis0);
       std::vector<ValueId> heads;
-      for (ValueId part : parts) heads.push_back(g.op("Squeeze", {part, shape_const(g, {0})}));
+      if (p.packed_split_first) {
+        Attributes axis2;
+        axis2.set_int("axis", 2);
+        for (ValueId part : g.op_multi("Split", {r, shape_const(g, {1, 1, 1})}, 3, axis2)) {
+          ValueId squeezed = g.op("Squeeze", {part, shape_const(g, {2})});
+          heads.push_back(g.op("Transpose", {squeezed}, perm({0, 2, 1, 3})));
+        }
+      } else {
+        ValueId t = g.op("Transpose", {r}, perm({2, 0, 3, 1, 4}));
+        Attributes axis0;
+        axis0.set_int("axis", 0);
+        for (ValueId part : g.op_multi("Split", {t, shape_const(g, {1, 1, 1})}, 3, axis0)) {
+          heads.push_back(g.op("Squeeze", {part, shape_const(g, {0})}));
+        }
+      }
       qh = heads[0];
       kh = heads[1];
       vh = heads[2];
