@@ -336,6 +336,19 @@ TEST(FuseAttention, LinearProjectionsThenPackQkv) {
   EXPECT_TRUE(testing::tensors_close((*after)[0], (*before)[0], {1e-4, 1e-5}));
 }
 
+// SDPA through dynamo guards the softmax against fully masked rows; without a mask that can
+// mask a whole row the guard changes nothing and is absorbed.
+TEST(FuseAttention, SoftmaxNanGuardWithoutRuntimeMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.nan_guard = true;
+  p.mask = AttentionPattern::Mask::kConstant;
+  p.mask_value = causal_mask(7, 7, -INFINITY);
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  EXPECT_EQ(testing::count_ops(g.graph(), "IsNaN"), 0);
+}
+
 // ---- look-alikes ----------------------------------------------------------------------------
 
 TEST(FuseAttention, DeclinesSoftmaxOverAnotherAxis) {
@@ -376,6 +389,39 @@ TEST(FuseAttention, DeclinesRank1Mask) {
   build_attention_pattern(g, p);
   PassRun r = check_fusion(g, 0);
   EXPECT_TRUE(r.logged("mask has rank 1"));
+}
+
+TEST(FuseAttention, DeclinesNanGuardWithRuntimeMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.nan_guard = true;
+  p.mask = AttentionPattern::Mask::kInput;
+  p.mask_shape = {1, 1, 1, 7};
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("softmax NaN guard with a mask that may mask whole rows"));
+}
+
+TEST(FuseAttention, DeclinesScaleAfterRuntimeMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_after_mask = true;
+  p.mask = AttentionPattern::Mask::kInput;
+  p.mask_shape = {1, 1, 7, 7};
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("the scores are scaled after a runtime mask is added"));
+}
+
+// A scale after a constant mask is folded into the mask.
+TEST(FuseAttention, ScaleAfterConstantMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_after_mask = true;
+  p.mask = AttentionPattern::Mask::kConstant;
+  p.mask_value = testing::random_tensor(DType::kFloat32, {7, 7}, 5);
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
 }
 
 TEST(FuseAttention, DeclinesHeadTensorUsedElsewhere) {

@@ -43,6 +43,8 @@ struct AttentionPattern {
   ValueId mask_id = kNoValue;       // kValue
   int64_t softmax_axis = -1;
   bool softmax_output_also_graph_output = false;
+  bool scale_after_mask = false;  // Mul by 0.5 after the mask Add
+  bool nan_guard = false;         // Where(IsNaN(p), 0, p) after the Softmax, as SDPA via dynamo
   uint64_t seed = 1;
 
   float scale() const { return 1.0f / std::sqrt(static_cast<float>(head_dim)); }
@@ -175,10 +177,14 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
   } else if (p.mask == AttentionPattern::Mask::kValue) {
     scores = g.op("Add", {scores, p.mask_id});
   }
+  if (p.scale_after_mask) scores = g.op("Mul", {scores, scalar(g, 0.5f)});
   Attributes axis;
   axis.set_int("axis", p.softmax_axis);
   ValueId probs = g.op("Softmax", {scores}, axis);
   if (p.softmax_output_also_graph_output) g.output(probs);
+  if (p.nan_guard) {
+    probs = g.op("Where", {g.op("IsNaN", {probs}), scalar(g, 0.0f), probs});
+  }
   ValueId o = g.op("MatMul", {probs, vh});
   ValueId merged = g.op(
       "Reshape", {g.op("Transpose", {o}, perm({0, 2, 1, 3})), shape_const(g, {0, p.q_len, dv})});
