@@ -8,10 +8,12 @@
 //     -> (Mul/Div by a scalar | Add mask)* -> Softmax(last axis) -> (Cast)* [-> IsNaN/Where]
 //     -> MatMul with v [B,H,Sk,Dv] -> Transpose(0,2,1,3) -> Reshape [B,Sq,H*Dv]
 //
-// Variants: HF eager (scale on the scores), SDPA through TorchScript and dynamo (sqrt(scale) on
-// q and on k^T; dynamo transposes k through a rank-3 Reshape/Transpose/Reshape and guards the
-// softmax with IsNaN/Where), timm's packed qkv (Reshape [B,S,3,H,Dh] -> Transpose(2,0,3,1,4) ->
-// Split/Slice/Gather on axis 0: the Attention reads the packed projection directly).
+// Variants: HF eager (scale on the scores, or on the q projection), SDPA through TorchScript and
+// dynamo (sqrt(scale) on q and on k^T; dynamo transposes k through a rank-3
+// Reshape/Transpose/Reshape and guards the softmax with IsNaN/Where), timm's packed qkv
+// (Reshape [B,S,3,H,Dh] -> Transpose(2,0,3,1,4) -> Split/Slice/Gather of the "3" axis, or the
+// same ops in another order: the Attention reads the packed projection directly). Not matched:
+// nn.MultiheadAttention's sequence-first rank-3 form (SigLIP's pooling head).
 //
 // The additive mask is evaluated at build time where it is computed from constants and shapes
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
@@ -153,7 +155,6 @@ class AttentionMatcher {
   Graph& g_;
   const Uses& uses_;
   ValueEvaluator& eval_;
-  Dim batch_;
 };
 
 // Mul(x, c) / Mul(c, x) / Div(x, c) with c an evaluable one-element tensor that does not change
@@ -252,11 +253,9 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
                                sym_shape_to_string(s4), " is not a head split")};
       }
       if (axes != want) {
-        return Decline{str_cat(what, " is not transposed to the attention layout (",
-                               std::string(what) == "k"
-                                   ? "k is not transposed over the last two axes"
-                                   : "heads are not axis 1",
-                               ")")};
+        return Decline{std::string(what) == "k"
+                           ? std::string("k is not transposed over the last two axes")
+                           : str_cat(what, " is not transposed to [batch, heads, seq, head_dim]")};
       }
       absorb(n);
       src->value = in;
@@ -614,7 +613,6 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   if (qk == nullptr) return Decline{"scores are not computed by a MatMul"};
   absorb(qk);
   const SymShape& ss = *shape_of(g_, scores_out);
-  batch_ = ss[0];
 
   if (auto d = trace_heads(qk->inputs[0], {0, 2, 1, 3}, "q", true, &q)) return d;
   if (auto d = trace_heads(qk->inputs[1], {0, 2, 3, 1}, "k", true, &k)) return d;
