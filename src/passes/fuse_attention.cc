@@ -140,6 +140,9 @@ class AttentionMatcher {
   };
   std::optional<NewWhere> new_where;
   ValueId output = kNoValue;  // the merged [B, Sq, H*Dv] value the Attention replaces
+  // nn.MultiheadAttention's layout: q, k, v sources are [S, B, D] and `output` is the
+  // [Sq, B*H, Dv] value, so the rewrite transposes the sources and the result.
+  bool seq_first = false;
   std::vector<NodeId> nodes;  // absorbed
 
   std::optional<Decline> match(NodeId softmax_id);
@@ -150,6 +153,11 @@ class AttentionMatcher {
   std::optional<Decline> trace_heads(ValueId v, const std::vector<int>& want, const char* what,
                                      bool allow_scale, Source* src);
   std::optional<Decline> analyse_mask(ValueId m, double factor_after, const Dim& sq, const Dim& sk);
+  std::optional<Decline> find_qk(ValueId scores_out, const Node** qk, std::vector<ValueId>* masks,
+                                 std::vector<double>* mask_factors);
+  std::optional<Decline> match_seq_first(ValueId scores_out, const Node& pv);
+  std::optional<Decline> trace_seq_first(ValueId v, const std::vector<int>& want, const char* what,
+                                         bool allow_scale, Source* src);
   bool is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const;
 
   Graph& g_;
@@ -478,20 +486,60 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
   return std::nullopt;
 }
 
+// Backward from the softmax input: scalar factors (into `scale`) and additive masks down to
+// the q k^T MatMul.
+std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node** qk,
+                                                 std::vector<ValueId>* masks,
+                                                 std::vector<double>* mask_factors) {
+  ValueId cur = scores_out;
+  double factor_after_mask = 1.0;
+  for (int steps = 0; steps < 8 && *qk == nullptr; ++steps) {
+    const Node* n = producer_of(g_, cur);
+    if (n == nullptr) return Decline{"scores are not computed by a MatMul"};
+    if (!single_data_use(g_, uses_, cur)) return Decline{"scores are used outside the attention"};
+    ValueId next = kNoValue;
+    if (is_onnx_op(*n, "MatMul")) {
+      *qk = n;
+    } else if (is_passthrough(g_, *n)) {
+      cur = n->inputs[0];
+    } else if (std::optional<double> f = scalar_factor(*n, &next)) {
+      scale *= *f;
+      factor_after_mask *= *f;
+      cur = next;
+    } else if (is_onnx_op(*n, "Add")) {
+      // The scores side is the one of the sum's shape whose producer continues the chain.
+      int side = -1;
+      for (int s = 0; s < 2 && side < 0; ++s) {
+        const Node* p = producer_of(g_, n->inputs[s]);
+        if (p != nullptr && same_shape(g_, n->inputs[s], n->outputs[0]) &&
+            (is_onnx_op(*p, "MatMul") || is_onnx_op(*p, "Mul") || is_onnx_op(*p, "Div"))) {
+          side = s;
+        }
+      }
+      if (side < 0) return Decline{"no q k^T operand in the mask Add"};
+      masks->push_back(n->inputs[1 - side]);
+      mask_factors->push_back(factor_after_mask);
+      cur = n->inputs[side];
+    } else {
+      return Decline{str_cat("scores come from ", n->describe(), ", not q k^T")};
+    }
+    if (*qk == nullptr) absorb(n);
+  }
+  if (*qk == nullptr) return Decline{"scores are not computed by a MatMul"};
+  return std::nullopt;
+}
+
 std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   const Node& sm = g_.nodes[softmax_id];
   const ValueId scores_out = sm.inputs[0];
-  if (rank_of(g_, scores_out) == 3) {
-    return Decline{
-        "scores are rank 3 [batch * heads, q_len, k_len] (nn.MultiheadAttention's "
-        "sequence-first layout): not supported"};
-  }
-  if (rank_of(g_, scores_out) != 4) {
-    return Decline{str_cat("scores have rank ", rank_of(g_, scores_out),
-                           ", not [batch, heads, q_len, k_len]")};
+  const int rank = rank_of(g_, scores_out);
+  if (rank != 3 && rank != 4) {
+    return Decline{str_cat("scores have rank ", rank, ", not [batch, heads, q_len, k_len]")};
   }
   auto axis = sm.attrs.get_int("axis", g_.onnx_opset() >= 13 ? -1 : 1);
-  if (!axis.ok() || (*axis != -1 && *axis != 3)) return Decline{"softmax axis is not the last"};
+  if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
+    return Decline{"softmax axis is not the last"};
+  }
   if (g_.values[scores_out].dtype != DType::kFloat32) return Decline{"scores are not float32"};
   absorb(&sm);
 
@@ -534,6 +582,7 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   }
   if (pv == nullptr) return Decline{"no P v MatMul after the softmax"};
   absorb(pv);
+  if (rank == 3) return match_seq_first(scores_out, *pv);
 
   // Merge heads: [B,H,Sq,Dv] -> (same-shape Reshape)* -> Transpose(0,2,1,3) -> Reshape [B,Sq,H*Dv].
   ValueId o = pv->outputs[0];
@@ -572,45 +621,10 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   absorb(merge_r);
   output = merge_r->outputs[0];
 
-  // Backward from the softmax: scalar factors and masks down to the q k^T MatMul.
-  ValueId cur = scores_out;
-  double factor_after_mask = 1.0;
+  const Node* qk = nullptr;
   std::vector<ValueId> masks;
   std::vector<double> mask_factors;
-  const Node* qk = nullptr;
-  for (int steps = 0; steps < 8 && qk == nullptr; ++steps) {
-    const Node* n = producer_of(g_, cur);
-    if (n == nullptr) return Decline{"scores are not computed by a MatMul"};
-    if (!single_data_use(g_, uses_, cur)) return Decline{"scores are used outside the attention"};
-    ValueId next = kNoValue;
-    if (is_onnx_op(*n, "MatMul")) {
-      qk = n;
-    } else if (is_passthrough(g_, *n)) {
-      cur = n->inputs[0];
-    } else if (std::optional<double> f = scalar_factor(*n, &next)) {
-      scale *= *f;
-      factor_after_mask *= *f;
-      cur = next;
-    } else if (is_onnx_op(*n, "Add")) {
-      // The scores side is the one of the sum's shape whose producer continues the chain.
-      int side = -1;
-      for (int s = 0; s < 2 && side < 0; ++s) {
-        const Node* p = producer_of(g_, n->inputs[s]);
-        if (p != nullptr && same_shape(g_, n->inputs[s], n->outputs[0]) &&
-            (is_onnx_op(*p, "MatMul") || is_onnx_op(*p, "Mul") || is_onnx_op(*p, "Div"))) {
-          side = s;
-        }
-      }
-      if (side < 0) return Decline{"no q k^T operand in the mask Add"};
-      masks.push_back(n->inputs[1 - side]);
-      mask_factors.push_back(factor_after_mask);
-      cur = n->inputs[side];
-    } else {
-      return Decline{str_cat("scores come from ", n->describe(), ", not q k^T")};
-    }
-    if (qk == nullptr) absorb(n);
-  }
-  if (qk == nullptr) return Decline{"scores are not computed by a MatMul"};
+  if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
   absorb(qk);
   const SymShape& ss = *shape_of(g_, scores_out);
 
@@ -656,6 +670,109 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
     }
   }
   return std::nullopt;
+}
+
+// [S, B*H, Dh] heads of nn.MultiheadAttention (sequence first): from `v` back through scalar
+// factors and rank-3 Transposes to the Reshape [S, B, D] -> [S, B*H, Dh]. `want` is the layout at
+// `v` in the Reshape output's axes (0 seq, 1 batch*heads, 2 head_dim).
+std::optional<Decline> AttentionMatcher::trace_seq_first(ValueId v, const std::vector<int>& want,
+                                                         const char* what, bool allow_scale,
+                                                         Source* src) {
+  std::vector<int> axes = {0, 1, 2};
+  ValueId cur = v;
+  for (int steps = 0; steps < 8; ++steps) {
+    const Node* n = producer_of(g_, cur);
+    if (n == nullptr || !single_data_use(g_, uses_, cur)) break;
+    ValueId next = kNoValue;
+    if (is_passthrough(g_, *n)) {
+      absorb(n);
+      cur = n->inputs[0];
+      continue;
+    }
+    if (std::optional<double> f = scalar_factor(*n, &next)) {
+      if (!allow_scale) return Decline{str_cat(what, " is scaled")};
+      scale *= *f;
+      absorb(n);
+      cur = next;
+      continue;
+    }
+    if (is_onnx_op(*n, "Transpose") && rank_of(g_, cur) == 3) {
+      auto perm = n->attrs.get_ints("perm", {2, 1, 0});
+      if (!perm.ok() || perm->size() != 3) break;
+      for (int& a : axes) a = static_cast<int>((*perm)[a]);
+      absorb(n);
+      cur = n->inputs[0];
+      continue;
+    }
+    if (!is_onnx_op(*n, "Reshape") || rank_of(g_, cur) != 3 || rank_of(g_, n->inputs[0]) != 3) {
+      break;
+    }
+    const SymShape& in = *shape_of(g_, n->inputs[0]);
+    const SymShape& out = *shape_of(g_, cur);
+    if (!same_dim(out[0], in[0]) || !in[2].is_static() || !out[2].is_static() ||
+        out[2].value() <= 0 || in[2].value() % out[2].value() != 0 ||
+        !same_dim(out[1], in[1] * Dim(in[2].value() / out[2].value()))) {
+      return Decline{str_cat(what, " Reshape ", sym_shape_to_string(in), " -> ",
+                             sym_shape_to_string(out), " is not a head split")};
+    }
+    if (axes != want) {
+      return Decline{str_cat(what, " is not transposed to [batch*heads, seq, head_dim]")};
+    }
+    absorb(n);
+    src->value = n->inputs[0];
+    src->heads = in[2].value() / out[2].value();
+    src->head_dim = out[2].value();
+    return std::nullopt;
+  }
+  return Decline{str_cat(what, " is not computed by a [seq, batch*heads, head_dim] head split")};
+}
+
+// nn.MultiheadAttention (SigLIP's pooling head): scores [B*H, Sq, Sk] from q [B*H, Sq, Dh] and
+// k^T [B*H, Dh, Sk], heads split from sequence-first [S, B, D] projections, the output
+// transposed to [Sq, B*H, Dv] and reshaped (element order [Sq, B, H*Dv]).
+std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, const Node& pv) {
+  const ValueId o = pv.outputs[0];
+  const Node* t = single_data_consumer(g_, uses_, o);
+  auto perm = t != nullptr && is_onnx_op(*t, "Transpose")
+                  ? t->attrs.get_ints("perm", {})
+                  : Result<std::vector<int64_t>>(invalid_argument("no Transpose"));
+  if (uses_.of(o).size() != 1 || !perm.ok() || *perm != std::vector<int64_t>{1, 0, 2}) {
+    return Decline{"rank-3 attention output is not transposed to [q_len, batch*heads, head_dim]"};
+  }
+  // The Transpose's reader sees only the element order, which the replacement keeps; it must
+  // not take the replaced value's shape.
+  const ValueId merged = t->outputs[0];
+  if (uses_.of(merged).size() != 1 || is_graph_output(g_, merged) ||
+      !is_onnx_op(g_.nodes[uses_.of(merged)[0]], "Reshape")) {
+    return Decline{"rank-3 attention output is not merged by a Reshape"};
+  }
+  absorb(t);
+  output = merged;
+  seq_first = true;
+
+  const Node* qk = nullptr;
+  std::vector<ValueId> masks;
+  std::vector<double> mask_factors;
+  if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  absorb(qk);
+  if (!masks.empty()) return Decline{"masked rank-3 (nn.MultiheadAttention) attention"};
+  if (auto d = trace_seq_first(qk->inputs[0], {1, 0, 2}, "q", true, &q)) return d;
+  if (auto d = trace_seq_first(qk->inputs[1], {1, 2, 0}, "k", true, &k)) return d;
+  if (auto d = trace_seq_first(pv.inputs[1], {1, 0, 2}, "v", false, &v)) return d;
+  if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
+    return Decline{"q, k, v head splits differ"};
+  }
+  const Dim& bq = (*shape_of(g_, q.value))[1];
+  if (!same_dim(bq, (*shape_of(g_, k.value))[1]) || !same_dim(bq, (*shape_of(g_, v.value))[1])) {
+    return Decline{"q, k, v batch dims differ"};
+  }
+  return std::nullopt;
+}
+
+Attributes transpose_102() {
+  Attributes a;
+  a.set_ints("perm", {1, 0, 2});
+  return a;
 }
 
 // Nodes that read only values nothing live reads any more, from `start` upwards: the Shape
@@ -735,13 +852,26 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     }
 
     // Rewrite.
+    const std::string base = graph.nodes[id].name;
     std::vector<ValueId> inputs;
     if (m.q.part >= 0) {
       inputs = {m.q.value, kNoValue, kNoValue};
     } else {
       inputs = {m.q.value, m.k.value, m.v.value};
     }
-    const std::string base = graph.nodes[id].name;
+    if (m.seq_first) {
+      // [S, B, D] -> [B, S, D]; one Transpose per distinct source.
+      std::map<ValueId, ValueId> batch_first;
+      for (ValueId& in : inputs) {
+        auto it = batch_first.find(in);
+        if (it == batch_first.end()) {
+          const NodeId t = add_node(graph, "", "Transpose", base + "_batch_first", {in},
+                                    {graph.values[in].name + "_batch_first"}, transpose_102());
+          it = batch_first.emplace(in, graph.nodes[t].outputs[0]).first;
+        }
+        in = it->second;
+      }
+    }
     if (m.mask_const) {
       inputs.push_back(graph.add_constant(graph.unique_value_name(base + "_mask"), *m.mask_const));
     } else if (m.new_where) {
@@ -770,7 +900,13 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     }
     const NodeId fused = add_node(graph, "vitrt", "Attention", base + "_attention", inputs,
                                   {graph.values[m.output].name + "_attention"}, std::move(attrs));
-    const ValueId fused_out = graph.nodes[fused].outputs[0];
+    ValueId fused_out = graph.nodes[fused].outputs[0];
+    if (m.seq_first) {
+      // [B, Sq, D] -> [Sq, B, D]: the element order of the replaced [Sq, B*H, Dv].
+      const NodeId t = add_node(graph, "", "Transpose", base + "_seq_first", {fused_out},
+                                {graph.values[fused_out].name + "_seq_first"}, transpose_102());
+      fused_out = graph.nodes[t].outputs[0];
+    }
     replace_uses(graph, m.output, fused_out);
     remove_nodes(graph, std::vector<NodeId>(absorbed.begin(), absorbed.end()));
     remove_orphans(graph, freed);

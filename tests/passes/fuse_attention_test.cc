@@ -86,6 +86,19 @@ PassRun check_fusion(TestGraph& g, int fused) {
   return r;
 }
 
+// check_fusion for patterns whose fused form keeps layout Transposes around the Attention.
+void check_fusion_keeping_transposes(TestGraph& g) {
+  ASSERT_TRUE(g.infer().ok());
+  const std::vector<Tensor> feeds = feeds_for(g.graph());
+  auto before = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_EQ(run_fuse(g.graph()).applied, 1);
+  EXPECT_EQ(testing::count_ops(g.graph(), "Softmax"), 0);
+  auto after = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_TRUE(testing::tensors_close((*after)[0], (*before)[0], {1e-4, 1e-5}));
+}
+
 const Node* attention_node(const Graph& g) {
   for (const Node& n : g.nodes) {
     if (!n.dead && n.op_type == "Attention") return &n;
@@ -347,6 +360,50 @@ TEST(FuseAttention, SoftmaxNanGuardWithoutRuntimeMask) {
   build_attention_pattern(g, p);
   check_fusion(g, 1);
   EXPECT_EQ(testing::count_ops(g.graph(), "IsNaN"), 0);
+}
+
+// nn.MultiheadAttention as exported (SigLIP's pooling head): sequence-first projections, heads
+// folded into the batch axis ([S, B*H, Dh]), rank-3 scores.
+TEST(FuseAttention, NnMultiheadAttentionSequenceFirst) {
+  constexpr int64_t kQ = 3, kK = 9, kHeads = 2, kDh = 8, kD = kHeads * kDh;
+  TestGraph g;
+  auto ints = [&](std::vector<int64_t> v) {
+    return g.constant(str_cat("c", g.graph().values.size()), Tensor::from_int64(v));
+  };
+  auto perm = [](std::vector<int64_t> p) {
+    Attributes a;
+    a.set_ints("perm", std::move(p));
+    return a;
+  };
+  auto proj = [&](ValueId x, uint64_t seed) {
+    ValueId w = g.constant(str_cat("w", seed),
+                           testing::random_tensor(DType::kFloat32, {kD, kD}, seed, -0.5, 0.5));
+    ValueId b = g.constant(str_cat("b", seed),
+                           testing::random_tensor(DType::kFloat32, {kD}, seed + 9, -0.5, 0.5));
+    return g.op("Add", {g.op("MatMul", {x, w}), b});
+  };
+  const Dim batch = Dim::symbol("batch");
+  ValueId query = g.input("query", DType::kFloat32, {batch, kQ, kD});
+  ValueId memory = g.input("memory", DType::kFloat32, {batch, kK, kD});
+  ValueId qs = g.op("Transpose", {query}, perm({1, 0, 2}));   // [Sq, B, D]
+  ValueId ms = g.op("Transpose", {memory}, perm({1, 0, 2}));  // [Sk, B, D]
+  auto heads = [&](ValueId x, int64_t s) {                    // [S, B*H, Dh] -> [B*H, S, Dh]
+    return g.op("Transpose", {g.op("Reshape", {x, ints({s, -1, kDh})})}, perm({1, 0, 2}));
+  };
+  ValueId q = g.op("Mul", {heads(proj(qs, 1), kQ),
+                           g.constant("scale", Tensor::from_float({0.35355339f}, true))});
+  ValueId kt = g.op("Transpose", {heads(proj(ms, 2), kK)}, perm({0, 2, 1}));
+  ValueId v = heads(proj(ms, 3), kK);
+  Attributes last;
+  last.set_int("axis", -1);
+  ValueId o = g.op("MatMul", {g.op("Softmax", {g.op("MatMul", {q, kt})}, last), v});
+  ValueId merged = g.op("Reshape", {g.op("Transpose", {o}, perm({1, 0, 2})), ints({kQ, -1, kD})});
+  g.output(g.op("Transpose", {merged}, perm({1, 0, 2})));
+  check_fusion_keeping_transposes(g);
+  const Node* a = attention_node(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(*a->attrs.get_int("num_heads", 0), kHeads);
+  EXPECT_NEAR(*a->attrs.get_float("scale", 0), 0.35355339, 1e-6);
 }
 
 // ---- look-alikes ----------------------------------------------------------------------------

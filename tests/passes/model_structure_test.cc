@@ -57,8 +57,9 @@ TEST_P(ModelStructure, DISABLED_NoTransposeLeftOnceThePatchEmbeddingIsFused) {
   EXPECT_EQ(testing::count_ops(*g, "Transpose"), 0);
 }
 
-// Every encoder layer of every golden fixture (2 layers each) becomes one Attention. SigLIP's
-// pooling head (nn.MultiheadAttention, heads folded into the batch axis) keeps its Softmax.
+// Every encoder layer of every golden fixture (2 layers each) becomes one Attention. SigLIP adds
+// a pooling head (nn.MultiheadAttention, heads folded into the batch axis): fused where its
+// shapes are known (the dynamo export; the TorchScript one needs constant folding first).
 TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
   const std::filesystem::path root = std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden";
   int fixtures = 0;
@@ -69,9 +70,11 @@ TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
     const std::string name = entry.path().filename().string();
     Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
     ASSERT_TRUE(g.ok()) << g.status().to_string();
-    EXPECT_EQ(testing::count_ops(*g, "Attention"), 2) << name;
-    const bool pooling_head = name.find("siglip") != std::string::npos;
-    EXPECT_EQ(testing::count_ops(*g, "Softmax"), pooling_head ? 1 : 0) << name;
+    const bool siglip = name.find("siglip") != std::string::npos;
+    const int attention = testing::count_ops(*g, "Attention");
+    const int softmax = testing::count_ops(*g, "Softmax");
+    EXPECT_EQ(attention + softmax, siglip ? 3 : 2) << name;
+    EXPECT_LE(softmax, siglip && name.find("dynamo") == std::string::npos ? 1 : 0) << name;
     const bool causal = name.find("clip_text") != std::string::npos;
     for (const Node& n : g->nodes) {
       if (n.dead || n.op_type != "Attention") continue;
