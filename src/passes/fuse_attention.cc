@@ -12,8 +12,9 @@
 // dynamo (sqrt(scale) on q and on k^T; dynamo transposes k through a rank-3
 // Reshape/Transpose/Reshape and guards the softmax with IsNaN/Where), timm's packed qkv
 // (Reshape [B,S,3,H,Dh] -> Transpose(2,0,3,1,4) -> Split/Slice/Gather of the "3" axis, or the
-// same ops in another order: the Attention reads the packed projection directly). Not matched:
-// nn.MultiheadAttention's sequence-first rank-3 form (SigLIP's pooling head).
+// same ops in another order: the Attention reads the packed projection directly), and
+// nn.MultiheadAttention's sequence-first rank-3 form (SigLIP's pooling head: heads folded into
+// the batch axis; the fused node sits between Transposes to and from batch-first).
 //
 // The additive mask is evaluated at build time where it is computed from constants and shapes
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
