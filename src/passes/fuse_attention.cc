@@ -398,6 +398,9 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
 // where key j <= i + sk - sq and masked elsewhere; for a boolean one true exactly there.
 bool AttentionMatcher::is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const {
   if (t.rank() < 2 || t.dim(t.rank() - 2) != sq || t.dim(t.rank() - 1) != sk) return false;
+  // With more queries than keys the first rows see no key: a finite "masked" value gives them a
+  // uniform softmax where the causal flag gives NaN.
+  if (sq > sk) return false;
   const int64_t off = sk - sq;
   for (int64_t e = 0; e < t.numel(); ++e) {
     const int64_t j = e % sk;
@@ -438,7 +441,10 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
   }
   if (factor_after != 1.0) return Decline{"the scores are scaled after a runtime mask is added"};
   const int mrank = rank_of(g_, m);
-  // Where(And(causal, padding), 0, masked): the causal half becomes the flag.
+  // Where(And(causal, padding), 0, masked): the causal half becomes the flag and the padding half
+  // the mask input. Identical results except in a row whose causally visible keys are all
+  // padding (left padding): with a finite "masked" value (HF's float32 lowest) the unfused
+  // softmax spreads evenly over every key, the fused one over the visible keys only.
   const Node* where = producer_if(g_, m, "Where");
   if (where != nullptr && sq > 0 && sk > 0) {
     auto on_true = eval_.exact(where->inputs[1]);

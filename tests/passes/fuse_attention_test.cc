@@ -2,6 +2,7 @@
 // graph's numbers on random inputs with a symbolic batch) and declines look-alikes with a reason.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -207,7 +208,9 @@ TEST(FuseAttention, TimmPackedQkvReadsTheProjectionDirectly) {
 Tensor causal_mask(int64_t sq, int64_t sk, float masked) {
   Tensor m = Tensor::zeros(DType::kFloat32, {sq, sk});
   for (int64_t i = 0; i < sq; ++i) {
-    for (int64_t j = i + sk - sq + 1; j < sk; ++j) m.data<float>()[i * sk + j] = masked;
+    for (int64_t j = std::max<int64_t>(0, i + sk - sq + 1); j < sk; ++j) {
+      m.data<float>()[i * sk + j] = masked;
+    }
   }
   return m;
 }
@@ -251,6 +254,23 @@ TEST(FuseAttention, CausalWithFewerQueriesThanKeys) {
   build_attention_pattern(g, p);
   check_fusion(g, 1);
   EXPECT_EQ(*attention_node(g.graph())->attrs.get_int("causal", 0), 1);
+}
+
+// With more queries than keys the first rows are fully masked: a finite mask value gives them a
+// uniform softmax, which the causal flag (NaN there) would not, so the mask stays.
+TEST(FuseAttention, CausalLookingMaskWithMoreQueriesThanKeysIsKept) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.projections = false;
+  p.q_len = 9;
+  p.k_len = 4;
+  p.mask = AttentionPattern::Mask::kConstant;
+  p.mask_value = causal_mask(9, 4, std::numeric_limits<float>::lowest());
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  const Node* a = attention_node(g.graph());
+  EXPECT_EQ(*a->attrs.get_int("causal", 0), 0);
+  EXPECT_TRUE(a->has_input(3));
 }
 
 TEST(FuseAttention, RuntimeMaskIsKept) {
