@@ -1,11 +1,929 @@
-// Optimizer pass fuse_attention: not implemented yet; leaves the graph unchanged.
+// Optimizer pass fuse_attention: multi-head attention subgraphs -> vitrt.Attention.
+//
+// Matched from each Softmax outward, on inferred shapes (never on the constant values of
+// Reshape targets, so it works whether or not the clean-up passes folded them):
+//
+//   q [B,Sq,D] -> Reshape [B,Sq,H,Dh] -> Transpose(0,2,1,3) -> (Mul/Div by a scalar)*  -+
+//   k [B,Sk,D] -> Reshape [B,Sk,H,Dh] -> Transpose(s) to [B,H,Dh,Sk] -> (Mul/Div)* ----- MatMul
+//     -> (Mul/Div by a scalar | Add mask)* -> Softmax(last axis) -> (Cast)* [-> IsNaN/Where]
+//     -> MatMul with v [B,H,Sk,Dv] -> Transpose(0,2,1,3) -> Reshape [B,Sq,H*Dv]
+//
+// Variants: HF eager (scale on the scores, or on the q projection), SDPA through TorchScript and
+// dynamo (sqrt(scale) on q and on k^T; dynamo transposes k through a rank-3
+// Reshape/Transpose/Reshape and guards the softmax with IsNaN/Where), timm's packed qkv
+// (Reshape [B,S,3,H,Dh] -> Transpose(2,0,3,1,4) -> Split/Slice/Gather of the "3" axis, or the
+// same ops in another order: the Attention reads the packed projection directly), and
+// nn.MultiheadAttention's sequence-first rank-3 form (SigLIP's pooling head: heads folded into
+// the batch axis; the fused node sits between Transposes to and from batch-first).
+//
+// The additive mask is evaluated at build time where it is computed from constants and shapes
+// (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
+// < -1e9) -> causal=1 and dropped; any other constant -> kept as a constant input. A mask that
+// depends on a graph input (a padding mask) is kept as input 3; when it is And-ed (boolean) or
+// added (float) to an evaluable causal mask, the causal part becomes causal=1.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "passes/graph_rewrite.h"
 #include "passes/pass.h"
+#include "passes/value_evaluator.h"
 
 namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "fuse_attention";
+// An additive mask value at or below this counts as "masked": exp(score + m - max) underflows
+// to exactly 0 in float32 for any score below 1e8 in magnitude, as -inf does.
+constexpr double kMaskedBelow = -1e9;
+
+// A declined match: the reason for the near miss.
+struct Decline {
+  std::string reason;
+};
+
+bool same_dim(const Dim& a, const Dim& b) {
+  return a.is_known() && b.is_known() && a.same_as(b);
+}
+
+const SymShape* shape_of(const Graph& g, ValueId v) {
+  const Value& value = g.values[v];
+  return value.has_shape ? &value.shape : nullptr;
+}
+
+int rank_of(const Graph& g, ValueId v) {
+  const SymShape* s = shape_of(g, v);
+  return s == nullptr ? -1 : static_cast<int>(s->size());
+}
+
+bool same_shape(const Graph& g, ValueId a, ValueId b) {
+  const SymShape* sa = shape_of(g, a);
+  const SymShape* sb = shape_of(g, b);
+  if (sa == nullptr || sb == nullptr || sa->size() != sb->size()) return false;
+  for (size_t i = 0; i < sa->size(); ++i) {
+    if (!same_dim((*sa)[i], (*sb)[i])) return false;
+  }
+  return true;
+}
+
+// A float32 -> float32 Cast or an Identity: no-ops on the data path.
+bool is_passthrough(const Graph& g, const Node& n) {
+  if (is_onnx_op(n, "Identity")) return true;
+  if (!is_onnx_op(n, "Cast")) return false;
+  auto to = n.attrs.get_int("to", 0);
+  return to.ok() && *to == static_cast<int64_t>(DType::kFloat32) &&
+         g.values[n.inputs[0]].dtype == DType::kFloat32;
+}
+
+// A node whose result only feeds Shape: a Shape, or layout ops read only by such nodes (the
+// TorchScript SDPA export transposes k a second time just to take its shape for the mask).
+bool shape_only(const Graph& g, const Uses& uses, NodeId id, int depth = 0) {
+  const Node& n = g.nodes[id];
+  if (is_onnx_op(n, "Shape")) return true;
+  if (depth > 4 ||
+      !(is_onnx_op(n, "Transpose") || is_onnx_op(n, "Reshape") || is_passthrough(g, n))) {
+    return false;
+  }
+  for (ValueId out : n.outputs) {
+    if (out == kNoValue) continue;
+    if (is_graph_output(g, out)) return false;
+    for (NodeId r : uses.of(out)) {
+      if (!shape_only(g, uses, r, depth + 1)) return false;
+    }
+  }
+  return true;
+}
+
+// Readers of `v` that read its data. The others only take its shape; only_read_inside() checks
+// that what they compute feeds the fused nodes alone.
+std::vector<NodeId> data_readers(const Graph& g, const Uses& uses, ValueId v) {
+  std::vector<NodeId> r;
+  for (NodeId id : uses.of(v)) {
+    if (!shape_only(g, uses, id)) r.push_back(id);
+  }
+  return r;
+}
+
+bool single_data_use(const Graph& g, const Uses& uses, ValueId v) {
+  return !is_graph_output(g, v) && data_readers(g, uses, v).size() == 1;
+}
+
+const Node* single_data_consumer(const Graph& g, const Uses& uses, ValueId v) {
+  return single_data_use(g, uses, v) ? &g.nodes[data_readers(g, uses, v)[0]] : nullptr;
+}
+
+// Everything the match collects; nothing in the graph changes until it is complete.
+class AttentionMatcher {
+ public:
+  AttentionMatcher(Graph& g, const Uses& uses, ValueEvaluator& eval)
+      : g_(g), uses_(uses), eval_(eval) {}
+
+  struct Source {
+    ValueId value = kNoValue;  // [B, S, D] input of the head split (or packed [B, S, 3D])
+    int64_t heads = 0;
+    int64_t head_dim = 0;
+    int part = -1;  // packed: 0 q, 1 k, 2 v; -1 separate
+  };
+
+  // The fused node's pieces.
+  Source q, k, v;
+  double scale = 1.0;
+  bool causal = false;
+  ValueId mask = kNoValue;           // runtime mask kept as is
+  std::optional<Tensor> mask_const;  // evaluated constant mask kept
+  struct NewWhere {                  // runtime padding condition split from a causal And
+    ValueId cond = kNoValue, on_true = kNoValue, on_false = kNoValue;
+  };
+  std::optional<NewWhere> new_where;
+  ValueId output = kNoValue;  // the merged [B, Sq, H*Dv] value the Attention replaces
+  // nn.MultiheadAttention's layout: q, k, v sources are [S, B, D] and `output` is the
+  // [Sq, B*H, Dv] value, so the rewrite transposes the sources and the result.
+  bool seq_first = false;
+  std::vector<NodeId> nodes;  // absorbed
+
+  std::optional<Decline> match(NodeId softmax_id);
+
+ private:
+  void absorb(const Node* n) { nodes.push_back(static_cast<NodeId>(n - g_.nodes.data())); }
+  std::optional<double> scalar_factor(const Node& n, ValueId* data_input);
+  std::optional<Decline> trace_heads(ValueId v, const std::vector<int>& want, const char* what,
+                                     bool allow_scale, Source* src);
+  std::optional<Decline> analyse_mask(ValueId m, double factor_after, const Dim& sq, const Dim& sk);
+  std::optional<Decline> find_qk(ValueId scores_out, const Node** qk, std::vector<ValueId>* masks,
+                                 std::vector<double>* mask_factors);
+  std::optional<Decline> match_seq_first(ValueId scores_out, const Node& pv);
+  std::optional<Decline> trace_seq_first(ValueId v, const std::vector<int>& want, const char* what,
+                                         bool allow_scale, Source* src);
+  bool is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const;
+
+  Graph& g_;
+  const Uses& uses_;
+  ValueEvaluator& eval_;
+};
+
+// Mul(x, c) / Mul(c, x) / Div(x, c) with c an evaluable one-element tensor that does not change
+// x's shape: the factor (1/c for Div) and the data input.
+std::optional<double> AttentionMatcher::scalar_factor(const Node& n, ValueId* data_input) {
+  const bool mul = is_onnx_op(n, "Mul");
+  if (!mul && !is_onnx_op(n, "Div")) return std::nullopt;
+  for (int side = 0; side < (mul ? 2 : 1); ++side) {
+    const ValueId x = n.inputs[side];
+    const ValueId c = n.inputs[1 - side];
+    if (!same_shape(g_, x, n.outputs[0])) continue;
+    std::optional<Tensor> t = eval_.exact(c);
+    if (!t || t->numel() != 1 || !dtype_is_float(t->dtype())) continue;
+    const double value = t->element_as_double(0);
+    if (!std::isfinite(value) || value == 0.0) continue;
+    *data_input = x;
+    return mul ? value : 1.0 / value;
+  }
+  return std::nullopt;
+}
+
+// Walks from `v` (a [B,H,*,*] operand of a MatMul) back to the head split. `want` is the
+// layout expected at `v` in terms of the split's axes (0 batch, 1 seq, 2 heads, 3 head_dim).
+std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vector<int>& want,
+                                                     const char* what, bool allow_scale,
+                                                     Source* src) {
+  std::vector<int> axes = {0, 1, 2, 3};  // axis i of `v` is axis axes[i] of the current value
+  ValueId cur = v;
+  auto single = [&](ValueId x) { return single_data_use(g_, uses_, x); };
+  for (int steps = 0; steps < 16; ++steps) {
+    const Node* n = producer_of(g_, cur);
+    if (n == nullptr) return Decline{str_cat(what, " is not computed by a head split")};
+    if (!single(cur))
+      return Decline{str_cat(what, " head tensor is also used outside the attention")};
+    ValueId next = kNoValue;
+    if (is_passthrough(g_, *n)) {
+      absorb(n);
+      cur = n->inputs[0];
+      continue;
+    }
+    if (std::optional<double> f = scalar_factor(*n, &next)) {
+      if (!allow_scale) return Decline{str_cat(what, " is scaled")};
+      scale *= *f;
+      absorb(n);
+      cur = next;
+      continue;
+    }
+    if (is_onnx_op(*n, "Transpose") && rank_of(g_, cur) == 4) {
+      auto perm = n->attrs.get_ints("perm", {3, 2, 1, 0});
+      if (!perm.ok() || perm->size() != 4) return Decline{str_cat(what, ": bad Transpose perm")};
+      for (int& a : axes) a = static_cast<int>((*perm)[a]);
+      absorb(n);
+      cur = n->inputs[0];
+      continue;
+    }
+    if (is_onnx_op(*n, "Reshape") && rank_of(g_, cur) == 4) {
+      const ValueId in = n->inputs[0];
+      if (same_shape(g_, in, cur)) {  // a Reshape to the same shape (SDPA exports write these)
+        absorb(n);
+        cur = in;
+        continue;
+      }
+      // [B,H,a,b] -> Reshape [B*H,a,b] -> Transpose(0,2,1) -> Reshape [B,H,b,a]: a transpose of
+      // the last two axes, as the dynamo exporter writes k^T.
+      const Node* t = producer_of(g_, in);
+      const Node* r1 =
+          t != nullptr && is_onnx_op(*t, "Transpose") ? producer_of(g_, t->inputs[0]) : nullptr;
+      if (r1 != nullptr && is_onnx_op(*r1, "Reshape") && rank_of(g_, r1->inputs[0]) == 4 &&
+          rank_of(g_, in) == 3 && single(in) && single(t->inputs[0])) {
+        auto perm = t->attrs.get_ints("perm", {2, 1, 0});
+        const SymShape& s4 = *shape_of(g_, r1->inputs[0]);
+        const SymShape& s3 = *shape_of(g_, t->inputs[0]);
+        const SymShape& out = *shape_of(g_, cur);
+        if (perm.ok() && *perm == std::vector<int64_t>{0, 2, 1} && same_dim(s3[0], s4[0] * s4[1]) &&
+            same_dim(s3[1], s4[2]) && same_dim(s3[2], s4[3]) && same_dim(out[0], s4[0]) &&
+            same_dim(out[1], s4[1]) && same_dim(out[2], s4[3]) && same_dim(out[3], s4[2])) {
+          std::swap(axes[2], axes[3]);
+          absorb(n);
+          absorb(t);
+          absorb(r1);
+          cur = r1->inputs[0];
+          continue;
+        }
+      }
+      // The head split: [B,S,D] -> [B,S,H,Dh].
+      const int in_rank = rank_of(g_, in);
+      if (in_rank != 3) {
+        return Decline{str_cat(what, " head split reads a rank-", in_rank,
+                               " tensor, not [batch, seq, features]")};
+      }
+      const SymShape& s3 = *shape_of(g_, in);
+      const SymShape& s4 = *shape_of(g_, cur);
+      if (!same_dim(s4[0], s3[0]) || !same_dim(s4[1], s3[1]) || !s4[2].is_static() ||
+          !s4[3].is_static() || !same_dim(s3[2], s4[2] * s4[3])) {
+        return Decline{str_cat(what, " Reshape ", sym_shape_to_string(s3), " -> ",
+                               sym_shape_to_string(s4), " is not a head split")};
+      }
+      if (axes != want) {
+        return Decline{std::string(what) == "k"
+                           ? std::string("k is not transposed over the last two axes")
+                           : str_cat(what, " is not transposed to [batch, heads, seq, head_dim]")};
+      }
+      absorb(n);
+      src->value = in;
+      src->heads = s4[2].value();
+      src->head_dim = s4[3].value();
+      // A scale applied to the projection before the split (older CLIP: q_proj(x) * scale).
+      while (allow_scale && single(src->value)) {
+        const Node* p = producer_of(g_, src->value);
+        ValueId unscaled = kNoValue;
+        std::optional<double> f = p != nullptr ? scalar_factor(*p, &unscaled) : std::nullopt;
+        if (!f) break;
+        scale *= *f;
+        absorb(p);
+        src->value = unscaled;
+      }
+      return std::nullopt;
+    }
+    // timm's packed qkv: Reshape [B,S,3D] -> [B,S,3,H,Dh], then Transposes and a pick of part
+    // t of the "3" axis (Split + Squeeze, Slice + Squeeze or Gather), in any order the
+    // exporter or a transpose-pushing optimizer left them.
+    if (!(is_onnx_op(*n, "Squeeze") || is_onnx_op(*n, "Gather"))) break;
+    std::vector<const Node*> chain;  // from `cur` back to the rank-5 Reshape, exclusive
+    const Node* r5 = nullptr;
+    for (ValueId x = cur; chain.size() < 8;) {
+      const Node* p = producer_of(g_, x);
+      if (p == nullptr) break;
+      if (is_onnx_op(*p, "Reshape") && rank_of(g_, x) == 5 && rank_of(g_, p->inputs[0]) == 3) {
+        r5 = p;
+        break;
+      }
+      if (!(is_onnx_op(*p, "Transpose") || is_onnx_op(*p, "Squeeze") || is_onnx_op(*p, "Split") ||
+            is_onnx_op(*p, "Slice") || is_onnx_op(*p, "Gather"))) {
+        break;
+      }
+      chain.push_back(p);
+      x = p->inputs[0];
+    }
+    if (r5 == nullptr) break;
+    const SymShape& s3 = *shape_of(g_, r5->inputs[0]);
+    const SymShape& s5 = *shape_of(g_, r5->outputs[0]);
+    if (!same_dim(s5[0], s3[0]) || !same_dim(s5[1], s3[1]) || !s5[2].same_as(Dim(3)) ||
+        !s5[3].is_static() || !s5[4].is_static() || !same_dim(s3[2], Dim(3) * s5[3] * s5[4])) {
+      return Decline{str_cat(what, " packed Reshape ", sym_shape_to_string(s3), " -> ",
+                             sym_shape_to_string(s5), " is not [B,S,3,H,Dh]")};
+    }
+    // Replay forward, tracking which Reshape axis (0 B, 1 S, 2 the "3", 3 H, 4 Dh) each axis is.
+    std::vector<int> labels = {0, 1, 2, 3, 4};
+    int part = -1;
+    const auto picked_axis = [&](int64_t a) -> int {
+      const int r = static_cast<int>(labels.size());
+      if (a < -r || a >= r) return -1;
+      const int axis = static_cast<int>(a < 0 ? a + r : a);
+      return labels[axis] == 2 ? axis : -1;
+    };
+    const Decline bad{str_cat(what, " is not one part of a packed qkv split")};
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const Node& c = **it;
+      const ValueId out = it + 1 == chain.rend() ? cur : (*(it + 1))->inputs[0];
+      if (is_onnx_op(c, "Transpose")) {
+        std::vector<int64_t> rev(labels.size());
+        for (size_t i = 0; i < rev.size(); ++i) rev[i] = static_cast<int64_t>(rev.size() - 1 - i);
+        auto perm = c.attrs.get_ints("perm", rev);
+        if (!perm.ok() || perm->size() != labels.size()) return bad;
+        std::vector<int> next;
+        for (int64_t a : *perm) next.push_back(labels[a]);
+        labels = next;
+      } else if (is_onnx_op(c, "Split")) {
+        auto a = c.attrs.get_int("axis", 0);
+        const int axis = a.ok() ? picked_axis(*a) : -1;
+        if (axis < 0 || c.outputs.size() != 3 || part >= 0) return bad;
+        for (size_t i = 0; i < c.outputs.size(); ++i) {
+          if (c.outputs[i] == out) part = static_cast<int>(i);
+        }
+        if (!(*shape_of(g_, out))[axis].same_as(Dim(1))) return bad;
+      } else if (is_onnx_op(c, "Slice")) {
+        auto starts = eval_.exact(c.inputs[1]);
+        auto ends = eval_.exact(c.inputs[2]);
+        auto ax = c.has_input(3) ? eval_.exact(c.inputs[3]) : std::nullopt;
+        auto step = c.has_input(4) ? eval_.exact(c.inputs[4]) : std::nullopt;
+        if (!starts || !ends || starts->numel() != 1 || ends->numel() != 1 || part >= 0 ||
+            (c.has_input(3) && (!ax || ax->numel() != 1)) ||
+            (c.has_input(4) && (!step || step->numel() != 1 || step->element_as_int64(0) != 1))) {
+          return bad;
+        }
+        if (picked_axis(c.has_input(3) ? ax->element_as_int64(0) : 0) < 0) return bad;
+        const int64_t s0 = starts->element_as_int64(0);
+        const int64_t e0 = std::min<int64_t>(ends->element_as_int64(0), 3);
+        if (s0 < 0 || e0 != s0 + 1) return bad;
+        part = static_cast<int>(s0);
+      } else if (is_onnx_op(c, "Gather")) {
+        auto idx = eval_.exact(c.inputs[1]);
+        auto a = c.attrs.get_int("axis", 0);
+        const int axis = a.ok() ? picked_axis(*a) : -1;
+        if (!idx || idx->rank() != 0 || axis < 0 || part >= 0) return bad;
+        const int64_t t = idx->element_as_int64(0);
+        part = static_cast<int>(t < 0 ? t + 3 : t);
+        labels.erase(labels.begin() + axis);
+      } else {  // Squeeze: axes as input (opset >= 13) or attribute
+        std::optional<std::vector<int64_t>> sq;
+        if (c.has_input(1)) {
+          if (auto t = eval_.exact(c.inputs[1])) sq = t->to_int64_vector();
+        } else if (auto a = c.attrs.get_ints("axes", {}); a.ok() && !a->empty()) {
+          sq = *a;
+        }
+        const int axis = sq && sq->size() == 1 ? picked_axis((*sq)[0]) : -1;
+        if (axis < 0 || part < 0) return bad;
+        labels.erase(labels.begin() + axis);
+      }
+    }
+    if (labels.size() != 4 || part < 0 || part > 2) return bad;
+    for (int& a : axes) {
+      const int l = labels[a];
+      a = l < 2 ? l : l - 1;  // B, S, H, Dh -> 0, 1, 2, 3
+    }
+    if (axes != want) {
+      return Decline{str_cat(what, " packed part is not transposed to the attention layout")};
+    }
+    // The shared Split/Transpose/Reshape are absorbed by each part; the set keeps one.
+    for (const Node* c : chain) absorb(c);
+    absorb(r5);
+    src->value = r5->inputs[0];
+    src->heads = s5[3].value();
+    src->head_dim = s5[4].value();
+    src->part = part;
+    return std::nullopt;
+  }
+  return Decline{str_cat(what, " is not computed by a recognised head split")};
+}
+
+// True when `t` (rank <= 4, last two axes [sq, sk]) is the causal pattern: for a float mask 0
+// where key j <= i + sk - sq and masked elsewhere; for a boolean one true exactly there.
+bool AttentionMatcher::is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const {
+  if (t.rank() < 2 || t.dim(t.rank() - 2) != sq || t.dim(t.rank() - 1) != sk) return false;
+  // With more queries than keys the first rows see no key: a finite "masked" value gives them a
+  // uniform softmax where the causal flag gives NaN.
+  if (sq > sk) return false;
+  const int64_t off = sk - sq;
+  for (int64_t e = 0; e < t.numel(); ++e) {
+    const int64_t j = e % sk;
+    const int64_t i = (e / sk) % sq;
+    const double x = t.element_as_double(e);
+    const bool visible = j <= i + off;
+    if (boolean ? (x != 0.0) != visible : (visible ? x != 0.0 : !(x <= kMaskedBelow))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_after,
+                                                      const Dim& sq_dim, const Dim& sk_dim) {
+  if (g_.values[m].dtype != DType::kFloat32) return Decline{"mask is not float32"};
+  const int64_t sq = sq_dim.is_static() ? sq_dim.value() : -1;
+  const int64_t sk = sk_dim.is_static() ? sk_dim.value() : -1;
+  if (std::optional<Tensor> r = eval_.up_to_broadcast(m)) {
+    if (r->dtype() != DType::kFloat32 || r->rank() > 4)
+      return Decline{"constant mask has rank > 4"};
+    bool zero = true;
+    for (int64_t e = 0; e < r->numel() && zero; ++e) zero = r->data<float>()[e] == 0.0f;
+    if (zero) return std::nullopt;
+    if (sq > 0 && sk > 0 && is_causal(*r, sq, sk, false)) {
+      causal = true;
+      return std::nullopt;
+    }
+    // Any other constant: kept, scaled like the scores it is added to, at rank >= 2.
+    std::vector<int64_t> shape = r->shape();
+    while (shape.size() < 2) shape.insert(shape.begin(), 1);
+    Tensor c = Tensor::empty(DType::kFloat32, shape);
+    for (int64_t e = 0; e < r->numel(); ++e) {
+      c.data<float>()[e] = static_cast<float>(r->data<float>()[e] * factor_after);
+    }
+    mask_const = c;
+    return std::nullopt;
+  }
+  if (factor_after != 1.0) return Decline{"the scores are scaled after a runtime mask is added"};
+  const int mrank = rank_of(g_, m);
+  // Where(And(causal, padding), 0, masked): the causal half becomes the flag and the padding half
+  // the mask input. Identical results except in a row whose causally visible keys are all
+  // padding (left padding): with a finite "masked" value (HF's float32 lowest) the unfused
+  // softmax spreads evenly over every key, the fused one over the visible keys only.
+  const Node* where = producer_if(g_, m, "Where");
+  if (where != nullptr && sq > 0 && sk > 0) {
+    auto on_true = eval_.exact(where->inputs[1]);
+    auto on_false = eval_.exact(where->inputs[2]);
+    ValueId cond = where->inputs[0];
+    for (const Node* p = producer_of(g_, cond);
+         p != nullptr && (is_onnx_op(*p, "Expand") || is_onnx_op(*p, "Cast"));
+         p = producer_of(g_, cond)) {
+      cond = p->inputs[0];
+    }
+    const Node* conj = producer_if(g_, cond, "And");
+    if (on_true && on_false && on_true->numel() == 1 && on_false->numel() == 1 &&
+        on_true->element_as_double(0) == 0.0 && on_false->element_as_double(0) <= kMaskedBelow &&
+        conj != nullptr) {
+      for (int side = 0; side < 2; ++side) {
+        std::optional<Tensor> c = eval_.up_to_broadcast(conj->inputs[side]);
+        const ValueId other = conj->inputs[1 - side];
+        const int orank = rank_of(g_, other);
+        if (c && c->dtype() == DType::kBool && is_causal(*c, sq, sk, true) && orank >= 2 &&
+            orank <= 4 && !eval_.up_to_broadcast(other)) {
+          causal = true;
+          new_where = NewWhere{other, where->inputs[1], where->inputs[2]};
+          return std::nullopt;
+        }
+      }
+    }
+  }
+  // causal + padding as a float sum.
+  if (const Node* add = producer_if(g_, m, "Add"); add != nullptr && sq > 0 && sk > 0) {
+    for (int side = 0; side < 2; ++side) {
+      std::optional<Tensor> c = eval_.up_to_broadcast(add->inputs[side]);
+      const ValueId other = add->inputs[1 - side];
+      const int orank = rank_of(g_, other);
+      if (c && c->dtype() == DType::kFloat32 && is_causal(*c, sq, sk, false) && orank >= 2 &&
+          orank <= 4 && g_.values[other].dtype == DType::kFloat32) {
+        causal = true;
+        mask = other;
+        return std::nullopt;
+      }
+    }
+  }
+  if (mrank < 2 || mrank > 4) {
+    return Decline{str_cat("mask has rank ", mrank, "; the fused op takes rank 2 to 4")};
+  }
+  mask = m;
+  return std::nullopt;
+}
+
+// Backward from the softmax input: scalar factors (into `scale`) and additive masks down to
+// the q k^T MatMul.
+std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node** qk,
+                                                 std::vector<ValueId>* masks,
+                                                 std::vector<double>* mask_factors) {
+  ValueId cur = scores_out;
+  double factor_after_mask = 1.0;
+  for (int steps = 0; steps < 8 && *qk == nullptr; ++steps) {
+    const Node* n = producer_of(g_, cur);
+    if (n == nullptr) return Decline{"scores are not computed by a MatMul"};
+    if (!single_data_use(g_, uses_, cur)) return Decline{"scores are used outside the attention"};
+    ValueId next = kNoValue;
+    if (is_onnx_op(*n, "MatMul")) {
+      *qk = n;
+    } else if (is_passthrough(g_, *n)) {
+      cur = n->inputs[0];
+    } else if (std::optional<double> f = scalar_factor(*n, &next)) {
+      scale *= *f;
+      factor_after_mask *= *f;
+      cur = next;
+    } else if (is_onnx_op(*n, "Add")) {
+      // The scores side is the one of the sum's shape whose producer continues the chain.
+      int side = -1;
+      for (int s = 0; s < 2 && side < 0; ++s) {
+        const Node* p = producer_of(g_, n->inputs[s]);
+        if (p != nullptr && same_shape(g_, n->inputs[s], n->outputs[0]) &&
+            (is_onnx_op(*p, "MatMul") || is_onnx_op(*p, "Mul") || is_onnx_op(*p, "Div"))) {
+          side = s;
+        }
+      }
+      if (side < 0) return Decline{"no q k^T operand in the mask Add"};
+      masks->push_back(n->inputs[1 - side]);
+      mask_factors->push_back(factor_after_mask);
+      cur = n->inputs[side];
+    } else {
+      return Decline{str_cat("scores come from ", n->describe(), ", not q k^T")};
+    }
+    if (*qk == nullptr) absorb(n);
+  }
+  if (*qk == nullptr) return Decline{"scores are not computed by a MatMul"};
+  return std::nullopt;
+}
+
+std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
+  const Node& sm = g_.nodes[softmax_id];
+  const ValueId scores_out = sm.inputs[0];
+  const int rank = rank_of(g_, scores_out);
+  if (rank != 3 && rank != 4) {
+    return Decline{str_cat("scores have rank ", rank, ", not [batch, heads, q_len, k_len]")};
+  }
+  auto axis = sm.attrs.get_int("axis", g_.onnx_opset() >= 13 ? -1 : 1);
+  if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
+    return Decline{"softmax axis is not the last"};
+  }
+  if (g_.values[scores_out].dtype != DType::kFloat32) return Decline{"scores are not float32"};
+  absorb(&sm);
+
+  // Forward: probabilities -> (Cast)* -> [IsNaN/Where guard] -> MatMul with v.
+  ValueId probs = sm.outputs[0];
+  bool nan_guard = false;
+  const Node* pv = nullptr;
+  for (int steps = 0; steps < 8 && pv == nullptr; ++steps) {
+    const std::vector<NodeId> readers = data_readers(g_, uses_, probs);
+    if (is_graph_output(g_, probs)) return Decline{"attention probabilities are a graph output"};
+    if (readers.size() == 2) {
+      // IsNaN(p) and Where(IsNaN(p), 0, p): SDPA's guard against fully masked rows.
+      const Node* a = &g_.nodes[readers[0]];
+      const Node* b = &g_.nodes[readers[1]];
+      if (is_onnx_op(*a, "Where")) std::swap(a, b);
+      if (!is_onnx_op(*a, "IsNaN") || !is_onnx_op(*b, "Where") || b->inputs[0] != a->outputs[0] ||
+          b->inputs[2] != probs || !single_data_use(g_, uses_, a->outputs[0])) {
+        return Decline{"attention probabilities are used elsewhere"};
+      }
+      auto zero = eval_.exact(b->inputs[1]);
+      if (!zero || zero->numel() != 1 || zero->element_as_double(0) != 0.0) {
+        return Decline{"softmax NaN guard does not replace NaN by 0"};
+      }
+      nan_guard = true;
+      absorb(a);
+      absorb(b);
+      probs = b->outputs[0];
+      continue;
+    }
+    const Node* next = single_data_consumer(g_, uses_, probs);
+    if (next == nullptr) return Decline{"attention probabilities are used elsewhere"};
+    if (is_passthrough(g_, *next)) {
+      absorb(next);
+      probs = next->outputs[0];
+    } else if (is_onnx_op(*next, "MatMul") && next->inputs[0] == probs) {
+      pv = next;
+    } else {
+      return Decline{str_cat("softmax output feeds ", next->describe(), ", not the P v MatMul")};
+    }
+  }
+  if (pv == nullptr) return Decline{"no P v MatMul after the softmax"};
+  absorb(pv);
+  if (rank == 3) return match_seq_first(scores_out, *pv);
+
+  // Merge heads: [B,H,Sq,Dv] -> (same-shape Reshape)* -> Transpose(0,2,1,3) -> Reshape [B,Sq,H*Dv].
+  ValueId o = pv->outputs[0];
+  const Node* merge_t = nullptr;
+  for (int steps = 0; steps < 4 && merge_t == nullptr; ++steps) {
+    const Node* next = single_data_consumer(g_, uses_, o);
+    if (next == nullptr)
+      return Decline{"attention output (before merging heads) is used elsewhere"};
+    if (is_passthrough(g_, *next) ||
+        (is_onnx_op(*next, "Reshape") && same_shape(g_, next->outputs[0], o))) {
+      absorb(next);
+      o = next->outputs[0];
+    } else if (is_onnx_op(*next, "Transpose")) {
+      merge_t = next;
+    } else {
+      return Decline{
+          str_cat("heads are not merged by Transpose + Reshape (", next->describe(), ")")};
+    }
+  }
+  if (merge_t == nullptr) return Decline{"heads are not merged by Transpose + Reshape"};
+  auto mperm = merge_t->attrs.get_ints("perm", {});
+  if (!mperm.ok() || *mperm != std::vector<int64_t>{0, 2, 1, 3}) {
+    return Decline{"merge-heads Transpose is not (0, 2, 1, 3)"};
+  }
+  absorb(merge_t);
+  const Node* merge_r = single_data_consumer(g_, uses_, merge_t->outputs[0]);
+  if (merge_r == nullptr || !is_onnx_op(*merge_r, "Reshape")) {
+    return Decline{"merged heads are not reshaped to [batch, seq, features]"};
+  }
+  const SymShape* o4 = shape_of(g_, merge_t->outputs[0]);
+  const SymShape* o3 = shape_of(g_, merge_r->outputs[0]);
+  if (o4 == nullptr || o3 == nullptr || o3->size() != 3 || !same_dim((*o3)[0], (*o4)[0]) ||
+      !same_dim((*o3)[1], (*o4)[1]) || !same_dim((*o3)[2], (*o4)[2] * (*o4)[3])) {
+    return Decline{"merged heads are not reshaped to [batch, seq, heads * head_dim]"};
+  }
+  absorb(merge_r);
+  output = merge_r->outputs[0];
+
+  const Node* qk = nullptr;
+  std::vector<ValueId> masks;
+  std::vector<double> mask_factors;
+  if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  absorb(qk);
+  const SymShape& ss = *shape_of(g_, scores_out);
+
+  if (auto d = trace_heads(qk->inputs[0], {0, 2, 1, 3}, "q", true, &q)) return d;
+  if (auto d = trace_heads(qk->inputs[1], {0, 2, 3, 1}, "k", true, &k)) return d;
+  if (auto d = trace_heads(pv->inputs[1], {0, 2, 1, 3}, "v", false, &v)) return d;
+  if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
+    return Decline{str_cat("q, k, v head splits differ (", q.heads, "x", q.head_dim, ", ", k.heads,
+                           "x", k.head_dim, ", ", v.heads, "x", v.head_dim, ")")};
+  }
+  const bool packed = q.part >= 0 || k.part >= 0 || v.part >= 0;
+  if (packed &&
+      !(q.part == 0 && k.part == 1 && v.part == 2 && q.value == k.value && k.value == v.value)) {
+    return Decline{"q, k, v are not parts 0, 1, 2 of one packed projection"};
+  }
+  if ((*o4)[2].is_static() && (*o4)[2].value() != q.heads) {
+    return Decline{"merged head count differs from the split"};
+  }
+
+  if (masks.size() > 1) return Decline{"more than one additive mask"};
+  if (!masks.empty()) {
+    if (auto d = analyse_mask(masks[0], mask_factors[0], ss[2], ss[3])) return d;
+  }
+  if (nan_guard) {
+    // With the guard a fully masked row gives 0, the fused op NaN: only fuse when no row can
+    // be fully masked.
+    const bool rows_safe =
+        mask == kNoValue && !new_where &&
+        (!causal || (ss[2].is_static() && ss[3].is_static() && ss[2].value() <= ss[3].value()));
+    bool const_safe = true;
+    if (mask_const) {
+      const Tensor& t = *mask_const;
+      const int64_t kl = t.dim(t.rank() - 1);
+      for (int64_t r0 = 0; r0 < t.numel() && const_safe; r0 += kl) {
+        bool any = false;
+        for (int64_t j = 0; j < kl; ++j) any |= t.data<float>()[r0 + j] > kMaskedBelow;
+        const_safe = any && kl > 1;  // broadcast keys (kl == 1) would need the causal check too
+      }
+      const_safe = const_safe && !causal;
+    }
+    if (!rows_safe || !const_safe) {
+      return Decline{"softmax NaN guard with a mask that may mask whole rows"};
+    }
+  }
+  return std::nullopt;
+}
+
+// [S, B*H, Dh] heads of nn.MultiheadAttention (sequence first): from `v` back through scalar
+// factors and rank-3 Transposes to the Reshape [S, B, D] -> [S, B*H, Dh]. `want` is the layout at
+// `v` in the Reshape output's axes (0 seq, 1 batch*heads, 2 head_dim).
+std::optional<Decline> AttentionMatcher::trace_seq_first(ValueId v, const std::vector<int>& want,
+                                                         const char* what, bool allow_scale,
+                                                         Source* src) {
+  std::vector<int> axes = {0, 1, 2};
+  ValueId cur = v;
+  for (int steps = 0; steps < 8; ++steps) {
+    const Node* n = producer_of(g_, cur);
+    if (n == nullptr || !single_data_use(g_, uses_, cur)) break;
+    ValueId next = kNoValue;
+    if (is_passthrough(g_, *n)) {
+      absorb(n);
+      cur = n->inputs[0];
+      continue;
+    }
+    if (std::optional<double> f = scalar_factor(*n, &next)) {
+      if (!allow_scale) return Decline{str_cat(what, " is scaled")};
+      scale *= *f;
+      absorb(n);
+      cur = next;
+      continue;
+    }
+    if (is_onnx_op(*n, "Transpose") && rank_of(g_, cur) == 3) {
+      auto perm = n->attrs.get_ints("perm", {2, 1, 0});
+      if (!perm.ok() || perm->size() != 3) break;
+      for (int& a : axes) a = static_cast<int>((*perm)[a]);
+      absorb(n);
+      cur = n->inputs[0];
+      continue;
+    }
+    if (!is_onnx_op(*n, "Reshape") || rank_of(g_, cur) != 3 || rank_of(g_, n->inputs[0]) != 3) {
+      break;
+    }
+    const SymShape& in = *shape_of(g_, n->inputs[0]);
+    const SymShape& out = *shape_of(g_, cur);
+    if (!same_dim(out[0], in[0]) || !in[2].is_static() || !out[2].is_static() ||
+        out[2].value() <= 0 || in[2].value() % out[2].value() != 0 ||
+        !same_dim(out[1], in[1] * Dim(in[2].value() / out[2].value()))) {
+      return Decline{str_cat(what, " Reshape ", sym_shape_to_string(in), " -> ",
+                             sym_shape_to_string(out), " is not a head split")};
+    }
+    if (axes != want) {
+      return Decline{str_cat(what, " is not transposed to [batch*heads, seq, head_dim]")};
+    }
+    absorb(n);
+    src->value = n->inputs[0];
+    src->heads = in[2].value() / out[2].value();
+    src->head_dim = out[2].value();
+    return std::nullopt;
+  }
+  return Decline{str_cat(what, " is not computed by a [seq, batch*heads, head_dim] head split")};
+}
+
+// nn.MultiheadAttention (SigLIP's pooling head): scores [B*H, Sq, Sk] from q [B*H, Sq, Dh] and
+// k^T [B*H, Dh, Sk], heads split from sequence-first [S, B, D] projections, the output
+// transposed to [Sq, B*H, Dv] and reshaped (element order [Sq, B, H*Dv]).
+std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, const Node& pv) {
+  const ValueId o = pv.outputs[0];
+  const Node* t = single_data_consumer(g_, uses_, o);
+  auto perm = t != nullptr && is_onnx_op(*t, "Transpose")
+                  ? t->attrs.get_ints("perm", {})
+                  : Result<std::vector<int64_t>>(invalid_argument("no Transpose"));
+  if (uses_.of(o).size() != 1 || !perm.ok() || *perm != std::vector<int64_t>{1, 0, 2}) {
+    return Decline{"rank-3 attention output is not transposed to [q_len, batch*heads, head_dim]"};
+  }
+  // The Transpose's reader sees only the element order, which the replacement keeps; it must
+  // not take the replaced value's shape.
+  const ValueId merged = t->outputs[0];
+  if (uses_.of(merged).size() != 1 || is_graph_output(g_, merged) ||
+      !is_onnx_op(g_.nodes[uses_.of(merged)[0]], "Reshape")) {
+    return Decline{"rank-3 attention output is not merged by a Reshape"};
+  }
+  absorb(t);
+  output = merged;
+  seq_first = true;
+
+  const Node* qk = nullptr;
+  std::vector<ValueId> masks;
+  std::vector<double> mask_factors;
+  if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  absorb(qk);
+  if (!masks.empty()) return Decline{"masked rank-3 (nn.MultiheadAttention) attention"};
+  if (auto d = trace_seq_first(qk->inputs[0], {1, 0, 2}, "q", true, &q)) return d;
+  if (auto d = trace_seq_first(qk->inputs[1], {1, 2, 0}, "k", true, &k)) return d;
+  if (auto d = trace_seq_first(pv.inputs[1], {1, 0, 2}, "v", false, &v)) return d;
+  if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
+    return Decline{"q, k, v head splits differ"};
+  }
+  const Dim& bq = (*shape_of(g_, q.value))[1];
+  if (!same_dim(bq, (*shape_of(g_, k.value))[1]) || !same_dim(bq, (*shape_of(g_, v.value))[1])) {
+    return Decline{"q, k, v batch dims differ"};
+  }
+  return std::nullopt;
+}
+
+Attributes transpose_102() {
+  Attributes a;
+  a.set_ints("perm", {1, 0, 2});
+  return a;
+}
+
+// Nodes that read only values nothing live reads any more, from `start` upwards: the Shape
+// arithmetic and mask computations left behind by a fusion.
+void remove_orphans(Graph& g, std::vector<ValueId> start) {
+  std::vector<std::vector<NodeId>> readers = g.consumers();
+  while (!start.empty()) {
+    const ValueId v = start.back();
+    start.pop_back();
+    if (v == kNoValue) continue;
+    Node* p = producer_of(g, v);
+    if (p == nullptr) continue;
+    bool used = false;
+    for (ValueId out : p->outputs) {
+      if (out == kNoValue) continue;
+      if (is_graph_output(g, out)) used = true;
+      for (NodeId r : readers[out]) used |= !g.nodes[r].dead;
+    }
+    if (used) continue;
+    p->dead = true;
+    for (ValueId in : p->inputs) start.push_back(in);
+  }
+}
+
+// Every reader of the absorbed nodes' outputs (other than the replaced output) is absorbed too,
+// or is a Shape-computation chain that only feeds absorbed nodes.
+bool only_read_inside(const Graph& g, const Uses& uses, const std::set<NodeId>& absorbed,
+                      ValueId replaced) {
+  for (NodeId id : absorbed) {
+    for (ValueId out : g.nodes[id].outputs) {
+      if (out == kNoValue || out == replaced) continue;
+      if (is_graph_output(g, out)) return false;
+      for (NodeId r : uses.of(out)) {
+        if (absorbed.count(r) != 0) continue;
+        if (!shape_only(g, uses, r)) return false;
+        // A shape reader: its whole forward closure must end in absorbed nodes.
+        std::vector<NodeId> stack = {r};
+        std::set<NodeId> seen;
+        while (!stack.empty()) {
+          const NodeId s = stack.back();
+          stack.pop_back();
+          if (!seen.insert(s).second) continue;
+          for (ValueId so : g.nodes[s].outputs) {
+            if (so == kNoValue) continue;
+            if (is_graph_output(g, so)) return false;
+            for (NodeId rr : uses.of(so)) {
+              if (absorbed.count(rr) == 0) stack.push_back(rr);
+            }
+          }
+          if (seen.size() > 64) return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 Status fuse_attention(Graph& graph, PassContext& ctx) {
-  (void)graph;
-  (void)ctx;
+  ValueEvaluator eval(graph);
+  Uses uses(graph);
+  // Every layer reads the same padding condition: one Where serves them all.
+  std::map<std::tuple<ValueId, ValueId, ValueId>, ValueId> padding_masks;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    if (graph.nodes[id].dead || !is_onnx_op(graph.nodes[id], "Softmax")) continue;
+    const std::string where = str_cat("'", graph.nodes[id].name, "'");
+    AttentionMatcher m(graph, uses, eval);
+    if (std::optional<Decline> d = m.match(id)) {
+      ctx.near_miss(kPass, where, d->reason);
+      continue;
+    }
+    const std::set<NodeId> absorbed(m.nodes.begin(), m.nodes.end());
+    if (!only_read_inside(graph, uses, absorbed, m.output)) {
+      ctx.near_miss(kPass, where, "an intermediate of the attention is used outside it");
+      continue;
+    }
+
+    // Rewrite.
+    const std::string base = graph.nodes[id].name;
+    std::vector<ValueId> inputs;
+    if (m.q.part >= 0) {
+      inputs = {m.q.value, kNoValue, kNoValue};
+    } else {
+      inputs = {m.q.value, m.k.value, m.v.value};
+    }
+    if (m.seq_first) {
+      // [S, B, D] -> [B, S, D]; one Transpose per distinct source.
+      std::map<ValueId, ValueId> batch_first;
+      for (ValueId& in : inputs) {
+        auto it = batch_first.find(in);
+        if (it == batch_first.end()) {
+          const NodeId t = add_node(graph, "", "Transpose", base + "_batch_first", {in},
+                                    {graph.values[in].name + "_batch_first"}, transpose_102());
+          it = batch_first.emplace(in, graph.nodes[t].outputs[0]).first;
+        }
+        in = it->second;
+      }
+    }
+    if (m.mask_const) {
+      inputs.push_back(graph.add_constant(graph.unique_value_name(base + "_mask"), *m.mask_const));
+    } else if (m.new_where) {
+      const auto key =
+          std::make_tuple(m.new_where->cond, m.new_where->on_true, m.new_where->on_false);
+      auto it = padding_masks.find(key);
+      if (it == padding_masks.end()) {
+        const NodeId w = add_node(graph, "", "Where", base + "_padding_mask",
+                                  {m.new_where->cond, m.new_where->on_true, m.new_where->on_false},
+                                  {base + "_padding_mask"});
+        it = padding_masks.emplace(key, graph.nodes[w].outputs[0]).first;
+      }
+      inputs.push_back(it->second);
+    } else if (m.mask != kNoValue) {
+      inputs.push_back(m.mask);
+    }
+    Attributes attrs;
+    attrs.set_int("num_heads", m.q.heads);
+    attrs.set_float("scale", static_cast<float>(m.scale));
+    if (m.causal) attrs.set_int("causal", 1);
+    std::vector<std::string> names;
+    std::vector<ValueId> freed;
+    for (NodeId n : absorbed) {
+      names.push_back(graph.nodes[n].name);
+      for (ValueId in : graph.nodes[n].inputs) freed.push_back(in);
+    }
+    const NodeId fused = add_node(graph, "vitrt", "Attention", base + "_attention", inputs,
+                                  {graph.values[m.output].name + "_attention"}, std::move(attrs));
+    ValueId fused_out = graph.nodes[fused].outputs[0];
+    if (m.seq_first) {
+      // [B, Sq, D] -> [Sq, B, D]: the element order of the replaced [Sq, B*H, Dv].
+      const NodeId t = add_node(graph, "", "Transpose", base + "_seq_first", {fused_out},
+                                {graph.values[fused_out].name + "_seq_first"}, transpose_102());
+      fused_out = graph.nodes[t].outputs[0];
+    }
+    replace_uses(graph, m.output, fused_out);
+    remove_nodes(graph, std::vector<NodeId>(absorbed.begin(), absorbed.end()));
+    remove_orphans(graph, freed);
+    ctx.applied(
+        kPass,
+        str_cat("Attention ", where, " (", m.q.heads, " heads", m.q.part >= 0 ? ", packed qkv" : "",
+                m.causal ? ", causal" : "", inputs.size() > 3 ? ", mask" : "", ")"),
+        names);
+    uses.refresh();
+  }
   return Status::ok_status();
 }
 

@@ -1,8 +1,109 @@
-// Schemas of fused vitrt-domain ops (attention): none registered yet.
+// vitrt.Attention: multi-head scaled dot-product attention with the head split and merge
+// folded in, the fused form of Q/K/V reshape + transpose + QK^T + scale + mask + Softmax + PV +
+// merge-heads that fuse_attention writes (contract: the shared FUSED_OPS.md).
+//
+//   inputs   0 query [B, Sq, H*Dh], or packed qkv [B, S, 3*H*Dh] when inputs 1 and 2 are omitted
+//            1 key [B, Sk, H*Dh] (optional; present iff value is)
+//            2 value [B, Sk, H*Dv]
+//            3 mask (optional): additive float32, broadcastable to [B, H, Sq, Sk], rank 2 to 4
+//   attrs    num_heads (required), scale (default 1/sqrt(Dh)), causal (0|1): query i sees keys
+//            j <= i + (Sk - Sq)
+//   output   [B, Sq, H*Dv], heads merged
 #include "ir/op_schema.h"
 
 namespace vitrt {
+namespace {
 
-void register_attention_schemas(OpRegistry& registry) { (void)registry; }
+// Whether `d` may split into `parts` equal parts: false only when its coefficient (its value,
+// for a static dim) is known not to divide.
+bool divisible(const Dim& d, int64_t parts) {
+  if (!d.is_known()) return true;  // cannot tell: the kernel checks at run time
+  return d.coefficient() % parts == 0;
+}
+
+Status infer_attention(InferContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(int64_t heads, ctx.attrs().require_int("num_heads"));
+  VITRT_ASSIGN_OR_RETURN(int64_t causal, ctx.attrs().get_int("causal", 0));
+  VITRT_ASSIGN_OR_RETURN(float scale, ctx.attrs().get_float("scale", 1.0f));
+  (void)scale;  // any float is valid; read here so a wrong attribute kind is reported
+  if (heads < 1) return ctx.error("num_heads must be >= 1, got ", heads);
+  if (causal != 0 && causal != 1) return ctx.error("causal must be 0 or 1, got ", causal);
+  const bool packed = !ctx.has_input(1) && !ctx.has_input(2);
+  if (ctx.has_input(1) != ctx.has_input(2)) {
+    return ctx.error("key and value must be given together (inputs 1 and 2)");
+  }
+  const int last_qkv = packed ? 0 : 2;
+  for (int i = 0; i <= last_qkv; ++i) {
+    if (ctx.input_dtype(i) != DType::kFloat32) {
+      return ctx.error("input ", i, " must be float32, got ", dtype_name(ctx.input_dtype(i)));
+    }
+  }
+  if (ctx.has_input(3) && ctx.input_dtype(3) != DType::kFloat32) {
+    return ctx.error("mask (input 3) must be float32, got ", dtype_name(ctx.input_dtype(3)));
+  }
+  for (int i = 0; i <= last_qkv; ++i) {
+    if (!ctx.input_has_shape(i)) {
+      ctx.set_output_unknown_shape(0, DType::kFloat32);
+      return Status();
+    }
+    if (ctx.input_rank(i) != 3) {
+      return ctx.error("input ", i, " must be [batch, seq, features], got ",
+                       sym_shape_to_string(ctx.input_shape(i)));
+    }
+  }
+  const SymShape& q = ctx.input_shape(0);
+  Dim value_width;
+  Dim sq = q[1];
+  Dim sk = q[1];
+  if (packed) {
+    if (!divisible(q[2], 3 * heads)) {
+      return ctx.error("packed qkv width ", q[2].to_string(), " is not a multiple of 3 * ", heads,
+                       " heads");
+    }
+    value_width = q[2].is_known() ? q[2] / Dim(3) : Dim::unknown();
+  } else {
+    const SymShape& k = ctx.input_shape(1);
+    const SymShape& v = ctx.input_shape(2);
+    if (q[2].is_known() && k[2].is_known() && !q[2].same_as(k[2])) {
+      return ctx.error("query width ", q[2].to_string(), " differs from key width ",
+                       k[2].to_string());
+    }
+    if (k[1].is_known() && v[1].is_known() && !k[1].same_as(v[1])) {
+      return ctx.error("key length ", k[1].to_string(), " differs from value length ",
+                       v[1].to_string());
+    }
+    if (!divisible(q[2], heads) || !divisible(v[2], heads)) {
+      return ctx.error("query width ", q[2].to_string(), " and value width ", v[2].to_string(),
+                       " must be multiples of num_heads ", heads);
+    }
+    value_width = v[2];
+    sk = k[1];
+  }
+  if (ctx.has_input(3) && ctx.input_has_shape(3)) {
+    const SymShape& m = ctx.input_shape(3);
+    if (m.size() < 2 || m.size() > 4) {
+      return ctx.error("mask must have rank 2 to 4, got ", sym_shape_to_string(m));
+    }
+    // Broadcast against [B, H, Sq, Sk], aligned at the right.
+    const SymShape full = {q[0], Dim(heads), sq, sk};
+    for (size_t i = 0; i < m.size(); ++i) {
+      const Dim& md = m[m.size() - 1 - i];
+      const Dim& fd = full[3 - i];
+      if (md.is_static() && md.value() == 1) continue;
+      if (md.is_known() && fd.is_known() && !md.same_as(fd)) {
+        return ctx.error("mask ", sym_shape_to_string(m), " does not broadcast to [batch, heads, ",
+                         "q_len, k_len] = ", sym_shape_to_string(full));
+      }
+    }
+  }
+  ctx.set_output(0, DType::kFloat32, {q[0], sq, value_width});
+  return Status();
+}
+
+}  // namespace
+
+void register_attention_schemas(OpRegistry& registry) {
+  registry.add({"vitrt", "Attention", 1, 4, 1, 1, infer_attention});
+}
 
 }  // namespace vitrt

@@ -1,0 +1,309 @@
+// vitrt.Attention on the CPU against a float64 reference and against the unfused
+// Reshape/Transpose/MatMul/Softmax/MatMul path, on odd shapes: Sq != Sk, Dh = 24, 1 and 7 heads,
+// masks of rank 2 to 4, causal with Sq < Sk, key sequences long enough for the blocked
+// (online-softmax) path, and the packed qkv form.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "testing/attention_pattern.h"
+#include "testing/compare.h"
+#include "testing/test_graph.h"
+
+namespace vitrt {
+namespace {
+
+using testing::TestGraph;
+
+struct Case {
+  int64_t batch = 2, q_len = 5, k_len = 9, heads = 3, head_dim = 24, value_dim = 24;
+  std::vector<int64_t> mask_shape = {};  // empty: no mask
+  bool causal = false;
+  bool packed = false;  // q_len == k_len, head_dim == value_dim
+  float scale = 0.0f;   // 0: the default 1/sqrt(head_dim)
+};
+
+// softmax(scale q k^T + mask, causal) v in float64, mask broadcast from the right.
+Tensor reference(const Case& c, const Tensor& q, const Tensor& k, const Tensor& v,
+                 const Tensor* mask) {
+  const double scale = c.scale != 0.0f ? c.scale : 1.0 / std::sqrt(double(c.head_dim));
+  const int64_t dq = c.heads * c.head_dim, dv = c.heads * c.value_dim;
+  Tensor out = Tensor::zeros(DType::kFloat32, {c.batch, c.q_len, dv});
+  std::vector<int64_t> mstride(4, 0);
+  if (mask != nullptr) {
+    int64_t stride = 1;
+    for (int i = 0; i < mask->rank(); ++i) {
+      const int64_t md = mask->dim(mask->rank() - 1 - i);
+      mstride[3 - i] = md == 1 ? 0 : stride;
+      stride *= md;
+    }
+  }
+  for (int64_t b = 0; b < c.batch; ++b) {
+    for (int64_t h = 0; h < c.heads; ++h) {
+      for (int64_t i = 0; i < c.q_len; ++i) {
+        std::vector<double> s(c.k_len);
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < c.k_len; ++j) {
+          double acc = 0;
+          for (int64_t d = 0; d < c.head_dim; ++d) {
+            acc += double(q.data<float>()[(b * c.q_len + i) * dq + h * c.head_dim + d]) *
+                   k.data<float>()[(b * c.k_len + j) * dq + h * c.head_dim + d];
+          }
+          s[j] = acc * scale;
+          if (mask != nullptr) {
+            s[j] += mask->data<float>()[b * mstride[0] + h * mstride[1] + i * mstride[2] +
+                                        j * mstride[3]];
+          }
+          if (c.causal && j > i + c.k_len - c.q_len) s[j] = -INFINITY;
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (double& x : s) sum += (x = std::exp(x - mx));
+        for (int64_t e = 0; e < c.value_dim; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < c.k_len; ++j) {
+            acc += s[j] * v.data<float>()[(b * c.k_len + j) * dv + h * c.value_dim + e];
+          }
+          out.data<float>()[(b * c.q_len + i) * dv + h * c.value_dim + e] =
+              static_cast<float>(acc / sum);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Result<Tensor> run_fused(const Case& c, const Tensor& q, const Tensor& k, const Tensor& v,
+                         const Tensor* mask) {
+  TestGraph g;
+  Attributes attrs;
+  attrs.set_int("num_heads", c.heads);
+  if (c.causal) attrs.set_int("causal", 1);
+  if (c.scale != 0.0f) attrs.set_float("scale", c.scale);
+  std::vector<ValueId> in;
+  std::vector<Tensor> feeds;
+  if (c.packed) {
+    // [B, S, 3D]: q, k, v side by side in each row.
+    const int64_t d = c.heads * c.head_dim;
+    Tensor qkv = Tensor::empty(DType::kFloat32, {c.batch, c.q_len, 3 * d});
+    for (int64_t r = 0; r < c.batch * c.q_len; ++r) {
+      for (int64_t e = 0; e < d; ++e) {
+        qkv.data<float>()[r * 3 * d + e] = q.data<float>()[r * d + e];
+        qkv.data<float>()[r * 3 * d + d + e] = k.data<float>()[r * d + e];
+        qkv.data<float>()[r * 3 * d + 2 * d + e] = v.data<float>()[r * d + e];
+      }
+    }
+    in = {g.input("qkv", DType::kFloat32, sym_shape_from_static(qkv.shape())), kNoValue, kNoValue};
+    feeds = {qkv};
+  } else {
+    in = {g.input("q", DType::kFloat32, sym_shape_from_static(q.shape())),
+          g.input("k", DType::kFloat32, sym_shape_from_static(k.shape())),
+          g.input("v", DType::kFloat32, sym_shape_from_static(v.shape()))};
+    feeds = {q, k, v};
+  }
+  if (mask != nullptr) {
+    in.push_back(g.input("mask", DType::kFloat32, sym_shape_from_static(mask->shape())));
+    feeds.push_back(*mask);
+  }
+  g.output(g.op("Attention", in, attrs, "vitrt"));
+  VITRT_RETURN_IF_ERROR(g.infer());
+  VITRT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, testing::run_graph(g.graph(), feeds));
+  return outs[0];
+}
+
+// A mask of `shape` with values in [-2, 2] and, on every third key, -inf (never a whole row).
+Tensor make_mask(const std::vector<int64_t>& shape, uint64_t seed) {
+  Tensor m = testing::random_tensor(DType::kFloat32, shape, seed, -2.0, 2.0);
+  const int64_t k = shape.back();
+  for (int64_t i = 0; i < m.numel(); ++i) {
+    if (i % k % 3 == 2) m.data<float>()[i] = -INFINITY;
+  }
+  return m;
+}
+
+void check_case(const Case& c) {
+  SCOPED_TRACE(::testing::Message() << "B=" << c.batch << " Sq=" << c.q_len << " Sk=" << c.k_len
+                                    << " H=" << c.heads << " Dh=" << c.head_dim << " Dv="
+                                    << c.value_dim << " mask=" << shape_to_string(c.mask_shape)
+                                    << " causal=" << c.causal << " packed=" << c.packed);
+  Tensor q = testing::random_tensor(DType::kFloat32, {c.batch, c.q_len, c.heads * c.head_dim}, 1);
+  Tensor k = testing::random_tensor(DType::kFloat32, {c.batch, c.k_len, c.heads * c.head_dim}, 2);
+  Tensor v = testing::random_tensor(DType::kFloat32, {c.batch, c.k_len, c.heads * c.value_dim}, 3);
+  Tensor mask;
+  if (!c.mask_shape.empty()) mask = make_mask(c.mask_shape, 4);
+  const Tensor* mp = c.mask_shape.empty() ? nullptr : &mask;
+  Result<Tensor> got = run_fused(c, q, k, v, mp);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_TRUE(testing::tensors_close(*got, reference(c, q, k, v, mp), {1e-4, 1e-5}));
+}
+
+TEST(AttentionKernel, MatchesFloat64Reference) {
+  check_case({});  // Sq < Sk, Dh = 24
+  check_case({.batch = 1, .q_len = 17, .k_len = 17, .heads = 1, .head_dim = 16, .value_dim = 16});
+  check_case({.batch = 3, .q_len = 13, .k_len = 6, .heads = 7, .head_dim = 24, .value_dim = 8});
+  check_case({.batch = 1,
+              .q_len = 70,
+              .k_len = 70,
+              .heads = 2,
+              .head_dim = 64,
+              .value_dim = 64,
+              .scale = 0.3f});
+}
+
+TEST(AttentionKernel, MasksOfEveryRank) {
+  check_case({.mask_shape = {5, 9}});
+  check_case({.mask_shape = {1, 9}});
+  check_case({.mask_shape = {3, 5, 9}});
+  check_case({.mask_shape = {1, 1, 9}});
+  check_case({.mask_shape = {2, 3, 5, 9}});
+  check_case({.mask_shape = {2, 1, 1, 9}});  // padding mask
+  check_case({.mask_shape = {1, 3, 5, 1}});
+}
+
+TEST(AttentionKernel, Causal) {
+  check_case({.causal = true});  // Sq < Sk: row i sees keys j <= i + 4
+  check_case({.batch = 2,
+              .q_len = 33,
+              .k_len = 33,
+              .heads = 7,
+              .head_dim = 24,
+              .value_dim = 24,
+              .causal = true});
+  check_case({.batch = 1,
+              .q_len = 77,
+              .k_len = 77,
+              .heads = 2,
+              .head_dim = 16,
+              .value_dim = 16,
+              .mask_shape = {1, 1, 1, 77},
+              .causal = true});
+}
+
+// More keys than one block holds: the online softmax over key blocks.
+TEST(AttentionKernel, LongKeySequences) {
+  check_case({.batch = 1, .q_len = 37, .k_len = 1500, .heads = 2, .head_dim = 24, .value_dim = 24});
+  check_case({.batch = 1,
+              .q_len = 40,
+              .k_len = 1300,
+              .heads = 1,
+              .head_dim = 24,
+              .value_dim = 24,
+              .mask_shape = {40, 1300},
+              .causal = true});
+  check_case({.batch = 1,
+              .q_len = 1100,
+              .k_len = 1100,
+              .heads = 1,
+              .head_dim = 8,
+              .value_dim = 8,
+              .causal = true});
+}
+
+TEST(AttentionKernel, PackedQkv) {
+  check_case({.batch = 2,
+              .q_len = 17,
+              .k_len = 17,
+              .heads = 3,
+              .head_dim = 24,
+              .value_dim = 24,
+              .packed = true});
+  check_case({.batch = 1,
+              .q_len = 9,
+              .k_len = 9,
+              .heads = 7,
+              .head_dim = 8,
+              .value_dim = 8,
+              .mask_shape = {9, 9},
+              .causal = true,
+              .packed = true});
+}
+
+// A row whose keys are all -inf gives NaN, as PyTorch's softmax does.
+TEST(AttentionKernel, FullyMaskedRowIsNaN) {
+  const Case c{.batch = 1,
+               .q_len = 2,
+               .k_len = 3,
+               .heads = 1,
+               .head_dim = 8,
+               .value_dim = 8,
+               .mask_shape = {2, 3}};
+  Tensor q = testing::random_tensor(DType::kFloat32, {1, 2, 8}, 1);
+  Tensor k = testing::random_tensor(DType::kFloat32, {1, 3, 8}, 2);
+  Tensor v = testing::random_tensor(DType::kFloat32, {1, 3, 8}, 3);
+  Tensor mask = Tensor::zeros(DType::kFloat32, {2, 3});
+  for (int j = 0; j < 3; ++j) mask.data<float>()[3 + j] = -INFINITY;
+  Result<Tensor> got = run_fused(c, q, k, v, &mask);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  for (int e = 0; e < 8; ++e) {
+    EXPECT_FALSE(std::isnan(got->data<float>()[e]));
+    EXPECT_TRUE(std::isnan(got->data<float>()[8 + e]));
+  }
+}
+
+// The same numbers as the unfused ONNX ops the fusion replaces.
+TEST(AttentionKernel, MatchesUnfusedGraph) {
+  for (const auto& mask_shape : {std::vector<int64_t>{}, std::vector<int64_t>{1, 1, 5, 9}}) {
+    testing::AttentionPattern p;
+    p.projections = false;
+    p.batch = 2;
+    p.q_len = 5;
+    p.k_len = 9;
+    p.heads = 3;
+    p.head_dim = 24;
+    p.value_dim = 16;
+    if (!mask_shape.empty()) {
+      p.mask = testing::AttentionPattern::Mask::kInput;
+      p.mask_shape = mask_shape;
+    }
+    TestGraph plain;
+    testing::build_attention_pattern(plain, p);
+    ASSERT_TRUE(plain.infer().ok());
+    const Case c{.batch = 2,
+                 .q_len = 5,
+                 .k_len = 9,
+                 .heads = 3,
+                 .head_dim = 24,
+                 .value_dim = 16,
+                 .mask_shape = mask_shape};
+    Tensor q = testing::random_tensor(DType::kFloat32, {2, 5, 72}, 1);
+    Tensor k = testing::random_tensor(DType::kFloat32, {2, 9, 72}, 2);
+    Tensor v = testing::random_tensor(DType::kFloat32, {2, 9, 48}, 3);
+    std::vector<Tensor> feeds = {q, k, v};
+    Tensor mask;
+    if (!mask_shape.empty()) feeds.push_back(mask = make_mask(mask_shape, 4));
+    auto want = testing::run_graph(plain.graph(), feeds);
+    ASSERT_TRUE(want.ok()) << want.status().to_string();
+    Result<Tensor> got = run_fused(c, q, k, v, mask_shape.empty() ? nullptr : &mask);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_TRUE(testing::tensors_close(*got, (*want)[0], {1e-4, 1e-5}));
+  }
+}
+
+TEST(AttentionSchema, RejectsBadShapesWithNames) {
+  TestGraph g;
+  ValueId q = g.input("q", DType::kFloat32, {2, 5, 12});
+  ValueId k = g.input("k", DType::kFloat32, {2, 7, 12});
+  ValueId v = g.input("v", DType::kFloat32, {2, 7, 12});
+  ValueId m = g.input("m", DType::kFloat32, {2, 3, 6, 7});
+  Attributes attrs;
+  attrs.set_int("num_heads", 3);
+  g.output(g.op("Attention", {q, k, v, m}, attrs, "vitrt"));
+  Status s = g.infer();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("mask"), std::string::npos) << s.message();
+}
+
+TEST(AttentionSchema, InfersMergedHeads) {
+  TestGraph g;
+  ValueId qkv = g.input("qkv", DType::kFloat32, {Dim::symbol("batch"), 17, 3 * 48});
+  Attributes attrs;
+  attrs.set_int("num_heads", 3);
+  ValueId out = g.op("Attention", {qkv}, attrs, "vitrt");
+  g.output(out);
+  ASSERT_TRUE(g.infer().ok());
+  EXPECT_EQ(sym_shape_to_string(g.graph().values[out].shape), "[batch, 17, 48]");
+}
+
+}  // namespace
+}  // namespace vitrt

@@ -1,0 +1,520 @@
+// fuse_attention: fires on the attention variants exports write (checked against the unfused
+// graph's numbers on random inputs with a symbolic batch) and declines look-alikes with a reason.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "passes/pass.h"
+#include "testing/attention_pattern.h"
+#include "testing/compare.h"
+#include "testing/test_graph.h"
+
+namespace vitrt {
+namespace {
+
+using testing::AttentionPattern;
+using testing::TestGraph;
+
+struct PassRun {
+  int applied = 0;
+  std::vector<std::string> log;
+  bool logged(const std::string& text) const {
+    for (const std::string& line : log) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+PassRun run_fuse(Graph& graph) {
+  PassRun r;
+  PassContext ctx(true, [&](const std::string& line) { r.log.push_back(line); });
+  EXPECT_TRUE(fuse_attention(graph, ctx).ok());
+  auto it = ctx.applied_counts().find("fuse_attention");
+  r.applied = it == ctx.applied_counts().end() ? 0 : it->second;
+  EXPECT_TRUE(infer_shapes(graph).ok());
+  graph.compact();
+  EXPECT_TRUE(graph.validate().ok()) << graph.validate().to_string();
+  return r;
+}
+
+// Random feeds for the graph's inputs at batch 3 (float32 in [-1, 1]; bool inputs all true
+// except the last key of every row but the first).
+std::vector<Tensor> feeds_for(const Graph& g) {
+  std::vector<Tensor> feeds;
+  uint64_t seed = 40;
+  for (ValueId in : g.inputs) {
+    std::vector<int64_t> shape;
+    for (const Dim& d : g.values[in].shape) shape.push_back(d.is_static() ? d.value() : 3);
+    if (g.values[in].dtype == DType::kBool) {
+      Tensor t = Tensor::zeros(DType::kBool, shape);
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        t.data<uint8_t>()[i] = (i % shape.back() != shape.back() - 1) || i < shape.back();
+      }
+      feeds.push_back(t);
+    } else {
+      feeds.push_back(testing::random_tensor(DType::kFloat32, shape, seed++));
+    }
+  }
+  return feeds;
+}
+
+// Runs the pass on `g`; expects `fused` Attention nodes, no Softmax left when fused, and the
+// same outputs as before. Returns the log and the graph after the pass.
+PassRun check_fusion(TestGraph& g, int fused) {
+  EXPECT_TRUE(g.infer().ok());
+  const std::vector<Tensor> feeds = feeds_for(g.graph());
+  auto before = testing::run_graph(g.graph(), feeds);
+  EXPECT_TRUE(before.ok()) << before.status().to_string();
+  PassRun r = run_fuse(g.graph());
+  EXPECT_EQ(r.applied, fused);
+  EXPECT_EQ(testing::count_ops(g.graph(), "Attention"), fused);
+  if (fused > 0) {
+    EXPECT_EQ(testing::count_ops(g.graph(), "Softmax"), 0);
+    EXPECT_EQ(testing::count_ops(g.graph(), "Transpose"), 0);
+  }
+  auto after = testing::run_graph(g.graph(), feeds);
+  EXPECT_TRUE(after.ok()) << after.status().to_string();
+  if (before.ok() && after.ok()) {
+    for (size_t i = 0; i < before->size(); ++i) {
+      EXPECT_TRUE(testing::tensors_close((*after)[i], (*before)[i], {1e-4, 1e-5}));
+    }
+  }
+  return r;
+}
+
+// check_fusion for patterns whose fused form keeps layout Transposes around the Attention.
+void check_fusion_keeping_transposes(TestGraph& g) {
+  ASSERT_TRUE(g.infer().ok());
+  const std::vector<Tensor> feeds = feeds_for(g.graph());
+  auto before = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_EQ(run_fuse(g.graph()).applied, 1);
+  EXPECT_EQ(testing::count_ops(g.graph(), "Softmax"), 0);
+  auto after = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_TRUE(testing::tensors_close((*after)[0], (*before)[0], {1e-4, 1e-5}));
+}
+
+const Node* attention_node(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    if (!n.dead && n.op_type == "Attention") return &n;
+  }
+  return nullptr;
+}
+
+AttentionPattern base_pattern() {
+  AttentionPattern p;
+  p.batch = Dim::symbol("batch");
+  p.q_len = 7;
+  p.k_len = 7;
+  p.heads = 3;
+  p.head_dim = 8;
+  p.value_dim = 8;
+  return p;
+}
+
+TEST(FuseAttention, HfEagerScaleOnScores) {
+  for (auto style : {AttentionPattern::Scale::kScoresMul, AttentionPattern::Scale::kScoresDiv}) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.scale_style = style;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    const Node* a = attention_node(g.graph());
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->num_inputs(), 3);
+    EXPECT_EQ(*a->attrs.get_int("num_heads", 0), 3);
+    EXPECT_NEAR(*a->attrs.get_float("scale", 0), 1 / std::sqrt(8.0), 1e-6);
+    EXPECT_EQ(*a->attrs.get_int("causal", 0), 0);
+  }
+}
+
+// Older CLIP scales the q projection before splitting heads.
+TEST(FuseAttention, ScaleOnTheQProjection) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_style = AttentionPattern::Scale::kOnQProjection;
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  EXPECT_EQ(testing::count_ops(g.graph(), "Mul"), 0);
+  EXPECT_NEAR(*attention_node(g.graph())->attrs.get_float("scale", 0), 1 / std::sqrt(8.0), 1e-6);
+}
+
+TEST(FuseAttention, SdpaSqrtScaleOnQAndK) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_style = AttentionPattern::Scale::kSqrtOnQAndK;
+  p.head_dim = 24;  // Dh = 24, one head
+  p.heads = 1;
+  p.value_dim = 24;
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  EXPECT_NEAR(*attention_node(g.graph())->attrs.get_float("scale", 0), 1 / std::sqrt(24.0), 1e-6);
+}
+
+TEST(FuseAttention, KTransposedTwiceOrThroughRank3) {
+  for (auto kt : {AttentionPattern::KTranspose::kTwoTransposes,
+                  AttentionPattern::KTranspose::kThroughRank3}) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.k_transpose = kt;
+    p.heads = 7;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+  }
+}
+
+TEST(FuseAttention, CrossAttentionAndRawInputs) {
+  {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.separate_kv_input = true;
+    p.k_len = 11;
+    p.value_dim = 5;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+  }
+  {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.projections = false;
+    p.k_len = 4;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+  }
+}
+
+TEST(FuseAttention, TimmPackedQkvReadsTheProjectionDirectly) {
+  for (bool split_first : {false, true}) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.packed_qkv = true;
+    p.packed_split_first = split_first;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    const Node* a = attention_node(g.graph());
+    ASSERT_NE(a, nullptr);
+    EXPECT_FALSE(a->has_input(1));
+    EXPECT_FALSE(a->has_input(2));
+    EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[0]].shape), "[batch, 7, 72]");
+  }
+}
+
+Tensor causal_mask(int64_t sq, int64_t sk, float masked) {
+  Tensor m = Tensor::zeros(DType::kFloat32, {sq, sk});
+  for (int64_t i = 0; i < sq; ++i) {
+    for (int64_t j = std::max<int64_t>(0, i + sk - sq + 1); j < sk; ++j) {
+      m.data<float>()[i * sk + j] = masked;
+    }
+  }
+  return m;
+}
+
+TEST(FuseAttention, ConstantMasks) {
+  const float lowest = std::numeric_limits<float>::lowest();
+  struct Case {
+    Tensor mask;
+    bool causal;
+    bool kept;
+  };
+  const Case cases[] = {
+      {causal_mask(7, 7, -INFINITY), true, false},
+      {causal_mask(7, 7, lowest), true, false},
+      {Tensor::zeros(DType::kFloat32, {1, 1, 7, 7}), false, false},
+      {testing::random_tensor(DType::kFloat32, {3, 7, 7}, 9), false, true},
+      {causal_mask(7, 7, -100.0f), false, true},  // not masked enough to be the causal flag
+  };
+  for (const Case& c : cases) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.mask = AttentionPattern::Mask::kConstant;
+    p.mask_value = c.mask;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    const Node* a = attention_node(g.graph());
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(*a->attrs.get_int("causal", 0), c.causal ? 1 : 0);
+    EXPECT_EQ(a->has_input(3), c.kept);
+  }
+}
+
+TEST(FuseAttention, CausalWithFewerQueriesThanKeys) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.projections = false;
+  p.q_len = 4;
+  p.k_len = 9;
+  p.mask = AttentionPattern::Mask::kConstant;
+  p.mask_value = causal_mask(4, 9, -INFINITY);
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  EXPECT_EQ(*attention_node(g.graph())->attrs.get_int("causal", 0), 1);
+}
+
+// With more queries than keys the first rows are fully masked: a finite mask value gives them a
+// uniform softmax, which the causal flag (NaN there) would not, so the mask stays.
+TEST(FuseAttention, CausalLookingMaskWithMoreQueriesThanKeysIsKept) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.projections = false;
+  p.q_len = 9;
+  p.k_len = 4;
+  p.mask = AttentionPattern::Mask::kConstant;
+  p.mask_value = causal_mask(9, 4, std::numeric_limits<float>::lowest());
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  const Node* a = attention_node(g.graph());
+  EXPECT_EQ(*a->attrs.get_int("causal", 0), 0);
+  EXPECT_TRUE(a->has_input(3));
+}
+
+TEST(FuseAttention, RuntimeMaskIsKept) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.mask = AttentionPattern::Mask::kInput;
+  p.mask_shape = {1, 1, 1, 7};
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  EXPECT_TRUE(attention_node(g.graph())->has_input(3));
+}
+
+// HF's mask as the TorchScript export computes it: Range/LessOrEqual over the sequence, And-ed
+// with a padding mask from a graph input, Expand to [batch, 1, S, S], Where(0, lowest).
+ValueId hf_causal_mask(TestGraph& g, int64_t s, bool with_padding, ValueId* padding_input) {
+  auto i64 = [&](std::vector<int64_t> v) {
+    return g.constant("c" + std::to_string(g.graph().values.size()), Tensor::from_int64(v));
+  };
+  auto s64 = [&](int64_t v) {
+    return g.constant("s" + std::to_string(g.graph().values.size()),
+                      Tensor::from_int64({v}, /*as_scalar=*/true));
+  };
+  ValueId range = g.op("Range", {s64(0), s64(s), s64(1)});
+  ValueId row = g.op("Unsqueeze", {range, i64({0})});  // [1, S]: key index j
+  ValueId col = g.op("Unsqueeze", {range, i64({1})});  // [S, 1]: query index i
+  ValueId cond = g.op("LessOrEqual", {row, col});      // j <= i
+  // The leading dim of the Expand target: the batch (from the padding input's shape) or 1.
+  ValueId lead = i64({1});
+  if (with_padding) {
+    *padding_input = g.input("padding", DType::kBool, {Dim::symbol("batch"), s});
+    ValueId pad4 = g.op("Reshape", {*padding_input, i64({0, 1, 1, s})});
+    cond = g.op("And", {cond, pad4});
+    lead = g.op("Slice", {g.op("Shape", {*padding_input}), i64({0}), i64({1})});
+  }
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op("Concat", {lead, i64({1, s, s})}, axis0);
+  ValueId expanded = g.op("Expand", {cond, target});
+  return g.op(
+      "Where",
+      {expanded, g.constant("zero", Tensor::from_float({0.0f}, true)),
+       g.constant("lowest", Tensor::from_float({std::numeric_limits<float>::lowest()}, true))});
+}
+
+TEST(FuseAttention, CausalMaskBuiltFromShapeOps) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.mask = AttentionPattern::Mask::kValue;
+  p.mask_id = hf_causal_mask(g, 7, false, nullptr);
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  const Node* a = attention_node(g.graph());
+  EXPECT_EQ(*a->attrs.get_int("causal", 0), 1);
+  EXPECT_FALSE(a->has_input(3));
+  // The mask computation went with the fused nodes.
+  EXPECT_EQ(testing::count_ops(g.graph(), "Where"), 0);
+  EXPECT_EQ(testing::count_ops(g.graph(), "Range"), 0);
+}
+
+TEST(FuseAttention, CausalAndPaddingMaskSplit) {
+  TestGraph g;
+  ValueId padding = kNoValue;
+  AttentionPattern p = base_pattern();
+  p.mask = AttentionPattern::Mask::kValue;
+  p.mask_id = hf_causal_mask(g, 7, true, &padding);
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  const Node* a = attention_node(g.graph());
+  EXPECT_EQ(*a->attrs.get_int("causal", 0), 1);
+  ASSERT_TRUE(a->has_input(3));
+  EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[3]].shape), "[batch, 1, 1, 7]");
+}
+
+// After fuse_linear the projections are vitrt.Linear; pack_qkv then merges them into one.
+TEST(FuseAttention, LinearProjectionsThenPackQkv) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.linear_projections = true;
+  p.scale_style = AttentionPattern::Scale::kSqrtOnQAndK;
+  build_attention_pattern(g, p);
+  ASSERT_TRUE(g.infer().ok());
+  const std::vector<Tensor> feeds = feeds_for(g.graph());
+  auto before = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_EQ(run_fuse(g.graph()).applied, 1);
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(pack_qkv(g.graph(), ctx).ok());
+  ASSERT_TRUE(infer_shapes(g.graph()).ok());
+  g.graph().compact();
+  EXPECT_EQ(testing::count_ops(g.graph(), "Linear"), 1);
+  const Node* a = attention_node(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_FALSE(a->has_input(1));
+  auto after = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_TRUE(testing::tensors_close((*after)[0], (*before)[0], {1e-4, 1e-5}));
+}
+
+// SDPA through dynamo guards the softmax against fully masked rows; without a mask that can
+// mask a whole row the guard changes nothing and is absorbed.
+TEST(FuseAttention, SoftmaxNanGuardWithoutRuntimeMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.nan_guard = true;
+  p.mask = AttentionPattern::Mask::kConstant;
+  p.mask_value = causal_mask(7, 7, -INFINITY);
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+  EXPECT_EQ(testing::count_ops(g.graph(), "IsNaN"), 0);
+}
+
+// nn.MultiheadAttention as exported (SigLIP's pooling head): sequence-first projections, heads
+// folded into the batch axis ([S, B*H, Dh]), rank-3 scores.
+TEST(FuseAttention, NnMultiheadAttentionSequenceFirst) {
+  constexpr int64_t kQ = 3, kK = 9, kHeads = 2, kDh = 8, kD = kHeads * kDh;
+  TestGraph g;
+  auto ints = [&](std::vector<int64_t> v) {
+    return g.constant(str_cat("c", g.graph().values.size()), Tensor::from_int64(v));
+  };
+  auto perm = [](std::vector<int64_t> p) {
+    Attributes a;
+    a.set_ints("perm", std::move(p));
+    return a;
+  };
+  auto proj = [&](ValueId x, uint64_t seed) {
+    ValueId w = g.constant(str_cat("w", seed),
+                           testing::random_tensor(DType::kFloat32, {kD, kD}, seed, -0.5, 0.5));
+    ValueId b = g.constant(str_cat("b", seed),
+                           testing::random_tensor(DType::kFloat32, {kD}, seed + 9, -0.5, 0.5));
+    return g.op("Add", {g.op("MatMul", {x, w}), b});
+  };
+  const Dim batch = Dim::symbol("batch");
+  ValueId query = g.input("query", DType::kFloat32, {batch, kQ, kD});
+  ValueId memory = g.input("memory", DType::kFloat32, {batch, kK, kD});
+  ValueId qs = g.op("Transpose", {query}, perm({1, 0, 2}));   // [Sq, B, D]
+  ValueId ms = g.op("Transpose", {memory}, perm({1, 0, 2}));  // [Sk, B, D]
+  auto heads = [&](ValueId x, int64_t s) {                    // [S, B*H, Dh] -> [B*H, S, Dh]
+    return g.op("Transpose", {g.op("Reshape", {x, ints({s, -1, kDh})})}, perm({1, 0, 2}));
+  };
+  ValueId q = g.op("Mul", {heads(proj(qs, 1), kQ),
+                           g.constant("scale", Tensor::from_float({0.35355339f}, true))});
+  ValueId kt = g.op("Transpose", {heads(proj(ms, 2), kK)}, perm({0, 2, 1}));
+  ValueId v = heads(proj(ms, 3), kK);
+  Attributes last;
+  last.set_int("axis", -1);
+  ValueId o = g.op("MatMul", {g.op("Softmax", {g.op("MatMul", {q, kt})}, last), v});
+  ValueId merged = g.op("Reshape", {g.op("Transpose", {o}, perm({1, 0, 2})), ints({kQ, -1, kD})});
+  g.output(g.op("Transpose", {merged}, perm({1, 0, 2})));
+  check_fusion_keeping_transposes(g);
+  const Node* a = attention_node(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(*a->attrs.get_int("num_heads", 0), kHeads);
+  EXPECT_NEAR(*a->attrs.get_float("scale", 0), 0.35355339, 1e-6);
+}
+
+// ---- look-alikes ----------------------------------------------------------------------------
+
+TEST(FuseAttention, DeclinesSoftmaxOverAnotherAxis) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.softmax_axis = 2;
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("softmax axis is not the last"));
+}
+
+TEST(FuseAttention, DeclinesProbabilitiesThatAreAGraphOutput) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.softmax_output_also_graph_output = true;
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("attention probabilities are a graph output"));
+}
+
+TEST(FuseAttention, DeclinesUntransposedK) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.k_transpose = AttentionPattern::KTranspose::kNone;  // q k, not q k^T (head_dim == k_len)
+  p.head_dim = 7;
+  p.value_dim = 7;
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("k is not transposed over the last two axes"));
+}
+
+TEST(FuseAttention, DeclinesRank1Mask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_style = AttentionPattern::Scale::kNone;
+  p.mask = AttentionPattern::Mask::kInput;
+  p.mask_shape = {1};  // rank 1: the fused op takes masks of rank 2 to 4
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("mask has rank 1"));
+}
+
+TEST(FuseAttention, DeclinesNanGuardWithRuntimeMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.nan_guard = true;
+  p.mask = AttentionPattern::Mask::kInput;
+  p.mask_shape = {1, 1, 1, 7};
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("softmax NaN guard with a mask that may mask whole rows"));
+}
+
+TEST(FuseAttention, DeclinesScaleAfterRuntimeMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_after_mask = true;
+  p.mask = AttentionPattern::Mask::kInput;
+  p.mask_shape = {1, 1, 7, 7};
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("the scores are scaled after a runtime mask is added"));
+}
+
+// A scale after a constant mask is folded into the mask.
+TEST(FuseAttention, ScaleAfterConstantMask) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.scale_after_mask = true;
+  p.mask = AttentionPattern::Mask::kConstant;
+  p.mask_value = testing::random_tensor(DType::kFloat32, {7, 7}, 5);
+  build_attention_pattern(g, p);
+  check_fusion(g, 1);
+}
+
+TEST(FuseAttention, DeclinesHeadTensorUsedElsewhere) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  build_attention_pattern(g, p);
+  // Also read q's split heads (the first Transpose) from outside.
+  for (const Node& n : g.graph().nodes) {
+    if (n.op_type == "Transpose") {
+      g.output(n.outputs[0]);
+      break;
+    }
+  }
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(r.logged("q head tensor is also used outside the attention"));
+}
+
+}  // namespace
+}  // namespace vitrt
