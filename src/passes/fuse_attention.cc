@@ -185,6 +185,26 @@ std::optional<double> AttentionMatcher::scalar_factor(const Node& n, ValueId* da
   return std::nullopt;
 }
 
+// The axes a Reshape could be dropping as a Squeeze would: its output is its input with one
+// static 1 removed (clean-up passes write such Reshapes in place of Squeeze). Empty otherwise.
+std::vector<int> squeezed_axes(const Graph& g, const Node& n) {
+  std::vector<int> axes;
+  if (!is_onnx_op(n, "Reshape")) return axes;
+  const SymShape* in = shape_of(g, n.inputs[0]);
+  const SymShape* out = shape_of(g, n.outputs[0]);
+  if (in == nullptr || out == nullptr || in->size() != out->size() + 1) return axes;
+  for (size_t i = 0; i < in->size(); ++i) {
+    if (!(*in)[i].same_as(Dim(1))) continue;
+    bool same = true;
+    for (size_t j = 0, k = 0; j < in->size() && same; ++j) {
+      if (j == i) continue;
+      same = same_dim((*in)[j], (*out)[k++]);
+    }
+    if (same) axes.push_back(static_cast<int>(i));
+  }
+  return axes;
+}
+
 // Walks from `v` (a [B,H,*,*] operand of a MatMul) back to the head split. `want` is the
 // layout expected at `v` in terms of the split's axes (0 batch, 1 seq, 2 heads, 3 head_dim).
 std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vector<int>& want,
@@ -219,7 +239,7 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       cur = n->inputs[0];
       continue;
     }
-    if (is_onnx_op(*n, "Reshape") && rank_of(g_, cur) == 4) {
+    if (is_onnx_op(*n, "Reshape") && rank_of(g_, cur) == 4 && squeezed_axes(g_, *n).empty()) {
       const ValueId in = n->inputs[0];
       if (same_shape(g_, in, cur)) {  // a Reshape to the same shape (SDPA exports write these)
         absorb(n);
@@ -285,7 +305,10 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
     // timm's packed qkv: Reshape [B,S,3D] -> [B,S,3,H,Dh], then Transposes and a pick of part
     // t of the "3" axis (Split + Squeeze, Slice + Squeeze or Gather), in any order the
     // exporter or a transpose-pushing optimizer left them.
-    if (!(is_onnx_op(*n, "Squeeze") || is_onnx_op(*n, "Gather"))) break;
+    if (!(is_onnx_op(*n, "Squeeze") || is_onnx_op(*n, "Gather") ||
+          !squeezed_axes(g_, *n).empty())) {
+      break;
+    }
     std::vector<const Node*> chain;  // from `cur` back to the rank-5 Reshape, exclusive
     const Node* r5 = nullptr;
     for (ValueId x = cur; chain.size() < 8;) {
@@ -296,7 +319,8 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
         break;
       }
       if (!(is_onnx_op(*p, "Transpose") || is_onnx_op(*p, "Squeeze") || is_onnx_op(*p, "Split") ||
-            is_onnx_op(*p, "Slice") || is_onnx_op(*p, "Gather"))) {
+            is_onnx_op(*p, "Slice") || is_onnx_op(*p, "Gather") ||
+            !squeezed_axes(g_, *p).empty())) {
         break;
       }
       chain.push_back(p);
@@ -361,6 +385,13 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
         if (!idx || idx->rank() != 0 || axis < 0 || part >= 0) return bad;
         const int64_t t = idx->element_as_int64(0);
         part = static_cast<int>(t < 0 ? t + 3 : t);
+        labels.erase(labels.begin() + axis);
+      } else if (is_onnx_op(c, "Reshape")) {  // a Reshape dropping the picked unit axis
+        int axis = -1;
+        for (int a : squeezed_axes(g_, c)) {
+          if (picked_axis(a) >= 0) axis = a;
+        }
+        if (axis < 0 || part < 0) return bad;
         labels.erase(labels.begin() + axis);
       } else {  // Squeeze: axes as input (opset >= 13) or attribute
         std::optional<std::vector<int64_t>> sq;

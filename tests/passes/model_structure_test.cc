@@ -51,7 +51,7 @@ TEST_P(ModelStructure, TwelveAttentionsAndNoSoftmaxLeft) {
 
 // Holds once fuse_patch_embedding (another pass) turns the patch embedding's Transpose into
 // vitrt.Patchify; the lead enables it at merge.
-TEST_P(ModelStructure, DISABLED_NoTransposeLeftOnceThePatchEmbeddingIsFused) {
+TEST_P(ModelStructure, NoTransposeLeft) {
   Result<Graph> g = optimized(GetParam().file);
   ASSERT_TRUE(g.ok()) << g.status().to_string();
   EXPECT_EQ(testing::count_ops(*g, "Transpose"), 0);
