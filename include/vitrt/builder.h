@@ -10,7 +10,9 @@
 namespace vitrt {
 
 struct BuildOptions {
-  std::string precision = "fp32";  // fp32 for now; fp16, bf16, int8, fp8 come with their issues
+  std::string device = "cpu";      // cpu | cuda (the plan runs only on this device kind)
+  std::string precision = "fp32";  // fp32 (cpu, cuda); fp16 and bf16 (cuda)
+  bool tf32 = false;               // cuda fp32 plans: GEMMs may use TF32 tensor cores
   bool verbose = false;
   // Run the graph optimizer (clean-up and fusions). Off only to compare against the raw graph.
   bool optimize = true;
