@@ -23,7 +23,7 @@ declare -A vitrt_ms
 for b in 1 256; do
   iters=50; [ "$b" -gt 8 ] && iters=20
   "$bin/vitrt" bench "$out/vit_b16_fp16.plan" --device cuda --batch "$b" --iterations "$iters" \
-    --warmup 5 --json > "$out/vitrt_b$b.log" 2>&1
+    --warmup 5 $([ "$b" -gt 8 ] && echo --profile) --json > "$out/vitrt_b$b.log" 2>&1
   vitrt_ms[$b]=$(tail -1 "$out/vitrt_b$b.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' 2>/dev/null || echo nan)
 done
 python3 "$here/torch_vit.py" time --batches 1 256 $compile_flag > "$out/torch.json" 2> "$out/torch.log"

@@ -5,12 +5,24 @@
 namespace vitrt::cuda {
 namespace {
 
-template <typename T, typename I>
+// kDstFlat: the destination is contiguous (Transpose, Slice, Expand, Tile), so only the
+// source needs index math.
+template <typename T, typename I, bool kDstFlat>
 __global__ void copy_strided_kernel(const T* src, StridedView vsrc, T* dst, StridedView vdst,
                                     int64_t n) {
   VITRT_GRID_STRIDE(i, n) {
-    dst[view_offset_t<I>(vdst, static_cast<I>(i))] = src[view_offset_t<I>(vsrc, static_cast<I>(i))];
+    const int64_t d = kDstFlat ? i : view_offset_t<I>(vdst, static_cast<I>(i));
+    dst[d] = src[view_offset_t<I>(vsrc, static_cast<I>(i))];
   }
+}
+
+bool is_flat(const StridedView& v) {
+  int64_t s = 1;
+  for (int d = v.rank - 1; d >= 0; --d) {
+    if (v.strides[d] != s) return false;
+    s *= v.dims[d];
+  }
+  return v.base == 0;
 }
 
 template <typename T, typename I>
@@ -134,12 +146,18 @@ cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedVi
   coalesce(views, 2);
   return dispatch_bytes(elem_bytes, [&](auto tag) {
     using T = decltype(tag);
-    if (fits_u32(n)) {
-      copy_strided_kernel<T, uint32_t><<<grid_for(n, 256), 256, 0, stream>>>(
-          static_cast<const T*>(src), s, static_cast<T*>(dst), d, n);
+    const T* in = static_cast<const T*>(src);
+    T* out = static_cast<T*>(dst);
+    const bool flat = is_flat(d);
+    if (fits_u32(n) && flat) {
+      copy_strided_kernel<T, uint32_t, true>
+          <<<grid_for(n, 256), 256, 0, stream>>>(in, s, out, d, n);
+    } else if (fits_u32(n)) {
+      copy_strided_kernel<T, uint32_t, false>
+          <<<grid_for(n, 256), 256, 0, stream>>>(in, s, out, d, n);
     } else {
-      copy_strided_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
-          static_cast<const T*>(src), s, static_cast<T*>(dst), d, n);
+      copy_strided_kernel<T, int64_t, false>
+          <<<grid_for(n, 256), 256, 0, stream>>>(in, s, out, d, n);
     }
     return cudaGetLastError();
   });

@@ -119,6 +119,31 @@ __global__ void binary_kernel(BinaryOp op, const T* a, StridedView va, const T* 
   }
 }
 
+// How an operand of a broadcast binary op is read, when that is cheaper than a strided view:
+// contiguous like the output, one value, or a row repeated over the rows ([N, C] + bias[C]).
+enum class Access : int { kFlat, kScalar, kRow };
+
+template <Access kA>
+__device__ __forceinline__ uint32_t fast_offset(const StridedView& v, uint32_t i) {
+  if constexpr (kA == Access::kFlat) {
+    return i;
+  } else if constexpr (kA == Access::kScalar) {
+    return static_cast<uint32_t>(v.base);
+  } else {
+    return static_cast<uint32_t>(v.base) + i % static_cast<uint32_t>(v.dims[1]);
+  }
+}
+
+template <typename T, Access kA, Access kB>
+__global__ void binary_fast_kernel(BinaryOp op, const T* a, StridedView va, const T* b,
+                                   StridedView vb, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const uint32_t u = static_cast<uint32_t>(i);
+    out[i] = store_cast<T>(
+        binary_arith(op, load(a, fast_offset<kA>(va, u)), load(b, fast_offset<kB>(vb, u))));
+  }
+}
+
 // Same-shape contiguous inputs: no index math.
 template <typename T>
 __global__ void binary_flat_kernel(BinaryOp op, const T* a, const T* b, T* out, int64_t n) {
@@ -208,11 +233,59 @@ __global__ void where_kernel(const bool* c, StridedView vc, const T* x, StridedV
   }
 }
 
+// The fast access of a coalesced view, or -1 when it needs the general index math.
+int access_of(const StridedView& v, const StridedView& out) {
+  bool flat = v.base == 0, scalar = true;
+  for (int d = 0; d < v.rank; ++d) {
+    flat = flat && v.strides[d] == out.strides[d];
+    scalar = scalar && v.strides[d] == 0;
+  }
+  if (flat) return static_cast<int>(Access::kFlat);
+  if (scalar) return static_cast<int>(Access::kScalar);
+  if (v.rank == 2 && v.strides[0] == 0 && v.strides[1] == 1) return static_cast<int>(Access::kRow);
+  return -1;
+}
+
+template <typename T, Access kA>
+void launch_fast_b(int kb, BinaryOp op, const T* a, const StridedView& va, const T* b,
+                   const StridedView& vb, T* out, int64_t n, cudaStream_t stream) {
+  switch (static_cast<Access>(kb)) {
+    case Access::kFlat:
+      binary_fast_kernel<T, kA, Access::kFlat>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      break;
+    case Access::kScalar:
+      binary_fast_kernel<T, kA, Access::kScalar>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      break;
+    case Access::kRow:
+      binary_fast_kernel<T, kA, Access::kRow>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      break;
+  }
+}
+
 template <typename T, bool kCompare>
 void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, StridedView vb,
                          void* out, StridedView vout, int64_t n, cudaStream_t stream) {
   StridedView* views[] = {&va, &vb, &vout};
   coalesce(views, 3);
+  const int ka = access_of(va, vout), kb = access_of(vb, vout);
+  if (!kCompare && ka >= 0 && kb >= 0 && fits_u32(n)) {
+    T* o = static_cast<T*>(out);
+    switch (static_cast<Access>(ka)) {
+      case Access::kFlat:
+        launch_fast_b<T, Access::kFlat>(kb, op, a, va, b, vb, o, n, stream);
+        break;
+      case Access::kScalar:
+        launch_fast_b<T, Access::kScalar>(kb, op, a, va, b, vb, o, n, stream);
+        break;
+      case Access::kRow:
+        launch_fast_b<T, Access::kRow>(kb, op, a, va, b, vb, o, n, stream);
+        break;
+    }
+    return;
+  }
   if (fits_u32(n)) {
     binary_kernel<T, kCompare, uint32_t>
         <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
