@@ -2,11 +2,8 @@
 #include "cuda/cuda_engine.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <limits>
 #include <map>
-#include <mutex>
 #include <utility>
 
 #include "core/half.h"
