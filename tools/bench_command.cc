@@ -1,5 +1,5 @@
 // `vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K] [--warmup K]
-//  [--device cpu] [--json]`: trtexec-like latency and throughput on random inputs.
+//  [--device cpu|cuda] [--json]`: trtexec-like latency and throughput on random inputs.
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -18,7 +18,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K]\n"
-    "                  [--warmup K] [--device cpu] [--json]\n"
+    "                  [--warmup K] [--device cpu|cuda] [--json]\n"
     "\n"
     "Times the model on random inputs (fixed seed): K warm-up runs, then K timed runs, and\n"
     "reports per-run latency (median, p90, p99, mean, min, max in ms) and throughput (items per\n"
@@ -34,7 +34,8 @@ constexpr const char* kHelp =
     "                     ('x' or ',' between dims; repeat the flag for several inputs)\n"
     "  --iterations K     timed runs, default 20\n"
     "  --warmup K         untimed runs first, default 3\n"
-    "  --device D         cpu (default); cuda is not available in this build yet\n"
+    "  --device D         cpu (default) or cuda (a plan built with --device cuda); latency is\n"
+    "                     end to end: input copies in, the run, output copies out\n"
     "  --json             print one JSON object as the last line of stdout: median_ms, p90_ms,\n"
     "                     p99_ms, mean_ms, min_ms, max_ms, throughput, batch, iterations,\n"
     "                     warmup, device, model\n"
@@ -284,14 +285,15 @@ int bench_command(const std::vector<std::string>& words) {
     if (!dims.ok()) return usage_error("bench", dims.status().message());
     given[kv->first] = *dims;
   }
-  if (device == "cuda") {
-    return failure("bench", unsupported("device 'cuda' is not available in this vitrt build yet; "
-                                        "use --device cpu"));
-  }
-
   const std::string model = args.positionals()[0];
   Result<std::shared_ptr<Engine>> engine = load_model(model);
   if (!engine.ok()) return failure("bench", engine.status());
+  // The device is the plan's: a cuda plan runs on the GPU (built with --device cuda).
+  if ((*engine)->device() != device) {
+    return failure("bench", invalid_argument("'", model, "' runs on device '",
+                                             (*engine)->device(), "', not '", device,
+                                             "': build the plan with --device ", device));
+  }
   Result<std::vector<std::vector<int64_t>>> shapes = resolve_shapes(**engine, given, *batch);
   if (!shapes.ok()) return failure("bench", shapes.status());
 

@@ -1,4 +1,4 @@
-// `vitrt build MODEL.onnx -o MODEL.plan [--precision fp32|bf16] [--verbose]`
+// `vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]`
 #include <cstdio>
 
 #include "cli_args.h"
@@ -9,7 +9,8 @@ namespace vitrt::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: vitrt build MODEL.onnx -o MODEL.plan [--precision fp32|bf16] [--verbose]\n"
+    "usage: vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]\n"
+    "                   [--verbose]\n"
     "\n"
     "Imports an ONNX model, infers its (symbolic) shapes, optimizes it, checks that every op\n"
     "has a kernel, and writes a self-contained plan file that 'vitrt run' and 'vitrt bench'\n"
@@ -17,11 +18,14 @@ constexpr const char* kHelp =
     "\n"
     "options:\n"
     "  -o, --output FILE    the plan to write (required)\n"
-    "  --precision P        fp32 (default) or bf16: the linear layers (fused vitrt.Linear)\n"
-    "                       multiply in bfloat16 with fp32 accumulation (fast on CPUs with\n"
-    "                       AVX512-BF16 or AMX); normalisation, softmax, attention products\n"
-    "                       and the residual stream stay fp32, as do inputs and outputs.\n"
-    "                       fp16, int8 and fp8 are not supported yet.\n"
+    "  --device D           cpu (default) or cuda: the device kind the plan runs on\n"
+    "  --precision P        fp32 (default), bf16 or (cuda) fp16. On the CPU, bf16 makes the\n"
+    "                       linear layers (fused vitrt.Linear) multiply in bfloat16 with fp32\n"
+    "                       accumulation (fast on CPUs with AVX512-BF16 or AMX); normalisation,\n"
+    "                       softmax, attention products and the residual stream stay fp32.\n"
+    "                       On CUDA, fp16/bf16 weights and activations with fp32 accumulation.\n"
+    "                       int8 and fp8 are not supported yet.\n"
+    "  --tf32               cuda fp32 plans: let GEMMs use TF32 tensor cores (else true fp32)\n"
     "  --verbose            log each build step, each fusion applied (pattern, nodes absorbed)\n"
     "                       and each near miss with the reason it was not applied\n"
     "  --no-optimize        keep the graph as imported (no clean-up, no fusions)\n"
@@ -36,6 +40,8 @@ const char* const kPrecisions[] = {"fp32", "fp16", "bf16", "int8", "fp8"};
 int build_command(const std::vector<std::string>& words) {
   Result<CliArgs> parsed = CliArgs::parse(words, {{"--output", "-o", true, false},
                                                   {"--precision", "", true, false},
+                                                  {"--device", "", true, false},
+                                                  {"--tf32", "", false, false},
                                                   {"--verbose", "", false, false},
                                                   {"--no-optimize", "", false, false}});
   if (!parsed.ok()) return usage_error("build", parsed.status().message());
@@ -56,6 +62,11 @@ int build_command(const std::vector<std::string>& words) {
     return usage_error("build", "--precision must be one of fp32, fp16, bf16, int8, fp8; got '" +
                                     options.precision + "'");
   }
+  options.device = args.get("--device", "cpu");
+  if (options.device != "cpu" && options.device != "cuda") {
+    return usage_error("build", "--device must be cpu or cuda; got '" + options.device + "'");
+  }
+  options.tf32 = args.has("--tf32");
   options.verbose = args.has("--verbose");
   options.optimize = !args.has("--no-optimize");
   options.log = [](const std::string& line) { std::printf("[build] %s\n", line.c_str()); };

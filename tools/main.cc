@@ -10,6 +10,9 @@
 #include "commands.h"
 #include "plan/plan_format.h"
 #include "runtime/version.h"
+#ifdef VITRT_HAVE_CUDA
+#include "cuda/cuda_engine.h"
+#endif
 
 namespace {
 
@@ -59,6 +62,9 @@ int dispatch(int argc, char** argv) {
 // The library reports errors as Status values; the only exception that can still escape is
 // an allocation failure (a --batch too large for memory, say). Report it instead of aborting.
 int main(int argc, char** argv) {
+#ifdef VITRT_HAVE_CUDA
+  vitrt::cuda::register_cuda_backend();
+#endif
   try {
     return dispatch(argc, argv);
   } catch (const std::bad_alloc&) {

@@ -10,7 +10,9 @@
 namespace vitrt {
 
 struct BuildOptions {
-  std::string precision = "fp32";  // fp32 or bf16 (see --precision); fp16, int8, fp8 later
+  std::string device = "cpu";      // cpu | cuda (the plan runs only on this device kind)
+  std::string precision = "fp32";  // cpu: fp32, bf16; cuda: fp32, fp16, bf16
+  bool tf32 = false;               // cuda fp32 plans: GEMMs may use TF32 tensor cores
   bool verbose = false;
   // Run the graph optimizer (clean-up and fusions). Off only to compare against the raw graph.
   bool optimize = true;

@@ -9,6 +9,7 @@
 #include "plan/plan_format.h"
 #include "runtime/build_pipeline.h"
 #include "runtime/cpu_engine.h"
+#include "runtime/device_backends.h"
 #include "runtime/version.h"
 
 namespace vitrt {
@@ -47,7 +48,9 @@ Status run_optimization_passes(Graph& graph, const BuildOptions& options,
     return Status::ok_status();
   }
   PassContext ctx(options.verbose, options.log);
-  ctx.set_precision(options.precision);
+  // On the CPU the passes mark the nodes that compute in bf16; a CUDA plan's precision applies
+  // to every GPU kernel and is the CUDA engine's business, so its graph stays unmarked.
+  ctx.set_precision(options.device == "cpu" ? options.precision : "fp32");
   if (options.verbose) log_line(options, "optimizer:");
   VITRT_RETURN_IF_ERROR(optimize_graph(graph, ctx));
   std::string applied;
@@ -65,9 +68,14 @@ Status run_optimization_passes(Graph& graph, const BuildOptions& options,
 
 Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOptions& options,
                                  BuildSummary* summary) {
-  if (options.precision != "fp32" && options.precision != "bf16") {
-    return unsupported("precision '", options.precision,
-                       "' is not supported yet; this vitrt builds fp32 and bf16 plans");
+  const bool cpu_ok = options.device == "cpu" &&
+                      (options.precision == "fp32" || options.precision == "bf16");
+  const bool cuda_ok = options.device == "cuda" &&
+                       (options.precision == "fp32" || options.precision == "fp16" ||
+                        options.precision == "bf16");
+  if (!cpu_ok && !cuda_ok) {
+    return unsupported("precision '", options.precision, "' is not supported yet for device '",
+                       options.device, "' (cpu builds fp32 and bf16 plans; cuda fp32, fp16, bf16)");
   }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(onnx_path, ec)) {
@@ -109,20 +117,34 @@ Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string&
                                 const BuildOptions& options) {
   BuildSummary summary;
   VITRT_ASSIGN_OR_RETURN(Graph graph, import_and_prepare(onnx_path, options, &summary));
+  PlanMetadata metadata;
+  metadata.vitrt_version = kVitrtVersion;
+  metadata.device = options.device;
+  metadata.precision = options.precision;
+  metadata.build_options["verbose"] = options.verbose ? "true" : "false";
+  metadata.build_options["source"] = onnx_path;
   // Creating every kernel once validates attributes now rather than when the plan is loaded.
-  Status kernels = check_cpu_kernels(graph);
+  Status kernels;
+  if (options.device == "cuda") {
+    const CudaBackendHooks* cuda = cuda_backend();
+    if (cuda == nullptr) {
+      return unsupported("this vitrt was built without the CUDA backend (no nvcc at build "
+                         "time): it cannot build plans for device 'cuda'");
+    }
+    metadata.build_options["arch"] = cuda->arch;
+    metadata.build_options["tf32"] = options.tf32 ? "true" : "false";
+    kernels = cuda->check_graph(graph, metadata);
+  } else if (options.device == "cpu") {
+    kernels = check_cpu_kernels(graph);
+  } else {
+    return invalid_argument("unknown device '", options.device, "' (cpu or cuda)");
+  }
   if (!kernels.ok()) return kernels.with_context(str_cat("'", onnx_path, "'"));
   log_line(options, str_cat("ops: ", total_nodes(summary.ops_before), " before, ",
                             total_nodes(summary.ops_after), " after optimization"));
   log_line(options, str_cat("plan graph: ", total_nodes(summary.ops_after), " nodes (",
                             op_counts_text(summary.ops_after), ")"));
 
-  PlanMetadata metadata;
-  metadata.vitrt_version = kVitrtVersion;
-  metadata.device = "cpu";
-  metadata.precision = options.precision;
-  metadata.build_options["verbose"] = options.verbose ? "true" : "false";
-  metadata.build_options["source"] = onnx_path;
   VITRT_ASSIGN_OR_RETURN(uint64_t plan_bytes, write_plan_file(plan_path, graph, metadata));
   summary.plan_bytes = static_cast<int64_t>(plan_bytes);
   log_line(options, str_cat("wrote '", plan_path, "': ", summary.plan_bytes, " bytes"));

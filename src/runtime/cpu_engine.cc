@@ -6,6 +6,7 @@
 
 #include "plan/plan_format.h"
 #include "runtime/build_pipeline.h"
+#include "runtime/device_backends.h"
 #include "runtime/executor.h"
 
 namespace vitrt {
@@ -129,9 +130,20 @@ Result<std::shared_ptr<Engine>> create_cpu_engine(Graph graph, const CpuKernelRe
 
 Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) {
   VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
+  if (plan.metadata.device == "cuda") {
+    const CudaBackendHooks* cuda = cuda_backend();
+    if (cuda == nullptr) {
+      return unsupported("plan '", plan_path, "' was built for device 'cuda' but this vitrt has "
+                         "no CUDA backend: rebuild the plan with --device cpu");
+    }
+    Result<std::shared_ptr<Engine>> engine = cuda->create_engine(std::move(plan.graph),
+                                                                 plan.metadata);
+    if (!engine.ok()) return engine.status().with_context(str_cat("plan '", plan_path, "'"));
+    return engine;
+  }
   if (plan.metadata.device != "cpu") {
     return unsupported("plan '", plan_path, "' was built for device '", plan.metadata.device,
-                       "'; this vitrt runs plans built for 'cpu': rebuild it with --device cpu");
+                       "'; this vitrt runs plans built for 'cpu' and 'cuda'");
   }
   Result<std::shared_ptr<Engine>> engine = create_cpu_engine(std::move(plan.graph));
   if (!engine.ok()) return engine.status().with_context(str_cat("plan '", plan_path, "'"));

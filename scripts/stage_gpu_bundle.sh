@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Stages what the GPU machine needs into DEST (a git-ignored folder of the checkout the device
+# tool copies, e.g. /work/main/.bundle/cuda): stripped vitrt and vitrt_cuda_tests, the
+# non-CUDA shared libraries ldd finds on this machine (oneDNN, libgomp, OpenCL loader), all
+# xz-compressed to stay under the 64 MiB carry limit, plus the test and benchmark scripts and
+# all.sh, which runs them there:
+#
+#   scripts/stage_gpu_bundle.sh /work/main/.bundle/cuda [BUILD_DIR]
+#   (device) cd .bundle/cuda && TEST_BUDGET=110 RUN_BENCH=1 ./all.sh
+#
+# cuBLASLt is not bundled: the GPU machine has it (libcublasLt.so.13); cudart is static.
+set -eu
+dest="$1"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${2:-$root/build}"
+mkdir -p "$dest"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+strip -o "$tmp/vitrt" "$build/vitrt"
+strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
+ldd "$build/tests/vitrt_cuda_tests" | awk '/=> \// {print $3}' |
+  grep -E 'libdnnl|libgomp|libOpenCL' | xargs -I{} cp -L {} "$tmp/"
+(cd "$tmp" && tar cf - ./* | xz -T2 -2 > "$dest/payload.tar.xz")
+cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" "$root/bench/gpu/torch_vit.py" "$dest/"
+cat > "$dest/all.sh" <<'ALL'
+#!/usr/bin/env bash
+# One GPU-machine call: the CUDA tests, then (RUN_BENCH=1) the ViT-B/16 benchmark. Logs are
+# copied to $OUT; the summary is printed last.
+set -u
+bundle="$(cd "$(dirname "$0")" && pwd)"
+export VITRT_ROOT="$(cd "$bundle/../.." && pwd)"
+work=/tmp/vitrt_bundle
+mkdir -p "$work"
+tar xJf "$bundle/payload.tar.xz" -C "$work"
+cp "$bundle"/*.sh "$bundle"/*.py "$work"/
+cd "$work"
+export LD_LIBRARY_PATH="$work:${LD_LIBRARY_PATH:-}"
+out="${OUT:-/tmp/out}"
+mkdir -p "$out"
+ldd ./vitrt | grep -i "not found" && echo "MISSING LIBRARIES"
+LOG_DIR=/tmp/vitrt_gpu_test timeout "${TEST_BUDGET:-200}" ./gpu_test.sh "$work" > "$out/gpu_test.txt" 2>&1
+cp /tmp/vitrt_gpu_test/tests.log /tmp/vitrt_gpu_test/sanitizer.log /tmp/vitrt_gpu_test/cli.log "$out/" 2>/dev/null
+if [ "${RUN_BENCH:-0}" = "1" ]; then
+  LOG_DIR=/tmp/vitrt_gpu_bench timeout "${BENCH_BUDGET:-150}" ./run.sh "$work" > "$out/bench.txt" 2>&1
+  tar czf "$out/bench_logs.tgz" -C /tmp/vitrt_gpu_bench --exclude='*.onnx' --exclude='*.plan' . 2>/dev/null
+fi
+echo "---- bench ----"
+[ -f "$out/bench.txt" ] && tail -12 "$out/bench.txt"
+sed -n '/==== summary/,$p' "$out/gpu_test.txt"
+ALL
+chmod +x "$dest"/*.sh
+du -sh "$dest"

@@ -1,0 +1,106 @@
+// The CUDA backend's kernel interface (host side). A CudaKernel works out its outputs' dtypes
+// and shapes from its inputs' and, when asked, launches its device work on the context's stream.
+// Shapes are worked out once per input-shape signature (then the launches are captured into a
+// CUDA graph), so run() must be deterministic given the input shapes and host values.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cuda/launch.h"
+#include "ir/graph.h"
+#include "vitrt/status.h"
+#include "vitrt/tensor.h"
+
+namespace vitrt::cuda {
+
+// A value as a device kernel sees it. Float values are stored in the plan's activation type
+// (dtype says which). Values computed on the host from shapes (Reshape targets, Slice bounds,
+// masks built from Range) and constants also carry their host tensor (fp32/int64, as the CPU
+// backend computed them), so kernels read parameters without a device round trip.
+struct DeviceTensor {
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> shape;
+  void* data = nullptr;          // device memory; null while shapes are being worked out
+  const Tensor* host = nullptr;  // the host copy, when the value has one
+  int64_t numel() const { return shape_numel(shape); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+};
+
+// What a kernel launch needs from its execution context.
+struct LaunchContext {
+  cudaStream_t stream = nullptr;
+  bool launch = false;  // false: set output dtypes and shapes only
+  DType float_type = DType::kFloat32;
+  bool tf32 = false;
+  cublasLtHandle_t blas = nullptr;
+  void* workspace = nullptr;  // cuBLASLt workspace
+  size_t workspace_bytes = 0;
+};
+
+class CudaKernel {
+ public:
+  virtual ~CudaKernel() = default;
+  // `in` has one entry per node input (nullptr when omitted); `out` is sized to the node's
+  // outputs. When ctx.launch is false, set every output's dtype and shape; when true, outputs
+  // arrive with dtype, shape and data set, and the kernel launches into them.
+  virtual Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+                     const LaunchContext& ctx) = 0;
+  // For views (Reshape, Squeeze, ...): output 0 shares the storage of this input.
+  virtual int alias_of() const { return -1; }
+};
+
+struct CudaKernelInit {
+  const Graph& graph;
+  const Node& node;
+  int64_t opset;
+  DType float_type;  // the activation type of the plan
+};
+
+using CudaKernelFactory = Result<std::unique_ptr<CudaKernel>> (*)(const CudaKernelInit& init);
+
+class CudaKernelRegistry {
+ public:
+  static const CudaKernelRegistry& global();
+  void add(const std::string& domain, const std::string& op_type, CudaKernelFactory factory);
+  CudaKernelFactory find(const std::string& domain, const std::string& op_type) const;
+
+ private:
+  std::map<std::pair<std::string, std::string>, CudaKernelFactory> factories_;
+};
+
+void register_cuda_elementwise_kernels(CudaKernelRegistry& registry);
+void register_cuda_data_movement_kernels(CudaKernelRegistry& registry);
+void register_cuda_normalization_kernels(CudaKernelRegistry& registry);
+void register_cuda_linear_kernels(CudaKernelRegistry& registry);
+
+// ---- helpers for kernel implementations ----------------------------------------------------
+
+Result<Elt> elt_of(DType dtype);
+// A launch error as a Status ("what: CUDA error text").
+Status cuda_status(cudaError_t err, const char* what);
+#define VITRT_CUDA_RETURN_IF_ERROR(expr, what) \
+  VITRT_RETURN_IF_ERROR(::vitrt::cuda::cuda_status((expr), (what)))
+
+// Numpy broadcasting of two shapes; an error naming both when they do not broadcast.
+Result<std::vector<int64_t>> broadcast_shapes(const std::vector<int64_t>& a,
+                                              const std::vector<int64_t>& b);
+// The view that reads a contiguous tensor of `shape` at the index space of `out_shape`
+// (broadcast dims get stride 0).
+StridedView broadcast_view(const std::vector<int64_t>& shape,
+                           const std::vector<int64_t>& out_shape);
+StridedView contiguous_view(const std::vector<int64_t>& shape);
+// Row-major strides of `shape`.
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
+// The values of an integer input that must be known on the host (a shape, axes, bounds).
+Result<std::vector<int64_t>> host_ints(const DeviceTensor* t, const char* what);
+// Normalises a possibly negative axis against `rank`.
+Result<int> normalize_axis(int64_t axis, int rank);
+
+}  // namespace vitrt::cuda

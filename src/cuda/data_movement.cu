@@ -1,0 +1,245 @@
+// Data movement kernels: the strided copy behind Transpose/Slice/Expand/Tile/Concat/Split,
+// Gather, ArgMax, and the patch layouts of a patch-embedding convolution.
+#include "cuda/device_common.cuh"
+
+namespace vitrt::cuda {
+namespace {
+
+// kDstFlat: the destination is contiguous (Transpose, Slice, Expand, Tile), so only the
+// source needs index math.
+template <typename T, typename I, bool kDstFlat>
+__global__ void copy_strided_kernel(const T* src, StridedView vsrc, T* dst, StridedView vdst,
+                                    int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t d = kDstFlat ? i : view_offset_t<I>(vdst, static_cast<I>(i));
+    dst[d] = src[view_offset_t<I>(vsrc, static_cast<I>(i))];
+  }
+}
+
+bool is_flat(const StridedView& v) {
+  int64_t s = 1;
+  for (int d = v.rank - 1; d >= 0; --d) {
+    if (v.strides[d] != s) return false;
+    s *= v.dims[d];
+  }
+  return v.base == 0;
+}
+
+template <typename T, typename I>
+__global__ void gather_kernel(const T* data, int64_t axis_dim, int64_t inner, const I* idx,
+                              int64_t n_idx, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t in_i = i % inner;
+    const int64_t j = (i / inner) % n_idx;
+    const int64_t o = i / (inner * n_idx);
+    int64_t k = static_cast<int64_t>(idx[j]);
+    if (k < 0) k += axis_dim;
+    out[i] = (k >= 0 && k < axis_dim) ? data[(o * axis_dim + k) * inner + in_i] : T{};
+  }
+}
+
+template <typename T>
+__global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs a, T* out) {
+  VITRT_GRID_STRIDE(i, a.n_tuples * a.slice) {
+    const int64_t t = i / a.slice, e = i % a.slice;
+    int64_t off = (t / a.per_batch) * a.batch_stride;
+    bool ok = true;
+    for (int j = 0; j < a.k; ++j) {
+      int64_t x = idx[t * a.k + j];
+      if (x < 0) x += a.dims[j];
+      ok = ok && x >= 0 && x < a.dims[j];
+      off += x * a.strides[j];
+    }
+    out[i] = ok ? data[off + e] : T{};
+  }
+}
+
+template <typename T>
+__global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inner, int64_t* out) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner;
+    const int64_t in_i = i % inner;
+    const T* p = in + o * r * inner + in_i;
+    int64_t best = 0;
+    float best_v = to_f(p[0]);
+    for (int64_t k = 1; k < r; ++k) {
+      const float v = to_f(p[k * inner]);
+      if (v > best_v) {
+        best_v = v;
+        best = k;
+      }
+    }
+    out[i] = best;
+  }
+}
+
+// Integer inputs (token ids) compare as integers: float would lose ids above 2^24.
+template <typename T>
+__global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t inner,
+                                  int64_t* out) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const T* p = in + (i / inner) * r * inner + (i % inner);
+    int64_t best = 0;
+    for (int64_t k = 1; k < r; ++k) {
+      if (p[k * inner] > p[best * inner]) best = k;
+    }
+    out[i] = best;
+  }
+}
+
+template <typename T>
+__global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64_t w, int64_t ph,
+                                int64_t pw, int64_t n) {
+  const int64_t gw = w / pw;
+  const int64_t k = c * ph * pw;
+  const int64_t p = (h / ph) * gw;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t f = i % k;
+    const int64_t patch = (i / k) % p;
+    const int64_t b = i / (k * p);
+    const int64_t ch = f / (ph * pw);
+    const int64_t pi = (f / pw) % ph;
+    const int64_t pj = f % pw;
+    const int64_t y = (patch / gw) * ph + pi;
+    const int64_t x = (patch % gw) * pw + pj;
+    out[i] = in[((b * c + ch) * h + y) * w + x];
+  }
+}
+
+template <typename T>
+__global__ void patch_to_nchw_kernel(const T* in, const T* bias, T* out, int64_t p, int64_t d,
+                                     int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t pp = i % p;
+    const int64_t dd = (i / p) % d;
+    const int64_t b = i / (p * d);
+    float v = to_f(in[(b * p + pp) * d + dd]);
+    if (bias != nullptr) v += to_f(bias[dd]);
+    out[i] = from_f<T>(v);
+  }
+}
+
+template <typename F>
+cudaError_t dispatch_bytes(int elem_bytes, F&& f) {
+  switch (elem_bytes) {
+    case 1:
+      return f(uint8_t{});
+    case 2:
+      return f(uint16_t{});
+    case 4:
+      return f(uint32_t{});
+    case 8:
+      return f(uint64_t{});
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedView& vsrc, void* dst,
+                                const StridedView& vdst, cudaStream_t stream) {
+  const int64_t n = view_numel(vsrc);
+  if (n == 0) return cudaSuccess;
+  StridedView s = vsrc, d = vdst;
+  StridedView* views[] = {&s, &d};
+  coalesce(views, 2);
+  return dispatch_bytes(elem_bytes, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = static_cast<const T*>(src);
+    T* out = static_cast<T*>(dst);
+    const bool flat = is_flat(d);
+    if (fits_u32(n) && flat) {
+      copy_strided_kernel<T, uint32_t, true>
+          <<<grid_for(n, 256), 256, 0, stream>>>(in, s, out, d, n);
+    } else if (fits_u32(n)) {
+      copy_strided_kernel<T, uint32_t, false>
+          <<<grid_for(n, 256), 256, 0, stream>>>(in, s, out, d, n);
+    } else {
+      copy_strided_kernel<T, int64_t, false>
+          <<<grid_for(n, 256), 256, 0, stream>>>(in, s, out, d, n);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_gather(int elem_bytes, const void* data, int64_t outer, int64_t axis_dim,
+                          int64_t inner, const void* indices, bool indices_i64, int64_t n_idx,
+                          void* out, cudaStream_t stream) {
+  const int64_t n = outer * n_idx * inner;
+  if (n == 0) return cudaSuccess;
+  return dispatch_bytes(elem_bytes, [&](auto tag) {
+    using T = decltype(tag);
+    if (indices_i64) {
+      gather_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), axis_dim, inner, static_cast<const int64_t*>(indices), n_idx,
+          static_cast<T*>(out), n);
+    } else {
+      gather_kernel<T, int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), axis_dim, inner, static_cast<const int32_t*>(indices), n_idx,
+          static_cast<T*>(out), n);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indices,
+                             const GatherNdArgs& args, void* out, cudaStream_t stream) {
+  const int64_t n = args.n_tuples * args.slice;
+  if (n == 0) return cudaSuccess;
+  return dispatch_bytes(elem_bytes, [&](auto tag) {
+    using T = decltype(tag);
+    gather_nd_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(data),
+                                                              static_cast<const int64_t*>(indices),
+                                                              args, static_cast<T*>(out));
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
+                          void* out, cudaStream_t stream) {
+  const int64_t n = outer * inner;
+  if (n == 0 || r == 0) return cudaSuccess;
+  if (type == Elt::kI64) {
+    argmax_int_kernel<int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const int64_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
+    return cudaGetLastError();
+  }
+  if (type == Elt::kI32) {
+    argmax_int_kernel<int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const int32_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
+    return cudaGetLastError();
+  }
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    argmax_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(in), outer, r,
+                                                           inner, static_cast<int64_t*>(out));
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
+                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream) {
+  const int64_t n = b * c * h * w;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    patchify_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), c, h, w, ph, pw, n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
+                                 int64_t p, int64_t d, cudaStream_t stream) {
+  const int64_t n = b * p * d;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    patch_to_nchw_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<const T*>(bias), static_cast<T*>(out), p, d, n);
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,151 @@
+// Device helpers shared by the .cu files: element loads/stores through fp32, index math,
+// launch sizes, and the dispatch from Elt to a C++ type.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "cuda/launch.h"
+
+namespace vitrt::cuda {
+
+template <typename T>
+__device__ __forceinline__ float to_f(T v) {
+  return static_cast<float>(v);
+}
+template <>
+__device__ __forceinline__ float to_f<__half>(__half v) {
+  return __half2float(v);
+}
+template <>
+__device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+
+template <typename T>
+__device__ __forceinline__ T from_f(float v) {
+  return static_cast<T>(v);
+}
+template <>
+__device__ __forceinline__ __half from_f<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// The element offset of linear index i (row-major over v.dims) in a strided view.
+__device__ __forceinline__ int64_t view_offset(const StridedView& v, int64_t i) {
+  int64_t off = v.base;
+  for (int d = v.rank - 1; d >= 0; --d) {
+    const int64_t n = v.dims[d];
+    const int64_t q = i / n;
+    off += (i - q * n) * v.strides[d];
+    i = q;
+  }
+  return off;
+}
+
+// The same with the index math in type I: 32-bit division is several times cheaper than 64-bit,
+// and every launcher uses it when the element count fits.
+template <typename I>
+__device__ __forceinline__ int64_t view_offset_t(const StridedView& v, I i) {
+  int64_t off = v.base;
+  for (int d = v.rank - 1; d >= 0; --d) {
+    const I n = static_cast<I>(v.dims[d]);
+    const I q = i / n;
+    off += static_cast<int64_t>(i - q * n) * v.strides[d];
+    i = q;
+  }
+  return off;
+}
+
+inline bool fits_u32(int64_t n) {
+  return n <= static_cast<int64_t>(0xffffffffu);
+}
+
+// Rewrites views that share dims with fewer dims: drops size-1 dims and merges neighbours that
+// every view walks contiguously ([B, S, C] + bias[C] becomes [B*S, C]), so each element costs
+// fewer divisions.
+inline void coalesce(StridedView* const* views, int count) {
+  StridedView& first = *views[0];
+  int rank = 0;
+  for (int d = 0; d < first.rank; ++d) {
+    if (first.dims[d] == 1) continue;
+    bool merge = rank > 0;
+    for (int v = 0; v < count && merge; ++v) {
+      const StridedView& w = *views[v];
+      merge = w.strides[rank - 1] == w.strides[d] * w.dims[d];
+    }
+    for (int v = 0; v < count; ++v) {
+      StridedView& w = *views[v];
+      if (merge) {
+        w.dims[rank - 1] *= w.dims[d];
+        w.strides[rank - 1] = w.strides[d];
+      } else {
+        w.dims[rank] = w.dims[d];
+        w.strides[rank] = w.strides[d];
+      }
+    }
+    if (!merge) ++rank;
+  }
+  for (int v = 0; v < count; ++v) views[v]->rank = rank;
+}
+
+inline int64_t view_numel(const StridedView& v) {
+  int64_t n = 1;
+  for (int d = 0; d < v.rank; ++d) n *= v.dims[d];
+  return n;
+}
+
+inline unsigned grid_for(int64_t n, int block) {
+  const int64_t g = (n + block - 1) / block;
+  return static_cast<unsigned>(g < 65535 * 16 ? (g < 1 ? 1 : g) : 65535 * 16);
+}
+
+#define VITRT_GRID_STRIDE(i, n)                                             \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += int64_t(gridDim.x) * blockDim.x)
+
+// Calls f(T{}) with T the C++ type of a float Elt; returns cudaErrorInvalidValue otherwise.
+template <typename F>
+cudaError_t dispatch_float(Elt t, F&& f) {
+  switch (t) {
+    case Elt::kF32:
+      return f(float{});
+    case Elt::kF16:
+      return f(__half{});
+    case Elt::kBF16:
+      return f(__nv_bfloat16{});
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+template <typename F>
+cudaError_t dispatch_any(Elt t, F&& f) {
+  switch (t) {
+    case Elt::kF32:
+      return f(float{});
+    case Elt::kF16:
+      return f(__half{});
+    case Elt::kBF16:
+      return f(__nv_bfloat16{});
+    case Elt::kI64:
+      return f(int64_t{});
+    case Elt::kI32:
+      return f(int32_t{});
+    case Elt::kBool:
+      return f(bool{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <typename T>
+inline constexpr bool kIsFloat = !std::is_integral<T>::value;
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,406 @@
+// Elementwise kernels: binary ops with broadcasting, unary ops, Where and Cast.
+#include <type_traits>
+
+#include "cuda/device_common.cuh"
+
+namespace vitrt::cuda {
+namespace {
+
+// Integer ops stay in integers (shape arithmetic on device, token ids); float ops compute in
+// fp32 whatever the storage type.
+template <typename T>
+using Acc = std::conditional_t<kIsFloat<T>, float, T>;
+
+template <typename T>
+__device__ __forceinline__ Acc<T> load(const T* p, int64_t i) {
+  if constexpr (kIsFloat<T>) {
+    return to_f(p[i]);
+  } else {
+    return p[i];
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ T store_cast(Acc<T> v) {
+  if constexpr (kIsFloat<T>) {
+    return from_f<T>(v);
+  } else {
+    return v;
+  }
+}
+
+template <typename A>
+__device__ __forceinline__ A binary_arith(BinaryOp op, A a, A b) {
+  if constexpr (std::is_same<A, bool>::value) {
+    return op == BinaryOp::kMul || op == BinaryOp::kMin ? (a && b) : (a || b);
+  }
+  switch (op) {
+    case BinaryOp::kAdd:
+      return a + b;
+    case BinaryOp::kSub:
+      return a - b;
+    case BinaryOp::kMul:
+      return a * b;
+    case BinaryOp::kMax:
+      return a > b ? a : b;
+    case BinaryOp::kMin:
+      return a < b ? a : b;
+    case BinaryOp::kDiv:
+      if constexpr (std::is_integral<A>::value) {
+        return b == 0 ? A(0) : a / b;
+      } else {
+        return a / b;
+      }
+    case BinaryOp::kPow:
+      if constexpr (std::is_same<A, bool>::value) {
+        return a;
+      } else if constexpr (std::is_integral<A>::value) {
+        A r = 1;
+        for (A k = 0; k < b; ++k) r *= a;
+        return r;
+      } else {
+        // x^2 and x^0.5 are what unfused LayerNorm/GELU exports use: exact forms first.
+        if (b == 2.0f) return a * a;
+        if (b == 0.5f) return sqrtf(a);
+        return powf(a, b);
+      }
+    case BinaryOp::kMod:
+      // ONNX Mod with fmod=0: the result has the sign of the divisor (Python semantics).
+      if constexpr (std::is_same<A, bool>::value) {
+        return a;
+      } else if constexpr (std::is_integral<A>::value) {
+        if (b == 0) return A(0);
+        A r = a % b;
+        return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+      } else {
+        float r = fmodf(a, b);
+        return (r != 0.0f && ((r < 0.0f) != (b < 0.0f))) ? r + b : r;
+      }
+    default:
+      return A(0);
+  }
+}
+
+template <typename A>
+__device__ __forceinline__ bool binary_compare(BinaryOp op, A a, A b) {
+  switch (op) {
+    case BinaryOp::kEqual:
+      return a == b;
+    case BinaryOp::kLess:
+      return a < b;
+    case BinaryOp::kLessEqual:
+      return a <= b;
+    case BinaryOp::kGreater:
+      return a > b;
+    case BinaryOp::kGreaterEqual:
+      return a >= b;
+    case BinaryOp::kAnd:
+      return a && b;
+    case BinaryOp::kOr:
+      return a || b;
+    case BinaryOp::kXor:
+      return bool(a) != bool(b);
+    default:
+      return false;
+  }
+}
+
+template <typename T, bool kCompare, typename I>
+__global__ void binary_kernel(BinaryOp op, const T* a, StridedView va, const T* b, StridedView vb,
+                              void* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const Acc<T> x = load(a, view_offset_t<I>(va, static_cast<I>(i)));
+    const Acc<T> y = load(b, view_offset_t<I>(vb, static_cast<I>(i)));
+    if constexpr (kCompare) {
+      static_cast<bool*>(out)[i] = binary_compare(op, x, y);
+    } else {
+      static_cast<T*>(out)[i] = store_cast<T>(binary_arith(op, x, y));
+    }
+  }
+}
+
+// How an operand of a broadcast binary op is read, when that is cheaper than a strided view:
+// contiguous like the output, one value, or a row repeated over the rows ([N, C] + bias[C]).
+enum class Access : int { kFlat, kScalar, kRow };
+
+template <Access kA>
+__device__ __forceinline__ uint32_t fast_offset(const StridedView& v, uint32_t i) {
+  if constexpr (kA == Access::kFlat) {
+    return i;
+  } else if constexpr (kA == Access::kScalar) {
+    return static_cast<uint32_t>(v.base);
+  } else {
+    return static_cast<uint32_t>(v.base) + i % static_cast<uint32_t>(v.dims[1]);
+  }
+}
+
+template <typename T, Access kA, Access kB>
+__global__ void binary_fast_kernel(BinaryOp op, const T* a, StridedView va, const T* b,
+                                   StridedView vb, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const uint32_t u = static_cast<uint32_t>(i);
+    out[i] = store_cast<T>(
+        binary_arith(op, load(a, fast_offset<kA>(va, u)), load(b, fast_offset<kB>(vb, u))));
+  }
+}
+
+// Same-shape contiguous inputs: no index math.
+template <typename T>
+__global__ void binary_flat_kernel(BinaryOp op, const T* a, const T* b, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = store_cast<T>(binary_arith(op, load(a, i), load(b, i)));
+  }
+}
+
+bool is_contiguous(const StridedView& v, const StridedView& out) {
+  if (v.base != 0 || v.rank != out.rank) return false;
+  int64_t s = 1;
+  for (int d = v.rank - 1; d >= 0; --d) {
+    if (v.dims[d] != 1 && v.strides[d] != s) return false;
+    s *= v.dims[d];
+  }
+  return true;
+}
+
+__device__ __forceinline__ float unary_float(UnaryOp op, float x) {
+  switch (op) {
+    case UnaryOp::kIdentity:
+      return x;
+    case UnaryOp::kNeg:
+      return -x;
+    case UnaryOp::kAbs:
+      return fabsf(x);
+    case UnaryOp::kSqrt:
+      return sqrtf(x);
+    case UnaryOp::kReciprocal:
+      return 1.0f / x;
+    case UnaryOp::kExp:
+      return expf(x);
+    case UnaryOp::kLog:
+      return logf(x);
+    case UnaryOp::kErf:
+      return erff(x);
+    case UnaryOp::kTanh:
+      return tanhf(x);
+    case UnaryOp::kSigmoid:
+      return 1.0f / (1.0f + expf(-x));
+    case UnaryOp::kRelu:
+      return x > 0.0f ? x : 0.0f;
+    case UnaryOp::kGelu:
+      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case UnaryOp::kGeluTanh:
+      return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case UnaryOp::kQuickGelu:
+      return x / (1.0f + expf(-1.702f * x));
+    case UnaryOp::kFloor:
+      return floorf(x);
+    case UnaryOp::kCeil:
+      return ceilf(x);
+    case UnaryOp::kSin:
+      return sinf(x);
+    case UnaryOp::kCos:
+      return cosf(x);
+    default:
+      return x;
+  }
+}
+
+template <typename T>
+__global__ void unary_kernel(UnaryOp op, const T* in, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = from_f<T>(unary_float(op, to_f(in[i])));
+  }
+}
+
+template <typename T>
+__global__ void isnan_kernel(const T* in, bool* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = isnan(to_f(in[i]));
+  }
+}
+
+__global__ void not_kernel(const bool* in, bool* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = !in[i];
+  }
+}
+
+template <typename T>
+__global__ void where_kernel(const bool* c, StridedView vc, const T* x, StridedView vx, const T* y,
+                             StridedView vy, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = c[view_offset(vc, i)] ? x[view_offset(vx, i)] : y[view_offset(vy, i)];
+  }
+}
+
+// The fast access of a coalesced view, or -1 when it needs the general index math.
+int access_of(const StridedView& v, const StridedView& out) {
+  bool flat = v.base == 0, scalar = true;
+  for (int d = 0; d < v.rank; ++d) {
+    flat = flat && v.strides[d] == out.strides[d];
+    scalar = scalar && v.strides[d] == 0;
+  }
+  if (flat) return static_cast<int>(Access::kFlat);
+  if (scalar) return static_cast<int>(Access::kScalar);
+  if (v.rank == 2 && v.strides[0] == 0 && v.strides[1] == 1) return static_cast<int>(Access::kRow);
+  return -1;
+}
+
+template <typename T, Access kA>
+void launch_fast_b(int kb, BinaryOp op, const T* a, const StridedView& va, const T* b,
+                   const StridedView& vb, T* out, int64_t n, cudaStream_t stream) {
+  switch (static_cast<Access>(kb)) {
+    case Access::kFlat:
+      binary_fast_kernel<T, kA, Access::kFlat>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      break;
+    case Access::kScalar:
+      binary_fast_kernel<T, kA, Access::kScalar>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      break;
+    case Access::kRow:
+      binary_fast_kernel<T, kA, Access::kRow>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      break;
+  }
+}
+
+template <typename T, bool kCompare>
+void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, StridedView vb,
+                         void* out, StridedView vout, int64_t n, cudaStream_t stream) {
+  StridedView* views[] = {&va, &vb, &vout};
+  coalesce(views, 3);
+  const int ka = access_of(va, vout), kb = access_of(vb, vout);
+  if (!kCompare && ka >= 0 && kb >= 0 && fits_u32(n)) {
+    T* o = static_cast<T*>(out);
+    switch (static_cast<Access>(ka)) {
+      case Access::kFlat:
+        launch_fast_b<T, Access::kFlat>(kb, op, a, va, b, vb, o, n, stream);
+        break;
+      case Access::kScalar:
+        launch_fast_b<T, Access::kScalar>(kb, op, a, va, b, vb, o, n, stream);
+        break;
+      case Access::kRow:
+        launch_fast_b<T, Access::kRow>(kb, op, a, va, b, vb, o, n, stream);
+        break;
+    }
+    return;
+  }
+  if (fits_u32(n)) {
+    binary_kernel<T, kCompare, uint32_t>
+        <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+  } else {
+    binary_kernel<T, kCompare, int64_t>
+        <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+  }
+}
+
+template <typename From, typename To>
+__global__ void cast_kernel(const From* in, To* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    if constexpr (kIsFloat<From> && kIsFloat<To>) {
+      out[i] = from_f<To>(to_f(in[i]));
+    } else if constexpr (kIsFloat<From>) {
+      // Float to integer truncates toward zero, as ONNX Cast does; to bool: nonzero.
+      const float v = to_f(in[i]);
+      if constexpr (std::is_same<To, bool>::value) {
+        out[i] = v != 0.0f;
+      } else {
+        out[i] = static_cast<To>(v);
+      }
+    } else if constexpr (kIsFloat<To>) {
+      out[i] = from_f<To>(static_cast<float>(in[i]));
+    } else if constexpr (std::is_same<To, bool>::value) {
+      out[i] = in[i] != 0;
+    } else {
+      out[i] = static_cast<To>(in[i]);
+    }
+  }
+}
+
+bool is_compare(BinaryOp op) {
+  return op >= BinaryOp::kEqual;
+}
+
+}  // namespace
+
+cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
+                          const StridedView& va, const void* b, const StridedView& vb, void* out,
+                          const StridedView& vout, cudaStream_t stream) {
+  const int64_t n = view_numel(vout);
+  if (n == 0) return cudaSuccess;
+  const bool compare = is_compare(op);
+  if (compare != (out_type == Elt::kBool)) return cudaErrorInvalidValue;
+  const bool flat = !compare && is_contiguous(va, vout) && is_contiguous(vb, vout) &&
+                    view_numel(va) == n && view_numel(vb) == n;
+  return dispatch_any(in_type, [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = static_cast<const T*>(a);
+    const T* pb = static_cast<const T*>(b);
+    if (flat) {
+      binary_flat_kernel<T>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, pa, pb, static_cast<T*>(out), n);
+    } else if (compare) {
+      launch_binary_views<T, true>(op, pa, va, pb, vb, out, vout, n, stream);
+    } else {
+      launch_binary_views<T, false>(op, pa, va, pb, vb, out, vout, n, stream);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,
+                         int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  if (op == UnaryOp::kNot) {
+    if (in_type != Elt::kBool) return cudaErrorInvalidValue;
+    not_kernel<<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const bool*>(in),
+                                                     static_cast<bool*>(out), n);
+    return cudaGetLastError();
+  }
+  return dispatch_float(in_type, [&](auto tag) {
+    using T = decltype(tag);
+    if (op == UnaryOp::kIsNaN) {
+      isnan_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(in),
+                                                            static_cast<bool*>(out), n);
+    } else {
+      if (out_type != in_type) return cudaErrorInvalidValue;
+      unary_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, static_cast<const T*>(in),
+                                                            static_cast<T*>(out), n);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_where(Elt type, const void* cond, const StridedView& vc, const void* x,
+                         const StridedView& vx, const void* y, const StridedView& vy, void* out,
+                         const StridedView& vout, cudaStream_t stream) {
+  const int64_t n = view_numel(vout);
+  if (n == 0) return cudaSuccess;
+  StridedView c = vc, xv = vx, yv = vy, ov = vout;
+  StridedView* views[] = {&c, &xv, &yv, &ov};
+  coalesce(views, 4);
+  return dispatch_any(type, [&](auto tag) {
+    using T = decltype(tag);
+    where_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const bool*>(cond), c, static_cast<const T*>(x), xv, static_cast<const T*>(y),
+        yv, static_cast<T*>(out), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_cast(Elt from, Elt to, const void* in, void* out, int64_t n,
+                        cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return dispatch_any(from, [&](auto ftag) {
+    using F = decltype(ftag);
+    return dispatch_any(to, [&](auto ttag) {
+      using T = decltype(ttag);
+      cast_kernel<F, T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const F*>(in),
+                                                              static_cast<T*>(out), n);
+      return cudaGetLastError();
+    });
+  });
+}
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,145 @@
+// Launchers of the CUDA kernels: a plain C++17 interface between the op logic (cuda_ops_*.cc,
+// C++20, which works out shapes, strides and attributes) and the .cu files that hold the device
+// code. Every launcher is asynchronous on `stream` and returns the launch error.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace vitrt::cuda {
+
+// Element types the device kernels handle. Float activations are stored as kF32, kF16 or kBF16
+// (the plan's precision); arithmetic is always fp32.
+enum class Elt : int { kF32, kF16, kBF16, kI64, kI32, kBool };
+
+inline constexpr int kMaxRank = 8;
+
+// A view of n-dimensional data: element offset of index (i0..i{r-1}) is base + sum(ik*strides[k]).
+// Strides are in elements and may be 0 (broadcast) or negative (reversed slices).
+struct StridedView {
+  int rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t strides[kMaxRank] = {};
+  int64_t base = 0;
+};
+
+enum class BinaryOp : int {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kPow,
+  kMod,
+  kMax,
+  kMin,
+  kEqual,
+  kLess,
+  kLessEqual,
+  kGreater,
+  kGreaterEqual,
+  kAnd,
+  kOr,
+  kXor
+};
+enum class UnaryOp : int {
+  kIdentity,
+  kNeg,
+  kAbs,
+  kSqrt,
+  kReciprocal,
+  kExp,
+  kLog,
+  kErf,
+  kTanh,
+  kSigmoid,
+  kRelu,
+  kGelu,
+  kGeluTanh,
+  kQuickGelu,
+  kIsNaN,
+  kNot,
+  kFloor,
+  kCeil,
+  kSin,
+  kCos
+};
+
+// out[i] = a[i] op b[i] over the index space of `out` (contiguous, out.rank dims); a and b are
+// read through their views (broadcast strides). Comparisons write kBool.
+cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
+                          const StridedView& va, const void* b, const StridedView& vb, void* out,
+                          const StridedView& vout, cudaStream_t stream);
+cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,
+                         int64_t n, cudaStream_t stream);
+// out = cond ? x : y with broadcasting (cond is kBool).
+cudaError_t launch_where(Elt type, const void* cond, const StridedView& vc, const void* x,
+                         const StridedView& vx, const void* y, const StridedView& vy, void* out,
+                         const StridedView& vout, cudaStream_t stream);
+// Converts n elements between any two element types.
+cudaError_t launch_cast(Elt from, Elt to, const void* in, void* out, int64_t n,
+                        cudaStream_t stream);
+// Copies elements of size `elem_bytes` from `src` read through `vsrc` into `dst` written through
+// `vdst` (same dims): transpose, slice, expand, tile, concat and split are all this copy.
+cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedView& vsrc, void* dst,
+                                const StridedView& vdst, cudaStream_t stream);
+// out[o, j, i] = data[o, idx[j], i] for data [outer, axis_dim, inner], indices int64 or int32
+// (negative ones wrap); an index out of range writes zeros.
+cudaError_t launch_gather(int elem_bytes, const void* data, int64_t outer, int64_t axis_dim,
+                          int64_t inner, const void* indices, bool indices_i64, int64_t n_idx,
+                          void* out, cudaStream_t stream);
+// GatherND: tuple t (of n_tuples, `per_batch` per batch item) picks the slice of `slice`
+// elements at batch(t) * batch_stride + sum_j idx[t*k + j] * strides[j] (j < k, negative
+// indices wrap against dims[j]; out of range writes zeros). Indices are int64.
+struct GatherNdArgs {
+  int64_t n_tuples = 0, per_batch = 1, k = 0, slice = 1, batch_stride = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t strides[kMaxRank] = {};
+};
+cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indices,
+                             const GatherNdArgs& args, void* out, cudaStream_t stream);
+// ArgMax over the middle axis of [outer, r, inner] (first maximum), output int64.
+cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
+                          void* out, cudaStream_t stream);
+
+// Softmax over the middle axis of [outer, r, inner].
+cudaError_t launch_softmax(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                           int64_t inner, cudaStream_t stream);
+// Mean over the middle axis of [outer, r, inner].
+cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                               int64_t inner, cudaStream_t stream);
+// y = LayerNorm(a (+ b)) over rows of `cols`; b (optional) is read through row index
+// (row % b_rows), sum (optional) receives a + b. gamma/beta in the activation type (beta
+// optional).
+cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
+                              const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
+                              int64_t cols, float epsilon, cudaStream_t stream);
+// out[row, col] += bias[col] for a [rows, cols] matrix, then the activation (kIdentity,
+// kGelu, ...); bias may be null.
+cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,
+                            UnaryOp act, cudaStream_t stream);
+// [B, C, H, W] -> [B, (H/ph)*(W/pw), C*ph*pw] (vitrt.Patchify's layout).
+cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
+                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream);
+// out[b, d, p] = in[b, p, d] + bias[d]: the GEMM result of a patch convolution back to NCHW.
+cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
+                                 int64_t p, int64_t d, cudaStream_t stream);
+
+// Fused attention. q/k/v rows are read at ptr + ((b * S + s) * row_stride + h * head_dim);
+// the mask (additive, fp activation type, optional) at mask[b*ms0 + h*ms1 + i*ms2 + j*ms3].
+struct AttentionArgs {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const void* mask = nullptr;
+  void* out = nullptr;  // [B, Sq, H*Dv]
+  int64_t batch = 0, heads = 0, sq = 0, sk = 0, dh = 0, dv = 0;
+  int64_t q_row_stride = 0, k_row_stride = 0, v_row_stride = 0;
+  int64_t mask_strides[4] = {};
+  float scale = 1.0f;
+  bool causal = false;
+};
+// Supports head dims up to 128.
+cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream);
+
+}  // namespace vitrt::cuda

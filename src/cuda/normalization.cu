@@ -1,0 +1,234 @@
+// Row kernels: Softmax, ReduceMean, LayerNorm (with the residual add of vitrt.AddLayerNorm),
+// and the bias + activation applied after a GEMM when no cuBLASLt epilogue fits.
+#include <cfloat>
+
+#include "cuda/device_common.cuh"
+
+namespace vitrt::cuda {
+namespace {
+
+constexpr int kRowThreads = 256;
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Block-wide reductions over kRowThreads threads; every thread gets the result.
+__device__ float block_sum(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warp_sum(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float t = lane < (kRowThreads / 32) ? scratch[lane] : 0.0f;
+  return warp_sum(t);
+}
+__device__ float block_max(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float t = lane < (kRowThreads / 32) ? scratch[lane] : -INFINITY;
+  return warp_max(t);
+}
+
+// One block per row of the last axis.
+template <typename T>
+__global__ void softmax_last_kernel(const T* in, T* out, int64_t r) {
+  __shared__ float scratch[32];
+  const T* x = in + blockIdx.x * r;
+  T* y = out + blockIdx.x * r;
+  float m = -INFINITY;
+  for (int64_t j = threadIdx.x; j < r; j += blockDim.x) m = fmaxf(m, to_f(x[j]));
+  m = block_max(m, scratch);
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < r; j += blockDim.x) s += expf(to_f(x[j]) - m);
+  s = block_sum(s, scratch);
+  const float inv = 1.0f / s;
+  for (int64_t j = threadIdx.x; j < r; j += blockDim.x)
+    y[j] = from_f<T>(expf(to_f(x[j]) - m) * inv);
+}
+
+// Rows of up to a few thousand (attention scores: 50-257 keys): one warp per row, so a block
+// serves eight rows instead of leaving most of its threads idle.
+template <typename T>
+__global__ void softmax_warp_kernel(const T* in, T* out, int64_t rows, int64_t r) {
+  const int64_t row = int64_t(blockIdx.x) * (kRowThreads / 32) + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  const int lane = threadIdx.x & 31;
+  const T* x = in + row * r;
+  T* y = out + row * r;
+  float m = -INFINITY;
+  for (int64_t j = lane; j < r; j += 32) m = fmaxf(m, to_f(x[j]));
+  m = warp_max(m);
+  float s = 0.0f;
+  for (int64_t j = lane; j < r; j += 32) s += expf(to_f(x[j]) - m);
+  const float inv = 1.0f / warp_sum(s);
+  for (int64_t j = lane; j < r; j += 32) y[j] = from_f<T>(expf(to_f(x[j]) - m) * inv);
+}
+
+// A softmax over a middle axis: one thread per (outer, inner) column.
+template <typename T>
+__global__ void softmax_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t base = (i / inner) * r * inner + (i % inner);
+    float m = -INFINITY;
+    for (int64_t k = 0; k < r; ++k) m = fmaxf(m, to_f(in[base + k * inner]));
+    float s = 0.0f;
+    for (int64_t k = 0; k < r; ++k) s += expf(to_f(in[base + k * inner]) - m);
+    for (int64_t k = 0; k < r; ++k) {
+      out[base + k * inner] = from_f<T>(expf(to_f(in[base + k * inner]) - m) / s);
+    }
+  }
+}
+
+template <typename T>
+__global__ void mean_last_kernel(const T* in, T* out, int64_t r) {
+  __shared__ float scratch[32];
+  const T* x = in + blockIdx.x * r;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < r; j += blockDim.x) s += to_f(x[j]);
+  s = block_sum(s, scratch);
+  if (threadIdx.x == 0) out[blockIdx.x] = from_f<T>(s / static_cast<float>(r));
+}
+
+template <typename T>
+__global__ void mean_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t base = (i / inner) * r * inner + (i % inner);
+    float s = 0.0f;
+    for (int64_t k = 0; k < r; ++k) s += to_f(in[base + k * inner]);
+    out[i] = from_f<T>(s / static_cast<float>(r));
+  }
+}
+
+// Two passes over the row (mean, then centred variance) for accuracy; the row is re-read from
+// global memory (L1/L2-resident at transformer widths) rather than staged, to allow any width.
+template <typename T>
+__global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma,
+                                  const T* beta, T* y, T* sum, int64_t cols, float eps) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x;
+  const T* pa = a + row * cols;
+  const T* pb = b != nullptr ? b + (row % b_rows) * cols : nullptr;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    float v = to_f(pa[j]);
+    if (pb != nullptr) v += to_f(pb[j]);
+    if (sum != nullptr) sum[row * cols + j] = from_f<T>(v);
+    s += v;
+  }
+  const float mean = block_sum(s, scratch) / static_cast<float>(cols);
+  float q = 0.0f;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    float v = to_f(pa[j]);
+    if (pb != nullptr) v += to_f(pb[j]);
+    const float d = v - mean;
+    q += d * d;
+  }
+  const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(cols) + eps);
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    float v = to_f(pa[j]);
+    if (pb != nullptr) v += to_f(pb[j]);
+    float o = (v - mean) * inv * to_f(gamma[j]);
+    if (beta != nullptr) o += to_f(beta[j]);
+    y[row * cols + j] = from_f<T>(o);
+  }
+}
+
+__device__ __forceinline__ float activate(UnaryOp act, float x) {
+  switch (act) {
+    case UnaryOp::kRelu:
+      return x > 0.0f ? x : 0.0f;
+    case UnaryOp::kGelu:
+      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case UnaryOp::kGeluTanh:
+      return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case UnaryOp::kQuickGelu:
+      return x / (1.0f + expf(-1.702f * x));
+    default:
+      return x;
+  }
+}
+
+template <typename T>
+__global__ void bias_act_kernel(T* data, const T* bias, int64_t cols, UnaryOp act, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    float v = to_f(data[i]);
+    if (bias != nullptr) v += to_f(bias[i % cols]);
+    data[i] = from_f<T>(activate(act, v));
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_softmax(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                           int64_t inner, cudaStream_t stream) {
+  if (outer * r * inner == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    if (inner == 1 && r <= 2048) {
+      const int64_t rows_per_block = kRowThreads / 32;
+      softmax_warp_kernel<T>
+          <<<static_cast<unsigned>((outer + rows_per_block - 1) / rows_per_block), kRowThreads, 0,
+             stream>>>(static_cast<const T*>(in), static_cast<T*>(out), outer, r);
+    } else if (inner == 1) {
+      softmax_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), r);
+    } else {
+      softmax_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                               int64_t inner, cudaStream_t stream) {
+  if (outer * inner == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    if (inner == 1) {
+      mean_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), r);
+    } else {
+      mean_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
+                              const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
+                              int64_t cols, float epsilon, cudaStream_t stream) {
+  if (rows * cols == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    layer_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+        static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
+        static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
+        static_cast<T*>(sum), cols, epsilon);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,
+                            UnaryOp act, cudaStream_t stream) {
+  const int64_t n = rows * cols;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    bias_act_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<T*>(data), static_cast<const T*>(bias), cols, act, n);
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace vitrt::cuda

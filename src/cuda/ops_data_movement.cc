@@ -1,0 +1,589 @@
+// Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity) share their
+// input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy each;
+// Gather, ArgMax and vitrt.Patchify have their own kernels.
+#include <algorithm>
+
+#include "cuda/cuda_kernel.h"
+
+namespace vitrt::cuda {
+namespace {
+
+Status check_rank(size_t rank) {
+  if (rank > static_cast<size_t>(kMaxRank)) {
+    return unsupported("rank ", rank, " exceeds the CUDA backend's ", kMaxRank);
+  }
+  return Status::ok_status();
+}
+
+int elem_bytes(DType t) {
+  return static_cast<int>(dtype_size(t));
+}
+
+// ---- views -----------------------------------------------------------------------------------
+
+enum class ViewKind { kReshape, kFlatten, kSqueeze, kUnsqueeze, kIdentity };
+
+class ViewKernel final : public CudaKernel {
+ public:
+  ViewKernel(ViewKind kind, const Node& node, int64_t opset)
+      : kind_(kind), node_(node), opset_(opset) {}
+  int alias_of() const override { return 0; }
+
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    if (ctx.launch) return Status::ok_status();  // nothing to move
+    const DeviceTensor& x = *in[0];
+    out[0].dtype = x.dtype;
+    VITRT_ASSIGN_OR_RETURN(out[0].shape, shape_of(in));
+    if (shape_numel(out[0].shape) != x.numel()) {
+      return invalid_argument("cannot view ", shape_to_string(x.shape), " as ",
+                              shape_to_string(out[0].shape));
+    }
+    return Status::ok_status();
+  }
+
+ private:
+  Result<std::vector<int64_t>> axes_of(const std::vector<const DeviceTensor*>& in) const {
+    if (opset_ >= 13) {
+      if (in.size() > 1 && in[1] != nullptr) return host_ints(in[1], "input 'axes'");
+      return std::vector<int64_t>{};
+    }
+    return node_.attrs.get_ints("axes", {});
+  }
+
+  Result<std::vector<int64_t>> shape_of(const std::vector<const DeviceTensor*>& in) const {
+    const std::vector<int64_t>& s = in[0]->shape;
+    const int rank = static_cast<int>(s.size());
+    switch (kind_) {
+      case ViewKind::kIdentity:
+        return s;
+      case ViewKind::kReshape: {
+        VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> target, host_ints(in[1], "input 'shape'"));
+        VITRT_ASSIGN_OR_RETURN(int64_t allowzero, node_.attrs.get_int("allowzero", 0));
+        int infer = -1;
+        int64_t known = 1;
+        for (size_t i = 0; i < target.size(); ++i) {
+          if (target[i] == 0 && allowzero == 0) {
+            if (i >= s.size())
+              return invalid_argument("shape has 0 at axis ", i, " past the input rank");
+            target[i] = s[i];
+          }
+          if (target[i] == -1) {
+            if (infer >= 0) return invalid_argument("shape has more than one -1");
+            infer = static_cast<int>(i);
+          } else {
+            known *= target[i];
+          }
+        }
+        if (infer >= 0) {
+          if (known == 0) return invalid_argument("cannot infer -1 with a zero-sized target");
+          target[infer] = shape_numel(s) / known;
+        }
+        return target;
+      }
+      case ViewKind::kFlatten: {
+        VITRT_ASSIGN_OR_RETURN(int64_t axis, node_.attrs.get_int("axis", 1));
+        if (axis < 0) axis += rank;
+        if (axis < 0 || axis > rank) return invalid_argument("axis out of range");
+        int64_t a = 1;
+        for (int i = 0; i < axis; ++i) a *= s[i];
+        return std::vector<int64_t>{a, shape_numel(s) / std::max<int64_t>(a, 1)};
+      }
+      case ViewKind::kSqueeze: {
+        VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> axes, axes_of(in));
+        std::vector<bool> drop(rank, false);
+        if (axes.empty()) {
+          for (int i = 0; i < rank; ++i) drop[i] = s[i] == 1;
+        }
+        for (int64_t a : axes) {
+          VITRT_ASSIGN_OR_RETURN(int ax, normalize_axis(a, rank));
+          if (s[ax] != 1) return invalid_argument("cannot squeeze axis ", a, " of size ", s[ax]);
+          drop[ax] = true;
+        }
+        std::vector<int64_t> r;
+        for (int i = 0; i < rank; ++i) {
+          if (!drop[i]) r.push_back(s[i]);
+        }
+        return r;
+      }
+      case ViewKind::kUnsqueeze: {
+        VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> axes, axes_of(in));
+        const int out_rank = rank + static_cast<int>(axes.size());
+        std::vector<bool> inserted(out_rank, false);
+        for (int64_t a : axes) {
+          VITRT_ASSIGN_OR_RETURN(int ax, normalize_axis(a, out_rank));
+          inserted[ax] = true;
+        }
+        std::vector<int64_t> r;
+        size_t k = 0;
+        for (int i = 0; i < out_rank; ++i) r.push_back(inserted[i] ? 1 : s[k++]);
+        return r;
+      }
+    }
+    return internal_error("unknown view kind");
+  }
+
+  ViewKind kind_;
+  const Node& node_;
+  int64_t opset_;
+};
+
+// ---- strided copies --------------------------------------------------------------------------
+
+Status copy(const DeviceTensor& src, const StridedView& vs, void* dst, const StridedView& vd,
+            const LaunchContext& ctx, const char* what) {
+  return cuda_status(launch_copy_strided(elem_bytes(src.dtype), src.data, vs, dst, vd, ctx.stream),
+                     what);
+}
+
+class TransposeKernel final : public CudaKernel {
+ public:
+  explicit TransposeKernel(std::vector<int64_t> perm) : perm_(std::move(perm)) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    std::vector<int64_t> perm = perm_;
+    if (perm.empty()) {
+      for (int i = rank - 1; i >= 0; --i) perm.push_back(i);
+    }
+    if (static_cast<int>(perm.size()) != rank) return invalid_argument("perm length != rank");
+    VITRT_RETURN_IF_ERROR(check_rank(rank));
+    const std::vector<int64_t> strides = contiguous_strides(x.shape);
+    StridedView vs;
+    vs.rank = rank;
+    std::vector<int64_t> shape(rank);
+    for (int i = 0; i < rank; ++i) {
+      VITRT_ASSIGN_OR_RETURN(int p, normalize_axis(perm[i], rank));
+      shape[i] = x.shape[p];
+      vs.dims[i] = x.shape[p];
+      vs.strides[i] = strides[p];
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    return copy(x, vs, out[0].data, contiguous_view(shape), ctx, "Transpose");
+  }
+
+ private:
+  std::vector<int64_t> perm_;
+};
+
+class ConcatKernel final : public CudaKernel {
+ public:
+  explicit ConcatKernel(int64_t axis) : axis_(axis) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& first = *in[0];
+    const int rank = static_cast<int>(first.shape.size());
+    VITRT_RETURN_IF_ERROR(check_rank(rank));
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
+    if (!ctx.launch) {
+      std::vector<int64_t> shape = first.shape;
+      shape[axis] = 0;
+      for (const DeviceTensor* t : in) {
+        if (t->dtype != first.dtype || t->shape.size() != first.shape.size()) {
+          return invalid_argument("inputs differ in dtype or rank");
+        }
+        for (int i = 0; i < rank; ++i) {
+          if (i != axis && t->shape[i] != first.shape[i]) {
+            return invalid_argument("input shapes ", shape_to_string(first.shape), " and ",
+                                    shape_to_string(t->shape), " differ off axis ", axis);
+          }
+        }
+        shape[axis] += t->shape[axis];
+      }
+      out[0].dtype = first.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    const std::vector<int64_t> ostrides = contiguous_strides(out[0].shape);
+    int64_t offset = 0;
+    for (const DeviceTensor* t : in) {
+      StridedView vd = contiguous_view(t->shape);
+      for (int i = 0; i < rank; ++i) vd.strides[i] = ostrides[i];
+      vd.base = offset * ostrides[axis];
+      VITRT_RETURN_IF_ERROR(copy(*t, contiguous_view(t->shape), out[0].data, vd, ctx, "Concat"));
+      offset += t->shape[axis];
+    }
+    return Status::ok_status();
+  }
+
+ private:
+  int64_t axis_;
+};
+
+class SplitKernel final : public CudaKernel {
+ public:
+  SplitKernel(const Node& node, int64_t opset) : node_(node), opset_(opset) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_RETURN_IF_ERROR(check_rank(rank));
+    VITRT_ASSIGN_OR_RETURN(int64_t axis_attr, node_.attrs.get_int("axis", 0));
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_attr, rank));
+    std::vector<int64_t> sizes;
+    if (opset_ >= 13 && in.size() > 1 && in[1] != nullptr) {
+      VITRT_ASSIGN_OR_RETURN(sizes, host_ints(in[1], "input 'split'"));
+    } else if (opset_ < 13) {
+      VITRT_ASSIGN_OR_RETURN(sizes, node_.attrs.get_ints("split", {}));
+    }
+    const int64_t n = static_cast<int64_t>(out.size());
+    if (sizes.empty()) {
+      // Equal parts, the last one smaller when the dim does not divide (opset 18).
+      const int64_t part = (x.shape[axis] + n - 1) / n;
+      for (int64_t i = 0; i < n; ++i) {
+        sizes.push_back(std::max<int64_t>(0, std::min(part, x.shape[axis] - i * part)));
+      }
+    }
+    if (static_cast<int64_t>(sizes.size()) != n) return invalid_argument("split sizes != outputs");
+    const std::vector<int64_t> strides = contiguous_strides(x.shape);
+    int64_t offset = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<int64_t> shape = x.shape;
+      shape[axis] = sizes[i];
+      if (!ctx.launch) {
+        out[i].dtype = x.dtype;
+        out[i].shape = shape;
+      } else if (out[i].data != nullptr) {
+        StridedView vs = contiguous_view(shape);
+        for (int d = 0; d < rank; ++d) vs.strides[d] = strides[d];
+        vs.base = offset * strides[axis];
+        VITRT_RETURN_IF_ERROR(copy(x, vs, out[i].data, contiguous_view(shape), ctx, "Split"));
+      }
+      offset += sizes[i];
+    }
+    if (offset != x.shape[axis]) return invalid_argument("split sizes do not sum to the dim");
+    return Status::ok_status();
+  }
+
+ private:
+  const Node& node_;
+  int64_t opset_;
+};
+
+class SliceKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_RETURN_IF_ERROR(check_rank(rank));
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> starts, host_ints(in[1], "input 'starts'"));
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> ends, host_ints(in[2], "input 'ends'"));
+    std::vector<int64_t> axes, steps;
+    if (in.size() > 3 && in[3] != nullptr) {
+      VITRT_ASSIGN_OR_RETURN(axes, host_ints(in[3], "input 'axes'"));
+    } else {
+      for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+    }
+    if (in.size() > 4 && in[4] != nullptr) {
+      VITRT_ASSIGN_OR_RETURN(steps, host_ints(in[4], "input 'steps'"));
+    } else {
+      steps.assign(starts.size(), 1);
+    }
+    if (ends.size() != starts.size() || axes.size() != starts.size() ||
+        steps.size() != starts.size()) {
+      return invalid_argument("starts, ends, axes and steps differ in length");
+    }
+    const std::vector<int64_t> strides = contiguous_strides(x.shape);
+    StridedView vs = contiguous_view(x.shape);
+    std::vector<int64_t> shape = x.shape;
+    for (size_t i = 0; i < starts.size(); ++i) {
+      VITRT_ASSIGN_OR_RETURN(int a, normalize_axis(axes[i], rank));
+      const int64_t dim = x.shape[a];
+      const int64_t step = steps[i];
+      if (step == 0) return invalid_argument("slice step is 0");
+      int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
+      int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
+      if (step > 0) {
+        s = std::clamp<int64_t>(s, 0, dim);
+        e = std::clamp<int64_t>(e, 0, dim);
+        shape[a] = e > s ? (e - s + step - 1) / step : 0;
+      } else {
+        s = std::clamp<int64_t>(s, 0, dim - 1);
+        e = std::clamp<int64_t>(e, -1, dim - 1);
+        shape[a] = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+      }
+      vs.dims[a] = shape[a];
+      vs.strides[a] = strides[a] * step;
+      vs.base += s * strides[a];
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    return copy(x, vs, out[0].data, contiguous_view(shape), ctx, "Slice");
+  }
+};
+
+class ExpandKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    if (!ctx.launch) {
+      VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> target, host_ints(in[1], "input 'shape'"));
+      VITRT_ASSIGN_OR_RETURN(out[0].shape, broadcast_shapes(x.shape, target));
+      VITRT_RETURN_IF_ERROR(check_rank(out[0].shape.size()));
+      out[0].dtype = x.dtype;
+      return Status::ok_status();
+    }
+    return copy(x, broadcast_view(x.shape, out[0].shape), out[0].data,
+                contiguous_view(out[0].shape), ctx, "Expand");
+  }
+};
+
+class TileKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, host_ints(in[1], "input 'repeats'"));
+    if (static_cast<int>(repeats.size()) != rank) return invalid_argument("repeats length != rank");
+    VITRT_RETURN_IF_ERROR(check_rank(2 * rank));
+    // The output [r0*d0, r1*d1, ...] is, in memory, [r0, d0, r1, d1, ...]: read x with stride 0
+    // along each repeat axis.
+    const std::vector<int64_t> strides = contiguous_strides(x.shape);
+    StridedView vs;
+    vs.rank = 2 * rank;
+    std::vector<int64_t> shape(rank), split;
+    for (int i = 0; i < rank; ++i) {
+      shape[i] = x.shape[i] * repeats[i];
+      vs.dims[2 * i] = repeats[i];
+      vs.strides[2 * i] = 0;
+      vs.dims[2 * i + 1] = x.shape[i];
+      vs.strides[2 * i + 1] = strides[i];
+      split.push_back(repeats[i]);
+      split.push_back(x.shape[i]);
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    return copy(x, vs, out[0].data, contiguous_view(split), ctx, "Tile");
+  }
+};
+
+class GatherKernel final : public CudaKernel {
+ public:
+  explicit GatherKernel(int64_t axis) : axis_(axis) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& data = *in[0];
+    const DeviceTensor& idx = *in[1];
+    const int rank = static_cast<int>(data.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
+    if (idx.dtype != DType::kInt64 && idx.dtype != DType::kInt32) {
+      return invalid_argument("indices must be int64 or int32");
+    }
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; ++i) outer *= data.shape[i];
+    for (int i = axis + 1; i < rank; ++i) inner *= data.shape[i];
+    if (!ctx.launch) {
+      std::vector<int64_t> shape(data.shape.begin(), data.shape.begin() + axis);
+      shape.insert(shape.end(), idx.shape.begin(), idx.shape.end());
+      shape.insert(shape.end(), data.shape.begin() + axis + 1, data.shape.end());
+      out[0].dtype = data.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    return cuda_status(
+        launch_gather(elem_bytes(data.dtype), data.data, outer, data.shape[axis], inner, idx.data,
+                      idx.dtype == DType::kInt64, idx.numel(), out[0].data, ctx.stream),
+        "Gather");
+  }
+
+ private:
+  int64_t axis_;
+};
+
+class GatherNdKernel final : public CudaKernel {
+ public:
+  explicit GatherNdKernel(int64_t batch_dims) : batch_dims_(batch_dims) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& data = *in[0];
+    const DeviceTensor& idx = *in[1];
+    const int64_t b = batch_dims_;
+    const int64_t r = static_cast<int64_t>(data.shape.size());
+    const int64_t q = static_cast<int64_t>(idx.shape.size());
+    if (idx.dtype != DType::kInt64) return invalid_argument("indices must be int64");
+    if (q < 1 || b >= q || b >= r) return invalid_argument("batch_dims out of range");
+    const int64_t k = idx.shape.back();
+    if (k < 1 || b + k > r || k > kMaxRank) return invalid_argument("index tuples too long");
+    for (int64_t i = 0; i < b; ++i) {
+      if (data.shape[i] != idx.shape[i]) return invalid_argument("batch dims differ");
+    }
+    if (!ctx.launch) {
+      std::vector<int64_t> shape(idx.shape.begin(), idx.shape.end() - 1);
+      shape.insert(shape.end(), data.shape.begin() + b + k, data.shape.end());
+      out[0].dtype = data.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    GatherNdArgs a;
+    a.k = k;
+    a.n_tuples = idx.numel() / k;
+    int64_t batch = 1;
+    for (int64_t i = 0; i < b; ++i) batch *= data.shape[i];
+    a.per_batch = a.n_tuples / std::max<int64_t>(batch, 1);
+    const std::vector<int64_t> strides = contiguous_strides(data.shape);
+    a.batch_stride = b > 0 ? strides[b - 1] : 0;
+    a.slice = b + k < r ? strides[b + k - 1] : 1;
+    for (int64_t j = 0; j < k; ++j) {
+      a.dims[j] = data.shape[b + j];
+      a.strides[j] = strides[b + j];
+    }
+    return cuda_status(
+        launch_gather_nd(elem_bytes(data.dtype), data.data, idx.data, a, out[0].data, ctx.stream),
+        "GatherND");
+  }
+
+ private:
+  int64_t batch_dims_;
+};
+
+class ArgMaxKernel final : public CudaKernel {
+ public:
+  ArgMaxKernel(int64_t axis, bool keepdims) : axis_(axis), keepdims_(keepdims) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; ++i) outer *= x.shape[i];
+    for (int i = axis + 1; i < rank; ++i) inner *= x.shape[i];
+    if (!ctx.launch) {
+      std::vector<int64_t> shape = x.shape;
+      if (keepdims_) {
+        shape[axis] = 1;
+      } else {
+        shape.erase(shape.begin() + axis);
+      }
+      out[0].dtype = DType::kInt64;
+      out[0].shape = shape;
+      return elt_of(x.dtype).status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(
+        launch_argmax(t, x.data, outer, x.shape[axis], inner, out[0].data, ctx.stream), "ArgMax");
+  }
+
+ private:
+  int64_t axis_;
+  bool keepdims_;
+};
+
+class PatchifyKernel final : public CudaKernel {
+ public:
+  PatchifyKernel(int64_t ph, int64_t pw) : ph_(ph), pw_(pw) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    if (x.shape.size() != 4) return invalid_argument("input must be [B, C, H, W]");
+    const int64_t b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+    if (h % ph_ != 0 || w % pw_ != 0) {
+      return invalid_argument("image ", h, "x", w, " is not a multiple of the patch ", ph_, "x",
+                              pw_);
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = {b, (h / ph_) * (w / pw_), c * ph_ * pw_};
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_patchify(t, x.data, out[0].data, b, c, h, w, ph_, pw_, ctx.stream),
+                       "Patchify");
+  }
+
+ private:
+  int64_t ph_, pw_;
+};
+
+template <ViewKind kKind>
+Result<std::unique_ptr<CudaKernel>> make_view(const CudaKernelInit& init) {
+  return std::unique_ptr<CudaKernel>(new ViewKernel(kKind, init.node, init.opset));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_transpose(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> perm, init.node.attrs.get_ints("perm", {}));
+  return std::unique_ptr<CudaKernel>(new TransposeKernel(std::move(perm)));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_concat(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.require_int("axis"));
+  return std::unique_ptr<CudaKernel>(new ConcatKernel(axis));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_split(const CudaKernelInit& init) {
+  return std::unique_ptr<CudaKernel>(new SplitKernel(init.node, init.opset));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_slice(const CudaKernelInit& init) {
+  if (init.opset < 10) return unsupported("Slice before opset 10 has no CUDA kernel");
+  return std::unique_ptr<CudaKernel>(new SliceKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_expand(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new ExpandKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_tile(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new TileKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_gather(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", 0));
+  return std::unique_ptr<CudaKernel>(new GatherKernel(axis));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_gather_nd(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t batch_dims, init.node.attrs.get_int("batch_dims", 0));
+  return std::unique_ptr<CudaKernel>(new GatherNdKernel(batch_dims));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_argmax(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t keepdims, init.node.attrs.get_int("keepdims", 1));
+  VITRT_ASSIGN_OR_RETURN(int64_t last, init.node.attrs.get_int("select_last_index", 0));
+  if (last != 0) return unsupported("ArgMax with select_last_index=1 has no CUDA kernel");
+  return std::unique_ptr<CudaKernel>(new ArgMaxKernel(axis, keepdims != 0));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> patch, init.node.attrs.require_ints("patch"));
+  if (patch.size() != 2 || patch[0] < 1 || patch[1] < 1) {
+    return invalid_model("attribute 'patch' must be two positive ints");
+  }
+  return std::unique_ptr<CudaKernel>(new PatchifyKernel(patch[0], patch[1]));
+}
+
+}  // namespace
+
+void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
+  r.add("", "Reshape", make_view<ViewKind::kReshape>);
+  r.add("", "Flatten", make_view<ViewKind::kFlatten>);
+  r.add("", "Squeeze", make_view<ViewKind::kSqueeze>);
+  r.add("", "Unsqueeze", make_view<ViewKind::kUnsqueeze>);
+  r.add("", "Identity", make_view<ViewKind::kIdentity>);
+  r.add("", "Transpose", make_transpose);
+  r.add("", "Concat", make_concat);
+  r.add("", "Split", make_split);
+  r.add("", "Slice", make_slice);
+  r.add("", "Expand", make_expand);
+  r.add("", "Tile", make_tile);
+  r.add("", "Gather", make_gather);
+  r.add("", "GatherND", make_gather_nd);
+  r.add("", "ArgMax", make_argmax);
+  r.add("vitrt", "Patchify", make_patchify);
+}
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,545 @@
+// GEMM-based ops on CUDA through cuBLASLt: MatMul, Gemm, vitrt.Linear (bias and activation in
+// the epilogue where cuBLASLt has it), Conv as patchify + GEMM; and vitrt.Attention.
+//
+// Row-major C[M,N] = A[M,K] B[K,N] is computed as the column-major C^T = B^T A^T, so B is
+// cuBLASLt's "A" operand and the bias (one value per column of C) runs along its rows.
+#include <algorithm>
+#include <cmath>
+
+#include "cuda/cuda_kernel.h"
+
+namespace vitrt::cuda {
+namespace {
+
+struct GemmCall {
+  bool trans_a = false, trans_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  const void* a = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const void* b = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  void* c = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+  int64_t batch = 1;
+  const void* bias = nullptr;       // [n], in the activation type
+  bool relu = false;                // fused after the bias
+  bool gelu_tanh = false;           // fused after the bias (cuBLASLt's GELU is the tanh form)
+  float alpha = 1.0f, beta = 0.0f;  // beta != 0 accumulates into c
+};
+
+Status blas_status(cublasStatus_t s, const char* what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return Status::ok_status();
+  return internal_error("cuBLASLt ", what, ": ", cublasLtGetStatusName(s), " (",
+                        cublasLtGetStatusString(s), ")");
+}
+#define VITRT_BLAS(expr, what) VITRT_RETURN_IF_ERROR(blas_status((expr), (what)))
+
+// Descriptors freed on every path out of gemm().
+struct LtObjects {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t layouts[3] = {nullptr, nullptr, nullptr};
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~LtObjects() {
+    for (cublasLtMatrixLayout_t l : layouts) {
+      if (l != nullptr) cublasLtMatrixLayoutDestroy(l);
+    }
+    if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
+    if (op != nullptr) cublasLtMatmulDescDestroy(op);
+  }
+};
+
+Status make_layout(cublasLtMatrixLayout_t* l, cudaDataType_t dt, int64_t rows, int64_t cols,
+                   int64_t ld, int64_t batch, int64_t stride) {
+  VITRT_BLAS(cublasLtMatrixLayoutCreate(l, dt, rows, cols, ld), "layout");
+  if (batch > 1) {
+    const int32_t count = static_cast<int32_t>(batch);
+    VITRT_BLAS(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                sizeof(count)),
+               "batch count");
+    VITRT_BLAS(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                &stride, sizeof(stride)),
+               "batch stride");
+  }
+  return Status::ok_status();
+}
+
+Status gemm(const LaunchContext& ctx, DType type, const GemmCall& g) {
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return Status::ok_status();
+  cudaDataType_t dt;
+  switch (type) {
+    case DType::kFloat32:
+      dt = CUDA_R_32F;
+      break;
+    case DType::kFloat16:
+      dt = CUDA_R_16F;
+      break;
+    case DType::kBFloat16:
+      dt = CUDA_R_16BF;
+      break;
+    default:
+      return unsupported("GEMM in ", dtype_name(type), " has no CUDA kernel");
+  }
+  // fp32 plans compute in true fp32 unless TF32 was asked for at build time.
+  const cublasComputeType_t compute =
+      (type == DType::kFloat32 && ctx.tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  LtObjects lt;
+  VITRT_BLAS(cublasLtMatmulDescCreate(&lt.op, compute, CUDA_R_32F), "matmul desc");
+  const cublasOperation_t op_a = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_b = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  VITRT_BLAS(
+      cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)),
+      "transa");
+  VITRT_BLAS(
+      cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)),
+      "transb");
+  if (g.bias != nullptr || g.relu || g.gelu_tanh) {
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+    if (g.bias != nullptr) {
+      epi = g.relu ? CUBLASLT_EPILOGUE_RELU_BIAS
+                   : (g.gelu_tanh ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS);
+      VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias,
+                                                sizeof(g.bias)),
+                 "bias pointer");
+    } else {
+      epi = g.relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_GELU;
+    }
+    VITRT_BLAS(
+        cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)),
+        "epilogue");
+  }
+  // Column-major view: "A" = B (n x k before op), "B" = A (k x m before op), D = n x m.
+  VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[0], dt, g.trans_b ? g.k : g.n,
+                                    g.trans_b ? g.n : g.k, g.ldb, g.batch, g.stride_b));
+  VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[1], dt, g.trans_a ? g.m : g.k,
+                                    g.trans_a ? g.k : g.m, g.lda, g.batch, g.stride_a));
+  VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[2], dt, g.n, g.m, g.ldc, g.batch, g.stride_c));
+  VITRT_BLAS(cublasLtMatmulPreferenceCreate(&lt.pref), "preference");
+  VITRT_BLAS(cublasLtMatmulPreferenceSetAttribute(lt.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                  &ctx.workspace_bytes, sizeof(size_t)),
+             "workspace preference");
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  VITRT_BLAS(
+      cublasLtMatmulAlgoGetHeuristic(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
+                                     lt.layouts[2], lt.pref, 1, &result, &found),
+      "heuristic");
+  if (found == 0) {
+    return unsupported("cuBLASLt has no algorithm for a ", g.m, "x", g.k, " by ", g.k, "x", g.n,
+                       " GEMM in ", dtype_name(type));
+  }
+  VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, &g.alpha, g.b, lt.layouts[0], g.a, lt.layouts[1],
+                            &g.beta, g.c, lt.layouts[2], g.c, lt.layouts[2], &result.algo,
+                            ctx.workspace, ctx.workspace_bytes, ctx.stream),
+             "matmul");
+  return Status::ok_status();
+}
+
+const char* byte_offset(const void* p, int64_t elements, DType t) {
+  return static_cast<const char*>(p) + elements * static_cast<int64_t>(dtype_size(t));
+}
+
+// ---- MatMul ----------------------------------------------------------------------------------
+
+class MatMulKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& a = *in[0];
+    const DeviceTensor& b = *in[1];
+    if (a.shape.empty() || b.shape.empty()) return invalid_argument("MatMul of a scalar");
+    if (a.dtype != b.dtype || !dtype_is_float(a.dtype)) {
+      return unsupported("MatMul of ", dtype_name(a.dtype), " by ", dtype_name(b.dtype));
+    }
+    // 1-D operands are promoted to matrices and the added dim dropped from the result.
+    std::vector<int64_t> as = a.shape, bs = b.shape;
+    const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+    if (a_vec) as.insert(as.begin(), 1);
+    if (b_vec) bs.push_back(1);
+    const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+    if (bs[bs.size() - 2] != k) {
+      return invalid_argument("MatMul shapes ", shape_to_string(a.shape), " and ",
+                              shape_to_string(b.shape), " do not match");
+    }
+    const std::vector<int64_t> ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> batch, broadcast_shapes(ab, bb));
+    if (!ctx.launch) {
+      std::vector<int64_t> shape = batch;
+      if (!a_vec) shape.push_back(m);
+      if (!b_vec) shape.push_back(n);
+      out[0].dtype = a.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    GemmCall g;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.a = a.data;
+    g.lda = k;
+    g.b = b.data;
+    g.ldb = n;
+    g.c = out[0].data;
+    g.ldc = n;
+    const int64_t nb = shape_numel(batch), na = shape_numel(ab), nbb = shape_numel(bb);
+    if (nbb == 1) {
+      // A weight matrix: all of A's rows in one GEMM.
+      g.m = na * m;
+      return gemm(ctx, a.dtype, g);
+    }
+    const bool a_full = ab.size() == batch.size() && na == nb;
+    const bool b_full = bb.size() == batch.size() && nbb == nb;
+    if ((a_full || na == 1) && (b_full || nbb == 1)) {
+      g.batch = nb;
+      g.stride_a = na == 1 ? 0 : m * k;
+      g.stride_b = nbb == 1 ? 0 : k * n;
+      g.stride_c = m * n;
+      return gemm(ctx, a.dtype, g);
+    }
+    // Other broadcasts: one GEMM per output matrix.
+    const StridedView va = broadcast_view(ab, batch), vb = broadcast_view(bb, batch);
+    for (int64_t i = 0; i < nb; ++i) {
+      int64_t rem = i, oa = 0, ob = 0;
+      for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
+        const int64_t idx = rem % batch[d];
+        rem /= batch[d];
+        oa += idx * va.strides[d];
+        ob += idx * vb.strides[d];
+      }
+      GemmCall gi = g;
+      gi.a = byte_offset(a.data, oa * m * k, a.dtype);
+      gi.b = byte_offset(b.data, ob * k * n, a.dtype);
+      gi.c = const_cast<char*>(byte_offset(out[0].data, i * m * n, a.dtype));
+      VITRT_RETURN_IF_ERROR(gemm(ctx, a.dtype, gi));
+    }
+    return Status::ok_status();
+  }
+};
+
+// ---- Gemm ------------------------------------------------------------------------------------
+
+class GemmKernel final : public CudaKernel {
+ public:
+  GemmKernel(bool ta, bool tb, float alpha, float beta)
+      : ta_(ta), tb_(tb), alpha_(alpha), beta_(beta) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& a = *in[0];
+    const DeviceTensor& b = *in[1];
+    const DeviceTensor* c = in.size() > 2 ? in[2] : nullptr;
+    if (a.shape.size() != 2 || b.shape.size() != 2) return invalid_argument("A and B must be 2-D");
+    const int64_t m = ta_ ? a.shape[1] : a.shape[0], k = ta_ ? a.shape[0] : a.shape[1];
+    const int64_t n = tb_ ? b.shape[0] : b.shape[1];
+    if ((tb_ ? b.shape[1] : b.shape[0]) != k) return invalid_argument("A and B do not match");
+    if (!ctx.launch) {
+      out[0].dtype = a.dtype;
+      out[0].shape = {m, n};
+      if (c != nullptr) VITRT_RETURN_IF_ERROR(broadcast_shapes(c->shape, {m, n}).status());
+      return Status::ok_status();
+    }
+    GemmCall g;
+    g.trans_a = ta_;
+    g.trans_b = tb_;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.a = a.data;
+    g.lda = a.shape[1];
+    g.b = b.data;
+    g.ldb = b.shape[1];
+    g.c = out[0].data;
+    g.ldc = n;
+    g.alpha = alpha_;
+    const bool bias_vector =
+        c != nullptr && c->numel() == n && (c->shape.size() == 1 || c->shape[0] == 1);
+    if (c != nullptr && beta_ == 1.0f && bias_vector) {
+      g.bias = c->data;
+    } else if (c != nullptr && beta_ != 0.0f) {
+      // C spread over the output, then accumulated into by the GEMM.
+      VITRT_RETURN_IF_ERROR(
+          cuda_status(launch_copy_strided(static_cast<int>(dtype_size(a.dtype)), c->data,
+                                          broadcast_view(c->shape, {m, n}), out[0].data,
+                                          contiguous_view({m, n}), ctx.stream),
+                      "Gemm C"));
+      g.beta = beta_;
+    }
+    return gemm(ctx, a.dtype, g);
+  }
+
+ private:
+  bool ta_, tb_;
+  float alpha_, beta_;
+};
+
+// ---- vitrt.Linear ----------------------------------------------------------------------------
+
+class LinearKernel final : public CudaKernel {
+ public:
+  explicit LinearKernel(UnaryOp act) : act_(act) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& w = *in[1];
+    const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
+    if (x.shape.empty() || w.shape.size() != 2 || x.shape.back() != w.shape[0]) {
+      return invalid_argument("X ", shape_to_string(x.shape), " and W ", shape_to_string(w.shape),
+                              " do not match ([..., K] and [K, N])");
+    }
+    const int64_t k = w.shape[0], n = w.shape[1];
+    if (!ctx.launch) {
+      if (bias != nullptr && bias->numel() != n) return invalid_argument("bias must hold N values");
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      out[0].shape.back() = n;
+      return Status::ok_status();
+    }
+    GemmCall g;
+    g.m = x.numel() / std::max<int64_t>(k, 1);
+    g.n = n;
+    g.k = k;
+    g.a = x.data;
+    g.lda = k;
+    g.b = w.data;
+    g.ldb = n;
+    g.c = out[0].data;
+    g.ldc = n;
+    g.bias = bias != nullptr ? bias->data : nullptr;
+    // cuBLASLt's epilogues have ReLU and the tanh GELU; erf GELU and quick GELU run after.
+    g.relu = act_ == UnaryOp::kRelu;
+    g.gelu_tanh = act_ == UnaryOp::kGeluTanh;
+    VITRT_RETURN_IF_ERROR(gemm(ctx, x.dtype, g));
+    if (act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu) {
+      VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+      return cuda_status(launch_bias_act(t, out[0].data, nullptr, g.m, n, act_, ctx.stream),
+                         "Linear activation");
+    }
+    return Status::ok_status();
+  }
+
+ private:
+  UnaryOp act_;
+};
+
+// ---- Conv (patch embedding) ------------------------------------------------------------------
+
+// A convolution whose stride equals its kernel, without padding, dilation or groups (a ViT patch
+// embedding) is patchify + GEMM; any other convolution has no CUDA kernel yet.
+class PatchConvKernel final : public CudaKernel {
+ public:
+  PatchConvKernel(int64_t kh, int64_t kw) : kh_(kh), kw_(kw) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& w = *in[1];
+    const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
+    if (x.shape.size() != 4 || w.shape.size() != 4) return invalid_argument("Conv must be 2-D");
+    const int64_t b = x.shape[0], c = x.shape[1], h = x.shape[2], wd = x.shape[3];
+    const int64_t d = w.shape[0];
+    if (w.shape[1] != c || w.shape[2] != kh_ || w.shape[3] != kw_) {
+      return invalid_argument("weight ", shape_to_string(w.shape), " does not match input ",
+                              shape_to_string(x.shape));
+    }
+    if (h % kh_ != 0 || wd % kw_ != 0) {
+      return unsupported("image ", h, "x", wd, " is not a multiple of the patch ", kh_, "x", kw_,
+                         " (only patch convolutions run on CUDA)");
+    }
+    const int64_t p = (h / kh_) * (wd / kw_), kk = c * kh_ * kw_;
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = {b, d, h / kh_, wd / kw_};
+      out.resize(3);  // scratch: patches [B, P, K] and the GEMM result [B, P, D]
+      out[1].dtype = out[2].dtype = x.dtype;
+      out[1].shape = {b, p, kk};
+      out[2].shape = {b, p, d};
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    VITRT_RETURN_IF_ERROR(cuda_status(
+        launch_patchify(t, x.data, out[1].data, b, c, h, wd, kh_, kw_, ctx.stream), "patchify"));
+    GemmCall g;
+    g.trans_b = true;  // W is [D, K]
+    g.m = b * p;
+    g.n = d;
+    g.k = kk;
+    g.a = out[1].data;
+    g.lda = kk;
+    g.b = w.data;
+    g.ldb = kk;
+    g.c = out[2].data;
+    g.ldc = d;
+    VITRT_RETURN_IF_ERROR(gemm(ctx, x.dtype, g));
+    return cuda_status(launch_patch_to_nchw(t, out[2].data, bias != nullptr ? bias->data : nullptr,
+                                            out[0].data, b, p, d, ctx.stream),
+                       "Conv output");
+  }
+
+ private:
+  int64_t kh_, kw_;
+};
+
+// ---- vitrt.Attention -------------------------------------------------------------------------
+
+class AttentionKernel final : public CudaKernel {
+ public:
+  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal)
+      : heads_(heads), scale_(scale), has_scale_(has_scale), causal_(causal) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& q = *in[0];
+    const bool packed = in.size() < 3 || in[1] == nullptr;
+    const DeviceTensor* mask = in.size() > 3 ? in[3] : nullptr;
+    if (q.shape.size() != 3) return invalid_argument("query must be [B, S, D]");
+    const int64_t bsz = q.shape[0], sq = q.shape[1];
+    int64_t dq = q.shape[2], sk = sq, dvt = 0;
+    if (packed) {
+      if (dq % 3 != 0) return invalid_argument("packed qkv width ", dq, " is not a multiple of 3");
+      dq /= 3;
+      dvt = dq;
+    } else {
+      const DeviceTensor& k = *in[1];
+      const DeviceTensor& v = *in[2];
+      if (k.shape.size() != 3 || v.shape.size() != 3 || k.shape[0] != bsz || v.shape[0] != bsz ||
+          k.shape[1] != v.shape[1] || k.shape[2] != dq) {
+        return invalid_argument("key/value shapes ", shape_to_string(k.shape), " and ",
+                                shape_to_string(v.shape), " do not match query ",
+                                shape_to_string(q.shape));
+      }
+      sk = k.shape[1];
+      dvt = v.shape[2];
+    }
+    if (dq % heads_ != 0 || dvt % heads_ != 0) {
+      return invalid_argument("width ", dq, " is not a multiple of num_heads ", heads_);
+    }
+    const int64_t dh = dq / heads_, dv = dvt / heads_;
+    if (dh > 128 || dv > 128) return unsupported("head dim ", dh, " > 128 has no CUDA kernel");
+    const std::vector<int64_t> full = {bsz, heads_, sq, sk};
+    if (mask != nullptr) {
+      if (mask->shape.size() < 2 || mask->shape.size() > 4) {
+        return invalid_argument("mask must have rank 2 to 4");
+      }
+      VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> bs, broadcast_shapes(mask->shape, full));
+      if (bs != full)
+        return invalid_argument("mask ", shape_to_string(mask->shape), " does not broadcast to ",
+                                shape_to_string(full));
+    }
+    if (!ctx.launch) {
+      out[0].dtype = q.dtype;
+      out[0].shape = {bsz, sq, heads_ * dv};
+      return Status::ok_status();
+    }
+    AttentionArgs a;
+    a.batch = bsz;
+    a.heads = heads_;
+    a.sq = sq;
+    a.sk = sk;
+    a.dh = dh;
+    a.dv = dv;
+    a.q = q.data;
+    if (packed) {
+      a.k = byte_offset(q.data, dq, q.dtype);
+      a.v = byte_offset(q.data, 2 * dq, q.dtype);
+      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * dq;
+    } else {
+      a.k = in[1]->data;
+      a.v = in[2]->data;
+      a.q_row_stride = dq;
+      a.k_row_stride = dq;
+      a.v_row_stride = dvt;
+    }
+    if (mask != nullptr) {
+      const StridedView mv = broadcast_view(mask->shape, full);
+      a.mask = mask->data;
+      for (int i = 0; i < 4; ++i) a.mask_strides[i] = mv.strides[i];
+    }
+    a.out = out[0].data;
+    a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
+    a.causal = causal_;
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(q.dtype));
+    return cuda_status(launch_attention(t, a, ctx.stream), "Attention");
+  }
+
+ private:
+  int64_t heads_;
+  float scale_;
+  bool has_scale_, causal_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_matmul(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new MatMulKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
+  const Attributes& at = init.node.attrs;
+  VITRT_ASSIGN_OR_RETURN(int64_t ta, at.get_int("transA", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t tb, at.get_int("transB", 0));
+  VITRT_ASSIGN_OR_RETURN(float alpha, at.get_float("alpha", 1.0f));
+  VITRT_ASSIGN_OR_RETURN(float beta, at.get_float("beta", 1.0f));
+  return std::unique_ptr<CudaKernel>(new GemmKernel(ta != 0, tb != 0, alpha, beta));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::string act, init.node.attrs.get_string("activation", "none"));
+  UnaryOp op;
+  if (act == "none") {
+    op = UnaryOp::kIdentity;
+  } else if (act == "gelu") {
+    op = UnaryOp::kGelu;
+  } else if (act == "gelu_tanh") {
+    op = UnaryOp::kGeluTanh;
+  } else if (act == "quick_gelu") {
+    op = UnaryOp::kQuickGelu;
+  } else if (act == "relu") {
+    op = UnaryOp::kRelu;
+  } else {
+    return invalid_model("unknown activation '", act, "'");
+  }
+  return std::unique_ptr<CudaKernel>(new LinearKernel(op));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
+  const Attributes& at = init.node.attrs;
+  const Tensor* w = nullptr;
+  if (init.node.has_input(1) && init.graph.values[init.node.inputs[1]].is_constant()) {
+    w = &init.graph.values[init.node.inputs[1]].constant;
+  }
+  if (w == nullptr || w->rank() != 4) {
+    return unsupported("Conv on CUDA needs a constant 4-D weight (a patch embedding)");
+  }
+  const std::vector<int64_t> kernel = {w->dim(2), w->dim(3)};
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> strides, at.get_ints("strides", {1, 1}));
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, at.get_ints("pads", {0, 0, 0, 0}));
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> dil, at.get_ints("dilations", {1, 1}));
+  VITRT_ASSIGN_OR_RETURN(int64_t group, at.get_int("group", 1));
+  VITRT_ASSIGN_OR_RETURN(std::string auto_pad, at.get_string("auto_pad", "NOTSET"));
+  const bool patch = strides == kernel && group == 1 &&
+                     (auto_pad == "NOTSET" || auto_pad == "VALID") &&
+                     std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; }) &&
+                     std::all_of(dil.begin(), dil.end(), [](int64_t d) { return d == 1; });
+  if (!patch) {
+    return unsupported(
+        "only patch convolutions (stride = kernel, no padding, dilation or "
+        "groups) have a CUDA kernel");
+  }
+  return std::unique_ptr<CudaKernel>(new PatchConvKernel(kernel[0], kernel[1]));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
+  const Attributes& at = init.node.attrs;
+  VITRT_ASSIGN_OR_RETURN(int64_t heads, at.require_int("num_heads"));
+  if (heads < 1) return invalid_model("num_heads must be positive");
+  VITRT_ASSIGN_OR_RETURN(float scale, at.get_float("scale", 0.0f));
+  VITRT_ASSIGN_OR_RETURN(int64_t causal, at.get_int("causal", 0));
+  return std::unique_ptr<CudaKernel>(
+      new AttentionKernel(heads, scale, at.has("scale"), causal != 0));
+}
+
+}  // namespace
+
+void register_cuda_linear_kernels(CudaKernelRegistry& r) {
+  r.add("", "MatMul", make_matmul);
+  r.add("", "Gemm", make_gemm);
+  r.add("", "Conv", make_conv);
+  r.add("vitrt", "Linear", make_linear);
+  r.add("vitrt", "Attention", make_attention);
+}
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,195 @@
+// Softmax, ReduceMean, LayerNormalization and vitrt.AddLayerNorm on CUDA (fp32 accumulation).
+#include <algorithm>
+
+#include "cuda/cuda_kernel.h"
+
+namespace vitrt::cuda {
+namespace {
+
+int64_t product(const std::vector<int64_t>& s, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end; ++i) p *= s[i];
+  return p;
+}
+
+class SoftmaxKernel final : public CudaKernel {
+ public:
+  SoftmaxKernel(int64_t axis, bool flatten) : axis_(axis), flatten_(flatten) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) return invalid_argument("input must be a float tensor");
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return Status::ok_status();
+    }
+    // Before opset 13 Softmax flattens to [prod(:axis), prod(axis:)].
+    const int64_t outer = product(x.shape, 0, axis);
+    const int64_t r = flatten_ ? product(x.shape, axis, rank) : x.shape[axis];
+    const int64_t inner = flatten_ ? 1 : product(x.shape, axis + 1, rank);
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_softmax(t, x.data, out[0].data, outer, r, inner, ctx.stream),
+                       "Softmax");
+  }
+
+ private:
+  int64_t axis_;
+  bool flatten_;
+};
+
+class ReduceMeanKernel final : public CudaKernel {
+ public:
+  ReduceMeanKernel(const Node& node, int64_t opset) : node_(node), opset_(opset) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    std::vector<int64_t> axes;
+    if (opset_ >= 18) {
+      if (in.size() > 1 && in[1] != nullptr) {
+        VITRT_ASSIGN_OR_RETURN(axes, host_ints(in[1], "input 'axes'"));
+      }
+    } else {
+      VITRT_ASSIGN_OR_RETURN(axes, node_.attrs.get_ints("axes", {}));
+    }
+    VITRT_ASSIGN_OR_RETURN(int64_t keepdims, node_.attrs.get_int("keepdims", 1));
+    VITRT_ASSIGN_OR_RETURN(int64_t noop, node_.attrs.get_int("noop_with_empty_axes", 0));
+    if (axes.empty() && noop != 0) return unsupported("ReduceMean with no axes as identity");
+    std::vector<bool> reduced(rank, axes.empty());
+    for (int64_t a : axes) {
+      VITRT_ASSIGN_OR_RETURN(int ax, normalize_axis(a, rank));
+      reduced[ax] = true;
+    }
+    // The reduced axes must be one run [first, last]: then the data is [outer, r, inner].
+    int first = rank, last = -1;
+    for (int i = 0; i < rank; ++i) {
+      if (reduced[i]) {
+        first = std::min(first, i);
+        last = i;
+      }
+    }
+    for (int i = first; i <= last; ++i) {
+      if (!reduced[i]) return unsupported("ReduceMean over non-adjacent axes has no CUDA kernel");
+    }
+    if (!ctx.launch) {
+      std::vector<int64_t> shape;
+      for (int i = 0; i < rank; ++i) {
+        if (!reduced[i]) {
+          shape.push_back(x.shape[i]);
+        } else if (keepdims != 0) {
+          shape.push_back(1);
+        }
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      return dtype_is_float(x.dtype) ? Status::ok_status()
+                                     : unsupported("ReduceMean on integers has no CUDA kernel");
+    }
+    if (last < 0) {
+      first = 0;
+      last = rank - 1;
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_reduce_mean(t, x.data, out[0].data, product(x.shape, 0, first),
+                                          product(x.shape, first, last + 1),
+                                          product(x.shape, last + 1, rank), ctx.stream),
+                       "ReduceMean");
+  }
+
+ private:
+  const Node& node_;
+  int64_t opset_;
+};
+
+// LayerNormalization (residual = false) and vitrt.AddLayerNorm (residual = true).
+class LayerNormKernel final : public CudaKernel {
+ public:
+  LayerNormKernel(int64_t axis, float epsilon, bool residual)
+      : axis_(axis), epsilon_(epsilon), residual_(residual) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& a = *in[0];
+    const DeviceTensor* b = residual_ ? in[1] : nullptr;
+    const DeviceTensor& gamma = *in[residual_ ? 2 : 1];
+    const int beta_index = residual_ ? 3 : 2;
+    const DeviceTensor* beta = static_cast<int>(in.size()) > beta_index ? in[beta_index] : nullptr;
+    const int rank = static_cast<int>(a.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
+    const int64_t cols = product(a.shape, axis, rank);
+    const int64_t rows = product(a.shape, 0, axis);
+    int64_t b_rows = rows;
+    if (b != nullptr) {
+      // b is a or a trailing part of it (a position table broadcast over the batch).
+      std::vector<int64_t> bs = b->shape;
+      while (!bs.empty() && bs.front() == 1 && bs.size() > 1) bs.erase(bs.begin());
+      if (bs.size() > a.shape.size() ||
+          !std::equal(bs.begin(), bs.end(), a.shape.end() - bs.size()) ||
+          shape_numel(bs) % std::max<int64_t>(cols, 1) != 0) {
+        return unsupported("input b ", shape_to_string(b->shape), " must be a trailing part of a ",
+                           shape_to_string(a.shape));
+      }
+      b_rows = shape_numel(bs) / std::max<int64_t>(cols, 1);
+    }
+    if (!ctx.launch) {
+      if (gamma.numel() != cols || (beta != nullptr && beta->numel() != cols)) {
+        return invalid_argument("scale and bias must hold ", cols, " elements");
+      }
+      for (size_t i = 0; i < out.size(); ++i) {
+        out[i].dtype = a.dtype;
+        out[i].shape = a.shape;
+      }
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(a.dtype));
+    void* sum = out.size() > 1 ? out[1].data : nullptr;
+    return cuda_status(launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows,
+                                         gamma.data, beta != nullptr ? beta->data : nullptr,
+                                         out[0].data, sum, rows, cols, epsilon_, ctx.stream),
+                       "LayerNorm");
+  }
+
+ private:
+  int64_t axis_;
+  float epsilon_;
+  bool residual_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_softmax(const CudaKernelInit& init) {
+  const bool old = init.opset < 13;
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", old ? 1 : -1));
+  return std::unique_ptr<CudaKernel>(new SoftmaxKernel(axis, old));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_reduce_mean(const CudaKernelInit& init) {
+  return std::unique_ptr<CudaKernel>(new ReduceMeanKernel(init.node, init.opset));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_layer_norm(const CudaKernelInit& init) {
+  for (size_t i = 1; i < init.node.outputs.size(); ++i) {
+    if (init.node.outputs[i] != kNoValue) {
+      return unsupported("LayerNormalization's Mean/InvStdDev outputs have no CUDA kernel");
+    }
+  }
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", -1));
+  VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
+  return std::unique_ptr<CudaKernel>(new LayerNormKernel(axis, eps, false));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
+  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true));
+}
+
+}  // namespace
+
+void register_cuda_normalization_kernels(CudaKernelRegistry& r) {
+  r.add("", "Softmax", make_softmax);
+  r.add("", "ReduceMean", make_reduce_mean);
+  r.add("", "LayerNormalization", make_layer_norm);
+  r.add("vitrt", "AddLayerNorm", make_add_layer_norm);
+}
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,29 @@
+// The hook through which the CUDA backend (vitrt_cuda, built only where nvcc is present) plugs
+// into the library: vitrt_lib never links it, so a CPU-only build has no CUDA dependency. A
+// program that links vitrt_cuda calls vitrt::cuda::register_cuda_backend() once at start.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ir/graph.h"
+#include "plan/plan_format.h"
+#include "vitrt/engine.h"
+
+namespace vitrt {
+
+struct CudaBackendHooks {
+  // The GPU architecture the backend's kernels were compiled for ("sm_90").
+  std::string arch;
+  // At build time (no GPU needed): every node has a kernel for `metadata`'s precision.
+  Status (*check_graph)(const Graph& graph, const PlanMetadata& metadata) = nullptr;
+  // At load time: checks the GPU against the plan and prepares the engine.
+  Result<std::shared_ptr<Engine>> (*create_engine)(Graph graph,
+                                                   const PlanMetadata& metadata) = nullptr;
+};
+
+void set_cuda_backend(const CudaBackendHooks& hooks);
+// Null when this program was linked without the CUDA backend.
+const CudaBackendHooks* cuda_backend();
+
+}  // namespace vitrt

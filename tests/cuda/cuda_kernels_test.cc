@@ -1,0 +1,506 @@
+// Every CUDA kernel against the CPU kernel (the reference) on random inputs of odd shapes, in
+// fp32 (to 1e-5 of the output's scale) and fp16/bf16 (cosine and bounded max error). The fused
+// vitrt ops with no CPU kernel yet (Attention, AddLayerNorm, Patchify) are checked against
+// float64 loops here.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "cuda_test_util.h"
+
+namespace vitrt::testing {
+namespace {
+
+struct Case {
+  TestGraph g{17};
+  std::vector<Tensor> inputs;
+};
+
+Tensor ints(std::vector<int64_t> values, std::vector<int64_t> shape) {
+  return *Tensor::from_int64(values).reshaped(std::move(shape));
+}
+
+Tensor rnd(std::vector<int64_t> shape, uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  return random_tensor(DType::kFloat32, std::move(shape), seed, lo, hi);
+}
+
+Attributes attrs(std::function<void(Attributes&)> f) {
+  Attributes a;
+  f(a);
+  return a;
+}
+
+using Builder = std::function<void(Case&)>;
+
+void binary(Case& c, const std::string& op, std::vector<int64_t> a, std::vector<int64_t> b,
+            double lo = -1.0) {
+  SymShape sa(a.begin(), a.end()), sb(b.begin(), b.end());
+  ValueId x = c.g.input("a", DType::kFloat32, sa);
+  ValueId y = c.g.input("b", DType::kFloat32, sb);
+  c.g.output(c.g.op(op, {x, y}));
+  c.inputs = {rnd(a, 1, lo), rnd(b, 2, op == "Div" ? 0.5 : lo, op == "Div" ? 2.0 : 1.0)};
+}
+
+void unary(Case& c, const std::string& op, std::vector<int64_t> s, double lo = -2.0,
+           Attributes at = {}) {
+  ValueId x = c.g.input("x", DType::kFloat32, SymShape(s.begin(), s.end()));
+  c.g.output(c.g.op(op, {x}, at));
+  c.inputs = {rnd(s, 3, lo, 2.0)};
+}
+
+void matmul(Case& c, std::vector<int64_t> a, std::vector<int64_t> b, bool const_b) {
+  ValueId x = c.g.input("a", DType::kFloat32, SymShape(a.begin(), a.end()));
+  ValueId y = const_b ? c.g.constant("w", rnd(b, 5))
+                      : c.g.input("b", DType::kFloat32, SymShape(b.begin(), b.end()));
+  c.g.output(c.g.op("MatMul", {x, y}));
+  c.inputs = {rnd(a, 4)};
+  if (!const_b) c.inputs.push_back(rnd(b, 5));
+}
+
+const std::map<std::string, Builder>& cases() {
+  static const std::map<std::string, Builder> all = {
+      {"AddBroadcast",
+       [](Case& c) {
+         binary(c, "Add", {3, 5, 7}, {5, 1});
+       }},
+      {"SubBroadcast",
+       [](Case& c) {
+         binary(c, "Sub", {2, 1, 9}, {4, 9});
+       }},
+      {"MulSame",
+       [](Case& c) {
+         binary(c, "Mul", {13, 17}, {13, 17});
+       }},
+      {"DivRow",
+       [](Case& c) {
+         binary(c, "Div", {6, 11}, {11});
+       }},
+      {"PowSquare",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {5, 9});
+         c.g.output(c.g.op("Pow", {x, c.g.constant("two", Tensor::from_float({2.0f}, true))}));
+         c.inputs = {rnd({5, 9}, 6, -3, 3)};
+       }},
+      {"Sqrt",
+       [](Case& c) {
+         unary(c, "Sqrt", {7, 33}, 0.1);
+       }},
+      {"Erf",
+       [](Case& c) {
+         unary(c, "Erf", {7, 33});
+       }},
+      {"Tanh",
+       [](Case& c) {
+         unary(c, "Tanh", {7, 33});
+       }},
+      {"Sigmoid",
+       [](Case& c) {
+         unary(c, "Sigmoid", {7, 33});
+       }},
+      {"SoftmaxLast",
+       [](Case& c) {
+         unary(c, "Softmax", {3, 4, 77}, -2.0, attrs([](Attributes& a) { a.set_int("axis", -1); }));
+       }},
+      {"SoftmaxMiddle",
+       [](Case& c) {
+         unary(c, "Softmax", {2, 5, 7}, -2.0, attrs([](Attributes& a) { a.set_int("axis", 1); }));
+       }},
+      {"ReduceMeanLast",
+       [](Case& c) {
+         unary(c, "ReduceMean", {4, 9, 31}, -2.0,
+               attrs([](Attributes& a) { a.set_ints("axes", {-1}); }));
+       }},
+      {"LayerNorm",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 5, 37});
+         ValueId gm = c.g.constant("gamma", rnd({37}, 7, 0.5, 1.5));
+         ValueId bt = c.g.constant("beta", rnd({37}, 8));
+         c.g.output(c.g.op("LayerNormalization", {x, gm, bt},
+                           attrs([](Attributes& a) { a.set_float("epsilon", 1e-5f); })));
+         c.inputs = {rnd({3, 5, 37}, 9, -3, 5)};
+       }},
+      {"MatMulWeight",
+       [](Case& c) {
+         matmul(c, {2, 7, 33}, {33, 19}, true);
+       }},
+      {"MatMulBatched",
+       [](Case& c) {
+         matmul(c, {2, 3, 7, 16}, {2, 3, 16, 9}, false);
+       }},
+      {"MatMulBroadcast",
+       [](Case& c) {
+         matmul(c, {3, 1, 5, 8}, {4, 8, 6}, false);
+       }},
+      {"GemmTransBBias",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {7, 13});
+         ValueId w = c.g.constant("w", rnd({11, 13}, 10));
+         ValueId b = c.g.constant("b", rnd({11}, 11));
+         c.g.output(
+             c.g.op("Gemm", {x, w, b}, attrs([](Attributes& a) { a.set_int("transB", 1); })));
+         c.inputs = {rnd({7, 13}, 12)};
+       }},
+      {"Transpose",
+       [](Case& c) {
+         unary(c, "Transpose", {2, 3, 5, 7}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("perm", {0, 2, 1, 3});
+               }));
+       }},
+      {"Concat",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 5});
+         ValueId y = c.g.input("y", DType::kFloat32, {2, 4, 5});
+         c.g.output(c.g.op("Concat", {x, y}, attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {rnd({2, 3, 5}, 13), rnd({2, 4, 5}, 14)};
+       }},
+      {"SliceNegativeStep",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {5, 9, 7});
+         ValueId y = c.g.op("Slice", {x, c.g.constant("s", Tensor::from_int64({1, -1})),
+                                      c.g.constant("e", Tensor::from_int64({4, -10})),
+                                      c.g.constant("a", Tensor::from_int64({0, 1})),
+                                      c.g.constant("st", Tensor::from_int64({1, -2}))});
+         c.g.output(y);
+         c.inputs = {rnd({5, 9, 7}, 15)};
+       }},
+      {"GatherRows",
+       [](Case& c) {
+         ValueId table = c.g.constant("table", rnd({11, 6}, 16));
+         ValueId idx = c.g.input("idx", DType::kInt64, {3, 4});
+         c.g.output(c.g.op("Gather", {table, idx}));
+         c.inputs = {ints({0, 10, 3, -1, 5, 5, 2, 9, 7, 1, 4, 8}, {3, 4})};
+       }},
+      {"GatherToken",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 7, 5});
+         ValueId i = c.g.constant("i", Tensor::from_int64({0}, true));
+         c.g.output(c.g.op("Gather", {x, i}, attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {rnd({3, 7, 5}, 17)};
+       }},
+      {"Expand",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 1, 5});
+         c.g.output(c.g.op("Expand", {x, c.g.constant("s", Tensor::from_int64({2, 3, 4, 5}))}));
+         c.inputs = {rnd({3, 1, 5}, 18)};
+       }},
+      {"WhereCompare",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {4, 6});
+         ValueId y = c.g.input("y", DType::kFloat32, {4, 1});
+         ValueId cond = c.g.op("Less", {x, y});
+         c.g.output(
+             c.g.op("Where", {cond, x, c.g.constant("z", Tensor::from_float({-7.0f}, true))}));
+         c.inputs = {rnd({4, 6}, 19), rnd({4, 1}, 20)};
+       }},
+      {"CastRoundTrip",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {5, 7});
+         ValueId i = c.g.op("Cast", {x}, attrs([](Attributes& a) { a.set_int("to", 7); }));
+         c.g.output(c.g.op("Cast", {i}, attrs([](Attributes& a) { a.set_int("to", 1); })));
+         c.inputs = {rnd({5, 7}, 21, -20, 20)};
+       }},
+      {"ConvPatch",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 16, 24});
+         ValueId w = c.g.constant("w", rnd({8, 3, 4, 4}, 22));
+         ValueId b = c.g.constant("b", rnd({8}, 23));
+         c.g.output(c.g.op("Conv", {x, w, b}, attrs([](Attributes& a) {
+                             a.set_ints("strides", {4, 4});
+                             a.set_ints("kernel_shape", {4, 4});
+                           })));
+         c.inputs = {rnd({2, 3, 16, 24}, 24)};
+       }},
+      {"Split",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {4, 10});
+         auto outs = c.g.op_multi("Split", {x, c.g.constant("s", Tensor::from_int64({3, 7}))}, 2,
+                                  attrs([](Attributes& a) { a.set_int("axis", 1); }));
+         c.g.output(outs[0]);
+         c.g.output(outs[1]);
+         c.inputs = {rnd({4, 10}, 25)};
+       }},
+      {"Tile",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 3});
+         c.g.output(c.g.op("Tile", {x, c.g.constant("r", Tensor::from_int64({2, 3}))}));
+         c.inputs = {rnd({2, 3}, 26)};
+       }},
+      {"GatherND",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 5, 4});
+         ValueId i = c.g.constant("i", ints({0, 1, 2, 4, 1, -1}, {3, 2}));
+         c.g.output(c.g.op("GatherND", {x, i}));
+         c.inputs = {rnd({3, 5, 4}, 27)};
+       }},
+      {"ArgMaxTokens",
+       [](Case& c) {
+         ValueId ids = c.g.input("ids", DType::kInt64, {2, 6});
+         c.g.output(c.g.op("ArgMax", {ids}, attrs([](Attributes& a) {
+                             a.set_int("axis", -1);
+                             a.set_int("keepdims", 0);
+                           })));
+         c.inputs = {ints({4, 9, 49407, 3, 2, 0, 7, 49407, 1, 1, 1, 1}, {2, 6})};
+       }},
+      {"ShapeDrivenReshape",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
+         ValueId shape = c.g.op("Shape", {x});
+         ValueId b = c.g.op("Gather", {shape, c.g.constant("zero", Tensor::from_int64({0}))});
+         ValueId target = c.g.op("Concat", {b, c.g.constant("rest", Tensor::from_int64({-1}))},
+                                 attrs([](Attributes& a) { a.set_int("axis", 0); }));
+         ValueId y = c.g.op("Reshape", {x, target});
+         c.g.output(c.g.op("Sigmoid", {y}));
+         c.inputs = {rnd({3, 6, 4}, 28)};
+       }},
+  };
+  return all;
+}
+
+void add_linear(Case& c, const std::string& act) {
+  ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 24});
+  ValueId w = c.g.constant("w", rnd({24, 40}, 30));
+  ValueId b = c.g.constant("b", rnd({40}, 31));
+  c.g.output(c.g.op("Linear", {x, w, b},
+                    attrs([&](Attributes& a) { a.set_string("activation", act); }), "vitrt"));
+  c.inputs = {rnd({2, 5, 24}, 32, -2, 2)};
+}
+
+using Param = std::tuple<std::string, std::string>;  // case, precision
+
+class CudaKernel : public ::testing::TestWithParam<Param> {};
+
+void check_case(Case& c, const std::string& precision) {
+  ASSERT_TRUE(c.g.infer().ok()) << c.g.infer().to_string();
+  Result<std::vector<Tensor>> expected = run_graph(c.g.graph(), c.inputs);
+  ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+  for (bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "CUDA graph" : "eager");
+    Result<std::vector<Tensor>> actual = run_graph_cuda(c.g.graph(), c.inputs, precision, graphs);
+    ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+    ASSERT_EQ(actual->size(), expected->size());
+    for (size_t i = 0; i < actual->size(); ++i) {
+      EXPECT_TRUE(outputs_agree((*actual)[i], (*expected)[i], precision)) << "output " << i;
+    }
+  }
+}
+
+TEST_P(CudaKernel, MatchesCpu) {
+  VITRT_REQUIRE_GPU();
+  const auto& [name, precision] = GetParam();
+  Case c;
+  const std::string linear = "Linear_";
+  if (name.rfind(linear, 0) == 0) {
+    add_linear(c, name.substr(linear.size()));
+  } else {
+    cases().at(name)(c);
+  }
+  check_case(c, precision);
+}
+
+std::vector<Param> all_params() {
+  std::vector<Param> p;
+  std::vector<std::string> names;
+  for (const auto& [name, b] : cases()) names.push_back(name);
+  for (const char* act : {"none", "gelu", "gelu_tanh", "quick_gelu", "relu"}) {
+    names.push_back(std::string("Linear_") + act);
+  }
+  for (const std::string& n : names) {
+    for (const char* prec : {"fp32", "fp16", "bf16"}) p.emplace_back(n, prec);
+  }
+  return p;
+}
+
+INSTANTIATE_TEST_SUITE_P(cuda, CudaKernel, ::testing::ValuesIn(all_params()),
+                         [](const ::testing::TestParamInfo<Param>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                         });
+
+// ---- fused ops against float64 loops ---------------------------------------------------------
+
+// The fused ops' schemas are written by other work in parallel; the CUDA engine needs only
+// the graph outputs' dtypes (shapes come from the kernels), so these tests set them.
+void mark_float_outputs(TestGraph& g) {
+  for (ValueId id : g.graph().outputs) g.graph().values[id].dtype = DType::kFloat32;
+}
+
+// softmax(scale q k^T + mask (+ causal)) v per batch and head, in double.
+Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
+                           int64_t heads, bool causal, int64_t qoff, int64_t koff, int64_t voff,
+                           int64_t qstride, int64_t kstride, int64_t vstride, int64_t sq,
+                           int64_t sk, int64_t dh, int64_t dv) {
+  const int64_t b = q.dim(0);
+  Tensor out = Tensor::zeros(DType::kFloat32, {b, sq, heads * dv});
+  const float* pq = q.data<float>();
+  const float* pk = k.data<float>();
+  const float* pv = v.data<float>();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  for (int64_t bi = 0; bi < b; ++bi) {
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t i = 0; i < sq; ++i) {
+        std::vector<double> s(sk);
+        double m = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < sk; ++j) {
+          double d = 0;
+          for (int64_t e = 0; e < dh; ++e) {
+            d += double(pq[(bi * sq + i) * qstride + qoff + h * dh + e]) *
+                 pk[(bi * sk + j) * kstride + koff + h * dh + e];
+          }
+          s[j] = d * scale;
+          if (mask != nullptr) s[j] += mask->data<float>()[i * sk + j];
+          if (causal && j > i + (sk - sq)) s[j] = -std::numeric_limits<double>::infinity();
+          m = std::max(m, s[j]);
+        }
+        double sum = 0;
+        for (double& x : s) sum += (x = std::exp(x - m));
+        for (int64_t e = 0; e < dv; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < sk; ++j)
+            acc += s[j] * pv[(bi * sk + j) * vstride + voff + h * dv + e];
+          out.data<float>()[(bi * sq + i) * heads * dv + h * dv + e] =
+              static_cast<float>(acc / sum);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+struct AttnCase {
+  int64_t b, sq, sk, heads, dh;
+  bool causal, mask, packed;
+};
+
+class CudaAttention : public ::testing::TestWithParam<std::tuple<int, std::string>> {};
+
+const AttnCase kAttnCases[] = {
+    {2, 50, 50, 3, 64, false, false, false},  {1, 197, 197, 2, 64, false, false, true},
+    {2, 77, 77, 2, 64, true, false, false},   {2, 37, 53, 3, 32, false, true, false},
+    {1, 257, 257, 1, 80, false, false, true}, {2, 20, 33, 2, 128, true, true, false},
+};
+
+TEST_P(CudaAttention, MatchesFloat64) {
+  VITRT_REQUIRE_GPU();
+  const auto& [index, precision] = GetParam();
+  const AttnCase ac = kAttnCases[index];
+  const int64_t d = ac.heads * ac.dh;
+  TestGraph g(17);
+  Attributes at;
+  at.set_int("num_heads", ac.heads);
+  at.set_int("causal", ac.causal ? 1 : 0);
+  std::vector<Tensor> inputs;
+  Tensor mask = rnd({ac.sq, ac.sk}, 40, -3, 0);
+  Tensor expected;
+  if (ac.packed) {
+    ValueId qkv = g.input("qkv", DType::kFloat32, {ac.b, ac.sq, 3 * d});
+    g.output(g.op("Attention", {qkv}, at, "vitrt"));
+    inputs = {rnd({ac.b, ac.sq, 3 * d}, 41)};
+    expected = attention_reference(inputs[0], inputs[0], inputs[0], nullptr, ac.heads, ac.causal, 0,
+                                   d, 2 * d, 3 * d, 3 * d, 3 * d, ac.sq, ac.sq, ac.dh, ac.dh);
+  } else {
+    ValueId q = g.input("q", DType::kFloat32, {ac.b, ac.sq, d});
+    ValueId k = g.input("k", DType::kFloat32, {ac.b, ac.sk, d});
+    ValueId v = g.input("v", DType::kFloat32, {ac.b, ac.sk, d});
+    std::vector<ValueId> ins = {q, k, v};
+    if (ac.mask) ins.push_back(g.constant("mask", mask));
+    g.output(g.op("Attention", ins, at, "vitrt"));
+    inputs = {rnd({ac.b, ac.sq, d}, 42), rnd({ac.b, ac.sk, d}, 43), rnd({ac.b, ac.sk, d}, 44)};
+    expected =
+        attention_reference(inputs[0], inputs[1], inputs[2], ac.mask ? &mask : nullptr, ac.heads,
+                            ac.causal, 0, 0, 0, d, d, d, ac.sq, ac.sk, ac.dh, ac.dh);
+  }
+  mark_float_outputs(g);
+  Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), inputs, precision);
+  ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+  EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
+}
+
+INSTANTIATE_TEST_SUITE_P(cuda, CudaAttention,
+                         ::testing::Combine(::testing::Range(0, 6),
+                                            ::testing::Values("fp32", "fp16", "bf16")));
+
+class CudaFusedNorm : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaFusedNorm, AddLayerNormMatchesFloat64) {
+  VITRT_REQUIRE_GPU();
+  const std::string precision = GetParam();
+  const int64_t b = 3, s = 7, cdim = 45;
+  TestGraph g(17);
+  ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
+  ValueId r = g.input("r", DType::kFloat32, {s, cdim});  // broadcast over the batch
+  Tensor gamma = rnd({cdim}, 50, 0.5, 1.5), beta = rnd({cdim}, 51);
+  Attributes at;
+  at.set_float("epsilon", 1e-6f);
+  auto outs = g.op_multi("AddLayerNorm", {a, r, g.constant("g", gamma), g.constant("b", beta)}, 2,
+                         at, "vitrt");
+  g.output(outs[0]);
+  g.output(outs[1]);
+  mark_float_outputs(g);
+  std::vector<Tensor> inputs = {rnd({b, s, cdim}, 52, -4, 4), rnd({s, cdim}, 53)};
+  Tensor y = Tensor::zeros(DType::kFloat32, {b, s, cdim});
+  Tensor sum = Tensor::zeros(DType::kFloat32, {b, s, cdim});
+  for (int64_t row = 0; row < b * s; ++row) {
+    std::vector<double> v(cdim);
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < cdim; ++j) {
+      v[j] = double(inputs[0].data<float>()[row * cdim + j]) +
+             inputs[1].data<float>()[(row % s) * cdim + j];
+      sum.data<float>()[row * cdim + j] = static_cast<float>(v[j]);
+      mean += v[j] / cdim;
+    }
+    for (double x : v) var += (x - mean) * (x - mean) / cdim;
+    for (int64_t j = 0; j < cdim; ++j) {
+      y.data<float>()[row * cdim + j] = static_cast<float>(
+          (v[j] - mean) / std::sqrt(var + 1e-6) * gamma.data<float>()[j] + beta.data<float>()[j]);
+    }
+  }
+  Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), inputs, precision);
+  ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+  EXPECT_TRUE(outputs_agree((*actual)[0], y, precision));
+  EXPECT_TRUE(outputs_agree((*actual)[1], sum, precision));
+}
+
+TEST_P(CudaFusedNorm, PatchifyMatchesLayout) {
+  VITRT_REQUIRE_GPU();
+  const std::string precision = GetParam();
+  TestGraph g(17);
+  ValueId x = g.input("x", DType::kFloat32, {2, 3, 12, 20});
+  Attributes at;
+  at.set_ints("patch", {4, 5});
+  g.output(g.op("Patchify", {x}, at, "vitrt"));
+  mark_float_outputs(g);
+  Tensor in = rnd({2, 3, 12, 20}, 60);
+  Tensor expected = Tensor::zeros(DType::kFloat32, {2, 12, 60});
+  for (int64_t bi = 0; bi < 2; ++bi) {
+    for (int64_t p = 0; p < 12; ++p) {
+      for (int64_t f = 0; f < 60; ++f) {
+        const int64_t ch = f / 20, i = (f / 5) % 4, j = f % 5;
+        const int64_t y = (p / 4) * 4 + i, xx = (p % 4) * 5 + j;
+        expected.data<float>()[(bi * 12 + p) * 60 + f] =
+            in.data<float>()[((bi * 3 + ch) * 12 + y) * 20 + xx];
+      }
+    }
+  }
+  Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), {in}, precision);
+  ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+  EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
+}
+
+INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm, ::testing::Values("fp32", "fp16", "bf16"));
+
+TEST(CudaEngine, UnsupportedOpNamesNode) {
+  TestGraph g(17);
+  ValueId x = g.input("x", DType::kFloat32, {2, 3, 8, 8});
+  ValueId w = g.constant("w", rnd({4, 3, 3, 3}, 70));
+  Attributes at;
+  at.set_ints("pads", {1, 1, 1, 1});
+  g.output(g.op("Conv", {x, w}, at, "", "padded_conv"));
+  ASSERT_TRUE(g.infer().ok());
+  Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("padded_conv"), std::string::npos) << s.to_string();
+}
+
+}  // namespace
+}  // namespace vitrt::testing

@@ -1,0 +1,86 @@
+// Helpers of the CUDA tests: run a hand-built graph on the CUDA engine, compare by precision.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_engine.h"
+#include "cuda/device_info.h"
+#include "testing/compare.h"
+#include "testing/test_graph.h"
+
+namespace vitrt::testing {
+
+inline bool have_gpu() {
+  return cuda::device_count() > 0;
+}
+
+#define VITRT_REQUIRE_GPU() \
+  if (!::vitrt::testing::have_gpu()) GTEST_SKIP() << "no CUDA device"
+
+inline Result<std::vector<Tensor>> run_graph_cuda(const Graph& graph,
+                                                  const std::vector<Tensor>& inputs,
+                                                  const std::string& precision,
+                                                  bool cuda_graphs = true) {
+  cuda::CudaEngineOptions options;
+  options.precision = precision;
+  options.cuda_graphs = cuda_graphs;
+  VITRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, cuda::create_cuda_engine(graph, options));
+  std::vector<NamedTensor> named;
+  for (size_t i = 0; i < inputs.size() && i < graph.inputs.size(); ++i) {
+    named.push_back({graph.values[graph.inputs[i]].name, inputs[i]});
+  }
+  std::unique_ptr<ExecutionContext> ctx = engine->create_context();
+  VITRT_ASSIGN_OR_RETURN(std::vector<NamedTensor> outs, ctx->run(named));
+  std::vector<Tensor> result;
+  for (NamedTensor& o : outs) result.push_back(std::move(o.tensor));
+  return result;
+}
+
+// Cosine similarity and max |a - b| / max |b| of two float32 tensors.
+struct Agreement {
+  double cosine = 0.0;
+  double max_rel = 0.0;
+};
+
+inline Agreement agreement(const Tensor& a, const Tensor& b) {
+  double dot = 0, na = 0, nb = 0, maxerr = 0, scale = 0;
+  for (int64_t i = 0; i < a.numel() && i < b.numel(); ++i) {
+    const double x = a.element_as_double(i), y = b.element_as_double(i);
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+    maxerr = std::max(maxerr, std::fabs(x - y));
+    scale = std::max(scale, std::fabs(y));
+  }
+  Agreement r;
+  r.cosine = (na == 0 && nb == 0) ? 1.0 : dot / std::sqrt(na * nb);
+  r.max_rel = scale > 0 ? maxerr / scale : maxerr;
+  return r;
+}
+
+// fp32: every element within `fp32_rel` of the output's scale. fp16/bf16: cosine >= min_cosine
+// and the worst element within `reduced_rel` of the scale.
+inline ::testing::AssertionResult outputs_agree(const Tensor& actual, const Tensor& expected,
+                                                const std::string& precision,
+                                                double fp32_rel = 1e-5, double min_cosine = 0.9999,
+                                                double reduced_rel = 2e-2) {
+  if (actual.shape() != expected.shape()) {
+    return ::testing::AssertionFailure() << "shape " << shape_to_string(actual.shape())
+                                         << " != " << shape_to_string(expected.shape());
+  }
+  if (precision == "fp32" || !dtype_is_float(expected.dtype())) {
+    if (!dtype_is_float(expected.dtype())) return tensors_close(actual, expected, {0.0, 0.0});
+    return tensors_close_to_scale(actual, expected, fp32_rel);
+  }
+  const Agreement a = agreement(actual, expected);
+  if (a.cosine >= min_cosine && a.max_rel <= reduced_rel) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << precision << ": cosine " << a.cosine << " (min " << min_cosine << "), max error "
+         << a.max_rel << " of scale (max " << reduced_rel << ")";
+}
+
+}  // namespace vitrt::testing
