@@ -202,7 +202,9 @@ class ClipModelImpl final : public ClipModel {
         return invalid_argument("too long: ", all.size() + 2,
                                 " tokens with the start and end tokens, more than the context "
                                 "length ",
-                                context, " (shorten it, or allow truncation as open_clip does)");
+                                context,
+                                " (shorten it, or have it cut as open_clip does: --truncate on "
+                                "the command line, ClipOptions.truncate_texts in the API)");
       }
       bpe.resize(fits);
     }
