@@ -5,6 +5,7 @@
 #include "vitrt/clip.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <mutex>
@@ -94,6 +95,12 @@ class Tower {
   mutable std::vector<std::unique_ptr<ExecutionContext>> idle_;
 };
 
+// A dim of TensorInfo::dims that is a number rather than a symbol.
+bool is_static_dim(const std::string& dim) {
+  return !dim.empty() &&
+         std::all_of(dim.begin(), dim.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
 // Loads DIR/<plan> and checks that it has the input and output clip.json names, with the
 // expected dtype and rank. `dims` lists the input's expected sizes after the batch dim (-1:
 // any); a plan that fixes a dim to another size is refused here rather than at the first run.
@@ -125,10 +132,9 @@ Result<std::shared_ptr<Engine>> load_tower_plan(const fs::path& dir, const char*
   }
   for (size_t i = 0; i < dims.size(); ++i) {
     const std::string& dim = input.dims[i + 1];
-    const bool numeric = !dim.empty() && std::all_of(dim.begin(), dim.end(), ::isdigit);
-    if (dims[i] >= 0 && numeric && std::stoll(dim) != dims[i]) {
+    if (dims[i] >= 0 && is_static_dim(dim) && std::stoll(dim) != dims[i]) {
       return invalid_model(path.string(), ": input '", input.name, "' dim ", i + 1, " is ", dim,
-                           ", expected ", dims[i], " (from clip.json and the preprocessor config)");
+                           ", expected ", dims[i], " (from clip.json or the preprocessor config)");
     }
   }
   const auto& outputs = engine->outputs();
@@ -153,13 +159,14 @@ class ClipModelImpl final : public ClipModel {
  public:
   ClipModelImpl(clip::ClipConfig config, vision::PreprocessorConfig preprocess,
                 text::ClipTokenizer tokenizer, ClipOptions options, std::unique_ptr<Tower> vision,
-                std::unique_ptr<Tower> text)
+                std::unique_ptr<Tower> text, bool fixed_text_length)
       : config_(std::move(config)),
         preprocess_(preprocess),
         tokenizer_(std::move(tokenizer)),
         options_(std::move(options)),
         vision_(std::move(vision)),
-        text_(std::move(text)) {
+        text_(std::move(text)),
+        fixed_text_length_(fixed_text_length) {
     decode_.max_pixels = options_.max_image_pixels;
   }
 
@@ -258,7 +265,7 @@ class ClipModelImpl final : public ClipModel {
       // does not depend on what follows it: padding to the batch's longest sequence gives the
       // same embeddings as padding to the context length.
       int64_t seq = ids[order[begin + count - 1]].size();
-      if (options_.pad_texts_to_context) seq = config_.context_length;
+      if (options_.pad_texts_to_context || fixed_text_length_) seq = config_.context_length;
       Tensor batch = text_ids_tensor(ids, order, begin, count, seq);
       rows.resize(static_cast<size_t>(count * dim));
       VITRT_RETURN_IF_ERROR(text_->run_normalised(batch, dim, rows.data()));
@@ -381,6 +388,9 @@ class ClipModelImpl final : public ClipModel {
   vision::DecodeOptions decode_;
   std::unique_ptr<Tower> vision_;
   std::unique_ptr<Tower> text_;
+  // The text plan was exported with a fixed sequence length (the context length): every batch
+  // is padded to it.
+  bool fixed_text_length_ = false;
 };
 
 }  // namespace
@@ -420,15 +430,19 @@ Result<std::shared_ptr<ClipModel>> ClipModel::load(const std::string& dir,
       std::shared_ptr<Engine> vision_engine,
       load_tower_plan(root, clip::kVisionPlanFileName, config.vision, {DType::kFloat32},
                       {3, preprocess.crop_height, preprocess.crop_width}, &vision_dtype));
-  VITRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> text_engine,
-                         load_tower_plan(root, clip::kTextPlanFileName, config.text,
-                                         {DType::kInt64, DType::kInt32}, {-1}, &text_dtype));
+  // The sequence dim is dynamic in export_clip.py's exports; a plan that fixes it must fix it
+  // to the context length, and then gets every text padded to it.
+  VITRT_ASSIGN_OR_RETURN(
+      std::shared_ptr<Engine> text_engine,
+      load_tower_plan(root, clip::kTextPlanFileName, config.text, {DType::kInt64, DType::kInt32},
+                      {config.context_length}, &text_dtype));
+  const bool fixed_text_length = is_static_dim(text_engine->inputs()[0].dims[1]);
   auto vision =
       std::make_unique<Tower>("vision", std::move(vision_engine), config.vision, vision_dtype);
   auto text = std::make_unique<Tower>("text", std::move(text_engine), config.text, text_dtype);
   return std::shared_ptr<ClipModel>(
       std::make_shared<ClipModelImpl>(std::move(config), preprocess, std::move(tokenizer), options,
-                                      std::move(vision), std::move(text)));
+                                      std::move(vision), std::move(text), fixed_text_length));
 }
 
 Result<Tensor> clip_similarity(const Tensor& a, const Tensor& b, float logit_scale) {
