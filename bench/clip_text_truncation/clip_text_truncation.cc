@@ -85,12 +85,28 @@ int main(int argc, char** argv) {
                  (truncated.ok() ? padded : truncated).status().to_string().c_str());
     return 1;
   }
-  double tokens = 0;
-  for (const std::string& p : prompts)
-    tokens += static_cast<double>((*truncated)->tokenize(p)->size());
-  std::printf("%zu prompts \"a photo of a {label}.\", %.1f tokens on average (context %d)\n",
-              prompts.size(), tokens / static_cast<double>(prompts.size()),
-              (*truncated)->context_length());
+  // Token positions each way runs: ClipModel sorts texts by length and pads each batch of
+  // max_batch to its longest; the padded way runs context_length positions per text.
+  std::vector<int64_t> lengths;
+  for (const std::string& p : prompts) {
+    lengths.push_back(static_cast<int64_t>((*truncated)->tokenize(p)->size()));
+  }
+  std::sort(lengths.begin(), lengths.end());
+  int64_t tokens = 0, positions = 0;
+  const int64_t batch = truncated_options.max_batch;
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    tokens += lengths[i];
+    if (i % batch == 0) {
+      const size_t last = std::min(lengths.size(), i + batch) - 1;
+      positions += lengths[last] * static_cast<int64_t>(last - i + 1);
+    }
+  }
+  const int context = (*truncated)->context_length();
+  std::printf(
+      "%zu prompts \"a photo of a {label}.\": %.1f tokens on average; positions run: %lld "
+      "truncated, %lld padded to %d\n",
+      prompts.size(), static_cast<double>(tokens) / static_cast<double>(prompts.size()),
+      static_cast<long long>(positions), static_cast<long long>(context * lengths.size()), context);
 
   vitrt::Tensor embeds[2];
   std::vector<double> wall[2], cpu[2];
