@@ -71,7 +71,7 @@ int clip_classify_command(const std::vector<std::string>& words) {
   for (const std::string& label : labels) {
     prompts.push_back(prompt_template.substr(0, slot) + label + prompt_template.substr(slot + 2));
   }
-  Result<ClipOptions> options = clip_options(args, "images");
+  Result<ClipOptions> options = clip_options(args, "embeddings");
   if (!options.ok()) return usage_error(kCommand, options.status().message());
 
   Result<std::vector<std::string>> files = expand_image_arguments(args.positionals());

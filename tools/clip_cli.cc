@@ -28,16 +28,23 @@ bool is_image_name(const fs::path& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
 }
 
-// A one-line bar redrawn in place: "[=======>      ] 640/1000 images  55.2/s".
+// A one-line bar redrawn in place: "[=======>      ] 640/1000 images  55.2/s", one line per
+// embed call. A call done in one batch draws nothing: it was never long.
 class ProgressBar {
  public:
   explicit ProgressBar(std::string what)
-      : what_(std::move(what)), start_(std::chrono::steady_clock::now()) {}
+      : what_(std::move(what)), run_start_(std::chrono::steady_clock::now()) {}
 
   void update(int64_t done, int64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!drawing_ && done >= total) {
+      run_start_ = now;
+      return;
+    }
+    drawing_ = true;
     constexpr int kWidth = 30;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    // The rate counts from the end of the previous call (or the start): the first batch's time.
+    const double seconds = std::chrono::duration<double>(now - run_start_).count();
     const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
     std::string bar(static_cast<size_t>(filled), '=');
     if (filled < kWidth) bar += '>';
@@ -45,13 +52,18 @@ class ProgressBar {
     std::fprintf(stderr, "\r[%s] %lld/%lld %s  %.1f/s", bar.c_str(), static_cast<long long>(done),
                  static_cast<long long>(total), what_.c_str(),
                  seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
-    if (done >= total) std::fputc('\n', stderr);
+    if (done >= total) {
+      std::fputc('\n', stderr);
+      drawing_ = false;
+      run_start_ = now;
+    }
     std::fflush(stderr);
   }
 
  private:
   std::string what_;
-  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point run_start_;
+  bool drawing_ = false;
 };
 
 }  // namespace

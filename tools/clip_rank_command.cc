@@ -47,7 +47,7 @@ int clip_rank_command(const std::vector<std::string>& words) {
   }
   Result<int64_t> top = args.get_int("--top", 10, 1, int64_t{1} << 40);
   if (!top.ok()) return usage_error(kCommand, top.status().message());
-  Result<ClipOptions> options = clip_options(args, "images");
+  Result<ClipOptions> options = clip_options(args, "embeddings");
   if (!options.ok()) return usage_error(kCommand, options.status().message());
 
   Result<std::vector<std::string>> files = expand_image_arguments(args.positionals());
