@@ -102,6 +102,11 @@ Result<ClipConfig> parse_clip_config(const std::string& json_text, const std::st
   VITRT_ASSIGN_OR_RETURN(config.text.onnx, reader.string("text.onnx"));
   VITRT_ASSIGN_OR_RETURN(config.text.input, reader.string("text.input"));
   VITRT_ASSIGN_OR_RETURN(config.text.output, reader.string("text.output"));
+  VITRT_ASSIGN_OR_RETURN(std::string tokenizer, reader.string("tokenizer.type", "clip_bpe"));
+  if (tokenizer != "clip_bpe") {
+    return unsupported(source, ": tokenizer.type '", tokenizer,
+                       "': vitrt has CLIP's byte-level BPE tokenizer only ('clip_bpe')");
+  }
   // Two tokens at least: the start and the end token.
   VITRT_ASSIGN_OR_RETURN(int64_t context_length,
                          reader.integer("tokenizer.context_length", 2, 1 << 20));
