@@ -1,7 +1,11 @@
 // `vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]`
+// `vitrt build CLIP_DIR [-o OUT_DIR]` for both towers of a CLIP model folder.
 #include <cstdio>
+#include <filesystem>
 
 #include "cli_args.h"
+#include "clip/clip_build.h"
+#include "clip/clip_config.h"
 #include "commands.h"
 #include "vitrt/builder.h"
 
@@ -11,13 +15,19 @@ namespace {
 constexpr const char* kHelp =
     "usage: vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]\n"
     "                   [--verbose]\n"
+    "       vitrt build CLIP_DIR [-o OUT_DIR] [--device cpu|cuda] [--precision P]\n"
     "\n"
     "Imports an ONNX model, infers its (symbolic) shapes, optimizes it, checks that every op\n"
     "has a kernel, and writes a self-contained plan file that 'vitrt run' and 'vitrt bench'\n"
     "load without the ONNX model.\n"
     "\n"
+    "A folder holding clip.json (python/export_clip.py writes one) is a CLIP model: both towers\n"
+    "are built, into vision.plan and text.plan in the folder (or OUT_DIR, which then also gets\n"
+    "clip.json and the preprocessor config), for 'vitrt clip embed|classify|rank'.\n"
+    "\n"
     "options:\n"
-    "  -o, --output FILE    the plan to write (required)\n"
+    "  -o, --output FILE    the plan to write (required for an ONNX model; for a CLIP folder,\n"
+    "                       the folder to write the plans into, default the model folder)\n"
     "  --device D           cpu (default) or cuda: the device kind the plan runs on\n"
     "  --precision P        fp32 (default), bf16 or (cuda) fp16. On the CPU, bf16 makes the\n"
     "                       linear layers (fused vitrt.Linear) multiply in bfloat16 with fp32\n"
@@ -51,9 +61,17 @@ int build_command(const std::vector<std::string>& words) {
     return kExitOk;
   }
   if (args.positionals().size() != 1) {
-    return usage_error("build", "expected exactly one MODEL.onnx argument");
+    return usage_error("build", "expected exactly one MODEL.onnx or CLIP_DIR argument");
   }
-  if (!args.has("--output")) return usage_error("build", "missing -o MODEL.plan");
+  const std::string& model = args.positionals()[0];
+  const bool clip_dir = std::filesystem::is_directory(model);
+  if (clip_dir &&
+      !std::filesystem::exists(std::filesystem::path(model) / clip::kClipConfigFileName)) {
+    return usage_error("build", "'" + model +
+                                    "' is a folder without clip.json; expected MODEL.onnx or a "
+                                    "CLIP model folder");
+  }
+  if (!clip_dir && !args.has("--output")) return usage_error("build", "missing -o MODEL.plan");
   BuildOptions options;
   options.precision = args.get("--precision", "fp32");
   bool known = false;
@@ -70,7 +88,13 @@ int build_command(const std::vector<std::string>& words) {
   options.verbose = args.has("--verbose");
   options.optimize = !args.has("--no-optimize");
   options.log = [](const std::string& line) { std::printf("[build] %s\n", line.c_str()); };
-  Result<BuildSummary> summary = build_plan(args.positionals()[0], args.get("--output"), options);
+  if (clip_dir) {
+    Status built = clip::build_clip_plans(model, args.get("--output", model), options);
+    std::fflush(stdout);
+    if (!built.ok()) return failure("build", built);
+    return kExitOk;
+  }
+  Result<BuildSummary> summary = build_plan(model, args.get("--output"), options);
   std::fflush(stdout);
   if (!summary.ok()) return failure("build", summary.status());
   return kExitOk;

@@ -1,4 +1,4 @@
-// `vitrt clip <subcommand>`: the CLIP front end (tokenize; preprocess, embed, ... as they come).
+// `vitrt clip <subcommand>`: the CLIP front end (tokenize, preprocess, embed, classify, rank).
 #include <cstdio>
 
 #include "cli_args.h"
@@ -16,6 +16,12 @@ constexpr const char* kClipHelp =
     "subcommands:\n"
     "  tokenize   texts -> CLIP token ids (int32 [N, context_length] .npy), as open_clip\n"
     "  preprocess images -> pixel_values (float32 [N, 3, H, W] .npy), as HF CLIPImageProcessor\n"
+    "  embed      images or texts -> L2-normalised embeddings (JSON or .npy)\n"
+    "  classify   images + labels -> zero-shot label probabilities\n"
+    "  rank       a text query + images -> the images ranked by similarity\n"
+    "\n"
+    "embed, classify and rank run a model folder from python/export_clip.py after\n"
+    "'vitrt build DIR' has built its two plans.\n"
     "\n"
     "'vitrt clip <subcommand> --help' shows a subcommand's options.\n"
     "\n"
@@ -123,6 +129,9 @@ int clip_command(const std::vector<std::string>& words) {
   }
   if (sub == "tokenize") return clip_tokenize_command(rest);
   if (sub == "preprocess") return clip_preprocess_command(rest);
+  if (sub == "embed") return clip_embed_command(rest);
+  if (sub == "classify") return clip_classify_command(rest);
+  if (sub == "rank") return clip_rank_command(rest);
   return usage_error("clip", "unknown subcommand '" + sub + "'");
 }
 

@@ -18,6 +18,10 @@ int bench_command(const std::vector<std::string>& args);
 int clip_command(const std::vector<std::string>& args);
 // `vitrt clip preprocess` (dispatched from `vitrt clip`).
 int clip_preprocess_command(const std::vector<std::string>& args);
+// `vitrt clip embed|classify|rank` (dispatched from `vitrt clip`).
+int clip_embed_command(const std::vector<std::string>& args);
+int clip_classify_command(const std::vector<std::string>& args);
+int clip_rank_command(const std::vector<std::string>& args);
 
 // Loads a plan, or an ONNX model when the file is not a plan (run and bench accept both).
 Result<std::shared_ptr<Engine>> load_model(const std::string& path);

@@ -23,11 +23,18 @@
 namespace vitrt {
 
 struct ClipOptions {
-  std::string vocab_path;                 // empty: the tokenizer's default search
-  int64_t max_image_pixels = 178956970;   // decompression-bomb limit (PIL's default)
-  int max_batch = 64;                     // images or texts per tower run
-  // Receives (done, total) after each tower batch, for progress bars.
+  std::string vocab_path;                // empty: the tokenizer's default search
+  int64_t max_image_pixels = 178956970;  // decompression-bomb limit (PIL's default)
+  int max_batch = 64;                    // images or texts per tower run
+  // Receives (done, total) after each tower batch, for progress bars (called on the thread
+  // that called the embed method).
   std::function<void(int64_t, int64_t)> progress;
+  // A text longer than context_length tokens is cut as open_clip cuts it; false makes it an
+  // error naming the text and its token count instead.
+  bool truncate_texts = true;
+  // Pads every text batch to context_length, as open_clip and HF do. Only for comparisons and
+  // benchmarks: the embeddings are the same, the work is not.
+  bool pad_texts_to_context = false;
 };
 
 class ClipModel {
@@ -66,8 +73,7 @@ class ClipModel {
 
   // Zero-shot classification: softmax over labels of logit_scale * cos(image, label), as
   // float32 [N_images, N_labels], from normalised embeddings.
-  virtual Result<Tensor> classify(const Tensor& image_embeds,
-                                  const Tensor& label_embeds) const = 0;
+  virtual Result<Tensor> classify(const Tensor& image_embeds, const Tensor& label_embeds) const = 0;
 };
 
 // logit_scale * a b^T for L2-normalised a [N, D], b [M, D]: float32 [N, M].
