@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/buffer_pool.h"
 #include "core/half.h"
 
 namespace vitrt {
@@ -71,7 +72,9 @@ const char* dtype_name(DType dtype) {
   return "unknown";
 }
 
-bool dtype_is_storable(DType dtype) { return dtype_size(dtype) != 0; }
+bool dtype_is_storable(DType dtype) {
+  return dtype_size(dtype) != 0;
+}
 
 bool dtype_is_float(DType dtype) {
   return dtype == DType::kFloat32 || dtype == DType::kFloat16 || dtype == DType::kBFloat16 ||
@@ -138,6 +141,11 @@ constexpr size_t kAlignment = 64;
 std::shared_ptr<void> allocate(size_t nbytes, bool zero) {
   // Round up so that vectorised kernels may read a full vector past the last element.
   const size_t padded = ((nbytes + kAlignment - 1) / kAlignment + 1) * kAlignment;
+  if (BufferPool* pool = active_buffer_pool()) {
+    std::shared_ptr<void> storage = pool->acquire(padded);
+    if (zero) std::memset(storage.get(), 0, padded);
+    return storage;
+  }
   void* p = std::aligned_alloc(kAlignment, padded);
   if (p == nullptr) throw std::bad_alloc();
   if (zero) std::memset(p, 0, padded);
@@ -184,8 +192,7 @@ Result<Tensor> Tensor::copy_from(DType dtype, std::vector<int64_t> shape, const 
   }
   Tensor t = empty(dtype, std::move(shape));
   if (t.nbytes() != nbytes) {
-    return invalid_argument("tensor ", t.describe(), " needs ", t.nbytes(), " bytes, got ",
-                            nbytes);
+    return invalid_argument("tensor ", t.describe(), " needs ", t.nbytes(), " bytes, got ", nbytes);
   }
   if (nbytes) std::memcpy(t.data_, data, nbytes);
   return t;
