@@ -72,9 +72,7 @@ const char* dtype_name(DType dtype) {
   return "unknown";
 }
 
-bool dtype_is_storable(DType dtype) {
-  return dtype_size(dtype) != 0;
-}
+bool dtype_is_storable(DType dtype) { return dtype_size(dtype) != 0; }
 
 bool dtype_is_float(DType dtype) {
   return dtype == DType::kFloat32 || dtype == DType::kFloat16 || dtype == DType::kBFloat16 ||
@@ -192,7 +190,8 @@ Result<Tensor> Tensor::copy_from(DType dtype, std::vector<int64_t> shape, const 
   }
   Tensor t = empty(dtype, std::move(shape));
   if (t.nbytes() != nbytes) {
-    return invalid_argument("tensor ", t.describe(), " needs ", t.nbytes(), " bytes, got ", nbytes);
+    return invalid_argument("tensor ", t.describe(), " needs ", t.nbytes(), " bytes, got ",
+                            nbytes);
   }
   if (nbytes) std::memcpy(t.data_, data, nbytes);
   return t;

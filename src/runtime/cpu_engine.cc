@@ -119,7 +119,9 @@ class CpuEngine final : public Engine {
   std::shared_ptr<const Graph> graph_;
   std::shared_ptr<const ExecutionSchedule> schedule_;
   std::vector<CpuKernelFactory> factories_;
-  MappedFileRange mapping_;  // the graph (and so the mapping) lives as long as the engine
+  // May outlive the mapping when no constant borrows from it; harmless, as the graph's constants
+  // were all allocated while it was mapped, so none can lie in its range unless borrowed.
+  MappedFileRange mapping_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
   mutable std::mutex mutex_;
