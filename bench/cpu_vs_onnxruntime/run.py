@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""vitrt vs ONNX Runtime on CPU, fp32, side by side in one run.
+"""vitrt vs ONNX Runtime (and PyTorch) on CPU, side by side in one run.
 
 Exports full-size models with random weights (the numbers do not depend on the weights) to a
-temporary folder, builds a vitrt plan from each with the `vitrt` binary, and times
-`vitrt bench` and an ONNX Runtime CPU session (all graph optimisations, one intra-op thread per
-core) on the same machine, one after the other, at each batch size.
+work folder, builds vitrt plans (fp32 and bf16), runs ONNX Runtime's transformer optimizer on
+each export, and times every engine at each batch size, each measurement in its own
+subprocess so that its peak resident memory (ru_maxrss) is its own:
+
+  vitrt fp32       `vitrt bench` on an fp32 plan
+  vitrt bf16       `vitrt bench` on a plan built with --precision bf16 (n/a when refused)
+  ORT fp32         ONNX Runtime CPU, ORT_ENABLE_ALL, on the exported model
+  ORT transformers the model after onnxruntime.transformers.optimizer (model_type vit/clip),
+                   then ORT_ENABLE_ALL
+  PyTorch eager    the same module in torch.inference_mode()
 
   python3 bench/cpu_vs_onnxruntime/run.py [--models vit_b16,clip_b32_vision,clip_text]
                                           [--batches 1,8] [--vitrt build/vitrt]
@@ -36,12 +43,15 @@ def transformer_gflop(layers, tokens, width, mlp, patch_tokens=0, patch_in=0):
 
 
 class Model:
-    def __init__(self, name, description, gflop_per_item, build, inputs):
+    def __init__(self, name, description, gflop_per_item, build, inputs, ort_type, heads, hidden):
         self.name = name
         self.description = description
         self.gflop_per_item = gflop_per_item
         self.build = build  # () -> (torch module, example args, input names, output names)
         self.inputs = inputs  # (batch, rng) -> {input name: array}
+        self.ort_type = ort_type  # model_type for onnxruntime.transformers.optimizer
+        self.heads = heads
+        self.hidden = hidden
 
 
 def build_vit_b16():
@@ -102,18 +112,22 @@ def text_inputs(batch, rng):
 
 MODELS = {
     # 35.1 GFLOP per image is the usual figure for ViT-B/16 at 224 (2 x 17.56 GMAC).
-    "vit_b16": Model("vit_b16", "timm vit_base_patch16_224", 35.1, build_vit_b16, image_inputs),
+    "vit_b16": Model("vit_b16", "timm vit_base_patch16_224", 35.1, build_vit_b16, image_inputs,
+                     "vit", 12, 768),
     "clip_b32_vision": Model("clip_b32_vision", "HF CLIPVisionModelWithProjection (B/32)",
                              transformer_gflop(12, 50, 768, 3072, 49, 3 * 32 * 32),
-                             build_clip_vision, image_inputs),
+                             build_clip_vision, image_inputs, "clip", 12, 768),
     "clip_text": Model("clip_text", "HF CLIPTextModelWithProjection (77 tokens)",
                        transformer_gflop(12, CLIP_TEXT_LEN, 512, 2048),
-                       build_clip_text, text_inputs),
+                       build_clip_text, text_inputs, "clip", 8, 512),
 }
+
+ENGINES = ["vitrt fp32", "vitrt bf16", "ORT fp32", "ORT transformers", "PyTorch eager"]
 
 
 def export(model, path):
     import torch
+    torch.manual_seed(0)
     module, args, input_names, output_names = model.build()
     module.eval()
     dynamic_axes = {n: {0: "batch"} for n in input_names + output_names}
@@ -124,52 +138,118 @@ def export(model, path):
                           dynamic_axes=dynamic_axes, do_constant_folding=True)
 
 
-# ---- runners ----------------------------------------------------------------------------------
+def ort_transformer_optimize(model, onnx_path, out_path):
+    """Runs onnxruntime.transformers.optimizer; returns {fused op: count} (only nonzero)."""
+    from onnxruntime.transformers import optimizer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optimized = optimizer.optimize_model(onnx_path, model_type=model.ort_type,
+                                             num_heads=model.heads, hidden_size=model.hidden,
+                                             use_gpu=False)
+    optimized.save_model_to_file(out_path, use_external_data_format=False)
+    stats = optimized.get_fused_operator_statistics() or {}
+    return {k: v for k, v in stats.items() if v}
 
 
-def time_ort(onnx_path, model, batch, threads, warmup, iterations):
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-    feeds = model.inputs(batch, np.random.default_rng(0))
+# ---- workers: one measurement per process -----------------------------------------------------
+
+
+def timed_runs(run_once, warmup, iterations):
     for _ in range(warmup):
-        session.run(None, feeds)
+        run_once()
     times_ms = []
     for _ in range(iterations):
         start = time.perf_counter()
-        session.run(None, feeds)
+        run_once()
         times_ms.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times_ms)
 
 
-def vitrt_env(threads):
+def worker_ort(args):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = args.threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(args.onnx, options, providers=["CPUExecutionProvider"])
+    feeds = MODELS[args.model].inputs(args.batch, np.random.default_rng(0))
+    return timed_runs(lambda: session.run(None, feeds), args.warmup, args.iterations)
+
+
+def worker_torch(args):
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    module = MODELS[args.model].build()[0].eval()
+    feeds = MODELS[args.model].inputs(args.batch, np.random.default_rng(0))
+    tensors = [torch.from_numpy(v) for v in feeds.values()]
+    with torch.inference_mode():
+        return timed_runs(lambda: module(*tensors), args.warmup, args.iterations)
+
+
+def run_worker(args):
+    fn = {"ort": worker_ort, "torch": worker_torch}[args.worker]
+    median_ms = fn(args)
+    print(json.dumps({"median_ms": median_ms}))
+    return 0
+
+
+# ---- measuring in subprocesses ----------------------------------------------------------------
+
+
+def engine_env(threads):
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(threads)
     return env
 
 
-def build_plan(vitrt, onnx_path, plan_path, threads):
-    proc = subprocess.run([vitrt, "build", onnx_path, "-o", plan_path], capture_output=True,
-                          text=True, env=vitrt_env(threads))
-    if proc.returncode != 0:
-        raise RuntimeError(f"vitrt build failed ({proc.returncode}): {proc.stderr.strip()}")
+def run_measured(cmd, threads):
+    """Runs cmd, returns (returncode, stdout, stderr, peak RSS in MB of that process alone)."""
+    launcher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peak_rss.py")
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r") as rss:
+        code = subprocess.call([sys.executable, launcher, rss.name] + cmd, stdout=out,
+                               stderr=err, env=engine_env(threads))
+        out.seek(0)
+        err.seek(0)
+        text = rss.read().strip()
+        return code, out.read(), err.read(), int(text) / 1024.0 if text else None
 
 
-def time_vitrt(vitrt, plan_path, batch, threads, warmup, iterations):
-    cmd = [vitrt, "bench", plan_path, "--batch", str(batch), "--iterations", str(iterations),
-           "--warmup", str(warmup), "--device", "cpu", "--json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=vitrt_env(threads))
-    if proc.returncode != 0:
-        raise RuntimeError(f"vitrt bench failed ({proc.returncode}): {proc.stderr.strip()}")
-    lines = [line for line in proc.stdout.strip().splitlines() if line.strip()]
+def last_json(stdout):
+    lines = [line for line in stdout.strip().splitlines() if line.strip()]
     if not lines:
-        raise RuntimeError("vitrt bench printed nothing")
-    result = json.loads(lines[-1])
-    return float(result["median_ms"])
+        raise RuntimeError("printed nothing")
+    return json.loads(lines[-1])
+
+
+def build_plan(vitrt, onnx_path, plan_path, precision, threads):
+    """Returns None on success, else the reason (first line of the builder's message)."""
+    code, _, stderr, _ = run_measured(
+        [vitrt, "build", onnx_path, "-o", plan_path, "--precision", precision], threads)
+    if code == 0:
+        return None
+    return (stderr.strip().splitlines() or [f"exit {code}"])[-1]
+
+
+def measure_vitrt(vitrt, plan_path, batch, args):
+    cmd = [vitrt, "bench", plan_path, "--batch", str(batch), "--iterations", str(args.iterations),
+           "--warmup", str(args.warmup), "--device", "cpu", "--json"]
+    code, stdout, stderr, rss = run_measured(cmd, args.threads)
+    if code != 0:
+        raise RuntimeError(f"vitrt bench failed ({code}): {stderr.strip()}")
+    return float(last_json(stdout)["median_ms"]), rss
+
+
+def measure_python(worker, model, onnx_path, batch, args):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", worker, "--model", model,
+           "--onnx", onnx_path or "", "--batch", str(batch), "--threads", str(args.threads),
+           "--warmup", str(args.warmup), "--iterations", str(args.iterations)]
+    code, stdout, stderr, rss = run_measured(cmd, args.threads)
+    if code != 0:
+        raise RuntimeError(f"{worker} worker failed ({code}): {stderr.strip()[-500:]}")
+    return float(last_json(stdout)["median_ms"]), rss
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -183,24 +263,23 @@ def fmt(value, spec):
     return format("n/a", f">{width}") if width else "n/a"
 
 
-def print_table(rows, threads):
-    header = (f"{'model':<16} {'batch':>5} | {'vitrt ms':>9} {'items/s':>8} {'GFLOP/s':>8} | "
-              f"{'ORT ms':>9} {'items/s':>8} {'GFLOP/s':>8} | {'vitrt/ORT':>9}")
-    print(f"\nCPU fp32, {threads} threads, median latency per batch")
+def print_table(rows, threads, notes):
+    header = (f"{'model':<16} {'batch':>5}  {'engine':<17} {'ms':>9} {'items/s':>8} "
+              f"{'GFLOP/s':>8} {'x ORT':>6} {'peak MB':>8}")
+    print(f"\nCPU, {threads} threads, median latency per batch; x ORT = throughput / ORT fp32's; "
+          "peak MB = ru_maxrss of the process that ran it (model load included)")
     print(header)
     print("-" * len(header))
+    last = None
     for r in rows:
-        print(f"{r['model']:<16} {r['batch']:>5} | {fmt(r['vitrt_ms'], '9.2f')} "
-              f"{fmt(r['vitrt_items_s'], '8.1f')} {fmt(r['vitrt_gflop_s'], '8.1f')} | "
-              f"{fmt(r['ort_ms'], '9.2f')} {fmt(r['ort_items_s'], '8.1f')} "
-              f"{fmt(r['ort_gflop_s'], '8.1f')} | {fmt(r['ratio'], '9.2f')}")
-
-
-def rates(ms, batch, gflop):
-    if ms is None:
-        return None, None
-    items = batch * 1e3 / ms
-    return items, items * gflop
+        if last is not None and (r["model"], r["batch"]) != last:
+            print()
+        last = (r["model"], r["batch"])
+        print(f"{r['model']:<16} {r['batch']:>5}  {r['engine']:<17} {fmt(r['ms'], '9.2f')} "
+              f"{fmt(r['items_s'], '8.1f')} {fmt(r['gflop_s'], '8.1f')} "
+              f"{fmt(r['x_ort'], '6.2f')} {fmt(r['peak_mb'], '8.0f')}")
+    for n in notes:
+        print(n)
 
 
 def machine_description():
@@ -219,87 +298,124 @@ def machine_description():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="vit_b16",
-                        help=f"comma-separated, from {','.join(MODELS)} (default vit_b16)")
+    parser.add_argument("--models", default="vit_b16,clip_b32_vision,clip_text",
+                        help=f"comma-separated, from {','.join(MODELS)}")
     parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help=f"comma-separated, from: {', '.join(ENGINES)}")
     parser.add_argument("--vitrt", default="build/vitrt", help="path of the vitrt binary")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="threads for both engines (default: the cores this process may use)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--iterations", type=int, default=20)
+                        help="threads for every engine (default: the cores this process may use)")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--workdir", default="", help="keep exported models and plans here")
-    parser.add_argument("--ort-only", action="store_true",
-                        help="time ONNX Runtime only (no vitrt binary needed)")
     parser.add_argument("--json-out", default="", help="also write the rows as JSON here")
+    # Internal: one measurement in this process (the parent reads its peak memory).
+    parser.add_argument("--worker", choices=["ort", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--onnx", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return run_worker(args)
 
     names = [m for m in args.models.split(",") if m]
     for n in names:
         if n not in MODELS:
             parser.error(f"unknown model '{n}' (known: {', '.join(MODELS)})")
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for e in engines:
+        if e not in ENGINES:
+            parser.error(f"unknown engine '{e}' (known: {', '.join(ENGINES)})")
     batches = [int(b) for b in args.batches.split(",") if b]
-    if not args.ort_only and not os.access(args.vitrt, os.X_OK):
+    use_vitrt = any(e.startswith("vitrt") for e in engines)
+    if use_vitrt and not os.access(args.vitrt, os.X_OK):
         parser.error(f"vitrt binary '{args.vitrt}' not found or not executable "
-                     "(build it, pass --vitrt PATH, or use --ort-only)")
+                     "(build it, pass --vitrt PATH, or leave the vitrt engines out)")
 
     import onnxruntime as ort
     import torch
-    torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
     workdir = args.workdir or tempfile.mkdtemp(prefix="vitrt_bench_")
     os.makedirs(workdir, exist_ok=True)
     print(f"machine: {machine_description()}; threads {args.threads}; onnxruntime "
-          f"{ort.__version__}; torch {torch.__version__}; workdir {workdir}")
+          f"{ort.__version__}; torch {torch.__version__}; warm-up {args.warmup}, "
+          f"iterations {args.iterations}; workdir {workdir}", flush=True)
 
-    rows = []
-    errors = []
+    rows, notes, errors = [], [], []
     try:
         for name in names:
             model = MODELS[name]
             onnx_path = os.path.join(workdir, f"{name}.onnx")
-            plan_path = os.path.join(workdir, f"{name}.plan")
             if not os.path.exists(onnx_path):
                 start = time.perf_counter()
                 export(model, onnx_path)
                 print(f"{name}: exported {model.description} in "
-                      f"{time.perf_counter() - start:.0f} s")
-            vitrt_ok = not args.ort_only
-            if vitrt_ok:
-                try:
-                    start = time.perf_counter()
-                    build_plan(args.vitrt, onnx_path, plan_path, args.threads)
-                    print(f"{name}: built plan in {time.perf_counter() - start:.1f} s")
-                except RuntimeError as e:
-                    errors.append(f"{name}: {e}")
-                    vitrt_ok = False
+                      f"{time.perf_counter() - start:.0f} s", flush=True)
+            plans = {}
+            for engine, precision in (("vitrt fp32", "fp32"), ("vitrt bf16", "bf16")):
+                if engine not in engines:
+                    continue
+                plan_path = os.path.join(workdir, f"{name}.{precision}.plan")
+                start = time.perf_counter()
+                refused = build_plan(args.vitrt, onnx_path, plan_path, precision, args.threads)
+                if refused is None:
+                    plans[engine] = plan_path
+                    print(f"{name}: built {precision} plan in {time.perf_counter() - start:.1f} s",
+                          flush=True)
+                else:
+                    notes.append(f"{name} {engine}: n/a, vitrt build refused: {refused}")
+                    if precision == "fp32":
+                        errors.append(f"{name}: vitrt build failed: {refused}")
+            ort_opt_path = None
+            if "ORT transformers" in engines:
+                ort_opt_path = os.path.join(workdir, f"{name}.ort_opt.onnx")
+                fused = ort_transformer_optimize(model, onnx_path, ort_opt_path)
+                summary = (", ".join(f"{k} {v}" for k, v in sorted(fused.items()))
+                           if fused else "fused nothing")
+                notes.append(f"{name} ORT transformers optimizer (model_type "
+                             f"{model.ort_type}): {summary}")
+                print(f"{name}: ORT transformer optimizer: {summary}", flush=True)
+
             for batch in batches:
-                vitrt_ms = None
-                if vitrt_ok:
+                measured = {}
+                for engine in engines:
                     try:
-                        vitrt_ms = time_vitrt(args.vitrt, plan_path, batch, args.threads,
-                                              args.warmup, args.iterations)
+                        if engine.startswith("vitrt"):
+                            if engine not in plans:
+                                measured[engine] = (None, None)
+                                continue
+                            measured[engine] = measure_vitrt(args.vitrt, plans[engine], batch, args)
+                        elif engine == "ORT fp32":
+                            measured[engine] = measure_python("ort", name, onnx_path, batch, args)
+                        elif engine == "ORT transformers":
+                            measured[engine] = measure_python("ort", name, ort_opt_path, batch,
+                                                              args)
+                        else:
+                            measured[engine] = measure_python("torch", name, None, batch, args)
                     except (RuntimeError, ValueError, KeyError) as e:
-                        errors.append(f"{name} batch {batch}: {e}")
-                ort_ms = time_ort(onnx_path, model, batch, args.threads, args.warmup,
-                                  args.iterations)
-                v_items, v_gflop = rates(vitrt_ms, batch, model.gflop_per_item)
-                o_items, o_gflop = rates(ort_ms, batch, model.gflop_per_item)
-                rows.append({"model": name, "batch": batch, "gflop_per_item": model.gflop_per_item,
-                             "vitrt_ms": vitrt_ms, "vitrt_items_s": v_items,
-                             "vitrt_gflop_s": v_gflop, "ort_ms": ort_ms, "ort_items_s": o_items,
-                             "ort_gflop_s": o_gflop,
-                             "ratio": None if v_items is None else v_items / o_items})
-                print(f"{name} batch {batch}: vitrt {fmt(vitrt_ms, '.2f')} ms, "
-                      f"ORT {ort_ms:.2f} ms", flush=True)
+                        errors.append(f"{name} batch {batch} {engine}: {e}")
+                        measured[engine] = (None, None)
+                    ms = measured[engine][0]
+                    print(f"{name} batch {batch} {engine}: {fmt(ms, '.2f')} ms", flush=True)
+                ort_ms = measured.get("ORT fp32", (None, None))[0]
+                for engine in engines:
+                    ms, rss = measured[engine]
+                    items = None if ms is None else batch * 1e3 / ms
+                    rows.append({
+                        "model": name, "batch": batch, "engine": engine, "ms": ms,
+                        "items_s": items,
+                        "gflop_s": None if items is None else items * model.gflop_per_item,
+                        "x_ort": None if ms is None or ort_ms is None else ort_ms / ms,
+                        "peak_mb": rss, "gflop_per_item": model.gflop_per_item})
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    print_table(rows, args.threads)
+    print_table(rows, args.threads, notes)
     if args.json_out:
         with open(args.json_out, "w") as f:
-            json.dump({"threads": args.threads, "machine": machine_description(), "rows": rows},
-                      f, indent=1)
+            json.dump({"threads": args.threads, "machine": machine_description(), "rows": rows,
+                       "notes": notes}, f, indent=1)
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     return 1 if errors else 0

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/buffer_pool.h"
 #include "core/half.h"
 
 namespace vitrt {
@@ -138,6 +139,11 @@ constexpr size_t kAlignment = 64;
 std::shared_ptr<void> allocate(size_t nbytes, bool zero) {
   // Round up so that vectorised kernels may read a full vector past the last element.
   const size_t padded = ((nbytes + kAlignment - 1) / kAlignment + 1) * kAlignment;
+  if (BufferPool* pool = active_buffer_pool()) {
+    std::shared_ptr<void> storage = pool->acquire(padded);
+    if (zero) std::memset(storage.get(), 0, padded);
+    return storage;
+  }
   void* p = std::aligned_alloc(kAlignment, padded);
   if (p == nullptr) throw std::bad_alloc();
   if (zero) std::memset(p, 0, padded);

@@ -190,7 +190,7 @@ float exp_shifted_sum(float* x, int64_t n, float max) {
   const __m256 mv = _mm256_set1_ps(max);
   __m256 sv = _mm256_setzero_ps();
   for (; j + 8 <= n; j += 8) {
-    const __m256 e = exp_approx8(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv));
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv));
     _mm256_storeu_ps(x + j, e);
     sv = _mm256_add_ps(sv, e);
   }

@@ -68,6 +68,10 @@ struct LoadedPlan {
   std::vector<PlanSectionInfo> sections;
   PlanMetadata metadata;
   Graph graph;  // name, producer and opsets restored; shapes as the builder inferred them
+  // The read-only file mapping of read_plan_file (null otherwise): the runtime may drop its
+  // pages from memory, which the kernel re-reads from the file when touched again.
+  const uint8_t* mapped_data = nullptr;
+  size_t mapped_bytes = 0;
 };
 
 // Serialises `graph` (its constants go to the weights section). Fails on values that cannot be

@@ -392,7 +392,12 @@ Result<LoadedPlan> read_plan_file(const std::string& path) {
   // The mapping lives as long as any Tensor borrowed from it.
   std::shared_ptr<const void> owner(
       map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
-  return parse_plan(owner, static_cast<const uint8_t*>(map), size, path);
+  Result<LoadedPlan> plan = parse_plan(owner, static_cast<const uint8_t*>(map), size, path);
+  if (plan.ok()) {
+    plan->mapped_data = static_cast<const uint8_t*>(map);
+    plan->mapped_bytes = size;
+  }
+  return plan;
 }
 
 bool file_has_plan_magic(const std::string& path) {

@@ -1,6 +1,9 @@
 // The CPU Engine: Engine::load_plan / Engine::from_onnx and per-context kernel creation.
 #include "runtime/cpu_engine.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <mutex>
 #include <utility>
 
@@ -32,8 +35,31 @@ Result<std::vector<CpuKernelFactory>> resolve_factories(const Graph& graph,
   return factories;
 }
 
+// Drops the whole pages of `node`'s constant inputs that lie inside `mapping`. Only a private,
+// unmodified file mapping may be treated so: its dropped pages read back the file's bytes
+// (MADV_DONTNEED on heap memory would zero it instead).
+void drop_mapped_constant_pages(const Graph& graph, const Node& node, MappedFileRange mapping) {
+  if (mapping.data == nullptr) return;
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t map_begin = reinterpret_cast<uintptr_t>(mapping.data);
+  const uintptr_t map_end = map_begin + mapping.bytes;
+  for (ValueId id : node.inputs) {
+    if (id == kNoValue || !graph.values[id].is_constant()) continue;
+    const Tensor& t = graph.values[id].constant;
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(t.raw_data());
+    const uintptr_t end = begin + t.nbytes();
+    if (begin < map_begin || end > map_end) continue;
+    const uintptr_t first = (begin + page - 1) / page * page;  // whole pages only: a neighbour
+    const uintptr_t last = end / page * page;                  // may be in use
+    if (first < last) {
+      // Advice, not a requirement: on failure the pages simply stay resident.
+      (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+  }
+}
+
 Result<std::vector<std::unique_ptr<CpuKernel>>> create_kernels(
-    const Graph& graph, const std::vector<CpuKernelFactory>& factories) {
+    const Graph& graph, const std::vector<CpuKernelFactory>& factories, MappedFileRange mapping) {
   std::vector<std::unique_ptr<CpuKernel>> kernels(graph.nodes.size());
   const int64_t opset = graph.onnx_opset();
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -43,6 +69,7 @@ Result<std::vector<std::unique_ptr<CpuKernel>>> create_kernels(
     if (!k.ok()) return k.status().with_context(node.describe());
     if (*k == nullptr) return internal_error(node.describe(), ": kernel factory returned null");
     kernels[i] = std::move(*k);
+    drop_mapped_constant_pages(graph, node, mapping);
   }
   return kernels;
 }
@@ -51,10 +78,11 @@ class CpuEngine final : public Engine {
  public:
   CpuEngine(std::shared_ptr<const Graph> graph, std::shared_ptr<const ExecutionSchedule> schedule,
             std::vector<CpuKernelFactory> factories,
-            std::vector<std::unique_ptr<CpuKernel>> first_kernels)
+            std::vector<std::unique_ptr<CpuKernel>> first_kernels, MappedFileRange mapping)
       : graph_(std::move(graph)),
         schedule_(std::move(schedule)),
         factories_(std::move(factories)),
+        mapping_(mapping),
         spare_kernels_(std::move(first_kernels)) {
     for (ValueId id : graph_->inputs) inputs_.push_back(tensor_info_of(graph_->values[id]));
     for (ValueId id : graph_->outputs) outputs_.push_back(tensor_info_of(graph_->values[id]));
@@ -76,7 +104,8 @@ class CpuEngine final : public Engine {
     }
     Status error;
     if (kernels.empty() && !graph_->nodes.empty()) {
-      Result<std::vector<std::unique_ptr<CpuKernel>>> made = create_kernels(*graph_, factories_);
+      Result<std::vector<std::unique_ptr<CpuKernel>>> made =
+          create_kernels(*graph_, factories_, mapping_);
       if (made.ok()) {
         kernels = std::move(*made);
       } else {
@@ -91,6 +120,9 @@ class CpuEngine final : public Engine {
   std::shared_ptr<const Graph> graph_;
   std::shared_ptr<const ExecutionSchedule> schedule_;
   std::vector<CpuKernelFactory> factories_;
+  // May outlive the mapping when no constant borrows from it; harmless, as the graph's constants
+  // were all allocated while it was mapped, so none can lie in its range unless borrowed.
+  MappedFileRange mapping_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
   mutable std::mutex mutex_;
@@ -112,20 +144,21 @@ TensorInfo tensor_info_of(const Value& value) {
 Status check_cpu_kernels(const Graph& graph, const CpuKernelRegistry& registry) {
   VITRT_ASSIGN_OR_RETURN(std::vector<CpuKernelFactory> factories,
                          resolve_factories(graph, registry));
-  return create_kernels(graph, factories).status();
+  return create_kernels(graph, factories, MappedFileRange()).status();
 }
 
-Result<std::shared_ptr<Engine>> create_cpu_engine(Graph graph, const CpuKernelRegistry& registry) {
+Result<std::shared_ptr<Engine>> create_cpu_engine(Graph graph, const CpuKernelRegistry& registry,
+                                                  MappedFileRange mapping) {
   VITRT_RETURN_IF_ERROR(graph.validate());
   auto shared_graph = std::make_shared<const Graph>(std::move(graph));
   VITRT_ASSIGN_OR_RETURN(ExecutionSchedule schedule, make_execution_schedule(*shared_graph));
   VITRT_ASSIGN_OR_RETURN(std::vector<CpuKernelFactory> factories,
                          resolve_factories(*shared_graph, registry));
   VITRT_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<CpuKernel>> kernels,
-                         create_kernels(*shared_graph, factories));
+                         create_kernels(*shared_graph, factories, mapping));
   return std::shared_ptr<Engine>(std::make_shared<CpuEngine>(
       shared_graph, std::make_shared<const ExecutionSchedule>(std::move(schedule)),
-      std::move(factories), std::move(kernels)));
+      std::move(factories), std::move(kernels), mapping));
 }
 
 Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) {
@@ -145,7 +178,9 @@ Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) 
     return unsupported("plan '", plan_path, "' was built for device '", plan.metadata.device,
                        "'; this vitrt runs plans built for 'cpu' and 'cuda'");
   }
-  Result<std::shared_ptr<Engine>> engine = create_cpu_engine(std::move(plan.graph));
+  Result<std::shared_ptr<Engine>> engine =
+      create_cpu_engine(std::move(plan.graph), CpuKernelRegistry::global(),
+                        MappedFileRange{plan.mapped_data, plan.mapped_bytes});
   if (!engine.ok()) return engine.status().with_context(str_cat("plan '", plan_path, "'"));
   return engine;
 }

@@ -178,15 +178,19 @@ CpuExecutionContext::CpuExecutionContext(std::shared_ptr<const Graph> graph,
 
 Result<std::vector<NamedTensor>> CpuExecutionContext::run(const std::vector<NamedTensor>& inputs) {
   VITRT_RETURN_IF_ERROR(creation_error_);
+  ActiveBufferPool scope(pool_.get());
+  Result<std::vector<NamedTensor>> results = run_steps(inputs);
+  // Drop every intermediate, also on error, so their buffers are back in the pool and the
+  // context references no activations between runs.
+  slots_.assign(slots_.size(), Tensor());
+  pool_->trim_unused();
+  return results;
+}
+
+Result<std::vector<NamedTensor>> CpuExecutionContext::run_steps(
+    const std::vector<NamedTensor>& inputs) {
   const Graph& g = *graph_;
   slots_.assign(g.values.size(), Tensor());
-  // Drop every intermediate on the way out, also on error, so a context holds no activations
-  // between runs.
-  struct ClearSlots {
-    std::vector<Tensor>& slots;
-    ~ClearSlots() { slots.assign(slots.size(), Tensor()); }
-  } clear_on_exit{slots_};
-
   VITRT_RETURN_IF_ERROR(bind_graph_inputs(g, inputs, slots_));
 
   std::vector<const Tensor*> in_ptrs;

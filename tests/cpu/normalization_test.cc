@@ -3,7 +3,6 @@
 #include <limits>
 #include <map>
 
-#include "cpu/exp_approx.h"
 #include "cpu/single_node.h"
 #include "testing/compare.h"
 
@@ -46,21 +45,6 @@ Tensor reference_softmax(const Tensor& x, int a0, int a1, bool log) {
     }
   }
   return tensor_of(x.dtype(), x.shape(), y);
-}
-
-TEST(ExpApprox, CloseToDoubleExpOverTheFloatRange) {
-  double worst = 0;
-  for (double xd = -87.0; xd < 88.0; xd += 0.0137) {
-    const float x = static_cast<float>(xd);
-    const double e = std::exp(static_cast<double>(x));
-    worst = std::max(worst, std::fabs(exp_approx(x) - e) / e);
-  }
-  EXPECT_LT(worst, 3e-7);  // about two float ulps
-  EXPECT_EQ(exp_approx(-std::numeric_limits<float>::infinity()), 0.0f);
-  EXPECT_EQ(exp_approx(-100.0f), 0.0f);
-  EXPECT_TRUE(std::isinf(exp_approx(100.0f)));
-  EXPECT_TRUE(std::isnan(exp_approx(std::nanf(""))));
-  EXPECT_EQ(exp_approx(0.0f), 1.0f);
 }
 
 TEST(SoftmaxKernels, AlongOneAxisOpset13) {

@@ -335,5 +335,103 @@ TEST(ExecutorTest, ContextsRunConcurrently) {
   EXPECT_EQ(ok, std::vector<int>(4, 1));
 }
 
+// The executor's buffer pool: a value is never overwritten while a later node still reads it,
+// graph outputs survive later runs, the second run with the same shapes allocates nothing, and
+// contexts do not share buffers.
+
+// x -> a = x+1 -> b = a+2 -> c = b+3 -> out = a + c: `a` stays live across b and c, which have
+// its size; reusing its buffer for either would change `out`.
+Graph long_lived_value_graph() {
+  Graph g;
+  const Dim batch = Dim::symbol("batch");
+  const ValueId x = add_f32(g, "x", {batch, Dim(5)});
+  const ValueId a = add_f32(g, "a", {batch, Dim(5)});
+  const ValueId b = add_f32(g, "b", {batch, Dim(5)});
+  const ValueId c = add_f32(g, "c", {batch, Dim(5)});
+  const ValueId out = add_f32(g, "out", {batch, Dim(5)});
+  add_node(g, "plus1", "AddScalar", {x}, {a}, 1.0f);
+  add_node(g, "plus2", "AddScalar", {a}, {b}, 2.0f);
+  add_node(g, "plus3", "AddScalar", {b}, {c}, 3.0f);
+  add_node(g, "sum", "Sum", {a, c}, {out});
+  g.inputs = {x};
+  g.outputs = {out};
+  return g;
+}
+
+CpuExecutionContext& cpu_context(ExecutionContext& ctx) {
+  return dynamic_cast<CpuExecutionContext&>(ctx);
+}
+
+TEST(ExecutorBufferPool, LiveValueIsNotReusedAndSecondRunAllocatesNothing) {
+  auto engine = make_engine(long_lived_value_graph());
+  ASSERT_NE(engine, nullptr);
+  auto ctx = engine->create_context();
+  const Tensor x = filled({3, 5}, -2.0f);
+  std::vector<float> expect;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float xi = x.data<float>()[i];
+    expect.push_back((xi + 1) + (xi + 6));
+  }
+  for (int run = 0; run < 3; ++run) {
+    Result<std::vector<NamedTensor>> r = ctx->run({{"x", x}});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    const Tensor& out = r->at(0).tensor;
+    for (int64_t i = 0; i < out.numel(); ++i) ASSERT_EQ(out.data<float>()[i], expect[i]) << run;
+  }
+  // Four buffers a run; a, b and c are live together while plus3 runs, then `out` takes b's.
+  // Run 1 allocates three; runs 2 and 3 reuse all four (the previous output was dropped).
+  const BufferPoolStats s = cpu_context(*ctx).buffer_pool_stats();
+  EXPECT_EQ(s.misses, 3);
+  EXPECT_EQ(s.hits, 1 + 4 + 4);
+  EXPECT_EQ(s.outstanding_bytes, 0u);
+}
+
+TEST(ExecutorBufferPool, OutputsHeldByTheCallerSurviveLaterRuns) {
+  auto engine = make_engine(long_lived_value_graph());
+  ASSERT_NE(engine, nullptr);
+  auto ctx = engine->create_context();
+  Result<std::vector<NamedTensor>> first = ctx->run({{"x", filled({2, 5}, 0.0f)}});
+  ASSERT_TRUE(first.ok());
+  const Tensor kept = first->at(0).tensor;
+  const Tensor snapshot = kept.clone();
+  for (int run = 0; run < 3; ++run) {
+    Result<std::vector<NamedTensor>> next = ctx->run({{"x", filled({2, 5}, 100.0f + run)}});
+    ASSERT_TRUE(next.ok());
+    EXPECT_NE(next->at(0).tensor.raw_data(), kept.raw_data());
+  }
+  EXPECT_EQ(std::memcmp(kept.raw_data(), snapshot.raw_data(), kept.nbytes()), 0);
+}
+
+TEST(ExecutorBufferPool, ContextsDoNotShareBuffers) {
+  auto engine = make_engine(long_lived_value_graph());
+  ASSERT_NE(engine, nullptr);
+  auto ctx1 = engine->create_context();
+  auto ctx2 = engine->create_context();
+  Result<std::vector<NamedTensor>> r1 = ctx1->run({{"x", filled({2, 5}, 0.0f)}});
+  ASSERT_TRUE(r1.ok());
+  const Tensor snapshot = r1->at(0).tensor.clone();
+  for (int run = 0; run < 2; ++run) {
+    Result<std::vector<NamedTensor>> r2 = ctx2->run({{"x", filled({2, 5}, 50.0f)}});
+    ASSERT_TRUE(r2.ok());
+  }
+  // ctx2 allocated its own three buffers and ctx1's pool saw nothing of its runs.
+  EXPECT_EQ(
+      cpu_context(*ctx1).buffer_pool_stats().hits + cpu_context(*ctx1).buffer_pool_stats().misses,
+      4);
+  EXPECT_EQ(cpu_context(*ctx2).buffer_pool_stats().misses, 3);
+  EXPECT_EQ(std::memcmp(r1->at(0).tensor.raw_data(), snapshot.raw_data(), snapshot.nbytes()), 0);
+}
+
+TEST(ExecutorBufferPool, BuffersOfShapesNoLongerRunAreFreed) {
+  auto engine = make_engine(long_lived_value_graph());
+  ASSERT_NE(engine, nullptr);
+  auto ctx = engine->create_context();
+  ASSERT_TRUE(ctx->run({{"x", filled({64, 5}, 0.0f)}}).ok());
+  const size_t big = cpu_context(*ctx).buffer_pool_stats().cached_bytes;
+  ASSERT_TRUE(ctx->run({{"x", filled({1, 5}, 0.0f)}}).ok());
+  const size_t small = cpu_context(*ctx).buffer_pool_stats().cached_bytes;
+  EXPECT_LT(small, big / 8);
+}
+
 }  // namespace
 }  // namespace vitrt
