@@ -21,7 +21,8 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
  { ldd "$build/tests/vitrt_cuda_tests"; ldd "$build/vitrt"; } | awk '/=> \// {print $3}' |
   grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libz\.' | xargs -I{} cp -L {} "$tmp/"
 (cd "$tmp" && tar cf - ./* | xz -T2 -2 > "$dest/payload.tar.xz")
-cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" "$root/bench/gpu/torch_vit.py" "$dest/"
+cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" "$root/bench/gpu/torch_vit.py" \
+  "$root/bench/gpu/torch_models.py" "$dest/"
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash
 # One GPU-machine call: the CUDA tests, then (RUN_BENCH=1) the ViT-B/16 benchmark. Logs are
@@ -45,7 +46,7 @@ if [ "${RUN_BENCH:-0}" = "1" ]; then
   tar czf "$out/bench_logs.tgz" -C /tmp/vitrt_gpu_bench --exclude='*.onnx' --exclude='*.plan' . 2>/dev/null
 fi
 echo "---- bench ----"
-[ -f "$out/bench.txt" ] && tail -12 "$out/bench.txt"
+[ -f "$out/bench.txt" ] && tail -30 "$out/bench.txt"
 sed -n '/==== summary/,$p' "$out/gpu_test.txt"
 ALL
 chmod +x "$dest"/*.sh
