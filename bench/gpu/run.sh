@@ -7,7 +7,10 @@
 #
 #   bench/gpu/run.sh [BIN_DIR]      (BIN_DIR holds vitrt; default build)
 #   BENCH_MODELS="vit_b16 clip_vision clip_text" (default all three)
-#   BENCH_COMPILE=0 skips torch.compile (about a minute of compiling per model and batch size).
+#   BENCH_COMPILE=0 skips torch.compile (about a minute of compiling per model and batch size);
+#   BENCH_COMPILE_MODELS="vit_b16" limits it to some models (default: all of BENCH_MODELS),
+#   BENCH_COMPILE_BATCHES="1" to some batch sizes (default "1 256").
+#   torch.compile runs last, after every other number is in, so a time limit cuts only it.
 #
 # vitrt's latency is end to end (fp32 input copied in from pageable host memory, the fp16 run,
 # output copied out); PyTorch's input is already on the GPU in fp16, so the comparison favours
@@ -18,9 +21,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-$here/../../build}"
 out="${LOG_DIR:-/tmp/vitrt_gpu_bench}"
 mkdir -p "$out"
-compile_flag=""
-[ "${BENCH_COMPILE:-1}" = "1" ] && compile_flag="--compile"
 models="${BENCH_MODELS:-vit_b16 clip_vision clip_text}"
+compile_models=""
+[ "${BENCH_COMPILE:-1}" = "1" ] && compile_models="${BENCH_COMPILE_MODELS:-$models}"
 
 now() { date +%s.%N; }
 # Highest GPU memory in use (MiB) while a command runs, minus what was in use before it.
@@ -100,7 +103,7 @@ PY
 )
   done
   mem_peak=$(sort -n "$log.mem.txt" 2>/dev/null | tail -1)
-  python3 "$here/torch_models.py" time "$m" --batches 1 256 $compile_flag > "$log.torch.json" 2> "$log.torch.log"
+  python3 "$here/torch_models.py" time "$m" --batches 1 256 > "$log.torch.json" 2> "$log.torch.log"
   python3 - "$log.json" "$log.torch.json" "${ms[1]}" "${ms[256]}" "${kern[1]}" "${kern[256]}" \
       "$t0" "$t1" "$t2" "${mem_before:-0}" "${mem_peak:-0}" "$(stat -c %s "$log.plan")" <<'PY'
 import json, sys
@@ -115,6 +118,22 @@ json.dump({"torch": torch_rows, "vitrt_ms_1": f(a[3]), "vitrt_ms_256": f(a[4]),
            "build_s": float(a[8]) - float(a[7]), "load_s": float(a[9]) - float(a[8]),
            "vitrt_gpu_mb": float(a[11]) - float(a[10]), "plan_mb": int(a[12]) / 2**20},
           open(a[1], "w"))
+PY
+  summarize > "$out/summary.txt"
+done
+for m in $compile_models; do
+  log="$out/$m"
+  [ -f "$log.json" ] || continue
+  python3 "$here/torch_models.py" time "$m" --batches ${BENCH_COMPILE_BATCHES:-1 256} --compile --no-eager \
+    > "$log.compile.json" 2> "$log.compile.log"
+  python3 - "$log.json" "$log.compile.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+try:
+    r["torch"] += json.load(open(sys.argv[2]))
+except Exception:
+    pass
+json.dump(r, open(sys.argv[1], "w"))
 PY
   summarize > "$out/summary.txt"
 done
