@@ -21,7 +21,8 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
  { ldd "$build/tests/vitrt_cuda_tests"; ldd "$build/vitrt"; } | awk '/=> \// {print $3}' |
   grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libz\.' | xargs -I{} cp -L {} "$tmp/"
 (cd "$tmp" && tar cf - ./* | xz -T2 -2 > "$dest/payload.tar.xz")
-cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" "$root/bench/gpu/torch_vit.py" "$dest/"
+cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" "$root/bench/gpu/torch_vit.py" \
+  "$root/bench/gpu/torch_models.py" "$dest/"
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash
 # One GPU-machine call: the CUDA tests, then (RUN_BENCH=1) the ViT-B/16 benchmark. Logs are
@@ -42,10 +43,12 @@ LOG_DIR=/tmp/vitrt_gpu_test timeout "${TEST_BUDGET:-200}" ./gpu_test.sh "$work" 
 cp /tmp/vitrt_gpu_test/tests.log /tmp/vitrt_gpu_test/sanitizer.log /tmp/vitrt_gpu_test/cli.log "$out/" 2>/dev/null
 if [ "${RUN_BENCH:-0}" = "1" ]; then
   LOG_DIR=/tmp/vitrt_gpu_bench timeout "${BENCH_BUDGET:-150}" ./run.sh "$work" > "$out/bench.txt" 2>&1
+  # A run cut by the time limit still leaves the table of what finished.
+  [ $? -eq 124 ] && { echo "(bench cut at ${BENCH_BUDGET:-150} s)"; cat /tmp/vitrt_gpu_bench/summary.txt; } >> "$out/bench.txt"
   tar czf "$out/bench_logs.tgz" -C /tmp/vitrt_gpu_bench --exclude='*.onnx' --exclude='*.plan' . 2>/dev/null
 fi
 echo "---- bench ----"
-[ -f "$out/bench.txt" ] && tail -12 "$out/bench.txt"
+[ -f "$out/bench.txt" ] && tail -30 "$out/bench.txt"
 sed -n '/==== summary/,$p' "$out/gpu_test.txt"
 ALL
 chmod +x "$dest"/*.sh

@@ -1,43 +1,140 @@
 #!/usr/bin/env bash
-# vitrt fp16 vs PyTorch fp16 (eager and torch.compile) on full-size ViT-B/16 (timm, random
-# weights) at batch 1 and 256, in one run on the GPU machine; prints a table with ratios last.
+# The issue's GPU table in one run on the GPU machine: vitrt fp16 vs PyTorch fp16 eager and
+# torch.compile on ViT-B/16 224 (timm), CLIP ViT-B/32 vision and CLIP text at 77 tokens (HF,
+# default configs), random weights, at batch 1 and 256. Prints a table with ratios and the
+# fraction of the fp16 arithmetic ceiling last; also plan build time, plan load time and GPU
+# memory.
 #
 #   bench/gpu/run.sh [BIN_DIR]      (BIN_DIR holds vitrt; default build)
-#   BENCH_COMPILE=0 skips torch.compile (it compiles for a minute or more per batch size).
+#   BENCH_MODELS="vit_b16 clip_vision clip_text" (default all three)
+#   BENCH_COMPILE=0 skips torch.compile (about a minute of compiling per model and batch size);
+#   BENCH_COMPILE_MODELS="vit_b16" limits it to some models (default: all of BENCH_MODELS),
+#   BENCH_COMPILE_BATCHES="1" to some batch sizes (default "1 256").
+#   torch.compile runs last, after every other number is in, so a time limit cuts only it.
 #
-# vitrt's latency is end to end (fp32 input copied in, fp16 run, output copied out); PyTorch's
-# input is already on the GPU in fp16, so the comparison favours PyTorch at large batches.
+# vitrt's latency is end to end (fp32 input copied in from pageable host memory, the fp16 run,
+# output copied out); PyTorch's input is already on the GPU in fp16, so the comparison favours
+# PyTorch at large batches. vitrt's "kernels" row is the sum of its per-node GPU times
+# (--profile), i.e. what it takes with the input already on the GPU, minus launch gaps.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-$here/../../build}"
 out="${LOG_DIR:-/tmp/vitrt_gpu_bench}"
 mkdir -p "$out"
-compile_flag=""
-[ "${BENCH_COMPILE:-1}" = "1" ] && compile_flag="--compile"
+models="${BENCH_MODELS:-vit_b16 clip_vision clip_text}"
+compile_models=""
+[ "${BENCH_COMPILE:-1}" = "1" ] && compile_models="${BENCH_COMPILE_MODELS:-$models}"
 
-python3 "$here/torch_vit.py" export "$out/vit_b16.onnx" > "$out/export.log" 2>&1 || {
-  echo "export failed"; tail -5 "$out/export.log"; exit 1; }
-"$bin/vitrt" build "$out/vit_b16.onnx" -o "$out/vit_b16_fp16.plan" --device cuda \
-  --precision fp16 > "$out/build.log" 2>&1 || { echo "vitrt build failed"; tail -5 "$out/build.log"; exit 1; }
-declare -A vitrt_ms
-for b in 1 256; do
-  iters=50; [ "$b" -gt 8 ] && iters=20
-  "$bin/vitrt" bench "$out/vit_b16_fp16.plan" --device cuda --batch "$b" --iterations "$iters" \
-    --warmup 5 $([ "$b" -gt 8 ] && echo --profile) --json > "$out/vitrt_b$b.log" 2>&1
-  vitrt_ms[$b]=$(tail -1 "$out/vitrt_b$b.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' 2>/dev/null || echo nan)
-done
-python3 "$here/torch_vit.py" time --batches 1 256 $compile_flag > "$out/torch.json" 2> "$out/torch.log"
+now() { date +%s.%N; }
+# Highest GPU memory in use (MiB) while a command runs, minus what was in use before it.
+gpu_mem() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -1; }
 
-echo "==== ViT-B/16 224, fp16, median ms (ratio = peer ms / vitrt ms; > 1 means vitrt is faster) ===="
-python3 - "$out/torch.json" "${vitrt_ms[1]}" "${vitrt_ms[256]}" <<'PY'
-import json, sys
-rows = json.load(open(sys.argv[1])) if open(sys.argv[1]).read().strip() else []
-v = {1: float(sys.argv[2]), 256: float(sys.argv[3])}
-print(f"{'impl':32} {'batch':>5} {'ms':>9} {'items/s':>9} {'vs vitrt':>8}")
-for b in (1, 256):
-    print(f"{'vitrt fp16 (end to end)':32} {b:5d} {v[b]:9.3f} {b / v[b] * 1e3:9.0f} {1.0:8.2f}")
-    for r in rows:
-        if r["batch"] == b:
-            print(f"{r['impl']:32} {b:5d} {r['median_ms']:9.3f} {b / r['median_ms'] * 1e3:9.0f} "
-                  f"{r['median_ms'] / v[b]:8.2f}")
+summarize() {
+  python3 - "$out" $models <<'PY'
+import json, os, sys
+out, models = sys.argv[1], sys.argv[2:]
+gflop = {"vit_b16": 35.1, "clip_vision": 8.8, "clip_text": 6.0}
+ceiling = 740e3  # GFLOP/s, fp16 dense matmul measured
+print("==== fp16, median ms; 'vs vitrt' = peer ms / vitrt ms (> 1: vitrt faster); "
+      "'ceil' = share of the 740 TFLOP/s fp16 ceiling ====")
+print(f"{'model':12} {'impl':28} {'batch':>5} {'ms':>9} {'items/s':>9} {'vs vitrt':>8} {'ceil':>6}")
+extra = []
+for m in models:
+    f = os.path.join(out, f"{m}.json")
+    if not os.path.exists(f):
+        continue
+    r = json.load(open(f))
+    torch_rows = r.get("torch", [])
+    for b in (1, 256):
+        v = r.get(f"vitrt_ms_{b}")
+        rows = [("vitrt fp16 (end to end)", v)]
+        k = r.get(f"vitrt_kernels_ms_{b}")
+        if k:
+            rows.append(("vitrt fp16 (kernels only)", k))
+        rows += [(t["impl"], t["median_ms"]) for t in torch_rows if t["batch"] == b]
+        for impl, ms in rows:
+            if ms is None or ms != ms or ms <= 0:
+                print(f"{m:12} {impl:28} {b:5d} {'n/a':>9}")
+                continue
+            ips = b / ms * 1e3
+            ratio = f"{ms / v:8.2f}" if v and v == v else f"{'':8}"
+            print(f"{m:12} {impl:28} {b:5d} {ms:9.3f} {ips:9.0f} {ratio} "
+                  f"{ips * gflop[m] / ceiling * 100:5.1f}%")
+    peak = max((t.get("peak_mb", 0) for t in torch_rows if t["batch"] == 256), default=0)
+    extra.append(f"{m}: vitrt build {r.get('build_s', 0):.1f} s, load+first run (batch 1) "
+                 f"{r.get('load_s', 0):.2f} s, plan {r.get('plan_mb', 0):.0f} MB, GPU memory at "
+                 f"batch 256 {r.get('vitrt_gpu_mb', 0):.0f} MiB (nvidia-smi, incl. CUDA context) vs "
+                 f"torch eager peak allocated {peak:.0f} MiB (allocator, excl. context); "
+                 + ", ".join(f"{t['impl']} compile {t['compile_s']:.0f} s" for t in torch_rows
+                             if "compile_s" in t))
+print("\n".join(extra))
 PY
+}
+
+for m in $models; do
+  log="$out/$m"
+  python3 "$here/torch_models.py" export "$m" "$log.onnx" > "$log.export.log" 2>&1 || {
+    echo "$m: export failed"; tail -5 "$log.export.log"; continue; }
+  t0=$(now)
+  "$bin/vitrt" build "$log.onnx" -o "$log.plan" --device cuda --precision fp16 > "$log.build.log" 2>&1 ||
+    { echo "$m: vitrt build failed"; tail -5 "$log.build.log"; continue; }
+  t1=$(now)
+  "$bin/vitrt" bench "$log.plan" --device cuda --batch 1 --iterations 1 --warmup 0 > "$log.load.log" 2>&1
+  t2=$(now)
+  declare -A ms kern
+  mem_before=$(gpu_mem)
+  for b in 1 256; do
+    iters=100; [ "$b" -gt 8 ] && iters=20
+    if [ "$b" -gt 8 ]; then
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 50 > "$log.mem.txt" 2>/dev/null &
+      smi=$!
+    fi
+    "$bin/vitrt" bench "$log.plan" --device cuda --batch "$b" --iterations "$iters" --warmup 5 \
+      --profile --json > "$log.vitrt_b$b.log" 2>&1
+    [ "$b" -gt 8 ] && kill "$smi" 2>/dev/null
+    ms[$b]=$(tail -1 "$log.vitrt_b$b.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' 2>/dev/null || echo nan)
+    # The profile's total per run: the sum over op types of "ms per run".
+    kern[$b]=$(python3 - "$log.vitrt_b$b.log" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"kernel time only, ([0-9.]+) ms in all", text)
+print(m.group(1) if m else "nan")
+PY
+)
+  done
+  mem_peak=$(sort -n "$log.mem.txt" 2>/dev/null | tail -1)
+  python3 "$here/torch_models.py" time "$m" --batches 1 256 > "$log.torch.json" 2> "$log.torch.log"
+  python3 - "$log.json" "$log.torch.json" "${ms[1]}" "${ms[256]}" "${kern[1]}" "${kern[256]}" \
+      "$t0" "$t1" "$t2" "${mem_before:-0}" "${mem_peak:-0}" "$(stat -c %s "$log.plan")" <<'PY'
+import json, sys
+a = sys.argv
+try:
+    torch_rows = json.load(open(a[2]))
+except Exception:
+    torch_rows = []
+f = lambda s: float(s) if s not in ("", "nan") else None
+json.dump({"torch": torch_rows, "vitrt_ms_1": f(a[3]), "vitrt_ms_256": f(a[4]),
+           "vitrt_kernels_ms_1": f(a[5]), "vitrt_kernels_ms_256": f(a[6]),
+           "build_s": float(a[8]) - float(a[7]), "load_s": float(a[9]) - float(a[8]),
+           "vitrt_gpu_mb": float(a[11]) - float(a[10]), "plan_mb": int(a[12]) / 2**20},
+          open(a[1], "w"))
+PY
+  summarize > "$out/summary.txt"
+done
+for m in $compile_models; do
+  log="$out/$m"
+  [ -f "$log.json" ] || continue
+  python3 "$here/torch_models.py" time "$m" --batches ${BENCH_COMPILE_BATCHES:-1 256} --compile --no-eager \
+    > "$log.compile.json" 2> "$log.compile.log"
+  python3 - "$log.json" "$log.compile.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+try:
+    r["torch"] += json.load(open(sys.argv[2]))
+except Exception:
+    pass
+json.dump(r, open(sys.argv[1], "w"))
+PY
+  summarize > "$out/summary.txt"
+done
+cat "$out/summary.txt"

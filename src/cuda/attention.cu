@@ -1,6 +1,9 @@
-// vitrt.Attention for the short sequences of vision and text transformers (50-257 tokens):
-// one block per (query tile, head, batch); K/V tiles staged in shared memory as fp32; online
-// softmax (running max and sum) so any key count works; fp32 accumulation throughout.
+// vitrt.Attention for the short sequences of vision and text transformers (50-257 tokens) and
+// longer ones: one block per (query tile, head, batch) with an online softmax (running max and
+// sum) over key tiles, so any key count works. fp16/bf16 with aligned 8-element head dims run
+// on the tensor cores; fp32 (exact) and the odd layouts run the scalar kernel, fp32 throughout.
+#include <cstdint>
+
 #include "cuda/device_common.cuh"
 
 namespace vitrt::cuda {
@@ -114,6 +117,335 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
   }
 }
 
+// ---- fp16/bf16: tensor cores (mma.sync m16n8k16, fp32 accumulation) --------------------------
+//
+// Flash-attention style: a block of 4 warps owns 64 query rows of one (batch, head); each warp
+// keeps its 16 rows of Q as mma A fragments in registers, loops over 64-key tiles of K and V
+// staged in shared memory by cp.async, computes S = Q K^T into fp32 accumulators, updates the
+// running max and sum per row (online softmax, exp2 domain), rounds P to the activation type and
+// accumulates O += P V with the tensor cores. Head dims are padded to kD (a multiple of 16) with
+// zeros, so Q.K and P.V are unchanged by the padding.
+
+// Warps per block (16 query rows each): 4 where the grid is large, 1 where 4-warp blocks would
+// leave most multiprocessors idle (batch 1: ViT-B/16 has 4 query tiles x 12 heads = 48 blocks).
+constexpr int kTcKeys = 64;  // keys per tile
+constexpr int kTcPad = 8;    // halfs of padding per shared row: ldmatrix without bank conflicts
+
+template <typename T>
+struct MmaType;
+template <>
+struct MmaType<__half> {
+  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+  static __device__ __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0,
+                                             uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+template <>
+struct MmaType<__nv_bfloat16> {
+  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+  static __device__ __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0,
+                                             uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+// 16 bytes global -> shared; zero-fills when !valid (rows past the sequence, padded head dims).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Stages rows [r0, r0 + rows) of one head (`width` valid columns, 8-column chunks) into a
+// [rows][kD + kTcPad] shared tile; rows at or past `limit` and columns past `width` are zeros.
+template <typename T, int kD, int kWarps>
+__device__ __forceinline__ void stage_tile(T* dst, const T* base, int64_t row_stride, int64_t r0,
+                                           int64_t limit, int width, int rows) {
+  constexpr int kChunks = kD / 8;
+  for (int e = threadIdx.x; e < rows * kChunks; e += kWarps * 32) {
+    const int r = e / kChunks, c = (e % kChunks) * 8;
+    const bool valid = r0 + r < limit && c < width;
+    const T* src = valid ? base + (r0 + r) * row_stride + c : base;
+    cp_async16(dst + r * (kD + kTcPad) + c, src, valid);
+  }
+}
+
+template <typename T, int kD, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWarps)
+    attention_tc_kernel(AttentionArgs a) {
+  constexpr int kTcRows = 16 * kWarps;  // query rows per block
+  using M = MmaType<T>;
+  constexpr int kStride = kD + kTcPad;
+  extern __shared__ __align__(16) unsigned char tc_smem[];
+  T* k_s = reinterpret_cast<T*>(tc_smem);  // [kTcKeys][kStride]; holds the Q tile at first
+  T* v_s = k_s + kTcKeys * kStride;        // [kTcKeys][kStride]
+  const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * kTcRows;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int dh = static_cast<int>(a.dh), dv = static_cast<int>(a.dv);
+  const T* qg = static_cast<const T*>(a.q) + b * a.sq * a.q_row_stride + h * a.dh;
+  const T* kg = static_cast<const T*>(a.k) + b * a.sk * a.k_row_stride + h * a.dh;
+  const T* vg = static_cast<const T*>(a.v) + b * a.sk * a.v_row_stride + h * a.dv;
+  const T* mask = static_cast<const T*>(a.mask);
+
+  static_assert(kTcRows <= kTcKeys, "the Q tile is staged in the K tile's place");
+  stage_tile<T, kD, kWarps>(k_s, qg, a.q_row_stride, q0, a.sq, dh, kTcRows);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  // A fragments of this warp's 16 rows of Q, one set of 4 registers per 16 head dims.
+  uint32_t qf[kD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const int row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+    ldmatrix_x4(qf[kk], k_s + row * kStride + kk * 16 + (lane >> 4) * 8);
+  }
+  __syncthreads();
+
+  // Rows g and g + 8 of the warp's 16: running max (exp2 domain), sum, output accumulators.
+  const int64_t row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+  float o[kD / 8][4];
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  const float scale_log2 = a.scale * 1.4426950408889634f;
+
+  // Causal: the block's last row sees keys up to q0 + kTcRows - 1 + (sk - sq).
+  int64_t k_end = a.sk;
+  if (a.causal) {
+    const int64_t last = q0 + kTcRows - 1 + (a.sk - a.sq) + 1;
+    k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
+  }
+  // Software pipeline on single buffers: K of the next tile loads while this tile's softmax
+  // and P V run, V of the next tile while its Q K^T runs. Every step commits one cp.async
+  // group (empty after the last tile), so "wait for all but the newest group" always means
+  // "the tile about to be read has landed".
+  const int64_t tiles = (k_end + kTcKeys - 1) / kTcKeys;
+  if (tiles > 0) {
+    stage_tile<T, kD, kWarps>(k_s, kg, a.k_row_stride, 0, a.sk, dh, kTcKeys);
+    cp_async_commit();
+    stage_tile<T, kD, kWarps>(v_s, vg, a.v_row_stride, 0, a.sk, dv, kTcKeys);
+    cp_async_commit();
+  }
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t k0 = tile * kTcKeys;
+    // Keys of this tile inside the sequence; 16-key steps past them are skipped (their scores
+    // are masked below, their P is zero).
+    const int64_t valid = a.sk - k0 < kTcKeys ? a.sk - k0 : kTcKeys;
+    cp_async_wait<1>();
+    __syncthreads();
+
+    float s[kTcKeys / 8][4];
+#pragma unroll
+    for (int n = 0; n < kTcKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+#pragma unroll
+      for (int n = 0; n < kTcKeys / 8; n += 2) {
+        if (n * 8 >= valid) continue;  // block-uniform
+        uint32_t kf[4];
+        const int key = n * 8 + (lane & 7) + (lane >> 4) * 8;
+        ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+        M::mma(s[n], qf[kk], kf[0], kf[1]);
+        M::mma(s[n + 1], qf[kk], kf[2], kf[3]);
+      }
+    }
+    __syncthreads();  // every warp has read k_s
+    if (tile + 1 < tiles) {
+      stage_tile<T, kD, kWarps>(k_s, kg, a.k_row_stride, k0 + kTcKeys, a.sk, dh, kTcKeys);
+    }
+    cp_async_commit();
+
+    // Scale; on edge tiles also the mask, the causal limit and the sequence end. Interior
+    // tiles of unmasked attention (most of them) skip the per-element index math.
+    const bool edge = mask != nullptr || k0 + kTcKeys > a.sk ||
+                      (a.causal && k0 + kTcKeys - 1 > q0 + (a.sk - a.sq));
+    float tile_max[2] = {-INFINITY, -INFINITY};
+    if (edge) {
+#pragma unroll
+      for (int n = 0; n < kTcKeys / 8; ++n) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = e >> 1;
+          const int64_t i = row_i[r], j = k0 + n * 8 + 2 * t + (e & 1);
+          float x = s[n][e] * scale_log2;
+          if (j >= a.sk || (a.causal && j > i + (a.sk - a.sq))) {
+            x = -INFINITY;
+          } else if (mask != nullptr && i < a.sq) {
+            x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] + i * a.mask_strides[2] +
+                           j * a.mask_strides[3]]) *
+                 1.4426950408889634f;
+          }
+          s[n][e] = x;
+          tile_max[r] = fmaxf(tile_max[r], x);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int n = 0; n < kTcKeys / 8; ++n) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          s[n][e] *= scale_log2;
+          tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
+        }
+      }
+    }
+    float corr[2], m_use[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 2));
+      const float m_new = fmaxf(m_run[r], tile_max[r]);
+      // While every key of a row is masked, m stays -inf; 0 keeps exp2 away from inf - inf.
+      m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+      corr[r] = exp2f(m_run[r] - m_use[r]);
+      m_run[r] = m_new;
+    }
+    float psum[2] = {0.0f, 0.0f};
+    uint32_t pf[kTcKeys / 16][4];  // P as A fragments, one set per 16 keys
+#pragma unroll
+    for (int n = 0; n < kTcKeys / 8; ++n) {
+      const float p0 = exp2f(s[n][0] - m_use[0]), p1 = exp2f(s[n][1] - m_use[0]);
+      const float p2 = exp2f(s[n][2] - m_use[1]), p3 = exp2f(s[n][3] - m_use[1]);
+      psum[0] += p0 + p1;
+      psum[1] += p2 + p3;
+      pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
+      pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      psum[r] += __shfl_xor_sync(~0u, psum[r], 1);
+      psum[r] += __shfl_xor_sync(~0u, psum[r], 2);
+      l_run[r] = l_run[r] * corr[r] + psum[r];
+    }
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      o[n][0] *= corr[0];
+      o[n][1] *= corr[0];
+      o[n][2] *= corr[1];
+      o[n][3] *= corr[1];
+    }
+
+    cp_async_wait<1>();  // V of this tile; K of the next may still be loading
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTcKeys / 16; ++kk) {
+      if (kk * 16 >= valid) continue;  // block-uniform
+#pragma unroll
+      for (int n = 0; n < kD / 8; n += 2) {
+        uint32_t vf[4];
+        const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+        ldmatrix_x4_trans(vf, v_s + key * kStride + n * 8 + (lane >> 4) * 8);
+        M::mma(o[n], pf[kk], vf[0], vf[1]);
+        M::mma(o[n + 1], pf[kk], vf[2], vf[3]);
+      }
+    }
+    __syncthreads();  // every warp has read v_s
+    if (tile + 1 < tiles) {
+      stage_tile<T, kD, kWarps>(v_s, vg, a.v_row_stride, k0 + kTcKeys, a.sk, dv, kTcKeys);
+    }
+    cp_async_commit();
+  }
+
+  T* out = static_cast<T*>(a.out);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t i = row_i[r];
+    if (i >= a.sq) continue;
+    // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
+    const float inv = 1.0f / l_run[r];
+    T* orow = out + ((b * a.sq + i) * a.heads + h) * a.dv;
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      const int d = n * 8 + 2 * t;
+      if (d < dv) {  // dv is a multiple of 8, so d + 1 < dv too
+        const uint32_t packed = M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+        *reinterpret_cast<uint32_t*>(orow + d) = packed;
+      }
+    }
+  }
+}
+
+// The tensor-core kernel needs 16-byte cp.async sources: head dims, row strides and the three
+// base pointers in whole 8-element chunks.
+bool tc_eligible(const AttentionArgs& a) {
+  const auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
+  return a.dh % 8 == 0 && a.dv % 8 == 0 && a.q_row_stride % 8 == 0 && a.k_row_stride % 8 == 0 &&
+         a.v_row_stride % 8 == 0 && aligned(a.q) && aligned(a.k) && aligned(a.v) && aligned(a.out);
+}
+
+int multiprocessors() {
+  static const int count = [] {
+    int device = 0, n = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+      return 132;
+    }
+    return n;
+  }();
+  return count;
+}
+
+template <typename T, int kD, int kWarps>
+cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
+  constexpr int kRows = 16 * kWarps;
+  const size_t smem = sizeof(T) * 2 * kTcKeys * (kD + kTcPad);
+  const dim3 grid(static_cast<unsigned>((a.sq + kRows - 1) / kRows), static_cast<unsigned>(a.heads),
+                  static_cast<unsigned>(a.batch));
+  attention_tc_kernel<T, kD, kWarps><<<grid, kWarps * 32, smem, stream>>>(a);
+  return cudaGetLastError();
+}
+
+template <typename T, int kD>
+cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
+  const int64_t big_blocks = (a.sq + 63) / 64 * a.heads * a.batch;
+  if (big_blocks < 2 * multiprocessors()) return launch_tc_warps<T, kD, 1>(a, stream);
+  return launch_tc_warps<T, kD, 4>(a, stream);
+}
+
+template <typename T>
+cudaError_t launch_tc_dims(const AttentionArgs& a, cudaStream_t stream) {
+  const int64_t d = a.dh > a.dv ? a.dh : a.dv;
+  if (d <= 32) return launch_tc<T, 32>(a, stream);
+  if (d <= 64) return launch_tc<T, 64>(a, stream);
+  if (d <= 80) return launch_tc<T, 80>(a, stream);
+  return launch_tc<T, 128>(a, stream);
+}
+
 }  // namespace
 
 cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream) {
@@ -121,6 +453,8 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
     return cudaErrorInvalidValue;
   }
   if (args.batch * args.heads * args.sq == 0) return cudaSuccess;
+  if (type == Elt::kF16 && tc_eligible(args)) return launch_tc_dims<__half>(args, stream);
+  if (type == Elt::kBF16 && tc_eligible(args)) return launch_tc_dims<__nv_bfloat16>(args, stream);
   const size_t smem =
       sizeof(float) * (kQueryTile * args.dh + kKeyTile * (args.dh + 1) + kKeyTile * args.dv);
   const dim3 grid(static_cast<unsigned>((args.sq + kQueryTile - 1) / kQueryTile),

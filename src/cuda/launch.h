@@ -139,7 +139,9 @@ struct AttentionArgs {
   float scale = 1.0f;
   bool causal = false;
 };
-// Supports head dims up to 128.
+// Supports head dims up to 128. fp16/bf16 run on the tensor cores when head dims, row strides
+// and pointers are whole 16-byte chunks (every fused export); otherwise, and for fp32 (exact),
+// a scalar fp32 kernel.
 cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream);
 
 }  // namespace vitrt::cuda

@@ -1,6 +1,7 @@
 // Row kernels: Softmax, ReduceMean, LayerNorm (with the residual add of vitrt.AddLayerNorm),
 // and the bias + activation applied after a GEMM when no cuBLASLt epilogue fits.
 #include <cfloat>
+#include <cstdint>
 
 #include "cuda/device_common.cuh"
 
@@ -157,6 +158,84 @@ __device__ __forceinline__ float activate(UnaryOp act, float x) {
   }
 }
 
+// LayerNorm with one warp per row for rows that fit in registers (cols a whole number of
+// 16-byte vectors, at most 32 * kLnMaxVecs of them): a, b, gamma and beta are each read once
+// with 16-byte loads and the row stays in registers for the mean, the variance and the
+// output, where the block-per-row kernel above reads the row three times, 2 bytes at a time.
+constexpr int kLnMaxVecs = 8;
+constexpr int kLnRowsPerBlock = 8;
+
+template <typename T>
+struct alignas(16) Vec16 {
+  T v[16 / sizeof(T)];
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kLnRowsPerBlock * 32)
+    layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
+                           T* y, T* sum, int64_t rows, int cols, float eps) {
+  constexpr int kVec = 16 / sizeof(T);
+  using V = Vec16<T>;
+  const int lane = threadIdx.x & 31;
+  const int64_t row = int64_t(blockIdx.x) * kLnRowsPerBlock + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  const int nvec = cols / kVec;
+  const V* pa = reinterpret_cast<const V*>(a + row * cols);
+  const V* pb = b != nullptr ? reinterpret_cast<const V*>(b + (row % b_rows) * cols) : nullptr;
+  float x[kLnMaxVecs][kVec];
+  float s = 0.0f;
+#pragma unroll
+  for (int c = 0; c < kLnMaxVecs; ++c) {
+    const int vi = lane + 32 * c;
+    if (vi >= nvec) continue;
+    const V va = pa[vi];
+    const V vb = pb != nullptr ? pb[vi] : V{};
+    V vs;
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      float v = to_f(va.v[e]);
+      if (pb != nullptr) v += to_f(vb.v[e]);
+      x[c][e] = v;
+      s += v;
+      vs.v[e] = from_f<T>(v);
+    }
+    if (sum != nullptr) reinterpret_cast<V*>(sum + row * cols)[vi] = vs;
+  }
+  const float mean = warp_sum(s) / static_cast<float>(cols);
+  float q = 0.0f;
+#pragma unroll
+  for (int c = 0; c < kLnMaxVecs; ++c) {
+    if (lane + 32 * c >= nvec) continue;
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      const float d = x[c][e] - mean;
+      q += d * d;
+    }
+  }
+  const float inv = rsqrtf(warp_sum(q) / static_cast<float>(cols) + eps);
+  const V* pg = reinterpret_cast<const V*>(gamma);
+  const V* pbeta = reinterpret_cast<const V*>(beta);
+#pragma unroll
+  for (int c = 0; c < kLnMaxVecs; ++c) {
+    const int vi = lane + 32 * c;
+    if (vi >= nvec) continue;
+    const V g = pg[vi];
+    const V bt = pbeta != nullptr ? pbeta[vi] : V{};
+    V o;
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      float r = (x[c][e] - mean) * inv * to_f(g.v[e]);
+      if (pbeta != nullptr) r += to_f(bt.v[e]);
+      o.v[e] = from_f<T>(r);
+    }
+    reinterpret_cast<V*>(y + row * cols)[vi] = o;
+  }
+}
+
+bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+
 template <typename T>
 __global__ void bias_act_kernel(T* data, const T* bias, int64_t cols, UnaryOp act, int64_t n) {
   VITRT_GRID_STRIDE(i, n) {
@@ -211,6 +290,16 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
   if (rows * cols == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
+    constexpr int64_t kVec = 16 / sizeof(T);
+    if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
+        aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
+      const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
+      layer_norm_warp_kernel<T><<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(
+          static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
+          static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
+          static_cast<T*>(sum), rows, static_cast<int>(cols), epsilon);
+      return cudaGetLastError();
+    }
     layer_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
         static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
         static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),

@@ -325,7 +325,8 @@ void mark_float_outputs(TestGraph& g) {
   for (ValueId id : g.graph().outputs) g.graph().values[id].dtype = DType::kFloat32;
 }
 
-// softmax(scale q k^T + mask (+ causal)) v per batch and head, in double.
+// softmax(scale q k^T + mask (+ causal)) v per batch and head, in double. The mask is [Sq, Sk]
+// or [B, H, Sq, Sk].
 Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
                            int64_t heads, bool causal, int64_t qoff, int64_t koff, int64_t voff,
                            int64_t qstride, int64_t kstride, int64_t vstride, int64_t sq,
@@ -348,7 +349,10 @@ Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, co
                  pk[(bi * sk + j) * kstride + koff + h * dh + e];
           }
           s[j] = d * scale;
-          if (mask != nullptr) s[j] += mask->data<float>()[i * sk + j];
+          if (mask != nullptr) {
+            const int64_t plane = mask->rank() == 4 ? (bi * heads + h) * sq * sk : 0;
+            s[j] += mask->data<float>()[plane + i * sk + j];
+          }
           if (causal && j > i + (sk - sq)) s[j] = -std::numeric_limits<double>::infinity();
           m = std::max(m, s[j]);
         }
@@ -367,48 +371,64 @@ Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, co
   return out;
 }
 
+// mask: 0 none, 2 a [Sq, Sk] mask, 4 a [B, H, Sq, Sk] one. amp: range of q and k, so larger
+// values give peaked softmax rows (the online max and rescaling matter).
 struct AttnCase {
-  int64_t b, sq, sk, heads, dh;
-  bool causal, mask, packed;
+  int64_t b, sq, sk, heads, dh, dv;
+  bool causal;
+  int mask;
+  bool packed;
+  double amp;
 };
 
 class CudaAttention : public ::testing::TestWithParam<std::tuple<int, std::string>> {};
 
+// fp16/bf16 cases with head dims in whole 8-element chunks run the tensor-core kernel (dims
+// padded to 32/64/80/128 inside it), the others the scalar one. The tensor-core kernel uses
+// 1-warp blocks for small grids and 4-warp blocks from 2 per multiprocessor on: the last two
+// cases are large enough for the latter on an H100/H200 (132 multiprocessors).
 const AttnCase kAttnCases[] = {
-    {2, 50, 50, 3, 64, false, false, false},  {1, 197, 197, 2, 64, false, false, true},
-    {2, 77, 77, 2, 64, true, false, false},   {2, 37, 53, 3, 32, false, true, false},
-    {1, 257, 257, 1, 80, false, false, true}, {2, 20, 33, 2, 128, true, true, false},
+    {2, 50, 50, 3, 64, 64, false, 0, false, 1},   {1, 197, 197, 2, 64, 64, false, 0, true, 1},
+    {2, 77, 77, 2, 64, 64, true, 0, false, 1},    {2, 37, 53, 3, 32, 32, false, 2, false, 1},
+    {1, 257, 257, 1, 80, 80, false, 0, true, 1},  {2, 20, 33, 2, 128, 128, true, 2, false, 1},
+    {1, 70, 300, 2, 64, 64, true, 4, false, 3},   {2, 65, 129, 2, 40, 24, false, 4, false, 3},
+    {1, 600, 600, 1, 64, 64, false, 0, true, 4},  {3, 1, 45, 2, 8, 8, false, 0, false, 2},
+    {1, 64, 129, 2, 96, 96, true, 0, false, 2},   {2, 30, 30, 2, 36, 36, true, 2, false, 1},
+    {8, 130, 130, 12, 64, 64, false, 0, true, 3}, {8, 150, 200, 12, 32, 32, true, 2, false, 3},
 };
+constexpr int kAttnCaseCount = sizeof(kAttnCases) / sizeof(kAttnCases[0]);
 
 TEST_P(CudaAttention, MatchesFloat64) {
   VITRT_REQUIRE_GPU();
   const auto& [index, precision] = GetParam();
   const AttnCase ac = kAttnCases[index];
-  const int64_t d = ac.heads * ac.dh;
+  const int64_t d = ac.heads * ac.dh, dvt = ac.heads * ac.dv;
   TestGraph g(17);
   Attributes at;
   at.set_int("num_heads", ac.heads);
   at.set_int("causal", ac.causal ? 1 : 0);
   std::vector<Tensor> inputs;
-  Tensor mask = rnd({ac.sq, ac.sk}, 40, -3, 0);
+  Tensor mask = ac.mask == 4 ? rnd({ac.b, ac.heads, ac.sq, ac.sk}, 40, -3, 0)
+                             : rnd({ac.sq, ac.sk}, 40, -3, 0);
   Tensor expected;
   if (ac.packed) {
     ValueId qkv = g.input("qkv", DType::kFloat32, {ac.b, ac.sq, 3 * d});
     g.output(g.op("Attention", {qkv}, at, "vitrt"));
-    inputs = {rnd({ac.b, ac.sq, 3 * d}, 41)};
+    inputs = {rnd({ac.b, ac.sq, 3 * d}, 41, -ac.amp, ac.amp)};
     expected = attention_reference(inputs[0], inputs[0], inputs[0], nullptr, ac.heads, ac.causal, 0,
                                    d, 2 * d, 3 * d, 3 * d, 3 * d, ac.sq, ac.sq, ac.dh, ac.dh);
   } else {
     ValueId q = g.input("q", DType::kFloat32, {ac.b, ac.sq, d});
     ValueId k = g.input("k", DType::kFloat32, {ac.b, ac.sk, d});
-    ValueId v = g.input("v", DType::kFloat32, {ac.b, ac.sk, d});
+    ValueId v = g.input("v", DType::kFloat32, {ac.b, ac.sk, dvt});
     std::vector<ValueId> ins = {q, k, v};
-    if (ac.mask) ins.push_back(g.constant("mask", mask));
+    if (ac.mask != 0) ins.push_back(g.constant("mask", mask));
     g.output(g.op("Attention", ins, at, "vitrt"));
-    inputs = {rnd({ac.b, ac.sq, d}, 42), rnd({ac.b, ac.sk, d}, 43), rnd({ac.b, ac.sk, d}, 44)};
+    inputs = {rnd({ac.b, ac.sq, d}, 42, -ac.amp, ac.amp),
+              rnd({ac.b, ac.sk, d}, 43, -ac.amp, ac.amp), rnd({ac.b, ac.sk, dvt}, 44)};
     expected =
         attention_reference(inputs[0], inputs[1], inputs[2], ac.mask ? &mask : nullptr, ac.heads,
-                            ac.causal, 0, 0, 0, d, d, d, ac.sq, ac.sk, ac.dh, ac.dh);
+                            ac.causal, 0, 0, 0, d, d, dvt, ac.sq, ac.sk, ac.dh, ac.dv);
   }
   mark_float_outputs(g);
   Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), inputs, precision);
@@ -417,15 +437,46 @@ TEST_P(CudaAttention, MatchesFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(cuda, CudaAttention,
-                         ::testing::Combine(::testing::Range(0, 6),
+                         ::testing::Combine(::testing::Range(0, kAttnCaseCount),
                                             ::testing::Values("fp32", "fp16", "bf16")));
 
-class CudaFusedNorm : public ::testing::TestWithParam<std::string> {};
+// A row whose keys are all -inf gives NaN, as PyTorch's SDPA does; the other rows are finite.
+TEST(CudaAttentionMasked, FullyMaskedRowIsNaN) {
+  VITRT_REQUIRE_GPU();
+  const int64_t b = 1, s = 20, heads = 1, dh = 64;
+  for (const std::string precision : {"fp32", "fp16", "bf16"}) {
+    TestGraph g(17);
+    Attributes at;
+    at.set_int("num_heads", heads);
+    Tensor mask = Tensor::zeros(DType::kFloat32, {s, s});
+    for (int64_t j = 0; j < s; ++j)
+      mask.data<float>()[3 * s + j] = -std::numeric_limits<float>::infinity();
+    ValueId q = g.input("q", DType::kFloat32, {b, s, dh});
+    ValueId k = g.input("k", DType::kFloat32, {b, s, dh});
+    ValueId v = g.input("v", DType::kFloat32, {b, s, dh});
+    g.output(g.op("Attention", {q, k, v, g.constant("mask", mask)}, at, "vitrt"));
+    mark_float_outputs(g);
+    Result<std::vector<Tensor>> actual = run_graph_cuda(
+        g.graph(), {rnd({b, s, dh}, 1), rnd({b, s, dh}, 2), rnd({b, s, dh}, 3)}, precision);
+    ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+    const Tensor& o = (*actual)[0];
+    for (int64_t i = 0; i < s; ++i) {
+      for (int64_t e = 0; e < dh; ++e) {
+        const double x = o.element_as_double(i * dh + e);
+        EXPECT_EQ(std::isnan(x), i == 3) << precision << " row " << i << " col " << e;
+      }
+    }
+  }
+}
+
+// Widths: 45 takes the block-per-row kernel; 768 and 1000 the warp-per-row one (1000: the last
+// vectors of a row are spread over part of the warp); 2056 is too wide for registers in fp16.
+class CudaFusedNorm : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
 
 TEST_P(CudaFusedNorm, AddLayerNormMatchesFloat64) {
   VITRT_REQUIRE_GPU();
-  const std::string precision = GetParam();
-  const int64_t b = 3, s = 7, cdim = 45;
+  const auto& [precision, width] = GetParam();
+  const int64_t b = 3, s = 7, cdim = width;
   TestGraph g(17);
   ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
   ValueId r = g.input("r", DType::kFloat32, {s, cdim});  // broadcast over the batch
@@ -461,7 +512,13 @@ TEST_P(CudaFusedNorm, AddLayerNormMatchesFloat64) {
   EXPECT_TRUE(outputs_agree((*actual)[1], sum, precision));
 }
 
-TEST_P(CudaFusedNorm, PatchifyMatchesLayout) {
+INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
+                         ::testing::Combine(::testing::Values("fp32", "fp16", "bf16"),
+                                            ::testing::Values(45, 768, 1000, 2056)));
+
+class CudaPatchify : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaPatchify, PatchifyMatchesLayout) {
   VITRT_REQUIRE_GPU();
   const std::string precision = GetParam();
   TestGraph g(17);
@@ -487,7 +544,7 @@ TEST_P(CudaFusedNorm, PatchifyMatchesLayout) {
   EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
 }
 
-INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm, ::testing::Values("fp32", "fp16", "bf16"));
+INSTANTIATE_TEST_SUITE_P(cuda, CudaPatchify, ::testing::Values("fp32", "fp16", "bf16"));
 
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);

@@ -1,0 +1,108 @@
+"""The issue's GPU table models with random weights (seed 0): ViT-B/16 224 (timm), CLIP ViT-B/32
+vision (HF CLIPVisionModelWithProjection, default config) and CLIP text at 77 tokens (HF
+CLIPTextModelWithProjection, default config). Exports the ONNX model vitrt builds from and times
+PyTorch fp16 eager and torch.compile (reduce-overhead at batch <= 8, default above).
+
+  python3 torch_models.py export MODEL OUT.onnx
+  python3 torch_models.py time MODEL --batches 1 256 [--compile] [--no-eager] > torch.json
+  MODEL: vit_b16 | clip_vision | clip_text
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+
+class FirstOutput(torch.nn.Module):
+    """Returns one tensor (the embedding or the logits) so exporters and compile see no dicts."""
+
+    def __init__(self, inner, key):
+        super().__init__()
+        self.inner, self.key = inner, key
+
+    def forward(self, x):
+        out = self.inner(x)
+        return out if self.key is None else out[self.key]
+
+
+def model(name):
+    torch.manual_seed(0)
+    if name == "vit_b16":
+        import timm
+        return FirstOutput(timm.create_model("vit_base_patch16_224", pretrained=False), None).eval()
+    if name == "clip_vision":
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+        m = CLIPVisionModelWithProjection(CLIPVisionConfig())
+        return FirstOutput(m, "image_embeds").eval()
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+    return FirstOutput(CLIPTextModelWithProjection(CLIPTextConfig()), "text_embeds").eval()
+
+
+def example(name, batch, device="cpu", half=False):
+    if name == "clip_text":
+        return torch.randint(0, 49408, (batch, 77), device=device)
+    x = torch.randn(batch, 3, 224, 224, device=device)
+    return x.half() if half else x
+
+
+def export(name, path):
+    in_name = "input_ids" if name == "clip_text" else "pixel_values"
+    torch.onnx.export(model(name), (example(name, 2),), path, input_names=[in_name],
+                      output_names=["out"], dynamic_axes={in_name: {0: "batch"}, "out": {0: "batch"}},
+                      opset_version=17, dynamo=False)
+
+
+def time_fn(fn, x, iters, warmup):
+    for _ in range(warmup):
+        fn(x)
+    torch.cuda.synchronize()
+    ms = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn(x)
+        torch.cuda.synchronize()
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ms)
+
+
+def time_all(name, batches, with_eager, with_compile):
+    m = model(name).cuda().half()
+    rows = []
+    with torch.inference_mode():
+        for b in batches:
+            x = example(name, b, "cuda", half=True)
+            iters = 50 if b <= 8 else 20
+            if with_eager:
+                torch.cuda.reset_peak_memory_stats()
+                rows.append({"model": name, "impl": "torch eager", "batch": b,
+                             "median_ms": time_fn(m, x, iters, 5),
+                             "peak_mb": torch.cuda.max_memory_allocated() / 2**20})
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            if with_compile:
+                mode = "reduce-overhead" if b <= 8 else "default"
+                c = torch.compile(m, mode=mode)
+                t0 = time.perf_counter()
+                c(x)
+                compile_s = time.perf_counter() - t0
+                rows.append({"model": name, "impl": f"torch.compile {mode}", "batch": b,
+                             "median_ms": time_fn(c, x, iters, 5), "compile_s": compile_s})
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=["export", "time"])
+    p.add_argument("model", choices=["vit_b16", "clip_vision", "clip_text"])
+    p.add_argument("path", nargs="?")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 256])
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--no-eager", action="store_true", help="time torch.compile only")
+    a = p.parse_args()
+    if a.what == "export":
+        export(a.model, a.path)
+    else:
+        print(json.dumps(time_all(a.model, a.batches, not a.no_eager, a.compile)))
