@@ -18,6 +18,8 @@ int bench_command(const std::vector<std::string>& args);
 int clip_command(const std::vector<std::string>& args);
 // `vitrt clip preprocess` (dispatched from `vitrt clip`).
 int clip_preprocess_command(const std::vector<std::string>& args);
+// `vitrt serve`: the HTTP inference server (serve_command.cc).
+int serve_command(const std::vector<std::string>& args);
 
 // Loads a plan, or an ONNX model when the file is not a plan (run and bench accept both).
 Result<std::shared_ptr<Engine>> load_model(const std::string& path);

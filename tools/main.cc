@@ -22,6 +22,7 @@ constexpr const char* kUsage =
     "  inspect  show a model's or plan's inputs, outputs, ops and parameters\n"
     "  bench    time a plan on random inputs (latency percentiles, throughput)\n"
     "  clip     CLIP front end: 'vitrt clip tokenize' turns texts into token ids\n"
+    "  serve    HTTP inference server (KServe v2 / Triton protocol) over a model repository\n"
     "\n"
     "options:\n"
     "  --version  print the vitrt version and plan format version\n"
@@ -50,6 +51,7 @@ int dispatch(int argc, char** argv) {
   if (command == "inspect") return inspect_command(args);
   if (command == "bench") return bench_command(args);
   if (command == "clip") return clip_command(args);
+  if (command == "serve") return serve_command(args);
   std::fprintf(stderr, "vitrt: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitUsage;
 }
