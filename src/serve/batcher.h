@@ -35,6 +35,7 @@ struct BatchTiming {
   double queue_us = 0;
   double infer_us = 0;
   int64_t batch_rows = 0;
+  bool first_in_batch = false;  // exactly one request per batch has it (per-batch metrics)
 };
 
 using BatchDone = std::function<void(Result<std::vector<NamedTensor>>, const BatchTiming&)>;

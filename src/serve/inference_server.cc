@@ -251,7 +251,7 @@ void InferenceServer::infer(ServedModel& model, HttpRequest&& request, Responder
                                Result<std::vector<NamedTensor>> outputs, const BatchTiming& t) {
           metrics_.record_latency(model.config.name, Stage::kQueue, t.queue_us);
           metrics_.record_latency(model.config.name, Stage::kInfer, t.infer_us);
-          metrics_.record_batch(model.config.name, t.batch_rows);
+          if (t.first_in_batch) metrics_.record_batch(model.config.name, t.batch_rows);
           // Encoding goes back to the worker pool: the context's thread takes the next batch.
           boost::asio::post(impl_->pool, [&model, infer_request, finish,
                                           outputs = std::move(outputs)]() {
