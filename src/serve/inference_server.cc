@@ -117,9 +117,20 @@ Result<std::unique_ptr<InferenceServer>> InferenceServer::load(
   }
   std::vector<std::unique_ptr<ServedModel>> models;
   for (const auto& config : configs) {
-    if (config.backend != "plan") {
-      return unsupported("model '", config.name, "': backend '", config.backend,
-                         "' is not served yet");
+    if (config.backend == "clip") {
+      if (!options.clip_loader) {
+        return unsupported("model '", config.name, "': this build cannot load CLIP models");
+      }
+      ClipOptions clip_options;
+      clip_options.vocab_path = config.clip.vocab_path;
+      clip_options.max_batch = static_cast<int>(std::max<int64_t>(1, config.max_batch_size));
+      auto clip = options.clip_loader(config.clip.model_dir, clip_options);
+      if (!clip.ok()) return clip.status().with_context("model '" + config.name + "'");
+      auto model = std::make_unique<ServedModel>();
+      model->config = config;
+      model->clip = std::make_unique<ClipService>(*clip, config);
+      models.push_back(std::move(model));
+      continue;
     }
     VITRT_ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, load_plan_model(config));
     models.push_back(std::move(model));
@@ -138,7 +149,10 @@ InferenceServer::~InferenceServer() {
 }
 
 void InferenceServer::stop() {
-  for (auto& m : models_) m->batcher->stop();
+  for (auto& m : models_) {
+    if (m->batcher) m->batcher->stop();
+    if (m->clip) m->clip->stop();
+  }
   impl_->pool.join();
 }
 
@@ -165,6 +179,16 @@ void InferenceServer::handle(HttpRequest&& request, Responder respond) {
         {{"name", "vitrt"}, {"version", kVitrtVersion}, {"extensions", {"binary_tensor_data"}}}));
     return;
   }
+  for (const char* endpoint : {"embeddings", "classify", "rank"}) {
+    if (path == std::string("/v1/") + endpoint) {
+      if (request.method != "POST") {
+        respond(error_response(405, path + " takes POST"));
+        return;
+      }
+      openai(endpoint, std::move(request), std::move(respond));
+      return;
+    }
+  }
   const std::string prefix = "/v2/models/";
   if (path.rfind(prefix, 0) != 0) {
     respond(error_response(404, "no endpoint " + request.method + " " + path));
@@ -188,6 +212,12 @@ void InferenceServer::handle(HttpRequest&& request, Responder respond) {
     return;
   }
   if (action == "infer") {
+    if (model->clip) {
+      respond(error_response(400, "model '" + model->config.name +
+                                      "' is a CLIP model: use /v1/embeddings, /v1/classify or "
+                                      "/v1/rank"));
+      return;
+    }
     if (request.method != "POST") {
       respond(error_response(405, "infer takes POST"));
       return;
@@ -201,6 +231,14 @@ void InferenceServer::handle(HttpRequest&& request, Responder respond) {
   }
   if (action == "ready") {
     respond(HttpResponse{200, "text/plain", "", {}});
+    return;
+  }
+  if (model->clip) {
+    respond(json_response({{"name", model->config.name},
+                           {"versions", {"1"}},
+                           {"platform", "vitrt_clip"},
+                           {"inputs", nlohmann::json::array()},
+                           {"outputs", nlohmann::json::array()}}));
     return;
   }
   HttpResponse r;
@@ -282,6 +320,42 @@ void InferenceServer::infer(ServedModel& model, HttpRequest&& request, Responder
                          options_.retry_after_s));
     } else if (submitted == SubmitResult::kStopped) {
       finish(retry_later(503, "server is shutting down", options_.retry_after_s));
+    }
+  });
+}
+
+void InferenceServer::openai(const std::string& endpoint, HttpRequest&& request,
+                             Responder respond) {
+  const Clock::time_point start = Clock::now();
+  auto shared_request = std::make_shared<HttpRequest>(std::move(request));
+  boost::asio::post(impl_->pool, [this, endpoint, shared_request, start, respond]() {
+    const nlohmann::json body = nlohmann::json::parse(shared_request->body, nullptr, false);
+    shared_request->body.clear();
+    std::string name;
+    if (!body.is_discarded() && body.is_object() && body.contains("model") &&
+        body["model"].is_string()) {
+      name = body["model"].get<std::string>();
+    }
+    ServedModel* model = find(name);
+    auto finish = [this, name, endpoint, start, respond](HttpResponse r) {
+      metrics_.record_request(name, endpoint, r.status == 200);
+      metrics_.record_latency(name, Stage::kTotal, micros_since(start));
+      respond(std::move(r));
+    };
+    if (body.is_discarded() || !body.is_object()) {
+      return finish(error_response(400, "request body is not a JSON object"));
+    }
+    if (!model || !model->clip) {
+      return finish(
+          error_response(404, "'model' must name a served CLIP model, got '" + name + "'"));
+    }
+    // nlohmann::json throws on a value of the wrong type; that is the client's malformed body.
+    try {
+      if (endpoint == "embeddings") model->clip->embeddings(body, finish);
+      if (endpoint == "classify") model->clip->classify(body, finish);
+      if (endpoint == "rank") model->clip->rank(body, finish);
+    } catch (const nlohmann::json::exception& e) {
+      finish(error_response(400, std::string("malformed request: ") + e.what()));
     }
   });
 }

@@ -2,15 +2,18 @@
 //
 // KServe v2 (as Triton speaks it): /v2/health/live, /v2/health/ready, /v2, /v2/models/{name},
 // /v2/models/{name}/ready, POST /v2/models/{name}/infer (JSON tensors and the binary tensor
-// data extension). /metrics in Prometheus text format. Request bodies are parsed on a worker
+// data extension). /v1/embeddings, /v1/classify, /v1/rank for CLIP models (clip_endpoints.h).
+// /metrics in Prometheus text format. Request bodies are parsed on a worker
 // pool, so parsing overlaps the batches the models' contexts are running.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "serve/batcher.h"
+#include "serve/clip_endpoints.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
 #include "serve/model_config.h"
@@ -22,12 +25,18 @@ struct ServedModel {
   ModelConfig config;
   std::vector<TensorInfo> inputs;  // the model's inputs, as clients must send them
   std::vector<TensorInfo> outputs;
-  std::unique_ptr<DynamicBatcher> batcher;
+  std::unique_ptr<DynamicBatcher> batcher;  // backend "plan"
+  std::unique_ptr<ClipService> clip;        // backend "clip"
 };
+
+using ClipLoader =
+    std::function<Result<std::shared_ptr<ClipModel>>(const std::string&, const ClipOptions&)>;
 
 struct InferenceServerOptions {
   int worker_threads = 2;     // request parsing and response encoding
   int64_t retry_after_s = 1;  // the Retry-After of 429 and 503 answers
+  // Loads "clip" backend models (ClipModel::load); without it such models are refused.
+  ClipLoader clip_loader;
 };
 
 class InferenceServer {
@@ -51,6 +60,8 @@ class InferenceServer {
  private:
   struct Impl;
   void infer(ServedModel& model, HttpRequest&& request, Responder respond);
+  // /v1/embeddings, /v1/classify, /v1/rank.
+  void openai(const std::string& endpoint, HttpRequest&& request, Responder respond);
   ServedModel* find(const std::string& name);
 
   std::vector<std::unique_ptr<ServedModel>> models_;

@@ -112,7 +112,9 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     const std::string c_where = where + " clip";
     if (!c.is_object()) return invalid_argument(c_where, ": must be an object");
     VITRT_RETURN_IF_ERROR(check_keys(
-        c, {"model_dir", "vocab_path", "max_texts", "max_text_bytes", "max_images"}, c_where));
+        c,
+        {"model_dir", "vocab_path", "max_texts", "max_text_bytes", "max_images", "max_image_bytes"},
+        c_where));
     VITRT_ASSIGN_OR_RETURN(config.clip.model_dir, get_string(c, "model_dir", ".", c_where));
     config.clip.model_dir = (std::filesystem::path(folder) / config.clip.model_dir).string();
     VITRT_ASSIGN_OR_RETURN(config.clip.vocab_path, get_string(c, "vocab_path", "", c_where));
@@ -120,6 +122,8 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     VITRT_ASSIGN_OR_RETURN(config.clip.max_text_bytes,
                            get_int(c, "max_text_bytes", 4096, 1, c_where));
     VITRT_ASSIGN_OR_RETURN(config.clip.max_images, get_int(c, "max_images", 16, 1, c_where));
+    VITRT_ASSIGN_OR_RETURN(config.clip.max_image_bytes,
+                           get_int(c, "max_image_bytes", 16 << 20, 1, c_where));
   } else if (config.backend == "clip") {
     config.clip.model_dir = folder;
   }

@@ -27,7 +27,8 @@ struct ClipSettings {
   std::string vocab_path;  // empty: the tokenizer's default search
   int64_t max_texts = 64;  // texts per request
   int64_t max_text_bytes = 4096;
-  int64_t max_images = 16;  // images per request
+  int64_t max_images = 16;             // images per request
+  int64_t max_image_bytes = 16 << 20;  // one encoded image; larger ones get 413
 };
 
 struct ModelConfig {
