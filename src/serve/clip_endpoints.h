@@ -9,7 +9,8 @@
 //                        "top_n": K (optional)}
 //
 // Images are decoded and texts tokenized on the caller's (worker pool) thread; the towers run
-// behind one DynamicBatcher each, so items of concurrent requests share tower runs.
+// behind one DynamicBatcher each, so items of concurrent requests share tower runs. Errors
+// use OpenAI's shape: {"error": {"message": ..., "type": ..., "code": status}}.
 #pragma once
 
 #include <functional>

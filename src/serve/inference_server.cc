@@ -339,6 +339,18 @@ void InferenceServer::openai(const std::string& endpoint, HttpRequest&& request,
     ServedModel* model = find(name);
     auto finish = [this, name, endpoint, start, respond](HttpResponse r) {
       metrics_.record_request(name, endpoint, r.status == 200);
+      if (r.status != 200) {
+        // OpenAI's error shape, which its clients read the message from.
+        const auto error = nlohmann::json::parse(r.body, nullptr, false);
+        if (error.is_object() && error.contains("error") && error["error"].is_string()) {
+          r.body =
+              nlohmann::json({{"error",
+                               {{"message", error["error"]},
+                                {"type", r.status < 500 ? "invalid_request_error" : "server_error"},
+                                {"code", r.status}}}})
+                  .dump();
+        }
+      }
       metrics_.record_latency(name, Stage::kTotal, micros_since(start));
       respond(std::move(r));
     };

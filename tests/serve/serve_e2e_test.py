@@ -9,8 +9,12 @@ the right status and a JSON error; a full queue answers 429 with Retry-After; ov
 413; idle connections are closed; SIGTERM finishes in-flight requests and exits 0.
 
 Fails (never skips) when tritonclient or openai are missing: scripts/setup.sh installs them.
-usage: serve_e2e_test.py VITRT_BINARY SOURCE_DIR
+The official openai client is checked against /v1/embeddings of FAKE_CLIP_SERVER (a fake
+ClipModel behind the same server code: a text of k bytes embeds to the unit vector e_(k mod 4)).
+
+usage: serve_e2e_test.py VITRT_BINARY SOURCE_DIR FAKE_CLIP_SERVER
 """
+import base64
 import concurrent.futures
 import http.client
 import json
@@ -24,7 +28,7 @@ import time
 
 try:
     import numpy as np
-    import openai  # noqa: F401  (the /v1 endpoints' client; imported so a missing one fails)
+    import openai
     import tritonclient.http as triton
     from tritonclient.utils import InferenceServerException
 except ImportError as e:
@@ -46,9 +50,9 @@ def close_to(actual, expected, rel=1e-4):
 
 
 def start_server(vitrt, repo, *extra):
-    proc = subprocess.Popen([vitrt, "serve", "--model-repository", repo, "--port", "0",
-                             "--host", "127.0.0.1", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [vitrt, "serve", "--model-repository", repo, "--port", "0",
+               "--host", "127.0.0.1", *extra] if repo else [vitrt]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if "listening on" not in line:
         proc.kill()
@@ -101,6 +105,7 @@ def main():
         finally:
             if proc.poll() is None:
                 proc.kill()
+    check_openai(sys.argv[3])
     print(f"serve_e2e: {len(failures)} failure(s)" if failures else "serve_e2e: all checks passed")
     return 1 if failures else 0
 
@@ -215,6 +220,30 @@ def run_checks(port, cases):
     s.sendall(b"POST /v2/models/vit/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
     s.close()
     check(close_to(infer(cases[0][0]), cases[0][1]), "server fine after a client vanished")
+
+
+def check_openai(fake_clip_server):
+    proc, port = start_server(fake_clip_server, None)
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+        texts = ["a", "bb", "a photo of a cat", "dddd"]
+        expected = np.eye(4, dtype=np.float32)[[len(t) % 4 for t in texts]]
+        for fmt in (openai.NOT_GIVEN, "float", "base64"):
+            r = client.embeddings.create(model="clip", input=texts, encoding_format=fmt)
+            # Asked for base64 explicitly, the client hands back the string undecoded.
+            got = np.array([np.frombuffer(base64.b64decode(d.embedding), "<f4") if fmt == "base64"
+                            else d.embedding for d in r.data], np.float32)
+            check(np.array_equal(got, expected) and [d.index for d in r.data] == [0, 1, 2, 3],
+                  f"openai client embeddings, encoding_format={fmt}")
+        r = client.embeddings.create(model="clip", input="xyz")
+        check(np.array_equal(np.array(r.data[0].embedding), np.eye(4)[3]), "openai: one string")
+        try:
+            client.embeddings.create(model="nope", input="x")
+            check(False, "openai: unknown model raises")
+        except openai.NotFoundError as e:
+            check("served CLIP model" in str(e), f"openai: unknown model -> 404 ({e})")
+    finally:
+        proc.kill()
 
 
 def check_sigterm(proc, port, cases):
