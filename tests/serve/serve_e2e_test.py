@@ -6,7 +6,8 @@ Starts the server on a free port over a repository made from a golden fixture
 then checks: results equal the stored PyTorch outputs (JSON and binary tensors); concurrent
 requests, batched together, each get the result for their own input; malformed requests get
 the right status and a JSON error; a full queue answers 429 with Retry-After; oversized bodies
-413; idle connections are closed; SIGTERM finishes in-flight requests and exits 0.
+413; idle connections are closed; SIGTERM finishes in-flight requests and exits 0; `vitrt perf`
+sweeps it and writes JSON, CSV and SVG.
 
 Fails (never skips) when tritonclient or openai are missing: scripts/setup.sh installs them.
 The official openai client is checked against /v1/embeddings of FAKE_CLIP_SERVER (a fake
@@ -101,6 +102,7 @@ def main():
                                   "--read-timeout-ms", "1500")
         try:
             run_checks(port, cases)
+            check_perf(vitrt, port, repo)
             check_sigterm(proc, port, cases)
         finally:
             if proc.poll() is None:
@@ -220,6 +222,20 @@ def run_checks(port, cases):
     s.sendall(b"POST /v2/models/vit/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
     s.close()
     check(close_to(infer(cases[0][0]), cases[0][1]), "server fine after a client vanished")
+
+
+def check_perf(vitrt, port, out_dir):
+    r = subprocess.run([vitrt, "perf", "--model", "vit", "--url", f"http://127.0.0.1:{port}",
+                        "--concurrency", "1,4", "--duration-s", "0.5", "--batch", "2",
+                        "--json", f"{out_dir}/perf.json", "--csv", f"{out_dir}/perf.csv",
+                        "--svg", f"{out_dir}/perf.svg"], capture_output=True, text=True)
+    steps = json.load(open(f"{out_dir}/perf.json"))["steps"] if r.returncode == 0 else []
+    check(len(steps) == 2 and all(s["completed"] > 0 and s["failed"] == 0 and
+                                  s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] for s in steps),
+          f"vitrt perf: two steps, no failures {r.stdout.strip()!r:.200} {r.stderr.strip()}")
+    csv_lines = open(f"{out_dir}/perf.csv").read().splitlines() if r.returncode == 0 else []
+    svg = open(f"{out_dir}/perf.svg").read() if r.returncode == 0 else ""
+    check(len(csv_lines) == 3 and svg.count("<polyline") == 3, "vitrt perf: CSV and SVG written")
 
 
 def check_openai(fake_clip_server):
