@@ -207,7 +207,8 @@ void InferenceServer::handle(HttpRequest&& request, Responder respond) {
   if (versions != std::string::npos) rest.resize(versions);
   ServedModel* model = find(rest);
   if (!model) {
-    metrics_.record_request(rest, action.empty() ? "metadata" : action, false);
+    // Counted under one label: a label per unknown name would let clients grow /metrics.
+    metrics_.record_request("(unknown)", action.empty() ? "metadata" : action, false);
     respond(error_response(404, "unknown model '" + rest + "'"));
     return;
   }
@@ -337,8 +338,9 @@ void InferenceServer::openai(const std::string& endpoint, HttpRequest&& request,
       name = body["model"].get<std::string>();
     }
     ServedModel* model = find(name);
-    auto finish = [this, name, endpoint, start, respond](HttpResponse r) {
-      metrics_.record_request(name, endpoint, r.status == 200);
+    const std::string label = model ? name : "(unknown)";
+    auto finish = [this, label, endpoint, start, respond](HttpResponse r) {
+      metrics_.record_request(label, endpoint, r.status == 200);
       if (r.status != 200) {
         // OpenAI's error shape, which its clients read the message from.
         const auto error = nlohmann::json::parse(r.body, nullptr, false);
@@ -351,7 +353,7 @@ void InferenceServer::openai(const std::string& endpoint, HttpRequest&& request,
                   .dump();
         }
       }
-      metrics_.record_latency(name, Stage::kTotal, micros_since(start));
+      metrics_.record_latency(label, Stage::kTotal, micros_since(start));
       respond(std::move(r));
     };
     if (body.is_discarded() || !body.is_object()) {
