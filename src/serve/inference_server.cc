@@ -90,6 +90,39 @@ Result<std::unique_ptr<ServedModel>> load_plan_model(const ModelConfig& config) 
   return model;
 }
 
+// The model's configuration as Triton reports it (GET /v2/models/{name}/config), which
+// tritonclient's get_model_config and perf tools read: dims without the batch dim when the
+// model batches, -1 for variable ones.
+nlohmann::json triton_model_config(const ServedModel& model) {
+  const ModelConfig& c = model.config;
+  auto tensors = [&c](const std::vector<TensorInfo>& infos) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& info : infos) {
+      nlohmann::json dims = nlohmann::json::array();
+      for (size_t i = c.max_batch_size > 0 ? 1 : 0; i < info.dims.size(); ++i) {
+        const std::string& d = info.dims[i];
+        const bool numeric = !d.empty() && d.find_first_not_of("0123456789") == std::string::npos;
+        dims.push_back(numeric ? std::stoll(d) : -1);
+      }
+      const char* type = kserve_datatype(info.dtype);
+      list.push_back({{"name", info.name},
+                      {"data_type", std::string("TYPE_") + (type ? type : "STRING")},
+                      {"dims", dims}});
+    }
+    return list;
+  };
+  return {{"name", c.name},
+          {"platform", model.clip ? "vitrt_clip" : "vitrt_plan"},
+          {"max_batch_size", c.max_batch_size},
+          {"input", tensors(model.inputs)},
+          {"output", tensors(model.outputs)},
+          {"dynamic_batching",
+           {{"preferred_batch_size", c.preferred_batch_sizes},
+            {"max_queue_delay_microseconds", c.max_queue_delay_us},
+            {"default_queue_policy", {{"max_queue_size", c.max_queue_size}}}}},
+          {"instance_group", {{{"count", c.instance_count}, {"kind", "KIND_CPU"}}}}};
+}
+
 }  // namespace
 
 int http_status_for(const Status& status) {
@@ -197,7 +230,7 @@ void InferenceServer::handle(HttpRequest&& request, Responder respond) {
   // /v2/models/{name}[/versions/{v}][/ready|/infer]
   std::string rest = path.substr(prefix.size());
   std::string action;
-  for (const char* suffix : {"/ready", "/infer"}) {
+  for (const char* suffix : {"/ready", "/infer", "/config"}) {
     if (ends_with(rest, suffix)) {
       action = suffix + 1;
       rest.resize(rest.size() - std::string(suffix).size());
@@ -232,6 +265,10 @@ void InferenceServer::handle(HttpRequest&& request, Responder respond) {
   }
   if (action == "ready") {
     respond(HttpResponse{200, "text/plain", "", {}});
+    return;
+  }
+  if (action == "config") {
+    respond(json_response(triton_model_config(*model)));
     return;
   }
   if (model->clip) {

@@ -120,6 +120,9 @@ def run_checks(port, cases):
     meta = client.get_model_metadata("vit")
     check(meta["inputs"][0] == {"name": "pixel_values", "datatype": "FP32",
                                 "shape": [-1, 3, 32, 32]}, f"model metadata {meta['inputs']}")
+    config = client.get_model_config("vit")
+    check(config["max_batch_size"] == 4 and config["input"][0]["dims"] == [3, 32, 32] and
+          config["instance_group"][0]["count"] == 2, f"model config {config}")
 
     def request(x, binary):
         i = triton.InferInput("pixel_values", list(x.shape), "FP32")
