@@ -2,6 +2,7 @@
 #include "serve/clip_endpoints.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <numeric>
@@ -152,6 +153,7 @@ void ClipService::embed(const std::vector<Item>& items, std::function<void(Resul
   const int context = model_->context_length();
   const std::vector<int64_t> image_shape = model_->image_shape();
   const int64_t max_rows = std::max<int64_t>(1, config_.max_batch_size);
+  const auto preprocess_start = std::chrono::steady_clock::now();
   // Preprocess everything first (here, on the worker pool), so a bad item fails the request
   // before any tower time is spent.
   std::vector<std::vector<int32_t>> ids;
@@ -170,6 +172,12 @@ void ClipService::embed(const std::vector<Item>& items, std::function<void(Resul
       ids.push_back(std::move(*t));
       text_pos.push_back(static_cast<int64_t>(i));
     }
+  }
+  if (metrics_) {
+    metrics_->record_latency(config_.name, Stage::kPreprocess,
+                             std::chrono::duration<double, std::micro>(
+                                 std::chrono::steady_clock::now() - preprocess_start)
+                                 .count());
   }
   auto join = std::make_shared<Join>();
   join->out =
@@ -221,8 +229,13 @@ void ClipService::embed(const std::vector<Item>& items, std::function<void(Resul
   for (auto& chunk : chunks) {
     auto positions = std::make_shared<std::vector<int64_t>>(std::move(chunk.positions));
     const SubmitResult r = chunk.batcher->submit(
-        std::move(chunk.inputs),
-        [join, positions](Result<std::vector<NamedTensor>> out, const BatchTiming&) {
+        std::move(chunk.inputs), [join, positions, metrics = metrics_, name = config_.name](
+                                     Result<std::vector<NamedTensor>> out, const BatchTiming& t) {
+          if (metrics) {
+            metrics->record_latency(name, Stage::kQueue, t.queue_us);
+            metrics->record_latency(name, Stage::kInfer, t.infer_us);
+            if (t.first_in_batch) metrics->record_batch(name, t.batch_rows);
+          }
           join->deliver(out, *positions);
         });
     if (r != SubmitResult::kQueued) {

@@ -20,6 +20,7 @@
 
 #include "serve/batcher.h"
 #include "serve/http_server.h"
+#include "serve/metrics.h"
 #include "serve/model_config.h"
 #include "vitrt/clip.h"
 
@@ -36,6 +37,8 @@ class ClipService {
   void classify(const nlohmann::json& body, Responder respond);
   void rank(const nlohmann::json& body, Responder respond);
   void stop();
+  // Where tower runs report queue/infer time and batch sizes (the server's; null: nowhere).
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
 
   struct Item {
     bool is_image = false;
@@ -51,6 +54,7 @@ class ClipService {
   ModelConfig config_;
   std::unique_ptr<DynamicBatcher> text_batcher_;
   std::unique_ptr<DynamicBatcher> image_batcher_;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace vitrt::serve

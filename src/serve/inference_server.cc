@@ -175,7 +175,11 @@ InferenceServer::InferenceServer(std::vector<std::unique_ptr<ServedModel>> model
                                  const InferenceServerOptions& options)
     : models_(std::move(models)),
       options_(options),
-      impl_(std::make_unique<Impl>(options.worker_threads)) {}
+      impl_(std::make_unique<Impl>(options.worker_threads)) {
+  for (auto& m : models_) {
+    if (m->clip) m->clip->set_metrics(&metrics_);
+  }
+}
 
 InferenceServer::~InferenceServer() {
   stop();

@@ -72,6 +72,12 @@ TEST_F(ServeClipEndpoints, EmbeddingsOfTextsAndImagesInInputOrder) {
   }
   EXPECT_EQ(doc["object"], "list");
   EXPECT_EQ(doc["model"], "clip");
+  // One text run of 4 rows and one image run of 2, each counted once.
+  const std::string metrics = server_->metrics().render();
+  EXPECT_NE(metrics.find("vitrt_batch_size_sum{model=\"clip\"} 6"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vitrt_batch_size_count{model=\"clip\"} 2"), std::string::npos);
+  EXPECT_NE(metrics.find("vitrt_requests_total{model=\"clip\",endpoint=\"embeddings\"} 1"),
+            std::string::npos);
 }
 
 TEST_F(ServeClipEndpoints, Base64EncodingIsLittleEndianFloat32) {
