@@ -118,6 +118,29 @@ Result<serve::LoadRequest> make_request(const serve::HttpTarget& target, const s
   return request;
 }
 
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 // Latency (ms) against throughput (requests/s): one polyline per percentile.
 std::string svg_chart(const std::vector<serve::LoadStep>& steps, const std::string& title) {
   const double w = 640, h = 400, left = 60, right = 20, top = 40, bottom = 50;
@@ -132,7 +155,8 @@ std::string svg_chart(const std::vector<serve::LoadStep>& steps, const std::stri
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << w / 2 << "\" y=\"20\" text-anchor=\"middle\">" << title << "</text>\n"
+      << "<text x=\"" << w / 2 << "\" y=\"20\" text-anchor=\"middle\">" << xml_escape(title)
+      << "</text>\n"
       << "<line x1=\"" << left << "\" y1=\"" << y(0) << "\" x2=\"" << w - right << "\" y2=\""
       << y(0) << "\" stroke=\"black\"/>\n"
       << "<line x1=\"" << left << "\" y1=\"" << y(0) << "\" x2=\"" << left << "\" y2=\"" << top
