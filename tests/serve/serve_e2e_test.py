@@ -11,7 +11,9 @@ sweeps it and writes JSON, CSV and SVG.
 
 Fails (never skips) when tritonclient or openai are missing: scripts/setup.sh installs them.
 The official openai client is checked against /v1/embeddings of FAKE_CLIP_SERVER (a fake
-ClipModel behind the same server code: a text of k bytes embeds to the unit vector e_(k mod 4)).
+ClipModel behind the same server code: a text of k bytes embeds to the unit vector e_(k mod 4)),
+and, where the tree has the tiny CLIP fixture (tests/data/clip_tiny), /v1/embeddings, classify
+and rank of the real ClipModel against its Hugging Face reference outputs.
 
 usage: serve_e2e_test.py VITRT_BINARY SOURCE_DIR FAKE_CLIP_SERVER
 """
@@ -20,6 +22,7 @@ import concurrent.futures
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,6 +112,7 @@ def main():
             if proc.poll() is None:
                 proc.kill()
     check_openai(sys.argv[3])
+    check_real_clip(vitrt, source)
     print(f"serve_e2e: {len(failures)} failure(s)" if failures else "serve_e2e: all checks passed")
     return 1 if failures else 0
 
@@ -268,6 +272,66 @@ def check_openai(fake_clip_server):
             check("served CLIP model" in str(e), f"openai: unknown model -> 404 ({e})")
     finally:
         proc.kill()
+
+
+def post_json(port, path, body):
+    status, _, data = raw(port, "POST", path, json.dumps(body).encode(),
+                          {"Content-Type": "application/json"})
+    return status, json.loads(data)
+
+
+def check_real_clip(vitrt, source):
+    """/v1 over the real ClipModel on the tiny CLIP fixture, against its HF reference outputs."""
+    fixture = os.path.join(source, "tests/data/clip_tiny")
+    if not os.path.isdir(fixture):
+        print("note: tests/data/clip_tiny is not in this tree: real-CLIP checks not run")
+        return
+    vocab = os.path.join(source, "third_party_data/clip/bpe_simple_vocab_16e6.txt.gz")
+    images_dir = os.path.join(source, "tests/data/vision")
+    with tempfile.TemporaryDirectory() as repo:
+        model_dir = os.path.join(repo, "clip")
+        shutil.copytree(fixture, model_dir)
+        subprocess.run([vitrt, "build", model_dir], check=True, stdout=subprocess.DEVNULL)
+        with open(f"{model_dir}/config.json", "w") as f:
+            json.dump({"backend": "clip", "max_batch_size": 8,
+                       "dynamic_batching": {"max_queue_delay_microseconds": 2000},
+                       "clip": {"vocab_path": vocab}}, f)
+        proc, port = start_server(vitrt, repo)
+        try:
+            unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)
+            texts = json.load(open(f"{fixture}/texts.json"))
+            ref_t = unit(np.load(f"{fixture}/text_embeds.npy"))
+            ref_i = unit(np.load(f"{fixture}/image_embeds.npy"))
+            probs = np.load(f"{fixture}/probs.npy")
+            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+            r = client.embeddings.create(model="clip", input=texts)
+            got = np.array([d.embedding for d in r.data], np.float32)
+            check(close_to(got, ref_t), f"real CLIP: openai client text embeddings = HF ({len(texts)})")
+
+            def uri(name):
+                with open(os.path.join(images_dir, name), "rb") as f:
+                    data = base64.b64encode(f.read()).decode()
+                return f"data:image/{name.rsplit('.', 1)[1]};base64,{data}"
+            images = [uri(n) for n in json.load(open(f"{fixture}/images.json"))]
+            status, doc = post_json(port, "/v1/embeddings",
+                                    {"model": "clip", "input": [{"image": u} for u in images]})
+            got = np.array([d["embedding"] for d in doc.get("data", [])], np.float32)
+            check(status == 200 and close_to(got, ref_i), "real CLIP: image embeddings = HF")
+            status, doc = post_json(port, "/v1/classify", {"model": "clip", "images": images,
+                                                           "labels": texts[:probs.shape[1]]})
+            got = np.array([d["scores"] for d in doc.get("data", [])], np.float32)
+            check(status == 200 and close_to(got, probs), "real CLIP: classify = HF probabilities")
+            status, doc = post_json(port, "/v1/rank", {"model": "clip", "query": texts[0],
+                                                       "documents": [{"image": u} for u in images]})
+            order = [r["index"] for r in doc.get("results", [])]
+            check(status == 200 and order == list(np.argsort(-(ref_i @ ref_t[0]))),
+                  f"real CLIP: rank order {order}")
+            status, doc = post_json(port, "/v1/embeddings", {"model": "clip", "input": [
+                {"image": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}]})
+            check(status == 400 and "input 0" in doc["error"]["message"],
+                  f"real CLIP: undecodable image -> {status} {doc}")
+        finally:
+            proc.kill()
 
 
 def check_sigterm(proc, port, cases):
