@@ -123,6 +123,25 @@ def from_hf(args):
     }
 
 
+def open_clip_encode_text(m, text):
+    """open_clip's CLIP.encode_text with the positional embedding and the causal mask cut to the
+    input's length, so the text tower exports with a dynamic sequence axis (open_clip adds the
+    full 77-row buffers, which fixes the length at export)."""
+    from open_clip.transformer import text_global_pool
+    seq = text.shape[1]
+    cast_dtype = m.transformer.get_cast_dtype()
+    x = m.token_embedding(text).to(cast_dtype)
+    x = x + m.positional_embedding[:seq].to(cast_dtype)
+    mask = m.attn_mask[:seq, :seq] if m.attn_mask is not None else None
+    x = m.transformer(x, attn_mask=mask)
+    x = m.ln_final(x)
+    x = text_global_pool(x, text, m.text_pool_type, eos_token_id=getattr(m, "text_eos_id", None))
+    if m.text_projection is not None:
+        x = m.text_projection(x) if isinstance(m.text_projection, torch.nn.Linear) \
+            else x @ m.text_projection
+    return x
+
+
 def from_open_clip(args):
     import open_clip
 
@@ -141,7 +160,7 @@ def from_open_clip(args):
                          f"({type(tokenizer).__name__}); vitrt's tokenizer supports CLIP BPE only")
     return {
         "vision": Tower(model, lambda m, x: m.encode_image(x)),
-        "text": Tower(model, lambda m, ids: m.encode_text(ids)),
+        "text": Tower(model, open_clip_encode_text),
         "logit_scale": float(model.logit_scale.exp()),
         "embed_dim": int(model.text_projection.shape[1]) if hasattr(model, "text_projection")
         else None,
@@ -217,6 +236,10 @@ def main():
     args = ap.parse_args()
 
     torch.manual_seed(SEED)
+    # nn.MultiheadAttention (open_clip's towers) takes a fused fast path in eval mode that the
+    # ONNX exporters cannot export (aten::_native_multi_head_attention); the plain path is the
+    # same computation.
+    torch.backends.mha.set_fastpath_enabled(False)
     m = from_open_clip(args) if args.open_clip else from_hf(args)
     os.makedirs(args.out, exist_ok=True)
     vision_path = os.path.join(args.out, "vision.onnx")

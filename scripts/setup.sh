@@ -29,10 +29,12 @@ done
 #   libicu-dev              ICU: NFC/NFKC, letter/number classes and lower-casing for the CLIP
 #                           tokenizer (src/text/), the same Unicode rules open_clip gets from Python
 #   zlib1g-dev              zlib: reads CLIP's gzip-compressed BPE vocabulary
+#   libboost-dev            Boost.Beast/Asio (header-only): the HTTP server of `vitrt serve`,
+#                           chosen over cpp-httplib by a load test (bench/NOTES.md, "HTTP library")
 
 packages=(cmake ninja-build g++ libdnnl-dev libgtest-dev libonnx-testdata clang-14
           libclang-rt-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev nlohmann-json3-dev
-          libicu-dev zlib1g-dev python3-pip)
+          libicu-dev zlib1g-dev libboost-dev python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,6 +50,11 @@ fi
 if [ $with_bench -eq 1 ]; then
   python3 -m pip install -q numpy onnx onnxscript onnxruntime torch transformers timm
 fi
+
+# The server's end-to-end test (ctest serve_e2e) talks to `vitrt serve` through the clients users
+# have: NVIDIA's tritonclient (KServe v2) and the openai package (/v1/embeddings). It fails
+# without them, so they are installed here, not only with --bench.
+python3 -m pip install -q numpy 'tritonclient[http]' openai
 
 # CLIP's BPE vocabulary is not ours to commit: it ships inside the open-clip-torch wheel, so
 # fetch that wheel (no dependencies, no torch) and take the one file out of it. The tokenizer

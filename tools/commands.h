@@ -22,6 +22,10 @@ int clip_preprocess_command(const std::vector<std::string>& args);
 int clip_embed_command(const std::vector<std::string>& args);
 int clip_classify_command(const std::vector<std::string>& args);
 int clip_rank_command(const std::vector<std::string>& args);
+// `vitrt serve`: the HTTP inference server (serve_command.cc).
+int serve_command(const std::vector<std::string>& args);
+// `vitrt perf`: load sweep against a running server (perf_command.cc).
+int perf_command(const std::vector<std::string>& args);
 
 // Loads a plan, or an ONNX model when the file is not a plan (run and bench accept both).
 Result<std::shared_ptr<Engine>> load_model(const std::string& path);

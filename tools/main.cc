@@ -24,7 +24,9 @@ constexpr const char* kUsage =
     "  run      run a plan (or an ONNX model) on .npy inputs, write .npy outputs\n"
     "  inspect  show a model's or plan's inputs, outputs, ops and parameters\n"
     "  bench    time a plan on random inputs (latency percentiles, throughput)\n"
-    "  clip     CLIP front end: 'vitrt clip tokenize' turns texts into token ids\n"
+    "  clip     CLIP: embed, classify, rank, tokenize, preprocess (images and texts in)\n"
+    "  serve    HTTP inference server (KServe v2 / Triton protocol) over a model repository\n"
+    "  perf     load sweep against a running server: latency percentiles, throughput, chart\n"
     "\n"
     "options:\n"
     "  --version  print the vitrt version and plan format version\n"
@@ -53,6 +55,8 @@ int dispatch(int argc, char** argv) {
   if (command == "inspect") return inspect_command(args);
   if (command == "bench") return bench_command(args);
   if (command == "clip") return clip_command(args);
+  if (command == "serve") return serve_command(args);
+  if (command == "perf") return perf_command(args);
   std::fprintf(stderr, "vitrt: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitUsage;
 }

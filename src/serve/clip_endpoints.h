@@ -1,0 +1,60 @@
+// ClipService: the OpenAI-style endpoints over one ClipModel (vitrt/clip.h).
+//
+//   POST /v1/embeddings {"model": M, "input": "text" | ["text", ...] |
+//                        [{"text": "..."} | {"image": "data:image/png;base64,..."}, ...],
+//                        "encoding_format": "float" (default) | "base64"}
+//   POST /v1/classify   {"model": M, "images": ["data:...", ...], "labels": ["a dog", ...]}
+//   POST /v1/rank       {"model": M, "query": "text" | {"image": "data:..."},
+//                        "documents": ["text" | {"text": ...} | {"image": ...}, ...],
+//                        "top_n": K (optional)}
+//
+// Images are decoded and texts tokenized on the caller's (worker pool) thread; the towers run
+// behind one DynamicBatcher each, so items of concurrent requests share tower runs. Errors
+// use OpenAI's shape: {"error": {"message": ..., "type": ..., "code": status}}.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "serve/batcher.h"
+#include "serve/http_server.h"
+#include "serve/metrics.h"
+#include "serve/model_config.h"
+#include "vitrt/clip.h"
+
+namespace vitrt::serve {
+
+class ClipService {
+ public:
+  ClipService(std::shared_ptr<const ClipModel> model, const ModelConfig& config);
+  ~ClipService();
+
+  // Each parses `body`, answers once through `respond` (from any thread). Client faults are
+  // 400 (413 for an oversized image) with a JSON error naming the item.
+  void embeddings(const nlohmann::json& body, Responder respond);
+  void classify(const nlohmann::json& body, Responder respond);
+  void rank(const nlohmann::json& body, Responder respond);
+  void stop();
+  // Where tower runs report queue/infer time and batch sizes (the server's; null: nowhere).
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+
+  struct Item {
+    bool is_image = false;
+    std::string text;  // the text, or the image's encoded bytes
+  };
+
+ private:
+  // Embeds items through the tower batchers; `done` gets float32 [N, embed_dim] in item order.
+  void embed(const std::vector<Item>& items, std::function<void(Result<Tensor>)> done);
+  Result<Item> parse_item(const nlohmann::json& value, const std::string& where) const;
+
+  std::shared_ptr<const ClipModel> model_;
+  ModelConfig config_;
+  std::unique_ptr<DynamicBatcher> text_batcher_;
+  std::unique_ptr<DynamicBatcher> image_batcher_;
+  Metrics* metrics_ = nullptr;
+};
+
+}  // namespace vitrt::serve
