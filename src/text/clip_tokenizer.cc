@@ -232,8 +232,9 @@ void ClipTokenizer::append_word_ids(const std::string& pre_token, std::vector<in
   }
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
   auto push_pair = [&](int32_t left) {
+    if (left < 0) return;  // the first symbol has no left neighbour (prev is -1)
     const int32_t right = nodes[left].next;
-    if (left < 0 || right < 0) return;
+    if (right < 0) return;
     const uint64_t key = (static_cast<uint64_t>(nodes[left].symbol) << 32) |
                          static_cast<uint32_t>(nodes[right].symbol);
     if (auto it = merges_.find(key); it != merges_.end()) {

@@ -71,7 +71,9 @@ TEST(VisionDecode, LoadUprightAppliesEveryExifOrientation) {
 }
 
 TEST(VisionDecode, MalformedFilesFailWithClearMessages) {
-  for (const auto& entry : vision_manifest()["bad"]) {
+  // The manifest must outlive the loop: a range-for over a member of a temporary dangles.
+  const auto manifest = vision_manifest();
+  for (const auto& entry : manifest["bad"]) {
     const std::string file = entry["file"];
     auto decoded = decode_image_file(vision_data_path(file));
     ASSERT_FALSE(decoded.ok()) << file << " decoded";
