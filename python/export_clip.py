@@ -232,8 +232,12 @@ def main():
     ap.add_argument("--hf-config", help="CLIPConfig JSON for --hf-random (default: ViT-B/32)")
     ap.add_argument("--pretrained", default=None, help="open_clip pretrained tag")
     ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--dynamo", action="store_true", help="use the dynamo exporter")
+    ap.add_argument("--dynamo", action="store_true",
+                    help="use the dynamo exporter (always for --open-clip: TorchScript tracing "
+                         "bakes nn.MultiheadAttention's sequence length into the text tower)")
     args = ap.parse_args()
+    if args.open_clip:
+        args.dynamo = True
 
     torch.manual_seed(SEED)
     # nn.MultiheadAttention (open_clip's towers) takes a fused fast path in eval mode that the
