@@ -85,6 +85,36 @@ int nodes_with_tactics(const std::string& plan_path) {
   return n;
 }
 
+// Needs no GPU: the plan attribute that carries tactics.
+TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
+  std::vector<cuda::GemmTactic> tactics(2);
+  tactics[0].m = 197;
+  tactics[0].mode = 1;
+  tactics[1].m = 50432;
+  for (int w = 0; w < 8; ++w) {
+    tactics[0].algo.data[w] = 0x0123456789abcdefull * static_cast<uint64_t>(w + 1);
+    tactics[1].algo.data[w] = ~0ull - static_cast<uint64_t>(w);  // negative as int64
+  }
+  const std::vector<int64_t> ints = cuda::encode_gemm_tactics(tactics);
+  ASSERT_EQ(ints.size(), 20u);
+  Result<std::vector<cuda::GemmTactic>> back = cuda::decode_gemm_tactics(ints);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_EQ(back->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ((*back)[i].m, tactics[i].m);
+    EXPECT_EQ((*back)[i].mode, tactics[i].mode);
+    for (int w = 0; w < 8; ++w) EXPECT_EQ((*back)[i].algo.data[w], tactics[i].algo.data[w]);
+  }
+  std::vector<int64_t> cut(ints.begin(), ints.end() - 1);
+  EXPECT_FALSE(cuda::decode_gemm_tactics(cut).ok());
+  std::vector<int64_t> bad_mode = ints;
+  bad_mode[1] = 2;
+  EXPECT_FALSE(cuda::decode_gemm_tactics(bad_mode).ok());
+  std::vector<int64_t> bad_m = ints;
+  bad_m[10] = 0;
+  EXPECT_FALSE(cuda::decode_gemm_tactics(bad_m).ok());
+}
+
 class CudaTactics : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(CudaTactics, TunedPlanMatchesTheHeuristicPathAndPyTorch) {
