@@ -1,4 +1,5 @@
-// `vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]`
+// `vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]
+//  [--profile INPUT:min=..,opt=..,max=..]... [--timing-cache FILE]`
 // `vitrt build CLIP_DIR [-o OUT_DIR]` for both towers of a CLIP model folder.
 #include <cstdio>
 #include <filesystem>
@@ -14,7 +15,8 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]\n"
-    "                   [--verbose]\n"
+    "                   [--profile INPUT:min=SHAPE,opt=SHAPE,max=SHAPE]... [--timing-cache FILE]\n"
+    "                   [--no-tactics] [--verbose]\n"
     "       vitrt build CLIP_DIR [-o OUT_DIR] [--device cpu|cuda] [--precision P]\n"
     "\n"
     "Imports an ONNX model, infers its (symbolic) shapes, optimizes it, checks that every op\n"
@@ -36,6 +38,15 @@ constexpr const char* kHelp =
     "                       On CUDA, fp16/bf16 weights and activations with fp32 accumulation.\n"
     "                       int8 and fp8 are not supported yet.\n"
     "  --tf32               cuda fp32 plans: let GEMMs use TF32 tensor cores (else true fp32)\n"
+    "  --profile SPEC       an optimization profile range for one input, e.g.\n"
+    "                       pixel_values:min=1x3x224x224,opt=32x3x224x224,max=256x3x224x224\n"
+    "                       (repeatable; a second range for the same input starts a second\n"
+    "                       profile). The plan refuses inputs outside every profile; cuda builds\n"
+    "                       time GEMM algorithms for each profile's opt shapes (default: batch 1\n"
+    "                       and 32 when only the batch dim is symbolic)\n"
+    "  --timing-cache FILE  cuda: reuse the GEMM timings in FILE and add the new ones, so a\n"
+    "                       rebuild on the same GPU skips the timing (a bad file is ignored)\n"
+    "  --no-tactics         cuda: skip the timing; cuBLASLt's heuristic picks at run time\n"
     "  --verbose            log each build step, each fusion applied (pattern, nodes absorbed)\n"
     "                       and each near miss with the reason it was not applied\n"
     "  --no-optimize        keep the graph as imported (no clean-up, no fusions)\n"
@@ -53,6 +64,9 @@ int build_command(const std::vector<std::string>& words) {
                                                   {"--device", "", true, false},
                                                   {"--tf32", "", false, false},
                                                   {"--verbose", "", false, false},
+                                                  {"--profile", "", true, true},
+                                                  {"--timing-cache", "", true, false},
+                                                  {"--no-tactics", "", false, false},
                                                   {"--no-optimize", "", false, false}});
   if (!parsed.ok()) return usage_error("build", parsed.status().message());
   const CliArgs& args = *parsed;
@@ -87,6 +101,14 @@ int build_command(const std::vector<std::string>& words) {
   options.tf32 = args.has("--tf32");
   options.verbose = args.has("--verbose");
   options.optimize = !args.has("--no-optimize");
+  options.profiles = args.get_all("--profile");
+  options.timing_cache = args.get("--timing-cache");
+  options.select_tactics = !args.has("--no-tactics");
+  if (clip_dir && !options.profiles.empty()) {
+    return usage_error("build",
+                       "--profile applies to one ONNX model; a CLIP folder's towers have "
+                       "different inputs");
+  }
   options.log = [](const std::string& line) { std::printf("[build] %s\n", line.c_str()); };
   if (clip_dir) {
     Status built = clip::build_clip_plans(model, args.get("--output", model), options);

@@ -2,8 +2,9 @@
 # The issue's GPU table in one run on the GPU machine: vitrt fp16 vs PyTorch fp16 eager and
 # torch.compile on ViT-B/16 224 (timm), CLIP ViT-B/32 vision and CLIP text at 77 tokens (HF,
 # default configs), random weights, at batch 1 and 256. Prints a table with ratios and the
-# fraction of the fp16 arithmetic ceiling last; also plan build time, plan load time and GPU
-# memory.
+# fraction of the fp16 arithmetic ceiling last; also plan build time (without tactic timing,
+# with it, and from the timing cache), plan load time, GPU memory, and the kernel time of the
+# plan without tactics (cuBLASLt's first heuristic algorithm) at batch 256.
 #
 #   bench/gpu/run.sh [BIN_DIR]      (BIN_DIR holds vitrt; default build)
 #   BENCH_MODELS="vit_b16 clip_vision clip_text" (default all three)
@@ -68,6 +69,9 @@ for m in models:
                  + ", ".join(f"{t['impl']} compile {t['compile_s']:.0f} s" for t in torch_rows
                              if "compile_s" in t))
 print("\n".join(extra))
+bt = os.path.join(out, "build_times.txt")
+if os.path.exists(bt):
+    print(open(bt).read())
 PY
 }
 
@@ -75,10 +79,32 @@ for m in $models; do
   log="$out/$m"
   python3 "$here/torch_models.py" export "$m" "$log.onnx" > "$log.export.log" 2>&1 || {
     echo "$m: export failed"; tail -5 "$log.export.log"; continue; }
+  # Two optimization profiles (batch 1-16 tuned at 1, 17-256 tuned at 256); GEMM tactics timed
+  # on this GPU into a fresh timing cache, then rebuilt from the cache to time a cached build.
+  if [ "$m" = clip_text ]; then in=input_ids; d=x77; else in=pixel_values; d=x3x224x224; fi
+  profiles=(--profile "$in:min=1$d,opt=1$d,max=16$d" --profile "$in:min=17$d,opt=256$d,max=256$d")
+  rm -f "$log.timing.cache"
+  tc0=$(now)
+  "$bin/vitrt" build "$log.onnx" -o "$log.heur.plan" --device cuda --precision fp16 --no-tactics \
+    > "$log.build_heur.log" 2>&1
   t0=$(now)
-  "$bin/vitrt" build "$log.onnx" -o "$log.plan" --device cuda --precision fp16 > "$log.build.log" 2>&1 ||
+  "$bin/vitrt" build "$log.onnx" -o "$log.plan" --device cuda --precision fp16 "${profiles[@]}" \
+    --timing-cache "$log.timing.cache" --verbose > "$log.build.log" 2>&1 ||
     { echo "$m: vitrt build failed"; tail -5 "$log.build.log"; continue; }
   t1=$(now)
+  "$bin/vitrt" build "$log.onnx" -o "$log.plan" --device cuda --precision fp16 "${profiles[@]}" \
+    --timing-cache "$log.timing.cache" > "$log.build_cached.log" 2>&1
+  tc1=$(now)
+  build_times="$(python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; print(f'{a[1]-a[0]:.1f} {a[2]-a[1]:.1f} {a[3]-a[2]:.1f}')" "$tc0" "$t0" "$t1" "$tc1")"
+  echo "$m build seconds (no tactics, timed, from cache): $build_times" >> "$out/build_times.txt"
+  grep '^\[build\] tactics: [0-9]' "$log.build.log" | head -40 >> "$out/build_times.txt"
+  grep 'GEMM problems timed' "$log.build.log" "$log.build_cached.log" >> "$out/build_times.txt"
+  # The heuristic plan at batch 256 in the same call: the before of tactic selection.
+  "$bin/vitrt" bench "$log.heur.plan" --device cuda --batch 256 --iterations 20 --warmup 5 \
+    --profile --json > "$log.vitrt_heur_b256.log" 2>&1
+  echo "$m heuristic plan b256: $(grep -o 'kernel time only, [0-9.]* ms in all' "$log.vitrt_heur_b256.log") median $(tail -1 "$log.vitrt_heur_b256.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' 2>/dev/null)" >> "$out/build_times.txt"
+  # Load + first run from here, after the extra builds and the heuristic plan's bench.
+  tl=$(now)
   "$bin/vitrt" bench "$log.plan" --device cuda --batch 1 --iterations 1 --warmup 0 > "$log.load.log" 2>&1
   t2=$(now)
   declare -A ms kern
@@ -105,7 +131,7 @@ PY
   mem_peak=$(sort -n "$log.mem.txt" 2>/dev/null | tail -1)
   python3 "$here/torch_models.py" time "$m" --batches 1 256 > "$log.torch.json" 2> "$log.torch.log"
   python3 - "$log.json" "$log.torch.json" "${ms[1]}" "${ms[256]}" "${kern[1]}" "${kern[256]}" \
-      "$t0" "$t1" "$t2" "${mem_before:-0}" "${mem_peak:-0}" "$(stat -c %s "$log.plan")" <<'PY'
+      "$t0" "$t1" "$t2" "${mem_before:-0}" "${mem_peak:-0}" "$(stat -c %s "$log.plan")" "$tl" <<'PY'
 import json, sys
 a = sys.argv
 try:
@@ -115,7 +141,7 @@ except Exception:
 f = lambda s: float(s) if s not in ("", "nan") else None
 json.dump({"torch": torch_rows, "vitrt_ms_1": f(a[3]), "vitrt_ms_256": f(a[4]),
            "vitrt_kernels_ms_1": f(a[5]), "vitrt_kernels_ms_256": f(a[6]),
-           "build_s": float(a[8]) - float(a[7]), "load_s": float(a[9]) - float(a[8]),
+           "build_s": float(a[8]) - float(a[7]), "load_s": float(a[9]) - float(a[13]),
            "vitrt_gpu_mb": float(a[11]) - float(a[10]), "plan_mb": int(a[12]) / 2**20},
           open(a[1], "w"))
 PY

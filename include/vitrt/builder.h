@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "vitrt/status.h"
 
@@ -16,6 +17,15 @@ struct BuildOptions {
   bool verbose = false;
   // Run the graph optimizer (clean-up and fusions). Off only to compare against the raw graph.
   bool optimize = true;
+  // Optimization profiles, one "INPUT:min=AxB..,opt=AxB..,max=AxB.." each; a second range for
+  // the same input starts a second profile. Stored in the plan; the runtime refuses inputs
+  // outside every profile; CUDA builds tune GEMMs for each profile's opt shapes.
+  std::vector<std::string> profiles;
+  // CUDA builds: time GEMM algorithms on the GPU at hand and store the fastest in the plan
+  // (off: cuBLASLt's heuristic at run time, a faster build).
+  bool select_tactics = true;
+  // CUDA builds: file of earlier tactic timings (read, then rewritten); empty: none.
+  std::string timing_cache;
   // Receives the build log line by line (what was imported, folded, fused, and why not).
   std::function<void(const std::string&)> log;
 };

@@ -2,8 +2,11 @@
 #include "cuda/cuda_engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <random>
 #include <utility>
 
 #include "core/half.h"
@@ -14,6 +17,7 @@
 #include "runtime/cpu_engine.h"
 #include "runtime/device_backends.h"
 #include "runtime/executor.h"
+#include "runtime/timing_cache.h"
 
 #ifndef VITRT_CUDA_ARCH
 #define VITRT_CUDA_ARCH 90
@@ -547,6 +551,7 @@ class CudaExecutionContext final : public ExecutionContext {
     c.blas = blas_;
     c.workspace = workspace_;
     c.workspace_bytes = kWorkspaceBytes;
+    c.tuner = s_->options.tuner;
     return c;
   }
 
@@ -766,6 +771,113 @@ Status hook_check(const Graph& graph, const PlanMetadata& m) {
   return check_cuda_graph(graph, o);
 }
 
+// Inputs of the given shapes (named in `set`, else the graph's static shape): small random
+// floats, zero integers (token ids, valid for any vocabulary).
+Result<std::vector<NamedTensor>> tuning_inputs(const Graph& g, const TacticOptions::ShapeSet& set) {
+  std::mt19937 rng(0);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<NamedTensor> inputs;
+  for (ValueId id : g.inputs) {
+    const Value& v = g.values[id];
+    std::vector<int64_t> shape;
+    bool named = false;
+    for (const auto& [name, dims] : set) {
+      if (name == v.name) {
+        shape = dims;
+        named = true;
+      }
+    }
+    if (!named) {
+      std::optional<std::vector<int64_t>> fixed =
+          v.has_shape ? sym_shape_to_static(v.shape) : std::nullopt;
+      if (!fixed) return invalid_argument("input '", v.name, "' has no shape to tune for");
+      shape = *fixed;
+    }
+    Tensor t = Tensor::zeros(v.dtype == DType::kUndefined ? DType::kFloat32 : v.dtype, shape);
+    if (t.dtype() == DType::kFloat32) {
+      float* p = t.data<float>();
+      for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+    }
+    inputs.push_back({v.name, std::move(t)});
+  }
+  return inputs;
+}
+
+std::string shape_set_text(const TacticOptions::ShapeSet& set) {
+  std::string s;
+  for (const auto& [name, dims] : set) {
+    s += str_cat(s.empty() ? "" : ", ", name, " ", shape_to_string(dims));
+  }
+  return s;
+}
+
+Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOptions& t) {
+  auto log = [&](const std::string& line) {
+    if (t.log) t.log(line);
+  };
+  if (t.shape_sets.empty()) return Status::ok_status();
+  const Status device = check_device();
+  if (!device.ok()) {
+    log(str_cat("tactics: not timed (", device.message(),
+                "); cuBLASLt's heuristic picks GEMM algorithms at run time"));
+    return Status::ok_status();
+  }
+  VITRT_ASSIGN_OR_RETURN(DeviceInfo info, device_info(0));
+  std::string warning;
+  TimingCache cache =
+      t.timing_cache.empty() ? TimingCache() : TimingCache::load(t.timing_cache, &warning);
+  if (!warning.empty()) log("tactics: warning: " + warning);
+  TacticTuner tuner;
+  tuner.cache = &cache;
+  tuner.device_key = str_cat(info.name, "|", compiled_arch(), "|cublasLt ", cublasLtGetVersion());
+  tuner.verbose = t.verbose;
+  tuner.log = t.log;
+  VITRT_ASSIGN_OR_RETURN(CudaEngineOptions o, options_of(m));
+  o.cuda_graphs = false;  // timing runs eagerly, outside any capture
+  o.tuner = &tuner;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    VITRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, create_cuda_engine(graph, o));
+    std::unique_ptr<ExecutionContext> ctx = engine->create_context();
+    for (const TacticOptions::ShapeSet& set : t.shape_sets) {
+      Result<std::vector<NamedTensor>> inputs = tuning_inputs(graph, set);
+      Result<std::vector<NamedTensor>> ran =
+          inputs.ok() ? ctx->run(*inputs) : Result<std::vector<NamedTensor>>(inputs.status());
+      if (!ran.ok()) {
+        log(str_cat("tactics: warning: tuning run at ", shape_set_text(set), " failed (",
+                    ran.status().message(), "); its GEMMs use the heuristic"));
+      }
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  int nodes = 0;
+  for (const auto& [node, tactics] : tuner.by_node) {
+    graph.nodes[node].attrs.set_ints(kGemmTacticsAttr, encode_gemm_tactics(tactics));
+    ++nodes;
+  }
+  log(str_cat(
+      "tactics: ", info.name, ", shapes ",
+      [&] {
+        std::string s;
+        for (const auto& set : t.shape_sets)
+          s += str_cat(s.empty() ? "" : " | ", shape_set_text(set));
+        return s;
+      }(),
+      ": ", tuner.timed, " GEMM problems timed, ", tuner.from_cache, " from the timing cache, in ",
+      seconds, " s; ", nodes, " Linear nodes carry tactics"));
+  if (!t.timing_cache.empty() && tuner.timed > 0) {
+    Status saved = cache.save(t.timing_cache);
+    if (!saved.ok()) {
+      log("tactics: warning: " + saved.message());
+    } else {
+      log(str_cat("tactics: timing cache '", t.timing_cache, "' now holds ", cache.size(),
+                  " entries"));
+    }
+  }
+  return Status::ok_status();
+}
+
 Result<std::shared_ptr<Engine>> hook_create(Graph graph, const PlanMetadata& m) {
   VITRT_ASSIGN_OR_RETURN(CudaEngineOptions o, options_of(m));
   return create_cuda_engine(std::move(graph), o);
@@ -812,6 +924,7 @@ void register_cuda_backend() {
   CudaBackendHooks hooks;
   hooks.arch = compiled_arch();
   hooks.check_graph = hook_check;
+  hooks.select_tactics = hook_select_tactics;
   hooks.create_engine = hook_create;
   set_cuda_backend(hooks);
 }

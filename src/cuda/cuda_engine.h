@@ -15,10 +15,13 @@
 
 namespace vitrt::cuda {
 
+struct TacticTuner;
+
 struct CudaEngineOptions {
   std::string precision = "fp32";  // fp32 | fp16 | bf16: the activation and weight type
   bool tf32 = false;               // fp32 GEMMs may use TF32 tensor cores
   bool cuda_graphs = true;         // capture each shape signature's launches once, then replay
+  TacticTuner* tuner = nullptr;    // build time only: kernels time and record tactics
 };
 
 // Every node has a kernel (CPU for host nodes, CUDA for the rest); needs no GPU.

@@ -7,6 +7,7 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,10 @@
 #include "ir/graph.h"
 #include "vitrt/status.h"
 #include "vitrt/tensor.h"
+
+namespace vitrt {
+class TimingCache;
+}
 
 namespace vitrt::cuda {
 
@@ -33,6 +38,32 @@ struct DeviceTensor {
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
 };
 
+// One GEMM tactic of a vitrt.Linear node: for the row count m it was timed at, how bias and
+// activation run (mode) and which cuBLASLt algorithm multiplies.
+struct GemmTactic {
+  int64_t m = 0;
+  // 0: bias (and ReLU / tanh GELU) in cuBLASLt's epilogue, other activations in a pass after;
+  // 1: plain GEMM, then one bias + activation kernel.
+  int mode = 0;
+  cublasLtMatmulAlgo_t algo{};
+};
+// The node attribute that carries a Linear node's tactics in a CUDA plan.
+inline constexpr const char* kGemmTacticsAttr = "cuda_gemm_tactics";
+std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics);
+Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& ints);
+
+// Build-time tactic selection (see select_tactics in cuda_engine.cc): kernels that have
+// tactics time their candidates when a context runs with a tuner and record the fastest.
+struct TacticTuner {
+  vitrt::TimingCache* cache = nullptr;  // consulted before timing, filled after
+  std::string device_key;               // GPU name, architecture, cuBLASLt version
+  bool verbose = false;
+  std::function<void(const std::string&)> log;
+  std::map<std::string, GemmTactic> by_problem;       // timed this build, by cache key
+  std::map<NodeId, std::vector<GemmTactic>> by_node;  // chosen per node, per m
+  int timed = 0, from_cache = 0;
+};
+
 // What a kernel launch needs from its execution context.
 struct LaunchContext {
   cudaStream_t stream = nullptr;
@@ -42,6 +73,7 @@ struct LaunchContext {
   cublasLtHandle_t blas = nullptr;
   void* workspace = nullptr;  // cuBLASLt workspace
   size_t workspace_bytes = 0;
+  TacticTuner* tuner = nullptr;  // set only while the builder selects tactics
 };
 
 class CudaKernel {

@@ -4,9 +4,13 @@
 // Row-major C[M,N] = A[M,K] B[K,N] is computed as the column-major C^T = B^T A^T, so B is
 // cuBLASLt's "A" operand and the bias (one value per column of C) runs along its rows.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 
 #include "cuda/cuda_kernel.h"
+#include "runtime/timing_cache.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -25,6 +29,7 @@ struct GemmCall {
   bool relu = false;                // fused after the bias
   bool gelu_tanh = false;           // fused after the bias (cuBLASLt's GELU is the tanh form)
   float alpha = 1.0f, beta = 0.0f;  // beta != 0 accumulates into c
+  const cublasLtMatmulAlgo_t* algo = nullptr;  // a chosen algorithm, else the heuristic's first
 };
 
 Status blas_status(cublasStatus_t s, const char* what) {
@@ -63,8 +68,7 @@ Status make_layout(cublasLtMatrixLayout_t* l, cudaDataType_t dt, int64_t rows, i
   return Status::ok_status();
 }
 
-Status gemm(const LaunchContext& ctx, DType type, const GemmCall& g) {
-  if (g.m == 0 || g.n == 0 || g.batch == 0) return Status::ok_status();
+Status prepare_gemm(const LaunchContext& ctx, DType type, const GemmCall& g, LtObjects& lt) {
   cudaDataType_t dt;
   switch (type) {
     case DType::kFloat32:
@@ -82,7 +86,6 @@ Status gemm(const LaunchContext& ctx, DType type, const GemmCall& g) {
   // fp32 plans compute in true fp32 unless TF32 was asked for at build time.
   const cublasComputeType_t compute =
       (type == DType::kFloat32 && ctx.tf32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-  LtObjects lt;
   VITRT_BLAS(cublasLtMatmulDescCreate(&lt.op, compute, CUDA_R_32F), "matmul desc");
   const cublasOperation_t op_a = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -117,21 +120,65 @@ Status gemm(const LaunchContext& ctx, DType type, const GemmCall& g) {
   VITRT_BLAS(cublasLtMatmulPreferenceSetAttribute(lt.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                   &ctx.workspace_bytes, sizeof(size_t)),
              "workspace preference");
-  cublasLtMatmulHeuristicResult_t result{};
+  return Status::ok_status();
+}
+
+// Up to `count` algorithms for the prepared problem, best first by cuBLASLt's heuristic.
+Result<std::vector<cublasLtMatmulAlgo_t>> heuristic_algos(const LaunchContext& ctx,
+                                                          const LtObjects& lt, int count) {
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(count));
   int found = 0;
   VITRT_BLAS(
       cublasLtMatmulAlgoGetHeuristic(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
-                                     lt.layouts[2], lt.pref, 1, &result, &found),
+                                     lt.layouts[2], lt.pref, count, results.data(), &found),
       "heuristic");
-  if (found == 0) {
+  std::vector<cublasLtMatmulAlgo_t> algos;
+  for (int i = 0; i < found; ++i) {
+    if (results[i].state == CUBLAS_STATUS_SUCCESS) algos.push_back(results[i].algo);
+  }
+  return algos;
+}
+
+// Whether `algo` runs the prepared problem within the workspace (a plan's stored algorithm
+// may not, after a cuBLASLt upgrade or on another GPU of the same architecture).
+bool algo_fits(const LaunchContext& ctx, const LtObjects& lt, const cublasLtMatmulAlgo_t& algo) {
+  cublasLtMatmulHeuristicResult_t check{};
+  return cublasLtMatmulAlgoCheck(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
+                                 lt.layouts[2], &algo, &check) == CUBLAS_STATUS_SUCCESS &&
+         check.workspaceSize <= ctx.workspace_bytes;
+}
+
+Status run_prepared(const LaunchContext& ctx, const LtObjects& lt, const GemmCall& g,
+                    const cublasLtMatmulAlgo_t& algo) {
+  VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, &g.alpha, g.b, lt.layouts[0], g.a, lt.layouts[1],
+                            &g.beta, g.c, lt.layouts[2], g.c, lt.layouts[2], &algo, ctx.workspace,
+                            ctx.workspace_bytes, ctx.stream),
+             "matmul");
+  return Status::ok_status();
+}
+
+Status gemm(const LaunchContext& ctx, DType type, const GemmCall& g) {
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return Status::ok_status();
+  LtObjects lt;
+  VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, g, lt));
+  if (g.algo != nullptr) {
+    if (algo_fits(ctx, lt, *g.algo)) return run_prepared(ctx, lt, g, *g.algo);
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true)) {
+      std::fprintf(stderr,
+                   "vitrt: warning: a GEMM algorithm stored in the plan (%lldx%lldx%lld) is not "
+                   "valid with this GPU or cuBLASLt; using cuBLASLt's heuristic (rebuild the "
+                   "plan here to time algorithms again)\n",
+                   static_cast<long long>(g.m), static_cast<long long>(g.k),
+                   static_cast<long long>(g.n));
+    }
+  }
+  VITRT_ASSIGN_OR_RETURN(std::vector<cublasLtMatmulAlgo_t> algos, heuristic_algos(ctx, lt, 1));
+  if (algos.empty()) {
     return unsupported("cuBLASLt has no algorithm for a ", g.m, "x", g.k, " by ", g.k, "x", g.n,
                        " GEMM in ", dtype_name(type));
   }
-  VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, &g.alpha, g.b, lt.layouts[0], g.a, lt.layouts[1],
-                            &g.beta, g.c, lt.layouts[2], g.c, lt.layouts[2], &result.algo,
-                            ctx.workspace, ctx.workspace_bytes, ctx.stream),
-             "matmul");
-  return Status::ok_status();
+  return run_prepared(ctx, lt, g, algos[0]);
 }
 
 const char* byte_offset(const void* p, int64_t elements, DType t) {
@@ -272,9 +319,45 @@ class GemmKernel final : public CudaKernel {
 
 // ---- vitrt.Linear ----------------------------------------------------------------------------
 
+const char* act_name(UnaryOp act) {
+  switch (act) {
+    case UnaryOp::kGelu:
+      return "gelu";
+    case UnaryOp::kGeluTanh:
+      return "gelu_tanh";
+    case UnaryOp::kQuickGelu:
+      return "quick_gelu";
+    case UnaryOp::kRelu:
+      return "relu";
+    default:
+      return "none";
+  }
+}
+
+std::string algo_hex(const cublasLtMatmulAlgo_t& a) {
+  std::string s;
+  char buf[24];
+  for (uint64_t w : a.data) {
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(w));
+    s += buf;
+  }
+  return s;
+}
+
+bool parse_algo_hex(const std::string& hex, cublasLtMatmulAlgo_t* a) {
+  if (hex.size() != 128) return false;
+  for (int i = 0; i < 8; ++i) {
+    const std::string word = hex.substr(static_cast<size_t>(i) * 16, 16);
+    if (word.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
+    a->data[i] = std::stoull(word, nullptr, 16);
+  }
+  return true;
+}
+
 class LinearKernel final : public CudaKernel {
  public:
-  explicit LinearKernel(UnaryOp act) : act_(act) {}
+  LinearKernel(UnaryOp act, NodeId node, std::vector<GemmTactic> tactics)
+      : act_(act), node_(node), tactics_(std::move(tactics)) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -302,21 +385,177 @@ class LinearKernel final : public CudaKernel {
     g.ldb = n;
     g.c = out[0].data;
     g.ldc = n;
-    g.bias = bias != nullptr ? bias->data : nullptr;
-    // cuBLASLt's epilogues have ReLU and the tanh GELU; erf GELU and quick GELU run after.
-    g.relu = act_ == UnaryOp::kRelu;
-    g.gelu_tanh = act_ == UnaryOp::kGeluTanh;
-    VITRT_RETURN_IF_ERROR(gemm(ctx, x.dtype, g));
-    if (act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu) {
-      VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-      return cuda_status(launch_bias_act(t, out[0].data, nullptr, g.m, n, act_, ctx.stream),
-                         "Linear activation");
+    const void* bias_data = bias != nullptr ? bias->data : nullptr;
+    if (g.m == 0 || n == 0) return Status::ok_status();
+    if (ctx.tuner != nullptr) {
+      VITRT_ASSIGN_OR_RETURN(GemmTactic t, select(ctx, x.dtype, g, bias_data));
+      return launch(ctx, x.dtype, g, bias_data, t.mode, &t.algo);
     }
-    return Status::ok_status();
+    const GemmTactic* t = nearest_tactic(g.m);
+    if (t == nullptr) return launch(ctx, x.dtype, g, bias_data, 0, nullptr);
+    return launch(ctx, x.dtype, g, bias_data, t->mode, &t->algo);
   }
 
  private:
+  // Mode 1 (plain GEMM + one bias/activation kernel) computes the same function as mode 0 only
+  // where mode 0 runs the activation in our own pass anyway (erf and quick GELU) or there is
+  // none; cuBLASLt's ReLU and tanh-GELU epilogues have no separate twin worth timing.
+  bool has_mode1(bool has_bias) const {
+    const bool own_act = act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu;
+    return has_bias && (own_act || act_ == UnaryOp::kIdentity);
+  }
+
+  // The tactic timed at the m nearest (by ratio) to this run's: the runtime uses the opt
+  // shape's choice across its profile, as the tuner cannot time every batch size.
+  const GemmTactic* nearest_tactic(int64_t m) const {
+    const GemmTactic* best = nullptr;
+    double best_d = 0.0;
+    for (const GemmTactic& t : tactics_) {
+      const double d = std::fabs(std::log(static_cast<double>(m) / static_cast<double>(t.m)));
+      if (best == nullptr || d < best_d) {
+        best = &t;
+        best_d = d;
+      }
+    }
+    return best;
+  }
+
+  GemmCall call_for_mode(const GemmCall& base, const void* bias, int mode) const {
+    GemmCall g = base;
+    if (mode == 0) {
+      g.bias = bias;
+      g.relu = act_ == UnaryOp::kRelu;
+      g.gelu_tanh = act_ == UnaryOp::kGeluTanh;
+    }
+    return g;
+  }
+
+  Status post_pass(const LaunchContext& ctx, DType type, const GemmCall& g, const void* bias,
+                   int mode) const {
+    const bool own_act = act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu;
+    if (mode == 0 && !own_act) return Status::ok_status();
+    if (mode == 1 && bias == nullptr && !own_act) return Status::ok_status();
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(type));
+    return cuda_status(launch_bias_act(t, g.c, mode == 1 ? bias : nullptr, g.m, g.n,
+                                       own_act ? act_ : UnaryOp::kIdentity, ctx.stream),
+                       "Linear bias/activation");
+  }
+
+  Status launch(const LaunchContext& ctx, DType type, const GemmCall& base, const void* bias,
+                int mode, const cublasLtMatmulAlgo_t* algo) const {
+    GemmCall g = call_for_mode(base, bias, mode);
+    g.algo = algo;
+    VITRT_RETURN_IF_ERROR(gemm(ctx, type, g));
+    return post_pass(ctx, type, g, bias, mode);
+  }
+
+  // Times each candidate (mode x cuBLASLt's algorithms) on this problem and returns the
+  // fastest; each distinct problem is timed once per build, and not at all when the timing
+  // cache has it.
+  Result<GemmTactic> select(const LaunchContext& ctx, DType type, const GemmCall& base,
+                            const void* bias) {
+    TacticTuner& tu = *ctx.tuner;
+    const std::string problem =
+        str_cat(tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n",
+                base.n, "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "", "|ws",
+                ctx.workspace_bytes);
+    const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
+                                           bias != nullptr ? "+bias" : "");
+    auto record = [&](GemmTactic t) {
+      t.m = base.m;
+      std::vector<GemmTactic>& mine = tu.by_node[node_];
+      bool have = false;
+      for (const GemmTactic& e : mine) have = have || e.m == t.m;
+      if (!have) mine.push_back(t);
+      return t;
+    };
+    auto memo = tu.by_problem.find(problem);
+    if (memo != tu.by_problem.end()) return record(memo->second);
+    if (tu.cache != nullptr) {
+      if (const std::string* hit = tu.cache->find(problem)) {
+        GemmTactic t;
+        char hex[160] = {0};
+        int mode = -1;
+        if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) == 2 &&
+            (mode == 0 || (mode == 1 && has_mode1(bias != nullptr))) &&
+            parse_algo_hex(hex, &t.algo)) {
+          t.mode = mode;
+          LtObjects check;
+          VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, call_for_mode(base, bias, mode), check));
+          if (algo_fits(ctx, check, t.algo)) {
+            ++tu.from_cache;
+            tu.by_problem[problem] = t;
+            if (tu.verbose && tu.log) {
+              tu.log(str_cat("tactics: ", shape_text, ": from the timing cache"));
+            }
+            return record(t);
+          }
+        }
+      }
+    }
+    constexpr int kCandidates = 16, kWarmup = 2, kTimed = 5;
+    cudaEvent_t ev[2];
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[0]), "tactic timing event");
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[1]), "tactic timing event");
+    GemmTactic best;
+    float best_ms = -1.0f, heuristic_ms = -1.0f;
+    std::string lines;
+    int tried = 0;
+    for (int mode = 0; mode < 2; ++mode) {
+      if (mode == 1 && !has_mode1(bias != nullptr)) continue;
+      const GemmCall g = call_for_mode(base, bias, mode);
+      LtObjects lt;
+      VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, g, lt));
+      VITRT_ASSIGN_OR_RETURN(std::vector<cublasLtMatmulAlgo_t> algos,
+                             heuristic_algos(ctx, lt, kCandidates));
+      for (size_t i = 0; i < algos.size(); ++i) {
+        bool ok = true;
+        float ms = 0.0f;
+        for (int r = 0; r < kWarmup + kTimed && ok; ++r) {
+          if (r == kWarmup) cudaEventRecord(ev[0], ctx.stream);
+          ok = run_prepared(ctx, lt, g, algos[i]).ok() && post_pass(ctx, type, g, bias, mode).ok();
+        }
+        cudaEventRecord(ev[1], ctx.stream);
+        ok = ok && cudaEventSynchronize(ev[1]) == cudaSuccess &&
+             cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess;
+        if (!ok) {
+          cudaGetLastError();  // a candidate that fails to launch is skipped
+          continue;
+        }
+        ms /= kTimed;
+        ++tried;
+        if (mode == 0 && i == 0) heuristic_ms = ms;
+        lines +=
+            str_cat("\n  ", mode == 0 ? "epilogue" : "bias+act kernel", " #", i, ": ", ms, " ms");
+        if (best_ms < 0.0f || ms < best_ms) {
+          best_ms = ms;
+          best.mode = mode;
+          best.algo = algos[i];
+        }
+      }
+    }
+    cudaEventDestroy(ev[0]);
+    cudaEventDestroy(ev[1]);
+    if (best_ms < 0.0f) {
+      return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
+    }
+    ++tu.timed;
+    tu.by_problem[problem] = best;
+    if (tu.cache != nullptr) {
+      VITRT_RETURN_IF_ERROR(tu.cache->put(
+          problem, str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms)));
+    }
+    if (tu.log) {
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates, chose ",
+                     best.mode == 0 ? "epilogue" : "bias+act kernel", " ", best_ms,
+                     " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
+    }
+    return record(best);
+  }
+
   UnaryOp act_;
+  NodeId node_;
+  std::vector<GemmTactic> tactics_;
 };
 
 // ---- Conv (patch embedding) ------------------------------------------------------------------
@@ -476,23 +715,28 @@ Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new GemmKernel(ta != 0, tb != 0, alpha, beta));
 }
 
+Result<UnaryOp> linear_activation(const Attributes& attrs) {
+  // Read through the Result, not a moved-out copy: GCC 12 sees a maybe-uninitialized string in
+  // the copy once this is inlined beside the tactic decoding.
+  const Result<std::string> parsed = attrs.get_string("activation", "none");
+  if (!parsed.ok()) return parsed.status();
+  const std::string& act = *parsed;
+  if (act == "none") return UnaryOp::kIdentity;
+  if (act == "gelu") return UnaryOp::kGelu;
+  if (act == "gelu_tanh") return UnaryOp::kGeluTanh;
+  if (act == "quick_gelu") return UnaryOp::kQuickGelu;
+  if (act == "relu") return UnaryOp::kRelu;
+  return invalid_model("unknown activation '", act, "'");
+}
+
 Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(std::string act, init.node.attrs.get_string("activation", "none"));
-  UnaryOp op;
-  if (act == "none") {
-    op = UnaryOp::kIdentity;
-  } else if (act == "gelu") {
-    op = UnaryOp::kGelu;
-  } else if (act == "gelu_tanh") {
-    op = UnaryOp::kGeluTanh;
-  } else if (act == "quick_gelu") {
-    op = UnaryOp::kQuickGelu;
-  } else if (act == "relu") {
-    op = UnaryOp::kRelu;
-  } else {
-    return invalid_model("unknown activation '", act, "'");
+  VITRT_ASSIGN_OR_RETURN(UnaryOp op, linear_activation(init.node.attrs));
+  std::vector<GemmTactic> tactics;
+  if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));
   }
-  return std::unique_ptr<CudaKernel>(new LinearKernel(op));
+  const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
+  return std::unique_ptr<CudaKernel>(new LinearKernel(op, id, std::move(tactics)));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
@@ -533,6 +777,43 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
 }
 
 }  // namespace
+
+// Per tactic: m, mode, then the algorithm's 8 opaque 64-bit words.
+constexpr size_t kTacticInts = 10;
+
+std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics) {
+  std::vector<int64_t> ints;
+  for (const GemmTactic& t : tactics) {
+    ints.push_back(t.m);
+    ints.push_back(t.mode);
+    for (uint64_t w : t.algo.data) {
+      int64_t v;
+      std::memcpy(&v, &w, sizeof(v));
+      ints.push_back(v);
+    }
+  }
+  return ints;
+}
+
+Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& ints) {
+  if (ints.size() % kTacticInts != 0) {
+    return invalid_model("attribute '", kGemmTacticsAttr, "' holds ", ints.size(),
+                         " integers, not a multiple of ", kTacticInts);
+  }
+  std::vector<GemmTactic> tactics;
+  for (size_t i = 0; i < ints.size(); i += kTacticInts) {
+    GemmTactic t;
+    t.m = ints[i];
+    t.mode = static_cast<int>(ints[i + 1]);
+    if (t.m < 1 || (t.mode != 0 && t.mode != 1)) {
+      return invalid_model("attribute '", kGemmTacticsAttr, "': tactic ", i / kTacticInts,
+                           " has m ", t.m, " and mode ", t.mode);
+    }
+    for (size_t w = 0; w < 8; ++w) std::memcpy(&t.algo.data[w], &ints[i + 2 + w], sizeof(int64_t));
+    tactics.push_back(t);
+  }
+  return tactics;
+}
 
 void register_cuda_linear_kernels(CudaKernelRegistry& r) {
   r.add("", "MatMul", make_matmul);

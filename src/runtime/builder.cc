@@ -10,6 +10,7 @@
 #include "runtime/build_pipeline.h"
 #include "runtime/cpu_engine.h"
 #include "runtime/device_backends.h"
+#include "runtime/profiles.h"
 #include "runtime/version.h"
 
 namespace vitrt {
@@ -34,6 +35,44 @@ int total_nodes(const std::map<std::string, int>& counts) {
   int n = 0;
   for (const auto& [op, c] : counts) n += c;
   return n;
+}
+
+// The input shapes tactic selection tunes for: each profile's opt shapes; without profiles,
+// batch 1 and 32 of models whose only symbolic dim is the leading batch dim (the M of ViT
+// GEMMs at those batches); else none (a log line says to give --profile).
+TacticOptions::ShapeSets tuning_shapes(const Graph& graph,
+                                       const std::vector<OptimizationProfile>& profiles,
+                                       const BuildOptions& options) {
+  TacticOptions::ShapeSets sets;
+  for (const OptimizationProfile& p : profiles) {
+    TacticOptions::ShapeSet set;
+    for (const InputRange& r : p.inputs) set.emplace_back(r.input, r.opt);
+    sets.push_back(std::move(set));
+  }
+  if (!profiles.empty()) return sets;
+  for (int64_t batch : {1, 32}) {
+    TacticOptions::ShapeSet set;
+    for (ValueId id : graph.inputs) {
+      const Value& v = graph.values[id];
+      std::vector<int64_t> dims;
+      for (size_t d = 0; v.has_shape && d < v.shape.size(); ++d) {
+        if (v.shape[d].is_static()) {
+          dims.push_back(v.shape[d].value());
+        } else if (d == 0) {
+          dims.push_back(batch);
+        } else {
+          log_line(options, str_cat("tactics: input '", v.name, "' ", sym_shape_to_string(v.shape),
+                                    " has symbolic dims past the batch: give --profile to tune "
+                                    "GEMMs for its shapes (cuBLASLt's heuristic runs meanwhile)"));
+          return {};
+        }
+      }
+      if (!v.has_shape) return {};
+      set.emplace_back(v.name, dims);
+    }
+    if (sets.empty() || sets.back() != set) sets.push_back(std::move(set));
+  }
+  return sets;
 }
 
 }  // namespace
@@ -68,11 +107,11 @@ Status run_optimization_passes(Graph& graph, const BuildOptions& options,
 
 Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOptions& options,
                                  BuildSummary* summary) {
-  const bool cpu_ok = options.device == "cpu" &&
-                      (options.precision == "fp32" || options.precision == "bf16");
-  const bool cuda_ok = options.device == "cuda" &&
-                       (options.precision == "fp32" || options.precision == "fp16" ||
-                        options.precision == "bf16");
+  const bool cpu_ok =
+      options.device == "cpu" && (options.precision == "fp32" || options.precision == "bf16");
+  const bool cuda_ok =
+      options.device == "cuda" &&
+      (options.precision == "fp32" || options.precision == "fp16" || options.precision == "bf16");
   if (!cpu_ok && !cuda_ok) {
     return unsupported("precision '", options.precision, "' is not supported yet for device '",
                        options.device, "' (cpu builds fp32 and bf16 plans; cuda fp32, fp16, bf16)");
@@ -123,17 +162,44 @@ Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string&
   metadata.precision = options.precision;
   metadata.build_options["verbose"] = options.verbose ? "true" : "false";
   metadata.build_options["source"] = onnx_path;
+  std::vector<InputRange> ranges;
+  for (const std::string& spec : options.profiles) {
+    VITRT_ASSIGN_OR_RETURN(InputRange r, parse_input_range(spec));
+    ranges.push_back(std::move(r));
+  }
+  VITRT_ASSIGN_OR_RETURN(std::vector<OptimizationProfile> profiles, group_profiles(ranges));
+  Status profiles_ok = check_profiles(graph, profiles);
+  if (!profiles_ok.ok()) return profiles_ok.with_context(str_cat("'", onnx_path, "'"));
+  if (!profiles.empty()) {
+    metadata.build_options[kProfilesMetadataKey] = format_profiles(profiles);
+    for (size_t p = 0; p < profiles.size(); ++p) {
+      std::string text;
+      for (const InputRange& r : profiles[p].inputs) {
+        text += str_cat(text.empty() ? "" : "; ", format_profiles({OptimizationProfile{{r}}}));
+      }
+      log_line(options, str_cat("profile ", p, ": ", text));
+    }
+  }
   // Creating every kernel once validates attributes now rather than when the plan is loaded.
   Status kernels;
   if (options.device == "cuda") {
     const CudaBackendHooks* cuda = cuda_backend();
     if (cuda == nullptr) {
-      return unsupported("this vitrt was built without the CUDA backend (no nvcc at build "
-                         "time): it cannot build plans for device 'cuda'");
+      return unsupported(
+          "this vitrt was built without the CUDA backend (no nvcc at build "
+          "time): it cannot build plans for device 'cuda'");
     }
     metadata.build_options["arch"] = cuda->arch;
     metadata.build_options["tf32"] = options.tf32 ? "true" : "false";
     kernels = cuda->check_graph(graph, metadata);
+    if (kernels.ok() && options.select_tactics && cuda->select_tactics != nullptr) {
+      TacticOptions tactics;
+      tactics.shape_sets = tuning_shapes(graph, profiles, options);
+      tactics.timing_cache = options.timing_cache;
+      tactics.verbose = options.verbose;
+      tactics.log = options.log;
+      kernels = cuda->select_tactics(graph, metadata, tactics);
+    }
   } else if (options.device == "cpu") {
     kernels = check_cpu_kernels(graph);
   } else {

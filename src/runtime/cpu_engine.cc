@@ -11,6 +11,7 @@
 #include "runtime/build_pipeline.h"
 #include "runtime/device_backends.h"
 #include "runtime/executor.h"
+#include "runtime/profiles.h"
 
 namespace vitrt {
 namespace {
@@ -163,26 +164,34 @@ Result<std::shared_ptr<Engine>> create_cpu_engine(Graph graph, const CpuKernelRe
 
 Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) {
   VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
+  std::vector<OptimizationProfile> profiles;
+  auto stored = plan.metadata.build_options.find(kProfilesMetadataKey);
+  if (stored != plan.metadata.build_options.end()) {
+    Result<std::vector<OptimizationProfile>> parsed = parse_profiles(stored->second);
+    if (!parsed.ok()) {
+      return corrupt_plan("plan '", plan_path,
+                          "': its optimization profiles do not parse: ", parsed.status().message());
+    }
+    profiles = std::move(*parsed);
+  }
+  Result<std::shared_ptr<Engine>> engine = unsupported("no engine");
   if (plan.metadata.device == "cuda") {
     const CudaBackendHooks* cuda = cuda_backend();
     if (cuda == nullptr) {
-      return unsupported("plan '", plan_path, "' was built for device 'cuda' but this vitrt has "
+      return unsupported("plan '", plan_path,
+                         "' was built for device 'cuda' but this vitrt has "
                          "no CUDA backend: rebuild the plan with --device cpu");
     }
-    Result<std::shared_ptr<Engine>> engine = cuda->create_engine(std::move(plan.graph),
-                                                                 plan.metadata);
-    if (!engine.ok()) return engine.status().with_context(str_cat("plan '", plan_path, "'"));
-    return engine;
-  }
-  if (plan.metadata.device != "cpu") {
+    engine = cuda->create_engine(std::move(plan.graph), plan.metadata);
+  } else if (plan.metadata.device == "cpu") {
+    engine = create_cpu_engine(std::move(plan.graph), CpuKernelRegistry::global(),
+                               MappedFileRange{plan.mapped_data, plan.mapped_bytes});
+  } else {
     return unsupported("plan '", plan_path, "' was built for device '", plan.metadata.device,
                        "'; this vitrt runs plans built for 'cpu' and 'cuda'");
   }
-  Result<std::shared_ptr<Engine>> engine =
-      create_cpu_engine(std::move(plan.graph), CpuKernelRegistry::global(),
-                        MappedFileRange{plan.mapped_data, plan.mapped_bytes});
   if (!engine.ok()) return engine.status().with_context(str_cat("plan '", plan_path, "'"));
-  return engine;
+  return engine_with_profiles(std::move(*engine), std::move(profiles));
 }
 
 Result<std::shared_ptr<Engine>> Engine::from_onnx(const std::string& onnx_path) {

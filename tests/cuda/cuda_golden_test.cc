@@ -90,6 +90,7 @@ TEST_P(CudaGolden, ThroughPlan) {
   BuildOptions options;
   options.device = "cuda";
   options.precision = precision;
+  options.select_tactics = false;  // tactics have their own test (cuda_tactics_test.cc)
   Result<BuildSummary> built =
       build_plan((fixture / "model.onnx").string(), plan.string(), options);
   ASSERT_TRUE(built.ok()) << built.status().to_string();

@@ -322,6 +322,38 @@ TEST_F(CliTest, BuildRunTwoOutputsMatchesOnnxRuntime) {
 }
 
 // build -> inspect -> run -> compare with onnxruntime (tests/data/cli/make_cli_fixture.py).
+TEST_F(CliTest, BuildProfilesAreStoredAndBoundRuns) {
+  const std::string data = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/";
+  const std::string plan = path("profiled.plan");
+  CommandResult r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan +
+                          "' --profile pixel_values:min=1x5,opt=2x5,max=4x5"
+                          " --profile pixel_values:min=8x5,opt=8x5,max=8x5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "profile 1: pixel_values:min=8x5,opt=8x5,max=8x5")) << r.out;
+  r = vitrt("inspect '" + plan + "'");
+  EXPECT_TRUE(contains(r.out, "pixel_values:min=1x5,opt=2x5,max=4x5|pixel_values:min=8x5"))
+      << r.out;
+  const std::string out = path("out");
+  r = vitrt("run '" + plan + "' --input 'pixel_values=" + write_npy("b8.npy", ramp({8, 5})) +
+            "' --output-dir '" + out + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = vitrt("run '" + plan + "' --input 'pixel_values=" + write_npy("b6.npy", ramp({6, 5})) +
+            "' --output-dir '" + out + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err,
+                       "input 'pixel_values' has shape [6, 5], outside every"
+                       " optimization profile"))
+      << r.err;
+  // A malformed range and a range for an input the model lacks.
+  r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan + "' --profile pixel_values:min=1x5");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "needs min=, opt= and max=")) << r.err;
+  r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan +
+            "' --profile x:min=1x5,opt=1x5,max=1x5");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "names input 'x', which the model does not have")) << r.err;
+}
+
 TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
   for (const char* op : {"MatMul", "Add", "Relu"}) {
     if (OpRegistry::global().find("", op) == nullptr ||

@@ -1,0 +1,209 @@
+// Build-time tactic selection on the GPU: a plan whose Linear nodes carry timed cuBLASLt
+// algorithms gives the PyTorch outputs and the heuristic path's outputs; a timing cache makes
+// the rebuild skip the timing; a stored algorithm that does not fit falls back to the heuristic.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "core/npy.h"
+#include "cuda/cuda_kernel.h"
+#include "cuda_test_util.h"
+#include "plan/plan_format.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
+
+namespace vitrt::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path golden_root() {
+  const char* env = std::getenv("VITRT_GOLDEN_DIR");
+  return env != nullptr ? fs::path(env) : fs::path(VITRT_SOURCE_DIR) / "tests" / "golden";
+}
+
+struct Built {
+  std::string plan;
+  std::string log;
+};
+
+Result<Built> build(const std::string& fixture, const std::string& tag,
+                    const std::vector<std::string>& profiles, const std::string& cache) {
+  Built b;
+  b.plan =
+      (fs::temp_directory_path() / ("vitrt_tactics_" + fixture + "_" + tag + ".plan")).string();
+  BuildOptions options;
+  options.device = "cuda";
+  options.precision = "fp16";
+  options.profiles = profiles;
+  options.timing_cache = cache;
+  options.log = [&](const std::string& line) { b.log += line + "\n"; };
+  VITRT_RETURN_IF_ERROR(
+      build_plan((golden_root() / fixture / "model.onnx").string(), b.plan, options).status());
+  return b;
+}
+
+Result<std::vector<Tensor>> run_engine(const Engine& engine, const std::vector<NamedTensor>& in) {
+  std::unique_ptr<ExecutionContext> ctx = engine.create_context();
+  VITRT_ASSIGN_OR_RETURN(std::vector<NamedTensor> out, ctx->run(in));
+  std::vector<Tensor> t;
+  for (NamedTensor& o : out) t.push_back(std::move(o.tensor));
+  return t;
+}
+
+std::vector<NamedTensor> case_inputs(const std::string& fixture, const std::string& input) {
+  Result<Tensor> t =
+      read_npy((golden_root() / fixture / "case0" / ("input." + input + ".npy")).string());
+  if (!t.ok()) return {};
+  return {{input, *t}};
+}
+
+// The plan's graph with every stored tactic replaced by `tactics` (none: heuristic).
+Result<std::shared_ptr<Engine>> engine_with_tactics(const std::string& plan_path,
+                                                    const std::vector<int64_t>* tactics) {
+  VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
+  for (Node& n : plan.graph.nodes) {
+    if (!n.attrs.has(cuda::kGemmTacticsAttr)) continue;
+    if (tactics == nullptr) {
+      n.attrs.erase(cuda::kGemmTacticsAttr);
+    } else {
+      n.attrs.set_ints(cuda::kGemmTacticsAttr, *tactics);
+    }
+  }
+  cuda::CudaEngineOptions options;
+  options.precision = "fp16";
+  return cuda::create_cuda_engine(std::move(plan.graph), options);
+}
+
+int nodes_with_tactics(const std::string& plan_path) {
+  Result<LoadedPlan> plan = read_plan_file(plan_path);
+  int n = 0;
+  if (!plan.ok()) return -1;
+  for (const Node& node : plan->graph.nodes) n += node.attrs.has(cuda::kGemmTacticsAttr) ? 1 : 0;
+  return n;
+}
+
+// Needs no GPU: the plan attribute that carries tactics.
+TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
+  std::vector<cuda::GemmTactic> tactics(2);
+  tactics[0].m = 197;
+  tactics[0].mode = 1;
+  tactics[1].m = 50432;
+  for (int w = 0; w < 8; ++w) {
+    tactics[0].algo.data[w] = 0x0123456789abcdefull * static_cast<uint64_t>(w + 1);
+    tactics[1].algo.data[w] = ~0ull - static_cast<uint64_t>(w);  // negative as int64
+  }
+  const std::vector<int64_t> ints = cuda::encode_gemm_tactics(tactics);
+  ASSERT_EQ(ints.size(), 20u);
+  Result<std::vector<cuda::GemmTactic>> back = cuda::decode_gemm_tactics(ints);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_EQ(back->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ((*back)[i].m, tactics[i].m);
+    EXPECT_EQ((*back)[i].mode, tactics[i].mode);
+    for (int w = 0; w < 8; ++w) EXPECT_EQ((*back)[i].algo.data[w], tactics[i].algo.data[w]);
+  }
+  std::vector<int64_t> cut(ints.begin(), ints.end() - 1);
+  EXPECT_FALSE(cuda::decode_gemm_tactics(cut).ok());
+  std::vector<int64_t> bad_mode = ints;
+  bad_mode[1] = 2;
+  EXPECT_FALSE(cuda::decode_gemm_tactics(bad_mode).ok());
+  std::vector<int64_t> bad_m = ints;
+  bad_m[10] = 0;
+  EXPECT_FALSE(cuda::decode_gemm_tactics(bad_m).ok());
+}
+
+class CudaTactics : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CudaTactics, TunedPlanMatchesTheHeuristicPathAndPyTorch) {
+  VITRT_REQUIRE_GPU();
+  const std::string fixture = GetParam();
+  const std::vector<NamedTensor> inputs = case_inputs(fixture, "pixel_values");
+  ASSERT_FALSE(inputs.empty());
+  const int64_t batch = inputs[0].tensor.shape()[0];
+  const std::string dims = [&] {
+    std::string s;
+    for (size_t d = 1; d < inputs[0].tensor.shape().size(); ++d) {
+      s += "x" + std::to_string(inputs[0].tensor.shape()[d]);
+    }
+    return s;
+  }();
+  // Two profiles: batch 1..2 (opt 1) and 3..16 (opt 8).
+  Result<Built> b = build(fixture, "tuned",
+                          {"pixel_values:min=1" + dims + ",opt=1" + dims + ",max=2" + dims,
+                           "pixel_values:min=3" + dims + ",opt=8" + dims + ",max=16" + dims},
+                          "");
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  EXPECT_NE(b->log.find("GEMM problems timed"), std::string::npos) << b->log;
+  EXPECT_GT(nodes_with_tactics(b->plan), 0) << b->log;
+
+  Result<std::shared_ptr<Engine>> tuned = Engine::load_plan(b->plan);
+  ASSERT_TRUE(tuned.ok()) << tuned.status().to_string();
+  Result<std::shared_ptr<Engine>> heuristic = engine_with_tactics(b->plan, nullptr);
+  ASSERT_TRUE(heuristic.ok()) << heuristic.status().to_string();
+  Result<std::vector<Tensor>> a = run_engine(**tuned, inputs);
+  Result<std::vector<Tensor>> h = run_engine(**heuristic, inputs);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_TRUE(h.ok()) << h.status().to_string();
+  Result<Tensor> torch_out =
+      read_npy((golden_root() / fixture / "case0" / "output.0.logits.npy").string());
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_TRUE(outputs_agree((*a)[i], (*h)[i], "fp16", 1e-4, 0.9999, 0.05)) << "output " << i;
+  }
+  if (torch_out.ok()) {
+    EXPECT_TRUE(outputs_agree((*a)[0], *torch_out, "fp16", 1e-4, 0.9999, 0.05));
+  }
+  // Outside both profiles: refused, naming the input.
+  if (batch <= 16) {
+    Tensor big = Tensor::zeros(DType::kFloat32, [&] {
+      std::vector<int64_t> s = inputs[0].tensor.shape();
+      s[0] = 17;
+      return s;
+    }());
+    std::unique_ptr<ExecutionContext> ctx = (*tuned)->create_context();
+    Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", big}});
+    ASSERT_FALSE(out.ok());
+    EXPECT_NE(out.status().message().find("'pixel_values'"), std::string::npos)
+        << out.status().message();
+  }
+  // A stored algorithm that is not valid (zeroed opaque data) falls back to the heuristic.
+  std::vector<int64_t> zeroed(10, 0);
+  zeroed[0] = 197;
+  Result<std::shared_ptr<Engine>> bad = engine_with_tactics(b->plan, &zeroed);
+  ASSERT_TRUE(bad.ok()) << bad.status().to_string();
+  Result<std::vector<Tensor>> z = run_engine(**bad, inputs);
+  ASSERT_TRUE(z.ok()) << z.status().to_string();
+  for (size_t i = 0; i < z->size(); ++i) {
+    EXPECT_TRUE(outputs_agree((*z)[i], (*h)[i], "fp16", 1e-4, 0.9999, 0.05)) << "output " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(golden, CudaTactics,
+                         ::testing::Values("timm_vit_tiny_ts17", "hf_clip_vision_sdpa_ts17",
+                                           "hf_deit_distilled_sdpa_ts17"));
+
+TEST(CudaTacticsCache, RebuildTakesEveryChoiceFromTheCache) {
+  VITRT_REQUIRE_GPU();
+  const std::string cache = (fs::temp_directory_path() / "vitrt_tactics_test.cache").string();
+  std::error_code ec;
+  fs::remove(cache, ec);
+  Result<Built> first = build("timm_vit_tiny_ts17", "cache1", {}, cache);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_NE(first->log.find(" 0 from the timing cache"), std::string::npos) << first->log;
+  EXPECT_TRUE(fs::exists(cache));
+  Result<Built> second = build("timm_vit_tiny_ts17", "cache2", {}, cache);
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_NE(second->log.find(": 0 GEMM problems timed"), std::string::npos) << second->log;
+  EXPECT_EQ(nodes_with_tactics(first->plan), nodes_with_tactics(second->plan));
+  // A damaged cache is ignored with a warning, and the build still times and succeeds.
+  { std::ofstream(cache, std::ios::trunc) << "garbage"; }
+  Result<Built> third = build("timm_vit_tiny_ts17", "cache3", {}, cache);
+  ASSERT_TRUE(third.ok()) << third.status().to_string();
+  EXPECT_NE(third->log.find("ignored"), std::string::npos) << third->log;
+  EXPECT_EQ(third->log.find(": 0 GEMM problems timed"), std::string::npos) << third->log;
+}
+
+}  // namespace
+}  // namespace vitrt::testing

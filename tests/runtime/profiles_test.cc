@@ -1,0 +1,151 @@
+// Optimization profiles: parsing, grouping, checks against the model, storage in the plan and
+// the run-time range check (CPU plans; CUDA plans share the same wrapper).
+#include "runtime/profiles.h"
+
+#include <gtest/gtest.h>
+
+#include "plan/plan_format.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
+
+namespace vitrt {
+namespace {
+
+std::string fixture(const std::string& name) {
+  return std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/" + name;
+}
+
+TEST(ProfilesTest, ParsesARange) {
+  Result<InputRange> r =
+      parse_input_range("pixel_values:min=1x3x224x224,opt=32x3x224x224,max=256x3x224x224");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->input, "pixel_values");
+  EXPECT_EQ(r->min, (std::vector<int64_t>{1, 3, 224, 224}));
+  EXPECT_EQ(r->opt, (std::vector<int64_t>{32, 3, 224, 224}));
+  EXPECT_EQ(r->max, (std::vector<int64_t>{256, 3, 224, 224}));
+  // Keys in any order; names with ':' keep all but the last.
+  Result<InputRange> odd = parse_input_range("a:b:max=4x5,min=1x5,opt=2x5");
+  ASSERT_TRUE(odd.ok()) << odd.status().to_string();
+  EXPECT_EQ(odd->input, "a:b");
+  EXPECT_EQ(odd->opt, (std::vector<int64_t>{2, 5}));
+}
+
+TEST(ProfilesTest, RejectsBadRangesWithTheInputsName) {
+  const char* bad[] = {
+      "x",                                  // no ranges
+      "x:min=1x5,opt=2x5",                  // max missing
+      "x:min=1x5,opt=2x5,max=4x5,min=1x5",  // min twice
+      "x:min=1x5,opt=2x5,max=4",            // ranks differ
+      "x:min=3x5,opt=2x5,max=4x5",          // min > opt
+      "x:min=1x5,opt=2xq,max=4x5",          // not a number
+      "x:min=1x5,opt=-2x5,max=4x5",         // negative
+      "x:low=1x5,opt=2x5,max=4x5",          // unknown key
+  };
+  for (const char* spec : bad) {
+    Result<InputRange> r = parse_input_range(spec);
+    EXPECT_FALSE(r.ok()) << spec;
+    if (std::string(spec) != "x") {
+      EXPECT_NE(r.status().message().find("'x'"), std::string::npos) << r.status().message();
+    }
+  }
+}
+
+TEST(ProfilesTest, TheKthRangeOfEachInputFormsProfileK) {
+  std::vector<InputRange> ranges;
+  for (const char* spec : {"a:min=1x5,opt=1x5,max=8x5", "b:min=1,opt=1,max=1",
+                           "a:min=9x5,opt=32x5,max=64x5", "b:min=2,opt=2,max=2"}) {
+    ranges.push_back(*parse_input_range(spec));
+  }
+  Result<std::vector<OptimizationProfile>> p = group_profiles(ranges);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  ASSERT_EQ(p->size(), 2u);
+  EXPECT_EQ((*p)[1].inputs[0].opt, (std::vector<int64_t>{32, 5}));
+  EXPECT_EQ((*p)[1].inputs[1].opt, (std::vector<int64_t>{2}));
+  ranges.pop_back();
+  EXPECT_FALSE(group_profiles(ranges).ok());
+}
+
+TEST(ProfilesTest, FormatAndParseRoundTrip) {
+  std::vector<InputRange> ranges;
+  for (const char* spec : {"a:min=1x5,opt=1x5,max=8x5", "b:min=1,opt=1,max=1",
+                           "a:min=9x5,opt=32x5,max=64x5", "b:min=2,opt=2,max=3"}) {
+    ranges.push_back(*parse_input_range(spec));
+  }
+  const std::vector<OptimizationProfile> p = *group_profiles(ranges);
+  const std::string text = format_profiles(p);
+  Result<std::vector<OptimizationProfile>> back = parse_profiles(text);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(format_profiles(*back), text);
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[1].inputs[1].max, (std::vector<int64_t>{3}));
+}
+
+TEST(ProfilesTest, SelectsTheFirstProfileThatFitsAndNamesTheInputOtherwise) {
+  std::vector<InputRange> ranges = {*parse_input_range("x:min=1x5,opt=1x5,max=8x5"),
+                                    *parse_input_range("x:min=9x5,opt=32x5,max=64x5")};
+  const std::vector<OptimizationProfile> p = *group_profiles(ranges);
+  auto run = [&](int64_t batch) {
+    return select_profile(p, {{"x", Tensor::zeros(DType::kFloat32, {batch, 5})}});
+  };
+  EXPECT_EQ(*run(1), 0);
+  EXPECT_EQ(*run(8), 0);
+  EXPECT_EQ(*run(9), 1);
+  EXPECT_EQ(*run(64), 1);
+  Result<int> out = run(65);
+  ASSERT_FALSE(out.ok());
+  const std::string msg = out.status().message();
+  EXPECT_NE(msg.find("input 'x'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[65, 5]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("profile 0: min 1x5, max 8x5; profile 1: min 9x5, max 64x5"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(ProfilesTest, CpuPlanStoresProfilesAndRefusesInputsOutsideThem) {
+  const std::string plan_path = ::testing::TempDir() + "/profiles_tiny_matmul.plan";
+  BuildOptions options;
+  options.profiles = {"x:min=1x5,opt=2x5,max=4x5", "x:min=16x5,opt=16x5,max=32x5"};
+  Result<BuildSummary> built = build_plan(fixture("tiny_matmul.onnx"), plan_path, options);
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  Result<LoadedPlan> plan = read_plan_file(plan_path);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_EQ(plan->metadata.build_options.at(kProfilesMetadataKey),
+            "x:min=1x5,opt=2x5,max=4x5|x:min=16x5,opt=16x5,max=32x5");
+
+  Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan_path);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+  for (int64_t batch : {1, 4, 16, 32}) {
+    Result<std::vector<NamedTensor>> out =
+        ctx->run({{"x", Tensor::zeros(DType::kFloat32, {batch, 5})}});
+    EXPECT_TRUE(out.ok()) << batch << ": " << out.status().to_string();
+  }
+  for (int64_t batch : {5, 33}) {
+    Result<std::vector<NamedTensor>> out =
+        ctx->run({{"x", Tensor::zeros(DType::kFloat32, {batch, 5})}});
+    ASSERT_FALSE(out.ok()) << batch;
+    EXPECT_NE(out.status().message().find("outside every optimization profile"), std::string::npos)
+        << out.status().message();
+  }
+}
+
+TEST(ProfilesTest, BuildRefusesProfilesThatDoNotMatchTheModel) {
+  const std::string plan_path = ::testing::TempDir() + "/profiles_bad.plan";
+  struct Case {
+    const char* spec;
+    const char* expect;
+  };
+  for (const Case& c : {Case{"y:min=1x5,opt=2x5,max=4x5", "does not have (inputs: x)"},
+                        Case{"x:min=1,opt=2,max=4", "rank 1"},
+                        Case{"x:min=1x4,opt=2x4,max=4x4", "fixes it at 5"}}) {
+    BuildOptions options;
+    options.profiles = {c.spec};
+    Result<BuildSummary> built = build_plan(fixture("tiny_matmul.onnx"), plan_path, options);
+    ASSERT_FALSE(built.ok()) << c.spec;
+    EXPECT_NE(built.status().message().find(c.expect), std::string::npos)
+        << built.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace vitrt
