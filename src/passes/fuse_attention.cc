@@ -480,16 +480,14 @@ void AttentionMatcher::trace_packed_seq_first(Source* src) {
         if (!d.same_as(Dim(1))) kept.push_back(d);
       }
       if (kept.size() == 4 && same_dim(kept[0], (*in)[0]) && same_dim(kept[1], (*in)[1]) &&
-          kept[2].same_as(Dim(3)) && kept[3].is_static() &&
-          same_dim((*in)[2], Dim(3) * kept[3])) {
+          kept[2].same_as(Dim(3)) && kept[3].is_static() && same_dim((*in)[2], Dim(3) * kept[3])) {
         root = p;
         labels = l;
         break;
       }
     }
-    if (!(is_onnx_op(*p, "Transpose") || is_onnx_op(*p, "Squeeze") ||
-          is_onnx_op(*p, "Unsqueeze") || is_onnx_op(*p, "Gather") ||
-          !squeezed_axes(g_, *p).empty())) {
+    if (!(is_onnx_op(*p, "Transpose") || is_onnx_op(*p, "Squeeze") || is_onnx_op(*p, "Unsqueeze") ||
+          is_onnx_op(*p, "Gather") || !squeezed_axes(g_, *p).empty())) {
       return;
     }
     chain.push_back(p);
@@ -801,9 +799,9 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   // Sequence-first merges may also flatten [Sq, B] into the rows of the out_proj's Gemm.
   const bool merged_rows = merge_seq_first && o3 != nullptr && o3->size() == 2;
   if (o4 == nullptr || o3 == nullptr ||
-      !(merged_rows ? same_dim((*o3)[0], (*o4)[0] * (*o4)[1]) && (*o3)[1].is_static()
-                    : o3->size() == 3 && same_dim((*o3)[0], (*o4)[0]) &&
-                          same_dim((*o3)[1], (*o4)[1])) ||
+      !(merged_rows
+            ? same_dim((*o3)[0], (*o4)[0] * (*o4)[1]) && (*o3)[1].is_static()
+            : o3->size() == 3 && same_dim((*o3)[0], (*o4)[0]) && same_dim((*o3)[1], (*o4)[1])) ||
       !same_dim(o3->back(), (*o4)[2] * (*o4)[3])) {
     return Decline{"merged heads are not reshaped to [batch, seq, heads * head_dim]"};
   }
@@ -831,8 +829,7 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   if (merge_seq_first) {
     // The fused node reads [B, S, D]: q, k, v share the batch axis (axis 1 sequence-first).
     const Dim& bq = (*shape_of(g_, q.value))[1];
-    if (!same_dim(bq, (*shape_of(g_, k.value))[1]) ||
-        !same_dim(bq, (*shape_of(g_, v.value))[1])) {
+    if (!same_dim(bq, (*shape_of(g_, k.value))[1]) || !same_dim(bq, (*shape_of(g_, v.value))[1])) {
       return Decline{"q, k, v batch dims differ"};
     }
     seq_first = true;
@@ -972,7 +969,9 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
   return std::nullopt;
 }
 
-bool is_vitrt_linear(const Node& n) { return n.domain == "vitrt" && n.op_type == "Linear"; }
+bool is_vitrt_linear(const Node& n) {
+  return n.domain == "vitrt" && n.op_type == "Linear";
+}
 
 // A copy of vitrt.Linear `id` reading `x`: a Linear acts on the last axis alone, so it
 // commutes with transposes of the leading ones.
@@ -1070,8 +1069,7 @@ std::optional<std::vector<NodeId>> out_proj_tail(const Graph& g, const Uses& use
     const ValueId r = g.nodes[*next].outputs[0];
     const SymShape* rs = shape_of(g, r);
     if (rs == nullptr || rs->size() != 3 || !same_dim((*rs)[0], m.merged_sq_b->first) ||
-        !same_dim((*rs)[1], m.merged_sq_b->second) ||
-        !same_dim((*rs)[2], (*shape_of(g, cur))[1])) {
+        !same_dim((*rs)[1], m.merged_sq_b->second) || !same_dim((*rs)[2], (*shape_of(g, cur))[1])) {
       return std::nullopt;
     }
     tail.push_back(*next);
@@ -1082,8 +1080,7 @@ std::optional<std::vector<NodeId>> out_proj_tail(const Graph& g, const Uses& use
     return std::nullopt;
   }
   auto perm = g.nodes[*next].attrs.get_ints("perm", {});
-  if (!perm.ok() || *perm != std::vector<int64_t>{1, 0, 2} ||
-      is_graph_output(g, g.nodes[*next].outputs[0])) {
+  if (!perm.ok() || *perm != std::vector<int64_t>{1, 0, 2}) {
     return std::nullopt;
   }
   tail.push_back(*next);
