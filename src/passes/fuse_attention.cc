@@ -13,8 +13,14 @@
 // Reshape/Transpose/Reshape and guards the softmax with IsNaN/Where), timm's packed qkv
 // (Reshape [B,S,3,H,Dh] -> Transpose(2,0,3,1,4) -> Split/Slice/Gather of the "3" axis, or the
 // same ops in another order: the Attention reads the packed projection directly), and
-// nn.MultiheadAttention's sequence-first rank-3 form (SigLIP's pooling head: heads folded into
-// the batch axis; the fused node sits between Transposes to and from batch-first).
+// nn.MultiheadAttention's sequence-first forms: rank-3 scores (SigLIP's pooling head: heads
+// folded into the batch axis) and, with SDPA (open_clip's blocks), [S, B*H, Dh] -> [B*H, S, Dh]
+// unfolded to [B, H, S, Dh], the packed in_proj [S, B, 3D] split by Reshape [S, B, 3, D] ->
+// Unsqueeze/Transpose/Squeeze -> Gather, heads merged by Transpose(2, 0, 1, 3) into the
+// out_proj's [S*B, D] rows. The fused node reads and writes batch-first: where the projections
+// are vitrt.Linear nodes reading / feeding Transpose(1, 0, 2) of a batch-first tensor
+// (nn.MultiheadAttention(batch_first=True)), they are rebuilt on the batch-first tensors (a
+// Linear acts on the last axis only), otherwise Transposes go in and out.
 //
 // The additive mask is evaluated at build time where it is computed from constants and shapes
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
