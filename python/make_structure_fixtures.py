@@ -21,6 +21,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+import export_clip  # noqa: E402
 import make_fixtures as fx  # noqa: E402
 
 LAYERS = 12
@@ -61,6 +62,41 @@ def timm_vit_12():
     return module, [fx.image_input(3, 32)], ["logits"]
 
 
+def open_clip_12(tower):
+    """open_clip's CLIP (nn.MultiheadAttention blocks, packed in_proj), exported by
+    python/export_clip.py's own functions (exporter "clip_dynamo" / "clip_ts"): its Tower
+    wrappers, the text tower with the length-cut mask and a dynamic sequence axis."""
+    import open_clip
+
+    # nn.MultiheadAttention's eval fast path is not exportable; the plain path computes the same.
+    torch.backends.mha.set_fastpath_enabled(False)
+    model = open_clip.CLIP(
+        embed_dim=16,
+        vision_cfg=dict(layers=LAYERS, width=32, head_width=16, patch_size=8, image_size=32,
+                        mlp_ratio=2),
+        text_cfg=dict(layers=LAYERS, width=32, heads=2, context_length=77,
+                      vocab_size=fx.CLIP_TEXT_VOCAB, mlp_ratio=2))
+    model.eval().requires_grad_(False)
+    if tower == "vision":
+        module = export_clip.Tower(model, lambda m, x: m.encode_image(x))
+        return module, [fx.image_input(3, 32)], ["image_embeds"]
+    module = export_clip.Tower(model, export_clip.open_clip_encode_text)
+    return module, [("input_ids", "token_ids", (77,))], ["text_embeds"]
+
+
+def export_open_clip(module, specs, output_names, exporter, path):
+    (name, kind, shape), = specs
+    example = torch.from_numpy(fx.make_input(kind, fx.EXPORT_BATCH, shape,
+                                             fx.np.random.default_rng(1234)))
+    # The text tower at a fixed context length: export_clip.py's dynamic sequence axis cuts the
+    # 77-row positional embedding and mask with Slice(:seq), whose length shape inference cannot
+    # tie to seq (it is min(seq, 77)), and those unknown dims keep the attention and residual
+    # LayerNorm fusions from matching.
+    export_clip.export(module, example, path, name, output_names[0], {0: "batch"},
+                       dynamo=exporter == "clip_dynamo")
+    return onnx.load(path)
+
+
 # name -> (builder, exporter, opset); exporters as in make_fixtures.py.
 FIXTURES = {
     "hf_vit_12l_eager_ts17": (lambda: hf_vit_12()("eager"), "ts", 17),
@@ -68,6 +104,11 @@ FIXTURES = {
     "hf_clip_text_12l_eager_ts17": (lambda: hf_clip_text_12("eager"), "ts", 17),
     "hf_clip_text_12l_sdpa_dynamo": (lambda: hf_clip_text_12("sdpa"), "dynamo", None),
     "timm_vit_12l_ts17": (timm_vit_12, "ts", 17),
+    # python/export_clip.py exports open_clip with dynamo; TorchScript is fine for the vision
+    # tower (fixed sequence length), so both exporters' nn.MultiheadAttention forms are covered.
+    "open_clip_vision_12l_dynamo": (lambda: open_clip_12("vision"), "clip_dynamo", None),
+    "open_clip_vision_12l_ts": (lambda: open_clip_12("vision"), "clip_ts", None),
+    "open_clip_text_12l_dynamo": (lambda: open_clip_12("text"), "clip_dynamo", None),
 }
 
 
@@ -88,7 +129,10 @@ def main():
         path = os.path.join(args.out, f"{name}.onnx")
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = fx.export(module, specs, output_names, exporter, opset, path)
+            if exporter.startswith("clip_"):
+                model = export_open_clip(module, specs, output_names, exporter, path)
+            else:
+                model = fx.export(module, specs, output_names, exporter, opset, path)
         # The dynamo exporter records a stack trace per node; dropping it keeps the files small.
         for node in model.graph.node:
             node.ClearField("metadata_props")

@@ -13,8 +13,14 @@
 // Reshape/Transpose/Reshape and guards the softmax with IsNaN/Where), timm's packed qkv
 // (Reshape [B,S,3,H,Dh] -> Transpose(2,0,3,1,4) -> Split/Slice/Gather of the "3" axis, or the
 // same ops in another order: the Attention reads the packed projection directly), and
-// nn.MultiheadAttention's sequence-first rank-3 form (SigLIP's pooling head: heads folded into
-// the batch axis; the fused node sits between Transposes to and from batch-first).
+// nn.MultiheadAttention's sequence-first forms: rank-3 scores (SigLIP's pooling head: heads
+// folded into the batch axis) and, with SDPA (open_clip's blocks), [S, B*H, Dh] -> [B*H, S, Dh]
+// unfolded to [B, H, S, Dh], the packed in_proj [S, B, 3D] split by Reshape [S, B, 3, D] ->
+// Unsqueeze/Transpose/Squeeze -> Gather, heads merged by Transpose(2, 0, 1, 3) into the
+// out_proj's [S*B, D] rows. The fused node reads and writes batch-first: where the projections
+// are vitrt.Linear nodes reading / feeding Transpose(1, 0, 2) of a batch-first tensor
+// (nn.MultiheadAttention(batch_first=True)), they are rebuilt on the batch-first tensors (a
+// Linear acts on the last axis only), otherwise Transposes go in and out.
 //
 // The additive mask is evaluated at build time where it is computed from constants and shapes
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
@@ -128,6 +134,8 @@ class AttentionMatcher {
     int64_t heads = 0;
     int64_t head_dim = 0;
     int part = -1;  // packed: 0 q, 1 k, 2 v; -1 separate
+    // `value` is sequence-first [S, B, D] (or packed [S, B, 3D]): nn.MultiheadAttention.
+    bool seq_first = false;
   };
 
   // The fused node's pieces.
@@ -142,8 +150,11 @@ class AttentionMatcher {
   std::optional<NewWhere> new_where;
   ValueId output = kNoValue;  // the merged [B, Sq, H*Dv] value the Attention replaces
   // nn.MultiheadAttention's layout: q, k, v sources are [S, B, D] and `output` is the
-  // [Sq, B*H, Dv] value, so the rewrite transposes the sources and the result.
+  // [Sq, B*H, Dv] value (rank-3 scores) or the [Sq*B, H*Dv] / [Sq, B, H*Dv] merge of
+  // [Sq, B, H, Dv] (rank-4 scores), so the rewrite transposes the sources and the result.
   bool seq_first = false;
+  // Rank-4 sequence-first merges: the Sq and B axes of the replaced output's element order.
+  std::optional<std::pair<Dim, Dim>> merged_sq_b;
   std::vector<NodeId> nodes;  // absorbed
 
   std::optional<Decline> match(NodeId softmax_id);
@@ -160,6 +171,7 @@ class AttentionMatcher {
   std::optional<Decline> trace_seq_first(ValueId v, const std::vector<int>& want, const char* what,
                                          bool allow_scale, Source* src);
   bool is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const;
+  void trace_packed_seq_first(Source* src);
 
   Graph& g_;
   const Uses& uses_;
@@ -266,6 +278,34 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
           absorb(r1);
           cur = r1->inputs[0];
           continue;
+        }
+      }
+      // nn.MultiheadAttention with SDPA: [B*H, a, b] -> Reshape [B, H, a, b], the heads folded
+      // into the batch axis by a sequence-first split [S, B, D] -> [S, B*H, Dh].
+      if (rank_of(g_, in) == 3 && axes[0] == 0 && axes[1] == 1 && want[0] == 0 && want[1] == 2) {
+        const SymShape& s3 = *shape_of(g_, in);
+        const SymShape& s4 = *shape_of(g_, cur);
+        // The role (1 seq, 3 head_dim) of `cur`'s axis c, as a label of the split's output
+        // [S, B*H, Dh] (0 seq, 2 head_dim).
+        auto label = [&](int c) {
+          for (int i = 0; i < 4; ++i) {
+            if (axes[i] == c) return want[i] == 1 ? 0 : want[i] == 3 ? 2 : -1;
+          }
+          return -1;
+        };
+        if (s4[1].is_static() && same_dim(s3[0], s4[0] * s4[1]) && same_dim(s3[1], s4[2]) &&
+            same_dim(s3[2], s4[3]) && label(2) >= 0 && label(3) >= 0 && label(2) != label(3)) {
+          absorb(n);
+          if (auto d = trace_seq_first(in, {1, label(2), label(3)}, what, allow_scale, src)) {
+            return d;
+          }
+          if (src->heads != s4[1].value()) {
+            return Decline{str_cat(what, " splits ", src->heads, " heads but unfolds ",
+                                   s4[1].value(), " from the batch axis")};
+          }
+          src->seq_first = true;
+          trace_packed_seq_first(src);
+          return std::nullopt;
         }
       }
       // The head split: [B,S,D] -> [B,S,H,Dh].
@@ -423,6 +463,114 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
     return std::nullopt;
   }
   return Decline{str_cat(what, " is not computed by a recognised head split")};
+}
+
+// nn.MultiheadAttention's packed in_proj: [S, B, 3D] -> Reshape [S, B, 3, D] (with unit axes)
+// -> Unsqueeze / Transpose / Squeeze -> Gather of part t of the "3" axis -> [S, B, D]. When
+// `src->value` is such a part, the source becomes the packed projection; otherwise (separate
+// projections) it stays as it is.
+void AttentionMatcher::trace_packed_seq_first(Source* src) {
+  std::vector<const Node*> chain;  // from src->value back to the packing Reshape, exclusive
+  const Node* root = nullptr;
+  std::vector<int> labels;  // per axis of the root's output: 0 S, 1 B, 2 the "3", 3 D, -1 unit
+  for (ValueId x = src->value; chain.size() < 8 && root == nullptr;) {
+    const Node* p = producer_of(g_, x);
+    if (p == nullptr) return;
+    const SymShape* in = shape_of(g_, p->inputs[0]);
+    const SymShape* out = shape_of(g_, x);
+    if (is_onnx_op(*p, "Reshape") && in != nullptr && out != nullptr && in->size() == 3) {
+      std::vector<int> l;
+      std::vector<Dim> kept;
+      for (const Dim& d : *out) {
+        l.push_back(d.same_as(Dim(1)) ? -1 : static_cast<int>(kept.size()));
+        if (!d.same_as(Dim(1))) kept.push_back(d);
+      }
+      if (kept.size() == 4 && same_dim(kept[0], (*in)[0]) && same_dim(kept[1], (*in)[1]) &&
+          kept[2].same_as(Dim(3)) && kept[3].is_static() && same_dim((*in)[2], Dim(3) * kept[3])) {
+        root = p;
+        labels = l;
+        break;
+      }
+    }
+    if (!(is_onnx_op(*p, "Transpose") || is_onnx_op(*p, "Squeeze") || is_onnx_op(*p, "Unsqueeze") ||
+          is_onnx_op(*p, "Gather") || !squeezed_axes(g_, *p).empty())) {
+      return;
+    }
+    chain.push_back(p);
+    x = p->inputs[0];
+  }
+  if (root == nullptr) return;
+  int part = -1;
+  auto axes_of = [&](const Node& c) -> std::optional<std::vector<int64_t>> {
+    if (c.has_input(1)) {
+      if (auto t = eval_.exact(c.inputs[1])) return t->to_int64_vector();
+      return std::nullopt;
+    }
+    auto a = c.attrs.get_ints("axes", {});
+    if (!a.ok() || a->empty()) return std::nullopt;
+    return *a;
+  };
+  // Replay forward from the root, tracking each axis's label.
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const Node& c = **it;
+    const int r = static_cast<int>(labels.size());
+    if (is_onnx_op(c, "Transpose")) {
+      std::vector<int64_t> rev(r);
+      for (int i = 0; i < r; ++i) rev[i] = r - 1 - i;
+      auto perm = c.attrs.get_ints("perm", rev);
+      if (!perm.ok() || static_cast<int>(perm->size()) != r) return;
+      std::vector<int> next;
+      for (int64_t a : *perm) {
+        if (a < 0 || a >= r) return;
+        next.push_back(labels[a]);
+      }
+      labels = next;
+    } else if (is_onnx_op(c, "Unsqueeze")) {
+      auto axes = axes_of(c);
+      if (!axes) return;
+      const int out_rank = r + static_cast<int>(axes->size());
+      std::vector<int64_t> sorted;
+      for (int64_t a : *axes) sorted.push_back(a < 0 ? a + out_rank : a);
+      std::sort(sorted.begin(), sorted.end());
+      for (int64_t a : sorted) {
+        if (a < 0 || a > static_cast<int64_t>(labels.size())) return;
+        labels.insert(labels.begin() + a, -1);
+      }
+    } else if (is_onnx_op(c, "Gather")) {
+      auto idx = eval_.exact(c.inputs[1]);
+      auto a = c.attrs.get_int("axis", 0);
+      if (!idx || idx->rank() != 0 || !a.ok() || *a < -r || *a >= r || part >= 0) return;
+      const int axis = static_cast<int>(*a < 0 ? *a + r : *a);
+      const int64_t t = idx->element_as_int64(0);
+      if (labels[axis] != 2 || t < -3 || t > 2) return;
+      part = static_cast<int>(t < 0 ? t + 3 : t);
+      labels.erase(labels.begin() + axis);
+    } else {  // Squeeze, or a Reshape dropping unit axes: only unit axes may go
+      std::vector<int64_t> drop;
+      if (is_onnx_op(c, "Reshape")) {
+        const std::vector<int> sq = squeezed_axes(g_, c);
+        for (int a : sq) {
+          if (labels[a] == -1) {
+            drop.push_back(a);
+            break;
+          }
+        }
+      } else if (auto axes = axes_of(c)) {
+        for (int64_t a : *axes) drop.push_back(a < 0 ? a + r : a);
+      }
+      if (drop.empty()) return;
+      std::sort(drop.rbegin(), drop.rend());
+      for (int64_t a : drop) {
+        if (a < 0 || a >= static_cast<int64_t>(labels.size()) || labels[a] != -1) return;
+        labels.erase(labels.begin() + a);
+      }
+    }
+  }
+  if (part < 0 || labels != std::vector<int>{0, 1, 3}) return;
+  for (const Node* c : chain) absorb(c);
+  absorb(root);
+  src->value = root->inputs[0];
+  src->part = part;
 }
 
 // True when `t` (rank <= 4, last two axes [sq, sk]) is the causal pattern: for a float mask 0
@@ -642,8 +790,10 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   }
   if (merge_t == nullptr) return Decline{"heads are not merged by Transpose + Reshape"};
   auto mperm = merge_t->attrs.get_ints("perm", {});
-  if (!mperm.ok() || *mperm != std::vector<int64_t>{0, 2, 1, 3}) {
-    return Decline{"merge-heads Transpose is not (0, 2, 1, 3)"};
+  // (2, 0, 1, 3): nn.MultiheadAttention merges heads sequence-first, [Sq, B, H, Dv].
+  const bool merge_seq_first = mperm.ok() && *mperm == std::vector<int64_t>{2, 0, 1, 3};
+  if (!mperm.ok() || (*mperm != std::vector<int64_t>{0, 2, 1, 3} && !merge_seq_first)) {
+    return Decline{"merge-heads Transpose is not (0, 2, 1, 3) or (2, 0, 1, 3)"};
   }
   absorb(merge_t);
   const Node* merge_r = single_data_consumer(g_, uses_, merge_t->outputs[0]);
@@ -652,8 +802,13 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   }
   const SymShape* o4 = shape_of(g_, merge_t->outputs[0]);
   const SymShape* o3 = shape_of(g_, merge_r->outputs[0]);
-  if (o4 == nullptr || o3 == nullptr || o3->size() != 3 || !same_dim((*o3)[0], (*o4)[0]) ||
-      !same_dim((*o3)[1], (*o4)[1]) || !same_dim((*o3)[2], (*o4)[2] * (*o4)[3])) {
+  // Sequence-first merges may also flatten [Sq, B] into the rows of the out_proj's Gemm.
+  const bool merged_rows = merge_seq_first && o3 != nullptr && o3->size() == 2;
+  if (o4 == nullptr || o3 == nullptr ||
+      !(merged_rows
+            ? same_dim((*o3)[0], (*o4)[0] * (*o4)[1]) && (*o3)[1].is_static()
+            : o3->size() == 3 && same_dim((*o3)[0], (*o4)[0]) && same_dim((*o3)[1], (*o4)[1])) ||
+      !same_dim(o3->back(), (*o4)[2] * (*o4)[3])) {
     return Decline{"merged heads are not reshaped to [batch, seq, heads * head_dim]"};
   }
   absorb(merge_r);
@@ -672,6 +827,19 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
     return Decline{str_cat("q, k, v head splits differ (", q.heads, "x", q.head_dim, ", ", k.heads,
                            "x", k.head_dim, ", ", v.heads, "x", v.head_dim, ")")};
+  }
+  if (q.seq_first != merge_seq_first || k.seq_first != merge_seq_first ||
+      v.seq_first != merge_seq_first) {
+    return Decline{"q, k, v and the merged output mix sequence-first and batch-first layouts"};
+  }
+  if (merge_seq_first) {
+    // The fused node reads [B, S, D]: q, k, v share the batch axis (axis 1 sequence-first).
+    const Dim& bq = (*shape_of(g_, q.value))[1];
+    if (!same_dim(bq, (*shape_of(g_, k.value))[1]) || !same_dim(bq, (*shape_of(g_, v.value))[1])) {
+      return Decline{"q, k, v batch dims differ"};
+    }
+    seq_first = true;
+    merged_sq_b = std::make_pair((*o4)[0], (*o4)[1]);
   }
   const bool packed = q.part >= 0 || k.part >= 0 || v.part >= 0;
   if (packed &&
@@ -807,6 +975,22 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
   return std::nullopt;
 }
 
+bool is_vitrt_linear(const Node& n) {
+  return n.domain == "vitrt" && n.op_type == "Linear";
+}
+
+// A copy of vitrt.Linear `id` reading `x`: a Linear acts on the last axis alone, so it
+// commutes with transposes of the leading ones.
+ValueId relinear(Graph& g, NodeId id, ValueId x, const std::string& suffix) {
+  std::vector<ValueId> inputs = g.nodes[id].inputs;
+  inputs[0] = x;
+  const std::string name = g.nodes[id].name + suffix;
+  const std::string out = g.values[g.nodes[id].outputs[0]].name + suffix;
+  Attributes attrs = g.nodes[id].attrs;
+  const NodeId n = add_node(g, "vitrt", "Linear", name, std::move(inputs), {out}, std::move(attrs));
+  return g.nodes[n].outputs[0];
+}
+
 Attributes transpose_102() {
   Attributes a;
   a.set_ints("perm", {1, 0, 2});
@@ -868,6 +1052,47 @@ bool only_read_inside(const Graph& g, const Uses& uses, const std::set<NodeId>& 
   return true;
 }
 
+// nn.MultiheadAttention(batch_first=True) after a rank-4 sequence-first merge: the out_proj
+// vitrt.Linear -> (Reshape [Sq, B, N] when the merge flattened the rows) -> Transpose(1, 0, 2),
+// each the only reader of the one before: those nodes, or nullopt.
+std::optional<std::vector<NodeId>> out_proj_tail(const Graph& g, const Uses& uses,
+                                                 const AttentionMatcher& m) {
+  if (!m.merged_sq_b) return std::nullopt;
+  auto only_reader = [&](ValueId v) -> std::optional<NodeId> {
+    if (v == kNoValue || is_graph_output(g, v) || uses.of(v).size() != 1) return std::nullopt;
+    return uses.of(v)[0];
+  };
+  std::vector<NodeId> tail;
+  std::optional<NodeId> lin = only_reader(m.output);
+  if (!lin || !is_vitrt_linear(g.nodes[*lin]) || g.nodes[*lin].inputs[0] != m.output) {
+    return std::nullopt;
+  }
+  tail.push_back(*lin);
+  ValueId cur = g.nodes[*lin].outputs[0];
+  std::optional<NodeId> next = only_reader(cur);
+  if (rank_of(g, cur) == 2) {
+    if (!next || !is_onnx_op(g.nodes[*next], "Reshape")) return std::nullopt;
+    const ValueId r = g.nodes[*next].outputs[0];
+    const SymShape* rs = shape_of(g, r);
+    if (rs == nullptr || rs->size() != 3 || !same_dim((*rs)[0], m.merged_sq_b->first) ||
+        !same_dim((*rs)[1], m.merged_sq_b->second) || !same_dim((*rs)[2], (*shape_of(g, cur))[1])) {
+      return std::nullopt;
+    }
+    tail.push_back(*next);
+    cur = r;
+    next = only_reader(cur);
+  }
+  if (rank_of(g, cur) != 3 || !next || !is_onnx_op(g.nodes[*next], "Transpose")) {
+    return std::nullopt;
+  }
+  auto perm = g.nodes[*next].attrs.get_ints("perm", {});
+  if (!perm.ok() || *perm != std::vector<int64_t>{1, 0, 2}) {
+    return std::nullopt;
+  }
+  tail.push_back(*next);
+  return tail;
+}
+
 }  // namespace
 
 Status fuse_attention(Graph& graph, PassContext& ctx) {
@@ -898,14 +1123,32 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
       inputs = {m.q.value, m.k.value, m.v.value};
     }
     if (m.seq_first) {
-      // [S, B, D] -> [B, S, D]; one Transpose per distinct source.
+      // [S, B, D] -> [B, S, D]; one per distinct source. nn.MultiheadAttention(batch_first=True)
+      // projects Transpose(1, 0, 2) of its batch-first input: the projection then reads that
+      // input, and neither transpose is left.
       std::map<ValueId, ValueId> batch_first;
       for (ValueId& in : inputs) {
+        if (in == kNoValue) continue;
         auto it = batch_first.find(in);
         if (it == batch_first.end()) {
-          const NodeId t = add_node(graph, "", "Transpose", base + "_batch_first", {in},
-                                    {graph.values[in].name + "_batch_first"}, transpose_102());
-          it = batch_first.emplace(in, graph.nodes[t].outputs[0]).first;
+          const Node* lin = producer_of(graph, in);
+          const Node* t = lin != nullptr && is_vitrt_linear(*lin)
+                              ? producer_if(graph, lin->inputs[0], "Transpose")
+                              : nullptr;
+          auto perm = t != nullptr ? t->attrs.get_ints("perm", {})
+                                   : Result<std::vector<int64_t>>(invalid_argument("none"));
+          bool only_inside = !is_graph_output(graph, in);
+          for (NodeId r : uses.of(in)) only_inside &= absorbed.count(r) != 0;
+          ValueId bf = kNoValue;
+          if (only_inside && perm.ok() && *perm == std::vector<int64_t>{1, 0, 2}) {
+            const NodeId lin_id = static_cast<NodeId>(lin - graph.nodes.data());
+            bf = relinear(graph, lin_id, t->inputs[0], "_batch_first");
+          } else {
+            const NodeId tn = add_node(graph, "", "Transpose", base + "_batch_first", {in},
+                                       {graph.values[in].name + "_batch_first"}, transpose_102());
+            bf = graph.nodes[tn].outputs[0];
+          }
+          it = batch_first.emplace(in, bf).first;
         }
         in = it->second;
       }
@@ -939,14 +1182,35 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     const NodeId fused = add_node(graph, "vitrt", "Attention", base + "_attention", inputs,
                                   {graph.values[m.output].name + "_attention"}, std::move(attrs));
     ValueId fused_out = graph.nodes[fused].outputs[0];
+    ValueId replaced = m.output;
+    std::vector<NodeId> removed(absorbed.begin(), absorbed.end());
     if (m.seq_first) {
-      // [B, Sq, D] -> [Sq, B, D]: the element order of the replaced [Sq, B*H, Dv].
-      const NodeId t = add_node(graph, "", "Transpose", base + "_seq_first", {fused_out},
-                                {graph.values[fused_out].name + "_seq_first"}, transpose_102());
-      fused_out = graph.nodes[t].outputs[0];
+      if (std::optional<std::vector<NodeId>> tail = out_proj_tail(graph, uses, m)) {
+        // out_proj -> (Reshape [Sq, B, N]) -> Transpose(1, 0, 2): the out_proj reads the
+        // batch-first result and replaces the Transpose.
+        replaced = graph.nodes[tail->back()].outputs[0];
+        fused_out = relinear(graph, tail->front(), fused_out, "_batch_first");
+        removed.insert(removed.end(), tail->begin(), tail->end());
+      } else {
+        // [B, Sq, D] -> [Sq, B, D]: the element order of the replaced [Sq, B*H, Dv] (rank-3
+        // scores) or [Sq*B, D] / [Sq, B, D] (rank-4).
+        const NodeId t = add_node(graph, "", "Transpose", base + "_seq_first", {fused_out},
+                                  {graph.values[fused_out].name + "_seq_first"}, transpose_102());
+        fused_out = graph.nodes[t].outputs[0];
+        const SymShape& os = graph.values[m.output].shape;
+        if (m.merged_sq_b && os.size() == 2) {
+          Tensor target = Tensor::empty(DType::kInt64, {2});
+          target.data<int64_t>()[0] = -1;
+          target.data<int64_t>()[1] = os[1].value();
+          const ValueId tv = graph.add_constant(graph.unique_value_name(base + "_rows"), target);
+          const NodeId r = add_node(graph, "", "Reshape", base + "_rows", {fused_out, tv},
+                                    {graph.values[fused_out].name + "_rows"});
+          fused_out = graph.nodes[r].outputs[0];
+        }
+      }
     }
-    replace_uses(graph, m.output, fused_out);
-    remove_nodes(graph, std::vector<NodeId>(absorbed.begin(), absorbed.end()));
+    replace_uses(graph, replaced, fused_out);
+    remove_nodes(graph, removed);
     remove_orphans(graph, freed);
     ctx.applied(
         kPass,

@@ -1,14 +1,17 @@
 // The optimizer's structural promise on full-depth models (tests/data/structure/, made by
 // python/make_structure_fixtures.py: 12 layers like ViT-B/16 and the CLIP text tower, narrow):
 // after optimization exactly 12 Attention (causal for CLIP text), no Softmax outside them, and
-// 25 LayerNorms (two per layer and the final one; LayerNormalization or vitrt.AddLayerNorm).
+// 25 LayerNorms (two per layer and the final one, 26 with open_clip's ln_pre; LayerNormalization
+// or vitrt.AddLayerNorm).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 
 #include "runtime/build_pipeline.h"
+#include "testing/compare.h"
 #include "testing/test_graph.h"
+#include "vitrt/engine.h"
 
 namespace vitrt {
 namespace {
@@ -19,6 +22,8 @@ struct StructureCase {
   // The patch embedding's Conv -> Reshape -> Transpose becomes vitrt.Patchify only with
   // fuse_patch_embedding; text towers have no patch embedding.
   bool has_patch_embedding;
+  // Two per layer and the final one; open_clip's vision tower adds ln_pre.
+  int layer_norms = 25;
 };
 
 class ModelStructure : public ::testing::TestWithParam<StructureCase> {};
@@ -39,7 +44,7 @@ TEST_P(ModelStructure, TwelveAttentionsAndNoSoftmaxLeft) {
   ASSERT_TRUE(g.ok()) << g.status().to_string();
   EXPECT_EQ(testing::count_ops(*g, "Attention"), 12);
   EXPECT_EQ(testing::count_ops(*g, "Softmax"), 0);
-  EXPECT_EQ(layer_norms(*g), 25);
+  EXPECT_EQ(layer_norms(*g), GetParam().layer_norms);
   for (const Node& n : g->nodes) {
     if (n.dead || n.op_type != "Attention") continue;
     EXPECT_EQ(*n.attrs.get_int("causal", 0), GetParam().causal ? 1 : 0) << n.name;
@@ -84,13 +89,73 @@ TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
   EXPECT_GE(fixtures, 10);
 }
 
+// The open_clip fixtures carry no reference outputs: the optimized engine must agree with the
+// graph as imported (the unoptimized CPU path) to 1e-5 of the output's scale.
+class OpenClipNumbers : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(OpenClipNumbers, OptimizedMatchesUnoptimized) {
+  const std::string path =
+      (std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "data" / "structure" / GetParam())
+          .string();
+  BuildOptions plain_options;
+  plain_options.optimize = false;
+  Result<std::shared_ptr<Engine>> plain = Engine::from_onnx(path, plain_options);
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  Result<std::shared_ptr<Engine>> optimized = Engine::from_onnx(path, BuildOptions{});
+  ASSERT_TRUE(optimized.ok()) << optimized.status().to_string();
+  std::vector<NamedTensor> inputs;
+  for (const TensorInfo& info : (*plain)->inputs()) {
+    std::vector<int64_t> shape;
+    for (const std::string& d : info.dims) shape.push_back(d == "batch" ? 2 : std::stoll(d));
+    if (info.dtype == DType::kFloat32) {
+      inputs.push_back({info.name, testing::random_tensor(DType::kFloat32, shape, 11)});
+      continue;
+    }
+    // Token ids: start token, random tokens, end token (the largest id, which the pooling
+    // finds with ArgMax) at a different length per row, then padding.
+    ASSERT_EQ(info.dtype, DType::kInt64);
+    Tensor ids = Tensor::zeros(DType::kInt64, shape);
+    const int64_t seq = shape[1];
+    for (int64_t b = 0; b < shape[0]; ++b) {
+      const int64_t length = 5 + 31 * b;
+      int64_t* row = ids.data<int64_t>() + b * seq;
+      row[0] = 498;
+      for (int64_t i = 1; i + 1 < length; ++i) row[i] = 2 + (i * 37 + b * 11) % 490;
+      row[length - 1] = 499;
+    }
+    inputs.push_back({info.name, ids});
+  }
+  Result<std::vector<NamedTensor>> want = (*plain)->create_context()->run(inputs);
+  ASSERT_TRUE(want.ok()) << want.status().to_string();
+  Result<std::vector<NamedTensor>> got = (*optimized)->create_context()->run(inputs);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ(got->size(), want->size());
+  for (size_t i = 0; i < got->size(); ++i) {
+    EXPECT_TRUE(testing::tensors_close_to_scale((*got)[i].tensor, (*want)[i].tensor, 1e-5));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Structure, OpenClipNumbers,
+                         ::testing::Values("open_clip_vision_12l_dynamo.onnx",
+                                           "open_clip_vision_12l_ts.onnx",
+                                           "open_clip_text_12l_dynamo.onnx"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name = info.param;
+                           return name.substr(0, name.find('.'));
+                         });
+
 INSTANTIATE_TEST_SUITE_P(
     Structure, ModelStructure,
     ::testing::Values(StructureCase{"hf_vit_12l_eager_ts17.onnx", false, true},
                       StructureCase{"hf_vit_12l_sdpa_dynamo.onnx", false, true},
                       StructureCase{"hf_clip_text_12l_eager_ts17.onnx", true, false},
                       StructureCase{"hf_clip_text_12l_sdpa_dynamo.onnx", true, false},
-                      StructureCase{"timm_vit_12l_ts17.onnx", false, true}),
+                      StructureCase{"timm_vit_12l_ts17.onnx", false, true},
+                      // open_clip: nn.MultiheadAttention blocks (packed in_proj, sequence-first
+                      // head split), exported by python/export_clip.py's functions.
+                      StructureCase{"open_clip_vision_12l_dynamo.onnx", false, true, 26},
+                      StructureCase{"open_clip_vision_12l_ts.onnx", false, true, 26},
+                      StructureCase{"open_clip_text_12l_dynamo.onnx", true, false}),
     [](const ::testing::TestParamInfo<StructureCase>& info) {
       std::string name = info.param.file;
       name = name.substr(0, name.find('.'));
