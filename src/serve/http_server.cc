@@ -11,7 +11,10 @@
 #include <cctype>
 #include <chrono>
 #include <csignal>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 namespace vitrt::serve {
@@ -22,29 +25,40 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+class Session;
+
 struct Shared {
   HttpServerOptions options;
   HttpHandler handler;
   std::atomic<int64_t> in_flight{0};
   std::atomic<bool> draining{false};
+  // Responders may outlive the server (a handler that keeps one, a worker finishing late).
+  // Once the server is gone they must not touch its io_context: `stopped` (under `mutex`)
+  // tells them, and the server closes every live session's socket before the io_context dies.
+  std::mutex mutex;
+  bool stopped = false;
+  std::vector<std::weak_ptr<Session>> sessions;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+      : stream_(std::in_place, std::move(socket)), shared_(std::move(shared)) {}
+
+  // Called by the server, with its I/O threads stopped, before the io_context is destroyed.
+  void release_socket() { stream_.reset(); }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    asio::dispatch(stream_->get_executor(), [self = shared_from_this()] { self->read(); });
   }
 
  private:
   void read() {
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(shared_->options.read_timeout_ms));
+    stream_->expires_after(std::chrono::milliseconds(shared_->options.read_timeout_ms));
     http::async_read(
-        stream_, buffer_, *parser_,
+        *stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
@@ -64,7 +78,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
       beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
       return;
     }
     auto message = parser_->release();
@@ -98,17 +112,20 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The responder may run on any thread; the write goes back through the connection's
     // strand. A client that disconnected meanwhile makes the write fail, nothing else.
+    // The request stays counted in flight until its response is written (or the write
+    // fails), so a drain waits for the bytes, not just for the handler.
     auto once = std::make_shared<std::atomic<bool>>(false);
     shared_->handler(std::move(request), [self = shared_from_this(), once](HttpResponse r) {
       if (once->exchange(true)) return;
-      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
-        self->shared_->in_flight.fetch_sub(1);
-        self->send(std::move(r));
+      std::lock_guard<std::mutex> lock(self->shared_->mutex);
+      if (self->shared_->stopped || !self->stream_) return;
+      asio::post(self->stream_->get_executor(), [self, r = std::move(r)]() mutable {
+        self->send(std::move(r), /*counted=*/true);
       });
     });
   }
 
-  void send(HttpResponse r) {
+  void send(HttpResponse r, bool counted = false) {
     auto response = std::make_shared<http::response<http::string_body>>();
     response->result(static_cast<unsigned>(r.status));
     response->version(11);
@@ -118,19 +135,20 @@ class Session : public std::enable_shared_from_this<Session> {
     response->body() = std::move(r.body);
     response->keep_alive(keep_alive_ && !shared_->draining);
     response->prepare_payload();
-    stream_.expires_after(std::chrono::milliseconds(shared_->options.write_timeout_ms));
-    http::async_write(stream_, *response,
-                      [self = shared_from_this(), response](beast::error_code ec, size_t) {
+    stream_->expires_after(std::chrono::milliseconds(shared_->options.write_timeout_ms));
+    http::async_write(*stream_, *response,
+                      [self = shared_from_this(), response, counted](beast::error_code ec, size_t) {
+                        if (counted) self->shared_->in_flight.fetch_sub(1);
                         if (!ec && response->keep_alive()) {
                           self->read();
                           return;
                         }
                         beast::error_code ignored;
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                        self->stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
                       });
   }
 
-  beast::tcp_stream stream_;
+  std::optional<beast::tcp_stream> stream_;
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -163,6 +181,18 @@ class BeastServer final : public HttpServer {
     return Status::ok_status();
   }
 
+  ~BeastServer() override {
+    // Stop the I/O threads' work, then free every socket while the io_context still exists;
+    // sessions kept alive by outstanding responders end up holding no socket.
+    io_.stop();
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    shared_->stopped = true;
+    for (const auto& w : shared_->sessions) {
+      if (auto session = w.lock()) session->release_socket();
+    }
+    shared_->sessions.clear();
+  }
+
   int port() const override { return port_; }
   int64_t in_flight() const override { return shared_->in_flight.load(); }
 
@@ -192,7 +222,15 @@ class BeastServer final : public HttpServer {
   void accept() {
     acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || shared_->draining) return;
-      if (!ec) std::make_shared<Session>(std::move(s), shared_)->start();
+      if (!ec) {
+        auto session = std::make_shared<Session>(std::move(s), shared_);
+        {
+          std::lock_guard<std::mutex> lock(shared_->mutex);
+          std::erase_if(shared_->sessions, [](const auto& w) { return w.expired(); });
+          shared_->sessions.push_back(session);
+        }
+        session->start();
+      }
       accept();
     });
   }
