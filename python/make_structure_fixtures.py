@@ -53,16 +53,17 @@ def hf_clip_text_12(attn):
     return module, [("input_ids", "token_ids", (77,))], ["text_embeds", "last_hidden_state"]
 
 
-def hf_clip_text_dynseq_12():
+def hf_clip_text_dynseq_12(attn):
     """The HF text tower as python/export_clip.py exports it: position ids from arange(seq), so
-    the sequence axis stays dynamic (exporter "clip_ts_seq")."""
+    the sequence axis stays dynamic (exporter "clip_ts_seq"). Eager attention builds the causal
+    mask with Range/LessOrEqual, SDPA (CLIPModel's default) with Trilu over the shape of k."""
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     cfg = CLIPTextConfig(vocab_size=fx.CLIP_TEXT_VOCAB, hidden_size=32, intermediate_size=64,
                          projection_dim=24, num_hidden_layers=LAYERS, num_attention_heads=2,
                          max_position_embeddings=77, pad_token_id=1,
                          bos_token_id=fx.CLIP_TEXT_VOCAB - 2, eos_token_id=fx.CLIP_TEXT_VOCAB - 1)
-    model = CLIPTextModelWithProjection._from_config(cfg, attn_implementation="eager")
+    model = CLIPTextModelWithProjection._from_config(cfg, attn_implementation=attn)
     module = export_clip.Tower(model, lambda m, ids: m(
         input_ids=ids, position_ids=export_clip.hf_position_ids(ids)).text_embeds)
     return module, [("input_ids", "token_ids", (77,))], ["text_embeds"]
@@ -123,7 +124,9 @@ FIXTURES = {
     "open_clip_vision_12l_ts": (lambda: open_clip_12("vision"), "clip_ts", None),
     "open_clip_text_12l_dynamo": (lambda: open_clip_12("text"), "clip_dynamo", None),
     # The text towers with export_clip.py's dynamic sequence axis (input_ids [batch, seq]).
-    "hf_clip_text_12l_dynseq_ts": (hf_clip_text_dynseq_12, "clip_ts_seq", None),
+    "hf_clip_text_12l_dynseq_ts": (lambda: hf_clip_text_dynseq_12("eager"), "clip_ts_seq", None),
+    "hf_clip_text_12l_dynseq_sdpa_ts": (lambda: hf_clip_text_dynseq_12("sdpa"), "clip_ts_seq",
+                                        None),
     "open_clip_text_12l_dynseq_dynamo": (lambda: open_clip_12("text"), "clip_dynamo_seq", None),
 }
 

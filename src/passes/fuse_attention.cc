@@ -1052,9 +1052,11 @@ void remove_orphans(Graph& g, std::vector<ValueId> start) {
 }
 
 // Every reader of the absorbed nodes' outputs (other than the replaced output) is absorbed too,
-// or is a Shape-computation chain that only feeds absorbed nodes.
+// or is a Shape-computation chain that only feeds absorbed nodes and computes none of `kept` (the
+// runtime mask values the fused node still reads: computed from an absorbed node's shape, they
+// would lose their input when the absorbed nodes go).
 bool only_read_inside(const Graph& g, const Uses& uses, const std::set<NodeId>& absorbed,
-                      ValueId replaced) {
+                      ValueId replaced, const std::set<ValueId>& kept) {
   for (NodeId id : absorbed) {
     for (ValueId out : g.nodes[id].outputs) {
       if (out == kNoValue || out == replaced) continue;
@@ -1071,7 +1073,7 @@ bool only_read_inside(const Graph& g, const Uses& uses, const std::set<NodeId>& 
           if (!seen.insert(s).second) continue;
           for (ValueId so : g.nodes[s].outputs) {
             if (so == kNoValue) continue;
-            if (is_graph_output(g, so)) return false;
+            if (is_graph_output(g, so) || kept.count(so) != 0) return false;
             for (NodeId rr : uses.of(so)) {
               if (absorbed.count(rr) == 0) stack.push_back(rr);
             }
@@ -1141,8 +1143,12 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
       continue;
     }
     const std::set<NodeId> absorbed(m.nodes.begin(), m.nodes.end());
-    if (!only_read_inside(graph, uses, absorbed, m.output)) {
-      ctx.near_miss(kPass, where, "an intermediate of the attention is used outside it");
+    std::set<ValueId> kept = {m.mask};
+    if (m.new_where) kept.insert(m.new_where->cond);
+    if (!only_read_inside(graph, uses, absorbed, m.output, kept)) {
+      ctx.near_miss(kPass, where,
+                    "an intermediate of the attention is used outside it (by a graph output, a "
+                    "data reader, or the computation of the mask the fused op would keep)");
       continue;
     }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <tuple>
 
@@ -187,9 +188,70 @@ TEST_P(DynamicSeqNumbers, OptimizedMatchesUnoptimized) {
   }
 }
 
+// Look-alikes: a text tower's mask, computed from seq alone, changed so it is causal at no
+// length. No Attention may take the causal flag for it: whatever fuses keeps the mask (or, where
+// the mask is computed from the shape of an intermediate the fusion would remove, the attention
+// is declined), the graph stays valid and the numbers stay.
+void check_non_causal_look_alike(const char* file, const std::function<int(Graph&)>& mutate) {
+  const std::string path =
+      (std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "data" / "structure" / file).string();
+  BuildOptions raw;
+  raw.optimize = false;
+  Result<Graph> g = import_and_prepare(path, raw, nullptr);
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  ASSERT_GE(mutate(*g), 1);
+  Tensor ids = Tensor::zeros(DType::kInt64, {2, 5});
+  for (int64_t i = 0; i < 10; ++i) ids.data<int64_t>()[i] = 2 + (i * 37) % 490;
+  ids.data<int64_t>()[4] = 499;
+  ids.data<int64_t>()[7] = 499;
+  auto want = testing::run_graph(*g, {ids});
+  ASSERT_TRUE(want.ok()) << want.status().to_string();
+
+  Graph optimized = *g;
+  ASSERT_TRUE(run_optimization_passes(optimized, BuildOptions{}).ok());
+  ASSERT_TRUE(optimized.validate().ok()) << optimized.validate().to_string();
+  for (const Node& n : optimized.nodes) {
+    if (n.dead || n.op_type != "Attention") continue;
+    EXPECT_EQ(*n.attrs.get_int("causal", 0), 0) << n.name;
+    EXPECT_TRUE(n.has_input(3)) << n.name;
+  }
+  auto got = testing::run_graph(optimized, {ids});
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_TRUE(testing::tensors_close_to_scale((*got)[0], (*want)[0], 1e-5));
+}
+
+// Eager HF: LessOrEqual(j, i) made Less masks the diagonal too (the first row entirely).
+TEST(DynamicSeqStructure, StrictLowerTriangularMaskIsNotCausal) {
+  check_non_causal_look_alike("hf_clip_text_12l_dynseq_ts.onnx", [](Graph& g) {
+    int changed = 0;
+    for (Node& n : g.nodes) {
+      if (!n.dead && n.op_type == "LessOrEqual") {
+        n.op_type = "Less";
+        ++changed;
+      }
+    }
+    return changed;
+  });
+}
+
+// SDPA HF: the Trilu flipped to the other triangle (keys after the query visible). Its mask
+// takes seq from the shape of k's transposed copy, which the fusion would remove.
+TEST(DynamicSeqStructure, UpperTriangularMaskIsNotCausal) {
+  check_non_causal_look_alike("hf_clip_text_12l_dynseq_sdpa_ts.onnx", [](Graph& g) {
+    int changed = 0;
+    for (Node& n : g.nodes) {
+      if (n.dead || n.op_type != "Trilu") continue;
+      n.attrs.set_int("upper", 1 - *n.attrs.get_int("upper", 1));
+      ++changed;
+    }
+    return changed;
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Structure, DynamicSeqNumbers,
     ::testing::Combine(::testing::Values("hf_clip_text_12l_dynseq_ts.onnx",
+                                         "hf_clip_text_12l_dynseq_sdpa_ts.onnx",
                                          "open_clip_text_12l_dynseq_dynamo.onnx"),
                        ::testing::Values(int64_t{5}, int64_t{77})),
     [](const ::testing::TestParamInfo<std::tuple<const char*, int64_t>>& info) {
@@ -212,6 +274,7 @@ INSTANTIATE_TEST_SUITE_P(
                       // The text towers as python/export_clip.py exports them: input_ids
                       // [batch, seq], the causal mask computed from seq by shape ops.
                       StructureCase{"hf_clip_text_12l_dynseq_ts.onnx", true, false},
+                      StructureCase{"hf_clip_text_12l_dynseq_sdpa_ts.onnx", true, false},
                       StructureCase{"open_clip_text_12l_dynseq_dynamo.onnx", true, false}),
     [](const ::testing::TestParamInfo<StructureCase>& info) {
       std::string name = info.param.file;
