@@ -26,7 +26,10 @@
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
 // < -1e9) -> causal=1 and dropped; any other constant -> kept as a constant input. A mask that
 // depends on a graph input (a padding mask) is kept as input 3; when it is And-ed (boolean) or
-// added (float) to an evaluable causal mask, the causal part becomes causal=1.
+// added (float) to an evaluable causal mask, the causal part becomes causal=1. With a dynamic
+// sequence axis (Sq and Sk the same symbol) a mask computed from that length alone is evaluated
+// with the symbol bound to several lengths (1 to 77) and counts as causal only if it is at each;
+// a kept runtime mask must not be computed from the shape of a node the fusion removes.
 #include <algorithm>
 #include <cmath>
 #include <limits>
