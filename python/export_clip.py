@@ -75,6 +75,14 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+def hf_position_ids(ids):
+    """Position ids 0..seq-1 computed from the input's length. HF's default slices its 77-entry
+    position_ids buffer ([:, :seq]), which exports as a Slice whose length min(seq, 77) no shape
+    rule can name, so the residual stream loses its sequence dim and no block fuses; arange(seq)
+    exports as Range(0, seq, 1) of length exactly seq."""
+    return torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
+
+
 def from_hf(args):
     import transformers
     from transformers import CLIPModel
@@ -108,7 +116,8 @@ def from_hf(args):
     eot = 49407 if tc.eos_token_id == 2 else tc.eos_token_id
     return {
         "vision": Tower(model, lambda m, x: features(m.get_image_features(pixel_values=x))),
-        "text": Tower(model, lambda m, ids: features(m.get_text_features(input_ids=ids))),
+        "text": Tower(model, lambda m, ids: features(m.get_text_features(
+            input_ids=ids, position_ids=hf_position_ids(ids)))),
         "logit_scale": float(model.logit_scale.exp()),
         "embed_dim": model.config.projection_dim,
         "image_size": model.config.vision_config.image_size,
@@ -124,15 +133,24 @@ def from_hf(args):
 
 
 def open_clip_encode_text(m, text):
-    """open_clip's CLIP.encode_text with the positional embedding and the causal mask cut to the
+    """open_clip's CLIP.encode_text with the positional embedding and the causal mask sized to the
     input's length, so the text tower exports with a dynamic sequence axis (open_clip adds the
-    full 77-row buffers, which fixes the length at export)."""
+    full 77-row buffers, which fixes the length at export). Both are computed from the length
+    rather than sliced from the 77-row buffers: a Slice(:seq) has length min(seq, 77), which no
+    shape rule can name, and that unknown dim keeps every attention and residual LayerNorm of the
+    tower from fusing; a Gather by arange(seq) has length seq, and the mask built from seq alone
+    (Trilu of a [seq, seq] fill) is recognised as causal by vitrt."""
     from open_clip.transformer import text_global_pool
     seq = text.shape[1]
     cast_dtype = m.transformer.get_cast_dtype()
     x = m.token_embedding(text).to(cast_dtype)
-    x = x + m.positional_embedding[:seq].to(cast_dtype)
-    mask = m.attn_mask[:seq, :seq] if m.attn_mask is not None else None
+    positions = torch.arange(seq, device=text.device)
+    x = x + m.positional_embedding[positions].to(cast_dtype)
+    mask = None
+    if m.attn_mask is not None:
+        # open_clip's build_causal_mask: -inf above the diagonal, 0 on and below it.
+        mask = torch.full((seq, seq), float("-inf"), device=text.device).triu(1)
+        mask = mask.to(m.attn_mask.dtype)
     x = m.transformer(x, attn_mask=mask)
     x = m.ln_final(x)
     x = text_global_pool(x, text, m.text_pool_type, eos_token_id=getattr(m, "text_eos_id", None))

@@ -53,6 +53,22 @@ def hf_clip_text_12(attn):
     return module, [("input_ids", "token_ids", (77,))], ["text_embeds", "last_hidden_state"]
 
 
+def hf_clip_text_dynseq_12(attn):
+    """The HF text tower as python/export_clip.py exports it: position ids from arange(seq), so
+    the sequence axis stays dynamic (exporter "clip_ts_seq"). Eager attention builds the causal
+    mask with Range/LessOrEqual, SDPA (CLIPModel's default) with Trilu over the shape of k."""
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    cfg = CLIPTextConfig(vocab_size=fx.CLIP_TEXT_VOCAB, hidden_size=32, intermediate_size=64,
+                         projection_dim=24, num_hidden_layers=LAYERS, num_attention_heads=2,
+                         max_position_embeddings=77, pad_token_id=1,
+                         bos_token_id=fx.CLIP_TEXT_VOCAB - 2, eos_token_id=fx.CLIP_TEXT_VOCAB - 1)
+    model = CLIPTextModelWithProjection._from_config(cfg, attn_implementation=attn)
+    module = export_clip.Tower(model, lambda m, ids: m(
+        input_ids=ids, position_ids=export_clip.hf_position_ids(ids)).text_embeds)
+    return module, [("input_ids", "token_ids", (77,))], ["text_embeds"]
+
+
 def timm_vit_12():
     import timm
 
@@ -88,12 +104,10 @@ def export_open_clip(module, specs, output_names, exporter, path):
     (name, kind, shape), = specs
     example = torch.from_numpy(fx.make_input(kind, fx.EXPORT_BATCH, shape,
                                              fx.np.random.default_rng(1234)))
-    # The text tower at a fixed context length: export_clip.py's dynamic sequence axis cuts the
-    # 77-row positional embedding and mask with Slice(:seq), whose length shape inference cannot
-    # tie to seq (it is min(seq, 77)), and those unknown dims keep the attention and residual
-    # LayerNorm fusions from matching.
-    export_clip.export(module, example, path, name, output_names[0], {0: "batch"},
-                       dynamo=exporter == "clip_dynamo")
+    # "_seq": a dynamic sequence axis as python/export_clip.py exports the text towers.
+    axes = {0: "batch", 1: "seq"} if exporter.endswith("_seq") else {0: "batch"}
+    export_clip.export(module, example, path, name, output_names[0], axes,
+                       dynamo=exporter.startswith("clip_dynamo"))
     return onnx.load(path)
 
 
@@ -109,6 +123,11 @@ FIXTURES = {
     "open_clip_vision_12l_dynamo": (lambda: open_clip_12("vision"), "clip_dynamo", None),
     "open_clip_vision_12l_ts": (lambda: open_clip_12("vision"), "clip_ts", None),
     "open_clip_text_12l_dynamo": (lambda: open_clip_12("text"), "clip_dynamo", None),
+    # The text towers with export_clip.py's dynamic sequence axis (input_ids [batch, seq]).
+    "hf_clip_text_12l_dynseq_ts": (lambda: hf_clip_text_dynseq_12("eager"), "clip_ts_seq", None),
+    "hf_clip_text_12l_dynseq_sdpa_ts": (lambda: hf_clip_text_dynseq_12("sdpa"), "clip_ts_seq",
+                                        None),
+    "open_clip_text_12l_dynseq_dynamo": (lambda: open_clip_12("text"), "clip_dynamo_seq", None),
 }
 
 

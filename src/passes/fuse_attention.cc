@@ -26,7 +26,10 @@
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
 // < -1e9) -> causal=1 and dropped; any other constant -> kept as a constant input. A mask that
 // depends on a graph input (a padding mask) is kept as input 3; when it is And-ed (boolean) or
-// added (float) to an evaluable causal mask, the causal part becomes causal=1.
+// added (float) to an evaluable causal mask, the causal part becomes causal=1. With a dynamic
+// sequence axis (Sq and Sk the same symbol) a mask computed from that length alone is evaluated
+// with the symbol bound to several lengths (1 to 77) and counts as causal only if it is at each;
+// a kept runtime mask must not be computed from the shape of a node the fusion removes.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -171,6 +174,7 @@ class AttentionMatcher {
   std::optional<Decline> trace_seq_first(ValueId v, const std::vector<int>& want, const char* what,
                                          bool allow_scale, Source* src);
   bool is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const;
+  bool evaluates_causal(ValueId v, const Dim& sq, const Dim& sk, bool boolean);
   void trace_packed_seq_first(Source* src);
 
   Graph& g_;
@@ -593,6 +597,33 @@ bool AttentionMatcher::is_causal(const Tensor& t, int64_t sq, int64_t sk, bool b
   return true;
 }
 
+// Lengths a dynamic sequence axis is bound to when checking a mask built from shapes: the
+// smallest cases (one and two tokens), odd and even lengths, and CLIP's context length.
+constexpr int64_t kProbeLengths[] = {1, 2, 3, 4, 7, 16, 77};
+
+// True when `v` evaluates (up to broadcast) to the causal pattern over [sq, sk]. With static
+// lengths this is one evaluation. With a symbolic length (sq and sk the same single symbol, a
+// dynamic sequence axis) the mask must be computed from that length alone, no input data: it is
+// evaluated with the symbol bound to each probe length and must be causal at every one.
+bool AttentionMatcher::evaluates_causal(ValueId v, const Dim& sq, const Dim& sk, bool boolean) {
+  const DType want = boolean ? DType::kBool : DType::kFloat32;
+  if (sq.is_static() && sk.is_static()) {
+    std::optional<Tensor> c = eval_.up_to_broadcast(v);
+    return c && c->dtype() == want && is_causal(*c, sq.value(), sk.value(), boolean);
+  }
+  if (!sq.is_symbolic() || !sq.same_as(sk) || sq.symbols().size() != 1) return false;
+  const std::string& sym = sq.symbols().begin()->first;
+  for (int64_t n : kProbeLengths) {
+    const std::map<std::string, int64_t> bindings = {{sym, n}};
+    const std::optional<int64_t> len = sq.evaluate(bindings);
+    if (!len) return false;
+    ValueEvaluator bound(g_, bindings);
+    std::optional<Tensor> c = bound.up_to_broadcast(v);
+    if (!c || c->dtype() != want || !is_causal(*c, *len, *len, boolean)) return false;
+  }
+  return true;
+}
+
 std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_after,
                                                       const Dim& sq_dim, const Dim& sk_dim) {
   if (g_.values[m].dtype != DType::kFloat32) return Decline{"mask is not float32"};
@@ -618,6 +649,10 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
     mask_const = c;
     return std::nullopt;
   }
+  if (!sq_dim.is_static() && evaluates_causal(m, sq_dim, sk_dim, false)) {
+    causal = true;
+    return std::nullopt;
+  }
   if (factor_after != 1.0) return Decline{"the scores are scaled after a runtime mask is added"};
   const int mrank = rank_of(g_, m);
   // Where(And(causal, padding), 0, masked): the causal half becomes the flag and the padding half
@@ -625,7 +660,8 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
   // padding (left padding): with a finite "masked" value (HF's float32 lowest) the unfused
   // softmax spreads evenly over every key, the fused one over the visible keys only.
   const Node* where = producer_if(g_, m, "Where");
-  if (where != nullptr && sq > 0 && sk > 0) {
+  const bool lengths_known = sq_dim.is_known() && sk_dim.is_known();
+  if (where != nullptr && lengths_known) {
     auto on_true = eval_.exact(where->inputs[1]);
     auto on_false = eval_.exact(where->inputs[2]);
     ValueId cond = where->inputs[0];
@@ -639,10 +675,9 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
         on_true->element_as_double(0) == 0.0 && on_false->element_as_double(0) <= kMaskedBelow &&
         conj != nullptr) {
       for (int side = 0; side < 2; ++side) {
-        std::optional<Tensor> c = eval_.up_to_broadcast(conj->inputs[side]);
         const ValueId other = conj->inputs[1 - side];
         const int orank = rank_of(g_, other);
-        if (c && c->dtype() == DType::kBool && is_causal(*c, sq, sk, true) && orank >= 2 &&
+        if (evaluates_causal(conj->inputs[side], sq_dim, sk_dim, true) && orank >= 2 &&
             orank <= 4 && !eval_.up_to_broadcast(other)) {
           causal = true;
           new_where = NewWhere{other, where->inputs[1], where->inputs[2]};
@@ -652,13 +687,12 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
     }
   }
   // causal + padding as a float sum.
-  if (const Node* add = producer_if(g_, m, "Add"); add != nullptr && sq > 0 && sk > 0) {
+  if (const Node* add = producer_if(g_, m, "Add"); add != nullptr && lengths_known) {
     for (int side = 0; side < 2; ++side) {
-      std::optional<Tensor> c = eval_.up_to_broadcast(add->inputs[side]);
       const ValueId other = add->inputs[1 - side];
       const int orank = rank_of(g_, other);
-      if (c && c->dtype() == DType::kFloat32 && is_causal(*c, sq, sk, false) && orank >= 2 &&
-          orank <= 4 && g_.values[other].dtype == DType::kFloat32) {
+      if (evaluates_causal(add->inputs[side], sq_dim, sk_dim, false) && orank >= 2 && orank <= 4 &&
+          g_.values[other].dtype == DType::kFloat32) {
         causal = true;
         mask = other;
         return std::nullopt;
@@ -859,7 +893,8 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
     // be fully masked.
     const bool rows_safe =
         mask == kNoValue && !new_where &&
-        (!causal || (ss[2].is_static() && ss[3].is_static() && ss[2].value() <= ss[3].value()));
+        (!causal || ss[2].same_as(ss[3]) ||
+         (ss[2].is_static() && ss[3].is_static() && ss[2].value() <= ss[3].value()));
     bool const_safe = true;
     if (mask_const) {
       const Tensor& t = *mask_const;
@@ -1020,9 +1055,11 @@ void remove_orphans(Graph& g, std::vector<ValueId> start) {
 }
 
 // Every reader of the absorbed nodes' outputs (other than the replaced output) is absorbed too,
-// or is a Shape-computation chain that only feeds absorbed nodes.
+// or is a Shape-computation chain that only feeds absorbed nodes and computes none of `kept` (the
+// runtime mask values the fused node still reads: computed from an absorbed node's shape, they
+// would lose their input when the absorbed nodes go).
 bool only_read_inside(const Graph& g, const Uses& uses, const std::set<NodeId>& absorbed,
-                      ValueId replaced) {
+                      ValueId replaced, const std::set<ValueId>& kept) {
   for (NodeId id : absorbed) {
     for (ValueId out : g.nodes[id].outputs) {
       if (out == kNoValue || out == replaced) continue;
@@ -1039,7 +1076,7 @@ bool only_read_inside(const Graph& g, const Uses& uses, const std::set<NodeId>& 
           if (!seen.insert(s).second) continue;
           for (ValueId so : g.nodes[s].outputs) {
             if (so == kNoValue) continue;
-            if (is_graph_output(g, so)) return false;
+            if (is_graph_output(g, so) || kept.count(so) != 0) return false;
             for (NodeId rr : uses.of(so)) {
               if (absorbed.count(rr) == 0) stack.push_back(rr);
             }
@@ -1109,8 +1146,12 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
       continue;
     }
     const std::set<NodeId> absorbed(m.nodes.begin(), m.nodes.end());
-    if (!only_read_inside(graph, uses, absorbed, m.output)) {
-      ctx.near_miss(kPass, where, "an intermediate of the attention is used outside it");
+    std::set<ValueId> kept = {m.mask};
+    if (m.new_where) kept.insert(m.new_where->cond);
+    if (!only_read_inside(graph, uses, absorbed, m.output, kept)) {
+      ctx.near_miss(kPass, where,
+                    "an intermediate of the attention is used outside it (by a graph output, a "
+                    "data reader, or the computation of the mask the fused op would keep)");
       continue;
     }
 

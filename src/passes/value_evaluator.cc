@@ -35,11 +35,13 @@ std::optional<Tensor> ValueEvaluator::exact(ValueId v) {
   std::optional<Tensor> result;
   if (value.sym_value && value.has_shape && value.shape.size() <= 1 &&
       (value.dtype == DType::kInt64 || value.dtype == DType::kInt32)) {
-    // Shape arithmetic whose dims are all static (sym_value is filled by shape inference).
+    // Shape arithmetic whose dims are all static or bound (sym_value is filled by shape
+    // inference).
     std::vector<int64_t> ints;
     for (const Dim& d : *value.sym_value) {
-      if (!d.is_static()) break;
-      ints.push_back(d.value());
+      const std::optional<int64_t> x = d.evaluate(bindings_);
+      if (!x) break;
+      ints.push_back(*x);
     }
     if (ints.size() == value.sym_value->size()) {
       Tensor t = Tensor::from_int64(ints, value.shape.empty());
@@ -81,10 +83,16 @@ std::optional<Tensor> ValueEvaluator::run(const Node& node, ValueId v, bool broa
   if (depth_ >= kMaxDepth) return std::nullopt;
   const Value& value = graph_.values[v];
   if (!broadcast_inputs) {
-    // Exact evaluation needs a static shape (a symbolic dim means the value depends on an input).
+    // Exact evaluation needs a static shape (a symbolic dim means the value depends on an input,
+    // unless the symbol is bound).
     if (!value.has_shape) return std::nullopt;
-    auto shape = sym_shape_to_static(value.shape);
-    if (!shape || shape_numel(*shape) > kMaxElements) return std::nullopt;
+    std::vector<int64_t> shape;
+    for (const Dim& d : value.shape) {
+      const std::optional<int64_t> x = d.evaluate(bindings_);
+      if (!x) return std::nullopt;
+      shape.push_back(*x);
+    }
+    if (shape_numel(shape) > kMaxElements) return std::nullopt;
   }
   const CpuKernelFactory factory = CpuKernelRegistry::global().find(node.domain, node.op_type);
   if (factory == nullptr) return std::nullopt;

@@ -4,11 +4,15 @@
 //
 // Evaluation runs the CPU reference kernels on the subgraph's nodes. It never changes the graph:
 // a value that depends on a graph input, an unknown dim or an op without a kernel is simply not
-// evaluable.
+// evaluable. Constructed with bindings of shape symbols (e.g. {"seq": 7}), symbolic dims and
+// shape values evaluate under them: a value computed only from shapes (a causal mask built from
+// Shape, Range, Trilu) can then be checked at several lengths of a dynamic axis.
 #pragma once
 
 #include <map>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "ir/graph.h"
 #include "vitrt/tensor.h"
@@ -17,7 +21,8 @@ namespace vitrt {
 
 class ValueEvaluator {
  public:
-  explicit ValueEvaluator(const Graph& graph) : graph_(graph) {}
+  explicit ValueEvaluator(const Graph& graph, std::map<std::string, int64_t> bindings = {})
+      : graph_(graph), bindings_(std::move(bindings)) {}
 
   // The exact value of `v`, or nullopt.
   std::optional<Tensor> exact(ValueId v);
@@ -30,6 +35,7 @@ class ValueEvaluator {
   std::optional<Tensor> run(const Node& node, ValueId v, bool broadcast_inputs);
 
   const Graph& graph_;
+  const std::map<std::string, int64_t> bindings_;
   std::map<ValueId, std::optional<Tensor>> exact_cache_;
   std::map<ValueId, std::optional<Tensor>> broadcast_cache_;
   int depth_ = 0;
