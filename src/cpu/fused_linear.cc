@@ -89,16 +89,9 @@ Result<std::unique_ptr<CpuKernel>> make_linear_kernel(const KernelInit& init) {
     return invalid_argument("bias must be a constant float32 [", w->dim(1), "]");
   }
   auto kernel = std::make_unique<LinearKernel>(act, bf16, bias != nullptr, w->dim(0), w->dim(1));
-  // The weights are packed now for the row count the graph states (or ViT-B/16's 197 tokens
-  // when the batch is symbolic); another row count reuses that copy when its primitive wants
-  // the same layout and packs its own once otherwise.
-  int64_t example_m = 197;
-  const Value& x = init.graph.values[init.node.inputs[0]];
-  if (x.has_shape && !x.shape.empty()) {
-    const Dim rows = sym_shape_numel(SymShape(x.shape.begin(), x.shape.end() - 1));
-    if (rows.is_static() && rows.value() > 0) example_m = rows.value();
-  }
-  VITRT_RETURN_IF_ERROR(kernel->prepare(*w, example_m));
+  // The weights are packed now for a batch-1 run's rows; another row count reuses that copy
+  // when its primitive wants the same layout and packs its own once otherwise.
+  VITRT_RETURN_IF_ERROR(kernel->prepare(*w, example_rows(init.graph.values[init.node.inputs[0]])));
   return std::unique_ptr<CpuKernel>(std::move(kernel));
 }
 

@@ -171,12 +171,7 @@ Result<std::unique_ptr<CpuKernel>> make_matmul_kernel(const KernelInit& init) {
       shape_numel(b->shape()) ==
           (b->rank() == 1 ? b->dim(0) : b->dim(b->rank() - 2) * b->dim(b->rank() - 1))) {
     // The rows of the folded product: every dim of A but the last, when static.
-    int64_t example_m = 197;
-    const Value& a = init.graph.values[init.node.inputs[0]];
-    if (a.has_shape && !a.shape.empty()) {
-      const Dim rows = sym_shape_numel(SymShape(a.shape.begin(), a.shape.end() - 1));
-      if (rows.is_static() && rows.value() > 0) example_m = rows.value();
-    }
+    const int64_t example_m = example_rows(init.graph.values[init.node.inputs[0]]);
     Status s = kernel->prepare_constant_b(*b, example_m);
     if (!s.ok()) return s.with_context(init.node.describe());
   }

@@ -83,8 +83,10 @@ Result<uint64_t> write_plan_file(const std::string& path, const Graph& graph,
 
 // Parses plan bytes. Every field is bounds-checked; anything wrong is a kCorruptPlan error
 // that names `source` and what is wrong. Constants borrow from `data`, kept alive by `owner`.
+// `private_file_mapping`: `data` is a read-only MAP_PRIVATE file mapping, whose pages may be
+// dropped after the checksum reads them (they read back from the file); never for heap memory.
 Result<LoadedPlan> parse_plan(std::shared_ptr<const void> owner, const uint8_t* data, size_t size,
-                              const std::string& source);
+                              const std::string& source, bool private_file_mapping = false);
 // Memory-maps `path` and parses it.
 Result<LoadedPlan> read_plan_file(const std::string& path);
 

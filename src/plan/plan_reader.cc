@@ -289,7 +289,7 @@ Status read_graph(PlanByteReader& r, const WeightsView& weights, Graph& g) {
 }  // namespace
 
 Result<LoadedPlan> parse_plan(std::shared_ptr<const void> owner, const uint8_t* data, size_t size,
-                              const std::string& source) {
+                              const std::string& source, bool private_file_mapping) {
   auto bad = [&](const auto&... args) { return corrupt_plan("plan '", source, "': ", args...); };
   if (size < sizeof(kPlanMagic) || std::memcmp(data, kPlanMagic, sizeof(kPlanMagic)) != 0) {
     return bad("not a vitrt plan (the file does not start with \"VITRTPLN\")");
@@ -329,7 +329,25 @@ Result<LoadedPlan> parse_plan(std::shared_ptr<const void> owner, const uint8_t* 
                  "): the file is corrupt");
     }
   }
-  const uint32_t actual_body = crc32c(data + header_bytes, size - header_bytes);
+  // The check reads every byte of the mapping; each checked chunk's pages are dropped right
+  // away (the mapping is private and read-only, so they read back from the file when a kernel
+  // needs them). Otherwise the whole plan would sit in the process's memory at once, on top of
+  // the copies the kernels pack from it: a peak ONNX Runtime does not have.
+  uint32_t actual_body = 0;
+  {
+    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    constexpr size_t kChunk = size_t{16} << 20;
+    for (size_t at = header_bytes; at < size;) {
+      const size_t n = std::min(kChunk, size - at);
+      actual_body = crc32c(data + at, n, actual_body);
+      const uintptr_t first = (reinterpret_cast<uintptr_t>(data + at) + page - 1) / page * page;
+      const uintptr_t last = reinterpret_cast<uintptr_t>(data + at + n) / page * page;
+      if (private_file_mapping && first < last) {
+        (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+      }
+      at += n;
+    }
+  }
   if (actual_body != body_crc) {
     return bad("checksum mismatch over the sections (stored ", body_crc, ", computed ", actual_body,
                "): the file is corrupt or was modified");
@@ -392,7 +410,8 @@ Result<LoadedPlan> read_plan_file(const std::string& path) {
   // The mapping lives as long as any Tensor borrowed from it.
   std::shared_ptr<const void> owner(
       map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
-  Result<LoadedPlan> plan = parse_plan(owner, static_cast<const uint8_t*>(map), size, path);
+  Result<LoadedPlan> plan = parse_plan(owner, static_cast<const uint8_t*>(map), size, path,
+                                       /*private_file_mapping=*/true);
   if (plan.ok()) {
     plan->mapped_data = static_cast<const uint8_t*>(map);
     plan->mapped_bytes = size;
