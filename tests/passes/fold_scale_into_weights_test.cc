@@ -7,7 +7,7 @@ namespace {
 
 using testing::apply_pass;
 using testing::count_ops;
-using testing::expect_same_outputs;
+using testing::expect_outputs_close;
 using testing::random_tensor;
 using testing::TestGraph;
 
@@ -62,7 +62,7 @@ TEST(FoldScaleIntoWeights, OtherFactorsMatchWithinOneUlpOfScale) {
     auto [fused, applied] = apply_pass(s.g.graph(), fold_scale_into_weights);
     EXPECT_EQ(applied, 1);
     EXPECT_EQ(count_ops(fused, "Mul"), 0);
-    expect_same_outputs(s.g.graph(), fused, {x_value()}, 1e-5);
+    expect_outputs_close(s.g.graph(), fused, {x_value()}, 1e-5);
   }
   Tensor rank3 = layer_scale.reshaped({1, 1, kN}).value();
   ScaledLinear s3 = scaled_linear("Mul", rank3);
@@ -70,7 +70,7 @@ TEST(FoldScaleIntoWeights, OtherFactorsMatchWithinOneUlpOfScale) {
   ScaledLinear d = scaled_linear("Div", Tensor::from_float({3.0f}, true));
   auto [fused, applied] = apply_pass(d.g.graph(), fold_scale_into_weights);
   EXPECT_EQ(applied, 1);
-  expect_same_outputs(d.g.graph(), fused, {x_value()}, 1e-5);
+  expect_outputs_close(d.g.graph(), fused, {x_value()}, 1e-5);
 }
 
 TEST(FoldScaleIntoWeights, SharedWeightsAreNotChangedForTheOtherReader) {
@@ -84,7 +84,7 @@ TEST(FoldScaleIntoWeights, SharedWeightsAreNotChangedForTheOtherReader) {
   ASSERT_TRUE(g.infer().ok());
   auto [fused, applied] = apply_pass(g.graph(), fold_scale_into_weights);
   EXPECT_EQ(applied, 1);
-  expect_same_outputs(g.graph(), fused, {x_value()}, 0.0);
+  expect_outputs_close(g.graph(), fused, {x_value()}, 0.0);
 }
 
 TEST(FoldScaleIntoWeights, LookAlikesStay) {

@@ -7,7 +7,7 @@ namespace {
 
 using testing::apply_pass;
 using testing::count_ops;
-using testing::expect_same_outputs;
+using testing::expect_outputs_close;
 using testing::random_tensor;
 using testing::TestGraph;
 
@@ -56,7 +56,7 @@ TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
     const Node* linear = testing::find_op(fused, "Linear");
     ASSERT_NE(linear, nullptr);
     EXPECT_EQ(linear->attrs.get_string("activation", "none").value(), c.expected);
-    expect_same_outputs(s.g.graph(), fused, {x_value()}, 1e-5);
+    expect_outputs_close(s.g.graph(), fused, {x_value()}, 1e-5);
   }
 }
 

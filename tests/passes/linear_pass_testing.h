@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "passes/pass.h"
+#include "passes/run_pass.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
 
@@ -28,19 +29,6 @@ inline std::pair<Graph, int> apply_pass(const Graph& graph, PassFn pass,
   int applied = 0;
   for (const auto& [name, n] : ctx.applied_counts()) applied += n;
   return {std::move(out), applied};
-}
-
-// The outputs of `after` match those of `before` on `inputs` to `rel` of each output's scale.
-inline void expect_same_outputs(const Graph& before, const Graph& after,
-                                const std::vector<Tensor>& inputs, double rel) {
-  auto want = run_graph(before, inputs);
-  ASSERT_TRUE(want.ok()) << want.status().to_string();
-  auto got = run_graph(after, inputs);
-  ASSERT_TRUE(got.ok()) << got.status().to_string();
-  ASSERT_EQ(got->size(), want->size());
-  for (size_t i = 0; i < got->size(); ++i) {
-    EXPECT_TRUE(tensors_close_to_scale((*got)[i], (*want)[i], rel)) << "output " << i;
-  }
 }
 
 // The live node of `op_type`, or nullptr (the first when there are several).

@@ -39,10 +39,11 @@ inline PassResult run_pass(PassFn pass, Graph& graph) {
   return r;
 }
 
-// Runs both graphs on `inputs` and expects every output to match exactly (the clean-up passes
-// only move, fold or drop work, so the numbers must not move at all) with the same names.
-inline void expect_same_outputs(const Graph& before, const Graph& after,
-                                const std::vector<Tensor>& inputs) {
+// Runs both graphs on `inputs` and expects every output of `after` to keep its name and to
+// pass `agrees(actual, expected)` against the same output of `before`.
+template <typename Agrees>
+void expect_outputs_agree(const Graph& before, const Graph& after,
+                          const std::vector<Tensor>& inputs, Agrees agrees) {
   auto want = run_graph(before, inputs);
   ASSERT_TRUE(want.ok()) << want.status().to_string();
   auto got = run_graph(after, inputs);
@@ -51,8 +52,26 @@ inline void expect_same_outputs(const Graph& before, const Graph& after,
   ASSERT_EQ(after.outputs.size(), before.outputs.size());
   for (size_t i = 0; i < want->size(); ++i) {
     EXPECT_EQ(after.values[after.outputs[i]].name, before.values[before.outputs[i]].name);
-    EXPECT_TRUE(tensors_close((*got)[i], (*want)[i], Tolerance{0.0, 0.0})) << "output " << i;
+    EXPECT_TRUE(agrees((*got)[i], (*want)[i])) << "output " << i;
   }
+}
+
+// Exactly equal outputs: the clean-up passes only move, fold or drop work, so the numbers must
+// not move at all.
+inline void expect_same_outputs(const Graph& before, const Graph& after,
+                                const std::vector<Tensor>& inputs) {
+  expect_outputs_agree(before, after, inputs, [](const Tensor& a, const Tensor& e) {
+    return tensors_close(a, e, Tolerance{0.0, 0.0});
+  });
+}
+
+// Outputs within `rel` of each output's scale: a fusion may round differently from the ops it
+// replaces.
+inline void expect_outputs_close(const Graph& before, const Graph& after,
+                                 const std::vector<Tensor>& inputs, double rel = 1e-5) {
+  expect_outputs_agree(before, after, inputs, [rel](const Tensor& a, const Tensor& e) {
+    return tensors_close_to_scale(a, e, rel);
+  });
 }
 
 }  // namespace vitrt::testing
