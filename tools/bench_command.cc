@@ -35,10 +35,15 @@ constexpr const char* kHelp =
     "  --iterations K     timed runs, default 20\n"
     "  --warmup K         untimed runs first, default 3\n"
     "  --device D         cpu (default) or cuda (a plan built with --device cuda); latency is\n"
-    "                     end to end: input copies in, the run, output copies out\n"
+    "                     end to end: input copies in, the run, output copies out; on cuda\n"
+    "                     the GPU time of each phase is reported too (H2D, compute, D2H)\n"
     "  --json             print one JSON object as the last line of stdout: median_ms, p90_ms,\n"
     "                     p99_ms, mean_ms, min_ms, max_ms, throughput, batch, iterations,\n"
-    "                     warmup, device, model\n"
+    "                     warmup, device, model; on cuda also h2d_ms, compute_ms, d2h_ms\n"
+    "                     (medians of the GPU times) and data_transfers\n"
+    "  --no-data-transfers  (cuda) time the compute alone: inputs stay on the GPU from the\n"
+    "                     warm-up and nothing is copied in or out (trtexec's option of that\n"
+    "                     name; the peer to a PyTorch timing whose tensors live on the GPU)\n"
     "  --profile          after the timed runs, run again with per-node timing and print the\n"
     "                     time per op type and the slowest nodes (not part of the latency)\n"
     "  -h, --help         show this help\n"
@@ -257,7 +262,8 @@ int bench_command(const std::vector<std::string>& words) {
                                                   {"--warmup", "", true, false},
                                                   {"--device", "", true, false},
                                                   {"--json", "", false, false},
-                                                  {"--profile", "", false, false}});
+                                                  {"--profile", "", false, false},
+                                                  {"--no-data-transfers", "", false, false}});
   if (!parsed.ok()) return usage_error("bench", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -290,9 +296,9 @@ int bench_command(const std::vector<std::string>& words) {
   if (!engine.ok()) return failure("bench", engine.status());
   // The device is the plan's: a cuda plan runs on the GPU (built with --device cuda).
   if ((*engine)->device() != device) {
-    return failure("bench", invalid_argument("'", model, "' runs on device '",
-                                             (*engine)->device(), "', not '", device,
-                                             "': build the plan with --device ", device));
+    return failure(
+        "bench", invalid_argument("'", model, "' runs on device '", (*engine)->device(), "', not '",
+                                  device, "': build the plan with --device ", device));
   }
   Result<std::vector<std::vector<int64_t>>> shapes = resolve_shapes(**engine, given, *batch);
   if (!shapes.ok()) return failure("bench", shapes.status());
@@ -306,19 +312,36 @@ int bench_command(const std::vector<std::string>& words) {
   // Items per run: the batch dim of the first input when it has one.
   const int64_t items = !shapes->empty() && !(*shapes)[0].empty() ? (*shapes)[0][0] : *batch;
 
+  const bool transfers = !args.has("--no-data-transfers");
+  if (!transfers && device != "cuda") {
+    return usage_error("bench", "--no-data-transfers needs --device cuda");
+  }
   std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
-  for (int64_t i = 0; i < *warmup; ++i) {
+  // One run() even without warm-up when the inputs must be on the device for the reruns.
+  for (int64_t i = 0; i < std::max<int64_t>(*warmup, transfers ? 0 : 1); ++i) {
     Result<std::vector<NamedTensor>> r = context->run(inputs);
     if (!r.ok()) return failure("bench", r.status());
   }
-  std::vector<double> ms;
+  std::vector<double> ms, h2d, compute, d2h;
   ms.reserve(static_cast<size_t>(*iterations));
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < *iterations; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    Result<std::vector<NamedTensor>> r = context->run(inputs);
+    if (transfers) {
+      Result<std::vector<NamedTensor>> r = context->run(inputs);
+      if (!r.ok()) return failure("bench", r.status());
+      const RunTimes t = context->last_run_times();
+      if (t.measured) {
+        h2d.push_back(t.upload_ms);
+        compute.push_back(t.compute_ms);
+        d2h.push_back(t.download_ms);
+      }
+    } else {
+      Result<double> gpu_ms = context->rerun_on_device();
+      if (!gpu_ms.ok()) return failure("bench", gpu_ms.status());
+      compute.push_back(*gpu_ms);
+    }
     const auto t1 = std::chrono::steady_clock::now();
-    if (!r.ok()) return failure("bench", r.status());
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
   const double total_s =
@@ -343,6 +366,25 @@ int bench_command(const std::vector<std::string>& words) {
   std::printf("latency (ms): median %.3f  p90 %.3f  p99 %.3f  mean %.3f  min %.3f  max %.3f\n",
               median, p90, p99, mean, sorted.front(), sorted.back());
   std::printf("throughput: %.2f items/s\n", throughput);
+  const auto median_of = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  const double h2d_ms = median_of(h2d), compute_ms = median_of(compute), d2h_ms = median_of(d2h);
+  if (!compute.empty()) {
+    if (transfers) {
+      std::printf(
+          "GPU time (ms, median): H2D %.3f  compute %.3f  D2H %.3f  (host latency - GPU: "
+          "%.3f)\n",
+          h2d_ms, compute_ms, d2h_ms, median - (h2d_ms + compute_ms + d2h_ms));
+    } else {
+      std::printf(
+          "GPU time (ms, median): compute %.3f, no data transfers (host latency - GPU: "
+          "%.3f)\n",
+          compute_ms, median - compute_ms);
+    }
+  }
   if (args.has("--profile")) {
     Status profiled = print_profile(*context, inputs, *iterations);
     if (!profiled.ok()) return failure("bench", profiled);
@@ -351,10 +393,12 @@ int bench_command(const std::vector<std::string>& words) {
     std::printf(
         "{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"iterations\": %lld, "
         "\"warmup\": %lld, \"median_ms\": %.6f, \"p90_ms\": %.6f, \"p99_ms\": %.6f, "
-        "\"mean_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"throughput\": %.6f}\n",
+        "\"mean_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"throughput\": %.6f, "
+        "\"data_transfers\": %s, \"h2d_ms\": %.6f, \"compute_ms\": %.6f, \"d2h_ms\": %.6f}\n",
         json_escape(model).c_str(), device.c_str(), static_cast<long long>(items),
         static_cast<long long>(*iterations), static_cast<long long>(*warmup), median, p90, p99,
-        mean, sorted.front(), sorted.back(), throughput);
+        mean, sorted.front(), sorted.back(), throughput, transfers ? "true" : "false", h2d_ms,
+        compute_ms, d2h_ms);
   }
   return kExitOk;
 }

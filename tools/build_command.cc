@@ -47,6 +47,9 @@ constexpr const char* kHelp =
     "  --timing-cache FILE  cuda: reuse the GEMM timings in FILE and add the new ones, so a\n"
     "                       rebuild on the same GPU skips the timing (a bad file is ignored)\n"
     "  --no-tactics         cuda: skip the timing; cuBLASLt's heuristic picks at run time\n"
+    "  --exact-gelu         cuda fp16/bf16: never time erf GELU as cuBLASLt's tanh-form GELU\n"
+    "                       epilogue (at most 4.7e-4 from erf, below fp16's rounding of GELU\n"
+    "                       outputs; taken only where faster, and said in --verbose)\n"
     "  --verbose            log each build step, each fusion applied (pattern, nodes absorbed)\n"
     "                       and each near miss with the reason it was not applied\n"
     "  --no-optimize        keep the graph as imported (no clean-up, no fusions)\n"
@@ -67,6 +70,7 @@ int build_command(const std::vector<std::string>& words) {
                                                   {"--profile", "", true, true},
                                                   {"--timing-cache", "", true, false},
                                                   {"--no-tactics", "", false, false},
+                                                  {"--exact-gelu", "", false, false},
                                                   {"--no-optimize", "", false, false}});
   if (!parsed.ok()) return usage_error("build", parsed.status().message());
   const CliArgs& args = *parsed;
@@ -104,6 +108,7 @@ int build_command(const std::vector<std::string>& words) {
   options.profiles = args.get_all("--profile");
   options.timing_cache = args.get("--timing-cache");
   options.select_tactics = !args.has("--no-tactics");
+  options.exact_gelu = args.has("--exact-gelu");
   if (clip_dir && !options.profiles.empty()) {
     return usage_error("build",
                        "--profile applies to one ONNX model; a CLIP folder's towers have "

@@ -26,6 +26,10 @@ struct BuildOptions {
   bool select_tactics = true;
   // CUDA builds: file of earlier tactic timings (read, then rewritten); empty: none.
   std::string timing_cache;
+  // CUDA fp16/bf16 builds: never let an erf GELU run as cuBLASLt's tanh-form GELU epilogue.
+  // (Off by default: the tanh form differs from erf by at most 4.7e-4, below fp16's own
+  // rounding of GELU outputs, and the tactic timing takes it only where it is faster.)
+  bool exact_gelu = false;
   // Receives the build log line by line (what was imported, folded, fused, and why not).
   std::function<void(const std::string&)> log;
 };

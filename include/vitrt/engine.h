@@ -37,9 +37,27 @@ struct NodeProfile {
   int64_t runs = 0;
 };
 
+// Where the device time of one run went (trtexec's H2D / GPU compute / D2H), in ms; measured
+// with GPU events by backends that have a device, `measured` false elsewhere.
+struct RunTimes {
+  bool measured = false;
+  double upload_ms = 0.0;    // inputs from host memory to the device
+  double compute_ms = 0.0;   // the model's kernels
+  double download_ms = 0.0;  // outputs back to host memory
+};
+
 class ExecutionContext {
  public:
   virtual ~ExecutionContext() = default;
+  // The phases of the last successful run().
+  virtual RunTimes last_run_times() const { return {}; }
+  // Runs the model again on the inputs of the last run() that are still on the device, copying
+  // nothing in or out (trtexec's --noDataTransfers: what the compute alone costs, as when a
+  // pipeline keeps its tensors on the GPU), and returns the GPU time in ms. Backends without
+  // device memory say so.
+  virtual Result<double> rerun_on_device() {
+    return Status(StatusCode::kUnsupported, "this backend has no device-resident inputs to rerun");
+  }
   // Per-node timing (like trtexec's --dumpProfile). Off by default: it adds a clock read per
   // node. Turning it on clears what was collected.
   virtual void set_profiling(bool enabled) = 0;

@@ -236,6 +236,9 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   }
   __syncthreads();
 
+  // A warp whose 16 rows are all past the sequence (ViT's 197 tokens leave 3 of the last
+  // block's 4 warps empty) only helps stage tiles and meets the barriers.
+  const bool active = q0 + warp * 16 < a.sq;
   // Rows g and g + 8 of the warp's 16: running max (exp2 domain), sum, output accumulators.
   const int64_t row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
@@ -266,6 +269,8 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     // Keys of this tile inside the sequence; 16-key steps past them are skipped (their scores
     // are masked below, their P is zero).
     const int64_t valid = a.sk - k0 < kTcKeys ? a.sk - k0 : kTcKeys;
+    // 8-key groups of scores that are computed: the 16-key steps holding valid keys.
+    const int groups = static_cast<int>((valid + 15) / 16) * 2;
     cp_async_wait<1>();
     __syncthreads();
 
@@ -276,7 +281,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     for (int kk = 0; kk < kD / 16; ++kk) {
 #pragma unroll
       for (int n = 0; n < kTcKeys / 8; n += 2) {
-        if (n * 8 >= valid) continue;  // block-uniform
+        if (n >= groups || !active) continue;  // warp-uniform
         uint32_t kf[4];
         const int key = n * 8 + (lane & 7) + (lane >> 4) * 8;
         ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
@@ -294,77 +299,81 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     // tiles of unmasked attention (most of them) skip the per-element index math.
     const bool edge = mask != nullptr || k0 + kTcKeys > a.sk ||
                       (a.causal && k0 + kTcKeys - 1 > q0 + (a.sk - a.sq));
-    float tile_max[2] = {-INFINITY, -INFINITY};
-    if (edge) {
-#pragma unroll
-      for (int n = 0; n < kTcKeys / 8; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int r = e >> 1;
-          const int64_t i = row_i[r], j = k0 + n * 8 + 2 * t + (e & 1);
-          float x = s[n][e] * scale_log2;
-          if (j >= a.sk || (a.causal && j > i + (a.sk - a.sq))) {
-            x = -INFINITY;
-          } else if (mask != nullptr && i < a.sq) {
-            x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] + i * a.mask_strides[2] +
-                           j * a.mask_strides[3]]) *
-                 1.4426950408889634f;
-          }
-          s[n][e] = x;
-          tile_max[r] = fmaxf(tile_max[r], x);
-        }
-      }
-    } else {
-#pragma unroll
-      for (int n = 0; n < kTcKeys / 8; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          s[n][e] *= scale_log2;
-          tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
-        }
-      }
-    }
-    float corr[2], m_use[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 1));
-      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 2));
-      const float m_new = fmaxf(m_run[r], tile_max[r]);
-      // While every key of a row is masked, m stays -inf; 0 keeps exp2 away from inf - inf.
-      m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
-      corr[r] = exp2f(m_run[r] - m_use[r]);
-      m_run[r] = m_new;
-    }
-    float psum[2] = {0.0f, 0.0f};
     uint32_t pf[kTcKeys / 16][4];  // P as A fragments, one set per 16 keys
+    if (active) {
+      float tile_max[2] = {-INFINITY, -INFINITY};
+      if (edge) {
 #pragma unroll
-    for (int n = 0; n < kTcKeys / 8; ++n) {
-      const float p0 = exp2f(s[n][0] - m_use[0]), p1 = exp2f(s[n][1] - m_use[0]);
-      const float p2 = exp2f(s[n][2] - m_use[1]), p3 = exp2f(s[n][3] - m_use[1]);
-      psum[0] += p0 + p1;
-      psum[1] += p2 + p3;
-      pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
-      pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
-    }
+        for (int n = 0; n < kTcKeys / 8; ++n) {
+          if (n >= groups) continue;  // past the sequence: never read below
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      psum[r] += __shfl_xor_sync(~0u, psum[r], 1);
-      psum[r] += __shfl_xor_sync(~0u, psum[r], 2);
-      l_run[r] = l_run[r] * corr[r] + psum[r];
-    }
+          for (int e = 0; e < 4; ++e) {
+            const int r = e >> 1;
+            const int64_t i = row_i[r], j = k0 + n * 8 + 2 * t + (e & 1);
+            float x = s[n][e] * scale_log2;
+            if (j >= a.sk || (a.causal && j > i + (a.sk - a.sq))) {
+              x = -INFINITY;
+            } else if (mask != nullptr && i < a.sq) {
+              x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] + i * a.mask_strides[2] +
+                             j * a.mask_strides[3]]) *
+                   1.4426950408889634f;
+            }
+            s[n][e] = x;
+            tile_max[r] = fmaxf(tile_max[r], x);
+          }
+        }
+      } else {
 #pragma unroll
-    for (int n = 0; n < kD / 8; ++n) {
-      o[n][0] *= corr[0];
-      o[n][1] *= corr[0];
-      o[n][2] *= corr[1];
-      o[n][3] *= corr[1];
-    }
+        for (int n = 0; n < kTcKeys / 8; ++n) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            s[n][e] *= scale_log2;
+            tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
+          }
+        }
+      }
+      float corr[2], m_use[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 1));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 2));
+        const float m_new = fmaxf(m_run[r], tile_max[r]);
+        // While every key of a row is masked, m stays -inf; 0 keeps exp2 away from inf - inf.
+        m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+        corr[r] = exp2f(m_run[r] - m_use[r]);
+        m_run[r] = m_new;
+      }
+      float psum[2] = {0.0f, 0.0f};
+#pragma unroll
+      for (int n = 0; n < kTcKeys / 8; ++n) {
+        if (n >= groups) continue;  // the P V loop skips these 16-key steps
+        const float p0 = exp2f(s[n][0] - m_use[0]), p1 = exp2f(s[n][1] - m_use[0]);
+        const float p2 = exp2f(s[n][2] - m_use[1]), p3 = exp2f(s[n][3] - m_use[1]);
+        psum[0] += p0 + p1;
+        psum[1] += p2 + p3;
+        pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
+        pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        psum[r] += __shfl_xor_sync(~0u, psum[r], 1);
+        psum[r] += __shfl_xor_sync(~0u, psum[r], 2);
+        l_run[r] = l_run[r] * corr[r] + psum[r];
+      }
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        o[n][0] *= corr[0];
+        o[n][1] *= corr[0];
+        o[n][2] *= corr[1];
+        o[n][3] *= corr[1];
+      }
+    }  // active
 
     cp_async_wait<1>();  // V of this tile; K of the next may still be loading
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < kTcKeys / 16; ++kk) {
-      if (kk * 16 >= valid) continue;  // block-uniform
+      if (kk * 16 >= valid || !active) continue;  // warp-uniform
 #pragma unroll
       for (int n = 0; n < kD / 8; n += 2) {
         uint32_t vf[4];

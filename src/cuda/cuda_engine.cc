@@ -238,6 +238,9 @@ class CudaExecutionContext final : public ExecutionContext {
     // A failed run may leave staging copies in flight.
     if (stream_ != nullptr) cudaStreamSynchronize(stream_);
     plans_.clear();
+    for (cudaEvent_t e : phase_) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
     for (StageSlot& slot : stage_) {
       if (slot.done != nullptr) cudaEventDestroy(slot.done);
       if (slot.host != nullptr) cudaFreeHost(slot.host);
@@ -255,7 +258,25 @@ class CudaExecutionContext final : public ExecutionContext {
       return internal_error("cuBLASLt could not be initialised");
     }
     VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&workspace_, kWorkspaceBytes), "cuBLASLt workspace");
+    for (cudaEvent_t& e : phase_) {
+      VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e), "creating a timing event");
+    }
     return Status::ok_status();
+  }
+
+  RunTimes last_run_times() const override { return last_times_; }
+
+  Result<double> rerun_on_device() override {
+    if (last_plan_ == nullptr) {
+      return invalid_argument("rerun_on_device needs a successful run() first (its inputs)");
+    }
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[1], stream_), "timing event");
+    VITRT_RETURN_IF_ERROR(launch_compute(*last_plan_));
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[2], stream_), "timing event");
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(phase_[2]), "running the model");
+    float ms = 0.0f;
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, phase_[1], phase_[2]), "timing event");
+    return static_cast<double>(ms);
   }
 
   void set_profiling(bool enabled) override {
@@ -286,23 +307,17 @@ class CudaExecutionContext final : public ExecutionContext {
     }
     ShapePlan& plan = *it->second;
     VITRT_RETURN_IF_ERROR(reserve_arena(plan.arena_bytes));
+    last_plan_ = nullptr;
+    last_times_ = RunTimes{};
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[0], stream_), "timing event");
     for (size_t i = 0; i < g.inputs.size(); ++i) {
       const Tensor& t = slots[g.inputs[i]];
       VITRT_RETURN_IF_ERROR(
           upload(static_cast<char*>(plan.block) + plan.input_staging[i], t.raw_data(), t.nbytes()));
     }
-    if (profiling_) {
-      VITRT_RETURN_IF_ERROR(launch_all(plan, true));
-    } else if (s_->options.cuda_graphs && !plan.graph_failed) {
-      if (plan.graph_exec == nullptr) VITRT_RETURN_IF_ERROR(capture(plan));
-      if (plan.graph_exec != nullptr) {
-        VITRT_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(plan.graph_exec, stream_), "graph launch");
-      } else {
-        VITRT_RETURN_IF_ERROR(launch_all(plan, false));
-      }
-    } else {
-      VITRT_RETURN_IF_ERROR(launch_all(plan, false));
-    }
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[1], stream_), "timing event");
+    VITRT_RETURN_IF_ERROR(launch_compute(plan));
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[2], stream_), "timing event");
     std::vector<NamedTensor> outputs;
     for (size_t i = 0; i < g.outputs.size(); ++i) {
       const ValueId id = g.outputs[i];
@@ -323,7 +338,16 @@ class CudaExecutionContext final : public ExecutionContext {
           "copying an output from the GPU");
       outputs.push_back({v.name, std::move(t)});
     }
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[3], stream_), "timing event");
     VITRT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "running the model");
+    float ms[3] = {0.0f, 0.0f, 0.0f};
+    bool timed = true;
+    for (int k = 0; k < 3; ++k) {
+      timed = timed && cudaEventElapsedTime(&ms[k], phase_[k], phase_[k + 1]) == cudaSuccess;
+    }
+    if (timed) last_times_ = RunTimes{true, ms[0], ms[1], ms[2]};
+    cudaGetLastError();
+    last_plan_ = &plan;
     return outputs;
   }
 
@@ -588,6 +612,20 @@ class CudaExecutionContext final : public ExecutionContext {
     return Status::ok_status();
   }
 
+  // The model's kernels for one shape: one graph replay (captured on first use), or eager
+  // launches (profiling, graphs off, or a capture that failed).
+  Status launch_compute(ShapePlan& plan) {
+    if (profiling_) return launch_all(plan, true);
+    if (s_->options.cuda_graphs && !plan.graph_failed) {
+      if (plan.graph_exec == nullptr) VITRT_RETURN_IF_ERROR(capture(plan));
+      if (plan.graph_exec != nullptr) {
+        VITRT_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(plan.graph_exec, stream_), "graph launch");
+        return Status::ok_status();
+      }
+    }
+    return launch_all(plan, false);
+  }
+
   Status capture(ShapePlan& plan) {
     VITRT_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
                                "graph capture");
@@ -697,6 +735,10 @@ class CudaExecutionContext final : public ExecutionContext {
   void* arena_ = nullptr;
   size_t arena_bytes_ = 0;
   std::map<std::vector<std::vector<int64_t>>, std::unique_ptr<ShapePlan>> plans_;
+  // Events around the input copies, the compute and the output copies of a run.
+  cudaEvent_t phase_[4] = {nullptr, nullptr, nullptr, nullptr};
+  RunTimes last_times_;
+  ShapePlan* last_plan_ = nullptr;  // the last successful run's (its inputs stay on the device)
   bool profiling_ = false;
   std::map<NodeId, double> step_ms_;
   int64_t profiled_runs_ = 0;
@@ -831,6 +873,7 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
   tuner.cache = &cache;
   tuner.device_key = str_cat(info.name, "|", compiled_arch(), "|cublasLt ", cublasLtGetVersion());
   tuner.verbose = t.verbose;
+  tuner.tanh_gelu = t.tanh_gelu_epilogue;
   tuner.log = t.log;
   VITRT_ASSIGN_OR_RETURN(CudaEngineOptions o, options_of(m));
   o.cuda_graphs = false;  // timing runs eagerly, outside any capture

@@ -43,7 +43,8 @@ struct DeviceTensor {
 struct GemmTactic {
   int64_t m = 0;
   // 0: bias (and ReLU / tanh GELU) in cuBLASLt's epilogue, other activations in a pass after;
-  // 1: plain GEMM, then one bias + activation kernel.
+  // 1: plain GEMM, then one bias + activation kernel; 2: an erf GELU computed by cuBLASLt's
+  // bias + tanh-form GELU epilogue (fp16/bf16 builds that allow it: see TacticTuner).
   int mode = 0;
   cublasLtMatmulAlgo_t algo{};
 };
@@ -58,6 +59,9 @@ struct TacticTuner {
   vitrt::TimingCache* cache = nullptr;  // consulted before timing, filled after
   std::string device_key;               // GPU name, architecture, cuBLASLt version
   bool verbose = false;
+  // fp16/bf16 Linear layers with an erf GELU may time mode 2 (the tanh form, at most 4.7e-4
+  // from erf: below the rounding of fp16 GELU outputs); off with `vitrt build --exact-gelu`.
+  bool tanh_gelu = false;
   std::function<void(const std::string&)> log;
   std::map<std::string, GemmTactic> by_problem;       // timed this build, by cache key
   std::map<NodeId, std::vector<GemmTactic>> by_node;  // chosen per node, per m

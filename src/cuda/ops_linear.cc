@@ -354,6 +354,10 @@ bool parse_algo_hex(const std::string& hex, cublasLtMatmulAlgo_t* a) {
   return true;
 }
 
+const char* mode_name(int mode) {
+  return mode == 0 ? "epilogue" : (mode == 1 ? "bias+act kernel" : "tanh-form GELU epilogue");
+}
+
 class LinearKernel final : public CudaKernel {
  public:
   LinearKernel(UnaryOp act, NodeId node, std::vector<GemmTactic> tactics)
@@ -420,12 +424,22 @@ class LinearKernel final : public CudaKernel {
     return best;
   }
 
+  // Mode 2 replaces an erf GELU by cuBLASLt's tanh-form epilogue: only for fp16/bf16 builds
+  // that allow it (the difference is below those types' rounding of the GELU output).
+  bool has_mode2(const LaunchContext& ctx, DType type, bool has_bias) const {
+    return act_ == UnaryOp::kGelu && has_bias && type != DType::kFloat32 && ctx.tuner != nullptr &&
+           ctx.tuner->tanh_gelu;
+  }
+
   GemmCall call_for_mode(const GemmCall& base, const void* bias, int mode) const {
     GemmCall g = base;
     if (mode == 0) {
       g.bias = bias;
       g.relu = act_ == UnaryOp::kRelu;
       g.gelu_tanh = act_ == UnaryOp::kGeluTanh;
+    } else if (mode == 2) {
+      g.bias = bias;
+      g.gelu_tanh = true;
     }
     return g;
   }
@@ -433,6 +447,7 @@ class LinearKernel final : public CudaKernel {
   Status post_pass(const LaunchContext& ctx, DType type, const GemmCall& g, const void* bias,
                    int mode) const {
     const bool own_act = act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu;
+    if (mode == 2) return Status::ok_status();
     if (mode == 0 && !own_act) return Status::ok_status();
     if (mode == 1 && bias == nullptr && !own_act) return Status::ok_status();
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(type));
@@ -455,10 +470,10 @@ class LinearKernel final : public CudaKernel {
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, const GemmCall& base,
                             const void* bias) {
     TacticTuner& tu = *ctx.tuner;
-    const std::string problem =
-        str_cat(tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n",
-                base.n, "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "", "|ws",
-                ctx.workspace_bytes);
+    const std::string problem = str_cat(
+        tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n", base.n,
+        "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
+        has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes);
     const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
                                            bias != nullptr ? "+bias" : "");
     auto record = [&](GemmTactic t) {
@@ -477,7 +492,8 @@ class LinearKernel final : public CudaKernel {
         char hex[160] = {0};
         int mode = -1;
         if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) == 2 &&
-            (mode == 0 || (mode == 1 && has_mode1(bias != nullptr))) &&
+            (mode == 0 || (mode == 1 && has_mode1(bias != nullptr)) ||
+             (mode == 2 && has_mode2(ctx, type, bias != nullptr))) &&
             parse_algo_hex(hex, &t.algo)) {
           t.mode = mode;
           LtObjects check;
@@ -501,8 +517,9 @@ class LinearKernel final : public CudaKernel {
     float best_ms = -1.0f, heuristic_ms = -1.0f;
     std::string lines;
     int tried = 0;
-    for (int mode = 0; mode < 2; ++mode) {
+    for (int mode = 0; mode < 3; ++mode) {
       if (mode == 1 && !has_mode1(bias != nullptr)) continue;
+      if (mode == 2 && !has_mode2(ctx, type, bias != nullptr)) continue;
       const GemmCall g = call_for_mode(base, bias, mode);
       LtObjects lt;
       VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, g, lt));
@@ -525,8 +542,7 @@ class LinearKernel final : public CudaKernel {
         ms /= kTimed;
         ++tried;
         if (mode == 0 && i == 0) heuristic_ms = ms;
-        lines +=
-            str_cat("\n  ", mode == 0 ? "epilogue" : "bias+act kernel", " #", i, ": ", ms, " ms");
+        lines += str_cat("\n  ", mode_name(mode), " #", i, ": ", ms, " ms");
         if (best_ms < 0.0f || ms < best_ms) {
           best_ms = ms;
           best.mode = mode;
@@ -547,8 +563,8 @@ class LinearKernel final : public CudaKernel {
     }
     if (tu.log) {
       tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates, chose ",
-                     best.mode == 0 ? "epilogue" : "bias+act kernel", " ", best_ms,
-                     " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
+                     mode_name(best.mode), " ", best_ms, " ms (heuristic's first: ", heuristic_ms,
+                     " ms)", tu.verbose ? lines : ""));
     }
     return record(best);
   }
@@ -805,7 +821,7 @@ Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& 
     GemmTactic t;
     t.m = ints[i];
     t.mode = static_cast<int>(ints[i + 1]);
-    if (t.m < 1 || (t.mode != 0 && t.mode != 1)) {
+    if (t.m < 1 || t.mode < 0 || t.mode > 2) {
       return invalid_model("attribute '", kGemmTacticsAttr, "': tactic ", i / kTacticInts,
                            " has m ", t.m, " and mode ", t.mode);
     }

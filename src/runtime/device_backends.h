@@ -21,7 +21,8 @@ struct TacticOptions {
   using ShapeSets = std::vector<ShapeSet>;
   // Input shapes to tune for, one set per run (each profile's opt shapes, or default batches).
   ShapeSets shape_sets;
-  std::string timing_cache;  // file path, or empty
+  std::string timing_cache;        // file path, or empty
+  bool tanh_gelu_epilogue = true;  // fp16/bf16: erf GELU may run as the tanh-form epilogue
   bool verbose = false;
   std::function<void(const std::string&)> log;
 };

@@ -155,6 +155,20 @@ const std::map<std::string, Builder>& cases() {
          c.g.output(c.g.op("Concat", {x, y}, attrs([](Attributes& a) { a.set_int("axis", 1); })));
          c.inputs = {rnd({2, 3, 5}, 13), rnd({2, 4, 5}, 14)};
        }},
+      // Inner rows of whole 16-byte vectors: the copies move wide elements (widen_copy).
+      {"ConcatClsToken",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 1, 16});
+         ValueId y = c.g.input("y", DType::kFloat32, {3, 6, 16});
+         c.g.output(c.g.op("Concat", {x, y}, attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {rnd({3, 1, 16}, 33), rnd({3, 6, 16}, 34)};
+       }},
+      {"TransposeWideRows",
+       [](Case& c) {
+         unary(c, "Transpose", {2, 3, 5, 8}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("perm", {0, 2, 1, 3});
+               }));
+       }},
       {"SliceNegativeStep",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {5, 9, 7});
@@ -516,26 +530,30 @@ INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
                          ::testing::Combine(::testing::Values("fp32", "fp16", "bf16"),
                                             ::testing::Values(45, 768, 1000, 2056)));
 
-class CudaPatchify : public ::testing::TestWithParam<std::string> {};
+// precision, patch height, patch width, image height, image width: 4x5 patches take the
+// element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are whole 16-byte vectors.
+using PatchParam = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t>;
+class CudaPatchify : public ::testing::TestWithParam<PatchParam> {};
 
 TEST_P(CudaPatchify, PatchifyMatchesLayout) {
   VITRT_REQUIRE_GPU();
-  const std::string precision = GetParam();
+  const auto [precision, ph, pw, h, w] = GetParam();
+  const int64_t gw = w / pw, p = (h / ph) * gw, k = 3 * ph * pw;
   TestGraph g(17);
-  ValueId x = g.input("x", DType::kFloat32, {2, 3, 12, 20});
+  ValueId x = g.input("x", DType::kFloat32, {2, 3, h, w});
   Attributes at;
-  at.set_ints("patch", {4, 5});
+  at.set_ints("patch", {ph, pw});
   g.output(g.op("Patchify", {x}, at, "vitrt"));
   mark_float_outputs(g);
-  Tensor in = rnd({2, 3, 12, 20}, 60);
-  Tensor expected = Tensor::zeros(DType::kFloat32, {2, 12, 60});
+  Tensor in = rnd({2, 3, h, w}, 60);
+  Tensor expected = Tensor::zeros(DType::kFloat32, {2, p, k});
   for (int64_t bi = 0; bi < 2; ++bi) {
-    for (int64_t p = 0; p < 12; ++p) {
-      for (int64_t f = 0; f < 60; ++f) {
-        const int64_t ch = f / 20, i = (f / 5) % 4, j = f % 5;
-        const int64_t y = (p / 4) * 4 + i, xx = (p % 4) * 5 + j;
-        expected.data<float>()[(bi * 12 + p) * 60 + f] =
-            in.data<float>()[((bi * 3 + ch) * 12 + y) * 20 + xx];
+    for (int64_t pi = 0; pi < p; ++pi) {
+      for (int64_t f = 0; f < k; ++f) {
+        const int64_t ch = f / (ph * pw), i = (f / pw) % ph, j = f % pw;
+        const int64_t y = (pi / gw) * ph + i, xx = (pi % gw) * pw + j;
+        expected.data<float>()[(bi * p + pi) * k + f] =
+            in.data<float>()[((bi * 3 + ch) * h + y) * w + xx];
       }
     }
   }
@@ -544,7 +562,12 @@ TEST_P(CudaPatchify, PatchifyMatchesLayout) {
   EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
 }
 
-INSTANTIATE_TEST_SUITE_P(cuda, CudaPatchify, ::testing::Values("fp32", "fp16", "bf16"));
+INSTANTIATE_TEST_SUITE_P(
+    cuda, CudaPatchify,
+    ::testing::Values(PatchParam{"fp32", 4, 5, 12, 20}, PatchParam{"fp16", 4, 5, 12, 20},
+                      PatchParam{"bf16", 4, 5, 12, 20}, PatchParam{"fp32", 4, 4, 12, 20},
+                      PatchParam{"fp16", 8, 8, 16, 40}, PatchParam{"bf16", 8, 8, 24, 16},
+                      PatchParam{"fp16", 16, 16, 32, 48}));
 
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);

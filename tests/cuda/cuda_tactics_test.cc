@@ -30,7 +30,8 @@ struct Built {
 };
 
 Result<Built> build(const std::string& fixture, const std::string& tag,
-                    const std::vector<std::string>& profiles, const std::string& cache) {
+                    const std::vector<std::string>& profiles, const std::string& cache,
+                    bool exact_gelu = false) {
   Built b;
   b.plan =
       (fs::temp_directory_path() / ("vitrt_tactics_" + fixture + "_" + tag + ".plan")).string();
@@ -39,6 +40,7 @@ Result<Built> build(const std::string& fixture, const std::string& tag,
   options.precision = "fp16";
   options.profiles = profiles;
   options.timing_cache = cache;
+  options.exact_gelu = exact_gelu;
   options.log = [&](const std::string& line) { b.log += line + "\n"; };
   VITRT_RETURN_IF_ERROR(
       build_plan((golden_root() / fixture / "model.onnx").string(), b.plan, options).status());
@@ -108,7 +110,7 @@ TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
   std::vector<int64_t> cut(ints.begin(), ints.end() - 1);
   EXPECT_FALSE(cuda::decode_gemm_tactics(cut).ok());
   std::vector<int64_t> bad_mode = ints;
-  bad_mode[1] = 2;
+  bad_mode[1] = 3;
   EXPECT_FALSE(cuda::decode_gemm_tactics(bad_mode).ok());
   std::vector<int64_t> bad_m = ints;
   bad_m[10] = 0;
@@ -203,6 +205,35 @@ TEST(CudaTacticsCache, RebuildTakesEveryChoiceFromTheCache) {
   ASSERT_TRUE(third.ok()) << third.status().to_string();
   EXPECT_NE(third->log.find("ignored"), std::string::npos) << third->log;
   EXPECT_EQ(third->log.find(": 0 GEMM problems timed"), std::string::npos) << third->log;
+}
+
+// --exact-gelu: no GELU layer may carry mode 2 (cuBLASLt's tanh-form epilogue), and the
+// choices of a build that allows it are not reused from the timing cache.
+TEST(CudaTacticsExactGelu, NoTanhFormWhenExactIsAsked) {
+  VITRT_REQUIRE_GPU();
+  const std::string cache = (fs::temp_directory_path() / "vitrt_tactics_exact.cache").string();
+  std::error_code ec;
+  fs::remove(cache, ec);
+  Result<Built> approx = build("timm_vit_tiny_ts17", "approx", {}, cache);
+  ASSERT_TRUE(approx.ok()) << approx.status().to_string();
+  Result<Built> exact = build("timm_vit_tiny_ts17", "exact", {}, cache, true);
+  ASSERT_TRUE(exact.ok()) << exact.status().to_string();
+  Result<LoadedPlan> plan = read_plan_file(exact->plan);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  int gelu_layers = 0;
+  for (const Node& n : plan->graph.nodes) {
+    if (!n.attrs.has(cuda::kGemmTacticsAttr)) continue;
+    Result<std::string> act = n.attrs.get_string("activation", "none");
+    if (act.ok() && *act == "gelu") ++gelu_layers;
+    Result<std::vector<int64_t>> ints = n.attrs.require_ints(cuda::kGemmTacticsAttr);
+    ASSERT_TRUE(ints.ok()) << ints.status().to_string();
+    Result<std::vector<cuda::GemmTactic>> t = cuda::decode_gemm_tactics(*ints);
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    for (const cuda::GemmTactic& g : *t) EXPECT_NE(g.mode, 2) << n.name;
+  }
+  EXPECT_GT(gelu_layers, 0);
+  // The GELU problems were timed again rather than taken from the approximate build's entries.
+  EXPECT_EQ(exact->log.find(": 0 GEMM problems timed"), std::string::npos) << exact->log;
 }
 
 }  // namespace
