@@ -292,7 +292,10 @@ int bench_command(const std::vector<std::string>& words) {
     given[kv->first] = *dims;
   }
   const std::string model = args.positionals()[0];
+  const auto load_start = std::chrono::steady_clock::now();
   Result<std::shared_ptr<Engine>> engine = load_model(model);
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   if (!engine.ok()) return failure("bench", engine.status());
   // The device is the plan's: a cuda plan runs on the GPU (built with --device cuda).
   if ((*engine)->device() != device) {
@@ -317,10 +320,16 @@ int bench_command(const std::vector<std::string>& words) {
     return usage_error("bench", "--no-data-transfers needs --device cuda");
   }
   std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
-  // One run() even without warm-up when the inputs must be on the device for the reruns.
+  // One run() even without warm-up when the inputs must be on the device for the reruns. The
+  // first run pays the per-shape set-up (memory plan, arena, CUDA graph capture).
+  double first_run_s = 0.0;
   for (int64_t i = 0; i < std::max<int64_t>(*warmup, transfers ? 0 : 1); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
     Result<std::vector<NamedTensor>> r = context->run(inputs);
     if (!r.ok()) return failure("bench", r.status());
+    if (i == 0) {
+      first_run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
   }
   std::vector<double> ms, h2d, compute, d2h;
   ms.reserve(static_cast<size_t>(*iterations));
@@ -361,6 +370,8 @@ int bench_command(const std::vector<std::string>& words) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::printf("input %s: %s\n", inputs[i].name.c_str(), inputs[i].tensor.describe().c_str());
   }
+  std::printf("load: %.3f s (plan read, weights to the device); first run %.3f s (shape set-up)\n",
+              load_s, first_run_s);
   std::printf("batch: %lld, warm-up runs: %lld, timed runs: %lld\n", static_cast<long long>(items),
               static_cast<long long>(*warmup), static_cast<long long>(*iterations));
   std::printf("latency (ms): median %.3f  p90 %.3f  p99 %.3f  mean %.3f  min %.3f  max %.3f\n",
@@ -372,6 +383,15 @@ int bench_command(const std::vector<std::string>& words) {
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
   };
   const double h2d_ms = median_of(h2d), compute_ms = median_of(compute), d2h_ms = median_of(d2h);
+  const DeviceMemory mem = context->device_memory();
+  const auto mib = [](int64_t b) { return static_cast<double>(b) / (1 << 20); };
+  const int64_t mem_total = mem.weights + mem.activations + mem.workspace + mem.io;
+  if (mem_total > 0) {
+    std::printf(
+        "GPU memory (MiB, allocated by vitrt; the CUDA context and kernel images are not "
+        "included): %.1f = weights %.1f + activations %.1f + workspace %.1f + I/O %.1f\n",
+        mib(mem_total), mib(mem.weights), mib(mem.activations), mib(mem.workspace), mib(mem.io));
+  }
   if (!compute.empty()) {
     if (transfers) {
       std::printf(
@@ -394,11 +414,12 @@ int bench_command(const std::vector<std::string>& words) {
         "{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"iterations\": %lld, "
         "\"warmup\": %lld, \"median_ms\": %.6f, \"p90_ms\": %.6f, \"p99_ms\": %.6f, "
         "\"mean_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"throughput\": %.6f, "
-        "\"data_transfers\": %s, \"h2d_ms\": %.6f, \"compute_ms\": %.6f, \"d2h_ms\": %.6f}\n",
+        "\"data_transfers\": %s, \"h2d_ms\": %.6f, \"compute_ms\": %.6f, \"d2h_ms\": %.6f, "
+        "\"device_memory_mib\": %.3f, \"load_s\": %.6f, \"first_run_s\": %.6f}\n",
         json_escape(model).c_str(), device.c_str(), static_cast<long long>(items),
         static_cast<long long>(*iterations), static_cast<long long>(*warmup), median, p90, p99,
         mean, sorted.front(), sorted.back(), throughput, transfers ? "true" : "false", h2d_ms,
-        compute_ms, d2h_ms);
+        compute_ms, d2h_ms, mib(mem_total), load_s, first_run_s);
   }
   return kExitOk;
 }

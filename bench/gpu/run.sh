@@ -63,10 +63,14 @@ for m in models:
             print(f"{m:12} {impl:28} {b:5d} {ms:9.3f} {ips:9.0f} {ratio} "
                   f"{ips * gflop[m] / ceiling * 100:5.1f}%")
     peak = max((t.get("peak_mb", 0) for t in torch_rows if t["batch"] == 256), default=0)
-    extra.append(f"{m}: vitrt build {r.get('build_s', 0):.1f} s, load+first run (batch 1) "
-                 f"{r.get('load_s', 0):.2f} s, plan {r.get('plan_mb', 0):.0f} MB, GPU memory at "
-                 f"batch 256 {r.get('vitrt_gpu_mb', 0):.0f} MiB (nvidia-smi, incl. CUDA context) vs "
-                 f"torch eager peak allocated {peak:.0f} MiB (allocator, excl. context); "
+    extra.append(f"{m}: vitrt build {r.get('build_s', 0):.1f} s, plan load "
+                 f"{r.get('plan_load_s', 0):.2f} s (in-process: read, CUDA init, weights to the "
+                 f"GPU) + first batch-1 run {r.get('first_run_s', 0):.2f} s (process wall incl. "
+                 f"start: {r.get('load_s', 0):.2f} s), plan {r.get('plan_mb', 0):.0f} MB, GPU memory at "
+                 f"batch 256: vitrt allocated {r.get('vitrt_alloc_mb', 0):.0f} MiB (weights, "
+                 f"arena, workspace, I/O) vs torch eager peak allocated {peak:.0f} MiB (both "
+                 f"without the CUDA context); whole process by nvidia-smi "
+                 f"{r.get('vitrt_gpu_mb', 0):.0f} MiB; "
                  + ", ".join(f"{t['impl']} compile {t['compile_s']:.0f} s" for t in torch_rows
                              if "compile_s" in t))
 print("\n".join(extra))
@@ -98,7 +102,8 @@ for m in $models; do
   grep 'GEMM problems timed' "$log.build.log" "$log.build_cached.log" >> "$out/build_times.txt"
   # Load + first run.
   tl=$(now)
-  "$bin/vitrt" bench "$log.plan" --device cuda --batch 1 --iterations 1 --warmup 0 > "$log.load.log" 2>&1
+  "$bin/vitrt" bench "$log.plan" --device cuda --batch 1 --iterations 1 --warmup 0 --json > "$log.load.log" 2>&1
+  load_in=$(tail -1 "$log.load.log" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["load_s"], j["first_run_s"])' 2>/dev/null || echo "0 0")
   t2=$(now)
   declare -A ms kern
   mem_before=$(gpu_mem)
@@ -120,10 +125,12 @@ for m in $models; do
     ms[$b]=$(tail -1 "$log.vitrt_b$b.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' 2>/dev/null || echo nan)
     kern[$b]=$(tail -1 "$log.vitrt_nt_b$b.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' 2>/dev/null || echo nan)
   done
+  alloc=$(tail -1 "$log.vitrt_b256.log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["device_memory_mib"])' 2>/dev/null || echo 0)
   mem_peak=$(sort -n "$log.mem.txt" 2>/dev/null | tail -1)
   python3 "$here/torch_models.py" time "$m" --batches 1 256 > "$log.torch.json" 2> "$log.torch.log"
   python3 - "$log.json" "$log.torch.json" "${ms[1]}" "${ms[256]}" "${kern[1]}" "${kern[256]}" \
-      "$t0" "$t1" "$t2" "${mem_before:-0}" "${mem_peak:-0}" "$(stat -c %s "$log.plan")" "$tl" <<'PY'
+      "$t0" "$t1" "$t2" "${mem_before:-0}" "${mem_peak:-0}" "$(stat -c %s "$log.plan")" "$tl" \
+      "$alloc" $load_in <<'PY'
 import json, sys
 a = sys.argv
 try:
@@ -134,7 +141,9 @@ f = lambda s: float(s) if s not in ("", "nan") else None
 json.dump({"torch": torch_rows, "vitrt_ms_1": f(a[3]), "vitrt_ms_256": f(a[4]),
            "vitrt_kernels_ms_1": f(a[5]), "vitrt_kernels_ms_256": f(a[6]),
            "build_s": float(a[8]) - float(a[7]), "load_s": float(a[9]) - float(a[13]),
-           "vitrt_gpu_mb": float(a[11]) - float(a[10]), "plan_mb": int(a[12]) / 2**20},
+           "vitrt_gpu_mb": float(a[11]) - float(a[10]), "plan_mb": int(a[12]) / 2**20,
+           "vitrt_alloc_mb": float(a[14]), "plan_load_s": float(a[15]),
+           "first_run_s": float(a[16])},
           open(a[1], "w"))
 PY
   summarize > "$out/summary.txt"

@@ -46,9 +46,19 @@ struct RunTimes {
   double download_ms = 0.0;  // outputs back to host memory
 };
 
+// Device memory this context uses, in bytes (zero for backends without a device): the
+// engine's weights (shared by its contexts) and what the context holds itself.
+struct DeviceMemory {
+  int64_t weights = 0;
+  int64_t activations = 0;  // the activation arena, sized for the largest shape run so far
+  int64_t workspace = 0;    // GEMM library workspace
+  int64_t io = 0;           // input/output staging and per-shape buffers
+};
+
 class ExecutionContext {
  public:
   virtual ~ExecutionContext() = default;
+  virtual DeviceMemory device_memory() const { return {}; }
   // The phases of the last successful run().
   virtual RunTimes last_run_times() const { return {}; }
   // Runs the model again on the inputs of the last run() that are still on the device, copying

@@ -2,7 +2,10 @@
 // longer ones: one block per (query tile, head, batch) with an online softmax (running max and
 // sum) over key tiles, so any key count works. fp16/bf16 with aligned 8-element head dims run
 // on the tensor cores; fp32 (exact) and the odd layouts run the scalar kernel, fp32 throughout.
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "cuda/device_common.cuh"
 
@@ -193,8 +196,8 @@ __device__ __forceinline__ void cp_async_wait() {
 // Stages rows [r0, r0 + rows) of one head (`width` valid columns, 8-column chunks) into a
 // [rows][kD + kTcPad] shared tile; rows at or past `limit` and columns past `width` are zeros.
 template <typename T, int kD, int kWarps>
-__device__ __forceinline__ void stage_tile(T* dst, const T* base, int64_t row_stride, int64_t r0,
-                                           int64_t limit, int width, int rows) {
+__device__ __forceinline__ void stage_tile(T* dst, const T* base, int64_t row_stride, int r0,
+                                           int limit, int width, int rows) {
   constexpr int kChunks = kD / 8;
   for (int e = threadIdx.x; e < rows * kChunks; e += kWarps * 32) {
     const int r = e / kChunks, c = (e % kChunks) * 8;
@@ -204,16 +207,29 @@ __device__ __forceinline__ void stage_tile(T* dst, const T* base, int64_t row_st
   }
 }
 
-template <typename T, int kD, int kWarps>
+// kWhole: every key of the sequence (at most kWholeKeys) is staged into shared memory once,
+// up front, and the tile loop runs without a barrier: the short sequences of vision and text
+// towers (50, 77, 197, 257 tokens) fit, and their blocks are so short-lived that the
+// per-tile barriers of the streaming form were most of their time. Otherwise K and V stream
+// through one 64-key buffer each.
+constexpr size_t kWholeMaxSmem = 100 << 10;
+
+// buf_keys: key rows of each of the K and V buffers (kTcKeys when streaming, else the
+// sequence rounded up to whole tiles).
+template <typename T, int kD, int kWarps, bool kWhole>
 __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWarps)
-    attention_tc_kernel(AttentionArgs a) {
+    attention_tc_kernel(AttentionArgs a, int buf_keys) {
   constexpr int kTcRows = 16 * kWarps;  // query rows per block
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
   extern __shared__ __align__(16) unsigned char tc_smem[];
-  T* k_s = reinterpret_cast<T*>(tc_smem);  // [kTcKeys][kStride]; holds the Q tile at first
-  T* v_s = k_s + kTcKeys * kStride;        // [kTcKeys][kStride]
-  const int64_t b = blockIdx.z, h = blockIdx.y, q0 = int64_t(blockIdx.x) * kTcRows;
+  T* k_all = reinterpret_cast<T*>(tc_smem);  // [buf_keys][kStride]; holds the Q tile at first
+  T* v_all = k_all + buf_keys * kStride;     // [buf_keys][kStride]
+  const int64_t b = blockIdx.z, h = blockIdx.y;
+  // Rows and keys in 32-bit (launch_attention checks they fit): 64-bit index math cost
+  // registers the accumulators need (the kernel spilled at 128 registers).
+  const int sq = static_cast<int>(a.sq), sk = static_cast<int>(a.sk);
+  const int q0 = static_cast<int>(blockIdx.x) * kTcRows;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int dh = static_cast<int>(a.dh), dv = static_cast<int>(a.dv);
@@ -222,8 +238,8 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   const T* vg = static_cast<const T*>(a.v) + b * a.sk * a.v_row_stride + h * a.dv;
   const T* mask = static_cast<const T*>(a.mask);
 
-  static_assert(kTcRows <= kTcKeys, "the Q tile is staged in the K tile's place");
-  stage_tile<T, kD, kWarps>(k_s, qg, a.q_row_stride, q0, a.sq, dh, kTcRows);
+  static_assert(kWhole || kTcRows <= kTcKeys, "the Q tile is staged in the K tile's place");
+  stage_tile<T, kD, kWarps>(k_all, qg, a.q_row_stride, q0, sq, dh, kTcRows);
   cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
@@ -232,15 +248,15 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 #pragma unroll
   for (int kk = 0; kk < kD / 16; ++kk) {
     const int row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-    ldmatrix_x4(qf[kk], k_s + row * kStride + kk * 16 + (lane >> 4) * 8);
+    ldmatrix_x4(qf[kk], k_all + row * kStride + kk * 16 + (lane >> 4) * 8);
   }
   __syncthreads();
 
   // A warp whose 16 rows are all past the sequence (ViT's 197 tokens leave 3 of the last
   // block's 4 warps empty) only helps stage tiles and meets the barriers.
-  const bool active = q0 + warp * 16 < a.sq;
+  const bool active = q0 + warp * 16 < sq;
   // Rows g and g + 8 of the warp's 16: running max (exp2 domain), sum, output accumulators.
-  const int64_t row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  const int row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
   float o[kD / 8][4];
 #pragma unroll
@@ -248,31 +264,43 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   const float scale_log2 = a.scale * 1.4426950408889634f;
 
   // Causal: the block's last row sees keys up to q0 + kTcRows - 1 + (sk - sq).
-  int64_t k_end = a.sk;
+  int k_end = sk;
   if (a.causal) {
-    const int64_t last = q0 + kTcRows - 1 + (a.sk - a.sq) + 1;
+    const int last = q0 + kTcRows - 1 + (sk - sq) + 1;
     k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
   }
   // Software pipeline on single buffers: K of the next tile loads while this tile's softmax
   // and P V run, V of the next tile while its Q K^T runs. Every step commits one cp.async
   // group (empty after the last tile), so "wait for all but the newest group" always means
   // "the tile about to be read has landed".
-  const int64_t tiles = (k_end + kTcKeys - 1) / kTcKeys;
-  if (tiles > 0) {
-    stage_tile<T, kD, kWarps>(k_s, kg, a.k_row_stride, 0, a.sk, dh, kTcKeys);
+  const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
+  if constexpr (kWhole) {
+    // Rows past the sequence are zero-filled, so the 16-key steps of the last tile read zeros.
+    const int rows = tiles * kTcKeys;
+    stage_tile<T, kD, kWarps>(k_all, kg, a.k_row_stride, 0, sk, dh, rows);
+    stage_tile<T, kD, kWarps>(v_all, vg, a.v_row_stride, 0, sk, dv, rows);
     cp_async_commit();
-    stage_tile<T, kD, kWarps>(v_s, vg, a.v_row_stride, 0, a.sk, dv, kTcKeys);
+    cp_async_wait<0>();
+    __syncthreads();
+  } else if (tiles > 0) {
+    stage_tile<T, kD, kWarps>(k_all, kg, a.k_row_stride, 0, sk, dh, kTcKeys);
+    cp_async_commit();
+    stage_tile<T, kD, kWarps>(v_all, vg, a.v_row_stride, 0, sk, dv, kTcKeys);
     cp_async_commit();
   }
-  for (int64_t tile = 0; tile < tiles; ++tile) {
-    const int64_t k0 = tile * kTcKeys;
+  for (int tile = 0; tile < tiles; ++tile) {
+    const int k0 = tile * kTcKeys;
+    const T* k_s = kWhole ? k_all + k0 * kStride : k_all;
+    const T* v_s = kWhole ? v_all + k0 * kStride : v_all;
     // Keys of this tile inside the sequence; 16-key steps past them are skipped (their scores
     // are masked below, their P is zero).
-    const int64_t valid = a.sk - k0 < kTcKeys ? a.sk - k0 : kTcKeys;
+    const int valid = sk - k0 < kTcKeys ? sk - k0 : kTcKeys;
     // 8-key groups of scores that are computed: the 16-key steps holding valid keys.
-    const int groups = static_cast<int>((valid + 15) / 16) * 2;
-    cp_async_wait<1>();
-    __syncthreads();
+    const int groups = (valid + 15) / 16 * 2;
+    if constexpr (!kWhole) {
+      cp_async_wait<1>();
+      __syncthreads();
+    }
 
     float s[kTcKeys / 8][4];
 #pragma unroll
@@ -289,16 +317,18 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
         M::mma(s[n + 1], qf[kk], kf[2], kf[3]);
       }
     }
-    __syncthreads();  // every warp has read k_s
-    if (tile + 1 < tiles) {
-      stage_tile<T, kD, kWarps>(k_s, kg, a.k_row_stride, k0 + kTcKeys, a.sk, dh, kTcKeys);
+    if constexpr (!kWhole) {
+      __syncthreads();  // every warp has read k_s
+      if (tile + 1 < tiles) {
+        stage_tile<T, kD, kWarps>(k_all, kg, a.k_row_stride, k0 + kTcKeys, sk, dh, kTcKeys);
+      }
+      cp_async_commit();
     }
-    cp_async_commit();
 
     // Scale; on edge tiles also the mask, the causal limit and the sequence end. Interior
     // tiles of unmasked attention (most of them) skip the per-element index math.
-    const bool edge = mask != nullptr || k0 + kTcKeys > a.sk ||
-                      (a.causal && k0 + kTcKeys - 1 > q0 + (a.sk - a.sq));
+    const bool edge =
+        mask != nullptr || k0 + kTcKeys > sk || (a.causal && k0 + kTcKeys - 1 > q0 + (sk - sq));
     uint32_t pf[kTcKeys / 16][4];  // P as A fragments, one set per 16 keys
     if (active) {
       float tile_max[2] = {-INFINITY, -INFINITY};
@@ -309,13 +339,13 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = e >> 1;
-            const int64_t i = row_i[r], j = k0 + n * 8 + 2 * t + (e & 1);
+            const int i = row_i[r], j = k0 + n * 8 + 2 * t + (e & 1);
             float x = s[n][e] * scale_log2;
-            if (j >= a.sk || (a.causal && j > i + (a.sk - a.sq))) {
+            if (j >= sk || (a.causal && j > i + (sk - sq))) {
               x = -INFINITY;
-            } else if (mask != nullptr && i < a.sq) {
-              x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] + i * a.mask_strides[2] +
-                             j * a.mask_strides[3]]) *
+            } else if (mask != nullptr && i < sq) {
+              x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] +
+                             int64_t(i) * a.mask_strides[2] + j * a.mask_strides[3]]) *
                    1.4426950408889634f;
             }
             s[n][e] = x;
@@ -369,8 +399,10 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
       }
     }  // active
 
-    cp_async_wait<1>();  // V of this tile; K of the next may still be loading
-    __syncthreads();
+    if constexpr (!kWhole) {
+      cp_async_wait<1>();  // V of this tile; K of the next may still be loading
+      __syncthreads();
+    }
 #pragma unroll
     for (int kk = 0; kk < kTcKeys / 16; ++kk) {
       if (kk * 16 >= valid || !active) continue;  // warp-uniform
@@ -383,18 +415,20 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
         M::mma(o[n + 1], pf[kk], vf[2], vf[3]);
       }
     }
-    __syncthreads();  // every warp has read v_s
-    if (tile + 1 < tiles) {
-      stage_tile<T, kD, kWarps>(v_s, vg, a.v_row_stride, k0 + kTcKeys, a.sk, dv, kTcKeys);
+    if constexpr (!kWhole) {
+      __syncthreads();  // every warp has read v_s
+      if (tile + 1 < tiles) {
+        stage_tile<T, kD, kWarps>(v_all, vg, a.v_row_stride, k0 + kTcKeys, sk, dv, kTcKeys);
+      }
+      cp_async_commit();
     }
-    cp_async_commit();
   }
 
   T* out = static_cast<T*>(a.out);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int64_t i = row_i[r];
-    if (i >= a.sq) continue;
+    if (i >= sq) continue;
     // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
     const float inv = 1.0f / l_run[r];
     T* orow = out + ((b * a.sq + i) * a.heads + h) * a.dv;
@@ -429,21 +463,65 @@ int multiprocessors() {
   return count;
 }
 
-template <typename T, int kD, int kWarps>
+template <typename T, int kD, int kWarps, bool kWhole>
 cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   constexpr int kRows = 16 * kWarps;
-  const size_t smem = sizeof(T) * 2 * kTcKeys * (kD + kTcPad);
+  // Whole: the sequence in whole tiles, and at least the Q tile, which is staged there first.
+  const int buf_keys =
+      kWhole ? std::max(static_cast<int>((a.sk + kTcKeys - 1) / kTcKeys * kTcKeys), kRows)
+             : kTcKeys;
+  const size_t smem = sizeof(T) * 2 * static_cast<size_t>(buf_keys) * (kD + kTcPad);
+  if (kWhole) {
+    // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
+    static const cudaError_t opted =
+        cudaFuncSetAttribute(attention_tc_kernel<T, kD, kWarps, kWhole>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, kWholeMaxSmem);
+    if (opted != cudaSuccess) return opted;
+  }
   const dim3 grid(static_cast<unsigned>((a.sq + kRows - 1) / kRows), static_cast<unsigned>(a.heads),
                   static_cast<unsigned>(a.batch));
-  attention_tc_kernel<T, kD, kWarps><<<grid, kWarps * 32, smem, stream>>>(a);
+  attention_tc_kernel<T, kD, kWarps, kWhole><<<grid, kWarps * 32, smem, stream>>>(a, buf_keys);
   return cudaGetLastError();
+}
+
+// Which form runs (VITRT_ATTENTION=stream|whole4|whole8 overrides the choice, to compare
+// them on a GPU).
+enum class AttentionForm { kAuto, kStream, kWhole4, kWhole8 };
+AttentionForm forced_form() {
+  static const AttentionForm form = [] {
+    const char* e = std::getenv("VITRT_ATTENTION");
+    if (e == nullptr) return AttentionForm::kAuto;
+    const std::string v = e;
+    if (v == "stream") return AttentionForm::kStream;
+    if (v == "whole4") return AttentionForm::kWhole4;
+    if (v == "whole8") return AttentionForm::kWhole8;
+    return AttentionForm::kAuto;
+  }();
+  return form;
 }
 
 template <typename T, int kD>
 cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
   const int64_t big_blocks = (a.sq + 63) / 64 * a.heads * a.batch;
-  if (big_blocks < 2 * multiprocessors()) return launch_tc_warps<T, kD, 1>(a, stream);
-  return launch_tc_warps<T, kD, 4>(a, stream);
+  const int64_t whole_keys = std::max<int64_t>((a.sk + kTcKeys - 1) / kTcKeys * kTcKeys, 128);
+  const bool whole_fits =
+      sizeof(T) * 2 * static_cast<size_t>(whole_keys) * (kD + kTcPad) <= kWholeMaxSmem;
+  AttentionForm form = forced_form();
+  // Measured on an H200 at batch 256: the whole-sequence form with 8 warps gains where K and V
+  // span three or more tiles (ViT's 197 tokens); the streaming form is as fast or faster for
+  // 50 and 77 tokens (CLIP).
+  if (form == AttentionForm::kAuto) {
+    form = a.sk > 2 * kTcKeys ? AttentionForm::kWhole8 : AttentionForm::kStream;
+  }
+  if (big_blocks < 2 * multiprocessors()) {
+    return whole_fits && form != AttentionForm::kStream
+               ? launch_tc_warps<T, kD, 1, true>(a, stream)
+               : launch_tc_warps<T, kD, 1, false>(a, stream);
+  }
+  if (!whole_fits || form == AttentionForm::kStream)
+    return launch_tc_warps<T, kD, 4, false>(a, stream);
+  if (form == AttentionForm::kWhole8) return launch_tc_warps<T, kD, 8, true>(a, stream);
+  return launch_tc_warps<T, kD, 4, true>(a, stream);
 }
 
 template <typename T>
@@ -462,6 +540,7 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
     return cudaErrorInvalidValue;
   }
   if (args.batch * args.heads * args.sq == 0) return cudaSuccess;
+  if (args.sq > (int64_t(1) << 30) || args.sk > (int64_t(1) << 30)) return cudaErrorInvalidValue;
   if (type == Elt::kF16 && tc_eligible(args)) return launch_tc_dims<__half>(args, stream);
   if (type == Elt::kBF16 && tc_eligible(args)) return launch_tc_dims<__nv_bfloat16>(args, stream);
   const size_t smem =

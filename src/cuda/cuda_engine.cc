@@ -159,6 +159,7 @@ struct SharedState {
   DType float_type = DType::kFloat32;
   CudaEngineOptions options;
   std::vector<void*> constant_data;  // by value id: device copy of a constant, or null
+  int64_t weight_bytes = 0;
   ~SharedState() {
     for (void* p : constant_data) {
       if (p != nullptr) cudaFree(p);
@@ -265,6 +266,15 @@ class CudaExecutionContext final : public ExecutionContext {
   }
 
   RunTimes last_run_times() const override { return last_times_; }
+
+  DeviceMemory device_memory() const override {
+    DeviceMemory m;
+    m.weights = s_->weight_bytes;
+    m.activations = static_cast<int64_t>(arena_bytes_);
+    m.workspace = workspace_ != nullptr ? static_cast<int64_t>(kWorkspaceBytes) : 0;
+    for (const auto& [signature, plan] : plans_) m.io += static_cast<int64_t>(plan->block_bytes);
+    return m;
+  }
 
   Result<double> rerun_on_device() override {
     if (last_plan_ == nullptr) {
@@ -956,6 +966,7 @@ Result<std::shared_ptr<Engine>> create_cuda_engine(Graph graph, const CudaEngine
     const std::vector<uint8_t> bytes = device_bytes(val.constant, device_dtype(val.dtype, ft));
     VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&s->constant_data[v], std::max<size_t>(bytes.size(), 1)),
                                "allocating weights");
+    s->weight_bytes += static_cast<int64_t>(bytes.size());
     VITRT_CUDA_RETURN_IF_ERROR(
         cudaMemcpy(s->constant_data[v], bytes.data(), bytes.size(), cudaMemcpyHostToDevice),
         "uploading weights");

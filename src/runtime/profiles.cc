@@ -63,6 +63,7 @@ class ProfileCheckingContext final : public ExecutionContext {
   void set_profiling(bool enabled) override { inner_->set_profiling(enabled); }
   std::vector<NodeProfile> profile() const override { return inner_->profile(); }
   RunTimes last_run_times() const override { return inner_->last_run_times(); }
+  DeviceMemory device_memory() const override { return inner_->device_memory(); }
   Result<double> rerun_on_device() override { return inner_->rerun_on_device(); }
   Result<std::vector<NamedTensor>> run(const std::vector<NamedTensor>& inputs) override {
     VITRT_RETURN_IF_ERROR(select_profile(*profiles_, inputs).status());
