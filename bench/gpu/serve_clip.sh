@@ -16,7 +16,7 @@
 #   export: an export_clip.py folder, e.g. tests/data/clip_tiny)   VITRT_CLIP_VOCAB=FILE
 #   CLIP_EXPORT_ARGS="--hf-random" (export_clip.py's model source; e.g. add
 #   "--hf-config tests/data/clip_tiny/hf_config.json" for a quick CPU dry run)
-#   BATCH=256 (the offline batch and the server's max batch)   PHOTOS=20
+#   BATCH=256 (the offline batch and the server's max batch)   PHOTOS=20   WARMUP=1
 set -u
 bin="$(cd "${1:?usage: serve_clip.sh BIN_DIR OUT_DIR}" && pwd)"
 out="${2:?usage: serve_clip.sh BIN_DIR OUT_DIR}"
@@ -153,6 +153,13 @@ for _ in $(seq 1 600); do
 done
 if [ -z "$port" ]; then
   echo "server did not start"; cat "$out/serve.log"; exit 1
+fi
+# Warm-up, not recorded: each context captures a CUDA graph per batch size it meets, so the
+# first batches of each size are slow; a short high-concurrency run meets most sizes first.
+if [ "${WARMUP:-1}" = "1" ]; then
+  step "warm-up (not recorded)"
+  "$vitrt" perf --model clip --url "http://127.0.0.1:$port" --images "$work/photos" \
+    --images-per-request "$per_request" --concurrency 8,64,256 --duration-s 2 > "$out/warmup.log" 2>&1
 fi
 step "perf at concurrency $concurrency, $duration s each, $per_request image(s) per request"
 "$vitrt" perf --model clip --url "http://127.0.0.1:$port" --images "$work/photos" \
