@@ -76,16 +76,32 @@ std::vector<float> row(const Tensor& t, int64_t i) {
 }  // namespace
 
 ClipService::ClipService(std::shared_ptr<const ClipModel> model, const ModelConfig& config)
-    : model_(std::move(model)), config_(config) {
+    : ClipService(
+          {model}, std::vector<int>(static_cast<size_t>(config.instance_count), 0),
+          std::vector<std::string>(static_cast<size_t>(config.instance_count), model->device()),
+          config) {}
+
+ClipService::ClipService(std::vector<std::shared_ptr<const ClipModel>> models,
+                         std::vector<int> context_model, std::vector<std::string> context_devices,
+                         const ModelConfig& config)
+    : model_(models.front()),
+      config_(config),
+      context_devices_(
+          std::make_shared<const std::vector<std::string>>(std::move(context_devices))) {
   const int64_t max_rows = std::max<int64_t>(1, config.max_batch_size);
   BatcherOptions options{max_rows, config.preferred_batch_sizes, config.max_queue_delay_us,
-                         config.instance_count, config.max_queue_size};
+                         static_cast<int>(context_model.size()), config.max_queue_size};
+  auto towers =
+      std::make_shared<const std::vector<std::shared_ptr<const ClipModel>>>(std::move(models));
+  auto model_of = [towers, context_model](int instance) -> const ClipModel& {
+    return *(*towers)[static_cast<size_t>(context_model[static_cast<size_t>(instance)])];
+  };
   // Texts arrive as token ids padded to context_length plus their lengths, so that texts of
   // several requests concatenate; the padding is stripped again before the tower.
   text_batcher_ = std::make_unique<DynamicBatcher>(
       options,
-      [model = model_](int,
-                       const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
+      [model_of](int instance,
+                 const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
         const Tensor& ids = in[0].tensor;
         const Tensor& lengths = in[1].tensor;
         std::vector<std::vector<int32_t>> sequences;
@@ -93,14 +109,14 @@ ClipService::ClipService(std::shared_ptr<const ClipModel> model, const ModelConf
           const int32_t* p = ids.data<int32_t>() + i * ids.dim(1);
           sequences.emplace_back(p, p + lengths.data<int32_t>()[i]);
         }
-        VITRT_ASSIGN_OR_RETURN(Tensor emb, model->embed_token_ids(sequences));
+        VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_token_ids(sequences));
         return std::vector<NamedTensor>{{"embeddings", emb}};
       });
   image_batcher_ = std::make_unique<DynamicBatcher>(
       options,
-      [model = model_](int,
-                       const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
-        VITRT_ASSIGN_OR_RETURN(Tensor emb, model->embed_pixels(in[0].tensor));
+      [model_of](int instance,
+                 const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
+        VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_pixels(in[0].tensor));
         return std::vector<NamedTensor>{{"embeddings", emb}};
       });
 }
@@ -229,12 +245,17 @@ void ClipService::embed(const std::vector<Item>& items, std::function<void(Resul
   for (auto& chunk : chunks) {
     auto positions = std::make_shared<std::vector<int64_t>>(std::move(chunk.positions));
     const SubmitResult r = chunk.batcher->submit(
-        std::move(chunk.inputs), [join, positions, metrics = metrics_, name = config_.name](
-                                     Result<std::vector<NamedTensor>> out, const BatchTiming& t) {
+        std::move(chunk.inputs),
+        [join, positions, metrics = metrics_, name = config_.name, devices = context_devices_](
+            Result<std::vector<NamedTensor>> out, const BatchTiming& t) {
           if (metrics) {
             metrics->record_latency(name, Stage::kQueue, t.queue_us);
             metrics->record_latency(name, Stage::kInfer, t.infer_us);
-            if (t.first_in_batch) metrics->record_batch(name, t.batch_rows);
+            if (t.first_in_batch) {
+              metrics->record_batch(name, t.batch_rows);
+              metrics->record_device_batch(name, (*devices)[static_cast<size_t>(t.instance)],
+                                           t.batch_rows, t.infer_us);
+            }
           }
           join->deliver(out, *positions);
         });

@@ -28,7 +28,13 @@ namespace vitrt::serve {
 
 class ClipService {
  public:
+  // Every batcher context (config.instance_count) runs on `model`.
   ClipService(std::shared_ptr<const ClipModel> model, const ModelConfig& config);
+  // One model per GPU (each loaded there): batcher context i runs on models[context_model[i]]
+  // and is labelled context_devices[i] ("cuda:1") in the per-device metrics. Preprocessing and
+  // tokenizing use models[0] (they are the same on every GPU).
+  ClipService(std::vector<std::shared_ptr<const ClipModel>> models, std::vector<int> context_model,
+              std::vector<std::string> context_devices, const ModelConfig& config);
   ~ClipService();
 
   // Each parses `body`, answers once through `respond` (from any thread). Client faults are
@@ -52,6 +58,7 @@ class ClipService {
 
   std::shared_ptr<const ClipModel> model_;
   ModelConfig config_;
+  std::shared_ptr<const std::vector<std::string>> context_devices_;
   std::unique_ptr<DynamicBatcher> text_batcher_;
   std::unique_ptr<DynamicBatcher> image_batcher_;
   Metrics* metrics_ = nullptr;

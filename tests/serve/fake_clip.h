@@ -17,6 +17,7 @@ class FakeClip final : public ClipModel {
   int64_t embed_dim() const override { return 4; }
   float logit_scale() const override { return 100.0f; }
   int context_length() const override { return 8; }
+  std::string device() const override { return device_kind; }
   std::vector<int64_t> image_shape() const override { return {3, 2, 2}; }
   Result<Tensor> preprocess_image(const std::string& bytes,
                                   const std::string& what) const override {
@@ -68,6 +69,8 @@ class FakeClip final : public ClipModel {
     return out;
   }
   mutable std::atomic<int> tower_runs{0};
+  std::string device_kind = "cpu";  // "cuda": the server spreads it over GPUs as a real one
+  int device_index = 0;             // the ClipOptions.device it was loaded with
 };
 
 }  // namespace vitrt::serve::testing
