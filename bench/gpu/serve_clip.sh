@@ -17,6 +17,8 @@
 #   CLIP_EXPORT_ARGS="--hf-random" (export_clip.py's model source; e.g. add
 #   "--hf-config tests/data/clip_tiny/hf_config.json" for a quick CPU dry run)
 #   BATCH=256 (the offline batch and the server's max batch)   PHOTOS=20   WARMUP=1
+#   DEVICES=0,1 (GPUs: `vitrt serve --devices`, and the offline bench's aggregate over them)
+#   PREBUILT=1 (CLIP_DIR already holds the cuda plans: skip the builds)
 set -u
 bin="$(cd "${1:?usage: serve_clip.sh BIN_DIR OUT_DIR}" && pwd)"
 out="${2:?usage: serve_clip.sh BIN_DIR OUT_DIR}"
@@ -101,6 +103,7 @@ else
     { echo "export failed"; tail -20 "$out/export.log"; exit 1; }
 fi
 image_size=$(python3 -c "import json,sys; c=json.load(open(sys.argv[1])).get('crop_size', 224); print(c['height'] if isinstance(c, dict) else c)" "$clip/preprocessor_config.json")
+if [ "${PREBUILT:-0}" != "1" ]; then
 step "build (both towers, then the vision tower for batches up to $batch; image ${image_size}px)"
 # Both towers first (the server loads the text tower too), without GEMM timing: only the vision
 # tower is measured.
@@ -115,12 +118,15 @@ profiles=(--profile "pixel_values:min=1$d,opt=8$d,max=16$d"
 "$vitrt" build "$clip/vision.onnx" -o "$clip/vision.plan" --device "$device" \
   --precision "$precision" "${profiles[@]}" --timing-cache "$work/timing.cache" \
   > "$out/build_vision.log" 2>&1 || { echo "vision build failed"; tail -20 "$out/build_vision.log"; exit 1; }
+fi
+device_flags=()
+[ -n "${DEVICES:-}" ] && device_flags=(--devices "$DEVICES")
 
 # ---- offline: the vision plan at batch $batch ---------------------------------------------------
 step "offline bench, batch $batch"
 iters=30; [ "$device" = cpu ] && iters=3
 "$vitrt" bench "$clip/vision.plan" --device "$device" --batch "$batch" --iterations "$iters" \
-  --warmup 3 --json > "$out/bench_offline.log" 2>&1 || { echo "bench failed"; tail "$out/bench_offline.log"; }
+  --warmup 3 "${device_flags[@]}" --json > "$out/bench_offline.log" 2>&1 || { echo "bench failed"; tail "$out/bench_offline.log"; }
 tail -1 "$out/bench_offline.log" > "$out/bench_offline.json"
 
 # ---- the server's per-image CPU work on every core --------------------------------------------
@@ -141,7 +147,7 @@ cat > "$work/repo/clip/config.json" <<JSON
 JSON
 step "serve ($workers worker threads, ${INSTANCES:-4} contexts, queue delay ${QUEUE_DELAY_US:-2000} us)"
 "$vitrt" serve --model-repository "$work/repo" --port 0 --host 127.0.0.1 \
-  --worker-threads "$workers" --io-threads 4 --max-in-flight 8192 \
+  --worker-threads "$workers" --io-threads 4 --max-in-flight 8192 "${device_flags[@]}" \
   > "$work/serve.out" 2> "$out/serve.log" &
 server=$!
 port=""
@@ -182,13 +188,15 @@ def load(name):
     except Exception:
         return None
 bench, perf, decode = load("bench_offline.json"), load("perf.json"), load("decode.json")
-offline = int(batch) / bench["median_ms"] * 1e3 if bench and bench.get("median_ms") else None
+# The bench's throughput: over several GPUs, the aggregate of all running at once.
+offline = bench.get("throughput") if bench else None
 rates = {d["threads"]: d["images_per_s"] for d in (decode or {}).get("decode", [])}
 decode_all = rates.get(int(cores))
 print(f"==== CLIP vision tower ({device} {precision}) behind vitrt serve, 640x480 JPEG, "
       f"{perf['items_per_request'] if perf else '?'} image(s) per request ====")
 print(f"offline (vitrt bench, batch {batch}): "
-      + (f"{offline:,.0f} images/s ({bench['median_ms']:.2f} ms median)" if offline else "n/a"))
+      + (f"{offline:,.0f} images/s ({bench['median_ms']:.2f} ms median per batch, GPUs "
+         f"{bench.get('devices', [0])})" if offline else "n/a"))
 print("decode+preprocess (base64, JPEG decode, CLIP resize/crop/normalise): "
       + ", ".join(f"{t} thread(s) {r:,.0f} images/s" for t, r in sorted(rates.items())))
 print(f"{'clients':>8} {'images/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
