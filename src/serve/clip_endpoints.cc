@@ -75,6 +75,12 @@ std::vector<float> row(const Tensor& t, int64_t i) {
 
 }  // namespace
 
+int64_t padded_batch_rows(int64_t rows, int64_t max_rows) {
+  int64_t padded = 1;
+  while (padded < rows) padded *= 2;
+  return std::max(rows, std::min(padded, max_rows));
+}
+
 ClipService::ClipService(std::shared_ptr<const ClipModel> model, const ModelConfig& config)
     : ClipService(
           {model}, std::vector<int>(static_cast<size_t>(config.instance_count), 0),
@@ -112,12 +118,31 @@ ClipService::ClipService(std::vector<std::shared_ptr<const ClipModel>> models,
         VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_token_ids(sequences));
         return std::vector<NamedTensor>{{"embeddings", emb}};
       });
+  // On CUDA each new batch size costs a context a memory plan (with its own input staging
+  // buffer) and a CUDA graph capture; the batcher forms every size from 1 to max_batch_size.
+  // Zero images pad each image batch to the next power of two, so a context meets at most
+  // log2(max) + 1 sizes. Images are independent rows, so the padding changes no embedding;
+  // it costs GPU time, which a server decoding JPEGs on the CPU has to spare.
+  const bool pad = model_->device() == "cuda";
   image_batcher_ = std::make_unique<DynamicBatcher>(
       options,
-      [model_of](int instance,
-                 const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
-        VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_pixels(in[0].tensor));
-        return std::vector<NamedTensor>{{"embeddings", emb}};
+      [model_of, pad, max_rows](
+          int instance, const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
+        const Tensor& pixels = in[0].tensor;
+        const int64_t rows = pixels.dim(0);
+        const int64_t padded = pad ? padded_batch_rows(rows, max_rows) : rows;
+        if (padded == rows) {
+          VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_pixels(pixels));
+          return std::vector<NamedTensor>{{"embeddings", emb}};
+        }
+        std::vector<int64_t> shape = pixels.shape();
+        shape[0] = padded;
+        Tensor batch = Tensor::zeros(DType::kFloat32, shape);
+        std::memcpy(batch.raw_data(), pixels.raw_data(), pixels.nbytes());
+        VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_pixels(batch));
+        Tensor kept = Tensor::empty(DType::kFloat32, {rows, emb.dim(1)});
+        std::memcpy(kept.raw_data(), emb.raw_data(), kept.nbytes());
+        return std::vector<NamedTensor>{{"embeddings", kept}};
       });
 }
 

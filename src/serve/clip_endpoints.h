@@ -9,8 +9,9 @@
 //                        "top_n": K (optional)}
 //
 // Images are decoded and texts tokenized on the caller's (worker pool) thread; the towers run
-// behind one DynamicBatcher each, so items of concurrent requests share tower runs. Errors
-// use OpenAI's shape: {"error": {"message": ..., "type": ..., "code": status}}.
+// behind one DynamicBatcher each, so items of concurrent requests share tower runs (on CUDA,
+// image batches padded to a power of two: padded_batch_rows). Errors use OpenAI's shape: {"error":
+// {"message": ..., "type": ..., "code": status}}.
 #pragma once
 
 #include <functional>
@@ -63,5 +64,9 @@ class ClipService {
   std::unique_ptr<DynamicBatcher> image_batcher_;
   Metrics* metrics_ = nullptr;
 };
+
+// The image batch size a CUDA CLIP model runs `rows` images at: the next power of two, at most
+// max_rows (and never fewer than rows).
+int64_t padded_batch_rows(int64_t rows, int64_t max_rows);
 
 }  // namespace vitrt::serve

@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "serve/base64.h"
 #include "serve/batcher.h"
+#include "serve/clip_endpoints.h"
 #include "serve/devices.h"
 #include "serve/fake_clip.h"
 #include "serve/inference_server.h"
@@ -104,11 +106,11 @@ double device_total(const std::string& metrics, const std::string& name,
                     std::set<std::string>* devices) {
   const std::regex line(name + R"re(\{model="m",device="([^"]+)"\} ([0-9.e+-]+))re");
   double total = 0;
-for (std::sregex_iterator it(metrics.begin(), metrics.end(), line), end; it != end; ++it) {
-  devices->insert((*it)[1]);
-  total += std::stod((*it)[2]);
-}
-return total;
+  for (std::sregex_iterator it(metrics.begin(), metrics.end(), line), end; it != end; ++it) {
+    devices->insert((*it)[1]);
+    total += std::stod((*it)[2]);
+  }
+  return total;
 }
 
 TEST(ServeDevices, ParsesDeviceListsAndNamesTheBadEntry) {
@@ -312,6 +314,44 @@ TEST(ServeDevices, ClipModelLoadsOncePerGpu) {
   std::set<std::string> devices;
   EXPECT_EQ(
       device_total(call(**server, "GET", "/metrics").body, "vitrt_device_rows_total", &devices), 2);
+}
+
+TEST(ServeDevices, CudaImageBatchesArePaddedToAPowerOfTwo) {
+  EXPECT_EQ(padded_batch_rows(1, 256), 1);
+  EXPECT_EQ(padded_batch_rows(3, 256), 4);
+  EXPECT_EQ(padded_batch_rows(129, 256), 256);
+  EXPECT_EQ(padded_batch_rows(256, 256), 256);
+  EXPECT_EQ(padded_batch_rows(5, 6), 6);  // capped at the max batch
+  for (const char* kind : {"cuda", "cpu"}) {
+    auto fake = std::make_shared<testing::FakeClip>();
+    fake->device_kind = kind;
+    ModelConfig config;
+    config.name = "clip";
+    config.backend = "clip";
+    config.max_batch_size = 8;
+    config.clip.max_images = 8;
+    ClipService service(fake, config);
+    // Three images whose first bytes embed them to e_1, e_2, e_3 (fake_clip.h).
+    json input = json::array();
+    for (char c : {'A', 'B', 'C'}) {
+      input.push_back({{"image", "data:image/png;base64," + base64_encode(std::string(1, c))}});
+    }
+    std::promise<HttpResponse> answer;
+    service.embeddings({{"model", "clip"}, {"input", input}},
+                       [&answer](HttpResponse r) { answer.set_value(std::move(r)); });
+    const HttpResponse r = answer.get_future().get();
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json data = json::parse(r.body)["data"];
+    ASSERT_EQ(data.size(), 3u) << kind;
+    for (int i = 0; i < 3; ++i) {
+      std::vector<float> expected(4, 0.0f);
+      expected[static_cast<size_t>(('A' + i) % 4)] = 1.0f;
+      EXPECT_EQ(data[static_cast<size_t>(i)]["embedding"].get<std::vector<float>>(), expected);
+    }
+    EXPECT_EQ(fake->pixel_batches, (std::vector<int64_t>{std::string(kind) == "cuda" ? 4 : 3}))
+        << kind;
+    service.stop();
+  }
 }
 
 // With one context stuck on a long batch, every later request is run by the others: the queue
