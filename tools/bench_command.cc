@@ -1,7 +1,5 @@
 // `vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K] [--warmup K]
-//  [--device cpu|cuda] [--devices LIST|all] [--contexts N] [--json]`: trtexec-like latency and
-// throughput on random inputs; with several GPUs or contexts, the aggregate throughput of all
-// of them running at once.
+//  [--device cpu|cuda] [--json]`: trtexec-like latency and throughput on random inputs.
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -10,8 +8,8 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <thread>
 
+#include "bench_devices.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "core/half.h"
@@ -22,8 +20,8 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K]\n"
-    "                  [--warmup K] [--device cpu|cuda] [--devices LIST|all] [--contexts N]\n"
-    "                  [--json]\n"
+    "                  [--warmup K] [--device cpu|cuda] [--json] [--devices LIST|all]\n"
+    "                  [--contexts N]\n"
     "\n"
     "Times the model on random inputs (fixed seed): K warm-up runs, then K timed runs, and\n"
     "reports per-run latency (median, p90, p99, mean, min, max in ms) and throughput (items per\n"
@@ -41,16 +39,16 @@ constexpr const char* kHelp =
     "  --warmup K         untimed runs first, default 3\n"
     "  --device D         cpu (default) or cuda (a plan built with --device cuda); latency is\n"
     "                     end to end: input copies in, the run, output copies out\n"
-    "  --devices LIST     cuda: the GPUs to run on at once, e.g. 0,1 or all; one engine per\n"
-    "                     GPU (weights on each), --contexts contexts on each, each context\n"
-    "                     its own thread; throughput is the aggregate (default: GPU 0)\n"
-    "  --contexts N       execution contexts per device running at once, default 1\n"
     "  --json             print one JSON object as the last line of stdout: median_ms, p90_ms,\n"
     "                     p99_ms, mean_ms, min_ms, max_ms, throughput, batch, iterations,\n"
-    "                     warmup, device, model, devices, contexts, per_device (throughput\n"
-    "                     of each device's contexts)\n"
+    "                     warmup, device, model\n"
     "  --profile          after the timed runs, run again with per-node timing and print the\n"
     "                     time per op type and the slowest nodes (not part of the latency)\n"
+    "  --devices LIST     cuda: the GPUs to run on at once, e.g. 0,1 or all; one engine per\n"
+    "                     GPU (weights on each), --contexts contexts on each, each context\n"
+    "                     its own thread; throughput is the aggregate, and the JSON line\n"
+    "                     adds devices, contexts and per_device (each GPU's throughput)\n"
+    "  --contexts N       execution contexts per device running at once, default 1\n"
     "  -h, --help         show this help\n"
     "\n"
     "exit status: 0 success, 1 bad model or shapes, 2 usage error\n";
@@ -159,17 +157,6 @@ std::string json_escape(const std::string& s) {
   return out;
 }
 
-template <typename T>
-std::string join_numbers(const std::vector<T>& values) {
-  std::string out;
-  for (const T& v : values) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%s%.6g", out.empty() ? "" : ", ", static_cast<double>(v));
-    out += buf;
-  }
-  return out;
-}
-
 // Nearest-rank percentile of sorted samples.
 double percentile(const std::vector<double>& sorted, double p) {
   const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted.size()));
@@ -274,13 +261,13 @@ Status print_profile(ExecutionContext& context, const std::vector<NamedTensor>& 
 int bench_command(const std::vector<std::string>& words) {
   Result<CliArgs> parsed = CliArgs::parse(words, {{"--batch", "", true, false},
                                                   {"--shape", "", true, true},
+                                                  {"--devices", "", true, false},
+                                                  {"--contexts", "", true, false},
                                                   {"--iterations", "", true, false},
                                                   {"--warmup", "", true, false},
                                                   {"--device", "", true, false},
                                                   {"--json", "", false, false},
-                                                  {"--profile", "", false, false},
-                                                  {"--devices", "", true, false},
-                                                  {"--contexts", "", true, false}});
+                                                  {"--profile", "", false, false}});
   if (!parsed.ok()) return usage_error("bench", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -300,9 +287,10 @@ int bench_command(const std::vector<std::string>& words) {
   if (device != "cpu" && device != "cuda") {
     return usage_error("bench", "--device must be cpu or cuda, got '" + device + "'");
   }
-  Result<int64_t> contexts_per_device = args.get_int("--contexts", 1, 1, 256);
-  if (!contexts_per_device.ok())
-    return usage_error("bench", contexts_per_device.status().message());
+  // Several GPUs or contexts at once: bench_devices.cc.
+  const bool several = args.has("--devices") || args.has("--contexts");
+  Result<int64_t> contexts = args.get_int("--contexts", 1, 1, 256);
+  if (!contexts.ok()) return usage_error("bench", contexts.status().message());
   std::vector<int> devices = {0};
   if (args.has("--devices")) {
     if (device != "cuda") return usage_error("bench", "--devices needs --device cuda");
@@ -338,68 +326,31 @@ int bench_command(const std::vector<std::string>& words) {
     const TensorInfo& info = (*engine)->inputs()[i];
     inputs.push_back({info.name, random_input(info.dtype, (*shapes)[i], rng)});
   }
+  if (several) {
+    return bench_devices({model, device, devices, static_cast<int>(*contexts), *warmup, *iterations,
+                          args.has("--json")},
+                         *engine, inputs);
+  }
   // Items per run: the batch dim of the first input when it has one.
   const int64_t items = !shapes->empty() && !(*shapes)[0].empty() ? (*shapes)[0][0] : *batch;
 
-  // One engine per device (the first already loaded), --contexts contexts on each.
-  std::vector<std::shared_ptr<Engine>> engines = {*engine};
-  for (size_t d = 1; d < devices.size(); ++d) {
-    Result<std::shared_ptr<Engine>> more = Engine::load_plan(model, devices[d]);
-    if (!more.ok())
-      return failure("bench", more.status().with_context("GPU " + std::to_string(devices[d])));
-    engines.push_back(*more);
+  std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
+  for (int64_t i = 0; i < *warmup; ++i) {
+    Result<std::vector<NamedTensor>> r = context->run(inputs);
+    if (!r.ok()) return failure("bench", r.status());
   }
-  struct Runner {
-    size_t device;  // index into `devices`
-    std::unique_ptr<ExecutionContext> context;
-    std::vector<double> ms;
-    double seconds = 0;
-    Status status;
-  };
-  std::vector<Runner> runners;
-  for (int64_t k = 0; k < *contexts_per_device; ++k) {
-    for (size_t d = 0; d < engines.size(); ++d) {
-      runners.push_back({d, engines[d]->create_context(), {}, 0, Status()});
-    }
-  }
-  auto warm = [&](Runner& r) {
-    for (int64_t i = 0; i < *warmup && r.status.ok(); ++i)
-      r.status = r.context->run(inputs).status();
-  };
-  auto timed = [&](Runner& r) {
-    r.ms.reserve(static_cast<size_t>(*iterations));
-    const auto begin = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < *iterations && r.status.ok(); ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      Result<std::vector<NamedTensor>> out = r.context->run(inputs);
-      const auto t1 = std::chrono::steady_clock::now();
-      r.status = out.status();
-      r.ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  };
-  // Every context in its own thread: warm-up (first runs capture CUDA graphs) all together, then
-  // the timed runs all together, so the aggregate is what the devices sustain at once.
-  auto in_parallel = [&](auto&& fn) {
-    if (runners.size() == 1) return fn(runners[0]);
-    std::vector<std::thread> threads;
-    for (Runner& r : runners) threads.emplace_back([&fn, &r] { fn(r); });
-    for (auto& t : threads) t.join();
-  };
-  in_parallel(warm);
-  for (const Runner& r : runners) {
-    if (!r.status.ok()) return failure("bench", r.status);
-  }
-  in_parallel(timed);
-  // The span of the timed runs: the slowest context's (they all run at once).
-  double total_s = 0;
   std::vector<double> ms;
-  for (const Runner& r : runners) {
-    if (!r.status.ok()) return failure("bench", r.status);
-    ms.insert(ms.end(), r.ms.begin(), r.ms.end());
-    total_s = std::max(total_s, r.seconds);
+  ms.reserve(static_cast<size_t>(*iterations));
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < *iterations; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<std::vector<NamedTensor>> r = context->run(inputs);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!r.ok()) return failure("bench", r.status());
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  ExecutionContext* context = runners[0].context.get();
+  const double total_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   double sum = 0;
@@ -420,26 +371,6 @@ int bench_command(const std::vector<std::string>& words) {
   std::printf("latency (ms): median %.3f  p90 %.3f  p99 %.3f  mean %.3f  min %.3f  max %.3f\n",
               median, p90, p99, mean, sorted.front(), sorted.back());
   std::printf("throughput: %.2f items/s\n", throughput);
-  // Per device: its contexts' runs over the time they took (the slowest of them).
-  std::vector<double> per_device(devices.size(), 0.0);
-  for (size_t d = 0; d < devices.size(); ++d) {
-    int64_t runs = 0;
-    double seconds = 0;
-    for (const Runner& r : runners) {
-      if (r.device != d) continue;
-      runs += static_cast<int64_t>(r.ms.size());
-      seconds = std::max(seconds, r.seconds);
-    }
-    per_device[d] = seconds > 0 ? static_cast<double>(items * runs) / seconds : 0;
-  }
-  if (runners.size() > 1) {
-    for (size_t d = 0; d < devices.size(); ++d) {
-      std::printf("%s: %lld context(s), %.2f items/s\n",
-                  serve::device_label(device, devices[d]).c_str(),
-                  static_cast<long long>(*contexts_per_device), per_device[d]);
-    }
-    std::printf("aggregate over %zu context(s) running at once\n", runners.size());
-  }
   if (args.has("--profile")) {
     Status profiled = print_profile(*context, inputs, *iterations);
     if (!profiled.ok()) return failure("bench", profiled);
@@ -448,12 +379,10 @@ int bench_command(const std::vector<std::string>& words) {
     std::printf(
         "{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %lld, \"iterations\": %lld, "
         "\"warmup\": %lld, \"median_ms\": %.6f, \"p90_ms\": %.6f, \"p99_ms\": %.6f, "
-        "\"mean_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"throughput\": %.6f, "
-        "\"devices\": [%s], \"contexts\": %lld, \"per_device\": [%s]}\n",
+        "\"mean_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"throughput\": %.6f}\n",
         json_escape(model).c_str(), device.c_str(), static_cast<long long>(items),
         static_cast<long long>(*iterations), static_cast<long long>(*warmup), median, p90, p99,
-        mean, sorted.front(), sorted.back(), throughput, join_numbers(devices).c_str(),
-        static_cast<long long>(*contexts_per_device), join_numbers(per_device).c_str());
+        mean, sorted.front(), sorted.back(), throughput);
   }
   return kExitOk;
 }
