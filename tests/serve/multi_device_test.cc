@@ -225,8 +225,10 @@ TEST(ServeDevices, ContextsSpreadOverGpusAndAnswerAsOneDeviceDoes) {
     }
     std::set<std::string> batched;
     EXPECT_GE(device_total(metrics, "vitrt_device_batches_total", &batched), 6);  // <= 4 rows
-    EXPECT_NE(metrics.find("vitrt_device_busy_seconds_total{model=\"m\",device=\"cuda:0\"}"),
-              std::string::npos);
+    // Which contexts take the batches is up to timing; busy time is counted where they ran.
+    std::set<std::string> busy;
+    EXPECT_GT(device_total(metrics, "vitrt_device_busy_seconds_total", &busy), 0);
+    EXPECT_EQ(busy, devices);
   }
   // The unbatched reference: x @ W on the CPU engine directly.
   auto cpu = Engine::from_onnx(kTinyMatmul);
