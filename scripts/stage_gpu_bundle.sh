@@ -2,11 +2,13 @@
 # Stages what the GPU machine needs into DEST (a git-ignored folder of the checkout the device
 # tool copies, e.g. /work/main/.bundle/cuda): stripped vitrt and vitrt_cuda_tests, the
 # non-CUDA shared libraries ldd finds on this machine (oneDNN, libgomp, OpenCL loader), all
-# xz-compressed to stay under the 64 MiB carry limit, plus the test and benchmark scripts and
-# all.sh, which runs them there:
+# xz-compressed to stay under the 64 MiB carry limit, plus the test and benchmark scripts, the
+# CLIP exporter and BPE vocabulary (for the serving benchmark) and all.sh, which runs them there:
 #
 #   scripts/stage_gpu_bundle.sh /work/main/.bundle/cuda [BUILD_DIR]
 #   (device) cd .bundle/cuda && TEST_BUDGET=110 RUN_BENCH=1 ./all.sh
+#   (device) cd .bundle/cuda && RUN_TESTS=0 RUN_SERVE=1 ./all.sh    # bench/gpu/serve_clip.sh only
+#   (device, nvidia-h200-x2) cd .bundle/cuda && RUN_TESTS=0 RUN_MULTI_GPU=1 ./all.sh
 #
 # cuBLASLt is not bundled: the GPU machine has it (libcublasLt.so.13); cudart is static.
 set -eu
@@ -22,34 +24,56 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
   grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libz\.' | xargs -I{} cp -L {} "$tmp/"
 (cd "$tmp" && tar cf - ./* | xz -T2 -2 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
-  "$root/bench/gpu/torch_models.py" "$dest/"
+  "$root/bench/gpu/torch_models.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" \
+  "$root/python/export_clip.py" "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" "$dest/"
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash
-# One GPU-machine call: the CUDA tests, then (RUN_BENCH=1) the ViT-B/16 benchmark. Logs are
-# copied to $OUT; the summary is printed last.
+# One GPU-machine call: the CUDA tests (RUN_TESTS=0 skips them), then (RUN_BENCH=1) the
+# ViT-B/16 benchmark, then (RUN_SERVE=1) CLIP ViT-B/32 behind `vitrt serve` (serve_clip.sh),
+# then (RUN_MULTI_GPU=1) one GPU against two (multi_gpu.sh).
+# Logs are copied to $OUT; the summaries are printed last.
 set -u
 bundle="$(cd "$(dirname "$0")" && pwd)"
 export VITRT_ROOT="$(cd "$bundle/../.." && pwd)"
 work=/tmp/vitrt_bundle
 mkdir -p "$work"
 tar xJf "$bundle/payload.tar.xz" -C "$work"
-cp "$bundle"/*.sh "$bundle"/*.py "$work"/
+cp "$bundle"/*.sh "$bundle"/*.py "$bundle"/*.gz "$work"/
 cd "$work"
 export LD_LIBRARY_PATH="$work:${LD_LIBRARY_PATH:-}"
 out="${OUT:-/tmp/out}"
 mkdir -p "$out"
 ldd ./vitrt | grep -i "not found" && echo "MISSING LIBRARIES"
-LOG_DIR=/tmp/vitrt_gpu_test timeout "${TEST_BUDGET:-200}" ./gpu_test.sh "$work" > "$out/gpu_test.txt" 2>&1
-cp /tmp/vitrt_gpu_test/tests.log /tmp/vitrt_gpu_test/sanitizer.log /tmp/vitrt_gpu_test/cli.log "$out/" 2>/dev/null
+if [ "${RUN_TESTS:-1}" = "1" ]; then
+  LOG_DIR=/tmp/vitrt_gpu_test timeout "${TEST_BUDGET:-200}" ./gpu_test.sh "$work" > "$out/gpu_test.txt" 2>&1
+  cp /tmp/vitrt_gpu_test/tests.log /tmp/vitrt_gpu_test/sanitizer.log /tmp/vitrt_gpu_test/cli.log "$out/" 2>/dev/null
+fi
 if [ "${RUN_BENCH:-0}" = "1" ]; then
   LOG_DIR=/tmp/vitrt_gpu_bench timeout "${BENCH_BUDGET:-150}" ./run.sh "$work" > "$out/bench.txt" 2>&1
   # A run cut by the time limit still leaves the table of what finished.
   [ $? -eq 124 ] && { echo "(bench cut at ${BENCH_BUDGET:-150} s)"; cat /tmp/vitrt_gpu_bench/summary.txt; } >> "$out/bench.txt"
   tar czf "$out/bench_logs.tgz" -C /tmp/vitrt_gpu_bench --exclude='*.onnx' --exclude='*.plan' . 2>/dev/null
 fi
+if [ "${RUN_SERVE:-0}" = "1" ]; then
+  # Logs, perf.json/csv/svg, decode.json, metrics.txt and summary.txt land in $OUT/serve.
+  timeout "${SERVE_BUDGET:-420}" ./serve_clip.sh "$work" "$out/serve" > "$out/serve.txt" 2>&1
+  [ $? -eq 124 ] && echo "(serve_clip.sh cut at ${SERVE_BUDGET:-420} s)" >> "$out/serve.txt"
+fi
+if [ "${RUN_MULTI_GPU:-0}" = "1" ]; then
+  timeout "${MULTI_GPU_BUDGET:-540}" ./multi_gpu.sh "$work" "$out/multi_gpu" > "$out/multi_gpu.txt" 2>&1
+  [ $? -eq 124 ] && echo "(multi_gpu.sh cut at ${MULTI_GPU_BUDGET:-540} s)" >> "$out/multi_gpu.txt"
+fi
 echo "---- bench ----"
 [ -f "$out/bench.txt" ] && tail -30 "$out/bench.txt"
-sed -n '/==== summary/,$p' "$out/gpu_test.txt"
+if [ -f "$out/serve.txt" ]; then
+  echo "---- serve ----"
+  tail -25 "$out/serve.txt"
+fi
+if [ -f "$out/multi_gpu.txt" ]; then
+  echo "---- multi-GPU ----"
+  tail -15 "$out/multi_gpu.txt"
+fi
+[ -f "$out/gpu_test.txt" ] && sed -n '/==== summary/,$p' "$out/gpu_test.txt"
 ALL
 chmod +x "$dest"/*.sh
 du -sh "$dest"

@@ -9,16 +9,19 @@
 #include <optional>
 #include <random>
 
+#include "bench_devices.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "core/half.h"
+#include "serve/devices.h"
 
 namespace vitrt::cli {
 namespace {
 
 constexpr const char* kHelp =
     "usage: vitrt bench MODEL.plan [--batch N] [--shape NAME=DIMS] [--iterations K]\n"
-    "                  [--warmup K] [--device cpu|cuda] [--json]\n"
+    "                  [--warmup K] [--device cpu|cuda] [--json] [--devices LIST|all]\n"
+    "                  [--contexts N]\n"
     "\n"
     "Times the model on random inputs (fixed seed): K warm-up runs, then K timed runs, and\n"
     "reports per-run latency (median, p90, p99, mean, min, max in ms) and throughput (items per\n"
@@ -46,6 +49,11 @@ constexpr const char* kHelp =
     "                     name; the peer to a PyTorch timing whose tensors live on the GPU)\n"
     "  --profile          after the timed runs, run again with per-node timing and print the\n"
     "                     time per op type and the slowest nodes (not part of the latency)\n"
+    "  --devices LIST     cuda: the GPUs to run on at once, e.g. 0,1 or all; one engine per\n"
+    "                     GPU (weights on each), --contexts contexts on each, each context\n"
+    "                     its own thread; throughput is the aggregate, and the JSON line\n"
+    "                     adds devices, contexts and per_device (each GPU's throughput)\n"
+    "  --contexts N       execution contexts per device running at once, default 1\n"
     "  -h, --help         show this help\n"
     "\n"
     "exit status: 0 success, 1 bad model or shapes, 2 usage error\n";
@@ -258,6 +266,8 @@ Status print_profile(ExecutionContext& context, const std::vector<NamedTensor>& 
 int bench_command(const std::vector<std::string>& words) {
   Result<CliArgs> parsed = CliArgs::parse(words, {{"--batch", "", true, false},
                                                   {"--shape", "", true, true},
+                                                  {"--devices", "", true, false},
+                                                  {"--contexts", "", true, false},
                                                   {"--iterations", "", true, false},
                                                   {"--warmup", "", true, false},
                                                   {"--device", "", true, false},
@@ -283,6 +293,18 @@ int bench_command(const std::vector<std::string>& words) {
   if (device != "cpu" && device != "cuda") {
     return usage_error("bench", "--device must be cpu or cuda, got '" + device + "'");
   }
+  // Several GPUs or contexts at once: bench_devices.cc.
+  const bool several = args.has("--devices") || args.has("--contexts");
+  Result<int64_t> contexts = args.get_int("--contexts", 1, 1, 256);
+  if (!contexts.ok()) return usage_error("bench", contexts.status().message());
+  std::vector<int> devices = {0};
+  if (args.has("--devices")) {
+    if (device != "cuda") return usage_error("bench", "--devices needs --device cuda");
+    Result<std::vector<int>> list =
+        serve::parse_device_list(args.get("--devices"), Engine::cuda_device_count());
+    if (!list.ok()) return usage_error("bench", list.status().message());
+    devices = *list;
+  }
   std::map<std::string, std::vector<int64_t>> given;
   for (const std::string& text : args.get_all("--shape")) {
     Result<std::pair<std::string, std::string>> kv = split_assignment(text, "--shape");
@@ -293,7 +315,8 @@ int bench_command(const std::vector<std::string>& words) {
   }
   const std::string model = args.positionals()[0];
   const auto load_start = std::chrono::steady_clock::now();
-  Result<std::shared_ptr<Engine>> engine = load_model(model);
+  Result<std::shared_ptr<Engine>> engine =
+      args.has("--devices") ? Engine::load_plan(model, devices[0]) : load_model(model);
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   if (!engine.ok()) return failure("bench", engine.status());
@@ -311,6 +334,11 @@ int bench_command(const std::vector<std::string>& words) {
   for (size_t i = 0; i < shapes->size(); ++i) {
     const TensorInfo& info = (*engine)->inputs()[i];
     inputs.push_back({info.name, random_input(info.dtype, (*shapes)[i], rng)});
+  }
+  if (several) {
+    return bench_devices({model, device, devices, static_cast<int>(*contexts), *warmup, *iterations,
+                          args.has("--json")},
+                         *engine, inputs);
   }
   // Items per run: the batch dim of the first input when it has one.
   const int64_t items = !shapes->empty() && !(*shapes)[0].empty() ? (*shapes)[0][0] : *batch;

@@ -1,16 +1,19 @@
 // `vitrt perf --model NAME [--url http://HOST:PORT] [--concurrency 1,2,4 | --request-rate R,...]`:
 // a load sweep against a running `vitrt serve` (or any KServe v2 server), like Triton's
 // perf_analyzer. Reports p50/p90/p99 latency and throughput per step; JSON, CSV and an SVG
-// chart of latency against throughput.
+// chart of latency against throughput. With --images, real photos go to /v1/embeddings and
+// every answer is checked; --decode-only measures the server's per-image CPU work alone.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "cli_args.h"
 #include "commands.h"
+#include "serve/image_load.h"
 #include "serve/kserve.h"
 #include "serve/load_generator.h"
 
@@ -20,13 +23,25 @@ namespace {
 constexpr const char* kHelp =
     "usage: vitrt perf --model NAME [--url http://HOST:PORT] [--concurrency LIST |\n"
     "                  --request-rate LIST] [--duration-s S] [--batch N] [--shape NAME=DIMS]\n"
+    "                  [--images PATH... [--images-per-request N] [--embed-dim D]]\n"
     "                  [--json FILE] [--csv FILE] [--svg FILE]\n"
+    "       vitrt perf --decode-only --images PATH... --preprocessor-config FILE\n"
+    "                  [--threads LIST] [--duration-s S] [--json FILE]\n"
     "\n"
     "Sends KServe v2 infer requests (random inputs, fixed seed, binary tensors) to a running\n"
     "server, one step per value of the sweep, and prints per step: requests/s, p50, p90 and\n"
     "p99 latency in ms, and failed requests. Closed loop (--concurrency: that many requests\n"
     "outstanding) or open loop (--request-rate: requests per second, latency counted from each\n"
     "request's scheduled time).\n"
+    "\n"
+    "With --images (a CLIP model), each request is a POST /v1/embeddings of encoded photos as\n"
+    "base64 data URIs, the files sent round robin; every answer must hold one unit-length\n"
+    "embedding of the right size per image, else it counts as failed. Steps also report\n"
+    "images/s.\n"
+    "\n"
+    "--decode-only contacts no server: it runs the server's per-image work (base64 decode,\n"
+    "image decode, CLIP preprocessing with the given preprocessor_config.json) on each --threads\n"
+    "count and prints images/s, the most a server decoding on that many cores can deliver.\n"
     "\n"
     "options:\n"
     "  --model NAME          the model to load (required)\n"
@@ -37,6 +52,12 @@ constexpr const char* kHelp =
     "  --duration-s S        seconds per step, default 5\n"
     "  --batch N             rows per request (the model's -1 batch dim), default 1\n"
     "  --shape NAME=DIMS     full shape of an input with other variable dims, e.g. ids=1x77\n"
+    "  --images PATH...      image files, or folders of .jpg/.jpeg/.png/.webp files\n"
+    "  --images-per-request N  images in each /v1/embeddings request, default 1\n"
+    "  --embed-dim D         the embedding size answers must have (default: the first answer's)\n"
+    "  --decode-only         measure the decode+preprocess rate, no server\n"
+    "  --preprocessor-config FILE  the model's preprocessor_config.json (--decode-only)\n"
+    "  --threads LIST        --decode-only thread counts, default the number of cores\n"
     "  --json FILE           write the steps as JSON\n"
     "  --csv FILE            write the steps as CSV\n"
     "  --svg FILE            write a chart of p50/p90/p99 latency against throughput\n"
@@ -202,6 +223,37 @@ Status write_file(const std::string& path, const std::string& text) {
   return Status::ok_status();
 }
 
+// --decode-only: the decode+preprocess rate on each thread count.
+int decode_only(const CliArgs& args, const std::vector<serve::ImageFile>& files,
+                double duration_s) {
+  if (!args.has("--preprocessor-config")) {
+    return usage_error("perf", "--decode-only needs --preprocessor-config FILE");
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  auto threads = parse_list(args.get("--threads", std::to_string(cores)), "--threads");
+  if (!threads.ok()) return usage_error("perf", threads.status().message());
+  auto config = vision::read_preprocessor_config(args.get("--preprocessor-config"));
+  if (!config.ok()) return failure("perf", config.status());
+  nlohmann::json doc = {{"images", files.size()}, {"decode", nlohmann::json::array()}};
+  std::printf("%-8s %12s %12s\n", "threads", "images/s", "ms/image");
+  for (double t : *threads) {
+    auto rate = serve::measure_decode_rate(files, *config, static_cast<int>(t), duration_s);
+    if (!rate.ok()) return failure("perf", rate.status());
+    std::printf("%-8d %12.1f %12.2f\n", rate->threads, rate->images_per_s,
+                rate->images_per_s > 0 ? 1e3 * rate->threads / rate->images_per_s : 0.0);
+    std::fflush(stdout);
+    doc["decode"].push_back({{"threads", rate->threads},
+                             {"images", rate->images},
+                             {"seconds", rate->seconds},
+                             {"images_per_s", rate->images_per_s}});
+  }
+  if (args.has("--json")) {
+    const Status written = write_file(args.get("--json"), doc.dump(2) + "\n");
+    if (!written.ok()) return failure("perf", written);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int perf_command(const std::vector<std::string>& args) {
@@ -215,13 +267,39 @@ int perf_command(const std::vector<std::string>& args) {
                                       {"--shape", "", true, true},
                                       {"--json", ""},
                                       {"--csv", ""},
-                                      {"--svg", ""}});
+                                      {"--svg", ""},
+                                      {"--images", "", true, true},
+                                      {"--images-per-request", ""},
+                                      {"--embed-dim", ""},
+                                      {"--decode-only", "", false},
+                                      {"--preprocessor-config", ""},
+                                      {"--threads", ""}});
   if (!parsed.ok()) return usage_error("perf", parsed.status().message());
   if (parsed->help()) {
     std::fputs(kHelp, stdout);
     return kExitOk;
   }
-  if (!parsed->has("--model")) return usage_error("perf", "--model is required");
+  const bool images_mode = parsed->has("--images");
+  // `--images a.jpg b.jpg`: the words after --images are images too.
+  std::vector<std::string> image_paths = parsed->get_all("--images");
+  if (!parsed->positionals().empty() && !images_mode) {
+    return usage_error("perf", "unexpected argument '" + parsed->positionals()[0] + "'");
+  }
+  for (const std::string& p : parsed->positionals()) image_paths.push_back(p);
+  if (parsed->has("--decode-only") && !images_mode) {
+    return usage_error("perf", "--decode-only needs --images PATH");
+  }
+  if (!parsed->has("--decode-only") && !parsed->has("--model")) {
+    return usage_error("perf", "--model is required");
+  }
+  if (images_mode && (parsed->has("--batch") || parsed->has("--shape"))) {
+    return usage_error("perf", "--batch and --shape are for tensor requests, not --images");
+  }
+  for (const char* flag : {"--images-per-request", "--embed-dim"}) {
+    if (parsed->has(flag) && !images_mode) {
+      return usage_error("perf", std::string(flag) + " needs --images PATH");
+    }
+  }
   if (parsed->has("--concurrency") && parsed->has("--request-rate")) {
     return usage_error("perf", "give --concurrency or --request-rate, not both");
   }
@@ -231,6 +309,8 @@ int perf_command(const std::vector<std::string>& args) {
   auto target = serve::parse_http_url(parsed->get("--url", "http://127.0.0.1:8000"));
   auto batch = parsed->get_int("--batch", 1, 1, 1 << 20);
   auto connections = parsed->get_int("--connections", 16, 1, 4096);
+  auto per_request = parsed->get_int("--images-per-request", 1, 1, 4096);
+  auto embed_dim = parsed->get_int("--embed-dim", 0, 1, 1 << 20);
   double duration_s = 5;
   try {
     duration_s = std::stod(parsed->get("--duration-s", "5"));
@@ -244,6 +324,15 @@ int perf_command(const std::vector<std::string>& args) {
   if (!target.ok()) return usage_error("perf", target.status().message());
   if (!batch.ok()) return usage_error("perf", batch.status().message());
   if (!connections.ok()) return usage_error("perf", connections.status().message());
+  if (!per_request.ok()) return usage_error("perf", per_request.status().message());
+  if (!embed_dim.ok()) return usage_error("perf", embed_dim.status().message());
+  std::vector<serve::ImageFile> files;
+  if (images_mode) {
+    auto read = serve::read_image_files(image_paths);
+    if (!read.ok()) return failure("perf", read.status());
+    files = std::move(*read);
+  }
+  if (parsed->has("--decode-only")) return decode_only(*parsed, files, duration_s);
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const std::string& text : parsed->get_all("--shape")) {
     auto kv = split_assignment(text, "--shape");
@@ -262,18 +351,46 @@ int perf_command(const std::vector<std::string>& args) {
   }
 
   const std::string model = parsed->get("--model");
-  auto request = make_request(*target, model, *batch, shapes);
-  if (!request.ok()) return failure("perf", request.status());
+  std::vector<serve::LoadRequest> requests;
+  serve::ReplyCheck check;
+  // Items per request: images with --images, else the batch rows.
+  const int64_t items = images_mode ? *per_request : *batch;
+  if (images_mode) {
+    requests = serve::make_embedding_requests(model, files, static_cast<int>(*per_request));
+    // One request first: it fails fast on a wrong model or endpoint, and fixes the embedding
+    // size every later answer must have.
+    auto first = serve::http_post(*target, requests[0]);
+    if (!first.ok()) return failure("perf", first.status());
+    if (first->status != 200) {
+      return failure("perf", invalid_argument("model '", model, "': /v1/embeddings answered ",
+                                              first->status, " ", first->body.substr(0, 300)));
+    }
+    auto dim = serve::check_embeddings_reply(first->body, *per_request, *embed_dim);
+    if (!dim.ok()) return failure("perf", dim.status().with_context("first answer"));
+    std::printf("perf: %zu image file(s), %lld per request, embeddings of %lld values\n",
+                files.size(), static_cast<long long>(*per_request), static_cast<long long>(*dim));
+    check = [dim = *dim, n = *per_request](const std::string& body) {
+      auto r = serve::check_embeddings_reply(body, n, dim);
+      return r.ok() ? std::string() : r.status().message();
+    };
+  } else {
+    auto request = make_request(*target, model, *batch, shapes);
+    if (!request.ok()) return failure("perf", request.status());
+    requests.push_back(std::move(*request));
+  }
 
   std::vector<serve::LoadStep> steps;
-  std::printf("%-12s %12s %10s %10s %10s %8s\n", open_loop ? "rate/s" : "concurrency", "requests/s",
-              "p50 ms", "p90 ms", "p99 ms", "failed");
+  std::printf("%-12s %12s %12s %10s %10s %10s %8s\n", open_loop ? "rate/s" : "concurrency",
+              "requests/s", images_mode ? "images/s" : "rows/s", "p50 ms", "p90 ms", "p99 ms",
+              "failed");
   for (double v : *sweep) {
     const int conns = open_loop ? static_cast<int>(*connections) : static_cast<int>(v);
-    auto step = serve::run_load_step(*target, *request, conns, open_loop ? v : 0, duration_s);
+    auto step =
+        serve::run_load_step(*target, requests, conns, open_loop ? v : 0, duration_s, check);
     if (!step.ok()) return failure("perf", step.status());
-    std::printf("%-12g %12.1f %10.2f %10.2f %10.2f %8lld\n", v, step->throughput, step->p50_ms,
-                step->p90_ms, step->p99_ms, static_cast<long long>(step->failed));
+    std::printf("%-12g %12.1f %12.1f %10.2f %10.2f %10.2f %8lld\n", v, step->throughput,
+                step->throughput * static_cast<double>(items), step->p50_ms, step->p90_ms,
+                step->p99_ms, static_cast<long long>(step->failed));
     if (!step->first_error.empty()) {
       std::printf("  first failure: %s\n", step->first_error.c_str());
     }
@@ -281,24 +398,32 @@ int perf_command(const std::vector<std::string>& args) {
     steps.push_back(*step);
   }
 
-  nlohmann::json doc = {{"model", model}, {"batch", *batch}, {"steps", nlohmann::json::array()}};
+  nlohmann::json doc = {{"model", model},
+                        {"batch", *batch},
+                        {"items_per_request", items},
+                        {"images", images_mode},
+                        {"steps", nlohmann::json::array()}};
   std::string csv =
-      "concurrency,request_rate,throughput,p50_ms,p90_ms,p99_ms,mean_ms,completed,failed\n";
+      "concurrency,request_rate,throughput,items_per_s,p50_ms,p90_ms,p99_ms,mean_ms,completed,"
+      "failed\n";
   for (const auto& s : steps) {
+    const double items_per_s = s.throughput * static_cast<double>(items);
     doc["steps"].push_back({{"concurrency", s.concurrency},
                             {"request_rate", s.request_rate},
                             {"throughput", s.throughput},
+                            {"items_per_s", items_per_s},
                             {"p50_ms", s.p50_ms},
                             {"p90_ms", s.p90_ms},
                             {"p99_ms", s.p99_ms},
                             {"mean_ms", s.mean_ms},
                             {"completed", s.completed},
                             {"failed", s.failed},
-                            {"duration_s", s.duration_s}});
+                            {"duration_s", s.duration_s},
+                            {"first_error", s.first_error}});
     std::ostringstream line;
-    line << s.concurrency << "," << s.request_rate << "," << s.throughput << "," << s.p50_ms << ","
-         << s.p90_ms << "," << s.p99_ms << "," << s.mean_ms << "," << s.completed << "," << s.failed
-         << "\n";
+    line << s.concurrency << "," << s.request_rate << "," << s.throughput << "," << items_per_s
+         << "," << s.p50_ms << "," << s.p90_ms << "," << s.p99_ms << "," << s.mean_ms << ","
+         << s.completed << "," << s.failed << "\n";
     csv += line.str();
   }
   for (const auto& [flag, text] :

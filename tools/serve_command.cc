@@ -3,6 +3,7 @@
 
 #include "cli_args.h"
 #include "commands.h"
+#include "serve/devices.h"
 #include "serve/http_server.h"
 #include "serve/inference_server.h"
 #include "vitrt/clip.h"
@@ -14,8 +15,10 @@ constexpr const char* kHelp =
     "usage: vitrt serve --model-repository DIR [--port N] [--host ADDR] [options]\n"
     "\n"
     "Serves every DIR/<model>/config.json over HTTP: KServe v2 (Triton's protocol, binary\n"
-    "tensors included) and /metrics. README.md, \"Serving\", describes config.json. Runs on the\n"
-    "CPU. SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.\n"
+    "tensors included) and /metrics. README.md, \"Serving\", describes config.json. Plans run\n"
+    "on the device they were built for (CUDA plans: one engine per GPU in --devices or the\n"
+    "model's instance_group). SIGTERM or SIGINT: stop accepting, finish the requests in flight,\n"
+    "exit 0.\n"
     "\n"
     "options:\n"
     "  --model-repository DIR   one folder per model (required)\n"
@@ -27,6 +30,9 @@ constexpr const char* kHelp =
     "  --read-timeout-ms N      time to read one request (idle keep-alive included), default "
     "30000\n"
     "  --max-in-flight N        more concurrent requests get 503 + Retry-After, default 1024\n"
+    "  --devices LIST|all       GPUs for CUDA models whose config.json has no instance_group\n"
+    "                           'gpus', e.g. 0,1: instance_count contexts on each, one engine\n"
+    "                           per GPU, all fed from the model's one queue (default: GPU 0)\n"
     "  -h, --help               show this help\n"
     "\n"
     "Prints 'vitrt serve: listening on HOST:PORT' once it accepts requests.\n"
@@ -42,7 +48,8 @@ int serve_command(const std::vector<std::string>& args) {
                                       {"--worker-threads", ""},
                                       {"--max-body-bytes", ""},
                                       {"--read-timeout-ms", ""},
-                                      {"--max-in-flight", ""}});
+                                      {"--max-in-flight", ""},
+                                      {"--devices", ""}});
   if (!parsed.ok()) return usage_error("serve", parsed.status().message());
   if (parsed->help()) {
     std::fputs(kHelp, stdout);
@@ -68,6 +75,11 @@ int serve_command(const std::vector<std::string>& args) {
   http.read_timeout_ms = *timeout;
   http.max_in_flight = *in_flight;
   options.worker_threads = static_cast<int>(*workers);
+  if (parsed->has("--devices")) {
+    auto devices = serve::parse_device_list(parsed->get("--devices"), Engine::cuda_device_count());
+    if (!devices.ok()) return usage_error("serve", devices.status().message());
+    options.devices = *devices;
+  }
   options.clip_loader = [](const std::string& dir, const ClipOptions& clip_options) {
     return ClipModel::load(dir, clip_options);
   };
@@ -81,9 +93,11 @@ int serve_command(const std::vector<std::string>& args) {
       });
   if (!listener.ok()) return failure("serve", listener.status());
   for (const auto& m : inference.models()) {
-    std::fprintf(stderr, "vitrt serve: model '%s' (max batch %lld, %d context(s))\n",
+    std::string where;
+    for (const std::string& d : m->context_devices) where += (where.empty() ? "" : " ") + d;
+    std::fprintf(stderr, "vitrt serve: model '%s' (max batch %lld, %zu context(s): %s)\n",
                  m->config.name.c_str(), static_cast<long long>(m->config.max_batch_size),
-                 m->config.instance_count);
+                 m->context_devices.size(), where.c_str());
   }
   std::printf("vitrt serve: listening on %s:%d\n", http.host.c_str(), (*listener)->port());
   std::fflush(stdout);

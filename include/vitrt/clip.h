@@ -26,6 +26,7 @@ struct ClipOptions {
   std::string vocab_path;                // empty: the tokenizer's default search
   int64_t max_image_pixels = 178956970;  // decompression-bomb limit (PIL's default)
   int max_batch = 64;                    // images or texts per tower run
+  int device = 0;  // the CUDA device both towers load on (CPU plans ignore it)
   // Receives (done, total) after each tower batch, for progress bars (called on the thread
   // that called the embed method).
   std::function<void(int64_t, int64_t)> progress;
@@ -48,6 +49,8 @@ class ClipModel {
   virtual int64_t embed_dim() const = 0;
   virtual float logit_scale() const = 0;  // exp() already applied
   virtual int context_length() const = 0;
+  // Where the towers run: "cpu" or "cuda" (the device kind their plans were built for).
+  virtual std::string device() const = 0;
   // The vision tower's input size [3, H, W].
   virtual std::vector<int64_t> image_shape() const = 0;
 

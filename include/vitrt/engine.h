@@ -84,6 +84,12 @@ class Engine {
 
   // Loads a plan file written by `build_plan` (weights are memory-mapped, not copied).
   static Result<std::shared_ptr<Engine>> load_plan(const std::string& plan_path);
+  // The same on CUDA device `device` (0-based, as cudaSetDevice counts; CPU plans ignore it):
+  // the weights go to that GPU and every context of the engine runs there, whichever thread
+  // calls it. One engine per GPU is how a host's GPUs share a model's load.
+  static Result<std::shared_ptr<Engine>> load_plan(const std::string& plan_path, int device);
+  // CUDA devices this process can use; 0 without a CUDA backend, driver or GPU.
+  static int cuda_device_count();
   // Imports and prepares an ONNX model in memory, without a plan file (tests, quick runs).
   static Result<std::shared_ptr<Engine>> from_onnx(const std::string& onnx_path);
   // ... with build options (options.optimize = false runs the graph as imported).

@@ -38,6 +38,7 @@ class Tower {
         input_dtype_(input_dtype) {}
 
   DType input_dtype() const { return input_dtype_; }
+  std::string device() const { return engine_->device(); }
 
   // Runs one batch and writes its rows, L2-normalised, to `out` (rows x embed_dim floats).
   Status run_normalised(const Tensor& input, int64_t embed_dim, float* out) const {
@@ -107,14 +108,14 @@ bool is_static_dim(const std::string& dim) {
 Result<std::shared_ptr<Engine>> load_tower_plan(const fs::path& dir, const char* plan_name,
                                                 const clip::ClipTowerConfig& config,
                                                 const std::vector<DType>& input_dtypes,
-                                                const std::vector<int64_t>& dims,
+                                                const std::vector<int64_t>& dims, int device,
                                                 DType* input_dtype) {
   const fs::path path = dir / plan_name;
   if (!fs::exists(path)) {
     return not_found(path.string(), ": no plan; build the model folder first with 'vitrt build ",
                      dir.string(), "'");
   }
-  VITRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, Engine::load_plan(path.string()));
+  VITRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, Engine::load_plan(path.string(), device));
   const auto& inputs = engine->inputs();
   if (inputs.size() != 1 || inputs[0].name != config.input) {
     return invalid_model(path.string(), ": expected one input '", config.input,
@@ -173,6 +174,7 @@ class ClipModelImpl final : public ClipModel {
   int64_t embed_dim() const override { return config_.embed_dim; }
   float logit_scale() const override { return config_.logit_scale; }
   int context_length() const override { return config_.context_length; }
+  std::string device() const override { return vision_->device(); }
   std::vector<int64_t> image_shape() const override {
     return {3, preprocess_.crop_height, preprocess_.crop_width};
   }
@@ -429,13 +431,14 @@ Result<std::shared_ptr<ClipModel>> ClipModel::load(const std::string& dir,
   VITRT_ASSIGN_OR_RETURN(
       std::shared_ptr<Engine> vision_engine,
       load_tower_plan(root, clip::kVisionPlanFileName, config.vision, {DType::kFloat32},
-                      {3, preprocess.crop_height, preprocess.crop_width}, &vision_dtype));
+                      {3, preprocess.crop_height, preprocess.crop_width}, options.device,
+                      &vision_dtype));
   // The sequence dim is dynamic in export_clip.py's exports; a plan that fixes it must fix it
   // to the context length, and then gets every text padded to it.
   VITRT_ASSIGN_OR_RETURN(
       std::shared_ptr<Engine> text_engine,
       load_tower_plan(root, clip::kTextPlanFileName, config.text, {DType::kInt64, DType::kInt32},
-                      {config.context_length}, &text_dtype));
+                      {config.context_length}, options.device, &text_dtype));
   const bool fixed_text_length = is_static_dim(text_engine->inputs()[0].dims[1]);
   auto vision =
       std::make_unique<Tower>("vision", std::move(vision_engine), config.vision, vision_dtype);

@@ -161,6 +161,7 @@ struct SharedState {
   std::vector<void*> constant_data;  // by value id: device copy of a constant, or null
   int64_t weight_bytes = 0;
   ~SharedState() {
+    cudaSetDevice(options.device);
     for (void* p : constant_data) {
       if (p != nullptr) cudaFree(p);
     }
@@ -236,6 +237,7 @@ class CudaExecutionContext final : public ExecutionContext {
       : s_(std::move(s)), kernels_(std::move(kernels)) {}
 
   ~CudaExecutionContext() override {
+    cudaSetDevice(s_->options.device);
     // A failed run may leave staging copies in flight.
     if (stream_ != nullptr) cudaStreamSynchronize(stream_);
     plans_.clear();
@@ -305,6 +307,8 @@ class CudaExecutionContext final : public ExecutionContext {
   }
 
   Result<std::vector<NamedTensor>> run(const std::vector<NamedTensor>& inputs) override {
+    // The calling thread may have run another GPU's engine last.
+    VITRT_CUDA_RETURN_IF_ERROR(cudaSetDevice(s_->options.device), "selecting the engine's GPU");
     const Graph& g = s_->graph;
     std::vector<Tensor> slots(g.values.size());
     VITRT_RETURN_IF_ERROR(bind_graph_inputs(g, inputs, slots));
@@ -777,6 +781,10 @@ class CudaEngine final : public Engine {
   std::string device() const override { return "cuda"; }
 
   std::unique_ptr<ExecutionContext> create_context() const override {
+    if (cudaSetDevice(s_->options.device) != cudaSuccess) {
+      return std::make_unique<FailedContext>(
+          internal_error("cannot select CUDA device ", s_->options.device));
+    }
     Result<NodeKernels> kernels = create_kernels(s_->graph, s_->placement, s_->float_type);
     if (!kernels.ok()) return std::make_unique<FailedContext>(kernels.status());
     auto ctx = std::make_unique<CudaExecutionContext>(s_, std::move(*kernels));
@@ -790,12 +798,17 @@ class CudaEngine final : public Engine {
   std::vector<TensorInfo> inputs_, outputs_;
 };
 
-Status check_device() {
-  if (device_count() == 0) return unsupported("no CUDA device is visible to this process");
-  VITRT_ASSIGN_OR_RETURN(DeviceInfo info, device_info(0));
+Status check_device(int device) {
+  const int count = device_count();
+  if (count == 0) return unsupported("no CUDA device is visible to this process");
+  if (device < 0 || device >= count) {
+    return invalid_argument("CUDA device ", device, " does not exist: this process sees ", count,
+                            " (0 to ", count - 1, ")");
+  }
+  VITRT_ASSIGN_OR_RETURN(DeviceInfo info, device_info(device));
   const int sm = info.sm_major * 10 + info.sm_minor;
   if (sm != VITRT_CUDA_ARCH) {
-    return unsupported("GPU 0 (", info.name, ") is sm_", sm,
+    return unsupported("GPU ", device, " (", info.name, ") is sm_", sm,
                        " but this vitrt's CUDA kernels "
                        "are built for ",
                        compiled_arch(), ": rebuild vitrt for sm_", sm);
@@ -868,7 +881,7 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
     if (t.log) t.log(line);
   };
   if (t.shape_sets.empty()) return Status::ok_status();
-  const Status device = check_device();
+  const Status device = check_device(0);
   if (!device.ok()) {
     log(str_cat("tactics: not timed (", device.message(),
                 "); cuBLASLt's heuristic picks GEMM algorithms at run time"));
@@ -931,8 +944,9 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
   return Status::ok_status();
 }
 
-Result<std::shared_ptr<Engine>> hook_create(Graph graph, const PlanMetadata& m) {
+Result<std::shared_ptr<Engine>> hook_create(Graph graph, const PlanMetadata& m, int device) {
   VITRT_ASSIGN_OR_RETURN(CudaEngineOptions o, options_of(m));
+  o.device = device;
   return create_cuda_engine(std::move(graph), o);
 }
 
@@ -951,7 +965,8 @@ Status check_cuda_graph(const Graph& graph, const CudaEngineOptions& options) {
 Result<std::shared_ptr<Engine>> create_cuda_engine(Graph graph, const CudaEngineOptions& options) {
   VITRT_RETURN_IF_ERROR(graph.validate());
   VITRT_ASSIGN_OR_RETURN(DType ft, float_type_of(options.precision));
-  VITRT_RETURN_IF_ERROR(check_device());
+  VITRT_RETURN_IF_ERROR(check_device(options.device));
+  VITRT_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.device), "selecting the engine's GPU");
   auto s = std::make_shared<SharedState>();
   s->graph = std::move(graph);
   s->float_type = ft;
@@ -980,6 +995,7 @@ void register_cuda_backend() {
   hooks.check_graph = hook_check;
   hooks.select_tactics = hook_select_tactics;
   hooks.create_engine = hook_create;
+  hooks.device_count = device_count;
   set_cuda_backend(hooks);
 }
 

@@ -22,6 +22,9 @@ struct CudaEngineOptions {
   bool tf32 = false;               // fp32 GEMMs may use TF32 tensor cores
   bool cuda_graphs = true;         // capture each shape signature's launches once, then replay
   TacticTuner* tuner = nullptr;    // build time only: kernels time and record tactics
+  // The GPU (cudaSetDevice's index) holding the weights; each context sets it on the calling
+  // thread before it allocates or runs, so one thread may drive engines on several GPUs.
+  int device = 0;
 };
 
 // Every node has a kernel (CPU for host nodes, CUDA for the rest); needs no GPU.

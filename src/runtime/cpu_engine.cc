@@ -163,6 +163,16 @@ Result<std::shared_ptr<Engine>> create_cpu_engine(Graph graph, const CpuKernelRe
 }
 
 Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) {
+  return load_plan(plan_path, 0);
+}
+
+int Engine::cuda_device_count() {
+  const CudaBackendHooks* cuda = cuda_backend();
+  return cuda != nullptr && cuda->device_count != nullptr ? cuda->device_count() : 0;
+}
+
+Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path, int device) {
+  if (device < 0) return invalid_argument("device ", device, " is negative");
   VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
   std::vector<OptimizationProfile> profiles;
   auto stored = plan.metadata.build_options.find(kProfilesMetadataKey);
@@ -182,7 +192,7 @@ Result<std::shared_ptr<Engine>> Engine::load_plan(const std::string& plan_path) 
                          "' was built for device 'cuda' but this vitrt has "
                          "no CUDA backend: rebuild the plan with --device cpu");
     }
-    engine = cuda->create_engine(std::move(plan.graph), plan.metadata);
+    engine = cuda->create_engine(std::move(plan.graph), plan.metadata, device);
   } else if (plan.metadata.device == "cpu") {
     engine = create_cpu_engine(std::move(plan.graph), CpuKernelRegistry::global(),
                                MappedFileRange{plan.mapped_data, plan.mapped_bytes});

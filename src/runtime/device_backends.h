@@ -36,9 +36,11 @@ struct CudaBackendHooks {
   // the fastest in the graph's nodes; without a usable GPU it logs why and leaves the graph.
   Status (*select_tactics)(Graph& graph, const PlanMetadata& metadata,
                            const TacticOptions& options) = nullptr;
-  // At load time: checks the GPU against the plan and prepares the engine.
-  Result<std::shared_ptr<Engine>> (*create_engine)(Graph graph,
-                                                   const PlanMetadata& metadata) = nullptr;
+  // At load time: checks GPU `device` against the plan and prepares the engine there.
+  Result<std::shared_ptr<Engine>> (*create_engine)(Graph graph, const PlanMetadata& metadata,
+                                                   int device) = nullptr;
+  // Visible CUDA devices (0 without a driver or GPU).
+  int (*device_count)() = nullptr;
 };
 
 void set_cuda_backend(const CudaBackendHooks& hooks);

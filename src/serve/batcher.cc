@@ -199,7 +199,7 @@ void DynamicBatcher::run_batch(int instance, std::vector<Pending> batch) {
   }
   int64_t row = 0;
   for (auto& p : batch) {
-    BatchTiming timing{micros(start - p.enqueued), infer_us, rows, &p == &batch.front()};
+    BatchTiming timing{micros(start - p.enqueued), infer_us, rows, &p == &batch.front(), instance};
     if (!outputs.ok()) {
       p.done(outputs.status(), timing);
       continue;

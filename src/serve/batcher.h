@@ -36,6 +36,7 @@ struct BatchTiming {
   double infer_us = 0;
   int64_t batch_rows = 0;
   bool first_in_batch = false;  // exactly one request per batch has it (per-batch metrics)
+  int instance = 0;             // the execution context that ran the batch
 };
 
 using BatchDone = std::function<void(Result<std::vector<NamedTensor>>, const BatchTiming&)>;

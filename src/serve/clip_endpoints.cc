@@ -75,17 +75,39 @@ std::vector<float> row(const Tensor& t, int64_t i) {
 
 }  // namespace
 
+int64_t padded_batch_rows(int64_t rows, int64_t max_rows) {
+  int64_t padded = 1;
+  while (padded < rows) padded *= 2;
+  return std::max(rows, std::min(padded, max_rows));
+}
+
 ClipService::ClipService(std::shared_ptr<const ClipModel> model, const ModelConfig& config)
-    : model_(std::move(model)), config_(config) {
+    : ClipService(
+          {model}, std::vector<int>(static_cast<size_t>(config.instance_count), 0),
+          std::vector<std::string>(static_cast<size_t>(config.instance_count), model->device()),
+          config) {}
+
+ClipService::ClipService(std::vector<std::shared_ptr<const ClipModel>> models,
+                         std::vector<int> context_model, std::vector<std::string> context_devices,
+                         const ModelConfig& config)
+    : model_(models.front()),
+      config_(config),
+      context_devices_(
+          std::make_shared<const std::vector<std::string>>(std::move(context_devices))) {
   const int64_t max_rows = std::max<int64_t>(1, config.max_batch_size);
   BatcherOptions options{max_rows, config.preferred_batch_sizes, config.max_queue_delay_us,
-                         config.instance_count, config.max_queue_size};
+                         static_cast<int>(context_model.size()), config.max_queue_size};
+  auto towers =
+      std::make_shared<const std::vector<std::shared_ptr<const ClipModel>>>(std::move(models));
+  auto model_of = [towers, context_model](int instance) -> const ClipModel& {
+    return *(*towers)[static_cast<size_t>(context_model[static_cast<size_t>(instance)])];
+  };
   // Texts arrive as token ids padded to context_length plus their lengths, so that texts of
   // several requests concatenate; the padding is stripped again before the tower.
   text_batcher_ = std::make_unique<DynamicBatcher>(
       options,
-      [model = model_](int,
-                       const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
+      [model_of](int instance,
+                 const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
         const Tensor& ids = in[0].tensor;
         const Tensor& lengths = in[1].tensor;
         std::vector<std::vector<int32_t>> sequences;
@@ -93,15 +115,34 @@ ClipService::ClipService(std::shared_ptr<const ClipModel> model, const ModelConf
           const int32_t* p = ids.data<int32_t>() + i * ids.dim(1);
           sequences.emplace_back(p, p + lengths.data<int32_t>()[i]);
         }
-        VITRT_ASSIGN_OR_RETURN(Tensor emb, model->embed_token_ids(sequences));
+        VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_token_ids(sequences));
         return std::vector<NamedTensor>{{"embeddings", emb}};
       });
+  // On CUDA each new batch size costs a context a memory plan (with its own input staging
+  // buffer) and a CUDA graph capture; the batcher forms every size from 1 to max_batch_size.
+  // Zero images pad each image batch to the next power of two, so a context meets at most
+  // log2(max) + 1 sizes. Images are independent rows, so the padding changes no embedding;
+  // it costs GPU time, which a server decoding JPEGs on the CPU has to spare.
+  const bool pad = model_->device() == "cuda";
   image_batcher_ = std::make_unique<DynamicBatcher>(
       options,
-      [model = model_](int,
-                       const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
-        VITRT_ASSIGN_OR_RETURN(Tensor emb, model->embed_pixels(in[0].tensor));
-        return std::vector<NamedTensor>{{"embeddings", emb}};
+      [model_of, pad, max_rows](
+          int instance, const std::vector<NamedTensor>& in) -> Result<std::vector<NamedTensor>> {
+        const Tensor& pixels = in[0].tensor;
+        const int64_t rows = pixels.dim(0);
+        const int64_t padded = pad ? padded_batch_rows(rows, max_rows) : rows;
+        if (padded == rows) {
+          VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_pixels(pixels));
+          return std::vector<NamedTensor>{{"embeddings", emb}};
+        }
+        std::vector<int64_t> shape = pixels.shape();
+        shape[0] = padded;
+        Tensor batch = Tensor::zeros(DType::kFloat32, shape);
+        std::memcpy(batch.raw_data(), pixels.raw_data(), pixels.nbytes());
+        VITRT_ASSIGN_OR_RETURN(Tensor emb, model_of(instance).embed_pixels(batch));
+        Tensor kept = Tensor::empty(DType::kFloat32, {rows, emb.dim(1)});
+        std::memcpy(kept.raw_data(), emb.raw_data(), kept.nbytes());
+        return std::vector<NamedTensor>{{"embeddings", kept}};
       });
 }
 
@@ -229,12 +270,17 @@ void ClipService::embed(const std::vector<Item>& items, std::function<void(Resul
   for (auto& chunk : chunks) {
     auto positions = std::make_shared<std::vector<int64_t>>(std::move(chunk.positions));
     const SubmitResult r = chunk.batcher->submit(
-        std::move(chunk.inputs), [join, positions, metrics = metrics_, name = config_.name](
-                                     Result<std::vector<NamedTensor>> out, const BatchTiming& t) {
+        std::move(chunk.inputs),
+        [join, positions, metrics = metrics_, name = config_.name, devices = context_devices_](
+            Result<std::vector<NamedTensor>> out, const BatchTiming& t) {
           if (metrics) {
             metrics->record_latency(name, Stage::kQueue, t.queue_us);
             metrics->record_latency(name, Stage::kInfer, t.infer_us);
-            if (t.first_in_batch) metrics->record_batch(name, t.batch_rows);
+            if (t.first_in_batch) {
+              metrics->record_batch(name, t.batch_rows);
+              metrics->record_device_batch(name, (*devices)[static_cast<size_t>(t.instance)],
+                                           t.batch_rows, t.infer_us);
+            }
           }
           join->deliver(out, *positions);
         });

@@ -9,8 +9,9 @@
 //                        "top_n": K (optional)}
 //
 // Images are decoded and texts tokenized on the caller's (worker pool) thread; the towers run
-// behind one DynamicBatcher each, so items of concurrent requests share tower runs. Errors
-// use OpenAI's shape: {"error": {"message": ..., "type": ..., "code": status}}.
+// behind one DynamicBatcher each, so items of concurrent requests share tower runs (on CUDA,
+// image batches padded to a power of two: padded_batch_rows). Errors use OpenAI's shape: {"error":
+// {"message": ..., "type": ..., "code": status}}.
 #pragma once
 
 #include <functional>
@@ -28,7 +29,13 @@ namespace vitrt::serve {
 
 class ClipService {
  public:
+  // Every batcher context (config.instance_count) runs on `model`.
   ClipService(std::shared_ptr<const ClipModel> model, const ModelConfig& config);
+  // One model per GPU (each loaded there): batcher context i runs on models[context_model[i]]
+  // and is labelled context_devices[i] ("cuda:1") in the per-device metrics. Preprocessing and
+  // tokenizing use models[0] (they are the same on every GPU).
+  ClipService(std::vector<std::shared_ptr<const ClipModel>> models, std::vector<int> context_model,
+              std::vector<std::string> context_devices, const ModelConfig& config);
   ~ClipService();
 
   // Each parses `body`, answers once through `respond` (from any thread). Client faults are
@@ -52,9 +59,14 @@ class ClipService {
 
   std::shared_ptr<const ClipModel> model_;
   ModelConfig config_;
+  std::shared_ptr<const std::vector<std::string>> context_devices_;
   std::unique_ptr<DynamicBatcher> text_batcher_;
   std::unique_ptr<DynamicBatcher> image_batcher_;
   Metrics* metrics_ = nullptr;
 };
+
+// The image batch size a CUDA CLIP model runs `rows` images at: the next power of two, at most
+// max_rows (and never fewer than rows).
+int64_t padded_batch_rows(int64_t rows, int64_t max_rows);
 
 }  // namespace vitrt::serve

@@ -4,6 +4,7 @@
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility> (C++20).
 #include <utility>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "runtime/version.h"
+#include "serve/devices.h"
 #include "serve/kserve.h"
 
 namespace vitrt::serve {
@@ -39,13 +41,76 @@ HttpResponse retry_later(int status, const std::string& message, int64_t retry_a
   return r;
 }
 
-Result<std::unique_ptr<ServedModel>> load_plan_model(const ModelConfig& config) {
+// A model set up without device labels (tests' fakes) names its contexts by number.
+std::string context_label(const ServedModel& model, int instance) {
+  const auto i = static_cast<size_t>(instance);
+  return i < model.context_devices.size() ? model.context_devices[i]
+                                          : "context " + std::to_string(instance);
+}
+
+int visible_devices(const InferenceServerOptions& options) {
+  return options.device_count ? options.device_count() : Engine::cuda_device_count();
+}
+
+// The GPUs a model's contexts go to: its config's "gpus", else --devices, else GPU 0; checked
+// against the host so that a missing GPU is named at load time.
+Result<std::vector<int>> model_gpus(const ModelConfig& config,
+                                    const InferenceServerOptions& options) {
+  std::vector<int> gpus = !config.gpus.empty()       ? config.gpus
+                          : !options.devices.empty() ? options.devices
+                                                     : std::vector<int>{0};
+  const std::string where = !config.gpus.empty() ? "model '" + config.name + "' instance_group"
+                            : !options.devices.empty() ? "--devices"
+                                                       : "model '" + config.name + "'";
+  VITRT_RETURN_IF_ERROR(check_devices(gpus, visible_devices(options), where));
+  return gpus;
+}
+
+Result<std::shared_ptr<Engine>> load_engine(const ModelConfig& config,
+                                            const InferenceServerOptions& options, int device) {
+  if (ends_with(config.plan_path, ".onnx")) return Engine::from_onnx(config.plan_path);
+  return options.plan_loader ? options.plan_loader(config.plan_path, device)
+                             : Engine::load_plan(config.plan_path, device);
+}
+
+Result<std::unique_ptr<ServedModel>> load_plan_model(const ModelConfig& config,
+                                                     const InferenceServerOptions& options) {
   auto model = std::make_unique<ServedModel>();
   model->config = config;
-  Result<std::shared_ptr<Engine>> loaded = ends_with(config.plan_path, ".onnx")
-                                               ? Engine::from_onnx(config.plan_path)
-                                               : Engine::load_plan(config.plan_path);
+  const int first_device = config.gpus.empty()
+                               ? (options.devices.empty() ? 0 : options.devices.front())
+                               : config.gpus.front();
+  Result<std::shared_ptr<Engine>> loaded = load_engine(config, options, first_device);
   if (!loaded.ok()) return loaded.status().with_context("model '" + config.name + "'");
+  // One engine per GPU (the weights live on each); a CPU plan has one engine for all contexts.
+  std::vector<std::shared_ptr<Engine>> engines = {*loaded};
+  std::vector<int> context_engine;
+  if ((*loaded)->device() == "cuda") {
+    VITRT_ASSIGN_OR_RETURN(model->gpus, model_gpus(config, options));
+    for (size_t i = 1; i < model->gpus.size(); ++i) {
+      Result<std::shared_ptr<Engine>> more = load_engine(config, options, model->gpus[i]);
+      if (!more.ok()) {
+        return more.status().with_context("model '" + config.name + "' on GPU " +
+                                          std::to_string(model->gpus[i]));
+      }
+      engines.push_back(*more);
+    }
+    for (int device : context_devices(model->gpus, config.instance_count)) {
+      const auto at = std::find(model->gpus.begin(), model->gpus.end(), device);
+      context_engine.push_back(static_cast<int>(at - model->gpus.begin()));
+      model->context_devices.push_back(device_label("cuda", device));
+    }
+  } else {
+    if (!config.gpus.empty()) {
+      return invalid_argument("model '", config.name,
+                              "': config.json lists 'gpus' but its plan runs on the ",
+                              (*loaded)->device());
+    }
+    for (int i = 0; i < config.instance_count; ++i) {
+      context_engine.push_back(0);
+      model->context_devices.push_back((*loaded)->device());
+    }
+  }
   std::shared_ptr<Engine> engine = *loaded;
   model->inputs = engine->inputs();
   if (!config.input_names.empty()) {
@@ -68,16 +133,19 @@ Result<std::unique_ptr<ServedModel>> load_plan_model(const ModelConfig& config) 
     return invalid_argument("model '", config.name,
                             "': config.json 'outputs' names an output the plan does not have");
   }
-  // One execution context per instance; the batcher gives each worker thread its own.
+  // One execution context per instance, on its GPU's engine; the batcher gives each worker
+  // thread its own, and whichever worker is free takes the next batch.
   auto contexts = std::make_shared<std::vector<std::unique_ptr<ExecutionContext>>>();
-  for (int i = 0; i < config.instance_count; ++i) contexts->push_back(engine->create_context());
+  for (int e : context_engine)
+    contexts->push_back(engines[static_cast<size_t>(e)]->create_context());
   std::set<std::string> kept;
   for (const auto& out : model->outputs) kept.insert(out.name);
-  BatcherOptions options{config.max_batch_size, config.preferred_batch_sizes,
-                         config.max_queue_delay_us, config.instance_count, config.max_queue_size};
+  BatcherOptions batching{config.max_batch_size, config.preferred_batch_sizes,
+                          config.max_queue_delay_us, static_cast<int>(contexts->size()),
+                          config.max_queue_size};
   model->batcher = std::make_unique<DynamicBatcher>(
-      options,
-      [engine, contexts, kept](int instance, const std::vector<NamedTensor>& inputs)
+      batching,
+      [engines, contexts, kept](int instance, const std::vector<NamedTensor>& inputs)
           -> Result<std::vector<NamedTensor>> {
         VITRT_ASSIGN_OR_RETURN(std::vector<NamedTensor> outputs,
                                (*contexts)[instance]->run(inputs));
@@ -87,6 +155,52 @@ Result<std::unique_ptr<ServedModel>> load_plan_model(const ModelConfig& config) 
         }
         return selected;
       });
+  return model;
+}
+
+// A CLIP model: on the CPU one ClipModel for every context; on CUDA one per GPU, the contexts
+// spread over them as for plans.
+Result<std::unique_ptr<ServedModel>> load_clip_model(const ModelConfig& config,
+                                                     const InferenceServerOptions& options) {
+  ClipOptions clip_options;
+  clip_options.vocab_path = config.clip.vocab_path;
+  clip_options.max_batch = static_cast<int>(std::max<int64_t>(1, config.max_batch_size));
+  clip_options.device = config.gpus.empty()
+                            ? (options.devices.empty() ? 0 : options.devices.front())
+                            : config.gpus.front();
+  auto first = options.clip_loader(config.clip.model_dir, clip_options);
+  if (!first.ok()) return first.status().with_context("model '" + config.name + "'");
+  auto model = std::make_unique<ServedModel>();
+  model->config = config;
+  std::vector<std::shared_ptr<const ClipModel>> models = {*first};
+  std::vector<int> context_model;
+  if ((*first)->device() == "cuda") {
+    VITRT_ASSIGN_OR_RETURN(model->gpus, model_gpus(config, options));
+    for (size_t i = 1; i < model->gpus.size(); ++i) {
+      clip_options.device = model->gpus[i];
+      auto more = options.clip_loader(config.clip.model_dir, clip_options);
+      if (!more.ok()) {
+        return more.status().with_context("model '" + config.name + "' on GPU " +
+                                          std::to_string(model->gpus[i]));
+      }
+      models.push_back(*more);
+    }
+    for (int device : context_devices(model->gpus, config.instance_count)) {
+      const auto at = std::find(model->gpus.begin(), model->gpus.end(), device);
+      context_model.push_back(static_cast<int>(at - model->gpus.begin()));
+      model->context_devices.push_back(device_label("cuda", device));
+    }
+  } else {
+    if (!config.gpus.empty()) {
+      return invalid_argument("model '", config.name,
+                              "': config.json lists 'gpus' but its plans run on the ",
+                              (*first)->device());
+    }
+    context_model.assign(static_cast<size_t>(config.instance_count), 0);
+    model->context_devices.assign(static_cast<size_t>(config.instance_count), (*first)->device());
+  }
+  model->clip = std::make_unique<ClipService>(std::move(models), std::move(context_model),
+                                              model->context_devices, config);
   return model;
 }
 
@@ -120,7 +234,11 @@ nlohmann::json triton_model_config(const ServedModel& model) {
            {{"preferred_batch_size", c.preferred_batch_sizes},
             {"max_queue_delay_microseconds", c.max_queue_delay_us},
             {"default_queue_policy", {{"max_queue_size", c.max_queue_size}}}}},
-          {"instance_group", {{{"count", c.instance_count}, {"kind", "KIND_CPU"}}}}};
+          {"instance_group",
+           {model.gpus.empty()
+                ? nlohmann::json{{"count", c.instance_count}, {"kind", "KIND_CPU"}}
+                : nlohmann::json{
+                      {"count", c.instance_count}, {"kind", "KIND_GPU"}, {"gpus", model.gpus}}}}};
 }
 
 }  // namespace
@@ -154,18 +272,11 @@ Result<std::unique_ptr<InferenceServer>> InferenceServer::load(
       if (!options.clip_loader) {
         return unsupported("model '", config.name, "': this build cannot load CLIP models");
       }
-      ClipOptions clip_options;
-      clip_options.vocab_path = config.clip.vocab_path;
-      clip_options.max_batch = static_cast<int>(std::max<int64_t>(1, config.max_batch_size));
-      auto clip = options.clip_loader(config.clip.model_dir, clip_options);
-      if (!clip.ok()) return clip.status().with_context("model '" + config.name + "'");
-      auto model = std::make_unique<ServedModel>();
-      model->config = config;
-      model->clip = std::make_unique<ClipService>(*clip, config);
+      VITRT_ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, load_clip_model(config, options));
       models.push_back(std::move(model));
       continue;
     }
-    VITRT_ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, load_plan_model(config));
+    VITRT_ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, load_plan_model(config, options));
     models.push_back(std::move(model));
   }
   return std::make_unique<InferenceServer>(std::move(models), options);
@@ -331,7 +442,11 @@ void InferenceServer::infer(ServedModel& model, HttpRequest&& request, Responder
                                Result<std::vector<NamedTensor>> outputs, const BatchTiming& t) {
           metrics_.record_latency(model.config.name, Stage::kQueue, t.queue_us);
           metrics_.record_latency(model.config.name, Stage::kInfer, t.infer_us);
-          if (t.first_in_batch) metrics_.record_batch(model.config.name, t.batch_rows);
+          if (t.first_in_batch) {
+            metrics_.record_batch(model.config.name, t.batch_rows);
+            metrics_.record_device_batch(model.config.name, context_label(model, t.instance),
+                                         t.batch_rows, t.infer_us);
+          }
           // Encoding goes back to the worker pool: the context's thread takes the next batch.
           boost::asio::post(impl_->pool, [&model, infer_request, finish,
                                           outputs = std::move(outputs)]() {

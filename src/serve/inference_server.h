@@ -27,16 +27,28 @@ struct ServedModel {
   std::vector<TensorInfo> outputs;
   std::unique_ptr<DynamicBatcher> batcher;  // backend "plan"
   std::unique_ptr<ClipService> clip;        // backend "clip"
+  // Where each execution context runs ("cuda:1", "cpu"), in batcher instance order.
+  std::vector<std::string> context_devices;
+  std::vector<int> gpus;  // the GPUs holding an engine of the model; empty on the CPU
 };
 
 using ClipLoader =
     std::function<Result<std::shared_ptr<ClipModel>>(const std::string&, const ClipOptions&)>;
+// Loads a plan on one CUDA device (CPU plans ignore it).
+using PlanLoader =
+    std::function<Result<std::shared_ptr<Engine>>(const std::string& path, int device)>;
 
 struct InferenceServerOptions {
   int worker_threads = 2;     // request parsing and response encoding
   int64_t retry_after_s = 1;  // the Retry-After of 429 and 503 answers
   // Loads "clip" backend models (ClipModel::load); without it such models are refused.
   ClipLoader clip_loader;
+  // The GPUs (--devices) of models whose config.json names none; empty: GPU 0.
+  std::vector<int> devices;
+  // Engine::load_plan(path, device) by default; tests load CPU engines posing as GPUs.
+  PlanLoader plan_loader;
+  // Engine::cuda_device_count by default.
+  std::function<int()> device_count;
 };
 
 class InferenceServer {

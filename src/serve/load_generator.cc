@@ -101,6 +101,11 @@ Result<HttpReply> http_get(const HttpTarget& target, const std::string& path) {
   return connection.exchange(http::verb::get, LoadRequest{path, "", {}});
 }
 
+Result<HttpReply> http_post(const HttpTarget& target, const LoadRequest& request) {
+  Connection connection(target);
+  return connection.exchange(http::verb::post, request);
+}
+
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -110,14 +115,17 @@ double percentile(std::vector<double> values, double p) {
   return values[lo] + (values[hi] - values[lo]) * (rank - static_cast<double>(lo));
 }
 
-Result<LoadStep> run_load_step(const HttpTarget& target, const LoadRequest& request,
-                               int concurrency, double request_rate, double duration_s) {
+Result<LoadStep> run_load_step(const HttpTarget& target, const std::vector<LoadRequest>& requests,
+                               int concurrency, double request_rate, double duration_s,
+                               const ReplyCheck& check) {
+  if (requests.empty()) return invalid_argument("no request to send");
   LoadStep step;
   step.concurrency = concurrency;
   step.request_rate = request_rate;
   std::mutex mutex;
   std::vector<double> latencies_ms;
   std::atomic<int64_t> next_slot{0};
+  std::atomic<uint64_t> next_request{0};
   const Clock::time_point start = Clock::now();
   const Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
                                             std::chrono::duration<double>(duration_s));
@@ -135,18 +143,25 @@ Result<LoadStep> run_load_step(const HttpTarget& target, const LoadRequest& requ
       } else if (sent >= end) {
         return;
       }
+      const LoadRequest& request = requests[next_request.fetch_add(1) % requests.size()];
       Result<HttpReply> reply = connection.exchange(http::verb::post, request);
       const double ms = ms_between(sent, Clock::now());
+      // Checked outside the lock: the check may parse a large answer.
+      std::string wrong;
+      if (!reply.ok()) {
+        wrong = reply.status().message();
+      } else if (reply->status != 200) {
+        wrong = std::to_string(reply->status) + " " + reply->body.substr(0, 200);
+      } else if (check) {
+        wrong = check(reply->body);
+        if (!wrong.empty()) wrong = "200 with wrong content: " + wrong;
+      }
       std::lock_guard<std::mutex> lock(mutex);
-      if (reply.ok() && reply->status == 200) {
+      if (wrong.empty()) {
         latencies_ms.push_back(ms);
       } else {
         ++step.failed;
-        if (step.first_error.empty()) {
-          step.first_error = reply.ok()
-                                 ? std::to_string(reply->status) + " " + reply->body.substr(0, 200)
-                                 : reply.status().message();
-        }
+        if (step.first_error.empty()) step.first_error = std::move(wrong);
       }
     }
   };

@@ -70,6 +70,15 @@ void Metrics::record_batch(const std::string& model, int64_t rows) {
   batch_.try_emplace(model, kBatchBounds).first->second.observe(static_cast<double>(rows));
 }
 
+void Metrics::record_device_batch(const std::string& model, const std::string& device, int64_t rows,
+                                  double infer_us) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  DeviceTotals& t = devices_[{model, device}];
+  ++t.batches;
+  t.rows += static_cast<uint64_t>(rows);
+  t.busy_s += infer_us * 1e-6;
+}
+
 std::string Metrics::render() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
@@ -93,6 +102,21 @@ std::string Metrics::render() const {
   for (const auto& [model, h] : batch_) {
     h.render("vitrt_batch_size", "model=\"" + label(model) + "\"", out);
   }
+  auto per_device = [&](const char* name, const char* type, const char* help, auto field) {
+    if (devices_.empty()) return;
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    for (const auto& [key, t] : devices_) {
+      out += std::string(name) + "{model=\"" + label(key.first) + "\",device=\"" +
+             label(key.second) + "\"} " + field(t) + "\n";
+    }
+  };
+  per_device("vitrt_device_batches_total", "counter", "Batches run, by model and device.",
+             [](const DeviceTotals& t) { return std::to_string(t.batches); });
+  per_device("vitrt_device_rows_total", "counter", "Rows (items) run, by model and device.",
+             [](const DeviceTotals& t) { return std::to_string(t.rows); });
+  per_device("vitrt_device_busy_seconds_total", "counter",
+             "Time the device's contexts spent running batches, by model and device.",
+             [](const DeviceTotals& t) { return number(t.busy_s); });
   out +=
       "# HELP vitrt_inflight_requests Requests being processed.\n"
       "# TYPE vitrt_inflight_requests gauge\nvitrt_inflight_requests " +

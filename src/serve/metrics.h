@@ -36,6 +36,10 @@ class Metrics {
   void record_request(const std::string& model, const std::string& endpoint, bool ok);
   void record_latency(const std::string& model, Stage stage, double micros);
   void record_batch(const std::string& model, int64_t rows);
+  // One batch run on `device` ("cuda:1", "cpu"): per-device batches, rows and busy time, so
+  // that an uneven spread over a host's GPUs shows.
+  void record_device_batch(const std::string& model, const std::string& device, int64_t rows,
+                           double infer_us);
   std::atomic<int64_t>& in_flight() { return in_flight_; }
   std::string render() const;
 
@@ -46,6 +50,12 @@ class Metrics {
   std::map<Key, uint64_t> failures_;
   std::map<std::pair<std::string, int>, Histogram> latency_;
   std::map<std::string, Histogram> batch_;
+  struct DeviceTotals {
+    uint64_t batches = 0;
+    uint64_t rows = 0;
+    double busy_s = 0;
+  };
+  std::map<Key, DeviceTotals> devices_;  // by (model, device)
   std::atomic<int64_t> in_flight_{0};
 };
 

@@ -52,6 +52,42 @@ Result<std::vector<std::string>> get_names(const json& object, const char* key,
   return names;
 }
 
+// Triton's instance_group, one group: [{"count": N, "kind": "KIND_GPU", "gpus": [0, 1]}].
+Status parse_instance_group(const json& groups, const std::string& where, ModelConfig& config) {
+  const std::string g_where = where + " instance_group";
+  if (!groups.is_array() || groups.size() != 1 || !groups[0].is_object()) {
+    return invalid_argument(g_where,
+                            ": expected a list of one group, e.g. "
+                            "[{\"count\": 2, \"kind\": \"KIND_GPU\", \"gpus\": [0, 1]}]");
+  }
+  const json& group = groups[0];
+  VITRT_RETURN_IF_ERROR(check_keys(group, {"count", "kind", "gpus", "name"}, g_where));
+  VITRT_ASSIGN_OR_RETURN(const int64_t count, get_int(group, "count", 1, 1, g_where));
+  config.instance_count = static_cast<int>(std::min<int64_t>(count, 256));
+  VITRT_ASSIGN_OR_RETURN(const std::string kind, get_string(group, "kind", "KIND_AUTO", g_where));
+  if (kind != "KIND_AUTO" && kind != "KIND_GPU" && kind != "KIND_CPU") {
+    return invalid_argument(g_where, ": 'kind' is '", kind,
+                            "', expected \"KIND_GPU\", \"KIND_CPU\" or \"KIND_AUTO\"");
+  }
+  if (!group.contains("gpus")) return Status::ok_status();
+  if (kind == "KIND_CPU") return invalid_argument(g_where, ": KIND_CPU takes no 'gpus'");
+  const json& gpus = group["gpus"];
+  if (!gpus.is_array() || gpus.empty()) {
+    return invalid_argument(g_where, ": 'gpus' must be a non-empty list of GPU indices");
+  }
+  for (const auto& g : gpus) {
+    if (!g.is_number_integer() || g.get<int64_t>() < 0 || g.get<int64_t>() > 1023) {
+      return invalid_argument(g_where, ": 'gpus' entry ", g.dump(), " is not a GPU index");
+    }
+    const int d = static_cast<int>(g.get<int64_t>());
+    if (std::find(config.gpus.begin(), config.gpus.end(), d) != config.gpus.end()) {
+      return invalid_argument(g_where, ": GPU ", d, " is listed twice");
+    }
+    config.gpus.push_back(d);
+  }
+  return Status::ok_status();
+}
+
 }  // namespace
 
 Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& folder) {
@@ -60,10 +96,11 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
   if (doc.is_discarded() || !doc.is_object()) {
     return invalid_argument(where, ": not a JSON object");
   }
-  VITRT_RETURN_IF_ERROR(check_keys(doc,
-                                   {"name", "backend", "plan", "max_batch_size", "dynamic_batching",
-                                    "instance_count", "inputs", "outputs", "clip"},
-                                   where));
+  VITRT_RETURN_IF_ERROR(
+      check_keys(doc,
+                 {"name", "backend", "plan", "max_batch_size", "dynamic_batching", "instance_count",
+                  "instance_group", "inputs", "outputs", "clip"},
+                 where));
   ModelConfig config;
   config.directory = folder;
   VITRT_ASSIGN_OR_RETURN(
@@ -81,6 +118,12 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
   VITRT_ASSIGN_OR_RETURN(config.max_batch_size, get_int(doc, "max_batch_size", 0, 0, where));
   VITRT_ASSIGN_OR_RETURN(const int64_t instances, get_int(doc, "instance_count", 1, 1, where));
   config.instance_count = static_cast<int>(std::min<int64_t>(instances, 256));
+  if (doc.contains("instance_group")) {
+    if (doc.contains("instance_count")) {
+      return invalid_argument(where, ": give 'instance_count' or 'instance_group', not both");
+    }
+    VITRT_RETURN_IF_ERROR(parse_instance_group(doc["instance_group"], where, config));
+  }
   VITRT_ASSIGN_OR_RETURN(config.input_names, get_names(doc, "inputs", where));
   VITRT_ASSIGN_OR_RETURN(config.output_names, get_names(doc, "outputs", where));
 

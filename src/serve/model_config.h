@@ -6,6 +6,8 @@
 //                                                "max_queue_size": 64},
 //                           "instance_count": 2, "inputs": ["pixel_values"],
 //                           "outputs": ["logits"]}
+//   or, to spread the contexts over GPUs as Triton's instance groups do (2 on each GPU):
+//                          "instance_group": [{"count": 2, "kind": "KIND_GPU", "gpus": [0, 1]}]
 //   repo/clip/config.json  {"backend": "clip", "max_batch_size": 32, ..., "clip":
 //                           {"model_dir": ".", "vocab_path": "", "max_texts": 64,
 //                            "max_text_bytes": 4096, "max_images": 16}}
@@ -39,8 +41,11 @@ struct ModelConfig {
   int64_t max_batch_size = 0;  // 0: the model has no batch dim; requests run as given
   std::vector<int64_t> preferred_batch_sizes;
   int64_t max_queue_delay_us = 0;
-  int64_t max_queue_size = 64;            // queued requests before answering 429
-  int instance_count = 1;                 // execution contexts run side by side
+  int64_t max_queue_size = 64;  // queued requests before answering 429
+  int instance_count = 1;       // execution contexts run side by side (on each GPU of `gpus`)
+  // The GPUs the contexts are spread over, one engine on each (instance_group "gpus"); empty:
+  // the server's --devices, else GPU 0. Plans for the CPU take none.
+  std::vector<int> gpus;
   std::vector<std::string> input_names;   // empty: all of the plan's
   std::vector<std::string> output_names;  // empty: all of the plan's
   ClipSettings clip;

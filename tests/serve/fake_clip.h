@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <mutex>
+#include <vector>
 
 #include "vitrt/clip.h"
 
@@ -17,6 +19,7 @@ class FakeClip final : public ClipModel {
   int64_t embed_dim() const override { return 4; }
   float logit_scale() const override { return 100.0f; }
   int context_length() const override { return 8; }
+  std::string device() const override { return device_kind; }
   std::vector<int64_t> image_shape() const override { return {3, 2, 2}; }
   Result<Tensor> preprocess_image(const std::string& bytes,
                                   const std::string& what) const override {
@@ -30,6 +33,10 @@ class FakeClip final : public ClipModel {
   }
   Result<Tensor> embed_pixels(const Tensor& pixels) const override {
     ++tower_runs;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      pixel_batches.push_back(pixels.dim(0));
+    }
     Tensor out = Tensor::zeros(DType::kFloat32, {pixels.dim(0), 4});
     for (int64_t i = 0; i < pixels.dim(0); ++i) {
       out.data<float>()[i * 4 + static_cast<int64_t>(pixels.data<float>()[i * 12]) % 4] = 1;
@@ -68,6 +75,10 @@ class FakeClip final : public ClipModel {
     return out;
   }
   mutable std::atomic<int> tower_runs{0};
+  mutable std::mutex mutex;
+  mutable std::vector<int64_t> pixel_batches;  // rows of each embed_pixels call
+  std::string device_kind = "cpu";  // "cuda": the server spreads it over GPUs as a real one
+  int device_index = 0;             // the ClipOptions.device it was loaded with
 };
 
 }  // namespace vitrt::serve::testing

@@ -330,8 +330,38 @@ def check_real_clip(vitrt, source):
                 {"image": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}]})
             check(status == 400 and "input 0" in doc["error"]["message"],
                   f"real CLIP: undecodable image -> {status} {doc}")
+            check_perf_images(vitrt, port, repo, images_dir, f"{fixture}/preprocessor_config.json")
         finally:
             proc.kill()
+
+
+def check_perf_images(vitrt, port, out_dir, images_dir, preprocessor_config):
+    photos = [os.path.join(images_dir, n) for n in ("cat_q90_420.jpg", "cup_rgba.png",
+                                                     "launch_lossy.webp")]
+    perf = [vitrt, "perf", "--model", "clip", "--url", f"http://127.0.0.1:{port}",
+            "--images", *photos, "--images-per-request", "2", "--concurrency", "1,3",
+            "--duration-s", "0.3"]
+    r = subprocess.run(perf + ["--json", f"{out_dir}/perf_images.json"], capture_output=True,
+                       text=True)
+    steps = json.load(open(f"{out_dir}/perf_images.json"))["steps"] if r.returncode == 0 else []
+    check(len(steps) == 2 and all(s["failed"] == 0 and s["completed"] > 0 for s in steps)
+          and all(abs(s["items_per_s"] - 2 * s["throughput"]) < 1e-6 for s in steps)
+          and "embeddings of 16 values" in r.stdout,
+          f"vitrt perf --images: every answer checked, none failed {r.stdout.strip()!r:.300} "
+          f"{r.stderr.strip()}")
+    # Answers of another size than required are failures: the run fails, naming the reason.
+    r = subprocess.run(perf + ["--embed-dim", "17"], capture_output=True, text=True)
+    check(r.returncode == 1 and "has 16 values, expected 17" in r.stderr,
+          f"vitrt perf --images --embed-dim 17: exit 1 naming the size ({r.returncode}, "
+          f"{r.stderr.strip()!r:.200})")
+    r = subprocess.run([vitrt, "perf", "--decode-only", "--images", *photos,
+                        "--preprocessor-config", preprocessor_config, "--threads", "1,2",
+                        "--duration-s", "0.2", "--json", f"{out_dir}/decode.json"],
+                       capture_output=True, text=True)
+    rates = json.load(open(f"{out_dir}/decode.json"))["decode"] if r.returncode == 0 else []
+    check([d["threads"] for d in rates] == [1, 2] and all(d["images"] > 0 for d in rates),
+          f"vitrt perf --decode-only: images/s per thread count {r.stdout.strip()!r:.200} "
+          f"{r.stderr.strip()}")
 
 
 def check_sigterm(proc, port, cases):
