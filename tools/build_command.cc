@@ -1,7 +1,10 @@
 // `vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]
 //  [--profile INPUT:min=..,opt=..,max=..]... [--timing-cache FILE]`
 // `vitrt build CLIP_DIR [-o OUT_DIR]` for both towers of a CLIP model folder.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "cli_args.h"
@@ -17,6 +20,7 @@ constexpr const char* kHelp =
     "usage: vitrt build MODEL.onnx -o MODEL.plan [--device cpu|cuda] [--precision P] [--tf32]\n"
     "                   [--profile INPUT:min=SHAPE,opt=SHAPE,max=SHAPE]... [--timing-cache FILE]\n"
     "                   [--no-tactics] [--verbose]\n"
+    "                   [--calib-data DIR [--calib-method M] [--calib-batches N] ...]\n"
     "       vitrt build CLIP_DIR [-o OUT_DIR] [--device cpu|cuda] [--precision P]\n"
     "\n"
     "Imports an ONNX model, infers its (symbolic) shapes, optimizes it, checks that every op\n"
@@ -36,7 +40,10 @@ constexpr const char* kHelp =
     "                       accumulation (fast on CPUs with AVX512-BF16 or AMX); normalisation,\n"
     "                       softmax, attention products and the residual stream stay fp32.\n"
     "                       On CUDA, fp16/bf16 weights and activations with fp32 accumulation.\n"
-    "                       int8 and fp8 are not supported yet.\n"
+    "                       int8 / fp8: post-training quantization of the encoder's linear\n"
+    "                       layers (calibrated on --calib-data); the patch embedding, heads,\n"
+    "                       attention, normalisation and the residual stream stay in the float\n"
+    "                       type (cpu fp32, cuda fp16). --verbose lists each layer's precision.\n"
     "  --tf32               cuda fp32 plans: let GEMMs use TF32 tensor cores (else true fp32)\n"
     "  --profile SPEC       an optimization profile range for one input, e.g.\n"
     "                       pixel_values:min=1x3x224x224,opt=32x3x224x224,max=256x3x224x224\n"
@@ -50,6 +57,19 @@ constexpr const char* kHelp =
     "  --exact-gelu         cuda fp16/bf16: never time erf GELU as cuBLASLt's tanh-form GELU\n"
     "                       epilogue (at most 4.7e-4 from erf, below fp16's rounding of GELU\n"
     "                       outputs; taken only where faster, and said in --verbose)\n"
+    "  --calib-data DIR     int8/fp8: calibration inputs: images (.jpg .png .webp, for one-input\n"
+    "                       image models), .npy files (one input tensor each), or sub-folders\n"
+    "                       with NAME.npy for each model input (one run each)\n"
+    "  --calib-config FILE  HF preprocessor_config.json for the images (default HF ViT's:\n"
+    "                       224x224 bilinear, mean = std = 0.5)\n"
+    "  --calib-method M     entropy (int8 default), mse, percentile, minmax (fp8 default)\n"
+    "  --calib-percentile P for --calib-method percentile (default 99.99)\n"
+    "  --calib-batches N    calibrate on at most N runs (default: all the data)\n"
+    "  --calib-batch-size N images per run (default 8)\n"
+    "  --calib-cache FILE   reuse FILE's measurements when it matches the model (a mismatch is\n"
+    "                       an error); else calibrate and write it\n"
+    "  --layer-precision GLOB=P  the precision (fp32 fp16 bf16 int8 fp8) of the linear layers\n"
+    "                       whose node name matches GLOB; repeatable, the last match wins\n"
     "  --verbose            log each build step, each fusion applied (pattern, nodes absorbed)\n"
     "                       and each near miss with the reason it was not applied\n"
     "  --no-optimize        keep the graph as imported (no clean-up, no fusions)\n"
@@ -71,7 +91,15 @@ int build_command(const std::vector<std::string>& words) {
                                                   {"--timing-cache", "", true, false},
                                                   {"--no-tactics", "", false, false},
                                                   {"--exact-gelu", "", false, false},
-                                                  {"--no-optimize", "", false, false}});
+                                                  {"--no-optimize", "", false, false},
+                                                  {"--calib-data", "", true, false},
+                                                  {"--calib-config", "", true, false},
+                                                  {"--calib-method", "", true, false},
+                                                  {"--calib-percentile", "", true, false},
+                                                  {"--calib-batches", "", true, false},
+                                                  {"--calib-batch-size", "", true, false},
+                                                  {"--calib-cache", "", true, false},
+                                                  {"--layer-precision", "", true, true}});
   if (!parsed.ok()) return usage_error("build", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -114,6 +142,51 @@ int build_command(const std::vector<std::string>& words) {
                        "--profile applies to one ONNX model; a CLIP folder's towers have "
                        "different inputs");
   }
+  options.calib_data = args.get("--calib-data");
+  options.calib_config = args.get("--calib-config");
+  options.calib_method = args.get("--calib-method");
+  options.calib_cache = args.get("--calib-cache");
+  options.layer_precision = args.get_all("--layer-precision");
+  for (const auto& [flag, target] :
+       {std::pair<const char*, int*>{"--calib-batches", &options.calib_batches},
+        std::pair<const char*, int*>{"--calib-batch-size", &options.calib_batch_size}}) {
+    if (!args.has(flag)) continue;
+    const std::string text = args.get(flag);
+    char* end = nullptr;
+    const long v = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || v < 1 || v > 1000000) {
+      return usage_error("build",
+                         std::string(flag) + " must be a positive integer; got '" + text + "'");
+    }
+    *target = static_cast<int>(v);
+  }
+  if (args.has("--calib-percentile")) {
+    const std::string text = args.get("--calib-percentile");
+    char* end = nullptr;
+    options.calib_percentile = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(options.calib_percentile > 0.0) ||
+        options.calib_percentile > 100.0) {
+      return usage_error("build", "--calib-percentile must be in (0, 100]; got '" + text + "'");
+    }
+  }
+  const bool quantized = options.precision == "int8" || options.precision == "fp8";
+  if (!quantized && (args.has("--calib-data") || args.has("--layer-precision"))) {
+    return usage_error("build",
+                       "--calib-data and --layer-precision apply to --precision int8 "
+                       "or fp8");
+  }
+  // A bar redrawn in place on a terminal; one line per run otherwise (logs, CI).
+  options.calib_progress = [tty = isatty(fileno(stderr)) != 0](int done, int total) {
+    if (tty) {
+      const int width = 30;
+      const int filled = total > 0 ? done * width / total : width;
+      std::fprintf(stderr, "\rcalibrating [%s%s] %d/%d", std::string(filled, '#').c_str(),
+                   std::string(width - filled, ' ').c_str(), done, total);
+      if (done == total) std::fputc('\n', stderr);
+    } else {
+      std::fprintf(stderr, "calibration batch %d/%d\n", done, total);
+    }
+  };
   options.log = [](const std::string& line) { std::printf("[build] %s\n", line.c_str()); };
   if (clip_dir) {
     Status built = clip::build_clip_plans(model, args.get("--output", model), options);

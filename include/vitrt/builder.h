@@ -11,9 +11,12 @@
 namespace vitrt {
 
 struct BuildOptions {
-  std::string device = "cpu";      // cpu | cuda (the plan runs only on this device kind)
-  std::string precision = "fp32";  // cpu: fp32, bf16; cuda: fp32, fp16, bf16
-  bool tf32 = false;               // cuda fp32 plans: GEMMs may use TF32 tensor cores
+  std::string device = "cpu";  // cpu | cuda (the plan runs only on this device kind)
+  // cpu: fp32, bf16, int8, fp8; cuda: fp32, fp16, bf16, int8, fp8. int8 and fp8 quantize
+  // the encoder's linear layers after calibration (the fields below); the rest of the graph
+  // stays in the float type (cpu fp32, cuda fp16).
+  std::string precision = "fp32";
+  bool tf32 = false;  // cuda fp32 plans: GEMMs may use TF32 tensor cores
   bool verbose = false;
   // Run the graph optimizer (clean-up and fusions). Off only to compare against the raw graph.
   bool optimize = true;
@@ -30,6 +33,18 @@ struct BuildOptions {
   // (Off by default: the tanh form differs from erf by at most 4.7e-4, below fp16's own
   // rounding of GELU outputs, and the tactic timing takes it only where it is faster.)
   bool exact_gelu = false;
+  // int8 / fp8 builds (src/quant/calibrator.h explains each).
+  std::string calib_data;           // folder of images, .npy files or NAME.npy folders
+  std::string calib_config;         // HF preprocessor_config.json for images
+  std::string calib_method;         // entropy|mse|percentile|minmax; empty: entropy (int8),
+                                    // minmax (fp8)
+  double calib_percentile = 99.99;  // for calib_method percentile
+  int calib_batches = 0;            // at most this many runs; 0: all the data
+  int calib_batch_size = 8;         // images per run
+  std::string calib_cache;          // reused when it matches the model, else written
+  std::vector<std::string> layer_precision;  // "GLOB=fp32|fp16|bf16|int8|fp8", last match wins
+  // Calibration progress (runs done, runs in all).
+  std::function<void(int, int)> calib_progress;
   // Receives the build log line by line (what was imported, folded, fused, and why not).
   std::function<void(const std::string&)> log;
 };

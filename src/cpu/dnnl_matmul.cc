@@ -7,38 +7,27 @@
 #include <unordered_map>
 #include <vector>
 
-#include "oneapi/dnnl/dnnl.hpp"
+#include "cpu/dnnl_common.h"
 
 namespace vitrt {
 
-namespace {
-
-using dnnl::memory;
-
-dnnl::engine& cpu_engine() {
+dnnl::engine& dnnl_cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
 }
 
-// oneDNN streams are cheap but not free to create; one per calling thread suffices (a CPU
-// stream only orders the primitives submitted through it).
-dnnl::stream& thread_stream() {
-  thread_local dnnl::stream stream(cpu_engine());
+dnnl::stream& dnnl_thread_stream() {
+  thread_local dnnl::stream stream(dnnl_cpu_engine());
   return stream;
 }
 
-// Scratchpad memory is user-managed so that one primitive can execute from several threads at
-// once; each thread keeps its own buffers and grows them when a primitive needs more. Slot
-// kScratchpad holds oneDNN's scratchpad, slot kBf16Src the bf16 copy of src for bf16 products.
-enum BufferSlot { kScratchpad = 0, kBf16Src = 1, kNumSlots };
-
-void* thread_buffer(BufferSlot slot, size_t bytes) {
+void* dnnl_thread_buffer(DnnlBufferSlot slot, size_t bytes) {
   struct Buffer {
     void* data = nullptr;
     size_t size = 0;
     ~Buffer() { std::free(data); }
   };
-  thread_local Buffer buffers[kNumSlots];
+  thread_local Buffer buffers[kNumDnnlBufferSlots];
   Buffer& buffer = buffers[slot];
   if (bytes > buffer.size) {
     std::free(buffer.data);
@@ -49,19 +38,7 @@ void* thread_buffer(BufferSlot slot, size_t bytes) {
   return buffer.data;
 }
 
-// A [batch,] rows x cols matrix, stored transposed (cols x rows) when `trans`.
-memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool trans,
-                         memory::data_type type = memory::data_type::f32) {
-  if (batch == 1) {
-    return memory::desc({rows, cols}, type, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
-  }
-  return memory::desc(
-      {batch, rows, cols}, type,
-      trans ? memory::dims{rows * cols, 1, rows} : memory::dims{rows * cols, cols, 1});
-}
-
-// The eltwise post-op for `act` as (algorithm, alpha, beta).
-std::tuple<dnnl::algorithm, float, float> eltwise_of(MatmulActivation act) {
+std::tuple<dnnl::algorithm, float, float> dnnl_eltwise_of(MatmulActivation act) {
   switch (act) {
     case MatmulActivation::kGelu:
       return {dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f};
@@ -75,6 +52,21 @@ std::tuple<dnnl::algorithm, float, float> eltwise_of(MatmulActivation act) {
       break;
   }
   return {dnnl::algorithm::undef, 0.0f, 0.0f};
+}
+
+namespace {
+
+using dnnl::memory;
+
+// A [batch,] rows x cols matrix, stored transposed (cols x rows) when `trans`.
+memory::desc matrix_desc(int64_t batch, int64_t rows, int64_t cols, bool trans,
+                         memory::data_type type = memory::data_type::f32) {
+  if (batch == 1) {
+    return memory::desc({rows, cols}, type, trans ? memory::dims{1, rows} : memory::dims{cols, 1});
+  }
+  return memory::desc(
+      {batch, rows, cols}, type,
+      trans ? memory::dims{rows * cols, 1, rows} : memory::dims{rows * cols, cols, 1});
 }
 
 }  // namespace
@@ -152,7 +144,7 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
     dnnl::post_ops ops;
     if (s.accumulate) ops.append_sum(1.0f);
     if (s.activation != MatmulActivation::kNone) {
-      const auto [algorithm, a, b] = eltwise_of(s.activation);
+      const auto [algorithm, a, b] = dnnl_eltwise_of(s.activation);
       ops.append_eltwise(1.0f, algorithm, a, b);
     }
     if (ops.len() > 0) attr.set_post_ops(ops);
@@ -161,7 +153,7 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
       const dnnl::matmul::desc desc =
           s.has_bias ? dnnl::matmul::desc(compute_src_md, weights_md, entry->bias_md, entry->dst_md)
                      : dnnl::matmul::desc(compute_src_md, weights_md, entry->dst_md);
-      return dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
+      return dnnl::matmul::primitive_desc(desc, attr, dnnl_cpu_engine());
     };
     dnnl::matmul::primitive_desc pd = make_pd(request_weights_md);
     if (constant && s.batch == 1) {
@@ -190,7 +182,7 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
       // threads at once, like the matmul; a plain fp32 -> bf16 conversion needs none.
       dnnl::primitive_attr reorder_attr;
       reorder_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      dnnl::reorder::primitive_desc reorder_pd(cpu_engine(), entry->src_md, cpu_engine(),
+      dnnl::reorder::primitive_desc reorder_pd(dnnl_cpu_engine(), entry->src_md, dnnl_cpu_engine(),
                                                entry->bf16_src_md, reorder_attr);
       if (reorder_pd.scratchpad_desc().get_size() != 0) {
         return unsupported("oneDNN's fp32 -> bf16 conversion of a ", s.m, " x ", s.k,
@@ -202,15 +194,15 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
     if (constant) {
       void* user_data = const_cast<void*>(constant_weights_.raw_data());  // only read
       if (entry->weights_md == user_weights_md) {
-        entry->constant_weights = memory(user_weights_md, cpu_engine(), user_data);
+        entry->constant_weights = memory(user_weights_md, dnnl_cpu_engine(), user_data);
       } else {
         for (const auto& [md, mem] : packed_->layouts) {
           if (md == entry->weights_md) entry->constant_weights = mem;
         }
         if (!entry->constant_weights) {
-          memory user(user_weights_md, cpu_engine(), user_data);
-          memory packed(entry->weights_md, cpu_engine());
-          dnnl::stream& stream = thread_stream();
+          memory user(user_weights_md, dnnl_cpu_engine(), user_data);
+          memory packed(entry->weights_md, dnnl_cpu_engine());
+          dnnl::stream& stream = dnnl_thread_stream();
           dnnl::reorder(user, packed).execute(stream, user, packed);
           stream.wait();
           packed_->layouts.emplace_back(entry->weights_md, packed);
@@ -230,13 +222,13 @@ Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* 
                        const float* bias, float* dst) {
   VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> entry, entry_for(shape));
   try {
-    dnnl::engine& engine = cpu_engine();
+    dnnl::engine& engine = dnnl_cpu_engine();
     std::unordered_map<int, memory> args;
     args.reserve(5);
-    dnnl::stream& stream = thread_stream();
+    dnnl::stream& stream = dnnl_thread_stream();
     memory user_src(entry->src_md, engine, const_cast<float*>(src));
     if (shape.bf16) {
-      void* converted = thread_buffer(kBf16Src, entry->bf16_src_md.get_size());
+      void* converted = dnnl_thread_buffer(kBf16Src, entry->bf16_src_md.get_size());
       if (converted == nullptr) {
         return Status(
             StatusCode::kOutOfMemory,
@@ -260,7 +252,7 @@ Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* 
     }
     args.emplace(DNNL_ARG_DST, memory(entry->dst_md, engine, dst));
     if (entry->scratchpad_bytes > 0) {
-      void* scratch = thread_buffer(kScratchpad, entry->scratchpad_bytes);
+      void* scratch = dnnl_thread_buffer(kScratchpad, entry->scratchpad_bytes);
       if (scratch == nullptr) {
         return Status(StatusCode::kOutOfMemory,
                       str_cat("matmul scratchpad of ", entry->scratchpad_bytes, " bytes"));

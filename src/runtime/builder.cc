@@ -7,6 +7,7 @@
 #include "onnx/onnx_import.h"
 #include "passes/pass.h"
 #include "plan/plan_format.h"
+#include "quant/quantize_build.h"
 #include "runtime/build_pipeline.h"
 #include "runtime/cpu_engine.h"
 #include "runtime/device_backends.h"
@@ -89,7 +90,10 @@ Status run_optimization_passes(Graph& graph, const BuildOptions& options,
   PassContext ctx(options.verbose, options.log);
   // On the CPU the passes mark the nodes that compute in bf16; a CUDA plan's precision applies
   // to every GPU kernel and is the CUDA engine's business, so its graph stays unmarked.
-  ctx.set_precision(options.device == "cpu" ? options.precision : "fp32");
+  // Quantized builds fuse in fp32; quantize_for_build then picks each layer's precision.
+  ctx.set_precision(options.device == "cpu" && !quant::is_quantized_precision(options.precision)
+                        ? options.precision
+                        : "fp32");
   if (options.verbose) log_line(options, "optimizer:");
   VITRT_RETURN_IF_ERROR(optimize_graph(graph, ctx));
   std::string applied;
@@ -107,14 +111,22 @@ Status run_optimization_passes(Graph& graph, const BuildOptions& options,
 
 Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOptions& options,
                                  BuildSummary* summary) {
-  const bool cpu_ok =
-      options.device == "cpu" && (options.precision == "fp32" || options.precision == "bf16");
+  const bool quantized = quant::is_quantized_precision(options.precision);
+  const bool cpu_ok = options.device == "cpu" &&
+                      (options.precision == "fp32" || options.precision == "bf16" || quantized);
   const bool cuda_ok =
-      options.device == "cuda" &&
-      (options.precision == "fp32" || options.precision == "fp16" || options.precision == "bf16");
+      options.device == "cuda" && (options.precision == "fp32" || options.precision == "fp16" ||
+                                   options.precision == "bf16" || quantized);
   if (!cpu_ok && !cuda_ok) {
     return unsupported("precision '", options.precision, "' is not supported yet for device '",
-                       options.device, "' (cpu builds fp32 and bf16 plans; cuda fp32, fp16, bf16)");
+                       options.device,
+                       "' (cpu builds fp32, bf16, int8 and fp8 plans; cuda fp32, fp16, bf16, int8, "
+                       "fp8)");
+  }
+  if (quantized && !options.optimize) {
+    return invalid_argument("--precision ", options.precision,
+                            " quantizes fused linear layers: it needs the optimizer (drop "
+                            "--no-optimize)");
   }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(onnx_path, ec)) {
@@ -142,6 +154,10 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   Status optimized = run_optimization_passes(graph, options, &rewrites);
   if (!optimized.ok()) return optimized.with_context(str_cat("'", onnx_path, "'"));
   graph.compact();
+  if (quantized) {
+    Status q = quant::quantize_for_build(graph, options);
+    if (!q.ok()) return q.with_context(str_cat("'", onnx_path, "'"));
+  }
   if (summary != nullptr) {
     summary->ops_before = ops_before;
     summary->ops_after = graph.op_counts();
@@ -160,6 +176,12 @@ Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string&
   metadata.vitrt_version = kVitrtVersion;
   metadata.device = options.device;
   metadata.precision = options.precision;
+  if (quant::is_quantized_precision(options.precision)) {
+    // The plan's float type (what engines read as its precision); the quantized layers carry
+    // their format in their nodes.
+    metadata.precision = quant::float_precision_of(options);
+    metadata.build_options["quantization"] = options.precision;
+  }
   metadata.build_options["verbose"] = options.verbose ? "true" : "false";
   metadata.build_options["source"] = onnx_path;
   std::vector<InputRange> ranges;

@@ -87,11 +87,11 @@ TEST(BuilderTest, ErrorsNameTheProblem) {
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_NE(r.status().message().find("/nonexistent/model.onnx"), std::string::npos);
 
-  options.precision = "int8";
+  options.precision = "int4";
   r = build_plan(fixture("tiny_matmul.onnx"), "/tmp/never.plan", options);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(r.status().message().find("precision 'int8'"), std::string::npos);
+  EXPECT_NE(r.status().message().find("precision 'int4'"), std::string::npos);
 
   // Not an ONNX file at all: the importer's error, and no plan left behind.
   const std::string plan_path = ::testing::TempDir() + "/builder_never.plan";

@@ -1,0 +1,283 @@
+// vitrt.QuantLinear on the CPU. X may be float32, float16 or bfloat16 (converted to fp32 rows
+// and the result rounded back to X's type, so a CUDA fp16 plan's layers can be checked
+// against this kernel).
+//
+// int8 runs on oneDNN where the CPU has VNNI (AVX512-VNNI, AVX-VNNI, AMX): X is quantized
+// here into 8-bit rows, oneDNN multiplies them with the int8 weights (packed once at load)
+// in exact int32 arithmetic, scales each column by input_scale * w_scale[n] and adds bias and
+// activation as post-ops: the reference's steps in the same fp32 order. Without VNNI, oneDNN
+// multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so those
+// CPUs (and fp8, and int8 ranges beyond 8 bits after the zero point) run the reference.
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "core/half.h"
+#include "core/parallel.h"
+#include "cpu/dnnl_common.h"
+#include "cpu/linear.h"
+#include "cpu/quant_linear.h"
+
+namespace vitrt {
+namespace {
+
+using dnnl::memory;
+
+bool cpu_has_vnni() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto has = [isa](dnnl_cpu_isa_t bits) { return (isa & bits) == static_cast<unsigned>(bits); };
+  return has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni);
+}
+
+// Y = act(float(Xq x W_q) * scale[n] + bias[n]) through oneDNN, one primitive per row count.
+class Int8Matmul {
+ public:
+  // `src_unsigned`: Xq - zero point lies in [0, 255] (u8) rather than [-128, 127] (s8).
+  Int8Matmul(const Tensor& w_q, std::vector<float> scales, bool has_bias, MatmulActivation act,
+             bool src_unsigned)
+      : w_q_(w_q),
+        scales_(std::move(scales)),
+        has_bias_(has_bias),
+        act_(act),
+        src_type_(src_unsigned ? memory::data_type::u8 : memory::data_type::s8),
+        k_(w_q.dim(0)),
+        n_(w_q.dim(1)) {}
+
+  Status run(int64_t m, const void* src, const float* bias, float* dst) {
+    VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> e, entry_for(m));
+    try {
+      dnnl::engine& engine = dnnl_cpu_engine();
+      std::unordered_map<int, memory> args;
+      args.emplace(DNNL_ARG_SRC, memory(e->src_md, engine, const_cast<void*>(src)));
+      args.emplace(DNNL_ARG_WEIGHTS, e->weights);
+      args.emplace(DNNL_ARG_DST, memory(e->dst_md, engine, dst));
+      if (has_bias_) {
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                     memory(e->bias_md, engine, const_cast<float*>(bias)));
+      }
+      if (e->scratchpad_bytes > 0) {
+        void* scratch = dnnl_thread_buffer(kScratchpad, e->scratchpad_bytes);
+        if (scratch == nullptr) {
+          return Status(StatusCode::kOutOfMemory,
+                        str_cat("matmul scratchpad of ", e->scratchpad_bytes, " bytes"));
+        }
+        args.emplace(DNNL_ARG_SCRATCHPAD, memory(e->scratchpad_md, engine, scratch));
+      }
+      dnnl::stream& stream = dnnl_thread_stream();
+      e->primitive.execute(stream, args);
+      stream.wait();
+    } catch (const dnnl::error& err) {
+      return internal_error("oneDNN int8 matmul failed: ", err.what());
+    }
+    return Status();
+  }
+
+ private:
+  struct Entry {
+    dnnl::matmul primitive;
+    memory::desc src_md, dst_md, bias_md, scratchpad_md;
+    size_t scratchpad_bytes = 0;
+    memory weights;  // W_q in the primitive's layout
+  };
+
+  Result<std::shared_ptr<const Entry>> entry_for(int64_t m) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = cache_.find(m);
+    if (it != cache_.end()) return it->second;
+    try {
+      auto e = std::make_shared<Entry>();
+      dnnl::engine& engine = dnnl_cpu_engine();
+      e->src_md = memory::desc({m, k_}, src_type_, memory::format_tag::ab);
+      e->dst_md = memory::desc({m, n_}, memory::data_type::f32, memory::format_tag::ab);
+      const memory::desc any_weights({k_, n_}, memory::data_type::s8, memory::format_tag::any);
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      // Output scales multiply the exact int32 sums before any post-op (oneDNN 2.x).
+      attr.set_output_scales(1 << 1, scales_);
+      dnnl::post_ops ops;
+      if (has_bias_) {
+        e->bias_md = memory::desc({1, n_}, memory::data_type::f32, memory::format_tag::ab);
+        ops.append_binary(dnnl::algorithm::binary_add, e->bias_md);
+      }
+      if (act_ != MatmulActivation::kNone) {
+        const auto [algorithm, a, b] = dnnl_eltwise_of(act_);
+        ops.append_eltwise(1.0f, algorithm, a, b);
+      }
+      if (ops.len() > 0) attr.set_post_ops(ops);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e->src_md, any_weights, e->dst_md),
+                                            attr, engine);
+      e->scratchpad_md = pd.scratchpad_desc();
+      e->scratchpad_bytes = e->scratchpad_md.get_size();
+      e->primitive = dnnl::matmul(pd);
+      for (const auto& [md, mem] : packed_) {
+        if (md == pd.weights_desc()) e->weights = mem;
+      }
+      if (!e->weights) {
+        const memory::desc user_md({k_, n_}, memory::data_type::s8, memory::format_tag::ab);
+        memory user(user_md, engine, const_cast<void*>(w_q_.raw_data()));
+        memory packed(pd.weights_desc(), engine);
+        dnnl::stream& stream = dnnl_thread_stream();
+        dnnl::reorder(user, packed).execute(stream, user, packed);
+        stream.wait();
+        packed_.emplace_back(pd.weights_desc(), packed);
+        e->weights = packed;
+      }
+      cache_.emplace(m, e);
+      return std::shared_ptr<const Entry>(e);
+    } catch (const dnnl::error& err) {
+      return unsupported("oneDNN cannot create an int8 matmul for M ", m, ", K ", k_, ", N ", n_,
+                         ": ", err.what());
+    }
+  }
+
+  Tensor w_q_;
+  std::vector<float> scales_;
+  bool has_bias_;
+  MatmulActivation act_;
+  memory::data_type src_type_;
+  int64_t k_, n_;
+  std::mutex mutex_;  // guards cache_ and packed_: kernels may run from several contexts
+  std::map<int64_t, std::shared_ptr<const Entry>> cache_;
+  std::vector<std::pair<memory::desc, memory>> packed_;
+};
+
+// X's elements as fp32 (borrowed when X already is fp32).
+const float* float_rows(const Tensor& x, std::vector<float>& converted) {
+  if (x.dtype() == DType::kFloat32) return x.data<float>();
+  converted.resize(static_cast<size_t>(x.numel()));
+  const uint16_t* bits = x.data<uint16_t>();
+  const bool half = x.dtype() == DType::kFloat16;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    converted[i] = half ? half_to_float(bits[i]) : bf16_to_float(bits[i]);
+  }
+  return converted.data();
+}
+
+class QuantLinearKernel final : public CpuKernel {
+ public:
+  QuantLinearKernel(QuantLinearParams params, Tensor w_q, Tensor w_scale, Tensor bias)
+      : p_(params),
+        w_q_(std::move(w_q)),
+        w_scale_(std::move(w_scale)),
+        bias_(std::move(bias)),
+        k_(w_q_.dim(0)),
+        n_(w_q_.dim(1)) {}
+
+  // Sets up the oneDNN path when it computes exactly what the reference does (see the top of
+  // the file), packing the weights for `example_m` rows now.
+  Status prepare_fast_path(int64_t example_m) {
+    if (p_.format != QuantFormat::kInt8 || !cpu_has_vnni()) return Status();
+    const int32_t lo = p_.qmin - p_.zero_point;
+    const int32_t hi = p_.qmax - p_.zero_point;
+    const bool s8 = lo >= -128 && hi <= 127;
+    const bool u8 = lo >= 0 && hi <= 255;
+    // oneDNN sums in int32: |xq| <= 255 and |w| <= 128 must not overflow over K terms.
+    if ((!s8 && !u8) || k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
+    std::vector<float> scales(static_cast<size_t>(n_));
+    for (int64_t j = 0; j < n_; ++j) scales[j] = p_.input_scale * w_scale_.data<float>()[j];
+    fast_ =
+        std::make_unique<Int8Matmul>(w_q_, std::move(scales), bias_.defined(), p_.activation, !s8);
+    src_unsigned_ = !s8;
+    std::vector<float> zeros(static_cast<size_t>(example_m * k_), 0.0f);
+    std::vector<float> out(static_cast<size_t>(example_m * n_));
+    return run_fast(zeros.data(), example_m, out.data());
+  }
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x = *inputs[0];
+    const DType dtype = x.dtype();
+    if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16) {
+      return invalid_argument("X must be float32, float16 or bfloat16, got ", dtype_name(dtype));
+    }
+    if (x.rank() < 1 || x.dim(x.rank() - 1) != k_) {
+      return invalid_argument("X is ", x.describe(), "; its last dim must be K = ", k_);
+    }
+    std::vector<int64_t> out_shape = x.shape();
+    out_shape.back() = n_;
+    Tensor y = Tensor::empty(dtype, out_shape);
+    const int64_t m = x.numel() / k_;
+    if (m > 0) {
+      std::vector<float> x_converted;
+      const float* rows = float_rows(x, x_converted);
+      std::vector<float> y_float;
+      float* out = y.data<float>();
+      if (dtype != DType::kFloat32) {
+        y_float.resize(static_cast<size_t>(m * n_));
+        out = y_float.data();
+      }
+      if (fast_) {
+        VITRT_RETURN_IF_ERROR(run_fast(rows, m, out));
+      } else {
+        quant_linear_reference(p_, rows, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(),
+                               bias_.defined() ? bias_.data<float>() : nullptr, out);
+      }
+      if (dtype != DType::kFloat32) {
+        uint16_t* bits = y.data<uint16_t>();
+        for (int64_t i = 0; i < m * n_; ++i) {
+          bits[i] = dtype == DType::kFloat16 ? float_to_half(out[i]) : float_to_bf16(out[i]);
+        }
+      }
+    }
+    outputs[0] = std::move(y);
+    return Status();
+  }
+
+ private:
+  // Quantizes the rows (quantize_int8, as the reference) into 8 bits, then the oneDNN product.
+  Status run_fast(const float* x, int64_t m, float* y) {
+    void* q = dnnl_thread_buffer(kQuantizedSrc, static_cast<size_t>(m * k_));
+    if (q == nullptr) {
+      return Status(StatusCode::kOutOfMemory, str_cat("8-bit copy of X: ", m * k_, " bytes"));
+    }
+    const QuantLinearParams& p = p_;
+    const bool u8 = src_unsigned_;
+    parallel_for(m * k_, 16384, [&](int64_t begin, int64_t end) {
+      if (u8) {
+        uint8_t* dst = static_cast<uint8_t*>(q);
+        for (int64_t i = begin; i < end; ++i) dst[i] = static_cast<uint8_t>(quantize_int8(x[i], p));
+      } else {
+        int8_t* dst = static_cast<int8_t*>(q);
+        for (int64_t i = begin; i < end; ++i) dst[i] = static_cast<int8_t>(quantize_int8(x[i], p));
+      }
+    });
+    return fast_->run(m, q, bias_.defined() ? bias_.data<float>() : nullptr, y);
+  }
+
+  QuantLinearParams p_;
+  Tensor w_q_, w_scale_, bias_;
+  int64_t k_, n_;
+  std::unique_ptr<Int8Matmul> fast_;
+  bool src_unsigned_ = false;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_quant_linear_kernel(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(QuantLinearParams params, parse_quant_linear_params(init.node.attrs));
+  const DType w_dtype = params.format == QuantFormat::kInt8 ? DType::kInt8 : DType::kUInt8;
+  const Tensor* w = init.constant_input(1);
+  if (w == nullptr || w->dtype() != w_dtype || w->rank() != 2) {
+    return invalid_argument("W_q must be a constant ", dtype_name(w_dtype), " [K, N] matrix");
+  }
+  const Tensor* w_scale = init.constant_input(2);
+  if (w_scale == nullptr || w_scale->dtype() != DType::kFloat32 || w_scale->numel() != w->dim(1)) {
+    return invalid_argument("w_scale must be a constant float32 [", w->dim(1), "]");
+  }
+  const Tensor* bias = init.constant_input(3);
+  if (init.node.has_input(3) &&
+      (bias == nullptr || bias->dtype() != DType::kFloat32 || bias->numel() != w->dim(1))) {
+    return invalid_argument("bias must be a constant float32 [", w->dim(1), "]");
+  }
+  auto kernel =
+      std::make_unique<QuantLinearKernel>(params, *w, *w_scale, bias != nullptr ? *bias : Tensor());
+  VITRT_RETURN_IF_ERROR(
+      kernel->prepare_fast_path(example_rows(init.graph.values[init.node.inputs[0]])));
+  return std::unique_ptr<CpuKernel>(std::move(kernel));
+}
+
+}  // namespace
+
+void register_cpu_quant_linear_kernels(CpuKernelRegistry& registry) {
+  registry.add("vitrt", "QuantLinear", make_quant_linear_kernel);
+}
+
+}  // namespace vitrt

@@ -1,0 +1,38 @@
+// The quantization pass (src/passes/quantize_linear.cc). Unlike the passes of pass.h it needs
+// calibration results, so the builder runs it after calibration rather than in
+// default_passes().
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "passes/pass.h"
+#include "quant/precision_rules.h"
+
+namespace vitrt {
+
+struct QuantizeLinearOptions {
+  std::string format;           // int8 | fp8
+  std::string float_precision;  // the plan's float type: fp32 (cpu) or fp16 (cuda)
+  bool cpu = true;              // float layers may then compute in bf16 (per rule)
+  std::vector<quant::PrecisionRule> rules;
+  // Clipping threshold of each quantized layer's input, by value name (calibration's result);
+  // a layer whose input has none (or 0: all zeros seen) stays float.
+  std::map<std::string, float> input_threshold;
+  std::string method;  // how the thresholds were chosen, for the log
+};
+
+// The inputs (value names) of the vitrt.Linear nodes that `options` quantize: what calibration
+// must measure.
+std::vector<std::string> linear_inputs_to_calibrate(const Graph& graph,
+                                                    const QuantizeLinearOptions& options);
+
+// Replaces each vitrt.Linear that choose_layer_precision() assigns int8 or fp8 by a
+// vitrt.QuantLinear: input scale = threshold / 127 (int8) or / 448 (fp8); weights int8 per
+// output channel (scale amax_n / 127) or E4M3 per tensor (amax / 448, one scale: cuBLASLt's FP8
+// GEMM takes one weight scale). Reports every layer: applied() for quantized ones, near_miss()
+// with the reason for those that stay float. A bf16 rule on the CPU sets compute_precision.
+Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptions& options);
+
+}  // namespace vitrt

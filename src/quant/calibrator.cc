@@ -1,0 +1,210 @@
+// Calibration runs: the calibration inputs (images or .npy files) through the FP32 graph on
+// the CPU, with the values to measure made graph outputs.
+#include "quant/calibrator.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/npy.h"
+#include "runtime/cpu_engine.h"
+#include "vision/image_preprocess.h"
+#include "vision/preprocessor_config.h"
+#include "vitrt/engine.h"
+
+namespace vitrt::quant {
+namespace fs = std::filesystem;
+
+uint64_t graph_fingerprint(const Graph& graph) {
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a
+  auto mix = [&](const std::string& text) {
+    for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+    hash = (hash ^ 0xff) * 0x100000001b3ull;  // separator
+  };
+  for (const Value& v : graph.values) {
+    mix(v.name);
+    mix(dtype_name(v.dtype));
+    mix(v.has_shape ? sym_shape_to_string(v.shape) : "?");
+  }
+  return hash;
+}
+
+namespace {
+
+bool is_image(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
+}
+
+// One run's inputs: either files to read when the run comes (lazily: calibration data may be
+// large), by input name, or a group of images for the one input.
+struct CalibrationBatch {
+  std::map<std::string, std::string> npy_by_input;
+  std::vector<std::string> images;
+};
+
+Result<std::vector<CalibrationBatch>> list_batches(const Graph& graph,
+                                                   const CalibrationOptions& options) {
+  const std::string& dir = options.data_dir;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return not_found("--calib-data '", dir, "' is not a folder");
+  }
+  std::vector<fs::path> entries;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
+  std::sort(entries.begin(), entries.end());
+  std::vector<std::string> input_names;
+  for (ValueId id : graph.inputs) input_names.push_back(graph.values[id].name);
+  const std::string one_input = input_names.size() == 1 ? input_names[0] : "";
+  std::vector<CalibrationBatch> batches;
+  std::vector<std::string> images;
+  for (const fs::path& p : entries) {
+    if (fs::is_directory(p, ec)) {
+      CalibrationBatch b;
+      for (const std::string& name : input_names) {
+        const fs::path file = p / (name + ".npy");
+        if (!fs::is_regular_file(file, ec)) {
+          return not_found("calibration sample folder '", p.string(), "' has no '", name,
+                           ".npy' for model input '", name, "'");
+        }
+        b.npy_by_input[name] = file.string();
+      }
+      batches.push_back(std::move(b));
+    } else if (p.extension() == ".npy") {
+      if (one_input.empty()) {
+        return invalid_argument("--calib-data '", dir, "' holds .npy files, but the model has ",
+                                input_names.size(),
+                                " inputs: put NAME.npy for each input into one sub-folder per "
+                                "sample");
+      }
+      batches.push_back({{{one_input, p.string()}}, {}});
+    } else if (is_image(p)) {
+      images.push_back(p.string());
+    }
+  }
+  if (!images.empty()) {
+    if (one_input.empty()) {
+      return invalid_argument("--calib-data '", dir, "' holds images, but the model has ",
+                              input_names.size(), " inputs (images need a one-input model)");
+    }
+    const size_t per_batch = static_cast<size_t>(std::max(1, options.batch_size));
+    for (size_t i = 0; i < images.size(); i += per_batch) {
+      CalibrationBatch b;
+      b.images.assign(images.begin() + i, images.begin() + std::min(images.size(), i + per_batch));
+      batches.push_back(std::move(b));
+    }
+  }
+  if (batches.empty()) {
+    return not_found("--calib-data '", dir,
+                     "' holds no calibration data (images .jpg/.png/.webp, .npy files, or "
+                     "sub-folders with NAME.npy per model input)");
+  }
+  if (options.max_batches > 0 && batches.size() > static_cast<size_t>(options.max_batches)) {
+    batches.resize(options.max_batches);
+  }
+  return batches;
+}
+
+// HF ViTImageProcessor's defaults.
+vision::PreprocessorConfig vit_preprocessor() {
+  vision::PreprocessorConfig c;
+  c.resize_height = 224;
+  c.resize_width = 224;
+  c.resample = vision::ResampleFilter::kBilinear;
+  c.do_center_crop = false;
+  c.image_mean = {0.5f, 0.5f, 0.5f};
+  c.image_std = {0.5f, 0.5f, 0.5f};
+  return c;
+}
+
+Result<std::vector<NamedTensor>> load_batch(const CalibrationBatch& batch,
+                                            const std::string& image_input,
+                                            const vision::PreprocessorConfig& config) {
+  std::vector<NamedTensor> inputs;
+  if (!batch.images.empty()) {
+    VITRT_ASSIGN_OR_RETURN(Tensor pixels, vision::preprocess_image_files(batch.images, config));
+    inputs.push_back({image_input, std::move(pixels)});
+    return inputs;
+  }
+  for (const auto& [name, path] : batch.npy_by_input) {
+    VITRT_ASSIGN_OR_RETURN(Tensor t, read_npy(path));
+    inputs.push_back({name, std::move(t)});
+  }
+  return inputs;
+}
+
+}  // namespace
+
+Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>& value_names,
+                             const CalibrationOptions& options) {
+  const uint64_t fingerprint = graph_fingerprint(graph);
+  std::error_code ec;
+  if (!options.cache_path.empty() && fs::exists(options.cache_path, ec)) {
+    VITRT_ASSIGN_OR_RETURN(Histograms cached,
+                           read_calibration_cache(options.cache_path, fingerprint));
+    for (const std::string& name : value_names) {
+      if (cached.count(name) == 0) {
+        return invalid_argument("calibration cache '", options.cache_path, "' has no data for '",
+                                name, "' (made with other layer rules?): delete it to calibrate ",
+                                "again");
+      }
+    }
+    if (options.log) {
+      options.log(
+          str_cat("calibration: reused '", options.cache_path, "' (", cached.size(), " tensors)"));
+    }
+    return cached;
+  }
+  if (options.data_dir.empty()) {
+    return invalid_argument("calibration needs --calib-data DIR (images or .npy inputs)");
+  }
+  VITRT_ASSIGN_OR_RETURN(std::vector<CalibrationBatch> batches, list_batches(graph, options));
+  vision::PreprocessorConfig config = vit_preprocessor();
+  if (!options.preprocessor_config.empty()) {
+    VITRT_ASSIGN_OR_RETURN(config, vision::read_preprocessor_config(options.preprocessor_config));
+  }
+
+  // The same graph with the measured values as its outputs.
+  Graph probe = graph;
+  probe.outputs.clear();
+  for (const std::string& name : value_names) {
+    std::optional<ValueId> id = probe.find_value(name);
+    if (!id) return internal_error("calibration: the graph has no value '", name, "'");
+    probe.outputs.push_back(*id);
+  }
+  VITRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, create_cpu_engine(std::move(probe)));
+  std::unique_ptr<ExecutionContext> context = engine->create_context();
+  const std::string image_input = graph.values[graph.inputs[0]].name;
+
+  Histograms histograms;
+  for (const std::string& name : value_names) histograms[name];
+  for (size_t b = 0; b < batches.size(); ++b) {
+    VITRT_ASSIGN_OR_RETURN(std::vector<NamedTensor> inputs,
+                           load_batch(batches[b], image_input, config));
+    Result<std::vector<NamedTensor>> outputs = context->run(inputs);
+    if (!outputs.ok()) {
+      return outputs.status().with_context(str_cat("calibration batch ", b + 1));
+    }
+    for (const NamedTensor& out : *outputs) {
+      if (out.tensor.dtype() != DType::kFloat32) {
+        return internal_error("calibration: '", out.name, "' is ", dtype_name(out.tensor.dtype()),
+                              ", not float32");
+      }
+      histograms[out.name].add(out.tensor.data<float>(), out.tensor.numel());
+    }
+    if (options.progress)
+      options.progress(static_cast<int>(b + 1), static_cast<int>(batches.size()));
+  }
+  if (options.log) {
+    options.log(str_cat("calibration: ", batches.size(), " batches from '", options.data_dir, "', ",
+                        histograms.size(), " tensors measured"));
+  }
+  if (!options.cache_path.empty()) {
+    VITRT_RETURN_IF_ERROR(write_calibration_cache(options.cache_path, fingerprint, histograms));
+    if (options.log) options.log(str_cat("calibration: wrote '", options.cache_path, "'"));
+  }
+  return histograms;
+}
+
+}  // namespace vitrt::quant
