@@ -290,9 +290,9 @@ int bench_command(const std::vector<std::string>& words) {
   if (!engine.ok()) return failure("bench", engine.status());
   // The device is the plan's: a cuda plan runs on the GPU (built with --device cuda).
   if ((*engine)->device() != device) {
-    return failure("bench", invalid_argument("'", model, "' runs on device '",
-                                             (*engine)->device(), "', not '", device,
-                                             "': build the plan with --device ", device));
+    return failure(
+        "bench", invalid_argument("'", model, "' runs on device '", (*engine)->device(), "', not '",
+                                  device, "': build the plan with --device ", device));
   }
   Result<std::vector<std::vector<int64_t>>> shapes = resolve_shapes(**engine, given, *batch);
   if (!shapes.ok()) return failure("bench", shapes.status());

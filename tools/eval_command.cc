@@ -186,10 +186,9 @@ Status check_same_interface(const Engine& plan, const Engine& reference) {
   return Status::ok_status();
 }
 
-void print_table(const std::vector<OutputStats>& stats, bool have_labels) {
+void print_table(const std::vector<OutputStats>& stats) {
   std::printf("\n%-24s %10s %20s %14s %10s", "output", "cos mean", "cos min (item)",
               "max|err|/scale", "top-1 agr");
-  if (have_labels) std::printf(" %18s", "top-1 plan / ref");
   std::printf("\n");
   for (const OutputStats& s : stats) {
     char worst[64];
@@ -356,7 +355,7 @@ int eval_command(const std::vector<std::string>& words) {
   std::printf("reference: %s (%s)\n", reference_path.c_str(), reference_kind.c_str());
   std::printf("data:      %s (%s), batch %lld\n", data_dir.c_str(), data->description.c_str(),
               static_cast<long long>(batch));
-  print_table(stats, !labels.empty());
+  print_table(stats);
   if (!labels.empty()) {
     for (const OutputStats& s : stats) {
       if (!s.classifier) continue;
