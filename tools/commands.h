@@ -14,6 +14,8 @@ int build_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
+// `vitrt eval`: a plan's outputs against the FP32 ONNX model over a data set (eval_command.cc).
+int eval_command(const std::vector<std::string>& args);
 // `vitrt clip tokenize|...`: dispatches to the CLIP subcommands (clip_command.cc).
 int clip_command(const std::vector<std::string>& args);
 // `vitrt clip preprocess` (dispatched from `vitrt clip`).

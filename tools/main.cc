@@ -24,6 +24,7 @@ constexpr const char* kUsage =
     "  run      run a plan (or an ONNX model) on .npy inputs, write .npy outputs\n"
     "  inspect  show a model's or plan's inputs, outputs, ops and parameters\n"
     "  bench    time a plan on random inputs (latency percentiles, throughput)\n"
+    "  eval     compare a plan's outputs with the FP32 ONNX model over a data set (accuracy)\n"
     "  clip     CLIP: embed, classify, rank, tokenize, preprocess (images and texts in)\n"
     "  serve    HTTP inference server (KServe v2 / Triton protocol) over a model repository\n"
     "  perf     load sweep against a running server: latency percentiles, throughput, chart\n"
@@ -54,6 +55,7 @@ int dispatch(int argc, char** argv) {
   if (command == "run") return run_command(args);
   if (command == "inspect") return inspect_command(args);
   if (command == "bench") return bench_command(args);
+  if (command == "eval") return eval_command(args);
   if (command == "clip") return clip_command(args);
   if (command == "serve") return serve_command(args);
   if (command == "perf") return perf_command(args);

@@ -1,0 +1,196 @@
+// CPU kernels of ONNX QuantizeLinear and DequantizeLinear: the QDQ pairs that import_qdq does
+// not fold run as these, in float, exactly as ONNX specifies them (and ONNX Runtime computes
+// them):
+//   QuantizeLinear:   y = saturate(round_half_to_even(x / scale) + zero_point)
+//   DequantizeLinear: y = (x - zero_point) * scale
+// with a per-tensor scale or a per-axis one (a 1-D scale along attribute `axis`).
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+
+#include "core/half.h"
+#include "cpu/cpu_kernel.h"
+
+namespace vitrt {
+namespace {
+
+float load_float(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat16:
+      return half_to_float(t.data<uint16_t>()[i]);
+    case DType::kBFloat16:
+      return bf16_to_float(t.data<uint16_t>()[i]);
+    default:
+      return static_cast<float>(t.element_as_double(i));
+  }
+}
+
+void store_float(Tensor& t, int64_t i, float v) {
+  switch (t.dtype()) {
+    case DType::kFloat16:
+      t.data<uint16_t>()[i] = float_to_half(v);
+      break;
+    case DType::kBFloat16:
+      t.data<uint16_t>()[i] = float_to_bf16(v);
+      break;
+    default:
+      t.data<float>()[i] = v;
+  }
+}
+
+// The layout of a per-axis (or per-tensor) parameter over the input: element i uses parameter
+// (i / inner) % channels.
+struct AxisLayout {
+  int64_t channels = 1;
+  int64_t inner = 1;
+  int64_t param(int64_t i) const { return channels == 1 ? 0 : (i / inner) % channels; }
+};
+
+Result<AxisLayout> axis_layout(const Node& node, const Tensor& x, const Tensor& scale,
+                               const Tensor* zero_point) {
+  AxisLayout layout;
+  if (zero_point != nullptr && zero_point->numel() != scale.numel()) {
+    return invalid_argument("the zero point has ", zero_point->numel(), " elements, the scale ",
+                            scale.numel());
+  }
+  if (scale.rank() == 0 || scale.numel() == 1) return layout;
+  if (scale.rank() != 1) {
+    return invalid_argument("the scale must be a scalar or 1-D, got ", scale.describe());
+  }
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, node.attrs.get_int("axis", 1));
+  if (axis < 0) axis += x.rank();
+  if (axis < 0 || axis >= x.rank()) {
+    return invalid_argument("axis ", axis, " is out of range for input ", x.describe());
+  }
+  if (x.dim(static_cast<int>(axis)) != scale.numel()) {
+    return invalid_argument("per-axis scale of ", scale.numel(), " elements for axis ", axis,
+                            " of input ", x.describe());
+  }
+  layout.channels = scale.numel();
+  for (int a = static_cast<int>(axis) + 1; a < x.rank(); ++a) layout.inner *= x.dim(a);
+  return layout;
+}
+
+template <typename Q>
+void quantize_typed(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                    const AxisLayout& layout, Tensor& y) {
+  constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
+  constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
+  Q* out = y.data<Q>();
+  const int64_t n = x.numel();
+#pragma omp parallel for if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = layout.param(i);
+    const float zp = zero_point ? static_cast<float>(zero_point->data<Q>()[c]) : 0.0f;
+    // nearbyint rounds half to even in the default rounding mode; NaN saturates to zp.
+    float v = std::nearbyint(load_float(x, i) / load_float(scale, c)) + zp;
+    v = std::isnan(v) ? zp : std::min(hi, std::max(lo, v));
+    out[i] = static_cast<Q>(v);
+  }
+}
+
+template <typename Q>
+void dequantize_typed(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                      const AxisLayout& layout, Tensor& y) {
+  const Q* in = x.data<Q>();
+  const int64_t n = x.numel();
+#pragma omp parallel for if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = layout.param(i);
+    const int64_t zp = zero_point ? static_cast<int64_t>(zero_point->data<Q>()[c]) : 0;
+    store_float(y, i, static_cast<float>(static_cast<int64_t>(in[i]) - zp) * load_float(scale, c));
+  }
+}
+
+template <typename Fn>
+Status dispatch_quantized(DType t, Fn fn) {
+  switch (t) {
+    case DType::kInt8:
+      fn(int8_t{});
+      return Status();
+    case DType::kUInt8:
+      fn(uint8_t{});
+      return Status();
+    case DType::kInt16:
+      fn(int16_t{});
+      return Status();
+    case DType::kUInt16:
+      fn(uint16_t{});
+      return Status();
+    case DType::kInt32:
+      fn(int32_t{});
+      return Status();
+    default:
+      return unsupported("quantized type ", dtype_name(t), " is not supported");
+  }
+}
+
+class QuantizeLinearKernel final : public CpuKernel {
+ public:
+  QuantizeLinearKernel(const Node& node, DType out) : node_(node), out_(out) {}
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x = *inputs[0];
+    const Tensor& scale = *inputs[1];
+    const Tensor* zp = inputs.size() > 2 ? inputs[2] : nullptr;
+    VITRT_ASSIGN_OR_RETURN(AxisLayout layout, axis_layout(node_, x, scale, zp));
+    outputs[0] = Tensor::empty(out_, x.shape());
+    if (out_ == DType::kInt32) return unsupported("QuantizeLinear to int32 is not supported");
+    return dispatch_quantized(
+        out_, [&](auto tag) { quantize_typed<decltype(tag)>(x, scale, zp, layout, outputs[0]); });
+  }
+
+ private:
+  const Node& node_;
+  DType out_;
+};
+
+class DequantizeLinearKernel final : public CpuKernel {
+ public:
+  DequantizeLinearKernel(const Node& node, DType out) : node_(node), out_(out) {}
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x = *inputs[0];
+    const Tensor& scale = *inputs[1];
+    const Tensor* zp = inputs.size() > 2 ? inputs[2] : nullptr;
+    VITRT_ASSIGN_OR_RETURN(AxisLayout layout, axis_layout(node_, x, scale, zp));
+    outputs[0] = Tensor::empty(out_, x.shape());
+    return dispatch_quantized(x.dtype(), [&](auto tag) {
+      dequantize_typed<decltype(tag)>(x, scale, zp, layout, outputs[0]);
+    });
+  }
+
+ private:
+  const Node& node_;
+  DType out_;
+};
+
+// The output types come from shape inference (the graph values), so the kernels need not
+// repeat the rules for zero points and output_dtype.
+DType output_dtype(const KernelInit& init) {
+  return init.graph.values[init.node.outputs[0]].dtype;
+}
+
+Result<std::unique_ptr<CpuKernel>> make_quantize_linear(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t block_size, init.node.attrs.get_int("block_size", 0));
+  if (block_size != 0) return unsupported("blocked quantization is not supported");
+  return std::unique_ptr<CpuKernel>(
+      std::make_unique<QuantizeLinearKernel>(init.node, output_dtype(init)));
+}
+
+Result<std::unique_ptr<CpuKernel>> make_dequantize_linear(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t block_size, init.node.attrs.get_int("block_size", 0));
+  if (block_size != 0) return unsupported("blocked quantization is not supported");
+  return std::unique_ptr<CpuKernel>(
+      std::make_unique<DequantizeLinearKernel>(init.node, output_dtype(init)));
+}
+
+}  // namespace
+
+void register_cpu_qdq_kernels(CpuKernelRegistry& registry) {
+  registry.add("", "QuantizeLinear", make_quantize_linear);
+  registry.add("", "DequantizeLinear", make_dequantize_linear);
+}
+
+}  // namespace vitrt

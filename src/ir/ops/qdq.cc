@@ -1,0 +1,105 @@
+// Schemas of ONNX QuantizeLinear and DequantizeLinear (opsets 13-21), as quantization tools
+// (ONNX Runtime's quantize_static in QDQ format, NVIDIA ModelOpt) write them around MatMul and
+// Gemm. import_qdq folds the pairs it can into vitrt.QuantLinear; the rest run as these ops.
+//
+// Supported: per-tensor and per-axis scales, 8- and 16-bit integer types, 32-bit integers for
+// DequantizeLinear (bias). Blocked quantization (block_size, opset 21) and the float8/int4 types
+// are kUnsupported errors naming the node.
+#include "ir/op_schema.h"
+
+namespace vitrt {
+namespace {
+
+bool is_quantized_type(DType t) {
+  return t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt16 || t == DType::kUInt16;
+}
+
+// The scale (input 1) and zero point (input 2) are scalars, [1], or 1-D per-axis vectors whose
+// length matches the quantized axis; returns an error naming the node otherwise.
+Status check_scale_and_zero_point(const InferContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(int64_t block_size, ctx.attrs().get_int("block_size", 0));
+  if (block_size != 0) {
+    return unsupported(ctx.node().describe(), ": blocked quantization (block_size ", block_size,
+                       ") is not supported");
+  }
+  if (!ctx.input_has_shape(1)) return Status();
+  const SymShape& scale = ctx.input_shape(1);
+  if (scale.size() > 1) {
+    return ctx.error("the scale must be a scalar or 1-D (per axis), got shape ",
+                     sym_shape_to_string(scale));
+  }
+  if (ctx.input_has_shape(2) && ctx.input_shape(2) != scale) {
+    return ctx.error("the zero point's shape ", sym_shape_to_string(ctx.input_shape(2)),
+                     " differs from the scale's ", sym_shape_to_string(scale));
+  }
+  if (scale.size() == 1 && ctx.input_has_shape(0) && ctx.input_rank(0) > 0) {
+    VITRT_ASSIGN_OR_RETURN(int64_t axis, ctx.attrs().get_int("axis", 1));
+    VITRT_ASSIGN_OR_RETURN(int a, normalize_axis(ctx, axis, ctx.input_rank(0), "axis"));
+    const Dim& d = ctx.input_shape(0)[a];
+    if (d.is_static() && scale[0].is_static() && scale[0].value() != 1 &&
+        scale[0].value() != d.value()) {
+      return ctx.error("per-axis scale of length ", scale[0].value(), " for axis ", a, " of size ",
+                       d.value());
+    }
+  }
+  return Status();
+}
+
+Status infer_quantize_linear(InferContext& ctx) {
+  if (!dtype_is_float(ctx.input_dtype(0)) || !dtype_is_float(ctx.input_dtype(1))) {
+    return ctx.error("expects float input and scale, got ", dtype_name(ctx.input_dtype(0)), " and ",
+                     dtype_name(ctx.input_dtype(1)));
+  }
+  DType out = DType::kUInt8;  // ONNX's default without a zero point
+  if (ctx.has_input(2)) {
+    out = ctx.input_dtype(2);
+  } else {
+    VITRT_ASSIGN_OR_RETURN(int64_t output_dtype, ctx.attrs().get_int("output_dtype", 0));
+    if (output_dtype != 0) out = dtype_from_onnx(static_cast<int32_t>(output_dtype));
+  }
+  if (!is_quantized_type(out)) {
+    return unsupported(ctx.node().describe(), ": quantizing to ",
+                       out == DType::kUndefined ? std::string("this type") : dtype_name(out),
+                       " is not supported (int8, uint8, int16, uint16 are)");
+  }
+  VITRT_RETURN_IF_ERROR(check_scale_and_zero_point(ctx));
+  if (ctx.input_has_shape(0)) {
+    ctx.set_output(0, out, ctx.input_shape(0));
+  } else {
+    ctx.set_output_unknown_shape(0, out);
+  }
+  return Status();
+}
+
+Status infer_dequantize_linear(InferContext& ctx) {
+  const DType in = ctx.input_dtype(0);
+  if (!is_quantized_type(in) && in != DType::kInt32) {
+    return unsupported(ctx.node().describe(), ": dequantizing ",
+                       in == DType::kUndefined ? std::string("this type") : dtype_name(in),
+                       " is not supported (int8, uint8, int16, uint16, int32 are)");
+  }
+  if (ctx.has_input(2) && ctx.input_dtype(2) != in) {
+    return ctx.error("zero point type ", dtype_name(ctx.input_dtype(2)), " differs from input ",
+                     dtype_name(in));
+  }
+  if (!dtype_is_float(ctx.input_dtype(1)) || ctx.input_dtype(1) == DType::kFloat64) {
+    return ctx.error("expects a float32, float16 or bfloat16 scale, got ",
+                     dtype_name(ctx.input_dtype(1)));
+  }
+  VITRT_RETURN_IF_ERROR(check_scale_and_zero_point(ctx));
+  if (ctx.input_has_shape(0)) {
+    ctx.set_output(0, ctx.input_dtype(1), ctx.input_shape(0));
+  } else {
+    ctx.set_output_unknown_shape(0, ctx.input_dtype(1));
+  }
+  return Status();
+}
+
+}  // namespace
+
+void register_qdq_schemas(OpRegistry& registry) {
+  registry.add({"", "QuantizeLinear", 2, 3, 1, 1, infer_quantize_linear});
+  registry.add({"", "DequantizeLinear", 2, 3, 1, 1, infer_dequantize_linear});
+}
+
+}  // namespace vitrt
