@@ -125,6 +125,22 @@ cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int6
 cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
                                  int64_t p, int64_t d, cudaStream_t stream);
 
+// ---- vitrt.QuantLinear (quantize.cu) ----
+enum class QuantFormat : int { kInt8, kFp8E4M3 };
+// q[r, j] = quantize(x[r, j] / scale) for j < k and 0 for k <= j < k_pad; x is [rows, k] in
+// `type`, q [rows, k_pad] bytes. kInt8: round half to even, + zero_point, clamp to
+// [qmin, qmax], - zero_point (the caller makes sure the result fits int8). kFp8E4M3: round to
+// nearest even, saturating to +-448, stored as E4M3 bit patterns.
+cudaError_t launch_quantize_rows(Elt type, QuantFormat format, const void* x, int64_t rows,
+                                 int64_t k, int64_t k_pad, float scale, int zero_point, int qmin,
+                                 int qmax, void* q, cudaStream_t stream);
+// y[r, j] = act(acc[r * acc_ld + j] * scale[j] + bias[j]) for j < n: the GEMM accumulators
+// (int32 or fp32, acc_ld >= n columns) to activations [rows, n] in `type`; scale and bias
+// (optional) are fp32 [n]. act is kIdentity, kRelu, kGelu, kGeluTanh or kQuickGelu.
+cudaError_t launch_dequantize_bias_act(Elt type, const void* acc, bool acc_int32, int64_t acc_ld,
+                                       const float* scale, const float* bias, UnaryOp act, void* y,
+                                       int64_t rows, int64_t n, cudaStream_t stream);
+
 // Fused attention. q/k/v rows are read at ptr + ((b * S + s) * row_stride + h * head_dim);
 // the mask (additive, fp activation type, optional) at mask[b*ms0 + h*ms1 + i*ms2 + j*ms3].
 struct AttentionArgs {
