@@ -44,12 +44,13 @@ const char* format_name(QuantFormat f) {
 
 // What the host prepares once from the node's constants, uploaded on the first shape pass.
 struct HostWeights {
-  std::vector<uint8_t> wt;       // [n_pad, k_pad]: W_q transposed, zero padded
-  std::vector<float> dequant;    // [n_pad]: input_scale * w_scale[n] (0 in the padding)
-  std::vector<float> w_scale;    // [n_pad]: w_scale (0 in the padding), for OUTER_VEC
-  std::vector<float> bias;       // [n_pad] or empty
-  float input_scale = 1.0f;      // also uploaded: the B scale of the OUTER_VEC form
-  bool uniform_w_scale = false;  // every w_scale equal: a per-tensor scale
+  std::vector<uint8_t> wt;          // [n_pad, k_pad]: W_q transposed, zero padded
+  std::vector<float> dequant;       // [n_pad]: input_scale * w_scale[n] (0 in the padding)
+  std::vector<float> w_scale;       // [n_pad]: w_scale (0 in the padding), for OUTER_VEC
+  std::vector<float> bias;          // [n_pad] or empty
+  std::vector<int32_t> acc_offset;  // [n_pad] or empty: int8's zero-point correction
+  float input_scale = 1.0f;         // also uploaded: the B scale of the OUTER_VEC form
+  bool uniform_w_scale = false;     // every w_scale equal: a per-tensor scale
 };
 
 // Device copies of HostWeights, in one allocation.
@@ -59,6 +60,7 @@ struct DeviceWeights {
   const float* dequant = nullptr;
   const float* w_scale = nullptr;
   const float* bias = nullptr;
+  const int32_t* acc_offset = nullptr;
   const float* input_scale = nullptr;
   DeviceWeights() = default;
   DeviceWeights(const DeviceWeights&) = delete;
@@ -72,6 +74,9 @@ struct QuantParams {
   QuantFormat format = QuantFormat::kInt8;
   float input_scale = 1.0f;
   int zero_point = 0, qmin = -127, qmax = 127;
+  // int8: the GEMM multiplies q - offset (q the clamped quantized value), which fits int8;
+  // (offset - zero_point) times W's column sums is added back to the accumulators.
+  int offset = 0;
   UnaryOp act = UnaryOp::kIdentity;
   std::string act_text;
   int64_t k = 0, n = 0, k_pad = 0, n_pad = 0;
@@ -128,9 +133,18 @@ class QuantLinearKernel final : public CudaKernel {
     }
     if (m == 0 || p_.n == 0) return Status::ok_status();
     VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(x.dtype));
+    QuantizeArgs qa;
+    qa.format = p_.format;
+    qa.rows = m;
+    qa.k = p_.k;
+    qa.k_pad = p_.k_pad;
+    qa.scale = p_.input_scale;
+    qa.zero_point = p_.zero_point;
+    qa.qmin = p_.qmin;
+    qa.qmax = p_.qmax;
+    qa.offset = p_.offset;
     VITRT_RETURN_IF_ERROR(
-        cuda_status(launch_quantize_rows(elt, p_.format, x.data, m, p_.k, p_.k_pad, p_.input_scale,
-                                         p_.zero_point, p_.qmin, p_.qmax, out[1].data, ctx.stream),
+        cuda_status(launch_quantize_rows(elt, qa, x.data, out[1].data, ctx.stream),
                     "QuantLinear: quantizing X"));
     QuantGemm g;
     g.m = m;
@@ -168,6 +182,7 @@ class QuantLinearKernel final : public CudaKernel {
     const size_t dq_at = place(host_.dequant.size() * sizeof(float));
     const size_t ws_at = place(host_.w_scale.size() * sizeof(float));
     const size_t bias_at = place(host_.bias.size() * sizeof(float));
+    const size_t off_at = place(host_.acc_offset.size() * sizeof(int32_t));
     const size_t is_at = place(sizeof(float));
     VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&dev_.block, off), "QuantLinear: allocating weights");
     char* base = static_cast<char*>(dev_.block);
@@ -181,6 +196,11 @@ class QuantLinearKernel final : public CudaKernel {
     if (!host_.bias.empty()) {
       VITRT_RETURN_IF_ERROR(copy(bias_at, host_.bias.data(), host_.bias.size() * sizeof(float)));
       dev_.bias = reinterpret_cast<const float*>(base + bias_at);
+    }
+    if (!host_.acc_offset.empty()) {
+      VITRT_RETURN_IF_ERROR(
+          copy(off_at, host_.acc_offset.data(), host_.acc_offset.size() * sizeof(int32_t)));
+      dev_.acc_offset = reinterpret_cast<const int32_t*>(base + off_at);
     }
     VITRT_RETURN_IF_ERROR(copy(is_at, &host_.input_scale, sizeof(float)));
     dev_.wt = base + wt_at;
@@ -200,8 +220,8 @@ class QuantLinearKernel final : public CudaKernel {
   // cuBLASLt has an algorithm for it. The same answer in the shape pass and the launch (the
   // scratch depends on it), so the heuristic's answer is remembered per m.
   Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
-    if (const GemmTactic* t = nearest_tactic(m)) return t->mode;
     if (!mode0_possible(bias_usable)) return 1;
+    if (const GemmTactic* t = nearest_tactic(m)) return t->mode;
     auto it = mode0_ok_.find(m);
     if (it == mode0_ok_.end()) {
       QuantGemm g;
@@ -330,10 +350,17 @@ class QuantLinearKernel final : public CudaKernel {
       return cuda_status(launch_bias_act(elt, y, nullptr, g.m, p_.n, p_.act, ctx.stream),
                          "QuantLinear activation");
     }
-    return cuda_status(
-        launch_dequantize_bias_act(elt, g.d, p_.format == QuantFormat::kInt8, g.ldd, dev_.dequant,
-                                   dev_.bias, p_.act, y, g.m, p_.n, ctx.stream),
-        "QuantLinear dequantize");
+    DequantArgs d;
+    d.rows = g.m;
+    d.n = p_.n;
+    d.acc_ld = g.ldd;
+    d.acc_int32 = p_.format == QuantFormat::kInt8;
+    d.acc_offset = dev_.acc_offset;
+    d.scale = dev_.dequant;
+    d.bias = dev_.bias;
+    d.act = p_.act;
+    return cuda_status(launch_dequantize_bias_act(elt, d, g.d, y, ctx.stream),
+                       "QuantLinear dequantize");
   }
 
   Status launch(const LaunchContext& ctx, DType type, const QuantGemm& g, void* y,
@@ -505,17 +532,22 @@ Result<QuantParams> quant_params(const Attributes& at) {
   VITRT_ASSIGN_OR_RETURN(int64_t qmin, at.get_int("input_qmin", -127));
   VITRT_ASSIGN_OR_RETURN(int64_t qmax, at.get_int("input_qmax", 127));
   if (p.format == QuantFormat::kInt8) {
-    if (qmin > qmax) return invalid_model("input_qmin ", qmin, " > input_qmax ", qmax);
-    // The GEMM multiplies the zero-point-free values as int8.
-    if (qmin - zp < -128 || qmax - zp > 127) {
-      return unsupported(
-          "int8 QuantLinear on CUDA needs input_qmin - input_zero_point >= -128 and "
-          "input_qmax - input_zero_point <= 127 (the GEMM runs on int8), got [",
-          qmin, ", ", qmax, "] with zero point ", zp);
+    if (qmin > qmax || zp < qmin || zp > qmax) {
+      return invalid_model("input_qmin/input_qmax/input_zero_point = ", qmin, "/", qmax, "/", zp,
+                           " must satisfy qmin <= zero_point <= qmax");
+    }
+    // The GEMM runs on int8: shift by the zero point when the range allows (symmetric int8),
+    // else by qmax - 127 (uint8 ranges such as [0, 255], with any zero point).
+    int64_t offset = zp;
+    if (qmin - offset < -128 || qmax - offset > 127) offset = qmax - 127;
+    if (qmin - offset < -128) {
+      return unsupported("int8 QuantLinear on CUDA needs input_qmax - input_qmin <= 255, got [",
+                         qmin, ", ", qmax, "]");
     }
     p.zero_point = static_cast<int>(zp);
     p.qmin = static_cast<int>(qmin);
     p.qmax = static_cast<int>(qmax);
+    p.offset = static_cast<int>(offset);
   }
   VITRT_ASSIGN_OR_RETURN(p.act, linear_activation(at));
   VITRT_ASSIGN_OR_RETURN(p.act_text, at.get_string("activation", "none"));
@@ -552,6 +584,17 @@ Result<HostWeights> host_weights(const QuantParams& p, const Tensor& w, const Te
     h.dequant[static_cast<size_t>(j)] = p.input_scale * s;
     h.uniform_w_scale = h.uniform_w_scale && s == h.w_scale[0];
   }
+  if (p.format == QuantFormat::kInt8 && p.offset != p.zero_point) {
+    // The int32 accumulators hold sum (q - offset) w; the op wants sum (q - zp) w.
+    const int8_t* wq = static_cast<const int8_t*>(w.raw_data());
+    h.acc_offset.assign(static_cast<size_t>(np), 0);
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t colsum = 0;
+      for (int64_t kk = 0; kk < k; ++kk) colsum += wq[kk * n + j];
+      h.acc_offset[static_cast<size_t>(j)] =
+          static_cast<int32_t>((p.offset - p.zero_point) * colsum);
+    }
+  }
   if (bias != nullptr) {
     h.bias.assign(static_cast<size_t>(np), 0.0f);
     for (int64_t j = 0; j < n; ++j) {
@@ -576,6 +619,11 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   p.n = w->dim(1);
   p.k_pad = round_up16(p.k);
   p.n_pad = round_up16(p.n);
+  // int8 sums of up to 255 * 128 per term stay within int32 (the reference sums in int64).
+  if (p.format == QuantFormat::kInt8 && p.k_pad * 255 * 128 >= (int64_t(1) << 31)) {
+    return unsupported("int8 QuantLinear on CUDA supports K up to 65792 (int32 accumulators), got ",
+                       p.k);
+  }
   if (w_scale == nullptr || w_scale->numel() != p.n || w_scale->dtype() != DType::kFloat32) {
     return unsupported("QuantLinear on CUDA needs w_scale (input 2) as a constant float32 [", p.n,
                        "]", w_scale != nullptr ? str_cat(", got ", w_scale->describe()) : "");

@@ -20,6 +20,7 @@ struct QuantParams {
   float scale;       // the per-tensor input scale
   float zero_point;  // int8 only
   float qmin, qmax;  // int8 only
+  float offset;      // int8 only: subtracted after the clamp
 };
 
 template <QuantFormat kFormat>
@@ -29,11 +30,10 @@ __device__ __forceinline__ uint8_t quantize_one(float x, const QuantParams& p) {
     // Round to nearest even, saturating to +-448 (E4M3 has no infinity).
     return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
   } else {
-    // rintf rounds half to even; the clamp happens in the zero-point-shifted domain, and the
-    // result (qmin - zp .. qmax - zp) fits int8 (checked when the kernel is created). NaN
-    // clamps to qmin, as fmaxf returns the non-NaN operand.
-    const float q = fminf(fmaxf(rintf(v) + p.zero_point, p.qmin), p.qmax) - p.zero_point;
-    return static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q)));
+    // rintf rounds half to even; NaN quantizes to the zero point (as the reference). The
+    // result (qmin - offset .. qmax - offset) fits int8 (the caller picks the offset).
+    const float q = isnan(v) ? p.zero_point : fminf(fmaxf(rintf(v) + p.zero_point, p.qmin), p.qmax);
+    return static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q - p.offset)));
   }
 }
 
@@ -88,16 +88,27 @@ __device__ __forceinline__ float activation(float x) {
   return x;
 }
 
-template <typename A>
-__device__ __forceinline__ float acc_value(A a) {
-  return static_cast<float>(a);
+// The accumulator as float: int32 plus the column's offset correction (exact integer
+// arithmetic, then one rounding, as the reference converts its exact sum).
+__device__ __forceinline__ float acc_value(int32_t a, int32_t offset) {
+  return static_cast<float>(a + offset);
+}
+__device__ __forceinline__ float acc_value(float a, int32_t) {
+  return a;
+}
+
+// acc * scale + bias rounded step by step as the reference does (nvcc would contract it into
+// one fma, which rounds once).
+__device__ __forceinline__ float dequant(float acc, float scale, float bias) {
+  return __fadd_rn(__fmul_rn(acc, scale), bias);
 }
 
 // y = act(acc * scale[col] + bias[col]), 8 columns per thread: one 16-byte fp16/bf16 store (two
 // for fp32) and two 16-byte accumulator loads. Needs n % 8 == 0 and acc_ld % 8 == 0.
-template <typename T, typename A, UnaryOp kAct, bool kBias>
+template <typename T, typename A, UnaryOp kAct, bool kBias, bool kOffset>
 __global__ void __launch_bounds__(kThreads)
-    dequant_vec_kernel(const A* __restrict__ acc, uint32_t acc_ld, const float* __restrict__ scale,
+    dequant_vec_kernel(const A* __restrict__ acc, uint32_t acc_ld,
+                       const int32_t* __restrict__ offset, const float* __restrict__ scale,
                        const float* __restrict__ bias, T* __restrict__ y, uint32_t n,
                        uint32_t chunks_per_row, int64_t n_chunks) {
   struct alignas(16) Acc {
@@ -105,6 +116,9 @@ __global__ void __launch_bounds__(kThreads)
   };
   struct alignas(16) F8 {
     float v[8];
+  };
+  struct alignas(16) I8 {
+    int32_t v[8];
   };
   struct alignas(16) Out {
     T v[8];
@@ -114,13 +128,14 @@ __global__ void __launch_bounds__(kThreads)
     const uint32_t col = static_cast<uint32_t>(c - row * chunks_per_row) * 8;
     const Acc a = *reinterpret_cast<const Acc*>(acc + row * acc_ld + col);
     const F8 s = *reinterpret_cast<const F8*>(scale + col);
-    F8 b;
+    F8 b = {};
     if constexpr (kBias) b = *reinterpret_cast<const F8*>(bias + col);
+    I8 off = {};
+    if constexpr (kOffset) off = *reinterpret_cast<const I8*>(offset + col);
     Out o;
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
-      float v = acc_value(a.v[e]) * s.v[e];
-      if constexpr (kBias) v += b.v[e];
+      const float v = dequant(acc_value(a.v[e], off.v[e]), s.v[e], b.v[e]);
       o.v[e] = from_f<T>(activation<kAct>(v));
     }
     *reinterpret_cast<Out*>(y + row * n + col) = o;
@@ -129,63 +144,70 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T, typename A, UnaryOp kAct>
 __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
+                                      const int32_t* __restrict__ offset,
                                       const float* __restrict__ scale,
                                       const float* __restrict__ bias, T* __restrict__ y,
                                       int64_t rows, int64_t n) {
   VITRT_GRID_STRIDE(i, rows * n) {
     const int64_t r = i / n, j = i - r * n;
-    float v = acc_value(acc[r * acc_ld + j]) * scale[j];
-    if (bias != nullptr) v += bias[j];
+    const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
+    const float v = dequant(a, scale[j], bias != nullptr ? bias[j] : 0.0f);
     y[i] = from_f<T>(activation<kAct>(v));
   }
 }
 
+// Null pointers (absent operands) count as aligned.
 bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
 }
 
-template <typename T, typename A, UnaryOp kAct>
-void launch_dequant(const A* acc, int64_t acc_ld, const float* scale, const float* bias, T* y,
-                    int64_t rows, int64_t n, cudaStream_t stream) {
-  const bool vec = n % 8 == 0 && acc_ld % 8 == 0 && acc_ld < (int64_t(1) << 32) && aligned16(acc) &&
-                   aligned16(scale) && (bias == nullptr || aligned16(bias)) && aligned16(y);
-  if (vec) {
-    const int64_t chunks = rows * (n / 8);
-    const unsigned grid = grid_for(chunks, kThreads);
-    const uint32_t per_row = static_cast<uint32_t>(n / 8);
-    if (bias != nullptr) {
-      dequant_vec_kernel<T, A, kAct, true>
-          <<<grid, kThreads, 0, stream>>>(acc, static_cast<uint32_t>(acc_ld), scale, bias, y,
-                                          static_cast<uint32_t>(n), per_row, chunks);
-    } else {
-      dequant_vec_kernel<T, A, kAct, false>
-          <<<grid, kThreads, 0, stream>>>(acc, static_cast<uint32_t>(acc_ld), scale, bias, y,
-                                          static_cast<uint32_t>(n), per_row, chunks);
-    }
-    return;
+template <typename T, typename A, UnaryOp kAct, bool kBias>
+void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
+  const int64_t chunks = d.rows * (d.n / 8);
+  const unsigned grid = grid_for(chunks, kThreads);
+  const uint32_t per_row = static_cast<uint32_t>(d.n / 8);
+  const uint32_t ld = static_cast<uint32_t>(d.acc_ld), n = static_cast<uint32_t>(d.n);
+  if (d.acc_offset != nullptr) {
+    dequant_vec_kernel<T, A, kAct, kBias, true><<<grid, kThreads, 0, stream>>>(
+        acc, ld, d.acc_offset, d.scale, d.bias, y, n, per_row, chunks);
+  } else {
+    dequant_vec_kernel<T, A, kAct, kBias, false>
+        <<<grid, kThreads, 0, stream>>>(acc, ld, nullptr, d.scale, d.bias, y, n, per_row, chunks);
   }
-  dequant_scalar_kernel<T, A, kAct>
-      <<<grid_for(rows * n, kThreads), kThreads, 0, stream>>>(acc, acc_ld, scale, bias, y, rows, n);
+}
+
+template <typename T, typename A, UnaryOp kAct>
+void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
+  const bool vec = d.n % 8 == 0 && d.acc_ld % 8 == 0 && d.acc_ld < (int64_t(1) << 32) &&
+                   aligned16(acc) && aligned16(d.scale) && aligned16(d.bias) &&
+                   aligned16(d.acc_offset) && aligned16(y);
+  if (vec && d.bias != nullptr) {
+    launch_dequant_vec<T, A, kAct, true>(d, acc, y, stream);
+  } else if (vec) {
+    launch_dequant_vec<T, A, kAct, false>(d, acc, y, stream);
+  } else {
+    dequant_scalar_kernel<T, A, kAct><<<grid_for(d.rows * d.n, kThreads), kThreads, 0, stream>>>(
+        acc, d.acc_ld, d.acc_offset, d.scale, d.bias, y, d.rows, d.n);
+  }
 }
 
 template <typename T, typename A>
-cudaError_t dequant_for_act(UnaryOp act, const A* acc, int64_t acc_ld, const float* scale,
-                            const float* bias, T* y, int64_t rows, int64_t n, cudaStream_t stream) {
-  switch (act) {
+cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
+  switch (d.act) {
     case UnaryOp::kIdentity:
-      launch_dequant<T, A, UnaryOp::kIdentity>(acc, acc_ld, scale, bias, y, rows, n, stream);
+      launch_dequant<T, A, UnaryOp::kIdentity>(d, acc, y, stream);
       break;
     case UnaryOp::kRelu:
-      launch_dequant<T, A, UnaryOp::kRelu>(acc, acc_ld, scale, bias, y, rows, n, stream);
+      launch_dequant<T, A, UnaryOp::kRelu>(d, acc, y, stream);
       break;
     case UnaryOp::kGelu:
-      launch_dequant<T, A, UnaryOp::kGelu>(acc, acc_ld, scale, bias, y, rows, n, stream);
+      launch_dequant<T, A, UnaryOp::kGelu>(d, acc, y, stream);
       break;
     case UnaryOp::kGeluTanh:
-      launch_dequant<T, A, UnaryOp::kGeluTanh>(acc, acc_ld, scale, bias, y, rows, n, stream);
+      launch_dequant<T, A, UnaryOp::kGeluTanh>(d, acc, y, stream);
       break;
     case UnaryOp::kQuickGelu:
-      launch_dequant<T, A, UnaryOp::kQuickGelu>(acc, acc_ld, scale, bias, y, rows, n, stream);
+      launch_dequant<T, A, UnaryOp::kQuickGelu>(d, acc, y, stream);
       break;
     default:
       return cudaErrorInvalidValue;
@@ -195,28 +217,27 @@ cudaError_t dequant_for_act(UnaryOp act, const A* acc, int64_t acc_ld, const flo
 
 }  // namespace
 
-cudaError_t launch_quantize_rows(Elt type, QuantFormat format, const void* x, int64_t rows,
-                                 int64_t k, int64_t k_pad, float scale, int zero_point, int qmin,
-                                 int qmax, void* q, cudaStream_t stream) {
-  if (rows == 0 || k_pad == 0) return cudaSuccess;
-  if (k > k_pad) return cudaErrorInvalidValue;
-  const QuantParams p{scale, static_cast<float>(zero_point), static_cast<float>(qmin),
-                      static_cast<float>(qmax)};
+cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& a, const void* x, void* q,
+                                 cudaStream_t stream) {
+  if (a.rows == 0 || a.k_pad == 0) return cudaSuccess;
+  if (a.k > a.k_pad) return cudaErrorInvalidValue;
+  const QuantParams p{a.scale, static_cast<float>(a.zero_point), static_cast<float>(a.qmin),
+                      static_cast<float>(a.qmax), static_cast<float>(a.offset)};
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     const T* in = static_cast<const T*>(x);
     uint8_t* out = static_cast<uint8_t*>(q);
-    const bool vec = k == k_pad && k % 16 == 0 && aligned16(x) && aligned16(q);
-    const int64_t n_chunks = rows * k / 16;
+    const bool vec = a.k == a.k_pad && a.k % 16 == 0 && aligned16(x) && aligned16(q);
+    const int64_t n_chunks = a.rows * a.k / 16;
     const unsigned grid_vec = grid_for(n_chunks, kThreads);
-    const unsigned grid = grid_for(rows * k_pad, kThreads);
-    if (format == QuantFormat::kFp8E4M3) {
+    const unsigned grid = grid_for(a.rows * a.k_pad, kThreads);
+    if (a.format == QuantFormat::kFp8E4M3) {
       if (vec) {
         quantize_vec_kernel<T, QuantFormat::kFp8E4M3>
             <<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks, p);
       } else {
         quantize_padded_kernel<T, QuantFormat::kFp8E4M3>
-            <<<grid, kThreads, 0, stream>>>(in, out, rows, k, k_pad, p);
+            <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
       }
     } else {
       if (vec) {
@@ -224,27 +245,24 @@ cudaError_t launch_quantize_rows(Elt type, QuantFormat format, const void* x, in
             <<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks, p);
       } else {
         quantize_padded_kernel<T, QuantFormat::kInt8>
-            <<<grid, kThreads, 0, stream>>>(in, out, rows, k, k_pad, p);
+            <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
       }
     }
     return cudaGetLastError();
   });
 }
 
-cudaError_t launch_dequantize_bias_act(Elt type, const void* acc, bool acc_int32, int64_t acc_ld,
-                                       const float* scale, const float* bias, UnaryOp act, void* y,
-                                       int64_t rows, int64_t n, cudaStream_t stream) {
-  if (rows == 0 || n == 0) return cudaSuccess;
-  if (acc_ld < n) return cudaErrorInvalidValue;
+cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& d, const void* acc, void* y,
+                                       cudaStream_t stream) {
+  if (d.rows == 0 || d.n == 0) return cudaSuccess;
+  if (d.acc_ld < d.n || d.scale == nullptr) return cudaErrorInvalidValue;
+  if (!d.acc_int32 && d.acc_offset != nullptr) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     T* out = static_cast<T*>(y);
-    if (acc_int32) {
-      return dequant_for_act<T, int32_t>(act, static_cast<const int32_t*>(acc), acc_ld, scale, bias,
-                                         out, rows, n, stream);
-    }
-    return dequant_for_act<T, float>(act, static_cast<const float*>(acc), acc_ld, scale, bias, out,
-                                     rows, n, stream);
+    if (d.acc_int32)
+      return dequant_for_act<T, int32_t>(d, static_cast<const int32_t*>(acc), out, stream);
+    return dequant_for_act<T, float>(d, static_cast<const float*>(acc), out, stream);
   });
 }
 
