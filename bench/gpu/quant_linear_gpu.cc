@@ -104,6 +104,7 @@ Result<double> node_ms(const Case& c, const Tensor& x, int runs) {
   VITRT_RETURN_IF_ERROR(infer_shapes(g));
   cuda::TacticTuner tuner;
   tuner.device_key = "bench";
+  tuner.log = [](const std::string& line) { std::printf("  %s\n", line.c_str()); };
   cuda::CudaEngineOptions options;
   options.precision = "fp16";
   options.cuda_graphs = false;
@@ -115,9 +116,6 @@ Result<double> node_ms(const Case& c, const Tensor& x, int runs) {
   }
   for (const auto& [node, tactics] : tuner.by_node) {
     g.nodes[node].attrs.set_ints(cuda::kGemmTacticsAttr, cuda::encode_gemm_tactics(tactics));
-    for (const cuda::GemmTactic& t : tactics) {
-      std::printf("  %s: tactic mode %d\n", c.name.c_str(), t.mode);
-    }
   }
   options.tuner = nullptr;
   VITRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, cuda::create_cuda_engine(g, options));

@@ -89,6 +89,42 @@ struct QuantGemm {
   void* d = nullptr;         // [m, ldd]
   int64_t ldd = 0;
   int mode = 0;
+  // Mode 0 with per-channel w_scale: input_scale repeated m times when cuBLASLt wants the
+  // outer-vector scale mode on both operands (else null: a scalar B scale).
+  const float* row_scale = nullptr;
+};
+
+// How mode 0 applies the scales, found by asking cuBLASLt's heuristic in this order.
+enum class FusedForm {
+  kNone,       // no algorithm: mode 1 only
+  kAlpha,      // per-tensor w_scale: alpha = input_scale * w_scale
+  kVecScalar,  // OUTER_VEC w_scale on A, scalar input_scale on B
+  kVecVec,     // OUTER_VEC on both, B's vector input_scale repeated
+};
+
+const char* fused_form_name(FusedForm f) {
+  switch (f) {
+    case FusedForm::kAlpha:
+      return "cuBLASLt epilogue, per-tensor scale as alpha";
+    case FusedForm::kVecScalar:
+      return "cuBLASLt epilogue, outer-vector A scale";
+    case FusedForm::kVecVec:
+      return "cuBLASLt epilogue, outer-vector A and B scales";
+    case FusedForm::kNone:
+      break;
+  }
+  return "none";
+}
+
+// Device memory freed with its owner.
+struct DeviceBuffer {
+  void* p = nullptr;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (p != nullptr) cudaFree(p);
+  }
 };
 
 class QuantLinearKernel final : public CudaKernel {
@@ -118,9 +154,11 @@ class QuantLinearKernel final : public CudaKernel {
       VITRT_RETURN_IF_ERROR(upload());
       // Scratch: the quantized X, and the accumulators when mode 1 may run.
       bool need_acc = ctx.tuner != nullptr;
-      if (!need_acc && m > 0) {
+      if (m > 0) {
+        VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
+        if (form == FusedForm::kVecVec) VITRT_RETURN_IF_ERROR(make_row_scale(m));
         VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, x.dtype, m, bias_usable));
-        need_acc = mode == 1;
+        need_acc = need_acc || mode == 1;
       }
       out.resize(need_acc ? 3 : 2);
       out[1].dtype = DType::kUInt8;
@@ -150,28 +188,36 @@ class QuantLinearKernel final : public CudaKernel {
     g.m = m;
     g.k = p_.k_pad;
     g.xq = out[1].data;
+    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
     auto setup = [&](int mode) {
       g.mode = mode;
       g.n = mode == 0 ? p_.n : p_.n_pad;
       g.d = mode == 0 ? out[0].data : (out.size() > 2 ? out[2].data : nullptr);
       g.ldd = g.n;
+      auto rs = row_scale_.find(m);
+      g.row_scale = mode == 0 && form == FusedForm::kVecVec && rs != row_scale_.end()
+                        ? static_cast<const float*>(rs->second.p)
+                        : nullptr;
     };
     if (ctx.tuner != nullptr) {
       VITRT_ASSIGN_OR_RETURN(GemmTactic t,
-                             select(ctx, x.dtype, g, setup, out[0].data, act_bias, bias_usable));
+                             select(ctx, x.dtype, g, setup, out[0].data, act_bias, form));
       setup(t.mode);
       return launch(ctx, x.dtype, g, out[0].data, act_bias, &t.algo);
     }
-    const GemmTactic* t = nearest_tactic(m);
     VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, x.dtype, m, bias_usable));
     setup(mode);
     if (g.d == nullptr) return internal_error("QuantLinear: mode 1 without accumulator scratch");
-    return launch(ctx, x.dtype, g, out[0].data, act_bias, t != nullptr ? &t->algo : nullptr);
+    const GemmTactic* t = nearest_tactic(m);
+    const bool use_tactic = t != nullptr && t->mode == mode;
+    return launch(ctx, x.dtype, g, out[0].data, act_bias, use_tactic ? &t->algo : nullptr);
   }
 
  private:
   Status upload() {
-    if (dev_.block != nullptr) return Status::ok_status();
+    if (dev_.wt != nullptr) return Status::ok_status();  // uploaded
+    if (dev_.block != nullptr) cudaFree(dev_.block);     // a failed upload's
+    dev_.block = nullptr;
     size_t off = 0;
     auto place = [&](size_t bytes) {
       const size_t at = off;
@@ -216,30 +262,57 @@ class QuantLinearKernel final : public CudaKernel {
     return p_.format == QuantFormat::kFp8E4M3 && p_.n % 16 == 0 && bias_usable;
   }
 
-  // The mode a launch without tuner runs for m rows: the stored tactic's, else mode 0 when
-  // cuBLASLt has an algorithm for it. The same answer in the shape pass and the launch (the
-  // scratch depends on it), so the heuristic's answer is remembered per m.
-  Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
-    if (!mode0_possible(bias_usable)) return 1;
-    if (const GemmTactic* t = nearest_tactic(m)) return t->mode;
-    auto it = mode0_ok_.find(m);
-    if (it == mode0_ok_.end()) {
+  // How mode 0 runs m rows (kNone: it cannot). The same answer in the shape pass and the
+  // launch (the scratch depends on it), so it is asked once per m.
+  Result<FusedForm> fused_form(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
+    if (!mode0_possible(bias_usable)) return FusedForm::kNone;
+    auto it = fused_.find(m);
+    if (it != fused_.end()) return it->second;
+    const std::vector<FusedForm> forms =
+        host_.uniform_w_scale ? std::vector<FusedForm>{FusedForm::kAlpha}
+                              : std::vector<FusedForm>{FusedForm::kVecScalar, FusedForm::kVecVec};
+    FusedForm found = FusedForm::kNone;
+    for (FusedForm f : forms) {
       QuantGemm g;
       g.m = m;
       g.n = p_.n;
       g.k = p_.k_pad;
       g.ldd = p_.n;
       g.mode = 0;
+      // The heuristic needs to know that a bias and a vector scale come, not where: any
+      // aligned device pointer stands in for them.
+      g.row_scale = f == FusedForm::kVecVec ? dev_.dequant : nullptr;
       LtObjects lt;
-      // The heuristic needs to know a bias comes, not where: any aligned pointer stands in.
-      bool ok = prepare(ctx, type, g, dev_.bias, lt).ok();
-      if (ok) {
-        Result<std::vector<cublasLtMatmulAlgo_t>> algos = heuristic_algos(ctx, lt, 1);
-        ok = algos.ok() && !algos->empty();
+      if (!prepare(ctx, type, g, dev_.bias, lt).ok()) continue;
+      Result<std::vector<cublasLtMatmulAlgo_t>> algos = heuristic_algos(ctx, lt, 1);
+      if (algos.ok() && !algos->empty()) {
+        found = f;
+        break;
       }
-      it = mode0_ok_.emplace(m, ok).first;
     }
-    return it->second ? 0 : 1;
+    fused_.emplace(m, found);
+    return found;
+  }
+
+  // input_scale repeated m times (kVecVec's B scale), made in the shape pass and kept: captured
+  // CUDA graphs hold its address.
+  Status make_row_scale(int64_t m) {
+    DeviceBuffer& b = row_scale_[m];
+    if (b.p != nullptr) return Status::ok_status();
+    const std::vector<float> v(static_cast<size_t>(m), p_.input_scale);
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&b.p, v.size() * sizeof(float)),
+                               "QuantLinear: row scales");
+    return cuda_status(cudaMemcpy(b.p, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice),
+                       "QuantLinear: row scales");
+  }
+
+  // The mode a launch without tuner runs for m rows: the stored tactic's, else mode 0 whenever
+  // cuBLASLt has an algorithm for it.
+  Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
+    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
+    if (form == FusedForm::kNone) return 1;
+    if (const GemmTactic* t = nearest_tactic(m)) return t->mode;
+    return 0;
   }
 
   const GemmTactic* nearest_tactic(int64_t m) const {
@@ -290,8 +363,8 @@ class QuantLinearKernel final : public CudaKernel {
         "transb");
     if (g.mode == 0) {
       if (!host_.uniform_w_scale) {
-        // w_scale runs along cuBLASLt's m (the rows of op(A) = W^T): an outer-vector A scale;
-        // input_scale is B's scalar scale.
+        // w_scale runs along cuBLASLt's m (the rows of op(A) = W^T): an outer-vector A scale.
+        // input_scale is B's scale: a scalar, or the same value for each of its n columns.
         const int32_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
         VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &vec,
                                                   sizeof(vec)),
@@ -299,8 +372,14 @@ class QuantLinearKernel final : public CudaKernel {
         VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
                                                   &dev_.w_scale, sizeof(dev_.w_scale)),
                    "A scale");
+        if (g.row_scale != nullptr) {
+          VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &vec,
+                                                    sizeof(vec)),
+                     "B scale mode");
+        }
+        const float* b_scale = g.row_scale != nullptr ? g.row_scale : dev_.input_scale;
         VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
-                                                  &dev_.input_scale, sizeof(dev_.input_scale)),
+                                                  &b_scale, sizeof(b_scale)),
                    "B scale");
       }
       const bool relu = p_.act == UnaryOp::kRelu, gelu_tanh = p_.act == UnaryOp::kGeluTanh;
@@ -394,7 +473,7 @@ class QuantLinearKernel final : public CudaKernel {
   // cache has it.
   template <typename Setup>
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, QuantGemm& g, Setup&& setup,
-                            void* y, const void* act_bias, bool bias_usable) {
+                            void* y, const void* act_bias, FusedForm form) {
     TacticTuner& tu = *ctx.tuner;
     const bool bias = !host_.bias.empty();
     const std::string problem =
@@ -419,7 +498,7 @@ class QuantLinearKernel final : public CudaKernel {
         char hex[160] = {0};
         int mode = -1;
         if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) == 2 &&
-            (mode == 1 || (mode == 0 && mode0_possible(bias_usable))) &&
+            (mode == 1 || (mode == 0 && form != FusedForm::kNone)) &&
             parse_algo_hex(hex, &t.algo)) {
           t.mode = mode;
           setup(mode);
@@ -444,7 +523,7 @@ class QuantLinearKernel final : public CudaKernel {
     std::string lines;
     int tried = 0;
     for (int mode = 0; mode < 2; ++mode) {
-      if (mode == 0 && !mode0_possible(bias_usable)) continue;
+      if (mode == 0 && form == FusedForm::kNone) continue;
       setup(mode);
       LtObjects lt;
       // A mode cuBLASLt rejects (an attribute it does not know) has no candidates.
@@ -492,7 +571,7 @@ class QuantLinearKernel final : public CudaKernel {
     }
     if (tu.log) {
       tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates, chose mode ", best.mode,
-                     " (", best.mode == 0 ? "cuBLASLt epilogue" : "dequantize kernel", ") ",
+                     " (", best.mode == 0 ? fused_form_name(form) : "dequantize kernel", ") ",
                      best_ms, " ms", tu.verbose ? lines : ""));
     }
     return record(best);
@@ -504,7 +583,8 @@ class QuantLinearKernel final : public CudaKernel {
   NodeId node_;
   std::vector<GemmTactic> tactics_;
   DeviceWeights dev_;
-  std::map<int64_t, bool> mode0_ok_;
+  std::map<int64_t, FusedForm> fused_;
+  std::map<int64_t, DeviceBuffer> row_scale_;
 };
 
 const Tensor* constant_input(const CudaKernelInit& init, int i) {
