@@ -62,6 +62,7 @@ void register_cpu_attention_kernels(CpuKernelRegistry& registry);
 void register_cpu_fused_linear_kernels(CpuKernelRegistry& registry);
 void register_cpu_fused_norm_kernels(CpuKernelRegistry& registry);
 void register_cpu_patchify_kernels(CpuKernelRegistry& registry);
+void register_cpu_quant_linear_kernels(CpuKernelRegistry& registry);
 
 // Adapts a plain function (for stateless kernels whose attributes are cheap to read per run).
 template <typename Fn>

@@ -57,6 +57,7 @@ const OpRegistry& OpRegistry::global() {
     register_fused_linear_schemas(r);
     register_fused_norm_schemas(r);
     register_patchify_schemas(r);
+    register_quant_linear_schemas(r);
     return r;
   }();
   return registry;

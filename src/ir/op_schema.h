@@ -89,6 +89,7 @@ void register_attention_schemas(OpRegistry& registry);     // vitrt.Attention
 void register_fused_linear_schemas(OpRegistry& registry);  // vitrt.Linear
 void register_fused_norm_schemas(OpRegistry& registry);    // vitrt.AddLayerNorm
 void register_patchify_schemas(OpRegistry& registry);      // vitrt.Patchify
+void register_quant_linear_schemas(OpRegistry& registry);  // vitrt.QuantLinear
 
 // Checks every node against its schema (known op, input/output counts) and infers output
 // dtypes and symbolic shapes in topological order. An unknown op is an kUnsupported error that

@@ -1,0 +1,61 @@
+// vitrt.QuantLinear on the CPU: the exact reference of the op (src/ir/ops/quant_linear.cc has
+// the contract) and the pieces the fast path and other code share with it: attribute parsing
+// and the activation quantizers.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/float8.h"
+#include "cpu/dnnl_matmul.h"
+#include "ir/attribute.h"
+
+namespace vitrt {
+
+enum class QuantFormat : uint8_t { kInt8, kFp8 };
+
+struct QuantLinearParams {
+  QuantFormat format = QuantFormat::kInt8;
+  float input_scale = 1.0f;
+  int32_t zero_point = 0;  // int8 only
+  int32_t qmin = -127;
+  int32_t qmax = 127;
+  MatmulActivation activation = MatmulActivation::kNone;
+};
+
+// Reads and checks the node's attributes (format, input_scale, input_zero_point, input_qmin,
+// input_qmax, activation); errors name the attribute.
+Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs);
+
+// int8: xq - zero_point, where xq = clamp(round_half_even(x / input_scale) + zp, qmin, qmax).
+// The quotient is an IEEE fp32 division and the rounding uses the default (nearest-even) mode.
+// NaN quantizes to the zero point (0 after subtracting it), as a float-to-int conversion on
+// the GPU (__float2int_rn) does; +-inf clamp to qmin / qmax.
+inline int32_t quantize_int8(float x, const QuantLinearParams& p) {
+  float q = x / p.input_scale;
+  if (std::isnan(q)) return 0;
+  q = std::nearbyint(q) + static_cast<float>(p.zero_point);
+  if (q < static_cast<float>(p.qmin)) q = static_cast<float>(p.qmin);
+  if (q > static_cast<float>(p.qmax)) q = static_cast<float>(p.qmax);
+  return static_cast<int32_t>(q) - p.zero_point;
+}
+
+// fp8: the E4M3 code of x / input_scale (nearest even, saturating at +-448).
+inline uint8_t quantize_fp8(float x, const QuantLinearParams& p) {
+  return float_to_e4m3(x / p.input_scale);
+}
+
+// act(v) computed in double and rounded to float: the reference of every backend's epilogue.
+float apply_quant_linear_activation(MatmulActivation act, float v);
+
+// Y[m, n] for rows X[m, k] (fp32, row-major [M, K]), W_q [K, N] (int8 values or E4M3 codes),
+// w_scale [N], bias [N] or null. Plain loops, exactly as the contract states:
+//   int8: acc = sum_k xq * W_q in int64 (exact), y = act(float(acc) * s_n + bias_n)
+//   fp8:  acc = fp32 sum over k = 0..K-1 in order of float(xq) * float(W_q)
+//         (each product is exact in fp32), y = act(acc * s_n + bias_n)
+// with s_n = fp32(input_scale * w_scale[n]) and every step after the sum in fp32.
+void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
+                            int64_t n, const void* w_q, const float* w_scale, const float* bias,
+                            float* y);
+
+}  // namespace vitrt

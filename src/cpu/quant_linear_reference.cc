@@ -1,0 +1,115 @@
+// The reference of vitrt.QuantLinear: plain loops that follow the op's contract step by step.
+// Every other implementation (the oneDNN int8 path beside it, the CUDA kernels) is tested
+// against this one.
+#include <algorithm>
+#include <array>
+#include <numbers>
+#include <vector>
+
+#include "cpu/quant_linear.h"
+
+namespace vitrt {
+
+Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
+  QuantLinearParams p;
+  VITRT_ASSIGN_OR_RETURN(std::string format, attrs.get_string("format", ""));
+  if (format == "int8") {
+    p.format = QuantFormat::kInt8;
+  } else if (format == "fp8") {
+    p.format = QuantFormat::kFp8;
+  } else {
+    return invalid_argument("format '", format, "' is not one of int8, fp8");
+  }
+  VITRT_ASSIGN_OR_RETURN(p.input_scale, attrs.get_float("input_scale", 0.0f));
+  if (!(p.input_scale > 0.0f) || !std::isfinite(p.input_scale)) {
+    return invalid_argument("input_scale must be a finite float > 0, got ", p.input_scale);
+  }
+  VITRT_ASSIGN_OR_RETURN(int64_t zp, attrs.get_int("input_zero_point", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmin, attrs.get_int("input_qmin", -127));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmax, attrs.get_int("input_qmax", 127));
+  if (qmin < -128 || qmax > 255 || qmin >= qmax || zp < qmin || zp > qmax) {
+    return invalid_argument("input_qmin/input_qmax/input_zero_point = ", qmin, "/", qmax, "/", zp,
+                            " must satisfy -128 <= qmin <= zero_point <= qmax <= 255, qmin < qmax");
+  }
+  p.zero_point = static_cast<int32_t>(zp);
+  p.qmin = static_cast<int32_t>(qmin);
+  p.qmax = static_cast<int32_t>(qmax);
+  VITRT_ASSIGN_OR_RETURN(std::string act, attrs.get_string("activation", "none"));
+  if (act == "none") {
+    p.activation = MatmulActivation::kNone;
+  } else if (act == "gelu") {
+    p.activation = MatmulActivation::kGelu;
+  } else if (act == "gelu_tanh") {
+    p.activation = MatmulActivation::kGeluTanh;
+  } else if (act == "quick_gelu") {
+    p.activation = MatmulActivation::kQuickGelu;
+  } else if (act == "relu") {
+    p.activation = MatmulActivation::kRelu;
+  } else {
+    return invalid_argument("activation '", act,
+                            "' is not one of none, gelu, gelu_tanh, quick_gelu, relu");
+  }
+  return p;
+}
+
+float apply_quant_linear_activation(MatmulActivation act, float v) {
+  const double x = v;
+  switch (act) {
+    case MatmulActivation::kGelu:
+      return static_cast<float>(0.5 * x * (1.0 + std::erf(x * (std::numbers::sqrt2 / 2))));
+    case MatmulActivation::kGeluTanh: {
+      const double inner = std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x);
+      return static_cast<float>(0.5 * x * (1.0 + std::tanh(inner)));
+    }
+    case MatmulActivation::kQuickGelu:
+      return static_cast<float>(x / (1.0 + std::exp(-1.702 * x)));
+    case MatmulActivation::kRelu:
+      return v > 0.0f ? v : 0.0f;
+    case MatmulActivation::kNone:
+      break;
+  }
+  return v;
+}
+
+void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
+                            int64_t n, const void* w_q, const float* w_scale, const float* bias,
+                            float* y) {
+  std::vector<float> scale(n);
+  for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
+  auto finish = [&](int64_t j, float acc) {
+    float v = acc * scale[j];
+    if (bias != nullptr) v += bias[j];
+    return apply_quant_linear_activation(p.activation, v);
+  };
+  if (p.format == QuantFormat::kInt8) {
+    const int8_t* w = static_cast<const int8_t*>(w_q);
+    std::vector<int64_t> acc(n);
+    for (int64_t i = 0; i < m; ++i) {
+      std::fill(acc.begin(), acc.end(), 0);
+      for (int64_t l = 0; l < k; ++l) {
+        const int64_t xq = quantize_int8(x[i * k + l], p);
+        const int8_t* w_row = w + l * n;
+        for (int64_t j = 0; j < n; ++j) acc[j] += xq * w_row[j];
+      }
+      for (int64_t j = 0; j < n; ++j) y[i * n + j] = finish(j, static_cast<float>(acc[j]));
+    }
+    return;
+  }
+  const std::array<float, 256>& decode = e4m3_decode_table();
+  std::vector<float> w(static_cast<size_t>(k * n));
+  const uint8_t* codes = static_cast<const uint8_t*>(w_q);
+  for (int64_t i = 0; i < k * n; ++i) w[i] = decode[codes[i]];
+  std::vector<float> acc(n);
+  for (int64_t i = 0; i < m; ++i) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t l = 0; l < k; ++l) {
+      const float xq = decode[quantize_fp8(x[i * k + l], p)];
+      const float* w_row = w.data() + l * n;
+      // Each acc[j] sums its k products in order; the loop over j only interleaves columns.
+      for (int64_t j = 0; j < n; ++j) acc[j] += xq * w_row[j];
+    }
+    for (int64_t j = 0; j < n; ++j) y[i * n + j] = finish(j, acc[j]);
+  }
+}
+
+}  // namespace vitrt

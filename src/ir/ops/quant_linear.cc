@@ -1,0 +1,121 @@
+// vitrt.QuantLinear: a linear layer whose GEMM runs on quantized operands (int8 or FP8 E4M3).
+// The contract shared by every backend (the CPU kernel, src/cpu/quant_linear_reference.cc, is
+// its exact reference):
+//
+//   inputs   X [..., K] float (float32, float16 or bfloat16: the plan's activation type)
+//            W_q [K, N] constant: int8 values (format int8) or uint8 raw E4M3 codes (fp8)
+//            w_scale [N] constant float32 > 0, per output channel
+//            bias [N] optional constant float32
+//   attrs    format "int8" | "fp8"; input_scale float > 0 (per tensor);
+//            input_zero_point int (default 0), input_qmin / input_qmax ints (default -127 /
+//            127): int8 only; activation as vitrt.Linear's
+//   output   Y [..., N], X's dtype
+//
+//   int8  xq = clamp(round_half_even(x / input_scale) + zp, qmin, qmax) - zp; exact integer
+//         products and sums
+//   fp8   xq = e4m3(x / input_scale), round to nearest even, saturating at +-448; fp32 sums
+//         of xq * decode(W_q)
+//   y_n = act(acc_n * input_scale * w_scale[n] + bias[n])
+#include <cmath>
+
+#include "ir/op_schema.h"
+
+namespace vitrt {
+namespace {
+
+bool known_activation(const std::string& a) {
+  return a == "none" || a == "gelu" || a == "gelu_tanh" || a == "quick_gelu" || a == "relu";
+}
+
+Status check_int8_range(InferContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(int64_t zp, ctx.attrs().get_int("input_zero_point", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmin, ctx.attrs().get_int("input_qmin", -127));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmax, ctx.attrs().get_int("input_qmax", 127));
+  // The quantized activation is an int8 or a uint8 value: anything wider would not be a
+  // QuantizeLinear output, and backends store xq in 8 bits.
+  if (qmin < -128 || qmax > 255 || qmin >= qmax) {
+    return ctx.error("input_qmin/input_qmax = ", qmin, "/", qmax,
+                     " must satisfy -128 <= qmin < qmax <= 255");
+  }
+  if (zp < qmin || zp > qmax) {
+    return ctx.error("input_zero_point ", zp, " lies outside [input_qmin, input_qmax] = [", qmin,
+                     ", ", qmax, "]");
+  }
+  return Status();
+}
+
+Status infer_quant_linear(InferContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(std::string format, ctx.attrs().get_string("format", ""));
+  if (format != "int8" && format != "fp8") {
+    return ctx.error("format '", format, "' is not one of int8, fp8");
+  }
+  VITRT_ASSIGN_OR_RETURN(float input_scale, ctx.attrs().get_float("input_scale", 0.0f));
+  if (!(input_scale > 0.0f) || !std::isfinite(input_scale)) {
+    return ctx.error("input_scale must be a finite float > 0, got ", input_scale);
+  }
+  if (format == "int8") {
+    VITRT_RETURN_IF_ERROR(check_int8_range(ctx));
+  } else {
+    for (const char* name : {"input_zero_point", "input_qmin", "input_qmax"}) {
+      if (ctx.attrs().has(name)) return ctx.error(name, " applies to format int8 only");
+    }
+  }
+  VITRT_ASSIGN_OR_RETURN(std::string act, ctx.attrs().get_string("activation", "none"));
+  if (!known_activation(act)) {
+    return ctx.error("activation '", act,
+                     "' is not one of none, gelu, gelu_tanh, quick_gelu, relu");
+  }
+
+  const DType dtype = ctx.input_dtype(0);
+  if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16) {
+    return ctx.error("X must be float32, float16 or bfloat16, got ", dtype_name(dtype));
+  }
+  const DType w_dtype = format == "int8" ? DType::kInt8 : DType::kUInt8;
+  if (ctx.input_dtype(1) != w_dtype) {
+    return ctx.error("W_q of format ", format, " must be ", dtype_name(w_dtype), ", got ",
+                     dtype_name(ctx.input_dtype(1)));
+  }
+  if (ctx.input_constant(1) == nullptr || !ctx.input_has_shape(1) || ctx.input_rank(1) != 2) {
+    return ctx.error("W_q must be a constant 2-D [K, N] matrix");
+  }
+  const Dim k = ctx.input_shape(1)[0];
+  const Dim n = ctx.input_shape(1)[1];
+  const Tensor* w_scale = ctx.input_constant(2);
+  if (w_scale == nullptr || w_scale->dtype() != DType::kFloat32 || w_scale->rank() != 1 ||
+      !n.is_static() || w_scale->numel() != n.value()) {
+    return ctx.error("w_scale must be a constant float32 [N] = [", n.to_string(), "]");
+  }
+  for (int64_t i = 0; i < w_scale->numel(); ++i) {
+    const float s = w_scale->data<float>()[i];
+    if (!(s > 0.0f) || !std::isfinite(s)) {
+      return ctx.error("w_scale[", i, "] = ", s, " must be a finite float > 0");
+    }
+  }
+  if (ctx.has_input(3)) {
+    if (ctx.input_dtype(3) != DType::kFloat32 || !ctx.input_has_shape(3) ||
+        ctx.input_rank(3) != 1 || !ctx.input_shape(3)[0].same_as(n)) {
+      return ctx.error("bias must be float32 [N] = [", n.to_string(), "]");
+    }
+  }
+  if (!ctx.input_has_shape(0)) {
+    ctx.set_output_unknown_shape(0, dtype);
+    return Status();
+  }
+  SymShape out = ctx.input_shape(0);
+  if (out.empty()) return ctx.error("X must have rank >= 1");
+  if (out.back().is_static() && k.is_static() && out.back().value() != k.value()) {
+    return ctx.error("X is ", sym_shape_to_string(out), " but W_q is [", k.to_string(), ", ",
+                     n.to_string(), "]: inner dims differ");
+  }
+  out.back() = n;
+  ctx.set_output(0, dtype, std::move(out));
+  return Status();
+}
+
+}  // namespace
+
+void register_quant_linear_schemas(OpRegistry& registry) {
+  registry.add({"vitrt", "QuantLinear", 3, 4, 1, 1, infer_quant_linear});
+}
+
+}  // namespace vitrt

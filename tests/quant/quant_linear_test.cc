@@ -1,0 +1,331 @@
+// vitrt.QuantLinear: the CPU kernel against a float64 computation of the op's contract, the
+// schema's checks, and a plan round trip of int8 and uint8 (E4M3) weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <numbers>
+#include <random>
+
+#include "core/half.h"
+#include "plan/plan_format.h"
+#include "quant/e4m3_model.h"
+#include "testing/compare.h"
+#include "testing/test_graph.h"
+#include "vitrt/engine.h"
+
+namespace vitrt {
+namespace {
+
+using testing::TestGraph;
+
+struct Case {
+  std::string format = "int8";
+  std::vector<int64_t> x_shape = {2, 7, 33};
+  int64_t n = 19;
+  std::string activation = "none";
+  bool bias = true;
+  // A power of two, so x / input_scale is exact in fp32 and float64 alike and the expected
+  // rounding (ties included) is unambiguous.
+  float input_scale = 0.0625f;
+  int64_t zero_point = 0, qmin = -127, qmax = 127;
+};
+
+double round_half_even(double v) {
+  const double r = std::floor(v);
+  const double diff = v - r;
+  if (diff > 0.5 || (diff == 0.5 && std::fmod(r, 2.0) != 0.0)) return r + 1.0;
+  return r;
+}
+
+double activation_of(const std::string& act, double x) {
+  if (act == "gelu") return 0.5 * x * (1.0 + std::erf(x / std::numbers::sqrt2));
+  if (act == "gelu_tanh") {
+    return 0.5 * x *
+           (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
+  }
+  if (act == "quick_gelu") return x / (1.0 + std::exp(-1.702 * x));
+  if (act == "relu") return x > 0 ? x : 0.0;
+  return x;
+}
+
+struct Operands {
+  Tensor x, w_q, w_scale, bias;
+};
+
+Operands make_operands(const Case& c, uint64_t seed) {
+  const int64_t k = c.x_shape.back();
+  Operands o;
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  o.x = Tensor::empty(DType::kFloat32, c.x_shape);
+  // Beyond the quantized range (clamped), on exact ties of the grid, and in between.
+  const double range = c.format == "int8" ? 160 * c.input_scale : 600 * c.input_scale;
+  std::uniform_real_distribution<double> any(-range, range);
+  for (int64_t i = 0; i < o.x.numel(); ++i) {
+    double v = any(rng);
+    if (i % 5 == 0) v = (std::floor(v / c.input_scale) + 0.5) * c.input_scale;
+    o.x.data<float>()[i] = static_cast<float>(v);
+  }
+  if (c.format == "int8") {
+    o.w_q = Tensor::empty(DType::kInt8, {k, c.n});
+    std::uniform_int_distribution<int> w(-127, 127);
+    for (int64_t i = 0; i < o.w_q.numel(); ++i)
+      o.w_q.data<int8_t>()[i] = static_cast<int8_t>(w(rng));
+  } else {
+    o.w_q = Tensor::empty(DType::kUInt8, {k, c.n});
+    std::uniform_int_distribution<int> w(0, 255);
+    for (int64_t i = 0; i < o.w_q.numel(); ++i) {
+      int code = w(rng);
+      if ((code & 0x7F) == 0x7F) code ^= 1;  // not NaN
+      o.w_q.data<uint8_t>()[i] = static_cast<uint8_t>(code);
+    }
+  }
+  o.w_scale = testing::random_tensor(DType::kFloat32, {c.n}, seed + 1, 0.001, 0.02);
+  o.bias = testing::random_tensor(DType::kFloat32, {c.n}, seed + 2, -2.0, 2.0);
+  return o;
+}
+
+// The op's contract evaluated in float64.
+Tensor expected_output(const Case& c, const Operands& o) {
+  const int64_t k = c.x_shape.back();
+  const int64_t m = o.x.numel() / k;
+  std::vector<int64_t> shape = c.x_shape;
+  shape.back() = c.n;
+  Tensor y = Tensor::empty(DType::kFloat32, shape);
+  std::vector<double> xq(static_cast<size_t>(k));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t l = 0; l < k; ++l) {
+      const double q = static_cast<double>(o.x.data<float>()[i * k + l]) / c.input_scale;
+      if (c.format == "int8") {
+        const double v = round_half_even(q) + static_cast<double>(c.zero_point);
+        xq[l] = std::clamp(v, static_cast<double>(c.qmin), static_cast<double>(c.qmax)) -
+                static_cast<double>(c.zero_point);
+      } else {
+        xq[l] = testing::e4m3_value(testing::e4m3_nearest_code(q));
+      }
+    }
+    for (int64_t j = 0; j < c.n; ++j) {
+      double acc = 0;
+      for (int64_t l = 0; l < k; ++l) {
+        const double w = c.format == "int8"
+                             ? o.w_q.data<int8_t>()[l * c.n + j]
+                             : testing::e4m3_value(o.w_q.data<uint8_t>()[l * c.n + j]);
+        acc += xq[l] * w;
+      }
+      double v = acc * c.input_scale * o.w_scale.data<float>()[j];
+      if (c.bias) v += o.bias.data<float>()[j];
+      y.data<float>()[i * c.n + j] = static_cast<float>(activation_of(c.activation, v));
+    }
+  }
+  return y;
+}
+
+Attributes attrs_of(const Case& c) {
+  Attributes a;
+  a.set_string("format", c.format);
+  a.set_float("input_scale", c.input_scale);
+  a.set_string("activation", c.activation);
+  if (c.format == "int8") {
+    a.set_int("input_zero_point", c.zero_point);
+    a.set_int("input_qmin", c.qmin);
+    a.set_int("input_qmax", c.qmax);
+  }
+  return a;
+}
+
+Graph quant_linear_graph(const Case& c, const Operands& o, DType x_dtype = DType::kFloat32) {
+  TestGraph g;
+  ValueId x = g.input("x", x_dtype, sym_shape_from_static(c.x_shape));
+  std::vector<ValueId> in = {x, g.constant("w_q", o.w_q), g.constant("w_scale", o.w_scale)};
+  if (c.bias) in.push_back(g.constant("bias", o.bias));
+  g.output(g.op("QuantLinear", in, attrs_of(c), "vitrt", "ql"));
+  EXPECT_TRUE(g.infer().ok());
+  return g.graph();
+}
+
+void check_case(const Case& c, uint64_t seed) {
+  SCOPED_TRACE(c.format + " " + c.activation + " " + shape_to_string(c.x_shape) + " zp " +
+               std::to_string(c.zero_point));
+  const Operands o = make_operands(c, seed);
+  auto got = testing::run_graph(quant_linear_graph(c, o), {o.x});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  // Only fp32 rounding separates the kernel from float64 (the final scaling, and for fp8 the
+  // fp32 sums of exact products).
+  EXPECT_TRUE(testing::tensors_close_to_scale((*got)[0], expected_output(c, o), 2e-6));
+}
+
+TEST(QuantLinear, Int8MatchesFloat64) {
+  for (const char* act : {"none", "gelu", "gelu_tanh", "quick_gelu", "relu"}) {
+    Case c;
+    c.activation = act;
+    check_case(c, 1);
+  }
+  Case no_bias;
+  no_bias.x_shape = {5, 16};
+  no_bias.n = 3;
+  no_bias.bias = false;
+  check_case(no_bias, 2);
+}
+
+TEST(QuantLinear, Int8ZeroPointAndRange) {
+  Case uint8_activations;  // uint8 QDQ with an offset zero point: xq - zp in [-128, 127]
+  uint8_activations.zero_point = 128;
+  uint8_activations.qmin = 0;
+  uint8_activations.qmax = 255;
+  check_case(uint8_activations, 3);
+  Case unsigned_range;  // uint8 with zero point 0: negative inputs clamp to 0
+  unsigned_range.zero_point = 0;
+  unsigned_range.qmin = 0;
+  unsigned_range.qmax = 255;
+  check_case(unsigned_range, 4);
+  Case full_int8;
+  full_int8.zero_point = -3;
+  full_int8.qmin = -128;
+  full_int8.qmax = 127;
+  check_case(full_int8, 5);
+}
+
+TEST(QuantLinear, Fp8MatchesFloat64) {
+  for (const char* act : {"none", "gelu", "relu"}) {
+    Case c;
+    c.format = "fp8";
+    c.activation = act;
+    c.input_scale = 0.125f;
+    check_case(c, 6);
+  }
+  Case wide;
+  wide.format = "fp8";
+  wide.x_shape = {3, 70};
+  wide.n = 5;
+  wide.bias = false;
+  check_case(wide, 7);
+}
+
+// A float16 X is quantized from its fp32 value and Y is rounded to float16.
+TEST(QuantLinear, Float16ActivationsRoundOnceAtTheEnd) {
+  Case c;
+  const Operands o = make_operands(c, 8);
+  Tensor x16 = Tensor::empty(DType::kFloat16, c.x_shape);
+  Tensor x_rounded = Tensor::empty(DType::kFloat32, c.x_shape);
+  for (int64_t i = 0; i < o.x.numel(); ++i) {
+    x16.data<uint16_t>()[i] = float_to_half(o.x.data<float>()[i]);
+    x_rounded.data<float>()[i] = half_to_float(x16.data<uint16_t>()[i]);
+  }
+  auto got = testing::run_graph(quant_linear_graph(c, o, DType::kFloat16), {x16});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_EQ((*got)[0].dtype(), DType::kFloat16);
+  auto want = testing::run_graph(quant_linear_graph(c, o), {x_rounded});
+  ASSERT_TRUE(want.ok());
+  const Tensor& y16 = (*got)[0];
+  for (int64_t i = 0; i < y16.numel(); ++i) {
+    ASSERT_EQ(y16.data<uint16_t>()[i], float_to_half((*want)[0].data<float>()[i])) << i;
+  }
+}
+
+// Each entry breaks one rule of the schema; the error names what is wrong.
+TEST(QuantLinear, SchemaRejectsBrokenNodes) {
+  struct Broken {
+    std::string what;
+    std::function<void(Case&, Operands&, Attributes&)> change;
+  };
+  const std::vector<Broken> cases = {
+      {"format 'int4'", [](Case&, Operands&, Attributes& a) { a.set_string("format", "int4"); }},
+      {"input_scale", [](Case&, Operands&, Attributes& a) { a.set_float("input_scale", 0.0f); }},
+      {"input_scale", [](Case&, Operands&, Attributes& a) { a.set_float("input_scale", NAN); }},
+      {"input_zero_point 200",
+       [](Case&, Operands&, Attributes& a) { a.set_int("input_zero_point", 200); }},
+      {"input_qmin", [](Case&, Operands&, Attributes& a) { a.set_int("input_qmin", -129); }},
+      {"applies to format int8 only",
+       [](Case&, Operands& o, Attributes& a) {
+         a.set_string("format", "fp8");
+         o.w_q = Tensor::zeros(DType::kUInt8, o.w_q.shape());
+       }},
+      {"W_q of format fp8 must be uint8",
+       [](Case&, Operands&, Attributes& a) {
+         a = Attributes();
+         a.set_string("format", "fp8");
+         a.set_float("input_scale", 1.0f);
+       }},
+      {"w_scale[2]", [](Case&, Operands& o, Attributes&) { o.w_scale.data<float>()[2] = -1.0f; }},
+      {"w_scale must be",
+       [](Case&, Operands& o, Attributes&) {
+         o.w_scale = Tensor::from_float({1.0f, 2.0f});
+       }},
+      {"bias must be",
+       [](Case&, Operands& o, Attributes&) { o.bias = Tensor::zeros(DType::kFloat32, {4}); }},
+      {"inner dims differ",
+       [](Case& c, Operands&, Attributes&) {
+         c.x_shape = {2, 34};
+       }},
+      {"activation 'swish'",
+       [](Case&, Operands&, Attributes& a) { a.set_string("activation", "swish"); }},
+  };
+  for (const Broken& b : cases) {
+    Case c;
+    Operands o = make_operands(c, 9);
+    Attributes attrs = attrs_of(c);
+    b.change(c, o, attrs);
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, sym_shape_from_static(c.x_shape));
+    g.output(g.op(
+        "QuantLinear",
+        {x, g.constant("w_q", o.w_q), g.constant("w_scale", o.w_scale), g.constant("bias", o.bias)},
+        attrs, "vitrt", "broken"));
+    Status s = g.infer();
+    ASSERT_FALSE(s.ok()) << b.what;
+    EXPECT_NE(s.message().find(b.what), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("'broken'"), std::string::npos) << s.message();
+  }
+}
+
+// int8 and E4M3 weights survive plan serialization, and the loaded plan computes the same.
+TEST(QuantLinear, PlanRoundTripKeepsQuantizedWeights) {
+  Case c8;
+  Case cf;
+  cf.format = "fp8";
+  cf.x_shape = {2, 7, 19};
+  cf.n = 11;
+  cf.input_scale = 0.25f;
+  const Operands o8 = make_operands(c8, 10);
+  const Operands of = make_operands(cf, 11);
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 7, 33});
+  ValueId h =
+      g.op("QuantLinear",
+           {x, g.constant("w8", o8.w_q), g.constant("s8", o8.w_scale), g.constant("b8", o8.bias)},
+           attrs_of(c8), "vitrt", "int8_layer");
+  g.output(g.op("QuantLinear", {h, g.constant("wf", of.w_q), g.constant("sf", of.w_scale)},
+                attrs_of(cf), "vitrt", "fp8_layer"));
+  ASSERT_TRUE(g.infer().ok());
+  const std::string path = ::testing::TempDir() + "/quant_linear.plan";
+  PlanMetadata metadata;
+  ASSERT_TRUE(write_plan_file(path, g.graph(), metadata).ok());
+  Result<LoadedPlan> plan = read_plan_file(path);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  int quant_nodes = 0;
+  for (const Node& node : plan->graph.nodes) {
+    if (node.op_type != "QuantLinear") continue;
+    ++quant_nodes;
+    const Tensor& w = plan->graph.values[node.inputs[1]].constant;
+    const Tensor& want = node.name == "int8_layer" ? o8.w_q : of.w_q;
+    ASSERT_EQ(w.dtype(), want.dtype());
+    ASSERT_EQ(w.nbytes(), want.nbytes());
+    EXPECT_EQ(std::memcmp(w.raw_data(), want.raw_data(), w.nbytes()), 0) << node.name;
+  }
+  EXPECT_EQ(quant_nodes, 2);
+
+  Result<std::shared_ptr<Engine>> engine = Engine::load_plan(path);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+  Result<std::vector<NamedTensor>> got = ctx->run({{"x", o8.x}});
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  auto want = testing::run_graph(g.graph(), {o8.x});
+  ASSERT_TRUE(want.ok());
+  EXPECT_TRUE(testing::tensors_close((*got)[0].tensor, (*want)[0], {0.0, 0.0}));
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace vitrt
