@@ -390,6 +390,12 @@ class QuantLinearKernel final : public CudaKernel {
         VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                   sizeof(bias)),
                    "bias pointer");
+        // Said explicitly: cuBLASLt's default bias type for FP8 depends on the output type (bf16
+        // for an fp32 D), and the plan's bias is in the activation type.
+        const int32_t bias_type = d_type;
+        VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                                  &bias_type, sizeof(bias_type)),
+                   "bias type");
       } else if (relu || gelu_tanh) {
         epi = relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_GELU;
       }
