@@ -110,7 +110,7 @@ __global__ void __launch_bounds__(kThreads)
     dequant_vec_kernel(const A* __restrict__ acc, uint32_t acc_ld,
                        const int32_t* __restrict__ offset, const float* __restrict__ scale,
                        const float* __restrict__ bias, T* __restrict__ y, uint32_t n,
-                       uint32_t chunks_per_row, int64_t n_chunks) {
+                       uint32_t chunks_per_row, uint32_t n_chunks) {
   struct alignas(16) Acc {
     A v[8];
   };
@@ -123,9 +123,13 @@ __global__ void __launch_bounds__(kThreads)
   struct alignas(16) Out {
     T v[8];
   };
-  VITRT_GRID_STRIDE(c, n_chunks) {
-    const int64_t row = c / chunks_per_row;
-    const uint32_t col = static_cast<uint32_t>(c - row * chunks_per_row) * 8;
+  // 32-bit index math (the launcher keeps n_chunks below 2^31): a 64-bit division per chunk
+  // costs more than the chunk's memory traffic.
+  for (uint32_t c = blockIdx.x * blockDim.x + threadIdx.x; c < n_chunks;
+       c += gridDim.x * blockDim.x) {
+    const uint32_t row32 = c / chunks_per_row;
+    const uint32_t col = (c - row32 * chunks_per_row) * 8;
+    const int64_t row = row32;
     const Acc a = *reinterpret_cast<const Acc*>(acc + row * acc_ld + col);
     const F8 s = *reinterpret_cast<const F8*>(scale + col);
     F8 b = {};
@@ -169,18 +173,19 @@ void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t s
   const uint32_t ld = static_cast<uint32_t>(d.acc_ld), n = static_cast<uint32_t>(d.n);
   if (d.acc_offset != nullptr) {
     dequant_vec_kernel<T, A, kAct, kBias, true><<<grid, kThreads, 0, stream>>>(
-        acc, ld, d.acc_offset, d.scale, d.bias, y, n, per_row, chunks);
+        acc, ld, d.acc_offset, d.scale, d.bias, y, n, per_row, static_cast<uint32_t>(chunks));
   } else {
-    dequant_vec_kernel<T, A, kAct, kBias, false>
-        <<<grid, kThreads, 0, stream>>>(acc, ld, nullptr, d.scale, d.bias, y, n, per_row, chunks);
+    dequant_vec_kernel<T, A, kAct, kBias, false><<<grid, kThreads, 0, stream>>>(
+        acc, ld, nullptr, d.scale, d.bias, y, n, per_row, static_cast<uint32_t>(chunks));
   }
 }
 
 template <typename T, typename A, UnaryOp kAct>
 void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
   const bool vec = d.n % 8 == 0 && d.acc_ld % 8 == 0 && d.acc_ld < (int64_t(1) << 32) &&
-                   aligned16(acc) && aligned16(d.scale) && aligned16(d.bias) &&
-                   aligned16(d.acc_offset) && aligned16(y);
+                   d.rows * (d.n / 8) < (int64_t(1) << 31) && aligned16(acc) &&
+                   aligned16(d.scale) && aligned16(d.bias) && aligned16(d.acc_offset) &&
+                   aligned16(y);
   if (vec && d.bias != nullptr) {
     launch_dequant_vec<T, A, kAct, true>(d, acc, y, stream);
   } else if (vec) {
