@@ -26,6 +26,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
@@ -42,18 +44,17 @@ const char* format_name(QuantFormat f) {
   return f == QuantFormat::kInt8 ? "int8" : "fp8";
 }
 
-// What the host prepares once from the node's constants, uploaded on the first shape pass.
+// What the host prepares from the node's constants for the device, once per engine.
 struct HostWeights {
   std::vector<uint8_t> wt;          // [n_pad, k_pad]: W_q transposed, zero padded
   std::vector<float> dequant;       // [n_pad]: input_scale * w_scale[n] (0 in the padding)
   std::vector<float> w_scale;       // [n_pad]: w_scale (0 in the padding), for OUTER_VEC
   std::vector<float> bias;          // [n_pad] or empty
   std::vector<int32_t> acc_offset;  // [n_pad] or empty: int8's zero-point correction
-  float input_scale = 1.0f;         // also uploaded: the B scale of the OUTER_VEC form
-  bool uniform_w_scale = false;     // every w_scale equal: a per-tensor scale
+  float input_scale = 1.0f;         // the B scale of the OUTER_VEC form
 };
 
-// Device copies of HostWeights, in one allocation.
+// Device copies of HostWeights, in one allocation, shared by the contexts of an engine.
 struct DeviceWeights {
   void* block = nullptr;
   const void* wt = nullptr;
@@ -80,6 +81,17 @@ struct QuantParams {
   UnaryOp act = UnaryOp::kIdentity;
   std::string act_text;
   int64_t k = 0, n = 0, k_pad = 0, n_pad = 0;
+  bool has_bias = false;
+  bool uniform_w_scale = false;  // every w_scale equal: a per-tensor scale
+  float uniform_scale = 1.0f;    // then input_scale * w_scale, mode 0's alpha
+};
+
+// The node's constants (in the engine's graph, which outlives every context and kernel).
+struct QuantConstants {
+  const Node* node = nullptr;
+  const Tensor* w = nullptr;
+  const Tensor* w_scale = nullptr;
+  const Tensor* bias = nullptr;
 };
 
 // One GEMM of a launch: the problem as cuBLASLt sees it (n, k padded).
@@ -127,10 +139,54 @@ struct DeviceBuffer {
   }
 };
 
+HostWeights host_weights(const QuantParams& p, const QuantConstants& c) {
+  HostWeights h;
+  const int64_t k = p.k, n = p.n, kp = p.k_pad, np = p.n_pad;
+  // W^T, zero padded, in 32 x 32 tiles so both sides stay in cache.
+  h.wt.assign(static_cast<size_t>(np * kp), 0);
+  const uint8_t* src = static_cast<const uint8_t*>(c.w->raw_data());
+  constexpr int64_t kTile = 32;
+  for (int64_t k0 = 0; k0 < k; k0 += kTile) {
+    for (int64_t n0 = 0; n0 < n; n0 += kTile) {
+      for (int64_t kk = k0; kk < std::min(k, k0 + kTile); ++kk) {
+        for (int64_t nn = n0; nn < std::min(n, n0 + kTile); ++nn) {
+          h.wt[static_cast<size_t>(nn * kp + kk)] = src[kk * n + nn];
+        }
+      }
+    }
+  }
+  h.input_scale = p.input_scale;
+  h.dequant.assign(static_cast<size_t>(np), 0.0f);
+  h.w_scale.assign(static_cast<size_t>(np), 0.0f);
+  const float* ws = c.w_scale->data<float>();
+  for (int64_t j = 0; j < n; ++j) {
+    h.w_scale[static_cast<size_t>(j)] = ws[j];
+    h.dequant[static_cast<size_t>(j)] = p.input_scale * ws[j];
+  }
+  if (p.format == QuantFormat::kInt8 && p.offset != p.zero_point) {
+    // The int32 accumulators hold sum (q - offset) w; the op wants sum (q - zp) w.
+    const int8_t* wq = static_cast<const int8_t*>(c.w->raw_data());
+    h.acc_offset.assign(static_cast<size_t>(np), 0);
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t colsum = 0;
+      for (int64_t kk = 0; kk < k; ++kk) colsum += wq[kk * n + j];
+      h.acc_offset[static_cast<size_t>(j)] =
+          static_cast<int32_t>((p.offset - p.zero_point) * colsum);
+    }
+  }
+  if (c.bias != nullptr) {
+    h.bias.assign(static_cast<size_t>(np), 0.0f);
+    for (int64_t j = 0; j < n; ++j) {
+      h.bias[static_cast<size_t>(j)] = static_cast<float>(c.bias->element_as_double(j));
+    }
+  }
+  return h;
+}
+
 class QuantLinearKernel final : public CudaKernel {
  public:
-  QuantLinearKernel(QuantParams p, HostWeights host, NodeId node, std::vector<GemmTactic> tactics)
-      : p_(std::move(p)), host_(std::move(host)), node_(node), tactics_(std::move(tactics)) {}
+  QuantLinearKernel(QuantParams p, QuantConstants c, NodeId node, std::vector<GemmTactic> tactics)
+      : p_(std::move(p)), c_(c), node_(node), tactics_(std::move(tactics)) {}
 
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
@@ -214,47 +270,60 @@ class QuantLinearKernel final : public CudaKernel {
   }
 
  private:
+  // Device weights, made on the first shape pass and shared with the engine's other contexts
+  // (keyed by the node, whose address is stable while its graph and so these kernels live).
   Status upload() {
-    if (dev_.wt != nullptr) return Status::ok_status();  // uploaded
-    if (dev_.block != nullptr) cudaFree(dev_.block);     // a failed upload's
-    dev_.block = nullptr;
+    if (dev_ != nullptr) return Status::ok_status();
+    static std::mutex mu;
+    static std::map<const Node*, std::weak_ptr<const DeviceWeights>> live;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = live.find(c_.node);
+    if (it != live.end()) {
+      dev_ = it->second.lock();
+      if (dev_ != nullptr) return Status::ok_status();
+    }
+    HostWeights host = host_weights(p_, c_);
+    auto d = std::make_shared<DeviceWeights>();
     size_t off = 0;
     auto place = [&](size_t bytes) {
       const size_t at = off;
       off += (bytes + 255) / 256 * 256;
       return at;
     };
-    const size_t wt_at = place(host_.wt.size());
-    const size_t dq_at = place(host_.dequant.size() * sizeof(float));
-    const size_t ws_at = place(host_.w_scale.size() * sizeof(float));
-    const size_t bias_at = place(host_.bias.size() * sizeof(float));
-    const size_t off_at = place(host_.acc_offset.size() * sizeof(int32_t));
+    const size_t wt_at = place(host.wt.size());
+    const size_t dq_at = place(host.dequant.size() * sizeof(float));
+    const size_t ws_at = place(host.w_scale.size() * sizeof(float));
+    const size_t bias_at = place(host.bias.size() * sizeof(float));
+    const size_t off_at = place(host.acc_offset.size() * sizeof(int32_t));
     const size_t is_at = place(sizeof(float));
-    VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&dev_.block, off), "QuantLinear: allocating weights");
-    char* base = static_cast<char*>(dev_.block);
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&d->block, off), "QuantLinear: allocating weights");
+    char* base = static_cast<char*>(d->block);
     auto copy = [&](size_t at, const void* src, size_t bytes) {
       return cuda_status(cudaMemcpy(base + at, src, bytes, cudaMemcpyHostToDevice),
                          "QuantLinear: uploading weights");
     };
-    VITRT_RETURN_IF_ERROR(copy(wt_at, host_.wt.data(), host_.wt.size()));
-    VITRT_RETURN_IF_ERROR(copy(dq_at, host_.dequant.data(), host_.dequant.size() * sizeof(float)));
-    VITRT_RETURN_IF_ERROR(copy(ws_at, host_.w_scale.data(), host_.w_scale.size() * sizeof(float)));
-    if (!host_.bias.empty()) {
-      VITRT_RETURN_IF_ERROR(copy(bias_at, host_.bias.data(), host_.bias.size() * sizeof(float)));
-      dev_.bias = reinterpret_cast<const float*>(base + bias_at);
+    VITRT_RETURN_IF_ERROR(copy(wt_at, host.wt.data(), host.wt.size()));
+    VITRT_RETURN_IF_ERROR(copy(dq_at, host.dequant.data(), host.dequant.size() * sizeof(float)));
+    VITRT_RETURN_IF_ERROR(copy(ws_at, host.w_scale.data(), host.w_scale.size() * sizeof(float)));
+    if (!host.bias.empty()) {
+      VITRT_RETURN_IF_ERROR(copy(bias_at, host.bias.data(), host.bias.size() * sizeof(float)));
+      d->bias = reinterpret_cast<const float*>(base + bias_at);
     }
-    if (!host_.acc_offset.empty()) {
+    if (!host.acc_offset.empty()) {
       VITRT_RETURN_IF_ERROR(
-          copy(off_at, host_.acc_offset.data(), host_.acc_offset.size() * sizeof(int32_t)));
-      dev_.acc_offset = reinterpret_cast<const int32_t*>(base + off_at);
+          copy(off_at, host.acc_offset.data(), host.acc_offset.size() * sizeof(int32_t)));
+      d->acc_offset = reinterpret_cast<const int32_t*>(base + off_at);
     }
-    VITRT_RETURN_IF_ERROR(copy(is_at, &host_.input_scale, sizeof(float)));
-    dev_.wt = base + wt_at;
-    dev_.dequant = reinterpret_cast<const float*>(base + dq_at);
-    dev_.w_scale = reinterpret_cast<const float*>(base + ws_at);
-    dev_.input_scale = reinterpret_cast<const float*>(base + is_at);
-    // The device copies are all the kernel reads from now on.
-    host_.wt = {};
+    VITRT_RETURN_IF_ERROR(copy(is_at, &host.input_scale, sizeof(float)));
+    d->wt = base + wt_at;
+    d->dequant = reinterpret_cast<const float*>(base + dq_at);
+    d->w_scale = reinterpret_cast<const float*>(base + ws_at);
+    d->input_scale = reinterpret_cast<const float*>(base + is_at);
+    for (auto e = live.begin(); e != live.end();) {
+      e = e->second.expired() ? live.erase(e) : std::next(e);
+    }
+    live[c_.node] = d;
+    dev_ = std::move(d);
     return Status::ok_status();
   }
 
@@ -269,8 +338,8 @@ class QuantLinearKernel final : public CudaKernel {
     auto it = fused_.find(m);
     if (it != fused_.end()) return it->second;
     const std::vector<FusedForm> forms =
-        host_.uniform_w_scale ? std::vector<FusedForm>{FusedForm::kAlpha}
-                              : std::vector<FusedForm>{FusedForm::kVecScalar, FusedForm::kVecVec};
+        p_.uniform_w_scale ? std::vector<FusedForm>{FusedForm::kAlpha}
+                           : std::vector<FusedForm>{FusedForm::kVecScalar, FusedForm::kVecVec};
     FusedForm found = FusedForm::kNone;
     for (FusedForm f : forms) {
       QuantGemm g;
@@ -281,9 +350,9 @@ class QuantLinearKernel final : public CudaKernel {
       g.mode = 0;
       // The heuristic needs to know that a bias and a vector scale come, not where: any
       // aligned device pointer stands in for them.
-      g.row_scale = f == FusedForm::kVecVec ? dev_.dequant : nullptr;
+      g.row_scale = f == FusedForm::kVecVec ? dev_->dequant : nullptr;
       LtObjects lt;
-      if (!prepare(ctx, type, g, dev_.bias, lt).ok()) continue;
+      if (!prepare(ctx, type, g, dev_->bias, lt).ok()) continue;
       Result<std::vector<cublasLtMatmulAlgo_t>> algos = heuristic_algos(ctx, lt, 1);
       if (algos.ok() && !algos->empty()) {
         found = f;
@@ -362,7 +431,7 @@ class QuantLinearKernel final : public CudaKernel {
         cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)),
         "transb");
     if (g.mode == 0) {
-      if (!host_.uniform_w_scale) {
+      if (!p_.uniform_w_scale) {
         // w_scale runs along cuBLASLt's m (the rows of op(A) = W^T): an outer-vector A scale.
         // input_scale is B's scale: a scalar, or the same value for each of its n columns.
         const int32_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
@@ -370,14 +439,14 @@ class QuantLinearKernel final : public CudaKernel {
                                                   sizeof(vec)),
                    "A scale mode");
         VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
-                                                  &dev_.w_scale, sizeof(dev_.w_scale)),
+                                                  &dev_->w_scale, sizeof(dev_->w_scale)),
                    "A scale");
         if (g.row_scale != nullptr) {
           VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &vec,
                                                     sizeof(vec)),
                      "B scale mode");
         }
-        const float* b_scale = g.row_scale != nullptr ? g.row_scale : dev_.input_scale;
+        const float* b_scale = g.row_scale != nullptr ? g.row_scale : dev_->input_scale;
         VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
                                                   &b_scale, sizeof(b_scale)),
                    "B scale");
@@ -414,14 +483,13 @@ class QuantLinearKernel final : public CudaKernel {
 
   Status run_gemm(const LaunchContext& ctx, const LtObjects& lt, const QuantGemm& g,
                   const cublasLtMatmulAlgo_t& algo) const {
-    const float alpha_f =
-        g.mode == 0 && host_.uniform_w_scale ? host_.input_scale * host_.w_scale[0] : 1.0f;
+    const float alpha_f = g.mode == 0 && p_.uniform_w_scale ? p_.uniform_scale : 1.0f;
     const float beta_f = 0.0f;
     const int32_t alpha_i = 1, beta_i = 0;
     const bool int8 = p_.format == QuantFormat::kInt8;
     const void* alpha = int8 ? static_cast<const void*>(&alpha_i) : &alpha_f;
     const void* beta = int8 ? static_cast<const void*>(&beta_i) : &beta_f;
-    VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, alpha, dev_.wt, lt.layouts[0], g.xq, lt.layouts[1],
+    VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, alpha, dev_->wt, lt.layouts[0], g.xq, lt.layouts[1],
                               beta, g.d, lt.layouts[2], g.d, lt.layouts[2], &algo, ctx.workspace,
                               ctx.workspace_bytes, ctx.stream),
                "QuantLinear matmul");
@@ -440,9 +508,9 @@ class QuantLinearKernel final : public CudaKernel {
     d.n = p_.n;
     d.acc_ld = g.ldd;
     d.acc_int32 = p_.format == QuantFormat::kInt8;
-    d.acc_offset = dev_.acc_offset;
-    d.scale = dev_.dequant;
-    d.bias = dev_.bias;
+    d.acc_offset = dev_->acc_offset;
+    d.scale = dev_->dequant;
+    d.bias = dev_->bias;
     d.act = p_.act;
     return cuda_status(launch_dequantize_bias_act(elt, d, g.d, y, ctx.stream),
                        "QuantLinear dequantize");
@@ -481,11 +549,11 @@ class QuantLinearKernel final : public CudaKernel {
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, QuantGemm& g, Setup&& setup,
                             void* y, const void* act_bias, FusedForm form) {
     TacticTuner& tu = *ctx.tuner;
-    const bool bias = !host_.bias.empty();
+    const bool bias = p_.has_bias;
     const std::string problem =
         str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m", g.m,
                 "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
-                host_.uniform_w_scale ? "|per-tensor" : "|per-channel", "|ws", ctx.workspace_bytes);
+                p_.uniform_w_scale ? "|per-tensor" : "|per-channel", "|ws", ctx.workspace_bytes);
     const std::string shape_text = str_cat(format_name(p_.format), " ", g.m, "x", p_.k, "x", p_.n,
                                            " ", p_.act_text, bias ? "+bias" : "");
     auto record = [&](GemmTactic t) {
@@ -585,10 +653,10 @@ class QuantLinearKernel final : public CudaKernel {
 
  private:
   QuantParams p_;
-  HostWeights host_;
+  QuantConstants c_;
   NodeId node_;
   std::vector<GemmTactic> tactics_;
-  DeviceWeights dev_;
+  std::shared_ptr<const DeviceWeights> dev_;
   std::map<int64_t, FusedForm> fused_;
   std::map<int64_t, DeviceBuffer> row_scale_;
 };
@@ -640,56 +708,6 @@ Result<QuantParams> quant_params(const Attributes& at) {
   return p;
 }
 
-Result<HostWeights> host_weights(const QuantParams& p, const Tensor& w, const Tensor& w_scale,
-                                 const Tensor* bias) {
-  HostWeights h;
-  const int64_t k = p.k, n = p.n, kp = p.k_pad, np = p.n_pad;
-  // W^T, zero padded, in 32 x 32 tiles so both sides stay in cache.
-  h.wt.assign(static_cast<size_t>(np * kp), 0);
-  const uint8_t* src = static_cast<const uint8_t*>(w.raw_data());
-  constexpr int64_t kTile = 32;
-  for (int64_t k0 = 0; k0 < k; k0 += kTile) {
-    for (int64_t n0 = 0; n0 < n; n0 += kTile) {
-      for (int64_t kk = k0; kk < std::min(k, k0 + kTile); ++kk) {
-        for (int64_t nn = n0; nn < std::min(n, n0 + kTile); ++nn) {
-          h.wt[static_cast<size_t>(nn * kp + kk)] = src[kk * n + nn];
-        }
-      }
-    }
-  }
-  h.input_scale = p.input_scale;
-  h.dequant.assign(static_cast<size_t>(np), 0.0f);
-  h.w_scale.assign(static_cast<size_t>(np), 0.0f);
-  h.uniform_w_scale = true;
-  for (int64_t j = 0; j < n; ++j) {
-    const float s = static_cast<float>(w_scale.element_as_double(j));
-    if (!(s > 0.0f) || !std::isfinite(s)) {
-      return invalid_model("w_scale[", j, "] is ", s, ", expected a positive finite float");
-    }
-    h.w_scale[static_cast<size_t>(j)] = s;
-    h.dequant[static_cast<size_t>(j)] = p.input_scale * s;
-    h.uniform_w_scale = h.uniform_w_scale && s == h.w_scale[0];
-  }
-  if (p.format == QuantFormat::kInt8 && p.offset != p.zero_point) {
-    // The int32 accumulators hold sum (q - offset) w; the op wants sum (q - zp) w.
-    const int8_t* wq = static_cast<const int8_t*>(w.raw_data());
-    h.acc_offset.assign(static_cast<size_t>(np), 0);
-    for (int64_t j = 0; j < n; ++j) {
-      int64_t colsum = 0;
-      for (int64_t kk = 0; kk < k; ++kk) colsum += wq[kk * n + j];
-      h.acc_offset[static_cast<size_t>(j)] =
-          static_cast<int32_t>((p.offset - p.zero_point) * colsum);
-    }
-  }
-  if (bias != nullptr) {
-    h.bias.assign(static_cast<size_t>(np), 0.0f);
-    for (int64_t j = 0; j < n; ++j) {
-      h.bias[static_cast<size_t>(j)] = static_cast<float>(bias->element_as_double(j));
-    }
-  }
-  return h;
-}
-
 Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(QuantParams p, quant_params(init.node.attrs));
   const Tensor* w = constant_input(init, 1);
@@ -718,14 +736,23 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
     return unsupported("QuantLinear on CUDA needs the bias (input 3) as a constant of ", p.n,
                        " values");
   }
-  VITRT_ASSIGN_OR_RETURN(HostWeights host, host_weights(p, *w, *w_scale, bias));
+  const float* ws = w_scale->data<float>();
+  p.uniform_w_scale = true;
+  for (int64_t j = 0; j < p.n; ++j) {
+    if (!(ws[j] > 0.0f) || !std::isfinite(ws[j])) {
+      return invalid_model("w_scale[", j, "] is ", ws[j], ", expected a positive finite float");
+    }
+    p.uniform_w_scale = p.uniform_w_scale && ws[j] == ws[0];
+  }
+  p.uniform_scale = p.n > 0 ? p.input_scale * ws[0] : 1.0f;
+  p.has_bias = bias != nullptr;
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
-  return std::unique_ptr<CudaKernel>(
-      new QuantLinearKernel(std::move(p), std::move(host), id, std::move(tactics)));
+  return std::unique_ptr<CudaKernel>(new QuantLinearKernel(
+      std::move(p), QuantConstants{&init.node, w, w_scale, bias}, id, std::move(tactics)));
 }
 
 }  // namespace
