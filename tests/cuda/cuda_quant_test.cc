@@ -388,6 +388,85 @@ TEST_F(CudaQuantLinear, TunerRecordsATacticThatReproducesTheOutput) {
   }
 }
 
+// ---- engines, contexts and graphs ------------------------------------------------------------
+
+TEST_F(CudaQuantLinear, ContextsOfOneEngineShareWeightsAndAgree) {
+  for (const char* format : {"int8", "fp8"}) {
+    QuantCase c;
+    c.format = format;
+    c.lead = {2, 50};
+    c.k = 64;
+    c.n = 48;
+    QuantProblem p = make_problem(c);
+    ASSERT_TRUE(p.g.infer().ok());
+    Result<Tensor> expected = reference(c, p);
+    ASSERT_TRUE(expected.ok());
+    cuda::CudaEngineOptions options;
+    options.precision = c.precision;
+    Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(p.g.graph(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    std::unique_ptr<ExecutionContext> first = (*engine)->create_context();
+    std::unique_ptr<ExecutionContext> second = (*engine)->create_context();
+    Result<std::vector<NamedTensor>> a = first->run({{"x", p.x}});
+    Result<std::vector<NamedTensor>> b = second->run({{"x", p.x}});
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_TRUE(matches_reference(c, (*a)[0].tensor, *expected));
+    EXPECT_TRUE(matches_reference(c, (*b)[0].tensor, *expected));
+    // The context that made the shared weights goes first; the other still runs on them, and a
+    // new one after both reuses or remakes them.
+    first.reset();
+    b = second->run({{"x", p.x}});
+    ASSERT_TRUE(b.ok());
+    EXPECT_TRUE(matches_reference(c, (*b)[0].tensor, *expected));
+    second.reset();
+    std::unique_ptr<ExecutionContext> third = (*engine)->create_context();
+    Result<std::vector<NamedTensor>> t = third->run({{"x", p.x}});
+    ASSERT_TRUE(t.ok());
+    EXPECT_TRUE(matches_reference(c, (*t)[0].tensor, *expected));
+  }
+}
+
+// FP8 then int8 layers in one fp32 plan, each with its own scratch in the arena, against the two
+// references in a row (the int8 layer may quantize a value that lands on a rounding tie either
+// way after the FP8 layer's sums, so this is held to the FP8 tolerance).
+TEST_F(CudaQuantLinear, TwoLayersInOnePlan) {
+  QuantCase a;
+  a.format = "fp8";
+  a.precision = "fp32";
+  a.lead = {3, 70};
+  a.k = 48;
+  a.n = 64;
+  a.act = "gelu";
+  QuantCase b = a;
+  b.format = "int8";
+  b.k = 64;
+  b.n = 40;
+  b.act = "none";
+  b.seed = 7;
+  QuantProblem pa = make_problem(a), pb = make_problem(b);
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {3, 70, 48});
+  ValueId h =
+      g.op("QuantLinear",
+           {x, g.constant("wa", pa.w_q), g.constant("sa", pa.w_scale), g.constant("ba", pa.bias)},
+           pa.attrs, "vitrt");
+  g.output(
+      g.op("QuantLinear",
+           {h, g.constant("wb", pb.w_q), g.constant("sb", pb.w_scale), g.constant("bb", pb.bias)},
+           pb.attrs, "vitrt"));
+  ASSERT_TRUE(g.infer().ok());
+  Result<Tensor> hidden = reference(a, pa);
+  ASSERT_TRUE(hidden.ok());
+  pb.x = *hidden;
+  Result<Tensor> expected = reference(b, pb);
+  ASSERT_TRUE(expected.ok());
+  Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), {pa.x}, "fp32");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  QuantCase judged = b;
+  judged.format = "fp8";  // the tolerance of a chain with FP8 in it
+  EXPECT_TRUE(matches_reference(judged, (*got)[0], *expected));
+}
+
 // ---- fixtures quantized by hand ----------------------------------------------------------------
 
 // Runs one QuantLinear node on X [2, 4] with W_q [4, 2] and returns Y [2, 2] as fp32.
