@@ -96,6 +96,7 @@ struct QuantConstants {
 
 // One GEMM of a launch: the problem as cuBLASLt sees it (n, k padded).
 struct QuantGemm {
+  int64_t rows = 0;  // X's rows (M); m is the GEMM's, padded in mode 1
   int64_t m = 0, n = 0, k = 0;
   const void* xq = nullptr;  // [m, k] bytes
   void* d = nullptr;         // [m, ldd]
@@ -218,10 +219,10 @@ class QuantLinearKernel final : public CudaKernel {
       }
       out.resize(need_acc ? 3 : 2);
       out[1].dtype = DType::kUInt8;
-      out[1].shape = {m, p_.k_pad};
+      out[1].shape = {gemm_rows(m), p_.k_pad};
       if (need_acc) {
         out[2].dtype = p_.format == QuantFormat::kInt8 ? DType::kInt32 : DType::kFloat32;
-        out[2].shape = {m, p_.n_pad};
+        out[2].shape = {gemm_rows(m), p_.n_pad};
       }
       return Status::ok_status();
     }
@@ -240,13 +241,21 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_RETURN_IF_ERROR(
         cuda_status(launch_quantize_rows(elt, qa, x.data, out[1].data, ctx.stream),
                     "QuantLinear: quantizing X"));
+    if (gemm_rows(m) > m) {
+      // Mode 1 multiplies the padding rows too: zeros, whose sums nobody reads.
+      VITRT_CUDA_RETURN_IF_ERROR(
+          cudaMemsetAsync(static_cast<char*>(out[1].data) + m * p_.k_pad, 0,
+                          static_cast<size_t>((gemm_rows(m) - m) * p_.k_pad), ctx.stream),
+          "QuantLinear: padding rows");
+    }
     QuantGemm g;
-    g.m = m;
+    g.rows = m;
     g.k = p_.k_pad;
     g.xq = out[1].data;
     VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
     auto setup = [&](int mode) {
       g.mode = mode;
+      g.m = mode == 0 ? m : gemm_rows(m);
       g.n = mode == 0 ? p_.n : p_.n_pad;
       g.d = mode == 0 ? out[0].data : (out.size() > 2 ? out[2].data : nullptr);
       g.ldd = g.n;
@@ -327,6 +336,10 @@ class QuantLinearKernel final : public CudaKernel {
     return Status::ok_status();
   }
 
+  // Mode 1's GEMM rows: M padded to a multiple of 16 and at least 32, as cuBLASLt's int8
+  // kernels have wanted more than 16 rows (the padding costs nothing next to the rest).
+  static int64_t gemm_rows(int64_t m) { return std::max<int64_t>(32, round_up16(m)); }
+
   bool mode0_possible(bool bias_usable) const {
     return p_.format == QuantFormat::kFp8E4M3 && p_.n % 16 == 0 && bias_usable;
   }
@@ -343,6 +356,7 @@ class QuantLinearKernel final : public CudaKernel {
     FusedForm found = FusedForm::kNone;
     for (FusedForm f : forms) {
       QuantGemm g;
+      g.rows = m;
       g.m = m;
       g.n = p_.n;
       g.k = p_.k_pad;
@@ -500,11 +514,11 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(type));
     if (g.mode == 0) {
       if (!act_after_mode0()) return Status::ok_status();
-      return cuda_status(launch_bias_act(elt, y, nullptr, g.m, p_.n, p_.act, ctx.stream),
+      return cuda_status(launch_bias_act(elt, y, nullptr, g.rows, p_.n, p_.act, ctx.stream),
                          "QuantLinear activation");
     }
     DequantArgs d;
-    d.rows = g.m;
+    d.rows = g.rows;
     d.n = p_.n;
     d.acc_ld = g.ldd;
     d.acc_int32 = p_.format == QuantFormat::kInt8;
@@ -551,13 +565,13 @@ class QuantLinearKernel final : public CudaKernel {
     TacticTuner& tu = *ctx.tuner;
     const bool bias = p_.has_bias;
     const std::string problem =
-        str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m", g.m,
-                "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
+        str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
+                g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
                 p_.uniform_w_scale ? "|per-tensor" : "|per-channel", "|ws", ctx.workspace_bytes);
-    const std::string shape_text = str_cat(format_name(p_.format), " ", g.m, "x", p_.k, "x", p_.n,
-                                           " ", p_.act_text, bias ? "+bias" : "");
+    const std::string shape_text = str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x",
+                                           p_.n, " ", p_.act_text, bias ? "+bias" : "");
     auto record = [&](GemmTactic t) {
-      t.m = g.m;
+      t.m = g.rows;
       std::vector<GemmTactic>& mine = tu.by_node[node_];
       bool have = false;
       for (const GemmTactic& e : mine) have = have || e.m == t.m;
