@@ -394,7 +394,8 @@ class QuantLinearKernel final : public CudaKernel {
   Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
     VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
     if (form == FusedForm::kNone) return 1;
-    if (const GemmTactic* t = nearest_tactic(m)) return t->mode;
+    // Modes other than 0 and 1 are Linear's; any such tactic here runs as mode 1.
+    if (const GemmTactic* t = nearest_tactic(m)) return t->mode == 0 ? 0 : 1;
     return 0;
   }
 
