@@ -5,10 +5,10 @@
 // Layout. cuBLASLt's int8 and FP8 kernels on Hopper take only the "TN" form: both operands
 // K-major. Row-major Y[M,N] = Xq[M,K] W[K,N] is computed as the column-major
 // Y^T (N x M) = op(A) B with A = W^T stored [N, K] row-major (K x N column-major, op T) and
-// B = Xq [M, K] row-major (K x M column-major, op N). The op's W_q is [K, N], so each context
-// uploads its own transposed copy once. K is padded to a multiple of 16 with zeros on both
-// operands (the kernels need 16-byte leading dimensions; zeros add nothing to the sums), so any
-// K runs.
+// B = Xq [M, K] row-major (K x M column-major, op N). The op's W_q is [K, N], so the engine
+// keeps a transposed copy (one per engine, shared by its contexts). K is padded to a multiple
+// of 32 with zeros on both operands (the kernels need 16-byte leading dimensions; zeros add
+// nothing to the sums), so any K runs.
 //
 // Two modes, the same as vitrt.Linear's tactics:
 //   0 (FP8 only, N a multiple of 16): D in the activation type straight from cuBLASLt, the
@@ -16,7 +16,9 @@
 //     CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F, when this cuBLASLt offers it for the problem),
 //     bias and ReLU / tanh GELU in its epilogue, erf and quick GELU in a pass after.
 //   1 (int8 always; FP8 where mode 0 has no algorithm): D as int32 / fp32 accumulators in
-//     scratch (N padded to 16), then one kernel: acc * input_scale * w_scale[n] + bias, act.
+//     scratch (N padded to 16, M to 16 and at least 32), then one kernel:
+//     acc * input_scale * w_scale[n] + bias, activation. cuBLASLt's int8 GEMM has no epilogue
+//     that writes fp16 / bf16, so int8 always pays this pass.
 // The builder times both modes and cuBLASLt's candidate algorithms per problem (as Linear's
 // tactics, stored in the same node attribute and timing cache); without tactics, mode 0 runs
 // whenever cuBLASLt has an algorithm for it.
@@ -736,7 +738,9 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   }
   p.k = w->dim(0);
   p.n = w->dim(1);
-  p.k_pad = round_up16(p.k);
+  // K to a multiple of 32, the k of one Hopper int8 / FP8 tensor-core instruction (cuBLASLt
+  // asks for 16; zeros cost nothing on the shapes that are not multiples of 32 already).
+  p.k_pad = (p.k + 31) / 32 * 32;
   p.n_pad = round_up16(p.n);
   // int8 sums of up to 255 * 128 per term stay within int32 (the reference sums in int64).
   if (p.format == QuantFormat::kInt8 && p.k_pad * 255 * 128 >= (int64_t(1) << 31)) {
