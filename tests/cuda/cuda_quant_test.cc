@@ -20,6 +20,7 @@
 #include "core/half.h"
 #include "cpu/quant_linear.h"
 #include "cuda/cuda_kernel.h"
+#include "cuda/launch.h"
 #include "cuda_test_util.h"
 
 namespace vitrt::testing {
@@ -343,6 +344,83 @@ TEST_F(CudaQuantLinear, Fp8Saturates) {
   c.k = 64;
   c.n = 32;
   check(c);
+}
+
+// ---- the quantizer alone: every fp16 and bf16 value ---------------------------------------------
+
+// launch_quantize_rows on all 65536 bit patterns of a 16-bit type (NaN, infinities, subnormals,
+// ties included) against the reference's quantize_int8 / quantize_fp8: the bytes the GEMM
+// multiplies must be the reference's exactly. Rows of 48 padded to 64 (the padding kernel, its
+// zeros checked too) and of 64 (the 16-byte vector kernel).
+void check_quantizer(cuda::Elt elt, const QuantLinearParams& p, int offset, int64_t k,
+                     int64_t k_pad) {
+  const int64_t rows = 65536 / k + 1;
+  std::vector<uint16_t> x(static_cast<size_t>(rows * k), 0);
+  for (size_t i = 0; i < 65536; ++i) x[i] = static_cast<uint16_t>(i);
+  void* dx = nullptr;
+  void* dq = nullptr;
+  ASSERT_EQ(cudaMalloc(&dx, x.size() * 2), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&dq, static_cast<size_t>(rows * k_pad)), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(dx, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
+  cuda::QuantizeArgs a;
+  a.format =
+      p.format == QuantFormat::kInt8 ? cuda::QuantFormat::kInt8 : cuda::QuantFormat::kFp8E4M3;
+  a.rows = rows;
+  a.k = k;
+  a.k_pad = k_pad;
+  a.scale = p.input_scale;
+  a.zero_point = p.zero_point;
+  a.qmin = p.qmin;
+  a.qmax = p.qmax;
+  a.offset = offset;
+  ASSERT_EQ(cuda::launch_quantize_rows(elt, a, dx, dq, nullptr), cudaSuccess);
+  std::vector<uint8_t> q(static_cast<size_t>(rows * k_pad));
+  ASSERT_EQ(cudaMemcpy(q.data(), dq, q.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+  cudaFree(dx);
+  cudaFree(dq);
+  int bad = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < k_pad; ++j) {
+      const uint8_t got = q[static_cast<size_t>(r * k_pad + j)];
+      uint8_t want = 0;
+      float v = 0.0f;
+      if (j < k) {
+        const uint16_t bits = x[static_cast<size_t>(r * k + j)];
+        v = elt == cuda::Elt::kF16 ? half_to_float(bits) : bf16_to_float(bits);
+        want = p.format == QuantFormat::kInt8 ? static_cast<uint8_t>(static_cast<int8_t>(
+                                                    quantize_int8(v, p) + p.zero_point - offset))
+                                              : quantize_fp8(v, p);
+      }
+      if (got != want && ++bad <= 5) {
+        ADD_FAILURE() << "x = " << v << " at row " << r << " column " << j << ": got " << int(got)
+                      << ", reference " << int(want);
+      }
+    }
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST_F(CudaQuantLinear, QuantizerMatchesTheReferenceOnEvery16BitValue) {
+  for (cuda::Elt elt : {cuda::Elt::kF16, cuda::Elt::kBF16}) {
+    SCOPED_TRACE(elt == cuda::Elt::kF16 ? "fp16" : "bf16");
+    QuantLinearParams p;
+    for (int64_t k : {48, 64}) {
+      p.format = QuantFormat::kFp8;
+      p.input_scale = 0.37f;
+      check_quantizer(elt, p, 0, k, 64);
+      p.format = QuantFormat::kInt8;
+      p.input_scale = 0.0123f;
+      p.qmin = -127;
+      p.qmax = 127;
+      p.zero_point = 0;
+      check_quantizer(elt, p, 0, k, 64);
+      // uint8 with a zero point: the kernel shifts by qmax - 127 = 128 instead of 131.
+      p.qmin = 0;
+      p.qmax = 255;
+      p.zero_point = 131;
+      check_quantizer(elt, p, 128, k, 64);
+    }
+  }
 }
 
 // ---- the tactic tuner --------------------------------------------------------------------------
