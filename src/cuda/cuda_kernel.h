@@ -115,8 +115,13 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& registry);
 void register_cuda_data_movement_kernels(CudaKernelRegistry& registry);
 void register_cuda_normalization_kernels(CudaKernelRegistry& registry);
 void register_cuda_linear_kernels(CudaKernelRegistry& registry);
+void register_cuda_quant_linear_kernels(CudaKernelRegistry& registry);
 
 // ---- helpers for kernel implementations ----------------------------------------------------
+
+// The `activation` attribute of vitrt.Linear and vitrt.QuantLinear (none, gelu, gelu_tanh,
+// quick_gelu, relu) as the UnaryOp the kernels apply.
+Result<UnaryOp> linear_activation(const Attributes& attrs);
 
 Result<Elt> elt_of(DType dtype);
 // A launch error as a Status ("what: CUDA error text").

@@ -12,6 +12,7 @@ const CudaKernelRegistry& CudaKernelRegistry::global() {
     register_cuda_data_movement_kernels(*r);
     register_cuda_normalization_kernels(*r);
     register_cuda_linear_kernels(*r);
+    register_cuda_quant_linear_kernels(*r);
     return r;
   }();
   return *registry;

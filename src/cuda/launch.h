@@ -125,6 +125,35 @@ cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int6
 cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
                                  int64_t p, int64_t d, cudaStream_t stream);
 
+// ---- vitrt.QuantLinear (quantize.cu) ----
+enum class QuantFormat : int { kInt8, kFp8E4M3 };
+// Quantizes x [rows, k] (in `type`) into q [rows, k_pad] bytes, columns k..k_pad-1 zero.
+// kInt8: clamp(round_half_even(x / scale) + zero_point, qmin, qmax) - offset as int8 (NaN gives
+// zero_point - offset; the caller picks offset so that the range fits int8). kFp8E4M3: E4M3 of
+// x / scale, nearest even, saturating to +-448.
+struct QuantizeArgs {
+  QuantFormat format = QuantFormat::kInt8;
+  int64_t rows = 0, k = 0, k_pad = 0;
+  float scale = 1.0f;
+  int zero_point = 0, qmin = -127, qmax = 127, offset = 0;
+};
+cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& args, const void* x, void* q,
+                                 cudaStream_t stream);
+// y[r, j] = act(float(acc[r * acc_ld + j] (+ acc_offset[j])) * scale[j] + bias[j]) for j < n:
+// GEMM accumulators (int32, or fp32 without acc_offset) to activations [rows, n] in `type`.
+// scale and bias are fp32 [n], acc_offset int32 [n]; bias and acc_offset may be null. act is
+// kIdentity, kRelu, kGelu, kGeluTanh or kQuickGelu.
+struct DequantArgs {
+  int64_t rows = 0, n = 0, acc_ld = 0;
+  bool acc_int32 = true;
+  const int32_t* acc_offset = nullptr;
+  const float* scale = nullptr;
+  const float* bias = nullptr;
+  UnaryOp act = UnaryOp::kIdentity;
+};
+cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& args, const void* acc, void* y,
+                                       cudaStream_t stream);
+
 // Fused attention. q/k/v rows are read at ptr + ((b * S + s) * row_stride + h * head_dim);
 // the mask (additive, fp activation type, optional) at mask[b*ms0 + h*ms1 + i*ms2 + j*ms3].
 struct AttentionArgs {

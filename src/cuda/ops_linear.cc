@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
 #include "runtime/timing_cache.h"
 
@@ -31,42 +32,6 @@ struct GemmCall {
   float alpha = 1.0f, beta = 0.0f;  // beta != 0 accumulates into c
   const cublasLtMatmulAlgo_t* algo = nullptr;  // a chosen algorithm, else the heuristic's first
 };
-
-Status blas_status(cublasStatus_t s, const char* what) {
-  if (s == CUBLAS_STATUS_SUCCESS) return Status::ok_status();
-  return internal_error("cuBLASLt ", what, ": ", cublasLtGetStatusName(s), " (",
-                        cublasLtGetStatusString(s), ")");
-}
-#define VITRT_BLAS(expr, what) VITRT_RETURN_IF_ERROR(blas_status((expr), (what)))
-
-// Descriptors freed on every path out of gemm().
-struct LtObjects {
-  cublasLtMatmulDesc_t op = nullptr;
-  cublasLtMatrixLayout_t layouts[3] = {nullptr, nullptr, nullptr};
-  cublasLtMatmulPreference_t pref = nullptr;
-  ~LtObjects() {
-    for (cublasLtMatrixLayout_t l : layouts) {
-      if (l != nullptr) cublasLtMatrixLayoutDestroy(l);
-    }
-    if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
-    if (op != nullptr) cublasLtMatmulDescDestroy(op);
-  }
-};
-
-Status make_layout(cublasLtMatrixLayout_t* l, cudaDataType_t dt, int64_t rows, int64_t cols,
-                   int64_t ld, int64_t batch, int64_t stride) {
-  VITRT_BLAS(cublasLtMatrixLayoutCreate(l, dt, rows, cols, ld), "layout");
-  if (batch > 1) {
-    const int32_t count = static_cast<int32_t>(batch);
-    VITRT_BLAS(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
-                                                sizeof(count)),
-               "batch count");
-    VITRT_BLAS(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                                                &stride, sizeof(stride)),
-               "batch stride");
-  }
-  return Status::ok_status();
-}
 
 Status prepare_gemm(const LaunchContext& ctx, DType type, const GemmCall& g, LtObjects& lt) {
   cudaDataType_t dt;
@@ -116,36 +81,7 @@ Status prepare_gemm(const LaunchContext& ctx, DType type, const GemmCall& g, LtO
   VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[1], dt, g.trans_a ? g.m : g.k,
                                     g.trans_a ? g.k : g.m, g.lda, g.batch, g.stride_a));
   VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[2], dt, g.n, g.m, g.ldc, g.batch, g.stride_c));
-  VITRT_BLAS(cublasLtMatmulPreferenceCreate(&lt.pref), "preference");
-  VITRT_BLAS(cublasLtMatmulPreferenceSetAttribute(lt.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                  &ctx.workspace_bytes, sizeof(size_t)),
-             "workspace preference");
-  return Status::ok_status();
-}
-
-// Up to `count` algorithms for the prepared problem, best first by cuBLASLt's heuristic.
-Result<std::vector<cublasLtMatmulAlgo_t>> heuristic_algos(const LaunchContext& ctx,
-                                                          const LtObjects& lt, int count) {
-  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(count));
-  int found = 0;
-  VITRT_BLAS(
-      cublasLtMatmulAlgoGetHeuristic(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
-                                     lt.layouts[2], lt.pref, count, results.data(), &found),
-      "heuristic");
-  std::vector<cublasLtMatmulAlgo_t> algos;
-  for (int i = 0; i < found; ++i) {
-    if (results[i].state == CUBLAS_STATUS_SUCCESS) algos.push_back(results[i].algo);
-  }
-  return algos;
-}
-
-// Whether `algo` runs the prepared problem within the workspace (a plan's stored algorithm
-// may not, after a cuBLASLt upgrade or on another GPU of the same architecture).
-bool algo_fits(const LaunchContext& ctx, const LtObjects& lt, const cublasLtMatmulAlgo_t& algo) {
-  cublasLtMatmulHeuristicResult_t check{};
-  return cublasLtMatmulAlgoCheck(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
-                                 lt.layouts[2], &algo, &check) == CUBLAS_STATUS_SUCCESS &&
-         check.workspaceSize <= ctx.workspace_bytes;
+  return make_preference(ctx, lt);
 }
 
 Status run_prepared(const LaunchContext& ctx, const LtObjects& lt, const GemmCall& g,
@@ -332,26 +268,6 @@ const char* act_name(UnaryOp act) {
     default:
       return "none";
   }
-}
-
-std::string algo_hex(const cublasLtMatmulAlgo_t& a) {
-  std::string s;
-  char buf[24];
-  for (uint64_t w : a.data) {
-    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(w));
-    s += buf;
-  }
-  return s;
-}
-
-bool parse_algo_hex(const std::string& hex, cublasLtMatmulAlgo_t* a) {
-  if (hex.size() != 128) return false;
-  for (int i = 0; i < 8; ++i) {
-    const std::string word = hex.substr(static_cast<size_t>(i) * 16, 16);
-    if (word.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
-    a->data[i] = std::stoull(word, nullptr, 16);
-  }
-  return true;
 }
 
 const char* mode_name(int mode) {
@@ -731,20 +647,6 @@ Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new GemmKernel(ta != 0, tb != 0, alpha, beta));
 }
 
-Result<UnaryOp> linear_activation(const Attributes& attrs) {
-  // Read through the Result, not a moved-out copy: GCC 12 sees a maybe-uninitialized string in
-  // the copy once this is inlined beside the tactic decoding.
-  const Result<std::string> parsed = attrs.get_string("activation", "none");
-  if (!parsed.ok()) return parsed.status();
-  const std::string& act = *parsed;
-  if (act == "none") return UnaryOp::kIdentity;
-  if (act == "gelu") return UnaryOp::kGelu;
-  if (act == "gelu_tanh") return UnaryOp::kGeluTanh;
-  if (act == "quick_gelu") return UnaryOp::kQuickGelu;
-  if (act == "relu") return UnaryOp::kRelu;
-  return invalid_model("unknown activation '", act, "'");
-}
-
 Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(UnaryOp op, linear_activation(init.node.attrs));
   std::vector<GemmTactic> tactics;
@@ -793,6 +695,20 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
 }
 
 }  // namespace
+
+Result<UnaryOp> linear_activation(const Attributes& attrs) {
+  // Read through the Result, not a moved-out copy: GCC 12 sees a maybe-uninitialized string in
+  // the copy once this is inlined beside the tactic decoding.
+  const Result<std::string> parsed = attrs.get_string("activation", "none");
+  if (!parsed.ok()) return parsed.status();
+  const std::string& act = *parsed;
+  if (act == "none") return UnaryOp::kIdentity;
+  if (act == "gelu") return UnaryOp::kGelu;
+  if (act == "gelu_tanh") return UnaryOp::kGeluTanh;
+  if (act == "quick_gelu") return UnaryOp::kQuickGelu;
+  if (act == "relu") return UnaryOp::kRelu;
+  return invalid_model("unknown activation '", act, "'");
+}
 
 // Per tactic: m, mode, then the algorithm's 8 opaque 64-bit words.
 constexpr size_t kTacticInts = 10;

@@ -1,0 +1,783 @@
+// vitrt.QuantLinear on CUDA: X is quantized per tensor (quantize.cu), multiplied by the
+// quantized weight in cuBLASLt's int8 (IMMA) or FP8 E4M3 GEMM, and dequantized with the
+// per-channel weight scale, the bias and the activation.
+//
+// Layout. cuBLASLt's int8 and FP8 kernels on Hopper take only the "TN" form: both operands
+// K-major. Row-major Y[M,N] = Xq[M,K] W[K,N] is computed as the column-major
+// Y^T (N x M) = op(A) B with A = W^T stored [N, K] row-major (K x N column-major, op T) and
+// B = Xq [M, K] row-major (K x M column-major, op N). The op's W_q is [K, N], so the engine
+// keeps a transposed copy (one per engine, shared by its contexts). K is padded to a multiple
+// of 32 with zeros on both operands (the kernels need 16-byte leading dimensions; zeros add
+// nothing to the sums), so any K runs.
+//
+// Two modes, the same as vitrt.Linear's tactics:
+//   0 (FP8 only, N a multiple of 16): D in the activation type straight from cuBLASLt, the
+//     scales applied by cuBLASLt (alpha for a per-tensor weight scale; a per-channel scale as
+//     CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F, when this cuBLASLt offers it for the problem),
+//     bias and ReLU / tanh GELU in its epilogue, erf and quick GELU in a pass after.
+//   1 (int8 always; FP8 where mode 0 has no algorithm): D as int32 / fp32 accumulators in
+//     scratch (N padded to 16, M to 16 and at least 32), then one kernel:
+//     acc * input_scale * w_scale[n] + bias, activation. cuBLASLt's int8 GEMM has no epilogue
+//     that writes fp16 / bf16, so int8 always pays this pass.
+// The builder times both modes and cuBLASLt's candidate algorithms per problem (as Linear's
+// tactics, stored in the same node attribute and timing cache); without tactics, mode 0 runs
+// whenever cuBLASLt has an algorithm for it.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "cuda/cublaslt_matmul.h"
+#include "cuda/cuda_kernel.h"
+#include "runtime/timing_cache.h"
+
+namespace vitrt::cuda {
+namespace {
+
+int64_t round_up16(int64_t v) {
+  return (v + 15) / 16 * 16;
+}
+
+const char* format_name(QuantFormat f) {
+  return f == QuantFormat::kInt8 ? "int8" : "fp8";
+}
+
+// What the host prepares from the node's constants for the device, once per engine.
+struct HostWeights {
+  std::vector<uint8_t> wt;          // [n_pad, k_pad]: W_q transposed, zero padded
+  std::vector<float> dequant;       // [n_pad]: input_scale * w_scale[n] (0 in the padding)
+  std::vector<float> w_scale;       // [n_pad]: w_scale (0 in the padding), for OUTER_VEC
+  std::vector<float> bias;          // [n_pad] or empty
+  std::vector<int32_t> acc_offset;  // [n_pad] or empty: int8's zero-point correction
+  float input_scale = 1.0f;         // the B scale of the OUTER_VEC form
+};
+
+// Device copies of HostWeights, in one allocation, shared by the contexts of an engine.
+struct DeviceWeights {
+  void* block = nullptr;
+  const void* wt = nullptr;
+  const float* dequant = nullptr;
+  const float* w_scale = nullptr;
+  const float* bias = nullptr;
+  const int32_t* acc_offset = nullptr;
+  const float* input_scale = nullptr;
+  DeviceWeights() = default;
+  DeviceWeights(const DeviceWeights&) = delete;
+  DeviceWeights& operator=(const DeviceWeights&) = delete;
+  ~DeviceWeights() {
+    if (block != nullptr) cudaFree(block);
+  }
+};
+
+struct QuantParams {
+  QuantFormat format = QuantFormat::kInt8;
+  float input_scale = 1.0f;
+  int zero_point = 0, qmin = -127, qmax = 127;
+  // int8: the GEMM multiplies q - offset (q the clamped quantized value), which fits int8;
+  // (offset - zero_point) times W's column sums is added back to the accumulators.
+  int offset = 0;
+  UnaryOp act = UnaryOp::kIdentity;
+  std::string act_text;
+  int64_t k = 0, n = 0, k_pad = 0, n_pad = 0;
+  bool has_bias = false;
+  bool uniform_w_scale = false;  // every w_scale equal: a per-tensor scale
+  float uniform_scale = 1.0f;    // then input_scale * w_scale, mode 0's alpha
+};
+
+// The node's constants (in the engine's graph, which outlives every context and kernel).
+struct QuantConstants {
+  const Node* node = nullptr;
+  const Tensor* w = nullptr;
+  const Tensor* w_scale = nullptr;
+  const Tensor* bias = nullptr;
+};
+
+// One GEMM of a launch: the problem as cuBLASLt sees it (n, k padded).
+struct QuantGemm {
+  int64_t rows = 0;  // X's rows (M); m is the GEMM's, padded in mode 1
+  int64_t m = 0, n = 0, k = 0;
+  const void* xq = nullptr;  // [m, k] bytes
+  void* d = nullptr;         // [m, ldd]
+  int64_t ldd = 0;
+  int mode = 0;
+  // Mode 0 with per-channel w_scale: input_scale repeated m times when cuBLASLt wants the
+  // outer-vector scale mode on both operands (else null: a scalar B scale).
+  const float* row_scale = nullptr;
+};
+
+// How mode 0 applies the scales, found by asking cuBLASLt's heuristic in this order.
+enum class FusedForm {
+  kNone,       // no algorithm: mode 1 only
+  kAlpha,      // per-tensor w_scale: alpha = input_scale * w_scale
+  kVecScalar,  // OUTER_VEC w_scale on A, scalar input_scale on B
+  kVecVec,     // OUTER_VEC on both, B's vector input_scale repeated
+};
+
+const char* fused_form_name(FusedForm f) {
+  switch (f) {
+    case FusedForm::kAlpha:
+      return "cuBLASLt epilogue, per-tensor scale as alpha";
+    case FusedForm::kVecScalar:
+      return "cuBLASLt epilogue, outer-vector A scale";
+    case FusedForm::kVecVec:
+      return "cuBLASLt epilogue, outer-vector A and B scales";
+    case FusedForm::kNone:
+      break;
+  }
+  return "none";
+}
+
+// Device memory freed with its owner.
+struct DeviceBuffer {
+  void* p = nullptr;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (p != nullptr) cudaFree(p);
+  }
+};
+
+HostWeights host_weights(const QuantParams& p, const QuantConstants& c) {
+  HostWeights h;
+  const int64_t k = p.k, n = p.n, kp = p.k_pad, np = p.n_pad;
+  // W^T, zero padded, in 32 x 32 tiles so both sides stay in cache.
+  h.wt.assign(static_cast<size_t>(np * kp), 0);
+  const uint8_t* src = static_cast<const uint8_t*>(c.w->raw_data());
+  constexpr int64_t kTile = 32;
+  for (int64_t k0 = 0; k0 < k; k0 += kTile) {
+    for (int64_t n0 = 0; n0 < n; n0 += kTile) {
+      for (int64_t kk = k0; kk < std::min(k, k0 + kTile); ++kk) {
+        for (int64_t nn = n0; nn < std::min(n, n0 + kTile); ++nn) {
+          h.wt[static_cast<size_t>(nn * kp + kk)] = src[kk * n + nn];
+        }
+      }
+    }
+  }
+  h.input_scale = p.input_scale;
+  h.dequant.assign(static_cast<size_t>(np), 0.0f);
+  h.w_scale.assign(static_cast<size_t>(np), 0.0f);
+  const float* ws = c.w_scale->data<float>();
+  for (int64_t j = 0; j < n; ++j) {
+    h.w_scale[static_cast<size_t>(j)] = ws[j];
+    h.dequant[static_cast<size_t>(j)] = p.input_scale * ws[j];
+  }
+  if (p.format == QuantFormat::kInt8 && p.offset != p.zero_point) {
+    // The int32 accumulators hold sum (q - offset) w; the op wants sum (q - zp) w.
+    const int8_t* wq = static_cast<const int8_t*>(c.w->raw_data());
+    h.acc_offset.assign(static_cast<size_t>(np), 0);
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t colsum = 0;
+      for (int64_t kk = 0; kk < k; ++kk) colsum += wq[kk * n + j];
+      h.acc_offset[static_cast<size_t>(j)] =
+          static_cast<int32_t>((p.offset - p.zero_point) * colsum);
+    }
+  }
+  if (c.bias != nullptr) {
+    h.bias.assign(static_cast<size_t>(np), 0.0f);
+    for (int64_t j = 0; j < n; ++j) {
+      h.bias[static_cast<size_t>(j)] = static_cast<float>(c.bias->element_as_double(j));
+    }
+  }
+  return h;
+}
+
+class QuantLinearKernel final : public CudaKernel {
+ public:
+  QuantLinearKernel(QuantParams p, QuantConstants c, NodeId node, std::vector<GemmTactic> tactics)
+      : p_(std::move(p)), c_(c), node_(node), tactics_(std::move(tactics)) {}
+
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    if (x.shape.empty() || x.shape.back() != p_.k) {
+      return invalid_argument("X ", shape_to_string(x.shape), " does not end in K = ", p_.k,
+                              " (W_q is [", p_.k, ", ", p_.n, "])");
+    }
+    if (!dtype_is_float(x.dtype)) {
+      return invalid_argument("X must be a float tensor, got ", dtype_name(x.dtype));
+    }
+    const int64_t m = x.numel() / std::max<int64_t>(p_.k, 1);
+    // Mode 0's epilogue adds the plan's copy of the bias (in the activation type).
+    const DeviceTensor* bias = in.size() > 3 ? in[3] : nullptr;
+    const bool bias_usable = bias == nullptr || bias->dtype == x.dtype;
+    const void* act_bias = bias != nullptr ? bias->data : nullptr;
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      out[0].shape.back() = p_.n;
+      VITRT_RETURN_IF_ERROR(upload());
+      // Scratch: the quantized X, and the accumulators when mode 1 may run.
+      bool need_acc = ctx.tuner != nullptr;
+      if (m > 0) {
+        VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
+        if (form == FusedForm::kVecVec) VITRT_RETURN_IF_ERROR(make_row_scale(m));
+        VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, x.dtype, m, bias_usable));
+        need_acc = need_acc || mode == 1;
+      }
+      out.resize(need_acc ? 3 : 2);
+      out[1].dtype = DType::kUInt8;
+      out[1].shape = {gemm_rows(m), p_.k_pad};
+      if (need_acc) {
+        out[2].dtype = p_.format == QuantFormat::kInt8 ? DType::kInt32 : DType::kFloat32;
+        out[2].shape = {gemm_rows(m), p_.n_pad};
+      }
+      return Status::ok_status();
+    }
+    if (m == 0 || p_.n == 0) return Status::ok_status();
+    VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(x.dtype));
+    QuantizeArgs qa;
+    qa.format = p_.format;
+    qa.rows = m;
+    qa.k = p_.k;
+    qa.k_pad = p_.k_pad;
+    qa.scale = p_.input_scale;
+    qa.zero_point = p_.zero_point;
+    qa.qmin = p_.qmin;
+    qa.qmax = p_.qmax;
+    qa.offset = p_.offset;
+    VITRT_RETURN_IF_ERROR(
+        cuda_status(launch_quantize_rows(elt, qa, x.data, out[1].data, ctx.stream),
+                    "QuantLinear: quantizing X"));
+    if (gemm_rows(m) > m) {
+      // Mode 1 multiplies the padding rows too: zeros, whose sums nobody reads.
+      VITRT_CUDA_RETURN_IF_ERROR(
+          cudaMemsetAsync(static_cast<char*>(out[1].data) + m * p_.k_pad, 0,
+                          static_cast<size_t>((gemm_rows(m) - m) * p_.k_pad), ctx.stream),
+          "QuantLinear: padding rows");
+    }
+    QuantGemm g;
+    g.rows = m;
+    g.k = p_.k_pad;
+    g.xq = out[1].data;
+    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
+    auto setup = [&](int mode) {
+      g.mode = mode;
+      g.m = mode == 0 ? m : gemm_rows(m);
+      g.n = mode == 0 ? p_.n : p_.n_pad;
+      g.d = mode == 0 ? out[0].data : (out.size() > 2 ? out[2].data : nullptr);
+      g.ldd = g.n;
+      auto rs = row_scale_.find(m);
+      g.row_scale = mode == 0 && form == FusedForm::kVecVec && rs != row_scale_.end()
+                        ? static_cast<const float*>(rs->second.p)
+                        : nullptr;
+    };
+    if (ctx.tuner != nullptr) {
+      VITRT_ASSIGN_OR_RETURN(GemmTactic t,
+                             select(ctx, x.dtype, g, setup, out[0].data, act_bias, form));
+      setup(t.mode);
+      return launch(ctx, x.dtype, g, out[0].data, act_bias, &t.algo);
+    }
+    VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, x.dtype, m, bias_usable));
+    setup(mode);
+    if (g.d == nullptr) return internal_error("QuantLinear: mode 1 without accumulator scratch");
+    const GemmTactic* t = nearest_tactic(m);
+    const bool use_tactic = t != nullptr && t->mode == mode;
+    return launch(ctx, x.dtype, g, out[0].data, act_bias, use_tactic ? &t->algo : nullptr);
+  }
+
+ private:
+  // Device weights, made on the first shape pass and shared with the engine's other contexts
+  // (keyed by the node, whose address is stable while its graph and so these kernels live).
+  Status upload() {
+    if (dev_ != nullptr) return Status::ok_status();
+    static std::mutex mu;
+    static std::map<const Node*, std::weak_ptr<const DeviceWeights>> live;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = live.find(c_.node);
+    if (it != live.end()) {
+      dev_ = it->second.lock();
+      if (dev_ != nullptr) return Status::ok_status();
+    }
+    HostWeights host = host_weights(p_, c_);
+    auto d = std::make_shared<DeviceWeights>();
+    size_t off = 0;
+    auto place = [&](size_t bytes) {
+      const size_t at = off;
+      off += (bytes + 255) / 256 * 256;
+      return at;
+    };
+    const size_t wt_at = place(host.wt.size());
+    const size_t dq_at = place(host.dequant.size() * sizeof(float));
+    const size_t ws_at = place(host.w_scale.size() * sizeof(float));
+    const size_t bias_at = place(host.bias.size() * sizeof(float));
+    const size_t off_at = place(host.acc_offset.size() * sizeof(int32_t));
+    const size_t is_at = place(sizeof(float));
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&d->block, off), "QuantLinear: allocating weights");
+    char* base = static_cast<char*>(d->block);
+    auto copy = [&](size_t at, const void* src, size_t bytes) {
+      return cuda_status(cudaMemcpy(base + at, src, bytes, cudaMemcpyHostToDevice),
+                         "QuantLinear: uploading weights");
+    };
+    VITRT_RETURN_IF_ERROR(copy(wt_at, host.wt.data(), host.wt.size()));
+    VITRT_RETURN_IF_ERROR(copy(dq_at, host.dequant.data(), host.dequant.size() * sizeof(float)));
+    VITRT_RETURN_IF_ERROR(copy(ws_at, host.w_scale.data(), host.w_scale.size() * sizeof(float)));
+    if (!host.bias.empty()) {
+      VITRT_RETURN_IF_ERROR(copy(bias_at, host.bias.data(), host.bias.size() * sizeof(float)));
+      d->bias = reinterpret_cast<const float*>(base + bias_at);
+    }
+    if (!host.acc_offset.empty()) {
+      VITRT_RETURN_IF_ERROR(
+          copy(off_at, host.acc_offset.data(), host.acc_offset.size() * sizeof(int32_t)));
+      d->acc_offset = reinterpret_cast<const int32_t*>(base + off_at);
+    }
+    VITRT_RETURN_IF_ERROR(copy(is_at, &host.input_scale, sizeof(float)));
+    d->wt = base + wt_at;
+    d->dequant = reinterpret_cast<const float*>(base + dq_at);
+    d->w_scale = reinterpret_cast<const float*>(base + ws_at);
+    d->input_scale = reinterpret_cast<const float*>(base + is_at);
+    for (auto e = live.begin(); e != live.end();) {
+      e = e->second.expired() ? live.erase(e) : std::next(e);
+    }
+    live[c_.node] = d;
+    dev_ = std::move(d);
+    return Status::ok_status();
+  }
+
+  // Mode 1's GEMM rows: M padded to a multiple of 16 and at least 32, as cuBLASLt's int8
+  // kernels have wanted more than 16 rows (the padding costs nothing next to the rest).
+  static int64_t gemm_rows(int64_t m) { return std::max<int64_t>(32, round_up16(m)); }
+
+  bool mode0_possible(bool bias_usable) const {
+    return p_.format == QuantFormat::kFp8E4M3 && p_.n % 16 == 0 && bias_usable;
+  }
+
+  // How mode 0 runs m rows (kNone: it cannot). The same answer in the shape pass and the
+  // launch (the scratch depends on it), so it is asked once per m.
+  Result<FusedForm> fused_form(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
+    if (!mode0_possible(bias_usable)) return FusedForm::kNone;
+    auto it = fused_.find(m);
+    if (it != fused_.end()) return it->second;
+    const std::vector<FusedForm> forms =
+        p_.uniform_w_scale ? std::vector<FusedForm>{FusedForm::kAlpha}
+                           : std::vector<FusedForm>{FusedForm::kVecScalar, FusedForm::kVecVec};
+    FusedForm found = FusedForm::kNone;
+    for (FusedForm f : forms) {
+      QuantGemm g;
+      g.rows = m;
+      g.m = m;
+      g.n = p_.n;
+      g.k = p_.k_pad;
+      g.ldd = p_.n;
+      g.mode = 0;
+      // The heuristic needs to know that a bias and a vector scale come, not where: any
+      // aligned device pointer stands in for them.
+      g.row_scale = f == FusedForm::kVecVec ? dev_->dequant : nullptr;
+      LtObjects lt;
+      if (!prepare(ctx, type, g, dev_->bias, lt).ok()) continue;
+      Result<std::vector<cublasLtMatmulAlgo_t>> algos = heuristic_algos(ctx, lt, 1);
+      if (algos.ok() && !algos->empty()) {
+        found = f;
+        break;
+      }
+    }
+    fused_.emplace(m, found);
+    return found;
+  }
+
+  // input_scale repeated m times (kVecVec's B scale), made in the shape pass and kept: captured
+  // CUDA graphs hold its address.
+  Status make_row_scale(int64_t m) {
+    DeviceBuffer& b = row_scale_[m];
+    if (b.p != nullptr) return Status::ok_status();
+    const std::vector<float> v(static_cast<size_t>(m), p_.input_scale);
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&b.p, v.size() * sizeof(float)),
+                               "QuantLinear: row scales");
+    return cuda_status(cudaMemcpy(b.p, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice),
+                       "QuantLinear: row scales");
+  }
+
+  // The mode a launch without tuner runs for m rows: the stored tactic's, else mode 0 whenever
+  // cuBLASLt has an algorithm for it.
+  Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
+    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
+    if (form == FusedForm::kNone) return 1;
+    // Modes other than 0 and 1 are Linear's; any such tactic here runs as mode 1.
+    if (const GemmTactic* t = nearest_tactic(m)) return t->mode == 0 ? 0 : 1;
+    return 0;
+  }
+
+  const GemmTactic* nearest_tactic(int64_t m) const {
+    const GemmTactic* best = nullptr;
+    double best_d = 0.0;
+    for (const GemmTactic& t : tactics_) {
+      const double d = std::fabs(std::log(static_cast<double>(m) / static_cast<double>(t.m)));
+      if (best == nullptr || d < best_d) {
+        best = &t;
+        best_d = d;
+      }
+    }
+    return best;
+  }
+
+  // Mode 0 runs ReLU and tanh GELU in cuBLASLt's epilogue, erf and quick GELU after.
+  bool act_after_mode0() const { return p_.act == UnaryOp::kGelu || p_.act == UnaryOp::kQuickGelu; }
+
+  Status prepare(const LaunchContext& ctx, DType type, const QuantGemm& g, const void* bias,
+                 LtObjects& lt) const {
+    const bool int8 = p_.format == QuantFormat::kInt8;
+    cudaDataType_t d_type = int8 ? CUDA_R_32I : CUDA_R_32F;
+    if (g.mode == 0) {
+      switch (type) {
+        case DType::kFloat16:
+          d_type = CUDA_R_16F;
+          break;
+        case DType::kBFloat16:
+          d_type = CUDA_R_16BF;
+          break;
+        case DType::kFloat32:
+          d_type = CUDA_R_32F;
+          break;
+        default:
+          return unsupported("QuantLinear in ", dtype_name(type), " has no CUDA kernel");
+      }
+    }
+    const cudaDataType_t in_type = int8 ? CUDA_R_8I : CUDA_R_8F_E4M3;
+    VITRT_BLAS(cublasLtMatmulDescCreate(&lt.op, int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F,
+                                        int8 ? CUDA_R_32I : CUDA_R_32F),
+               "matmul desc");
+    const cublasOperation_t op_a = CUBLAS_OP_T, op_b = CUBLAS_OP_N;
+    VITRT_BLAS(
+        cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)),
+        "transa");
+    VITRT_BLAS(
+        cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)),
+        "transb");
+    if (g.mode == 0) {
+      if (!p_.uniform_w_scale) {
+        // w_scale runs along cuBLASLt's m (the rows of op(A) = W^T): an outer-vector A scale.
+        // input_scale is B's scale: a scalar, or the same value for each of its n columns.
+        const int32_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+        VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &vec,
+                                                  sizeof(vec)),
+                   "A scale mode");
+        VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                                                  &dev_->w_scale, sizeof(dev_->w_scale)),
+                   "A scale");
+        if (g.row_scale != nullptr) {
+          VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &vec,
+                                                    sizeof(vec)),
+                     "B scale mode");
+        }
+        const float* b_scale = g.row_scale != nullptr ? g.row_scale : dev_->input_scale;
+        VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                                  &b_scale, sizeof(b_scale)),
+                   "B scale");
+      }
+      const bool relu = p_.act == UnaryOp::kRelu, gelu_tanh = p_.act == UnaryOp::kGeluTanh;
+      cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+      if (bias != nullptr) {
+        epi = relu ? CUBLASLT_EPILOGUE_RELU_BIAS
+                   : (gelu_tanh ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS);
+        VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                                  sizeof(bias)),
+                   "bias pointer");
+        // Said explicitly: cuBLASLt's default bias type for FP8 depends on the output type (bf16
+        // for an fp32 D), and the plan's bias is in the activation type.
+        const int32_t bias_type = d_type;
+        VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                                  &bias_type, sizeof(bias_type)),
+                   "bias type");
+      } else if (relu || gelu_tanh) {
+        epi = relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_GELU;
+      }
+      if (epi != CUBLASLT_EPILOGUE_DEFAULT) {
+        VITRT_BLAS(
+            cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)),
+            "epilogue");
+      }
+    }
+    // Column-major view: A = W^T (k x n, op T), B = Xq (k x m), D = n x m.
+    VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[0], in_type, g.k, g.n, g.k, 1, 0));
+    VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[1], in_type, g.k, g.m, g.k, 1, 0));
+    VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[2], d_type, g.n, g.m, g.ldd, 1, 0));
+    return make_preference(ctx, lt);
+  }
+
+  Status run_gemm(const LaunchContext& ctx, const LtObjects& lt, const QuantGemm& g,
+                  const cublasLtMatmulAlgo_t& algo) const {
+    const float alpha_f = g.mode == 0 && p_.uniform_w_scale ? p_.uniform_scale : 1.0f;
+    const float beta_f = 0.0f;
+    const int32_t alpha_i = 1, beta_i = 0;
+    const bool int8 = p_.format == QuantFormat::kInt8;
+    const void* alpha = int8 ? static_cast<const void*>(&alpha_i) : &alpha_f;
+    const void* beta = int8 ? static_cast<const void*>(&beta_i) : &beta_f;
+    VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, alpha, dev_->wt, lt.layouts[0], g.xq, lt.layouts[1],
+                              beta, g.d, lt.layouts[2], g.d, lt.layouts[2], &algo, ctx.workspace,
+                              ctx.workspace_bytes, ctx.stream),
+               "QuantLinear matmul");
+    return Status::ok_status();
+  }
+
+  Status post_pass(const LaunchContext& ctx, DType type, const QuantGemm& g, void* y) const {
+    VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(type));
+    if (g.mode == 0) {
+      if (!act_after_mode0()) return Status::ok_status();
+      return cuda_status(launch_bias_act(elt, y, nullptr, g.rows, p_.n, p_.act, ctx.stream),
+                         "QuantLinear activation");
+    }
+    DequantArgs d;
+    d.rows = g.rows;
+    d.n = p_.n;
+    d.acc_ld = g.ldd;
+    d.acc_int32 = p_.format == QuantFormat::kInt8;
+    d.acc_offset = dev_->acc_offset;
+    d.scale = dev_->dequant;
+    d.bias = dev_->bias;
+    d.act = p_.act;
+    return cuda_status(launch_dequantize_bias_act(elt, d, g.d, y, ctx.stream),
+                       "QuantLinear dequantize");
+  }
+
+  Status launch(const LaunchContext& ctx, DType type, const QuantGemm& g, void* y,
+                const void* act_bias, const cublasLtMatmulAlgo_t* algo) const {
+    LtObjects lt;
+    VITRT_RETURN_IF_ERROR(prepare(ctx, type, g, act_bias, lt));
+    if (algo != nullptr && algo_fits(ctx, lt, *algo)) {
+      VITRT_RETURN_IF_ERROR(run_gemm(ctx, lt, g, *algo));
+      return post_pass(ctx, type, g, y);
+    }
+    if (algo != nullptr) {
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true)) {
+        std::fprintf(stderr,
+                     "vitrt: warning: a QuantLinear GEMM algorithm stored in the plan is not "
+                     "valid with this GPU or cuBLASLt; using cuBLASLt's heuristic (rebuild the "
+                     "plan here to time algorithms again)\n");
+      }
+    }
+    VITRT_ASSIGN_OR_RETURN(std::vector<cublasLtMatmulAlgo_t> algos, heuristic_algos(ctx, lt, 1));
+    if (algos.empty()) {
+      return unsupported("cuBLASLt has no ", format_name(p_.format), " algorithm for a ", g.m, "x",
+                         g.k, " by ", g.k, "x", g.n, " GEMM (mode ", g.mode, ")");
+    }
+    VITRT_RETURN_IF_ERROR(run_gemm(ctx, lt, g, algos[0]));
+    return post_pass(ctx, type, g, y);
+  }
+
+  // Times each candidate (mode x cuBLASLt's algorithms) on this problem and returns the
+  // fastest; each distinct problem is timed once per build, and not at all when the timing
+  // cache has it.
+  template <typename Setup>
+  Result<GemmTactic> select(const LaunchContext& ctx, DType type, QuantGemm& g, Setup&& setup,
+                            void* y, const void* act_bias, FusedForm form) {
+    TacticTuner& tu = *ctx.tuner;
+    const bool bias = p_.has_bias;
+    const std::string problem =
+        str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
+                g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
+                p_.uniform_w_scale ? "|per-tensor" : "|per-channel", "|ws", ctx.workspace_bytes);
+    const std::string shape_text = str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x",
+                                           p_.n, " ", p_.act_text, bias ? "+bias" : "");
+    auto record = [&](GemmTactic t) {
+      t.m = g.rows;
+      std::vector<GemmTactic>& mine = tu.by_node[node_];
+      bool have = false;
+      for (const GemmTactic& e : mine) have = have || e.m == t.m;
+      if (!have) mine.push_back(t);
+      return t;
+    };
+    auto memo = tu.by_problem.find(problem);
+    if (memo != tu.by_problem.end()) return record(memo->second);
+    if (tu.cache != nullptr) {
+      if (const std::string* hit = tu.cache->find(problem)) {
+        GemmTactic t;
+        char hex[160] = {0};
+        int mode = -1;
+        if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) == 2 &&
+            (mode == 1 || (mode == 0 && form != FusedForm::kNone)) &&
+            parse_algo_hex(hex, &t.algo)) {
+          t.mode = mode;
+          setup(mode);
+          LtObjects check;
+          if (prepare(ctx, type, g, act_bias, check).ok() && algo_fits(ctx, check, t.algo)) {
+            ++tu.from_cache;
+            tu.by_problem[problem] = t;
+            if (tu.verbose && tu.log) {
+              tu.log(str_cat("tactics: ", shape_text, ": from the timing cache"));
+            }
+            return record(t);
+          }
+        }
+      }
+    }
+    constexpr int kCandidates = 16, kWarmup = 2, kTimed = 5;
+    cudaEvent_t ev[2];
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[0]), "tactic timing event");
+    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[1]), "tactic timing event");
+    GemmTactic best;
+    float best_ms = -1.0f;
+    std::string lines;
+    int tried = 0;
+    for (int mode = 0; mode < 2; ++mode) {
+      if (mode == 0 && form == FusedForm::kNone) continue;
+      setup(mode);
+      LtObjects lt;
+      // A mode cuBLASLt rejects (an attribute it does not know) has no candidates.
+      if (!prepare(ctx, type, g, act_bias, lt).ok()) continue;
+      Result<std::vector<cublasLtMatmulAlgo_t>> algos = heuristic_algos(ctx, lt, kCandidates);
+      if (!algos.ok()) continue;
+      if (algos->empty()) {
+        lines += str_cat("\n  mode ", mode, ": no algorithm");
+        continue;
+      }
+      for (size_t i = 0; i < algos->size(); ++i) {
+        bool ok = true;
+        float ms = 0.0f;
+        for (int r = 0; r < kWarmup + kTimed && ok; ++r) {
+          if (r == kWarmup) cudaEventRecord(ev[0], ctx.stream);
+          ok = run_gemm(ctx, lt, g, (*algos)[i]).ok() && post_pass(ctx, type, g, y).ok();
+        }
+        cudaEventRecord(ev[1], ctx.stream);
+        ok = ok && cudaEventSynchronize(ev[1]) == cudaSuccess &&
+             cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess;
+        if (!ok) {
+          cudaGetLastError();  // a candidate that fails to launch is skipped
+          continue;
+        }
+        ms /= kTimed;
+        ++tried;
+        lines += str_cat("\n  mode ", mode, " #", i, ": ", ms, " ms");
+        if (best_ms < 0.0f || ms < best_ms) {
+          best_ms = ms;
+          best.mode = mode;
+          best.algo = (*algos)[i];
+        }
+      }
+    }
+    cudaEventDestroy(ev[0]);
+    cudaEventDestroy(ev[1]);
+    if (best_ms < 0.0f) {
+      return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
+    }
+    ++tu.timed;
+    tu.by_problem[problem] = best;
+    if (tu.cache != nullptr) {
+      VITRT_RETURN_IF_ERROR(tu.cache->put(
+          problem, str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms)));
+    }
+    if (tu.log) {
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates, chose mode ", best.mode,
+                     " (", best.mode == 0 ? fused_form_name(form) : "dequantize kernel", ") ",
+                     best_ms, " ms", tu.verbose ? lines : ""));
+    }
+    return record(best);
+  }
+
+ private:
+  QuantParams p_;
+  QuantConstants c_;
+  NodeId node_;
+  std::vector<GemmTactic> tactics_;
+  std::shared_ptr<const DeviceWeights> dev_;
+  std::map<int64_t, FusedForm> fused_;
+  std::map<int64_t, DeviceBuffer> row_scale_;
+};
+
+const Tensor* constant_input(const CudaKernelInit& init, int i) {
+  if (!init.node.has_input(i)) return nullptr;
+  const Value& v = init.graph.values[init.node.inputs[i]];
+  return v.is_constant() ? &v.constant : nullptr;
+}
+
+Result<QuantParams> quant_params(const Attributes& at) {
+  QuantParams p;
+  VITRT_ASSIGN_OR_RETURN(std::string format, at.get_string("format", ""));
+  if (format == "int8") {
+    p.format = QuantFormat::kInt8;
+  } else if (format == "fp8") {
+    p.format = QuantFormat::kFp8E4M3;
+  } else {
+    return invalid_model("attribute 'format' is '", format, "', expected 'int8' or 'fp8'");
+  }
+  VITRT_ASSIGN_OR_RETURN(p.input_scale, at.get_float("input_scale", 0.0f));
+  if (!(p.input_scale > 0.0f) || !std::isfinite(p.input_scale)) {
+    return invalid_model("attribute 'input_scale' must be a positive finite float, got ",
+                         p.input_scale);
+  }
+  VITRT_ASSIGN_OR_RETURN(int64_t zp, at.get_int("input_zero_point", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmin, at.get_int("input_qmin", -127));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmax, at.get_int("input_qmax", 127));
+  if (p.format == QuantFormat::kInt8) {
+    if (qmin > qmax || zp < qmin || zp > qmax) {
+      return invalid_model("input_qmin/input_qmax/input_zero_point = ", qmin, "/", qmax, "/", zp,
+                           " must satisfy qmin <= zero_point <= qmax");
+    }
+    // The GEMM runs on int8: shift by the zero point when the range allows (symmetric int8),
+    // else by qmax - 127 (uint8 ranges such as [0, 255], with any zero point).
+    int64_t offset = zp;
+    if (qmin - offset < -128 || qmax - offset > 127) offset = qmax - 127;
+    if (qmin - offset < -128) {
+      return unsupported("int8 QuantLinear on CUDA needs input_qmax - input_qmin <= 255, got [",
+                         qmin, ", ", qmax, "]");
+    }
+    p.zero_point = static_cast<int>(zp);
+    p.qmin = static_cast<int>(qmin);
+    p.qmax = static_cast<int>(qmax);
+    p.offset = static_cast<int>(offset);
+  }
+  VITRT_ASSIGN_OR_RETURN(p.act, linear_activation(at));
+  VITRT_ASSIGN_OR_RETURN(p.act_text, at.get_string("activation", "none"));
+  return p;
+}
+
+Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(QuantParams p, quant_params(init.node.attrs));
+  const Tensor* w = constant_input(init, 1);
+  const Tensor* w_scale = constant_input(init, 2);
+  const Tensor* bias = constant_input(init, 3);
+  const DType w_type = p.format == QuantFormat::kInt8 ? DType::kInt8 : DType::kUInt8;
+  if (w == nullptr || w->rank() != 2 || w->dtype() != w_type) {
+    return unsupported("QuantLinear on CUDA needs W_q (input 1) as a constant 2-D ",
+                       dtype_name(w_type), " tensor [K, N]",
+                       w != nullptr ? str_cat(", got ", w->describe()) : std::string());
+  }
+  p.k = w->dim(0);
+  p.n = w->dim(1);
+  // K to a multiple of 32, the k of one Hopper int8 / FP8 tensor-core instruction (cuBLASLt
+  // asks for 16; zeros cost nothing on the shapes that are not multiples of 32 already).
+  p.k_pad = (p.k + 31) / 32 * 32;
+  p.n_pad = round_up16(p.n);
+  // int8 sums of up to 255 * 128 per term stay within int32 (the reference sums in int64).
+  if (p.format == QuantFormat::kInt8 && p.k_pad * 255 * 128 >= (int64_t(1) << 31)) {
+    return unsupported("int8 QuantLinear on CUDA supports K up to 65792 (int32 accumulators), got ",
+                       p.k);
+  }
+  if (w_scale == nullptr || w_scale->numel() != p.n || w_scale->dtype() != DType::kFloat32) {
+    return unsupported("QuantLinear on CUDA needs w_scale (input 2) as a constant float32 [", p.n,
+                       "]", w_scale != nullptr ? str_cat(", got ", w_scale->describe()) : "");
+  }
+  if (init.node.has_input(3) && (bias == nullptr || bias->numel() != p.n)) {
+    return unsupported("QuantLinear on CUDA needs the bias (input 3) as a constant of ", p.n,
+                       " values");
+  }
+  const float* ws = w_scale->data<float>();
+  p.uniform_w_scale = true;
+  for (int64_t j = 0; j < p.n; ++j) {
+    if (!(ws[j] > 0.0f) || !std::isfinite(ws[j])) {
+      return invalid_model("w_scale[", j, "] is ", ws[j], ", expected a positive finite float");
+    }
+    p.uniform_w_scale = p.uniform_w_scale && ws[j] == ws[0];
+  }
+  p.uniform_scale = p.n > 0 ? p.input_scale * ws[0] : 1.0f;
+  p.has_bias = bias != nullptr;
+  std::vector<GemmTactic> tactics;
+  if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));
+  }
+  const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
+  return std::unique_ptr<CudaKernel>(new QuantLinearKernel(
+      std::move(p), QuantConstants{&init.node, w, w_scale, bias}, id, std::move(tactics)));
+}
+
+}  // namespace
+
+void register_cuda_quant_linear_kernels(CudaKernelRegistry& r) {
+  r.add("vitrt", "QuantLinear", make_quant_linear);
+}
+
+}  // namespace vitrt::cuda

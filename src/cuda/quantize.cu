@@ -1,0 +1,274 @@
+// Device kernels of vitrt.QuantLinear (ops_quant_linear.cc): the activation quantizer that feeds
+// cuBLASLt's int8 / FP8 GEMM, and the epilogue that turns the GEMM's int32 / fp32 accumulators
+// into activations (per-channel dequantize, bias, activation) where cuBLASLt's epilogue cannot.
+//
+// The arithmetic follows the CPU reference (src/cpu/quant_linear.cc) operation for operation, so
+// the quantized operands are bit-identical to it: true division by the scale (not a multiply by
+// its reciprocal, which rounds differently at ties), round half to even, then clamp.
+#include <cuda_fp8.h>
+
+#include <cstdint>
+
+#include "cuda/device_common.cuh"
+
+namespace vitrt::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+struct QuantParams {
+  float scale;       // the per-tensor input scale
+  float zero_point;  // int8 only
+  float qmin, qmax;  // int8 only
+  float offset;      // int8 only: subtracted after the clamp
+};
+
+template <QuantFormat kFormat>
+__device__ __forceinline__ uint8_t quantize_one(float x, const QuantParams& p) {
+  const float v = __fdiv_rn(x, p.scale);
+  if constexpr (kFormat == QuantFormat::kFp8E4M3) {
+    // Round to nearest even, saturating to +-448 (E4M3 has no infinity).
+    return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
+  } else {
+    // rintf rounds half to even; NaN quantizes to the zero point (as the reference). The
+    // result (qmin - offset .. qmax - offset) fits int8 (the caller picks the offset).
+    const float q = isnan(v) ? p.zero_point : fminf(fmaxf(rintf(v) + p.zero_point, p.qmin), p.qmax);
+    return static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q - p.offset)));
+  }
+}
+
+// 16 outputs per thread from 16 consecutive inputs: one 16-byte store and 16 * sizeof(T) / 16
+// 16-byte loads. Used when rows are not padded (k == k_pad, a multiple of 16).
+template <typename T, QuantFormat kFormat>
+__global__ void __launch_bounds__(kThreads)
+    quantize_vec_kernel(const T* __restrict__ x, uint8_t* __restrict__ q, int64_t n_chunks,
+                        QuantParams p) {
+  constexpr int kLoads = 16 * sizeof(T) / 16;
+  constexpr int kPerLoad = 16 / sizeof(T);
+  struct alignas(16) In {
+    T v[kPerLoad];
+  };
+  struct alignas(16) Out {
+    uint8_t v[16];
+  };
+  VITRT_GRID_STRIDE(c, n_chunks) {
+    const In* src = reinterpret_cast<const In*>(x) + c * kLoads;
+    Out o;
+#pragma unroll
+    for (int l = 0; l < kLoads; ++l) {
+      const In in = src[l];
+#pragma unroll
+      for (int e = 0; e < kPerLoad; ++e) {
+        o.v[l * kPerLoad + e] = quantize_one<kFormat>(to_f(in.v[e]), p);
+      }
+    }
+    reinterpret_cast<Out*>(q)[c] = o;
+  }
+}
+
+// Any k: one output byte per thread, the columns k..k_pad-1 of each row written as zero (the
+// GEMM runs over k_pad, and zeros add nothing to the sums).
+template <typename T, QuantFormat kFormat>
+__global__ void quantize_padded_kernel(const T* __restrict__ x, uint8_t* __restrict__ q,
+                                       int64_t rows, int64_t k, int64_t k_pad, QuantParams p) {
+  VITRT_GRID_STRIDE(i, rows * k_pad) {
+    const int64_t r = i / k_pad, j = i - r * k_pad;
+    q[i] = j < k ? quantize_one<kFormat>(to_f(x[r * k + j]), p) : uint8_t{0};
+  }
+}
+
+template <UnaryOp kAct>
+__device__ __forceinline__ float activation(float x) {
+  if constexpr (kAct == UnaryOp::kRelu) return x > 0.0f ? x : 0.0f;
+  if constexpr (kAct == UnaryOp::kGelu) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+  if constexpr (kAct == UnaryOp::kGeluTanh) {
+    return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+  }
+  if constexpr (kAct == UnaryOp::kQuickGelu) return x / (1.0f + expf(-1.702f * x));
+  return x;
+}
+
+// The accumulator as float: int32 plus the column's offset correction (exact integer
+// arithmetic, then one rounding, as the reference converts its exact sum).
+__device__ __forceinline__ float acc_value(int32_t a, int32_t offset) {
+  return static_cast<float>(a + offset);
+}
+__device__ __forceinline__ float acc_value(float a, int32_t) {
+  return a;
+}
+
+// acc * scale + bias rounded step by step as the reference does (nvcc would contract it into
+// one fma, which rounds once).
+__device__ __forceinline__ float dequant(float acc, float scale, float bias) {
+  return __fadd_rn(__fmul_rn(acc, scale), bias);
+}
+
+// y = act(acc * scale[col] + bias[col]), 8 columns per thread: one 16-byte fp16/bf16 store (two
+// for fp32) and two 16-byte accumulator loads. Needs n % 8 == 0 and acc_ld % 8 == 0.
+template <typename T, typename A, UnaryOp kAct, bool kBias, bool kOffset>
+__global__ void __launch_bounds__(kThreads)
+    dequant_vec_kernel(const A* __restrict__ acc, uint32_t acc_ld,
+                       const int32_t* __restrict__ offset, const float* __restrict__ scale,
+                       const float* __restrict__ bias, T* __restrict__ y, uint32_t n,
+                       uint32_t chunks_per_row, uint32_t n_chunks) {
+  struct alignas(16) Acc {
+    A v[8];
+  };
+  struct alignas(16) F8 {
+    float v[8];
+  };
+  struct alignas(16) I8 {
+    int32_t v[8];
+  };
+  struct alignas(16) Out {
+    T v[8];
+  };
+  // 32-bit index math (the launcher keeps n_chunks below 2^31): a 64-bit division per chunk
+  // costs more than the chunk's memory traffic.
+  for (uint32_t c = blockIdx.x * blockDim.x + threadIdx.x; c < n_chunks;
+       c += gridDim.x * blockDim.x) {
+    const uint32_t row32 = c / chunks_per_row;
+    const uint32_t col = (c - row32 * chunks_per_row) * 8;
+    const int64_t row = row32;
+    const Acc a = *reinterpret_cast<const Acc*>(acc + row * acc_ld + col);
+    const F8 s = *reinterpret_cast<const F8*>(scale + col);
+    F8 b = {};
+    if constexpr (kBias) b = *reinterpret_cast<const F8*>(bias + col);
+    I8 off = {};
+    if constexpr (kOffset) off = *reinterpret_cast<const I8*>(offset + col);
+    Out o;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const float v = dequant(acc_value(a.v[e], off.v[e]), s.v[e], b.v[e]);
+      o.v[e] = from_f<T>(activation<kAct>(v));
+    }
+    *reinterpret_cast<Out*>(y + row * n + col) = o;
+  }
+}
+
+template <typename T, typename A, UnaryOp kAct>
+__global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
+                                      const int32_t* __restrict__ offset,
+                                      const float* __restrict__ scale,
+                                      const float* __restrict__ bias, T* __restrict__ y,
+                                      int64_t rows, int64_t n) {
+  VITRT_GRID_STRIDE(i, rows * n) {
+    const int64_t r = i / n, j = i - r * n;
+    const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
+    const float v = dequant(a, scale[j], bias != nullptr ? bias[j] : 0.0f);
+    y[i] = from_f<T>(activation<kAct>(v));
+  }
+}
+
+// Null pointers (absent operands) count as aligned.
+bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+
+template <typename T, typename A, UnaryOp kAct, bool kBias>
+void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
+  const int64_t chunks = d.rows * (d.n / 8);
+  const unsigned grid = grid_for(chunks, kThreads);
+  const uint32_t per_row = static_cast<uint32_t>(d.n / 8);
+  const uint32_t ld = static_cast<uint32_t>(d.acc_ld), n = static_cast<uint32_t>(d.n);
+  if (d.acc_offset != nullptr) {
+    dequant_vec_kernel<T, A, kAct, kBias, true><<<grid, kThreads, 0, stream>>>(
+        acc, ld, d.acc_offset, d.scale, d.bias, y, n, per_row, static_cast<uint32_t>(chunks));
+  } else {
+    dequant_vec_kernel<T, A, kAct, kBias, false><<<grid, kThreads, 0, stream>>>(
+        acc, ld, nullptr, d.scale, d.bias, y, n, per_row, static_cast<uint32_t>(chunks));
+  }
+}
+
+template <typename T, typename A, UnaryOp kAct>
+void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
+  const bool vec = d.n % 8 == 0 && d.acc_ld % 8 == 0 && d.acc_ld < (int64_t(1) << 32) &&
+                   d.rows * (d.n / 8) < (int64_t(1) << 31) && aligned16(acc) &&
+                   aligned16(d.scale) && aligned16(d.bias) && aligned16(d.acc_offset) &&
+                   aligned16(y);
+  if (vec && d.bias != nullptr) {
+    launch_dequant_vec<T, A, kAct, true>(d, acc, y, stream);
+  } else if (vec) {
+    launch_dequant_vec<T, A, kAct, false>(d, acc, y, stream);
+  } else {
+    dequant_scalar_kernel<T, A, kAct><<<grid_for(d.rows * d.n, kThreads), kThreads, 0, stream>>>(
+        acc, d.acc_ld, d.acc_offset, d.scale, d.bias, y, d.rows, d.n);
+  }
+}
+
+template <typename T, typename A>
+cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
+  switch (d.act) {
+    case UnaryOp::kIdentity:
+      launch_dequant<T, A, UnaryOp::kIdentity>(d, acc, y, stream);
+      break;
+    case UnaryOp::kRelu:
+      launch_dequant<T, A, UnaryOp::kRelu>(d, acc, y, stream);
+      break;
+    case UnaryOp::kGelu:
+      launch_dequant<T, A, UnaryOp::kGelu>(d, acc, y, stream);
+      break;
+    case UnaryOp::kGeluTanh:
+      launch_dequant<T, A, UnaryOp::kGeluTanh>(d, acc, y, stream);
+      break;
+    case UnaryOp::kQuickGelu:
+      launch_dequant<T, A, UnaryOp::kQuickGelu>(d, acc, y, stream);
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& a, const void* x, void* q,
+                                 cudaStream_t stream) {
+  if (a.rows == 0 || a.k_pad == 0) return cudaSuccess;
+  if (a.k > a.k_pad) return cudaErrorInvalidValue;
+  const QuantParams p{a.scale, static_cast<float>(a.zero_point), static_cast<float>(a.qmin),
+                      static_cast<float>(a.qmax), static_cast<float>(a.offset)};
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = static_cast<const T*>(x);
+    uint8_t* out = static_cast<uint8_t*>(q);
+    const bool vec = a.k == a.k_pad && a.k % 16 == 0 && aligned16(x) && aligned16(q);
+    const int64_t n_chunks = a.rows * a.k / 16;
+    const unsigned grid_vec = grid_for(n_chunks, kThreads);
+    const unsigned grid = grid_for(a.rows * a.k_pad, kThreads);
+    if (a.format == QuantFormat::kFp8E4M3) {
+      if (vec) {
+        quantize_vec_kernel<T, QuantFormat::kFp8E4M3>
+            <<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks, p);
+      } else {
+        quantize_padded_kernel<T, QuantFormat::kFp8E4M3>
+            <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
+      }
+    } else {
+      if (vec) {
+        quantize_vec_kernel<T, QuantFormat::kInt8>
+            <<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks, p);
+      } else {
+        quantize_padded_kernel<T, QuantFormat::kInt8>
+            <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
+      }
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& d, const void* acc, void* y,
+                                       cudaStream_t stream) {
+  if (d.rows == 0 || d.n == 0) return cudaSuccess;
+  if (d.acc_ld < d.n || d.scale == nullptr) return cudaErrorInvalidValue;
+  if (!d.acc_int32 && d.acc_offset != nullptr) return cudaErrorInvalidValue;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(y);
+    if (d.acc_int32)
+      return dequant_for_act<T, int32_t>(d, static_cast<const int32_t*>(acc), out, stream);
+    return dequant_for_act<T, float>(d, static_cast<const float*>(acc), out, stream);
+  });
+}
+
+}  // namespace vitrt::cuda
