@@ -282,6 +282,7 @@ class CudaExecutionContext final : public ExecutionContext {
     if (last_plan_ == nullptr) {
       return invalid_argument("rerun_on_device needs a successful run() first (its inputs)");
     }
+    VITRT_CUDA_RETURN_IF_ERROR(cudaSetDevice(s_->options.device), "selecting the engine's GPU");
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[1], stream_), "timing event");
     VITRT_RETURN_IF_ERROR(launch_compute(*last_plan_));
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[2], stream_), "timing event");
