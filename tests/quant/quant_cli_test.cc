@@ -35,7 +35,10 @@ bool contains(const std::string& s, const std::string& part) {
 class QuantCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "vitrt_quant_cli";
+    // One folder per test: ctest runs the tests of this fixture in parallel.
+    dir_ = fs::path(::testing::TempDir()) /
+           (std::string("vitrt_quant_cli_") +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "images");
     const fs::path vision = fs::path(VITRT_SOURCE_DIR) / "tests/data/vision";
