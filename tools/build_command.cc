@@ -175,6 +175,11 @@ int build_command(const std::vector<std::string>& words) {
                        "--calib-data and --layer-precision apply to --precision int8 "
                        "or fp8");
   }
+  if (clip_dir && quantized) {
+    return usage_error("build",
+                       "--precision int8/fp8 applies to one ONNX model: build each CLIP tower "
+                       "(vision.onnx, text.onnx) with calibration data of its own input");
+  }
   // A bar redrawn in place on a terminal; one line per run otherwise (logs, CI).
   options.calib_progress = [tty = isatty(fileno(stderr)) != 0](int done, int total) {
     if (tty) {

@@ -8,6 +8,9 @@ subprocess so that its peak resident memory (ru_maxrss) is its own:
 
   vitrt fp32       `vitrt bench` on an fp32 plan
   vitrt bf16       `vitrt bench` on a plan built with --precision bf16 (n/a when refused)
+  vitrt int8       `vitrt bench` on a plan built with --precision int8, calibrated (entropy)
+                   on two batches of 4 of the same random inputs the timings use: the
+                   timing, not the accuracy, is what this row is for
   ORT fp32         ONNX Runtime CPU, ORT_ENABLE_ALL, on the exported model
   ORT transformers the model after onnxruntime.transformers.optimizer (model_type vit/clip),
                    then ORT_ENABLE_ALL
@@ -122,7 +125,7 @@ MODELS = {
                        build_clip_text, text_inputs, "clip", 8, 512),
 }
 
-ENGINES = ["vitrt fp32", "vitrt bf16", "ORT fp32", "ORT transformers", "PyTorch eager"]
+ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "ORT fp32", "ORT transformers", "PyTorch eager"]
 
 
 def export(model, path):
@@ -224,10 +227,22 @@ def last_json(stdout):
     return json.loads(lines[-1])
 
 
-def build_plan(vitrt, onnx_path, plan_path, precision, threads):
+def calibration_folder(model, workdir):
+    """Two calibration runs of 4 items each: one sub-folder per run with NAME.npy per input."""
+    folder = os.path.join(workdir, f"{model.name}.calib")
+    rng = np.random.default_rng(1)
+    for run in range(2):
+        os.makedirs(os.path.join(folder, str(run)), exist_ok=True)
+        for input_name, array in model.inputs(4, rng).items():
+            np.save(os.path.join(folder, str(run), f"{input_name}.npy"), array)
+    return folder
+
+
+def build_plan(vitrt, onnx_path, plan_path, precision, threads, extra_args=()):
     """Returns None on success, else the reason (first line of the builder's message)."""
     code, _, stderr, _ = run_measured(
-        [vitrt, "build", onnx_path, "-o", plan_path, "--precision", precision], threads)
+        [vitrt, "build", onnx_path, "-o", plan_path, "--precision", precision, *extra_args],
+        threads)
     if code == 0:
         return None
     return (stderr.strip().splitlines() or [f"exit {code}"])[-1]
@@ -352,12 +367,16 @@ def main():
                 print(f"{name}: exported {model.description} in "
                       f"{time.perf_counter() - start:.0f} s", flush=True)
             plans = {}
-            for engine, precision in (("vitrt fp32", "fp32"), ("vitrt bf16", "bf16")):
+            for engine, precision in (("vitrt fp32", "fp32"), ("vitrt bf16", "bf16"),
+                                      ("vitrt int8", "int8")):
                 if engine not in engines:
                     continue
                 plan_path = os.path.join(workdir, f"{name}.{precision}.plan")
                 start = time.perf_counter()
-                refused = build_plan(args.vitrt, onnx_path, plan_path, precision, args.threads)
+                extra = (["--calib-data", calibration_folder(model, workdir)]
+                         if precision == "int8" else [])
+                refused = build_plan(args.vitrt, onnx_path, plan_path, precision, args.threads,
+                                     extra)
                 if refused is None:
                     plans[engine] = plan_path
                     print(f"{name}: built {precision} plan in {time.perf_counter() - start:.1f} s",

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "core/float8.h"
 #include "cpu/dnnl_matmul.h"
@@ -38,6 +39,30 @@ inline int32_t quantize_int8(float x, const QuantLinearParams& p) {
   if (q < static_cast<float>(p.qmin)) q = static_cast<float>(p.qmin);
   if (q > static_cast<float>(p.qmax)) q = static_cast<float>(p.qmax);
   return static_cast<int32_t>(q) - p.zero_point;
+}
+
+// quantize_int8 over n values into 8-bit integers (int8_t or uint8_t, whichever holds the
+// range qmin - zp .. qmax - zp), written without branches so that the compiler vectorizes it:
+// clamping rne(q) to [qmin - zp, qmax - zp] equals clamping rne(q) + zp to [qmin, qmax] and
+// subtracting zp (all integers, exact in fp32).
+//
+// Subnormal inputs are replaced by 0 before the division: x86 divides them in microcode, ~20x
+// slower, and GELU outputs are full of them (fc2's input took 11 ms instead of 1 on ViT-B).
+// Exact for any input_scale above 2^-125: then |x / input_scale| < 0.5 rounds to 0 anyway.
+template <typename Int>
+void quantize_int8_rows(const float* x, int64_t n, const QuantLinearParams& p, Int* out) {
+  const float lo = static_cast<float>(p.qmin - p.zero_point);
+  const float hi = static_cast<float>(p.qmax - p.zero_point);
+  const float scale = p.input_scale;
+  const float tiny = scale > 0x1p-125f ? std::numeric_limits<float>::min() : 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = std::fabs(x[i]) < tiny ? 0.0f : x[i];
+    float q = std::nearbyint(v / scale);
+    q = q < lo ? lo : q;
+    q = q > hi ? hi : q;
+    q = q == q ? q : 0.0f;  // NaN
+    out[i] = static_cast<Int>(static_cast<int32_t>(q));
+  }
 }
 
 // fp8: the E4M3 code of x / input_scale (nearest even, saturating at +-448).

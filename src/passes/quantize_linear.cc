@@ -109,9 +109,12 @@ Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptio
       ctx.near_miss(kPass, where, str_cat("stays ", options.float_precision, ": ", reason));
       continue;
     }
+    const bool int8 = choice.precision == "int8";
     const std::string& x_name = graph.values[node.inputs[0]].name;
-    auto threshold = options.input_threshold.find(x_name);
-    if (threshold == options.input_threshold.end()) {
+    const std::map<std::string, float>& thresholds =
+        int8 ? options.int8_threshold : options.fp8_threshold;
+    auto threshold = thresholds.find(x_name);
+    if (threshold == thresholds.end()) {
       return internal_error(where, ": no calibrated threshold for its input '", x_name, "'");
     }
     if (!(threshold->second > 0.0f) || !std::isfinite(threshold->second)) {
@@ -121,7 +124,6 @@ Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptio
                             " on the calibration data"));
       continue;
     }
-    const bool int8 = choice.precision == "int8";
     const float input_scale = threshold->second / (int8 ? 127.0f : kE4M3Max);
     Tensor w_q, w_scale;
     const Tensor& w = graph.values[node.inputs[1]].constant;
@@ -146,7 +148,8 @@ Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptio
     q.attrs.set_string("activation", *act);
     ctx.applied(kPass, str_cat(where, " -> ", choice.precision, " (", choice.reason,
                                "): input amax ", format_scale(threshold->second), " by ",
-                               options.method, ", scale ", format_scale(input_scale),
+                               int8 ? options.int8_method : options.fp8_method, ", scale ",
+                               format_scale(input_scale),
                                int8 ? std::string("; weights per channel")
                                     : str_cat("; weights per tensor, scale ",
                                               format_scale(w_scale.data<float>()[0]))));

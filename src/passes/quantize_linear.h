@@ -17,10 +17,11 @@ struct QuantizeLinearOptions {
   std::string float_precision;  // the plan's float type: fp32 (cpu) or fp16 (cuda)
   bool cpu = true;              // float layers may then compute in bf16 (per rule)
   std::vector<quant::PrecisionRule> rules;
-  // Clipping threshold of each quantized layer's input, by value name (calibration's result);
-  // a layer whose input has none (or 0: all zeros seen) stays float.
-  std::map<std::string, float> input_threshold;
-  std::string method;  // how the thresholds were chosen, for the log
+  // Clipping threshold of each quantized layer's input, by value name (calibration's result),
+  // for each format (a --layer-precision rule may pick the other one); a layer whose input
+  // has none (or 0: all zeros seen) stays float.
+  std::map<std::string, float> int8_threshold, fp8_threshold;
+  std::string int8_method, fp8_method;  // how the thresholds were chosen, for the log
 };
 
 // The inputs (value names) of the vitrt.Linear nodes that `options` quantize: what calibration

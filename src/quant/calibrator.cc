@@ -184,7 +184,15 @@ Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>&
                            load_batch(batches[b], image_input, config));
     Result<std::vector<NamedTensor>> outputs = context->run(inputs);
     if (!outputs.ok()) {
-      return outputs.status().with_context(str_cat("calibration batch ", b + 1));
+      const std::string images =
+          batches[b].images.empty()
+              ? std::string()
+              : str_cat(" (images preprocessed by ",
+                        options.preprocessor_config.empty()
+                            ? "HF ViT's defaults: 224x224; --calib-config sets another size"
+                            : options.preprocessor_config,
+                        ")");
+      return outputs.status().with_context(str_cat("calibration batch ", b + 1, images));
     }
     for (const NamedTensor& out : *outputs) {
       if (out.tensor.dtype() != DType::kFloat32) {

@@ -16,12 +16,26 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
     VITRT_ASSIGN_OR_RETURN(PrecisionRule rule, parse_precision_rule(spec));
     q.rules.push_back(std::move(rule));
   }
-  const std::string method_name = !options.calib_method.empty()
-                                      ? options.calib_method
-                                      : (options.precision == "int8" ? "entropy" : "minmax");
-  VITRT_ASSIGN_OR_RETURN(CalibMethod method, parse_calib_method(method_name));
-  q.method = method == CalibMethod::kPercentile ? str_cat("percentile ", options.calib_percentile)
-                                                : calib_method_name(method);
+  // The method for each format: the one asked for, else entropy (int8) and minmax (fp8); an
+  // fp8 layer of an int8 build (by rule) falls back to minmax where entropy was asked for.
+  CalibMethod int8_method = CalibMethod::kEntropy;
+  CalibMethod fp8_method = CalibMethod::kMinMax;
+  if (!options.calib_method.empty()) {
+    VITRT_ASSIGN_OR_RETURN(CalibMethod asked, parse_calib_method(options.calib_method));
+    if (asked == CalibMethod::kEntropy && options.precision == "fp8") {
+      return invalid_argument(
+          "--calib-method entropy models int8's 128 uniform levels; fp8 takes minmax, "
+          "percentile or mse");
+    }
+    int8_method = asked;
+    if (asked != CalibMethod::kEntropy) fp8_method = asked;
+  }
+  auto describe = [&](CalibMethod m) {
+    return m == CalibMethod::kPercentile ? str_cat("percentile ", options.calib_percentile)
+                                         : std::string(calib_method_name(m));
+  };
+  q.int8_method = describe(int8_method);
+  q.fp8_method = describe(fp8_method);
 
   const std::vector<std::string> to_calibrate = linear_inputs_to_calibrate(graph, q);
   bool already_quantized = false;
@@ -31,12 +45,20 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   auto log = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
+  const bool have_data = !options.calib_data.empty() || !options.calib_cache.empty();
+  if (already_quantized && !have_data) {
+    // A QDQ model (src/passes/import_qdq.cc made its QuantLinear nodes) carries its own
+    // scales: without calibration data the layers it left float stay float.
+    log("quantization: the graph is already quantized (QDQ): its layers keep their scales; "
+        "the other linear layers stay float (--calib-data quantizes them too)");
+    return Status::ok_status();
+  }
   if (!to_calibrate.empty()) {
-    if (options.calib_data.empty() && options.calib_cache.empty()) {
-      return invalid_argument(
-          "--precision ", options.precision, " needs --calib-data DIR: images or .npy inputs to ",
-          "measure the activation ranges of the ", to_calibrate.size(), " layer inputs to quantize",
-          already_quantized ? " (the graph's QDQ layers need none)" : "");
+    if (!have_data) {
+      return invalid_argument("--precision ", options.precision,
+                              " needs --calib-data DIR: images or .npy inputs to measure the "
+                              "activation ranges of the ",
+                              to_calibrate.size(), " layer inputs to quantize");
     }
     CalibrationOptions c;
     c.data_dir = options.calib_data;
@@ -48,15 +70,13 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
     c.log = options.log;
     VITRT_ASSIGN_OR_RETURN(Histograms histograms, calibrate(graph, to_calibrate, c));
     for (const std::string& name : to_calibrate) {
+      const AbsHistogram& h = histograms.at(name);
       VITRT_ASSIGN_OR_RETURN(
-          float threshold,
-          select_threshold(histograms.at(name), method,
-                           options.precision == "int8" ? QuantGrid::kInt8 : QuantGrid::kFp8,
-                           options.calib_percentile));
-      q.input_threshold[name] = threshold;
+          q.int8_threshold[name],
+          select_threshold(h, int8_method, QuantGrid::kInt8, options.calib_percentile));
+      VITRT_ASSIGN_OR_RETURN(q.fp8_threshold[name], select_threshold(h, fp8_method, QuantGrid::kFp8,
+                                                                     options.calib_percentile));
     }
-  } else if (already_quantized) {
-    log("quantization: the graph is already quantized (QDQ); no calibration");
   }
 
   PassContext ctx(options.verbose, options.log);

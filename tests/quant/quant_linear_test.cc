@@ -8,6 +8,7 @@
 #include <functional>
 #include <numbers>
 #include <random>
+#include <tuple>
 
 #include "core/half.h"
 #include "cpu/quant_linear.h"
@@ -240,6 +241,36 @@ TEST(QuantLinear, KernelMatchesTheReferenceLoops) {
         // which oneDNN may fuse into one FMA).
         const double tol = std::string(act) == "gelu" ? 1e-6 : 2.4e-7;
         EXPECT_TRUE(testing::tensors_close_to_scale((*got)[0], want, tol));
+      }
+    }
+  }
+}
+
+// The vectorized row quantizer of the fast path against the scalar one of the reference,
+// on ties, clamping, infinities and NaN, for signed and unsigned storage.
+TEST(QuantLinear, RowQuantizerMatchesTheScalarOne) {
+  std::vector<float> x = {0.0f,     -0.0f,     0.5f,   1.5f,     2.5f,   -0.5f,
+                          -1.5f,    126.5f,    127.5f, -127.5f,  1e9f,   -1e9f,
+                          INFINITY, -INFINITY, NAN,    3.49999f, 200.0f, -200.0f};
+  for (int i = 0; i < 100; ++i) x.push_back(static_cast<float>(i) * 2.7f - 130.0f);
+  for (auto [zp, qmin, qmax] : {std::tuple{0, -127, 127}, std::tuple{-3, -128, 127},
+                                std::tuple{128, 0, 255}, std::tuple{0, 0, 255}}) {
+    QuantLinearParams p;
+    p.input_scale = 1.0f;
+    p.zero_point = zp;
+    p.qmin = qmin;
+    p.qmax = qmax;
+    std::vector<int8_t> s8(x.size());
+    std::vector<uint8_t> u8(x.size());
+    quantize_int8_rows(x.data(), static_cast<int64_t>(x.size()), p, s8.data());
+    quantize_int8_rows(x.data(), static_cast<int64_t>(x.size()), p, u8.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const int32_t want = quantize_int8(x[i], p);
+      if (want >= -128 && want <= 127) {
+        EXPECT_EQ(s8[i], want) << x[i] << " zp " << zp;
+      }
+      if (want >= 0 && want <= 255) {
+        EXPECT_EQ(u8[i], want) << x[i] << " zp " << zp;
       }
     }
   }

@@ -2,6 +2,7 @@
 // --layer-precision rules, preconditions), and that the quantized graph computes what the fp32
 // graph does up to quantization error.
 #include "passes/quantize_linear.h"
+#include "quant/quantize_build.h"
 
 #include <gtest/gtest.h>
 
@@ -52,7 +53,8 @@ QuantizeLinearOptions options_for(const Graph& graph, const Tensor& x, const std
   QuantizeLinearOptions o;
   o.format = format;
   o.float_precision = "fp32";
-  o.method = "minmax";
+  o.int8_method = "minmax";
+  o.fp8_method = "minmax";
   Graph probe = graph;
   probe.outputs.clear();
   std::vector<std::string> names;
@@ -68,7 +70,8 @@ QuantizeLinearOptions options_for(const Graph& graph, const Tensor& x, const std
     float amax = 0;
     const Tensor& t = (*outs)[i];
     for (int64_t j = 0; j < t.numel(); ++j) amax = std::max(amax, std::fabs(t.data<float>()[j]));
-    o.input_threshold[names[i]] = amax;
+    o.int8_threshold[names[i]] = amax;
+    o.fp8_threshold[names[i]] = amax;
   }
   return o;
 }
@@ -172,7 +175,7 @@ TEST(QuantizeLinear, DoesNotFireWithoutARangeOrConstantFp32Weights) {
   build(m);
   QuantizeLinearOptions o = options_for(m.g.graph(), m.x, "int8");
   Graph g = m.g.graph();
-  o.input_threshold[g.values[g.nodes[0].inputs[0]].name] = 0.0f;
+  o.int8_threshold[g.values[g.nodes[0].inputs[0]].name] = 0.0f;
   g.nodes[1].attrs.set_string("compute_precision", "bf16");
   PassRun r = run_quantize(g, o);
   ASSERT_TRUE(r.status.ok());
@@ -194,6 +197,32 @@ TEST(QuantizeLinear, DoesNotFireWithoutARangeOrConstantFp32Weights) {
   ASSERT_TRUE(rd.status.ok());
   EXPECT_EQ(op_of(dyn.graph(), "runtime_weights"), "Linear");
   EXPECT_TRUE(rd.logged("not a constant float32 matrix"));
+}
+
+// The hook for QDQ models: a graph that already holds QuantLinear nodes (import_qdq) builds
+// without calibration data, its other linear layers staying float; a float graph does not.
+TEST(QuantizeLinear, AlreadyQuantizedGraphNeedsNoCalibration) {
+  Model m;
+  build(m);
+  Graph g = m.g.graph();
+  QuantizeLinearOptions o = options_for(g, m.x, "int8");
+  o.rules = {{"*fc2", "fp32"}, {"classifier*", "fp32"}};
+  ASSERT_TRUE(run_quantize(g, o).status.ok());  // fc1 quantized, as an importer would
+  ASSERT_EQ(op_of(g, "blocks.0/mlp/fc1"), "QuantLinear");
+  BuildOptions options;
+  options.precision = "int8";
+  std::vector<std::string> log;
+  options.log = [&log](const std::string& line) { log.push_back(line); };
+  Status s = quant::quantize_for_build(g, options);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(op_of(g, "blocks.0/mlp/fc2"), "Linear");
+  ASSERT_FALSE(log.empty());
+  EXPECT_NE(log.back().find("already quantized"), std::string::npos) << log.back();
+
+  Graph plain = m.g.graph();
+  s = quant::quantize_for_build(plain, options);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("needs --calib-data"), std::string::npos) << s.message();
 }
 
 TEST(QuantizeLinear, PrecisionRuleSyntax) {

@@ -23,9 +23,10 @@ fs::path golden(const std::string& name) {
   return fs::path(VITRT_SOURCE_DIR) / "tests" / "golden" / name;
 }
 
-// One calibration sample folder per fixture case, holding NAME.npy per input.
-std::string calibration_dir(const std::string& fixture) {
-  const fs::path dir = fs::path(::testing::TempDir()) / ("calib_" + fixture);
+// One calibration sample folder per fixture case, holding NAME.npy per input; `tag` keeps the
+// folders of tests that ctest runs in parallel apart.
+std::string calibration_dir(const std::string& fixture, const std::string& tag) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("calib_" + fixture + "_" + tag);
   fs::remove_all(dir);
   for (const char* c : {"case0", "case1"}) {
     fs::create_directories(dir / c);
@@ -42,7 +43,7 @@ void check_quantized_build(const std::string& fixture, const std::string& precis
   SCOPED_TRACE(fixture + " " + precision + " " + method);
   BuildOptions options;
   options.precision = precision;
-  options.calib_data = calibration_dir(fixture);
+  options.calib_data = calibration_dir(fixture, precision);
   options.calib_method = method;
   std::vector<std::string> log;
   options.log = [&log](const std::string& line) { log.push_back(line); };
