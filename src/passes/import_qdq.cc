@@ -14,9 +14,13 @@
 // constant or a DequantizeLinear of int32 (quantize_static's bias): folded to float as that
 // DequantizeLinear computes it.
 //
+// Weights may also be float constants quantized in the graph (DQ(Q(W)), fake-quant exports):
+// their int8 values are computed here as that QuantizeLinear computes them.
+//
 // It runs before fold_constants, which would otherwise fold the weights' DequantizeLinear into
 // float weights. Q/DQ pairs it does not fold stay and run as float ops (src/cpu/qdq.cc); the
 // pair left without readers is dropped by eliminate_dead_nodes.
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -117,6 +121,49 @@ std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, s
   return a;
 }
 
+// Float weights quantized in the graph, DequantizeLinear(QuantizeLinear(W float constant)), as
+// fake-quant exports (ModelOpt) write them: the int8 values that QuantizeLinear computes, when
+// both nodes use the same constant scale, axis and zero point. nullopt otherwise.
+std::optional<Tensor> quantize_float_weights(const Graph& graph, const Node& dq) {
+  const Node* q = producer_if(graph, dq.inputs[0], "QuantizeLinear");
+  if (q == nullptr) return std::nullopt;
+  const Tensor* w = constant_input(graph, *q, 0);
+  const Tensor* q_scale = constant_input(graph, *q, 1);
+  const Tensor* dq_scale = constant_input(graph, dq, 1);
+  if (w == nullptr || w->dtype() != DType::kFloat32 || w->rank() != 2 || q_scale == nullptr ||
+      dq_scale == nullptr || q_scale->dtype() != DType::kFloat32 ||
+      dq_scale->dtype() != DType::kFloat32 || q_scale->numel() != dq_scale->numel() ||
+      graph.values[q->outputs[0]].dtype != DType::kInt8) {
+    return std::nullopt;
+  }
+  for (int64_t i = 0; i < q_scale->numel(); ++i) {
+    if (q_scale->data<float>()[i] != dq_scale->data<float>()[i]) return std::nullopt;
+  }
+  const std::optional<int64_t> axis = qdq_axis(*q, 2);
+  if (q_scale->numel() != 1 &&
+      (!axis || axis != qdq_axis(dq, 2) || q_scale->numel() != w->dim(static_cast<int>(*axis)))) {
+    return std::nullopt;
+  }
+  for (const Node* node : {q, &dq}) {
+    if (!node->has_input(2)) continue;
+    const Tensor* zp = constant_input(graph, *node, 2);
+    if (zp == nullptr) return std::nullopt;
+    for (int64_t i = 0; i < zp->numel(); ++i) {
+      if (zp->element_as_int64(i) != 0) return std::nullopt;
+    }
+  }
+  // QuantizeLinear's arithmetic (src/cpu/qdq.cc): round half to even of w / scale, saturated.
+  Tensor out = Tensor::empty(DType::kInt8, w->shape());
+  const int64_t cols = w->dim(1);
+  for (int64_t i = 0; i < w->numel(); ++i) {
+    const int64_t c = q_scale->numel() == 1 ? 0 : (*axis == 0 ? i / cols : i % cols);
+    float v = std::nearbyint(w->data<float>()[i] / q_scale->data<float>()[c]);
+    v = std::isnan(v) ? 0.0f : std::min(127.0f, std::max(-128.0f, v));
+    out.data<int8_t>()[i] = static_cast<int8_t>(v);
+  }
+  return out;
+}
+
 struct WeightQuant {
   Tensor w_q;      // int8 [K, N]
   Tensor w_scale;  // float32 [N]
@@ -131,7 +178,8 @@ std::optional<WeightQuant> match_weight(const Graph& graph, ValueId v, bool tran
     *why = str_cat("the weight '", graph.values[v].name, "' is not a DequantizeLinear output");
     return std::nullopt;
   }
-  const Tensor* w = constant_input(graph, *dq, 0);
+  const std::optional<Tensor> from_float = quantize_float_weights(graph, *dq);
+  const Tensor* w = from_float ? &*from_float : constant_input(graph, *dq, 0);
   const Tensor* scale = constant_input(graph, *dq, 1);
   if (w == nullptr || scale == nullptr || w->rank() != 2) {
     *why = str_cat(dq->describe(),

@@ -155,6 +155,31 @@ TEST(ImportQdq, KeepsAnAddThatIsNoBias) {
       1e-5);
 }
 
+// Fake-quant exports (ModelOpt) quantize float weights in the graph: DQ(Q(W)). The pass computes
+// the int8 weights as QuantizeLinear would, so the numbers stay those of the QDQ graph.
+TEST(ImportQdq, QuantizesFloatWeightsLikeQuantizeLinear) {
+  TestGraph g;
+  const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), Dim(8)});
+  const ValueId q =
+      g.op("QuantizeLinear", {x, g.constant("s", scalar(0.02f)), g.constant("zp", int8_scalar(0))});
+  const ValueId a = g.op("DequantizeLinear",
+                         {q, g.constant("s2", scalar(0.02f)), g.constant("zp2", int8_scalar(0))});
+  const Tensor w_scale = Tensor::from_float({0.004f, 0.003f, 0.002f, 0.005f, 0.001f});
+  const Tensor zero = make<int8_t>(DType::kInt8, {5}, std::vector<int8_t>(5, 0));
+  const ValueId w_float = g.constant("w", random_tensor(DType::kFloat32, {8, 5}, 9, -0.3, 0.3));
+  const ValueId wq =
+      g.op("QuantizeLinear", {w_float, g.constant("ws", w_scale), g.constant("wzp", zero)});
+  const ValueId w =
+      g.op("DequantizeLinear", {wq, g.constant("ws2", w_scale), g.constant("wzp2", zero)});
+  g.output(g.op("MatMul", {a, w}));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), import_qdq);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "QuantLinear"), 1);
+  testing::expect_outputs_close(g.graph(), after,
+                                {random_tensor(DType::kFloat32, {3, 8}, 5, -2, 2)}, 1e-5);
+}
+
 // ONNX Runtime's quantize_static output, through the whole optimizer: every MatMul/Gemm
 // becomes QuantLinear and the outputs match ONNX Runtime's (graph optimizations off, so its
 // Q/DQ are the float math QuantLinear's integers reproduce).
