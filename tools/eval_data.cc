@@ -82,8 +82,60 @@ std::string input_names(const std::vector<TensorInfo>& inputs) {
   return names;
 }
 
+// Joins tensors along axis 0 (the items); `names` name each part in errors.
+Result<Tensor> concat_items(const std::vector<Tensor>& parts,
+                            const std::vector<std::string>& names) {
+  if (parts.size() == 1) return parts[0];
+  std::vector<int64_t> shape = parts[0].shape();
+  shape[0] = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const Tensor& t = parts[i];
+    const bool same_item =
+        t.dtype() == parts[0].dtype() && t.rank() == parts[0].rank() &&
+        std::equal(t.shape().begin() + 1, t.shape().end(), parts[0].shape().begin() + 1);
+    if (!same_item) {
+      return invalid_argument(names[i], " holds ", t.describe(), " but ", names[0], " holds ",
+                              parts[0].describe(), ": items must have one shape and type");
+    }
+    shape[0] += t.dim(0);
+  }
+  Tensor out = Tensor::empty(parts[0].dtype(), shape);
+  size_t offset = 0;
+  for (const Tensor& t : parts) {
+    std::memcpy(static_cast<uint8_t*>(out.raw_data()) + offset, t.raw_data(), t.nbytes());
+    offset += t.nbytes();
+  }
+  return out;
+}
+
 Result<EvalData> read_npy_inputs(const std::string& dir, const std::vector<TensorInfo>& inputs,
                                  const std::vector<fs::path>& npy_files) {
+  // A single-input model also takes a folder of .npy batches of any names (quant_core's
+  // --calib-data layout): read in name order and joined.
+  if (inputs.size() == 1 &&
+      std::none_of(npy_files.begin(), npy_files.end(),
+                   [&](const fs::path& p) { return p.stem().string() == inputs[0].name; })) {
+    std::vector<Tensor> parts;
+    std::vector<std::string> names;
+    for (const fs::path& p : npy_files) {
+      names.push_back(str_cat("'", p.string(), "' (input '", inputs[0].name, "')"));
+      VITRT_ASSIGN_OR_RETURN(Tensor t, read_npy(p.string()));
+      if (t.rank() == 0)
+        return invalid_argument(names.back(), " is a scalar; expected [items, ...]");
+      parts.push_back(std::move(t));
+    }
+    VITRT_ASSIGN_OR_RETURN(Tensor joined, concat_items(parts, names));
+    EvalData data;
+    if (!inputs[0].dims.empty() && static_cast<size_t>(joined.rank()) != inputs[0].dims.size()) {
+      return invalid_argument(names[0], " has shape ", shape_to_string(parts[0].shape()),
+                              " but the input has ", inputs[0].dims.size(), " dims [items, ...]");
+    }
+    VITRT_ASSIGN_OR_RETURN(joined, convert_to(joined, inputs[0].dtype, names[0]));
+    data.items = joined.dim(0);
+    data.inputs.push_back({inputs[0].name, std::move(joined)});
+    data.description = str_cat(data.items, " items from ", npy_files.size(), " .npy files");
+    return data;
+  }
   std::map<std::string, fs::path> by_stem;
   for (const fs::path& p : npy_files) by_stem[p.stem().string()] = p;
   std::vector<fs::path> chosen;
@@ -95,20 +147,15 @@ Result<EvalData> read_npy_inputs(const std::string& dir, const std::vector<Tenso
     }
   }
   if (chosen.size() != inputs.size()) {
-    if (inputs.size() == 1 && npy_files.size() == 1) {
-      chosen = npy_files;
-      by_stem.clear();
-    } else {
-      std::string missing;
-      for (const TensorInfo& in : inputs) {
-        if (!fs::exists(fs::path(dir) / (in.name + ".npy"))) {
-          missing += (missing.empty() ? "'" : ", '") + in.name + ".npy'";
-        }
+    std::string missing;
+    for (const TensorInfo& in : inputs) {
+      if (!fs::exists(fs::path(dir) / (in.name + ".npy"))) {
+        missing += (missing.empty() ? "'" : ", '") + in.name + ".npy'";
       }
-      return invalid_argument("data folder '", dir, "' lacks ", missing,
-                              ": it needs one NAME.npy per model input (the inputs are ",
-                              input_names(inputs), ")");
     }
+    return invalid_argument("data folder '", dir, "' lacks ", missing,
+                            ": it needs one NAME.npy per model input (the inputs are ",
+                            input_names(inputs), ")");
   }
   if (!by_stem.empty()) {
     return invalid_argument("data folder '", dir, "' holds '", by_stem.begin()->second.string(),
@@ -137,6 +184,36 @@ Result<EvalData> read_npy_inputs(const std::string& dir, const std::vector<Tenso
   return data;
 }
 
+// Sub-folders of NAME.npy per input (quant_core's --calib-data layout for multi-input models),
+// in name order, joined along the items.
+Result<EvalData> read_npy_folders(const std::vector<TensorInfo>& inputs,
+                                  std::vector<fs::path> folders) {
+  std::sort(folders.begin(), folders.end());
+  std::vector<std::vector<Tensor>> parts(inputs.size());
+  std::vector<std::string> names;
+  for (const fs::path& folder : folders) {
+    std::error_code ec;
+    std::vector<fs::path> npy_files;
+    for (const fs::directory_entry& e : fs::directory_iterator(folder, ec)) {
+      if (e.is_regular_file() && lower(e.path().extension().string()) == ".npy") {
+        npy_files.push_back(e.path());
+      }
+    }
+    std::sort(npy_files.begin(), npy_files.end());
+    VITRT_ASSIGN_OR_RETURN(EvalData one, read_npy_inputs(folder.string(), inputs, npy_files));
+    for (size_t i = 0; i < inputs.size(); ++i) parts[i].push_back(std::move(one.inputs[i].tensor));
+    names.push_back(str_cat("folder '", folder.string(), "'"));
+  }
+  EvalData data;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    VITRT_ASSIGN_OR_RETURN(Tensor joined, concat_items(parts[i], names));
+    data.items = joined.dim(0);
+    data.inputs.push_back({inputs[i].name, std::move(joined)});
+  }
+  data.description = str_cat(data.items, " items from .npy in ", folders.size(), " folders");
+  return data;
+}
+
 }  // namespace
 
 vision::PreprocessorConfig vit_default_preprocessor_config() {
@@ -154,8 +231,9 @@ Result<EvalData> read_eval_data(const std::string& dir, const std::vector<Tensor
                                 const vision::PreprocessorConfig& config) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return not_found("data folder '", dir, "' is not a folder");
-  std::vector<fs::path> npy_files, images;
+  std::vector<fs::path> npy_files, images, folders;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_directory()) folders.push_back(e.path());
     if (!e.is_regular_file()) continue;
     if (lower(e.path().extension().string()) == ".npy") npy_files.push_back(e.path());
     if (is_image_file(e.path())) images.push_back(e.path());
@@ -168,6 +246,7 @@ Result<EvalData> read_eval_data(const std::string& dir, const std::vector<Tensor
                             "' holds both .npy files and images; keep one kind per folder");
   }
   if (!npy_files.empty()) return read_npy_inputs(dir, inputs, npy_files);
+  if (images.empty() && !folders.empty()) return read_npy_folders(inputs, folders);
   if (images.empty()) {
     return invalid_argument("data folder '", dir,
                             "' holds no .npy files and no images (.jpg .jpeg .png .webp)");

@@ -1,8 +1,9 @@
 // The data set `vitrt eval` runs a model over: a folder of .npy inputs or of images, and
 // optional integer labels.
 //
-// NOTE: quant_core's calibration (src/quant/) reads a data folder too; when its reader lands,
-// this one should become that one (the same folder must work for --calib-data and eval).
+// NOTE: quant_core's calibration (src/quant/calibrator.cc) reads --calib-data folders with its
+// own reader; this one accepts the same layouts (plus stacked NAME.npy). The two should become
+// one reader.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,9 @@ vision::PreprocessorConfig vit_default_preprocessor_config();
 
 // Reads `dir` for a model with `inputs`:
 //  - NAME.npy for every model input NAME (each [items, ...], the same number of items in all;
-//    a model with a single input also takes a folder holding a single .npy of any name), or
+//    a model with a single input also takes .npy files of any names, joined in name order), or
+//  - sub-folders (name order) each holding NAME.npy for every input, joined along the items,
+//    as `vitrt build --calib-data` reads them, or
 //  - image files (.jpg .jpeg .png .webp, sorted by name) for a model with one float input of
 //    rank 4, preprocessed with `config` into [items, 3, H, W].
 // .npy float data is converted to the input's float type and integer data to its integer type.

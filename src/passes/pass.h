@@ -70,6 +70,9 @@ const std::vector<Pass>& default_passes();
 Status optimize_graph(Graph& graph, PassContext& ctx);
 
 // ---- the passes, one per file -------------------------------------------------------------
+// Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
+// the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
+Status import_qdq(Graph& graph, PassContext& ctx);
 // Clean-up (src/passes/{remove_identity,fold_constants,...}.cc)
 Status remove_identity(Graph& graph, PassContext& ctx);  // Identity, Dropout
 Status fold_constants(Graph& graph, PassContext& ctx);   // incl. shape arithmetic

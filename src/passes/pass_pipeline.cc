@@ -35,6 +35,7 @@ namespace {
 // nothing changes.
 const std::vector<Pass>& cleanup_passes() {
   static const std::vector<Pass> passes = {
+      {"import_qdq", import_qdq},
       {"remove_identity", remove_identity},
       {"fold_constants", fold_constants},
       {"eliminate_dead_nodes", eliminate_dead_nodes},

@@ -138,6 +138,32 @@ TEST_F(EvalCommandTest, NpyDataGivesTheSameFigures) {
               1e-9);
 }
 
+// vitrt build --calib-data's layouts: .npy batches of any names, and sub-folders of NAME.npy.
+TEST_F(EvalCommandTest, CalibrationFolderLayouts) {
+  const std::string batches = scratch("batches"), folders = scratch("folders");
+  fs::create_directories(batches);
+  fs::create_directories(folders + "/a");
+  fs::create_directories(folders + "/b");
+  CommandResult r = vitrt("clip preprocess '" + fixture("images") + "'/*.png --config '" +
+                          fixture("preprocessor_config.json") + "' -o '" + batches + "/x0.npy'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  fs::copy_file(batches + "/x0.npy", batches + "/x1.npy");
+  fs::copy_file(batches + "/x0.npy", folders + "/a/pixel_values.npy");
+  fs::copy_file(batches + "/x0.npy", folders + "/b/pixel_values.npy");
+  for (const std::string& data : {batches, folders}) {
+    r = vitrt("eval '" + plan("fp32") + "' --reference '" + fixture("model.onnx") + "' --data '" +
+              data + "' --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(last_line_json(r.out)["items"], 720) << data;
+  }
+  // A batch of another item shape is named.
+  fs::copy_file(fixture("labels.npy"), batches + "/x2.npy");
+  r = vitrt("eval '" + plan("fp32") + "' --reference '" + fixture("model.onnx") + "' --data '" +
+            batches + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "x2.npy' (input 'pixel_values') holds int64[360]")) << r.err;
+}
+
 TEST_F(EvalCommandTest, TextLabelsFile) {
   std::ofstream(scratch("three.txt")) << "1 2\n3\n";
   CommandResult r = vitrt(eval_images(plan("fp32"), "--labels '" + scratch("three.txt") + "'"));

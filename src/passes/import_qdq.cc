@@ -1,0 +1,392 @@
+// Optimizer pass import_qdq: MatMul / Gemm between QDQ pairs, as quantization tools write them
+// (ONNX Runtime's quantize_static in QDQ format, NVIDIA ModelOpt), becomes vitrt.QuantLinear:
+//
+//   x -> QuantizeLinear(s, zp) -> DequantizeLinear(s, zp)   (input A)
+//   W_q (int8 constant) -> DequantizeLinear(w_s, 0, axis)   (input B)
+//   MatMul(A, B) -> [Add(bias)]   or   Gemm(A, B, C = bias) with transB 0 or 1
+//   -> QuantLinear(x, W_q [K, N], w_s [N], bias) format int8, input_scale s,
+//      input_zero_point zp, input_qmin/qmax the range of zp's type (int8 -128..127, uint8
+//      0..255, so asymmetric uint8 activations are carried exactly)
+//
+// QuantLinear quantizes x itself with the same scale, zero point and range, so its integer
+// operands equal the QDQ graph's; only the float rounding of the product differs (exact
+// integer sums scaled once vs float products of dequantized values). The bias may be a float
+// constant or a DequantizeLinear of int32 (quantize_static's bias): folded to float as that
+// DequantizeLinear computes it.
+//
+// Weights may also be float constants quantized in the graph (DQ(Q(W)), fake-quant exports):
+// their int8 values are computed here as that QuantizeLinear computes them.
+//
+// It runs before fold_constants, which would otherwise fold the weights' DequantizeLinear into
+// float weights. Q/DQ pairs it does not fold stay and run as float ops (src/cpu/qdq.cc); the
+// pair left without readers is dropped by eliminate_dead_nodes.
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "passes/graph_rewrite.h"
+#include "passes/pass.h"
+
+namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "import_qdq";
+
+// A per-tensor quantization of an activation: DequantizeLinear(QuantizeLinear(x)).
+struct ActivationQuant {
+  ValueId x = kNoValue;
+  float scale = 0.0f;
+  int64_t zero_point = 0;
+  int64_t qmin = 0;
+  int64_t qmax = 0;
+};
+
+// The node's constant input i as a tensor, or nullptr (omitted or computed).
+const Tensor* constant_input(const Graph& graph, const Node& node, int i) {
+  if (!node.has_input(i)) return nullptr;
+  const Value& v = graph.values[node.inputs[i]];
+  return v.is_constant() ? &v.constant : nullptr;
+}
+
+// The attribute axis of a Q/DQ node (default 1), normalised against `rank`.
+std::optional<int64_t> qdq_axis(const Node& node, int64_t rank) {
+  Result<int64_t> axis = node.attrs.get_int("axis", 1);
+  if (!axis.ok()) return std::nullopt;
+  const int64_t a = *axis < 0 ? *axis + rank : *axis;
+  if (a < 0 || a >= rank) return std::nullopt;
+  return a;
+}
+
+// `v` as DQ(Q(x)) with one scale and zero point; nullopt with `why` set when it is not.
+std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, std::string* why) {
+  const Node* dq = producer_if(graph, v, "DequantizeLinear");
+  if (dq == nullptr) {
+    *why = str_cat("the activation '", graph.values[v].name,
+                   "' is not quantized (weight-only quantization runs as DequantizeLinear + ",
+                   "float product)");
+    return std::nullopt;
+  }
+  const Node* q = producer_if(graph, dq->inputs[0], "QuantizeLinear");
+  if (q == nullptr) {
+    *why = str_cat(dq->describe(), " does not read a QuantizeLinear");
+    return std::nullopt;
+  }
+  const Tensor* q_scale = constant_input(graph, *q, 1);
+  const Tensor* dq_scale = constant_input(graph, *dq, 1);
+  if (q_scale == nullptr || dq_scale == nullptr || q_scale->numel() != 1 ||
+      dq_scale->numel() != 1 || q_scale->dtype() != DType::kFloat32 ||
+      dq_scale->dtype() != DType::kFloat32) {
+    *why =
+        str_cat(q->describe(), ": the activation scale is not one constant float32 (per-tensor)");
+    return std::nullopt;
+  }
+  if (q_scale->data<float>()[0] != dq_scale->data<float>()[0]) {
+    *why = str_cat(q->describe(), " and ", dq->describe(), " use different scales");
+    return std::nullopt;
+  }
+  const DType qtype = graph.values[q->outputs[0]].dtype;
+  if (qtype != DType::kInt8 && qtype != DType::kUInt8) {
+    *why = str_cat(q->describe(), " quantizes to ", dtype_name(qtype),
+                   "; QuantLinear takes int8 or uint8 activations");
+    return std::nullopt;
+  }
+  const Tensor* q_zp = constant_input(graph, *q, 2);
+  const Tensor* dq_zp = constant_input(graph, *dq, 2);
+  if ((q->has_input(2) && q_zp == nullptr) || (dq->has_input(2) && dq_zp == nullptr)) {
+    *why = str_cat(q->describe(), ": the zero point is not a constant");
+    return std::nullopt;
+  }
+  const int64_t zp = q_zp ? q_zp->element_as_int64(0) : 0;
+  const int64_t dq_zp_value = dq_zp ? dq_zp->element_as_int64(0) : 0;
+  if (zp != dq_zp_value || (dq_zp && dq_zp->dtype() != qtype)) {
+    *why = str_cat(q->describe(), " and ", dq->describe(), " use different zero points");
+    return std::nullopt;
+  }
+  const float scale = q_scale->data<float>()[0];
+  if (!(scale > 0.0f) || !std::isfinite(scale)) {
+    *why = str_cat(q->describe(), ": scale ", scale, " is not a finite float > 0");
+    return std::nullopt;
+  }
+  const Value& x = graph.values[q->inputs[0]];
+  if (x.dtype != DType::kFloat32) {
+    *why = str_cat(q->describe(), ": input '", x.name, "' is not float32");
+    return std::nullopt;
+  }
+  ActivationQuant a;
+  a.x = q->inputs[0];
+  a.scale = scale;
+  a.zero_point = zp;
+  a.qmin = qtype == DType::kInt8 ? -128 : 0;
+  a.qmax = qtype == DType::kInt8 ? 127 : 255;
+  return a;
+}
+
+// Float weights quantized in the graph, DequantizeLinear(QuantizeLinear(W float constant)), as
+// fake-quant exports (ModelOpt) write them: the int8 values that QuantizeLinear computes, when
+// both nodes use the same constant scale, axis and zero point. nullopt otherwise.
+std::optional<Tensor> quantize_float_weights(const Graph& graph, const Node& dq) {
+  const Node* q = producer_if(graph, dq.inputs[0], "QuantizeLinear");
+  if (q == nullptr) return std::nullopt;
+  const Tensor* w = constant_input(graph, *q, 0);
+  const Tensor* q_scale = constant_input(graph, *q, 1);
+  const Tensor* dq_scale = constant_input(graph, dq, 1);
+  if (w == nullptr || w->dtype() != DType::kFloat32 || w->rank() != 2 || q_scale == nullptr ||
+      dq_scale == nullptr || q_scale->dtype() != DType::kFloat32 ||
+      dq_scale->dtype() != DType::kFloat32 || q_scale->numel() != dq_scale->numel() ||
+      graph.values[q->outputs[0]].dtype != DType::kInt8) {
+    return std::nullopt;
+  }
+  for (int64_t i = 0; i < q_scale->numel(); ++i) {
+    if (q_scale->data<float>()[i] != dq_scale->data<float>()[i]) return std::nullopt;
+  }
+  const std::optional<int64_t> axis = qdq_axis(*q, 2);
+  if (q_scale->numel() != 1 &&
+      (!axis || axis != qdq_axis(dq, 2) || q_scale->numel() != w->dim(static_cast<int>(*axis)))) {
+    return std::nullopt;
+  }
+  for (const Node* node : {q, &dq}) {
+    if (!node->has_input(2)) continue;
+    const Tensor* zp = constant_input(graph, *node, 2);
+    if (zp == nullptr) return std::nullopt;
+    for (int64_t i = 0; i < zp->numel(); ++i) {
+      if (zp->element_as_int64(i) != 0) return std::nullopt;
+    }
+  }
+  // QuantizeLinear's arithmetic (src/cpu/qdq.cc): round half to even of w / scale, saturated.
+  Tensor out = Tensor::empty(DType::kInt8, w->shape());
+  const int64_t cols = w->dim(1);
+  for (int64_t i = 0; i < w->numel(); ++i) {
+    const int64_t c = q_scale->numel() == 1 ? 0 : (*axis == 0 ? i / cols : i % cols);
+    float v = std::nearbyint(w->data<float>()[i] / q_scale->data<float>()[c]);
+    v = std::isnan(v) ? 0.0f : std::min(127.0f, std::max(-128.0f, v));
+    out.data<int8_t>()[i] = static_cast<int8_t>(v);
+  }
+  return out;
+}
+
+struct WeightQuant {
+  Tensor w_q;      // int8 [K, N]
+  Tensor w_scale;  // float32 [N]
+};
+
+// `v` as DequantizeLinear of a symmetric int8 constant matrix, scaled per output channel (or
+// per tensor). `transposed`: the matrix is [N, K] (Gemm transB=1), so output channels are axis 0.
+std::optional<WeightQuant> match_weight(const Graph& graph, ValueId v, bool transposed,
+                                        std::string* why) {
+  const Node* dq = producer_if(graph, v, "DequantizeLinear");
+  if (dq == nullptr) {
+    *why = str_cat("the weight '", graph.values[v].name, "' is not a DequantizeLinear output");
+    return std::nullopt;
+  }
+  const std::optional<Tensor> from_float = quantize_float_weights(graph, *dq);
+  const Tensor* w = from_float ? &*from_float : constant_input(graph, *dq, 0);
+  const Tensor* scale = constant_input(graph, *dq, 1);
+  if (w == nullptr || scale == nullptr || w->rank() != 2) {
+    *why = str_cat(dq->describe(),
+                   ": the weights are not a constant 2-D matrix with a constant "
+                   "scale");
+    return std::nullopt;
+  }
+  if (w->dtype() != DType::kInt8) {
+    *why = str_cat(dq->describe(), ": weights are ", dtype_name(w->dtype()),
+                   "; QuantLinear takes int8 weights (quantize them with weight_type=QInt8)");
+    return std::nullopt;
+  }
+  if (scale->dtype() != DType::kFloat32) {
+    *why = str_cat(dq->describe(), ": the weight scale is not float32");
+    return std::nullopt;
+  }
+  if (dq->has_input(2)) {
+    const Tensor* zp = constant_input(graph, *dq, 2);
+    bool zero = zp != nullptr;
+    for (int64_t i = 0; zero && i < zp->numel(); ++i) zero = zp->element_as_int64(i) == 0;
+    if (!zero) {
+      *why = str_cat(dq->describe(), ": the weights' zero point is not 0 (asymmetric weights); ",
+                     "QuantLinear takes symmetric weights");
+      return std::nullopt;
+    }
+  }
+  const int64_t k = transposed ? w->dim(1) : w->dim(0);
+  const int64_t n = transposed ? w->dim(0) : w->dim(1);
+  if (scale->numel() != 1) {
+    const std::optional<int64_t> axis = qdq_axis(*dq, 2);
+    const int64_t channel_axis = transposed ? 0 : 1;
+    if (scale->rank() != 1 || !axis || *axis != channel_axis || scale->numel() != n) {
+      *why = str_cat(dq->describe(), ": the weight scale is per axis ",
+                     axis ? std::to_string(*axis) : std::string("?"),
+                     ", not per output channel (axis ", channel_axis, ")");
+      return std::nullopt;
+    }
+  }
+  WeightQuant q;
+  q.w_q = Tensor::empty(DType::kInt8, {k, n});
+  q.w_scale = Tensor::empty(DType::kFloat32, {n});
+  const int8_t* src = w->data<int8_t>();
+  int8_t* dst = q.w_q.data<int8_t>();
+  for (int64_t i = 0; i < k; ++i) {
+    for (int64_t j = 0; j < n; ++j) dst[i * n + j] = transposed ? src[j * k + i] : src[i * n + j];
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    const float s = scale->data<float>()[scale->numel() == 1 ? 0 : j];
+    if (!(s > 0.0f) || !std::isfinite(s)) {
+      *why = str_cat(dq->describe(), ": weight scale ", s, " is not a finite float > 0");
+      return std::nullopt;
+    }
+    q.w_scale.data<float>()[j] = s;
+  }
+  return q;
+}
+
+// A bias of N floats from a float32 constant ([N] or [1, N]), or DequantizeLinear of a
+// constant int32 [N] (computed as that DequantizeLinear computes it: float(b - zp) * s).
+std::optional<Tensor> match_bias(const Graph& graph, ValueId v, int64_t n) {
+  const Value& bv = graph.values[v];
+  auto is_row = [n](const Tensor& t) {
+    return t.numel() == n && t.rank() >= 1 && t.shape().back() == n;
+  };
+  if (bv.is_constant()) {
+    if (bv.constant.dtype() != DType::kFloat32 || !is_row(bv.constant)) return std::nullopt;
+    return *bv.constant.reshaped({n});
+  }
+  const Node* dq = producer_if(graph, v, "DequantizeLinear");
+  if (dq == nullptr) return std::nullopt;
+  const Tensor* b = constant_input(graph, *dq, 0);
+  const Tensor* scale = constant_input(graph, *dq, 1);
+  const Tensor* zp = constant_input(graph, *dq, 2);
+  if (b == nullptr || scale == nullptr || b->dtype() != DType::kInt32 || !is_row(*b) ||
+      scale->dtype() != DType::kFloat32 || (scale->numel() != 1 && scale->numel() != n) ||
+      (dq->has_input(2) && (zp == nullptr || zp->numel() != scale->numel()))) {
+    return std::nullopt;
+  }
+  if (scale->numel() != 1) {
+    const std::optional<int64_t> axis = qdq_axis(*dq, b->rank());
+    if (!axis || *axis != b->rank() - 1) return std::nullopt;
+  }
+  Tensor out = Tensor::empty(DType::kFloat32, {n});
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t c = scale->numel() == 1 ? 0 : j;
+    const int64_t z = zp ? zp->element_as_int64(c) : 0;
+    out.data<float>()[j] = static_cast<float>(b->data<int32_t>()[j] - z) * scale->data<float>()[c];
+  }
+  return out;
+}
+
+// Turns `node` into vitrt.QuantLinear reading x, the weights and an optional bias.
+void become_quant_linear(Graph& graph, NodeId id, const ActivationQuant& a, WeightQuant w,
+                         const std::optional<Tensor>& bias) {
+  const std::string base = graph.nodes[id].name;
+  std::vector<ValueId> inputs = {
+      a.x, graph.add_constant(graph.unique_value_name(base + "_w_q"), std::move(w.w_q)),
+      graph.add_constant(graph.unique_value_name(base + "_w_scale"), std::move(w.w_scale))};
+  if (bias) inputs.push_back(graph.add_constant(graph.unique_value_name(base + "_bias"), *bias));
+  Node& node = graph.nodes[id];
+  node.domain = "vitrt";
+  node.op_type = "QuantLinear";
+  node.inputs = std::move(inputs);
+  node.attrs = Attributes();
+  node.attrs.set_string("format", "int8");
+  node.attrs.set_float("input_scale", a.scale);
+  node.attrs.set_int("input_zero_point", a.zero_point);
+  node.attrs.set_int("input_qmin", a.qmin);
+  node.attrs.set_int("input_qmax", a.qmax);
+  node.attrs.set_string("activation", "none");
+}
+
+// Whether the right operand is a DequantizeLinear: otherwise the product is no QDQ pattern and
+// is left without a near miss (fuse_linear's business).
+bool reads_dequantized_weights(const Graph& graph, const Node& node) {
+  return node.num_inputs() >= 2 && producer_if(graph, node.inputs[1], "DequantizeLinear");
+}
+
+bool import_matmul(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) {
+  const Node& mm = graph.nodes[id];
+  std::string why;
+  const std::optional<ActivationQuant> a = match_activation(graph, mm.inputs[0], &why);
+  std::optional<WeightQuant> w;
+  if (a) w = match_weight(graph, mm.inputs[1], false, &why);
+  if (!a || !w) {
+    ctx.near_miss(kPass, mm.describe(), why + "; the QDQ ops run in float");
+    return false;
+  }
+  const int64_t n = w->w_q.dim(1);
+  std::optional<Tensor> bias;
+  NodeId add_id = -1;
+  const Node* add = uses.single_consumer(mm.outputs[0]);
+  if (add != nullptr && is_onnx_op(*add, "Add") && add->inputs[0] != add->inputs[1]) {
+    const ValueId other = add->inputs[0] == mm.outputs[0] ? add->inputs[1] : add->inputs[0];
+    bias = match_bias(graph, other, n);
+    if (bias) add_id = static_cast<NodeId>(add - graph.nodes.data());
+  }
+  const std::string name = mm.name;
+  become_quant_linear(graph, id, *a, std::move(*w), bias);
+  std::vector<std::string> absorbed = {name};
+  if (add_id >= 0) {
+    absorbed.push_back(graph.nodes[add_id].name);
+    remove_nodes(graph, {add_id});
+    replace_uses(graph, graph.nodes[add_id].outputs[0], graph.nodes[id].outputs[0]);
+  }
+  ctx.applied(kPass, str_cat("QuantLinear '", name, "' int8 [N=", n, "]", bias ? " + bias" : ""),
+              absorbed);
+  return true;
+}
+
+bool import_gemm(Graph& graph, PassContext& ctx, NodeId id) {
+  const Node& gemm = graph.nodes[id];
+  const Result<float> alpha = gemm.attrs.get_float("alpha", 1.0f);
+  const Result<float> beta = gemm.attrs.get_float("beta", 1.0f);
+  const Result<int64_t> trans_a = gemm.attrs.get_int("transA", 0);
+  const Result<int64_t> trans_b = gemm.attrs.get_int("transB", 0);
+  if (!alpha.ok() || !beta.ok() || !trans_a.ok() || !trans_b.ok()) return false;
+  if (*alpha != 1.0f || *beta != 1.0f || *trans_a != 0) {
+    ctx.near_miss(kPass, gemm.describe(),
+                  "alpha, beta must be 1 and transA 0; the QDQ ops run in float");
+    return false;
+  }
+  std::string why;
+  const std::optional<ActivationQuant> a = match_activation(graph, gemm.inputs[0], &why);
+  std::optional<WeightQuant> w;
+  if (a) w = match_weight(graph, gemm.inputs[1], *trans_b != 0, &why);
+  if (!a || !w) {
+    ctx.near_miss(kPass, gemm.describe(), why + "; the QDQ ops run in float");
+    return false;
+  }
+  const int64_t n = w->w_q.dim(1);
+  std::optional<Tensor> bias;
+  if (gemm.has_input(2)) {
+    bias = match_bias(graph, gemm.inputs[2], n);
+    if (!bias) {
+      ctx.near_miss(kPass, gemm.describe(),
+                    str_cat("C is not a constant float32 [", n,
+                            "] or a DequantizeLinear of int32 [", n, "]"));
+      return false;
+    }
+  }
+  const std::string name = gemm.name;
+  become_quant_linear(graph, id, *a, std::move(*w), bias);
+  ctx.applied(kPass,
+              str_cat("QuantLinear '", name, "' int8 [N=", n, "] from Gemm", bias ? " + bias" : ""),
+              {name});
+  return true;
+}
+
+}  // namespace
+
+Status import_qdq(Graph& graph, PassContext& ctx) {
+  Uses uses(graph);
+  const size_t count = graph.nodes.size();
+  for (size_t i = 0; i < count; ++i) {
+    const NodeId id = static_cast<NodeId>(i);
+    const Node& node = graph.nodes[id];
+    if (node.dead || !reads_dequantized_weights(graph, node)) continue;
+    bool rewrote = false;
+    if (is_onnx_op(node, "MatMul")) {
+      rewrote = import_matmul(graph, ctx, uses, id);
+    } else if (is_onnx_op(node, "Gemm")) {
+      rewrote = import_gemm(graph, ctx, id);
+    }
+    if (rewrote) uses.refresh();
+  }
+  return Status();
+}
+
+}  // namespace vitrt
