@@ -49,7 +49,7 @@ while read -r line; do summary+=("  $line"); done < <(grep '^\[  FAILED  \] [^0-
 # compute-sanitizer memcheck on a short subset.
 if command -v compute-sanitizer > /dev/null 2>&1; then
   timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests_bin" \
-    --gtest_filter='cuda/CudaKernel.*fp16*:cuda/CudaAttention.*:cuda/CudaFusedNorm.*' \
+    --gtest_filter='cuda/CudaKernel.*fp16*:cuda/CudaAttention.*:cuda/CudaFusedNorm.*:cuda/CudaBiasAct.*:CudaQuantLinear.*HandQuantized*' \
     > "$out/sanitizer.log" 2>&1
   src=$?
   summary+=("compute-sanitizer memcheck (kernel subset): exit $src, $(grep -c 'ERROR SUMMARY: 0 errors' "$out/sanitizer.log") clean summaries; $(grep 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1)")

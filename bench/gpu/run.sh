@@ -148,6 +148,33 @@ json.dump({"torch": torch_rows, "vitrt_ms_1": f(a[3]), "vitrt_ms_256": f(a[4]),
 PY
   summarize > "$out/summary.txt"
 done
+# INT8 and FP8 ViT-B/16 (issue 7's speed rows): calibrated on 8 random inputs (speed only; the
+# accuracy of random-weight models says little), the same two profiles as fp16.
+if [ "${BENCH_QUANT:-1}" = "1" ] && [ -f "$out/vit_b16.onnx" ]; then
+  python3 -c "
+import numpy as np, os, sys
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+for i in range(8):
+    np.save(f'{d}/x{i}.npy', np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype('float32'))
+" "$out/calib"
+  d=x3x224x224
+  for q in fp8 int8; do
+    log="$out/vit_b16.$q"
+    "$bin/vitrt" build "$out/vit_b16.onnx" -o "$log.plan" --device cuda --precision $q \
+      --calib-data "$out/calib" --profile "pixel_values:min=1$d,opt=1$d,max=16$d" \
+      --profile "pixel_values:min=17$d,opt=256$d,max=256$d" --verbose > "$log.build.log" 2>&1 ||
+      { echo "vit_b16 $q: build failed: $(tail -3 "$log.build.log")" >> "$out/quant.txt"; continue; }
+    for b in 1 256; do
+      iters=200; [ "$b" -gt 8 ] && iters=30
+      "$bin/vitrt" bench "$log.plan" --device cuda --batch $b --iterations $iters --warmup 5 \
+        --no-data-transfers --json > "$log.nt_b$b.log" 2>&1
+      echo "vit_b16 $q batch $b (no transfers): $(tail -1 "$log.nt_b$b.log" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(f"{j[\"median_ms\"]:.3f} ms, {j[\"throughput\"]:.0f} img/s")' 2>/dev/null || tail -1 "$log.nt_b$b.log")" >> "$out/quant.txt"
+    done
+    "$bin/vitrt" bench "$log.plan" --device cuda --batch 256 --iterations 5 --warmup 2 --profile \
+      > "$log.profile_b256.log" 2>&1
+  done
+  cat "$out/quant.txt" >> "$out/summary.txt"
+fi
 for m in $compile_models; do
   log="$out/$m"
   [ -f "$log.json" ] || continue
@@ -164,4 +191,5 @@ json.dump(r, open(sys.argv[1], "w"))
 PY
   summarize > "$out/summary.txt"
 done
+[ -f "$out/quant.txt" ] && ! grep -q "vit_b16 fp8" "$out/summary.txt" && cat "$out/quant.txt" >> "$out/summary.txt"
 cat "$out/summary.txt"
