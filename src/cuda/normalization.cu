@@ -3,6 +3,8 @@
 #include <cfloat>
 #include <cstdint>
 
+#include <type_traits>
+
 #include "cuda/device_common.cuh"
 
 namespace vitrt::cuda {
@@ -170,7 +172,11 @@ struct alignas(16) Vec16 {
   T v[16 / sizeof(T)];
 };
 
-template <typename T>
+// kNv: 16-byte vectors per lane (the row's vectors / 32, rounded up), fixed at compile time so
+// the row held in registers is only as large as the row: sized for the largest row (kLnMaxVecs)
+// the kernel took 92 registers at ViT's 768 columns, which capped it at a quarter of the
+// warps a multiprocessor holds and left it waiting on memory (58% of DRAM bandwidth).
+template <typename T, int kNv>
 __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                            T* y, T* sum, int64_t rows, int cols, float eps) {
@@ -182,10 +188,10 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
   const int nvec = cols / kVec;
   const V* pa = reinterpret_cast<const V*>(a + row * cols);
   const V* pb = b != nullptr ? reinterpret_cast<const V*>(b + (row % b_rows) * cols) : nullptr;
-  float x[kLnMaxVecs][kVec];
+  float x[kNv][kVec];
   float s = 0.0f;
 #pragma unroll
-  for (int c = 0; c < kLnMaxVecs; ++c) {
+  for (int c = 0; c < kNv; ++c) {
     const int vi = lane + 32 * c;
     if (vi >= nvec) continue;
     const V va = pa[vi];
@@ -204,7 +210,7 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
   const float mean = warp_sum(s) / static_cast<float>(cols);
   float q = 0.0f;
 #pragma unroll
-  for (int c = 0; c < kLnMaxVecs; ++c) {
+  for (int c = 0; c < kNv; ++c) {
     if (lane + 32 * c >= nvec) continue;
 #pragma unroll
     for (int e = 0; e < kVec; ++e) {
@@ -216,7 +222,7 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
   const V* pg = reinterpret_cast<const V*>(gamma);
   const V* pbeta = reinterpret_cast<const V*>(beta);
 #pragma unroll
-  for (int c = 0; c < kLnMaxVecs; ++c) {
+  for (int c = 0; c < kNv; ++c) {
     const int vi = lane + 32 * c;
     if (vi >= nvec) continue;
     const V g = pg[vi];
@@ -346,11 +352,28 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
     if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
         aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
       const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
-      layer_norm_warp_kernel<T><<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(
-          static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
-          static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
-          static_cast<T*>(sum), rows, static_cast<int>(cols), epsilon);
-      return cudaGetLastError();
+      const auto go = [&](auto nv) {
+        layer_norm_warp_kernel<T, decltype(nv)::value><<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(
+            static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
+            static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
+            static_cast<T*>(sum), rows, static_cast<int>(cols), epsilon);
+        return cudaGetLastError();
+      };
+      switch ((cols / kVec + 31) / 32) {
+        case 1:
+          return go(std::integral_constant<int, 1>{});
+        case 2:
+          return go(std::integral_constant<int, 2>{});
+        case 3:
+          return go(std::integral_constant<int, 3>{});
+        case 4:
+          return go(std::integral_constant<int, 4>{});
+        case 5:
+        case 6:
+          return go(std::integral_constant<int, 6>{});
+        default:
+          return go(std::integral_constant<int, kLnMaxVecs>{});
+      }
     }
     layer_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
         static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,

@@ -528,7 +528,7 @@ TEST_P(CudaFusedNorm, AddLayerNormMatchesFloat64) {
 
 INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
                          ::testing::Combine(::testing::Values("fp32", "fp16", "bf16"),
-                                            ::testing::Values(45, 768, 1000, 2056)));
+                                            ::testing::Values(45, 256, 512, 768, 1000, 1280, 2056)));
 
 // precision, patch height, patch width, image height, image width: 4x5 patches take the
 // element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are whole 16-byte vectors.
