@@ -24,13 +24,14 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
   grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libz\.' | xargs -I{} cp -L {} "$tmp/"
 (cd "$tmp" && tar cf - ./* | xz -T2 -2 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
-  "$root/bench/gpu/torch_models.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" \
+  "$root/bench/gpu/torch_models.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" \
   "$root/python/export_clip.py" "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" "$dest/"
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash
 # One GPU-machine call: the CUDA tests (RUN_TESTS=0 skips them), then (RUN_BENCH=1) the
 # ViT-B/16 benchmark, then (RUN_SERVE=1) CLIP ViT-B/32 behind `vitrt serve` (serve_clip.sh),
-# then (RUN_MULTI_GPU=1) one GPU against two (multi_gpu.sh).
+# then (RUN_QUANT_EVAL=1) int8/fp8 accuracy on a trained model (quant_eval.sh), then
+# (RUN_MULTI_GPU=1) one GPU against two (multi_gpu.sh).
 # Logs are copied to $OUT; the summaries are printed last.
 set -u
 bundle="$(cd "$(dirname "$0")" && pwd)"
@@ -59,6 +60,11 @@ if [ "${RUN_SERVE:-0}" = "1" ]; then
   timeout "${SERVE_BUDGET:-420}" ./serve_clip.sh "$work" "$out/serve" > "$out/serve.txt" 2>&1
   [ $? -eq 124 ] && echo "(serve_clip.sh cut at ${SERVE_BUDGET:-420} s)" >> "$out/serve.txt"
 fi
+if [ "${RUN_QUANT_EVAL:-0}" = "1" ]; then
+  # The trained digits ViT in fp32/fp16/int8/fp8 CUDA plans against its FP32 model.
+  timeout "${QUANT_EVAL_BUDGET:-120}" ./quant_eval.sh "$work" "$VITRT_ROOT" /tmp/vitrt_quant_eval \
+    > "$out/quant_eval.txt" 2>&1
+fi
 if [ "${RUN_MULTI_GPU:-0}" = "1" ]; then
   timeout "${MULTI_GPU_BUDGET:-540}" ./multi_gpu.sh "$work" "$out/multi_gpu" > "$out/multi_gpu.txt" 2>&1
   [ $? -eq 124 ] && echo "(multi_gpu.sh cut at ${MULTI_GPU_BUDGET:-540} s)" >> "$out/multi_gpu.txt"
@@ -68,6 +74,10 @@ echo "---- bench ----"
 if [ -f "$out/serve.txt" ]; then
   echo "---- serve ----"
   tail -25 "$out/serve.txt"
+fi
+if [ -f "$out/quant_eval.txt" ]; then
+  echo "---- quantized plans on a trained model ----"
+  tail -8 "$out/quant_eval.txt"
 fi
 if [ -f "$out/multi_gpu.txt" ]; then
   echo "---- multi-GPU ----"
