@@ -19,7 +19,9 @@
 //     scratch (N padded to 16, M to 16 and at least 32), then one kernel:
 //     acc * input_scale * w_scale[n] + bias, activation. cuBLASLt's int8 GEMM has no epilogue
 //     that writes fp16 / bf16, so int8 always pays this pass.
-// The builder times both modes and cuBLASLt's candidate algorithms per problem (as Linear's
+//   2 (FP8, erf GELU, fp16/bf16 builds that allow it): mode 0 with the GELU in cuBLASLt's
+//     tanh-form epilogue, as vitrt.Linear's mode 2 (at most 4.7e-4 from erf).
+// The builder times the modes and cuBLASLt's candidate algorithms per problem (as Linear's
 // tactics, stored in the same node attribute and timing cache); without tactics, mode 0 runs
 // whenever cuBLASLt has an algorithm for it.
 #include <algorithm>
@@ -257,12 +259,13 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
     auto setup = [&](int mode) {
       g.mode = mode;
-      g.m = mode == 0 ? m : gemm_rows(m);
-      g.n = mode == 0 ? p_.n : p_.n_pad;
-      g.d = mode == 0 ? out[0].data : (out.size() > 2 ? out[2].data : nullptr);
+      const bool fused = mode != 1;  // modes 0 and 2 write D in the activation type
+      g.m = fused ? m : gemm_rows(m);
+      g.n = fused ? p_.n : p_.n_pad;
+      g.d = fused ? out[0].data : (out.size() > 2 ? out[2].data : nullptr);
       g.ldd = g.n;
       auto rs = row_scale_.find(m);
-      g.row_scale = mode == 0 && form == FusedForm::kVecVec && rs != row_scale_.end()
+      g.row_scale = fused && form == FusedForm::kVecVec && rs != row_scale_.end()
                         ? static_cast<const float*>(rs->second.p)
                         : nullptr;
     };
@@ -396,8 +399,10 @@ class QuantLinearKernel final : public CudaKernel {
   Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
     VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
     if (form == FusedForm::kNone) return 1;
-    // Modes other than 0 and 1 are Linear's; any such tactic here runs as mode 1.
-    if (const GemmTactic* t = nearest_tactic(m)) return t->mode == 0 ? 0 : 1;
+    if (const GemmTactic* t = nearest_tactic(m)) {
+      if (t->mode == 2 && p_.act == UnaryOp::kGelu && type != DType::kFloat32) return 2;
+      return t->mode == 0 ? 0 : 1;
+    }
     return 0;
   }
 
@@ -417,11 +422,17 @@ class QuantLinearKernel final : public CudaKernel {
   // Mode 0 runs ReLU and tanh GELU in cuBLASLt's epilogue, erf and quick GELU after.
   bool act_after_mode0() const { return p_.act == UnaryOp::kGelu || p_.act == UnaryOp::kQuickGelu; }
 
+  // Mode 2 can be timed: an erf GELU, a fused form, a 16-bit build that allows the tanh form.
+  bool mode2_possible(const LaunchContext& ctx, DType type, FusedForm form) const {
+    return p_.act == UnaryOp::kGelu && form != FusedForm::kNone && type != DType::kFloat32 &&
+           ctx.tuner != nullptr && ctx.tuner->tanh_gelu;
+  }
+
   Status prepare(const LaunchContext& ctx, DType type, const QuantGemm& g, const void* bias,
                  LtObjects& lt) const {
     const bool int8 = p_.format == QuantFormat::kInt8;
     cudaDataType_t d_type = int8 ? CUDA_R_32I : CUDA_R_32F;
-    if (g.mode == 0) {
+    if (g.mode != 1) {
       switch (type) {
         case DType::kFloat16:
           d_type = CUDA_R_16F;
@@ -447,7 +458,7 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_BLAS(
         cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)),
         "transb");
-    if (g.mode == 0) {
+    if (g.mode != 1) {
       if (!p_.uniform_w_scale) {
         // w_scale runs along cuBLASLt's m (the rows of op(A) = W^T): an outer-vector A scale.
         // input_scale is B's scale: a scalar, or the same value for each of its n columns.
@@ -468,7 +479,9 @@ class QuantLinearKernel final : public CudaKernel {
                                                   &b_scale, sizeof(b_scale)),
                    "B scale");
       }
-      const bool relu = p_.act == UnaryOp::kRelu, gelu_tanh = p_.act == UnaryOp::kGeluTanh;
+      const bool relu = p_.act == UnaryOp::kRelu;
+      const bool gelu_tanh =
+          p_.act == UnaryOp::kGeluTanh || (g.mode == 2 && p_.act == UnaryOp::kGelu);
       cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
       if (bias != nullptr) {
         epi = relu ? CUBLASLT_EPILOGUE_RELU_BIAS
@@ -500,7 +513,7 @@ class QuantLinearKernel final : public CudaKernel {
 
   Status run_gemm(const LaunchContext& ctx, const LtObjects& lt, const QuantGemm& g,
                   const cublasLtMatmulAlgo_t& algo) const {
-    const float alpha_f = g.mode == 0 && p_.uniform_w_scale ? p_.uniform_scale : 1.0f;
+    const float alpha_f = g.mode != 1 && p_.uniform_w_scale ? p_.uniform_scale : 1.0f;
     const float beta_f = 0.0f;
     const int32_t alpha_i = 1, beta_i = 0;
     const bool int8 = p_.format == QuantFormat::kInt8;
@@ -515,6 +528,7 @@ class QuantLinearKernel final : public CudaKernel {
 
   Status post_pass(const LaunchContext& ctx, DType type, const QuantGemm& g, void* y) const {
     VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(type));
+    if (g.mode == 2) return Status::ok_status();  // the GELU ran in the epilogue
     if (g.mode == 0) {
       if (!act_after_mode0()) return Status::ok_status();
       return cuda_status(launch_bias_act(elt, y, nullptr, g.rows, p_.n, p_.act, ctx.stream),
@@ -570,7 +584,8 @@ class QuantLinearKernel final : public CudaKernel {
     const std::string problem =
         str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
                 g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
-                p_.uniform_w_scale ? "|per-tensor" : "|per-channel", "|ws", ctx.workspace_bytes);
+                p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
+                mode2_possible(ctx, type, form) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes);
     const std::string shape_text = str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x",
                                            p_.n, " ", p_.act_text, bias ? "+bias" : "");
     auto record = [&](GemmTactic t) {
@@ -589,7 +604,8 @@ class QuantLinearKernel final : public CudaKernel {
         char hex[160] = {0};
         int mode = -1;
         if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) == 2 &&
-            (mode == 1 || (mode == 0 && form != FusedForm::kNone)) &&
+            (mode == 1 || (mode == 0 && form != FusedForm::kNone) ||
+             (mode == 2 && mode2_possible(ctx, type, form))) &&
             parse_algo_hex(hex, &t.algo)) {
           t.mode = mode;
           setup(mode);
@@ -613,8 +629,9 @@ class QuantLinearKernel final : public CudaKernel {
     float best_ms = -1.0f;
     std::string lines;
     int tried = 0;
-    for (int mode = 0; mode < 2; ++mode) {
+    for (int mode = 0; mode < 3; ++mode) {
       if (mode == 0 && form == FusedForm::kNone) continue;
+      if (mode == 2 && !mode2_possible(ctx, type, form)) continue;
       setup(mode);
       LtObjects lt;
       // A mode cuBLASLt rejects (an attribute it does not know) has no candidates.
@@ -661,9 +678,12 @@ class QuantLinearKernel final : public CudaKernel {
           problem, str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms)));
     }
     if (tu.log) {
-      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates, chose mode ", best.mode,
-                     " (", best.mode == 0 ? fused_form_name(form) : "dequantize kernel", ") ",
-                     best_ms, " ms", tu.verbose ? lines : ""));
+      tu.log(str_cat(
+          "tactics: ", shape_text, ": ", tried, " candidates, chose mode ", best.mode, " (",
+          best.mode == 1
+              ? "dequantize kernel"
+              : str_cat(fused_form_name(form), best.mode == 2 ? ", tanh-form GELU epilogue" : ""),
+          ") ", best_ms, " ms", tu.verbose ? lines : ""));
     }
     return record(best);
   }
