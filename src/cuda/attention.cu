@@ -443,6 +443,177 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   }
 }
 
+// The same attention with fewer registers, for more warps per multiprocessor: Q stays in
+// shared memory (its fragments are loaded again per step instead of living in 16 registers)
+// and each 64-key tile is taken as two 32-key halves (scores and P of 32 keys at a time). At
+// 80 registers six 4-warp blocks fit a multiprocessor where the forms above fit four (their
+// kernels sit at the 128-register cap and Nsight Compute found them latency-bound at 25%
+// occupancy). K and V of a tile are loaded together, once every warp has left the last one;
+// the other blocks on the multiprocessor cover the wait.
+constexpr int kSubKeys = 32;
+
+// kBlocks: blocks per multiprocessor the register budget is cut for (5: 96 registers, no
+// spills at 64 head dims; 6: 80 registers, a few spills).
+template <typename T, int kD, int kBlocks>
+__global__ void __launch_bounds__(128, kBlocks) attention_tc_sub_kernel(AttentionArgs a) {
+  constexpr int kWarps = 4;
+  constexpr int kTcRows = 16 * kWarps;
+  using M = MmaType<T>;
+  constexpr int kStride = kD + kTcPad;
+  extern __shared__ __align__(16) unsigned char tc_smem[];
+  T* q_s = reinterpret_cast<T*>(tc_smem);  // [kTcRows][kStride]
+  T* k_s = q_s + kTcRows * kStride;        // [kTcKeys][kStride]
+  T* v_s = k_s + kTcKeys * kStride;        // [kTcKeys][kStride]
+  const int64_t b = blockIdx.z, h = blockIdx.y;
+  const int sq = static_cast<int>(a.sq), sk = static_cast<int>(a.sk);
+  const int q0 = static_cast<int>(blockIdx.x) * kTcRows;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int dh = static_cast<int>(a.dh), dv = static_cast<int>(a.dv);
+  const T* qg = static_cast<const T*>(a.q) + b * a.sq * a.q_row_stride + h * a.dh;
+  const T* kg = static_cast<const T*>(a.k) + b * a.sk * a.k_row_stride + h * a.dh;
+  const T* vg = static_cast<const T*>(a.v) + b * a.sk * a.v_row_stride + h * a.dv;
+  const T* mask = static_cast<const T*>(a.mask);
+  stage_tile<T, kD, kWarps>(q_s, qg, a.q_row_stride, q0, sq, dh, kTcRows);
+
+  const bool active = q0 + warp * 16 < sq;
+  const int row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+  float o[kD / 8][4];
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  const float scale_log2 = a.scale * 1.4426950408889634f;
+  int k_end = sk;
+  if (a.causal) {
+    const int last = q0 + kTcRows - 1 + (sk - sq) + 1;
+    k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
+  }
+  const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
+  const int q_row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+  for (int tile = 0; tile < tiles; ++tile) {
+    const int k0 = tile * kTcKeys;
+    if (tile > 0) __syncthreads();  // every warp has left the last tile's K and V
+    stage_tile<T, kD, kWarps>(k_s, kg, a.k_row_stride, k0, sk, dh, kTcKeys);
+    stage_tile<T, kD, kWarps>(v_s, vg, a.v_row_stride, k0, sk, dv, kTcKeys);
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncthreads();
+    const int valid = sk - k0 < kTcKeys ? sk - k0 : kTcKeys;
+#pragma unroll
+    for (int half = 0; half < kTcKeys / kSubKeys; ++half) {
+      const int h0 = half * kSubKeys;                 // first key of the half, in the tile
+      if (h0 >= valid || !active) continue;           // warp-uniform
+      const int groups = (valid - h0 + 15) / 16 * 2;  // 8-key groups computed in this half
+      float s[kSubKeys / 8][4];
+#pragma unroll
+      for (int n = 0; n < kSubKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < kD / 16; ++kk) {
+        uint32_t qf[4];
+        ldmatrix_x4(qf, q_s + q_row * kStride + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+        for (int n = 0; n < kSubKeys / 8; n += 2) {
+          if (n >= groups) continue;
+          uint32_t kf[4];
+          const int key = h0 + n * 8 + (lane & 7) + (lane >> 4) * 8;
+          ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+          M::mma(s[n], qf, kf[0], kf[1]);
+          M::mma(s[n + 1], qf, kf[2], kf[3]);
+        }
+      }
+      const int j0 = k0 + h0;
+      const bool edge =
+          mask != nullptr || j0 + kSubKeys > sk || (a.causal && j0 + kSubKeys - 1 > q0 + (sk - sq));
+      float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+      for (int n = 0; n < kSubKeys / 8; ++n) {
+        if (n >= groups) continue;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = e >> 1;
+          float x = s[n][e] * scale_log2;
+          if (edge) {
+            const int i = row_i[r], j = j0 + n * 8 + 2 * t + (e & 1);
+            if (j >= sk || (a.causal && j > i + (sk - sq))) {
+              x = -INFINITY;
+            } else if (mask != nullptr && i < sq) {
+              x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] +
+                             int64_t(i) * a.mask_strides[2] + j * a.mask_strides[3]]) *
+                   1.4426950408889634f;
+            }
+          }
+          s[n][e] = x;
+          tile_max[r] = fmaxf(tile_max[r], x);
+        }
+      }
+      float corr[2], m_use[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 1));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 2));
+        const float m_new = fmaxf(m_run[r], tile_max[r]);
+        m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+        corr[r] = exp2f(m_run[r] - m_use[r]);
+        m_run[r] = m_new;
+      }
+      float psum[2] = {0.0f, 0.0f};
+      uint32_t pf[kSubKeys / 16][4];
+#pragma unroll
+      for (int n = 0; n < kSubKeys / 8; ++n) {
+        if (n >= groups) continue;
+        const float p0 = exp2f(s[n][0] - m_use[0]), p1 = exp2f(s[n][1] - m_use[0]);
+        const float p2 = exp2f(s[n][2] - m_use[1]), p3 = exp2f(s[n][3] - m_use[1]);
+        psum[0] += p0 + p1;
+        psum[1] += p2 + p3;
+        pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
+        pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        psum[r] += __shfl_xor_sync(~0u, psum[r], 1);
+        psum[r] += __shfl_xor_sync(~0u, psum[r], 2);
+        l_run[r] = l_run[r] * corr[r] + psum[r];
+      }
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        o[n][0] *= corr[0];
+        o[n][1] *= corr[0];
+        o[n][2] *= corr[1];
+        o[n][3] *= corr[1];
+      }
+#pragma unroll
+      for (int kk = 0; kk < kSubKeys / 16; ++kk) {
+        if (kk * 2 >= groups) continue;
+#pragma unroll
+        for (int n = 0; n < kD / 8; n += 2) {
+          uint32_t vf[4];
+          const int key = h0 + kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+          ldmatrix_x4_trans(vf, v_s + key * kStride + n * 8 + (lane >> 4) * 8);
+          M::mma(o[n], pf[kk], vf[0], vf[1]);
+          M::mma(o[n + 1], pf[kk], vf[2], vf[3]);
+        }
+      }
+    }
+  }
+
+  T* out = static_cast<T*>(a.out);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t i = row_i[r];
+    if (i >= sq) continue;
+    const float inv = 1.0f / l_run[r];  // 0 for a row with every key masked: NaN, as SDPA
+    T* orow = out + ((b * a.sq + i) * a.heads + h) * a.dv;
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      const int d = n * 8 + 2 * t;
+      if (d < dv) {
+        const uint32_t packed = M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+        *reinterpret_cast<uint32_t*>(orow + d) = packed;
+      }
+    }
+  }
+}
+
 // The tensor-core kernel needs 16-byte cp.async sources: head dims, row strides and the three
 // base pointers in whole 8-element chunks.
 bool tc_eligible(const AttentionArgs& a) {
@@ -484,9 +655,9 @@ cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// Which form runs (VITRT_ATTENTION=stream|whole4|whole8 overrides the choice, to compare
+// Which form runs (VITRT_ATTENTION=stream|whole4|whole8|sub|sub6 overrides the choice, to compare
 // them on a GPU).
-enum class AttentionForm { kAuto, kStream, kWhole4, kWhole8 };
+enum class AttentionForm { kAuto, kStream, kWhole4, kWhole8, kSub, kSub6 };
 AttentionForm forced_form() {
   static const AttentionForm form = [] {
     const char* e = std::getenv("VITRT_ATTENTION");
@@ -495,6 +666,8 @@ AttentionForm forced_form() {
     if (v == "stream") return AttentionForm::kStream;
     if (v == "whole4") return AttentionForm::kWhole4;
     if (v == "whole8") return AttentionForm::kWhole8;
+    if (v == "sub") return AttentionForm::kSub;
+    if (v == "sub6") return AttentionForm::kSub6;
     return AttentionForm::kAuto;
   }();
   return form;
@@ -518,8 +691,22 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
                ? launch_tc_warps<T, kD, 1, true>(a, stream)
                : launch_tc_warps<T, kD, 1, false>(a, stream);
   }
-  if (!whole_fits || form == AttentionForm::kStream)
+  if constexpr (kD <= 64) {
+    if (form == AttentionForm::kSub || form == AttentionForm::kSub6) {
+      const size_t smem = sizeof(T) * (64 + 2 * kTcKeys) * (kD + kTcPad);
+      const dim3 grid(static_cast<unsigned>((a.sq + 63) / 64), static_cast<unsigned>(a.heads),
+                      static_cast<unsigned>(a.batch));
+      if (form == AttentionForm::kSub6) {
+        attention_tc_sub_kernel<T, kD, 6><<<grid, 128, smem, stream>>>(a);
+      } else {
+        attention_tc_sub_kernel<T, kD, 5><<<grid, 128, smem, stream>>>(a);
+      }
+      return cudaGetLastError();
+    }
+  }
+  if (!whole_fits || form == AttentionForm::kStream) {
     return launch_tc_warps<T, kD, 4, false>(a, stream);
+  }
   if (form == AttentionForm::kWhole8) return launch_tc_warps<T, kD, 8, true>(a, stream);
   return launch_tc_warps<T, kD, 4, true>(a, stream);
 }

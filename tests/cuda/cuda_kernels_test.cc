@@ -399,16 +399,29 @@ class CudaAttention : public ::testing::TestWithParam<std::tuple<int, std::strin
 
 // fp16/bf16 cases with head dims in whole 8-element chunks run the tensor-core kernel (dims
 // padded to 32/64/80/128 inside it), the others the scalar one. The tensor-core kernel uses
-// 1-warp blocks for small grids and 4-warp blocks from 2 per multiprocessor on: the last two
-// cases are large enough for the latter on an H100/H200 (132 multiprocessors).
+// 1-warp blocks for small grids and multi-warp blocks from 2 per multiprocessor on (132
+// multiprocessors on an H100/H200): the last five cases are large enough for the latter.
 const AttnCase kAttnCases[] = {
-    {2, 50, 50, 3, 64, 64, false, 0, false, 1},   {1, 197, 197, 2, 64, 64, false, 0, true, 1},
-    {2, 77, 77, 2, 64, 64, true, 0, false, 1},    {2, 37, 53, 3, 32, 32, false, 2, false, 1},
-    {1, 257, 257, 1, 80, 80, false, 0, true, 1},  {2, 20, 33, 2, 128, 128, true, 2, false, 1},
-    {1, 70, 300, 2, 64, 64, true, 4, false, 3},   {2, 65, 129, 2, 40, 24, false, 4, false, 3},
-    {1, 600, 600, 1, 64, 64, false, 0, true, 4},  {3, 1, 45, 2, 8, 8, false, 0, false, 2},
-    {1, 64, 129, 2, 96, 96, true, 0, false, 2},   {2, 30, 30, 2, 36, 36, true, 2, false, 1},
-    {8, 130, 130, 12, 64, 64, false, 0, true, 3}, {8, 150, 200, 12, 32, 32, true, 2, false, 3},
+    {2, 50, 50, 3, 64, 64, false, 0, false, 1},
+    {1, 197, 197, 2, 64, 64, false, 0, true, 1},
+    {2, 77, 77, 2, 64, 64, true, 0, false, 1},
+    {2, 37, 53, 3, 32, 32, false, 2, false, 1},
+    {1, 257, 257, 1, 80, 80, false, 0, true, 1},
+    {2, 20, 33, 2, 128, 128, true, 2, false, 1},
+    {1, 70, 300, 2, 64, 64, true, 4, false, 3},
+    {2, 65, 129, 2, 40, 24, false, 4, false, 3},
+    {1, 600, 600, 1, 64, 64, false, 0, true, 4},
+    {3, 1, 45, 2, 8, 8, false, 0, false, 2},
+    {1, 64, 129, 2, 96, 96, true, 0, false, 2},
+    {2, 30, 30, 2, 36, 36, true, 2, false, 1},
+    {8, 130, 130, 12, 64, 64, false, 0, true, 3},
+    {8, 150, 200, 12, 32, 32, true, 2, false, 3},
+    // Large grids at the towers' shapes, where the multi-warp forms run (VITRT_ATTENTION picks
+    // one form for every case): ViT's 197 tokens, CLIP text's causal 77, CLIP vision's 50 with
+    // a per-batch-and-head mask.
+    {12, 197, 197, 12, 64, 64, false, 0, true, 1},
+    {32, 77, 77, 8, 64, 64, true, 0, false, 2},
+    {24, 50, 50, 12, 64, 64, false, 4, false, 2},
 };
 constexpr int kAttnCaseCount = sizeof(kAttnCases) / sizeof(kAttnCases[0]);
 
@@ -528,7 +541,8 @@ TEST_P(CudaFusedNorm, AddLayerNormMatchesFloat64) {
 
 INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
                          ::testing::Combine(::testing::Values("fp32", "fp16", "bf16"),
-                                            ::testing::Values(45, 256, 512, 768, 1000, 1280, 2056)));
+                                            ::testing::Values(45, 256, 512, 768, 1000, 1280,
+                                                              2056)));
 
 // precision, patch height, patch width, image height, image width: 4x5 patches take the
 // element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are whole 16-byte vectors.
