@@ -446,16 +446,15 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 // The same attention with fewer registers, for more warps per multiprocessor: Q stays in
 // shared memory (its fragments are loaded again per step instead of living in 16 registers)
 // and each 64-key tile is taken as two 32-key halves (scores and P of 32 keys at a time). At
-// 80 registers six 4-warp blocks fit a multiprocessor where the forms above fit four (their
+// 96 registers five 4-warp blocks fit a multiprocessor where the forms above fit four (their
 // kernels sit at the 128-register cap and Nsight Compute found them latency-bound at 25%
 // occupancy). K and V of a tile are loaded together, once every warp has left the last one;
 // the other blocks on the multiprocessor cover the wait.
 constexpr int kSubKeys = 32;
 
-// kBlocks: blocks per multiprocessor the register budget is cut for (5: 96 registers, no
-// spills at 64 head dims; 6: 80 registers, a few spills).
-template <typename T, int kD, int kBlocks>
-__global__ void __launch_bounds__(128, kBlocks) attention_tc_sub_kernel(AttentionArgs a) {
+// (Six blocks at 80 registers spilled and measured slower.)
+template <typename T, int kD>
+__global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs a) {
   constexpr int kWarps = 4;
   constexpr int kTcRows = 16 * kWarps;
   using M = MmaType<T>;
@@ -655,19 +654,17 @@ cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// Which form runs (VITRT_ATTENTION=stream|whole4|whole8|sub|sub6 overrides the choice, to compare
-// them on a GPU).
-enum class AttentionForm { kAuto, kStream, kWhole4, kWhole8, kSub, kSub6 };
+// Which form runs (VITRT_ATTENTION=stream|whole|sub overrides the choice, to compare them on
+// a GPU).
+enum class AttentionForm { kAuto, kStream, kWhole, kSub };
 AttentionForm forced_form() {
   static const AttentionForm form = [] {
     const char* e = std::getenv("VITRT_ATTENTION");
     if (e == nullptr) return AttentionForm::kAuto;
     const std::string v = e;
     if (v == "stream") return AttentionForm::kStream;
-    if (v == "whole4") return AttentionForm::kWhole4;
-    if (v == "whole8") return AttentionForm::kWhole8;
+    if (v == "whole") return AttentionForm::kWhole;
     if (v == "sub") return AttentionForm::kSub;
-    if (v == "sub6") return AttentionForm::kSub6;
     return AttentionForm::kAuto;
   }();
   return form;
@@ -680,11 +677,15 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
   const bool whole_fits =
       sizeof(T) * 2 * static_cast<size_t>(whole_keys) * (kD + kTcPad) <= kWholeMaxSmem;
   AttentionForm form = forced_form();
-  // Measured on an H200 at batch 256: the whole-sequence form with 8 warps gains where K and V
-  // span three or more tiles (ViT's 197 tokens); the streaming form is as fast or faster for
-  // 50 and 77 tokens (CLIP).
+  // Measured on an H200 at batch 256 (compute of the whole tower): the whole-sequence form
+  // with 8 warps is fastest where K and V span three or more tiles (ViT-B/16's 197 tokens:
+  // 20.4 ms against 20.8 low-register, 21.0 streaming), the low-register form below that
+  // (CLIP vision's 50 tokens 5.27 ms against 5.64 streaming and 5.91 whole; CLIP text's 77
+  // 4.34 against 4.46 and 4.63).
+  // Head dims above 64 (not measured) keep the streaming form.
   if (form == AttentionForm::kAuto) {
-    form = a.sk > 2 * kTcKeys ? AttentionForm::kWhole8 : AttentionForm::kStream;
+    form = kD > 64 ? AttentionForm::kStream
+                   : (a.sk > 2 * kTcKeys ? AttentionForm::kWhole : AttentionForm::kSub);
   }
   if (big_blocks < 2 * multiprocessors()) {
     return whole_fits && form != AttentionForm::kStream
@@ -692,23 +693,18 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
                : launch_tc_warps<T, kD, 1, false>(a, stream);
   }
   if constexpr (kD <= 64) {
-    if (form == AttentionForm::kSub || form == AttentionForm::kSub6) {
+    if (form == AttentionForm::kSub) {
       const size_t smem = sizeof(T) * (64 + 2 * kTcKeys) * (kD + kTcPad);
       const dim3 grid(static_cast<unsigned>((a.sq + 63) / 64), static_cast<unsigned>(a.heads),
                       static_cast<unsigned>(a.batch));
-      if (form == AttentionForm::kSub6) {
-        attention_tc_sub_kernel<T, kD, 6><<<grid, 128, smem, stream>>>(a);
-      } else {
-        attention_tc_sub_kernel<T, kD, 5><<<grid, 128, smem, stream>>>(a);
-      }
+      attention_tc_sub_kernel<T, kD><<<grid, 128, smem, stream>>>(a);
       return cudaGetLastError();
     }
   }
   if (!whole_fits || form == AttentionForm::kStream) {
     return launch_tc_warps<T, kD, 4, false>(a, stream);
   }
-  if (form == AttentionForm::kWhole8) return launch_tc_warps<T, kD, 8, true>(a, stream);
-  return launch_tc_warps<T, kD, 4, true>(a, stream);
+  return launch_tc_warps<T, kD, 8, true>(a, stream);
 }
 
 template <typename T>
