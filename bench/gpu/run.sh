@@ -157,6 +157,11 @@ d = sys.argv[1]; os.makedirs(d, exist_ok=True)
 for i in range(8):
     np.save(f'{d}/x{i}.npy', np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype('float32'))
 " "$out/calib"
+  mkdir -p "$out/evaldata"
+  python3 -c "
+import numpy as np, sys
+np.save(sys.argv[1] + '/pixel_values.npy', np.random.default_rng(100).standard_normal((16, 3, 224, 224)).astype('float32'))
+" "$out/evaldata"
   d=x3x224x224
   for q in fp8 int8; do
     log="$out/vit_b16.$q"
@@ -172,6 +177,11 @@ for i in range(8):
     done
     "$bin/vitrt" bench "$log.plan" --device cuda --batch 256 --iterations 5 --warmup 2 --profile \
       > "$log.profile_b256.log" 2>&1
+    # Agreement with the FP32 model (on the CPU) on 16 other random inputs: random weights, so
+    # this checks the arithmetic, not accuracy on real data.
+    "$bin/vitrt" eval "$log.plan" --device cuda --reference "$out/vit_b16.onnx" \
+      --data "$out/evaldata" --json > "$log.eval.log" 2>&1
+    echo "vit_b16 $q vs FP32 (random weights, 16 random inputs): $(tail -1 "$log.eval.log" | python3 -c 'import json,sys; o=json.load(sys.stdin)["outputs"][0]; print(f"cosine mean {o[\"cosine_mean\"]:.5f} min {o[\"cosine_min\"]:.5f}, top-1 agreement {o.get(\"top1_agreement\", float(\"nan\")):.3f}")' 2>/dev/null || tail -1 "$log.eval.log")" >> "$out/quant.txt"
   done
   cat "$out/quant.txt" >> "$out/summary.txt"
 fi
