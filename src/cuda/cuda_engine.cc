@@ -101,8 +101,15 @@ Result<Placement> place_nodes(const Graph& g) {
       if (out != kNoValue) p.host_value[out] = host;
     }
     if (!host) {
-      for (ValueId in : n.inputs) {
-        if (in != kNoValue) p.needed_on_gpu[in] = true;
+      // vitrt.QuantLinear prepares its own device copy of W_q and w_scale (transposed, padded)
+      // from the constants when its kernel is made: uploading them as well held the weights
+      // twice.
+      const bool own_weights = n.op_type == "QuantLinear" && n.domain == "vitrt";
+      for (size_t i = 0; i < n.inputs.size(); ++i) {
+        const ValueId in = n.inputs[i];
+        if (in == kNoValue) continue;
+        if (own_weights && (i == 1 || i == 2) && g.values[in].is_constant()) continue;
+        p.needed_on_gpu[in] = true;
       }
     }
   }
