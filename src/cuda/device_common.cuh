@@ -38,6 +38,36 @@ __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
 
+// The activations that GEMM epilogues, the bias/activation and dequantize passes and the unary
+// kernels apply: one definition of each formula. The compile-time form is for kernels
+// instantiated per activation (no switch per element).
+template <UnaryOp kAct>
+__device__ __forceinline__ float activate_fixed(float x) {
+  if constexpr (kAct == UnaryOp::kRelu) return x > 0.0f ? x : 0.0f;
+  if constexpr (kAct == UnaryOp::kGelu) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+  if constexpr (kAct == UnaryOp::kGeluTanh) {
+    return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+  }
+  if constexpr (kAct == UnaryOp::kQuickGelu) return x / (1.0f + expf(-1.702f * x));
+  return x;
+}
+
+// The same chosen at run time; other ops pass x through.
+__device__ __forceinline__ float activate(UnaryOp act, float x) {
+  switch (act) {
+    case UnaryOp::kRelu:
+      return activate_fixed<UnaryOp::kRelu>(x);
+    case UnaryOp::kGelu:
+      return activate_fixed<UnaryOp::kGelu>(x);
+    case UnaryOp::kGeluTanh:
+      return activate_fixed<UnaryOp::kGeluTanh>(x);
+    case UnaryOp::kQuickGelu:
+      return activate_fixed<UnaryOp::kQuickGelu>(x);
+    default:
+      return x;
+  }
+}
+
 // The element offset of linear index i (row-major over v.dims) in a strided view.
 __device__ __forceinline__ int64_t view_offset(const StridedView& v, int64_t i) {
   int64_t off = v.base;

@@ -185,13 +185,10 @@ __device__ __forceinline__ float unary_float(UnaryOp op, float x) {
     case UnaryOp::kSigmoid:
       return 1.0f / (1.0f + expf(-x));
     case UnaryOp::kRelu:
-      return x > 0.0f ? x : 0.0f;
     case UnaryOp::kGelu:
-      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case UnaryOp::kGeluTanh:
-      return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     case UnaryOp::kQuickGelu:
-      return x / (1.0f + expf(-1.702f * x));
+      return activate(op, x);
     case UnaryOp::kFloor:
       return floorf(x);
     case UnaryOp::kCeil:

@@ -145,21 +145,6 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
   }
 }
 
-__device__ __forceinline__ float activate(UnaryOp act, float x) {
-  switch (act) {
-    case UnaryOp::kRelu:
-      return x > 0.0f ? x : 0.0f;
-    case UnaryOp::kGelu:
-      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case UnaryOp::kGeluTanh:
-      return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    case UnaryOp::kQuickGelu:
-      return x / (1.0f + expf(-1.702f * x));
-    default:
-      return x;
-  }
-}
-
 // LayerNorm with one warp per row for rows that fit in registers (cols a whole number of
 // 16-byte vectors, at most 32 * kLnMaxVecs of them): a, b, gamma and beta are each read once
 // with 16-byte loads and the row stays in registers for the mean, the variance and the
@@ -249,19 +234,6 @@ __global__ void bias_act_kernel(T* data, const T* bias, int64_t cols, UnaryOp ac
     if (bias != nullptr) v += to_f(bias[i % cols]);
     data[i] = from_f<T>(activate(act, v));
   }
-}
-
-// The activation as a compile-time choice: the vectorized kernel below is memory-bound only
-// when the per-element work is a few instructions, not a switch.
-template <UnaryOp kAct>
-__device__ __forceinline__ float activate_fixed(float x) {
-  if constexpr (kAct == UnaryOp::kRelu) return x > 0.0f ? x : 0.0f;
-  if constexpr (kAct == UnaryOp::kGelu) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-  if constexpr (kAct == UnaryOp::kGeluTanh) {
-    return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-  }
-  if constexpr (kAct == UnaryOp::kQuickGelu) return x / (1.0f + expf(-1.702f * x));
-  return x;
 }
 
 // bias + activation over 16-byte vectors: each thread owns whole vectors of one row, so the

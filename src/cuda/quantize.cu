@@ -77,17 +77,6 @@ __global__ void quantize_padded_kernel(const T* __restrict__ x, uint8_t* __restr
   }
 }
 
-template <UnaryOp kAct>
-__device__ __forceinline__ float activation(float x) {
-  if constexpr (kAct == UnaryOp::kRelu) return x > 0.0f ? x : 0.0f;
-  if constexpr (kAct == UnaryOp::kGelu) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-  if constexpr (kAct == UnaryOp::kGeluTanh) {
-    return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-  }
-  if constexpr (kAct == UnaryOp::kQuickGelu) return x / (1.0f + expf(-1.702f * x));
-  return x;
-}
-
 // The accumulator as float: int32 plus the column's offset correction (exact integer
 // arithmetic, then one rounding, as the reference converts its exact sum).
 __device__ __forceinline__ float acc_value(int32_t a, int32_t offset) {
@@ -140,7 +129,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const float v = dequant(acc_value(a.v[e], off.v[e]), s.v[e], b.v[e]);
-      o.v[e] = from_f<T>(activation<kAct>(v));
+      o.v[e] = from_f<T>(activate_fixed<kAct>(v));
     }
     *reinterpret_cast<Out*>(y + row * n + col) = o;
   }
@@ -156,7 +145,7 @@ __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
     const int64_t r = i / n, j = i - r * n;
     const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
     const float v = dequant(a, scale[j], bias != nullptr ? bias[j] : 0.0f);
-    y[i] = from_f<T>(activation<kAct>(v));
+    y[i] = from_f<T>(activate_fixed<kAct>(v));
   }
 }
 
