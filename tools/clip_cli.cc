@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/npy.h"
+#include "vision/image_decode.h"
 
 namespace vitrt::cli {
 namespace {
@@ -19,13 +20,6 @@ namespace fs = std::filesystem;
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool is_image_name(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
 }
 
 // A one-line bar redrawn in place: "[=======>      ] 640/1000 images  55.2/s", one line per
@@ -110,7 +104,7 @@ Result<std::vector<std::string>> expand_image_arguments(const std::vector<std::s
     if (fs::is_directory(arg, error)) {
       std::vector<std::string> found;
       for (const fs::directory_entry& entry : fs::directory_iterator(arg, error)) {
-        if (entry.is_regular_file() && is_image_name(entry.path())) {
+        if (entry.is_regular_file() && vision::has_image_extension(entry.path().string())) {
           found.push_back(entry.path().string());
         }
       }

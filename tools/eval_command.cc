@@ -258,7 +258,7 @@ int eval_command(const std::vector<std::string>& words) {
   Status same = check_same_interface(**plan, **reference);
   if (!same.ok()) return failure("eval", same);
 
-  vision::PreprocessorConfig config = vit_default_preprocessor_config();
+  vision::PreprocessorConfig config = vision::vit_default_preprocessor_config();
   if (args.has("--config")) {
     auto read = vision::read_preprocessor_config(args.get("--config"));
     if (!read.ok()) return failure("eval", read.status());

@@ -13,6 +13,7 @@
 
 #include "core/half.h"
 #include "core/npy.h"
+#include "vision/image_decode.h"
 #include "vision/image_preprocess.h"
 
 namespace vitrt::cli {
@@ -23,11 +24,6 @@ namespace fs = std::filesystem;
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-bool is_image_file(const fs::path& p) {
-  const std::string ext = lower(p.extension().string());
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
 }
 
 // `t` as `dtype`: float to float and integer to integer conversions only (a float file for an
@@ -216,17 +212,6 @@ Result<EvalData> read_npy_folders(const std::vector<TensorInfo>& inputs,
 
 }  // namespace
 
-vision::PreprocessorConfig vit_default_preprocessor_config() {
-  vision::PreprocessorConfig c;
-  c.resize_height = 224;
-  c.resize_width = 224;
-  c.resample = vision::ResampleFilter::kBilinear;
-  c.do_center_crop = false;
-  c.image_mean = {0.5f, 0.5f, 0.5f};
-  c.image_std = {0.5f, 0.5f, 0.5f};
-  return c;
-}
-
 Result<EvalData> read_eval_data(const std::string& dir, const std::vector<TensorInfo>& inputs,
                                 const vision::PreprocessorConfig& config) {
   std::error_code ec;
@@ -236,7 +221,7 @@ Result<EvalData> read_eval_data(const std::string& dir, const std::vector<Tensor
     if (e.is_directory()) folders.push_back(e.path());
     if (!e.is_regular_file()) continue;
     if (lower(e.path().extension().string()) == ".npy") npy_files.push_back(e.path());
-    if (is_image_file(e.path())) images.push_back(e.path());
+    if (vision::has_image_extension(e.path().string())) images.push_back(e.path());
   }
   if (ec) return io_error("cannot list data folder '", dir, "': ", ec.message());
   std::sort(npy_files.begin(), npy_files.end());

@@ -1,9 +1,10 @@
 // The data set `vitrt eval` runs a model over: a folder of .npy inputs or of images, and
 // optional integer labels.
 //
-// NOTE: quant_core's calibration (src/quant/calibrator.cc) reads --calib-data folders with its
-// own reader; this one accepts the same layouts (plus stacked NAME.npy). The two should become
-// one reader.
+// Calibration (src/quant/calibrator.cc) walks --calib-data folders itself, run by run and
+// lazily (calibration sets may be large); this reader accepts the same layouts (plus stacked
+// NAME.npy) and loads them at once. Both list images and default to HF ViT's preprocessing
+// through src/vision; the folder walks are still two and should become one.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +24,6 @@ struct EvalData {
   // What was read, for the report ("360 .npy items", "360 images").
   std::string description;
 };
-
-// HF ViTImageProcessor's defaults (224x224 bilinear resize, no crop, mean = std = 0.5): the
-// preprocessing eval applies to images when no --config is given.
-vision::PreprocessorConfig vit_default_preprocessor_config();
 
 // Reads `dir` for a model with `inputs`:
 //  - NAME.npy for every model input NAME (each [items, ...], the same number of items in all;

@@ -7,6 +7,7 @@
 
 #include "core/npy.h"
 #include "runtime/cpu_engine.h"
+#include "vision/image_decode.h"
 #include "vision/image_preprocess.h"
 #include "vision/preprocessor_config.h"
 #include "vitrt/engine.h"
@@ -29,13 +30,6 @@ uint64_t graph_fingerprint(const Graph& graph) {
 }
 
 namespace {
-
-bool is_image(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
-}
 
 // One run's inputs: either files to read when the run comes (lazily: calibration data may be
 // large), by input name, or a group of images for the one input.
@@ -79,7 +73,7 @@ Result<std::vector<CalibrationBatch>> list_batches(const Graph& graph,
                                 "sample");
       }
       batches.push_back({{{one_input, p.string()}}, {}});
-    } else if (is_image(p)) {
+    } else if (vision::has_image_extension(p.string())) {
       images.push_back(p.string());
     }
   }
@@ -104,18 +98,6 @@ Result<std::vector<CalibrationBatch>> list_batches(const Graph& graph,
     batches.resize(options.max_batches);
   }
   return batches;
-}
-
-// HF ViTImageProcessor's defaults.
-vision::PreprocessorConfig vit_preprocessor() {
-  vision::PreprocessorConfig c;
-  c.resize_height = 224;
-  c.resize_width = 224;
-  c.resample = vision::ResampleFilter::kBilinear;
-  c.do_center_crop = false;
-  c.image_mean = {0.5f, 0.5f, 0.5f};
-  c.image_std = {0.5f, 0.5f, 0.5f};
-  return c;
 }
 
 Result<std::vector<NamedTensor>> load_batch(const CalibrationBatch& batch,
@@ -160,7 +142,7 @@ Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>&
     return invalid_argument("calibration needs --calib-data DIR (images or .npy inputs)");
   }
   VITRT_ASSIGN_OR_RETURN(std::vector<CalibrationBatch> batches, list_batches(graph, options));
-  vision::PreprocessorConfig config = vit_preprocessor();
+  vision::PreprocessorConfig config = vision::vit_default_preprocessor_config();
   if (!options.preprocessor_config.empty()) {
     VITRT_ASSIGN_OR_RETURN(config, vision::read_preprocessor_config(options.preprocessor_config));
   }

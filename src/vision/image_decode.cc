@@ -1,6 +1,8 @@
 // Format dispatch by signature, file reading, and the shared size check.
 #include "vision/image_decode.h"
 
+#include <cctype>
+
 #include <cstdio>
 #include <vector>
 
@@ -49,6 +51,14 @@ Result<DecodedImage> decode_image_file(const std::string& path, const DecodeOpti
 Result<Image> load_upright_image(const std::string& path, const DecodeOptions& options) {
   VITRT_ASSIGN_OR_RETURN(DecodedImage decoded, decode_image_file(path, options));
   return apply_exif_orientation(std::move(decoded.image), decoded.exif_orientation);
+}
+
+bool has_image_extension(const std::string& path) {
+  const size_t dot = path.find_last_of("./");
+  if (dot == std::string::npos || path[dot] != '.') return false;
+  std::string ext = path.substr(dot);
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
 }
 
 }  // namespace vitrt::vision

@@ -35,4 +35,8 @@ Result<DecodedImage> decode_image_file(const std::string& path, const DecodeOpti
 // Reads, decodes and turns upright (EXIF orientation applied, as PIL's exif_transpose).
 Result<Image> load_upright_image(const std::string& path, const DecodeOptions& options = {});
 
+// Whether a file name ends in an extension the decoders read (.jpg .jpeg .png .webp, any
+// case): how folders of images are listed.
+bool has_image_extension(const std::string& path);
+
 }  // namespace vitrt::vision

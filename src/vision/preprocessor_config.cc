@@ -169,4 +169,15 @@ Result<PreprocessorConfig> read_preprocessor_config(const std::string& path) {
   return parse_preprocessor_config(text.str(), path);
 }
 
+PreprocessorConfig vit_default_preprocessor_config() {
+  PreprocessorConfig c;
+  c.resize_height = 224;
+  c.resize_width = 224;
+  c.resample = ResampleFilter::kBilinear;
+  c.do_center_crop = false;
+  c.image_mean = {0.5f, 0.5f, 0.5f};
+  c.image_std = {0.5f, 0.5f, 0.5f};
+  return c;
+}
+
 }  // namespace vitrt::vision

@@ -37,4 +37,8 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
                                                      const std::string& source);
 Result<PreprocessorConfig> read_preprocessor_config(const std::string& path);
 
+// HF ViTImageProcessor's defaults (resize to 224x224 bilinear, no crop, rescale 1/255,
+// mean = std = 0.5): what calibration and `vitrt eval` apply to images without a config.
+PreprocessorConfig vit_default_preprocessor_config();
+
 }  // namespace vitrt::vision

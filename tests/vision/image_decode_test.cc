@@ -119,5 +119,15 @@ TEST(VisionDecode, MissingFileIsNotFound) {
   EXPECT_EQ(decoded.status().code(), StatusCode::kNotFound);
 }
 
+// How folders of images are listed (calibration, eval, `vitrt clip embed DIR`).
+TEST(VisionDecode, ImageExtensionsAreTheDecodersOnes) {
+  for (const char* name : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.WebP", "/tmp/e.jpeg"}) {
+    EXPECT_TRUE(has_image_extension(name)) << name;
+  }
+  for (const char* name : {"a.npy", "jpg", "photo.jpg/readme", "x.gif", "a.jpg.txt", ""}) {
+    EXPECT_FALSE(has_image_extension(name)) << name;
+  }
+}
+
 }  // namespace
 }  // namespace vitrt::vision
