@@ -8,20 +8,13 @@
 //            rounded to bfloat16, fp32 accumulation, bias, activation and output)
 //   output   Y [..., N]
 #include "ir/op_schema.h"
+#include "ir/ops/linear_rules.h"
 
 namespace vitrt {
 namespace {
 
-bool known_activation(const std::string& a) {
-  return a == "none" || a == "gelu" || a == "gelu_tanh" || a == "quick_gelu" || a == "relu";
-}
-
 Status infer_linear(InferContext& ctx) {
-  VITRT_ASSIGN_OR_RETURN(std::string act, ctx.attrs().get_string("activation", "none"));
-  if (!known_activation(act)) {
-    return ctx.error("activation '", act,
-                     "' is not one of none, gelu, gelu_tanh, quick_gelu, relu");
-  }
+  VITRT_RETURN_IF_ERROR(check_linear_activation(ctx));
   VITRT_ASSIGN_OR_RETURN(std::string precision,
                          ctx.attrs().get_string("compute_precision", "fp32"));
   if (precision != "fp32" && precision != "bf16") {
@@ -42,19 +35,7 @@ Status infer_linear(InferContext& ctx) {
       return ctx.error("bias must be [N] = [", n.to_string(), "]");
     }
   }
-  if (!ctx.input_has_shape(0)) {
-    ctx.set_output_unknown_shape(0, dtype);
-    return Status();
-  }
-  SymShape out = ctx.input_shape(0);
-  if (out.empty()) return ctx.error("X must have rank >= 1");
-  if (out.back().is_static() && k.is_static() && out.back().value() != k.value()) {
-    return ctx.error("X is ", sym_shape_to_string(out), " but W is [", k.to_string(), ", ",
-                     n.to_string(), "]: inner dims differ");
-  }
-  out.back() = n;
-  ctx.set_output(0, dtype, std::move(out));
-  return Status();
+  return infer_linear_output(ctx, dtype, k, n, "W");
 }
 
 }  // namespace

@@ -19,13 +19,10 @@
 #include <cmath>
 
 #include "ir/op_schema.h"
+#include "ir/ops/linear_rules.h"
 
 namespace vitrt {
 namespace {
-
-bool known_activation(const std::string& a) {
-  return a == "none" || a == "gelu" || a == "gelu_tanh" || a == "quick_gelu" || a == "relu";
-}
 
 Status check_int8_range(InferContext& ctx) {
   VITRT_ASSIGN_OR_RETURN(int64_t zp, ctx.attrs().get_int("input_zero_point", 0));
@@ -60,11 +57,7 @@ Status infer_quant_linear(InferContext& ctx) {
       if (ctx.attrs().has(name)) return ctx.error(name, " applies to format int8 only");
     }
   }
-  VITRT_ASSIGN_OR_RETURN(std::string act, ctx.attrs().get_string("activation", "none"));
-  if (!known_activation(act)) {
-    return ctx.error("activation '", act,
-                     "' is not one of none, gelu, gelu_tanh, quick_gelu, relu");
-  }
+  VITRT_RETURN_IF_ERROR(check_linear_activation(ctx));
 
   const DType dtype = ctx.input_dtype(0);
   if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16) {
@@ -97,19 +90,7 @@ Status infer_quant_linear(InferContext& ctx) {
       return ctx.error("bias must be float32 [N] = [", n.to_string(), "]");
     }
   }
-  if (!ctx.input_has_shape(0)) {
-    ctx.set_output_unknown_shape(0, dtype);
-    return Status();
-  }
-  SymShape out = ctx.input_shape(0);
-  if (out.empty()) return ctx.error("X must have rank >= 1");
-  if (out.back().is_static() && k.is_static() && out.back().value() != k.value()) {
-    return ctx.error("X is ", sym_shape_to_string(out), " but W_q is [", k.to_string(), ", ",
-                     n.to_string(), "]: inner dims differ");
-  }
-  out.back() = n;
-  ctx.set_output(0, dtype, std::move(out));
-  return Status();
+  return infer_linear_output(ctx, dtype, k, n, "W_q");
 }
 
 }  // namespace
