@@ -13,6 +13,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "core/half.h"
+#include "sample_stats.h"
 #include "serve/devices.h"
 
 namespace vitrt::cli {
@@ -160,12 +161,6 @@ std::string json_escape(const std::string& s) {
     }
   }
   return out;
-}
-
-// Nearest-rank percentile of sorted samples.
-double percentile(const std::vector<double>& sorted, double p) {
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * sorted.size()));
-  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 // Binds every input's shape from --shape, then --batch, then the static dims.
@@ -388,9 +383,7 @@ int bench_command(const std::vector<std::string>& words) {
   double sum = 0;
   for (double v : ms) sum += v;
   const double mean = sum / ms.size();
-  const double median = sorted.size() % 2
-                            ? sorted[sorted.size() / 2]
-                            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+  const double median = median_of(ms);
   const double p90 = percentile(sorted, 90), p99 = percentile(sorted, 99);
   const double throughput = total_s > 0 ? static_cast<double>(items) * ms.size() / total_s : 0;
 
@@ -405,11 +398,6 @@ int bench_command(const std::vector<std::string>& words) {
   std::printf("latency (ms): median %.3f  p90 %.3f  p99 %.3f  mean %.3f  min %.3f  max %.3f\n",
               median, p90, p99, mean, sorted.front(), sorted.back());
   std::printf("throughput: %.2f items/s\n", throughput);
-  const auto median_of = [](std::vector<double> v) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  };
   const double h2d_ms = median_of(h2d), compute_ms = median_of(compute), d2h_ms = median_of(d2h);
   const DeviceMemory mem = context->device_memory();
   const auto mib = [](int64_t b) { return static_cast<double>(b) / (1 << 20); };

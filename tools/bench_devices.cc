@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli_args.h"
+#include "sample_stats.h"
 #include "serve/devices.h"
 
 namespace vitrt::cli {
@@ -29,12 +30,6 @@ void in_parallel(std::vector<Runner>& runners, Fn fn) {
   std::vector<std::thread> threads;
   for (Runner& r : runners) threads.emplace_back([&fn, &r] { fn(r); });
   for (auto& t : threads) t.join();
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  const size_t rank =
-      static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 }  // namespace
@@ -107,8 +102,7 @@ int bench_devices(const BenchDevicesOptions& options, std::shared_ptr<Engine> fi
   double sum = 0;
   for (double v : ms) sum += v;
   const double mean = sum / static_cast<double>(ms.size());
-  const size_t n = ms.size();
-  const double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+  const double median = median_of(ms);
 
   std::printf("model: %s\ndevice: %s\n", options.model.c_str(), options.device.c_str());
   for (const NamedTensor& in : inputs) {
