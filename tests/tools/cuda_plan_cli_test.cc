@@ -3,37 +3,20 @@
 // it without a GPU (CI) fails with a message that says so. Without the backend both steps say
 // the backend is missing. Nothing here needs a GPU (tests/cuda/ has the GPU tests).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
+
+#include "testing/vitrt_cli.h"
 
 namespace vitrt {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int exit_code = -1;
-  std::string text;  // stdout and stderr
-};
-
-Output run_vitrt(const std::string& args, const fs::path& dir) {
-  const std::string log = (dir / "log.txt").string();
-  const std::string cmd = std::string("'") + VITRT_BINARY + "' " + args + " >'" + log + "' 2>&1";
-  const int status = std::system(cmd.c_str());
-  Output o;
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::ifstream in(log);
-  o.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return o;
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::contains;
+using testing::run_vitrt;
+using Output = testing::CliOutput;
 
 TEST(CudaPlanCli, BuildRecordsDeviceOrSaysBackendIsMissing) {
   const fs::path dir = fs::path(::testing::TempDir()) / "vitrt_cuda_plan_cli";
