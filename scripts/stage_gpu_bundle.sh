@@ -24,7 +24,7 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
   grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libz\.' | xargs -I{} cp -L {} "$tmp/"
 (cd "$tmp" && tar cf - ./* | xz -T2 -2 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
-  "$root/bench/gpu/torch_models.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" \
+  "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" \
   "$root/python/export_clip.py" "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" "$dest/"
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash

@@ -3,6 +3,7 @@
 // sum) over key tiles, so any key count works. fp16/bf16 with aligned 8-element head dims run
 // on the tensor cores; fp32 (exact) and the odd layouts run the scalar kernel, fp32 throughout.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -193,26 +194,148 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+// exp2 on the special-function unit, flushing denormal results to zero: exp2f adds range
+// handling around the same instruction, and P is rounded to fp16/bf16 right after.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Raw scores s of one warp's rows row_i[0] (elements 0, 1) and row_i[1] (2, 3) against keys
+// j0 + n * 8 + 2t + {0, 1}: keys past the sequence, past the causal limit or skipped (16-key
+// steps past the sequence are never multiplied) become -inf; an additive mask is added in
+// raw-score units (mask / scale), so that softmax_step's exp2(s * scale_log2 - max) applies it
+// as exp(s * scale + mask).
+template <typename T, int kN>
+__device__ __forceinline__ void mask_scores(float (&s)[kN][4], const AttentionArgs& a,
+                                            const T* mask, int64_t b, int64_t h,
+                                            const int (&row_i)[2], int j0, int t, int sq, int sk,
+                                            float inv_scale) {
+#pragma unroll
+  for (int n = 0; n < kN; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int i = row_i[e >> 1], j = j0 + n * 8 + 2 * t + (e & 1);
+      if (j >= sk || (a.causal && j > i + (sk - sq))) {
+        s[n][e] = -INFINITY;
+      } else if (mask != nullptr && i < sq) {
+        s[n][e] += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] +
+                             int64_t(i) * a.mask_strides[2] + j * a.mask_strides[3]]) *
+                   inv_scale;
+      }
+    }
+  }
+}
+
+// One online-softmax step over kN 8-key groups of raw scores (masked ones -inf), for rows g
+// and g + 8 of a warp's 16: updates the running max (log2 domain) and sum, rescales the
+// output accumulators and leaves P = exp2(s * scale_log2 - max), rounded to T, as mma A
+// fragments (one set per 16 keys). scale_log2 > 0 (the launcher sends other scales to the
+// scalar kernel), so the max of the raw scores scales to the max of the scaled ones and
+// exp2's argument is one FFMA. Max and sum reduce as trees: serial chains of 2 * kN dependent
+// instructions per row were a third of the kernel's stalls (Nsight Compute).
+template <typename T, int kN, int kD>
+__device__ __forceinline__ void softmax_step(float (&s)[kN][4], float scale_log2, float (&m_run)[2],
+                                             float (&l_run)[2], float (&o)[kD / 8][4],
+                                             uint32_t (&pf)[kN / 2][4]) {
+  using M = MmaType<T>;
+  float red[2][kN];
+#pragma unroll
+  for (int n = 0; n < kN; ++n) {
+    red[0][n] = fmaxf(s[n][0], s[n][1]);
+    red[1][n] = fmaxf(s[n][2], s[n][3]);
+  }
+#pragma unroll
+  for (int w = kN / 2; w > 0; w >>= 1) {
+#pragma unroll
+    for (int n = 0; n < w; ++n) {
+      red[0][n] = fmaxf(red[0][n], red[0][n + w]);
+      red[1][n] = fmaxf(red[1][n], red[1][n + w]);
+    }
+  }
+  float m_use[2], corr[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float tm = red[r][0];
+    tm = fmaxf(tm, __shfl_xor_sync(~0u, tm, 1));
+    tm = fmaxf(tm, __shfl_xor_sync(~0u, tm, 2));
+    const float m_new = fmaxf(m_run[r], tm * scale_log2);
+    // While every key of a row is masked, m stays -inf; 0 keeps exp2 away from inf - inf.
+    m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+    corr[r] = fast_exp2(m_run[r] - m_use[r]);
+    m_run[r] = m_new;
+  }
+#pragma unroll
+  for (int n = 0; n < kN; ++n) {
+    const float p0 = fast_exp2(fmaf(s[n][0], scale_log2, -m_use[0]));
+    const float p1 = fast_exp2(fmaf(s[n][1], scale_log2, -m_use[0]));
+    const float p2 = fast_exp2(fmaf(s[n][2], scale_log2, -m_use[1]));
+    const float p3 = fast_exp2(fmaf(s[n][3], scale_log2, -m_use[1]));
+    red[0][n] = p0 + p1;
+    red[1][n] = p2 + p3;
+    pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
+    pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
+  }
+#pragma unroll
+  for (int w = kN / 2; w > 0; w >>= 1) {
+#pragma unroll
+    for (int n = 0; n < w; ++n) {
+      red[0][n] += red[0][n + w];
+      red[1][n] += red[1][n + w];
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float ps = red[r][0];
+    ps += __shfl_xor_sync(~0u, ps, 1);
+    ps += __shfl_xor_sync(~0u, ps, 2);
+    l_run[r] = l_run[r] * corr[r] + ps;
+  }
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) {
+    o[n][0] *= corr[0];
+    o[n][1] *= corr[0];
+    o[n][2] *= corr[1];
+    o[n][3] *= corr[1];
+  }
+}
+
 // Stages rows [r0, r0 + rows) of one head (`width` valid columns, 8-column chunks) into a
 // [rows][kD + kTcPad] shared tile; rows at or past `limit` and columns past `width` are zeros.
-template <typename T, int kD, int kWarps>
-__device__ __forceinline__ void stage_tile(T* dst, const T* base, int64_t row_stride, int r0,
-                                           int limit, int width, int rows) {
+// Threads first, first + step, ... take the chunks in turn.
+template <typename T, int kD>
+__device__ __forceinline__ void stage_rows(T* dst, const T* base, int64_t row_stride, int r0,
+                                           int limit, int width, int rows, int first, int step) {
   constexpr int kChunks = kD / 8;
-  for (int e = threadIdx.x; e < rows * kChunks; e += kWarps * 32) {
+  for (int e = first; e < rows * kChunks; e += step) {
     const int r = e / kChunks, c = (e % kChunks) * 8;
     const bool valid = r0 + r < limit && c < width;
     const T* src = valid ? base + (r0 + r) * row_stride + c : base;
     cp_async16(dst + r * (kD + kTcPad) + c, src, valid);
   }
 }
+// ... by every thread of a kWarps-warp block.
+template <typename T, int kD, int kWarps>
+__device__ __forceinline__ void stage_tile(T* dst, const T* base, int64_t row_stride, int r0,
+                                           int limit, int width, int rows) {
+  stage_rows<T, kD>(dst, base, row_stride, r0, limit, width, rows, threadIdx.x, kWarps * 32);
+}
 
-// kWhole: every key of the sequence (at most kWholeKeys) is staged into shared memory once,
-// up front, and the tile loop runs without a barrier: the short sequences of vision and text
-// towers (50, 77, 197, 257 tokens) fit, and their blocks are so short-lived that the
-// per-tile barriers of the streaming form were most of their time. Otherwise K and V stream
-// through one 64-key buffer each.
-constexpr size_t kWholeMaxSmem = 100 << 10;
+// kWhole: the block's Q tile and every key of the sequence are staged into shared memory once,
+// up front (Q and K as one cp.async group, V as a second that lands while the first tile's
+// Q K^T and softmax run), and the tile loop runs without a barrier: the short sequences of
+// vision and text towers (50, 77, 197, 257 tokens) fit, and their blocks are so short-lived
+// that the per-tile barriers of the streaming form were most of their time. Otherwise K and V
+// stream through one 64-key buffer each.
+constexpr size_t kWholeMaxSmem = 120 << 10;
+
+// Shared-memory bytes of the tensor-core kernel: K and V buffers of buf_keys rows each and
+// the Q tile.
+template <typename T, int kD, int kWarps>
+constexpr size_t tc_smem_bytes(int buf_keys) {
+  return sizeof(T) * (2 * static_cast<size_t>(buf_keys) + 16 * kWarps) * (kD + kTcPad);
+}
 
 // buf_keys: key rows of each of the K and V buffers (kTcKeys when streaming, else the
 // sequence rounded up to whole tiles).
@@ -223,8 +346,9 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
   extern __shared__ __align__(16) unsigned char tc_smem[];
-  T* k_all = reinterpret_cast<T*>(tc_smem);  // [buf_keys][kStride]; holds the Q tile at first
+  T* k_all = reinterpret_cast<T*>(tc_smem);  // [buf_keys][kStride]
   T* v_all = k_all + buf_keys * kStride;     // [buf_keys][kStride]
+  T* q_s = v_all + buf_keys * kStride;       // [kTcRows][kStride]
   const int64_t b = blockIdx.z, h = blockIdx.y;
   // Rows and keys in 32-bit (launch_attention checks they fit): 64-bit index math cost
   // registers the accumulators need (the kernel spilled at 128 registers).
@@ -238,22 +362,35 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   const T* vg = static_cast<const T*>(a.v) + b * a.sk * a.v_row_stride + h * a.dv;
   const T* mask = static_cast<const T*>(a.mask);
 
-  static_assert(kWhole || kTcRows <= kTcKeys, "the Q tile is staged in the K tile's place");
-  stage_tile<T, kD, kWarps>(k_all, qg, a.q_row_stride, q0, sq, dh, kTcRows);
-  cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
-  // A fragments of this warp's 16 rows of Q, one set of 4 registers per 16 head dims.
-  uint32_t qf[kD / 16][4];
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    const int row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-    ldmatrix_x4(qf[kk], k_all + row * kStride + kk * 16 + (lane >> 4) * 8);
+  // Causal: the block's last row sees keys up to q0 + kTcRows - 1 + (sk - sq).
+  int k_end = sk;
+  if (a.causal) {
+    const int last = q0 + kTcRows - 1 + (sk - sq) + 1;
+    k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
   }
-  __syncthreads();
+  const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
+  // Q and K as one cp.async group, V as the next. Whole: every tile of the sequence; rows past
+  // it are zero-filled (their scores are masked, their P is zero), and V lands while the first
+  // tile's Q K^T runs. Streaming: a software pipeline on single buffers; K of the next tile
+  // loads while this tile's softmax and P V run, V of the next tile while its Q K^T runs.
+  // Every step commits one group (empty after the last tile), so "wait for all but the newest
+  // group" always means "the tile about to be read has landed".
+  stage_tile<T, kD, kWarps>(q_s, qg, a.q_row_stride, q0, sq, dh, kTcRows);
+  const int staged = kWhole ? tiles * kTcKeys : kTcKeys;
+  if (tiles > 0) stage_tile<T, kD, kWarps>(k_all, kg, a.k_row_stride, 0, sk, dh, staged);
+  cp_async_commit();
+  if (tiles > 0) stage_tile<T, kD, kWarps>(v_all, vg, a.v_row_stride, 0, sk, dv, staged);
+  cp_async_commit();
+  if constexpr (kWhole) {
+    cp_async_wait<1>();
+    __syncthreads();
+  }
+  // Q stays in its own shared tile and its A fragments are loaded again per key tile: the 16
+  // registers they would hold for the block's life made the kernel spill.
+  const int q_row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
 
   // A warp whose 16 rows are all past the sequence (ViT's 197 tokens leave 3 of the last
-  // block's 4 warps empty) only helps stage tiles and meets the barriers.
+  // block's 8 warps empty) only helps stage tiles and meets the barriers.
   const bool active = q0 + warp * 16 < sq;
   // Rows g and g + 8 of the warp's 16: running max (exp2 domain), sum, output accumulators.
   const int row_i[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
@@ -261,33 +398,8 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   float o[kD / 8][4];
 #pragma unroll
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  const float scale_log2 = a.scale * 1.4426950408889634f;
+  const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
 
-  // Causal: the block's last row sees keys up to q0 + kTcRows - 1 + (sk - sq).
-  int k_end = sk;
-  if (a.causal) {
-    const int last = q0 + kTcRows - 1 + (sk - sq) + 1;
-    k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
-  }
-  // Software pipeline on single buffers: K of the next tile loads while this tile's softmax
-  // and P V run, V of the next tile while its Q K^T runs. Every step commits one cp.async
-  // group (empty after the last tile), so "wait for all but the newest group" always means
-  // "the tile about to be read has landed".
-  const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
-  if constexpr (kWhole) {
-    // Rows past the sequence are zero-filled, so the 16-key steps of the last tile read zeros.
-    const int rows = tiles * kTcKeys;
-    stage_tile<T, kD, kWarps>(k_all, kg, a.k_row_stride, 0, sk, dh, rows);
-    stage_tile<T, kD, kWarps>(v_all, vg, a.v_row_stride, 0, sk, dv, rows);
-    cp_async_commit();
-    cp_async_wait<0>();
-    __syncthreads();
-  } else if (tiles > 0) {
-    stage_tile<T, kD, kWarps>(k_all, kg, a.k_row_stride, 0, sk, dh, kTcKeys);
-    cp_async_commit();
-    stage_tile<T, kD, kWarps>(v_all, vg, a.v_row_stride, 0, sk, dv, kTcKeys);
-    cp_async_commit();
-  }
   for (int tile = 0; tile < tiles; ++tile) {
     const int k0 = tile * kTcKeys;
     const T* k_s = kWhole ? k_all + k0 * kStride : k_all;
@@ -307,14 +419,17 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     for (int n = 0; n < kTcKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
+      if (!active) continue;  // warp-uniform
+      uint32_t qa[4];
+      ldmatrix_x4(qa, q_s + q_row * kStride + kk * 16 + (lane >> 4) * 8);
 #pragma unroll
       for (int n = 0; n < kTcKeys / 8; n += 2) {
-        if (n >= groups || !active) continue;  // warp-uniform
+        if (n >= groups) continue;  // warp-uniform
         uint32_t kf[4];
         const int key = n * 8 + (lane & 7) + (lane >> 4) * 8;
         ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
-        M::mma(s[n], qf[kk], kf[0], kf[1]);
-        M::mma(s[n + 1], qf[kk], kf[2], kf[3]);
+        M::mma(s[n], qa, kf[0], kf[1]);
+        M::mma(s[n + 1], qa, kf[2], kf[3]);
       }
     }
     if constexpr (!kWhole) {
@@ -325,81 +440,22 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
       cp_async_commit();
     }
 
-    // Scale; on edge tiles also the mask, the causal limit and the sequence end. Interior
+    // Edge tiles (the mask, the causal limit, the sequence end) mask their scores; interior
     // tiles of unmasked attention (most of them) skip the per-element index math.
     const bool edge =
         mask != nullptr || k0 + kTcKeys > sk || (a.causal && k0 + kTcKeys - 1 > q0 + (sk - sq));
     uint32_t pf[kTcKeys / 16][4];  // P as A fragments, one set per 16 keys
     if (active) {
-      float tile_max[2] = {-INFINITY, -INFINITY};
-      if (edge) {
-#pragma unroll
-        for (int n = 0; n < kTcKeys / 8; ++n) {
-          if (n >= groups) continue;  // past the sequence: never read below
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int r = e >> 1;
-            const int i = row_i[r], j = k0 + n * 8 + 2 * t + (e & 1);
-            float x = s[n][e] * scale_log2;
-            if (j >= sk || (a.causal && j > i + (sk - sq))) {
-              x = -INFINITY;
-            } else if (mask != nullptr && i < sq) {
-              x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] +
-                             int64_t(i) * a.mask_strides[2] + j * a.mask_strides[3]]) *
-                   1.4426950408889634f;
-            }
-            s[n][e] = x;
-            tile_max[r] = fmaxf(tile_max[r], x);
-          }
-        }
-      } else {
-#pragma unroll
-        for (int n = 0; n < kTcKeys / 8; ++n) {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            s[n][e] *= scale_log2;
-            tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[n][e]);
-          }
-        }
-      }
-      float corr[2], m_use[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 1));
-        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 2));
-        const float m_new = fmaxf(m_run[r], tile_max[r]);
-        // While every key of a row is masked, m stays -inf; 0 keeps exp2 away from inf - inf.
-        m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
-        corr[r] = exp2f(m_run[r] - m_use[r]);
-        m_run[r] = m_new;
-      }
-      float psum[2] = {0.0f, 0.0f};
-#pragma unroll
-      for (int n = 0; n < kTcKeys / 8; ++n) {
-        if (n >= groups) continue;  // the P V loop skips these 16-key steps
-        const float p0 = exp2f(s[n][0] - m_use[0]), p1 = exp2f(s[n][1] - m_use[0]);
-        const float p2 = exp2f(s[n][2] - m_use[1]), p3 = exp2f(s[n][3] - m_use[1]);
-        psum[0] += p0 + p1;
-        psum[1] += p2 + p3;
-        pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
-        pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
-      }
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        psum[r] += __shfl_xor_sync(~0u, psum[r], 1);
-        psum[r] += __shfl_xor_sync(~0u, psum[r], 2);
-        l_run[r] = l_run[r] * corr[r] + psum[r];
-      }
-#pragma unroll
-      for (int n = 0; n < kD / 8; ++n) {
-        o[n][0] *= corr[0];
-        o[n][1] *= corr[0];
-        o[n][2] *= corr[1];
-        o[n][3] *= corr[1];
-      }
-    }  // active
+      if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
+      softmax_step<T, kTcKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
+    }
 
-    if constexpr (!kWhole) {
+    if constexpr (kWhole) {
+      if (tile == 0) {  // V landed while the first Q K^T ran
+        cp_async_wait<0>();
+        __syncthreads();
+      }
+    } else {
       cp_async_wait<1>();  // V of this tile; K of the next may still be loading
       __syncthreads();
     }
@@ -423,6 +479,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
       cp_async_commit();
     }
   }
+  cp_async_wait<0>();  // no copy may outlive the block (a causal block may have no tile)
 
   T* out = static_cast<T*>(a.out);
 #pragma unroll
@@ -481,7 +538,7 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
   float o[kD / 8][4];
 #pragma unroll
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  const float scale_log2 = a.scale * 1.4426950408889634f;
+  const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
   int k_end = sk;
   if (a.causal) {
     const int last = q0 + kTcRows - 1 + (sk - sq) + 1;
@@ -523,63 +580,9 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
       const int j0 = k0 + h0;
       const bool edge =
           mask != nullptr || j0 + kSubKeys > sk || (a.causal && j0 + kSubKeys - 1 > q0 + (sk - sq));
-      float tile_max[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-      for (int n = 0; n < kSubKeys / 8; ++n) {
-        if (n >= groups) continue;
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int r = e >> 1;
-          float x = s[n][e] * scale_log2;
-          if (edge) {
-            const int i = row_i[r], j = j0 + n * 8 + 2 * t + (e & 1);
-            if (j >= sk || (a.causal && j > i + (sk - sq))) {
-              x = -INFINITY;
-            } else if (mask != nullptr && i < sq) {
-              x += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] +
-                             int64_t(i) * a.mask_strides[2] + j * a.mask_strides[3]]) *
-                   1.4426950408889634f;
-            }
-          }
-          s[n][e] = x;
-          tile_max[r] = fmaxf(tile_max[r], x);
-        }
-      }
-      float corr[2], m_use[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 1));
-        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(~0u, tile_max[r], 2));
-        const float m_new = fmaxf(m_run[r], tile_max[r]);
-        m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
-        corr[r] = exp2f(m_run[r] - m_use[r]);
-        m_run[r] = m_new;
-      }
-      float psum[2] = {0.0f, 0.0f};
+      if (edge) mask_scores<T, kSubKeys / 8>(s, a, mask, b, h, row_i, j0, t, sq, sk, inv_scale);
       uint32_t pf[kSubKeys / 16][4];
-#pragma unroll
-      for (int n = 0; n < kSubKeys / 8; ++n) {
-        if (n >= groups) continue;
-        const float p0 = exp2f(s[n][0] - m_use[0]), p1 = exp2f(s[n][1] - m_use[0]);
-        const float p2 = exp2f(s[n][2] - m_use[1]), p3 = exp2f(s[n][3] - m_use[1]);
-        psum[0] += p0 + p1;
-        psum[1] += p2 + p3;
-        pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
-        pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
-      }
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        psum[r] += __shfl_xor_sync(~0u, psum[r], 1);
-        psum[r] += __shfl_xor_sync(~0u, psum[r], 2);
-        l_run[r] = l_run[r] * corr[r] + psum[r];
-      }
-#pragma unroll
-      for (int n = 0; n < kD / 8; ++n) {
-        o[n][0] *= corr[0];
-        o[n][1] *= corr[0];
-        o[n][2] *= corr[1];
-        o[n][3] *= corr[1];
-      }
+      softmax_step<T, kSubKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
 #pragma unroll
       for (int kk = 0; kk < kSubKeys / 16; ++kk) {
         if (kk * 2 >= groups) continue;
@@ -613,6 +616,147 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
   }
 }
 
+// Small grids (batch 1: ViT-B/16 has 13 query tiles x 12 heads = 156 of 16 rows): one warp per
+// 16-row tile left one warp on most multiprocessors, loading the whole of K and V alone and
+// walking the key tiles in series. Here a block of kSplitWarps warps shares one 16-row tile and
+// splits the keys: warp w takes 64-key tiles w, w + kSplitWarps, ..., each with its own Q copy
+// and K/V buffers (no block barrier until the end), and the warps' partial softmax states
+// (max, sum, unnormalized output) merge through shared memory at the end, as flash-decoding
+// does.
+constexpr int kSplitWarps = 4;
+
+template <typename T, int kD>
+constexpr size_t split_smem_bytes() {
+  // Per warp: Q (16 rows), K and V tiles (64 rows each).
+  return sizeof(T) * kSplitWarps * (16 + 2 * kTcKeys) * (kD + kTcPad);
+}
+
+template <typename T, int kD>
+__global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(AttentionArgs a) {
+  using M = MmaType<T>;
+  constexpr int kStride = kD + kTcPad;
+  constexpr int kWarpElems = (16 + 2 * kTcKeys) * kStride;
+  extern __shared__ __align__(16) unsigned char tc_smem[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  T* q_s = reinterpret_cast<T*>(tc_smem) + warp * kWarpElems;  // [16][kStride]
+  T* k_s = q_s + 16 * kStride;                                 // [kTcKeys][kStride]
+  T* v_s = k_s + kTcKeys * kStride;                            // [kTcKeys][kStride]
+  const int64_t b = blockIdx.z, h = blockIdx.y;
+  const int sq = static_cast<int>(a.sq), sk = static_cast<int>(a.sk);
+  const int q0 = static_cast<int>(blockIdx.x) * 16;
+  const int g = lane >> 2, t = lane & 3;
+  const int dh = static_cast<int>(a.dh), dv = static_cast<int>(a.dv);
+  const T* qg = static_cast<const T*>(a.q) + b * a.sq * a.q_row_stride + h * a.dh;
+  const T* kg = static_cast<const T*>(a.k) + b * a.sk * a.k_row_stride + h * a.dh;
+  const T* vg = static_cast<const T*>(a.v) + b * a.sk * a.v_row_stride + h * a.dv;
+  const T* mask = static_cast<const T*>(a.mask);
+  int k_end = sk;
+  if (a.causal) {
+    const int last = q0 + 15 + (sk - sq) + 1;
+    k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
+  }
+  const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
+  const int row_i[2] = {q0 + g, q0 + g + 8};
+  const int q_row = (lane & 7) + ((lane >> 3) & 1) * 8;
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+  float o[kD / 8][4];
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
+
+  // Each warp stages its own Q copy and tiles.
+  for (int tile = warp; tile < tiles; tile += kSplitWarps) {
+    const int k0 = tile * kTcKeys;
+    if (tile == warp) stage_rows<T, kD>(q_s, qg, a.q_row_stride, q0, sq, dh, 16, lane, 32);
+    stage_rows<T, kD>(k_s, kg, a.k_row_stride, k0, sk, dh, kTcKeys, lane, 32);
+    stage_rows<T, kD>(v_s, vg, a.v_row_stride, k0, sk, dv, kTcKeys, lane, 32);
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncwarp();
+    const int valid = sk - k0 < kTcKeys ? sk - k0 : kTcKeys;
+    const int groups = (valid + 15) / 16 * 2;
+    float s[kTcKeys / 8][4];
+#pragma unroll
+    for (int n = 0; n < kTcKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      uint32_t qa[4];
+      ldmatrix_x4(qa, q_s + q_row * kStride + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+      for (int n = 0; n < kTcKeys / 8; n += 2) {
+        if (n >= groups) continue;  // warp-uniform
+        uint32_t kf[4];
+        const int key = n * 8 + (lane & 7) + (lane >> 4) * 8;
+        ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+        M::mma(s[n], qa, kf[0], kf[1]);
+        M::mma(s[n + 1], qa, kf[2], kf[3]);
+      }
+    }
+    const bool edge =
+        mask != nullptr || k0 + kTcKeys > sk || (a.causal && k0 + kTcKeys - 1 > q0 + (sk - sq));
+    if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
+    uint32_t pf[kTcKeys / 16][4];
+    softmax_step<T, kTcKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
+#pragma unroll
+    for (int kk = 0; kk < kTcKeys / 16; ++kk) {
+      if (kk * 16 >= valid) continue;  // warp-uniform
+#pragma unroll
+      for (int n = 0; n < kD / 8; n += 2) {
+        uint32_t vf[4];
+        const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+        ldmatrix_x4_trans(vf, v_s + key * kStride + n * 8 + (lane >> 4) * 8);
+        M::mma(o[n], pf[kk], vf[0], vf[1]);
+        M::mma(o[n + 1], pf[kk], vf[2], vf[3]);
+      }
+    }
+    __syncwarp();  // every lane has read k_s and v_s before the next tile overwrites them
+  }
+
+  // Merge: each warp leaves its max, sum and unnormalized output for the 16 rows in its own
+  // K/V region (fp32), then the block combines them: m = max_w m_w, weights 2^(m_w - m).
+  float* part_o = reinterpret_cast<float*>(k_s);  // [16][kD]
+  float* part_ml = part_o + 16 * kD;              // [16][2]
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = g + 8 * r;
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      part_o[row * kD + n * 8 + 2 * t] = o[n][2 * r];
+      part_o[row * kD + n * 8 + 2 * t + 1] = o[n][2 * r + 1];
+    }
+    if (t == 0) {
+      part_ml[row * 2] = m_run[r];
+      part_ml[row * 2 + 1] = l_run[r];
+    }
+  }
+  __syncthreads();
+  // Warp w's partial output [16][kD], then its [16][2] max and sum.
+  const auto part = [&](int w) {
+    return reinterpret_cast<const float*>(reinterpret_cast<const T*>(tc_smem) + w * kWarpElems +
+                                          16 * kStride);
+  };
+  T* out = static_cast<T*>(a.out);
+  for (int e = threadIdx.x; e < 16 * dv; e += kSplitWarps * 32) {
+    const int row = e / dv, d = e % dv;
+    const int i = q0 + row;
+    if (i >= sq) continue;
+    float m = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kSplitWarps; ++w) m = fmaxf(m, part(w)[16 * kD + row * 2]);
+    const float m_use = m == -INFINITY ? 0.0f : m;
+    float l = 0.0f, acc = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kSplitWarps; ++w) {
+      const float* po = part(w);
+      const float wgt = fast_exp2(po[16 * kD + row * 2] - m_use);
+      l += po[16 * kD + row * 2 + 1] * wgt;
+      acc += po[row * kD + d] * wgt;
+    }
+    // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
+    out[((b * a.sq + i) * a.heads + h) * a.dv + d] = from_f<T>(acc / l);
+  }
+}
+
 // The tensor-core kernel needs 16-byte cp.async sources: head dims, row strides and the three
 // base pointers in whole 8-element chunks.
 bool tc_eligible(const AttentionArgs& a) {
@@ -636,12 +780,11 @@ int multiprocessors() {
 template <typename T, int kD, int kWarps, bool kWhole>
 cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   constexpr int kRows = 16 * kWarps;
-  // Whole: the sequence in whole tiles, and at least the Q tile, which is staged there first.
+  // Whole: the sequence in whole tiles.
   const int buf_keys =
-      kWhole ? std::max(static_cast<int>((a.sk + kTcKeys - 1) / kTcKeys * kTcKeys), kRows)
-             : kTcKeys;
-  const size_t smem = sizeof(T) * 2 * static_cast<size_t>(buf_keys) * (kD + kTcPad);
-  if (kWhole) {
+      kWhole ? static_cast<int>((a.sk + kTcKeys - 1) / kTcKeys * kTcKeys) : kTcKeys;
+  const size_t smem = tc_smem_bytes<T, kD, kWarps>(buf_keys);
+  {
     // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
     static const cudaError_t opted =
         cudaFuncSetAttribute(attention_tc_kernel<T, kD, kWarps, kWhole>,
@@ -673,9 +816,10 @@ AttentionForm forced_form() {
 template <typename T, int kD>
 cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
   const int64_t big_blocks = (a.sq + 63) / 64 * a.heads * a.batch;
-  const int64_t whole_keys = std::max<int64_t>((a.sk + kTcKeys - 1) / kTcKeys * kTcKeys, 128);
+  // The 8-warp whole form's shared memory (the 1-warp one needs less).
   const bool whole_fits =
-      sizeof(T) * 2 * static_cast<size_t>(whole_keys) * (kD + kTcPad) <= kWholeMaxSmem;
+      tc_smem_bytes<T, kD, 8>(static_cast<int>((a.sk + kTcKeys - 1) / kTcKeys * kTcKeys)) <=
+      kWholeMaxSmem;
   AttentionForm form = forced_form();
   // Measured on an H200 at batch 256 (compute of the whole tower): the whole-sequence form
   // with 8 warps is fastest where K and V span three or more tiles (ViT-B/16's 197 tokens:
@@ -688,6 +832,17 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
                    : (a.sk > 2 * kTcKeys ? AttentionForm::kWhole : AttentionForm::kSub);
   }
   if (big_blocks < 2 * multiprocessors()) {
+    // Two or more key tiles: split the keys over a block's warps.
+    if (a.sk > kTcKeys && form != AttentionForm::kStream) {
+      constexpr size_t smem = split_smem_bytes<T, kD>();
+      static const cudaError_t opted = cudaFuncSetAttribute(
+          attention_tc_split_kernel<T, kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+      if (opted != cudaSuccess) return opted;
+      const dim3 grid(static_cast<unsigned>((a.sq + 15) / 16), static_cast<unsigned>(a.heads),
+                      static_cast<unsigned>(a.batch));
+      attention_tc_split_kernel<T, kD><<<grid, kSplitWarps * 32, smem, stream>>>(a);
+      return cudaGetLastError();
+    }
     return whole_fits && form != AttentionForm::kStream
                ? launch_tc_warps<T, kD, 1, true>(a, stream)
                : launch_tc_warps<T, kD, 1, false>(a, stream);
@@ -724,8 +879,11 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   }
   if (args.batch * args.heads * args.sq == 0) return cudaSuccess;
   if (args.sq > (int64_t(1) << 30) || args.sk > (int64_t(1) << 30)) return cudaErrorInvalidValue;
-  if (type == Elt::kF16 && tc_eligible(args)) return launch_tc_dims<__half>(args, stream);
-  if (type == Elt::kBF16 && tc_eligible(args)) return launch_tc_dims<__nv_bfloat16>(args, stream);
+  // The tensor-core kernels' softmax needs scale > 0 (softmax_step); any other scale, which no
+  // exporter writes, runs the scalar kernel.
+  const bool tc = tc_eligible(args) && args.scale > 0.0f && std::isfinite(args.scale);
+  if (type == Elt::kF16 && tc) return launch_tc_dims<__half>(args, stream);
+  if (type == Elt::kBF16 && tc) return launch_tc_dims<__nv_bfloat16>(args, stream);
   const size_t smem =
       sizeof(float) * (kQueryTile * args.dh + kKeyTile * (args.dh + 1) + kKeyTile * args.dv);
   const dim3 grid(static_cast<unsigned>((args.sq + kQueryTile - 1) / kQueryTile),

@@ -468,32 +468,35 @@ INSTANTIATE_TEST_SUITE_P(cuda, CudaAttention,
                                             ::testing::Values("fp32", "fp16", "bf16")));
 
 // A row whose keys are all -inf gives NaN, as PyTorch's SDPA does; the other rows are finite.
+// 20 tokens: one key tile; 150: three, split over the warps of a small grid's blocks.
 TEST(CudaAttentionMasked, FullyMaskedRowIsNaN) {
   VITRT_REQUIRE_GPU();
-  const int64_t b = 1, s = 20, heads = 1, dh = 64;
-  for (const std::string precision : {"fp32", "fp16", "bf16"}) {
-    TestGraph g(17);
-    Attributes at;
-    at.set_int("num_heads", heads);
-    Tensor mask = Tensor::zeros(DType::kFloat32, {s, s});
-    for (int64_t j = 0; j < s; ++j)
-      mask.data<float>()[3 * s + j] = -std::numeric_limits<float>::infinity();
-    ValueId q = g.input("q", DType::kFloat32, {b, s, dh});
-    ValueId k = g.input("k", DType::kFloat32, {b, s, dh});
-    ValueId v = g.input("v", DType::kFloat32, {b, s, dh});
-    g.output(g.op("Attention", {q, k, v, g.constant("mask", mask)}, at, "vitrt"));
-    mark_float_outputs(g);
-    Result<std::vector<Tensor>> actual = run_graph_cuda(
-        g.graph(), {rnd({b, s, dh}, 1), rnd({b, s, dh}, 2), rnd({b, s, dh}, 3)}, precision);
-    ASSERT_TRUE(actual.ok()) << actual.status().to_string();
-    const Tensor& o = (*actual)[0];
-    for (int64_t i = 0; i < s; ++i) {
-      for (int64_t e = 0; e < dh; ++e) {
-        const double x = o.element_as_double(i * dh + e);
-        EXPECT_EQ(std::isnan(x), i == 3) << precision << " row " << i << " col " << e;
+  const int64_t b = 1, heads = 1, dh = 64;
+  for (const int64_t s : {20, 150})
+    for (const std::string precision : {"fp32", "fp16", "bf16"}) {
+      TestGraph g(17);
+      Attributes at;
+      at.set_int("num_heads", heads);
+      Tensor mask = Tensor::zeros(DType::kFloat32, {s, s});
+      for (int64_t j = 0; j < s; ++j)
+        mask.data<float>()[3 * s + j] = -std::numeric_limits<float>::infinity();
+      ValueId q = g.input("q", DType::kFloat32, {b, s, dh});
+      ValueId k = g.input("k", DType::kFloat32, {b, s, dh});
+      ValueId v = g.input("v", DType::kFloat32, {b, s, dh});
+      g.output(g.op("Attention", {q, k, v, g.constant("mask", mask)}, at, "vitrt"));
+      mark_float_outputs(g);
+      Result<std::vector<Tensor>> actual = run_graph_cuda(
+          g.graph(), {rnd({b, s, dh}, 1), rnd({b, s, dh}, 2), rnd({b, s, dh}, 3)}, precision);
+      ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+      const Tensor& o = (*actual)[0];
+      for (int64_t i = 0; i < s; ++i) {
+        for (int64_t e = 0; e < dh; ++e) {
+          const double x = o.element_as_double(i * dh + e);
+          EXPECT_EQ(std::isnan(x), i == 3)
+              << precision << " tokens " << s << " row " << i << " col " << e;
+        }
       }
     }
-  }
 }
 
 // Widths: 45 takes the block-per-row kernel; 768 and 1000 the warp-per-row one (1000: the last
