@@ -171,15 +171,19 @@ struct MmaType<__nv_bfloat16> {
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
-__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const void* p) {
+// ldmatrix on 32-bit shared-memory addresses: callers compute each lane's base address once
+// (LaneAddr) and add compile-time offsets per fragment. With generic pointers every ldmatrix
+// paid a shared-window conversion and its own address arithmetic: most of the Q K^T loop's
+// instructions (SASS).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
+               : "r"(addr));
 }
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, const void* p) {
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
+               : "r"(addr));
 }
 // 16 bytes global -> shared; zero-fills when !valid (rows past the sequence, padded head dims).
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
@@ -212,6 +216,18 @@ __device__ __forceinline__ void mask_scores(float (&s)[kN][4], const AttentionAr
                                             const T* mask, int64_t b, int64_t h,
                                             const int (&row_i)[2], int j0, int t, int sq, int sk,
                                             float inv_scale) {
+  if (mask == nullptr && !a.causal) {
+    // Only the sequence end: key n * 8 + (e & 1) of this lane's columns is valid below lim.
+    const int lim = sk - j0 - 2 * t;
+#pragma unroll
+    for (int n = 0; n < kN; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (n * 8 + (e & 1) >= lim) s[n][e] = -INFINITY;
+      }
+    }
+    return;
+  }
 #pragma unroll
   for (int n = 0; n < kN; ++n) {
 #pragma unroll
@@ -322,6 +338,64 @@ __device__ __forceinline__ void stage_tile(T* dst, const T* base, int64_t row_st
   stage_rows<T, kD>(dst, base, row_stride, r0, limit, width, rows, threadIdx.x, kWarps * 32);
 }
 
+// Each lane's ldmatrix row in a [rows][kD + kTcPad] shared tile, as a 32-bit address. Row r
+// is r * kRowBytes further; 16 columns (one k step) are 32 bytes.
+template <typename T, int kD>
+struct LaneAddr {
+  static constexpr uint32_t kRowBytes = (kD + kTcPad) * sizeof(T);
+  // A operand, rows r0 .. r0 + 15 (Q): row (lane & 7) + ((lane >> 3) & 1) * 8, column
+  // (lane >> 4) * 8.
+  static __device__ __forceinline__ uint32_t a(const T* tile, int r0, int lane) {
+    return smem_addr(tile) + (r0 + (lane & 7) + ((lane >> 3) & 1) * 8) * kRowBytes +
+           (lane >> 4) * 16;
+  }
+  // B operand of Q K^T from K rows: key (lane & 7) + (lane >> 4) * 8, column ((lane >> 3) & 1)
+  // * 8.
+  static __device__ __forceinline__ uint32_t k(const T* tile, int lane) {
+    return smem_addr(tile) + ((lane & 7) + (lane >> 4) * 8) * kRowBytes + ((lane >> 3) & 1) * 16;
+  }
+  // B operand of P V from V rows, transposed: key (lane & 7) + ((lane >> 3) & 1) * 8, column
+  // (lane >> 4) * 8.
+  static __device__ __forceinline__ uint32_t v(const T* tile, int lane) {
+    return smem_addr(tile) + ((lane & 7) + ((lane >> 3) & 1) * 8) * kRowBytes + (lane >> 4) * 16;
+  }
+};
+
+// Writes one warp's 16 output rows (first row i0), normalized by the row sums and rounded to
+// T, through the warp's own 16 rows of the Q tile in shared memory (q_w, no longer read), so
+// that the global stores are whole 16-byte chunks of rows: the mma fragment layout's 4-byte
+// stores used half of every 32-byte sector (Nsight Compute).
+template <typename T, int kD>
+__device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const float (&l_run)[2],
+                                           T* q_w, const AttentionArgs& a, int64_t b, int64_t h,
+                                           int i0, int lane) {
+  using M = MmaType<T>;
+  constexpr int kStride = kD + kTcPad, kChunks = kD / 8;
+  const int g = lane >> 2, t = lane & 3;
+  __syncwarp();  // every lane has read its last Q fragments
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
+    const float inv = 1.0f / l_run[r];
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      *reinterpret_cast<uint32_t*>(q_w + (g + 8 * r) * kStride + n * 8 + 2 * t) =
+          M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+    }
+  }
+  __syncwarp();
+  T* out = static_cast<T*>(a.out);
+  for (int e = lane; e < 16 * kChunks; e += 32) {
+    const int row = e / kChunks, c = (e % kChunks) * 8;
+    const int64_t i = i0 + row;
+    // dv is a multiple of 8 and out 16-byte aligned (tc_eligible): whole chunks.
+    if (i < a.sq && c < a.dv) {
+      *reinterpret_cast<uint4*>(out + ((b * a.sq + i) * a.heads + h) * a.dv + c) =
+          *reinterpret_cast<const uint4*>(q_w + row * kStride + c);
+    }
+  }
+}
+
 // kWhole: the block's Q tile and every key of the sequence are staged into shared memory once,
 // up front (Q and K as one cp.async group, V as a second that lands while the first tile's
 // Q K^T and softmax run), and the tile loop runs without a barrier: the short sequences of
@@ -387,7 +461,9 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   }
   // Q stays in its own shared tile and its A fragments are loaded again per key tile: the 16
   // registers they would hold for the block's life made the kernel spill.
-  const int q_row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+  using L = LaneAddr<T, kD>;
+  const uint32_t q_addr = L::a(q_s, warp * 16, lane), k_addr = L::k(k_all, lane),
+                 v_addr = L::v(v_all, lane);
 
   // A warp whose 16 rows are all past the sequence (ViT's 197 tokens leave 3 of the last
   // block's 8 warps empty) only helps stage tiles and meets the barriers.
@@ -402,8 +478,8 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 
   for (int tile = 0; tile < tiles; ++tile) {
     const int k0 = tile * kTcKeys;
-    const T* k_s = kWhole ? k_all + k0 * kStride : k_all;
-    const T* v_s = kWhole ? v_all + k0 * kStride : v_all;
+    const uint32_t k_tile = kWhole ? k_addr + k0 * L::kRowBytes : k_addr;
+    const uint32_t v_tile = kWhole ? v_addr + k0 * L::kRowBytes : v_addr;
     // Keys of this tile inside the sequence; 16-key steps past them are skipped (their scores
     // are masked below, their P is zero).
     const int valid = sk - k0 < kTcKeys ? sk - k0 : kTcKeys;
@@ -421,13 +497,12 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     for (int kk = 0; kk < kD / 16; ++kk) {
       if (!active) continue;  // warp-uniform
       uint32_t qa[4];
-      ldmatrix_x4(qa, q_s + q_row * kStride + kk * 16 + (lane >> 4) * 8);
+      ldmatrix_x4(qa, q_addr + kk * 32);
 #pragma unroll
       for (int n = 0; n < kTcKeys / 8; n += 2) {
         if (n >= groups) continue;  // warp-uniform
         uint32_t kf[4];
-        const int key = n * 8 + (lane & 7) + (lane >> 4) * 8;
-        ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+        ldmatrix_x4(kf, k_tile + n * 8 * L::kRowBytes + kk * 32);
         M::mma(s[n], qa, kf[0], kf[1]);
         M::mma(s[n + 1], qa, kf[2], kf[3]);
       }
@@ -465,8 +540,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 #pragma unroll
       for (int n = 0; n < kD / 8; n += 2) {
         uint32_t vf[4];
-        const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4_trans(vf, v_s + key * kStride + n * 8 + (lane >> 4) * 8);
+        ldmatrix_x4_trans(vf, v_tile + kk * 16 * L::kRowBytes + n * 16);
         M::mma(o[n], pf[kk], vf[0], vf[1]);
         M::mma(o[n + 1], pf[kk], vf[2], vf[3]);
       }
@@ -481,23 +555,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   }
   cp_async_wait<0>();  // no copy may outlive the block (a causal block may have no tile)
 
-  T* out = static_cast<T*>(a.out);
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int64_t i = row_i[r];
-    if (i >= sq) continue;
-    // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
-    const float inv = 1.0f / l_run[r];
-    T* orow = out + ((b * a.sq + i) * a.heads + h) * a.dv;
-#pragma unroll
-    for (int n = 0; n < kD / 8; ++n) {
-      const int d = n * 8 + 2 * t;
-      if (d < dv) {  // dv is a multiple of 8, so d + 1 < dv too
-        const uint32_t packed = M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
-        *reinterpret_cast<uint32_t*>(orow + d) = packed;
-      }
-    }
-  }
+  store_rows<T, kD>(o, l_run, q_s + warp * 16 * kStride, a, b, h, q0 + warp * 16, lane);
 }
 
 // The same attention with fewer registers, for more warps per multiprocessor: Q stays in
@@ -545,7 +603,9 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
     k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
   }
   const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
-  const int q_row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+  using L = LaneAddr<T, kD>;
+  const uint32_t q_addr = L::a(q_s, warp * 16, lane), k_addr = L::k(k_s, lane),
+                 v_addr = L::v(v_s, lane);
   for (int tile = 0; tile < tiles; ++tile) {
     const int k0 = tile * kTcKeys;
     if (tile > 0) __syncthreads();  // every warp has left the last tile's K and V
@@ -566,13 +626,12 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
 #pragma unroll
       for (int kk = 0; kk < kD / 16; ++kk) {
         uint32_t qf[4];
-        ldmatrix_x4(qf, q_s + q_row * kStride + kk * 16 + (lane >> 4) * 8);
+        ldmatrix_x4(qf, q_addr + kk * 32);
 #pragma unroll
         for (int n = 0; n < kSubKeys / 8; n += 2) {
           if (n >= groups) continue;
           uint32_t kf[4];
-          const int key = h0 + n * 8 + (lane & 7) + (lane >> 4) * 8;
-          ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+          ldmatrix_x4(kf, k_addr + (h0 + n * 8) * L::kRowBytes + kk * 32);
           M::mma(s[n], qf, kf[0], kf[1]);
           M::mma(s[n + 1], qf, kf[2], kf[3]);
         }
@@ -589,8 +648,7 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
 #pragma unroll
         for (int n = 0; n < kD / 8; n += 2) {
           uint32_t vf[4];
-          const int key = h0 + kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-          ldmatrix_x4_trans(vf, v_s + key * kStride + n * 8 + (lane >> 4) * 8);
+          ldmatrix_x4_trans(vf, v_addr + (h0 + kk * 16) * L::kRowBytes + n * 16);
           M::mma(o[n], pf[kk], vf[0], vf[1]);
           M::mma(o[n + 1], pf[kk], vf[2], vf[3]);
         }
@@ -598,22 +656,7 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
     }
   }
 
-  T* out = static_cast<T*>(a.out);
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int64_t i = row_i[r];
-    if (i >= sq) continue;
-    const float inv = 1.0f / l_run[r];  // 0 for a row with every key masked: NaN, as SDPA
-    T* orow = out + ((b * a.sq + i) * a.heads + h) * a.dv;
-#pragma unroll
-    for (int n = 0; n < kD / 8; ++n) {
-      const int d = n * 8 + 2 * t;
-      if (d < dv) {
-        const uint32_t packed = M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
-        *reinterpret_cast<uint32_t*>(orow + d) = packed;
-      }
-    }
-  }
+  store_rows<T, kD>(o, l_run, q_s + warp * 16 * kStride, a, b, h, q0 + warp * 16, lane);
 }
 
 // Small grids (batch 1: ViT-B/16 has 13 query tiles x 12 heads = 156 of 16 rows): one warp per
@@ -657,7 +700,8 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
   }
   const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
   const int row_i[2] = {q0 + g, q0 + g + 8};
-  const int q_row = (lane & 7) + ((lane >> 3) & 1) * 8;
+  using L = LaneAddr<T, kD>;
+  const uint32_t q_addr = L::a(q_s, 0, lane), k_tile = L::k(k_s, lane), v_tile = L::v(v_s, lane);
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
   float o[kD / 8][4];
 #pragma unroll
@@ -681,13 +725,12 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
       uint32_t qa[4];
-      ldmatrix_x4(qa, q_s + q_row * kStride + kk * 16 + (lane >> 4) * 8);
+      ldmatrix_x4(qa, q_addr + kk * 32);
 #pragma unroll
       for (int n = 0; n < kTcKeys / 8; n += 2) {
         if (n >= groups) continue;  // warp-uniform
         uint32_t kf[4];
-        const int key = n * 8 + (lane & 7) + (lane >> 4) * 8;
-        ldmatrix_x4(kf, k_s + key * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+        ldmatrix_x4(kf, k_tile + n * 8 * L::kRowBytes + kk * 32);
         M::mma(s[n], qa, kf[0], kf[1]);
         M::mma(s[n + 1], qa, kf[2], kf[3]);
       }
@@ -703,8 +746,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
 #pragma unroll
       for (int n = 0; n < kD / 8; n += 2) {
         uint32_t vf[4];
-        const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4_trans(vf, v_s + key * kStride + n * 8 + (lane >> 4) * 8);
+        ldmatrix_x4_trans(vf, v_tile + kk * 16 * L::kRowBytes + n * 16);
         M::mma(o[n], pf[kk], vf[0], vf[1]);
         M::mma(o[n + 1], pf[kk], vf[2], vf[3]);
       }
