@@ -270,6 +270,27 @@ const char* act_name(UnaryOp act) {
   }
 }
 
+// Row-major X[m, k] W[k, n] = Y[m, n], all contiguous; the pointers are the caller's.
+GemmCall linear_gemm(int64_t m, int64_t n, int64_t k) {
+  GemmCall g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.lda = k;
+  g.ldb = n;
+  g.ldc = n;
+  return g;
+}
+
+// Linear's mode 0: the bias, and the activations cuBLASLt has (ReLU, tanh GELU), in its
+// epilogue; erf and quick GELU run in a pass after.
+GemmCall with_epilogue(GemmCall g, const void* bias, UnaryOp act) {
+  g.bias = bias;
+  g.relu = act == UnaryOp::kRelu;
+  g.gelu_tanh = act == UnaryOp::kGeluTanh;
+  return g;
+}
+
 const char* mode_name(int mode) {
   return mode == 0 ? "epilogue" : (mode == 1 ? "bias+act kernel" : "tanh-form GELU epilogue");
 }
@@ -295,16 +316,10 @@ class LinearKernel final : public CudaKernel {
       out[0].shape.back() = n;
       return Status::ok_status();
     }
-    GemmCall g;
-    g.m = x.numel() / std::max<int64_t>(k, 1);
-    g.n = n;
-    g.k = k;
+    GemmCall g = linear_gemm(x.numel() / std::max<int64_t>(k, 1), n, k);
     g.a = x.data;
-    g.lda = k;
     g.b = w.data;
-    g.ldb = n;
     g.c = out[0].data;
-    g.ldc = n;
     const void* bias_data = bias != nullptr ? bias->data : nullptr;
     if (g.m == 0 || n == 0) return Status::ok_status();
     if (ctx.tuner != nullptr) {
@@ -350,9 +365,7 @@ class LinearKernel final : public CudaKernel {
   GemmCall call_for_mode(const GemmCall& base, const void* bias, int mode) const {
     GemmCall g = base;
     if (mode == 0) {
-      g.bias = bias;
-      g.relu = act_ == UnaryOp::kRelu;
-      g.gelu_tanh = act_ == UnaryOp::kGeluTanh;
+      g = with_epilogue(base, bias, act_);
     } else if (mode == 2) {
       g.bias = bias;
       g.gelu_tanh = true;
@@ -380,16 +393,17 @@ class LinearKernel final : public CudaKernel {
     return post_pass(ctx, type, g, bias, mode);
   }
 
-  // Times each candidate (mode x cuBLASLt's algorithms) on this problem and returns the
-  // fastest; each distinct problem is timed once per build, and not at all when the timing
-  // cache has it.
+  // Times each candidate (mode x cuBLASLt's heuristic and enumerated algorithms, see
+  // tactic_candidates) on this problem and returns the fastest; each distinct problem is timed
+  // once per build, and not at all when the timing cache has it.
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, const GemmCall& base,
                             const void* bias) {
     TacticTuner& tu = *ctx.tuner;
-    const std::string problem = str_cat(
-        tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n", base.n,
-        "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
-        has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes);
+    const std::string problem =
+        str_cat(tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n",
+                base.n, "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
+                has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
+                kTacticSearchTag);
     const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
                                            bias != nullptr ? "+bias" : "");
     auto record = [&](GemmTactic t) {
@@ -425,49 +439,41 @@ class LinearKernel final : public CudaKernel {
         }
       }
     }
-    constexpr int kCandidates = 16, kWarmup = 2, kTimed = 5;
-    cudaEvent_t ev[2];
-    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[0]), "tactic timing event");
-    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[1]), "tactic timing event");
+    LaunchTimer timer;
+    VITRT_RETURN_IF_ERROR(timer.init());
     GemmTactic best;
     float best_ms = -1.0f, heuristic_ms = -1.0f;
     std::string lines;
-    int tried = 0;
+    int tried = 0, enumerated = 0;
     for (int mode = 0; mode < 3; ++mode) {
       if (mode == 1 && !has_mode1(bias != nullptr)) continue;
       if (mode == 2 && !has_mode2(ctx, type, bias != nullptr)) continue;
       const GemmCall g = call_for_mode(base, bias, mode);
       LtObjects lt;
       VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, g, lt));
-      VITRT_ASSIGN_OR_RETURN(std::vector<cublasLtMatmulAlgo_t> algos,
-                             heuristic_algos(ctx, lt, kCandidates));
-      for (size_t i = 0; i < algos.size(); ++i) {
-        bool ok = true;
-        float ms = 0.0f;
-        for (int r = 0; r < kWarmup + kTimed && ok; ++r) {
-          if (r == kWarmup) cudaEventRecord(ev[0], ctx.stream);
-          ok = run_prepared(ctx, lt, g, algos[i]).ok() && post_pass(ctx, type, g, bias, mode).ok();
-        }
-        cudaEventRecord(ev[1], ctx.stream);
-        ok = ok && cudaEventSynchronize(ev[1]) == cudaSuccess &&
-             cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess;
-        if (!ok) {
-          cudaGetLastError();  // a candidate that fails to launch is skipped
-          continue;
-        }
-        ms /= kTimed;
+      VITRT_ASSIGN_OR_RETURN(TacticCandidates cands, tactic_candidates(ctx, lt));
+      for (size_t i = 0; i < cands.algos.size(); ++i) {
+        const cublasLtMatmulAlgo_t& algo = cands.algos[i];
+        const float ms = timer.time(ctx.stream, [&]() -> Status {
+          VITRT_RETURN_IF_ERROR(run_prepared(ctx, lt, g, algo));
+          return post_pass(ctx, type, g, bias, mode);
+        });
+        if (ms < 0.0f) continue;  // a candidate that fails to launch is skipped
         ++tried;
+        if (i >= cands.heuristic) ++enumerated;
         if (mode == 0 && i == 0) heuristic_ms = ms;
-        lines += str_cat("\n  ", mode_name(mode), " #", i, ": ", ms, " ms");
+        if (tu.verbose) {
+          lines += str_cat("\n  ", mode_name(mode), " #", i,
+                           i < cands.heuristic ? " (heuristic " : " (enumerated ",
+                           algo_config_text(algo_config(algo)), "): ", ms, " ms");
+        }
         if (best_ms < 0.0f || ms < best_ms) {
           best_ms = ms;
           best.mode = mode;
-          best.algo = algos[i];
+          best.algo = algo;
         }
       }
     }
-    cudaEventDestroy(ev[0]);
-    cudaEventDestroy(ev[1]);
     if (best_ms < 0.0f) {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
@@ -478,9 +484,11 @@ class LinearKernel final : public CudaKernel {
           problem, str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms)));
     }
     if (tu.log) {
-      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates, chose ",
-                     mode_name(best.mode), " ", best_ms, " ms (heuristic's first: ", heuristic_ms,
-                     " ms)", tu.verbose ? lines : ""));
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (",
+                     tried - enumerated, " from cuBLASLt's heuristic, ", enumerated,
+                     " enumerated), chose ", mode_name(best.mode), " ",
+                     algo_config_text(algo_config(best.algo)), " ", best_ms,
+                     " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
     }
     return record(best);
   }
@@ -708,6 +716,15 @@ Result<UnaryOp> linear_activation(const Attributes& attrs) {
   if (act == "quick_gelu") return UnaryOp::kQuickGelu;
   if (act == "relu") return UnaryOp::kRelu;
   return invalid_model("unknown activation '", act, "'");
+}
+
+Result<TacticCandidates> linear_tactic_candidates(const LaunchContext& ctx, DType type, int64_t m,
+                                                  int64_t n, int64_t k, const void* bias,
+                                                  UnaryOp act) {
+  LtObjects lt;
+  VITRT_RETURN_IF_ERROR(
+      prepare_gemm(ctx, type, with_epilogue(linear_gemm(m, n, k), bias, act), lt));
+  return tactic_candidates(ctx, lt);
 }
 
 // Per tactic: m, mode, then the algorithm's 8 opaque 64-bit words.
