@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace vitrt::cuda {
@@ -300,23 +301,29 @@ Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObj
   TacticCandidates cands;
   VITRT_ASSIGN_OR_RETURN(cands.algos, heuristic_algos(ctx, lt, kHeuristicCandidates));
   cands.heuristic = cands.algos.size();
-  std::map<ConfigKey, bool> seen;
+  std::set<ConfigKey> seen;
   std::vector<int32_t> priority;  // algorithm ids the heuristic chose, in its order
   for (const cublasLtMatmulAlgo_t& a : cands.algos) {
     const AlgoConfig c = algo_config(a);
-    seen[key_of(c)] = true;
+    seen.insert(key_of(c));
     if (std::find(priority.begin(), priority.end(), c.id) == priority.end()) {
       priority.push_back(c.id);
     }
   }
   const size_t heuristic_families = priority.size();
-  VITRT_ASSIGN_OR_RETURN(ProblemTypes t, problem_types(lt));
+  // The enumeration only adds to the heuristic's list: a cuBLASLt that cannot list algorithms
+  // for these types leaves that list as it is.
+  const Result<ProblemTypes> types = problem_types(lt);
+  if (!types.ok()) return cands;
+  const ProblemTypes& t = *types;
   int count = 0;
   std::vector<int> ids(1024);
-  VITRT_BLAS(cublasLtMatmulAlgoGetIds(ctx.blas, t.compute, t.scale, t.a, t.b, t.c, t.c,
-                                      static_cast<int>(ids.size()), ids.data(), &count),
-             "algorithm ids");
-  ids.resize(static_cast<size_t>(std::max(count, 0)));
+  if (cublasLtMatmulAlgoGetIds(ctx.blas, t.compute, t.scale, t.a, t.b, t.c, t.c,
+                               static_cast<int>(ids.size()), ids.data(),
+                               &count) != CUBLAS_STATUS_SUCCESS) {
+    return cands;
+  }
+  ids.resize(static_cast<size_t>(std::clamp(count, 0, static_cast<int>(ids.size()))));
   std::map<int32_t, std::vector<Enumerated>> by_id;
   for (int id : ids) {
     std::vector<Enumerated> e = enumerate_algorithm(ctx, lt, t, id);
@@ -335,7 +342,7 @@ Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObj
       size_t& i = next[priority[f]];
       while (i < it->second.size() && seen.count(key_of(it->second[i].config)) != 0) ++i;
       if (i == it->second.size()) continue;
-      seen[key_of(it->second[i].config)] = true;
+      seen.insert(key_of(it->second[i].config));
       cands.algos.push_back(it->second[i].algo);
       ++i;
       took = true;
