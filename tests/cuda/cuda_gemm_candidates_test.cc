@@ -4,12 +4,16 @@
 // what the CPU Linear computes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <iterator>
 #include <map>
+#include <sstream>
 #include <tuple>
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda_test_util.h"
+#include "vitrt/builder.h"
 
 namespace vitrt::testing {
 namespace {
@@ -98,6 +102,43 @@ TEST(CudaGemmCandidates, MoreThanTheHeuristicAtBatch1WithSplitK) {
       }
     }
   }
+}
+
+// The build log says, per timed problem, how many candidates were timed and how many of them
+// were enumerated beyond the heuristic's list.
+TEST(CudaGemmCandidates, BuildLogCountsTheEnumeratedCandidates) {
+  VITRT_REQUIRE_GPU();
+  namespace fs = std::filesystem;
+  BuildOptions options;
+  options.device = "cuda";
+  options.precision = "fp16";
+  std::string log;
+  options.log = [&](const std::string& line) { log += line + "\n"; };
+  const std::string plan = (fs::temp_directory_path() / "vitrt_gemm_candidates.plan").string();
+  const Result<BuildSummary> built = build_plan(
+      (fs::path(VITRT_SOURCE_DIR) / "tests" / "golden" / "timm_vit_tiny_ts17" / "model.onnx")
+          .string(),
+      plan, options);
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  int problems = 0, with_enumerated = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t at = line.find(" candidates timed (");
+    if (line.rfind("tactics: ", 0) != 0 || at == std::string::npos) continue;
+    const size_t colon = line.rfind(": ", at);
+    int timed = 0, heuristic = 0, enumerated = 0;
+    ASSERT_EQ(std::sscanf(line.c_str() + colon + 2,
+                          "%d candidates timed (%d from cuBLASLt's heuristic, %d enumerated)",
+                          &timed, &heuristic, &enumerated),
+              3)
+        << line;
+    EXPECT_EQ(timed, heuristic + enumerated) << line;
+    ++problems;
+    with_enumerated += enumerated > 0 ? 1 : 0;
+  }
+  EXPECT_GT(problems, 0) << log;
+  // ViT-Tiny at batch 1 (197 x 192 by 192 x 576, ...) under-fills the GPU in every GEMM.
+  EXPECT_EQ(with_enumerated, problems) << log;
 }
 
 using Param = std::tuple<int, std::string>;  // index into kShapes, precision
