@@ -357,27 +357,28 @@ Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObj
   return cands;
 }
 
-LaunchTimer::~LaunchTimer() {
+TacticRace::~TacticRace() {
   for (cudaEvent_t e : ev_) {
     if (e != nullptr) cudaEventDestroy(e);
   }
 }
 
-Status LaunchTimer::init() {
+Status TacticRace::init(cudaStream_t stream) {
+  stream_ = stream;
   for (cudaEvent_t& e : ev_) {
     if (e == nullptr) VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e), "tactic timing event");
   }
   return Status::ok_status();
 }
 
-float LaunchTimer::time(cudaStream_t stream, const std::function<Status()>& launch) {
-  constexpr int kWarmup = 2, kTimed = 5;
+float TacticRace::time(const std::function<Status()>& launch, int launches) {
+  constexpr int kWarmup = 2;
   bool ok = true;
-  for (int r = 0; r < kWarmup + kTimed && ok; ++r) {
-    if (r == kWarmup) cudaEventRecord(ev_[0], stream);
+  for (int r = 0; r < kWarmup + launches && ok; ++r) {
+    if (r == kWarmup) cudaEventRecord(ev_[0], stream_);
     ok = launch().ok();
   }
-  cudaEventRecord(ev_[1], stream);
+  cudaEventRecord(ev_[1], stream_);
   float ms = 0.0f;
   ok = ok && cudaEventSynchronize(ev_[1]) == cudaSuccess &&
        cudaEventElapsedTime(&ms, ev_[0], ev_[1]) == cudaSuccess;
@@ -385,7 +386,50 @@ float LaunchTimer::time(cudaStream_t stream, const std::function<Status()>& laun
     cudaGetLastError();
     return -1.0f;
   }
-  return ms / kTimed;
+  return ms / static_cast<float>(launches);
+}
+
+int TacticRace::enter(std::function<Status()> launch, float* ms) {
+  constexpr int kFirstLaunches = 5;
+  *ms = time(launch, kFirstLaunches);
+  if (*ms < 0.0f) return -1;
+  launches_.push_back(std::move(launch));
+  first_ms_.push_back(*ms);
+  return static_cast<int>(launches_.size()) - 1;
+}
+
+int TacticRace::finish(int reference, float* ms, float* reference_ms, std::string* log) {
+  // The final round: the kFinalists fastest, each for about kFinalBudgetMs of launches (at
+  // least kMinFinalLaunches, at most kMaxFinalLaunches), so a large GEMM's final round costs
+  // no more than a small one's.
+  constexpr size_t kFinalists = 4;
+  constexpr float kFinalBudgetMs = 2.0f;
+  constexpr int kMinFinalLaunches = 5, kMaxFinalLaunches = 100;
+  std::vector<int> order(first_ms_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return first_ms_[a] < first_ms_[b]; });
+  if (order.size() > kFinalists) order.resize(kFinalists);
+  if (reference >= 0 && reference < static_cast<int>(first_ms_.size()) &&
+      std::find(order.begin(), order.end(), reference) == order.end()) {
+    order.push_back(reference);
+  }
+  int best = -1;
+  *ms = -1.0f;
+  if (reference_ms != nullptr) *reference_ms = -1.0f;
+  for (int e : order) {
+    const int launches =
+        std::clamp(static_cast<int>(kFinalBudgetMs / std::max(first_ms_[e], 1e-4f)),
+                   kMinFinalLaunches, kMaxFinalLaunches);
+    const float t = time(launches_[e], launches);
+    if (t < 0.0f) continue;
+    *log += str_cat("\n  final round: #", e, " ", t, " ms over ", launches, " launches");
+    if (e == reference && reference_ms != nullptr) *reference_ms = t;
+    if (best < 0 || t < *ms) {
+      best = e;
+      *ms = t;
+    }
+  }
+  return best;
 }
 
 bool algo_fits(const LaunchContext& ctx, const LtObjects& lt, const cublasLtMatmulAlgo_t& algo) {

@@ -68,21 +68,33 @@ struct AlgoConfig {
 AlgoConfig algo_config(const cublasLtMatmulAlgo_t& a);
 std::string algo_config_text(const AlgoConfig& c);
 
-// Times candidate launches on a stream for tactic selection: warm-up launches, then the mean
-// of timed ones between two events.
-class LaunchTimer {
+// Chooses the fastest of one problem's candidates on a stream: each entered candidate is timed
+// with a few launches, then the fastest few again with many more. At batch 1 the candidates of
+// a 5-8 us GEMM differ by fractions of a microsecond, below the noise of a few launches, and
+// the fastest of ~100 noisy times is mostly the luckiest.
+class TacticRace {
  public:
-  LaunchTimer() = default;
-  LaunchTimer(const LaunchTimer&) = delete;
-  LaunchTimer& operator=(const LaunchTimer&) = delete;
-  ~LaunchTimer();
-  Status init();
-  // Milliseconds per `launch`, or a negative value when a launch failed (the CUDA error is
-  // cleared: a candidate that does not run is skipped, not fatal).
-  float time(cudaStream_t stream, const std::function<Status()>& launch);
+  TacticRace() = default;
+  TacticRace(const TacticRace&) = delete;
+  TacticRace& operator=(const TacticRace&) = delete;
+  ~TacticRace();
+  Status init(cudaStream_t stream);
+  // Times `launch` (one run of a candidate, kept for the final round: what it refers to must
+  // outlive finish()). Returns its entry number, or -1 when a launch failed (the CUDA error is
+  // cleared: a candidate that does not run is left out, not fatal); *ms gets its time.
+  int enter(std::function<Status()> launch, float* ms);
+  // Times the fastest entries again, and `reference` (an entry number, or -1) with them, and
+  // returns the fastest's entry number (-1 without entries) with its time in *ms, the
+  // reference's final time in *reference_ms (when not null), and the final round's times as lines
+  // for the verbose log appended to *log.
+  int finish(int reference, float* ms, float* reference_ms, std::string* log);
 
  private:
+  float time(const std::function<Status()>& launch, int launches);
+  cudaStream_t stream_ = nullptr;
   cudaEvent_t ev_[2] = {nullptr, nullptr};
+  std::vector<std::function<Status()>> launches_;
+  std::vector<float> first_ms_;
 };
 
 // The candidates vitrt.Linear's tactic timing tries for an [m, k] x [k, n] problem in `type`

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <utility>
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
@@ -439,42 +441,57 @@ class LinearKernel final : public CudaKernel {
         }
       }
     }
-    LaunchTimer timer;
-    VITRT_RETURN_IF_ERROR(timer.init());
-    GemmTactic best;
-    float best_ms = -1.0f, heuristic_ms = -1.0f;
+    // Every mode's prepared problem stays alive until the race's final round re-runs them.
+    struct Prepared {
+      int mode = 0;
+      GemmCall g;
+      LtObjects lt;
+      TacticCandidates cands;
+    };
+    std::vector<std::unique_ptr<Prepared>> prepared;
+    std::vector<std::pair<const Prepared*, size_t>> entries;  // by race entry number
+    TacticRace race;
+    VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
-    int tried = 0, enumerated = 0;
+    int enumerated = 0, heuristic_first = -1;
     for (int mode = 0; mode < 3; ++mode) {
       if (mode == 1 && !has_mode1(bias != nullptr)) continue;
       if (mode == 2 && !has_mode2(ctx, type, bias != nullptr)) continue;
-      const GemmCall g = call_for_mode(base, bias, mode);
-      LtObjects lt;
-      VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, g, lt));
-      VITRT_ASSIGN_OR_RETURN(TacticCandidates cands, tactic_candidates(ctx, lt));
-      for (size_t i = 0; i < cands.algos.size(); ++i) {
-        const cublasLtMatmulAlgo_t& algo = cands.algos[i];
-        const float ms = timer.time(ctx.stream, [&]() -> Status {
-          VITRT_RETURN_IF_ERROR(run_prepared(ctx, lt, g, algo));
-          return post_pass(ctx, type, g, bias, mode);
-        });
-        if (ms < 0.0f) continue;  // a candidate that fails to launch is skipped
-        ++tried;
-        if (i >= cands.heuristic) ++enumerated;
-        if (mode == 0 && i == 0) heuristic_ms = ms;
+      auto p = std::make_unique<Prepared>();
+      p->mode = mode;
+      p->g = call_for_mode(base, bias, mode);
+      VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, p->g, p->lt));
+      VITRT_ASSIGN_OR_RETURN(p->cands, tactic_candidates(ctx, p->lt));
+      const Prepared& pr = *p;
+      prepared.push_back(std::move(p));
+      for (size_t i = 0; i < pr.cands.algos.size(); ++i) {
+        float ms = 0.0f;
+        const int e = race.enter(
+            [this, &ctx, &pr, type, bias, i]() -> Status {
+              VITRT_RETURN_IF_ERROR(run_prepared(ctx, pr.lt, pr.g, pr.cands.algos[i]));
+              return post_pass(ctx, type, pr.g, bias, pr.mode);
+            },
+            &ms);
+        if (e < 0) continue;
+        entries.emplace_back(&pr, i);
+        if (i >= pr.cands.heuristic) ++enumerated;
+        if (mode == 0 && i == 0) heuristic_first = e;
         if (tu.verbose) {
-          lines += str_cat("\n  ", mode_name(mode), " #", i,
-                           i < cands.heuristic ? " (heuristic " : " (enumerated ",
-                           algo_config_text(algo_config(algo)), "): ", ms, " ms");
-        }
-        if (best_ms < 0.0f || ms < best_ms) {
-          best_ms = ms;
-          best.mode = mode;
-          best.algo = algo;
+          lines += str_cat("\n  #", e, " ", mode_name(mode),
+                           i < pr.cands.heuristic ? " (heuristic " : " (enumerated ",
+                           algo_config_text(algo_config(pr.cands.algos[i])), "): ", ms, " ms");
         }
       }
     }
-    if (best_ms < 0.0f) {
+    float best_ms = -1.0f, heuristic_ms = -1.0f;
+    const int winner = race.finish(heuristic_first, &best_ms, &heuristic_ms, &lines);
+    const int tried = static_cast<int>(entries.size());
+    GemmTactic best;
+    if (winner >= 0) {
+      best.mode = entries[winner].first->mode;
+      best.algo = entries[winner].first->cands.algos[entries[winner].second];
+    }
+    if (winner < 0) {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
     ++tu.timed;

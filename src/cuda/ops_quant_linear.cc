@@ -622,47 +622,63 @@ class QuantLinearKernel final : public CudaKernel {
         }
       }
     }
-    LaunchTimer timer;
-    VITRT_RETURN_IF_ERROR(timer.init());
-    GemmTactic best;
-    float best_ms = -1.0f;
+    // Every mode's prepared problem (setup(mode) changes g) stays alive until the race's final
+    // round re-runs them.
+    struct Prepared {
+      QuantGemm g;
+      LtObjects lt;
+      TacticCandidates cands;
+    };
+    std::vector<std::unique_ptr<Prepared>> prepared;
+    std::vector<std::pair<const Prepared*, size_t>> entries;  // by race entry number
+    TacticRace race;
+    VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
-    int tried = 0, enumerated = 0;
+    int enumerated = 0;
     for (int mode = 0; mode < 3; ++mode) {
       if (mode == 0 && form == FusedForm::kNone) continue;
       if (mode == 2 && !mode2_possible(ctx, type, form)) continue;
       setup(mode);
-      LtObjects lt;
+      auto p = std::make_unique<Prepared>();
+      p->g = g;
       // A mode cuBLASLt rejects (an attribute it does not know) has no candidates.
-      if (!prepare(ctx, type, g, act_bias, lt).ok()) continue;
-      Result<TacticCandidates> cands = tactic_candidates(ctx, lt);
+      if (!prepare(ctx, type, p->g, act_bias, p->lt).ok()) continue;
+      Result<TacticCandidates> cands = tactic_candidates(ctx, p->lt);
       if (!cands.ok()) continue;
       if (cands->algos.empty()) {
         lines += str_cat("\n  mode ", mode, ": no algorithm");
         continue;
       }
-      for (size_t i = 0; i < cands->algos.size(); ++i) {
-        const cublasLtMatmulAlgo_t& algo = cands->algos[i];
-        const float ms = timer.time(ctx.stream, [&]() -> Status {
-          VITRT_RETURN_IF_ERROR(run_gemm(ctx, lt, g, algo));
-          return post_pass(ctx, type, g, y);
-        });
-        if (ms < 0.0f) continue;  // a candidate that fails to launch is skipped
-        ++tried;
-        if (i >= cands->heuristic) ++enumerated;
+      p->cands = std::move(*cands);
+      const Prepared& pr = *p;
+      prepared.push_back(std::move(p));
+      for (size_t i = 0; i < pr.cands.algos.size(); ++i) {
+        float ms = 0.0f;
+        const int e = race.enter(
+            [this, &ctx, &pr, type, y, i]() -> Status {
+              VITRT_RETURN_IF_ERROR(run_gemm(ctx, pr.lt, pr.g, pr.cands.algos[i]));
+              return post_pass(ctx, type, pr.g, y);
+            },
+            &ms);
+        if (e < 0) continue;
+        entries.emplace_back(&pr, i);
+        if (i >= pr.cands.heuristic) ++enumerated;
         if (tu.verbose) {
-          lines += str_cat("\n  mode ", mode, " #", i,
-                           i < cands->heuristic ? " (heuristic " : " (enumerated ",
-                           algo_config_text(algo_config(algo)), "): ", ms, " ms");
-        }
-        if (best_ms < 0.0f || ms < best_ms) {
-          best_ms = ms;
-          best.mode = mode;
-          best.algo = algo;
+          lines += str_cat("\n  #", e, " mode ", mode,
+                           i < pr.cands.heuristic ? " (heuristic " : " (enumerated ",
+                           algo_config_text(algo_config(pr.cands.algos[i])), "): ", ms, " ms");
         }
       }
     }
-    if (best_ms < 0.0f) {
+    float best_ms = -1.0f;
+    const int winner = race.finish(-1, &best_ms, nullptr, &lines);
+    const int tried = static_cast<int>(entries.size());
+    GemmTactic best;
+    if (winner >= 0) {
+      best.mode = entries[winner].first->g.mode;
+      best.algo = entries[winner].first->cands.algos[entries[winner].second];
+    }
+    if (winner < 0) {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
     ++tu.timed;
