@@ -673,14 +673,12 @@ class QuantLinearKernel final : public CudaKernel {
     float best_ms = -1.0f;
     const int winner = race.finish(-1, &best_ms, nullptr, &lines);
     const int tried = static_cast<int>(entries.size());
-    GemmTactic best;
-    if (winner >= 0) {
-      best.mode = entries[winner].first->g.mode;
-      best.algo = entries[winner].first->cands.algos[entries[winner].second];
-    }
     if (winner < 0) {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
+    GemmTactic best;
+    best.mode = entries[winner].first->g.mode;
+    best.algo = entries[winner].first->cands.algos[entries[winner].second];
     ++tu.timed;
     tu.by_problem[problem] = best;
     if (tu.cache != nullptr) {
