@@ -91,7 +91,11 @@ class TacticRace {
   int finish(int reference, float* ms, float* reference_ms, std::string* log);
 
  private:
+  // Milliseconds per launch, or a negative value when the candidate does not run: timed as
+  // a graph replay where capturing works, else eagerly.
   float time(const std::function<Status()>& launch, int launches);
+  float time_graph(const std::function<Status()>& launch, int launches);
+  float time_eager(const std::function<Status()>& launch, int launches);
   cudaStream_t stream_ = nullptr;
   cudaEvent_t ev_[2] = {nullptr, nullptr};
   std::vector<std::function<Status()>> launches_;
