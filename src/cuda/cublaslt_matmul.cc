@@ -181,8 +181,8 @@ struct Enumerated {
   float waves;
 };
 
-// Best first within one algorithm: the fuller GPU, then fewer splits (no reduction to pay),
-// then fewer waves (larger tiles).
+// Best first within one algorithm: the fuller GPU, then fewer splits (less reduction to pay),
+// then fp32 partial sums before in-place ones, then fewer waves (larger tiles).
 bool better(const Enumerated& x, const Enumerated& y) {
   const float fx = fill(x.waves), fy = fill(y.waves);
   if (fx != fy) return fx > fy;
@@ -255,7 +255,7 @@ std::vector<Enumerated> enumerate_algorithm(const LaunchContext& ctx, const LtOb
     if (waves <= kMaxWaves) out.push_back({one, algo_config(one), waves});
     // Swizzling changes which tiles run together: it matters for L2 reuse once there are
     // several waves, not below one.
-    if (swizzle_ok && waves >= 1.0f) {
+    if (swizzle_ok && waves >= 1.0f && waves <= kMaxWaves) {
       cublasLtMatmulAlgo_t a = one;
       if (set_config(a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, uint32_t{1})) add(a);
     }
