@@ -70,9 +70,9 @@ std::string algo_config_text(const AlgoConfig& c);
 
 // Chooses the fastest of one problem's candidates on a stream: each entered candidate is timed
 // with a few launches, then the fastest few again with many more, each time as the replay of a
-// CUDA graph of those launches (as a plan runs). At batch 1 the candidates of a 5-8 us GEMM
-// differ by fractions of a microsecond, below the noise of a few launches, and the fastest of
-// ~100 noisy times is mostly the luckiest.
+// CUDA graph of those launches (as a plan runs). At batch 1 good candidates of a 5-8 us GEMM
+// can be less than a microsecond apart, near the noise of a few launches, and the fastest of
+// ~100 noisy times would then be mostly the luckiest.
 class TacticRace {
  public:
   TacticRace() = default;
