@@ -137,6 +137,51 @@ cublasStatus_t CUBLASWINAPI cublasLtMatmulAlgoCheck(
   VITRT_CUBLASLT_FORWARD(cublasLtMatmulAlgoCheck, handle, op, a, b, c, d, algo, result);
 }
 
+cublasStatus_t CUBLASWINAPI cublasLtMatmulDescGetAttribute(cublasLtMatmulDesc_t desc,
+                                                           cublasLtMatmulDescAttributes_t attr,
+                                                           void* buf, size_t size,
+                                                           size_t* written) {
+  VITRT_CUBLASLT_FORWARD(cublasLtMatmulDescGetAttribute, desc, attr, buf, size, written);
+}
+
+cublasStatus_t CUBLASWINAPI cublasLtMatrixLayoutGetAttribute(cublasLtMatrixLayout_t layout,
+                                                             cublasLtMatrixLayoutAttribute_t attr,
+                                                             void* buf, size_t size,
+                                                             size_t* written) {
+  VITRT_CUBLASLT_FORWARD(cublasLtMatrixLayoutGetAttribute, layout, attr, buf, size, written);
+}
+
+cublasStatus_t CUBLASWINAPI cublasLtMatmulAlgoGetIds(
+    cublasLtHandle_t handle, cublasComputeType_t compute, cudaDataType_t scale, cudaDataType_t a,
+    cudaDataType_t b, cudaDataType_t c, cudaDataType_t d, int requested, int ids[], int* returned) {
+  VITRT_CUBLASLT_FORWARD(cublasLtMatmulAlgoGetIds, handle, compute, scale, a, b, c, d, requested,
+                         ids, returned);
+}
+
+cublasStatus_t CUBLASWINAPI cublasLtMatmulAlgoInit(
+    cublasLtHandle_t handle, cublasComputeType_t compute, cudaDataType_t scale, cudaDataType_t a,
+    cudaDataType_t b, cudaDataType_t c, cudaDataType_t d, int id, cublasLtMatmulAlgo_t* algo) {
+  VITRT_CUBLASLT_FORWARD(cublasLtMatmulAlgoInit, handle, compute, scale, a, b, c, d, id, algo);
+}
+
+cublasStatus_t CUBLASWINAPI cublasLtMatmulAlgoCapGetAttribute(
+    const cublasLtMatmulAlgo_t* algo, cublasLtMatmulAlgoCapAttributes_t attr, void* buf,
+    size_t size, size_t* written) {
+  VITRT_CUBLASLT_FORWARD(cublasLtMatmulAlgoCapGetAttribute, algo, attr, buf, size, written);
+}
+
+cublasStatus_t CUBLASWINAPI cublasLtMatmulAlgoConfigSetAttribute(
+    cublasLtMatmulAlgo_t* algo, cublasLtMatmulAlgoConfigAttributes_t attr, const void* buf,
+    size_t size) {
+  VITRT_CUBLASLT_FORWARD(cublasLtMatmulAlgoConfigSetAttribute, algo, attr, buf, size);
+}
+
+cublasStatus_t CUBLASWINAPI cublasLtMatmulAlgoConfigGetAttribute(
+    const cublasLtMatmulAlgo_t* algo, cublasLtMatmulAlgoConfigAttributes_t attr, void* buf,
+    size_t size, size_t* written) {
+  VITRT_CUBLASLT_FORWARD(cublasLtMatmulAlgoConfigGetAttribute, algo, attr, buf, size, written);
+}
+
 cublasStatus_t CUBLASWINAPI cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t op,
                                            const void* alpha, const void* a,
                                            cublasLtMatrixLayout_t a_desc, const void* b,

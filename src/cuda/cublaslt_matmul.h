@@ -1,11 +1,13 @@
 // cuBLASLt plumbing shared by the GEMM ops (ops_linear.cc, ops_quant_linear.cc): status
-// conversion, descriptors freed on every path, heuristic candidates, and the text form of an
-// algorithm that the timing cache stores.
+// conversion, descriptors freed on every path, the candidate algorithms tactic timing tries
+// (heuristic and enumerated) and the timing of one, and the text form of an algorithm that the
+// timing cache stores.
 #pragma once
 
 #include <cublasLt.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,75 @@ Status make_preference(const LaunchContext& ctx, LtObjects& lt);
 // when cuBLASLt has no kernel for the combination of types, layouts and attributes).
 Result<std::vector<cublasLtMatmulAlgo_t>> heuristic_algos(const LaunchContext& ctx,
                                                           const LtObjects& lt, int count);
+
+// The algorithms build-time tactic timing tries for one prepared problem: cuBLASLt's heuristic
+// list first, then configurations enumerated from its algorithm space (cublasLtMatmulAlgoGetIds:
+// every algorithm's tiles, stages, split-K with its reduction schemes, CTA swizzling), each
+// checked with cublasLtMatmulAlgoCheck against the workspace. At small M the heuristic offers
+// mostly large tiles that leave most SMs idle; the enumerated ones are ranked by how well they
+// fill the GPU (cuBLASLt's wave count), so split-K and small tiles come first there.
+struct TacticCandidates {
+  std::vector<cublasLtMatmulAlgo_t> algos;
+  size_t heuristic = 0;  // algos[0, heuristic) come from cuBLASLt's heuristic, best first
+};
+Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObjects& lt);
+
+// Part of the GEMM ops' timing-cache keys: entries timed before the enumerated candidates were
+// chosen from the heuristic's list alone and must not be reused.
+inline constexpr const char* kTacticSearchTag = "|search:heuristic+enumerated";
+
+// What an algorithm is configured as (cublasLtMatmulAlgoConfigGetAttribute), for the verbose
+// build log and the tests.
+struct AlgoConfig {
+  int32_t id = -1;
+  uint32_t tile = 0, stages = 0;
+  int32_t split_k = 1;
+  uint32_t reduction = 0, swizzle = 0, custom = 0;
+  uint16_t cluster = 0;
+};
+AlgoConfig algo_config(const cublasLtMatmulAlgo_t& a);
+std::string algo_config_text(const AlgoConfig& c);
+
+// Chooses the fastest of one problem's candidates on a stream: each entered candidate is timed
+// with a few launches, then the fastest few again with many more, each time as the replay of a
+// CUDA graph of those launches (as a plan runs). At batch 1 good candidates of a 5-8 us GEMM
+// can be less than a microsecond apart, near the noise of a few launches, and the fastest of
+// ~100 noisy times would then be mostly the luckiest.
+class TacticRace {
+ public:
+  TacticRace() = default;
+  TacticRace(const TacticRace&) = delete;
+  TacticRace& operator=(const TacticRace&) = delete;
+  ~TacticRace();
+  Status init(cudaStream_t stream);
+  // Times `launch` (one run of a candidate, kept for the final round: what it refers to must
+  // outlive finish()). Returns its entry number, or -1 when a launch failed (the CUDA error is
+  // cleared: a candidate that does not run is left out, not fatal); *ms gets its time.
+  int enter(std::function<Status()> launch, float* ms);
+  // Times the fastest entries again, and `reference` (an entry number, or -1) with them, and
+  // returns the fastest's entry number (-1 without entries) with its time in *ms, the
+  // reference's final time in *reference_ms (when not null), and the final round's times as lines
+  // for the verbose log appended to *log.
+  int finish(int reference, float* ms, float* reference_ms, std::string* log);
+
+ private:
+  // Milliseconds per launch, or a negative value when the candidate does not run: timed as
+  // a graph replay where capturing works, else eagerly.
+  float time(const std::function<Status()>& launch, int launches);
+  float time_graph(const std::function<Status()>& launch, int launches);
+  float time_eager(const std::function<Status()>& launch, int launches);
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t ev_[2] = {nullptr, nullptr};
+  std::vector<std::function<Status()>> launches_;
+  std::vector<float> first_ms_;
+};
+
+// The candidates vitrt.Linear's tactic timing tries for an [m, k] x [k, n] problem in `type`
+// with the bias (a device pointer, or nullptr) and activation `act` in mode 0 (cuBLASLt's
+// epilogue); defined in ops_linear.cc, for the tests of the enumerated candidates.
+Result<TacticCandidates> linear_tactic_candidates(const LaunchContext& ctx, DType type, int64_t m,
+                                                  int64_t n, int64_t k, const void* bias,
+                                                  UnaryOp act);
 
 // Whether `algo` runs the prepared problem within the workspace (a plan's stored algorithm
 // may not, after a cuBLASLt upgrade or on another GPU of the same architecture).

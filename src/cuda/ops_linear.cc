@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <utility>
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
@@ -270,6 +272,27 @@ const char* act_name(UnaryOp act) {
   }
 }
 
+// Row-major X[m, k] W[k, n] = Y[m, n], all contiguous; the pointers are the caller's.
+GemmCall linear_gemm(int64_t m, int64_t n, int64_t k) {
+  GemmCall g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.lda = k;
+  g.ldb = n;
+  g.ldc = n;
+  return g;
+}
+
+// Linear's mode 0: the bias, and the activations cuBLASLt has (ReLU, tanh GELU), in its
+// epilogue; erf and quick GELU run in a pass after.
+GemmCall with_epilogue(GemmCall g, const void* bias, UnaryOp act) {
+  g.bias = bias;
+  g.relu = act == UnaryOp::kRelu;
+  g.gelu_tanh = act == UnaryOp::kGeluTanh;
+  return g;
+}
+
 const char* mode_name(int mode) {
   return mode == 0 ? "epilogue" : (mode == 1 ? "bias+act kernel" : "tanh-form GELU epilogue");
 }
@@ -295,16 +318,10 @@ class LinearKernel final : public CudaKernel {
       out[0].shape.back() = n;
       return Status::ok_status();
     }
-    GemmCall g;
-    g.m = x.numel() / std::max<int64_t>(k, 1);
-    g.n = n;
-    g.k = k;
+    GemmCall g = linear_gemm(x.numel() / std::max<int64_t>(k, 1), n, k);
     g.a = x.data;
-    g.lda = k;
     g.b = w.data;
-    g.ldb = n;
     g.c = out[0].data;
-    g.ldc = n;
     const void* bias_data = bias != nullptr ? bias->data : nullptr;
     if (g.m == 0 || n == 0) return Status::ok_status();
     if (ctx.tuner != nullptr) {
@@ -350,9 +367,7 @@ class LinearKernel final : public CudaKernel {
   GemmCall call_for_mode(const GemmCall& base, const void* bias, int mode) const {
     GemmCall g = base;
     if (mode == 0) {
-      g.bias = bias;
-      g.relu = act_ == UnaryOp::kRelu;
-      g.gelu_tanh = act_ == UnaryOp::kGeluTanh;
+      g = with_epilogue(base, bias, act_);
     } else if (mode == 2) {
       g.bias = bias;
       g.gelu_tanh = true;
@@ -380,16 +395,17 @@ class LinearKernel final : public CudaKernel {
     return post_pass(ctx, type, g, bias, mode);
   }
 
-  // Times each candidate (mode x cuBLASLt's algorithms) on this problem and returns the
-  // fastest; each distinct problem is timed once per build, and not at all when the timing
-  // cache has it.
+  // Times each candidate (mode x cuBLASLt's heuristic and enumerated algorithms, see
+  // tactic_candidates) on this problem and returns the fastest; each distinct problem is timed
+  // once per build, and not at all when the timing cache has it.
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, const GemmCall& base,
                             const void* bias) {
     TacticTuner& tu = *ctx.tuner;
-    const std::string problem = str_cat(
-        tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n", base.n,
-        "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
-        has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes);
+    const std::string problem =
+        str_cat(tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n",
+                base.n, "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
+                has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
+                kTacticSearchTag);
     const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
                                            bias != nullptr ? "+bias" : "");
     auto record = [&](GemmTactic t) {
@@ -425,52 +441,57 @@ class LinearKernel final : public CudaKernel {
         }
       }
     }
-    constexpr int kCandidates = 16, kWarmup = 2, kTimed = 5;
-    cudaEvent_t ev[2];
-    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[0]), "tactic timing event");
-    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[1]), "tactic timing event");
-    GemmTactic best;
-    float best_ms = -1.0f, heuristic_ms = -1.0f;
+    // Every mode's prepared problem stays alive until the race's final round re-runs them.
+    struct Prepared {
+      int mode = 0;
+      GemmCall g;
+      LtObjects lt;
+      TacticCandidates cands;
+    };
+    std::vector<std::unique_ptr<Prepared>> prepared;
+    std::vector<std::pair<const Prepared*, size_t>> entries;  // by race entry number
+    TacticRace race;
+    VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
-    int tried = 0;
+    int enumerated = 0, heuristic_first = -1;
     for (int mode = 0; mode < 3; ++mode) {
       if (mode == 1 && !has_mode1(bias != nullptr)) continue;
       if (mode == 2 && !has_mode2(ctx, type, bias != nullptr)) continue;
-      const GemmCall g = call_for_mode(base, bias, mode);
-      LtObjects lt;
-      VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, g, lt));
-      VITRT_ASSIGN_OR_RETURN(std::vector<cublasLtMatmulAlgo_t> algos,
-                             heuristic_algos(ctx, lt, kCandidates));
-      for (size_t i = 0; i < algos.size(); ++i) {
-        bool ok = true;
+      auto p = std::make_unique<Prepared>();
+      p->mode = mode;
+      p->g = call_for_mode(base, bias, mode);
+      VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, p->g, p->lt));
+      VITRT_ASSIGN_OR_RETURN(p->cands, tactic_candidates(ctx, p->lt));
+      const Prepared& pr = *p;
+      prepared.push_back(std::move(p));
+      for (size_t i = 0; i < pr.cands.algos.size(); ++i) {
         float ms = 0.0f;
-        for (int r = 0; r < kWarmup + kTimed && ok; ++r) {
-          if (r == kWarmup) cudaEventRecord(ev[0], ctx.stream);
-          ok = run_prepared(ctx, lt, g, algos[i]).ok() && post_pass(ctx, type, g, bias, mode).ok();
-        }
-        cudaEventRecord(ev[1], ctx.stream);
-        ok = ok && cudaEventSynchronize(ev[1]) == cudaSuccess &&
-             cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess;
-        if (!ok) {
-          cudaGetLastError();  // a candidate that fails to launch is skipped
-          continue;
-        }
-        ms /= kTimed;
-        ++tried;
-        if (mode == 0 && i == 0) heuristic_ms = ms;
-        lines += str_cat("\n  ", mode_name(mode), " #", i, ": ", ms, " ms");
-        if (best_ms < 0.0f || ms < best_ms) {
-          best_ms = ms;
-          best.mode = mode;
-          best.algo = algos[i];
+        const int e = race.enter(
+            [this, &ctx, &pr, type, bias, i]() -> Status {
+              VITRT_RETURN_IF_ERROR(run_prepared(ctx, pr.lt, pr.g, pr.cands.algos[i]));
+              return post_pass(ctx, type, pr.g, bias, pr.mode);
+            },
+            &ms);
+        if (e < 0) continue;
+        entries.emplace_back(&pr, i);
+        if (i >= pr.cands.heuristic) ++enumerated;
+        if (mode == 0 && i == 0) heuristic_first = e;
+        if (tu.verbose) {
+          lines += str_cat("\n  #", e, " ", mode_name(mode),
+                           i < pr.cands.heuristic ? " (heuristic " : " (enumerated ",
+                           algo_config_text(algo_config(pr.cands.algos[i])), "): ", ms, " ms");
         }
       }
     }
-    cudaEventDestroy(ev[0]);
-    cudaEventDestroy(ev[1]);
-    if (best_ms < 0.0f) {
+    float best_ms = -1.0f, heuristic_ms = -1.0f;
+    const int winner = race.finish(heuristic_first, &best_ms, &heuristic_ms, &lines);
+    const int tried = static_cast<int>(entries.size());
+    if (winner < 0) {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
+    GemmTactic best;
+    best.mode = entries[winner].first->mode;
+    best.algo = entries[winner].first->cands.algos[entries[winner].second];
     ++tu.timed;
     tu.by_problem[problem] = best;
     if (tu.cache != nullptr) {
@@ -478,9 +499,11 @@ class LinearKernel final : public CudaKernel {
           problem, str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms)));
     }
     if (tu.log) {
-      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates, chose ",
-                     mode_name(best.mode), " ", best_ms, " ms (heuristic's first: ", heuristic_ms,
-                     " ms)", tu.verbose ? lines : ""));
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (",
+                     tried - enumerated, " from cuBLASLt's heuristic, ", enumerated,
+                     " enumerated), chose ", mode_name(best.mode), " ",
+                     algo_config_text(algo_config(best.algo)), " ", best_ms,
+                     " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
     }
     return record(best);
   }
@@ -708,6 +731,15 @@ Result<UnaryOp> linear_activation(const Attributes& attrs) {
   if (act == "quick_gelu") return UnaryOp::kQuickGelu;
   if (act == "relu") return UnaryOp::kRelu;
   return invalid_model("unknown activation '", act, "'");
+}
+
+Result<TacticCandidates> linear_tactic_candidates(const LaunchContext& ctx, DType type, int64_t m,
+                                                  int64_t n, int64_t k, const void* bias,
+                                                  UnaryOp act) {
+  LtObjects lt;
+  VITRT_RETURN_IF_ERROR(
+      prepare_gemm(ctx, type, with_epilogue(linear_gemm(m, n, k), bias, act), lt));
+  return tactic_candidates(ctx, lt);
 }
 
 // Per tactic: m, mode, then the algorithm's 8 opaque 64-bit words.

@@ -573,9 +573,9 @@ class QuantLinearKernel final : public CudaKernel {
     return post_pass(ctx, type, g, y);
   }
 
-  // Times each candidate (mode x cuBLASLt's algorithms) on this problem and returns the
-  // fastest; each distinct problem is timed once per build, and not at all when the timing
-  // cache has it.
+  // Times each candidate (mode x cuBLASLt's heuristic and enumerated algorithms, see
+  // tactic_candidates) on this problem and returns the fastest; each distinct problem is timed once
+  // per build, and not at all when the timing cache has it.
   template <typename Setup>
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, QuantGemm& g, Setup&& setup,
                             void* y, const void* act_bias, FusedForm form) {
@@ -585,7 +585,8 @@ class QuantLinearKernel final : public CudaKernel {
         str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
                 g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
                 p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
-                mode2_possible(ctx, type, form) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes);
+                mode2_possible(ctx, type, form) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
+                kTacticSearchTag);
     const std::string shape_text = str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x",
                                            p_.n, " ", p_.act_text, bias ? "+bias" : "");
     auto record = [&](GemmTactic t) {
@@ -621,56 +622,63 @@ class QuantLinearKernel final : public CudaKernel {
         }
       }
     }
-    constexpr int kCandidates = 16, kWarmup = 2, kTimed = 5;
-    cudaEvent_t ev[2];
-    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[0]), "tactic timing event");
-    VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&ev[1]), "tactic timing event");
-    GemmTactic best;
-    float best_ms = -1.0f;
+    // Every mode's prepared problem (setup(mode) changes g) stays alive until the race's final
+    // round re-runs them.
+    struct Prepared {
+      QuantGemm g;
+      LtObjects lt;
+      TacticCandidates cands;
+    };
+    std::vector<std::unique_ptr<Prepared>> prepared;
+    std::vector<std::pair<const Prepared*, size_t>> entries;  // by race entry number
+    TacticRace race;
+    VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
-    int tried = 0;
+    int enumerated = 0;
     for (int mode = 0; mode < 3; ++mode) {
       if (mode == 0 && form == FusedForm::kNone) continue;
       if (mode == 2 && !mode2_possible(ctx, type, form)) continue;
       setup(mode);
-      LtObjects lt;
+      auto p = std::make_unique<Prepared>();
+      p->g = g;
       // A mode cuBLASLt rejects (an attribute it does not know) has no candidates.
-      if (!prepare(ctx, type, g, act_bias, lt).ok()) continue;
-      Result<std::vector<cublasLtMatmulAlgo_t>> algos = heuristic_algos(ctx, lt, kCandidates);
-      if (!algos.ok()) continue;
-      if (algos->empty()) {
+      if (!prepare(ctx, type, p->g, act_bias, p->lt).ok()) continue;
+      Result<TacticCandidates> cands = tactic_candidates(ctx, p->lt);
+      if (!cands.ok()) continue;
+      if (cands->algos.empty()) {
         lines += str_cat("\n  mode ", mode, ": no algorithm");
         continue;
       }
-      for (size_t i = 0; i < algos->size(); ++i) {
-        bool ok = true;
+      p->cands = std::move(*cands);
+      const Prepared& pr = *p;
+      prepared.push_back(std::move(p));
+      for (size_t i = 0; i < pr.cands.algos.size(); ++i) {
         float ms = 0.0f;
-        for (int r = 0; r < kWarmup + kTimed && ok; ++r) {
-          if (r == kWarmup) cudaEventRecord(ev[0], ctx.stream);
-          ok = run_gemm(ctx, lt, g, (*algos)[i]).ok() && post_pass(ctx, type, g, y).ok();
-        }
-        cudaEventRecord(ev[1], ctx.stream);
-        ok = ok && cudaEventSynchronize(ev[1]) == cudaSuccess &&
-             cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess;
-        if (!ok) {
-          cudaGetLastError();  // a candidate that fails to launch is skipped
-          continue;
-        }
-        ms /= kTimed;
-        ++tried;
-        lines += str_cat("\n  mode ", mode, " #", i, ": ", ms, " ms");
-        if (best_ms < 0.0f || ms < best_ms) {
-          best_ms = ms;
-          best.mode = mode;
-          best.algo = (*algos)[i];
+        const int e = race.enter(
+            [this, &ctx, &pr, type, y, i]() -> Status {
+              VITRT_RETURN_IF_ERROR(run_gemm(ctx, pr.lt, pr.g, pr.cands.algos[i]));
+              return post_pass(ctx, type, pr.g, y);
+            },
+            &ms);
+        if (e < 0) continue;
+        entries.emplace_back(&pr, i);
+        if (i >= pr.cands.heuristic) ++enumerated;
+        if (tu.verbose) {
+          lines += str_cat("\n  #", e, " mode ", mode,
+                           i < pr.cands.heuristic ? " (heuristic " : " (enumerated ",
+                           algo_config_text(algo_config(pr.cands.algos[i])), "): ", ms, " ms");
         }
       }
     }
-    cudaEventDestroy(ev[0]);
-    cudaEventDestroy(ev[1]);
-    if (best_ms < 0.0f) {
+    float best_ms = -1.0f;
+    const int winner = race.finish(-1, &best_ms, nullptr, &lines);
+    const int tried = static_cast<int>(entries.size());
+    if (winner < 0) {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
+    GemmTactic best;
+    best.mode = entries[winner].first->g.mode;
+    best.algo = entries[winner].first->cands.algos[entries[winner].second];
     ++tu.timed;
     tu.by_problem[problem] = best;
     if (tu.cache != nullptr) {
@@ -679,7 +687,8 @@ class QuantLinearKernel final : public CudaKernel {
     }
     if (tu.log) {
       tu.log(str_cat(
-          "tactics: ", shape_text, ": ", tried, " candidates, chose mode ", best.mode, " (",
+          "tactics: ", shape_text, ": ", tried, " candidates timed (", tried - enumerated,
+          " from cuBLASLt's heuristic, ", enumerated, " enumerated), chose mode ", best.mode, " (",
           best.mode == 1
               ? "dequantize kernel"
               : str_cat(fused_form_name(form), best.mode == 2 ? ", tanh-form GELU epilogue" : ""),
