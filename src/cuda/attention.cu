@@ -420,7 +420,6 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
   extern __shared__ __align__(16) unsigned char tc_smem[];
-  wait_for_producer();                       // launched with launch_dependent
   T* k_all = reinterpret_cast<T*>(tc_smem);  // [buf_keys][kStride]
   T* v_all = k_all + buf_keys * kStride;     // [buf_keys][kStride]
   T* q_s = v_all + buf_keys * kStride;       // [kTcRows][kStride]
@@ -576,7 +575,6 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
   extern __shared__ __align__(16) unsigned char tc_smem[];
-  wait_for_producer();                     // launched with launch_dependent
   T* q_s = reinterpret_cast<T*>(tc_smem);  // [kTcRows][kStride]
   T* k_s = q_s + kTcRows * kStride;        // [kTcKeys][kStride]
   T* v_s = k_s + kTcKeys * kStride;        // [kTcKeys][kStride]
@@ -682,7 +680,6 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
   constexpr int kStride = kD + kTcPad;
   constexpr int kWarpElems = (16 + 2 * kTcKeys) * kStride;
   extern __shared__ __align__(16) unsigned char tc_smem[];
-  wait_for_producer();  // launched with launch_dependent
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   T* q_s = reinterpret_cast<T*>(tc_smem) + warp * kWarpElems;  // [16][kStride]
   T* k_s = q_s + 16 * kStride;                                 // [kTcKeys][kStride]
@@ -838,8 +835,8 @@ cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   }
   const dim3 grid(static_cast<unsigned>((a.sq + kRows - 1) / kRows), static_cast<unsigned>(a.heads),
                   static_cast<unsigned>(a.batch));
-  return launch_dependent(attention_tc_kernel<T, kD, kWarps, kWhole>, grid, dim3(kWarps * 32), smem,
-                          stream, a, buf_keys);
+  attention_tc_kernel<T, kD, kWarps, kWhole><<<grid, kWarps * 32, smem, stream>>>(a, buf_keys);
+  return cudaGetLastError();
 }
 
 // Which form runs (VITRT_ATTENTION=stream|whole|sub overrides the choice, to compare them on
@@ -885,8 +882,8 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
       if (opted != cudaSuccess) return opted;
       const dim3 grid(static_cast<unsigned>((a.sq + 15) / 16), static_cast<unsigned>(a.heads),
                       static_cast<unsigned>(a.batch));
-      return launch_dependent(attention_tc_split_kernel<T, kD>, grid, dim3(kSplitWarps * 32), smem,
-                              stream, a);
+      attention_tc_split_kernel<T, kD><<<grid, kSplitWarps * 32, smem, stream>>>(a);
+      return cudaGetLastError();
     }
     return whole_fits && form != AttentionForm::kStream
                ? launch_tc_warps<T, kD, 1, true>(a, stream)
@@ -897,7 +894,8 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
       const size_t smem = sizeof(T) * (64 + 2 * kTcKeys) * (kD + kTcPad);
       const dim3 grid(static_cast<unsigned>((a.sq + 63) / 64), static_cast<unsigned>(a.heads),
                       static_cast<unsigned>(a.batch));
-      return launch_dependent(attention_tc_sub_kernel<T, kD>, grid, dim3(128), smem, stream, a);
+      attention_tc_sub_kernel<T, kD><<<grid, 128, smem, stream>>>(a);
+      return cudaGetLastError();
     }
   }
   if (!whole_fits || form == AttentionForm::kStream) {

@@ -7,9 +7,6 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <utility>
 
 #include "cuda/launch.h"
 
@@ -180,52 +177,5 @@ cudaError_t dispatch_any(Elt t, F&& f) {
 
 template <typename T>
 inline constexpr bool kIsFloat = !std::is_integral<T>::value;
-
-// Programmatic dependent launch (Hopper and later). A kernel started with launch_dependent()
-// may begin while the kernel before it on the stream is still running (the launch and the
-// block set-up overlap its tail: at batch 1 most kernels last a few microseconds, and the gap
-// between two of them is a large part of each). Such a kernel must call wait_for_producer()
-// before it reads what the earlier kernel wrote and before it writes anything: the earlier
-// kernel may still read memory this one overwrites. Elsewhere the call returns at once.
-__device__ __forceinline__ void wait_for_producer() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-
-// Whether launch_dependent() asks for the overlap: on compute capability 9.0 and later, unless
-// VITRT_PDL=0 (to compare).
-inline bool dependent_launch_enabled() {
-  static const bool enabled = [] {
-    const char* e = std::getenv("VITRT_PDL");
-    if (e != nullptr && std::strcmp(e, "0") == 0) return false;
-    int device = 0, major = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
-      return false;
-    }
-    return major >= 9;
-  }();
-  return enabled;
-}
-
-// kernel<<<grid, block, smem, stream>>>(args...) as a programmatic dependent launch (see
-// wait_for_producer(), which the kernel must call first). Stream capture records it as a
-// programmatic edge of the CUDA graph.
-template <typename... Params, typename... Args>
-cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
-                             cudaStream_t stream, Args&&... args) {
-  cudaLaunchConfig_t config = {};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = smem;
-  config.stream = stream;
-  cudaLaunchAttribute attribute[1] = {};
-  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute[0].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = attribute;
-  config.numAttrs = dependent_launch_enabled() ? 1 : 0;
-  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
-}
 
 }  // namespace vitrt::cuda

@@ -165,7 +165,6 @@ template <typename T, int kNv>
 __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                            T* y, T* sum, int64_t rows, int cols, float eps) {
-  wait_for_producer();  // launched with launch_dependent
   constexpr int kVec = 16 / sizeof(T);
   using V = Vec16<T>;
   const int lane = threadIdx.x & 31;
@@ -326,12 +325,11 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
         aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
       const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
       const auto go = [&](auto nv) {
-        return launch_dependent(layer_norm_warp_kernel<T, decltype(nv)::value>, dim3(blocks),
-                                dim3(kLnRowsPerBlock * 32), 0, stream, static_cast<const T*>(a),
-                                static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
-                                static_cast<const T*>(gamma), static_cast<const T*>(beta),
-                                static_cast<T*>(y), static_cast<T*>(sum), rows,
-                                static_cast<int>(cols), epsilon);
+        layer_norm_warp_kernel<T, decltype(nv)::value><<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(
+            static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
+            static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
+            static_cast<T*>(sum), rows, static_cast<int>(cols), epsilon);
+        return cudaGetLastError();
       };
       switch ((cols / kVec + 31) / 32) {
         case 1:
