@@ -11,6 +11,7 @@
 #   BENCH_COMPILE_MODELS="vit_b16" limits it to some models (default: all of BENCH_MODELS),
 #   BENCH_COMPILE_BATCHES="1" to some batch sizes (default "1 256").
 #   torch.compile runs last, after every other number is in, so a time limit cuts only it.
+#   BENCH_ATTENTION_PEERS=0 skips timing PyTorch's fused attention backends (attention_peers.py).
 #
 # Two vitrt rows: end to end (fp32 input copied in from pageable host memory, the fp16 run,
 # output copied out) and without data transfers (`vitrt bench --no-data-transfers`: the graph
@@ -185,6 +186,16 @@ np.save(sys.argv[1] + '/pixel_values.npy', np.random.default_rng(100).standard_n
   done
   cat "$out/quant.txt" >> "$out/summary.txt"
 fi
+# vitrt.Attention's peers on the same shapes: PyTorch's FlashAttention-2, memory-efficient and
+# cuDNN fused attention (ms per layer and per 12-layer tower; compare with the Attention row of
+# the --profile logs). BENCH_ATTENTION_PEERS=0 skips it.
+if [ "${BENCH_ATTENTION_PEERS:-1}" = "1" ]; then
+  python3 "$here/attention_peers.py" --json "$out/attention_peers.json" > "$out/attention_peers.txt" 2>&1
+  for m in $models; do
+    f="$out/$m.vitrt_profile_b256.log"
+    [ -f "$f" ] && echo "vitrt $m batch 256 $(grep -E '^ +Attention ' "$f" | awk '{print "Attention " $2 " ms per tower (--profile)"}')" >> "$out/attention_peers.txt"
+  done
+fi
 for m in $compile_models; do
   log="$out/$m"
   [ -f "$log.json" ] || continue
@@ -202,4 +213,5 @@ PY
   summarize > "$out/summary.txt"
 done
 [ -f "$out/quant.txt" ] && ! grep -q "vit_b16 fp8" "$out/summary.txt" && cat "$out/quant.txt" >> "$out/summary.txt"
+[ -f "$out/attention_peers.txt" ] && { echo "==== attention peers (fp16) ===="; cat "$out/attention_peers.txt"; } >> "$out/summary.txt"
 cat "$out/summary.txt"
