@@ -1,12 +1,14 @@
 // The fp8 vitrt.QuantLinear GEMM on the CPU, fast enough to evaluate full-size models: the
 // reference's arithmetic (quant_linear_reference: every xq * w product is exact in fp32, and
 // each output's fp32 sum runs over k = 0..K-1 in order), reorganised for the cache and the
-// vector units. The plain reference re-reads all of W for every row of X (memory-bound: a
-// ViT-B/16 fp8 build took minutes an image); here X is quantized once, W decoded once into
-// panels of kPanel columns, and a kRows x kPanel tile of sums stays in registers while k
-// advances. Blocking changes which sums are in flight, never the order of one sum's terms,
-// and a fused multiply-add rounds an exact product the way a multiply and an add do, so the
-// sums equal the reference's bit for bit.
+// vector units. The plain reference streams all of W once per row of X; here X is quantized
+// once, W decoded once into panels of kPanel columns, and a kRows x kPanel tile of sums stays
+// in registers while k advances. Blocking changes which sums are in flight, never the order
+// of one sum's terms, and a fused multiply-add rounds an exact product the way a multiply and
+// an add do, so the sums equal the reference's bit for bit.
+//
+// Measured on ViT-B/16's fc1 (M 197, K 768, N 3072) on a shared 2-core Xeon (AVX-512 machine,
+// x86-64-v3 build): reference 69-88 ms, this 9-23 ms (~2.5 s -> 0.3-0.6 s an image).
 #include <algorithm>
 #include <array>
 #include <cstring>
