@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Issue 7's accuracy target on the CPU: `vitrt eval` (output cosine vs the FP32 model) of
-# ViT-B/16 (timm vit_base_patch16_224) and CLIP ViT-B/32 vision (HF CLIPVisionModelWithProjection,
-# default config) built with --precision int8 and fp8 and the default calibration. Both models
-# have RANDOM weights (seed 0, bench/gpu/torch_models.py): no trained ViT/CLIP weights are
-# within reach, so the figures show how much quantization noise the engine adds to these
-# networks, not what a precision costs a trained model (measure that on your own model and
-# data: README, "Quantization accuracy").
+# Issue 7's accuracy target: `vitrt eval` (output cosine vs the FP32 model) of ViT-B/16 (timm
+# vit_base_patch16_224) and CLIP ViT-B/32 vision (HF CLIPVisionModelWithProjection, default
+# config) built with --precision int8 and fp8 and the default calibration. Both models have
+# RANDOM weights (seed 0, bench/gpu/torch_models.py): no trained ViT/CLIP weights are within
+# reach, so the figures show how much quantization noise the engine adds to these networks,
+# not what a precision costs a trained model (measure that on your own model and data:
+# README, "Quantization accuracy").
 #
 # Images are real photographs from scikit-image (bench/quant_accuracy_images.py): 16 for
-# calibration and 32 for evaluation, from different photos. The CPU runs the quantization
-# contract of the GPU (int8 through oneDNN, fp8 through src/cpu/quant_linear_fp8.cc).
+# calibration and 32 for evaluation, from other photos. The CPU runs the GPU's quantization
+# contract (int8 through oneDNN, fp8 through src/cpu/quant_linear_fp8.cc).
 #
 #   bench/quant_accuracy.sh BIN_DIR OUT_DIR [vit_b16|clip_vision ...] [-- BUILD_FLAGS...]
 #
 # BUILD_FLAGS (e.g. --calib-method mse, --layer-precision '*/fc2/*=fp32') go to every
-# `vitrt build`. Needs python3 with torch, timm, transformers, scikit-image, Pillow. Takes about
-# 10 minutes on 2 cores. Prints a table and writes OUT_DIR/table.txt.
+# `vitrt build`. DEVICE=cuda builds and runs the plans on the GPU (the reference stays the
+# FP32 model on the CPU). Needs python3 with torch, timm, transformers, scikit-image and
+# Pillow. Takes 2-5 minutes on 2 cores (exporting the models: 2 more). Prints a table and
+# writes OUT_DIR/table.txt.
 set -eu
 bin="$1"
 out="$2"
@@ -40,7 +42,7 @@ cat > "$out/clip_preprocessor_config.json" <<'JSON'
  "image_std": [0.26862954, 0.26130258, 0.27577711], "do_convert_rgb": true}
 JSON
 
-printf "%-12s %-6s %-10s %-10s %-14s\n" model plan cos_mean cos_min max_err/scale > "$out/table.txt"
+printf "%-12s %-6s %-10s %-10s %-14s\n" model "${DEVICE:-cpu}" cos_mean cos_min max_err/scale > "$out/table.txt"
 for m in "${models[@]}"; do
   onnx="$out/$m.onnx"
   [ -f "$onnx" ] || python3 "$here/gpu/torch_models.py" export "$m" "$onnx"
@@ -53,14 +55,18 @@ for m in "${models[@]}"; do
     [ ${#config[@]} -gt 0 ] && calib_config=(--calib-config "${config[1]}")
     # One calibration per model (the cache holds the histograms; each format picks its
     # thresholds from them).
-    if ! "$bin/vitrt" build "$onnx" -o "$plan" --precision $p --calib-data "$out/images/calib" \
+    if ! "$bin/vitrt" build "$onnx" -o "$plan" --device "${DEVICE:-cpu}" --precision $p \
+        --calib-data "$out/images/calib" \
         "${calib_config[@]}" --calib-cache "$out/$m.calib" --verbose "$@" \
         > "$out/$m.$p.build.log" 2>&1; then
       echo "$m $p: build failed: $(tail -2 "$out/$m.$p.build.log")" | tee -a "$out/table.txt"
       continue
     fi
-    "$bin/vitrt" eval "$plan" --reference "$onnx" --data "$out/images/eval" "${config[@]}" \
-      --json > "$out/$m.$p.eval.log" 2>&1
+    "$bin/vitrt" eval "$plan" --device "${DEVICE:-cpu}" --reference "$onnx" \
+      --data "$out/images/eval" "${config[@]}" --json > "$out/$m.$p.eval.log" 2>&1 || {
+      echo "$m $p: eval failed: $(tail -2 "$out/$m.$p.eval.log")" | tee -a "$out/table.txt"
+      continue
+    }
     tail -1 "$out/$m.$p.eval.log" | python3 -c "
 import json, sys
 o = json.load(sys.stdin)['outputs'][0]
