@@ -62,7 +62,7 @@ constexpr const char* kHelp =
     "                       with NAME.npy for each model input (one run each)\n"
     "  --calib-config FILE  HF preprocessor_config.json for the images (default HF ViT's:\n"
     "                       224x224 bilinear, mean = std = 0.5)\n"
-    "  --calib-method M     entropy (int8 default), mse, percentile, minmax (fp8 default)\n"
+    "  --calib-method M     percentile (int8 default), entropy, mse, minmax (fp8 default)\n"
     "  --calib-percentile P for --calib-method percentile (default 99.99)\n"
     "  --calib-batches N    calibrate on at most N runs (default: all the data)\n"
     "  --calib-batch-size N images per run (default 8)\n"

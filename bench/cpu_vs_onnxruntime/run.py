@@ -8,7 +8,7 @@ subprocess so that its peak resident memory (ru_maxrss) is its own:
 
   vitrt fp32       `vitrt bench` on an fp32 plan
   vitrt bf16       `vitrt bench` on a plan built with --precision bf16 (n/a when refused)
-  vitrt int8       `vitrt bench` on a plan built with --precision int8, calibrated (entropy)
+  vitrt int8       `vitrt bench` on a plan built with --precision int8, calibrated (default method)
                    on two batches of 4 of the same random inputs the timings use: the
                    timing, not the accuracy, is what this row is for
   ORT fp32         ONNX Runtime CPU, ORT_ENABLE_ALL, on the exported model

@@ -36,7 +36,7 @@ struct BuildOptions {
   // int8 / fp8 builds (src/quant/calibrator.h explains each).
   std::string calib_data;           // folder of images, .npy files or NAME.npy folders
   std::string calib_config;         // HF preprocessor_config.json for images
-  std::string calib_method;         // entropy|mse|percentile|minmax; empty: entropy (int8),
+  std::string calib_method;         // entropy|mse|percentile|minmax; empty: percentile (int8),
                                     // minmax (fp8)
   double calib_percentile = 99.99;  // for calib_method percentile
   int calib_batches = 0;            // at most this many runs; 0: all the data

@@ -7,7 +7,8 @@
 // in exact int32 arithmetic, scales each column by input_scale * w_scale[n] and adds bias and
 // activation as post-ops: the reference's steps in the same fp32 order. Without VNNI, oneDNN
 // multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so those
-// CPUs (and fp8, and int8 ranges beyond 8 bits after the zero point) run the reference.
+// CPUs (and int8 ranges beyond 8 bits after the zero point) run the reference. fp8 runs
+// quant_linear_fp8_rows: the reference's sums, blocked (src/cpu/quant_linear_fp8.cc).
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -207,6 +208,9 @@ class QuantLinearKernel final : public CpuKernel {
       }
       if (fast_) {
         VITRT_RETURN_IF_ERROR(run_fast(rows, m, out));
+      } else if (p_.format == QuantFormat::kFp8) {
+        quant_linear_fp8_rows(p_, rows, m, k_, n_, w_q_.data<uint8_t>(), w_scale_.data<float>(),
+                              bias_.defined() ? bias_.data<float>() : nullptr, out);
       } else {
         quant_linear_reference(p_, rows, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(),
                                bias_.defined() ? bias_.data<float>() : nullptr, out);

@@ -57,6 +57,7 @@ TEST_F(QuantCli, CalibratesOnImagesAndReusesTheCache) {
   EXPECT_TRUE(contains(o.text, "calibration batch 1/2")) << o.text;
   EXPECT_TRUE(contains(o.text, "calibration batch 2/2")) << o.text;
   EXPECT_TRUE(contains(o.text, "-> int8 (encoder layer): input amax")) << o.text;
+  EXPECT_TRUE(contains(o.text, "by percentile 99.99")) << o.text;  // int8's default method
   EXPECT_TRUE(contains(o.text, "stays fp32: patch embedding")) << o.text;
   EXPECT_TRUE(contains(o.text, "quantization: 8 linear layers in int8, 2 in fp32")) << o.text;
   ASSERT_TRUE(fs::exists(dir_ / "calib.cache"));
