@@ -25,12 +25,14 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
 (cd "$tmp" && tar cf - ./* | xz -T2 -2 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
   "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" \
+  "$root/bench/quant_accuracy.sh" "$root/bench/quant_accuracy_images.py" \
   "$root/python/export_clip.py" "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" "$dest/"
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash
 # One GPU-machine call: the CUDA tests (RUN_TESTS=0 skips them), then (RUN_BENCH=1) the
 # ViT-B/16 benchmark, then (RUN_SERVE=1) CLIP ViT-B/32 behind `vitrt serve` (serve_clip.sh),
 # then (RUN_QUANT_EVAL=1) int8/fp8 accuracy on a trained model (quant_eval.sh), then
+# (RUN_QUANT_ACC=1) int8/fp8 accuracy of ViT-B/16 and CLIP B/32 (bench/quant_accuracy.sh), then
 # (RUN_MULTI_GPU=1) one GPU against two (multi_gpu.sh).
 # Logs are copied to $OUT; the summaries are printed last.
 set -u
@@ -65,6 +67,13 @@ if [ "${RUN_QUANT_EVAL:-0}" = "1" ]; then
   timeout "${QUANT_EVAL_BUDGET:-120}" ./quant_eval.sh "$work" "$VITRT_ROOT" /tmp/vitrt_quant_eval \
     > "$out/quant_eval.txt" 2>&1
 fi
+if [ "${RUN_QUANT_ACC:-0}" = "1" ]; then
+  # Issue 7's accuracy table (ViT-B/16 and CLIP B/32 vision, int8 and fp8, real photos) with the
+  # plans built and run on this GPU; the script finds the exporter under gpu/.
+  mkdir -p qa/gpu && cp quant_accuracy.sh quant_accuracy_images.py qa/ && cp torch_models.py qa/gpu/
+  DEVICE=cuda timeout "${QUANT_ACC_BUDGET:-240}" qa/quant_accuracy.sh "$work" "$out/quant_accuracy" \
+    > "$out/quant_accuracy.txt" 2>&1
+fi
 if [ "${RUN_MULTI_GPU:-0}" = "1" ]; then
   timeout "${MULTI_GPU_BUDGET:-540}" ./multi_gpu.sh "$work" "$out/multi_gpu" > "$out/multi_gpu.txt" 2>&1
   [ $? -eq 124 ] && echo "(multi_gpu.sh cut at ${MULTI_GPU_BUDGET:-540} s)" >> "$out/multi_gpu.txt"
@@ -78,6 +87,10 @@ fi
 if [ -f "$out/quant_eval.txt" ]; then
   echo "---- quantized plans on a trained model ----"
   tail -8 "$out/quant_eval.txt"
+fi
+if [ -f "$out/quant_accuracy.txt" ]; then
+  echo "---- int8/fp8 accuracy, random-weight towers, real photos ----"
+  tail -8 "$out/quant_accuracy.txt"
 fi
 if [ -f "$out/multi_gpu.txt" ]; then
   echo "---- multi-GPU ----"
