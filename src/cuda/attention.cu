@@ -662,28 +662,30 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
 // Small grids (batch 1: ViT-B/16 has 13 query tiles x 12 heads = 156 of 16 rows): one warp per
 // 16-row tile left one warp on most multiprocessors, loading the whole of K and V alone and
 // walking the key tiles in series. Here a block of kSplitWarps warps shares one 16-row tile and
-// splits the keys: warp w takes 64-key tiles w, w + kSplitWarps, ..., each with its own Q copy
-// and K/V buffers (no block barrier until the end), and the warps' partial softmax states
-// (max, sum, unnormalized output) merge through shared memory at the end, as flash-decoding
-// does.
-constexpr int kSplitWarps = 4;
+// splits the keys: warp w takes kSplitKeys-key chunks w, w + kSplitWarps, ..., each with its
+// own Q copy and K/V buffers (no block barrier until the end), and the warps' partial softmax
+// states (max, sum, unnormalized output) merge through shared memory at the end, as
+// flash-decoding does. Chunks of 32 keys over 8 warps: each warp's loads and its chain of
+// dependent steps are half those of 64-key tiles over 4 warps (ViT-B/16's 197 keys: 7 chunks).
+constexpr int kSplitWarps = 8;
+constexpr int kSplitKeys = 32;
 
 template <typename T, int kD>
 constexpr size_t split_smem_bytes() {
-  // Per warp: Q (16 rows), K and V tiles (64 rows each).
-  return sizeof(T) * kSplitWarps * (16 + 2 * kTcKeys) * (kD + kTcPad);
+  // Per warp: Q (16 rows), K and V chunks (kSplitKeys rows each).
+  return sizeof(T) * kSplitWarps * (16 + 2 * kSplitKeys) * (kD + kTcPad);
 }
 
 template <typename T, int kD>
-__global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(AttentionArgs a) {
+__global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel(AttentionArgs a) {
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
-  constexpr int kWarpElems = (16 + 2 * kTcKeys) * kStride;
+  constexpr int kWarpElems = (16 + 2 * kSplitKeys) * kStride;
   extern __shared__ __align__(16) unsigned char tc_smem[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   T* q_s = reinterpret_cast<T*>(tc_smem) + warp * kWarpElems;  // [16][kStride]
-  T* k_s = q_s + 16 * kStride;                                 // [kTcKeys][kStride]
-  T* v_s = k_s + kTcKeys * kStride;                            // [kTcKeys][kStride]
+  T* k_s = q_s + 16 * kStride;                                 // [kSplitKeys][kStride]
+  T* v_s = k_s + kSplitKeys * kStride;                         // [kSplitKeys][kStride]
   const int64_t b = blockIdx.z, h = blockIdx.y;
   const int sq = static_cast<int>(a.sq), sk = static_cast<int>(a.sk);
   const int q0 = static_cast<int>(blockIdx.x) * 16;
@@ -698,7 +700,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
     const int last = q0 + 15 + (sk - sq) + 1;
     k_end = last < k_end ? (last > 0 ? last : 0) : k_end;
   }
-  const int tiles = (k_end + kTcKeys - 1) / kTcKeys;
+  const int tiles = (k_end + kSplitKeys - 1) / kSplitKeys;
   const int row_i[2] = {q0 + g, q0 + g + 8};
   using L = LaneAddr<T, kD>;
   const uint32_t q_addr = L::a(q_s, 0, lane), k_tile = L::k(k_s, lane), v_tile = L::v(v_s, lane);
@@ -710,24 +712,24 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
 
   // Each warp stages its own Q copy and tiles.
   for (int tile = warp; tile < tiles; tile += kSplitWarps) {
-    const int k0 = tile * kTcKeys;
+    const int k0 = tile * kSplitKeys;
     if (tile == warp) stage_rows<T, kD>(q_s, qg, a.q_row_stride, q0, sq, dh, 16, lane, 32);
-    stage_rows<T, kD>(k_s, kg, a.k_row_stride, k0, sk, dh, kTcKeys, lane, 32);
-    stage_rows<T, kD>(v_s, vg, a.v_row_stride, k0, sk, dv, kTcKeys, lane, 32);
+    stage_rows<T, kD>(k_s, kg, a.k_row_stride, k0, sk, dh, kSplitKeys, lane, 32);
+    stage_rows<T, kD>(v_s, vg, a.v_row_stride, k0, sk, dv, kSplitKeys, lane, 32);
     cp_async_commit();
     cp_async_wait<0>();
     __syncwarp();
-    const int valid = sk - k0 < kTcKeys ? sk - k0 : kTcKeys;
+    const int valid = sk - k0 < kSplitKeys ? sk - k0 : kSplitKeys;
     const int groups = (valid + 15) / 16 * 2;
-    float s[kTcKeys / 8][4];
+    float s[kSplitKeys / 8][4];
 #pragma unroll
-    for (int n = 0; n < kTcKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+    for (int n = 0; n < kSplitKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
       uint32_t qa[4];
       ldmatrix_x4(qa, q_addr + kk * 32);
 #pragma unroll
-      for (int n = 0; n < kTcKeys / 8; n += 2) {
+      for (int n = 0; n < kSplitKeys / 8; n += 2) {
         if (n >= groups) continue;  // warp-uniform
         uint32_t kf[4];
         ldmatrix_x4(kf, k_tile + n * 8 * L::kRowBytes + kk * 32);
@@ -735,13 +737,13 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
         M::mma(s[n + 1], qa, kf[2], kf[3]);
       }
     }
-    const bool edge =
-        mask != nullptr || k0 + kTcKeys > sk || (a.causal && k0 + kTcKeys - 1 > q0 + (sk - sq));
-    if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
-    uint32_t pf[kTcKeys / 16][4];
-    softmax_step<T, kTcKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
+    const bool edge = mask != nullptr || k0 + kSplitKeys > sk ||
+                      (a.causal && k0 + kSplitKeys - 1 > q0 + (sk - sq));
+    if (edge) mask_scores<T, kSplitKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
+    uint32_t pf[kSplitKeys / 16][4];
+    softmax_step<T, kSplitKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
 #pragma unroll
-    for (int kk = 0; kk < kTcKeys / 16; ++kk) {
+    for (int kk = 0; kk < kSplitKeys / 16; ++kk) {
       if (kk * 16 >= valid) continue;  // warp-uniform
 #pragma unroll
       for (int n = 0; n < kD / 8; n += 2) {
@@ -756,6 +758,8 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attention_tc_split_kernel(At
 
   // Merge: each warp leaves its max, sum and unnormalized output for the 16 rows in its own
   // K/V region (fp32), then the block combines them: m = max_w m_w, weights 2^(m_w - m).
+  static_assert(sizeof(float) * (16 * kD + 32) <= sizeof(T) * 2 * kSplitKeys * (kD + kTcPad),
+                "a warp's partial state fits its K and V chunks");
   float* part_o = reinterpret_cast<float*>(k_s);  // [16][kD]
   float* part_ml = part_o + 16 * kD;              // [16][2]
 #pragma unroll
@@ -874,8 +878,8 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
                    : (a.sk > 2 * kTcKeys ? AttentionForm::kWhole : AttentionForm::kSub);
   }
   if (big_blocks < 2 * multiprocessors()) {
-    // Two or more key tiles: split the keys over a block's warps.
-    if (a.sk > kTcKeys && form != AttentionForm::kStream) {
+    // Two or more key chunks: split the keys over a block's warps.
+    if (a.sk > kSplitKeys && form != AttentionForm::kStream) {
       constexpr size_t smem = split_smem_bytes<T, kD>();
       static const cudaError_t opted = cudaFuncSetAttribute(
           attention_tc_split_kernel<T, kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
