@@ -2,47 +2,42 @@
 // aggregate of several contexts at once in the JSON line, and usage errors naming the flag on a
 // machine without a GPU.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <string>
+
+#include "testing/vitrt_cli.h"
 
 namespace vitrt {
 namespace {
 
 namespace fs = std::filesystem;
 
+using testing::CliOutput;
+using testing::run_vitrt;
+
 const std::string kTinyMatmul = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/tiny_matmul.onnx";
 
-struct Ran {
-  int exit_code = -1;
-  std::string out, err;
+class BenchDevicesCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("vitrt_bench_devices_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CliOutput vitrt(const std::string& args) { return run_vitrt(args, dir_); }
+
+  fs::path dir_;
 };
 
-Ran vitrt(const std::string& args) {
-  const fs::path dir =
-      fs::path(::testing::TempDir()) / ("vitrt_bench_devices_" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  const std::string out = (dir / "out.txt").string(), err = (dir / "err.txt").string();
-  const int status = std::system(
-      (std::string("'") + VITRT_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "'").c_str());
-  Ran r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::stringstream o, e;
-  o << std::ifstream(out).rdbuf();
-  e << std::ifstream(err).rdbuf();
-  r.out = o.str();
-  r.err = e.str();
-  fs::remove_all(dir);
-  return r;
-}
-
-TEST(BenchDevicesCli, ContextsRunTogetherAndReportTheAggregate) {
-  const Ran r = vitrt("bench '" + kTinyMatmul + "' --batch 4 --contexts 3 --iterations 5 --json");
+TEST_F(BenchDevicesCli, ContextsRunTogetherAndReportTheAggregate) {
+  const CliOutput r =
+      vitrt("bench '" + kTinyMatmul + "' --batch 4 --contexts 3 --iterations 5 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("cpu: 3 context(s)"), std::string::npos) << r.out;
   const std::string last = r.out.substr(r.out.rfind('{'));
@@ -56,14 +51,14 @@ TEST(BenchDevicesCli, ContextsRunTogetherAndReportTheAggregate) {
   EXPECT_GT(doc["throughput"].get<double>(), 0);
 }
 
-TEST(BenchDevicesCli, DeviceListErrorsAreUsageErrors) {
+TEST_F(BenchDevicesCli, DeviceListErrorsAreUsageErrors) {
   const std::pair<std::string, std::string> cases[] = {
       {"--devices 0", "--devices needs --device cuda"},
       {"--device cuda --devices 0,x", "'x' is not a device index"},
       {"--contexts 0", "--contexts"},
   };
   for (const auto& [flags, message] : cases) {
-    const Ran r = vitrt("bench '" + kTinyMatmul + "' " + flags);
+    const CliOutput r = vitrt("bench '" + kTinyMatmul + "' " + flags);
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.err;
     EXPECT_NE(r.err.find(message), std::string::npos) << flags << ": " << r.err;
   }

@@ -2,7 +2,6 @@
 // formats it writes, and a full build -> run -> compare against onnxruntime's output.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -16,22 +15,16 @@
 #include "ir/op_schema.h"
 #include "plan/plan_format.h"
 #include "testing/compare.h"
+#include "testing/vitrt_cli.h"
 
 namespace vitrt {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::CliOutput;
+using testing::contains;
+using testing::run_vitrt;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -46,18 +39,7 @@ class CliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `vitrt ARGS` (ARGS already shell-quoted where needed).
-  CommandResult vitrt(const std::string& args) {
-    const std::string out = (dir_ / "stdout.txt").string();
-    const std::string err = (dir_ / "stderr.txt").string();
-    const std::string cmd =
-        std::string("'") + VITRT_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    const int status = std::system(cmd.c_str());
-    CommandResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_text(out);
-    r.err = read_text(err);
-    return r;
-  }
+  CliOutput vitrt(const std::string& args) { return run_vitrt(args, dir_); }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
@@ -97,12 +79,8 @@ Tensor ramp(std::vector<int64_t> shape) {
   return t;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 TEST_F(CliTest, VersionHelpAndUsageErrors) {
-  CommandResult r = vitrt("--version");
+  CliOutput r = vitrt("--version");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(contains(r.out, "vitrt ")) << r.out;
   EXPECT_EQ(vitrt("").exit_code, 2);
@@ -133,14 +111,14 @@ TEST_F(CliTest, MissingFilesFailWithTheirName) {
   for (const char* args :
        {"run /nonexistent/m.plan --output-dir out", "inspect /nonexistent/m.plan",
         "bench /nonexistent/m.plan", "build /nonexistent/m.onnx -o x.plan"}) {
-    CommandResult r = vitrt(args);
+    CliOutput r = vitrt(args);
     EXPECT_EQ(r.exit_code, 1) << args;
     EXPECT_TRUE(contains(r.err, "/nonexistent/m.")) << args << ": " << r.err;
   }
 }
 
 TEST_F(CliTest, BuildRefusesUnsupportedPrecision) {
-  CommandResult r = vitrt("build model.onnx -o x.plan --precision fp16");
+  CliOutput r = vitrt("build model.onnx -o x.plan --precision fp16");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.err, "precision 'fp16' is not supported yet")) << r.err;
 }
@@ -150,7 +128,7 @@ TEST_F(CliTest, RunWritesSanitisedOutputsAndRejectsBadInputs) {
   const std::string good = write_npy("good.npy", ramp({4, 3}));
   const std::string out = path("out");
 
-  CommandResult r =
+  CliOutput r =
       vitrt("run '" + plan + "' --input 'pixel/values:0=" + good + "' --output-dir '" + out + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Result<Tensor> written = read_npy(out + "/pixel_values_0.npy");
@@ -203,7 +181,7 @@ TEST_F(CliTest, OutputNamesThatCollideAfterSanitisingGetSuffixes) {
   ASSERT_TRUE(write_plan_file(path("collide.plan"), g, PlanMetadata()).ok());
   const std::string x = write_npy("x.npy", ramp({2}));
   const std::string out = path("out");
-  CommandResult r =
+  CliOutput r =
       vitrt("run '" + path("collide.plan") + "' --input 'a/b=" + x + "' --input 'a:b=" + x +
             "' --input '.hidden=" + x + "' --output-dir '" + out + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -214,14 +192,14 @@ TEST_F(CliTest, OutputNamesThatCollideAfterSanitisingGetSuffixes) {
 
 TEST_F(CliTest, CorruptAndForeignPlans) {
   const std::string plan = identity_plan();
-  std::string bytes = read_text(plan);
+  std::string bytes = testing::read_file_text(plan);
   bytes[bytes.size() / 2] ^= 0x40;
   {
     std::ofstream out(path("corrupt.plan"), std::ios::binary);
     out << bytes;
   }
   for (const char* cmd : {"inspect", "bench"}) {
-    CommandResult r = vitrt(std::string(cmd) + " '" + path("corrupt.plan") + "'");
+    CliOutput r = vitrt(std::string(cmd) + " '" + path("corrupt.plan") + "'");
     EXPECT_EQ(r.exit_code, 1) << cmd;
     EXPECT_TRUE(contains(r.err, "corrupt plan")) << r.err;
     EXPECT_TRUE(contains(r.err, "corrupt.plan")) << r.err;
@@ -247,7 +225,7 @@ TEST_F(CliTest, CorruptAndForeignPlans) {
   g.inputs = {xi};
   g.outputs = {yi};
   ASSERT_TRUE(write_plan_file(path("unknown_op.plan"), g, PlanMetadata()).ok());
-  CommandResult r = vitrt("bench '" + path("unknown_op.plan") + "'");
+  CliOutput r = vitrt("bench '" + path("unknown_op.plan") + "'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.err,
                        "node '/blocks.0/mystery' (NoSuchOp): op 'NoSuchOp' (domain "
@@ -257,7 +235,7 @@ TEST_F(CliTest, CorruptAndForeignPlans) {
 
 TEST_F(CliTest, InspectPlan) {
   const std::string plan = identity_plan();
-  CommandResult r = vitrt("inspect '" + plan + "' --nodes");
+  CliOutput r = vitrt("inspect '" + plan + "' --nodes");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "format version: 1")) << r.out;
   EXPECT_TRUE(contains(r.out, "checksum: ok")) << r.out;
@@ -267,7 +245,7 @@ TEST_F(CliTest, InspectPlan) {
 
 TEST_F(CliTest, BenchJsonIsTheLastLine) {
   const std::string plan = identity_plan();
-  CommandResult r = vitrt("bench '" + plan + "' --batch 4 --iterations 5 --warmup 1 --json");
+  CliOutput r = vitrt("bench '" + plan + "' --batch 4 --iterations 5 --warmup 1 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string last = r.out;
   while (!last.empty() && last.back() == '\n') last.pop_back();
@@ -301,7 +279,7 @@ TEST_F(CliTest, BuildRunTwoOutputsMatchesOnnxRuntime) {
   }
   const std::string data = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/";
   const std::string plan = path("tiny_matmul.plan");
-  CommandResult r = vitrt("build '" + data + "tiny_matmul.onnx' -o '" + plan + "' --verbose");
+  CliOutput r = vitrt("build '" + data + "tiny_matmul.onnx' -o '" + plan + "' --verbose");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string out = path("out");
   r = vitrt("run '" + plan + "' --input 'x=" + data + "x.npy' --output-dir '" + out + "' --print");
@@ -325,9 +303,9 @@ TEST_F(CliTest, BuildRunTwoOutputsMatchesOnnxRuntime) {
 TEST_F(CliTest, BuildProfilesAreStoredAndBoundRuns) {
   const std::string data = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/";
   const std::string plan = path("profiled.plan");
-  CommandResult r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan +
-                          "' --profile pixel_values:min=1x5,opt=2x5,max=4x5"
-                          " --profile pixel_values:min=8x5,opt=8x5,max=8x5");
+  CliOutput r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan +
+                      "' --profile pixel_values:min=1x5,opt=2x5,max=4x5"
+                      " --profile pixel_values:min=8x5,opt=8x5,max=8x5");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "profile 1: pixel_values:min=8x5,opt=8x5,max=8x5")) << r.out;
   r = vitrt("inspect '" + plan + "'");
@@ -363,7 +341,7 @@ TEST_F(CliTest, BuildRunMatchesOnnxRuntime) {
   }
   const std::string data = std::string(VITRT_SOURCE_DIR) + "/tests/data/cli/";
   const std::string plan = path("tiny_head.plan");
-  CommandResult r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan + "'");
+  CliOutput r = vitrt("build '" + data + "tiny_head.onnx' -o '" + plan + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "MatMul x1")) << r.out;
 

@@ -2,30 +2,25 @@
 // and exit codes and messages for bad input (CLI.md).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "core/npy.h"
+#include "testing/vitrt_cli.h"
 
 namespace vitrt {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::CliOutput;
+using testing::run_vitrt;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+// The checkout's vocabulary, for every command.
+const testing::EnvVar kVocab{
+    "VITRT_CLIP_VOCAB",
+    std::string(VITRT_SOURCE_DIR) + "/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz"};
 
 class ClipCommandTest : public ::testing::Test {
  protected:
@@ -39,19 +34,7 @@ class ClipCommandTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `vitrt clip ARGS` with the checkout's vocabulary.
-  CommandResult clip(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string("VITRT_CLIP_VOCAB='") + VITRT_SOURCE_DIR +
-                            "/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz' '" +
-                            VITRT_BINARY + "' clip " + args + " >'" + out.string() + "' 2>'" +
-                            err.string() + "'";
-    const int status = std::system(cmd.c_str());
-    CommandResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_text(out);
-    r.err = read_text(err);
-    return r;
-  }
+  CliOutput clip(const std::string& args) { return run_vitrt("clip " + args, dir_, {kVocab}); }
   std::string write(const std::string& name, const std::string& content) {
     const fs::path p = dir_ / name;
     std::ofstream(p, std::ios::binary) << content;
@@ -65,7 +48,7 @@ class ClipCommandTest : public ::testing::Test {
 TEST_F(ClipCommandTest, TokenizesJsonArray) {
   const std::string texts =
       write("texts.json", R"(["a photo of a cat.", "", "A PHOTO\nOF A CAT."])");
-  const CommandResult r = clip("tokenize --texts '" + texts + "' -o '" + path("ids.npy") + "'");
+  const CliOutput r = clip("tokenize --texts '" + texts + "' -o '" + path("ids.npy") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Result<Tensor> ids = read_npy(path("ids.npy"));
   ASSERT_TRUE(ids.ok()) << ids.status().to_string();
@@ -82,8 +65,8 @@ TEST_F(ClipCommandTest, TokenizesJsonArray) {
 TEST_F(ClipCommandTest, TokenizesLinesWithContextLength) {
   const std::string texts =
       write("texts.txt", "a photo of a cat.\r\ncat cat cat cat cat cat cat cat\n");
-  const CommandResult r = clip("tokenize --texts '" + texts + "' -o '" + path("ids.npy") +
-                               "' --context-length 8 --print");
+  const CliOutput r = clip("tokenize --texts '" + texts + "' -o '" + path("ids.npy") +
+                           "' --context-length 8 --print");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Result<Tensor> ids = read_npy(path("ids.npy"));
   ASSERT_TRUE(ids.ok());
@@ -99,38 +82,38 @@ TEST_F(ClipCommandTest, TokenizesLinesWithContextLength) {
 
 TEST_F(ClipCommandTest, HelpAndUsageErrors) {
   EXPECT_EQ(clip("--help").exit_code, 0);
-  const CommandResult help = clip("tokenize --help");
+  const CliOutput help = clip("tokenize --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--context-length"), std::string::npos);
   EXPECT_EQ(clip("").exit_code, 2);
-  const CommandResult unknown = clip("frobnicate");
+  const CliOutput unknown = clip("frobnicate");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("frobnicate"), std::string::npos);
   EXPECT_EQ(clip("tokenize -o x.npy").exit_code, 2);
   const std::string texts = write("t.txt", "cat\n");
   EXPECT_EQ(clip("tokenize --texts '" + texts + "'").exit_code, 2);
-  const CommandResult zero =
+  const CliOutput zero =
       clip("tokenize --texts '" + texts + "' -o '" + path("o.npy") + "' --context-length 0");
   EXPECT_EQ(zero.exit_code, 2);
   EXPECT_NE(zero.err.find("--context-length"), std::string::npos) << zero.err;
 }
 
 TEST_F(ClipCommandTest, BadInputFailsNamingTheFile) {
-  const CommandResult missing =
+  const CliOutput missing =
       clip("tokenize --texts '" + path("nope.json") + "' -o '" + path("o.npy") + "'");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.json"), std::string::npos) << missing.err;
 
   const std::string bad_json = write("bad.json", R"(["a", 3])");
-  const CommandResult not_strings =
+  const CliOutput not_strings =
       clip("tokenize --texts '" + bad_json + "' -o '" + path("o.npy") + "'");
   EXPECT_EQ(not_strings.exit_code, 1);
   EXPECT_NE(not_strings.err.find("bad.json"), std::string::npos) << not_strings.err;
   EXPECT_NE(not_strings.err.find("element 1"), std::string::npos) << not_strings.err;
 
   const std::string texts = write("t.txt", "cat\n");
-  const CommandResult no_vocab = clip("tokenize --texts '" + texts + "' -o '" + path("o.npy") +
-                                      "' --vocab '" + path("missing.txt.gz") + "'");
+  const CliOutput no_vocab = clip("tokenize --texts '" + texts + "' -o '" + path("o.npy") +
+                                  "' --vocab '" + path("missing.txt.gz") + "'");
   EXPECT_EQ(no_vocab.exit_code, 1);
   EXPECT_NE(no_vocab.err.find("missing.txt.gz"), std::string::npos) << no_vocab.err;
   EXPECT_FALSE(fs::exists(path("o.npy")));

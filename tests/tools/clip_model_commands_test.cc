@@ -1,12 +1,10 @@
 // `vitrt build CLIP_DIR` and `vitrt clip embed|classify|rank`, driven as a user would, on the
 // tiny CLIP fixture: outputs against the PyTorch references, exit codes and messages.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,26 +13,23 @@
 
 #include "core/npy.h"
 #include "testing/compare.h"
+#include "testing/vitrt_cli.h"
 
 namespace vitrt {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::CliOutput;
+using testing::run_vitrt;
 
 const fs::path kFixture = fs::path(VITRT_SOURCE_DIR) / "tests/data/clip_tiny";
 const fs::path kImages = fs::path(VITRT_SOURCE_DIR) / "tests/data/vision";
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+// The checkout's vocabulary, for every command.
+const testing::EnvVar kVocab{
+    "VITRT_CLIP_VOCAB",
+    std::string(VITRT_SOURCE_DIR) + "/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz"};
 
 Tensor reference(const std::string& name) {
   Result<Tensor> t = read_npy((kFixture / name).string());
@@ -74,7 +69,7 @@ class ClipModelCommandTest : public ::testing::Test {
     fs::remove_all(*root_);
     fs::create_directories(*root_);
     fs::copy(kFixture, *root_ / "model");
-    build_ = new CommandResult(run("build '" + (*root_ / "model").string() + "'"));
+    build_ = new CliOutput(run("build '" + (*root_ / "model").string() + "'"));
   }
   static void TearDownTestSuite() {
     fs::remove_all(*root_);
@@ -84,53 +79,41 @@ class ClipModelCommandTest : public ::testing::Test {
   void SetUp() override { ASSERT_EQ(build_->exit_code, 0) << build_->out << build_->err; }
 
   // Runs `vitrt ARGS` with the checkout's vocabulary.
-  static CommandResult run(const std::string& args) {
-    const fs::path out = *root_ / "stdout.txt", err = *root_ / "stderr.txt";
-    const std::string cmd = std::string("VITRT_CLIP_VOCAB='") + VITRT_SOURCE_DIR +
-                            "/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz' '" +
-                            VITRT_BINARY + "' " + args + " >'" + out.string() + "' 2>'" +
-                            err.string() + "'";
-    const int status = std::system(cmd.c_str());
-    CommandResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_text(out);
-    r.err = read_text(err);
-    return r;
-  }
+  static CliOutput run(const std::string& args) { return run_vitrt(args, *root_, {kVocab}); }
   static std::string model() { return (*root_ / "model").string(); }
   static std::string path(const std::string& name) { return (*root_ / name).string(); }
 
   static fs::path* root_;
-  static CommandResult* build_;
+  static CliOutput* build_;
 };
 
 fs::path* ClipModelCommandTest::root_ = nullptr;
-CommandResult* ClipModelCommandTest::build_ = nullptr;
+CliOutput* ClipModelCommandTest::build_ = nullptr;
 
 TEST_F(ClipModelCommandTest, BuildWritesBothPlans) {
   EXPECT_TRUE(fs::exists(*root_ / "model" / "vision.plan"));
   EXPECT_TRUE(fs::exists(*root_ / "model" / "text.plan"));
   // -o names another folder, which becomes a model folder of its own.
-  const CommandResult r = run("build '" + model() + "' -o '" + path("built") + "'");
+  const CliOutput r = run("build '" + model() + "' -o '" + path("built") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"vision.plan", "text.plan", "clip.json", "preprocessor_config.json"}) {
     EXPECT_TRUE(fs::exists(*root_ / "built" / name)) << name;
   }
-  const CommandResult embed = run("clip embed -m '" + path("built") + "' --images '" +
-                                  fixture_images()[0] + "' -o '" + path("one.npy") + "'");
+  const CliOutput embed = run("clip embed -m '" + path("built") + "' --images '" +
+                              fixture_images()[0] + "' -o '" + path("one.npy") + "'");
   EXPECT_EQ(embed.exit_code, 0) << embed.err;
 }
 
 TEST_F(ClipModelCommandTest, BuildRefusesAFolderWithoutClipJson) {
   fs::create_directories(*root_ / "empty");
-  const CommandResult r = run("build '" + path("empty") + "'");
+  const CliOutput r = run("build '" + path("empty") + "'");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("without clip.json"), std::string::npos) << r.err;
 }
 
 TEST_F(ClipModelCommandTest, EmbedsImagesAsJson) {
   const std::vector<std::string> images = fixture_images();
-  const CommandResult r = run("clip embed -m '" + model() + "' --images" + quoted(images));
+  const CliOutput r = run("clip embed -m '" + model() + "' --images" + quoted(images));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out);
   ASSERT_EQ(out["embed_dim"], 16);
@@ -145,7 +128,7 @@ TEST_F(ClipModelCommandTest, EmbedsImagesAsJson) {
 }
 
 TEST_F(ClipModelCommandTest, EmbedsTextsAsNpy) {
-  const CommandResult r =
+  const CliOutput r =
       run("clip embed -m '" + model() + "' --texts '" + (kFixture / "texts.json").string() +
           "' --truncate --batch 7 -o '" + path("texts.npy") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -162,7 +145,7 @@ TEST_F(ClipModelCommandTest, EmbedsTextsAsNpy) {
 
 TEST_F(ClipModelCommandTest, OverLongTextNeedsTruncate) {
   // texts.json holds one text longer than the context (index 18).
-  const CommandResult r =
+  const CliOutput r =
       run("clip embed -m '" + model() + "' --texts '" + (kFixture / "texts.json").string() + "'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("text 18 \"a very long prompt"), std::string::npos) << r.err;
@@ -175,10 +158,10 @@ TEST_F(ClipModelCommandTest, ClassifyMatchesPyTorchSoftmax) {
   const std::vector<std::string> images = fixture_images();
   const std::vector<int> picked = {0, 1, 17, 4};  // cat, dog, mountains, a rocket launch
   // Labels are trimmed and put into the template.
-  const CommandResult r = run("clip classify -m '" + model() + "'" + quoted(images) +
-                              " --labels 'cat, dog ,mountains' --template 'a photo of a {}'");
+  const CliOutput r = run("clip classify -m '" + model() + "'" + quoted(images) +
+                          " --labels 'cat, dog ,mountains' --template 'a photo of a {}'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const CommandResult plain = run(
+  const CliOutput plain = run(
       "clip classify -m '" + model() + "'" + quoted(images) +
       " --labels 'a photo of a cat,a photo of a dog,mountains,a rocket launch' --template '{}'");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
@@ -203,7 +186,7 @@ TEST_F(ClipModelCommandTest, ClassifyMatchesPyTorchSoftmax) {
 
 TEST_F(ClipModelCommandTest, ClassifyUsageErrors) {
   const std::string image = fixture_images()[0];
-  CommandResult r = run("clip classify -m '" + model() + "' '" + image + "'");
+  CliOutput r = run("clip classify -m '" + model() + "' '" + image + "'");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("missing --labels"), std::string::npos) << r.err;
   r = run("clip classify -m '" + model() + "' '" + image + "' --labels 'a,,b'");
@@ -219,7 +202,7 @@ TEST_F(ClipModelCommandTest, ClassifyUsageErrors) {
 
 TEST_F(ClipModelCommandTest, RankOrdersByCosine) {
   const std::vector<std::string> images = fixture_images();
-  const CommandResult r =
+  const CliOutput r =
       run("clip rank -m '" + model() + "' --query 'a photo of a cat' --top 3" + quoted(images));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out);
@@ -248,7 +231,7 @@ TEST_F(ClipModelCommandTest, FolderArgumentsAndBadImages) {
   fs::copy_file(kImages / "face.png", *root_ / "photos" / "b.png");
   fs::copy_file(kImages / "cat_q90_420.jpg", *root_ / "photos" / "a.JPG");
   std::ofstream(*root_ / "photos" / "notes.txt") << "not an image";
-  CommandResult r = run("clip embed -m '" + model() + "' --images '" + path("photos") + "'");
+  CliOutput r = run("clip embed -m '" + model() + "' --images '" + path("photos") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out);
   ASSERT_EQ(out["items"].size(), 2u);
@@ -265,15 +248,15 @@ TEST_F(ClipModelCommandTest, FolderArgumentsAndBadImages) {
 }
 
 TEST_F(ClipModelCommandTest, UnbuiltModelSaysHowToBuild) {
-  const CommandResult r =
+  const CliOutput r =
       run("clip embed -m '" + kFixture.string() + "' --images '" + fixture_images()[0] + "'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("vitrt build"), std::string::npos) << r.err;
 }
 
 TEST_F(ClipModelCommandTest, ProgressBarOnRequest) {
-  const CommandResult r = run("clip embed -m '" + model() + "' --progress --batch 2 --images" +
-                              quoted(fixture_images()) + " -o '" + path("p.npy") + "'");
+  const CliOutput r = run("clip embed -m '" + model() + "' --progress --batch 2 --images" +
+                          quoted(fixture_images()) + " -o '" + path("p.npy") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("2/5 images"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("5/5 images"), std::string::npos) << r.err;
@@ -281,7 +264,7 @@ TEST_F(ClipModelCommandTest, ProgressBarOnRequest) {
 
 TEST_F(ClipModelCommandTest, HelpListsOptions) {
   for (const char* sub : {"embed", "classify", "rank"}) {
-    const CommandResult r = run(std::string("clip ") + sub + " --help");
+    const CliOutput r = run(std::string("clip ") + sub + " --help");
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("--model DIR"), std::string::npos) << sub;
   }

@@ -3,7 +3,6 @@
 // for data that does not fit the model.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,25 +11,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "testing/vitrt_cli.h"
+
 namespace vitrt {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::CliOutput;
+using testing::contains;
+using testing::run_vitrt;
 
 class EvalCommandTest : public ::testing::Test {
  protected:
@@ -45,14 +35,7 @@ class EvalCommandTest : public ::testing::Test {
     delete dir_;
   }
 
-  static CommandResult vitrt(const std::string& args) {
-    const fs::path out = *dir_ / "stdout.txt", err = *dir_ / "stderr.txt";
-    const std::string cmd = std::string("'") + VITRT_BINARY + "' " + args + " >'" + out.string() +
-                            "' 2>'" + err.string() + "'";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_text(out),
-            read_text(err)};
-  }
+  static CliOutput vitrt(const std::string& args) { return run_vitrt(args, *dir_); }
   static std::string fixture(const std::string& name) {
     return (fs::path(VITRT_SOURCE_DIR) / "tests" / "data" / "digits_vit" / name).string();
   }
@@ -62,7 +45,7 @@ class EvalCommandTest : public ::testing::Test {
   static std::string plan(const std::string& precision) {
     const std::string path = scratch("digits_" + precision + ".plan");
     if (!fs::exists(path)) {
-      CommandResult r =
+      CliOutput r =
           vitrt("build '" + fixture("model.onnx") + "' -o '" + path + "' --precision " + precision);
       EXPECT_EQ(r.exit_code, 0) << r.err;
     }
@@ -86,7 +69,7 @@ fs::path* EvalCommandTest::dir_ = nullptr;
 // The fp32 plan is the model: same predictions, and the accuracy PyTorch measured when
 // training (manifest.json), which also shows vitrt's image pipeline matches HF's.
 TEST_F(EvalCommandTest, Fp32PlanMatchesTheReferenceAndTheTrainedAccuracy) {
-  CommandResult r = vitrt(
+  CliOutput r = vitrt(
       eval_images(plan("fp32"), "--labels '" + fixture("labels.npy") + "' --batch 100 --json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "vitrt CPU engine, fp32, unoptimized")) << r.out;
@@ -99,7 +82,8 @@ TEST_F(EvalCommandTest, Fp32PlanMatchesTheReferenceAndTheTrainedAccuracy) {
   EXPECT_GT(o["cosine_min"].get<double>(), 0.999999);
   EXPECT_LT(o["max_abs_error_relative"].get<double>(), 1e-5);
   EXPECT_EQ(o["top1_agreement"].get<double>(), 1.0);
-  const nlohmann::json manifest = nlohmann::json::parse(read_text(fixture("manifest.json")));
+  const nlohmann::json manifest =
+      nlohmann::json::parse(testing::read_file_text(fixture("manifest.json")));
   const double trained = manifest["held_out_top1"]["pytorch"].get<double>();
   EXPECT_NEAR(o["top1_accuracy"].get<double>(), trained, 0.5 / 360);
   EXPECT_NEAR(o["reference_top1_accuracy"].get<double>(), trained, 0.5 / 360);
@@ -108,8 +92,7 @@ TEST_F(EvalCommandTest, Fp32PlanMatchesTheReferenceAndTheTrainedAccuracy) {
 
 // bf16 rounds weights and activations of every Linear: close, not equal.
 TEST_F(EvalCommandTest, Bf16PlanKeepsTheAccuracy) {
-  CommandResult r =
-      vitrt(eval_images(plan("bf16"), "--labels '" + fixture("labels.npy") + "' --json"));
+  CliOutput r = vitrt(eval_images(plan("bf16"), "--labels '" + fixture("labels.npy") + "' --json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json o = last_line_json(r.out)["outputs"][0];
   EXPECT_GT(o["cosine_mean"].get<double>(), 0.999);
@@ -121,9 +104,8 @@ TEST_F(EvalCommandTest, Bf16PlanKeepsTheAccuracy) {
 TEST_F(EvalCommandTest, NpyDataGivesTheSameFigures) {
   const std::string data = scratch("npy_data");
   fs::create_directories(data);
-  CommandResult r =
-      vitrt("clip preprocess '" + fixture("images") + "'/*.png --config '" +
-            fixture("preprocessor_config.json") + "' -o '" + data + "/pixel_values.npy'");
+  CliOutput r = vitrt("clip preprocess '" + fixture("images") + "'/*.png --config '" +
+                      fixture("preprocessor_config.json") + "' -o '" + data + "/pixel_values.npy'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = vitrt("eval '" + plan("fp32") + "' --reference '" + fixture("model.onnx") + "' --data '" +
             data + "' --labels '" + fixture("labels.npy") + "' --json");
@@ -144,8 +126,8 @@ TEST_F(EvalCommandTest, CalibrationFolderLayouts) {
   fs::create_directories(batches);
   fs::create_directories(folders + "/a");
   fs::create_directories(folders + "/b");
-  CommandResult r = vitrt("clip preprocess '" + fixture("images") + "'/*.png --config '" +
-                          fixture("preprocessor_config.json") + "' -o '" + batches + "/x0.npy'");
+  CliOutput r = vitrt("clip preprocess '" + fixture("images") + "'/*.png --config '" +
+                      fixture("preprocessor_config.json") + "' -o '" + batches + "/x0.npy'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   fs::copy_file(batches + "/x0.npy", batches + "/x1.npy");
   fs::copy_file(batches + "/x0.npy", folders + "/a/pixel_values.npy");
@@ -166,7 +148,7 @@ TEST_F(EvalCommandTest, CalibrationFolderLayouts) {
 
 TEST_F(EvalCommandTest, TextLabelsFile) {
   std::ofstream(scratch("three.txt")) << "1 2\n3\n";
-  CommandResult r = vitrt(eval_images(plan("fp32"), "--labels '" + scratch("three.txt") + "'"));
+  CliOutput r = vitrt(eval_images(plan("fp32"), "--labels '" + scratch("three.txt") + "'"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.err, "has 3 labels for 360 items")) << r.err;
   std::ofstream(scratch("bad.txt")) << "1 two 3\n";
@@ -176,7 +158,7 @@ TEST_F(EvalCommandTest, TextLabelsFile) {
 }
 
 TEST_F(EvalCommandTest, UsageAndDataErrors) {
-  CommandResult r = vitrt("eval --help");
+  CliOutput r = vitrt("eval --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(contains(r.out, "--reference")) << r.out;
   r = vitrt("eval '" + plan("fp32") + "' --data '" + fixture("images") + "'");
