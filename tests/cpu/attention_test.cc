@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <limits>
 
+#include "testing/attention_op.h"
 #include "testing/attention_pattern.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
@@ -24,89 +24,30 @@ struct Case {
   float scale = 0.0f;   // 0: the default 1/sqrt(head_dim)
 };
 
-// softmax(scale q k^T + mask, causal) v in float64, mask broadcast from the right.
-Tensor reference(const Case& c, const Tensor& q, const Tensor& k, const Tensor& v,
-                 const Tensor* mask) {
-  const double scale = c.scale != 0.0f ? c.scale : 1.0 / std::sqrt(double(c.head_dim));
-  const int64_t dq = c.heads * c.head_dim, dv = c.heads * c.value_dim;
-  Tensor out = Tensor::zeros(DType::kFloat32, {c.batch, c.q_len, dv});
-  std::vector<int64_t> mstride(4, 0);
-  if (mask != nullptr) {
-    int64_t stride = 1;
-    for (int i = 0; i < mask->rank(); ++i) {
-      const int64_t md = mask->dim(mask->rank() - 1 - i);
-      mstride[3 - i] = md == 1 ? 0 : stride;
-      stride *= md;
-    }
-  }
-  for (int64_t b = 0; b < c.batch; ++b) {
-    for (int64_t h = 0; h < c.heads; ++h) {
-      for (int64_t i = 0; i < c.q_len; ++i) {
-        std::vector<double> s(c.k_len);
-        double mx = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < c.k_len; ++j) {
-          double acc = 0;
-          for (int64_t d = 0; d < c.head_dim; ++d) {
-            acc += double(q.data<float>()[(b * c.q_len + i) * dq + h * c.head_dim + d]) *
-                   k.data<float>()[(b * c.k_len + j) * dq + h * c.head_dim + d];
-          }
-          s[j] = acc * scale;
-          if (mask != nullptr) {
-            s[j] += mask->data<float>()[b * mstride[0] + h * mstride[1] + i * mstride[2] +
-                                        j * mstride[3]];
-          }
-          if (c.causal && j > i + c.k_len - c.q_len) s[j] = -INFINITY;
-          mx = std::max(mx, s[j]);
-        }
-        double sum = 0;
-        for (double& x : s) sum += (x = std::exp(x - mx));
-        for (int64_t e = 0; e < c.value_dim; ++e) {
-          double acc = 0;
-          for (int64_t j = 0; j < c.k_len; ++j) {
-            acc += s[j] * v.data<float>()[(b * c.k_len + j) * dv + h * c.value_dim + e];
-          }
-          out.data<float>()[(b * c.q_len + i) * dv + h * c.value_dim + e] =
-              static_cast<float>(acc / sum);
-        }
-      }
-    }
-  }
-  return out;
+testing::AttentionOp op_of(const Case& c) {
+  return {.heads = c.heads, .causal = c.causal, .scale = c.scale};
 }
 
 Result<Tensor> run_fused(const Case& c, const Tensor& q, const Tensor& k, const Tensor& v,
                          const Tensor* mask) {
   TestGraph g;
-  Attributes attrs;
-  attrs.set_int("num_heads", c.heads);
-  if (c.causal) attrs.set_int("causal", 1);
-  if (c.scale != 0.0f) attrs.set_float("scale", c.scale);
-  std::vector<ValueId> in;
+  ValueId qi, ki = kNoValue, vi = kNoValue, mi = kNoValue;
   std::vector<Tensor> feeds;
   if (c.packed) {
-    // [B, S, 3D]: q, k, v side by side in each row.
-    const int64_t d = c.heads * c.head_dim;
-    Tensor qkv = Tensor::empty(DType::kFloat32, {c.batch, c.q_len, 3 * d});
-    for (int64_t r = 0; r < c.batch * c.q_len; ++r) {
-      for (int64_t e = 0; e < d; ++e) {
-        qkv.data<float>()[r * 3 * d + e] = q.data<float>()[r * d + e];
-        qkv.data<float>()[r * 3 * d + d + e] = k.data<float>()[r * d + e];
-        qkv.data<float>()[r * 3 * d + 2 * d + e] = v.data<float>()[r * d + e];
-      }
-    }
-    in = {g.input("qkv", DType::kFloat32, sym_shape_from_static(qkv.shape())), kNoValue, kNoValue};
+    const Tensor qkv = testing::pack_qkv(q, k, v);
+    qi = g.input("qkv", DType::kFloat32, sym_shape_from_static(qkv.shape()));
     feeds = {qkv};
   } else {
-    in = {g.input("q", DType::kFloat32, sym_shape_from_static(q.shape())),
-          g.input("k", DType::kFloat32, sym_shape_from_static(k.shape())),
-          g.input("v", DType::kFloat32, sym_shape_from_static(v.shape()))};
+    qi = g.input("q", DType::kFloat32, sym_shape_from_static(q.shape()));
+    ki = g.input("k", DType::kFloat32, sym_shape_from_static(k.shape()));
+    vi = g.input("v", DType::kFloat32, sym_shape_from_static(v.shape()));
     feeds = {q, k, v};
   }
   if (mask != nullptr) {
-    in.push_back(g.input("mask", DType::kFloat32, sym_shape_from_static(mask->shape())));
+    mi = g.input("mask", DType::kFloat32, sym_shape_from_static(mask->shape()));
     feeds.push_back(*mask);
   }
-  g.output(g.op("Attention", in, attrs, "vitrt"));
+  g.output(testing::add_attention(g, op_of(c), qi, ki, vi, mi));
   VITRT_RETURN_IF_ERROR(g.infer());
   VITRT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, testing::run_graph(g.graph(), feeds));
   return outs[0];
@@ -135,7 +76,8 @@ void check_case(const Case& c) {
   const Tensor* mp = c.mask_shape.empty() ? nullptr : &mask;
   Result<Tensor> got = run_fused(c, q, k, v, mp);
   ASSERT_TRUE(got.ok()) << got.status().to_string();
-  EXPECT_TRUE(testing::tensors_close(*got, reference(c, q, k, v, mp), {1e-4, 1e-5}));
+  EXPECT_TRUE(testing::tensors_close(*got, testing::attention_reference(op_of(c), q, k, v, mp),
+                                     {1e-4, 1e-5}));
 }
 
 TEST(AttentionKernel, MatchesFloat64Reference) {
@@ -286,9 +228,7 @@ TEST(AttentionSchema, RejectsBadShapesWithNames) {
   ValueId k = g.input("k", DType::kFloat32, {2, 7, 12});
   ValueId v = g.input("v", DType::kFloat32, {2, 7, 12});
   ValueId m = g.input("m", DType::kFloat32, {2, 3, 6, 7});
-  Attributes attrs;
-  attrs.set_int("num_heads", 3);
-  g.output(g.op("Attention", {q, k, v, m}, attrs, "vitrt"));
+  g.output(testing::add_attention(g, {.heads = 3}, q, k, v, m));
   Status s = g.infer();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("mask"), std::string::npos) << s.message();
@@ -297,9 +237,7 @@ TEST(AttentionSchema, RejectsBadShapesWithNames) {
 TEST(AttentionSchema, InfersMergedHeads) {
   TestGraph g;
   ValueId qkv = g.input("qkv", DType::kFloat32, {Dim::symbol("batch"), 17, 3 * 48});
-  Attributes attrs;
-  attrs.set_int("num_heads", 3);
-  ValueId out = g.op("Attention", {qkv}, attrs, "vitrt");
+  ValueId out = testing::add_attention(g, {.heads = 3}, qkv, kNoValue, kNoValue);
   g.output(out);
   ASSERT_TRUE(g.infer().ok());
   EXPECT_EQ(sym_shape_to_string(g.graph().values[out].shape), "[batch, 17, 48]");

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "cuda_test_util.h"
+#include "testing/attention_op.h"
 
 namespace vitrt::testing {
 namespace {
@@ -339,52 +340,6 @@ void mark_float_outputs(TestGraph& g) {
   for (ValueId id : g.graph().outputs) g.graph().values[id].dtype = DType::kFloat32;
 }
 
-// softmax(scale q k^T + mask (+ causal)) v per batch and head, in double. The mask is [Sq, Sk]
-// or [B, H, Sq, Sk].
-Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask,
-                           int64_t heads, bool causal, int64_t qoff, int64_t koff, int64_t voff,
-                           int64_t qstride, int64_t kstride, int64_t vstride, int64_t sq,
-                           int64_t sk, int64_t dh, int64_t dv) {
-  const int64_t b = q.dim(0);
-  Tensor out = Tensor::zeros(DType::kFloat32, {b, sq, heads * dv});
-  const float* pq = q.data<float>();
-  const float* pk = k.data<float>();
-  const float* pv = v.data<float>();
-  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
-  for (int64_t bi = 0; bi < b; ++bi) {
-    for (int64_t h = 0; h < heads; ++h) {
-      for (int64_t i = 0; i < sq; ++i) {
-        std::vector<double> s(sk);
-        double m = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < sk; ++j) {
-          double d = 0;
-          for (int64_t e = 0; e < dh; ++e) {
-            d += double(pq[(bi * sq + i) * qstride + qoff + h * dh + e]) *
-                 pk[(bi * sk + j) * kstride + koff + h * dh + e];
-          }
-          s[j] = d * scale;
-          if (mask != nullptr) {
-            const int64_t plane = mask->rank() == 4 ? (bi * heads + h) * sq * sk : 0;
-            s[j] += mask->data<float>()[plane + i * sk + j];
-          }
-          if (causal && j > i + (sk - sq)) s[j] = -std::numeric_limits<double>::infinity();
-          m = std::max(m, s[j]);
-        }
-        double sum = 0;
-        for (double& x : s) sum += (x = std::exp(x - m));
-        for (int64_t e = 0; e < dv; ++e) {
-          double acc = 0;
-          for (int64_t j = 0; j < sk; ++j)
-            acc += s[j] * pv[(bi * sk + j) * vstride + voff + h * dv + e];
-          out.data<float>()[(bi * sq + i) * heads * dv + h * dv + e] =
-              static_cast<float>(acc / sum);
-        }
-      }
-    }
-  }
-  return out;
-}
-
 // mask: 0 none, 2 a [Sq, Sk] mask, 4 a [B, H, Sq, Sk] one. amp: range of q and k, so larger
 // values give peaked softmax rows (the online max and rescaling matter).
 struct AttnCase {
@@ -431,31 +386,25 @@ TEST_P(CudaAttention, MatchesFloat64) {
   const AttnCase ac = kAttnCases[index];
   const int64_t d = ac.heads * ac.dh, dvt = ac.heads * ac.dv;
   TestGraph g(17);
-  Attributes at;
-  at.set_int("num_heads", ac.heads);
-  at.set_int("causal", ac.causal ? 1 : 0);
+  const AttentionOp op{.heads = ac.heads, .causal = ac.causal};
   std::vector<Tensor> inputs;
   Tensor mask = ac.mask == 4 ? rnd({ac.b, ac.heads, ac.sq, ac.sk}, 40, -3, 0)
                              : rnd({ac.sq, ac.sk}, 40, -3, 0);
   Tensor expected;
   if (ac.packed) {
     ValueId qkv = g.input("qkv", DType::kFloat32, {ac.b, ac.sq, 3 * d});
-    g.output(g.op("Attention", {qkv}, at, "vitrt"));
+    g.output(add_attention(g, op, qkv, kNoValue, kNoValue));
     inputs = {rnd({ac.b, ac.sq, 3 * d}, 41, -ac.amp, ac.amp)};
-    expected = attention_reference(inputs[0], inputs[0], inputs[0], nullptr, ac.heads, ac.causal, 0,
-                                   d, 2 * d, 3 * d, 3 * d, 3 * d, ac.sq, ac.sq, ac.dh, ac.dh);
+    const auto [q, k, v] = unpack_qkv(inputs[0]);
+    expected = attention_reference(op, q, k, v, nullptr);
   } else {
     ValueId q = g.input("q", DType::kFloat32, {ac.b, ac.sq, d});
     ValueId k = g.input("k", DType::kFloat32, {ac.b, ac.sk, d});
     ValueId v = g.input("v", DType::kFloat32, {ac.b, ac.sk, dvt});
-    std::vector<ValueId> ins = {q, k, v};
-    if (ac.mask != 0) ins.push_back(g.constant("mask", mask));
-    g.output(g.op("Attention", ins, at, "vitrt"));
+    g.output(add_attention(g, op, q, k, v, ac.mask != 0 ? g.constant("mask", mask) : kNoValue));
     inputs = {rnd({ac.b, ac.sq, d}, 42, -ac.amp, ac.amp),
               rnd({ac.b, ac.sk, d}, 43, -ac.amp, ac.amp), rnd({ac.b, ac.sk, dvt}, 44)};
-    expected =
-        attention_reference(inputs[0], inputs[1], inputs[2], ac.mask ? &mask : nullptr, ac.heads,
-                            ac.causal, 0, 0, 0, d, d, dvt, ac.sq, ac.sk, ac.dh, ac.dv);
+    expected = attention_reference(op, inputs[0], inputs[1], inputs[2], ac.mask ? &mask : nullptr);
   }
   mark_float_outputs(g);
   Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), inputs, precision);
@@ -475,15 +424,13 @@ TEST(CudaAttentionMasked, FullyMaskedRowIsNaN) {
   for (const int64_t s : {20, 150})
     for (const std::string precision : {"fp32", "fp16", "bf16"}) {
       TestGraph g(17);
-      Attributes at;
-      at.set_int("num_heads", heads);
       Tensor mask = Tensor::zeros(DType::kFloat32, {s, s});
       for (int64_t j = 0; j < s; ++j)
         mask.data<float>()[3 * s + j] = -std::numeric_limits<float>::infinity();
       ValueId q = g.input("q", DType::kFloat32, {b, s, dh});
       ValueId k = g.input("k", DType::kFloat32, {b, s, dh});
       ValueId v = g.input("v", DType::kFloat32, {b, s, dh});
-      g.output(g.op("Attention", {q, k, v, g.constant("mask", mask)}, at, "vitrt"));
+      g.output(add_attention(g, {.heads = heads}, q, k, v, g.constant("mask", mask)));
       mark_float_outputs(g);
       Result<std::vector<Tensor>> actual = run_graph_cuda(
           g.graph(), {rnd({b, s, dh}, 1), rnd({b, s, dh}, 2), rnd({b, s, dh}, 3)}, precision);

@@ -1,0 +1,123 @@
+// vitrt.Attention as one node in a test graph, and the float64 loops it is checked against:
+// shared by the CPU kernel test (tests/cpu/attention_test.cc) and the CUDA one
+// (tests/cuda/cuda_kernels_test.cc) so both backends answer to the same reference.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "testing/test_graph.h"
+
+namespace vitrt::testing {
+
+struct AttentionOp {
+  int64_t heads = 1;
+  bool causal = false;
+  float scale = 0.0f;  // 0: no attribute, the op's default 1/sqrt(head_dim)
+};
+
+// Adds vitrt.Attention over q, k, v [B, S, H*D], or over one packed [B, S, 3*H*D] value in q
+// with k and v kNoValue, and an optional additive mask. The inputs are laid out as pack_qkv and
+// fuse_attention write them: the packed form keeps the empty key and value slots only when a
+// mask follows them.
+inline ValueId add_attention(TestGraph& g, const AttentionOp& op, ValueId q, ValueId k, ValueId v,
+                             ValueId mask = kNoValue) {
+  Attributes attrs;
+  attrs.set_int("num_heads", op.heads);
+  if (op.causal) attrs.set_int("causal", 1);
+  if (op.scale != 0.0f) attrs.set_float("scale", op.scale);
+  std::vector<ValueId> inputs = {q, k, v};
+  if (mask != kNoValue) {
+    inputs.push_back(mask);
+  } else if (k == kNoValue && v == kNoValue) {
+    inputs.resize(1);
+  }
+  return g.op("Attention", inputs, attrs, "vitrt");
+}
+
+// q, k, v [B, S, D] side by side in each row of [B, S, 3*D]: the packed input's layout.
+inline Tensor pack_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const int64_t d = q.dim(2), rows = q.dim(0) * q.dim(1);
+  Tensor qkv = Tensor::empty(DType::kFloat32, {q.dim(0), q.dim(1), 3 * d});
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t e = 0; e < d; ++e) {
+      qkv.data<float>()[r * 3 * d + e] = q.data<float>()[r * d + e];
+      qkv.data<float>()[r * 3 * d + d + e] = k.data<float>()[r * d + e];
+      qkv.data<float>()[r * 3 * d + 2 * d + e] = v.data<float>()[r * d + e];
+    }
+  }
+  return qkv;
+}
+
+// The inverse of pack_qkv: q, k and v of a packed [B, S, 3*D] tensor.
+inline std::array<Tensor, 3> unpack_qkv(const Tensor& qkv) {
+  const int64_t d = qkv.dim(2) / 3, rows = qkv.dim(0) * qkv.dim(1);
+  std::array<Tensor, 3> parts;
+  for (int64_t p = 0; p < 3; ++p) {
+    parts[p] = Tensor::empty(DType::kFloat32, {qkv.dim(0), qkv.dim(1), d});
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t e = 0; e < d; ++e) {
+        parts[p].data<float>()[r * d + e] = qkv.data<float>()[r * 3 * d + p * d + e];
+      }
+    }
+  }
+  return parts;
+}
+
+// softmax(scale q k^T + mask, causal) v in float64 for q [B, Sq, H*Dh], k [B, Sk, H*Dh] and
+// v [B, Sk, H*Dv]; the mask broadcasts from the right to [B, H, Sq, Sk], and causal row i sees
+// the keys j <= i + Sk - Sq (the queries are the last Sq positions).
+inline Tensor attention_reference(const AttentionOp& op, const Tensor& q, const Tensor& k,
+                                  const Tensor& v, const Tensor* mask) {
+  const int64_t batch = q.dim(0), q_len = q.dim(1), k_len = k.dim(1);
+  const int64_t dq = q.dim(2), dv = v.dim(2);
+  const int64_t head_dim = dq / op.heads, value_dim = dv / op.heads;
+  const double scale = op.scale != 0.0f ? op.scale : 1.0 / std::sqrt(double(head_dim));
+  Tensor out = Tensor::zeros(DType::kFloat32, {batch, q_len, dv});
+  std::vector<int64_t> mstride(4, 0);
+  if (mask != nullptr) {
+    int64_t stride = 1;
+    for (int i = 0; i < mask->rank(); ++i) {
+      const int64_t md = mask->dim(mask->rank() - 1 - i);
+      mstride[3 - i] = md == 1 ? 0 : stride;
+      stride *= md;
+    }
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t h = 0; h < op.heads; ++h) {
+      for (int64_t i = 0; i < q_len; ++i) {
+        std::vector<double> s(k_len);
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < k_len; ++j) {
+          double acc = 0;
+          for (int64_t d = 0; d < head_dim; ++d) {
+            acc += double(q.data<float>()[(b * q_len + i) * dq + h * head_dim + d]) *
+                   k.data<float>()[(b * k_len + j) * dq + h * head_dim + d];
+          }
+          s[j] = acc * scale;
+          if (mask != nullptr) {
+            s[j] += mask->data<float>()[b * mstride[0] + h * mstride[1] + i * mstride[2] +
+                                        j * mstride[3]];
+          }
+          if (op.causal && j > i + k_len - q_len) s[j] = -std::numeric_limits<double>::infinity();
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (double& x : s) sum += (x = std::exp(x - mx));
+        for (int64_t e = 0; e < value_dim; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < k_len; ++j) {
+            acc += s[j] * v.data<float>()[(b * k_len + j) * dv + h * value_dim + e];
+          }
+          out.data<float>()[(b * q_len + i) * dv + h * value_dim + e] =
+              static_cast<float>(acc / sum);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace vitrt::testing
