@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "passes/pass.h"
+#include "testing/attention_op.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
 
@@ -52,13 +53,11 @@ std::vector<Tensor> build(TestGraph& g, const Options& o) {
     qkv.push_back(g.op("Linear", in, a, "vitrt"));
   }
   if (o.q_also_output) g.output(qkv[0]);
-  if (o.with_mask) {
-    qkv.push_back(g.constant("mask", testing::random_tensor(DType::kFloat32, {kSeq, kSeq}, 30)));
-  }
-  Attributes attrs;
-  attrs.set_int("num_heads", kHeads);
-  attrs.set_int("causal", 1);
-  g.output(g.op("Attention", qkv, attrs, "vitrt"));
+  const ValueId mask =
+      o.with_mask ? g.constant("mask", testing::random_tensor(DType::kFloat32, {kSeq, kSeq}, 30))
+                  : kNoValue;
+  g.output(
+      testing::add_attention(g, {.heads = kHeads, .causal = true}, qkv[0], qkv[1], qkv[2], mask));
   return feeds;
 }
 
