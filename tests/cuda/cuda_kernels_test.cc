@@ -1,7 +1,7 @@
 // Every CUDA kernel against the CPU kernel (the reference) on random inputs of odd shapes, in
 // fp32 (to 1e-5 of the output's scale) and fp16/bf16 (cosine and bounded max error). The fused
-// vitrt ops with no CPU kernel yet (Attention, AddLayerNorm, Patchify) are checked against
-// float64 loops here.
+// vitrt ops Attention, AddLayerNorm and Patchify are checked against float64 loops instead
+// (tests/testing/attention_op.h for Attention), independent of their CPU kernels.
 #include <gtest/gtest.h>
 
 #include <cmath>
