@@ -53,8 +53,9 @@ struct TacticCandidates {
 Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObjects& lt);
 
 // Part of the GEMM ops' timing-cache keys: entries timed before the enumerated candidates were
-// chosen from the heuristic's list alone and must not be reused.
-inline constexpr const char* kTacticSearchTag = "|search:heuristic+enumerated";
+// chosen from the heuristic's list alone and must not be reused, nor FP8 entries timed before
+// the enumeration tried every AUTO stage kind (it enumerated none for FP8 then).
+inline constexpr const char* kTacticSearchTag = "|search:heuristic+enumerated-all-auto-stages";
 
 // What an algorithm is configured as (cublasLtMatmulAlgoConfigGetAttribute), for the verbose
 // build log and the tests.
