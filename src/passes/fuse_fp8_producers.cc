@@ -46,7 +46,6 @@ bool is_fp8_quant_linear(const Node& node) {
 
 // Why `node`'s output 0 cannot be written as codes, or "" when it can.
 std::string producer_problem(const Graph& graph, const Uses& uses, const Node& node) {
-  if (node.attrs.has("output_scale")) return "it already writes E4M3 codes";
   Result<std::string> precision = node.attrs.get_string("compute_precision", "fp32");
   if (!precision.ok() || *precision != "fp32") return "it computes in reduced precision";
   if (is_onnx_op(node, "LayerNormalization")) {

@@ -140,6 +140,11 @@ TEST(FuseFp8Producers, KeepsLayerNormOutputsInFp8) {
   EXPECT_TRUE(r.logged("stays FP8: LayerNormalization 'norm' writes E4M3 codes"));
   // The codes are the consumer's own quantize step: the same numbers, bit for bit.
   testing::expect_same_outputs(before, after, {b.x});
+  // A second run finds the codes edges done (their tensors are uint8 now).
+  Graph again = after;
+  testing::PassResult second = testing::run_pass(fuse_fp8_producers, again);
+  ASSERT_TRUE(second.status.ok()) << second.status.to_string();
+  EXPECT_EQ(second.applied, 0);
 }
 
 // x -> LayerNormalization -> q, k (fp8, one input scale).
