@@ -1,9 +1,11 @@
 // vitrt.AddLayerNorm on the CPU: the residual sum and its LayerNorm in one pass over each row
 // (layer_norm_rows.h), so the sum is read from memory once instead of three times (Add, then
-// LayerNorm's statistics and normalisation).
+// LayerNorm's statistics and normalisation). With output_scale, y leaves as E4M3 codes.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
+#include "core/float8.h"
 #include "cpu/broadcast.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/layer_norm_rows.h"
@@ -46,7 +48,9 @@ Result<Tensor> addend_rows(const Tensor& a, const Tensor& b, int64_t* b_rows) {
 
 class AddLayerNormKernel final : public CpuKernel {
  public:
-  AddLayerNormKernel(float eps, bool want_sum) : eps_(eps), want_sum_(want_sum) {}
+  // output_scale > 0: y as E4M3 codes of y / output_scale.
+  AddLayerNormKernel(float eps, bool want_sum, float output_scale)
+      : eps_(eps), want_sum_(want_sum), output_scale_(output_scale) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& a = *inputs[0];
@@ -68,6 +72,8 @@ class AddLayerNormKernel final : public CpuKernel {
     int64_t b_rows = 0;
     VITRT_ASSIGN_OR_RETURN(Tensor b_full, addend_rows(a, b, &b_rows));
     Tensor y = Tensor::empty(DType::kFloat32, a.shape());
+    const bool codes = output_scale_ > 0.0f;
+    Tensor codes_y = codes ? Tensor::empty(DType::kUInt8, a.shape()) : Tensor();
     Tensor sum = want_sum_ ? Tensor::empty(DType::kFloat32, a.shape()) : Tensor();
     if (c > 0 && a.numel() > 0) {
       LayerNormRowsArgs args;
@@ -82,8 +88,13 @@ class AddLayerNormKernel final : public CpuKernel {
       args.n = c;
       args.epsilon = eps_;
       layer_norm_rows(args);
+      if (codes) {
+        const float* src = y.data<float>();
+        uint8_t* dst = codes_y.data<uint8_t>();
+        for (int64_t i = 0; i < a.numel(); ++i) dst[i] = float_to_e4m3(src[i] / output_scale_);
+      }
     }
-    outputs[0] = std::move(y);
+    outputs[0] = codes ? std::move(codes_y) : std::move(y);
     if (want_sum_) outputs[1] = std::move(sum);
     return Status();
   }
@@ -91,12 +102,21 @@ class AddLayerNormKernel final : public CpuKernel {
  private:
   float eps_;
   bool want_sum_;
+  float output_scale_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_add_layer_norm(const KernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
   const bool want_sum = init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue;
-  return std::unique_ptr<CpuKernel>(std::make_unique<AddLayerNormKernel>(eps, want_sum));
+  float output_scale = 0.0f;
+  if (init.node.attrs.has("output_scale")) {
+    VITRT_ASSIGN_OR_RETURN(output_scale, init.node.attrs.get_float("output_scale", 0.0f));
+    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
+      return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
+    }
+  }
+  return std::unique_ptr<CpuKernel>(
+      std::make_unique<AddLayerNormKernel>(eps, want_sum, output_scale));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // vitrt.QuantLinear on the CPU. X may be float32, float16 or bfloat16 (converted to fp32 rows
 // and the result rounded back to X's type, so a CUDA fp16 plan's layers can be checked
-// against this kernel).
+// against this kernel), or, for fp8, uint8 E4M3 codes that skip the quantize step (Y then
+// float32).
 //
 // int8 runs on oneDNN where the CPU has VNNI (AVX512-VNNI, AVX-VNNI, AMX): X is quantized
 // here into 8-bit rows, oneDNN multiplies them with the int8 weights (packed once at load)
@@ -187,38 +188,54 @@ class QuantLinearKernel final : public CpuKernel {
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
     const DType dtype = x.dtype();
-    if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16) {
-      return invalid_argument("X must be float32, float16 or bfloat16, got ", dtype_name(dtype));
+    const bool codes_in = dtype == DType::kUInt8;
+    if (codes_in && p_.format != QuantFormat::kFp8) {
+      return invalid_argument("X of uint8 (E4M3 codes) needs format fp8");
+    }
+    if (!codes_in && dtype != DType::kFloat32 && dtype != DType::kFloat16 &&
+        dtype != DType::kBFloat16) {
+      return invalid_argument(
+          "X must be float32, float16, bfloat16 or (fp8) uint8 E4M3 codes, got ",
+          dtype_name(dtype));
     }
     if (x.rank() < 1 || x.dim(x.rank() - 1) != k_) {
       return invalid_argument("X is ", x.describe(), "; its last dim must be K = ", k_);
     }
     std::vector<int64_t> out_shape = x.shape();
     out_shape.back() = n_;
-    Tensor y = Tensor::empty(dtype, out_shape);
+    const DType y_dtype = codes_in ? DType::kFloat32 : dtype;
+    Tensor y = Tensor::empty(y_dtype, out_shape);
     const int64_t m = x.numel() / k_;
     if (m > 0) {
-      std::vector<float> x_converted;
-      const float* rows = float_rows(x, x_converted);
       std::vector<float> y_float;
-      float* out = y.data<float>();
-      if (dtype != DType::kFloat32) {
+      float* out = nullptr;
+      if (y_dtype == DType::kFloat32) {
+        out = y.data<float>();
+      } else {
         y_float.resize(static_cast<size_t>(m * n_));
         out = y_float.data();
       }
-      if (fast_) {
-        VITRT_RETURN_IF_ERROR(run_fast(rows, m, out));
-      } else if (p_.format == QuantFormat::kFp8) {
-        quant_linear_fp8_rows(p_, rows, m, k_, n_, w_q_.data<uint8_t>(), w_scale_.data<float>(),
-                              bias_.defined() ? bias_.data<float>() : nullptr, out);
+      const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
+      if (codes_in) {
+        quant_linear_reference_fp8_codes(p_, x.data<uint8_t>(), m, k_, n_, w_q_.data<uint8_t>(),
+                                         w_scale_.data<float>(), bias, out);
       } else {
-        quant_linear_reference(p_, rows, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(),
-                               bias_.defined() ? bias_.data<float>() : nullptr, out);
+        std::vector<float> x_converted;
+        const float* rows = float_rows(x, x_converted);
+        if (fast_) {
+          VITRT_RETURN_IF_ERROR(run_fast(rows, m, out));
+        } else if (p_.format == QuantFormat::kFp8) {
+          quant_linear_fp8_rows(p_, rows, m, k_, n_, w_q_.data<uint8_t>(), w_scale_.data<float>(),
+                                bias, out);
+        } else {
+          quant_linear_reference(p_, rows, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(), bias,
+                                 out);
+        }
       }
-      if (dtype != DType::kFloat32) {
+      if (y_dtype != DType::kFloat32) {
         uint16_t* bits = y.data<uint16_t>();
         for (int64_t i = 0; i < m * n_; ++i) {
-          bits[i] = dtype == DType::kFloat16 ? float_to_half(out[i]) : float_to_bf16(out[i]);
+          bits[i] = y_dtype == DType::kFloat16 ? float_to_half(out[i]) : float_to_bf16(out[i]);
         }
       }
     }

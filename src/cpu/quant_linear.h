@@ -120,4 +120,10 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
                             int64_t n, const void* w_q, const float* w_scale, const float* bias,
                             float* y);
 
+// The fp8 reference from X already quantized: xq [m, k] E4M3 codes (what the float entry
+// computes after its quantize step), the same sums and epilogue.
+void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t* xq, int64_t m,
+                                      int64_t k, int64_t n, const uint8_t* w_q,
+                                      const float* w_scale, const float* bias, float* y);
+
 }  // namespace vitrt

@@ -9,6 +9,17 @@
 #include "cpu/quant_linear.h"
 
 namespace vitrt {
+namespace {
+
+// The epilogue of one output: act(acc * scale + bias), scale = input_scale * w_scale[j].
+float finish_output(const QuantLinearParams& p, float acc, float scale, const float* bias,
+                    int64_t j) {
+  float v = acc * scale;
+  if (bias != nullptr) v += bias[j];
+  return apply_quant_linear_activation(p.activation, v);
+}
+
+}  // namespace
 
 Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
   QuantLinearParams p;
@@ -74,14 +85,9 @@ float apply_quant_linear_activation(MatmulActivation act, float v) {
 void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                             int64_t n, const void* w_q, const float* w_scale, const float* bias,
                             float* y) {
-  std::vector<float> scale(n);
-  for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
-  auto finish = [&](int64_t j, float acc) {
-    float v = acc * scale[j];
-    if (bias != nullptr) v += bias[j];
-    return apply_quant_linear_activation(p.activation, v);
-  };
   if (p.format == QuantFormat::kInt8) {
+    std::vector<float> scale(n);
+    for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
     const int8_t* w = static_cast<const int8_t*>(w_q);
     std::vector<int64_t> acc(n);
     for (int64_t i = 0; i < m; ++i) {
@@ -91,24 +97,37 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
         const int8_t* w_row = w + l * n;
         for (int64_t j = 0; j < n; ++j) acc[j] += xq * w_row[j];
       }
-      for (int64_t j = 0; j < n; ++j) y[i * n + j] = finish(j, static_cast<float>(acc[j]));
+      for (int64_t j = 0; j < n; ++j) {
+        y[i * n + j] = finish_output(p, static_cast<float>(acc[j]), scale[j], bias, j);
+      }
     }
     return;
   }
+  // fp8: quantize X, then the sums from codes (one code path for float and uint8 X).
+  std::vector<uint8_t> xq(static_cast<size_t>(m * k));
+  for (int64_t i = 0; i < m * k; ++i) xq[i] = quantize_fp8(x[i], p);
+  quant_linear_reference_fp8_codes(p, xq.data(), m, k, n, static_cast<const uint8_t*>(w_q), w_scale,
+                                   bias, y);
+}
+
+void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t* xq, int64_t m,
+                                      int64_t k, int64_t n, const uint8_t* w_q,
+                                      const float* w_scale, const float* bias, float* y) {
+  std::vector<float> scale(n);
+  for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
   const std::array<float, 256>& decode = e4m3_decode_table();
   std::vector<float> w(static_cast<size_t>(k * n));
-  const uint8_t* codes = static_cast<const uint8_t*>(w_q);
-  for (int64_t i = 0; i < k * n; ++i) w[i] = decode[codes[i]];
+  for (int64_t i = 0; i < k * n; ++i) w[i] = decode[w_q[i]];
   std::vector<float> acc(n);
   for (int64_t i = 0; i < m; ++i) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t l = 0; l < k; ++l) {
-      const float xq = decode[quantize_fp8(x[i * k + l], p)];
+      const float xv = decode[xq[i * k + l]];
       const float* w_row = w.data() + l * n;
       // Each acc[j] sums its k products in order; the loop over j only interleaves columns.
-      for (int64_t j = 0; j < n; ++j) acc[j] += xq * w_row[j];
+      for (int64_t j = 0; j < n; ++j) acc[j] += xv * w_row[j];
     }
-    for (int64_t j = 0; j < n; ++j) y[i * n + j] = finish(j, acc[j]);
+    for (int64_t j = 0; j < n; ++j) y[i * n + j] = finish_output(p, acc[j], scale[j], bias, j);
   }
 }
 

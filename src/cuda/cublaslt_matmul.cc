@@ -75,8 +75,8 @@ constexpr size_t kMaxCandidates = 96;
 constexpr float kMaxWaves = 4.0f;
 // Split-K factors tried when one split leaves SMs idle (less than a wave).
 constexpr int32_t kSplits[] = {2, 3, 4, 8};
-// Stage ids tried per (algorithm, tile) until one passes the check: the first passing one is
-// kept, so the count stays one per tile and split.
+// Stage ids tried per (algorithm, tile) until one passes the check, beyond the AUTO kinds (all
+// of which are tried): the first passing one is kept, so the count stays one per tile and split.
 constexpr size_t kStageTries = 4;
 
 template <typename T>
@@ -192,8 +192,11 @@ bool better(const Enumerated& x, const Enumerated& y) {
   return x.waves < y.waves;
 }
 
-// Stage ids in the order tried: the AUTO kinds first (cuBLASLt sizes the pipeline for the
-// tile), then the listed ones from the end of the list (deeper pipelines), at most kStageTries.
+// Stage ids in the order tried: every AUTO kind (cuBLASLt sizes the pipeline for the tile),
+// then at most kStageTries of the others from the end of the list (deeper pipelines). An AUTO
+// kind fixes the K width of a stage: Hopper's fp16 / bf16 kernels take 64xAUTO, the 4th AUTO
+// kind, and its FP8 ones 128xAUTO, the 5th, which a cap of kStageTries on the AUTO kinds too
+// never reached (the FP8 GEMMs got no enumerated candidate).
 std::vector<uint32_t> stage_order(const std::vector<uint32_t>& listed) {
   std::vector<uint32_t> order;
   for (uint32_t s : listed) {
@@ -202,11 +205,14 @@ std::vector<uint32_t> stage_order(const std::vector<uint32_t>& listed) {
       order.push_back(s);
     }
   }
-  for (auto it = listed.rbegin(); it != listed.rend(); ++it) {
-    if (std::find(order.begin(), order.end(), *it) == order.end()) order.push_back(*it);
+  size_t others = 0;
+  for (auto it = listed.rbegin(); it != listed.rend() && others < kStageTries; ++it) {
+    if (std::find(order.begin(), order.end(), *it) == order.end()) {
+      order.push_back(*it);
+      ++others;
+    }
   }
   if (order.empty()) order.push_back(CUBLASLT_MATMUL_STAGES_UNDEFINED);
-  if (order.size() > kStageTries) order.resize(kStageTries);
   return order;
 }
 

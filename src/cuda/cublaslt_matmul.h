@@ -53,8 +53,9 @@ struct TacticCandidates {
 Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObjects& lt);
 
 // Part of the GEMM ops' timing-cache keys: entries timed before the enumerated candidates were
-// chosen from the heuristic's list alone and must not be reused.
-inline constexpr const char* kTacticSearchTag = "|search:heuristic+enumerated";
+// chosen from the heuristic's list alone and must not be reused, nor FP8 entries timed before
+// the enumeration tried every AUTO stage kind (it enumerated none for FP8 then).
+inline constexpr const char* kTacticSearchTag = "|search:heuristic+enumerated-all-auto-stages";
 
 // What an algorithm is configured as (cublasLtMatmulAlgoConfigGetAttribute), for the verbose
 // build log and the tests.
@@ -108,6 +109,14 @@ class TacticRace {
 Result<TacticCandidates> linear_tactic_candidates(const LaunchContext& ctx, DType type, int64_t m,
                                                   int64_t n, int64_t k, const void* bias,
                                                   UnaryOp act);
+
+// The candidates vitrt.QuantLinear's tactic timing tries in mode 0 (cuBLASLt's epilogue) for the
+// graph's QuantLinear `node` on m rows in `type`, act_bias the plan's bias in `type` (a device
+// pointer, or nullptr); defined in ops_quant_linear.cc, for the tests of the enumerated
+// candidates.
+Result<TacticCandidates> quant_linear_tactic_candidates(const LaunchContext& ctx,
+                                                        const Graph& graph, NodeId node, DType type,
+                                                        int64_t m, const void* act_bias);
 
 // Whether `algo` runs the prepared problem within the workspace (a plan's stored algorithm
 // may not, after a cuBLASLt upgrade or on another GPU of the same architecture).

@@ -110,10 +110,12 @@ cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t oute
                                int64_t inner, cudaStream_t stream);
 // y = LayerNorm(a (+ b)) over rows of `cols`; b (optional) is read through row index
 // (row % b_rows), sum (optional) receives a + b. gamma/beta in the activation type (beta
-// optional).
+// optional). code_scale > 0: y is uint8 E4M3 codes of y / code_scale (AddLayerNorm's
+// output_scale), else y is in the activation type.
 cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
-                              int64_t cols, float epsilon, cudaStream_t stream);
+                              int64_t cols, float epsilon, cudaStream_t stream,
+                              float code_scale = 0.0f);
 // out[row, col] += bias[col] for a [rows, cols] matrix, then the activation (kIdentity,
 // kGelu, ...); bias may be null.
 cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,

@@ -1,5 +1,7 @@
 // Row kernels: Softmax, ReduceMean, LayerNorm (with the residual add of vitrt.AddLayerNorm),
 // and the bias + activation applied after a GEMM when no cuBLASLt epilogue fits.
+#include <cuda_fp8.h>
+
 #include <cfloat>
 #include <cstdint>
 
@@ -111,11 +113,25 @@ __global__ void mean_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, i
   }
 }
 
+// LayerNorm's y as written: in the activation type, or (Y = uint8_t) as the E4M3 code of
+// y / code_scale (true division, nearest even, saturating: vitrt.AddLayerNorm's output_scale, as
+// the CPU kernel and QuantLinear's quantize step compute it).
+template <typename Y>
+__device__ __forceinline__ Y store_y(float v, float code_scale) {
+  if constexpr (std::is_same_v<Y, uint8_t>) {
+    return static_cast<uint8_t>(
+        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
+  } else {
+    return from_f<Y>(v);
+  }
+}
+
 // Two passes over the row (mean, then centred variance) for accuracy; the row is re-read from
 // global memory (L1/L2-resident at transformer widths) rather than staged, to allow any width.
-template <typename T>
+template <typename T, typename Y>
 __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma,
-                                  const T* beta, T* y, T* sum, int64_t cols, float eps) {
+                                  const T* beta, Y* y, T* sum, int64_t cols, float eps,
+                                  float code_scale) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const T* pa = a + row * cols;
@@ -141,7 +157,7 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
     if (pb != nullptr) v += to_f(pb[j]);
     float o = (v - mean) * inv * to_f(gamma[j]);
     if (beta != nullptr) o += to_f(beta[j]);
-    y[row * cols + j] = from_f<T>(o);
+    y[row * cols + j] = store_y<Y>(o, code_scale);
   }
 }
 
@@ -161,12 +177,16 @@ struct alignas(16) Vec16 {
 // the row held in registers is only as large as the row: sized for the largest row (kLnMaxVecs)
 // the kernel took 92 registers at ViT's 768 columns, which capped it at a quarter of the
 // warps a multiprocessor holds and left it waiting on memory (58% of DRAM bandwidth).
-template <typename T, int kNv>
+template <typename T, typename Y, int kNv>
 __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
-                           T* y, T* sum, int64_t rows, int cols, float eps) {
+                           Y* y, T* sum, int64_t rows, int cols, float eps, float code_scale) {
   constexpr int kVec = 16 / sizeof(T);
   using V = Vec16<T>;
+  // y's share of one 16-byte input vector: 16 bytes, or kVec codes.
+  struct alignas(kVec * sizeof(Y)) YVec {
+    Y v[kVec];
+  };
   const int lane = threadIdx.x & 31;
   const int64_t row = int64_t(blockIdx.x) * kLnRowsPerBlock + (threadIdx.x >> 5);
   if (row >= rows) return;
@@ -212,14 +232,14 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     if (vi >= nvec) continue;
     const V g = pg[vi];
     const V bt = pbeta != nullptr ? pbeta[vi] : V{};
-    V o;
+    YVec o;
 #pragma unroll
     for (int e = 0; e < kVec; ++e) {
       float r = (x[c][e] - mean) * inv * to_f(g.v[e]);
       if (pbeta != nullptr) r += to_f(bt.v[e]);
-      o.v[e] = from_f<T>(r);
+      o.v[e] = store_y<Y>(r, code_scale);
     }
-    reinterpret_cast<V*>(y + row * cols)[vi] = o;
+    reinterpret_cast<YVec*>(y + row * cols)[vi] = o;
   }
 }
 
@@ -314,44 +334,60 @@ cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t oute
   });
 }
 
+template <typename T, typename Y>
+cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
+                             Y* y, T* sum, int64_t rows, int64_t cols, float epsilon,
+                             float code_scale, cudaStream_t stream) {
+  constexpr int64_t kVec = 16 / sizeof(T);
+  b_rows = b_rows < 1 ? 1 : b_rows;
+  if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
+      aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
+    const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
+    const auto go = [&](auto nv) {
+      layer_norm_warp_kernel<T, Y, decltype(nv)::value>
+          <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(
+              a, b, b_rows, gamma, beta, y, sum, rows, static_cast<int>(cols), epsilon, code_scale);
+      return cudaGetLastError();
+    };
+    switch ((cols / kVec + 31) / 32) {
+      case 1:
+        return go(std::integral_constant<int, 1>{});
+      case 2:
+        return go(std::integral_constant<int, 2>{});
+      case 3:
+        return go(std::integral_constant<int, 3>{});
+      case 4:
+        return go(std::integral_constant<int, 4>{});
+      case 5:
+      case 6:
+        return go(std::integral_constant<int, 6>{});
+      default:
+        return go(std::integral_constant<int, kLnMaxVecs>{});
+    }
+  }
+  layer_norm_kernel<T, Y><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code_scale);
+  return cudaGetLastError();
+}
+
 cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
-                              int64_t cols, float epsilon, cudaStream_t stream) {
+                              int64_t cols, float epsilon, cudaStream_t stream, float code_scale) {
   if (rows * cols == 0) return cudaSuccess;
+  if (code_scale < 0.0f) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    constexpr int64_t kVec = 16 / sizeof(T);
-    if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
-        aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
-      const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
-      const auto go = [&](auto nv) {
-        layer_norm_warp_kernel<T, decltype(nv)::value><<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(
-            static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
-            static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
-            static_cast<T*>(sum), rows, static_cast<int>(cols), epsilon);
-        return cudaGetLastError();
-      };
-      switch ((cols / kVec + 31) / 32) {
-        case 1:
-          return go(std::integral_constant<int, 1>{});
-        case 2:
-          return go(std::integral_constant<int, 2>{});
-        case 3:
-          return go(std::integral_constant<int, 3>{});
-        case 4:
-          return go(std::integral_constant<int, 4>{});
-        case 5:
-        case 6:
-          return go(std::integral_constant<int, 6>{});
-        default:
-          return go(std::integral_constant<int, kLnMaxVecs>{});
-      }
+    const T* ta = static_cast<const T*>(a);
+    const T* tb = static_cast<const T*>(b);
+    const T* tg = static_cast<const T*>(gamma);
+    const T* tbeta = static_cast<const T*>(beta);
+    T* tsum = static_cast<T*>(sum);
+    if (code_scale > 0.0f) {
+      return layer_norm_typed(ta, tb, b_rows, tg, tbeta, static_cast<uint8_t*>(y), tsum, rows, cols,
+                              epsilon, code_scale, stream);
     }
-    layer_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
-        static_cast<const T*>(a), static_cast<const T*>(b), b_rows < 1 ? 1 : b_rows,
-        static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
-        static_cast<T*>(sum), cols, epsilon);
-    return cudaGetLastError();
+    return layer_norm_typed(ta, tb, b_rows, tg, tbeta, static_cast<T*>(y), tsum, rows, cols,
+                            epsilon, 0.0f, stream);
   });
 }
 

@@ -1,5 +1,6 @@
 // Softmax, ReduceMean, LayerNormalization and vitrt.AddLayerNorm on CUDA (fp32 accumulation).
 #include <algorithm>
+#include <cmath>
 
 #include "cuda/cuda_kernel.h"
 
@@ -104,11 +105,12 @@ class ReduceMeanKernel final : public CudaKernel {
   int64_t opset_;
 };
 
-// LayerNormalization (residual = false) and vitrt.AddLayerNorm (residual = true).
+// LayerNormalization (residual = false) and vitrt.AddLayerNorm (residual = true; code_scale > 0:
+// its output_scale, y written as E4M3 codes).
 class LayerNormKernel final : public CudaKernel {
  public:
-  LayerNormKernel(int64_t axis, float epsilon, bool residual)
-      : axis_(axis), epsilon_(epsilon), residual_(residual) {}
+  LayerNormKernel(int64_t axis, float epsilon, bool residual, float code_scale = 0.0f)
+      : axis_(axis), epsilon_(epsilon), residual_(residual), code_scale_(code_scale) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& a = *in[0];
@@ -138,23 +140,25 @@ class LayerNormKernel final : public CudaKernel {
         return invalid_argument("scale and bias must hold ", cols, " elements");
       }
       for (size_t i = 0; i < out.size(); ++i) {
-        out[i].dtype = a.dtype;
+        out[i].dtype = i == 0 && code_scale_ > 0.0f ? DType::kUInt8 : a.dtype;
         out[i].shape = a.shape;
       }
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(a.dtype));
     void* sum = out.size() > 1 ? out[1].data : nullptr;
-    return cuda_status(launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows,
-                                         gamma.data, beta != nullptr ? beta->data : nullptr,
-                                         out[0].data, sum, rows, cols, epsilon_, ctx.stream),
-                       "LayerNorm");
+    return cuda_status(
+        launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows, gamma.data,
+                          beta != nullptr ? beta->data : nullptr, out[0].data, sum, rows, cols,
+                          epsilon_, ctx.stream, code_scale_),
+        "LayerNorm");
   }
 
  private:
   int64_t axis_;
   float epsilon_;
   bool residual_;
+  float code_scale_;
 };
 
 Result<std::unique_ptr<CudaKernel>> make_softmax(const CudaKernelInit& init) {
@@ -180,7 +184,15 @@ Result<std::unique_ptr<CudaKernel>> make_layer_norm(const CudaKernelInit& init) 
 
 Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
-  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true));
+  float code_scale = 0.0f;
+  if (init.node.attrs.has("output_scale")) {
+    VITRT_ASSIGN_OR_RETURN(code_scale, init.node.attrs.get_float("output_scale", 0.0f));
+    if (!(code_scale > 0.0f) || !std::isfinite(code_scale)) {
+      return invalid_model("AddLayerNorm's output_scale must be a finite float > 0, got ",
+                           code_scale);
+    }
+  }
+  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true, code_scale));
 }
 
 }  // namespace

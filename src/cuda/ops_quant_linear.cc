@@ -21,6 +21,10 @@
 //     that writes fp16 / bf16, so int8 always pays this pass.
 //   2 (FP8, erf GELU, fp16/bf16 builds that allow it): mode 0 with the GELU in cuBLASLt's
 //     tanh-form epilogue, as vitrt.Linear's mode 2 (at most 4.7e-4 from erf).
+// X of dtype uint8 (fp8 only) holds E4M3 codes already (a LayerNorm wrote them, pass
+// fuse_fp8_producers): the quantize pass is skipped, the GEMM reads X itself when its rows need
+// no padding (K a multiple of 32, modes 0 / 2), else a padded copy (two memcpy-class calls, no
+// arithmetic). Y is then in the plan's activation type.
 // The builder times the modes and cuBLASLt's candidate algorithms per problem (as Linear's
 // tactics, stored in the same node attribute and timing cache); without tactics, mode 0 runs
 // whenever cuBLASLt has an algorithm for it.
@@ -200,30 +204,41 @@ class QuantLinearKernel final : public CudaKernel {
       return invalid_argument("X ", shape_to_string(x.shape), " does not end in K = ", p_.k,
                               " (W_q is [", p_.k, ", ", p_.n, "])");
     }
-    if (!dtype_is_float(x.dtype)) {
-      return invalid_argument("X must be a float tensor, got ", dtype_name(x.dtype));
+    // X as E4M3 codes (uint8): already quantized with input_scale.
+    const bool codes_in = x.dtype == DType::kUInt8;
+    if (codes_in && p_.format != QuantFormat::kFp8E4M3) {
+      return invalid_argument("X of uint8 (E4M3 codes) needs format fp8");
     }
+    if (!codes_in && !dtype_is_float(x.dtype)) {
+      return invalid_argument("X must be a float tensor or (fp8) uint8 E4M3 codes, got ",
+                              dtype_name(x.dtype));
+    }
+    // The plan's activation type: the GEMM's output and the bias's type.
+    const DType type = codes_in ? ctx.float_type : x.dtype;
     const int64_t m = x.numel() / std::max<int64_t>(p_.k, 1);
     // Mode 0's epilogue adds the plan's copy of the bias (in the activation type).
     const DeviceTensor* bias = in.size() > 3 ? in[3] : nullptr;
-    const bool bias_usable = bias == nullptr || bias->dtype == x.dtype;
+    const bool bias_usable = bias == nullptr || bias->dtype == type;
     const void* act_bias = bias != nullptr ? bias->data : nullptr;
     if (!ctx.launch) {
-      out[0].dtype = x.dtype;
+      out[0].dtype = type;
       out[0].shape = x.shape;
       out[0].shape.back() = p_.n;
       VITRT_RETURN_IF_ERROR(upload());
-      // Scratch: the quantized X, and the accumulators when mode 1 may run.
+      // Scratch: the quantized X (unless the GEMM reads X's codes), and the accumulators when
+      // mode 1 may run.
       bool need_acc = ctx.tuner != nullptr;
+      bool need_xq = true;
       if (m > 0) {
-        VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
+        VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
         if (form == FusedForm::kVecVec) VITRT_RETURN_IF_ERROR(make_row_scale(m));
-        VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, x.dtype, m, bias_usable));
+        VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, type, m, bias_usable));
         need_acc = need_acc || mode == 1;
+        need_xq = !reads_codes(codes_in, ctx, mode);
       }
       out.resize(need_acc ? 3 : 2);
       out[1].dtype = DType::kUInt8;
-      out[1].shape = {gemm_rows(m), p_.k_pad};
+      out[1].shape = {need_xq ? gemm_rows(m) : 1, p_.k_pad};
       if (need_acc) {
         out[2].dtype = p_.format == QuantFormat::kInt8 ? DType::kInt32 : DType::kFloat32;
         out[2].shape = {gemm_rows(m), p_.n_pad};
@@ -231,32 +246,29 @@ class QuantLinearKernel final : public CudaKernel {
       return Status::ok_status();
     }
     if (m == 0 || p_.n == 0) return Status::ok_status();
-    VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(x.dtype));
-    QuantizeArgs qa;
-    qa.format = p_.format;
-    qa.rows = m;
-    qa.k = p_.k;
-    qa.k_pad = p_.k_pad;
-    qa.scale = p_.input_scale;
-    qa.zero_point = p_.zero_point;
-    qa.qmin = p_.qmin;
-    qa.qmax = p_.qmax;
-    qa.offset = p_.offset;
-    VITRT_RETURN_IF_ERROR(
-        cuda_status(launch_quantize_rows(elt, qa, x.data, out[1].data, ctx.stream),
-                    "QuantLinear: quantizing X"));
-    if (gemm_rows(m) > m) {
+    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
+    int run_mode = -1;  // the mode without tuner; the tuner may time mode 1 on any X
+    if (ctx.tuner == nullptr) {
+      VITRT_ASSIGN_OR_RETURN(run_mode, mode_for(ctx, type, m, bias_usable));
+    }
+    QuantGemm g;
+    g.rows = m;
+    g.k = p_.k_pad;
+    g.xq = out[1].data;
+    if (reads_codes(codes_in, ctx, run_mode)) {
+      g.xq = x.data;
+    } else if (codes_in) {
+      VITRT_RETURN_IF_ERROR(copy_codes(x.data, m, out[1].data, ctx.stream));
+    } else {
+      VITRT_RETURN_IF_ERROR(quantize(x.dtype, x.data, m, out[1].data, ctx.stream));
+    }
+    if (g.xq == out[1].data && gemm_rows(m) > m) {
       // Mode 1 multiplies the padding rows too: zeros, whose sums nobody reads.
       VITRT_CUDA_RETURN_IF_ERROR(
           cudaMemsetAsync(static_cast<char*>(out[1].data) + m * p_.k_pad, 0,
                           static_cast<size_t>((gemm_rows(m) - m) * p_.k_pad), ctx.stream),
           "QuantLinear: padding rows");
     }
-    QuantGemm g;
-    g.rows = m;
-    g.k = p_.k_pad;
-    g.xq = out[1].data;
-    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, x.dtype, m, bias_usable));
     auto setup = [&](int mode) {
       g.mode = mode;
       const bool fused = mode != 1;  // modes 0 and 2 write D in the activation type
@@ -271,19 +283,71 @@ class QuantLinearKernel final : public CudaKernel {
     };
     if (ctx.tuner != nullptr) {
       VITRT_ASSIGN_OR_RETURN(GemmTactic t,
-                             select(ctx, x.dtype, g, setup, out[0].data, act_bias, form));
+                             select(ctx, type, g, setup, out[0].data, act_bias, form));
       setup(t.mode);
-      return launch(ctx, x.dtype, g, out[0].data, act_bias, &t.algo);
+      return launch(ctx, type, g, out[0].data, act_bias, &t.algo);
     }
-    VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, x.dtype, m, bias_usable));
-    setup(mode);
+    setup(run_mode);
     if (g.d == nullptr) return internal_error("QuantLinear: mode 1 without accumulator scratch");
     const GemmTactic* t = nearest_tactic(m);
-    const bool use_tactic = t != nullptr && t->mode == mode;
-    return launch(ctx, x.dtype, g, out[0].data, act_bias, use_tactic ? &t->algo : nullptr);
+    const bool use_tactic = t != nullptr && t->mode == run_mode;
+    return launch(ctx, type, g, out[0].data, act_bias, use_tactic ? &t->algo : nullptr);
+  }
+
+  // The candidates the tuner times for mode 0 on m rows in `type` (act_bias: the plan's bias
+  // in `type`, or null), as quant_linear_tactic_candidates hands them to the tests.
+  Result<TacticCandidates> mode0_candidates(const LaunchContext& ctx, DType type, int64_t m,
+                                            const void* act_bias) {
+    VITRT_RETURN_IF_ERROR(upload());
+    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, true));
+    if (form == FusedForm::kNone) return unsupported("QuantLinear: no mode 0 for ", m, " rows");
+    if (form == FusedForm::kVecVec) VITRT_RETURN_IF_ERROR(make_row_scale(m));
+    QuantGemm g;
+    g.rows = g.m = m;
+    g.n = g.ldd = p_.n;
+    g.k = p_.k_pad;
+    g.row_scale = form == FusedForm::kVecVec ? static_cast<const float*>(row_scale_[m].p) : nullptr;
+    LtObjects lt;
+    VITRT_RETURN_IF_ERROR(prepare(ctx, type, g, act_bias, lt));
+    return tactic_candidates(ctx, lt);
   }
 
  private:
+  // The GEMM reads X's codes as they are: rows need no padding (K a multiple of 32, not mode
+  // 1's extra rows); the tuner times mode 1 too, so it runs on the padded copy.
+  bool reads_codes(bool codes_in, const LaunchContext& ctx, int mode) const {
+    return codes_in && p_.k == p_.k_pad && ctx.tuner == nullptr && mode != 1;
+  }
+
+  // X (float) -> xq [m, k_pad] with quantize.cu's kernel.
+  Status quantize(DType x_type, const void* x, int64_t m, void* xq, cudaStream_t stream) const {
+    VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(x_type));
+    QuantizeArgs qa;
+    qa.format = p_.format;
+    qa.rows = m;
+    qa.k = p_.k;
+    qa.k_pad = p_.k_pad;
+    qa.scale = p_.input_scale;
+    qa.zero_point = p_.zero_point;
+    qa.qmin = p_.qmin;
+    qa.qmax = p_.qmax;
+    qa.offset = p_.offset;
+    return cuda_status(launch_quantize_rows(elt, qa, x, xq, stream), "QuantLinear: quantizing X");
+  }
+
+  // Codes X [m, k] -> xq [m, k_pad], the columns k..k_pad-1 zero (as the quantize pass writes).
+  Status copy_codes(const void* x, int64_t m, void* xq, cudaStream_t stream) const {
+    const size_t k = static_cast<size_t>(p_.k), k_pad = static_cast<size_t>(p_.k_pad);
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(xq, k_pad, x, k, k, static_cast<size_t>(m),
+                                                 cudaMemcpyDeviceToDevice, stream),
+                               "QuantLinear: copying X's codes");
+    if (k_pad == k) return Status::ok_status();
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMemset2DAsync(static_cast<char*>(xq) + k, k_pad, 0, k_pad - k,
+                                                 static_cast<size_t>(m), stream),
+                               "QuantLinear: padding X's codes");
+    return Status::ok_status();
+  }
+
   // Device weights, made on the first shape pass and shared with the engine's other contexts
   // (keyed by the node, whose address is stable while its graph and so these kernels live).
   Status upload() {
@@ -804,6 +868,14 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
 }
 
 }  // namespace
+
+Result<TacticCandidates> quant_linear_tactic_candidates(const LaunchContext& ctx,
+                                                        const Graph& graph, NodeId node, DType type,
+                                                        int64_t m, const void* act_bias) {
+  const CudaKernelInit init{graph, graph.nodes[node], 17, type};
+  VITRT_ASSIGN_OR_RETURN(std::unique_ptr<CudaKernel> kernel, make_quant_linear(init));
+  return static_cast<QuantLinearKernel&>(*kernel).mode0_candidates(ctx, type, m, act_bias);
+}
 
 void register_cuda_quant_linear_kernels(CudaKernelRegistry& r) {
   r.add("vitrt", "QuantLinear", make_quant_linear);

@@ -96,5 +96,10 @@ Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
 // vitrt.Linear. The attribute is the contract for any op that adopts it ("fp32" or absent:
 // full fp32); LayerNorm, Softmax, residual adds and products of two activations stay fp32.
 Status assign_precision(Graph& graph, PassContext& ctx);
+// Quantized builds (src/passes/fuse_fp8_producers.cc), after quantize_linear: a producer whose
+// output only fp8 vitrt.QuantLinear layers read (with one input_scale) writes E4M3 codes
+// (attribute output_scale) that they take without quantizing: AddLayerNorm / LayerNormalization
+// -> QuantLinear (QuantLinear -> QuantLinear stays float: measured slower, see the file).
+Status fuse_fp8_producers(Graph& graph, PassContext& ctx);
 
 }  // namespace vitrt

@@ -60,7 +60,10 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
     // scales: without calibration data the layers it left float stay float.
     log("quantization: the graph is already quantized (QDQ): its layers keep their scales; "
         "the other linear layers stay float (--calib-data quantizes them too)");
-    return Status::ok_status();
+    // Its fp8 layers' inputs may stay FP8 all the same.
+    PassContext ctx(options.verbose, options.log);
+    VITRT_RETURN_IF_ERROR(fuse_fp8_producers(graph, ctx));
+    return infer_shapes(graph);
   }
   if (!to_calibrate.empty()) {
     if (!have_data) {
@@ -91,14 +94,21 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   PassContext ctx(options.verbose, options.log);
   if (options.verbose) log("quantization:");
   VITRT_RETURN_IF_ERROR(quantize_linear(graph, ctx, q));
+  // Shapes first: the pass reads the dtypes of the QuantLinear outputs.
+  VITRT_RETURN_IF_ERROR(infer_shapes(graph));
+  VITRT_RETURN_IF_ERROR(fuse_fp8_producers(graph, ctx));
   int quantized = 0, linear = 0;
   for (const Node& node : graph.nodes) {
     if (node.dead || node.domain != "vitrt") continue;
     quantized += node.op_type == "QuantLinear";
     linear += node.op_type == "Linear";
   }
+  const auto fp8_edges = ctx.applied_counts().find("fuse_fp8_producers");
   log(str_cat("quantization: ", quantized, " linear layers in ", options.precision, ", ", linear,
               " in ", q.float_precision,
+              fp8_edges == ctx.applied_counts().end()
+                  ? std::string()
+                  : str_cat("; ", fp8_edges->second, " activations stay FP8 between layers"),
               options.verbose || linear == 0 ? "" : " (--verbose says which and why)"));
   graph.compact();
   return infer_shapes(graph);

@@ -3,8 +3,13 @@
 //
 //   inputs   a [..., C] float32; b broadcastable to a (usually the same shape; [N, C] for a
 //            position embedding); gamma [C]; beta [C] optional
-//   attrs    epsilon (float, default 1e-5)
+//   attrs    epsilon (float, default 1e-5); output_scale (float > 0, optional): y is written
+//            as uint8 FP8 E4M3 codes of y / output_scale (nearest even, saturating at +-448,
+//            y in fp32 before the division), for an fp8 vitrt.QuantLinear reading the codes
+//            directly (fuse_fp8_producers); sum stays float
 //   outputs  y = LayerNorm(a + b) over the last axis (biased variance); sum = a + b (optional)
+#include <cmath>
+
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -19,8 +24,18 @@ Status infer_add_layer_norm(InferContext& ctx) {
     }
   }
   const DType dtype = DType::kFloat32;
+  DType y_dtype = dtype;
+  if (ctx.attrs().has("output_scale")) {
+    VITRT_ASSIGN_OR_RETURN(float output_scale, ctx.attrs().get_float("output_scale", 0.0f));
+    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
+      return ctx.error("attribute 'output_scale' must be a finite float > 0, got ", output_scale);
+    }
+    y_dtype = DType::kUInt8;
+  }
   if (!ctx.input_has_shape(0) || !ctx.input_has_shape(1)) {
-    for (int i = 0; i < ctx.num_outputs(); ++i) ctx.set_output_unknown_shape(i, dtype);
+    for (int i = 0; i < ctx.num_outputs(); ++i) {
+      ctx.set_output_unknown_shape(i, i == 0 ? y_dtype : dtype);
+    }
     return Status();
   }
   const SymShape& out = ctx.input_shape(0);
@@ -45,7 +60,7 @@ Status infer_add_layer_norm(InferContext& ctx) {
                        sym_shape_to_string(p));
     }
   }
-  ctx.set_output(0, dtype, out);
+  ctx.set_output(0, y_dtype, out);
   ctx.set_output(1, dtype, out);
   return Status();
 }

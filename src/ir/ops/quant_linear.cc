@@ -2,19 +2,21 @@
 // The contract shared by every backend (the CPU kernel, src/cpu/quant_linear_reference.cc, is
 // its exact reference):
 //
-//   inputs   X [..., K] float (float32, float16 or bfloat16: the plan's activation type)
+//   inputs   X [..., K] float (float32, float16 or bfloat16: the plan's activation type), or
+//            (format fp8 only) uint8 E4M3 codes already quantized: xq = X, which encodes
+//            X_real = decode(X) * input_scale (what a producer with output_scale writes)
 //            W_q [K, N] constant: int8 values (format int8) or uint8 raw E4M3 codes (fp8)
 //            w_scale [N] constant float32 > 0, per output channel
 //            bias [N] optional constant float32
 //   attrs    format "int8" | "fp8"; input_scale float > 0 (per tensor);
 //            input_zero_point int (default 0), input_qmin / input_qmax ints (default -127 /
 //            127): int8 only; activation as vitrt.Linear's
-//   output   Y [..., N], X's dtype
+//   output   Y [..., N], X's dtype (float32, the plan's activation type, for uint8 X)
 //
 //   int8  xq = clamp(round_half_even(x / input_scale) + zp, qmin, qmax) - zp; exact integer
 //         products and sums
-//   fp8   xq = e4m3(x / input_scale), round to nearest even, saturating at +-448; fp32 sums
-//         of xq * decode(W_q)
+//   fp8   xq = e4m3(x / input_scale), round to nearest even, saturating at +-448 (xq = X when
+//         X is uint8 codes); fp32 sums of xq * decode(W_q)
 //   y_n = act(acc_n * input_scale * w_scale[n] + bias[n])
 #include <cmath>
 
@@ -59,9 +61,15 @@ Status infer_quant_linear(InferContext& ctx) {
   }
   VITRT_RETURN_IF_ERROR(check_linear_activation(ctx));
 
-  const DType dtype = ctx.input_dtype(0);
-  if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16) {
-    return ctx.error("X must be float32, float16 or bfloat16, got ", dtype_name(dtype));
+  DType dtype = ctx.input_dtype(0);
+  if (dtype == DType::kUInt8) {
+    if (format != "fp8") {
+      return ctx.error("X of uint8 (E4M3 codes) needs format fp8, got format ", format);
+    }
+    dtype = DType::kFloat32;  // Y in the plan's float type
+  } else if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16) {
+    return ctx.error("X must be float32, float16, bfloat16 or (fp8) uint8 E4M3 codes, got ",
+                     dtype_name(dtype));
   }
   const DType w_dtype = format == "int8" ? DType::kInt8 : DType::kUInt8;
   if (ctx.input_dtype(1) != w_dtype) {

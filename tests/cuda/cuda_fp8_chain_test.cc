@@ -1,0 +1,307 @@
+// FP8 activations that stay FP8 on CUDA (pass fuse_fp8_producers): vitrt.QuantLinear reading
+// E4M3 codes, vitrt.AddLayerNorm writing them (output_scale), and a LayerNorm -> fc1 -> fc2
+// chain, each against the CPU kernels (the op contracts' reference) on the same graph.
+//
+// Inputs, weights' float parts and biases are rounded to bf16, so the plan's conversion to fp16
+// / bf16 is exact and both sides start from the same numbers. Codes written by the GPU may then
+// differ from the CPU's only where the fp32 value lies within sum-order noise of a rounding
+// boundary: such a code is the neighbouring one, and few are. Outputs in float are held to the
+// FP8 tolerance of cuda_quant_test.cc (1e-2 of the output's scale, cosine 0.9999); the chain,
+// whose fc2 input codes may flip (fc1's output rounds to the activation type before fc2
+// quantizes it), to 3e-2 and 0.999.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "core/float8.h"
+#include "core/half.h"
+#include "core/npy.h"
+#include "cuda/cuda_kernel.h"
+#include "cuda_test_util.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
+
+namespace vitrt::testing {
+namespace {
+
+class CudaFp8Chain : public ::testing::Test {
+ protected:
+  void SetUp() override { VITRT_REQUIRE_GPU(); }
+};
+
+float bf16_round(float v) {
+  return bf16_to_float(float_to_bf16(v));
+}
+
+Tensor bf16_random(std::vector<int64_t> shape, uint64_t seed, float lo, float hi) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(DType::kFloat32, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    float v = bf16_round(u(rng));
+    // fp16 subnormals would round differently from bf16: keep them out.
+    if (std::fabs(v) < 1e-3f) v = 0.0f;
+    t.data<float>()[i] = v;
+  }
+  return t;
+}
+
+// Random E4M3 codes whose values lie within +-range (as a tensor of that amax quantizes).
+Tensor random_codes(std::vector<int64_t> shape, uint64_t seed, float range = 448.0f) {
+  Tensor f = bf16_random(shape, seed, -range, range);
+  Tensor c = Tensor::empty(DType::kUInt8, shape);
+  for (int64_t i = 0; i < f.numel(); ++i) c.data<uint8_t>()[i] = float_to_e4m3(f.data<float>()[i]);
+  return c;
+}
+
+struct Layer {
+  int64_t k = 64, n = 48;
+  std::string act = "none";
+  float input_scale = 3.0f / 448;
+  bool per_channel = true;
+  int mode = -1;  // forced through a stored tactic (an invalid algorithm: the heuristic runs)
+  int64_t rows = 0;
+  uint64_t seed = 1;
+};
+
+// A QuantLinear node reading `x` as `l` says, weights from `l.seed`.
+ValueId add_layer(TestGraph& g, ValueId x, const Layer& l, const std::string& name) {
+  Tensor w = random_codes({l.k, l.n}, l.seed);
+  Tensor ws = Tensor::empty(DType::kFloat32, {l.n});
+  for (int64_t j = 0; j < l.n; ++j) {
+    ws.data<float>()[j] =
+        l.per_channel ? (0.5f + 0.01f * static_cast<float>(j % 7)) / 448 / 8 : 0.5f / 448 / 8;
+  }
+  Attributes a;
+  a.set_string("format", "fp8");
+  a.set_float("input_scale", l.input_scale);
+  a.set_string("activation", l.act);
+  if (l.mode >= 0) {
+    cuda::GemmTactic t;
+    t.m = l.rows;
+    t.mode = l.mode;
+    for (size_t i = 0; i < 8; ++i) t.algo.data[i] = 0x0123456789abcdefull * (i + 1);
+    a.set_ints(cuda::kGemmTacticsAttr, cuda::encode_gemm_tactics({t}));
+  }
+  return g.op("QuantLinear",
+              {x, g.constant(name + ".w", w), g.constant(name + ".s", ws),
+               g.constant(name + ".b", bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f))},
+              a, "vitrt", name);
+}
+
+// Codes: every GPU code equals the CPU's or is its neighbour on the E4M3 grid, and at most
+// `max_fraction` of them differ.
+::testing::AssertionResult codes_agree(const Tensor& actual, const Tensor& expected,
+                                       double max_fraction) {
+  if (actual.dtype() != DType::kUInt8 || actual.shape() != expected.shape()) {
+    return ::testing::AssertionFailure()
+           << "got " << actual.describe() << ", expected " << expected.describe();
+  }
+  int64_t differ = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const uint8_t a = actual.data<uint8_t>()[i], e = expected.data<uint8_t>()[i];
+    if (a == e) continue;
+    ++differ;
+    const float va = e4m3_to_float(a), ve = e4m3_to_float(e);
+    // Neighbours: within one step of the larger magnitude's binade (2^-3 relative), or both in
+    // the subnormal range / straddling zero by one subnormal step (2^-9).
+    const float step = std::max(std::ldexp(1.0f, -9), std::max(std::fabs(va), std::fabs(ve)) / 8);
+    if (!(std::fabs(va - ve) <= step * 1.0001f)) {
+      return ::testing::AssertionFailure() << "code " << i << ": " << va << " vs " << ve;
+    }
+  }
+  if (static_cast<double>(differ) <= max_fraction * static_cast<double>(expected.numel())) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << differ << " of " << expected.numel() << " codes differ";
+}
+
+::testing::AssertionResult floats_agree(const Tensor& actual, const Tensor& expected, double rel,
+                                        double min_cosine) {
+  const Agreement a = agreement(actual, expected);
+  if (actual.shape() == expected.shape() && a.max_rel <= rel && a.cosine >= min_cosine) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "max_rel " << a.max_rel << ", cosine " << a.cosine;
+}
+
+// The graph on the GPU (eager and captured) against the CPU engine.
+void check_graph(const Graph& graph, const std::vector<Tensor>& inputs,
+                 const std::string& precision, double code_fraction, double rel,
+                 double min_cosine) {
+  Result<std::vector<Tensor>> want = run_graph(graph, inputs);
+  ASSERT_TRUE(want.ok()) << want.status().to_string();
+  for (bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "CUDA graph" : "eager");
+    Result<std::vector<Tensor>> got = run_graph_cuda(graph, inputs, precision, graphs);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    ASSERT_EQ(got->size(), want->size());
+    for (size_t i = 0; i < want->size(); ++i) {
+      if ((*want)[i].dtype() == DType::kUInt8) {
+        EXPECT_TRUE(codes_agree((*got)[i], (*want)[i], code_fraction)) << "output " << i;
+      } else {
+        EXPECT_TRUE(floats_agree((*got)[i], (*want)[i], rel, min_cosine)) << "output " << i;
+      }
+    }
+  }
+}
+
+// ---- X as codes ------------------------------------------------------------------------------
+
+TEST_F(CudaFp8Chain, QuantLinearReadsCodes) {
+  // K = 64 lets the GEMM read X itself (modes 0 / 2); K = 48 needs the padded copy.
+  for (int64_t k : {64, 48}) {
+    for (int mode : {-1, 0, 1}) {
+      for (const char* precision : {"fp16", "bf16", "fp32"}) {
+        Layer l;
+        l.k = k;
+        l.n = 96;
+        l.act = "gelu";
+        l.rows = 3 * 41;
+        l.mode = mode;
+        l.seed = static_cast<uint64_t>(k + mode);
+        SCOPED_TRACE(str_cat("k ", k, " mode ", mode, " ", precision));
+        TestGraph g;
+        ValueId x = g.input("x", DType::kUInt8, {3, 41, k});
+        g.output(add_layer(g, x, l, "fc"));
+        ASSERT_TRUE(g.infer().ok());
+        check_graph(g.graph(), {random_codes({3, 41, k}, 5)}, precision, 0.0, 1e-2, 0.9999);
+      }
+    }
+  }
+}
+
+// ---- LayerNorm writing codes -----------------------------------------------------------------
+
+TEST_F(CudaFp8Chain, AddLayerNormWritesCodes) {
+  // 768 columns: the warp-per-row kernel; 100: the block-per-row one.
+  for (int64_t c : {768, 100}) {
+    for (const char* precision : {"fp16", "bf16", "fp32"}) {
+      SCOPED_TRACE(str_cat(c, " ", precision));
+      TestGraph g;
+      ValueId a = g.input("a", DType::kFloat32, {2, 37, c});
+      Attributes attrs;
+      attrs.set_float("epsilon", 1e-6f);
+      attrs.set_float("output_scale", 4.0f / 448);
+      std::vector<ValueId> outs =
+          g.op_multi("AddLayerNorm",
+                     {a, g.constant("pos", bf16_random({37, c}, 2, -1.0f, 1.0f)),
+                      g.constant("g", bf16_random({c}, 3, 0.5f, 1.5f)),
+                      g.constant("b", bf16_random({c}, 4, -0.5f, 0.5f))},
+                     2, attrs, "vitrt", "ln");
+      g.output(outs[0]);
+      g.output(outs[1]);
+      ASSERT_TRUE(g.infer().ok());
+      check_graph(g.graph(), {bf16_random({2, 37, c}, 9, -3.0f, 3.0f)}, precision, 0.01,
+                  precision == std::string("fp32") ? 1e-6 : 1e-2, 0.9999);
+    }
+  }
+}
+
+// ---- the chain -------------------------------------------------------------------------------
+
+// AddLayerNorm -(codes)-> fc1 gelu -> fc2 -> float, as fuse_fp8_producers leaves a ViT MLP;
+// with and without the tactic tuner (which times the modes on codes in).
+TEST_F(CudaFp8Chain, LayerNormFc1Fc2Chain) {
+  for (bool tune : {false, true}) {
+    for (const char* precision : {"fp16", "bf16"}) {
+      SCOPED_TRACE(str_cat(tune ? "tuned " : "", precision));
+      TestGraph g;
+      ValueId a = g.input("a", DType::kFloat32, {2, 50, 64});
+      Attributes attrs;
+      attrs.set_float("output_scale", 4.0f / 448);
+      ValueId y = g.op_multi("AddLayerNorm",
+                             {a, g.constant("pos", bf16_random({50, 64}, 2, -1.0f, 1.0f)),
+                              g.constant("g", bf16_random({64}, 3, 0.5f, 1.5f)),
+                              g.constant("b", bf16_random({64}, 4, -0.5f, 0.5f))},
+                             1, attrs, "vitrt", "ln")[0];
+      Layer fc1;
+      fc1.k = 64;
+      fc1.n = 256;
+      fc1.act = "gelu";
+      fc1.input_scale = 4.0f / 448;
+      fc1.seed = 11;
+      Layer fc2;
+      fc2.k = 256;
+      fc2.n = 64;
+      fc2.input_scale = 3.0f / 448;
+      fc2.seed = 21;
+      g.output(add_layer(g, add_layer(g, y, fc1, "fc1"), fc2, "fc2"));
+      ASSERT_TRUE(g.infer().ok());
+      const Tensor x = bf16_random({2, 50, 64}, 9, -3.0f, 3.0f);
+      Result<std::vector<Tensor>> want = run_graph(g.graph(), {x});
+      ASSERT_TRUE(want.ok()) << want.status().to_string();
+      cuda::TacticTuner tuner;
+      tuner.device_key = "test";
+      tuner.tanh_gelu = true;  // fc1 may then time mode 2 (cuBLASLt's GELU epilogue)
+      cuda::CudaEngineOptions options;
+      options.precision = precision;
+      options.cuda_graphs = false;
+      if (tune) options.tuner = &tuner;
+      Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(g.graph(), options);
+      ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+      std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+      Result<std::vector<NamedTensor>> got = ctx->run({{"a", x}});
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      EXPECT_TRUE(floats_agree((*got)[0].tensor, (*want)[0], 3e-2, 0.999));
+      if (tune) {
+        EXPECT_EQ(tuner.by_node.size(), 2u);
+      }
+    }
+  }
+}
+
+// ---- a plan ------------------------------------------------------------------------------------
+
+// `vitrt build --device cuda --precision fp8` of a ViT export, tactics timed: the build log
+// names the FP8 edges, and the plan agrees with the CPU fp8 plan of the same calibration (the
+// same scales and codes up to the GPU's rounding) and with PyTorch.
+TEST_F(CudaFp8Chain, VitPlanBuiltForFp8) {
+  namespace fs = std::filesystem;
+  const fs::path fixture = fs::path(VITRT_SOURCE_DIR) / "tests/golden/timm_vit_tiny_ts17";
+  const fs::path calib = fs::temp_directory_path() / "vitrt_fp8_chain_calib";
+  fs::remove_all(calib);
+  fs::create_directories(calib / "case1");
+  fs::copy_file(fixture / "case1/input.pixel_values.npy", calib / "case1/pixel_values.npy");
+  Result<Tensor> x = read_npy((fixture / "case1/input.pixel_values.npy").string());
+  Result<Tensor> torch = read_npy((fixture / "case1/output.0.logits.npy").string());
+  ASSERT_TRUE(x.ok() && torch.ok());
+  std::vector<Tensor> logits;
+  for (const char* device : {"cpu", "cuda"}) {
+    SCOPED_TRACE(device);
+    BuildOptions options;
+    options.device = device;
+    options.precision = "fp8";
+    options.calib_data = calib.string();
+    options.verbose = true;
+    int edges = 0;
+    options.log = [&edges](const std::string& line) {
+      edges += line.find("[fuse_fp8_producers]") != std::string::npos &&
+               line.find("stays FP8") != std::string::npos;
+    };
+    const fs::path plan = fs::temp_directory_path() / (std::string("vitrt_fp8_chain_") + device);
+    Result<BuildSummary> built =
+        build_plan((fixture / "model.onnx").string(), plan.string(), options);
+    ASSERT_TRUE(built.ok()) << built.status().to_string();
+    EXPECT_EQ(edges, 4);  // per block: LN -> qkv, LN -> fc1
+    Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+    for (int round = 0; round < 2; ++round) {  // the second run replays the captured graph
+      Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", *x}});
+      ASSERT_TRUE(out.ok()) << out.status().to_string();
+      EXPECT_TRUE(cosine_at_least((*out)[0].tensor, *torch, 0.99));
+      if (round == 1) logits.push_back((*out)[0].tensor);
+    }
+    std::error_code ec;
+    fs::remove(plan, ec);
+  }
+  ASSERT_EQ(logits.size(), 2u);
+  EXPECT_TRUE(floats_agree(logits[1], logits[0], 5e-2, 0.999));
+}
+
+}  // namespace
+}  // namespace vitrt::testing
