@@ -106,6 +106,10 @@ inline float quantize_fp8_value(float x, const QuantLinearParams& p, float tiny)
 void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                            int64_t n, const uint8_t* w_q, const float* w_scale, const float* bias,
                            float* y);
+// The same with X already quantized: E4M3 codes written by the producer (codes in).
+void quant_linear_fp8_code_rows(const QuantLinearParams& p, const uint8_t* x_codes, int64_t m,
+                                int64_t k, int64_t n, const uint8_t* w_q, const float* w_scale,
+                                const float* bias, float* y);
 
 // act(v) computed in double and rounded to float: the reference of every backend's epilogue.
 float apply_quant_linear_activation(MatmulActivation act, float v);

@@ -60,9 +60,14 @@ void tile_sums(const float* xq, int64_t k, const float* panel, float* sums) {
 
 }  // namespace
 
-void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
-                           int64_t n, const uint8_t* w_q, const float* w_scale, const float* bias,
-                           float* y) {
+namespace {
+
+// The GEMM over X given as float rows (quantized here) or as E4M3 codes (already quantized by
+// the producer: decoded here). fill(row0, rows, xq) writes the quantized values of rows
+// [row0, row0 + rows) into xq.
+template <typename Fill>
+void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const uint8_t* w_q,
+              const float* w_scale, const float* bias, float* y, Fill fill) {
   const int64_t panels = (n + kPanel - 1) / kPanel;
   // W decoded into panels [panels][K][kPanel]; columns past N are 0 (their sums are dropped).
   std::vector<float> w(static_cast<size_t>(panels * k * kPanel), 0.0f);
@@ -79,8 +84,6 @@ void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m
   });
   std::vector<float> scale(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
-  const float tiny = fp8_flush_below(p);
-
   const int64_t blocks = (m + kBlockRows - 1) / kBlockRows;
   parallel_for(blocks, 1, [&](int64_t block_begin, int64_t block_end) {
     // Quantized rows of one block, padded with zero rows to whole tiles.
@@ -90,7 +93,7 @@ void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m
       const int64_t row0 = b * kBlockRows;
       const int64_t rows = std::min(kBlockRows, m - row0);
       const int64_t padded = (rows + kRows - 1) / kRows * kRows;
-      for (int64_t i = 0; i < rows * k; ++i) xq[i] = quantize_fp8_value(x[row0 * k + i], p, tiny);
+      fill(row0, rows, xq.data());
       std::fill(xq.begin() + rows * k, xq.begin() + padded * k, 0.0f);
       for (int64_t pi = 0; pi < panels; ++pi) {
         const float* panel = w.data() + pi * k * kPanel;
@@ -110,6 +113,26 @@ void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m
         }
       }
     }
+  });
+}
+
+}  // namespace
+
+void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
+                           int64_t n, const uint8_t* w_q, const float* w_scale, const float* bias,
+                           float* y) {
+  const float tiny = fp8_flush_below(p);
+  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, [&](int64_t row0, int64_t rows, float* xq) {
+    for (int64_t i = 0; i < rows * k; ++i) xq[i] = quantize_fp8_value(x[row0 * k + i], p, tiny);
+  });
+}
+
+void quant_linear_fp8_code_rows(const QuantLinearParams& p, const uint8_t* x_codes, int64_t m,
+                                int64_t k, int64_t n, const uint8_t* w_q, const float* w_scale,
+                                const float* bias, float* y) {
+  const std::array<float, 256>& decode = e4m3_decode_table();
+  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, [&](int64_t row0, int64_t rows, float* xq) {
+    for (int64_t i = 0; i < rows * k; ++i) xq[i] = decode[x_codes[row0 * k + i]];
   });
 }
 
