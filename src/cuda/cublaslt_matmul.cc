@@ -194,9 +194,10 @@ bool better(const Enumerated& x, const Enumerated& y) {
 
 // Stage ids in the order tried: every AUTO kind (cuBLASLt sizes the pipeline for the tile),
 // then at most kStageTries of the others from the end of the list (deeper pipelines). An AUTO
-// kind fixes the K width of a stage: Hopper's fp16 / bf16 kernels take 64xAUTO, the 4th AUTO
-// kind, and its FP8 ones 128xAUTO, the 5th, which a cap of kStageTries on the AUTO kinds too
-// never reached (the FP8 GEMMs got no enumerated candidate).
+// kind fixes the K width of a stage: Hopper's fp16 / bf16 kernels take 64xAUTO (the heuristic's
+// picks on the H200 carry stage id 35), its FP8 ones 128xAUTO (36). FP8 problems still get no
+// enumerated candidate: on the H200 (cuBLASLt 13.1) the FP8 algorithm the heuristic uses (66)
+// reports no tile ids, and the listed tiles of the other FP8 ids fail the check.
 std::vector<uint32_t> stage_order(const std::vector<uint32_t>& listed) {
   std::vector<uint32_t> order;
   for (uint32_t s : listed) {

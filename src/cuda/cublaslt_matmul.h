@@ -110,14 +110,6 @@ Result<TacticCandidates> linear_tactic_candidates(const LaunchContext& ctx, DTyp
                                                   int64_t n, int64_t k, const void* bias,
                                                   UnaryOp act);
 
-// The candidates vitrt.QuantLinear's tactic timing tries in mode 0 (cuBLASLt's epilogue) for the
-// graph's QuantLinear `node` on m rows in `type`, act_bias the plan's bias in `type` (a device
-// pointer, or nullptr); defined in ops_quant_linear.cc, for the tests of the enumerated
-// candidates.
-Result<TacticCandidates> quant_linear_tactic_candidates(const LaunchContext& ctx,
-                                                        const Graph& graph, NodeId node, DType type,
-                                                        int64_t m, const void* act_bias);
-
 // Whether `algo` runs the prepared problem within the workspace (a plan's stored algorithm
 // may not, after a cuBLASLt upgrade or on another GPU of the same architecture).
 bool algo_fits(const LaunchContext& ctx, const LtObjects& lt, const cublasLtMatmulAlgo_t& algo);

@@ -294,24 +294,6 @@ class QuantLinearKernel final : public CudaKernel {
     return launch(ctx, type, g, out[0].data, act_bias, use_tactic ? &t->algo : nullptr);
   }
 
-  // The candidates the tuner times for mode 0 on m rows in `type` (act_bias: the plan's bias
-  // in `type`, or null), as quant_linear_tactic_candidates hands them to the tests.
-  Result<TacticCandidates> mode0_candidates(const LaunchContext& ctx, DType type, int64_t m,
-                                            const void* act_bias) {
-    VITRT_RETURN_IF_ERROR(upload());
-    VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, true));
-    if (form == FusedForm::kNone) return unsupported("QuantLinear: no mode 0 for ", m, " rows");
-    if (form == FusedForm::kVecVec) VITRT_RETURN_IF_ERROR(make_row_scale(m));
-    QuantGemm g;
-    g.rows = g.m = m;
-    g.n = g.ldd = p_.n;
-    g.k = p_.k_pad;
-    g.row_scale = form == FusedForm::kVecVec ? static_cast<const float*>(row_scale_[m].p) : nullptr;
-    LtObjects lt;
-    VITRT_RETURN_IF_ERROR(prepare(ctx, type, g, act_bias, lt));
-    return tactic_candidates(ctx, lt);
-  }
-
  private:
   // The GEMM reads X's codes as they are: rows need no padding (K a multiple of 32, not mode
   // 1's extra rows); the tuner times mode 1 too, so it runs on the padded copy.
@@ -868,14 +850,6 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
 }
 
 }  // namespace
-
-Result<TacticCandidates> quant_linear_tactic_candidates(const LaunchContext& ctx,
-                                                        const Graph& graph, NodeId node, DType type,
-                                                        int64_t m, const void* act_bias) {
-  const CudaKernelInit init{graph, graph.nodes[node], 17, type};
-  VITRT_ASSIGN_OR_RETURN(std::unique_ptr<CudaKernel> kernel, make_quant_linear(init));
-  return static_cast<QuantLinearKernel&>(*kernel).mode0_candidates(ctx, type, m, act_bias);
-}
 
 void register_cuda_quant_linear_kernels(CudaKernelRegistry& r) {
   r.add("vitrt", "QuantLinear", make_quant_linear);
