@@ -49,6 +49,14 @@ class CpuKernelRegistry {
   std::map<std::pair<std::string, std::string>, CpuKernelFactory> factories_;
 };
 
+// Runs one node once on the CPU kernels (the reference): the build-time evaluation that
+// constant folding and ValueEvaluator share. `inputs` follow node.inputs (nullptr for an
+// absent optional input). Fails with kNotFound when no CPU kernel implements the op, with the
+// kernel's error when it refuses or fails, and with an internal error when it leaves a present
+// output unset.
+Result<std::vector<Tensor>> run_cpu_node(const Graph& graph, const Node& node,
+                                         const std::vector<const Tensor*>& inputs);
+
 // Registration functions, one per kernel family file in src/cpu/ (see cpu_kernel_registry.cc).
 void register_cpu_elementwise_kernels(CpuKernelRegistry& registry);
 void register_cpu_reduce_kernels(CpuKernelRegistry& registry);

@@ -37,4 +37,20 @@ CpuKernelFactory CpuKernelRegistry::find(const std::string& domain,
   return it == factories_.end() ? nullptr : it->second;
 }
 
+Result<std::vector<Tensor>> run_cpu_node(const Graph& graph, const Node& node,
+                                         const std::vector<const Tensor*>& inputs) {
+  const CpuKernelFactory factory = CpuKernelRegistry::global().find(node.domain, node.op_type);
+  if (factory == nullptr) return not_found("no CPU kernel for ", node.describe());
+  VITRT_ASSIGN_OR_RETURN(std::unique_ptr<CpuKernel> kernel,
+                         factory(KernelInit{graph, node, graph.onnx_opset()}));
+  std::vector<Tensor> outputs(node.outputs.size());
+  VITRT_RETURN_IF_ERROR(kernel->run(inputs, outputs));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (node.outputs[i] != kNoValue && !outputs[i].defined()) {
+      return internal_error(node.describe(), ": the CPU kernel left output ", i, " unset");
+    }
+  }
+  return outputs;
+}
+
 }  // namespace vitrt

@@ -148,21 +148,17 @@ Status fold_constant_inputs(Graph& graph, PassContext& ctx, NodeId id) {
       return Status();
     }
   }
-  const CpuKernelFactory factory = CpuKernelRegistry::global().find(node.domain, node.op_type);
-  if (factory == nullptr) return Status();
-  Result<std::unique_ptr<CpuKernel>> kernel = factory(KernelInit{graph, node, graph.onnx_opset()});
-  std::vector<Tensor> outputs(node.outputs.size());
-  Status ran = kernel.ok() ? (*kernel)->run(inputs, outputs) : kernel.status();
+  Result<std::vector<Tensor>> ran = run_cpu_node(graph, node, inputs);
   if (!ran.ok()) {
+    if (ran.status().code() == StatusCode::kNotFound) return Status();  // no CPU kernel
+    if (ran.status().code() == StatusCode::kInternal) return ran.status();
     // The same error would stop every run of the model; the runtime reports it then.
-    ctx.near_miss(kPass, node.describe(), str_cat("not folded: ", ran.message()));
+    ctx.near_miss(kPass, node.describe(), str_cat("not folded: ", ran.status().message()));
     return Status();
   }
+  std::vector<Tensor> outputs = std::move(*ran);
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (node.outputs[i] == kNoValue) continue;
-    if (!outputs[i].defined()) {
-      return internal_error(node.describe(), ": the CPU kernel left output ", i, " unset");
-    }
     if (too_large(outputs[i].numel(), static_cast<int64_t>(outputs[i].nbytes()))) {
       decline_size(outputs[i].numel());
       return Status();

@@ -94,8 +94,7 @@ std::optional<Tensor> ValueEvaluator::run(const Node& node, ValueId v, bool broa
     }
     if (shape_numel(shape) > kMaxElements) return std::nullopt;
   }
-  const CpuKernelFactory factory = CpuKernelRegistry::global().find(node.domain, node.op_type);
-  if (factory == nullptr) return std::nullopt;
+  if (CpuKernelRegistry::global().find(node.domain, node.op_type) == nullptr) return std::nullopt;
   ++depth_;
   std::vector<Tensor> inputs(node.inputs.size());
   bool ok = true;
@@ -108,17 +107,14 @@ std::optional<Tensor> ValueEvaluator::run(const Node& node, ValueId v, bool broa
   }
   --depth_;
   if (!ok) return std::nullopt;
-  Result<std::unique_ptr<CpuKernel>> kernel =
-      factory(KernelInit{graph_, node, graph_.onnx_opset()});
-  if (!kernel.ok()) return std::nullopt;
   std::vector<const Tensor*> ptrs;
   for (size_t i = 0; i < inputs.size(); ++i) {
     ptrs.push_back(node.inputs[i] == kNoValue ? nullptr : &inputs[i]);
   }
-  std::vector<Tensor> outputs(node.outputs.size());
-  if (!(*kernel)->run(ptrs, outputs).ok()) return std::nullopt;
+  Result<std::vector<Tensor>> outputs = run_cpu_node(graph_, node, ptrs);
+  if (!outputs.ok()) return std::nullopt;
   for (size_t i = 0; i < node.outputs.size(); ++i) {
-    if (node.outputs[i] == v) return outputs[i];
+    if (node.outputs[i] == v) return (*outputs)[i];
   }
   return std::nullopt;
 }
