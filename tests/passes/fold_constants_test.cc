@@ -1,5 +1,6 @@
 // fold_constants: constant subgraphs, static shape values and symbolic Reshape targets; large
 // generated tensors and unresolvable targets stay computed.
+#include "cpu/cpu_kernel.h"
 #include "passes/graph_rewrite.h"
 #include "passes/run_pass.h"
 
@@ -195,6 +196,33 @@ TEST(FoldConstants, FoldsLargeOutputsNoLargerThanTheirInputs) {
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(count_ops(g.graph(), "Transpose"), 0);
   expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 512}, 7)});
+}
+
+// run_cpu_node, the one build-time evaluation folding and ValueEvaluator share: Add's sum
+// against hand-computed values; an op without a CPU kernel fails kNotFound, naming the node.
+TEST(RunCpuNode, RunsTheKernelOrSaysThereIsNone) {
+  TestGraph g;
+  ValueId a = g.constant("a", Tensor::from_float({1.5f, -2.0f, 4.0f}));
+  ValueId b = g.constant("b", Tensor::from_float({0.25f, 3.0f, -4.0f}));
+  g.output(g.op("Add", {a, b}));
+  const Graph& graph = g.graph();
+  const Node& add = graph.nodes[0];
+  Result<std::vector<Tensor>> sum = run_cpu_node(
+      graph, add, {&graph.values[add.inputs[0]].constant, &graph.values[add.inputs[1]].constant});
+  ASSERT_TRUE(sum.ok()) << sum.status().to_string();
+  ASSERT_EQ(sum->size(), 1u);
+  const float* y = (*sum)[0].data<float>();
+  EXPECT_EQ(y[0], 1.75f);
+  EXPECT_EQ(y[1], 1.0f);
+  EXPECT_EQ(y[2], 0.0f);
+
+  Node unknown = add;
+  unknown.op_type = "NoSuchOp";
+  unknown.name = "mystery";
+  Result<std::vector<Tensor>> none = run_cpu_node(graph, unknown, {nullptr, nullptr});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(none.status().message().find("mystery"), std::string::npos) << none.status().message();
 }
 
 }  // namespace
