@@ -3,19 +3,15 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 
 #include "core/npy.h"
-#include "vision/image_decode.h"
+#include "vision/data_folder.h"
 
 namespace vitrt::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -97,30 +93,7 @@ Result<ClipOptions> clip_options(const CliArgs& args, const std::string& what) {
 }
 
 Result<std::vector<std::string>> expand_image_arguments(const std::vector<std::string>& args) {
-  if (args.empty()) return invalid_argument("no images given");
-  std::vector<std::string> files;
-  for (const std::string& arg : args) {
-    std::error_code error;
-    if (fs::is_directory(arg, error)) {
-      std::vector<std::string> found;
-      for (const fs::directory_entry& entry : fs::directory_iterator(arg, error)) {
-        if (entry.is_regular_file() && vision::has_image_extension(entry.path().string())) {
-          found.push_back(entry.path().string());
-        }
-      }
-      if (error) return io_error(arg, ": cannot list the folder: ", error.message());
-      if (found.empty()) {
-        return not_found(arg, ": no .jpg, .jpeg, .png or .webp files in this folder");
-      }
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (fs::exists(arg, error)) {
-      files.push_back(arg);
-    } else {
-      return not_found(arg, ": no such file or folder");
-    }
-  }
-  return files;
+  return vision::expand_image_paths(args);
 }
 
 nlohmann::json json_float(float value) {

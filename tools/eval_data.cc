@@ -13,7 +13,7 @@
 
 #include "core/half.h"
 #include "core/npy.h"
-#include "vision/image_decode.h"
+#include "vision/data_folder.h"
 #include "vision/image_preprocess.h"
 
 namespace vitrt::cli {
@@ -105,7 +105,8 @@ Result<Tensor> concat_items(const std::vector<Tensor>& parts,
 }
 
 Result<EvalData> read_npy_inputs(const std::string& dir, const std::vector<TensorInfo>& inputs,
-                                 const std::vector<fs::path>& npy_files) {
+                                 const std::vector<std::string>& npy_paths) {
+  const std::vector<fs::path> npy_files(npy_paths.begin(), npy_paths.end());
   // A single-input model also takes a folder of .npy batches of any names (quant_core's
   // --calib-data layout): read in name order and joined.
   if (inputs.size() == 1 &&
@@ -183,22 +184,20 @@ Result<EvalData> read_npy_inputs(const std::string& dir, const std::vector<Tenso
 // Sub-folders of NAME.npy per input (quant_core's --calib-data layout for multi-input models),
 // in name order, joined along the items.
 Result<EvalData> read_npy_folders(const std::vector<TensorInfo>& inputs,
-                                  std::vector<fs::path> folders) {
-  std::sort(folders.begin(), folders.end());
+                                  const std::vector<std::string>& folders) {
   std::vector<std::vector<Tensor>> parts(inputs.size());
   std::vector<std::string> names;
-  for (const fs::path& folder : folders) {
-    std::error_code ec;
-    std::vector<fs::path> npy_files;
-    for (const fs::directory_entry& e : fs::directory_iterator(folder, ec)) {
-      if (e.is_regular_file() && lower(e.path().extension().string()) == ".npy") {
-        npy_files.push_back(e.path());
-      }
+  for (const std::string& folder : folders) {
+    VITRT_ASSIGN_OR_RETURN(vision::DataFolder sample,
+                           vision::list_data_folder(folder, "sample folder"));
+    if (sample.npy_files.empty()) {
+      return invalid_argument("sample folder '", folder,
+                              "' holds no .npy files (it needs NAME.npy ",
+                              "per model input; the inputs are ", input_names(inputs), ")");
     }
-    std::sort(npy_files.begin(), npy_files.end());
-    VITRT_ASSIGN_OR_RETURN(EvalData one, read_npy_inputs(folder.string(), inputs, npy_files));
+    VITRT_ASSIGN_OR_RETURN(EvalData one, read_npy_inputs(folder, inputs, sample.npy_files));
     for (size_t i = 0; i < inputs.size(); ++i) parts[i].push_back(std::move(one.inputs[i].tensor));
-    names.push_back(str_cat("folder '", folder.string(), "'"));
+    names.push_back(str_cat("folder '", folder, "'"));
   }
   EvalData data;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -214,28 +213,11 @@ Result<EvalData> read_npy_folders(const std::vector<TensorInfo>& inputs,
 
 Result<EvalData> read_eval_data(const std::string& dir, const std::vector<TensorInfo>& inputs,
                                 const vision::PreprocessorConfig& config) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return not_found("data folder '", dir, "' is not a folder");
-  std::vector<fs::path> npy_files, images, folders;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_directory()) folders.push_back(e.path());
-    if (!e.is_regular_file()) continue;
-    if (lower(e.path().extension().string()) == ".npy") npy_files.push_back(e.path());
-    if (vision::has_image_extension(e.path().string())) images.push_back(e.path());
-  }
-  if (ec) return io_error("cannot list data folder '", dir, "': ", ec.message());
-  std::sort(npy_files.begin(), npy_files.end());
-  std::sort(images.begin(), images.end());
-  if (!npy_files.empty() && !images.empty()) {
-    return invalid_argument("data folder '", dir,
-                            "' holds both .npy files and images; keep one kind per folder");
-  }
-  if (!npy_files.empty()) return read_npy_inputs(dir, inputs, npy_files);
-  if (images.empty() && !folders.empty()) return read_npy_folders(inputs, folders);
-  if (images.empty()) {
-    return invalid_argument("data folder '", dir,
-                            "' holds no .npy files and no images (.jpg .jpeg .png .webp)");
-  }
+  VITRT_ASSIGN_OR_RETURN(vision::DataFolder folder, vision::list_data_folder(dir, "data folder"));
+  VITRT_ASSIGN_OR_RETURN(vision::DataLayout layout, vision::data_layout(folder, "data folder"));
+  if (layout == vision::DataLayout::kNpyFiles)
+    return read_npy_inputs(dir, inputs, folder.npy_files);
+  if (layout == vision::DataLayout::kSampleFolders) return read_npy_folders(inputs, folder.folders);
   if (inputs.size() != 1 || !dtype_is_float(inputs[0].dtype) ||
       (!inputs[0].dims.empty() && inputs[0].dims.size() != 4)) {
     return invalid_argument("data folder '", dir, "' holds images, which fit a model with one ",
@@ -257,9 +239,7 @@ Result<EvalData> read_eval_data(const std::string& dir, const std::vector<Tensor
                               ": give the model's preprocessor_config.json with --config");
     }
   }
-  std::vector<std::string> paths;
-  for (const fs::path& p : images) paths.push_back(p.string());
-  VITRT_ASSIGN_OR_RETURN(Tensor pixels, vision::preprocess_image_files(paths, config));
+  VITRT_ASSIGN_OR_RETURN(Tensor pixels, vision::preprocess_image_files(folder.images, config));
   VITRT_ASSIGN_OR_RETURN(pixels, convert_to(pixels, in.dtype, str_cat("input '", in.name, "'")));
   EvalData data;
   data.items = pixels.dim(0);

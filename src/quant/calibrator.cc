@@ -7,7 +7,7 @@
 
 #include "core/npy.h"
 #include "runtime/cpu_engine.h"
-#include "vision/image_decode.h"
+#include "vision/data_folder.h"
 #include "vision/image_preprocess.h"
 #include "vision/preprocessor_config.h"
 #include "vitrt/engine.h"
@@ -41,58 +41,53 @@ struct CalibrationBatch {
 Result<std::vector<CalibrationBatch>> list_batches(const Graph& graph,
                                                    const CalibrationOptions& options) {
   const std::string& dir = options.data_dir;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    return not_found("--calib-data '", dir, "' is not a folder");
-  }
-  std::vector<fs::path> entries;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
-  std::sort(entries.begin(), entries.end());
+  VITRT_ASSIGN_OR_RETURN(vision::DataFolder folder, vision::list_data_folder(dir, "--calib-data"));
+  VITRT_ASSIGN_OR_RETURN(vision::DataLayout layout, vision::data_layout(folder, "--calib-data"));
   std::vector<std::string> input_names;
   for (ValueId id : graph.inputs) input_names.push_back(graph.values[id].name);
-  const std::string one_input = input_names.size() == 1 ? input_names[0] : "";
   std::vector<CalibrationBatch> batches;
-  std::vector<std::string> images;
-  for (const fs::path& p : entries) {
-    if (fs::is_directory(p, ec)) {
-      CalibrationBatch b;
-      for (const std::string& name : input_names) {
-        const fs::path file = p / (name + ".npy");
-        if (!fs::is_regular_file(file, ec)) {
-          return not_found("calibration sample folder '", p.string(), "' has no '", name,
-                           ".npy' for model input '", name, "'");
+  switch (layout) {
+    case vision::DataLayout::kSampleFolders:
+      for (const std::string& sample : folder.folders) {
+        CalibrationBatch b;
+        for (const std::string& name : input_names) {
+          const fs::path file = fs::path(sample) / (name + ".npy");
+          std::error_code ec;
+          if (!fs::is_regular_file(file, ec)) {
+            return not_found("calibration sample folder '", sample, "' has no '", name,
+                             ".npy' for model input '", name, "'");
+          }
+          b.npy_by_input[name] = file.string();
         }
-        b.npy_by_input[name] = file.string();
+        batches.push_back(std::move(b));
       }
-      batches.push_back(std::move(b));
-    } else if (p.extension() == ".npy") {
-      if (one_input.empty()) {
+      break;
+    case vision::DataLayout::kNpyFiles:
+      if (input_names.size() != 1) {
         return invalid_argument("--calib-data '", dir, "' holds .npy files, but the model has ",
                                 input_names.size(),
                                 " inputs: put NAME.npy for each input into one sub-folder per "
                                 "sample");
       }
-      batches.push_back({{{one_input, p.string()}}, {}});
-    } else if (vision::has_image_extension(p.string())) {
-      images.push_back(p.string());
+      for (const std::string& file : folder.npy_files) {
+        batches.push_back({{{input_names[0], file}}, {}});
+      }
+      break;
+    case vision::DataLayout::kImages: {
+      if (input_names.size() != 1) {
+        return invalid_argument("--calib-data '", dir, "' holds images, but the model has ",
+                                input_names.size(), " inputs (images need a one-input model)");
+      }
+      const std::vector<std::string>& images = folder.images;
+      const size_t per_batch = static_cast<size_t>(std::max(1, options.batch_size));
+      for (size_t i = 0; i < images.size(); i += per_batch) {
+        CalibrationBatch b;
+        b.images.assign(images.begin() + i,
+                        images.begin() + std::min(images.size(), i + per_batch));
+        batches.push_back(std::move(b));
+      }
+      break;
     }
-  }
-  if (!images.empty()) {
-    if (one_input.empty()) {
-      return invalid_argument("--calib-data '", dir, "' holds images, but the model has ",
-                              input_names.size(), " inputs (images need a one-input model)");
-    }
-    const size_t per_batch = static_cast<size_t>(std::max(1, options.batch_size));
-    for (size_t i = 0; i < images.size(); i += per_batch) {
-      CalibrationBatch b;
-      b.images.assign(images.begin() + i, images.begin() + std::min(images.size(), i + per_batch));
-      batches.push_back(std::move(b));
-    }
-  }
-  if (batches.empty()) {
-    return not_found("--calib-data '", dir,
-                     "' holds no calibration data (images .jpg/.png/.webp, .npy files, or "
-                     "sub-folders with NAME.npy per model input)");
   }
   if (options.max_batches > 0 && batches.size() > static_cast<size_t>(options.max_batches)) {
     batches.resize(options.max_batches);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "serve/base64.h"
+#include "vision/data_folder.h"
 #include "vision/exif_orientation.h"
 #include "vision/image_decode.h"
 #include "vision/image_preprocess.h"
@@ -58,31 +59,12 @@ Result<ImageFile> read_image(const fs::path& path) {
 }  // namespace
 
 Result<std::vector<ImageFile>> read_image_files(const std::vector<std::string>& paths) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<std::string> expanded, vision::expand_image_paths(paths));
   std::vector<ImageFile> files;
-  for (const std::string& p : paths) {
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      std::vector<fs::path> found;
-      for (const auto& entry : fs::directory_iterator(p, ec)) {
-        if (entry.is_regular_file() && !media_type(entry.path()).empty()) {
-          found.push_back(entry.path());
-        }
-      }
-      if (ec) return io_error("cannot list '", p, "': ", ec.message());
-      if (found.empty()) return not_found("folder '", p, "' has no .jpg/.jpeg/.png/.webp file");
-      std::sort(found.begin(), found.end());
-      for (const auto& f : found) {
-        VITRT_ASSIGN_OR_RETURN(ImageFile file, read_image(f));
-        files.push_back(std::move(file));
-      }
-    } else if (fs::is_regular_file(p, ec)) {
-      VITRT_ASSIGN_OR_RETURN(ImageFile file, read_image(p));
-      files.push_back(std::move(file));
-    } else {
-      return not_found("image path '", p, "' does not exist");
-    }
+  for (const std::string& p : expanded) {
+    VITRT_ASSIGN_OR_RETURN(ImageFile file, read_image(p));
+    files.push_back(std::move(file));
   }
-  if (files.empty()) return invalid_argument("no image given");
   return files;
 }
 

@@ -146,6 +146,24 @@ TEST_F(EvalCommandTest, CalibrationFolderLayouts) {
   EXPECT_TRUE(contains(r.err, "x2.npy' (input 'pixel_values') holds int64[360]")) << r.err;
 }
 
+// The layout rule that --calib-data shares (vision::data_layout): one kind per folder, and a
+// sample folder without .npy files is named, not read as zero items.
+TEST_F(EvalCommandTest, MixedKindsAndEmptySampleFolders) {
+  const std::string data = scratch("mixed");
+  fs::create_directories(data + "/s0");
+  fs::copy_file(fixture("labels.npy"), data + "/pixel_values.npy");
+  CliOutput r = vitrt("eval '" + plan("fp32") + "' --reference '" + fixture("model.onnx") +
+                      "' --data '" + data + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "holds both .npy files ('pixel_values.npy') and sub-folders ('s0')"))
+      << r.err;
+  fs::remove(data + "/pixel_values.npy");
+  r = vitrt("eval '" + plan("fp32") + "' --reference '" + fixture("model.onnx") + "' --data '" +
+            data + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "sample folder '" + data + "/s0' holds no .npy files")) << r.err;
+}
+
 TEST_F(EvalCommandTest, TextLabelsFile) {
   std::ofstream(scratch("three.txt")) << "1 2\n3\n";
   CliOutput r = vitrt(eval_images(plan("fp32"), "--labels '" + scratch("three.txt") + "'"));
