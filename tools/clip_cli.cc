@@ -8,7 +8,6 @@
 #include <fstream>
 
 #include "core/npy.h"
-#include "vision/data_folder.h"
 
 namespace vitrt::cli {
 namespace {
@@ -90,10 +89,6 @@ Result<ClipOptions> clip_options(const CliArgs& args, const std::string& what) {
     options.progress = [bar](int64_t done, int64_t total) { bar->update(done, total); };
   }
   return options;
-}
-
-Result<std::vector<std::string>> expand_image_arguments(const std::vector<std::string>& args) {
-  return vision::expand_image_paths(args);
 }
 
 nlohmann::json json_float(float value) {

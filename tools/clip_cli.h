@@ -24,11 +24,6 @@ extern const char* const kClipModelFlagsHelp;
 // errors (a bad flag value, no --model).
 Result<ClipOptions> clip_options(const CliArgs& args, const std::string& what);
 
-// Image files for IMAGE arguments: files as given, folders expanded to the .jpg, .jpeg, .png
-// and .webp files in them (not recursive), sorted by name. Errors: a missing path, a folder
-// with no images, no arguments.
-Result<std::vector<std::string>> expand_image_arguments(const std::vector<std::string>& args);
-
 // A float rounded to the shortest decimal that reads back as the same float, as a JSON number.
 nlohmann::json json_float(float value);
 

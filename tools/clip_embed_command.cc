@@ -5,6 +5,7 @@
 #include "clip_cli.h"
 #include "commands.h"
 #include "text/text_list_file.h"
+#include "vision/data_folder.h"
 
 namespace vitrt::cli {
 namespace {
@@ -56,7 +57,7 @@ int clip_embed_command(const std::vector<std::string>& words) {
 
   std::vector<std::string> inputs;
   if (images) {
-    Result<std::vector<std::string>> files = expand_image_arguments(args.positionals());
+    Result<std::vector<std::string>> files = vision::expand_image_paths(args.positionals());
     if (!files.ok()) return failure(kCommand, files.status());
     inputs = std::move(*files);
   } else {

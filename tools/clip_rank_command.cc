@@ -5,6 +5,7 @@
 
 #include "clip_cli.h"
 #include "commands.h"
+#include "vision/data_folder.h"
 
 namespace vitrt::cli {
 namespace {
@@ -50,7 +51,7 @@ int clip_rank_command(const std::vector<std::string>& words) {
   Result<ClipOptions> options = clip_options(args, "embeddings");
   if (!options.ok()) return usage_error(kCommand, options.status().message());
 
-  Result<std::vector<std::string>> files = expand_image_arguments(args.positionals());
+  Result<std::vector<std::string>> files = vision::expand_image_paths(args.positionals());
   if (!files.ok()) return failure(kCommand, files.status());
   Result<std::shared_ptr<ClipModel>> model = ClipModel::load(args.get("--model"), *options);
   if (!model.ok()) return failure(kCommand, model.status());
