@@ -8,6 +8,8 @@
 #include <set>
 #include <tuple>
 
+#include "runtime/timing_cache.h"
+
 namespace vitrt::cuda {
 
 Status blas_status(cublasStatus_t s, const char* what) {
@@ -503,6 +505,46 @@ bool parse_algo_hex(const std::string& hex, cublasLtMatmulAlgo_t* a) {
     a->data[i] = std::stoull(word, nullptr, 16);
   }
   return true;
+}
+
+GemmTactic record_tactic(TacticTuner& tu, NodeId node, int64_t m, GemmTactic t) {
+  t.m = m;
+  std::vector<GemmTactic>& mine = tu.by_node[node];
+  bool have = false;
+  for (const GemmTactic& e : mine) have = have || e.m == t.m;
+  if (!have) mine.push_back(t);
+  return t;
+}
+
+std::optional<GemmTactic> cached_tactic(const TacticTuner& tu, const std::string& problem) {
+  if (tu.cache == nullptr) return std::nullopt;
+  const std::string* hit = tu.cache->find(problem);
+  if (hit == nullptr) return std::nullopt;
+  GemmTactic t;
+  char hex[160] = {0};
+  int mode = -1;
+  if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) != 2 ||
+      !parse_algo_hex(hex, &t.algo)) {
+    return std::nullopt;
+  }
+  t.mode = mode;
+  return t;
+}
+
+void accept_cached_tactic(TacticTuner& tu, const std::string& problem, const GemmTactic& t,
+                          const std::string& shape_text) {
+  ++tu.from_cache;
+  tu.by_problem[problem] = t;
+  if (tu.verbose && tu.log) tu.log(str_cat("tactics: ", shape_text, ": from the timing cache"));
+}
+
+Status store_timed_tactic(TacticTuner& tu, const std::string& problem, const GemmTactic& best,
+                          float best_ms) {
+  ++tu.timed;
+  tu.by_problem[problem] = best;
+  if (tu.cache == nullptr) return Status();
+  return tu.cache->put(problem,
+                       str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms));
 }
 
 }  // namespace vitrt::cuda

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,5 +118,21 @@ bool algo_fits(const LaunchContext& ctx, const LtObjects& lt, const cublasLtMatm
 // The algorithm's opaque words as 128 hex digits, and back.
 std::string algo_hex(const cublasLtMatmulAlgo_t& a);
 bool parse_algo_hex(const std::string& hex, cublasLtMatmulAlgo_t* a);
+
+// The tactic search's bookkeeping, shared by Linear and QuantLinear (each keeps its own cache
+// key, which modes it accepts and how it checks that a cached algorithm still fits).
+//
+// Records t as `node`'s tactic for m rows (the first one per m) and returns it.
+GemmTactic record_tactic(TacticTuner& tu, NodeId node, int64_t m, GemmTactic t);
+// The timing cache's entry for `problem` as mode and algorithm, or nullopt when it has none or
+// cannot be read.
+std::optional<GemmTactic> cached_tactic(const TacticTuner& tu, const std::string& problem);
+// A cached tactic the caller found still valid: counted, kept for the rest of the build, and
+// logged (verbose) as "tactics: SHAPE_TEXT: from the timing cache".
+void accept_cached_tactic(TacticTuner& tu, const std::string& problem, const GemmTactic& t,
+                          const std::string& shape_text);
+// A timed winner: counted, kept for the rest of the build and written to the timing cache.
+Status store_timed_tactic(TacticTuner& tu, const std::string& problem, const GemmTactic& best,
+                          float best_ms);
 
 }  // namespace vitrt::cuda

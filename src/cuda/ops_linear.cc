@@ -13,7 +13,6 @@
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
-#include "runtime/timing_cache.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -408,37 +407,16 @@ class LinearKernel final : public CudaKernel {
                 kTacticSearchTag);
     const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
                                            bias != nullptr ? "+bias" : "");
-    auto record = [&](GemmTactic t) {
-      t.m = base.m;
-      std::vector<GemmTactic>& mine = tu.by_node[node_];
-      bool have = false;
-      for (const GemmTactic& e : mine) have = have || e.m == t.m;
-      if (!have) mine.push_back(t);
-      return t;
-    };
     auto memo = tu.by_problem.find(problem);
-    if (memo != tu.by_problem.end()) return record(memo->second);
-    if (tu.cache != nullptr) {
-      if (const std::string* hit = tu.cache->find(problem)) {
-        GemmTactic t;
-        char hex[160] = {0};
-        int mode = -1;
-        if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) == 2 &&
-            (mode == 0 || (mode == 1 && has_mode1(bias != nullptr)) ||
-             (mode == 2 && has_mode2(ctx, type, bias != nullptr))) &&
-            parse_algo_hex(hex, &t.algo)) {
-          t.mode = mode;
-          LtObjects check;
-          VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, call_for_mode(base, bias, mode), check));
-          if (algo_fits(ctx, check, t.algo)) {
-            ++tu.from_cache;
-            tu.by_problem[problem] = t;
-            if (tu.verbose && tu.log) {
-              tu.log(str_cat("tactics: ", shape_text, ": from the timing cache"));
-            }
-            return record(t);
-          }
-        }
+    if (memo != tu.by_problem.end()) return record_tactic(tu, node_, base.m, memo->second);
+    if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
+        t && (t->mode == 0 || (t->mode == 1 && has_mode1(bias != nullptr)) ||
+              (t->mode == 2 && has_mode2(ctx, type, bias != nullptr)))) {
+      LtObjects check;
+      VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, call_for_mode(base, bias, t->mode), check));
+      if (algo_fits(ctx, check, t->algo)) {
+        accept_cached_tactic(tu, problem, *t, shape_text);
+        return record_tactic(tu, node_, base.m, *t);
       }
     }
     // Every mode's prepared problem stays alive until the race's final round re-runs them.
@@ -492,12 +470,7 @@ class LinearKernel final : public CudaKernel {
     GemmTactic best;
     best.mode = entries[winner].first->mode;
     best.algo = entries[winner].first->cands.algos[entries[winner].second];
-    ++tu.timed;
-    tu.by_problem[problem] = best;
-    if (tu.cache != nullptr) {
-      VITRT_RETURN_IF_ERROR(tu.cache->put(
-          problem, str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms)));
-    }
+    VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
       tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (",
                      tried - enumerated, " from cuBLASLt's heuristic, ", enumerated,
@@ -505,7 +478,7 @@ class LinearKernel final : public CudaKernel {
                      algo_config_text(algo_config(best.algo)), " ", best_ms,
                      " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
     }
-    return record(best);
+    return record_tactic(tu, node_, base.m, best);
   }
 
   UnaryOp act_;

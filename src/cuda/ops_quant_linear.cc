@@ -39,7 +39,6 @@
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
-#include "runtime/timing_cache.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -635,37 +634,16 @@ class QuantLinearKernel final : public CudaKernel {
                 kTacticSearchTag);
     const std::string shape_text = str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x",
                                            p_.n, " ", p_.act_text, bias ? "+bias" : "");
-    auto record = [&](GemmTactic t) {
-      t.m = g.rows;
-      std::vector<GemmTactic>& mine = tu.by_node[node_];
-      bool have = false;
-      for (const GemmTactic& e : mine) have = have || e.m == t.m;
-      if (!have) mine.push_back(t);
-      return t;
-    };
     auto memo = tu.by_problem.find(problem);
-    if (memo != tu.by_problem.end()) return record(memo->second);
-    if (tu.cache != nullptr) {
-      if (const std::string* hit = tu.cache->find(problem)) {
-        GemmTactic t;
-        char hex[160] = {0};
-        int mode = -1;
-        if (std::sscanf(hit->c_str(), "mode=%d algo=%150s", &mode, hex) == 2 &&
-            (mode == 1 || (mode == 0 && form != FusedForm::kNone) ||
-             (mode == 2 && mode2_possible(ctx, type, form))) &&
-            parse_algo_hex(hex, &t.algo)) {
-          t.mode = mode;
-          setup(mode);
-          LtObjects check;
-          if (prepare(ctx, type, g, act_bias, check).ok() && algo_fits(ctx, check, t.algo)) {
-            ++tu.from_cache;
-            tu.by_problem[problem] = t;
-            if (tu.verbose && tu.log) {
-              tu.log(str_cat("tactics: ", shape_text, ": from the timing cache"));
-            }
-            return record(t);
-          }
-        }
+    if (memo != tu.by_problem.end()) return record_tactic(tu, node_, g.rows, memo->second);
+    if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
+        t && (t->mode == 1 || (t->mode == 0 && form != FusedForm::kNone) ||
+              (t->mode == 2 && mode2_possible(ctx, type, form)))) {
+      setup(t->mode);
+      LtObjects check;
+      if (prepare(ctx, type, g, act_bias, check).ok() && algo_fits(ctx, check, t->algo)) {
+        accept_cached_tactic(tu, problem, *t, shape_text);
+        return record_tactic(tu, node_, g.rows, *t);
       }
     }
     // Every mode's prepared problem (setup(mode) changes g) stays alive until the race's final
@@ -725,12 +703,7 @@ class QuantLinearKernel final : public CudaKernel {
     GemmTactic best;
     best.mode = entries[winner].first->g.mode;
     best.algo = entries[winner].first->cands.algos[entries[winner].second];
-    ++tu.timed;
-    tu.by_problem[problem] = best;
-    if (tu.cache != nullptr) {
-      VITRT_RETURN_IF_ERROR(tu.cache->put(
-          problem, str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms)));
-    }
+    VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
       tu.log(str_cat(
           "tactics: ", shape_text, ": ", tried, " candidates timed (", tried - enumerated,
@@ -740,7 +713,7 @@ class QuantLinearKernel final : public CudaKernel {
               : str_cat(fused_form_name(form), best.mode == 2 ? ", tanh-form GELU epilogue" : ""),
           ") ", best_ms, " ms", tu.verbose ? lines : ""));
     }
-    return record(best);
+    return record_tactic(tu, node_, g.rows, best);
   }
 
  private:
