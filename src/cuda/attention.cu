@@ -715,9 +715,12 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
     const int k0 = tile * kSplitKeys;
     if (tile == warp) stage_rows<T, kD>(q_s, qg, a.q_row_stride, q0, sq, dh, 16, lane, 32);
     stage_rows<T, kD>(k_s, kg, a.k_row_stride, k0, sk, dh, kSplitKeys, lane, 32);
+    cp_async_commit();
+    // V lands while Q K^T and the softmax run (Nsight Compute at batch 1: a third of the
+    // kernel's stall samples sat in the wait for all three).
     stage_rows<T, kD>(v_s, vg, a.v_row_stride, k0, sk, dv, kSplitKeys, lane, 32);
     cp_async_commit();
-    cp_async_wait<0>();
+    cp_async_wait<1>();
     __syncwarp();
     const int valid = sk - k0 < kSplitKeys ? sk - k0 : kSplitKeys;
     const int groups = (valid + 15) / 16 * 2;
@@ -742,6 +745,8 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
     if (edge) mask_scores<T, kSplitKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
     uint32_t pf[kSplitKeys / 16][4];
     softmax_step<T, kSplitKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
+    cp_async_wait<0>();
+    __syncwarp();
 #pragma unroll
     for (int kk = 0; kk < kSplitKeys / 16; ++kk) {
       if (kk * 16 >= valid) continue;  // warp-uniform
@@ -757,49 +762,69 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
   }
 
   // Merge: each warp leaves its max, sum and unnormalized output for the 16 rows in its own
-  // K/V region (fp32), then the block combines them: m = max_w m_w, weights 2^(m_w - m).
-  static_assert(sizeof(float) * (16 * kD + 32) <= sizeof(T) * 2 * kSplitKeys * (kD + kTcPad),
-                "a warp's partial state fits its K and V chunks");
-  float* part_o = reinterpret_cast<float*>(k_s);  // [16][kD]
-  float* part_ml = part_o + 16 * kD;              // [16][2]
+  // K/V region (fp32), then the block combines them: m = max_w m_w, weights 2^(m_w - m). The
+  // rows are kPartStride floats apart so that the fragment stores (8 rows x 4 lanes) spread
+  // over all banks: at kD floats apart the 8 rows hit the same banks (Nsight Compute: 7-way
+  // conflicts).
+  constexpr int kPartStride = kD + 8;
+  static_assert(
+      sizeof(float) * (16 * kPartStride + 32) <= sizeof(T) * 2 * kSplitKeys * (kD + kTcPad),
+      "a warp's partial state fits its K and V chunks");
+  float* part_o = reinterpret_cast<float*>(k_s);  // [16][kPartStride]
+  float* part_ml = part_o + 16 * kPartStride;     // [16][2]
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int row = g + 8 * r;
 #pragma unroll
     for (int n = 0; n < kD / 8; ++n) {
-      part_o[row * kD + n * 8 + 2 * t] = o[n][2 * r];
-      part_o[row * kD + n * 8 + 2 * t + 1] = o[n][2 * r + 1];
+      *reinterpret_cast<float2*>(part_o + row * kPartStride + n * 8 + 2 * t) =
+          make_float2(o[n][2 * r], o[n][2 * r + 1]);
     }
-    if (t == 0) {
-      part_ml[row * 2] = m_run[r];
-      part_ml[row * 2 + 1] = l_run[r];
-    }
+    if (t == 0) *reinterpret_cast<float2*>(part_ml + row * 2) = make_float2(m_run[r], l_run[r]);
   }
   __syncthreads();
-  // Warp w's partial output [16][kD], then its [16][2] max and sum.
+  // Warp w's partial output [16][kPartStride], then its [16][2] max and sum.
   const auto part = [&](int w) {
     return reinterpret_cast<const float*>(reinterpret_cast<const T*>(tc_smem) + w * kWarpElems +
                                           16 * kStride);
   };
+  // Each thread combines 4 adjacent columns of one row (ViT's 16 x 64 outputs: one group per
+  // thread), so the 8 weights are computed once per 4 outputs and the reads and the store are
+  // vectors; the loop bounds are compile-time (the merge was a quarter of the kernel's stall
+  // samples with a per-element runtime division by dv).
+  constexpr int kGroups = kD / 4;
   T* out = static_cast<T*>(a.out);
-  for (int e = threadIdx.x; e < 16 * dv; e += kSplitWarps * 32) {
-    const int row = e / dv, d = e % dv;
+  for (int e = threadIdx.x; e < 16 * kGroups; e += kSplitWarps * 32) {
+    const int row = e / kGroups, c = (e % kGroups) * 4;
     const int i = q0 + row;
-    if (i >= sq) continue;
+    if (i >= sq || c >= dv) continue;  // dv is a multiple of 8: c < dv covers c + 3
+    float mw[kSplitWarps];
     float m = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < kSplitWarps; ++w) m = fmaxf(m, part(w)[16 * kD + row * 2]);
+    for (int w = 0; w < kSplitWarps; ++w) {
+      mw[w] = part(w)[16 * kPartStride + row * 2];
+      m = fmaxf(m, mw[w]);
+    }
     const float m_use = m == -INFINITY ? 0.0f : m;
-    float l = 0.0f, acc = 0.0f;
+    float l = 0.0f;
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
     for (int w = 0; w < kSplitWarps; ++w) {
       const float* po = part(w);
-      const float wgt = fast_exp2(po[16 * kD + row * 2] - m_use);
-      l += po[16 * kD + row * 2 + 1] * wgt;
-      acc += po[row * kD + d] * wgt;
+      const float wgt = fast_exp2(mw[w] - m_use);
+      l += po[16 * kPartStride + row * 2 + 1] * wgt;
+      const float4 p = *reinterpret_cast<const float4*>(po + row * kPartStride + c);
+      acc.x += p.x * wgt;
+      acc.y += p.y * wgt;
+      acc.z += p.z * wgt;
+      acc.w += p.w * wgt;
     }
     // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
-    out[((b * a.sq + i) * a.heads + h) * a.dv + d] = from_f<T>(acc / l);
+    const float inv = 1.0f / l;
+    uint2 packed;
+    packed.x = M::pack(acc.x * inv, acc.y * inv);
+    packed.y = M::pack(acc.z * inv, acc.w * inv);
+    *reinterpret_cast<uint2*>(out + ((b * a.sq + i) * a.heads + h) * a.dv + c) = packed;
   }
 }
 
