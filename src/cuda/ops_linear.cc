@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
+#include "cuda/cudnn_attention.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -547,8 +549,15 @@ class PatchConvKernel final : public CudaKernel {
 
 class AttentionKernel final : public CudaKernel {
  public:
-  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal)
-      : heads_(heads), scale_(scale), has_scale_(has_scale), causal_(causal) {}
+  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, NodeId node,
+                  std::string name, std::vector<AttentionTactic> tactics)
+      : heads_(heads),
+        scale_(scale),
+        has_scale_(has_scale),
+        causal_(causal),
+        node_(node),
+        name_(std::move(name)),
+        tactics_(std::move(tactics)) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& q = *in[0];
@@ -588,11 +597,7 @@ class AttentionKernel final : public CudaKernel {
         return invalid_argument("mask ", shape_to_string(mask->shape), " does not broadcast to ",
                                 shape_to_string(full));
     }
-    if (!ctx.launch) {
-      out[0].dtype = q.dtype;
-      out[0].shape = {bsz, sq, heads_ * dv};
-      return Status::ok_status();
-    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(q.dtype));
     AttentionArgs a;
     a.batch = bsz;
     a.heads = heads_;
@@ -600,17 +605,34 @@ class AttentionKernel final : public CudaKernel {
     a.sk = sk;
     a.dh = dh;
     a.dv = dv;
+    a.q_row_stride = packed ? 3 * dq : dq;
+    a.k_row_stride = packed ? 3 * dq : dq;
+    a.v_row_stride = packed ? 3 * dq : dvt;
+    a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
+    a.causal = causal_;
+    const SdpaProblem sp = sdpa_problem(a, t);
+    // cuDNN's operation has no mask or causal form.
+    const bool cudnn_form = mask == nullptr && !causal_ && cudnn_attention_supports(sp);
+    if (!ctx.launch) {
+      out[0].dtype = q.dtype;
+      out[0].shape = {bsz, sq, heads_ * dv};
+      // cuDNN's plan is built here, outside any CUDA-graph capture (building may compile and
+      // load kernels); a problem it cannot take runs vitrt's kernel.
+      if (cudnn_form && ctx.tuner == nullptr && chosen(bsz) == kAttentionCudnn) {
+        size_t ws = 0;
+        if (cudnn_attention_prepare(sp, ctx.stream, &ws).ok() && ws <= ctx.workspace_bytes) {
+          cudnn_ready_.insert(bsz);
+        }
+      }
+      return Status::ok_status();
+    }
     a.q = q.data;
     if (packed) {
       a.k = byte_offset(q.data, dq, q.dtype);
       a.v = byte_offset(q.data, 2 * dq, q.dtype);
-      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * dq;
     } else {
       a.k = in[1]->data;
       a.v = in[2]->data;
-      a.q_row_stride = dq;
-      a.k_row_stride = dq;
-      a.v_row_stride = dvt;
     }
     if (mask != nullptr) {
       const StridedView mv = broadcast_view(mask->shape, full);
@@ -618,16 +640,110 @@ class AttentionKernel final : public CudaKernel {
       for (int i = 0; i < 4; ++i) a.mask_strides[i] = mv.strides[i];
     }
     a.out = out[0].data;
-    a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
-    a.causal = causal_;
-    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(q.dtype));
-    return cuda_status(launch_attention(t, a, ctx.stream), "Attention");
+    const auto own = [&] { return cuda_status(launch_attention(t, a, ctx.stream), "Attention"); };
+    const auto cudnn = [&] {
+      return cudnn_attention_run(sp, a.q, a.k, a.v, a.out, ctx.workspace, ctx.workspace_bytes,
+                                 ctx.stream);
+    };
+    if (ctx.tuner != nullptr) {
+      if (!cudnn_form) return own();
+      VITRT_ASSIGN_OR_RETURN(int impl, tune(*ctx.tuner, sp, own, cudnn, ctx));
+      return impl == kAttentionCudnn ? cudnn() : own();
+    }
+    if (cudnn_form && cudnn_ready_.count(bsz) != 0 && chosen(bsz) == kAttentionCudnn) {
+      // Prepared in the shape pass; a failure here (none seen) falls back before launching.
+      const Status ran = cudnn();
+      if (ran.ok()) return ran;
+    }
+    return own();
   }
 
  private:
+  // cuDNN's view of the problem: Q [B, H, Sq, dh] inside rows of q_row_stride elements, heads
+  // dh apart; the output [B, Sq, H, dv] as vitrt writes it.
+  static SdpaProblem sdpa_problem(const AttentionArgs& a, Elt t) {
+    SdpaProblem p;
+    p.type = t;
+    p.batch = a.batch;
+    p.heads = a.heads;
+    p.sq = a.sq;
+    p.sk = a.sk;
+    p.dh = a.dh;
+    p.dv = a.dv;
+    const auto strides = [](int64_t* s, int64_t rows, int64_t row_stride, int64_t head) {
+      s[0] = rows * row_stride;
+      s[1] = head;
+      s[2] = row_stride;
+      s[3] = 1;
+    };
+    strides(p.q_strides, a.sq, a.q_row_stride, a.dh);
+    strides(p.k_strides, a.sk, a.k_row_stride, a.dh);
+    strides(p.v_strides, a.sk, a.v_row_stride, a.dv);
+    strides(p.o_strides, a.sq, a.heads * a.dv, a.dv);
+    p.scale = a.scale;
+    return p;
+  }
+
+  // The tactic timed at the batch nearest (by ratio) to this one; vitrt's kernel without any.
+  int chosen(int64_t batch) const {
+    int impl = kAttentionOwn;
+    double best = 0.0;
+    bool found = false;
+    for (const AttentionTactic& t : tactics_) {
+      const double d =
+          std::fabs(std::log(static_cast<double>(batch) / static_cast<double>(t.batch)));
+      if (!found || d < best) {
+        impl = t.impl;
+        best = d;
+        found = true;
+      }
+    }
+    return impl;
+  }
+
+  // Build time: times vitrt's kernel against cuDNN's on this GPU (CUDA-graph replays, as
+  // GEMM tactics are) and records the faster for this batch size.
+  template <typename Own, typename Cudnn>
+  Result<int> tune(TacticTuner& tu, const SdpaProblem& sp, const Own& own, const Cudnn& cudnn,
+                   const LaunchContext& ctx) {
+    const auto log = [&](const std::string& line) {
+      if (tu.verbose && tu.log)
+        tu.log(str_cat("tactics: attention '", name_, "' batch ", sp.batch, ": ", line));
+    };
+    int impl = kAttentionOwn;
+    size_t ws = 0;
+    const Status prepared = cudnn_attention_prepare(sp, ctx.stream, &ws);
+    if (!prepared.ok() || ws > ctx.workspace_bytes) {
+      log(prepared.ok() ? str_cat("cuDNN needs ", ws, " bytes of workspace: vitrt's kernel")
+                        : str_cat(prepared.message(), ": vitrt's kernel"));
+    } else {
+      TacticRace race;
+      VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
+      float own_ms = 0.0f, cudnn_ms = 0.0f, best_ms = 0.0f, ref_ms = 0.0f;
+      const int own_entry = race.enter(own, &own_ms);
+      const int cudnn_entry = race.enter(cudnn, &cudnn_ms);
+      std::string lines;
+      const int best = race.finish(own_entry, &best_ms, &ref_ms, &lines);
+      impl = best >= 0 && best == cudnn_entry ? kAttentionCudnn : kAttentionOwn;
+      ++tu.attention_timed;
+      log(str_cat("vitrt ", ref_ms, " ms, cuDNN ", impl == kAttentionCudnn ? best_ms : cudnn_ms,
+                  " ms -> ", impl == kAttentionCudnn ? "cuDNN" : "vitrt"));
+    }
+    std::vector<AttentionTactic>& rec = tu.attention_by_node[node_];
+    rec.erase(std::remove_if(rec.begin(), rec.end(),
+                             [&](const AttentionTactic& t) { return t.batch == sp.batch; }),
+              rec.end());
+    rec.push_back({sp.batch, impl});
+    return impl;
+  }
+
   int64_t heads_;
   float scale_;
   bool has_scale_, causal_;
+  NodeId node_;
+  std::string name_;
+  std::vector<AttentionTactic> tactics_;
+  std::set<int64_t> cudnn_ready_;  // batch sizes whose shape pass prepared cuDNN's plan
 };
 
 Result<std::unique_ptr<CudaKernel>> make_matmul(const CudaKernelInit&) {
@@ -686,8 +802,13 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   if (heads < 1) return invalid_model("num_heads must be positive");
   VITRT_ASSIGN_OR_RETURN(float scale, at.get_float("scale", 0.0f));
   VITRT_ASSIGN_OR_RETURN(int64_t causal, at.get_int("causal", 0));
-  return std::unique_ptr<CudaKernel>(
-      new AttentionKernel(heads, scale, at.has("scale"), causal != 0));
+  std::vector<AttentionTactic> tactics;
+  if (const Attribute* a = at.find(kAttentionTacticsAttr)) {
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
+  }
+  const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
+  return std::unique_ptr<CudaKernel>(new AttentionKernel(heads, scale, at.has("scale"), causal != 0,
+                                                         id, init.node.name, std::move(tactics)));
 }
 
 }  // namespace
@@ -717,6 +838,32 @@ Result<TacticCandidates> linear_tactic_candidates(const LaunchContext& ctx, DTyp
 
 // Per tactic: m, mode, then the algorithm's 8 opaque 64-bit words.
 constexpr size_t kTacticInts = 10;
+
+std::vector<int64_t> encode_attention_tactics(const std::vector<AttentionTactic>& tactics) {
+  std::vector<int64_t> ints;
+  for (const AttentionTactic& t : tactics) {
+    ints.push_back(t.batch);
+    ints.push_back(t.impl);
+  }
+  return ints;
+}
+
+Result<std::vector<AttentionTactic>> decode_attention_tactics(const std::vector<int64_t>& ints) {
+  if (ints.size() % 2 != 0) {
+    return invalid_model(kAttentionTacticsAttr, " holds ", ints.size(),
+                         " values; expected (batch, implementation) pairs");
+  }
+  std::vector<AttentionTactic> out;
+  for (size_t i = 0; i < ints.size(); i += 2) {
+    if (ints[i] < 1 || (ints[i + 1] != kAttentionOwn && ints[i + 1] != kAttentionCudnn)) {
+      return invalid_model(kAttentionTacticsAttr, " entry ", i / 2, " (batch ", ints[i],
+                           ", implementation ", ints[i + 1],
+                           ") is invalid: expected batch >= 1 and implementation 0 or 1");
+    }
+    out.push_back({ints[i], static_cast<int>(ints[i + 1])});
+  }
+  return out;
+}
 
 std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics) {
   std::vector<int64_t> ints;
