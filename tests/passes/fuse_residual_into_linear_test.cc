@@ -6,8 +6,10 @@
 
 #include <filesystem>
 
+#include "core/npy.h"
 #include "passes/run_fusion.h"
 #include "passes/run_pass.h"
+#include "quant/quantize_build.h"
 #include "runtime/build_pipeline.h"
 
 namespace vitrt {
@@ -281,6 +283,42 @@ TEST(FuseResidualIntoLinear, FiresOnEveryLayerOfTwelveLayerModels) {
     EXPECT_EQ(with_residual, 24) << entry.path();
   }
   EXPECT_GE(models, 10);
+}
+
+// Quantized builds: quantize_linear keeps each residual (QuantLinear's input 4), the fp8
+// LayerNorms still write E4M3 codes for qkv and fc1 (fuse_fp8_producers), and the CPU engine's
+// outputs stay as close to PyTorch as quantized_build_test.cc requires of 8-bit builds.
+TEST(FuseResidualIntoLinear, QuantizedBuildsKeepTheResiduals) {
+  namespace fs = std::filesystem;
+  const fs::path fixture = fs::path(VITRT_SOURCE_DIR) / "tests/golden/timm_vit_tiny_ts17";
+  const fs::path calib = fs::path(::testing::TempDir()) / "residual_calib";
+  fs::remove_all(calib);
+  fs::create_directories(calib / "case1");
+  fs::copy_file(fixture / "case1/input.pixel_values.npy", calib / "case1/pixel_values.npy");
+  Result<Tensor> x = read_npy((fixture / "case1/input.pixel_values.npy").string());
+  Result<Tensor> want = read_npy((fixture / "case1/output.0.logits.npy").string());
+  ASSERT_TRUE(x.ok() && want.ok());
+  for (const char* precision : {"int8", "fp8"}) {
+    SCOPED_TRACE(precision);
+    BuildOptions options;
+    options.precision = precision;
+    options.calib_data = calib.string();
+    Result<Graph> g = import_and_prepare((fixture / "model.onnx").string(), options, nullptr);
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    ASSERT_TRUE(quant::quantize_for_build(*g, options).ok());
+    int with_residual = 0, codes_in = 0;
+    for (const Node& n : g->nodes) {
+      if (n.dead || n.op_type != "QuantLinear") continue;
+      with_residual += n.has_input(4);
+      codes_in += g->values[n.inputs[0]].dtype == DType::kUInt8;
+    }
+    EXPECT_EQ(with_residual, 4);  // attention proj and fc2 of both blocks
+    EXPECT_EQ(codes_in, std::string(precision) == "fp8" ? 4 : 0);  // qkv and fc1
+    Result<std::vector<Tensor>> got = testing::run_graph(*g, {*x});
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_TRUE(testing::cosine_at_least((*got)[0], *want, 0.99));
+  }
+  fs::remove_all(calib);
 }
 
 }  // namespace
