@@ -6,8 +6,14 @@
 // golden model) in cuda_golden_test.cc and cuda_tactics_test.cc.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/npy.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda_test_util.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
 
 namespace vitrt::testing {
 namespace {
@@ -133,6 +139,48 @@ TEST_F(CudaLinearResidual, WrongResidualShapeIsAnError) {
       "fp16");
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.status().message().find("residual"), std::string::npos) << got.status().message();
+}
+
+// A whole fp16 ViT plan with tactics timed: the build log shows the four residual adds joining
+// their Linears and the residual GEMMs timed under their own key, and the loaded plan matches
+// PyTorch as cuda_golden_test.cc requires of fp16 plans.
+TEST_F(CudaLinearResidual, TunedFp16VitPlanMatchesPyTorch) {
+  namespace fs = std::filesystem;
+  const char* env = std::getenv("VITRT_GOLDEN_DIR");
+  const fs::path fixture =
+      (env != nullptr ? fs::path(env) : fs::path(VITRT_SOURCE_DIR) / "tests" / "golden") /
+      "hf_vit_eager_ts17";
+  const fs::path plan = fs::temp_directory_path() / "vitrt_cuda_residual_vit.plan";
+  BuildOptions options;
+  options.device = "cuda";
+  options.precision = "fp16";
+  options.verbose = true;
+  std::vector<std::string> log;
+  options.log = [&log](const std::string& line) { log.push_back(line); };
+  Result<BuildSummary> built =
+      build_plan((fixture / "model.onnx").string(), plan.string(), options);
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  int fused = 0, timed_residual = 0;
+  for (const std::string& line : log) {
+    fused += line.find("[fuse_residual_into_linear] Linear") != std::string::npos;
+    timed_residual +=
+        line.find("tactics: ") != std::string::npos && line.find("+residual") != std::string::npos;
+  }
+  EXPECT_EQ(fused, 4);
+  EXPECT_GE(timed_residual, 1);
+  Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  for (const char* c : {"case0", "case1"}) {
+    SCOPED_TRACE(c);
+    Result<Tensor> x = read_npy((fixture / c / "input.pixel_values.npy").string());
+    Result<Tensor> want = read_npy((fixture / c / "output.0.logits.npy").string());
+    ASSERT_TRUE(x.ok() && want.ok());
+    Result<std::vector<NamedTensor>> got = (*engine)->create_context()->run({{"pixel_values", *x}});
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_TRUE(outputs_agree((*got)[0].tensor, *want, "fp16", 1e-4, 0.9999, 0.05));
+  }
+  std::error_code ec;
+  fs::remove(plan, ec);
 }
 
 }  // namespace
