@@ -67,7 +67,7 @@ namespace {
 // [row0, row0 + rows) into xq.
 template <typename Fill>
 void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const uint8_t* w_q,
-              const float* w_scale, const float* bias, float* y, Fill fill) {
+              const float* w_scale, const float* bias, float* y, const float* residual, Fill fill) {
   const int64_t panels = (n + kPanel - 1) / kPanel;
   // W decoded into panels [panels][K][kPanel]; columns past N are 0 (their sums are dropped).
   std::vector<float> w(static_cast<size_t>(panels * k * kPanel), 0.0f);
@@ -102,11 +102,13 @@ void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const
           tile_sums(xq.data() + r0 * k, k, panel, sums);
           const int64_t tile_rows = std::min(kRows, rows - r0);
           for (int64_t r = 0; r < tile_rows; ++r) {
-            float* out = y + (row0 + r0 + r) * n + pi * kPanel;
+            const int64_t row = row0 + r0 + r;
+            float* out = y + row * n + pi * kPanel;
             for (int64_t c = 0; c < cols; ++c) {
               const int64_t j = pi * kPanel + c;
               float v = sums[r * kPanel + c] * scale[j];
               if (bias != nullptr) v += bias[j];
+              if (residual != nullptr) v += residual[row * n + j];
               out[c] = apply_quant_linear_activation(p.activation, v);
             }
           }
@@ -120,18 +122,18 @@ void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const
 
 void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                            int64_t n, const uint8_t* w_q, const float* w_scale, const float* bias,
-                           float* y) {
+                           float* y, const float* residual) {
   const float tiny = fp8_flush_below(p);
-  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, [&](int64_t row0, int64_t rows, float* xq) {
+  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, residual, [&](int64_t row0, int64_t rows, float* xq) {
     for (int64_t i = 0; i < rows * k; ++i) xq[i] = quantize_fp8_value(x[row0 * k + i], p, tiny);
   });
 }
 
 void quant_linear_fp8_code_rows(const QuantLinearParams& p, const uint8_t* x_codes, int64_t m,
                                 int64_t k, int64_t n, const uint8_t* w_q, const float* w_scale,
-                                const float* bias, float* y) {
+                                const float* bias, float* y, const float* residual) {
   const std::array<float, 256>& decode = e4m3_decode_table();
-  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, [&](int64_t row0, int64_t rows, float* xq) {
+  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, residual, [&](int64_t row0, int64_t rows, float* xq) {
     for (int64_t i = 0; i < rows * k; ++i) xq[i] = decode[x_codes[row0 * k + i]];
   });
 }

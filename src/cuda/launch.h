@@ -151,6 +151,9 @@ struct DequantArgs {
   const int32_t* acc_offset = nullptr;
   const float* scale = nullptr;
   const float* bias = nullptr;
+  // [rows, n] in Y's type or null: added after the bias (activation kIdentity only), in the
+  // same pass: vitrt.QuantLinear's residual where the GEMM writes int32 / fp32 accumulators.
+  const void* residual = nullptr;
   UnaryOp act = UnaryOp::kIdentity;
 };
 cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& args, const void* acc, void* y,

@@ -1,5 +1,6 @@
 // GEMM-based ops on CUDA through cuBLASLt: MatMul, Gemm, vitrt.Linear (bias and activation in
-// the epilogue where cuBLASLt has it), Conv as patchify + GEMM; and vitrt.Attention.
+// the epilogue where cuBLASLt has it, the residual as C with beta = 1), Conv as patchify + GEMM;
+// and vitrt.Attention.
 //
 // Row-major C[M,N] = A[M,K] B[K,N] is computed as the column-major C^T = B^T A^T, so B is
 // cuBLASLt's "A" operand and the bias (one value per column of C) runs along its rows.
@@ -32,7 +33,10 @@ struct GemmCall {
   const void* bias = nullptr;       // [n], in the activation type
   bool relu = false;                // fused after the bias
   bool gelu_tanh = false;           // fused after the bias (cuBLASLt's GELU is the tanh form)
-  float alpha = 1.0f, beta = 0.0f;  // beta != 0 accumulates into c
+  float alpha = 1.0f, beta = 0.0f;  // beta != 0 accumulates into c (or adds c_in)
+  // With beta != 0: the C matrix read, laid out as c (same type, same ld), when it is another
+  // buffer than the output (Linear's residual); null: c itself.
+  const void* c_in = nullptr;
   const cublasLtMatmulAlgo_t* algo = nullptr;  // a chosen algorithm, else the heuristic's first
 };
 
@@ -89,8 +93,9 @@ Status prepare_gemm(const LaunchContext& ctx, DType type, const GemmCall& g, LtO
 
 Status run_prepared(const LaunchContext& ctx, const LtObjects& lt, const GemmCall& g,
                     const cublasLtMatmulAlgo_t& algo) {
+  const void* c = g.c_in != nullptr ? g.c_in : g.c;
   VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, &g.alpha, g.b, lt.layouts[0], g.a, lt.layouts[1],
-                            &g.beta, g.c, lt.layouts[2], g.c, lt.layouts[2], &algo, ctx.workspace,
+                            &g.beta, c, lt.layouts[2], g.c, lt.layouts[2], &algo, ctx.workspace,
                             ctx.workspace_bytes, ctx.stream),
              "matmul");
   return Status::ok_status();
@@ -307,6 +312,7 @@ class LinearKernel final : public CudaKernel {
     const DeviceTensor& x = *in[0];
     const DeviceTensor& w = *in[1];
     const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
+    const DeviceTensor* residual = in.size() > 3 ? in[3] : nullptr;
     if (x.shape.empty() || w.shape.size() != 2 || x.shape.back() != w.shape[0]) {
       return invalid_argument("X ", shape_to_string(x.shape), " and W ", shape_to_string(w.shape),
                               " do not match ([..., K] and [K, N])");
@@ -317,12 +323,22 @@ class LinearKernel final : public CudaKernel {
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
       out[0].shape.back() = n;
+      if (residual != nullptr && (residual->dtype != x.dtype || residual->shape != out[0].shape)) {
+        return invalid_argument("residual ", dtype_name(residual->dtype), " ",
+                                shape_to_string(residual->shape), " must be ", dtype_name(x.dtype),
+                                " ", shape_to_string(out[0].shape), " like the output");
+      }
       return Status::ok_status();
     }
     GemmCall g = linear_gemm(x.numel() / std::max<int64_t>(k, 1), n, k);
     g.a = x.data;
     g.b = w.data;
     g.c = out[0].data;
+    if (residual != nullptr) {
+      // D = X.W + residual (+ bias): cuBLASLt reads the residual as C, laid out as D.
+      g.c_in = residual->data;
+      g.beta = 1.0f;
+    }
     const void* bias_data = bias != nullptr ? bias->data : nullptr;
     if (g.m == 0 || n == 0) return Status::ok_status();
     if (ctx.tuner != nullptr) {
@@ -396,6 +412,12 @@ class LinearKernel final : public CudaKernel {
     return post_pass(ctx, type, g, bias, mode);
   }
 
+  // Part of the timing-cache key and log: beta = 1 with a C matrix runs other kernels (or the
+  // same ones with another cost) than beta = 0, so a tactic timed without C is not reused.
+  static const char* residual_text(const GemmCall& g) {
+    return g.c_in != nullptr ? "+residual" : "";
+  }
+
   // Times each candidate (mode x cuBLASLt's heuristic and enumerated algorithms, see
   // tactic_candidates) on this problem and returns the fastest; each distinct problem is timed
   // once per build, and not at all when the timing cache has it.
@@ -405,10 +427,10 @@ class LinearKernel final : public CudaKernel {
     const std::string problem =
         str_cat(tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n",
                 base.n, "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
-                has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
-                kTacticSearchTag);
+                residual_text(base), has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws",
+                ctx.workspace_bytes, kTacticSearchTag);
     const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
-                                           bias != nullptr ? "+bias" : "");
+                                           bias != nullptr ? "+bias" : "", residual_text(base));
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, base.m, memo->second);
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
@@ -761,6 +783,9 @@ Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
 
 Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(UnaryOp op, linear_activation(init.node.attrs));
+  if (init.node.has_input(3) && op != UnaryOp::kIdentity) {
+    return invalid_model("a residual input (3) needs activation 'none'");
+  }
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));

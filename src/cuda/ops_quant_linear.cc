@@ -21,6 +21,9 @@
 //     that writes fp16 / bf16, so int8 always pays this pass.
 //   2 (FP8, erf GELU, fp16/bf16 builds that allow it): mode 0 with the GELU in cuBLASLt's
 //     tanh-form epilogue, as vitrt.Linear's mode 2 (at most 4.7e-4 from erf).
+// A residual (input 4, activation none) is cuBLASLt's C with beta = 1 in modes 0 / 2 (C in D's
+// 16-bit or fp32 type and layout, a buffer of its own), and is added by the dequantize kernel
+// in mode 1 (int32 / fp32 accumulators cannot take a 16-bit C): no extra pass either way.
 // X of dtype uint8 (fp8 only) holds E4M3 codes already (a LayerNorm wrote them, pass
 // fuse_fp8_producers): the quantize pass is skipped, the GEMM reads X itself when its rows need
 // no padding (K a multiple of 32, modes 0 / 2), else a padded copy (two memcpy-class calls, no
@@ -112,6 +115,9 @@ struct QuantGemm {
   // Mode 0 with per-channel w_scale: input_scale repeated m times when cuBLASLt wants the
   // outer-vector scale mode on both operands (else null: a scalar B scale).
   const float* row_scale = nullptr;
+  // [rows, n] in the activation type, or null: C (beta = 1) in modes 0 / 2, the dequantize
+  // kernel's addend in mode 1.
+  const void* residual = nullptr;
 };
 
 // How mode 0 applies the scales, found by asking cuBLASLt's heuristic in this order.
@@ -219,10 +225,16 @@ class QuantLinearKernel final : public CudaKernel {
     const DeviceTensor* bias = in.size() > 3 ? in[3] : nullptr;
     const bool bias_usable = bias == nullptr || bias->dtype == type;
     const void* act_bias = bias != nullptr ? bias->data : nullptr;
+    const DeviceTensor* residual = in.size() > 4 ? in[4] : nullptr;
     if (!ctx.launch) {
       out[0].dtype = type;
       out[0].shape = x.shape;
       out[0].shape.back() = p_.n;
+      if (residual != nullptr && (residual->dtype != type || residual->shape != out[0].shape)) {
+        return invalid_argument("residual ", dtype_name(residual->dtype), " ",
+                                shape_to_string(residual->shape), " must be ", dtype_name(type),
+                                " ", shape_to_string(out[0].shape), " like Y");
+      }
       VITRT_RETURN_IF_ERROR(upload());
       // Scratch: the quantized X (unless the GEMM reads X's codes), and the accumulators when
       // mode 1 may run.
@@ -254,6 +266,7 @@ class QuantLinearKernel final : public CudaKernel {
     g.rows = m;
     g.k = p_.k_pad;
     g.xq = out[1].data;
+    g.residual = residual != nullptr ? residual->data : nullptr;
     if (reads_codes(codes_in, ctx, run_mode)) {
       g.xq = x.data;
     } else if (codes_in) {
@@ -559,13 +572,16 @@ class QuantLinearKernel final : public CudaKernel {
   Status run_gemm(const LaunchContext& ctx, const LtObjects& lt, const QuantGemm& g,
                   const cublasLtMatmulAlgo_t& algo) const {
     const float alpha_f = g.mode != 1 && p_.uniform_w_scale ? p_.uniform_scale : 1.0f;
-    const float beta_f = 0.0f;
+    // Modes 0 / 2 add the residual as C (D's type and layout, its own buffer: never D's buffer
+    // under another type, which cuBLASLt refuses); mode 1's accumulators leave it to post_pass.
+    const void* c = g.mode != 1 && g.residual != nullptr ? g.residual : g.d;
+    const float beta_f = c != g.d ? 1.0f : 0.0f;
     const int32_t alpha_i = 1, beta_i = 0;
     const bool int8 = p_.format == QuantFormat::kInt8;
     const void* alpha = int8 ? static_cast<const void*>(&alpha_i) : &alpha_f;
     const void* beta = int8 ? static_cast<const void*>(&beta_i) : &beta_f;
     VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, alpha, dev_->wt, lt.layouts[0], g.xq, lt.layouts[1],
-                              beta, g.d, lt.layouts[2], g.d, lt.layouts[2], &algo, ctx.workspace,
+                              beta, c, lt.layouts[2], g.d, lt.layouts[2], &algo, ctx.workspace,
                               ctx.workspace_bytes, ctx.stream),
                "QuantLinear matmul");
     return Status::ok_status();
@@ -587,6 +603,7 @@ class QuantLinearKernel final : public CudaKernel {
     d.acc_offset = dev_->acc_offset;
     d.scale = dev_->dequant;
     d.bias = dev_->bias;
+    d.residual = g.residual;
     d.act = p_.act;
     return cuda_status(launch_dequantize_bias_act(elt, d, g.d, y, ctx.stream),
                        "QuantLinear dequantize");
@@ -629,11 +646,13 @@ class QuantLinearKernel final : public CudaKernel {
     const std::string problem =
         str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
                 g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
+                g.residual != nullptr ? "+residual" : "",
                 p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
                 mode2_possible(ctx, type, form) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
                 kTacticSearchTag);
-    const std::string shape_text = str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x",
-                                           p_.n, " ", p_.act_text, bias ? "+bias" : "");
+    const std::string shape_text =
+        str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x", p_.n, " ", p_.act_text,
+                bias ? "+bias" : "", g.residual != nullptr ? "+residual" : "");
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, g.rows, memo->second);
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
@@ -816,6 +835,10 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));
+  }
+  if (init.node.has_input(4) && p.act != UnaryOp::kIdentity) {
+    return invalid_model("QuantLinear: a residual input (4) needs activation 'none', got '",
+                         p.act_text, "'");
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
   return std::unique_ptr<CudaKernel>(new QuantLinearKernel(

@@ -8,6 +8,8 @@
 //            W_q [K, N] constant: int8 values (format int8) or uint8 raw E4M3 codes (fp8)
 //            w_scale [N] constant float32 > 0, per output channel
 //            bias [N] optional constant float32
+//            residual [..., N] optional: exactly Y's shape and dtype, only with activation
+//            "none" (fuse_residual_into_linear): added after the bias, y_n += residual_n
 //   attrs    format "int8" | "fp8"; input_scale float > 0 (per tensor);
 //            input_zero_point int (default 0), input_qmin / input_qmax ints (default -127 /
 //            127): int8 only; activation as vitrt.Linear's
@@ -17,7 +19,8 @@
 //         products and sums
 //   fp8   xq = e4m3(x / input_scale), round to nearest even, saturating at +-448 (xq = X when
 //         X is uint8 codes); fp32 sums of xq * decode(W_q)
-//   y_n = act(acc_n * input_scale * w_scale[n] + bias[n])
+//   y_n = act(acc_n * input_scale * w_scale[n] + bias[n]) (+ residual_n, in fp32, then rounded
+//   once to Y's type)
 #include <cmath>
 
 #include "ir/op_schema.h"
@@ -98,13 +101,14 @@ Status infer_quant_linear(InferContext& ctx) {
       return ctx.error("bias must be float32 [N] = [", n.to_string(), "]");
     }
   }
+  VITRT_RETURN_IF_ERROR(check_linear_residual(ctx, 4, dtype, n));
   return infer_linear_output(ctx, dtype, k, n, "W_q");
 }
 
 }  // namespace
 
 void register_quant_linear_schemas(OpRegistry& registry) {
-  registry.add({"vitrt", "QuantLinear", 3, 4, 1, 1, infer_quant_linear});
+  registry.add({"vitrt", "QuantLinear", 3, 5, 1, 1, infer_quant_linear});
 }
 
 }  // namespace vitrt
