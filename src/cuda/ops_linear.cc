@@ -545,10 +545,15 @@ class PatchConvKernel final : public CudaKernel {
 
 // ---- vitrt.Attention -------------------------------------------------------------------------
 
+// out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes.
 class AttentionKernel final : public CudaKernel {
  public:
-  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal)
-      : heads_(heads), scale_(scale), has_scale_(has_scale), causal_(causal) {}
+  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, float out_scale)
+      : heads_(heads),
+        scale_(scale),
+        has_scale_(has_scale),
+        causal_(causal),
+        out_scale_(out_scale) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& q = *in[0];
@@ -589,7 +594,7 @@ class AttentionKernel final : public CudaKernel {
                                 shape_to_string(full));
     }
     if (!ctx.launch) {
-      out[0].dtype = q.dtype;
+      out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : q.dtype;
       out[0].shape = {bsz, sq, heads_ * dv};
       return Status::ok_status();
     }
@@ -620,6 +625,7 @@ class AttentionKernel final : public CudaKernel {
     a.out = out[0].data;
     a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
     a.causal = causal_;
+    a.out_scale = out_scale_;
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(q.dtype));
     return cuda_status(launch_attention(t, a, ctx.stream), "Attention");
   }
@@ -628,6 +634,7 @@ class AttentionKernel final : public CudaKernel {
   int64_t heads_;
   float scale_;
   bool has_scale_, causal_;
+  float out_scale_;
 };
 
 Result<std::unique_ptr<CudaKernel>> make_matmul(const CudaKernelInit&) {
@@ -686,8 +693,15 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   if (heads < 1) return invalid_model("num_heads must be positive");
   VITRT_ASSIGN_OR_RETURN(float scale, at.get_float("scale", 0.0f));
   VITRT_ASSIGN_OR_RETURN(int64_t causal, at.get_int("causal", 0));
+  float out_scale = 0.0f;
+  if (at.has("output_scale")) {
+    VITRT_ASSIGN_OR_RETURN(out_scale, at.get_float("output_scale", 0.0f));
+    if (!(out_scale > 0.0f) || !std::isfinite(out_scale)) {
+      return invalid_model("Attention's output_scale must be a finite float > 0, got ", out_scale);
+    }
+  }
   return std::unique_ptr<CudaKernel>(
-      new AttentionKernel(heads, scale, at.has("scale"), causal != 0));
+      new AttentionKernel(heads, scale, at.has("scale"), causal != 0, out_scale));
 }
 
 }  // namespace

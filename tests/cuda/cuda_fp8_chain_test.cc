@@ -286,7 +286,7 @@ TEST_F(CudaFp8Chain, VitPlanBuiltForFp8) {
     Result<BuildSummary> built =
         build_plan((fixture / "model.onnx").string(), plan.string(), options);
     ASSERT_TRUE(built.ok()) << built.status().to_string();
-    EXPECT_EQ(edges, 4);  // per block: LN -> qkv, LN -> fc1
+    EXPECT_EQ(edges, 6);  // per block: LN -> qkv, attention -> proj, LN -> fc1
     Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
     ASSERT_TRUE(engine.ok()) << engine.status().to_string();
     std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
