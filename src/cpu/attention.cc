@@ -8,6 +8,9 @@
 // block is packed once per task, K transposed and V contiguous, zero-padded to the vector width,
 // so both products are register-blocked AVX2 FMA loops: 6 query rows x 16 keys for q k^T and
 // 6 rows x 16 output columns for P v.
+//
+// With output_scale the output rows leave as E4M3 codes of out / output_scale, encoded as they
+// are stored: the float rows a QuantLinear would read back and quantize never exist.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -17,6 +20,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/float8.h"
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/exp_approx.h"
@@ -232,10 +236,19 @@ void for_row_tiles(int64_t rows, F&& f) {
   }
 }
 
+// Where the output rows go: float32, or (codes != nullptr) uint8 E4M3 codes of
+// value / code_scale, the encoding vitrt.QuantLinear's quantize step applies to the float row.
+struct OutRows {
+  float* floats = nullptr;
+  uint8_t* codes = nullptr;
+  float code_scale = 1.0f;
+  int64_t row_stride = 0;  // elements between consecutive (b, s) rows
+};
+
 // One task: query rows [i0, i0 + rows) of head h in batch b.
 void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k, const HeadView& v,
-                  const MaskView* mask, int64_t b, int64_t h, int64_t i0, int64_t rows, float* out,
-                  int64_t out_row_stride, Scratch& w) {
+                  const MaskView* mask, int64_t b, int64_t h, int64_t i0, int64_t rows,
+                  const OutRows& out, Scratch& w) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const int64_t key_block = s.k_len <= kSingleKeyBlock ? s.k_len : kKeyBlock;
   const int64_t ldo = round_up(s.value_dim, kLanes);
@@ -299,15 +312,27 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
   for (int64_t r = 0; r < rows; ++r) {
     const float inv = 1.0f / w.row_sum[r];  // 0 keys seen: 1/0 = inf, times 0 = NaN
     const float* src = w.out.data() + r * ldo;
-    float* dst = out + b * s.q_len * out_row_stride + (i0 + r) * out_row_stride + h * s.value_dim;
-    for (int64_t c = 0; c < s.value_dim; ++c) dst[c] = src[c] * inv;
+    const int64_t at = (b * s.q_len + i0 + r) * out.row_stride + h * s.value_dim;
+    if (out.codes != nullptr) {
+      uint8_t* dst = out.codes + at;
+      // The float value first, then the division: bit for bit the codes QuantLinear makes from
+      // the float output.
+      for (int64_t c = 0; c < s.value_dim; ++c) {
+        const float value = src[c] * inv;
+        dst[c] = float_to_e4m3(value / out.code_scale);
+      }
+    } else {
+      float* dst = out.floats + at;
+      for (int64_t c = 0; c < s.value_dim; ++c) dst[c] = src[c] * inv;
+    }
   }
 }
 
 class AttentionKernel final : public CpuKernel {
  public:
-  AttentionKernel(int64_t heads, std::optional<float> scale, bool causal)
-      : heads_(heads), scale_(scale), causal_(causal) {}
+  // output_scale > 0: the output as E4M3 codes of out / output_scale.
+  AttentionKernel(int64_t heads, std::optional<float> scale, bool causal, float output_scale)
+      : heads_(heads), scale_(scale), causal_(causal), output_scale_(output_scale) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const bool packed = inputs.size() < 3 || inputs[1] == nullptr;
@@ -378,14 +403,23 @@ class AttentionKernel final : public CpuKernel {
       mask.data = m.data<float>();
     }
 
-    Tensor out = Tensor::empty(DType::kFloat32, {s.batch, s.q_len, s.heads * s.value_dim});
+    const bool codes = output_scale_ > 0.0f;
+    Tensor out = Tensor::empty(codes ? DType::kUInt8 : DType::kFloat32,
+                               {s.batch, s.q_len, s.heads * s.value_dim});
+    OutRows out_rows;
+    out_rows.row_stride = s.heads * s.value_dim;
+    if (codes) {
+      out_rows.codes = out.data<uint8_t>();
+      out_rows.code_scale = output_scale_;
+    } else {
+      out_rows.floats = out.data<float>();
+    }
     const int64_t q_block = s.k_len <= kSingleKeyBlock ? kQueryBlock : kQueryBlockLong;
     const int64_t q_blocks = (s.q_len + q_block - 1) / q_block;
     const int64_t tasks = s.batch * s.heads * q_blocks;
     const int64_t key_block = s.k_len <= kSingleKeyBlock ? s.k_len : kKeyBlock;
     const int64_t ld = round_up(std::max<int64_t>(key_block, 1), kLanes);
     const int64_t ldo = round_up(s.value_dim, kLanes);
-    float* out_data = out.data<float>();
     const MaskView* mask_ptr = has_mask ? &mask : nullptr;
     parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
       Scratch w;
@@ -401,8 +435,8 @@ class AttentionKernel final : public CpuKernel {
         const int64_t h = (t / q_blocks) % s.heads;
         const int64_t b = t / (q_blocks * s.heads);
         const int64_t i0 = qb * q_block;
-        attend_block(s, qv, kv, vv, mask_ptr, b, h, i0, std::min(q_block, s.q_len - i0), out_data,
-                     s.heads * s.value_dim, w);
+        attend_block(s, qv, kv, vv, mask_ptr, b, h, i0, std::min(q_block, s.q_len - i0), out_rows,
+                     w);
       }
     });
     outputs[0] = std::move(out);
@@ -413,6 +447,7 @@ class AttentionKernel final : public CpuKernel {
   int64_t heads_;
   std::optional<float> scale_;
   bool causal_;
+  float output_scale_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init) {
@@ -425,7 +460,15 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
     VITRT_ASSIGN_OR_RETURN(float f, init.node.attrs.get_float("scale", 1.0f));
     scale = f;
   }
-  return std::unique_ptr<CpuKernel>(std::make_unique<AttentionKernel>(heads, scale, causal == 1));
+  float output_scale = 0.0f;
+  if (init.node.attrs.has("output_scale")) {
+    VITRT_ASSIGN_OR_RETURN(output_scale, init.node.attrs.get_float("output_scale", 0.0f));
+    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
+      return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
+    }
+  }
+  return std::unique_ptr<CpuKernel>(
+      std::make_unique<AttentionKernel>(heads, scale, causal == 1, output_scale));
 }
 
 }  // namespace

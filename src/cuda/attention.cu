@@ -2,11 +2,19 @@
 // longer ones: one block per (query tile, head, batch) with an online softmax (running max and
 // sum) over key tiles, so any key count works. fp16/bf16 with aligned 8-element head dims run
 // on the tensor cores; fp32 (exact) and the odd layouts run the scalar kernel, fp32 throughout.
+//
+// Every kernel takes the output's element type Y as a template argument: the activation type,
+// or uint8_t for E4M3 codes (vitrt.Attention's output_scale, AttentionArgs::out_scale), which
+// each form converts to in its final store. The float instantiations are the code they were
+// before codes existed (the conversion is `if constexpr`), so their registers do not change.
+#include <cuda_fp8.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 #include "cuda/device_common.cuh"
 
@@ -20,7 +28,20 @@ constexpr int kKeyTile = 32;  // one key per lane
 constexpr int kMaxHeadDim = 128;
 constexpr int kAccPerLane = kMaxHeadDim / 32;
 
-template <typename T>
+// One output element as stored: in the activation type, or (Y = uint8_t) the E4M3 code of
+// v / code_scale (true division, nearest even, saturating at +-448), what the CPU kernel and
+// vitrt.QuantLinear's quantize step compute from the fp32 value.
+template <typename Y>
+__device__ __forceinline__ Y store_out(float v, float code_scale) {
+  if constexpr (std::is_same_v<Y, uint8_t>) {
+    return static_cast<uint8_t>(
+        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
+  } else {
+    return from_f<Y>(v);
+  }
+}
+
+template <typename T, typename Y>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a) {
   extern __shared__ float smem[];
   const int dh = static_cast<int>(a.dh), dv = static_cast<int>(a.dv);
@@ -106,7 +127,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
     }
   }
 
-  T* out = static_cast<T*>(a.out);
+  Y* out = static_cast<Y*>(a.out);
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = q0 + warp * kRowsPerWarp + r;
@@ -116,7 +137,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
 #pragma unroll
     for (int t = 0; t < kAccPerLane; ++t) {
       const int d = lane + 32 * t;
-      if (d < dv) out[((b * a.sq + i) * a.heads + h) * a.dv + d] = from_f<T>(acc[r][t] * inv);
+      if (d < dv) {
+        out[((b * a.sq + i) * a.heads + h) * a.dv + d] = store_out<Y>(acc[r][t] * inv, a.out_scale);
+      }
     }
   }
 }
@@ -364,12 +387,15 @@ struct LaneAddr {
 // Writes one warp's 16 output rows (first row i0), normalized by the row sums and rounded to
 // T, through the warp's own 16 rows of the Q tile in shared memory (q_w, no longer read), so
 // that the global stores are whole 16-byte chunks of rows: the mma fragment layout's 4-byte
-// stores used half of every 32-byte sector (Nsight Compute).
-template <typename T, int kD>
+// stores used half of every 32-byte sector (Nsight Compute). Y = uint8_t: the rows are E4M3
+// codes of the fp32 values / a.out_scale (never rounded to T), staged in the same shared rows
+// as bytes and stored as 8-byte chunks (8 codes).
+template <typename T, typename Y, int kD>
 __device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const float (&l_run)[2],
                                            T* q_w, const AttentionArgs& a, int64_t b, int64_t h,
                                            int i0, int lane) {
   using M = MmaType<T>;
+  constexpr bool kCodes = std::is_same_v<Y, uint8_t>;
   constexpr int kStride = kD + kTcPad, kChunks = kD / 8;
   const int g = lane >> 2, t = lane & 3;
   __syncwarp();  // every lane has read its last Q fragments
@@ -379,19 +405,33 @@ __device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const fl
     const float inv = 1.0f / l_run[r];
 #pragma unroll
     for (int n = 0; n < kD / 8; ++n) {
-      *reinterpret_cast<uint32_t*>(q_w + (g + 8 * r) * kStride + n * 8 + 2 * t) =
-          M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+      if constexpr (kCodes) {
+        // Row (g + 8r) of the byte view keeps the T view's row pitch: 8-byte aligned chunks.
+        const uint32_t lo = store_out<uint8_t>(o[n][2 * r] * inv, a.out_scale);
+        const uint32_t hi = store_out<uint8_t>(o[n][2 * r + 1] * inv, a.out_scale);
+        *reinterpret_cast<uint16_t*>(reinterpret_cast<uint8_t*>(q_w + (g + 8 * r) * kStride) +
+                                     n * 8 + 2 * t) = static_cast<uint16_t>(lo | (hi << 8));
+      } else {
+        *reinterpret_cast<uint32_t*>(q_w + (g + 8 * r) * kStride + n * 8 + 2 * t) =
+            M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+      }
     }
   }
   __syncwarp();
-  T* out = static_cast<T*>(a.out);
+  Y* out = static_cast<Y*>(a.out);
   for (int e = lane; e < 16 * kChunks; e += 32) {
     const int row = e / kChunks, c = (e % kChunks) * 8;
     const int64_t i = i0 + row;
-    // dv is a multiple of 8 and out 16-byte aligned (tc_eligible): whole chunks.
+    // dv is a multiple of 8 and out 16-byte aligned (tc_eligible): whole chunks (8 elements:
+    // 16 bytes of T, 8 of codes).
     if (i < a.sq && c < a.dv) {
-      *reinterpret_cast<uint4*>(out + ((b * a.sq + i) * a.heads + h) * a.dv + c) =
-          *reinterpret_cast<const uint4*>(q_w + row * kStride + c);
+      Y* dst = out + ((b * a.sq + i) * a.heads + h) * a.dv + c;
+      if constexpr (kCodes) {
+        *reinterpret_cast<uint2*>(dst) = *reinterpret_cast<const uint2*>(
+            reinterpret_cast<const uint8_t*>(q_w + row * kStride) + c);
+      } else {
+        *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(q_w + row * kStride + c);
+      }
     }
   }
 }
@@ -413,7 +453,7 @@ constexpr size_t tc_smem_bytes(int buf_keys) {
 
 // buf_keys: key rows of each of the K and V buffers (kTcKeys when streaming, else the
 // sequence rounded up to whole tiles).
-template <typename T, int kD, int kWarps, bool kWhole>
+template <typename T, typename Y, int kD, int kWarps, bool kWhole>
 __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWarps)
     attention_tc_kernel(AttentionArgs a, int buf_keys) {
   constexpr int kTcRows = 16 * kWarps;  // query rows per block
@@ -555,7 +595,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   }
   cp_async_wait<0>();  // no copy may outlive the block (a causal block may have no tile)
 
-  store_rows<T, kD>(o, l_run, q_s + warp * 16 * kStride, a, b, h, q0 + warp * 16, lane);
+  store_rows<T, Y, kD>(o, l_run, q_s + warp * 16 * kStride, a, b, h, q0 + warp * 16, lane);
 }
 
 // The same attention with fewer registers, for more warps per multiprocessor: Q stays in
@@ -568,7 +608,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 constexpr int kSubKeys = 32;
 
 // (Six blocks at 80 registers spilled and measured slower.)
-template <typename T, int kD>
+template <typename T, typename Y, int kD>
 __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs a) {
   constexpr int kWarps = 4;
   constexpr int kTcRows = 16 * kWarps;
@@ -656,7 +696,7 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
     }
   }
 
-  store_rows<T, kD>(o, l_run, q_s + warp * 16 * kStride, a, b, h, q0 + warp * 16, lane);
+  store_rows<T, Y, kD>(o, l_run, q_s + warp * 16 * kStride, a, b, h, q0 + warp * 16, lane);
 }
 
 // Small grids (batch 1: ViT-B/16 has 13 query tiles x 12 heads = 156 of 16 rows): one warp per
@@ -676,7 +716,7 @@ constexpr size_t split_smem_bytes() {
   return sizeof(T) * kSplitWarps * (16 + 2 * kSplitKeys) * (kD + kTcPad);
 }
 
-template <typename T, int kD>
+template <typename T, typename Y, int kD>
 __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel(AttentionArgs a) {
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
@@ -793,7 +833,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
   // vectors; the loop bounds are compile-time (the merge was a quarter of the kernel's stall
   // samples with a per-element runtime division by dv).
   constexpr int kGroups = kD / 4;
-  T* out = static_cast<T*>(a.out);
+  Y* out = static_cast<Y*>(a.out);
   for (int e = threadIdx.x; e < 16 * kGroups; e += kSplitWarps * 32) {
     const int row = e / kGroups, c = (e % kGroups) * 4;
     const int i = q0 + row;
@@ -821,10 +861,20 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
     }
     // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
     const float inv = 1.0f / l;
-    uint2 packed;
-    packed.x = M::pack(acc.x * inv, acc.y * inv);
-    packed.y = M::pack(acc.z * inv, acc.w * inv);
-    *reinterpret_cast<uint2*>(out + ((b * a.sq + i) * a.heads + h) * a.dv + c) = packed;
+    Y* dst = out + ((b * a.sq + i) * a.heads + h) * a.dv + c;
+    if constexpr (std::is_same_v<Y, uint8_t>) {
+      // 4 codes, 4-byte aligned (c and dv are multiples of 4).
+      *reinterpret_cast<uint32_t*>(dst) =
+          static_cast<uint32_t>(store_out<uint8_t>(acc.x * inv, a.out_scale)) |
+          static_cast<uint32_t>(store_out<uint8_t>(acc.y * inv, a.out_scale)) << 8 |
+          static_cast<uint32_t>(store_out<uint8_t>(acc.z * inv, a.out_scale)) << 16 |
+          static_cast<uint32_t>(store_out<uint8_t>(acc.w * inv, a.out_scale)) << 24;
+    } else {
+      uint2 packed;
+      packed.x = M::pack(acc.x * inv, acc.y * inv);
+      packed.y = M::pack(acc.z * inv, acc.w * inv);
+      *reinterpret_cast<uint2*>(dst) = packed;
+    }
   }
 }
 
@@ -848,7 +898,7 @@ int multiprocessors() {
   return count;
 }
 
-template <typename T, int kD, int kWarps, bool kWhole>
+template <typename T, typename Y, int kD, int kWarps, bool kWhole>
 cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   constexpr int kRows = 16 * kWarps;
   // Whole: the sequence in whole tiles.
@@ -858,13 +908,13 @@ cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   {
     // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
     static const cudaError_t opted =
-        cudaFuncSetAttribute(attention_tc_kernel<T, kD, kWarps, kWhole>,
+        cudaFuncSetAttribute(attention_tc_kernel<T, Y, kD, kWarps, kWhole>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, kWholeMaxSmem);
     if (opted != cudaSuccess) return opted;
   }
   const dim3 grid(static_cast<unsigned>((a.sq + kRows - 1) / kRows), static_cast<unsigned>(a.heads),
                   static_cast<unsigned>(a.batch));
-  attention_tc_kernel<T, kD, kWarps, kWhole><<<grid, kWarps * 32, smem, stream>>>(a, buf_keys);
+  attention_tc_kernel<T, Y, kD, kWarps, kWhole><<<grid, kWarps * 32, smem, stream>>>(a, buf_keys);
   return cudaGetLastError();
 }
 
@@ -884,7 +934,7 @@ AttentionForm forced_form() {
   return form;
 }
 
-template <typename T, int kD>
+template <typename T, typename Y, int kD>
 cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
   const int64_t big_blocks = (a.sq + 63) / 64 * a.heads * a.batch;
   // The 8-warp whole form's shared memory (the 1-warp one needs less).
@@ -907,39 +957,46 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
     if (a.sk > kSplitKeys && form != AttentionForm::kStream) {
       constexpr size_t smem = split_smem_bytes<T, kD>();
       static const cudaError_t opted = cudaFuncSetAttribute(
-          attention_tc_split_kernel<T, kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+          attention_tc_split_kernel<T, Y, kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
       if (opted != cudaSuccess) return opted;
       const dim3 grid(static_cast<unsigned>((a.sq + 15) / 16), static_cast<unsigned>(a.heads),
                       static_cast<unsigned>(a.batch));
-      attention_tc_split_kernel<T, kD><<<grid, kSplitWarps * 32, smem, stream>>>(a);
+      attention_tc_split_kernel<T, Y, kD><<<grid, kSplitWarps * 32, smem, stream>>>(a);
       return cudaGetLastError();
     }
     return whole_fits && form != AttentionForm::kStream
-               ? launch_tc_warps<T, kD, 1, true>(a, stream)
-               : launch_tc_warps<T, kD, 1, false>(a, stream);
+               ? launch_tc_warps<T, Y, kD, 1, true>(a, stream)
+               : launch_tc_warps<T, Y, kD, 1, false>(a, stream);
   }
   if constexpr (kD <= 64) {
     if (form == AttentionForm::kSub) {
       const size_t smem = sizeof(T) * (64 + 2 * kTcKeys) * (kD + kTcPad);
       const dim3 grid(static_cast<unsigned>((a.sq + 63) / 64), static_cast<unsigned>(a.heads),
                       static_cast<unsigned>(a.batch));
-      attention_tc_sub_kernel<T, kD><<<grid, 128, smem, stream>>>(a);
+      attention_tc_sub_kernel<T, Y, kD><<<grid, 128, smem, stream>>>(a);
       return cudaGetLastError();
     }
   }
   if (!whole_fits || form == AttentionForm::kStream) {
-    return launch_tc_warps<T, kD, 4, false>(a, stream);
+    return launch_tc_warps<T, Y, kD, 4, false>(a, stream);
   }
-  return launch_tc_warps<T, kD, 8, true>(a, stream);
+  return launch_tc_warps<T, Y, kD, 8, true>(a, stream);
 }
 
-template <typename T>
+template <typename T, typename Y>
 cudaError_t launch_tc_dims(const AttentionArgs& a, cudaStream_t stream) {
   const int64_t d = a.dh > a.dv ? a.dh : a.dv;
-  if (d <= 32) return launch_tc<T, 32>(a, stream);
-  if (d <= 64) return launch_tc<T, 64>(a, stream);
-  if (d <= 80) return launch_tc<T, 80>(a, stream);
-  return launch_tc<T, 128>(a, stream);
+  if (d <= 32) return launch_tc<T, Y, 32>(a, stream);
+  if (d <= 64) return launch_tc<T, Y, 64>(a, stream);
+  if (d <= 80) return launch_tc<T, Y, 80>(a, stream);
+  return launch_tc<T, Y, 128>(a, stream);
+}
+
+// The output as codes (Y = uint8_t) or in the activation type T.
+template <typename T>
+cudaError_t launch_tc_out(const AttentionArgs& a, cudaStream_t stream) {
+  return a.out_scale > 0.0f ? launch_tc_dims<T, uint8_t>(a, stream)
+                            : launch_tc_dims<T, T>(a, stream);
 }
 
 }  // namespace
@@ -950,18 +1007,23 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   }
   if (args.batch * args.heads * args.sq == 0) return cudaSuccess;
   if (args.sq > (int64_t(1) << 30) || args.sk > (int64_t(1) << 30)) return cudaErrorInvalidValue;
+  if (!(args.out_scale >= 0.0f) || !std::isfinite(args.out_scale)) return cudaErrorInvalidValue;
   // The tensor-core kernels' softmax needs scale > 0 (softmax_step); any other scale, which no
   // exporter writes, runs the scalar kernel.
   const bool tc = tc_eligible(args) && args.scale > 0.0f && std::isfinite(args.scale);
-  if (type == Elt::kF16 && tc) return launch_tc_dims<__half>(args, stream);
-  if (type == Elt::kBF16 && tc) return launch_tc_dims<__nv_bfloat16>(args, stream);
+  if (type == Elt::kF16 && tc) return launch_tc_out<__half>(args, stream);
+  if (type == Elt::kBF16 && tc) return launch_tc_out<__nv_bfloat16>(args, stream);
   const size_t smem =
       sizeof(float) * (kQueryTile * args.dh + kKeyTile * (args.dh + 1) + kKeyTile * args.dv);
   const dim3 grid(static_cast<unsigned>((args.sq + kQueryTile - 1) / kQueryTile),
                   static_cast<unsigned>(args.heads), static_cast<unsigned>(args.batch));
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    attention_kernel<T><<<grid, kWarps * 32, smem, stream>>>(args);
+    if (args.out_scale > 0.0f) {
+      attention_kernel<T, uint8_t><<<grid, kWarps * 32, smem, stream>>>(args);
+    } else {
+      attention_kernel<T, T><<<grid, kWarps * 32, smem, stream>>>(args);
+    }
     return cudaGetLastError();
   });
 }

@@ -172,6 +172,9 @@ struct AttentionArgs {
   int64_t mask_strides[4] = {};
   float scale = 1.0f;
   bool causal = false;
+  // > 0: out is uint8 E4M3 codes of the fp32 result / out_scale (vitrt.Attention's
+  // output_scale), else the activation type.
+  float out_scale = 0.0f;
 };
 // Supports head dims up to 128. fp16/bf16 run on the tensor cores when head dims, row strides
 // and pointers are whole 16-byte chunks (every fused export); otherwise, and for fp32 (exact),

@@ -569,14 +569,16 @@ class PatchConvKernel final : public CudaKernel {
 
 // ---- vitrt.Attention -------------------------------------------------------------------------
 
+// out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes.
 class AttentionKernel final : public CudaKernel {
  public:
-  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, NodeId node,
-                  std::string name, std::vector<AttentionTactic> tactics)
+  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, float out_scale,
+                  NodeId node, std::string name, std::vector<AttentionTactic> tactics)
       : heads_(heads),
         scale_(scale),
         has_scale_(has_scale),
         causal_(causal),
+        out_scale_(out_scale),
         node_(node),
         name_(std::move(name)),
         tactics_(std::move(tactics)) {}
@@ -632,11 +634,13 @@ class AttentionKernel final : public CudaKernel {
     a.v_row_stride = packed ? 3 * dq : dvt;
     a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
     a.causal = causal_;
+    a.out_scale = out_scale_;
     const SdpaProblem sp = sdpa_problem(a, t);
-    // cuDNN's operation has no mask or causal form.
-    const bool cudnn_form = mask == nullptr && !causal_ && cudnn_attention_supports(sp);
+    // cuDNN's operation has no mask or causal form and writes no E4M3 codes.
+    const bool cudnn_form =
+        mask == nullptr && !causal_ && out_scale_ <= 0.0f && cudnn_attention_supports(sp);
     if (!ctx.launch) {
-      out[0].dtype = q.dtype;
+      out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : q.dtype;
       out[0].shape = {bsz, sq, heads_ * dv};
       // cuDNN's plan is built here, outside any CUDA-graph capture (building may compile and
       // load kernels); a problem it cannot take runs vitrt's kernel.
@@ -762,6 +766,7 @@ class AttentionKernel final : public CudaKernel {
   int64_t heads_;
   float scale_;
   bool has_scale_, causal_;
+  float out_scale_;
   NodeId node_;
   std::string name_;
   std::vector<AttentionTactic> tactics_;
@@ -827,13 +832,21 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   if (heads < 1) return invalid_model("num_heads must be positive");
   VITRT_ASSIGN_OR_RETURN(float scale, at.get_float("scale", 0.0f));
   VITRT_ASSIGN_OR_RETURN(int64_t causal, at.get_int("causal", 0));
+  float out_scale = 0.0f;
+  if (at.has("output_scale")) {
+    VITRT_ASSIGN_OR_RETURN(out_scale, at.get_float("output_scale", 0.0f));
+    if (!(out_scale > 0.0f) || !std::isfinite(out_scale)) {
+      return invalid_model("Attention's output_scale must be a finite float > 0, got ", out_scale);
+    }
+  }
   std::vector<AttentionTactic> tactics;
   if (const Attribute* a = at.find(kAttentionTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
   return std::unique_ptr<CudaKernel>(new AttentionKernel(heads, scale, at.has("scale"), causal != 0,
-                                                         id, init.node.name, std::move(tactics)));
+                                                         out_scale, id, init.node.name,
+                                                         std::move(tactics)));
 }
 
 }  // namespace

@@ -10,8 +10,14 @@
 // (both are e4m3(y / scale) of the fp32 value), so a float32 plan computes the same numbers.
 //
 // Producers: vitrt.AddLayerNorm's normalized output (the residual sum stays float; LN -> qkv /
-// fc1), and a last-axis LayerNormalization, which becomes an AddLayerNorm with a zero addend to
-// get the output_scale attribute (a + 0 = a).
+// fc1), a last-axis LayerNormalization, which becomes an AddLayerNorm with a zero addend to
+// get the output_scale attribute (a + 0 = a), and vitrt.Attention (attention -> proj: its
+// heads are merged in the op, so the fused exports of HF and timm feed proj directly).
+//
+// Codes pass through views (Reshape, Flatten, Squeeze, Unsqueeze): they keep the element
+// order, and quantizing is element by element, so e4m3 of the reshaped tensor is the reshaped
+// codes. A Transpose between producer and reader (a copy, never seen between a fused
+// attention and its proj) is reported rather than passed.
 //
 // An fp8 QuantLinear feeding another (fc1 -> fc2) stays float: writing E4M3 codes from the GEMM
 // measured slower on the H200 (ViT-B/16 fp8 at batch 256: fc1 with erf GELU could not write an
@@ -82,7 +88,71 @@ std::string producer_problem(const Graph& graph, const Uses& uses, const Node& n
 // fp8 QuantLinear producers are looked at only to say why they are not rewritten.
 bool is_candidate_producer(const Node& node) {
   return is_fp8_quant_linear(node) || is_vitrt(node, "AddLayerNorm") ||
-         (!node.dead && is_onnx_op(node, "LayerNormalization"));
+         is_vitrt(node, "Attention") || (!node.dead && is_onnx_op(node, "LayerNormalization"));
+}
+
+// A node whose output 0 is its input 0 with another shape, element order unchanged.
+bool is_view(const Node& node) {
+  return !node.dead && (is_onnx_op(node, "Reshape") || is_onnx_op(node, "Flatten") ||
+                        is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze"));
+}
+
+// `node` reads `v` as its input 0 and nowhere else.
+bool reads_only_as_first(const Node& node, ValueId v) {
+  if (node.inputs.empty() || node.inputs[0] != v) return false;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    if (node.inputs[i] == v) return false;
+  }
+  return true;
+}
+
+std::string describe_node(const Node& node) {
+  return str_cat("'", node.name, "' (", node.op_type, ")");
+}
+
+// Who reads a tensor, looking through views.
+struct Readers {
+  std::vector<NodeId> fp8;    // fp8 QuantLinear layers reading it (or a view of it) as X
+  std::vector<NodeId> views;  // views passed through, in walk order
+  std::string other;          // the first other reader, described
+  bool graph_output = false;  // it or a view of it is a graph output
+};
+
+void collect_readers(const Graph& graph, const Uses& uses, ValueId v, Readers& r) {
+  r.graph_output = r.graph_output || is_graph_output(graph, v);
+  for (NodeId id : uses.of(v)) {
+    const Node& reader = graph.nodes[id];
+    if (is_fp8_quant_linear(reader) && reads_only_as_first(reader, v)) {
+      r.fp8.push_back(id);
+    } else if (is_view(reader) && reads_only_as_first(reader, v) && !reader.outputs.empty() &&
+               reader.outputs[0] != kNoValue) {
+      r.views.push_back(id);
+      collect_readers(graph, uses, reader.outputs[0], r);
+    } else if (r.other.empty()) {
+      r.other = describe_node(reader);
+      if (is_vitrt(reader, "QuantLinear")) {
+        Result<std::string> format = reader.attrs.get_string("format", "");
+        if (format.ok()) r.other = str_cat("'", reader.name, "' (", *format, " QuantLinear)");
+      }
+    }
+  }
+}
+
+// The first Transpose reading `v` (or a view of it) that has an fp8 QuantLinear reading its
+// output (or a view of that), or nullptr: the layout change that keeps an edge float.
+const Node* transpose_before_fp8(const Graph& graph, const Uses& uses, ValueId v) {
+  for (NodeId id : uses.of(v)) {
+    const Node& reader = graph.nodes[id];
+    if (reader.dead || reader.outputs.empty() || reader.outputs[0] == kNoValue) continue;
+    if (is_view(reader) && reads_only_as_first(reader, v)) {
+      if (const Node* t = transpose_before_fp8(graph, uses, reader.outputs[0])) return t;
+    } else if (is_onnx_op(reader, "Transpose")) {
+      Readers behind;
+      collect_readers(graph, uses, reader.outputs[0], behind);
+      if (!behind.fp8.empty()) return &reader;
+    }
+  }
+  return nullptr;
 }
 
 constexpr const char* kQuantLinearProducer =
@@ -119,30 +189,32 @@ Status fuse_fp8_producers(Graph& graph, PassContext& ctx) {
     const ValueId v = node.outputs[0];
     if (v == kNoValue || graph.values[v].dtype != DType::kFloat32) continue;
     // Only edges into fp8 QuantLinear layers are of interest: anything else is not a near miss.
-    const std::vector<NodeId>& readers = uses.of(v);
-    std::vector<NodeId> fp8_readers;
-    std::string other;
-    for (NodeId r : readers) {
-      const Node& reader = graph.nodes[r];
-      bool as_x = is_fp8_quant_linear(reader) && reader.inputs[0] == v;
-      for (size_t i = 1; i < reader.inputs.size(); ++i) as_x = as_x && reader.inputs[i] != v;
-      if (as_x) {
-        fp8_readers.push_back(r);
-      } else if (other.empty()) {
-        other = str_cat("'", reader.name, "' (", reader.op_type, ")");
+    Readers readers;
+    collect_readers(graph, uses, v, readers);
+    const std::vector<NodeId>& fp8_readers = readers.fp8;
+    if (fp8_readers.empty()) {
+      if (const Node* t = transpose_before_fp8(graph, uses, v)) {
+        ctx.near_miss(kPass,
+                      str_cat("'", graph.values[v].name, "' (", node.op_type, " '", node.name,
+                              "' -> Transpose '", t->name, "')"),
+                      readers.graph_output
+                          ? "stays float: it is a graph output"
+                          : "stays float: it is transposed before the fp8 QuantLinear reads it "
+                            "(codes pass through views such as Reshape, not through a "
+                            "Transpose)");
       }
+      continue;
     }
-    if (fp8_readers.empty()) continue;
     // A copy: rewriting a LayerNormalization adds a value, which may move graph.values.
     const std::string v_name = graph.values[v].name;
     const std::string where = str_cat("'", v_name, "' (", node.op_type, " '", node.name, "' -> '",
                                       graph.nodes[fp8_readers[0]].name, "'",
                                       fp8_readers.size() > 1 ? " and others" : "", ")");
-    if (!other.empty()) {
-      ctx.near_miss(kPass, where, str_cat("stays float: also read by ", other));
+    if (!readers.other.empty()) {
+      ctx.near_miss(kPass, where, str_cat("stays float: also read by ", readers.other));
       continue;
     }
-    if (is_graph_output(graph, v)) {
+    if (readers.graph_output) {
       ctx.near_miss(kPass, where, "stays float: it is a graph output");
       continue;
     }
@@ -172,12 +244,18 @@ Status fuse_fp8_producers(Graph& graph, PassContext& ctx) {
     for (NodeId r : fp8_readers) {
       readers_text += str_cat(readers_text.empty() ? "" : ", ", "'", graph.nodes[r].name, "'");
     }
+    std::string views_text;
+    for (NodeId r : readers.views) {
+      views_text += str_cat(views_text.empty() ? " (through " : ", ", graph.nodes[r].op_type, " '",
+                            graph.nodes[r].name, "'");
+    }
+    if (!views_text.empty()) views_text += ")";
     const std::string producer_text = str_cat(node.op_type, " '", node.name, "'");
     if (is_onnx_op(node, "LayerNormalization")) to_add_layer_norm(graph, static_cast<NodeId>(id));
     graph.nodes[id].attrs.set_float("output_scale", *scale);
-    ctx.applied(kPass,
-                str_cat("'", v_name, "' stays FP8: ", producer_text, " writes E4M3 codes (scale ",
-                        format_scale(*scale), ") that ", readers_text, " read without quantizing"));
+    ctx.applied(kPass, str_cat("'", v_name, "' stays FP8: ", producer_text,
+                               " writes E4M3 codes (scale ", format_scale(*scale), ") that ",
+                               readers_text, " read without quantizing", views_text));
   }
   return Status::ok_status();
 }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/float8.h"
 #include "testing/attention_op.h"
 #include "testing/attention_pattern.h"
 #include "testing/compare.h"
@@ -219,6 +220,161 @@ TEST(AttentionKernel, MatchesUnfusedGraph) {
     Result<Tensor> got = run_fused(c, q, k, v, mask_shape.empty() ? nullptr : &mask);
     ASSERT_TRUE(got.ok()) << got.status().to_string();
     EXPECT_TRUE(testing::tensors_close(*got, (*want)[0], {1e-4, 1e-5}));
+  }
+}
+
+// ---- output_scale: the output as E4M3 codes --------------------------------------------------
+
+// One graph, two Attention nodes on the same inputs, one writing float32 and one codes of
+// out / output_scale; every code must be float_to_e4m3(float output / output_scale), bit for
+// bit: the encoding vitrt.QuantLinear's quantize step applies to the float output.
+void check_codes(const Case& c, float output_scale_of_amax) {
+  SCOPED_TRACE(::testing::Message()
+               << "B=" << c.batch << " Sq=" << c.q_len << " Sk=" << c.k_len << " H=" << c.heads
+               << " Dh=" << c.head_dim << " mask=" << shape_to_string(c.mask_shape)
+               << " causal=" << c.causal << " packed=" << c.packed);
+  Tensor q =
+      testing::random_tensor(DType::kFloat32, {c.batch, c.q_len, c.heads * c.head_dim}, 1, -3, 3);
+  Tensor k =
+      testing::random_tensor(DType::kFloat32, {c.batch, c.k_len, c.heads * c.head_dim}, 2, -3, 3);
+  Tensor v = testing::random_tensor(DType::kFloat32, {c.batch, c.k_len, c.heads * c.value_dim}, 3);
+  Tensor mask;
+  if (!c.mask_shape.empty()) mask = make_mask(c.mask_shape, 4);
+  const Tensor* mp = c.mask_shape.empty() ? nullptr : &mask;
+  // The scale from the float output's range, as calibration would choose it (times a factor:
+  // below 1 the largest outputs saturate at 448).
+  Result<Tensor> plain = run_fused(c, q, k, v, mp);
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  float amax = 0.0f;
+  for (int64_t i = 0; i < plain->numel(); ++i) {
+    if (!std::isnan(plain->data<float>()[i])) {
+      amax = std::max(amax, std::fabs(plain->data<float>()[i]));
+    }
+  }
+  const float output_scale = output_scale_of_amax * amax / kE4M3Max;
+
+  TestGraph g;
+  std::vector<ValueId> in;
+  std::vector<Tensor> feeds;
+  if (c.packed) {
+    const Tensor qkv = testing::pack_qkv(q, k, v);
+    in = {g.input("qkv", DType::kFloat32, sym_shape_from_static(qkv.shape())), kNoValue, kNoValue};
+    feeds = {qkv};
+  } else {
+    in = {g.input("q", DType::kFloat32, sym_shape_from_static(q.shape())),
+          g.input("k", DType::kFloat32, sym_shape_from_static(k.shape())),
+          g.input("v", DType::kFloat32, sym_shape_from_static(v.shape()))};
+    feeds = {q, k, v};
+  }
+  ValueId mi = kNoValue;
+  if (mp != nullptr) {
+    mi = g.input("mask", DType::kFloat32, sym_shape_from_static(mask.shape()));
+    feeds.push_back(mask);
+  }
+  testing::AttentionOp op = op_of(c);
+  g.output(testing::add_attention(g, op, in[0], in[1], in[2], mi));
+  op.output_scale = output_scale;
+  const ValueId codes = testing::add_attention(g, op, in[0], in[1], in[2], mi);
+  g.output(codes);
+  ASSERT_TRUE(g.infer().ok());
+  EXPECT_EQ(g.graph().values[codes].dtype, DType::kUInt8);
+  Result<std::vector<Tensor>> out = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  const Tensor& y = (*out)[0];
+  const Tensor& y_codes = (*out)[1];
+  ASSERT_EQ(y_codes.dtype(), DType::kUInt8);
+  ASSERT_EQ(y_codes.shape(), y.shape());
+  int saturated = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    const uint8_t want = float_to_e4m3(y.data<float>()[i] / output_scale);
+    ASSERT_EQ(y_codes.data<uint8_t>()[i], want) << "element " << i << ": " << y.data<float>()[i];
+    saturated += (want & 0x7F) == 0x7E;
+  }
+  if (output_scale_of_amax < 1.0f) {
+    EXPECT_GT(saturated, 0);
+  }
+}
+
+TEST(AttentionKernel, CodesAreTheEncodedFloatOutput) {
+  check_codes({}, 1.0f);  // Sq < Sk, Dh = 24
+  check_codes({.mask_shape = {2, 3, 5, 9}}, 1.0f);
+  check_codes({.causal = true}, 0.5f);  // the largest outputs saturate
+  check_codes({.batch = 2,
+               .q_len = 9,
+               .k_len = 9,
+               .heads = 3,
+               .head_dim = 8,
+               .value_dim = 8,
+               .mask_shape = {9, 9},
+               .causal = true,
+               .packed = true},
+              1.0f);
+  // The sequence lengths of the towers and a single token, causal and not.
+  for (int64_t s : {1, 50, 77, 197, 257}) {
+    for (bool causal : {false, true}) {
+      check_codes({.batch = 1,
+                   .q_len = s,
+                   .k_len = s,
+                   .heads = 2,
+                   .head_dim = 16,
+                   .value_dim = 16,
+                   .causal = causal,
+                   .packed = s % 2 == 1},
+                  1.0f);
+    }
+  }
+  // Several key blocks (the online softmax), rows of the last query block cut short.
+  check_codes({.batch = 1,
+               .q_len = 1100,
+               .k_len = 1100,
+               .heads = 1,
+               .head_dim = 8,
+               .value_dim = 8,
+               .causal = true},
+              1.0f);
+}
+
+// A row with every key masked is NaN in float, and the NaN code 0x7F as codes.
+TEST(AttentionKernel, FullyMaskedRowIsTheNaNCode) {
+  TestGraph g;
+  ValueId q = g.input("q", DType::kFloat32, {1, 2, 8});
+  ValueId k = g.input("k", DType::kFloat32, {1, 3, 8});
+  ValueId v = g.input("v", DType::kFloat32, {1, 3, 8});
+  ValueId m = g.input("mask", DType::kFloat32, {2, 3});
+  g.output(testing::add_attention(g, {.heads = 1, .output_scale = 0.01f}, q, k, v, m));
+  ASSERT_TRUE(g.infer().ok());
+  Tensor mask = Tensor::zeros(DType::kFloat32, {2, 3});
+  for (int j = 0; j < 3; ++j) mask.data<float>()[3 + j] = -INFINITY;
+  Result<std::vector<Tensor>> out =
+      testing::run_graph(g.graph(), {testing::random_tensor(DType::kFloat32, {1, 2, 8}, 1),
+                                     testing::random_tensor(DType::kFloat32, {1, 3, 8}, 2),
+                                     testing::random_tensor(DType::kFloat32, {1, 3, 8}, 3), mask});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  for (int e = 0; e < 8; ++e) {
+    EXPECT_NE((*out)[0].data<uint8_t>()[e] & 0x7F, 0x7F);
+    EXPECT_EQ((*out)[0].data<uint8_t>()[8 + e], 0x7F);
+  }
+}
+
+TEST(AttentionSchema, OutputScaleMakesCodes) {
+  for (float output_scale : {0.5f, 0.0f, -1.0f, INFINITY, NAN}) {
+    TestGraph g;
+    ValueId qkv = g.input("qkv", DType::kFloat32, {Dim::symbol("batch"), 17, 3 * 48});
+    Attributes attrs;
+    attrs.set_int("num_heads", 3);
+    attrs.set_float("output_scale", output_scale);
+    ValueId out = g.op("Attention", {qkv}, attrs, "vitrt", "attn");
+    g.output(out);
+    Status s = g.infer();
+    if (output_scale == 0.5f) {
+      ASSERT_TRUE(s.ok()) << s.to_string();
+      EXPECT_EQ(g.graph().values[out].dtype, DType::kUInt8);
+      EXPECT_EQ(sym_shape_to_string(g.graph().values[out].shape), "[batch, 17, 48]");
+    } else {
+      ASSERT_FALSE(s.ok()) << output_scale;
+      EXPECT_NE(s.message().find("output_scale"), std::string::npos) << s.message();
+      EXPECT_NE(s.message().find("attn"), std::string::npos) << s.message();
+    }
   }
 }
 

@@ -55,10 +55,6 @@ std::string describe(const QuantCase& c) {
                  c.mode >= 0 ? str_cat(" mode ", c.mode) : "", c.residual ? " +residual" : "");
 }
 
-float bf16_round(float v) {
-  return bf16_to_float(float_to_bf16(v));
-}
-
 struct QuantProblem {
   TestGraph g{17};
   Tensor x;  // fp32 [lead..., K]

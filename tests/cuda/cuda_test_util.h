@@ -3,10 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "core/float8.h"
+#include "core/half.h"
 #include "cuda/cuda_engine.h"
 #include "cuda/device_info.h"
 #include "testing/compare.h"
@@ -81,6 +85,53 @@ inline ::testing::AssertionResult outputs_agree(const Tensor& actual, const Tens
   return ::testing::AssertionFailure()
          << precision << ": cosine " << a.cosine << " (min " << min_cosine << "), max error "
          << a.max_rel << " of scale (max " << reduced_rel << ")";
+}
+
+inline float bf16_round(float v) {
+  return bf16_to_float(float_to_bf16(v));
+}
+
+// Uniform values in [lo, hi) rounded to bf16, so that a plan's conversion to fp16 or bf16 is
+// exact and the GPU and the CPU start from the same numbers.
+inline Tensor bf16_random(std::vector<int64_t> shape, uint64_t seed, float lo, float hi) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(DType::kFloat32, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    float v = bf16_round(u(rng));
+    // fp16 subnormals would round differently from bf16: keep them out.
+    if (std::fabs(v) < 1e-3f) v = 0.0f;
+    t.data<float>()[i] = v;
+  }
+  return t;
+}
+
+// E4M3 codes: every code of `actual` equals the one of `expected` or is its neighbour on the
+// E4M3 grid (values computed in a different order may round to either side of a rounding
+// boundary), and at most `max_fraction` of them differ.
+inline ::testing::AssertionResult codes_agree(const Tensor& actual, const Tensor& expected,
+                                              double max_fraction) {
+  if (actual.dtype() != DType::kUInt8 || actual.shape() != expected.shape()) {
+    return ::testing::AssertionFailure()
+           << "got " << actual.describe() << ", expected " << expected.describe();
+  }
+  int64_t differ = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const uint8_t a = actual.data<uint8_t>()[i], e = expected.data<uint8_t>()[i];
+    if (a == e) continue;
+    ++differ;
+    const float va = e4m3_to_float(a), ve = e4m3_to_float(e);
+    // Neighbours: within one step of the larger magnitude's binade (2^-3 relative), or both in
+    // the subnormal range / straddling zero by one subnormal step (2^-9).
+    const float step = std::max(std::ldexp(1.0f, -9), std::max(std::fabs(va), std::fabs(ve)) / 8);
+    if (!(std::fabs(va - ve) <= step * 1.0001f)) {
+      return ::testing::AssertionFailure() << "code " << i << ": " << va << " vs " << ve;
+    }
+  }
+  if (static_cast<double>(differ) <= max_fraction * static_cast<double>(expected.numel())) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << differ << " of " << expected.numel() << " codes differ";
 }
 
 }  // namespace vitrt::testing

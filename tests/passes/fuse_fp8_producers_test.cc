@@ -192,6 +192,209 @@ TEST(FuseFp8Producers, QuantLinearProducersStayFloat) {
   EXPECT_EQ(g.graph().values[h].dtype, DType::kFloat32);
 }
 
+// ---- vitrt.Attention -> proj ------------------------------------------------------------------
+
+// qkv [batch, 7, 3 * 32] -> vitrt.Attention (2 heads) named "attn": its output [batch, 7, 32],
+// the attention output of a block before its proj.
+ValueId attention_of(TestGraph& g, bool causal = false) {
+  ValueId qkv = g.input("qkv", DType::kFloat32, {Dim::symbol("batch"), 7, 96});
+  Attributes a;
+  a.set_int("num_heads", 2);
+  if (causal) a.set_int("causal", 1);
+  return g.op("Attention", {qkv}, a, "vitrt", "attn");
+}
+
+Tensor qkv_input() {
+  return testing::random_tensor(DType::kFloat32, {3, 7, 96}, 12, -3.0, 3.0);
+}
+
+// Attention values lie in v's range (+-1): a proj input scale of 1/448 spans it.
+constexpr float kProjScale = 1.0f / 448;
+
+TEST(FuseFp8Producers, AttentionOutputStaysFp8) {
+  for (bool causal : {false, true}) {
+    SCOPED_TRACE(causal ? "causal" : "not causal");
+    TestGraph g;
+    ValueId attn = attention_of(g, causal);
+    g.output(quant_linear(g, attn, 32, 32, "proj", "fp8", kProjScale, "none", 2));
+    ASSERT_TRUE(g.infer().ok());
+    Graph before = g.graph();
+    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+    EXPECT_EQ(r.applied, 1);
+    EXPECT_EQ(r.near_misses, 0);
+    EXPECT_FLOAT_EQ(output_scale_of(g.graph(), "attn"), kProjScale);
+    EXPECT_EQ(g.graph().values[attn].dtype, DType::kUInt8);
+    EXPECT_TRUE(r.logged("stays FP8: Attention 'attn' writes E4M3 codes"));
+    EXPECT_TRUE(r.logged("that 'proj' read without quantizing"));
+    // Bit for bit: the kernel encodes its fp32 rows as proj's quantize step did.
+    testing::expect_same_outputs(before, g.graph(), {qkv_input()});
+    testing::PassResult second = testing::run_pass(fuse_fp8_producers, g.graph());
+    ASSERT_TRUE(second.status.ok());
+    EXPECT_EQ(second.applied, 0);
+  }
+}
+
+// A view between attention and proj (no fused export has one; an unfused head merge or a
+// flattening before a 2-D layer would): the codes pass through it.
+TEST(FuseFp8Producers, AttentionCodesPassThroughViews) {
+  for (const char* view : {"Reshape", "Flatten"}) {
+    SCOPED_TRACE(view);
+    TestGraph g;
+    ValueId attn = attention_of(g);
+    ValueId merged;
+    if (std::string(view) == "Reshape") {
+      Tensor shape = Tensor::empty(DType::kInt64, {2});
+      shape.data<int64_t>()[0] = -1;
+      shape.data<int64_t>()[1] = 32;
+      merged = g.op("Reshape", {attn, g.constant("shape", shape)}, {}, "", "merge");
+    } else {
+      Attributes a;
+      a.set_int("axis", 2);
+      merged = g.op("Flatten", {attn}, a, "", "merge");
+    }
+    g.output(quant_linear(g, merged, 32, 16, "proj", "fp8", kProjScale, "gelu", 2));
+    ASSERT_TRUE(g.infer().ok());
+    Graph before = g.graph();
+    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+    EXPECT_EQ(r.applied, 1);
+    EXPECT_TRUE(
+        r.logged(str_cat("that 'proj' read without quantizing (through ", view, " 'merge')")));
+    EXPECT_EQ(g.graph().values[attn].dtype, DType::kUInt8);
+    EXPECT_EQ(g.graph().values[merged].dtype, DType::kUInt8);
+    testing::expect_same_outputs(before, g.graph(), {qkv_input()});
+  }
+}
+
+// Several fp8 readers with one scale (directly and through a view): one set of codes.
+TEST(FuseFp8Producers, AttentionIntoSeveralReadersWithOneScale) {
+  TestGraph g;
+  ValueId attn = attention_of(g);
+  g.output(quant_linear(g, attn, 32, 8, "proj_a", "fp8", kProjScale, "none", 2));
+  Tensor axes = Tensor::empty(DType::kInt64, {1});
+  axes.data<int64_t>()[0] = 0;
+  ValueId view = g.op("Unsqueeze", {attn, g.constant("axes", axes)}, {}, "", "lift");
+  g.output(quant_linear(g, view, 32, 8, "proj_b", "fp8", kProjScale, "none", 3));
+  ASSERT_TRUE(g.infer().ok());
+  Graph before = g.graph();
+  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_TRUE(r.logged("that 'proj_a', 'proj_b' read without quantizing (through Unsqueeze"));
+  testing::expect_same_outputs(before, g.graph(), {qkv_input()});
+}
+
+TEST(FuseFp8Producers, AttentionNotWhenAnotherOpReadsIt) {
+  // 0: a float op reads the attention output; 1: an int8 layer does; 2: a float op reads the
+  // view proj reads.
+  for (int variant = 0; variant < 3; ++variant) {
+    SCOPED_TRACE(variant);
+    TestGraph g;
+    ValueId attn = attention_of(g);
+    ValueId x = attn;
+    if (variant == 2) {
+      Attributes a;
+      a.set_int("axis", 2);
+      x = g.op("Flatten", {attn}, a, "", "merge");
+    }
+    g.output(quant_linear(g, x, 32, 32, "proj", "fp8", kProjScale, "none", 2));
+    if (variant == 1) {
+      g.output(quant_linear(g, attn, 32, 8, "side", "int8", 1.0f / 127, "none", 3));
+    } else {
+      Attributes mean;
+      mean.set_ints("axes", {-1});
+      g.output(g.op("ReduceMean", {x}, mean, "", "probe"));
+    }
+    ASSERT_TRUE(g.infer().ok());
+    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    ASSERT_TRUE(r.status.ok());
+    EXPECT_EQ(r.applied, 0);
+    EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
+    EXPECT_EQ(g.graph().values[attn].dtype, DType::kFloat32);
+    EXPECT_TRUE(r.logged(variant == 1 ? "stays float: also read by 'side' (int8 QuantLinear)"
+                                      : "stays float: also read by 'probe' (ReduceMean)"));
+  }
+}
+
+// Into int8 layers only: no fp8 reader, so not a candidate and not a near miss.
+TEST(FuseFp8Producers, AttentionNotIntoInt8Layers) {
+  TestGraph g;
+  ValueId attn = attention_of(g);
+  g.output(quant_linear(g, attn, 32, 32, "proj", "int8", 1.0f / 127, "none", 2));
+  ASSERT_TRUE(g.infer().ok());
+  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(r.near_misses, 0);
+  EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
+}
+
+TEST(FuseFp8Producers, AttentionNotWhenReadersScalesDiffer) {
+  TestGraph g;
+  ValueId attn = attention_of(g);
+  g.output(quant_linear(g, attn, 32, 8, "proj_a", "fp8", kProjScale, "none", 2));
+  g.output(quant_linear(g, attn, 32, 8, "proj_b", "fp8", 2 * kProjScale, "none", 3));
+  ASSERT_TRUE(g.infer().ok());
+  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_TRUE(r.logged("different input scales"));
+  EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
+}
+
+TEST(FuseFp8Producers, AttentionNotForAGraphOutput) {
+  // 0: the attention output is a graph output; 1: the view proj reads is.
+  for (int variant = 0; variant < 2; ++variant) {
+    SCOPED_TRACE(variant);
+    TestGraph g;
+    ValueId attn = attention_of(g);
+    Attributes a;
+    a.set_int("axis", 2);
+    ValueId x = variant == 0 ? attn : g.op("Flatten", {attn}, a, "", "merge");
+    g.output(quant_linear(g, x, 32, 32, "proj", "fp8", kProjScale, "none", 2));
+    g.output(x);
+    ASSERT_TRUE(g.infer().ok());
+    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    ASSERT_TRUE(r.status.ok());
+    EXPECT_EQ(r.applied, 0);
+    EXPECT_TRUE(r.logged("stays float: it is a graph output"));
+    EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
+  }
+}
+
+// A Transpose between attention and proj is a copy, not a view: reported, not rewritten.
+TEST(FuseFp8Producers, AttentionNotThroughATranspose) {
+  TestGraph g;
+  ValueId attn = attention_of(g);
+  Attributes perm;
+  perm.set_ints("perm", {1, 0, 2});
+  ValueId t = g.op("Transpose", {attn}, perm, "", "swap");
+  g.output(quant_linear(g, t, 32, 32, "proj", "fp8", kProjScale, "none", 2));
+  ASSERT_TRUE(g.infer().ok());
+  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(r.near_misses, 1);
+  EXPECT_TRUE(r.logged("(Attention 'attn' -> Transpose 'swap')"));
+  EXPECT_TRUE(r.logged("stays float: it is transposed before the fp8 QuantLinear reads it"));
+  EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
+}
+
+TEST(FuseFp8Producers, AttentionNotInReducedPrecision) {
+  TestGraph g;
+  ValueId attn = attention_of(g);
+  g.output(quant_linear(g, attn, 32, 32, "proj", "fp8", kProjScale, "none", 2));
+  ASSERT_TRUE(g.infer().ok());
+  for (Node& n : g.graph().nodes) {
+    if (n.name == "attn") n.attrs.set_string("compute_precision", "bf16");
+  }
+  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_TRUE(r.logged("computes in reduced precision"));
+}
+
 // ---- the ops' contracts -------------------------------------------------------------------
 
 // Shape inference: codes into QuantLinear only for fp8, AddLayerNorm's output_scale > 0; the
@@ -452,33 +655,50 @@ Result<Graph> quantized_fixture(const std::string& name, const std::vector<Tenso
   return graph;
 }
 
-void check_fixture(const std::string& name, int64_t image, int min_edges) {
+// Quantizes fixture `name` on `inputs`, runs the pass, and expects at least `min_edges` edges
+// (of which `attention_edges` from an Attention) and bit-equal outputs.
+void check_fixture(const std::string& name, const std::vector<Tensor>& inputs, int min_edges,
+                   int attention_edges) {
   SCOPED_TRACE(name);
-  const std::vector<Tensor> inputs = {
-      testing::random_tensor(DType::kFloat32, {2, 3, image, image}, 11, -2.0, 2.0)};
   Result<Graph> quantized = quantized_fixture(name, inputs);
   ASSERT_TRUE(quantized.ok()) << quantized.status().to_string();
   Graph after = *quantized;
   testing::PassResult r = testing::run_pass(fuse_fp8_producers, after);
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_GE(r.applied, min_edges);
-  int codes_in = 0;
+  int codes_in = 0, attention_codes = 0;
   for (const Node& n : after.nodes) {
     codes_in +=
         !n.dead && n.op_type == "QuantLinear" && after.values[n.inputs[0]].dtype == DType::kUInt8;
+    attention_codes += !n.dead && n.op_type == "Attention" && n.attrs.has("output_scale");
   }
   EXPECT_GE(codes_in, min_edges);
+  EXPECT_EQ(attention_codes, attention_edges);
   testing::expect_same_outputs(*quantized, after, inputs);
 }
 
-// timm ViT-tiny (2 blocks): LN -> qkv and LN -> fc1 in each block.
+std::vector<Tensor> images(int64_t size) {
+  return {testing::random_tensor(DType::kFloat32, {2, 3, size, size}, 11, -2.0, 2.0)};
+}
+
+// timm ViT-tiny (2 blocks): LN -> qkv, attention -> proj and LN -> fc1 in each block.
 TEST(FuseFp8Producers, TimmVitBlocksStayFp8AndMatchBitForBit) {
-  check_fixture("timm_vit_tiny_ts17", 32, 4);
+  check_fixture("timm_vit_tiny_ts17", images(32), 6, 2);
 }
 
 // HF CLIP vision: its pre_layrnorm makes the first block's LN input a plain LayerNorm output.
 TEST(FuseFp8Producers, HfClipVisionStaysFp8AndMatchesBitForBit) {
-  check_fixture("hf_clip_vision_eager_ts17", 32, 4);
+  check_fixture("hf_clip_vision_eager_ts17", images(32), 6, 2);
+}
+
+// HF CLIP text (causal attention, the dynamo exporter's graph): the fixture's own token ids.
+TEST(FuseFp8Producers, HfClipTextCausalStaysFp8AndMatchesBitForBit) {
+  const std::filesystem::path ids =
+      std::filesystem::path(VITRT_SOURCE_DIR) /
+      "tests/golden/hf_clip_text_sdpa_dynamo/case1/input.input_ids.npy";
+  Result<Tensor> x = read_npy(ids.string());
+  ASSERT_TRUE(x.ok()) << x.status().to_string();
+  check_fixture("hf_clip_text_sdpa_dynamo", {*x}, 6, 2);
 }
 
 // `vitrt build --precision fp8 --verbose`: the log names each edge that stays FP8 and the
@@ -499,16 +719,19 @@ TEST(FuseFp8Producers, Fp8BuildReportsTheEdgesAndMatchesPyTorch) {
   const std::string plan = ::testing::TempDir() + "/fp8_chain.plan";
   Result<BuildSummary> built = build_plan((fixture / "model.onnx").string(), plan, options);
   ASSERT_TRUE(built.ok()) << built.status().to_string();
-  int edges = 0, fc1_fc2 = 0;
+  int edges = 0, attention = 0, fc1_fc2 = 0;
   bool summary = false;
   for (const std::string& line : log) {
     const bool pass = line.find("[fuse_fp8_producers]") != std::string::npos;
     edges += pass && line.find("stays FP8") != std::string::npos;
+    attention += pass && line.find("stays FP8: Attention '") != std::string::npos &&
+                 line.find("/attn/proj/") != std::string::npos;
     fc1_fc2 += pass && line.find("a QuantLinear does not write E4M3 codes") != std::string::npos;
-    summary = summary || line.find("4 activations stay FP8 between layers") != std::string::npos;
+    summary = summary || line.find("6 activations stay FP8 between layers") != std::string::npos;
   }
-  EXPECT_EQ(edges, 4);    // per block: LN -> qkv, LN -> fc1
-  EXPECT_EQ(fc1_fc2, 2);  // per block: fc1 -> fc2 stays float, and the log says why
+  EXPECT_EQ(edges, 6);      // per block: LN -> qkv, attention -> proj, LN -> fc1
+  EXPECT_EQ(attention, 2);  // the log names the attention -> proj edges
+  EXPECT_EQ(fc1_fc2, 2);    // per block: fc1 -> fc2 stays float, and the log says why
   EXPECT_TRUE(summary);
   Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan);
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();

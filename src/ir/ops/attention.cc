@@ -7,8 +7,13 @@
 //            2 value [B, Sk, H*Dv]
 //            3 mask (optional): additive float32, broadcastable to [B, H, Sq, Sk], rank 2 to 4
 //   attrs    num_heads (required), scale (default 1/sqrt(Dh)), causal (0|1): query i sees keys
-//            j <= i + (Sk - Sq)
-//   output   [B, Sq, H*Dv], heads merged
+//            j <= i + (Sk - Sq); output_scale (float > 0, optional): the output is written as
+//            uint8 FP8 E4M3 codes of out / output_scale (nearest even, saturating at +-448, out
+//            in fp32 before the division), for fp8 vitrt.QuantLinear layers reading the codes
+//            directly (fuse_fp8_producers)
+//   output   [B, Sq, H*Dv], heads merged: float32, or uint8 codes with output_scale
+#include <cmath>
+
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -28,6 +33,14 @@ Status infer_attention(InferContext& ctx) {
   (void)scale;  // any float is valid; read here so a wrong attribute kind is reported
   if (heads < 1) return ctx.error("num_heads must be >= 1, got ", heads);
   if (causal != 0 && causal != 1) return ctx.error("causal must be 0 or 1, got ", causal);
+  DType out_dtype = DType::kFloat32;
+  if (ctx.attrs().has("output_scale")) {
+    VITRT_ASSIGN_OR_RETURN(float output_scale, ctx.attrs().get_float("output_scale", 0.0f));
+    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
+      return ctx.error("attribute 'output_scale' must be a finite float > 0, got ", output_scale);
+    }
+    out_dtype = DType::kUInt8;
+  }
   const bool packed = !ctx.has_input(1) && !ctx.has_input(2);
   if (ctx.has_input(1) != ctx.has_input(2)) {
     return ctx.error("key and value must be given together (inputs 1 and 2)");
@@ -43,7 +56,7 @@ Status infer_attention(InferContext& ctx) {
   }
   for (int i = 0; i <= last_qkv; ++i) {
     if (!ctx.input_has_shape(i)) {
-      ctx.set_output_unknown_shape(0, DType::kFloat32);
+      ctx.set_output_unknown_shape(0, out_dtype);
       return Status();
     }
     if (ctx.input_rank(i) != 3) {
@@ -96,7 +109,7 @@ Status infer_attention(InferContext& ctx) {
       }
     }
   }
-  ctx.set_output(0, DType::kFloat32, {q[0], sq, value_width});
+  ctx.set_output(0, out_dtype, {q[0], sq, value_width});
   return Status();
 }
 
