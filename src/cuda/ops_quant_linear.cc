@@ -762,7 +762,7 @@ class QuantLinearKernel final : public CudaKernel {
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, g.rows, memo->second);
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
-        t && (t->mode == 1 || (t->mode != 1 && mode_possible(ctx, type, form, t->mode)))) {
+        t && (t->mode == 1 || mode_possible(ctx, type, form, t->mode))) {
       setup(t->mode);
       LtObjects check;
       if (prepare(ctx, type, g, act_bias, check).ok() && algo_fits(ctx, check, t->algo)) {
