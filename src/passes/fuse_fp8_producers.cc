@@ -41,12 +41,13 @@ bool is_fp8_quant_linear(const Node& node) {
   return format.ok() && *format == "fp8";
 }
 
-// Why an fp8 QuantLinear producer cannot write codes, or "" when it can. Its codes are
+// Why a QuantLinear producer cannot write codes, or "" when it can. An fp8 layer's codes are
 // e4m3(act(y) / output_scale) of its fp32 result whatever its activation and its X (float or
-// codes), so only a producer that is no fp8 layer is refused; int8 layers do not get here
-// (is_candidate_producer), this says why should one be passed.
+// codes); an int8 layer has no FP8 GEMM to write them from.
 std::string quant_linear_producer_problem(const Node& node) {
-  if (!is_fp8_quant_linear(node)) return "it is not an fp8 QuantLinear (only FP8 GEMMs write E4M3)";
+  if (!is_fp8_quant_linear(node)) {
+    return "is an int8 QuantLinear (only an FP8 GEMM writes E4M3 codes)";
+  }
   return "";
 }
 
@@ -87,7 +88,7 @@ std::string producer_problem(const Graph& graph, const Uses& uses, const Node& n
 }
 
 bool is_candidate_producer(const Node& node) {
-  return is_fp8_quant_linear(node) || is_vitrt(node, "AddLayerNorm") ||
+  return is_vitrt(node, "QuantLinear") || is_vitrt(node, "AddLayerNorm") ||
          (!node.dead && is_onnx_op(node, "LayerNormalization"));
 }
 

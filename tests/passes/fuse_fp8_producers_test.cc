@@ -400,6 +400,7 @@ TEST(FuseFp8Producers, NotFromAnInt8Producer) {
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
   EXPECT_EQ(output_scale_of(g.graph(), "fc0"), 0.0f);
+  EXPECT_TRUE(r.logged("stays float: its producer is an int8 QuantLinear"));
 }
 
 TEST(FuseFp8Producers, NotWhenAnotherOpReadsTheTensor) {
