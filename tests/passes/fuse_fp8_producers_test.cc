@@ -590,6 +590,20 @@ TEST(FuseFp8Producers, HfClipVisionStaysFp8AndMatchesBitForBit) {
   check_fixture("hf_clip_vision_eager_ts17", 32, 6);
 }
 
+// fc1 -> fc2 across exporters and activations: SigLIP's tanh GELU from the dynamo exporter,
+// HF ViT's erf GELU at opset 13, timm DeiT (distilled) from dynamo.
+TEST(FuseFp8Producers, SiglipDynamoStaysFp8AndMatchesBitForBit) {
+  check_fixture("hf_siglip_vision_sdpa_dynamo", 32, 6);
+}
+
+TEST(FuseFp8Producers, HfVitOpset13StaysFp8AndMatchesBitForBit) {
+  check_fixture("hf_vit_eager_ts13", 32, 6);
+}
+
+TEST(FuseFp8Producers, TimmDeitDynamoStaysFp8AndMatchesBitForBit) {
+  check_fixture("timm_deit_tiny_distilled_dynamo", 32, 6);
+}
+
 // `vitrt build --precision fp8 --verbose`: the log names each edge that stays FP8 and the
 // summary counts them; the plan (saved, loaded) still matches PyTorch.
 TEST(FuseFp8Producers, Fp8BuildReportsTheEdgesAndMatchesPyTorch) {
