@@ -143,6 +143,7 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
     if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
     dnnl::post_ops ops;
     if (s.accumulate) ops.append_sum(1.0f);
+    if (s.has_residual) ops.append_binary(dnnl::algorithm::binary_add, entry->dst_md);
     if (s.activation != MatmulActivation::kNone) {
       const auto [algorithm, a, b] = dnnl_eltwise_of(s.activation);
       ops.append_eltwise(1.0f, algorithm, a, b);
@@ -219,12 +220,12 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
 }
 
 Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* weights,
-                       const float* bias, float* dst) {
+                       const float* bias, float* dst, const float* residual) {
   VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> entry, entry_for(shape));
   try {
     dnnl::engine& engine = dnnl_cpu_engine();
     std::unordered_map<int, memory> args;
-    args.reserve(5);
+    args.reserve(6);
     dnnl::stream& stream = dnnl_thread_stream();
     memory user_src(entry->src_md, engine, const_cast<float*>(src));
     if (shape.bf16) {
@@ -251,6 +252,13 @@ Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* 
       args.emplace(DNNL_ARG_BIAS, memory(entry->bias_md, engine, const_cast<float*>(bias)));
     }
     args.emplace(DNNL_ARG_DST, memory(entry->dst_md, engine, dst));
+    if (shape.has_residual) {
+      if (residual == nullptr) return internal_error("DnnlMatmul: residual missing");
+      // The binary post-op's index: after the sum post-op when there is one.
+      const int index = shape.accumulate ? 1 : 0;
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
+                   memory(entry->dst_md, engine, const_cast<float*>(residual)));
+    }
     if (entry->scratchpad_bytes > 0) {
       void* scratch = dnnl_thread_buffer(kScratchpad, entry->scratchpad_bytes);
       if (scratch == nullptr) {

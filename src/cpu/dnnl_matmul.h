@@ -31,7 +31,8 @@ enum class MatmulActivation : uint8_t {
   kRelu,
 };
 
-// dst[b] = act(alpha * op(src[b]) x op(weights[b]) (+ bias) (+ dst when accumulate)), b < batch.
+// dst[b] = act(alpha * op(src[b]) x op(weights[b]) (+ bias) (+ dst when accumulate)
+//              (+ residual[b])), b < batch.
 // Operands are dense row-major; op() transposes when the trans_ flag is set. Bias is not
 // combined with alpha != 1 (callers fold it into dst and accumulate instead).
 struct MatmulShape {
@@ -43,6 +44,9 @@ struct MatmulShape {
   bool trans_weights = false;  // weights stored [N, K] (per batch)
   bool has_bias = false;       // bias: N floats added to every row
   bool accumulate = false;     // adds the product to what dst holds
+  // Adds a dense [batch,] m x n fp32 matrix laid out like dst (a oneDNN binary post-op, in the
+  // same pass as the bias): vitrt.Linear's residual. dst may not be that matrix.
+  bool has_residual = false;
   float alpha = 1.0f;
   MatmulActivation activation = MatmulActivation::kNone;
   // Rounds src and weights to bfloat16 (round to nearest even) and multiplies those with fp32
@@ -51,8 +55,8 @@ struct MatmulShape {
   bool bf16 = false;
 
   auto key() const {
-    return std::make_tuple(batch, m, k, n, trans_src, trans_weights, has_bias, accumulate, alpha,
-                           activation, bf16);
+    return std::make_tuple(batch, m, k, n, trans_src, trans_weights, has_bias, accumulate,
+                           has_residual, alpha, activation, bf16);
   }
 };
 
@@ -68,9 +72,10 @@ class DnnlMatmul {
   // prepare (and pack the weights for) right away, so the first inference does not pay for it.
   Status set_constant_weights(const Tensor& weights, const MatmulShape& example);
 
-  // Runs one product. `weights` may be null when constant weights were set.
+  // Runs one product. `weights` may be null when constant weights were set; `residual` is read
+  // when shape.has_residual.
   Status run(const MatmulShape& shape, const float* src, const float* weights, const float* bias,
-             float* dst);
+             float* dst, const float* residual = nullptr);
 
  private:
   struct Entry;

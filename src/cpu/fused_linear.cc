@@ -1,7 +1,7 @@
 // vitrt.Linear on the CPU: one oneDNN product over all rows of X against weights packed once
-// at load, with the bias and the activation applied by the primitive as post-ops (no second
-// pass over the output). compute_precision "bf16" packs the weights as bf16 and rounds X to
-// bf16 per call; accumulation, bias, activation and the output stay fp32.
+// at load, with the bias, the residual and the activation applied by the primitive as post-ops
+// (no second pass over the output). compute_precision "bf16" packs the weights as bf16 and rounds X
+// to bf16 per call; accumulation, bias, activation and the output stay fp32.
 #include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
 
@@ -26,8 +26,9 @@ Result<bool> parse_bf16(const std::string& precision) {
 
 class LinearKernel final : public CpuKernel {
  public:
-  LinearKernel(MatmulActivation act, bool bf16, bool has_bias, int64_t k, int64_t n)
-      : act_(act), bf16_(bf16), has_bias_(has_bias), k_(k), n_(n) {}
+  LinearKernel(MatmulActivation act, bool bf16, bool has_bias, bool has_residual, int64_t k,
+               int64_t n)
+      : act_(act), bf16_(bf16), has_bias_(has_bias), has_residual_(has_residual), k_(k), n_(n) {}
 
   Status prepare(const Tensor& weights, int64_t example_m) {
     return matmul_.set_constant_weights(weights, shape_for(example_m));
@@ -43,12 +44,21 @@ class LinearKernel final : public CpuKernel {
     }
     std::vector<int64_t> out_shape = x.shape();
     out_shape.back() = n_;
+    const float* residual = nullptr;
+    if (has_residual_) {
+      const Tensor* r = inputs.size() > 3 ? inputs[3] : nullptr;
+      if (r == nullptr || r->dtype() != DType::kFloat32 || r->shape() != out_shape) {
+        return invalid_argument("residual must be float32 ", shape_to_string(out_shape), ", got ",
+                                r != nullptr ? r->describe() : std::string("none"));
+      }
+      residual = r->data<float>();
+    }
     Tensor y = Tensor::empty(DType::kFloat32, out_shape);
     const int64_t m = x.numel() / k_;
     if (m > 0) {
       const float* bias = has_bias_ ? inputs[2]->data<float>() : nullptr;
       VITRT_RETURN_IF_ERROR(
-          matmul_.run(shape_for(m), x.data<float>(), nullptr, bias, y.data<float>()));
+          matmul_.run(shape_for(m), x.data<float>(), nullptr, bias, y.data<float>(), residual));
     }
     outputs[0] = std::move(y);
     return Status();
@@ -61,6 +71,7 @@ class LinearKernel final : public CpuKernel {
     shape.k = k_;
     shape.n = n_;
     shape.has_bias = has_bias_;
+    shape.has_residual = has_residual_;
     shape.activation = act_;
     shape.bf16 = bf16_;
     return shape;
@@ -69,6 +80,7 @@ class LinearKernel final : public CpuKernel {
   MatmulActivation act_;
   bool bf16_;
   bool has_bias_;
+  bool has_residual_;
   int64_t k_, n_;
   DnnlMatmul matmul_;
 };
@@ -88,7 +100,12 @@ Result<std::unique_ptr<CpuKernel>> make_linear_kernel(const KernelInit& init) {
       (bias == nullptr || bias->dtype() != DType::kFloat32 || bias->numel() != w->dim(1))) {
     return invalid_argument("bias must be a constant float32 [", w->dim(1), "]");
   }
-  auto kernel = std::make_unique<LinearKernel>(act, bf16, bias != nullptr, w->dim(0), w->dim(1));
+  const bool has_residual = init.node.has_input(3);
+  if (has_residual && act != MatmulActivation::kNone) {
+    return invalid_argument("a residual input needs activation 'none', got '", act_name, "'");
+  }
+  auto kernel = std::make_unique<LinearKernel>(act, bf16, bias != nullptr, has_residual, w->dim(0),
+                                               w->dim(1));
   // The weights are packed now for a batch-1 run's rows; another row count reuses that copy
   // when its primitive wants the same layout and packs its own once otherwise.
   VITRT_RETURN_IF_ERROR(kernel->prepare(*w, example_rows(init.graph.values[init.node.inputs[0]])));

@@ -7,9 +7,9 @@
 // int8 runs on oneDNN where the CPU has VNNI (AVX512-VNNI, AVX-VNNI, AMX): X is quantized
 // here into 8-bit rows, oneDNN multiplies them with the int8 weights (packed once at load)
 // in exact int32 arithmetic, scales each column by input_scale * w_scale[n] and adds bias and
-// activation as post-ops: the reference's steps in the same fp32 order. Without VNNI, oneDNN
-// multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so those
-// CPUs (and int8 ranges beyond 8 bits after the zero point) run the reference. fp8 runs
+// activation (or the residual) as post-ops: the reference's steps in the same fp32 order. Without
+// VNNI, oneDNN multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so
+// those CPUs (and int8 ranges beyond 8 bits after the zero point) run the reference. fp8 runs
 // quant_linear_fp8_rows: the reference's sums, blocked (src/cpu/quant_linear_fp8.cc).
 #include <map>
 #include <mutex>
@@ -32,21 +32,23 @@ bool cpu_has_vnni() {
   return has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni);
 }
 
-// Y = act(float(Xq x W_q) * scale[n] + bias[n]) through oneDNN, one primitive per row count.
+// Y = act(float(Xq x W_q) * scale[n] + bias[n] (+ residual)) through oneDNN, one primitive
+// per row count.
 class Int8Matmul {
  public:
   // `src_unsigned`: Xq - zero point lies in [0, 255] (u8) rather than [-128, 127] (s8).
-  Int8Matmul(const Tensor& w_q, std::vector<float> scales, bool has_bias, MatmulActivation act,
-             bool src_unsigned)
+  Int8Matmul(const Tensor& w_q, std::vector<float> scales, bool has_bias, bool has_residual,
+             MatmulActivation act, bool src_unsigned)
       : w_q_(w_q),
         scales_(std::move(scales)),
         has_bias_(has_bias),
+        has_residual_(has_residual),
         act_(act),
         src_type_(src_unsigned ? memory::data_type::u8 : memory::data_type::s8),
         k_(w_q.dim(0)),
         n_(w_q.dim(1)) {}
 
-  Status run(int64_t m, const void* src, const float* bias, float* dst) {
+  Status run(int64_t m, const void* src, const float* bias, const float* residual, float* dst) {
     VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> e, entry_for(m));
     try {
       dnnl::engine& engine = dnnl_cpu_engine();
@@ -57,6 +59,10 @@ class Int8Matmul {
       if (has_bias_) {
         args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
                      memory(e->bias_md, engine, const_cast<float*>(bias)));
+      }
+      if (has_residual_) {
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(has_bias_ ? 1 : 0) | DNNL_ARG_SRC_1,
+                     memory(e->dst_md, engine, const_cast<float*>(residual)));
       }
       if (e->scratchpad_bytes > 0) {
         void* scratch = dnnl_thread_buffer(kScratchpad, e->scratchpad_bytes);
@@ -102,6 +108,7 @@ class Int8Matmul {
         e->bias_md = memory::desc({1, n_}, memory::data_type::f32, memory::format_tag::ab);
         ops.append_binary(dnnl::algorithm::binary_add, e->bias_md);
       }
+      if (has_residual_) ops.append_binary(dnnl::algorithm::binary_add, e->dst_md);
       if (act_ != MatmulActivation::kNone) {
         const auto [algorithm, a, b] = dnnl_eltwise_of(act_);
         ops.append_eltwise(1.0f, algorithm, a, b);
@@ -136,6 +143,7 @@ class Int8Matmul {
   Tensor w_q_;
   std::vector<float> scales_;
   bool has_bias_;
+  bool has_residual_;
   MatmulActivation act_;
   memory::data_type src_type_;
   int64_t k_, n_;
@@ -144,7 +152,7 @@ class Int8Matmul {
   std::vector<std::pair<memory::desc, memory>> packed_;
 };
 
-// X's elements as fp32 (borrowed when X already is fp32).
+// X's (or the residual's) elements as fp32 (borrowed when already fp32).
 const float* float_rows(const Tensor& x, std::vector<float>& converted) {
   if (x.dtype() == DType::kFloat32) return x.data<float>();
   converted.resize(static_cast<size_t>(x.numel()));
@@ -158,11 +166,13 @@ const float* float_rows(const Tensor& x, std::vector<float>& converted) {
 
 class QuantLinearKernel final : public CpuKernel {
  public:
-  QuantLinearKernel(QuantLinearParams params, Tensor w_q, Tensor w_scale, Tensor bias)
+  QuantLinearKernel(QuantLinearParams params, Tensor w_q, Tensor w_scale, Tensor bias,
+                    bool has_residual)
       : p_(params),
         w_q_(std::move(w_q)),
         w_scale_(std::move(w_scale)),
         bias_(std::move(bias)),
+        has_residual_(has_residual),
         k_(w_q_.dim(0)),
         n_(w_q_.dim(1)) {}
 
@@ -178,12 +188,12 @@ class QuantLinearKernel final : public CpuKernel {
     if ((!s8 && !u8) || k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
     std::vector<float> scales(static_cast<size_t>(n_));
     for (int64_t j = 0; j < n_; ++j) scales[j] = p_.input_scale * w_scale_.data<float>()[j];
-    fast_ =
-        std::make_unique<Int8Matmul>(w_q_, std::move(scales), bias_.defined(), p_.activation, !s8);
+    fast_ = std::make_unique<Int8Matmul>(w_q_, std::move(scales), bias_.defined(), has_residual_,
+                                         p_.activation, !s8);
     src_unsigned_ = !s8;
     std::vector<float> zeros(static_cast<size_t>(example_m * k_), 0.0f);
-    std::vector<float> out(static_cast<size_t>(example_m * n_));
-    return run_fast(zeros.data(), example_m, out.data());
+    std::vector<float> out(static_cast<size_t>(example_m * n_), 0.0f);
+    return run_fast(zeros.data(), example_m, has_residual_ ? out.data() : nullptr, out.data());
   }
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
@@ -206,6 +216,13 @@ class QuantLinearKernel final : public CpuKernel {
     out_shape.back() = n_;
     const bool codes_out = p_.output_scale > 0.0f;
     const DType y_dtype = codes_out ? DType::kUInt8 : (codes_in ? DType::kFloat32 : dtype);
+    const Tensor* residual = has_residual_ && inputs.size() > 4 ? inputs[4] : nullptr;
+    if (has_residual_ &&
+        (residual == nullptr || residual->dtype() != y_dtype || residual->shape() != out_shape)) {
+      return invalid_argument("residual must be ", dtype_name(y_dtype), " ",
+                              shape_to_string(out_shape), " like Y, got ",
+                              residual != nullptr ? residual->describe() : std::string("none"));
+    }
     Tensor y = Tensor::empty(y_dtype, out_shape);
     const int64_t m = x.numel() / k_;
     if (m > 0) {
@@ -219,27 +236,31 @@ class QuantLinearKernel final : public CpuKernel {
         out = y_float.data();
       }
       const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
+      // The residual joins the bias in the GEMM's epilogue, in fp32 (a 16-bit one widened, as
+      // X is): Y is rounded once, after the sum.
+      std::vector<float> residual_converted;
+      const float* res = residual != nullptr ? float_rows(*residual, residual_converted) : nullptr;
       if (codes_in) {
         // The blocked GEMM, as float X takes below: codes in and codes quantized here give the
         // same sums.
         quant_linear_fp8_code_rows(p_, x.data<uint8_t>(), m, k_, n_, w_q_.data<uint8_t>(),
-                                   w_scale_.data<float>(), bias, out, codes);
+                                   w_scale_.data<float>(), bias, out, res, codes);
       } else if (codes_out) {
         // Only fp8 writes codes (parse_quant_linear_params), and fp8 has no oneDNN path.
         std::vector<float> x_converted;
         quant_linear_fp8_rows(p_, float_rows(x, x_converted), m, k_, n_, w_q_.data<uint8_t>(),
-                              w_scale_.data<float>(), bias, out, codes);
+                              w_scale_.data<float>(), bias, out, res, codes);
       } else {
         std::vector<float> x_converted;
         const float* rows = float_rows(x, x_converted);
         if (fast_) {
-          VITRT_RETURN_IF_ERROR(run_fast(rows, m, out));
+          VITRT_RETURN_IF_ERROR(run_fast(rows, m, res, out));
         } else if (p_.format == QuantFormat::kFp8) {
           quant_linear_fp8_rows(p_, rows, m, k_, n_, w_q_.data<uint8_t>(), w_scale_.data<float>(),
-                                bias, out);
+                                bias, out, res);
         } else {
           quant_linear_reference(p_, rows, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(), bias,
-                                 out);
+                                 out, res);
         }
       }
       if (y_dtype == DType::kFloat16 || y_dtype == DType::kBFloat16) {
@@ -255,7 +276,7 @@ class QuantLinearKernel final : public CpuKernel {
 
  private:
   // Quantizes the rows (quantize_int8, as the reference) into 8 bits, then the oneDNN product.
-  Status run_fast(const float* x, int64_t m, float* y) {
+  Status run_fast(const float* x, int64_t m, const float* residual, float* y) {
     void* q = dnnl_thread_buffer(kQuantizedSrc, static_cast<size_t>(m * k_));
     if (q == nullptr) {
       return Status(StatusCode::kOutOfMemory, str_cat("8-bit copy of X: ", m * k_, " bytes"));
@@ -268,11 +289,12 @@ class QuantLinearKernel final : public CpuKernel {
     } else {
       quantize_int8_rows(x, m * k_, p_, static_cast<int8_t*>(q));
     }
-    return fast_->run(m, q, bias_.defined() ? bias_.data<float>() : nullptr, y);
+    return fast_->run(m, q, bias_.defined() ? bias_.data<float>() : nullptr, residual, y);
   }
 
   QuantLinearParams p_;
   Tensor w_q_, w_scale_, bias_;
+  bool has_residual_;
   int64_t k_, n_;
   std::unique_ptr<Int8Matmul> fast_;
   bool src_unsigned_ = false;
@@ -294,8 +316,15 @@ Result<std::unique_ptr<CpuKernel>> make_quant_linear_kernel(const KernelInit& in
       (bias == nullptr || bias->dtype() != DType::kFloat32 || bias->numel() != w->dim(1))) {
     return invalid_argument("bias must be a constant float32 [", w->dim(1), "]");
   }
-  auto kernel =
-      std::make_unique<QuantLinearKernel>(params, *w, *w_scale, bias != nullptr ? *bias : Tensor());
+  const bool has_residual = init.node.has_input(4);
+  if (has_residual && params.activation != MatmulActivation::kNone) {
+    return invalid_argument("a residual input needs activation 'none'");
+  }
+  if (has_residual && params.output_scale > 0.0f) {
+    return invalid_argument("output_scale (E4M3 codes out) does not go with a residual input");
+  }
+  auto kernel = std::make_unique<QuantLinearKernel>(
+      params, *w, *w_scale, bias != nullptr ? *bias : Tensor(), has_residual);
   VITRT_RETURN_IF_ERROR(
       kernel->prepare_fast_path(example_rows(init.graph.values[init.node.inputs[0]])));
   return std::unique_ptr<CpuKernel>(std::move(kernel));

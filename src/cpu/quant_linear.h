@@ -114,29 +114,32 @@ inline uint8_t encode_fp8_output(float y, float output_scale) {
 // value, in the pass that adds the bias and applies the activation, and y is not written.
 void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                            int64_t n, const uint8_t* w_q, const float* w_scale, const float* bias,
-                           float* y, uint8_t* codes = nullptr);
+                           float* y, const float* residual = nullptr, uint8_t* codes = nullptr);
 // The same with X already quantized: E4M3 codes written by the producer (codes in).
 void quant_linear_fp8_code_rows(const QuantLinearParams& p, const uint8_t* x_codes, int64_t m,
                                 int64_t k, int64_t n, const uint8_t* w_q, const float* w_scale,
-                                const float* bias, float* y, uint8_t* codes = nullptr);
+                                const float* bias, float* y, const float* residual = nullptr,
+                                uint8_t* codes = nullptr);
 
 // act(v) computed in double and rounded to float: the reference of every backend's epilogue.
 float apply_quant_linear_activation(MatmulActivation act, float v);
 
 // Y[m, n] for rows X[m, k] (fp32, row-major [M, K]), W_q [K, N] (int8 values or E4M3 codes),
-// w_scale [N], bias [N] or null. Plain loops, exactly as the contract states:
+// w_scale [N], bias [N] or null, residual [M, N] or null (added after the bias, in fp32: the
+// op allows it with activation none only). Plain loops, exactly as the contract states:
 //   int8: acc = sum_k xq * W_q in int64 (exact), y = act(float(acc) * s_n + bias_n)
 //   fp8:  acc = fp32 sum over k = 0..K-1 in order of float(xq) * float(W_q)
 //         (each product is exact in fp32), y = act(acc * s_n + bias_n)
 // with s_n = fp32(input_scale * w_scale[n]) and every step after the sum in fp32.
 void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                             int64_t n, const void* w_q, const float* w_scale, const float* bias,
-                            float* y);
+                            float* y, const float* residual = nullptr);
 
 // The fp8 reference from X already quantized: xq [m, k] E4M3 codes (what the float entry
 // computes after its quantize step), the same sums and epilogue.
 void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t* xq, int64_t m,
                                       int64_t k, int64_t n, const uint8_t* w_q,
-                                      const float* w_scale, const float* bias, float* y);
+                                      const float* w_scale, const float* bias, float* y,
+                                      const float* residual = nullptr);
 
 }  // namespace vitrt

@@ -11,11 +11,13 @@
 namespace vitrt {
 namespace {
 
-// The epilogue of one output: act(acc * scale + bias), scale = input_scale * w_scale[j].
+// The epilogue of output (i, j) of n columns: act(acc * scale + bias + residual), scale =
+// input_scale * w_scale[j] (a residual comes with activation none only).
 float finish_output(const QuantLinearParams& p, float acc, float scale, const float* bias,
-                    int64_t j) {
+                    const float* residual, int64_t i, int64_t j, int64_t n) {
   float v = acc * scale;
   if (bias != nullptr) v += bias[j];
+  if (residual != nullptr) v += residual[i * n + j];
   return apply_quant_linear_activation(p.activation, v);
 }
 
@@ -91,7 +93,7 @@ float apply_quant_linear_activation(MatmulActivation act, float v) {
 
 void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                             int64_t n, const void* w_q, const float* w_scale, const float* bias,
-                            float* y) {
+                            float* y, const float* residual) {
   if (p.format == QuantFormat::kInt8) {
     std::vector<float> scale(n);
     for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
@@ -105,7 +107,8 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
         for (int64_t j = 0; j < n; ++j) acc[j] += xq * w_row[j];
       }
       for (int64_t j = 0; j < n; ++j) {
-        y[i * n + j] = finish_output(p, static_cast<float>(acc[j]), scale[j], bias, j);
+        y[i * n + j] =
+            finish_output(p, static_cast<float>(acc[j]), scale[j], bias, residual, i, j, n);
       }
     }
     return;
@@ -114,12 +117,13 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
   std::vector<uint8_t> xq(static_cast<size_t>(m * k));
   for (int64_t i = 0; i < m * k; ++i) xq[i] = quantize_fp8(x[i], p);
   quant_linear_reference_fp8_codes(p, xq.data(), m, k, n, static_cast<const uint8_t*>(w_q), w_scale,
-                                   bias, y);
+                                   bias, y, residual);
 }
 
 void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t* xq, int64_t m,
                                       int64_t k, int64_t n, const uint8_t* w_q,
-                                      const float* w_scale, const float* bias, float* y) {
+                                      const float* w_scale, const float* bias, float* y,
+                                      const float* residual) {
   std::vector<float> scale(n);
   for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
   const std::array<float, 256>& decode = e4m3_decode_table();
@@ -134,7 +138,9 @@ void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t*
       // Each acc[j] sums its k products in order; the loop over j only interleaves columns.
       for (int64_t j = 0; j < n; ++j) acc[j] += xv * w_row[j];
     }
-    for (int64_t j = 0; j < n; ++j) y[i * n + j] = finish_output(p, acc[j], scale[j], bias, j);
+    for (int64_t j = 0; j < n; ++j) {
+      y[i * n + j] = finish_output(p, acc[j], scale[j], bias, residual, i, j, n);
+    }
   }
 }
 

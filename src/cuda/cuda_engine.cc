@@ -1,5 +1,6 @@
 // The CUDA engine and execution context (see cuda_engine.h).
 #include "cuda/cuda_engine.h"
+#include "cuda/cudnn_attention.h"
 
 #include <algorithm>
 #include <chrono>
@@ -934,6 +935,12 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
     graph.nodes[node].attrs.set_ints(kGemmTacticsAttr, encode_gemm_tactics(tactics));
     ++nodes;
   }
+  int attention_nodes = 0, cudnn_choices = 0;
+  for (const auto& [node, tactics] : tuner.attention_by_node) {
+    graph.nodes[node].attrs.set_ints(kAttentionTacticsAttr, encode_attention_tactics(tactics));
+    ++attention_nodes;
+    for (const AttentionTactic& a : tactics) cudnn_choices += a.impl == kAttentionCudnn ? 1 : 0;
+  }
   log(str_cat(
       "tactics: ", info.name, ", shapes ",
       [&] {
@@ -943,7 +950,14 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
         return s;
       }(),
       ": ", tuner.timed, " GEMM problems timed, ", tuner.from_cache, " from the timing cache, in ",
-      seconds, " s; ", nodes, " Linear nodes carry tactics"));
+      seconds, " s; ", nodes, " Linear nodes carry tactics; ", attention_nodes,
+      " Attention nodes carry tactics (", tuner.attention_timed, " timed, ", cudnn_choices,
+      " choose cuDNN",
+      [] {
+        const std::string why = cudnn_attention_unavailable();
+        return why.empty() ? std::string() : "; cuDNN unavailable: " + why;
+      }(),
+      ")"));
   if (!t.timing_cache.empty() && tuner.timed > 0) {
     Status saved = cache.save(t.timing_cache);
     if (!saved.ok()) {

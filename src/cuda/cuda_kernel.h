@@ -57,6 +57,18 @@ std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics)
 Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& ints,
                                                     int max_mode = 2);
 
+// The implementation a vitrt.Attention node runs at a batch size, timed at build time:
+// 0 vitrt's own kernels, 1 cuDNN's fused attention (cuda/cudnn_attention.h).
+struct AttentionTactic {
+  int64_t batch = 0;
+  int impl = 0;
+};
+inline constexpr int kAttentionOwn = 0;
+inline constexpr int kAttentionCudnn = 1;
+inline constexpr const char* kAttentionTacticsAttr = "cuda_attention_tactics";
+std::vector<int64_t> encode_attention_tactics(const std::vector<AttentionTactic>& tactics);
+Result<std::vector<AttentionTactic>> decode_attention_tactics(const std::vector<int64_t>& ints);
+
 // Build-time tactic selection (see select_tactics in cuda_engine.cc): kernels that have
 // tactics time their candidates when a context runs with a tuner and record the fastest.
 struct TacticTuner {
@@ -69,7 +81,8 @@ struct TacticTuner {
   std::function<void(const std::string&)> log;
   std::map<std::string, GemmTactic> by_problem;       // timed this build, by cache key
   std::map<NodeId, std::vector<GemmTactic>> by_node;  // chosen per node, per m
-  int timed = 0, from_cache = 0;
+  std::map<NodeId, std::vector<AttentionTactic>> attention_by_node;  // per node, per batch
+  int timed = 0, from_cache = 0, attention_timed = 0;
 };
 
 // What a kernel launch needs from its execution context.

@@ -220,9 +220,21 @@ cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedVi
 cudaError_t launch_gather(int elem_bytes, const void* data, int64_t outer, int64_t axis_dim,
                           int64_t inner, const void* indices, bool indices_i64, int64_t n_idx,
                           void* out, cudaStream_t stream) {
+  if (outer * n_idx * inner == 0) return cudaSuccess;
+  // Whole rows move as the widest unit (up to 16 bytes) that divides the row and both
+  // pointers' alignment: CLIP text's token embedding (19,712 rows of 512 fp16 at batch 256)
+  // took 0.1 ms as 2-byte elements.
+  const auto addr = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
+  int unit = elem_bytes;
+  for (int w = 16; w > elem_bytes; w /= 2) {
+    if ((inner * elem_bytes) % w == 0 && addr(data) % w == 0 && addr(out) % w == 0) {
+      unit = w;
+      break;
+    }
+  }
+  inner = inner * elem_bytes / unit;
   const int64_t n = outer * n_idx * inner;
-  if (n == 0) return cudaSuccess;
-  return dispatch_bytes(elem_bytes, [&](auto tag) {
+  return dispatch_bytes(unit, [&](auto tag) {
     using T = decltype(tag);
     if (indices_i64) {
       gather_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(

@@ -152,6 +152,9 @@ struct DequantArgs {
   const int32_t* acc_offset = nullptr;
   const float* scale = nullptr;
   const float* bias = nullptr;
+  // [rows, n] in Y's type or null: added after the bias (activation kIdentity only), in the
+  // same pass: vitrt.QuantLinear's residual where the GEMM writes int32 / fp32 accumulators.
+  const void* residual = nullptr;
   UnaryOp act = UnaryOp::kIdentity;
   float code_scale = 0.0f;
 };

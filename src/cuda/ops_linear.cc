@@ -1,5 +1,6 @@
 // GEMM-based ops on CUDA through cuBLASLt: MatMul, Gemm, vitrt.Linear (bias and activation in
-// the epilogue where cuBLASLt has it), Conv as patchify + GEMM; and vitrt.Attention.
+// the epilogue where cuBLASLt has it, the residual as C with beta = 1), Conv as patchify + GEMM;
+// and vitrt.Attention.
 //
 // Row-major C[M,N] = A[M,K] B[K,N] is computed as the column-major C^T = B^T A^T, so B is
 // cuBLASLt's "A" operand and the bias (one value per column of C) runs along its rows.
@@ -9,10 +10,12 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
+#include "cuda/cudnn_attention.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -30,7 +33,10 @@ struct GemmCall {
   const void* bias = nullptr;       // [n], in the activation type
   bool relu = false;                // fused after the bias
   bool gelu_tanh = false;           // fused after the bias (cuBLASLt's GELU is the tanh form)
-  float alpha = 1.0f, beta = 0.0f;  // beta != 0 accumulates into c
+  float alpha = 1.0f, beta = 0.0f;  // beta != 0 accumulates into c (or adds c_in)
+  // With beta != 0: the C matrix read, laid out as c (same type, same ld), when it is another
+  // buffer than the output (Linear's residual); null: c itself.
+  const void* c_in = nullptr;
   const cublasLtMatmulAlgo_t* algo = nullptr;  // a chosen algorithm, else the heuristic's first
 };
 
@@ -87,8 +93,9 @@ Status prepare_gemm(const LaunchContext& ctx, DType type, const GemmCall& g, LtO
 
 Status run_prepared(const LaunchContext& ctx, const LtObjects& lt, const GemmCall& g,
                     const cublasLtMatmulAlgo_t& algo) {
+  const void* c = g.c_in != nullptr ? g.c_in : g.c;
   VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, &g.alpha, g.b, lt.layouts[0], g.a, lt.layouts[1],
-                            &g.beta, g.c, lt.layouts[2], g.c, lt.layouts[2], &algo, ctx.workspace,
+                            &g.beta, c, lt.layouts[2], g.c, lt.layouts[2], &algo, ctx.workspace,
                             ctx.workspace_bytes, ctx.stream),
              "matmul");
   return Status::ok_status();
@@ -305,6 +312,7 @@ class LinearKernel final : public CudaKernel {
     const DeviceTensor& x = *in[0];
     const DeviceTensor& w = *in[1];
     const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
+    const DeviceTensor* residual = in.size() > 3 ? in[3] : nullptr;
     if (x.shape.empty() || w.shape.size() != 2 || x.shape.back() != w.shape[0]) {
       return invalid_argument("X ", shape_to_string(x.shape), " and W ", shape_to_string(w.shape),
                               " do not match ([..., K] and [K, N])");
@@ -315,12 +323,22 @@ class LinearKernel final : public CudaKernel {
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
       out[0].shape.back() = n;
+      if (residual != nullptr && (residual->dtype != x.dtype || residual->shape != out[0].shape)) {
+        return invalid_argument("residual ", dtype_name(residual->dtype), " ",
+                                shape_to_string(residual->shape), " must be ", dtype_name(x.dtype),
+                                " ", shape_to_string(out[0].shape), " like the output");
+      }
       return Status::ok_status();
     }
     GemmCall g = linear_gemm(x.numel() / std::max<int64_t>(k, 1), n, k);
     g.a = x.data;
     g.b = w.data;
     g.c = out[0].data;
+    if (residual != nullptr) {
+      // D = X.W + residual (+ bias): cuBLASLt reads the residual as C, laid out as D.
+      g.c_in = residual->data;
+      g.beta = 1.0f;
+    }
     const void* bias_data = bias != nullptr ? bias->data : nullptr;
     if (g.m == 0 || n == 0) return Status::ok_status();
     if (ctx.tuner != nullptr) {
@@ -394,6 +412,12 @@ class LinearKernel final : public CudaKernel {
     return post_pass(ctx, type, g, bias, mode);
   }
 
+  // Part of the timing-cache key and log: beta = 1 with a C matrix runs other kernels (or the
+  // same ones with another cost) than beta = 0, so a tactic timed without C is not reused.
+  static const char* residual_text(const GemmCall& g) {
+    return g.c_in != nullptr ? "+residual" : "";
+  }
+
   // Times each candidate (mode x cuBLASLt's heuristic and enumerated algorithms, see
   // tactic_candidates) on this problem and returns the fastest; each distinct problem is timed
   // once per build, and not at all when the timing cache has it.
@@ -403,10 +427,10 @@ class LinearKernel final : public CudaKernel {
     const std::string problem =
         str_cat(tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n",
                 base.n, "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
-                has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
-                kTacticSearchTag);
+                residual_text(base), has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws",
+                ctx.workspace_bytes, kTacticSearchTag);
     const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
-                                           bias != nullptr ? "+bias" : "");
+                                           bias != nullptr ? "+bias" : "", residual_text(base));
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, base.m, memo->second);
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
@@ -547,8 +571,15 @@ class PatchConvKernel final : public CudaKernel {
 
 class AttentionKernel final : public CudaKernel {
  public:
-  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal)
-      : heads_(heads), scale_(scale), has_scale_(has_scale), causal_(causal) {}
+  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, NodeId node,
+                  std::string name, std::vector<AttentionTactic> tactics)
+      : heads_(heads),
+        scale_(scale),
+        has_scale_(has_scale),
+        causal_(causal),
+        node_(node),
+        name_(std::move(name)),
+        tactics_(std::move(tactics)) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& q = *in[0];
@@ -588,11 +619,7 @@ class AttentionKernel final : public CudaKernel {
         return invalid_argument("mask ", shape_to_string(mask->shape), " does not broadcast to ",
                                 shape_to_string(full));
     }
-    if (!ctx.launch) {
-      out[0].dtype = q.dtype;
-      out[0].shape = {bsz, sq, heads_ * dv};
-      return Status::ok_status();
-    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(q.dtype));
     AttentionArgs a;
     a.batch = bsz;
     a.heads = heads_;
@@ -600,17 +627,34 @@ class AttentionKernel final : public CudaKernel {
     a.sk = sk;
     a.dh = dh;
     a.dv = dv;
+    a.q_row_stride = packed ? 3 * dq : dq;
+    a.k_row_stride = packed ? 3 * dq : dq;
+    a.v_row_stride = packed ? 3 * dq : dvt;
+    a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
+    a.causal = causal_;
+    const SdpaProblem sp = sdpa_problem(a, t);
+    // cuDNN's operation has no mask or causal form.
+    const bool cudnn_form = mask == nullptr && !causal_ && cudnn_attention_supports(sp);
+    if (!ctx.launch) {
+      out[0].dtype = q.dtype;
+      out[0].shape = {bsz, sq, heads_ * dv};
+      // cuDNN's plan is built here, outside any CUDA-graph capture (building may compile and
+      // load kernels); a problem it cannot take runs vitrt's kernel.
+      if (cudnn_form && ctx.tuner == nullptr && chosen(bsz) == kAttentionCudnn) {
+        size_t ws = 0;
+        if (cudnn_attention_prepare(sp, ctx.stream, &ws).ok() && ws <= ctx.workspace_bytes) {
+          cudnn_ready_.insert(bsz);
+        }
+      }
+      return Status::ok_status();
+    }
     a.q = q.data;
     if (packed) {
       a.k = byte_offset(q.data, dq, q.dtype);
       a.v = byte_offset(q.data, 2 * dq, q.dtype);
-      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * dq;
     } else {
       a.k = in[1]->data;
       a.v = in[2]->data;
-      a.q_row_stride = dq;
-      a.k_row_stride = dq;
-      a.v_row_stride = dvt;
     }
     if (mask != nullptr) {
       const StridedView mv = broadcast_view(mask->shape, full);
@@ -618,16 +662,110 @@ class AttentionKernel final : public CudaKernel {
       for (int i = 0; i < 4; ++i) a.mask_strides[i] = mv.strides[i];
     }
     a.out = out[0].data;
-    a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
-    a.causal = causal_;
-    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(q.dtype));
-    return cuda_status(launch_attention(t, a, ctx.stream), "Attention");
+    const auto own = [&] { return cuda_status(launch_attention(t, a, ctx.stream), "Attention"); };
+    const auto cudnn = [&] {
+      return cudnn_attention_run(sp, a.q, a.k, a.v, a.out, ctx.workspace, ctx.workspace_bytes,
+                                 ctx.stream);
+    };
+    if (ctx.tuner != nullptr) {
+      if (!cudnn_form) return own();
+      VITRT_ASSIGN_OR_RETURN(int impl, tune(*ctx.tuner, sp, own, cudnn, ctx));
+      return impl == kAttentionCudnn ? cudnn() : own();
+    }
+    if (cudnn_form && cudnn_ready_.count(bsz) != 0 && chosen(bsz) == kAttentionCudnn) {
+      // Prepared in the shape pass; a failure here (none seen) falls back before launching.
+      const Status ran = cudnn();
+      if (ran.ok()) return ran;
+    }
+    return own();
   }
 
  private:
+  // cuDNN's view of the problem: Q [B, H, Sq, dh] inside rows of q_row_stride elements, heads
+  // dh apart; the output [B, Sq, H, dv] as vitrt writes it.
+  static SdpaProblem sdpa_problem(const AttentionArgs& a, Elt t) {
+    SdpaProblem p;
+    p.type = t;
+    p.batch = a.batch;
+    p.heads = a.heads;
+    p.sq = a.sq;
+    p.sk = a.sk;
+    p.dh = a.dh;
+    p.dv = a.dv;
+    const auto strides = [](int64_t* s, int64_t rows, int64_t row_stride, int64_t head) {
+      s[0] = rows * row_stride;
+      s[1] = head;
+      s[2] = row_stride;
+      s[3] = 1;
+    };
+    strides(p.q_strides, a.sq, a.q_row_stride, a.dh);
+    strides(p.k_strides, a.sk, a.k_row_stride, a.dh);
+    strides(p.v_strides, a.sk, a.v_row_stride, a.dv);
+    strides(p.o_strides, a.sq, a.heads * a.dv, a.dv);
+    p.scale = a.scale;
+    return p;
+  }
+
+  // The tactic timed at the batch nearest (by ratio) to this one; vitrt's kernel without any.
+  int chosen(int64_t batch) const {
+    int impl = kAttentionOwn;
+    double best = 0.0;
+    bool found = false;
+    for (const AttentionTactic& t : tactics_) {
+      const double d =
+          std::fabs(std::log(static_cast<double>(batch) / static_cast<double>(t.batch)));
+      if (!found || d < best) {
+        impl = t.impl;
+        best = d;
+        found = true;
+      }
+    }
+    return impl;
+  }
+
+  // Build time: times vitrt's kernel against cuDNN's on this GPU (CUDA-graph replays, as
+  // GEMM tactics are) and records the faster for this batch size.
+  template <typename Own, typename Cudnn>
+  Result<int> tune(TacticTuner& tu, const SdpaProblem& sp, const Own& own, const Cudnn& cudnn,
+                   const LaunchContext& ctx) {
+    const auto log = [&](const std::string& line) {
+      if (tu.verbose && tu.log)
+        tu.log(str_cat("tactics: attention '", name_, "' batch ", sp.batch, ": ", line));
+    };
+    int impl = kAttentionOwn;
+    size_t ws = 0;
+    const Status prepared = cudnn_attention_prepare(sp, ctx.stream, &ws);
+    if (!prepared.ok() || ws > ctx.workspace_bytes) {
+      log(prepared.ok() ? str_cat("cuDNN needs ", ws, " bytes of workspace: vitrt's kernel")
+                        : str_cat(prepared.message(), ": vitrt's kernel"));
+    } else {
+      TacticRace race;
+      VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
+      float own_ms = 0.0f, cudnn_ms = 0.0f, best_ms = 0.0f, ref_ms = 0.0f;
+      const int own_entry = race.enter(own, &own_ms);
+      const int cudnn_entry = race.enter(cudnn, &cudnn_ms);
+      std::string lines;
+      const int best = race.finish(own_entry, &best_ms, &ref_ms, &lines);
+      impl = best >= 0 && best == cudnn_entry ? kAttentionCudnn : kAttentionOwn;
+      ++tu.attention_timed;
+      log(str_cat("vitrt ", ref_ms, " ms, cuDNN ", impl == kAttentionCudnn ? best_ms : cudnn_ms,
+                  " ms -> ", impl == kAttentionCudnn ? "cuDNN" : "vitrt"));
+    }
+    std::vector<AttentionTactic>& rec = tu.attention_by_node[node_];
+    rec.erase(std::remove_if(rec.begin(), rec.end(),
+                             [&](const AttentionTactic& t) { return t.batch == sp.batch; }),
+              rec.end());
+    rec.push_back({sp.batch, impl});
+    return impl;
+  }
+
   int64_t heads_;
   float scale_;
   bool has_scale_, causal_;
+  NodeId node_;
+  std::string name_;
+  std::vector<AttentionTactic> tactics_;
+  std::set<int64_t> cudnn_ready_;  // batch sizes whose shape pass prepared cuDNN's plan
 };
 
 Result<std::unique_ptr<CudaKernel>> make_matmul(const CudaKernelInit&) {
@@ -645,6 +783,9 @@ Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
 
 Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(UnaryOp op, linear_activation(init.node.attrs));
+  if (init.node.has_input(3) && op != UnaryOp::kIdentity) {
+    return invalid_model("a residual input (3) needs activation 'none'");
+  }
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));
@@ -686,8 +827,13 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   if (heads < 1) return invalid_model("num_heads must be positive");
   VITRT_ASSIGN_OR_RETURN(float scale, at.get_float("scale", 0.0f));
   VITRT_ASSIGN_OR_RETURN(int64_t causal, at.get_int("causal", 0));
-  return std::unique_ptr<CudaKernel>(
-      new AttentionKernel(heads, scale, at.has("scale"), causal != 0));
+  std::vector<AttentionTactic> tactics;
+  if (const Attribute* a = at.find(kAttentionTacticsAttr)) {
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
+  }
+  const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
+  return std::unique_ptr<CudaKernel>(new AttentionKernel(heads, scale, at.has("scale"), causal != 0,
+                                                         id, init.node.name, std::move(tactics)));
 }
 
 }  // namespace
@@ -717,6 +863,32 @@ Result<TacticCandidates> linear_tactic_candidates(const LaunchContext& ctx, DTyp
 
 // Per tactic: m, mode, then the algorithm's 8 opaque 64-bit words.
 constexpr size_t kTacticInts = 10;
+
+std::vector<int64_t> encode_attention_tactics(const std::vector<AttentionTactic>& tactics) {
+  std::vector<int64_t> ints;
+  for (const AttentionTactic& t : tactics) {
+    ints.push_back(t.batch);
+    ints.push_back(t.impl);
+  }
+  return ints;
+}
+
+Result<std::vector<AttentionTactic>> decode_attention_tactics(const std::vector<int64_t>& ints) {
+  if (ints.size() % 2 != 0) {
+    return invalid_model(kAttentionTacticsAttr, " holds ", ints.size(),
+                         " values; expected (batch, implementation) pairs");
+  }
+  std::vector<AttentionTactic> out;
+  for (size_t i = 0; i < ints.size(); i += 2) {
+    if (ints[i] < 1 || (ints[i + 1] != kAttentionOwn && ints[i + 1] != kAttentionCudnn)) {
+      return invalid_model(kAttentionTacticsAttr, " entry ", i / 2, " (batch ", ints[i],
+                           ", implementation ", ints[i + 1],
+                           ") is invalid: expected batch >= 1 and implementation 0 or 1");
+    }
+    out.push_back({ints[i], static_cast<int>(ints[i + 1])});
+  }
+  return out;
+}
 
 std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics) {
   std::vector<int64_t> ints;

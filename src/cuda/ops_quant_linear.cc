@@ -21,12 +21,15 @@
 //     that writes fp16 / bf16, so int8 always pays this pass.
 //   2 (FP8, erf GELU, fp16/bf16 builds that allow it): mode 0 with the GELU in cuBLASLt's
 //     tanh-form epilogue, as vitrt.Linear's mode 2 (at most 4.7e-4 from erf).
+// A residual (input 4, activation none) is cuBLASLt's C with beta = 1 in modes 0 / 2 (C in D's
+// 16-bit or fp32 type and layout, a buffer of its own), and is added by the dequantize kernel
+// in mode 1 (int32 / fp32 accumulators cannot take a 16-bit C): no extra pass either way.
 // X of dtype uint8 (fp8 only) holds E4M3 codes already (a LayerNorm or an fp8 QuantLinear
 // wrote them, pass fuse_fp8_producers): the quantize pass is skipped, the GEMM reads X itself
 // when its rows need no padding (K a multiple of 32, modes 0 / 2 / 3), else a padded copy (two
 // memcpy-class calls, no arithmetic). Y is then in the plan's activation type.
-// output_scale (fp8 only): Y leaves as E4M3 codes of y / output_scale, for an fp8 QuantLinear
-// reading them (fc1 -> fc2). The modes then write:
+// output_scale (fp8 only, never with a residual): Y leaves as E4M3 codes of y / output_scale,
+// for an fp8 QuantLinear reading them (fc1 -> fc2). The modes then write:
 //   0, 2  an FP8 D from cuBLASLt's epilogue (D scale = 1 / output_scale, a device constant),
 //         16-bit plans only (cuBLASLt's FP8 D takes a 16-bit C and bias), and mode 0 only where
 //         its epilogue runs the whole activation (none, ReLU, tanh GELU): an erf GELU runs as
@@ -128,6 +131,9 @@ struct QuantGemm {
   // Mode 0 with per-channel w_scale: input_scale repeated m times when cuBLASLt wants the
   // outer-vector scale mode on both operands (else null: a scalar B scale).
   const float* row_scale = nullptr;
+  // [rows, n] in the activation type, or null: C (beta = 1) in modes 0 / 2, the dequantize
+  // kernel's addend in mode 1.
+  const void* residual = nullptr;
 };
 
 // How mode 0 applies the scales, found by asking cuBLASLt's heuristic in this order.
@@ -236,10 +242,16 @@ class QuantLinearKernel final : public CudaKernel {
     const DeviceTensor* bias = in.size() > 3 ? in[3] : nullptr;
     const bool bias_usable = bias == nullptr || bias->dtype == type;
     const void* act_bias = bias != nullptr ? bias->data : nullptr;
+    const DeviceTensor* residual = in.size() > 4 ? in[4] : nullptr;
     if (!ctx.launch) {
       out[0].dtype = codes_out() ? DType::kUInt8 : type;
       out[0].shape = x.shape;
       out[0].shape.back() = p_.n;
+      if (residual != nullptr && (residual->dtype != type || residual->shape != out[0].shape)) {
+        return invalid_argument("residual ", dtype_name(residual->dtype), " ",
+                                shape_to_string(residual->shape), " must be ", dtype_name(type),
+                                " ", shape_to_string(out[0].shape), " like Y");
+      }
       VITRT_RETURN_IF_ERROR(upload());
       // Scratch: the quantized X (unless the GEMM reads X's codes), and the accumulators when
       // mode 1 may run.
@@ -273,6 +285,7 @@ class QuantLinearKernel final : public CudaKernel {
     g.rows = m;
     g.k = p_.k_pad;
     g.xq = out[1].data;
+    g.residual = residual != nullptr ? residual->data : nullptr;
     if (reads_codes(codes_in, ctx, run_mode)) {
       g.xq = x.data;
     } else if (codes_in) {
@@ -668,14 +681,17 @@ class QuantLinearKernel final : public CudaKernel {
   Status run_gemm(const LaunchContext& ctx, const LtObjects& lt, const QuantGemm& g,
                   const cublasLtMatmulAlgo_t& algo) const {
     const float alpha_f = g.mode != 1 && p_.uniform_w_scale ? p_.uniform_scale : 1.0f;
-    const float beta_f = 0.0f;
+    // Modes 0 / 2 add the residual as C (D's type and layout, its own buffer: never D's buffer
+    // under another type, which cuBLASLt refuses); mode 1's accumulators leave it to post_pass.
+    // Without one beta = 0 and C is never read: D's buffer, except under an FP8 D (C's 16-bit
+    // layout is not D's): then the weights stand in (see the top of the file).
+    const bool add_residual = g.mode != 1 && g.residual != nullptr;
+    const void* c = add_residual ? g.residual : (lt.d_layout != nullptr ? dev_->wt : g.d);
+    const float beta_f = add_residual ? 1.0f : 0.0f;
     const int32_t alpha_i = 1, beta_i = 0;
     const bool int8 = p_.format == QuantFormat::kInt8;
     const void* alpha = int8 ? static_cast<const void*>(&alpha_i) : &alpha_f;
     const void* beta = int8 ? static_cast<const void*>(&beta_i) : &beta_f;
-    // beta = 0: C is never read. An FP8 D's C has another layout, so not D's buffer: the
-    // weights stand in (see the top of the file).
-    const void* c = lt.d_layout != nullptr ? dev_->wt : g.d;
     VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, alpha, dev_->wt, lt.layouts[0], g.xq, lt.layouts[1],
                               beta, c, lt.layouts[2], g.d, lt.d(), &algo, ctx.workspace,
                               ctx.workspace_bytes, ctx.stream),
@@ -711,6 +727,7 @@ class QuantLinearKernel final : public CudaKernel {
     d.acc_offset = dev_->acc_offset;
     d.scale = dev_->dequant;
     d.bias = dev_->bias;
+    d.residual = g.residual;
     d.act = p_.act;
     d.code_scale = p_.output_scale;
     return cuda_status(launch_dequantize_bias_act(elt, d, g.d, y, ctx.stream),
@@ -754,11 +771,13 @@ class QuantLinearKernel final : public CudaKernel {
     const std::string problem =
         str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
                 g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
+                g.residual != nullptr ? "+residual" : "",
                 p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
                 mode2_possible(ctx, type, form) ? "+tanh-ok" : "", codes_out() ? "|d-e4m3" : "",
                 "|ws", ctx.workspace_bytes, kTacticSearchTag);
-    const std::string shape_text = str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x",
-                                           p_.n, " ", p_.act_text, bias ? "+bias" : "");
+    const std::string shape_text =
+        str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x", p_.n, " ", p_.act_text,
+                bias ? "+bias" : "", g.residual != nullptr ? "+residual" : "");
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, g.rows, memo->second);
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
@@ -948,6 +967,15 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
     // Mode 3 (16-bit D, then the E4M3 pass) is QuantLinear's own.
     VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints, 3));
+  }
+  if (init.node.has_input(4) && p.act != UnaryOp::kIdentity) {
+    return invalid_model("QuantLinear: a residual input (4) needs activation 'none', got '",
+                         p.act_text, "'");
+  }
+  if (init.node.has_input(4) && p.output_scale > 0.0f) {
+    return invalid_model(
+        "QuantLinear: output_scale (E4M3 codes out) does not go with a residual "
+        "input (4)");
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
   return std::unique_ptr<CudaKernel>(new QuantLinearKernel(

@@ -107,14 +107,15 @@ __device__ __forceinline__ float dequant(float acc, float scale, float bias) {
   return __fadd_rn(__fmul_rn(acc, scale), bias);
 }
 
-// y = act(acc * scale[col] + bias[col]), 8 columns per thread: one 16-byte fp16/bf16 store (two
-// for fp32) and two 16-byte accumulator loads. Needs n % 8 == 0 and acc_ld % 8 == 0.
+// y = act(acc * scale[col] + bias[col] (+ residual)), 8 columns per thread: one 16-byte fp16/bf16
+// store (two for fp32) and two 16-byte accumulator loads. Needs n % 8 == 0 and acc_ld % 8 == 0.
 template <typename T, typename A, UnaryOp kAct, bool kBias, bool kOffset>
 __global__ void __launch_bounds__(kThreads)
     dequant_vec_kernel(const A* __restrict__ acc, uint32_t acc_ld,
                        const int32_t* __restrict__ offset, const float* __restrict__ scale,
-                       const float* __restrict__ bias, T* __restrict__ y, uint32_t n,
-                       uint32_t chunks_per_row, uint32_t n_chunks, float code_scale) {
+                       const float* __restrict__ bias, const T* __restrict__ residual,
+                       T* __restrict__ y, uint32_t n, uint32_t chunks_per_row, uint32_t n_chunks,
+                       float code_scale) {
   struct alignas(16) Acc {
     A v[8];
   };
@@ -141,10 +142,13 @@ __global__ void __launch_bounds__(kThreads)
     if constexpr (kBias) b = *reinterpret_cast<const F8*>(bias + col);
     I8 off = {};
     if constexpr (kOffset) off = *reinterpret_cast<const I8*>(offset + col);
+    Out r = {};
+    if (residual != nullptr) r = *reinterpret_cast<const Out*>(residual + row * n + col);
     Out o;
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
-      const float v = dequant(acc_value(a.v[e], off.v[e]), s.v[e], b.v[e]);
+      float v = dequant(acc_value(a.v[e], off.v[e]), s.v[e], b.v[e]);
+      if (residual != nullptr) v = __fadd_rn(v, to_f(r.v[e]));
       o.v[e] = store_out<T>(activate_fixed<kAct>(v), code_scale);
     }
     *reinterpret_cast<Out*>(y + row * n + col) = o;
@@ -155,12 +159,14 @@ template <typename T, typename A, UnaryOp kAct>
 __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
                                       const int32_t* __restrict__ offset,
                                       const float* __restrict__ scale,
-                                      const float* __restrict__ bias, T* __restrict__ y,
+                                      const float* __restrict__ bias,
+                                      const T* __restrict__ residual, T* __restrict__ y,
                                       int64_t rows, int64_t n, float code_scale) {
   VITRT_GRID_STRIDE(i, rows * n) {
     const int64_t r = i / n, j = i - r * n;
     const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
-    const float v = dequant(a, scale[j], bias != nullptr ? bias[j] : 0.0f);
+    float v = dequant(a, scale[j], bias != nullptr ? bias[j] : 0.0f);
+    if (residual != nullptr) v = __fadd_rn(v, to_f(residual[i]));
     y[i] = store_out<T>(activate_fixed<kAct>(v), code_scale);
   }
 }
@@ -172,17 +178,18 @@ bool aligned16(const void* p) {
 
 template <typename T, typename A, UnaryOp kAct, bool kBias>
 void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
+  const T* residual = static_cast<const T*>(d.residual);
   const int64_t chunks = d.rows * (d.n / 8);
   const unsigned grid = grid_for(chunks, kThreads);
   const uint32_t per_row = static_cast<uint32_t>(d.n / 8);
   const uint32_t ld = static_cast<uint32_t>(d.acc_ld), n = static_cast<uint32_t>(d.n);
   if (d.acc_offset != nullptr) {
     dequant_vec_kernel<T, A, kAct, kBias, true>
-        <<<grid, kThreads, 0, stream>>>(acc, ld, d.acc_offset, d.scale, d.bias, y, n, per_row,
-                                        static_cast<uint32_t>(chunks), d.code_scale);
+        <<<grid, kThreads, 0, stream>>>(acc, ld, d.acc_offset, d.scale, d.bias, residual, y, n,
+                                        per_row, static_cast<uint32_t>(chunks), d.code_scale);
   } else {
     dequant_vec_kernel<T, A, kAct, kBias, false>
-        <<<grid, kThreads, 0, stream>>>(acc, ld, nullptr, d.scale, d.bias, y, n, per_row,
+        <<<grid, kThreads, 0, stream>>>(acc, ld, nullptr, d.scale, d.bias, residual, y, n, per_row,
                                         static_cast<uint32_t>(chunks), d.code_scale);
   }
 }
@@ -192,14 +199,15 @@ void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t strea
   const bool vec = d.n % 8 == 0 && d.acc_ld % 8 == 0 && d.acc_ld < (int64_t(1) << 32) &&
                    d.rows * (d.n / 8) < (int64_t(1) << 31) && aligned16(acc) &&
                    aligned16(d.scale) && aligned16(d.bias) && aligned16(d.acc_offset) &&
-                   aligned16(y);
+                   aligned16(d.residual) && aligned16(y);
   if (vec && d.bias != nullptr) {
     launch_dequant_vec<T, A, kAct, true>(d, acc, y, stream);
   } else if (vec) {
     launch_dequant_vec<T, A, kAct, false>(d, acc, y, stream);
   } else {
     dequant_scalar_kernel<T, A, kAct><<<grid_for(d.rows * d.n, kThreads), kThreads, 0, stream>>>(
-        acc, d.acc_ld, d.acc_offset, d.scale, d.bias, y, d.rows, d.n, d.code_scale);
+        acc, d.acc_ld, d.acc_offset, d.scale, d.bias, static_cast<const T*>(d.residual), y, d.rows,
+        d.n, d.code_scale);
   }
 }
 
@@ -343,8 +351,11 @@ cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& d, const voi
   if (d.rows == 0 || d.n == 0) return cudaSuccess;
   if (d.acc_ld < d.n || d.scale == nullptr) return cudaErrorInvalidValue;
   if (!d.acc_int32 && d.acc_offset != nullptr) return cudaErrorInvalidValue;
+  if (d.residual != nullptr && d.act != UnaryOp::kIdentity) return cudaErrorInvalidValue;
   if (d.code_scale < 0.0f) return cudaErrorInvalidValue;
   if (d.code_scale > 0.0f) {
+    // Codes are no residual's type: a QuantLinear writing them has none.
+    if (d.residual != nullptr) return cudaErrorInvalidValue;
     uint8_t* out = static_cast<uint8_t*>(y);
     if (d.acc_int32)
       return dequant_for_act<uint8_t, int32_t>(d, static_cast<const int32_t*>(acc), out, stream);

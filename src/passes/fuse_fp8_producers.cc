@@ -43,11 +43,13 @@ bool is_fp8_quant_linear(const Node& node) {
 
 // Why a QuantLinear producer cannot write codes, or "" when it can. An fp8 layer's codes are
 // e4m3(act(y) / output_scale) of its fp32 result whatever its activation and its X (float or
-// codes); an int8 layer has no FP8 GEMM to write them from.
+// codes); an int8 layer has no FP8 GEMM to write them from, and a residual sum (input 4) feeds
+// a LayerNorm in the models this targets, so codes out do not take one.
 std::string quant_linear_producer_problem(const Node& node) {
   if (!is_fp8_quant_linear(node)) {
     return "is an int8 QuantLinear (only an FP8 GEMM writes E4M3 codes)";
   }
+  if (node.has_input(4)) return "adds a residual (a residual sum is not written as codes)";
   return "";
 }
 

@@ -47,6 +47,8 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
     if (linear.dead || linear.op_type != "Linear" || linear.domain != "vitrt") continue;
     Result<std::string> current = linear.attrs.get_string("activation", "none");
     if (!current.ok() || *current != "none") continue;
+    // Y = X.W + bias + residual: an activation would have to follow the residual add.
+    if (linear.has_input(3)) continue;
     const Node* act = uses.single_consumer(linear.outputs[0]);
     if (act == nullptr) continue;
     std::string why;

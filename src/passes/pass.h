@@ -89,6 +89,9 @@ Status fuse_linear(Graph& graph, PassContext& ctx);  // MatMul + Add(bias) -> vi
 Status fold_scale_into_weights(Graph& graph, PassContext& ctx);
 Status pack_qkv(Graph& graph, PassContext& ctx);
 Status fuse_linear_activation(Graph& graph, PassContext& ctx);  // Linear + Gelu -> epilogue
+// Add(residual, Linear) -> the Linear's residual input (Y = X.W + bias + residual); before
+// fuse_residual_layer_norm, which then fuses only the adds no Linear feeds.
+Status fuse_residual_into_linear(Graph& graph, PassContext& ctx);
 Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
 // Precision (src/passes/assign_precision.cc), after the fusions. With ctx.precision() "bf16" it
 // sets the attribute compute_precision = "bf16" on the nodes whose kernels then round their

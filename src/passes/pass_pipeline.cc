@@ -48,8 +48,9 @@ const std::vector<Pass>& cleanup_passes() {
 
 // Fusions, in dependency order: LayerNorm and GELU are recognised on the raw graph; attention
 // is matched on the projections' Linear nodes; QKV packing needs the Attention nodes; the
-// activation and residual epilogues go last so the larger patterns see plain ops first; the
-// precision is assigned to the final fused nodes.
+// activation and residual epilogues go last so the larger patterns see plain ops first (the
+// residual joins its Linear before a LayerNorm can take it: fuse_residual_layer_norm then
+// fuses only the adds no Linear feeds); the precision is assigned to the final fused nodes.
 const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
       {"fuse_layer_norm", fuse_layer_norm},
@@ -60,6 +61,7 @@ const std::vector<Pass>& fusion_passes() {
       {"fold_scale_into_weights", fold_scale_into_weights},
       {"pack_qkv", pack_qkv},
       {"fuse_linear_activation", fuse_linear_activation},
+      {"fuse_residual_into_linear", fuse_residual_into_linear},
       {"fuse_residual_layer_norm", fuse_residual_layer_norm},
       {"assign_precision", assign_precision},
   };

@@ -138,7 +138,10 @@ Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptio
     std::vector<ValueId> inputs = {node.inputs[0],
                                    add_constant_value(graph, node.name + "_w_q", w_q),
                                    add_constant_value(graph, node.name + "_w_scale", w_scale)};
-    if (node.has_input(2)) inputs.push_back(node.inputs[2]);
+    inputs.push_back(node.has_input(2) ? node.inputs[2] : kNoValue);
+    // Linear's residual (input 3) is QuantLinear's input 4.
+    if (node.has_input(3)) inputs.push_back(node.inputs[3]);
+    if (inputs.back() == kNoValue) inputs.pop_back();
     Node& q = graph.nodes[id];
     q.op_type = "QuantLinear";
     q.inputs = std::move(inputs);

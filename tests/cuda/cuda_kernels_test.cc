@@ -8,6 +8,8 @@
 #include <functional>
 #include <limits>
 
+#include "core/half.h"
+#include "cuda/cudnn_attention.h"
 #include "cuda_test_util.h"
 #include "testing/attention_op.h"
 
@@ -415,6 +417,93 @@ TEST_P(CudaAttention, MatchesFloat64) {
 INSTANTIATE_TEST_SUITE_P(cuda, CudaAttention,
                          ::testing::Combine(::testing::Range(0, kAttnCaseCount),
                                             ::testing::Values("fp32", "fp16", "bf16")));
+
+// cuDNN's fused attention (the tactic the build may choose instead of vitrt's kernel) on
+// vitrt's layout: q/k/v strided views of one packed [B, S, 3*H*Dh] fp16/bf16 tensor, output
+// [B, S, H*Dh], against the float64 reference. Where cuDNN 9.13+ cannot be loaded the test is
+// skipped and says why (the plan then runs vitrt's kernel).
+TEST(CudaAttentionCudnn, PackedLayoutMatchesFloat64) {
+  VITRT_REQUIRE_GPU();
+  const std::string why = cuda::cudnn_attention_unavailable();
+  if (!why.empty()) GTEST_SKIP() << "cuDNN attention unavailable: " << why;
+  struct Shape {
+    int64_t b, s, heads, dh;
+  };
+  for (const Shape sh : {Shape{2, 197, 12, 64}, Shape{3, 50, 4, 64}, Shape{1, 257, 2, 32},
+                         Shape{2, 77, 3, 128}, Shape{1, 1, 2, 64}}) {
+    for (const cuda::Elt type : {cuda::Elt::kF16, cuda::Elt::kBF16}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "B " << sh.b << " S " << sh.s << " H " << sh.heads << " Dh " << sh.dh
+                   << (type == cuda::Elt::kF16 ? " fp16" : " bf16"));
+      const int64_t d = sh.heads * sh.dh, row = 3 * d;
+      const Tensor qkv = rnd({sh.b, sh.s, row}, 91, -2, 2);
+      const auto [q, k, v] = unpack_qkv(qkv);
+      const AttentionOp op{.heads = sh.heads};
+      const Tensor expected = attention_reference(op, q, k, v, nullptr);
+      // The packed input in the 16-bit type, and the reference computed from those values.
+      std::vector<uint16_t> host(static_cast<size_t>(qkv.numel()));
+      Tensor rounded = Tensor::empty(DType::kFloat32, qkv.shape());
+      for (size_t i = 0; i < host.size(); ++i) {
+        const float x = qkv.data<float>()[i];
+        host[i] = type == cuda::Elt::kF16 ? float_to_half(x) : float_to_bf16(x);
+        rounded.data<float>()[i] =
+            type == cuda::Elt::kF16 ? half_to_float(host[i]) : bf16_to_float(host[i]);
+      }
+      const auto [rq, rk, rv] = unpack_qkv(rounded);
+      const Tensor reference = attention_reference(op, rq, rk, rv, nullptr);
+      cuda::SdpaProblem p;
+      p.type = type;
+      p.batch = sh.b;
+      p.heads = sh.heads;
+      p.sq = p.sk = sh.s;
+      p.dh = p.dv = sh.dh;
+      p.scale = 1.0f / std::sqrt(static_cast<float>(sh.dh));
+      for (int64_t* st : {p.q_strides, p.k_strides, p.v_strides}) {
+        st[0] = sh.s * row;
+        st[1] = sh.dh;
+        st[2] = row;
+        st[3] = 1;
+      }
+      p.o_strides[0] = sh.s * d;
+      p.o_strides[1] = sh.dh;
+      p.o_strides[2] = d;
+      p.o_strides[3] = 1;
+      ASSERT_TRUE(cuda::cudnn_attention_supports(p));
+      cudaStream_t stream = nullptr;
+      ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+      size_t ws_bytes = 0;
+      const Status prepared = cuda::cudnn_attention_prepare(p, stream, &ws_bytes);
+      ASSERT_TRUE(prepared.ok()) << prepared.to_string();
+      uint16_t *dqkv = nullptr, *dout = nullptr;
+      void* ws = nullptr;
+      const size_t out_elems = static_cast<size_t>(sh.b * sh.s * d);
+      ASSERT_EQ(cudaMalloc(&dqkv, host.size() * 2), cudaSuccess);
+      ASSERT_EQ(cudaMalloc(&dout, out_elems * 2), cudaSuccess);
+      ASSERT_EQ(cudaMalloc(&ws, std::max<size_t>(ws_bytes, 16)), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(dqkv, host.data(), host.size() * 2, cudaMemcpyHostToDevice),
+                cudaSuccess);
+      const Status ran = cuda::cudnn_attention_run(p, dqkv, dqkv + d, dqkv + 2 * d, dout, ws,
+                                                   std::max<size_t>(ws_bytes, 16), stream);
+      ASSERT_TRUE(ran.ok()) << ran.to_string();
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      std::vector<uint16_t> back(out_elems);
+      ASSERT_EQ(cudaMemcpy(back.data(), dout, out_elems * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+      Tensor actual = Tensor::empty(DType::kFloat32, expected.shape());
+      for (size_t i = 0; i < out_elems; ++i) {
+        actual.data<float>()[i] =
+            type == cuda::Elt::kF16 ? half_to_float(back[i]) : bf16_to_float(back[i]);
+      }
+      // Against the reference on the rounded inputs: only cuDNN's own rounding remains (output
+      // rounded to 16 bits, P rounded for the second product).
+      EXPECT_TRUE(outputs_agree(actual, reference, type == cuda::Elt::kF16 ? "fp16" : "bf16"));
+      EXPECT_TRUE(outputs_agree(actual, expected, type == cuda::Elt::kF16 ? "fp16" : "bf16"));
+      cudaFree(dqkv);
+      cudaFree(dout);
+      cudaFree(ws);
+      cudaStreamDestroy(stream);
+    }
+  }
+}
 
 // A row whose keys are all -inf gives NaN, as PyTorch's SDPA does; the other rows are finite.
 // 20 tokens: one key tile; 150: three, split over the warps of a small grid's blocks.

@@ -41,6 +41,7 @@ struct QuantCase {
   // Forced execution mode through a stored tactic (-1: the kernel's own choice).
   int mode = -1;
   uint64_t seed = 1;
+  bool residual = false;  // input 4: Y = X.W + bias + residual
 };
 
 std::string describe(const QuantCase& c) {
@@ -51,7 +52,7 @@ std::string describe(const QuantCase& c) {
                  c.zero_point != 0 || c.qmin != -127
                      ? str_cat(" q[", c.qmin, ",", c.qmax, "] zp ", c.zero_point)
                      : "",
-                 c.mode >= 0 ? str_cat(" mode ", c.mode) : "");
+                 c.mode >= 0 ? str_cat(" mode ", c.mode) : "", c.residual ? " +residual" : "");
 }
 
 float bf16_round(float v) {
@@ -62,6 +63,7 @@ struct QuantProblem {
   TestGraph g{17};
   Tensor x;  // fp32 [lead..., K]
   Tensor w_q, w_scale, bias;
+  Tensor residual;  // fp32 [lead..., N] when the case has one
   Attributes attrs;
 };
 
@@ -126,6 +128,18 @@ QuantProblem make_problem(const QuantCase& c) {
   ValueId xi = p.g.input("x", DType::kFloat32, xs);
   std::vector<ValueId> ins = {xi, p.g.constant("w_q", p.w_q), p.g.constant("w_scale", p.w_scale)};
   if (c.bias) ins.push_back(p.g.constant("bias", p.bias));
+  if (c.residual) {
+    // bf16-rounded like X, so the plan's 16-bit copy is exact.
+    std::vector<int64_t> y_shape = c.lead;
+    y_shape.push_back(c.n);
+    p.residual = Tensor::empty(DType::kFloat32, y_shape);
+    for (int64_t i = 0; i < p.residual.numel(); ++i) {
+      const float v = bf16_round(ux(rng));
+      p.residual.data<float>()[i] = std::fabs(v) < 1e-3f ? 0.0f : v;
+    }
+    if (!c.bias) ins.push_back(kNoValue);
+    ins.push_back(p.g.input("residual", DType::kFloat32, SymShape(y_shape.begin(), y_shape.end())));
+  }
   Attributes node_attrs = p.attrs;
   if (c.mode >= 0) {
     // An algorithm that cannot be valid: the kernel runs the mode with cuBLASLt's heuristic.
@@ -146,7 +160,7 @@ Result<Tensor> reference(const QuantCase& c, const QuantProblem& p) {
   Tensor y = Tensor::empty(DType::kFloat32, shape);
   quant_linear_reference(params, p.x.data<float>(), p.x.numel() / c.k, c.k, c.n, p.w_q.raw_data(),
                          p.w_scale.data<float>(), c.bias ? p.bias.data<float>() : nullptr,
-                         y.data<float>());
+                         y.data<float>(), c.residual ? p.residual.data<float>() : nullptr);
   return y;
 }
 
@@ -190,6 +204,11 @@ Result<Tensor> reference(const QuantCase& c, const QuantProblem& p) {
          << " (output scale " << scale << ")";
 }
 
+std::vector<Tensor> inputs_of(const QuantCase& c, const QuantProblem& p) {
+  if (c.residual) return {p.x, p.residual};
+  return {p.x};
+}
+
 void check(const QuantCase& c) {
   SCOPED_TRACE(describe(c));
   QuantProblem p = make_problem(c);
@@ -198,7 +217,8 @@ void check(const QuantCase& c) {
   ASSERT_TRUE(expected.ok()) << expected.status().message();
   // Eager and graph-captured runs both (the capture replays the launches recorded once).
   for (bool graphs : {false, true}) {
-    Result<std::vector<Tensor>> got = run_graph_cuda(p.g.graph(), {p.x}, c.precision, graphs);
+    Result<std::vector<Tensor>> got =
+        run_graph_cuda(p.g.graph(), inputs_of(c, p), c.precision, graphs);
     ASSERT_TRUE(got.ok()) << got.status().message();
     EXPECT_TRUE(matches_reference(c, (*got)[0], *expected)) << (graphs ? " (CUDA graph)" : "");
   }
@@ -463,6 +483,84 @@ TEST_F(CudaQuantLinear, TunerRecordsATacticThatReproducesTheOutput) {
     Result<std::vector<Tensor>> got = run_graph_cuda(with, {p.x}, c.precision);
     ASSERT_TRUE(got.ok()) << got.status().message();
     EXPECT_TRUE(matches_reference(c, (*got)[0], *expected));
+  }
+}
+
+// ---- residual --------------------------------------------------------------------------------
+
+// Y = X.W + bias + residual: cuBLASLt's C (beta = 1) in the fused FP8 modes, the dequantize
+// kernel's addend in mode 1 (int8 always), against the CPU reference on the shapes of a ViT's
+// attention projection and fc2 (K 3072 -> N 768), one row, 197 tokens and odd N.
+TEST_F(CudaQuantLinear, ResidualEveryFormatPrecisionAndMode) {
+  const std::vector<std::array<int64_t, 3>> shapes = {
+      {1, 64, 48}, {197, 96, 40}, {5, 48, 33}, {2, 3072, 768}};
+  uint64_t seed = 70;
+  for (const char* format : {"int8", "fp8"}) {
+    for (const char* precision : {"fp16", "bf16", "fp32"}) {
+      for (const auto& [m, k, n] : shapes) {
+        for (int mode : {-1, 0, 1}) {
+          if (std::string(format) == "int8" && mode == 0) continue;  // int8 has mode 1 only
+          QuantCase c;
+          c.format = format;
+          c.precision = precision;
+          c.lead = {m};
+          c.k = k;
+          c.n = n;
+          c.mode = mode;
+          c.per_channel = seed % 2 == 0;
+          c.bias = seed % 3 != 0;
+          c.residual = true;
+          c.seed = seed++;
+          check(c);
+        }
+      }
+    }
+  }
+}
+
+// The tuner times the residual problem as its own (its key says +residual: beta = 1 runs other
+// kernels than beta = 0), and the chosen tactic reproduces the output.
+TEST_F(CudaQuantLinear, TunerTimesTheResidualProblemApart) {
+  for (const char* format : {"int8", "fp8"}) {
+    cuda::TacticTuner tuner;
+    tuner.device_key = "test";
+    for (bool residual : {false, true}) {
+      QuantCase c;
+      c.format = format;
+      c.lead = {300};
+      c.k = 128;
+      c.n = 64;
+      c.residual = residual;
+      QuantProblem p = make_problem(c);
+      ASSERT_TRUE(p.g.infer().ok());
+      Result<Tensor> expected = reference(c, p);
+      ASSERT_TRUE(expected.ok());
+      cuda::CudaEngineOptions options;
+      options.precision = c.precision;
+      options.cuda_graphs = false;
+      options.tuner = &tuner;
+      tuner.by_node.clear();
+      Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(p.g.graph(), options);
+      ASSERT_TRUE(engine.ok()) << engine.status().message();
+      std::vector<NamedTensor> named = {{"x", p.x}};
+      if (residual) named.push_back({"residual", p.residual});
+      Result<std::vector<NamedTensor>> tuned = (*engine)->create_context()->run(named);
+      ASSERT_TRUE(tuned.ok()) << tuned.status().message();
+      EXPECT_TRUE(matches_reference(c, (*tuned)[0].tensor, *expected));
+      ASSERT_EQ(tuner.by_node.size(), 1u);
+      Graph with = p.g.graph();
+      with.nodes[tuner.by_node.begin()->first].attrs.set_ints(
+          cuda::kGemmTacticsAttr, cuda::encode_gemm_tactics(tuner.by_node.begin()->second));
+      Result<std::vector<Tensor>> got = run_graph_cuda(with, inputs_of(c, p), c.precision);
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      EXPECT_TRUE(matches_reference(c, (*got)[0], *expected));
+    }
+    ASSERT_EQ(tuner.by_problem.size(), 2u) << format;
+    int with_residual = 0;
+    for (const auto& [key, t] : tuner.by_problem) {
+      with_residual += key.find("+residual") != std::string::npos;
+    }
+    EXPECT_EQ(with_residual, 1) << format;
   }
 }
 

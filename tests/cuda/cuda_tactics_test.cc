@@ -79,6 +79,34 @@ Result<std::shared_ptr<Engine>> engine_with_tactics(const std::string& plan_path
   return cuda::create_cuda_engine(std::move(plan.graph), options);
 }
 
+// The plan's graph with every Attention node's stored implementation choice replaced by
+// `ints` (none: vitrt's kernel).
+Result<std::shared_ptr<Engine>> engine_with_attention(const std::string& plan_path,
+                                                      const std::vector<int64_t>* ints) {
+  VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
+  for (Node& n : plan.graph.nodes) {
+    if (n.op_type != "Attention") continue;
+    if (ints == nullptr) {
+      n.attrs.erase(cuda::kAttentionTacticsAttr);
+    } else {
+      n.attrs.set_ints(cuda::kAttentionTacticsAttr, *ints);
+    }
+  }
+  cuda::CudaEngineOptions options;
+  options.precision = "fp16";
+  return cuda::create_cuda_engine(std::move(plan.graph), options);
+}
+
+int attention_nodes_with_tactics(const std::string& plan_path) {
+  Result<LoadedPlan> plan = read_plan_file(plan_path);
+  int n = 0;
+  if (!plan.ok()) return -1;
+  for (const Node& node : plan->graph.nodes) {
+    n += node.op_type == "Attention" && node.attrs.has(cuda::kAttentionTacticsAttr) ? 1 : 0;
+  }
+  return n;
+}
+
 int nodes_with_tactics(const std::string& plan_path) {
   Result<LoadedPlan> plan = read_plan_file(plan_path);
   int n = 0;
@@ -121,6 +149,22 @@ TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
   EXPECT_FALSE(cuda::decode_gemm_tactics(bad_m).ok());
 }
 
+// Needs no GPU: the plan attribute that carries Attention nodes' implementation choices.
+TEST(CudaTacticsAttr, AttentionChoicesRoundTripAndRejectDamage) {
+  const std::vector<cuda::AttentionTactic> tactics = {{1, cuda::kAttentionOwn},
+                                                      {256, cuda::kAttentionCudnn}};
+  const std::vector<int64_t> ints = cuda::encode_attention_tactics(tactics);
+  ASSERT_EQ(ints, (std::vector<int64_t>{1, 0, 256, 1}));
+  Result<std::vector<cuda::AttentionTactic>> back = cuda::decode_attention_tactics(ints);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[1].batch, 256);
+  EXPECT_EQ((*back)[1].impl, cuda::kAttentionCudnn);
+  EXPECT_FALSE(cuda::decode_attention_tactics({1, 0, 256}).ok());
+  EXPECT_FALSE(cuda::decode_attention_tactics({1, 2}).ok());
+  EXPECT_FALSE(cuda::decode_attention_tactics({0, 1}).ok());
+}
+
 class CudaTactics : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(CudaTactics, TunedPlanMatchesTheHeuristicPathAndPyTorch) {
@@ -160,6 +204,26 @@ TEST_P(CudaTactics, TunedPlanMatchesTheHeuristicPathAndPyTorch) {
   }
   if (torch_out.ok()) {
     EXPECT_TRUE(outputs_agree((*a)[0], *torch_out, "fp16", 1e-4, 0.9999, 0.05));
+  }
+  // Attention: every node carries its timed choice (vitrt's kernel or cuDNN's); forcing either
+  // for both batch sizes gives the same outputs as the tuned plan and PyTorch (cuDNN forced
+  // where it cannot load runs vitrt's kernel: the same function).
+  EXPECT_GT(attention_nodes_with_tactics(b->plan), 0) << b->log;
+  EXPECT_NE(b->log.find("Attention nodes carry tactics"), std::string::npos) << b->log;
+  const std::vector<int64_t> all_cudnn = {1, cuda::kAttentionCudnn, 8, cuda::kAttentionCudnn};
+  for (const std::vector<int64_t>* forced :
+       {&all_cudnn, static_cast<const std::vector<int64_t>*>(nullptr)}) {
+    Result<std::shared_ptr<Engine>> e = engine_with_attention(b->plan, forced);
+    ASSERT_TRUE(e.ok()) << e.status().to_string();
+    Result<std::vector<Tensor>> r = run_engine(**e, inputs);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    for (size_t i = 0; i < r->size(); ++i) {
+      EXPECT_TRUE(outputs_agree((*r)[i], (*a)[i], "fp16", 1e-4, 0.9999, 0.05))
+          << (forced != nullptr ? "cuDNN" : "vitrt") << " attention, output " << i;
+    }
+    if (torch_out.ok()) {
+      EXPECT_TRUE(outputs_agree((*r)[0], *torch_out, "fp16", 1e-4, 0.9999, 0.05));
+    }
   }
   // Outside both profiles: refused, naming the input.
   if (batch <= 16) {

@@ -205,13 +205,20 @@ TEST(FuseFp8Producers, QuantLinearProducersWriteCodes) {
 }
 
 // QuantLinear producers that must stay float, each with the reason in the log: another op
-// reads the tensor too, the readers' scales differ, it is a graph output.
+// reads the tensor too, the readers' scales differ, it is a graph output, it adds a residual.
 TEST(FuseFp8Producers, QuantLinearProducerLookAlikesStayFloat) {
-  for (int variant = 0; variant < 3; ++variant) {
+  for (int variant = 0; variant < 4; ++variant) {
     SCOPED_TRACE(variant);
     TestGraph g;
     ValueId x = g.input("x", DType::kFloat32, {2, 16});
-    ValueId h = quant_linear(g, x, 16, 16, "fc1", "fp8", 2.0f / 448, "gelu", 1);
+    ValueId h =
+        quant_linear(g, x, 16, 16, "fc1", "fp8", 2.0f / 448, variant == 3 ? "none" : "gelu", 1);
+    if (variant == 3) {
+      // fuse_residual_into_linear's form: fc1 adds x (input 4).
+      for (Node& n : g.graph().nodes) {
+        if (n.name == "fc1") n.inputs.push_back(x);
+      }
+    }
     g.output(quant_linear(g, h, 16, 8, "fc2", "fp8", 1.0f / 448, "none", 2));
     if (variant == 0) g.output(g.op("Add", {h, h}, {}, "", "residual"));
     if (variant == 1) g.output(quant_linear(g, h, 16, 8, "fc3", "fp8", 1.5f / 448, "none", 3));
@@ -222,9 +229,9 @@ TEST(FuseFp8Producers, QuantLinearProducerLookAlikesStayFloat) {
     EXPECT_EQ(r.applied, 0);
     EXPECT_EQ(output_scale_of(g.graph(), "fc1"), 0.0f);
     EXPECT_EQ(g.graph().values[h].dtype, DType::kFloat32);
-    const char* reason[] = {"stays float: also read by 'residual' (Add)",
-                            "quantize it with different input scales",
-                            "stays float: it is a graph output"};
+    const char* reason[] = {
+        "stays float: also read by 'residual' (Add)", "quantize it with different input scales",
+        "stays float: it is a graph output", "stays float: its producer adds a residual"};
     EXPECT_TRUE(r.logged(reason[variant])) << reason[variant];
   }
 }

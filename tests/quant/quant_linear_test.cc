@@ -33,6 +33,7 @@ struct Case {
   // rounding (ties included) is unambiguous.
   float input_scale = 0.0625f;
   int64_t zero_point = 0, qmin = -127, qmax = 127;
+  bool residual = false;  // input 4, Y's shape: added after the bias
 };
 
 double round_half_even(double v) {
@@ -54,7 +55,7 @@ double activation_of(const std::string& act, double x) {
 }
 
 struct Operands {
-  Tensor x, w_q, w_scale, bias;
+  Tensor x, w_q, w_scale, bias, residual;
 };
 
 Operands make_operands(const Case& c, uint64_t seed) {
@@ -86,6 +87,9 @@ Operands make_operands(const Case& c, uint64_t seed) {
   }
   o.w_scale = testing::random_tensor(DType::kFloat32, {c.n}, seed + 1, 0.001, 0.02);
   o.bias = testing::random_tensor(DType::kFloat32, {c.n}, seed + 2, -2.0, 2.0);
+  std::vector<int64_t> y_shape = c.x_shape;
+  y_shape.back() = c.n;
+  o.residual = testing::random_tensor(DType::kFloat32, y_shape, seed + 3, -3.0, 3.0);
   return o;
 }
 
@@ -118,6 +122,7 @@ Tensor expected_output(const Case& c, const Operands& o) {
       }
       double v = acc * c.input_scale * o.w_scale.data<float>()[j];
       if (c.bias) v += o.bias.data<float>()[j];
+      if (c.residual) v += o.residual.data<float>()[i * c.n + j];
       y.data<float>()[i * c.n + j] = static_cast<float>(activation_of(c.activation, v));
     }
   }
@@ -142,6 +147,12 @@ Graph quant_linear_graph(const Case& c, const Operands& o, DType x_dtype = DType
   ValueId x = g.input("x", x_dtype, sym_shape_from_static(c.x_shape));
   std::vector<ValueId> in = {x, g.constant("w_q", o.w_q), g.constant("w_scale", o.w_scale)};
   if (c.bias) in.push_back(g.constant("bias", o.bias));
+  if (c.residual) {
+    if (!c.bias) in.push_back(kNoValue);
+    std::vector<int64_t> y_shape = c.x_shape;
+    y_shape.back() = c.n;
+    in.push_back(g.input("residual", x_dtype, sym_shape_from_static(y_shape)));
+  }
   g.output(g.op("QuantLinear", in, attrs_of(c), "vitrt", "ql"));
   EXPECT_TRUE(g.infer().ok());
   return g.graph();
@@ -151,7 +162,9 @@ void check_case(const Case& c, uint64_t seed) {
   SCOPED_TRACE(c.format + " " + c.activation + " " + shape_to_string(c.x_shape) + " zp " +
                std::to_string(c.zero_point));
   const Operands o = make_operands(c, seed);
-  auto got = testing::run_graph(quant_linear_graph(c, o), {o.x});
+  std::vector<Tensor> inputs = {o.x};
+  if (c.residual) inputs.push_back(o.residual);
+  auto got = testing::run_graph(quant_linear_graph(c, o), inputs);
   ASSERT_TRUE(got.ok()) << got.status().message();
   // Only fp32 rounding separates the kernel from float64 (the final scaling, and for fp8 the
   // fp32 sums of exact products).
@@ -203,6 +216,70 @@ TEST(QuantLinear, Fp8MatchesFloat64) {
   wide.n = 5;
   wide.bias = false;
   check_case(wide, 7);
+}
+
+// Y = X.W + bias + residual: the residual joins the bias in the same epilogue (oneDNN's post-op
+// for int8, the blocked fp8 GEMM's output loop, the reference's), checked against float64 on
+// odd shapes: one row, 197 tokens, K 3072 -> N 768 (fc2), with and without bias.
+TEST(QuantLinear, ResidualMatchesFloat64) {
+  struct Shape {
+    std::vector<int64_t> x;
+    int64_t n;
+  };
+  for (const char* format : {"int8", "fp8"}) {
+    for (const Shape& shape :
+         {Shape{{1, 33}, 19}, Shape{{1, 197, 24}, 40}, Shape{{2, 3072}, 768}}) {
+      for (bool bias : {true, false}) {
+        Case c;
+        c.format = format;
+        c.x_shape = shape.x;
+        c.n = shape.n;
+        c.bias = bias;
+        c.residual = true;
+        c.input_scale = c.format == "fp8" ? 0.125f : 0.0625f;
+        check_case(c, 21);
+      }
+    }
+  }
+}
+
+// A 16-bit residual is added to the fp32 result before the one rounding to Y's type: the
+// same as the fp32 kernel's output plus the residual, rounded once.
+TEST(QuantLinear, Float16ResidualRoundsOnceAtTheEnd) {
+  for (const char* format : {"int8", "fp8"}) {
+    for (DType t : {DType::kFloat16, DType::kBFloat16}) {
+      SCOPED_TRACE(str_cat(format, " ", dtype_name(t)));
+      Case c;
+      c.format = format;
+      c.residual = true;
+      const Operands o = make_operands(c, 9);
+      const bool half = t == DType::kFloat16;
+      auto to16 = [half](float v) { return half ? float_to_half(v) : float_to_bf16(v); };
+      auto from16 = [half](uint16_t v) { return half ? half_to_float(v) : bf16_to_float(v); };
+      Tensor x16 = Tensor::empty(t, o.x.shape());
+      Tensor x_rounded = Tensor::empty(DType::kFloat32, o.x.shape());
+      for (int64_t i = 0; i < o.x.numel(); ++i) {
+        x16.data<uint16_t>()[i] = to16(o.x.data<float>()[i]);
+        x_rounded.data<float>()[i] = from16(x16.data<uint16_t>()[i]);
+      }
+      Tensor r16 = Tensor::empty(t, o.residual.shape());
+      for (int64_t i = 0; i < r16.numel(); ++i) {
+        r16.data<uint16_t>()[i] = to16(o.residual.data<float>()[i]);
+      }
+      auto got = testing::run_graph(quant_linear_graph(c, o, t), {x16, r16});
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      ASSERT_EQ((*got)[0].dtype(), t);
+      Case plain = c;
+      plain.residual = false;
+      auto want = testing::run_graph(quant_linear_graph(plain, o), {x_rounded});
+      ASSERT_TRUE(want.ok());
+      const Tensor& y16 = (*got)[0];
+      for (int64_t i = 0; i < y16.numel(); ++i) {
+        const float sum = (*want)[0].data<float>()[i] + from16(r16.data<uint16_t>()[i]);
+        ASSERT_EQ(y16.data<uint16_t>()[i], to16(sum)) << i;
+      }
+    }
+  }
 }
 
 // The kernel (oneDNN's VNNI/AMX int8 product where the CPU has it) against the plain-loop
@@ -346,6 +423,43 @@ TEST(QuantLinear, SchemaRejectsBrokenNodes) {
         "QuantLinear",
         {x, g.constant("w_q", o.w_q), g.constant("w_scale", o.w_scale), g.constant("bias", o.bias)},
         attrs, "vitrt", "broken"));
+    Status s = g.infer();
+    ASSERT_FALSE(s.ok()) << b.what;
+    EXPECT_NE(s.message().find(b.what), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("'broken'"), std::string::npos) << s.message();
+  }
+}
+
+// A residual must be exactly Y (shape and dtype) and comes only without activation.
+TEST(QuantLinear, SchemaRejectsBrokenResiduals) {
+  struct Broken {
+    std::string what;
+    std::string activation;
+    DType dtype;
+    SymShape shape;
+  };
+  const Broken cases[] = {
+      {"needs activation 'none', got 'gelu'", "gelu", DType::kFloat32, {2, 7, 19}},
+      {"residual must have the output's shape [2, 7, 19] (no broadcasting), got [19]",
+       "none",
+       DType::kFloat32,
+       {19}},
+      {"residual must have the output's shape", "none", DType::kFloat32, {1, 7, 19}},
+      {"residual must be float32 like the output, got float16",
+       "none",
+       DType::kFloat16,
+       {2, 7, 19}},
+  };
+  for (const Broken& b : cases) {
+    Case c;
+    c.activation = b.activation;
+    const Operands o = make_operands(c, 9);
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, sym_shape_from_static(c.x_shape));
+    ValueId r = g.input("r", b.dtype, b.shape);
+    g.output(g.op("QuantLinear",
+                  {x, g.constant("w_q", o.w_q), g.constant("w_scale", o.w_scale), kNoValue, r},
+                  attrs_of(c), "vitrt", "broken"));
     Status s = g.infer();
     ASSERT_FALSE(s.ok()) << b.what;
     EXPECT_NE(s.message().find(b.what), std::string::npos) << s.message();

@@ -132,6 +132,43 @@ TEST(QuantizeLinear, QuantizesEncoderLayersAndKeepsTheHeadFloat) {
   }
 }
 
+// A Linear's residual (input 3) becomes the QuantLinear's input 4, after the bias or an omitted
+// one, and the quantized layer still adds it.
+TEST(QuantizeLinear, KeepsTheResidual) {
+  for (bool bias : {true, false}) {
+    for (const char* format : {"int8", "fp8"}) {
+      SCOPED_TRACE(str_cat(format, bias ? " bias" : " no bias"));
+      TestGraph g;
+      const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 16});
+      const ValueId r = g.input("r", DType::kFloat32, {Dim::symbol("batch"), 6, 8});
+      const ValueId b =
+          bias ? g.constant("b", testing::random_tensor(DType::kFloat32, {8}, 2)) : kNoValue;
+      g.output(g.op("Linear",
+                    {x, g.constant("w", testing::random_tensor(DType::kFloat32, {16, 8}, 1)), b, r},
+                    {}, "vitrt", "blocks.0/attn/proj"));
+      ASSERT_TRUE(g.infer().ok());
+      const Tensor xv = testing::random_tensor(DType::kFloat32, {3, 6, 16}, 9, -2.0, 2.0);
+      const Tensor rv = testing::random_tensor(DType::kFloat32, {3, 6, 8}, 10, -2.0, 2.0);
+      QuantizeLinearOptions o;
+      o.format = format;
+      o.float_precision = "fp32";
+      o.int8_threshold["x"] = o.fp8_threshold["x"] = 2.0f;
+      Graph after = g.graph();
+      PassRun run = run_quantize(after, o);
+      ASSERT_TRUE(run.status.ok()) << run.status.message();
+      const Node& q = after.nodes[0];
+      ASSERT_EQ(q.op_type, "QuantLinear");
+      ASSERT_EQ(q.num_inputs(), 5);
+      EXPECT_EQ(q.has_input(3), bias);
+      EXPECT_EQ(q.inputs[4], r);
+      auto want = testing::run_graph(g.graph(), {xv, rv});
+      auto got = testing::run_graph(after, {xv, rv});
+      ASSERT_TRUE(want.ok() && got.ok());
+      EXPECT_TRUE(testing::cosine_at_least((*got)[0], (*want)[0], 0.999));
+    }
+  }
+}
+
 TEST(QuantizeLinear, LayerRulesOverrideDefaultsLastMatchWins) {
   Model m;
   build(m);

@@ -1,7 +1,10 @@
-// vitrt.Linear: Y = act(X x W + bias), the fused form of MatMul + Add(bias) (+ GELU) that the
-// optimizer writes for every linear layer.
+// vitrt.Linear: Y = act(X x W + bias) (+ residual), the fused form of MatMul + Add(bias)
+// (+ GELU) (+ the residual Add) that the optimizer writes for every linear layer.
 //
-//   inputs   X [..., K] float32, W [K, N] float32 (a constant: the weights), bias [N] optional
+//   inputs   X [..., K] float32, W [K, N] float32 (a constant: the weights), bias [N] optional,
+//            residual [..., N] optional: exactly Y's shape and dtype (no broadcasting), only
+//            with activation "none": Y = X x W + bias + residual (fuse_residual_into_linear;
+//            the GEMM reads it as its C matrix)
 //   attrs    activation: "none" (default) | "gelu" (erf form) | "gelu_tanh" | "quick_gelu"
 //            (x * sigmoid(1.702 x), CLIP's QuickGELU) | "relu";
 //            compute_precision: "fp32" (default) | "bf16" (set by assign_precision: X and W
@@ -35,13 +38,14 @@ Status infer_linear(InferContext& ctx) {
       return ctx.error("bias must be [N] = [", n.to_string(), "]");
     }
   }
+  VITRT_RETURN_IF_ERROR(check_linear_residual(ctx, 3, dtype, n));
   return infer_linear_output(ctx, dtype, k, n, "W");
 }
 
 }  // namespace
 
 void register_fused_linear_schemas(OpRegistry& registry) {
-  registry.add({"vitrt", "Linear", 2, 3, 1, 1, infer_linear});
+  registry.add({"vitrt", "Linear", 2, 4, 1, 1, infer_linear});
 }
 
 }  // namespace vitrt

@@ -32,4 +32,33 @@ Status infer_linear_output(InferContext& ctx, DType dtype, const Dim& k, const D
   return Status();
 }
 
+Status check_linear_residual(InferContext& ctx, int index, DType dtype, const Dim& n) {
+  if (!ctx.has_input(index)) return Status();
+  VITRT_ASSIGN_OR_RETURN(std::string act, ctx.attrs().get_string("activation", "none"));
+  if (act != "none") {
+    return ctx.error("a residual input needs activation 'none', got '", act,
+                     "' (Y = X.W + bias + residual has no activation)");
+  }
+  if (ctx.input_dtype(index) != dtype) {
+    return ctx.error("residual must be ", dtype_name(dtype), " like the output, got ",
+                     dtype_name(ctx.input_dtype(index)));
+  }
+  if (!ctx.input_has_shape(0)) return Status();
+  SymShape expected = ctx.input_shape(0);
+  if (expected.empty()) return ctx.error("X must have rank >= 1");
+  expected.back() = n;
+  bool same =
+      ctx.input_has_shape(index) && ctx.input_rank(index) == static_cast<int>(expected.size());
+  for (size_t i = 0; same && i < expected.size(); ++i) {
+    same = ctx.input_shape(index)[i].same_as(expected[i]);
+  }
+  if (!same) {
+    return ctx.error("residual must have the output's shape ", sym_shape_to_string(expected),
+                     " (no broadcasting), got ",
+                     ctx.input_has_shape(index) ? sym_shape_to_string(ctx.input_shape(index))
+                                                : std::string("an unknown shape"));
+  }
+  return Status();
+}
+
 }  // namespace vitrt

@@ -16,4 +16,9 @@ Status check_linear_activation(InferContext& ctx);
 Status infer_linear_output(InferContext& ctx, DType dtype, const Dim& k, const Dim& n,
                            const char* weight);
 
+// Checks the optional residual input `index` (Y = X.W + bias + residual): it must have exactly
+// the output's dtype and shape (no broadcasting: the GEMM reads it as its C matrix, laid out
+// as Y) and the activation must be "none" (an activation would have to run before the add).
+Status check_linear_residual(InferContext& ctx, int index, DType dtype, const Dim& n);
+
 }  // namespace vitrt

@@ -8,6 +8,8 @@
 //            W_q [K, N] constant: int8 values (format int8) or uint8 raw E4M3 codes (fp8)
 //            w_scale [N] constant float32 > 0, per output channel
 //            bias [N] optional constant float32
+//            residual [..., N] optional: exactly Y's shape and dtype, only with activation
+//            "none" (fuse_residual_into_linear): added after the bias, y_n += residual_n
 //   attrs    format "int8" | "fp8"; input_scale float > 0 (per tensor);
 //            input_zero_point int (default 0), input_qmin / input_qmax ints (default -127 /
 //            127): int8 only; activation as vitrt.Linear's;
@@ -19,7 +21,8 @@
 //         products and sums
 //   fp8   xq = e4m3(x / input_scale), round to nearest even, saturating at +-448 (xq = X when
 //         X is uint8 codes); fp32 sums of xq * decode(W_q)
-//   y_n = act(acc_n * input_scale * w_scale[n] + bias[n])
+//   y_n = act(acc_n * input_scale * w_scale[n] + bias[n]) (+ residual_n, in fp32, then rounded
+//   once to Y's type)
 //   with output_scale: Y_n = e4m3(y_n / output_scale) of the fp32 y_n (nearest even,
 //         saturating), so an fp8 QuantLinear with input_scale = output_scale reading Y sees the
 //         codes its own quantize step would have made from a float32 Y (pass
@@ -28,7 +31,8 @@
 //         for a float Y) and multiplies by 1 / output_scale: its codes agree with these in the
 //         dequantized domain, |decode(a) - decode(b)| * output_scale within one E4M3 step at
 //         the value's magnitude plus the bias's rounding error, not code for code (near zero
-//         that error alone spans several subnormal steps).
+//         that error alone spans several subnormal steps). Not with a residual input (whose
+//         sum feeds a LayerNorm, never an fp8 layer).
 #include <cmath>
 
 #include "ir/op_schema.h"
@@ -79,6 +83,9 @@ Status infer_quant_linear(InferContext& ctx) {
       return ctx.error("output_scale must be a finite float > 0, got ", output_scale);
     }
   }
+  if (codes_out && ctx.has_input(4)) {
+    return ctx.error("output_scale (E4M3 codes out) does not go with a residual input");
+  }
 
   DType dtype = ctx.input_dtype(0);
   if (dtype == DType::kUInt8) {
@@ -118,13 +125,14 @@ Status infer_quant_linear(InferContext& ctx) {
       return ctx.error("bias must be float32 [N] = [", n.to_string(), "]");
     }
   }
+  VITRT_RETURN_IF_ERROR(check_linear_residual(ctx, 4, dtype, n));
   return infer_linear_output(ctx, dtype, k, n, "W_q");
 }
 
 }  // namespace
 
 void register_quant_linear_schemas(OpRegistry& registry) {
-  registry.add({"vitrt", "QuantLinear", 3, 4, 1, 1, infer_quant_linear});
+  registry.add({"vitrt", "QuantLinear", 3, 5, 1, 1, infer_quant_linear});
 }
 
 }  // namespace vitrt
