@@ -1,7 +1,8 @@
 // vitrt.QuantLinear on the CPU. X may be float32, float16 or bfloat16 (converted to fp32 rows
 // and the result rounded back to X's type, so a CUDA fp16 plan's layers can be checked
 // against this kernel), or, for fp8, uint8 E4M3 codes that skip the quantize step (Y then
-// float32).
+// float32). With output_scale (fp8), Y leaves as E4M3 codes of the fp32 result, encoded in the
+// pass that adds the bias and applies the activation.
 //
 // int8 runs on oneDNN where the CPU has VNNI (AVX512-VNNI, AVX-VNNI, AMX): X is quantized
 // here into 8-bit rows, oneDNN multiplies them with the int8 weights (packed once at load)
@@ -213,7 +214,8 @@ class QuantLinearKernel final : public CpuKernel {
     }
     std::vector<int64_t> out_shape = x.shape();
     out_shape.back() = n_;
-    const DType y_dtype = codes_in ? DType::kFloat32 : dtype;
+    const bool codes_out = p_.output_scale > 0.0f;
+    const DType y_dtype = codes_out ? DType::kUInt8 : (codes_in ? DType::kFloat32 : dtype);
     const Tensor* residual = has_residual_ && inputs.size() > 4 ? inputs[4] : nullptr;
     if (has_residual_ &&
         (residual == nullptr || residual->dtype() != y_dtype || residual->shape() != out_shape)) {
@@ -226,9 +228,10 @@ class QuantLinearKernel final : public CpuKernel {
     if (m > 0) {
       std::vector<float> y_float;
       float* out = nullptr;
+      uint8_t* codes = codes_out ? y.data<uint8_t>() : nullptr;
       if (y_dtype == DType::kFloat32) {
         out = y.data<float>();
-      } else {
+      } else if (!codes_out) {
         y_float.resize(static_cast<size_t>(m * n_));
         out = y_float.data();
       }
@@ -241,7 +244,12 @@ class QuantLinearKernel final : public CpuKernel {
         // The blocked GEMM, as float X takes below: codes in and codes quantized here give the
         // same sums.
         quant_linear_fp8_code_rows(p_, x.data<uint8_t>(), m, k_, n_, w_q_.data<uint8_t>(),
-                                   w_scale_.data<float>(), bias, out, res);
+                                   w_scale_.data<float>(), bias, out, res, codes);
+      } else if (codes_out) {
+        // Only fp8 writes codes (parse_quant_linear_params), and fp8 has no oneDNN path.
+        std::vector<float> x_converted;
+        quant_linear_fp8_rows(p_, float_rows(x, x_converted), m, k_, n_, w_q_.data<uint8_t>(),
+                              w_scale_.data<float>(), bias, out, res, codes);
       } else {
         std::vector<float> x_converted;
         const float* rows = float_rows(x, x_converted);
@@ -255,7 +263,7 @@ class QuantLinearKernel final : public CpuKernel {
                                  out, res);
         }
       }
-      if (y_dtype != DType::kFloat32) {
+      if (y_dtype == DType::kFloat16 || y_dtype == DType::kBFloat16) {
         uint16_t* bits = y.data<uint16_t>();
         for (int64_t i = 0; i < m * n_; ++i) {
           bits[i] = y_dtype == DType::kFloat16 ? float_to_half(out[i]) : float_to_bf16(out[i]);
@@ -311,6 +319,9 @@ Result<std::unique_ptr<CpuKernel>> make_quant_linear_kernel(const KernelInit& in
   const bool has_residual = init.node.has_input(4);
   if (has_residual && params.activation != MatmulActivation::kNone) {
     return invalid_argument("a residual input needs activation 'none'");
+  }
+  if (has_residual && params.output_scale > 0.0f) {
+    return invalid_argument("output_scale (E4M3 codes out) does not go with a residual input");
   }
   auto kernel = std::make_unique<QuantLinearKernel>(
       params, *w, *w_scale, bias != nullptr ? *bias : Tensor(), has_residual);

@@ -24,10 +24,11 @@ struct QuantLinearParams {
   int32_t qmin = -127;
   int32_t qmax = 127;
   MatmulActivation activation = MatmulActivation::kNone;
+  float output_scale = 0.0f;  // fp8 only: > 0 writes Y as E4M3 codes of y / output_scale
 };
 
 // Reads and checks the node's attributes (format, input_scale, input_zero_point, input_qmin,
-// input_qmax, activation); errors name the attribute.
+// input_qmax, activation, output_scale); errors name the attribute.
 Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs);
 
 // int8: xq - zero_point, where xq = clamp(round_half_even(x / input_scale) + zp, qmin, qmax).
@@ -101,15 +102,24 @@ inline float quantize_fp8_value(float x, const QuantLinearParams& p, float tiny)
   return std::signbit(v) ? -q : q;
 }
 
+// The E4M3 code of a QuantLinear's output y with output_scale (the contract's
+// e4m3(y / output_scale), the step quantize_fp8 takes with input_scale = output_scale).
+inline uint8_t encode_fp8_output(float y, float output_scale) {
+  return float_to_e4m3(y / output_scale);
+}
+
 // The fp8 case of quant_linear_reference, fast (src/cpu/quant_linear_fp8.cc): the same sums
-// in the same order, blocked for the cache and the vector units. w_q holds E4M3 codes.
+// in the same order, blocked for the cache and the vector units. w_q holds E4M3 codes. With
+// `codes` (p.output_scale > 0), each output is written there as encode_fp8_output of its fp32
+// value, in the pass that adds the bias and applies the activation, and y is not written.
 void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                            int64_t n, const uint8_t* w_q, const float* w_scale, const float* bias,
-                           float* y, const float* residual = nullptr);
+                           float* y, const float* residual = nullptr, uint8_t* codes = nullptr);
 // The same with X already quantized: E4M3 codes written by the producer (codes in).
 void quant_linear_fp8_code_rows(const QuantLinearParams& p, const uint8_t* x_codes, int64_t m,
                                 int64_t k, int64_t n, const uint8_t* w_q, const float* w_scale,
-                                const float* bias, float* y, const float* residual = nullptr);
+                                const float* bias, float* y, const float* residual = nullptr,
+                                uint8_t* codes = nullptr);
 
 // act(v) computed in double and rounded to float: the reference of every backend's epilogue.
 float apply_quant_linear_activation(MatmulActivation act, float v);

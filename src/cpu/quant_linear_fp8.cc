@@ -64,10 +64,11 @@ namespace {
 
 // The GEMM over X given as float rows (quantized here) or as E4M3 codes (already quantized by
 // the producer: decoded here). fill(row0, rows, xq) writes the quantized values of rows
-// [row0, row0 + rows) into xq.
+// [row0, row0 + rows) into xq. Outputs go to y, or with `codes` to codes as E4M3.
 template <typename Fill>
 void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const uint8_t* w_q,
-              const float* w_scale, const float* bias, float* y, const float* residual, Fill fill) {
+              const float* w_scale, const float* bias, float* y, const float* residual,
+              uint8_t* codes, Fill fill) {
   const int64_t panels = (n + kPanel - 1) / kPanel;
   // W decoded into panels [panels][K][kPanel]; columns past N are 0 (their sums are dropped).
   std::vector<float> w(static_cast<size_t>(panels * k * kPanel), 0.0f);
@@ -77,8 +78,8 @@ void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const
       const int64_t cols = std::min(kPanel, n - pi * kPanel);
       float* panel = w.data() + pi * k * kPanel;
       for (int64_t l = 0; l < k; ++l) {
-        const uint8_t* codes = w_q + l * n + pi * kPanel;
-        for (int64_t c = 0; c < cols; ++c) panel[l * kPanel + c] = decode[codes[c]];
+        const uint8_t* w_codes = w_q + l * n + pi * kPanel;
+        for (int64_t c = 0; c < cols; ++c) panel[l * kPanel + c] = decode[w_codes[c]];
       }
     }
   });
@@ -103,13 +104,18 @@ void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const
           const int64_t tile_rows = std::min(kRows, rows - r0);
           for (int64_t r = 0; r < tile_rows; ++r) {
             const int64_t row = row0 + r0 + r;
-            float* out = y + row * n + pi * kPanel;
+            const int64_t at = row * n + pi * kPanel;
             for (int64_t c = 0; c < cols; ++c) {
               const int64_t j = pi * kPanel + c;
               float v = sums[r * kPanel + c] * scale[j];
               if (bias != nullptr) v += bias[j];
               if (residual != nullptr) v += residual[row * n + j];
-              out[c] = apply_quant_linear_activation(p.activation, v);
+              v = apply_quant_linear_activation(p.activation, v);
+              if (codes != nullptr) {
+                codes[at + c] = encode_fp8_output(v, p.output_scale);
+              } else {
+                y[at + c] = v;
+              }
             }
           }
         }
@@ -122,20 +128,24 @@ void fp8_rows(const QuantLinearParams& p, int64_t m, int64_t k, int64_t n, const
 
 void quant_linear_fp8_rows(const QuantLinearParams& p, const float* x, int64_t m, int64_t k,
                            int64_t n, const uint8_t* w_q, const float* w_scale, const float* bias,
-                           float* y, const float* residual) {
+                           float* y, const float* residual, uint8_t* codes) {
   const float tiny = fp8_flush_below(p);
-  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, residual, [&](int64_t row0, int64_t rows, float* xq) {
-    for (int64_t i = 0; i < rows * k; ++i) xq[i] = quantize_fp8_value(x[row0 * k + i], p, tiny);
-  });
+  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, residual, codes,
+           [&](int64_t row0, int64_t rows, float* xq) {
+             for (int64_t i = 0; i < rows * k; ++i)
+               xq[i] = quantize_fp8_value(x[row0 * k + i], p, tiny);
+           });
 }
 
 void quant_linear_fp8_code_rows(const QuantLinearParams& p, const uint8_t* x_codes, int64_t m,
                                 int64_t k, int64_t n, const uint8_t* w_q, const float* w_scale,
-                                const float* bias, float* y, const float* residual) {
+                                const float* bias, float* y, const float* residual,
+                                uint8_t* codes) {
   const std::array<float, 256>& decode = e4m3_decode_table();
-  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, residual, [&](int64_t row0, int64_t rows, float* xq) {
-    for (int64_t i = 0; i < rows * k; ++i) xq[i] = decode[x_codes[row0 * k + i]];
-  });
+  fp8_rows(p, m, k, n, w_q, w_scale, bias, y, residual, codes,
+           [&](int64_t row0, int64_t rows, float* xq) {
+             for (int64_t i = 0; i < rows * k; ++i) xq[i] = decode[x_codes[row0 * k + i]];
+           });
 }
 
 }  // namespace vitrt

@@ -44,6 +44,13 @@ Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
     return invalid_argument("input_qmin/input_qmax/input_zero_point = ", qmin, "/", qmax, "/", zp,
                             " must satisfy -128 <= qmin <= zero_point <= qmax <= 255, qmin < qmax");
   }
+  if (attrs.has("output_scale")) {
+    if (p.format != QuantFormat::kFp8) return invalid_argument("output_scale applies to fp8 only");
+    VITRT_ASSIGN_OR_RETURN(p.output_scale, attrs.get_float("output_scale", 0.0f));
+    if (!(p.output_scale > 0.0f) || !std::isfinite(p.output_scale)) {
+      return invalid_argument("output_scale must be a finite float > 0, got ", p.output_scale);
+    }
+  }
   p.zero_point = static_cast<int32_t>(zp);
   p.qmin = static_cast<int32_t>(qmin);
   p.qmax = static_cast<int32_t>(qmax);

@@ -22,6 +22,7 @@ LtObjects::~LtObjects() {
   for (cublasLtMatrixLayout_t l : layouts) {
     if (l != nullptr) cublasLtMatrixLayoutDestroy(l);
   }
+  if (d_layout != nullptr) cublasLtMatrixLayoutDestroy(d_layout);
   if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
   if (op != nullptr) cublasLtMatmulDescDestroy(op);
 }
@@ -55,7 +56,7 @@ Result<std::vector<cublasLtMatmulAlgo_t>> heuristic_algos(const LaunchContext& c
   int found = 0;
   VITRT_BLAS(
       cublasLtMatmulAlgoGetHeuristic(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
-                                     lt.layouts[2], lt.pref, count, results.data(), &found),
+                                     lt.d(), lt.pref, count, results.data(), &found),
       "heuristic");
   std::vector<cublasLtMatmulAlgo_t> algos;
   for (int i = 0; i < found; ++i) {
@@ -133,12 +134,12 @@ ConfigKey key_of(const AlgoConfig& c) {
 // stays the one place that decides them.
 struct ProblemTypes {
   cublasComputeType_t compute;
-  cudaDataType_t scale, a, b, c;
+  cudaDataType_t scale, a, b, c, d;  // d differs from c for an FP8 D
 };
 
 Result<ProblemTypes> problem_types(const LtObjects& lt) {
   int32_t compute = 0, scale = 0;
-  uint32_t a = 0, b = 0, c = 0;
+  uint32_t a = 0, b = 0, c = 0, d = 0;
   size_t w = 0;
   VITRT_BLAS(cublasLtMatmulDescGetAttribute(lt.op, CUBLASLT_MATMUL_DESC_COMPUTE_TYPE, &compute,
                                             sizeof(compute), &w),
@@ -155,17 +156,23 @@ Result<ProblemTypes> problem_types(const LtObjects& lt) {
   VITRT_BLAS(cublasLtMatrixLayoutGetAttribute(lt.layouts[2], CUBLASLT_MATRIX_LAYOUT_TYPE, &c,
                                               sizeof(c), &w),
              "C type");
-  return ProblemTypes{static_cast<cublasComputeType_t>(compute), static_cast<cudaDataType_t>(scale),
-                      static_cast<cudaDataType_t>(a), static_cast<cudaDataType_t>(b),
-                      static_cast<cudaDataType_t>(c)};
+  VITRT_BLAS(
+      cublasLtMatrixLayoutGetAttribute(lt.d(), CUBLASLT_MATRIX_LAYOUT_TYPE, &d, sizeof(d), &w),
+      "D type");
+  return ProblemTypes{static_cast<cublasComputeType_t>(compute),
+                      static_cast<cudaDataType_t>(scale),
+                      static_cast<cudaDataType_t>(a),
+                      static_cast<cudaDataType_t>(b),
+                      static_cast<cudaDataType_t>(c),
+                      static_cast<cudaDataType_t>(d)};
 }
 
 // cuBLASLt's wave count of `algo` on the prepared problem, or a negative value when the
 // configuration does not run it within the workspace.
 float checked_waves(const LaunchContext& ctx, const LtObjects& lt, const cublasLtMatmulAlgo_t& a) {
   cublasLtMatmulHeuristicResult_t r{};
-  if (cublasLtMatmulAlgoCheck(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
-                              lt.layouts[2], &a, &r) != CUBLAS_STATUS_SUCCESS ||
+  if (cublasLtMatmulAlgoCheck(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2], lt.d(),
+                              &a, &r) != CUBLAS_STATUS_SUCCESS ||
       r.workspaceSize > ctx.workspace_bytes) {
     return -1.0f;
   }
@@ -224,7 +231,7 @@ std::vector<Enumerated> enumerate_algorithm(const LaunchContext& ctx, const LtOb
                                             const ProblemTypes& t, int id) {
   std::vector<Enumerated> out;
   cublasLtMatmulAlgo_t base{};
-  if (cublasLtMatmulAlgoInit(ctx.blas, t.compute, t.scale, t.a, t.b, t.c, t.c, id, &base) !=
+  if (cublasLtMatmulAlgoInit(ctx.blas, t.compute, t.scale, t.a, t.b, t.c, t.d, id, &base) !=
       CUBLAS_STATUS_SUCCESS) {
     return out;
   }
@@ -328,7 +335,7 @@ Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObj
   const ProblemTypes& t = *types;
   int count = 0;
   std::vector<int> ids(1024);
-  if (cublasLtMatmulAlgoGetIds(ctx.blas, t.compute, t.scale, t.a, t.b, t.c, t.c,
+  if (cublasLtMatmulAlgoGetIds(ctx.blas, t.compute, t.scale, t.a, t.b, t.c, t.d,
                                static_cast<int>(ids.size()), ids.data(),
                                &count) != CUBLAS_STATUS_SUCCESS) {
     return cands;
@@ -483,7 +490,7 @@ int TacticRace::finish(int reference, float* ms, float* reference_ms, std::strin
 bool algo_fits(const LaunchContext& ctx, const LtObjects& lt, const cublasLtMatmulAlgo_t& algo) {
   cublasLtMatmulHeuristicResult_t check{};
   return cublasLtMatmulAlgoCheck(ctx.blas, lt.op, lt.layouts[0], lt.layouts[1], lt.layouts[2],
-                                 lt.layouts[2], &algo, &check) == CUBLAS_STATUS_SUCCESS &&
+                                 lt.d(), &algo, &check) == CUBLAS_STATUS_SUCCESS &&
          check.workspaceSize <= ctx.workspace_bytes;
 }
 

@@ -19,10 +19,13 @@ namespace vitrt::cuda {
 Status blas_status(cublasStatus_t s, const char* what);
 #define VITRT_BLAS(expr, what) VITRT_RETURN_IF_ERROR(::vitrt::cuda::blas_status((expr), (what)))
 
-// Descriptors of one matmul: "A", "B" and C/D (one layout for both), freed on every path out.
+// Descriptors of one matmul: "A", "B" and C/D (one layout for both, unless d_layout is set:
+// an FP8 D, whose C has a 16-bit type), freed on every path out.
 struct LtObjects {
   cublasLtMatmulDesc_t op = nullptr;
   cublasLtMatrixLayout_t layouts[3] = {nullptr, nullptr, nullptr};
+  cublasLtMatrixLayout_t d_layout = nullptr;
+  cublasLtMatrixLayout_t d() const { return d_layout != nullptr ? d_layout : layouts[2]; }
   cublasLtMatmulPreference_t pref = nullptr;
   LtObjects() = default;
   LtObjects(const LtObjects&) = delete;

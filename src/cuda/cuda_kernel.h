@@ -44,14 +44,18 @@ struct GemmTactic {
   int64_t m = 0;
   // 0: bias (and ReLU / tanh GELU) in cuBLASLt's epilogue, other activations in a pass after;
   // 1: plain GEMM, then one bias + activation kernel; 2: an erf GELU computed by cuBLASLt's
-  // bias + tanh-form GELU epilogue (fp16/bf16 builds that allow it: see TacticTuner).
+  // bias + tanh-form GELU epilogue (fp16/bf16 builds that allow it: see TacticTuner);
+  // 3 (QuantLinear with output_scale only): mode 0's GEMM with a 16-bit D, then one pass that
+  // writes E4M3 codes.
   int mode = 0;
   cublasLtMatmulAlgo_t algo{};
 };
 // The node attribute that carries a Linear node's tactics in a CUDA plan.
 inline constexpr const char* kGemmTacticsAttr = "cuda_gemm_tactics";
 std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics);
-Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& ints);
+// Modes above max_mode are refused (QuantLinear's mode 3 is no Linear mode).
+Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& ints,
+                                                    int max_mode = 2);
 
 // The implementation a vitrt.Attention node runs at a batch size, timed at build time:
 // 0 vitrt's own kernels, 1 cuDNN's fused attention (cuda/cudnn_attention.h).

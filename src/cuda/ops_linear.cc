@@ -917,7 +917,8 @@ std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics)
   return ints;
 }
 
-Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& ints) {
+Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& ints,
+                                                    int max_mode) {
   if (ints.size() % kTacticInts != 0) {
     return invalid_model("attribute '", kGemmTacticsAttr, "' holds ", ints.size(),
                          " integers, not a multiple of ", kTacticInts);
@@ -927,7 +928,7 @@ Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& 
     GemmTactic t;
     t.m = ints[i];
     t.mode = static_cast<int>(ints[i + 1]);
-    if (t.m < 1 || t.mode < 0 || t.mode > 2) {
+    if (t.m < 1 || t.mode < 0 || t.mode > max_mode) {
       return invalid_model("attribute '", kGemmTacticsAttr, "': tactic ", i / kTacticInts,
                            " has m ", t.m, " and mode ", t.mode);
     }

@@ -24,10 +24,23 @@
 // A residual (input 4, activation none) is cuBLASLt's C with beta = 1 in modes 0 / 2 (C in D's
 // 16-bit or fp32 type and layout, a buffer of its own), and is added by the dequantize kernel
 // in mode 1 (int32 / fp32 accumulators cannot take a 16-bit C): no extra pass either way.
-// X of dtype uint8 (fp8 only) holds E4M3 codes already (a LayerNorm wrote them, pass
-// fuse_fp8_producers): the quantize pass is skipped, the GEMM reads X itself when its rows need
-// no padding (K a multiple of 32, modes 0 / 2), else a padded copy (two memcpy-class calls, no
-// arithmetic). Y is then in the plan's activation type.
+// X of dtype uint8 (fp8 only) holds E4M3 codes already (a LayerNorm or an fp8 QuantLinear
+// wrote them, pass fuse_fp8_producers): the quantize pass is skipped, the GEMM reads X itself
+// when its rows need no padding (K a multiple of 32, modes 0 / 2 / 3), else a padded copy (two
+// memcpy-class calls, no arithmetic). Y is then in the plan's activation type.
+// output_scale (fp8 only, never with a residual): Y leaves as E4M3 codes of y / output_scale,
+// for an fp8 QuantLinear reading them (fc1 -> fc2). The modes then write:
+//   0, 2  an FP8 D from cuBLASLt's epilogue (D scale = 1 / output_scale, a device constant),
+//         16-bit plans only (cuBLASLt's FP8 D takes a 16-bit C and bias), and mode 0 only where
+//         its epilogue runs the whole activation (none, ReLU, tanh GELU): an erf GELU runs as
+//         mode 2 (tanh form, when the build allows it) or as mode 3.
+//   1     the codes from the dequantize kernel.
+//   3     mode 0's GEMM with D in the activation type into scratch, then one pass that applies
+//         an erf / quick GELU and writes the codes: where cuBLASLt has no algorithm for the
+//         FP8 D (the tactic search finds none), an erf GELU without the tanh form, fp32 plans.
+//   C: cuBLASLt refuses D's buffer as C when C's layout (16-bit) differs from D's (E4M3), and
+//   refuses a null C; with beta = 0 C is never read, so the A operand (the weights) stands in
+//   for it, as PyTorch's scaled_gemm does with its first operand.
 // The builder times the modes and cuBLASLt's candidate algorithms per problem (as Linear's
 // tactics, stored in the same node attribute and timing cache); without tactics, mode 0 runs
 // whenever cuBLASLt has an algorithm for it.
@@ -62,6 +75,7 @@ struct HostWeights {
   std::vector<float> bias;          // [n_pad] or empty
   std::vector<int32_t> acc_offset;  // [n_pad] or empty: int8's zero-point correction
   float input_scale = 1.0f;         // the B scale of the OUTER_VEC form
+  float d_scale = 1.0f;             // 1 / output_scale: cuBLASLt's D scale for an FP8 D
 };
 
 // Device copies of HostWeights, in one allocation, shared by the contexts of an engine.
@@ -73,6 +87,7 @@ struct DeviceWeights {
   const float* bias = nullptr;
   const int32_t* acc_offset = nullptr;
   const float* input_scale = nullptr;
+  const float* d_scale = nullptr;
   DeviceWeights() = default;
   DeviceWeights(const DeviceWeights&) = delete;
   DeviceWeights& operator=(const DeviceWeights&) = delete;
@@ -90,6 +105,7 @@ struct QuantParams {
   int offset = 0;
   UnaryOp act = UnaryOp::kIdentity;
   std::string act_text;
+  float output_scale = 0.0f;  // fp8: > 0 writes Y as E4M3 codes of y / output_scale
   int64_t k = 0, n = 0, k_pad = 0, n_pad = 0;
   bool has_bias = false;
   bool uniform_w_scale = false;  // every w_scale equal: a per-tensor scale
@@ -170,6 +186,7 @@ HostWeights host_weights(const QuantParams& p, const QuantConstants& c) {
     }
   }
   h.input_scale = p.input_scale;
+  h.d_scale = p.output_scale > 0.0f ? 1.0f / p.output_scale : 1.0f;
   h.dequant.assign(static_cast<size_t>(np), 0.0f);
   h.w_scale.assign(static_cast<size_t>(np), 0.0f);
   const float* ws = c.w_scale->data<float>();
@@ -227,7 +244,7 @@ class QuantLinearKernel final : public CudaKernel {
     const void* act_bias = bias != nullptr ? bias->data : nullptr;
     const DeviceTensor* residual = in.size() > 4 ? in[4] : nullptr;
     if (!ctx.launch) {
-      out[0].dtype = type;
+      out[0].dtype = codes_out() ? DType::kUInt8 : type;
       out[0].shape = x.shape;
       out[0].shape.back() = p_.n;
       if (residual != nullptr && (residual->dtype != type || residual->shape != out[0].shape)) {
@@ -244,7 +261,9 @@ class QuantLinearKernel final : public CudaKernel {
         VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
         if (form == FusedForm::kVecVec) VITRT_RETURN_IF_ERROR(make_row_scale(m));
         VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, type, m, bias_usable));
-        need_acc = need_acc || mode == 1;
+        // Mode 3 puts its D in the accumulators' scratch (fp32 [m_pad, n_pad] holds the
+        // [m, n] D of any activation type).
+        need_acc = need_acc || mode == 1 || mode == 3;
         need_xq = !reads_codes(codes_in, ctx, mode);
       }
       out.resize(need_acc ? 3 : 2);
@@ -283,10 +302,11 @@ class QuantLinearKernel final : public CudaKernel {
     }
     auto setup = [&](int mode) {
       g.mode = mode;
-      const bool fused = mode != 1;  // modes 0 and 2 write D in the activation type
+      const bool fused = mode != 1;  // modes 0, 2 and 3: cuBLASLt applies scales and bias
       g.m = fused ? m : gemm_rows(m);
       g.n = fused ? p_.n : p_.n_pad;
-      g.d = fused ? out[0].data : (out.size() > 2 ? out[2].data : nullptr);
+      const bool scratch_d = mode == 1 || mode == 3;
+      g.d = !scratch_d ? out[0].data : (out.size() > 2 ? out[2].data : nullptr);
       g.ldd = g.n;
       auto rs = row_scale_.find(m);
       g.row_scale = fused && form == FusedForm::kVecVec && rs != row_scale_.end()
@@ -300,13 +320,20 @@ class QuantLinearKernel final : public CudaKernel {
       return launch(ctx, type, g, out[0].data, act_bias, &t.algo);
     }
     setup(run_mode);
-    if (g.d == nullptr) return internal_error("QuantLinear: mode 1 without accumulator scratch");
+    if (g.d == nullptr) {
+      return internal_error("QuantLinear: mode ", run_mode, " without accumulator scratch");
+    }
     const GemmTactic* t = nearest_tactic(m);
     const bool use_tactic = t != nullptr && t->mode == run_mode;
     return launch(ctx, type, g, out[0].data, act_bias, use_tactic ? &t->algo : nullptr);
   }
 
  private:
+  bool codes_out() const { return p_.output_scale > 0.0f; }
+
+  // cuBLASLt writes the codes itself: modes 0 and 2 of an output_scale layer.
+  bool fp8_d(int mode) const { return codes_out() && (mode == 0 || mode == 2); }
+
   // The GEMM reads X's codes as they are: rows need no padding (K a multiple of 32, not mode
   // 1's extra rows); the tuner times mode 1 too, so it runs on the padded copy.
   bool reads_codes(bool codes_in, const LaunchContext& ctx, int mode) const {
@@ -424,7 +451,8 @@ class QuantLinearKernel final : public CudaKernel {
       g.n = p_.n;
       g.k = p_.k_pad;
       g.ldd = p_.n;
-      g.mode = 0;
+      // The 16-bit D (an output_scale layer's mode 3); the FP8 D is asked by fp8_d_found.
+      g.mode = codes_out() ? 3 : 0;
       // The heuristic needs to know that a bias and a vector scale come, not where: any
       // aligned device pointer stands in for them.
       g.row_scale = f == FusedForm::kVecVec ? dev_->dequant : nullptr;
@@ -452,15 +480,58 @@ class QuantLinearKernel final : public CudaKernel {
                        "QuantLinear: row scales");
   }
 
+  // Whether cuBLASLt has an algorithm writing mode `mode`'s FP8 D for m rows in `form` (asked
+  // once per m and mode: the shape pass and the launch must agree).
+  Result<bool> fp8_d_found(const LaunchContext& ctx, DType type, int64_t m, int mode,
+                           FusedForm form) {
+    auto it = fp8_d_found_.find({m, mode});
+    if (it != fp8_d_found_.end()) return it->second;
+    QuantGemm g;
+    g.rows = m;
+    g.m = m;
+    g.n = p_.n;
+    g.k = p_.k_pad;
+    g.ldd = p_.n;
+    g.mode = mode;
+    g.row_scale = form == FusedForm::kVecVec ? dev_->dequant : nullptr;
+    LtObjects lt;
+    bool found = false;
+    if (prepare(ctx, type, g, dev_->bias, lt).ok()) {
+      Result<std::vector<cublasLtMatmulAlgo_t>> algos = heuristic_algos(ctx, lt, 1);
+      found = algos.ok() && !algos->empty();
+    }
+    fp8_d_found_.emplace(std::make_pair(m, mode), found);
+    return found;
+  }
+
+  // An output_scale layer's mode 0 (FP8 D): a 16-bit plan whose epilogue runs the activation.
+  bool mode0_codes_possible(DType type) const {
+    return (type == DType::kFloat16 || type == DType::kBFloat16) && !act_after_mode0();
+  }
+
+  // Mode 0 of an output_scale layer for m rows, else mode 3 (its staged form).
+  Result<int> codes_mode0(const LaunchContext& ctx, DType type, int64_t m, FusedForm form) {
+    if (!mode0_codes_possible(type)) return 3;
+    VITRT_ASSIGN_OR_RETURN(bool found, fp8_d_found(ctx, type, m, 0, form));
+    return found ? 0 : 3;
+  }
+
   // The mode a launch without tuner runs for m rows: the stored tactic's, else mode 0 whenever
-  // cuBLASLt has an algorithm for it.
+  // cuBLASLt has an algorithm for it (with output_scale: its FP8 D, else mode 3). A stored
+  // mode this GPU's cuBLASLt cannot run falls back the same way.
   Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
     VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
     if (form == FusedForm::kNone) return 1;
     if (const GemmTactic* t = nearest_tactic(m)) {
-      if (t->mode == 2 && p_.act == UnaryOp::kGelu && type != DType::kFloat32) return 2;
-      return t->mode == 0 ? 0 : 1;
+      if (t->mode == 2 && p_.act == UnaryOp::kGelu && type != DType::kFloat32) {
+        if (!codes_out()) return 2;
+        VITRT_ASSIGN_OR_RETURN(bool found, fp8_d_found(ctx, type, m, 2, form));
+        return found ? 2 : 3;
+      }
+      if (t->mode == 3 && codes_out()) return 3;
+      if (t->mode != 0) return 1;
     }
+    if (codes_out()) return codes_mode0(ctx, type, m, form);
     return 0;
   }
 
@@ -486,6 +557,31 @@ class QuantLinearKernel final : public CudaKernel {
            ctx.tuner != nullptr && ctx.tuner->tanh_gelu;
   }
 
+  // Whether the tuner may time mode 0, 2 or 3 (those on cuBLASLt's scales and epilogue).
+  bool mode_possible(const LaunchContext& ctx, DType type, FusedForm form, int mode) const {
+    if (form == FusedForm::kNone) return false;
+    switch (mode) {
+      case 0:
+        return !codes_out() || mode0_codes_possible(type);
+      case 2:
+        return mode2_possible(ctx, type, form);
+      case 3:
+        return codes_out();
+      default:
+        return false;
+    }
+  }
+
+  // What mode `mode` runs, for the build log.
+  std::string mode_text(int mode, FusedForm form) const {
+    if (mode == 1) return codes_out() ? "dequantize kernel writing E4M3" : "dequantize kernel";
+    std::string text = fused_form_name(form);
+    if (mode == 2) text += ", tanh-form GELU epilogue";
+    if (fp8_d(mode)) text += ", E4M3 D";
+    if (mode == 3) text += ", 16-bit D then an E4M3 pass";
+    return text;
+  }
+
   Status prepare(const LaunchContext& ctx, DType type, const QuantGemm& g, const void* bias,
                  LtObjects& lt) const {
     const bool int8 = p_.format == QuantFormat::kInt8;
@@ -505,6 +601,11 @@ class QuantLinearKernel final : public CudaKernel {
           return unsupported("QuantLinear in ", dtype_name(type), " has no CUDA kernel");
       }
     }
+    // An FP8 D: C (never read, beta = 0) and the bias keep the 16-bit activation type.
+    const bool codes_d = fp8_d(g.mode);
+    if (codes_d && d_type != CUDA_R_16F && d_type != CUDA_R_16BF) {
+      return unsupported("QuantLinear: an FP8 D needs a 16-bit plan, got ", dtype_name(type));
+    }
     const cudaDataType_t in_type = int8 ? CUDA_R_8I : CUDA_R_8F_E4M3;
     VITRT_BLAS(cublasLtMatmulDescCreate(&lt.op, int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F,
                                         int8 ? CUDA_R_32I : CUDA_R_32F),
@@ -516,6 +617,11 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_BLAS(
         cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)),
         "transb");
+    if (codes_d) {
+      VITRT_BLAS(cublasLtMatmulDescSetAttribute(lt.op, CUBLASLT_MATMUL_DESC_D_SCALE_POINTER,
+                                                &dev_->d_scale, sizeof(dev_->d_scale)),
+                 "D scale");
+    }
     if (g.mode != 1) {
       if (!p_.uniform_w_scale) {
         // w_scale runs along cuBLASLt's m (the rows of op(A) = W^T): an outer-vector A scale.
@@ -566,6 +672,9 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[0], in_type, g.k, g.n, g.k, 1, 0));
     VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[1], in_type, g.k, g.m, g.k, 1, 0));
     VITRT_RETURN_IF_ERROR(make_layout(&lt.layouts[2], d_type, g.n, g.m, g.ldd, 1, 0));
+    if (codes_d) {
+      VITRT_RETURN_IF_ERROR(make_layout(&lt.d_layout, CUDA_R_8F_E4M3, g.n, g.m, g.ldd, 1, 0));
+    }
     return make_preference(ctx, lt);
   }
 
@@ -574,14 +683,17 @@ class QuantLinearKernel final : public CudaKernel {
     const float alpha_f = g.mode != 1 && p_.uniform_w_scale ? p_.uniform_scale : 1.0f;
     // Modes 0 / 2 add the residual as C (D's type and layout, its own buffer: never D's buffer
     // under another type, which cuBLASLt refuses); mode 1's accumulators leave it to post_pass.
-    const void* c = g.mode != 1 && g.residual != nullptr ? g.residual : g.d;
-    const float beta_f = c != g.d ? 1.0f : 0.0f;
+    // Without one beta = 0 and C is never read: D's buffer, except under an FP8 D (C's 16-bit
+    // layout is not D's): then the weights stand in (see the top of the file).
+    const bool add_residual = g.mode != 1 && g.residual != nullptr;
+    const void* c = add_residual ? g.residual : (lt.d_layout != nullptr ? dev_->wt : g.d);
+    const float beta_f = add_residual ? 1.0f : 0.0f;
     const int32_t alpha_i = 1, beta_i = 0;
     const bool int8 = p_.format == QuantFormat::kInt8;
     const void* alpha = int8 ? static_cast<const void*>(&alpha_i) : &alpha_f;
     const void* beta = int8 ? static_cast<const void*>(&beta_i) : &beta_f;
     VITRT_BLAS(cublasLtMatmul(ctx.blas, lt.op, alpha, dev_->wt, lt.layouts[0], g.xq, lt.layouts[1],
-                              beta, c, lt.layouts[2], g.d, lt.layouts[2], &algo, ctx.workspace,
+                              beta, c, lt.layouts[2], g.d, lt.d(), &algo, ctx.workspace,
                               ctx.workspace_bytes, ctx.stream),
                "QuantLinear matmul");
     return Status::ok_status();
@@ -590,7 +702,19 @@ class QuantLinearKernel final : public CudaKernel {
   Status post_pass(const LaunchContext& ctx, DType type, const QuantGemm& g, void* y) const {
     VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(type));
     if (g.mode == 2) return Status::ok_status();  // the GELU ran in the epilogue
+    if (g.mode == 3) {
+      // ReLU and tanh GELU ran in the epilogue already.
+      const UnaryOp act = act_after_mode0() ? p_.act : UnaryOp::kIdentity;
+      return cuda_status(
+          launch_act_quantize_fp8(elt, g.d, g.rows, p_.n, act, p_.output_scale, y, ctx.stream),
+          "QuantLinear activation and E4M3 codes");
+    }
     if (g.mode == 0) {
+      if (codes_out() && act_after_mode0()) {
+        return internal_error(
+            "QuantLinear: mode 0 writes codes only with the activation in "
+            "cuBLASLt's epilogue");
+      }
       if (!act_after_mode0()) return Status::ok_status();
       return cuda_status(launch_bias_act(elt, y, nullptr, g.rows, p_.n, p_.act, ctx.stream),
                          "QuantLinear activation");
@@ -605,6 +729,7 @@ class QuantLinearKernel final : public CudaKernel {
     d.bias = dev_->bias;
     d.residual = g.residual;
     d.act = p_.act;
+    d.code_scale = p_.output_scale;
     return cuda_status(launch_dequantize_bias_act(elt, d, g.d, y, ctx.stream),
                        "QuantLinear dequantize");
   }
@@ -648,16 +773,15 @@ class QuantLinearKernel final : public CudaKernel {
                 g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
                 g.residual != nullptr ? "+residual" : "",
                 p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
-                mode2_possible(ctx, type, form) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
-                kTacticSearchTag);
+                mode2_possible(ctx, type, form) ? "+tanh-ok" : "", codes_out() ? "|d-e4m3" : "",
+                "|ws", ctx.workspace_bytes, kTacticSearchTag);
     const std::string shape_text =
         str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x", p_.n, " ", p_.act_text,
                 bias ? "+bias" : "", g.residual != nullptr ? "+residual" : "");
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, g.rows, memo->second);
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
-        t && (t->mode == 1 || (t->mode == 0 && form != FusedForm::kNone) ||
-              (t->mode == 2 && mode2_possible(ctx, type, form)))) {
+        t && (t->mode == 1 || mode_possible(ctx, type, form, t->mode))) {
       setup(t->mode);
       LtObjects check;
       if (prepare(ctx, type, g, act_bias, check).ok() && algo_fits(ctx, check, t->algo)) {
@@ -678,9 +802,8 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
     int enumerated = 0;
-    for (int mode = 0; mode < 3; ++mode) {
-      if (mode == 0 && form == FusedForm::kNone) continue;
-      if (mode == 2 && !mode2_possible(ctx, type, form)) continue;
+    for (int mode = 0; mode < 4; ++mode) {
+      if (mode != 1 && !mode_possible(ctx, type, form, mode)) continue;
       setup(mode);
       auto p = std::make_unique<Prepared>();
       p->g = g;
@@ -724,13 +847,10 @@ class QuantLinearKernel final : public CudaKernel {
     best.algo = entries[winner].first->cands.algos[entries[winner].second];
     VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
-      tu.log(str_cat(
-          "tactics: ", shape_text, ": ", tried, " candidates timed (", tried - enumerated,
-          " from cuBLASLt's heuristic, ", enumerated, " enumerated), chose mode ", best.mode, " (",
-          best.mode == 1
-              ? "dequantize kernel"
-              : str_cat(fused_form_name(form), best.mode == 2 ? ", tanh-form GELU epilogue" : ""),
-          ") ", best_ms, " ms", tu.verbose ? lines : ""));
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (",
+                     tried - enumerated, " from cuBLASLt's heuristic, ", enumerated,
+                     " enumerated), chose mode ", best.mode, " (", mode_text(best.mode, form), ") ",
+                     best_ms, " ms", tu.verbose ? lines : ""));
     }
     return record_tactic(tu, node_, g.rows, best);
   }
@@ -742,6 +862,7 @@ class QuantLinearKernel final : public CudaKernel {
   std::vector<GemmTactic> tactics_;
   std::shared_ptr<const DeviceWeights> dev_;
   std::map<int64_t, FusedForm> fused_;
+  std::map<std::pair<int64_t, int>, bool> fp8_d_found_;  // by rows and mode
   std::map<int64_t, DeviceBuffer> row_scale_;
 };
 
@@ -789,6 +910,16 @@ Result<QuantParams> quant_params(const Attributes& at) {
   }
   VITRT_ASSIGN_OR_RETURN(p.act, linear_activation(at));
   VITRT_ASSIGN_OR_RETURN(p.act_text, at.get_string("activation", "none"));
+  if (at.has("output_scale")) {
+    if (p.format != QuantFormat::kFp8E4M3) {
+      return invalid_model("attribute 'output_scale' applies to format fp8 only");
+    }
+    VITRT_ASSIGN_OR_RETURN(p.output_scale, at.get_float("output_scale", 0.0f));
+    if (!(p.output_scale > 0.0f) || !std::isfinite(p.output_scale)) {
+      return invalid_model("attribute 'output_scale' must be a positive finite float, got ",
+                           p.output_scale);
+    }
+  }
   return p;
 }
 
@@ -834,11 +965,17 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   p.has_bias = bias != nullptr;
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
-    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));
+    // Mode 3 (16-bit D, then the E4M3 pass) is QuantLinear's own.
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints, 3));
   }
   if (init.node.has_input(4) && p.act != UnaryOp::kIdentity) {
     return invalid_model("QuantLinear: a residual input (4) needs activation 'none', got '",
                          p.act_text, "'");
+  }
+  if (init.node.has_input(4) && p.output_scale > 0.0f) {
+    return invalid_model(
+        "QuantLinear: output_scale (E4M3 codes out) does not go with a residual "
+        "input (4)");
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
   return std::unique_ptr<CudaKernel>(new QuantLinearKernel(

@@ -1,6 +1,7 @@
 // Device kernels of vitrt.QuantLinear (ops_quant_linear.cc): the activation quantizer that feeds
-// cuBLASLt's int8 / FP8 GEMM, and the epilogue that turns the GEMM's int32 / fp32 accumulators
-// into activations (per-channel dequantize, bias, activation) where cuBLASLt's epilogue cannot.
+// cuBLASLt's int8 / FP8 GEMM, the epilogue that turns the GEMM's int32 / fp32 accumulators
+// into activations (per-channel dequantize, bias, activation) where cuBLASLt's epilogue cannot,
+// and the activation + E4M3 pass of an output_scale layer whose GEMM wrote a float D.
 //
 // The arithmetic follows the CPU reference (src/cpu/quant_linear.cc) operation for operation, so
 // the quantized operands are bit-identical to it: true division by the scale (not a multiply by
@@ -8,6 +9,7 @@
 #include <cuda_fp8.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/device_common.cuh"
 
@@ -86,6 +88,19 @@ __device__ __forceinline__ float acc_value(float a, int32_t) {
   return a;
 }
 
+// An output value in the activation type T, or (T = uint8_t) the E4M3 code of v / code_scale:
+// the output_scale of a QuantLinear whose output an fp8 QuantLinear reads as codes (the same
+// division and rounding as quantize_one).
+template <typename T>
+__device__ __forceinline__ T store_out(float v, float code_scale) {
+  if constexpr (std::is_same_v<T, uint8_t>) {
+    return static_cast<uint8_t>(
+        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
+  } else {
+    return from_f<T>(v);
+  }
+}
+
 // acc * scale + bias rounded step by step as the reference does (nvcc would contract it into
 // one fma, which rounds once).
 __device__ __forceinline__ float dequant(float acc, float scale, float bias) {
@@ -99,7 +114,8 @@ __global__ void __launch_bounds__(kThreads)
     dequant_vec_kernel(const A* __restrict__ acc, uint32_t acc_ld,
                        const int32_t* __restrict__ offset, const float* __restrict__ scale,
                        const float* __restrict__ bias, const T* __restrict__ residual,
-                       T* __restrict__ y, uint32_t n, uint32_t chunks_per_row, uint32_t n_chunks) {
+                       T* __restrict__ y, uint32_t n, uint32_t chunks_per_row, uint32_t n_chunks,
+                       float code_scale) {
   struct alignas(16) Acc {
     A v[8];
   };
@@ -109,7 +125,8 @@ __global__ void __launch_bounds__(kThreads)
   struct alignas(16) I8 {
     int32_t v[8];
   };
-  struct alignas(16) Out {
+  // 8 outputs: 16 bytes (fp16 / bf16), 32 (fp32: two stores) or 8 (codes).
+  struct alignas(8 * sizeof(T) < 16 ? 8 * sizeof(T) : 16) Out {
     T v[8];
   };
   // 32-bit index math (the launcher keeps n_chunks below 2^31): a 64-bit division per chunk
@@ -132,7 +149,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int e = 0; e < 8; ++e) {
       float v = dequant(acc_value(a.v[e], off.v[e]), s.v[e], b.v[e]);
       if (residual != nullptr) v = __fadd_rn(v, to_f(r.v[e]));
-      o.v[e] = from_f<T>(activate_fixed<kAct>(v));
+      o.v[e] = store_out<T>(activate_fixed<kAct>(v), code_scale);
     }
     *reinterpret_cast<Out*>(y + row * n + col) = o;
   }
@@ -144,13 +161,13 @@ __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
                                       const float* __restrict__ scale,
                                       const float* __restrict__ bias,
                                       const T* __restrict__ residual, T* __restrict__ y,
-                                      int64_t rows, int64_t n) {
+                                      int64_t rows, int64_t n, float code_scale) {
   VITRT_GRID_STRIDE(i, rows * n) {
     const int64_t r = i / n, j = i - r * n;
     const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
     float v = dequant(a, scale[j], bias != nullptr ? bias[j] : 0.0f);
     if (residual != nullptr) v = __fadd_rn(v, to_f(residual[i]));
-    y[i] = from_f<T>(activate_fixed<kAct>(v));
+    y[i] = store_out<T>(activate_fixed<kAct>(v), code_scale);
   }
 }
 
@@ -169,10 +186,11 @@ void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t s
   if (d.acc_offset != nullptr) {
     dequant_vec_kernel<T, A, kAct, kBias, true>
         <<<grid, kThreads, 0, stream>>>(acc, ld, d.acc_offset, d.scale, d.bias, residual, y, n,
-                                        per_row, static_cast<uint32_t>(chunks));
+                                        per_row, static_cast<uint32_t>(chunks), d.code_scale);
   } else {
-    dequant_vec_kernel<T, A, kAct, kBias, false><<<grid, kThreads, 0, stream>>>(
-        acc, ld, nullptr, d.scale, d.bias, residual, y, n, per_row, static_cast<uint32_t>(chunks));
+    dequant_vec_kernel<T, A, kAct, kBias, false>
+        <<<grid, kThreads, 0, stream>>>(acc, ld, nullptr, d.scale, d.bias, residual, y, n, per_row,
+                                        static_cast<uint32_t>(chunks), d.code_scale);
   }
 }
 
@@ -189,7 +207,7 @@ void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t strea
   } else {
     dequant_scalar_kernel<T, A, kAct><<<grid_for(d.rows * d.n, kThreads), kThreads, 0, stream>>>(
         acc, d.acc_ld, d.acc_offset, d.scale, d.bias, static_cast<const T*>(d.residual), y, d.rows,
-        d.n);
+        d.n, d.code_scale);
   }
 }
 
@@ -217,7 +235,81 @@ cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream
   return cudaGetLastError();
 }
 
+// act then E4M3 codes, 16 values per thread (16-byte code stores); n_chunks = rows * n / 16.
+template <typename T, UnaryOp kAct>
+__global__ void __launch_bounds__(kThreads)
+    act_quantize_vec_kernel(const T* __restrict__ d, uint8_t* __restrict__ codes, int64_t n_chunks,
+                            float code_scale) {
+  constexpr int kPerLoad = 16 / sizeof(T);
+  constexpr int kLoads = 16 / kPerLoad;
+  struct alignas(16) In {
+    T v[kPerLoad];
+  };
+  struct alignas(16) Out {
+    uint8_t v[16];
+  };
+  VITRT_GRID_STRIDE(c, n_chunks) {
+    const In* src = reinterpret_cast<const In*>(d) + c * kLoads;
+    Out o;
+#pragma unroll
+    for (int l = 0; l < kLoads; ++l) {
+      const In in = src[l];
+#pragma unroll
+      for (int e = 0; e < kPerLoad; ++e) {
+        o.v[l * kPerLoad + e] = store_out<uint8_t>(activate_fixed<kAct>(to_f(in.v[e])), code_scale);
+      }
+    }
+    reinterpret_cast<Out*>(codes)[c] = o;
+  }
+}
+
+template <typename T, UnaryOp kAct>
+__global__ void act_quantize_kernel(const T* __restrict__ d, uint8_t* __restrict__ codes, int64_t n,
+                                    float code_scale) {
+  VITRT_GRID_STRIDE(i, n) {
+    codes[i] = store_out<uint8_t>(activate_fixed<kAct>(to_f(d[i])), code_scale);
+  }
+}
+
+template <typename T, UnaryOp kAct>
+void launch_act_quantize(const T* d, int64_t total, float code_scale, uint8_t* codes,
+                         cudaStream_t stream) {
+  if (total % 16 == 0 && aligned16(d) && aligned16(codes)) {
+    act_quantize_vec_kernel<T, kAct>
+        <<<grid_for(total / 16, kThreads), kThreads, 0, stream>>>(d, codes, total / 16, code_scale);
+  } else {
+    act_quantize_kernel<T, kAct>
+        <<<grid_for(total, kThreads), kThreads, 0, stream>>>(d, codes, total, code_scale);
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_act_quantize_fp8(Elt type, const void* d, int64_t rows, int64_t n, UnaryOp act,
+                                    float code_scale, void* codes, cudaStream_t stream) {
+  const int64_t total = rows * n;
+  if (total == 0) return cudaSuccess;
+  if (!(code_scale > 0.0f)) return cudaErrorInvalidValue;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = static_cast<const T*>(d);
+    uint8_t* out = static_cast<uint8_t*>(codes);
+    switch (act) {
+      case UnaryOp::kIdentity:
+        launch_act_quantize<T, UnaryOp::kIdentity>(in, total, code_scale, out, stream);
+        break;
+      case UnaryOp::kGelu:
+        launch_act_quantize<T, UnaryOp::kGelu>(in, total, code_scale, out, stream);
+        break;
+      case UnaryOp::kQuickGelu:
+        launch_act_quantize<T, UnaryOp::kQuickGelu>(in, total, code_scale, out, stream);
+        break;
+      default:
+        return cudaErrorInvalidValue;
+    }
+    return cudaGetLastError();
+  });
+}
 
 cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& a, const void* x, void* q,
                                  cudaStream_t stream) {
@@ -260,6 +352,15 @@ cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& d, const voi
   if (d.acc_ld < d.n || d.scale == nullptr) return cudaErrorInvalidValue;
   if (!d.acc_int32 && d.acc_offset != nullptr) return cudaErrorInvalidValue;
   if (d.residual != nullptr && d.act != UnaryOp::kIdentity) return cudaErrorInvalidValue;
+  if (d.code_scale < 0.0f) return cudaErrorInvalidValue;
+  if (d.code_scale > 0.0f) {
+    // Codes are no residual's type: a QuantLinear writing them has none.
+    if (d.residual != nullptr) return cudaErrorInvalidValue;
+    uint8_t* out = static_cast<uint8_t*>(y);
+    if (d.acc_int32)
+      return dequant_for_act<uint8_t, int32_t>(d, static_cast<const int32_t*>(acc), out, stream);
+    return dequant_for_act<uint8_t, float>(d, static_cast<const float*>(acc), out, stream);
+  }
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     T* out = static_cast<T*>(y);

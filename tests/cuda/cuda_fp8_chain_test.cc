@@ -1,6 +1,7 @@
 // FP8 activations that stay FP8 on CUDA (pass fuse_fp8_producers): vitrt.QuantLinear reading
-// E4M3 codes, vitrt.AddLayerNorm writing them (output_scale), and a LayerNorm -> fc1 -> fc2
-// chain, each against the CPU kernels (the op contracts' reference) on the same graph.
+// E4M3 codes and writing them (output_scale), vitrt.AddLayerNorm writing them, and a LayerNorm
+// -> fc1 -> fc2 chain, each against the CPU kernels (the op contracts' reference) on the same
+// graph.
 //
 // Inputs, weights' float parts and biases are rounded to bf16, so the plan's conversion to fp16
 // / bf16 is exact and both sides start from the same numbers. Codes written by the GPU may then
@@ -48,6 +49,7 @@ struct Layer {
   int mode = -1;  // forced through a stored tactic (an invalid algorithm: the heuristic runs)
   int64_t rows = 0;
   uint64_t seed = 1;
+  float output_scale = 0.0f;  // > 0: Y as E4M3 codes
 };
 
 // A QuantLinear node reading `x` as `l` says, weights from `l.seed`.
@@ -62,6 +64,7 @@ ValueId add_layer(TestGraph& g, ValueId x, const Layer& l, const std::string& na
   a.set_string("format", "fp8");
   a.set_float("input_scale", l.input_scale);
   a.set_string("activation", l.act);
+  if (l.output_scale > 0.0f) a.set_float("output_scale", l.output_scale);
   if (l.mode >= 0) {
     cuda::GemmTactic t;
     t.m = l.rows;
@@ -130,6 +133,177 @@ TEST_F(CudaFp8Chain, QuantLinearReadsCodes) {
   }
 }
 
+// ---- QuantLinear writing codes ---------------------------------------------------------------
+
+// One E4M3 step at |v| (v in code units): 2^(e - 3) for a normal value of exponent e, 2^-9 in
+// the subnormal range.
+float e4m3_step(float v) {
+  const float a = std::fabs(v);
+  if (a < 0.015625f) return std::ldexp(1.0f, -9);
+  return std::ldexp(1.0f, static_cast<int>(std::floor(std::log2(a))) - 3);
+}
+
+// QuantLinear codes compared as the values they encode (decode * output_scale), not code for
+// code, as the op's contract states: the GPU adds a bias rounded to its activation type
+// (unit roundoff u; the epilogue may also round y itself to it), sums the FP8 products in
+// another order (Hopper's FP8 accumulation: held to 1e-3 of the largest output, a tenth of
+// what cuda_quant_test.cc allows float outputs), may run GELU in its tanh form (mode 2:
+// `extra`) and multiplies by 1 / output_scale instead of dividing. So a value may land one
+// E4M3 step away, and near zero the rounding alone spans several subnormal steps. Per element:
+//   |a - e| <= step(max(|a|, |e|)) * scale + (|bias[j]| + |e|) * u + 1e-3 * max|e| + extra,
+// and the cosine of the two decoded tensors is at least 0.9999.
+::testing::AssertionResult codes_close(const Tensor& actual, const Tensor& expected, float scale,
+                                       const Tensor& bias, float u, float extra) {
+  if (actual.dtype() != DType::kUInt8 || actual.shape() != expected.shape()) {
+    return ::testing::AssertionFailure()
+           << "got " << actual.describe() << ", expected " << expected.describe();
+  }
+  const int64_t n = bias.numel();
+  float largest = 0.0f;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    largest = std::max(largest, std::fabs(e4m3_to_float(expected.data<uint8_t>()[i]) * scale));
+  }
+  int64_t differ = 0;
+  double dot = 0, na = 0, ne = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const float ca = e4m3_to_float(actual.data<uint8_t>()[i]);
+    const float ce = e4m3_to_float(expected.data<uint8_t>()[i]);
+    const float a = ca * scale, e = ce * scale;
+    dot += static_cast<double>(a) * e;
+    na += static_cast<double>(a) * a;
+    ne += static_cast<double>(e) * e;
+    if (ca == ce) continue;
+    ++differ;
+    const float tol = e4m3_step(std::max(std::fabs(ca), std::fabs(ce))) * scale +
+                      (std::fabs(bias.data<float>()[i % n]) + std::fabs(e)) * u + 1e-3f * largest +
+                      extra;
+    if (!(std::fabs(a - e) <= tol)) {
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << a << " vs " << e << " (codes " << ca << ", " << ce
+             << "), tolerance " << tol;
+    }
+  }
+  const double cosine = na > 0 && ne > 0 ? dot / std::sqrt(na * ne) : (na == ne ? 1.0 : 0.0);
+  if (cosine < 0.9999) {
+    return ::testing::AssertionFailure() << "cosine " << cosine << " (" << differ << " of "
+                                         << expected.numel() << " codes differ)";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// fc1 as a plan runs it with output_scale: every mode (default, the dequantize kernel, the FP8
+// D forced through a stored tactic, the staged 16-bit D) and activation, M = 1 / 197 / 1000,
+// fp16 and bf16 plans (fp32 plans: the staged mode), float X with a per-channel w_scale and
+// codes X with a per-tensor one, eager and captured.
+TEST_F(CudaFp8Chain, QuantLinearWritesCodes) {
+  for (const char* precision : {"fp16", "bf16", "fp32"}) {
+    for (const char* act : {"none", "gelu", "gelu_tanh"}) {
+      for (int mode : {-1, 0, 1, 2, 3}) {
+        if (mode == 2 && std::string(act) != "gelu") continue;
+        // fp32 plans have no FP8 D (cuBLASLt's takes a 16-bit C): they run modes 3 and 1.
+        if (std::string(precision) == "fp32" && (mode == 0 || mode == 2)) continue;
+        for (int64_t m : {1, 197, 1000}) {
+          for (bool codes_in : {false, true}) {
+            Layer l;
+            l.k = 128;
+            l.n = 512;
+            l.act = act;
+            l.mode = mode;
+            l.rows = m;
+            l.seed = static_cast<uint64_t>(m + mode);
+            l.input_scale = codes_in ? 3.0f / 448 : 2.0f / 448;
+            // Both ways cuBLASLt applies w_scale: alpha (per tensor) and an outer vector.
+            l.per_channel = !codes_in;
+            l.output_scale = 1.5f / 448;
+            SCOPED_TRACE(str_cat(precision, " ", act, " mode ", mode, " M ", m,
+                                 codes_in ? " codes in" : " float in"));
+            TestGraph g;
+            ValueId x = g.input("x", codes_in ? DType::kUInt8 : DType::kFloat32, {m, l.k});
+            g.output(add_layer(g, x, l, "fc1"));
+            ASSERT_TRUE(g.infer().ok());
+            const Tensor in =
+                codes_in ? random_codes({m, l.k}, 5) : bf16_random({m, l.k}, 5, -2.0f, 2.0f);
+            Result<std::vector<Tensor>> want = run_graph(g.graph(), {in});
+            ASSERT_TRUE(want.ok()) << want.status().to_string();
+            ASSERT_EQ((*want)[0].dtype(), DType::kUInt8);
+            const Tensor bias = bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f);  // add_layer's
+            const std::string p = precision;
+            const float u = p == "bf16" ? 0x1p-8f : (p == "fp16" ? 0x1p-11f : 0x1p-23f);
+            // The tanh form of GELU is within 4.7e-4 of erf's (mode 2; mode -1 never picks it).
+            const float extra = mode == 2 && p != "fp32" ? 5e-4f : 0.0f;
+            for (bool graphs : {false, true}) {
+              SCOPED_TRACE(graphs ? "CUDA graph" : "eager");
+              // run_graph_cuda builds without tactics: the stored one (or mode_for) decides.
+              Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), {in}, precision, graphs);
+              ASSERT_TRUE(got.ok()) << got.status().to_string();
+              EXPECT_TRUE(codes_close((*got)[0], (*want)[0], l.output_scale, bias, u, extra));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The tactic search on an output_scale layer: it times cuBLASLt's FP8 D (mode 0 for a tanh
+// GELU, mode 2 for an erf GELU; the H200's cuBLASLt 13.1 has algorithms for a per-tensor
+// weight scale, the form quantize_linear gives fp8 layers) next to the staged mode 3 and the
+// dequantize kernel, records the mode that won, and the result agrees with the CPU. With a
+// per-channel w_scale (outer-vector scales) the FP8 D may have no algorithm: then only the
+// result is checked, and the output says which modes were timed.
+TEST_F(CudaFp8Chain, TunedQuantLinearWritingCodes) {
+  for (bool per_channel : {false, true}) {
+    for (const char* act : {"gelu_tanh", "gelu"}) {
+      for (const char* precision : {"fp16", "bf16"}) {
+        SCOPED_TRACE(str_cat(act, " ", precision, per_channel ? " per channel" : " per tensor"));
+        Layer l;
+        l.k = 256;
+        l.n = 1024;
+        l.act = act;
+        l.per_channel = per_channel;
+        l.output_scale = 1.5f / 448;
+        TestGraph g;
+        ValueId x = g.input("x", DType::kFloat32, {1000, l.k});
+        g.output(add_layer(g, x, l, "fc1"));
+        ASSERT_TRUE(g.infer().ok());
+        const Tensor in = bf16_random({1000, l.k}, 5, -2.0f, 2.0f);
+        Result<std::vector<Tensor>> want = run_graph(g.graph(), {in});
+        ASSERT_TRUE(want.ok()) << want.status().to_string();
+        cuda::TacticTuner tuner;
+        tuner.device_key = "test";
+        tuner.tanh_gelu = true;  // an erf GELU may then time mode 2 (FP8 D, tanh-form epilogue)
+        tuner.verbose = true;
+        std::string log;
+        tuner.log = [&log](const std::string& line) { log += line + "\n"; };
+        cuda::CudaEngineOptions options;
+        options.precision = precision;
+        options.cuda_graphs = false;
+        options.tuner = &tuner;
+        Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(g.graph(), options);
+        ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+        Result<std::vector<NamedTensor>> got = (*engine)->create_context()->run({{"x", in}});
+        ASSERT_TRUE(got.ok()) << got.status().to_string();
+        const bool erf = std::string(act) == "gelu";
+        EXPECT_TRUE(codes_close((*got)[0].tensor, (*want)[0], l.output_scale,
+                                bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f),
+                                std::string(precision) == "bf16" ? 0x1p-8f : 0x1p-11f,
+                                erf ? 5e-4f : 0.0f));
+        // The FP8 D was a candidate (mode 0, or 2 for the erf GELU), and so was mode 3.
+        const std::string fp8_mode = erf ? " mode 2 (heuristic" : " mode 0 (heuristic";
+        if (!per_channel) {
+          EXPECT_NE(log.find(fp8_mode), std::string::npos) << log;
+        }
+        EXPECT_NE(log.find(" mode 3 (heuristic"), std::string::npos) << log;
+        EXPECT_EQ(tuner.by_node.size(), 1u);
+        std::printf("%s %s %s: FP8 D %s; %s", act, precision,
+                    per_channel ? "per channel" : "per tensor",
+                    log.find(fp8_mode) != std::string::npos ? "timed" : "had no algorithm",
+                    log.substr(0, log.find('\n') + 1).c_str());
+      }
+    }
+  }
+}
+
 // ---- LayerNorm writing codes -----------------------------------------------------------------
 
 TEST_F(CudaFp8Chain, AddLayerNormWritesCodes) {
@@ -159,52 +333,56 @@ TEST_F(CudaFp8Chain, AddLayerNormWritesCodes) {
 
 // ---- the chain -------------------------------------------------------------------------------
 
-// AddLayerNorm -(codes)-> fc1 gelu -> fc2 -> float, as fuse_fp8_producers leaves a ViT MLP;
-// with and without the tactic tuner (which times the modes on codes in).
+// AddLayerNorm -(codes)-> fc1 gelu -(codes)-> fc2 -> float, as fuse_fp8_producers leaves a
+// ViT MLP (and with fc1 writing float, as before fc1 -> fc2 stayed FP8); with and without the
+// tactic tuner (which times the modes on codes in and out).
 TEST_F(CudaFp8Chain, LayerNormFc1Fc2Chain) {
-  for (bool tune : {false, true}) {
-    for (const char* precision : {"fp16", "bf16"}) {
-      SCOPED_TRACE(str_cat(tune ? "tuned " : "", precision));
-      TestGraph g;
-      ValueId a = g.input("a", DType::kFloat32, {2, 50, 64});
-      Attributes attrs;
-      attrs.set_float("output_scale", 4.0f / 448);
-      ValueId y = g.op_multi("AddLayerNorm",
-                             {a, g.constant("pos", bf16_random({50, 64}, 2, -1.0f, 1.0f)),
-                              g.constant("g", bf16_random({64}, 3, 0.5f, 1.5f)),
-                              g.constant("b", bf16_random({64}, 4, -0.5f, 0.5f))},
-                             1, attrs, "vitrt", "ln")[0];
-      Layer fc1;
-      fc1.k = 64;
-      fc1.n = 256;
-      fc1.act = "gelu";
-      fc1.input_scale = 4.0f / 448;
-      fc1.seed = 11;
-      Layer fc2;
-      fc2.k = 256;
-      fc2.n = 64;
-      fc2.input_scale = 3.0f / 448;
-      fc2.seed = 21;
-      g.output(add_layer(g, add_layer(g, y, fc1, "fc1"), fc2, "fc2"));
-      ASSERT_TRUE(g.infer().ok());
-      const Tensor x = bf16_random({2, 50, 64}, 9, -3.0f, 3.0f);
-      Result<std::vector<Tensor>> want = run_graph(g.graph(), {x});
-      ASSERT_TRUE(want.ok()) << want.status().to_string();
-      cuda::TacticTuner tuner;
-      tuner.device_key = "test";
-      tuner.tanh_gelu = true;  // fc1 may then time mode 2 (cuBLASLt's GELU epilogue)
-      cuda::CudaEngineOptions options;
-      options.precision = precision;
-      options.cuda_graphs = false;
-      if (tune) options.tuner = &tuner;
-      Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(g.graph(), options);
-      ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-      std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
-      Result<std::vector<NamedTensor>> got = ctx->run({{"a", x}});
-      ASSERT_TRUE(got.ok()) << got.status().to_string();
-      EXPECT_TRUE(floats_agree((*got)[0].tensor, (*want)[0], 3e-2, 0.999));
-      if (tune) {
-        EXPECT_EQ(tuner.by_node.size(), 2u);
+  for (bool fc1_codes : {true, false}) {
+    for (bool tune : {false, true}) {
+      for (const char* precision : {"fp16", "bf16"}) {
+        SCOPED_TRACE(str_cat(fc1_codes ? "fc1 codes, " : "", tune ? "tuned " : "", precision));
+        TestGraph g;
+        ValueId a = g.input("a", DType::kFloat32, {2, 50, 64});
+        Attributes attrs;
+        attrs.set_float("output_scale", 4.0f / 448);
+        ValueId y = g.op_multi("AddLayerNorm",
+                               {a, g.constant("pos", bf16_random({50, 64}, 2, -1.0f, 1.0f)),
+                                g.constant("g", bf16_random({64}, 3, 0.5f, 1.5f)),
+                                g.constant("b", bf16_random({64}, 4, -0.5f, 0.5f))},
+                               1, attrs, "vitrt", "ln")[0];
+        Layer fc1;
+        fc1.k = 64;
+        fc1.n = 256;
+        fc1.act = "gelu";
+        fc1.input_scale = 4.0f / 448;
+        fc1.seed = 11;
+        Layer fc2;
+        fc2.k = 256;
+        fc2.n = 64;
+        fc2.input_scale = 3.0f / 448;
+        fc2.seed = 21;
+        if (fc1_codes) fc1.output_scale = fc2.input_scale;
+        g.output(add_layer(g, add_layer(g, y, fc1, "fc1"), fc2, "fc2"));
+        ASSERT_TRUE(g.infer().ok());
+        const Tensor x = bf16_random({2, 50, 64}, 9, -3.0f, 3.0f);
+        Result<std::vector<Tensor>> want = run_graph(g.graph(), {x});
+        ASSERT_TRUE(want.ok()) << want.status().to_string();
+        cuda::TacticTuner tuner;
+        tuner.device_key = "test";
+        tuner.tanh_gelu = true;  // fc1 may then time mode 2 (cuBLASLt's GELU epilogue)
+        cuda::CudaEngineOptions options;
+        options.precision = precision;
+        options.cuda_graphs = false;
+        if (tune) options.tuner = &tuner;
+        Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(g.graph(), options);
+        ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+        std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+        Result<std::vector<NamedTensor>> got = ctx->run({{"a", x}});
+        ASSERT_TRUE(got.ok()) << got.status().to_string();
+        EXPECT_TRUE(floats_agree((*got)[0].tensor, (*want)[0], 3e-2, 0.999));
+        if (tune) {
+          EXPECT_EQ(tuner.by_node.size(), 2u);
+        }
       }
     }
   }
@@ -242,7 +420,7 @@ TEST_F(CudaFp8Chain, VitPlanBuiltForFp8) {
     Result<BuildSummary> built =
         build_plan((fixture / "model.onnx").string(), plan.string(), options);
     ASSERT_TRUE(built.ok()) << built.status().to_string();
-    EXPECT_EQ(edges, 6);  // per block: LN -> qkv, attention -> proj, LN -> fc1
+    EXPECT_EQ(edges, 8);  // per block: LN -> qkv, attention -> proj, LN -> fc1, fc1 -> fc2
     Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
     ASSERT_TRUE(engine.ok()) << engine.status().to_string();
     std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();

@@ -140,6 +140,10 @@ TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
   std::vector<int64_t> bad_mode = ints;
   bad_mode[1] = 3;
   EXPECT_FALSE(cuda::decode_gemm_tactics(bad_mode).ok());
+  // Mode 3 is QuantLinear's (16-bit D, then the E4M3 pass): it decodes only when allowed.
+  EXPECT_TRUE(cuda::decode_gemm_tactics(bad_mode, 3).ok());
+  bad_mode[1] = 4;
+  EXPECT_FALSE(cuda::decode_gemm_tactics(bad_mode, 3).ok());
   std::vector<int64_t> bad_m = ints;
   bad_m[10] = 0;
   EXPECT_FALSE(cuda::decode_gemm_tactics(bad_m).ok());

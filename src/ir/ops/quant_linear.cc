@@ -12,8 +12,10 @@
 //            "none" (fuse_residual_into_linear): added after the bias, y_n += residual_n
 //   attrs    format "int8" | "fp8"; input_scale float > 0 (per tensor);
 //            input_zero_point int (default 0), input_qmin / input_qmax ints (default -127 /
-//            127): int8 only; activation as vitrt.Linear's
-//   output   Y [..., N], X's dtype (float32, the plan's activation type, for uint8 X)
+//            127): int8 only; activation as vitrt.Linear's;
+//            output_scale float > 0 (fp8 only, optional): Y leaves as E4M3 codes, see below
+//   output   Y [..., N], X's dtype (float32, the plan's activation type, for uint8 X); with
+//            output_scale: uint8 E4M3 codes
 //
 //   int8  xq = clamp(round_half_even(x / input_scale) + zp, qmin, qmax) - zp; exact integer
 //         products and sums
@@ -21,6 +23,16 @@
 //         X is uint8 codes); fp32 sums of xq * decode(W_q)
 //   y_n = act(acc_n * input_scale * w_scale[n] + bias[n]) (+ residual_n, in fp32, then rounded
 //   once to Y's type)
+//   with output_scale: Y_n = e4m3(y_n / output_scale) of the fp32 y_n (nearest even,
+//         saturating), so an fp8 QuantLinear with input_scale = output_scale reading Y sees the
+//         codes its own quantize step would have made from a float32 Y (pass
+//         fuse_fp8_producers). The CPU kernel computes exactly that. A GPU computes y_n with the
+//         bias in its 16-bit activation type, may run an erf GELU in its tanh form (mode 2, as
+//         for a float Y) and multiplies by 1 / output_scale: its codes agree with these in the
+//         dequantized domain, |decode(a) - decode(b)| * output_scale within one E4M3 step at
+//         the value's magnitude plus the bias's rounding error, not code for code (near zero
+//         that error alone spans several subnormal steps). Not with a residual input (whose
+//         sum feeds a LayerNorm, never an fp8 layer).
 #include <cmath>
 
 #include "ir/op_schema.h"
@@ -63,6 +75,17 @@ Status infer_quant_linear(InferContext& ctx) {
     }
   }
   VITRT_RETURN_IF_ERROR(check_linear_activation(ctx));
+  const bool codes_out = ctx.attrs().has("output_scale");
+  if (codes_out) {
+    if (format != "fp8") return ctx.error("output_scale applies to format fp8 only");
+    VITRT_ASSIGN_OR_RETURN(float output_scale, ctx.attrs().get_float("output_scale", 0.0f));
+    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
+      return ctx.error("output_scale must be a finite float > 0, got ", output_scale);
+    }
+  }
+  if (codes_out && ctx.has_input(4)) {
+    return ctx.error("output_scale (E4M3 codes out) does not go with a residual input");
+  }
 
   DType dtype = ctx.input_dtype(0);
   if (dtype == DType::kUInt8) {
@@ -74,6 +97,7 @@ Status infer_quant_linear(InferContext& ctx) {
     return ctx.error("X must be float32, float16, bfloat16 or (fp8) uint8 E4M3 codes, got ",
                      dtype_name(dtype));
   }
+  if (codes_out) dtype = DType::kUInt8;
   const DType w_dtype = format == "int8" ? DType::kInt8 : DType::kUInt8;
   if (ctx.input_dtype(1) != w_dtype) {
     return ctx.error("W_q of format ", format, " must be ", dtype_name(w_dtype), ", got ",
