@@ -395,6 +395,7 @@ class QuantLinearKernel final : public CudaKernel {
     const size_t bias_at = place(host.bias.size() * sizeof(float));
     const size_t off_at = place(host.acc_offset.size() * sizeof(int32_t));
     const size_t is_at = place(sizeof(float));
+    const size_t dscale_at = place(sizeof(float));
     VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&d->block, off), "QuantLinear: allocating weights");
     char* base = static_cast<char*>(d->block);
     auto copy = [&](size_t at, const void* src, size_t bytes) {
@@ -414,10 +415,12 @@ class QuantLinearKernel final : public CudaKernel {
       d->acc_offset = reinterpret_cast<const int32_t*>(base + off_at);
     }
     VITRT_RETURN_IF_ERROR(copy(is_at, &host.input_scale, sizeof(float)));
+    VITRT_RETURN_IF_ERROR(copy(dscale_at, &host.d_scale, sizeof(float)));
     d->wt = base + wt_at;
     d->dequant = reinterpret_cast<const float*>(base + dq_at);
     d->w_scale = reinterpret_cast<const float*>(base + ws_at);
     d->input_scale = reinterpret_cast<const float*>(base + is_at);
+    d->d_scale = reinterpret_cast<const float*>(base + dscale_at);
     for (auto e = live.begin(); e != live.end();) {
       e = e->second.expired() ? live.erase(e) : std::next(e);
     }

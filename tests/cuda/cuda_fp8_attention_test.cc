@@ -136,10 +136,12 @@ TEST_P(CudaFp8Attention, CodesMatchTheCpuKernel) {
                             : p == "fp16" ? 0.01
                                           : 0.05))
         << "against the GPU's float output, encoded";
-    EXPECT_TRUE(codes_agree(gpu_codes, (*cpu)[1],
-                            p == "fp32"   ? 0.01
-                            : p == "fp16" ? 0.05
-                                          : 0.15))
+    // Against the CPU kernel (fp32 inputs): the GPU's 16-bit inputs and P move outputs by up
+    // to ~1e-3 (fp16) / ~1e-2 (bf16) of the largest one, which near zero spans many E4M3
+    // steps, so this compares decoded values to one step plus that noise (in code units, the
+    // largest output is 0.8 * 448).
+    const double noise = p == "fp32" ? 1e-5 : p == "fp16" ? 2e-3 : 2e-2;
+    EXPECT_TRUE(codes_near(gpu_codes, (*cpu)[1], noise * 0.8 * kE4M3Max))
         << "against the CPU kernel's codes";
   }
 }

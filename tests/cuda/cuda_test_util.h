@@ -134,4 +134,31 @@ inline ::testing::AssertionResult codes_agree(const Tensor& actual, const Tensor
   return ::testing::AssertionFailure() << differ << " of " << expected.numel() << " codes differ";
 }
 
+// E4M3 codes whose decoded values differ by at most one step of the larger magnitude's binade
+// plus `abs_tol` (in code units): for codes of outputs computed at different precisions, where
+// values near zero differ by more than one step.
+inline ::testing::AssertionResult codes_near(const Tensor& actual, const Tensor& expected,
+                                             double abs_tol) {
+  if (actual.dtype() != DType::kUInt8 || actual.shape() != expected.shape()) {
+    return ::testing::AssertionFailure()
+           << "got " << actual.describe() << ", expected " << expected.describe();
+  }
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const float va = e4m3_to_float(actual.data<uint8_t>()[i]);
+    const float ve = e4m3_to_float(expected.data<uint8_t>()[i]);
+    if (std::isnan(va) || std::isnan(ve)) {
+      if (std::isnan(va) != std::isnan(ve)) {
+        return ::testing::AssertionFailure() << "code " << i << ": " << va << " vs " << ve;
+      }
+      continue;
+    }
+    const double step = std::max(std::ldexp(1.0, -9), std::max(std::fabs(va), std::fabs(ve)) / 8.0);
+    if (!(std::fabs(double(va) - double(ve)) <= step * 1.0001 + abs_tol)) {
+      return ::testing::AssertionFailure() << "code " << i << ": " << va << " vs " << ve
+                                           << " (tolerance " << step + abs_tol << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace vitrt::testing
