@@ -636,15 +636,23 @@ class AttentionKernel final : public CudaKernel {
     a.causal = causal_;
     a.out_scale = out_scale_;
     const SdpaProblem sp = sdpa_problem(a, t);
-    // cuDNN's operation has no mask or causal form and writes no E4M3 codes.
-    const bool cudnn_form =
-        mask == nullptr && !causal_ && out_scale_ <= 0.0f && cudnn_attention_supports(sp);
+    // cuDNN's operation has no mask or causal form. It writes no E4M3 codes either: with
+    // output_scale, its 16-bit output goes to a scratch tensor and one pass encodes it (at
+    // ViT-B/16 batch 256 that pair beat vitrt's kernel writing the codes itself).
+    const bool cudnn_form = mask == nullptr && !causal_ && cudnn_attention_supports(sp);
     if (!ctx.launch) {
       out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : q.dtype;
       out[0].shape = {bsz, sq, heads_ * dv};
+      const bool may_use_cudnn =
+          cudnn_form && (ctx.tuner != nullptr || chosen(bsz) == kAttentionCudnn);
+      if (may_use_cudnn && out_scale_ > 0.0f) {
+        out.resize(2);  // scratch: cuDNN's 16-bit output before encoding
+        out[1].dtype = q.dtype;
+        out[1].shape = out[0].shape;
+      }
       // cuDNN's plan is built here, outside any CUDA-graph capture (building may compile and
       // load kernels); a problem it cannot take runs vitrt's kernel.
-      if (cudnn_form && ctx.tuner == nullptr && chosen(bsz) == kAttentionCudnn) {
+      if (may_use_cudnn && ctx.tuner == nullptr) {
         size_t ws = 0;
         if (cudnn_attention_prepare(sp, ctx.stream, &ws).ok() && ws <= ctx.workspace_bytes) {
           cudnn_ready_.insert(bsz);
@@ -667,9 +675,17 @@ class AttentionKernel final : public CudaKernel {
     }
     a.out = out[0].data;
     const auto own = [&] { return cuda_status(launch_attention(t, a, ctx.stream), "Attention"); };
-    const auto cudnn = [&] {
-      return cudnn_attention_run(sp, a.q, a.k, a.v, a.out, ctx.workspace, ctx.workspace_bytes,
-                                 ctx.stream);
+    const auto cudnn = [&]() -> Status {
+      if (out_scale_ <= 0.0f) {
+        return cudnn_attention_run(sp, a.q, a.k, a.v, a.out, ctx.workspace, ctx.workspace_bytes,
+                                   ctx.stream);
+      }
+      if (out.size() < 2) return internal_error("Attention: no scratch for cuDNN's output");
+      VITRT_RETURN_IF_ERROR(cudnn_attention_run(sp, a.q, a.k, a.v, out[1].data, ctx.workspace,
+                                                ctx.workspace_bytes, ctx.stream));
+      return cuda_status(launch_act_quantize_fp8(t, out[1].data, bsz * sq, heads_ * dv,
+                                                 UnaryOp::kIdentity, out_scale_, a.out, ctx.stream),
+                         "Attention: encoding cuDNN's output");
     };
     if (ctx.tuner != nullptr) {
       if (!cudnn_form) return own();

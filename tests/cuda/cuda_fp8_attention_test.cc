@@ -149,6 +149,44 @@ TEST_P(CudaFp8Attention, CodesMatchTheCpuKernel) {
 INSTANTIATE_TEST_SUITE_P(cuda, CudaFp8Attention,
                          ::testing::Range(0, static_cast<int>(std::size(kCases))));
 
+// The cuDNN tactic of an Attention writing codes: cuDNN's 16-bit output into scratch, then one
+// encoding pass. Forced through the node's stored choice at the ViT shape; against the CPU
+// kernel's codes as above (where cuDNN cannot load, vitrt's kernel runs: the same contract).
+TEST(CudaFp8AttentionCudnn, CudnnThenEncodeMatchesTheCpuKernel) {
+  VITRT_REQUIRE_GPU();
+  const int64_t batch = 4, seq = 197, heads = 4, dh = 64, d = heads * dh;
+  const std::vector<Tensor> inputs = {bf16_random({batch, seq, 3 * d}, 47, -2.0f, 2.0f)};
+  auto graph = [&](float output_scale) {
+    TestGraph g(17);
+    const ValueId qkv = g.input("qkv", DType::kFloat32, {batch, seq, 3 * d});
+    AttentionOp op{.heads = heads};
+    op.output_scale = output_scale;
+    g.output(add_attention(g, op, qkv, kNoValue, kNoValue));
+    g.graph().nodes.back().attrs.set_ints("cuda_attention_tactics", {batch, 1});
+    return g;
+  };
+  TestGraph plain = graph(0.0f);
+  ASSERT_TRUE(plain.infer().ok());
+  Result<std::vector<Tensor>> ref = run_graph(plain.graph(), inputs);
+  ASSERT_TRUE(ref.ok()) << ref.status().to_string();
+  float amax = 0.0f;
+  for (int64_t i = 0; i < (*ref)[0].numel(); ++i) {
+    amax = std::max(amax, std::fabs((*ref)[0].data<float>()[i]));
+  }
+  const float output_scale = 0.8f * amax / kE4M3Max;
+  TestGraph g = graph(output_scale);
+  ASSERT_TRUE(g.infer().ok());
+  Result<std::vector<Tensor>> cpu = run_graph(g.graph(), inputs);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
+  for (const char* precision : {"fp16", "bf16"}) {
+    SCOPED_TRACE(precision);
+    Result<std::vector<Tensor>> gpu = run_graph_cuda(g.graph(), inputs, precision);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
+    const double noise = std::string(precision) == "fp16" ? 2e-3 : 2e-2;
+    EXPECT_TRUE(codes_near((*gpu)[0], (*cpu)[0], noise * 0.8 * kE4M3Max));
+  }
+}
+
 // Attention -> proj as fuse_fp8_producers leaves a block (proj reads the codes) against the
 // graph before the pass (proj quantizes the float output itself), both on the GPU, and the
 // CPU's run of the graph before: the FP8 tolerance of cuda_fp8_chain_test.cc (codes may flip
