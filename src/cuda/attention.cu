@@ -28,19 +28,6 @@ constexpr int kKeyTile = 32;  // one key per lane
 constexpr int kMaxHeadDim = 128;
 constexpr int kAccPerLane = kMaxHeadDim / 32;
 
-// One output element as stored: in the activation type, or (Y = uint8_t) the E4M3 code of
-// v / code_scale (true division, nearest even, saturating at +-448), what the CPU kernel and
-// vitrt.QuantLinear's quantize step compute from the fp32 value.
-template <typename Y>
-__device__ __forceinline__ Y store_out(float v, float code_scale) {
-  if constexpr (std::is_same_v<Y, uint8_t>) {
-    return static_cast<uint8_t>(
-        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
-  } else {
-    return from_f<Y>(v);
-  }
-}
-
 template <typename T, typename Y>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a) {
   extern __shared__ float smem[];

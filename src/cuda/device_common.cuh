@@ -4,9 +4,11 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/launch.h"
 
@@ -36,6 +38,20 @@ __device__ __forceinline__ __half from_f<__half>(float v) {
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
+}
+
+// One output element as stored: in the activation type Y, or (Y = uint8_t) the E4M3 code of
+// v / code_scale (true division, nearest even, saturating at +-448): the output_scale of
+// vitrt.QuantLinear, AddLayerNorm and Attention, as the CPU kernels and QuantLinear's quantize
+// step compute it from the fp32 value.
+template <typename Y>
+__device__ __forceinline__ Y store_out(float v, float code_scale) {
+  if constexpr (std::is_same_v<Y, uint8_t>) {
+    return static_cast<uint8_t>(
+        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
+  } else {
+    return from_f<Y>(v);
+  }
 }
 
 // The activations that GEMM epilogues, the bias/activation and dequantize passes and the unary

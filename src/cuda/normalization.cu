@@ -113,19 +113,6 @@ __global__ void mean_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, i
   }
 }
 
-// LayerNorm's y as written: in the activation type, or (Y = uint8_t) as the E4M3 code of
-// y / code_scale (true division, nearest even, saturating: vitrt.AddLayerNorm's output_scale, as
-// the CPU kernel and QuantLinear's quantize step compute it).
-template <typename Y>
-__device__ __forceinline__ Y store_y(float v, float code_scale) {
-  if constexpr (std::is_same_v<Y, uint8_t>) {
-    return static_cast<uint8_t>(
-        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
-  } else {
-    return from_f<Y>(v);
-  }
-}
-
 // Two passes over the row (mean, then centred variance) for accuracy; the row is re-read from
 // global memory (L1/L2-resident at transformer widths) rather than staged, to allow any width.
 template <typename T, typename Y>
@@ -157,7 +144,7 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
     if (pb != nullptr) v += to_f(pb[j]);
     float o = (v - mean) * inv * to_f(gamma[j]);
     if (beta != nullptr) o += to_f(beta[j]);
-    y[row * cols + j] = store_y<Y>(o, code_scale);
+    y[row * cols + j] = store_out<Y>(o, code_scale);
   }
 }
 
@@ -237,7 +224,7 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     for (int e = 0; e < kVec; ++e) {
       float r = (x[c][e] - mean) * inv * to_f(g.v[e]);
       if (pbeta != nullptr) r += to_f(bt.v[e]);
-      o.v[e] = store_y<Y>(r, code_scale);
+      o.v[e] = store_out<Y>(r, code_scale);
     }
     reinterpret_cast<YVec*>(y + row * cols)[vi] = o;
   }

@@ -39,12 +39,30 @@ __device__ __forceinline__ uint8_t quantize_one(float x, const QuantParams& p) {
   }
 }
 
-// 16 outputs per thread from 16 consecutive inputs: one 16-byte store and 16 * sizeof(T) / 16
-// 16-byte loads. Used when rows are not padded (k == k_pad, a multiple of 16).
-template <typename T, QuantFormat kFormat>
+// QuantLinear's quantize step of X (one input to its byte), as a functor for bytes16_kernel.
+template <QuantFormat kFormat>
+struct QuantizeOne {
+  QuantParams p;
+  __device__ __forceinline__ uint8_t operator()(float x) const {
+    return quantize_one<kFormat>(x, p);
+  }
+};
+
+// act then the E4M3 code of the result / code_scale: a QuantLinear's output_scale after a GEMM
+// that wrote its D in the activation type.
+template <UnaryOp kAct>
+struct ActCode {
+  float code_scale;
+  __device__ __forceinline__ uint8_t operator()(float v) const {
+    return store_out<uint8_t>(activate_fixed<kAct>(v), code_scale);
+  }
+};
+
+// 16 output bytes per thread from 16 consecutive inputs: one 16-byte store and 16 * sizeof(T)
+// / 16 16-byte loads; `one` maps each input (as float) to its byte. n_chunks = elements / 16.
+template <typename T, typename F>
 __global__ void __launch_bounds__(kThreads)
-    quantize_vec_kernel(const T* __restrict__ x, uint8_t* __restrict__ q, int64_t n_chunks,
-                        QuantParams p) {
+    bytes16_kernel(const T* __restrict__ x, uint8_t* __restrict__ q, int64_t n_chunks, F one) {
   constexpr int kLoads = 16 * sizeof(T) / 16;
   constexpr int kPerLoad = 16 / sizeof(T);
   struct alignas(16) In {
@@ -60,9 +78,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int l = 0; l < kLoads; ++l) {
       const In in = src[l];
 #pragma unroll
-      for (int e = 0; e < kPerLoad; ++e) {
-        o.v[l * kPerLoad + e] = quantize_one<kFormat>(to_f(in.v[e]), p);
-      }
+      for (int e = 0; e < kPerLoad; ++e) o.v[l * kPerLoad + e] = one(to_f(in.v[e]));
     }
     reinterpret_cast<Out*>(q)[c] = o;
   }
@@ -86,19 +102,6 @@ __device__ __forceinline__ float acc_value(int32_t a, int32_t offset) {
 }
 __device__ __forceinline__ float acc_value(float a, int32_t) {
   return a;
-}
-
-// An output value in the activation type T, or (T = uint8_t) the E4M3 code of v / code_scale:
-// the output_scale of a QuantLinear whose output an fp8 QuantLinear reads as codes (the same
-// division and rounding as quantize_one).
-template <typename T>
-__device__ __forceinline__ T store_out(float v, float code_scale) {
-  if constexpr (std::is_same_v<T, uint8_t>) {
-    return static_cast<uint8_t>(
-        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
-  } else {
-    return from_f<T>(v);
-  }
 }
 
 // acc * scale + bias rounded step by step as the reference does (nvcc would contract it into
@@ -235,39 +238,11 @@ cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream
   return cudaGetLastError();
 }
 
-// act then E4M3 codes, 16 values per thread (16-byte code stores); n_chunks = rows * n / 16.
-template <typename T, UnaryOp kAct>
-__global__ void __launch_bounds__(kThreads)
-    act_quantize_vec_kernel(const T* __restrict__ d, uint8_t* __restrict__ codes, int64_t n_chunks,
-                            float code_scale) {
-  constexpr int kPerLoad = 16 / sizeof(T);
-  constexpr int kLoads = 16 / kPerLoad;
-  struct alignas(16) In {
-    T v[kPerLoad];
-  };
-  struct alignas(16) Out {
-    uint8_t v[16];
-  };
-  VITRT_GRID_STRIDE(c, n_chunks) {
-    const In* src = reinterpret_cast<const In*>(d) + c * kLoads;
-    Out o;
-#pragma unroll
-    for (int l = 0; l < kLoads; ++l) {
-      const In in = src[l];
-#pragma unroll
-      for (int e = 0; e < kPerLoad; ++e) {
-        o.v[l * kPerLoad + e] = store_out<uint8_t>(activate_fixed<kAct>(to_f(in.v[e])), code_scale);
-      }
-    }
-    reinterpret_cast<Out*>(codes)[c] = o;
-  }
-}
-
 template <typename T, UnaryOp kAct>
 __global__ void act_quantize_kernel(const T* __restrict__ d, uint8_t* __restrict__ codes, int64_t n,
                                     float code_scale) {
   VITRT_GRID_STRIDE(i, n) {
-    codes[i] = store_out<uint8_t>(activate_fixed<kAct>(to_f(d[i])), code_scale);
+    codes[i] = ActCode<kAct>{code_scale}(to_f(d[i]));
   }
 }
 
@@ -275,8 +250,8 @@ template <typename T, UnaryOp kAct>
 void launch_act_quantize(const T* d, int64_t total, float code_scale, uint8_t* codes,
                          cudaStream_t stream) {
   if (total % 16 == 0 && aligned16(d) && aligned16(codes)) {
-    act_quantize_vec_kernel<T, kAct>
-        <<<grid_for(total / 16, kThreads), kThreads, 0, stream>>>(d, codes, total / 16, code_scale);
+    bytes16_kernel<<<grid_for(total / 16, kThreads), kThreads, 0, stream>>>(
+        d, codes, total / 16, ActCode<kAct>{code_scale});
   } else {
     act_quantize_kernel<T, kAct>
         <<<grid_for(total, kThreads), kThreads, 0, stream>>>(d, codes, total, code_scale);
@@ -327,16 +302,16 @@ cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& a, const void* x,
     const unsigned grid = grid_for(a.rows * a.k_pad, kThreads);
     if (a.format == QuantFormat::kFp8E4M3) {
       if (vec) {
-        quantize_vec_kernel<T, QuantFormat::kFp8E4M3>
-            <<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks, p);
+        bytes16_kernel<<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks,
+                                                          QuantizeOne<QuantFormat::kFp8E4M3>{p});
       } else {
         quantize_padded_kernel<T, QuantFormat::kFp8E4M3>
             <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
       }
     } else {
       if (vec) {
-        quantize_vec_kernel<T, QuantFormat::kInt8>
-            <<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks, p);
+        bytes16_kernel<<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks,
+                                                          QuantizeOne<QuantFormat::kInt8>{p});
       } else {
         quantize_padded_kernel<T, QuantFormat::kInt8>
             <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
