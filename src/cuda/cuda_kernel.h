@@ -7,6 +7,7 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,6 +51,24 @@ struct GemmTactic {
   int mode = 0;
   cublasLtMatmulAlgo_t algo{};
 };
+// The entry timed at the size nearest (by ratio) to `size`, or nullptr without entries: the
+// runtime uses the opt shape's choice across its profile, as the tuner cannot time every size.
+// `size_of(entry)` is the size it was timed at (a GEMM's m, an Attention's batch).
+template <typename T, typename SizeOf>
+const T* nearest_by_ratio(const std::vector<T>& entries, int64_t size, SizeOf size_of) {
+  const T* best = nullptr;
+  double best_d = 0.0;
+  for (const T& t : entries) {
+    const double d =
+        std::fabs(std::log(static_cast<double>(size) / static_cast<double>(size_of(t))));
+    if (best == nullptr || d < best_d) {
+      best = &t;
+      best_d = d;
+    }
+  }
+  return best;
+}
+
 // The node attribute that carries a Linear node's tactics in a CUDA plan.
 inline constexpr const char* kGemmTacticsAttr = "cuda_gemm_tactics";
 std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics);

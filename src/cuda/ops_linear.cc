@@ -362,16 +362,7 @@ class LinearKernel final : public CudaKernel {
   // The tactic timed at the m nearest (by ratio) to this run's: the runtime uses the opt
   // shape's choice across its profile, as the tuner cannot time every batch size.
   const GemmTactic* nearest_tactic(int64_t m) const {
-    const GemmTactic* best = nullptr;
-    double best_d = 0.0;
-    for (const GemmTactic& t : tactics_) {
-      const double d = std::fabs(std::log(static_cast<double>(m) / static_cast<double>(t.m)));
-      if (best == nullptr || d < best_d) {
-        best = &t;
-        best_d = d;
-      }
-    }
-    return best;
+    return nearest_by_ratio(tactics_, m, [](const GemmTactic& t) { return t.m; });
   }
 
   // Mode 2 replaces an erf GELU by cuBLASLt's tanh-form epilogue: only for fp16/bf16 builds
@@ -728,19 +719,9 @@ class AttentionKernel final : public CudaKernel {
 
   // The tactic timed at the batch nearest (by ratio) to this one; vitrt's kernel without any.
   int chosen(int64_t batch) const {
-    int impl = kAttentionOwn;
-    double best = 0.0;
-    bool found = false;
-    for (const AttentionTactic& t : tactics_) {
-      const double d =
-          std::fabs(std::log(static_cast<double>(batch) / static_cast<double>(t.batch)));
-      if (!found || d < best) {
-        impl = t.impl;
-        best = d;
-        found = true;
-      }
-    }
-    return impl;
+    const AttentionTactic* t =
+        nearest_by_ratio(tactics_, batch, [](const AttentionTactic& a) { return a.batch; });
+    return t != nullptr ? t->impl : kAttentionOwn;
   }
 
   // Build time: times vitrt's kernel against cuDNN's on this GPU (CUDA-graph replays, as

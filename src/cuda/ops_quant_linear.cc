@@ -539,16 +539,7 @@ class QuantLinearKernel final : public CudaKernel {
   }
 
   const GemmTactic* nearest_tactic(int64_t m) const {
-    const GemmTactic* best = nullptr;
-    double best_d = 0.0;
-    for (const GemmTactic& t : tactics_) {
-      const double d = std::fabs(std::log(static_cast<double>(m) / static_cast<double>(t.m)));
-      if (best == nullptr || d < best_d) {
-        best = &t;
-        best_d = d;
-      }
-    }
-    return best;
+    return nearest_by_ratio(tactics_, m, [](const GemmTactic& t) { return t.m; });
   }
 
   // Mode 0 runs ReLU and tanh GELU in cuBLASLt's epilogue, erf and quick GELU after.
