@@ -11,6 +11,7 @@
 #include "passes/run_pass.h"
 #include "quant/quantize_build.h"
 #include "runtime/build_pipeline.h"
+#include "testing/golden_models.h"
 
 namespace vitrt {
 namespace {
@@ -240,30 +241,29 @@ TEST(FuseResidualIntoLinear, LeavesAddLayerNormWhereNoLinearFeedsTheAdd) {
                                 {testing::random_tensor(DType::kFloat32, {3, 5, kN}, 9)});
 }
 
+// Linear nodes that add a residual (input 3).
+int residual_linears(const Graph& g) {
+  int n = 0;
+  for (const Node& node : g.nodes) n += !node.dead && node.op_type == "Linear" && node.has_input(3);
+  return n;
+}
+
 // Every golden fixture (both exporters; ViT, DeiT, CLIP text and vision, DINOv2, SigLIP): each
 // encoder layer's two residual adds join their Linears (the optimized graph's outputs are
 // checked against the unoptimized engine by golden/*.OptimizedMatchesUnoptimized).
 TEST(FuseResidualIntoLinear, FiresTwicePerLayerOnTheGoldenModels) {
-  const std::filesystem::path root = std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden";
-  int fixtures = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(root)) {
-    const std::filesystem::path model = entry.path() / "model.onnx";
-    if (!std::filesystem::exists(model)) continue;
-    ++fixtures;
-    const std::string name = entry.path().filename().string();
+  const auto models = testing::golden_models();
+  for (const auto& [name, model] : models) {
     Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
     ASSERT_TRUE(g.ok()) << name << ": " << g.status().to_string();
-    int with_residual = 0;
-    for (const Node& n : g->nodes) {
-      with_residual += !n.dead && n.op_type == "Linear" && n.has_input(3);
-    }
+    const int with_residual = residual_linears(*g);
     // Two layers each; SigLIP's pooling head and timm DeiT's two heads add one more.
     EXPECT_GE(with_residual, 4) << name;
     EXPECT_LE(with_residual, 5) << name;
     // Only the embeddings' sum is left for AddLayerNorm.
     EXPECT_EQ(count_ops(*g, "AddLayerNorm"), 1) << name;
   }
-  EXPECT_GE(fixtures, 20);
+  EXPECT_GE(models.size(), 20u);
 }
 
 // The 12-layer models of tests/data/structure: 24 residual Linears each.
@@ -276,11 +276,7 @@ TEST(FuseResidualIntoLinear, FiresOnEveryLayerOfTwelveLayerModels) {
     ++models;
     Result<Graph> g = import_and_prepare(entry.path().string(), BuildOptions{}, nullptr);
     ASSERT_TRUE(g.ok()) << entry.path() << ": " << g.status().to_string();
-    int with_residual = 0;
-    for (const Node& n : g->nodes) {
-      with_residual += !n.dead && n.op_type == "Linear" && n.has_input(3);
-    }
-    EXPECT_EQ(with_residual, 24) << entry.path();
+    EXPECT_EQ(residual_linears(*g), 24) << entry.path();
   }
   EXPECT_GE(models, 10);
 }

@@ -13,6 +13,7 @@
 
 #include "runtime/build_pipeline.h"
 #include "testing/compare.h"
+#include "testing/golden_models.h"
 #include "testing/test_graph.h"
 #include "vitrt/engine.h"
 
@@ -69,13 +70,8 @@ TEST_P(ModelStructure, NoTransposeLeft) {
 // a pooling head (nn.MultiheadAttention, heads folded into the batch axis): fused where its
 // shapes are known (the dynamo export; the TorchScript one needs constant folding first).
 TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
-  const std::filesystem::path root = std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden";
-  int fixtures = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(root)) {
-    const std::filesystem::path model = entry.path() / "model.onnx";
-    if (!std::filesystem::exists(model)) continue;
-    ++fixtures;
-    const std::string name = entry.path().filename().string();
+  const auto models = testing::golden_models();
+  for (const auto& [name, model] : models) {
     Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
     ASSERT_TRUE(g.ok()) << g.status().to_string();
     const bool siglip = name.find("siglip") != std::string::npos;
@@ -89,7 +85,7 @@ TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
       EXPECT_EQ(*n.attrs.get_int("causal", 0), causal ? 1 : 0) << name << " " << n.name;
     }
   }
-  EXPECT_GE(fixtures, 10);
+  EXPECT_GE(models.size(), 10u);
 }
 
 // The open_clip fixtures carry no reference outputs: the optimized engine must agree with the
