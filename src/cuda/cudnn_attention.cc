@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #endif
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -31,6 +32,14 @@ bool cudnn_attention_supports(const SdpaProblem& p) {
     }
   }
   return true;
+}
+
+namespace {
+std::atomic<size_t> plans_built{0};
+}  // namespace
+
+size_t cudnn_attention_plans_built() {
+  return plans_built.load();
 }
 
 #if !VITRT_HAVE_CUDNN
@@ -300,6 +309,7 @@ Status cudnn_attention_prepare(const SdpaProblem& p, cudaStream_t stream, size_t
   if (it == s->plans.end()) {
     VITRT_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, build_plan(p, s->handle));
     it = s->plans.emplace(key, std::move(plan)).first;
+    ++plans_built;
   }
   *workspace_bytes = it->second->workspace;
   return Status::ok_status();

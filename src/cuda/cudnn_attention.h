@@ -40,6 +40,10 @@ bool cudnn_attention_supports(const SdpaProblem& p);
 // plan's workspace need.
 Status cudnn_attention_prepare(const SdpaProblem& p, cudaStream_t stream, size_t* workspace_bytes);
 
+// How many execution plans this process has built (each about half a second on the H200):
+// tests use it to check that batch sizes share plans.
+size_t cudnn_attention_plans_built();
+
 // Runs a prepared problem on `stream` (capturable into a CUDA graph).
 Status cudnn_attention_run(const SdpaProblem& p, const void* q, const void* k, const void* v,
                            void* out, void* workspace, size_t workspace_bytes, cudaStream_t stream);

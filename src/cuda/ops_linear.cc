@@ -643,11 +643,8 @@ class AttentionKernel final : public CudaKernel {
       }
       // cuDNN's plan is built here, outside any CUDA-graph capture (building may compile and
       // load kernels); a problem it cannot take runs vitrt's kernel.
-      if (may_use_cudnn && ctx.tuner == nullptr) {
-        size_t ws = 0;
-        if (cudnn_attention_prepare(sp, ctx.stream, &ws).ok() && ws <= ctx.workspace_bytes) {
-          cudnn_ready_.insert(bsz);
-        }
+      if (may_use_cudnn && ctx.tuner == nullptr && prepare_cudnn(sp, ctx).ok()) {
+        cudnn_ready_.insert(bsz);
       }
       return Status::ok_status();
     }
@@ -667,13 +664,9 @@ class AttentionKernel final : public CudaKernel {
     a.out = out[0].data;
     const auto own = [&] { return cuda_status(launch_attention(t, a, ctx.stream), "Attention"); };
     const auto cudnn = [&]() -> Status {
-      if (out_scale_ <= 0.0f) {
-        return cudnn_attention_run(sp, a.q, a.k, a.v, a.out, ctx.workspace, ctx.workspace_bytes,
-                                   ctx.stream);
-      }
+      if (out_scale_ <= 0.0f) return run_cudnn(sp, a, a.out, q.dtype, ctx);
       if (out.size() < 2) return internal_error("Attention: no scratch for cuDNN's output");
-      VITRT_RETURN_IF_ERROR(cudnn_attention_run(sp, a.q, a.k, a.v, out[1].data, ctx.workspace,
-                                                ctx.workspace_bytes, ctx.stream));
+      VITRT_RETURN_IF_ERROR(run_cudnn(sp, a, out[1].data, q.dtype, ctx));
       return cuda_status(launch_act_quantize_fp8(t, out[1].data, bsz * sq, heads_ * dv,
                                                  UnaryOp::kIdentity, out_scale_, a.out, ctx.stream),
                          "Attention: encoding cuDNN's output");
@@ -692,6 +685,51 @@ class AttentionKernel final : public CudaKernel {
   }
 
  private:
+  // cuDNN's plans are built for one batch size each (about half a second a plan on the H200),
+  // so a batch runs as power-of-two chunks (200 = 128 + 64 + 8): a server whose dynamic
+  // batches take every size from 1 to 256 builds at most 9 plans per attention shape in its
+  // lifetime, not 256. Samples are independent, so the chunks compute the same function.
+  static std::vector<int64_t> cudnn_chunks(int64_t batch) {
+    std::vector<int64_t> chunks;
+    for (int64_t bit = int64_t{1} << 62; bit > 0; bit >>= 1) {
+      if ((batch & bit) != 0) chunks.push_back(bit);
+    }
+    return chunks;
+  }
+
+  // Builds (or finds) cuDNN's plan for every chunk of sp's batch, outside any capture.
+  static Status prepare_cudnn(const SdpaProblem& sp, const LaunchContext& ctx) {
+    for (int64_t c : cudnn_chunks(sp.batch)) {
+      SdpaProblem part = sp;
+      part.batch = c;
+      size_t ws = 0;
+      VITRT_RETURN_IF_ERROR(cudnn_attention_prepare(part, ctx.stream, &ws));
+      if (ws > ctx.workspace_bytes) {
+        return unsupported("cuDNN attention needs ", ws, " bytes of workspace, the context has ",
+                           ctx.workspace_bytes);
+      }
+    }
+    return Status::ok_status();
+  }
+
+  // Runs the prepared chunks one after another on the stream, each on its samples' rows.
+  static Status run_cudnn(const SdpaProblem& sp, const AttentionArgs& a, void* o, DType dt,
+                          const LaunchContext& ctx) {
+    int64_t first = 0;
+    for (int64_t c : cudnn_chunks(sp.batch)) {
+      SdpaProblem part = sp;
+      part.batch = c;
+      VITRT_RETURN_IF_ERROR(
+          cudnn_attention_run(part, byte_offset(a.q, first * sp.q_strides[0], dt),
+                              byte_offset(a.k, first * sp.k_strides[0], dt),
+                              byte_offset(a.v, first * sp.v_strides[0], dt),
+                              const_cast<char*>(byte_offset(o, first * sp.o_strides[0], dt)),
+                              ctx.workspace, ctx.workspace_bytes, ctx.stream));
+      first += c;
+    }
+    return Status::ok_status();
+  }
+
   // cuDNN's view of the problem: Q [B, H, Sq, dh] inside rows of q_row_stride elements, heads
   // dh apart; the output [B, Sq, H, dv] as vitrt writes it.
   static SdpaProblem sdpa_problem(const AttentionArgs& a, Elt t) {
@@ -734,11 +772,9 @@ class AttentionKernel final : public CudaKernel {
         tu.log(str_cat("tactics: attention '", name_, "' batch ", sp.batch, ": ", line));
     };
     int impl = kAttentionOwn;
-    size_t ws = 0;
-    const Status prepared = cudnn_attention_prepare(sp, ctx.stream, &ws);
-    if (!prepared.ok() || ws > ctx.workspace_bytes) {
-      log(prepared.ok() ? str_cat("cuDNN needs ", ws, " bytes of workspace: vitrt's kernel")
-                        : str_cat(prepared.message(), ": vitrt's kernel"));
+    const Status prepared = prepare_cudnn(sp, ctx);
+    if (!prepared.ok()) {
+      log(str_cat(prepared.message(), ": vitrt's kernel"));
     } else {
       TacticRace race;
       VITRT_RETURN_IF_ERROR(race.init(ctx.stream));

@@ -9,6 +9,7 @@
 
 #include "core/npy.h"
 #include "cuda/cuda_kernel.h"
+#include "cuda/cudnn_attention.h"
 #include "cuda_test_util.h"
 #include "plan/plan_format.h"
 #include "vitrt/builder.h"
@@ -253,6 +254,46 @@ TEST_P(CudaTactics, TunedPlanMatchesTheHeuristicPathAndPyTorch) {
 INSTANTIATE_TEST_SUITE_P(golden, CudaTactics,
                          ::testing::Values("timm_vit_tiny_ts17", "hf_clip_vision_sdpa_ts17",
                                            "hf_deit_distilled_sdpa_ts17"));
+
+// A batch that cuDNN's attention takes runs as power-of-two chunks, each with its own plan
+// (7 = 4 + 2 + 1): odd batch sizes give vitrt's kernel's outputs, and batches 3, 5, 6 and 7
+// share those three plans instead of building one per size (about half a second each).
+TEST(CudaTactics, CudnnAttentionRunsOddBatchesAsSharedPowerOfTwoPlans) {
+  VITRT_REQUIRE_GPU();
+  const std::string fixture = "timm_vit_tiny_ts17";
+  const std::vector<NamedTensor> inputs = case_inputs(fixture, "pixel_values");
+  ASSERT_FALSE(inputs.empty());
+  std::vector<int64_t> shape = inputs[0].tensor.shape();
+  std::string dims;
+  for (size_t d = 1; d < shape.size(); ++d) dims += "x" + std::to_string(shape[d]);
+  Result<Built> b = build(fixture, "chunks",
+                          {"pixel_values:min=1" + dims + ",opt=8" + dims + ",max=8" + dims}, "");
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  const std::vector<int64_t> cudnn_everywhere = {8, cuda::kAttentionCudnn};
+  Result<std::shared_ptr<Engine>> forced = engine_with_attention(b->plan, &cudnn_everywhere);
+  Result<std::shared_ptr<Engine>> own = engine_with_attention(b->plan, nullptr);
+  ASSERT_TRUE(forced.ok()) << forced.status().to_string();
+  ASSERT_TRUE(own.ok()) << own.status().to_string();
+  std::unique_ptr<ExecutionContext> fctx = (*forced)->create_context();
+  std::unique_ptr<ExecutionContext> octx = (*own)->create_context();
+  const size_t plans_before = cuda::cudnn_attention_plans_built();
+  for (int64_t batch : {7, 5, 6, 3}) {
+    shape[0] = batch;
+    const std::vector<NamedTensor> in = {
+        {"pixel_values", random_tensor(DType::kFloat32, shape, static_cast<uint64_t>(batch))}};
+    Result<std::vector<NamedTensor>> f = fctx->run(in);
+    Result<std::vector<NamedTensor>> o = octx->run(in);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    ASSERT_TRUE(o.ok()) << o.status().to_string();
+    for (size_t i = 0; i < f->size(); ++i) {
+      EXPECT_TRUE(outputs_agree((*f)[i].tensor, (*o)[i].tensor, "fp16", 1e-4, 0.9999, 0.05))
+          << "batch " << batch << ", output " << i;
+    }
+  }
+  // Without cuDNN on the machine the forced choice runs vitrt's kernel and builds nothing.
+  const size_t expected = cuda::cudnn_attention_unavailable().empty() ? 3u : 0u;
+  EXPECT_EQ(cuda::cudnn_attention_plans_built() - plans_before, expected);
+}
 
 TEST(CudaTacticsCache, RebuildTakesEveryChoiceFromTheCache) {
   VITRT_REQUIRE_GPU();
