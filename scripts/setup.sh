@@ -22,7 +22,9 @@ done
 #   libdnnl-dev             oneDNN: the CPU GEMM/convolution library, chosen by measurement
 #   libgtest-dev            GoogleTest for the unit tests
 #   libonnx-testdata        ONNX's operator conformance cases (inputs + expected outputs)
-#   clang-14 libclang-rt-14-dev   libFuzzer for the importer's fuzz target
+#   clang-14 libclang-rt-14-dev   libFuzzer for the importer's fuzz target, and the compiler of
+#                           the ASan/UBSan unit-test build (2-2.6x faster than g++ there)
+#   libomp-14-dev           OpenMP for that clang build
 #   libjpeg62-turbo-dev libpng-dev libwebp-dev   image decoding for `vitrt clip` (src/vision),
 #                           libjpeg-turbo being the JPEG decoder PIL uses, so pixels match HF
 #   nlohmann-json3-dev      JSON (preprocessor_config.json; header-only, for the whole project)
@@ -33,7 +35,7 @@ done
 #                           chosen over cpp-httplib by a load test (bench/NOTES.md, "HTTP library")
 
 packages=(cmake ninja-build g++ libdnnl-dev libgtest-dev libonnx-testdata clang-14
-          libclang-rt-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev nlohmann-json3-dev
+          libclang-rt-14-dev libomp-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev nlohmann-json3-dev
           libicu-dev zlib1g-dev libboost-dev python3-pip)
 missing=()
 for p in "${packages[@]}"; do

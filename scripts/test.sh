@@ -23,19 +23,23 @@ rm -rf "$corpus"
 
 if [ "${VITRT_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== unit tests under ASan + UBSan"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVITRT_SANITIZE=ON \
-    -DVITRT_CUDA=OFF >/dev/null
-  ninja -C build-asan vitrt_tests vitrt
+  # clang 14 compiles this build 2-2.6x faster than g++ 12 with the same sanitizers (g++ took
+  # 45 s for src/cpu/elementwise_binary.cc alone), and its UBSan also checks float-to-integer
+  # conversions. Its own folder: CMake cannot switch an existing build folder's compiler.
+  cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVITRT_SANITIZE=ON \
+    -DVITRT_CUDA=OFF -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
+  ninja -C build-sanitize vitrt_tests vitrt
   # serve_e2e runs in the release suite below: its load checks (a queue that fills up, drain
   # timing) assume release-build speeds, which a sanitized build is far from. The server's own
   # lifetime and drain logic runs here through the ServeHttpServer/ServeBatcher unit tests.
   # Two eval-command tests that rerun the same CLI paths over many more images (34 s and 15 s
   # of the 175 s this suite took on 2 cores; CI's budget is 25 minutes) run in the release
   # suite only; the eval command's other tests run here.
+  # A test that hangs fails after --timeout seconds instead of holding CI to its limit.
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" \
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" --timeout 300 \
     -E 'golden|conformance|serve_e2e|EvalCommandTest.CalibrationFolderLayouts|EvalCommandTest.NpyDataGivesTheSameFigures'
 fi
 
 echo "== full suite (release build)"
-ctest --test-dir build --output-on-failure -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" --timeout 300

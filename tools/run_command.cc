@@ -182,8 +182,10 @@ int run_command(const std::vector<std::string>& words) {
   }
   bool all_close = true;
   for (const auto& [name, file] : expected_files) {
-    auto it = std::find_if(outputs->begin(), outputs->end(),
-                           [&](const NamedTensor& o) { return o.name == name; });
+    // Found by a loop, not a lambda: capturing a structured binding is C++20 that clang 14 (the
+    // sanitizer build's compiler) does not have.
+    auto it = outputs->begin();
+    while (it != outputs->end() && it->name != name) ++it;
     if (it == outputs->end()) {
       return failure(
           "run", not_found("--expect names output '", name, "', which the model does not have"));

@@ -30,7 +30,12 @@ class Session;
 struct Shared {
   HttpServerOptions options;
   HttpHandler handler;
+  // Admitted requests whose response is not yet handed to a write: what max_in_flight limits.
+  // The slot frees when the write starts, before the client can see the response, so a client
+  // that sends its next request after reading the last one is never refused for it.
   std::atomic<int64_t> in_flight{0};
+  // Responses being written: a drain waits for these bytes too.
+  std::atomic<int64_t> writing{0};
   std::atomic<bool> draining{false};
   // Responders may outlive the server (a handler that keeps one, a worker finishing late).
   // Once the server is gone they must not touch its io_context: `stopped` (under `mutex`)
@@ -112,8 +117,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The responder may run on any thread; the write goes back through the connection's
     // strand. A client that disconnected meanwhile makes the write fail, nothing else.
-    // The request stays counted in flight until its response is written (or the write
-    // fails), so a drain waits for the bytes, not just for the handler.
+    // The request stays counted in flight until its response goes to the write, and the write
+    // is counted until it ends (or fails), so a drain waits for the bytes, not just for the
+    // handler.
     auto once = std::make_shared<std::atomic<bool>>(false);
     shared_->handler(std::move(request), [self = shared_from_this(), once](HttpResponse r) {
       if (once->exchange(true)) return;
@@ -136,9 +142,11 @@ class Session : public std::enable_shared_from_this<Session> {
     response->keep_alive(keep_alive_ && !shared_->draining);
     response->prepare_payload();
     stream_->expires_after(std::chrono::milliseconds(shared_->options.write_timeout_ms));
+    shared_->writing.fetch_add(1);
+    if (counted) shared_->in_flight.fetch_sub(1);
     http::async_write(*stream_, *response,
-                      [self = shared_from_this(), response, counted](beast::error_code ec, size_t) {
-                        if (counted) self->shared_->in_flight.fetch_sub(1);
+                      [self = shared_from_this(), response](beast::error_code ec, size_t) {
+                        self->shared_->writing.fetch_sub(1);
                         if (!ec && response->keep_alive()) {
                           self->read();
                           return;
@@ -235,12 +243,12 @@ class BeastServer final : public HttpServer {
     });
   }
 
-  // Polls until every in-flight request is answered (and its write had a moment to finish),
-  // then stops the I/O threads.
+  // Polls until every in-flight request is answered and its response written, then stops
+  // the I/O threads after a short grace (the kernel's socket buffers drain to the client).
   void wait_for_drain() {
     auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(20));
     timer->async_wait([this, timer](beast::error_code) {
-      if (shared_->in_flight.load() > 0) {
+      if (shared_->in_flight.load() > 0 || shared_->writing.load() > 0) {
         wait_for_drain();
         return;
       }

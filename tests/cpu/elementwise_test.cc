@@ -23,6 +23,8 @@ using testing::Tolerance;
 
 // ---- tensors from doubles --------------------------------------------------------------------
 
+// Negative values wrap into unsigned types through int64 (a double out of an unsigned type's
+// range has no defined conversion; clang's UBSan reports it).
 void set_element(Tensor& t, int64_t i, double v) {
   switch (t.dtype()) {
     case DType::kFloat32:
@@ -50,16 +52,16 @@ void set_element(Tensor& t, int64_t i, double v) {
       t.data<int64_t>()[i] = static_cast<int64_t>(v);
       break;
     case DType::kUInt8:
-      t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      t.data<uint8_t>()[i] = static_cast<uint8_t>(static_cast<int64_t>(v));
       break;
     case DType::kUInt16:
-      t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+      t.data<uint16_t>()[i] = static_cast<uint16_t>(static_cast<int64_t>(v));
       break;
     case DType::kUInt32:
-      t.data<uint32_t>()[i] = static_cast<uint32_t>(v);
+      t.data<uint32_t>()[i] = static_cast<uint32_t>(static_cast<int64_t>(v));
       break;
     case DType::kUInt64:
-      t.data<uint64_t>()[i] = static_cast<uint64_t>(v);
+      t.data<uint64_t>()[i] = static_cast<uint64_t>(static_cast<int64_t>(v));
       break;
     case DType::kBool:
       t.data<uint8_t>()[i] = v != 0.0 ? 1 : 0;
