@@ -260,6 +260,85 @@ const std::map<std::string, Builder>& cases() {
                            })));
          c.inputs = {ints({4, 9, 49407, 3, 2, 0, 7, 49407, 1, 1, 1, 1}, {2, 6})};
        }},
+      // Pad, MaxPool, GlobalAveragePool and InstanceNormalization: the stems of hybrid ViTs
+      // (timm ResNetV2 / HF BiT: "same" padding, GroupNorm as InstanceNormalization, MaxPool)
+      // and Swin's window padding.
+      {"PadConstantValue",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 5, 7});
+         c.g.output(
+             c.g.op("Pad", {x, c.g.constant("p", Tensor::from_int64({0, 0, 1, 2, 0, 0, 3, 0})),
+                            c.g.constant("v", Tensor::from_float({-1.5f}, true))}));
+         c.inputs = {rnd({2, 3, 5, 7}, 40)};
+       }},
+      {"PadReflectAxesAndCrop",
+       [](Case& c) {
+         // Reflect on the last two axes (axes input), cropping one row at the end of axis 2.
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 4, 6, 5});
+         c.g.output(c.g.op("Pad",
+                           {x, c.g.constant("p", Tensor::from_int64({2, 3, -1, 4})), kNoValue,
+                            c.g.constant("axes", Tensor::from_int64({-2, -1}))},
+                           attrs([](Attributes& a) { a.set_string("mode", "reflect"); })));
+         c.inputs = {rnd({2, 4, 6, 5}, 41)};
+       }},
+      {"PadEdge",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 9, 11});
+         c.g.output(c.g.op("Pad", {x, c.g.constant("p", Tensor::from_int64({0, 2, 1, 0, 3, 4}))},
+                           attrs([](Attributes& a) { a.set_string("mode", "edge"); })));
+         c.inputs = {rnd({3, 9, 11}, 42)};
+       }},
+      {"PadWrap",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 3});
+         c.g.output(c.g.op("Pad", {x, c.g.constant("p", Tensor::from_int64({0, 4, 2, 0, 1, 5}))},
+                           attrs([](Attributes& a) { a.set_string("mode", "wrap"); })));
+         c.inputs = {rnd({2, 5, 3}, 43)};
+       }},
+      {"MaxPool3x3Stride2",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 13, 10});
+         c.g.output(c.g.op("MaxPool", {x}, attrs([](Attributes& a) {
+                             a.set_ints("kernel_shape", {3, 3});
+                             a.set_ints("strides", {2, 2});
+                             a.set_ints("pads", {1, 0, 1, 1});
+                           })));
+         c.inputs = {rnd({2, 5, 13, 10}, 44, -3, 3)};
+       }},
+      {"MaxPoolCeilDilated",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 3, 11, 9});
+         c.g.output(c.g.op("MaxPool", {x}, attrs([](Attributes& a) {
+                             a.set_ints("kernel_shape", {2, 3});
+                             a.set_ints("strides", {3, 2});
+                             a.set_ints("dilations", {2, 1});
+                             a.set_int("ceil_mode", 1);
+                           })));
+         c.inputs = {rnd({1, 3, 11, 9}, 45, -3, 3)};
+       }},
+      {"MaxPool1dSameUpper",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 4, 17});
+         c.g.output(c.g.op("MaxPool", {x}, attrs([](Attributes& a) {
+                             a.set_ints("kernel_shape", {4});
+                             a.set_ints("strides", {3});
+                             a.set_string("auto_pad", "SAME_UPPER");
+                           })));
+         c.inputs = {rnd({3, 4, 17}, 46, -3, 3)};
+       }},
+      {"GlobalAveragePool",
+       [](Case& c) {
+         unary(c, "GlobalAveragePool", {3, 6, 7, 9});
+       }},
+      {"InstanceNorm",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 6, 5, 7});
+         ValueId sc = c.g.constant("scale", rnd({6}, 47, 0.5, 1.5));
+         ValueId bi = c.g.constant("bias", rnd({6}, 48));
+         c.g.output(c.g.op("InstanceNormalization", {x, sc, bi},
+                           attrs([](Attributes& a) { a.set_float("epsilon", 1e-3f); })));
+         c.inputs = {rnd({2, 6, 5, 7}, 49, -3, 5)};
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
