@@ -1,5 +1,5 @@
 // Data movement kernels: the strided copy behind Transpose/Slice/Expand/Tile/Concat/Split,
-// Gather, ArgMax, Pad, MaxPool, and the patch layouts of a patch-embedding convolution.
+// Gather, ArgMax, Pad, MaxPool, and the patch layouts of a convolution (patchify, im2col).
 #include "cuda/device_common.cuh"
 
 namespace vitrt::cuda {
@@ -256,6 +256,21 @@ __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
   }
 }
 
+template <typename T>
+__global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
+  const int64_t k = a.c * a.kh * a.kw;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t f = i % k;
+    const int64_t p = (i / k) % (a.oh * a.ow);
+    const int64_t b = i / (k * a.oh * a.ow);
+    const int64_t ch = f / (a.kh * a.kw);
+    const int64_t y = (p / a.ow) * a.sh - a.ph + ((f / a.kw) % a.kh) * a.dh;
+    const int64_t x = (p % a.ow) * a.sw - a.pw + (f % a.kw) * a.dw;
+    const bool inside = y >= 0 && y < a.h && x >= 0 && x < a.w;
+    out[i] = inside ? in[((b * a.c + ch) * a.h + y) * a.w + x] : from_f<T>(0.0f);
+  }
+}
+
 }  // namespace
 
 cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedView& vsrc, void* dst,
@@ -416,6 +431,18 @@ cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, v
     using T = decltype(tag);
     max_pool_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
                                                              static_cast<T*>(out), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
+                          cudaStream_t stream) {
+  const int64_t n = args.b * args.oh * args.ow * args.c * args.kh * args.kw;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    im2col_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                           static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }

@@ -159,6 +159,15 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
 // [B, C, H, W] -> [B, (H/ph)*(W/pw), C*ph*pw] (vitrt.Patchify's layout).
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
                             int64_t w, int64_t ph, int64_t pw, cudaStream_t stream);
+// im2col of a 2-D convolution: in [B, C, H, W] -> out [B, OH*OW, C*KH*KW] (vitrt.Patchify's
+// layout), element (b, oy*OW + ox, (c*KH + i)*KW + j) = in[b, c, oy*SH - PH + i*DH,
+// ox*SW - PW + j*DW], zero outside the image.
+struct Im2colArgs {
+  int64_t b = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+};
+cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
+                          cudaStream_t stream);
 // out[b, d, p] = in[b, p, d] + bias[d]: the GEMM result of a patch convolution back to NCHW.
 cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
                                  int64_t p, int64_t d, cudaStream_t stream);
