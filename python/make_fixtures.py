@@ -205,6 +205,18 @@ FIXTURES = {
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "ts", 17),
     "timm_deit_tiny_distilled_dynamo":
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "dynamo", None),
+    # Hybrid ViT with a ResNetV2 stem: StdConv2dSame's weight standardization exports through
+    # TorchScript as BatchNormalization(training_mode=1) on the constant weight, then GroupNorm,
+    # "same" padding and MaxPool. Patch 2 on the stem's 8x8 map keeps the fixture small.
+    "timm_vit_hybrid_stdconv_ts17":
+        (timm_model("vit_tiny_r_s16_p8_224", img_size=32, patch_size=2, depth=2, embed_dim=48,
+                    num_heads=3, num_classes=10), "ts", 17),
+    # Swin: shifted windows (Roll as Slice+Concat, window partition reshapes, the shift mask),
+    # window padding (Pad), patch merging; two stages of two blocks on a 16x16 token grid.
+    "timm_swin_dynamo":
+        (timm_model("swin_tiny_patch4_window7_224", img_size=32, patch_size=2, window_size=4,
+                    embed_dim=24, depths=(2, 2), num_heads=(2, 4), num_classes=10),
+         "dynamo", None),
 }
 
 
