@@ -512,7 +512,7 @@ void channel_stats(const T* x, const ChannelLayout& l, std::vector<double>& mean
 class BatchNormKernel final : public CpuKernel {
  public:
   // training: normalize with the batch's statistics (not input_mean/input_var), and write the
-  // updated running statistics to outputs 1 and 2 when the node has them.
+  // statistics outputs the node has (write_statistics).
   BatchNormKernel(float eps, bool training, float momentum)
       : eps_(eps), training_(training), momentum_(momentum) {}
 
@@ -532,7 +532,7 @@ class BatchNormKernel final : public CpuKernel {
           if (training_) {
             std::vector<double> batch_mean, batch_var;
             channel_stats(x, l, batch_mean, batch_var);
-            VITRT_RETURN_IF_ERROR(write_running_stats(inputs, batch_mean, batch_var, outputs));
+            VITRT_RETURN_IF_ERROR(write_statistics(inputs, batch_mean, batch_var, outputs));
             for (int64_t c = 0; c < l.c; ++c) {
               mean[c] = static_cast<T>(batch_mean[c]);
               var[c] = static_cast<T>(batch_var[c]);
@@ -549,24 +549,27 @@ class BatchNormKernel final : public CpuKernel {
   }
 
  private:
-  // running = input * momentum + batch * (1 - momentum), in input_mean's/input_var's dtype.
-  Status write_running_stats(const std::vector<const Tensor*>& inputs,
-                             const std::vector<double>& batch_mean,
-                             const std::vector<double>& batch_var, std::vector<Tensor>& outputs) {
-    const std::vector<double>* batch[] = {&batch_mean, &batch_var};
-    for (int k = 0; k < 2 && static_cast<size_t>(k + 1) < outputs.size(); ++k) {
-      const Tensor& running = *inputs[3 + k];
+  // Outputs 1 and 2: running = input * momentum + batch * (1 - momentum); outputs 3 and 4 (opset
+  // < 14: saved_mean, saved_var): the batch's own. In input_mean's/input_var's dtype.
+  Status write_statistics(const std::vector<const Tensor*>& inputs,
+                          const std::vector<double>& batch_mean,
+                          const std::vector<double>& batch_var, std::vector<Tensor>& outputs) {
+    for (int k = 1; k < static_cast<int>(outputs.size()) && k <= 4; ++k) {
+      const bool is_var = k % 2 == 0;
+      const std::vector<double>& batch = is_var ? batch_var : batch_mean;
+      const double keep = k <= 2 ? momentum_ : 0.0;
+      const Tensor& running = *inputs[is_var ? 4 : 3];
       const DType compute = dtype_is_half(running.dtype()) ? DType::kFloat32 : running.dtype();
       Tensor out = Tensor::empty(compute, {running.numel()});
       VITRT_RETURN_IF_ERROR(visit_float_type(compute, [&](auto tag) -> Status {
         using U = typename decltype(tag)::type;
         for (int64_t c = 0; c < running.numel(); ++c) {
-          out.data<U>()[c] = static_cast<U>(running.element_as_double(c) * momentum_ +
-                                            (*batch[k])[c] * (1.0 - momentum_));
+          out.data<U>()[c] =
+              static_cast<U>(running.element_as_double(c) * keep + batch[c] * (1.0 - keep));
         }
         return Status();
       }));
-      outputs[k + 1] = to_output_dtype(out, running.dtype());
+      outputs[k] = to_output_dtype(out, running.dtype());
     }
     return Status();
   }
@@ -578,25 +581,26 @@ class BatchNormKernel final : public CpuKernel {
 
 Result<std::unique_ptr<CpuKernel>> make_batch_norm(const KernelInit& init) {
   auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
-  auto training = init.node.attrs.get_int("training_mode", 0);
+  auto training_mode = init.node.attrs.get_int("training_mode", 0);
   auto momentum = init.node.attrs.get_float("momentum", 0.9f);
-  for (const Status& s : {eps.status(), training.status(), momentum.status()}) {
+  for (const Status& s : {eps.status(), training_mode.status(), momentum.status()}) {
     VITRT_RETURN_IF_ERROR(s);
   }
-  if (*training != 0 && *training != 1) {
-    return invalid_model("attribute 'training_mode' must be 0 or 1, got ", *training);
+  if (*training_mode != 0 && *training_mode != 1) {
+    return invalid_model("attribute 'training_mode' must be 0 or 1, got ", *training_mode);
   }
-  // Opset 14+ gives training mode the outputs running_mean and running_var; in inference mode
-  // (and before opset 14, whose extra outputs are training-only) the node has Y alone.
-  for (int i = 1; i < static_cast<int>(init.node.outputs.size()); ++i) {
-    if (init.node.outputs[i] != kNoValue && (*training == 0 || i > 2)) {
-      return unsupported("output ", i,
-                         " (training statistics) is only computed with "
-                         "training_mode = 1 and opset >= 14 (outputs 1 and 2)");
-    }
+  bool has_statistics = false;
+  for (size_t i = 1; i < init.node.outputs.size(); ++i) {
+    has_statistics = has_statistics || init.node.outputs[i] != kNoValue;
   }
-  return std::unique_ptr<CpuKernel>(
-      std::make_unique<BatchNormKernel>(*eps, *training == 1, *momentum));
+  // Opset 14 made training an attribute (outputs: running_mean, running_var); before, the node
+  // trains exactly when it has the statistics outputs (running mean/var, saved mean/var), as
+  // the TorchScript exporter writes a weight-standardized convolution at opset 13.
+  const bool training = init.opset >= 14 ? *training_mode == 1 : has_statistics;
+  if (has_statistics && !training) {
+    return invalid_model("the statistics outputs need training_mode = 1");
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<BatchNormKernel>(*eps, training, *momentum));
 }
 
 // Normalizes each group of `channels_per_group` channels of each sample over its channels and

@@ -274,6 +274,20 @@ TEST(ChannelNormKernels, BatchNormTrainingMode) {
     EXPECT_TRUE(tensors_close(run.outputs[0], tensor_of(DType::kFloat32, shape, y)));
     EXPECT_TRUE(tensors_close(run.outputs[1], tensor_of(DType::kFloat32, {3}, running_mean)));
     EXPECT_TRUE(tensors_close(run.outputs[2], tensor_of(DType::kFloat32, {3}, running_var)));
+
+    // Before opset 14 there is no training_mode: the statistics outputs (running mean and
+    // variance, then the batch's saved mean and variance) make the node train.
+    attrs.erase("training_mode");
+    auto old = run_single_node("BatchNormalization",
+                               {runtime_input(x), constant_input(scale), constant_input(bias),
+                                constant_input(mean), constant_input(var)},
+                               attrs, 5, 13);
+    ASSERT_TRUE(old.status.ok()) << old.status.to_string();
+    EXPECT_TRUE(tensors_close(old.outputs[0], tensor_of(DType::kFloat32, shape, y)));
+    EXPECT_TRUE(tensors_close(old.outputs[1], tensor_of(DType::kFloat32, {3}, running_mean)));
+    EXPECT_TRUE(tensors_close(old.outputs[2], tensor_of(DType::kFloat32, {3}, running_var)));
+    EXPECT_TRUE(tensors_close(old.outputs[3], tensor_of(DType::kFloat32, {3}, batch_mean)));
+    EXPECT_TRUE(tensors_close(old.outputs[4], tensor_of(DType::kFloat32, {3}, batch_var)));
   }
   // Inference mode has no statistics outputs to give.
   const Tensor p = random_tensor(DType::kFloat32, {3}, 51, 0.5, 1);
