@@ -91,7 +91,7 @@ CLIP_TEXT_VOCAB = 500
 CLIP_TEXT_SEQ = 16
 
 
-def hf_clip_text(attn, with_mask, seq=CLIP_TEXT_SEQ):
+def hf_clip_text(attn, with_mask, seq=CLIP_TEXT_SEQ, case_seqs=None):
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     # eos_token_id != 2, so the pooled token is the first eos (Equal -> Cast -> ArgMax), as in
@@ -108,9 +108,12 @@ def hf_clip_text(attn, with_mask, seq=CLIP_TEXT_SEQ):
         call = lambda m, ids: m(input_ids=ids)  # noqa: E731
         inputs = [("input_ids", "token_ids", (seq,))]
     module = TupleOutputs(model, ["text_embeds", "last_hidden_state"], call)
-    return module, inputs, ["text_embeds", "last_hidden_state"], {
-        "model_class": "transformers.CLIPTextModelWithProjection", "attn_implementation": attn,
-        "attention_mask_input": with_mask, "config": cfg.to_diff_dict()}
+    info = {"model_class": "transformers.CLIPTextModelWithProjection", "attn_implementation": attn,
+            "attention_mask_input": with_mask, "config": cfg.to_diff_dict()}
+    if case_seqs:
+        # The sequence axis is exported symbolic too; each case runs at its own length.
+        info["case_seqs"] = list(case_seqs)
+    return module, inputs, ["text_embeds", "last_hidden_state"], info
 
 
 def hf_dinov2(attn):
@@ -193,6 +196,10 @@ FIXTURES = {
     "hf_clip_text_mask_eager_ts17": (lambda: hf_clip_text("eager", True), "ts", 17),
     "hf_clip_text_sdpa_dynamo": (lambda: hf_clip_text("sdpa", False), "dynamo", None),
     "hf_clip_text_eager_ts13": (lambda: hf_clip_text("eager", False), "ts", 13),
+    # Symbolic sequence length through dynamo: its value_info names the derived sizes that shape
+    # inference alone cannot equate (the causal mask's, the heads' reshapes); cases at 16 and 9.
+    "hf_clip_text_dynseq_sdpa_dynamo":
+        (lambda: hf_clip_text("sdpa", False, case_seqs=(CLIP_TEXT_SEQ, 9)), "dynamo", None),
     "hf_dinov2_eager_ts17": (lambda: hf_dinov2("eager"), "ts", 17),
     "hf_dinov2_sdpa_dynamo": (lambda: hf_dinov2("sdpa"), "dynamo", None),
     "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
@@ -205,6 +212,18 @@ FIXTURES = {
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "ts", 17),
     "timm_deit_tiny_distilled_dynamo":
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "dynamo", None),
+    # Hybrid ViT with a ResNetV2 stem: StdConv2dSame's weight standardization exports through
+    # TorchScript as BatchNormalization(training_mode=1) on the constant weight, then GroupNorm,
+    # "same" padding and MaxPool. Patch 2 on the stem's 8x8 map keeps the fixture small.
+    "timm_vit_hybrid_stdconv_ts17":
+        (timm_model("vit_tiny_r_s16_p8_224", img_size=32, patch_size=2, depth=2, embed_dim=48,
+                    num_heads=3, num_classes=10), "ts", 17),
+    # Swin: shifted windows (Roll as Slice+Concat, window partition reshapes, the shift mask),
+    # window padding (Pad), patch merging; two stages of two blocks on a 16x16 token grid.
+    "timm_swin_dynamo":
+        (timm_model("swin_tiny_patch4_window7_224", img_size=32, patch_size=2, window_size=4,
+                    embed_dim=24, depths=(2, 2), num_heads=(2, 4), num_classes=10),
+         "dynamo", None),
 }
 
 
@@ -258,19 +277,25 @@ def rename_symbol(model, old, new):
                 d.dim_param = new
 
 
-def export(module, specs, output_names, exporter, opset, path):
+def export(module, specs, output_names, exporter, opset, path, dynamic_seq=False):
     example = make_inputs(specs, EXPORT_BATCH, np.random.default_rng(1234))
     args = tuple(torch.from_numpy(example[name]) for name, _, _ in specs)
     input_names = [name for name, _, _ in specs]
     if exporter == "ts":
         dynamic_axes = {n: {0: "batch"} for n in input_names + output_names}
+        if dynamic_seq:
+            for n in input_names:
+                dynamic_axes[n][1] = "seq"
         torch.onnx.export(module, args, path, dynamo=False, opset_version=opset,
                           input_names=input_names, output_names=output_names,
                           dynamic_axes=dynamic_axes, do_constant_folding=True)
     else:
         batch = torch.export.Dim("batch", min=1, max=1024)
         # forward(*args): the varargs tuple is the one positional argument torch.export sees.
-        dynamic_shapes = (tuple({0: batch} for _ in specs),)
+        axes = {0: batch}
+        if dynamic_seq:
+            axes[1] = torch.export.Dim("seq", min=2, max=77)
+        dynamic_shapes = (tuple(dict(axes) for _ in specs),)
         program = torch.onnx.export(module, args, dynamo=True, input_names=input_names,
                                     output_names=output_names, dynamic_shapes=dynamic_shapes,
                                     optimize=True, verbose=False)
@@ -303,7 +328,8 @@ def run_fixture(name, builder, exporter, opset, out_dir):
     model_path = os.path.join(fixture_dir, "model.onnx")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = export(module, specs, output_names, exporter, opset, model_path)
+        model = export(module, specs, output_names, exporter, opset, model_path,
+                       dynamic_seq="case_seqs" in info)
     graph_inputs = [i.name for i in model.graph.input]
     graph_outputs = [o.name for o in model.graph.output]
     if graph_inputs != [s[0] for s in specs]:
@@ -316,7 +342,10 @@ def run_fixture(name, builder, exporter, opset, out_dir):
     rng = np.random.default_rng(SEED)
     cases = []
     for k, batch in enumerate(BATCHES):
-        inputs = make_inputs(specs, batch, rng)
+        case_specs = specs
+        if "case_seqs" in info:
+            case_specs = [(n, kind, (info["case_seqs"][k],)) for n, kind, _ in specs]
+        inputs = make_inputs(case_specs, batch, rng)
         with torch.no_grad():
             out = module(*(torch.from_numpy(inputs[n]) for n, _, _ in specs))
         if isinstance(out, torch.Tensor):

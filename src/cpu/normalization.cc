@@ -478,9 +478,43 @@ Status run_channel_kernel(const Tensor& x0, Tensor& out, Body&& body) {
   return Status();
 }
 
+// Per-channel mean and biased variance of X over N and the spatial dims, in double: the batch
+// statistics of BatchNormalization in training mode. Weight-standardized convolutions (BiT,
+// timm's ResNetV2 hybrids, HF ViTHybrid) export as such a node on the constant weight.
+template <typename T>
+void channel_stats(const T* x, const ChannelLayout& l, std::vector<double>& mean,
+                   std::vector<double>& var) {
+  mean.assign(l.c, 0.0);
+  var.assign(l.c, 0.0);
+  const double count = static_cast<double>(l.n * l.spatial);
+  parallel_for(l.c, grain_for(2 * l.n * l.spatial), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      double sum = 0.0;
+      for (int64_t n = 0; n < l.n; ++n) {
+        const T* xr = x + (n * l.c + c) * l.spatial;
+        for (int64_t i = 0; i < l.spatial; ++i) sum += static_cast<double>(xr[i]);
+      }
+      const double m = sum / count;
+      double sq = 0.0;
+      for (int64_t n = 0; n < l.n; ++n) {
+        const T* xr = x + (n * l.c + c) * l.spatial;
+        for (int64_t i = 0; i < l.spatial; ++i) {
+          const double d = static_cast<double>(xr[i]) - m;
+          sq += d * d;
+        }
+      }
+      mean[c] = m;
+      var[c] = sq / count;
+    }
+  });
+}
+
 class BatchNormKernel final : public CpuKernel {
  public:
-  explicit BatchNormKernel(float eps) : eps_(eps) {}
+  // training: normalize with the batch's statistics (not input_mean/input_var), and write the
+  // statistics outputs the node has (write_statistics).
+  BatchNormKernel(float eps, bool training, float momentum)
+      : eps_(eps), training_(training), momentum_(momentum) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     return run_channel_kernel(
@@ -493,8 +527,17 @@ class BatchNormKernel final : public CpuKernel {
           }
           const std::vector<T> scale = param_values<T>(*inputs[1]);
           const std::vector<T> bias = param_values<T>(*inputs[2]);
-          const std::vector<T> mean = param_values<T>(*inputs[3]);
-          const std::vector<T> var = param_values<T>(*inputs[4]);
+          std::vector<T> mean = param_values<T>(*inputs[3]);
+          std::vector<T> var = param_values<T>(*inputs[4]);
+          if (training_) {
+            std::vector<double> batch_mean, batch_var;
+            channel_stats(x, l, batch_mean, batch_var);
+            VITRT_RETURN_IF_ERROR(write_statistics(inputs, batch_mean, batch_var, outputs));
+            for (int64_t c = 0; c < l.c; ++c) {
+              mean[c] = static_cast<T>(batch_mean[c]);
+              var[c] = static_cast<T>(batch_var[c]);
+            }
+          }
           std::vector<T> a(l.c), b(l.c);
           for (int64_t c = 0; c < l.c; ++c) {
             a[c] = scale[c] / std::sqrt(var[c] + static_cast<T>(eps_));
@@ -506,23 +549,58 @@ class BatchNormKernel final : public CpuKernel {
   }
 
  private:
+  // Outputs 1 and 2: running = input * momentum + batch * (1 - momentum); outputs 3 and 4 (opset
+  // < 14: saved_mean, saved_var): the batch's own. In input_mean's/input_var's dtype.
+  Status write_statistics(const std::vector<const Tensor*>& inputs,
+                          const std::vector<double>& batch_mean,
+                          const std::vector<double>& batch_var, std::vector<Tensor>& outputs) {
+    for (int k = 1; k < static_cast<int>(outputs.size()) && k <= 4; ++k) {
+      const bool is_var = k % 2 == 0;
+      const std::vector<double>& batch = is_var ? batch_var : batch_mean;
+      const double keep = k <= 2 ? momentum_ : 0.0;
+      const Tensor& running = *inputs[is_var ? 4 : 3];
+      const DType compute = dtype_is_half(running.dtype()) ? DType::kFloat32 : running.dtype();
+      Tensor out = Tensor::empty(compute, {running.numel()});
+      VITRT_RETURN_IF_ERROR(visit_float_type(compute, [&](auto tag) -> Status {
+        using U = typename decltype(tag)::type;
+        for (int64_t c = 0; c < running.numel(); ++c) {
+          out.data<U>()[c] =
+              static_cast<U>(running.element_as_double(c) * keep + batch[c] * (1.0 - keep));
+        }
+        return Status();
+      }));
+      outputs[k] = to_output_dtype(out, running.dtype());
+    }
+    return Status();
+  }
+
   float eps_;
+  bool training_;
+  float momentum_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_batch_norm(const KernelInit& init) {
   auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
-  auto training = init.node.attrs.get_int("training_mode", 0);
-  VITRT_RETURN_IF_ERROR(eps.status());
-  VITRT_RETURN_IF_ERROR(training.status());
-  if (*training != 0) {
-    return unsupported("attribute 'training_mode' = 1 is not supported (inference only)");
+  auto training_mode = init.node.attrs.get_int("training_mode", 0);
+  auto momentum = init.node.attrs.get_float("momentum", 0.9f);
+  for (const Status& s : {eps.status(), training_mode.status(), momentum.status()}) {
+    VITRT_RETURN_IF_ERROR(s);
   }
-  for (int i = 1; i < static_cast<int>(init.node.outputs.size()); ++i) {
-    if (init.node.outputs[i] != kNoValue) {
-      return unsupported("output ", i, " (training statistics) is not supported (inference only)");
-    }
+  if (*training_mode != 0 && *training_mode != 1) {
+    return invalid_model("attribute 'training_mode' must be 0 or 1, got ", *training_mode);
   }
-  return std::unique_ptr<CpuKernel>(std::make_unique<BatchNormKernel>(*eps));
+  bool has_statistics = false;
+  for (size_t i = 1; i < init.node.outputs.size(); ++i) {
+    has_statistics = has_statistics || init.node.outputs[i] != kNoValue;
+  }
+  // Opset 14 made training an attribute (outputs: running_mean, running_var); before, the node
+  // trains exactly when it has the statistics outputs (running mean/var, saved mean/var), as
+  // the TorchScript exporter writes a weight-standardized convolution at opset 13.
+  const bool training = init.opset >= 14 ? *training_mode == 1 : has_statistics;
+  if (has_statistics && !training) {
+    return invalid_model("the statistics outputs need training_mode = 1");
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<BatchNormKernel>(*eps, training, *momentum));
 }
 
 // Normalizes each group of `channels_per_group` channels of each sample over its channels and

@@ -1,5 +1,5 @@
 // Data movement kernels: the strided copy behind Transpose/Slice/Expand/Tile/Concat/Split,
-// Gather, ArgMax, and the patch layouts of a patch-embedding convolution.
+// Gather, ArgMax, Pad, MaxPool, and the patch layouts of a convolution (patchify, im2col).
 #include "cuda/device_common.cuh"
 
 namespace vitrt::cuda {
@@ -187,6 +187,90 @@ int widen_copy(int elem_bytes, const void* src, StridedView& s, const void* dst,
   return elem_bytes;
 }
 
+// The source coordinate of output coordinate o on an axis of `dim` elements padded by
+// `before`, or -1 for the fill value (the CPU kernel's source_coordinate, src/cpu/pad.cc).
+__device__ __forceinline__ int64_t pad_source(PadMode mode, int64_t o, int64_t before,
+                                              int64_t dim) {
+  int64_t c = o - before;
+  if (c >= 0 && c < dim) return c;
+  switch (mode) {
+    case PadMode::kEdge:
+      return c < 0 ? 0 : dim - 1;
+    case PadMode::kWrap:
+      return ((c % dim) + dim) % dim;
+    case PadMode::kReflect: {
+      if (dim == 1) return 0;
+      const int64_t period = 2 * (dim - 1);
+      c = ((c % period) + period) % period;
+      return c < dim ? c : period - c;
+    }
+    default:
+      return -1;
+  }
+}
+
+template <typename T>
+__global__ void pad_kernel(PadArgs a, const T* in, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    int64_t rem = i, off = 0, stride = 1;
+    bool fill = false;
+    for (int d = a.rank - 1; d >= 0; --d) {
+      const int64_t o = rem % a.out_dims[d];
+      rem /= a.out_dims[d];
+      const int64_t c = pad_source(a.mode, o, a.before[d], a.in_dims[d]);
+      fill = fill || c < 0;
+      off += c * stride;
+      stride *= a.in_dims[d];
+    }
+    out[i] = fill ? from_f<T>(a.fill) : in[off];
+  }
+}
+
+template <typename T>
+__global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    int64_t o[3] = {0, 0, 0};
+    int64_t rem = i;
+    for (int d = a.spatial - 1; d >= 0; --d) {
+      o[d] = rem % a.out_dims[d];
+      rem /= a.out_dims[d];
+    }
+    const int64_t in_plane = a.in_dims[0] * a.in_dims[1] * a.in_dims[2];
+    const T* x = in + rem * in_plane;
+    float best = -INFINITY;
+    for (int64_t k0 = 0; k0 < a.kernel[0]; ++k0) {
+      const int64_t i0 = o[0] * a.stride[0] - a.pad_begin[0] + k0 * a.dilation[0];
+      if (i0 < 0 || i0 >= a.in_dims[0]) continue;
+      for (int64_t k1 = 0; k1 < a.kernel[1]; ++k1) {
+        const int64_t i1 = o[1] * a.stride[1] - a.pad_begin[1] + k1 * a.dilation[1];
+        if (i1 < 0 || i1 >= a.in_dims[1]) continue;
+        for (int64_t k2 = 0; k2 < a.kernel[2]; ++k2) {
+          const int64_t i2 = o[2] * a.stride[2] - a.pad_begin[2] + k2 * a.dilation[2];
+          if (i2 < 0 || i2 >= a.in_dims[2]) continue;
+          const float v = to_f(x[(i0 * a.in_dims[1] + i1) * a.in_dims[2] + i2]);
+          if (v > best) best = v;  // as the CPU kernel: a NaN never replaces the maximum
+        }
+      }
+    }
+    out[i] = from_f<T>(best);
+  }
+}
+
+template <typename T>
+__global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
+  const int64_t k = a.c * a.kh * a.kw;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t f = i % k;
+    const int64_t p = (i / k) % (a.oh * a.ow);
+    const int64_t b = i / (k * a.oh * a.ow);
+    const int64_t ch = f / (a.kh * a.kw);
+    const int64_t y = (p / a.ow) * a.sh - a.ph + ((f / a.kw) % a.kh) * a.dh;
+    const int64_t x = (p % a.ow) * a.sw - a.pw + (f % a.kw) * a.dw;
+    const bool inside = y >= 0 && y < a.h && x >= 0 && x < a.w;
+    out[i] = inside ? in[((b * a.c + ch) * a.h + y) * a.w + x] : from_f<T>(0.0f);
+  }
+}
+
 }  // namespace
 
 cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedView& vsrc, void* dst,
@@ -322,6 +406,43 @@ cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, voi
     using T = decltype(tag);
     patch_to_nchw_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
         static_cast<const T*>(in), static_cast<const T*>(bias), static_cast<T*>(out), p, d, n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_pad(Elt type, const PadArgs& args, const void* in, void* out,
+                       cudaStream_t stream) {
+  int64_t n = 1;
+  for (int d = 0; d < args.rank; ++d) n *= args.out_dims[d];
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    pad_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                        static_cast<T*>(out), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, void* out,
+                            cudaStream_t stream) {
+  const int64_t n = args.planes * args.out_dims[0] * args.out_dims[1] * args.out_dims[2];
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    max_pool_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                             static_cast<T*>(out), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
+                          cudaStream_t stream) {
+  const int64_t n = args.b * args.oh * args.ow * args.c * args.kh * args.kw;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    im2col_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                           static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }

@@ -102,12 +102,48 @@ cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indic
 cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
                           void* out, cudaStream_t stream);
 
+// Pad: out (contiguous, dims out_dims) reads in (contiguous, dims in_dims) at o - before on
+// each axis; outside the input, kConstant writes `fill`, kReflect mirrors (edge excluded),
+// kEdge repeats the edge, kWrap wraps around. Float element types only.
+enum class PadMode : int { kConstant, kReflect, kEdge, kWrap };
+struct PadArgs {
+  int rank = 0;
+  PadMode mode = PadMode::kConstant;
+  float fill = 0.0f;
+  int64_t in_dims[kMaxRank] = {};
+  int64_t out_dims[kMaxRank] = {};
+  int64_t before[kMaxRank] = {};
+};
+cudaError_t launch_pad(Elt type, const PadArgs& args, const void* in, void* out,
+                       cudaStream_t stream);
+
+// MaxPool over [n*c, spatial...] (1 to 3 spatial axes): each output element is the maximum of
+// its window (in = o * stride - pad_begin + k * dilation, positions outside the input skipped).
+struct MaxPoolArgs {
+  int spatial = 0;
+  int64_t planes = 0;  // n * c
+  int64_t in_dims[3] = {1, 1, 1};
+  int64_t out_dims[3] = {1, 1, 1};
+  int64_t kernel[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1};
+  int64_t dilation[3] = {1, 1, 1};
+  int64_t pad_begin[3] = {0, 0, 0};
+};
+cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, void* out,
+                            cudaStream_t stream);
+
 // Softmax over the middle axis of [outer, r, inner].
 cudaError_t launch_softmax(Elt type, const void* in, void* out, int64_t outer, int64_t r,
                            int64_t inner, cudaStream_t stream);
 // Mean over the middle axis of [outer, r, inner].
 cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t outer, int64_t r,
                                int64_t inner, cudaStream_t stream);
+// InstanceNormalization of x [rows = n * c, spatial]: each row normalized by its own mean and
+// (biased) variance, then y = x_hat * scale[row % channels] + bias[row % channels] (scale and
+// bias in the activation type).
+cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, const void* bias,
+                                 void* y, int64_t rows, int64_t channels, int64_t spatial,
+                                 float epsilon, cudaStream_t stream);
 // y = LayerNorm(a (+ b)) over rows of `cols`; b (optional) is read through row index
 // (row % b_rows), sum (optional) receives a + b. gamma/beta in the activation type (beta
 // optional). code_scale > 0: y is uint8 E4M3 codes of y / code_scale (AddLayerNorm's
@@ -123,6 +159,15 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
 // [B, C, H, W] -> [B, (H/ph)*(W/pw), C*ph*pw] (vitrt.Patchify's layout).
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
                             int64_t w, int64_t ph, int64_t pw, cudaStream_t stream);
+// im2col of a 2-D convolution: in [B, C, H, W] -> out [B, OH*OW, C*KH*KW] (vitrt.Patchify's
+// layout), element (b, oy*OW + ox, (c*KH + i)*KW + j) = in[b, c, oy*SH - PH + i*DH,
+// ox*SW - PW + j*DW], zero outside the image.
+struct Im2colArgs {
+  int64_t b = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+};
+cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
+                          cudaStream_t stream);
 // out[b, d, p] = in[b, p, d] + bias[d]: the GEMM result of a patch convolution back to NCHW.
 cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
                                  int64_t p, int64_t d, cudaStream_t stream);

@@ -1,5 +1,6 @@
 // Row kernels: Softmax, ReduceMean, LayerNorm (with the residual add of vitrt.AddLayerNorm),
-// and the bias + activation applied after a GEMM when no cuBLASLt epilogue fits.
+// InstanceNormalization, and the bias + activation applied after a GEMM when no cuBLASLt
+// epilogue fits.
 #include <cuda_fp8.h>
 
 #include <cfloat>
@@ -145,6 +146,31 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
     float o = (v - mean) * inv * to_f(gamma[j]);
     if (beta != nullptr) o += to_f(beta[j]);
     y[row * cols + j] = store_out<Y>(o, code_scale);
+  }
+}
+
+// One block per (sample, channel) row, two passes as layer_norm_kernel; the per-channel scale
+// and bias follow the row's channel.
+template <typename T>
+__global__ void instance_norm_kernel(const T* x, const T* scale, const T* bias, T* y,
+                                     int64_t channels, int64_t spatial, float eps) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x;
+  const T* px = x + row * spatial;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) s += to_f(px[j]);
+  const float mean = block_sum(s, scratch) / static_cast<float>(spatial);
+  float q = 0.0f;
+  for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) {
+    const float d = to_f(px[j]) - mean;
+    q += d * d;
+  }
+  const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(spatial) + eps);
+  const int64_t c = row % channels;
+  const float a = inv * to_f(scale[c]);
+  const float b = to_f(bias[c]) - mean * a;
+  for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) {
+    y[row * spatial + j] = from_f<T>(to_f(px[j]) * a + b);
   }
 }
 
@@ -410,6 +436,19 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
       }
     }
     bias_act_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(d, b, cols, act, n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, const void* bias,
+                                 void* y, int64_t rows, int64_t channels, int64_t spatial,
+                                 float epsilon, cudaStream_t stream) {
+  if (rows * spatial == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    instance_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias),
+        static_cast<T*>(y), channels, spatial, epsilon);
     return cudaGetLastError();
   });
 }

@@ -1,9 +1,10 @@
 // Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity) share their
 // input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy each;
-// Gather, ArgMax and vitrt.Patchify have their own kernels.
+// Gather, ArgMax, Pad, MaxPool and vitrt.Patchify have their own kernels.
 #include <algorithm>
 
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/pooling_attributes.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -527,6 +528,106 @@ Result<std::unique_ptr<CudaKernel>> make_split(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new SplitKernel(init.node, init.opset));
 }
 
+// Pad (opset 11+: pads, constant_value and axes are inputs, known on the host).
+class PadKernel final : public CudaKernel {
+ public:
+  explicit PadKernel(PadMode mode) : mode_(mode) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_RETURN_IF_ERROR(check_rank(rank));
+    auto input = [&](size_t i) { return i < in.size() ? in[i] : nullptr; };
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, host_ints(input(1), "input 'pads'"));
+    std::vector<int64_t> axes;
+    if (input(3) != nullptr) {
+      VITRT_ASSIGN_OR_RETURN(axes, host_ints(input(3), "input 'axes'"));
+    } else {
+      for (int i = 0; i < rank; ++i) axes.push_back(i);
+    }
+    if (pads.size() != 2 * axes.size()) {
+      return invalid_argument("pads has ", pads.size(), " elements; expected ", 2 * axes.size());
+    }
+    PadArgs a;
+    a.rank = rank;
+    a.mode = mode_;
+    std::vector<int64_t> after(rank, 0);
+    for (size_t i = 0; i < axes.size(); ++i) {
+      VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axes[i], rank));
+      a.before[axis] = pads[i];
+      after[axis] = pads[i + axes.size()];
+    }
+    std::vector<int64_t> shape(rank);
+    for (int d = 0; d < rank; ++d) {
+      a.in_dims[d] = x.shape[d];
+      shape[d] = a.out_dims[d] = x.shape[d] + a.before[d] + after[d];
+      if (shape[d] < 0) return invalid_argument("pads make axis ", d, " negative");
+      if (mode_ != PadMode::kConstant && x.shape[d] == 0 && shape[d] > 0) {
+        return invalid_argument("cannot pad the empty axis ", d, " in a non-constant mode");
+      }
+    }
+    const DeviceTensor* value = input(2);
+    if (mode_ == PadMode::kConstant && value != nullptr && value->numel() > 0) {
+      if (value->host == nullptr) {
+        return unsupported("input 'constant_value' must be a constant (it is computed on the GPU)");
+      }
+      a.fill = static_cast<float>(value->host->element_as_double(0));
+    }
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) return unsupported("Pad on ", dtype_name(x.dtype));
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_pad(t, a, x.data, out[0].data, ctx.stream), "Pad");
+  }
+
+ private:
+  PadMode mode_;
+};
+
+// MaxPool (1 to 3 spatial axes; geometry and ceil_mode as shape inference and the CPU kernel
+// work them out, src/ir/ops/pooling.cc).
+class MaxPoolKernel final : public CudaKernel {
+ public:
+  explicit MaxPoolKernel(const Node& node) : node_(node) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int spatial = static_cast<int>(x.shape.size()) - 2;
+    if (spatial < 1 || spatial > 3) {
+      return unsupported("MaxPool over ", spatial, " spatial axes (1 to 3 are supported)");
+    }
+    VITRT_ASSIGN_OR_RETURN(PoolAttributes attrs, PoolAttributes::parse(node_, spatial));
+    MaxPoolArgs a;
+    a.spatial = spatial;
+    a.planes = x.shape[0] * x.shape[1];
+    std::vector<int64_t> shape = {x.shape[0], x.shape[1]};
+    for (int i = 0; i < spatial; ++i) {
+      VITRT_ASSIGN_OR_RETURN(ConvAttributes::Axis axis, attrs.axis(node_, i, x.shape[2 + i]));
+      a.in_dims[i] = x.shape[2 + i];
+      a.out_dims[i] = axis.out;
+      a.kernel[i] = attrs.geometry.kernel_shape[i];
+      a.stride[i] = attrs.geometry.strides[i];
+      a.dilation[i] = attrs.geometry.dilations[i];
+      a.pad_begin[i] = axis.pad_begin;
+      shape.push_back(axis.out);
+    }
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) return unsupported("MaxPool on ", dtype_name(x.dtype));
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_max_pool(t, a, x.data, out[0].data, ctx.stream), "MaxPool");
+  }
+
+ private:
+  const Node& node_;
+};
+
 Result<std::unique_ptr<CudaKernel>> make_slice(const CudaKernelInit& init) {
   if (init.opset < 10) return unsupported("Slice before opset 10 has no CUDA kernel");
   return std::unique_ptr<CudaKernel>(new SliceKernel());
@@ -538,6 +639,27 @@ Result<std::unique_ptr<CudaKernel>> make_expand(const CudaKernelInit&) {
 
 Result<std::unique_ptr<CudaKernel>> make_tile(const CudaKernelInit&) {
   return std::unique_ptr<CudaKernel>(new TileKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_pad(const CudaKernelInit& init) {
+  if (init.opset < 11) return unsupported("Pad before opset 11 has no CUDA kernel");
+  VITRT_ASSIGN_OR_RETURN(std::string mode, init.node.attrs.get_string("mode", "constant"));
+  const std::pair<const char*, PadMode> modes[] = {{"constant", PadMode::kConstant},
+                                                   {"reflect", PadMode::kReflect},
+                                                   {"edge", PadMode::kEdge},
+                                                   {"wrap", PadMode::kWrap}};
+  for (const auto& [name, m] : modes) {
+    if (mode == name) return std::unique_ptr<CudaKernel>(new PadKernel(m));
+  }
+  return invalid_model("attribute 'mode' is '", mode,
+                       "'; expected constant, reflect, edge or wrap");
+}
+
+Result<std::unique_ptr<CudaKernel>> make_max_pool(const CudaKernelInit& init) {
+  if (init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue) {
+    return unsupported("the Indices output of MaxPool has no CUDA kernel");
+  }
+  return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_gather(const CudaKernelInit& init) {
@@ -580,6 +702,8 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "Slice", make_slice);
   r.add("", "Expand", make_expand);
   r.add("", "Tile", make_tile);
+  r.add("", "Pad", make_pad);
+  r.add("", "MaxPool", make_max_pool);
   r.add("", "Gather", make_gather);
   r.add("", "GatherND", make_gather_nd);
   r.add("", "ArgMax", make_argmax);

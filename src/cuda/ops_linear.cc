@@ -1,5 +1,5 @@
 // GEMM-based ops on CUDA through cuBLASLt: MatMul, Gemm, vitrt.Linear (bias and activation in
-// the epilogue where cuBLASLt has it, the residual as C with beta = 1), Conv as patchify + GEMM;
+// the epilogue where cuBLASLt has it, the residual as C with beta = 1), Conv as patches + GEMM;
 // and vitrt.Attention.
 //
 // Row-major C[M,N] = A[M,K] B[K,N] is computed as the column-major C^T = B^T A^T, so B is
@@ -16,6 +16,7 @@
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
+#include "ir/ops/conv_attributes.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -501,13 +502,16 @@ class LinearKernel final : public CudaKernel {
   std::vector<GemmTactic> tactics_;
 };
 
-// ---- Conv (patch embedding) ------------------------------------------------------------------
+// ---- Conv (2-D, one group) ----------------------------------------------------------------
 
-// A convolution whose stride equals its kernel, without padding, dilation or groups (a ViT patch
-// embedding) is patchify + GEMM; any other convolution has no CUDA kernel yet.
-class PatchConvKernel final : public CudaKernel {
+// A 2-D convolution of one group is patches + GEMM: a patch embedding (stride = kernel, no
+// padding or dilation) takes the patchify layout copy, any other (a hybrid ViT's stem, 1x1 and
+// 3x3 bottleneck convolutions) im2col into the same [B, OH*OW, C*KH*KW] layout. Grouped and
+// depthwise convolutions have no CUDA kernel yet.
+class ConvKernel final : public CudaKernel {
  public:
-  PatchConvKernel(int64_t kh, int64_t kw) : kh_(kh), kw_(kw) {}
+  ConvKernel(const Node& node, ConvAttributes attrs, bool patch)
+      : node_(node), attrs_(std::move(attrs)), patch_(patch) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -515,19 +519,35 @@ class PatchConvKernel final : public CudaKernel {
     const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
     if (x.shape.size() != 4 || w.shape.size() != 4) return invalid_argument("Conv must be 2-D");
     const int64_t b = x.shape[0], c = x.shape[1], h = x.shape[2], wd = x.shape[3];
-    const int64_t d = w.shape[0];
-    if (w.shape[1] != c || w.shape[2] != kh_ || w.shape[3] != kw_) {
+    const int64_t d = w.shape[0], kh = w.shape[2], kw = w.shape[3];
+    if (w.shape[1] != c) {
       return invalid_argument("weight ", shape_to_string(w.shape), " does not match input ",
                               shape_to_string(x.shape));
     }
-    if (h % kh_ != 0 || wd % kw_ != 0) {
-      return unsupported("image ", h, "x", wd, " is not a multiple of the patch ", kh_, "x", kw_,
-                         " (only patch convolutions run on CUDA)");
-    }
-    const int64_t p = (h / kh_) * (wd / kw_), kk = c * kh_ * kw_;
+    VITRT_ASSIGN_OR_RETURN(ConvAttributes::Axis ay, attrs_.axis(node_, 0, h, kh));
+    VITRT_ASSIGN_OR_RETURN(ConvAttributes::Axis ax, attrs_.axis(node_, 1, wd, kw));
+    Im2colArgs a;
+    a.b = b;
+    a.c = c;
+    a.h = h;
+    a.w = wd;
+    a.oh = ay.out;
+    a.ow = ax.out;
+    a.kh = kh;
+    a.kw = kw;
+    a.sh = attrs_.strides[0];
+    a.sw = attrs_.strides[1];
+    a.ph = ay.pad_begin;
+    a.pw = ax.pad_begin;
+    a.dh = attrs_.dilations[0];
+    a.dw = attrs_.dilations[1];
+    // The patchify copy needs whole patches; a patch convolution of an image with a remainder
+    // (which it drops) takes im2col.
+    const bool patchify = patch_ && h % kh == 0 && wd % kw == 0;
+    const int64_t p = a.oh * a.ow, kk = c * kh * kw;
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
-      out[0].shape = {b, d, h / kh_, wd / kw_};
+      out[0].shape = {b, d, a.oh, a.ow};
       out.resize(3);  // scratch: patches [B, P, K] and the GEMM result [B, P, D]
       out[1].dtype = out[2].dtype = x.dtype;
       out[1].shape = {b, p, kk};
@@ -536,7 +556,9 @@ class PatchConvKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     VITRT_RETURN_IF_ERROR(cuda_status(
-        launch_patchify(t, x.data, out[1].data, b, c, h, wd, kh_, kw_, ctx.stream), "patchify"));
+        patchify ? launch_patchify(t, x.data, out[1].data, b, c, h, wd, kh, kw, ctx.stream)
+                 : launch_im2col(t, a, x.data, out[1].data, ctx.stream),
+        patchify ? "patchify" : "im2col"));
     GemmCall g;
     g.trans_b = true;  // W is [D, K]
     g.m = b * p;
@@ -555,7 +577,9 @@ class PatchConvKernel final : public CudaKernel {
   }
 
  private:
-  int64_t kh_, kw_;
+  const Node& node_;
+  ConvAttributes attrs_;
+  bool patch_;
 };
 
 // ---- vitrt.Attention -------------------------------------------------------------------------
@@ -833,30 +857,24 @@ Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
 }
 
 Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
-  const Attributes& at = init.node.attrs;
   const Tensor* w = nullptr;
   if (init.node.has_input(1) && init.graph.values[init.node.inputs[1]].is_constant()) {
     w = &init.graph.values[init.node.inputs[1]].constant;
   }
   if (w == nullptr || w->rank() != 4) {
-    return unsupported("Conv on CUDA needs a constant 4-D weight (a patch embedding)");
+    return unsupported("Conv on CUDA needs a constant 4-D weight (a 2-D convolution)");
+  }
+  VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, ConvAttributes::parse(init.node, 2));
+  if (attrs.group != 1) {
+    return unsupported("grouped convolutions (group ", attrs.group, ") have no CUDA kernel");
   }
   const std::vector<int64_t> kernel = {w->dim(2), w->dim(3)};
-  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> strides, at.get_ints("strides", {1, 1}));
-  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, at.get_ints("pads", {0, 0, 0, 0}));
-  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> dil, at.get_ints("dilations", {1, 1}));
-  VITRT_ASSIGN_OR_RETURN(int64_t group, at.get_int("group", 1));
-  VITRT_ASSIGN_OR_RETURN(std::string auto_pad, at.get_string("auto_pad", "NOTSET"));
-  const bool patch = strides == kernel && group == 1 &&
-                     (auto_pad == "NOTSET" || auto_pad == "VALID") &&
-                     std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; }) &&
-                     std::all_of(dil.begin(), dil.end(), [](int64_t d) { return d == 1; });
-  if (!patch) {
-    return unsupported(
-        "only patch convolutions (stride = kernel, no padding, dilation or "
-        "groups) have a CUDA kernel");
-  }
-  return std::unique_ptr<CudaKernel>(new PatchConvKernel(kernel[0], kernel[1]));
+  const bool patch =
+      attrs.strides == kernel &&
+      (attrs.auto_pad == AutoPad::kNotSet || attrs.auto_pad == AutoPad::kValid) &&
+      std::all_of(attrs.pads.begin(), attrs.pads.end(), [](int64_t p) { return p == 0; }) &&
+      std::all_of(attrs.dilations.begin(), attrs.dilations.end(), [](int64_t d) { return d == 1; });
+  return std::unique_ptr<CudaKernel>(new ConvKernel(init.node, std::move(attrs), patch));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {

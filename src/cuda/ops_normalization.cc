@@ -1,4 +1,5 @@
-// Softmax, ReduceMean, LayerNormalization and vitrt.AddLayerNorm on CUDA (fp32 accumulation).
+// Softmax, ReduceMean, GlobalAveragePool, LayerNormalization, vitrt.AddLayerNorm and
+// InstanceNormalization on CUDA (fp32 accumulation).
 #include <algorithm>
 #include <cmath>
 
@@ -105,6 +106,63 @@ class ReduceMeanKernel final : public CudaKernel {
   int64_t opset_;
 };
 
+// GlobalAveragePool: the mean of each [n, c] plane, kept as [n, c, 1, ...].
+class GlobalAveragePoolKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const size_t rank = x.shape.size();
+    if (rank < 3) return invalid_argument("input must be [N, C, spatial...], got rank ", rank);
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) return unsupported("GlobalAveragePool on integers");
+      std::vector<int64_t> shape(rank, 1);
+      shape[0] = x.shape[0];
+      shape[1] = x.shape[1];
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_reduce_mean(t, x.data, out[0].data, x.shape[0] * x.shape[1],
+                                          product(x.shape, 2, rank), 1, ctx.stream),
+                       "GlobalAveragePool");
+  }
+};
+
+// InstanceNormalization: x [N, C, spatial...], scale and bias [C].
+class InstanceNormKernel final : public CudaKernel {
+ public:
+  explicit InstanceNormKernel(float epsilon) : epsilon_(epsilon) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& scale = *in[1];
+    const DeviceTensor& bias = *in[2];
+    const size_t rank = x.shape.size();
+    if (rank < 3) return invalid_argument("input must be [N, C, spatial...], got rank ", rank);
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype) || scale.dtype != x.dtype || bias.dtype != x.dtype) {
+        return unsupported("InstanceNormalization needs float input, scale and bias of one type");
+      }
+      if (scale.numel() != x.shape[1] || bias.numel() != x.shape[1]) {
+        return invalid_argument("scale and bias must hold ", x.shape[1], " elements (channels)");
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(
+        launch_instance_norm(t, x.data, scale.data, bias.data, out[0].data, x.shape[0] * x.shape[1],
+                             x.shape[1], product(x.shape, 2, rank), epsilon_, ctx.stream),
+        "InstanceNormalization");
+  }
+
+ private:
+  float epsilon_;
+};
+
 // LayerNormalization (residual = false) and vitrt.AddLayerNorm (residual = true; code_scale > 0:
 // its output_scale, y written as E4M3 codes).
 class LayerNormKernel final : public CudaKernel {
@@ -171,6 +229,15 @@ Result<std::unique_ptr<CudaKernel>> make_reduce_mean(const CudaKernelInit& init)
   return std::unique_ptr<CudaKernel>(new ReduceMeanKernel(init.node, init.opset));
 }
 
+Result<std::unique_ptr<CudaKernel>> make_global_average_pool(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new GlobalAveragePoolKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_instance_norm(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
+  return std::unique_ptr<CudaKernel>(new InstanceNormKernel(eps));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_layer_norm(const CudaKernelInit& init) {
   for (size_t i = 1; i < init.node.outputs.size(); ++i) {
     if (init.node.outputs[i] != kNoValue) {
@@ -200,6 +267,8 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
 void register_cuda_normalization_kernels(CudaKernelRegistry& r) {
   r.add("", "Softmax", make_softmax);
   r.add("", "ReduceMean", make_reduce_mean);
+  r.add("", "GlobalAveragePool", make_global_average_pool);
+  r.add("", "InstanceNormalization", make_instance_norm);
   r.add("", "LayerNormalization", make_layer_norm);
   r.add("vitrt", "AddLayerNorm", make_add_layer_norm);
 }

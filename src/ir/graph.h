@@ -34,6 +34,10 @@ struct Value {
   // For small integer tensors computed from shapes (Shape -> Gather -> Concat -> Reshape), the
   // element values as Dims, filled by shape inference so Reshape targets stay symbolic.
   std::optional<std::vector<Dim>> sym_value;
+  // The exporter's value_info dims, when it gave them: shape inference takes a dim from here
+  // where it cannot work one out, so the dynamo exporter's named sizes ("s1*s2 + 1", the token
+  // count under dynamic height and width) compare equal wherever they recur.
+  SymShape shape_hint;
   bool is_constant() const { return constant.defined(); }
 };
 

@@ -24,6 +24,11 @@ bool InferContext::has_output(int i) const {
 void InferContext::set_output(int i, DType dtype, SymShape shape) {
   if (!has_output(i)) return;
   Value& v = graph_.values[node().outputs[i]];
+  if (v.shape_hint.size() == shape.size()) {
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (!shape[d].is_known()) shape[d] = v.shape_hint[d];
+    }
+  }
   v.dtype = dtype;
   v.has_shape = true;
   v.shape = std::move(shape);

@@ -812,19 +812,22 @@ void GraphBuilder::apply_hint(const ValueInfo& info, Value* v) const {
   if (!info.has_type || info.non_tensor_kind) return;
   const DType dt = dtype_from_onnx(info.elem_type);
   if (v->dtype == DType::kUndefined && dtype_is_storable(dt)) v->dtype = dt;
-  if (!v->has_shape && info.has_shape) {
-    v->has_shape = true;
-    v->shape.clear();
-    for (const DimInfo& dim : info.dims) {
-      if (dim.kind == DimInfo::Kind::kValue && dim.value >= 0) {
-        v->shape.push_back(Dim(dim.value));
-      } else if (dim.kind == DimInfo::Kind::kParam) {
-        v->shape.push_back(Dim::symbol(dim.param));
-      } else {
-        v->shape.push_back(Dim::unknown());
-      }
+  if (!info.has_shape) return;
+  SymShape hint;
+  for (const DimInfo& dim : info.dims) {
+    if (dim.kind == DimInfo::Kind::kValue && dim.value >= 0) {
+      hint.push_back(Dim(dim.value));
+    } else if (dim.kind == DimInfo::Kind::kParam) {
+      hint.push_back(Dim::symbol(dim.param));
+    } else {
+      hint.push_back(Dim::unknown());
     }
   }
+  if (!v->has_shape) {
+    v->has_shape = true;
+    v->shape = hint;
+  }
+  v->shape_hint = std::move(hint);
 }
 
 Status GraphBuilder::add_constant_node(const NodeFields& n, const std::string& where,

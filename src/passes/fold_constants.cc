@@ -196,7 +196,19 @@ void fold_reshape_target(Graph& graph, PassContext& ctx, NodeId id) {
       if (out.shape[i].is_static() && out.shape[i].value() > 0) dims[i] = out.shape[i];
     }
   }
-  auto folded = constant_reshape_target(input, dims, *allowzero != 0);
+  // allowzero=1 (the dynamo exporter's view) only changes what a 0 in the target means. A target
+  // without a static 0 reads the same either way, so it may copy dims with 0 once the node drops
+  // allowzero: batch and a symbolic token count then both fold (one 0, one -1). With a static 0
+  // (a zero-sized dim) the target would need allowzero and could not also hold a -1.
+  bool static_zero = false;
+  for (const Dim& d : dims) static_zero = static_zero || (d.is_static() && d.value() == 0);
+  if (*allowzero != 0 && static_zero) {
+    ctx.near_miss(kPass, node.describe(),
+                  str_cat("target ", sym_shape_to_string(*target.sym_value),
+                          " stays computed: allowzero is set and the target has a zero-sized dim"));
+    return;
+  }
+  auto folded = constant_reshape_target(input, dims);
   if (!folded) {
     ctx.near_miss(kPass, node.describe(),
                   str_cat("target ", sym_shape_to_string(*target.sym_value),
@@ -209,6 +221,7 @@ void fold_reshape_target(Graph& graph, PassContext& ctx, NodeId id) {
       str_cat(node.describe(), " target ", sym_shape_to_string(*target.sym_value), " -> constant ",
               shape_to_string(*folded));
   node.inputs[1] = add_constant_value(graph, node.name + "_shape", Tensor::from_int64(*folded));
+  node.attrs.erase("allowzero");
   ctx.applied(kPass, description);
 }
 

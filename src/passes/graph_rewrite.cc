@@ -142,8 +142,7 @@ bool same_sym_shape(const Value& a, const Value& b) {
 }
 
 std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& input,
-                                                            const std::vector<Dim>& dims,
-                                                            bool allowzero) {
+                                                            const std::vector<Dim>& dims) {
   std::vector<int64_t> target;
   int inferred = 0;
   for (const Dim& d : dims) inferred += d.is_static() && d.value() == -1 ? 1 : 0;
@@ -151,7 +150,7 @@ std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& inpu
     const Dim& d = dims[i];
     if (d.is_static()) {
       target.push_back(d.value());
-    } else if (!allowzero && i < input.size() && input[i].same_as(d)) {
+    } else if (i < input.size() && input[i].same_as(d)) {
       target.push_back(0);
     } else if (inferred++ == 0) {
       target.push_back(-1);

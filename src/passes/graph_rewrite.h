@@ -72,14 +72,13 @@ bool same_dims(const SymShape& a, const SymShape& b);
 // Both values' shapes known and same_dims.
 bool same_sym_shape(const Value& a, const Value& b);
 
-// A constant Reshape target (allowzero as given) that reshapes an input of shape `input` to
+// A constant Reshape target (for allowzero = 0) that reshapes an input of shape `input` to
 // `dims`: static entries are kept as they are (so a Reshape target's own 0 and -1 keep their
-// meaning), a symbolic or unknown entry becomes 0 (copy the input dim) where allowzero is 0 and
-// the input has provably the same Dim at that position, else -1 (inferred). nullopt when that
-// would need more than one -1. Callers passing an output shape must check it holds no static 0
-// or negative entry first.
+// meaning), a symbolic or unknown entry becomes 0 (copy the input dim) where the input has
+// provably the same Dim at that position, else -1 (inferred). nullopt when that would need more
+// than one -1. Callers passing an output shape must check it holds no static 0 or negative entry
+// first.
 std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& input,
-                                                            const std::vector<Dim>& dims,
-                                                            bool allowzero);
+                                                            const std::vector<Dim>& dims);
 
 }  // namespace vitrt

@@ -1,7 +1,12 @@
-// Optimizer pass remove_identity: Identity and inference-mode Dropout forward their input.
+// Optimizer pass remove_identity: Identity, inference-mode Dropout and Pad by zero forward their
+// input.
 //
 // Exporters emit Identity for tied or aliased weights and for outputs that alias an inner
-// value; Dropout survives eval-mode export as an op that copies. Both cost a copy per run.
+// value; Dropout survives eval-mode export as an op that copies; Swin pads its token grid to a
+// multiple of the window with pads computed from the shape, zero at the usual sizes once
+// fold_constants has made them constant. Each costs a copy per run.
+#include <algorithm>
+
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -32,6 +37,21 @@ bool forward_data(Graph& graph, PassContext& ctx, const Node& node) {
   return true;
 }
 
+// A Pad whose pads are all zero copies its input whatever the mode: pads a constant input
+// (opset 11+) or the attribute (before).
+bool is_zero_pad(const Graph& graph, const Node& node) {
+  std::vector<int64_t> pads;
+  if (graph.onnx_opset() >= 11) {
+    if (!node.has_input(1) || !graph.values[node.inputs[1]].is_constant()) return false;
+    pads = graph.values[node.inputs[1]].constant.to_int64_vector();
+  } else {
+    Result<std::vector<int64_t>> attr = node.attrs.get_ints("pads", {});
+    if (!attr.ok()) return false;
+    pads = *attr;
+  }
+  return std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
+}
+
 // Dropout runs as the identity unless training_mode is (or may be) true.
 bool is_inference_dropout(const Graph& graph, const Node& node) {
   if (!node.has_input(2)) return true;
@@ -50,6 +70,13 @@ Status remove_identity(Graph& graph, PassContext& ctx) {
     if (is_onnx_op(node, "Identity")) {
       if (!forward_data(graph, ctx, node)) continue;
       ctx.applied(kPass, str_cat("removed ", node.describe()), {node.name});
+      remove_nodes(graph, {id});
+      continue;
+    }
+    if (is_onnx_op(node, "Pad")) {
+      if (!is_zero_pad(graph, node) || !forward_data(graph, ctx, node)) continue;
+      ctx.applied(kPass, str_cat("removed ", node.describe(), ": its pads are all zero"),
+                  {node.name});
       remove_nodes(graph, {id});
       continue;
     }

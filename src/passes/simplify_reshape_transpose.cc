@@ -81,7 +81,7 @@ void collapse_views(Graph& graph, PassContext& ctx, NodeId id) {
     // A static 0 would read as "copy" in a Reshape target.
     if (d.is_static() && d.value() <= 0) return;
   }
-  auto target = constant_reshape_target(src.shape, out.shape, /*allowzero=*/false);
+  auto target = constant_reshape_target(src.shape, out.shape);
   if (!target) {
     ctx.near_miss(
         kPass, node.describe(),
@@ -155,7 +155,7 @@ bool transpose_between_views(Graph& graph, PassContext& ctx, NodeId id) {
     for (const Dim& d : out.shape) {
       if (d.is_static() && d.value() <= 0) return false;
     }
-    target = constant_reshape_target(x_transposed, out.shape, /*allowzero=*/false);
+    target = constant_reshape_target(x_transposed, out.shape);
     if (!target) return false;
   }
   const ValueId source = inner->inputs[0];

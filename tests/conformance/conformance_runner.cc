@@ -197,18 +197,14 @@ std::string unsupported_reason(const Graph& graph) {
   for (const auto& [domain, version] : graph.opset_imports) {
     if (domain.find("training") != std::string::npos) return "training ops (" + domain + ")";
   }
-  // Training-mode Dropout is random and BatchNormalization in training mode updates running
-  // statistics; vitrt runs inference only.
+  // Training-mode Dropout is random; vitrt runs inference only. (BatchNormalization in training
+  // mode runs: weight-standardized convolutions export as one on the constant weight.)
   for (const Node& node : graph.nodes) {
     if (node.op_type == "Dropout" && node.has_input(2)) {
       const Value& mode = graph.values[node.inputs[2]];
       if (!mode.is_constant() || mode.constant.element_as_int64(0) != 0) {
         return "Dropout in training mode (training_mode input)";
       }
-    }
-    if (node.op_type == "BatchNormalization" && node.attrs.has("training_mode")) {
-      Result<int64_t> mode = node.attrs.get_int("training_mode", 0);
-      if (!mode.ok() || *mode != 0) return "BatchNormalization in training mode";
     }
   }
   const int64_t opset = graph.onnx_opset();

@@ -226,14 +226,76 @@ TEST(ChannelNormKernels, BatchNormInference) {
     }
     EXPECT_TRUE(tensors_close(run.outputs[0], tensor_of(DType::kFloat32, shape, y)));
   }
-  Attributes training;
-  training.set_int("training_mode", 1);
-  const Tensor p = random_tensor(DType::kFloat32, {3}, 46, 0.5, 1);
+}
+
+// Training mode normalizes with the batch's own mean and biased variance over N and the spatial
+// dims, and returns the running statistics blended by momentum (ONNX's reference implementation,
+// computed here in double). Weight-standardized convolutions (BiT, timm ResNetV2 hybrids) export
+// so, on the constant weight.
+TEST(ChannelNormKernels, BatchNormTrainingMode) {
+  for (const std::vector<int64_t>& shape :
+       std::vector<std::vector<int64_t>>{{2, 3, 4, 5}, {1, 3, 27}, {5, 3}}) {
+    const Tensor x = random_tensor(DType::kFloat32, shape, 46, -2, 3);
+    const Tensor scale = random_tensor(DType::kFloat32, {3}, 47);
+    const Tensor bias = random_tensor(DType::kFloat32, {3}, 48);
+    const Tensor mean = random_tensor(DType::kFloat32, {3}, 49);
+    const Tensor var = random_tensor(DType::kFloat32, {3}, 50, 0.5, 2.0);
+    Attributes attrs;
+    attrs.set_int("training_mode", 1);
+    attrs.set_float("momentum", 0.8f);
+    attrs.set_float("epsilon", 1e-3f);
+    auto run = run_single_node("BatchNormalization",
+                               {runtime_input(x), constant_input(scale), constant_input(bias),
+                                constant_input(mean), constant_input(var)},
+                               attrs, 3, 15);
+    ASSERT_TRUE(run.status.ok()) << run.status.to_string();
+    const Split s = split(shape, 1, 2);
+    const std::vector<double> v = to_doubles(x);
+    std::vector<double> batch_mean(3, 0.0), batch_var(3, 0.0), count(3, 0.0);
+    for (int64_t k = 0; k < x.numel(); ++k) {
+      batch_mean[k / s.inner % 3] += v[k];
+      count[k / s.inner % 3] += 1;
+    }
+    for (int c = 0; c < 3; ++c) batch_mean[c] /= count[c];
+    for (int64_t k = 0; k < x.numel(); ++k) {
+      const int64_t c = k / s.inner % 3;
+      batch_var[c] += (v[k] - batch_mean[c]) * (v[k] - batch_mean[c]) / count[c];
+    }
+    std::vector<double> y(v.size()), running_mean(3), running_var(3);
+    for (int64_t k = 0; k < x.numel(); ++k) {
+      const int64_t c = k / s.inner % 3;
+      y[k] = (v[k] - batch_mean[c]) / std::sqrt(batch_var[c] + 1e-3) * scale.element_as_double(c) +
+             bias.element_as_double(c);
+    }
+    for (int c = 0; c < 3; ++c) {
+      running_mean[c] = mean.element_as_double(c) * 0.8 + batch_mean[c] * 0.2;
+      running_var[c] = var.element_as_double(c) * 0.8 + batch_var[c] * 0.2;
+    }
+    EXPECT_TRUE(tensors_close(run.outputs[0], tensor_of(DType::kFloat32, shape, y)));
+    EXPECT_TRUE(tensors_close(run.outputs[1], tensor_of(DType::kFloat32, {3}, running_mean)));
+    EXPECT_TRUE(tensors_close(run.outputs[2], tensor_of(DType::kFloat32, {3}, running_var)));
+
+    // Before opset 14 there is no training_mode: the statistics outputs (running mean and
+    // variance, then the batch's saved mean and variance) make the node train.
+    attrs.erase("training_mode");
+    auto old = run_single_node("BatchNormalization",
+                               {runtime_input(x), constant_input(scale), constant_input(bias),
+                                constant_input(mean), constant_input(var)},
+                               attrs, 5, 13);
+    ASSERT_TRUE(old.status.ok()) << old.status.to_string();
+    EXPECT_TRUE(tensors_close(old.outputs[0], tensor_of(DType::kFloat32, shape, y)));
+    EXPECT_TRUE(tensors_close(old.outputs[1], tensor_of(DType::kFloat32, {3}, running_mean)));
+    EXPECT_TRUE(tensors_close(old.outputs[2], tensor_of(DType::kFloat32, {3}, running_var)));
+    EXPECT_TRUE(tensors_close(old.outputs[3], tensor_of(DType::kFloat32, {3}, batch_mean)));
+    EXPECT_TRUE(tensors_close(old.outputs[4], tensor_of(DType::kFloat32, {3}, batch_var)));
+  }
+  // Inference mode has no statistics outputs to give.
+  const Tensor p = random_tensor(DType::kFloat32, {3}, 51, 0.5, 1);
   auto err =
       run_single_node("BatchNormalization",
-                      {runtime_input(random_tensor(DType::kFloat32, {2, 3}, 47)), constant_input(p),
+                      {runtime_input(random_tensor(DType::kFloat32, {2, 3}, 52)), constant_input(p),
                        constant_input(p), constant_input(p), constant_input(p)},
-                      training, 1, 15);
+                      {}, 3, 15);
   ASSERT_FALSE(err.status.ok());
   EXPECT_NE(err.status.message().find("training_mode"), std::string::npos);
 }

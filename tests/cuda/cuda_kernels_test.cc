@@ -62,6 +62,20 @@ void matmul(Case& c, std::vector<int64_t> a, std::vector<int64_t> b, bool const_
   if (!const_b) c.inputs.push_back(rnd(b, 5));
 }
 
+void conv(Case& c, std::vector<int64_t> x_shape, std::vector<int64_t> w_shape,
+          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations,
+          bool with_bias = true) {
+  ValueId x = c.g.input("x", DType::kFloat32, SymShape(x_shape.begin(), x_shape.end()));
+  std::vector<ValueId> in = {x, c.g.constant("w", rnd(w_shape, 50))};
+  if (with_bias) in.push_back(c.g.constant("b", rnd({w_shape[0]}, 51)));
+  c.g.output(c.g.op("Conv", in, attrs([&](Attributes& a) {
+                      a.set_ints("strides", strides);
+                      a.set_ints("pads", pads);
+                      a.set_ints("dilations", dilations);
+                    })));
+  c.inputs = {rnd(x_shape, 52, -2, 2)};
+}
+
 const std::map<std::string, Builder>& cases() {
   static const std::map<std::string, Builder> all = {
       {"AddBroadcast",
@@ -259,6 +273,112 @@ const std::map<std::string, Builder>& cases() {
                              a.set_int("keepdims", 0);
                            })));
          c.inputs = {ints({4, 9, 49407, 3, 2, 0, 7, 49407, 1, 1, 1, 1}, {2, 6})};
+       }},
+      // Pad, MaxPool, GlobalAveragePool and InstanceNormalization: the stems of hybrid ViTs
+      // (timm ResNetV2 / HF BiT: "same" padding, GroupNorm as InstanceNormalization, MaxPool)
+      // and Swin's window padding.
+      {"PadConstantValue",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 5, 7});
+         c.g.output(
+             c.g.op("Pad", {x, c.g.constant("p", Tensor::from_int64({0, 0, 1, 2, 0, 0, 3, 0})),
+                            c.g.constant("v", Tensor::from_float({-1.5f}, true))}));
+         c.inputs = {rnd({2, 3, 5, 7}, 40)};
+       }},
+      {"PadReflectAxesAndCrop",
+       [](Case& c) {
+         // Reflect on the last two axes (axes input), cropping one row at the end of axis 2.
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 4, 6, 5});
+         c.g.output(c.g.op("Pad",
+                           {x, c.g.constant("p", Tensor::from_int64({2, 3, -1, 4})), kNoValue,
+                            c.g.constant("axes", Tensor::from_int64({-2, -1}))},
+                           attrs([](Attributes& a) { a.set_string("mode", "reflect"); })));
+         c.inputs = {rnd({2, 4, 6, 5}, 41)};
+       }},
+      {"PadEdge",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 9, 11});
+         c.g.output(c.g.op("Pad", {x, c.g.constant("p", Tensor::from_int64({0, 2, 1, 0, 3, 4}))},
+                           attrs([](Attributes& a) { a.set_string("mode", "edge"); })));
+         c.inputs = {rnd({3, 9, 11}, 42)};
+       }},
+      {"PadWrap",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 3});
+         c.g.output(c.g.op("Pad", {x, c.g.constant("p", Tensor::from_int64({0, 4, 2, 0, 1, 5}))},
+                           attrs([](Attributes& a) { a.set_string("mode", "wrap"); })));
+         c.inputs = {rnd({2, 5, 3}, 43)};
+       }},
+      {"MaxPool3x3Stride2",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 13, 10});
+         c.g.output(c.g.op("MaxPool", {x}, attrs([](Attributes& a) {
+                             a.set_ints("kernel_shape", {3, 3});
+                             a.set_ints("strides", {2, 2});
+                             a.set_ints("pads", {1, 0, 1, 1});
+                           })));
+         c.inputs = {rnd({2, 5, 13, 10}, 44, -3, 3)};
+       }},
+      {"MaxPoolCeilDilated",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 3, 11, 9});
+         c.g.output(c.g.op("MaxPool", {x}, attrs([](Attributes& a) {
+                             a.set_ints("kernel_shape", {2, 3});
+                             a.set_ints("strides", {3, 2});
+                             a.set_ints("dilations", {2, 1});
+                             a.set_int("ceil_mode", 1);
+                           })));
+         c.inputs = {rnd({1, 3, 11, 9}, 45, -3, 3)};
+       }},
+      {"MaxPool1dSameUpper",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 4, 17});
+         c.g.output(c.g.op("MaxPool", {x}, attrs([](Attributes& a) {
+                             a.set_ints("kernel_shape", {4});
+                             a.set_ints("strides", {3});
+                             a.set_string("auto_pad", "SAME_UPPER");
+                           })));
+         c.inputs = {rnd({3, 4, 17}, 46, -3, 3)};
+       }},
+      {"GlobalAveragePool",
+       [](Case& c) {
+         unary(c, "GlobalAveragePool", {3, 6, 7, 9});
+       }},
+      {"InstanceNorm",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 6, 5, 7});
+         ValueId sc = c.g.constant("scale", rnd({6}, 47, 0.5, 1.5));
+         ValueId bi = c.g.constant("bias", rnd({6}, 48));
+         c.g.output(c.g.op("InstanceNormalization", {x, sc, bi},
+                           attrs([](Attributes& a) { a.set_float("epsilon", 1e-3f); })));
+         c.inputs = {rnd({2, 6, 5, 7}, 49, -3, 5)};
+       }},
+      // 2-D convolutions of one group (im2col + GEMM): a hybrid ViT's stem and bottlenecks.
+      {"ConvStem7x7Stride2",
+       [](Case& c) {
+         conv(c, {2, 3, 19, 16}, {8, 3, 7, 7}, {2, 2}, {3, 2, 3, 3}, {1, 1});
+       }},
+      {"Conv3x3Dilated",
+       [](Case& c) {
+         conv(c, {1, 5, 11, 13}, {6, 5, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2});
+       }},
+      {"Conv1x1Stride2NoBias",
+       [](Case& c) {
+         conv(c, {2, 7, 9, 10}, {4, 7, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, false);
+       }},
+      {"ConvPatchWithRemainder",
+       [](Case& c) {
+         conv(c, {2, 3, 13, 10}, {5, 3, 4, 4}, {4, 4}, {0, 0, 0, 0}, {1, 1});
+       }},
+      {"ConvSameUpper",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 4, 10, 7});
+         ValueId w = c.g.constant("w", rnd({3, 4, 3, 2}, 54));
+         c.g.output(c.g.op("Conv", {x, w}, attrs([](Attributes& a) {
+                             a.set_ints("strides", {2, 3});
+                             a.set_string("auto_pad", "SAME_UPPER");
+                           })));
+         c.inputs = {rnd({1, 4, 10, 7}, 55)};
        }},
       {"ShapeDrivenReshape",
        [](Case& c) {
@@ -625,14 +745,16 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);
   ValueId x = g.input("x", DType::kFloat32, {2, 3, 8, 8});
-  ValueId w = g.constant("w", rnd({4, 3, 3, 3}, 70));
+  // A depthwise convolution: grouped convolutions have no CUDA kernel yet.
+  ValueId w = g.constant("w", rnd({3, 1, 3, 3}, 70));
   Attributes at;
   at.set_ints("pads", {1, 1, 1, 1});
-  g.output(g.op("Conv", {x, w}, at, "", "padded_conv"));
+  at.set_int("group", 3);
+  g.output(g.op("Conv", {x, w}, at, "", "depthwise_conv"));
   ASSERT_TRUE(g.infer().ok());
   Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.to_string().find("padded_conv"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("depthwise_conv"), std::string::npos) << s.to_string();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "ir/op_schema.h"
 #include "onnx/proto_writer.h"
 #include "testing/compare.h"
 
@@ -286,6 +287,54 @@ TEST(OnnxImport, HandBuiltEncodings) {
   result = import_onnx_bytes(unordered.data(), unordered.size(), "");
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(result->nodes[0].name, "Relu_0");
+}
+
+// A value_info entry whose dims are named (dim_param) or, when all digits, sized.
+ProtoWriter named_value_info(const std::string& name, int elem_type,
+                             const std::vector<std::string>& dims) {
+  ProtoWriter shape;
+  for (const std::string& d : dims) {
+    const bool number = !d.empty() && d.find_first_not_of("0123456789") == std::string::npos;
+    shape.message(1, number ? ProtoWriter().varint(1, std::stoull(d)) : ProtoWriter().bytes(2, d));
+  }
+  ProtoWriter tensor_type;
+  tensor_type.varint(1, elem_type).message(2, shape);
+  return ProtoWriter().bytes(1, name).message(2, ProtoWriter().message(1, tensor_type));
+}
+
+TEST(OnnxImport, ValueInfoNamesDimsInferenceCannotWorkOut) {
+  // Two Reshapes to a runtime target: inference cannot size their outputs, but the exporter's
+  // value_info names both row counts "tokens" (as dynamo names "s1*s2 + 1"), so their sum is
+  // [tokens, 3], not two unknowns that might broadcast. A dim inference does work out (Relu's
+  // batch) keeps its own value over a hint that disagrees.
+  ProtoWriter r1, r2, add, relu;
+  r1.bytes(1, "x").bytes(1, "t").bytes(2, "a").bytes(4, "Reshape");
+  r2.bytes(1, "x").bytes(1, "t").bytes(2, "b").bytes(4, "Reshape");
+  add.bytes(1, "a").bytes(1, "b").bytes(2, "y").bytes(4, "Add");
+  relu.bytes(1, "x").bytes(2, "z").bytes(4, "Relu");
+  ProtoWriter graph;
+  for (const ProtoWriter* n : {&r1, &r2, &add, &relu}) graph.message(1, *n);
+  graph.bytes(2, "hints");
+  graph.message(11, named_value_info("x", 1, {"batch", "6"}));
+  graph.message(11, named_value_info("t", 7, {"2"}));
+  graph.message(12, named_value_info("y", 1, {}));
+  graph.message(12, named_value_info("z", 1, {"other", "6"}));
+  graph.message(13, named_value_info("a", 1, {"tokens", "3"}));
+  graph.message(13, named_value_info("b", 1, {"tokens", "3"}));
+  ProtoWriter model;
+  model.varint(1, 8).message(8, ProtoWriter().bytes(1, "").varint(2, 17)).message(7, graph);
+  auto result = import_onnx_bytes(model.data(), model.size(), "");
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  Graph g = std::move(*result);
+  ASSERT_TRUE(infer_shapes(g).ok());
+  const Dim tokens = Dim::symbol("tokens");
+  const Value& y = value_named(g, "y");
+  ASSERT_TRUE(y.has_shape);
+  ASSERT_EQ(y.shape.size(), 2u);
+  EXPECT_TRUE(y.shape[0].same_as(tokens)) << sym_shape_to_string(y.shape);
+  EXPECT_TRUE(y.shape[1].same_as(Dim(3))) << sym_shape_to_string(y.shape);
+  const Value& z = value_named(g, "z");
+  EXPECT_TRUE(z.shape[0].same_as(Dim::symbol("batch"))) << sym_shape_to_string(z.shape);
 }
 
 TEST(OnnxImport, HostileDimsDoNotAllocate) {

@@ -110,16 +110,67 @@ TEST(FoldConstants, GivesSymbolicReshapeTargetsACopyDim) {
   }
 }
 
-TEST(FoldConstants, InfersInsteadOfCopyingWhenAllowzeroIsSet) {
-  // With allowzero=1 a 0 in the target is a zero-sized dim, so the batch dim must be -1.
+TEST(FoldConstants, CopiesDimsUnderAllowzeroWhenTheTargetHasNoZero) {
+  // allowzero=1 changes only what a 0 in the target means; this target has none, so the folded
+  // one copies batch with 0 and the node drops allowzero.
   TestGraph g = split_heads_graph(1);
   ASSERT_TRUE(g.infer().ok());
   const Graph before = g.graph();
 
   auto r = run_pass(fold_constants, g.graph());
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
-  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{-1, 12, 2, 4}));
-  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 12, 8}, 5)});
+  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{0, 12, 2, 4}));
+  for (const Node& n : g.graph().nodes) {
+    if (!n.dead && n.op_type == "Reshape") {
+      EXPECT_FALSE(n.attrs.has("allowzero"));
+    }
+  }
+  for (int64_t batch : {1, 2}) {
+    expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {batch, 12, 8}, 5)});
+  }
+}
+
+TEST(FoldConstants, FoldsTwoSymbolicDimsUnderAllowzero) {
+  // The dynamo exporter's view (allowzero=1) of x [b, s, 8] to [b, s, 2, 4], with the token count
+  // symbolic too (dynamic image size or sequence length): both are copied.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("b"), Dim::symbol("s"), 8});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target = g.op(
+      "Concat", {dim_of(g, x, 0), dim_of(g, x, 1), ints(g, "h", {2}), ints(g, "d", {4})}, axis0);
+  Attributes a;
+  a.set_int("allowzero", 1);
+  g.output(g.op("Reshape", {x, target}, a));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(reshape_target(g.graph()), (std::vector<int64_t>{0, 0, 2, 4}));
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{1, 5, 8}, {3, 2, 8}}) {
+    expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, shape, 6)});
+  }
+}
+
+TEST(FoldConstants, KeepsAllowzeroTargetWithAZeroSizedDim) {
+  // x [b, 0, 8] -> [b, 0, 8] with allowzero=1: the 0 is a size, so the target cannot copy b with
+  // a 0, and -1 is not allowed beside a 0 under allowzero.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("b"), 0, 8});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  ValueId target =
+      g.op("Concat", {dim_of(g, x, 0), ints(g, "zero", {0}), ints(g, "c", {8})}, axis0);
+  Attributes a;
+  a.set_int("allowzero", 1);
+  g.output(g.op("Reshape", {x, target}, a));
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(fold_constants, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(reshape_target(g.graph()), std::nullopt);
+  EXPECT_TRUE(r.logged("zero-sized dim"));
 }
 
 TEST(FoldConstants, UsesInferredStaticDimsToFreeTheInferredEntry) {

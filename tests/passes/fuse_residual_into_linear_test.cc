@@ -257,6 +257,12 @@ TEST(FuseResidualIntoLinear, FiresTwicePerLayerOnTheGoldenModels) {
     Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
     ASSERT_TRUE(g.ok()) << name << ": " << g.status().to_string();
     const int with_residual = residual_linears(*g);
+    if (name.find("swin") != std::string::npos) {
+      // Swin's 4 blocks: the MLP residuals join fc2; the attention residual adds the output of
+      // the window reverse (reshapes after the projection), not a Linear's.
+      EXPECT_EQ(with_residual, 4) << name;
+      continue;
+    }
     // Two layers each; SigLIP's pooling head and timm DeiT's two heads add one more.
     EXPECT_GE(with_residual, 4) << name;
     EXPECT_LE(with_residual, 5) << name;

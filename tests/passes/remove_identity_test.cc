@@ -1,4 +1,5 @@
-// remove_identity: Identity and inference Dropout forward their input; look-alikes stay.
+// remove_identity: Identity, inference Dropout and Pad by zero forward their input; look-alikes
+// stay.
 #include "passes/graph_rewrite.h"
 #include "passes/run_pass.h"
 
@@ -93,6 +94,43 @@ TEST(RemoveIdentity, KeepsIdentityBetweenGraphInputAndOutput) {
   EXPECT_EQ(r.applied, 0);
   EXPECT_EQ(count_ops(g.graph(), "Identity"), 1);
   EXPECT_EQ(g.graph().values[g.graph().inputs[0]].name, "x");
+}
+
+TEST(RemoveIdentity, RemovesPadByZero) {
+  // Swin's window padding at a size that is a multiple of the window: every pad is 0.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 4, 4, 3});
+  ValueId pads = g.constant("pads", Tensor::from_int64(std::vector<int64_t>(8, 0)));
+  ValueId value = g.constant("value", Tensor::from_float({0.0f}, true));
+  Attributes reflect;
+  reflect.set_string("mode", "reflect");
+  ValueId padded = g.op("Pad", {g.op("Pad", {x, pads, value}), pads}, reflect);
+  g.output(g.op("Relu", {padded}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 2);
+  EXPECT_EQ(count_ops(g.graph(), "Pad"), 0);
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 4, 4, 3}, 3)});
+}
+
+TEST(RemoveIdentity, KeepsPadThatPadsOrWhosePadsAreComputed) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 4, 4, 3});
+  ValueId pads_in = g.input("pads", DType::kInt64, {8});
+  ValueId one_row = g.constant("one_row", Tensor::from_int64({0, 0, 0, 0, 0, 1, 0, 0}));
+  ValueId a = g.op("Pad", {x, one_row});
+  ValueId b = g.op("Pad", {x, pads_in});
+  g.output(a);
+  g.output(b);
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "Pad"), 2);
 }
 
 }  // namespace
