@@ -24,9 +24,12 @@ bool InferContext::has_output(int i) const {
 void InferContext::set_output(int i, DType dtype, SymShape shape) {
   if (!has_output(i)) return;
   Value& v = graph_.values[node().outputs[i]];
+  // Only the exporter's named sizes fill a dim inference left unknown, never a number: a
+  // TorchScript export records traced sizes, and one taken for a dynamic dim would let folding
+  // bake the example input's size into the plan.
   if (v.shape_hint.size() == shape.size()) {
     for (size_t d = 0; d < shape.size(); ++d) {
-      if (!shape[d].is_known()) shape[d] = v.shape_hint[d];
+      if (!shape[d].is_known() && v.shape_hint[d].is_symbolic()) shape[d] = v.shape_hint[d];
     }
   }
   v.dtype = dtype;
