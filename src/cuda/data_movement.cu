@@ -271,6 +271,87 @@ __global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
   }
 }
 
+template <typename T>
+__global__ void conv_direct_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias, T* y,
+                                   int64_t n) {
+  const Im2colArgs& g = a.geom;
+  const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t ox = i % g.ow;
+    const int64_t oy = (i / g.ow) % g.oh;
+    const int64_t o = (i / (g.ow * g.oh)) % a.d;
+    const int64_t b = i / (g.ow * g.oh * a.d);
+    const int64_t c0 = (o / dpg) * cpg;
+    float acc = bias != nullptr ? to_f(bias[o]) : 0.0f;
+    for (int64_t ci = 0; ci < cpg; ++ci) {
+      const T* xc = x + ((b * g.c + c0 + ci) * g.h) * g.w;
+      const T* wc = w + (o * cpg + ci) * g.kh * g.kw;
+      for (int64_t ki = 0; ki < g.kh; ++ki) {
+        const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
+          if (ix < 0 || ix >= g.w) continue;
+          acc += to_f(xc[iy * g.w + ix]) * to_f(wc[ki * g.kw + kj]);
+        }
+      }
+    }
+    y[i] = from_f<T>(acc);
+  }
+}
+
+template <typename T, typename I>
+__global__ void gather_elements_kernel(const T* data, const I* indices, GatherElementsArgs a,
+                                       T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    int64_t rest = i, off = 0;
+    for (int d = a.rank - 1; d >= 0; --d) {
+      const int64_t c = rest % a.dims[d];
+      rest /= a.dims[d];
+      if (d != a.axis) off += c * a.data_strides[d];
+    }
+    int64_t j = static_cast<int64_t>(indices[i]);
+    if (j < 0) j += a.axis_dim;
+    out[i] = (j < 0 || j >= a.axis_dim) ? T{} : data[off + j * a.data_strides[a.axis]];
+  }
+}
+
+// Whether (va, ia) comes before (vb, ib) in TopK's order.
+__device__ __forceinline__ bool topk_before(float va, int64_t ia, float vb, int64_t ib,
+                                            bool largest) {
+  if (va != vb) return largest ? va > vb : va < vb;
+  return ia < ib;
+}
+
+// One thread per (outer, inner) column: k selection scans, each picking the first element in
+// TopK's order after the previous pick (k is small: detection heads, top-5 labels).
+template <typename T>
+__global__ void topk_kernel(const T* in, T* values, int64_t* indices, int64_t outer, int64_t r,
+                            int64_t inner, int64_t k, bool largest) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, j = i % inner;
+    const T* x = in + o * r * inner + j;
+    float pv = 0.0f;
+    int64_t pi = -1;
+    for (int64_t s = 0; s < k; ++s) {
+      float bv = 0.0f;
+      int64_t bi = -1;
+      for (int64_t t = 0; t < r; ++t) {
+        const float v = to_f(x[t * inner]);
+        if (pi >= 0 && !topk_before(pv, pi, v, t, largest)) continue;
+        if (bi < 0 || topk_before(v, t, bv, bi, largest)) {
+          bv = v;
+          bi = t;
+        }
+      }
+      values[(o * k + s) * inner + j] = x[bi * inner];
+      indices[(o * k + s) * inner + j] = bi;
+      pv = bv;
+      pi = bi;
+    }
+  }
+}
+
 }  // namespace
 
 cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedView& vsrc, void* dst,
@@ -443,6 +524,56 @@ cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void
     using T = decltype(tag);
     im2col_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
                                                            static_cast<T*>(out), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
+                               const void* bias, void* y, cudaStream_t stream) {
+  const Im2colArgs& g = args.geom;
+  const int64_t n = g.b * args.d * g.oh * g.ow;
+  if (n == 0) return cudaSuccess;
+  if (args.group <= 0 || g.c % args.group != 0 || args.d % args.group != 0) {
+    return cudaErrorInvalidValue;
+  }
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    conv_direct_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        args, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
+        static_cast<T*>(y), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void* indices,
+                                   bool indices_i64, const GatherElementsArgs& args, void* out,
+                                   cudaStream_t stream) {
+  int64_t n = 1;
+  for (int d = 0; d < args.rank; ++d) n *= args.dims[d];
+  if (n == 0) return cudaSuccess;
+  return dispatch_bytes(elem_bytes, [&](auto tag) {
+    using T = decltype(tag);
+    if (indices_i64) {
+      gather_elements_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), static_cast<const int64_t*>(indices), args,
+          static_cast<T*>(out), n);
+    } else {
+      gather_elements_kernel<T, int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), static_cast<const int32_t*>(indices), args,
+          static_cast<T*>(out), n);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, int64_t outer,
+                        int64_t r, int64_t inner, int64_t k, bool largest, cudaStream_t stream) {
+  if (outer * inner * k == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    topk_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(values), static_cast<int64_t*>(indices), outer,
+        r, inner, k, largest);
     return cudaGetLastError();
   });
 }

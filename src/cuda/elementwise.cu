@@ -202,6 +202,71 @@ __device__ __forceinline__ float unary_float(UnaryOp op, float x) {
   }
 }
 
+// The ops of the CPU kernels' formulas (src/cpu/elementwise_unary.cc), in fp32.
+__device__ __forceinline__ float unary_param_float(UnaryOp op, float x, float alpha, float beta) {
+  switch (op) {
+    case UnaryOp::kHardSigmoid:
+      return fminf(1.0f, fmaxf(0.0f, alpha * x + beta));
+    case UnaryOp::kHardSwish:
+      return x * fminf(1.0f, fmaxf(0.0f, x * (1.0f / 6.0f) + 0.5f));
+    case UnaryOp::kClip: {
+      // NaN passes through, as the comparisons of the CPU kernel let it.
+      const float r = x < alpha ? alpha : x;
+      return r > beta ? beta : r;
+    }
+    case UnaryOp::kLeakyRelu:
+      return x >= 0.0f ? x : alpha * x;
+    case UnaryOp::kElu:
+      return x >= 0.0f ? x : alpha * expm1f(x);
+    case UnaryOp::kSelu:
+      return beta * (x > 0.0f ? x : alpha * expm1f(x));
+    case UnaryOp::kCelu:
+      return x > 0.0f ? x : alpha * expm1f(x / alpha);
+    case UnaryOp::kThresholdedRelu:
+      return x > alpha ? x : 0.0f;
+    case UnaryOp::kSoftplus:
+      return x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x));
+    case UnaryOp::kSoftsign:
+      return x / (1.0f + fabsf(x));
+    case UnaryOp::kMish: {
+      const float sp = x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x));
+      return x * tanhf(sp);
+    }
+    case UnaryOp::kSign:
+      return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x);
+    case UnaryOp::kRound:
+      return rintf(x);  // half to even, as ONNX Round
+    case UnaryOp::kTan:
+      return tanf(x);
+    case UnaryOp::kAsin:
+      return asinf(x);
+    case UnaryOp::kAcos:
+      return acosf(x);
+    case UnaryOp::kAtan:
+      return atanf(x);
+    case UnaryOp::kSinh:
+      return sinhf(x);
+    case UnaryOp::kCosh:
+      return coshf(x);
+    case UnaryOp::kAsinh:
+      return asinhf(x);
+    case UnaryOp::kAcosh:
+      return acoshf(x);
+    case UnaryOp::kAtanh:
+      return atanhf(x);
+    default:
+      return unary_float(op, x);
+  }
+}
+
+template <typename T>
+__global__ void unary_param_kernel(UnaryOp op, const T* in, T* out, int64_t n, float alpha,
+                                   float beta) {
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = from_f<T>(unary_param_float(op, to_f(in[i]), alpha, beta));
+  }
+}
+
 template <typename T>
 __global__ void unary_kernel(UnaryOp op, const T* in, T* out, int64_t n) {
   VITRT_GRID_STRIDE(i, n) {
@@ -365,6 +430,17 @@ cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, 
       unary_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, static_cast<const T*>(in),
                                                             static_cast<T*>(out), n);
     }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out, int64_t n,
+                                float alpha, float beta, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    unary_param_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        op, static_cast<const T*>(in), static_cast<T*>(out), n, alpha, beta);
     return cudaGetLastError();
   });
 }

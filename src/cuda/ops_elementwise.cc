@@ -1,6 +1,8 @@
-// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, unary math, Gelu, Where,
-// Cast, Not and IsNaN.
+// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, unary math and activations
+// (with their alpha/beta attributes), Clip, Gelu, Where, Cast, Not and IsNaN.
+#include <cfloat>
 #include <cmath>
+#include <limits>
 
 #include "cuda/cuda_kernel.h"
 
@@ -67,6 +69,58 @@ class UnaryKernel final : public CudaKernel {
 
  private:
   UnaryOp op_;
+};
+
+// A float unary op with alpha / beta (attributes, or Clip's bounds).
+class ParamUnaryKernel final : public CudaKernel {
+ public:
+  ParamUnaryKernel(UnaryOp op, float alpha, float beta) : op_(op), alpha_(alpha), beta_(beta) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("input dtype ", dtype_name(x.dtype), " is not supported on CUDA");
+      }
+      out[0].shape = x.shape;
+      out[0].dtype = x.dtype;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(
+        launch_unary_params(op_, t, x.data, out[0].data, x.numel(), alpha_, beta_, ctx.stream),
+        "unary op");
+  }
+
+ private:
+  UnaryOp op_;
+  float alpha_, beta_;
+};
+
+// Clip from opset 11 takes its bounds as inputs: read on the host (constants in every export),
+// so the launch is the attribute form's.
+class ClipKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    float lo = -std::numeric_limits<float>::infinity();
+    float hi = std::numeric_limits<float>::infinity();
+    for (size_t i = 1; i < in.size() && i <= 2; ++i) {
+      if (in[i] == nullptr) continue;
+      const char* name = i == 1 ? "min" : "max";
+      if (in[i]->host == nullptr) {
+        return unsupported("input ", name,
+                           " must be a constant or computed from shapes (it is computed on "
+                           "the GPU here)");
+      }
+      if (in[i]->host->numel() != 1) {
+        return invalid_argument("input ", name, " must be a scalar, got ", in[i]->host->describe());
+      }
+      (i == 1 ? lo : hi) = static_cast<float>(in[i]->host->element_as_double(0));
+    }
+    ParamUnaryKernel k(UnaryOp::kClip, lo, hi);
+    return k.run(in, out, ctx);
+  }
 };
 
 class WhereKernel final : public CudaKernel {
@@ -150,6 +204,49 @@ Result<std::unique_ptr<CudaKernel>> make_gelu(const CudaKernelInit& init) {
       new UnaryKernel(approx == "tanh" ? UnaryOp::kGeluTanh : UnaryOp::kGelu));
 }
 
+// Ops whose attributes are alpha (default a) and beta (default b).
+template <UnaryOp kOp>
+Result<std::unique_ptr<CudaKernel>> make_param_unary(const CudaKernelInit& init, float a, float b,
+                                                     const char* beta_name = "beta") {
+  VITRT_ASSIGN_OR_RETURN(float alpha, init.node.attrs.get_float("alpha", a));
+  VITRT_ASSIGN_OR_RETURN(float beta, init.node.attrs.get_float(beta_name, b));
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(kOp, alpha, beta));
+}
+
+template <UnaryOp kOp>
+Result<std::unique_ptr<CudaKernel>> make_plain_unary(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(kOp, 0.0f, 0.0f));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_hard_sigmoid(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kHardSigmoid>(init, 0.2f, 0.5f);
+}
+Result<std::unique_ptr<CudaKernel>> make_leaky_relu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kLeakyRelu>(init, 0.01f, 0.0f);
+}
+Result<std::unique_ptr<CudaKernel>> make_elu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kElu>(init, 1.0f, 0.0f);
+}
+Result<std::unique_ptr<CudaKernel>> make_selu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kSelu>(init, 1.67326319217681884765625f,
+                                          1.05070102214813232421875f, "gamma");
+}
+Result<std::unique_ptr<CudaKernel>> make_celu(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float alpha, init.node.attrs.get_float("alpha", 1.0f));
+  if (alpha == 0.0f) return invalid_model("attribute 'alpha' must not be 0");
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(UnaryOp::kCelu, alpha, 0.0f));
+}
+Result<std::unique_ptr<CudaKernel>> make_thresholded_relu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kThresholdedRelu>(init, 1.0f, 0.0f);
+}
+
+Result<std::unique_ptr<CudaKernel>> make_clip(const CudaKernelInit& init) {
+  if (init.opset >= 11) return std::unique_ptr<CudaKernel>(new ClipKernel());
+  VITRT_ASSIGN_OR_RETURN(float lo, init.node.attrs.get_float("min", -FLT_MAX));
+  VITRT_ASSIGN_OR_RETURN(float hi, init.node.attrs.get_float("max", FLT_MAX));
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(UnaryOp::kClip, lo, hi));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_where(const CudaKernelInit&) {
   return std::unique_ptr<CudaKernel>(new WhereKernel());
 }
@@ -195,6 +292,28 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "IsNaN", make_unary<UnaryOp::kIsNaN>);
   r.add("", "Not", make_unary<UnaryOp::kNot>);
   r.add("", "Gelu", make_gelu);
+  r.add("", "HardSigmoid", make_hard_sigmoid);
+  r.add("", "HardSwish", make_plain_unary<UnaryOp::kHardSwish>);
+  r.add("", "Clip", make_clip);
+  r.add("", "LeakyRelu", make_leaky_relu);
+  r.add("", "Elu", make_elu);
+  r.add("", "Selu", make_selu);
+  r.add("", "Celu", make_celu);
+  r.add("", "ThresholdedRelu", make_thresholded_relu);
+  r.add("", "Softplus", make_plain_unary<UnaryOp::kSoftplus>);
+  r.add("", "Softsign", make_plain_unary<UnaryOp::kSoftsign>);
+  r.add("", "Mish", make_plain_unary<UnaryOp::kMish>);
+  r.add("", "Sign", make_plain_unary<UnaryOp::kSign>);
+  r.add("", "Round", make_plain_unary<UnaryOp::kRound>);
+  r.add("", "Tan", make_plain_unary<UnaryOp::kTan>);
+  r.add("", "Asin", make_plain_unary<UnaryOp::kAsin>);
+  r.add("", "Acos", make_plain_unary<UnaryOp::kAcos>);
+  r.add("", "Atan", make_plain_unary<UnaryOp::kAtan>);
+  r.add("", "Sinh", make_plain_unary<UnaryOp::kSinh>);
+  r.add("", "Cosh", make_plain_unary<UnaryOp::kCosh>);
+  r.add("", "Asinh", make_plain_unary<UnaryOp::kAsinh>);
+  r.add("", "Acosh", make_plain_unary<UnaryOp::kAcosh>);
+  r.add("", "Atanh", make_plain_unary<UnaryOp::kAtanh>);
   r.add("", "Where", make_where);
   r.add("", "Cast", make_cast);
 }
