@@ -17,8 +17,6 @@ static_assert(static_cast<int>(resize::Coord::kHalfPixel) == 0 &&
 static_assert(static_cast<int>(resize::NearestMode::kRoundPreferFloor) == 0 &&
               static_cast<int>(resize::NearestMode::kSimple) == 4);
 
-const char* const kInputNames[] = {"X", "roi", "scales", "sizes"};
-
 class ResizeKernel final : public CudaKernel {
  public:
   explicit ResizeKernel(resize::ResizeParams p) : p_(std::move(p)) {}
@@ -34,8 +32,16 @@ class ResizeKernel final : public CudaKernel {
     std::vector<const Tensor*> host(in.size(), nullptr);
     for (size_t i = 1; i < in.size(); ++i) {
       if (in[i] == nullptr || in[i]->numel() == 0) continue;
+      const bool roi_unused =
+          static_cast<int>(i) == p_.roi_input && p_.coord != resize::Coord::kTfCropAndResize;
+      if (roi_unused) continue;  // as the CPU plan, which reads roi only for tf_crop_and_resize
       if (in[i]->host == nullptr) {
-        return unsupported("input ", i < 4 ? kInputNames[i] : "?",
+        const int k = static_cast<int>(i);
+        const char* name = k == p_.scales_input  ? "scales"
+                           : k == p_.sizes_input ? "sizes"
+                           : k == p_.roi_input   ? "roi"
+                                                 : "?";
+        return unsupported("input ", name,
                            " must be a constant or computed from shapes (it is computed on the "
                            "GPU here)");
       }
