@@ -45,6 +45,12 @@ __device__ __forceinline__ A binary_arith(BinaryOp op, A a, A b) {
       return a > b ? a : b;
     case BinaryOp::kMin:
       return a < b ? a : b;
+    case BinaryOp::kPRelu:
+      if constexpr (std::is_same<A, bool>::value) {
+        return a;
+      } else {
+        return a < A(0) ? a * b : a;
+      }
     case BinaryOp::kDiv:
       if constexpr (std::is_integral<A>::value) {
         return b == 0 ? A(0) : a / b;

@@ -33,6 +33,8 @@ enum class BinaryOp : int {
   kMod,
   kMax,
   kMin,
+  kPRelu,  // a < 0 ? a * b : a (b the slope)
+  // Comparisons from here on (they write kBool).
   kEqual,
   kLess,
   kLessEqual,

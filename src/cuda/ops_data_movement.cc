@@ -782,6 +782,21 @@ Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new PatchifyKernel(patch[0], patch[1]));
 }
 
+// Dropout at inference is the identity; the mask output and training mode have no kernel.
+Result<std::unique_ptr<CudaKernel>> make_dropout(const CudaKernelInit& init) {
+  const Node& n = init.node;
+  if (n.outputs.size() > 1 && n.outputs[1] != kNoValue) {
+    return unsupported("Dropout's mask output has no CUDA kernel");
+  }
+  if (n.has_input(2)) {
+    const Value& v = init.graph.values[n.inputs[2]];
+    if (!v.is_constant() || v.constant.numel() != 1 || v.constant.element_as_double(0) != 0.0) {
+      return unsupported("Dropout's training_mode must be a constant false on CUDA");
+    }
+  }
+  return make_view<ViewKind::kIdentity>(init);
+}
+
 Result<std::unique_ptr<CudaKernel>> make_gather_elements(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", 0));
   return std::unique_ptr<CudaKernel>(new GatherElementsKernel(axis));
@@ -811,6 +826,7 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "Squeeze", make_view<ViewKind::kSqueeze>);
   r.add("", "Unsqueeze", make_view<ViewKind::kUnsqueeze>);
   r.add("", "Identity", make_view<ViewKind::kIdentity>);
+  r.add("", "Dropout", make_dropout);
   r.add("", "Transpose", make_transpose);
   r.add("", "Concat", make_concat);
   r.add("", "Split", make_split);

@@ -183,6 +183,17 @@ Result<std::unique_ptr<CudaKernel>> make_binary(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new BinaryKernel(kOp));
 }
 
+// Max, Min and Sum take any number of inputs; two (x and a bound or a residual) is what
+// exports write.
+template <BinaryOp kOp>
+Result<std::unique_ptr<CudaKernel>> make_variadic(const CudaKernelInit& init) {
+  if (init.node.num_inputs() != 2) {
+    return unsupported(init.node.op_type, " of ", init.node.num_inputs(),
+                       " inputs has no CUDA kernel (2 inputs only)");
+  }
+  return std::unique_ptr<CudaKernel>(new BinaryKernel(kOp));
+}
+
 template <UnaryOp kOp>
 Result<std::unique_ptr<CudaKernel>> make_unary(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new UnaryKernel(kOp));
@@ -267,6 +278,10 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "Div", make_binary<BinaryOp::kDiv>);
   r.add("", "Pow", make_binary<BinaryOp::kPow>);
   r.add("", "Mod", make_mod);
+  r.add("", "Max", make_variadic<BinaryOp::kMax>);
+  r.add("", "Min", make_variadic<BinaryOp::kMin>);
+  r.add("", "Sum", make_variadic<BinaryOp::kAdd>);
+  r.add("", "PRelu", make_binary<BinaryOp::kPRelu>);
   r.add("", "Equal", make_binary<BinaryOp::kEqual>);
   r.add("", "Less", make_binary<BinaryOp::kLess>);
   r.add("", "LessOrEqual", make_binary<BinaryOp::kLessEqual>);

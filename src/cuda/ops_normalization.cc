@@ -1,5 +1,6 @@
-// Softmax, the Reduce ops, GlobalAveragePool, LayerNormalization, vitrt.AddLayerNorm,
-// InstanceNormalization and BatchNormalization (inference) on CUDA (fp32 accumulation).
+// Softmax, the Reduce ops, GlobalAveragePool, GlobalMaxPool, LayerNormalization,
+// vitrt.AddLayerNorm, InstanceNormalization and BatchNormalization (inference) on CUDA (fp32
+// accumulation).
 #include <algorithm>
 #include <cmath>
 
@@ -114,16 +115,18 @@ class ReduceKernel final : public CudaKernel {
   ReduceOp op_;
 };
 
-// GlobalAveragePool: the mean of each [n, c] plane, kept as [n, c, 1, ...].
-class GlobalAveragePoolKernel final : public CudaKernel {
+// GlobalAveragePool / GlobalMaxPool: the mean (maximum) of each [n, c] plane, kept as
+// [n, c, 1, ...].
+class GlobalPoolKernel final : public CudaKernel {
  public:
+  explicit GlobalPoolKernel(bool max) : max_(max) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     const size_t rank = x.shape.size();
     if (rank < 3) return invalid_argument("input must be [N, C, spatial...], got rank ", rank);
     if (!ctx.launch) {
-      if (!dtype_is_float(x.dtype)) return unsupported("GlobalAveragePool on integers");
+      if (!dtype_is_float(x.dtype)) return unsupported("global pooling of integers");
       std::vector<int64_t> shape(rank, 1);
       shape[0] = x.shape[0];
       shape[1] = x.shape[1];
@@ -132,10 +135,15 @@ class GlobalAveragePoolKernel final : public CudaKernel {
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_reduce_mean(t, x.data, out[0].data, x.shape[0] * x.shape[1],
-                                          product(x.shape, 2, rank), 1, ctx.stream),
-                       "GlobalAveragePool");
+    const int64_t planes = x.shape[0] * x.shape[1], spatial = product(x.shape, 2, rank);
+    return cuda_status(
+        max_ ? launch_reduce(ReduceOp::kMax, t, x.data, out[0].data, planes, spatial, 1, ctx.stream)
+             : launch_reduce_mean(t, x.data, out[0].data, planes, spatial, 1, ctx.stream),
+        max_ ? "GlobalMaxPool" : "GlobalAveragePool");
   }
+
+ private:
+  bool max_;
 };
 
 // InstanceNormalization: x [N, C, spatial...], scale and bias [C].
@@ -278,7 +286,11 @@ Result<std::unique_ptr<CudaKernel>> make_reduce(const CudaKernelInit& init) {
 }
 
 Result<std::unique_ptr<CudaKernel>> make_global_average_pool(const CudaKernelInit&) {
-  return std::unique_ptr<CudaKernel>(new GlobalAveragePoolKernel());
+  return std::unique_ptr<CudaKernel>(new GlobalPoolKernel(false));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_global_max_pool(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new GlobalPoolKernel(true));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_instance_norm(const CudaKernelInit& init) {
@@ -342,6 +354,7 @@ void register_cuda_normalization_kernels(CudaKernelRegistry& r) {
   r.add("", "ReduceSumSquare", make_reduce<ReduceOp::kSumSquare>);
   r.add("", "BatchNormalization", make_batch_norm);
   r.add("", "GlobalAveragePool", make_global_average_pool);
+  r.add("", "GlobalMaxPool", make_global_max_pool);
   r.add("", "InstanceNormalization", make_instance_norm);
   r.add("", "LayerNormalization", make_layer_norm);
   r.add("vitrt", "AddLayerNorm", make_add_layer_norm);

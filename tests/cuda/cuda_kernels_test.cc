@@ -601,6 +601,32 @@ const std::map<std::string, Builder>& cases() {
          c.g.output(outs[1]);
          c.inputs = {distinct({2, 9, 3})};
        }},
+      {"MaxBroadcast",
+       [](Case& c) {
+         binary(c, "Max", {3, 5, 7}, {5, 1});
+       }},
+      {"MinRow",
+       [](Case& c) {
+         binary(c, "Min", {6, 11}, {11});
+       }},
+      {"SumSame",
+       [](Case& c) {
+         binary(c, "Sum", {13, 17}, {13, 17});
+       }},
+      {"PReluChannel",
+       [](Case& c) {
+         binary(c, "PRelu", {2, 4, 5, 3}, {4, 1, 1});
+       }},
+      {"DropoutInference",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 7});
+         c.g.output(c.g.op("Relu", {c.g.op("Dropout", {x})}));
+         c.inputs = {rnd({3, 7}, 78)};
+       }},
+      {"GlobalMaxPool",
+       [](Case& c) {
+         unary(c, "GlobalMaxPool", {2, 5, 7, 9});
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
