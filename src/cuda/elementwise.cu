@@ -260,6 +260,8 @@ __device__ __forceinline__ float unary_param_float(UnaryOp op, float x, float al
       return acoshf(x);
     case UnaryOp::kAtanh:
       return atanhf(x);
+    case UnaryOp::kQuickGelu:
+      return x / (1.0f + expf(-alpha * x));
     default:
       return unary_float(op, x);
   }
@@ -270,6 +272,14 @@ __global__ void unary_param_kernel(UnaryOp op, const T* in, T* out, int64_t n, f
                                    float beta) {
   VITRT_GRID_STRIDE(i, n) {
     out[i] = from_f<T>(unary_param_float(op, to_f(in[i]), alpha, beta));
+  }
+}
+
+template <typename T>
+__global__ void isinf_kernel(const T* in, bool* out, int64_t n, bool positive, bool negative) {
+  VITRT_GRID_STRIDE(i, n) {
+    const float v = to_f(in[i]);
+    out[i] = isinf(v) && (v > 0.0f ? positive : negative);
   }
 }
 
@@ -445,6 +455,11 @@ cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out,
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
+    if (op == UnaryOp::kIsInf) {
+      isinf_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<bool*>(out), n, alpha != 0.0f, beta != 0.0f);
+      return cudaGetLastError();
+    }
     unary_param_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
         op, static_cast<const T*>(in), static_cast<T*>(out), n, alpha, beta);
     return cudaGetLastError();

@@ -88,7 +88,9 @@ enum class UnaryOp : int {
   kCosh,
   kAsinh,
   kAcosh,
-  kAtanh
+  kAtanh,
+  // kIsInf writes kBool: alpha != 0 detects +inf, beta != 0 -inf.
+  kIsInf
 };
 
 // out[i] = a[i] op b[i] over the index space of `out` (contiguous, out.rank dims); a and b are
@@ -98,7 +100,8 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
                           const StridedView& vout, cudaStream_t stream);
 cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,
                          int64_t n, cudaStream_t stream);
-// The unary ops with parameters (every UnaryOp; alpha/beta as the enum says), float types.
+// The unary ops with parameters (every UnaryOp; alpha/beta as the enum says; kQuickGelu's
+// alpha is its sigmoid's factor), float types; kIsInf writes bool.
 cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out, int64_t n,
                                 float alpha, float beta, cudaStream_t stream);
 // out = cond ? x : y with broadcasting (cond is kBool).

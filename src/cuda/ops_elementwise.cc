@@ -83,7 +83,7 @@ class ParamUnaryKernel final : public CudaKernel {
         return unsupported("input dtype ", dtype_name(x.dtype), " is not supported on CUDA");
       }
       out[0].shape = x.shape;
-      out[0].dtype = x.dtype;
+      out[0].dtype = op_ == UnaryOp::kIsInf ? DType::kBool : x.dtype;
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
@@ -121,6 +121,51 @@ class ClipKernel final : public CudaKernel {
     ParamUnaryKernel k(UnaryOp::kClip, lo, hi);
     return k.run(in, out, ctx);
   }
+};
+
+// com.microsoft FastGelu / BiasGelu: act(x + bias), bias broadcast (optional for FastGelu):
+// the add into the output, then the activation in place.
+class BiasActKernel final : public CudaKernel {
+ public:
+  explicit BiasActKernel(UnaryOp act) : act_(act) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor* bias = in.size() > 1 ? in[1] : nullptr;
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("input dtype ", dtype_name(x.dtype), " is not supported on CUDA");
+      }
+      if (bias != nullptr && bias->dtype != x.dtype) {
+        return invalid_argument("bias has dtype ", dtype_name(bias->dtype), ", input has ",
+                                dtype_name(x.dtype));
+      }
+      out[0].dtype = x.dtype;
+      if (bias == nullptr) {
+        out[0].shape = x.shape;
+      } else {
+        VITRT_ASSIGN_OR_RETURN(out[0].shape, broadcast_shapes(x.shape, bias->shape));
+        VITRT_RETURN_IF_ERROR(check_rank(out[0].shape));
+      }
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    const void* src = x.data;
+    if (bias != nullptr) {
+      const auto& os = out[0].shape;
+      VITRT_RETURN_IF_ERROR(
+          cuda_status(launch_binary(BinaryOp::kAdd, t, t, x.data, broadcast_view(x.shape, os),
+                                    bias->data, broadcast_view(bias->shape, os), out[0].data,
+                                    contiguous_view(os), ctx.stream),
+                      "bias add"));
+      src = out[0].data;
+    }
+    return cuda_status(launch_unary(act_, t, t, src, out[0].data, out[0].numel(), ctx.stream),
+                       "activation");
+  }
+
+ private:
+  UnaryOp act_;
 };
 
 class WhereKernel final : public CudaKernel {
@@ -206,13 +251,15 @@ Result<std::unique_ptr<CudaKernel>> make_mod(const CudaKernelInit& init) {
 }
 
 Result<std::unique_ptr<CudaKernel>> make_gelu(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(std::string approx, init.node.attrs.get_string("approximate", "none"));
-  if (approx != "none" && approx != "tanh") {
-    return invalid_model("attribute 'approximate' must be \"none\" or \"tanh\", got \"", approx,
+  // The Result is read in place: a moved-out std::string trips GCC 12's maybe-uninitialized.
+  const Result<std::string> approx = init.node.attrs.get_string("approximate", "none");
+  if (!approx.ok()) return approx.status();
+  const bool tanh = *approx == "tanh";
+  if (!tanh && *approx != "none") {
+    return invalid_model("attribute 'approximate' must be \"none\" or \"tanh\", got \"", *approx,
                          "\"");
   }
-  return std::unique_ptr<CudaKernel>(
-      new UnaryKernel(approx == "tanh" ? UnaryOp::kGeluTanh : UnaryOp::kGelu));
+  return std::unique_ptr<CudaKernel>(new UnaryKernel(tanh ? UnaryOp::kGeluTanh : UnaryOp::kGelu));
 }
 
 // Ops whose attributes are alpha (default a) and beta (default b).
@@ -249,6 +296,23 @@ Result<std::unique_ptr<CudaKernel>> make_celu(const CudaKernelInit& init) {
 }
 Result<std::unique_ptr<CudaKernel>> make_thresholded_relu(const CudaKernelInit& init) {
   return make_param_unary<UnaryOp::kThresholdedRelu>(init, 1.0f, 0.0f);
+}
+
+Result<std::unique_ptr<CudaKernel>> make_is_inf(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t pos, init.node.attrs.get_int("detect_positive", 1));
+  VITRT_ASSIGN_OR_RETURN(int64_t neg, init.node.attrs.get_int("detect_negative", 1));
+  return std::unique_ptr<CudaKernel>(
+      new ParamUnaryKernel(UnaryOp::kIsInf, pos != 0 ? 1.0f : 0.0f, neg != 0 ? 1.0f : 0.0f));
+}
+
+// com.microsoft QuickGelu: x * sigmoid(alpha * x).
+Result<std::unique_ptr<CudaKernel>> make_ms_quick_gelu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kQuickGelu>(init, 1.702f, 0.0f);
+}
+
+template <UnaryOp kAct>
+Result<std::unique_ptr<CudaKernel>> make_bias_act(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new BiasActKernel(kAct));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_clip(const CudaKernelInit& init) {
@@ -310,6 +374,11 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "HardSigmoid", make_hard_sigmoid);
   r.add("", "HardSwish", make_plain_unary<UnaryOp::kHardSwish>);
   r.add("", "Clip", make_clip);
+  r.add("", "IsInf", make_is_inf);
+  r.add("com.microsoft", "Gelu", make_unary<UnaryOp::kGelu>);
+  r.add("com.microsoft", "QuickGelu", make_ms_quick_gelu);
+  r.add("com.microsoft", "FastGelu", make_bias_act<UnaryOp::kGeluTanh>);
+  r.add("com.microsoft", "BiasGelu", make_bias_act<UnaryOp::kGelu>);
   r.add("", "LeakyRelu", make_leaky_relu);
   r.add("", "Elu", make_elu);
   r.add("", "Selu", make_selu);

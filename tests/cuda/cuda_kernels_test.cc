@@ -627,6 +627,44 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          unary(c, "GlobalMaxPool", {2, 5, 7, 9});
        }},
+      {"IsInfNegativeOnly",
+       [](Case& c) {
+         const float inf = std::numeric_limits<float>::infinity();
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5});
+         c.g.output(
+             c.g.op("IsInf", {x}, attrs([](Attributes& a) { a.set_int("detect_positive", 0); })));
+         c.inputs = {*Tensor::from_float({1.0f, inf, -inf, 0.0f, -2.0f, -inf, inf, 3.0f,
+                                          std::numeric_limits<float>::quiet_NaN(), -1.0f})
+                          .reshaped({2, 5})};
+       }},
+      {"MsQuickGeluAlpha",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {7, 33});
+         c.g.output(c.g.op("QuickGelu", {x},
+                           attrs([](Attributes& a) { a.set_float("alpha", 1.5f); }),
+                           "com.microsoft"));
+         c.inputs = {rnd({7, 33}, 79, -3, 3)};
+       }},
+      {"MsFastGeluBias",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 24});
+         c.g.output(
+             c.g.op("FastGelu", {x, c.g.constant("bias", rnd({24}, 80))}, {}, "com.microsoft"));
+         c.inputs = {rnd({2, 5, 24}, 81, -3, 3)};
+       }},
+      {"MsBiasGelu",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 20});
+         c.g.output(
+             c.g.op("BiasGelu", {x, c.g.constant("bias", rnd({20}, 82))}, {}, "com.microsoft"));
+         c.inputs = {rnd({3, 20}, 83, -3, 3)};
+       }},
+      {"MsGelu",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 20});
+         c.g.output(c.g.op("Gelu", {x}, {}, "com.microsoft"));
+         c.inputs = {rnd({3, 20}, 84, -3, 3)};
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
