@@ -237,7 +237,8 @@ __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
     }
     const int64_t in_plane = a.in_dims[0] * a.in_dims[1] * a.in_dims[2];
     const T* x = in + rem * in_plane;
-    float best = -INFINITY;
+    float best = -INFINITY, sum = 0.0f;
+    int64_t count = 0;
     for (int64_t k0 = 0; k0 < a.kernel[0]; ++k0) {
       const int64_t i0 = o[0] * a.stride[0] - a.pad_begin[0] + k0 * a.dilation[0];
       if (i0 < 0 || i0 >= a.in_dims[0]) continue;
@@ -249,10 +250,28 @@ __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
           if (i2 < 0 || i2 >= a.in_dims[2]) continue;
           const float v = to_f(x[(i0 * a.in_dims[1] + i1) * a.in_dims[2] + i2]);
           if (v > best) best = v;  // as the CPU kernel: a NaN never replaces the maximum
+          sum += v;
+          ++count;
         }
       }
     }
-    out[i] = from_f<T>(best);
+    if (!a.average) {
+      out[i] = from_f<T>(best);
+      continue;
+    }
+    if (a.count_include_pad) {
+      // Taps inside the padded input, axis by axis (the window is a box).
+      count = 1;
+      for (int d = 0; d < 3; ++d) {
+        int64_t c = 0;
+        for (int64_t k = 0; k < a.kernel[d]; ++k) {
+          const int64_t p = o[d] * a.stride[d] - a.pad_begin[d] + k * a.dilation[d];
+          c += p >= -a.pad_begin[d] && p < a.in_dims[d] + a.pad_end[d];
+        }
+        count *= c;
+      }
+    }
+    out[i] = from_f<T>(count > 0 ? sum / static_cast<float>(count) : 0.0f);
   }
 }
 

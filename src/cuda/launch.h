@@ -165,8 +165,10 @@ struct PadArgs {
 cudaError_t launch_pad(Elt type, const PadArgs& args, const void* in, void* out,
                        cudaStream_t stream);
 
-// MaxPool over [n*c, spatial...] (1 to 3 spatial axes): each output element is the maximum of
-// its window (in = o * stride - pad_begin + k * dilation, positions outside the input skipped).
+// MaxPool / AveragePool over [n*c, spatial...] (1 to 3 spatial axes): each output element is
+// the maximum (average) of its window (in = o * stride - pad_begin + k * dilation, positions
+// outside the input skipped). The average divides by the taps inside the input, or with
+// count_include_pad by those inside the padded input [-pad_begin, in + pad_end).
 struct MaxPoolArgs {
   int spatial = 0;
   int64_t planes = 0;  // n * c
@@ -176,6 +178,8 @@ struct MaxPoolArgs {
   int64_t stride[3] = {1, 1, 1};
   int64_t dilation[3] = {1, 1, 1};
   int64_t pad_begin[3] = {0, 0, 0};
+  int64_t pad_end[3] = {0, 0, 0};
+  bool average = false, count_include_pad = false;
 };
 cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, void* out,
                             cudaStream_t stream);

@@ -1,6 +1,7 @@
-// Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity) share their
-// input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy each;
-// Gather, GatherElements, ArgMax, TopK, Pad, MaxPool and vitrt.Patchify have their own kernels.
+// Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout) share
+// their input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy
+// each; Gather, GatherElements, ArgMax, TopK, Pad, MaxPool, AveragePool and vitrt.Patchify have
+// their own kernels.
 #include <algorithm>
 #include <optional>
 
@@ -683,19 +684,22 @@ class PadKernel final : public CudaKernel {
 
 // MaxPool (1 to 3 spatial axes; geometry and ceil_mode as shape inference and the CPU kernel
 // work them out, src/ir/ops/pooling.cc).
+// MaxPool and AveragePool (average = true).
 class MaxPoolKernel final : public CudaKernel {
  public:
-  explicit MaxPoolKernel(const Node& node) : node_(node) {}
+  MaxPoolKernel(const Node& node, bool average) : node_(node), average_(average) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     const int spatial = static_cast<int>(x.shape.size()) - 2;
     if (spatial < 1 || spatial > 3) {
-      return unsupported("MaxPool over ", spatial, " spatial axes (1 to 3 are supported)");
+      return unsupported(node_.op_type, " over ", spatial, " spatial axes (1 to 3 are supported)");
     }
     VITRT_ASSIGN_OR_RETURN(PoolAttributes attrs, PoolAttributes::parse(node_, spatial));
     MaxPoolArgs a;
     a.spatial = spatial;
+    a.average = average_;
+    a.count_include_pad = attrs.count_include_pad;
     a.planes = x.shape[0] * x.shape[1];
     std::vector<int64_t> shape = {x.shape[0], x.shape[1]};
     for (int i = 0; i < spatial; ++i) {
@@ -706,20 +710,25 @@ class MaxPoolKernel final : public CudaKernel {
       a.stride[i] = attrs.geometry.strides[i];
       a.dilation[i] = attrs.geometry.dilations[i];
       a.pad_begin[i] = axis.pad_begin;
+      a.pad_end[i] = axis.pad_end;
       shape.push_back(axis.out);
     }
     if (!ctx.launch) {
-      if (!dtype_is_float(x.dtype)) return unsupported("MaxPool on ", dtype_name(x.dtype));
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported(node_.op_type, " on ", dtype_name(x.dtype));
+      }
       out[0].dtype = x.dtype;
       out[0].shape = shape;
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_max_pool(t, a, x.data, out[0].data, ctx.stream), "MaxPool");
+    return cuda_status(launch_max_pool(t, a, x.data, out[0].data, ctx.stream),
+                       node_.op_type.c_str());
   }
 
  private:
   const Node& node_;
+  bool average_;
 };
 
 Result<std::unique_ptr<CudaKernel>> make_slice(const CudaKernelInit& init) {
@@ -753,7 +762,11 @@ Result<std::unique_ptr<CudaKernel>> make_max_pool(const CudaKernelInit& init) {
   if (init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue) {
     return unsupported("the Indices output of MaxPool has no CUDA kernel");
   }
-  return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node));
+  return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node, false));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_average_pool(const CudaKernelInit& init) {
+  return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node, true));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_gather(const CudaKernelInit& init) {
@@ -835,6 +848,7 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "Tile", make_tile);
   r.add("", "Pad", make_pad);
   r.add("", "MaxPool", make_max_pool);
+  r.add("", "AveragePool", make_average_pool);
   r.add("", "Gather", make_gather);
   r.add("", "GatherND", make_gather_nd);
   r.add("", "ArgMax", make_argmax);

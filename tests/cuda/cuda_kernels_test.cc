@@ -665,6 +665,31 @@ const std::map<std::string, Builder>& cases() {
          c.g.output(c.g.op("Gelu", {x}, {}, "com.microsoft"));
          c.inputs = {rnd({3, 20}, 84, -3, 3)};
        }},
+      // PoolFormer's token mixer: 3x3, stride 1, padding excluded from the average.
+      {"AveragePool3x3Pad",
+       [](Case& c) {
+         unary(c, "AveragePool", {2, 3, 7, 9}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("kernel_shape", {3, 3});
+                 a.set_ints("pads", {1, 1, 1, 1});
+               }));
+       }},
+      {"AveragePoolCeilIncludePad",
+       [](Case& c) {
+         unary(c, "AveragePool", {1, 2, 9, 8}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("kernel_shape", {3, 2});
+                 a.set_ints("strides", {2, 2});
+                 a.set_ints("pads", {1, 0, 1, 1});
+                 a.set_int("ceil_mode", 1);
+                 a.set_int("count_include_pad", 1);
+               }));
+       }},
+      {"AveragePool1d",
+       [](Case& c) {
+         unary(c, "AveragePool", {2, 4, 11}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("kernel_shape", {4});
+                 a.set_ints("strides", {3});
+               }));
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
