@@ -184,9 +184,9 @@ struct MaxPoolArgs {
 cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, void* out,
                             cudaStream_t stream);
 
-// Softmax over the middle axis of [outer, r, inner].
+// Softmax (log: LogSoftmax) over the middle axis of [outer, r, inner].
 cudaError_t launch_softmax(Elt type, const void* in, void* out, int64_t outer, int64_t r,
-                           int64_t inner, cudaStream_t stream);
+                           int64_t inner, cudaStream_t stream, bool log = false);
 // Mean over the middle axis of [outer, r, inner].
 cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t outer, int64_t r,
                                int64_t inner, cudaStream_t stream);

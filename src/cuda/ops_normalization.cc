@@ -1,4 +1,4 @@
-// Softmax, the Reduce ops, GlobalAveragePool, GlobalMaxPool, LayerNormalization,
+// Softmax, LogSoftmax, the Reduce ops, GlobalAveragePool, GlobalMaxPool, LayerNormalization,
 // vitrt.AddLayerNorm, InstanceNormalization and BatchNormalization (inference) on CUDA (fp32
 // accumulation).
 #include <algorithm>
@@ -15,9 +15,10 @@ int64_t product(const std::vector<int64_t>& s, size_t begin, size_t end) {
   return p;
 }
 
+// Softmax and LogSoftmax (log = true).
 class SoftmaxKernel final : public CudaKernel {
  public:
-  SoftmaxKernel(int64_t axis, bool flatten) : axis_(axis), flatten_(flatten) {}
+  SoftmaxKernel(int64_t axis, bool flatten, bool log) : axis_(axis), flatten_(flatten), log_(log) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -34,13 +35,14 @@ class SoftmaxKernel final : public CudaKernel {
     const int64_t r = flatten_ ? product(x.shape, axis, rank) : x.shape[axis];
     const int64_t inner = flatten_ ? 1 : product(x.shape, axis + 1, rank);
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_softmax(t, x.data, out[0].data, outer, r, inner, ctx.stream),
-                       "Softmax");
+    return cuda_status(launch_softmax(t, x.data, out[0].data, outer, r, inner, ctx.stream, log_),
+                       log_ ? "LogSoftmax" : "Softmax");
   }
 
  private:
   int64_t axis_;
   bool flatten_;
+  bool log_;
 };
 
 // The ONNX reduces over one run of adjacent axes ([outer, r, inner]).
@@ -274,10 +276,11 @@ class LayerNormKernel final : public CudaKernel {
   float code_scale_;
 };
 
+template <bool kLog>
 Result<std::unique_ptr<CudaKernel>> make_softmax(const CudaKernelInit& init) {
   const bool old = init.opset < 13;
   VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", old ? 1 : -1));
-  return std::unique_ptr<CudaKernel>(new SoftmaxKernel(axis, old));
+  return std::unique_ptr<CudaKernel>(new SoftmaxKernel(axis, old, kLog));
 }
 
 template <ReduceOp kOp>
@@ -341,7 +344,8 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
 }  // namespace
 
 void register_cuda_normalization_kernels(CudaKernelRegistry& r) {
-  r.add("", "Softmax", make_softmax);
+  r.add("", "Softmax", make_softmax<false>);
+  r.add("", "LogSoftmax", make_softmax<true>);
   r.add("", "ReduceMean", make_reduce<ReduceOp::kMean>);
   r.add("", "ReduceSum", make_reduce<ReduceOp::kSum>);
   r.add("", "ReduceMax", make_reduce<ReduceOp::kMax>);

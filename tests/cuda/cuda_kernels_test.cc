@@ -690,6 +690,21 @@ const std::map<std::string, Builder>& cases() {
                  a.set_ints("strides", {3});
                }));
        }},
+      {"LogSoftmaxLast",
+       [](Case& c) {
+         unary(c, "LogSoftmax", {3, 4, 77}, -2.0,
+               attrs([](Attributes& a) { a.set_int("axis", -1); }));
+       }},
+      {"LogSoftmaxLongRow",
+       [](Case& c) {
+         unary(c, "LogSoftmax", {2, 3001}, -2.0,
+               attrs([](Attributes& a) { a.set_int("axis", 1); }));
+       }},
+      {"LogSoftmaxMiddle",
+       [](Case& c) {
+         unary(c, "LogSoftmax", {2, 5, 7}, -2.0,
+               attrs([](Attributes& a) { a.set_int("axis", 1); }));
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
