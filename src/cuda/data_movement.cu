@@ -54,7 +54,8 @@ __global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs
   }
 }
 
-template <typename T>
+// kMin: ArgMin. The first extremum wins, as in the CPU kernel.
+template <typename T, bool kMin>
 __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inner, int64_t* out) {
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t o = i / inner;
@@ -64,7 +65,7 @@ __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inn
     float best_v = to_f(p[0]);
     for (int64_t k = 1; k < r; ++k) {
       const float v = to_f(p[k * inner]);
-      if (v > best_v) {
+      if (kMin ? v < best_v : v > best_v) {
         best_v = v;
         best = k;
       }
@@ -74,14 +75,14 @@ __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inn
 }
 
 // Integer inputs (token ids) compare as integers: float would lose ids above 2^24.
-template <typename T>
+template <typename T, bool kMin>
 __global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t inner,
                                   int64_t* out) {
   VITRT_GRID_STRIDE(i, outer * inner) {
     const T* p = in + (i / inner) * r * inner + (i % inner);
     int64_t best = 0;
     for (int64_t k = 1; k < r; ++k) {
-      if (p[k * inner] > p[best * inner]) best = k;
+      if (kMin ? p[k * inner] < p[best * inner] : p[k * inner] > p[best * inner]) best = k;
     }
     out[i] = best;
   }
@@ -446,26 +447,33 @@ cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indic
   });
 }
 
-cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
-                          void* out, cudaStream_t stream) {
+template <bool kMin>
+cudaError_t launch_arg_extremum(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
+                                void* out, cudaStream_t stream) {
   const int64_t n = outer * inner;
   if (n == 0 || r == 0) return cudaSuccess;
   if (type == Elt::kI64) {
-    argmax_int_kernel<int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+    argmax_int_kernel<int64_t, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
         static_cast<const int64_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   }
   if (type == Elt::kI32) {
-    argmax_int_kernel<int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+    argmax_int_kernel<int32_t, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
         static_cast<const int32_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   }
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    argmax_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(in), outer, r,
-                                                           inner, static_cast<int64_t*>(out));
+    argmax_kernel<T, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   });
+}
+
+cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
+                          void* out, cudaStream_t stream, bool min) {
+  return min ? launch_arg_extremum<true>(type, in, outer, r, inner, out, stream)
+             : launch_arg_extremum<false>(type, in, outer, r, inner, out, stream);
 }
 
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,

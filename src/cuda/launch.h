@@ -146,9 +146,9 @@ cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void*
 // k largest (or smallest) as [outer, k, inner], sorted, ties in index order.
 cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, int64_t outer,
                         int64_t r, int64_t inner, int64_t k, bool largest, cudaStream_t stream);
-// ArgMax over the middle axis of [outer, r, inner] (first maximum), output int64.
+// ArgMax (min: ArgMin) over the middle axis of [outer, r, inner] (first extremum), output int64.
 cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
-                          void* out, cudaStream_t stream);
+                          void* out, cudaStream_t stream, bool min = false);
 
 // Pad: out (contiguous, dims out_dims) reads in (contiguous, dims in_dims) at o - before on
 // each axis; outside the input, kConstant writes `fill`, kReflect mirrors (edge excluded),

@@ -1,7 +1,7 @@
 // Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout) share
 // their input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy
-// each; Gather, GatherElements, ArgMax, TopK, Pad, MaxPool, AveragePool and vitrt.Patchify have
-// their own kernels.
+// each; Gather, GatherElements, ArgMax, ArgMin, TopK, Pad, MaxPool, AveragePool and vitrt.Patchify
+// have their own kernels.
 #include <algorithm>
 #include <optional>
 
@@ -453,9 +453,11 @@ class GatherNdKernel final : public CudaKernel {
   int64_t batch_dims_;
 };
 
+// ArgMax and ArgMin (min = true).
 class ArgMaxKernel final : public CudaKernel {
  public:
-  ArgMaxKernel(int64_t axis, bool keepdims) : axis_(axis), keepdims_(keepdims) {}
+  ArgMaxKernel(int64_t axis, bool keepdims, bool min)
+      : axis_(axis), keepdims_(keepdims), min_(min) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -477,12 +479,14 @@ class ArgMaxKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     return cuda_status(
-        launch_argmax(t, x.data, outer, x.shape[axis], inner, out[0].data, ctx.stream), "ArgMax");
+        launch_argmax(t, x.data, outer, x.shape[axis], inner, out[0].data, ctx.stream, min_),
+        min_ ? "ArgMin" : "ArgMax");
   }
 
  private:
   int64_t axis_;
   bool keepdims_;
+  bool min_;
 };
 
 // GatherElements: the output has the indices' shape.
@@ -779,12 +783,15 @@ Result<std::unique_ptr<CudaKernel>> make_gather_nd(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new GatherNdKernel(batch_dims));
 }
 
+template <bool kMin>
 Result<std::unique_ptr<CudaKernel>> make_argmax(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", 0));
   VITRT_ASSIGN_OR_RETURN(int64_t keepdims, init.node.attrs.get_int("keepdims", 1));
   VITRT_ASSIGN_OR_RETURN(int64_t last, init.node.attrs.get_int("select_last_index", 0));
-  if (last != 0) return unsupported("ArgMax with select_last_index=1 has no CUDA kernel");
-  return std::unique_ptr<CudaKernel>(new ArgMaxKernel(axis, keepdims != 0));
+  if (last != 0) {
+    return unsupported(init.node.op_type, " with select_last_index=1 has no CUDA kernel");
+  }
+  return std::unique_ptr<CudaKernel>(new ArgMaxKernel(axis, keepdims != 0, kMin));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
@@ -851,7 +858,8 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "AveragePool", make_average_pool);
   r.add("", "Gather", make_gather);
   r.add("", "GatherND", make_gather_nd);
-  r.add("", "ArgMax", make_argmax);
+  r.add("", "ArgMax", make_argmax<false>);
+  r.add("", "ArgMin", make_argmax<true>);
   r.add("vitrt", "Patchify", make_patchify);
 }
 

@@ -705,6 +705,15 @@ const std::map<std::string, Builder>& cases() {
          unary(c, "LogSoftmax", {2, 5, 7}, -2.0,
                attrs([](Attributes& a) { a.set_int("axis", 1); }));
        }},
+      {"ArgMinMiddle",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 9, 3});
+         c.g.output(c.g.op("ArgMin", {x}, attrs([](Attributes& a) {
+                             a.set_int("axis", 1);
+                             a.set_int("keepdims", 0);
+                           })));
+         c.inputs = {distinct({2, 9, 3})};
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
