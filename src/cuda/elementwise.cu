@@ -262,6 +262,8 @@ __device__ __forceinline__ float unary_param_float(UnaryOp op, float x, float al
       return atanhf(x);
     case UnaryOp::kQuickGelu:
       return x / (1.0f + expf(-alpha * x));
+    case UnaryOp::kShrink:
+      return x < -beta ? x + alpha : (x > beta ? x - alpha : 0.0f);
     default:
       return unary_float(op, x);
   }

@@ -90,7 +90,9 @@ enum class UnaryOp : int {
   kAcosh,
   kAtanh,
   // kIsInf writes kBool: alpha != 0 detects +inf, beta != 0 -inf.
-  kIsInf
+  kIsInf,
+  // x < -beta ? x + alpha : x > beta ? x - alpha : 0 (alpha the bias, beta lambd).
+  kShrink
 };
 
 // out[i] = a[i] op b[i] over the index space of `out` (contiguous, out.rank dims); a and b are

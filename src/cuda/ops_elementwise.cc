@@ -222,6 +222,17 @@ class CastKernel final : public CudaKernel {
   DType to_;
 };
 
+// CastLike: Cast to the dtype of input 1 (a float target is the plan's float type, as Cast's).
+class CastLikeKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    if (in.size() < 2 || in[1] == nullptr) return invalid_model("input target_type is missing");
+    CastKernel cast(in[1]->dtype);
+    return cast.run(in, out, ctx);
+  }
+};
+
 template <BinaryOp kOp>
 Result<std::unique_ptr<CudaKernel>> make_binary(const CudaKernelInit& init) {
   if (init.node.num_inputs() != 2) return invalid_model("expects 2 inputs");
@@ -298,6 +309,12 @@ Result<std::unique_ptr<CudaKernel>> make_thresholded_relu(const CudaKernelInit& 
   return make_param_unary<UnaryOp::kThresholdedRelu>(init, 1.0f, 0.0f);
 }
 
+Result<std::unique_ptr<CudaKernel>> make_shrink(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float bias, init.node.attrs.get_float("bias", 0.0f));
+  VITRT_ASSIGN_OR_RETURN(float lambd, init.node.attrs.get_float("lambd", 0.5f));
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(UnaryOp::kShrink, bias, lambd));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_is_inf(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t pos, init.node.attrs.get_int("detect_positive", 1));
   VITRT_ASSIGN_OR_RETURN(int64_t neg, init.node.attrs.get_int("detect_negative", 1));
@@ -324,6 +341,10 @@ Result<std::unique_ptr<CudaKernel>> make_clip(const CudaKernelInit& init) {
 
 Result<std::unique_ptr<CudaKernel>> make_where(const CudaKernelInit&) {
   return std::unique_ptr<CudaKernel>(new WhereKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_cast_like(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new CastLikeKernel());
 }
 
 Result<std::unique_ptr<CudaKernel>> make_cast(const CudaKernelInit& init) {
@@ -375,6 +396,7 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "HardSwish", make_plain_unary<UnaryOp::kHardSwish>);
   r.add("", "Clip", make_clip);
   r.add("", "IsInf", make_is_inf);
+  r.add("", "Shrink", make_shrink);
   r.add("com.microsoft", "Gelu", make_unary<UnaryOp::kGelu>);
   r.add("com.microsoft", "QuickGelu", make_ms_quick_gelu);
   r.add("com.microsoft", "FastGelu", make_bias_act<UnaryOp::kGeluTanh>);
@@ -400,6 +422,7 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "Atanh", make_plain_unary<UnaryOp::kAtanh>);
   r.add("", "Where", make_where);
   r.add("", "Cast", make_cast);
+  r.add("", "CastLike", make_cast_like);
 }
 
 }  // namespace vitrt::cuda

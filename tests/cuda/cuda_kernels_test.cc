@@ -714,6 +714,22 @@ const std::map<std::string, Builder>& cases() {
                            })));
          c.inputs = {distinct({2, 9, 3})};
        }},
+      {"Shrink",
+       [](Case& c) {
+         unary(c, "Shrink", {7, 33}, -2.0, attrs([](Attributes& a) {
+                 a.set_float("bias", 0.25f);
+                 a.set_float("lambd", 0.75f);
+               }));
+       }},
+      {"CastLikeToInt",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {4, 9});
+         ValueId like = c.g.constant("like", Tensor::from_int64({0}));
+         ValueId i = c.g.op("CastLike", {x, like});
+         // Back to float through CastLike too: truncation toward zero then a float result.
+         c.g.output(c.g.op("CastLike", {i, c.g.constant("f", Tensor::from_float({0.0f}))}));
+         c.inputs = {rnd({4, 9}, 85, -9, 9)};
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
