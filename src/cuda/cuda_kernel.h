@@ -152,6 +152,7 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& registry);
 void register_cuda_normalization_kernels(CudaKernelRegistry& registry);
 void register_cuda_linear_kernels(CudaKernelRegistry& registry);
 void register_cuda_quant_linear_kernels(CudaKernelRegistry& registry);
+void register_cuda_resize_kernels(CudaKernelRegistry& registry);
 
 // ---- helpers for kernel implementations ----------------------------------------------------
 

@@ -13,6 +13,7 @@ const CudaKernelRegistry& CudaKernelRegistry::global() {
     register_cuda_normalization_kernels(*r);
     register_cuda_linear_kernels(*r);
     register_cuda_quant_linear_kernels(*r);
+    register_cuda_resize_kernels(*r);
     return r;
   }();
   return *registry;

@@ -54,7 +54,8 @@ __global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs
   }
 }
 
-template <typename T>
+// kMin: ArgMin. The first extremum wins, as in the CPU kernel.
+template <typename T, bool kMin>
 __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inner, int64_t* out) {
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t o = i / inner;
@@ -64,7 +65,7 @@ __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inn
     float best_v = to_f(p[0]);
     for (int64_t k = 1; k < r; ++k) {
       const float v = to_f(p[k * inner]);
-      if (v > best_v) {
+      if (kMin ? v < best_v : v > best_v) {
         best_v = v;
         best = k;
       }
@@ -74,14 +75,14 @@ __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inn
 }
 
 // Integer inputs (token ids) compare as integers: float would lose ids above 2^24.
-template <typename T>
+template <typename T, bool kMin>
 __global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t inner,
                                   int64_t* out) {
   VITRT_GRID_STRIDE(i, outer * inner) {
     const T* p = in + (i / inner) * r * inner + (i % inner);
     int64_t best = 0;
     for (int64_t k = 1; k < r; ++k) {
-      if (p[k * inner] > p[best * inner]) best = k;
+      if (kMin ? p[k * inner] < p[best * inner] : p[k * inner] > p[best * inner]) best = k;
     }
     out[i] = best;
   }
@@ -237,7 +238,8 @@ __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
     }
     const int64_t in_plane = a.in_dims[0] * a.in_dims[1] * a.in_dims[2];
     const T* x = in + rem * in_plane;
-    float best = -INFINITY;
+    float best = -INFINITY, sum = 0.0f;
+    int64_t count = 0;
     for (int64_t k0 = 0; k0 < a.kernel[0]; ++k0) {
       const int64_t i0 = o[0] * a.stride[0] - a.pad_begin[0] + k0 * a.dilation[0];
       if (i0 < 0 || i0 >= a.in_dims[0]) continue;
@@ -249,10 +251,28 @@ __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
           if (i2 < 0 || i2 >= a.in_dims[2]) continue;
           const float v = to_f(x[(i0 * a.in_dims[1] + i1) * a.in_dims[2] + i2]);
           if (v > best) best = v;  // as the CPU kernel: a NaN never replaces the maximum
+          sum += v;
+          ++count;
         }
       }
     }
-    out[i] = from_f<T>(best);
+    if (!a.average) {
+      out[i] = from_f<T>(best);
+      continue;
+    }
+    if (a.count_include_pad) {
+      // Taps inside the padded input, axis by axis (the window is a box).
+      count = 1;
+      for (int d = 0; d < 3; ++d) {
+        int64_t c = 0;
+        for (int64_t k = 0; k < a.kernel[d]; ++k) {
+          const int64_t p = o[d] * a.stride[d] - a.pad_begin[d] + k * a.dilation[d];
+          c += p >= -a.pad_begin[d] && p < a.in_dims[d] + a.pad_end[d];
+        }
+        count *= c;
+      }
+    }
+    out[i] = from_f<T>(count > 0 ? sum / static_cast<float>(count) : 0.0f);
   }
 }
 
@@ -268,6 +288,87 @@ __global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
     const int64_t x = (p % a.ow) * a.sw - a.pw + (f % a.kw) * a.dw;
     const bool inside = y >= 0 && y < a.h && x >= 0 && x < a.w;
     out[i] = inside ? in[((b * a.c + ch) * a.h + y) * a.w + x] : from_f<T>(0.0f);
+  }
+}
+
+template <typename T>
+__global__ void conv_direct_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias, T* y,
+                                   int64_t n) {
+  const Im2colArgs& g = a.geom;
+  const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t ox = i % g.ow;
+    const int64_t oy = (i / g.ow) % g.oh;
+    const int64_t o = (i / (g.ow * g.oh)) % a.d;
+    const int64_t b = i / (g.ow * g.oh * a.d);
+    const int64_t c0 = (o / dpg) * cpg;
+    float acc = bias != nullptr ? to_f(bias[o]) : 0.0f;
+    for (int64_t ci = 0; ci < cpg; ++ci) {
+      const T* xc = x + ((b * g.c + c0 + ci) * g.h) * g.w;
+      const T* wc = w + (o * cpg + ci) * g.kh * g.kw;
+      for (int64_t ki = 0; ki < g.kh; ++ki) {
+        const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
+          if (ix < 0 || ix >= g.w) continue;
+          acc += to_f(xc[iy * g.w + ix]) * to_f(wc[ki * g.kw + kj]);
+        }
+      }
+    }
+    y[i] = from_f<T>(acc);
+  }
+}
+
+template <typename T, typename I>
+__global__ void gather_elements_kernel(const T* data, const I* indices, GatherElementsArgs a,
+                                       T* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    int64_t rest = i, off = 0;
+    for (int d = a.rank - 1; d >= 0; --d) {
+      const int64_t c = rest % a.dims[d];
+      rest /= a.dims[d];
+      if (d != a.axis) off += c * a.data_strides[d];
+    }
+    int64_t j = static_cast<int64_t>(indices[i]);
+    if (j < 0) j += a.axis_dim;
+    out[i] = (j < 0 || j >= a.axis_dim) ? T{} : data[off + j * a.data_strides[a.axis]];
+  }
+}
+
+// Whether (va, ia) comes before (vb, ib) in TopK's order.
+__device__ __forceinline__ bool topk_before(float va, int64_t ia, float vb, int64_t ib,
+                                            bool largest) {
+  if (va != vb) return largest ? va > vb : va < vb;
+  return ia < ib;
+}
+
+// One thread per (outer, inner) column: k selection scans, each picking the first element in
+// TopK's order after the previous pick (k is small: detection heads, top-5 labels).
+template <typename T>
+__global__ void topk_kernel(const T* in, T* values, int64_t* indices, int64_t outer, int64_t r,
+                            int64_t inner, int64_t k, bool largest) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, j = i % inner;
+    const T* x = in + o * r * inner + j;
+    float pv = 0.0f;
+    int64_t pi = -1;
+    for (int64_t s = 0; s < k; ++s) {
+      float bv = 0.0f;
+      int64_t bi = -1;
+      for (int64_t t = 0; t < r; ++t) {
+        const float v = to_f(x[t * inner]);
+        if (pi >= 0 && !topk_before(pv, pi, v, t, largest)) continue;
+        if (bi < 0 || topk_before(v, t, bv, bi, largest)) {
+          bv = v;
+          bi = t;
+        }
+      }
+      values[(o * k + s) * inner + j] = x[bi * inner];
+      indices[(o * k + s) * inner + j] = bi;
+      pv = bv;
+      pi = bi;
+    }
   }
 }
 
@@ -346,26 +447,33 @@ cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indic
   });
 }
 
-cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
-                          void* out, cudaStream_t stream) {
+template <bool kMin>
+cudaError_t launch_arg_extremum(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
+                                void* out, cudaStream_t stream) {
   const int64_t n = outer * inner;
   if (n == 0 || r == 0) return cudaSuccess;
   if (type == Elt::kI64) {
-    argmax_int_kernel<int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+    argmax_int_kernel<int64_t, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
         static_cast<const int64_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   }
   if (type == Elt::kI32) {
-    argmax_int_kernel<int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+    argmax_int_kernel<int32_t, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
         static_cast<const int32_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   }
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    argmax_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(in), outer, r,
-                                                           inner, static_cast<int64_t*>(out));
+    argmax_kernel<T, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   });
+}
+
+cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
+                          void* out, cudaStream_t stream, bool min) {
+  return min ? launch_arg_extremum<true>(type, in, outer, r, inner, out, stream)
+             : launch_arg_extremum<false>(type, in, outer, r, inner, out, stream);
 }
 
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
@@ -443,6 +551,56 @@ cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void
     using T = decltype(tag);
     im2col_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
                                                            static_cast<T*>(out), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
+                               const void* bias, void* y, cudaStream_t stream) {
+  const Im2colArgs& g = args.geom;
+  const int64_t n = g.b * args.d * g.oh * g.ow;
+  if (n == 0) return cudaSuccess;
+  if (args.group <= 0 || g.c % args.group != 0 || args.d % args.group != 0) {
+    return cudaErrorInvalidValue;
+  }
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    conv_direct_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        args, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
+        static_cast<T*>(y), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void* indices,
+                                   bool indices_i64, const GatherElementsArgs& args, void* out,
+                                   cudaStream_t stream) {
+  int64_t n = 1;
+  for (int d = 0; d < args.rank; ++d) n *= args.dims[d];
+  if (n == 0) return cudaSuccess;
+  return dispatch_bytes(elem_bytes, [&](auto tag) {
+    using T = decltype(tag);
+    if (indices_i64) {
+      gather_elements_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), static_cast<const int64_t*>(indices), args,
+          static_cast<T*>(out), n);
+    } else {
+      gather_elements_kernel<T, int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), static_cast<const int32_t*>(indices), args,
+          static_cast<T*>(out), n);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, int64_t outer,
+                        int64_t r, int64_t inner, int64_t k, bool largest, cudaStream_t stream) {
+  if (outer * inner * k == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    topk_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(values), static_cast<int64_t*>(indices), outer,
+        r, inner, k, largest);
     return cudaGetLastError();
   });
 }

@@ -45,6 +45,12 @@ __device__ __forceinline__ A binary_arith(BinaryOp op, A a, A b) {
       return a > b ? a : b;
     case BinaryOp::kMin:
       return a < b ? a : b;
+    case BinaryOp::kPRelu:
+      if constexpr (std::is_same<A, bool>::value) {
+        return a;
+      } else {
+        return a < A(0) ? a * b : a;
+      }
     case BinaryOp::kDiv:
       if constexpr (std::is_integral<A>::value) {
         return b == 0 ? A(0) : a / b;
@@ -199,6 +205,83 @@ __device__ __forceinline__ float unary_float(UnaryOp op, float x) {
       return cosf(x);
     default:
       return x;
+  }
+}
+
+// The ops of the CPU kernels' formulas (src/cpu/elementwise_unary.cc), in fp32.
+__device__ __forceinline__ float unary_param_float(UnaryOp op, float x, float alpha, float beta) {
+  switch (op) {
+    case UnaryOp::kHardSigmoid:
+      return fminf(1.0f, fmaxf(0.0f, alpha * x + beta));
+    case UnaryOp::kHardSwish:
+      return x * fminf(1.0f, fmaxf(0.0f, x * (1.0f / 6.0f) + 0.5f));
+    case UnaryOp::kClip: {
+      // NaN passes through, as the comparisons of the CPU kernel let it.
+      const float r = x < alpha ? alpha : x;
+      return r > beta ? beta : r;
+    }
+    case UnaryOp::kLeakyRelu:
+      return x >= 0.0f ? x : alpha * x;
+    case UnaryOp::kElu:
+      return x >= 0.0f ? x : alpha * expm1f(x);
+    case UnaryOp::kSelu:
+      return beta * (x > 0.0f ? x : alpha * expm1f(x));
+    case UnaryOp::kCelu:
+      return x > 0.0f ? x : alpha * expm1f(x / alpha);
+    case UnaryOp::kThresholdedRelu:
+      return x > alpha ? x : 0.0f;
+    case UnaryOp::kSoftplus:
+      return x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x));
+    case UnaryOp::kSoftsign:
+      return x / (1.0f + fabsf(x));
+    case UnaryOp::kMish: {
+      const float sp = x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x));
+      return x * tanhf(sp);
+    }
+    case UnaryOp::kSign:
+      return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x);
+    case UnaryOp::kRound:
+      return rintf(x);  // half to even, as ONNX Round
+    case UnaryOp::kTan:
+      return tanf(x);
+    case UnaryOp::kAsin:
+      return asinf(x);
+    case UnaryOp::kAcos:
+      return acosf(x);
+    case UnaryOp::kAtan:
+      return atanf(x);
+    case UnaryOp::kSinh:
+      return sinhf(x);
+    case UnaryOp::kCosh:
+      return coshf(x);
+    case UnaryOp::kAsinh:
+      return asinhf(x);
+    case UnaryOp::kAcosh:
+      return acoshf(x);
+    case UnaryOp::kAtanh:
+      return atanhf(x);
+    case UnaryOp::kQuickGelu:
+      return x / (1.0f + expf(-alpha * x));
+    case UnaryOp::kShrink:
+      return x < -beta ? x + alpha : (x > beta ? x - alpha : 0.0f);
+    default:
+      return unary_float(op, x);
+  }
+}
+
+template <typename T>
+__global__ void unary_param_kernel(UnaryOp op, const T* in, T* out, int64_t n, float alpha,
+                                   float beta) {
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = from_f<T>(unary_param_float(op, to_f(in[i]), alpha, beta));
+  }
+}
+
+template <typename T>
+__global__ void isinf_kernel(const T* in, bool* out, int64_t n, bool positive, bool negative) {
+  VITRT_GRID_STRIDE(i, n) {
+    const float v = to_f(in[i]);
+    out[i] = isinf(v) && (v > 0.0f ? positive : negative);
   }
 }
 
@@ -365,6 +448,22 @@ cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, 
       unary_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, static_cast<const T*>(in),
                                                             static_cast<T*>(out), n);
     }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out, int64_t n,
+                                float alpha, float beta, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    if (op == UnaryOp::kIsInf) {
+      isinf_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<bool*>(out), n, alpha != 0.0f, beta != 0.0f);
+      return cudaGetLastError();
+    }
+    unary_param_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        op, static_cast<const T*>(in), static_cast<T*>(out), n, alpha, beta);
     return cudaGetLastError();
   });
 }

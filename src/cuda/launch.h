@@ -33,6 +33,8 @@ enum class BinaryOp : int {
   kMod,
   kMax,
   kMin,
+  kPRelu,  // a < 0 ? a * b : a (b the slope)
+  // Comparisons from here on (they write kBool).
   kEqual,
   kLess,
   kLessEqual,
@@ -62,7 +64,35 @@ enum class UnaryOp : int {
   kFloor,
   kCeil,
   kSin,
-  kCos
+  kCos,
+  // With parameters (launch_unary_params): alpha and beta as the ONNX attributes of the same
+  // name; kClip clamps to [alpha, beta], kSelu's gamma is beta.
+  kHardSigmoid,
+  kHardSwish,
+  kClip,
+  kLeakyRelu,
+  kElu,
+  kSelu,
+  kCelu,
+  kThresholdedRelu,
+  kSoftplus,
+  kSoftsign,
+  kMish,
+  kSign,
+  kRound,
+  kTan,
+  kAsin,
+  kAcos,
+  kAtan,
+  kSinh,
+  kCosh,
+  kAsinh,
+  kAcosh,
+  kAtanh,
+  // kIsInf writes kBool: alpha != 0 detects +inf, beta != 0 -inf.
+  kIsInf,
+  // x < -beta ? x + alpha : x > beta ? x - alpha : 0 (alpha the bias, beta lambd).
+  kShrink
 };
 
 // out[i] = a[i] op b[i] over the index space of `out` (contiguous, out.rank dims); a and b are
@@ -72,6 +102,10 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
                           const StridedView& vout, cudaStream_t stream);
 cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,
                          int64_t n, cudaStream_t stream);
+// The unary ops with parameters (every UnaryOp; alpha/beta as the enum says; kQuickGelu's
+// alpha is its sigmoid's factor), float types; kIsInf writes bool.
+cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out, int64_t n,
+                                float alpha, float beta, cudaStream_t stream);
 // out = cond ? x : y with broadcasting (cond is kBool).
 cudaError_t launch_where(Elt type, const void* cond, const StridedView& vc, const void* x,
                          const StridedView& vx, const void* y, const StridedView& vy, void* out,
@@ -98,9 +132,25 @@ struct GatherNdArgs {
 };
 cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indices,
                              const GatherNdArgs& args, void* out, cudaStream_t stream);
-// ArgMax over the middle axis of [outer, r, inner] (first maximum), output int64.
+// GatherElements: out (contiguous, dims) [i] = data[i with its `axis` coordinate replaced by
+// indices[i]] (negative indices wrap against axis_dim; out of range writes zeros); data is
+// contiguous with strides data_strides.
+struct GatherElementsArgs {
+  int rank = 0, axis = 0;
+  int64_t axis_dim = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t data_strides[kMaxRank] = {};
+};
+cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void* indices,
+                                   bool indices_i64, const GatherElementsArgs& args, void* out,
+                                   cudaStream_t stream);
+// TopK over the middle axis of [outer, r, inner]: values (in `type`) and int64 indices of the
+// k largest (or smallest) as [outer, k, inner], sorted, ties in index order.
+cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, int64_t outer,
+                        int64_t r, int64_t inner, int64_t k, bool largest, cudaStream_t stream);
+// ArgMax (min: ArgMin) over the middle axis of [outer, r, inner] (first extremum), output int64.
 cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
-                          void* out, cudaStream_t stream);
+                          void* out, cudaStream_t stream, bool min = false);
 
 // Pad: out (contiguous, dims out_dims) reads in (contiguous, dims in_dims) at o - before on
 // each axis; outside the input, kConstant writes `fill`, kReflect mirrors (edge excluded),
@@ -117,8 +167,10 @@ struct PadArgs {
 cudaError_t launch_pad(Elt type, const PadArgs& args, const void* in, void* out,
                        cudaStream_t stream);
 
-// MaxPool over [n*c, spatial...] (1 to 3 spatial axes): each output element is the maximum of
-// its window (in = o * stride - pad_begin + k * dilation, positions outside the input skipped).
+// MaxPool / AveragePool over [n*c, spatial...] (1 to 3 spatial axes): each output element is
+// the maximum (average) of its window (in = o * stride - pad_begin + k * dilation, positions
+// outside the input skipped). The average divides by the taps inside the input, or with
+// count_include_pad by those inside the padded input [-pad_begin, in + pad_end).
 struct MaxPoolArgs {
   int spatial = 0;
   int64_t planes = 0;  // n * c
@@ -128,16 +180,40 @@ struct MaxPoolArgs {
   int64_t stride[3] = {1, 1, 1};
   int64_t dilation[3] = {1, 1, 1};
   int64_t pad_begin[3] = {0, 0, 0};
+  int64_t pad_end[3] = {0, 0, 0};
+  bool average = false, count_include_pad = false;
 };
 cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, void* out,
                             cudaStream_t stream);
 
-// Softmax over the middle axis of [outer, r, inner].
+// Softmax (log: LogSoftmax) over the middle axis of [outer, r, inner].
 cudaError_t launch_softmax(Elt type, const void* in, void* out, int64_t outer, int64_t r,
-                           int64_t inner, cudaStream_t stream);
+                           int64_t inner, cudaStream_t stream, bool log = false);
 // Mean over the middle axis of [outer, r, inner].
 cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t outer, int64_t r,
                                int64_t inner, cudaStream_t stream);
+// The ONNX reduces over the middle axis of [outer, r, inner] (fp32 accumulation): Sum, Mean,
+// Max, Min, Prod, L1 (sum |x|), L2 (sqrt sum x^2), LogSum, LogSumExp (max-shifted), SumSquare.
+enum class ReduceOp : int {
+  kSum,
+  kMean,
+  kMax,
+  kMin,
+  kProd,
+  kL1,
+  kL2,
+  kLogSum,
+  kLogSumExp,
+  kSumSquare
+};
+cudaError_t launch_reduce(ReduceOp op, Elt type, const void* in, void* out, int64_t outer,
+                          int64_t r, int64_t inner, cudaStream_t stream);
+// BatchNormalization (inference): y = (x - mean[c]) * scale[c] / sqrt(var[c] + epsilon) + b[c]
+// over x [n, channels, spatial] (parameters in the activation type).
+cudaError_t launch_batch_norm(Elt type, const void* x, const void* scale, const void* bias,
+                              const void* mean, const void* var, void* y, int64_t n,
+                              int64_t channels, int64_t spatial, float epsilon,
+                              cudaStream_t stream);
 // InstanceNormalization of x [rows = n * c, spatial]: each row normalized by its own mean and
 // (biased) variance, then y = x_hat * scale[row % channels] + bias[row % channels] (scale and
 // bias in the activation type).
@@ -168,9 +244,38 @@ struct Im2colArgs {
 };
 cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
                           cudaStream_t stream);
+// A grouped (depthwise when group = c) 2-D convolution computed directly, one thread per
+// output element: y[b, o, oy, ox] = bias[o] + sum over the group's input channels and the
+// window of x * w, w [d, c / group, kh, kw] (args.c = input channels), zero outside the image.
+struct ConvDirectArgs {
+  Im2colArgs geom;
+  int64_t d = 0, group = 1;
+};
+cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
+                               const void* bias, void* y, cudaStream_t stream);
 // out[b, d, p] = in[b, p, d] + bias[d]: the GEMM result of a patch convolution back to NCHW.
 cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
                                  int64_t p, int64_t d, cudaStream_t stream);
+
+// Resize of up to two axes (resize::Mode/Coord/NearestMode as ints, src/cpu/resize.h): x viewed
+// as [outer, in0, mid, in1, inner] -> [outer, out0, mid, out1, inner]. Each output element
+// works out its taps and weights per axis in float64 with the CPU kernel's formulas and sums
+// the tensor product of both filters in fp32. An axis with resize = false is copied.
+struct ResizeAxisArgs {
+  bool resize = false;
+  int64_t in_len = 1, out_len = 1;
+  double scale = 1.0, output_width = 1.0, roi_start = 0.0, roi_end = 1.0;
+};
+struct ResizeArgs {
+  int mode = 0, coord = 0, nearest = 0;
+  double cubic_a = -0.75;
+  bool exclude_outside = false, antialias = false;
+  float extrapolation = 0.0f;
+  int64_t outer = 1, mid = 1, inner = 1;
+  ResizeAxisArgs axis[2];
+};
+cudaError_t launch_resize(Elt type, const ResizeArgs& args, const void* in, void* out,
+                          cudaStream_t stream);
 
 // ---- vitrt.QuantLinear (quantize.cu) ----
 enum class QuantFormat : int { kInt8, kFp8E4M3 };

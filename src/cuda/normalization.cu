@@ -45,7 +45,7 @@ __device__ float block_max(float v, float* scratch) {
 }
 
 // One block per row of the last axis.
-template <typename T>
+template <typename T, bool kLog>
 __global__ void softmax_last_kernel(const T* in, T* out, int64_t r) {
   __shared__ float scratch[32];
   const T* x = in + blockIdx.x * r;
@@ -56,14 +56,15 @@ __global__ void softmax_last_kernel(const T* in, T* out, int64_t r) {
   float s = 0.0f;
   for (int64_t j = threadIdx.x; j < r; j += blockDim.x) s += expf(to_f(x[j]) - m);
   s = block_sum(s, scratch);
-  const float inv = 1.0f / s;
-  for (int64_t j = threadIdx.x; j < r; j += blockDim.x)
-    y[j] = from_f<T>(expf(to_f(x[j]) - m) * inv);
+  const float inv = 1.0f / s, log_s = logf(s);
+  for (int64_t j = threadIdx.x; j < r; j += blockDim.x) {
+    y[j] = from_f<T>(kLog ? (to_f(x[j]) - m) - log_s : expf(to_f(x[j]) - m) * inv);
+  }
 }
 
 // Rows of up to a few thousand (attention scores: 50-257 keys): one warp per row, so a block
 // serves eight rows instead of leaving most of its threads idle.
-template <typename T>
+template <typename T, bool kLog>
 __global__ void softmax_warp_kernel(const T* in, T* out, int64_t rows, int64_t r) {
   const int64_t row = int64_t(blockIdx.x) * (kRowThreads / 32) + (threadIdx.x >> 5);
   if (row >= rows) return;
@@ -75,12 +76,15 @@ __global__ void softmax_warp_kernel(const T* in, T* out, int64_t rows, int64_t r
   m = warp_max(m);
   float s = 0.0f;
   for (int64_t j = lane; j < r; j += 32) s += expf(to_f(x[j]) - m);
-  const float inv = 1.0f / warp_sum(s);
-  for (int64_t j = lane; j < r; j += 32) y[j] = from_f<T>(expf(to_f(x[j]) - m) * inv);
+  s = warp_sum(s);
+  const float inv = 1.0f / s, log_s = logf(s);
+  for (int64_t j = lane; j < r; j += 32) {
+    y[j] = from_f<T>(kLog ? (to_f(x[j]) - m) - log_s : expf(to_f(x[j]) - m) * inv);
+  }
 }
 
 // A softmax over a middle axis: one thread per (outer, inner) column.
-template <typename T>
+template <typename T, bool kLog>
 __global__ void softmax_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t base = (i / inner) * r * inner + (i % inner);
@@ -88,8 +92,10 @@ __global__ void softmax_mid_kernel(const T* in, T* out, int64_t outer, int64_t r
     for (int64_t k = 0; k < r; ++k) m = fmaxf(m, to_f(in[base + k * inner]));
     float s = 0.0f;
     for (int64_t k = 0; k < r; ++k) s += expf(to_f(in[base + k * inner]) - m);
+    const float log_s = logf(s);
     for (int64_t k = 0; k < r; ++k) {
-      out[base + k * inner] = from_f<T>(expf(to_f(in[base + k * inner]) - m) / s);
+      const float v = to_f(in[base + k * inner]) - m;
+      out[base + k * inner] = from_f<T>(kLog ? v - log_s : expf(v) / s);
     }
   }
 }
@@ -111,6 +117,107 @@ __global__ void mean_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, i
     float s = 0.0f;
     for (int64_t k = 0; k < r; ++k) s += to_f(in[base + k * inner]);
     out[i] = from_f<T>(s / static_cast<float>(r));
+  }
+}
+
+__device__ __forceinline__ float reduce_init(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kMax:
+      return -INFINITY;
+    case ReduceOp::kMin:
+      return INFINITY;
+    case ReduceOp::kProd:
+      return 1.0f;
+    default:
+      return 0.0f;
+  }
+}
+
+// Folds v into acc; m is LogSumExp's shift (the maximum).
+__device__ __forceinline__ float reduce_step(ReduceOp op, float acc, float v, float m) {
+  switch (op) {
+    case ReduceOp::kMax:
+      return fmaxf(acc, v);
+    case ReduceOp::kMin:
+      return fminf(acc, v);
+    case ReduceOp::kProd:
+      return acc * v;
+    case ReduceOp::kL1:
+      return acc + fabsf(v);
+    case ReduceOp::kL2:
+    case ReduceOp::kSumSquare:
+      return acc + v * v;
+    case ReduceOp::kLogSumExp:
+      return acc + expf(v - m);
+    default:
+      return acc + v;
+  }
+}
+
+__device__ __forceinline__ float reduce_finish(ReduceOp op, float acc, int64_t r, float m) {
+  switch (op) {
+    case ReduceOp::kMean:
+      return acc / static_cast<float>(r);
+    case ReduceOp::kL2:
+      return sqrtf(acc);
+    case ReduceOp::kLogSum:
+      return logf(acc);
+    case ReduceOp::kLogSumExp:
+      // All -inf: the shift would give NaN; the sum of nothing is log(0) = -inf.
+      return isinf(m) && m < 0.0f ? m : m + logf(acc);
+    default:
+      return acc;
+  }
+}
+
+// One thread per (outer, inner) column.
+template <typename T>
+__global__ void reduce_mid_kernel(ReduceOp op, const T* in, T* out, int64_t outer, int64_t r,
+                                  int64_t inner) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t base = (i / inner) * r * inner + (i % inner);
+    float m = 0.0f;
+    if (op == ReduceOp::kLogSumExp) {
+      m = -INFINITY;
+      for (int64_t k = 0; k < r; ++k) m = fmaxf(m, to_f(in[base + k * inner]));
+    }
+    float acc = reduce_init(op);
+    for (int64_t k = 0; k < r; ++k) acc = reduce_step(op, acc, to_f(in[base + k * inner]), m);
+    out[i] = from_f<T>(reduce_finish(op, acc, r, m));
+  }
+}
+
+// One block per row of the last axis, for the sums and extrema (Prod takes the column kernel).
+template <typename T>
+__global__ void reduce_last_kernel(ReduceOp op, const T* in, T* out, int64_t r) {
+  __shared__ float scratch[32];
+  const T* x = in + blockIdx.x * r;
+  float m = 0.0f;
+  if (op == ReduceOp::kLogSumExp) {
+    m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < r; j += blockDim.x) m = fmaxf(m, to_f(x[j]));
+    m = block_max(m, scratch);
+  }
+  float acc = reduce_init(op);
+  for (int64_t j = threadIdx.x; j < r; j += blockDim.x) acc = reduce_step(op, acc, to_f(x[j]), m);
+  if (op == ReduceOp::kMax) {
+    acc = block_max(acc, scratch);
+  } else if (op == ReduceOp::kMin) {
+    acc = -block_max(-acc, scratch);
+  } else {
+    acc = block_sum(acc, scratch);
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = from_f<T>(reduce_finish(op, acc, r, m));
+}
+
+template <typename T>
+__global__ void batch_norm_kernel(const T* x, const T* scale, const T* bias, const T* mean,
+                                  const T* var, T* y, int64_t channels, int64_t spatial,
+                                  float epsilon, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t c = (i / spatial) % channels;
+    const float a = to_f(scale[c]) / sqrtf(to_f(var[c]) + epsilon);
+    y[i] = from_f<T>(to_f(x[i]) * a + (to_f(bias[c]) - to_f(mean[c]) * a));
   }
 }
 
@@ -310,22 +417,34 @@ void launch_bias_act_vec(T* data, const T* bias, int64_t cols, int64_t n, cudaSt
 
 }  // namespace
 
+template <typename T, bool kLog>
+void launch_softmax_t(const T* in, T* out, int64_t outer, int64_t r, int64_t inner,
+                      cudaStream_t stream) {
+  if (inner == 1 && r <= 2048) {
+    const int64_t rows_per_block = kRowThreads / 32;
+    softmax_warp_kernel<T, kLog>
+        <<<static_cast<unsigned>((outer + rows_per_block - 1) / rows_per_block), kRowThreads, 0,
+           stream>>>(in, out, outer, r);
+  } else if (inner == 1) {
+    softmax_last_kernel<T, kLog>
+        <<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(in, out, r);
+  } else {
+    softmax_mid_kernel<T, kLog>
+        <<<grid_for(outer * inner, 256), 256, 0, stream>>>(in, out, outer, r, inner);
+  }
+}
+
 cudaError_t launch_softmax(Elt type, const void* in, void* out, int64_t outer, int64_t r,
-                           int64_t inner, cudaStream_t stream) {
+                           int64_t inner, cudaStream_t stream, bool log) {
   if (outer * r * inner == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    if (inner == 1 && r <= 2048) {
-      const int64_t rows_per_block = kRowThreads / 32;
-      softmax_warp_kernel<T>
-          <<<static_cast<unsigned>((outer + rows_per_block - 1) / rows_per_block), kRowThreads, 0,
-             stream>>>(static_cast<const T*>(in), static_cast<T*>(out), outer, r);
-    } else if (inner == 1) {
-      softmax_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
-          static_cast<const T*>(in), static_cast<T*>(out), r);
+    const T* x = static_cast<const T*>(in);
+    T* y = static_cast<T*>(out);
+    if (log) {
+      launch_softmax_t<T, true>(x, y, outer, r, inner, stream);
     } else {
-      softmax_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
-          static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
+      launch_softmax_t<T, false>(x, y, outer, r, inner, stream);
     }
     return cudaGetLastError();
   });
@@ -449,6 +568,38 @@ cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, con
     instance_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
         static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias),
         static_cast<T*>(y), channels, spatial, epsilon);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_reduce(ReduceOp op, Elt type, const void* in, void* out, int64_t outer,
+                          int64_t r, int64_t inner, cudaStream_t stream) {
+  if (outer * inner == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    if (inner == 1 && op != ReduceOp::kProd) {
+      reduce_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
+          op, static_cast<const T*>(in), static_cast<T*>(out), r);
+    } else {
+      reduce_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+          op, static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_batch_norm(Elt type, const void* x, const void* scale, const void* bias,
+                              const void* mean, const void* var, void* y, int64_t n,
+                              int64_t channels, int64_t spatial, float epsilon,
+                              cudaStream_t stream) {
+  const int64_t total = n * channels * spatial;
+  if (total == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    batch_norm_kernel<T><<<grid_for(total, 256), 256, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias),
+        static_cast<const T*>(mean), static_cast<const T*>(var), static_cast<T*>(y), channels,
+        spatial, epsilon, total);
     return cudaGetLastError();
   });
 }

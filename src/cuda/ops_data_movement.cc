@@ -1,7 +1,9 @@
-// Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity) share their
-// input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy each;
-// Gather, ArgMax, Pad, MaxPool and vitrt.Patchify have their own kernels.
+// Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout) share
+// their input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy
+// each; Gather, GatherElements, ArgMax, ArgMin, TopK, Pad, MaxPool, AveragePool and vitrt.Patchify
+// have their own kernels.
 #include <algorithm>
+#include <optional>
 
 #include "cuda/cuda_kernel.h"
 #include "ir/ops/pooling_attributes.h"
@@ -451,9 +453,11 @@ class GatherNdKernel final : public CudaKernel {
   int64_t batch_dims_;
 };
 
+// ArgMax and ArgMin (min = true).
 class ArgMaxKernel final : public CudaKernel {
  public:
-  ArgMaxKernel(int64_t axis, bool keepdims) : axis_(axis), keepdims_(keepdims) {}
+  ArgMaxKernel(int64_t axis, bool keepdims, bool min)
+      : axis_(axis), keepdims_(keepdims), min_(min) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -475,12 +479,107 @@ class ArgMaxKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     return cuda_status(
-        launch_argmax(t, x.data, outer, x.shape[axis], inner, out[0].data, ctx.stream), "ArgMax");
+        launch_argmax(t, x.data, outer, x.shape[axis], inner, out[0].data, ctx.stream, min_),
+        min_ ? "ArgMin" : "ArgMax");
   }
 
  private:
   int64_t axis_;
   bool keepdims_;
+  bool min_;
+};
+
+// GatherElements: the output has the indices' shape.
+class GatherElementsKernel final : public CudaKernel {
+ public:
+  explicit GatherElementsKernel(int64_t axis) : axis_(axis) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& idx = *in[1];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
+    if (!ctx.launch) {
+      if (idx.dtype != DType::kInt64 && idx.dtype != DType::kInt32) {
+        return invalid_argument("indices must be int64 or int32, got ", dtype_name(idx.dtype));
+      }
+      if (static_cast<int>(idx.shape.size()) != rank || rank > kMaxRank) {
+        return invalid_argument("indices ", shape_to_string(idx.shape), " must have the rank of ",
+                                shape_to_string(x.shape));
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = idx.shape;
+      return elt_of(x.dtype).status();
+    }
+    GatherElementsArgs a;
+    a.rank = rank;
+    a.axis = axis;
+    a.axis_dim = x.shape[axis];
+    const std::vector<int64_t> strides = contiguous_strides(x.shape);
+    for (int d = 0; d < rank; ++d) {
+      a.dims[d] = idx.shape[d];
+      a.data_strides[d] = strides[d];
+    }
+    return cuda_status(
+        launch_gather_elements(static_cast<int>(dtype_size(x.dtype)), x.data, idx.data,
+                               idx.dtype == DType::kInt64, a, out[0].data, ctx.stream),
+        "GatherElements");
+  }
+
+ private:
+  int64_t axis_;
+};
+
+// TopK with K known on the host (a constant in every export). Without the indices output the
+// kernel writes them into a scratch buffer.
+class TopKKernel final : public CudaKernel {
+ public:
+  TopKKernel(int64_t axis, bool largest, std::optional<int64_t> attr_k, bool indices_wanted)
+      : axis_(axis), largest_(largest), attr_k_(attr_k), indices_wanted_(indices_wanted) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
+    int64_t k = attr_k_.value_or(0);
+    if (!attr_k_) {
+      VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> kv,
+                             host_ints(in.size() > 1 ? in[1] : nullptr, "input K"));
+      if (kv.size() != 1) return invalid_argument("input K must hold one integer");
+      k = kv[0];
+    }
+    if (k < 0 || k > x.shape[axis]) {
+      return invalid_argument("K = ", k, " is outside [0, ", x.shape[axis], "] (size of axis ",
+                              axis, ")");
+    }
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; ++i) outer *= x.shape[i];
+    for (int i = axis + 1; i < rank; ++i) inner *= x.shape[i];
+    const size_t index_slot = indices_wanted_ ? 1 : out.size();
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("TopK of ", dtype_name(x.dtype), " has no CUDA kernel (float only)");
+      }
+      std::vector<int64_t> shape = x.shape;
+      shape[axis] = k;
+      if (index_slot >= out.size()) out.resize(index_slot + 1);
+      out[0].dtype = x.dtype;
+      out[0].shape = shape;
+      out[index_slot].dtype = DType::kInt64;
+      out[index_slot].shape = shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_topk(t, x.data, out[0].data, out[index_slot].data, outer,
+                                   x.shape[axis], inner, k, largest_, ctx.stream),
+                       "TopK");
+  }
+
+ private:
+  int64_t axis_;
+  bool largest_;
+  std::optional<int64_t> attr_k_;  // opset 1 took K as an attribute
+  bool indices_wanted_;
 };
 
 class PatchifyKernel final : public CudaKernel {
@@ -589,19 +688,22 @@ class PadKernel final : public CudaKernel {
 
 // MaxPool (1 to 3 spatial axes; geometry and ceil_mode as shape inference and the CPU kernel
 // work them out, src/ir/ops/pooling.cc).
+// MaxPool and AveragePool (average = true).
 class MaxPoolKernel final : public CudaKernel {
  public:
-  explicit MaxPoolKernel(const Node& node) : node_(node) {}
+  MaxPoolKernel(const Node& node, bool average) : node_(node), average_(average) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     const int spatial = static_cast<int>(x.shape.size()) - 2;
     if (spatial < 1 || spatial > 3) {
-      return unsupported("MaxPool over ", spatial, " spatial axes (1 to 3 are supported)");
+      return unsupported(node_.op_type, " over ", spatial, " spatial axes (1 to 3 are supported)");
     }
     VITRT_ASSIGN_OR_RETURN(PoolAttributes attrs, PoolAttributes::parse(node_, spatial));
     MaxPoolArgs a;
     a.spatial = spatial;
+    a.average = average_;
+    a.count_include_pad = attrs.count_include_pad;
     a.planes = x.shape[0] * x.shape[1];
     std::vector<int64_t> shape = {x.shape[0], x.shape[1]};
     for (int i = 0; i < spatial; ++i) {
@@ -612,20 +714,25 @@ class MaxPoolKernel final : public CudaKernel {
       a.stride[i] = attrs.geometry.strides[i];
       a.dilation[i] = attrs.geometry.dilations[i];
       a.pad_begin[i] = axis.pad_begin;
+      a.pad_end[i] = axis.pad_end;
       shape.push_back(axis.out);
     }
     if (!ctx.launch) {
-      if (!dtype_is_float(x.dtype)) return unsupported("MaxPool on ", dtype_name(x.dtype));
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported(node_.op_type, " on ", dtype_name(x.dtype));
+      }
       out[0].dtype = x.dtype;
       out[0].shape = shape;
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_max_pool(t, a, x.data, out[0].data, ctx.stream), "MaxPool");
+    return cuda_status(launch_max_pool(t, a, x.data, out[0].data, ctx.stream),
+                       node_.op_type.c_str());
   }
 
  private:
   const Node& node_;
+  bool average_;
 };
 
 Result<std::unique_ptr<CudaKernel>> make_slice(const CudaKernelInit& init) {
@@ -659,7 +766,11 @@ Result<std::unique_ptr<CudaKernel>> make_max_pool(const CudaKernelInit& init) {
   if (init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue) {
     return unsupported("the Indices output of MaxPool has no CUDA kernel");
   }
-  return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node));
+  return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node, false));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_average_pool(const CudaKernelInit& init) {
+  return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node, true));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_gather(const CudaKernelInit& init) {
@@ -672,12 +783,15 @@ Result<std::unique_ptr<CudaKernel>> make_gather_nd(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new GatherNdKernel(batch_dims));
 }
 
+template <bool kMin>
 Result<std::unique_ptr<CudaKernel>> make_argmax(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", 0));
   VITRT_ASSIGN_OR_RETURN(int64_t keepdims, init.node.attrs.get_int("keepdims", 1));
   VITRT_ASSIGN_OR_RETURN(int64_t last, init.node.attrs.get_int("select_last_index", 0));
-  if (last != 0) return unsupported("ArgMax with select_last_index=1 has no CUDA kernel");
-  return std::unique_ptr<CudaKernel>(new ArgMaxKernel(axis, keepdims != 0));
+  if (last != 0) {
+    return unsupported(init.node.op_type, " with select_last_index=1 has no CUDA kernel");
+  }
+  return std::unique_ptr<CudaKernel>(new ArgMaxKernel(axis, keepdims != 0, kMin));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
@@ -688,14 +802,51 @@ Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new PatchifyKernel(patch[0], patch[1]));
 }
 
+// Dropout at inference is the identity; the mask output and training mode have no kernel.
+Result<std::unique_ptr<CudaKernel>> make_dropout(const CudaKernelInit& init) {
+  const Node& n = init.node;
+  if (n.outputs.size() > 1 && n.outputs[1] != kNoValue) {
+    return unsupported("Dropout's mask output has no CUDA kernel");
+  }
+  if (n.has_input(2)) {
+    const Value& v = init.graph.values[n.inputs[2]];
+    if (!v.is_constant() || v.constant.numel() != 1 || v.constant.element_as_double(0) != 0.0) {
+      return unsupported("Dropout's training_mode must be a constant false on CUDA");
+    }
+  }
+  return make_view<ViewKind::kIdentity>(init);
+}
+
+Result<std::unique_ptr<CudaKernel>> make_gather_elements(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", 0));
+  return std::unique_ptr<CudaKernel>(new GatherElementsKernel(axis));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_topk(const CudaKernelInit& init) {
+  const Attributes& at = init.node.attrs;
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, at.get_int("axis", -1));
+  VITRT_ASSIGN_OR_RETURN(int64_t largest, at.get_int("largest", 1));
+  std::optional<int64_t> attr_k;
+  if (!init.node.has_input(1)) {
+    VITRT_ASSIGN_OR_RETURN(int64_t k, at.require_int("k"));
+    attr_k = k;
+  }
+  // `sorted` = 0 allows any order; the sorted order is one of them.
+  const bool indices_wanted = init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue;
+  return std::unique_ptr<CudaKernel>(new TopKKernel(axis, largest != 0, attr_k, indices_wanted));
+}
+
 }  // namespace
 
 void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
+  r.add("", "GatherElements", make_gather_elements);
+  r.add("", "TopK", make_topk);
   r.add("", "Reshape", make_view<ViewKind::kReshape>);
   r.add("", "Flatten", make_view<ViewKind::kFlatten>);
   r.add("", "Squeeze", make_view<ViewKind::kSqueeze>);
   r.add("", "Unsqueeze", make_view<ViewKind::kUnsqueeze>);
   r.add("", "Identity", make_view<ViewKind::kIdentity>);
+  r.add("", "Dropout", make_dropout);
   r.add("", "Transpose", make_transpose);
   r.add("", "Concat", make_concat);
   r.add("", "Split", make_split);
@@ -704,9 +855,11 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "Tile", make_tile);
   r.add("", "Pad", make_pad);
   r.add("", "MaxPool", make_max_pool);
+  r.add("", "AveragePool", make_average_pool);
   r.add("", "Gather", make_gather);
   r.add("", "GatherND", make_gather_nd);
-  r.add("", "ArgMax", make_argmax);
+  r.add("", "ArgMax", make_argmax<false>);
+  r.add("", "ArgMin", make_argmax<true>);
   r.add("vitrt", "Patchify", make_patchify);
 }
 

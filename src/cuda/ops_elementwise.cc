@@ -1,6 +1,8 @@
-// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, unary math, Gelu, Where,
-// Cast, Not and IsNaN.
+// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, unary math and activations
+// (with their alpha/beta attributes), Clip, Gelu, Where, Cast, Not and IsNaN.
+#include <cfloat>
 #include <cmath>
+#include <limits>
 
 #include "cuda/cuda_kernel.h"
 
@@ -69,6 +71,103 @@ class UnaryKernel final : public CudaKernel {
   UnaryOp op_;
 };
 
+// A float unary op with alpha / beta (attributes, or Clip's bounds).
+class ParamUnaryKernel final : public CudaKernel {
+ public:
+  ParamUnaryKernel(UnaryOp op, float alpha, float beta) : op_(op), alpha_(alpha), beta_(beta) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("input dtype ", dtype_name(x.dtype), " is not supported on CUDA");
+      }
+      out[0].shape = x.shape;
+      out[0].dtype = op_ == UnaryOp::kIsInf ? DType::kBool : x.dtype;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(
+        launch_unary_params(op_, t, x.data, out[0].data, x.numel(), alpha_, beta_, ctx.stream),
+        "unary op");
+  }
+
+ private:
+  UnaryOp op_;
+  float alpha_, beta_;
+};
+
+// Clip from opset 11 takes its bounds as inputs: read on the host (constants in every export),
+// so the launch is the attribute form's.
+class ClipKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    float lo = -std::numeric_limits<float>::infinity();
+    float hi = std::numeric_limits<float>::infinity();
+    for (size_t i = 1; i < in.size() && i <= 2; ++i) {
+      if (in[i] == nullptr) continue;
+      const char* name = i == 1 ? "min" : "max";
+      if (in[i]->host == nullptr) {
+        return unsupported("input ", name,
+                           " must be a constant or computed from shapes (it is computed on "
+                           "the GPU here)");
+      }
+      if (in[i]->host->numel() != 1) {
+        return invalid_argument("input ", name, " must be a scalar, got ", in[i]->host->describe());
+      }
+      (i == 1 ? lo : hi) = static_cast<float>(in[i]->host->element_as_double(0));
+    }
+    ParamUnaryKernel k(UnaryOp::kClip, lo, hi);
+    return k.run(in, out, ctx);
+  }
+};
+
+// com.microsoft FastGelu / BiasGelu: act(x + bias), bias broadcast (optional for FastGelu):
+// the add into the output, then the activation in place.
+class BiasActKernel final : public CudaKernel {
+ public:
+  explicit BiasActKernel(UnaryOp act) : act_(act) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor* bias = in.size() > 1 ? in[1] : nullptr;
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("input dtype ", dtype_name(x.dtype), " is not supported on CUDA");
+      }
+      if (bias != nullptr && bias->dtype != x.dtype) {
+        return invalid_argument("bias has dtype ", dtype_name(bias->dtype), ", input has ",
+                                dtype_name(x.dtype));
+      }
+      out[0].dtype = x.dtype;
+      if (bias == nullptr) {
+        out[0].shape = x.shape;
+      } else {
+        VITRT_ASSIGN_OR_RETURN(out[0].shape, broadcast_shapes(x.shape, bias->shape));
+        VITRT_RETURN_IF_ERROR(check_rank(out[0].shape));
+      }
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    const void* src = x.data;
+    if (bias != nullptr) {
+      const auto& os = out[0].shape;
+      VITRT_RETURN_IF_ERROR(
+          cuda_status(launch_binary(BinaryOp::kAdd, t, t, x.data, broadcast_view(x.shape, os),
+                                    bias->data, broadcast_view(bias->shape, os), out[0].data,
+                                    contiguous_view(os), ctx.stream),
+                      "bias add"));
+      src = out[0].data;
+    }
+    return cuda_status(launch_unary(act_, t, t, src, out[0].data, out[0].numel(), ctx.stream),
+                       "activation");
+  }
+
+ private:
+  UnaryOp act_;
+};
+
 class WhereKernel final : public CudaKernel {
  public:
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
@@ -123,9 +222,31 @@ class CastKernel final : public CudaKernel {
   DType to_;
 };
 
+// CastLike: Cast to the dtype of input 1 (a float target is the plan's float type, as Cast's).
+class CastLikeKernel final : public CudaKernel {
+ public:
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    if (in.size() < 2 || in[1] == nullptr) return invalid_model("input target_type is missing");
+    CastKernel cast(in[1]->dtype);
+    return cast.run(in, out, ctx);
+  }
+};
+
 template <BinaryOp kOp>
 Result<std::unique_ptr<CudaKernel>> make_binary(const CudaKernelInit& init) {
   if (init.node.num_inputs() != 2) return invalid_model("expects 2 inputs");
+  return std::unique_ptr<CudaKernel>(new BinaryKernel(kOp));
+}
+
+// Max, Min and Sum take any number of inputs; two (x and a bound or a residual) is what
+// exports write.
+template <BinaryOp kOp>
+Result<std::unique_ptr<CudaKernel>> make_variadic(const CudaKernelInit& init) {
+  if (init.node.num_inputs() != 2) {
+    return unsupported(init.node.op_type, " of ", init.node.num_inputs(),
+                       " inputs has no CUDA kernel (2 inputs only)");
+  }
   return std::unique_ptr<CudaKernel>(new BinaryKernel(kOp));
 }
 
@@ -141,17 +262,89 @@ Result<std::unique_ptr<CudaKernel>> make_mod(const CudaKernelInit& init) {
 }
 
 Result<std::unique_ptr<CudaKernel>> make_gelu(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(std::string approx, init.node.attrs.get_string("approximate", "none"));
-  if (approx != "none" && approx != "tanh") {
-    return invalid_model("attribute 'approximate' must be \"none\" or \"tanh\", got \"", approx,
+  // The Result is read in place: a moved-out std::string trips GCC 12's maybe-uninitialized.
+  const Result<std::string> approx = init.node.attrs.get_string("approximate", "none");
+  if (!approx.ok()) return approx.status();
+  const bool tanh = *approx == "tanh";
+  if (!tanh && *approx != "none") {
+    return invalid_model("attribute 'approximate' must be \"none\" or \"tanh\", got \"", *approx,
                          "\"");
   }
+  return std::unique_ptr<CudaKernel>(new UnaryKernel(tanh ? UnaryOp::kGeluTanh : UnaryOp::kGelu));
+}
+
+// Ops whose attributes are alpha (default a) and beta (default b).
+template <UnaryOp kOp>
+Result<std::unique_ptr<CudaKernel>> make_param_unary(const CudaKernelInit& init, float a, float b,
+                                                     const char* beta_name = "beta") {
+  VITRT_ASSIGN_OR_RETURN(float alpha, init.node.attrs.get_float("alpha", a));
+  VITRT_ASSIGN_OR_RETURN(float beta, init.node.attrs.get_float(beta_name, b));
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(kOp, alpha, beta));
+}
+
+template <UnaryOp kOp>
+Result<std::unique_ptr<CudaKernel>> make_plain_unary(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(kOp, 0.0f, 0.0f));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_hard_sigmoid(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kHardSigmoid>(init, 0.2f, 0.5f);
+}
+Result<std::unique_ptr<CudaKernel>> make_leaky_relu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kLeakyRelu>(init, 0.01f, 0.0f);
+}
+Result<std::unique_ptr<CudaKernel>> make_elu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kElu>(init, 1.0f, 0.0f);
+}
+Result<std::unique_ptr<CudaKernel>> make_selu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kSelu>(init, 1.67326319217681884765625f,
+                                          1.05070102214813232421875f, "gamma");
+}
+Result<std::unique_ptr<CudaKernel>> make_celu(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float alpha, init.node.attrs.get_float("alpha", 1.0f));
+  if (alpha == 0.0f) return invalid_model("attribute 'alpha' must not be 0");
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(UnaryOp::kCelu, alpha, 0.0f));
+}
+Result<std::unique_ptr<CudaKernel>> make_thresholded_relu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kThresholdedRelu>(init, 1.0f, 0.0f);
+}
+
+Result<std::unique_ptr<CudaKernel>> make_shrink(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float bias, init.node.attrs.get_float("bias", 0.0f));
+  VITRT_ASSIGN_OR_RETURN(float lambd, init.node.attrs.get_float("lambd", 0.5f));
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(UnaryOp::kShrink, bias, lambd));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_is_inf(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t pos, init.node.attrs.get_int("detect_positive", 1));
+  VITRT_ASSIGN_OR_RETURN(int64_t neg, init.node.attrs.get_int("detect_negative", 1));
   return std::unique_ptr<CudaKernel>(
-      new UnaryKernel(approx == "tanh" ? UnaryOp::kGeluTanh : UnaryOp::kGelu));
+      new ParamUnaryKernel(UnaryOp::kIsInf, pos != 0 ? 1.0f : 0.0f, neg != 0 ? 1.0f : 0.0f));
+}
+
+// com.microsoft QuickGelu: x * sigmoid(alpha * x).
+Result<std::unique_ptr<CudaKernel>> make_ms_quick_gelu(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kQuickGelu>(init, 1.702f, 0.0f);
+}
+
+template <UnaryOp kAct>
+Result<std::unique_ptr<CudaKernel>> make_bias_act(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new BiasActKernel(kAct));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_clip(const CudaKernelInit& init) {
+  if (init.opset >= 11) return std::unique_ptr<CudaKernel>(new ClipKernel());
+  VITRT_ASSIGN_OR_RETURN(float lo, init.node.attrs.get_float("min", -FLT_MAX));
+  VITRT_ASSIGN_OR_RETURN(float hi, init.node.attrs.get_float("max", FLT_MAX));
+  return std::unique_ptr<CudaKernel>(new ParamUnaryKernel(UnaryOp::kClip, lo, hi));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_where(const CudaKernelInit&) {
   return std::unique_ptr<CudaKernel>(new WhereKernel());
+}
+
+Result<std::unique_ptr<CudaKernel>> make_cast_like(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new CastLikeKernel());
 }
 
 Result<std::unique_ptr<CudaKernel>> make_cast(const CudaKernelInit& init) {
@@ -170,6 +363,10 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "Div", make_binary<BinaryOp::kDiv>);
   r.add("", "Pow", make_binary<BinaryOp::kPow>);
   r.add("", "Mod", make_mod);
+  r.add("", "Max", make_variadic<BinaryOp::kMax>);
+  r.add("", "Min", make_variadic<BinaryOp::kMin>);
+  r.add("", "Sum", make_variadic<BinaryOp::kAdd>);
+  r.add("", "PRelu", make_binary<BinaryOp::kPRelu>);
   r.add("", "Equal", make_binary<BinaryOp::kEqual>);
   r.add("", "Less", make_binary<BinaryOp::kLess>);
   r.add("", "LessOrEqual", make_binary<BinaryOp::kLessEqual>);
@@ -195,8 +392,37 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "IsNaN", make_unary<UnaryOp::kIsNaN>);
   r.add("", "Not", make_unary<UnaryOp::kNot>);
   r.add("", "Gelu", make_gelu);
+  r.add("", "HardSigmoid", make_hard_sigmoid);
+  r.add("", "HardSwish", make_plain_unary<UnaryOp::kHardSwish>);
+  r.add("", "Clip", make_clip);
+  r.add("", "IsInf", make_is_inf);
+  r.add("", "Shrink", make_shrink);
+  r.add("com.microsoft", "Gelu", make_unary<UnaryOp::kGelu>);
+  r.add("com.microsoft", "QuickGelu", make_ms_quick_gelu);
+  r.add("com.microsoft", "FastGelu", make_bias_act<UnaryOp::kGeluTanh>);
+  r.add("com.microsoft", "BiasGelu", make_bias_act<UnaryOp::kGelu>);
+  r.add("", "LeakyRelu", make_leaky_relu);
+  r.add("", "Elu", make_elu);
+  r.add("", "Selu", make_selu);
+  r.add("", "Celu", make_celu);
+  r.add("", "ThresholdedRelu", make_thresholded_relu);
+  r.add("", "Softplus", make_plain_unary<UnaryOp::kSoftplus>);
+  r.add("", "Softsign", make_plain_unary<UnaryOp::kSoftsign>);
+  r.add("", "Mish", make_plain_unary<UnaryOp::kMish>);
+  r.add("", "Sign", make_plain_unary<UnaryOp::kSign>);
+  r.add("", "Round", make_plain_unary<UnaryOp::kRound>);
+  r.add("", "Tan", make_plain_unary<UnaryOp::kTan>);
+  r.add("", "Asin", make_plain_unary<UnaryOp::kAsin>);
+  r.add("", "Acos", make_plain_unary<UnaryOp::kAcos>);
+  r.add("", "Atan", make_plain_unary<UnaryOp::kAtan>);
+  r.add("", "Sinh", make_plain_unary<UnaryOp::kSinh>);
+  r.add("", "Cosh", make_plain_unary<UnaryOp::kCosh>);
+  r.add("", "Asinh", make_plain_unary<UnaryOp::kAsinh>);
+  r.add("", "Acosh", make_plain_unary<UnaryOp::kAcosh>);
+  r.add("", "Atanh", make_plain_unary<UnaryOp::kAtanh>);
   r.add("", "Where", make_where);
   r.add("", "Cast", make_cast);
+  r.add("", "CastLike", make_cast_like);
 }
 
 }  // namespace vitrt::cuda

@@ -502,12 +502,13 @@ class LinearKernel final : public CudaKernel {
   std::vector<GemmTactic> tactics_;
 };
 
-// ---- Conv (2-D, one group) ----------------------------------------------------------------
+// ---- Conv (2-D) ---------------------------------------------------------------------------
 
 // A 2-D convolution of one group is patches + GEMM: a patch embedding (stride = kernel, no
 // padding or dilation) takes the patchify layout copy, any other (a hybrid ViT's stem, 1x1 and
 // 3x3 bottleneck convolutions) im2col into the same [B, OH*OW, C*KH*KW] layout. Grouped and
-// depthwise convolutions have no CUDA kernel yet.
+// depthwise convolutions (MobileViT, PiT, XCiT, SegFormer: few channels per group, so little
+// for a GEMM to do) run a direct kernel.
 class ConvKernel final : public CudaKernel {
  public:
   ConvKernel(const Node& node, ConvAttributes attrs, bool patch)
@@ -520,9 +521,10 @@ class ConvKernel final : public CudaKernel {
     if (x.shape.size() != 4 || w.shape.size() != 4) return invalid_argument("Conv must be 2-D");
     const int64_t b = x.shape[0], c = x.shape[1], h = x.shape[2], wd = x.shape[3];
     const int64_t d = w.shape[0], kh = w.shape[2], kw = w.shape[3];
-    if (w.shape[1] != c) {
+    const int64_t group = attrs_.group;
+    if (group < 1 || c % group != 0 || d % group != 0 || w.shape[1] != c / group) {
       return invalid_argument("weight ", shape_to_string(w.shape), " does not match input ",
-                              shape_to_string(x.shape));
+                              shape_to_string(x.shape), " in ", group, " group(s)");
     }
     VITRT_ASSIGN_OR_RETURN(ConvAttributes::Axis ay, attrs_.axis(node_, 0, h, kh));
     VITRT_ASSIGN_OR_RETURN(ConvAttributes::Axis ax, attrs_.axis(node_, 1, wd, kw));
@@ -545,6 +547,22 @@ class ConvKernel final : public CudaKernel {
     // (which it drops) takes im2col.
     const bool patchify = patch_ && h % kh == 0 && wd % kw == 0;
     const int64_t p = a.oh * a.ow, kk = c * kh * kw;
+    if (group != 1) {
+      if (!ctx.launch) {
+        out[0].dtype = x.dtype;
+        out[0].shape = {b, d, a.oh, a.ow};
+        return Status::ok_status();
+      }
+      VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+      ConvDirectArgs cd;
+      cd.geom = a;
+      cd.d = d;
+      cd.group = group;
+      return cuda_status(
+          launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
+                             out[0].data, ctx.stream),
+          "grouped Conv");
+    }
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
       out[0].shape = {b, d, a.oh, a.ow};
@@ -865,12 +883,9 @@ Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
     return unsupported("Conv on CUDA needs a constant 4-D weight (a 2-D convolution)");
   }
   VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, ConvAttributes::parse(init.node, 2));
-  if (attrs.group != 1) {
-    return unsupported("grouped convolutions (group ", attrs.group, ") have no CUDA kernel");
-  }
   const std::vector<int64_t> kernel = {w->dim(2), w->dim(3)};
   const bool patch =
-      attrs.strides == kernel &&
+      attrs.group == 1 && attrs.strides == kernel &&
       (attrs.auto_pad == AutoPad::kNotSet || attrs.auto_pad == AutoPad::kValid) &&
       std::all_of(attrs.pads.begin(), attrs.pads.end(), [](int64_t p) { return p == 0; }) &&
       std::all_of(attrs.dilations.begin(), attrs.dilations.end(), [](int64_t d) { return d == 1; });

@@ -1,5 +1,6 @@
-// Softmax, ReduceMean, GlobalAveragePool, LayerNormalization, vitrt.AddLayerNorm and
-// InstanceNormalization on CUDA (fp32 accumulation).
+// Softmax, LogSoftmax, the Reduce ops, GlobalAveragePool, GlobalMaxPool, LayerNormalization,
+// vitrt.AddLayerNorm, InstanceNormalization and BatchNormalization (inference) on CUDA (fp32
+// accumulation).
 #include <algorithm>
 #include <cmath>
 
@@ -14,9 +15,10 @@ int64_t product(const std::vector<int64_t>& s, size_t begin, size_t end) {
   return p;
 }
 
+// Softmax and LogSoftmax (log = true).
 class SoftmaxKernel final : public CudaKernel {
  public:
-  SoftmaxKernel(int64_t axis, bool flatten) : axis_(axis), flatten_(flatten) {}
+  SoftmaxKernel(int64_t axis, bool flatten, bool log) : axis_(axis), flatten_(flatten), log_(log) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -33,33 +35,36 @@ class SoftmaxKernel final : public CudaKernel {
     const int64_t r = flatten_ ? product(x.shape, axis, rank) : x.shape[axis];
     const int64_t inner = flatten_ ? 1 : product(x.shape, axis + 1, rank);
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_softmax(t, x.data, out[0].data, outer, r, inner, ctx.stream),
-                       "Softmax");
+    return cuda_status(launch_softmax(t, x.data, out[0].data, outer, r, inner, ctx.stream, log_),
+                       log_ ? "LogSoftmax" : "Softmax");
   }
 
  private:
   int64_t axis_;
   bool flatten_;
+  bool log_;
 };
 
-class ReduceMeanKernel final : public CudaKernel {
+// The ONNX reduces over one run of adjacent axes ([outer, r, inner]).
+class ReduceKernel final : public CudaKernel {
  public:
-  ReduceMeanKernel(const Node& node, int64_t opset) : node_(node), opset_(opset) {}
+  ReduceKernel(const Node& node, ReduceOp op) : node_(node), op_(op) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     const int rank = static_cast<int>(x.shape.size());
+    // Axes are an input from opset 18 (ReduceSum: 13), an attribute before.
     std::vector<int64_t> axes;
-    if (opset_ >= 18) {
-      if (in.size() > 1 && in[1] != nullptr) {
-        VITRT_ASSIGN_OR_RETURN(axes, host_ints(in[1], "input 'axes'"));
-      }
+    if (in.size() > 1 && in[1] != nullptr) {
+      VITRT_ASSIGN_OR_RETURN(axes, host_ints(in[1], "input 'axes'"));
     } else {
       VITRT_ASSIGN_OR_RETURN(axes, node_.attrs.get_ints("axes", {}));
     }
     VITRT_ASSIGN_OR_RETURN(int64_t keepdims, node_.attrs.get_int("keepdims", 1));
     VITRT_ASSIGN_OR_RETURN(int64_t noop, node_.attrs.get_int("noop_with_empty_axes", 0));
-    if (axes.empty() && noop != 0) return unsupported("ReduceMean with no axes as identity");
+    if (axes.empty() && noop != 0) {
+      return unsupported(node_.op_type, " with no axes as identity has no CUDA kernel");
+    }
     std::vector<bool> reduced(rank, axes.empty());
     for (int64_t a : axes) {
       VITRT_ASSIGN_OR_RETURN(int ax, normalize_axis(a, rank));
@@ -74,7 +79,9 @@ class ReduceMeanKernel final : public CudaKernel {
       }
     }
     for (int i = first; i <= last; ++i) {
-      if (!reduced[i]) return unsupported("ReduceMean over non-adjacent axes has no CUDA kernel");
+      if (!reduced[i]) {
+        return unsupported(node_.op_type, " over non-adjacent axes has no CUDA kernel");
+      }
     }
     if (!ctx.launch) {
       std::vector<int64_t> shape;
@@ -87,35 +94,41 @@ class ReduceMeanKernel final : public CudaKernel {
       }
       out[0].dtype = x.dtype;
       out[0].shape = shape;
-      return dtype_is_float(x.dtype) ? Status::ok_status()
-                                     : unsupported("ReduceMean on integers has no CUDA kernel");
+      return dtype_is_float(x.dtype)
+                 ? Status::ok_status()
+                 : unsupported(node_.op_type, " on integers has no CUDA kernel");
     }
     if (last < 0) {
       first = 0;
       last = rank - 1;
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_reduce_mean(t, x.data, out[0].data, product(x.shape, 0, first),
-                                          product(x.shape, first, last + 1),
-                                          product(x.shape, last + 1, rank), ctx.stream),
-                       "ReduceMean");
+    const int64_t outer = product(x.shape, 0, first), r = product(x.shape, first, last + 1),
+                  inner = product(x.shape, last + 1, rank);
+    return cuda_status(
+        op_ == ReduceOp::kMean
+            ? launch_reduce_mean(t, x.data, out[0].data, outer, r, inner, ctx.stream)
+            : launch_reduce(op_, t, x.data, out[0].data, outer, r, inner, ctx.stream),
+        node_.op_type.c_str());
   }
 
  private:
   const Node& node_;
-  int64_t opset_;
+  ReduceOp op_;
 };
 
-// GlobalAveragePool: the mean of each [n, c] plane, kept as [n, c, 1, ...].
-class GlobalAveragePoolKernel final : public CudaKernel {
+// GlobalAveragePool / GlobalMaxPool: the mean (maximum) of each [n, c] plane, kept as
+// [n, c, 1, ...].
+class GlobalPoolKernel final : public CudaKernel {
  public:
+  explicit GlobalPoolKernel(bool max) : max_(max) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     const size_t rank = x.shape.size();
     if (rank < 3) return invalid_argument("input must be [N, C, spatial...], got rank ", rank);
     if (!ctx.launch) {
-      if (!dtype_is_float(x.dtype)) return unsupported("GlobalAveragePool on integers");
+      if (!dtype_is_float(x.dtype)) return unsupported("global pooling of integers");
       std::vector<int64_t> shape(rank, 1);
       shape[0] = x.shape[0];
       shape[1] = x.shape[1];
@@ -124,10 +137,15 @@ class GlobalAveragePoolKernel final : public CudaKernel {
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_reduce_mean(t, x.data, out[0].data, x.shape[0] * x.shape[1],
-                                          product(x.shape, 2, rank), 1, ctx.stream),
-                       "GlobalAveragePool");
+    const int64_t planes = x.shape[0] * x.shape[1], spatial = product(x.shape, 2, rank);
+    return cuda_status(
+        max_ ? launch_reduce(ReduceOp::kMax, t, x.data, out[0].data, planes, spatial, 1, ctx.stream)
+             : launch_reduce_mean(t, x.data, out[0].data, planes, spatial, 1, ctx.stream),
+        max_ ? "GlobalMaxPool" : "GlobalAveragePool");
   }
+
+ private:
+  bool max_;
 };
 
 // InstanceNormalization: x [N, C, spatial...], scale and bias [C].
@@ -157,6 +175,45 @@ class InstanceNormKernel final : public CudaKernel {
         launch_instance_norm(t, x.data, scale.data, bias.data, out[0].data, x.shape[0] * x.shape[1],
                              x.shape[1], product(x.shape, 2, rank), epsilon_, ctx.stream),
         "InstanceNormalization");
+  }
+
+ private:
+  float epsilon_;
+};
+
+// BatchNormalization in inference form: x [N, C, spatial...], scale, B, mean and var [C].
+class BatchNormKernel final : public CudaKernel {
+ public:
+  explicit BatchNormKernel(float epsilon) : epsilon_(epsilon) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const size_t rank = x.shape.size();
+    if (rank < 2) return invalid_argument("input must be [N, C, ...], got rank ", rank);
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("BatchNormalization of ", dtype_name(x.dtype), " has no CUDA kernel");
+      }
+      const char* names[] = {"scale", "B", "input_mean", "input_var"};
+      for (int i = 1; i <= 4; ++i) {
+        if (static_cast<int>(in.size()) <= i || in[i] == nullptr) {
+          return invalid_model("input ", names[i - 1], " is missing");
+        }
+        if (in[i]->dtype != x.dtype || in[i]->numel() != x.shape[1]) {
+          return invalid_argument("input ", names[i - 1], " must hold ", x.shape[1], " ",
+                                  dtype_name(x.dtype), " elements (channels), got ",
+                                  dtype_name(in[i]->dtype), " ", shape_to_string(in[i]->shape));
+        }
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_batch_norm(t, x.data, in[1]->data, in[2]->data, in[3]->data,
+                                         in[4]->data, out[0].data, x.shape[0], x.shape[1],
+                                         product(x.shape, 2, rank), epsilon_, ctx.stream),
+                       "BatchNormalization");
   }
 
  private:
@@ -219,23 +276,45 @@ class LayerNormKernel final : public CudaKernel {
   float code_scale_;
 };
 
+template <bool kLog>
 Result<std::unique_ptr<CudaKernel>> make_softmax(const CudaKernelInit& init) {
   const bool old = init.opset < 13;
   VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", old ? 1 : -1));
-  return std::unique_ptr<CudaKernel>(new SoftmaxKernel(axis, old));
+  return std::unique_ptr<CudaKernel>(new SoftmaxKernel(axis, old, kLog));
 }
 
-Result<std::unique_ptr<CudaKernel>> make_reduce_mean(const CudaKernelInit& init) {
-  return std::unique_ptr<CudaKernel>(new ReduceMeanKernel(init.node, init.opset));
+template <ReduceOp kOp>
+Result<std::unique_ptr<CudaKernel>> make_reduce(const CudaKernelInit& init) {
+  return std::unique_ptr<CudaKernel>(new ReduceKernel(init.node, kOp));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_global_average_pool(const CudaKernelInit&) {
-  return std::unique_ptr<CudaKernel>(new GlobalAveragePoolKernel());
+  return std::unique_ptr<CudaKernel>(new GlobalPoolKernel(false));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_global_max_pool(const CudaKernelInit&) {
+  return std::unique_ptr<CudaKernel>(new GlobalPoolKernel(true));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_instance_norm(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
   return std::unique_ptr<CudaKernel>(new InstanceNormKernel(eps));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_batch_norm(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
+  VITRT_ASSIGN_OR_RETURN(int64_t training, init.node.attrs.get_int("training_mode", 0));
+  bool has_statistics = false;
+  for (size_t i = 1; i < init.node.outputs.size(); ++i) {
+    has_statistics = has_statistics || init.node.outputs[i] != kNoValue;
+  }
+  // The CPU kernel's rule: training_mode from opset 14, statistics outputs before.
+  if (init.opset >= 14 ? training != 0 : has_statistics) {
+    return unsupported(
+        "BatchNormalization in training mode (batch statistics) has no CUDA "
+        "kernel; export the model in eval mode");
+  }
+  return std::unique_ptr<CudaKernel>(new BatchNormKernel(eps));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_layer_norm(const CudaKernelInit& init) {
@@ -265,9 +344,21 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
 }  // namespace
 
 void register_cuda_normalization_kernels(CudaKernelRegistry& r) {
-  r.add("", "Softmax", make_softmax);
-  r.add("", "ReduceMean", make_reduce_mean);
+  r.add("", "Softmax", make_softmax<false>);
+  r.add("", "LogSoftmax", make_softmax<true>);
+  r.add("", "ReduceMean", make_reduce<ReduceOp::kMean>);
+  r.add("", "ReduceSum", make_reduce<ReduceOp::kSum>);
+  r.add("", "ReduceMax", make_reduce<ReduceOp::kMax>);
+  r.add("", "ReduceMin", make_reduce<ReduceOp::kMin>);
+  r.add("", "ReduceProd", make_reduce<ReduceOp::kProd>);
+  r.add("", "ReduceL1", make_reduce<ReduceOp::kL1>);
+  r.add("", "ReduceL2", make_reduce<ReduceOp::kL2>);
+  r.add("", "ReduceLogSum", make_reduce<ReduceOp::kLogSum>);
+  r.add("", "ReduceLogSumExp", make_reduce<ReduceOp::kLogSumExp>);
+  r.add("", "ReduceSumSquare", make_reduce<ReduceOp::kSumSquare>);
+  r.add("", "BatchNormalization", make_batch_norm);
   r.add("", "GlobalAveragePool", make_global_average_pool);
+  r.add("", "GlobalMaxPool", make_global_max_pool);
   r.add("", "InstanceNormalization", make_instance_norm);
   r.add("", "LayerNormalization", make_layer_norm);
   r.add("vitrt", "AddLayerNorm", make_add_layer_norm);
