@@ -728,7 +728,7 @@ const std::map<std::string, Builder>& cases() {
          ValueId i = c.g.op("CastLike", {x, like});
          // Back to float through CastLike too: truncation toward zero then a float result.
          c.g.output(c.g.op("CastLike", {i, c.g.constant("f", Tensor::from_float({0.0f}))}));
-         c.inputs = {rnd({4, 9}, 85, -9, 9)};
+         c.inputs = {distinct({4, 9})};  // exact in fp16/bf16: truncation agrees
        }},
       {"ShapeDrivenReshape",
        [](Case& c) {
