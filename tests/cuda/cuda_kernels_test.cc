@@ -730,6 +730,23 @@ const std::map<std::string, Builder>& cases() {
          c.g.output(c.g.op("CastLike", {i, c.g.constant("f", Tensor::from_float({0.0f}))}));
          c.inputs = {distinct({4, 9})};  // exact in fp16/bf16: truncation agrees
        }},
+      {"DepthToSpaceDcr",
+       [](Case& c) {
+         unary(c, "DepthToSpace", {2, 12, 3, 5}, -2.0,
+               attrs([](Attributes& a) { a.set_int("blocksize", 2); }));
+       }},
+      {"DepthToSpaceCrd",
+       [](Case& c) {
+         unary(c, "DepthToSpace", {1, 18, 2, 3}, -2.0, attrs([](Attributes& a) {
+                 a.set_int("blocksize", 3);
+                 a.set_string("mode", "CRD");
+               }));
+       }},
+      {"SpaceToDepth",
+       [](Case& c) {
+         unary(c, "SpaceToDepth", {2, 3, 6, 4}, -2.0,
+               attrs([](Attributes& a) { a.set_int("blocksize", 2); }));
+       }},
       {"ShapeDrivenReshape",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 4});
