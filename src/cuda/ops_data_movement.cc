@@ -1,7 +1,7 @@
 // Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout) share
 // their input's storage; Transpose, DepthToSpace, SpaceToDepth, Slice, Expand, Tile, Concat and
 // Split are one strided copy each; Gather, GatherElements, ArgMax, ArgMin, TopK, Pad, MaxPool,
-// AveragePool and vitrt.Patchify have their own kernels.
+// AveragePool, CumSum and vitrt.Patchify have their own kernels.
 #include <algorithm>
 #include <optional>
 
@@ -549,6 +549,37 @@ class DepthSpaceKernel final : public CudaKernel {
   int64_t block_;
 };
 
+// CumSum with its axis known on the host (a constant in every export).
+class CumSumKernel final : public CudaKernel {
+ public:
+  CumSumKernel(bool exclusive, bool reverse) : exclusive_(exclusive), reverse_(reverse) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> axis_v,
+                           host_ints(in.size() > 1 ? in[1] : nullptr, "input axis"));
+    if (axis_v.size() != 1) return invalid_argument("input axis must hold one integer");
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_v[0], rank));
+    if (!ctx.launch) {
+      if (x.dtype == DType::kBool) return unsupported("CumSum of bool has no CUDA kernel");
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return elt_of(x.dtype).status();
+    }
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; ++i) outer *= x.shape[i];
+    for (int i = axis + 1; i < rank; ++i) inner *= x.shape[i];
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_cumsum(t, x.data, out[0].data, outer, x.shape[axis], inner,
+                                     exclusive_, reverse_, ctx.stream),
+                       "CumSum");
+  }
+
+ private:
+  bool exclusive_, reverse_;
+};
+
 // GatherElements: the output has the indices' shape.
 class GatherElementsKernel final : public CudaKernel {
  public:
@@ -874,6 +905,12 @@ Result<std::unique_ptr<CudaKernel>> make_depth_space(const CudaKernelInit& init)
   return std::unique_ptr<CudaKernel>(new DepthSpaceKernel(kToSpace, mode == "CRD", block));
 }
 
+Result<std::unique_ptr<CudaKernel>> make_cumsum(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t exclusive, init.node.attrs.get_int("exclusive", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t reverse, init.node.attrs.get_int("reverse", 0));
+  return std::unique_ptr<CudaKernel>(new CumSumKernel(exclusive != 0, reverse != 0));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_dropout(const CudaKernelInit& init) {
   const Node& n = init.node;
   if (n.outputs.size() > 1 && n.outputs[1] != kNoValue) {
@@ -912,6 +949,7 @@ Result<std::unique_ptr<CudaKernel>> make_topk(const CudaKernelInit& init) {
 void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "GatherElements", make_gather_elements);
   r.add("", "TopK", make_topk);
+  r.add("", "CumSum", make_cumsum);
   r.add("", "Reshape", make_view<ViewKind::kReshape>);
   r.add("", "Flatten", make_view<ViewKind::kFlatten>);
   r.add("", "Squeeze", make_view<ViewKind::kSqueeze>);
