@@ -1,5 +1,7 @@
 // Data movement kernels: the strided copy behind Transpose/Slice/Expand/Tile/Concat/Split,
 // Gather, ArgMax, Pad, MaxPool, and the patch layouts of a convolution (patchify, im2col).
+#include <type_traits>
+
 #include "cuda/device_common.cuh"
 
 namespace vitrt::cuda {
@@ -372,6 +374,34 @@ __global__ void topk_kernel(const T* in, T* values, int64_t* indices, int64_t ou
   }
 }
 
+// One thread per (outer, inner) column.
+template <typename T>
+__global__ void cumsum_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner,
+                              bool exclusive, bool reverse) {
+  using A = std::conditional_t<kIsFloat<T>, float, T>;
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t base = (i / inner) * r * inner + (i % inner);
+    A acc = A(0);
+    for (int64_t k = 0; k < r; ++k) {
+      const int64_t at = base + (reverse ? r - 1 - k : k) * inner;
+      A v;
+      if constexpr (kIsFloat<T>) {
+        v = to_f(in[at]);
+      } else {
+        v = in[at];
+      }
+      const A next = acc + v;
+      const A y = exclusive ? acc : next;
+      if constexpr (kIsFloat<T>) {
+        out[at] = from_f<T>(y);
+      } else {
+        out[at] = y;
+      }
+      acc = next;
+    }
+  }
+}
+
 }  // namespace
 
 cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedView& vsrc, void* dst,
@@ -602,6 +632,23 @@ cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, i
         static_cast<const T*>(in), static_cast<T*>(values), static_cast<int64_t*>(indices), outer,
         r, inner, k, largest);
     return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_cumsum(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                          int64_t inner, bool exclusive, bool reverse, cudaStream_t stream) {
+  const int64_t n = outer * inner;
+  if (n == 0 || r == 0) return cudaSuccess;
+  if (type == Elt::kBool) return cudaErrorInvalidValue;
+  return dispatch_any(type, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same<T, bool>::value) {
+      return cudaErrorInvalidValue;
+    } else {
+      cumsum_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner, exclusive, reverse);
+      return cudaGetLastError();
+    }
   });
 }
 

@@ -148,6 +148,10 @@ cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void*
 // k largest (or smallest) as [outer, k, inner], sorted, ties in index order.
 cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, int64_t outer,
                         int64_t r, int64_t inner, int64_t k, bool largest, cudaStream_t stream);
+// CumSum along the middle axis of [outer, r, inner] (exclusive: each sum leaves its own element
+// out; reverse: from the end). Floats accumulate in fp32, integers in their own type.
+cudaError_t launch_cumsum(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                          int64_t inner, bool exclusive, bool reverse, cudaStream_t stream);
 // ArgMax (min: ArgMin) over the middle axis of [outer, r, inner] (first extremum), output int64.
 cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
                           void* out, cudaStream_t stream, bool min = false);

@@ -1,7 +1,7 @@
 // Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout) share
-// their input's storage; Transpose, Slice, Expand, Tile, Concat and Split are one strided copy
-// each; Gather, GatherElements, ArgMax, ArgMin, TopK, Pad, MaxPool, AveragePool and vitrt.Patchify
-// have their own kernels.
+// their input's storage; Transpose, DepthToSpace, SpaceToDepth, Slice, Expand, Tile, Concat and
+// Split are one strided copy each; Gather, GatherElements, ArgMax, ArgMin, TopK, Pad, MaxPool,
+// AveragePool, CumSum and vitrt.Patchify have their own kernels.
 #include <algorithm>
 #include <optional>
 
@@ -489,6 +489,97 @@ class ArgMaxKernel final : public CudaKernel {
   bool min_;
 };
 
+// DepthToSpace / SpaceToDepth: as the CPU kernel, a reshape of NCHW to 6 axes, a transpose
+// (one strided copy) and a reshape back to 4.
+class DepthSpaceKernel final : public CudaKernel {
+ public:
+  DepthSpaceKernel(bool to_space, bool crd, int64_t block)
+      : to_space_(to_space), crd_(crd), block_(block) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    if (x.shape.size() != 4) {
+      return invalid_argument("input must be NCHW (rank 4), got ", shape_to_string(x.shape));
+    }
+    const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], b = block_;
+    std::vector<int64_t> split;
+    std::vector<int> perm;
+    std::vector<int64_t> out_shape;
+    if (to_space_) {
+      if (c % (b * b) != 0) {
+        return invalid_argument("channels ", c, " are not a multiple of blocksize^2 = ", b * b);
+      }
+      const int64_t oc = c / (b * b);
+      if (crd_) {
+        split = {n, oc, b, b, h, w};
+        perm = {0, 1, 4, 2, 5, 3};
+      } else {
+        split = {n, b, b, oc, h, w};
+        perm = {0, 3, 4, 1, 5, 2};
+      }
+      out_shape = {n, oc, h * b, w * b};
+    } else {
+      if (h % b != 0 || w % b != 0) {
+        return invalid_argument("spatial dims ", h, "x", w, " are not multiples of blocksize ", b);
+      }
+      split = {n, c, h / b, b, w / b, b};
+      perm = {0, 3, 5, 1, 2, 4};
+      out_shape = {n, c * b * b, h / b, w / b};
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = out_shape;
+      return Status::ok_status();
+    }
+    const std::vector<int64_t> strides = contiguous_strides(split);
+    StridedView vs;
+    vs.rank = 6;
+    std::vector<int64_t> permuted(6);
+    for (int i = 0; i < 6; ++i) {
+      permuted[i] = vs.dims[i] = split[perm[i]];
+      vs.strides[i] = strides[perm[i]];
+    }
+    return copy(x, vs, out[0].data, contiguous_view(permuted), ctx,
+                to_space_ ? "DepthToSpace" : "SpaceToDepth");
+  }
+
+ private:
+  bool to_space_;
+  bool crd_;
+  int64_t block_;
+};
+
+// CumSum with its axis known on the host (a constant in every export).
+class CumSumKernel final : public CudaKernel {
+ public:
+  CumSumKernel(bool exclusive, bool reverse) : exclusive_(exclusive), reverse_(reverse) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> axis_v,
+                           host_ints(in.size() > 1 ? in[1] : nullptr, "input axis"));
+    if (axis_v.size() != 1) return invalid_argument("input axis must hold one integer");
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_v[0], rank));
+    if (!ctx.launch) {
+      if (x.dtype == DType::kBool) return unsupported("CumSum of bool has no CUDA kernel");
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return elt_of(x.dtype).status();
+    }
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; ++i) outer *= x.shape[i];
+    for (int i = axis + 1; i < rank; ++i) inner *= x.shape[i];
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_cumsum(t, x.data, out[0].data, outer, x.shape[axis], inner,
+                                     exclusive_, reverse_, ctx.stream),
+                       "CumSum");
+  }
+
+ private:
+  bool exclusive_, reverse_;
+};
+
 // GatherElements: the output has the indices' shape.
 class GatherElementsKernel final : public CudaKernel {
  public:
@@ -803,6 +894,23 @@ Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
 }
 
 // Dropout at inference is the identity; the mask output and training mode have no kernel.
+template <bool kToSpace>
+Result<std::unique_ptr<CudaKernel>> make_depth_space(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t block, init.node.attrs.require_int("blocksize"));
+  VITRT_ASSIGN_OR_RETURN(std::string mode, init.node.attrs.get_string("mode", "DCR"));
+  if (block <= 0) return invalid_model("attribute 'blocksize' must be positive, got ", block);
+  if (mode != "DCR" && mode != "CRD") {
+    return invalid_model("attribute 'mode' must be DCR or CRD, got '", mode, "'");
+  }
+  return std::unique_ptr<CudaKernel>(new DepthSpaceKernel(kToSpace, mode == "CRD", block));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_cumsum(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t exclusive, init.node.attrs.get_int("exclusive", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t reverse, init.node.attrs.get_int("reverse", 0));
+  return std::unique_ptr<CudaKernel>(new CumSumKernel(exclusive != 0, reverse != 0));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_dropout(const CudaKernelInit& init) {
   const Node& n = init.node;
   if (n.outputs.size() > 1 && n.outputs[1] != kNoValue) {
@@ -841,6 +949,7 @@ Result<std::unique_ptr<CudaKernel>> make_topk(const CudaKernelInit& init) {
 void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "GatherElements", make_gather_elements);
   r.add("", "TopK", make_topk);
+  r.add("", "CumSum", make_cumsum);
   r.add("", "Reshape", make_view<ViewKind::kReshape>);
   r.add("", "Flatten", make_view<ViewKind::kFlatten>);
   r.add("", "Squeeze", make_view<ViewKind::kSqueeze>);
@@ -848,6 +957,8 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "Identity", make_view<ViewKind::kIdentity>);
   r.add("", "Dropout", make_dropout);
   r.add("", "Transpose", make_transpose);
+  r.add("", "DepthToSpace", make_depth_space<true>);
+  r.add("", "SpaceToDepth", make_depth_space<false>);
   r.add("", "Concat", make_concat);
   r.add("", "Split", make_split);
   r.add("", "Slice", make_slice);

@@ -728,7 +728,45 @@ const std::map<std::string, Builder>& cases() {
          ValueId i = c.g.op("CastLike", {x, like});
          // Back to float through CastLike too: truncation toward zero then a float result.
          c.g.output(c.g.op("CastLike", {i, c.g.constant("f", Tensor::from_float({0.0f}))}));
-         c.inputs = {rnd({4, 9}, 85, -9, 9)};
+         c.inputs = {distinct({4, 9})};  // exact in fp16/bf16: truncation agrees
+       }},
+      {"DepthToSpaceDcr",
+       [](Case& c) {
+         unary(c, "DepthToSpace", {2, 12, 3, 5}, -2.0,
+               attrs([](Attributes& a) { a.set_int("blocksize", 2); }));
+       }},
+      {"DepthToSpaceCrd",
+       [](Case& c) {
+         unary(c, "DepthToSpace", {1, 18, 2, 3}, -2.0, attrs([](Attributes& a) {
+                 a.set_int("blocksize", 3);
+                 a.set_string("mode", "CRD");
+               }));
+       }},
+      {"SpaceToDepth",
+       [](Case& c) {
+         unary(c, "SpaceToDepth", {2, 3, 6, 4}, -2.0,
+               attrs([](Attributes& a) { a.set_int("blocksize", 2); }));
+       }},
+      {"CumSumMiddleExclusiveReverse",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 11, 4});
+         c.g.output(c.g.op("CumSum", {x, c.g.constant("axis", Tensor::from_int64({1}, true))},
+                           attrs([](Attributes& a) {
+                             a.set_int("exclusive", 1);
+                             a.set_int("reverse", 1);
+                           })));
+         c.inputs = {rnd({3, 11, 4}, 86)};
+       }},
+      // HF text models: position ids from the attention mask (int64 on the GPU).
+      {"CumSumInt64PositionIds",
+       [](Case& c) {
+         ValueId m = c.g.input("mask", DType::kFloat32, {2, 9});
+         ValueId mi = c.g.op("Cast", {m}, attrs([](Attributes& a) { a.set_int("to", 7); }));
+         ValueId ids = c.g.op("CumSum", {mi, c.g.constant("axis", Tensor::from_int64({-1}, true))});
+         c.g.output(c.g.op("Mul", {ids, mi}));
+         Tensor mask = Tensor::zeros(DType::kFloat32, {2, 9});
+         for (int i = 0; i < 18; ++i) mask.data<float>()[i] = (i % 9) < 6 + i / 9 ? 1.0f : 0.0f;
+         c.inputs = {mask};
        }},
       {"ShapeDrivenReshape",
        [](Case& c) {
