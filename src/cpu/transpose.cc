@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cpu/data_movement.h"
+#include "ir/ops/depth_space.h"
 #include "ir/ops/shape_rules.h"
 
 namespace vitrt {
@@ -35,57 +36,27 @@ class TransposeKernel final : public CpuKernel {
 // DepthToSpace and SpaceToDepth as reshape -> transpose -> reshape on NCHW input.
 class DepthSpaceKernel final : public CpuKernel {
  public:
-  DepthSpaceKernel(bool to_space, bool crd, int64_t block)
-      : to_space_(to_space), crd_(crd), block_(block) {}
+  DepthSpaceKernel(bool to_space, DepthSpaceAttributes attrs)
+      : to_space_(to_space), attrs_(attrs) {}
 
   template <bool kToSpace>
   static Result<std::unique_ptr<CpuKernel>> create(const KernelInit& init) {
-    VITRT_ASSIGN_OR_RETURN(int64_t block, init.node.attrs.require_int("blocksize"));
-    VITRT_ASSIGN_OR_RETURN(std::string mode, init.node.attrs.get_string("mode", "DCR"));
-    if (block <= 0) return invalid_model("attribute 'blocksize' must be positive, got ", block);
-    if (mode != "DCR" && mode != "CRD") {
-      return invalid_model("attribute 'mode' must be DCR or CRD, got '", mode, "'");
-    }
-    return std::unique_ptr<CpuKernel>(new DepthSpaceKernel(kToSpace, mode == "CRD", block));
+    VITRT_ASSIGN_OR_RETURN(DepthSpaceAttributes attrs,
+                           DepthSpaceAttributes::parse(init.node.attrs));
+    return std::unique_ptr<CpuKernel>(new DepthSpaceKernel(kToSpace, attrs));
   }
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& in = *inputs[0];
-    if (in.rank() != 4) return invalid_argument("input must be NCHW (rank 4), got ", in.describe());
-    const int64_t n = in.dim(0), c = in.dim(1), h = in.dim(2), w = in.dim(3), b = block_;
-    std::vector<int64_t> split;
-    std::vector<int> perm;
-    std::vector<int64_t> out_shape;
-    if (to_space_) {
-      if (c % (b * b) != 0) {
-        return invalid_argument("channels ", c, " are not a multiple of blocksize^2 = ", b * b);
-      }
-      const int64_t oc = c / (b * b);
-      if (crd_) {
-        split = {n, oc, b, b, h, w};
-        perm = {0, 1, 4, 2, 5, 3};
-      } else {
-        split = {n, b, b, oc, h, w};
-        perm = {0, 3, 4, 1, 5, 2};
-      }
-      out_shape = {n, oc, h * b, w * b};
-    } else {
-      if (h % b != 0 || w % b != 0) {
-        return invalid_argument("spatial dims ", h, "x", w, " are not multiples of blocksize ", b);
-      }
-      split = {n, c, h / b, b, w / b, b};
-      perm = {0, 3, 5, 1, 2, 4};
-      out_shape = {n, c * b * b, h / b, w / b};
-    }
-    VITRT_ASSIGN_OR_RETURN(Tensor view, in.reshaped(split));
-    VITRT_ASSIGN_OR_RETURN(outputs[0], transpose_tensor(view, perm).reshaped(out_shape));
+    VITRT_ASSIGN_OR_RETURN(DepthSpacePlan p, depth_space_plan(in.shape(), to_space_, attrs_));
+    VITRT_ASSIGN_OR_RETURN(Tensor view, in.reshaped(p.split));
+    VITRT_ASSIGN_OR_RETURN(outputs[0], transpose_tensor(view, p.perm).reshaped(p.out_shape));
     return Status();
   }
 
  private:
   bool to_space_;
-  bool crd_;
-  int64_t block_;
+  DepthSpaceAttributes attrs_;
 };
 
 }  // namespace

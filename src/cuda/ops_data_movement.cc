@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/depth_space.h"
 #include "ir/ops/pooling_attributes.h"
 
 namespace vitrt::cuda {
@@ -493,51 +494,24 @@ class ArgMaxKernel final : public CudaKernel {
 // (one strided copy) and a reshape back to 4.
 class DepthSpaceKernel final : public CudaKernel {
  public:
-  DepthSpaceKernel(bool to_space, bool crd, int64_t block)
-      : to_space_(to_space), crd_(crd), block_(block) {}
+  DepthSpaceKernel(bool to_space, DepthSpaceAttributes attrs)
+      : to_space_(to_space), attrs_(attrs) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
-    if (x.shape.size() != 4) {
-      return invalid_argument("input must be NCHW (rank 4), got ", shape_to_string(x.shape));
-    }
-    const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], b = block_;
-    std::vector<int64_t> split;
-    std::vector<int> perm;
-    std::vector<int64_t> out_shape;
-    if (to_space_) {
-      if (c % (b * b) != 0) {
-        return invalid_argument("channels ", c, " are not a multiple of blocksize^2 = ", b * b);
-      }
-      const int64_t oc = c / (b * b);
-      if (crd_) {
-        split = {n, oc, b, b, h, w};
-        perm = {0, 1, 4, 2, 5, 3};
-      } else {
-        split = {n, b, b, oc, h, w};
-        perm = {0, 3, 4, 1, 5, 2};
-      }
-      out_shape = {n, oc, h * b, w * b};
-    } else {
-      if (h % b != 0 || w % b != 0) {
-        return invalid_argument("spatial dims ", h, "x", w, " are not multiples of blocksize ", b);
-      }
-      split = {n, c, h / b, b, w / b, b};
-      perm = {0, 3, 5, 1, 2, 4};
-      out_shape = {n, c * b * b, h / b, w / b};
-    }
+    VITRT_ASSIGN_OR_RETURN(DepthSpacePlan p, depth_space_plan(x.shape, to_space_, attrs_));
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
-      out[0].shape = out_shape;
+      out[0].shape = p.out_shape;
       return Status::ok_status();
     }
-    const std::vector<int64_t> strides = contiguous_strides(split);
+    const std::vector<int64_t> strides = contiguous_strides(p.split);
     StridedView vs;
     vs.rank = 6;
     std::vector<int64_t> permuted(6);
     for (int i = 0; i < 6; ++i) {
-      permuted[i] = vs.dims[i] = split[perm[i]];
-      vs.strides[i] = strides[perm[i]];
+      permuted[i] = vs.dims[i] = p.split[p.perm[i]];
+      vs.strides[i] = strides[p.perm[i]];
     }
     return copy(x, vs, out[0].data, contiguous_view(permuted), ctx,
                 to_space_ ? "DepthToSpace" : "SpaceToDepth");
@@ -545,8 +519,7 @@ class DepthSpaceKernel final : public CudaKernel {
 
  private:
   bool to_space_;
-  bool crd_;
-  int64_t block_;
+  DepthSpaceAttributes attrs_;
 };
 
 // CumSum with its axis known on the host (a constant in every export).
@@ -896,13 +869,8 @@ Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
 // Dropout at inference is the identity; the mask output and training mode have no kernel.
 template <bool kToSpace>
 Result<std::unique_ptr<CudaKernel>> make_depth_space(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(int64_t block, init.node.attrs.require_int("blocksize"));
-  VITRT_ASSIGN_OR_RETURN(std::string mode, init.node.attrs.get_string("mode", "DCR"));
-  if (block <= 0) return invalid_model("attribute 'blocksize' must be positive, got ", block);
-  if (mode != "DCR" && mode != "CRD") {
-    return invalid_model("attribute 'mode' must be DCR or CRD, got '", mode, "'");
-  }
-  return std::unique_ptr<CudaKernel>(new DepthSpaceKernel(kToSpace, mode == "CRD", block));
+  VITRT_ASSIGN_OR_RETURN(DepthSpaceAttributes attrs, DepthSpaceAttributes::parse(init.node.attrs));
+  return std::unique_ptr<CudaKernel>(new DepthSpaceKernel(kToSpace, attrs));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_cumsum(const CudaKernelInit& init) {
