@@ -54,7 +54,9 @@ constexpr const char* kHelp =
     "                     GPU (weights on each), --contexts contexts on each, each context\n"
     "                     its own thread; throughput is the aggregate, and the JSON line\n"
     "                     adds devices, contexts and per_device (each GPU's throughput)\n"
-    "  --contexts N       execution contexts per device running at once, default 1\n"
+    "  --contexts N       execution contexts per device running at once, default 1 (with\n"
+    "                     --no-data-transfers each context reruns its compute alone; the GPU\n"
+    "                     time per run is reported as a median over all contexts)\n"
     "  -h, --help         show this help\n"
     "\n"
     "exit status: 0 success, 1 bad model or shapes, 2 usage error\n";
@@ -330,18 +332,18 @@ int bench_command(const std::vector<std::string>& words) {
     const TensorInfo& info = (*engine)->inputs()[i];
     inputs.push_back({info.name, random_input(info.dtype, (*shapes)[i], rng)});
   }
+  const bool transfers = !args.has("--no-data-transfers");
+  if (!transfers && device != "cuda") {
+    return usage_error("bench", "--no-data-transfers needs --device cuda");
+  }
   if (several) {
     return bench_devices({model, device, devices, static_cast<int>(*contexts), *warmup, *iterations,
-                          args.has("--json")},
+                          args.has("--json"), transfers},
                          *engine, inputs);
   }
   // Items per run: the batch dim of the first input when it has one.
   const int64_t items = !shapes->empty() && !(*shapes)[0].empty() ? (*shapes)[0][0] : *batch;
 
-  const bool transfers = !args.has("--no-data-transfers");
-  if (!transfers && device != "cuda") {
-    return usage_error("bench", "--no-data-transfers needs --device cuda");
-  }
   std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
   // One run() even without warm-up when the inputs must be on the device for the reruns. The
   // first run pays the per-shape set-up (memory plan, arena, CUDA graph capture).

@@ -19,7 +19,8 @@ struct Runner {
   size_t device = 0;  // index into options.devices
   std::unique_ptr<ExecutionContext> context;
   std::vector<double> ms;
-  double seconds = 0;  // the timed runs' span
+  std::vector<double> h2d, compute, d2h;  // GPU times of each run, where measured
+  double seconds = 0;                     // the timed runs' span
   Status status;
 };
 
@@ -56,8 +57,11 @@ int bench_devices(const BenchDevicesOptions& options, std::shared_ptr<Engine> fi
     }
   }
   // Warm-up on every context at once too (first runs plan memory and capture CUDA graphs).
+  // Without data transfers the inputs must reach each context's device once (run() at least
+  // once) before the reruns.
+  const int64_t warmup = std::max<int64_t>(options.warmup, options.transfers ? 0 : 1);
   in_parallel(runners, [&](Runner& r) {
-    for (int64_t i = 0; i < options.warmup && r.status.ok(); ++i) {
+    for (int64_t i = 0; i < warmup && r.status.ok(); ++i) {
       r.status = r.context->run(inputs).status();
     }
   });
@@ -69,17 +73,32 @@ int bench_devices(const BenchDevicesOptions& options, std::shared_ptr<Engine> fi
     const auto begin = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < options.iterations && r.status.ok(); ++i) {
       const auto t0 = std::chrono::steady_clock::now();
-      r.status = r.context->run(inputs).status();
+      if (options.transfers) {
+        r.status = r.context->run(inputs).status();
+        const RunTimes t = r.context->last_run_times();
+        if (r.status.ok() && t.measured) {
+          r.h2d.push_back(t.upload_ms);
+          r.compute.push_back(t.compute_ms);
+          r.d2h.push_back(t.download_ms);
+        }
+      } else {
+        Result<double> gpu_ms = r.context->rerun_on_device();
+        r.status = gpu_ms.status();
+        if (gpu_ms.ok()) r.compute.push_back(*gpu_ms);
+      }
       r.ms.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   });
-  std::vector<double> ms;
+  std::vector<double> ms, h2d, compute, d2h;
   double span_s = 0;  // all contexts run at once: the slowest one's span
   for (const Runner& r : runners) {
     if (!r.status.ok()) return failure("bench", r.status);
     ms.insert(ms.end(), r.ms.begin(), r.ms.end());
+    h2d.insert(h2d.end(), r.h2d.begin(), r.h2d.end());
+    compute.insert(compute.end(), r.compute.begin(), r.compute.end());
+    d2h.insert(d2h.end(), r.d2h.begin(), r.d2h.end());
     span_s = std::max(span_s, r.seconds);
   }
   // Items per run: the batch dim of the first input when it has one.
@@ -123,6 +142,19 @@ int bench_devices(const BenchDevicesOptions& options, std::shared_ptr<Engine> fi
                 per_device[d]);
   }
   std::printf("throughput: %.2f items/s (aggregate)\n", throughput);
+  // Each context's GPU time per run, the runs of all contexts together: where contexts share
+  // a GPU, their runs overlap, so these add up to more than the span.
+  if (!compute.empty()) {
+    if (options.transfers) {
+      std::printf(
+          "GPU time per run (ms, median over all contexts): H2D %.3f  compute %.3f  D2H %.3f\n",
+          median_of(h2d), median_of(compute), median_of(d2h));
+    } else {
+      std::printf(
+          "GPU time per run (ms, median over all contexts): compute %.3f, no data transfers\n",
+          median_of(compute));
+    }
+  }
   if (options.json) {
     const nlohmann::json doc = {{"model", options.model},
                                 {"device", options.device},
@@ -138,6 +170,8 @@ int bench_devices(const BenchDevicesOptions& options, std::shared_ptr<Engine> fi
                                 {"throughput", throughput},
                                 {"devices", options.devices},
                                 {"contexts", options.contexts},
+                                {"data_transfers", options.transfers},
+                                {"compute_ms", compute.empty() ? 0.0 : median_of(compute)},
                                 {"per_device", per_device}};
     std::printf("%s\n", doc.dump().c_str());
   }

@@ -19,6 +19,9 @@ struct BenchDevicesOptions {
   int64_t warmup = 3;
   int64_t iterations = 20;
   bool json = false;
+  // cuda: time each context's compute alone (ExecutionContext::rerun_on_device), as the
+  // single-context bench does with --no-data-transfers.
+  bool transfers = true;
 };
 
 // `first` is the plan's engine on devices[0]; `inputs` the random inputs of one run. Returns

@@ -56,6 +56,8 @@ TEST_F(BenchDevicesCli, DeviceListErrorsAreUsageErrors) {
       {"--devices 0", "--devices needs --device cuda"},
       {"--device cuda --devices 0,x", "'x' is not a device index"},
       {"--contexts 0", "--contexts"},
+      // Accepted and silently ignored before: the contexts then timed their transfers too.
+      {"--contexts 2 --no-data-transfers", "--no-data-transfers needs --device cuda"},
   };
   for (const auto& [flags, message] : cases) {
     const CliOutput r = vitrt("bench '" + kTinyMatmul + "' " + flags);
