@@ -22,6 +22,17 @@
 // (nn.MultiheadAttention(batch_first=True)), they are rebuilt on the batch-first tensors (a
 // Linear acts on the last axis only), otherwise Transposes go in and out.
 //
+// q, k or v may also reach the MatMuls as a head tensor [B, H, S, Dh] (k also as [B, H, Dh, S])
+// from any other producer: rotary position embeddings applied between the head split and the
+// MatMul (EVA02, DINOv3, timm's RoPE ViTs; often to the patch tokens only, the prefix tokens
+// sliced off and concatenated back), a q/k LayerNorm, a graph input, a head tensor something else
+// reads too. The walk back stops there and the fused node reads that tensor through a Transpose
+// to [B, S, H, Dh] and a Reshape to [B, S, H*Dh]; the transform itself stays as ordinary ops.
+// Packed parts beside such a tensor (EVA's v) become Slices of the packed projection. The fused
+// op keeps its one batch-first layout, which every kernel (CPU, CUDA, cuDNN, the fp8 output) and
+// the passes after this one read, rather than gaining a head-layout variant: the Transpose is one
+// copy of q and of k, small next to the [B, H, S, S] scores and the Softmax pass it replaces.
+//
 // The additive mask is evaluated at build time where it is computed from constants and shapes
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
 // < -1e9) -> causal=1 and dropped; any other constant -> kept as a constant input. A mask that
