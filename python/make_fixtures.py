@@ -212,6 +212,11 @@ FIXTURES = {
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "ts", 17),
     "timm_deit_tiny_distilled_dynamo":
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "dynamo", None),
+    # EVA02: rotary position embeddings on q and k (patch tokens only, the cls token sliced off
+    # and concatenated back) after timm's packed qkv split, SwiGLU MLP. head_init_scale=1 keeps
+    # the logits at a usual scale (EVA's default 0.001 makes them ~1e-3 of the features).
+    "timm_eva02_tiny_ts17":
+        (timm_model("eva02_tiny_patch14_224", head_init_scale=1.0, **TIMM_SMALL), "ts", 17),
     # Hybrid ViT with a ResNetV2 stem: StdConv2dSame's weight standardization exports through
     # TorchScript as BatchNormalization(training_mode=1) on the constant weight, then GroupNorm,
     # "same" padding and MaxPool. Patch 2 on the stem's 8x8 map keeps the fixture small.

@@ -22,6 +22,17 @@
 // (nn.MultiheadAttention(batch_first=True)), they are rebuilt on the batch-first tensors (a
 // Linear acts on the last axis only), otherwise Transposes go in and out.
 //
+// q, k or v may also reach the MatMuls as a head tensor [B, H, S, Dh] (k also as [B, H, Dh, S])
+// from any other producer: rotary position embeddings applied between the head split and the
+// MatMul (EVA02, DINOv3, timm's RoPE ViTs; often to the patch tokens only, the prefix tokens
+// sliced off and concatenated back), a q/k LayerNorm, a graph input, a head tensor something else
+// reads too. The walk back stops there and the fused node reads that tensor through a Transpose
+// to [B, S, H, Dh] and a Reshape to [B, S, H*Dh]; the transform itself stays as ordinary ops.
+// Packed parts beside such a tensor (EVA's v) become Slices of the packed projection. The fused
+// op keeps its one batch-first layout, which every kernel (CPU, CUDA, cuDNN, the fp8 output) and
+// the passes after this one read, rather than gaining a head-layout variant: the Transpose is one
+// copy of q and of k, small next to the [B, H, S, S] scores and the Softmax pass it replaces.
+//
 // The additive mask is evaluated at build time where it is computed from constants and shapes
 // (ValueEvaluator, looking through Expand): all zero -> dropped; lower-triangular 0 / -inf (or
 // < -1e9) -> causal=1 and dropped; any other constant -> kept as a constant input. A mask that
@@ -139,6 +150,14 @@ class AttentionMatcher {
     int part = -1;  // packed: 0 q, 1 k, 2 v; -1 separate
     // `value` is sequence-first [S, B, D] (or packed [S, B, 3D]): nn.MultiheadAttention.
     bool seq_first = false;
+    // Non-empty when `value` is a head-layout tensor computed by something other than a head
+    // split (RoPE, a q/k norm, a graph input): the permutation that takes it to
+    // [B, S, H, Dh], after which a Reshape merges the heads into what the fused op reads.
+    std::vector<int64_t> to_split;
+    // A packed part: the Split/Gather/Transpose nodes between the projection's rank-5 Reshape
+    // and the head tensor, and that Reshape (absorbed; given back when q, k, v do not all read
+    // the packed projection and this part becomes a Slice of it).
+    std::vector<NodeId> packed_nodes;
   };
 
   // The fused node's pieces.
@@ -159,6 +178,7 @@ class AttentionMatcher {
   // Rank-4 sequence-first merges: the Sq and B axes of the replaced output's element order.
   std::optional<std::pair<Dim, Dim>> merged_sq_b;
   std::vector<NodeId> nodes;  // absorbed
+  bool packed_input = false;  // the fused op reads parts 0, 1, 2 of one packed projection
 
   std::optional<Decline> match(NodeId softmax_id);
 
@@ -167,6 +187,9 @@ class AttentionMatcher {
   std::optional<double> scalar_factor(const Node& n, ValueId* data_input);
   std::optional<Decline> trace_heads(ValueId v, const std::vector<int>& want, const char* what,
                                      bool allow_scale, Source* src);
+  std::optional<Decline> cut_heads(ValueId cur, const std::vector<int>& axes,
+                                   const std::vector<int>& want, const char* what, Source* src);
+  std::optional<Decline> check_head_dims(const SymShape& scores);
   std::optional<Decline> analyse_mask(ValueId m, double factor_after, const Dim& sq, const Dim& sk);
   std::optional<Decline> find_qk(ValueId scores_out, const Node** qk, std::vector<ValueId>* masks,
                                  std::vector<double>* mask_factors);
@@ -229,11 +252,14 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
   std::vector<int> axes = {0, 1, 2, 3};  // axis i of `v` is axis axes[i] of the current value
   ValueId cur = v;
   auto single = [&](ValueId x) { return single_data_use(g_, uses_, x); };
+  // Where the walk meets no head split, the head tensor reached so far is what the fused op
+  // reads.
+  auto cut = [&] { return cut_heads(cur, axes, want, what, src); };
   for (int steps = 0; steps < 16; ++steps) {
+    // A graph input, or a head tensor something else reads too (the unrotated q of a model
+    // that also keeps it): the fused op reads it as it is.
     const Node* n = producer_of(g_, cur);
-    if (n == nullptr) return Decline{str_cat(what, " is not computed by a head split")};
-    if (!single(cur))
-      return Decline{str_cat(what, " head tensor is also used outside the attention")};
+    if (n == nullptr || !single(cur)) return cut();
     ValueId next = kNoValue;
     if (is_passthrough(g_, *n)) {
       absorb(n);
@@ -241,7 +267,7 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       continue;
     }
     if (std::optional<double> f = scalar_factor(*n, &next)) {
-      if (!allow_scale) return Decline{str_cat(what, " is scaled")};
+      if (!allow_scale) return cut();  // v scaled: the Mul stays
       scale *= *f;
       absorb(n);
       cur = next;
@@ -312,18 +338,14 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
           return std::nullopt;
         }
       }
-      // The head split: [B,S,D] -> [B,S,H,Dh].
-      const int in_rank = rank_of(g_, in);
-      if (in_rank != 3) {
-        return Decline{str_cat(what, " head split reads a rank-", in_rank,
-                               " tensor, not [batch, seq, features]")};
-      }
+      // The head split: [B,S,D] -> [B,S,H,Dh]. Any other Reshape computes a head tensor the
+      // fused op reads as it is.
+      if (rank_of(g_, in) != 3) return cut();
       const SymShape& s3 = *shape_of(g_, in);
       const SymShape& s4 = *shape_of(g_, cur);
       if (!same_dim(s4[0], s3[0]) || !same_dim(s4[1], s3[1]) || !s4[2].is_static() ||
           !s4[3].is_static() || !same_dim(s3[2], s4[2] * s4[3])) {
-        return Decline{str_cat(what, " Reshape ", sym_shape_to_string(s3), " -> ",
-                               sym_shape_to_string(s4), " is not a head split")};
+        return cut();
       }
       if (axes != want) {
         return Decline{std::string(what) == "k"
@@ -351,7 +373,7 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
     // exporter or a transpose-pushing optimizer left them.
     if (!(is_onnx_op(*n, "Squeeze") || is_onnx_op(*n, "Gather") ||
           !squeezed_axes(g_, *n).empty())) {
-      break;
+      return cut();
     }
     std::vector<const Node*> chain;  // from `cur` back to the rank-5 Reshape, exclusive
     const Node* r5 = nullptr;
@@ -370,13 +392,12 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       chain.push_back(p);
       x = p->inputs[0];
     }
-    if (r5 == nullptr) break;
-    const SymShape& s3 = *shape_of(g_, r5->inputs[0]);
-    const SymShape& s5 = *shape_of(g_, r5->outputs[0]);
-    if (!same_dim(s5[0], s3[0]) || !same_dim(s5[1], s3[1]) || !s5[2].same_as(Dim(3)) ||
-        !s5[3].is_static() || !s5[4].is_static() || !same_dim(s3[2], Dim(3) * s5[3] * s5[4])) {
-      return Decline{str_cat(what, " packed Reshape ", sym_shape_to_string(s3), " -> ",
-                             sym_shape_to_string(s5), " is not [B,S,3,H,Dh]")};
+    const SymShape* s3 = r5 != nullptr ? shape_of(g_, r5->inputs[0]) : nullptr;
+    const SymShape* s5 = r5 != nullptr ? shape_of(g_, r5->outputs[0]) : nullptr;
+    if (s3 == nullptr || s5 == nullptr || !same_dim((*s5)[0], (*s3)[0]) ||
+        !same_dim((*s5)[1], (*s3)[1]) || !(*s5)[2].same_as(Dim(3)) || !(*s5)[3].is_static() ||
+        !(*s5)[4].is_static() || !same_dim((*s3)[2], Dim(3) * (*s5)[3] * (*s5)[4])) {
+      return cut();
     }
     // Replay forward, tracking which Reshape axis (0 B, 1 S, 2 the "3", 3 H, 4 Dh) each axis is.
     std::vector<int> labels = {0, 1, 2, 3, 4};
@@ -387,7 +408,6 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       const int axis = static_cast<int>(a < 0 ? a + r : a);
       return labels[axis] == 2 ? axis : -1;
     };
-    const Decline bad{str_cat(what, " is not one part of a packed qkv split")};
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
       const Node& c = **it;
       const ValueId out = it + 1 == chain.rend() ? cur : (*(it + 1))->inputs[0];
@@ -395,18 +415,18 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
         std::vector<int64_t> rev(labels.size());
         for (size_t i = 0; i < rev.size(); ++i) rev[i] = static_cast<int64_t>(rev.size() - 1 - i);
         auto perm = c.attrs.get_ints("perm", rev);
-        if (!perm.ok() || perm->size() != labels.size()) return bad;
+        if (!perm.ok() || perm->size() != labels.size()) return cut();
         std::vector<int> next;
         for (int64_t a : *perm) next.push_back(labels[a]);
         labels = next;
       } else if (is_onnx_op(c, "Split")) {
         auto a = c.attrs.get_int("axis", 0);
         const int axis = a.ok() ? picked_axis(*a) : -1;
-        if (axis < 0 || c.outputs.size() != 3 || part >= 0) return bad;
+        if (axis < 0 || c.outputs.size() != 3 || part >= 0) return cut();
         for (size_t i = 0; i < c.outputs.size(); ++i) {
           if (c.outputs[i] == out) part = static_cast<int>(i);
         }
-        if (!(*shape_of(g_, out))[axis].same_as(Dim(1))) return bad;
+        if (!(*shape_of(g_, out))[axis].same_as(Dim(1))) return cut();
       } else if (is_onnx_op(c, "Slice")) {
         auto starts = eval_.exact(c.inputs[1]);
         auto ends = eval_.exact(c.inputs[2]);
@@ -415,18 +435,18 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
         if (!starts || !ends || starts->numel() != 1 || ends->numel() != 1 || part >= 0 ||
             (c.has_input(3) && (!ax || ax->numel() != 1)) ||
             (c.has_input(4) && (!step || step->numel() != 1 || step->element_as_int64(0) != 1))) {
-          return bad;
+          return cut();
         }
-        if (picked_axis(c.has_input(3) ? ax->element_as_int64(0) : 0) < 0) return bad;
+        if (picked_axis(c.has_input(3) ? ax->element_as_int64(0) : 0) < 0) return cut();
         const int64_t s0 = starts->element_as_int64(0);
         const int64_t e0 = std::min<int64_t>(ends->element_as_int64(0), 3);
-        if (s0 < 0 || e0 != s0 + 1) return bad;
+        if (s0 < 0 || e0 != s0 + 1) return cut();
         part = static_cast<int>(s0);
       } else if (is_onnx_op(c, "Gather")) {
         auto idx = eval_.exact(c.inputs[1]);
         auto a = c.attrs.get_int("axis", 0);
         const int axis = a.ok() ? picked_axis(*a) : -1;
-        if (!idx || idx->rank() != 0 || axis < 0 || part >= 0) return bad;
+        if (!idx || idx->rank() != 0 || axis < 0 || part >= 0) return cut();
         const int64_t t = idx->element_as_int64(0);
         part = static_cast<int>(t < 0 ? t + 3 : t);
         labels.erase(labels.begin() + axis);
@@ -435,7 +455,7 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
         for (int a : squeezed_axes(g_, c)) {
           if (picked_axis(a) >= 0) axis = a;
         }
-        if (axis < 0 || part < 0) return bad;
+        if (axis < 0 || part < 0) return cut();
         labels.erase(labels.begin() + axis);
       } else {  // Squeeze: axes as input (opset >= 13) or attribute
         std::optional<std::vector<int64_t>> sq;
@@ -445,11 +465,11 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
           sq = *a;
         }
         const int axis = sq && sq->size() == 1 ? picked_axis((*sq)[0]) : -1;
-        if (axis < 0 || part < 0) return bad;
+        if (axis < 0 || part < 0) return cut();
         labels.erase(labels.begin() + axis);
       }
     }
-    if (labels.size() != 4 || part < 0 || part > 2) return bad;
+    if (labels.size() != 4 || part < 0 || part > 2) return cut();
     for (int& a : axes) {
       const int l = labels[a];
       a = l < 2 ? l : l - 1;  // B, S, H, Dh -> 0, 1, 2, 3
@@ -458,15 +478,71 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       return Decline{str_cat(what, " packed part is not transposed to the attention layout")};
     }
     // The shared Split/Transpose/Reshape are absorbed by each part; the set keeps one.
-    for (const Node* c : chain) absorb(c);
+    for (const Node* c : chain) {
+      absorb(c);
+      src->packed_nodes.push_back(nodes.back());
+    }
     absorb(r5);
+    src->packed_nodes.push_back(nodes.back());
     src->value = r5->inputs[0];
-    src->heads = s5[3].value();
-    src->head_dim = s5[4].value();
+    src->heads = (*s5)[3].value();
+    src->head_dim = (*s5)[4].value();
     src->part = part;
     return std::nullopt;
   }
-  return Decline{str_cat(what, " is not computed by a recognised head split")};
+  return cut();
+}
+
+// `cur` is a head tensor whose producer is not a head split: RoPE (rotating q and k, often only
+// the patch tokens, between the split and the MatMul), a q/k norm, or a graph input. Axis
+// axes[i] of `cur` is axis i of the MatMul operand, whose roles `want` names (0 batch, 1 seq,
+// 2 heads, 3 head_dim). The fused op reads it transposed to [B, S, H, Dh] and reshaped to
+// [B, S, H*Dh]: per (batch, head) the product is the same. check_head_dims() checks that the
+// axes line up with the scores' (no broadcasting MatMul).
+std::optional<Decline> AttentionMatcher::cut_heads(ValueId cur, const std::vector<int>& axes,
+                                                   const std::vector<int>& want, const char* what,
+                                                   Source* src) {
+  const SymShape* s = shape_of(g_, cur);
+  if (s == nullptr || s->size() != 4) {
+    return Decline{str_cat(what, " is not a rank-4 [batch, heads, seq, head_dim] tensor")};
+  }
+  std::vector<int64_t> perm(4);
+  for (int i = 0; i < 4; ++i) perm[want[i]] = axes[i];
+  const Dim& heads = (*s)[perm[2]];
+  const Dim& head_dim = (*s)[perm[3]];
+  if (!heads.is_static() || !head_dim.is_static()) {
+    return Decline{str_cat(what, " head tensor ", sym_shape_to_string(*s),
+                           " has no static heads and head_dim axes")};
+  }
+  src->value = cur;
+  src->heads = heads.value();
+  src->head_dim = head_dim.value();
+  src->to_split = perm;
+  return std::nullopt;
+}
+
+// With a head tensor read as it is, nothing above checked that q, k and v share the scores'
+// batch and heads (a MatMul broadcasts them) and that k and v have the keys' length.
+std::optional<Decline> AttentionMatcher::check_head_dims(const SymShape& scores) {
+  struct Want {
+    const Source* src;
+    const char* what;
+    const Dim& seq;
+  };
+  for (const Want& w :
+       {Want{&q, "q", scores[2]}, Want{&k, "k", scores[3]}, Want{&v, "v", scores[3]}}) {
+    const SymShape& s = *shape_of(g_, w.src->value);
+    const bool cut = !w.src->to_split.empty();
+    const Dim& b = cut ? s[w.src->to_split[0]] : s[w.src->seq_first ? 1 : 0];
+    const Dim& seq = cut ? s[w.src->to_split[1]] : s[w.src->seq_first ? 0 : 1];
+    if (!same_dim(b, scores[0]) || !same_dim(seq, w.seq) ||
+        !same_dim(Dim(w.src->heads), scores[1])) {
+      return Decline{str_cat(w.what, " (", sym_shape_to_string(s),
+                             ") does not have the batch, heads and length of the scores ",
+                             sym_shape_to_string(scores))};
+    }
+  }
+  return std::nullopt;
 }
 
 // nn.MultiheadAttention's packed in_proj: [S, B, 3D] -> Reshape [S, B, 3, D] (with unit axes)
@@ -875,10 +951,23 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
     seq_first = true;
     merged_sq_b = std::make_pair((*o4)[0], (*o4)[1]);
   }
-  const bool packed = q.part >= 0 || k.part >= 0 || v.part >= 0;
-  if (packed &&
-      !(q.part == 0 && k.part == 1 && v.part == 2 && q.value == k.value && k.value == v.value)) {
-    return Decline{"q, k, v are not parts 0, 1, 2 of one packed projection"};
+  const bool any_packed = q.part >= 0 || k.part >= 0 || v.part >= 0;
+  packed_input =
+      q.part == 0 && k.part == 1 && v.part == 2 && q.value == k.value && k.value == v.value;
+  if (any_packed && !packed_input) {
+    if (merge_seq_first) return Decline{"q, k, v are not parts 0, 1, 2 of one packed projection"};
+    // Some of q, k, v are transformed after a packed split (timm's EVA rotates q and k, v is
+    // part 2): each packed part is read as a Slice of the projection, whose split stays for
+    // the others.
+    std::set<NodeId> given_back;
+    for (const Source* s : {&q, &k, &v})
+      given_back.insert(s->packed_nodes.begin(), s->packed_nodes.end());
+    nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
+                               [&](NodeId n) { return given_back.count(n) != 0; }),
+                nodes.end());
+  }
+  if (!q.to_split.empty() || !k.to_split.empty() || !v.to_split.empty()) {
+    if (auto d = check_head_dims(ss)) return d;
   }
   if ((*o4)[2].is_static() && (*o4)[2].value() != q.heads) {
     return Decline{"merged head count differs from the split"};
@@ -1026,6 +1115,45 @@ ValueId relinear(Graph& g, NodeId id, ValueId x, const std::string& suffix) {
   return g.nodes[n].outputs[0];
 }
 
+// What the fused op reads for `src` when q, k, v are not the three parts of one packed
+// projection: the projection itself, a Slice of a packed one, or a head tensor transposed to
+// [B, S, H, Dh] and reshaped to [B, S, H*Dh]. `made` shares the last two between q, k and v.
+ValueId batch_first_input(Graph& g, const AttentionMatcher::Source& src, const std::string& name,
+                          std::map<std::pair<ValueId, std::vector<int64_t>>, ValueId>* made) {
+  if (src.part < 0 && src.to_split.empty()) return src.value;
+  const auto key =
+      std::make_pair(src.value, src.part >= 0 ? std::vector<int64_t>{src.part} : src.to_split);
+  if (auto it = made->find(key); it != made->end()) return it->second;
+  const int64_t width = src.heads * src.head_dim;
+  ValueId out = kNoValue;
+  if (src.part >= 0) {
+    auto ints = [&](const char* what, int64_t x) {
+      return g.add_constant(g.unique_value_name(str_cat(name, "_", what)), Tensor::from_int64({x}));
+    };
+    const NodeId n = add_node(g, "", "Slice", name + "_slice",
+                              {src.value, ints("start", src.part * width),
+                               ints("end", (src.part + 1) * width), ints("axis", 2)},
+                              {name + "_slice"});
+    out = g.nodes[n].outputs[0];
+  } else {
+    ValueId x = src.value;
+    if (src.to_split != std::vector<int64_t>{0, 1, 2, 3}) {
+      Attributes perm;
+      perm.set_ints("perm", src.to_split);
+      const NodeId t = add_node(g, "", "Transpose", name + "_split_heads", {x},
+                                {name + "_split_heads"}, std::move(perm));
+      x = g.nodes[t].outputs[0];
+    }
+    const ValueId target = g.add_constant(g.unique_value_name(name + "_merged_shape"),
+                                          Tensor::from_int64({0, 0, width}));
+    const NodeId r =
+        add_node(g, "", "Reshape", name + "_merge_heads", {x, target}, {name + "_merged"});
+    out = g.nodes[r].outputs[0];
+  }
+  made->emplace(key, out);
+  return out;
+}
+
 Attributes transpose_102() {
   Attributes a;
   a.set_ints("perm", {1, 0, 2});
@@ -1158,10 +1286,13 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     // Rewrite.
     const std::string base = graph.nodes[id].name;
     std::vector<ValueId> inputs;
-    if (m.q.part >= 0) {
+    if (m.packed_input) {
       inputs = {m.q.value, kNoValue, kNoValue};
     } else {
-      inputs = {m.q.value, m.k.value, m.v.value};
+      std::map<std::pair<ValueId, std::vector<int64_t>>, ValueId> made;
+      inputs = {batch_first_input(graph, m.q, base + "_q", &made),
+                batch_first_input(graph, m.k, base + "_k", &made),
+                batch_first_input(graph, m.v, base + "_v", &made)};
     }
     if (m.seq_first) {
       // [S, B, D] -> [B, S, D]; one per distinct source. nn.MultiheadAttention(batch_first=True)

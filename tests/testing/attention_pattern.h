@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ struct AttentionPattern {
   // it) instead of Transpose(2,0,3,1,4) then Split on axis 0.
   bool packed_split_first = false;
   bool separate_kv_input = false;  // k and v projected from a second input y [B, k_len, D]
-  enum class Scale { kScoresMul, kScoresDiv, kSqrtOnQAndK, kOnQProjection, kNone };
+  // kOnQHeads: q's heads times the scale after transform_q (timm's eager attention).
+  enum class Scale { kScoresMul, kScoresDiv, kSqrtOnQAndK, kOnQProjection, kOnQHeads, kNone };
   Scale scale_style = Scale::kScoresMul;
   // kNone multiplies by k untransposed (a look-alike: needs head_dim == k_len).
   enum class KTranspose { kOnePerm, kTwoTransposes, kThroughRank3, kNone };
@@ -45,6 +47,9 @@ struct AttentionPattern {
   bool softmax_output_also_graph_output = false;
   bool scale_after_mask = false;  // Mul by 0.5 after the mask Add
   bool nan_guard = false;         // Where(IsNaN(p), 0, p) after the Softmax, as SDPA via dynamo
+  // Applied to q's / k's heads [B, H, S, Dh] between the head split and the MatMul (RoPE, a
+  // q/k norm); returns the transformed heads.
+  std::function<ValueId(TestGraph&, ValueId)> transform_q, transform_k;
   uint64_t seed = 1;
 
   float scale() const { return 1.0f / std::sqrt(static_cast<float>(head_dim)); }
@@ -138,6 +143,10 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
     kh = split_heads(g, k, p.k_len, p.heads, p.head_dim);
     vh = split_heads(g, v, p.k_len, p.heads, p.value_dim);
   }
+  if (p.transform_q) qh = p.transform_q(g, qh);
+  if (p.transform_k) kh = p.transform_k(g, kh);
+  if (p.scale_style == AttentionPattern::Scale::kOnQHeads)
+    qh = g.op("Mul", {qh, scalar(g, p.scale())});
   // k^T: [B, H, d, Sk]
   ValueId kt = kNoValue;
   switch (p.k_transpose) {
