@@ -1,0 +1,231 @@
+// If sub-graphs: import (captures bound as the node's extra inputs) and inline_constant_ifs
+// (the branch a build-time condition picks replaces the If), on the fixtures of
+// python/make_if_fixtures.py (tests/data/conformance_if, outputs from ONNX Runtime), with the
+// optimizer on and off; refusals for data-dependent and dynamic-dim conditions and malformed
+// branches.
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "ir/graph.h"
+#include "onnx/onnx_import.h"
+#include "passes/pass.h"
+#include "testing/compare.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
+
+namespace vitrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kData = fs::path(VITRT_SOURCE_DIR) / "tests/data/conformance_if";
+
+const Node* find_node(const Graph& g, const std::string& op_type) {
+  for (const Node& n : g.nodes) {
+    if (!n.dead && n.op_type == op_type) return &n;
+  }
+  return nullptr;
+}
+
+Graph import_case(const std::string& name) {
+  Result<Graph> g = import_onnx_file((kData / name / "model.onnx").string());
+  EXPECT_TRUE(g.ok()) << g.status().to_string();
+  return g.ok() ? std::move(g).value() : Graph();
+}
+
+// Imports `name` and inlines its Ifs; the pass's applied count goes to `applied`.
+Graph inlined_case(const std::string& name, int* applied) {
+  Graph g = import_case(name);
+  PassContext ctx(false, nullptr);
+  Status s = inline_constant_ifs(g, ctx);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  auto it = ctx.applied_counts().find("inline_if");
+  *applied = it == ctx.applied_counts().end() ? 0 : it->second;
+  EXPECT_TRUE(g.validate().ok());
+  return g;
+}
+
+TEST(IfImport, BranchesReadOuterValuesThroughTheNodesExtraInputs) {
+  const Graph g = import_case("test_if_const_outer_refs");
+  const Node* node = find_node(g, "If");
+  ASSERT_NE(node, nullptr);
+  // cond, then the union of what the branches read from outside: x, w (then) and b (else).
+  std::vector<std::string> inputs;
+  for (ValueId v : node->inputs) inputs.push_back(g.values[v].name);
+  ASSERT_EQ(inputs.size(), 4u);
+  EXPECT_EQ(inputs[0], "cond");
+  std::vector<std::string> captures(inputs.begin() + 1, inputs.end());
+  std::sort(captures.begin(), captures.end());
+  EXPECT_EQ(captures, (std::vector<std::string>{"b", "w", "x"}));
+  for (const char* branch : {"then_branch", "else_branch"}) {
+    const Attribute* a = node->attrs.find(branch);
+    ASSERT_NE(a, nullptr) << branch;
+    ASSERT_EQ(a->kind, Attribute::Kind::kGraph);
+    ASSERT_NE(a->g, nullptr);
+    const Graph& sub = *a->g;
+    ASSERT_EQ(sub.inputs.size(), 3u) << branch;
+    for (size_t k = 0; k < sub.inputs.size(); ++k) {
+      EXPECT_EQ(sub.values[sub.inputs[k]].name, inputs[k + 1]) << branch << " capture " << k;
+    }
+    EXPECT_EQ(sub.outputs.size(), 1u);
+    EXPECT_TRUE(sub.validate().ok());
+  }
+  // The else branch's own initializer stays in the branch.
+  const Graph& else_branch = *node->attrs.find("else_branch")->g;
+  std::optional<ValueId> scale = else_branch.find_value("else_scale");
+  ASSERT_TRUE(scale.has_value());
+  EXPECT_TRUE(else_branch.values[*scale].is_constant());
+}
+
+TEST(IfImport, NestedIfCapturesFromTwoScopesUp) {
+  const Graph g = import_case("test_if_const_nested");
+  const Node* outer = find_node(g, "If");
+  ASSERT_NE(outer, nullptr);
+  const Graph& then_branch = *outer->attrs.find("then_branch")->g;
+  const Node* inner = find_node(then_branch, "If");
+  ASSERT_NE(inner, nullptr);
+  // The inner branches read x, which the outer branch does not define: the outer branch
+  // captures it to pass it on.
+  bool inner_reads_x = false;
+  for (ValueId v : inner->inputs) inner_reads_x |= then_branch.values[v].name == "x";
+  EXPECT_TRUE(inner_reads_x);
+  bool outer_passes_x = false;
+  for (ValueId v : outer->inputs) outer_passes_x |= g.values[v].name == "x";
+  EXPECT_TRUE(outer_passes_x);
+}
+
+TEST(InlineIf, TakesTheThenBranchWhenAStaticDimMatches) {
+  int applied = 0;
+  const Graph g = inlined_case("test_if_const_outer_refs", &applied);
+  EXPECT_EQ(applied, 1);
+  const std::map<std::string, int> ops = g.op_counts();
+  EXPECT_EQ(ops.count("If"), 0u);
+  EXPECT_EQ(ops.count("MatMul"), 1u);  // then: MatMul + Relu
+  EXPECT_EQ(ops.count("Mul"), 0u);     // else: Add + Mul
+  // The If's output keeps its value (and name); the branch's Relu writes it.
+  std::optional<ValueId> y = g.find_value("if_y");
+  ASSERT_TRUE(y.has_value());
+  ASSERT_GE(g.values[*y].producer, 0);
+  EXPECT_EQ(g.nodes[g.values[*y].producer].op_type, "Relu");
+}
+
+TEST(InlineIf, TakesTheElseBranchWithItsOwnInitializer) {
+  int applied = 0;
+  const Graph g = inlined_case("test_if_const_else_initializer", &applied);
+  EXPECT_EQ(applied, 1);
+  const std::map<std::string, int> ops = g.op_counts();
+  EXPECT_EQ(ops.count("If"), 0u);
+  EXPECT_EQ(ops.count("MatMul"), 0u);
+  EXPECT_EQ(ops.count("Mul"), 1u);
+  std::optional<ValueId> scale = g.find_value("else_scale");
+  ASSERT_TRUE(scale.has_value());
+  EXPECT_TRUE(g.values[*scale].is_constant());
+}
+
+TEST(InlineIf, ResolvesANestedIfAndCopiesConstantOutputs) {
+  int applied = 0;
+  const Graph g = inlined_case("test_if_const_nested", &applied);
+  EXPECT_EQ(applied, 2);  // the outer If, then the inner one its branch brought
+  EXPECT_EQ(g.op_counts().count("If"), 0u);
+  // The graph output z is the inner else branch's constant, passed through a copy.
+  std::optional<ValueId> z = g.find_value("z");
+  ASSERT_TRUE(z.has_value());
+  ASSERT_GE(g.values[*z].producer, 0);
+  EXPECT_EQ(g.nodes[g.values[*z].producer].op_type, "Identity");
+}
+
+// Every constant-condition fixture, through the engine with the optimizer on and off, against
+// ONNX Runtime's outputs.
+class IfAgainstOrt : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(IfAgainstOrt, OutputsMatch) {
+  const auto& [name, optimize] = GetParam();
+  BuildOptions options;
+  options.optimize = optimize;
+  Result<std::shared_ptr<Engine>> engine =
+      Engine::from_onnx((kData / name / "model.onnx").string(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  const fs::path data = kData / name / "test_data_set_0";
+  std::vector<NamedTensor> inputs;
+  for (int k = 0; fs::exists(data / ("input_" + std::to_string(k) + ".pb")); ++k) {
+    std::string input_name;
+    Result<Tensor> t = parse_tensor_proto_file(
+        (data / ("input_" + std::to_string(k) + ".pb")).string(), &input_name);
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    inputs.push_back({input_name, *t});
+  }
+  Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(inputs);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  int k = 0;
+  for (; fs::exists(data / ("output_" + std::to_string(k) + ".pb")); ++k) {
+    Result<Tensor> expected =
+        parse_tensor_proto_file((data / ("output_" + std::to_string(k) + ".pb")).string());
+    ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+    ASSERT_LT(static_cast<size_t>(k), out->size());
+    EXPECT_TRUE(testing::tensors_close((*out)[k].tensor, *expected, {1e-5, 1e-6}))
+        << "output " << k;
+  }
+  EXPECT_EQ(static_cast<size_t>(k), out->size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, IfAgainstOrt,
+                         ::testing::Combine(::testing::Values("test_if_const_outer_refs",
+                                                              "test_if_const_else_initializer",
+                                                              "test_if_const_nested"),
+                                            ::testing::Bool()));
+
+Status build_status(const std::string& file) {
+  return Engine::from_onnx((kData / file).string()).status();
+}
+
+TEST(InlineIf, RefusesAConditionOnData) {
+  const Status s = build_status("refuse_data_condition.onnx");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("If '/data/If' condition 'c' depends on the data of graph input 'c'"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(InlineIf, RefusesAConditionOnADynamicDim) {
+  const Status s = build_status("refuse_dynamic_dim.onnx");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("If '/dyn/If' condition 'cond' depends on the dynamic dim 'height'"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(IfImport, RejectsABranchNodeWithoutOpType) {
+  Result<Graph> g = import_onnx_file((kData / "malformed_branch_no_op_type.onnx").string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("attribute 'then_branch' of node '/bad/If' (If)"),
+            std::string::npos)
+      << g.status().message();
+  EXPECT_NE(g.status().message().find("has no op_type"), std::string::npos) << g.status().message();
+}
+
+TEST(IfImport, RejectsABranchReadingAnUndefinedName) {
+  Result<Graph> g = import_onnx_file((kData / "malformed_branch_undefined_name.onnx").string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("node '/dangling/If' (If): input 'nowhere'"),
+            std::string::npos)
+      << g.status().message();
+}
+
+TEST(InlineIf, RejectsABranchWithTheWrongNumberOfOutputs) {
+  const Status s = build_status("malformed_branch_output_count.onnx");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("node '/arity/If' (If): then_branch has 2 outputs, the node 1"),
+            std::string::npos)
+      << s.message();
+}
+
+}  // namespace
+}  // namespace vitrt
