@@ -796,6 +796,16 @@ Status GraphBuilder::add_inputs() {
       return invalid_model("graph input ", i, ": name '", info.name, "' is used twice");
     }
     const std::string where = str_cat("graph input '", info.name, "'");
+    if (depth_ > 0 && (!info.has_type || info.non_tensor_kind || info.elem_type == 0)) {
+      // A sub-graph's formal inputs (a Loop body's iteration count and carried values) take
+      // their types from the owning node and may leave them out; vitrt runs no such op.
+      Value v;
+      v.name = info.name;
+      const ValueId id = graph_.add_value(std::move(v));
+      by_name_.emplace(info.name, id);
+      graph_.inputs.push_back(id);
+      continue;
+    }
     if (!info.has_type) return invalid_model(where, " has no type");
     if (info.non_tensor_kind) {
       return unsupported(where, " has ", info.non_tensor_kind, " type; only tensors are supported");

