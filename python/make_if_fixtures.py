@@ -156,6 +156,34 @@ def nested_case():
     write_case("test_if_const_nested", model_of(g), {"x": rand(3, 4)})
 
 
+def chained_case():
+    # The second If's condition reads the shape of the first If's output, so it is known only
+    # once the first is inlined (a second round). First: flag is false, the else branch doubles
+    # the width with Concat; second: (width == 8) is then true.
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8])
+    flag = numpy_helper.from_array(np.array([False]), "flag")
+    first_then = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["first_relu"])], "first_then", [],
+        [helper.make_tensor_value_info("first_relu", TensorProto.FLOAT, None)])
+    first_else = helper.make_graph(
+        [helper.make_node("Concat", ["x", "x"], ["first_cat"], axis=1)], "first_else", [],
+        [helper.make_tensor_value_info("first_cat", TensorProto.FLOAT, None)])
+    second_then = helper.make_graph(
+        [helper.make_node("Tanh", ["first_y"], ["second_tanh"])], "second_then", [],
+        [helper.make_tensor_value_info("second_tanh", TensorProto.FLOAT, None)])
+    second_else = helper.make_graph(
+        [helper.make_node("Neg", ["first_y"], ["second_neg"])], "second_else", [],
+        [helper.make_tensor_value_info("second_neg", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("If", ["flag"], ["first_y"], name="/first/If",
+                              then_branch=first_then, else_branch=first_else)]
+    nodes += shape_dim_equals("first_y", 1, 8, "c", "second_cond")
+    nodes.append(helper.make_node("If", ["second_cond"], ["y"], name="/second/If",
+                                  then_branch=second_then, else_branch=second_else))
+    g = helper.make_graph(nodes, "if_chained", [x], [y], initializer=[flag])
+    write_case("test_if_const_chained", model_of(g), {"x": rand(2, 4)})
+
+
 def refusal_models():
     # Data-dependent: the condition is a graph input.
     c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
@@ -211,6 +239,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     outer_refs_case()
     nested_case()
+    chained_case()
     refusal_models()
 
 

@@ -986,7 +986,14 @@ Status GraphBuilder::add_nodes() {
     for (const std::string& in : nodes[i].inputs) {
       node.inputs.push_back(in.empty() ? kNoValue : value_for(in));
     }
-    for (const std::string& name : captures[i]) node.inputs.push_back(value_for(name));
+    for (const std::string& name : captures[i]) {
+      // The main graph is the outermost scope: a name it lacks is defined nowhere.
+      if (depth_ == 0 && !by_name_.count(name)) {
+        return invalid_model("node '", names[i], "' (", nodes[i].op_type, "): a sub-graph reads '",
+                             name, "', which no enclosing graph defines");
+      }
+      node.inputs.push_back(value_for(name));
+    }
   }
   return Status();
 }
