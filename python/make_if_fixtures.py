@@ -225,6 +225,17 @@ def refusal_models():
                           "malformed", [x], [y], initializer=[flag])
     write_model("malformed_branch_undefined_name", model_of(g))
 
+    # Malformed: the then branch defines 'x2', which the else branch reads from the main graph.
+    shadow = helper.make_graph([helper.make_node("Abs", ["x"], ["x2"])], "then", [],
+                               [helper.make_tensor_value_info("x2", TensorProto.FLOAT, None)])
+    reads = helper.make_graph([helper.make_node("Identity", ["x2"], ["e2"])], "else", [],
+                              [helper.make_tensor_value_info("e2", TensorProto.FLOAT, None)])
+    g = helper.make_graph([helper.make_node("Neg", ["x"], ["x2"]),
+                           helper.make_node("If", ["flag"], ["y"], name="/shadow/If",
+                                            then_branch=shadow, else_branch=reads)],
+                          "malformed", [x], [y], initializer=[flag])
+    write_model("malformed_branch_shadows_outer_name", model_of(g))
+
     # Malformed: the taken branch has two outputs, the If one.
     two = helper.make_graph([helper.make_node("Neg", ["x"], ["t"])], "then", [],
                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, None),

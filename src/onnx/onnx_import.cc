@@ -1035,8 +1035,15 @@ Status GraphBuilder::add_attributes(const NodeFields& n, const std::string& wher
   for (size_t k = 0; k < subgraphs.size(); ++k) {
     Graph& g = subgraphs[k].second;
     std::vector<ValueId> inputs(g.inputs.begin(), g.inputs.begin() + formal_inputs[k]);
+    const std::set<ValueId> own_captures(g.inputs.begin() + formal_inputs[k], g.inputs.end());
     for (const std::string& name : *captures) {
       std::optional<ValueId> id = g.find_value(name);
+      if (id && !own_captures.count(*id)) {
+        // ONNX names are unique across scopes; binding one branch's own value to the outer one
+        // would give it two producers.
+        return invalid_model(where, ": sub-graph '", subgraphs[k].first, "' defines '", name,
+                             "', which another sub-graph of the node reads from the outer scope");
+      }
       if (!id) {
         Value v;
         v.name = name;

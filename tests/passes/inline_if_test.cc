@@ -235,6 +235,15 @@ TEST(IfImport, RejectsABranchReadingAnUndefinedName) {
       << g.status().message();
 }
 
+TEST(IfImport, RejectsABranchDefiningANameTheOtherReadsFromOutside) {
+  Result<Graph> g = import_onnx_file((kData / "malformed_branch_shadows_outer_name.onnx").string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("node '/shadow/If' (If): sub-graph 'then_branch' defines "
+                                      "'x2', which another sub-graph of the node reads"),
+            std::string::npos)
+      << g.status().message();
+}
+
 // Every prefix of a model with nested sub-graphs imports or fails with a message; the wire
 // reader's bounds checks hold inside GraphProto attributes too.
 TEST(IfImport, TruncatedNestedModelsFailWithAMessage) {
