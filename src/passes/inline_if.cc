@@ -174,9 +174,32 @@ Status inline_branch(Graph& graph, NodeId if_id, const std::string& branch) {
   return Status::ok_status();
 }
 
+// Marks dead every If that no graph output depends on: its condition need not be known (an
+// export may leave such control flow behind), and dropping it keeps it from being refused.
+void drop_unused_ifs(Graph& graph, PassContext& ctx) {
+  std::vector<bool> needed(graph.nodes.size(), false);
+  std::vector<ValueId> stack(graph.outputs.begin(), graph.outputs.end());
+  while (!stack.empty()) {
+    const ValueId v = stack.back();
+    stack.pop_back();
+    if (v == kNoValue) continue;
+    const NodeId p = graph.values[v].producer;
+    if (p < 0 || graph.nodes[p].dead || needed[p]) continue;
+    needed[p] = true;
+    for (ValueId in : graph.nodes[p].inputs) stack.push_back(in);
+  }
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    if (!is_if(graph.nodes[id]) || needed[id]) continue;
+    graph.nodes[id].dead = true;
+    ctx.applied(kPass, str_cat("If '", graph.nodes[id].name, "' removed: no output depends on it"),
+                {graph.nodes[id].name});
+  }
+}
+
 }  // namespace
 
 Status inline_constant_ifs(Graph& graph, PassContext& ctx) {
+  drop_unused_ifs(graph, ctx);
   // Each round resolves every If whose condition no other If feeds; the branches it inlines may
   // bring nested Ifs, and the Ifs downstream of it become resolvable in the next round.
   for (;;) {

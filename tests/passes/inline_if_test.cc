@@ -18,6 +18,7 @@
 #include "onnx/onnx_import.h"
 #include "passes/pass.h"
 #include "testing/compare.h"
+#include "testing/test_graph.h"
 #include "vitrt/builder.h"
 #include "vitrt/engine.h"
 
@@ -193,6 +194,78 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, IfAgainstOrt,
                                                               "test_if_const_nested",
                                                               "test_if_const_chained"),
                                             ::testing::Bool()));
+
+// A hand-built graph: If nodes on a constant condition, one of whose output nothing reads and one
+// whose condition is a graph input (refused only if something needed it). The then branch
+// passes an outer value on (a copy) and adds an initializer of its own.
+Graph hand_built_if(bool second_if_used) {
+  testing::TestGraph t;
+  const ValueId x = t.input("x", DType::kFloat32, {Dim::symbol("batch"), 3});
+  const ValueId data_cond = t.input("c", DType::kBool, {});
+  const ValueId flag = t.constant("flag", Tensor::from_int64({1}, /*as_scalar=*/true));
+
+  Graph then_branch;
+  Value outer;
+  outer.name = "x";
+  const ValueId bx = then_branch.add_value(outer);
+  then_branch.inputs = {bx};
+  const ValueId two = then_branch.add_constant("two", Tensor::from_float({2.0f}));
+  Node mul;
+  mul.name = "mul";
+  mul.op_type = "Mul";
+  mul.inputs = {bx, two};
+  Value product;
+  product.name = "product";
+  mul.outputs = {then_branch.add_value(product)};
+  then_branch.add_node(mul);
+  then_branch.outputs = {mul.outputs[0], bx};
+  Graph else_branch = then_branch;  // the same body: only the choice is under test
+
+  Attributes attrs;
+  Attribute a;
+  a.kind = Attribute::Kind::kGraph;
+  a.g = std::make_shared<const Graph>(then_branch);
+  attrs.set("then_branch", a);
+  a.g = std::make_shared<const Graph>(else_branch);
+  attrs.set("else_branch", a);
+  const std::vector<ValueId> first = t.op_multi("If", {flag, x}, 2, attrs, "", "first_if");
+  const std::vector<ValueId> second = t.op_multi("If", {data_cond, x}, 2, attrs, "", "second_if");
+  t.output(t.op("Add", {first[0], first[1]}));
+  if (second_if_used) t.output(second[0]);
+  return t.graph();
+}
+
+TEST(InlineIf, DropsAnUnusedIfAndInlinesTheUsedOne) {
+  Graph g = hand_built_if(/*second_if_used=*/false);
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(inline_constant_ifs(g, ctx).ok());
+  EXPECT_EQ(ctx.applied_counts().at("inline_if"), 2);  // one inlined, one dropped
+  ASSERT_TRUE(infer_shapes(g).ok());
+  ASSERT_TRUE(g.validate().ok());
+  EXPECT_EQ(g.op_counts().count("If"), 0u);
+  // y = x * 2 + x, against a float64 reference.
+  const Tensor x = testing::random_tensor(DType::kFloat32, {4, 3}, 5);
+  Tensor c = Tensor::empty(DType::kBool, {});
+  c.data<uint8_t>()[0] = 0;
+  Result<std::vector<Tensor>> out = testing::run_graph(g, {x, c});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  ASSERT_EQ(out->size(), 1u);
+  Tensor expected = Tensor::empty(DType::kFloat32, {4, 3});
+  for (int64_t i = 0; i < 12; ++i) {
+    expected.data<float>()[i] = static_cast<float>(static_cast<double>(x.data<float>()[i]) * 3.0);
+  }
+  EXPECT_TRUE(testing::tensors_close((*out)[0], expected));
+}
+
+TEST(InlineIf, RefusesAUsedIfOnData) {
+  Graph g = hand_built_if(/*second_if_used=*/true);
+  PassContext ctx(false, nullptr);
+  const Status s = inline_constant_ifs(g, ctx);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("If 'second_if' condition 'c' depends on the data of graph input"),
+            std::string::npos)
+      << s.message();
+}
 
 Status build_status(const std::string& file) {
   return Engine::from_onnx((kData / file).string()).status();
