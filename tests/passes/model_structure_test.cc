@@ -70,7 +70,8 @@ TEST_P(ModelStructure, NoTransposeLeft) {
 // becomes one Attention. SigLIP adds a pooling head (nn.MultiheadAttention, heads folded into the
 // batch axis): fused where its shapes are known (the dynamo export; the TorchScript one needs
 // constant folding first). DINOv3 rotates q and k (rope) between the head split and the
-// product, which fuse_attention does not recognise yet: its two layers stay unfused.
+// product, which fuse_attention on this branch does not recognise: its two layers stay unfused
+// until the rope fusion (main's 'ropeattn' merge) joins, which fuses both; drop `rope` then.
 TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
   const auto models = testing::golden_models();
   for (const auto& [name, model] : models) {
