@@ -131,6 +131,23 @@ def hf_dinov2(attn):
         "config": cfg.to_diff_dict()}
 
 
+def hf_dinov3(attn):
+    from transformers import DINOv3ViTConfig, DINOv3ViTModel
+
+    # Rotary position embeddings over the patch grid and register tokens. TorchScript exports
+    # the rope's tile() as two If nodes on the rank of a shape (vitrt inlines them at build time);
+    # dynamo resolves them itself.
+    cfg = DINOv3ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          intermediate_size=64, image_size=32, patch_size=8,
+                          num_register_tokens=2)
+    model = DINOv3ViTModel._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(model, ["last_hidden_state", "pooler_output"],
+                          lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], {
+        "model_class": "transformers.DINOv3ViTModel", "attn_implementation": attn,
+        "config": cfg.to_diff_dict()}
+
+
 def hf_siglip_vision(attn):
     from transformers import SiglipVisionConfig, SiglipVisionModel
 
@@ -202,6 +219,7 @@ FIXTURES = {
         (lambda: hf_clip_text("sdpa", False, case_seqs=(CLIP_TEXT_SEQ, 9)), "dynamo", None),
     "hf_dinov2_eager_ts17": (lambda: hf_dinov2("eager"), "ts", 17),
     "hf_dinov2_sdpa_dynamo": (lambda: hf_dinov2("sdpa"), "dynamo", None),
+    "hf_dinov3_sdpa_ts17": (lambda: hf_dinov3("sdpa"), "ts", 17),
     "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
     "hf_siglip_vision_sdpa_dynamo": (lambda: hf_siglip_vision("sdpa"), "dynamo", None),
     "timm_vit_tiny_ts17": (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "ts", 17),

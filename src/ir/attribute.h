@@ -1,8 +1,10 @@
-// Node attributes, as ONNX defines them (minus sub-graphs, which no supported op uses).
+// Node attributes, as ONNX defines them. Sub-graphs (If branches) are held as Graphs of their own;
+// no other list-of-graphs, sparse or type attribute is kept with content.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,8 @@
 #include "vitrt/tensor.h"
 
 namespace vitrt {
+
+class Graph;
 
 struct Attribute {
   enum class Kind { kFloat, kInt, kString, kTensor, kFloats, kInts, kStrings, kGraph };
@@ -21,6 +25,10 @@ struct Attribute {
   std::vector<float> floats;
   std::vector<int64_t> ints;
   std::vector<std::string> strings;
+  // kGraph: the sub-graph (an If branch); null for the attribute kinds kept without content
+  // (lists of graphs, sparse tensors, type protos), which no supported op takes. Shared and
+  // immutable, so copying a node copies no sub-graph.
+  std::shared_ptr<const Graph> g;
 };
 
 const char* attribute_kind_name(Attribute::Kind kind);

@@ -65,7 +65,11 @@ class Graph {
 
   std::vector<Value> values;
   std::vector<Node> nodes;
-  std::vector<ValueId> inputs;   // graph inputs, excluding initializers
+  // Graph inputs, excluding initializers. In a sub-graph (an If branch): its formal inputs, then
+  // the outer-scope values it reads by name ("captures"), which the owning node takes as extra
+  // inputs after its own, in the same order; so a sub-graph is self-contained and the parent's
+  // edges show every value a branch reads.
+  std::vector<ValueId> inputs;
   std::vector<ValueId> outputs;  // graph outputs
 
   // The opset version of the default domain (ai.onnx).

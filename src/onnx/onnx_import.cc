@@ -1,11 +1,16 @@
 // ModelProto -> Graph: opsets, initializers, inputs with symbolic dims, nodes with attributes,
-// Constant nodes folded into constant values, value_info hints, outputs.
+// Constant nodes folded into constant values, value_info hints, outputs; GRAPH attributes (If
+// branches) become Graphs of their own, built the same way, whose outer-scope reads are bound
+// as extra inputs of the owning node (see Graph::inputs).
 //
 // Parsing happens in two steps: the wire fields of each message are collected first (spans into
 // the input buffer, never copies of tensor data), then the Graph is built from them, so the
 // order of fields in the file does not matter and every error can name the node or tensor.
 #include "onnx/onnx_import.h"
 
+#include <algorithm>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -275,6 +280,7 @@ struct AttributeFields {
   int64_t i = 0;
   std::string s;
   Bytes t;
+  Bytes g;
   std::vector<float> floats;
   std::vector<int64_t> ints;
   std::vector<std::string> strings;
@@ -311,9 +317,11 @@ Status read_attribute_field(const WireField& f, AttributeFields* a) {
       a->has_t = true;
       return Status();
     }
-    case 6:
+    case 6: {
+      VITRT_ASSIGN_OR_RETURN(a->g, wire_message(f, "AttributeProto.g"));
       a->has_g = true;
       return Status();
+    }
     case 7:
       return append_floats(f, "AttributeProto.floats", &a->floats);
     case 8:
@@ -354,9 +362,12 @@ int32_t deduce_attribute_type(const AttributeFields& a) {
   return kAttrUndefined;
 }
 
-// `where` is "node 'x' (Op)".
+// `where` is "node 'x' (Op)". A GRAPH attribute comes back as kind kGraph without its graph:
+// `graph` receives the GraphProto's bytes and `label` the attribute's name for messages, and the
+// caller builds the sub-graph in its own scope.
 Status parse_attribute(Bytes b, const std::string& where, const std::string& base_dir,
-                       std::string* name, Attribute* out) {
+                       std::string* name, Attribute* out, std::optional<Bytes>* graph,
+                       std::string* label_out) {
   AttributeFields a;
   WireReader r(b.data, b.size, str_cat("AttributeProto of ", where), attribute_field_name);
   while (!r.done()) {
@@ -367,6 +378,8 @@ Status parse_attribute(Bytes b, const std::string& where, const std::string& bas
     if (f.number == 1) r.set_label(str_cat("attribute '", a.name, "' of ", where));
   }
   const std::string label = r.label();
+  *label_out = label;
+  graph->reset();
   if (a.name.empty()) return invalid_model(where, ": an attribute has no name");
   if (!a.ref_attr_name.empty()) {
     return invalid_model(label, " refers to function attribute '", a.ref_attr_name,
@@ -408,6 +421,10 @@ Status parse_attribute(Bytes b, const std::string& where, const std::string& bas
       out->strings = std::move(a.strings);
       break;
     case kAttrGraph:
+      if (!a.has_g) return invalid_model(label, " has type GRAPH but no graph");
+      out->kind = Attribute::Kind::kGraph;
+      *graph = a.g;
+      break;
     case kAttrGraphs:
     case kAttrTensors:
     case kAttrSparseTensor:
@@ -699,14 +716,23 @@ Status parse_model_fields(const uint8_t* data, size_t size, ModelFields* m) {
 
 // ---- building the Graph -------------------------------------------------------------------------
 
+// Sub-graphs inside sub-graphs are legal; the bound keeps a hostile file from exhausting the
+// stack (real exports nest two or three deep).
+constexpr int kMaxSubgraphDepth = 32;
+
 class GraphBuilder {
  public:
-  GraphBuilder(const ModelFields& model, std::string base_dir)
-      : model_(model), base_dir_(std::move(base_dir)) {}
+  GraphBuilder(const ModelFields& model, std::string base_dir, int depth = 0)
+      : model_(model), base_dir_(std::move(base_dir)), depth_(depth) {}
 
+  // The model's main graph.
   Result<Graph> build();
+  // A sub-graph (GraphProto `b` of an attribute): names it reads but does not define become its
+  // inputs after the formal ones, and are listed in `captures` for the owning node to bind.
+  Result<Graph> build_subgraph(Bytes b, std::vector<std::string>* captures);
 
  private:
+  Status build_body();
   Status add_initializers();
   Status add_inputs();
   Status collect_value_infos();
@@ -718,9 +744,14 @@ class GraphBuilder {
   ValueId value_for(const std::string& name);
   void apply_hint(const ValueInfo& info, Value* v) const;
   Status add_constant_node(const NodeFields& n, const std::string& where, Attributes attrs);
+  // Parses the attributes of node `where`; builds its sub-graphs and fills `captures` with the
+  // outer-scope names they read, which the node then takes as extra inputs.
+  Status add_attributes(const NodeFields& n, const std::string& where, Attributes* attrs,
+                        std::vector<std::string>* captures);
 
   const ModelFields& model_;
   std::string base_dir_;
+  int depth_;
   GraphFields fields_;
   Graph graph_;
   std::unordered_map<std::string, ValueId> by_name_;
@@ -765,6 +796,16 @@ Status GraphBuilder::add_inputs() {
       return invalid_model("graph input ", i, ": name '", info.name, "' is used twice");
     }
     const std::string where = str_cat("graph input '", info.name, "'");
+    if (depth_ > 0 && (!info.has_type || info.non_tensor_kind || info.elem_type == 0)) {
+      // A sub-graph's formal inputs (a Loop body's iteration count and carried values) take
+      // their types from the owning node and may leave them out; vitrt runs no such op.
+      Value v;
+      v.name = info.name;
+      const ValueId id = graph_.add_value(std::move(v));
+      by_name_.emplace(info.name, id);
+      graph_.inputs.push_back(id);
+      continue;
+    }
     if (!info.has_type) return invalid_model(where, " has no type");
     if (info.non_tensor_kind) {
       return unsupported(where, " has ", info.non_tensor_kind, " type; only tensors are supported");
@@ -896,21 +937,14 @@ Status GraphBuilder::add_nodes() {
 
   // Outputs first, so that nodes may come in any order (validate() checks for cycles).
   std::vector<int> kept(count, 0);
+  std::vector<std::vector<std::string>> captures(count);
   for (size_t i = 0; i < count; ++i) {
     NodeFields& n = nodes[i];
     const std::string where = str_cat("node '", names[i], "' (", n.op_type, ")");
     if (n.op_type.empty())
       return invalid_model("graph node ", i, " ('", names[i], "') has no op_type");
     Attributes attrs;
-    for (const Bytes& ab : n.attributes) {
-      std::string attr_name;
-      Attribute attr;
-      VITRT_RETURN_IF_ERROR(parse_attribute(ab, where, base_dir_, &attr_name, &attr));
-      if (attrs.has(attr_name)) {
-        return invalid_model(where, ": attribute '", attr_name, "' appears twice");
-      }
-      attrs.set(attr_name, std::move(attr));
-    }
+    VITRT_RETURN_IF_ERROR(add_attributes(n, where, &attrs, &captures[i]));
     const std::string domain = canonical_domain(n.domain);
     if (domain.empty() && n.op_type == "Constant") {
       VITRT_RETURN_IF_ERROR(add_constant_node(n, where, std::move(attrs)));
@@ -952,6 +986,75 @@ Status GraphBuilder::add_nodes() {
     for (const std::string& in : nodes[i].inputs) {
       node.inputs.push_back(in.empty() ? kNoValue : value_for(in));
     }
+    for (const std::string& name : captures[i]) {
+      // The main graph is the outermost scope: a name it lacks is defined nowhere.
+      if (depth_ == 0 && !by_name_.count(name)) {
+        return invalid_model("node '", names[i], "' (", nodes[i].op_type, "): a sub-graph reads '",
+                             name, "', which no enclosing graph defines");
+      }
+      node.inputs.push_back(value_for(name));
+    }
+  }
+  return Status();
+}
+
+Status GraphBuilder::add_attributes(const NodeFields& n, const std::string& where,
+                                    Attributes* attrs, std::vector<std::string>* captures) {
+  std::vector<std::pair<std::string, Graph>> subgraphs;
+  std::vector<size_t> formal_inputs;
+  for (const Bytes& ab : n.attributes) {
+    std::string attr_name, label;
+    Attribute attr;
+    std::optional<Bytes> graph_bytes;
+    VITRT_RETURN_IF_ERROR(
+        parse_attribute(ab, where, base_dir_, &attr_name, &attr, &graph_bytes, &label));
+    if (attrs->has(attr_name)) {
+      return invalid_model(where, ": attribute '", attr_name, "' appears twice");
+    }
+    if (graph_bytes) {
+      if (depth_ + 1 > kMaxSubgraphDepth) {
+        return unsupported(label, ": sub-graphs nest more than ", kMaxSubgraphDepth,
+                           " levels deep");
+      }
+      GraphBuilder sub(model_, base_dir_, depth_ + 1);
+      std::vector<std::string> names;
+      Result<Graph> g = sub.build_subgraph(*graph_bytes, &names);
+      if (!g.ok()) return g.status().with_context(label);
+      formal_inputs.push_back(g->inputs.size() - names.size());
+      for (const std::string& name : names) {
+        if (std::find(captures->begin(), captures->end(), name) == captures->end()) {
+          captures->push_back(name);
+        }
+      }
+      subgraphs.emplace_back(attr_name, std::move(g).value());
+    }
+    attrs->set(attr_name, std::move(attr));
+  }
+  // Every sub-graph of the node takes the union of the captures, in the node's order, so that
+  // its capture k is the node's extra input k whichever branch reads it.
+  for (size_t k = 0; k < subgraphs.size(); ++k) {
+    Graph& g = subgraphs[k].second;
+    std::vector<ValueId> inputs(g.inputs.begin(), g.inputs.begin() + formal_inputs[k]);
+    const std::set<ValueId> own_captures(g.inputs.begin() + formal_inputs[k], g.inputs.end());
+    for (const std::string& name : *captures) {
+      std::optional<ValueId> id = g.find_value(name);
+      if (id && !own_captures.count(*id)) {
+        // ONNX names are unique across scopes; binding one branch's own value to the outer one
+        // would give it two producers.
+        return invalid_model(where, ": sub-graph '", subgraphs[k].first, "' defines '", name,
+                             "', which another sub-graph of the node reads from the outer scope");
+      }
+      if (!id) {
+        Value v;
+        v.name = name;
+        id = g.add_value(std::move(v));
+      }
+      inputs.push_back(*id);
+    }
+    g.inputs = std::move(inputs);
+    Attribute attr = *attrs->find(subgraphs[k].first);
+    attr.g = std::make_shared<const Graph>(std::move(g));
+    attrs->set(subgraphs[k].first, std::move(attr));
   }
   return Status();
 }
@@ -969,12 +1072,7 @@ Status GraphBuilder::add_outputs() {
   return Status();
 }
 
-Result<Graph> GraphBuilder::build() {
-  if (model_.has_training_info) {
-    return unsupported("the model has training_info; only inference graphs are supported");
-  }
-  if (model_.graphs.empty()) return invalid_model("ModelProto has no graph");
-  for (const Bytes& g : model_.graphs) VITRT_RETURN_IF_ERROR(parse_graph_fields(g, &fields_));
+Status GraphBuilder::build_body() {
   if (fields_.sparse_initializers > 0) {
     return unsupported("the graph has ", fields_.sparse_initializers,
                        " sparse initializer(s); sparse tensors are not supported");
@@ -987,7 +1085,32 @@ Result<Graph> GraphBuilder::build() {
   VITRT_RETURN_IF_ERROR(add_inputs());
   VITRT_RETURN_IF_ERROR(collect_value_infos());
   VITRT_RETURN_IF_ERROR(add_nodes());
-  VITRT_RETURN_IF_ERROR(add_outputs());
+  return add_outputs();
+}
+
+Result<Graph> GraphBuilder::build() {
+  if (model_.has_training_info) {
+    return unsupported("the model has training_info; only inference graphs are supported");
+  }
+  if (model_.graphs.empty()) return invalid_model("ModelProto has no graph");
+  for (const Bytes& g : model_.graphs) VITRT_RETURN_IF_ERROR(parse_graph_fields(g, &fields_));
+  VITRT_RETURN_IF_ERROR(build_body());
+  VITRT_RETURN_IF_ERROR(graph_.validate());
+  return std::move(graph_);
+}
+
+Result<Graph> GraphBuilder::build_subgraph(Bytes b, std::vector<std::string>* captures) {
+  VITRT_RETURN_IF_ERROR(parse_graph_fields(b, &fields_));
+  VITRT_RETURN_IF_ERROR(build_body());
+  // What is read but neither produced, initialized nor a formal input comes from an outer scope
+  // (the owning graph reports a name no scope defines, naming the node that reads it).
+  const std::set<ValueId> formal(graph_.inputs.begin(), graph_.inputs.end());
+  for (ValueId id = 0; id < static_cast<ValueId>(graph_.values.size()); ++id) {
+    const Value& v = graph_.values[id];
+    if (v.producer >= 0 || v.is_constant() || formal.count(id)) continue;
+    graph_.inputs.push_back(id);
+    captures->push_back(v.name);
+  }
   VITRT_RETURN_IF_ERROR(graph_.validate());
   return std::move(graph_);
 }

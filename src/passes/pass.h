@@ -70,6 +70,11 @@ const std::vector<Pass>& default_passes();
 Status optimize_graph(Graph& graph, PassContext& ctx);
 
 // ---- the passes, one per file -------------------------------------------------------------
+// Lowering (src/passes/inline_if.cc), before the first shape inference and whether or not the
+// optimizer runs: every If whose condition is a build-time constant (constants, static shapes)
+// is replaced by the branch it takes; an If whose condition depends on data or on a dynamic dim
+// is an error that names it and says why. Sub-graphs are inlined recursively.
+Status inline_constant_ifs(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);

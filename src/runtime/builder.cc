@@ -142,6 +142,14 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
                        : str_cat(", producer ", graph.producer_name, " ", graph.producer_version)));
   log_line(options, str_cat("parameters: ", graph.parameter_count(), " (", graph.parameter_bytes(),
                             " bytes)"));
+  // If nodes go first, optimizer or not: shape inference knows no If and no kernel runs one.
+  PassContext if_ctx(options.verbose, options.log);
+  Status inlined = inline_constant_ifs(graph, if_ctx);
+  if (!inlined.ok()) return inlined.with_context(str_cat("'", onnx_path, "'"));
+  if (auto it = if_ctx.applied_counts().find("inline_if"); it != if_ctx.applied_counts().end()) {
+    log_line(options,
+             str_cat("inlined ", it->second, " If node(s) whose condition is known at build time"));
+  }
   Status inferred = infer_shapes(graph);
   if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
   for (ValueId id : graph.inputs) {
