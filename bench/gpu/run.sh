@@ -9,7 +9,9 @@
 #   BENCH_MODELS="vit_b16 clip_vision clip_text" (default all three)
 #   BENCH_COMPILE=0 skips torch.compile (about a minute of compiling per model and batch size);
 #   BENCH_COMPILE_MODELS="vit_b16" limits it to some models (default: all of BENCH_MODELS),
-#   BENCH_COMPILE_BATCHES="1" to some batch sizes (default "1 256").
+#   BENCH_COMPILE_BATCHES="1" to some batch sizes (default "1 256");
+#   BENCH_COMPILE_LARGE_MODE=max-autotune (the issue's batch-256 peer; default "default") for the
+#   mode above batch 8.
 #   torch.compile runs last, after every other number is in, so a time limit cuts only it.
 #   BENCH_ATTENTION_PEERS=0 skips timing PyTorch's fused attention backends (attention_peers.py).
 #
@@ -200,6 +202,7 @@ for m in $compile_models; do
   log="$out/$m"
   [ -f "$log.json" ] || continue
   python3 "$here/torch_models.py" time "$m" --batches ${BENCH_COMPILE_BATCHES:-1 256} --compile --no-eager \
+    --large-mode "${BENCH_COMPILE_LARGE_MODE:-default}" \
     > "$log.compile.json" 2> "$log.compile.log"
   python3 - "$log.json" "$log.compile.json" <<'PY'
 import json, sys
