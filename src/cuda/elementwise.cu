@@ -398,6 +398,41 @@ __global__ void cast_kernel(const From* in, To* out, int64_t n) {
   }
 }
 
+// Max / Min of the CPU kernel: NaN in either operand propagates (NumPy's maximum/minimum).
+template <typename A>
+__device__ __forceinline__ A nary_step(BinaryOp op, A acc, A v) {
+  if constexpr (std::is_floating_point<A>::value) {
+    if (op != BinaryOp::kAdd) {
+      if (isnan(acc)) return acc;
+      if (isnan(v)) return v;
+    }
+  }
+  switch (op) {
+    case BinaryOp::kMax:
+      return acc >= v ? acc : v;
+    case BinaryOp::kMin:
+      return acc <= v ? acc : v;
+    default:
+      return acc + v;
+  }
+}
+
+template <typename T>
+__global__ void nary_kernel(BinaryOp op, NaryArgs args, T* out, StridedView vout, float scale,
+                            int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    Acc<T> acc = load(static_cast<const T*>(args.in[0]), view_offset(args.views[0], i));
+    for (int k = 1; k < args.count; ++k) {
+      acc = nary_step(op, acc,
+                      load(static_cast<const T*>(args.in[k]), view_offset(args.views[k], i)));
+    }
+    if constexpr (kIsFloat<T>) {
+      if (scale != 1.0f) acc *= scale;
+    }
+    out[view_offset(vout, i)] = store_cast<T>(acc);
+  }
+}
+
 bool is_compare(BinaryOp op) {
   return op >= BinaryOp::kEqual;
 }
@@ -426,6 +461,27 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
       launch_binary_views<T, false>(op, pa, va, pb, vb, out, vout, n, stream);
     }
     return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_nary(BinaryOp op, Elt type, const NaryArgs& args, void* out,
+                        const StridedView& vout, float scale, cudaStream_t stream) {
+  const int64_t n = view_numel(vout);
+  if (n == 0) return cudaSuccess;
+  if (args.count < 1 || args.count > kMaxNary ||
+      (op != BinaryOp::kAdd && op != BinaryOp::kMax && op != BinaryOp::kMin)) {
+    return cudaErrorInvalidValue;
+  }
+  if (type == Elt::kBool) return cudaErrorInvalidValue;
+  return dispatch_any(type, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same<T, bool>::value) {
+      return cudaErrorInvalidValue;
+    } else {
+      nary_kernel<T>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, args, static_cast<T*>(out), vout, scale, n);
+      return cudaGetLastError();
+    }
   });
 }
 
