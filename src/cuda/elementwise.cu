@@ -433,6 +433,17 @@ __global__ void nary_kernel(BinaryOp op, NaryArgs args, T* out, StridedView vout
   }
 }
 
+// BitShift of unsigned integers (U of the element's width); a shift by the width or more gives
+// 0, as the CPU kernel defines it (C++ leaves it undefined).
+template <typename U>
+__global__ void bit_shift_kernel(bool left, const U* a, StridedView va, const U* b, StridedView vb,
+                                 U* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const U x = a[view_offset(va, i)], s = b[view_offset(vb, i)];
+    out[i] = s >= sizeof(U) * 8 ? U(0) : static_cast<U>(left ? x << s : x >> s);
+  }
+}
+
 bool is_compare(BinaryOp op) {
   return op >= BinaryOp::kEqual;
 }
@@ -483,6 +494,31 @@ cudaError_t launch_nary(BinaryOp op, Elt type, const NaryArgs& args, void* out,
       return cudaGetLastError();
     }
   });
+}
+
+cudaError_t launch_bit_shift(int elem_bytes, bool left, const void* a, const StridedView& va,
+                             const void* b, const StridedView& vb, void* out,
+                             const StridedView& vout, cudaStream_t stream) {
+  const int64_t n = view_numel(vout);
+  if (n == 0) return cudaSuccess;
+  auto run = [&](auto tag) {
+    using U = decltype(tag);
+    bit_shift_kernel<U><<<grid_for(n, 256), 256, 0, stream>>>(
+        left, static_cast<const U*>(a), va, static_cast<const U*>(b), vb, static_cast<U*>(out), n);
+    return cudaGetLastError();
+  };
+  switch (elem_bytes) {
+    case 1:
+      return run(uint8_t{});
+    case 2:
+      return run(uint16_t{});
+    case 4:
+      return run(uint32_t{});
+    case 8:
+      return run(uint64_t{});
+    default:
+      return cudaErrorInvalidValue;
+  }
 }
 
 cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,

@@ -102,6 +102,11 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
                           const StridedView& vout, cudaStream_t stream);
 cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,
                          int64_t n, cudaStream_t stream);
+// BitShift of unsigned integers of elem_bytes bytes (left or right), with broadcasting as
+// launch_binary; shifts by the bit width or more give 0.
+cudaError_t launch_bit_shift(int elem_bytes, bool left, const void* a, const StridedView& va,
+                             const void* b, const StridedView& vb, void* out,
+                             const StridedView& vout, cudaStream_t stream);
 // Max / Min / Sum / Mean of up to kMaxNary inputs (op kMax, kMin or kAdd): out (through vout)
 // [i] = in[0][i] op in[1][i] op ..., each input read through its (broadcast) view, NaN
 // propagating through Max and Min; floats in fp32, times `scale` at the end (Mean: 1 / count).

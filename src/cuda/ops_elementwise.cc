@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -297,6 +298,44 @@ class NaryKernel final : public CudaKernel {
   bool mean_;
 };
 
+// BitShift of unsigned integers (the CPU kernel's types), broadcast like the binary ops.
+class BitShiftKernel final : public CudaKernel {
+ public:
+  explicit BitShiftKernel(bool left) : left_(left) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& a = *in[0];
+    const DeviceTensor& b = *in[1];
+    if (!ctx.launch) {
+      const DType t = a.dtype;
+      if (t != DType::kUInt8 && t != DType::kUInt16 && t != DType::kUInt32 && t != DType::kUInt64) {
+        return unsupported("BitShift of ", dtype_name(t), " (unsigned integers only)");
+      }
+      if (b.dtype != t) {
+        return invalid_argument("inputs have different dtypes ", dtype_name(t), " and ",
+                                dtype_name(b.dtype));
+      }
+      VITRT_ASSIGN_OR_RETURN(out[0].shape, broadcast_shapes(a.shape, b.shape));
+      VITRT_RETURN_IF_ERROR(check_rank(out[0].shape));
+      out[0].dtype = t;
+      return Status::ok_status();
+    }
+    return cuda_status(launch_bit_shift(static_cast<int>(dtype_size(a.dtype)), left_, a.data,
+                                        broadcast_view(a.shape, out[0].shape), b.data,
+                                        broadcast_view(b.shape, out[0].shape), out[0].data,
+                                        contiguous_view(out[0].shape), ctx.stream),
+                       "BitShift");
+  }
+
+ private:
+  bool left_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_bit_shift(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(bool left, parse_bit_shift_left(init.node.attrs));
+  return std::unique_ptr<CudaKernel>(new BitShiftKernel(left));
+}
+
 template <BinaryOp kOp, bool kMean = false>
 Result<std::unique_ptr<CudaKernel>> make_variadic(const CudaKernelInit& init) {
   for (int i = 0; i < init.node.num_inputs(); ++i) {
@@ -426,6 +465,7 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "Min", make_variadic<BinaryOp::kMin>);
   r.add("", "Sum", make_variadic<BinaryOp::kAdd>);
   r.add("", "Mean", make_variadic<BinaryOp::kAdd, true>);
+  r.add("", "BitShift", make_bit_shift);
   r.add("", "PRelu", make_binary<BinaryOp::kPRelu>);
   r.add("", "Equal", make_binary<BinaryOp::kEqual>);
   r.add("", "Less", make_binary<BinaryOp::kLess>);

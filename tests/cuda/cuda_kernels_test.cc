@@ -152,6 +152,12 @@ void scatter(Case& c, const std::string& op, std::vector<int64_t> data, Tensor i
   c.inputs = {rnd(data, 110, -2, 2), rnd(updates, 111, -2, 2)};
 }
 
+Tensor u32(std::vector<uint32_t> v, std::vector<int64_t> shape) {
+  Tensor t = Tensor::empty(DType::kUInt32, std::move(shape));
+  for (size_t i = 0; i < v.size(); ++i) t.data<uint32_t>()[i] = v[i];
+  return t;
+}
+
 Tensor u8_scalar(uint8_t v) {
   Tensor t = Tensor::empty(DType::kUInt8, {});
   t.data<uint8_t>()[0] = v;
@@ -999,6 +1005,18 @@ const std::map<std::string, Builder>& cases() {
          scatter(c, "ScatterND", {2, 3, 4, 2}, ints({1, 2, 0, 0, 1, 1}, {3, 2}), {3, 4, 2}, 0,
                  "none");
        }},
+      {"BitShiftBroadcast",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kUInt32, {3, 5});
+         ValueId y = c.g.input("y", DType::kUInt32, {5});
+         ValueId l = c.g.op("BitShift", {x, y},
+                            attrs([](Attributes& a) { a.set_string("direction", "LEFT"); }));
+         c.g.output(c.g.op("BitShift", {l, c.g.constant("two", u32({2}, {1}))},
+                           attrs([](Attributes& a) { a.set_string("direction", "RIGHT"); })));
+         c.inputs = {u32({1, 7, 0xffffffffu, 12345, 3, 8, 9, 10, 11, 12, 0x80000000u, 5, 6, 2, 1},
+                         {3, 5}),
+                     u32({0, 3, 31, 32, 40}, {5})};
+       }},
       {"QuantizeLinearUint8",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 5});
@@ -1411,16 +1429,16 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);
-  ValueId x = g.input("x", DType::kUInt32, {2, 3});
-  ValueId y = g.input("y", DType::kUInt32, {2, 3});
-  // BitShift has no CUDA kernel.
+  ValueId x = g.input("x", DType::kFloat32, {2, 3});
+  ValueId y = g.input("y", DType::kFloat32, {2, 3});
+  // Mod with fmod=1 has no CUDA kernel.
   Attributes at;
-  at.set_string("direction", "LEFT");
-  g.output(g.op("BitShift", {x, y}, at, "", "bit_shift"));
+  at.set_int("fmod", 1);
+  g.output(g.op("Mod", {x, y}, at, "", "float_mod"));
   ASSERT_TRUE(g.infer().ok());
   Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.to_string().find("bit_shift"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("float_mod"), std::string::npos) << s.to_string();
 }
 
 // Ops whose output shape depends on values computed on the GPU are refused with a message that

@@ -34,6 +34,14 @@ Result<ScatterReduction> parse_scatter_reduction(const Attributes& attrs) {
   return invalid_model("attribute 'reduction' is '", r, "'; expected none, add, mul, max or min");
 }
 
+Result<bool> parse_bit_shift_left(const Attributes& attrs) {
+  const Attribute* dir = attrs.find("direction");
+  if (dir == nullptr || (dir->s != "LEFT" && dir->s != "RIGHT")) {
+    return invalid_model("attribute 'direction' must be \"LEFT\" or \"RIGHT\"");
+  }
+  return dir->s == "LEFT";
+}
+
 Status check_qdq_block_size(const Attributes& attrs) {
   VITRT_ASSIGN_OR_RETURN(int64_t block_size, attrs.get_int("block_size", 0));
   if (block_size != 0) return unsupported("blocked quantization is not supported");

@@ -1,5 +1,5 @@
-// Attributes of GroupNormalization, LpNormalization, the Scatter ops and QuantizeLinear /
-// DequantizeLinear as the CPU and CUDA
+// Attributes of GroupNormalization, LpNormalization, the Scatter ops, BitShift and
+// QuantizeLinear / DequantizeLinear as the CPU and CUDA
 // kernels read them: parsed and checked once, so both backends accept and refuse the same
 // nodes with the same messages.
 #pragma once
@@ -27,6 +27,9 @@ struct LpNormAttributes {
 // ScatterElements / ScatterND's `reduction` (opset 16: add/mul, 18: max/min); none replaces.
 enum class ScatterReduction : int { kNone, kAdd, kMul, kMax, kMin };
 Result<ScatterReduction> parse_scatter_reduction(const Attributes& attrs);
+
+// BitShift's `direction`: true for "LEFT", false for "RIGHT".
+Result<bool> parse_bit_shift_left(const Attributes& attrs);
 
 // QuantizeLinear / DequantizeLinear: how the scale (and zero point) spread over the input x:
 // element i uses parameter (i / inner) % channels (channels 1: per tensor). Blocked
