@@ -278,10 +278,24 @@ __global__ void group_norm_kernel(const T* x, const T* scale, const T* bias, T* 
   }
   const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(len) + eps);
   const int64_t g = row % groups;
+  T* py = y + row * len;
+  if (spatial >= blockDim.x) {
+    // Channel by channel: one scale and bias per channel, no division per element.
+    for (int64_t k = 0; k < channels_per_group; ++k) {
+      const int64_t p = params_per_group ? g : g * channels_per_group + k;
+      const float a = inv * to_f(scale[p]);
+      const float b = to_f(bias[p]) - mean * a;
+      for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) {
+        py[k * spatial + j] = from_f<T>(to_f(px[k * spatial + j]) * a + b);
+      }
+    }
+    return;
+  }
+  // Small planes: every thread busy over the whole group.
   for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
     const int64_t p = params_per_group ? g : g * channels_per_group + j / spatial;
     const float a = inv * to_f(scale[p]);
-    y[row * len + j] = from_f<T>((to_f(px[j]) - mean) * a + to_f(bias[p]));
+    py[j] = from_f<T>(to_f(px[j]) * a + (to_f(bias[p]) - mean * a));
   }
 }
 

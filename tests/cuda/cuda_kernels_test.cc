@@ -847,6 +847,10 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          group_norm(c, {3, 8, 9}, 4, 4);
        }},
+      {"GroupNormPerGroupLargePlanes",
+       [](Case& c) {
+         group_norm(c, {2, 6, 16, 20}, 2, 2);
+       }},
       {"GroupNormOneGroupLongRow",
        [](Case& c) {
          group_norm(c, {1, 4, 33, 40}, 1, 4);
