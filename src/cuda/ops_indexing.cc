@@ -1,7 +1,10 @@
-// Trilu, EyeLike, OneHot, ScatterElements / Scatter / ScatterND on CUDA, and the refusal of the
-// ops whose output shape depends on values computed on the GPU (NonZero, Compress, and
-// ConstantOfShape / Range fed from the GPU), which the engine cannot plan before it runs.
+// Trilu, EyeLike, OneHot, ScatterElements / Scatter / ScatterND and Compress (its condition on
+// the host) on CUDA, and the refusal of the ops whose output shape depends on values computed on
+// the GPU (NonZero, a Compress condition, ConstantOfShape / Range fed from the GPU), which the
+// engine cannot plan before it runs.
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "cuda/cuda_kernel.h"
 #include "ir/ops/op_attributes.h"
@@ -262,21 +265,110 @@ Result<std::unique_ptr<CudaKernel>> make_scatter(const CudaKernelInit& init) {
       new ScatterKernel(kNd, static_cast<ScatterReduction>(static_cast<int>(r)), axis));
 }
 
-// The node is placed on the GPU because an input is computed there; its output shape would
-// depend on that input's values, and the engine plans every shape before it runs.
+// Why an op whose output shape depends on `inputs`' values cannot run on values the GPU
+// computes, and what to do.
+Status data_dependent_refusal(const std::string& op, const std::string& inputs) {
+  return unsupported(
+      op, "'s output shape depends on the values of its input(s) ", inputs,
+      ", not all known on the host (computed on the GPU); the CUDA engine plans every shape "
+      "before it runs, so this op runs only on values computable at build time (from constants "
+      "and input shapes), on the host. Make those values constant in the export (or fold them "
+      "with the optimizer), or run the model on the CPU backend");
+}
+
+// The node is placed on the GPU because an input is computed there.
 Result<std::unique_ptr<CudaKernel>> refuse_data_dependent_shape(const CudaKernelInit& init) {
-  std::string gpu_inputs;
+  std::string inputs;
   for (ValueId in : init.node.inputs) {
     if (in == kNoValue || init.graph.values[in].is_constant()) continue;
-    gpu_inputs += (gpu_inputs.empty() ? "'" : ", '") + init.graph.values[in].name + "'";
+    inputs += (inputs.empty() ? "'" : ", '") + init.graph.values[in].name + "'";
   }
-  return unsupported(
-      init.node.op_type, "'s output shape depends on the values of its input(s) ", gpu_inputs,
-      ", not all known on the host (computed on the GPU); the CUDA engine plans every shape "
-      "before it runs, "
-      "so this op runs only on values computable at build time (from constants and input "
-      "shapes), on the host. Make those values constant in the export (or fold them with the "
-      "optimizer), or run the model on the CPU backend");
+  return data_dependent_refusal(init.node.op_type, inputs);
+}
+
+// Compress with its condition known on the host (a constant, or computed from shapes) and the
+// data on the GPU: the kept positions are fixed when the shapes are planned, so the selection
+// is one strided copy per run of consecutive kept positions. A condition computed on the GPU is
+// refused (the output's length would depend on it).
+class CompressKernel final : public CudaKernel {
+ public:
+  CompressKernel(std::optional<int64_t> axis, std::string condition_name)
+      : axis_(axis), condition_name_(std::move(condition_name)) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& data = *in[0];
+    const DeviceTensor& cond = *in[1];
+    if (cond.host == nullptr)
+      return data_dependent_refusal("Compress", "'" + condition_name_ + "'");
+    if (cond.host->dtype() != DType::kBool || cond.host->rank() != 1) {
+      return invalid_argument("condition must be a 1-D bool tensor, got ", cond.host->describe());
+    }
+    // Without an axis the data is flattened.
+    std::vector<int64_t> shape = data.shape;
+    int axis = 0;
+    if (axis_) {
+      VITRT_ASSIGN_OR_RETURN(axis, normalize_axis(*axis_, static_cast<int>(shape.size())));
+    } else {
+      shape = {data.numel()};
+    }
+    const int64_t dim = shape[axis];
+    if (cond.host->numel() > dim) {
+      return invalid_argument("condition has ", cond.host->numel(), " elements but axis ", axis,
+                              " has ", dim);
+    }
+    const uint8_t* c = cond.host->data<uint8_t>();
+    int64_t kept = 0;
+    for (int64_t i = 0; i < cond.host->numel(); ++i) kept += c[i] != 0 ? 1 : 0;
+    if (!ctx.launch) {
+      out[0].dtype = data.dtype;
+      out[0].shape = shape;
+      out[0].shape[axis] = kept;
+      return Status::ok_status();
+    }
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < axis; ++i) outer *= shape[i];
+    for (size_t i = axis + 1; i < shape.size(); ++i) inner *= shape[i];
+    const int eb = static_cast<int>(dtype_size(data.dtype));
+    int64_t written = 0;
+    for (int64_t i = 0; i < cond.host->numel();) {
+      if (c[i] == 0) {
+        ++i;
+        continue;
+      }
+      int64_t end = i;
+      while (end < cond.host->numel() && c[end] != 0) ++end;
+      StridedView src, dst;
+      src.rank = dst.rank = 3;
+      src.dims[0] = dst.dims[0] = outer;
+      src.dims[1] = dst.dims[1] = end - i;
+      src.dims[2] = dst.dims[2] = inner;
+      src.strides[0] = dim * inner;
+      dst.strides[0] = kept * inner;
+      src.strides[1] = dst.strides[1] = inner;
+      src.strides[2] = dst.strides[2] = 1;
+      src.base = i * inner;
+      dst.base = written * inner;
+      VITRT_CUDA_RETURN_IF_ERROR(
+          launch_copy_strided(eb, data.data, src, out[0].data, dst, ctx.stream), "Compress");
+      written += end - i;
+      i = end;
+    }
+    return Status::ok_status();
+  }
+
+ private:
+  std::optional<int64_t> axis_;
+  std::string condition_name_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_compress(const CudaKernelInit& init) {
+  std::optional<int64_t> axis;
+  if (init.node.attrs.has("axis")) {
+    VITRT_ASSIGN_OR_RETURN(axis, init.node.attrs.require_int("axis"));
+  }
+  if (!init.node.has_input(1)) return invalid_model("input 'condition' is missing");
+  return std::unique_ptr<CudaKernel>(
+      new CompressKernel(axis, init.graph.values[init.node.inputs[1]].name));
 }
 
 }  // namespace
@@ -288,7 +380,8 @@ void register_cuda_indexing_kernels(CudaKernelRegistry& r) {
   r.add("", "ScatterElements", make_scatter<false>);
   r.add("", "Scatter", make_scatter<false>);
   r.add("", "ScatterND", make_scatter<true>);
-  for (const char* op : {"NonZero", "Compress", "ConstantOfShape", "Range"}) {
+  r.add("", "Compress", make_compress);
+  for (const char* op : {"NonZero", "ConstantOfShape", "Range"}) {
     r.add("", op, refuse_data_dependent_shape);
   }
 }

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/half.h"
+#include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
 #include "cuda_test_util.h"
 #include "testing/attention_op.h"
@@ -155,6 +156,12 @@ void scatter(Case& c, const std::string& op, std::vector<int64_t> data, Tensor i
 Tensor u32(std::vector<uint32_t> v, std::vector<int64_t> shape) {
   Tensor t = Tensor::empty(DType::kUInt32, std::move(shape));
   for (size_t i = 0; i < v.size(); ++i) t.data<uint32_t>()[i] = v[i];
+  return t;
+}
+
+Tensor bools(std::vector<uint8_t> v) {
+  Tensor t = Tensor::empty(DType::kBool, {static_cast<int64_t>(v.size())});
+  for (size_t i = 0; i < v.size(); ++i) t.data<uint8_t>()[i] = v[i];
   return t;
 }
 
@@ -1021,6 +1028,20 @@ const std::map<std::string, Builder>& cases() {
                          {3, 5}),
                      u32({0, 3, 31, 32, 40}, {5})};
        }},
+      {"CompressConstantConditionAxis1",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 7, 2});
+         c.g.output(c.g.op("Compress", {x, c.g.constant("cond", bools({1, 0, 1, 1, 0, 1}))},
+                           attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {rnd({3, 7, 2}, 120)};
+       }},
+      {"CompressFlattened",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5});
+         c.g.output(c.g.op(
+             "Compress", {c.g.op("Neg", {x}), c.g.constant("cond", bools({0, 0, 1, 1, 1, 0, 0, 1, 0, 1}))}));
+         c.inputs = {rnd({2, 5}, 121)};
+       }},
       {"QuantizeLinearUint8",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 5});
@@ -1448,17 +1469,10 @@ TEST(CudaEngine, UnsupportedOpNamesNode) {
 // Ops whose output shape depends on values computed on the GPU are refused with a message that
 // names the node and the input and says what to do; on values known on the host they run there.
 TEST(CudaEngine, DataDependentShapeRefusalSaysWhy) {
-  for (const char* op : {"NonZero", "Compress"}) {
-    SCOPED_TRACE(op);
+  {
     TestGraph g(17);
     ValueId x = g.input("x", DType::kFloat32, {2, 3});
-    ValueId r = g.op("Relu", {x}, {}, "", "relu");
-    ValueId out =
-        std::string(op) == "NonZero"
-            ? g.op(op, {r}, {}, "", "data_dependent")
-            : g.op(op, {r, g.op("Greater", {r, g.constant("z", Tensor::from_float({0.0f}, true))})},
-                   {}, "", "data_dependent");
-    g.output(out);
+    g.output(g.op("NonZero", {g.op("Relu", {x}, {}, "", "relu")}, {}, "", "data_dependent"));
     ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
     Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
     ASSERT_FALSE(s.ok());
@@ -1467,18 +1481,42 @@ TEST(CudaEngine, DataDependentShapeRefusalSaysWhy) {
     EXPECT_NE(m.find("output shape depends on the values"), std::string::npos) << m;
     EXPECT_NE(m.find("computable at build time"), std::string::npos) << m;
   }
-  // The same op on a constant runs on the host: the graph is accepted.
-  TestGraph g(17);
-  ValueId x = g.input("x", DType::kFloat32, {2, 3});
-  ValueId nz = g.op("NonZero", {g.constant("c", Tensor::from_float({0.0f, 1.0f, 2.0f}))});
-  g.output(g.op("Add", {x, g.op("Cast",
-                                {
-                                    g.op("ReduceSum", {nz}),
-                                },
-                                attrs([](Attributes& a) { a.set_int("to", 1); }))}));
-  ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
-  Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
-  EXPECT_TRUE(s.ok()) << s.to_string();
+  {
+    // NonZero of a constant runs on the host: the graph is accepted.
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {2, 3});
+    ValueId nz = g.op("NonZero", {g.constant("c", Tensor::from_float({0.0f, 1.0f, 2.0f}))});
+    ValueId n =
+        g.op("Cast", {g.op("ReduceSum", {nz})}, attrs([](Attributes& a) { a.set_int("to", 1); }));
+    g.output(g.op("Add", {x, n}));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
+    EXPECT_TRUE(s.ok()) << s.to_string();
+  }
+  {
+    // Compress's condition is only known when shapes are planned: its kernel refuses one that
+    // the GPU computes (no host copy), naming the condition (the engine adds the node).
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {4});
+    ValueId cond =
+        g.op("Greater", {x, g.constant("z", Tensor::from_float({0.0f}, true))}, {}, "", "positive");
+    g.output(g.op("Compress", {x, cond}));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    const Node& node = g.graph().nodes.back();
+    cuda::CudaKernelFactory f = cuda::CudaKernelRegistry::global().find("", "Compress");
+    ASSERT_NE(f, nullptr);
+    Result<std::unique_ptr<cuda::CudaKernel>> k =
+        f(cuda::CudaKernelInit{g.graph(), node, 17, DType::kFloat32});
+    ASSERT_TRUE(k.ok()) << k.status().to_string();
+    cuda::DeviceTensor data{DType::kFloat32, {4}};
+    cuda::DeviceTensor condition{DType::kBool, {4}};
+    std::vector<cuda::DeviceTensor> out(1);
+    Status s = (*k)->run({&data, &condition}, out, cuda::LaunchContext{});
+    ASSERT_FALSE(s.ok());
+    const std::string m = s.to_string();
+    EXPECT_NE(m.find(g.graph().values[node.inputs[1]].name), std::string::npos) << m;
+    EXPECT_NE(m.find("computable at build time"), std::string::npos) << m;
+  }
 }
 
 }  // namespace
