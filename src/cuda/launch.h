@@ -276,17 +276,21 @@ cudaError_t launch_batch_norm(Elt type, const void* x, const void* scale, const 
                               cudaStream_t stream);
 // InstanceNormalization of x [rows = n * c, spatial]: each row normalized by its own mean and
 // (biased) variance, then y = x_hat * scale[row % channels] + bias[row % channels] (scale and
-// bias in the activation type).
+// bias in the activation type). partials: as launch_group_norm's (groups = channels).
 cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, const void* bias,
                                  void* y, int64_t rows, int64_t channels, int64_t spatial,
-                                 float epsilon, cudaStream_t stream);
+                                 float epsilon, cudaStream_t stream, float* partials = nullptr);
 // GroupNormalization of x [n, channels, spatial]: each (sample, group of channels / groups
 // channels) normalized by its own mean and (biased) variance in fp32, then
 // y = x_hat * scale[p] + bias[p] with p the channel, or the group when params_per_group
-// (GroupNormalization-18's per-group scale and bias).
+// (GroupNormalization-18's per-group scale and bias). Few long rows are split over several
+// blocks per row: then `partials` is device scratch of group_norm_chunks(n * groups,
+// channels / groups * spatial) * n * groups * 2 floats (unused, may be null, when that is 1).
+int64_t group_norm_chunks(int64_t rows, int64_t len);
 cudaError_t launch_group_norm(Elt type, const void* x, const void* scale, const void* bias, void* y,
                               int64_t n, int64_t channels, int64_t groups, int64_t spatial,
-                              bool params_per_group, float epsilon, cudaStream_t stream);
+                              bool params_per_group, float epsilon, cudaStream_t stream,
+                              float* partials = nullptr);
 // LpNormalization (p = 1 or 2) over the middle axis of [outer, r, inner]: x / ||x||_p.
 cudaError_t launch_lp_norm(Elt type, const void* in, void* out, int64_t outer, int64_t r,
                            int64_t inner, int p, cudaStream_t stream);

@@ -299,6 +299,67 @@ __global__ void group_norm_kernel(const T* x, const T* scale, const T* bias, T* 
   }
 }
 
+// The split form of group_norm_kernel for few long rows (a batch of one image has only
+// num_groups rows, too few blocks to keep the GPU busy): grid (chunks, rows), each block one
+// chunk of a row. Pass 1 writes each chunk's sums of x - K and (x - K)^2 (K the row's first
+// element: a shift that keeps the fp32 variance E[d^2] - E[d]^2 clear of cancellation);
+// pass 2 adds the row's partials in a fixed order (deterministic) and normalizes its chunk.
+template <typename T>
+__global__ void group_norm_partials_kernel(const T* x, float* partials, int64_t len,
+                                           int64_t chunk) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.y;
+  const T* px = x + row * len;
+  const float k = to_f(px[0]);
+  const int64_t begin = blockIdx.x * chunk;
+  const int64_t end = begin + chunk < len ? begin + chunk : len;
+  float s = 0.0f, q = 0.0f;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    const float d = to_f(px[j]) - k;
+    s += d;
+    q += d * d;
+  }
+  s = block_sum(s, scratch);
+  q = block_sum(q, scratch);
+  if (threadIdx.x == 0) {
+    float* p = partials + (row * gridDim.x + blockIdx.x) * 2;
+    p[0] = s;
+    p[1] = q;
+  }
+}
+
+template <typename T>
+__global__ void group_norm_apply_kernel(const T* x, const T* scale, const T* bias, T* y,
+                                        const float* partials, int64_t groups,
+                                        int64_t channels_per_group, int64_t spatial,
+                                        bool params_per_group, float eps, int64_t chunk) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.y;
+  const int64_t len = channels_per_group * spatial;
+  const unsigned chunks = gridDim.x;
+  float s = 0.0f, q = 0.0f;
+  for (unsigned c = threadIdx.x; c < chunks; c += blockDim.x) {
+    s += partials[(row * chunks + c) * 2];
+    q += partials[(row * chunks + c) * 2 + 1];
+  }
+  s = block_sum(s, scratch);
+  q = block_sum(q, scratch);
+  const T* px = x + row * len;
+  const float shift = s / static_cast<float>(len);
+  const float var = fmaxf(q / static_cast<float>(len) - shift * shift, 0.0f);
+  const float mean = to_f(px[0]) + shift;
+  const float inv = rsqrtf(var + eps);
+  const int64_t g = row % groups;
+  const int64_t begin = blockIdx.x * chunk;
+  const int64_t end = begin + chunk < len ? begin + chunk : len;
+  T* py = y + row * len;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    const int64_t p = params_per_group ? g : g * channels_per_group + j / spatial;
+    const float a = inv * to_f(scale[p]);
+    py[j] = from_f<T>(to_f(px[j]) * a + (to_f(bias[p]) - mean * a));
+  }
+}
+
 // LpNormalization: one thread per (outer, inner) column of [outer, r, inner], x / ||x||_p.
 template <typename T>
 __global__ void lp_norm_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner,
@@ -620,26 +681,51 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
   });
 }
 
+int64_t group_norm_chunks(int64_t rows, int64_t len) {
+  // Enough blocks to fill an H100/H200 a few times over (132 SMs), each chunk at least 2048
+  // elements so that the partial sums stay a small part of the work.
+  constexpr int64_t kTargetBlocks = 1024, kMinChunk = 2048, kMaxChunks = 256;
+  if (rows <= 0 || len < 2 * kMinChunk) return 1;
+  int64_t chunks = kTargetBlocks / rows;
+  chunks = chunks < (len + kMinChunk - 1) / kMinChunk ? chunks : (len + kMinChunk - 1) / kMinChunk;
+  chunks = chunks < kMaxChunks ? chunks : kMaxChunks;
+  return chunks < 2 ? 1 : chunks;
+}
+
 cudaError_t launch_group_norm(Elt type, const void* x, const void* scale, const void* bias, void* y,
                               int64_t n, int64_t channels, int64_t groups, int64_t spatial,
-                              bool params_per_group, float epsilon, cudaStream_t stream) {
+                              bool params_per_group, float epsilon, cudaStream_t stream,
+                              float* partials) {
   if (n * channels * spatial == 0) return cudaSuccess;
   if (groups <= 0 || channels % groups != 0) return cudaErrorInvalidValue;
+  const int64_t rows = n * groups, cpg = channels / groups, len = cpg * spatial;
+  const int64_t chunks = group_norm_chunks(rows, len);
+  if (chunks > 1 && partials == nullptr) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    group_norm_kernel<T><<<static_cast<unsigned>(n * groups), kRowThreads, 0, stream>>>(
-        static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias),
-        static_cast<T*>(y), groups, channels / groups, spatial, params_per_group, epsilon);
+    const T* px = static_cast<const T*>(x);
+    if (chunks > 1) {
+      const int64_t chunk = (len + chunks - 1) / chunks;
+      const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(rows));
+      group_norm_partials_kernel<T><<<grid, kRowThreads, 0, stream>>>(px, partials, len, chunk);
+      group_norm_apply_kernel<T><<<grid, kRowThreads, 0, stream>>>(
+          px, static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y),
+          partials, groups, cpg, spatial, params_per_group, epsilon, chunk);
+    } else {
+      group_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+          px, static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y), groups,
+          cpg, spatial, params_per_group, epsilon);
+    }
     return cudaGetLastError();
   });
 }
 
 cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, const void* bias,
                                  void* y, int64_t rows, int64_t channels, int64_t spatial,
-                                 float epsilon, cudaStream_t stream) {
+                                 float epsilon, cudaStream_t stream, float* partials) {
   if (channels == 0) return cudaSuccess;
   return launch_group_norm(type, x, scale, bias, y, rows / channels, channels, channels, spatial,
-                           false, epsilon, stream);
+                           false, epsilon, stream, partials);
 }
 
 cudaError_t launch_lp_norm(Elt type, const void* in, void* out, int64_t outer, int64_t r,

@@ -149,6 +149,21 @@ class GlobalPoolKernel final : public CudaKernel {
   bool max_;
 };
 
+// Few long rows (a batch of one image has num_groups of them) run split over several blocks
+// per row, with fp32 partial sums in scratch: an extra output, which the engine places in the
+// arena for this step only.
+void request_norm_partials(std::vector<DeviceTensor>& out, int64_t rows, int64_t len) {
+  const int64_t chunks = group_norm_chunks(rows, len);
+  if (chunks <= 1) return;
+  out.resize(2);
+  out[1].dtype = DType::kFloat32;
+  out[1].shape = {rows * chunks * 2};
+}
+
+float* norm_partials(std::vector<DeviceTensor>& out) {
+  return out.size() > 1 ? static_cast<float*>(out[1].data) : nullptr;
+}
+
 // InstanceNormalization: x [N, C, spatial...], scale and bias [C].
 class InstanceNormKernel final : public CudaKernel {
  public:
@@ -169,12 +184,14 @@ class InstanceNormKernel final : public CudaKernel {
       }
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
+      request_norm_partials(out, x.shape[0] * x.shape[1], product(x.shape, 2, rank));
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     return cuda_status(
         launch_instance_norm(t, x.data, scale.data, bias.data, out[0].data, x.shape[0] * x.shape[1],
-                             x.shape[1], product(x.shape, 2, rank), epsilon_, ctx.stream),
+                             x.shape[1], product(x.shape, 2, rank), epsilon_, ctx.stream,
+                             norm_partials(out)),
         "InstanceNormalization");
   }
 
@@ -214,13 +231,14 @@ class GroupNormKernel final : public CudaKernel {
       }
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
+      request_norm_partials(out, x.shape[0] * a_.groups, c / a_.groups * product(x.shape, 2, rank));
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(
-        launch_group_norm(t, x.data, scale.data, bias.data, out[0].data, x.shape[0], c, a_.groups,
-                          product(x.shape, 2, rank), per_group, a_.epsilon, ctx.stream),
-        "GroupNormalization");
+    return cuda_status(launch_group_norm(t, x.data, scale.data, bias.data, out[0].data, x.shape[0],
+                                         c, a_.groups, product(x.shape, 2, rank), per_group,
+                                         a_.epsilon, ctx.stream, norm_partials(out)),
+                       "GroupNormalization");
   }
 
  private:

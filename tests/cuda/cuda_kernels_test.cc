@@ -858,6 +858,20 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          group_norm(c, {2, 6, 16, 20}, 2, 2);
        }},
+      // Few long rows: split over several blocks per row (partial sums in scratch); chunks
+      // straddle channel boundaries.
+      {"GroupNormSplitRowsPerGroup",
+       [](Case& c) {
+         group_norm(c, {2, 8, 30, 40}, 2, 2);
+       }},
+      {"InstanceNormSplitRows",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 3, 70, 90});
+         c.g.output(c.g.op("InstanceNormalization",
+                           {x, c.g.constant("scale", rnd({3}, 122, 0.5, 1.5)),
+                            c.g.constant("bias", rnd({3}, 123))}));
+         c.inputs = {rnd({1, 3, 70, 90}, 124, 2, 6)};
+       }},
       {"GroupNormOneGroupLongRow",
        [](Case& c) {
          group_norm(c, {1, 4, 33, 40}, 1, 4);
