@@ -872,6 +872,27 @@ const std::map<std::string, Builder>& cases() {
                             c.g.constant("bias", rnd({3}, 123))}));
          c.inputs = {rnd({1, 3, 70, 90}, 124, 2, 6)};
        }},
+      // A BiT / ResNetV2 block as the dynamo exporter writes it at opset 21: a convolution,
+      // GroupNormalization with per-channel scale and bias, ReLU.
+      {"ConvGroupNormReluOpset21",
+       [](Case& c) {
+         c.g.graph().opset_imports[""] = 21;
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 8, 15, 17});
+         ValueId y = c.g.op("Conv", {x, c.g.constant("w", rnd({32, 8, 3, 3}, 125)), kNoValue},
+                            attrs([](Attributes& a) {
+                              a.set_ints("kernel_shape", {3, 3});
+                              a.set_ints("pads", {1, 1, 1, 1});
+                            }));
+         ValueId gn = c.g.op("GroupNormalization",
+                             {y, c.g.constant("scale", rnd({32}, 126, 0.5, 1.5)),
+                              c.g.constant("bias", rnd({32}, 127))},
+                             attrs([](Attributes& a) {
+                               a.set_int("num_groups", 8);
+                               a.set_float("epsilon", 1e-5f);
+                             }));
+         c.g.output(c.g.op("Relu", {gn}));
+         c.inputs = {rnd({1, 8, 15, 17}, 128)};
+       }},
       {"GroupNormOneGroupLongRow",
        [](Case& c) {
          group_norm(c, {1, 4, 33, 40}, 1, 4);
