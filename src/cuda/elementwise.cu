@@ -1,4 +1,5 @@
-// Elementwise kernels: binary ops with broadcasting, unary ops, Where and Cast.
+// Elementwise kernels: binary ops with broadcasting, n-ary Max/Min/Sum/Mean, BitShift, unary
+// ops, Where and Cast.
 #include <type_traits>
 
 #include "cuda/device_common.cuh"

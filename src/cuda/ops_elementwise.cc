@@ -1,5 +1,6 @@
-// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, unary math and activations
-// (with their alpha/beta attributes), Clip, Gelu, Where, Cast, Not and IsNaN.
+// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, Max / Min / Sum / Mean of any
+// number of inputs, BitShift, unary math and activations (with their alpha/beta attributes),
+// Clip, Gelu, Where, Cast, Not and IsNaN.
 #include <cfloat>
 #include <cmath>
 #include <limits>
