@@ -95,12 +95,17 @@ class QdqKernel final : public CudaKernel {
 template <bool kQuantize>
 Result<std::unique_ptr<CudaKernel>> make_qdq(const CudaKernelInit& init) {
   VITRT_RETURN_IF_ERROR(check_qdq_block_size(init.node.attrs));
-  if (init.node.num_inputs() < 2 || !init.node.has_input(1)) {
-    return invalid_model("the scale input is missing");
+  if (!init.node.has_input(0) || !init.node.has_input(1)) {
+    return invalid_model("the input x or the scale is missing");
   }
   // The output type comes from shape inference (zero point type, output_dtype), as the CPU
   // kernel takes it.
   const DType out = init.graph.values[init.node.outputs[0]].dtype;
+  // The quantized side's type is known at build time: refuse unsupported ones there.
+  const DType quantized = kQuantize ? out : init.graph.values[init.node.inputs[0]].dtype;
+  if (quantized != DType::kUndefined) {
+    VITRT_RETURN_IF_ERROR(qdq_type_of(quantized, kQuantize).status());
+  }
   return std::unique_ptr<CudaKernel>(new QdqKernel(init.node, kQuantize, out));
 }
 
