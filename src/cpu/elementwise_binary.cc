@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "cpu/elementwise.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt::cpu {
 namespace {
@@ -140,11 +141,8 @@ struct BitShiftOp {
   static constexpr auto kTypes = kUnsignedIntTypes;
   bool left = true;
   static Result<BitShiftOp> create(const Node& node) {
-    const Attribute* dir = node.attrs.find("direction");
-    if (dir == nullptr || (dir->s != "LEFT" && dir->s != "RIGHT")) {
-      return invalid_model("attribute 'direction' must be \"LEFT\" or \"RIGHT\"");
-    }
-    return BitShiftOp{dir->s == "LEFT"};
+    VITRT_ASSIGN_OR_RETURN(bool left, parse_bit_shift_left(node.attrs));
+    return BitShiftOp{left};
   }
   template <typename C>
   C operator()(C a, C b) const {

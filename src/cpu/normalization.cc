@@ -20,6 +20,7 @@
 #include "cpu/exp_approx.h"
 #include "cpu/float_widen.h"
 #include "cpu/layer_norm_rows.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt {
 
@@ -676,14 +677,8 @@ Result<std::unique_ptr<CpuKernel>> make_instance_norm(const KernelInit& init) {
 }
 
 Result<std::unique_ptr<CpuKernel>> make_group_norm(const KernelInit& init) {
-  auto eps = init.node.attrs.get_float("epsilon", 1e-5f);
-  auto groups = init.node.attrs.require_int("num_groups");
-  VITRT_RETURN_IF_ERROR(eps.status());
-  VITRT_RETURN_IF_ERROR(groups.status());
-  if (*groups <= 0) {
-    return invalid_model("attribute 'num_groups' must be positive, got ", *groups);
-  }
-  return std::unique_ptr<CpuKernel>(std::make_unique<GroupNormKernel>(*groups, *eps));
+  VITRT_ASSIGN_OR_RETURN(GroupNormAttributes a, GroupNormAttributes::parse(init.node.attrs));
+  return std::unique_ptr<CpuKernel>(std::make_unique<GroupNormKernel>(a.groups, a.epsilon));
 }
 
 // ---- LpNormalization -------------------------------------------------------------------------
@@ -728,14 +723,8 @@ class LpNormKernel final : public CpuKernel {
 };
 
 Result<std::unique_ptr<CpuKernel>> make_lp_norm(const KernelInit& init) {
-  auto axis = init.node.attrs.get_int("axis", -1);
-  auto p = init.node.attrs.get_int("p", 2);
-  VITRT_RETURN_IF_ERROR(axis.status());
-  VITRT_RETURN_IF_ERROR(p.status());
-  if (*p != 1 && *p != 2) {
-    return invalid_model("attribute 'p' must be 1 or 2, got ", *p);
-  }
-  return std::unique_ptr<CpuKernel>(std::make_unique<LpNormKernel>(*axis, *p));
+  VITRT_ASSIGN_OR_RETURN(LpNormAttributes a, LpNormAttributes::parse(init.node.attrs));
+  return std::unique_ptr<CpuKernel>(std::make_unique<LpNormKernel>(a.axis, a.p));
 }
 
 // ---- MeanVarianceNormalization ---------------------------------------------------------------

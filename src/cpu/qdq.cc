@@ -11,6 +11,7 @@
 
 #include "core/half.h"
 #include "cpu/cpu_kernel.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt {
 namespace {
@@ -41,8 +42,7 @@ void store_float(Tensor& t, int64_t i, float v) {
   }
 }
 
-// The layout of a per-axis (or per-tensor) parameter over the input: element i uses parameter
-// (i / inner) % channels.
+// Element i uses parameter (i / inner) % channels (ir/ops/op_attributes.h).
 struct AxisLayout {
   int64_t channels = 1;
   int64_t inner = 1;
@@ -51,27 +51,9 @@ struct AxisLayout {
 
 Result<AxisLayout> axis_layout(const Node& node, const Tensor& x, const Tensor& scale,
                                const Tensor* zero_point) {
-  AxisLayout layout;
-  if (zero_point != nullptr && zero_point->numel() != scale.numel()) {
-    return invalid_argument("the zero point has ", zero_point->numel(), " elements, the scale ",
-                            scale.numel());
-  }
-  if (scale.rank() == 0 || scale.numel() == 1) return layout;
-  if (scale.rank() != 1) {
-    return invalid_argument("the scale must be a scalar or 1-D, got ", scale.describe());
-  }
-  VITRT_ASSIGN_OR_RETURN(int64_t axis, node.attrs.get_int("axis", 1));
-  if (axis < 0) axis += x.rank();
-  if (axis < 0 || axis >= x.rank()) {
-    return invalid_argument("axis ", axis, " is out of range for input ", x.describe());
-  }
-  if (x.dim(static_cast<int>(axis)) != scale.numel()) {
-    return invalid_argument("per-axis scale of ", scale.numel(), " elements for axis ", axis,
-                            " of input ", x.describe());
-  }
-  layout.channels = scale.numel();
-  for (int a = static_cast<int>(axis) + 1; a < x.rank(); ++a) layout.inner *= x.dim(a);
-  return layout;
+  VITRT_ASSIGN_OR_RETURN(QdqLayout l, qdq_layout(node.attrs, x.shape(), scale.shape(),
+                                                 zero_point != nullptr ? zero_point->numel() : -1));
+  return AxisLayout{l.channels, l.inner};
 }
 
 template <typename Q>
@@ -173,15 +155,13 @@ DType output_dtype(const KernelInit& init) {
 }
 
 Result<std::unique_ptr<CpuKernel>> make_quantize_linear(const KernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(int64_t block_size, init.node.attrs.get_int("block_size", 0));
-  if (block_size != 0) return unsupported("blocked quantization is not supported");
+  VITRT_RETURN_IF_ERROR(check_qdq_block_size(init.node.attrs));
   return std::unique_ptr<CpuKernel>(
       std::make_unique<QuantizeLinearKernel>(init.node, output_dtype(init)));
 }
 
 Result<std::unique_ptr<CpuKernel>> make_dequantize_linear(const KernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(int64_t block_size, init.node.attrs.get_int("block_size", 0));
-  if (block_size != 0) return unsupported("blocked quantization is not supported");
+  VITRT_RETURN_IF_ERROR(check_qdq_block_size(init.node.attrs));
   return std::unique_ptr<CpuKernel>(
       std::make_unique<DequantizeLinearKernel>(init.node, output_dtype(init)));
 }

@@ -8,23 +8,14 @@
 
 #include "core/half.h"
 #include "cpu/data_movement.h"
+#include "ir/ops/op_attributes.h"
 #include "ir/ops/shape_rules.h"
 
 namespace vitrt {
 
 namespace {
 
-enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
-
-Result<Reduction> parse_reduction(const Node& node) {
-  VITRT_ASSIGN_OR_RETURN(std::string r, node.attrs.get_string("reduction", "none"));
-  if (r == "none") return Reduction::kNone;
-  if (r == "add") return Reduction::kAdd;
-  if (r == "mul") return Reduction::kMul;
-  if (r == "max") return Reduction::kMax;
-  if (r == "min") return Reduction::kMin;
-  return invalid_model("attribute 'reduction' is '", r, "'; expected none, add, mul, max or min");
-}
+using Reduction = ScatterReduction;
 
 template <typename T>
 T reduce(T a, T b, Reduction r) {
@@ -106,7 +97,7 @@ class ScatterKernel final : public CpuKernel {
  public:
   template <bool kNd>
   static Result<std::unique_ptr<CpuKernel>> create(const KernelInit& init) {
-    VITRT_ASSIGN_OR_RETURN(Reduction r, parse_reduction(init.node));
+    VITRT_ASSIGN_OR_RETURN(Reduction r, parse_scatter_reduction(init.node.attrs));
     VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", 0));
     return std::unique_ptr<CpuKernel>(new ScatterKernel(kNd, r, axis));
   }

@@ -153,6 +153,8 @@ void register_cuda_normalization_kernels(CudaKernelRegistry& registry);
 void register_cuda_linear_kernels(CudaKernelRegistry& registry);
 void register_cuda_quant_linear_kernels(CudaKernelRegistry& registry);
 void register_cuda_resize_kernels(CudaKernelRegistry& registry);
+void register_cuda_indexing_kernels(CudaKernelRegistry& registry);
+void register_cuda_qdq_kernels(CudaKernelRegistry& registry);
 
 // ---- helpers for kernel implementations ----------------------------------------------------
 

@@ -14,6 +14,8 @@ const CudaKernelRegistry& CudaKernelRegistry::global() {
     register_cuda_linear_kernels(*r);
     register_cuda_quant_linear_kernels(*r);
     register_cuda_resize_kernels(*r);
+    register_cuda_indexing_kernels(*r);
+    register_cuda_qdq_kernels(*r);
     return r;
   }();
   return *registry;

@@ -1,4 +1,5 @@
-// Elementwise kernels: binary ops with broadcasting, unary ops, Where and Cast.
+// Elementwise kernels: binary ops with broadcasting, n-ary Max/Min/Sum/Mean, BitShift, unary
+// ops, Where and Cast.
 #include <type_traits>
 
 #include "cuda/device_common.cuh"
@@ -398,6 +399,52 @@ __global__ void cast_kernel(const From* in, To* out, int64_t n) {
   }
 }
 
+// Max / Min of the CPU kernel: NaN in either operand propagates (NumPy's maximum/minimum).
+template <typename A>
+__device__ __forceinline__ A nary_step(BinaryOp op, A acc, A v) {
+  if constexpr (std::is_floating_point<A>::value) {
+    if (op != BinaryOp::kAdd) {
+      if (isnan(acc)) return acc;
+      if (isnan(v)) return v;
+    }
+  }
+  switch (op) {
+    case BinaryOp::kMax:
+      return acc >= v ? acc : v;
+    case BinaryOp::kMin:
+      return acc <= v ? acc : v;
+    default:
+      return acc + v;
+  }
+}
+
+template <typename T>
+__global__ void nary_kernel(BinaryOp op, NaryArgs args, T* out, StridedView vout, float scale,
+                            int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    Acc<T> acc = load(static_cast<const T*>(args.in[0]), view_offset(args.views[0], i));
+    for (int k = 1; k < args.count; ++k) {
+      acc = nary_step(op, acc,
+                      load(static_cast<const T*>(args.in[k]), view_offset(args.views[k], i)));
+    }
+    if constexpr (kIsFloat<T>) {
+      if (scale != 1.0f) acc *= scale;
+    }
+    out[view_offset(vout, i)] = store_cast<T>(acc);
+  }
+}
+
+// BitShift of unsigned integers (U of the element's width); a shift by the width or more gives
+// 0, as the CPU kernel defines it (C++ leaves it undefined).
+template <typename U>
+__global__ void bit_shift_kernel(bool left, const U* a, StridedView va, const U* b, StridedView vb,
+                                 U* out, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const U x = a[view_offset(va, i)], s = b[view_offset(vb, i)];
+    out[i] = s >= sizeof(U) * 8 ? U(0) : static_cast<U>(left ? x << s : x >> s);
+  }
+}
+
 bool is_compare(BinaryOp op) {
   return op >= BinaryOp::kEqual;
 }
@@ -427,6 +474,52 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
     }
     return cudaGetLastError();
   });
+}
+
+cudaError_t launch_nary(BinaryOp op, Elt type, const NaryArgs& args, void* out,
+                        const StridedView& vout, float scale, cudaStream_t stream) {
+  const int64_t n = view_numel(vout);
+  if (n == 0) return cudaSuccess;
+  if (args.count < 1 || args.count > kMaxNary ||
+      (op != BinaryOp::kAdd && op != BinaryOp::kMax && op != BinaryOp::kMin)) {
+    return cudaErrorInvalidValue;
+  }
+  if (type == Elt::kBool) return cudaErrorInvalidValue;
+  return dispatch_any(type, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same<T, bool>::value) {
+      return cudaErrorInvalidValue;
+    } else {
+      nary_kernel<T>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, args, static_cast<T*>(out), vout, scale, n);
+      return cudaGetLastError();
+    }
+  });
+}
+
+cudaError_t launch_bit_shift(int elem_bytes, bool left, const void* a, const StridedView& va,
+                             const void* b, const StridedView& vb, void* out,
+                             const StridedView& vout, cudaStream_t stream) {
+  const int64_t n = view_numel(vout);
+  if (n == 0) return cudaSuccess;
+  auto run = [&](auto tag) {
+    using U = decltype(tag);
+    bit_shift_kernel<U><<<grid_for(n, 256), 256, 0, stream>>>(
+        left, static_cast<const U*>(a), va, static_cast<const U*>(b), vb, static_cast<U*>(out), n);
+    return cudaGetLastError();
+  };
+  switch (elem_bytes) {
+    case 1:
+      return run(uint8_t{});
+    case 2:
+      return run(uint16_t{});
+    case 4:
+      return run(uint32_t{});
+    case 8:
+      return run(uint64_t{});
+    default:
+      return cudaErrorInvalidValue;
+  }
 }
 
 cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,

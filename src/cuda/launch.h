@@ -102,6 +102,24 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
                           const StridedView& vout, cudaStream_t stream);
 cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, void* out,
                          int64_t n, cudaStream_t stream);
+// BitShift of unsigned integers of elem_bytes bytes (left or right), with broadcasting as
+// launch_binary; shifts by the bit width or more give 0.
+cudaError_t launch_bit_shift(int elem_bytes, bool left, const void* a, const StridedView& va,
+                             const void* b, const StridedView& vb, void* out,
+                             const StridedView& vout, cudaStream_t stream);
+// Max / Min / Sum / Mean of up to kMaxNary inputs (op kMax, kMin or kAdd): out (through vout)
+// [i] = in[0][i] op in[1][i] op ..., each input read through its (broadcast) view, NaN
+// propagating through Max and Min; floats in fp32, times `scale` at the end (Mean: 1 / count).
+// More inputs run as several launches, each later one reading the output as its first input.
+inline constexpr int kMaxNary = 8;
+struct NaryArgs {
+  int count = 0;
+  const void* in[kMaxNary] = {};
+  StridedView views[kMaxNary];
+};
+cudaError_t launch_nary(BinaryOp op, Elt type, const NaryArgs& args, void* out,
+                        const StridedView& vout, float scale, cudaStream_t stream);
+
 // The unary ops with parameters (every UnaryOp; alpha/beta as the enum says; kQuickGelu's
 // alpha is its sigmoid's factor), float types; kIsInf writes bool.
 cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out, int64_t n,
@@ -155,6 +173,44 @@ cudaError_t launch_cumsum(Elt type, const void* in, void* out, int64_t outer, in
 // ArgMax (min: ArgMin) over the middle axis of [outer, r, inner] (first extremum), output int64.
 cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, int64_t inner,
                           void* out, cudaStream_t stream, bool min = false);
+
+// Trilu over the last two axes of n elements ([..., rows, cols], contiguous, any element size):
+// keeps j - i >= k (upper) or j - i <= k (lower), zero elsewhere.
+cudaError_t launch_trilu(int elem_bytes, const void* in, void* out, int64_t n, int64_t rows,
+                         int64_t cols, bool upper, int64_t k, cudaStream_t stream);
+// EyeLike: out [rows, cols] is 1 where j - i == k, 0 elsewhere.
+cudaError_t launch_eye_like(Elt type, void* out, int64_t rows, int64_t cols, int64_t k,
+                            cudaStream_t stream);
+// OneHot: out [outer, depth, inner] = values[1] where the index at [outer, inner] (negative ones
+// wrap, floats truncate) equals the depth coordinate, else values[0]; values is on the device.
+// index_type kI64, kI32 or a float type.
+cudaError_t launch_one_hot(Elt index_type, Elt type, const void* indices, const void* values,
+                           void* out, int64_t outer, int64_t depth, int64_t inner,
+                           cudaStream_t stream);
+// ScatterElements / ScatterND reductions (the values of ir/ops/op_attributes.h's enum).
+enum class ScatterReduction : int { kNone, kAdd, kMul, kMax, kMin };
+// ScatterElements into out (already a copy of data, contiguous, out_dims): each element of
+// indices / updates (contiguous, idx_dims) goes to its own position with the axis coordinate
+// replaced by the index (negative ones wrap; out of range is skipped), applied in index order.
+struct ScatterElementsArgs {
+  int rank = 0, axis = 0;
+  int64_t idx_dims[kMaxRank] = {};
+  int64_t out_dims[kMaxRank] = {};
+  int64_t out_strides[kMaxRank] = {};
+};
+cudaError_t launch_scatter_elements(Elt type, ScatterReduction r, void* out, const void* indices,
+                                    bool indices_i64, const void* updates,
+                                    const ScatterElementsArgs& args, cudaStream_t stream);
+// ScatterND into out (a copy of data): tuple t of k int64 indices (negative ones wrap against
+// dims[j]; a tuple out of range is skipped) selects the slice at sum idx[j] * strides[j], which
+// updates[t * slice ...] replaces (or is reduced into), tuples in order.
+struct ScatterNdArgs {
+  int64_t n_tuples = 0, k = 0, slice = 1;
+  int64_t dims[kMaxRank] = {};
+  int64_t strides[kMaxRank] = {};
+};
+cudaError_t launch_scatter_nd(Elt type, ScatterReduction r, void* out, const void* indices,
+                              const void* updates, const ScatterNdArgs& args, cudaStream_t stream);
 
 // Pad: out (contiguous, dims out_dims) reads in (contiguous, dims in_dims) at o - before on
 // each axis; outside the input, kConstant writes `fill`, kReflect mirrors (edge excluded),
@@ -220,10 +276,29 @@ cudaError_t launch_batch_norm(Elt type, const void* x, const void* scale, const 
                               cudaStream_t stream);
 // InstanceNormalization of x [rows = n * c, spatial]: each row normalized by its own mean and
 // (biased) variance, then y = x_hat * scale[row % channels] + bias[row % channels] (scale and
-// bias in the activation type).
+// bias in the activation type). partials: as launch_group_norm's (groups = channels).
 cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, const void* bias,
                                  void* y, int64_t rows, int64_t channels, int64_t spatial,
-                                 float epsilon, cudaStream_t stream);
+                                 float epsilon, cudaStream_t stream, float* partials = nullptr);
+// GroupNormalization of x [n, channels, spatial]: each (sample, group of channels / groups
+// channels) normalized by its own mean and (biased) variance in fp32, then
+// y = x_hat * scale[p] + bias[p] with p the channel, or the group when params_per_group
+// (GroupNormalization-18's per-group scale and bias). Few long rows are split over several
+// blocks per row: then `partials` is device scratch of group_norm_chunks(n * groups,
+// channels / groups * spatial) * n * groups * 2 floats (unused, may be null, when that is 1).
+int64_t group_norm_chunks(int64_t rows, int64_t len);
+cudaError_t launch_group_norm(Elt type, const void* x, const void* scale, const void* bias, void* y,
+                              int64_t n, int64_t channels, int64_t groups, int64_t spatial,
+                              bool params_per_group, float epsilon, cudaStream_t stream,
+                              float* partials = nullptr);
+// LpNormalization (p = 1 or 2) over the middle axis of [outer, r, inner]: x / ||x||_p.
+cudaError_t launch_lp_norm(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                           int64_t inner, int p, cudaStream_t stream);
+// MeanVarianceNormalization: for each index of `kept` (the kept axes with x's strides), the
+// elements at that offset plus each index of `reduced` (the normalized axes) become
+// (x - mean) / (sqrt(var) + 1e-9); out has x's layout.
+cudaError_t launch_mvn(Elt type, const void* in, void* out, const StridedView& kept,
+                       const StridedView& reduced, cudaStream_t stream);
 // y = LayerNorm(a (+ b)) over rows of `cols`; b (optional) is read through row index
 // (row % b_rows), sum (optional) receives a + b. gamma/beta in the activation type (beta
 // optional). code_scale > 0: y is uint8 E4M3 codes of y / code_scale (AddLayerNorm's
@@ -280,6 +355,24 @@ struct ResizeArgs {
 };
 cudaError_t launch_resize(Elt type, const ResizeArgs& args, const void* in, void* out,
                           cudaStream_t stream);
+
+// ---- standalone QuantizeLinear / DequantizeLinear (qdq.cu) ----
+// The integer types of the quantized side (kI32: DequantizeLinear only).
+enum class QdqType : int { kI8, kU8, kI16, kU16, kI32 };
+// Per-tensor (channels = 1) or per-axis parameters, passed by value: element i uses parameter
+// (i / inner) % channels.
+inline constexpr int kMaxQdqChannels = 256;
+struct QdqArgs {
+  int64_t n = 0, channels = 1, inner = 1;
+  float scale[kMaxQdqChannels] = {};
+  int32_t zero_point[kMaxQdqChannels] = {};
+};
+// q = saturate(round_half_even(x / scale) + zero_point) (NaN gives zero_point), x in `type`.
+cudaError_t launch_quantize_linear(Elt type, QdqType qtype, const void* x, void* q,
+                                   const QdqArgs& args, cudaStream_t stream);
+// y = float(q - zero_point) * scale, y in `type`.
+cudaError_t launch_dequantize_linear(Elt type, QdqType qtype, const void* q, void* y,
+                                     const QdqArgs& args, cudaStream_t stream);
 
 // ---- vitrt.QuantLinear (quantize.cu) ----
 enum class QuantFormat : int { kInt8, kFp8E4M3 };

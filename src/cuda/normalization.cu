@@ -1,6 +1,6 @@
 // Row kernels: Softmax, ReduceMean, LayerNorm (with the residual add of vitrt.AddLayerNorm),
-// InstanceNormalization, and the bias + activation applied after a GEMM when no cuBLASLt
-// epilogue fits.
+// Instance/GroupNormalization, LpNormalization, MeanVarianceNormalization, and the bias +
+// activation applied after a GEMM when no cuBLASLt epilogue fits.
 #include <cuda_fp8.h>
 
 #include <cfloat>
@@ -256,28 +256,150 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
   }
 }
 
-// One block per (sample, channel) row, two passes as layer_norm_kernel; the per-channel scale
-// and bias follow the row's channel.
+// One block per (sample, group) row of channels_per_group * spatial elements, two passes as
+// layer_norm_kernel (fp32 statistics); the scale and bias follow each element's channel, or its
+// group with params_per_group (GroupNormalization-18). InstanceNormalization is one channel per
+// group.
 template <typename T>
-__global__ void instance_norm_kernel(const T* x, const T* scale, const T* bias, T* y,
-                                     int64_t channels, int64_t spatial, float eps) {
+__global__ void group_norm_kernel(const T* x, const T* scale, const T* bias, T* y, int64_t groups,
+                                  int64_t channels_per_group, int64_t spatial,
+                                  bool params_per_group, float eps) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
-  const T* px = x + row * spatial;
+  const int64_t len = channels_per_group * spatial;
+  const T* px = x + row * len;
   float s = 0.0f;
-  for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) s += to_f(px[j]);
-  const float mean = block_sum(s, scratch) / static_cast<float>(spatial);
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) s += to_f(px[j]);
+  const float mean = block_sum(s, scratch) / static_cast<float>(len);
   float q = 0.0f;
-  for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) {
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
     const float d = to_f(px[j]) - mean;
     q += d * d;
   }
-  const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(spatial) + eps);
-  const int64_t c = row % channels;
-  const float a = inv * to_f(scale[c]);
-  const float b = to_f(bias[c]) - mean * a;
-  for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) {
-    y[row * spatial + j] = from_f<T>(to_f(px[j]) * a + b);
+  const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(len) + eps);
+  const int64_t g = row % groups;
+  T* py = y + row * len;
+  if (spatial >= blockDim.x) {
+    // Channel by channel: one scale and bias per channel, no division per element.
+    for (int64_t k = 0; k < channels_per_group; ++k) {
+      const int64_t p = params_per_group ? g : g * channels_per_group + k;
+      const float a = inv * to_f(scale[p]);
+      const float b = to_f(bias[p]) - mean * a;
+      for (int64_t j = threadIdx.x; j < spatial; j += blockDim.x) {
+        py[k * spatial + j] = from_f<T>(to_f(px[k * spatial + j]) * a + b);
+      }
+    }
+    return;
+  }
+  // Small planes: every thread busy over the whole group.
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
+    const int64_t p = params_per_group ? g : g * channels_per_group + j / spatial;
+    const float a = inv * to_f(scale[p]);
+    py[j] = from_f<T>(to_f(px[j]) * a + (to_f(bias[p]) - mean * a));
+  }
+}
+
+// The split form of group_norm_kernel for few long rows (a batch of one image has only
+// num_groups rows, too few blocks to keep the GPU busy): grid (chunks, rows), each block one
+// chunk of a row. Pass 1 writes each chunk's sums of x - K and (x - K)^2 (K the row's first
+// element: a shift that keeps the fp32 variance E[d^2] - E[d]^2 clear of cancellation);
+// pass 2 adds the row's partials in a fixed order (deterministic) and normalizes its chunk.
+template <typename T>
+__global__ void group_norm_partials_kernel(const T* x, float* partials, int64_t len,
+                                           int64_t chunk) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.y;
+  const T* px = x + row * len;
+  const float k = to_f(px[0]);
+  const int64_t begin = blockIdx.x * chunk;
+  const int64_t end = begin + chunk < len ? begin + chunk : len;
+  float s = 0.0f, q = 0.0f;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    const float d = to_f(px[j]) - k;
+    s += d;
+    q += d * d;
+  }
+  s = block_sum(s, scratch);
+  q = block_sum(q, scratch);
+  if (threadIdx.x == 0) {
+    float* p = partials + (row * gridDim.x + blockIdx.x) * 2;
+    p[0] = s;
+    p[1] = q;
+  }
+}
+
+template <typename T>
+__global__ void group_norm_apply_kernel(const T* x, const T* scale, const T* bias, T* y,
+                                        const float* partials, int64_t groups,
+                                        int64_t channels_per_group, int64_t spatial,
+                                        bool params_per_group, float eps, int64_t chunk) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.y;
+  const int64_t len = channels_per_group * spatial;
+  const unsigned chunks = gridDim.x;
+  float s = 0.0f, q = 0.0f;
+  for (unsigned c = threadIdx.x; c < chunks; c += blockDim.x) {
+    s += partials[(row * chunks + c) * 2];
+    q += partials[(row * chunks + c) * 2 + 1];
+  }
+  s = block_sum(s, scratch);
+  q = block_sum(q, scratch);
+  const T* px = x + row * len;
+  const float shift = s / static_cast<float>(len);
+  const float var = fmaxf(q / static_cast<float>(len) - shift * shift, 0.0f);
+  const float mean = to_f(px[0]) + shift;
+  const float inv = rsqrtf(var + eps);
+  const int64_t g = row % groups;
+  const int64_t begin = blockIdx.x * chunk;
+  const int64_t end = begin + chunk < len ? begin + chunk : len;
+  T* py = y + row * len;
+  for (int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) {
+    const int64_t p = params_per_group ? g : g * channels_per_group + j / spatial;
+    const float a = inv * to_f(scale[p]);
+    py[j] = from_f<T>(to_f(px[j]) * a + (to_f(bias[p]) - mean * a));
+  }
+}
+
+// LpNormalization: one thread per (outer, inner) column of [outer, r, inner], x / ||x||_p.
+template <typename T>
+__global__ void lp_norm_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner,
+                               int p) {
+  VITRT_GRID_STRIDE(i, outer * inner) {
+    const int64_t base = (i / inner) * r * inner + (i % inner);
+    float acc = 0.0f;
+    for (int64_t k = 0; k < r; ++k) {
+      const float v = to_f(in[base + k * inner]);
+      acc += p == 1 ? fabsf(v) : v * v;
+    }
+    const float norm = p == 1 ? acc : sqrtf(acc);
+    for (int64_t k = 0; k < r; ++k) {
+      out[base + k * inner] = from_f<T>(to_f(in[base + k * inner]) / norm);
+    }
+  }
+}
+
+// MeanVarianceNormalization: one block per combination of the kept axes (`kept` walks them,
+// `reduced` the normalized axes, both with x's strides): (x - mean) / (sqrt(var) + 1e-9), the
+// ONNX function's formula, with fp32 two-pass statistics.
+template <typename T>
+__global__ void mvn_kernel(const T* in, T* out, StridedView kept, StridedView reduced,
+                           int64_t len) {
+  __shared__ float scratch[32];
+  const int64_t base = view_offset(kept, blockIdx.x);
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
+    s += to_f(in[base + view_offset(reduced, j)]);
+  }
+  const float mean = block_sum(s, scratch) / static_cast<float>(len);
+  float q = 0.0f;
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
+    const float d = to_f(in[base + view_offset(reduced, j)]) - mean;
+    q += d * d;
+  }
+  const float denom = sqrtf(block_sum(q, scratch) / static_cast<float>(len)) + 1e-9f;
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
+    const int64_t o = base + view_offset(reduced, j);
+    out[o] = from_f<T>((to_f(in[o]) - mean) / denom);
   }
 }
 
@@ -559,15 +681,74 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
   });
 }
 
-cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, const void* bias,
-                                 void* y, int64_t rows, int64_t channels, int64_t spatial,
-                                 float epsilon, cudaStream_t stream) {
-  if (rows * spatial == 0) return cudaSuccess;
+int64_t group_norm_chunks(int64_t rows, int64_t len) {
+  // Enough blocks to fill an H100/H200 a few times over (132 SMs), each chunk at least 2048
+  // elements so that the partial sums stay a small part of the work.
+  constexpr int64_t kTargetBlocks = 1024, kMinChunk = 2048, kMaxChunks = 256;
+  if (rows <= 0 || len < 2 * kMinChunk) return 1;
+  int64_t chunks = kTargetBlocks / rows;
+  chunks = chunks < (len + kMinChunk - 1) / kMinChunk ? chunks : (len + kMinChunk - 1) / kMinChunk;
+  chunks = chunks < kMaxChunks ? chunks : kMaxChunks;
+  return chunks < 2 ? 1 : chunks;
+}
+
+cudaError_t launch_group_norm(Elt type, const void* x, const void* scale, const void* bias, void* y,
+                              int64_t n, int64_t channels, int64_t groups, int64_t spatial,
+                              bool params_per_group, float epsilon, cudaStream_t stream,
+                              float* partials) {
+  if (n * channels * spatial == 0) return cudaSuccess;
+  if (groups <= 0 || channels % groups != 0) return cudaErrorInvalidValue;
+  const int64_t rows = n * groups, cpg = channels / groups, len = cpg * spatial;
+  const int64_t chunks = group_norm_chunks(rows, len);
+  if (chunks > 1 && partials == nullptr) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    instance_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
-        static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias),
-        static_cast<T*>(y), channels, spatial, epsilon);
+    const T* px = static_cast<const T*>(x);
+    if (chunks > 1) {
+      const int64_t chunk = (len + chunks - 1) / chunks;
+      const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(rows));
+      group_norm_partials_kernel<T><<<grid, kRowThreads, 0, stream>>>(px, partials, len, chunk);
+      group_norm_apply_kernel<T><<<grid, kRowThreads, 0, stream>>>(
+          px, static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y),
+          partials, groups, cpg, spatial, params_per_group, epsilon, chunk);
+    } else {
+      group_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+          px, static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y), groups,
+          cpg, spatial, params_per_group, epsilon);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_instance_norm(Elt type, const void* x, const void* scale, const void* bias,
+                                 void* y, int64_t rows, int64_t channels, int64_t spatial,
+                                 float epsilon, cudaStream_t stream, float* partials) {
+  if (channels == 0) return cudaSuccess;
+  return launch_group_norm(type, x, scale, bias, y, rows / channels, channels, channels, spatial,
+                           false, epsilon, stream, partials);
+}
+
+cudaError_t launch_lp_norm(Elt type, const void* in, void* out, int64_t outer, int64_t r,
+                           int64_t inner, int p, cudaStream_t stream) {
+  if (outer * r * inner == 0) return cudaSuccess;
+  if (p != 1 && p != 2) return cudaErrorInvalidValue;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    lp_norm_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner, p);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_mvn(Elt type, const void* in, void* out, const StridedView& kept,
+                       const StridedView& reduced, cudaStream_t stream) {
+  const int64_t groups = view_numel(kept), len = view_numel(reduced);
+  if (groups * len == 0) return cudaSuccess;
+  if (groups > 0x7fffffff) return cudaErrorInvalidValue;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    mvn_kernel<T><<<static_cast<unsigned>(groups), kRowThreads, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), kept, reduced, len);
     return cudaGetLastError();
   });
 }

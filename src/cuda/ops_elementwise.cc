@@ -1,10 +1,12 @@
-// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, unary math and activations
-// (with their alpha/beta attributes), Clip, Gelu, Where, Cast, Not and IsNaN.
+// Elementwise ops on CUDA: the ONNX binary ops with broadcasting, Max / Min / Sum / Mean of any
+// number of inputs, BitShift, unary math and activations (with their alpha/beta attributes),
+// Clip, Gelu, Where, Cast, Not and IsNaN.
 #include <cfloat>
 #include <cmath>
 #include <limits>
 
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -239,15 +241,112 @@ Result<std::unique_ptr<CudaKernel>> make_binary(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new BinaryKernel(kOp));
 }
 
-// Max, Min and Sum take any number of inputs; two (x and a bound or a residual) is what
-// exports write.
-template <BinaryOp kOp>
-Result<std::unique_ptr<CudaKernel>> make_variadic(const CudaKernelInit& init) {
-  if (init.node.num_inputs() != 2) {
-    return unsupported(init.node.op_type, " of ", init.node.num_inputs(),
-                       " inputs has no CUDA kernel (2 inputs only)");
+// Max / Min / Sum / Mean of any number of inputs with multidirectional broadcasting (Mean
+// divides by the count at the end, in fp32). Two-input Max / Min / Sum take the binary kernels'
+// fast paths instead.
+class NaryKernel final : public CudaKernel {
+ public:
+  NaryKernel(BinaryOp op, bool mean) : op_(op), mean_(mean) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& first = *in[0];
+    if (!ctx.launch) {
+      std::vector<int64_t> shape = first.shape;
+      for (size_t i = 1; i < in.size(); ++i) {
+        if (in[i]->dtype != first.dtype) {
+          return invalid_argument("input ", i, " has dtype ", dtype_name(in[i]->dtype),
+                                  ", input 0 has ", dtype_name(first.dtype));
+        }
+        VITRT_ASSIGN_OR_RETURN(shape, broadcast_shapes(shape, in[i]->shape));
+      }
+      VITRT_RETURN_IF_ERROR(check_rank(shape));
+      const bool float_only = mean_ || op_ == BinaryOp::kAdd;
+      if (float_only ? !dtype_is_float(first.dtype)
+                     : first.dtype == DType::kBool || !elt_of(first.dtype).ok()) {
+        return unsupported("input dtype ", dtype_name(first.dtype), " is not supported on CUDA");
+      }
+      out[0].dtype = first.dtype;
+      out[0].shape = shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(first.dtype));
+    const StridedView vout = contiguous_view(out[0].shape);
+    // Chunks of kMaxNary inputs; after the first, the output so far is the chunk's input 0.
+    size_t next = 0;
+    while (next < in.size()) {
+      NaryArgs args;
+      if (next > 0) {
+        args.in[0] = out[0].data;
+        args.views[0] = vout;
+        args.count = 1;
+      }
+      while (args.count < kMaxNary && next < in.size()) {
+        args.in[args.count] = in[next]->data;
+        args.views[args.count] = broadcast_view(in[next]->shape, out[0].shape);
+        ++args.count;
+        ++next;
+      }
+      const bool last = next == in.size();
+      const float scale = mean_ && last ? 1.0f / static_cast<float>(in.size()) : 1.0f;
+      VITRT_CUDA_RETURN_IF_ERROR(launch_nary(op_, t, args, out[0].data, vout, scale, ctx.stream),
+                                 "n-ary op");
+    }
+    return Status::ok_status();
   }
-  return std::unique_ptr<CudaKernel>(new BinaryKernel(kOp));
+
+ private:
+  BinaryOp op_;
+  bool mean_;
+};
+
+// BitShift of unsigned integers (the CPU kernel's types), broadcast like the binary ops.
+class BitShiftKernel final : public CudaKernel {
+ public:
+  explicit BitShiftKernel(bool left) : left_(left) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& a = *in[0];
+    const DeviceTensor& b = *in[1];
+    if (!ctx.launch) {
+      const DType t = a.dtype;
+      if (t != DType::kUInt8 && t != DType::kUInt16 && t != DType::kUInt32 && t != DType::kUInt64) {
+        return unsupported("BitShift of ", dtype_name(t), " (unsigned integers only)");
+      }
+      if (b.dtype != t) {
+        return invalid_argument("inputs have different dtypes ", dtype_name(t), " and ",
+                                dtype_name(b.dtype));
+      }
+      VITRT_ASSIGN_OR_RETURN(out[0].shape, broadcast_shapes(a.shape, b.shape));
+      VITRT_RETURN_IF_ERROR(check_rank(out[0].shape));
+      out[0].dtype = t;
+      return Status::ok_status();
+    }
+    return cuda_status(launch_bit_shift(static_cast<int>(dtype_size(a.dtype)), left_, a.data,
+                                        broadcast_view(a.shape, out[0].shape), b.data,
+                                        broadcast_view(b.shape, out[0].shape), out[0].data,
+                                        contiguous_view(out[0].shape), ctx.stream),
+                       "BitShift");
+  }
+
+ private:
+  bool left_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_bit_shift(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(bool left, parse_bit_shift_left(init.node.attrs));
+  return std::unique_ptr<CudaKernel>(new BitShiftKernel(left));
+}
+
+template <BinaryOp kOp, bool kMean = false>
+Result<std::unique_ptr<CudaKernel>> make_variadic(const CudaKernelInit& init) {
+  for (int i = 0; i < init.node.num_inputs(); ++i) {
+    if (!init.node.has_input(i)) return invalid_model("input ", i, " is missing");
+  }
+  if (init.node.num_inputs() < 1) return invalid_model(init.node.op_type, " needs an input");
+  if (init.node.num_inputs() == 2 && !kMean) {
+    return std::unique_ptr<CudaKernel>(new BinaryKernel(kOp));
+  }
+  return std::unique_ptr<CudaKernel>(new NaryKernel(kOp, kMean));
 }
 
 template <UnaryOp kOp>
@@ -366,6 +465,8 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "Max", make_variadic<BinaryOp::kMax>);
   r.add("", "Min", make_variadic<BinaryOp::kMin>);
   r.add("", "Sum", make_variadic<BinaryOp::kAdd>);
+  r.add("", "Mean", make_variadic<BinaryOp::kAdd, true>);
+  r.add("", "BitShift", make_bit_shift);
   r.add("", "PRelu", make_binary<BinaryOp::kPRelu>);
   r.add("", "Equal", make_binary<BinaryOp::kEqual>);
   r.add("", "Less", make_binary<BinaryOp::kLess>);

@@ -1,10 +1,11 @@
 // Softmax, LogSoftmax, the Reduce ops, GlobalAveragePool, GlobalMaxPool, LayerNormalization,
-// vitrt.AddLayerNorm, InstanceNormalization and BatchNormalization (inference) on CUDA (fp32
-// accumulation).
+// vitrt.AddLayerNorm, Instance/Group/Lp/MeanVarianceNormalization and BatchNormalization
+// (inference) on CUDA (fp32 accumulation).
 #include <algorithm>
 #include <cmath>
 
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -148,6 +149,21 @@ class GlobalPoolKernel final : public CudaKernel {
   bool max_;
 };
 
+// Few long rows (a batch of one image has num_groups of them) run split over several blocks
+// per row, with fp32 partial sums in scratch: an extra output, which the engine places in the
+// arena for this step only.
+void request_norm_partials(std::vector<DeviceTensor>& out, int64_t rows, int64_t len) {
+  const int64_t chunks = group_norm_chunks(rows, len);
+  if (chunks <= 1) return;
+  out.resize(2);
+  out[1].dtype = DType::kFloat32;
+  out[1].shape = {rows * chunks * 2};
+}
+
+float* norm_partials(std::vector<DeviceTensor>& out) {
+  return out.size() > 1 ? static_cast<float*>(out[1].data) : nullptr;
+}
+
 // InstanceNormalization: x [N, C, spatial...], scale and bias [C].
 class InstanceNormKernel final : public CudaKernel {
  public:
@@ -168,17 +184,135 @@ class InstanceNormKernel final : public CudaKernel {
       }
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
+      request_norm_partials(out, x.shape[0] * x.shape[1], product(x.shape, 2, rank));
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     return cuda_status(
         launch_instance_norm(t, x.data, scale.data, bias.data, out[0].data, x.shape[0] * x.shape[1],
-                             x.shape[1], product(x.shape, 2, rank), epsilon_, ctx.stream),
+                             x.shape[1], product(x.shape, 2, rank), epsilon_, ctx.stream,
+                             norm_partials(out)),
         "InstanceNormalization");
   }
 
  private:
   float epsilon_;
+};
+
+// GroupNormalization: x [N, C, spatial...]; scale and bias hold one value per channel (opset
+// 21) or per group (opset 18), as the CPU kernel accepts either size.
+class GroupNormKernel final : public CudaKernel {
+ public:
+  explicit GroupNormKernel(const GroupNormAttributes& a) : a_(a) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const size_t rank = x.shape.size();
+    if (rank < 2) return invalid_argument("input X must be [N, C, ...], got rank ", rank);
+    const int64_t c = x.shape[1];
+    if (c % a_.groups != 0) {
+      return invalid_argument("channel count ", c, " is not divisible by attribute 'num_groups' ",
+                              a_.groups);
+    }
+    const DeviceTensor& scale = *in[1];
+    const DeviceTensor& bias = *in[2];
+    // A size that is both (groups == channels) reads the same values either way.
+    const bool per_group = scale.numel() != c;
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype) || scale.dtype != x.dtype || bias.dtype != x.dtype) {
+        return unsupported("GroupNormalization needs float input, scale and bias of one type");
+      }
+      for (const DeviceTensor* p : {&scale, &bias}) {
+        if (p->numel() != (per_group ? a_.groups : c)) {
+          return invalid_argument("input ", p == &scale ? "scale" : "bias", " has ", p->numel(),
+                                  " elements; expected ", c, " (channels) or ", a_.groups,
+                                  " (groups), the same for scale and bias");
+        }
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      request_norm_partials(out, x.shape[0] * a_.groups, c / a_.groups * product(x.shape, 2, rank));
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_group_norm(t, x.data, scale.data, bias.data, out[0].data, x.shape[0],
+                                         c, a_.groups, product(x.shape, 2, rank), per_group,
+                                         a_.epsilon, ctx.stream, norm_partials(out)),
+                       "GroupNormalization");
+  }
+
+ private:
+  GroupNormAttributes a_;
+};
+
+// LpNormalization: x / ||x||_p along one axis.
+class LpNormKernel final : public CudaKernel {
+ public:
+  explicit LpNormKernel(const LpNormAttributes& a) : a_(a) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(a_.axis, rank));
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("LpNormalization of ", dtype_name(x.dtype), " has no CUDA kernel");
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(
+        launch_lp_norm(t, x.data, out[0].data, product(x.shape, 0, axis), x.shape[axis],
+                       product(x.shape, axis + 1, rank), static_cast<int>(a_.p), ctx.stream),
+        "LpNormalization");
+  }
+
+ private:
+  LpNormAttributes a_;
+};
+
+// MeanVarianceNormalization over any set of axes (default N, H, W: per channel), walking the
+// kept and the normalized axes as two strided views of the contiguous input.
+class MvnKernel final : public CudaKernel {
+ public:
+  explicit MvnKernel(std::vector<int64_t> axes) : axes_(std::move(axes)) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const int rank = static_cast<int>(x.shape.size());
+    if (rank > kMaxRank)
+      return unsupported("rank ", rank, " exceeds the CUDA backend's ", kMaxRank);
+    std::vector<bool> reduced(rank, false);
+    for (int64_t a : axes_) {
+      VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(a, rank));
+      reduced[axis] = true;
+    }
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("MeanVarianceNormalization of ", dtype_name(x.dtype),
+                           " has no CUDA kernel");
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return Status::ok_status();
+    }
+    const std::vector<int64_t> strides = contiguous_strides(x.shape);
+    StridedView kept, red;
+    for (int i = 0; i < rank; ++i) {
+      StridedView& v = reduced[i] ? red : kept;
+      v.dims[v.rank] = x.shape[i];
+      v.strides[v.rank] = strides[i];
+      ++v.rank;
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_mvn(t, x.data, out[0].data, kept, red, ctx.stream),
+                       "MeanVarianceNormalization");
+  }
+
+ private:
+  std::vector<int64_t> axes_;
 };
 
 // BatchNormalization in inference form: x [N, C, spatial...], scale, B, mean and var [C].
@@ -301,6 +435,21 @@ Result<std::unique_ptr<CudaKernel>> make_instance_norm(const CudaKernelInit& ini
   return std::unique_ptr<CudaKernel>(new InstanceNormKernel(eps));
 }
 
+Result<std::unique_ptr<CudaKernel>> make_group_norm(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(GroupNormAttributes a, GroupNormAttributes::parse(init.node.attrs));
+  return std::unique_ptr<CudaKernel>(new GroupNormKernel(a));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_lp_norm(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(LpNormAttributes a, LpNormAttributes::parse(init.node.attrs));
+  return std::unique_ptr<CudaKernel>(new LpNormKernel(a));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_mvn(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> axes, init.node.attrs.get_ints("axes", {0, 2, 3}));
+  return std::unique_ptr<CudaKernel>(new MvnKernel(std::move(axes)));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_batch_norm(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
   VITRT_ASSIGN_OR_RETURN(int64_t training, init.node.attrs.get_int("training_mode", 0));
@@ -360,6 +509,9 @@ void register_cuda_normalization_kernels(CudaKernelRegistry& r) {
   r.add("", "GlobalAveragePool", make_global_average_pool);
   r.add("", "GlobalMaxPool", make_global_max_pool);
   r.add("", "InstanceNormalization", make_instance_norm);
+  r.add("", "GroupNormalization", make_group_norm);
+  r.add("", "LpNormalization", make_lp_norm);
+  r.add("", "MeanVarianceNormalization", make_mvn);
   r.add("", "LayerNormalization", make_layer_norm);
   r.add("vitrt", "AddLayerNorm", make_add_layer_norm);
 }

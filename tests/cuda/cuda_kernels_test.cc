@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/half.h"
+#include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
 #include "cuda_test_util.h"
 #include "testing/attention_op.h"
@@ -104,6 +105,70 @@ void resize_case(Case& c, std::vector<int64_t> x_shape, std::vector<float> scale
                       if (more) more(a);
                     })));
   c.inputs = {rnd(x_shape, 60, -2, 2)};
+}
+
+// "x0", "x1", ...: built by appending (GCC 12 warns on `"x" + std::to_string(i)`, -Wrestrict).
+std::string indexed_name(const char* prefix, size_t i) {
+  std::string s(prefix);
+  s += std::to_string(i);
+  return s;
+}
+
+// GroupNormalization of x with `params` scale / bias values (channels or groups).
+void group_norm(Case& c, std::vector<int64_t> x_shape, int64_t groups, int64_t params) {
+  c.g.graph().opset_imports[""] = params == x_shape[1] ? 21 : 18;
+  ValueId x = c.g.input("x", DType::kFloat32, SymShape(x_shape.begin(), x_shape.end()));
+  c.g.output(c.g.op("GroupNormalization",
+                    {x, c.g.constant("scale", rnd({params}, 96, 0.5, 1.5)),
+                     c.g.constant("bias", rnd({params}, 97))},
+                    attrs([&](Attributes& a) {
+                      a.set_int("num_groups", groups);
+                      a.set_float("epsilon", 1e-5f);
+                    })));
+  c.inputs = {rnd(x_shape, 98, -3, 5)};
+}
+
+// An n-ary op (Max, Min, Sum, Mean) of float inputs of the given shapes.
+void nary(Case& c, const std::string& op, std::vector<std::vector<int64_t>> shapes) {
+  std::vector<ValueId> in;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const std::vector<int64_t>& s = shapes[i];
+    in.push_back(c.g.input(indexed_name("x", i), DType::kFloat32, SymShape(s.begin(), s.end())));
+    c.inputs.push_back(rnd(s, 100 + i));
+  }
+  c.g.output(c.g.op(op, in));
+}
+
+// A scatter op on float data (an input) with constant indices and updates as an input;
+// `reduction` empty: the attribute left out.
+void scatter(Case& c, const std::string& op, std::vector<int64_t> data, Tensor indices,
+             std::vector<int64_t> updates, int64_t axis, const std::string& reduction) {
+  ValueId d = c.g.input("data", DType::kFloat32, SymShape(data.begin(), data.end()));
+  ValueId u = c.g.input("updates", DType::kFloat32, SymShape(updates.begin(), updates.end()));
+  c.g.output(
+      c.g.op(op, {d, c.g.constant("indices", std::move(indices)), u}, attrs([&](Attributes& a) {
+               if (op != "ScatterND") a.set_int("axis", axis);
+               if (!reduction.empty()) a.set_string("reduction", reduction);
+             })));
+  c.inputs = {rnd(data, 110, -2, 2), rnd(updates, 111, -2, 2)};
+}
+
+Tensor u32(std::vector<uint32_t> v, std::vector<int64_t> shape) {
+  Tensor t = Tensor::empty(DType::kUInt32, std::move(shape));
+  for (size_t i = 0; i < v.size(); ++i) t.data<uint32_t>()[i] = v[i];
+  return t;
+}
+
+Tensor bools(std::vector<uint8_t> v) {
+  Tensor t = Tensor::empty(DType::kBool, {static_cast<int64_t>(v.size())});
+  for (size_t i = 0; i < v.size(); ++i) t.data<uint8_t>()[i] = v[i];
+  return t;
+}
+
+Tensor u8_scalar(uint8_t v) {
+  Tensor t = Tensor::empty(DType::kUInt8, {});
+  t.data<uint8_t>()[0] = v;
+  return t;
 }
 
 const std::map<std::string, Builder>& cases() {
@@ -779,6 +844,279 @@ const std::map<std::string, Builder>& cases() {
          c.g.output(c.g.op("Sigmoid", {y}));
          c.inputs = {rnd({3, 6, 4}, 28)};
        }},
+      // GroupNormalization: dynamo exports of BiT / ResNetV2 hybrids (opset 21: scale and bias
+      // per channel; opset 18: per group), and a single group of a long row.
+      {"GroupNormPerChannel",
+       [](Case& c) {
+         group_norm(c, {2, 6, 5, 7}, 3, 6);
+       }},
+      {"GroupNormPerGroup",
+       [](Case& c) {
+         group_norm(c, {3, 8, 9}, 4, 4);
+       }},
+      {"GroupNormPerGroupLargePlanes",
+       [](Case& c) {
+         group_norm(c, {2, 6, 16, 20}, 2, 2);
+       }},
+      // Few long rows: split over several blocks per row (partial sums in scratch); chunks
+      // straddle channel boundaries.
+      {"GroupNormSplitRowsPerGroup",
+       [](Case& c) {
+         group_norm(c, {2, 8, 30, 40}, 2, 2);
+       }},
+      {"InstanceNormSplitRows",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 3, 70, 90});
+         c.g.output(c.g.op("InstanceNormalization",
+                           {x, c.g.constant("scale", rnd({3}, 122, 0.5, 1.5)),
+                            c.g.constant("bias", rnd({3}, 123))}));
+         c.inputs = {rnd({1, 3, 70, 90}, 124, 2, 6)};
+       }},
+      // A BiT / ResNetV2 block as the dynamo exporter writes it at opset 21: a convolution,
+      // GroupNormalization with per-channel scale and bias, ReLU.
+      {"ConvGroupNormReluOpset21",
+       [](Case& c) {
+         c.g.graph().opset_imports[""] = 21;
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 8, 15, 17});
+         ValueId y = c.g.op("Conv", {x, c.g.constant("w", rnd({32, 8, 3, 3}, 125)), kNoValue},
+                            attrs([](Attributes& a) {
+                              a.set_ints("kernel_shape", {3, 3});
+                              a.set_ints("pads", {1, 1, 1, 1});
+                            }));
+         ValueId gn = c.g.op("GroupNormalization",
+                             {y, c.g.constant("scale", rnd({32}, 126, 0.5, 1.5)),
+                              c.g.constant("bias", rnd({32}, 127))},
+                             attrs([](Attributes& a) {
+                               a.set_int("num_groups", 8);
+                               a.set_float("epsilon", 1e-5f);
+                             }));
+         c.g.output(c.g.op("Relu", {gn}));
+         c.inputs = {rnd({1, 8, 15, 17}, 128)};
+       }},
+      {"GroupNormOneGroupLongRow",
+       [](Case& c) {
+         group_norm(c, {1, 4, 33, 40}, 1, 4);
+       }},
+      {"MaxThreeBroadcast",
+       [](Case& c) {
+         nary(c, "Max", {{3, 1, 7}, {5, 1}, {7}});
+       }},
+      {"MinFour",
+       [](Case& c) {
+         nary(c, "Min", {{4, 9}, {4, 9}, {1, 9}, {4, 1}});
+       }},
+      {"SumThree",
+       [](Case& c) {
+         nary(c, "Sum", {{2, 3, 5}, {3, 5}, {2, 1, 5}});
+       }},
+      {"SumTenInputs",
+       [](Case& c) {
+         nary(c, "Sum", std::vector<std::vector<int64_t>>(10, std::vector<int64_t>{3, 11}));
+       }},
+      {"MaxOneInput",
+       [](Case& c) {
+         nary(c, "Max", {{5, 6}});
+       }},
+      {"MeanTwo",
+       [](Case& c) {
+         nary(c, "Mean", {{6, 7}, {7}});
+       }},
+      {"MeanNineBroadcast",
+       [](Case& c) {
+         std::vector<std::vector<int64_t>> shapes(9, std::vector<int64_t>{2, 5});
+         shapes[4] = {5};
+         nary(c, "Mean", shapes);
+       }},
+      {"MaxThreeInt64",
+       [](Case& c) {
+         std::vector<ValueId> in;
+         for (int i = 0; i < 3; ++i) {
+           in.push_back(c.g.input(indexed_name("i", i), DType::kInt64, {2, 4}));
+           std::vector<int64_t> v(8);
+           for (int j = 0; j < 8; ++j) v[j] = (j * (i + 3)) % 7 - 3;
+           c.inputs.push_back(ints(v, {2, 4}));
+         }
+         c.g.output(c.g.op("Max", in));
+       }},
+      {"LpNormL2Last",
+       [](Case& c) {
+         unary(c, "LpNormalization", {3, 4, 37}, -2.0, attrs([](Attributes& a) {
+                 a.set_int("axis", -1);
+                 a.set_int("p", 2);
+               }));
+       }},
+      {"LpNormL1Middle",
+       [](Case& c) {
+         unary(c, "LpNormalization", {2, 5, 7}, -2.0, attrs([](Attributes& a) {
+                 a.set_int("axis", 1);
+                 a.set_int("p", 1);
+               }));
+       }},
+      {"MvnDefaultAxes",
+       [](Case& c) {
+         unary(c, "MeanVarianceNormalization", {2, 3, 5, 7}, -2.0);
+       }},
+      {"MvnLastAxes",
+       [](Case& c) {
+         unary(c, "MeanVarianceNormalization", {3, 4, 5, 6}, -2.0,
+               attrs([](Attributes& a) { a.set_ints("axes", {-2, -1}); }));
+       }},
+      {"TriluUpperK",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 7});
+         c.g.output(c.g.op("Trilu", {x, c.g.constant("k", Tensor::from_int64({1}, true))}));
+         c.inputs = {rnd({2, 5, 7}, 90)};
+       }},
+      // A causal mask built on the GPU from an integer tensor.
+      {"TriluLowerInt64",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kInt64, {3, 6, 4});
+         c.g.output(c.g.op("Trilu", {x, c.g.constant("k", Tensor::from_int64({-1}, true))},
+                           attrs([](Attributes& a) { a.set_int("upper", 0); })));
+         std::vector<int64_t> v(72);
+         for (int i = 0; i < 72; ++i) v[i] = i - 30;
+         c.inputs = {ints(v, {3, 6, 4})};
+       }},
+      {"EyeLikeFloat",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {5, 7});
+         ValueId e = c.g.op("EyeLike", {x}, attrs([](Attributes& a) { a.set_int("k", 2); }));
+         c.g.output(c.g.op("Add", {x, e}));
+         c.inputs = {rnd({5, 7}, 91)};
+       }},
+      {"EyeLikeInt64",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {6, 4});
+         c.g.output(c.g.op("EyeLike", {c.g.op("Relu", {x})}, attrs([](Attributes& a) {
+                             a.set_int("k", -1);
+                             a.set_int("dtype", 7);
+                           })));
+         c.inputs = {rnd({6, 4}, 92)};
+       }},
+      {"OneHotLast",
+       [](Case& c) {
+         ValueId i = c.g.input("i", DType::kInt64, {2, 5});
+         c.g.output(c.g.op("OneHot", {i, c.g.constant("depth", Tensor::from_int64({6}, true)),
+                                      c.g.constant("values", Tensor::from_float({-1.0f, 3.0f}))}));
+         c.inputs = {ints({0, 5, -1, 6, 2, 3, -6, -7, 1, 4}, {2, 5})};
+       }},
+      {"OneHotMiddleFloatIndices",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 4});
+         ValueId v = c.g.input("values", DType::kFloat32, {2});
+         c.g.output(c.g.op("OneHot", {x, c.g.constant("depth", Tensor::from_int64({5}, true)), v},
+                           attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {*Tensor::from_float({0.0f, 1.5f, 4.0f, -1.0f, 2.0f, 3.0f, 7.0f, -2.5f, 0.5f,
+                                          1.0f, 2.0f, 3.0f})
+                          .reshaped({3, 4}),
+                     Tensor::from_float({0.25f, -2.0f})};
+       }},
+      {"ScatterElementsAddDuplicates",
+       [](Case& c) {
+         scatter(c, "ScatterElements", {4, 6}, ints({0, 3, 3, 1, 0, 2, 3, 3, 1, 1, 2, 0}, {2, 6}),
+                 {2, 6}, 0, "add");
+       }},
+      {"ScatterElementsNoneAxis1",
+       [](Case& c) {
+         scatter(c, "ScatterElements", {3, 7, 2},
+                 ints({6, 0, 1, 2, 5, -1, 3, 4, 0, 2, 1, 3, 6, 5, -7, 1, 4, 2}, {3, 3, 2}),
+                 {3, 3, 2}, 1, "none");
+       }},
+      {"ScatterElementsMaxMin",
+       [](Case& c) {
+         ValueId d = c.g.input("data", DType::kFloat32, {5, 4});
+         ValueId i = c.g.constant("i", ints({4, 0, 4, 1, 4, 0, 2, 1}, {2, 4}));
+         ValueId u = c.g.input("u", DType::kFloat32, {2, 4});
+         ValueId mx = c.g.op("ScatterElements", {d, i, u},
+                             attrs([](Attributes& a) { a.set_string("reduction", "max"); }));
+         c.g.output(c.g.op("ScatterElements", {mx, i, u},
+                           attrs([](Attributes& a) { a.set_string("reduction", "min"); })));
+         c.inputs = {rnd({5, 4}, 93), rnd({2, 4}, 94)};
+       }},
+      {"ScatterOpset10",
+       [](Case& c) {
+         c.g.graph().opset_imports[""] = 10;
+         scatter(c, "Scatter", {3, 5}, ints({4, 0, 2, 1, 3, 0}, {2, 3}), {2, 3}, 1, "");
+       }},
+      {"ScatterNDSlicesAdd",
+       [](Case& c) {
+         scatter(c, "ScatterND", {4, 5, 3}, ints({1, 3, 1, -4}, {4, 1}), {4, 5, 3}, 0, "add");
+       }},
+      {"ScatterNDElementsMul",
+       [](Case& c) {
+         scatter(c, "ScatterND", {3, 4}, ints({0, 1, 2, 3, 0, 1, 1, 2}, {4, 2}), {4}, 0, "mul");
+       }},
+      {"ScatterNDNone",
+       [](Case& c) {
+         scatter(c, "ScatterND", {2, 3, 4, 2}, ints({1, 2, 0, 0, 1, 1}, {3, 2}), {3, 4, 2}, 0,
+                 "none");
+       }},
+      {"BitShiftBroadcast",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kUInt32, {3, 5});
+         ValueId y = c.g.input("y", DType::kUInt32, {5});
+         ValueId l = c.g.op("BitShift", {x, y},
+                            attrs([](Attributes& a) { a.set_string("direction", "LEFT"); }));
+         c.g.output(c.g.op("BitShift", {l, c.g.constant("two", u32({2}, {1}))},
+                           attrs([](Attributes& a) { a.set_string("direction", "RIGHT"); })));
+         c.inputs = {u32({1, 7, 0xffffffffu, 12345, 3, 8, 9, 10, 11, 12, 0x80000000u, 5, 6, 2, 1},
+                         {3, 5}),
+                     u32({0, 3, 31, 32, 40}, {5})};
+       }},
+      {"CompressConstantConditionAxis1",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 7, 2});
+         c.g.output(c.g.op("Compress", {x, c.g.constant("cond", bools({1, 0, 1, 1, 0, 1}))},
+                           attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {rnd({3, 7, 2}, 120)};
+       }},
+      {"CompressFlattened",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5});
+         c.g.output(c.g.op(
+             "Compress", {c.g.op("Neg", {x}), c.g.constant("cond", bools({0, 0, 1, 1, 1, 0, 0, 1, 0, 1}))}));
+         c.inputs = {rnd({2, 5}, 121)};
+       }},
+      {"QuantizeLinearUint8",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 5});
+         c.g.output(c.g.op("QuantizeLinear", {x, c.g.constant("s", Tensor::from_float({0.05f}, true)),
+                                              c.g.constant("zp", u8_scalar(128))}));
+         c.inputs = {distinct({2, 3, 5})};
+       }},
+      {"QuantizeLinearPerAxisInt8",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 4, 5});
+         Tensor zp = Tensor::empty(DType::kInt8, {4});
+         const int8_t zps[] = {0, -3, 5, 127};
+         for (int i = 0; i < 4; ++i) zp.data<int8_t>()[i] = zps[i];
+         c.g.output(c.g.op(
+             "QuantizeLinear",
+             {x, c.g.constant("s", Tensor::from_float({0.01f, 0.1f, 0.03f, 0.02f})),
+              c.g.constant("zp", zp)},
+             attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {distinct({2, 4, 5})};
+       }},
+      {"QuantizeDequantizeChain",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 4, 7});
+         ValueId s = c.g.constant("s", Tensor::from_float({0.02f}, true));
+         ValueId zp = c.g.constant("zp", u8_scalar(120));
+         ValueId q = c.g.op("QuantizeLinear", {x, s, zp});
+         c.g.output(c.g.op("Relu", {c.g.op("DequantizeLinear", {q, s, zp})}));
+         c.inputs = {rnd({3, 4, 7}, 95, -2, 2)};
+       }},
+      {"DequantizeLinearPerAxisInt8",
+       [](Case& c) {
+         ValueId q = c.g.input("q", DType::kInt8, {3, 2, 5});
+         c.g.output(c.g.op("DequantizeLinear",
+                           {q, c.g.constant("s", Tensor::from_float({0.5f, 0.125f})),
+                            c.g.constant("zp", Tensor::zeros(DType::kInt8, {2}))},
+                           attrs([](Attributes& a) { a.set_int("axis", -2); })));
+         Tensor t = Tensor::empty(DType::kInt8, {3, 2, 5});
+         for (int i = 0; i < 30; ++i) t.data<int8_t>()[i] = static_cast<int8_t>(i * 37 % 256 - 128);
+         c.inputs = {t};
+       }},
   };
   return all;
 }
@@ -1151,15 +1489,69 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);
-  ValueId x = g.input("x", DType::kFloat32, {2, 3, 8, 8});
-  // LpNormalization has no CUDA kernel.
+  ValueId x = g.input("x", DType::kFloat32, {2, 3});
+  ValueId y = g.input("y", DType::kFloat32, {2, 3});
+  // Mod with fmod=1 has no CUDA kernel.
   Attributes at;
-  at.set_int("axis", 1);
-  g.output(g.op("LpNormalization", {x}, at, "", "lp_norm"));
+  at.set_int("fmod", 1);
+  g.output(g.op("Mod", {x, y}, at, "", "float_mod"));
   ASSERT_TRUE(g.infer().ok());
   Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.to_string().find("lp_norm"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("float_mod"), std::string::npos) << s.to_string();
+}
+
+// Ops whose output shape depends on values computed on the GPU are refused with a message that
+// names the node and the input and says what to do; on values known on the host they run there.
+TEST(CudaEngine, DataDependentShapeRefusalSaysWhy) {
+  {
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {2, 3});
+    g.output(g.op("NonZero", {g.op("Relu", {x}, {}, "", "relu")}, {}, "", "data_dependent"));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
+    ASSERT_FALSE(s.ok());
+    const std::string m = s.to_string();
+    EXPECT_NE(m.find("data_dependent"), std::string::npos) << m;
+    EXPECT_NE(m.find("output shape depends on the values"), std::string::npos) << m;
+    EXPECT_NE(m.find("computable at build time"), std::string::npos) << m;
+  }
+  {
+    // NonZero of a constant runs on the host: the graph is accepted.
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {2, 3});
+    ValueId nz = g.op("NonZero", {g.constant("c", Tensor::from_float({0.0f, 1.0f, 2.0f}))});
+    ValueId n =
+        g.op("Cast", {g.op("ReduceSum", {nz})}, attrs([](Attributes& a) { a.set_int("to", 1); }));
+    g.output(g.op("Add", {x, n}));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    Status s = cuda::check_cuda_graph(g.graph(), cuda::CudaEngineOptions{});
+    EXPECT_TRUE(s.ok()) << s.to_string();
+  }
+  {
+    // Compress's condition is only known when shapes are planned: its kernel refuses one that
+    // the GPU computes (no host copy), naming the condition (the engine adds the node).
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {4});
+    ValueId cond =
+        g.op("Greater", {x, g.constant("z", Tensor::from_float({0.0f}, true))}, {}, "", "positive");
+    g.output(g.op("Compress", {x, cond}));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    const Node& node = g.graph().nodes.back();
+    cuda::CudaKernelFactory f = cuda::CudaKernelRegistry::global().find("", "Compress");
+    ASSERT_NE(f, nullptr);
+    Result<std::unique_ptr<cuda::CudaKernel>> k =
+        f(cuda::CudaKernelInit{g.graph(), node, 17, DType::kFloat32});
+    ASSERT_TRUE(k.ok()) << k.status().to_string();
+    cuda::DeviceTensor data{DType::kFloat32, {4}};
+    cuda::DeviceTensor condition{DType::kBool, {4}};
+    std::vector<cuda::DeviceTensor> out(1);
+    Status s = (*k)->run({&data, &condition}, out, cuda::LaunchContext{});
+    ASSERT_FALSE(s.ok());
+    const std::string m = s.to_string();
+    EXPECT_NE(m.find(g.graph().values[node.inputs[1]].name), std::string::npos) << m;
+    EXPECT_NE(m.find("computable at build time"), std::string::npos) << m;
+  }
 }
 
 }  // namespace

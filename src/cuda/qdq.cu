@@ -1,0 +1,90 @@
+// Standalone ONNX QuantizeLinear / DequantizeLinear (the pairs the optimizer neither folds nor
+// fuses into vitrt.QuantLinear), computed as the CPU kernel does in fp32:
+//   QuantizeLinear:   q = saturate(round_half_to_even(x / scale) + zero_point), NaN -> zero_point
+//   DequantizeLinear: y = float(q - zero_point) * scale
+#include <cstdint>
+#include <limits>
+
+#include "cuda/device_common.cuh"
+
+namespace vitrt::cuda {
+namespace {
+
+template <typename F>
+cudaError_t dispatch_qtype(QdqType t, F&& f) {
+  switch (t) {
+    case QdqType::kI8:
+      return f(int8_t{});
+    case QdqType::kU8:
+      return f(uint8_t{});
+    case QdqType::kI16:
+      return f(int16_t{});
+    case QdqType::kU16:
+      return f(uint16_t{});
+    case QdqType::kI32:
+      return f(int32_t{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+__device__ __forceinline__ int64_t param_of(const QdqArgs& a, int64_t i) {
+  return a.channels == 1 ? 0 : (i / a.inner) % a.channels;
+}
+
+template <typename T, typename Q>
+__global__ void quantize_kernel(const T* x, Q* q, QdqArgs a, float lo, float hi) {
+  VITRT_GRID_STRIDE(i, a.n) {
+    const int64_t c = param_of(a, i);
+    const float zp = static_cast<float>(a.zero_point[c]);
+    // True division and rintf (half to even): the CPU's x / scale and nearbyint.
+    const float v = rintf(__fdiv_rn(to_f(x[i]), a.scale[c])) + zp;
+    q[i] = static_cast<Q>(isnan(v) ? zp : fminf(hi, fmaxf(lo, v)));
+  }
+}
+
+template <typename Q, typename T>
+__global__ void dequantize_kernel(const Q* q, T* y, QdqArgs a) {
+  VITRT_GRID_STRIDE(i, a.n) {
+    const int64_t c = param_of(a, i);
+    const float d = static_cast<float>(static_cast<int64_t>(q[i]) - a.zero_point[c]);
+    y[i] = from_f<T>(__fmul_rn(d, a.scale[c]));
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_quantize_linear(Elt type, QdqType qtype, const void* x, void* q,
+                                   const QdqArgs& args, cudaStream_t stream) {
+  if (args.n == 0) return cudaSuccess;
+  if (qtype == QdqType::kI32 || args.channels < 1 || args.channels > kMaxQdqChannels) {
+    return cudaErrorInvalidValue;
+  }
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    return dispatch_qtype(qtype, [&](auto qtag) {
+      using Q = decltype(qtag);
+      quantize_kernel<T, Q><<<grid_for(args.n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(x), static_cast<Q*>(q), args,
+          static_cast<float>(std::numeric_limits<Q>::min()),
+          static_cast<float>(std::numeric_limits<Q>::max()));
+      return cudaGetLastError();
+    });
+  });
+}
+
+cudaError_t launch_dequantize_linear(Elt type, QdqType qtype, const void* q, void* y,
+                                     const QdqArgs& args, cudaStream_t stream) {
+  if (args.n == 0) return cudaSuccess;
+  if (args.channels < 1 || args.channels > kMaxQdqChannels) return cudaErrorInvalidValue;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    return dispatch_qtype(qtype, [&](auto qtag) {
+      using Q = decltype(qtag);
+      dequantize_kernel<Q, T><<<grid_for(args.n, 256), 256, 0, stream>>>(static_cast<const Q*>(q),
+                                                                         static_cast<T*>(y), args);
+      return cudaGetLastError();
+    });
+  });
+}
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,78 @@
+#include "ir/ops/op_attributes.h"
+
+#include <string>
+
+#include "vitrt/tensor.h"
+
+namespace vitrt {
+
+Result<GroupNormAttributes> GroupNormAttributes::parse(const Attributes& attrs) {
+  GroupNormAttributes a;
+  VITRT_ASSIGN_OR_RETURN(a.epsilon, attrs.get_float("epsilon", 1e-5f));
+  VITRT_ASSIGN_OR_RETURN(a.groups, attrs.require_int("num_groups"));
+  if (a.groups <= 0) {
+    return invalid_model("attribute 'num_groups' must be positive, got ", a.groups);
+  }
+  return a;
+}
+
+Result<LpNormAttributes> LpNormAttributes::parse(const Attributes& attrs) {
+  LpNormAttributes a;
+  VITRT_ASSIGN_OR_RETURN(a.axis, attrs.get_int("axis", -1));
+  VITRT_ASSIGN_OR_RETURN(a.p, attrs.get_int("p", 2));
+  if (a.p != 1 && a.p != 2) return invalid_model("attribute 'p' must be 1 or 2, got ", a.p);
+  return a;
+}
+
+Result<ScatterReduction> parse_scatter_reduction(const Attributes& attrs) {
+  VITRT_ASSIGN_OR_RETURN(std::string r, attrs.get_string("reduction", "none"));
+  if (r == "none") return ScatterReduction::kNone;
+  if (r == "add") return ScatterReduction::kAdd;
+  if (r == "mul") return ScatterReduction::kMul;
+  if (r == "max") return ScatterReduction::kMax;
+  if (r == "min") return ScatterReduction::kMin;
+  return invalid_model("attribute 'reduction' is '", r, "'; expected none, add, mul, max or min");
+}
+
+Result<bool> parse_bit_shift_left(const Attributes& attrs) {
+  const Attribute* dir = attrs.find("direction");
+  if (dir == nullptr || (dir->s != "LEFT" && dir->s != "RIGHT")) {
+    return invalid_model("attribute 'direction' must be \"LEFT\" or \"RIGHT\"");
+  }
+  return dir->s == "LEFT";
+}
+
+Status check_qdq_block_size(const Attributes& attrs) {
+  VITRT_ASSIGN_OR_RETURN(int64_t block_size, attrs.get_int("block_size", 0));
+  if (block_size != 0) return unsupported("blocked quantization is not supported");
+  return Status();
+}
+
+Result<QdqLayout> qdq_layout(const Attributes& attrs, const std::vector<int64_t>& x_shape,
+                             const std::vector<int64_t>& scale_shape, int64_t zero_point_numel) {
+  QdqLayout layout;
+  const int64_t n = shape_numel(scale_shape);
+  if (zero_point_numel >= 0 && zero_point_numel != n) {
+    return invalid_argument("the zero point has ", zero_point_numel, " elements, the scale ", n);
+  }
+  if (scale_shape.empty() || n == 1) return layout;
+  if (scale_shape.size() != 1) {
+    return invalid_argument("the scale must be a scalar or 1-D, got ",
+                            shape_to_string(scale_shape));
+  }
+  const int64_t rank = static_cast<int64_t>(x_shape.size());
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, attrs.get_int("axis", 1));
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) {
+    return invalid_argument("axis ", axis, " is out of range for input ", shape_to_string(x_shape));
+  }
+  if (x_shape[axis] != n) {
+    return invalid_argument("per-axis scale of ", n, " elements for axis ", axis, " of input ",
+                            shape_to_string(x_shape));
+  }
+  layout.channels = n;
+  for (int64_t a = axis + 1; a < rank; ++a) layout.inner *= x_shape[a];
+  return layout;
+}
+
+}  // namespace vitrt

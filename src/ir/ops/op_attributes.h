@@ -1,0 +1,45 @@
+// Attributes of GroupNormalization, LpNormalization, the Scatter ops, BitShift and
+// QuantizeLinear / DequantizeLinear as the CPU and CUDA
+// kernels read them: parsed and checked once, so both backends accept and refuse the same
+// nodes with the same messages.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ir/attribute.h"
+#include "vitrt/status.h"
+
+namespace vitrt {
+
+struct GroupNormAttributes {
+  int64_t groups = 0;  // num_groups, positive
+  float epsilon = 1e-5f;
+  static Result<GroupNormAttributes> parse(const Attributes& attrs);
+};
+
+struct LpNormAttributes {
+  int64_t axis = -1;
+  int64_t p = 2;  // 1 or 2
+  static Result<LpNormAttributes> parse(const Attributes& attrs);
+};
+
+// ScatterElements / ScatterND's `reduction` (opset 16: add/mul, 18: max/min); none replaces.
+enum class ScatterReduction : int { kNone, kAdd, kMul, kMax, kMin };
+Result<ScatterReduction> parse_scatter_reduction(const Attributes& attrs);
+
+// BitShift's `direction`: true for "LEFT", false for "RIGHT".
+Result<bool> parse_bit_shift_left(const Attributes& attrs);
+
+// QuantizeLinear / DequantizeLinear: how the scale (and zero point) spread over the input x:
+// element i uses parameter (i / inner) % channels (channels 1: per tensor). Blocked
+// quantization (block_size != 0) is refused. zero_point_numel < 0: no zero point.
+struct QdqLayout {
+  int64_t channels = 1;
+  int64_t inner = 1;
+};
+Result<QdqLayout> qdq_layout(const Attributes& attrs, const std::vector<int64_t>& x_shape,
+                             const std::vector<int64_t>& scale_shape, int64_t zero_point_numel);
+Status check_qdq_block_size(const Attributes& attrs);
+
+}  // namespace vitrt
