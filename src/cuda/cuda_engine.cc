@@ -206,6 +206,8 @@ struct ShapePlan {
   std::vector<std::pair<size_t, std::vector<uint8_t>>> uploads;  // block offset, bytes
   cudaGraphExec_t graph_exec = nullptr;
   bool graph_failed = false;
+  // A kernel reads indices only the device sees: the run reads the context's flag back after.
+  bool checks_indices = false;
   ~ShapePlan() {
     if (graph_exec != nullptr) cudaGraphExecDestroy(graph_exec);
     if (block != nullptr) cudaFree(block);
@@ -262,6 +264,8 @@ class CudaExecutionContext final : public ExecutionContext {
     }
     if (arena_ != nullptr) cudaFree(arena_);
     if (workspace_ != nullptr) cudaFree(workspace_);
+    if (index_error_ != nullptr) cudaFree(index_error_);
+    if (index_error_host_ != nullptr) cudaFreeHost(index_error_host_);
     if (blas_ != nullptr) cublasLtDestroy(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -273,6 +277,11 @@ class CudaExecutionContext final : public ExecutionContext {
       return internal_error("cuBLASLt could not be initialised");
     }
     VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&workspace_, kWorkspaceBytes), "cuBLASLt workspace");
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&index_error_, sizeof(int)), "index error flag");
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMemset(index_error_, 0, sizeof(int)), "index error flag");
+    VITRT_CUDA_RETURN_IF_ERROR(cudaHostAlloc(&index_error_host_, sizeof(int), cudaHostAllocDefault),
+                               "index error flag");
+    *index_error_host_ = 0;
     for (cudaEvent_t& e : phase_) {
       VITRT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e), "creating a timing event");
     }
@@ -302,6 +311,24 @@ class CudaExecutionContext final : public ExecutionContext {
     float ms = 0.0f;
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, phase_[1], phase_[2]), "timing event");
     return static_cast<double>(ms);
+  }
+
+  // A kernel met an index out of range (IndexError): the flag is cleared for the next run and
+  // this run's outputs are discarded.
+  Status index_error_status() {
+    const int tag = *index_error_host_;
+    *index_error_host_ = 0;
+    cudaMemsetAsync(index_error_, 0, sizeof(int), stream_);
+    cudaStreamSynchronize(stream_);
+    const Graph& g = s_->graph;
+    const size_t node = static_cast<size_t>(tag - 1);
+    if (node >= g.nodes.size()) return internal_error("index check: unknown node tag ", tag);
+    const Node& n = g.nodes[node];
+    const std::string indices =
+        n.inputs.size() > 1 && n.inputs[1] != kNoValue ? g.values[n.inputs[1]].name : "";
+    return invalid_argument(n.describe(), ": an index in input '", indices,
+                            "' is out of range for the axis it indexes (valid: -size to size - 1);"
+                            " the run's outputs are discarded");
   }
 
   void set_profiling(bool enabled) override {
@@ -345,6 +372,11 @@ class CudaExecutionContext final : public ExecutionContext {
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[1], stream_), "timing event");
     VITRT_RETURN_IF_ERROR(launch_compute(plan));
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[2], stream_), "timing event");
+    if (plan.checks_indices) {
+      VITRT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(index_error_host_, index_error_, sizeof(int),
+                                                 cudaMemcpyDeviceToHost, stream_),
+                                 "reading the index check");
+    }
     std::vector<NamedTensor> outputs;
     for (size_t i = 0; i < g.outputs.size(); ++i) {
       const ValueId id = g.outputs[i];
@@ -367,6 +399,7 @@ class CudaExecutionContext final : public ExecutionContext {
     }
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(phase_[3], stream_), "timing event");
     VITRT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "running the model");
+    if (plan.checks_indices && *index_error_host_ != 0) return index_error_status();
     float ms[3] = {0.0f, 0.0f, 0.0f};
     bool timed = true;
     for (int k = 0; k < 3; ++k) {
@@ -462,6 +495,7 @@ class CudaExecutionContext final : public ExecutionContext {
       LaunchContext ctx = launch_context(false);
       CudaKernel& k = *kernels_.gpu[nid];
       VITRT_RETURN_IF_ERROR(k.run(in, out, ctx).with_context(n.describe()));
+      plan->checks_indices = plan->checks_indices || k.checks_indices();
       ShapePlan::Step s{nid, step, {}, {}};
       for (size_t o = n.outputs.size(); o < out.size(); ++o) s.scratch.push_back(out[o]);
       s.scratch_offset.resize(s.scratch.size());
@@ -603,6 +637,7 @@ class CudaExecutionContext final : public ExecutionContext {
     c.workspace = workspace_;
     c.workspace_bytes = kWorkspaceBytes;
     c.tuner = s_->options.tuner;
+    c.index_error = index_error_;
     return c;
   }
 
@@ -727,7 +762,9 @@ class CudaExecutionContext final : public ExecutionContext {
         t.data = static_cast<char*>(arena_) + s.scratch_offset[k];
         out.push_back(t);
       }
-      status = kernels_.gpu[s.node]->run(in, out, ctx).with_context(n.describe());
+      LaunchContext step_ctx = ctx;
+      step_ctx.node_tag = static_cast<int>(s.node) + 1;
+      status = kernels_.gpu[s.node]->run(in, out, step_ctx).with_context(n.describe());
       if (timed) cudaEventRecord(events[si + 1], stream_);
     }
     for (size_t i = 0; i < g.outputs.size() && status.ok(); ++i) {
@@ -766,6 +803,9 @@ class CudaExecutionContext final : public ExecutionContext {
   cudaEvent_t phase_[4] = {nullptr, nullptr, nullptr, nullptr};
   RunTimes last_times_;
   ShapePlan* last_plan_ = nullptr;  // the last successful run's (its inputs stay on the device)
+  // IndexError's flag (device) and where a run reads it back (pinned host).
+  int* index_error_ = nullptr;
+  int* index_error_host_ = nullptr;
   bool profiling_ = false;
   std::map<NodeId, double> step_ms_;
   int64_t profiled_runs_ = 0;

@@ -114,6 +114,10 @@ struct LaunchContext {
   void* workspace = nullptr;  // cuBLASLt workspace
   size_t workspace_bytes = 0;
   TacticTuner* tuner = nullptr;  // set only while the builder selects tactics
+  // The execution context's device flag for indices out of range (IndexError in launch.h) and
+  // this node's tag in it (its id + 1).
+  int* index_error = nullptr;
+  int node_tag = 0;
 };
 
 class CudaKernel {
@@ -126,6 +130,10 @@ class CudaKernel {
                      const LaunchContext& ctx) = 0;
   // For views (Reshape, Squeeze, ...): output 0 shares the storage of this input.
   virtual int alias_of() const { return -1; }
+  // Whether the kernel reads indices the GPU computes or receives (so that only the device can
+  // see one out of range and report it through LaunchContext::index_error); known after the
+  // shape pass.
+  virtual bool checks_indices() const { return false; }
 };
 
 struct CudaKernelInit {

@@ -29,19 +29,22 @@ bool is_flat(const StridedView& v) {
 
 template <typename T, typename I>
 __global__ void gather_kernel(const T* data, int64_t axis_dim, int64_t inner, const I* idx,
-                              int64_t n_idx, T* out, int64_t n) {
+                              int64_t n_idx, T* out, int64_t n, IndexError err) {
   VITRT_GRID_STRIDE(i, n) {
     const int64_t in_i = i % inner;
     const int64_t j = (i / inner) % n_idx;
     const int64_t o = i / (inner * n_idx);
     int64_t k = static_cast<int64_t>(idx[j]);
     if (k < 0) k += axis_dim;
-    out[i] = (k >= 0 && k < axis_dim) ? data[(o * axis_dim + k) * inner + in_i] : T{};
+    const bool ok = k >= 0 && k < axis_dim;
+    out[i] = ok ? data[(o * axis_dim + k) * inner + in_i] : T{};
+    if (!ok) report_index_error(err);
   }
 }
 
 template <typename T>
-__global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs a, T* out) {
+__global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs a, T* out,
+                                 IndexError err) {
   VITRT_GRID_STRIDE(i, a.n_tuples * a.slice) {
     const int64_t t = i / a.slice, e = i % a.slice;
     int64_t off = (t / a.per_batch) * a.batch_stride;
@@ -53,6 +56,7 @@ __global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs
       off += x * a.strides[j];
     }
     out[i] = ok ? data[off + e] : T{};
+    if (!ok) report_index_error(err);
   }
 }
 
@@ -324,7 +328,7 @@ __global__ void conv_direct_kernel(ConvDirectArgs a, const T* x, const T* w, con
 
 template <typename T, typename I>
 __global__ void gather_elements_kernel(const T* data, const I* indices, GatherElementsArgs a,
-                                       T* out, int64_t n) {
+                                       T* out, int64_t n, IndexError err) {
   VITRT_GRID_STRIDE(i, n) {
     int64_t rest = i, off = 0;
     for (int d = a.rank - 1; d >= 0; --d) {
@@ -334,7 +338,9 @@ __global__ void gather_elements_kernel(const T* data, const I* indices, GatherEl
     }
     int64_t j = static_cast<int64_t>(indices[i]);
     if (j < 0) j += a.axis_dim;
-    out[i] = (j < 0 || j >= a.axis_dim) ? T{} : data[off + j * a.data_strides[a.axis]];
+    const bool ok = j >= 0 && j < a.axis_dim;
+    out[i] = ok ? data[off + j * a.data_strides[a.axis]] : T{};
+    if (!ok) report_index_error(err);
   }
 }
 
@@ -434,7 +440,7 @@ cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedVi
 
 cudaError_t launch_gather(int elem_bytes, const void* data, int64_t outer, int64_t axis_dim,
                           int64_t inner, const void* indices, bool indices_i64, int64_t n_idx,
-                          void* out, cudaStream_t stream) {
+                          void* out, IndexError err, cudaStream_t stream) {
   if (outer * n_idx * inner == 0) return cudaSuccess;
   // Whole rows move as the widest unit (up to 16 bytes) that divides the row and both
   // pointers' alignment: CLIP text's token embedding (19,712 rows of 512 fp16 at batch 256)
@@ -454,25 +460,26 @@ cudaError_t launch_gather(int elem_bytes, const void* data, int64_t outer, int64
     if (indices_i64) {
       gather_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
           static_cast<const T*>(data), axis_dim, inner, static_cast<const int64_t*>(indices), n_idx,
-          static_cast<T*>(out), n);
+          static_cast<T*>(out), n, err);
     } else {
       gather_kernel<T, int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
           static_cast<const T*>(data), axis_dim, inner, static_cast<const int32_t*>(indices), n_idx,
-          static_cast<T*>(out), n);
+          static_cast<T*>(out), n, err);
     }
     return cudaGetLastError();
   });
 }
 
 cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indices,
-                             const GatherNdArgs& args, void* out, cudaStream_t stream) {
+                             const GatherNdArgs& args, void* out, IndexError err,
+                             cudaStream_t stream) {
   const int64_t n = args.n_tuples * args.slice;
   if (n == 0) return cudaSuccess;
   return dispatch_bytes(elem_bytes, [&](auto tag) {
     using T = decltype(tag);
     gather_nd_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(data),
                                                               static_cast<const int64_t*>(indices),
-                                                              args, static_cast<T*>(out));
+                                                              args, static_cast<T*>(out), err);
     return cudaGetLastError();
   });
 }
@@ -604,7 +611,7 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
 
 cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void* indices,
                                    bool indices_i64, const GatherElementsArgs& args, void* out,
-                                   cudaStream_t stream) {
+                                   IndexError err, cudaStream_t stream) {
   int64_t n = 1;
   for (int d = 0; d < args.rank; ++d) n *= args.dims[d];
   if (n == 0) return cudaSuccess;
@@ -613,11 +620,11 @@ cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void*
     if (indices_i64) {
       gather_elements_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
           static_cast<const T*>(data), static_cast<const int64_t*>(indices), args,
-          static_cast<T*>(out), n);
+          static_cast<T*>(out), n, err);
     } else {
       gather_elements_kernel<T, int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
           static_cast<const T*>(data), static_cast<const int32_t*>(indices), args,
-          static_cast<T*>(out), n);
+          static_cast<T*>(out), n, err);
     }
     return cudaGetLastError();
   });

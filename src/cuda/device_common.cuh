@@ -14,6 +14,11 @@
 
 namespace vitrt::cuda {
 
+// An index out of range met by a kernel reading indices from the data (IndexError, launch.h).
+__device__ __forceinline__ void report_index_error(const IndexError& err) {
+  if (err.flag != nullptr) atomicMax(err.flag, err.tag);
+}
+
 template <typename T>
 __device__ __forceinline__ float to_f(T v) {
   return static_cast<float>(v);

@@ -155,7 +155,8 @@ __device__ __forceinline__ void scatter_apply(T* dst, T src, ScatterReduction r)
 // duplicates included.
 template <typename T, typename I>
 __global__ void scatter_elements_kernel(T* out, const I* indices, const T* updates,
-                                        ScatterElementsArgs a, ScatterReduction r, int64_t lines) {
+                                        ScatterElementsArgs a, ScatterReduction r, int64_t lines,
+                                        IndexError err) {
   VITRT_GRID_STRIDE(line, lines) {
     int64_t rem = line, idx_base = 0, out_base = 0, idx_stride = 1;
     int64_t idx_axis_stride = 1;
@@ -175,7 +176,10 @@ __global__ void scatter_elements_kernel(T* out, const I* indices, const T* updat
       const int64_t f = idx_base + j * idx_axis_stride;
       int64_t v = static_cast<int64_t>(indices[f]);
       if (v < 0) v += dim;
-      if (v < 0 || v >= dim) continue;  // out of range: the CPU kernel refuses; skipped here
+      if (v < 0 || v >= dim) {  // the CPU kernel refuses; here the run fails after it ends
+        report_index_error(err);
+        continue;
+      }
       scatter_apply(out + out_base + v * a.out_strides[a.axis], updates[f], r);
     }
   }
@@ -184,7 +188,7 @@ __global__ void scatter_elements_kernel(T* out, const I* indices, const T* updat
 // One thread per element of a slice, walking the tuples in order (the CPU kernel's order).
 template <typename T>
 __global__ void scatter_nd_kernel(T* out, const int64_t* indices, const T* updates, ScatterNdArgs a,
-                                  ScatterReduction r) {
+                                  ScatterReduction r, IndexError err) {
   VITRT_GRID_STRIDE(s, a.slice) {
     for (int64_t t = 0; t < a.n_tuples; ++t) {
       int64_t off = 0;
@@ -195,7 +199,11 @@ __global__ void scatter_nd_kernel(T* out, const int64_t* indices, const T* updat
         valid = valid && v >= 0 && v < a.dims[j];
         off += v * a.strides[j];
       }
-      if (valid) scatter_apply(out + off + s, updates[t * a.slice + s], r);
+      if (valid) {
+        scatter_apply(out + off + s, updates[t * a.slice + s], r);
+      } else {
+        report_index_error(err);
+      }
     }
   }
 }
@@ -243,7 +251,8 @@ cudaError_t launch_one_hot(Elt index_type, Elt type, const void* indices, const 
 
 cudaError_t launch_scatter_elements(Elt type, ScatterReduction r, void* out, const void* indices,
                                     bool indices_i64, const void* updates,
-                                    const ScatterElementsArgs& args, cudaStream_t stream) {
+                                    const ScatterElementsArgs& args, IndexError err,
+                                    cudaStream_t stream) {
   if (args.axis < 0 || args.axis >= args.rank) return cudaErrorInvalidValue;
   int64_t total = 1;
   for (int d = 0; d < args.rank; ++d) total *= args.idx_dims[d];
@@ -254,24 +263,25 @@ cudaError_t launch_scatter_elements(Elt type, ScatterReduction r, void* out, con
     if (indices_i64) {
       scatter_elements_kernel<T, int64_t><<<grid_for(lines, 128), 128, 0, stream>>>(
           static_cast<T*>(out), static_cast<const int64_t*>(indices),
-          static_cast<const T*>(updates), args, r, lines);
+          static_cast<const T*>(updates), args, r, lines, err);
     } else {
       scatter_elements_kernel<T, int32_t><<<grid_for(lines, 128), 128, 0, stream>>>(
           static_cast<T*>(out), static_cast<const int32_t*>(indices),
-          static_cast<const T*>(updates), args, r, lines);
+          static_cast<const T*>(updates), args, r, lines, err);
     }
     return cudaGetLastError();
   });
 }
 
 cudaError_t launch_scatter_nd(Elt type, ScatterReduction r, void* out, const void* indices,
-                              const void* updates, const ScatterNdArgs& args, cudaStream_t stream) {
+                              const void* updates, const ScatterNdArgs& args, IndexError err,
+                              cudaStream_t stream) {
   if (args.slice * args.n_tuples == 0) return cudaSuccess;
   return dispatch_any(type, [&](auto tag) {
     using T = decltype(tag);
     scatter_nd_kernel<T><<<grid_for(args.slice, 128), 128, 0, stream>>>(
         static_cast<T*>(out), static_cast<const int64_t*>(indices), static_cast<const T*>(updates),
-        args, r);
+        args, r, err);
     return cudaGetLastError();
   });
 }

@@ -135,24 +135,34 @@ cudaError_t launch_cast(Elt from, Elt to, const void* in, void* out, int64_t n,
 // `vdst` (same dims): transpose, slice, expand, tile, concat and split are all this copy.
 cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedView& vsrc, void* dst,
                                 const StridedView& vdst, cudaStream_t stream);
+// Where a kernel reading indices from the data reports one out of range: `flag` (a device int,
+// the execution context's) takes the largest `tag` (the node's id + 1) that met one, and the
+// context fails the run naming that node once the run has finished (a kernel cannot stop the
+// run itself). A null flag: the indices were checked on the host (constants).
+struct IndexError {
+  int* flag = nullptr;
+  int tag = 0;
+};
 // out[o, j, i] = data[o, idx[j], i] for data [outer, axis_dim, inner], indices int64 or int32
-// (negative ones wrap); an index out of range writes zeros.
+// (negative ones wrap); an index out of range writes zeros and is reported through `err`.
 cudaError_t launch_gather(int elem_bytes, const void* data, int64_t outer, int64_t axis_dim,
                           int64_t inner, const void* indices, bool indices_i64, int64_t n_idx,
-                          void* out, cudaStream_t stream);
+                          void* out, IndexError err, cudaStream_t stream);
 // GatherND: tuple t (of n_tuples, `per_batch` per batch item) picks the slice of `slice`
 // elements at batch(t) * batch_stride + sum_j idx[t*k + j] * strides[j] (j < k, negative
-// indices wrap against dims[j]; out of range writes zeros). Indices are int64.
+// indices wrap against dims[j]; out of range writes zeros and is reported through `err`). Indices
+// are int64.
 struct GatherNdArgs {
   int64_t n_tuples = 0, per_batch = 1, k = 0, slice = 1, batch_stride = 0;
   int64_t dims[kMaxRank] = {};
   int64_t strides[kMaxRank] = {};
 };
 cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indices,
-                             const GatherNdArgs& args, void* out, cudaStream_t stream);
+                             const GatherNdArgs& args, void* out, IndexError err,
+                             cudaStream_t stream);
 // GatherElements: out (contiguous, dims) [i] = data[i with its `axis` coordinate replaced by
-// indices[i]] (negative indices wrap against axis_dim; out of range writes zeros); data is
-// contiguous with strides data_strides.
+// indices[i]] (negative indices wrap against axis_dim; out of range writes zeros, reported through
+// `err`); data is contiguous with strides data_strides.
 struct GatherElementsArgs {
   int rank = 0, axis = 0;
   int64_t axis_dim = 0;
@@ -161,7 +171,7 @@ struct GatherElementsArgs {
 };
 cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void* indices,
                                    bool indices_i64, const GatherElementsArgs& args, void* out,
-                                   cudaStream_t stream);
+                                   IndexError err, cudaStream_t stream);
 // TopK over the middle axis of [outer, r, inner]: values (in `type`) and int64 indices of the
 // k largest (or smallest) as [outer, k, inner], sorted, ties in index order.
 cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, int64_t outer,
@@ -191,7 +201,8 @@ cudaError_t launch_one_hot(Elt index_type, Elt type, const void* indices, const 
 enum class ScatterReduction : int { kNone, kAdd, kMul, kMax, kMin };
 // ScatterElements into out (already a copy of data, contiguous, out_dims): each element of
 // indices / updates (contiguous, idx_dims) goes to its own position with the axis coordinate
-// replaced by the index (negative ones wrap; out of range is skipped), applied in index order.
+// replaced by the index (negative ones wrap; out of range is skipped and reported through `err`),
+// applied in index order.
 struct ScatterElementsArgs {
   int rank = 0, axis = 0;
   int64_t idx_dims[kMaxRank] = {};
@@ -200,17 +211,19 @@ struct ScatterElementsArgs {
 };
 cudaError_t launch_scatter_elements(Elt type, ScatterReduction r, void* out, const void* indices,
                                     bool indices_i64, const void* updates,
-                                    const ScatterElementsArgs& args, cudaStream_t stream);
+                                    const ScatterElementsArgs& args, IndexError err,
+                                    cudaStream_t stream);
 // ScatterND into out (a copy of data): tuple t of k int64 indices (negative ones wrap against
-// dims[j]; a tuple out of range is skipped) selects the slice at sum idx[j] * strides[j], which
-// updates[t * slice ...] replaces (or is reduced into), tuples in order.
+// dims[j]; a tuple out of range is skipped and reported through `err`) selects the slice at sum
+// idx[j] * strides[j], which updates[t * slice ...] replaces (or is reduced into), tuples in order.
 struct ScatterNdArgs {
   int64_t n_tuples = 0, k = 0, slice = 1;
   int64_t dims[kMaxRank] = {};
   int64_t strides[kMaxRank] = {};
 };
 cudaError_t launch_scatter_nd(Elt type, ScatterReduction r, void* out, const void* indices,
-                              const void* updates, const ScatterNdArgs& args, cudaStream_t stream);
+                              const void* updates, const ScatterNdArgs& args, IndexError err,
+                              cudaStream_t stream);
 
 // Pad: out (contiguous, dims out_dims) reads in (contiguous, dims in_dims) at o - before on
 // each axis; outside the input, kConstant writes `fill`, kReflect mirrors (edge excluded),

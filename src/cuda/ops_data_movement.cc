@@ -375,6 +375,21 @@ class TileKernel final : public CudaKernel {
   }
 };
 
+// Indices a node reads: where the host has them (constants, shape arithmetic) they are checked
+// here, once per shape plan, and the kernel reports nothing; otherwise the kernel reports one
+// out of range through the context's flag (IndexError) and the run fails naming the node.
+Result<IndexError> index_check(const DeviceTensor& idx, int64_t dim, const LaunchContext& ctx) {
+  if (idx.host == nullptr) return IndexError{ctx.index_error, ctx.node_tag};
+  for (int64_t i = 0; i < idx.host->numel(); ++i) {
+    const int64_t v = idx.host->element_as_int64(i);
+    if (v < -dim || v >= dim) {
+      return invalid_argument("index ", v, " (element ", i, " of the indices) is out of range for ",
+                              "an axis of size ", dim);
+    }
+  }
+  return IndexError{};
+}
+
 class GatherKernel final : public CudaKernel {
  public:
   explicit GatherKernel(int64_t axis) : axis_(axis) {}
@@ -396,16 +411,20 @@ class GatherKernel final : public CudaKernel {
       shape.insert(shape.end(), data.shape.begin() + axis + 1, data.shape.end());
       out[0].dtype = data.dtype;
       out[0].shape = shape;
+      checks_indices_ = idx.host == nullptr;
       return Status::ok_status();
     }
+    VITRT_ASSIGN_OR_RETURN(IndexError err, index_check(idx, data.shape[axis], ctx));
     return cuda_status(
         launch_gather(elem_bytes(data.dtype), data.data, outer, data.shape[axis], inner, idx.data,
-                      idx.dtype == DType::kInt64, idx.numel(), out[0].data, ctx.stream),
+                      idx.dtype == DType::kInt64, idx.numel(), out[0].data, err, ctx.stream),
         "Gather");
   }
+  bool checks_indices() const override { return checks_indices_; }
 
  private:
   int64_t axis_;
+  bool checks_indices_ = false;
 };
 
 class GatherNdKernel final : public CudaKernel {
@@ -432,6 +451,8 @@ class GatherNdKernel final : public CudaKernel {
       out[0].shape = shape;
       return Status::ok_status();
     }
+    // Tuples are checked on the device, constant ones too (GatherND is rare in these models).
+    const IndexError err{ctx.index_error, ctx.node_tag};
     GatherNdArgs a;
     a.k = k;
     a.n_tuples = idx.numel() / k;
@@ -445,10 +466,11 @@ class GatherNdKernel final : public CudaKernel {
       a.dims[j] = data.shape[b + j];
       a.strides[j] = strides[b + j];
     }
-    return cuda_status(
-        launch_gather_nd(elem_bytes(data.dtype), data.data, idx.data, a, out[0].data, ctx.stream),
-        "GatherND");
+    return cuda_status(launch_gather_nd(elem_bytes(data.dtype), data.data, idx.data, a, out[0].data,
+                                        err, ctx.stream),
+                       "GatherND");
   }
+  bool checks_indices() const override { return true; }
 
  private:
   int64_t batch_dims_;
@@ -586,9 +608,11 @@ class GatherElementsKernel final : public CudaKernel {
     }
     return cuda_status(
         launch_gather_elements(static_cast<int>(dtype_size(x.dtype)), x.data, idx.data,
-                               idx.dtype == DType::kInt64, a, out[0].data, ctx.stream),
+                               idx.dtype == DType::kInt64, a, out[0].data,
+                               IndexError{ctx.index_error, ctx.node_tag}, ctx.stream),
         "GatherElements");
   }
+  bool checks_indices() const override { return true; }
 
  private:
   int64_t axis_;

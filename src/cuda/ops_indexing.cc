@@ -177,7 +177,8 @@ class ScatterKernel final : public CudaKernel {
           a.slice *= data.shape[d];
         }
       }
-      return cuda_status(launch_scatter_nd(t, r_, out[0].data, idx.data, upd.data, a, ctx.stream),
+      return cuda_status(launch_scatter_nd(t, r_, out[0].data, idx.data, upd.data, a,
+                                           IndexError{ctx.index_error, ctx.node_tag}, ctx.stream),
                          "ScatterND");
     }
     VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(axis_, rank));
@@ -189,10 +190,13 @@ class ScatterKernel final : public CudaKernel {
       a.out_dims[d] = data.shape[d];
       a.out_strides[d] = strides[d];
     }
-    return cuda_status(launch_scatter_elements(t, r_, out[0].data, idx.data,
-                                               idx.dtype == DType::kInt64, upd.data, a, ctx.stream),
-                       "ScatterElements");
+    return cuda_status(
+        launch_scatter_elements(t, r_, out[0].data, idx.data, idx.dtype == DType::kInt64, upd.data,
+                                a, IndexError{ctx.index_error, ctx.node_tag}, ctx.stream),
+        "ScatterElements");
   }
+  // Indices are checked on the device, constant ones too (scatters are rare in these models).
+  bool checks_indices() const override { return true; }
 
  private:
   Status check_elements(const DeviceTensor& data, const DeviceTensor& idx,

@@ -1501,6 +1501,77 @@ TEST(CudaEngine, UnsupportedOpNamesNode) {
   EXPECT_NE(s.to_string().find("float_mod"), std::string::npos) << s.to_string();
 }
 
+// An index out of range that only the GPU sees (token ids from the input, indices computed on
+// the device) fails the run with the node's name, as the CPU kernel refuses it, instead of
+// reading zeros; the next run with valid indices works (the flag is cleared). Constant
+// indices out of range are refused when the shapes are planned. With and without CUDA graphs.
+TEST(CudaEngine, IndexOutOfRangeFailsTheRunNamingTheNode) {
+  VITRT_REQUIRE_GPU();
+  for (bool graphs : {true, false}) {
+    SCOPED_TRACE(graphs ? "CUDA graphs" : "eager");
+    TestGraph g(17);
+    ValueId ids = g.input("input_ids", DType::kInt64, {2, 3});
+    ValueId table = g.constant("embedding", random_tensor(DType::kFloat32, {10, 8}, 7, -1.0, 1.0));
+    ValueId e = g.op("Gather", {table, ids}, {}, "", "token_embedding");
+    // A ScatterElements whose indices come from the device too (a Cast of the ids).
+    ValueId idx = g.op("Cast", {ids}, attrs([](Attributes& a) { a.set_int("to", 7); }));
+    ValueId upd = g.constant("upd", random_tensor(DType::kFloat32, {2, 3}, 8, -1.0, 1.0));
+    ValueId base = g.constant("base", random_tensor(DType::kFloat32, {2, 10}, 9, -1.0, 1.0));
+    g.output(e);
+    g.output(g.op("ScatterElements", {base, idx, upd},
+                  attrs([](Attributes& a) { a.set_int("axis", 1); }), "", "scatter_ids"));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    cuda::CudaEngineOptions o;
+    o.precision = "fp32";
+    o.cuda_graphs = graphs;
+    Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(g.graph(), o);
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+    auto ids_tensor = [](std::vector<int64_t> v) {
+      Tensor t = Tensor::empty(DType::kInt64, {2, 3});
+      for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
+      return t;
+    };
+    const Tensor good = ids_tensor({0, 9, -1, 3, 4, -10});
+    Result<std::vector<Tensor>> expected = run_graph(g.graph(), {good});
+    ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+    auto run = [&](const Tensor& t) { return ctx->run({{"input_ids", t}}); };
+    Result<std::vector<NamedTensor>> ok = run(good);
+    ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+    EXPECT_TRUE(outputs_agree((*ok)[0].tensor, (*expected)[0], "fp32"));
+    EXPECT_TRUE(outputs_agree((*ok)[1].tensor, (*expected)[1], "fp32"));
+    // 10 is one past the table (and past the scatter's axis): both kernels see it; one of the
+    // two nodes is named.
+    Result<std::vector<NamedTensor>> bad = run(ids_tensor({0, 1, 2, 10, 4, 5}));
+    ASSERT_FALSE(bad.ok());
+    const std::string m = bad.status().to_string();
+    EXPECT_TRUE(m.find("token_embedding") != std::string::npos ||
+                m.find("scatter_ids") != std::string::npos)
+        << m;
+    EXPECT_NE(m.find("out of range"), std::string::npos) << m;
+    // -11 wraps to -1 only within [-10, 9]: out of range too.
+    EXPECT_FALSE(run(ids_tensor({-11, 1, 2, 3, 4, 5})).ok());
+    Result<std::vector<NamedTensor>> again = run(good);
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    EXPECT_TRUE(outputs_agree((*again)[0].tensor, (*expected)[0], "fp32"));
+  }
+  {
+    // Constant indices: checked on the host when the shapes are planned.
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {4, 3});
+    g.output(g.op("Gather", {x, g.constant("idx", Tensor::from_int64({1, 4}))}, {}, "",
+                  "constant_gather"));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    Result<std::vector<Tensor>> r =
+        run_graph_cuda(g.graph(), {random_tensor(DType::kFloat32, {4, 3}, 3, -1.0, 1.0)}, "fp32");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().to_string().find("constant_gather"), std::string::npos)
+        << r.status().to_string();
+    EXPECT_NE(r.status().to_string().find("out of range"), std::string::npos)
+        << r.status().to_string();
+  }
+}
+
 // Ops whose output shape depends on values computed on the GPU are refused with a message that
 // names the node and the input and says what to do; on values known on the host they run there.
 TEST(CudaEngine, DataDependentShapeRefusalSaysWhy) {
