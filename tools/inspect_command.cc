@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "ir/op_schema.h"
 #include "onnx/onnx_import.h"
+#include "passes/pass.h"
 #include "plan/plan_format.h"
 
 namespace vitrt::cli {
@@ -124,6 +125,22 @@ int inspect_command(const std::vector<std::string>& words) {
   Result<Graph> graph = import_onnx_file(path);
   if (!graph.ok()) return failure("inspect", graph.status());
   std::printf("model: %s\n", path.c_str());
+  // If nodes: shown as `vitrt build` resolves them (the branch each build-time condition takes),
+  // or, where it cannot, the reason the build will give, and the Ifs as they are.
+  int ifs = 0;
+  for (const Node& n : graph->nodes) ifs += n.domain.empty() && n.op_type == "If" ? 1 : 0;
+  if (ifs > 0) {
+    Graph resolved = *graph;
+    PassContext ctx(false, nullptr);
+    Status inlined = inline_constant_ifs(resolved, ctx);
+    if (inlined.ok()) {
+      *graph = std::move(resolved);
+      std::printf("If nodes: %d, resolved at build time: the branches taken are listed\n", ifs);
+    } else {
+      std::fprintf(stderr, "vitrt inspect: warning: vitrt build will refuse this model: %s\n",
+                   inlined.to_string().c_str());
+    }
+  }
   // A model vitrt cannot infer (an unsupported op) is still worth listing: warn, show '?'.
   Status inferred = infer_shapes(*graph);
   if (!inferred.ok()) {

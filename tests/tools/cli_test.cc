@@ -107,6 +107,21 @@ TEST_F(CliTest, VersionHelpAndUsageErrors) {
   EXPECT_EQ(vitrt("inspect").exit_code, 2);
 }
 
+// inspect on a model with If nodes lists it as `vitrt build` will see it (each If replaced by the
+// branch its build-time condition takes), or warns with the reason the build will refuse it.
+TEST_F(CliTest, InspectResolvesIfOrSaysWhyTheBuildWillRefuse) {
+  const std::string root = std::string(VITRT_SOURCE_DIR) + "/tests/";
+  CliOutput r = vitrt("inspect '" + root + "golden/hf_dinov3_sdpa_ts17/model.onnx' --nodes");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "If nodes: 2, resolved at build time")) << r.out;
+  EXPECT_FALSE(contains(r.err, "warning")) << r.err;
+  EXPECT_FALSE(contains(r.out, " If ")) << r.out;
+  r = vitrt("inspect '" + root + "data/conformance_if/refuse_data_condition.onnx'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "vitrt build will refuse this model")) << r.err;
+  EXPECT_TRUE(contains(r.err, "depends on the data")) << r.err;
+}
+
 TEST_F(CliTest, MissingFilesFailWithTheirName) {
   for (const char* args :
        {"run /nonexistent/m.plan --output-dir out", "inspect /nonexistent/m.plan",
