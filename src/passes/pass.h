@@ -75,6 +75,10 @@ Status optimize_graph(Graph& graph, PassContext& ctx);
 // is replaced by the branch it takes; an If whose condition depends on data or on a dynamic dim
 // is an error that names it and says why. Sub-graphs are inlined recursively.
 Status inline_constant_ifs(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_onnx_attention.cc), after the first shape inference and whether or
+// not the optimizer runs: ONNX's Attention op (opset 23) becomes vitrt.Attention with the head
+// layout converted around it; forms vitrt.Attention cannot express are an error naming the node.
+Status lower_onnx_attention(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);

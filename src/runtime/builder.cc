@@ -152,6 +152,17 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   }
   Status inferred = infer_shapes(graph);
   if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
+  // ONNX Attention (opset 23) likewise: vitrt.Attention is the one attention op kernels run.
+  PassContext attention_ctx(options.verbose, options.log);
+  Status lowered = lower_onnx_attention(graph, attention_ctx);
+  if (!lowered.ok()) return lowered.with_context(str_cat("'", onnx_path, "'"));
+  if (auto it = attention_ctx.applied_counts().find("lower_onnx_attention");
+      it != attention_ctx.applied_counts().end()) {
+    log_line(options,
+             str_cat("lowered ", it->second, " ONNX Attention node(s) (opset 23)"));
+    inferred = infer_shapes(graph);
+    if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
+  }
   for (ValueId id : graph.inputs) {
     log_line(options, "input  " + value_signature(graph.values[id]));
   }

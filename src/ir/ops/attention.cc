@@ -113,10 +113,51 @@ Status infer_attention(InferContext& ctx) {
   return Status();
 }
 
+// ONNX Attention (opset 23; torch's dynamo exporter writes it for scaled_dot_product_attention
+// from opset 23 on): Q [B, Hq, Sq, D] or [B, Sq, Hq*D] (q_num_heads), K and V likewise with
+// kv_num_heads, optional attn_mask, past_key and past_value; Y like Q with V's head size. Only
+// its shapes are inferred here: lower_onnx_attention turns it into vitrt.Attention at import.
+Status infer_onnx_attention(InferContext& ctx) {
+  for (int i = 0; i < 3; ++i) {
+    if (!ctx.has_input(i)) return ctx.error("Q, K and V (inputs 0-2) are required");
+  }
+  const DType t = ctx.input_dtype(0);
+  for (int o = 1; o < ctx.num_outputs(); ++o) {
+    if (ctx.has_output(o)) ctx.set_output_unknown_shape(o, t);
+  }
+  if (!ctx.input_has_shape(0) || !ctx.input_has_shape(2)) {
+    ctx.set_output_unknown_shape(0, t);
+    return Status();
+  }
+  const SymShape& q = ctx.input_shape(0);
+  const SymShape& v = ctx.input_shape(2);
+  if (q.size() != v.size() || (q.size() != 3 && q.size() != 4)) {
+    return ctx.error("Q ", sym_shape_to_string(q), " and V ", sym_shape_to_string(v),
+                     " must both be rank 3 or both rank 4");
+  }
+  if (q.size() == 4) {
+    ctx.set_output(0, t, {q[0], q[1], q[2], v[3]});
+    return Status();
+  }
+  VITRT_ASSIGN_OR_RETURN(int64_t qh, ctx.attrs().get_int("q_num_heads", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t kvh, ctx.attrs().get_int("kv_num_heads", 0));
+  if (qh < 1 || kvh < 1) {
+    return ctx.error("rank-3 Q, K and V need q_num_heads and kv_num_heads >= 1, got ", qh, " and ",
+                     kvh);
+  }
+  if (!v[2].is_static() || v[2].value() % kvh != 0) {
+    return ctx.error("V's width ", v[2].to_string(), " is not a known multiple of kv_num_heads ",
+                     kvh);
+  }
+  ctx.set_output(0, t, {q[0], q[1], Dim(qh * (v[2].value() / kvh))});
+  return Status();
+}
+
 }  // namespace
 
 void register_attention_schemas(OpRegistry& registry) {
   registry.add({"vitrt", "Attention", 1, 4, 1, 1, infer_attention});
+  registry.add({"", "Attention", 3, 6, 1, 4, infer_onnx_attention});
 }
 
 }  // namespace vitrt

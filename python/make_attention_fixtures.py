@@ -1,0 +1,145 @@
+"""Writes ONNX Attention (opset 23) fixtures into tests/data/conformance_attention/, in the ONNX
+node-test layout (model.onnx + test_data_set_0/input_N.pb, output_N.pb), with outputs computed by
+ONNX Runtime.
+
+Run from the repository root: python3 python/make_attention_fixtures.py
+The files are committed; rerun this only when a fixture changes. The test_attention_* cases are
+the forms torch.onnx.export(dynamo=True) writes for scaled_dot_product_attention at opset 23 and
+the ones vitrt lowers (rank-4 and rank-3 inputs, explicit scale, float and boolean masks, causal
+with static and with symbolic lengths); they run under conformance_runner --strict. The refuse_*
+models (grouped heads, softcap, a key/value cache) must be refused by name, by
+tests/passes/lower_onnx_attention_test.cc.
+"""
+
+import os
+import shutil
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "tests", "data", "conformance_attention")
+RNG = np.random.default_rng(23)
+F = TensorProto.FLOAT
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def model_of(nodes, inputs, outputs, initializers=()):
+    graph = helper.make_graph(nodes, "attention", inputs, outputs, initializer=list(initializers))
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)],
+                          producer_name="vitrt-fixtures", producer_version="1.0")
+    m.ir_version = 10
+    return m
+
+
+def write_case(name, model, inputs):
+    """Checks the model, runs it in ORT and writes the node-test folder."""
+    onnx.checker.check_model(model, full_check=True)
+    folder = os.path.join(OUT, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    data = os.path.join(folder, "test_data_set_0")
+    os.makedirs(data)
+    with open(os.path.join(folder, "model.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {i.name: inputs[i.name] for i in sess.get_inputs()}
+    outputs = sess.run(None, feeds)
+    for k, i in enumerate(sess.get_inputs()):
+        with open(os.path.join(data, f"input_{k}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(feeds[i.name], i.name).SerializeToString())
+    for k, (o, value) in enumerate(zip(sess.get_outputs(), outputs)):
+        with open(os.path.join(data, f"output_{k}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(value, o.name).SerializeToString())
+
+
+def write_model(name, model):
+    onnx.checker.check_model(model, full_check=True)
+    with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def vi(name, shape, elem=F):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def main():
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    # The exporter's form: rank-4 heads, no mask, default scale.
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="sdpa")],
+                 [vi("Q", ["batch", 3, 7, 8]), vi("K", ["batch", 3, 7, 8]),
+                  vi("V", ["batch", 3, 7, 8])], [vi("Y", ["batch", 3, 7, 8])])
+    write_case("test_attention_4d", m, {"Q": rand(2, 3, 7, 8), "K": rand(2, 3, 7, 8),
+                                        "V": rand(2, 3, 7, 8)})
+    # Explicit scale, query and key lengths differ, V's head size differs from Q's.
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="sdpa", scale=0.3)],
+                 [vi("Q", [2, 2, 4, 8]), vi("K", [2, 2, 6, 8]), vi("V", [2, 2, 6, 5])],
+                 [vi("Y", [2, 2, 4, 5])])
+    write_case("test_attention_4d_scale_cross", m, {"Q": rand(2, 2, 4, 8), "K": rand(2, 2, 6, 8),
+                                                    "V": rand(2, 2, 6, 5)})
+    # A float additive mask [Sq, Sk] and a boolean one [B, 1, Sq, Sk].
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V", "mask"], ["Y"], name="sdpa")],
+                 [vi("Q", [2, 2, 5, 4]), vi("K", [2, 2, 5, 4]), vi("V", [2, 2, 5, 4]),
+                  vi("mask", [5, 5])], [vi("Y", [2, 2, 5, 4])])
+    write_case("test_attention_4d_float_mask", m,
+               {"Q": rand(2, 2, 5, 4), "K": rand(2, 2, 5, 4), "V": rand(2, 2, 5, 4),
+                "mask": rand(5, 5)})
+    keep = RNG.random((2, 1, 5, 5)) > 0.3
+    keep[..., 0] = True  # every query sees at least one key
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V", "mask"], ["Y"], name="sdpa")],
+                 [vi("Q", [2, 2, 5, 4]), vi("K", [2, 2, 5, 4]), vi("V", [2, 2, 5, 4]),
+                  vi("mask", [2, 1, 5, 5], TensorProto.BOOL)], [vi("Y", [2, 2, 5, 4])])
+    write_case("test_attention_4d_bool_mask", m,
+               {"Q": rand(2, 2, 5, 4), "K": rand(2, 2, 5, 4), "V": rand(2, 2, 5, 4),
+                "mask": keep})
+    # Causal, static lengths (a constant mask the fusion recognises).
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="sdpa",
+                                   is_causal=1)],
+                 [vi("Q", [1, 2, 6, 4]), vi("K", [1, 2, 6, 4]), vi("V", [1, 2, 6, 4])],
+                 [vi("Y", [1, 2, 6, 4])])
+    write_case("test_attention_4d_causal", m,
+               {"Q": rand(1, 2, 6, 4), "K": rand(1, 2, 6, 4), "V": rand(1, 2, 6, 4)})
+    # Heads merged after the op, as exporters write it ([B, H, S, Dv] -> [B, S, H*Dv]): the
+    # form the fused attention replaces whole; causal over static lengths.
+    for causal in (0, 1):
+        shape = numpy_helper.from_array(np.array([0, 0, -1], dtype=np.int64), "merged_shape")
+        m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["heads"], name="sdpa",
+                                       is_causal=causal),
+                      helper.make_node("Transpose", ["heads"], ["bshd"], perm=[0, 2, 1, 3]),
+                      helper.make_node("Reshape", ["bshd", "merged_shape"], ["Y"])],
+                     [vi("Q", ["batch", 4, 6, 8]), vi("K", ["batch", 4, 6, 8]),
+                      vi("V", ["batch", 4, 6, 8])], [vi("Y", ["batch", 6, 32])], [shape])
+        write_case("test_attention_4d_merged" + ("_causal" if causal else ""), m,
+                   {"Q": rand(3, 4, 6, 8), "K": rand(3, 4, 6, 8), "V": rand(3, 4, 6, 8)})
+    # Rank 3 with q_num_heads / kv_num_heads; causal over a symbolic length (direct lowering).
+    for causal in (0, 1):
+        m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="sdpa",
+                                       q_num_heads=3, kv_num_heads=3, is_causal=causal)],
+                     [vi("Q", ["batch", "seq", 12]), vi("K", ["batch", "seq", 12]),
+                      vi("V", ["batch", "seq", 9])], [vi("Y", ["batch", "seq", 9])])
+        write_case("test_attention_3d" + ("_causal" if causal else ""), m,
+                   {"Q": rand(2, 6, 12), "K": rand(2, 6, 12), "V": rand(2, 6, 9)})
+    # Refused: grouped heads, softcap, a key/value cache.
+    write_model("refuse_grouped_heads", model_of(
+        [helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="gqa")],
+        [vi("Q", [1, 4, 5, 8]), vi("K", [1, 2, 5, 8]), vi("V", [1, 2, 5, 8])],
+        [vi("Y", [1, 4, 5, 8])]))
+    write_model("refuse_softcap", model_of(
+        [helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="capped", softcap=30.0)],
+        [vi("Q", [1, 2, 5, 8]), vi("K", [1, 2, 5, 8]), vi("V", [1, 2, 5, 8])],
+        [vi("Y", [1, 2, 5, 8])]))
+    write_model("refuse_past_key", model_of(
+        [helper.make_node("Attention", ["Q", "K", "V", "", "past_k", "past_v"],
+                          ["Y", "present_k", "present_v"], name="cached")],
+        [vi("Q", [1, 2, 1, 8]), vi("K", [1, 2, 1, 8]), vi("V", [1, 2, 1, 8]),
+         vi("past_k", [1, 2, 4, 8]), vi("past_v", [1, 2, 4, 8])],
+        [vi("Y", [1, 2, 1, 8]), vi("present_k", [1, 2, 5, 8]), vi("present_v", [1, 2, 5, 8])]))
+
+
+if __name__ == "__main__":
+    main()

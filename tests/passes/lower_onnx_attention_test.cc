@@ -1,0 +1,111 @@
+// ONNX Attention (opset 23) lowered at import (lower_onnx_attention): every fixture of
+// python/make_attention_fixtures.py (tests/data/conformance_attention, outputs from ONNX
+// Runtime) through the engine with the optimizer on and off; with the optimizer on the lowered
+// chain fuses into one vitrt.Attention; the forms vitrt.Attention cannot express are refused
+// naming the node.
+#include <filesystem>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "onnx/onnx_import.h"
+#include "testing/compare.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
+
+namespace vitrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kData = fs::path(VITRT_SOURCE_DIR) / "tests/data/conformance_attention";
+
+class OnnxAttentionAgainstOrt : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(OnnxAttentionAgainstOrt, OutputsMatch) {
+  const auto& [name, optimize] = GetParam();
+  BuildOptions options;
+  options.optimize = optimize;
+  std::string log;
+  options.log = [&](const std::string& line) { log += line + "\n"; };
+  Result<std::shared_ptr<Engine>> engine =
+      Engine::from_onnx((kData / name / "model.onnx").string(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  EXPECT_NE(log.find("lowered 1 ONNX Attention node(s)"), std::string::npos) << log;
+  const fs::path data = kData / name / "test_data_set_0";
+  std::vector<NamedTensor> inputs;
+  for (int k = 0; fs::exists(data / ("input_" + std::to_string(k) + ".pb")); ++k) {
+    std::string input_name;
+    Result<Tensor> t = parse_tensor_proto_file(
+        (data / ("input_" + std::to_string(k) + ".pb")).string(), &input_name);
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    inputs.push_back({input_name, *t});
+  }
+  Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(inputs);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  Result<Tensor> expected = parse_tensor_proto_file((data / "output_0.pb").string());
+  ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_TRUE(testing::tensors_close((*out)[0].tensor, *expected, {1e-5, 1e-6}));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, OnnxAttentionAgainstOrt,
+    ::testing::Combine(::testing::Values("test_attention_4d", "test_attention_4d_scale_cross",
+                                         "test_attention_4d_float_mask",
+                                         "test_attention_4d_bool_mask", "test_attention_4d_causal",
+                                         "test_attention_4d_merged",
+                                         "test_attention_4d_merged_causal", "test_attention_3d",
+                                         "test_attention_3d_causal"),
+                       ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<std::string, bool>>& info) {
+      return std::get<0>(info.param) + (std::get<1>(info.param) ? "_optimized" : "_unoptimized");
+    });
+
+// With the optimizer, the MatMul/Softmax/MatMul chain the lowering writes fuses into one
+// vitrt.Attention where the heads are merged after it, as exporters write it (a model whose
+// output is the head layout itself keeps the chain: fuse_attention fuses merged outputs only).
+TEST(OnnxAttention, OptimizedPlansHoldOneFusedAttention) {
+  for (const char* name : {"test_attention_4d_merged", "test_attention_4d_merged_causal",
+                           "test_attention_3d", "test_attention_3d_causal"}) {
+    SCOPED_TRACE(name);
+    BuildOptions options;
+    std::string log;
+    options.verbose = true;
+    options.log = [&](const std::string& line) { log += line + "\n"; };
+    const std::string plan_path =
+        (fs::temp_directory_path() / (std::string("vitrt_") + name + ".plan")).string();
+    Result<BuildSummary> built =
+        build_plan((kData / name / "model.onnx").string(), plan_path, options);
+    ASSERT_TRUE(built.ok()) << built.status().to_string();
+    fs::remove(plan_path);
+    const size_t at = log.find("plan graph:");
+    ASSERT_NE(at, std::string::npos) << log;
+    const std::string plan = log.substr(at, log.find('\n', at) - at);
+    EXPECT_NE(plan.find("vitrt.Attention x1"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("Softmax"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("MatMul"), std::string::npos) << plan;
+  }
+}
+
+TEST(OnnxAttention, RefusesWhatVitrtAttentionCannotExpressNamingTheNode) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"refuse_grouped_heads.onnx",
+       "node 'gqa' (Attention): ONNX Attention with 4 query heads and 2 key heads"},
+      {"refuse_softcap.onnx", "node 'capped' (Attention): ONNX Attention with softcap 30"},
+      {"refuse_past_key.onnx",
+       "node 'cached' (Attention): ONNX Attention with past_key / past_value"},
+  };
+  for (const auto& [file, message] : cases) {
+    SCOPED_TRACE(file);
+    const Status s = Engine::from_onnx((kData / file).string()).status();
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+    EXPECT_NE(s.message().find(message), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace vitrt
