@@ -195,7 +195,7 @@ def timm_model(name, fused_attn=True, **overrides):
 TIMM_SMALL = dict(img_size=32, patch_size=8, depth=2, embed_dim=48, num_heads=3, num_classes=10)
 
 # name -> (builder, exporter, opset). exporter "ts" is torch.onnx.export(dynamo=False),
-# "dynamo" is torch.onnx.export(dynamo=True) with its default opset.
+# "dynamo" is torch.onnx.export(dynamo=True) with its default opset (or the one given).
 FIXTURES = {
     "hf_vit_eager_ts17": (lambda: hf_vit("eager"), "ts", 17),
     "hf_vit_sdpa_ts17": (lambda: hf_vit("sdpa"), "ts", 17),
@@ -226,6 +226,9 @@ FIXTURES = {
     "timm_vit_tiny_unfused_ts13":
         (timm_model("vit_tiny_patch16_224", fused_attn=False, **TIMM_SMALL), "ts", 13),
     "timm_vit_tiny_dynamo": (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "dynamo", None),
+    # Opset 23: SDPA as ONNX's Attention op (lower_onnx_attention).
+    "timm_vit_tiny_dynamo_o23":
+        (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "dynamo", 23),
     "timm_deit_tiny_distilled_ts17":
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "ts", 17),
     "timm_deit_tiny_distilled_dynamo":
@@ -319,9 +322,11 @@ def export(module, specs, output_names, exporter, opset, path, dynamic_seq=False
         if dynamic_seq:
             axes[1] = torch.export.Dim("seq", min=2, max=77)
         dynamic_shapes = (tuple(dict(axes) for _ in specs),)
+        # opset None: the exporter's default; 23 and up write SDPA as ONNX's Attention op.
+        extra = {"opset_version": opset} if opset is not None else {}
         program = torch.onnx.export(module, args, dynamo=True, input_names=input_names,
                                     output_names=output_names, dynamic_shapes=dynamic_shapes,
-                                    optimize=True, verbose=False)
+                                    optimize=True, verbose=False, **extra)
         program.save(path, external_data=False)
     model = onnx.load(path)
     # The dynamo exporter names the batch symbol after the Dim or "s0"-style; make every fixture
