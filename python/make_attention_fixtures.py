@@ -6,9 +6,9 @@ Run from the repository root: python3 python/make_attention_fixtures.py
 The files are committed; rerun this only when a fixture changes. The test_attention_* cases are
 the forms torch.onnx.export(dynamo=True) writes for scaled_dot_product_attention at opset 23 and
 the ones vitrt lowers (rank-4 and rank-3 inputs, explicit scale, float and boolean masks, causal
-with static and with symbolic lengths); they run under conformance_runner --strict. The refuse_*
-models (grouped heads, softcap, a key/value cache) must be refused by name, by
-tests/passes/lower_onnx_attention_test.cc.
+with static and with symbolic lengths, grouped heads, softcap); they run under
+conformance_runner --strict. The refuse_* models (a key/value cache, causal between dynamic
+query and key lengths) must be refused by name, by tests/passes/lower_onnx_attention_test.cc.
 """
 
 import os
@@ -124,21 +124,44 @@ def main():
                       vi("V", ["batch", "seq", 9])], [vi("Y", ["batch", "seq", 9])])
         write_case("test_attention_3d" + ("_causal" if causal else ""), m,
                    {"Q": rand(2, 6, 12), "K": rand(2, 6, 12), "V": rand(2, 6, 9)})
-    # Refused: grouped heads, softcap, a key/value cache.
-    write_model("refuse_grouped_heads", model_of(
-        [helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="gqa")],
-        [vi("Q", [1, 4, 5, 8]), vi("K", [1, 2, 5, 8]), vi("V", [1, 2, 5, 8])],
-        [vi("Y", [1, 4, 5, 8])]))
-    write_model("refuse_softcap", model_of(
-        [helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="capped", softcap=30.0)],
-        [vi("Q", [1, 2, 5, 8]), vi("K", [1, 2, 5, 8]), vi("V", [1, 2, 5, 8])],
-        [vi("Y", [1, 2, 5, 8])]))
+    # Grouped heads (each key/value head serves two query heads), rank 4 and rank 3.
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="gqa")],
+                 [vi("Q", [2, 4, 5, 8]), vi("K", [2, 2, 5, 8]), vi("V", [2, 2, 5, 6])],
+                 [vi("Y", [2, 4, 5, 6])])
+    write_case("test_attention_4d_gqa", m,
+               {"Q": rand(2, 4, 5, 8), "K": rand(2, 2, 5, 8), "V": rand(2, 2, 5, 6)})
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="gqa",
+                                   q_num_heads=4, kv_num_heads=2)],
+                 [vi("Q", ["batch", 5, 32]), vi("K", ["batch", 5, 16]),
+                  vi("V", ["batch", 5, 16])], [vi("Y", ["batch", 5, 32])])
+    write_case("test_attention_3d_gqa", m,
+               {"Q": rand(2, 5, 32), "K": rand(2, 5, 16), "V": rand(2, 5, 16)})
+    # Softcap before a float mask; causal between a shorter query and longer keys (top left).
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V", "mask"], ["Y"], name="capped",
+                                   softcap=2.0)],
+                 [vi("Q", [2, 2, 5, 4]), vi("K", [2, 2, 5, 4]), vi("V", [2, 2, 5, 4]),
+                  vi("mask", [5, 5])], [vi("Y", [2, 2, 5, 4])])
+    write_case("test_attention_4d_softcap", m,
+               {"Q": 3 * rand(2, 2, 5, 4), "K": rand(2, 2, 5, 4), "V": rand(2, 2, 5, 4),
+                "mask": rand(5, 5)})
+    m = model_of([helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="sdpa",
+                                   is_causal=1)],
+                 [vi("Q", [1, 2, 4, 8]), vi("K", [1, 2, 6, 8]), vi("V", [1, 2, 6, 8])],
+                 [vi("Y", [1, 2, 4, 8])])
+    write_case("test_attention_4d_causal_cross", m,
+               {"Q": rand(1, 2, 4, 8), "K": rand(1, 2, 6, 8), "V": rand(1, 2, 6, 8)})
+    # Refused: a key/value cache; causal between dynamic query and key lengths.
     write_model("refuse_past_key", model_of(
         [helper.make_node("Attention", ["Q", "K", "V", "", "past_k", "past_v"],
                           ["Y", "present_k", "present_v"], name="cached")],
         [vi("Q", [1, 2, 1, 8]), vi("K", [1, 2, 1, 8]), vi("V", [1, 2, 1, 8]),
          vi("past_k", [1, 2, 4, 8]), vi("past_v", [1, 2, 4, 8])],
         [vi("Y", [1, 2, 1, 8]), vi("present_k", [1, 2, 5, 8]), vi("present_v", [1, 2, 5, 8])]))
+    write_model("refuse_causal_dynamic_cross", model_of(
+        [helper.make_node("Attention", ["Q", "K", "V"], ["Y"], name="cross", is_causal=1,
+                          q_num_heads=2, kv_num_heads=2)],
+        [vi("Q", [1, "q_len", 16]), vi("K", [1, "k_len", 16]), vi("V", [1, "k_len", 16])],
+        [vi("Y", [1, "q_len", 16])]))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@
 // (causal = 1), with q, k and v transposed to [B, S, H*Dh] and the output back. This runs at
 // import, after the first shape inference, with the optimizer on or off: vitrt has no kernel of
 // its own for ONNX Attention. What vitrt.Attention cannot express is refused with the node and
-// the reason:
-// past key/value (a decoder's cache), the present / qk outputs, grouped heads (kv_num_heads <
-// q_num_heads), softcap, and a causal mask between different query and key lengths (ONNX aligns
-// it at the top left, vitrt.Attention at the bottom right; the same for equal lengths).
+// the reason: past key/value (a decoder's cache), the present / qk outputs, and, where the lengths
+// are dynamic, a causal mask between different query and key lengths (ONNX aligns it at the top
+// left, vitrt.Attention at the bottom right; the same for equal lengths) or grouped heads and
+// softcap with a causal mask. Grouped heads (kv_num_heads < q_num_heads) repeat each key/value
+// head for its query heads (ONNX's interleaved repeat); softcap (softcap * tanh(s / softcap)
+// before the mask) keeps the chain unfused.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -66,14 +68,37 @@ ValueId split_heads(Graph& g, ValueId x, int64_t heads, const std::string& name)
   return op1(g, "Transpose", name + "_to_bhsd", {r}, perm_attr({0, 2, 1, 3}));
 }
 
+// Grouped heads: [B, Hkv, S, D] -> [B, Hkv * group, S, D], each key/value head repeated for
+// its `group` query heads in turn (ONNX's interleaved repeat: query head h reads head h / group).
+ValueId repeat_heads(Graph& g, ValueId x, int64_t group, int64_t heads, int64_t dim,
+                     const std::string& name) {
+  const ValueId axis = add_constant_value(g, name + "_group_axis", Tensor::from_int64({2}));
+  const ValueId u = op1(g, "Unsqueeze", name + "_group", {x, axis});
+  const ValueId reps =
+      add_constant_value(g, name + "_group_shape", Tensor::from_int64({1, 1, group, 1, 1}));
+  const ValueId e = op1(g, "Expand", name + "_repeat", {u, reps});
+  const ValueId shape =
+      add_constant_value(g, name + "_repeated_shape", Tensor::from_int64({0, heads, -1, dim}));
+  return op1(g, "Reshape", name + "_repeated", {e, shape});
+}
+
 // The MatMul / Softmax / MatMul chain of one Attention node on head-layout q, k, v; returns
-// [B, H, Sq, Dv]. `mask` is additive float32 or kNoValue; `causal` the static {Sq, Sk}.
+// [B, H, Sq, Dv]. `mask` is additive float32 or kNoValue; `causal` the static {Sq, Sk};
+// `softcap` > 0 caps the scaled scores before the mask, as ONNX orders them.
 ValueId attention_chain(Graph& g, ValueId q, ValueId k, ValueId v, ValueId mask, float scale,
-                        const std::vector<int64_t>* causal, const std::string& base) {
+                        float softcap, const std::vector<int64_t>* causal,
+                        const std::string& base) {
   const ValueId kt = op1(g, "Transpose", base + "_kT", {k}, perm_attr({0, 1, 3, 2}));
   ValueId s = op1(g, "MatMul", base + "_scores", {q, kt});
   const ValueId sc = add_constant_value(g, base + "_scale", Tensor::from_float({scale}, true));
   s = op1(g, "Mul", base + "_scaled", {s, sc});
+  if (softcap > 0.0f) {
+    const ValueId cap =
+        add_constant_value(g, base + "_softcap", Tensor::from_float({softcap}, true));
+    s = op1(g, "Div", base + "_capped_in", {s, cap});
+    s = op1(g, "Tanh", base + "_capped_tanh", {s});
+    s = op1(g, "Mul", base + "_capped", {s, cap});
+  }
   if (mask != kNoValue) s = op1(g, "Add", base + "_masked", {s, mask});
   if (causal != nullptr) {
     // ONNX aligns the causal mask at the top left: query i sees keys j <= i.
@@ -96,8 +121,7 @@ Status lower(Graph& g, const Uses& uses, NodeId id, PassContext& ctx) {
   const Node n = g.nodes[id];  // a copy: adding nodes may move the node list
   auto refuse = [&](const auto&... why) {
     return unsupported(n.describe(), ": ONNX Attention ", why...,
-                       "; vitrt runs Attention without a key/value cache, grouped heads or "
-                       "softcap");
+                       "; vitrt runs ONNX Attention without a key/value cache");
   };
   if (n.has_input(4) || n.has_input(5)) return refuse("with past_key / past_value");
   for (size_t o = 1; o < n.outputs.size(); ++o) {
@@ -106,7 +130,7 @@ Status lower(Graph& g, const Uses& uses, NodeId id, PassContext& ctx) {
     }
   }
   VITRT_ASSIGN_OR_RETURN(float softcap, n.attrs.get_float("softcap", 0.0f));
-  if (softcap != 0.0f) return refuse("with softcap ", softcap);
+  if (softcap < 0.0f || !std::isfinite(softcap)) return refuse("with softcap ", softcap);
   VITRT_ASSIGN_OR_RETURN(int64_t causal, n.attrs.get_int("is_causal", 0));
   if (causal != 0 && causal != 1) return refuse("with is_causal ", causal);
   const Value& q = g.values[n.inputs[0]];
@@ -120,34 +144,43 @@ Status lower(Graph& g, const Uses& uses, NodeId id, PassContext& ctx) {
     return refuse("with Q ", sym_shape_to_string(q.shape), ", K ", sym_shape_to_string(k.shape),
                   ", V ", sym_shape_to_string(v.shape), " (rank 3 or 4 each)");
   }
-  int64_t heads = 0, head_dim = 0;
+  int64_t heads = 0, kv_heads = 0, head_dim = 0, v_head_dim = 0;
   if (rank == 4) {
     if (!q.shape[1].is_static() || !k.shape[1].is_static() || !v.shape[1].is_static() ||
-        !q.shape[3].is_static()) {
-      return refuse("whose head counts or head size are not static: Q ",
-                    sym_shape_to_string(q.shape));
+        !q.shape[3].is_static() || !v.shape[3].is_static()) {
+      return refuse("whose head counts or head sizes are not static: Q ",
+                    sym_shape_to_string(q.shape), ", V ", sym_shape_to_string(v.shape));
     }
     heads = q.shape[1].value();
+    kv_heads = k.shape[1].value();
     head_dim = q.shape[3].value();
-    if (k.shape[1].value() != heads || v.shape[1].value() != heads) {
-      return refuse("with ", heads, " query heads and ", k.shape[1].value(), " key heads");
+    v_head_dim = v.shape[3].value();
+    if (v.shape[1].value() != kv_heads) {
+      return refuse("with ", kv_heads, " key heads and ", v.shape[1].value(), " value heads");
     }
   } else {
     VITRT_ASSIGN_OR_RETURN(heads, n.attrs.get_int("q_num_heads", 0));
-    VITRT_ASSIGN_OR_RETURN(int64_t kv_heads, n.attrs.get_int("kv_num_heads", 0));
-    if (heads < 1 || kv_heads != heads) {
+    VITRT_ASSIGN_OR_RETURN(kv_heads, n.attrs.get_int("kv_num_heads", 0));
+    if (heads < 1 || kv_heads < 1) {
       return refuse("with q_num_heads ", heads, " and kv_num_heads ", kv_heads);
     }
-    if (!q.shape[2].is_static() || q.shape[2].value() % heads != 0) {
-      return refuse("whose Q width ", q.shape[2].to_string(), " is not a multiple of ", heads);
+    if (!q.shape[2].is_static() || q.shape[2].value() % heads != 0 || !v.shape[2].is_static() ||
+        v.shape[2].value() % kv_heads != 0) {
+      return refuse("whose Q width ", q.shape[2].to_string(), " or V width ",
+                    v.shape[2].to_string(), " is not a multiple of its heads");
     }
     head_dim = q.shape[2].value() / heads;
+    v_head_dim = v.shape[2].value() / kv_heads;
+  }
+  if (kv_heads < 1 || heads % kv_heads != 0) {
+    return refuse("with ", heads, " query heads and ", kv_heads, " key heads (not a multiple)");
   }
   const Dim& sq = q.shape[rank == 4 ? 2 : 1];
   const Dim& sk = k.shape[rank == 4 ? 2 : 1];
-  if (causal == 1 && !sq.same_as(sk)) {
-    return refuse("with is_causal between query length ", sq.to_string(), " and key length ",
-                  sk.to_string(), " (only equal lengths)");
+  const bool static_lengths = sq.is_static() && sk.is_static();
+  if (causal == 1 && !static_lengths && (!sq.same_as(sk) || kv_heads != heads || softcap != 0.0f)) {
+    return refuse("with is_causal over dynamic lengths and ",
+                  !sq.same_as(sk) ? "different query and key lengths" : "grouped heads or softcap");
   }
   VITRT_ASSIGN_OR_RETURN(
       float scale, n.attrs.get_float("scale", 1.0f / std::sqrt(static_cast<float>(head_dim))));
@@ -168,18 +201,21 @@ Status lower(Graph& g, const Uses& uses, NodeId id, PassContext& ctx) {
       return refuse("with a ", dtype_name(m.dtype), " attn_mask (bool or float32)");
     }
   }
-  const bool static_lengths = sq.is_static() && sk.is_static();
   if (causal == 0 || static_lengths) {
     ValueId hq = n.inputs[0], hk = n.inputs[1], hv = n.inputs[2];
     if (rank == 3) {
       hq = split_heads(g, hq, heads, base + "_q");
-      hk = split_heads(g, hk, heads, base + "_k");
-      hv = split_heads(g, hv, heads, base + "_v");
+      hk = split_heads(g, hk, kv_heads, base + "_k");
+      hv = split_heads(g, hv, kv_heads, base + "_v");
+    }
+    if (kv_heads != heads) {
+      hk = repeat_heads(g, hk, heads / kv_heads, heads, head_dim, base + "_k");
+      hv = repeat_heads(g, hv, heads / kv_heads, heads, v_head_dim, base + "_v");
     }
     const std::vector<int64_t> lengths =
         static_lengths ? std::vector<int64_t>{sq.value(), sk.value()} : std::vector<int64_t>{};
-    ValueId out =
-        attention_chain(g, hq, hk, hv, mask, scale, causal == 1 ? &lengths : nullptr, base);
+    ValueId out = attention_chain(g, hq, hk, hv, mask, scale, softcap,
+                                  causal == 1 ? &lengths : nullptr, base);
     if (rank == 3) {
       out = op1(g, "Transpose", base + "_to_bshd", {out}, perm_attr({0, 2, 1, 3}));
       const ValueId shape =
