@@ -158,8 +158,7 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   if (!lowered.ok()) return lowered.with_context(str_cat("'", onnx_path, "'"));
   if (auto it = attention_ctx.applied_counts().find("lower_onnx_attention");
       it != attention_ctx.applied_counts().end()) {
-    log_line(options,
-             str_cat("lowered ", it->second, " ONNX Attention node(s) (opset 23)"));
+    log_line(options, str_cat("lowered ", it->second, " ONNX Attention node(s) (opset 23)"));
     inferred = infer_shapes(graph);
     if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
   }
