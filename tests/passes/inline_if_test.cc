@@ -18,6 +18,7 @@
 #include "onnx/onnx_import.h"
 #include "passes/pass.h"
 #include "testing/compare.h"
+#include "testing/node_test_data.h"
 #include "testing/test_graph.h"
 #include "vitrt/builder.h"
 #include "vitrt/engine.h"
@@ -165,27 +166,16 @@ TEST_P(IfAgainstOrt, OutputsMatch) {
   Result<std::shared_ptr<Engine>> engine =
       Engine::from_onnx((kData / name / "model.onnx").string(), options);
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-  const fs::path data = kData / name / "test_data_set_0";
-  std::vector<NamedTensor> inputs;
-  for (int k = 0; fs::exists(data / ("input_" + std::to_string(k) + ".pb")); ++k) {
-    std::string input_name;
-    Result<Tensor> t = parse_tensor_proto_file(
-        (data / ("input_" + std::to_string(k) + ".pb")).string(), &input_name);
-    ASSERT_TRUE(t.ok()) << t.status().to_string();
-    inputs.push_back({input_name, *t});
-  }
-  Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(inputs);
+  Result<testing::NodeTestData> data =
+      testing::read_node_test_data(kData / name / "test_data_set_0");
+  ASSERT_TRUE(data.ok()) << data.status().to_string();
+  Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(data->inputs);
   ASSERT_TRUE(out.ok()) << out.status().to_string();
-  int k = 0;
-  for (; fs::exists(data / ("output_" + std::to_string(k) + ".pb")); ++k) {
-    Result<Tensor> expected =
-        parse_tensor_proto_file((data / ("output_" + std::to_string(k) + ".pb")).string());
-    ASSERT_TRUE(expected.ok()) << expected.status().to_string();
-    ASSERT_LT(static_cast<size_t>(k), out->size());
-    EXPECT_TRUE(testing::tensors_close((*out)[k].tensor, *expected, {1e-5, 1e-6}))
+  ASSERT_EQ(out->size(), data->outputs.size());
+  for (size_t k = 0; k < out->size(); ++k) {
+    EXPECT_TRUE(testing::tensors_close((*out)[k].tensor, data->outputs[k], {1e-5, 1e-6}))
         << "output " << k;
   }
-  EXPECT_EQ(static_cast<size_t>(k), out->size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, IfAgainstOrt,

@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "onnx/onnx_import.h"
 #include "testing/compare.h"
+#include "testing/node_test_data.h"
 #include "vitrt/builder.h"
 #include "vitrt/engine.h"
 
@@ -35,21 +35,14 @@ TEST_P(OnnxAttentionAgainstOrt, OutputsMatch) {
       Engine::from_onnx((kData / name / "model.onnx").string(), options);
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   EXPECT_NE(log.find("lowered 1 ONNX Attention node(s)"), std::string::npos) << log;
-  const fs::path data = kData / name / "test_data_set_0";
-  std::vector<NamedTensor> inputs;
-  for (int k = 0; fs::exists(data / ("input_" + std::to_string(k) + ".pb")); ++k) {
-    std::string input_name;
-    Result<Tensor> t = parse_tensor_proto_file(
-        (data / ("input_" + std::to_string(k) + ".pb")).string(), &input_name);
-    ASSERT_TRUE(t.ok()) << t.status().to_string();
-    inputs.push_back({input_name, *t});
-  }
-  Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(inputs);
+  Result<testing::NodeTestData> data =
+      testing::read_node_test_data(kData / name / "test_data_set_0");
+  ASSERT_TRUE(data.ok()) << data.status().to_string();
+  Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(data->inputs);
   ASSERT_TRUE(out.ok()) << out.status().to_string();
-  Result<Tensor> expected = parse_tensor_proto_file((data / "output_0.pb").string());
-  ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+  ASSERT_EQ(data->outputs.size(), 1u);
   ASSERT_EQ(out->size(), 1u);
-  EXPECT_TRUE(testing::tensors_close((*out)[0].tensor, *expected, {1e-5, 1e-6}));
+  EXPECT_TRUE(testing::tensors_close((*out)[0].tensor, data->outputs[0], {1e-5, 1e-6}));
 }
 
 INSTANTIATE_TEST_SUITE_P(
