@@ -16,8 +16,9 @@ import shutil
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+import node_test_fixtures
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "data", "conformance_attention")
@@ -38,29 +39,12 @@ def model_of(nodes, inputs, outputs, initializers=()):
 
 
 def write_case(name, model, inputs):
-    """Checks the model, runs it in ORT and writes the node-test folder."""
-    onnx.checker.check_model(model, full_check=True)
-    folder = os.path.join(OUT, name)
-    shutil.rmtree(folder, ignore_errors=True)
-    data = os.path.join(folder, "test_data_set_0")
-    os.makedirs(data)
-    with open(os.path.join(folder, "model.onnx"), "wb") as f:
-        f.write(model.SerializeToString())
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    feeds = {i.name: inputs[i.name] for i in sess.get_inputs()}
-    outputs = sess.run(None, feeds)
-    for k, i in enumerate(sess.get_inputs()):
-        with open(os.path.join(data, f"input_{k}.pb"), "wb") as f:
-            f.write(numpy_helper.from_array(feeds[i.name], i.name).SerializeToString())
-    for k, (o, value) in enumerate(zip(sess.get_outputs(), outputs)):
-        with open(os.path.join(data, f"output_{k}.pb"), "wb") as f:
-            f.write(numpy_helper.from_array(value, o.name).SerializeToString())
+    node_test_fixtures.write_case(OUT, name, model, inputs)
 
 
 def write_model(name, model):
     onnx.checker.check_model(model, full_check=True)
-    with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
-        f.write(model.SerializeToString())
+    node_test_fixtures.write_model(OUT, name, model)
 
 
 def vi(name, shape, elem=F):
