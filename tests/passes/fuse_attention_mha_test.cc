@@ -9,67 +9,17 @@
 #include <vector>
 
 #include "passes/pass.h"
+#include "testing/attention_fusion.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
 
 namespace vitrt {
 namespace {
 
+using testing::attention_node;
+using testing::check_fusion;
+using testing::PassRun;
 using testing::TestGraph;
-
-struct Fused {
-  int applied = 0;
-  std::vector<std::string> log;
-  bool logged(const std::string& text) const {
-    for (const std::string& line : log) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-};
-
-// Runs the pass; expects `fused` Attention nodes, and when fused no Softmax or Transpose left;
-// the outputs match the unfused graph's at batch 3.
-Fused check_fusion(TestGraph& g, int fused) {
-  Fused r;
-  EXPECT_TRUE(g.infer().ok());
-  std::vector<Tensor> feeds;
-  for (ValueId in : g.graph().inputs) {
-    std::vector<int64_t> shape;
-    for (const Dim& d : g.graph().values[in].shape) shape.push_back(d.is_static() ? d.value() : 3);
-    feeds.push_back(testing::random_tensor(DType::kFloat32, shape, 77));
-  }
-  auto before = testing::run_graph(g.graph(), feeds);
-  EXPECT_TRUE(before.ok()) << before.status().to_string();
-  PassContext ctx(true, [&](const std::string& line) { r.log.push_back(line); });
-  EXPECT_TRUE(fuse_attention(g.graph(), ctx).ok());
-  auto it = ctx.applied_counts().find("fuse_attention");
-  r.applied = it == ctx.applied_counts().end() ? 0 : it->second;
-  EXPECT_TRUE(infer_shapes(g.graph()).ok());
-  g.graph().compact();
-  EXPECT_TRUE(g.graph().validate().ok()) << g.graph().validate().to_string();
-  EXPECT_EQ(r.applied, fused);
-  EXPECT_EQ(testing::count_ops(g.graph(), "Attention"), fused);
-  if (fused > 0) {
-    EXPECT_EQ(testing::count_ops(g.graph(), "Softmax"), 0);
-    EXPECT_EQ(testing::count_ops(g.graph(), "Transpose"), 0);
-  }
-  auto after = testing::run_graph(g.graph(), feeds);
-  EXPECT_TRUE(after.ok()) << after.status().to_string();
-  if (before.ok() && after.ok()) {
-    for (size_t i = 0; i < before->size(); ++i) {
-      EXPECT_TRUE(testing::tensors_close((*after)[i], (*before)[i], {1e-4, 1e-5}));
-    }
-  }
-  return r;
-}
-
-const Node* attention_node(const Graph& g) {
-  for (const Node& n : g.nodes) {
-    if (!n.dead && n.op_type == "Attention") return &n;
-  }
-  return nullptr;
-}
 
 // open_clip's nn.MultiheadAttention(batch_first=True) block as torch exports it with SDPA: the
 // input transposed to [S, B, D], one packed in_proj, Reshape [S, B, 3, D] -> Unsqueeze ->
@@ -152,7 +102,7 @@ TEST(FuseAttention, OpenClipMultiheadAttentionBlock) {
     c.causal_mask = causal;
     build_mha_block(g, c);
     // No Transpose left: the in_proj and out_proj Linears read and write batch-first.
-    Fused r = check_fusion(g, 1);
+    PassRun r = check_fusion(g, 1);
     EXPECT_TRUE(r.logged("packed qkv")) << causal;
     const Node* a = attention_node(g.graph());
     ASSERT_NE(a, nullptr);
@@ -170,7 +120,7 @@ TEST(FuseAttention, DeclinesOpenClipBlockMergingHeadsInAnotherOrder) {
   MhaBlock c;
   c.merge_perm = {2, 1, 0, 3};  // [S, H, B, Dh]: heads-major rows, not [S, B, H*Dh]
   build_mha_block(g, c);
-  Fused r = check_fusion(g, 0);
+  PassRun r = check_fusion(g, 0);
   EXPECT_TRUE(r.logged("merge-heads Transpose is not (0, 2, 1, 3) or (2, 0, 1, 3)"))
       << ::testing::PrintToString(r.log);
 }
@@ -182,7 +132,7 @@ TEST(FuseAttention, DeclinesOpenClipBlockUnfoldingOtherHeads) {
   // ([S, B*H, 1*Dh]) are not [S*B, H*Dh].
   c.unfold_heads = 1;
   build_mha_block(g, c);
-  Fused r = check_fusion(g, 0);
+  PassRun r = check_fusion(g, 0);
   EXPECT_TRUE(r.logged("merged heads are not reshaped to [batch, seq, heads * head_dim]"))
       << ::testing::PrintToString(r.log);
 }
@@ -192,7 +142,7 @@ TEST(FuseAttention, DeclinesOpenClipBlockWithSwappedParts) {
   MhaBlock c;
   c.parts = {1, 0, 2};  // q reads the k columns
   build_mha_block(g, c);
-  Fused r = check_fusion(g, 0);
+  PassRun r = check_fusion(g, 0);
   EXPECT_TRUE(r.logged("q, k, v are not parts 0, 1, 2 of one packed projection"))
       << ::testing::PrintToString(r.log);
 }
@@ -202,7 +152,7 @@ TEST(FuseAttention, DeclinesOpenClipBlockWhosePackedSplitIsUsedElsewhere) {
   MhaBlock c;
   c.packed_is_graph_output = true;
   build_mha_block(g, c);
-  Fused r = check_fusion(g, 0);
+  PassRun r = check_fusion(g, 0);
   EXPECT_TRUE(r.logged("an intermediate of the attention is used outside it"))
       << ::testing::PrintToString(r.log);
 }

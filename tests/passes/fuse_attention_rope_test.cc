@@ -10,6 +10,7 @@
 
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
+#include "testing/attention_fusion.h"
 #include "testing/attention_pattern.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
@@ -17,62 +18,11 @@
 namespace vitrt {
 namespace {
 
+using testing::attention_node;
 using testing::AttentionPattern;
+using testing::check_fusion;
+using testing::PassRun;
 using testing::TestGraph;
-
-struct Fused {
-  int applied = 0;
-  std::vector<std::string> log;
-  bool logged(const std::string& text) const {
-    for (const std::string& line : log) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-};
-
-// Runs the pass; expects `fused` Attention nodes (and then no Softmax) and the unfused graph's
-// outputs at batch 3.
-Fused check_fusion(TestGraph& g, int fused) {
-  Fused r;
-  EXPECT_TRUE(g.infer().ok());
-  std::vector<Tensor> feeds;
-  uint64_t seed = 90;
-  for (ValueId in : g.graph().inputs) {
-    std::vector<int64_t> shape;
-    for (const Dim& d : g.graph().values[in].shape) shape.push_back(d.is_static() ? d.value() : 3);
-    feeds.push_back(testing::random_tensor(DType::kFloat32, shape, seed++));
-  }
-  auto before = testing::run_graph(g.graph(), feeds);
-  EXPECT_TRUE(before.ok()) << before.status().to_string();
-  PassContext ctx(true, [&](const std::string& line) { r.log.push_back(line); });
-  EXPECT_TRUE(fuse_attention(g.graph(), ctx).ok());
-  auto it = ctx.applied_counts().find("fuse_attention");
-  r.applied = it == ctx.applied_counts().end() ? 0 : it->second;
-  EXPECT_TRUE(infer_shapes(g.graph()).ok());
-  g.graph().compact();
-  EXPECT_TRUE(g.graph().validate().ok()) << g.graph().validate().to_string();
-  EXPECT_EQ(r.applied, fused);
-  EXPECT_EQ(testing::count_ops(g.graph(), "Attention"), fused);
-  if (fused > 0) {
-    EXPECT_EQ(testing::count_ops(g.graph(), "Softmax"), 0);
-  }
-  auto after = testing::run_graph(g.graph(), feeds);
-  EXPECT_TRUE(after.ok()) << after.status().to_string();
-  if (before.ok() && after.ok()) {
-    for (size_t i = 0; i < before->size(); ++i) {
-      EXPECT_TRUE(testing::tensors_close((*after)[i], (*before)[i], {1e-4, 1e-5}));
-    }
-  }
-  return r;
-}
-
-const Node* attention_node(const Graph& g) {
-  for (const Node& n : g.nodes) {
-    if (!n.dead && n.op_type == "Attention") return &n;
-  }
-  return nullptr;
-}
 
 ValueId ints(TestGraph& g, const std::vector<int64_t>& v) {
   return g.constant("i" + std::to_string(g.graph().values.size()), Tensor::from_int64(v));
@@ -157,7 +107,7 @@ TEST(FuseAttentionRope, RotatedPatchTokensEveryScaleForm) {
       AttentionPattern p = rope_pattern(prefix);
       p.scale_style = style;
       build_attention_pattern(g, p);
-      check_fusion(g, 1);
+      check_fusion(g, 1, /*transposes_allowed=*/true);
       const Node* a = attention_node(g.graph());
       ASSERT_NE(a, nullptr);
       EXPECT_EQ(a->num_inputs(), 3);
@@ -173,7 +123,7 @@ TEST(FuseAttentionRope, ScaleBeforeTheRotationStays) {
   AttentionPattern p = rope_pattern(1);
   p.scale_style = AttentionPattern::Scale::kOnQProjection;
   build_attention_pattern(g, p);
-  check_fusion(g, 1);
+  check_fusion(g, 1, /*transposes_allowed=*/true);
   EXPECT_NEAR(*attention_node(g.graph())->attrs.get_float("scale", 0), 1.0, 1e-6);
 }
 
@@ -187,7 +137,7 @@ TEST(FuseAttentionRope, InterleavedRotationAndKTransposedThroughRank3) {
     p.transform_q = [](TestGraph& g, ValueId x) { return rope_interleaved(g, x, 7, 8, 21); };
     p.transform_k = [](TestGraph& g, ValueId x) { return rope_interleaved(g, x, 7, 8, 23); };
     build_attention_pattern(g, p);
-    check_fusion(g, 1);
+    check_fusion(g, 1, /*transposes_allowed=*/true);
   }
 }
 
@@ -198,7 +148,7 @@ TEST(FuseAttentionRope, QkLayerNorm) {
   p.transform_k = [](TestGraph& g, ValueId x) { return head_norm(g, x, 8, 33); };
   p.scale_style = AttentionPattern::Scale::kOnQHeads;
   build_attention_pattern(g, p);
-  check_fusion(g, 1);
+  check_fusion(g, 1, /*transposes_allowed=*/true);
 }
 
 // EVA02: q and k are rotated after timm's packed split, v is part 2: v becomes a Slice of the
@@ -211,7 +161,7 @@ TEST(FuseAttentionRope, PackedQkvWithRotatedQAndK) {
     p.packed_split_first = split_first;
     p.scale_style = AttentionPattern::Scale::kOnQHeads;
     build_attention_pattern(g, p);
-    check_fusion(g, 1);
+    check_fusion(g, 1, /*transposes_allowed=*/true);
     const Node* a = attention_node(g.graph());
     ASSERT_NE(a, nullptr);
     EXPECT_TRUE(a->has_input(1));
@@ -230,7 +180,7 @@ TEST(FuseAttentionRope, PackedQkvWithOnlyKTransformed) {
   p.transform_q = nullptr;
   p.transform_k = [](TestGraph& g, ValueId x) { return head_norm(g, x, 8, 41); };
   build_attention_pattern(g, p);
-  check_fusion(g, 1);
+  check_fusion(g, 1, /*transposes_allowed=*/true);
   EXPECT_EQ(testing::count_ops(g.graph(), "Slice"), 2);
 }
 
@@ -248,7 +198,7 @@ TEST(FuseAttentionRope, HeadLayoutGraphInputs) {
   Attributes perm;
   perm.set_ints("perm", {0, 2, 1, 3});
   g.output(g.op("Reshape", {g.op("Transpose", {o}, perm), ints(g, {0, 5, 6})}));
-  check_fusion(g, 1);
+  check_fusion(g, 1, /*transposes_allowed=*/true);
   const Node* a = attention_node(g.graph());
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(*a->attrs.get_int("num_heads", 0), 2);

@@ -10,6 +10,7 @@
 
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
+#include "testing/attention_fusion.h"
 #include "testing/attention_pattern.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
@@ -17,96 +18,13 @@
 namespace vitrt {
 namespace {
 
+using testing::attention_node;
 using testing::AttentionPattern;
+using testing::check_fusion;
+using testing::feeds_for;
+using testing::PassRun;
+using testing::run_fuse;
 using testing::TestGraph;
-
-struct PassRun {
-  int applied = 0;
-  std::vector<std::string> log;
-  bool logged(const std::string& text) const {
-    for (const std::string& line : log) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-};
-
-PassRun run_fuse(Graph& graph) {
-  PassRun r;
-  PassContext ctx(true, [&](const std::string& line) { r.log.push_back(line); });
-  EXPECT_TRUE(fuse_attention(graph, ctx).ok());
-  auto it = ctx.applied_counts().find("fuse_attention");
-  r.applied = it == ctx.applied_counts().end() ? 0 : it->second;
-  EXPECT_TRUE(infer_shapes(graph).ok());
-  graph.compact();
-  EXPECT_TRUE(graph.validate().ok()) << graph.validate().to_string();
-  return r;
-}
-
-// Random feeds for the graph's inputs at batch 3 (float32 in [-1, 1]; bool inputs all true
-// except the last key of every row but the first).
-std::vector<Tensor> feeds_for(const Graph& g) {
-  std::vector<Tensor> feeds;
-  uint64_t seed = 40;
-  for (ValueId in : g.inputs) {
-    std::vector<int64_t> shape;
-    for (const Dim& d : g.values[in].shape) shape.push_back(d.is_static() ? d.value() : 3);
-    if (g.values[in].dtype == DType::kBool) {
-      Tensor t = Tensor::zeros(DType::kBool, shape);
-      for (int64_t i = 0; i < t.numel(); ++i) {
-        t.data<uint8_t>()[i] = (i % shape.back() != shape.back() - 1) || i < shape.back();
-      }
-      feeds.push_back(t);
-    } else {
-      feeds.push_back(testing::random_tensor(DType::kFloat32, shape, seed++));
-    }
-  }
-  return feeds;
-}
-
-// Runs the pass on `g`; expects `fused` Attention nodes, no Softmax left when fused, and the
-// same outputs as before. Returns the log and the graph after the pass.
-PassRun check_fusion(TestGraph& g, int fused) {
-  EXPECT_TRUE(g.infer().ok());
-  const std::vector<Tensor> feeds = feeds_for(g.graph());
-  auto before = testing::run_graph(g.graph(), feeds);
-  EXPECT_TRUE(before.ok()) << before.status().to_string();
-  PassRun r = run_fuse(g.graph());
-  EXPECT_EQ(r.applied, fused);
-  EXPECT_EQ(testing::count_ops(g.graph(), "Attention"), fused);
-  if (fused > 0) {
-    EXPECT_EQ(testing::count_ops(g.graph(), "Softmax"), 0);
-    EXPECT_EQ(testing::count_ops(g.graph(), "Transpose"), 0);
-  }
-  auto after = testing::run_graph(g.graph(), feeds);
-  EXPECT_TRUE(after.ok()) << after.status().to_string();
-  if (before.ok() && after.ok()) {
-    for (size_t i = 0; i < before->size(); ++i) {
-      EXPECT_TRUE(testing::tensors_close((*after)[i], (*before)[i], {1e-4, 1e-5}));
-    }
-  }
-  return r;
-}
-
-// check_fusion for patterns whose fused form keeps layout Transposes around the Attention.
-void check_fusion_keeping_transposes(TestGraph& g) {
-  ASSERT_TRUE(g.infer().ok());
-  const std::vector<Tensor> feeds = feeds_for(g.graph());
-  auto before = testing::run_graph(g.graph(), feeds);
-  ASSERT_TRUE(before.ok()) << before.status().to_string();
-  EXPECT_EQ(run_fuse(g.graph()).applied, 1);
-  EXPECT_EQ(testing::count_ops(g.graph(), "Softmax"), 0);
-  auto after = testing::run_graph(g.graph(), feeds);
-  ASSERT_TRUE(after.ok()) << after.status().to_string();
-  EXPECT_TRUE(testing::tensors_close((*after)[0], (*before)[0], {1e-4, 1e-5}));
-}
-
-const Node* attention_node(const Graph& g) {
-  for (const Node& n : g.nodes) {
-    if (!n.dead && n.op_type == "Attention") return &n;
-  }
-  return nullptr;
-}
 
 AttentionPattern base_pattern() {
   AttentionPattern p;
@@ -420,7 +338,7 @@ TEST(FuseAttention, NnMultiheadAttentionSequenceFirst) {
   ValueId o = g.op("MatMul", {g.op("Softmax", {g.op("MatMul", {q, kt})}, last), v});
   ValueId merged = g.op("Reshape", {g.op("Transpose", {o}, perm({1, 0, 2})), ints({kQ, -1, kD})});
   g.output(g.op("Transpose", {merged}, perm({1, 0, 2})));
-  check_fusion_keeping_transposes(g);
+  check_fusion(g, 1, /*transposes_allowed=*/true);
   const Node* a = attention_node(g.graph());
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(*a->attrs.get_int("num_heads", 0), kHeads);
@@ -514,7 +432,7 @@ TEST(FuseAttention, HeadTensorUsedElsewhereIsReadAsItIs) {
       break;
     }
   }
-  check_fusion_keeping_transposes(g);
+  check_fusion(g, 1, /*transposes_allowed=*/true);
   const Node* a = attention_node(g.graph());
   ASSERT_NE(a, nullptr);
   const Node* q = producer_of(g.graph(), a->inputs[0]);
