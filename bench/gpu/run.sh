@@ -6,7 +6,8 @@
 # the timing cache), plan load time, GPU memory, and per-node kernel times at batch 256 (logs).
 #
 #   bench/gpu/run.sh [BIN_DIR]      (BIN_DIR holds vitrt; default build)
-#   BENCH_MODELS="vit_b16 clip_vision clip_text" (default all three)
+#   BENCH_MODELS="vit_b16 clip_vision clip_text" (default those three; dinov3_b16 is the rotary
+#   model, on request)
 #   BENCH_COMPILE=0 skips torch.compile (about a minute of compiling per model and batch size);
 #   BENCH_COMPILE_MODELS="vit_b16" limits it to some models (default: all of BENCH_MODELS),
 #   BENCH_COMPILE_BATCHES="1" to some batch sizes (default "1 256");
@@ -36,7 +37,7 @@ summarize() {
   python3 - "$out" $models <<'PY'
 import json, os, sys
 out, models = sys.argv[1], sys.argv[2:]
-gflop = {"vit_b16": 35.1, "clip_vision": 8.8, "clip_text": 6.0}
+gflop = {"vit_b16": 35.1, "clip_vision": 8.8, "clip_text": 6.0, "dinov3_b16": 35.9}
 ceiling = 740e3  # GFLOP/s, fp16 dense matmul measured
 print("==== fp16, median ms; 'vs vitrt' = peer ms / vitrt ms without data transfers "
       "(> 1: vitrt faster); "

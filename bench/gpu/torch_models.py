@@ -1,12 +1,13 @@
 """The issue's GPU table models with random weights (seed 0): ViT-B/16 224 (timm), CLIP ViT-B/32
 vision (HF CLIPVisionModelWithProjection, default config) and CLIP text at 77 tokens (HF
-CLIPTextModelWithProjection, default config). Exports the ONNX model vitrt builds from and times
+CLIPTextModelWithProjection, default config); and DINOv3 ViT-B/16 (HF DINOv3ViTModel, 4 register
+tokens, 2-D rotary attention; its pooled output), the rotary model users bring. Exports the ONNX model vitrt builds from and times
 PyTorch fp16 eager and torch.compile (reduce-overhead at batch <= 8, default or max-autotune
 above: --large-mode).
 
   python3 torch_models.py export MODEL OUT.onnx
   python3 torch_models.py time MODEL --batches 1 256 [--compile] [--no-eager] > torch.json
-  MODEL: vit_b16 | clip_vision | clip_text
+  MODEL: vit_b16 | clip_vision | clip_text | dinov3_b16
 """
 import argparse
 import json
@@ -34,6 +35,12 @@ def model(name):
     if name == "vit_b16":
         import timm
         return FirstOutput(timm.create_model("vit_base_patch16_224", pretrained=False), None).eval()
+    if name == "dinov3_b16":
+        from transformers import DINOv3ViTConfig, DINOv3ViTModel
+        cfg = DINOv3ViTConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                              intermediate_size=3072, num_register_tokens=4, patch_size=16,
+                              image_size=224)
+        return FirstOutput(DINOv3ViTModel(cfg), "pooler_output").eval()
     if name == "clip_vision":
         from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
         m = CLIPVisionModelWithProjection(CLIPVisionConfig())
@@ -97,7 +104,7 @@ def time_all(name, batches, with_eager, with_compile, large_mode="default"):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("what", choices=["export", "time"])
-    p.add_argument("model", choices=["vit_b16", "clip_vision", "clip_text"])
+    p.add_argument("model", choices=["vit_b16", "clip_vision", "clip_text", "dinov3_b16"])
     p.add_argument("path", nargs="?")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 256])
     p.add_argument("--compile", action="store_true")
