@@ -161,6 +161,33 @@ def hf_siglip_vision(attn):
         "config": cfg.to_diff_dict()}
 
 
+# SigLIP2's NaFlex input: each image as up to NAFLEX_PATCHES flattened 8x8 RGB patches of its own
+# grid (spatial_shapes), padded, with pixel_attention_mask marking the real ones.
+NAFLEX_PATCHES, NAFLEX_PATCH = 16, 8
+NAFLEX_GRIDS = ((4, 4), (3, 4), (2, 3), (4, 2), (3, 5))
+
+
+def hf_siglip2_naflex(attn):
+    from transformers import Siglip2VisionConfig, Siglip2VisionModel
+
+    # The position embedding is resized to each image's grid (bilinear, antialiased) and the
+    # padded patches are masked out of attention, with HF's NaN guard after the softmax.
+    cfg = Siglip2VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_patches=NAFLEX_PATCHES,
+                              patch_size=NAFLEX_PATCH)
+    model = Siglip2VisionModel._from_config(cfg, attn_implementation=attn)
+    module = TupleOutputs(
+        model, ["pooler_output", "last_hidden_state"],
+        lambda m, x, mask, shapes: m(pixel_values=x, pixel_attention_mask=mask,
+                                     spatial_shapes=shapes))
+    specs = [("pixel_values", "naflex_patches", (NAFLEX_PATCHES, 3 * NAFLEX_PATCH ** 2)),
+             ("pixel_attention_mask", "naflex_mask", (NAFLEX_PATCHES,)),
+             ("spatial_shapes", "naflex_shapes", (2,))]
+    return module, specs, ["pooler_output", "last_hidden_state"], {
+        "model_class": "transformers.Siglip2VisionModel", "attn_implementation": attn,
+        "config": cfg.to_diff_dict()}
+
+
 def hf_deit_distilled(attn):
     from transformers import DeiTConfig, DeiTForImageClassificationWithTeacher
 
@@ -222,6 +249,9 @@ FIXTURES = {
     "hf_dinov3_sdpa_ts17": (lambda: hf_dinov3("sdpa"), "ts", 17),
     "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
     "hf_siglip_vision_sdpa_dynamo": (lambda: hf_siglip_vision("sdpa"), "dynamo", None),
+    # SigLIP2 NaFlex (padded patch sequences): the attention mask may hide whole rows, so the
+    # softmax's NaN guard becomes the fused op's zero_masked_rows.
+    "hf_siglip2_naflex_sdpa_ts17": (lambda: hf_siglip2_naflex("sdpa"), "ts", 17),
     "timm_vit_tiny_ts17": (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "ts", 17),
     "timm_vit_tiny_unfused_ts13":
         (timm_model("vit_tiny_patch16_224", fused_attn=False, **TIMM_SMALL), "ts", 13),
@@ -282,9 +312,19 @@ def mask_from_ids(ids):
 
 def make_inputs(specs, batch, rng):
     arrays = {}
+    grids = []
+    if any(kind.startswith("naflex") for _, kind, _ in specs):
+        grids = [NAFLEX_GRIDS[int(rng.integers(len(NAFLEX_GRIDS)))] for _ in range(batch)]
     for name, kind, shape in specs:
         if kind == "token_mask":
             arrays[name] = mask_from_ids(arrays["input_ids"])
+        elif kind == "naflex_patches":
+            arrays[name] = rng.standard_normal((batch, *shape)).astype(np.float32)
+        elif kind == "naflex_mask":
+            arrays[name] = np.array([[1 if p < h * w else 0 for p in range(shape[0])]
+                                     for h, w in grids], dtype=np.int64)
+        elif kind == "naflex_shapes":
+            arrays[name] = np.array(grids, dtype=np.int64)
         else:
             arrays[name] = make_input(kind, batch, shape, rng)
     return arrays

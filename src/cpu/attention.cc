@@ -71,6 +71,7 @@ struct AttentionShape {
   int64_t batch = 0, heads = 0, q_len = 0, k_len = 0, head_dim = 0, value_dim = 0;
   float scale = 1.0f;
   bool causal = false;
+  bool zero_masked_rows = false;  // a row with every key masked gives 0, not NaN
 };
 
 // Per-thread scratch of one task: packed K^T and V of the current key block, the block's scores
@@ -295,7 +296,7 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
       const float new_max = std::max(w.row_max[r], block_max);
       if (new_max == kNegInf) {
         // Every key so far is masked: nothing to add (a row masked to the end gives 0/0 = NaN,
-        // as PyTorch's softmax does for an all -inf row).
+        // as PyTorch's softmax does for an all -inf row, or 0 with zero_masked_rows).
         std::fill(sr, sr + valid, 0.0f);
         rescale[r] = 1.0f;
         continue;
@@ -310,7 +311,8 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
     });
   }
   for (int64_t r = 0; r < rows; ++r) {
-    const float inv = 1.0f / w.row_sum[r];  // 0 keys seen: 1/0 = inf, times 0 = NaN
+    // 0 keys seen: 1/0 = inf, times 0 = NaN, unless the node asks for 0.
+    const float inv = s.zero_masked_rows && w.row_sum[r] == 0.0f ? 0.0f : 1.0f / w.row_sum[r];
     const float* src = w.out.data() + r * ldo;
     const int64_t at = (b * s.q_len + i0 + r) * out.row_stride + h * s.value_dim;
     if (out.codes != nullptr) {
@@ -331,8 +333,13 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
 class AttentionKernel final : public CpuKernel {
  public:
   // output_scale > 0: the output as E4M3 codes of out / output_scale.
-  AttentionKernel(int64_t heads, std::optional<float> scale, bool causal, float output_scale)
-      : heads_(heads), scale_(scale), causal_(causal), output_scale_(output_scale) {}
+  AttentionKernel(int64_t heads, std::optional<float> scale, bool causal, bool zero_masked_rows,
+                  float output_scale)
+      : heads_(heads),
+        scale_(scale),
+        causal_(causal),
+        zero_masked_rows_(zero_masked_rows),
+        output_scale_(output_scale) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const bool packed = inputs.size() < 3 || inputs[1] == nullptr;
@@ -351,6 +358,7 @@ class AttentionKernel final : public CpuKernel {
     s.heads = heads_;
     s.q_len = q.dim(1);
     s.causal = causal_;
+    s.zero_masked_rows = zero_masked_rows_;
     HeadView qv, kv, vv;
     if (packed) {
       if (q.dim(2) % (3 * heads_) != 0) {
@@ -447,6 +455,7 @@ class AttentionKernel final : public CpuKernel {
   int64_t heads_;
   std::optional<float> scale_;
   bool causal_;
+  bool zero_masked_rows_;
   float output_scale_;
 };
 
@@ -455,6 +464,7 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
   VITRT_ASSIGN_OR_RETURN(int64_t causal, init.node.attrs.get_int("causal", 0));
   if (heads < 1) return invalid_argument("num_heads must be >= 1, got ", heads);
   if (causal != 0 && causal != 1) return invalid_argument("causal must be 0 or 1, got ", causal);
+  VITRT_ASSIGN_OR_RETURN(int64_t zero_rows, init.node.attrs.get_int("zero_masked_rows", 0));
   std::optional<float> scale;
   if (init.node.attrs.has("scale")) {
     VITRT_ASSIGN_OR_RETURN(float f, init.node.attrs.get_float("scale", 1.0f));
@@ -468,7 +478,7 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
     }
   }
   return std::unique_ptr<CpuKernel>(
-      std::make_unique<AttentionKernel>(heads, scale, causal == 1, output_scale));
+      std::make_unique<AttentionKernel>(heads, scale, causal == 1, zero_rows == 1, output_scale));
 }
 
 }  // namespace

@@ -21,6 +21,13 @@
 namespace vitrt::cuda {
 namespace {
 
+// 1 / the softmax sum of a row. A row with every key masked has sum 0 and gives NaN, as
+// PyTorch's SDPA does, or 0 where the node asks for it (zero_masked_rows: the NaN guard it
+// absorbed).
+__device__ __forceinline__ float row_inverse(float l, bool zero_masked_rows) {
+  return zero_masked_rows && l == 0.0f ? 0.0f : 1.0f / l;
+}
+
 constexpr int kWarps = 4;
 constexpr int kRowsPerWarp = 4;
 constexpr int kQueryTile = kWarps * kRowsPerWarp;
@@ -119,8 +126,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = q0 + warp * kRowsPerWarp + r;
     if (i >= a.sq) continue;
-    // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
-    const float inv = 1.0f / l[r];
+    const float inv = row_inverse(l[r], a.zero_masked_rows);
 #pragma unroll
     for (int t = 0; t < kAccPerLane; ++t) {
       const int d = lane + 32 * t;
@@ -388,8 +394,7 @@ __device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const fl
   __syncwarp();  // every lane has read its last Q fragments
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
-    const float inv = 1.0f / l_run[r];
+    const float inv = row_inverse(l_run[r], a.zero_masked_rows);
 #pragma unroll
     for (int n = 0; n < kD / 8; ++n) {
       if constexpr (kCodes) {
@@ -846,8 +851,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
       acc.z += p.z * wgt;
       acc.w += p.w * wgt;
     }
-    // A row with every key masked has l == 0 and gives NaN, as PyTorch's SDPA does.
-    const float inv = 1.0f / l;
+    const float inv = row_inverse(l, a.zero_masked_rows);
     Y* dst = out + ((b * a.sq + i) * a.heads + h) * a.dv + c;
     if constexpr (std::is_same_v<Y, uint8_t>) {
       // 4 codes, 4-byte aligned (c and dv are multiples of 4).

@@ -439,6 +439,7 @@ struct AttentionArgs {
   int64_t mask_strides[4] = {};
   float scale = 1.0f;
   bool causal = false;
+  bool zero_masked_rows = false;  // a row with every key masked gives 0, not NaN
   // > 0: out is uint8 E4M3 codes of the fp32 result / out_scale (vitrt.Attention's
   // output_scale), else the activation type.
   float out_scale = 0.0f;

@@ -605,12 +605,14 @@ class ConvKernel final : public CudaKernel {
 // out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes.
 class AttentionKernel final : public CudaKernel {
  public:
-  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, float out_scale,
-                  NodeId node, std::string name, std::vector<AttentionTactic> tactics)
+  AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, bool zero_masked_rows,
+                  float out_scale, NodeId node, std::string name,
+                  std::vector<AttentionTactic> tactics)
       : heads_(heads),
         scale_(scale),
         has_scale_(has_scale),
         causal_(causal),
+        zero_masked_rows_(zero_masked_rows),
         out_scale_(out_scale),
         node_(node),
         name_(std::move(name)),
@@ -667,12 +669,16 @@ class AttentionKernel final : public CudaKernel {
     a.v_row_stride = packed ? 3 * dq : dvt;
     a.scale = has_scale_ ? scale_ : 1.0f / std::sqrt(static_cast<float>(dh));
     a.causal = causal_;
+    a.zero_masked_rows = zero_masked_rows_;
     a.out_scale = out_scale_;
     const SdpaProblem sp = sdpa_problem(a, t);
     // cuDNN's operation has no mask or causal form. It writes no E4M3 codes either: with
     // output_scale, its 16-bit output goes to a scratch tensor and one pass encodes it (at
     // ViT-B/16 batch 256 that pair beat vitrt's kernel writing the codes itself).
-    const bool cudnn_form = mask == nullptr && !causal_ && cudnn_attention_supports(sp);
+    // cuDNN's operation has no mask input here, no causal form, and no promise for rows whose
+    // every key is masked.
+    const bool cudnn_form =
+        mask == nullptr && !causal_ && !zero_masked_rows_ && cudnn_attention_supports(sp);
     if (!ctx.launch) {
       out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : q.dtype;
       out[0].shape = {bsz, sq, heads_ * dv};
@@ -840,7 +846,7 @@ class AttentionKernel final : public CudaKernel {
 
   int64_t heads_;
   float scale_;
-  bool has_scale_, causal_;
+  bool has_scale_, causal_, zero_masked_rows_;
   float out_scale_;
   NodeId node_;
   std::string name_;
@@ -898,6 +904,7 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   if (heads < 1) return invalid_model("num_heads must be positive");
   VITRT_ASSIGN_OR_RETURN(float scale, at.get_float("scale", 0.0f));
   VITRT_ASSIGN_OR_RETURN(int64_t causal, at.get_int("causal", 0));
+  VITRT_ASSIGN_OR_RETURN(int64_t zero_rows, at.get_int("zero_masked_rows", 0));
   float out_scale = 0.0f;
   if (at.has("output_scale")) {
     VITRT_ASSIGN_OR_RETURN(out_scale, at.get_float("output_scale", 0.0f));
@@ -911,8 +918,8 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
   return std::unique_ptr<CudaKernel>(new AttentionKernel(heads, scale, at.has("scale"), causal != 0,
-                                                         out_scale, id, init.node.name,
-                                                         std::move(tactics)));
+                                                         zero_rows != 0, out_scale, id,
+                                                         init.node.name, std::move(tactics)));
 }
 
 }  // namespace

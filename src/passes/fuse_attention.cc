@@ -164,6 +164,9 @@ class AttentionMatcher {
   Source q, k, v;
   double scale = 1.0;
   bool causal = false;
+  // A softmax NaN guard was absorbed and some query row may have every key masked: the fused op
+  // must give such a row 0, as the guard does (vitrt.Attention's zero_masked_rows).
+  bool zero_masked_rows = false;
   ValueId mask = kNoValue;           // runtime mask kept as is
   std::optional<Tensor> mask_const;  // evaluated constant mask kept
   struct NewWhere {                  // runtime padding condition split from a causal And
@@ -978,8 +981,8 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
     if (auto d = analyse_mask(masks[0], mask_factors[0], ss[2], ss[3])) return d;
   }
   if (nan_guard) {
-    // With the guard a fully masked row gives 0, the fused op NaN: only fuse when no row can
-    // be fully masked.
+    // With the guard a fully masked row gives 0 where softmax gives NaN: where a row may be
+    // fully masked, the fused op is told to give 0 too.
     const bool rows_safe =
         mask == kNoValue && !new_where &&
         (!causal || ss[2].same_as(ss[3]) ||
@@ -995,9 +998,7 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
       }
       const_safe = const_safe && !causal;
     }
-    if (!rows_safe || !const_safe) {
-      return Decline{"softmax NaN guard with a mask that may mask whole rows"};
-    }
+    zero_masked_rows = !rows_safe || !const_safe;
   }
   return std::nullopt;
 }
@@ -1345,6 +1346,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     attrs.set_int("num_heads", m.q.heads);
     attrs.set_float("scale", static_cast<float>(m.scale));
     if (m.causal) attrs.set_int("causal", 1);
+    if (m.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
     std::vector<std::string> names;
     std::vector<ValueId> freed;
     for (NodeId n : absorbed) {

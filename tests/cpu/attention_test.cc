@@ -23,10 +23,14 @@ struct Case {
   bool causal = false;
   bool packed = false;  // q_len == k_len, head_dim == value_dim
   float scale = 0.0f;   // 0: the default 1/sqrt(head_dim)
+  bool zero_masked_rows = false;
 };
 
 testing::AttentionOp op_of(const Case& c) {
-  return {.heads = c.heads, .causal = c.causal, .scale = c.scale};
+  return {.heads = c.heads,
+          .causal = c.causal,
+          .scale = c.scale,
+          .zero_masked_rows = c.zero_masked_rows};
 }
 
 Result<Tensor> run_fused(const Case& c, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -162,7 +166,8 @@ TEST(AttentionKernel, PackedQkv) {
               .packed = true});
 }
 
-// A row whose keys are all -inf gives NaN, as PyTorch's softmax does.
+// A row whose keys are all -inf gives NaN, as PyTorch's softmax does; with zero_masked_rows
+// (the NaN guard fuse_attention absorbed), 0.
 TEST(AttentionKernel, FullyMaskedRowIsNaN) {
   const Case c{.batch = 1,
                .q_len = 2,
@@ -181,6 +186,14 @@ TEST(AttentionKernel, FullyMaskedRowIsNaN) {
   for (int e = 0; e < 8; ++e) {
     EXPECT_FALSE(std::isnan(got->data<float>()[e]));
     EXPECT_TRUE(std::isnan(got->data<float>()[8 + e]));
+  }
+  Case zero = c;
+  zero.zero_masked_rows = true;
+  Result<Tensor> zeroed = run_fused(zero, q, k, v, &mask);
+  ASSERT_TRUE(zeroed.ok()) << zeroed.status().to_string();
+  for (int e = 0; e < 8; ++e) {
+    EXPECT_EQ(zeroed->data<float>()[e], got->data<float>()[e]);
+    EXPECT_EQ(zeroed->data<float>()[8 + e], 0.0f);
   }
 }
 

@@ -1370,32 +1370,50 @@ TEST(CudaAttentionCudnn, PackedLayoutMatchesFloat64) {
   }
 }
 
-// A row whose keys are all -inf gives NaN, as PyTorch's SDPA does; the other rows are finite.
-// 20 tokens: one key tile; 150: three, split over the warps of a small grid's blocks.
-TEST(CudaAttentionMasked, FullyMaskedRowIsNaN) {
+// A row whose keys are all -inf gives NaN, as PyTorch's SDPA does, or 0 with zero_masked_rows
+// (the NaN guard fuse_attention absorbed); the other rows are finite and the same either way.
+// 20 tokens: one key tile; 150 at batch 1: three, split over the warps of a small grid's blocks;
+// 197 at batch 8: the 4-warp tensor-core kernel.
+TEST(CudaAttentionMasked, FullyMaskedRowIsNaNOrZero) {
   VITRT_REQUIRE_GPU();
-  const int64_t b = 1, heads = 1, dh = 64;
-  for (const int64_t s : {20, 150})
+  const int64_t heads = 1, dh = 64;
+  for (const auto& [b, s] : {std::pair<int64_t, int64_t>{1, 20}, {1, 150}, {8, 197}})
     for (const std::string precision : {"fp32", "fp16", "bf16"}) {
-      TestGraph g(17);
-      Tensor mask = Tensor::zeros(DType::kFloat32, {s, s});
-      for (int64_t j = 0; j < s; ++j)
-        mask.data<float>()[3 * s + j] = -std::numeric_limits<float>::infinity();
-      ValueId q = g.input("q", DType::kFloat32, {b, s, dh});
-      ValueId k = g.input("k", DType::kFloat32, {b, s, dh});
-      ValueId v = g.input("v", DType::kFloat32, {b, s, dh});
-      g.output(add_attention(g, {.heads = heads}, q, k, v, g.constant("mask", mask)));
-      mark_float_outputs(g);
-      Result<std::vector<Tensor>> actual = run_graph_cuda(
-          g.graph(), {rnd({b, s, dh}, 1), rnd({b, s, dh}, 2), rnd({b, s, dh}, 3)}, precision);
-      ASSERT_TRUE(actual.ok()) << actual.status().to_string();
-      const Tensor& o = (*actual)[0];
-      for (int64_t i = 0; i < s; ++i) {
-        for (int64_t e = 0; e < dh; ++e) {
-          const double x = o.element_as_double(i * dh + e);
-          EXPECT_EQ(std::isnan(x), i == 3)
-              << precision << " tokens " << s << " row " << i << " col " << e;
+      std::vector<Tensor> results;
+      for (const bool zero : {false, true}) {
+        TestGraph g(17);
+        Tensor mask = Tensor::zeros(DType::kFloat32, {s, s});
+        for (int64_t j = 0; j < s; ++j)
+          mask.data<float>()[3 * s + j] = -std::numeric_limits<float>::infinity();
+        ValueId q = g.input("q", DType::kFloat32, {b, s, dh});
+        ValueId k = g.input("k", DType::kFloat32, {b, s, dh});
+        ValueId v = g.input("v", DType::kFloat32, {b, s, dh});
+        g.output(add_attention(g, {.heads = heads, .zero_masked_rows = zero}, q, k, v,
+                               g.constant("mask", mask)));
+        mark_float_outputs(g);
+        Result<std::vector<Tensor>> actual = run_graph_cuda(
+            g.graph(), {rnd({b, s, dh}, 1), rnd({b, s, dh}, 2), rnd({b, s, dh}, 3)}, precision);
+        ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+        const Tensor& o = (*actual)[0];
+        for (int64_t n = 0; n < b; ++n) {
+          for (int64_t i = 0; i < s; ++i) {
+            for (int64_t e = 0; e < dh; ++e) {
+              const double x = o.element_as_double((n * s + i) * dh + e);
+              if (i != 3) {
+                EXPECT_FALSE(std::isnan(x));
+              } else if (zero) {
+                EXPECT_EQ(x, 0.0) << precision << " tokens " << s << " col " << e;
+              } else {
+                EXPECT_TRUE(std::isnan(x)) << precision << " tokens " << s << " col " << e;
+              }
+            }
+          }
         }
+        results.push_back(o);
+      }
+      for (int64_t i = 0; i < results[0].numel(); ++i) {
+        if ((i / dh) % s == 3) continue;
+        ASSERT_EQ(results[0].element_as_double(i), results[1].element_as_double(i));
       }
     }
 }

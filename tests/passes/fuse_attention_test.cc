@@ -387,15 +387,38 @@ TEST(FuseAttention, DeclinesRank1Mask) {
   EXPECT_TRUE(r.logged("mask has rank 1"));
 }
 
-TEST(FuseAttention, DeclinesNanGuardWithRuntimeMask) {
+// With a runtime mask any row may be fully masked (SigLIP2's padded patches): the guard's 0 for
+// such rows becomes the fused op's zero_masked_rows (check_fusion compares a partly masked run;
+// here every key is masked, so every row).
+TEST(FuseAttention, NanGuardWithRuntimeMaskFusesAndZeroesMaskedRows) {
   TestGraph g;
   AttentionPattern p = base_pattern();
   p.nan_guard = true;
   p.mask = AttentionPattern::Mask::kInput;
   p.mask_shape = {1, 1, 1, 7};
   build_attention_pattern(g, p);
-  PassRun r = check_fusion(g, 0);
-  EXPECT_TRUE(r.logged("softmax NaN guard with a mask that may mask whole rows"));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph unfused = g.graph();
+  check_fusion(g, 1);
+  const Node* a = attention_node(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->attrs.get_int("zero_masked_rows", 0).value(), 1);
+  std::vector<Tensor> feeds = feeds_for(unfused);
+  bool found = false;
+  for (size_t i = 0; i < unfused.inputs.size(); ++i) {
+    Tensor& t = feeds[i];
+    if (t.shape() != std::vector<int64_t>{1, 1, 1, 7}) continue;
+    for (int64_t j = 0; j < t.numel(); ++j) t.data<float>()[j] = -INFINITY;
+    found = true;
+  }
+  ASSERT_TRUE(found);
+  auto want = testing::run_graph(unfused, feeds);
+  auto got = testing::run_graph(g.graph(), feeds);
+  ASSERT_TRUE(want.ok() && got.ok());
+  bool zeros = true;
+  for (int64_t i = 0; i < (*want)[0].numel(); ++i) zeros &= (*want)[0].data<float>()[i] == 0.0f;
+  EXPECT_TRUE(zeros) << "the guard gives masked rows 0";
+  EXPECT_TRUE(testing::tensors_close((*got)[0], (*want)[0], {1e-4, 1e-5}));
 }
 
 TEST(FuseAttention, DeclinesScaleAfterRuntimeMask) {

@@ -15,8 +15,9 @@ namespace vitrt::testing {
 struct AttentionOp {
   int64_t heads = 1;
   bool causal = false;
-  float scale = 0.0f;         // 0: no attribute, the op's default 1/sqrt(head_dim)
-  float output_scale = 0.0f;  // > 0: the output as E4M3 codes of out / output_scale
+  float scale = 0.0f;             // 0: no attribute, the op's default 1/sqrt(head_dim)
+  float output_scale = 0.0f;      // > 0: the output as E4M3 codes of out / output_scale
+  bool zero_masked_rows = false;  // a row with every key masked gives 0, not NaN
 };
 
 // Adds vitrt.Attention over q, k, v [B, S, H*D], or over one packed [B, S, 3*H*D] value in q
@@ -30,6 +31,7 @@ inline ValueId add_attention(TestGraph& g, const AttentionOp& op, ValueId q, Val
   if (op.causal) attrs.set_int("causal", 1);
   if (op.scale != 0.0f) attrs.set_float("scale", op.scale);
   if (op.output_scale > 0.0f) attrs.set_float("output_scale", op.output_scale);
+  if (op.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
   std::vector<ValueId> inputs = {q, k, v};
   if (mask != kNoValue) {
     inputs.push_back(mask);

@@ -7,10 +7,13 @@
 //            2 value [B, Sk, H*Dv]
 //            3 mask (optional): additive float32, broadcastable to [B, H, Sq, Sk], rank 2 to 4
 //   attrs    num_heads (required), scale (default 1/sqrt(Dh)), causal (0|1): query i sees keys
-//            j <= i + (Sk - Sq); output_scale (float > 0, optional): the output is written as
-//            uint8 FP8 E4M3 codes of out / output_scale (nearest even, saturating at +-448, out
-//            in fp32 before the division), for fp8 vitrt.QuantLinear layers reading the codes
-//            directly (fuse_fp8_producers)
+//            j <= i + (Sk - Sq); zero_masked_rows (0|1, default 0): a query row whose every key
+//            is masked (-inf) gives 0 instead of softmax's NaN (fuse_attention sets it when it
+//            absorbs the NaN guard HF exports put after softmax, where it cannot prove no row is
+//            fully masked: SigLIP2's padded patches); output_scale (float > 0, optional): the
+//            output is written as uint8 FP8 E4M3 codes of out / output_scale (nearest even,
+//            saturating at +-448, out in fp32 before the division), for fp8 vitrt.QuantLinear
+//            layers reading the codes directly (fuse_fp8_producers)
 //   output   [B, Sq, H*Dv], heads merged: float32, or uint8 codes with output_scale
 #include <cmath>
 
@@ -33,6 +36,10 @@ Status infer_attention(InferContext& ctx) {
   (void)scale;  // any float is valid; read here so a wrong attribute kind is reported
   if (heads < 1) return ctx.error("num_heads must be >= 1, got ", heads);
   if (causal != 0 && causal != 1) return ctx.error("causal must be 0 or 1, got ", causal);
+  VITRT_ASSIGN_OR_RETURN(int64_t zero_rows, ctx.attrs().get_int("zero_masked_rows", 0));
+  if (zero_rows != 0 && zero_rows != 1) {
+    return ctx.error("zero_masked_rows must be 0 or 1, got ", zero_rows);
+  }
   DType out_dtype = DType::kFloat32;
   if (ctx.attrs().has("output_scale")) {
     VITRT_ASSIGN_OR_RETURN(float output_scale, ctx.attrs().get_float("output_scale", 0.0f));
