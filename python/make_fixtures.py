@@ -220,6 +220,8 @@ FIXTURES = {
     "hf_dinov2_eager_ts17": (lambda: hf_dinov2("eager"), "ts", 17),
     "hf_dinov2_sdpa_dynamo": (lambda: hf_dinov2("sdpa"), "dynamo", None),
     "hf_dinov3_sdpa_ts17": (lambda: hf_dinov3("sdpa"), "ts", 17),
+    # dynamo writes the rope's rotate_half and prefix slices in its own form (fuse_rotary).
+    "hf_dinov3_sdpa_dynamo": (lambda: hf_dinov3("sdpa"), "dynamo", None),
     "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
     "hf_siglip_vision_sdpa_dynamo": (lambda: hf_siglip_vision("sdpa"), "dynamo", None),
     "timm_vit_tiny_ts17": (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "ts", 17),

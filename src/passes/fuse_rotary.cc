@@ -14,6 +14,7 @@
 // last two dims (leading 1s allowed); the prefix and rest slices cover the axis exactly; and
 // every intermediate has no reader outside the pattern. cos and sin may be constants or values
 // computed at run time (dynamic H and W).
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <string>
@@ -94,6 +95,34 @@ std::optional<SliceOf> slice_of(const Graph& g, ValueId v) {
   return s;
 }
 
+// Two dims provably equal. The dynamo exporter names derived sizes ("s1*s2") in its value_info:
+// such a name taken as one symbol prints as the product of its factors does, and both stand for
+// the exporter's one expression.
+bool same_dim(const Dim& a, const Dim& b) {
+  return a.same_as(b) || (a.is_symbolic() && b.is_symbolic() && a.to_string() == b.to_string());
+}
+
+// Token counts that may be equal: provably, or one of them unknown (TorchScript names no sizes
+// under dynamic height and width). The kernel checks at run time that the tables have
+// S - start rows or one, so an unequal count fails with a message instead of broadcasting.
+bool may_be_same_tokens(const Dim& a, const Dim& b) {
+  return same_dim(a, b) || !a.is_known() || !b.is_known();
+}
+
+// `a` has the shape of X (`x`): the same rank, the same dims, the token axis as above.
+bool has_shape_of(const Graph& g, ValueId a, ValueId x) {
+  const Value& av = g.values[a];
+  const Value& xv = g.values[x];
+  if (!av.has_shape || !xv.has_shape || av.shape.size() != xv.shape.size()) return false;
+  const size_t tokens = xv.shape.size() - 2;
+  for (size_t i = 0; i < xv.shape.size(); ++i) {
+    const bool ok = i == tokens ? may_be_same_tokens(av.shape[i], xv.shape[i])
+                                : same_dim(av.shape[i], xv.shape[i]);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Length of axis `axis` of `v` when static.
 std::optional<int64_t> static_dim(const Graph& g, ValueId v, int axis) {
   const SymShape* s = shape_of(g, v);
@@ -137,7 +166,9 @@ std::optional<ValueId> unsqueezed_last(const Graph& g, ValueId v) {
   const SymShape* out = shape_of(g, v);
   if (in == nullptr || out == nullptr || out->size() != in->size() + 1) return std::nullopt;
   if (!out->back().is_static() || out->back().value() != 1) return std::nullopt;
-  if (!same_dims(*in, SymShape(out->begin(), out->end() - 1))) return std::nullopt;
+  for (size_t i = 0; i < in->size(); ++i) {
+    if (!same_dim((*in)[i], (*out)[i])) return std::nullopt;
+  }
   return n->inputs[0];
 }
 
@@ -237,7 +268,7 @@ std::optional<Rotation> match_interleaved(const Graph& g, ValueId r, std::option
   }
   if (neg == nullptr) {
     *why = Decline{str_cat("Concat '", cat->name,
-                           "' has the sign on the even elements (rot(x)[2i] = -x[2i+1])")};
+                           "' has the sign on the second of each pair (rot(x)[2i] = -x[2i+1])")};
     return std::nullopt;
   }
   auto odd = slice_of(g, neg->inputs[0]);
@@ -252,7 +283,7 @@ std::optional<Rotation> match_interleaved(const Graph& g, ValueId r, std::option
         str_cat("Concat '", cat->name, "' does not stack -X[..., 1::2] and X[..., ::2] of one X")};
     return std::nullopt;
   }
-  if (!same_sym_shape(g.values[r], g.values[rot.x])) {
+  if (rank_of(g, rot.x) < 2 || !has_shape_of(g, r, rot.x)) {
     *why = Decline{str_cat("Reshape '", reshape->name, "' does not restore X's shape")};
     return std::nullopt;
   }
@@ -283,8 +314,9 @@ std::optional<std::string> table_problem(const Graph& g, ValueId table, ValueId 
     }
   }
   const Dim& rows = s[s.size() - 2];
-  const bool rows_ok = (rows.is_static() && rows.value() == 1) || rows.same_as(xs[xs.size() - 2]);
-  if (!rows_ok || !s.back().same_as(xs.back())) {
+  const bool rows_ok =
+      (rows.is_static() && rows.value() == 1) || may_be_same_tokens(rows, xs[xs.size() - 2]);
+  if (s.size() > xs.size() || !rows_ok || !same_dim(s.back(), xs.back())) {
     return str_cat("'", t.name, "' ", sym_shape_to_string(s), " does not broadcast as [",
                    xs[xs.size() - 2].to_string(), " or 1, ", xs.back().to_string(), "] over X ",
                    sym_shape_to_string(xs));
@@ -357,28 +389,38 @@ class RotaryMatcher {
     const int rank = rank_of(g_, m->output);
     auto axis = concat_axis(*cat, rank);
     if (!axis) return;
-    if (*axis == rank - 1 && !*partial && m->start == 0 && cat->inputs[0] == m->output) {
-      auto rot = slice_of(g_, m->x);
-      auto rot_dim = static_dim(g_, m->x, rank - 1);
-      if (!rot || !rot_dim || rot->axis != rank - 1) return;
-      const ValueId q = rot->data;
-      auto d = static_dim(g_, q, rank - 1);
-      if (!d || !is_slice(g_, m->x, q, rank - 1, 0, 1, *rot_dim) ||
-          !is_slice(g_, cat->inputs[1], q, rank - 1, *rot_dim, 1, *d - *rot_dim)) {
-        return;
+    if (*axis == rank - 1 && !*partial && cat->inputs[0] == m->output) {
+      std::optional<ValueId> q = split_source(m->x, cat->inputs[1], rank - 1);
+      if (!q) {
+        auto rot = slice_of(g_, m->x);
+        auto rot_dim = static_dim(g_, m->x, rank - 1);
+        if (!rot || !rot_dim || rot->axis != rank - 1) return;
+        auto d = static_dim(g_, rot->data, rank - 1);
+        if (!d || !is_slice(g_, m->x, rot->data, rank - 1, 0, 1, *rot_dim) ||
+            !is_slice(g_, cat->inputs[1], rot->data, rank - 1, *rot_dim, 1, *d - *rot_dim)) {
+          return;
+        }
+        q = rot->data;
       }
-      absorb(m, cat, q);
+      absorb(m, cat, *q);
       *partial = true;
     } else if (*axis == rank - 2 && !*prefix && cat->inputs[1] == m->output) {
-      auto rest = slice_of(g_, m->x);
-      if (!rest || rest->axis != rank - 2 || rest->step != 1 || rest->start <= 0) return;
-      const ValueId q = rest->data;
-      const int64_t p = rest->start;
-      if (!is_slice(g_, cat->inputs[0], q, rank - 2, 0, 1, p) || !covers_rest(*rest, m->x, q)) {
-        return;
+      // The dynamo exporter cuts the prefix with one Split, TorchScript with two Slices.
+      std::optional<ValueId> q = split_source(cat->inputs[0], m->x, rank - 2);
+      std::optional<int64_t> p = static_dim(g_, cat->inputs[0], rank - 2);
+      if (!q) {
+        auto rest = slice_of(g_, m->x);
+        if (!rest || rest->axis != rank - 2 || rest->step != 1 || rest->start <= 0) return;
+        p = rest->start;
+        if (!is_slice(g_, cat->inputs[0], rest->data, rank - 2, 0, 1, *p) ||
+            !covers_rest(*rest, m->x, rest->data)) {
+          return;
+        }
+        q = rest->data;
       }
-      absorb(m, cat, q);
-      m->start = p;
+      if (!p || *p <= 0) return;
+      absorb(m, cat, *q);
+      m->start = *p;
       *prefix = true;
     }
   }
@@ -405,11 +447,25 @@ class RotaryMatcher {
     return n != nullptr && is_onnx_op(*n, op) ? n : nullptr;
   }
 
+  // The input of a Split along `axis` into exactly `head` and `tail`, else nullopt.
+  std::optional<ValueId> split_source(ValueId head, ValueId tail, int axis) const {
+    const Node* split = producer_if(g_, head, "Split");
+    if (split == nullptr || split->outputs.size() != 2 || split->outputs[0] != head ||
+        split->outputs[1] != tail) {
+      return std::nullopt;
+    }
+    auto a = split->attrs.get_int("axis", 0);
+    const int rank = rank_of(g_, split->inputs[0]);
+    if (!a.ok() || (*a < 0 ? *a + rank : *a) != axis) return std::nullopt;
+    return split->inputs[0];
+  }
+
   void absorb(Match* m, const Node* cat, ValueId q) const {
+    // The Concat, the other part (a Slice, or the Split that also made X) and X's Slice.
     m->nodes.push_back(id_of(g_, cat));
-    m->nodes.push_back(id_of(g_, producer_of(g_, m->x)));
-    for (ValueId in : cat->inputs) {
-      if (in != m->output) m->nodes.push_back(id_of(g_, producer_of(g_, in)));
+    for (ValueId v : {cat->inputs[0], cat->inputs[1], m->x}) {
+      const NodeId p = id_of(g_, producer_of(g_, v));
+      if (std::find(m->nodes.begin(), m->nodes.end(), p) == m->nodes.end()) m->nodes.push_back(p);
     }
     m->x = q;
     m->output = cat->outputs[0];
@@ -425,7 +481,7 @@ class RotaryMatcher {
     if (x.dtype != DType::kFloat32 || !x.has_shape || x.shape.size() < 2) {
       return Decline{str_cat("'", x.name, "' is not a float32 [..., S, D] tensor")};
     }
-    if (!same_sym_shape(g_.values[add.outputs[0]], x)) {
+    if (!has_shape_of(g_, add.outputs[0], rot.x)) {
       return Decline{str_cat("'", add.name, "' does not keep the shape of '", x.name,
                              "' (cos or sin broadcast it)")};
     }

@@ -46,8 +46,10 @@ Status check_table_shape(const InferContext& ctx, int input, const SymShape& x, 
   }
   const Dim& rows = t[t.size() - 2];
   const Dim rotated_tokens = x[x.size() - 2] - Dim(start);
-  const bool one_row = rows.is_static() && rows.value() == 1;
-  if (!one_row && rows.is_known() && rotated_tokens.is_known() && !rows.same_as(rotated_tokens)) {
+  // Only static counts can be told apart here (two symbols may be equal); the kernels check the
+  // rest at run time.
+  if (rows.is_static() && rows.value() != 1 && rotated_tokens.is_static() &&
+      rows.value() != rotated_tokens.value()) {
     return ctx.error("input '", name, "' ", got,
                      " must have S - start = ", rotated_tokens.to_string(), " rows (or 1) for X ",
                      sym_shape_to_string(x), " and start ", start);
