@@ -1,6 +1,8 @@
 // vitrt.RotaryEmbedding on the CPU: the reference the fusion and the CUDA kernel are checked
 // against. Each rotated element is computed as the unfused graph computes it, x * cos plus the
-// rotated partner (negated on the first of the pair) times sin, in float32.
+// rotated partner (negated on the first of the pair) times sin, in float32 and rounded after
+// each operation (CMakeLists.txt compiles this file without FMA contraction), so the fused op
+// equals the Mul, Mul and Add it replaces bit for bit.
 #include <cstring>
 
 #include "core/parallel.h"

@@ -25,6 +25,12 @@ struct RotaryArgs {
   int64_t n;  // rows * units_per_row
 };
 
+// x * c + r * s rounded after each operation, as the unfused Mul, Mul and Add kernels compute it
+// (no FMA contraction): in fp32 plans the fused op equals the graph it replaced bit for bit.
+__device__ __forceinline__ float rotate(float x, float c, float r, float s) {
+  return __fadd_rn(__fmul_rn(x, c), __fmul_rn(r, s));
+}
+
 template <typename T, int V, bool kWide>
 __device__ __forceinline__ void copy_vec(const T* x, T* y) {
   *reinterpret_cast<Vec<T, V, kWide>*>(y) = *reinterpret_cast<const Vec<T, V, kWide>*>(x);
@@ -63,8 +69,8 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
 #pragma unroll
       for (int j = 0; j < V; j += 2) {
         const float x0 = to_f(xv.v[j]), x1 = to_f(xv.v[j + 1]);
-        out.v[j] = from_f<T>(x0 * to_f(cv.v[j]) + (-x1) * to_f(sv.v[j]));
-        out.v[j + 1] = from_f<T>(x1 * to_f(cv.v[j + 1]) + x0 * to_f(sv.v[j + 1]));
+        out.v[j] = from_f<T>(rotate(x0, to_f(cv.v[j]), -x1, to_f(sv.v[j])));
+        out.v[j + 1] = from_f<T>(rotate(x1, to_f(cv.v[j + 1]), x0, to_f(sv.v[j + 1])));
       }
       *reinterpret_cast<Vec<T, V, kWide>*>(yr + off) = out;
     } else {
@@ -78,8 +84,8 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         const float x0 = to_f(lo.v[j]), x1 = to_f(hi.v[j]);
-        out_lo.v[j] = from_f<T>(x0 * to_f(clo.v[j]) + (-x1) * to_f(slo.v[j]));
-        out_hi.v[j] = from_f<T>(x1 * to_f(chi.v[j]) + x0 * to_f(shi.v[j]));
+        out_lo.v[j] = from_f<T>(rotate(x0, to_f(clo.v[j]), -x1, to_f(slo.v[j])));
+        out_hi.v[j] = from_f<T>(rotate(x1, to_f(chi.v[j]), x0, to_f(shi.v[j])));
       }
       *reinterpret_cast<Vec<T, V, kWide>*>(yr + off) = out_lo;
       *reinterpret_cast<Vec<T, V, kWide>*>(yr + half + off) = out_hi;
