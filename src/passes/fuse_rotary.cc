@@ -382,8 +382,8 @@ class RotaryMatcher {
 
   // Partial rotary (Concat(rope(Q[..., :D']), Q[..., D':]) on the last axis) and the prefix
   // (Concat(Q[..., :p, :], rope(Q[..., p:, :])) on the token axis) around a match; each at most
-  // once.
-  void extend(Match* m, bool* partial, bool* prefix) const {
+  // once. A token-axis Concat that stays sets `why` (the rotation fuses without it).
+  void extend(Match* m, bool* partial, bool* prefix, std::optional<Decline>* why) const {
     const Node* cat = single_reader(m->output, "Concat");
     if (cat == nullptr || cat->num_inputs() != 2) return;
     const int rank = rank_of(g_, m->output);
@@ -410,15 +410,22 @@ class RotaryMatcher {
       std::optional<int64_t> p = static_dim(g_, cat->inputs[0], rank - 2);
       if (!q) {
         auto rest = slice_of(g_, m->x);
-        if (!rest || rest->axis != rank - 2 || rest->step != 1 || rest->start <= 0) return;
-        p = rest->start;
-        if (!is_slice(g_, cat->inputs[0], rest->data, rank - 2, 0, 1, *p) ||
+        if (!rest || rest->axis != rank - 2 || rest->step != 1 || rest->start <= 0 ||
+            !is_head(cat->inputs[0], rest->data, rank - 2, rest->start) ||
             !covers_rest(*rest, m->x, rest->data)) {
+          *why = Decline{str_cat("the prefix tokens joined by Concat '", cat->name,
+                                 "' stay: the rotated tokens are not provably Q[..., p:, :] after "
+                                 "Q[..., :p, :] with p known at build time")};
           return;
         }
+        p = rest->start;
         q = rest->data;
       }
-      if (!p || *p <= 0) return;
+      if (!p || *p <= 0) {
+        *why = Decline{str_cat("the prefix tokens joined by Concat '", cat->name,
+                               "' stay: their count is not known at build time")};
+        return;
+      }
       absorb(m, cat, *q);
       m->start = *p;
       *prefix = true;
@@ -445,6 +452,14 @@ class RotaryMatcher {
   const Node* single_reader(ValueId v, const char* op) const {
     const Node* n = uses_.single_consumer(v);
     return n != nullptr && is_onnx_op(*n, op) ? n : nullptr;
+  }
+
+  // `v` is Q[..., :p, :] on `axis`: by its static length, or by its bounds where the token count
+  // is symbolic (a shorter Q would leave the rest empty and the kernel refuses start > S).
+  bool is_head(ValueId v, ValueId q, int axis, int64_t p) const {
+    if (is_slice(g_, v, q, axis, 0, 1, p)) return true;
+    auto s = slice_of(g_, v);
+    return s && s->data == q && s->axis == axis && s->start == 0 && s->step == 1 && s->end == p;
   }
 
   // The input of a Split along `axis` into exactly `head` and `tail`, else nullopt.
@@ -547,7 +562,9 @@ Status fuse_rotary(Graph& graph, PassContext& ctx) {
       continue;
     }
     bool partial = false, prefix = false;
-    for (int round = 0; round < 2; ++round) matcher.extend(&*m, &partial, &prefix);
+    std::optional<Decline> prefix_why;
+    for (int round = 0; round < 2; ++round) matcher.extend(&*m, &partial, &prefix, &prefix_why);
+    if (prefix_why && !prefix) ctx.near_miss(kPass, str_cat("'", name, "'"), prefix_why->reason);
     Attributes attrs;
     attrs.set_int("interleaved", m->interleaved ? 1 : 0);
     attrs.set_int("start", m->start);

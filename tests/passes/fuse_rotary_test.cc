@@ -113,7 +113,7 @@ Built build(const Form& f) {
   ValueId cos, sin;
   if (f.runtime_tables || f.symbolic_tokens) {
     SymShape shape(table.begin(), table.end());
-    if (f.symbolic_tokens) shape[shape.size() - 2] = tokens;
+    if (f.symbolic_tokens) shape[shape.size() - 2] = f.prefix > 0 ? Dim::symbol("rows") : tokens;
     cos = g.input("cos", DType::kFloat32, shape);
     sin = g.input("sin", DType::kFloat32, shape);
     b.inputs.push_back(random_tensor(DType::kFloat32, table, 3));
@@ -273,6 +273,41 @@ TEST(FuseRotary, TableShapesAndRuntimeTables) {
   Form dynamic;
   dynamic.symbolic_tokens = true;
   expect_fused(dynamic, 0, false);
+  // ... with the cls token cut off by constant bounds (x[:, :, :1], x[:, :, 1:]).
+  dynamic.prefix = 1;
+  expect_fused(dynamic, 1, false);
+}
+
+// A prefix whose length only the run time knows (Split sizes computed from the image size):
+// the rotation fuses on the split-off tokens, the Split and Concat stay, with a near miss.
+TEST(FuseRotary, PrefixOfUnknownLengthStays) {
+  TestGraph g;
+  ValueId q = g.input("q", DType::kFloat32, {1, kHeads, kSeq, kHeadDim});
+  ValueId sizes = g.input("sizes", DType::kInt64, {2});
+  const Dim rows = Dim::symbol("rows");
+  ValueId cos = g.input("cos", DType::kFloat32, {rows, kHeadDim});
+  ValueId sin = g.input("sin", DType::kFloat32, {rows, kHeadDim});
+  std::vector<ValueId> parts = g.op_multi("Split", {q, sizes}, 2, axis_attr(2));
+  const ValueId x = parts[1];
+  ValueId rot = g.op("Concat", {g.op("Neg", {slice(g, x, 3, 4, kToEnd)}), slice(g, x, 3, 0, 4)},
+                     axis_attr(-1));
+  ValueId out = g.op("Add", {g.op("Mul", {x, cos}), g.op("Mul", {rot, sin})});
+  g.output(g.op("Concat", {parts[0], out}, axis_attr(2)));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+  testing::PassResult r = run_pass(fuse_rotary, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_TRUE(r.logged("their count is not known at build time"));
+  const Node* n = rotary_node(g.graph());
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(*n->attrs.get_int("start", -1), 0);
+  EXPECT_EQ(n->inputs[0], x);
+  testing::expect_same_outputs(
+      before, g.graph(),
+      {random_tensor(DType::kFloat32, {1, kHeads, kSeq, kHeadDim}, 1),
+       Tensor::from_int64({2, kSeq - 2}), random_tensor(DType::kFloat32, {kSeq - 2, kHeadDim}, 2),
+       random_tensor(DType::kFloat32, {kSeq - 2, kHeadDim}, 3)});
 }
 
 TEST(FuseRotary, DeclinesSignOnTheWrongHalf) {
@@ -343,7 +378,9 @@ TEST(FuseRotary, IgnoresPlainProductSums) {
 
 // Every rotation of q and k in the fixture's 2 blocks fuses (no Neg left), attention still
 // fuses, and the optimized graph computes what the imported one does.
-void check_fixture(const std::string& name, int64_t start, bool interleaved) {
+// `slices_elsewhere`: the model slices for other reasons too (EVA02's packed qkv).
+void check_fixture(const std::string& name, int64_t start, bool interleaved,
+                   bool slices_elsewhere) {
   SCOPED_TRACE(name);
   const std::string path =
       (std::filesystem::path(VITRT_SOURCE_DIR) / "tests/golden" / name / "model.onnx").string();
@@ -357,6 +394,10 @@ void check_fixture(const std::string& name, int64_t start, bool interleaved) {
   EXPECT_EQ(count_ops(optimized, "RotaryEmbedding"), 4);
   EXPECT_EQ(count_ops(optimized, "Neg"), 0);
   EXPECT_EQ(count_ops(optimized, "Attention"), 2);
+  if (!slices_elsewhere) {  // the prefix Slices (or dynamo's Split) went with the rotations
+    EXPECT_EQ(count_ops(optimized, "Slice"), 0);
+    EXPECT_EQ(count_ops(optimized, "Split"), 0);
+  }
   for (const Node& n : optimized.nodes) {
     if (n.op_type != "RotaryEmbedding") continue;
     EXPECT_EQ(*n.attrs.get_int("start", -1), start) << n.name;
@@ -368,12 +409,12 @@ void check_fixture(const std::string& name, int64_t start, bool interleaved) {
 
 TEST(FuseRotary, DinoV3Fixtures) {
   // 1 cls + 2 register tokens pass unrotated.
-  check_fixture("hf_dinov3_sdpa_ts17", 3, false);
-  check_fixture("hf_dinov3_sdpa_dynamo", 3, false);
+  check_fixture("hf_dinov3_sdpa_ts17", 3, false, false);
+  check_fixture("hf_dinov3_sdpa_dynamo", 3, false, false);
 }
 
 TEST(FuseRotary, Eva02Fixture) {
-  check_fixture("timm_eva02_tiny_ts17", 1, true);
+  check_fixture("timm_eva02_tiny_ts17", 1, true, true);
 }
 
 }  // namespace
