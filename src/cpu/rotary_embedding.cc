@@ -65,8 +65,9 @@ class RotaryEmbeddingKernel final : public CpuKernel {
           continue;
         }
         const int64_t t = s - l.start;
-        rotate_row(l, xr, cp + (l.cos_rows == 1 ? 0 : t) * l.rotary_dim,
-                   sp + (l.sin_rows == 1 ? 0 : t) * l.rotary_dim, yr);
+        const int64_t h = r / l.seq % l.heads;
+        rotate_row(l, xr, cp + h * l.cos_head_stride + t * l.cos_row_stride,
+                   sp + h * l.sin_head_stride + t * l.sin_row_stride, yr);
       }
     });
     outputs[0] = std::move(y);

@@ -27,10 +27,17 @@ class RotaryEmbeddingKernel final : public CudaKernel {
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_rotary_embedding(t, x.data, cos.data, sin.data, out[0].data, l.outer,
-                                               l.seq, l.dim, l.rotary_dim, l.start, l.cos_rows,
-                                               l.sin_rows, l.interleaved, ctx.stream),
-                       "RotaryEmbedding");
+    RotaryTables tables;
+    tables.cos = cos.data;
+    tables.sin = sin.data;
+    tables.cos_head_stride = l.cos_head_stride;
+    tables.cos_row_stride = l.cos_row_stride;
+    tables.sin_head_stride = l.sin_head_stride;
+    tables.sin_row_stride = l.sin_row_stride;
+    return cuda_status(
+        launch_rotary_embedding(t, x.data, tables, out[0].data, l.outer, l.heads, l.seq, l.dim,
+                                l.rotary_dim, l.start, l.interleaved, ctx.stream),
+        "RotaryEmbedding");
   }
 
  private:

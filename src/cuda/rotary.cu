@@ -18,9 +18,9 @@ struct alignas(kWide ? sizeof(T) * V : alignof(T)) Vec {
 };
 
 struct RotaryArgs {
-  int64_t seq, dim, rotary_dim, start;
-  int64_t cos_stride, sin_stride;  // rotary_dim, or 0 for a single-row table
-  int64_t units_per_row;           // rotating units, then pass-through units
+  int64_t heads, seq, dim, rotary_dim, start;
+  int64_t cos_head_stride, cos_row_stride, sin_head_stride, sin_row_stride;  // RotaryTables
+  int64_t units_per_row;  // rotating units, then pass-through units
   int64_t rotate_units;
   int64_t n;  // rows * units_per_row
 };
@@ -59,8 +59,9 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
       if (!kInterleaved) copy_vec<T, V, kWide>(xr + half + off, yr + half + off);
       continue;
     }
-    const T* c = cos + (s - a.start) * a.cos_stride;
-    const T* sn = sin + (s - a.start) * a.sin_stride;
+    const int64_t h = row / a.seq % a.heads;
+    const T* c = cos + h * a.cos_head_stride + (s - a.start) * a.cos_row_stride;
+    const T* sn = sin + h * a.sin_head_stride + (s - a.start) * a.sin_row_stride;
     if constexpr (kInterleaved) {
       const Vec<T, V, kWide> xv = *reinterpret_cast<const Vec<T, V, kWide>*>(xr + off);
       const Vec<T, V, kWide> cv = *reinterpret_cast<const Vec<T, V, kWide>*>(c + off);
@@ -117,18 +118,23 @@ cudaError_t launch_with(const void* x, const void* cos, const void* sin, void* y
 
 }  // namespace
 
-cudaError_t launch_rotary_embedding(Elt type, const void* x, const void* cos, const void* sin,
-                                    void* y, int64_t outer, int64_t seq, int64_t dim,
-                                    int64_t rotary_dim, int64_t start, int64_t cos_rows,
-                                    int64_t sin_rows, bool interleaved, cudaStream_t stream) {
+cudaError_t launch_rotary_embedding(Elt type, const void* x, const RotaryTables& tables, void* y,
+                                    int64_t outer, int64_t heads, int64_t seq, int64_t dim,
+                                    int64_t rotary_dim, int64_t start, bool interleaved,
+                                    cudaStream_t stream) {
   RotaryArgs a{};
+  a.heads = heads;
   a.seq = seq;
   a.dim = dim;
   a.rotary_dim = rotary_dim;
   a.start = start;
-  a.cos_stride = cos_rows == 1 ? 0 : rotary_dim;
-  a.sin_stride = sin_rows == 1 ? 0 : rotary_dim;
+  a.cos_head_stride = tables.cos_head_stride;
+  a.cos_row_stride = tables.cos_row_stride;
+  a.sin_head_stride = tables.sin_head_stride;
+  a.sin_row_stride = tables.sin_row_stride;
   const int64_t rows = outer * seq;
+  const void* cos = tables.cos;
+  const void* sin = tables.sin;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     constexpr int kLanes = 16 / static_cast<int>(sizeof(T));

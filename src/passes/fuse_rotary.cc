@@ -11,9 +11,9 @@
 // Products and sums match in either operand order. Every precondition is checked before the
 // rewrite: the same X feeds both products and the rotation; halves are exactly D/2 of the last
 // axis, the sign on the upper half; cos and sin are float32 of shape [S, D] or [1, D] over X's
-// last two dims (leading 1s allowed); the prefix and rest slices cover the axis exactly; and
-// every intermediate has no reader outside the pattern. cos and sin may be constants or values
-// computed at run time (dynamic H and W).
+// last two dims (per head or shared, leading 1s allowed); the prefix and rest slices cover the axis
+// exactly; and every intermediate has no reader outside the pattern. cos and sin may be constants
+// or values computed at run time (dynamic H and W).
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -297,8 +297,8 @@ std::optional<Rotation> match_interleaved(const Graph& g, ValueId r, std::option
   return rot;
 }
 
-// A cos or sin table the op accepts for X: float32 [rows, D] with at most two leading 1s, rows
-// the tokens of X or 1.
+// A cos or sin table the op accepts for X: float32 [rows, D], rows the tokens of X or 1, after
+// X's heads or 1 and at most one more leading 1.
 std::optional<std::string> table_problem(const Graph& g, ValueId table, ValueId x) {
   const Value& t = g.values[table];
   const SymShape& xs = g.values[x].shape;
@@ -308,9 +308,13 @@ std::optional<std::string> table_problem(const Graph& g, ValueId table, ValueId 
   }
   const SymShape& s = t.shape;
   for (size_t i = 0; i + 2 < s.size(); ++i) {
-    if (!s[i].is_static() || s[i].value() != 1) {
+    const bool one = s[i].is_static() && s[i].value() == 1;
+    // Per-head tables (timm's mixed-mode RoPE) sit just before the tokens, as X's heads do.
+    const bool heads = i + 3 == s.size() && xs.size() >= 3 && same_dim(s[i], xs[xs.size() - 3]);
+    if (!one && !heads) {
       return str_cat("'", t.name, "' ", sym_shape_to_string(s),
-                     " varies over batch or heads (dims before the last two must be 1)");
+                     " varies over the batch (dims before the last two must be 1, or X's heads "
+                     "just before them)");
     }
   }
   const Dim& rows = s[s.size() - 2];

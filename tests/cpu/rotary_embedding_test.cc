@@ -34,6 +34,8 @@ Attributes rotary_attrs(int64_t start, int64_t interleaved) {
 Tensor reference(const Tensor& x, const Tensor& cos, const Tensor& sin, const Case& c) {
   const int64_t s_n = c.x[c.x.size() - 2], d_n = c.x.back();
   const int64_t rd = c.table.back(), rows = c.table[c.table.size() - 2];
+  const int64_t table_heads = c.table.size() >= 3 ? c.table[c.table.size() - 3] : 1;
+  const int64_t heads = c.x.size() >= 3 ? c.x[c.x.size() - 3] : 1;
   const int64_t outer = x.numel() / (s_n * d_n);
   Tensor y = Tensor::empty(DType::kFloat32, c.x);
   const float* xp = x.data<float>();
@@ -46,7 +48,8 @@ Tensor reference(const Tensor& x, const Tensor& cos, const Tensor& sin, const Ca
           yr[d] = xr[d];
           continue;
         }
-        const int64_t t = (rows == 1 ? 0 : s - c.start) * rd + d;
+        const int64_t h = table_heads == 1 ? 0 : o % heads;
+        const int64_t t = (h * rows + (rows == 1 ? 0 : s - c.start)) * rd + d;
         double rot;
         if (c.interleaved) {
           rot = d % 2 == 0 ? -double(xr[d + 1]) : double(xr[d - 1]);
@@ -67,6 +70,8 @@ TEST(RotaryEmbedding, MatchesFloat64Reference) {
       {{1, 2, 9, 64}, {1, 1, 4, 64}, 5, false}, {{3, 5, 10}, {4, 6}, 1, true},
       {{2, 2, 6, 64}, {5, 32}, 1, false},       {{4, 6}, {1, 6}, 0, false},
       {{2, 1, 3, 10}, {1, 1, 1, 4}, 3, true},  // every token in the prefix
+      {{2, 3, 6, 8}, {3, 5, 8}, 1, false},     // per-head tables (timm's mixed mode)
+      {{2, 3, 6, 12}, {1, 3, 1, 8}, 0, true},  // per head, one row, partial
   };
   uint64_t seed = 1;
   for (const Case& c : cases) {
@@ -111,13 +116,7 @@ TEST(RotaryEmbedding, SchemaErrors) {
       {{b, 2, 7, 8}, {7, 7}, {7, 7}, 0, 0, DType::kFloat32, "the rotary dim must be even"},
       {{b, 2, 7, 8}, {7, 10}, {7, 10}, 0, 0, DType::kFloat32, "<= D = 8"},
       {{b, 2, 7, 8}, {7, 8}, {7, 4}, 0, 0, DType::kFloat32, "differ in the rotary dim"},
-      {{b, 2, 7, 8},
-       {2, 7, 8},
-       {7, 8},
-       0,
-       0,
-       DType::kFloat32,
-       "dims before the last two must be 1"},
+      {{b, 2, 7, 8}, {3, 7, 8}, {7, 8}, 0, 0, DType::kFloat32, "or X's heads just before"},
       {{b, 2, 7, 8}, {7, 8}, {7, 8}, 0, 2, DType::kFloat32, "'interleaved' must be 0 or 1"},
       {{b, 2, 7, 8}, {7, 8}, {7, 8}, -1, 0, DType::kFloat32, "'start' must be >= 0"},
       {{b, 2, 7, 8}, {1, 8}, {1, 8}, 9, 0, DType::kFloat32, "'start' 9 exceeds the 7 tokens"},
@@ -156,13 +155,22 @@ TEST(RotaryEmbedding, KernelChecksRuntimeShapes) {
       << got.status().message();
 }
 
-TEST(RotaryEmbedding, LayoutOfOneRowAndPartialTables) {
+TEST(RotaryEmbedding, LayoutOfSharedAndPerHeadTables) {
   auto l = rotary_layout({2, 3, 9, 16}, {1, 1, 1, 8}, {6, 8}, 3, false);
   ASSERT_TRUE(l.ok()) << l.status().to_string();
   EXPECT_EQ(l->outer, 6);
   EXPECT_EQ(l->rotary_dim, 8);
-  EXPECT_EQ(l->cos_rows, 1);
-  EXPECT_EQ(l->sin_rows, 6);
+  EXPECT_EQ(l->heads, 3);
+  EXPECT_EQ(l->cos_row_stride, 0);  // one row for every token
+  EXPECT_EQ(l->cos_head_stride, 0);
+  EXPECT_EQ(l->sin_row_stride, 8);
+  EXPECT_EQ(l->sin_head_stride, 0);
+  auto per_head = rotary_layout({2, 3, 9, 16}, {3, 6, 8}, {1, 3, 1, 8}, 3, true);
+  ASSERT_TRUE(per_head.ok()) << per_head.status().to_string();
+  EXPECT_EQ(per_head->cos_head_stride, 48);
+  EXPECT_EQ(per_head->cos_row_stride, 8);
+  EXPECT_EQ(per_head->sin_head_stride, 8);
+  EXPECT_EQ(per_head->sin_row_stride, 0);
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // vitrt.RotaryEmbedding's CUDA kernel against the CPU kernel (the reference) in fp32, fp16 and
 // bf16, with CUDA graphs on and off: the 16-byte path (D and D' multiples of the lanes) and the
-// element path (odd sizes), both pairings, prefix tokens, partial rotary, one-row and rank-4
-// tables, tables as constants and as run-time inputs. The DINOv3 and EVA02 golden fixtures run
-// through the fused op in every precision in cuda_golden_test.cc.
+// element path (odd sizes), both pairings, prefix tokens, partial rotary, one-row, rank-4 and
+// per-head tables, tables as constants and as run-time inputs. The DINOv3 and EVA02 golden fixtures
+// run through the fused op in every precision in cuda_golden_test.cc.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -38,6 +38,8 @@ TEST(CudaRotary, MatchesCpuKernel) {
       {{1, 3, 7, 10}, {1, 6}, 0, true, false},           // odd D, one table row
       {{2, 5, 10}, {4, 6}, 1, false, false},             // rank 3, D' = 6
       {{2, 2, 4, 16}, {1, 16}, 4, false, false},         // every token a prefix token
+      {{2, 3, 17, 64}, {3, 16, 64}, 1, false, false},    // per-head tables (timm mixed mode)
+      {{2, 3, 17, 64}, {1, 3, 1, 32}, 1, true, true},    // per head, one row, partial
   };
   uint64_t seed = 100;
   for (const RotaryCase& c : cases) {

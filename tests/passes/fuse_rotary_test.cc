@@ -259,8 +259,11 @@ TEST(FuseRotary, PartialRotaryWithAndWithoutPrefix) {
 
 // Tables with leading 1s, one row for all tokens, and tables computed at run time.
 TEST(FuseRotary, TableShapesAndRuntimeTables) {
+  // Per-head tables are timm's mixed-mode RoPE.
   for (std::vector<int64_t> shape :
-       {std::vector<int64_t>{1, 1, kSeq, kHeadDim}, std::vector<int64_t>{1, kHeadDim}}) {
+       {std::vector<int64_t>{1, 1, kSeq, kHeadDim}, std::vector<int64_t>{1, kHeadDim},
+        std::vector<int64_t>{kHeads, kSeq, kHeadDim},
+        std::vector<int64_t>{1, kHeads, 1, kHeadDim}}) {
     Form f;
     f.table_shape = shape;
     expect_fused(f, 0, false);
@@ -331,13 +334,30 @@ TEST(FuseRotary, DeclinesADifferentXInTheProducts) {
 }
 
 TEST(FuseRotary, DeclinesTablesThatDoNotBroadcastAsTheOpNeeds) {
-  // A table per head (timm's mixed-mode RoPE) broadcasts in ONNX but is not the op's form.
-  Form per_head;
-  per_head.table_shape = {1, kHeads, kSeq, kHeadDim};
-  expect_declined(per_head, "varies over batch or heads");
+  // A table per batch item broadcasts in ONNX but is not the op's form.
+  Form per_batch;
+  per_batch.table_shape = {2, 1, kSeq, kHeadDim};
+  expect_declined(per_batch, "does not keep the shape");
   Form per_dim;
   per_dim.table_shape = {kSeq, 1};
   expect_declined(per_dim, "does not broadcast as [7 or 1, 8]");
+}
+
+// With a static batch the product keeps X's shape; the table still varies over the batch.
+TEST(FuseRotary, DeclinesTablesPerBatchItem) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, kHeads, kSeq, kHeadDim});
+  const std::vector<int64_t> table = {2, 1, kSeq, kHeadDim};
+  ValueId cos = g.constant("cos", random_tensor(DType::kFloat32, table, 3));
+  ValueId sin = g.constant("sin", random_tensor(DType::kFloat32, table, 4));
+  ValueId rot = g.op("Concat", {g.op("Neg", {slice(g, x, 3, 4, kToEnd)}), slice(g, x, 3, 0, 4)},
+                     axis_attr(-1));
+  g.output(g.op("Add", {g.op("Mul", {x, cos}), g.op("Mul", {rot, sin})}));
+  ASSERT_TRUE(g.infer().ok());
+  testing::PassResult r = run_pass(fuse_rotary, g.graph());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_TRUE(r.logged("varies over the batch"));
 }
 
 TEST(FuseRotary, DeclinesAnIntermediateReadElsewhere) {

@@ -2,13 +2,14 @@
 // fuse_rotary from the ~10 elementwise nodes per tensor that both torch exporters write for
 // HF's and timm's rotate_half / EVA's interleaved rotation, with the prefix-token Slice+Concat.
 //
-//   inputs   X [..., S, D] float32; cos, sin float32 [S - start, D'] or [1, D'] (a single row
-//            for every token), optionally with leading 1s (rank <= 4); D' even, D' <= D
+//   inputs   X [..., H, S, D] float32; cos, sin float32 [S - start, D'] or [1, D'] (a single
+//            row for every token), optionally after a heads dim of 1 or H (per-head tables, as
+//            timm's mixed-mode RoPE) and leading 1s (rank <= 4); D' even, D' <= D
 //   attrs    interleaved (int, default 0): 0 pairs dims (i, i + D'/2) (rotate_half, HF and
 //            timm's "cat" form), 1 pairs (2i, 2i + 1) (EVA's stack + reshape form);
 //            start (int >= 0, default 0): tokens s < start (cls, register tokens) pass through
 //   output   Y of X's shape: Y = X except for s >= start and d < D', where
-//            Y[d] = X[d] * cos[s - start, d] + rot(X)[d] * sin[s - start, d] with
+//            Y[d] = X[d] * cos[h, s - start, d] + rot(X)[d] * sin[h, s - start, d] with
 //            rot(X)[i] = -X[i + D'/2] (i < D'/2), X[i - D'/2] (otherwise); interleaved:
 //            rot(X)[2i] = -X[2i + 1], rot(X)[2i + 1] = X[2i]. Dims d >= D' pass through
 //            (partial rotary).
@@ -29,12 +30,18 @@ Status check_table_shape(const InferContext& ctx, int input, const SymShape& x, 
   const SymShape& t = ctx.input_shape(input);
   const std::string got = sym_shape_to_string(t);
   if (t.size() < 2 || t.size() > 4) {
-    return ctx.error("input '", name, "' must be [S - start, D'] with at most two leading 1s, got ",
-                     got);
+    return ctx.error("input '", name,
+                     "' must be [S - start, D'] with at most two leading dims, got ", got);
   }
   for (size_t i = 0; i + 2 < t.size(); ++i) {
-    if (!t[i].is_static() || t[i].value() != 1) {
-      return ctx.error("input '", name, "' ", got, ": dims before the last two must be 1");
+    const bool one = t[i].is_static() && t[i].value() == 1;
+    // The heads dim: X's, where both are known (two symbols may be equal).
+    const bool heads = i + 3 == t.size() && x.size() >= 3 &&
+                       !(t[i].is_static() && x[x.size() - 3].is_static() &&
+                         t[i].value() != x[x.size() - 3].value());
+    if (!one && !heads) {
+      return ctx.error("input '", name, "' ", got,
+                       ": dims before the last two must be 1, or X's heads just before them");
     }
   }
   const Dim& rot = t.back();
@@ -107,6 +114,7 @@ Result<RotaryLayout> rotary_layout(const std::vector<int64_t>& x, const std::vec
   RotaryLayout l;
   l.seq = x[x.size() - 2];
   l.dim = x.back();
+  l.heads = x.size() >= 3 ? x[x.size() - 3] : 1;
   l.outer = 1;
   for (size_t i = 0; i + 2 < x.size(); ++i) l.outer *= x[i];
   l.start = start;
@@ -115,23 +123,28 @@ Result<RotaryLayout> rotary_layout(const std::vector<int64_t>& x, const std::vec
     return invalid_argument("start ", start, " is outside the ", l.seq, " tokens of X ",
                             shape_to_string(x));
   }
-  int64_t* rows[] = {&l.cos_rows, &l.sin_rows};
+  int64_t* head_strides[] = {&l.cos_head_stride, &l.sin_head_stride};
+  int64_t* row_strides[] = {&l.cos_row_stride, &l.sin_row_stride};
   const std::vector<int64_t>* tables[] = {&cos, &sin};
   for (int i = 0; i < 2; ++i) {
     const std::vector<int64_t>& t = *tables[i];
     bool ok = t.size() >= 2 && t.size() <= 4;
-    for (size_t k = 0; ok && k + 2 < t.size(); ++k) ok = t[k] == 1;
+    for (size_t k = 0; ok && k + 3 < t.size(); ++k) ok = t[k] == 1;
     if (ok) {
-      *rows[i] = t[t.size() - 2];
-      ok = (*rows[i] == l.seq - start || *rows[i] == 1) && t.back() > 0 && t.back() % 2 == 0 &&
-           t.back() <= l.dim && (i == 0 || t.back() == l.rotary_dim);
-      l.rotary_dim = t.back();
+      const int64_t table_heads = t.size() >= 3 ? t[t.size() - 3] : 1;
+      const int64_t rows = t[t.size() - 2];
+      const int64_t d = t.back();
+      ok = (table_heads == 1 || table_heads == l.heads) && (rows == l.seq - start || rows == 1) &&
+           d > 0 && d % 2 == 0 && d <= l.dim && (i == 0 || d == l.rotary_dim);
+      l.rotary_dim = d;
+      *row_strides[i] = rows == 1 ? 0 : d;
+      *head_strides[i] = table_heads == 1 ? 0 : rows * d;
     }
     if (!ok) {
-      return invalid_argument(kTableNames[i], " ", shape_to_string(t), " must be [", l.seq - start,
-                              " or 1, D'] (leading 1s allowed) with D' even and <= ", l.dim,
-                              i == 1 ? " and equal to cos's" : "", " for X ", shape_to_string(x),
-                              " and start ", start);
+      return invalid_argument(
+          kTableNames[i], " ", shape_to_string(t), " must be [", l.seq - start,
+          " or 1, D'] (after 1 or ", l.heads, " heads and leading 1s) with D' even and <= ", l.dim,
+          i == 1 ? " and equal to cos's" : "", " for X ", shape_to_string(x), " and start ", start);
     }
   }
   return l;
