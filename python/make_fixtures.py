@@ -247,6 +247,8 @@ FIXTURES = {
     "hf_dinov2_eager_ts17": (lambda: hf_dinov2("eager"), "ts", 17),
     "hf_dinov2_sdpa_dynamo": (lambda: hf_dinov2("sdpa"), "dynamo", None),
     "hf_dinov3_sdpa_ts17": (lambda: hf_dinov3("sdpa"), "ts", 17),
+    # dynamo writes the rope's rotate_half and prefix slices in its own form (fuse_rotary).
+    "hf_dinov3_sdpa_dynamo": (lambda: hf_dinov3("sdpa"), "dynamo", None),
     "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
     "hf_siglip_vision_sdpa_dynamo": (lambda: hf_siglip_vision("sdpa"), "dynamo", None),
     # SigLIP2 NaFlex (padded patch sequences): the attention mask may hide whole rows, so the

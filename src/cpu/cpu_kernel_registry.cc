@@ -18,6 +18,7 @@ const CpuKernelRegistry& CpuKernelRegistry::global() {
     register_cpu_fused_linear_kernels(r);
     register_cpu_fused_norm_kernels(r);
     register_cpu_patchify_kernels(r);
+    register_cpu_rotary_embedding_kernels(r);
     register_cpu_quant_linear_kernels(r);
     register_cpu_qdq_kernels(r);
     return r;

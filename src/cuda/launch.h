@@ -324,6 +324,19 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
 // kGelu, ...); bias may be null.
 cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,
                             UnaryOp act, cudaStream_t stream);
+// vitrt.RotaryEmbedding: x, y [outer, seq, dim] (outer = batch * heads); the cos/sin row of
+// token s >= start in head h = row / seq % heads starts at h * head_stride + (s - start) *
+// row_stride (strides in elements, 0 where the table is shared), in the activation type.
+struct RotaryTables {
+  const void* cos = nullptr;
+  const void* sin = nullptr;
+  int64_t cos_head_stride = 0, cos_row_stride = 0;
+  int64_t sin_head_stride = 0, sin_row_stride = 0;
+};
+cudaError_t launch_rotary_embedding(Elt type, const void* x, const RotaryTables& tables, void* y,
+                                    int64_t outer, int64_t heads, int64_t seq, int64_t dim,
+                                    int64_t rotary_dim, int64_t start, bool interleaved,
+                                    cudaStream_t stream);
 // [B, C, H, W] -> [B, (H/ph)*(W/pw), C*ph*pw] (vitrt.Patchify's layout).
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
                             int64_t w, int64_t ph, int64_t pw, cudaStream_t stream);

@@ -65,6 +65,7 @@ const OpRegistry& OpRegistry::global() {
     register_fused_linear_schemas(r);
     register_fused_norm_schemas(r);
     register_patchify_schemas(r);
+    register_rotary_embedding_schemas(r);
     register_quant_linear_schemas(r);
     register_qdq_schemas(r);
     return r;

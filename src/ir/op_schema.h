@@ -86,11 +86,12 @@ void register_resize_schemas(OpRegistry& registry);
 void register_pooling_schemas(OpRegistry& registry);
 void register_qdq_schemas(OpRegistry& registry);  // QuantizeLinear, DequantizeLinear
 // Fused ops of the vitrt domain, made by the optimizer passes (src/passes/).
-void register_attention_schemas(OpRegistry& registry);     // vitrt.Attention
-void register_fused_linear_schemas(OpRegistry& registry);  // vitrt.Linear
-void register_fused_norm_schemas(OpRegistry& registry);    // vitrt.AddLayerNorm
-void register_patchify_schemas(OpRegistry& registry);      // vitrt.Patchify
-void register_quant_linear_schemas(OpRegistry& registry);  // vitrt.QuantLinear
+void register_attention_schemas(OpRegistry& registry);         // vitrt.Attention
+void register_fused_linear_schemas(OpRegistry& registry);      // vitrt.Linear
+void register_fused_norm_schemas(OpRegistry& registry);        // vitrt.AddLayerNorm
+void register_patchify_schemas(OpRegistry& registry);          // vitrt.Patchify
+void register_rotary_embedding_schemas(OpRegistry& registry);  // vitrt.RotaryEmbedding
+void register_quant_linear_schemas(OpRegistry& registry);      // vitrt.QuantLinear
 
 // Checks every node against its schema (known op, input/output counts) and infers output
 // dtypes and symbolic shapes in topological order. An unknown op is an kUnsupported error that

@@ -93,6 +93,9 @@ Status eliminate_casts(Graph& graph, PassContext& ctx);
 Status fuse_layer_norm(Graph& graph, PassContext& ctx);
 Status fuse_gelu(Graph& graph, PassContext& ctx);
 Status fuse_patch_embedding(Graph& graph, PassContext& ctx);
+// Rotary position embeddings (rotate_half and interleaved forms, prefix tokens, partial rotary)
+// -> vitrt.RotaryEmbedding; before fuse_attention, which reads its output as a head tensor.
+Status fuse_rotary(Graph& graph, PassContext& ctx);
 Status fuse_attention(Graph& graph, PassContext& ctx);
 Status fuse_linear(Graph& graph, PassContext& ctx);  // MatMul + Add(bias) -> vitrt.Linear
 Status fold_scale_into_weights(Graph& graph, PassContext& ctx);

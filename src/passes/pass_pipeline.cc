@@ -46,17 +46,19 @@ const std::vector<Pass>& cleanup_passes() {
   return passes;
 }
 
-// Fusions, in dependency order: LayerNorm and GELU are recognised on the raw graph; attention
-// is matched on the projections' Linear nodes; QKV packing needs the Attention nodes; the
-// activation and residual epilogues go last so the larger patterns see plain ops first (the
-// residual joins its Linear before a LayerNorm can take it: fuse_residual_layer_norm then
-// fuses only the adds no Linear feeds); the precision is assigned to the final fused nodes.
+// Fusions, in dependency order: LayerNorm and GELU are recognised on the raw graph; RoPE
+// becomes one op before attention, which reads it as a head tensor; attention is matched on the
+// projections' Linear nodes; QKV packing needs the Attention nodes; the activation and residual
+// epilogues go last so the larger patterns see plain ops first (the residual joins its Linear
+// before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
+// feeds); the precision is assigned to the final fused nodes.
 const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
       {"fuse_layer_norm", fuse_layer_norm},
       {"fuse_gelu", fuse_gelu},
       {"fuse_patch_embedding", fuse_patch_embedding},
       {"fuse_linear", fuse_linear},
+      {"fuse_rotary", fuse_rotary},
       {"fuse_attention", fuse_attention},
       {"fold_scale_into_weights", fold_scale_into_weights},
       {"pack_qkv", pack_qkv},
