@@ -35,8 +35,8 @@ void rotate_row(const RotaryLayout& l, const float* x, const float* c, const flo
 
 class RotaryEmbeddingKernel final : public CpuKernel {
  public:
-  RotaryEmbeddingKernel(int64_t start, bool interleaved)
-      : start_(start), interleaved_(interleaved) {}
+  RotaryEmbeddingKernel(int64_t start, bool interleaved, bool token_major)
+      : start_(start), interleaved_(interleaved), token_major_(token_major) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
@@ -47,8 +47,8 @@ class RotaryEmbeddingKernel final : public CpuKernel {
         return invalid_argument("inputs must be float32, got ", t->describe());
       }
     }
-    VITRT_ASSIGN_OR_RETURN(
-        RotaryLayout l, rotary_layout(x.shape(), cos.shape(), sin.shape(), start_, interleaved_));
+    VITRT_ASSIGN_OR_RETURN(RotaryLayout l, rotary_layout(x.shape(), cos.shape(), sin.shape(),
+                                                         start_, interleaved_, token_major_));
     Tensor y = Tensor::empty(DType::kFloat32, x.shape());
     const float* xp = x.data<float>();
     const float* cp = cos.data<float>();
@@ -57,7 +57,7 @@ class RotaryEmbeddingKernel final : public CpuKernel {
     const int64_t rows = l.outer * l.seq;
     parallel_for(rows, 64, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        const int64_t s = r % l.seq;
+        const int64_t s = r / l.token_div % l.seq;
         const float* xr = xp + r * l.dim;
         float* yr = yp + r * l.dim;
         if (s < l.start) {
@@ -65,7 +65,7 @@ class RotaryEmbeddingKernel final : public CpuKernel {
           continue;
         }
         const int64_t t = s - l.start;
-        const int64_t h = r / l.seq % l.heads;
+        const int64_t h = r / l.head_div % l.heads;
         rotate_row(l, xr, cp + h * l.cos_head_stride + t * l.cos_row_stride,
                    sp + h * l.sin_head_stride + t * l.sin_row_stride, yr);
       }
@@ -77,17 +77,22 @@ class RotaryEmbeddingKernel final : public CpuKernel {
  private:
   int64_t start_;
   bool interleaved_;
+  bool token_major_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_rotary_embedding(const KernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t interleaved, init.node.attrs.get_int("interleaved", 0));
   VITRT_ASSIGN_OR_RETURN(int64_t start, init.node.attrs.get_int("start", 0));
-  if ((interleaved != 0 && interleaved != 1) || start < 0) {
-    return invalid_model("attributes 'interleaved' (0 or 1) and 'start' (>= 0) are out of range: ",
-                         interleaved, ", ", start);
+  VITRT_ASSIGN_OR_RETURN(int64_t token_major, init.node.attrs.get_int("token_major", 0));
+  if ((interleaved != 0 && interleaved != 1) || start < 0 ||
+      (token_major != 0 && token_major != 1)) {
+    return invalid_model(
+        "attributes 'interleaved' (0 or 1), 'start' (>= 0) and 'token_major' (0 or 1) are out of "
+        "range: ",
+        interleaved, ", ", start, ", ", token_major);
   }
   return std::unique_ptr<CpuKernel>(
-      std::make_unique<RotaryEmbeddingKernel>(start, interleaved != 0));
+      std::make_unique<RotaryEmbeddingKernel>(start, interleaved != 0, token_major != 0));
 }
 
 }  // namespace

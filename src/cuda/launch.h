@@ -336,7 +336,7 @@ struct RotaryTables {
 cudaError_t launch_rotary_embedding(Elt type, const void* x, const RotaryTables& tables, void* y,
                                     int64_t outer, int64_t heads, int64_t seq, int64_t dim,
                                     int64_t rotary_dim, int64_t start, bool interleaved,
-                                    cudaStream_t stream);
+                                    int64_t token_div, int64_t head_div, cudaStream_t stream);
 // [B, C, H, W] -> [B, (H/ph)*(W/pw), C*ph*pw] (vitrt.Patchify's layout).
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
                             int64_t w, int64_t ph, int64_t pw, cudaStream_t stream);

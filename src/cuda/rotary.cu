@@ -19,6 +19,7 @@ struct alignas(kWide ? sizeof(T) * V : alignof(T)) Vec {
 
 struct RotaryArgs {
   int64_t heads, seq, dim, rotary_dim, start;
+  int64_t token_div, head_div;  // RotaryLayout's: a row's token and head
   int64_t cos_head_stride, cos_row_stride, sin_head_stride, sin_row_stride;  // RotaryTables
   int64_t units_per_row;  // rotating units, then pass-through units
   int64_t rotate_units;
@@ -42,7 +43,7 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
   VITRT_GRID_STRIDE(i, a.n) {
     const int64_t row = i / a.units_per_row;
     const int64_t u = i - row * a.units_per_row;
-    const int64_t s = row % a.seq;
+    const int64_t s = row / a.token_div % a.seq;
     const T* xr = x + row * a.dim;
     T* yr = y + row * a.dim;
     const int64_t half = a.rotary_dim / 2;
@@ -59,7 +60,7 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
       if (!kInterleaved) copy_vec<T, V, kWide>(xr + half + off, yr + half + off);
       continue;
     }
-    const int64_t h = row / a.seq % a.heads;
+    const int64_t h = row / a.head_div % a.heads;
     const T* c = cos + h * a.cos_head_stride + (s - a.start) * a.cos_row_stride;
     const T* sn = sin + h * a.sin_head_stride + (s - a.start) * a.sin_row_stride;
     if constexpr (kInterleaved) {
@@ -121,10 +122,12 @@ cudaError_t launch_with(const void* x, const void* cos, const void* sin, void* y
 cudaError_t launch_rotary_embedding(Elt type, const void* x, const RotaryTables& tables, void* y,
                                     int64_t outer, int64_t heads, int64_t seq, int64_t dim,
                                     int64_t rotary_dim, int64_t start, bool interleaved,
-                                    cudaStream_t stream) {
+                                    int64_t token_div, int64_t head_div, cudaStream_t stream) {
   RotaryArgs a{};
   a.heads = heads;
   a.seq = seq;
+  a.token_div = token_div;
+  a.head_div = head_div;
   a.dim = dim;
   a.rotary_dim = rotary_dim;
   a.start = start;

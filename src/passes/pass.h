@@ -88,6 +88,9 @@ Status fold_constants(Graph& graph, PassContext& ctx);   // incl. shape arithmet
 Status eliminate_dead_nodes(Graph& graph, PassContext& ctx);
 Status eliminate_duplicate_nodes(Graph& graph, PassContext& ctx);
 Status simplify_reshape_transpose(Graph& graph, PassContext& ctx);  // and Squeeze/Unsqueeze
+// A heads Transpose before vitrt.RotaryEmbedding moves after it (token_major), where it cancels
+// against attention's (src/passes/fold_transpose_into_rotary.cc).
+Status fold_transpose_into_rotary(Graph& graph, PassContext& ctx);
 Status eliminate_casts(Graph& graph, PassContext& ctx);
 // Fusions
 Status fuse_layer_norm(Graph& graph, PassContext& ctx);

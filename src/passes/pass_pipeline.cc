@@ -40,6 +40,7 @@ const std::vector<Pass>& cleanup_passes() {
       {"fold_constants", fold_constants},
       {"eliminate_dead_nodes", eliminate_dead_nodes},
       {"eliminate_duplicate_nodes", eliminate_duplicate_nodes},
+      {"fold_transpose_into_rotary", fold_transpose_into_rotary},
       {"simplify_reshape_transpose", simplify_reshape_transpose},
       {"eliminate_casts", eliminate_casts},
   };

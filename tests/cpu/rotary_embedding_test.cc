@@ -96,6 +96,41 @@ TEST(RotaryEmbedding, MatchesFloat64Reference) {
   }
 }
 
+// token_major reads X as [..., S, H, D]: the same numbers, bit for bit, as the head-major op
+// between two heads Transposes (the form fold_transpose_into_rotary replaces).
+TEST(RotaryEmbedding, TokenMajorEqualsTheTransposedOp) {
+  Attributes perm;
+  perm.set_ints("perm", {0, 2, 1, 3});
+  for (const std::vector<int64_t>& table : {std::vector<int64_t>{5, 8}, {3, 5, 8}, {1, 1, 1, 4}}) {
+    for (int64_t interleaved : {0, 1}) {
+      SCOPED_TRACE(shape_to_string(table) + (interleaved ? " interleaved" : ""));
+      Tensor x = random_tensor(DType::kFloat32, {2, 6, 3, 8}, 1, -3, 3);
+      Tensor cos = random_tensor(DType::kFloat32, table, 2);
+      Tensor sin = random_tensor(DType::kFloat32, table, 3);
+      TestGraph ref;
+      ValueId xr = ref.input("x", DType::kFloat32, {2, 6, 3, 8});
+      ValueId rot = ref.op(
+          "RotaryEmbedding",
+          {ref.op("Transpose", {xr}, perm), ref.constant("cos", cos), ref.constant("sin", sin)},
+          rotary_attrs(1, interleaved), "vitrt");
+      ref.output(ref.op("Transpose", {rot}, perm));
+      ASSERT_TRUE(ref.infer().ok());
+      TestGraph tm;
+      Attributes a = rotary_attrs(1, interleaved);
+      a.set_int("token_major", 1);
+      tm.output(tm.op("RotaryEmbedding",
+                      {tm.input("x", DType::kFloat32, {2, 6, 3, 8}), tm.constant("cos", cos),
+                       tm.constant("sin", sin)},
+                      a, "vitrt"));
+      ASSERT_TRUE(tm.infer().ok());
+      auto want = testing::run_graph(ref.graph(), {x});
+      auto got = testing::run_graph(tm.graph(), {x});
+      ASSERT_TRUE(want.ok() && got.ok());
+      EXPECT_TRUE(testing::tensors_close((*got)[0], (*want)[0], {0.0, 0.0}));
+    }
+  }
+}
+
 // Schema errors name the input or attribute and what was expected.
 TEST(RotaryEmbedding, SchemaErrors) {
   struct Bad {

@@ -19,12 +19,14 @@ struct RotaryCase {
   int64_t start = 0;
   bool interleaved = false;
   bool runtime_tables = false;
+  bool token_major = false;  // x [B, S, H, D]
 };
 
 std::string describe(const RotaryCase& c) {
   return "X " + shape_to_string(c.x) + ", table " + shape_to_string(c.table) + ", start " +
          std::to_string(c.start) + (c.interleaved ? ", interleaved" : ", half") +
-         (c.runtime_tables ? ", run-time tables" : ", constant tables");
+         (c.runtime_tables ? ", run-time tables" : ", constant tables") +
+         (c.token_major ? ", token-major" : "");
 }
 
 TEST(CudaRotary, MatchesCpuKernel) {
@@ -40,6 +42,11 @@ TEST(CudaRotary, MatchesCpuKernel) {
       {{2, 2, 4, 16}, {1, 16}, 4, false, false},         // every token a prefix token
       {{2, 3, 17, 64}, {3, 16, 64}, 1, false, false},    // per-head tables (timm mixed mode)
       {{2, 3, 17, 64}, {1, 3, 1, 32}, 1, true, true},    // per head, one row, partial
+      // token_major: [B, S, H, D], attention's layout (fold_transpose_into_rotary)
+      {{2, 197, 3, 64}, {196, 64}, 1, false, false, true},
+      {{3, 21, 2, 64}, {16, 32}, 5, true, true, true},
+      {{2, 17, 3, 64}, {3, 16, 64}, 1, false, false, true},
+      {{2, 9, 4, 40}, {9, 20}, 0, false, false, true},
   };
   uint64_t seed = 100;
   for (const RotaryCase& c : cases) {
@@ -64,6 +71,7 @@ TEST(CudaRotary, MatchesCpuKernel) {
     Attributes attrs;
     attrs.set_int("start", c.start);
     attrs.set_int("interleaved", c.interleaved ? 1 : 0);
+    if (c.token_major) attrs.set_int("token_major", 1);
     g.output(g.op("RotaryEmbedding", {x, cos, sin}, attrs, "vitrt"));
     ASSERT_TRUE(g.infer().ok()) << describe(c);
     Result<std::vector<Tensor>> want = run_graph(g.graph(), inputs);

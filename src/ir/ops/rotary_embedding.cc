@@ -7,7 +7,10 @@
 //            timm's mixed-mode RoPE) and leading 1s (rank <= 4); D' even, D' <= D
 //   attrs    interleaved (int, default 0): 0 pairs dims (i, i + D'/2) (rotate_half, HF and
 //            timm's "cat" form), 1 pairs (2i, 2i + 1) (EVA's stack + reshape form);
-//            start (int >= 0, default 0): tokens s < start (cls, register tokens) pass through
+//            start (int >= 0, default 0): tokens s < start (cls, register tokens) pass through;
+//            token_major (int, default 0): 1 reads X as [..., S, H, D] (tokens before heads,
+//            attention's layout: fold_transpose_into_rotary moves the heads Transpose past the op
+//            so that it cancels against attention's)
 //   output   Y of X's shape: Y = X except for s >= start and d < D', where
 //            Y[d] = X[d] * cos[h, s - start, d] + rot(X)[d] * sin[h, s - start, d] with
 //            rot(X)[i] = -X[i + D'/2] (i < D'/2), X[i - D'/2] (otherwise); interleaved:
@@ -25,7 +28,11 @@ namespace {
 constexpr const char* kTableNames[] = {"cos", "sin"};
 
 // The symbolic counterpart of rotary_layout's table check: only what is known is checked.
-Status check_table_shape(const InferContext& ctx, int input, const SymShape& x, int64_t start) {
+Status check_table_shape(const InferContext& ctx, int input, const SymShape& x, int64_t start,
+                         bool token_major) {
+  // X's token and heads dims (the heads dim only exists at rank >= 3).
+  const size_t s_axis = x.size() - (token_major ? 3 : 2);
+  const size_t h_axis = x.size() - (token_major ? 2 : 3);
   const char* name = kTableNames[input - 1];
   const SymShape& t = ctx.input_shape(input);
   const std::string got = sym_shape_to_string(t);
@@ -36,9 +43,9 @@ Status check_table_shape(const InferContext& ctx, int input, const SymShape& x, 
   for (size_t i = 0; i + 2 < t.size(); ++i) {
     const bool one = t[i].is_static() && t[i].value() == 1;
     // The heads dim: X's, where both are known (two symbols may be equal).
-    const bool heads = i + 3 == t.size() && x.size() >= 3 &&
-                       !(t[i].is_static() && x[x.size() - 3].is_static() &&
-                         t[i].value() != x[x.size() - 3].value());
+    const bool heads =
+        i + 3 == t.size() && x.size() >= 3 &&
+        !(t[i].is_static() && x[h_axis].is_static() && t[i].value() != x[h_axis].value());
     if (!one && !heads) {
       return ctx.error("input '", name, "' ", got,
                        ": dims before the last two must be 1, or X's heads just before them");
@@ -52,7 +59,7 @@ Status check_table_shape(const InferContext& ctx, int input, const SymShape& x, 
                      ": the rotary dim must be even, > 0 and <= D = ", d.to_string());
   }
   const Dim& rows = t[t.size() - 2];
-  const Dim rotated_tokens = x[x.size() - 2] - Dim(start);
+  const Dim rotated_tokens = x[s_axis] - Dim(start);
   // Only static counts can be told apart here (two symbols may be equal); the kernels check the
   // rest at run time.
   if (rows.is_static() && rows.value() != 1 && rotated_tokens.is_static() &&
@@ -71,6 +78,10 @@ Status infer_rotary_embedding(InferContext& ctx) {
     return ctx.error("attribute 'interleaved' must be 0 or 1, got ", interleaved);
   }
   if (start < 0) return ctx.error("attribute 'start' must be >= 0, got ", start);
+  VITRT_ASSIGN_OR_RETURN(int64_t token_major, ctx.attrs().get_int("token_major", 0));
+  if (token_major != 0 && token_major != 1) {
+    return ctx.error("attribute 'token_major' must be 0 or 1, got ", token_major);
+  }
   for (int i = 0; i < 3; ++i) {
     if (ctx.input_dtype(i) != DType::kFloat32) {
       return ctx.error("input '", i == 0 ? "X" : kTableNames[i - 1], "' must be float32, got ",
@@ -82,16 +93,19 @@ Status infer_rotary_embedding(InferContext& ctx) {
     return Status();
   }
   const SymShape& x = ctx.input_shape(0);
-  if (x.size() < 2) {
-    return ctx.error("input 'X' must be [..., S, D], got ", sym_shape_to_string(x));
+  if (x.size() < (token_major ? 3u : 2u)) {
+    return ctx.error("input 'X' must be ", token_major ? "[..., S, H, D]" : "[..., S, D]", ", got ",
+                     sym_shape_to_string(x));
   }
-  const Dim& s = x[x.size() - 2];
+  const Dim& s = x[x.size() - (token_major ? 3 : 2)];
   if (s.is_static() && start > s.value()) {
     return ctx.error("attribute 'start' ", start, " exceeds the ", s.value(), " tokens of X ",
                      sym_shape_to_string(x));
   }
   for (int i : {1, 2}) {
-    if (ctx.input_has_shape(i)) VITRT_RETURN_IF_ERROR(check_table_shape(ctx, i, x, start));
+    if (ctx.input_has_shape(i)) {
+      VITRT_RETURN_IF_ERROR(check_table_shape(ctx, i, x, start, token_major == 1));
+    }
   }
   if (ctx.input_has_shape(1) && ctx.input_has_shape(2)) {
     const Dim& c = ctx.input_shape(1).back();
@@ -108,15 +122,28 @@ Status infer_rotary_embedding(InferContext& ctx) {
 }  // namespace
 
 Result<RotaryLayout> rotary_layout(const std::vector<int64_t>& x, const std::vector<int64_t>& cos,
-                                   const std::vector<int64_t>& sin, int64_t start,
-                                   bool interleaved) {
-  if (x.size() < 2) return invalid_argument("X must be [..., S, D], got ", shape_to_string(x));
+                                   const std::vector<int64_t>& sin, int64_t start, bool interleaved,
+                                   bool token_major) {
+  if (x.size() < (token_major ? 3u : 2u)) {
+    return invalid_argument("X must be ", token_major ? "[..., S, H, D]" : "[..., S, D]", ", got ",
+                            shape_to_string(x));
+  }
   RotaryLayout l;
-  l.seq = x[x.size() - 2];
   l.dim = x.back();
-  l.heads = x.size() >= 3 ? x[x.size() - 3] : 1;
+  if (token_major) {
+    l.seq = x[x.size() - 3];
+    l.heads = x[x.size() - 2];
+    l.token_div = l.heads;
+    l.head_div = 1;
+  } else {
+    l.seq = x[x.size() - 2];
+    l.heads = x.size() >= 3 ? x[x.size() - 3] : 1;
+    l.token_div = 1;
+    l.head_div = l.seq;
+  }
   l.outer = 1;
-  for (size_t i = 0; i + 2 < x.size(); ++i) l.outer *= x[i];
+  for (size_t i = 0; i + 1 < x.size(); ++i) l.outer *= x[i];
+  l.outer = l.seq > 0 ? l.outer / l.seq : 0;
   l.start = start;
   l.interleaved = interleaved;
   if (start < 0 || start > l.seq) {

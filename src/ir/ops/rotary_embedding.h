@@ -11,10 +11,13 @@
 namespace vitrt {
 
 struct RotaryLayout {
-  int64_t outer = 0;  // product of X's dims before the last two (batch, heads)
-  int64_t heads = 1;  // X's third-to-last dim (1 for rank 2): the head of row r is r / seq % heads
-  int64_t seq = 0;    // S, X's second-to-last dim
-  int64_t dim = 0;    // D, X's last dim
+  int64_t outer = 0;  // rows (X's elements / D) per token: outer * seq rows in all
+  int64_t heads = 1;  // X's heads dim (1 for rank 2)
+  int64_t seq = 0;    // S, X's token dim
+  // Row r (D elements) holds token r / token_div % seq of head r / head_div % heads: [.., H, S, D]
+  // has token_div 1 and head_div S, token_major [.., S, H, D] token_div H and head_div 1.
+  int64_t token_div = 1, head_div = 1;
+  int64_t dim = 0;         // D, X's last dim
   int64_t rotary_dim = 0;  // D', the cos/sin tables' last dim: rotated dims are d < D'
   int64_t start = 0;       // tokens s < start pass through
   // Element strides of the cos/sin tables per head (0: one table for all heads) and per token
@@ -25,11 +28,11 @@ struct RotaryLayout {
   bool interleaved = false;
 };
 
-// Checks X [..., S, D] and the cos/sin tables ([Hc, S - start or 1, D'] with Hc 1 or X's heads,
-// leading 1s, D' even and <= D) against the attributes; errors name the input and the expected
-// shape.
+// Checks X [..., S, D] ([..., S, H, D] when token_major) and the cos/sin tables ([Hc, S - start or
+// 1, D'] with Hc 1 or X's heads, leading 1s, D' even and <= D) against the attributes; errors name
+// the input and the expected shape.
 Result<RotaryLayout> rotary_layout(const std::vector<int64_t>& x, const std::vector<int64_t>& cos,
-                                   const std::vector<int64_t>& sin, int64_t start,
-                                   bool interleaved);
+                                   const std::vector<int64_t>& sin, int64_t start, bool interleaved,
+                                   bool token_major = false);
 
 }  // namespace vitrt
