@@ -91,8 +91,8 @@ std::string why_not_constant(const Graph& probe, ValueId cond) {
   }
   if (!symbols.empty()) {
     return str_cat("depends on the dynamic dim ", quoted_list(symbols),
-                   "; vitrt resolves If at build time (not per optimization profile): export "
-                   "the model with that dim static");
+                   "; vitrt resolves If at build time: export the model with that dim static, "
+                   "or give --profile ranges that fix it (min = max in every profile)");
   }
   if (unknown_dim) {
     return "depends on an input dim whose size is unknown; export the model with static input "

@@ -2,6 +2,7 @@
 // kernel check -> plan).
 #include "vitrt/builder.h"
 #include <filesystem>
+#include <optional>
 
 #include "ir/op_schema.h"
 #include "onnx/onnx_import.h"
@@ -19,6 +20,71 @@ namespace {
 
 void log_line(const BuildOptions& options, const std::string& line) {
   if (options.log) options.log(line);
+}
+
+// The symbolic input dims that every optimization profile fixes to one value (min = max, the
+// same in each profile): a plan with these profiles never runs another value there, so the
+// graph may be specialised to it. Ranges that do not fit the graph are left to check_profiles.
+struct FixedDim {
+  ValueId input = kNoValue;
+  size_t axis = 0;
+  int64_t value = 0;
+};
+
+std::vector<FixedDim> profile_fixed_dims(const Graph& graph,
+                                         const std::vector<OptimizationProfile>& profiles) {
+  std::vector<FixedDim> fixed;
+  if (profiles.empty()) return fixed;
+  for (ValueId id : graph.inputs) {
+    const Value& v = graph.values[id];
+    if (!v.has_shape) continue;
+    for (size_t d = 0; d < v.shape.size(); ++d) {
+      if (v.shape[d].is_static()) continue;
+      std::optional<int64_t> value;
+      bool ok = true;
+      for (const OptimizationProfile& p : profiles) {
+        const InputRange* r = nullptr;
+        for (const InputRange& range : p.inputs) {
+          if (range.input == v.name) r = &range;
+        }
+        if (r == nullptr || r->min.size() != v.shape.size() || r->min[d] != r->max[d] ||
+            (value && *value != r->min[d])) {
+          ok = false;
+          break;
+        }
+        value = r->min[d];
+      }
+      if (ok && value) fixed.push_back({id, d, *value});
+    }
+  }
+  return fixed;
+}
+
+// inline_constant_ifs; where it refuses a condition (on a dynamic dim) and the profiles fix
+// some input dims, the graph is specialised to them and the Ifs resolved again.
+Status inline_ifs(Graph& graph, const BuildOptions& options, PassContext& ctx) {
+  Status inlined = inline_constant_ifs(graph, ctx);
+  if (inlined.ok() || inlined.code() != StatusCode::kUnsupported || options.profiles.empty()) {
+    return inlined;
+  }
+  std::vector<InputRange> ranges;
+  for (const std::string& spec : options.profiles) {
+    Result<InputRange> r = parse_input_range(spec);
+    if (!r.ok()) return inlined;  // reported with the profiles later
+    ranges.push_back(std::move(*r));
+  }
+  Result<std::vector<OptimizationProfile>> profiles = group_profiles(ranges);
+  if (!profiles.ok()) return inlined;
+  const std::vector<FixedDim> fixed = profile_fixed_dims(graph, *profiles);
+  if (fixed.empty()) return inlined;
+  for (const FixedDim& f : fixed) {
+    Value& v = graph.values[f.input];
+    log_line(options, str_cat("input '", v.name, "' dim ", f.axis, " (",
+                              v.shape[f.axis].to_string(), "): every profile fixes it to ", f.value,
+                              "; specialised so that If conditions on it resolve at build time"));
+    v.shape[f.axis] = Dim(f.value);
+  }
+  return inline_constant_ifs(graph, ctx);
 }
 
 std::string op_counts_text(const std::map<std::string, int>& counts) {
@@ -144,7 +210,7 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
                             " bytes)"));
   // If nodes go first, optimizer or not: shape inference knows no If and no kernel runs one.
   PassContext if_ctx(options.verbose, options.log);
-  Status inlined = inline_constant_ifs(graph, if_ctx);
+  Status inlined = inline_ifs(graph, options, if_ctx);
   if (!inlined.ok()) return inlined.with_context(str_cat("'", onnx_path, "'"));
   if (auto it = if_ctx.applied_counts().find("inline_if"); it != if_ctx.applied_counts().end()) {
     log_line(options,

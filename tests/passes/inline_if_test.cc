@@ -4,6 +4,7 @@
 // optimizer on and off; refusals for data-dependent and dynamic-dim conditions and malformed
 // branches.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,6 +18,7 @@
 #include "ir/graph.h"
 #include "onnx/onnx_import.h"
 #include "passes/pass.h"
+#include "runtime/build_pipeline.h"
 #include "testing/compare.h"
 #include "testing/node_test_data.h"
 #include "testing/test_graph.h"
@@ -277,6 +279,46 @@ TEST(InlineIf, RefusesAConditionOnADynamicDim) {
   EXPECT_NE(s.message().find("If '/dyn/If' condition 'cond' depends on the dynamic dim 'height'"),
             std::string::npos)
       << s.message();
+}
+
+// Profiles that fix the dim (min = max in every profile) let the build specialise it: 'height'
+// 8 takes the then branch (Neg), 9 the else branch (Abs); a profile that leaves it free, or two
+// that fix it to different values, keep the refusal.
+TEST(InlineIf, ProfilesThatFixTheDimResolveTheCondition) {
+  const std::string path = (kData / "refuse_dynamic_dim.onnx").string();
+  for (const auto& [height, negates] : {std::pair<int64_t, bool>{8, true}, {9, false}}) {
+    SCOPED_TRACE(height);
+    BuildOptions options;
+    const std::string shape = str_cat("1x", height);
+    options.profiles = {str_cat("x:min=", shape, ",opt=", shape, ",max=", shape)};
+    std::vector<std::string> log;
+    options.log = [&log](const std::string& line) { log.push_back(line); };
+    Result<Graph> g = import_and_prepare(path, options, nullptr);
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    EXPECT_EQ(testing::count_ops(*g, "If"), 0);
+    bool logged = false;
+    for (const std::string& line : log) {
+      logged |= line.find(str_cat("every profile fixes it to ", height)) != std::string::npos;
+    }
+    EXPECT_TRUE(logged);
+    Tensor x = testing::random_tensor(DType::kFloat32, {1, height}, 3);
+    Result<std::vector<Tensor>> y = testing::run_graph(*g, {x});
+    ASSERT_TRUE(y.ok()) << y.status().to_string();
+    for (int64_t i = 0; i < height; ++i) {
+      const float v = x.data<float>()[i];
+      EXPECT_EQ((*y)[0].data<float>()[i], negates ? -v : std::fabs(v));
+    }
+  }
+  for (const std::vector<std::string>& profiles :
+       {std::vector<std::string>{"x:min=1x8,opt=1x8,max=1x16"},
+        {"x:min=1x8,opt=1x8,max=1x8", "x:min=1x9,opt=1x9,max=1x9"}}) {
+    BuildOptions options;
+    options.profiles = profiles;
+    Result<Graph> g = import_and_prepare(path, options, nullptr);
+    ASSERT_FALSE(g.ok());
+    EXPECT_NE(g.status().message().find("give --profile ranges that fix it"), std::string::npos)
+        << g.status().message();
+  }
 }
 
 TEST(IfImport, RejectsABranchNodeWithoutOpType) {
