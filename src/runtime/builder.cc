@@ -60,31 +60,28 @@ std::vector<FixedDim> profile_fixed_dims(const Graph& graph,
   return fixed;
 }
 
-// inline_constant_ifs; where it refuses a condition (on a dynamic dim) and the profiles fix
-// some input dims, the graph is specialised to them and the Ifs resolved again.
-Status inline_ifs(Graph& graph, const BuildOptions& options, PassContext& ctx) {
-  Status inlined = inline_constant_ifs(graph, ctx);
-  if (inlined.ok() || inlined.code() != StatusCode::kUnsupported || options.profiles.empty()) {
-    return inlined;
-  }
+// Input dims that every optimization profile fixes (min = max, one value in all profiles)
+// become static before anything else: a plan with these profiles never runs another value
+// there, and static dims let If conditions, shape inference and the fusions see through the
+// exporter's symbolic arithmetic (DINOv3 exported with dynamic height and width: its attention
+// and patch embedding fuse only so). Profiles that do not parse are reported by build_plan.
+void specialise_profile_dims(Graph& graph, const BuildOptions& options) {
+  if (options.profiles.empty()) return;
   std::vector<InputRange> ranges;
   for (const std::string& spec : options.profiles) {
     Result<InputRange> r = parse_input_range(spec);
-    if (!r.ok()) return inlined;  // reported with the profiles later
+    if (!r.ok()) return;
     ranges.push_back(std::move(*r));
   }
   Result<std::vector<OptimizationProfile>> profiles = group_profiles(ranges);
-  if (!profiles.ok()) return inlined;
-  const std::vector<FixedDim> fixed = profile_fixed_dims(graph, *profiles);
-  if (fixed.empty()) return inlined;
-  for (const FixedDim& f : fixed) {
+  if (!profiles.ok()) return;
+  for (const FixedDim& f : profile_fixed_dims(graph, *profiles)) {
     Value& v = graph.values[f.input];
     log_line(options, str_cat("input '", v.name, "' dim ", f.axis, " (",
                               v.shape[f.axis].to_string(), "): every profile fixes it to ", f.value,
-                              "; specialised so that If conditions on it resolve at build time"));
+                              ", so the plan is built for ", f.value, " there"));
     v.shape[f.axis] = Dim(f.value);
   }
-  return inline_constant_ifs(graph, ctx);
 }
 
 std::string op_counts_text(const std::map<std::string, int>& counts) {
@@ -210,7 +207,8 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
                             " bytes)"));
   // If nodes go first, optimizer or not: shape inference knows no If and no kernel runs one.
   PassContext if_ctx(options.verbose, options.log);
-  Status inlined = inline_ifs(graph, options, if_ctx);
+  specialise_profile_dims(graph, options);
+  Status inlined = inline_constant_ifs(graph, if_ctx);
   if (!inlined.ok()) return inlined.with_context(str_cat("'", onnx_path, "'"));
   if (auto it = if_ctx.applied_counts().find("inline_if"); it != if_ctx.applied_counts().end()) {
     log_line(options,

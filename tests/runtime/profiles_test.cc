@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include "core/npy.h"
 #include "plan/plan_format.h"
+#include "runtime/build_pipeline.h"
+#include "testing/compare.h"
 #include "vitrt/builder.h"
 #include "vitrt/engine.h"
 
@@ -145,6 +148,56 @@ TEST(ProfilesTest, BuildRefusesProfilesThatDoNotMatchTheModel) {
     EXPECT_NE(built.status().message().find(c.expect), std::string::npos)
         << built.status().message();
   }
+}
+
+// Input dims that every profile fixes (min = max, one value) are built static: CLIP text
+// exported with a dynamic sequence and built for 16 tokens has a static 16 there (fewer shape
+// nodes), its outputs on 16 tokens equal PyTorch's, and another length is refused by the
+// profile check; a range (min < max), or two profiles fixing different values, keep the symbol.
+TEST(ProfilesTest, DimsEveryProfileFixesAreBuiltStatic) {
+  const std::string golden = std::string(VITRT_SOURCE_DIR) + "/tests/golden/";
+  const std::string model = golden + "hf_clip_text_dynseq_sdpa_dynamo/model.onnx";
+  struct Case {
+    std::vector<std::string> profiles;
+    bool fixed;
+  };
+  for (const Case& c :
+       {Case{{"input_ids:min=1x16,opt=2x16,max=4x16"}, true},
+        Case{{"input_ids:min=1x16,opt=2x16,max=4x16", "input_ids:min=8x16,opt=8x16,max=8x16"},
+             true},
+        Case{{"input_ids:min=1x9,opt=2x16,max=4x16"}, false},
+        Case{{"input_ids:min=1x16,opt=1x16,max=1x16", "input_ids:min=2x9,opt=2x9,max=2x9"},
+             false}}) {
+    SCOPED_TRACE(c.profiles[0] + (c.profiles.size() > 1 ? " | " + c.profiles[1] : ""));
+    BuildOptions options;
+    options.profiles = c.profiles;
+    Result<Graph> g = import_and_prepare(model, options, nullptr);
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    const Dim& seq = g->values[g->inputs[0]].shape[1];
+    EXPECT_EQ(seq.is_static(), c.fixed) << seq.to_string();
+    EXPECT_FALSE(g->values[g->inputs[0]].shape[0].is_static()) << "the batch stays symbolic";
+  }
+  const std::string plan_path = ::testing::TempDir() + "/profiles_fixed_seq.plan";
+  BuildOptions options;
+  options.profiles = {"input_ids:min=1x16,opt=2x16,max=4x16"};
+  Result<BuildSummary> built = build_plan(model, plan_path, options);
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan_path);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  const std::string case0 = golden + "hf_clip_text_dynseq_sdpa_dynamo/case0/";
+  Result<Tensor> ids = read_npy(case0 + "input.input_ids.npy");
+  Result<Tensor> want = read_npy(case0 + "output.0.text_embeds.npy");
+  ASSERT_TRUE(ids.ok() && want.ok());
+  ASSERT_EQ(ids->dim(1), 16);
+  std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+  Result<std::vector<NamedTensor>> out = ctx->run({{"input_ids", *ids}});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_TRUE(testing::tensors_close((*out)[0].tensor, *want, {1e-4, 1e-5}));
+  Result<std::vector<NamedTensor>> other =
+      ctx->run({{"input_ids", Tensor::zeros(DType::kInt64, {1, 9})}});
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("outside every optimization profile"), std::string::npos)
+      << other.status().message();
 }
 
 }  // namespace
