@@ -35,8 +35,7 @@ void rotate_row(const RotaryLayout& l, const float* x, const float* c, const flo
 
 class RotaryEmbeddingKernel final : public CpuKernel {
  public:
-  RotaryEmbeddingKernel(int64_t start, bool interleaved, bool token_major)
-      : start_(start), interleaved_(interleaved), token_major_(token_major) {}
+  explicit RotaryEmbeddingKernel(RotaryAttributes attrs) : attrs_(attrs) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
@@ -47,8 +46,9 @@ class RotaryEmbeddingKernel final : public CpuKernel {
         return invalid_argument("inputs must be float32, got ", t->describe());
       }
     }
-    VITRT_ASSIGN_OR_RETURN(RotaryLayout l, rotary_layout(x.shape(), cos.shape(), sin.shape(),
-                                                         start_, interleaved_, token_major_));
+    VITRT_ASSIGN_OR_RETURN(RotaryLayout l,
+                           rotary_layout(x.shape(), cos.shape(), sin.shape(), attrs_.start,
+                                         attrs_.interleaved, attrs_.token_major));
     Tensor y = Tensor::empty(DType::kFloat32, x.shape());
     const float* xp = x.data<float>();
     const float* cp = cos.data<float>();
@@ -75,24 +75,12 @@ class RotaryEmbeddingKernel final : public CpuKernel {
   }
 
  private:
-  int64_t start_;
-  bool interleaved_;
-  bool token_major_;
+  RotaryAttributes attrs_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_rotary_embedding(const KernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(int64_t interleaved, init.node.attrs.get_int("interleaved", 0));
-  VITRT_ASSIGN_OR_RETURN(int64_t start, init.node.attrs.get_int("start", 0));
-  VITRT_ASSIGN_OR_RETURN(int64_t token_major, init.node.attrs.get_int("token_major", 0));
-  if ((interleaved != 0 && interleaved != 1) || start < 0 ||
-      (token_major != 0 && token_major != 1)) {
-    return invalid_model(
-        "attributes 'interleaved' (0 or 1), 'start' (>= 0) and 'token_major' (0 or 1) are out of "
-        "range: ",
-        interleaved, ", ", start, ", ", token_major);
-  }
-  return std::unique_ptr<CpuKernel>(
-      std::make_unique<RotaryEmbeddingKernel>(start, interleaved != 0, token_major != 0));
+  VITRT_ASSIGN_OR_RETURN(RotaryAttributes attrs, RotaryAttributes::parse(init.node.attrs));
+  return std::unique_ptr<CpuKernel>(new RotaryEmbeddingKernel(attrs));
 }
 
 }  // namespace

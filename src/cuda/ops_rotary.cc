@@ -8,15 +8,15 @@ namespace {
 
 class RotaryEmbeddingKernel final : public CudaKernel {
  public:
-  RotaryEmbeddingKernel(int64_t start, bool interleaved, bool token_major)
-      : start_(start), interleaved_(interleaved), token_major_(token_major) {}
+  explicit RotaryEmbeddingKernel(RotaryAttributes attrs) : attrs_(attrs) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     const DeviceTensor& cos = *in[1];
     const DeviceTensor& sin = *in[2];
-    VITRT_ASSIGN_OR_RETURN(RotaryLayout l, rotary_layout(x.shape, cos.shape, sin.shape, start_,
-                                                         interleaved_, token_major_));
+    VITRT_ASSIGN_OR_RETURN(RotaryLayout l,
+                           rotary_layout(x.shape, cos.shape, sin.shape, attrs_.start,
+                                         attrs_.interleaved, attrs_.token_major));
     if (cos.dtype != x.dtype || sin.dtype != x.dtype) {
       return invalid_argument("cos (", dtype_name(cos.dtype), ") and sin (", dtype_name(sin.dtype),
                               ") must be stored as X (", dtype_name(x.dtype), ")");
@@ -41,24 +41,12 @@ class RotaryEmbeddingKernel final : public CudaKernel {
   }
 
  private:
-  int64_t start_;
-  bool interleaved_;
-  bool token_major_;
+  RotaryAttributes attrs_;
 };
 
 Result<std::unique_ptr<CudaKernel>> make_rotary_embedding(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(int64_t interleaved, init.node.attrs.get_int("interleaved", 0));
-  VITRT_ASSIGN_OR_RETURN(int64_t start, init.node.attrs.get_int("start", 0));
-  VITRT_ASSIGN_OR_RETURN(int64_t token_major, init.node.attrs.get_int("token_major", 0));
-  if ((interleaved != 0 && interleaved != 1) || start < 0 ||
-      (token_major != 0 && token_major != 1)) {
-    return invalid_model(
-        "attributes 'interleaved' (0 or 1), 'start' (>= 0) and 'token_major' (0 or 1) are out of "
-        "range: ",
-        interleaved, ", ", start, ", ", token_major);
-  }
-  return std::unique_ptr<CudaKernel>(
-      new RotaryEmbeddingKernel(start, interleaved != 0, token_major != 0));
+  VITRT_ASSIGN_OR_RETURN(RotaryAttributes attrs, RotaryAttributes::parse(init.node.attrs));
+  return std::unique_ptr<CudaKernel>(new RotaryEmbeddingKernel(attrs));
 }
 
 }  // namespace

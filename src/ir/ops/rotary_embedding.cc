@@ -72,16 +72,10 @@ Status check_table_shape(const InferContext& ctx, int input, const SymShape& x, 
 }
 
 Status infer_rotary_embedding(InferContext& ctx) {
-  VITRT_ASSIGN_OR_RETURN(int64_t interleaved, ctx.attrs().get_int("interleaved", 0));
-  VITRT_ASSIGN_OR_RETURN(int64_t start, ctx.attrs().get_int("start", 0));
-  if (interleaved != 0 && interleaved != 1) {
-    return ctx.error("attribute 'interleaved' must be 0 or 1, got ", interleaved);
-  }
-  if (start < 0) return ctx.error("attribute 'start' must be >= 0, got ", start);
-  VITRT_ASSIGN_OR_RETURN(int64_t token_major, ctx.attrs().get_int("token_major", 0));
-  if (token_major != 0 && token_major != 1) {
-    return ctx.error("attribute 'token_major' must be 0 or 1, got ", token_major);
-  }
+  const Result<RotaryAttributes> attrs = RotaryAttributes::parse(ctx.attrs());
+  if (!attrs.ok()) return ctx.error(attrs.status().message());
+  const int64_t start = attrs->start;
+  const bool token_major = attrs->token_major;
   for (int i = 0; i < 3; ++i) {
     if (ctx.input_dtype(i) != DType::kFloat32) {
       return ctx.error("input '", i == 0 ? "X" : kTableNames[i - 1], "' must be float32, got ",
@@ -104,7 +98,7 @@ Status infer_rotary_embedding(InferContext& ctx) {
   }
   for (int i : {1, 2}) {
     if (ctx.input_has_shape(i)) {
-      VITRT_RETURN_IF_ERROR(check_table_shape(ctx, i, x, start, token_major == 1));
+      VITRT_RETURN_IF_ERROR(check_table_shape(ctx, i, x, start, token_major));
     }
   }
   if (ctx.input_has_shape(1) && ctx.input_has_shape(2)) {
@@ -120,6 +114,23 @@ Status infer_rotary_embedding(InferContext& ctx) {
 }
 
 }  // namespace
+
+Result<RotaryAttributes> RotaryAttributes::parse(const Attributes& attrs) {
+  RotaryAttributes a;
+  VITRT_ASSIGN_OR_RETURN(int64_t interleaved, attrs.get_int("interleaved", 0));
+  VITRT_ASSIGN_OR_RETURN(a.start, attrs.get_int("start", 0));
+  if (interleaved != 0 && interleaved != 1) {
+    return invalid_model("attribute 'interleaved' must be 0 or 1, got ", interleaved);
+  }
+  if (a.start < 0) return invalid_model("attribute 'start' must be >= 0, got ", a.start);
+  VITRT_ASSIGN_OR_RETURN(int64_t token_major, attrs.get_int("token_major", 0));
+  if (token_major != 0 && token_major != 1) {
+    return invalid_model("attribute 'token_major' must be 0 or 1, got ", token_major);
+  }
+  a.interleaved = interleaved == 1;
+  a.token_major = token_major == 1;
+  return a;
+}
 
 Result<RotaryLayout> rotary_layout(const std::vector<int64_t>& x, const std::vector<int64_t>& cos,
                                    const std::vector<int64_t>& sin, int64_t start, bool interleaved,

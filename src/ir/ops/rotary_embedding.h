@@ -6,9 +6,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "ir/attribute.h"
 #include "vitrt/status.h"
 
 namespace vitrt {
+
+// The op's attributes (interleaved, start, token_major), read and checked once for the schema
+// and both kernels; errors name the attribute and the allowed values.
+struct RotaryAttributes {
+  int64_t start = 0;
+  bool interleaved = false;
+  bool token_major = false;
+  static Result<RotaryAttributes> parse(const Attributes& attrs);
+};
 
 struct RotaryLayout {
   int64_t outer = 0;  // rows (X's elements / D) per token: outer * seq rows in all
