@@ -67,13 +67,7 @@ std::vector<FixedDim> profile_fixed_dims(const Graph& graph,
 // and patch embedding fuse only so). Profiles that do not parse are reported by build_plan.
 void specialise_profile_dims(Graph& graph, const BuildOptions& options) {
   if (options.profiles.empty()) return;
-  std::vector<InputRange> ranges;
-  for (const std::string& spec : options.profiles) {
-    Result<InputRange> r = parse_input_range(spec);
-    if (!r.ok()) return;
-    ranges.push_back(std::move(*r));
-  }
-  Result<std::vector<OptimizationProfile>> profiles = group_profiles(ranges);
+  Result<std::vector<OptimizationProfile>> profiles = parse_profile_specs(options.profiles);
   if (!profiles.ok()) return;
   for (const FixedDim& f : profile_fixed_dims(graph, *profiles)) {
     Value& v = graph.values[f.input];
@@ -266,12 +260,8 @@ Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string&
   }
   metadata.build_options["verbose"] = options.verbose ? "true" : "false";
   metadata.build_options["source"] = onnx_path;
-  std::vector<InputRange> ranges;
-  for (const std::string& spec : options.profiles) {
-    VITRT_ASSIGN_OR_RETURN(InputRange r, parse_input_range(spec));
-    ranges.push_back(std::move(r));
-  }
-  VITRT_ASSIGN_OR_RETURN(std::vector<OptimizationProfile> profiles, group_profiles(ranges));
+  VITRT_ASSIGN_OR_RETURN(std::vector<OptimizationProfile> profiles,
+                         parse_profile_specs(options.profiles));
   Status profiles_ok = check_profiles(graph, profiles);
   if (!profiles_ok.ok()) return profiles_ok.with_context(str_cat("'", onnx_path, "'"));
   if (!profiles.empty()) {

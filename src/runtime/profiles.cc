@@ -135,6 +135,16 @@ Result<InputRange> parse_input_range(const std::string& spec) {
   return r;
 }
 
+Result<std::vector<OptimizationProfile>> parse_profile_specs(
+    const std::vector<std::string>& specs) {
+  std::vector<InputRange> ranges;
+  for (const std::string& spec : specs) {
+    VITRT_ASSIGN_OR_RETURN(InputRange r, parse_input_range(spec));
+    ranges.push_back(std::move(r));
+  }
+  return group_profiles(ranges);
+}
+
 Result<std::vector<OptimizationProfile>> group_profiles(const std::vector<InputRange>& ranges) {
   std::vector<OptimizationProfile> profiles;
   std::map<std::string, size_t> count;

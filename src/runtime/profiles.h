@@ -33,6 +33,8 @@ Result<InputRange> parse_input_range(const std::string& spec);
 // Groups ranges into profiles: the k-th range given for an input belongs to profile k. Every
 // input named must have the same number of ranges.
 Result<std::vector<OptimizationProfile>> group_profiles(const std::vector<InputRange>& ranges);
+// parse_input_range on each `--profile` spec, then group_profiles.
+Result<std::vector<OptimizationProfile>> parse_profile_specs(const std::vector<std::string>& specs);
 // Checks profiles against the graph's inputs: names exist, ranks match, static dims equal.
 Status check_profiles(const Graph& graph, const std::vector<OptimizationProfile>& profiles);
 
