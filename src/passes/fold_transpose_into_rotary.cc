@@ -10,7 +10,6 @@
 //   Transpose(Y, perm swapping the two axes before the last) -> RotaryEmbedding (token_major 0)
 //   becomes RotaryEmbedding(Y, token_major 1) -> Transpose(perm), when the Transpose's output
 //   is read by nothing else.
-#include "ir/ops/shape_rules.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -42,12 +41,8 @@ Status fold_transpose_into_rotary(Graph& graph, PassContext& ctx) {
     if (!token_major.ok() || *token_major != 0) continue;
     const Node* t = producer_if(graph, rope.inputs[0], "Transpose");
     if (t == nullptr) continue;
-    const Value& y = graph.values[t->inputs[0]];
-    if (!y.has_shape) continue;
-    auto perm_attr = t->attrs.get_ints("perm", {});
-    if (!perm_attr.ok()) continue;
-    auto perm = transpose_perm(*perm_attr, static_cast<int>(y.shape.size()));
-    if (!perm.ok() || !swaps_tokens_and_heads(*perm)) continue;
+    const std::optional<std::vector<int>> perm = transpose_perm_of(graph, *t);
+    if (!perm || !swaps_tokens_and_heads(*perm)) continue;
     if (!uses.only_used_by_one(rope.inputs[0])) {
       ctx.near_miss(kPass, rope.describe(),
                     "the heads Transpose before it is read elsewhere too: it stays");
@@ -55,7 +50,7 @@ Status fold_transpose_into_rotary(Graph& graph, PassContext& ctx) {
     }
     const ValueId old_out = rope.outputs[0];
     const std::string name = rope.name;
-    const std::vector<int64_t> perm_ints = *perm_attr;
+    const std::vector<int64_t> perm_ints(perm->begin(), perm->end());
     Attributes attrs = rope.attrs;
     attrs.set_int("token_major", 1);
     const std::vector<ValueId> inputs = {t->inputs[0], rope.inputs[1], rope.inputs[2]};

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "ir/ops/shape_rules.h"
+
 namespace vitrt {
 
 const Node* producer_of(const Graph& graph, ValueId v) {
@@ -28,6 +30,16 @@ const Node* producer_if(const Graph& graph, ValueId v, const char* op_type) {
 
 bool is_graph_output(const Graph& graph, ValueId v) {
   return std::find(graph.outputs.begin(), graph.outputs.end(), v) != graph.outputs.end();
+}
+
+std::optional<std::vector<int>> transpose_perm_of(const Graph& graph, const Node& node) {
+  const Value& in = graph.values[node.inputs[0]];
+  if (!in.has_shape) return std::nullopt;
+  auto attr = node.attrs.get_ints("perm", {});
+  if (!attr.ok()) return std::nullopt;
+  auto perm = transpose_perm(*attr, static_cast<int>(in.shape.size()));
+  if (!perm.ok()) return std::nullopt;
+  return *perm;
 }
 
 std::optional<double> scalar_constant(const Graph& graph, ValueId v) {

@@ -19,6 +19,10 @@ const Node* producer_if(const Graph& graph, ValueId v, const char* op_type);
 
 bool is_graph_output(const Graph& graph, ValueId v);
 
+// A Transpose node's permutation against its input's rank (a missing perm reverses the axes);
+// nullopt when the input has no shape or the perm is no permutation of its axes.
+std::optional<std::vector<int>> transpose_perm_of(const Graph& graph, const Node& node);
+
 // The value of a constant holding exactly one element (any rank, float or integer dtype).
 std::optional<double> scalar_constant(const Graph& graph, ValueId v);
 // The elements of a constant integer tensor (int32/int64), or nullopt.

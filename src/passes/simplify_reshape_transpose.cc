@@ -29,16 +29,6 @@ bool is_view(const Node& node) {
          is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze");
 }
 
-std::optional<std::vector<int>> perm_of(const Graph& graph, const Node& node) {
-  const Value& in = graph.values[node.inputs[0]];
-  if (!in.has_shape) return std::nullopt;
-  auto attr = node.attrs.get_ints("perm", {});
-  if (!attr.ok()) return std::nullopt;
-  auto perm = transpose_perm(*attr, static_cast<int>(in.shape.size()));
-  if (!perm.ok()) return std::nullopt;
-  return *perm;
-}
-
 bool is_identity_perm(const std::vector<int>& perm) {
   for (size_t i = 0; i < perm.size(); ++i) {
     if (perm[i] != static_cast<int>(i)) return false;
@@ -135,7 +125,7 @@ bool transpose_between_views(Graph& graph, PassContext& ctx, NodeId id) {
       merged.shape.empty()) {
     return false;
   }
-  auto perm = perm_of(graph, *t);
+  auto perm = transpose_perm_of(graph, *t);
   if (!perm || (*perm)[0] != 0) return false;
   const SymShape merged_tail(merged.shape.begin() + 1, merged.shape.end());
   const SymShape transposed_tail(transposed.shape.begin() + 1, transposed.shape.end());
@@ -188,7 +178,7 @@ bool transpose_between_views(Graph& graph, PassContext& ctx, NodeId id) {
 
 void simplify_transpose(Graph& graph, PassContext& ctx, NodeId id) {
   Node& node = graph.nodes[id];
-  auto perm = perm_of(graph, node);
+  auto perm = transpose_perm_of(graph, node);
   if (!perm) return;
   if (is_identity_perm(*perm)) {
     bypass(graph, ctx, id, node.inputs[0], "identity permutation", {});
@@ -196,7 +186,7 @@ void simplify_transpose(Graph& graph, PassContext& ctx, NodeId id) {
   }
   const Node* inner = producer_if(graph, node.inputs[0], "Transpose");
   if (inner == nullptr || !inner->has_input(0)) return;
-  auto inner_perm = perm_of(graph, *inner);
+  auto inner_perm = transpose_perm_of(graph, *inner);
   if (!inner_perm || inner_perm->size() != perm->size()) return;
   // out[i] = mid[perm[i]] = in[inner_perm[perm[i]]]
   std::vector<int64_t> composed;

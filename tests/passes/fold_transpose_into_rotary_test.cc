@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "passes/pass.h"
+#include "passes/run_pass.h"
 #include "runtime/build_pipeline.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
@@ -66,13 +67,7 @@ struct Optimized {
   int transposes = 0;
   int token_major = 0;
   int folded = 0;
-  std::vector<std::string> log;
-  bool logged(const std::string& text) const {
-    for (const std::string& line : log) {
-      if (line.find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
+  testing::PassResult run;  // the verbose log (logged()) of the whole optimizer
 };
 
 // The whole optimizer (the fold is a clean-up pass; simplify_reshape_transpose and dead-node
@@ -81,7 +76,7 @@ Optimized optimize(Built& b) {
   EXPECT_TRUE(b.g.infer().ok());
   const Graph before = b.g.graph();
   Optimized o;
-  PassContext ctx(true, [&o](const std::string& line) { o.log.push_back(line); });
+  PassContext ctx(true, [&o](const std::string& line) { o.run.log.push_back(line); });
   EXPECT_TRUE(optimize_graph(b.g.graph(), ctx).ok());
   auto it = ctx.applied_counts().find("fold_transpose_into_rotary");
   o.folded = it == ctx.applied_counts().end() ? 0 : it->second;
@@ -120,7 +115,7 @@ TEST(FoldTransposeIntoRotary, KeepsATransposeReadElsewhere) {
   Built b = build({kSeq - 1, kDim}, false, true);
   Optimized o = optimize(b);
   EXPECT_EQ(o.folded, 0);
-  EXPECT_TRUE(o.logged("read elsewhere"));
+  EXPECT_TRUE(o.run.logged("read elsewhere"));
   EXPECT_EQ(o.token_major, 0);
 }
 
