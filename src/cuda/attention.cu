@@ -872,9 +872,9 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
 // The tensor-core kernel needs 16-byte cp.async sources: head dims, row strides and the three
 // base pointers in whole 8-element chunks.
 bool tc_eligible(const AttentionArgs& a) {
-  const auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
   return a.dh % 8 == 0 && a.dv % 8 == 0 && a.q_row_stride % 8 == 0 && a.k_row_stride % 8 == 0 &&
-         a.v_row_stride % 8 == 0 && aligned(a.q) && aligned(a.k) && aligned(a.v) && aligned(a.out);
+         a.v_row_stride % 8 == 0 && aligned16(a.q) && aligned16(a.k) && aligned16(a.v) &&
+         aligned16(a.out);
 }
 
 int multiprocessors() {

@@ -521,9 +521,8 @@ cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int6
     using T = decltype(tag);
     const int64_t rows = n / pw;
     if (n < (int64_t(1) << 31)) {
-      const auto aligned = [](const void* q) { return (reinterpret_cast<uintptr_t>(q) & 15) == 0; };
       const bool vec = (pw * int64_t(sizeof(T))) % 16 == 0 && (w * int64_t(sizeof(T))) % 16 == 0 &&
-                       aligned(in) && aligned(out);
+                       aligned16(in) && aligned16(out);
       const unsigned grid = grid_for(rows, 256);
       const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
       if (vec) {

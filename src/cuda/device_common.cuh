@@ -119,6 +119,12 @@ inline bool fits_u32(int64_t n) {
   return n <= static_cast<int64_t>(0xffffffffu);
 }
 
+// Whether a pointer allows 16-byte vector access; null pointers (absent operands) count as
+// aligned.
+inline bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+
 // Rewrites views that share dims with fewer dims: drops size-1 dims and merges neighbours that
 // every view walks contiguously ([B, S, C] + bias[C] becomes [B*S, C]), so each element costs
 // fewer divisions.

@@ -485,10 +485,6 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
   }
 }
 
-bool aligned16(const void* p) {
-  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
-}
-
 template <typename T>
 __global__ void bias_act_kernel(T* data, const T* bias, int64_t cols, UnaryOp act, int64_t n) {
   VITRT_GRID_STRIDE(i, n) {

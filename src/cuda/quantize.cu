@@ -174,11 +174,6 @@ __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
   }
 }
 
-// Null pointers (absent operands) count as aligned.
-bool aligned16(const void* p) {
-  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
-}
-
 template <typename T, typename A, UnaryOp kAct, bool kBias>
 void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t stream) {
   const T* residual = static_cast<const T*>(d.residual);

@@ -141,12 +141,11 @@ cudaError_t launch_rotary_embedding(Elt type, const void* x, const RotaryTables&
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     constexpr int kLanes = 16 / static_cast<int>(sizeof(T));
-    const auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
     // Every unit's offset must be a multiple of V: the row, the tables' rows, the half (or the
     // pair) and the pass-through tail.
     const int64_t unit_span = interleaved ? rotary_dim : rotary_dim / 2;
     const bool wide = dim % kLanes == 0 && rotary_dim % kLanes == 0 && unit_span % kLanes == 0 &&
-                      aligned(x) && aligned(cos) && aligned(sin) && aligned(y);
+                      aligned16(x) && aligned16(cos) && aligned16(sin) && aligned16(y);
     if (wide) return launch_with<T, kLanes, true>(x, cos, sin, y, rows, a, interleaved, stream);
     // D' is even: an interleaved unit is one pair.
     if (interleaved) return launch_with<T, 2, false>(x, cos, sin, y, rows, a, interleaved, stream);
