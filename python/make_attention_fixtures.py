@@ -32,10 +32,7 @@ def rand(*shape):
 
 def model_of(nodes, inputs, outputs, initializers=()):
     graph = helper.make_graph(nodes, "attention", inputs, outputs, initializer=list(initializers))
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)],
-                          producer_name="vitrt-fixtures", producer_version="1.0")
-    m.ir_version = 10
-    return m
+    return node_test_fixtures.model(graph, 23, ir_version=10)
 
 
 def write_case(name, model, inputs):

@@ -26,10 +26,7 @@ def rand(*shape):
 
 
 def model_of(graph, opset=17):
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                          producer_name="vitrt-fixtures", producer_version="1.0")
-    m.ir_version = 8
-    return m
+    return node_test_fixtures.model(graph, opset, ir_version=8)
 
 
 def write_case(name, model, inputs):

@@ -8,7 +8,15 @@ import shutil
 
 import onnx
 import onnxruntime as ort
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
+
+
+def model(graph, opset, ir_version):
+    """The fixtures' ModelProto around `graph`: ai.onnx at `opset`, our producer name."""
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                          producer_name="vitrt-fixtures", producer_version="1.0")
+    m.ir_version = ir_version
+    return m
 
 
 def write_case(out_dir, name, model, inputs):
