@@ -1,13 +1,16 @@
 """The issue's GPU table models with random weights (seed 0): ViT-B/16 224 (timm), CLIP ViT-B/32
 vision (HF CLIPVisionModelWithProjection, default config) and CLIP text at 77 tokens (HF
 CLIPTextModelWithProjection, default config); and DINOv3 ViT-B/16 (HF DINOv3ViTModel, 4 register
-tokens, 2-D rotary attention; its pooled output), the rotary model users bring. Exports the ONNX model vitrt builds from and times
+tokens, 2-D rotary attention; its pooled output), the rotary model users bring; DINOv2 ViT-B/14 at
+224 (HF Dinov2Model, 257 tokens, LayerScale) and SigLIP B/16 vision (HF SiglipVisionModel, 196
+tokens, tanh GELU, attention-pooling head), the other backbones users bring. Exports the ONNX
+model vitrt builds from and times
 PyTorch fp16 eager and torch.compile (reduce-overhead at batch <= 8, default or max-autotune
 above: --large-mode).
 
   python3 torch_models.py export MODEL OUT.onnx
   python3 torch_models.py time MODEL --batches 1 256 [--compile] [--no-eager] > torch.json
-  MODEL: vit_b16 | clip_vision | clip_text | dinov3_b16
+  MODEL: vit_b16 | clip_vision | clip_text | dinov3_b16 | dinov2_b14 | siglip_b16
 """
 import argparse
 import json
@@ -41,6 +44,16 @@ def model(name):
                               intermediate_size=3072, num_register_tokens=4, patch_size=16,
                               image_size=224)
         return FirstOutput(DINOv3ViTModel(cfg), "pooler_output").eval()
+    if name == "dinov2_b14":
+        from transformers import Dinov2Config, Dinov2Model
+        cfg = Dinov2Config(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                           patch_size=14, image_size=224)
+        return FirstOutput(Dinov2Model(cfg), "pooler_output").eval()
+    if name == "siglip_b16":
+        from transformers import SiglipVisionConfig, SiglipVisionModel
+        cfg = SiglipVisionConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                 num_attention_heads=12, image_size=224, patch_size=16)
+        return FirstOutput(SiglipVisionModel(cfg), "pooler_output").eval()
     if name == "clip_vision":
         from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
         m = CLIPVisionModelWithProjection(CLIPVisionConfig())
@@ -104,7 +117,8 @@ def time_all(name, batches, with_eager, with_compile, large_mode="default"):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("what", choices=["export", "time"])
-    p.add_argument("model", choices=["vit_b16", "clip_vision", "clip_text", "dinov3_b16"])
+    p.add_argument("model", choices=["vit_b16", "clip_vision", "clip_text", "dinov3_b16", "dinov2_b14",
+                                          "siglip_b16"])
     p.add_argument("path", nargs="?")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 256])
     p.add_argument("--compile", action="store_true")
