@@ -29,6 +29,7 @@ void register_cpu_linear_kernels(CpuKernelRegistry& registry) {
   registry.add("", "Gemm", make_gemm_kernel);
   registry.add("", "Conv",
                [](const KernelInit& init) { return make_conv_kernel(init, ConvPath::kAuto); });
+  registry.add("", "ConvTranspose", make_conv_transpose_kernel);
 }
 
 }  // namespace vitrt

@@ -15,6 +15,7 @@ Result<std::unique_ptr<CpuKernel>> make_gemm_kernel(const KernelInit& init);
 // the general path so tests can compare the two.
 enum class ConvPath { kAuto, kIm2col };
 Result<std::unique_ptr<CpuKernel>> make_conv_kernel(const KernelInit& init, ConvPath path);
+Result<std::unique_ptr<CpuKernel>> make_conv_transpose_kernel(const KernelInit& init);
 
 // The dtype every input of the node is declared with, when the model says: float32 and
 // float64 pass; anything else is an unsupported error naming the node and dtype.

@@ -326,6 +326,42 @@ __global__ void conv_direct_kernel(ConvDirectArgs a, const T* x, const T* w, con
   }
 }
 
+// Floor division for a possibly negative numerator and a positive divisor.
+__device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((b - 1 - a) / b);
+}
+
+template <typename T>
+__global__ void conv_transpose_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias, T* y,
+                                      int64_t n) {
+  const Im2colArgs& g = a.geom;
+  const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t ox = i % g.ow;
+    const int64_t oy = (i / g.ow) % g.oh;
+    const int64_t o = (i / (g.ow * g.oh)) % a.d;
+    const int64_t b = i / (g.ow * g.oh * a.d);
+    const int64_t c0 = (o / dpg) * cpg, om = o % dpg;
+    float acc = bias != nullptr ? to_f(bias[o]) : 0.0f;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t ty = oy + g.ph - ki * g.dh;  // = iy * sh when a tap lands here
+      const int64_t iy = floor_div(ty, g.sh);
+      if (iy * g.sh != ty || iy < 0 || iy >= g.h) continue;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const int64_t tx = ox + g.pw - kj * g.dw;
+        const int64_t ix = floor_div(tx, g.sw);
+        if (ix * g.sw != tx || ix < 0 || ix >= g.w) continue;
+        const T* xp = x + ((b * g.c + c0) * g.h + iy) * g.w + ix;
+        const T* wp = w + ((c0 * dpg + om) * g.kh + ki) * g.kw + kj;
+        for (int64_t ci = 0; ci < cpg; ++ci) {
+          acc += to_f(xp[ci * g.h * g.w]) * to_f(wp[ci * dpg * g.kh * g.kw]);
+        }
+      }
+    }
+    y[i] = from_f<T>(acc);
+  }
+}
+
 template <typename T, typename I>
 __global__ void gather_elements_kernel(const T* data, const I* indices, GatherElementsArgs a,
                                        T* out, int64_t n, IndexError err) {
@@ -602,6 +638,24 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     conv_direct_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        args, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
+        static_cast<T*>(y), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_conv_transpose(Elt type, const ConvDirectArgs& args, const void* x,
+                                  const void* w, const void* bias, void* y, cudaStream_t stream) {
+  const Im2colArgs& g = args.geom;
+  const int64_t n = g.b * args.d * g.oh * g.ow;
+  if (n == 0) return cudaSuccess;
+  if (args.group <= 0 || g.c % args.group != 0 || args.d % args.group != 0 || g.sh < 1 ||
+      g.sw < 1) {
+    return cudaErrorInvalidValue;
+  }
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    conv_transpose_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
         args, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
         static_cast<T*>(y), n);
     return cudaGetLastError();

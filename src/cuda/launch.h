@@ -358,6 +358,14 @@ struct ConvDirectArgs {
 };
 cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
                                const void* bias, void* y, cudaStream_t stream);
+// 2-D ConvTranspose, one thread per output element (a gather: the taps whose input position
+// lands on it): y[b, o, oy, ox] = bias[o] + sum over the group's input channels c and the taps
+// (ki, kj) with iy = (oy + ph - ki * dh) / sh and ix = (ox + pw - kj * dw) / sw whole and inside
+// the input of x[b, c, iy, ix] * w[c, o % (d / group), ki, kj]; w [c, d / group, kh, kw].
+// geom: b, c, h, w (input), oh, ow (output), kh, kw, sh, sw, ph, pw (padding taken off the
+// begin; negative where output_shape asks for more), dh, dw; d = output channels.
+cudaError_t launch_conv_transpose(Elt type, const ConvDirectArgs& args, const void* x,
+                                  const void* w, const void* bias, void* y, cudaStream_t stream);
 // out[b, d, p] = in[b, p, d] + bias[d]: the GEMM result of a patch convolution back to NCHW.
 cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
                                  int64_t p, int64_t d, cudaStream_t stream);

@@ -880,6 +880,96 @@ Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new LinearKernel(op, id, std::move(tactics)));
 }
 
+// ---- ConvTranspose (1-D and 2-D) -------------------------------------------------------------
+
+// The upsampling layers of dense-prediction ViTs (DPT's reassemble stage: kernel = stride), and
+// any other group, stride, dilation, padding, output_padding or output_shape: one direct kernel
+// gathering, per output element, the taps that land on it. 1-D runs as 2-D with a height of 1.
+class ConvTransposeKernel final : public CudaKernel {
+ public:
+  ConvTransposeKernel(const Node& node, ConvTransposeAttributes attrs)
+      : node_(node), attrs_(std::move(attrs)) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& w = *in[1];
+    const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
+    const size_t spatial = attrs_.conv.strides.size();
+    if (x.shape.size() != spatial + 2 || w.shape.size() != spatial + 2) {
+      return invalid_argument("X ", shape_to_string(x.shape), " and W ", shape_to_string(w.shape),
+                              " must have rank ", spatial + 2);
+    }
+    const int64_t group = attrs_.conv.group;
+    const int64_t c = x.shape[1], d = w.shape[1] * group;
+    if (w.shape[0] != c || c % group != 0) {
+      return invalid_argument("X ", shape_to_string(x.shape), " and W ", shape_to_string(w.shape),
+                              " do not match for group ", group, " (W is [C, M/group, kernel...])");
+    }
+    if (bias != nullptr && bias->numel() != d) {
+      return invalid_argument("B must hold ", d, " values, got ", shape_to_string(bias->shape));
+    }
+    ConvDirectArgs a;
+    a.d = d;
+    a.group = group;
+    Im2colArgs& g = a.geom;
+    g.b = x.shape[0];
+    g.c = c;
+    // Axis 0 of a 1-D transposed convolution is a height of 1 with a kernel of 1.
+    g.h = spatial == 2 ? x.shape[2] : 1;
+    g.kh = spatial == 2 ? w.shape[2] : 1;
+    g.w = x.shape.back();
+    g.kw = w.shape.back();
+    g.oh = 1;
+    g.sh = g.dh = 1;
+    g.ph = 0;
+    for (size_t i = 0; i < spatial; ++i) {
+      const int64_t in_size = x.shape[2 + i], kernel = w.shape[2 + i];
+      if (!attrs_.conv.kernel_shape.empty() && attrs_.conv.kernel_shape[i] != kernel) {
+        return invalid_argument("attribute 'kernel_shape' ", attrs_.conv.kernel_shape[i],
+                                " differs from W ", shape_to_string(w.shape));
+      }
+      VITRT_ASSIGN_OR_RETURN(ConvAttributes::Axis axis,
+                             attrs_.axis(node_, static_cast<int>(i), in_size, kernel));
+      const bool last = i + 1 == spatial;
+      (last ? g.ow : g.oh) = axis.out;
+      (last ? g.pw : g.ph) = axis.pad_begin;
+      (last ? g.sw : g.sh) = attrs_.conv.strides[i];
+      (last ? g.dw : g.dh) = attrs_.conv.dilations[i];
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = {g.b, d};
+      if (spatial == 2) out[0].shape.push_back(g.oh);
+      out[0].shape.push_back(g.ow);
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(
+        launch_conv_transpose(t, a, x.data, w.data, bias != nullptr ? bias->data : nullptr,
+                              out[0].data, ctx.stream),
+        "ConvTranspose");
+  }
+
+ private:
+  const Node& node_;
+  ConvTransposeAttributes attrs_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_conv_transpose(const CudaKernelInit& init) {
+  const Value& wv = init.graph.values[init.node.inputs[1]];
+  const Value& xv = init.graph.values[init.node.inputs[0]];
+  const int rank = wv.has_shape ? static_cast<int>(wv.shape.size())
+                                : (xv.has_shape ? static_cast<int>(xv.shape.size()) : 0);
+  if (rank != 3 && rank != 4) {
+    return unsupported("ConvTranspose on CUDA runs 1-D and 2-D transposed convolutions (X and W ",
+                       "of rank 3 or 4), got rank ",
+                       rank == 0 ? std::string("unknown") : std::to_string(rank));
+  }
+  VITRT_ASSIGN_OR_RETURN(ConvTransposeAttributes attrs,
+                         ConvTransposeAttributes::parse(init.node, rank - 2));
+  return std::unique_ptr<CudaKernel>(new ConvTransposeKernel(init.node, std::move(attrs)));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
   const Tensor* w = nullptr;
   if (init.node.has_input(1) && init.graph.values[init.node.inputs[1]].is_constant()) {
@@ -1015,6 +1105,7 @@ void register_cuda_linear_kernels(CudaKernelRegistry& r) {
   r.add("", "MatMul", make_matmul);
   r.add("", "Gemm", make_gemm);
   r.add("", "Conv", make_conv);
+  r.add("", "ConvTranspose", make_conv_transpose);
   r.add("vitrt", "Linear", make_linear);
   r.add("vitrt", "Attention", make_attention);
 }

@@ -87,6 +87,19 @@ void conv(Case& c, std::vector<int64_t> x_shape, std::vector<int64_t> w_shape,
   c.inputs = {rnd(x_shape, 52, -2, 2)};
 }
 
+// ConvTranspose of x by a constant w [C, M/group, kernel...] (+ bias); `more` sets the rest.
+void conv_transpose(Case& c, std::vector<int64_t> x_shape, std::vector<int64_t> w_shape,
+                    int64_t group, bool with_bias, std::function<void(Attributes&)> more) {
+  ValueId x = c.g.input("x", DType::kFloat32, SymShape(x_shape.begin(), x_shape.end()));
+  std::vector<ValueId> in = {x, c.g.constant("w", rnd(w_shape, 60))};
+  if (with_bias) in.push_back(c.g.constant("b", rnd({w_shape[1] * group}, 61)));
+  c.g.output(c.g.op("ConvTranspose", in, attrs([&](Attributes& a) {
+                      if (group != 1) a.set_int("group", group);
+                      more(a);
+                    })));
+  c.inputs = {rnd(x_shape, 62, -2, 2)};
+}
+
 // Resize of x by `scales` (float) or, when empty, to `sizes`; roi omitted.
 void resize_case(Case& c, std::vector<int64_t> x_shape, std::vector<float> scales,
                  std::vector<int64_t> sizes, const std::string& mode, const std::string& coord,
@@ -573,6 +586,43 @@ const std::map<std::string, Builder>& cases() {
       {"ConvGrouped5x5Dilated",
        [](Case& c) {
          conv(c, {2, 8, 13, 12}, {4, 4, 5, 5}, {1, 2}, {2, 2, 3, 1}, {2, 1}, true, 2);
+       }},
+      // DPT-style upsampling and the other ConvTranspose forms (groups, dilation, pads,
+      // output_padding, output_shape incl. one larger than the full result, SAME_UPPER, 1-D).
+      {"ConvTransposeUpsampleK4S4",
+       [](Case& c) {
+         conv_transpose(c, {2, 6, 5, 7}, {6, 4, 4, 4}, 1, true,
+                        [](Attributes& a) { a.set_ints("strides", {4, 4}); });
+       }},
+      {"ConvTransposeGroupedDilatedPadded",
+       [](Case& c) {
+         conv_transpose(c, {2, 4, 5, 6}, {4, 3, 3, 2}, 2, true, [](Attributes& a) {
+           a.set_ints("strides", {2, 3});
+           a.set_ints("dilations", {2, 1});
+           a.set_ints("pads", {1, 0, 2, 1});
+           a.set_ints("output_padding", {1, 2});
+         });
+       }},
+      {"ConvTransposeDepthwiseOutputShape",
+       [](Case& c) {
+         conv_transpose(c, {1, 5, 4, 5}, {5, 1, 3, 3}, 5, false, [](Attributes& a) {
+           a.set_ints("strides", {2, 2});
+           a.set_ints("output_shape", {9, 12});
+         });
+       }},
+      {"ConvTransposeOutputShapeBeyondFull",
+       [](Case& c) {
+         conv_transpose(c, {1, 2, 3, 3}, {2, 2, 3, 3}, 1, true, [](Attributes& a) {
+           a.set_ints("strides", {3, 2});
+           a.set_ints("output_shape", {10, 8});
+         });
+       }},
+      {"ConvTranspose1dSameUpper",
+       [](Case& c) {
+         conv_transpose(c, {2, 3, 7}, {3, 2, 4}, 1, true, [](Attributes& a) {
+           a.set_ints("strides", {2});
+           a.set_string("auto_pad", "SAME_UPPER");
+         });
        }},
       {"ReduceL2Last",
        [](Case& c) {

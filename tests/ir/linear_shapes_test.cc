@@ -1,4 +1,5 @@
-// Symbolic shape inference of MatMul, Gemm and Conv, and the messages of their shape errors.
+// Symbolic shape inference of MatMul, Gemm, Conv and ConvTranspose, and the messages of their
+// shape errors.
 #include <gtest/gtest.h>
 
 #include "ir/op_schema.h"
@@ -148,6 +149,47 @@ TEST(LinearShapes, ConvErrorsNameNodeAndAttribute) {
   EXPECT_EQ(inferred(g3),
             "error: node 'stem' (Conv): attribute 'auto_pad' is 'SAME', expected "
             "NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+}
+
+TEST(LinearShapes, ConvTransposeUpsamplingKeepsSymbolicSizes) {
+  // DPT's reassemble stage: kernel = stride, no padding: out = stride * in, symbolic or not.
+  const Dim h = Dim::symbol("height");
+  Attributes up;
+  up.set_ints("strides", {4, 4});
+  Graph g1 = graph_with("ConvTranspose", "up", {{{kBatch, 6, h, 7}}, {{6, 4, 4, 4}}, {{4}}}, up);
+  EXPECT_EQ(inferred(g1), sym_shape_to_string({kBatch, 4, h * Dim(4), 28}));
+
+  // Groups multiply W's output channels; pads, dilations and output_padding on static sizes.
+  Attributes full;
+  full.set_int("group", 2);
+  full.set_ints("strides", {2, 3});
+  full.set_ints("dilations", {2, 1});
+  full.set_ints("pads", {1, 0, 2, 1});
+  full.set_ints("output_padding", {1, 2});
+  Graph g2 = graph_with("ConvTranspose", "up", {{{2, 4, 5, 6}}, {{4, 3, 3, 2}}}, full);
+  // 2*(5-1) + 1 + 2*2 + 1 - 1 - 2 = 11; 3*(6-1) + 2 + 1 + 1 - 0 - 1 = 18.
+  EXPECT_EQ(inferred(g2), "[2, 6, 11, 18]");
+
+  // output_shape wins (and may name the batch and channels too).
+  Attributes shaped;
+  shaped.set_ints("strides", {2, 2});
+  shaped.set_ints("output_shape", {1, 3, 9, 12});
+  Graph g3 = graph_with("ConvTranspose", "up", {{{1, 2, 4, 5}}, {{2, 3, 3, 3}}}, shaped);
+  EXPECT_EQ(inferred(g3), "[1, 3, 9, 12]");
+}
+
+TEST(LinearShapes, ConvTransposeErrorsNameNodeAndOperand) {
+  Graph g1 = graph_with("ConvTranspose", "up", {{{1, 6, 5, 5}}, {{4, 2, 2, 2}}});
+  EXPECT_EQ(inferred(g1),
+            "error: node 'up' (ConvTranspose): X has 6 channels but W [4, 2, 2, 2] expects 4 (W "
+            "is [C, M/group, kernel...])");
+
+  Attributes shaped;
+  shaped.set_ints("output_shape", {9});
+  Graph g2 = graph_with("ConvTranspose", "up", {{{1, 2, 4, 5}}, {{2, 3, 3, 3}}}, shaped);
+  EXPECT_EQ(inferred(g2),
+            "error: node 'up' (ConvTranspose): attribute 'output_shape' has 1 values, expected 2 "
+            "for 2 spatial axes");
 }
 
 }  // namespace

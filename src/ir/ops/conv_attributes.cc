@@ -1,4 +1,4 @@
-// Conv attribute parsing and output-size arithmetic (ONNX Conv, opsets 1-22).
+// Conv and ConvTranspose attribute parsing and output-size arithmetic (ONNX opsets 1-22).
 #include "ir/ops/conv_attributes.h"
 
 #include <algorithm>
@@ -90,6 +90,73 @@ Result<ConvAttributes::Axis> ConvAttributes::axis(const Node& node, int i, int64
                          extent, " (kernel ", kernel, ", dilation ", dilations[i], ")");
   }
   return r;
+}
+
+Result<ConvTransposeAttributes> ConvTransposeAttributes::parse(const Node& node, int spatial_rank) {
+  ConvTransposeAttributes a;
+  VITRT_ASSIGN_OR_RETURN(a.conv, ConvAttributes::parse(node, spatial_rank));
+  const size_t n = static_cast<size_t>(spatial_rank);
+  VITRT_ASSIGN_OR_RETURN(a.output_padding, per_axis(node, "output_padding", spatial_rank, 0, n, 0));
+  if (node.attrs.has("output_shape")) {
+    auto shape = node.attrs.get_ints("output_shape", {});
+    if (!shape.ok()) return shape.status().with_context(node.describe());
+    // Some exporters write the whole shape (batch and channels first): keep the spatial axes.
+    if (shape->size() == n + 2) shape->erase(shape->begin(), shape->begin() + 2);
+    if (shape->size() != n) {
+      return invalid_model(node.describe(), ": attribute 'output_shape' has ", shape->size(),
+                           " values, expected ", n, " for ", spatial_rank, " spatial axes");
+    }
+    for (int64_t v : *shape) {
+      if (v < 1) {
+        return invalid_model(node.describe(), ": attribute 'output_shape' has value ", v,
+                             ", expected at least 1");
+      }
+    }
+    a.output_shape = std::move(*shape);
+  }
+  return a;
+}
+
+Result<ConvAttributes::Axis> ConvTransposeAttributes::axis(const Node& node, int i, int64_t in,
+                                                           int64_t kernel) const {
+  const int64_t stride = conv.strides[i];
+  const int64_t full = stride * (in - 1) + output_padding[i] + conv.dilations[i] * (kernel - 1) + 1;
+  ConvAttributes::Axis r;
+  const bool same = conv.auto_pad == AutoPad::kSameUpper || conv.auto_pad == AutoPad::kSameLower;
+  if (!output_shape.empty() || same) {
+    r.out = !output_shape.empty() ? output_shape[i] : in * stride;
+    const int64_t total = full - r.out;
+    // The spec's split, with its floor division (a negative total too): SAME_UPPER puts the
+    // odd unit at the end, the other cases at the begin.
+    const int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);
+    if (conv.auto_pad == AutoPad::kSameUpper) {
+      r.pad_begin = half;
+      r.pad_end = total - half;
+    } else {
+      r.pad_end = half;
+      r.pad_begin = total - half;
+    }
+  } else if (conv.auto_pad == AutoPad::kValid) {
+    r.out = full;
+  } else {
+    r.pad_begin = conv.pads[i];
+    r.pad_end = conv.pads[i + conv.strides.size()];
+    r.out = full - r.pad_begin - r.pad_end;
+  }
+  if (r.out < 1) {
+    return invalid_model(node.describe(), ": spatial axis ", i, " of size ", in,
+                         " gives an output of size ", r.out, " (stride ", stride, ", kernel ",
+                         kernel, ", pads ", r.pad_begin, "+", r.pad_end, ")");
+  }
+  return r;
+}
+
+int64_t ConvTransposeAttributes::out_offset(int i, int64_t kernel) const {
+  const int64_t stride = conv.strides[i];
+  if (conv.auto_pad == AutoPad::kSameUpper || conv.auto_pad == AutoPad::kSameLower) return 0;
+  const int64_t pads =
+      conv.auto_pad == AutoPad::kValid ? 0 : conv.pads[i] + conv.pads[i + conv.strides.size()];
+  return output_padding[i] + conv.dilations[i] * (kernel - 1) + 1 - stride - pads;
 }
 
 }  // namespace vitrt

@@ -1,6 +1,6 @@
 // Conv's geometry attributes (auto_pad, strides, pads, dilations, group, kernel_shape), parsed
-// and checked once, and the output-size arithmetic that shape inference and the CPU kernel
-// share.
+// and checked once, and the output-size arithmetic that shape inference and the kernels share;
+// likewise for ConvTranspose (the same attributes plus output_padding and output_shape).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,30 @@ struct ConvAttributes {
   // Output size and padding of spatial axis `i` for input size `in` and kernel size `kernel`;
   // an error naming the node when the (dilated) kernel does not fit the padded input.
   Result<Axis> axis(const Node& node, int i, int64_t in, int64_t kernel) const;
+};
+
+// ConvTranspose (ONNX, opsets 1-22): Conv's attributes with the roles of input and output
+// swapped, plus output_padding and output_shape.
+struct ConvTransposeAttributes {
+  ConvAttributes conv;                  // auto_pad, group, kernel_shape, strides, dilations, pads
+  std::vector<int64_t> output_padding;  // one per spatial axis (0 when absent)
+  std::vector<int64_t> output_shape;    // one per spatial axis, or empty when absent
+
+  static Result<ConvTransposeAttributes> parse(const Node& node, int spatial_rank);
+
+  // Output size of spatial axis `i` for input size `in` and kernel size `kernel`, and the
+  // padding taken off the begin and end of the full transposed result
+  // stride * (in - 1) + output_padding + dilation * (kernel - 1) + 1:
+  //   output_shape given, or auto_pad SAME_*: out = output_shape[i] (or in * stride), the
+  //     difference split with the odd unit at the begin, except SAME_UPPER (at the end);
+  //   VALID: no padding; NOTSET: pads.
+  // The padding may be negative where output_shape asks for more than the full result (the
+  // extra positions see only the bias). An error naming the node when out < 1.
+  Result<ConvAttributes::Axis> axis(const Node& node, int i, int64_t in, int64_t kernel) const;
+
+  // out - stride * in, when it does not depend on `in` (NOTSET, VALID and SAME_* without
+  // output_shape): the constant term of the output size, for symbolic shape inference.
+  int64_t out_offset(int i, int64_t kernel) const;
 };
 
 }  // namespace vitrt

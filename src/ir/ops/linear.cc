@@ -1,4 +1,5 @@
-// Schemas of the linear op family: MatMul, Gemm and Conv, with symbolic shape inference.
+// Schemas of the linear op family: MatMul, Gemm, Conv and ConvTranspose, with symbolic shape
+// inference.
 #include <string>
 
 #include "ir/op_schema.h"
@@ -164,12 +165,80 @@ Status infer_conv(InferContext& ctx) {
   return Status();
 }
 
+// ConvTranspose: X [N, C, D1..Dk], W [C, M/group, K1..Kk], optional B [M] -> Y [N, M, O1..Ok].
+Status infer_conv_transpose(InferContext& ctx) {
+  const DType dtype = ctx.input_dtype(0);
+  VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
+  if (ctx.has_input(2)) VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 2));
+  if (!ctx.input_has_shape(0) && !ctx.input_has_shape(1)) {
+    ctx.set_output_unknown_shape(0, dtype);
+    return Status();
+  }
+  const int rank = ctx.input_has_shape(0) ? ctx.input_rank(0) : ctx.input_rank(1);
+  if (rank < 3) {
+    return ctx.error("X and W must have rank >= 3 (batch, channels, spatial axes), got rank ",
+                     rank);
+  }
+  const int spatial = rank - 2;
+  VITRT_ASSIGN_OR_RETURN(const ConvTransposeAttributes attrs,
+                         ConvTransposeAttributes::parse(ctx.node(), spatial));
+  const int64_t group = attrs.conv.group;
+  SymShape x = ctx.input_has_shape(0) ? ctx.input_shape(0) : SymShape(rank);
+  SymShape w = ctx.input_has_shape(1) ? ctx.input_shape(1) : SymShape(rank);
+  if (static_cast<int>(x.size()) != rank || static_cast<int>(w.size()) != rank) {
+    return ctx.error("X ", sym_shape_to_string(x), " and W ", sym_shape_to_string(w),
+                     " must have the same rank");
+  }
+  if (static_and_differ(x[1], w[0])) {
+    return ctx.error("X has ", x[1].to_string(), " channels but W ", sym_shape_to_string(w),
+                     " expects ", w[0].to_string(), " (W is [C, M/group, kernel...])");
+  }
+  if (w[0].is_static() && w[0].value() % group != 0) {
+    return ctx.error("W has ", w[0].value(), " input channels, not divisible by group ", group);
+  }
+  const Dim out_channels = w[1] * Dim(group);
+  if (ctx.input_has_shape(2)) {
+    const SymShape& bias = ctx.input_shape(2);
+    if (bias.size() != 1 || static_and_differ(bias[0], out_channels)) {
+      return ctx.error("B must be [", out_channels.to_string(), "], got ",
+                       sym_shape_to_string(bias));
+    }
+  }
+  SymShape out = {x[0], out_channels};
+  for (int i = 0; i < spatial; ++i) {
+    Dim kernel = w[2 + i];
+    if (!attrs.conv.kernel_shape.empty()) {
+      if (static_and_differ(kernel, Dim(attrs.conv.kernel_shape[i]))) {
+        return ctx.error("attribute 'kernel_shape' ", attrs.conv.kernel_shape[i],
+                         " differs from W ", sym_shape_to_string(w), " on spatial axis ", i);
+      }
+      kernel = Dim(attrs.conv.kernel_shape[i]);
+    }
+    const Dim& in = x[2 + i];
+    if (!attrs.output_shape.empty()) {
+      out.push_back(Dim(attrs.output_shape[i]));
+    } else if (in.is_static() && kernel.is_static()) {
+      VITRT_ASSIGN_OR_RETURN(const ConvAttributes::Axis axis,
+                             attrs.axis(ctx.node(), i, in.value(), kernel.value()));
+      out.push_back(axis.out);
+    } else if (in.is_known() && kernel.is_static()) {
+      // stride * in + a constant (0 for the usual upsampling: kernel = stride, no padding).
+      out.push_back(in * Dim(attrs.conv.strides[i]) + Dim(attrs.out_offset(i, kernel.value())));
+    } else {
+      out.push_back(Dim::unknown());
+    }
+  }
+  ctx.set_output(0, dtype, std::move(out));
+  return Status();
+}
+
 }  // namespace
 
 void register_linear_schemas(OpRegistry& registry) {
   registry.add({"", "MatMul", 2, 2, 1, 1, infer_matmul});
   registry.add({"", "Gemm", 2, 3, 1, 1, infer_gemm});
   registry.add({"", "Conv", 2, 3, 1, 1, infer_conv});
+  registry.add({"", "ConvTranspose", 2, 3, 1, 1, infer_conv_transpose});
 }
 
 }  // namespace vitrt
