@@ -690,8 +690,9 @@ bool AttentionMatcher::evaluates_causal(ValueId v, const Dim& sq, const Dim& sk,
     std::optional<Tensor> c = eval_.up_to_broadcast(v);
     return c && c->dtype() == want && is_causal(*c, sq.value(), sk.value(), boolean);
   }
-  if (!sq.is_symbolic() || !sq.same_as(sk) || sq.symbols().size() != 1) return false;
-  const std::string& sym = sq.symbols().begin()->first;
+  const std::set<std::string> symbols = sq.symbols();
+  if (!sq.is_symbolic() || !sq.same_as(sk) || symbols.size() != 1) return false;
+  const std::string& sym = *symbols.begin();
   for (int64_t n : kProbeLengths) {
     const std::map<std::string, int64_t> bindings = {{sym, n}};
     const std::optional<int64_t> len = sq.evaluate(bindings);

@@ -35,10 +35,31 @@ std::string expected_type(const Value& v) {
   return str_cat(dtype_name(v.dtype), v.has_shape ? sym_shape_to_string(v.shape) : "[?]");
 }
 
-// A dim that is exactly one symbol ("batch"), the common case that binds the symbol.
-bool is_plain_symbol(const Dim& d) {
-  return d.is_symbolic() && d.coefficient() == 1 && d.symbols().size() == 1 &&
-         d.symbols().begin()->second == 1;
+// The symbol of a dim that is exactly one symbol ("batch"), the common case that binds it.
+const std::string* plain_symbol(const Dim& d) {
+  if (d.terms().size() != 1) return nullptr;
+  const auto& [monomial, coef] = *d.terms().begin();
+  if (coef != 1 || monomial.size() != 1 || monomial.begin()->second != 1) return nullptr;
+  return &monomial.begin()->first;
+}
+
+// d as a * s + b when d is linear in `s` (no term has s squared): {a, b}.
+std::optional<std::pair<Dim, Dim>> linear_in(const Dim& d, const std::string& s) {
+  Dim a(int64_t{0}), b(int64_t{0});
+  for (const auto& [monomial, coef] : d.terms()) {
+    Dim rest(coef);
+    int exponent = 0;
+    for (const auto& [sym, e] : monomial) {
+      if (sym == s) {
+        exponent = e;
+      } else {
+        for (int i = 0; i < e; ++i) rest = rest * Dim::symbol(sym);
+      }
+    }
+    if (exponent > 1) return std::nullopt;
+    (exponent == 1 ? a : b) = (exponent == 1 ? a : b) + rest;
+  }
+  return std::make_pair(a, b);
 }
 
 }  // namespace
@@ -115,8 +136,8 @@ Status bind_graph_inputs(const Graph& graph, const std::vector<NamedTensor>& inp
                                   sym_shape_to_string(v.shape), ", given ",
                                   shape_to_string(t.shape()), ")");
         }
-        if (is_plain_symbol(d)) {
-          const std::string& sym = d.symbols().begin()->first;
+        if (const std::string* plain = plain_symbol(d)) {
+          const std::string& sym = *plain;
           auto [b, inserted] = symbols.emplace(sym, SymbolBinding{t.dim(a), v.name, a});
           if (!inserted && b->second.value != t.dim(a)) {
             return invalid_argument("input '", b->second.input, "' dim ", b->second.axis, " (", sym,
@@ -130,39 +151,53 @@ Status bind_graph_inputs(const Graph& graph, const std::vector<NamedTensor>& inp
     }
     slots[id] = t;
   }
-  // Composite dims: solve for a single still-unbound symbol, otherwise check the product.
+  // Composite dims ("2*batch", "h*w+5"): solve for a single still-unbound symbol the dim is
+  // linear in, otherwise check the value once every symbol is bound.
   for (auto [id, a] : deferred) {
     const Value& v = graph.values[id];
     const Dim& d = v.shape[a];
     const int64_t actual = slots[id].dim(a);
-    int64_t known = d.coefficient();
+    std::map<std::string, int64_t> values;
     std::vector<std::string> unbound;
-    for (const auto& [sym, exponent] : d.symbols()) {
+    for (const std::string& sym : d.symbols()) {
       auto b = symbols.find(sym);
       if (b == symbols.end()) {
-        for (int e = 0; e < exponent; ++e) unbound.push_back(sym);
+        unbound.push_back(sym);
       } else {
-        for (int e = 0; e < exponent; ++e) known *= b->second.value;
+        values[sym] = b->second.value;
       }
     }
-    if (unbound.size() == 1 && known != 0 && actual % known == 0 && actual / known >= 0) {
-      symbols.emplace(unbound[0], SymbolBinding{actual / known, v.name, a});
-      continue;
-    }
-    if (unbound.empty() && known != actual) {
+    if (unbound.empty()) {
+      const std::optional<int64_t> expected = d.evaluate(values);
+      if (expected && *expected == actual) continue;
       std::string bound_by;
-      for (const auto& [sym, exponent] : d.symbols()) {
+      for (const std::string& sym : d.symbols()) {
         const SymbolBinding& b = symbols.at(sym);
         bound_by += str_cat(bound_by.empty() ? "" : ", ", sym, " = ", b.value, " from input '",
                             b.input, "' dim ", b.axis);
       }
-      return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
-                              " but must be ", known, " (", bound_by, ")");
+      return invalid_argument(
+          "input '", v.name, "' dim ", a, dim_label(d), " is ", actual, " but must be ",
+          expected ? std::to_string(*expected) : std::string("out of range"), " (", bound_by, ")");
     }
-    if (!unbound.empty() && (known == 0 || actual % known != 0)) {
-      return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
-                              ", not a multiple of ", known);
+    if (unbound.size() != 1) continue;  // the kernels check what the bindings cannot
+    const std::optional<std::pair<Dim, Dim>> ab = linear_in(d, unbound[0]);
+    if (!ab) continue;
+    const std::optional<int64_t> scale = ab->first.evaluate(values);
+    const std::optional<int64_t> offset = ab->second.evaluate(values);
+    if (!scale || !offset || *scale <= 0) continue;
+    const int64_t rest = actual - *offset;
+    if (rest >= 0 && rest % *scale == 0) {
+      symbols.emplace(unbound[0], SymbolBinding{rest / *scale, v.name, a});
+      continue;
     }
+    if (*offset == 0) {
+      return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                              ", not a multiple of ", *scale);
+    }
+    return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                            ", which is ", *scale, "*", unbound[0], "+", *offset, " for no ",
+                            unbound[0], " >= 0");
   }
   return Status::ok_status();
 }
