@@ -204,7 +204,7 @@ TEST(ProfilesTest, DimsEveryProfileFixesAreBuiltStatic) {
 // A range profile over height and width (one plan for many resolutions): DINOv2 exported with
 // dynamic batch, height and width has (height//8)*(width//8)+1 tokens, which shape inference
 // and the importer (reading dynamo's value_info) both keep as that polynomial, so the patch
-// embedding and the attention fuse as they do at a static size; the plan matches PyTorch at
+// embedding and the attention fuse as they do at a static size (the mask dropped too); the plan matches PyTorch at
 // two resolutions, one of them no multiple of the patch (ONNX Runtime agrees with PyTorch on
 // both: make_fixtures.py checks it).
 TEST(ProfilesTest, RangeOverHeightAndWidthFusesTheSymbolicTokenCount) {
@@ -219,6 +219,10 @@ TEST(ProfilesTest, RangeOverHeightAndWidthFusesTheSymbolicTokenCount) {
   EXPECT_EQ(testing::count_ops(*g, "Conv"), 0);
   EXPECT_EQ(testing::count_ops(*g, "Attention"), 2);
   EXPECT_EQ(testing::count_ops(*g, "Patchify"), 1);
+  // The exporter's all-visible mask, Where(arange(tokens) >= 0, 0, -inf), hides nothing at
+  // any size: dropped, as it is when the size is static.
+  EXPECT_EQ(testing::count_ops(*g, "Where"), 0);
+  EXPECT_EQ(testing::count_ops(*g, "Range"), 0);
   const Value& hidden = g->values[g->outputs[0]];
   EXPECT_EQ(sym_shape_to_string(hidden.shape), "[batch, (height//8)*(width//8)+1, 32]");
 
