@@ -135,7 +135,7 @@ def hf_dinov2(attn, case_image_sizes=None):
     return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], info
 
 
-def hf_dinov3(attn):
+def hf_dinov3(attn, case_image_sizes=None):
     from transformers import DINOv3ViTConfig, DINOv3ViTModel
 
     # Rotary position embeddings over the patch grid and register tokens. TorchScript exports
@@ -147,9 +147,11 @@ def hf_dinov3(attn):
     model = DINOv3ViTModel._from_config(cfg, attn_implementation=attn)
     module = TupleOutputs(model, ["last_hidden_state", "pooler_output"],
                           lambda m, x: m(pixel_values=x))
-    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], {
-        "model_class": "transformers.DINOv3ViTModel", "attn_implementation": attn,
-        "config": cfg.to_diff_dict()}
+    info = {"model_class": "transformers.DINOv3ViTModel", "attn_implementation": attn,
+            "config": cfg.to_diff_dict()}
+    if case_image_sizes:
+        info["case_image_sizes"] = case_image_sizes
+    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], info
 
 
 def hf_siglip_vision(attn):
@@ -258,6 +260,10 @@ FIXTURES = {
     "hf_dinov3_sdpa_ts17": (lambda: hf_dinov3("sdpa"), "ts", 17),
     # dynamo writes the rope's rotate_half and prefix slices in its own form (fuse_rotary).
     "hf_dinov3_sdpa_dynamo": (lambda: hf_dinov3("sdpa"), "dynamo", None),
+    # Dynamic height and width with rope and 2 registers: (height//8)*(width//8) + 3 tokens; the
+    # rope tables' value_info sizes are calls (CeilToInt(...)) the importer keeps as symbols.
+    "hf_dinov3_dynhw_sdpa_dynamo":
+        (lambda: hf_dinov3("sdpa", case_image_sizes=((40, 58), (64, 48))), "dynamo", None),
     "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
     "hf_siglip_vision_sdpa_dynamo": (lambda: hf_siglip_vision("sdpa"), "dynamo", None),
     # SigLIP2 NaFlex (padded patch sequences): the attention mask may hide whole rows, so the

@@ -181,6 +181,16 @@ class DimParser {
                                      text_[pos_] == '_' || text_[pos_] == '.')) {
         ++pos_;
       }
+      // A call ("CeilToInt(...)", "Max(1, s0)"): one symbol named by its text, so the terms
+      // around it stay structured and equal calls cancel.
+      if (pos_ < text_.size() && text_[pos_] == '(') {
+        for (int open = 0; pos_ < text_.size();) {
+          const char x = text_[pos_++];
+          open += x == '(' ? 1 : x == ')' ? -1 : 0;
+          if (open == 0) return Dim::symbol(std::string(text_.substr(start, pos_ - start)));
+        }
+        return std::nullopt;
+      }
       return Dim::symbol(std::string(text_.substr(start, pos_ - start)));
     }
     return std::nullopt;

@@ -37,8 +37,8 @@ class Dim {
   static Dim unknown() { return Dim(); }
   // Parses the text form: integers, symbols, + - *, parentheses, and `//` by a positive
   // integer (what to_string writes, and what the dynamo exporter writes as value_info dim
-  // params: "((width//8))*((height//8)) + 1", "s1*s2 + 5"). nullopt when the text is not such
-  // an expression.
+  // params: "((width//8))*((height//8)) + 1", "s1*s2 + 5"); a call such as "Max(1, s0)" is
+  // one symbol named by its text. nullopt when the text is not such an expression.
   static std::optional<Dim> parse(std::string_view text);
 
   bool is_known() const { return known_; }  // concrete or symbolic
