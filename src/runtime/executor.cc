@@ -151,53 +151,63 @@ Status bind_graph_inputs(const Graph& graph, const std::vector<NamedTensor>& inp
     }
     slots[id] = t;
   }
-  // Composite dims ("2*batch", "h*w+5"): solve for a single still-unbound symbol the dim is
-  // linear in, otherwise check the value once every symbol is bound.
-  for (auto [id, a] : deferred) {
-    const Value& v = graph.values[id];
-    const Dim& d = v.shape[a];
-    const int64_t actual = slots[id].dim(a);
-    std::map<std::string, int64_t> values;
-    std::vector<std::string> unbound;
-    for (const std::string& sym : d.symbols()) {
-      auto b = symbols.find(sym);
-      if (b == symbols.end()) {
-        unbound.push_back(sym);
-      } else {
-        values[sym] = b->second.value;
-      }
-    }
-    if (unbound.empty()) {
-      const std::optional<int64_t> expected = d.evaluate(values);
-      if (expected && *expected == actual) continue;
-      std::string bound_by;
+  // Composite dims ("2*batch", "h*w+5"), in sweeps until a sweep binds nothing new: a dim
+  // whose symbols are all bound is checked, one with a single unbound symbol it is linear in
+  // binds that symbol, the others wait for the next sweep (or, at the end, for the kernels).
+  for (bool bound_any = true; bound_any && !deferred.empty();) {
+    bound_any = false;
+    std::vector<std::pair<ValueId, int>> waiting;
+    for (auto [id, a] : deferred) {
+      const Value& v = graph.values[id];
+      const Dim& d = v.shape[a];
+      const int64_t actual = slots[id].dim(a);
+      std::map<std::string, int64_t> values;
+      std::vector<std::string> unbound;
       for (const std::string& sym : d.symbols()) {
-        const SymbolBinding& b = symbols.at(sym);
-        bound_by += str_cat(bound_by.empty() ? "" : ", ", sym, " = ", b.value, " from input '",
-                            b.input, "' dim ", b.axis);
+        auto b = symbols.find(sym);
+        if (b == symbols.end()) {
+          unbound.push_back(sym);
+        } else {
+          values[sym] = b->second.value;
+        }
       }
-      return invalid_argument(
-          "input '", v.name, "' dim ", a, dim_label(d), " is ", actual, " but must be ",
-          expected ? std::to_string(*expected) : std::string("out of range"), " (", bound_by, ")");
-    }
-    if (unbound.size() != 1) continue;  // the kernels check what the bindings cannot
-    const std::optional<std::pair<Dim, Dim>> ab = linear_in(d, unbound[0]);
-    if (!ab) continue;
-    const std::optional<int64_t> scale = ab->first.evaluate(values);
-    const std::optional<int64_t> offset = ab->second.evaluate(values);
-    if (!scale || !offset || *scale <= 0) continue;
-    const int64_t rest = actual - *offset;
-    if (rest >= 0 && rest % *scale == 0) {
-      symbols.emplace(unbound[0], SymbolBinding{rest / *scale, v.name, a});
-      continue;
-    }
-    if (*offset == 0) {
+      if (unbound.empty()) {
+        const std::optional<int64_t> expected = d.evaluate(values);
+        if (expected && *expected == actual) continue;
+        std::string bound_by;
+        for (const std::string& sym : d.symbols()) {
+          const SymbolBinding& b = symbols.at(sym);
+          bound_by += str_cat(bound_by.empty() ? "" : ", ", sym, " = ", b.value, " from input '",
+                              b.input, "' dim ", b.axis);
+        }
+        return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                                " but must be ",
+                                expected ? std::to_string(*expected) : std::string("out of range"),
+                                " (", bound_by, ")");
+      }
+      const std::optional<std::pair<Dim, Dim>> ab =
+          unbound.size() == 1 ? linear_in(d, unbound[0]) : std::nullopt;
+      const std::optional<int64_t> scale = ab ? ab->first.evaluate(values) : std::nullopt;
+      const std::optional<int64_t> offset = ab ? ab->second.evaluate(values) : std::nullopt;
+      if (!scale || !offset || *scale <= 0) {
+        waiting.emplace_back(id, a);
+        continue;
+      }
+      const int64_t rest = actual - *offset;
+      if (rest >= 0 && rest % *scale == 0) {
+        symbols.emplace(unbound[0], SymbolBinding{rest / *scale, v.name, a});
+        bound_any = true;
+        continue;
+      }
+      if (*offset == 0) {
+        return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                                ", not a multiple of ", *scale);
+      }
       return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
-                              ", not a multiple of ", *scale);
+                              ", which no ", unbound[0], " >= 0 gives (", *scale, "*", unbound[0],
+                              "+", *offset, ")");
     }
-    return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
-                            ", which is ", *scale, "*", unbound[0], "+", *offset, " for no ",
-                            unbound[0], " >= 0");
+    deferred = std::move(waiting);
   }
   return Status::ok_status();
 }
