@@ -278,16 +278,11 @@ Dim Dim::operator+(const Dim& other) const {
 }
 
 Dim Dim::operator-(const Dim& other) const {
-  if (!known_ || !other.known_) return Dim();
-  Terms r = terms_;
-  for (const auto& [m, c] : other.terms_) {
-    if (c == INT64_MIN || !add_into(r, m, -c)) return Dim();
-  }
-  return from_terms(std::move(r));
+  return *this + other * Dim(-1);
 }
 
-// Exact division. By a monomial: term by term. By a sum: long division by leading terms
-// (deglex), which finds the quotient whenever one exists; the product is checked regardless.
+// Exact division: long division by leading terms (deglex; for a monomial divisor, term by
+// term), which finds the quotient whenever one exists; the product is checked regardless.
 Dim Dim::operator/(const Dim& other) const {
   if (!known_ || !other.known_ || other.terms_.empty()) return Dim();
   const auto lead_of = [](const Terms& t) {
