@@ -30,6 +30,8 @@ import torch
 BATCHES = (1, 3)
 # The dynamo exporter specialises a dim whose example size is 0 or 1, so it traces with 2.
 EXPORT_BATCH = 2
+# The image height and width dynamic-size exports trace with.
+EXPORT_IMAGE_SIZE = (48, 40)
 SEED = 0
 # Relative tolerance (to the output's scale) for ONNX Runtime vs PyTorch; the golden test uses
 # the same bound for vitrt.
@@ -116,7 +118,7 @@ def hf_clip_text(attn, with_mask, seq=CLIP_TEXT_SEQ, case_seqs=None):
     return module, inputs, ["text_embeds", "last_hidden_state"], info
 
 
-def hf_dinov2(attn):
+def hf_dinov2(attn, case_image_sizes=None):
     from transformers import Dinov2Config, Dinov2Model
 
     # image_size 32 / patch 8 gives 16 patches; position embeddings are interpolated (bicubic
@@ -126,12 +128,14 @@ def hf_dinov2(attn):
     model = Dinov2Model._from_config(cfg, attn_implementation=attn)
     module = TupleOutputs(model, ["last_hidden_state", "pooler_output"],
                           lambda m, x: m(pixel_values=x))
-    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], {
-        "model_class": "transformers.Dinov2Model", "attn_implementation": attn,
-        "config": cfg.to_diff_dict()}
+    info = {"model_class": "transformers.Dinov2Model", "attn_implementation": attn,
+            "config": cfg.to_diff_dict()}
+    if case_image_sizes:
+        info["case_image_sizes"] = case_image_sizes
+    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], info
 
 
-def hf_dinov3(attn):
+def hf_dinov3(attn, case_image_sizes=None):
     from transformers import DINOv3ViTConfig, DINOv3ViTModel
 
     # Rotary position embeddings over the patch grid and register tokens. TorchScript exports
@@ -143,9 +147,11 @@ def hf_dinov3(attn):
     model = DINOv3ViTModel._from_config(cfg, attn_implementation=attn)
     module = TupleOutputs(model, ["last_hidden_state", "pooler_output"],
                           lambda m, x: m(pixel_values=x))
-    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], {
-        "model_class": "transformers.DINOv3ViTModel", "attn_implementation": attn,
-        "config": cfg.to_diff_dict()}
+    info = {"model_class": "transformers.DINOv3ViTModel", "attn_implementation": attn,
+            "config": cfg.to_diff_dict()}
+    if case_image_sizes:
+        info["case_image_sizes"] = case_image_sizes
+    return module, [image_input(3, 32)], ["last_hidden_state", "pooler_output"], info
 
 
 def hf_siglip_vision(attn):
@@ -246,9 +252,18 @@ FIXTURES = {
         (lambda: hf_clip_text("sdpa", False, case_seqs=(CLIP_TEXT_SEQ, 9)), "dynamo", None),
     "hf_dinov2_eager_ts17": (lambda: hf_dinov2("eager"), "ts", 17),
     "hf_dinov2_sdpa_dynamo": (lambda: hf_dinov2("sdpa"), "dynamo", None),
+    # Dynamic batch, height and width (one plan for many resolutions): the token count is
+    # (height//8)*(width//8) + 1 in the value_info; cases at 40x56 and 64x48, neither the
+    # config's 32 (the position embeddings are interpolated), 56 no multiple of the patch.
+    "hf_dinov2_dynhw_sdpa_dynamo":
+        (lambda: hf_dinov2("sdpa", case_image_sizes=((40, 58), (64, 48))), "dynamo", None),
     "hf_dinov3_sdpa_ts17": (lambda: hf_dinov3("sdpa"), "ts", 17),
     # dynamo writes the rope's rotate_half and prefix slices in its own form (fuse_rotary).
     "hf_dinov3_sdpa_dynamo": (lambda: hf_dinov3("sdpa"), "dynamo", None),
+    # Dynamic height and width with rope and 2 registers: (height//8)*(width//8) + 3 tokens; the
+    # rope tables' value_info sizes are calls (CeilToInt(...)) the importer keeps as symbols.
+    "hf_dinov3_dynhw_sdpa_dynamo":
+        (lambda: hf_dinov3("sdpa", case_image_sizes=((40, 58), (64, 48))), "dynamo", None),
     "hf_siglip_vision_eager_ts17": (lambda: hf_siglip_vision("eager"), "ts", 17),
     "hf_siglip_vision_sdpa_dynamo": (lambda: hf_siglip_vision("sdpa"), "dynamo", None),
     # SigLIP2 NaFlex (padded patch sequences): the attention mask may hide whole rows, so the
@@ -345,7 +360,12 @@ def rename_symbol(model, old, new):
                 d.dim_param = new
 
 
-def export(module, specs, output_names, exporter, opset, path, dynamic_seq=False):
+def export(module, specs, output_names, exporter, opset, path, dynamic_seq=False,
+           dynamic_hw=False):
+    if dynamic_hw:
+        # Traced at a non-square size other than the config's: HF takes the position embeddings
+        # uninterpolated at the config's square size, a branch torch.export would specialise.
+        specs = [(n, kind, (shape[0], *EXPORT_IMAGE_SIZE)) for n, kind, shape in specs]
     example = make_inputs(specs, EXPORT_BATCH, np.random.default_rng(1234))
     args = tuple(torch.from_numpy(example[name]) for name, _, _ in specs)
     input_names = [name for name, _, _ in specs]
@@ -363,6 +383,9 @@ def export(module, specs, output_names, exporter, opset, path, dynamic_seq=False
         axes = {0: batch}
         if dynamic_seq:
             axes[1] = torch.export.Dim("seq", min=2, max=77)
+        if dynamic_hw:
+            axes[2] = torch.export.Dim("height", min=16, max=1024)
+            axes[3] = torch.export.Dim("width", min=16, max=1024)
         dynamic_shapes = (tuple(dict(axes) for _ in specs),)
         # opset None: the exporter's default; 23 and up write SDPA as ONNX's Attention op.
         extra = {"opset_version": opset} if opset is not None else {}
@@ -399,7 +422,7 @@ def run_fixture(name, builder, exporter, opset, out_dir):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = export(module, specs, output_names, exporter, opset, model_path,
-                       dynamic_seq="case_seqs" in info)
+                       dynamic_seq="case_seqs" in info, dynamic_hw="case_image_sizes" in info)
     graph_inputs = [i.name for i in model.graph.input]
     graph_outputs = [o.name for o in model.graph.output]
     if graph_inputs != [s[0] for s in specs]:
@@ -415,6 +438,9 @@ def run_fixture(name, builder, exporter, opset, out_dir):
         case_specs = specs
         if "case_seqs" in info:
             case_specs = [(n, kind, (info["case_seqs"][k],)) for n, kind, _ in specs]
+        if "case_image_sizes" in info:
+            case_specs = [(n, kind, (shape[0], *info["case_image_sizes"][k]))
+                          for n, kind, shape in specs]
         inputs = make_inputs(case_specs, batch, rng)
         with torch.no_grad():
             out = module(*(torch.from_numpy(inputs[n]) for n, _, _ in specs))

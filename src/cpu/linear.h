@@ -30,7 +30,7 @@ inline int64_t example_rows(const Value& x) {
   if (!x.has_shape || x.shape.empty()) return 197;
   const Dim rows = sym_shape_numel(SymShape(x.shape.begin(), x.shape.end() - 1));
   std::map<std::string, int64_t> ones;
-  for (const auto& [symbol, power] : rows.symbols()) ones[symbol] = 1;
+  for (const std::string& symbol : rows.symbols()) ones[symbol] = 1;
   const std::optional<int64_t> m = rows.evaluate(ones);
   return m && *m > 0 ? *m : 197;
 }

@@ -47,10 +47,6 @@ class PatchifyKernel final : public CpuKernel {
     g.width = x.dim(3);
     g.ph = ph_;
     g.pw = pw_;
-    if (g.height % ph_ != 0 || g.width % pw_ != 0) {
-      return invalid_argument("X ", x.describe(), ": H and W must be multiples of the patch [", ph_,
-                              ", ", pw_, "]");
-    }
     Tensor y = Tensor::empty(DType::kFloat32, {g.batch, g.patches(), g.row_length()});
     if (y.numel() > 0) patchify(g, x.data<float>(), y.data<float>());
     outputs[0] = std::move(y);

@@ -8,7 +8,7 @@ namespace vitrt {
 
 struct PatchGeometry {
   int64_t batch = 0, channels = 0, height = 0, width = 0;  // X [batch, channels, height, width]
-  int64_t ph = 1, pw = 1;                                  // patch size; divides height, width
+  int64_t ph = 1, pw = 1;  // patch size; the rows and columns past the last whole patch are cut
   int64_t patches_h() const { return height / ph; }
   int64_t patches_w() const { return width / pw; }
   int64_t patches() const { return patches_h() * patches_w(); }  // per image

@@ -551,7 +551,8 @@ cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, in
 
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
                             int64_t w, int64_t ph, int64_t pw, cudaStream_t stream) {
-  const int64_t n = b * c * h * w;
+  // Output elements: the rows and columns past the last whole patch are cut, as Conv does.
+  const int64_t n = b * c * (h / ph * ph) * (w / pw * pw);
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);

@@ -36,6 +36,14 @@ Result<Bytes> wire_message(const WireField& f, const char* what) {
   return Bytes{reinterpret_cast<const uint8_t*>(v.data()), v.size()};
 }
 
+// A dim_param. The dynamo exporter writes derived sizes as expressions over its symbols
+// ("s1*s2 + 5", "((width//8))*((height//8)) + 1"): parsed, they are the polynomials shape
+// inference derives, so hints and inferred shapes agree. Any other text is one symbol.
+Dim dim_from_param(const std::string& param) {
+  std::optional<Dim> d = Dim::parse(param);
+  return d && d->is_symbolic() ? *d : Dim::symbol(param);
+}
+
 // Field names for messages ("field 5 (initializer)"), by message type.
 const char* model_field_name(uint32_t n) {
   switch (n) {
@@ -825,7 +833,7 @@ Status GraphBuilder::add_inputs() {
       if (dim.kind == DimInfo::Kind::kValue && dim.value >= 0) {
         v.shape.push_back(Dim(dim.value));
       } else if (dim.kind == DimInfo::Kind::kParam) {
-        v.shape.push_back(Dim::symbol(dim.param));
+        v.shape.push_back(dim_from_param(dim.param));
       } else {
         v.shape.push_back(Dim::symbol(str_cat(info.name, "_dim", d)));
       }
@@ -859,7 +867,7 @@ void GraphBuilder::apply_hint(const ValueInfo& info, Value* v) const {
     if (dim.kind == DimInfo::Kind::kValue && dim.value >= 0) {
       hint.push_back(Dim(dim.value));
     } else if (dim.kind == DimInfo::Kind::kParam) {
-      hint.push_back(Dim::symbol(dim.param));
+      hint.push_back(dim_from_param(dim.param));
     } else {
       hint.push_back(Dim::unknown());
     }

@@ -18,8 +18,9 @@ namespace vitrt {
 // Imports a model file. Tensors stored as external data are read relative to the model's
 // folder (paths that escape it are rejected). Constant nodes become constant values;
 // initializers listed among the graph inputs (old exporters) are not graph inputs; dims with a
-// dim_param become symbols of that name, dims with neither value nor param become symbols named
-// "<input>_dim<i>". The result passes Graph::validate(); it is not yet shape-inferred.
+// dim_param become the symbolic dim it spells ("batch", "s1*s2 + 5"; text that is no
+// expression becomes one symbol of that name), dims with neither value nor param become symbols
+// named "<input>_dim<i>". The result passes Graph::validate(); it is not yet shape-inferred.
 Result<Graph> import_onnx_file(const std::string& path);
 
 // Imports a serialized ModelProto held in memory. `base_dir` is the folder external data is

@@ -43,6 +43,7 @@
 // a kept runtime mask must not be computed from the shape of a node the fusion removes.
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -201,6 +202,7 @@ class AttentionMatcher {
                                          bool allow_scale, Source* src);
   bool is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const;
   bool evaluates_causal(ValueId v, const Dim& sq, const Dim& sk, bool boolean);
+  bool evaluates_zero(ValueId v);
   void trace_packed_seq_first(Source* src);
 
   Graph& g_;
@@ -690,8 +692,9 @@ bool AttentionMatcher::evaluates_causal(ValueId v, const Dim& sq, const Dim& sk,
     std::optional<Tensor> c = eval_.up_to_broadcast(v);
     return c && c->dtype() == want && is_causal(*c, sq.value(), sk.value(), boolean);
   }
-  if (!sq.is_symbolic() || !sq.same_as(sk) || sq.symbols().size() != 1) return false;
-  const std::string& sym = sq.symbols().begin()->first;
+  const std::set<std::string> symbols = sq.symbols();
+  if (!sq.is_symbolic() || !sq.same_as(sk) || symbols.size() != 1) return false;
+  const std::string& sym = *symbols.begin();
   for (int64_t n : kProbeLengths) {
     const std::map<std::string, int64_t> bindings = {{sym, n}};
     const std::optional<int64_t> len = sq.evaluate(bindings);
@@ -699,6 +702,33 @@ bool AttentionMatcher::evaluates_causal(ValueId v, const Dim& sq, const Dim& sk,
     ValueEvaluator bound(g_, bindings);
     std::optional<Tensor> c = bound.up_to_broadcast(v);
     if (!c || c->dtype() != want || !is_causal(*c, *len, *len, boolean)) return false;
+  }
+  return true;
+}
+
+// True when float `v`, computed from shapes alone (no input data), is all zero at every probe:
+// the graph inputs' symbols bound to the probe lengths, each probe a different mix. The
+// symbolic-size counterpart of a constant zero mask: DINOv2's dynamo export adds
+// Where(arange(T) >= 0, 0, -inf) over its (height//14)*(width//14)+1 tokens.
+bool AttentionMatcher::evaluates_zero(ValueId v) {
+  std::set<std::string> symbols;
+  for (ValueId in : g_.inputs) {
+    for (const Dim& d : g_.values[in].shape) {
+      for (const std::string& s : d.symbols()) symbols.insert(s);
+    }
+  }
+  if (symbols.empty()) return false;
+  constexpr size_t kProbes = std::size(kProbeLengths);
+  for (size_t p = 0; p < kProbes; ++p) {
+    std::map<std::string, int64_t> bindings;
+    size_t j = 0;
+    for (const std::string& s : symbols) bindings[s] = kProbeLengths[(p + j++) % kProbes];
+    ValueEvaluator bound(g_, bindings);
+    std::optional<Tensor> c = bound.up_to_broadcast(v);
+    if (!c || c->dtype() != DType::kFloat32) return false;
+    for (int64_t e = 0; e < c->numel(); ++e) {
+      if (c->data<float>()[e] != 0.0f) return false;
+    }
   }
   return true;
 }
@@ -732,6 +762,7 @@ std::optional<Decline> AttentionMatcher::analyse_mask(ValueId m, double factor_a
     causal = true;
     return std::nullopt;
   }
+  if (!sq_dim.is_static() && evaluates_zero(m)) return std::nullopt;
   if (factor_after != 1.0) return Decline{"the scores are scaled after a runtime mask is added"};
   const int mrank = rank_of(g_, m);
   // Where(And(causal, padding), 0, masked): the causal half becomes the flag and the padding half

@@ -8,8 +8,9 @@
 // with the Shape arithmetic that only fed its target. A Conv output read any other way gets
 // Transpose + Reshape back to [B, D, h, w], so its readers see the same tensor.
 //
-// The image size must be static and a multiple of the patch: Patchify rejects sizes that Conv
-// would crop, so a symbolic height or width is a near miss rather than a behaviour change.
+// Patchify crops the rows and columns that do not fill a patch, as the Conv does, so the image
+// size may be anything, symbolic ("height") included: the token count is then (height//ph) *
+// (width//pw), the floor-division symbols Conv's shape inference writes too.
 #include <optional>
 
 #include "ir/ops/conv_attributes.h"
@@ -22,7 +23,8 @@ namespace {
 constexpr const char* kPass = "fuse_patch_embedding";
 
 struct PatchConv {
-  int64_t c = 0, d = 0, ph = 0, pw = 0, h = 0, w = 0;  // h, w: patches along H and W
+  int64_t c = 0, d = 0, ph = 0, pw = 0;
+  Dim h, w;  // patches along H and W
 };
 
 // Why Conv `node` is not a patch embedding, or empty when it is (filling `pc`).
@@ -58,15 +60,18 @@ std::string check_conv(const Graph& graph, const Node& node, PatchConv* pc) {
   if (attrs->dilations[0] != 1 || attrs->dilations[1] != 1) return "dilation is not 1";
   for (int i = 0; i < 2; ++i) {
     const Dim& size = x.shape[2 + i];
-    if (!size.is_static()) {
-      return "the image height or width is symbolic (Patchify needs a multiple of the patch)";
-    }
     const int64_t kernel = i == 0 ? pc->ph : pc->pw;
-    auto axis = attrs->axis(node, i, size.value(), kernel);
-    if (!axis.ok()) return axis.status().message();
-    if (axis->pad_begin != 0 || axis->pad_end != 0) return "the Conv pads its input";
-    if (size.value() % kernel != 0) return "the image size is not a multiple of the patch";
-    (i == 0 ? pc->h : pc->w) = axis->out;
+    if (size.is_static()) {
+      auto axis = attrs->axis(node, i, size.value(), kernel);
+      if (!axis.ok()) return axis.status().message();
+      if (axis->pad_begin != 0 || axis->pad_end != 0) return "the Conv pads its input";
+    } else if (!size.is_known()) {
+      return "the image height or width is unknown";
+    } else if ((attrs->auto_pad != AutoPad::kNotSet && attrs->auto_pad != AutoPad::kValid) ||
+               attrs->pads[i] != 0 || attrs->pads[i + 2] != 0) {
+      return "the Conv pads its input";  // SAME padding of a symbolic size: not decidable
+    }
+    (i == 0 ? pc->h : pc->w) = size.floor_div(kernel);
   }
   if (!x.shape[1].is_static() || x.shape[1].value() != pc->c) return "channel count mismatch";
   return {};
@@ -109,7 +114,7 @@ std::optional<std::pair<NodeId, NodeId>> token_chain(const Graph& graph, const U
   const Value& yv = graph.values[y];
   if (!flat.has_shape || flat.shape.size() != 3 || !yv.has_shape ||
       !flat.shape[0].same_as(yv.shape[0]) || !flat.shape[1].same_as(Dim(pc.d)) ||
-      !flat.shape[2].same_as(Dim(pc.h * pc.w))) {
+      !flat.shape[2].same_as(pc.h * pc.w)) {
     return std::nullopt;
   }
   const Node* t = uses.single_consumer(graph.nodes[reshape].outputs[0]);
@@ -117,6 +122,34 @@ std::optional<std::pair<NodeId, NodeId>> token_chain(const Graph& graph, const U
   auto perm = t->attrs.get_ints("perm", {});
   if (!perm.ok() || *perm != std::vector<int64_t>{0, 2, 1}) return std::nullopt;
   return std::make_pair(reshape, static_cast<NodeId>(t - graph.nodes.data()));
+}
+
+// The Reshape target [0, D, h, w] that turns tokens back into the Conv's output: a constant,
+// or for a symbolic image size, [0, D] then Shape(X)[2:4] / [ph, pw] (sizes are not negative,
+// so Div's truncation is the Conv's floor).
+ValueId image_shape(Graph& graph, const std::string& name, ValueId x, const PatchConv& pc) {
+  if (pc.h.is_static() && pc.w.is_static()) {
+    return graph.add_constant(graph.unique_value_name(name + ".image_shape"),
+                              Tensor::from_int64({0, pc.d, pc.h.value(), pc.w.value()}));
+  }
+  const auto constant = [&](const char* what, std::vector<int64_t> v) {
+    return add_constant_value(graph, name + what, Tensor::from_int64(v));
+  };
+  const NodeId shape = add_node(graph, "", "Shape", name + "/ImageShape", {x}, {name + "_hw"});
+  const NodeId hw = add_node(
+      graph, "", "Slice", name + "/ImageSize",
+      {graph.nodes[shape].outputs[0], constant(".hw_begin", {2}), constant(".hw_end", {4})},
+      {name + "_image_size"});
+  const NodeId grid = add_node(graph, "", "Div", name + "/PatchGrid",
+                               {graph.nodes[hw].outputs[0], constant(".patch", {pc.ph, pc.pw})},
+                               {name + "_patch_grid"});
+  Attributes axis;
+  axis.set_int("axis", 0);
+  const NodeId target =
+      add_node(graph, "", "Concat", name + "/ImageShapeConcat",
+               {constant(".batch_channels", {0, pc.d}), graph.nodes[grid].outputs[0]},
+               {name + "_image_shape"}, std::move(axis));
+  return graph.nodes[target].outputs[0];
 }
 
 }  // namespace
@@ -176,10 +209,9 @@ Status fuse_patch_embedding(Graph& graph, PassContext& ctx) {
     if (!live_readers(graph, y).empty() || is_graph_output(graph, y)) {
       Attributes perm;
       perm.set_ints("perm", {0, 2, 1});
+      const ValueId shape = image_shape(graph, name, x, pc);
       const NodeId t = add_node(graph, "", "Transpose", name + "/Transpose", {tokens},
                                 {name + "_channels_first"}, std::move(perm));
-      const ValueId shape = graph.add_constant(graph.unique_value_name(name + ".image_shape"),
-                                               Tensor::from_int64({0, pc.d, pc.h, pc.w}));
       const NodeId r = add_node(graph, "", "Reshape", name + "/Reshape",
                                 {graph.nodes[t].outputs[0], shape}, {name + "_image"});
       take_over(graph, y, graph.nodes[r].outputs[0]);

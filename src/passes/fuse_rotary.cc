@@ -95,18 +95,11 @@ std::optional<SliceOf> slice_of(const Graph& g, ValueId v) {
   return s;
 }
 
-// Two dims provably equal. The dynamo exporter names derived sizes ("s1*s2") in its value_info:
-// such a name taken as one symbol prints as the product of its factors does, and both stand for
-// the exporter's one expression.
-bool same_dim(const Dim& a, const Dim& b) {
-  return a.same_as(b) || (a.is_symbolic() && b.is_symbolic() && a.to_string() == b.to_string());
-}
-
 // Token counts that may be equal: provably, or one of them unknown (TorchScript names no sizes
 // under dynamic height and width). The kernel checks at run time that the tables have
 // S - start rows or one, so an unequal count fails with a message instead of broadcasting.
 bool may_be_same_tokens(const Dim& a, const Dim& b) {
-  return same_dim(a, b) || !a.is_known() || !b.is_known();
+  return a.same_as(b) || !a.is_known() || !b.is_known();
 }
 
 // `a` has the shape of X (`x`): the same rank, the same dims, the token axis as above.
@@ -117,7 +110,7 @@ bool has_shape_of(const Graph& g, ValueId a, ValueId x) {
   const size_t tokens = xv.shape.size() - 2;
   for (size_t i = 0; i < xv.shape.size(); ++i) {
     const bool ok = i == tokens ? may_be_same_tokens(av.shape[i], xv.shape[i])
-                                : same_dim(av.shape[i], xv.shape[i]);
+                                : av.shape[i].same_as(xv.shape[i]);
     if (!ok) return false;
   }
   return true;
@@ -167,7 +160,7 @@ std::optional<ValueId> unsqueezed_last(const Graph& g, ValueId v) {
   if (in == nullptr || out == nullptr || out->size() != in->size() + 1) return std::nullopt;
   if (!out->back().is_static() || out->back().value() != 1) return std::nullopt;
   for (size_t i = 0; i < in->size(); ++i) {
-    if (!same_dim((*in)[i], (*out)[i])) return std::nullopt;
+    if (!(*in)[i].same_as((*out)[i])) return std::nullopt;
   }
   return n->inputs[0];
 }
@@ -310,7 +303,7 @@ std::optional<std::string> table_problem(const Graph& g, ValueId table, ValueId 
   for (size_t i = 0; i + 2 < s.size(); ++i) {
     const bool one = s[i].is_static() && s[i].value() == 1;
     // Per-head tables (timm's mixed-mode RoPE) sit just before the tokens, as X's heads do.
-    const bool heads = i + 3 == s.size() && xs.size() >= 3 && same_dim(s[i], xs[xs.size() - 3]);
+    const bool heads = i + 3 == s.size() && xs.size() >= 3 && s[i].same_as(xs[xs.size() - 3]);
     if (!one && !heads) {
       return str_cat("'", t.name, "' ", sym_shape_to_string(s),
                      " varies over the batch (dims before the last two must be 1, or X's heads "
@@ -320,7 +313,7 @@ std::optional<std::string> table_problem(const Graph& g, ValueId table, ValueId 
   const Dim& rows = s[s.size() - 2];
   const bool rows_ok =
       (rows.is_static() && rows.value() == 1) || may_be_same_tokens(rows, xs[xs.size() - 2]);
-  if (s.size() > xs.size() || !rows_ok || !same_dim(s.back(), xs.back())) {
+  if (s.size() > xs.size() || !rows_ok || !s.back().same_as(xs.back())) {
     return str_cat("'", t.name, "' ", sym_shape_to_string(s), " does not broadcast as [",
                    xs[xs.size() - 2].to_string(), " or 1, ", xs.back().to_string(), "] over X ",
                    sym_shape_to_string(xs));

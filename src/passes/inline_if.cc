@@ -51,7 +51,7 @@ Graph upstream_of_ifs(const Graph& graph) {
 
 void add_symbols(const Dim& d, std::set<std::string>* symbols, bool* unknown_dim) {
   if (!d.is_known()) *unknown_dim = true;
-  for (const auto& [name, exponent] : d.symbols()) symbols->insert(name);
+  for (const std::string& name : d.symbols()) symbols->insert(name);
 }
 
 // Why `cond` is not a build-time constant, for the refusal: the graph inputs whose data it reads,

@@ -34,7 +34,8 @@
 namespace vitrt {
 
 inline constexpr char kPlanMagic[8] = {'V', 'I', 'T', 'R', 'T', 'P', 'L', 'N'};
-inline constexpr uint32_t kPlanFormatVersion = 1;
+// 2: dims may be sums of monomials (version 1 plans read unchanged).
+inline constexpr uint32_t kPlanFormatVersion = 2;
 inline constexpr size_t kPlanFixedHeaderBytes = 40;
 inline constexpr size_t kPlanSectionEntryBytes = 24;
 inline constexpr size_t kPlanWeightsAlignment = 4096;  // the weights section (mmap pages)

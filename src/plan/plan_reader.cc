@@ -43,15 +43,10 @@ const char* section_name(PlanSection kind) {
 // Largest exponent a symbol may have in a stored Dim; real models use 1 or 2.
 constexpr int32_t kMaxSymbolExponent = 64;
 
-Result<Dim> read_dim(PlanByteReader& r) {
-  VITRT_ASSIGN_OR_RETURN(uint8_t known, r.u8("dim.known"));
+// One term as plan_writer's write_monomial stores it.
+Result<Dim> read_monomial(PlanByteReader& r) {
   VITRT_ASSIGN_OR_RETURN(int64_t coef, r.i64("dim.coefficient"));
   VITRT_ASSIGN_OR_RETURN(uint64_t nsyms, r.count("dim.symbol_count", 12));
-  if (known > 1) return r.error("dim.known", "is ", int(known), ", expected 0 or 1");
-  if (!known) {
-    if (nsyms != 0) return r.error("dim.symbol_count", "an unknown dim has symbols");
-    return Dim::unknown();
-  }
   Dim d(coef);
   for (uint64_t i = 0; i < nsyms; ++i) {
     VITRT_ASSIGN_OR_RETURN(std::string sym, r.str("dim.symbol"));
@@ -61,8 +56,33 @@ Result<Dim> read_dim(PlanByteReader& r) {
     }
     for (int32_t e = 0; e < exponent; ++e) d = d * Dim::symbol(sym);
   }
-  if (!d.is_static() && coef == 0) return r.error("dim.coefficient", "is 0 with symbols");
+  if (!d.is_known()) return r.error("dim.exponent", "the term is out of range");
+  if (nsyms != 0 && coef == 0) return r.error("dim.coefficient", "is 0 with symbols");
   return d;
+}
+
+// Tags as plan_writer's write_dim writes them: 0 unknown, 1 a monomial, 2 a sum of terms.
+Result<Dim> read_dim(PlanByteReader& r) {
+  VITRT_ASSIGN_OR_RETURN(uint8_t tag, r.u8("dim.known"));
+  if (tag > 2) return r.error("dim.known", "is ", int(tag), ", expected 0, 1 or 2");
+  if (tag == 0) {
+    VITRT_ASSIGN_OR_RETURN(int64_t coef, r.i64("dim.coefficient"));
+    VITRT_ASSIGN_OR_RETURN(uint64_t nsyms, r.count("dim.symbol_count", 12));
+    (void)coef;
+    if (nsyms != 0) return r.error("dim.symbol_count", "an unknown dim has symbols");
+    return Dim::unknown();
+  }
+  if (tag == 1) return read_monomial(r);
+  VITRT_ASSIGN_OR_RETURN(uint64_t nterms, r.count("dim.term_count", 16));
+  Dim sum(int64_t{0});
+  for (uint64_t i = 0; i < nterms; ++i) {
+    VITRT_ASSIGN_OR_RETURN(Dim term, read_monomial(r));
+    sum = sum + term;
+  }
+  if (!sum.is_known() || sum.terms().size() != nterms) {
+    return r.error("dim.term_count", "the terms are not a canonical sum");
+  }
+  return sum;
 }
 
 Result<std::vector<Dim>> read_dims(PlanByteReader& r, const char* field) {

@@ -9,14 +9,31 @@
 namespace vitrt {
 namespace {
 
-void write_dim(PlanByteWriter& w, const Dim& d) {
-  w.u8(d.is_known() ? 1 : 0);
-  w.i64(d.coefficient());
-  w.u64(d.symbols().size());
-  for (const auto& [sym, exponent] : d.symbols()) {
+void write_monomial(PlanByteWriter& w, const Dim::Monomial& m, int64_t coef) {
+  w.i64(coef);
+  w.u64(m.size());
+  for (const auto& [sym, exponent] : m) {
     w.str(sym);
     w.i32(exponent);
   }
+}
+
+// Tag 0: unknown. 1: one monomial (0 and constants included), as format version 1 wrote every
+// known dim. 2: a sum, its term count then each term as tag 1 writes it.
+void write_dim(PlanByteWriter& w, const Dim& d) {
+  const Dim::Terms& terms = d.terms();
+  if (!d.is_known() || terms.size() <= 1) {
+    w.u8(d.is_known() ? 1 : 0);
+    if (terms.empty()) {
+      write_monomial(w, {}, 0);
+    } else {
+      write_monomial(w, terms.begin()->first, terms.begin()->second);
+    }
+    return;
+  }
+  w.u8(2);
+  w.u64(terms.size());
+  for (const auto& [m, coef] : terms) write_monomial(w, m, coef);
 }
 
 void write_dims(PlanByteWriter& w, const std::vector<Dim>& dims) {

@@ -35,10 +35,31 @@ std::string expected_type(const Value& v) {
   return str_cat(dtype_name(v.dtype), v.has_shape ? sym_shape_to_string(v.shape) : "[?]");
 }
 
-// A dim that is exactly one symbol ("batch"), the common case that binds the symbol.
-bool is_plain_symbol(const Dim& d) {
-  return d.is_symbolic() && d.coefficient() == 1 && d.symbols().size() == 1 &&
-         d.symbols().begin()->second == 1;
+// The symbol of a dim that is exactly one symbol ("batch"), the common case that binds it.
+const std::string* plain_symbol(const Dim& d) {
+  if (d.terms().size() != 1) return nullptr;
+  const auto& [monomial, coef] = *d.terms().begin();
+  if (coef != 1 || monomial.size() != 1 || monomial.begin()->second != 1) return nullptr;
+  return &monomial.begin()->first;
+}
+
+// d as a * s + b when d is linear in `s` (no term has s squared): {a, b}.
+std::optional<std::pair<Dim, Dim>> linear_in(const Dim& d, const std::string& s) {
+  Dim a(int64_t{0}), b(int64_t{0});
+  for (const auto& [monomial, coef] : d.terms()) {
+    Dim rest(coef);
+    int exponent = 0;
+    for (const auto& [sym, e] : monomial) {
+      if (sym == s) {
+        exponent = e;
+      } else {
+        for (int i = 0; i < e; ++i) rest = rest * Dim::symbol(sym);
+      }
+    }
+    if (exponent > 1) return std::nullopt;
+    (exponent == 1 ? a : b) = (exponent == 1 ? a : b) + rest;
+  }
+  return std::make_pair(a, b);
 }
 
 }  // namespace
@@ -115,8 +136,8 @@ Status bind_graph_inputs(const Graph& graph, const std::vector<NamedTensor>& inp
                                   sym_shape_to_string(v.shape), ", given ",
                                   shape_to_string(t.shape()), ")");
         }
-        if (is_plain_symbol(d)) {
-          const std::string& sym = d.symbols().begin()->first;
+        if (const std::string* plain = plain_symbol(d)) {
+          const std::string& sym = *plain;
           auto [b, inserted] = symbols.emplace(sym, SymbolBinding{t.dim(a), v.name, a});
           if (!inserted && b->second.value != t.dim(a)) {
             return invalid_argument("input '", b->second.input, "' dim ", b->second.axis, " (", sym,
@@ -130,39 +151,63 @@ Status bind_graph_inputs(const Graph& graph, const std::vector<NamedTensor>& inp
     }
     slots[id] = t;
   }
-  // Composite dims: solve for a single still-unbound symbol, otherwise check the product.
-  for (auto [id, a] : deferred) {
-    const Value& v = graph.values[id];
-    const Dim& d = v.shape[a];
-    const int64_t actual = slots[id].dim(a);
-    int64_t known = d.coefficient();
-    std::vector<std::string> unbound;
-    for (const auto& [sym, exponent] : d.symbols()) {
-      auto b = symbols.find(sym);
-      if (b == symbols.end()) {
-        for (int e = 0; e < exponent; ++e) unbound.push_back(sym);
-      } else {
-        for (int e = 0; e < exponent; ++e) known *= b->second.value;
+  // Composite dims ("2*batch", "h*w+5"), in sweeps until a sweep binds nothing new: a dim
+  // whose symbols are all bound is checked, one with a single unbound symbol it is linear in
+  // binds that symbol, the others wait for the next sweep (or, at the end, for the kernels).
+  for (bool bound_any = true; bound_any && !deferred.empty();) {
+    bound_any = false;
+    std::vector<std::pair<ValueId, int>> waiting;
+    for (auto [id, a] : deferred) {
+      const Value& v = graph.values[id];
+      const Dim& d = v.shape[a];
+      const int64_t actual = slots[id].dim(a);
+      std::map<std::string, int64_t> values;
+      std::vector<std::string> unbound;
+      for (const std::string& sym : d.symbols()) {
+        auto b = symbols.find(sym);
+        if (b == symbols.end()) {
+          unbound.push_back(sym);
+        } else {
+          values[sym] = b->second.value;
+        }
       }
-    }
-    if (unbound.size() == 1 && known != 0 && actual % known == 0 && actual / known >= 0) {
-      symbols.emplace(unbound[0], SymbolBinding{actual / known, v.name, a});
-      continue;
-    }
-    if (unbound.empty() && known != actual) {
-      std::string bound_by;
-      for (const auto& [sym, exponent] : d.symbols()) {
-        const SymbolBinding& b = symbols.at(sym);
-        bound_by += str_cat(bound_by.empty() ? "" : ", ", sym, " = ", b.value, " from input '",
-                            b.input, "' dim ", b.axis);
+      if (unbound.empty()) {
+        const std::optional<int64_t> expected = d.evaluate(values);
+        if (expected && *expected == actual) continue;
+        std::string bound_by;
+        for (const std::string& sym : d.symbols()) {
+          const SymbolBinding& b = symbols.at(sym);
+          bound_by += str_cat(bound_by.empty() ? "" : ", ", sym, " = ", b.value, " from input '",
+                              b.input, "' dim ", b.axis);
+        }
+        return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                                " but must be ",
+                                expected ? std::to_string(*expected) : std::string("out of range"),
+                                " (", bound_by, ")");
+      }
+      const std::optional<std::pair<Dim, Dim>> ab =
+          unbound.size() == 1 ? linear_in(d, unbound[0]) : std::nullopt;
+      const std::optional<int64_t> scale = ab ? ab->first.evaluate(values) : std::nullopt;
+      const std::optional<int64_t> offset = ab ? ab->second.evaluate(values) : std::nullopt;
+      if (!scale || !offset || *scale <= 0) {
+        waiting.emplace_back(id, a);
+        continue;
+      }
+      const int64_t rest = actual - *offset;
+      if (rest >= 0 && rest % *scale == 0) {
+        symbols.emplace(unbound[0], SymbolBinding{rest / *scale, v.name, a});
+        bound_any = true;
+        continue;
+      }
+      if (*offset == 0) {
+        return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
+                                ", not a multiple of ", *scale);
       }
       return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
-                              " but must be ", known, " (", bound_by, ")");
+                              ", which no ", unbound[0], " >= 0 gives (", *scale, "*", unbound[0],
+                              "+", *offset, ")");
     }
-    if (!unbound.empty() && (known == 0 || actual % known != 0)) {
-      return invalid_argument("input '", v.name, "' dim ", a, dim_label(d), " is ", actual,
-                              ", not a multiple of ", known);
-    }
+    deferred = std::move(waiting);
   }
   return Status::ok_status();
 }

@@ -1516,8 +1516,9 @@ INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
                                             ::testing::Values(45, 256, 512, 768, 1000, 1280,
                                                               2056)));
 
-// precision, patch height, patch width, image height, image width: 4x5 patches take the
-// element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are whole 16-byte vectors.
+// precision, patch height, patch width, image height, image width (not always a multiple of
+// the patch): 4x5 patches take the element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are
+// whole 16-byte vectors.
 using PatchParam = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t>;
 class CudaPatchify : public ::testing::TestWithParam<PatchParam> {};
 
@@ -1553,7 +1554,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(PatchParam{"fp32", 4, 5, 12, 20}, PatchParam{"fp16", 4, 5, 12, 20},
                       PatchParam{"bf16", 4, 5, 12, 20}, PatchParam{"fp32", 4, 4, 12, 20},
                       PatchParam{"fp16", 8, 8, 16, 40}, PatchParam{"bf16", 8, 8, 24, 16},
-                      PatchParam{"fp16", 16, 16, 32, 48}));
+                      PatchParam{"fp16", 16, 16, 32, 48},
+                      // Sizes that are no multiple of the patch: the rest is cut, as Conv does.
+                      PatchParam{"fp32", 4, 5, 14, 23}, PatchParam{"fp16", 16, 16, 35, 40}));
 
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);

@@ -125,7 +125,12 @@ TEST(LinearShapes, ConvPadsDilationsAndAutoPad) {
   Attributes strided;
   strided.set_ints("strides", {2, 2});
   Graph g4 = graph_with("Conv", "c", {{{1, 3, h, 8}}, {{2, 3, 3, 3}}}, strided);
-  EXPECT_EQ(inferred(g4), sym_shape_to_string({1, 2, Dim::unknown(), 3}));
+  // (height - 3) // 2 + 1, with the exact part pulled out of the floor division.
+  EXPECT_EQ(inferred(g4), "[1, 2, ((height+1)//2)-1, 3]");
+  Attributes patch;
+  patch.set_ints("strides", {16, 8});
+  Graph g6 = graph_with("Conv", "c", {{{1, 3, h, 8}}, {{2, 3, 16, 8}}}, patch);
+  EXPECT_EQ(inferred(g6), "[1, 2, (height//16), 1]");  // a patch embedding's grid
 }
 
 TEST(LinearShapes, ConvErrorsNameNodeAndAttribute) {

@@ -463,5 +463,56 @@ TEST(FuseAttention, HeadTensorUsedElsewhereIsReadAsItIs) {
   EXPECT_EQ(q->op_type, "Reshape");
 }
 
+// Attention over a symbolic number of tokens x [batch, tokens, 8] (2 heads) with an additive
+// mask built from shapes alone: Where(Range(tokens) >= first_visible, 0, -1e9) as [1, tokens].
+// first_visible 0 hides nothing at any length (DINOv2's dynamo mask); 1 hides the first key.
+TestGraph shape_masked_attention(int64_t first_visible) {
+  TestGraph g;
+  const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), Dim::symbol("tokens"), 8});
+  const auto i64 = [&](std::vector<int64_t> v, bool scalar = false) {
+    return g.constant("c" + std::to_string(g.graph().values.size()), Tensor::from_int64(v, scalar));
+  };
+  const auto transpose = [&](ValueId v, std::vector<int64_t> perm) {
+    Attributes a;
+    a.set_ints("perm", std::move(perm));
+    return g.op("Transpose", {v}, a);
+  };
+  const ValueId heads = g.op("Reshape", {x, i64({0, 0, 2, 4})});
+  const ValueId q = transpose(heads, {0, 2, 1, 3});
+  const ValueId kt = transpose(heads, {0, 2, 3, 1});
+  const ValueId scores =
+      g.op("Mul", {g.op("MatMul", {q, kt}), g.constant("scale", Tensor::from_float({0.5f}, true))});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  const ValueId tokens = g.op("Gather", {g.op("Shape", {x}), i64({1}, true)}, axis0);
+  const ValueId range = g.op("Range", {i64({0}, true), tokens, i64({1}, true)});
+  const ValueId visible =
+      g.op("GreaterOrEqual", {g.op("Unsqueeze", {range, i64({0})}), i64({first_visible}, true)});
+  const ValueId mask = g.op("Where", {visible, g.constant("zero", Tensor::from_float({0.0f}, true)),
+                                      g.constant("hidden", Tensor::from_float({-1e9f}, true))});
+  Attributes last;
+  last.set_int("axis", -1);
+  const ValueId probs = g.op("Softmax", {g.op("Add", {scores, mask})}, last);
+  const ValueId out = transpose(g.op("MatMul", {probs, q}), {0, 2, 1, 3});
+  g.output(g.op("Reshape", {out, i64({0, 0, 8})}));
+  return g;
+}
+
+// A shape-built mask over a symbolic length is evaluated at probe lengths: all zero at every
+// one, it is dropped; hiding a key at any, it stays the fused op's mask input.
+TEST(FuseAttention, ShapeBuiltMaskOverSymbolicTokens) {
+  {
+    TestGraph g = shape_masked_attention(0);
+    check_fusion(g, 1, /*transposes_allowed=*/true);
+    EXPECT_FALSE(attention_node(g.graph())->has_input(3));
+    EXPECT_EQ(testing::count_ops(g.graph(), "Where"), 0);
+  }
+  {
+    TestGraph g = shape_masked_attention(1);
+    check_fusion(g, 1, /*transposes_allowed=*/true);
+    EXPECT_TRUE(attention_node(g.graph())->has_input(3));
+  }
+}
+
 }  // namespace
 }  // namespace vitrt

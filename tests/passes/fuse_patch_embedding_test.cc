@@ -14,6 +14,7 @@ using testing::TestGraph;
 
 struct ConvForm {
   int64_t channels = 3, dim = 11, ph = 4, pw = 3, height = 12, width = 15;
+  bool symbolic_size = false;  // the graph's image is [batch, C, height, width]; runs use the sizes
   std::vector<int64_t> strides = {4, 3};
   std::vector<int64_t> pads = {0, 0, 0, 0};
   bool bias = true;
@@ -23,8 +24,10 @@ struct ConvForm {
 
 TestGraph conv_graph(const ConvForm& f) {
   TestGraph g;
-  const ValueId x =
-      g.input("x", DType::kFloat32, {Dim::symbol("batch"), f.channels, f.height, f.width});
+  const ValueId x = g.input(
+      "x", DType::kFloat32,
+      {Dim::symbol("batch"), f.channels, f.symbolic_size ? Dim::symbol("height") : Dim(f.height),
+       f.symbolic_size ? Dim::symbol("width") : Dim(f.width)});
   const std::vector<int64_t> wshape = {f.dim, f.channels, f.ph, f.pw};
   const ValueId w = f.constant_weight
                         ? g.constant("w", testing::random_tensor(DType::kFloat32, wshape, 3))
@@ -69,7 +72,7 @@ std::vector<Tensor> inputs(const ConvForm& f) {
   return in;
 }
 
-void expect_fused(const ConvForm& f, const char* what, int transposes_left) {
+void expect_fused(const ConvForm& f, const char* what, int transposes_left, int shapes_left = 0) {
   SCOPED_TRACE(what);
   TestGraph g = conv_graph(f);
   const Graph before = g.graph();
@@ -78,7 +81,7 @@ void expect_fused(const ConvForm& f, const char* what, int transposes_left) {
   EXPECT_EQ(count_ops(g.graph(), "Patchify"), 1);
   EXPECT_EQ(count_ops(g.graph(), "Linear"), 1);
   EXPECT_EQ(count_ops(g.graph(), "Transpose"), transposes_left);
-  EXPECT_EQ(count_ops(g.graph(), "Shape"), 0);
+  EXPECT_EQ(count_ops(g.graph(), "Shape"), shapes_left);
   testing::expect_outputs_close(before, g.graph(), inputs(f));
 }
 
@@ -96,13 +99,32 @@ TEST(FusePatchEmbedding, Fires) {
   expect_fused({.bias = false, .tail = Tail::kShapeReshapeTranspose}, "no bias (CLIP)", 0);
   // A Conv read as an image keeps its [B, D, h, w] layout through Transpose + Reshape.
   expect_fused({}, "image-shaped reader", 1);
+  // Sizes that are no multiple of the patch: Patchify cuts the rest, as the Conv does.
+  expect_fused({.height = 14, .width = 17, .tail = Tail::kShapeReshapeTranspose},
+               "height and width not multiples of the patch", 0);
+}
+
+TEST(FusePatchEmbedding, FiresOnSymbolicImageSizes) {
+  using Tail = ConvForm::Tail;
+  expect_fused({.symbolic_size = true, .tail = Tail::kShapeReshapeTranspose},
+               "symbolic height and width", 0);
+  expect_fused(
+      {.height = 14, .width = 17, .symbolic_size = true, .tail = Tail::kShapeReshapeTranspose},
+      "symbolic, run at sizes that are no multiple of the patch", 0);
+  // The image-shaped reader gets [0, D, H//ph, W//pw] computed from the image's Shape.
+  expect_fused({.height = 14, .width = 17, .symbolic_size = true}, "symbolic, image-shaped reader",
+               1, 1);
+  TestGraph g = conv_graph({.symbolic_size = true, .tail = Tail::kShapeReshapeTranspose});
+  ASSERT_EQ(run_fusion(g.graph(), fuse_patch_embedding).applied, 1);
+  const Value& tokens = g.graph().values[g.graph().outputs[0]];
+  EXPECT_EQ(sym_shape_to_string(tokens.shape), "[batch, (height//4)*(width//3), 11]");
 }
 
 TEST(FusePatchEmbedding, DeclinesOtherConvs) {
   expect_not_fused({.strides = {2, 3}}, "stride != kernel");
   expect_not_fused({.pads = {1, 0, 1, 0}, .tail = ConvForm::Tail::kNone}, "padding");
   expect_not_fused({.constant_weight = false}, "weights not constant");
-  expect_not_fused({.height = 14}, "height not a multiple of the patch");
+  expect_not_fused({.symbolic_size = true, .pads = {0, 0, 1, 0}}, "padding, symbolic size");
 }
 
 TEST(FusePatchEmbedding, FusesFixturePatchEmbeddings) {

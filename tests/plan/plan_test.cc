@@ -60,7 +60,12 @@ Graph make_test_graph() {
   mid.dtype = DType::kFloat32;
   mid.has_shape = true;
   mid.shape = {batch * seq * Dim(2), seq * seq, Dim(-3) * batch, Dim(0)};
-  mid.sym_value = std::vector<Dim>{batch, Dim(197), Dim::unknown(), Dim(12) * batch * seq};
+  // Sums (plan format 2): a dynamic-resolution token count and a mixed-sign polynomial.
+  const Dim tokens =
+      Dim::symbol("height").floor_div(14) * Dim::symbol("width").floor_div(14) + Dim(5);
+  mid.sym_value = std::vector<Dim>{batch,          Dim(197),
+                                   Dim::unknown(), Dim(12) * batch * seq,
+                                   tokens,         Dim(2) * batch * tokens - seq * seq + Dim(-7)};
   const ValueId mi = g.add_value(mid);
   Value out;
   out.name = "out";

@@ -239,6 +239,29 @@ TEST(ExecutorTest, CompositeDimBindsAnUnboundSymbol) {
                  "input 'x' dim 0 (3*n) is 7, not a multiple of 3");
 }
 
+// Polynomial input dims: a symbol the dim is linear in is solved for (t from 2*t+1), a dim
+// whose symbols are all bound is checked against their values, also when its input comes
+// first (y is checked after x binds t).
+TEST(ExecutorTest, PolynomialDimsBindAndCheck) {
+  Graph g;
+  const Dim t = Dim::symbol("t");
+  const ValueId x = add_f32(g, "x", {Dim(2) * t + Dim(1)});
+  const ValueId y = add_f32(g, "y", {t * t + Dim(5)});
+  const ValueId xo = add_f32(g, "xo", {Dim(2) * t + Dim(1)});
+  const ValueId yo = add_f32(g, "yo", {t * t + Dim(5)});
+  add_node(g, "p", "AddScalar", {x}, {xo});
+  add_node(g, "q", "AddScalar", {y}, {yo});
+  g.inputs = {y, x};
+  g.outputs = {xo, yo};
+  auto engine = make_engine(std::move(g));
+  ASSERT_NE(engine, nullptr);
+  EXPECT_TRUE(run_status(*engine, {{"x", filled({9}, 0)}, {"y", filled({21}, 0)}}).ok());
+  expect_message(run_status(*engine, {{"x", filled({9}, 0)}, {"y", filled({20}, 0)}}),
+                 "input 'y' dim 0 (t*t+5) is 20 but must be 21 (t = 4 from input 'x' dim 0)");
+  expect_message(run_status(*engine, {{"x", filled({8}, 0)}, {"y", filled({21}, 0)}}),
+                 "input 'x' dim 0 (2*t+1) is 8, which no t >= 0 gives (2*t+1)");
+}
+
 TEST(ExecutorTest, KernelErrorsNameTheNode) {
   Graph g;
   const ValueId x = add_f32(g, "x", {Dim(2)});

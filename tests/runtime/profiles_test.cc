@@ -8,6 +8,7 @@
 #include "plan/plan_format.h"
 #include "runtime/build_pipeline.h"
 #include "testing/compare.h"
+#include "testing/test_graph.h"
 #include "vitrt/builder.h"
 #include "vitrt/engine.h"
 
@@ -198,6 +199,60 @@ TEST(ProfilesTest, DimsEveryProfileFixesAreBuiltStatic) {
   ASSERT_FALSE(other.ok());
   EXPECT_NE(other.status().message().find("outside every optimization profile"), std::string::npos)
       << other.status().message();
+}
+
+// A range profile over height and width (one plan for many resolutions): DINOv2 and DINOv3
+// exported with dynamic batch, height and width have (height//8)*(width//8) + 1 (+ 2 registers)
+// tokens, which shape inference and the importer (reading dynamo's value_info) both keep as
+// that polynomial, so the patch embedding, the attention and DINOv3's rope fuse as they do at a
+// static size; the plan matches PyTorch at two resolutions, one of them no multiple of the
+// patch (ONNX Runtime agrees with PyTorch on both: make_fixtures.py checks it).
+TEST(ProfilesTest, RangeOverHeightAndWidthFusesTheSymbolicTokenCount) {
+  struct Case {
+    std::string fixture;
+    std::string tokens;
+    int rotary;
+  };
+  for (const Case& c : {Case{"hf_dinov2_dynhw_sdpa_dynamo", "(height//8)*(width//8)+1", 0},
+                        Case{"hf_dinov3_dynhw_sdpa_dynamo", "(height//8)*(width//8)+3", 4}}) {
+    SCOPED_TRACE(c.fixture);
+    const std::string dir = std::string(VITRT_SOURCE_DIR) + "/tests/golden/" + c.fixture + "/";
+    BuildOptions options;
+    options.profiles = {"pixel_values:min=1x3x16x16,opt=2x3x48x48,max=4x3x72x72"};
+    Result<Graph> g = import_and_prepare(dir + "model.onnx", options, nullptr);
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    EXPECT_EQ(testing::count_ops(*g, "Softmax"), 0);
+    EXPECT_EQ(testing::count_ops(*g, "MatMul"), 0);
+    EXPECT_EQ(testing::count_ops(*g, "Conv"), 0);
+    EXPECT_EQ(testing::count_ops(*g, "Attention"), 2);
+    EXPECT_EQ(testing::count_ops(*g, "Patchify"), 1);
+    EXPECT_EQ(testing::count_ops(*g, "RotaryEmbedding"), c.rotary);
+    // DINOv2's all-visible mask, Where(arange(tokens) >= 0, 0, -inf), hides nothing at any
+    // size: dropped, as it is when the size is static.
+    EXPECT_EQ(testing::count_ops(*g, "Where"), 0);
+    const Value& hidden = g->values[g->outputs[0]];
+    EXPECT_EQ(sym_shape_to_string(hidden.shape), "[batch, " + c.tokens + ", 32]");
+
+    const std::string plan_path = ::testing::TempDir() + "/profiles_dynamic_hw.plan";
+    Result<BuildSummary> built = build_plan(dir + "model.onnx", plan_path, options);
+    ASSERT_TRUE(built.ok()) << built.status().to_string();
+    Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan_path);
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+    for (const char* k : {"case0", "case1"}) {
+      SCOPED_TRACE(k);
+      const std::string case_dir = dir + k + "/";
+      Result<Tensor> pixels = read_npy(case_dir + "input.pixel_values.npy");
+      Result<Tensor> hidden_want = read_npy(case_dir + "output.0.last_hidden_state.npy");
+      Result<Tensor> pooled_want = read_npy(case_dir + "output.1.pooler_output.npy");
+      ASSERT_TRUE(pixels.ok() && hidden_want.ok() && pooled_want.ok());
+      Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", *pixels}});
+      ASSERT_TRUE(out.ok()) << out.status().to_string();
+      ASSERT_EQ(out->size(), 2u);
+      EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0].tensor, *hidden_want, 1e-4));
+      EXPECT_TRUE(testing::tensors_close_to_scale((*out)[1].tensor, *pooled_want, 1e-4));
+    }
+  }
 }
 
 }  // namespace

@@ -22,11 +22,12 @@
 namespace vitrt {
 namespace {
 
-// Whether `d` may split into `parts` equal parts: false only when its coefficient (its value,
-// for a static dim) is known not to divide.
+// Whether `d` may split into `parts` equal parts: false for a static dim that does not divide,
+// and for a monomial whose coefficient does not (a width like 2*heads_dim; the symbols are
+// taken as free). Sums cannot be told apart this way: the kernel checks at run time.
 bool divisible(const Dim& d, int64_t parts) {
-  if (!d.is_known()) return true;  // cannot tell: the kernel checks at run time
-  return d.coefficient() % parts == 0;
+  if (!d.is_known() || d.terms().size() > 1) return true;
+  return d.terms().empty() || d.terms().begin()->second % parts == 0;
 }
 
 Status infer_attention(InferContext& ctx) {

@@ -104,17 +104,6 @@ std::optional<std::vector<Dim>> combine_sym(const std::vector<Dim>& a, const std
   return out;
 }
 
-// Integer division of shape values: statics divide exactly as the kernel does (truncating);
-// symbolic dims only when the quotient is a monomial.
-Dim divide_dims(const Dim& a, const Dim& b) {
-  if (a.is_static() && b.is_static()) {
-    if (b.value() == 0) return Dim();
-    if (b.value() == -1) return a.value() == INT64_MIN ? Dim() : Dim(-a.value());
-    return Dim(a.value() / b.value());
-  }
-  return a / b;
-}
-
 Dim max_dims(const Dim& a, const Dim& b, bool take_max) {
   if (a.same_as(b)) return a;
   if (a.is_static() && b.is_static()) {
@@ -123,14 +112,33 @@ Dim max_dims(const Dim& a, const Dim& b, bool take_max) {
   return Dim();
 }
 
-// The sign a symbolic monomial must have: its symbols are dims, so never negative, and the
-// sign follows the coefficient (0 when unknown or static).
+// The sign a symbolic dim must have: its symbols are dims, so never negative, and a sum whose
+// coefficients are all positive is >= 0 (all negative: <= 0). 0 when undecided or static.
 int symbolic_sign(const Dim& d) {
   if (!d.is_symbolic()) return 0;
-  return d.coefficient() > 0 ? 1 : -1;
+  bool positive = true, negative = true;
+  for (const auto& [monomial, coef] : d.terms()) {
+    positive = positive && coef > 0;
+    negative = negative && coef < 0;
+  }
+  return positive ? 1 : negative ? -1 : 0;
 }
 
-// 1 / 0 when decidable: equal statics or identical monomials, and a symbolic dim against a
+// Integer division of shape values: statics divide exactly as the kernel does (truncating);
+// symbolic dims exactly, or by a positive constant when the dividend cannot be negative
+// (truncation is then floor division: (height // 8) of a patch grid).
+Dim divide_dims(const Dim& a, const Dim& b) {
+  if (a.is_static() && b.is_static()) {
+    if (b.value() == 0) return Dim();
+    if (b.value() == -1) return a.value() == INT64_MIN ? Dim() : Dim(-a.value());
+    return Dim(a.value() / b.value());
+  }
+  const Dim exact = a / b;
+  if (exact.is_known() || !b.is_static() || b.value() <= 0 || symbolic_sign(a) <= 0) return exact;
+  return a.floor_div(b.value());
+}
+
+// 1 / 0 when decidable: equal statics or identical polynomials, and a symbolic dim against a
 // constant of the opposite strict sign. The last case is what exporters emit for Expand:
 // Where(Equal(shape, -1), 1, shape) with shape = [batch, 1, 768].
 Dim equal_dims(const Dim& a, const Dim& b) {

@@ -1,10 +1,11 @@
 // vitrt.Patchify: an NCHW image cut into non-overlapping patches, each flattened into one row,
 // so a patch-embedding Conv becomes Patchify + vitrt.Linear. Made by fuse_patch_embedding.
 //
-//   input    X [B, C, H, W] float32, H % ph == 0 and W % pw == 0
+//   input    X [B, C, H, W] float32
 //   attrs    patch: ints [ph, pw]
-//   output   [B, (H/ph)*(W/pw), C*ph*pw]: patches in row-major (h, w) order, features in
-//            (c, i, j) order, matching a Conv weight [D, C, ph, pw] reshaped to [D, C*ph*pw]
+//   output   [B, (H//ph)*(W//pw), C*ph*pw]: patches in row-major (h, w) order, features in
+//            (c, i, j) order, matching a Conv weight [D, C, ph, pw] reshaped to [D, C*ph*pw].
+//            Rows and columns that do not fill a patch are dropped, as the Conv drops them.
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -24,14 +25,7 @@ Status infer_patchify(InferContext& ctx) {
   }
   const SymShape& x = ctx.input_shape(0);
   if (x.size() != 4) return ctx.error("X must be [B, C, H, W], got ", sym_shape_to_string(x));
-  for (int i : {0, 1}) {
-    const Dim& d = x[2 + i];
-    if (d.is_static() && d.value() % patch[i] != 0) {
-      return ctx.error("X ", sym_shape_to_string(x), ": ", i == 0 ? "H" : "W",
-                       " is not a multiple of the patch size ", patch[i]);
-    }
-  }
-  const Dim patches = (x[2] / Dim(patch[0])) * (x[3] / Dim(patch[1]));
+  const Dim patches = x[2].floor_div(patch[0]) * x[3].floor_div(patch[1]);
   ctx.set_output(0, DType::kFloat32, {x[0], patches, x[1] * Dim(patch[0] * patch[1])});
   return Status();
 }

@@ -332,7 +332,7 @@ Status infer_split(InferContext& ctx) {
       if (!even.ok()) return ctx.error(even.status().message());
       sizes = dims_from_ints(*even);
     } else {
-      sizes.assign(n_out, dim / Dim(num));  // exact only when the quotient is a monomial
+      sizes.assign(n_out, dim / Dim(num));  // exact only when the quotient is a polynomial
     }
   }
   const std::vector<Dim>* sv = in.size() == 1 ? ctx.input_sym_value(0) : nullptr;
