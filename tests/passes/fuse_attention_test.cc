@@ -162,6 +162,73 @@ TEST(FuseAttention, ConstantMasks) {
   }
 }
 
+// Swin's shifted-window mask between two Reshapes of the scores, alone or beside a relative
+// position bias [H, S, S], scaled after or not, with a static batch of 2 images x 3 windows and
+// a symbolic one (3 * batch): the fused op reads the mask repeated over the batch rows.
+TEST(FuseAttention, SwinWindowMaskRepeatedOverTheBatch) {
+  struct Case {
+    Dim batch;
+    bool bias;
+    bool scale_after;
+    std::vector<int64_t> window_shape;
+  };
+  const Case cases[] = {
+      {Dim(6), false, false, {3, 1, 7, 7}},
+      {Dim(6), true, false, {1, 3, 1, 7, 7}},
+      // As exports write it: the windows' batch is the images' times the window count.
+      {Dim::symbol("batch") * Dim(3), true, true, {3, 3, 7, 7}},
+      {Dim(6), false, false, {1, 1, 7, 7}},
+  };
+  for (const Case& c : cases) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.batch = c.batch;
+    if (c.bias) {
+      p.mask = AttentionPattern::Mask::kConstant;
+      p.mask_value = testing::random_tensor(DType::kFloat32, {3, 7, 7}, 5);
+    }
+    p.windows = 3;
+    Tensor w = Tensor::zeros(DType::kFloat32, c.window_shape);
+    for (int64_t e = 0; e < w.numel(); ++e) {
+      w.data<float>()[e] = (e * 7919 % 13) < 4 ? -100.0f : 0.0f;  // a different mask per window
+    }
+    p.window_mask = w;
+    p.scale_after_mask = c.scale_after;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    const Node* a = attention_node(g.graph());
+    ASSERT_NE(a, nullptr);
+    EXPECT_TRUE(a->has_input(3));
+  }
+}
+
+// MaxViT's block and grid attention merge the heads into channels-last windows [B, h, w, C]:
+// fused, with a Reshape of the fused [B, h*w, C] after it.
+TEST(FuseAttention, ChannelsLastMergeIsReshapedAfterTheFusedOp) {
+  for (const std::vector<int64_t>& spatial : {std::vector<int64_t>{7, 1}, {1, 7, 1}}) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.spatial = spatial;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    EXPECT_EQ(g.graph().values[g.graph().outputs[0]].shape.size(), spatial.size() + 2);
+  }
+}
+
+// A constant that differs per image (not only per window) cannot repeat over the batch.
+TEST(FuseAttention, DeclinesWindowMaskVaryingOverImages) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.batch = 6;
+  p.windows = 3;
+  p.window_mask = testing::random_tensor(DType::kFloat32, {2, 3, 1, 7, 7}, 3);
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(std::any_of(r.log.begin(), r.log.end(), [](const std::string& l) {
+    return l.find("does not repeat over the batch") != std::string::npos;
+  }));
+}
+
 TEST(FuseAttention, CausalWithFewerQueriesThanKeys) {
   TestGraph g;
   AttentionPattern p = base_pattern();
