@@ -196,6 +196,9 @@ class AttentionMatcher {
   // Swin's window mask [nW, H|1, Sq, Sk] (other constant masks summed in), repeated over the
   // batch rows: row b reads block b % nW.
   std::optional<Tensor> window_mask;
+  // A per-head factor on q k^T (SwinV2's cosine attention: normalized q k^T times a learned
+  // scale per head), moved onto q's head tensor: (q * s_h) k^T = (q k^T) * s_h.
+  std::vector<float> head_scale;
 
   std::optional<Decline> match(NodeId softmax_id);
 
@@ -212,6 +215,7 @@ class AttentionMatcher {
                                  std::vector<double>* mask_factors);
   std::optional<Decline> match_seq_first(ValueId scores_out, const Node& pv);
   std::optional<Decline> match_window_mask(const Node& r2, double factor, ValueId* scores);
+  bool match_head_scale(const Node& mul, ValueId* scores);
   std::optional<Decline> combine_window_mask(const std::vector<ValueId>& masks,
                                              const std::vector<double>& factors,
                                              const SymShape& scores);
@@ -837,6 +841,8 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
       masks->push_back(n->inputs[1 - side]);
       mask_factors->push_back(factor_after_mask);
       cur = n->inputs[side];
+    } else if (is_onnx_op(*n, "Mul") && head_scale.empty() && match_head_scale(*n, &next)) {
+      cur = next;
     } else if (is_onnx_op(*n, "Reshape") && !window_mask) {
       if (auto d = match_window_mask(*n, factor_after_mask, &next)) return d;
       cur = next;
@@ -976,6 +982,10 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   if (auto d = trace_heads(qk->inputs[0], {0, 2, 1, 3}, "q", true, &q)) return d;
   if (auto d = trace_heads(qk->inputs[1], {0, 2, 3, 1}, "k", true, &k)) return d;
   if (auto d = trace_heads(pv->inputs[1], {0, 2, 1, 3}, "v", false, &v)) return d;
+  if (!head_scale.empty() &&
+      (q.to_split.empty() || static_cast<int64_t>(head_scale.size()) != q.heads)) {
+    return Decline{"the scores' per-head scale is moved onto q, which is not a head tensor here"};
+  }
   if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
     return Decline{str_cat("q, k, v head splits differ (", q.heads, "x", q.head_dim, ", ", k.heads,
                            "x", k.head_dim, ", ", v.heads, "x", v.head_dim, ")")};
@@ -1048,9 +1058,10 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
 }
 
 // Swin's windowed mask, walking back from the Reshape `r2` of the scores: r2's input is
-// Add(Reshape r1 of [B*nW, H, Sq, Sk] to [B, nW, H, Sq, Sk], constant). Absorbs r2, the Add and
-// r1, keeps the constant (times `factor`, the scale applied after it) as window_mask
-// [nW, H|1, Sq, Sk], and sets *scores to r1's input.
+// Add(Reshape r1 of [B*nW, H, Sq, Sk] to [B, nW, H, Sq, Sk], constant), or a chain of such Adds
+// (HF's SwinV2 adds its mask twice). Absorbs r2, the Adds and r1, keeps the constants' sum (times
+// `factor`, the scale applied after it) as window_mask [nW, H|1, Sq, Sk], and sets *scores to
+// r1's input.
 std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, double factor,
                                                            ValueId* scores) {
   const SymShape* out = shape_of(g_, r2.outputs[0]);
@@ -1058,9 +1069,6 @@ std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, doubl
   const SymShape* mid = add != nullptr ? shape_of(g_, add->outputs[0]) : nullptr;
   if (out == nullptr || out->size() != 4 || mid == nullptr || mid->size() != 5) {
     return Decline{str_cat("scores come from ", r2.describe(), ", not q k^T")};
-  }
-  if (!single_data_use(g_, uses_, add->outputs[0])) {
-    return Decline{"windowed scores are used outside the attention"};
   }
   const Dim& windows = (*mid)[1];
   for (int a = 1; a < 4; ++a) {
@@ -1071,47 +1079,93 @@ std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, doubl
     }
   }
   if (!windows.is_static()) return Decline{"the window count of the window mask is not static"};
-  for (int side = 0; side < 2; ++side) {
-    const Node* r1 = producer_if(g_, add->inputs[side], "Reshape");
-    if (r1 == nullptr || !same_shape(g_, r1->inputs[0], r2.outputs[0]) ||
-        !single_data_use(g_, uses_, add->inputs[side])) {
-      continue;
+  // [1, nW, H, Sq, Sk]: every constant aligned at the right must broadcast to it.
+  const std::vector<int64_t> full = {1, windows.value(), (*out)[1].value(), (*out)[2].value(),
+                                     (*out)[3].value()};
+  std::vector<std::pair<Tensor, std::vector<int64_t>>> constants;  // with the aligned shape
+  std::vector<NodeId> adds;
+  for (int steps = 0; steps < 4 && add != nullptr; ++steps) {
+    if (!single_data_use(g_, uses_, add->outputs[0])) {
+      return Decline{"windowed scores are used outside the attention"};
     }
+    const Node* next_add = nullptr;
+    const Node* r1 = nullptr;
+    int side = 0;
+    for (; side < 2; ++side) {
+      const Node* p = producer_of(g_, add->inputs[side]);
+      if (p == nullptr || !single_data_use(g_, uses_, add->inputs[side])) continue;
+      if (is_onnx_op(*p, "Reshape") && same_shape(g_, p->inputs[0], r2.outputs[0])) {
+        r1 = p;
+        break;
+      }
+      if (is_onnx_op(*p, "Add") && same_shape(g_, add->inputs[side], add->outputs[0])) {
+        next_add = p;
+        break;
+      }
+    }
+    if (r1 == nullptr && next_add == nullptr) break;
     std::optional<Tensor> m = eval_.up_to_broadcast(add->inputs[1 - side]);
     if (!m || m->dtype() != DType::kFloat32 || m->rank() > 5) {
       return Decline{"the window mask is not a float32 constant"};
     }
-    // The constant aligned at the right to [1, nW|1, H|1, Sq|1, Sk|1].
     std::vector<int64_t> ms = m->shape();
     while (ms.size() < 5) ms.insert(ms.begin(), 1);
-    const std::vector<int64_t> full = {1, windows.value(), (*out)[1].value(), (*out)[2].value(),
-                                       (*out)[3].value()};
     for (int a = 0; a < 5; ++a) {
       if (ms[a] != 1 && ms[a] != full[a]) {
         return Decline{str_cat("the window mask does not repeat over the batch (its shape is ",
                                m->describe(), ")")};
       }
     }
-    const int64_t nw = full[1], hm = ms[2], sq = full[3], sk = full[4];
-    Tensor w = Tensor::empty(DType::kFloat32, {nw, hm, sq, sk});
-    const float* src = m->data<float>();
-    float* dst = w.data<float>();
-    for (int64_t b = 0; b < nw; ++b)
-      for (int64_t h = 0; h < hm; ++h)
-        for (int64_t i = 0; i < sq; ++i)
-          for (int64_t j = 0; j < sk; ++j) {
-            const int64_t e =
-                (((ms[1] == 1 ? 0 : b) * ms[2] + h) * ms[3] + (ms[3] == 1 ? 0 : i)) * ms[4] +
-                (ms[4] == 1 ? 0 : j);
-            *dst++ = static_cast<float>(src[e] * factor);
-          }
-    window_mask = std::move(w);
+    constants.emplace_back(*m, ms);
     absorb(add);
-    absorb(r1);
-    *scores = r1->inputs[0];
-    return std::nullopt;
+    if (r1 != nullptr) {
+      // Sum the constants into [nW, H|1, Sq, Sk].
+      int64_t hm = 1;
+      for (const auto& c : constants) hm = std::max(hm, c.second[2]);
+      const int64_t nw = full[1], sq = full[3], sk = full[4];
+      Tensor w = Tensor::zeros(DType::kFloat32, {nw, hm, sq, sk});
+      for (const auto& [c, cs] : constants) {
+        float* dst = w.data<float>();
+        for (int64_t b = 0; b < nw; ++b)
+          for (int64_t h = 0; h < hm; ++h)
+            for (int64_t i = 0; i < sq; ++i)
+              for (int64_t j = 0; j < sk; ++j) {
+                const int64_t e = (((cs[1] == 1 ? 0 : b) * cs[2] + (cs[2] == 1 ? 0 : h)) * cs[3] +
+                                   (cs[3] == 1 ? 0 : i)) *
+                                      cs[4] +
+                                  (cs[4] == 1 ? 0 : j);
+                *dst++ += static_cast<float>(c.data<float>()[e] * factor);
+              }
+      }
+      window_mask = std::move(w);
+      absorb(r1);
+      *scores = r1->inputs[0];
+      return std::nullopt;
+    }
+    add = next_add;
   }
   return Decline{"windowed scores: no Reshape of [batch, heads, q_len, k_len] scores in the Add"};
+}
+
+// Mul(q k^T, c) with c a constant [H, 1, 1] (rank 3 or 4, only the head axis > 1): records c
+// in head_scale and sets *scores to the MatMul's output.
+bool AttentionMatcher::match_head_scale(const Node& mul, ValueId* scores) {
+  const SymShape* out = shape_of(g_, mul.outputs[0]);
+  if (out == nullptr || out->size() != 4 || !(*out)[1].is_static()) return false;
+  for (int side = 0; side < 2; ++side) {
+    const ValueId x = mul.inputs[side];
+    if (producer_if(g_, x, "MatMul") == nullptr || !same_shape(g_, x, mul.outputs[0])) continue;
+    std::optional<Tensor> c = eval_.exact(mul.inputs[1 - side]);
+    if (!c || c->dtype() != DType::kFloat32 || c->rank() > 4 || c->rank() < 3) return false;
+    const int64_t heads = (*out)[1].value();
+    std::vector<int64_t> cs = c->shape();
+    while (cs.size() < 4) cs.insert(cs.begin(), 1);
+    if (cs != std::vector<int64_t>{1, heads, 1, 1}) return false;
+    head_scale.assign(c->data<float>(), c->data<float>() + heads);
+    *scores = x;
+    return true;
+  }
+  return false;
 }
 
 // Sums the other additive masks (constants broadcasting over the batch) into window_mask.
@@ -1473,6 +1527,18 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
 
     // Rewrite.
     const std::string base = graph.nodes[id].name;
+    if (!m.head_scale.empty()) {
+      // q's head axis, in q's own layout, takes the per-head factors.
+      std::vector<int64_t> shape(4, 1);
+      shape[static_cast<size_t>(m.q.to_split[2])] = static_cast<int64_t>(m.head_scale.size());
+      Tensor c = Tensor::empty(DType::kFloat32, shape);
+      std::copy(m.head_scale.begin(), m.head_scale.end(), c.data<float>());
+      const NodeId mul =
+          add_node(graph, "", "Mul", base + "_q_head_scale",
+                   {m.q.value, add_constant_value(graph, base + "_head_scale", std::move(c))},
+                   {base + "_q_head_scale"});
+      m.q.value = graph.nodes[mul].outputs[0];
+    }
     std::vector<ValueId> inputs;
     if (m.packed_input) {
       inputs = {m.q.value, kNoValue, kNoValue};

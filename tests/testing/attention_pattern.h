@@ -51,6 +51,10 @@ struct AttentionPattern {
   // reshaped back (after the other mask, before scale_after_mask).
   int64_t windows = 0;
   Tensor window_mask;
+  int window_mask_adds = 1;  // HF's SwinV2 adds it twice
+  // SwinV2's cosine attention: q k^T times a constant [H, 1, 1] (one factor per head) right
+  // after the MatMul.
+  std::vector<float> head_scale;
   // Channels-last windows (MaxViT): the merged heads reshaped to [B, spatial..., H * value_dim]
   // (the product of `spatial` is q_len) instead of [B, q_len, H * value_dim].
   std::vector<int64_t> spatial;
@@ -180,6 +184,11 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
     scores = g.op("MatMul", {g.op("Mul", {qh, s}), g.op("Mul", {kt, s})});
   } else {
     scores = g.op("MatMul", {qh, kt});
+    if (!p.head_scale.empty()) {
+      const int64_t n = static_cast<int64_t>(p.head_scale.size());
+      Result<Tensor> c = Tensor::from_float(p.head_scale).reshaped({n, 1, 1});
+      scores = g.op("Mul", {scores, g.constant("head_scale", *c)});
+    }
     if (p.scale_style == AttentionPattern::Scale::kScoresMul) {
       scores = g.op("Mul", {scores, scalar(g, p.scale())});
     } else if (p.scale_style == AttentionPattern::Scale::kScoresDiv) {
@@ -196,7 +205,8 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
   }
   if (p.windows > 0) {
     scores = g.op("Reshape", {scores, shape_const(g, {-1, p.windows, p.heads, p.q_len, p.k_len})});
-    scores = g.op("Add", {scores, g.constant("window_mask", p.window_mask)});
+    const ValueId w = g.constant("window_mask", p.window_mask);
+    for (int a = 0; a < p.window_mask_adds; ++a) scores = g.op("Add", {scores, w});
     scores = g.op("Reshape", {scores, shape_const(g, {-1, p.heads, p.q_len, p.k_len})});
   }
   if (p.scale_after_mask) scores = g.op("Mul", {scores, scalar(g, 0.5f)});
