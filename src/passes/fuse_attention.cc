@@ -193,6 +193,8 @@ class AttentionMatcher {
   // The replaced output is [B, spatial..., H*Dv]: the Reshape target (0 copies B) that takes the
   // fused op's [B, Sq, H*Dv] to it.
   std::optional<std::vector<int64_t>> spatial_output;
+  // A rank-3 (heads folded into the batch) runtime mask: the Reshape target that unfolds it.
+  std::vector<int64_t> folded_mask_shape;
   // Swin's window mask [nW, H|1, Sq, Sk] (other constant masks summed in), repeated over the
   // batch rows: row b reads block b % nW.
   std::optional<Tensor> window_mask;
@@ -228,6 +230,7 @@ class AttentionMatcher {
   Graph& g_;
   const Uses& uses_;
   ValueEvaluator& eval_;
+  bool seq_first_nan_guard_ = false;
 };
 
 // Mul(x, c) / Mul(c, x) / Div(x, c) with c an evaluable one-element tensor that does not change
@@ -908,7 +911,10 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   }
   if (pv == nullptr) return Decline{"no P v MatMul after the softmax"};
   absorb(pv);
-  if (rank == 3) return match_seq_first(scores_out, *pv);
+  if (rank == 3) {
+    seq_first_nan_guard_ = nan_guard;
+    return match_seq_first(scores_out, *pv);
+  }
 
   // Merge heads: [B,H,Sq,Dv] -> (same-shape Reshape)* -> Transpose(0,2,1,3) -> Reshape [B,Sq,H*Dv].
   ValueId o = pv->outputs[0];
@@ -1290,12 +1296,31 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
   std::vector<double> mask_factors;
   if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
   absorb(qk);
-  if (!masks.empty()) return Decline{"masked rank-3 (nn.MultiheadAttention) attention"};
+  if (masks.size() > 1) return Decline{"more than one additive mask"};
   if (auto d = trace_seq_first(qk->inputs[0], {1, 0, 2}, "q", true, &q)) return d;
   if (auto d = trace_seq_first(qk->inputs[1], {1, 2, 0}, "k", true, &k)) return d;
   if (auto d = trace_seq_first(pv.inputs[1], {1, 0, 2}, "v", false, &v)) return d;
   if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
     return Decline{"q, k, v head splits differ"};
+  }
+  if (!masks.empty()) {
+    // A padding mask over the folded [B*H, Sq|1, Sk] scores (SigLIP2's pooling head): the fused
+    // op reads it as [B, H, Sq|1, Sk] (heads are the inner factor of B*H, as in the q, k, v
+    // splits), or [1, 1, Sq|1, Sk] when it is shared by every row.
+    const ValueId m = masks[0];
+    const SymShape* ms = shape_of(g_, m);
+    const SymShape& ss = *shape_of(g_, scores_out);
+    if (mask_factors[0] != 1.0)
+      return Decline{"the scores are scaled after a runtime mask is added"};
+    if (seq_first_nan_guard_) return Decline{"a masked rank-3 attention with a NaN guard"};
+    if (g_.values[m].dtype != DType::kFloat32 || ms == nullptr || ms->size() != 3 ||
+        !(*ms)[1].is_static() || !(*ms)[2].is_static() ||
+        (!((*ms)[0].is_static() && (*ms)[0].value() == 1) && !same_dim((*ms)[0], ss[0]))) {
+      return Decline{"rank-3 mask is not float32 [batch*heads | 1, q_len | 1, k_len]"};
+    }
+    const bool shared = (*ms)[0].is_static() && (*ms)[0].value() == 1;
+    mask = m;
+    folded_mask_shape = {shared ? 1 : -1, shared ? 1 : q.heads, (*ms)[1].value(), (*ms)[2].value()};
   }
   const Dim& bq = (*shape_of(g_, q.value))[1];
   if (!same_dim(bq, (*shape_of(g_, k.value))[1]) || !same_dim(bq, (*shape_of(g_, v.value))[1])) {
@@ -1594,6 +1619,13 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
         it = padding_masks.emplace(key, graph.nodes[w].outputs[0]).first;
       }
       inputs.push_back(it->second);
+    } else if (m.mask != kNoValue && !m.folded_mask_shape.empty()) {
+      const NodeId r =
+          add_node(graph, "", "Reshape", base + "_unfold_mask",
+                   {m.mask, add_constant_value(graph, base + "_unfold_mask_shape",
+                                               Tensor::from_int64(m.folded_mask_shape))},
+                   {base + "_mask"});
+      inputs.push_back(graph.nodes[r].outputs[0]);
     } else if (m.mask != kNoValue) {
       inputs.push_back(m.mask);
     }
