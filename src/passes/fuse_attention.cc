@@ -1089,7 +1089,6 @@ std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, doubl
   const std::vector<int64_t> full = {1, windows.value(), (*out)[1].value(), (*out)[2].value(),
                                      (*out)[3].value()};
   std::vector<std::pair<Tensor, std::vector<int64_t>>> constants;  // with the aligned shape
-  std::vector<NodeId> adds;
   for (int steps = 0; steps < 4 && add != nullptr; ++steps) {
     if (!single_data_use(g_, uses_, add->outputs[0])) {
       return Decline{"windowed scores are used outside the attention"};
@@ -1488,8 +1487,6 @@ std::optional<std::vector<NodeId>> out_proj_tail(const Graph& g, const Uses& use
   return tail;
 }
 
-}  // namespace
-
 // The window mask [nW, H|1, Sq, Sk] repeated to the [B*nW, H|1, Sq, Sk] rows of `rows_input`
 // (the fused op's first input, [B*nW, S, D]): Expand of [1, nW, ...] to [B, nW, ...] and Reshape.
 ValueId repeat_window_mask(Graph& graph, const Tensor& window, ValueId rows_input,
@@ -1526,6 +1523,8 @@ ValueId repeat_window_mask(Graph& graph, const Tensor& window, ValueId rows_inpu
       {expanded, constant("_window_mask_shape",
                           Tensor::from_int64({-1, window.dim(1), window.dim(2), window.dim(3)}))});
 }
+
+}  // namespace
 
 Status fuse_attention(Graph& graph, PassContext& ctx) {
   ValueEvaluator eval(graph);
