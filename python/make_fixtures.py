@@ -297,6 +297,14 @@ FIXTURES = {
         (timm_model("swin_tiny_patch4_window7_224", img_size=32, patch_size=2, window_size=4,
                     embed_dim=24, depths=(2, 2), num_heads=(2, 4), num_classes=10),
          "dynamo", None),
+    # The same Swin as timm exports it by default (WindowAttention's fused_attn is experimental,
+    # off): explicit scores, the shift mask added between two Reshapes of them
+    # ([B*nW, H, N, N] -> [B, nW, H, N, N] + mask [nW, 1, N, N] -> back), which fuse_attention
+    # turns into a window mask repeated over the batch.
+    "timm_swin_eager_ts17":
+        (timm_model("swin_tiny_patch4_window7_224", fused_attn=False, img_size=32, patch_size=2,
+                    window_size=4, embed_dim=24, depths=(2, 2), num_heads=(2, 4),
+                    num_classes=10), "ts", 17),
 }
 
 

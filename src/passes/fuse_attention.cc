@@ -41,6 +41,14 @@
 // sequence axis (Sq and Sk the same symbol) a mask computed from that length alone is evaluated
 // with the symbol bound to several lengths (1 to 77) and counts as causal only if it is at each;
 // a kept runtime mask must not be computed from the shape of a node the fusion removes.
+//
+// Shifted-window attention (Swin) adds its window mask between two Reshapes of the scores:
+// [B*nW, H, S, S] -> [B, nW, H, S, S] + constant [nW, 1, S, S] -> [B*nW, H, S, S], so window w
+// of every image gets mask row w. The fused op takes that constant, summed with any other
+// constant mask (the relative position bias), as a [nW, H|1, S, S] block repeated over the batch:
+// Expand to [B, nW, ...] by the batch rows of the fused op's input / nW, then Reshape to
+// [B*nW, ...]. A few small nodes, computed once per run; the scores and Softmax they replace are
+// [B*nW, H, S, S] each.
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -183,6 +191,17 @@ class AttentionMatcher {
   std::optional<std::pair<Dim, Dim>> merged_sq_b;
   std::vector<NodeId> nodes;  // absorbed
   bool packed_input = false;  // the fused op reads parts 0, 1, 2 of one packed projection
+  // The replaced output is [B, spatial..., H*Dv]: the Reshape target (0 copies B) that takes the
+  // fused op's [B, Sq, H*Dv] to it.
+  std::optional<std::vector<int64_t>> spatial_output;
+  // A rank-3 (heads folded into the batch) runtime mask: the Reshape target that unfolds it.
+  std::vector<int64_t> folded_mask_shape;
+  // Swin's window mask [nW, H|1, Sq, Sk] (other constant masks summed in), repeated over the
+  // batch rows: row b reads block b % nW.
+  std::optional<Tensor> window_mask;
+  // A per-head factor on q k^T (SwinV2's cosine attention: normalized q k^T times a learned
+  // scale per head), moved onto q's head tensor: (q * s_h) k^T = (q k^T) * s_h.
+  std::vector<float> head_scale;
 
   std::optional<Decline> match(NodeId softmax_id);
 
@@ -198,6 +217,11 @@ class AttentionMatcher {
   std::optional<Decline> find_qk(ValueId scores_out, const Node** qk, std::vector<ValueId>* masks,
                                  std::vector<double>* mask_factors);
   std::optional<Decline> match_seq_first(ValueId scores_out, const Node& pv);
+  std::optional<Decline> match_window_mask(const Node& r2, double factor, ValueId* scores);
+  bool match_head_scale(const Node& mul, ValueId* scores);
+  std::optional<Decline> combine_window_mask(const std::vector<ValueId>& masks,
+                                             const std::vector<double>& factors,
+                                             const SymShape& scores);
   std::optional<Decline> trace_seq_first(ValueId v, const std::vector<int>& want, const char* what,
                                          bool allow_scale, Source* src);
   bool is_causal(const Tensor& t, int64_t sq, int64_t sk, bool boolean) const;
@@ -208,6 +232,7 @@ class AttentionMatcher {
   Graph& g_;
   const Uses& uses_;
   ValueEvaluator& eval_;
+  bool seq_first_nan_guard_ = false;
 };
 
 // Mul(x, c) / Mul(c, x) / Div(x, c) with c an evaluable one-element tensor that does not change
@@ -850,6 +875,11 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
       masks->push_back(n->inputs[1 - side]);
       mask_factors->push_back(factor_after_mask);
       cur = n->inputs[side];
+    } else if (is_onnx_op(*n, "Mul") && head_scale.empty() && match_head_scale(*n, &next)) {
+      cur = next;
+    } else if (is_onnx_op(*n, "Reshape") && !window_mask) {
+      if (auto d = match_window_mask(*n, factor_after_mask, &next)) return d;
+      cur = next;
     } else {
       return Decline{str_cat("scores come from ", n->describe(), ", not q k^T")};
     }
@@ -912,7 +942,10 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   }
   if (pv == nullptr) return Decline{"no P v MatMul after the softmax"};
   absorb(pv);
-  if (rank == 3) return match_seq_first(scores_out, *pv);
+  if (rank == 3) {
+    seq_first_nan_guard_ = nan_guard;
+    return match_seq_first(scores_out, *pv);
+  }
 
   // Merge heads: [B,H,Sq,Dv] -> (same-shape Reshape)* -> Transpose(0,2,1,3) -> Reshape [B,Sq,H*Dv].
   ValueId o = pv->outputs[0];
@@ -948,11 +981,29 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   const SymShape* o3 = shape_of(g_, merge_r->outputs[0]);
   // Sequence-first merges may also flatten [Sq, B] into the rows of the out_proj's Gemm.
   const bool merged_rows = merge_seq_first && o3 != nullptr && o3->size() == 2;
-  if (o4 == nullptr || o3 == nullptr ||
-      !(merged_rows
-            ? same_dim((*o3)[0], (*o4)[0] * (*o4)[1]) && (*o3)[1].is_static()
-            : o3->size() == 3 && same_dim((*o3)[0], (*o4)[0]) && same_dim((*o3)[1], (*o4)[1])) ||
-      !same_dim(o3->back(), (*o4)[2] * (*o4)[3])) {
+  // Channels-last windows (MaxViT's block and grid attention) merge into [B, h, w, H*Dv]: the
+  // fused op's [B, h*w, H*Dv] is reshaped to it afterwards.
+  if (!merge_seq_first && o4 != nullptr && o3 != nullptr && o3->size() > 3 &&
+      same_dim((*o3)[0], (*o4)[0])) {
+    Dim rows = (*o3)[1];
+    bool all_static = rows.is_static();
+    for (size_t a = 2; a + 1 < o3->size(); ++a) {
+      rows = rows * (*o3)[a];
+      all_static = all_static && (*o3)[a].is_static();
+    }
+    if (!all_static || !o3->back().is_static() || !same_dim(rows, (*o4)[1]) ||
+        !same_dim(o3->back(), (*o4)[2] * (*o4)[3])) {
+      return Decline{
+          "merged heads are not reshaped to [batch, spatial..., heads * head_dim] "
+          "with static spatial dims"};
+    }
+    spatial_output = std::vector<int64_t>{0};
+    for (size_t a = 1; a < o3->size(); ++a) spatial_output->push_back((*o3)[a].value());
+  } else if (o4 == nullptr || o3 == nullptr ||
+             !(merged_rows ? same_dim((*o3)[0], (*o4)[0] * (*o4)[1]) && (*o3)[1].is_static()
+                           : o3->size() == 3 && same_dim((*o3)[0], (*o4)[0]) &&
+                                 same_dim((*o3)[1], (*o4)[1])) ||
+             !same_dim(o3->back(), (*o4)[2] * (*o4)[3])) {
     return Decline{"merged heads are not reshaped to [batch, seq, heads * head_dim]"};
   }
   absorb(merge_r);
@@ -968,6 +1019,10 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   if (auto d = trace_heads(qk->inputs[0], {0, 2, 1, 3}, "q", true, &q)) return d;
   if (auto d = trace_heads(qk->inputs[1], {0, 2, 3, 1}, "k", true, &k)) return d;
   if (auto d = trace_heads(pv->inputs[1], {0, 2, 1, 3}, "v", false, &v)) return d;
+  if (!head_scale.empty() &&
+      (q.to_split.empty() || static_cast<int64_t>(head_scale.size()) != q.heads)) {
+    return Decline{"the scores' per-head scale is moved onto q, which is not a head tensor here"};
+  }
   if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
     return Decline{str_cat("q, k, v head splits differ (", q.heads, "x", q.head_dim, ", ", k.heads,
                            "x", k.head_dim, ", ", v.heads, "x", v.head_dim, ")")};
@@ -1007,6 +1062,11 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
     return Decline{"merged head count differs from the split"};
   }
 
+  if (window_mask) {
+    if (auto d = combine_window_mask(masks, mask_factors, ss)) return d;
+    if (nan_guard) return Decline{"a window mask and a softmax NaN guard"};
+    return std::nullopt;
+  }
   if (masks.size() > 1) return Decline{"more than one additive mask"};
   if (!masks.empty()) {
     if (auto d = analyse_mask(masks[0], mask_factors[0], ss[2], ss[3])) return d;
@@ -1030,6 +1090,155 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
       const_safe = const_safe && !causal;
     }
     zero_masked_rows = !rows_safe || !const_safe;
+  }
+  return std::nullopt;
+}
+
+// Swin's windowed mask, walking back from the Reshape `r2` of the scores: r2's input is
+// Add(Reshape r1 of [B*nW, H, Sq, Sk] to [B, nW, H, Sq, Sk], constant), or a chain of such Adds
+// (HF's SwinV2 adds its mask twice). Absorbs r2, the Adds and r1, keeps the constants' sum (times
+// `factor`, the scale applied after it) as window_mask [nW, H|1, Sq, Sk], and sets *scores to
+// r1's input.
+std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, double factor,
+                                                           ValueId* scores) {
+  const SymShape* out = shape_of(g_, r2.outputs[0]);
+  const Node* add = producer_if(g_, r2.inputs[0], "Add");
+  const SymShape* mid = add != nullptr ? shape_of(g_, add->outputs[0]) : nullptr;
+  if (out == nullptr || out->size() != 4 || mid == nullptr || mid->size() != 5) {
+    return Decline{str_cat("scores come from ", r2.describe(), ", not q k^T")};
+  }
+  const Dim& windows = (*mid)[1];
+  for (int a = 1; a < 4; ++a) {
+    if (!(*out)[a].is_static() || !same_dim((*mid)[a + 1], (*out)[a])) {
+      return Decline{
+          "windowed scores are not reshaped to [batch, windows, heads, q_len, k_len] "
+          "with static heads and lengths"};
+    }
+  }
+  if (!windows.is_static()) return Decline{"the window count of the window mask is not static"};
+  // [1, nW, H, Sq, Sk]: every constant aligned at the right must broadcast to it.
+  const std::vector<int64_t> full = {1, windows.value(), (*out)[1].value(), (*out)[2].value(),
+                                     (*out)[3].value()};
+  std::vector<std::pair<Tensor, std::vector<int64_t>>> constants;  // with the aligned shape
+  for (int steps = 0; steps < 4 && add != nullptr; ++steps) {
+    if (!single_data_use(g_, uses_, add->outputs[0])) {
+      return Decline{"windowed scores are used outside the attention"};
+    }
+    const Node* next_add = nullptr;
+    const Node* r1 = nullptr;
+    int side = 0;
+    for (; side < 2; ++side) {
+      const Node* p = producer_of(g_, add->inputs[side]);
+      if (p == nullptr || !single_data_use(g_, uses_, add->inputs[side])) continue;
+      if (is_onnx_op(*p, "Reshape") && same_shape(g_, p->inputs[0], r2.outputs[0])) {
+        r1 = p;
+        break;
+      }
+      if (is_onnx_op(*p, "Add") && same_shape(g_, add->inputs[side], add->outputs[0])) {
+        next_add = p;
+        break;
+      }
+    }
+    if (r1 == nullptr && next_add == nullptr) break;
+    std::optional<Tensor> m = eval_.up_to_broadcast(add->inputs[1 - side]);
+    if (!m || m->dtype() != DType::kFloat32 || m->rank() > 5) {
+      return Decline{"the window mask is not a float32 constant"};
+    }
+    std::vector<int64_t> ms = m->shape();
+    while (ms.size() < 5) ms.insert(ms.begin(), 1);
+    for (int a = 0; a < 5; ++a) {
+      if (ms[a] != 1 && ms[a] != full[a]) {
+        return Decline{str_cat("the window mask does not repeat over the batch (its shape is ",
+                               m->describe(), ")")};
+      }
+    }
+    constants.emplace_back(*m, ms);
+    absorb(add);
+    if (r1 != nullptr) {
+      // Sum the constants into [nW, H|1, Sq, Sk].
+      int64_t hm = 1;
+      for (const auto& c : constants) hm = std::max(hm, c.second[2]);
+      const int64_t nw = full[1], sq = full[3], sk = full[4];
+      Tensor w = Tensor::zeros(DType::kFloat32, {nw, hm, sq, sk});
+      for (const auto& [c, cs] : constants) {
+        float* dst = w.data<float>();
+        for (int64_t b = 0; b < nw; ++b)
+          for (int64_t h = 0; h < hm; ++h)
+            for (int64_t i = 0; i < sq; ++i)
+              for (int64_t j = 0; j < sk; ++j) {
+                const int64_t e = (((cs[1] == 1 ? 0 : b) * cs[2] + (cs[2] == 1 ? 0 : h)) * cs[3] +
+                                   (cs[3] == 1 ? 0 : i)) *
+                                      cs[4] +
+                                  (cs[4] == 1 ? 0 : j);
+                *dst++ += static_cast<float>(c.data<float>()[e] * factor);
+              }
+      }
+      window_mask = std::move(w);
+      absorb(r1);
+      *scores = r1->inputs[0];
+      return std::nullopt;
+    }
+    add = next_add;
+  }
+  return Decline{"windowed scores: no Reshape of [batch, heads, q_len, k_len] scores in the Add"};
+}
+
+// Mul(q k^T, c) with c a constant [H, 1, 1] (rank 3 or 4, only the head axis > 1): records c
+// in head_scale and sets *scores to the MatMul's output.
+bool AttentionMatcher::match_head_scale(const Node& mul, ValueId* scores) {
+  const SymShape* out = shape_of(g_, mul.outputs[0]);
+  if (out == nullptr || out->size() != 4 || !(*out)[1].is_static()) return false;
+  for (int side = 0; side < 2; ++side) {
+    const ValueId x = mul.inputs[side];
+    if (producer_if(g_, x, "MatMul") == nullptr || !same_shape(g_, x, mul.outputs[0])) continue;
+    std::optional<Tensor> c = eval_.exact(mul.inputs[1 - side]);
+    if (!c || c->dtype() != DType::kFloat32 || c->rank() > 4 || c->rank() < 3) return false;
+    const int64_t heads = (*out)[1].value();
+    std::vector<int64_t> cs = c->shape();
+    while (cs.size() < 4) cs.insert(cs.begin(), 1);
+    if (cs != std::vector<int64_t>{1, heads, 1, 1}) return false;
+    head_scale.assign(c->data<float>(), c->data<float>() + heads);
+    *scores = x;
+    return true;
+  }
+  return false;
+}
+
+// Sums the other additive masks (constants broadcasting over the batch) into window_mask.
+std::optional<Decline> AttentionMatcher::combine_window_mask(const std::vector<ValueId>& masks,
+                                                             const std::vector<double>& factors,
+                                                             const SymShape& scores) {
+  if (seq_first) return Decline{"a window mask in sequence-first attention"};
+  if (!scores[1].is_static() || scores[1].value() != q.heads) {
+    return Decline{"windowed scores' head axis is not the head count"};
+  }
+  for (size_t k = 0; k < masks.size(); ++k) {
+    std::optional<Tensor> o = eval_.up_to_broadcast(masks[k]);
+    if (!o || o->dtype() != DType::kFloat32 || o->rank() > 4) {
+      return Decline{"a mask beside the window mask is not a float32 constant"};
+    }
+    std::vector<int64_t> os = o->shape();
+    while (os.size() < 4) os.insert(os.begin(), 1);
+    const Tensor& w = *window_mask;
+    const int64_t nw = w.dim(0), sq = w.dim(2), sk = w.dim(3);
+    const int64_t heads = std::max(w.dim(1), os[1]);
+    if (os[0] != 1 || (os[1] != 1 && os[1] != q.heads) || (os[2] != 1 && os[2] != sq) ||
+        (os[3] != 1 && os[3] != sk)) {
+      return Decline{str_cat("a mask beside the window mask has shape ", o->describe())};
+    }
+    Tensor sum = Tensor::empty(DType::kFloat32, {nw, heads, sq, sk});
+    float* dst = sum.data<float>();
+    for (int64_t b = 0; b < nw; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < sq; ++i)
+          for (int64_t j = 0; j < sk; ++j) {
+            const float wv =
+                w.data<float>()[((b * w.dim(1) + (w.dim(1) == 1 ? 0 : h)) * sq + i) * sk + j];
+            const int64_t oe = ((os[1] == 1 ? 0 : h) * os[2] + (os[2] == 1 ? 0 : i)) * os[3] +
+                               (os[3] == 1 ? 0 : j);
+            *dst++ = wv + static_cast<float>(o->data<float>()[oe] * factors[k]);
+          }
+    window_mask = std::move(sum);
   }
   return std::nullopt;
 }
@@ -1117,12 +1326,31 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
   std::vector<double> mask_factors;
   if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
   absorb(qk);
-  if (!masks.empty()) return Decline{"masked rank-3 (nn.MultiheadAttention) attention"};
+  if (masks.size() > 1) return Decline{"more than one additive mask"};
   if (auto d = trace_seq_first(qk->inputs[0], {1, 0, 2}, "q", true, &q)) return d;
   if (auto d = trace_seq_first(qk->inputs[1], {1, 2, 0}, "k", true, &k)) return d;
   if (auto d = trace_seq_first(pv.inputs[1], {1, 0, 2}, "v", false, &v)) return d;
   if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
     return Decline{"q, k, v head splits differ"};
+  }
+  if (!masks.empty()) {
+    // A padding mask over the folded [B*H, Sq|1, Sk] scores (SigLIP2's pooling head): the fused
+    // op reads it as [B, H, Sq|1, Sk] (heads are the inner factor of B*H, as in the q, k, v
+    // splits), or [1, 1, Sq|1, Sk] when it is shared by every row.
+    const ValueId m = masks[0];
+    const SymShape* ms = shape_of(g_, m);
+    const SymShape& ss = *shape_of(g_, scores_out);
+    if (mask_factors[0] != 1.0)
+      return Decline{"the scores are scaled after a runtime mask is added"};
+    if (seq_first_nan_guard_) return Decline{"a masked rank-3 attention with a NaN guard"};
+    if (g_.values[m].dtype != DType::kFloat32 || ms == nullptr || ms->size() != 3 ||
+        !(*ms)[1].is_static() || !(*ms)[2].is_static() ||
+        (!((*ms)[0].is_static() && (*ms)[0].value() == 1) && !same_dim((*ms)[0], ss[0]))) {
+      return Decline{"rank-3 mask is not float32 [batch*heads | 1, q_len | 1, k_len]"};
+    }
+    const bool shared = (*ms)[0].is_static() && (*ms)[0].value() == 1;
+    mask = m;
+    folded_mask_shape = {shared ? 1 : -1, shared ? 1 : q.heads, (*ms)[1].value(), (*ms)[2].value()};
   }
   const Dim& bq = (*shape_of(g_, q.value))[1];
   if (!same_dim(bq, (*shape_of(g_, k.value))[1]) || !same_dim(bq, (*shape_of(g_, v.value))[1])) {
@@ -1290,6 +1518,43 @@ std::optional<std::vector<NodeId>> out_proj_tail(const Graph& g, const Uses& use
   return tail;
 }
 
+// The window mask [nW, H|1, Sq, Sk] repeated to the [B*nW, H|1, Sq, Sk] rows of `rows_input`
+// (the fused op's first input, [B*nW, S, D]): Expand of [1, nW, ...] to [B, nW, ...] and Reshape.
+ValueId repeat_window_mask(Graph& graph, const Tensor& window, ValueId rows_input,
+                           const std::string& base) {
+  const int64_t nw = window.dim(0);
+  std::vector<int64_t> shape5 = window.shape();
+  shape5.insert(shape5.begin(), 1);
+  Tensor w5 = Tensor::empty(DType::kFloat32, shape5);
+  std::copy(window.data<float>(), window.data<float>() + window.numel(), w5.data<float>());
+  auto constant = [&](const std::string& suffix, Tensor t) {
+    return add_constant_value(graph, base + suffix, std::move(t));
+  };
+  auto node = [&](const char* op, const std::string& suffix, std::vector<ValueId> in,
+                  Attributes attrs = {}) {
+    const NodeId n =
+        add_node(graph, "", op, base + suffix, std::move(in), {base + suffix}, std::move(attrs));
+    return graph.nodes[n].outputs[0];
+  };
+  const ValueId shape = node("Shape", "_window_rows_shape", {rows_input});
+  const ValueId rows = node("Slice", "_window_rows",
+                            {shape, constant("_window_zero", Tensor::from_int64({0})),
+                             constant("_window_one", Tensor::from_int64({1}))});
+  const ValueId images =
+      node("Div", "_window_images", {rows, constant("_windows", Tensor::from_int64({nw}))});
+  Attributes axis0;
+  axis0.set_int("axis", 0);
+  const ValueId target =
+      node("Concat", "_window_expand_shape",
+           {images, constant("_window_ones", Tensor::from_int64({1, 1, 1, 1}))}, std::move(axis0));
+  const ValueId expanded =
+      node("Expand", "_window_mask_expanded", {constant("_window_mask", std::move(w5)), target});
+  return node(
+      "Reshape", "_window_mask",
+      {expanded, constant("_window_mask_shape",
+                          Tensor::from_int64({-1, window.dim(1), window.dim(2), window.dim(3)}))});
+}
+
 }  // namespace
 
 Status fuse_attention(Graph& graph, PassContext& ctx) {
@@ -1317,6 +1582,18 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
 
     // Rewrite.
     const std::string base = graph.nodes[id].name;
+    if (!m.head_scale.empty()) {
+      // q's head axis, in q's own layout, takes the per-head factors.
+      std::vector<int64_t> shape(4, 1);
+      shape[static_cast<size_t>(m.q.to_split[2])] = static_cast<int64_t>(m.head_scale.size());
+      Tensor c = Tensor::empty(DType::kFloat32, shape);
+      std::copy(m.head_scale.begin(), m.head_scale.end(), c.data<float>());
+      const NodeId mul =
+          add_node(graph, "", "Mul", base + "_q_head_scale",
+                   {m.q.value, add_constant_value(graph, base + "_head_scale", std::move(c))},
+                   {base + "_q_head_scale"});
+      m.q.value = graph.nodes[mul].outputs[0];
+    }
     std::vector<ValueId> inputs;
     if (m.packed_input) {
       inputs = {m.q.value, kNoValue, kNoValue};
@@ -1357,7 +1634,9 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
         in = it->second;
       }
     }
-    if (m.mask_const) {
+    if (m.window_mask) {
+      inputs.push_back(repeat_window_mask(graph, *m.window_mask, inputs[0], base));
+    } else if (m.mask_const) {
       inputs.push_back(graph.add_constant(graph.unique_value_name(base + "_mask"), *m.mask_const));
     } else if (m.new_where) {
       const auto key =
@@ -1370,6 +1649,13 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
         it = padding_masks.emplace(key, graph.nodes[w].outputs[0]).first;
       }
       inputs.push_back(it->second);
+    } else if (m.mask != kNoValue && !m.folded_mask_shape.empty()) {
+      const NodeId r =
+          add_node(graph, "", "Reshape", base + "_unfold_mask",
+                   {m.mask, add_constant_value(graph, base + "_unfold_mask_shape",
+                                               Tensor::from_int64(m.folded_mask_shape))},
+                   {base + "_mask"});
+      inputs.push_back(graph.nodes[r].outputs[0]);
     } else if (m.mask != kNoValue) {
       inputs.push_back(m.mask);
     }
@@ -1413,6 +1699,14 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
           fused_out = graph.nodes[r].outputs[0];
         }
       }
+    }
+    if (m.spatial_output) {
+      const NodeId r =
+          add_node(graph, "", "Reshape", base + "_spatial",
+                   {fused_out, add_constant_value(graph, base + "_spatial_shape",
+                                                  Tensor::from_int64(*m.spatial_output))},
+                   {graph.values[fused_out].name + "_spatial"});
+      fused_out = graph.nodes[r].outputs[0];
     }
     replace_uses(graph, replaced, fused_out);
     remove_nodes(graph, removed);

@@ -79,6 +79,14 @@ Status inline_constant_ifs(Graph& graph, PassContext& ctx);
 // not the optimizer runs: ONNX's Attention op (opset 23) becomes vitrt.Attention with the head
 // layout converted around it; forms vitrt.Attention cannot express are an error naming the node.
 Status lower_onnx_attention(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_einsum.cc), before the first shape inference and whether or not the
+// optimizer runs: one- and two-operand Einsum becomes ReduceSum / Transpose / Unsqueeze / Reshape
+// around one MatMul; other equations are an error naming the node.
+Status lower_einsum(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_conv_transpose.cc), likewise: a ConvTranspose whose kernel equals
+// its stride (an upsampler) becomes a 1x1 Conv + DepthToSpace; other forms are an error naming
+// the node.
+Status lower_conv_transpose(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);

@@ -208,6 +208,21 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
     log_line(options,
              str_cat("inlined ", it->second, " If node(s) whose condition is known at build time"));
   }
+  // Einsum and upsampling ConvTranspose likewise, with no kernels of their own.
+  PassContext einsum_ctx(options.verbose, options.log);
+  Status einsum = lower_einsum(graph, einsum_ctx);
+  if (!einsum.ok()) return einsum.with_context(str_cat("'", onnx_path, "'"));
+  if (auto it = einsum_ctx.applied_counts().find("lower_einsum");
+      it != einsum_ctx.applied_counts().end()) {
+    log_line(options, str_cat("lowered ", it->second, " Einsum node(s) to MatMul"));
+  }
+  Status upsamplers = lower_conv_transpose(graph, einsum_ctx);
+  if (!upsamplers.ok()) return upsamplers.with_context(str_cat("'", onnx_path, "'"));
+  if (auto it = einsum_ctx.applied_counts().find("lower_conv_transpose");
+      it != einsum_ctx.applied_counts().end()) {
+    log_line(options,
+             str_cat("lowered ", it->second, " ConvTranspose node(s) to 1x1 Conv + DepthToSpace"));
+  }
   Status inferred = infer_shapes(graph);
   if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
   // ONNX Attention (opset 23) likewise: vitrt.Attention is the one attention op kernels run.

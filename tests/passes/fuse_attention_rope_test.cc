@@ -4,6 +4,7 @@
 // stays, and the outputs match the unfused graph's. Look-alikes decline with a reason.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -25,7 +26,11 @@ using testing::PassRun;
 using testing::TestGraph;
 
 ValueId ints(TestGraph& g, const std::vector<int64_t>& v) {
-  return g.constant("i" + std::to_string(g.graph().values.size()), Tensor::from_int64(v));
+  // Appended, not "i" + to_string(...): GCC 12 at -O3 warns (-Wrestrict, a false positive) on
+  // that operator+ once this file inlines enough of it.
+  std::string name = "i";
+  name += std::to_string(g.graph().values.size());
+  return g.constant(name, Tensor::from_int64(v));
 }
 
 Attributes int_attr(const char* name, int64_t v) {
@@ -149,6 +154,43 @@ TEST(FuseAttentionRope, QkLayerNorm) {
   p.scale_style = AttentionPattern::Scale::kOnQHeads;
   build_attention_pattern(g, p);
   check_fusion(g, 1, /*transposes_allowed=*/true);
+}
+
+// SwinV2's cosine attention: normalized q and k (a LayerNorm stands in for F.normalize), q k^T
+// times a learned factor per head, no other scale, the shifted-window mask added once (timm) or
+// twice (HF): the per-head factor moves onto q, the masks' sum repeats over the batch.
+TEST(FuseAttentionRope, SwinV2CosineAttentionWithPerHeadScale) {
+  for (int adds : {1, 2}) {
+    TestGraph g;
+    AttentionPattern p = rope_pattern(0);
+    p.batch = 6;
+    p.transform_q = [](TestGraph& g, ValueId x) { return head_norm(g, x, 8, 31); };
+    p.transform_k = [](TestGraph& g, ValueId x) { return head_norm(g, x, 8, 33); };
+    p.scale_style = AttentionPattern::Scale::kNone;
+    p.head_scale = {4.0f, 0.5f, 12.0f};
+    p.mask = AttentionPattern::Mask::kConstant;
+    p.mask_value = testing::random_tensor(DType::kFloat32, {3, 7, 7}, 5);
+    p.windows = 3;
+    p.window_mask = testing::random_tensor(DType::kFloat32, {3, 1, 7, 7}, 6, -4.0, 0.0);
+    p.window_mask_adds = adds;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1, /*transposes_allowed=*/true);
+  }
+}
+
+// A per-head factor on scores whose q is not a head tensor cannot move onto q: declined.
+TEST(FuseAttentionRope, DeclinesPerHeadScaleOnASplitQ) {
+  TestGraph g;
+  AttentionPattern p = rope_pattern(0);
+  p.transform_q = nullptr;
+  p.transform_k = nullptr;
+  p.scale_style = AttentionPattern::Scale::kNone;
+  p.head_scale = {4.0f, 0.5f, 12.0f};
+  build_attention_pattern(g, p);
+  testing::PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(std::any_of(r.log.begin(), r.log.end(), [](const std::string& l) {
+    return l.find("per-head scale") != std::string::npos;
+  }));
 }
 
 // EVA02: q and k are rotated after timm's packed split, v is part 2: v becomes a Slice of the

@@ -162,6 +162,73 @@ TEST(FuseAttention, ConstantMasks) {
   }
 }
 
+// Swin's shifted-window mask between two Reshapes of the scores, alone or beside a relative
+// position bias [H, S, S], scaled after or not, with a static batch of 2 images x 3 windows and
+// a symbolic one (3 * batch): the fused op reads the mask repeated over the batch rows.
+TEST(FuseAttention, SwinWindowMaskRepeatedOverTheBatch) {
+  struct Case {
+    Dim batch;
+    bool bias;
+    bool scale_after;
+    std::vector<int64_t> window_shape;
+  };
+  const Case cases[] = {
+      {Dim(6), false, false, {3, 1, 7, 7}},
+      {Dim(6), true, false, {1, 3, 1, 7, 7}},
+      // As exports write it: the windows' batch is the images' times the window count.
+      {Dim::symbol("batch") * Dim(3), true, true, {3, 3, 7, 7}},
+      {Dim(6), false, false, {1, 1, 7, 7}},
+  };
+  for (const Case& c : cases) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.batch = c.batch;
+    if (c.bias) {
+      p.mask = AttentionPattern::Mask::kConstant;
+      p.mask_value = testing::random_tensor(DType::kFloat32, {3, 7, 7}, 5);
+    }
+    p.windows = 3;
+    Tensor w = Tensor::zeros(DType::kFloat32, c.window_shape);
+    for (int64_t e = 0; e < w.numel(); ++e) {
+      w.data<float>()[e] = (e * 7919 % 13) < 4 ? -100.0f : 0.0f;  // a different mask per window
+    }
+    p.window_mask = w;
+    p.scale_after_mask = c.scale_after;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    const Node* a = attention_node(g.graph());
+    ASSERT_NE(a, nullptr);
+    EXPECT_TRUE(a->has_input(3));
+  }
+}
+
+// MaxViT's block and grid attention merge the heads into channels-last windows [B, h, w, C]:
+// fused, with a Reshape of the fused [B, h*w, C] after it.
+TEST(FuseAttention, ChannelsLastMergeIsReshapedAfterTheFusedOp) {
+  for (const std::vector<int64_t>& spatial : {std::vector<int64_t>{7, 1}, {1, 7, 1}}) {
+    TestGraph g;
+    AttentionPattern p = base_pattern();
+    p.spatial = spatial;
+    build_attention_pattern(g, p);
+    check_fusion(g, 1);
+    EXPECT_EQ(g.graph().values[g.graph().outputs[0]].shape.size(), spatial.size() + 2);
+  }
+}
+
+// A constant that differs per image (not only per window) cannot repeat over the batch.
+TEST(FuseAttention, DeclinesWindowMaskVaryingOverImages) {
+  TestGraph g;
+  AttentionPattern p = base_pattern();
+  p.batch = 6;
+  p.windows = 3;
+  p.window_mask = testing::random_tensor(DType::kFloat32, {2, 3, 1, 7, 7}, 3);
+  build_attention_pattern(g, p);
+  PassRun r = check_fusion(g, 0);
+  EXPECT_TRUE(std::any_of(r.log.begin(), r.log.end(), [](const std::string& l) {
+    return l.find("does not repeat over the batch") != std::string::npos;
+  }));
+}
+
 TEST(FuseAttention, CausalWithFewerQueriesThanKeys) {
   TestGraph g;
   AttentionPattern p = base_pattern();
@@ -303,46 +370,63 @@ TEST(FuseAttention, SoftmaxNanGuardWithoutRuntimeMask) {
 
 // nn.MultiheadAttention as exported (SigLIP's pooling head): sequence-first projections, heads
 // folded into the batch axis ([S, B*H, Dh]), rank-3 scores.
+// Unmasked, with a padding mask over the folded [B*H, 1, Sk] scores (SigLIP2's pooling head:
+// a [B, Sk] mask repeated per head), and with one shared constant [1, 1, Sk] mask.
 TEST(FuseAttention, NnMultiheadAttentionSequenceFirst) {
   constexpr int64_t kQ = 3, kK = 9, kHeads = 2, kDh = 8, kD = kHeads * kDh;
-  TestGraph g;
-  auto ints = [&](std::vector<int64_t> v) {
-    return g.constant(str_cat("c", g.graph().values.size()), Tensor::from_int64(v));
-  };
-  auto perm = [](std::vector<int64_t> p) {
-    Attributes a;
-    a.set_ints("perm", std::move(p));
-    return a;
-  };
-  auto proj = [&](ValueId x, uint64_t seed) {
-    ValueId w = g.constant(str_cat("w", seed),
-                           testing::random_tensor(DType::kFloat32, {kD, kD}, seed, -0.5, 0.5));
-    ValueId b = g.constant(str_cat("b", seed),
-                           testing::random_tensor(DType::kFloat32, {kD}, seed + 9, -0.5, 0.5));
-    return g.op("Add", {g.op("MatMul", {x, w}), b});
-  };
-  const Dim batch = Dim::symbol("batch");
-  ValueId query = g.input("query", DType::kFloat32, {batch, kQ, kD});
-  ValueId memory = g.input("memory", DType::kFloat32, {batch, kK, kD});
-  ValueId qs = g.op("Transpose", {query}, perm({1, 0, 2}));   // [Sq, B, D]
-  ValueId ms = g.op("Transpose", {memory}, perm({1, 0, 2}));  // [Sk, B, D]
-  auto heads = [&](ValueId x, int64_t s) {                    // [S, B*H, Dh] -> [B*H, S, Dh]
-    return g.op("Transpose", {g.op("Reshape", {x, ints({s, -1, kDh})})}, perm({1, 0, 2}));
-  };
-  ValueId q = g.op("Mul", {heads(proj(qs, 1), kQ),
-                           g.constant("scale", Tensor::from_float({0.35355339f}, true))});
-  ValueId kt = g.op("Transpose", {heads(proj(ms, 2), kK)}, perm({0, 2, 1}));
-  ValueId v = heads(proj(ms, 3), kK);
-  Attributes last;
-  last.set_int("axis", -1);
-  ValueId o = g.op("MatMul", {g.op("Softmax", {g.op("MatMul", {q, kt})}, last), v});
-  ValueId merged = g.op("Reshape", {g.op("Transpose", {o}, perm({1, 0, 2})), ints({kQ, -1, kD})});
-  g.output(g.op("Transpose", {merged}, perm({1, 0, 2})));
-  check_fusion(g, 1, /*transposes_allowed=*/true);
-  const Node* a = attention_node(g.graph());
-  ASSERT_NE(a, nullptr);
-  EXPECT_EQ(*a->attrs.get_int("num_heads", 0), kHeads);
-  EXPECT_NEAR(*a->attrs.get_float("scale", 0), 0.35355339, 1e-6);
+  for (int mask_kind : {0, 1, 2}) {
+    SCOPED_TRACE(mask_kind);
+    TestGraph g;
+    auto ints = [&](std::vector<int64_t> v) {
+      return g.constant(str_cat("c", g.graph().values.size()), Tensor::from_int64(v));
+    };
+    auto perm = [](std::vector<int64_t> p) {
+      Attributes a;
+      a.set_ints("perm", std::move(p));
+      return a;
+    };
+    auto proj = [&](ValueId x, uint64_t seed) {
+      ValueId w = g.constant(str_cat("w", seed),
+                             testing::random_tensor(DType::kFloat32, {kD, kD}, seed, -0.5, 0.5));
+      ValueId b = g.constant(str_cat("b", seed),
+                             testing::random_tensor(DType::kFloat32, {kD}, seed + 9, -0.5, 0.5));
+      return g.op("Add", {g.op("MatMul", {x, w}), b});
+    };
+    const Dim batch = Dim::symbol("batch");
+    ValueId query = g.input("query", DType::kFloat32, {batch, kQ, kD});
+    ValueId memory = g.input("memory", DType::kFloat32, {batch, kK, kD});
+    ValueId qs = g.op("Transpose", {query}, perm({1, 0, 2}));   // [Sq, B, D]
+    ValueId ms = g.op("Transpose", {memory}, perm({1, 0, 2}));  // [Sk, B, D]
+    auto heads = [&](ValueId x, int64_t s) {                    // [S, B*H, Dh] -> [B*H, S, Dh]
+      return g.op("Transpose", {g.op("Reshape", {x, ints({s, -1, kDh})})}, perm({1, 0, 2}));
+    };
+    ValueId q = g.op("Mul", {heads(proj(qs, 1), kQ),
+                             g.constant("scale", Tensor::from_float({0.35355339f}, true))});
+    ValueId kt = g.op("Transpose", {heads(proj(ms, 2), kK)}, perm({0, 2, 1}));
+    ValueId v = heads(proj(ms, 3), kK);
+    ValueId scores = g.op("MatMul", {q, kt});
+    if (mask_kind == 1) {
+      // [B, Sk] -> [B, 1, 1, Sk] -> [B, H, 1, Sk] -> [B*H, 1, Sk]
+      ValueId m = g.input("key_mask", DType::kFloat32, {batch, kK});
+      m = g.op("Reshape", {m, ints({-1, 1, 1, kK})});
+      m = g.op("Expand", {m, ints({1, kHeads, 1, 1})});
+      scores = g.op("Add", {scores, g.op("Reshape", {m, ints({-1, 1, kK})})});
+    } else if (mask_kind == 2) {
+      Tensor m = testing::random_tensor(DType::kFloat32, {1, 1, kK}, 77);
+      scores = g.op("Add", {scores, g.constant("shared_mask", m)});
+    }
+    Attributes last;
+    last.set_int("axis", -1);
+    ValueId o = g.op("MatMul", {g.op("Softmax", {scores}, last), v});
+    ValueId merged = g.op("Reshape", {g.op("Transpose", {o}, perm({1, 0, 2})), ints({kQ, -1, kD})});
+    g.output(g.op("Transpose", {merged}, perm({1, 0, 2})));
+    check_fusion(g, 1, /*transposes_allowed=*/true);
+    const Node* a = attention_node(g.graph());
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(*a->attrs.get_int("num_heads", 0), kHeads);
+    EXPECT_NEAR(*a->attrs.get_float("scale", 0), 0.35355339, 1e-6);
+    EXPECT_EQ(a->has_input(3), mask_kind != 0);
+  }
 }
 
 // ---- look-alikes ----------------------------------------------------------------------------

@@ -46,7 +46,19 @@ struct AttentionPattern {
   int64_t softmax_axis = -1;
   bool softmax_output_also_graph_output = false;
   bool scale_after_mask = false;  // Mul by 0.5 after the mask Add
-  bool nan_guard = false;         // Where(IsNaN(p), 0, p) after the Softmax, as SDPA via dynamo
+  // Swin's shifted windows: with windows > 0 the scores [B, H, Sq, Sk] (B a multiple of windows)
+  // are reshaped to [B / windows, windows, H, Sq, Sk], window_mask is added, and they are
+  // reshaped back (after the other mask, before scale_after_mask).
+  int64_t windows = 0;
+  Tensor window_mask;
+  int window_mask_adds = 1;  // HF's SwinV2 adds it twice
+  // SwinV2's cosine attention: q k^T times a constant [H, 1, 1] (one factor per head) right
+  // after the MatMul.
+  std::vector<float> head_scale;
+  // Channels-last windows (MaxViT): the merged heads reshaped to [B, spatial..., H * value_dim]
+  // (the product of `spatial` is q_len) instead of [B, q_len, H * value_dim].
+  std::vector<int64_t> spatial;
+  bool nan_guard = false;  // Where(IsNaN(p), 0, p) after the Softmax, as SDPA via dynamo
   // Applied to q's / k's heads [B, H, S, Dh] between the head split and the MatMul (RoPE, a
   // q/k norm); returns the transformed heads.
   std::function<ValueId(TestGraph&, ValueId)> transform_q, transform_k;
@@ -172,6 +184,11 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
     scores = g.op("MatMul", {g.op("Mul", {qh, s}), g.op("Mul", {kt, s})});
   } else {
     scores = g.op("MatMul", {qh, kt});
+    if (!p.head_scale.empty()) {
+      const int64_t n = static_cast<int64_t>(p.head_scale.size());
+      Result<Tensor> c = Tensor::from_float(p.head_scale).reshaped({n, 1, 1});
+      scores = g.op("Mul", {scores, g.constant("head_scale", *c)});
+    }
     if (p.scale_style == AttentionPattern::Scale::kScoresMul) {
       scores = g.op("Mul", {scores, scalar(g, p.scale())});
     } else if (p.scale_style == AttentionPattern::Scale::kScoresDiv) {
@@ -186,6 +203,12 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
   } else if (p.mask == AttentionPattern::Mask::kValue) {
     scores = g.op("Add", {scores, p.mask_id});
   }
+  if (p.windows > 0) {
+    scores = g.op("Reshape", {scores, shape_const(g, {-1, p.windows, p.heads, p.q_len, p.k_len})});
+    const ValueId w = g.constant("window_mask", p.window_mask);
+    for (int a = 0; a < p.window_mask_adds; ++a) scores = g.op("Add", {scores, w});
+    scores = g.op("Reshape", {scores, shape_const(g, {-1, p.heads, p.q_len, p.k_len})});
+  }
   if (p.scale_after_mask) scores = g.op("Mul", {scores, scalar(g, 0.5f)});
   Attributes axis;
   axis.set_int("axis", p.softmax_axis);
@@ -195,8 +218,14 @@ inline ValueId build_attention_pattern(TestGraph& g, const AttentionPattern& p) 
     probs = g.op("Where", {g.op("IsNaN", {probs}), scalar(g, 0.0f), probs});
   }
   ValueId o = g.op("MatMul", {probs, vh});
-  ValueId merged = g.op(
-      "Reshape", {g.op("Transpose", {o}, perm({0, 2, 1, 3})), shape_const(g, {0, p.q_len, dv})});
+  std::vector<int64_t> merged_shape = {0, p.q_len, dv};
+  if (!p.spatial.empty()) {
+    merged_shape = {0};
+    merged_shape.insert(merged_shape.end(), p.spatial.begin(), p.spatial.end());
+    merged_shape.push_back(dv);
+  }
+  ValueId merged =
+      g.op("Reshape", {g.op("Transpose", {o}, perm({0, 2, 1, 3})), shape_const(g, merged_shape)});
   g.output(merged);
   return merged;
 }

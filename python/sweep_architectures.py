@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+"""Architecture sweep: tiny random-weight models of many families through both exporters and vitrt.
+
+For each architecture (timm with pretrained=False and small depth/width, or an HF transformers
+class from a small config) and each exporter (TorchScript `dynamo=False` at opset 17, dynamo at
+its default opset), with a dynamic batch dim:
+
+  1. export to ONNX (an exporter that refuses the model is "export failed": PyTorch's limit);
+  2. `vitrt build model.onnx -o m.plan --verbose` (CPU) and `--device cuda --no-tactics` (a CUDA
+     plan builds without a GPU; it is only built here, not run);
+  3. `vitrt run m.plan` at batch 1 and 3, compared with ONNX Runtime on the same ONNX and with
+     PyTorch: max |difference| over the outputs, relative to the reference output's max |value|;
+  4. `vitrt inspect m.plan --nodes`: vitrt.Attention nodes against the attention layers of the
+     export (its Softmax and Attention nodes), Softmax left in the plan, plan node count.
+
+One row per model x exporter; `--json` writes every row with its messages. Run from the
+repository root after building vitrt:
+
+  python3 python/sweep_architectures.py [--only PATTERN] [--exporter ts|dynamo|both] [--jobs 1]
+      [--vitrt build/vitrt] [--json sweep.json] [--work /tmp/vitrt_sweep] [--no-cuda]
+
+Statuses: ok; mismatch (vitrt vs ONNX Runtime above --tolerance of the output's scale); build
+failed / run failed (vitrt's message); export failed (PyTorch's exporter); ort failed / ort
+mismatch (ONNX Runtime cannot run the export, or differs from PyTorch: the export is wrong, not
+vitrt); timeout (a step over --step-timeout seconds); model failed (the constructor refused the
+small config).
+"""
+
+import argparse
+import concurrent.futures
+import fnmatch
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (TupleOutputs, export, inputs of the golden fixtures)
+
+BATCHES = (1, 3)
+DEFAULT_TOL = 1e-4  # the golden fixtures' bound (of the output's scale), fp32 on the CPU
+
+
+# ---- models -----------------------------------------------------------------------------------
+# Each entry: name -> builder returning (module, input_specs, output_names). Input specs as in
+# make_fixtures: (onnx_name, kind, shape_without_batch).
+
+
+def timm_arch(name, size=32, pass_size=True, **overrides):
+    def build():
+        import timm
+
+        kwargs = dict(overrides)
+        kwargs.setdefault("num_classes", 10)
+        if "img_size" not in kwargs and size is not None and pass_size:
+            kwargs["img_size"] = size
+        model = timm.create_model(name, pretrained=False, **kwargs)
+        module = mf.TupleOutputs(model, None, lambda m, x: m(x))
+        return module, [mf.image_input(3, size or 224)], ["logits"]
+
+    return build
+
+
+def timm_vit_like(name, **extra):
+    return timm_arch(name, **{**mf.TIMM_SMALL, **extra})
+
+
+def hf_arch(config_cls, model_cls, outputs, size=32, call=None, **cfg):
+    def build():
+        import transformers
+
+        cls = getattr(transformers, model_cls)
+        try:
+            model = cls._from_config(getattr(transformers, config_cls)(**cfg),
+                                     attn_implementation="sdpa")
+        except (ValueError, ImportError):  # no SDPA form: the eager one
+            model = cls._from_config(getattr(transformers, config_cls)(**cfg),
+                                     attn_implementation="eager")
+        fn = call or (lambda m, x: m(pixel_values=x))
+        module = mf.TupleOutputs(model, outputs, fn)
+        return module, [mf.image_input(3, size)], list(outputs)
+
+    return build
+
+
+def from_fixture(fn, *args, **kwargs):
+    def build():
+        module, specs, outputs, _ = fn(*args, **kwargs)
+        return module, specs, outputs
+
+    return build
+
+
+HF_SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                image_size=32, patch_size=8)
+
+
+def hf_vit_interpolate():
+    from transformers import ViTConfig, ViTModel
+
+    # Built for 16x16 and run at 32x32: interpolate_pos_encoding resizes the position grid.
+    cfg = ViTConfig(**{**HF_SMALL, "image_size": 16})
+    model = ViTModel._from_config(cfg, attn_implementation="sdpa")
+    module = mf.TupleOutputs(model, ["last_hidden_state"],
+                             lambda m, x: m(pixel_values=x, interpolate_pos_encoding=True))
+    return module, [mf.image_input(3, 32)], ["last_hidden_state"]
+
+
+def hf_vitmae():
+    from transformers import ViTMAEConfig, ViTMAEModel
+
+    # mask_ratio 0 and noise 0..L-1 (so argsort keeps the order): the encoder, deterministic.
+    cfg = ViTMAEConfig(**HF_SMALL, mask_ratio=0.0)
+    model = ViTMAEModel._from_config(cfg, attn_implementation="sdpa")
+    tokens = (32 // 8) ** 2
+
+    def call(m, x):
+        noise = torch.arange(tokens, dtype=torch.float32).unsqueeze(0).expand(x.shape[0], -1)
+        return m(pixel_values=x, noise=noise)
+
+    module = mf.TupleOutputs(model, ["last_hidden_state"], call)
+    return module, [mf.image_input(3, 32)], ["last_hidden_state"]
+
+
+def hf_clip_text_model():
+    module, specs, outputs, _ = mf.hf_clip_text("sdpa", False)
+    return module, specs, outputs
+
+
+ARCHS = {
+    # ViT family
+    "timm_vit": timm_vit_like("vit_tiny_patch16_224"),
+    "hf_vit": hf_arch("ViTConfig", "ViTForImageClassification", ["logits"], num_labels=10,
+                      **HF_SMALL),
+    "hf_vit_interpolate_pos": hf_vit_interpolate,
+    "timm_deit_distilled": timm_vit_like("deit_tiny_distilled_patch16_224"),
+    "hf_deit_distilled": from_fixture(mf.hf_deit_distilled, "sdpa"),
+    "timm_deit3": timm_vit_like("deit3_small_patch16_224"),
+    "timm_flexivit": timm_vit_like("flexivit_small"),
+    "timm_vit_rope": timm_vit_like("vit_small_patch16_rope_224"),
+    # relative position bias
+    "timm_beit": timm_vit_like("beit_base_patch16_224"),
+    "hf_beit": hf_arch("BeitConfig", "BeitModel", ["last_hidden_state", "pooler_output"],
+                       use_relative_position_bias=True, **HF_SMALL),
+    "hf_data2vec_vision": hf_arch("Data2VecVisionConfig", "Data2VecVisionModel",
+                                  ["last_hidden_state"], use_relative_position_bias=True,
+                                  **HF_SMALL),
+    # self-supervised backbones
+    "timm_dinov2_reg": timm_vit_like("vit_small_patch14_reg4_dinov2"),
+    "hf_dinov2": from_fixture(mf.hf_dinov2, "sdpa"),
+    "hf_dinov2_reg": hf_arch("Dinov2WithRegistersConfig", "Dinov2WithRegistersModel",
+                             ["last_hidden_state", "pooler_output"], hidden_size=32,
+                             num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2,
+                             image_size=32, patch_size=8, num_register_tokens=2),
+    "hf_dinov3": from_fixture(mf.hf_dinov3, "sdpa"),
+    "timm_dinov3": timm_vit_like("vit_small_patch16_dinov3"),
+    "timm_eva02": timm_vit_like("eva02_tiny_patch14_224", head_init_scale=1.0),
+    "hf_vitmae": hf_vitmae,
+    # image-text towers
+    "hf_clip_vision": from_fixture(mf.hf_clip_vision, "sdpa"),
+    "hf_clip_text": hf_clip_text_model,
+    "hf_siglip_vision": from_fixture(mf.hf_siglip_vision, "sdpa"),
+    "hf_siglip2_naflex": from_fixture(mf.hf_siglip2_naflex, "sdpa"),
+    "timm_vit_siglip": timm_vit_like("vit_base_patch16_siglip_224"),
+    "hf_blip_vision": hf_arch("BlipVisionConfig", "BlipVisionModel",
+                              ["last_hidden_state", "pooler_output"], **HF_SMALL),
+    "hf_owlvit_vision": hf_arch("OwlViTVisionConfig", "OwlViTVisionModel",
+                                ["last_hidden_state", "pooler_output"], **HF_SMALL),
+    "hf_owlv2_vision": hf_arch("Owlv2VisionConfig", "Owlv2VisionModel",
+                               ["last_hidden_state", "pooler_output"], **HF_SMALL),
+    # hierarchical / windowed
+    "timm_swin": timm_arch("swin_tiny_patch4_window7_224", patch_size=2, window_size=4,
+                           embed_dim=24, depths=(2, 2), num_heads=(2, 4)),
+    "hf_swin": hf_arch("SwinConfig", "SwinModel", ["last_hidden_state", "pooler_output"],
+                       image_size=32, patch_size=2, embed_dim=24, depths=[2, 2],
+                       num_heads=[2, 4], window_size=4),
+    "timm_swinv2": timm_arch("swinv2_tiny_window8_256", patch_size=2, window_size=4,
+                             embed_dim=24, depths=(2, 2), num_heads=(2, 4)),
+    "hf_swinv2": hf_arch("Swinv2Config", "Swinv2Model", ["last_hidden_state", "pooler_output"],
+                         image_size=32, patch_size=2, embed_dim=24, depths=[2, 2],
+                         num_heads=[2, 4], window_size=4),
+    "timm_maxvit": timm_arch("maxvit_rmlp_nano_rw_256", size=64),
+    # Hiera zero-initialises its classifier: the pooled features are the output.
+    "timm_hiera": timm_arch("hiera_tiny_224", size=64, embed_dim=32, num_heads=1,
+                            stages=(1, 1, 1, 1), num_classes=0),
+    "timm_mvitv2": timm_arch("mvitv2_tiny", size=64),
+    "timm_samvit": timm_arch("samvit_base_patch16", size=64, patch_size=8, depth=2,
+                             embed_dim=48, num_heads=3, global_attn_indexes=(1,), window_size=4,
+                             neck_chans=32, use_rel_pos=True),
+    "timm_tiny_vit": timm_arch("tiny_vit_5m_224", size=224, pass_size=False,
+                               depths=(1, 1, 1, 1)),
+    # pyramid / token mixing
+    "timm_pit": timm_arch("pit_ti_224", size=64, depth=(1, 1, 1)),
+    "timm_levit": timm_arch("levit_128s", size=64, depth=(1, 1, 1)),
+    "timm_xcit": timm_vit_like("xcit_nano_12_p16_224"),
+    "timm_cait": timm_vit_like("cait_xxs24_224"),
+    "timm_crossvit": timm_arch("crossvit_tiny_240", size=None, depth=((1, 1, 0),)),
+    "timm_twins_svt": timm_arch("twins_svt_small", size=64, depths=(1, 1, 1, 1)),
+    "timm_twins_pcpvt": timm_arch("twins_pcpvt_small", size=64, depths=(1, 1, 1, 1)),
+    "timm_pvt_v2": timm_arch("pvt_v2_b0", size=64, pass_size=False, depths=(1, 1, 1, 1)),
+    "timm_coat_lite": timm_arch("coat_lite_tiny", size=64, serial_depths=(1, 1, 1, 1)),
+    "timm_volo": timm_arch("volo_d1_224", size=64),
+    "timm_convnext": timm_arch("convnext_atto", size=64, pass_size=False),
+    "timm_vit_hybrid": timm_arch("vit_tiny_r_s16_p8_224", patch_size=2, depth=2, embed_dim=48,
+                                 num_heads=3),
+    # mobile hybrids
+    "timm_mobilevit": timm_arch("mobilevit_xxs", size=64),
+    "timm_mobilevitv2": timm_arch("mobilevitv2_050", size=64),
+    "timm_efficientformer": timm_arch("efficientformer_l1", size=224, depths=(1, 1, 1, 2)),
+    "timm_fastvit": timm_arch("fastvit_t8", size=64, pass_size=False),
+    "timm_efficientvit_mit": timm_arch("efficientvit_b0", size=64, pass_size=False),
+    "timm_efficientvit_msra": timm_arch("efficientvit_m0", size=64),
+    # detection / dense heads
+    "hf_yolos": hf_arch("YolosConfig", "YolosModel", ["last_hidden_state"], image_size=[32, 32],
+                        num_detection_tokens=4, **{k: v for k, v in HF_SMALL.items()
+                                                   if k != "image_size"}),
+    "hf_segformer": hf_arch("SegformerConfig", "SegformerForSemanticSegmentation", ["logits"],
+                            size=64, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1],
+                            hidden_sizes=[16, 32], patch_sizes=[7, 3], strides=[4, 2],
+                            num_attention_heads=[1, 2], mlp_ratios=[2, 2],
+                            decoder_hidden_size=32, num_labels=5),
+    "hf_dpt": hf_arch("DPTConfig", "DPTForDepthEstimation", ["predicted_depth"],
+                      hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                      intermediate_size=64, image_size=32, patch_size=8,
+                      backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 16, 16, 32],
+                      fusion_hidden_size=16, head_hidden_size=8),
+}
+
+
+# ---- running one model x exporter --------------------------------------------------------------
+
+
+class StepTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise StepTimeout()
+
+
+class QuietStdout:
+    """Sends fd 1 to /dev/null: TorchScript's exporter prints the whole graph when it fails."""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        self.saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+
+    def __exit__(self, *exc):
+        sys.stdout.flush()
+        os.dup2(self.saved, 1)
+        os.close(self.saved)
+
+
+def run_cmd(args, timeout):
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
+    return proc.returncode, proc.stdout
+
+
+def last_error(text):
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    for line in reversed(lines):
+        if "error" in line.lower() or "unsupported" in line.lower() or "refus" in line.lower():
+            return line.strip()[:300]
+    return (lines[-1].strip() if lines else "")[:300]
+
+
+def onnx_attention_count(model):
+    """Softmax and Attention nodes of the export: its attention layers (subgraphs included)."""
+    count = 0
+
+    def walk(graph):
+        nonlocal count
+        for n in graph.node:
+            if n.op_type in ("Softmax", "Attention") and n.domain in ("", "ai.onnx"):
+                count += 1
+            for a in n.attribute:
+                if a.g is not None and a.g.node:
+                    walk(a.g)
+
+    walk(model.graph)
+    return count
+
+
+def plan_counts(text):
+    """Op counts of `vitrt inspect PLAN`: 'nodes: N' then '  OP  COUNT' lines."""
+    counts, total, in_counts = {}, None, False
+    for line in text.splitlines():
+        m = re.match(r"nodes: (\d+)", line)
+        if m:
+            total, in_counts = int(m.group(1)), True
+            continue
+        if in_counts:
+            m = re.match(r"\s+(\S+)\s+(\d+)$", line)
+            if not m:
+                break
+            counts[m.group(1)] = int(m.group(2))
+    return total, counts
+
+
+def rel_err(got, ref):
+    if got.shape != ref.shape:
+        return float("inf")
+    scale = float(np.abs(ref).max()) or 1.0
+    return float(np.abs(got.astype(np.float64) - ref.astype(np.float64)).max()) / scale
+
+
+def sweep_one(name, exporter, opts):
+    row = {"model": name, "exporter": exporter, "status": "", "message": "", "err_ort": None,
+           "err_torch": None, "ort_vs_torch": None, "attn_fused": None, "attn_layers": None,
+           "softmax_left": None, "plan_nodes": None, "cuda_build": None, "seconds": 0.0}
+    start = time.time()
+    work = os.path.join(opts.work, f"{name}_{exporter}")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    torch.set_num_threads(opts.threads)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        signal.alarm(opts.step_timeout)
+        try:
+            module, specs, outputs = ARCHS[name]()
+            module.eval()
+        except StepTimeout:
+            raise
+        except Exception as e:  # noqa: BLE001  a constructor refusing the small config
+            row.update(status="model failed", message=f"{type(e).__name__}: {e}"[:300])
+            return row
+        path = os.path.join(work, "model.onnx")
+        try:
+            with torch.no_grad(), warnings.catch_warnings(), QuietStdout():
+                warnings.simplefilter("ignore")
+                model = mf.export(module, specs, outputs, exporter, 17 if exporter == "ts" else None,
+                                  path)
+        except StepTimeout:
+            raise
+        except Exception as e:  # noqa: BLE001  PyTorch's exporter: not vitrt's bug
+            # The dynamo exporter wraps the cause in a ConversionError of generic text.
+            cause = e.__cause__ or e
+            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).strip().splitlines()
+            row.update(status="export failed",
+                       message=f"{type(cause).__name__}: {msg[0] if msg else ''}"[:300])
+            return row
+        signal.alarm(0)
+        row["attn_layers"] = onnx_attention_count(model)
+        output_names = [o.name for o in model.graph.output]
+
+        # References: PyTorch and ONNX Runtime, batch 1 and 3.
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = opts.threads
+        rng = np.random.default_rng(0)
+        cases = []
+        ort_vs_torch = 0.0
+        try:
+            session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001
+            row.update(status="ort failed", message=str(e).splitlines()[0][:300])
+            return row
+        for batch in BATCHES:
+            inputs = mf.make_inputs(specs, batch, rng)
+            with torch.no_grad():
+                out = module(*(torch.from_numpy(inputs[n]) for n, _, _ in specs))
+            if isinstance(out, torch.Tensor):
+                out = (out,)
+            torch_out = [o.detach().numpy().astype(np.float32) for o in out]
+            try:
+                ort_out = session.run(None, inputs)
+            except Exception as e:  # noqa: BLE001
+                row.update(status="ort failed", message=str(e).splitlines()[0][:300])
+                return row
+            for oname, t, o in zip(output_names, torch_out, ort_out):
+                if not np.abs(t).max() > 0:
+                    row.update(status="degenerate", message=f"PyTorch output '{oname}' is all 0")
+                    return row
+                ort_vs_torch = max(ort_vs_torch, rel_err(o, t))
+            cases.append((batch, inputs, torch_out, ort_out))
+        row["ort_vs_torch"] = ort_vs_torch
+
+        plan = os.path.join(work, "m.plan")
+        rc, text = run_cmd([opts.vitrt, "build", path, "-o", plan, "--verbose"], opts.step_timeout)
+        with open(os.path.join(work, "build.log"), "w") as f:
+            f.write(text)
+        if rc != 0:
+            row.update(status="build failed", message=last_error(text))
+            return row
+        rc, text = run_cmd([opts.vitrt, "inspect", plan, "--nodes"], opts.step_timeout)
+        total, counts = plan_counts(text)
+        row["plan_nodes"] = total
+        row["attn_fused"] = counts.get("vitrt.Attention", 0)
+        row["softmax_left"] = counts.get("Softmax", 0)
+        row["plan_ops"] = counts
+
+        err_ort = err_torch = 0.0
+        for batch, inputs, torch_out, ort_out in cases:
+            case_dir = os.path.join(work, f"b{batch}")
+            os.makedirs(case_dir, exist_ok=True)
+            args = [opts.vitrt, "run", plan, "--output-dir", os.path.join(case_dir, "out")]
+            for n, arr in inputs.items():
+                np.save(os.path.join(case_dir, f"{n}.npy"), arr)
+                args += ["--input", f"{n}={os.path.join(case_dir, n + '.npy')}"]
+            rc, text = run_cmd(args, opts.step_timeout)
+            if rc != 0:
+                row.update(status="run failed", message=f"batch {batch}: {last_error(text)}")
+                return row
+            written = dict(re.findall(r"^(.*?): .* -> (\S+\.npy)$", text, re.M))
+            for oname, t, o in zip(output_names, torch_out, ort_out):
+                if oname not in written:
+                    row.update(status="run failed", message=f"output '{oname}' not written")
+                    return row
+                got = np.load(written[oname])
+                err_ort = max(err_ort, rel_err(got, o))
+                err_torch = max(err_torch, rel_err(got, t))
+        row["err_ort"], row["err_torch"] = err_ort, err_torch
+
+        if not opts.no_cuda:
+            rc, text = run_cmd([opts.vitrt, "build", path, "-o", os.path.join(work, "cuda.plan"),
+                                "--device", "cuda", "--no-tactics"], opts.step_timeout)
+            row["cuda_build"] = "ok" if rc == 0 else last_error(text)
+
+        if ort_vs_torch > opts.tolerance:
+            row["status"] = "ort mismatch"
+            row["message"] = f"ONNX Runtime differs from PyTorch by {ort_vs_torch:.1e} of scale"
+        elif err_ort > opts.tolerance:
+            row["status"] = "mismatch"
+        elif row["cuda_build"] not in (None, "ok"):
+            row["status"] = "cuda build failed"
+            row["message"] = row["cuda_build"]
+        else:
+            row["status"] = "ok"
+        return row
+    except (StepTimeout, subprocess.TimeoutExpired):
+        row.update(status="timeout", message=f"a step took over {opts.step_timeout} s")
+        return row
+    except Exception as e:  # noqa: BLE001  the sweep goes on; the row says what broke
+        row.update(status="sweep error", message=f"{type(e).__name__}: {e}"[:300])
+        traceback.print_exc()
+        return row
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        row["seconds"] = round(time.time() - start, 1)
+        if not opts.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- table ------------------------------------------------------------------------------------
+
+
+def fmt_err(v):
+    return "-" if v is None else f"{v:.1e}"
+
+
+HEADER = (f"{'model':26} {'exp':6} {'status':17} {'err/ort':>8} {'err/pt':>8} {'attn':>6} "
+          f"{'smax':>4} {'nodes':>5} {'cuda':>4} {'s':>5}  message")
+
+
+def format_row(r):
+    attn = "-" if r["attn_fused"] is None else f"{r['attn_fused']}/{r['attn_layers']}"
+    cuda = {None: "-", "ok": "ok"}.get(r["cuda_build"], "FAIL")
+    return (f"{r['model']:26} {r['exporter']:6} {r['status']:17} {fmt_err(r['err_ort']):>8} "
+            f"{fmt_err(r['err_torch']):>8} {attn:>6} "
+            f"{'-' if r['softmax_left'] is None else r['softmax_left']:>4} "
+            f"{'-' if r['plan_nodes'] is None else r['plan_nodes']:>5} {cuda:>4} "
+            f"{r['seconds']:5.0f}  {r['message']}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="fnmatch pattern or substring of model names")
+    parser.add_argument("--exporter", choices=("ts", "dynamo", "both"), default="both")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch/ORT threads per job")
+    parser.add_argument("--vitrt", default="build/vitrt")
+    parser.add_argument("--work", default="/tmp/vitrt_sweep")
+    parser.add_argument("--json", default="", help="write the rows here")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOL)
+    parser.add_argument("--step-timeout", type=int, default=60,
+                        help="seconds for one step (model+export, each vitrt command)")
+    parser.add_argument("--no-cuda", action="store_true", help="skip the CUDA plan build")
+    parser.add_argument("--keep", action="store_true", help="keep each model's work folder")
+    parser.add_argument("--list", action="store_true", help="list the architectures and exit")
+    opts = parser.parse_args()
+    opts.vitrt = os.path.abspath(opts.vitrt)
+    if opts.list:
+        print("\n".join(ARCHS))
+        return 0
+    pattern = opts.only
+    names = [n for n in ARCHS
+             if not pattern or pattern in n or fnmatch.fnmatch(n, pattern)]
+    exporters = ("ts", "dynamo") if opts.exporter == "both" else (opts.exporter,)
+    tasks = [(n, e) for n in names for e in exporters]
+    os.makedirs(opts.work, exist_ok=True)
+    print(HEADER, flush=True)
+    rows = []
+    if opts.jobs <= 1:
+        for n, e in tasks:
+            rows.append(sweep_one(n, e, opts))
+            print(format_row(rows[-1]), flush=True)
+    else:
+        with concurrent.futures.ProcessPoolExecutor(opts.jobs) as pool:
+            futures = [pool.submit(sweep_one, n, e, opts) for n, e in tasks]
+            for fut in concurrent.futures.as_completed(futures):
+                rows.append(fut.result())
+                print(format_row(rows[-1]), flush=True)
+        order = {t: i for i, t in enumerate(tasks)}
+        rows.sort(key=lambda r: order[(r["model"], r["exporter"])])
+    statuses = {}
+    for r in rows:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump({"tolerance": opts.tolerance, "rows": rows}, f, indent=1, default=str)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
