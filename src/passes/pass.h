@@ -84,8 +84,8 @@ Status lower_onnx_attention(Graph& graph, PassContext& ctx);
 // around one MatMul; other equations are an error naming the node.
 Status lower_einsum(Graph& graph, PassContext& ctx);
 // Lowering (src/passes/lower_conv_transpose.cc), likewise: a ConvTranspose whose kernel equals
-// its stride (an upsampler) becomes a 1x1 Conv + DepthToSpace; other forms are an error naming
-// the node.
+// its stride (an upsampler) becomes a 1x1 Conv + DepthToSpace; other forms stay ConvTranspose
+// (a near miss in the verbose log).
 Status lower_conv_transpose(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
