@@ -731,6 +731,13 @@ bool AttentionMatcher::evaluates_causal(ValueId v, const Dim& sq, const Dim& sk,
   return true;
 }
 
+// Sizes the graph inputs' symbols are bound to when proving a mask built from shapes is all
+// zero: the causal probes plus common image sides (224, 448 pixels: up to 1,025 tokens at patch
+// 14), so that a mask hiding keys only beyond some window (a local-attention band) shows up
+// unless its window is wider than every probe. Dropping a mask is a silent change, so it is
+// probed more widely than the causal check, whose result the kernel's flag re-imposes anyway.
+constexpr int64_t kZeroProbeLengths[] = {1, 2, 3, 4, 7, 16, 77, 224, 448};
+
 // True when float `v`, computed from shapes alone (no input data), is all zero at every probe:
 // the graph inputs' symbols bound to the probe lengths, each probe a different mix. The
 // symbolic-size counterpart of a constant zero mask: DINOv2's dynamo export adds
@@ -743,11 +750,11 @@ bool AttentionMatcher::evaluates_zero(ValueId v) {
     }
   }
   if (symbols.empty()) return false;
-  constexpr size_t kProbes = std::size(kProbeLengths);
+  constexpr size_t kProbes = std::size(kZeroProbeLengths);
   for (size_t p = 0; p < kProbes; ++p) {
     std::map<std::string, int64_t> bindings;
     size_t j = 0;
-    for (const std::string& s : symbols) bindings[s] = kProbeLengths[(p + j++) % kProbes];
+    for (const std::string& s : symbols) bindings[s] = kZeroProbeLengths[(p + j++) % kProbes];
     ValueEvaluator bound(g_, bindings);
     std::optional<Tensor> c = bound.up_to_broadcast(v);
     if (!c || c->dtype() != DType::kFloat32) return false;

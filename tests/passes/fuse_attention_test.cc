@@ -550,7 +550,9 @@ TEST(FuseAttention, HeadTensorUsedElsewhereIsReadAsItIs) {
 // Attention over a symbolic number of tokens x [batch, tokens, 8] (2 heads) with an additive
 // mask built from shapes alone: Where(Range(tokens) >= first_visible, 0, -1e9) as [1, tokens].
 // first_visible 0 hides nothing at any length (DINOv2's dynamo mask); 1 hides the first key.
-TestGraph shape_masked_attention(int64_t first_visible) {
+// With `compare` "Less" the mask is Where(Range(tokens) < first_visible, 0, -1e9) instead: a band
+// hiding every key from that index on.
+TestGraph shape_masked_attention(int64_t first_visible, const char* compare = "GreaterOrEqual") {
   TestGraph g;
   const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), Dim::symbol("tokens"), 8});
   const auto i64 = [&](std::vector<int64_t> v, bool scalar = false) {
@@ -571,7 +573,7 @@ TestGraph shape_masked_attention(int64_t first_visible) {
   const ValueId tokens = g.op("Gather", {g.op("Shape", {x}), i64({1}, true)}, axis0);
   const ValueId range = g.op("Range", {i64({0}, true), tokens, i64({1}, true)});
   const ValueId visible =
-      g.op("GreaterOrEqual", {g.op("Unsqueeze", {range, i64({0})}), i64({first_visible}, true)});
+      g.op(compare, {g.op("Unsqueeze", {range, i64({0})}), i64({first_visible}, true)});
   const ValueId mask = g.op("Where", {visible, g.constant("zero", Tensor::from_float({0.0f}, true)),
                                       g.constant("hidden", Tensor::from_float({-1e9f}, true))});
   Attributes last;
@@ -593,6 +595,13 @@ TEST(FuseAttention, ShapeBuiltMaskOverSymbolicTokens) {
   }
   {
     TestGraph g = shape_masked_attention(1);
+    check_fusion(g, 1, /*transposes_allowed=*/true);
+    EXPECT_TRUE(attention_node(g.graph())->has_input(3));
+  }
+  {
+    // Zero up to 100 tokens, so at every causal probe length; the image-side probes (224, 448)
+    // see the hidden keys, and the mask stays.
+    TestGraph g = shape_masked_attention(100, "Less");
     check_fusion(g, 1, /*transposes_allowed=*/true);
     EXPECT_TRUE(attention_node(g.graph())->has_input(3));
   }
