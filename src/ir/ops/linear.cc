@@ -101,28 +101,38 @@ Status infer_gemm(InferContext& ctx) {
   return Status();
 }
 
-// Conv: X [N, C, D1..Dk], W [M, C/group, K1..Kk], optional B [M] -> Y [N, M, O1..Ok].
-Status infer_conv(InferContext& ctx) {
-  const DType dtype = ctx.input_dtype(0);
+// What Conv's and ConvTranspose's inference share: X, W (and B) of one dtype, X and W of one rank
+// >= 3, a missing shape standing as unknown dims. Returns false, with the output set to an
+// unknown shape, when neither shape is known.
+Result<bool> conv_operands(InferContext& ctx, SymShape& x, SymShape& w) {
   VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
   if (ctx.has_input(2)) VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 2));
   if (!ctx.input_has_shape(0) && !ctx.input_has_shape(1)) {
-    ctx.set_output_unknown_shape(0, dtype);
-    return Status();
+    ctx.set_output_unknown_shape(0, ctx.input_dtype(0));
+    return false;
   }
   const int rank = ctx.input_has_shape(0) ? ctx.input_rank(0) : ctx.input_rank(1);
   if (rank < 3) {
     return ctx.error("X and W must have rank >= 3 (batch, channels, spatial axes), got rank ",
                      rank);
   }
-  const int spatial = rank - 2;
-  VITRT_ASSIGN_OR_RETURN(const ConvAttributes attrs, ConvAttributes::parse(ctx.node(), spatial));
-  SymShape x = ctx.input_has_shape(0) ? ctx.input_shape(0) : SymShape(rank);
-  SymShape w = ctx.input_has_shape(1) ? ctx.input_shape(1) : SymShape(rank);
+  x = ctx.input_has_shape(0) ? ctx.input_shape(0) : SymShape(rank);
+  w = ctx.input_has_shape(1) ? ctx.input_shape(1) : SymShape(rank);
   if (static_cast<int>(x.size()) != rank || static_cast<int>(w.size()) != rank) {
     return ctx.error("X ", sym_shape_to_string(x), " and W ", sym_shape_to_string(w),
                      " must have the same rank");
   }
+  return true;
+}
+
+// Conv: X [N, C, D1..Dk], W [M, C/group, K1..Kk], optional B [M] -> Y [N, M, O1..Ok].
+Status infer_conv(InferContext& ctx) {
+  const DType dtype = ctx.input_dtype(0);
+  SymShape x, w;
+  VITRT_ASSIGN_OR_RETURN(const bool known, conv_operands(ctx, x, w));
+  if (!known) return Status();
+  const int spatial = static_cast<int>(x.size()) - 2;
+  VITRT_ASSIGN_OR_RETURN(const ConvAttributes attrs, ConvAttributes::parse(ctx.node(), spatial));
   const Dim& channels = x[1];
   if (channels.is_static() && w[1].is_static() && channels.value() != w[1].value() * attrs.group) {
     return ctx.error("X has ", channels.value(), " channels but W ", sym_shape_to_string(w),
@@ -175,27 +185,13 @@ Status infer_conv(InferContext& ctx) {
 // ConvTranspose: X [N, C, D1..Dk], W [C, M/group, K1..Kk], optional B [M] -> Y [N, M, O1..Ok].
 Status infer_conv_transpose(InferContext& ctx) {
   const DType dtype = ctx.input_dtype(0);
-  VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 1));
-  if (ctx.has_input(2)) VITRT_RETURN_IF_ERROR(check_same_dtype(ctx, 0, 2));
-  if (!ctx.input_has_shape(0) && !ctx.input_has_shape(1)) {
-    ctx.set_output_unknown_shape(0, dtype);
-    return Status();
-  }
-  const int rank = ctx.input_has_shape(0) ? ctx.input_rank(0) : ctx.input_rank(1);
-  if (rank < 3) {
-    return ctx.error("X and W must have rank >= 3 (batch, channels, spatial axes), got rank ",
-                     rank);
-  }
-  const int spatial = rank - 2;
+  SymShape x, w;
+  VITRT_ASSIGN_OR_RETURN(const bool known, conv_operands(ctx, x, w));
+  if (!known) return Status();
+  const int spatial = static_cast<int>(x.size()) - 2;
   VITRT_ASSIGN_OR_RETURN(const ConvTransposeAttributes attrs,
                          ConvTransposeAttributes::parse(ctx.node(), spatial));
   const int64_t group = attrs.conv.group;
-  SymShape x = ctx.input_has_shape(0) ? ctx.input_shape(0) : SymShape(rank);
-  SymShape w = ctx.input_has_shape(1) ? ctx.input_shape(1) : SymShape(rank);
-  if (static_cast<int>(x.size()) != rank || static_cast<int>(w.size()) != rank) {
-    return ctx.error("X ", sym_shape_to_string(x), " and W ", sym_shape_to_string(w),
-                     " must have the same rank");
-  }
   if (static_and_differ(x[1], w[0])) {
     return ctx.error("X has ", x[1].to_string(), " channels but W ", sym_shape_to_string(w),
                      " expects ", w[0].to_string(), " (W is [C, M/group, kernel...])");
