@@ -349,7 +349,7 @@ def sweep_one(name, exporter, opts):
         try:
             with torch.no_grad(), warnings.catch_warnings(), QuietStdout():
                 warnings.simplefilter("ignore")
-                model = mf.export(module, specs, outputs, exporter, 17 if exporter == "ts" else None,
+                model = mf.export(module, specs, outputs, exporter, opts.ts_opset if exporter == "ts" else None,
                                   path)
         except StepTimeout:
             raise
@@ -619,6 +619,8 @@ def main():
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOL)
     parser.add_argument("--step-timeout", type=int, default=60,
                         help="seconds for one step (model+export, each vitrt command)")
+    parser.add_argument("--ts-opset", type=int, default=17,
+                        help="opset of the TorchScript exporter (users bring 11 to 20)")
     parser.add_argument("--no-cuda", action="store_true", help="skip the CUDA plan build")
     parser.add_argument("--cuda-run", action="store_true",
                         help="(a machine with a GPU) build fp32 and fp16 CUDA plans with tactics "
