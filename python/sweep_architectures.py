@@ -16,11 +16,14 @@ its default opset), with a dynamic batch dim:
   4. `vitrt inspect m.plan --nodes`: vitrt.Attention nodes against the attention layers of the
      export (its Softmax and Attention nodes), Softmax left in the plan, plan node count.
 
+--half exports each model after `.half()` (float16 weights, inputs and outputs, as users export
+for GPU runtimes); the reference is then PyTorch in float32 on those float16 weights and inputs.
+
 One row per model x exporter; `--json` writes every row with its messages. Run from the
 repository root after building vitrt:
 
   python3 python/sweep_architectures.py [--only PATTERN] [--exporter ts|dynamo|both] [--jobs 1]
-      [--vitrt build/vitrt] [--json sweep.json] [--work /tmp/vitrt_sweep] [--no-cuda | --cuda-run]
+      [--vitrt build/vitrt] [--json sweep.json] [--work /tmp/vitrt_sweep] [--no-cuda | --cuda-run] [--half]
 
 Statuses: ok; mismatch (vitrt vs ONNX Runtime above --tolerance of the output's scale); build
 failed / run failed (vitrt's message); export failed (PyTorch's exporter); ort failed / ort
@@ -340,6 +343,8 @@ def sweep_one(name, exporter, opts):
         try:
             module, specs, outputs = ARCHS[name]()
             module.eval()
+            if opts.half:
+                module = module.half()
         except StepTimeout:
             raise
         except Exception as e:  # noqa: BLE001  a constructor refusing the small config
@@ -349,8 +354,9 @@ def sweep_one(name, exporter, opts):
         try:
             with torch.no_grad(), warnings.catch_warnings(), QuietStdout():
                 warnings.simplefilter("ignore")
-                model = mf.export(module, specs, outputs, exporter, opts.ts_opset if exporter == "ts" else None,
-                                  path)
+                model = mf.export(module, specs, outputs, exporter,
+                                  opts.ts_opset if exporter == "ts" else None, path,
+                                  half=opts.half)
         except StepTimeout:
             raise
         except Exception as e:  # noqa: BLE001  PyTorch's exporter: not vitrt's bug
@@ -369,32 +375,58 @@ def sweep_one(name, exporter, opts):
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = opts.threads
+        so.log_severity_level = 3  # ORT warns of every fp16 node it cannot constant-fold
         rng = np.random.default_rng(0)
         cases = []
         ort_vs_torch = 0.0
+        session = None
         try:
             session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001
-            row.update(status="ort failed", message=str(e).splitlines()[0][:300])
-            return row
+            if not opts.half:
+                row.update(status="ort failed", message=str(e).splitlines()[0][:300])
+                return row
+            row["message"] = "ONNX Runtime refuses the float16 export: " + str(e).splitlines()[0][:200]
+        # --half: the reference is PyTorch in float32 on the float16 weights and inputs (what
+        # the export holds): vitrt computes half models in float32; ONNX Runtime's float16
+        # kernels are reported beside it, not used as the reference.
+        reference = module
+        if opts.half:
+            import copy
+
+            reference = copy.deepcopy(module).float()
         for batch in BATCHES:
             inputs = mf.make_inputs(specs, batch, rng)
+            if opts.half:
+                inputs = {n: a.astype(np.float16) if a.dtype == np.float32 else a
+                          for n, a in inputs.items()}
             with torch.no_grad():
-                out = module(*(torch.from_numpy(inputs[n]) for n, _, _ in specs))
+                out = reference(*(torch.from_numpy(inputs[n]).float()
+                                  if inputs[n].dtype == np.float16 else torch.from_numpy(inputs[n])
+                                  for n, _, _ in specs))
             if isinstance(out, torch.Tensor):
                 out = (out,)
             torch_out = [o.detach().numpy().astype(np.float32) for o in out]
             try:
+                if session is None:
+                    raise RuntimeError("no session")
                 ort_out = session.run(None, inputs)
             except Exception as e:  # noqa: BLE001
-                row.update(status="ort failed", message=str(e).splitlines()[0][:300])
-                return row
+                if not opts.half:
+                    row.update(status="ort failed", message=str(e).splitlines()[0][:300])
+                    return row
+                ort_out = [np.full_like(t, np.nan) for t in torch_out]
             for oname, t, o in zip(output_names, torch_out, ort_out):
                 if not np.abs(t).max() > 0:
                     row.update(status="degenerate", message=f"PyTorch output '{oname}' is all 0")
                     return row
-                ort_vs_torch = max(ort_vs_torch, rel_err(o, t))
-            cases.append((batch, inputs, torch_out, ort_out))
+                if opts.half and np.abs(t).max() < 6.1e-5:  # float16's smallest normal
+                    row.update(status="degenerate", message=(
+                        f"PyTorch output '{oname}' peaks at {np.abs(t).max():.1e}, below "
+                        "float16's normal range"))
+                    return row
+                ort_vs_torch = max(ort_vs_torch, rel_err(o.astype(np.float32), t))
+            cases.append((batch, inputs, torch_out, torch_out if opts.half else ort_out))
         row["ort_vs_torch"] = ort_vs_torch
 
         plan = os.path.join(work, "m.plan")
@@ -440,7 +472,10 @@ def sweep_one(name, exporter, opts):
                                 "--device", "cuda", "--no-tactics"], opts.step_timeout)
             row["cuda_build"] = "ok" if rc == 0 else last_error(text)
 
-        if ort_vs_torch > opts.tolerance:
+        if opts.half and session is not None:
+            row["message"] = (f"ONNX Runtime's float16 kernels: {ort_vs_torch:.1e} of scale"
+                              + (f"; {row['message']}" if row["message"] else ""))
+        if ort_vs_torch > opts.tolerance and not opts.half:
             row["status"] = "ort mismatch"
             row["message"] = f"ONNX Runtime differs from PyTorch by {ort_vs_torch:.1e} of scale"
         elif err_ort > opts.tolerance:
@@ -616,11 +651,16 @@ def main():
     parser.add_argument("--vitrt", default="build/vitrt")
     parser.add_argument("--work", default="/tmp/vitrt_sweep")
     parser.add_argument("--json", default="", help="write the rows here")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOL)
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help=f"of the output's scale (default {DEFAULT_TOL:g}, --half 3e-3)")
     parser.add_argument("--step-timeout", type=int, default=60,
                         help="seconds for one step (model+export, each vitrt command)")
     parser.add_argument("--ts-opset", type=int, default=17,
                         help="opset of the TorchScript exporter (users bring 11 to 20)")
+    parser.add_argument("--half", action="store_true",
+                        help="export model.half() (float16 weights, inputs and outputs); the "
+                        "reference is PyTorch in float32 on those weights, --tolerance defaults "
+                        "to 3e-3 (the float16 rounding of outputs and of folded constants)")
     parser.add_argument("--no-cuda", action="store_true", help="skip the CUDA plan build")
     parser.add_argument("--cuda-run", action="store_true",
                         help="(a machine with a GPU) build fp32 and fp16 CUDA plans with tactics "
@@ -633,6 +673,8 @@ def main():
     parser.add_argument("--list", action="store_true", help="list the architectures and exit")
     opts = parser.parse_args()
     opts.vitrt = os.path.abspath(opts.vitrt)
+    if opts.tolerance is None:
+        opts.tolerance = 3e-3 if opts.half else DEFAULT_TOL
     if opts.list:
         print("\n".join(ARCHS))
         return 0
