@@ -12,6 +12,7 @@ const CpuKernelRegistry& CpuKernelRegistry::global() {
     register_cpu_shape_op_kernels(r);
     register_cpu_indexing_kernels(r);
     register_cpu_linear_kernels(r);
+    register_cpu_col2im_kernel(r);
     register_cpu_resize_kernels(r);
     register_cpu_pooling_kernels(r);
     register_cpu_attention_kernels(r);

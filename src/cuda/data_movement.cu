@@ -362,6 +362,36 @@ __global__ void conv_transpose_kernel(ConvDirectArgs a, const T* x, const T* w, 
   }
 }
 
+template <typename T>
+__global__ void col2im_kernel(Col2ImArgs a, const T* x, T* y, int64_t n) {
+  const int64_t image_size = a.image[0] * a.image[1] * a.image[2];
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t p = i / image_size;
+    const int64_t pos[3] = {(i / (a.image[1] * a.image[2])) % a.image[0],
+                            (i / a.image[2]) % a.image[1], i % a.image[2]};
+    const T* xp = x + p * a.kernel * a.length;
+    float acc = 0.0f;
+    int64_t k = 0;
+    for (int64_t k0 = 0; k0 < a.block[0]; ++k0) {
+      for (int64_t k1 = 0; k1 < a.block[1]; ++k1) {
+        for (int64_t k2 = 0; k2 < a.block[2]; ++k2, ++k) {
+          const int64_t ks[3] = {k0, k1, k2};
+          int64_t l = 0;
+          bool hit = true;
+          for (int d = 0; d < 3 && hit; ++d) {
+            const int64_t t = pos[d] + a.pad[d] - ks[d] * a.dil[d];  // = l[d] * stride[d]
+            const int64_t ld = floor_div(t, a.stride[d]);
+            hit = ld * a.stride[d] == t && ld >= 0 && ld < a.grid[d];
+            l = l * a.grid[d] + ld;
+          }
+          if (hit) acc += to_f(xp[k * a.length + l]);
+        }
+      }
+    }
+    y[i] = from_f<T>(acc);
+  }
+}
+
 template <typename T, typename I>
 __global__ void gather_elements_kernel(const T* data, const I* indices, GatherElementsArgs a,
                                        T* out, int64_t n, IndexError err) {
@@ -659,6 +689,21 @@ cudaError_t launch_conv_transpose(Elt type, const ConvDirectArgs& args, const vo
     conv_transpose_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
         args, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
         static_cast<T*>(y), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_col2im(Elt type, const Col2ImArgs& args, const void* x, void* y,
+                          cudaStream_t stream) {
+  const int64_t n = args.planes * args.image[0] * args.image[1] * args.image[2];
+  if (n == 0) return cudaSuccess;
+  for (int d = 0; d < 3; ++d) {
+    if (args.stride[d] < 1 || args.dil[d] < 1) return cudaErrorInvalidValue;
+  }
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    col2im_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(x),
+                                                           static_cast<T*>(y), n);
     return cudaGetLastError();
   });
 }

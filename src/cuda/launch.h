@@ -366,6 +366,17 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
 // begin; negative where output_shape asks for more), dh, dw; d = output channels.
 cudaError_t launch_conv_transpose(Elt type, const ConvDirectArgs& args, const void* x,
                                   const void* w, const void* bias, void* y, cudaStream_t stream);
+// Col2Im (torch.nn.Fold), up to 3 spatial dims (fewer padded with leading 1s), one thread per
+// output element (a gather over the block offsets whose grid position lands on it):
+// y[p, pos] = sum over k of x[p, k, l] with l[d] = (pos[d] + pad[d] - k[d] * dil[d]) / stride[d]
+// whole and inside the grid; p runs over N * C planes, x [planes, kernel, length].
+struct Col2ImArgs {
+  int64_t planes = 0, kernel = 1, length = 1;
+  int64_t image[3] = {1, 1, 1}, block[3] = {1, 1, 1}, grid[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1}, pad[3] = {0, 0, 0}, dil[3] = {1, 1, 1};
+};
+cudaError_t launch_col2im(Elt type, const Col2ImArgs& args, const void* x, void* y,
+                          cudaStream_t stream);
 // out[b, d, p] = in[b, p, d] + bias[d]: the GEMM result of a patch convolution back to NCHW.
 cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, void* out, int64_t b,
                                  int64_t p, int64_t d, cudaStream_t stream);

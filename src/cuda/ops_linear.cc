@@ -16,6 +16,7 @@
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
+#include "ir/ops/col2im.h"
 #include "ir/ops/conv_attributes.h"
 
 namespace vitrt::cuda {
@@ -970,6 +971,57 @@ Result<std::unique_ptr<CudaKernel>> make_conv_transpose(const CudaKernelInit& in
   return std::unique_ptr<CudaKernel>(new ConvTransposeKernel(init.node, std::move(attrs)));
 }
 
+// Col2Im (torch.nn.Fold, VOLO's outlook attention): the image and block shapes are host values
+// (constants), 1 to 3 spatial dims.
+class Col2ImKernel final : public CudaKernel {
+ public:
+  explicit Col2ImKernel(const Node& node) : node_(node) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> image, host_ints(in[1], "image_shape"));
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> block, host_ints(in[2], "block_shape"));
+    VITRT_ASSIGN_OR_RETURN(const Col2ImGeometry g,
+                           col2im_geometry(node_, std::move(image), std::move(block)));
+    if (g.spatial() > 3) {
+      return unsupported("Col2Im on CUDA runs 1 to 3 spatial dims, got ", g.spatial());
+    }
+    if (x.shape.size() != 3 || x.shape[1] % g.kernel != 0 || x.shape[2] != g.length) {
+      return invalid_argument("input ", shape_to_string(x.shape), " must be [N, C * ", g.kernel,
+                              ", ", g.length, "] for image_shape ", shape_to_string(g.image),
+                              " and block_shape ", shape_to_string(g.block));
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = {x.shape[0], x.shape[1] / g.kernel};
+      out[0].shape.insert(out[0].shape.end(), g.image.begin(), g.image.end());
+      return Status::ok_status();
+    }
+    Col2ImArgs a;
+    a.planes = x.shape[0] * (x.shape[1] / g.kernel);
+    a.kernel = g.kernel;
+    a.length = g.length;
+    const int lead = 3 - g.spatial();  // fewer dims: leading 1s
+    for (int d = 0; d < g.spatial(); ++d) {
+      a.image[lead + d] = g.image[d];
+      a.block[lead + d] = g.block[d];
+      a.grid[lead + d] = g.grid[d];
+      a.stride[lead + d] = g.strides[d];
+      a.pad[lead + d] = g.pads[d];
+      a.dil[lead + d] = g.dilations[d];
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_col2im(t, a, x.data, out[0].data, ctx.stream), "Col2Im");
+  }
+
+ private:
+  const Node& node_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_col2im(const CudaKernelInit& init) {
+  return std::unique_ptr<CudaKernel>(new Col2ImKernel(init.node));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
   const Tensor* w = nullptr;
   if (init.node.has_input(1) && init.graph.values[init.node.inputs[1]].is_constant()) {
@@ -1106,6 +1158,7 @@ void register_cuda_linear_kernels(CudaKernelRegistry& r) {
   r.add("", "Gemm", make_gemm);
   r.add("", "Conv", make_conv);
   r.add("", "ConvTranspose", make_conv_transpose);
+  r.add("", "Col2Im", make_col2im);
   r.add("vitrt", "Linear", make_linear);
   r.add("vitrt", "Attention", make_attention);
 }

@@ -59,6 +59,7 @@ const OpRegistry& OpRegistry::global() {
     register_shape_op_schemas(r);
     register_indexing_schemas(r);
     register_linear_schemas(r);
+    register_col2im_schema(r);
     register_resize_schemas(r);
     register_pooling_schemas(r);
     register_attention_schemas(r);

@@ -82,6 +82,7 @@ void register_normalization_schemas(OpRegistry& registry);
 void register_shape_op_schemas(OpRegistry& registry);
 void register_indexing_schemas(OpRegistry& registry);
 void register_linear_schemas(OpRegistry& registry);
+void register_col2im_schema(OpRegistry& registry);
 void register_resize_schemas(OpRegistry& registry);
 void register_pooling_schemas(OpRegistry& registry);
 void register_qdq_schemas(OpRegistry& registry);  // QuantizeLinear, DequantizeLinear

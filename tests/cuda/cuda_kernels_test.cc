@@ -100,6 +100,22 @@ void conv_transpose(Case& c, std::vector<int64_t> x_shape, std::vector<int64_t> 
   c.inputs = {rnd(x_shape, 62, -2, 2)};
 }
 
+// Col2Im of x [N, C * prod(block), L] into `image` (constant image and block shapes).
+void col2im_case(Case& c, std::vector<int64_t> x_shape, std::vector<int64_t> image,
+                 std::vector<int64_t> block, std::function<void(Attributes&)> more) {
+  ValueId x = c.g.input("x", DType::kFloat32, SymShape(x_shape.begin(), x_shape.end()));
+  auto ints = [](const std::vector<int64_t>& v) {
+    Tensor t = Tensor::empty(DType::kInt64, {static_cast<int64_t>(v.size())});
+    for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
+    return t;
+  };
+  c.g.output(c.g.op("Col2Im",
+                    {x, c.g.constant("image_shape", ints(image)),
+                     c.g.constant("block_shape", ints(block))},
+                    attrs(std::move(more))));
+  c.inputs = {rnd(x_shape, 63, -2, 2)};
+}
+
 // Resize of x by `scales` (float) or, when empty, to `sizes`; roi omitted.
 void resize_case(Case& c, std::vector<int64_t> x_shape, std::vector<float> scales,
                  std::vector<int64_t> sizes, const std::string& mode, const std::string& coord,
@@ -622,6 +638,36 @@ const std::map<std::string, Builder>& cases() {
          conv_transpose(c, {2, 3, 7}, {3, 2, 4}, 1, true, [](Attributes& a) {
            a.set_ints("strides", {2});
            a.set_string("auto_pad", "SAME_UPPER");
+         });
+       }},
+      // Col2Im (torch.nn.Fold): VOLO's 3x3 stride 2 pad 1, dilated asymmetric 2-D, 1-D, 3-D.
+      {"Col2ImVolo",
+       [](Case& c) {
+         col2im_case(c, {2, 54, 16}, {8, 8}, {3, 3}, [](Attributes& a) {
+           a.set_ints("strides", {2, 2});
+           a.set_ints("pads", {1, 1, 1, 1});
+         });
+       }},
+      {"Col2ImDilatedAsymmetric",
+       [](Case& c) {
+         col2im_case(c, {1, 18, 35}, {7, 9}, {2, 3}, [](Attributes& a) {
+           a.set_ints("strides", {1, 2});
+           a.set_ints("pads", {0, 1, 2, 1});
+           a.set_ints("dilations", {2, 1});
+         });
+       }},
+      {"Col2Im1d",
+       [](Case& c) {
+         col2im_case(c, {2, 20, 4}, {11}, {4}, [](Attributes& a) {
+           a.set_ints("strides", {3});
+           a.set_ints("pads", {2, 1});
+         });
+       }},
+      {"Col2Im3d",
+       [](Case& c) {
+         col2im_case(c, {1, 16, 36}, {4, 5, 3}, {2, 2, 2}, [](Attributes& a) {
+           a.set_ints("strides", {1, 2, 1});
+           a.set_ints("pads", {1, 0, 0, 0, 1, 1});
          });
        }},
       {"ReduceL2Last",

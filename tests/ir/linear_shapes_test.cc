@@ -197,5 +197,67 @@ TEST(LinearShapes, ConvTransposeErrorsNameNodeAndOperand) {
             "for 2 spatial axes");
 }
 
+// Col2Im with constant image and block shapes (or, `constant` false, graph inputs).
+Graph col2im_graph(SymShape x, std::vector<int64_t> image, std::vector<int64_t> block,
+                   Attributes attrs, bool constant = true) {
+  Graph g = graph_with("Col2Im", "fold", {{std::move(x)}}, std::move(attrs));
+  for (const std::vector<int64_t>& v : {image, block}) {
+    Tensor t = Tensor::empty(DType::kInt64, {static_cast<int64_t>(v.size())});
+    for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
+    ValueId id;
+    if (constant) {
+      id = g.add_constant(v == image ? "image_shape" : "block_shape", t);
+    } else {
+      Value in;
+      in.name = v == image ? "image_shape" : "block_shape";
+      in.dtype = DType::kInt64;
+      in.has_shape = true;
+      in.shape = {Dim(static_cast<int64_t>(v.size()))};
+      id = g.add_value(std::move(in));
+      g.inputs.push_back(id);
+    }
+    g.nodes[0].inputs.push_back(id);
+  }
+  return g;
+}
+
+TEST(LinearShapes, Col2ImImageFromConstantShapes) {
+  // VOLO: 3x3 blocks, stride 2, pad 1 on 8x8: 4x4 = 16 block positions.
+  Attributes volo;
+  volo.set_ints("strides", {2, 2});
+  volo.set_ints("pads", {1, 1, 1, 1});
+  Graph g1 = col2im_graph({kBatch, 54, 16}, {8, 8}, {3, 3}, volo);
+  EXPECT_EQ(inferred(g1), sym_shape_to_string({kBatch, 6, 8, 8}));
+  Graph g2 = col2im_graph({2, 20, 4}, {11}, {4}, [] {
+    Attributes a;
+    a.set_ints("strides", {3});
+    a.set_ints("pads", {2, 1});
+    return a;
+  }());
+  EXPECT_EQ(inferred(g2), "[2, 5, 11]");
+}
+
+TEST(LinearShapes, Col2ImErrorsNameNodeAndWhatIsWrong) {
+  Attributes volo;
+  volo.set_ints("strides", {2, 2});
+  volo.set_ints("pads", {1, 1, 1, 1});
+  Graph g1 = col2im_graph({1, 54, 15}, {8, 8}, {3, 3}, volo);
+  EXPECT_EQ(inferred(g1),
+            "error: node 'fold' (Col2Im): input has 15 columns (L) but image_shape [8, 8] with "
+            "block_shape [3, 3], strides, pads and dilations make 16 block positions");
+  Graph g2 = col2im_graph({1, 50, 16}, {8, 8}, {3, 3}, volo);
+  EXPECT_EQ(inferred(g2),
+            "error: node 'fold' (Col2Im): input has 50 channels, not a multiple of "
+            "prod(block_shape) 9");
+  Graph g3 = col2im_graph({1, 54, 16}, {8, 8}, {3, 3}, volo, /*constant=*/false);
+  EXPECT_EQ(inferred(g3),
+            "error: node 'fold' (Col2Im): image_shape must be known when the plan is built (a "
+            "constant), got a value computed at run time");
+  Graph g4 = col2im_graph({1, 54, 16}, {8, 8}, {3}, volo);
+  EXPECT_EQ(inferred(g4),
+            "error: node 'fold' (Col2Im): image_shape [8, 8] and block_shape [3] must have one "
+            "entry per spatial dim, and the same count");
+}
+
 }  // namespace
 }  // namespace vitrt
