@@ -228,8 +228,21 @@ class AttentionMatcher {
   };
   std::optional<Folded> folded;
   // The match got as far as the merged output: a later decline is about q, k, v or the mask,
-  // which match_folded would not improve on.
+  // which match_folded would not improve on...
   bool output_matched = false;
+  // ... unless the scores carry a run-time bias added between two Reshapes, which only
+  // match_folded takes.
+  bool needs_head_layout = false;
+  // A run-time bias added between two Reshapes of the scores (match_reshaped_bias): its terms,
+  // summed, broadcast to `expand` (1 for the first axis) and reshaped to `target`, are the
+  // scores' additive mask. `shape` is that mask's shape.
+  struct ReshapedBias {
+    std::vector<ValueId> terms;
+    std::vector<int64_t> expand;
+    std::vector<int64_t> target;
+    SymShape shape;
+  };
+  std::optional<ReshapedBias> reshaped_bias;
 
   std::optional<Decline> match(NodeId softmax_id);
   std::optional<Decline> match_folded(NodeId softmax_id);
@@ -250,6 +263,7 @@ class AttentionMatcher {
                                  std::vector<double>* mask_factors);
   std::optional<Decline> match_seq_first(ValueId scores_out, const Node& pv);
   std::optional<Decline> match_window_mask(const Node& r2, double factor, ValueId* scores);
+  std::optional<Decline> match_reshaped_bias(const Node& r2, double factor, ValueId* scores);
   bool match_head_scale(const Node& mul, ValueId* scores);
   std::optional<Decline> combine_window_mask(const std::vector<ValueId>& masks,
                                              const std::vector<double>& factors,
@@ -916,8 +930,14 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
       cur = n->inputs[side];
     } else if (is_onnx_op(*n, "Mul") && head_scale.empty() && match_head_scale(*n, &next)) {
       cur = next;
-    } else if (is_onnx_op(*n, "Reshape") && !window_mask) {
-      if (auto d = match_window_mask(*n, factor_after_mask, &next)) return d;
+    } else if (is_onnx_op(*n, "Reshape") && !window_mask && !reshaped_bias) {
+      const size_t absorbed = nodes.size();
+      if (auto d = match_window_mask(*n, factor_after_mask, &next)) {
+        nodes.resize(absorbed);
+        if (match_reshaped_bias(*n, factor_after_mask, &next)) return d;
+        masks->push_back(kNoValue);  // reshaped_bias, built at the rewrite
+        mask_factors->push_back(1.0);
+      }
       cur = next;
     } else {
       return Decline{str_cat("scores come from ", n->describe(), ", not q k^T")};
@@ -1082,6 +1102,7 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   std::vector<ValueId> masks;
   std::vector<double> mask_factors;
   if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  if (reshaped_bias) return Decline{"a run-time bias is added between Reshapes of the scores"};
   absorb(qk);
   const SymShape& ss = *shape_of(g_, scores_out);
 
@@ -1252,6 +1273,88 @@ std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, doubl
   return Decline{"windowed scores: no Reshape of [batch, heads, q_len, k_len] scores in the Add"};
 }
 
+// A run-time bias added to the scores between two Reshapes, walking back from `r2`: MViTv2's
+// decomposed relative positions as dynamo writes them, [B, H, Sq, Sk] -> Reshape r1
+// [B, H, qh, qw, kh, kw] + rel_h [B, H, qh, qw, kh, 1] + rel_w [B, H, qh, qw, 1, kw] -> Reshape
+// r2 [B, H, Sq, Sk]. A Reshape only relabels elements, so the terms summed, broadcast to r1's
+// shape and reshaped to r2's are the same bias added to the scores (one pass that materialises
+// it, as large as the scores it joins). Records reshaped_bias and sets *scores to r1's input.
+std::optional<Decline> AttentionMatcher::match_reshaped_bias(const Node& r2, double factor,
+                                                             ValueId* scores) {
+  const SymShape* out = shape_of(g_, r2.outputs[0]);
+  if (out == nullptr || factor != 1.0) return Decline{"no bias between Reshapes"};
+  std::vector<const Node*> adds;
+  std::vector<ValueId> terms;
+  ValueId cur = r2.inputs[0];
+  const Node* r1 = nullptr;
+  for (int steps = 0; steps < 4 && r1 == nullptr; ++steps) {
+    const Node* add = producer_if(g_, cur, "Add");
+    if (add == nullptr || !single_data_use(g_, uses_, cur)) return Decline{"no bias Add"};
+    int side = -1;
+    for (int s = 0; s < 2 && side < 0; ++s) {
+      const ValueId x = add->inputs[s];
+      const Node* p = producer_of(g_, x);
+      if (p == nullptr || !single_data_use(g_, uses_, x) || !same_shape(g_, x, cur)) continue;
+      if (is_onnx_op(*p, "Add")) side = s;
+      if (is_onnx_op(*p, "Reshape") && same_shape(g_, p->inputs[0], r2.outputs[0])) {
+        side = s;
+        r1 = p;
+      }
+    }
+    if (side < 0) return Decline{"no scores Reshape under the bias Adds"};
+    adds.push_back(add);
+    terms.push_back(add->inputs[1 - side]);
+    cur = add->inputs[side];
+  }
+  if (r1 == nullptr) return Decline{"no scores Reshape under the bias Adds"};
+  const SymShape& full = *shape_of(g_, r1->outputs[0]);
+  std::vector<int64_t> expand = {1};
+  for (size_t a = 1; a < full.size(); ++a) {
+    if (!full[a].is_static()) return Decline{"reshaped scores have symbolic dims after the first"};
+    expand.push_back(full[a].value());
+  }
+  std::vector<int64_t> target = {-1};
+  for (size_t a = 1; a < out->size(); ++a) {
+    if (!(*out)[a].is_static()) return Decline{"scores have symbolic dims after the first"};
+    target.push_back((*out)[a].value());
+  }
+  // The first axis must be the same on both sides of the Reshapes (B), so that a term's batch
+  // rows stay the scores' batch rows (Swin's windows fold into it: match_window_mask).
+  int64_t inner_r1 = 1, inner_r2 = 1;
+  for (size_t a = 1; a < expand.size(); ++a) inner_r1 *= expand[a];
+  for (size_t a = 1; a < target.size(); ++a) inner_r2 *= target[a];
+  if (inner_r1 != inner_r2 || !same_dim(full[0], (*out)[0])) {
+    return Decline{"the Reshapes around the bias regroup the scores' first axis"};
+  }
+  // Every term broadcasts to r1's shape; the first axis of the sum is B or 1.
+  Dim first = Dim(1);
+  for (ValueId t : terms) {
+    const SymShape* ts = shape_of(g_, t);
+    if (g_.values[t].dtype != DType::kFloat32 || ts == nullptr || ts->size() > full.size()) {
+      return Decline{"a bias term between the scores' Reshapes is not float32 of known shape"};
+    }
+    for (size_t i = 0; i < ts->size(); ++i) {
+      const Dim& d = (*ts)[ts->size() - 1 - i];
+      const Dim& f = full[full.size() - 1 - i];
+      if (d.same_as(Dim(1))) continue;
+      if (!same_dim(d, f)) return Decline{"a bias term does not broadcast to the reshaped scores"};
+      if (i == full.size() - 1) first = f;
+    }
+  }
+  for (const Node* a : adds) absorb(a);
+  absorb(r1);
+  ReshapedBias b;
+  b.terms = terms;
+  b.expand = expand;
+  b.target = target;
+  b.shape = *out;
+  b.shape[0] = first;
+  reshaped_bias = std::move(b);
+  needs_head_layout = true;
+  *scores = r1->inputs[0];
+  return std::nullopt;
+}
+
 // Mul(q k^T, c) with c a constant [H, 1, 1] (rank 3 or 4, only the head axis > 1): records c
 // in head_scale and sets *scores to the MatMul's output.
 bool AttentionMatcher::match_head_scale(const Node& mul, ValueId* scores) {
@@ -1395,6 +1498,7 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
   std::vector<ValueId> masks;
   std::vector<double> mask_factors;
   if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  if (reshaped_bias) return Decline{"a run-time bias is added between Reshapes of the scores"};
   absorb(qk);
   if (masks.size() > 1) return Decline{"more than one additive mask"};
   if (auto d = trace_seq_first(qk->inputs[0], {1, 0, 2}, "q", true, &q)) return d;
@@ -1561,10 +1665,14 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
   if (masks.size() > 1) return Decline{"more than one additive mask"};
   if (!masks.empty()) {
     const ValueId m = masks[0];
-    if (g_.values[m].dtype != DType::kFloat32) return Decline{"mask is not float32"};
-    std::optional<Tensor> c = eval_.up_to_broadcast(m);
+    if (m != kNoValue && g_.values[m].dtype != DType::kFloat32) {
+      return Decline{"mask is not float32"};
+    }
+    std::optional<Tensor> c = m != kNoValue ? eval_.up_to_broadcast(m) : std::nullopt;
     std::vector<Dim> ms;
-    if (c) {
+    if (reshaped_bias) {
+      ms = reshaped_bias->shape;
+    } else if (c) {
       bool zero = true;
       for (int64_t e = 0; e < c->numel() && zero; ++e) zero = c->data<float>()[e] == 0.0f;
       if (zero) {
@@ -1620,7 +1728,7 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
         }
         mask_const = std::move(t);
       } else {
-        mask = m;
+        mask = m;  // kNoValue for a reshaped bias: the rewrite builds it
         folded_mask_shape = target;
       }
       // With the guard a fully masked row gives 0 where softmax gives NaN.
@@ -1629,6 +1737,30 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
   }
   folded = f;
   return std::nullopt;
+}
+
+// The bias of match_reshaped_bias as the scores' mask: its terms summed, broadcast to the
+// reshaped scores' shape (1 for the first axis: the terms' own batch, or 1) and reshaped back.
+ValueId build_reshaped_bias(Graph& g, const AttentionMatcher::ReshapedBias& b,
+                            const std::string& base) {
+  ValueId sum = b.terms[0];
+  for (size_t t = 1; t < b.terms.size(); ++t) {
+    const std::string name = str_cat(base, "_bias_sum", t);
+    sum = g.nodes[add_node(g, "", "Add", name, {sum, b.terms[t]}, {name})].outputs[0];
+  }
+  const std::string expand = base + "_bias_expand";
+  sum = g.nodes[add_node(
+                    g, "", "Expand", expand,
+                    {sum, add_constant_value(g, expand + "_shape", Tensor::from_int64(b.expand))},
+                    {expand})]
+            .outputs[0];
+  const std::string reshape = base + "_bias";
+  return g
+      .nodes[add_node(
+          g, "", "Reshape", reshape,
+          {sum, add_constant_value(g, reshape + "_shape", Tensor::from_int64(b.target))},
+          {reshape})]
+      .outputs[0];
 }
 
 // The fused op's input for a [L..., S, D] operand of attention kept in its head layout
@@ -1906,7 +2038,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     if (std::optional<Decline> d = merged->match(id)) {
       // Attention whose output is not merged into [B, S, H*D] may still fuse in its head layout.
       std::string reason = d->reason;
-      if (!merged->output_matched) {
+      if (!merged->output_matched || merged->needs_head_layout) {
         head_layout.emplace(graph, uses, eval);
         if (std::optional<Decline> d2 = head_layout->match_folded(id)) {
           reason += str_cat(" (kept in the head layout: ", d2->reason, ")");
@@ -1926,6 +2058,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     const std::set<NodeId> absorbed(m.nodes.begin(), m.nodes.end());
     std::set<ValueId> kept = {m.mask};
     if (m.new_where) kept.insert(m.new_where->cond);
+    if (m.reshaped_bias) kept.insert(m.reshaped_bias->terms.begin(), m.reshaped_bias->terms.end());
     if (!only_read_inside(graph, uses, absorbed, m.output, kept)) {
       ctx.near_miss(kPass, where,
                     "an intermediate of the attention is used outside it (by a graph output, a "
@@ -1947,6 +2080,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
                    {base + "_q_head_scale"});
       m.q.value = graph.nodes[mul].outputs[0];
     }
+    if (m.reshaped_bias) m.mask = build_reshaped_bias(graph, *m.reshaped_bias, base);
     std::vector<ValueId> inputs;
     if (m.folded) {
       const AttentionMatcher::Folded& f = *m.folded;

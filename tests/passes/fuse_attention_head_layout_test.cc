@@ -146,6 +146,35 @@ TEST(FuseAttentionHeadLayout, ResidualBeforeTheHeadsMerge) {
   EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[1]].shape), "[2*batch, 3, 4]");
 }
 
+// MViTv2's decomposed relative positions as dynamo writes them: the scores reshaped to
+// [B, H, qh, qw, kh, kw], rel_h [.., kh, 1] and rel_w [.., 1, kw] (computed from q at run time)
+// added there, reshaped back; then the residual o + q before the heads merge.
+TEST(FuseAttentionHeadLayout, RunTimeBiasBetweenReshapesOfTheScores) {
+  TestGraph g;
+  const Dim b = Dim::symbol("batch");
+  ValueId q = g.input("q", DType::kFloat32, {b, 2, 16, 8});  // 4x4 queries
+  ValueId k = g.input("k", DType::kFloat32, {b, 2, 4, 8});   // 2x2 keys
+  ValueId v = g.input("v", DType::kFloat32, {b, 2, 4, 8});
+  ValueId q5 = g.op("Reshape", {q, ints(g, {-1, 2, 4, 4, 8})});
+  ValueId rel_h =
+      g.op("Reshape", {g.op("MatMul", {q5, floats(g, {8, 2}, 11)}), ints(g, {-1, 2, 4, 4, 2, 1})});
+  ValueId rel_w =
+      g.op("Reshape", {g.op("MatMul", {q5, floats(g, {8, 2}, 12)}), ints(g, {-1, 2, 4, 4, 1, 2})});
+  ValueId kt = g.op("Transpose", {k}, perm_attr({0, 1, 3, 2}));
+  ValueId s = g.op("MatMul", {g.op("Mul", {q, scalar(g, 0.35f)}), kt});
+  ValueId s6 = g.op("Reshape", {s, ints(g, {-1, 2, 4, 4, 2, 2})});
+  ValueId biased = g.op("Add", {g.op("Add", {s6, rel_h}), rel_w});
+  ValueId p = softmax(g, g.op("Reshape", {biased, ints(g, {-1, 2, 16, 4})}));
+  ValueId o = g.op("Add", {g.op("MatMul", {p, v}), q});
+  g.output(
+      g.op("Reshape", {g.op("Transpose", {o}, perm_attr({0, 2, 1, 3})), ints(g, {0, 16, 16})}));
+  check_fusion(g, 1, /*transposes_allowed=*/true);
+  const Node* a = mask_input_of(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(*a->attrs.get_int("num_heads", 0), 1);
+  EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[3]].shape), "[2*batch, 1, 16, 4]");
+}
+
 // A mask that varies along a leading dim other than the last ([H, 1, S, S] over [B, H, nW, S, S])
 // is neither one block, one per leading index, nor one per head of the fused op: declined.
 TEST(FuseAttentionHeadLayout, DeclinesAMaskAlongAnInnerLeadingDim) {
