@@ -264,6 +264,7 @@ class AttentionMatcher {
   std::optional<Decline> match_seq_first(ValueId scores_out, const Node& pv);
   std::optional<Decline> match_window_mask(const Node& r2, double factor, ValueId* scores);
   std::optional<Decline> match_reshaped_bias(const Node& r2, double factor, ValueId* scores);
+  bool overwrites_all(const Node& scatter);
   bool match_head_scale(const Node& mul, ValueId* scores);
   std::optional<Decline> combine_window_mask(const std::vector<ValueId>& masks,
                                              const std::vector<double>& factors,
@@ -279,6 +280,8 @@ class AttentionMatcher {
   const Uses& uses_;
   ValueEvaluator& eval_;
   bool seq_first_nan_guard_ = false;
+  // The data input of an absorbed ScatterND that overwrites all of it: read for its shape alone.
+  ValueId overwritten_ = kNoValue;
 };
 
 // Mul(x, c) / Mul(c, x) / Div(x, c) with c an evaluable one-element tensor that does not change
@@ -904,7 +907,15 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
   for (int steps = 0; steps < 8 && *qk == nullptr; ++steps) {
     const Node* n = producer_of(g_, cur);
     if (n == nullptr) return Decline{"scores are not computed by a MatMul"};
-    if (!single_data_use(g_, uses_, cur)) return Decline{"scores are used outside the attention"};
+    std::vector<NodeId> readers = data_readers(g_, uses_, cur);
+    if (cur == overwritten_) {  // the ScatterND writing over it reads only its shape
+      readers.erase(std::remove_if(readers.begin(), readers.end(),
+                                   [&](NodeId r) { return is_onnx_op(g_.nodes[r], "ScatterND"); }),
+                    readers.end());
+    }
+    if (is_graph_output(g_, cur) || readers.size() != 1) {
+      return Decline{"scores are used outside the attention"};
+    }
     ValueId next = kNoValue;
     if (is_onnx_op(*n, "MatMul")) {
       *qk = n;
@@ -928,6 +939,11 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
       masks->push_back(n->inputs[1 - side]);
       mask_factors->push_back(factor_after_mask);
       cur = n->inputs[side];
+    } else if (is_onnx_op(*n, "ScatterND") && overwritten_ == kNoValue && overwrites_all(*n)) {
+      // TorchScript's attn[:, :, i:, j:] = ... with i = j = 0 (MViTv2): the updates replace the
+      // whole scores, which the updates are computed from.
+      overwritten_ = n->inputs[0];
+      cur = n->inputs[2];
     } else if (is_onnx_op(*n, "Mul") && head_scale.empty() && match_head_scale(*n, &next)) {
       cur = next;
     } else if (is_onnx_op(*n, "Reshape") && !window_mask && !reshaped_bias) {
@@ -1271,6 +1287,50 @@ std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, doubl
     add = next_add;
   }
   return Decline{"windowed scores: no Reshape of [batch, heads, q_len, k_len] scores in the Add"};
+}
+
+// Whether ScatterND `scatter` writes every element of its data input, each once, in order:
+// updates of the data's shape at indices [..., rank] that are the identity grid. The indices are
+// computed from shapes (aranges expanded over the batch): evaluated with the graph inputs'
+// symbols bound to a few small sizes, they must be the identity at each.
+bool AttentionMatcher::overwrites_all(const Node& scatter) {
+  auto reduction = scatter.attrs.get_string("reduction", "none");
+  if (!reduction.ok() || *reduction != "none") return false;
+  const SymShape* data = shape_of(g_, scatter.inputs[0]);
+  if (data == nullptr || !same_shape(g_, scatter.inputs[0], scatter.inputs[2])) return false;
+  const int64_t r = static_cast<int64_t>(data->size());
+  std::set<std::string> symbols;
+  for (ValueId in : g_.inputs) {
+    for (const Dim& d : g_.values[in].shape) {
+      for (const std::string& sym : d.symbols()) symbols.insert(sym);
+    }
+  }
+  for (int64_t n : {1, 2, 3, 5}) {
+    std::map<std::string, int64_t> bindings;
+    for (const std::string& sym : symbols) bindings[sym] = n;
+    std::vector<int64_t> dims;
+    for (const Dim& d : *data) {
+      std::optional<int64_t> v = d.evaluate(bindings);
+      if (!v) return false;
+      dims.push_back(*v);
+    }
+    ValueEvaluator bound(g_, bindings);
+    std::optional<Tensor> idx = bound.exact(scatter.inputs[1]);
+    if (!idx || idx->rank() != r + 1 || idx->dim(r) != r) return false;
+    int64_t count = 1;
+    for (int64_t a = 0; a < r; ++a) {
+      if (idx->dim(a) != dims[a]) return false;
+      count *= dims[a];
+    }
+    std::vector<int64_t> at(r, 0);
+    for (int64_t e = 0; e < count; ++e) {
+      for (int64_t a = 0; a < r; ++a) {
+        if (idx->element_as_int64(e * r + a) != at[a]) return false;
+      }
+      for (int64_t a = r - 1; a >= 0 && ++at[a] == dims[a]; --a) at[a] = 0;
+    }
+  }
+  return true;
 }
 
 // A run-time bias added to the scores between two Reshapes, walking back from `r2`: MViTv2's

@@ -175,6 +175,47 @@ TEST(FuseAttentionHeadLayout, RunTimeBiasBetweenReshapesOfTheScores) {
   EXPECT_EQ(sym_shape_to_string(g.graph().values[a->inputs[3]].shape), "[2*batch, 1, 16, 4]");
 }
 
+// The identity index grid of a ScatterND over `shape`, with elements `swap_a` and `swap_b`
+// (flat positions) exchanged when they differ.
+Tensor index_grid(const std::vector<int64_t>& shape, int64_t swap_a = 0, int64_t swap_b = 0) {
+  const int64_t r = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> idx_shape = shape;
+  idx_shape.push_back(r);
+  Tensor t = Tensor::zeros(DType::kInt64, idx_shape);
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  std::vector<int64_t> at(r, 0);
+  for (int64_t e = 0; e < count; ++e) {
+    const int64_t dst = e == swap_a ? swap_b : e == swap_b ? swap_a : e;
+    for (int64_t a = 0; a < r; ++a) t.data<int64_t>()[dst * r + a] = at[a];
+    for (int64_t a = r - 1; a >= 0 && ++at[a] == shape[a]; --a) at[a] = 0;
+  }
+  return t;
+}
+
+// TorchScript's attn[:, :, 0:, 0:] = attn + bias (MViTv2): a ScatterND whose updates, computed
+// from the scores, overwrite every element of them; the bias is a run-time input.
+TEST(FuseAttentionHeadLayout, ScatterNdOverwritingAllOfTheScores) {
+  for (bool identity : {true, false}) {
+    TestGraph g;
+    ValueId q = g.input("q", DType::kFloat32, {3, 2, 4, 5});
+    ValueId kt = g.input("kt", DType::kFloat32, {3, 2, 5, 6});
+    ValueId v = g.input("v", DType::kFloat32, {3, 2, 6, 5});
+    ValueId bias = g.input("bias", DType::kFloat32, {3, 2, 4, 6});
+    ValueId s = g.op("MatMul", {q, kt});
+    ValueId idx = g.constant("idx", index_grid({3, 2, 4, 6}, 0, identity ? 0 : 7));
+    ValueId scattered = g.op("ScatterND", {s, idx, g.op("Add", {s, bias})});
+    g.output(g.op("MatMul", {softmax(g, scattered), v}));
+    testing::PassRun r = check_fusion(g, identity ? 1 : 0, /*transposes_allowed=*/true);
+    if (identity) {
+      ASSERT_NE(mask_input_of(g.graph()), nullptr);
+      EXPECT_EQ(testing::count_ops(g.graph(), "ScatterND"), 0);
+    } else {
+      EXPECT_TRUE(r.logged("scores come from node")) << ::testing::PrintToString(r.log);
+    }
+  }
+}
+
 // A mask that varies along a leading dim other than the last ([H, 1, S, S] over [B, H, nW, S, S])
 // is neither one block, one per leading index, nor one per head of the fused op: declined.
 TEST(FuseAttentionHeadLayout, DeclinesAMaskAlongAnInnerLeadingDim) {
