@@ -1292,13 +1292,47 @@ std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, doubl
 // Whether ScatterND `scatter` writes every element of its data input, each once, in order:
 // updates of the data's shape at indices [..., rank] that are the identity grid. The indices are
 // computed from shapes (aranges expanded over the batch): evaluated with the graph inputs'
-// symbols bound to a few small sizes, they must be the identity at each.
+// symbols bound to a few small sizes, they must be the identity at each. Indices concatenated
+// from one part per axis (TorchScript's form) are checked part by part up to broadcast (part j
+// an arange along axis j), so that the probes stay small when the scores are large.
 bool AttentionMatcher::overwrites_all(const Node& scatter) {
   auto reduction = scatter.attrs.get_string("reduction", "none");
   if (!reduction.ok() || *reduction != "none") return false;
   const SymShape* data = shape_of(g_, scatter.inputs[0]);
-  if (data == nullptr || !same_shape(g_, scatter.inputs[0], scatter.inputs[2])) return false;
+  const SymShape* index_shape = shape_of(g_, scatter.inputs[1]);
+  if (data == nullptr || index_shape == nullptr ||
+      !same_shape(g_, scatter.inputs[0], scatter.inputs[2])) {
+    return false;
+  }
   const int64_t r = static_cast<int64_t>(data->size());
+  if (static_cast<int64_t>(index_shape->size()) != r + 1 || !(*index_shape)[r].same_as(Dim(r))) {
+    return false;
+  }
+  for (int64_t a = 0; a < r; ++a) {
+    if (!same_dim((*index_shape)[a], (*data)[a])) return false;
+  }
+  // The per-axis parts: Concat over the last axis of r [..., 1] parts (each maybe an Unsqueeze
+  // of a rank-r value).
+  std::vector<std::pair<ValueId, int64_t>> parts;  // (value, its rank)
+  if (const Node* cat = producer_if(g_, scatter.inputs[1], "Concat")) {
+    auto axis = cat->attrs.get_int("axis", 0);
+    if (axis.ok() && (*axis == -1 || *axis == r) && static_cast<int64_t>(cat->inputs.size()) == r) {
+      for (ValueId in : cat->inputs) {
+        const SymShape* ps = shape_of(g_, in);
+        if (ps == nullptr || static_cast<int64_t>(ps->size()) != r + 1 ||
+            !(*ps)[r].same_as(Dim(1))) {
+          parts.clear();
+          break;
+        }
+        const Node* u = producer_if(g_, in, "Unsqueeze");
+        std::optional<Tensor> axes =
+            u != nullptr && u->has_input(1) ? eval_.exact(u->inputs[1]) : std::nullopt;
+        const bool last = axes && axes->numel() == 1 &&
+                          (axes->element_as_int64(0) == -1 || axes->element_as_int64(0) == r);
+        parts.emplace_back(last ? u->inputs[0] : in, last ? r : r + 1);
+      }
+    }
+  }
   std::set<std::string> symbols;
   for (ValueId in : g_.inputs) {
     for (const Dim& d : g_.values[in].shape) {
@@ -1315,6 +1349,22 @@ bool AttentionMatcher::overwrites_all(const Node& scatter) {
       dims.push_back(*v);
     }
     ValueEvaluator bound(g_, bindings);
+    if (!parts.empty()) {
+      for (int64_t j = 0; j < r; ++j) {
+        std::optional<Tensor> t = bound.up_to_broadcast(parts[j].first);
+        const int64_t pr = parts[j].second;
+        if (!t || t->rank() > pr) return false;
+        std::vector<int64_t> ts(pr - t->rank(), 1);
+        for (int64_t d : t->shape()) ts.push_back(d);
+        for (int64_t a = 0; a < pr; ++a) {
+          if (ts[a] != (a == j ? dims[j] : 1)) return false;
+        }
+        for (int64_t e = 0; e < t->numel(); ++e) {
+          if (t->element_as_int64(e) != e) return false;
+        }
+      }
+      continue;
+    }
     std::optional<Tensor> idx = bound.exact(scatter.inputs[1]);
     if (!idx || idx->rank() != r + 1 || idx->dim(r) != r) return false;
     int64_t count = 1;

@@ -216,6 +216,40 @@ TEST(FuseAttentionHeadLayout, ScatterNdOverwritingAllOfTheScores) {
   }
 }
 
+// TorchScript's indices for it: one arange per axis, shaped along its axis, expanded to the
+// scores' shape, unsqueezed and concatenated (checked part by part, never expanded). With the
+// key axis's arange reversed the scatter permutes the keys: declined.
+TEST(FuseAttentionHeadLayout, ScatterNdWithIndicesConcatenatedPerAxis) {
+  for (bool identity : {true, false}) {
+    TestGraph g;
+    const std::vector<int64_t> shape = {3, 2, 4, 6};
+    ValueId q = g.input("q", DType::kFloat32, {3, 2, 4, 5});
+    ValueId kt = g.input("kt", DType::kFloat32, {3, 2, 5, 6});
+    ValueId v = g.input("v", DType::kFloat32, {3, 2, 6, 5});
+    ValueId bias = g.input("bias", DType::kFloat32, {3, 2, 4, 6});
+    ValueId s = g.op("MatMul", {q, kt});
+    std::vector<ValueId> parts;
+    for (int64_t j = 0; j < 4; ++j) {
+      std::vector<int64_t> along(4, 1);
+      along[j] = shape[j];
+      Tensor range = Tensor::zeros(DType::kInt64, along);
+      for (int64_t e = 0; e < shape[j]; ++e) {
+        range.data<int64_t>()[e] = identity || j != 3 ? e : shape[j] - 1 - e;
+      }
+      ValueId expanded =
+          g.op("Expand", {g.constant("range" + std::to_string(j), range), ints(g, shape)});
+      parts.push_back(g.op("Unsqueeze", {expanded, ints(g, {-1})}));
+    }
+    Attributes last;
+    last.set_int("axis", -1);
+    ValueId idx = g.op("Concat", parts, last);
+    ValueId scattered = g.op("ScatterND", {s, idx, g.op("Add", {s, bias})});
+    g.output(g.op("MatMul", {softmax(g, scattered), v}));
+    check_fusion(g, identity ? 1 : 0, /*transposes_allowed=*/true);
+    EXPECT_EQ(testing::count_ops(g.graph(), "ScatterND"), identity ? 0 : 1);
+  }
+}
+
 // A mask that varies along a leading dim other than the last ([H, 1, S, S] over [B, H, nW, S, S])
 // is neither one block, one per leading index, nor one per head of the fused op: declined.
 TEST(FuseAttentionHeadLayout, DeclinesAMaskAlongAnInnerLeadingDim) {
