@@ -208,6 +208,24 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
     log_line(options,
              str_cat("inlined ", it->second, " If node(s) whose condition is known at build time"));
   }
+  // A float16 / bfloat16 export computes in the build's precision like an fp32 one (the CPU
+  // has no half kernels; the fusions match float32 graphs); its inputs and outputs keep their
+  // types.
+  PassContext widen_ctx(options.verbose, options.log);
+  Status widened = widen_half_floats(graph, widen_ctx);
+  if (!widened.ok()) return widened.with_context(str_cat("'", onnx_path, "'"));
+  if (widen_ctx.applied_counts().count("widen_half_floats") != 0) {
+    log_line(options,
+             str_cat("the model's float16/bfloat16 tensors compute in ",
+                     options.device == "cpu" || options.precision == "fp32"
+                         ? "float32 (" + std::string(options.device == "cuda"
+                                                         ? "--precision fp16 or bf16 for half "
+                                                           "kernels"
+                                                         : "the CPU has no half kernels") +
+                               ")"
+                         : "the build precision, " + options.precision,
+                     "; inputs and outputs keep their types"));
+  }
   // Einsum and upsampling ConvTranspose likewise, with no kernels of their own.
   PassContext einsum_ctx(options.verbose, options.log);
   Status einsum = lower_einsum(graph, einsum_ctx);
