@@ -312,6 +312,18 @@ FIXTURES = {
     "timm_vit_hybrid_stdconv_ts17":
         (timm_model("vit_tiny_r_s16_p8_224", img_size=32, patch_size=2, depth=2, embed_dim=48,
                     num_heads=3, num_classes=10), "ts", 17),
+    # SAM's image encoder (timm's samvit): windowed and global attention with the decomposed
+    # relative-position bias computed from q at run time (Einsum), the heads folded into the
+    # batch ([B*H, S, S] scores), SDPA through TorchScript: fused in its head layout.
+    "timm_samvit_ts17":
+        (timm_model("samvit_base_patch16", img_size=64, patch_size=8, depth=2, embed_dim=48,
+                    num_heads=3, global_attn_indexes=(1,), window_size=4, neck_chans=32,
+                    use_rel_pos=True), "ts", 17),
+    # Hiera (SAM2's image encoder): mask-unit attention, scores [B, H, units, S, S]; the
+    # classifier is zero-initialised, so the pooled features are the output.
+    "timm_hiera_ts17":
+        (timm_model("hiera_tiny_224", img_size=64, embed_dim=16, num_heads=1,
+                    stages=(1, 1, 1, 1), num_classes=0), "ts", 17),
     # Swin: shifted windows (Roll as Slice+Concat, window partition reshapes, the shift mask),
     # window padding (Pad), patch merging; two stages of two blocks on a 16x16 token grid.
     "timm_swin_dynamo":

@@ -49,6 +49,15 @@
 // Expand to [B, nW, ...] by the batch rows of the fused op's input / nW, then Reshape to
 // [B*nW, ...]. A few small nodes, computed once per run; the scores and Softmax they replace are
 // [B*nW, H, S, S] each.
+//
+// Attention whose output is not merged into [B, Sq, H*Dv] as above fuses in its head layout
+// (match_folded): scores [L..., Sq, Sk] over any leading dims L (SAM's heads folded into the
+// batch, Hiera's mask units and Twins' windows [B, H, nW, S, S]), an output used before the
+// heads merge (MViTv2's residual) or computed as v' P^T (EfficientViT-MSRA), an additive bias
+// computed at run time (SAM's decomposed relative positions, from q). Each index of L is one
+// attention problem, so the fused op reads q, k, v reshaped to [prod(L), S, D] with one head
+// and its output is reshaped back; a bias that varies only along L's last dim makes that dim
+// the head axis instead. The merge, and anything else around the scores, stays as it was.
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -203,9 +212,45 @@ class AttentionMatcher {
   // scale per head), moved onto q's head tensor: (q * s_h) k^T = (q k^T) * s_h.
   std::vector<float> head_scale;
 
+  // Attention kept in its head layout, [L..., S, D] with leading dims L (match_folded): every
+  // index of L is one softmax(q k^T) v problem, so the fused op reads q, k, v as
+  // [prod(L), S, D] with one head, or, where a mask varies only along L's last dim,
+  // [prod(L[:-1]), S, L.back() * D] with L.back() heads.
+  struct Folded {
+    ValueId q = kNoValue, k = kNoValue, v = kNoValue;
+    bool k_transposed = false;    // `k` is k^T [L..., Dh, Sk]
+    bool v_transposed = false;    // `v` is v^T [L..., Dv, Sk] (v P^T)
+    bool out_transposed = false;  // the replaced output is [L..., Dv, Sq] (v P^T)
+    int64_t heads = 1;
+    int64_t sq = 0, sk = 0, dh = 0, dv = 0;
+    // The replaced output's [L..., Sq, Dv] as a Reshape target (-1 for L's first dim).
+    std::vector<int64_t> out_shape;
+  };
+  std::optional<Folded> folded;
+  // The match got as far as the merged output: a later decline is about q, k, v or the mask,
+  // which match_folded would not improve on...
+  bool output_matched = false;
+  // ... unless the scores carry a run-time bias added between two Reshapes, which only
+  // match_folded takes.
+  bool needs_head_layout = false;
+  // A run-time bias added between two Reshapes of the scores (match_reshaped_bias): its terms,
+  // summed, broadcast to `expand` (1 for the first axis) and reshaped to `target`, are the
+  // scores' additive mask. `shape` is that mask's shape.
+  struct ReshapedBias {
+    std::vector<ValueId> terms;
+    std::vector<int64_t> expand;
+    std::vector<int64_t> target;
+    SymShape shape;
+  };
+  std::optional<ReshapedBias> reshaped_bias;
+
   std::optional<Decline> match(NodeId softmax_id);
+  std::optional<Decline> match_folded(NodeId softmax_id);
 
  private:
+  std::optional<Decline> find_pv(ValueId probs, const Node** pv, bool* nan_guard,
+                                 const Node** p_transpose);
+  ValueId skip_scalar_factors(ValueId v);
   void absorb(const Node* n) { nodes.push_back(static_cast<NodeId>(n - g_.nodes.data())); }
   std::optional<double> scalar_factor(const Node& n, ValueId* data_input);
   std::optional<Decline> trace_heads(ValueId v, const std::vector<int>& want, const char* what,
@@ -218,6 +263,8 @@ class AttentionMatcher {
                                  std::vector<double>* mask_factors);
   std::optional<Decline> match_seq_first(ValueId scores_out, const Node& pv);
   std::optional<Decline> match_window_mask(const Node& r2, double factor, ValueId* scores);
+  std::optional<Decline> match_reshaped_bias(const Node& r2, double factor, ValueId* scores);
+  bool overwrites_all(const Node& scatter);
   bool match_head_scale(const Node& mul, ValueId* scores);
   std::optional<Decline> combine_window_mask(const std::vector<ValueId>& masks,
                                              const std::vector<double>& factors,
@@ -233,6 +280,8 @@ class AttentionMatcher {
   const Uses& uses_;
   ValueEvaluator& eval_;
   bool seq_first_nan_guard_ = false;
+  // The data input of an absorbed ScatterND that overwrites all of it: read for its shape alone.
+  ValueId overwritten_ = kNoValue;
 };
 
 // Mul(x, c) / Mul(c, x) / Div(x, c) with c an evaluable one-element tensor that does not change
@@ -858,7 +907,15 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
   for (int steps = 0; steps < 8 && *qk == nullptr; ++steps) {
     const Node* n = producer_of(g_, cur);
     if (n == nullptr) return Decline{"scores are not computed by a MatMul"};
-    if (!single_data_use(g_, uses_, cur)) return Decline{"scores are used outside the attention"};
+    std::vector<NodeId> readers = data_readers(g_, uses_, cur);
+    if (cur == overwritten_) {  // the ScatterND writing over it reads only its shape
+      readers.erase(std::remove_if(readers.begin(), readers.end(),
+                                   [&](NodeId r) { return is_onnx_op(g_.nodes[r], "ScatterND"); }),
+                    readers.end());
+    }
+    if (is_graph_output(g_, cur) || readers.size() != 1) {
+      return Decline{"scores are used outside the attention"};
+    }
     ValueId next = kNoValue;
     if (is_onnx_op(*n, "MatMul")) {
       *qk = n;
@@ -882,10 +939,21 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
       masks->push_back(n->inputs[1 - side]);
       mask_factors->push_back(factor_after_mask);
       cur = n->inputs[side];
+    } else if (is_onnx_op(*n, "ScatterND") && overwritten_ == kNoValue && overwrites_all(*n)) {
+      // TorchScript's attn[:, :, i:, j:] = ... with i = j = 0 (MViTv2): the updates replace the
+      // whole scores, which the updates are computed from.
+      overwritten_ = n->inputs[0];
+      cur = n->inputs[2];
     } else if (is_onnx_op(*n, "Mul") && head_scale.empty() && match_head_scale(*n, &next)) {
       cur = next;
-    } else if (is_onnx_op(*n, "Reshape") && !window_mask) {
-      if (auto d = match_window_mask(*n, factor_after_mask, &next)) return d;
+    } else if (is_onnx_op(*n, "Reshape") && !window_mask && !reshaped_bias) {
+      const size_t absorbed = nodes.size();
+      if (auto d = match_window_mask(*n, factor_after_mask, &next)) {
+        nodes.resize(absorbed);
+        if (match_reshaped_bias(*n, factor_after_mask, &next)) return d;
+        masks->push_back(kNoValue);  // reshaped_bias, built at the rewrite
+        mask_factors->push_back(1.0);
+      }
       cur = next;
     } else {
       return Decline{str_cat("scores come from ", n->describe(), ", not q k^T")};
@@ -893,6 +961,70 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
     if (*qk == nullptr) absorb(n);
   }
   if (*qk == nullptr) return Decline{"scores are not computed by a MatMul"};
+  return std::nullopt;
+}
+
+// A Transpose that swaps the last two axes of its rank >= 2 input and keeps the others.
+bool swaps_last_two(const Graph& g, const Node& n) {
+  if (!is_onnx_op(n, "Transpose")) return false;
+  const int r = rank_of(g, n.inputs[0]);
+  if (r < 2) return false;
+  auto perm = n.attrs.get_ints("perm", {});
+  if (!perm.ok() || static_cast<int>(perm->size()) != r) return false;
+  for (int i = 0; i < r; ++i) {
+    const int want = i < r - 2 ? i : (i == r - 2 ? r - 1 : r - 2);
+    if ((*perm)[i] != want) return false;
+  }
+  return true;
+}
+
+// Forward from the softmax output: probabilities -> (Cast)* -> [IsNaN/Where guard] -> MatMul
+// with v. With `p_transpose`, also v' P^T: the probabilities transposed over their last two
+// axes as the MatMul's second operand (EfficientViT-MSRA's v @ attn^T, [.., Dv, Sq]).
+std::optional<Decline> AttentionMatcher::find_pv(ValueId probs, const Node** pv, bool* nan_guard,
+                                                 const Node** p_transpose) {
+  for (int steps = 0; steps < 8 && *pv == nullptr; ++steps) {
+    const std::vector<NodeId> readers = data_readers(g_, uses_, probs);
+    if (is_graph_output(g_, probs)) return Decline{"attention probabilities are a graph output"};
+    if (readers.size() == 2) {
+      // IsNaN(p) and Where(IsNaN(p), 0, p): SDPA's guard against fully masked rows.
+      const Node* a = &g_.nodes[readers[0]];
+      const Node* b = &g_.nodes[readers[1]];
+      if (is_onnx_op(*a, "Where")) std::swap(a, b);
+      if (!is_onnx_op(*a, "IsNaN") || !is_onnx_op(*b, "Where") || b->inputs[0] != a->outputs[0] ||
+          b->inputs[2] != probs || !single_data_use(g_, uses_, a->outputs[0])) {
+        return Decline{"attention probabilities are used elsewhere"};
+      }
+      auto zero = eval_.exact(b->inputs[1]);
+      if (!zero || zero->numel() != 1 || zero->element_as_double(0) != 0.0) {
+        return Decline{"softmax NaN guard does not replace NaN by 0"};
+      }
+      *nan_guard = true;
+      absorb(a);
+      absorb(b);
+      probs = b->outputs[0];
+      continue;
+    }
+    const Node* next = single_data_consumer(g_, uses_, probs);
+    if (next == nullptr) return Decline{"attention probabilities are used elsewhere"};
+    if (is_passthrough(g_, *next)) {
+      absorb(next);
+      probs = next->outputs[0];
+    } else if (is_onnx_op(*next, "MatMul") && next->inputs[0] == probs) {
+      *pv = next;
+    } else if (p_transpose != nullptr && swaps_last_two(g_, *next)) {
+      const Node* mm = single_data_consumer(g_, uses_, next->outputs[0]);
+      if (mm == nullptr || !is_onnx_op(*mm, "MatMul") || mm->inputs[1] != next->outputs[0] ||
+          mm->inputs[0] == next->outputs[0]) {
+        return Decline{"transposed probabilities do not feed a v P^T MatMul"};
+      }
+      *p_transpose = next;
+      *pv = mm;
+    } else {
+      return Decline{str_cat("softmax output feeds ", next->describe(), ", not the P v MatMul")};
+    }
+  }
+  if (*pv == nullptr) return Decline{"no P v MatMul after the softmax"};
   return std::nullopt;
 }
 
@@ -910,44 +1042,9 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   if (g_.values[scores_out].dtype != DType::kFloat32) return Decline{"scores are not float32"};
   absorb(&sm);
 
-  // Forward: probabilities -> (Cast)* -> [IsNaN/Where guard] -> MatMul with v.
-  ValueId probs = sm.outputs[0];
-  bool nan_guard = false;
   const Node* pv = nullptr;
-  for (int steps = 0; steps < 8 && pv == nullptr; ++steps) {
-    const std::vector<NodeId> readers = data_readers(g_, uses_, probs);
-    if (is_graph_output(g_, probs)) return Decline{"attention probabilities are a graph output"};
-    if (readers.size() == 2) {
-      // IsNaN(p) and Where(IsNaN(p), 0, p): SDPA's guard against fully masked rows.
-      const Node* a = &g_.nodes[readers[0]];
-      const Node* b = &g_.nodes[readers[1]];
-      if (is_onnx_op(*a, "Where")) std::swap(a, b);
-      if (!is_onnx_op(*a, "IsNaN") || !is_onnx_op(*b, "Where") || b->inputs[0] != a->outputs[0] ||
-          b->inputs[2] != probs || !single_data_use(g_, uses_, a->outputs[0])) {
-        return Decline{"attention probabilities are used elsewhere"};
-      }
-      auto zero = eval_.exact(b->inputs[1]);
-      if (!zero || zero->numel() != 1 || zero->element_as_double(0) != 0.0) {
-        return Decline{"softmax NaN guard does not replace NaN by 0"};
-      }
-      nan_guard = true;
-      absorb(a);
-      absorb(b);
-      probs = b->outputs[0];
-      continue;
-    }
-    const Node* next = single_data_consumer(g_, uses_, probs);
-    if (next == nullptr) return Decline{"attention probabilities are used elsewhere"};
-    if (is_passthrough(g_, *next)) {
-      absorb(next);
-      probs = next->outputs[0];
-    } else if (is_onnx_op(*next, "MatMul") && next->inputs[0] == probs) {
-      pv = next;
-    } else {
-      return Decline{str_cat("softmax output feeds ", next->describe(), ", not the P v MatMul")};
-    }
-  }
-  if (pv == nullptr) return Decline{"no P v MatMul after the softmax"};
+  bool nan_guard = false;
+  if (auto d = find_pv(sm.outputs[0], &pv, &nan_guard, nullptr)) return d;
   absorb(pv);
   if (rank == 3) {
     seq_first_nan_guard_ = nan_guard;
@@ -1015,11 +1112,13 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   }
   absorb(merge_r);
   output = merge_r->outputs[0];
+  output_matched = true;
 
   const Node* qk = nullptr;
   std::vector<ValueId> masks;
   std::vector<double> mask_factors;
   if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  if (reshaped_bias) return Decline{"a run-time bias is added between Reshapes of the scores"};
   absorb(qk);
   const SymShape& ss = *shape_of(g_, scores_out);
 
@@ -1190,6 +1289,182 @@ std::optional<Decline> AttentionMatcher::match_window_mask(const Node& r2, doubl
   return Decline{"windowed scores: no Reshape of [batch, heads, q_len, k_len] scores in the Add"};
 }
 
+// Whether ScatterND `scatter` writes every element of its data input, each once, in order:
+// updates of the data's shape at indices [..., rank] that are the identity grid. The indices are
+// computed from shapes (aranges expanded over the batch): evaluated with the graph inputs'
+// symbols bound to a few small sizes, they must be the identity at each. Indices concatenated
+// from one part per axis (TorchScript's form) are checked part by part up to broadcast (part j
+// an arange along axis j), so that the probes stay small when the scores are large.
+bool AttentionMatcher::overwrites_all(const Node& scatter) {
+  auto reduction = scatter.attrs.get_string("reduction", "none");
+  if (!reduction.ok() || *reduction != "none") return false;
+  const SymShape* data = shape_of(g_, scatter.inputs[0]);
+  const SymShape* index_shape = shape_of(g_, scatter.inputs[1]);
+  if (data == nullptr || index_shape == nullptr ||
+      !same_shape(g_, scatter.inputs[0], scatter.inputs[2])) {
+    return false;
+  }
+  const int64_t r = static_cast<int64_t>(data->size());
+  if (static_cast<int64_t>(index_shape->size()) != r + 1 || !(*index_shape)[r].same_as(Dim(r))) {
+    return false;
+  }
+  for (int64_t a = 0; a < r; ++a) {
+    if (!same_dim((*index_shape)[a], (*data)[a])) return false;
+  }
+  // The per-axis parts: Concat over the last axis of r [..., 1] parts (each maybe an Unsqueeze
+  // of a rank-r value).
+  std::vector<std::pair<ValueId, int64_t>> parts;  // (value, its rank)
+  if (const Node* cat = producer_if(g_, scatter.inputs[1], "Concat")) {
+    auto axis = cat->attrs.get_int("axis", 0);
+    if (axis.ok() && (*axis == -1 || *axis == r) && static_cast<int64_t>(cat->inputs.size()) == r) {
+      for (ValueId in : cat->inputs) {
+        const SymShape* ps = shape_of(g_, in);
+        if (ps == nullptr || static_cast<int64_t>(ps->size()) != r + 1 ||
+            !(*ps)[r].same_as(Dim(1))) {
+          parts.clear();
+          break;
+        }
+        const Node* u = producer_if(g_, in, "Unsqueeze");
+        std::optional<Tensor> axes =
+            u != nullptr && u->has_input(1) ? eval_.exact(u->inputs[1]) : std::nullopt;
+        const bool last = axes && axes->numel() == 1 &&
+                          (axes->element_as_int64(0) == -1 || axes->element_as_int64(0) == r);
+        parts.emplace_back(last ? u->inputs[0] : in, last ? r : r + 1);
+      }
+    }
+  }
+  std::set<std::string> symbols;
+  for (ValueId in : g_.inputs) {
+    for (const Dim& d : g_.values[in].shape) {
+      for (const std::string& sym : d.symbols()) symbols.insert(sym);
+    }
+  }
+  for (int64_t n : {1, 2, 3, 5}) {
+    std::map<std::string, int64_t> bindings;
+    for (const std::string& sym : symbols) bindings[sym] = n;
+    std::vector<int64_t> dims;
+    for (const Dim& d : *data) {
+      std::optional<int64_t> v = d.evaluate(bindings);
+      if (!v) return false;
+      dims.push_back(*v);
+    }
+    ValueEvaluator bound(g_, bindings);
+    if (!parts.empty()) {
+      for (int64_t j = 0; j < r; ++j) {
+        std::optional<Tensor> t = bound.up_to_broadcast(parts[j].first);
+        const int64_t pr = parts[j].second;
+        if (!t || t->rank() > pr) return false;
+        std::vector<int64_t> ts(pr - t->rank(), 1);
+        for (int64_t d : t->shape()) ts.push_back(d);
+        for (int64_t a = 0; a < pr; ++a) {
+          if (ts[a] != (a == j ? dims[j] : 1)) return false;
+        }
+        for (int64_t e = 0; e < t->numel(); ++e) {
+          if (t->element_as_int64(e) != e) return false;
+        }
+      }
+      continue;
+    }
+    std::optional<Tensor> idx = bound.exact(scatter.inputs[1]);
+    if (!idx || idx->rank() != r + 1 || idx->dim(r) != r) return false;
+    int64_t count = 1;
+    for (int64_t a = 0; a < r; ++a) {
+      if (idx->dim(a) != dims[a]) return false;
+      count *= dims[a];
+    }
+    std::vector<int64_t> at(r, 0);
+    for (int64_t e = 0; e < count; ++e) {
+      for (int64_t a = 0; a < r; ++a) {
+        if (idx->element_as_int64(e * r + a) != at[a]) return false;
+      }
+      for (int64_t a = r - 1; a >= 0 && ++at[a] == dims[a]; --a) at[a] = 0;
+    }
+  }
+  return true;
+}
+
+// A run-time bias added to the scores between two Reshapes, walking back from `r2`: MViTv2's
+// decomposed relative positions as dynamo writes them, [B, H, Sq, Sk] -> Reshape r1
+// [B, H, qh, qw, kh, kw] + rel_h [B, H, qh, qw, kh, 1] + rel_w [B, H, qh, qw, 1, kw] -> Reshape
+// r2 [B, H, Sq, Sk]. A Reshape only relabels elements, so the terms summed, broadcast to r1's
+// shape and reshaped to r2's are the same bias added to the scores (one pass that materialises
+// it, as large as the scores it joins). Records reshaped_bias and sets *scores to r1's input.
+std::optional<Decline> AttentionMatcher::match_reshaped_bias(const Node& r2, double factor,
+                                                             ValueId* scores) {
+  const SymShape* out = shape_of(g_, r2.outputs[0]);
+  if (out == nullptr || factor != 1.0) return Decline{"no bias between Reshapes"};
+  std::vector<const Node*> adds;
+  std::vector<ValueId> terms;
+  ValueId cur = r2.inputs[0];
+  const Node* r1 = nullptr;
+  for (int steps = 0; steps < 4 && r1 == nullptr; ++steps) {
+    const Node* add = producer_if(g_, cur, "Add");
+    if (add == nullptr || !single_data_use(g_, uses_, cur)) return Decline{"no bias Add"};
+    int side = -1;
+    for (int s = 0; s < 2 && side < 0; ++s) {
+      const ValueId x = add->inputs[s];
+      const Node* p = producer_of(g_, x);
+      if (p == nullptr || !single_data_use(g_, uses_, x) || !same_shape(g_, x, cur)) continue;
+      if (is_onnx_op(*p, "Add")) side = s;
+      if (is_onnx_op(*p, "Reshape") && same_shape(g_, p->inputs[0], r2.outputs[0])) {
+        side = s;
+        r1 = p;
+      }
+    }
+    if (side < 0) return Decline{"no scores Reshape under the bias Adds"};
+    adds.push_back(add);
+    terms.push_back(add->inputs[1 - side]);
+    cur = add->inputs[side];
+  }
+  if (r1 == nullptr) return Decline{"no scores Reshape under the bias Adds"};
+  const SymShape& full = *shape_of(g_, r1->outputs[0]);
+  std::vector<int64_t> expand = {1};
+  for (size_t a = 1; a < full.size(); ++a) {
+    if (!full[a].is_static()) return Decline{"reshaped scores have symbolic dims after the first"};
+    expand.push_back(full[a].value());
+  }
+  std::vector<int64_t> target = {-1};
+  for (size_t a = 1; a < out->size(); ++a) {
+    if (!(*out)[a].is_static()) return Decline{"scores have symbolic dims after the first"};
+    target.push_back((*out)[a].value());
+  }
+  // The first axis must be the same on both sides of the Reshapes (B), so that a term's batch
+  // rows stay the scores' batch rows (Swin's windows fold into it: match_window_mask).
+  int64_t inner_r1 = 1, inner_r2 = 1;
+  for (size_t a = 1; a < expand.size(); ++a) inner_r1 *= expand[a];
+  for (size_t a = 1; a < target.size(); ++a) inner_r2 *= target[a];
+  if (inner_r1 != inner_r2 || !same_dim(full[0], (*out)[0])) {
+    return Decline{"the Reshapes around the bias regroup the scores' first axis"};
+  }
+  // Every term broadcasts to r1's shape; the first axis of the sum is B or 1.
+  Dim first = Dim(1);
+  for (ValueId t : terms) {
+    const SymShape* ts = shape_of(g_, t);
+    if (g_.values[t].dtype != DType::kFloat32 || ts == nullptr || ts->size() > full.size()) {
+      return Decline{"a bias term between the scores' Reshapes is not float32 of known shape"};
+    }
+    for (size_t i = 0; i < ts->size(); ++i) {
+      const Dim& d = (*ts)[ts->size() - 1 - i];
+      const Dim& f = full[full.size() - 1 - i];
+      if (d.same_as(Dim(1))) continue;
+      if (!same_dim(d, f)) return Decline{"a bias term does not broadcast to the reshaped scores"};
+      if (i == full.size() - 1) first = f;
+    }
+  }
+  for (const Node* a : adds) absorb(a);
+  absorb(r1);
+  ReshapedBias b;
+  b.terms = terms;
+  b.expand = expand;
+  b.target = target;
+  b.shape = *out;
+  b.shape[0] = first;
+  reshaped_bias = std::move(b);
+  needs_head_layout = true;
+  *scores = r1->inputs[0];
+  return std::nullopt;
+}
+
 // Mul(q k^T, c) with c a constant [H, 1, 1] (rank 3 or 4, only the head axis > 1): records c
 // in head_scale and sets *scores to the MatMul's output.
 bool AttentionMatcher::match_head_scale(const Node& mul, ValueId* scores) {
@@ -1327,11 +1602,13 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
   absorb(t);
   output = merged;
   seq_first = true;
+  output_matched = true;
 
   const Node* qk = nullptr;
   std::vector<ValueId> masks;
   std::vector<double> mask_factors;
   if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  if (reshaped_bias) return Decline{"a run-time bias is added between Reshapes of the scores"};
   absorb(qk);
   if (masks.size() > 1) return Decline{"more than one additive mask"};
   if (auto d = trace_seq_first(qk->inputs[0], {1, 0, 2}, "q", true, &q)) return d;
@@ -1364,6 +1641,299 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
     return Decline{"q, k, v batch dims differ"};
   }
   return std::nullopt;
+}
+
+// Back from a MatMul operand through single-use scalar factors (into `scale`) and no-op Casts.
+ValueId AttentionMatcher::skip_scalar_factors(ValueId v) {
+  for (int steps = 0; steps < 8; ++steps) {
+    const Node* n = producer_of(g_, v);
+    if (n == nullptr || !single_data_use(g_, uses_, v)) return v;
+    ValueId next = kNoValue;
+    if (is_passthrough(g_, *n)) {
+      next = n->inputs[0];
+    } else if (std::optional<double> f = scalar_factor(*n, &next)) {
+      scale *= *f;
+    } else {
+      return v;
+    }
+    absorb(n);
+    v = next;
+  }
+  return v;
+}
+
+// Attention whose output stays in its head layout [L..., Sq, Dv] (or [L..., Dv, Sq] for v P^T)
+// instead of being merged into [B, Sq, H*Dv] by the forms above: SAM's rank-3 scores with the
+// heads folded into the batch ([B*H, S, S], its decomposed relative-position bias computed from q
+// at run time), Hiera's mask units and Twins' local windows ([B, H, nW, S, S]), MViTv2's residual
+// pooling (o + q before the merge), EfficientViT-MSRA's per-head v P^T. Every index of the leading
+// dims L is its own softmax(scale q k^T + mask) v, so the fused op reads q, k, v reshaped to
+// [prod(L), S, D] with one head (Reshapes of contiguous tensors, no copies) and its output is
+// reshaped back. k^T and v^T are read through the Transpose that made them, or transposed. A mask
+// must broadcast over L as a whole (one shared by every index, or one per index) or vary only
+// along L's last dim (a bias per head: that dim becomes the fused op's head axis, and q, k, v and
+// the output are transposed to and from the [B, S, H*D] layout).
+std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
+  const Node& sm = g_.nodes[softmax_id];
+  const ValueId scores_out = sm.inputs[0];
+  const int rank = rank_of(g_, scores_out);
+  if (rank < 3) return Decline{str_cat("scores have rank ", rank)};
+  auto axis = sm.attrs.get_int("axis", g_.onnx_opset() >= 13 ? -1 : 1);
+  if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
+    return Decline{"softmax axis is not the last"};
+  }
+  if (g_.values[scores_out].dtype != DType::kFloat32) return Decline{"scores are not float32"};
+  absorb(&sm);
+  const Node* pv = nullptr;
+  const Node* pt = nullptr;
+  bool nan_guard = false;
+  if (auto d = find_pv(sm.outputs[0], &pv, &nan_guard, &pt)) return d;
+  absorb(pv);
+  if (pt != nullptr) absorb(pt);
+  output = pv->outputs[0];
+  const Node* qk = nullptr;
+  std::vector<ValueId> masks;
+  std::vector<double> mask_factors;
+  if (auto d = find_qk(scores_out, &qk, &masks, &mask_factors)) return d;
+  absorb(qk);
+  if (window_mask) return Decline{"a window mask on scores kept in the head layout"};
+
+  Folded f;
+  f.q = skip_scalar_factors(qk->inputs[0]);
+  f.k = skip_scalar_factors(qk->inputs[1]);
+  f.k_transposed = true;
+  if (const Node* t = producer_of(g_, f.k);
+      t != nullptr && swaps_last_two(g_, *t) && single_data_use(g_, uses_, f.k)) {
+    absorb(t);
+    f.k = skip_scalar_factors(t->inputs[0]);
+    f.k_transposed = false;
+  }
+  f.out_transposed = pt != nullptr;
+  f.v = pt != nullptr ? pv->inputs[0] : pv->inputs[1];
+  f.v_transposed = pt != nullptr;
+  if (const Node* t = producer_of(g_, f.v);
+      f.v_transposed && t != nullptr && swaps_last_two(g_, *t) && single_data_use(g_, uses_, f.v)) {
+    absorb(t);
+    f.v = t->inputs[0];
+    f.v_transposed = false;
+  }
+
+  // q [L..., Sq, Dh], k [L..., Sk, Dh], v [L..., Sk, Dv]: the scores' L (no broadcasting MatMul).
+  const SymShape& ss = *shape_of(g_, scores_out);
+  const Dim& sq = ss[rank - 2];
+  const Dim& sk = ss[rank - 1];
+  Dim dh, dv;
+  struct Operand {
+    const char* what;
+    ValueId value;
+    bool transposed;
+    const Dim& seq;
+    Dim* width;
+  };
+  for (const Operand& o :
+       {Operand{"q", f.q, false, sq, &dh}, Operand{"k", f.k, f.k_transposed, sk, &dh},
+        Operand{"v", f.v, f.v_transposed, sk, &dv}}) {
+    const SymShape* s = shape_of(g_, o.value);
+    bool fits = s != nullptr && static_cast<int>(s->size()) == rank;
+    for (int a = 0; fits && a < rank - 2; ++a) fits = same_dim((*s)[a], ss[a]);
+    if (fits) {
+      const Dim& seq = (*s)[o.transposed ? rank - 1 : rank - 2];
+      const Dim& width = (*s)[o.transposed ? rank - 2 : rank - 1];
+      fits = same_dim(seq, o.seq) && width.is_static() &&
+             (o.width->is_known() ? same_dim(width, *o.width) : true);
+      if (fits && !o.width->is_known()) *o.width = width;
+    }
+    if (!fits) {
+      return Decline{str_cat(o.what, " (", s != nullptr ? sym_shape_to_string(*s) : "unknown",
+                             ") does not have the leading dims and length of the scores ",
+                             sym_shape_to_string(ss))};
+    }
+  }
+  bool statics = sq.is_static() && sk.is_static();
+  for (int a = 1; a < rank - 2; ++a) statics = statics && ss[a].is_static();
+  if (!statics) {
+    return Decline{str_cat("scores ", sym_shape_to_string(ss),
+                           " kept in the head layout need static dims after the first")};
+  }
+  // The CUDA kernel's limit: a plan built here runs on either device.
+  if (dh.value() > 128 || dv.value() > 128) {
+    return Decline{str_cat("head dims ", dh.value(), " and ", dv.value(),
+                           " of attention kept in the head layout exceed 128")};
+  }
+  f.sq = sq.value();
+  f.sk = sk.value();
+  f.dh = dh.value();
+  f.dv = dv.value();
+  f.out_shape = {-1};
+  for (int a = 1; a < rank - 2; ++a) f.out_shape.push_back(ss[a].value());
+  f.out_shape.push_back(f.sq);
+  f.out_shape.push_back(f.dv);
+  if (!head_scale.empty() && rank != 4) {
+    return Decline{"a per-head scale on scores kept in the head layout of rank other than 4"};
+  }
+
+  if (masks.size() > 1) return Decline{"more than one additive mask"};
+  if (!masks.empty()) {
+    const ValueId m = masks[0];
+    if (m != kNoValue && g_.values[m].dtype != DType::kFloat32) {
+      return Decline{"mask is not float32"};
+    }
+    std::optional<Tensor> c = m != kNoValue ? eval_.up_to_broadcast(m) : std::nullopt;
+    std::vector<Dim> ms;
+    if (reshaped_bias) {
+      ms = reshaped_bias->shape;
+    } else if (c) {
+      bool zero = true;
+      for (int64_t e = 0; e < c->numel() && zero; ++e) zero = c->data<float>()[e] == 0.0f;
+      if (zero) {
+        masks.clear();
+      } else {
+        for (int64_t d : c->shape()) ms.push_back(Dim(d));
+      }
+    } else {
+      if (mask_factors[0] != 1.0) {
+        return Decline{"the scores are scaled after a runtime mask is added"};
+      }
+      const SymShape* s = shape_of(g_, m);
+      if (s == nullptr) return Decline{"the mask's shape is unknown"};
+      ms = *s;
+    }
+    if (!masks.empty()) {
+      if (static_cast<int>(ms.size()) > rank) {
+        return Decline{
+            str_cat("mask ", sym_shape_to_string(ms), " has a higher rank than the scores")};
+      }
+      while (static_cast<int>(ms.size()) < rank) ms.insert(ms.begin(), Dim(1));
+      const auto one = [](const Dim& d) { return d.is_static() && d.value() == 1; };
+      bool all_one = true, all_full = true,
+           last_only = one(ms[rank - 3]) || same_dim(ms[rank - 3], ss[rank - 3]);
+      for (int a = 0; a < rank - 2; ++a) {
+        all_one = all_one && one(ms[a]);
+        all_full = all_full && same_dim(ms[a], ss[a]);
+        if (a < rank - 3) last_only = last_only && one(ms[a]);
+      }
+      const bool rows_ok = one(ms[rank - 2]) || same_dim(ms[rank - 2], sq);
+      const bool keys_ok = one(ms[rank - 1]) || same_dim(ms[rank - 1], sk);
+      if (!rows_ok || !keys_ok || !(all_one || all_full || last_only)) {
+        return Decline{str_cat("mask ", sym_shape_to_string(ms),
+                               " does not broadcast to the scores ", sym_shape_to_string(ss),
+                               " as one block, one per leading index, or one per head")};
+      }
+      const int64_t msq = ms[rank - 2].value(), msk = ms[rank - 1].value();
+      std::vector<int64_t> target;
+      if (all_one) {
+        target = {1, 1, msq, msk};
+      } else if (all_full) {
+        target = {-1, 1, msq, msk};
+      } else {
+        f.heads = ss[rank - 3].value();
+        target = {1, f.heads, msq, msk};
+      }
+      if (c) {
+        std::vector<int64_t> shape = target;
+        if (shape[0] == -1) shape[0] = c->numel() / (msq * msk);
+        Tensor t = Tensor::empty(DType::kFloat32, shape);
+        for (int64_t e = 0; e < c->numel(); ++e) {
+          t.data<float>()[e] = static_cast<float>(c->data<float>()[e] * mask_factors[0]);
+        }
+        mask_const = std::move(t);
+      } else {
+        mask = m;  // kNoValue for a reshaped bias: the rewrite builds it
+        folded_mask_shape = target;
+      }
+      // With the guard a fully masked row gives 0 where softmax gives NaN.
+      zero_masked_rows = nan_guard;
+    }
+  }
+  folded = f;
+  return std::nullopt;
+}
+
+// The bias of match_reshaped_bias as the scores' mask: its terms summed, broadcast to the
+// reshaped scores' shape (1 for the first axis: the terms' own batch, or 1) and reshaped back.
+ValueId build_reshaped_bias(Graph& g, const AttentionMatcher::ReshapedBias& b,
+                            const std::string& base) {
+  ValueId sum = b.terms[0];
+  for (size_t t = 1; t < b.terms.size(); ++t) {
+    const std::string name = str_cat(base, "_bias_sum", t);
+    sum = g.nodes[add_node(g, "", "Add", name, {sum, b.terms[t]}, {name})].outputs[0];
+  }
+  const std::string expand = base + "_bias_expand";
+  sum = g.nodes[add_node(
+                    g, "", "Expand", expand,
+                    {sum, add_constant_value(g, expand + "_shape", Tensor::from_int64(b.expand))},
+                    {expand})]
+            .outputs[0];
+  const std::string reshape = base + "_bias";
+  return g
+      .nodes[add_node(
+          g, "", "Reshape", reshape,
+          {sum, add_constant_value(g, reshape + "_shape", Tensor::from_int64(b.target))},
+          {reshape})]
+      .outputs[0];
+}
+
+// The fused op's input for a [L..., S, D] operand of attention kept in its head layout
+// ([L..., D, S] when `transposed`): [prod(L), S, D] for one head, or [prod(L[:-1]), S, H*D] with
+// L's last dim as the H heads.
+ValueId folded_input(Graph& g, ValueId x, bool transposed, const AttentionMatcher::Folded& f,
+                     int64_t seq, int64_t width, const std::string& name) {
+  const int r = rank_of(g, x);
+  auto reshape = [&](ValueId in, std::vector<int64_t> target, const std::string& suffix) {
+    const NodeId n =
+        add_node(g, "", "Reshape", name + suffix,
+                 {in, add_constant_value(g, name + suffix + "_shape", Tensor::from_int64(target))},
+                 {name + suffix});
+    return g.nodes[n].outputs[0];
+  };
+  if (transposed) {
+    std::vector<int64_t> perm(r);
+    for (int i = 0; i < r; ++i) perm[i] = i;
+    std::swap(perm[r - 1], perm[r - 2]);
+    Attributes a;
+    a.set_ints("perm", perm);
+    const NodeId t = add_node(g, "", "Transpose", name + "_untransposed", {x},
+                              {name + "_untransposed"}, std::move(a));
+    x = g.nodes[t].outputs[0];
+  }
+  if (f.heads == 1) return r == 3 ? x : reshape(x, {-1, seq, width}, "_folded");
+  if (r != 4) x = reshape(x, {-1, f.heads, seq, width}, "_heads");
+  Attributes a;
+  a.set_ints("perm", {0, 2, 1, 3});
+  const NodeId t = add_node(g, "", "Transpose", name + "_split_heads", {x}, {name + "_split_heads"},
+                            std::move(a));
+  return reshape(g.nodes[t].outputs[0], {0, 0, f.heads * width}, "_merged");
+}
+
+// The fused op's [B', Sq, H*Dv] back in the replaced output's head layout.
+ValueId folded_output(Graph& g, ValueId out, const AttentionMatcher::Folded& f, int rank,
+                      const std::string& name) {
+  auto reshape = [&](ValueId in, std::vector<int64_t> target, const std::string& suffix) {
+    const NodeId n =
+        add_node(g, "", "Reshape", name + suffix,
+                 {in, add_constant_value(g, name + suffix + "_shape", Tensor::from_int64(target))},
+                 {name + suffix});
+    return g.nodes[n].outputs[0];
+  };
+  auto transpose = [&](ValueId in, std::vector<int64_t> perm, const std::string& suffix) {
+    Attributes a;
+    a.set_ints("perm", perm);
+    const NodeId t =
+        add_node(g, "", "Transpose", name + suffix, {in}, {name + suffix}, std::move(a));
+    return g.nodes[t].outputs[0];
+  };
+  if (f.heads > 1) {
+    out = reshape(out, {0, 0, f.heads, f.dv}, "_heads");
+    out = transpose(out, {0, 2, 1, 3}, "_head_layout");  // [B', H, Sq, Dv]
+  }
+  if (rank != (f.heads > 1 ? 4 : 3)) out = reshape(out, f.out_shape, "_unfolded");
+  if (f.out_transposed) {
+    std::vector<int64_t> perm(rank);
+    for (int i = 0; i < rank; ++i) perm[i] = i;
+    std::swap(perm[rank - 1], perm[rank - 2]);
+    out = transpose(out, perm, "_transposed");
+  }
+  return out;
 }
 
 bool is_vitrt_linear(const Node& n) {
@@ -1572,14 +2142,33 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
   for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
     if (graph.nodes[id].dead || !is_onnx_op(graph.nodes[id], "Softmax")) continue;
     const std::string where = str_cat("'", graph.nodes[id].name, "'");
-    AttentionMatcher m(graph, uses, eval);
-    if (std::optional<Decline> d = m.match(id)) {
-      ctx.near_miss(kPass, where, d->reason);
-      continue;
+    std::optional<AttentionMatcher> merged, head_layout;
+    merged.emplace(graph, uses, eval);
+    AttentionMatcher* matched = &*merged;
+    if (std::optional<Decline> d = merged->match(id)) {
+      // Attention whose output is not merged into [B, S, H*D] may still fuse in its head layout.
+      std::string reason = d->reason;
+      if (!merged->output_matched || merged->needs_head_layout) {
+        head_layout.emplace(graph, uses, eval);
+        if (std::optional<Decline> d2 = head_layout->match_folded(id)) {
+          reason += str_cat(" (kept in the head layout: ", d2->reason, ")");
+          matched = nullptr;
+        } else {
+          matched = &*head_layout;
+        }
+      } else {
+        matched = nullptr;
+      }
+      if (matched == nullptr) {
+        ctx.near_miss(kPass, where, reason);
+        continue;
+      }
     }
+    AttentionMatcher& m = *matched;
     const std::set<NodeId> absorbed(m.nodes.begin(), m.nodes.end());
     std::set<ValueId> kept = {m.mask};
     if (m.new_where) kept.insert(m.new_where->cond);
+    if (m.reshaped_bias) kept.insert(m.reshaped_bias->terms.begin(), m.reshaped_bias->terms.end());
     if (!only_read_inside(graph, uses, absorbed, m.output, kept)) {
       ctx.near_miss(kPass, where,
                     "an intermediate of the attention is used outside it (by a graph output, a "
@@ -1589,7 +2178,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
 
     // Rewrite.
     const std::string base = graph.nodes[id].name;
-    if (!m.head_scale.empty()) {
+    if (!m.head_scale.empty() && !m.folded) {
       // q's head axis, in q's own layout, takes the per-head factors.
       std::vector<int64_t> shape(4, 1);
       shape[static_cast<size_t>(m.q.to_split[2])] = static_cast<int64_t>(m.head_scale.size());
@@ -1601,8 +2190,26 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
                    {base + "_q_head_scale"});
       m.q.value = graph.nodes[mul].outputs[0];
     }
+    if (m.reshaped_bias) m.mask = build_reshaped_bias(graph, *m.reshaped_bias, base);
     std::vector<ValueId> inputs;
-    if (m.packed_input) {
+    if (m.folded) {
+      const AttentionMatcher::Folded& f = *m.folded;
+      ValueId q = f.q;
+      if (!m.head_scale.empty()) {
+        // q [B, H, Sq, Dh] takes the per-head factors.
+        Tensor c =
+            Tensor::empty(DType::kFloat32, {static_cast<int64_t>(m.head_scale.size()), 1, 1});
+        std::copy(m.head_scale.begin(), m.head_scale.end(), c.data<float>());
+        const NodeId mul =
+            add_node(graph, "", "Mul", base + "_q_head_scale",
+                     {q, add_constant_value(graph, base + "_head_scale", std::move(c))},
+                     {base + "_q_head_scale"});
+        q = graph.nodes[mul].outputs[0];
+      }
+      inputs = {folded_input(graph, q, false, f, f.sq, f.dh, base + "_q"),
+                folded_input(graph, f.k, f.k_transposed, f, f.sk, f.dh, base + "_k"),
+                folded_input(graph, f.v, f.v_transposed, f, f.sk, f.dv, base + "_v")};
+    } else if (m.packed_input) {
       inputs = {m.q.value, kNoValue, kNoValue};
     } else {
       std::map<std::pair<ValueId, std::vector<int64_t>>, ValueId> made;
@@ -1667,7 +2274,8 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
       inputs.push_back(m.mask);
     }
     Attributes attrs;
-    attrs.set_int("num_heads", m.q.heads);
+    const int64_t heads = m.folded ? m.folded->heads : m.q.heads;
+    attrs.set_int("num_heads", heads);
     attrs.set_float("scale", static_cast<float>(m.scale));
     if (m.causal) attrs.set_int("causal", 1);
     if (m.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
@@ -1707,6 +2315,9 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
         }
       }
     }
+    if (m.folded) {
+      fused_out = folded_output(graph, fused_out, *m.folded, rank_of(graph, m.output), base);
+    }
     if (m.spatial_output) {
       const NodeId r =
           add_node(graph, "", "Reshape", base + "_spatial",
@@ -1718,11 +2329,11 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     replace_uses(graph, replaced, fused_out);
     remove_nodes(graph, removed);
     remove_orphans(graph, freed);
-    ctx.applied(
-        kPass,
-        str_cat("Attention ", where, " (", m.q.heads, " heads", m.q.part >= 0 ? ", packed qkv" : "",
-                m.causal ? ", causal" : "", inputs.size() > 3 ? ", mask" : "", ")"),
-        names);
+    ctx.applied(kPass,
+                str_cat("Attention ", where, " (", heads, " heads",
+                        m.q.part >= 0 ? ", packed qkv" : "", m.folded ? ", head layout" : "",
+                        m.causal ? ", causal" : "", inputs.size() > 3 ? ", mask" : "", ")"),
+                names);
     uses.refresh();
   }
   return Status::ok_status();

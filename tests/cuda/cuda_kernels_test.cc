@@ -1303,8 +1303,11 @@ void mark_float_outputs(TestGraph& g) {
   for (ValueId id : g.graph().outputs) g.graph().values[id].dtype = DType::kFloat32;
 }
 
-// mask: 0 none, 2 a [Sq, Sk] mask, 4 a [B, H, Sq, Sk] one. amp: range of q and k, so larger
-// values give peaked softmax rows (the online max and rescaling matter).
+// mask: 0 none, 2 a [Sq, Sk] mask, 4 a [B, H, Sq, Sk] one, 1 a [B, 1, Sq, Sk] one (one per
+// batch row, shared by the heads) and 3 a [1, H, Sq, Sk] one (one per head): the two forms
+// fuse_attention writes for attention fused in its head layout (SAM's relative-position bias
+// over [B*H, S, S] scores folded to one head; a learned bias per head). amp: range of q and k,
+// so larger values give peaked softmax rows (the online max and rescaling matter).
 struct AttnCase {
   int64_t b, sq, sk, heads, dh, dv;
   bool causal;
@@ -1340,6 +1343,10 @@ const AttnCase kAttnCases[] = {
     {12, 197, 197, 12, 64, 64, false, 0, true, 1},
     {32, 77, 77, 8, 64, 64, true, 0, false, 2},
     {24, 50, 50, 12, 64, 64, false, 4, false, 2},
+    // Head-layout fusions: SAM-like one head over B*H = 12 rows with a per-row bias (16 tokens
+    // of a 4x4 window), and EfficientViT-like per-head biases at 49 tokens.
+    {12, 16, 16, 1, 16, 16, false, 1, false, 2},
+    {3, 49, 49, 4, 16, 16, false, 3, false, 2},
 };
 constexpr int kAttnCaseCount = sizeof(kAttnCases) / sizeof(kAttnCases[0]);
 
@@ -1351,8 +1358,12 @@ TEST_P(CudaAttention, MatchesFloat64) {
   TestGraph g(17);
   const AttentionOp op{.heads = ac.heads, .causal = ac.causal};
   std::vector<Tensor> inputs;
-  Tensor mask = ac.mask == 4 ? rnd({ac.b, ac.heads, ac.sq, ac.sk}, 40, -3, 0)
-                             : rnd({ac.sq, ac.sk}, 40, -3, 0);
+  const std::vector<int64_t> mask_shape =
+      ac.mask == 4   ? std::vector<int64_t>{ac.b, ac.heads, ac.sq, ac.sk}
+      : ac.mask == 1 ? std::vector<int64_t>{ac.b, 1, ac.sq, ac.sk}
+      : ac.mask == 3 ? std::vector<int64_t>{1, ac.heads, ac.sq, ac.sk}
+                     : std::vector<int64_t>{ac.sq, ac.sk};
+  Tensor mask = rnd(mask_shape, 40, -3, 0);
   Tensor expected;
   if (ac.packed) {
     ValueId qkv = g.input("qkv", DType::kFloat32, {ac.b, ac.sq, 3 * d});

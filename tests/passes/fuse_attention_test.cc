@@ -226,7 +226,7 @@ TEST(FuseAttention, DeclinesWindowMaskVaryingOverImages) {
   PassRun r = check_fusion(g, 0);
   EXPECT_TRUE(std::any_of(r.log.begin(), r.log.end(), [](const std::string& l) {
     return l.find("does not repeat over the batch") != std::string::npos;
-  }));
+  })) << ::testing::PrintToString(r.log);
 }
 
 TEST(FuseAttention, CausalWithFewerQueriesThanKeys) {
