@@ -22,7 +22,8 @@ strip -o "$tmp/vitrt" "$build/vitrt"
 strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
  { ldd "$build/tests/vitrt_cuda_tests"; ldd "$build/vitrt"; } | awk '/=> \// {print $3}' |
   grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libz\.' | xargs -I{} cp -L {} "$tmp/"
-(cd "$tmp" && tar cf - ./* | xz -T2 -9 > "$dest/payload.tar.xz"  # -9: the tree and the bundle share 64 MiB)
+# xz -9: the checkout and the bundle share the device tool's 64 MiB.
+(cd "$tmp" && tar cf - ./* | xz -T2 -9 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
   "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" \
   "$root/bench/quant_accuracy.sh" "$root/bench/quant_accuracy_images.py" \
