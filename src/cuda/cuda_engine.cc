@@ -201,7 +201,7 @@ struct ShapePlan {
   void* block = nullptr;  // per-plan device memory: input staging, uploads, output staging
   size_t block_bytes = 0;
   std::vector<size_t> input_staging;   // by graph input index: offset in block
-  std::vector<size_t> output_staging;  // by graph output index: offset in block (fp32 copies)
+  std::vector<size_t> output_staging;  // by graph output index: offset in block (cast copies)
   std::vector<bool> output_cast;
   std::vector<std::pair<size_t, std::vector<uint8_t>>> uploads;  // block offset, bytes
   cudaGraphExec_t graph_exec = nullptr;
@@ -386,7 +386,7 @@ class CudaExecutionContext final : public ExecutionContext {
         continue;
       }
       const DeviceTensor& dt = plan.values[id];
-      const DType host_type = plan.output_cast[i] ? DType::kFloat32 : dt.dtype;
+      const DType host_type = plan.output_cast[i] ? v.dtype : dt.dtype;
       Tensor t = Tensor::empty(host_type, dt.shape);
       const void* src =
           plan.output_cast[i]
@@ -564,11 +564,15 @@ class CudaExecutionContext final : public ExecutionContext {
     for (size_t i = 0; i < g.outputs.size(); ++i) {
       const ValueId id = g.outputs[i];
       const DType want = g.values[id].dtype;
-      plan->output_cast[i] = plan->home[plan->alias[id]] != Home::kNone &&
-                             plan->values[id].dtype != want && want == DType::kFloat32;
+      // A float output leaves in its declared type: fp32 from a reduced-precision plan, and
+      // fp16 / bf16 (a half-precision export) from an fp32 one.
+      const DType have = plan->values[id].dtype;
+      plan->output_cast[i] = plan->home[plan->alias[id]] != Home::kNone && have != want &&
+                             dtype_is_float(want) && want != DType::kFloat64 &&
+                             dtype_is_float(have) && have != DType::kFloat64;
       if (plan->output_cast[i]) {
         plan->output_staging[i] = block;
-        block += align_up(plan->values[id].numel() * sizeof(float));
+        block += align_up(plan->values[id].numel() * dtype_size(want));
       }
     }
     for (size_t v = 0; v < nv; ++v) {
@@ -771,7 +775,8 @@ class CudaExecutionContext final : public ExecutionContext {
       if (!plan.output_cast[i]) continue;
       const ValueId id = g.outputs[i];
       VITRT_ASSIGN_OR_RETURN(Elt fe, elt_of(plan.values[id].dtype));
-      status = cuda_status(launch_cast(fe, Elt::kF32, data_of(plan, id),
+      VITRT_ASSIGN_OR_RETURN(Elt te, elt_of(g.values[id].dtype));
+      status = cuda_status(launch_cast(fe, te, data_of(plan, id),
                                        static_cast<char*>(plan.block) + plan.output_staging[i],
                                        plan.values[id].numel(), stream_),
                            "converting an output");
