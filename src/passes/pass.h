@@ -87,6 +87,10 @@ Status lower_einsum(Graph& graph, PassContext& ctx);
 // its stride (an upsampler) becomes a 1x1 Conv + DepthToSpace; other forms stay ConvTranspose
 // (a near miss in the verbose log).
 Status lower_conv_transpose(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_col2im.cc), likewise and just before lower_conv_transpose: Col2Im
+// (torch's Fold) becomes Reshape + a one-hot ConvTranspose + Reshape; a Col2Im whose image_shape
+// or block_shape is not a constant is an error naming the node.
+Status lower_col2im(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);

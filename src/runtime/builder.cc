@@ -208,13 +208,19 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
     log_line(options,
              str_cat("inlined ", it->second, " If node(s) whose condition is known at build time"));
   }
-  // Einsum and upsampling ConvTranspose likewise, with no kernels of their own.
+  // Einsum, Col2Im and upsampling ConvTranspose likewise, with no kernels of their own.
   PassContext einsum_ctx(options.verbose, options.log);
   Status einsum = lower_einsum(graph, einsum_ctx);
   if (!einsum.ok()) return einsum.with_context(str_cat("'", onnx_path, "'"));
   if (auto it = einsum_ctx.applied_counts().find("lower_einsum");
       it != einsum_ctx.applied_counts().end()) {
     log_line(options, str_cat("lowered ", it->second, " Einsum node(s) to MatMul"));
+  }
+  Status folds = lower_col2im(graph, einsum_ctx);
+  if (!folds.ok()) return folds.with_context(str_cat("'", onnx_path, "'"));
+  if (auto it = einsum_ctx.applied_counts().find("lower_col2im");
+      it != einsum_ctx.applied_counts().end()) {
+    log_line(options, str_cat("lowered ", it->second, " Col2Im node(s) to ConvTranspose"));
   }
   Status upsamplers = lower_conv_transpose(graph, einsum_ctx);
   if (!upsamplers.ok()) return upsamplers.with_context(str_cat("'", onnx_path, "'"));
