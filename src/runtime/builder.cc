@@ -133,6 +133,14 @@ TacticOptions::ShapeSets tuning_shapes(const Graph& graph,
   return sets;
 }
 
+// The import-time lowerings of ops without kernels (see import_and_prepare); each touches only
+// the nodes still of its op, so running them again after If inlining is safe.
+Status lower_kernelless_ops(Graph& graph, PassContext& ctx) {
+  VITRT_RETURN_IF_ERROR(lower_einsum(graph, ctx));
+  VITRT_RETURN_IF_ERROR(lower_col2im(graph, ctx));
+  return lower_conv_transpose(graph, ctx);
+}
+
 }  // namespace
 
 Status run_optimization_passes(Graph& graph, const BuildOptions& options,
@@ -199,7 +207,15 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
                        : str_cat(", producer ", graph.producer_name, " ", graph.producer_version)));
   log_line(options, str_cat("parameters: ", graph.parameter_count(), " (", graph.parameter_bytes(),
                             " bytes)"));
-  // If nodes go first, optimizer or not: shape inference knows no If and no kernel runs one.
+  // Einsum, Col2Im and upsampling ConvTranspose have no kernels of their own: they are lowered
+  // to ops every backend runs, optimizer or not, from constants and attributes alone. First before
+  // If inlining, whose shape inference over the graph upstream of each If knows neither (VitDet's
+  // TorchScript export: layer 0's Einsum feeds layer 1's Ifs), again after it for those the
+  // inlined branches bring.
+  PassContext lower_ctx(options.verbose, options.log);
+  Status lowered_ops = lower_kernelless_ops(graph, lower_ctx);
+  if (!lowered_ops.ok()) return lowered_ops.with_context(str_cat("'", onnx_path, "'"));
+  // If nodes next: shape inference knows no If and no kernel runs one.
   PassContext if_ctx(options.verbose, options.log);
   specialise_profile_dims(graph, options);
   Status inlined = inline_constant_ifs(graph, if_ctx);
@@ -207,25 +223,17 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   if (auto it = if_ctx.applied_counts().find("inline_if"); it != if_ctx.applied_counts().end()) {
     log_line(options,
              str_cat("inlined ", it->second, " If node(s) whose condition is known at build time"));
+    lowered_ops = lower_kernelless_ops(graph, lower_ctx);
+    if (!lowered_ops.ok()) return lowered_ops.with_context(str_cat("'", onnx_path, "'"));
   }
-  // Einsum, Col2Im and upsampling ConvTranspose likewise, with no kernels of their own.
-  PassContext einsum_ctx(options.verbose, options.log);
-  Status einsum = lower_einsum(graph, einsum_ctx);
-  if (!einsum.ok()) return einsum.with_context(str_cat("'", onnx_path, "'"));
-  if (auto it = einsum_ctx.applied_counts().find("lower_einsum");
-      it != einsum_ctx.applied_counts().end()) {
+  const std::map<std::string, int>& lowered_counts = lower_ctx.applied_counts();
+  if (auto it = lowered_counts.find("lower_einsum"); it != lowered_counts.end()) {
     log_line(options, str_cat("lowered ", it->second, " Einsum node(s) to MatMul"));
   }
-  Status folds = lower_col2im(graph, einsum_ctx);
-  if (!folds.ok()) return folds.with_context(str_cat("'", onnx_path, "'"));
-  if (auto it = einsum_ctx.applied_counts().find("lower_col2im");
-      it != einsum_ctx.applied_counts().end()) {
+  if (auto it = lowered_counts.find("lower_col2im"); it != lowered_counts.end()) {
     log_line(options, str_cat("lowered ", it->second, " Col2Im node(s) to ConvTranspose"));
   }
-  Status upsamplers = lower_conv_transpose(graph, einsum_ctx);
-  if (!upsamplers.ok()) return upsamplers.with_context(str_cat("'", onnx_path, "'"));
-  if (auto it = einsum_ctx.applied_counts().find("lower_conv_transpose");
-      it != einsum_ctx.applied_counts().end()) {
+  if (auto it = lowered_counts.find("lower_conv_transpose"); it != lowered_counts.end()) {
     log_line(options,
              str_cat("lowered ", it->second, " ConvTranspose node(s) to 1x1 Conv + DepthToSpace"));
   }

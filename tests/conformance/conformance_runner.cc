@@ -239,8 +239,9 @@ std::string unsupported_reason(const Graph& graph) {
     // ONNX Attention (opset 23) is lowered at import (src/passes/lower_onnx_attention.cc): the
     // engine runs the forms vitrt.Attention expresses and refuses the rest as unsupported.
     if (node.domain.empty() && node.op_type == "Attention") continue;
-    // Col2Im (opset 18) likewise (src/passes/lower_col2im.cc), to a ConvTranspose.
-    if (node.domain.empty() && node.op_type == "Col2Im") continue;
+    // Einsum and Col2Im (opset 18) likewise (src/passes/lower_einsum.cc, lower_col2im.cc), to
+    // MatMul and ConvTranspose.
+    if (node.domain.empty() && (node.op_type == "Einsum" || node.op_type == "Col2Im")) continue;
     if (OpRegistry::global().find(node.domain, node.op_type) == nullptr) {
       return "op without schema: " + op_key(node);
     }
