@@ -242,6 +242,25 @@ def hf_rt_detr():
     return module, [mf.image_input(3, 64)], ["logits", "pred_boxes"]
 
 
+def hf_deformable_detr():
+    from transformers import DeformableDetrConfig, DeformableDetrForObjectDetection, ResNetConfig
+
+    # Multi-scale deformable attention (grid_sample over 3 levels). Two decoder layers: with one,
+    # transformers' weight tying of the box heads refuses the config.
+    backbone = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 32, 32], depths=[1, 1, 1, 1],
+                            out_features=["stage2", "stage3", "stage4"])
+    cfg = DeformableDetrConfig(backbone_config=backbone, use_timm_backbone=False,
+                               use_pretrained_backbone=False, d_model=32, encoder_layers=1,
+                               decoder_layers=2, encoder_attention_heads=2,
+                               decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                               num_queries=10, num_labels=4, encoder_n_points=2,
+                               decoder_n_points=2)
+    model = DeformableDetrForObjectDetection._from_config(cfg)
+    module = mf.TupleOutputs(model, ["logits", "pred_boxes"], lambda m, x: m(pixel_values=x))
+    # 128: the extra level (stride 64) keeps 2x2 cells; at 1x1 its GroupNorm sees one value.
+    return module, [mf.image_input(3, 128)], ["logits", "pred_boxes"]
+
+
 def hf_upernet():
     from transformers import ConvNextConfig, UperNetConfig, UperNetForSemanticSegmentation
 
@@ -489,6 +508,7 @@ ARCHS = {
     "hf_clipseg": hf_clipseg,
     "hf_siglip_text": hf_siglip_text,
     "hf_rt_detr": hf_rt_detr,
+    "hf_deformable_detr": hf_deformable_detr,
     "hf_upernet_convnext": hf_upernet,
     "hf_sam_vision": hf_arch("SamVisionConfig", "SamVisionModel", ["last_hidden_state"], size=64,
                              hidden_size=32, output_channels=16, num_hidden_layers=2,
