@@ -261,6 +261,23 @@ def hf_deformable_detr():
     return module, [mf.image_input(3, 128)], ["logits", "pred_boxes"]
 
 
+def hf_mask2former():
+    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
+
+    # Swin backbone, deformable pixel decoder (grid_sample), masked-attention decoder. The
+    # constructor needs scipy (the training loss's Hungarian matcher): "model failed" without it.
+    backbone = SwinConfig(image_size=64, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
+                          window_size=2, out_features=["stage1", "stage2", "stage3", "stage4"])
+    cfg = Mask2FormerConfig(backbone_config=backbone, use_pretrained_backbone=False,
+                            feature_size=32, mask_feature_size=32, hidden_dim=32,
+                            encoder_feedforward_dim=64, dim_feedforward=64, encoder_layers=1,
+                            decoder_layers=2, num_attention_heads=2, num_queries=10, num_labels=4)
+    model = Mask2FormerForUniversalSegmentation._from_config(cfg)
+    outputs = ["class_queries_logits", "masks_queries_logits"]
+    module = mf.TupleOutputs(model, outputs, lambda m, x: m(pixel_values=x))
+    return module, [mf.image_input(3, 64)], outputs
+
+
 def hf_upernet():
     from transformers import ConvNextConfig, UperNetConfig, UperNetForSemanticSegmentation
 
@@ -509,6 +526,7 @@ ARCHS = {
     "hf_siglip_text": hf_siglip_text,
     "hf_rt_detr": hf_rt_detr,
     "hf_deformable_detr": hf_deformable_detr,
+    "hf_mask2former": hf_mask2former,
     "hf_upernet_convnext": hf_upernet,
     "hf_sam_vision": hf_arch("SamVisionConfig", "SamVisionModel", ["last_hidden_state"], size=64,
                              hidden_size=32, output_channels=16, num_hidden_layers=2,
