@@ -16,6 +16,7 @@ the script instead of becoming a fixture. Run from the repository root:
 """
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -227,6 +228,20 @@ def timm_model(name, fused_attn=True, **overrides):
 
 TIMM_SMALL = dict(img_size=32, patch_size=8, depth=2, embed_dim=48, num_heads=3, num_classes=10)
 
+# Relative tolerance of half-precision fixtures (written to tolerance.txt, which the golden tests
+# read): the float16 outputs' own rounding (2^-11 of a value) plus the float16 constants the
+# exporter folds (1/sqrt(d) and the like), against PyTorch in float32 on the float16 weights.
+HALF_TOLERANCE = 2e-3
+
+
+def half(builder):
+    """The fixture exported after model.half(): float16 weights, inputs and outputs."""
+    def build():
+        module, specs, outputs, info = builder()
+        return module.half(), specs, outputs, {**info, "half": True}
+
+    return build
+
 # name -> (builder, exporter, opset). exporter "ts" is torch.onnx.export(dynamo=False),
 # "dynamo" is torch.onnx.export(dynamo=True) with its default opset (or the one given).
 FIXTURES = {
@@ -273,6 +288,12 @@ FIXTURES = {
     "timm_vit_tiny_unfused_ts13":
         (timm_model("vit_tiny_patch16_224", fused_attn=False, **TIMM_SMALL), "ts", 13),
     "timm_vit_tiny_dynamo": (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "dynamo", None),
+    # model.half() exports (float16 weights, inputs and outputs), as users make for GPU
+    # runtimes: vitrt computes them in the build's precision (widen_half_floats); the outputs
+    # are PyTorch's in float32 on the float16 weights and inputs.
+    "timm_vit_tiny_fp16_ts17":
+        (half(timm_model("vit_tiny_patch16_224", **TIMM_SMALL)), "ts", 17),
+    "hf_clip_vision_fp16_dynamo": (half(lambda: hf_clip_vision("sdpa")), "dynamo", None),
     # Opset 23: SDPA as ONNX's Attention op (lower_onnx_attention).
     "timm_vit_tiny_dynamo_o23":
         (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "dynamo", 23),
@@ -369,13 +390,15 @@ def rename_symbol(model, old, new):
 
 
 def export(module, specs, output_names, exporter, opset, path, dynamic_seq=False,
-           dynamic_hw=False):
+           dynamic_hw=False, half=False):
     if dynamic_hw:
         # Traced at a non-square size other than the config's: HF takes the position embeddings
         # uninterpolated at the config's square size, a branch torch.export would specialise.
         specs = [(n, kind, (shape[0], *EXPORT_IMAGE_SIZE)) for n, kind, shape in specs]
     example = make_inputs(specs, EXPORT_BATCH, np.random.default_rng(1234))
     args = tuple(torch.from_numpy(example[name]) for name, _, _ in specs)
+    if half:  # a model.half() export: float inputs are float16 too
+        args = tuple(a.half() if a.is_floating_point() else a for a in args)
     input_names = [name for name, _, _ in specs]
     if exporter == "ts":
         dynamic_axes = {n: {0: "batch"} for n in input_names + output_names}
@@ -430,7 +453,11 @@ def run_fixture(name, builder, exporter, opset, out_dir):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = export(module, specs, output_names, exporter, opset, model_path,
-                       dynamic_seq="case_seqs" in info, dynamic_hw="case_image_sizes" in info)
+                       dynamic_seq="case_seqs" in info, dynamic_hw="case_image_sizes" in info,
+                       half=info.get("half", False))
+    is_half = info.get("half", False)
+    reference = copy.deepcopy(module).float() if is_half else module
+    ort_tolerance = 1e-2 if is_half else ORT_REL_TOL  # ORT's own float16 kernels
     graph_inputs = [i.name for i in model.graph.input]
     graph_outputs = [o.name for o in model.graph.output]
     if graph_inputs != [s[0] for s in specs]:
@@ -450,8 +477,12 @@ def run_fixture(name, builder, exporter, opset, out_dir):
             case_specs = [(n, kind, (shape[0], *info["case_image_sizes"][k]))
                           for n, kind, shape in specs]
         inputs = make_inputs(case_specs, batch, rng)
+        if is_half:
+            inputs = {n: a.astype(np.float16) if a.dtype == np.float32 else a
+                      for n, a in inputs.items()}
         with torch.no_grad():
-            out = module(*(torch.from_numpy(inputs[n]) for n, _, _ in specs))
+            out = reference(*(torch.from_numpy(inputs[n]).float() if inputs[n].dtype == np.float16
+                              else torch.from_numpy(inputs[n]) for n, _, _ in specs))
         if isinstance(out, torch.Tensor):
             out = (out,)
         expected = [o.detach().numpy().astype(np.float32) for o in out]
@@ -466,14 +497,16 @@ def run_fixture(name, builder, exporter, opset, out_dir):
                 raise RuntimeError(f"{name} case{k} output {oname}: ORT shape {g.shape}, "
                                    f"PyTorch {e.shape}")
             scale = float(np.abs(e).max())
-            diff = float(np.abs(e - g).max())
+            diff = float(np.abs(e - g.astype(np.float32)).max())
             if not scale > 0:
                 raise RuntimeError(f"{name} case{k} output {oname} is all zeros")
-            if diff > ORT_REL_TOL * scale:
+            if diff > ort_tolerance * scale:
                 raise RuntimeError(f"{name} case{k} output {oname}: ORT differs by {diff} "
                                    f"(scale {scale})")
             diffs.append(diff)
-            np.save(os.path.join(case_dir, f"output.{i}.{sanitize(oname)}.npy"), e)
+            # A half fixture's outputs are float16, as the model's (PyTorch's float32, rounded).
+            np.save(os.path.join(case_dir, f"output.{i}.{sanitize(oname)}.npy"),
+                    e.astype(np.float16) if is_half else e)
         cases.append({"dir": f"case{k}", "batch": batch, "ort_max_abs_diff": diffs})
         print(f"  {name} case{k} (batch {batch}): ORT max |diff| vs PyTorch "
               + ", ".join(f"{o}={d:.2e}" for o, d in zip(graph_outputs, diffs)))
@@ -493,6 +526,9 @@ def run_fixture(name, builder, exporter, opset, out_dir):
                      "timm": timm_version(), "onnx": onnx.__version__,
                      "onnxruntime": ort.__version__},
     }
+    if is_half:
+        with open(os.path.join(fixture_dir, "tolerance.txt"), "w") as f:
+            f.write(f"{HALF_TOLERANCE}\n")
     with open(os.path.join(fixture_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True, default=str)
         f.write("\n")

@@ -10,19 +10,26 @@ its default opset), with a dynamic batch dim:
      plan builds without a GPU; it is only built here, not run);
   3. `vitrt run m.plan` at batch 1 and 3, compared with ONNX Runtime on the same ONNX and with
      PyTorch: max |difference| over the outputs, relative to the reference output's max |value|;
+  3b. with --cuda-run (a machine with a GPU): fp32 and fp16 CUDA plans, tactics timed on that
+     GPU, run at the same batches against ONNX Runtime (fp32 within --tolerance of scale, fp16
+     within --fp16-tolerance with cosine >= --fp16-cosine); bench/gpu/sweep_cuda.sh runs this;
   4. `vitrt inspect m.plan --nodes`: vitrt.Attention nodes against the attention layers of the
      export (its Softmax and Attention nodes), Softmax left in the plan, plan node count.
+
+--half exports each model after `.half()` (float16 weights, inputs and outputs, as users export
+for GPU runtimes); the reference is then PyTorch in float32 on those float16 weights and inputs.
 
 One row per model x exporter; `--json` writes every row with its messages. Run from the
 repository root after building vitrt:
 
-  python3 python/sweep_architectures.py [--only PATTERN[,PATTERN...]] [--exporter ts|dynamo|both] [--jobs 1]
-      [--vitrt build/vitrt] [--json sweep.json] [--work /tmp/vitrt_sweep] [--no-cuda]
+  python3 python/sweep_architectures.py [--only PATTERN[,PATTERN...]] [--exporter ts|dynamo|both]
+      [--jobs 1] [--vitrt build/vitrt] [--json sweep.json] [--work /tmp/vitrt_sweep]
+      [--no-cuda | --cuda-run] [--half]
 
 Statuses: ok; mismatch (vitrt vs ONNX Runtime above --tolerance of the output's scale); build
 failed / run failed (vitrt's message); export failed (PyTorch's exporter); ort failed / ort
 mismatch (ONNX Runtime cannot run the export, or differs from PyTorch: the export is wrong, not
-vitrt); timeout (a step over --step-timeout seconds); model failed (the constructor refused the
+vitrt); cuda build failed / cuda run failed / cuda mismatch (--cuda-run); timeout (a step over --step-timeout seconds); model failed (the constructor refused the
 small config).
 """
 
@@ -644,7 +651,8 @@ def plan_counts(text):
 
 
 def rel_err(got, ref):
-    if got.shape != ref.shape:
+    """max |got - ref| over max |ref|; inf for a shape mismatch or a non-finite value in GOT."""
+    if got.shape != ref.shape or not np.isfinite(got).all():
         return float("inf")
     scale = float(np.abs(ref).max()) or 1.0
     return float(np.abs(got.astype(np.float64) - ref.astype(np.float64)).max()) / scale
@@ -653,7 +661,9 @@ def rel_err(got, ref):
 def sweep_one(name, exporter, opts):
     row = {"model": name, "exporter": exporter, "status": "", "message": "", "err_ort": None,
            "err_torch": None, "ort_vs_torch": None, "attn_fused": None, "attn_layers": None,
-           "softmax_left": None, "plan_nodes": None, "cuda_build": None, "seconds": 0.0}
+           "softmax_left": None, "plan_nodes": None, "cuda_build": None, "cuda_status": None,
+           "err_cuda_fp32": None, "cos_cuda_fp16": None, "err_cuda_fp16": None,
+           "err_torch_fp16": None, "cos_torch_fp16": None, "seconds": 0.0}
     start = time.time()
     work = os.path.join(opts.work, f"{name}_{exporter}")
     shutil.rmtree(work, ignore_errors=True)
@@ -667,6 +677,8 @@ def sweep_one(name, exporter, opts):
         try:
             module, specs, outputs = ARCHS[name]()
             module.eval()
+            if opts.half:
+                module = module.half()
         except StepTimeout:
             raise
         except Exception as e:  # noqa: BLE001  a constructor refusing the small config
@@ -676,8 +688,9 @@ def sweep_one(name, exporter, opts):
         try:
             with torch.no_grad(), warnings.catch_warnings(), QuietStdout():
                 warnings.simplefilter("ignore")
-                model = mf.export(module, specs, outputs, exporter, 17 if exporter == "ts" else None,
-                                  path)
+                model = mf.export(module, specs, outputs, exporter,
+                                  opts.ts_opset if exporter == "ts" else None, path,
+                                  half=opts.half)
         except StepTimeout:
             raise
         except Exception as e:  # noqa: BLE001  PyTorch's exporter: not vitrt's bug
@@ -696,31 +709,59 @@ def sweep_one(name, exporter, opts):
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = opts.threads
+        so.log_severity_level = 3  # ORT warns of every fp16 node it cannot constant-fold
         rng = np.random.default_rng(0)
         cases = []
         ort_vs_torch = 0.0
+        session = None
         try:
             session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001
-            row.update(status="ort failed", message=str(e).splitlines()[0][:300])
-            return row
+            if not opts.half:
+                row.update(status="ort failed", message=str(e).splitlines()[0][:300])
+                return row
+            row["message"] = "ONNX Runtime refuses the float16 export: " + str(e).splitlines()[0][:200]
+        # --half: the reference is PyTorch in float32 on the float16 weights and inputs (what
+        # the export holds): vitrt computes half models in float32; ONNX Runtime's float16
+        # kernels are reported beside it, not used as the reference.
+        reference = module
+        if opts.half:
+            import copy
+
+            reference = copy.deepcopy(module).float()
         for batch in BATCHES:
             inputs = mf.make_inputs(specs, batch, rng)
+            if opts.half:
+                inputs = {n: a.astype(np.float16) if a.dtype == np.float32 else a
+                          for n, a in inputs.items()}
             with torch.no_grad():
-                out = module(*(torch.from_numpy(inputs[n]) for n, _, _ in specs))
+                out = reference(*(torch.from_numpy(inputs[n]).float()
+                                  if inputs[n].dtype == np.float16 else torch.from_numpy(inputs[n])
+                                  for n, _, _ in specs))
             if isinstance(out, torch.Tensor):
                 out = (out,)
             torch_out = [o.detach().numpy().astype(np.float32) for o in out]
             try:
+                if session is None:
+                    raise RuntimeError("no session")
                 ort_out = session.run(None, inputs)
             except Exception as e:  # noqa: BLE001
-                row.update(status="ort failed", message=str(e).splitlines()[0][:300])
-                return row
+                if not opts.half:
+                    row.update(status="ort failed", message=str(e).splitlines()[0][:300])
+                    return row
+                ort_out = [np.full_like(t, np.nan) for t in torch_out]
             for oname, t, o in zip(output_names, torch_out, ort_out):
                 if not np.abs(t).max() > 0:
                     row.update(status="degenerate", message=f"PyTorch output '{oname}' is all 0")
                     return row
-                ort_vs_torch = max(ort_vs_torch, rel_err(o, t))
+                if opts.half and np.abs(t).max() * opts.tolerance < 2.0**-25:
+                    # The tolerance is finer than float16's rounding at its smallest step
+                    # (2^-25): no float16 output can meet it.
+                    row.update(status="degenerate", message=(
+                        f"PyTorch output '{oname}' peaks at {np.abs(t).max():.1e}: "
+                        "the tolerance is below float16's rounding there"))
+                    return row
+                ort_vs_torch = max(ort_vs_torch, rel_err(o.astype(np.float32), t))
             # Random weights can shrink the signal to nothing: then every image gives the same
             # output (the last bias) and a comparison says nothing.
             if batch > 1 and all(rel_err(t[1:], np.broadcast_to(t[:1], t[1:].shape)) < 1e-6
@@ -728,7 +769,7 @@ def sweep_one(name, exporter, opts):
                 row.update(status="degenerate",
                            message="PyTorch's outputs do not depend on the input")
                 return row
-            cases.append((batch, inputs, torch_out, ort_out))
+            cases.append((batch, inputs, torch_out, torch_out if opts.half else ort_out))
         row["ort_vs_torch"] = ort_vs_torch
 
         plan = os.path.join(work, "m.plan")
@@ -767,12 +808,17 @@ def sweep_one(name, exporter, opts):
                 err_torch = max(err_torch, rel_err(got, t))
         row["err_ort"], row["err_torch"] = err_ort, err_torch
 
-        if not opts.no_cuda:
+        if opts.cuda_run:
+            cuda_run(row, path, work, module, cases, output_names, opts)
+        elif not opts.no_cuda:
             rc, text = run_cmd([opts.vitrt, "build", path, "-o", os.path.join(work, "cuda.plan"),
                                 "--device", "cuda", "--no-tactics"], opts.step_timeout)
             row["cuda_build"] = "ok" if rc == 0 else last_error(text)
 
-        if ort_vs_torch > opts.tolerance:
+        if opts.half and session is not None:
+            row["message"] = (f"ONNX Runtime's float16 kernels: {ort_vs_torch:.1e} of scale"
+                              + (f"; {row['message']}" if row["message"] else ""))
+        if ort_vs_torch > opts.tolerance and not opts.half:
             row["status"] = "ort mismatch"
             row["message"] = f"ONNX Runtime differs from PyTorch by {ort_vs_torch:.1e} of scale"
         elif err_ort > opts.tolerance:
@@ -780,6 +826,8 @@ def sweep_one(name, exporter, opts):
         elif row["cuda_build"] not in (None, "ok"):
             row["status"] = "cuda build failed"
             row["message"] = row["cuda_build"]
+        elif row["cuda_status"] not in (None, "ok"):
+            row["status"] = row["cuda_status"]
         else:
             row["status"] = "ok"
         return row
@@ -798,6 +846,115 @@ def sweep_one(name, exporter, opts):
             shutil.rmtree(work, ignore_errors=True)
 
 
+def run_plan(plan, case_dir, inputs, output_names, opts):
+    """Runs PLAN on the inputs saved in CASE_DIR: (None, {output name: array}) or (message, None)."""
+    out_dir = os.path.join(case_dir, "out_" + os.path.splitext(os.path.basename(plan))[0])
+    args = [opts.vitrt, "run", plan, "--output-dir", out_dir]
+    for n in inputs:
+        args += ["--input", f"{n}={os.path.join(case_dir, n + '.npy')}"]
+    rc, text = run_cmd(args, opts.step_timeout)
+    if rc != 0:
+        return last_error(text), None
+    written = dict(re.findall(r"^(.*?): .* -> (\S+\.npy)$", text, re.M))
+    missing = [o for o in output_names if o not in written]
+    if missing:
+        return f"output '{missing[0]}' not written", None
+    return None, {o: np.load(written[o]) for o in output_names}
+
+
+def cosine(a, b):
+    """Cosine similarity; 1 for two all-zero tensors, 0 where only one is, -1 for non-finite."""
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return -1.0
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return 1.0 if na == nb else 0.0
+    return float(a @ b / (na * nb))
+
+
+def torch_fp16_errors(module, cases, output_names):
+    """PyTorch's own half-precision error against ONNX Runtime's fp32 outputs (max relative error,
+    lowest cosine), on the GPU where there is one: what fp16 costs the model itself. A random
+    tiny model can lose most of its output in fp16 (values under fp16's range, layer scales of
+    1e-5): vitrt's fp16 plan is then held to PyTorch's fp16, not to a fixed bound."""
+    import copy
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    half = copy.deepcopy(module).half().to(device)
+    err, cos = 0.0, 1.0
+    with torch.no_grad():
+        for _batch, inputs, _torch_out, ort_out in cases:
+            args = [torch.from_numpy(a).to(device) for a in inputs.values()]
+            args = [a.half() if a.is_floating_point() else a for a in args]
+            out = half(*args)
+            if isinstance(out, torch.Tensor):
+                out = (out,)
+            for o, ref in zip(out, ort_out):
+                got = o.detach().float().cpu().numpy()
+                err = max(err, rel_err(got, ref))
+                cos = min(cos, cosine(got, ref))
+    return err, cos
+
+
+def cuda_run(row, path, work, module, cases, output_names, opts):
+    """On a machine with a GPU: builds fp32 and fp16 CUDA plans (tactics timed on the GPU) and
+    runs them at every batch of CASES against ONNX Runtime's outputs. fp32 (true fp32, no TF32)
+    must stay within --tolerance of the output's scale like the CPU plan; fp16 within
+    --fp16-tolerance of scale with cosine >= --fp16-cosine (the golden CUDA tests' bounds).
+    Fills cuda_build, cuda_status ("ok", "cuda build failed", "cuda run failed", "cuda
+    mismatch") and the error columns."""
+    row["cuda_build"] = "ok"
+    row["cuda_status"] = "ok"
+    errs = {}
+    for precision in ("fp32", "fp16"):
+        plan = os.path.join(work, f"cuda_{precision}.plan")
+        rc, text = run_cmd([opts.vitrt, "build", path, "-o", plan, "--device", "cuda",
+                            "--precision", precision], opts.step_timeout)
+        if rc != 0:
+            row["cuda_build"] = f"{precision}: {last_error(text)}"
+            return
+        err, cos = 0.0, 1.0
+        for batch, _inputs, _torch_out, ort_out in cases:
+            case_dir = os.path.join(work, f"b{batch}")
+            msg, got = run_plan(plan, case_dir, _inputs, output_names, opts)
+            if msg is not None:
+                row.update(cuda_status="cuda run failed",
+                           message=f"{precision} batch {batch}: {msg}")
+                return
+            for oname, o in zip(output_names, ort_out):
+                g = got[oname].astype(np.float32)
+                if g.shape != o.shape:
+                    row.update(cuda_status="cuda mismatch", message=(
+                        f"{precision} batch {batch}: '{oname}' shape {g.shape} != {o.shape}"))
+                    return
+                err = max(err, rel_err(g, o))
+                cos = min(cos, cosine(g, o))
+        errs[precision] = (err, cos)
+    row["err_cuda_fp32"] = errs["fp32"][0]
+    row["err_cuda_fp16"], row["cos_cuda_fp16"] = errs["fp16"]
+    if errs["fp32"][0] > opts.tolerance:
+        row.update(cuda_status="cuda mismatch",
+                   message=f"fp32 differs from ONNX Runtime by {errs['fp32'][0]:.1e} of scale")
+    elif errs["fp16"][0] > opts.fp16_tolerance or errs["fp16"][1] < opts.fp16_cosine:
+        # Outside the fixed bounds: allowed only as far as PyTorch's own fp16 goes (1.5x its
+        # error, its cosine less a quarter of its distance from 1).
+        try:
+            t_err, t_cos = torch_fp16_errors(module, cases, output_names)
+        except Exception as e:  # noqa: BLE001  a model without a half-precision path
+            t_err, t_cos = 0.0, 1.0
+            row["message"] = f"PyTorch fp16 failed ({type(e).__name__}); "
+        row["err_torch_fp16"], row["cos_torch_fp16"] = t_err, t_cos
+        note = (f"fp16 {errs['fp16'][0]:.1e} of scale, cosine {errs['fp16'][1]:.6f}; PyTorch's "
+                f"own fp16 {t_err:.1e}, cosine {t_cos:.6f}")
+        if (errs["fp16"][0] <= max(opts.fp16_tolerance, 1.5 * t_err)
+                and errs["fp16"][1] >= min(opts.fp16_cosine, 1.0 - 1.25 * (1.0 - t_cos))):
+            row["message"] += f"within PyTorch's fp16: {note}"
+        else:
+            row.update(cuda_status="cuda mismatch", message=row["message"] + note)
+
+
 # ---- table ------------------------------------------------------------------------------------
 
 
@@ -812,11 +969,20 @@ HEADER = (f"{'model':26} {'exp':6} {'status':17} {'err/ort':>8} {'err/pt':>8} {'
 def format_row(r):
     attn = "-" if r["attn_fused"] is None else f"{r['attn_fused']}/{r['attn_layers']}"
     cuda = {None: "-", "ok": "ok"}.get(r["cuda_build"], "FAIL")
+    if r.get("cuda_status") not in (None, "ok"):
+        cuda = "FAIL"
     return (f"{r['model']:26} {r['exporter']:6} {r['status']:17} {fmt_err(r['err_ort']):>8} "
             f"{fmt_err(r['err_torch']):>8} {attn:>6} "
             f"{'-' if r['softmax_left'] is None else r['softmax_left']:>4} "
             f"{'-' if r['plan_nodes'] is None else r['plan_nodes']:>5} {cuda:>4} "
-            f"{r['seconds']:5.0f}  {r['message']}")
+            f"{r['seconds']:5.0f}  {r['message']}{cuda_errors(r)}")
+
+
+def cuda_errors(r):
+    if r.get("err_cuda_fp32") is None:
+        return ""
+    return (f"{'; ' if r['message'] else ''}cuda fp32 {fmt_err(r['err_cuda_fp32'])}, fp16 "
+            f"{fmt_err(r['err_cuda_fp16'])} cos {r['cos_cuda_fp16']:.6f}")
 
 
 def main():
@@ -828,14 +994,30 @@ def main():
     parser.add_argument("--vitrt", default="build/vitrt")
     parser.add_argument("--work", default="/tmp/vitrt_sweep")
     parser.add_argument("--json", default="", help="write the rows here")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOL)
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help=f"of the output's scale (default {DEFAULT_TOL:g}, --half 3e-3)")
     parser.add_argument("--step-timeout", type=int, default=60,
                         help="seconds for one step (model+export, each vitrt command)")
+    parser.add_argument("--ts-opset", type=int, default=17,
+                        help="opset of the TorchScript exporter (users bring 11 to 20)")
+    parser.add_argument("--half", action="store_true",
+                        help="export model.half() (float16 weights, inputs and outputs); the "
+                        "reference is PyTorch in float32 on those weights, --tolerance defaults "
+                        "to 3e-3 (the float16 rounding of outputs and of folded constants)")
     parser.add_argument("--no-cuda", action="store_true", help="skip the CUDA plan build")
+    parser.add_argument("--cuda-run", action="store_true",
+                        help="(a machine with a GPU) build fp32 and fp16 CUDA plans with tactics "
+                        "and run them against ONNX Runtime too")
+    parser.add_argument("--fp16-tolerance", type=float, default=0.05,
+                        help="--cuda-run: fp16 max |error| bound, of the output's scale")
+    parser.add_argument("--fp16-cosine", type=float, default=0.9999,
+                        help="--cuda-run: fp16 lowest cosine against ONNX Runtime")
     parser.add_argument("--keep", action="store_true", help="keep each model's work folder")
     parser.add_argument("--list", action="store_true", help="list the architectures and exit")
     opts = parser.parse_args()
     opts.vitrt = os.path.abspath(opts.vitrt)
+    if opts.tolerance is None:
+        opts.tolerance = 3e-3 if opts.half else DEFAULT_TOL
     if opts.list:
         print("\n".join(ARCHS))
         return 0

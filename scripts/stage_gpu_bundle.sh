@@ -26,14 +26,15 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
   "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" \
   "$root/bench/quant_accuracy.sh" "$root/bench/quant_accuracy_images.py" \
-  "$root/python/export_clip.py" "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" "$dest/"
+  "$root/python/export_clip.py" "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" \
+  "$root/bench/gpu/sweep_cuda.sh" "$root/python/sweep_architectures.py" "$root/python/make_fixtures.py" "$dest/"
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash
 # One GPU-machine call: the CUDA tests (RUN_TESTS=0 skips them), then (RUN_BENCH=1) the
 # ViT-B/16 benchmark, then (RUN_SERVE=1) CLIP ViT-B/32 behind `vitrt serve` (serve_clip.sh),
 # then (RUN_QUANT_EVAL=1) int8/fp8 accuracy on a trained model (quant_eval.sh), then
 # (RUN_QUANT_ACC=1) int8/fp8 accuracy of ViT-B/16 and CLIP B/32 (bench/quant_accuracy.sh), then
-# (RUN_MULTI_GPU=1) one GPU against two (multi_gpu.sh).
+# (RUN_SWEEP=1) the architecture sweep with CUDA plans (sweep_cuda.sh), then (RUN_MULTI_GPU=1) one GPU against two (multi_gpu.sh).
 # Logs are copied to $OUT; the summaries are printed last.
 set -u
 bundle="$(cd "$(dirname "$0")" && pwd)"
@@ -77,6 +78,11 @@ if [ "${RUN_QUANT_ACC:-0}" = "1" ]; then
   DEVICE=cuda timeout "${QUANT_ACC_BUDGET:-240}" qa/quant_accuracy.sh "$work" "$out/quant_accuracy" \
     > "$out/quant_accuracy.txt" 2>&1
 fi
+if [ "${RUN_SWEEP:-0}" = "1" ]; then
+  # The architecture sweep with fp32/fp16 CUDA plans run against ONNX Runtime (sweep_cuda.sh).
+  timeout "${SWEEP_BUDGET:-420}" ./sweep_cuda.sh "$work" "$out/sweep" > "$out/sweep_run.txt" 2>&1
+  [ $? -eq 124 ] && echo "(sweep cut at ${SWEEP_BUDGET:-420} s)" >> "$out/sweep_run.txt"
+fi
 if [ "${RUN_MULTI_GPU:-0}" = "1" ]; then
   timeout "${MULTI_GPU_BUDGET:-540}" ./multi_gpu.sh "$work" "$out/multi_gpu" > "$out/multi_gpu.txt" 2>&1
   [ $? -eq 124 ] && echo "(multi_gpu.sh cut at ${MULTI_GPU_BUDGET:-540} s)" >> "$out/multi_gpu.txt"
@@ -98,6 +104,10 @@ fi
 if [ -f "$out/multi_gpu.txt" ]; then
   echo "---- multi-GPU ----"
   tail -15 "$out/multi_gpu.txt"
+fi
+if [ -f "$out/sweep_run.txt" ]; then
+  echo "---- architecture sweep, CUDA plans ----"
+  grep -v ' ok ' "$out/sweep_run.txt" | tail -40
 fi
 [ -f "$out/gpu_test.txt" ] && sed -n '/==== summary/,$p' "$out/gpu_test.txt"
 ALL

@@ -14,6 +14,7 @@
 #include <numbers>
 #include <optional>
 
+#include "core/half.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -26,10 +27,16 @@ NodeId id_of(const Graph& graph, const Node* node) {
   return static_cast<NodeId>(node - graph.nodes.data());
 }
 
-// True when `v` is a constant scalar equal to `expected` to float32 precision.
+// True when `v` is a constant scalar equal to `expected` to float32 precision, or exactly
+// `expected` rounded to float16 or bfloat16 (a half-precision export, widened to float32 at
+// import, writes sqrt(2) as 1.4140625).
 bool is_constant_near(const Graph& graph, ValueId v, double expected) {
   const auto c = scalar_constant(graph, v);
-  return c && std::fabs(*c - expected) <= 1e-6 * std::fabs(expected);
+  if (!c) return false;
+  if (std::fabs(*c - expected) <= 1e-6 * std::fabs(expected)) return true;
+  const auto f = static_cast<float>(expected);
+  return *c == static_cast<double>(half_to_float(float_to_half(f))) ||
+         *c == static_cast<double>(bf16_to_float(float_to_bf16(f)));
 }
 
 // The input of binary `node` other than `v`, or kNoValue when `node` does not read `v`.

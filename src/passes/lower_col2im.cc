@@ -86,10 +86,12 @@ Result<Col2ImGeometry> col2im_geometry(const Graph& g, const Node& n) {
 Status lower_one(Graph& g, NodeId id) {
   const Node node = g.nodes[id];
   VITRT_ASSIGN_OR_RETURN(const Col2ImGeometry geo, col2im_geometry(g, node));
+  // The one-hot weight is float32: a float16 / bfloat16 export computes in float32 too once
+  // widen_half_floats has run (after this lowering, before shape inference).
   const DType dtype = g.values[node.inputs[0]].dtype;
-  if (dtype != DType::kUndefined && dtype != DType::kFloat32) {
+  if (dtype == DType::kFloat64) {
     return unsupported(node.describe(), ": Col2Im of ", dtype_name(dtype),
-                       " (float32 is supported)");
+                       " (float32, float16 and bfloat16 are supported)");
   }
   const int64_t k = geo.block_size;
   const std::string& base = node.name;

@@ -75,6 +75,7 @@ Status optimize_graph(Graph& graph, PassContext& ctx);
 // is replaced by the branch it takes; an If whose condition depends on data or on a dynamic dim
 // is an error that names it and says why. Sub-graphs are inlined recursively.
 Status inline_constant_ifs(Graph& graph, PassContext& ctx);
+Status widen_half_floats(Graph& graph, PassContext& ctx);  // fp16/bf16 models -> fp32 inside
 // Lowering (src/passes/lower_onnx_attention.cc), after the first shape inference and whether or
 // not the optimizer runs: ONNX's Attention op (opset 23) becomes vitrt.Attention with the head
 // layout converted around it; forms vitrt.Attention cannot express are an error naming the node.

@@ -133,12 +133,12 @@ TacticOptions::ShapeSets tuning_shapes(const Graph& graph,
   return sets;
 }
 
-// The import-time lowerings of ops without kernels (see import_and_prepare); each touches only
-// the nodes still of its op, so running them again after If inlining is safe.
-Status lower_kernelless_ops(Graph& graph, PassContext& ctx) {
+// The import-time lowerings of ops without schemas or kernels (Einsum, Col2Im; see
+// import_and_prepare); each touches only the nodes still of its op, so a second run after If
+// inlining lowers just those the inlined branches bring.
+Status lower_schemaless_ops(Graph& graph, PassContext& ctx) {
   VITRT_RETURN_IF_ERROR(lower_einsum(graph, ctx));
-  VITRT_RETURN_IF_ERROR(lower_col2im(graph, ctx));
-  return lower_conv_transpose(graph, ctx);
+  return lower_col2im(graph, ctx);
 }
 
 }  // namespace
@@ -207,13 +207,13 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
                        : str_cat(", producer ", graph.producer_name, " ", graph.producer_version)));
   log_line(options, str_cat("parameters: ", graph.parameter_count(), " (", graph.parameter_bytes(),
                             " bytes)"));
-  // Einsum, Col2Im and upsampling ConvTranspose have no kernels of their own: they are lowered
-  // to ops every backend runs, optimizer or not, from constants and attributes alone. First before
-  // If inlining, whose shape inference over the graph upstream of each If knows neither (VitDet's
+  // Einsum and Col2Im have no schemas or kernels of their own: they are lowered to ops every
+  // backend runs, optimizer or not, from constants and attributes alone. First before If
+  // inlining, whose shape inference over the graph upstream of each If knows neither (VitDet's
   // TorchScript export: layer 0's Einsum feeds layer 1's Ifs), again after it for those the
   // inlined branches bring.
   PassContext lower_ctx(options.verbose, options.log);
-  Status lowered_ops = lower_kernelless_ops(graph, lower_ctx);
+  Status lowered_ops = lower_schemaless_ops(graph, lower_ctx);
   if (!lowered_ops.ok()) return lowered_ops.with_context(str_cat("'", onnx_path, "'"));
   // If nodes next: shape inference knows no If and no kernel runs one.
   PassContext if_ctx(options.verbose, options.log);
@@ -223,9 +223,30 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   if (auto it = if_ctx.applied_counts().find("inline_if"); it != if_ctx.applied_counts().end()) {
     log_line(options,
              str_cat("inlined ", it->second, " If node(s) whose condition is known at build time"));
-    lowered_ops = lower_kernelless_ops(graph, lower_ctx);
+    lowered_ops = lower_schemaless_ops(graph, lower_ctx);
     if (!lowered_ops.ok()) return lowered_ops.with_context(str_cat("'", onnx_path, "'"));
   }
+  // A float16 / bfloat16 export computes in the build's precision like an fp32 one (the CPU
+  // has no half kernels; the fusions match float32 graphs); its inputs and outputs keep their
+  // types.
+  PassContext widen_ctx(options.verbose, options.log);
+  Status widened = widen_half_floats(graph, widen_ctx);
+  if (!widened.ok()) return widened.with_context(str_cat("'", onnx_path, "'"));
+  if (widen_ctx.applied_counts().count("widen_half_floats") != 0) {
+    log_line(options, str_cat("the model's float16/bfloat16 tensors compute in ",
+                              options.device == "cpu" || options.precision == "fp32"
+                                  ? "float32 (" +
+                                        std::string(options.device == "cuda"
+                                                        ? "--precision fp16 or bf16 for half "
+                                                          "kernels"
+                                                        : "the CPU has no half kernels") +
+                                        ")"
+                                  : "the build precision, " + options.precision,
+                              "; inputs and outputs keep their types"));
+  }
+  // Upsampling ConvTranspose (Col2Im's included) after widening: its weights are float32 then.
+  Status upsamplers = lower_conv_transpose(graph, lower_ctx);
+  if (!upsamplers.ok()) return upsamplers.with_context(str_cat("'", onnx_path, "'"));
   const std::map<std::string, int>& lowered_counts = lower_ctx.applied_counts();
   if (auto it = lowered_counts.find("lower_einsum"); it != lowered_counts.end()) {
     log_line(options, str_cat("lowered ", it->second, " Einsum node(s) to MatMul"));

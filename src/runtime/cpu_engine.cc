@@ -67,7 +67,12 @@ Result<std::vector<std::unique_ptr<CpuKernel>>> create_kernels(
     if (factories[i] == nullptr) continue;
     const Node& node = graph.nodes[i];
     Result<std::unique_ptr<CpuKernel>> k = factories[i](KernelInit{graph, node, opset});
-    if (!k.ok()) return k.status().with_context(node.describe());
+    if (!k.ok()) {
+      // Factories that already name the node keep their message as it is.
+      const std::string where = node.describe();
+      return k.status().message().rfind(where, 0) == 0 ? k.status()
+                                                       : k.status().with_context(where);
+    }
     if (*k == nullptr) return internal_error(node.describe(), ": kernel factory returned null");
     kernels[i] = std::move(*k);
     drop_mapped_constant_pages(graph, node, mapping);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -36,6 +37,13 @@ std::vector<std::string> find_fixtures() {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// The fixture's tolerance.txt (half-precision exports), else 1e-4 of scale.
+double fixture_tolerance(const fs::path& fixture) {
+  std::ifstream in(fixture / "tolerance.txt");
+  double tol = 0.0;
+  return in >> tol && tol > 0.0 ? tol : 1e-4;
 }
 
 std::string sanitize(std::string name) {
@@ -108,7 +116,8 @@ TEST_P(CudaGolden, ThroughPlan) {
       ASSERT_TRUE(out.ok()) << out.status().to_string();
       ASSERT_EQ(out->size(), cases[ci].outputs.size());
       for (size_t i = 0; i < out->size(); ++i) {
-        EXPECT_TRUE(outputs_agree((*out)[i].tensor, cases[ci].outputs[i], precision, 1e-4,
+        EXPECT_TRUE(outputs_agree((*out)[i].tensor, cases[ci].outputs[i], precision,
+                                  fixture_tolerance(fixture),
                                   precision == "bf16" ? 0.999 : 0.9999,
                                   precision == "bf16" ? 0.1 : 0.05))
             << "output " << i << " '" << (*out)[i].name << "'";
