@@ -41,7 +41,7 @@ def reference(x, image, block, strides, pads, dilations):
 
 
 def case(name, batch, channels, image, block, strides=None, pads=None, dilations=None,
-         symbolic_batch=True):
+         symbolic_batch=True, constant_node=False):
     k_dims = len(image)
     strides = strides or [1] * k_dims
     pads = pads or [0] * (2 * k_dims)
@@ -58,7 +58,11 @@ def case(name, batch, channels, image, block, strides=None, pads=None, dilations
     node = helper.make_node("Col2Im", ["x", "image_shape", "block_shape"], ["y"],
                             name="/attn/Col2Im", strides=strides, pads=pads,
                             dilations=dilations)
-    g = helper.make_graph([node], name, [x_info], [y_info], initializer=inits)
+    nodes = [node]
+    if constant_node:  # TorchScript's form: Constant nodes, not initializers
+        nodes = [helper.make_node("Constant", [], [c.name], value=c) for c in inits] + nodes
+        inits = []
+    g = helper.make_graph(nodes, name, [x_info], [y_info], initializer=inits)
     model = node_test_fixtures.model(g, 18, ir_version=8)
     x = RNG.standard_normal(shape).astype(np.float32)
     node_test_fixtures.write_case(OUT, name, model, {"x": x})
@@ -83,6 +87,17 @@ def main():
     # 1-D and 3-D.
     case("test_col2im_1d", 2, 5, [11], [4], strides=[3], pads=[2, 1])
     case("test_col2im_3d", 1, 2, [4, 5, 3], [2, 2, 2], strides=[1, 2, 1], pads=[1, 0, 0, 0, 1, 1])
+    # VOLO again at other sizes; MobileViTV2's non-overlapping 2x2 patches.
+    case("test_col2im_volo_overlap", 2, 4, [8, 8], [3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    case("test_col2im_mobilevitv2_patches", 3, 5, [6, 4], [2, 2], strides=[2, 2])
+    # Dilation, uneven pads, and an image edge that no block reaches.
+    case("test_col2im_dilated_uneven", 1, 2, [7, 9], [2, 3], strides=[2, 2], dilations=[2, 1],
+         pads=[1, 0, 0, 2])
+    # 1-D, stride 3 over 11: the last row is reached by no block.
+    case("test_col2im_1d_stride", 2, 3, [11], [3], strides=[3])
+    # 3-D, and image_shape / block_shape from Constant nodes.
+    case("test_col2im_3d_constant_node", 1, 2, [3, 4, 5], [2, 2, 2], strides=[1, 2, 1],
+         pads=[0, 1, 0, 0, 0, 1], constant_node=True)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,32 @@ def chained_case():
     write_case("test_if_const_chained", model_of(g), {"x": rand(2, 4)})
 
 
+def einsum_case():
+    # The condition reads the shape of an Einsum's output (VitDet's TorchScript export: layer 0's
+    # relative-position Einsum feeds layer 1's Ifs), so the Einsum is lowered before the If is
+    # resolved; the branch taken holds an Einsum of its own, lowered once it is inlined.
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4, 5])
+    w = numpy_helper.from_array(rand(8, 6), "w")
+    w2 = numpy_helper.from_array(rand(6, 5), "w2")
+    then_branch = helper.make_graph(
+        [helper.make_node("Einsum", ["e", "w2"], ["then_e"], equation="bik,kl->bil"),
+         helper.make_node("Relu", ["then_e"], ["then_y"])], "then", [],
+        [helper.make_tensor_value_info("then_y", TensorProto.FLOAT, None)])
+    else_branch = helper.make_graph(
+        [helper.make_node("Slice", ["e", "starts", "ends", "axes"], ["else_y"])], "else", [],
+        [helper.make_tensor_value_info("else_y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.array([v], np.int64), n)
+                     for n, v in (("starts", 0), ("ends", 5), ("axes", 2))])
+    nodes = [helper.make_node("Einsum", ["x", "w"], ["e"], name="/layer.0/attn/Einsum",
+                              equation="bij,jk->bik")]
+    nodes += shape_dim_equals("e", 2, 6, "c", "cond")
+    nodes.append(helper.make_node("If", ["cond"], ["y"], name="/layer.1/attn/If",
+                                  then_branch=then_branch, else_branch=else_branch))
+    g = helper.make_graph(nodes, "if_after_einsum", [x], [y], initializer=[w, w2])
+    write_case("test_if_const_after_einsum", model_of(g), {"x": rand(2, 4, 8)})
+
+
 def refusal_models():
     # Data-dependent: the condition is a graph input.
     c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
@@ -228,6 +254,7 @@ def main():
     outer_refs_case()
     nested_case()
     chained_case()
+    einsum_case()
     refusal_models()
 
 

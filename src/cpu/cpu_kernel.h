@@ -66,6 +66,7 @@ void register_cpu_indexing_kernels(CpuKernelRegistry& registry);
 void register_cpu_linear_kernels(CpuKernelRegistry& registry);
 void register_cpu_col2im_kernel(CpuKernelRegistry& registry);
 void register_cpu_resize_kernels(CpuKernelRegistry& registry);
+void register_cpu_grid_sample_kernels(CpuKernelRegistry& registry);
 void register_cpu_pooling_kernels(CpuKernelRegistry& registry);
 void register_cpu_attention_kernels(CpuKernelRegistry& registry);
 void register_cpu_fused_linear_kernels(CpuKernelRegistry& registry);

@@ -14,6 +14,7 @@ const CpuKernelRegistry& CpuKernelRegistry::global() {
     register_cpu_linear_kernels(r);
     register_cpu_col2im_kernel(r);
     register_cpu_resize_kernels(r);
+    register_cpu_grid_sample_kernels(r);
     register_cpu_pooling_kernels(r);
     register_cpu_attention_kernels(r);
     register_cpu_fused_linear_kernels(r);

@@ -401,6 +401,16 @@ struct ResizeArgs {
 cudaError_t launch_resize(Elt type, const ResizeArgs& args, const void* in, void* out,
                           cudaStream_t stream);
 
+// GridSample of x [n, c, h, w] at grid [n, ho, wo, 2] (same element type) -> y [n, c, ho, wo];
+// mode and padding as grid_sample::Mode / Padding (src/ir/ops/grid_sample_math.h).
+struct GridSampleArgs {
+  int64_t n = 0, c = 0, h = 0, w = 0, ho = 0, wo = 0;
+  int mode = 0, padding = 0;
+  bool align_corners = false;
+};
+cudaError_t launch_grid_sample(Elt type, const GridSampleArgs& args, const void* x,
+                               const void* grid, void* y, cudaStream_t stream);
+
 // ---- standalone QuantizeLinear / DequantizeLinear (qdq.cu) ----
 // The integer types of the quantized side (kI32: DequantizeLinear only).
 enum class QdqType : int { kI8, kU8, kI16, kU16, kI32 };

@@ -1,9 +1,11 @@
-// Resize (opset 10+) and Upsample on CUDA. Attributes and output lengths come from the CPU
-// kernel's parser and plan (src/cpu/resize.h), so both backends accept the same models; the
-// device kernel resizes up to two axes at once (every image resize and position-embedding
-// interpolation: the last two axes of NCHW).
+// Resize (opset 10+), Upsample and GridSample on CUDA. Resize's attributes and output lengths
+// come from the CPU kernel's parser and plan (src/cpu/resize.h), so both backends accept the
+// same models; the device kernel resizes up to two axes at once (every image resize and
+// position-embedding interpolation: the last two axes of NCHW). GridSample's come from
+// src/ir/ops/grid_sample.h, as the CPU kernel's.
 #include "cpu/resize.h"
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/grid_sample.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -121,11 +123,63 @@ Result<std::unique_ptr<CudaKernel>> make_upsample(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new ResizeKernel(std::move(p)));
 }
 
+class GridSampleKernel final : public CudaKernel {
+ public:
+  explicit GridSampleKernel(GridSampleAttributes a) : a_(a) {}
+
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& grid = *in[1];
+    if (!dtype_is_float(x.dtype) || grid.dtype != x.dtype) {
+      return unsupported("GridSample of X ", dtype_name(x.dtype), " at grid ",
+                         dtype_name(grid.dtype),
+                         " has no CUDA kernel (float X and grid of one dtype)");
+    }
+    if (x.shape.size() != 4 || grid.shape.size() != 4 || grid.shape[3] != 2 ||
+        grid.shape[0] != x.shape[0]) {
+      return invalid_argument("X ", shape_to_string(x.shape), " and grid ",
+                              shape_to_string(grid.shape),
+                              " must be [N, C, H, W] and [N, Ho, Wo, 2]");
+    }
+    GridSampleArgs args;
+    args.n = x.shape[0];
+    args.c = x.shape[1];
+    args.h = x.shape[2];
+    args.w = x.shape[3];
+    args.ho = grid.shape[1];
+    args.wo = grid.shape[2];
+    args.mode = a_.mode;
+    args.padding = a_.padding;
+    args.align_corners = a_.align_corners;
+    if (args.n * args.c * args.ho * args.wo > 0 && (args.h == 0 || args.w == 0)) {
+      return invalid_argument("X ", shape_to_string(x.shape), " has an empty image to sample");
+    }
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = {args.n, args.c, args.ho, args.wo};
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_grid_sample(t, args, x.data, grid.data, out[0].data, ctx.stream),
+                       "GridSample");
+  }
+
+ private:
+  GridSampleAttributes a_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_grid_sample(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(GridSampleAttributes a, GridSampleAttributes::parse(init.node));
+  return std::unique_ptr<CudaKernel>(new GridSampleKernel(a));
+}
+
 }  // namespace
 
 void register_cuda_resize_kernels(CudaKernelRegistry& r) {
   r.add("", "Resize", make_resize);
   r.add("", "Upsample", make_upsample);
+  r.add("", "GridSample", make_grid_sample);
 }
 
 }  // namespace vitrt::cuda

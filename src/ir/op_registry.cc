@@ -61,6 +61,7 @@ const OpRegistry& OpRegistry::global() {
     register_linear_schemas(r);
     register_col2im_schema(r);
     register_resize_schemas(r);
+    register_grid_sample_schemas(r);
     register_pooling_schemas(r);
     register_attention_schemas(r);
     register_fused_linear_schemas(r);

@@ -84,6 +84,7 @@ void register_indexing_schemas(OpRegistry& registry);
 void register_linear_schemas(OpRegistry& registry);
 void register_col2im_schema(OpRegistry& registry);
 void register_resize_schemas(OpRegistry& registry);
+void register_grid_sample_schemas(OpRegistry& registry);
 void register_pooling_schemas(OpRegistry& registry);
 void register_qdq_schemas(OpRegistry& registry);  // QuantizeLinear, DequantizeLinear
 // Fused ops of the vitrt domain, made by the optimizer passes (src/passes/).

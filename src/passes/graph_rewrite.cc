@@ -66,6 +66,24 @@ std::optional<std::vector<int64_t>> int_constant(const Graph& graph, ValueId v) 
   return t.to_int64_vector();
 }
 
+std::optional<Tensor> constant_before_folding(const Graph& graph, ValueId v) {
+  for (int steps = 0; steps < 8 && v != kNoValue; ++steps) {
+    if (graph.values[v].is_constant()) return graph.values[v].constant;
+    const NodeId p = graph.values[v].producer;
+    if (p < 0) return std::nullopt;
+    const Node& n = graph.nodes[p];
+    if (!n.domain.empty()) return std::nullopt;
+    if (n.op_type == "Constant") {
+      Result<Tensor> t = n.attrs.require_tensor("value");
+      if (t.ok()) return *t;
+      return std::nullopt;
+    }
+    if (n.op_type != "Identity") return std::nullopt;
+    v = n.inputs[0];
+  }
+  return std::nullopt;
+}
+
 bool Uses::only_used_by_one(ValueId v) const {
   return consumers_[v].size() == 1 && !is_graph_output(graph_, v);
 }

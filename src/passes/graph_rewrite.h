@@ -28,6 +28,11 @@ std::optional<double> scalar_constant(const Graph& graph, ValueId v);
 // The elements of a constant integer tensor (int32/int64), or nullopt.
 std::optional<std::vector<int64_t>> int_constant(const Graph& graph, ValueId v);
 
+// The value of `v` where it is an initializer, a Constant node's, or either through Identity
+// (TorchScript passes a shared bias through Identity): for the lowerings that run at import,
+// before constant folding.
+std::optional<Tensor> constant_before_folding(const Graph& graph, ValueId v);
+
 // Live consumers of every value, recomputed on demand; passes that rewrite call refresh().
 class Uses {
  public:

@@ -26,37 +26,18 @@ namespace {
 
 constexpr const char* kPass = "lower_conv_transpose";
 
-// The value of `v` where it is an initializer, a Constant node's or either through Identity
-// (TorchScript passes a shared bias through Identity); this runs before constant folding.
-std::optional<Tensor> constant_input(const Graph& g, ValueId v) {
-  for (int steps = 0; steps < 8 && v != kNoValue; ++steps) {
-    if (g.values[v].is_constant()) return g.values[v].constant;
-    const NodeId p = g.values[v].producer;
-    if (p < 0) return std::nullopt;
-    const Node& n = g.nodes[p];
-    if (!n.domain.empty()) return std::nullopt;
-    if (n.op_type == "Constant") {
-      Result<Tensor> t = n.attrs.require_tensor("value");
-      if (t.ok()) return *t;
-      return std::nullopt;
-    }
-    if (n.op_type != "Identity") return std::nullopt;
-    v = n.inputs[0];
-  }
-  return std::nullopt;
-}
-
 // Why `n` is not an upsampling ConvTranspose this lowering takes, or "" when it is; else the
 // weight and bias (undefined when there is none).
 std::string refusal(const Graph& g, const Node& n, int64_t* k, Tensor* weight, Tensor* bias) {
-  std::optional<Tensor> w = n.num_inputs() > 1 ? constant_input(g, n.inputs[1]) : std::nullopt;
+  std::optional<Tensor> w =
+      n.num_inputs() > 1 ? constant_before_folding(g, n.inputs[1]) : std::nullopt;
   if (!w) return "a weight that is not a constant";
   const Tensor& wt = *w;
   if (wt.dtype() != DType::kFloat32 || wt.rank() != 4) {
     return "a weight that is not float32 [C_in, C_out, kH, kW]";
   }
   if (n.num_inputs() > 2 && n.inputs[2] != kNoValue) {
-    std::optional<Tensor> b = constant_input(g, n.inputs[2]);
+    std::optional<Tensor> b = constant_before_folding(g, n.inputs[2]);
     if (!b) return "a bias that is not a constant";
     if (b->dtype() != DType::kFloat32 || b->numel() != wt.dim(1)) return "a bias not of C_out";
     *bias = *b;

@@ -133,6 +133,11 @@ TacticOptions::ShapeSets tuning_shapes(const Graph& graph,
   return sets;
 }
 
+// The import-time lowering of Einsum, which has no schema or kernel (see import_and_prepare);
+// it touches only the nodes still Einsum, so a second run after If inlining lowers just those
+// the inlined branches bring.
+Status lower_schemaless_ops(Graph& graph, PassContext& ctx) { return lower_einsum(graph, ctx); }
+
 }  // namespace
 
 Status run_optimization_passes(Graph& graph, const BuildOptions& options,
@@ -199,7 +204,14 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
                        : str_cat(", producer ", graph.producer_name, " ", graph.producer_version)));
   log_line(options, str_cat("parameters: ", graph.parameter_count(), " (", graph.parameter_bytes(),
                             " bytes)"));
-  // If nodes go first, optimizer or not: shape inference knows no If and no kernel runs one.
+  // Einsum has no schema or kernel of its own: it is lowered to MatMul, optimizer or not, from
+  // its equation alone. First before If inlining, whose shape inference over the graph upstream
+  // of each If does not know it (VitDet's TorchScript export: layer 0's Einsum feeds layer 1's
+  // Ifs), again after it for those the inlined branches bring.
+  PassContext lower_ctx(options.verbose, options.log);
+  Status lowered_ops = lower_schemaless_ops(graph, lower_ctx);
+  if (!lowered_ops.ok()) return lowered_ops.with_context(str_cat("'", onnx_path, "'"));
+  // If nodes next: shape inference knows no If and no kernel runs one.
   PassContext if_ctx(options.verbose, options.log);
   specialise_profile_dims(graph, options);
   Status inlined = inline_constant_ifs(graph, if_ctx);
@@ -207,6 +219,8 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   if (auto it = if_ctx.applied_counts().find("inline_if"); it != if_ctx.applied_counts().end()) {
     log_line(options,
              str_cat("inlined ", it->second, " If node(s) whose condition is known at build time"));
+    lowered_ops = lower_schemaless_ops(graph, lower_ctx);
+    if (!lowered_ops.ok()) return lowered_ops.with_context(str_cat("'", onnx_path, "'"));
   }
   // A float16 / bfloat16 export computes in the build's precision like an fp32 one (the CPU
   // has no half kernels; the fusions match float32 graphs); its inputs and outputs keep their
@@ -215,29 +229,25 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   Status widened = widen_half_floats(graph, widen_ctx);
   if (!widened.ok()) return widened.with_context(str_cat("'", onnx_path, "'"));
   if (widen_ctx.applied_counts().count("widen_half_floats") != 0) {
-    log_line(options,
-             str_cat("the model's float16/bfloat16 tensors compute in ",
-                     options.device == "cpu" || options.precision == "fp32"
-                         ? "float32 (" + std::string(options.device == "cuda"
-                                                         ? "--precision fp16 or bf16 for half "
-                                                           "kernels"
-                                                         : "the CPU has no half kernels") +
-                               ")"
-                         : "the build precision, " + options.precision,
-                     "; inputs and outputs keep their types"));
+    log_line(options, str_cat("the model's float16/bfloat16 tensors compute in ",
+                              options.device == "cpu" || options.precision == "fp32"
+                                  ? "float32 (" +
+                                        std::string(options.device == "cuda"
+                                                        ? "--precision fp16 or bf16 for half "
+                                                          "kernels"
+                                                        : "the CPU has no half kernels") +
+                                        ")"
+                                  : "the build precision, " + options.precision,
+                              "; inputs and outputs keep their types"));
   }
-  // Einsum and upsampling ConvTranspose likewise, with no kernels of their own.
-  PassContext einsum_ctx(options.verbose, options.log);
-  Status einsum = lower_einsum(graph, einsum_ctx);
-  if (!einsum.ok()) return einsum.with_context(str_cat("'", onnx_path, "'"));
-  if (auto it = einsum_ctx.applied_counts().find("lower_einsum");
-      it != einsum_ctx.applied_counts().end()) {
+  // Upsampling ConvTranspose after widening: its weights are float32 then.
+  Status upsamplers = lower_conv_transpose(graph, lower_ctx);
+  if (!upsamplers.ok()) return upsamplers.with_context(str_cat("'", onnx_path, "'"));
+  const std::map<std::string, int>& lowered_counts = lower_ctx.applied_counts();
+  if (auto it = lowered_counts.find("lower_einsum"); it != lowered_counts.end()) {
     log_line(options, str_cat("lowered ", it->second, " Einsum node(s) to MatMul"));
   }
-  Status upsamplers = lower_conv_transpose(graph, einsum_ctx);
-  if (!upsamplers.ok()) return upsamplers.with_context(str_cat("'", onnx_path, "'"));
-  if (auto it = einsum_ctx.applied_counts().find("lower_conv_transpose");
-      it != einsum_ctx.applied_counts().end()) {
+  if (auto it = lowered_counts.find("lower_conv_transpose"); it != lowered_counts.end()) {
     log_line(options,
              str_cat("lowered ", it->second, " ConvTranspose node(s) to 1x1 Conv + DepthToSpace"));
   }

@@ -239,6 +239,8 @@ std::string unsupported_reason(const Graph& graph) {
     // ONNX Attention (opset 23) is lowered at import (src/passes/lower_onnx_attention.cc): the
     // engine runs the forms vitrt.Attention expresses and refuses the rest as unsupported.
     if (node.domain.empty() && node.op_type == "Attention") continue;
+    // Einsum likewise (src/passes/lower_einsum.cc), to MatMul.
+    if (node.domain.empty() && node.op_type == "Einsum") continue;
     if (OpRegistry::global().find(node.domain, node.op_type) == nullptr) {
       return "op without schema: " + op_key(node);
     }

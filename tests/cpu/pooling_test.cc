@@ -144,6 +144,19 @@ const std::vector<PoolCase> kCases = {
     {"1-D ceil include pad", {1, 2, 11}, {4}, {3}, {}, {1, 2}, "", true, true},
     {"3-D", {1, 2, 5, 6, 7}, {2, 3, 2}, {1, 2, 1}, {}, {1, 0, 1, 0, 1, 1}, ""},
     {"3-D ceil dilated", {1, 2, 6, 5, 7}, {2, 2, 3}, {2, 2, 2}, {1, 2, 1}, {}, "", true},
+    // ceil_mode with a kernel beyond the input: one window over what it covers (HF EfficientNet's
+    // pooler, kernel 1280 stride 1280 over 7x7).
+    {"2-D ceil kernel beyond input", {2, 3, 3, 2}, {9, 8}, {9, 8}, {}, {}, "", true},
+    {"2-D ceil kernel beyond input include pad",
+     {1, 2, 5, 7},
+     {12, 9},
+     {12, 9},
+     {},
+     {1, 0, 0, 1},
+     "",
+     true,
+     true},
+    {"1-D ceil kernel beyond input stride 4", {1, 2, 6}, {9}, {4}, {}, {}, "", true},
     {"kernel 1 stride 1", {2, 3, 4, 5}, {1, 1}, {}, {}, {}, ""},
 };
 
@@ -276,6 +289,18 @@ TEST(PoolKernel, MissingKernelShapeIsAnErrorNamingTheNode) {
   ASSERT_FALSE(y.ok());
   EXPECT_NE(y.status().message().find("node 'n0' (AveragePool): attribute 'kernel_shape'"),
             std::string::npos)
+      << y.status().message();
+}
+
+TEST(PoolKernel, KernelBeyondInputByAStrideIsAnErrorEvenWithCeilMode) {
+  const Tensor x = random_tensor(DType::kFloat32, {1, 1, 2, 5}, 1);
+  Attributes a;
+  a.set_ints("kernel_shape", {5, 3});
+  a.set_ints("strides", {2, 1});
+  a.set_int("ceil_mode", 1);
+  auto y = run_single_node("AveragePool", a, {{x}});
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(y.status().message().find("even with ceil_mode"), std::string::npos)
       << y.status().message();
 }
 

@@ -136,6 +136,20 @@ void resize_case(Case& c, std::vector<int64_t> x_shape, std::vector<float> scale
   c.inputs = {rnd(x_shape, 60, -2, 2)};
 }
 
+// GridSample of x at a random grid [n, ho, wo, 2] reaching past [-1, 1] by `reach`.
+void grid_sample_case(Case& c, std::vector<int64_t> x_shape, int64_t ho, int64_t wo,
+                      const std::string& mode, const std::string& padding, int64_t align,
+                      double reach = 1.4) {
+  ValueId x = c.g.input("x", DType::kFloat32, SymShape(x_shape.begin(), x_shape.end()));
+  ValueId grid = c.g.input("grid", DType::kFloat32, {Dim(x_shape[0]), Dim(ho), Dim(wo), Dim(2)});
+  c.g.output(c.g.op("GridSample", {x, grid}, attrs([&](Attributes& a) {
+                      a.set_string("mode", mode);
+                      a.set_string("padding_mode", padding);
+                      a.set_int("align_corners", align);
+                    })));
+  c.inputs = {rnd(x_shape, 63, -2, 2), rnd({x_shape[0], ho, wo, 2}, 64, -reach, reach)};
+}
+
 // "x0", "x1", ...: built by appending (GCC 12 warns on `"x" + std::to_string(i)`, -Wrestrict).
 std::string indexed_name(const char* prefix, size_t i) {
   std::string s(prefix);
@@ -509,6 +523,15 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          resize_case(c, {1, 37, 7, 7}, {}, {1, 37, 10, 9}, "cubic", "pytorch_half_pixel");
        }},
+      // Deformable attention (RT-DETR, Deformable DETR, Mask2Former) and the other modes.
+      {"GridSampleBilinearZerosDeformable",
+       [](Case& c) { grid_sample_case(c, {2, 8, 5, 7}, 6, 4, "bilinear", "zeros", 0); }},
+      {"GridSampleBilinearBorderAligned",
+       [](Case& c) { grid_sample_case(c, {1, 3, 6, 9}, 5, 3, "bilinear", "border", 1, 2.5); }},
+      {"GridSampleBilinearReflection",
+       [](Case& c) { grid_sample_case(c, {1, 3, 6, 9}, 5, 3, "bilinear", "reflection", 0, 3.0); }},
+      {"GridSampleNearestReflectionAligned",
+       [](Case& c) { grid_sample_case(c, {2, 2, 7, 4}, 3, 5, "nearest", "reflection", 1, 3.0); }},
       {"ResizeBilinearScales",
        [](Case& c) {
          resize_case(c, {2, 3, 5, 6}, {1.0f, 1.0f, 1.5f, 0.7f}, {}, "linear", "half_pixel");

@@ -49,15 +49,21 @@ Result<ConvAttributes::Axis> PoolAttributes::axis(const Node& node, int i, int64
   r.pad_end = g.pads[i + g.strides.size()];
   const int64_t stride = g.strides[i];
   const int64_t extent = g.dilations[i] * (kernel - 1) + 1;
+  // ONNX's ceil((in + pads - extent) / stride) + 1. The span may be negative: a kernel larger
+  // than the padded input still makes one window, the input it covers (PyTorch's
+  // AvgPool2d(k, ceil_mode=True) with k beyond the map as a global pool, as in HF EfficientNet's
+  // pooler: kernel 1280 over 7x7). Integer division truncates toward zero, the ceiling of a
+  // negative quotient.
   const int64_t span = in + r.pad_begin + r.pad_end - extent;
-  if (span < 0) {
+  r.out = (span >= 0 ? (span + stride - 1) / stride : span / stride) + 1;
+  // The last window must start inside the input or the begin padding.
+  if (r.out > 1 && (r.out - 1) * stride >= in + r.pad_begin) --r.out;
+  if (r.out < 1) {
     return invalid_model(node.describe(), ": spatial axis ", i, " of size ", in, " (pads ",
                          r.pad_begin, "+", r.pad_end, ") is smaller than the kernel's extent ",
-                         extent, " (kernel ", kernel, ", dilation ", g.dilations[i], ")");
+                         extent, " (kernel ", kernel, ", dilation ", g.dilations[i],
+                         ") by a stride or more, even with ceil_mode");
   }
-  r.out = (span + stride - 1) / stride + 1;
-  // The last window must start inside the input or the begin padding.
-  if ((r.out - 1) * stride >= in + r.pad_begin) --r.out;
   return r;
 }
 
