@@ -50,7 +50,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ $with_bench -eq 1 ]; then
-  python3 -m pip install -q numpy onnx onnxscript onnxruntime torch transformers timm
+  # scipy: transformers imports it for Mask2Former (python/sweep_architectures.py).
+  python3 -m pip install -q numpy onnx onnxscript onnxruntime torch transformers timm scipy
 fi
 
 # The server's end-to-end test (ctest serve_e2e) talks to `vitrt serve` through the clients users
