@@ -68,9 +68,9 @@ class Col2ImKernel final : public CpuKernel {
     VITRT_ASSIGN_OR_RETURN(const Col2ImGeometry g,
                            col2im_geometry(node_, std::move(image), std::move(block)));
     if (x.rank() != 3 || x.dim(1) % g.kernel != 0 || x.dim(2) != g.length) {
-      return invalid_argument("input ", x.describe(), " must be [N, C * ", g.kernel, ", ",
-                              g.length, "] for image_shape ", shape_to_string(g.image),
-                              " and block_shape ", shape_to_string(g.block));
+      return invalid_argument("input ", x.describe(), " must be [N, C * ", g.kernel, ", ", g.length,
+                              "] for image_shape ", shape_to_string(g.image), " and block_shape ",
+                              shape_to_string(g.block));
     }
     std::vector<int64_t> shape = {x.dim(0), x.dim(1) / g.kernel};
     shape.insert(shape.end(), g.image.begin(), g.image.end());

@@ -30,8 +30,12 @@ constexpr int64_t kOnnxFloat = 1;
 constexpr int64_t kOnnxFloat16 = 10;
 constexpr int64_t kOnnxBFloat16 = 16;
 
-bool is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
-bool is_half_onnx(int64_t t) { return t == kOnnxFloat16 || t == kOnnxBFloat16; }
+bool is_half(DType t) {
+  return t == DType::kFloat16 || t == DType::kBFloat16;
+}
+bool is_half_onnx(int64_t t) {
+  return t == kOnnxFloat16 || t == kOnnxBFloat16;
+}
 
 Tensor widened(const Tensor& t) {
   Tensor out = Tensor::empty(DType::kFloat32, t.shape());
@@ -112,8 +116,8 @@ Status widen_half_floats(Graph& graph, PassContext& ctx) {
     const std::string name = graph.values[in].name;
     Attributes attrs;
     attrs.set_int("to", kOnnxFloat);
-    const NodeId cast = add_node(graph, "", "Cast", name + "_to_float32", {in},
-                                 {name + "_float32"}, std::move(attrs));
+    const NodeId cast = add_node(graph, "", "Cast", name + "_to_float32", {in}, {name + "_float32"},
+                                 std::move(attrs));
     const ValueId wide = graph.nodes[cast].outputs[0];
     graph.values[wide].dtype = DType::kFloat32;
     for (NodeId n = 0; n < static_cast<NodeId>(graph.nodes.size()); ++n) {

@@ -136,7 +136,9 @@ TacticOptions::ShapeSets tuning_shapes(const Graph& graph,
 // The import-time lowering of Einsum, which has no schema or kernel (see import_and_prepare);
 // it touches only the nodes still Einsum, so a second run after If inlining lowers just those
 // the inlined branches bring.
-Status lower_schemaless_ops(Graph& graph, PassContext& ctx) { return lower_einsum(graph, ctx); }
+Status lower_schemaless_ops(Graph& graph, PassContext& ctx) {
+  return lower_einsum(graph, ctx);
+}
 
 }  // namespace
 

@@ -117,8 +117,7 @@ TEST_P(CudaGolden, ThroughPlan) {
       ASSERT_EQ(out->size(), cases[ci].outputs.size());
       for (size_t i = 0; i < out->size(); ++i) {
         EXPECT_TRUE(outputs_agree((*out)[i].tensor, cases[ci].outputs[i], precision,
-                                  fixture_tolerance(fixture),
-                                  precision == "bf16" ? 0.999 : 0.9999,
+                                  fixture_tolerance(fixture), precision == "bf16" ? 0.999 : 0.9999,
                                   precision == "bf16" ? 0.1 : 0.05))
             << "output " << i << " '" << (*out)[i].name << "'";
       }

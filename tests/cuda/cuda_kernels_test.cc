@@ -109,10 +109,10 @@ void col2im_case(Case& c, std::vector<int64_t> x_shape, std::vector<int64_t> ima
     for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
     return t;
   };
-  c.g.output(c.g.op("Col2Im",
-                    {x, c.g.constant("image_shape", ints(image)),
-                     c.g.constant("block_shape", ints(block))},
-                    attrs(std::move(more))));
+  c.g.output(c.g.op(
+      "Col2Im",
+      {x, c.g.constant("image_shape", ints(image)), c.g.constant("block_shape", ints(block))},
+      attrs(std::move(more))));
   c.inputs = {rnd(x_shape, 63, -2, 2)};
 }
 

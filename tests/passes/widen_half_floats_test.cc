@@ -3,8 +3,8 @@
 // the output type once; and a half export of a real model fuses exactly as its float32 export.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <unistd.h>
+#include <cmath>
 
 #include <filesystem>
 #include <map>

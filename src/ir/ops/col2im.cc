@@ -19,11 +19,10 @@ Result<Col2ImGeometry> col2im_geometry(const Node& node, std::vector<int64_t> im
   g.block = std::move(block);
   VITRT_ASSIGN_OR_RETURN(g.strides, node.attrs.get_ints("strides", std::vector<int64_t>(k, 1)));
   VITRT_ASSIGN_OR_RETURN(g.pads, node.attrs.get_ints("pads", std::vector<int64_t>(2 * k, 0)));
-  VITRT_ASSIGN_OR_RETURN(g.dilations,
-                         node.attrs.get_ints("dilations", std::vector<int64_t>(k, 1)));
+  VITRT_ASSIGN_OR_RETURN(g.dilations, node.attrs.get_ints("dilations", std::vector<int64_t>(k, 1)));
   if (g.strides.size() != k || g.dilations.size() != k || g.pads.size() != 2 * k) {
-    return invalid_model(node.describe(), ": strides and dilations need ", k,
-                         " entries and pads ", 2 * k, " for a ", k, "-D image");
+    return invalid_model(node.describe(), ": strides and dilations need ", k, " entries and pads ",
+                         2 * k, " for a ", k, "-D image");
   }
   for (size_t d = 0; d < k; ++d) {
     if (g.image[d] <= 0 || g.block[d] <= 0 || g.strides[d] <= 0 || g.dilations[d] <= 0 ||
@@ -32,11 +31,11 @@ Result<Col2ImGeometry> col2im_geometry(const Node& node, std::vector<int64_t> im
                            ", block_shape ", shape_to_string(g.block),
                            ", strides, dilations must be positive and pads non-negative");
     }
-    const int64_t span = g.image[d] + g.pads[d] + g.pads[d + k] -
-                         g.dilations[d] * (g.block[d] - 1) - 1;
+    const int64_t span =
+        g.image[d] + g.pads[d] + g.pads[d + k] - g.dilations[d] * (g.block[d] - 1) - 1;
     if (span < 0) {
-      return invalid_model(node.describe(), ": block ", g.block[d], " (dilation ",
-                           g.dilations[d], ") does not fit the padded image on spatial dim ", d);
+      return invalid_model(node.describe(), ": block ", g.block[d], " (dilation ", g.dilations[d],
+                           ") does not fit the padded image on spatial dim ", d);
     }
     g.grid.push_back(span / g.strides[d] + 1);
     g.kernel *= g.block[d];
@@ -59,8 +58,9 @@ Result<std::vector<int64_t>> static_ints(InferContext& ctx, int i, const char* w
     if (out.size() == v->size()) return out;
   }
   return Result<std::vector<int64_t>>(
-      ctx.error(what, " must be known when the plan is built (a constant), got a value "
-                      "computed at run time"));
+      ctx.error(what,
+                " must be known when the plan is built (a constant), got a value "
+                "computed at run time"));
 }
 
 // Col2Im: x [N, C*K, L], image_shape [k], block_shape [k] -> y [N, C, image...].
@@ -81,8 +81,7 @@ Status infer_col2im(InferContext& ctx) {
   }
   const SymShape& x = ctx.input_shape(0);
   if (x.size() != 3) {
-    return ctx.error("input must be [N, C * prod(block_shape), L], got ",
-                     sym_shape_to_string(x));
+    return ctx.error("input must be [N, C * prod(block_shape), L], got ", sym_shape_to_string(x));
   }
   if (x[1].is_static() && x[1].value() % g.kernel != 0) {
     return ctx.error("input has ", x[1].value(), " channels, not a multiple of prod(block_shape) ",

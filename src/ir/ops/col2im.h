@@ -17,14 +17,14 @@
 namespace vitrt {
 
 struct Col2ImGeometry {
-  std::vector<int64_t> image;      // output spatial dims
-  std::vector<int64_t> block;      // block (kernel) dims
+  std::vector<int64_t> image;  // output spatial dims
+  std::vector<int64_t> block;  // block (kernel) dims
   std::vector<int64_t> strides;
-  std::vector<int64_t> pads;       // begin..., end...
+  std::vector<int64_t> pads;  // begin..., end...
   std::vector<int64_t> dilations;
-  std::vector<int64_t> grid;       // block positions per spatial dim
-  int64_t kernel = 1;              // prod(block)
-  int64_t length = 1;              // prod(grid): L
+  std::vector<int64_t> grid;  // block positions per spatial dim
+  int64_t kernel = 1;         // prod(block)
+  int64_t length = 1;         // prod(grid): L
   int spatial() const { return static_cast<int>(image.size()); }
 };
 
