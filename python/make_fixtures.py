@@ -234,6 +234,18 @@ TIMM_SMALL = dict(img_size=32, patch_size=8, depth=2, embed_dim=48, num_heads=3,
 HALF_TOLERANCE = 2e-3
 
 
+def half_inputs(inputs):
+    """A half fixture's inputs: the float32 arrays as float16, the others as they are."""
+    return {n: a.astype(np.float16) if a.dtype == np.float32 else a for n, a in inputs.items()}
+
+
+def float32_args(inputs, specs):
+    """The module's arguments in spec order, float16 arrays widened to float32 (the reference of
+    a half fixture is PyTorch in float32 on the float16 weights and inputs)."""
+    return [torch.from_numpy(inputs[n]).float() if inputs[n].dtype == np.float16
+            else torch.from_numpy(inputs[n]) for n, _, _ in specs]
+
+
 def half(builder):
     """The fixture exported after model.half(): float16 weights, inputs and outputs."""
     def build():
@@ -490,11 +502,9 @@ def run_fixture(name, builder, exporter, opset, out_dir):
                           for n, kind, shape in specs]
         inputs = make_inputs(case_specs, batch, rng)
         if is_half:
-            inputs = {n: a.astype(np.float16) if a.dtype == np.float32 else a
-                      for n, a in inputs.items()}
+            inputs = half_inputs(inputs)
         with torch.no_grad():
-            out = reference(*(torch.from_numpy(inputs[n]).float() if inputs[n].dtype == np.float16
-                              else torch.from_numpy(inputs[n]) for n, _, _ in specs))
+            out = reference(*float32_args(inputs, specs))
         if isinstance(out, torch.Tensor):
             out = (out,)
         expected = [o.detach().numpy().astype(np.float32) for o in out]

@@ -732,12 +732,9 @@ def sweep_one(name, exporter, opts):
         for batch in BATCHES:
             inputs = mf.make_inputs(specs, batch, rng)
             if opts.half:
-                inputs = {n: a.astype(np.float16) if a.dtype == np.float32 else a
-                          for n, a in inputs.items()}
+                inputs = mf.half_inputs(inputs)
             with torch.no_grad():
-                out = reference(*(torch.from_numpy(inputs[n]).float()
-                                  if inputs[n].dtype == np.float16 else torch.from_numpy(inputs[n])
-                                  for n, _, _ in specs))
+                out = reference(*mf.float32_args(inputs, specs))
             if isinstance(out, torch.Tensor):
                 out = (out,)
             torch_out = [o.detach().numpy().astype(np.float32) for o in out]

@@ -6,6 +6,7 @@
 
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/data_movement.h"
 #include "ir/ops/col2im.h"
 
 namespace vitrt {
@@ -46,13 +47,6 @@ void col2im(const Col2ImGeometry& g, int64_t planes, const T* x, T* y) {
   });
 }
 
-Result<std::vector<int64_t>> int_values(const Tensor& t, const char* what) {
-  if (t.dtype() != DType::kInt64 || t.rank() != 1) {
-    return invalid_argument(what, " must be a 1-D int64 tensor, got ", t.describe());
-  }
-  return std::vector<int64_t>(t.data<int64_t>(), t.data<int64_t>() + t.numel());
-}
-
 class Col2ImKernel final : public CpuKernel {
  public:
   explicit Col2ImKernel(const Node& node) : node_(node) {}
@@ -63,8 +57,8 @@ class Col2ImKernel final : public CpuKernel {
       return unsupported("input is ", dtype_name(x.dtype()),
                          "; only float32 and float64 are supported on CPU");
     }
-    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> image, int_values(*inputs[1], "image_shape"));
-    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> block, int_values(*inputs[2], "block_shape"));
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> image, read_int_tensor(inputs[1], "image_shape"));
+    VITRT_ASSIGN_OR_RETURN(std::vector<int64_t> block, read_int_tensor(inputs[2], "block_shape"));
     VITRT_ASSIGN_OR_RETURN(const Col2ImGeometry g,
                            col2im_geometry(node_, std::move(image), std::move(block)));
     if (x.rank() != 3 || x.dim(1) % g.kernel != 0 || x.dim(2) != g.length) {

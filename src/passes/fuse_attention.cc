@@ -1028,6 +1028,16 @@ std::optional<Decline> AttentionMatcher::find_pv(ValueId probs, const Node** pv,
   return std::nullopt;
 }
 
+// What both matches ask of the Softmax: over the last of the scores' `rank` axes, in float32.
+std::optional<Decline> check_softmax(const Graph& g, const Node& sm, int rank) {
+  auto axis = sm.attrs.get_int("axis", g.onnx_opset() >= 13 ? -1 : 1);
+  if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
+    return Decline{"softmax axis is not the last"};
+  }
+  if (g.values[sm.inputs[0]].dtype != DType::kFloat32) return Decline{"scores are not float32"};
+  return std::nullopt;
+}
+
 std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   const Node& sm = g_.nodes[softmax_id];
   const ValueId scores_out = sm.inputs[0];
@@ -1035,11 +1045,7 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   if (rank != 3 && rank != 4) {
     return Decline{str_cat("scores have rank ", rank, ", not [batch, heads, q_len, k_len]")};
   }
-  auto axis = sm.attrs.get_int("axis", g_.onnx_opset() >= 13 ? -1 : 1);
-  if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
-    return Decline{"softmax axis is not the last"};
-  }
-  if (g_.values[scores_out].dtype != DType::kFloat32) return Decline{"scores are not float32"};
+  if (auto d = check_softmax(g_, sm, rank)) return d;
   absorb(&sm);
 
   const Node* pv = nullptr;
@@ -1678,11 +1684,7 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
   const ValueId scores_out = sm.inputs[0];
   const int rank = rank_of(g_, scores_out);
   if (rank < 3) return Decline{str_cat("scores have rank ", rank)};
-  auto axis = sm.attrs.get_int("axis", g_.onnx_opset() >= 13 ? -1 : 1);
-  if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
-    return Decline{"softmax axis is not the last"};
-  }
-  if (g_.values[scores_out].dtype != DType::kFloat32) return Decline{"scores are not float32"};
+  if (auto d = check_softmax(g_, sm, rank)) return d;
   absorb(&sm);
   const Node* pv = nullptr;
   const Node* pt = nullptr;

@@ -93,6 +93,8 @@ Status widen_half_floats(Graph& graph, PassContext& ctx) {
   }
 
   // Graph inputs keep their type; their readers read a float32 copy.
+  std::vector<bool> is_input(graph.values.size(), false);
+  for (ValueId id : graph.inputs) is_input[id] = true;
   std::vector<ValueId> half_inputs;
   for (ValueId id : graph.inputs) {
     if (is_half(graph.values[id].dtype)) half_inputs.push_back(id);
@@ -101,15 +103,11 @@ Status widen_half_floats(Graph& graph, PassContext& ctx) {
   std::vector<std::pair<size_t, DType>> half_outputs;
   for (size_t k = 0; k < graph.outputs.size(); ++k) {
     const Value& v = graph.values[graph.outputs[k]];
-    bool is_input = false;
-    for (ValueId id : graph.inputs) is_input = is_input || id == graph.outputs[k];
-    if (is_half(v.dtype) && !is_input) half_outputs.emplace_back(k, v.dtype);
+    if (is_half(v.dtype) && !is_input[graph.outputs[k]]) half_outputs.emplace_back(k, v.dtype);
   }
   // Every other half value is float32 now (shape inference re-derives them all).
   for (ValueId id = 0; id < static_cast<ValueId>(graph.values.size()); ++id) {
-    bool is_input = false;
-    for (ValueId in : graph.inputs) is_input = is_input || in == id;
-    if (!is_input && is_half(graph.values[id].dtype)) graph.values[id].dtype = DType::kFloat32;
+    if (!is_input[id] && is_half(graph.values[id].dtype)) graph.values[id].dtype = DType::kFloat32;
   }
 
   for (ValueId in : half_inputs) {

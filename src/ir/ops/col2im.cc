@@ -1,6 +1,8 @@
 // Col2Im: the geometry (see col2im.h) and the schema's shape inference.
 #include "ir/ops/col2im.h"
 
+#include <optional>
+
 #include "ir/op_schema.h"
 #include "ir/ops/shape_rules.h"
 
@@ -46,17 +48,9 @@ Result<Col2ImGeometry> col2im_geometry(const Node& node, std::vector<int64_t> im
 
 namespace {
 
-// The static values of a constant-like int64 input, or an error saying it must be known.
+// The static values of input `i`, or an error saying they must be known at build time.
 Result<std::vector<int64_t>> static_ints(InferContext& ctx, int i, const char* what) {
-  const std::vector<Dim>* v = ctx.input_sym_value(i);
-  std::vector<int64_t> out;
-  if (v != nullptr) {
-    for (const Dim& d : *v) {
-      if (!d.is_static()) break;
-      out.push_back(d.value());
-    }
-    if (out.size() == v->size()) return out;
-  }
+  if (std::optional<std::vector<int64_t>> v = static_int_input(ctx, i)) return *std::move(v);
   return Result<std::vector<int64_t>>(
       ctx.error(what,
                 " must be known when the plan is built (a constant), got a value "
