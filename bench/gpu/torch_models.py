@@ -3,14 +3,16 @@ vision (HF CLIPVisionModelWithProjection, default config) and CLIP text at 77 to
 CLIPTextModelWithProjection, default config); and DINOv3 ViT-B/16 (HF DINOv3ViTModel, 4 register
 tokens, 2-D rotary attention; its pooled output), the rotary model users bring; DINOv2 ViT-B/14 at
 224 (HF Dinov2Model, 257 tokens, LayerScale) and SigLIP B/16 vision (HF SiglipVisionModel, 196
-tokens, tanh GELU, attention-pooling head), the other backbones users bring. Exports the ONNX
-model vitrt builds from and times
+tokens, tanh GELU, attention-pooling head), the other backbones users bring; and, for breadth,
+Swin-T and ConvNeXt-T (timm, windowed attention and a depthwise-conv CNN), DeiT-S/16 (timm) and
+CLIP ViT-L/14 vision at 224 (HF, 257 tokens, 24 layers of width 1024). Exports the ONNX model
+vitrt builds from and times
 PyTorch fp16 eager and torch.compile (reduce-overhead at batch <= 8, default or max-autotune
 above: --large-mode).
 
   python3 torch_models.py export MODEL OUT.onnx
   python3 torch_models.py time MODEL --batches 1 256 [--compile] [--no-eager] > torch.json
-  MODEL: vit_b16 | clip_vision | clip_text | dinov3_b16 | dinov2_b14 | siglip_b16
+  MODEL: one of MODELS below
 """
 import argparse
 import json
@@ -33,11 +35,23 @@ class FirstOutput(torch.nn.Module):
         return out if self.key is None else out[self.key]
 
 
+MODELS = ["vit_b16", "clip_vision", "clip_text", "dinov3_b16", "dinov2_b14", "siglip_b16",
+          "swin_t", "convnext_t", "deit_s", "clip_l14"]
+TIMM = {"vit_b16": "vit_base_patch16_224", "swin_t": "swin_tiny_patch4_window7_224",
+        "convnext_t": "convnext_tiny", "deit_s": "deit_small_patch16_224"}
+
+
 def model(name):
     torch.manual_seed(0)
-    if name == "vit_b16":
+    if name in TIMM:
         import timm
-        return FirstOutput(timm.create_model("vit_base_patch16_224", pretrained=False), None).eval()
+        return FirstOutput(timm.create_model(TIMM[name], pretrained=False), None).eval()
+    if name == "clip_l14":
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+        cfg = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                               num_attention_heads=16, patch_size=14, image_size=224,
+                               projection_dim=768)
+        return FirstOutput(CLIPVisionModelWithProjection(cfg), "image_embeds").eval()
     if name == "dinov3_b16":
         from transformers import DINOv3ViTConfig, DINOv3ViTModel
         cfg = DINOv3ViTConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -117,8 +131,7 @@ def time_all(name, batches, with_eager, with_compile, large_mode="default"):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("what", choices=["export", "time"])
-    p.add_argument("model", choices=["vit_b16", "clip_vision", "clip_text", "dinov3_b16", "dinov2_b14",
-                                          "siglip_b16"])
+    p.add_argument("model", choices=MODELS)
     p.add_argument("path", nargs="?")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 256])
     p.add_argument("--compile", action="store_true")

@@ -349,12 +349,15 @@ struct Im2colArgs {
 };
 cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
                           cudaStream_t stream);
-// A grouped (depthwise when group = c) 2-D convolution computed directly, one thread per
-// output element: y[b, o, oy, ox] = bias[o] + sum over the group's input channels and the
-// window of x * w, w [d, c / group, kh, kw] (args.c = input channels), zero outside the image.
+// A grouped (depthwise when group = c) 2-D convolution computed directly:
+// y[b, o, oy, ox] = bias[o] + sum over the group's input channels and the window of x * w,
+// w [d, c / group, kh, kw] (args.c = input channels), zero outside the image.
+// channels_last: x is [b, h, w, c] and y [b, oh, ow, d] (vitrt.ChannelsLastConv); depthwise
+// only (group = c, any channel multiplier d / c), else cudaErrorInvalidValue.
 struct ConvDirectArgs {
   Im2colArgs geom;
   int64_t d = 0, group = 1;
+  bool channels_last = false;
 };
 cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
                                const void* bias, void* y, cudaStream_t stream);
