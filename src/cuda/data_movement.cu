@@ -1,5 +1,6 @@
 // Data movement kernels: the strided copy behind Transpose/Slice/Expand/Tile/Concat/Split,
 // Gather, ArgMax, Pad, MaxPool, and the patch layouts of a convolution (patchify, im2col).
+#include <algorithm>
 #include <type_traits>
 
 #include "cuda/device_common.cuh"
@@ -16,6 +17,47 @@ __global__ void copy_strided_kernel(const T* src, StridedView vsrc, T* dst, Stri
     const int64_t d = kDstFlat ? i : view_offset_t<I>(vdst, static_cast<I>(i));
     dst[d] = src[view_offset_t<I>(vsrc, static_cast<I>(i))];
   }
+}
+
+// A batch of 2-D transposes through shared memory: src [batch, q, p] contiguous to dst
+// [batch, p, q] contiguous (NCHW <-> NHWC, [B, S, C] <-> [B, C, S]). The strided copy would read
+// one of the two sides with a stride; here both sides move whole 32-element rows.
+constexpr int kTile = 32, kTileRows = 8;
+
+template <typename T>
+__global__ void transpose_tiled_kernel(const T* __restrict__ src, T* __restrict__ dst,
+                                       int64_t batch, int64_t q, int64_t p) {
+  __shared__ T tile[kTile][kTile + 1];
+  const int64_t p0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  const int64_t q0 = static_cast<int64_t>(blockIdx.y) * kTile;
+  for (int64_t b = blockIdx.z; b < batch; b += gridDim.z) {
+    const T* s = src + b * q * p;
+    T* d = dst + b * q * p;
+    for (int j = threadIdx.y; j < kTile; j += kTileRows) {
+      const int64_t qi = q0 + j, pi = p0 + threadIdx.x;
+      if (qi < q && pi < p) tile[j][threadIdx.x] = s[qi * p + pi];
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < kTile; j += kTileRows) {
+      const int64_t pi = p0 + j, qi = q0 + threadIdx.x;
+      if (pi < p && qi < q) d[pi * q + qi] = tile[threadIdx.x][j];
+    }
+    __syncthreads();
+  }
+}
+
+// Whether the copy of (coalesced) source view `s` into a contiguous destination is such a batch
+// of transposes: dims [batch?, p, q] with strides [q * p, 1, p]. Sets batch, q, p.
+bool is_batched_transpose(const StridedView& s, int64_t* batch, int64_t* q, int64_t* p) {
+  if (s.rank < 2 || s.rank > 3) return false;
+  const int r = s.rank;
+  *p = s.dims[r - 2];
+  *q = s.dims[r - 1];
+  *batch = r == 3 ? s.dims[0] : 1;
+  if (s.strides[r - 2] != 1 || s.strides[r - 1] != *p) return false;
+  if (r == 3 && s.strides[0] != *p * *q) return false;
+  // Tiles along p and q must fit the grid; tiny inner dims gain nothing from tiling.
+  return *p >= 8 && *q >= 8 && (*q + kTile - 1) / kTile <= 65535;
 }
 
 bool is_flat(const StridedView& v) {
@@ -297,35 +339,6 @@ __global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
   }
 }
 
-template <typename T>
-__global__ void conv_direct_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias, T* y,
-                                   int64_t n) {
-  const Im2colArgs& g = a.geom;
-  const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
-  VITRT_GRID_STRIDE(i, n) {
-    const int64_t ox = i % g.ow;
-    const int64_t oy = (i / g.ow) % g.oh;
-    const int64_t o = (i / (g.ow * g.oh)) % a.d;
-    const int64_t b = i / (g.ow * g.oh * a.d);
-    const int64_t c0 = (o / dpg) * cpg;
-    float acc = bias != nullptr ? to_f(bias[o]) : 0.0f;
-    for (int64_t ci = 0; ci < cpg; ++ci) {
-      const T* xc = x + ((b * g.c + c0 + ci) * g.h) * g.w;
-      const T* wc = w + (o * cpg + ci) * g.kh * g.kw;
-      for (int64_t ki = 0; ki < g.kh; ++ki) {
-        const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
-        if (iy < 0 || iy >= g.h) continue;
-        for (int64_t kj = 0; kj < g.kw; ++kj) {
-          const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
-          if (ix < 0 || ix >= g.w) continue;
-          acc += to_f(xc[iy * g.w + ix]) * to_f(wc[ki * g.kw + kj]);
-        }
-      }
-    }
-    y[i] = from_f<T>(acc);
-  }
-}
-
 // Floor division for a possibly negative numerator and a positive divisor.
 __device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) {
   return a >= 0 ? a / b : -((b - 1 - a) / b);
@@ -490,7 +503,14 @@ cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedVi
     T* out = static_cast<T*>(dst);
     const int64_t count = view_numel(s);  // in wide elements
     const bool flat = is_flat(d);
-    if (fits_u32(count) && flat) {
+    int64_t batch = 0, q = 0, p = 0;
+    if (flat && is_batched_transpose(s, &batch, &q, &p)) {
+      const dim3 grid(static_cast<unsigned>((p + kTile - 1) / kTile),
+                      static_cast<unsigned>((q + kTile - 1) / kTile),
+                      static_cast<unsigned>(std::min<int64_t>(batch, 65535)));
+      transpose_tiled_kernel<T>
+          <<<grid, dim3(kTile, kTileRows), 0, stream>>>(in + s.base, out, batch, q, p);
+    } else if (fits_u32(count) && flat) {
       copy_strided_kernel<T, uint32_t, true>
           <<<grid_for(count, 256), 256, 0, stream>>>(in, s, out, d, count);
     } else if (fits_u32(count)) {
@@ -654,23 +674,6 @@ cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void
     using T = decltype(tag);
     im2col_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
                                                            static_cast<T*>(out), n);
-    return cudaGetLastError();
-  });
-}
-
-cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
-                               const void* bias, void* y, cudaStream_t stream) {
-  const Im2colArgs& g = args.geom;
-  const int64_t n = g.b * args.d * g.oh * g.ow;
-  if (n == 0) return cudaSuccess;
-  if (args.group <= 0 || g.c % args.group != 0 || args.d % args.group != 0) {
-    return cudaErrorInvalidValue;
-  }
-  return dispatch_float(type, [&](auto tag) {
-    using T = decltype(tag);
-    conv_direct_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
-        args, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
-        static_cast<T*>(y), n);
     return cudaGetLastError();
   });
 }

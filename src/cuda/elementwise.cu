@@ -128,7 +128,8 @@ __global__ void binary_kernel(BinaryOp op, const T* a, StridedView va, const T* 
 
 // How an operand of a broadcast binary op is read, when that is cheaper than a strided view:
 // contiguous like the output, one value, or a row repeated over the rows ([N, C] + bias[C]).
-enum class Access : int { kFlat, kScalar, kRow };
+// kChannel: one value per channel of an NCHW-like output ([B, C, H*W] * scale[C, 1, 1]).
+enum class Access : int { kFlat, kScalar, kRow, kChannel };
 
 template <Access kA>
 __device__ __forceinline__ uint32_t fast_offset(const StridedView& v, uint32_t i) {
@@ -136,8 +137,12 @@ __device__ __forceinline__ uint32_t fast_offset(const StridedView& v, uint32_t i
     return i;
   } else if constexpr (kA == Access::kScalar) {
     return static_cast<uint32_t>(v.base);
-  } else {
+  } else if constexpr (kA == Access::kRow) {
     return static_cast<uint32_t>(v.base) + i % static_cast<uint32_t>(v.dims[1]);
+  } else {
+    // Coalesced to [C, inner] (strides [1, 0]) or [B, C, inner] (strides [0, 1, 0]).
+    const uint32_t c = i / static_cast<uint32_t>(v.dims[v.rank - 1]);
+    return static_cast<uint32_t>(v.base) + (v.rank == 2 ? c : c % static_cast<uint32_t>(v.dims[1]));
   }
 }
 
@@ -156,6 +161,27 @@ template <typename T>
 __global__ void binary_flat_kernel(BinaryOp op, const T* a, const T* b, T* out, int64_t n) {
   VITRT_GRID_STRIDE(i, n) {
     out[i] = store_cast<T>(binary_arith(op, load(a, i), load(b, i)));
+  }
+}
+
+template <typename T>
+struct alignas(16) Vec16 {
+  T v[16 / sizeof(T)];
+};
+
+// The same with 16-byte loads and stores (aligned pointers, n a multiple of the vector): the
+// residual adds of CNN stages move whole activations, so bandwidth is all that counts.
+template <typename T>
+__global__ void binary_flat_vec_kernel(BinaryOp op, const Vec16<T>* a, const Vec16<T>* b,
+                                       Vec16<T>* out, int64_t n_vec) {
+  constexpr int kV = 16 / sizeof(T);
+  VITRT_GRID_STRIDE(i, n_vec) {
+    const Vec16<T> x = a[i], y = b[i];
+    Vec16<T> r;
+#pragma unroll
+    for (int k = 0; k < kV; ++k)
+      r.v[k] = store_cast<T>(binary_arith(op, load(x.v, k), load(y.v, k)));
+    out[i] = r;
   }
 }
 
@@ -324,6 +350,10 @@ int access_of(const StridedView& v, const StridedView& out) {
   if (flat) return static_cast<int>(Access::kFlat);
   if (scalar) return static_cast<int>(Access::kScalar);
   if (v.rank == 2 && v.strides[0] == 0 && v.strides[1] == 1) return static_cast<int>(Access::kRow);
+  if ((v.rank == 2 && v.strides[0] == 1 && v.strides[1] == 0) ||
+      (v.rank == 3 && v.strides[0] == 0 && v.strides[1] == 1 && v.strides[2] == 0)) {
+    return static_cast<int>(Access::kChannel);
+  }
   return -1;
 }
 
@@ -341,6 +371,10 @@ void launch_fast_b(int kb, BinaryOp op, const T* a, const StridedView& va, const
       break;
     case Access::kRow:
       binary_fast_kernel<T, kA, Access::kRow>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      break;
+    case Access::kChannel:
+      binary_fast_kernel<T, kA, Access::kChannel>
           <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
       break;
   }
@@ -363,6 +397,9 @@ void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, St
         break;
       case Access::kRow:
         launch_fast_b<T, Access::kRow>(kb, op, a, va, b, vb, o, n, stream);
+        break;
+      case Access::kChannel:
+        launch_fast_b<T, Access::kChannel>(kb, op, a, va, b, vb, o, n, stream);
         break;
     }
     return;
@@ -464,7 +501,12 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
     using T = decltype(tag);
     const T* pa = static_cast<const T*>(a);
     const T* pb = static_cast<const T*>(b);
-    if (flat) {
+    constexpr int64_t kV = 16 / sizeof(T);
+    if (flat && kV > 1 && n % kV == 0 && aligned16(a) && aligned16(b) && aligned16(out)) {
+      binary_flat_vec_kernel<T><<<grid_for(n / kV, 256), 256, 0, stream>>>(
+          op, static_cast<const Vec16<T>*>(a), static_cast<const Vec16<T>*>(b),
+          static_cast<Vec16<T>*>(out), n / kV);
+    } else if (flat) {
       binary_flat_kernel<T>
           <<<grid_for(n, 256), 256, 0, stream>>>(op, pa, pb, static_cast<T*>(out), n);
     } else if (compare) {

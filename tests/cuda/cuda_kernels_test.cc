@@ -224,6 +224,25 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          binary(c, "Add", {3, 5, 7}, {5, 1});
        }},
+      // A per-channel operand of an NCHW tensor (layer scale, BatchNorm left unfolded): the
+      // channel access, with a batch, without one, and as the first operand.
+      {"MulChannelNchw",
+       [](Case& c) {
+         binary(c, "Mul", {2, 6, 5, 7}, {6, 1, 1});
+       }},
+      {"MulChannelOneImage",
+       [](Case& c) {
+         binary(c, "Mul", {1, 6, 5, 7}, {6, 1, 1});
+       }},
+      {"SubChannelFirst",
+       [](Case& c) {
+         binary(c, "Sub", {4, 1, 1}, {3, 4, 3, 5});
+       }},
+      // Same-shape operands in whole 16-byte vectors (the residual adds of CNN stages).
+      {"AddSameVectors",
+       [](Case& c) {
+         binary(c, "Add", {4, 3, 64}, {4, 3, 64});
+       }},
       {"SubBroadcast",
        [](Case& c) {
          binary(c, "Sub", {2, 1, 9}, {4, 9});
@@ -326,6 +345,26 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          unary(c, "Transpose", {2, 3, 5, 8}, -2.0, attrs([](Attributes& a) {
                  a.set_ints("perm", {0, 2, 1, 3});
+               }));
+       }},
+      // NCHW <-> NHWC and [B, S, C] <-> [B, C, S]: the tiled batched transpose, with partial
+      // tiles on both axes; a 2-D one; 2-byte rows widened to 16 bytes do not take it.
+      {"TransposeNchwToNhwc",
+       [](Case& c) {
+         unary(c, "Transpose", {2, 40, 9, 11}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("perm", {0, 2, 3, 1});
+               }));
+       }},
+      {"TransposeNhwcToNchw",
+       [](Case& c) {
+         unary(c, "Transpose", {3, 7, 13, 70}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("perm", {0, 3, 1, 2});
+               }));
+       }},
+      {"Transpose2d",
+       [](Case& c) {
+         unary(c, "Transpose", {65, 33}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("perm", {1, 0});
                }));
        }},
       {"SliceNegativeStep",
@@ -625,6 +664,46 @@ const std::map<std::string, Builder>& cases() {
       {"ConvDepthwiseStride2Multiplier",
        [](Case& c) {
          conv(c, {1, 3, 10, 7}, {6, 1, 3, 3}, {2, 2}, {1, 0, 1, 1}, {1, 1}, false, 3);
+       }},
+      // The tiled depthwise kernel: ConvNeXt's 7x7 over several tiles of a plane, the last
+      // stage's small planes packed several to a block, 3x3 / 5x5 with stride 2, dilation,
+      // a non-square kernel, a large kernel (runtime size), 1x1, a channel multiplier, and a
+      // plane of 1 x 1.
+      {"ConvDepthwise7x7MultiTile",
+       [](Case& c) {
+         conv(c, {2, 5, 70, 45}, {5, 1, 7, 7}, {1, 1}, {3, 3, 3, 3}, {1, 1}, true, 5);
+       }},
+      {"ConvDepthwise7x7SmallPlanes",
+       [](Case& c) {
+         conv(c, {3, 20, 7, 7}, {20, 1, 7, 7}, {1, 1}, {3, 3, 3, 3}, {1, 1}, true, 20);
+       }},
+      {"ConvDepthwise5x5Stride2",
+       [](Case& c) {
+         conv(c, {2, 6, 31, 29}, {6, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, true, 6);
+       }},
+      {"ConvDepthwise3x3Stride2Asym",
+       [](Case& c) {
+         conv(c, {1, 4, 16, 16}, {4, 1, 3, 3}, {2, 1}, {0, 1, 1, 0}, {1, 1}, false, 4);
+       }},
+      {"ConvDepthwiseDilated",
+       [](Case& c) {
+         conv(c, {2, 3, 20, 23}, {3, 1, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, true, 3);
+       }},
+      {"ConvDepthwiseNonSquare",
+       [](Case& c) {
+         conv(c, {1, 4, 12, 19}, {4, 1, 3, 5}, {1, 1}, {1, 2, 1, 2}, {1, 1}, true, 4);
+       }},
+      {"ConvDepthwiseLargeKernel",
+       [](Case& c) {
+         conv(c, {1, 2, 40, 40}, {2, 1, 13, 13}, {1, 1}, {6, 6, 6, 6}, {1, 1}, true, 2);
+       }},
+      {"ConvDepthwise1x1Multiplier",
+       [](Case& c) {
+         conv(c, {2, 3, 5, 6}, {9, 1, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, 3);
+       }},
+      {"ConvDepthwiseOnePixel",
+       [](Case& c) {
+         conv(c, {2, 8, 1, 1}, {8, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, 8);
        }},
       {"ConvGrouped5x5Dilated",
        [](Case& c) {

@@ -1,0 +1,349 @@
+// Direct 2-D convolutions: depthwise (one input channel per group, any channel multiplier) in
+// NCHW and NHWC, and a plain loop for the other grouped convolutions.
+//
+// Depthwise convolutions (ConvNeXt's 7x7, MobileNet-style blocks of hybrids, MobileViT, CPE
+// position convs) move little arithmetic per byte: the kernels are written to read each input
+// element from DRAM once and each weight once per block.
+//  * NCHW: a block computes a tile of one or more output planes. The tile's input window (with
+//    its halo) is staged in shared memory as fp32, the plane's weights too; each thread keeps R
+//    neighbouring outputs of one row in registers, so a kernel row of K taps costs R + K - 1
+//    shared loads for R outputs (unit stride and dilation, K known at compile time for 3, 5, 7)
+//    instead of R * K. Small planes (7x7 at the last ConvNeXt stage) are packed several to a
+//    block so that blocks stay full.
+//  * NHWC: neighbouring threads take neighbouring channels (coalesced reads along C, 4 channels
+//    per thread when C allows), each thread R neighbouring output columns of one row; input
+//    rows are re-read from L1/L2 across kernel rows.
+// Accumulation is in fp32 for every float type; taps outside the image read 0.
+#include <algorithm>
+#include <cstdint>
+
+#include "cuda/device_common.cuh"
+
+namespace vitrt::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kMaxSmemFloats = 48 * 1024 / 4;
+
+// The plain loop for grouped convolutions with several input channels per group: one thread per
+// output element.
+template <typename T>
+__global__ void conv_grouped_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias, T* y,
+                                    int64_t n) {
+  const Im2colArgs& g = a.geom;
+  const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t ox = i % g.ow;
+    const int64_t oy = (i / g.ow) % g.oh;
+    const int64_t o = (i / (g.ow * g.oh)) % a.d;
+    const int64_t b = i / (g.ow * g.oh * a.d);
+    const int64_t c0 = (o / dpg) * cpg;
+    float acc = bias != nullptr ? to_f(bias[o]) : 0.0f;
+    for (int64_t ci = 0; ci < cpg; ++ci) {
+      const T* xc = x + ((b * g.c + c0 + ci) * g.h) * g.w;
+      const T* wc = w + (o * cpg + ci) * g.kh * g.kw;
+      for (int64_t ki = 0; ki < g.kh; ++ki) {
+        const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
+          if (ix < 0 || ix >= g.w) continue;
+          acc += to_f(xc[iy * g.w + ix]) * to_f(wc[ki * g.kw + kj]);
+        }
+      }
+    }
+    y[i] = from_f<T>(acc);
+  }
+}
+
+template <typename T, int kV>
+struct alignas(sizeof(T) * kV) Vec {
+  T v[kV];
+};
+
+// The NCHW depthwise tiling, worked out on the host.
+struct DwTiling {
+  int r = 1;           // outputs per thread along a row
+  int tw = 1, th = 1;  // threads across a tile's row, rows per tile
+  int pp = 1;          // planes per block
+  int tiles_x = 1, tiles_y = 1;
+  int in_tw = 1, in_th = 1;  // the staged input window of one plane
+  int in_stride = 1;         // its row pitch in shared memory (in_tw rounded up)
+  int64_t blocks = 1;
+  size_t smem_bytes = 0;
+};
+
+// Conv geometry with the tile's shape; kK: the (square) kernel size at compile time, 0 = runtime;
+// kUnit: stride 1 and dilation 1 on both axes.
+template <typename T, int kR, int kK, bool kUnit>
+__global__ void __launch_bounds__(kThreads)
+    depthwise_nchw_kernel(ConvDirectArgs a, DwTiling t, const T* __restrict__ x,
+                          const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y) {
+  extern __shared__ float4 smem_raw[];  // float4: 16-byte aligned for the vector loads
+  float* smem = reinterpret_cast<float*>(smem_raw);
+  const Im2colArgs& g = a.geom;
+  const int kh = kK > 0 ? kK : static_cast<int>(g.kh);
+  const int kw = kK > 0 ? kK : static_cast<int>(g.kw);
+  const int taps = kh * kw;
+  const int64_t planes = g.b * a.d;
+  const int64_t mult = a.d / g.c;
+  float* window = smem;                                  // [pp][in_th][in_stride]
+  float* weights = smem + t.pp * t.in_th * t.in_stride;  // [pp][taps]
+
+  const int tile_y = blockIdx.y / t.tiles_x, tile_x = blockIdx.y % t.tiles_x;
+  const int oy0 = tile_y * t.th, ox0 = tile_x * t.tw * kR;
+  const int64_t iy0 = static_cast<int64_t>(oy0) * g.sh - g.ph;
+  const int64_t ix0 = static_cast<int64_t>(ox0) * g.sw - g.pw;
+  const int64_t plane0 = static_cast<int64_t>(blockIdx.x) * t.pp;
+
+  // Stage the windows and weights of the block's planes.
+  // Whole padded rows (in_stride columns): the vector loads below read past in_tw.
+  const int window_size = t.in_th * t.in_stride;
+  for (int pl = 0; pl < t.pp; ++pl) {
+    const int64_t plane = plane0 + pl;
+    const int64_t o = plane % a.d, b = plane / a.d;
+    const T* src = x + (b * g.c + o / mult) * g.h * g.w;
+    float* dst = window + pl * window_size;
+    for (int k = threadIdx.x; k < window_size; k += blockDim.x) {
+      const int wy = k / t.in_stride, wx = k - wy * t.in_stride;
+      const int64_t iy = iy0 + wy, ix = ix0 + wx;
+      const bool inside = plane < planes && iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+      dst[k] = inside ? to_f(src[iy * g.w + ix]) : 0.0f;
+    }
+  }
+  for (int i = threadIdx.x; i < t.pp * taps; i += blockDim.x) {
+    const int64_t plane = plane0 + i / taps;
+    weights[i] = plane < planes ? to_f(w[(plane % a.d) * taps + i % taps]) : 0.0f;
+  }
+  __syncthreads();
+
+  const int per_plane = t.tw * t.th;
+  const int pl = threadIdx.x / per_plane;
+  const int ty = (threadIdx.x % per_plane) / t.tw, tx = threadIdx.x % t.tw;
+  const int64_t plane = plane0 + pl;
+  const int oy = oy0 + ty;
+  if (pl >= t.pp || plane >= planes || oy >= g.oh) return;
+  const int64_t o = plane % a.d;
+  const float b0 = bias != nullptr ? to_f(bias[o]) : 0.0f;
+  float acc[kR];
+#pragma unroll
+  for (int r = 0; r < kR; ++r) acc[r] = b0;
+  const float* wp = weights + pl * taps;
+  const float* base = window + (pl * t.in_th + ty * static_cast<int>(g.sh)) * t.in_stride +
+                      tx * kR * static_cast<int>(g.sw);
+  if constexpr (kUnit && kK > 0) {
+#pragma unroll
+    for (int ki = 0; ki < kK; ++ki) {
+      // Row values in registers, loaded kR at a time (base is kR-float aligned: consecutive
+      // threads read consecutive vectors, no bank conflicts).
+      constexpr int kVecs = (kR + kK - 1 + kR - 1) / kR;
+      float v[kVecs * kR];
+      const float* row = base + ki * t.in_stride;
+#pragma unroll
+      for (int j = 0; j < kVecs; ++j) {
+        if constexpr (kR == 4) {
+          const float4 q = reinterpret_cast<const float4*>(row)[j];
+          v[4 * j] = q.x, v[4 * j + 1] = q.y, v[4 * j + 2] = q.z, v[4 * j + 3] = q.w;
+        } else if constexpr (kR == 2) {
+          const float2 q = reinterpret_cast<const float2*>(row)[j];
+          v[2 * j] = q.x, v[2 * j + 1] = q.y;
+        } else {
+          v[j] = row[j];
+        }
+      }
+#pragma unroll
+      for (int kj = 0; kj < kK; ++kj) {
+        const float wv = wp[ki * kK + kj];
+#pragma unroll
+        for (int r = 0; r < kR; ++r) acc[r] = fmaf(v[r + kj], wv, acc[r]);
+      }
+    }
+  } else {
+    const int sw = static_cast<int>(g.sw), dh = static_cast<int>(g.dh), dw = static_cast<int>(g.dw);
+    for (int ki = 0; ki < kh; ++ki) {
+      const float* row = base + ki * dh * t.in_stride;
+      for (int kj = 0; kj < kw; ++kj) {
+        const float wv = wp[ki * kw + kj];
+#pragma unroll
+        for (int r = 0; r < kR; ++r) acc[r] = fmaf(row[r * sw + kj * dw], wv, acc[r]);
+      }
+    }
+  }
+  T* out = y + (plane * g.oh + oy) * g.ow + ox0 + tx * kR;
+  const int left = static_cast<int>(g.ow) - (ox0 + tx * kR);
+  if (kR > 1 && left >= kR && reinterpret_cast<uintptr_t>(out) % (sizeof(T) * kR) == 0) {
+    Vec<T, kR> ov;
+#pragma unroll
+    for (int r = 0; r < kR; ++r) ov.v[r] = from_f<T>(acc[r]);
+    *reinterpret_cast<Vec<T, kR>*>(out) = ov;
+  } else {
+#pragma unroll
+    for (int r = 0; r < kR; ++r) {
+      if (r < left) out[r] = from_f<T>(acc[r]);
+    }
+  }
+}
+
+// NHWC depthwise: thread (b, oy, column group, channel group) computes kR columns x kV channels.
+template <typename T, int kR, int kV>
+__global__ void __launch_bounds__(kThreads)
+    depthwise_nhwc_kernel(ConvDirectArgs a, const T* __restrict__ x, const T* __restrict__ w,
+                          const T* __restrict__ bias, T* __restrict__ y, int64_t n) {
+  const Im2colArgs& g = a.geom;
+  const int64_t groups = a.d / kV, col_groups = (g.ow + kR - 1) / kR;
+  const int64_t mult = a.d / g.c, taps = g.kh * g.kw;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t o = (i % groups) * kV;
+    const int64_t cg = (i / groups) % col_groups;
+    const int64_t oy = (i / (groups * col_groups)) % g.oh;
+    const int64_t b = i / (groups * col_groups * g.oh);
+    const int64_t ox0 = cg * kR;
+    float acc[kR][kV];
+#pragma unroll
+    for (int v = 0; v < kV; ++v) {
+      const float b0 = bias != nullptr ? to_f(bias[o + v]) : 0.0f;
+#pragma unroll
+      for (int r = 0; r < kR; ++r) acc[r][v] = b0;
+    }
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      const T* row = x + ((b * g.h + iy) * g.w) * g.c;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        float wv[kV];
+#pragma unroll
+        for (int v = 0; v < kV; ++v) wv[v] = to_f(w[(o + v) * taps + ki * g.kw + kj]);
+#pragma unroll
+        for (int r = 0; r < kR; ++r) {
+          const int64_t ix = (ox0 + r) * g.sw - g.pw + kj * g.dw;
+          if (ix < 0 || ix >= g.w || ox0 + r >= g.ow) continue;
+          if constexpr (kV > 1) {
+            // mult == 1 here: channels o..o+kV-1 read input channels o..o+kV-1.
+            const Vec<T, kV> xv = *reinterpret_cast<const Vec<T, kV>*>(row + ix * g.c + o);
+#pragma unroll
+            for (int v = 0; v < kV; ++v) acc[r][v] = fmaf(to_f(xv.v[v]), wv[v], acc[r][v]);
+          } else {
+            acc[r][0] = fmaf(to_f(row[ix * g.c + o / mult]), wv[0], acc[r][0]);
+          }
+        }
+      }
+    }
+    T* out = y + ((b * g.oh + oy) * g.ow) * a.d + o;
+#pragma unroll
+    for (int r = 0; r < kR; ++r) {
+      if (ox0 + r >= g.ow) continue;
+      if constexpr (kV > 1) {
+        Vec<T, kV> ov;
+#pragma unroll
+        for (int v = 0; v < kV; ++v) ov.v[v] = from_f<T>(acc[r][v]);
+        *reinterpret_cast<Vec<T, kV>*>(out + (ox0 + r) * a.d) = ov;
+      } else {
+        out[(ox0 + r) * a.d] = from_f<T>(acc[r][0]);
+      }
+    }
+  }
+}
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// The tiling of an NCHW depthwise convolution, or false when its window does not fit in shared
+// memory (a very large kernel: the plain loop runs it).
+bool plan_tiling(const ConvDirectArgs& a, DwTiling* t) {
+  const Im2colArgs& g = a.geom;
+  t->r = g.ow >= 12 ? 4 : (g.ow >= 4 ? 2 : 1);
+  t->tw = static_cast<int>(std::min<int64_t>(ceil_div(g.ow, t->r), 32));
+  t->th = static_cast<int>(std::min<int64_t>(g.oh, kThreads / t->tw));
+  const int64_t taps = g.kh * g.kw;
+  for (;;) {
+    t->tiles_x = static_cast<int>(ceil_div(g.ow, static_cast<int64_t>(t->tw) * t->r));
+    t->tiles_y = static_cast<int>(ceil_div(g.oh, t->th));
+    t->pp = 1;
+    if (t->tiles_x == 1 && t->tiles_y == 1) {
+      t->pp = std::max(1, kThreads / (t->tw * t->th));
+      t->pp = static_cast<int>(std::min<int64_t>(t->pp, g.b * a.d));
+    }
+    t->in_th = static_cast<int>((t->th - 1) * g.sh + (g.kh - 1) * g.dh + 1);
+    t->in_tw =
+        static_cast<int>((static_cast<int64_t>(t->tw) * t->r - 1) * g.sw + (g.kw - 1) * g.dw + 1);
+    // Room for the last thread's vector loads past the window, rounded to whole float4s.
+    t->in_stride = (t->in_tw + t->r + 3) / 4 * 4;
+    int64_t floats = static_cast<int64_t>(t->pp) * (t->in_th * t->in_stride + taps);
+    while (t->pp > 1 && floats > kMaxSmemFloats) {
+      t->pp /= 2;
+      floats = static_cast<int64_t>(t->pp) * (t->in_th * t->in_stride + taps);
+    }
+    if (floats <= kMaxSmemFloats) {
+      t->smem_bytes = static_cast<size_t>(floats) * sizeof(float);
+      break;
+    }
+    if (t->th == 1) return false;
+    t->th = (t->th + 1) / 2;
+  }
+  t->blocks = ceil_div(g.b * a.d, t->pp);
+  return static_cast<int64_t>(t->tiles_x) * t->tiles_y <= 65535 && t->blocks < (int64_t{1} << 31);
+}
+
+template <typename T, int kR>
+cudaError_t launch_nchw_r(const ConvDirectArgs& a, const DwTiling& t, const T* x, const T* w,
+                          const T* bias, T* y, cudaStream_t stream) {
+  const Im2colArgs& g = a.geom;
+  const bool unit = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1;
+  const int k = g.kh == g.kw ? static_cast<int>(g.kh) : 0;
+  const dim3 grid(static_cast<unsigned>(t.blocks), static_cast<unsigned>(t.tiles_x * t.tiles_y));
+  const int threads = t.tw * t.th * t.pp;
+  auto go = [&](auto kernel) {
+    kernel<<<grid, threads, t.smem_bytes, stream>>>(a, t, x, w, bias, y);
+    return cudaGetLastError();
+  };
+  if (unit && k == 3) return go(depthwise_nchw_kernel<T, kR, 3, true>);
+  if (unit && k == 5) return go(depthwise_nchw_kernel<T, kR, 5, true>);
+  if (unit && k == 7) return go(depthwise_nchw_kernel<T, kR, 7, true>);
+  return go(depthwise_nchw_kernel<T, kR, 0, false>);
+}
+
+}  // namespace
+
+cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
+                               const void* bias, void* y, cudaStream_t stream) {
+  const Im2colArgs& g = args.geom;
+  const int64_t n = g.b * args.d * g.oh * g.ow;
+  if (n == 0) return cudaSuccess;
+  if (args.group <= 0 || g.c % args.group != 0 || args.d % args.group != 0) {
+    return cudaErrorInvalidValue;
+  }
+  const bool depthwise = args.group == g.c;
+  if (args.channels_last && !depthwise) return cudaErrorInvalidValue;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xt = static_cast<const T*>(x);
+    const T* wt = static_cast<const T*>(w);
+    const T* bt = static_cast<const T*>(bias);
+    T* yt = static_cast<T*>(y);
+    if (args.channels_last) {
+      const int64_t mult = args.d / g.c;
+      const bool vec4 = mult == 1 && g.c % 4 == 0 && aligned16(x) && aligned16(y);
+      const int r = g.ow >= 4 ? 4 : 1;
+      const int64_t threads_n = g.b * g.oh * ceil_div(g.ow, r) * (vec4 ? args.d / 4 : args.d);
+      auto go = [&](auto kernel) {
+        kernel<<<grid_for(threads_n, kThreads), kThreads, 0, stream>>>(args, xt, wt, bt, yt,
+                                                                       threads_n);
+        return cudaGetLastError();
+      };
+      if (vec4)
+        return r == 4 ? go(depthwise_nhwc_kernel<T, 4, 4>) : go(depthwise_nhwc_kernel<T, 1, 4>);
+      return r == 4 ? go(depthwise_nhwc_kernel<T, 4, 1>) : go(depthwise_nhwc_kernel<T, 1, 1>);
+    }
+    DwTiling t;
+    if (depthwise && plan_tiling(args, &t)) {
+      if (t.r == 4) return launch_nchw_r<T, 4>(args, t, xt, wt, bt, yt, stream);
+      if (t.r == 2) return launch_nchw_r<T, 2>(args, t, xt, wt, bt, yt, stream);
+      return launch_nchw_r<T, 1>(args, t, xt, wt, bt, yt, stream);
+    }
+    conv_grouped_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(args, xt, wt, bt, yt, n);
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace vitrt::cuda
