@@ -5,7 +5,8 @@ tokens, 2-D rotary attention; its pooled output), the rotary model users bring; 
 224 (HF Dinov2Model, 257 tokens, LayerScale) and SigLIP B/16 vision (HF SiglipVisionModel, 196
 tokens, tanh GELU, attention-pooling head), the other backbones users bring; and, for breadth,
 Swin-T and ConvNeXt-T (timm, windowed attention and a depthwise-conv CNN), DeiT-S/16 (timm) and
-CLIP ViT-L/14 vision at 224 (HF, 257 tokens, 24 layers of width 1024). Exports the ONNX model
+CLIP ViT-L/14 vision at 224 (HF, 257 tokens, 24 layers of width 1024), and ResNet-50 (timm: the
+dense convolutions of hybrid stems). Exports the ONNX model
 vitrt builds from and times
 PyTorch fp16 eager and torch.compile (reduce-overhead at batch <= 8, default or max-autotune
 above: --large-mode).
@@ -36,9 +37,9 @@ class FirstOutput(torch.nn.Module):
 
 
 MODELS = ["vit_b16", "clip_vision", "clip_text", "dinov3_b16", "dinov2_b14", "siglip_b16",
-          "swin_t", "convnext_t", "deit_s", "clip_l14"]
+          "swin_t", "convnext_t", "deit_s", "clip_l14", "resnet50"]
 TIMM = {"vit_b16": "vit_base_patch16_224", "swin_t": "swin_tiny_patch4_window7_224",
-        "convnext_t": "convnext_tiny", "deit_s": "deit_small_patch16_224"}
+        "convnext_t": "convnext_tiny", "deit_s": "deit_small_patch16_224", "resnet50": "resnet50"}
 
 
 def model(name):

@@ -64,7 +64,8 @@ struct alignas(sizeof(T) * kV) Vec {
 // The NCHW depthwise tiling, worked out on the host.
 struct DwTiling {
   int r = 1;           // outputs per thread along a row
-  int tw = 1, th = 1;  // threads across a tile's row, rows per tile
+  int tw = 1, th = 1;  // threads across a tile's row, thread rows per tile
+  int q = 1;           // output rows per thread (a tile has th * q rows)
   int pp = 1;          // planes per block
   int tiles_x = 1, tiles_y = 1;
   int in_tw = 1, in_th = 1;  // the staged input window of one plane
@@ -74,8 +75,10 @@ struct DwTiling {
 };
 
 // Conv geometry with the tile's shape; kK: the (square) kernel size at compile time, 0 = runtime;
-// kUnit: stride 1 and dilation 1 on both axes.
-template <typename T, int kR, int kK, bool kUnit>
+// kUnit: stride 1 and dilation 1 on both axes; kQ: output rows per thread. With kUnit and kK,
+// each staged input row is loaded once into registers and feeds every output row it touches,
+// with the weights held in registers.
+template <typename T, int kR, int kK, bool kUnit, int kQ>
 __global__ void __launch_bounds__(kThreads)
     depthwise_nchw_kernel(ConvDirectArgs a, DwTiling t, const T* __restrict__ x,
                           const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y) {
@@ -87,17 +90,18 @@ __global__ void __launch_bounds__(kThreads)
   const int taps = kh * kw;
   const int64_t planes = g.b * a.d;
   const int64_t mult = a.d / g.c;
+  const int h = static_cast<int>(g.h), wd = static_cast<int>(g.w);
   float* window = smem;                                  // [pp][in_th][in_stride]
   float* weights = smem + t.pp * t.in_th * t.in_stride;  // [pp][taps]
 
   const int tile_y = blockIdx.y / t.tiles_x, tile_x = blockIdx.y % t.tiles_x;
-  const int oy0 = tile_y * t.th, ox0 = tile_x * t.tw * kR;
-  const int64_t iy0 = static_cast<int64_t>(oy0) * g.sh - g.ph;
-  const int64_t ix0 = static_cast<int64_t>(ox0) * g.sw - g.pw;
+  const int oy0 = tile_y * t.th * kQ, ox0 = tile_x * t.tw * kR;
+  const int iy0 = oy0 * static_cast<int>(g.sh) - static_cast<int>(g.ph);
+  const int ix0 = ox0 * static_cast<int>(g.sw) - static_cast<int>(g.pw);
   const int64_t plane0 = static_cast<int64_t>(blockIdx.x) * t.pp;
 
-  // Stage the windows and weights of the block's planes.
-  // Whole padded rows (in_stride columns): the vector loads below read past in_tw.
+  // Stage the windows and weights of the block's planes: whole padded rows (in_stride columns),
+  // since the vector loads below read past in_tw.
   const int window_size = t.in_th * t.in_stride;
   for (int pl = 0; pl < t.pp; ++pl) {
     const int64_t plane = plane0 + pl;
@@ -106,9 +110,9 @@ __global__ void __launch_bounds__(kThreads)
     float* dst = window + pl * window_size;
     for (int k = threadIdx.x; k < window_size; k += blockDim.x) {
       const int wy = k / t.in_stride, wx = k - wy * t.in_stride;
-      const int64_t iy = iy0 + wy, ix = ix0 + wx;
-      const bool inside = plane < planes && iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-      dst[k] = inside ? to_f(src[iy * g.w + ix]) : 0.0f;
+      const int iy = iy0 + wy, ix = ix0 + wx;
+      const bool inside = plane < planes && iy >= 0 && iy < h && ix >= 0 && ix < wd;
+      dst[k] = inside ? to_f(src[iy * wd + ix]) : 0.0f;
     }
   }
   for (int i = threadIdx.x; i < t.pp * taps; i += blockDim.x) {
@@ -121,65 +125,80 @@ __global__ void __launch_bounds__(kThreads)
   const int pl = threadIdx.x / per_plane;
   const int ty = (threadIdx.x % per_plane) / t.tw, tx = threadIdx.x % t.tw;
   const int64_t plane = plane0 + pl;
-  const int oy = oy0 + ty;
+  const int oy = oy0 + ty * kQ;
   if (pl >= t.pp || plane >= planes || oy >= g.oh) return;
   const int64_t o = plane % a.d;
   const float b0 = bias != nullptr ? to_f(bias[o]) : 0.0f;
-  float acc[kR];
+  float acc[kQ][kR];
 #pragma unroll
-  for (int r = 0; r < kR; ++r) acc[r] = b0;
+  for (int q = 0; q < kQ; ++q) {
+#pragma unroll
+    for (int r = 0; r < kR; ++r) acc[q][r] = b0;
+  }
   const float* wp = weights + pl * taps;
-  const float* base = window + (pl * t.in_th + ty * static_cast<int>(g.sh)) * t.in_stride +
+  const float* base = window + (pl * t.in_th + ty * kQ * static_cast<int>(g.sh)) * t.in_stride +
                       tx * kR * static_cast<int>(g.sw);
   if constexpr (kUnit && kK > 0) {
+    float wr[kK * kK];
 #pragma unroll
-    for (int ki = 0; ki < kK; ++ki) {
-      // Row values in registers, loaded kR at a time (base is kR-float aligned: consecutive
-      // threads read consecutive vectors, no bank conflicts).
-      constexpr int kVecs = (kR + kK - 1 + kR - 1) / kR;
+    for (int k = 0; k < kK * kK; ++k) wr[k] = wp[k];
+    constexpr int kVecs = (kR + kK - 1 + kR - 1) / kR;
+#pragma unroll
+    for (int j = 0; j < kQ + kK - 1; ++j) {
+      // Input row j in registers, loaded kR floats at a time (base is kR-float aligned:
+      // consecutive threads read consecutive vectors, no bank conflicts).
       float v[kVecs * kR];
-      const float* row = base + ki * t.in_stride;
+      const float* row = base + j * t.in_stride;
 #pragma unroll
-      for (int j = 0; j < kVecs; ++j) {
+      for (int i = 0; i < kVecs; ++i) {
         if constexpr (kR == 4) {
-          const float4 q = reinterpret_cast<const float4*>(row)[j];
-          v[4 * j] = q.x, v[4 * j + 1] = q.y, v[4 * j + 2] = q.z, v[4 * j + 3] = q.w;
+          const float4 f = reinterpret_cast<const float4*>(row)[i];
+          v[4 * i] = f.x, v[4 * i + 1] = f.y, v[4 * i + 2] = f.z, v[4 * i + 3] = f.w;
         } else if constexpr (kR == 2) {
-          const float2 q = reinterpret_cast<const float2*>(row)[j];
-          v[2 * j] = q.x, v[2 * j + 1] = q.y;
+          const float2 f = reinterpret_cast<const float2*>(row)[i];
+          v[2 * i] = f.x, v[2 * i + 1] = f.y;
         } else {
-          v[j] = row[j];
+          v[i] = row[i];
         }
       }
 #pragma unroll
-      for (int kj = 0; kj < kK; ++kj) {
-        const float wv = wp[ki * kK + kj];
+      for (int q = 0; q < kQ; ++q) {
+        const int ki = j - q;  // input row j is kernel row ki of output row q
+        if (ki < 0 || ki >= kK) continue;
 #pragma unroll
-        for (int r = 0; r < kR; ++r) acc[r] = fmaf(v[r + kj], wv, acc[r]);
+        for (int kj = 0; kj < kK; ++kj) {
+#pragma unroll
+          for (int r = 0; r < kR; ++r) acc[q][r] = fmaf(v[r + kj], wr[ki * kK + kj], acc[q][r]);
+        }
       }
     }
   } else {
+    static_assert(kQ == 1, "several rows per thread only on the unit-stride path");
     const int sw = static_cast<int>(g.sw), dh = static_cast<int>(g.dh), dw = static_cast<int>(g.dw);
     for (int ki = 0; ki < kh; ++ki) {
       const float* row = base + ki * dh * t.in_stride;
       for (int kj = 0; kj < kw; ++kj) {
         const float wv = wp[ki * kw + kj];
 #pragma unroll
-        for (int r = 0; r < kR; ++r) acc[r] = fmaf(row[r * sw + kj * dw], wv, acc[r]);
+        for (int r = 0; r < kR; ++r) acc[0][r] = fmaf(row[r * sw + kj * dw], wv, acc[0][r]);
       }
     }
   }
-  T* out = y + (plane * g.oh + oy) * g.ow + ox0 + tx * kR;
   const int left = static_cast<int>(g.ow) - (ox0 + tx * kR);
-  if (kR > 1 && left >= kR && reinterpret_cast<uintptr_t>(out) % (sizeof(T) * kR) == 0) {
-    Vec<T, kR> ov;
 #pragma unroll
-    for (int r = 0; r < kR; ++r) ov.v[r] = from_f<T>(acc[r]);
-    *reinterpret_cast<Vec<T, kR>*>(out) = ov;
-  } else {
+  for (int q = 0; q < kQ; ++q) {
+    if (oy + q >= g.oh) break;
+    T* out = y + (plane * g.oh + oy + q) * g.ow + ox0 + tx * kR;
+    if (kR > 1 && left >= kR && reinterpret_cast<uintptr_t>(out) % (sizeof(T) * kR) == 0) {
+      Vec<T, kR> ov;
 #pragma unroll
-    for (int r = 0; r < kR; ++r) {
-      if (r < left) out[r] = from_f<T>(acc[r]);
+      for (int r = 0; r < kR; ++r) ov.v[r] = from_f<T>(acc[q][r]);
+      *reinterpret_cast<Vec<T, kR>*>(out) = ov;
+    } else {
+#pragma unroll
+      for (int r = 0; r < kR; ++r) {
+        if (r < left) out[r] = from_f<T>(acc[q][r]);
+      }
     }
   }
 }
@@ -250,21 +269,30 @@ int64_t ceil_div(int64_t a, int64_t b) {
 
 // The tiling of an NCHW depthwise convolution, or false when its window does not fit in shared
 // memory (a very large kernel: the plain loop runs it).
+bool is_fast_kernel(const Im2colArgs& g) {
+  return g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kh == g.kw &&
+         (g.kh == 3 || g.kh == 5 || g.kh == 7);
+}
+
 bool plan_tiling(const ConvDirectArgs& a, DwTiling* t) {
   const Im2colArgs& g = a.geom;
+  // 32-bit coordinates inside a plane.
+  if (g.h * g.w >= (int64_t{1} << 30) || g.oh * g.ow >= (int64_t{1} << 30)) return false;
   t->r = g.ow >= 12 ? 4 : (g.ow >= 4 ? 2 : 1);
+  t->q = is_fast_kernel(g) && g.oh >= 4 ? 4 : 1;
   t->tw = static_cast<int>(std::min<int64_t>(ceil_div(g.ow, t->r), 32));
-  t->th = static_cast<int>(std::min<int64_t>(g.oh, kThreads / t->tw));
+  t->th = static_cast<int>(std::min<int64_t>(ceil_div(g.oh, t->q), kThreads / t->tw));
   const int64_t taps = g.kh * g.kw;
   for (;;) {
     t->tiles_x = static_cast<int>(ceil_div(g.ow, static_cast<int64_t>(t->tw) * t->r));
-    t->tiles_y = static_cast<int>(ceil_div(g.oh, t->th));
+    t->tiles_y = static_cast<int>(ceil_div(g.oh, static_cast<int64_t>(t->th) * t->q));
     t->pp = 1;
     if (t->tiles_x == 1 && t->tiles_y == 1) {
       t->pp = std::max(1, kThreads / (t->tw * t->th));
       t->pp = static_cast<int>(std::min<int64_t>(t->pp, g.b * a.d));
     }
-    t->in_th = static_cast<int>((t->th - 1) * g.sh + (g.kh - 1) * g.dh + 1);
+    t->in_th =
+        static_cast<int>((static_cast<int64_t>(t->th) * t->q - 1) * g.sh + (g.kh - 1) * g.dh + 1);
     t->in_tw =
         static_cast<int>((static_cast<int64_t>(t->tw) * t->r - 1) * g.sw + (g.kw - 1) * g.dw + 1);
     // Room for the last thread's vector loads past the window, rounded to whole float4s.
@@ -297,10 +325,15 @@ cudaError_t launch_nchw_r(const ConvDirectArgs& a, const DwTiling& t, const T* x
     kernel<<<grid, threads, t.smem_bytes, stream>>>(a, t, x, w, bias, y);
     return cudaGetLastError();
   };
-  if (unit && k == 3) return go(depthwise_nchw_kernel<T, kR, 3, true>);
-  if (unit && k == 5) return go(depthwise_nchw_kernel<T, kR, 5, true>);
-  if (unit && k == 7) return go(depthwise_nchw_kernel<T, kR, 7, true>);
-  return go(depthwise_nchw_kernel<T, kR, 0, false>);
+  if (t.q == 4) {
+    if (unit && k == 3) return go(depthwise_nchw_kernel<T, kR, 3, true, 4>);
+    if (unit && k == 5) return go(depthwise_nchw_kernel<T, kR, 5, true, 4>);
+    if (unit && k == 7) return go(depthwise_nchw_kernel<T, kR, 7, true, 4>);
+  }
+  if (unit && k == 3) return go(depthwise_nchw_kernel<T, kR, 3, true, 1>);
+  if (unit && k == 5) return go(depthwise_nchw_kernel<T, kR, 5, true, 1>);
+  if (unit && k == 7) return go(depthwise_nchw_kernel<T, kR, 7, true, 1>);
+  return go(depthwise_nchw_kernel<T, kR, 0, false, 1>);
 }
 
 }  // namespace
