@@ -203,54 +203,112 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// NHWC depthwise: thread (b, oy, column group, channel group) computes kR columns x kV channels.
-template <typename T, int kR, int kV>
-__global__ void __launch_bounds__(kThreads)
+// NHWC depthwise. A block takes a slice of 32 * kV channels (threadIdx.x: kV channels each,
+// neighbouring threads neighbouring channels, so every load is one coalesced row of the slice)
+// and walks groups of kR output columns (threadIdx.y and the grid's y stride); the slice's
+// weights are staged once per block in shared memory, tap-major, so a thread reads its kV
+// weights of a tap as one vector. kUnit (stride and dilation 1): each input pixel of a kernel
+// row is loaded once for the kR outputs it feeds.
+constexpr int kNhwcLanes = 32, kNhwcRows = 8;
+
+template <typename T, int kR, int kV, bool kUnit>
+__global__ void __launch_bounds__(kNhwcLanes* kNhwcRows)
     depthwise_nhwc_kernel(ConvDirectArgs a, const T* __restrict__ x, const T* __restrict__ w,
-                          const T* __restrict__ bias, T* __restrict__ y, int64_t n) {
+                          const T* __restrict__ bias, T* __restrict__ y, int64_t col_groups) {
+  extern __shared__ float4 smem_raw[];
+  float* wsm = reinterpret_cast<float*>(smem_raw);  // [taps][kNhwcLanes * kV]
   const Im2colArgs& g = a.geom;
-  const int64_t groups = a.d / kV, col_groups = (g.ow + kR - 1) / kR;
-  const int64_t mult = a.d / g.c, taps = g.kh * g.kw;
-  VITRT_GRID_STRIDE(i, n) {
-    const int64_t o = (i % groups) * kV;
-    const int64_t cg = (i / groups) % col_groups;
-    const int64_t oy = (i / (groups * col_groups)) % g.oh;
-    const int64_t b = i / (groups * col_groups * g.oh);
+  const int taps = static_cast<int>(g.kh * g.kw);
+  const int slice = kNhwcLanes * kV;
+  const int64_t c0 = static_cast<int64_t>(blockIdx.x) * slice;
+  const int64_t mult = a.d / g.c;
+  const int tid = threadIdx.y * kNhwcLanes + threadIdx.x;
+  for (int i = tid; i < taps * slice; i += kNhwcLanes * kNhwcRows) {
+    const int tap = i / slice, ch = i % slice;
+    wsm[i] = c0 + ch < a.d ? to_f(w[(c0 + ch) * taps + tap]) : 0.0f;
+  }
+  __syncthreads();
+  const int64_t o = c0 + static_cast<int64_t>(threadIdx.x) * kV;
+  if (o >= a.d) return;  // after the only barrier
+  float b0[kV];
+#pragma unroll
+  for (int v = 0; v < kV; ++v) b0[v] = bias != nullptr ? to_f(bias[o + v]) : 0.0f;
+  const int64_t ow = g.ow, oh = g.oh;
+  const int64_t total = g.b * oh * col_groups;
+  for (int64_t p = static_cast<int64_t>(blockIdx.y) * kNhwcRows + threadIdx.y; p < total;
+       p += static_cast<int64_t>(gridDim.y) * kNhwcRows) {
+    const int64_t cg = p % col_groups, oy = (p / col_groups) % oh, b = p / (col_groups * oh);
     const int64_t ox0 = cg * kR;
     float acc[kR][kV];
 #pragma unroll
-    for (int v = 0; v < kV; ++v) {
-      const float b0 = bias != nullptr ? to_f(bias[o + v]) : 0.0f;
+    for (int r = 0; r < kR; ++r) {
 #pragma unroll
-      for (int r = 0; r < kR; ++r) acc[r][v] = b0;
+      for (int v = 0; v < kV; ++v) acc[r][v] = b0[v];
     }
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
       if (iy < 0 || iy >= g.h) continue;
       const T* row = x + ((b * g.h + iy) * g.w) * g.c;
-      for (int64_t kj = 0; kj < g.kw; ++kj) {
-        float wv[kV];
+      auto load = [&](int64_t ix, float* out) {
+        if (ix < 0 || ix >= g.w) {
 #pragma unroll
-        for (int v = 0; v < kV; ++v) wv[v] = to_f(w[(o + v) * taps + ki * g.kw + kj]);
+          for (int v = 0; v < kV; ++v) out[v] = 0.0f;
+        } else if constexpr (kV > 1) {
+          // mult == 1 here: channels o..o+kV-1 read input channels o..o+kV-1.
+          const Vec<T, kV> xv = *reinterpret_cast<const Vec<T, kV>*>(row + ix * g.c + o);
 #pragma unroll
-        for (int r = 0; r < kR; ++r) {
-          const int64_t ix = (ox0 + r) * g.sw - g.pw + kj * g.dw;
-          if (ix < 0 || ix >= g.w || ox0 + r >= g.ow) continue;
-          if constexpr (kV > 1) {
-            // mult == 1 here: channels o..o+kV-1 read input channels o..o+kV-1.
-            const Vec<T, kV> xv = *reinterpret_cast<const Vec<T, kV>*>(row + ix * g.c + o);
+          for (int v = 0; v < kV; ++v) out[v] = to_f(xv.v[v]);
+        } else {
+          out[0] = to_f(row[ix * g.c + o / mult]);
+        }
+      };
+      const float* wrow = wsm + ki * g.kw * slice + threadIdx.x * kV;
+      if constexpr (kUnit) {
+        // Input columns ox0 - pw .. ox0 - pw + kR + kw - 2, each loaded once.
+        float xin[kR][kV];
+        const int64_t ix0 = ox0 - g.pw;
 #pragma unroll
-            for (int v = 0; v < kV; ++v) acc[r][v] = fmaf(to_f(xv.v[v]), wv[v], acc[r][v]);
+        for (int r = 0; r < kR - 1; ++r) load(ix0 + r, xin[r + 1]);
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          // Shift the window by one column: xin[r] holds column ix0 + kj + r.
+#pragma unroll
+          for (int r = 0; r < kR - 1; ++r) {
+#pragma unroll
+            for (int v = 0; v < kV; ++v) xin[r][v] = xin[r + 1][v];
+          }
+          load(ix0 + kj + kR - 1, xin[kR - 1]);
+          float wv[kV];
+          if constexpr (kV == 4) {
+            const float4 f = *reinterpret_cast<const float4*>(wrow + kj * slice);
+            wv[0] = f.x, wv[1] = f.y, wv[2] = f.z, wv[3] = f.w;
           } else {
-            acc[r][0] = fmaf(to_f(row[ix * g.c + o / mult]), wv[0], acc[r][0]);
+            wv[0] = wrow[kj * slice];
+          }
+#pragma unroll
+          for (int r = 0; r < kR; ++r) {
+#pragma unroll
+            for (int v = 0; v < kV; ++v) acc[r][v] = fmaf(xin[r][v], wv[v], acc[r][v]);
+          }
+        }
+      } else {
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          float wv[kV];
+#pragma unroll
+          for (int v = 0; v < kV; ++v) wv[v] = wrow[kj * slice + v];
+#pragma unroll
+          for (int r = 0; r < kR; ++r) {
+            float xv[kV];
+            load((ox0 + r) * g.sw - g.pw + kj * g.dw, xv);
+#pragma unroll
+            for (int v = 0; v < kV; ++v) acc[r][v] = fmaf(xv[v], wv[v], acc[r][v]);
           }
         }
       }
     }
-    T* out = y + ((b * g.oh + oy) * g.ow) * a.d + o;
+    T* out = y + ((b * oh + oy) * ow) * a.d + o;
 #pragma unroll
     for (int r = 0; r < kR; ++r) {
-      if (ox0 + r >= g.ow) continue;
+      if (ox0 + r >= ow) break;
       if constexpr (kV > 1) {
         Vec<T, kV> ov;
 #pragma unroll
@@ -356,17 +414,39 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
     T* yt = static_cast<T*>(y);
     if (args.channels_last) {
       const int64_t mult = args.d / g.c;
-      const bool vec4 = mult == 1 && g.c % 4 == 0 && aligned16(x) && aligned16(y);
-      const int r = g.ow >= 4 ? 4 : 1;
-      const int64_t threads_n = g.b * g.oh * ceil_div(g.ow, r) * (vec4 ? args.d / 4 : args.d);
+      const int64_t taps = g.kh * g.kw;
+      // The staged weights: taps x 128 channels (kV 4), else taps x 32 (large kernels, a
+      // channel multiplier, C not a multiple of 4), up to the 227 KB a block can have.
+      const bool vec4 = mult == 1 && g.c % 4 == 0 && aligned16(x) && aligned16(y) &&
+                        taps * kNhwcLanes * 4 * sizeof(float) <= 227 * 1024;
+      const int kv = vec4 ? 4 : 1;
+      const size_t smem = static_cast<size_t>(taps) * kNhwcLanes * kv * sizeof(float);
+      if (smem > 227 * 1024) return cudaErrorInvalidValue;
+      const bool unit = g.sw == 1 && g.dw == 1;
+      const int64_t col_groups = ceil_div(g.ow, 4);
+      const int64_t slices = ceil_div(args.d, kNhwcLanes * kv);
+      const int64_t rows = ceil_div(g.b * g.oh * col_groups, kNhwcRows);
+      // Enough blocks to fill the GPU a few times over; each walks its share of the rows, so
+      // the weights are staged once per block.
+      const int64_t y_blocks = std::max<int64_t>(1, std::min<int64_t>(rows, 4096 / slices));
+      if (slices > 65535) return cudaErrorInvalidValue;
+      const dim3 grid(static_cast<unsigned>(slices), static_cast<unsigned>(y_blocks));
+      const dim3 block(kNhwcLanes, kNhwcRows);
       auto go = [&](auto kernel) {
-        kernel<<<grid_for(threads_n, kThreads), kThreads, 0, stream>>>(args, xt, wt, bt, yt,
-                                                                       threads_n);
+        if (smem > 48 * 1024) {
+          const cudaError_t e = cudaFuncSetAttribute(
+              kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+          if (e != cudaSuccess) return e;
+        }
+        kernel<<<grid, block, smem, stream>>>(args, xt, wt, bt, yt, col_groups);
         return cudaGetLastError();
       };
-      if (vec4)
-        return r == 4 ? go(depthwise_nhwc_kernel<T, 4, 4>) : go(depthwise_nhwc_kernel<T, 1, 4>);
-      return r == 4 ? go(depthwise_nhwc_kernel<T, 4, 1>) : go(depthwise_nhwc_kernel<T, 1, 1>);
+      if (vec4) {
+        return unit ? go(depthwise_nhwc_kernel<T, 4, 4, true>)
+                    : go(depthwise_nhwc_kernel<T, 4, 4, false>);
+      }
+      return unit ? go(depthwise_nhwc_kernel<T, 4, 1, true>)
+                  : go(depthwise_nhwc_kernel<T, 4, 1, false>);
     }
     DwTiling t;
     if (depthwise && plan_tiling(args, &t)) {
