@@ -23,7 +23,8 @@ namespace vitrt::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kMaxSmemFloats = 48 * 1024 / 4;
+// Dynamic shared memory of the NCHW kernel (its static part, the per-plane offsets, is 4 KB).
+constexpr int kMaxSmemFloats = 44 * 1024 / 4;
 
 // The plain loop for grouped convolutions with several input channels per group: one thread per
 // output element.
@@ -76,10 +77,10 @@ struct DwTiling {
 
 // Conv geometry with the tile's shape; kK: the (square) kernel size at compile time, 0 = runtime;
 // kUnit: stride 1 and dilation 1 on both axes; kQ: output rows per thread. With kUnit and kK,
-// each staged input row is loaded once into registers and feeds every output row it touches,
-// with the weights held in registers.
+// each staged input row is loaded once into registers and feeds every output row it touches
+// (the weights in registers: the kernel is bound by its instruction count, not by occupancy).
 template <typename T, int kR, int kK, bool kUnit, int kQ>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 2)
     depthwise_nchw_kernel(ConvDirectArgs a, DwTiling t, const T* __restrict__ x,
                           const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y) {
   extern __shared__ float4 smem_raw[];  // float4: 16-byte aligned for the vector loads
@@ -101,23 +102,32 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t plane0 = static_cast<int64_t>(blockIdx.x) * t.pp;
 
   // Stage the windows and weights of the block's planes: whole padded rows (in_stride columns),
-  // since the vector loads below read past in_tw.
-  const int window_size = t.in_th * t.in_stride;
-  for (int pl = 0; pl < t.pp; ++pl) {
+  // since the vector loads below read past in_tw. Each plane's input offset first; then every
+  // element's load is unconditional (a clamped address, zero selected outside the image), so
+  // the unrolled loop keeps several loads in flight: staging is all DRAM latency otherwise.
+  __shared__ int64_t plane_in[kThreads];
+  __shared__ int64_t plane_out[kThreads];
+  for (int pl = threadIdx.x; pl < t.pp; pl += blockDim.x) {
     const int64_t plane = plane0 + pl;
-    const int64_t o = plane % a.d, b = plane / a.d;
-    const T* src = x + (b * g.c + o / mult) * g.h * g.w;
-    float* dst = window + pl * window_size;
-    for (int k = threadIdx.x; k < window_size; k += blockDim.x) {
-      const int wy = k / t.in_stride, wx = k - wy * t.in_stride;
-      const int iy = iy0 + wy, ix = ix0 + wx;
-      const bool inside = plane < planes && iy >= 0 && iy < h && ix >= 0 && ix < wd;
-      dst[k] = inside ? to_f(src[iy * wd + ix]) : 0.0f;
-    }
+    const int64_t o = plane < planes ? plane % a.d : -1, b = plane / a.d;
+    plane_out[pl] = o;
+    plane_in[pl] = o < 0 ? 0 : (b * g.c + o / mult) * g.h * g.w;
+  }
+  __syncthreads();
+  const int window_size = t.in_th * t.in_stride;
+  const int staged = t.pp * window_size;
+#pragma unroll 4
+  for (int i = threadIdx.x; i < staged; i += blockDim.x) {
+    const int pl = i / window_size, k = i - pl * window_size;
+    const int wy = k / t.in_stride, wx = k - wy * t.in_stride;
+    const int iy = iy0 + wy, ix = ix0 + wx;
+    const bool inside = plane_out[pl] >= 0 && iy >= 0 && iy < h && ix >= 0 && ix < wd;
+    const float v = to_f(x[inside ? plane_in[pl] + iy * wd + ix : 0]);
+    window[i] = inside ? v : 0.0f;
   }
   for (int i = threadIdx.x; i < t.pp * taps; i += blockDim.x) {
-    const int64_t plane = plane0 + i / taps;
-    weights[i] = plane < planes ? to_f(w[(plane % a.d) * taps + i % taps]) : 0.0f;
+    const int pl = i / taps;
+    weights[i] = plane_out[pl] >= 0 ? to_f(w[plane_out[pl] * taps + (i - pl * taps)]) : 0.0f;
   }
   __syncthreads();
 
@@ -211,7 +221,7 @@ __global__ void __launch_bounds__(kThreads)
 // row is loaded once for the kR outputs it feeds.
 constexpr int kNhwcLanes = 32, kNhwcRows = 8;
 
-template <typename T, int kR, int kV, bool kUnit>
+template <typename T, int kR, int kV, bool kUnit, int kK>
 __global__ void __launch_bounds__(kNhwcLanes* kNhwcRows)
     depthwise_nhwc_kernel(ConvDirectArgs a, const T* __restrict__ x, const T* __restrict__ w,
                           const T* __restrict__ bias, T* __restrict__ y, int64_t col_groups) {
@@ -219,6 +229,7 @@ __global__ void __launch_bounds__(kNhwcLanes* kNhwcRows)
   float* wsm = reinterpret_cast<float*>(smem_raw);  // [taps][kNhwcLanes * kV]
   const Im2colArgs& g = a.geom;
   const int taps = static_cast<int>(g.kh * g.kw);
+  const int64_t kw = kK > 0 ? kK : g.kw;  // kK: a square kernel known at compile time
   const int slice = kNhwcLanes * kV;
   const int64_t c0 = static_cast<int64_t>(blockIdx.x) * slice;
   const int64_t mult = a.d / g.c;
@@ -262,14 +273,15 @@ __global__ void __launch_bounds__(kNhwcLanes* kNhwcRows)
           out[0] = to_f(row[ix * g.c + o / mult]);
         }
       };
-      const float* wrow = wsm + ki * g.kw * slice + threadIdx.x * kV;
+      const float* wrow = wsm + ki * kw * slice + threadIdx.x * kV;
       if constexpr (kUnit) {
         // Input columns ox0 - pw .. ox0 - pw + kR + kw - 2, each loaded once.
         float xin[kR][kV];
         const int64_t ix0 = ox0 - g.pw;
 #pragma unroll
         for (int r = 0; r < kR - 1; ++r) load(ix0 + r, xin[r + 1]);
-        for (int64_t kj = 0; kj < g.kw; ++kj) {
+#pragma unroll
+        for (int64_t kj = 0; kj < kw; ++kj) {
           // Shift the window by one column: xin[r] holds column ix0 + kj + r.
 #pragma unroll
           for (int r = 0; r < kR - 1; ++r) {
@@ -291,7 +303,7 @@ __global__ void __launch_bounds__(kNhwcLanes* kNhwcRows)
           }
         }
       } else {
-        for (int64_t kj = 0; kj < g.kw; ++kj) {
+        for (int64_t kj = 0; kj < kw; ++kj) {
           float wv[kV];
 #pragma unroll
           for (int v = 0; v < kV; ++v) wv[v] = wrow[kj * slice + v];
@@ -332,12 +344,12 @@ bool is_fast_kernel(const Im2colArgs& g) {
          (g.kh == 3 || g.kh == 5 || g.kh == 7);
 }
 
-bool plan_tiling(const ConvDirectArgs& a, DwTiling* t) {
+bool plan_tiling(const ConvDirectArgs& a, int q, DwTiling* t) {
   const Im2colArgs& g = a.geom;
   // 32-bit coordinates inside a plane.
   if (g.h * g.w >= (int64_t{1} << 30) || g.oh * g.ow >= (int64_t{1} << 30)) return false;
   t->r = g.ow >= 12 ? 4 : (g.ow >= 4 ? 2 : 1);
-  t->q = is_fast_kernel(g) && g.oh >= 4 ? 4 : 1;
+  t->q = q;
   t->tw = static_cast<int>(std::min<int64_t>(ceil_div(g.ow, t->r), 32));
   t->th = static_cast<int>(std::min<int64_t>(ceil_div(g.oh, t->q), kThreads / t->tw));
   const int64_t taps = g.kh * g.kw;
@@ -369,6 +381,17 @@ bool plan_tiling(const ConvDirectArgs& a, DwTiling* t) {
   }
   t->blocks = ceil_div(g.b * a.d, t->pp);
   return static_cast<int64_t>(t->tiles_x) * t->tiles_y <= 65535 && t->blocks < (int64_t{1} << 31);
+}
+
+// Four rows per thread where that still leaves a few blocks per multiprocessor (batch 1 has
+// few planes: there, more and smaller tiles win).
+bool plan_tiling(const ConvDirectArgs& a, DwTiling* t) {
+  const Im2colArgs& g = a.geom;
+  if (is_fast_kernel(g) && g.oh >= 4 && plan_tiling(a, 4, t) &&
+      t->blocks * t->tiles_x * t->tiles_y >= 1024) {
+    return true;
+  }
+  return plan_tiling(a, 1, t);
 }
 
 template <typename T, int kR>
@@ -441,12 +464,16 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
         kernel<<<grid, block, smem, stream>>>(args, xt, wt, bt, yt, col_groups);
         return cudaGetLastError();
       };
+      const int k = g.kh == g.kw ? static_cast<int>(g.kw) : 0;
       if (vec4) {
-        return unit ? go(depthwise_nhwc_kernel<T, 4, 4, true>)
-                    : go(depthwise_nhwc_kernel<T, 4, 4, false>);
+        if (!unit) return go(depthwise_nhwc_kernel<T, 4, 4, false, 0>);
+        if (k == 3) return go(depthwise_nhwc_kernel<T, 4, 4, true, 3>);
+        if (k == 5) return go(depthwise_nhwc_kernel<T, 4, 4, true, 5>);
+        if (k == 7) return go(depthwise_nhwc_kernel<T, 4, 4, true, 7>);
+        return go(depthwise_nhwc_kernel<T, 4, 4, true, 0>);
       }
-      return unit ? go(depthwise_nhwc_kernel<T, 4, 1, true>)
-                  : go(depthwise_nhwc_kernel<T, 4, 1, false>);
+      return unit ? go(depthwise_nhwc_kernel<T, 4, 1, true, 0>)
+                  : go(depthwise_nhwc_kernel<T, 4, 1, false, 0>);
     }
     DwTiling t;
     if (depthwise && plan_tiling(args, &t)) {
