@@ -12,7 +12,9 @@
 //
 // A region, for a permutation p of rank r, is a connected set of rank-r values joined by
 // layout-agnostic ops: Add, Sub, Mul and Div whose other operands are constants (permuted with
-// them) or region values, and, for the channels-last p = (0,2,3,1), depthwise 2-D Conv. Storing
+// them) or region values, GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a
+// pooled head joins the trunk's region) and, for the channels-last p = (0,2,3,1), depthwise 2-D
+// Conv. Storing
 // the region as Transpose(v, p) is priced before anything changes: a Transpose(p) reading a
 // region value and a Transpose(p^-1) making one disappear; a value made outside the region
 // needs a Transpose(p) and one read outside it (or a graph output) a Transpose(p^-1); other
@@ -98,7 +100,7 @@ bool is_depthwise_conv(const Graph& graph, const Node& node, std::string* why) {
   return has_rank(graph.values[node.outputs[0]], 4);
 }
 
-enum class Role { kNone, kElementwise, kDepthwiseConv };
+enum class Role { kNone, kElementwise, kDepthwiseConv, kGlobalPool };
 
 // Whether `node` computes the same thing on values stored permuted by `p`.
 Role role_of(const Graph& graph, const Node& node, const Perm& p) {
@@ -122,6 +124,13 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
     }
     return variable > 0 ? Role::kElementwise : Role::kNone;
   }
+  if (is_onnx_op(node, "GlobalAveragePool")) {
+    const Value& x = graph.values[node.inputs[0]];
+    return rank >= 3 && !x.is_constant() && has_rank(x, rank) &&
+                   has_rank(graph.values[node.outputs[0]], rank)
+               ? Role::kGlobalPool
+               : Role::kNone;
+  }
   if (is_onnx_op(node, "Conv") && p == kChannelsLast) {
     std::string why;
     return is_depthwise_conv(graph, node, &why) ? Role::kDepthwiseConv : Role::kNone;
@@ -132,7 +141,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
 // The region operands of a node of role `role`: the values that are stored permuted.
 std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role role) {
   std::vector<ValueId> out = {node.outputs[0]};
-  if (role == Role::kDepthwiseConv) {
+  if (role == Role::kDepthwiseConv || role == Role::kGlobalPool) {
     out.push_back(node.inputs[0]);
   } else {
     for (ValueId in : node.inputs) {
@@ -421,13 +430,30 @@ class LayoutRewriter {
         }
       }
     }
-    int convs = 0;
+    int convs = 0, pools = 0;
     for (NodeId id : region.nodes) {
       Node& node = graph_.nodes[id];
       if (is_onnx_op(node, "Conv")) {
         node.op_type = "ChannelsLastConv";
         node.domain = "vitrt";
         ++convs;
+        continue;
+      }
+      if (is_onnx_op(node, "GlobalAveragePool")) {
+        // The mean over the spatial axes (2 and up), wherever the permutation put them.
+        std::vector<int64_t> axes;
+        for (size_t a = 2; a < p.size(); ++a) axes.push_back(pinv[a]);
+        std::sort(axes.begin(), axes.end());
+        node.op_type = "ReduceMean";
+        node.attrs = Attributes();
+        node.attrs.set_int("keepdims", 1);
+        if (graph_.onnx_opset() >= 18) {  // axes became an input in opset 18
+          node.inputs.push_back(
+              add_constant_value(graph_, node.name + "_axes", Tensor::from_int64(axes)));
+        } else {
+          node.attrs.set_ints("axes", axes);
+        }
+        ++pools;
         continue;
       }
       for (ValueId& in : node.inputs) {

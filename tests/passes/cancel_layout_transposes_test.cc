@@ -92,6 +92,35 @@ TEST(CancelLayoutTransposes, ConvNeXtTrunkGoesChannelsLast) {
   }
 }
 
+TEST(CancelLayoutTransposes, PooledHeadJoinsTheRegion) {
+  // One block, then timm's head: GlobalAveragePool -> LayerNorm2d (Transpose, LayerNorm,
+  // Transpose) -> Flatten. Pooling NHWC (a ReduceMean over axes 1 and 2) lets the head's first
+  // Transpose cancel too; without it this region would only break even.
+  TestGraph g;
+  ValueId t = convnext_block(
+      g,
+      g.input("x", DType::kFloat32,
+              {Dim::symbol("batch"), kC, Dim::symbol("height"), Dim::symbol("width")}),
+      10);
+  ValueId pooled = g.op("Transpose", {g.op("GlobalAveragePool", {t})}, perm({0, 2, 3, 1}));
+  Attributes ln;
+  ln.set_int("axis", -1);
+  pooled = g.op("LayerNormalization",
+                {pooled, g.constant("head_s", random_tensor(DType::kFloat32, {kC}, 3)),
+                 g.constant("head_b", random_tensor(DType::kFloat32, {kC}, 4))},
+                ln);
+  g.output(g.op("Flatten", {g.op("Transpose", {pooled}, perm({0, 3, 1, 2}))}));
+  ASSERT_TRUE(g.infer().ok());
+  ASSERT_EQ(count_ops(g.graph(), "Transpose"), 4);
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Transpose"), 2);  // into the region, and before Flatten
+  EXPECT_EQ(count_ops(after, "GlobalAveragePool"), 0);
+  EXPECT_EQ(count_ops(after, "ReduceMean"), 1);
+  testing::expect_outputs_close(g.graph(), after,
+                                {random_tensor(DType::kFloat32, {2, kC, 7, 5}, 1)}, 1e-5);
+}
+
 TEST(CancelLayoutTransposes, LayerScaleAndResidualReachFc2) {
   // After the pass the layer scale is a [1,1,1,C] Mul of fc2's output and the residual an Add of
   // NHWC tensors: fold_scale_into_weights and fuse_residual_into_linear take both.
@@ -186,16 +215,17 @@ TEST(CancelLayoutTransposes, DenseConvStaysNchw) {
 
 TEST(CancelLayoutTransposes, GoldenConvNeXtKeepsItsTrunkChannelsLast) {
   // tests/golden/timm_convnext_ts17 (depths 1, 1, 2, 1): 24 Transposes as imported and fused
-  // (two per block, two per LayerNorm2d, one per patch convolution), 14 after: the stages whose
-  // region lowers the count run ChannelsLastConv with the layer scale and residual in fc2.
+  // (two per block, two per LayerNorm2d, one per patch convolution), 12 after: every block runs
+  // ChannelsLastConv with the layer scale and the residual in fc2, the pooling is NHWC.
   const std::filesystem::path model = std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden" /
                                       "timm_convnext_ts17" / "model.onnx";
   Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
   ASSERT_TRUE(g.ok()) << g.status().to_string();
-  EXPECT_EQ(count_ops(*g, "ChannelsLastConv"), 4);
-  EXPECT_EQ(count_ops(*g, "Conv"), 1);  // the last stage's one block: break-even, left alone
-  EXPECT_EQ(count_ops(*g, "Mul"), 1);
-  EXPECT_EQ(count_ops(*g, "Transpose"), 14);
+  EXPECT_EQ(count_ops(*g, "ChannelsLastConv"), 5);
+  EXPECT_EQ(count_ops(*g, "Conv"), 0);
+  EXPECT_EQ(count_ops(*g, "Mul"), 0);
+  EXPECT_EQ(count_ops(*g, "Add"), 0);
+  EXPECT_EQ(count_ops(*g, "Transpose"), 12);
 }
 
 }  // namespace
