@@ -23,7 +23,12 @@
 // the permutations of the graph's Transposes and their inverses; regions are priced again after
 // each change, so one region's change can enable the next.
 //
-// Transposes and elementwise ops are exact; only the convolution's summation order may differ
+// Once no region changes, a Transpose reading a Reshape that splits one axis of another
+// Transpose's output is rewritten so the Reshape comes first and the two permutations meet: a
+// patch convolution's tokens [B, H*W, D] -> Transpose(0,2,1) -> Reshape [B, D, H, W] ->
+// Transpose(0,2,3,1) into a channels-last region is one Reshape to [B, H, W, D].
+//
+// Transposes, Reshapes and elementwise ops are exact; only the convolution's summation order may differ
 // (ChannelsLastConv is the same sum over the same taps).
 #include <algorithm>
 #include <map>
@@ -332,6 +337,104 @@ class LayoutRewriter {
                    str_cat("kept in its layout for permutation ", perm_text(p), ": ", why));
   }
 
+ public:
+  // Transpose(q) of a Reshape that splits one axis of Transpose(t)(x): the Reshape can split x
+  // first (the axis t moved there), the two permutations then meet and, where they compose to
+  // the identity, nothing is left but one Reshape. A patch embedding's tokens go back to an
+  // image this way (Linear -> Transpose(0,2,1) -> Reshape [B, D, H, W]) and straight on to a
+  // channels-last region (Transpose(0,2,3,1)): that is Reshape(tokens, [B, H, W, D]).
+  Result<bool> collapse_one() {
+    const std::vector<std::vector<NodeId>> consumers = graph_.consumers();
+    for (NodeId id = 0; id < static_cast<NodeId>(graph_.nodes.size()); ++id) {
+      const Node& outer = graph_.nodes[id];
+      if (outer.dead || !is_onnx_op(outer, "Transpose")) continue;
+      const Node* reshape = producer_if(graph_, outer.inputs[0], "Reshape");
+      if (reshape == nullptr || *reshape->attrs.get_int("allowzero", 0) != 0) continue;
+      const Node* inner = producer_if(graph_, reshape->inputs[0], "Transpose");
+      if (inner == nullptr) continue;
+      const std::optional<Perm> q = transpose_perm_of(graph_, outer);
+      const std::optional<Perm> t = transpose_perm_of(graph_, *inner);
+      const Value& x = graph_.values[inner->inputs[0]];
+      const Value& y = graph_.values[reshape->inputs[0]];
+      const Value& z = graph_.values[reshape->outputs[0]];
+      if (!q || !t || !x.has_shape || !y.has_shape || !z.has_shape ||
+          z.shape.size() <= y.shape.size()) {
+        continue;
+      }
+      const size_t n = y.shape.size(), m = z.shape.size() - n;
+      const std::optional<size_t> k = split_axis(y.shape, z.shape);
+      if (!k) continue;
+      // x' is x with axis a = t[k] split like y's axis k; z = Transpose(x', t2).
+      const int a = (*t)[*k];
+      Perm t2;
+      for (size_t j = 0; j < z.shape.size(); ++j) {
+        if (j >= *k && j <= *k + m) {
+          t2.push_back(a + static_cast<int>(j - *k));
+        } else {
+          const int b = (*t)[j < *k ? j : j - m];
+          t2.push_back(b < a ? b : b + static_cast<int>(m));
+        }
+      }
+      const Perm composed = then(t2, *q);
+      const bool single_use = consumers[inner->outputs[0]].size() == 1 &&
+                              consumers[reshape->outputs[0]].size() == 1 &&
+                              !is_graph_output(graph_, inner->outputs[0]) &&
+                              !is_graph_output(graph_, reshape->outputs[0]);
+      // Without the identity the outer Transpose stays (permuted anew): a gain only when the
+      // inner one dies with it.
+      if (!is_identity(composed) && !single_use) continue;
+      std::vector<Dim> dims(x.shape.begin(), x.shape.begin() + a);
+      dims.insert(dims.end(), z.shape.begin() + *k, z.shape.begin() + *k + m + 1);
+      dims.insert(dims.end(), x.shape.begin() + a + 1, x.shape.end());
+      bool positive = true;
+      for (const Dim& d : dims) positive = positive && (!d.is_static() || d.value() > 0);
+      const std::optional<std::vector<int64_t>> target =
+          positive ? constant_reshape_target(x.shape, dims) : std::nullopt;
+      if (!target) continue;
+      // Ids, not pointers: adding nodes below may move them.
+      const std::string name = outer.name;
+      const ValueId out = outer.outputs[0], source = inner->inputs[0];
+      const NodeId reshape_id = graph_.values[outer.inputs[0]].producer;
+      const NodeId inner_id = graph_.values[reshape->inputs[0]].producer;
+      const ValueId target_id =
+          add_constant_value(graph_, name + "_shape", Tensor::from_int64(*target));
+      const NodeId split = add_node(graph_, "", "Reshape", name + "_split", {source, target_id},
+                                    {graph_.values[out].name + "_split"});
+      ValueId result = graph_.nodes[split].outputs[0];
+      if (!is_identity(composed)) {
+        result = add_transpose(result, composed, name + "_composed");
+      }
+      std::vector<NodeId> dead = {id};
+      if (single_use) dead.insert(dead.end(), {reshape_id, inner_id});
+      remove_nodes(graph_, dead);
+      replace_uses(graph_, out, result);
+      ctx_.applied(kPass,
+                   str_cat("Transpose '", name, "' and the Transpose before the Reshape it reads ",
+                           is_identity(composed) ? "cancel: one Reshape is left"
+                                                 : "compose into one after the Reshape"));
+      VITRT_RETURN_IF_ERROR(infer_shapes(graph_));
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  // The axis k of `in` that a Reshape to `out` splits into out[k..k+m] (the dims before and
+  // after it provably kept, the pieces' product provably in[k]); nullopt otherwise.
+  static std::optional<size_t> split_axis(const SymShape& in, const SymShape& out) {
+    const size_t n = in.size(), m = out.size() - n;
+    for (size_t k = 0; k < n; ++k) {
+      if (k > 0 && !in[k - 1].same_as(out[k - 1])) return std::nullopt;
+      bool tail = true;
+      for (size_t i = k + 1; i < n && tail; ++i) tail = in[i].same_as(out[i + m]);
+      if (!tail) continue;
+      Dim product = out[k];
+      for (size_t j = 1; j <= m; ++j) product = product * out[k + j];
+      if (product.same_as(in[k])) return k;
+    }
+    return std::nullopt;
+  }
+
   // A Conv whose output goes channels-last but that ChannelsLastConv cannot take: verbose only.
   void report_convs_kept() {
     if (!ctx_.verbose()) return;
@@ -489,7 +592,10 @@ Status cancel_layout_transposes(Graph& graph, PassContext& ctx) {
   LayoutRewriter rewriter(graph, ctx);
   // Every change removes at least one Transpose, so this ends; the bound only guards that.
   for (size_t round = 0; round <= graph.nodes.size(); ++round) {
-    VITRT_ASSIGN_OR_RETURN(const bool changed, rewriter.flip_one());
+    VITRT_ASSIGN_OR_RETURN(bool changed, rewriter.flip_one());
+    if (!changed) {
+      VITRT_ASSIGN_OR_RETURN(changed, rewriter.collapse_one());
+    }
     if (!changed) break;
   }
   return Status::ok_status();
