@@ -349,7 +349,9 @@ class LayoutRewriter {
       const Node& outer = graph_.nodes[id];
       if (outer.dead || !is_onnx_op(outer, "Transpose")) continue;
       const Node* reshape = producer_if(graph_, outer.inputs[0], "Reshape");
-      if (reshape == nullptr || *reshape->attrs.get_int("allowzero", 0) != 0) continue;
+      if (reshape == nullptr) continue;
+      const Result<int64_t> allowzero = reshape->attrs.get_int("allowzero", 0);
+      if (!allowzero.ok() || *allowzero != 0) continue;
       const Node* inner = producer_if(graph_, reshape->inputs[0], "Transpose");
       if (inner == nullptr) continue;
       const std::optional<Perm> q = transpose_perm_of(graph_, outer);
