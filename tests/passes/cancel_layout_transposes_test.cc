@@ -210,6 +210,28 @@ TEST(CancelLayoutTransposes, TokensToImageWithAnotherPermutationKeepsOneTranspos
   }
 }
 
+TEST(CancelLayoutTransposes, OtherTransposesAtTheBorderArePermutedAnew) {
+  // Add(Transpose(0,3,1,2)(a), Transpose(0,3,2,1)(b)) -> Transpose(0,2,3,1) -> output. Stored
+  // channels-last, a's Transpose and the output's cancel; b's composes into (0,2,1,3), in place
+  // or (when b's Transpose is read elsewhere too) as a new one beside it.
+  for (bool b_read_elsewhere : {false, true}) {
+    TestGraph g;
+    ValueId a =
+        g.op("Transpose", {g.input("a", DType::kFloat32, {2, 5, 5, kC})}, perm({0, 3, 1, 2}));
+    ValueId b =
+        g.op("Transpose", {g.input("b", DType::kFloat32, {2, 5, 5, kC})}, perm({0, 3, 2, 1}));
+    g.output(g.op("Transpose", {g.op("Add", {a, b})}, perm({0, 2, 3, 1})));
+    if (b_read_elsewhere) g.output(g.op("Relu", {b}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(after, "Transpose"), b_read_elsewhere ? 2 : 1);
+    testing::expect_same_outputs(g.graph(), after,
+                                 {random_tensor(DType::kFloat32, {2, 5, 5, kC}, 1),
+                                  random_tensor(DType::kFloat32, {2, 5, 5, kC}, 2)});
+  }
+}
+
 TEST(CancelLayoutTransposes, TransposeOfAGraphOutputStays) {
   // x -> Mul(c) -> Transpose -> output: storing the Mul permuted would drop the Transpose but
   // need one for x, so nothing changes.
