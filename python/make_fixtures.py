@@ -208,7 +208,8 @@ def hf_deit_distilled(attn):
         "attn_implementation": attn, "config": cfg.to_diff_dict()}
 
 
-def timm_model(name, fused_attn=True, **overrides):
+def timm_model(name, fused_attn=True, image_size=None, **overrides):
+    """image_size: for models that take no img_size (convolutional trunks); default img_size."""
     import timm
 
     def build():
@@ -217,7 +218,7 @@ def timm_model(name, fused_attn=True, **overrides):
         for m in model.modules():
             if hasattr(m, "fused_attn"):
                 m.fused_attn = fused_attn
-        size = overrides.get("img_size", 224)
+        size = image_size or overrides.get("img_size", 224)
         module = TupleOutputs(model, None, lambda m, x: m(x))
         return module, [image_input(3, size)], ["logits"], {
             "model_class": f"timm.create_model('{name}')", "overrides": overrides,
@@ -336,6 +337,12 @@ FIXTURES = {
     "timm_hiera_ts17":
         (timm_model("hiera_tiny_224", img_size=64, embed_dim=16, num_heads=1,
                     stages=(1, 1, 1, 1), num_classes=0), "ts", 17),
+    # ConvNeXt: an NCHW trunk with each block's LayerNorm and MLP channels-last between two
+    # Transposes, LayerNorm2d stem and downsamplers, a layer scale (large here, so the blocks
+    # count) and the pooled head; cancel_layout_transposes keeps the trunk NHWC.
+    "timm_convnext_ts17":
+        (timm_model("convnext_tiny", image_size=64, depths=(1, 1, 2, 1), dims=(16, 24, 32, 40),
+                    ls_init_value=0.5, num_classes=10), "ts", 17),
     # Swin: shifted windows (Roll as Slice+Concat, window partition reshapes, the shift mask),
     # window padding (Pad), patch merging; two stages of two blocks on a 16x16 token grid.
     "timm_swin_dynamo":

@@ -1,5 +1,6 @@
 // GEMM-based ops on CUDA through cuBLASLt: MatMul, Gemm, vitrt.Linear (bias and activation in
-// the epilogue where cuBLASLt has it, the residual as C with beta = 1), Conv as patches + GEMM;
+// the epilogue where cuBLASLt has it, the residual as C with beta = 1), Conv as patches + GEMM,
+// vitrt.ChannelsLastConv (the direct depthwise kernel, channels-last);
 // and vitrt.Attention.
 //
 // Row-major C[M,N] = A[M,K] B[K,N] is computed as the column-major C^T = B^T A^T, so B is
@@ -16,6 +17,7 @@
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
+#include "ir/ops/channels_last_conv.h"
 #include "ir/ops/col2im.h"
 #include "ir/ops/conv_attributes.h"
 
@@ -601,6 +603,57 @@ class ConvKernel final : public CudaKernel {
   bool patch_;
 };
 
+// ---- vitrt.ChannelsLastConv ------------------------------------------------------------------
+
+// A depthwise 2-D convolution of an NHWC tensor (ConvNeXt's trunk kept channels-last by
+// cancel_layout_transposes): the direct kernel in its channels-last form.
+class ChannelsLastConvKernel final : public CudaKernel {
+ public:
+  ChannelsLastConvKernel(const Node& node, ConvAttributes attrs)
+      : node_(node), attrs_(std::move(attrs)) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& w = *in[1];
+    const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
+    VITRT_ASSIGN_OR_RETURN(const ChannelsLastConvGeometry g,
+                           channels_last_conv_geometry(node_, attrs_, x.shape, w.shape,
+                                                       bias != nullptr ? &bias->shape : nullptr));
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = g.out_shape();
+      return Status::ok_status();
+    }
+    ConvDirectArgs cd;
+    cd.geom.b = g.batch;
+    cd.geom.c = g.channels;
+    cd.geom.h = g.height;
+    cd.geom.w = g.width;
+    cd.geom.oh = g.out_h;
+    cd.geom.ow = g.out_w;
+    cd.geom.kh = g.kh;
+    cd.geom.kw = g.kw;
+    cd.geom.sh = g.sh;
+    cd.geom.sw = g.sw;
+    cd.geom.ph = g.ph;
+    cd.geom.pw = g.pw;
+    cd.geom.dh = g.dh;
+    cd.geom.dw = g.dw;
+    cd.d = g.out_channels;
+    cd.group = g.channels;
+    cd.channels_last = true;
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(
+        launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
+                           out[0].data, ctx.stream),
+        "ChannelsLastConv");
+  }
+
+ private:
+  const Node& node_;
+  ConvAttributes attrs_;
+};
+
 // ---- vitrt.Attention -------------------------------------------------------------------------
 
 // out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes.
@@ -1040,6 +1093,11 @@ Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new ConvKernel(init.node, std::move(attrs), patch));
 }
 
+Result<std::unique_ptr<CudaKernel>> make_channels_last_conv(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, parse_channels_last_conv(init.node));
+  return std::unique_ptr<CudaKernel>(new ChannelsLastConvKernel(init.node, std::move(attrs)));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   const Attributes& at = init.node.attrs;
   VITRT_ASSIGN_OR_RETURN(int64_t heads, at.require_int("num_heads"));
@@ -1157,6 +1215,7 @@ void register_cuda_linear_kernels(CudaKernelRegistry& r) {
   r.add("", "MatMul", make_matmul);
   r.add("", "Gemm", make_gemm);
   r.add("", "Conv", make_conv);
+  r.add("vitrt", "ChannelsLastConv", make_channels_last_conv);
   r.add("", "ConvTranspose", make_conv_transpose);
   r.add("", "Col2Im", make_col2im);
   r.add("vitrt", "Linear", make_linear);

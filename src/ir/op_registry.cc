@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "ir/op_schema.h"
+#include "ir/ops/channels_last_conv.h"
 
 namespace vitrt {
 
@@ -67,6 +68,7 @@ const OpRegistry& OpRegistry::global() {
     register_fused_linear_schemas(r);
     register_fused_norm_schemas(r);
     register_patchify_schemas(r);
+    register_channels_last_conv_schemas(r);
     register_rotary_embedding_schemas(r);
     register_quant_linear_schemas(r);
     register_qdq_schemas(r);

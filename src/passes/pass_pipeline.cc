@@ -2,6 +2,7 @@
 #include <numeric>
 
 #include "ir/op_schema.h"
+#include "passes/cancel_layout_transposes.h"
 #include "passes/pass.h"
 
 namespace vitrt {
@@ -49,7 +50,9 @@ const std::vector<Pass>& cleanup_passes() {
 
 // Fusions, in dependency order: LayerNorm and GELU are recognised on the raw graph; RoPE
 // becomes one op before attention, which reads it as a head tensor; attention is matched on the
-// projections' Linear nodes; QKV packing needs the Attention nodes; the activation and residual
+// projections' Linear nodes; layout Transposes cancel once the Linear and LayerNorm nodes exist
+// (so a layer scale and a residual are left next to their Linear for the epilogue passes); QKV
+// packing needs the Attention nodes; the activation and residual
 // epilogues go last so the larger patterns see plain ops first (the residual joins its Linear
 // before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
 // feeds); the precision is assigned to the final fused nodes.
@@ -61,6 +64,7 @@ const std::vector<Pass>& fusion_passes() {
       {"fuse_linear", fuse_linear},
       {"fuse_rotary", fuse_rotary},
       {"fuse_attention", fuse_attention},
+      {"cancel_layout_transposes", cancel_layout_transposes},
       {"fold_scale_into_weights", fold_scale_into_weights},
       {"pack_qkv", pack_qkv},
       {"fuse_linear_activation", fuse_linear_activation},

@@ -81,7 +81,9 @@ TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
     // Swin and Hiera: 4 blocks; SAM's windowed and global blocks fuse in their head layout.
     const bool four =
         name.find("swin") != std::string::npos || name.find("hiera") != std::string::npos;
-    EXPECT_EQ(attention + softmax, siglip ? 3 : four ? 4 : 2) << name;
+    // ConvNeXt has no attention at all.
+    const bool convnet = name.find("convnext") != std::string::npos;
+    EXPECT_EQ(attention + softmax, convnet ? 0 : siglip ? 3 : four ? 4 : 2) << name;
     // SigLIP2's NaFlex pooling head is masked: fused from both exports.
     const bool naflex = name.find("naflex") != std::string::npos;
     EXPECT_LE(softmax, siglip && !naflex && name.find("dynamo") == std::string::npos ? 1 : 0)

@@ -92,6 +92,26 @@ Result<ConvAttributes::Axis> ConvAttributes::axis(const Node& node, int i, int64
   return r;
 }
 
+Result<Dim> ConvAttributes::out_dim(const Node& node, int i, const Dim& in,
+                                    const Dim& kernel) const {
+  if (in.is_static() && kernel.is_static()) {
+    VITRT_ASSIGN_OR_RETURN(const Axis a, axis(node, i, in.value(), kernel.value()));
+    return Dim(a.out);
+  }
+  if (in.is_known() && strides[i] == 1 &&
+      (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower)) {
+    return in;  // SAME with stride 1 keeps the size, symbolic or not
+  }
+  if (in.is_known() && kernel.is_static() &&
+      (auto_pad == AutoPad::kNotSet || auto_pad == AutoPad::kValid)) {
+    // (in + pads - dilation * (kernel - 1) - 1) // stride + 1
+    const int64_t total_pads = pads[i] + pads[i + strides.size()];  // zeros under VALID
+    const Dim span = in + Dim(total_pads - dilations[i] * (kernel.value() - 1) - 1);
+    return span.floor_div(strides[i]) + Dim(1);
+  }
+  return Dim::unknown();
+}
+
 Result<ConvTransposeAttributes> ConvTransposeAttributes::parse(const Node& node, int spatial_rank) {
   ConvTransposeAttributes a;
   VITRT_ASSIGN_OR_RETURN(a.conv, ConvAttributes::parse(node, spatial_rank));

@@ -33,6 +33,11 @@ struct ConvAttributes {
   // Output size and padding of spatial axis `i` for input size `in` and kernel size `kernel`;
   // an error naming the node when the (dilated) kernel does not fit the padded input.
   Result<Axis> axis(const Node& node, int i, int64_t in, int64_t kernel) const;
+  // The output size of spatial axis `i` for a possibly symbolic input size and kernel, for shape
+  // inference: axis()'s when both are static (with its error), the input size itself under
+  // SAME with stride 1, a floor-division symbol under NOTSET and VALID ((H - 16) // 16 + 1 is
+  // "(H//16)"), else unknown.
+  Result<Dim> out_dim(const Node& node, int i, const Dim& in, const Dim& kernel) const;
 };
 
 // ConvTranspose (ONNX, opsets 1-22): Conv's attributes with the roles of input and output

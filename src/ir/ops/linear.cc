@@ -159,24 +159,8 @@ Status infer_conv(InferContext& ctx) {
       }
       kernel = Dim(attrs.kernel_shape[i]);
     }
-    const Dim& in = x[2 + i];
-    if (in.is_static() && kernel.is_static()) {
-      VITRT_ASSIGN_OR_RETURN(const ConvAttributes::Axis axis,
-                             attrs.axis(ctx.node(), i, in.value(), kernel.value()));
-      out.push_back(axis.out);
-    } else if (in.is_known() && attrs.strides[i] == 1 &&
-               (attrs.auto_pad == AutoPad::kSameUpper || attrs.auto_pad == AutoPad::kSameLower)) {
-      out.push_back(in);  // SAME with stride 1 keeps the size, symbolic or not
-    } else if (in.is_known() && kernel.is_static() &&
-               (attrs.auto_pad == AutoPad::kNotSet || attrs.auto_pad == AutoPad::kValid)) {
-      // (in + pads - dilation * (kernel - 1) - 1) // stride + 1, as a floor-division symbol:
-      // a patch embedding's (H - 16) // 16 + 1 is "(H//16)".
-      const int64_t pads = attrs.pads[i] + attrs.pads[i + spatial];  // zeros under VALID
-      const Dim span = in + Dim(pads - attrs.dilations[i] * (kernel.value() - 1) - 1);
-      out.push_back(span.floor_div(attrs.strides[i]) + Dim(1));
-    } else {
-      out.push_back(Dim::unknown());
-    }
+    VITRT_ASSIGN_OR_RETURN(Dim o, attrs.out_dim(ctx.node(), i, x[2 + i], kernel));
+    out.push_back(std::move(o));
   }
   ctx.set_output(0, dtype, std::move(out));
   return Status();

@@ -1,0 +1,606 @@
+// Optimizer pass cancel_layout_transposes: stores a region of the graph permuted when that makes
+// the layout Transposes around it cancel. ConvNeXt-style blocks (timm ConvNeXt and ConvNeXt-V2,
+// open_clip's ConvNeXt towers, ...) run their LayerNorm and MLP on [N, H, W, C] but keep the
+// trunk in NCHW, so every block pays two Transposes:
+//
+//   t -> Conv(depthwise) -> Transpose(0,2,3,1) -> LayerNorm -> Linear -> Linear
+//     -> Transpose(0,3,1,2) -> Mul(gamma [1,C,1,1]) -> Add(t) -> next t
+//
+// Stored as NHWC, the trunk needs neither: the depthwise Conv becomes vitrt.ChannelsLastConv,
+// gamma becomes [1,1,1,C], and fold_scale_into_weights and fuse_residual_into_linear (which run
+// after this pass) then take the layer scale and the residual into fc2.
+//
+// A region, for a permutation p of rank r, is a connected set of rank-r values joined by
+// layout-agnostic ops: Add, Sub, Mul and Div whose other operands are constants (permuted with
+// them) or region values, GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a
+// pooled head joins the trunk's region) and, for the channels-last p = (0,2,3,1), depthwise 2-D
+// Conv. Storing
+// the region as Transpose(v, p) is priced before anything changes: a Transpose(p) reading a
+// region value and a Transpose(p^-1) making one disappear; a value made outside the region
+// needs a Transpose(p) and one read outside it (or a graph output) a Transpose(p^-1); other
+// Transposes at the border only change their permutation. A region is stored permuted only when
+// the count of Transposes falls; graph outputs keep their layout and name. The candidates p are
+// the permutations of the graph's Transposes and their inverses; regions are priced again after
+// each change, so one region's change can enable the next.
+//
+// Once no region changes, a Transpose reading a Reshape that splits one axis of another
+// Transpose's output is rewritten so the Reshape comes first and the two permutations meet: a
+// patch convolution's tokens [B, H*W, D] -> Transpose(0,2,1) -> Reshape [B, D, H, W] ->
+// Transpose(0,2,3,1) into a channels-last region is one Reshape to [B, H, W, D].
+//
+// Transposes, Reshapes and elementwise ops are exact; only the convolution's summation order may differ
+// (ChannelsLastConv is the same sum over the same taps).
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cpu/data_movement.h"
+#include "ir/op_schema.h"
+#include "ir/ops/conv_attributes.h"
+#include "passes/cancel_layout_transposes.h"
+#include "passes/graph_rewrite.h"
+#include "passes/pass.h"
+
+namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "cancel_layout_transposes";
+
+using Perm = std::vector<int>;
+
+const Perm kChannelsLast = {0, 2, 3, 1};
+
+Perm inverse(const Perm& p) {
+  Perm q(p.size());
+  for (size_t i = 0; i < p.size(); ++i) q[p[i]] = static_cast<int>(i);
+  return q;
+}
+
+// Transpose(Transpose(x, a), b) == Transpose(x, then(a, b)).
+Perm then(const Perm& a, const Perm& b) {
+  Perm c(b.size());
+  for (size_t k = 0; k < b.size(); ++k) c[k] = a[b[k]];
+  return c;
+}
+
+bool is_identity(const Perm& p) {
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] != static_cast<int>(i)) return false;
+  }
+  return true;
+}
+
+std::string perm_text(const Perm& p) {
+  return shape_to_string(std::vector<int64_t>(p.begin(), p.end()));
+}
+
+bool has_rank(const Value& v, size_t rank) {
+  return v.has_shape && v.shape.size() == rank;
+}
+
+// A depthwise 2-D Conv that vitrt.ChannelsLastConv computes: X [N, C, H, W] with C static,
+// group = C, W [D, 1, KH, KW] with D a multiple of C. `why` says what differs.
+bool is_depthwise_conv(const Graph& graph, const Node& node, std::string* why) {
+  const Value& x = graph.values[node.inputs[0]];
+  if (!has_rank(x, 4) || !x.shape[1].is_static() || !node.has_input(1)) {
+    *why = "X is not a 4-D tensor with a static channel count";
+    return false;
+  }
+  Result<ConvAttributes> attrs = ConvAttributes::parse(node, 2);
+  if (!attrs.ok()) {
+    *why = attrs.status().message();
+    return false;
+  }
+  const int64_t c = x.shape[1].value();
+  const Value& w = graph.values[node.inputs[1]];
+  if (attrs->group != c || !has_rank(w, 4) || !w.shape[0].is_static() || !w.shape[1].is_static() ||
+      w.shape[1].value() != 1 || w.shape[0].value() % c != 0) {
+    *why = str_cat("not depthwise (group ", attrs->group, ", ", c, " input channels, W ",
+                   sym_shape_to_string(w.has_shape ? w.shape : SymShape{}), ")");
+    return false;
+  }
+  return has_rank(graph.values[node.outputs[0]], 4);
+}
+
+enum class Role { kNone, kElementwise, kDepthwiseConv, kGlobalPool };
+
+// Whether `node` computes the same thing on values stored permuted by `p`.
+Role role_of(const Graph& graph, const Node& node, const Perm& p) {
+  if (node.dead || node.outputs.size() != 1) return Role::kNone;
+  const size_t rank = p.size();
+  if (is_onnx_op(node, "Add") || is_onnx_op(node, "Sub") || is_onnx_op(node, "Mul") ||
+      is_onnx_op(node, "Div")) {
+    if (node.num_inputs() != 2 || !has_rank(graph.values[node.outputs[0]], rank)) {
+      return Role::kNone;
+    }
+    int variable = 0;
+    for (ValueId in : node.inputs) {
+      if (in == kNoValue) return Role::kNone;
+      const Value& v = graph.values[in];
+      if (v.is_constant()) {
+        if (v.constant.rank() > static_cast<int>(rank)) return Role::kNone;
+      } else {
+        if (!has_rank(v, rank)) return Role::kNone;  // a lower-rank operand broadcasts by layout
+        ++variable;
+      }
+    }
+    return variable > 0 ? Role::kElementwise : Role::kNone;
+  }
+  if (is_onnx_op(node, "GlobalAveragePool")) {
+    const Value& x = graph.values[node.inputs[0]];
+    return rank >= 3 && !x.is_constant() && has_rank(x, rank) &&
+                   has_rank(graph.values[node.outputs[0]], rank)
+               ? Role::kGlobalPool
+               : Role::kNone;
+  }
+  if (is_onnx_op(node, "Conv") && p == kChannelsLast) {
+    std::string why;
+    return is_depthwise_conv(graph, node, &why) ? Role::kDepthwiseConv : Role::kNone;
+  }
+  return Role::kNone;
+}
+
+// The region operands of a node of role `role`: the values that are stored permuted.
+std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role role) {
+  std::vector<ValueId> out = {node.outputs[0]};
+  if (role == Role::kDepthwiseConv || role == Role::kGlobalPool) {
+    out.push_back(node.inputs[0]);
+  } else {
+    for (ValueId in : node.inputs) {
+      if (!graph.values[in].is_constant()) out.push_back(in);
+    }
+  }
+  return out;
+}
+
+struct UnionFind {
+  std::vector<ValueId> parent;
+  explicit UnionFind(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  ValueId find(ValueId v) {
+    while (parent[v] != v) v = parent[v] = parent[parent[v]];
+    return v;
+  }
+  void unite(ValueId a, ValueId b) { parent[find(a)] = find(b); }
+};
+
+struct Region {
+  std::vector<NodeId> nodes;
+  std::vector<ValueId> values;
+};
+
+// Where a region value comes from, who reads it, and what storing it permuted costs.
+struct ValuePlan {
+  ValueId value = kNoValue;
+  enum Source { kRegionNode, kTranspose, kOutside } source = kOutside;
+  NodeId producer_transpose = -1;  // kTranspose
+  Perm producer_perm;              // kTranspose: the producer's permutation
+  std::vector<NodeId> readers;     // region nodes reading it
+  std::vector<NodeId> transposes;  // Transposes reading it (their output no graph output)
+  std::vector<NodeId> others;      // other readers: they need the value as it is
+  bool graph_output = false;
+  bool needs_original() const { return graph_output || !others.empty(); }
+};
+
+class LayoutRewriter {
+ public:
+  LayoutRewriter(Graph& graph, PassContext& ctx) : graph_(graph), ctx_(ctx) {}
+
+  // Stores the first region whose Transpose count falls permuted; false when none does.
+  Result<bool> flip_one() {
+    for (const Perm& p : candidate_perms()) {
+      if (p == kChannelsLast) report_convs_kept();
+      for (Region& region : regions(p)) {
+        std::vector<ValuePlan> plans;
+        int cost = 0;
+        std::string why;
+        if (!price(region, p, &plans, &cost, &why)) {
+          report_decline(region, p, why);
+          continue;
+        }
+        if (cost >= 0) {
+          report_decline(
+              region, p,
+              str_cat("storing it permuted would change the Transpose count by +", cost));
+          continue;
+        }
+        rewrite(region, p, plans, cost);
+        VITRT_RETURN_IF_ERROR(infer_shapes(graph_));
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  // The permutations of the live Transposes and their inverses, in a fixed order.
+  std::vector<Perm> candidate_perms() const {
+    std::set<Perm> perms;
+    for (const Node& node : graph_.nodes) {
+      if (node.dead || !is_onnx_op(node, "Transpose")) continue;
+      std::optional<Perm> perm = transpose_perm_of(graph_, node);
+      if (!perm || perm->size() < 2 || is_identity(*perm)) continue;
+      perms.insert(*perm);
+      perms.insert(inverse(*perm));
+    }
+    return {perms.begin(), perms.end()};
+  }
+
+  std::vector<Region> regions(const Perm& p) {
+    UnionFind uf(graph_.values.size());
+    std::vector<std::pair<NodeId, Role>> members;
+    for (NodeId id = 0; id < static_cast<NodeId>(graph_.nodes.size()); ++id) {
+      const Role role = role_of(graph_, graph_.nodes[id], p);
+      if (role == Role::kNone) continue;
+      members.emplace_back(id, role);
+      const std::vector<ValueId> ops = region_operands(graph_, graph_.nodes[id], role);
+      for (ValueId v : ops) uf.unite(v, ops[0]);
+    }
+    std::map<ValueId, Region> by_root;
+    std::set<ValueId> seen;
+    for (const auto& [id, role] : members) {
+      const std::vector<ValueId> ops = region_operands(graph_, graph_.nodes[id], role);
+      Region& r = by_root[uf.find(ops[0])];
+      r.nodes.push_back(id);
+      for (ValueId v : ops) {
+        if (seen.insert(v).second) r.values.push_back(v);
+      }
+    }
+    std::vector<Region> out;
+    for (auto& [root, r] : by_root) out.push_back(std::move(r));
+    return out;
+  }
+
+  // Classifies every region value and sums the change in the Transpose count; false (with
+  // `why`) for a region this pass does not handle.
+  bool price(const Region& region, const Perm& p, std::vector<ValuePlan>* plans, int* cost,
+             std::string* why) {
+    const std::set<NodeId> nodes(region.nodes.begin(), region.nodes.end());
+    const std::set<ValueId> values(region.values.begin(), region.values.end());
+    const std::vector<std::vector<NodeId>> consumers = graph_.consumers();
+    const Perm pinv = inverse(p);
+    *cost = 0;
+    for (ValueId v : region.values) {
+      ValuePlan plan;
+      plan.value = v;
+      plan.graph_output = is_graph_output(graph_, v);
+      const NodeId producer = graph_.values[v].producer;
+      if (producer >= 0 && nodes.count(producer) != 0) {
+        plan.source = ValuePlan::kRegionNode;
+      } else if (producer >= 0 && is_onnx_op(graph_.nodes[producer], "Transpose") &&
+                 transpose_perm_of(graph_, graph_.nodes[producer])) {
+        plan.source = ValuePlan::kTranspose;
+        plan.producer_transpose = producer;
+        plan.producer_perm = *transpose_perm_of(graph_, graph_.nodes[producer]);
+      }
+      for (NodeId c : consumers[v]) {
+        const Node& reader = graph_.nodes[c];
+        if (nodes.count(c) != 0) {
+          plan.readers.push_back(c);
+          continue;
+        }
+        // A Transpose reading the value reads the permuted one instead. One whose output is a
+        // graph output can vanish only where the permuted value is a fresh or internal one,
+        // which then takes the output's name.
+        const bool output = is_graph_output(graph_, reader.outputs[0]);
+        if (is_onnx_op(reader, "Transpose") && transpose_perm_of(graph_, reader) &&
+            (!output || plan.source != ValuePlan::kTranspose)) {
+          if (values.count(reader.outputs[0]) != 0) {
+            *why = str_cat("Transpose '", reader.name, "' reads and makes values of it");
+            return false;
+          }
+          plan.transposes.push_back(c);
+          if (is_identity(then(pinv, *transpose_perm_of(graph_, reader)))) --*cost;
+        } else {
+          plan.others.push_back(c);
+        }
+      }
+      switch (plan.source) {
+        case ValuePlan::kRegionNode:
+          if (plan.needs_original()) ++*cost;
+          break;
+        case ValuePlan::kTranspose: {
+          const bool cancels = is_identity(then(plan.producer_perm, p));
+          *cost += (cancels ? 0 : 1) - (plan.needs_original() ? 0 : 1);
+          break;
+        }
+        case ValuePlan::kOutside:
+          ++*cost;
+          break;
+      }
+      plans->push_back(std::move(plan));
+    }
+    return true;
+  }
+
+  // Verbose near miss, only for regions with a Transpose at their border (the others are
+  // every elementwise chain of the graph and never a candidate).
+  void report_decline(const Region& region, const Perm& p, const std::string& why) {
+    if (!ctx_.verbose()) return;
+    const std::vector<std::vector<NodeId>> consumers = graph_.consumers();
+    bool touches_transpose = false;
+    for (ValueId v : region.values) {
+      const NodeId producer = graph_.values[v].producer;
+      if (producer >= 0 && is_onnx_op(graph_.nodes[producer], "Transpose")) {
+        touches_transpose = true;
+      }
+      for (NodeId c : consumers[v]) {
+        if (is_onnx_op(graph_.nodes[c], "Transpose")) touches_transpose = true;
+      }
+    }
+    if (!touches_transpose) return;
+    ctx_.near_miss(kPass,
+                   str_cat("the region of ", region.values.size(), " values around ",
+                           graph_.nodes[region.nodes[0]].describe()),
+                   str_cat("kept in its layout for permutation ", perm_text(p), ": ", why));
+  }
+
+ public:
+  // Transpose(q) of a Reshape that splits one axis of Transpose(t)(x): the Reshape can split x
+  // first (the axis t moved there), the two permutations then meet and, where they compose to
+  // the identity, nothing is left but one Reshape. A patch embedding's tokens go back to an
+  // image this way (Linear -> Transpose(0,2,1) -> Reshape [B, D, H, W]) and straight on to a
+  // channels-last region (Transpose(0,2,3,1)): that is Reshape(tokens, [B, H, W, D]).
+  Result<bool> collapse_one() {
+    const std::vector<std::vector<NodeId>> consumers = graph_.consumers();
+    for (NodeId id = 0; id < static_cast<NodeId>(graph_.nodes.size()); ++id) {
+      const Node& outer = graph_.nodes[id];
+      if (outer.dead || !is_onnx_op(outer, "Transpose")) continue;
+      const Node* reshape = producer_if(graph_, outer.inputs[0], "Reshape");
+      if (reshape == nullptr) continue;
+      const Result<int64_t> allowzero = reshape->attrs.get_int("allowzero", 0);
+      if (!allowzero.ok() || *allowzero != 0) continue;
+      const Node* inner = producer_if(graph_, reshape->inputs[0], "Transpose");
+      if (inner == nullptr) continue;
+      const std::optional<Perm> q = transpose_perm_of(graph_, outer);
+      const std::optional<Perm> t = transpose_perm_of(graph_, *inner);
+      const Value& x = graph_.values[inner->inputs[0]];
+      const Value& y = graph_.values[reshape->inputs[0]];
+      const Value& z = graph_.values[reshape->outputs[0]];
+      if (!q || !t || !x.has_shape || !y.has_shape || !z.has_shape ||
+          z.shape.size() <= y.shape.size()) {
+        continue;
+      }
+      const size_t n = y.shape.size(), m = z.shape.size() - n;
+      const std::optional<size_t> k = split_axis(y.shape, z.shape);
+      if (!k) continue;
+      // x' is x with axis a = t[k] split like y's axis k; z = Transpose(x', t2).
+      const int a = (*t)[*k];
+      Perm t2;
+      for (size_t j = 0; j < z.shape.size(); ++j) {
+        if (j >= *k && j <= *k + m) {
+          t2.push_back(a + static_cast<int>(j - *k));
+        } else {
+          const int b = (*t)[j < *k ? j : j - m];
+          t2.push_back(b < a ? b : b + static_cast<int>(m));
+        }
+      }
+      const Perm composed = then(t2, *q);
+      const bool single_use = consumers[inner->outputs[0]].size() == 1 &&
+                              consumers[reshape->outputs[0]].size() == 1 &&
+                              !is_graph_output(graph_, inner->outputs[0]) &&
+                              !is_graph_output(graph_, reshape->outputs[0]);
+      // Without the identity the outer Transpose stays (permuted anew): a gain only when the
+      // inner one dies with it.
+      if (!is_identity(composed) && !single_use) continue;
+      std::vector<Dim> dims(x.shape.begin(), x.shape.begin() + a);
+      dims.insert(dims.end(), z.shape.begin() + *k, z.shape.begin() + *k + m + 1);
+      dims.insert(dims.end(), x.shape.begin() + a + 1, x.shape.end());
+      bool positive = true;
+      for (const Dim& d : dims) positive = positive && (!d.is_static() || d.value() > 0);
+      const std::optional<std::vector<int64_t>> target =
+          positive ? constant_reshape_target(x.shape, dims) : std::nullopt;
+      if (!target) continue;
+      // Ids, not pointers: adding nodes below may move them.
+      const std::string name = outer.name;
+      const ValueId out = outer.outputs[0], source = inner->inputs[0];
+      const NodeId reshape_id = graph_.values[outer.inputs[0]].producer;
+      const NodeId inner_id = graph_.values[reshape->inputs[0]].producer;
+      const ValueId target_id =
+          add_constant_value(graph_, name + "_shape", Tensor::from_int64(*target));
+      const NodeId split = add_node(graph_, "", "Reshape", name + "_split", {source, target_id},
+                                    {graph_.values[out].name + "_split"});
+      ValueId result = graph_.nodes[split].outputs[0];
+      if (!is_identity(composed)) {
+        result = add_transpose(result, composed, name + "_composed");
+      }
+      std::vector<NodeId> dead = {id};
+      if (single_use) dead.insert(dead.end(), {reshape_id, inner_id});
+      remove_nodes(graph_, dead);
+      replace_uses(graph_, out, result);
+      ctx_.applied(kPass,
+                   str_cat("Transpose '", name, "' and the Transpose before the Reshape it reads ",
+                           is_identity(composed) ? "cancel: one Reshape is left"
+                                                 : "compose into one after the Reshape"));
+      VITRT_RETURN_IF_ERROR(infer_shapes(graph_));
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  // The axis k of `in` that a Reshape to `out` splits into out[k..k+m] (the dims before and
+  // after it provably kept, the pieces' product provably in[k]); nullopt otherwise.
+  static std::optional<size_t> split_axis(const SymShape& in, const SymShape& out) {
+    const size_t n = in.size(), m = out.size() - n;
+    for (size_t k = 0; k < n; ++k) {
+      if (k > 0 && !in[k - 1].same_as(out[k - 1])) return std::nullopt;
+      bool tail = true;
+      for (size_t i = k + 1; i < n && tail; ++i) tail = in[i].same_as(out[i + m]);
+      if (!tail) continue;
+      Dim product = out[k];
+      for (size_t j = 1; j <= m; ++j) product = product * out[k + j];
+      if (product.same_as(in[k])) return k;
+    }
+    return std::nullopt;
+  }
+
+  // A Conv whose output goes channels-last but that ChannelsLastConv cannot take: verbose only.
+  void report_convs_kept() {
+    if (!ctx_.verbose()) return;
+    const std::vector<std::vector<NodeId>> consumers = graph_.consumers();
+    for (const Node& node : graph_.nodes) {
+      if (node.dead || !is_onnx_op(node, "Conv")) continue;
+      std::string why;
+      if (is_depthwise_conv(graph_, node, &why)) continue;
+      for (NodeId c : consumers[node.outputs[0]]) {
+        const Node& reader = graph_.nodes[c];
+        if (is_onnx_op(reader, "Transpose") && transpose_perm_of(graph_, reader) == kChannelsLast) {
+          ctx_.near_miss(kPass, node.describe(),
+                         str_cat("its output is read channels-last but it is ", why,
+                                 ": it stays an NCHW Conv"));
+        }
+      }
+    }
+  }
+
+  ValueId add_transpose(ValueId input, const Perm& perm, const std::string& name) {
+    Attributes attrs;
+    attrs.set_ints("perm", std::vector<int64_t>(perm.begin(), perm.end()));
+    const NodeId id = add_node(graph_, "", "Transpose", name, {input},
+                               {graph_.values[input].name + "_permuted"}, std::move(attrs));
+    return graph_.nodes[id].outputs[0];
+  }
+
+  void replace_input(NodeId node, ValueId from, ValueId to) {
+    for (ValueId& in : graph_.nodes[node].inputs) {
+      if (in == from) in = to;
+    }
+  }
+
+  void rewrite(const Region& region, const Perm& p, const std::vector<ValuePlan>& plans, int cost) {
+    const Perm pinv = inverse(p);
+    int added = 0, removed = 0;
+    std::vector<NodeId> dead;
+    std::vector<ValueId> changed;
+    for (const ValuePlan& plan : plans) {
+      const ValueId v = plan.value;
+      ValueId permuted = v;  // the value as the region now stores it
+      switch (plan.source) {
+        case ValuePlan::kRegionNode:
+          changed.push_back(v);
+          if (plan.needs_original()) {
+            // The region node now makes the permuted value; the readers outside get it back.
+            const std::string name = graph_.values[v].name;
+            const ValueId original = add_transpose(v, pinv, name + "_layout");
+            ++added;
+            for (NodeId c : plan.others) replace_input(c, v, original);
+            if (plan.graph_output) {
+              for (ValueId& out : graph_.outputs) {
+                if (out == v) out = original;
+              }
+              graph_.rename_value(v, graph_.unique_value_name(name + "_permuted"));
+              graph_.rename_value(original, name);
+            }
+          }
+          break;
+        case ValuePlan::kTranspose: {
+          Node& producer = graph_.nodes[plan.producer_transpose];
+          const Perm composed = then(plan.producer_perm, p);
+          if (is_identity(composed)) {
+            permuted = producer.inputs[0];
+            if (!plan.needs_original()) {
+              dead.push_back(plan.producer_transpose);
+              ++removed;
+            }
+          } else if (!plan.needs_original()) {
+            changed.push_back(v);
+            producer.attrs.set_ints("perm", std::vector<int64_t>(composed.begin(), composed.end()));
+          } else {
+            permuted = add_transpose(producer.inputs[0], composed, producer.name + "_permuted");
+            ++added;
+          }
+          break;
+        }
+        case ValuePlan::kOutside:
+          permuted = add_transpose(v, p, graph_.values[v].name + "_to_region");
+          ++added;
+          break;
+      }
+      if (permuted != v) {
+        for (NodeId c : plan.readers) replace_input(c, v, permuted);
+      }
+      for (NodeId t : plan.transposes) {
+        Node& reader = graph_.nodes[t];
+        const Perm composed = then(pinv, *transpose_perm_of(graph_, reader));
+        reader.inputs[0] = permuted;
+        if (is_identity(composed) && can_replace_uses(graph_, reader.outputs[0], permuted)) {
+          dead.push_back(t);
+          ++removed;
+          replace_uses(graph_, reader.outputs[0], permuted);
+        } else {  // (an identity kept only where a second graph output needs its own name)
+          reader.attrs.set_ints("perm", std::vector<int64_t>(composed.begin(), composed.end()));
+        }
+      }
+    }
+    int convs = 0, pools = 0;
+    for (NodeId id : region.nodes) {
+      Node& node = graph_.nodes[id];
+      if (is_onnx_op(node, "Conv")) {
+        node.op_type = "ChannelsLastConv";
+        node.domain = "vitrt";
+        ++convs;
+        continue;
+      }
+      if (is_onnx_op(node, "GlobalAveragePool")) {
+        // The mean over the spatial axes (2 and up), wherever the permutation put them.
+        std::vector<int64_t> axes;
+        for (size_t a = 2; a < p.size(); ++a) axes.push_back(pinv[a]);
+        std::sort(axes.begin(), axes.end());
+        node.op_type = "ReduceMean";
+        node.attrs = Attributes();
+        node.attrs.set_int("keepdims", 1);
+        if (graph_.onnx_opset() >= 18) {  // axes became an input in opset 18
+          node.inputs.push_back(
+              add_constant_value(graph_, node.name + "_axes", Tensor::from_int64(axes)));
+        } else {
+          node.attrs.set_ints("axes", axes);
+        }
+        ++pools;
+        continue;
+      }
+      for (ValueId& in : node.inputs) {
+        const Value& c = graph_.values[in];
+        if (!c.is_constant()) continue;
+        std::vector<int64_t> padded(p.size() - c.constant.rank(), 1);
+        padded.insert(padded.end(), c.constant.shape().begin(), c.constant.shape().end());
+        const Tensor permuted = transpose_tensor(*c.constant.reshaped(padded), p);
+        in = add_constant_value(graph_, c.name + "_permuted", permuted);
+      }
+    }
+    remove_nodes(graph_, dead);
+    // The values now stored permuted lose their shapes, and the exporter's shape hints, which
+    // describe the old layout: the next shape inference fills them.
+    for (ValueId v : changed) {
+      graph_.values[v].has_shape = false;
+      graph_.values[v].shape.clear();
+      graph_.values[v].shape_hint.clear();
+    }
+    ctx_.applied(kPass, str_cat("stores ", region.values.size(), " values around ",
+                                graph_.nodes[region.nodes[0]].describe(), " permuted by ",
+                                perm_text(p), " (", convs, " depthwise Conv -> ChannelsLastConv): ",
+                                removed, " Transposes removed, ", added, " added (", cost, ")"));
+  }
+
+  Graph& graph_;
+  PassContext& ctx_;
+};
+
+}  // namespace
+
+Status cancel_layout_transposes(Graph& graph, PassContext& ctx) {
+  LayoutRewriter rewriter(graph, ctx);
+  // Every change removes at least one Transpose, so this ends; the bound only guards that.
+  for (size_t round = 0; round <= graph.nodes.size(); ++round) {
+    VITRT_ASSIGN_OR_RETURN(bool changed, rewriter.flip_one());
+    if (!changed) {
+      VITRT_ASSIGN_OR_RETURN(changed, rewriter.collapse_one());
+    }
+    if (!changed) break;
+  }
+  return Status::ok_status();
+}
+
+}  // namespace vitrt

@@ -1,0 +1,296 @@
+// cancel_layout_transposes: ConvNeXt-style blocks lose their layout Transposes (the trunk goes
+// NHWC, the depthwise Conv becomes vitrt.ChannelsLastConv), elementwise ops between inverse
+// Transposes let them cancel, and a region is left alone where storing it permuted would not
+// lower the Transpose count (a graph output, a dense Conv). Every rewritten graph is run on the
+// CPU against the graph before the pass.
+#include <filesystem>
+
+#include "passes/cancel_layout_transposes.h"
+#include "passes/linear_pass_testing.h"
+#include "runtime/build_pipeline.h"
+
+namespace vitrt {
+namespace {
+
+using testing::apply_pass;
+using testing::count_ops;
+using testing::random_tensor;
+using testing::TestGraph;
+
+constexpr int64_t kC = 12;
+
+Attributes perm(std::vector<int64_t> p) {
+  Attributes a;
+  a.set_ints("perm", std::move(p));
+  return a;
+}
+
+// One timm ConvNeXt block on the NCHW trunk t:
+//   Conv(depthwise 7x7) -> Transpose(0,2,3,1) -> LayerNorm -> Linear(GELU) -> Linear
+//   -> Transpose(0,3,1,2) -> Mul(gamma [1,C,1,1]) -> Add(t)
+ValueId convnext_block(TestGraph& g, ValueId t, uint64_t seed) {
+  Attributes conv;
+  conv.set_int("group", kC);
+  conv.set_ints("kernel_shape", {7, 7});
+  conv.set_ints("pads", {3, 3, 3, 3});
+  ValueId c = g.op("Conv",
+                   {t, g.constant("dw_w", random_tensor(DType::kFloat32, {kC, 1, 7, 7}, seed)),
+                    g.constant("dw_b", random_tensor(DType::kFloat32, {kC}, seed + 1))},
+                   conv);
+  ValueId nhwc = g.op("Transpose", {c}, perm({0, 2, 3, 1}));
+  Attributes ln;
+  ln.set_int("axis", -1);
+  ValueId norm = g.op("LayerNormalization",
+                      {nhwc, g.constant("ln_s", random_tensor(DType::kFloat32, {kC}, seed + 2)),
+                       g.constant("ln_b", random_tensor(DType::kFloat32, {kC}, seed + 3))},
+                      ln);
+  Attributes gelu;
+  gelu.set_string("activation", "gelu");
+  ValueId fc1 =
+      g.op("Linear",
+           {norm, g.constant("fc1_w", random_tensor(DType::kFloat32, {kC, 2 * kC}, seed + 4)),
+            g.constant("fc1_b", random_tensor(DType::kFloat32, {2 * kC}, seed + 5))},
+           gelu, "vitrt");
+  ValueId fc2 =
+      g.op("Linear",
+           {fc1, g.constant("fc2_w", random_tensor(DType::kFloat32, {2 * kC, kC}, seed + 6)),
+            g.constant("fc2_b", random_tensor(DType::kFloat32, {kC}, seed + 7))},
+           {}, "vitrt");
+  ValueId nchw = g.op("Transpose", {fc2}, perm({0, 3, 1, 2}));
+  ValueId scaled = g.op(
+      "Mul", {nchw, g.constant("gamma", random_tensor(DType::kFloat32, {1, kC, 1, 1}, seed + 8))});
+  return g.op("Add", {scaled, t});
+}
+
+TestGraph convnext_stage(int blocks) {
+  TestGraph g;
+  ValueId t = g.input("x", DType::kFloat32,
+                      {Dim::symbol("batch"), kC, Dim::symbol("height"), Dim::symbol("width")});
+  for (int b = 0; b < blocks; ++b) t = convnext_block(g, t, 10 * (b + 1));
+  g.output(t);
+  EXPECT_TRUE(g.infer().ok());
+  return g;
+}
+
+TEST(CancelLayoutTransposes, ConvNeXtTrunkGoesChannelsLast) {
+  TestGraph g = convnext_stage(3);
+  ASSERT_EQ(count_ops(g.graph(), "Transpose"), 6);
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  // One Transpose brings the NCHW input into the region, one takes the output back.
+  EXPECT_EQ(count_ops(after, "Transpose"), 2);
+  EXPECT_EQ(count_ops(after, "Conv"), 0);
+  EXPECT_EQ(count_ops(after, "ChannelsLastConv"), 3);
+  // The output keeps its name and NCHW shape.
+  const Value& out = after.values[after.outputs[0]];
+  EXPECT_EQ(out.name, g.graph().values[g.graph().outputs[0]].name);
+  EXPECT_EQ(sym_shape_to_string(out.shape), "[batch, 12, height, width]");
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{2, kC, 9, 11}, std::vector<int64_t>{1, kC, 4, 3}}) {
+    testing::expect_outputs_close(g.graph(), after, {random_tensor(DType::kFloat32, shape, 1)},
+                                  1e-5);
+  }
+}
+
+TEST(CancelLayoutTransposes, PooledHeadJoinsTheRegion) {
+  // One block, then timm's head: GlobalAveragePool -> LayerNorm2d (Transpose, LayerNorm,
+  // Transpose) -> Flatten. Pooling NHWC (a ReduceMean over axes 1 and 2) lets the head's first
+  // Transpose cancel too; without it this region would only break even.
+  TestGraph g;
+  ValueId t = convnext_block(
+      g,
+      g.input("x", DType::kFloat32,
+              {Dim::symbol("batch"), kC, Dim::symbol("height"), Dim::symbol("width")}),
+      10);
+  ValueId pooled = g.op("Transpose", {g.op("GlobalAveragePool", {t})}, perm({0, 2, 3, 1}));
+  Attributes ln;
+  ln.set_int("axis", -1);
+  pooled = g.op("LayerNormalization",
+                {pooled, g.constant("head_s", random_tensor(DType::kFloat32, {kC}, 3)),
+                 g.constant("head_b", random_tensor(DType::kFloat32, {kC}, 4))},
+                ln);
+  g.output(g.op("Flatten", {g.op("Transpose", {pooled}, perm({0, 3, 1, 2}))}));
+  ASSERT_TRUE(g.infer().ok());
+  ASSERT_EQ(count_ops(g.graph(), "Transpose"), 4);
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Transpose"), 2);  // into the region, and before Flatten
+  EXPECT_EQ(count_ops(after, "GlobalAveragePool"), 0);
+  EXPECT_EQ(count_ops(after, "ReduceMean"), 1);
+  testing::expect_outputs_close(g.graph(), after,
+                                {random_tensor(DType::kFloat32, {2, kC, 7, 5}, 1)}, 1e-5);
+}
+
+TEST(CancelLayoutTransposes, LayerScaleAndResidualReachFc2) {
+  // After the pass the layer scale is a [1,1,1,C] Mul of fc2's output and the residual an Add of
+  // NHWC tensors: fold_scale_into_weights and fuse_residual_into_linear take both.
+  TestGraph g = convnext_stage(2);
+  auto [nhwc, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  ASSERT_EQ(applied, 1);
+  auto [scaled, folded] = apply_pass(nhwc, fold_scale_into_weights);
+  EXPECT_EQ(folded, 2);
+  EXPECT_EQ(count_ops(scaled, "Mul"), 0);
+  auto [fused, residuals] = apply_pass(scaled, fuse_residual_into_linear);
+  EXPECT_EQ(residuals, 2);
+  EXPECT_EQ(count_ops(fused, "Add"), 0);
+  testing::expect_outputs_close(g.graph(), fused,
+                                {random_tensor(DType::kFloat32, {2, kC, 8, 7}, 1)}, 1e-5);
+}
+
+TEST(CancelLayoutTransposes, InversePairAroundElementwiseOpsCancels) {
+  // Transpose(0,3,1,2) -> Mul([C,1,1]) -> Sub(scalar) -> Div([1,C,1,1]) -> Transpose(0,2,3,1).
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 5, 6, kC});
+  ValueId t = g.op("Transpose", {x}, perm({0, 3, 1, 2}));
+  t = g.op("Mul", {t, g.constant("a", random_tensor(DType::kFloat32, {kC, 1, 1}, 2))});
+  t = g.op("Sub", {g.constant("s", Tensor::from_float({0.5f}, true)), t});
+  t = g.op("Div", {t, g.constant("d", random_tensor(DType::kFloat32, {1, kC, 1, 1}, 3, 0.5, 2.0))});
+  g.output(g.op("Transpose", {t}, perm({0, 2, 3, 1})));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Transpose"), 0);
+  testing::expect_same_outputs(g.graph(), after,
+                               {random_tensor(DType::kFloat32, {3, 5, 6, kC}, 1)});
+}
+
+TEST(CancelLayoutTransposes, BinaryOpOfTwoTransposesTakesOne) {
+  // Add(T(a), T(b)) -> T(Add(a, b)): two Transposes become the one the output needs.
+  TestGraph g;
+  const SymShape shape = {2, 3, 4, 5};
+  ValueId a = g.op("Transpose", {g.input("a", DType::kFloat32, shape)}, perm({0, 3, 1, 2}));
+  ValueId b = g.op("Transpose", {g.input("b", DType::kFloat32, shape)}, perm({0, 3, 1, 2}));
+  g.output(g.op("Add", {a, b}));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Transpose"), 1);
+  testing::expect_same_outputs(g.graph(), after,
+                               {random_tensor(DType::kFloat32, {2, 3, 4, 5}, 1),
+                                random_tensor(DType::kFloat32, {2, 3, 4, 5}, 2)});
+}
+
+TEST(CancelLayoutTransposes, TokensToChannelsLastImageIsOneReshape) {
+  // The image shape must be known for the rewrite: a constant [B, D, H, W] target here.
+  for (bool inner_read_elsewhere : {false, true}) {
+    TestGraph g;
+    ValueId tokens = g.input("tokens", DType::kFloat32, {Dim::symbol("batch"), 35, kC});
+    ValueId channels_first = g.op("Transpose", {tokens}, perm({0, 2, 1}));
+    ValueId image =
+        g.op("Reshape", {channels_first, g.constant("shape", Tensor::from_int64({0, kC, 5, 7}))});
+    g.output(g.op("Transpose", {image}, perm({0, 2, 3, 1})));
+    if (inner_read_elsewhere) g.output(g.op("Relu", {channels_first}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, 1);
+    // The inner Transpose stays only for its other reader.
+    EXPECT_EQ(count_ops(after, "Transpose"), inner_read_elsewhere ? 1 : 0);
+    testing::expect_same_outputs(g.graph(), after,
+                                 {random_tensor(DType::kFloat32, {2, 35, kC}, 1)});
+  }
+}
+
+TEST(CancelLayoutTransposes, TokensToImageWithAnotherPermutationKeepsOneTranspose) {
+  // Transpose(0,3,2,1) after the split: the permutations compose into one Transpose after the
+  // Reshape, taken only while the inner Transpose dies (else the count would not fall).
+  for (bool inner_read_elsewhere : {false, true}) {
+    TestGraph g;
+    ValueId tokens = g.input("tokens", DType::kFloat32, {2, 35, kC});
+    ValueId channels_first = g.op("Transpose", {tokens}, perm({0, 2, 1}));
+    ValueId image =
+        g.op("Reshape", {channels_first, g.constant("shape", Tensor::from_int64({2, kC, 5, 7}))});
+    g.output(g.op("Transpose", {image}, perm({0, 3, 2, 1})));
+    if (inner_read_elsewhere) g.output(g.op("Relu", {channels_first}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, inner_read_elsewhere ? 0 : 1);
+    EXPECT_EQ(count_ops(after, "Transpose"), inner_read_elsewhere ? 2 : 1);
+    testing::expect_same_outputs(g.graph(), after,
+                                 {random_tensor(DType::kFloat32, {2, 35, kC}, 1)});
+  }
+}
+
+TEST(CancelLayoutTransposes, OtherTransposesAtTheBorderArePermutedAnew) {
+  // Add(Transpose(0,3,1,2)(a), Transpose(0,3,2,1)(b)) -> Transpose(0,2,3,1) -> output. Stored
+  // channels-last, a's Transpose and the output's cancel; b's composes into (0,2,1,3), in place
+  // or (when b's Transpose is read elsewhere too) as a new one beside it.
+  for (bool b_read_elsewhere : {false, true}) {
+    TestGraph g;
+    ValueId a =
+        g.op("Transpose", {g.input("a", DType::kFloat32, {2, 5, 5, kC})}, perm({0, 3, 1, 2}));
+    ValueId b =
+        g.op("Transpose", {g.input("b", DType::kFloat32, {2, 5, 5, kC})}, perm({0, 3, 2, 1}));
+    g.output(g.op("Transpose", {g.op("Add", {a, b})}, perm({0, 2, 3, 1})));
+    if (b_read_elsewhere) g.output(g.op("Relu", {b}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(after, "Transpose"), b_read_elsewhere ? 2 : 1);
+    testing::expect_same_outputs(g.graph(), after,
+                                 {random_tensor(DType::kFloat32, {2, 5, 5, kC}, 1),
+                                  random_tensor(DType::kFloat32, {2, 5, 5, kC}, 2)});
+  }
+}
+
+TEST(CancelLayoutTransposes, TransposeOfAGraphOutputStays) {
+  // x -> Mul(c) -> Transpose -> output: storing the Mul permuted would drop the Transpose but
+  // need one for x, so nothing changes.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, kC, 4, 5});
+  ValueId m = g.op("Mul", {x, g.constant("c", random_tensor(DType::kFloat32, {kC, 1, 1}, 2))});
+  g.output(g.op("Transpose", {m}, perm({0, 2, 3, 1})));
+  ASSERT_TRUE(g.infer().ok());
+  testing::PassResult r = testing::run_pass(cancel_layout_transposes, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "Transpose"), 1);
+  EXPECT_TRUE(r.logged("would change the Transpose count by +0")) << r.log.size();
+}
+
+TEST(CancelLayoutTransposes, DenseConvStaysNchw) {
+  // A dense Conv between the layout Transposes: ChannelsLastConv is depthwise only, and the
+  // region left (the residual Add) would not lower the count.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), kC, 6, 6});
+  Attributes conv;
+  conv.set_ints("pads", {1, 1, 1, 1});
+  ValueId c = g.op("Conv", {x, g.constant("w", random_tensor(DType::kFloat32, {kC, kC, 3, 3}, 2))},
+                   conv, "", "dense");
+  ValueId t = g.op("Transpose", {c}, perm({0, 2, 3, 1}));
+  Attributes ln;
+  ln.set_int("axis", -1);
+  t = g.op("LayerNormalization",
+           {t, g.constant("s", random_tensor(DType::kFloat32, {kC}, 3)),
+            g.constant("b", random_tensor(DType::kFloat32, {kC}, 4))},
+           ln);
+  t = g.op("Transpose", {t}, perm({0, 3, 1, 2}));
+  g.output(g.op("Add", {t, x}));
+  ASSERT_TRUE(g.infer().ok());
+  testing::PassResult r = testing::run_pass(cancel_layout_transposes, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "Conv"), 1);
+  EXPECT_EQ(count_ops(g.graph(), "Transpose"), 2);
+  EXPECT_TRUE(r.logged("not applied at node 'dense' (Conv)")) << r.log.size();
+  EXPECT_TRUE(r.logged("not depthwise")) << r.log.size();
+}
+
+TEST(CancelLayoutTransposes, GoldenConvNeXtKeepsItsTrunkChannelsLast) {
+  // tests/golden/timm_convnext_ts17 (depths 1, 1, 2, 1): 24 Transposes as imported and fused
+  // (two per block, two per LayerNorm2d, one per patch convolution), 4 after: every block runs
+  // ChannelsLastConv with the layer scale and the residual in fc2, the pooling is NHWC, the
+  // patch convolutions' tokens become NHWC images by a Reshape; left are the Transposes into the
+  // three downsamplers' Patchify (NCHW) and the one before the head's Flatten.
+  const std::filesystem::path model = std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden" /
+                                      "timm_convnext_ts17" / "model.onnx";
+  Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  EXPECT_EQ(count_ops(*g, "ChannelsLastConv"), 5);
+  EXPECT_EQ(count_ops(*g, "Conv"), 0);
+  EXPECT_EQ(count_ops(*g, "Mul"), 0);
+  EXPECT_EQ(count_ops(*g, "Add"), 0);
+  EXPECT_EQ(count_ops(*g, "Transpose"), 4);
+}
+
+}  // namespace
+}  // namespace vitrt
