@@ -23,9 +23,11 @@ namespace {
 // bench/NOTES.md).
 constexpr int64_t kMaxGroupChannels = 16;
 
-// The widest output block (4 AVX2 vectors of sums) and the tallest (8 rows of one vector).
+// The widest output block (4 AVX2 vectors of sums) and the tallest (8 rows of one vector);
+// planes of one output row use 1 x 64 blocks (8 vectors).
 constexpr int64_t kMaxBlock = 32;
 constexpr int64_t kMaxRows = 8;
+constexpr int64_t kSingleRowBlock = 64;
 
 // The padded copy of one input plane: `rows` padded rows (padded row r holds input row
 // r - pad_top), each `phases` phase rows of `phase_len` floats. Large enough that every block
@@ -40,12 +42,14 @@ PaddedPlane padded_plane(const ConvGeometry& g) {
   PaddedPlane p;
   // Row blocks cover the output rows in multiples of kMaxRows at most (the rows past the
   // last are computed from zeros and not stored).
-  const int64_t rows_cover = (g.out[1] + kMaxRows - 1) / kMaxRows * kMaxRows;
+  const bool single_row = g.out[1] == 1;
+  const int64_t rows_cover = single_row ? 1 : (g.out[1] + kMaxRows - 1) / kMaxRows * kMaxRows;
   p.rows = (rows_cover - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1;
   p.phases = g.stride[2];
   // Blocks cover the row in whole multiples of kMaxBlock at most; the kernel reaches
   // (kernel - 1) * dilation padded columns further, that is this many phase positions.
-  const int64_t out_cover = (g.out[2] + kMaxBlock - 1) / kMaxBlock * kMaxBlock;
+  const int64_t block = single_row ? kSingleRowBlock : kMaxBlock;
+  const int64_t out_cover = (g.out[2] + block - 1) / block * block;
   p.phase_len = out_cover + (g.kernel[2] - 1) * g.dilation[2] / g.stride[2];
   return p;
 }
@@ -145,9 +149,17 @@ void column_sums(const PlaneArgs& a, const float* buf, const float* w, float bia
 }
 
 // One output plane from the padded planes at `buf`: columns in blocks of 32, the rest in one
-// block of 32, 16 or 8 (the narrowest that covers it).
+// block of 32, 16 or 8 (the narrowest that covers it). A single output row (every 1-D conv)
+// goes in blocks of 1 x 64 instead, where the 2-row blocks would compute a row of zeros.
 template <int kKw, bool kUnitW>
 void plane_sums(const PlaneArgs& a, const float* buf, const float* w, float bias, float* y) {
+  if (a.out_h == 1) {
+    for (int64_t ow = 0; ow < a.out_w; ow += kSingleRowBlock) {
+      column_sums<1, kSingleRowBlock / 8, kKw, kUnitW>(
+          a, buf, w, bias, y, ow, std::min<int64_t>(kSingleRowBlock, a.out_w - ow));
+    }
+    return;
+  }
   int64_t ow = 0;
   for (; a.out_w - ow > 16; ow += 32) {
     column_sums<2, 4, kKw, kUnitW>(a, buf, w, bias, y, ow, std::min<int64_t>(32, a.out_w - ow));

@@ -216,6 +216,7 @@ const std::vector<ConvCase> kCases = {
      {4, 3, 5, 6},
      ""},
     {"depthwise 1-D multiplier 2", {2, 4, 20}, {8, 1, 5}, true, 4, {2}, {}, {2, 1}, ""},
+    {"depthwise 1-D kernel 31 (Conformer)", {1, 3, 150}, {3, 1, 31}, true, 3, {}, {}, {15, 15}, ""},
     {"depthwise 3-D with depth 1",
      {1, 3, 1, 6, 7},
      {3, 1, 1, 3, 3},
