@@ -6,7 +6,8 @@
 // 8 x 8 whose 8 vectors of sums stay in registers while the kernel window slides over them,
 // and every read of a block is a contiguous, unchecked load: the padding is in the buffer, a
 // stride along the row is a phase offset, and the blocks past the last row or column read the
-// buffer's zero tail instead of a bounds check (their extra sums are not stored).
+// buffer's zero tail instead of a bounds check (their extra sums are not stored). Planes of one
+// output row (1-D convs) take 1 x 64 blocks.
 #include "cpu/conv_direct.h"
 
 #include <algorithm>
@@ -46,7 +47,7 @@ PaddedPlane padded_plane(const ConvGeometry& g) {
   const int64_t rows_cover = single_row ? 1 : (g.out[1] + kMaxRows - 1) / kMaxRows * kMaxRows;
   p.rows = (rows_cover - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1;
   p.phases = g.stride[2];
-  // Blocks cover the row in whole multiples of kMaxBlock at most; the kernel reaches
+  // Blocks cover the row in whole multiples of the block width at most; the kernel reaches
   // (kernel - 1) * dilation padded columns further, that is this many phase positions.
   const int64_t block = single_row ? kSingleRowBlock : kMaxBlock;
   const int64_t out_cover = (g.out[2] + block - 1) / block * block;
