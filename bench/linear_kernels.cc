@@ -1,5 +1,6 @@
 // Throughput of vitrt's own linear kernels (MatMul, Conv, vitrt.Linear fp32 and bf16) on
-// ViT-B/16 shapes through the CPU
+// ViT-B/16 shapes, and of Conv on the depthwise and grouped shapes of ConvNeXt-T, MobileNet,
+// EfficientNet and ResNeXt (the direct path against the general im2col path), through the CPU
 // kernel interface, per-call overhead included: one-node graphs with constant weights, as an
 // engine loads them. Compare with gemm_libraries (the raw library) in the same run.
 //
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "cpu/cpu_kernel.h"
+#include "cpu/linear.h"
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -44,6 +46,7 @@ struct Case {
   std::vector<Tensor> inputs;
   std::vector<bool> constant;
   double flops;
+  CpuKernelFactory factory = nullptr;  // null: the registry's
 };
 
 int bench(const Case& c, double seconds) {
@@ -71,9 +74,10 @@ int bench(const Case& c, double seconds) {
   n.outputs.push_back(g.add_value(std::move(out)));
   g.add_node(std::move(n));
   Status s = infer_shapes(g);
+  const CpuKernelFactory factory =
+      c.factory != nullptr ? c.factory : CpuKernelRegistry::global().find(c.domain, c.op);
   auto kernel =
-      s.ok() ? CpuKernelRegistry::global().find(c.domain, c.op)(KernelInit{g, g.nodes[0], 17})
-             : Result<std::unique_ptr<CpuKernel>>(s);
+      s.ok() ? factory(KernelInit{g, g.nodes[0], 17}) : Result<std::unique_ptr<CpuKernel>>(s);
   if (!kernel.ok()) {
     std::printf("%s: %s\n", c.name.c_str(), kernel.status().to_string().c_str());
     return 1;
@@ -96,7 +100,7 @@ int bench(const Case& c, double seconds) {
     if (!r.ok()) return 1;
   }
   std::sort(runs.begin(), runs.end());
-  std::printf("%-32s %8.1f %8.1f %8.1f   (best %.1f us)\n", c.name.c_str(),
+  std::printf("%-44s %8.1f %8.1f %8.1f   (best %.1f us)\n", c.name.c_str(),
               c.flops / runs[0] * 1e-9, c.flops / runs[runs.size() / 2] * 1e-9,
               c.flops / best_cpu * 1e-9, runs[0] * 1e6);
   std::fflush(stdout);
@@ -178,8 +182,54 @@ int main(int argc, char** argv) {
                      {false, true, true},
                      2.0 * batch * 196 * 768 * 768});
   }
+  // Depthwise (group = channels) and grouped 2-D convs, [channels, size, kernel, stride, group]:
+  // each on the auto path (direct for these) and forced through im2col + one product per group.
+  struct GroupedConv {
+    const char* name;
+    int64_t channels, size, kernel, stride, group;
+  };
+  const std::vector<GroupedConv> grouped = {
+      {"dw7 convnext stage1 96x56", 96, 56, 7, 1, 96},
+      {"dw7 convnext stage2 192x28", 192, 28, 7, 1, 192},
+      {"dw7 convnext stage3 384x14", 384, 14, 7, 1, 384},
+      {"dw7 convnext stage4 768x7", 768, 7, 7, 1, 768},
+      {"dw3 mobilenet 144x56", 144, 56, 3, 1, 144},
+      {"dw3 s2 mobilenet 144x56", 144, 56, 3, 2, 144},
+      {"dw5 s2 efficientnet 240x28", 240, 28, 5, 2, 240},
+      {"g32 resnext 3x3 128x56 (4/gr)", 128, 56, 3, 1, 32},
+      {"g32 resnext 3x3 256x28 (8/gr)", 256, 28, 3, 1, 32},
+      {"g32 resnext 3x3 512x14 (16/gr)", 512, 14, 3, 1, 32},
+      {"g32 resnext 3x3 1024x7 (32/gr)", 1024, 7, 3, 1, 32},
+      {"g8 regnet 3x3 448x14 (56/gr)", 448, 14, 3, 1, 8},
+      {"g2 3x3 64x56 (32/gr)", 64, 56, 3, 1, 2},
+  };
+  const CpuKernelFactory im2col = [](const KernelInit& init) {
+    return make_conv_kernel(init, ConvPath::kIm2col);
+  };
+  for (const GroupedConv& gc : grouped) {
+    Attributes attrs;
+    attrs.set_int("group", gc.group);
+    attrs.set_ints("strides", {gc.stride, gc.stride});
+    const int64_t pad = gc.kernel / 2;
+    attrs.set_ints("pads", {pad, pad, pad, pad});
+    const int64_t out = (gc.size + 2 * pad - gc.kernel) / gc.stride + 1;
+    const double flops =
+        2.0 * gc.channels * (gc.channels / gc.group) * gc.kernel * gc.kernel * out * out;
+    for (bool general : {false, true}) {
+      cases.push_back({std::string("Conv ") + gc.name + (general ? " im2col" : ""),
+                       "",
+                       "Conv",
+                       attrs,
+                       {random_f32({1, gc.channels, gc.size, gc.size}, 12),
+                        random_f32({gc.channels, gc.channels / gc.group, gc.kernel, gc.kernel}, 13),
+                        random_f32({gc.channels}, 14)},
+                       {false, true, true},
+                       flops,
+                       general ? im2col : nullptr});
+    }
+  }
   std::printf("GFLOP/s: best and median wall-clock run, best per CPU-second\n");
-  std::printf("%-32s %8s %8s %8s\n", "case", "best", "median", "cpu");
+  std::printf("%-44s %8s %8s %8s\n", "case", "best", "median", "cpu");
   int failures = 0;
   for (const Case& c : cases) {
     if (c.name.find(filter) != std::string::npos) failures += bench(c, seconds);

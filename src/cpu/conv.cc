@@ -1,17 +1,20 @@
 // Conv (1-D, 2-D, 3-D; groups incl. depthwise; strides, dilations, pads, auto_pad; bias).
 //
-// fp32 has two paths, both ending in oneDNN products:
+// fp32 has three paths:
+//  * depthwise and narrow grouped convs (few input channels per group): a direct loop
+//    (cpu/conv_direct.h);
 //  * patch embedding (ViT's first layer: 2-D, stride == kernel, no padding or dilation, one
 //    group): the image is cut into patch rows and one product with the weights (packed once
 //    at load, bias fused) gives [patches, M], transposed into NCHW;
-//  * the general path: im2col per image, then one product per group, batched.
+//  * the general path: im2col per image, then one oneDNN product per group, batched.
 // float64 runs a direct reference loop.
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/conv_direct.h"
+#include "cpu/conv_geometry.h"
 #include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
 #include "cpu/patchify.h"
@@ -20,35 +23,6 @@
 namespace vitrt {
 
 namespace {
-
-// One call's geometry with every conv normalised to 3 spatial axes (leading axes of size 1).
-struct ConvGeometry {
-  int64_t batch = 0, channels = 0, out_channels = 0, group = 1;
-  std::array<int64_t, 3> in{1, 1, 1}, kernel{1, 1, 1}, out{1, 1, 1};
-  std::array<int64_t, 3> stride{1, 1, 1}, dilation{1, 1, 1}, pad{0, 0, 0}, pad_end{0, 0, 0};
-  int spatial_rank = 0;
-
-  int64_t in_size() const { return in[0] * in[1] * in[2]; }
-  int64_t kernel_size() const { return kernel[0] * kernel[1] * kernel[2]; }
-  int64_t out_size() const { return out[0] * out[1] * out[2]; }
-  int64_t group_in() const { return channels / group; }
-  int64_t group_out() const { return out_channels / group; }
-
-  std::vector<int64_t> out_shape() const {
-    std::vector<int64_t> shape = {batch, out_channels};
-    for (int i = 3 - spatial_rank; i < 3; ++i) shape.push_back(out[i]);
-    return shape;
-  }
-  bool is_patch_embedding() const {
-    if (spatial_rank != 2 || group != 1) return false;
-    for (int i = 0; i < 3; ++i) {
-      if (stride[i] != kernel[i] || dilation[i] != 1 || pad[i] != 0 || pad_end[i] != 0) {
-        return false;
-      }
-    }
-    return true;
-  }
-};
 
 Result<ConvGeometry> conv_geometry(const Node& node, const ConvAttributes& attrs, const Tensor& x,
                                    const Tensor& w, const Tensor* bias) {
@@ -197,6 +171,9 @@ class ConvKernel final : public CpuKernel {
                  bias != nullptr ? bias->data<double>() : nullptr, y.data<double>());
       } else if (path_ == ConvPath::kAuto && g.is_patch_embedding()) {
         VITRT_RETURN_IF_ERROR(run_patch_embedding(g, x, w, bias, y.data<float>()));
+      } else if (path_ == ConvPath::kAuto && conv_direct_applies(g)) {
+        conv_direct(g, x.data<float>(), w.data<float>(),
+                    bias != nullptr ? bias->data<float>() : nullptr, y.data<float>());
       } else {
         VITRT_RETURN_IF_ERROR(run_im2col(g, x, w, bias, y.data<float>()));
       }

@@ -11,8 +11,9 @@ namespace vitrt {
 Result<std::unique_ptr<CpuKernel>> make_matmul_kernel(const KernelInit& init);
 Result<std::unique_ptr<CpuKernel>> make_gemm_kernel(const KernelInit& init);
 
-// kAuto picks the patch-embedding path (patchify + one GEMM) where it applies; kIm2col forces
-// the general path so tests can compare the two.
+// kAuto picks the patch-embedding path (patchify + one GEMM) or the direct depthwise/grouped
+// loop (cpu/conv_direct.h) where one applies; kIm2col forces the general path so tests can
+// compare them.
 enum class ConvPath { kAuto, kIm2col };
 Result<std::unique_ptr<CpuKernel>> make_conv_kernel(const KernelInit& init, ConvPath path);
 Result<std::unique_ptr<CpuKernel>> make_conv_transpose_kernel(const KernelInit& init);

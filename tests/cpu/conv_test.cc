@@ -1,8 +1,10 @@
 // Conv kernel against a direct float64 reference over N-D indices: 1-D/2-D/3-D, groups,
-// depthwise, dilations, strides, explicit pads and every auto_pad; the patch-embedding fast
-// path against the reference and against the general im2col path.
+// depthwise, dilations, strides, explicit pads and every auto_pad; the patch-embedding and the
+// direct depthwise/grouped fast paths against the reference and against the general im2col
+// path.
 #include <gtest/gtest.h>
 
+#include "cpu/conv_direct.h"
 #include "cpu/linear.h"
 #include "cpu/single_node.h"
 #include "testing/compare.h"
@@ -155,6 +157,95 @@ const std::vector<ConvCase> kCases = {
     {"patch embedding", {2, 3, 34, 50}, {8, 3, 16, 16}, true, 1, {16, 16}, {}, {}, ""},
     {"patch embedding no bias", {1, 3, 12, 12}, {5, 3, 4, 4}, false, 1, {4, 4}, {}, {}, "VALID"},
     {"patch embedding non-square", {1, 2, 9, 10}, {7, 2, 3, 2}, true, 1, {3, 2}, {}, {}, ""},
+    // Depthwise and narrow grouped convs: the direct path (cpu/conv_direct.h) on the auto path.
+    {"depthwise 7x7 ConvNeXt", {2, 6, 11, 13}, {6, 1, 7, 7}, true, 6, {}, {}, {3, 3, 3, 3}, ""},
+    {"depthwise 7x7 no bias", {1, 4, 7, 7}, {4, 1, 7, 7}, false, 4, {}, {}, {3, 3, 3, 3}, ""},
+    {"depthwise 5x5 stride 2 asymmetric pads",
+     {1, 4, 12, 9},
+     {4, 1, 5, 5},
+     true,
+     4,
+     {2, 2},
+     {},
+     {2, 1, 1, 2},
+     ""},
+    {"depthwise 1x1", {2, 3, 4, 5}, {3, 1, 1, 1}, false, 3, {}, {}, {}, ""},
+    {"depthwise 3x5 dilation 2",
+     {1, 3, 10, 12},
+     {3, 1, 3, 5},
+     true,
+     3,
+     {},
+     {2, 2},
+     {2, 4, 1, 3},
+     ""},
+    {"depthwise stride 3 dilation 2 along the row",
+     {1, 2, 9, 17},
+     {2, 1, 3, 3},
+     true,
+     2,
+     {1, 3},
+     {1, 2},
+     {1, 2, 0, 1},
+     ""},
+    {"depthwise 7x7 multiplier 2", {1, 3, 9, 8}, {6, 1, 7, 7}, true, 3, {}, {}, {3, 3, 3, 3}, ""},
+    {"depthwise 1x1 image", {3, 4, 1, 1}, {4, 1, 3, 3}, true, 4, {}, {}, {1, 1, 1, 1}, ""},
+    {"depthwise 7x7 on a 1x1 image", {2, 3, 1, 1}, {3, 1, 7, 7}, true, 3, {}, {}, {3, 3, 3, 3}, ""},
+    {"depthwise 2x3 image", {2, 5, 2, 3}, {5, 1, 3, 3}, false, 5, {}, {}, {1, 1, 1, 1}, ""},
+    {"depthwise wide rows", {1, 2, 5, 75}, {2, 1, 3, 7}, true, 2, {}, {}, {1, 3, 1, 3}, ""},
+    {"depthwise 40 wide", {1, 2, 3, 40}, {2, 1, 3, 3}, true, 2, {}, {}, {1, 1, 1, 1}, ""},
+    {"depthwise 45 wide", {1, 2, 3, 45}, {2, 1, 3, 3}, true, 2, {}, {}, {1, 1, 1, 1}, ""},
+    {"depthwise 1x11", {1, 2, 4, 20}, {2, 1, 1, 11}, true, 2, {}, {}, {0, 5, 0, 5}, ""},
+    {"depthwise SAME_UPPER stride 2",
+     {1, 4, 9, 10},
+     {4, 1, 5, 5},
+     true,
+     4,
+     {2, 2},
+     {},
+     {},
+     "SAME_UPPER"},
+    {"depthwise VALID", {1, 3, 8, 9}, {3, 1, 3, 3}, true, 3, {}, {}, {}, "VALID"},
+    {"depthwise pads past the reach of the kernel",
+     {1, 2, 4, 5},
+     {2, 1, 3, 3},
+     true,
+     2,
+     {2, 2},
+     {},
+     {4, 3, 5, 6},
+     ""},
+    {"depthwise 1-D multiplier 2", {2, 4, 20}, {8, 1, 5}, true, 4, {2}, {}, {2, 1}, ""},
+    {"depthwise 1-D kernel 31 (Conformer)", {1, 3, 150}, {3, 1, 31}, true, 3, {}, {}, {15, 15}, ""},
+    {"depthwise 3-D with depth 1",
+     {1, 3, 1, 6, 7},
+     {3, 1, 1, 3, 3},
+     true,
+     3,
+     {},
+     {},
+     {0, 1, 1, 0, 1, 1},
+     ""},
+    {"grouped 4 per group stride 2",
+     {2, 16, 9, 10},
+     {16, 4, 3, 3},
+     true,
+     4,
+     {2, 2},
+     {},
+     {1, 1, 1, 1},
+     ""},
+    {"grouped 2 in 3 out per group",
+     {1, 6, 7, 6},
+     {9, 2, 3, 3},
+     false,
+     3,
+     {},
+     {},
+     {1, 1, 1, 1},
+     ""},
+    {"grouped 16 per group", {1, 32, 5, 6}, {8, 16, 3, 3}, true, 2, {}, {}, {1, 1, 1, 1}, ""},
+    {"grouped 17 per group", {1, 34, 5, 6}, {4, 17, 3, 3}, true, 2, {}, {}, {1, 1, 1, 1}, ""},
 };
 
 TEST(ConvKernel, Float32AgainstReference) {
@@ -179,6 +270,49 @@ TEST(ConvKernel, PatchEmbeddingFastPathMatchesIm2col) {
   ASSERT_TRUE(general.ok()) << general.status().to_string();
   EXPECT_TRUE(tensors_close(*fast, *general, {1e-4, 1e-5}));
   EXPECT_TRUE(tensors_close(*fast, reference_conv(c, x, w, &b, DType::kFloat32), {1e-4, 1e-5}));
+}
+
+// ConvNeXt-T's third-stage depthwise conv at a reduced width: the direct path, the general path
+// and the reference agree.
+TEST(ConvKernel, DirectPathMatchesIm2col) {
+  const ConvCase c{
+      "convnext dw", {1, 24, 14, 14}, {24, 1, 7, 7}, true, 24, {}, {}, {3, 3, 3, 3}, ""};
+  const Tensor x = random_tensor(DType::kFloat32, c.x, 8);
+  const Tensor w = random_tensor(DType::kFloat32, c.w, 9);
+  const Tensor b = random_tensor(DType::kFloat32, {c.w[0]}, 10);
+  auto direct = run_conv(c, x, w, b, true, ConvPath::kAuto);
+  auto general = run_conv(c, x, w, b, true, ConvPath::kIm2col);
+  ASSERT_TRUE(direct.ok()) << direct.status().to_string();
+  ASSERT_TRUE(general.ok()) << general.status().to_string();
+  EXPECT_TRUE(tensors_close(*direct, *general, {1e-4, 1e-5}));
+  EXPECT_TRUE(tensors_close(*direct, reference_conv(c, x, w, &b, DType::kFloat32), {1e-4, 1e-5}));
+}
+
+// The cases above reach the direct path only where it applies: depthwise and up to 16 input
+// channels per group, 1-D and 2-D (3-D with a trivial depth axis); never one group.
+TEST(ConvKernel, DirectPathAppliesToDepthwiseAndNarrowGroups) {
+  ConvGeometry g;
+  g.spatial_rank = 2;
+  g.batch = 1;
+  g.in = {1, 14, 14};
+  g.kernel = {1, 7, 7};
+  g.out = {1, 14, 14};
+  g.channels = g.out_channels = g.group = 96;
+  EXPECT_TRUE(conv_direct_applies(g));
+  g.out_channels = 192;  // multiplier 2
+  EXPECT_TRUE(conv_direct_applies(g));
+  g.group = 6;  // 16 input channels per group
+  EXPECT_TRUE(conv_direct_applies(g));
+  g.group = 3;  // 32
+  EXPECT_FALSE(conv_direct_applies(g));
+  g.channels = g.out_channels = g.group = 1;  // one group
+  EXPECT_FALSE(conv_direct_applies(g));
+  g.channels = g.out_channels = g.group = 8;
+  g.spatial_rank = 3;
+  g.in = {2, 14, 14};  // a real depth axis
+  g.kernel = {2, 3, 3};
+  g.out = {1, 12, 12};
+  EXPECT_FALSE(conv_direct_applies(g));
 }
 
 TEST(ConvKernel, ChannelMismatchIsAnErrorNamingTheNode) {
