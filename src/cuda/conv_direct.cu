@@ -213,28 +213,28 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-// NHWC depthwise. A block takes a slice of 32 * kV channels (threadIdx.x: kV channels each,
-// neighbouring threads neighbouring channels, so every load is one coalesced row of the slice)
-// and walks groups of kR output columns (threadIdx.y and the grid's y stride); the slice's
-// weights are staged once per block in shared memory, tap-major, so a thread reads its kV
-// weights of a tap as one vector. kUnit (stride and dilation 1): each input pixel of a kernel
-// row is loaded once for the kR outputs it feeds.
-constexpr int kNhwcLanes = 32, kNhwcRows = 8;
+// NHWC depthwise. A block takes a slice of blockDim.x * kV channels (threadIdx.x: kV channels
+// each, neighbouring threads neighbouring channels, so every load is one coalesced row of the
+// slice) and walks groups of kR output columns (threadIdx.y and the grid's y stride); the
+// slice's weights are staged once per block in shared memory, tap-major, so a thread reads its
+// kV weights of a tap as one vector. kUnit (stride and dilation 1 along the row): each input
+// pixel of a kernel row is loaded once for the kR outputs it feeds.
+constexpr int kNhwcThreads = 256;
 
 template <typename T, int kR, int kV, bool kUnit, int kK>
-__global__ void __launch_bounds__(kNhwcLanes* kNhwcRows)
+__global__ void __launch_bounds__(kNhwcThreads)
     depthwise_nhwc_kernel(ConvDirectArgs a, const T* __restrict__ x, const T* __restrict__ w,
                           const T* __restrict__ bias, T* __restrict__ y, int64_t col_groups) {
   extern __shared__ float4 smem_raw[];
-  float* wsm = reinterpret_cast<float*>(smem_raw);  // [taps][kNhwcLanes * kV]
+  float* wsm = reinterpret_cast<float*>(smem_raw);  // [taps][blockDim.x * kV]
   const Im2colArgs& g = a.geom;
   const int taps = static_cast<int>(g.kh * g.kw);
   const int64_t kw = kK > 0 ? kK : g.kw;  // kK: a square kernel known at compile time
-  const int slice = kNhwcLanes * kV;
+  const int slice = static_cast<int>(blockDim.x) * kV;
   const int64_t c0 = static_cast<int64_t>(blockIdx.x) * slice;
   const int64_t mult = a.d / g.c;
-  const int tid = threadIdx.y * kNhwcLanes + threadIdx.x;
-  for (int i = tid; i < taps * slice; i += kNhwcLanes * kNhwcRows) {
+  const int tid = threadIdx.y * blockDim.x + threadIdx.x;
+  for (int i = tid; i < taps * slice; i += blockDim.x * blockDim.y) {
     const int tap = i / slice, ch = i % slice;
     wsm[i] = c0 + ch < a.d ? to_f(w[(c0 + ch) * taps + tap]) : 0.0f;
   }
@@ -246,8 +246,8 @@ __global__ void __launch_bounds__(kNhwcLanes* kNhwcRows)
   for (int v = 0; v < kV; ++v) b0[v] = bias != nullptr ? to_f(bias[o + v]) : 0.0f;
   const int64_t ow = g.ow, oh = g.oh;
   const int64_t total = g.b * oh * col_groups;
-  for (int64_t p = static_cast<int64_t>(blockIdx.y) * kNhwcRows + threadIdx.y; p < total;
-       p += static_cast<int64_t>(gridDim.y) * kNhwcRows) {
+  for (int64_t p = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; p < total;
+       p += static_cast<int64_t>(gridDim.y) * blockDim.y) {
     const int64_t cg = p % col_groups, oy = (p / col_groups) % oh, b = p / (col_groups * oh);
     const int64_t ox0 = cg * kR;
     float acc[kR][kV];
@@ -438,23 +438,29 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
     if (args.channels_last) {
       const int64_t mult = args.d / g.c;
       const int64_t taps = g.kh * g.kw;
-      // The staged weights: taps x 128 channels (kV 4), else taps x 32 (large kernels, a
-      // channel multiplier, C not a multiple of 4), up to the 227 KB a block can have.
-      const bool vec4 = mult == 1 && g.c % 4 == 0 && aligned16(x) && aligned16(y) &&
-                        taps * kNhwcLanes * 4 * sizeof(float) <= 227 * 1024;
+      // kV channels per thread (4 where C allows: vector loads), a block's threadIdx.x covering
+      // a slice of the channels (as many lanes as make the slices equal, at most 32, so that
+      // C = 96 keeps every lane busy), its threadIdx.y rows of output pixels; the slice's
+      // weights staged in shared memory, up to the 227 KB a block can have.
+      const bool vec4 = mult == 1 && g.c % 4 == 0 && aligned16(x) && aligned16(y);
+      const int64_t groups = args.d / (vec4 ? 4 : 1);
+      const int64_t slices = ceil_div(groups, 32);
+      const int lanes = static_cast<int>(ceil_div(groups, slices));
       const int kv = vec4 ? 4 : 1;
-      const size_t smem = static_cast<size_t>(taps) * kNhwcLanes * kv * sizeof(float);
-      if (smem > 227 * 1024) return cudaErrorInvalidValue;
+      const size_t smem = static_cast<size_t>(taps) * lanes * kv * sizeof(float);
+      if (smem > 227 * 1024 || slices > 65535) return cudaErrorInvalidValue;
       const bool unit = g.sw == 1 && g.dw == 1;
-      const int64_t col_groups = ceil_div(g.ow, 4);
-      const int64_t slices = ceil_div(args.d, kNhwcLanes * kv);
-      const int64_t rows = ceil_div(g.b * g.oh * col_groups, kNhwcRows);
+      // Eight output columns per thread on the unit-stride path (each input pixel of a kernel
+      // row loaded once for eight outputs), else four.
+      const int r = unit && g.ow >= 8 ? 8 : 4;
+      const int64_t col_groups = ceil_div(g.ow, r);
+      const int rows_per_block = kNhwcThreads / lanes;
+      const int64_t rows = ceil_div(g.b * g.oh * col_groups, rows_per_block);
       // Enough blocks to fill the GPU a few times over; each walks its share of the rows, so
       // the weights are staged once per block.
       const int64_t y_blocks = std::max<int64_t>(1, std::min<int64_t>(rows, 4096 / slices));
-      if (slices > 65535) return cudaErrorInvalidValue;
       const dim3 grid(static_cast<unsigned>(slices), static_cast<unsigned>(y_blocks));
-      const dim3 block(kNhwcLanes, kNhwcRows);
+      const dim3 block(lanes, rows_per_block);
       auto go = [&](auto kernel) {
         if (smem > 48 * 1024) {
           const cudaError_t e = cudaFuncSetAttribute(
@@ -465,12 +471,18 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
         return cudaGetLastError();
       };
       const int k = g.kh == g.kw ? static_cast<int>(g.kw) : 0;
+      if (r == 8) {
+        if (vec4) {
+          if (k == 3) return go(depthwise_nhwc_kernel<T, 8, 4, true, 3>);
+          if (k == 5) return go(depthwise_nhwc_kernel<T, 8, 4, true, 5>);
+          if (k == 7) return go(depthwise_nhwc_kernel<T, 8, 4, true, 7>);
+          return go(depthwise_nhwc_kernel<T, 8, 4, true, 0>);
+        }
+        return go(depthwise_nhwc_kernel<T, 8, 1, true, 0>);
+      }
       if (vec4) {
-        if (!unit) return go(depthwise_nhwc_kernel<T, 4, 4, false, 0>);
-        if (k == 3) return go(depthwise_nhwc_kernel<T, 4, 4, true, 3>);
-        if (k == 5) return go(depthwise_nhwc_kernel<T, 4, 4, true, 5>);
-        if (k == 7) return go(depthwise_nhwc_kernel<T, 4, 4, true, 7>);
-        return go(depthwise_nhwc_kernel<T, 4, 4, true, 0>);
+        return unit ? go(depthwise_nhwc_kernel<T, 4, 4, true, 0>)
+                    : go(depthwise_nhwc_kernel<T, 4, 4, false, 0>);
       }
       return unit ? go(depthwise_nhwc_kernel<T, 4, 1, true, 0>)
                   : go(depthwise_nhwc_kernel<T, 4, 1, false, 0>);
