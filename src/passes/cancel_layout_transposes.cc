@@ -28,8 +28,8 @@
 // patch convolution's tokens [B, H*W, D] -> Transpose(0,2,1) -> Reshape [B, D, H, W] ->
 // Transpose(0,2,3,1) into a channels-last region is one Reshape to [B, H, W, D].
 //
-// Transposes, Reshapes and elementwise ops are exact; only the convolution's summation order may differ
-// (ChannelsLastConv is the same sum over the same taps).
+// Transposes, Reshapes and elementwise ops are exact; only the convolution's summation order may
+// differ (ChannelsLastConv is the same sum over the same taps).
 #include <algorithm>
 #include <map>
 #include <numeric>
