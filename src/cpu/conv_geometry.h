@@ -1,5 +1,6 @@
-// One Conv call's geometry with every conv normalised to 3 spatial axes (leading axes of size
-// 1): what conv.cc works out from the attributes and shapes, and what its paths read.
+// One Conv or ConvTranspose call's geometry with every axis count normalised to 3 spatial axes
+// (leading axes of size 1): what conv.cc and conv_transpose.cc work out from the attributes and
+// shapes, and what their paths read (ConvTranspose reads only the begin padding, pad).
 #pragma once
 
 #include <array>

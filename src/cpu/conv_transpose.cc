@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/conv_geometry.h"
 #include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
 #include "ir/ops/conv_attributes.h"
@@ -20,35 +21,15 @@ namespace vitrt {
 
 namespace {
 
-// One call's geometry with every axis count normalised to 3 spatial axes (leading 1s).
-struct TransposeGeometry {
-  int64_t batch = 0, channels = 0, out_channels = 0, group = 1;
-  std::array<int64_t, 3> in{1, 1, 1}, kernel{1, 1, 1}, out{1, 1, 1};
-  std::array<int64_t, 3> stride{1, 1, 1}, dilation{1, 1, 1}, pad{0, 0, 0};
-  int spatial_rank = 0;
-
-  int64_t in_size() const { return in[0] * in[1] * in[2]; }
-  int64_t kernel_size() const { return kernel[0] * kernel[1] * kernel[2]; }
-  int64_t out_size() const { return out[0] * out[1] * out[2]; }
-  int64_t group_in() const { return channels / group; }
-  int64_t group_out() const { return out_channels / group; }
-
-  std::vector<int64_t> out_shape() const {
-    std::vector<int64_t> shape = {batch, out_channels};
-    for (int i = 3 - spatial_rank; i < 3; ++i) shape.push_back(out[i]);
-    return shape;
-  }
-};
-
-Result<TransposeGeometry> transpose_geometry(const Node& node, const ConvTransposeAttributes& attrs,
-                                             const Tensor& x, const Tensor& w, const Tensor* bias) {
+Result<ConvGeometry> transpose_geometry(const Node& node, const ConvTransposeAttributes& attrs,
+                                        const Tensor& x, const Tensor& w, const Tensor* bias) {
   const int spatial = static_cast<int>(attrs.conv.strides.size());
   if (x.rank() != spatial + 2 || w.rank() != spatial + 2) {
     return invalid_argument("X ", shape_to_string(x.shape()), " and W ", shape_to_string(w.shape()),
                             " must have rank ", spatial + 2);
   }
   if (spatial > 3) return unsupported("ConvTranspose with ", spatial, " spatial axes (at most 3)");
-  TransposeGeometry g;
+  ConvGeometry g;
   g.spatial_rank = spatial;
   g.batch = x.dim(0);
   g.channels = x.dim(1);
@@ -81,14 +62,14 @@ Result<TransposeGeometry> transpose_geometry(const Node& node, const ConvTranspo
 }
 
 // The output position input position `i` reaches through tap `k` on axis `a`, or -1 outside.
-inline int64_t landing(const TransposeGeometry& g, int a, int64_t i, int64_t k) {
+inline int64_t landing(const ConvGeometry& g, int a, int64_t i, int64_t k) {
   const int64_t o = i * g.stride[a] - g.pad[a] + k * g.dilation[a];
   return o >= 0 && o < g.out[a] ? o : -1;
 }
 
 // float64: the direct reference loop (scatter form).
-void conv_transpose_f64(const TransposeGeometry& g, const double* x, const double* w,
-                        const double* bias, double* y) {
+void conv_transpose_f64(const ConvGeometry& g, const double* x, const double* w, const double* bias,
+                        double* y) {
   const int64_t cg = g.group_in(), mg = g.group_out(), os = g.out_size();
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t m = 0; m < g.out_channels; ++m) {
@@ -127,7 +108,7 @@ void conv_transpose_f64(const TransposeGeometry& g, const double* x, const doubl
 
 // col2im of one image: y[m, landing(i, k)] += cols[(m, k), i], bias first. Each task owns output
 // channels, so no two threads write one value.
-void col2im(const TransposeGeometry& g, const float* cols, const float* bias, float* y) {
+void col2im(const ConvGeometry& g, const float* cols, const float* bias, float* y) {
   const int64_t ks = g.kernel_size(), is = g.in_size(), os = g.out_size();
   parallel_for(g.out_channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t m = begin; m < end; ++m) {
@@ -175,8 +156,7 @@ class ConvTransposeKernel final : public CpuKernel {
       return invalid_argument("X, W and B must have one dtype, got ", x.describe(), ", ",
                               w.describe(), bias != nullptr ? ", " + bias->describe() : "");
     }
-    VITRT_ASSIGN_OR_RETURN(const TransposeGeometry g,
-                           transpose_geometry(node_, attrs_, x, w, bias));
+    VITRT_ASSIGN_OR_RETURN(const ConvGeometry g, transpose_geometry(node_, attrs_, x, w, bias));
     Tensor y = Tensor::empty(x.dtype(), g.out_shape());
     if (y.numel() > 0) {
       if (x.dtype() == DType::kFloat64) {
@@ -191,7 +171,7 @@ class ConvTransposeKernel final : public CpuKernel {
   }
 
  private:
-  Status run_f32(const TransposeGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
+  Status run_f32(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
                  float* y) {
     const int64_t ks = g.kernel_size(), is = g.in_size(), os = g.out_size();
     const float* b = bias != nullptr ? bias->data<float>() : nullptr;

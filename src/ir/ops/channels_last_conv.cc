@@ -14,10 +14,6 @@ constexpr const char* kDepthwiseOnly =
     "vitrt.ChannelsLastConv is depthwise only: X [N, H, W, C] with group = C and W [D, 1, KH, "
     "KW], D a multiple of C";
 
-bool static_and_differ(const Dim& a, const Dim& b) {
-  return a.is_static() && b.is_static() && a.value() != b.value();
-}
-
 Status infer_channels_last_conv(InferContext& ctx) {
   const DType dtype = ctx.input_dtype(0);
   for (int i = 1; i < ctx.num_inputs(); ++i) {
@@ -50,14 +46,7 @@ Status infer_channels_last_conv(InferContext& ctx) {
   }
   SymShape out = {x[0]};
   for (int i = 0; i < 2; ++i) {
-    Dim kernel = w[2 + i];
-    if (!attrs.kernel_shape.empty()) {
-      if (static_and_differ(kernel, Dim(attrs.kernel_shape[i]))) {
-        return ctx.error("attribute 'kernel_shape' ", attrs.kernel_shape[i], " differs from W ",
-                         sym_shape_to_string(w), " on spatial axis ", i);
-      }
-      kernel = Dim(attrs.kernel_shape[i]);
-    }
+    VITRT_ASSIGN_OR_RETURN(const Dim kernel, attrs.kernel_dim(ctx.node(), i, w));
     VITRT_ASSIGN_OR_RETURN(Dim o, attrs.out_dim(ctx.node(), i, x[1 + i], kernel));
     out.push_back(std::move(o));
   }

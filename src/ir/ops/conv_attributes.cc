@@ -112,6 +112,15 @@ Result<Dim> ConvAttributes::out_dim(const Node& node, int i, const Dim& in,
   return Dim::unknown();
 }
 
+Result<Dim> ConvAttributes::kernel_dim(const Node& node, int i, const SymShape& w) const {
+  if (kernel_shape.empty()) return w[2 + i];
+  if (static_and_differ(w[2 + i], Dim(kernel_shape[i]))) {
+    return invalid_model(node.describe(), ": attribute 'kernel_shape' ", kernel_shape[i],
+                         " differs from W ", sym_shape_to_string(w), " on spatial axis ", i);
+  }
+  return Dim(kernel_shape[i]);
+}
+
 Result<ConvTransposeAttributes> ConvTransposeAttributes::parse(const Node& node, int spatial_rank) {
   ConvTransposeAttributes a;
   VITRT_ASSIGN_OR_RETURN(a.conv, ConvAttributes::parse(node, spatial_rank));

@@ -38,7 +38,15 @@ struct ConvAttributes {
   // SAME with stride 1, a floor-division symbol under NOTSET and VALID ((H - 16) // 16 + 1 is
   // "(H//16)"), else unknown.
   Result<Dim> out_dim(const Node& node, int i, const Dim& in, const Dim& kernel) const;
+  // The kernel size of spatial axis `i` for shape inference: W's dim w[2 + i], or the
+  // attribute 'kernel_shape' where given, with an error naming the node when the two differ.
+  Result<Dim> kernel_dim(const Node& node, int i, const SymShape& w) const;
 };
+
+// Whether two dims are both static and differ (a certain mismatch; symbolic dims may agree).
+inline bool static_and_differ(const Dim& a, const Dim& b) {
+  return a.is_static() && b.is_static() && a.value() != b.value();
+}
 
 // ConvTranspose (ONNX, opsets 1-22): Conv's attributes with the roles of input and output
 // swapped, plus output_padding and output_shape.

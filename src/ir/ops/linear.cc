@@ -9,10 +9,6 @@ namespace vitrt {
 
 namespace {
 
-bool static_and_differ(const Dim& a, const Dim& b) {
-  return a.is_static() && b.is_static() && a.value() != b.value();
-}
-
 Status check_same_dtype(const InferContext& ctx, int a, int b) {
   if (ctx.input_dtype(a) != ctx.input_dtype(b)) {
     return ctx.error("input ", b, " is ", dtype_name(ctx.input_dtype(b)), " but input ", a, " is ",
@@ -151,14 +147,7 @@ Status infer_conv(InferContext& ctx) {
   }
   SymShape out = {x[0], w[0]};
   for (int i = 0; i < spatial; ++i) {
-    Dim kernel = w[2 + i];
-    if (!attrs.kernel_shape.empty()) {
-      if (static_and_differ(kernel, Dim(attrs.kernel_shape[i]))) {
-        return ctx.error("attribute 'kernel_shape' ", attrs.kernel_shape[i], " differs from W ",
-                         sym_shape_to_string(w), " on spatial axis ", i);
-      }
-      kernel = Dim(attrs.kernel_shape[i]);
-    }
+    VITRT_ASSIGN_OR_RETURN(const Dim kernel, attrs.kernel_dim(ctx.node(), i, w));
     VITRT_ASSIGN_OR_RETURN(Dim o, attrs.out_dim(ctx.node(), i, x[2 + i], kernel));
     out.push_back(std::move(o));
   }
@@ -193,14 +182,7 @@ Status infer_conv_transpose(InferContext& ctx) {
   }
   SymShape out = {x[0], out_channels};
   for (int i = 0; i < spatial; ++i) {
-    Dim kernel = w[2 + i];
-    if (!attrs.conv.kernel_shape.empty()) {
-      if (static_and_differ(kernel, Dim(attrs.conv.kernel_shape[i]))) {
-        return ctx.error("attribute 'kernel_shape' ", attrs.conv.kernel_shape[i],
-                         " differs from W ", sym_shape_to_string(w), " on spatial axis ", i);
-      }
-      kernel = Dim(attrs.conv.kernel_shape[i]);
-    }
+    VITRT_ASSIGN_OR_RETURN(const Dim kernel, attrs.conv.kernel_dim(ctx.node(), i, w));
     const Dim& in = x[2 + i];
     if (!attrs.output_shape.empty()) {
       out.push_back(Dim(attrs.output_shape[i]));
