@@ -1875,66 +1875,52 @@ ValueId build_reshaped_bias(Graph& g, const AttentionMatcher::ReshapedBias& b,
       .outputs[0];
 }
 
+// A Reshape of `in` to the constant `target`, and a Transpose of `in` by `perm`, each node and
+// its output named `name`: the layout ops around an attention fused in its head layout.
+ValueId add_reshape(Graph& g, ValueId in, std::vector<int64_t> target, const std::string& name) {
+  const NodeId n =
+      add_node(g, "", "Reshape", name,
+               {in, add_constant_value(g, name + "_shape", Tensor::from_int64(target))}, {name});
+  return g.nodes[n].outputs[0];
+}
+
+ValueId add_transpose(Graph& g, ValueId in, std::vector<int64_t> perm, const std::string& name) {
+  Attributes a;
+  a.set_ints("perm", std::move(perm));
+  const NodeId t = add_node(g, "", "Transpose", name, {in}, {name}, std::move(a));
+  return g.nodes[t].outputs[0];
+}
+
+// The permutation of rank `r` that swaps the last two axes.
+std::vector<int64_t> swap_last_two(int r) {
+  std::vector<int64_t> perm(r);
+  for (int i = 0; i < r; ++i) perm[i] = i;
+  std::swap(perm[r - 1], perm[r - 2]);
+  return perm;
+}
+
 // The fused op's input for a [L..., S, D] operand of attention kept in its head layout
 // ([L..., D, S] when `transposed`): [prod(L), S, D] for one head, or [prod(L[:-1]), S, H*D] with
 // L's last dim as the H heads.
 ValueId folded_input(Graph& g, ValueId x, bool transposed, const AttentionMatcher::Folded& f,
                      int64_t seq, int64_t width, const std::string& name) {
   const int r = rank_of(g, x);
-  auto reshape = [&](ValueId in, std::vector<int64_t> target, const std::string& suffix) {
-    const NodeId n =
-        add_node(g, "", "Reshape", name + suffix,
-                 {in, add_constant_value(g, name + suffix + "_shape", Tensor::from_int64(target))},
-                 {name + suffix});
-    return g.nodes[n].outputs[0];
-  };
-  if (transposed) {
-    std::vector<int64_t> perm(r);
-    for (int i = 0; i < r; ++i) perm[i] = i;
-    std::swap(perm[r - 1], perm[r - 2]);
-    Attributes a;
-    a.set_ints("perm", perm);
-    const NodeId t = add_node(g, "", "Transpose", name + "_untransposed", {x},
-                              {name + "_untransposed"}, std::move(a));
-    x = g.nodes[t].outputs[0];
-  }
-  if (f.heads == 1) return r == 3 ? x : reshape(x, {-1, seq, width}, "_folded");
-  if (r != 4) x = reshape(x, {-1, f.heads, seq, width}, "_heads");
-  Attributes a;
-  a.set_ints("perm", {0, 2, 1, 3});
-  const NodeId t = add_node(g, "", "Transpose", name + "_split_heads", {x}, {name + "_split_heads"},
-                            std::move(a));
-  return reshape(g.nodes[t].outputs[0], {0, 0, f.heads * width}, "_merged");
+  if (transposed) x = add_transpose(g, x, swap_last_two(r), name + "_untransposed");
+  if (f.heads == 1) return r == 3 ? x : add_reshape(g, x, {-1, seq, width}, name + "_folded");
+  if (r != 4) x = add_reshape(g, x, {-1, f.heads, seq, width}, name + "_heads");
+  x = add_transpose(g, x, {0, 2, 1, 3}, name + "_split_heads");
+  return add_reshape(g, x, {0, 0, f.heads * width}, name + "_merged");
 }
 
 // The fused op's [B', Sq, H*Dv] back in the replaced output's head layout.
 ValueId folded_output(Graph& g, ValueId out, const AttentionMatcher::Folded& f, int rank,
                       const std::string& name) {
-  auto reshape = [&](ValueId in, std::vector<int64_t> target, const std::string& suffix) {
-    const NodeId n =
-        add_node(g, "", "Reshape", name + suffix,
-                 {in, add_constant_value(g, name + suffix + "_shape", Tensor::from_int64(target))},
-                 {name + suffix});
-    return g.nodes[n].outputs[0];
-  };
-  auto transpose = [&](ValueId in, std::vector<int64_t> perm, const std::string& suffix) {
-    Attributes a;
-    a.set_ints("perm", perm);
-    const NodeId t =
-        add_node(g, "", "Transpose", name + suffix, {in}, {name + suffix}, std::move(a));
-    return g.nodes[t].outputs[0];
-  };
   if (f.heads > 1) {
-    out = reshape(out, {0, 0, f.heads, f.dv}, "_heads");
-    out = transpose(out, {0, 2, 1, 3}, "_head_layout");  // [B', H, Sq, Dv]
+    out = add_reshape(g, out, {0, 0, f.heads, f.dv}, name + "_heads");
+    out = add_transpose(g, out, {0, 2, 1, 3}, name + "_head_layout");  // [B', H, Sq, Dv]
   }
-  if (rank != (f.heads > 1 ? 4 : 3)) out = reshape(out, f.out_shape, "_unfolded");
-  if (f.out_transposed) {
-    std::vector<int64_t> perm(rank);
-    for (int i = 0; i < rank; ++i) perm[i] = i;
-    std::swap(perm[rank - 1], perm[rank - 2]);
-    out = transpose(out, perm, "_transposed");
-  }
+  if (rank != (f.heads > 1 ? 4 : 3)) out = add_reshape(g, out, f.out_shape, name + "_unfolded");
+  if (f.out_transposed) out = add_transpose(g, out, swap_last_two(rank), name + "_transposed");
   return out;
 }
 
