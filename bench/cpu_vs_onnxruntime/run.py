@@ -88,6 +88,13 @@ def build_convnext_tiny():
     return model, (torch.randn(1, 3, 224, 224),), ["pixel_values"], ["logits"]
 
 
+def build_resnet50():
+    import timm
+    import torch
+    model = timm.create_model("resnet50", pretrained=False)
+    return model, (torch.randn(1, 3, 224, 224),), ["pixel_values"], ["logits"]
+
+
 CLIP_TEXT_LEN = 77
 
 
@@ -133,6 +140,8 @@ MODELS = {
     # timm's 4.47 GMAC per image; no transformer optimizer type (a CNN: "ORT transformers" n/a).
     "convnext_tiny": Model("convnext_tiny", "timm convnext_tiny", 8.94, build_convnext_tiny,
                            image_inputs, None, 0, 0),
+    # timm's 4.11 GMAC per image; a dense CNN.
+    "resnet50": Model("resnet50", "timm resnet50", 8.22, build_resnet50, image_inputs, None, 0, 0),
 }
 
 ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "ORT fp32", "ORT transformers", "PyTorch eager"]

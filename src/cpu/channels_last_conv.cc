@@ -1,15 +1,22 @@
-// vitrt.ChannelsLastConv on the CPU, the reference: a direct NHWC depthwise loop. One task per
-// output row (n, oy); each tap multiplies one input pixel's contiguous channel vector by the
-// tap's weights (repacked to [KH, KW, D], so they are contiguous too) into the output pixel's
-// channels: a loop along C that the compiler vectorises, with no im2col copy. fp32 and float64
-// (the dtypes the CPU Conv takes).
+// vitrt.ChannelsLastConv on the CPU. fp32 and float64 (the dtypes the CPU Conv takes).
+//  * Depthwise: a direct NHWC loop. One task per output row (n, oy); each tap multiplies one
+//    input pixel's contiguous channel vector by the tap's weights (repacked to [KH, KW, D], so
+//    they are contiguous too) into the output pixel's channels: a loop along C that the compiler
+//    vectorises, with no im2col copy.
+//  * Dense and grouped: the rows of an NHWC im2col ([output pixel, KH * KW * C/group], each
+//    tap's channels one contiguous run of the input) times W viewed as [D, KH * KW * C/group]
+//    through oneDNN, bias and ReLU fused; a 1x1 convolution with unit strides and no padding
+//    multiplies X itself. The columns are made a chunk of output pixels at a time, so their
+//    memory stays bounded. float64 runs a direct loop (the reference for tests).
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "core/parallel.h"
 #include "cpu/channels_last_conv.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
 #include "ir/ops/channels_last_conv.h"
 
@@ -17,10 +24,10 @@ namespace vitrt {
 
 namespace {
 
-// W [D, 1, KH, KW] -> taps [KH * KW, D].
+// Depthwise W [D, KH, KW, 1] -> taps [KH * KW, D].
 template <typename T>
 void pack_taps_typed(const Tensor& w, Tensor& taps) {
-  const int64_t d = w.dim(0), k = w.dim(2) * w.dim(3);
+  const int64_t d = w.dim(0), k = w.dim(1) * w.dim(2);
   const T* src = w.data<T>();
   T* dst = taps.data<T>();
   for (int64_t o = 0; o < d; ++o) {
@@ -29,7 +36,7 @@ void pack_taps_typed(const Tensor& w, Tensor& taps) {
 }
 
 Tensor pack_taps(const Tensor& w) {
-  Tensor taps = Tensor::empty(w.dtype(), {w.dim(2) * w.dim(3), w.dim(0)});
+  Tensor taps = Tensor::empty(w.dtype(), {w.dim(1) * w.dim(2), w.dim(0)});
   if (w.dtype() == DType::kFloat64) {
     pack_taps_typed<double>(w, taps);
   } else {
@@ -78,15 +85,77 @@ void channels_last_conv(const ChannelsLastConvGeometry& g, const T* x, const T* 
           }
         }
       }
+      if (g.relu) {
+        for (int64_t k = 0; k < g.out_w * d; ++k) yrow[k] = std::max(yrow[k], T(0));
+      }
     }
   });
 }
 
+// The NHWC im2col rows of output pixels [p0, p0 + rows) for group `grp`: row r holds, per tap
+// (i, j), the group's Cg input channels of the pixel that tap reads (zeros in the padding).
+template <typename T>
+void im2col_rows(const ChannelsLastConvGeometry& g, const T* x, int64_t grp, int64_t p0,
+                 int64_t rows, T* cols) {
+  const int64_t cg = g.in_per_group(), k = g.kh * g.kw * cg;
+  const int64_t plane = g.out_h * g.out_w;
+  parallel_for(rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t p = p0 + r;
+      const int64_t n = p / plane, oy = (p % plane) / g.out_w, ox = p % g.out_w;
+      T* dst = cols + r * k;
+      for (int64_t i = 0; i < g.kh; ++i) {
+        const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+        for (int64_t j = 0; j < g.kw; ++j, dst += cg) {
+          const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+          if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) {
+            std::fill(dst, dst + cg, T(0));
+          } else {
+            std::memcpy(dst, x + ((n * g.height + iy) * g.width + ix) * g.channels + grp * cg,
+                        sizeof(T) * cg);
+          }
+        }
+      }
+    }
+  });
+}
+
+// float64: the direct loop over (pixel, output channel, tap, channel), the reference.
+void dense_reference(const ChannelsLastConvGeometry& g, const double* x, const double* w,
+                     const double* bias, double* y) {
+  const int64_t cg = g.in_per_group(), dg = g.out_per_group(), d = g.out_channels;
+  const int64_t pixels = g.batch * g.out_h * g.out_w;
+  const int64_t k = g.kh * g.kw * cg;
+  std::vector<double> cols(static_cast<size_t>(k));
+  for (int64_t p = 0; p < pixels; ++p) {
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      // One row of columns at a time (no parallel_for inside: rows = 1 runs inline).
+      im2col_rows(g, x, grp, p, 1, cols.data());
+      for (int64_t o = grp * dg; o < (grp + 1) * dg; ++o) {
+        double acc = bias != nullptr ? bias[o] : 0.0;
+        const double* wo = w + o * k;
+        for (int64_t t = 0; t < k; ++t) acc += cols[t] * wo[t];
+        y[p * d + o] = g.relu ? std::max(acc, 0.0) : acc;
+      }
+    }
+  }
+}
+
+// Output pixels per im2col chunk: about 16 MB of fp32 columns.
+int64_t chunk_rows(int64_t k, int64_t pixels) {
+  return std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(k, 1), 1, pixels);
+}
+
 class ChannelsLastConvKernel final : public CpuKernel {
  public:
-  // `packed_w`: the constant weights packed at load, or undefined.
-  ChannelsLastConvKernel(const Node& node, ConvAttributes attrs, Tensor packed_w)
-      : node_(node), attrs_(std::move(attrs)), packed_(std::move(packed_w)) {}
+  // `packed_w`: depthwise taps packed at load, or undefined. `gemm`: the product with constant
+  // dense (group 1) weights, prepared at load, or null.
+  ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs, Tensor packed_w,
+                         std::unique_ptr<DnnlMatmul> gemm)
+      : node_(node),
+        attrs_(std::move(attrs)),
+        packed_(std::move(packed_w)),
+        gemm_(std::move(gemm)) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
@@ -105,36 +174,110 @@ class ChannelsLastConvKernel final : public CpuKernel {
       outputs[0] = std::move(y);
       return Status();
     }
-    const Tensor taps = packed_.defined() && packed_.dtype() == x.dtype() ? packed_ : pack_taps(w);
     const void* b = bias != nullptr ? bias->raw_data() : nullptr;
-    if (x.dtype() == DType::kFloat64) {
-      channels_last_conv(g, x.data<double>(), taps.data<double>(), static_cast<const double*>(b),
-                         y.data<double>());
+    if (g.depthwise()) {
+      const Tensor taps =
+          packed_.defined() && packed_.dtype() == x.dtype() ? packed_ : pack_taps(w);
+      if (x.dtype() == DType::kFloat64) {
+        channels_last_conv(g, x.data<double>(), taps.data<double>(), static_cast<const double*>(b),
+                           y.data<double>());
+      } else {
+        channels_last_conv(g, x.data<float>(), taps.data<float>(), static_cast<const float*>(b),
+                           y.data<float>());
+      }
+    } else if (x.dtype() == DType::kFloat64) {
+      dense_reference(g, x.data<double>(), w.data<double>(), static_cast<const double*>(b),
+                      y.data<double>());
     } else {
-      channels_last_conv(g, x.data<float>(), taps.data<float>(), static_cast<const float*>(b),
-                         y.data<float>());
+      VITRT_RETURN_IF_ERROR(dense(g, x.data<float>(), w.data<float>(), static_cast<const float*>(b),
+                                  y.data<float>()));
     }
     outputs[0] = std::move(y);
     return Status();
   }
 
  private:
+  Status dense(const ChannelsLastConvGeometry& g, const float* x, const float* w, const float* bias,
+               float* y) {
+    const int64_t cg = g.in_per_group(), dg = g.out_per_group();
+    const int64_t k = g.kh * g.kw * cg;
+    const int64_t pixels = g.batch * g.out_h * g.out_w;
+    MatmulShape s;
+    s.k = k;
+    s.n = dg;
+    s.trans_weights = true;  // W rows [D, K]
+    s.activation = g.relu ? MatmulActivation::kRelu : MatmulActivation::kNone;
+    if (g.group == 1) {
+      DnnlMatmul local;
+      DnnlMatmul& mm = gemm_ != nullptr ? *gemm_ : local;
+      const float* weights = gemm_ != nullptr ? nullptr : w;
+      s.has_bias = bias != nullptr;
+      if (g.pointwise()) {
+        s.m = pixels;
+        return mm.run(s, x, weights, bias, y);
+      }
+      const int64_t rows = chunk_rows(k, pixels);
+      std::vector<float> cols(static_cast<size_t>(rows * k));
+      for (int64_t p0 = 0; p0 < pixels; p0 += rows) {
+        s.m = std::min(rows, pixels - p0);
+        im2col_rows(g, x, 0, p0, s.m, cols.data());
+        VITRT_RETURN_IF_ERROR(mm.run(s, cols.data(), weights, bias, y + p0 * dg));
+      }
+      return Status();
+    }
+    // Grouped: each group's product into a [rows, Dg] block, copied into its output channels.
+    // The bias and ReLU go in the product (ReLU is per element, so it commutes with the copy).
+    DnnlMatmul mm;
+    const int64_t rows = chunk_rows(std::max(k, dg), pixels);
+    std::vector<float> cols(static_cast<size_t>(rows * k)), part(static_cast<size_t>(rows * dg));
+    s.has_bias = bias != nullptr;
+    for (int64_t p0 = 0; p0 < pixels; p0 += rows) {
+      s.m = std::min(rows, pixels - p0);
+      for (int64_t grp = 0; grp < g.group; ++grp) {
+        im2col_rows(g, x, grp, p0, s.m, cols.data());
+        VITRT_RETURN_IF_ERROR(mm.run(s, cols.data(), w + grp * dg * k,
+                                     bias != nullptr ? bias + grp * dg : nullptr, part.data()));
+        for (int64_t r = 0; r < s.m; ++r) {
+          std::memcpy(y + (p0 + r) * g.out_channels + grp * dg, part.data() + r * dg,
+                      sizeof(float) * dg);
+        }
+      }
+    }
+    return Status();
+  }
+
   const Node& node_;
-  ConvAttributes attrs_;
-  Tensor packed_;  // constant weights as [KH * KW, D], packed once at load
+  ChannelsLastConvAttributes attrs_;
+  Tensor packed_;  // depthwise weights as [KH * KW, D], packed once at load
+  std::unique_ptr<DnnlMatmul> gemm_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& init) {
   VITRT_RETURN_IF_ERROR(check_linear_dtype(init));
-  VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, parse_channels_last_conv(init.node));
+  VITRT_ASSIGN_OR_RETURN(ChannelsLastConvAttributes attrs, parse_channels_last_conv(init.node));
   Tensor packed;
+  std::unique_ptr<DnnlMatmul> gemm;
   const Tensor* w = init.constant_input(1);
   if (w != nullptr && w->rank() == 4 &&
       (w->dtype() == DType::kFloat32 || w->dtype() == DType::kFloat64)) {
-    packed = pack_taps(*w);
+    if (w->dim(3) == 1) {
+      packed = pack_taps(*w);  // depthwise (a group of one channel each)
+    } else if (attrs.conv.group == 1 && w->dtype() == DType::kFloat32) {
+      const int64_t d = w->dim(0), k = w->dim(1) * w->dim(2) * w->dim(3);
+      VITRT_ASSIGN_OR_RETURN(Tensor rows, w->reshaped({d, k}));
+      MatmulShape example;
+      example.m = 64;
+      example.k = k;
+      example.n = d;
+      example.trans_weights = true;
+      example.has_bias = init.node.has_input(2);
+      example.activation = attrs.relu ? MatmulActivation::kRelu : MatmulActivation::kNone;
+      gemm = std::make_unique<DnnlMatmul>();
+      VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));
+    }
   }
-  return std::unique_ptr<CpuKernel>(
-      std::make_unique<ChannelsLastConvKernel>(init.node, std::move(attrs), std::move(packed)));
+  return std::unique_ptr<CpuKernel>(std::make_unique<ChannelsLastConvKernel>(
+      init.node, std::move(attrs), std::move(packed), std::move(gemm)));
 }
 
 }  // namespace

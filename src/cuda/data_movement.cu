@@ -339,6 +339,28 @@ __global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
   }
 }
 
+// NHWC im2col in units of V (a vector of elements: 16 bytes where the channel runs allow, else
+// one element): out[r, (i * kw + j) * cg + k] = x[n, iy, ix, c0 + k] for output pixel
+// p = p0 + r, zero outside the image.
+template <typename V>
+__global__ void im2col_nhwc_kernel(Im2colNhwcArgs a, const V* in, V* out, int64_t n) {
+  const int64_t cg = a.cg, taps = a.geom.kh * a.geom.kw;
+  const Im2colArgs& g = a.geom;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t k = i % cg;
+    const int64_t tap = (i / cg) % taps;
+    const int64_t p = a.p0 + i / (cg * taps);
+    const int64_t ox = p % g.ow, oy = (p / g.ow) % g.oh, b = p / (g.ow * g.oh);
+    const int64_t y = oy * g.sh - g.ph + (tap / g.kw) * g.dh;
+    const int64_t x = ox * g.sw - g.pw + (tap % g.kw) * g.dw;
+    if (y >= 0 && y < g.h && x >= 0 && x < g.w) {
+      out[i] = in[((b * g.h + y) * g.w + x) * a.c_stride + a.c0 + k];
+    } else {
+      out[i] = V{};
+    }
+  }
+}
+
 // Floor division for a possibly negative numerator and a positive divisor.
 __device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) {
   return a >= 0 ? a / b : -((b - 1 - a) / b);
@@ -676,6 +698,42 @@ cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void
                                                            static_cast<T*>(out), n);
     return cudaGetLastError();
   });
+}
+
+cudaError_t launch_im2col_nhwc(Elt type, const Im2colNhwcArgs& args, const void* in, void* out,
+                               cudaStream_t stream) {
+  const int64_t taps = args.geom.kh * args.geom.kw;
+  if (args.rows == 0 || taps == 0 || args.cg == 0) return cudaSuccess;
+  const int64_t elt = type == Elt::kF32 ? 4 : (type == Elt::kF16 || type == Elt::kBF16 ? 2 : 0);
+  if (elt == 0) return cudaErrorInvalidValue;
+  const int64_t per_vector = 16 / elt;
+  const bool vectors =
+      args.cg % per_vector == 0 && args.c0 % per_vector == 0 && args.c_stride % per_vector == 0 &&
+      reinterpret_cast<uintptr_t>(in) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  if (vectors) {
+    Im2colNhwcArgs v = args;
+    v.cg /= per_vector;
+    v.c0 /= per_vector;
+    v.c_stride /= per_vector;
+    const int64_t n = args.rows * taps * v.cg;
+    im2col_nhwc_kernel<uint4><<<grid_for(n, 256), 256, 0, stream>>>(
+        v, static_cast<const uint4*>(in), static_cast<uint4*>(out), n);
+    return cudaGetLastError();
+  }
+  const int64_t n = args.rows * taps * args.cg;
+  switch (elt) {
+    case 2:
+      im2col_nhwc_kernel<uint16_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          args, static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), n);
+      break;
+    case 4:
+      im2col_nhwc_kernel<uint32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          args, static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), n);
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
 }
 
 cudaError_t launch_conv_transpose(Elt type, const ConvDirectArgs& args, const void* x,

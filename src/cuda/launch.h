@@ -349,6 +349,16 @@ struct Im2colArgs {
 };
 cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
                           cudaStream_t stream);
+// im2col of an NHWC image [b, h, w, c_stride] for vitrt.ChannelsLastConv: rows [p0, p0 + rows)
+// of the output pixels (p = (b * oh + oy) * ow + ox), each [kh * kw * cg]: per tap, the cg
+// channels from c0 of the pixel it reads (zero outside the image). geom.c is unused.
+struct Im2colNhwcArgs {
+  Im2colArgs geom;
+  int64_t c_stride = 0, c0 = 0, cg = 0;
+  int64_t p0 = 0, rows = 0;
+};
+cudaError_t launch_im2col_nhwc(Elt type, const Im2colNhwcArgs& args, const void* in, void* out,
+                               cudaStream_t stream);
 // A grouped (depthwise when group = c) 2-D convolution computed directly:
 // y[b, o, oy, ox] = bias[o] + sum over the group's input channels and the window of x * w,
 // w [d, c / group, kh, kw] (args.c = input channels), zero outside the image.

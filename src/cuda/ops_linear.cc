@@ -1,6 +1,6 @@
 // GEMM-based ops on CUDA through cuBLASLt: MatMul, Gemm, vitrt.Linear (bias and activation in
 // the epilogue where cuBLASLt has it, the residual as C with beta = 1), Conv as patches + GEMM,
-// vitrt.ChannelsLastConv (the direct depthwise kernel, channels-last);
+// vitrt.ChannelsLastConv (channels-last: the direct depthwise kernel, NHWC im2col + GEMM);
 // and vitrt.Attention.
 //
 // Row-major C[M,N] = A[M,K] B[K,N] is computed as the column-major C^T = B^T A^T, so B is
@@ -605,11 +605,15 @@ class ConvKernel final : public CudaKernel {
 
 // ---- vitrt.ChannelsLastConv ------------------------------------------------------------------
 
-// A depthwise 2-D convolution of an NHWC tensor (ConvNeXt's trunk kept channels-last by
-// cancel_layout_transposes): the direct kernel in its channels-last form.
+// A 2-D convolution of an NHWC tensor (trunks kept channels-last by cancel_layout_transposes):
+//  * depthwise: the direct kernel in its channels-last form (ReLU, when asked, a second pass);
+//  * dense and grouped: an NHWC im2col of at most kMaxColumnBytes at a time, times W viewed as
+//    [D, KH * KW * C/group] through cuBLASLt with bias and ReLU in the epilogue (a group's
+//    product writes its output channels in place, ldc = D); a 1x1 convolution with unit strides
+//    and no padding multiplies X itself.
 class ChannelsLastConvKernel final : public CudaKernel {
  public:
-  ChannelsLastConvKernel(const Node& node, ConvAttributes attrs)
+  ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs)
       : node_(node), attrs_(std::move(attrs)) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
@@ -619,39 +623,104 @@ class ChannelsLastConvKernel final : public CudaKernel {
     VITRT_ASSIGN_OR_RETURN(const ChannelsLastConvGeometry g,
                            channels_last_conv_geometry(node_, attrs_, x.shape, w.shape,
                                                        bias != nullptr ? &bias->shape : nullptr));
+    const size_t elt = dtype_size(x.dtype);
+    const int64_t k = g.kh * g.kw * g.in_per_group();
+    const int64_t pixels = g.batch * g.out_h * g.out_w;
+    const bool columns = !g.depthwise() && !g.pointwise() && pixels > 0;
+    const int64_t chunk = std::clamp<int64_t>(kMaxColumnBytes / static_cast<int64_t>(k * elt), 1,
+                                              std::max<int64_t>(pixels, 1));
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
       out[0].shape = g.out_shape();
+      if (columns) {  // scratch: one chunk of im2col rows
+        out.resize(2);
+        out[1].dtype = x.dtype;
+        out[1].shape = {chunk, k};
+      }
       return Status::ok_status();
     }
-    ConvDirectArgs cd;
-    cd.geom.b = g.batch;
-    cd.geom.c = g.channels;
-    cd.geom.h = g.height;
-    cd.geom.w = g.width;
-    cd.geom.oh = g.out_h;
-    cd.geom.ow = g.out_w;
-    cd.geom.kh = g.kh;
-    cd.geom.kw = g.kw;
-    cd.geom.sh = g.sh;
-    cd.geom.sw = g.sw;
-    cd.geom.ph = g.ph;
-    cd.geom.pw = g.pw;
-    cd.geom.dh = g.dh;
-    cd.geom.dw = g.dw;
-    cd.d = g.out_channels;
-    cd.group = g.channels;
-    cd.channels_last = true;
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(
-        launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
-                           out[0].data, ctx.stream),
-        "ChannelsLastConv");
+    if (pixels == 0 || g.out_channels == 0) return Status::ok_status();
+    if (g.depthwise()) {
+      ConvDirectArgs cd;
+      cd.geom = im2col_geometry(g);
+      cd.geom.c = g.channels;
+      cd.d = g.out_channels;
+      cd.group = g.channels;
+      cd.channels_last = true;
+      VITRT_RETURN_IF_ERROR(cuda_status(
+          launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
+                             out[0].data, ctx.stream),
+          "ChannelsLastConv"));
+      if (!g.relu) return Status::ok_status();
+      return cuda_status(launch_unary(UnaryOp::kRelu, t, t, out[0].data, out[0].data,
+                                      pixels * g.out_channels, ctx.stream),
+                         "ChannelsLastConv ReLU");
+    }
+    const int64_t dg = g.out_per_group(), cg = g.in_per_group();
+    for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
+      const int64_t rows = std::min(chunk, pixels - p0);
+      for (int64_t grp = 0; grp < g.group; ++grp) {
+        const void* a = byte_offset(x.data, p0 * g.channels + grp * cg, x.dtype);
+        int64_t lda = g.channels;
+        if (columns) {
+          Im2colNhwcArgs ia;
+          ia.geom = im2col_geometry(g);
+          ia.c_stride = g.channels;
+          ia.c0 = grp * cg;
+          ia.cg = cg;
+          ia.p0 = p0;
+          ia.rows = rows;
+          VITRT_RETURN_IF_ERROR(
+              cuda_status(launch_im2col_nhwc(t, ia, x.data, out[1].data, ctx.stream),
+                          "ChannelsLastConv im2col"));
+          a = out[1].data;
+          lda = k;
+        }
+        GemmCall gc;
+        gc.trans_b = true;  // W rows [D, K]
+        gc.m = rows;
+        gc.n = dg;
+        gc.k = k;
+        gc.a = a;
+        gc.lda = lda;
+        gc.b = byte_offset(w.data, grp * dg * k, x.dtype);
+        gc.ldb = k;
+        gc.c = const_cast<char*>(byte_offset(out[0].data, p0 * g.out_channels + grp * dg, x.dtype));
+        gc.ldc = g.out_channels;
+        gc.bias = bias != nullptr ? byte_offset(bias->data, grp * dg, x.dtype) : nullptr;
+        gc.relu = g.relu;
+        VITRT_RETURN_IF_ERROR(gemm(ctx, x.dtype, gc));
+      }
+    }
+    return Status::ok_status();
   }
 
  private:
+  // At most this many bytes of im2col rows at a time (one GEMM up to there).
+  static constexpr int64_t kMaxColumnBytes = int64_t{64} << 20;
+
+  static Im2colArgs im2col_geometry(const ChannelsLastConvGeometry& g) {
+    Im2colArgs a;
+    a.b = g.batch;
+    a.c = g.channels;
+    a.h = g.height;
+    a.w = g.width;
+    a.oh = g.out_h;
+    a.ow = g.out_w;
+    a.kh = g.kh;
+    a.kw = g.kw;
+    a.sh = g.sh;
+    a.sw = g.sw;
+    a.ph = g.ph;
+    a.pw = g.pw;
+    a.dh = g.dh;
+    a.dw = g.dw;
+    return a;
+  }
+
   const Node& node_;
-  ConvAttributes attrs_;
+  ChannelsLastConvAttributes attrs_;
 };
 
 // ---- vitrt.Attention -------------------------------------------------------------------------
@@ -1094,7 +1163,7 @@ Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
 }
 
 Result<std::unique_ptr<CudaKernel>> make_channels_last_conv(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, parse_channels_last_conv(init.node));
+  VITRT_ASSIGN_OR_RETURN(ChannelsLastConvAttributes attrs, parse_channels_last_conv(init.node));
   return std::unique_ptr<CudaKernel>(new ChannelsLastConvKernel(init.node, std::move(attrs)));
 }
 

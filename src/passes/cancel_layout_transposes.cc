@@ -10,18 +10,26 @@
 // gamma becomes [1,1,1,C], and fold_scale_into_weights and fuse_residual_into_linear (which run
 // after this pass) then take the layer scale and the residual into fc2.
 //
+// A CNN trunk (ResNet, a hybrid ViT's stem) has no Transposes at all, but each of its dense
+// NCHW convolutions pays a layout copy inside (the GEMM's rows are output pixels); stored NHWC,
+// a 3x3 convolution is an im2col of contiguous channel runs (or cuDNN's implicit GEMM) with
+// nothing to copy back, and a 1x1 convolution is a plain vitrt.Linear of the channel axis, whose
+// bias, ReLU and residual then go into the GEMM's epilogue.
+//
 // A region, for a permutation p of rank r, is a connected set of rank-r values joined by
 // layout-agnostic ops: Add, Sub, Mul and Div whose other operands are constants (permuted with
-// them) or region values, GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a
-// pooled head joins the trunk's region) and, for the channels-last p = (0,2,3,1), depthwise 2-D
-// Conv. Storing
-// the region as Transpose(v, p) is priced before anything changes: a Transpose(p) reading a
-// region value and a Transpose(p^-1) making one disappear; a value made outside the region
-// needs a Transpose(p) and one read outside it (or a graph output) a Transpose(p^-1); other
-// Transposes at the border only change their permutation. A region is stored permuted only when
-// the count of Transposes falls; graph outputs keep their layout and name. The candidates p are
-// the permutations of the graph's Transposes and their inverses; regions are priced again after
-// each change, so one region's change can enable the next.
+// them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar bounds, ...),
+// GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
+// trunk's region) and, for the channels-last p = (0,2,3,1), 2-D Convs that are dense or
+// depthwise with constant weights (grouped ones of several channels per group stay NCHW).
+// Storing the region as Transpose(v, p) is priced before anything changes: a Transpose(p)
+// reading a region value and a Transpose(p^-1) making one disappear; a value made outside the
+// region needs a Transpose(p) and one read outside it (or a graph output) a Transpose(p^-1);
+// other Transposes at the border only change their permutation; each dense Conv counts as one
+// Transpose removed (its own layout copy). A region is stored permuted only when that count
+// falls; graph outputs keep their layout and name. The candidates p are the permutations of the
+// graph's Transposes and their inverses, and channels-last where a dense Conv qualifies; regions
+// are priced again after each change, so one region's change can enable the next.
 //
 // Once no region changes, a Transpose reading a Reshape that splits one axis of another
 // Transpose's output is rewritten so the Reshape comes first and the two permutations meet: a
@@ -29,7 +37,7 @@
 // Transpose(0,2,3,1) into a channels-last region is one Reshape to [B, H, W, D].
 //
 // Transposes, Reshapes and elementwise ops are exact; only the convolution's summation order may
-// differ (ChannelsLastConv is the same sum over the same taps).
+// differ (ChannelsLastConv and the Linear are the same sum over the same taps).
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -81,9 +89,11 @@ bool has_rank(const Value& v, size_t rank) {
   return v.has_shape && v.shape.size() == rank;
 }
 
-// A depthwise 2-D Conv that vitrt.ChannelsLastConv computes: X [N, C, H, W] with C static,
-// group = C, W [D, 1, KH, KW] with D a multiple of C. `why` says what differs.
-bool is_depthwise_conv(const Graph& graph, const Node& node, std::string* why) {
+// A 2-D Conv that vitrt.ChannelsLastConv computes: X [N, C, H, W] with C static, a constant
+// weight W [D, C/group, KH, KW], and either one group (dense) or group = C (depthwise, D a
+// multiple of C). Grouped convolutions of several channels per group stay NCHW. `why` says
+// what differs.
+bool is_channels_last_conv(const Graph& graph, const Node& node, std::string* why) {
   const Value& x = graph.values[node.inputs[0]];
   if (!has_rank(x, 4) || !x.shape[1].is_static() || !node.has_input(1)) {
     *why = "X is not a 4-D tensor with a static channel count";
@@ -96,16 +106,50 @@ bool is_depthwise_conv(const Graph& graph, const Node& node, std::string* why) {
   }
   const int64_t c = x.shape[1].value();
   const Value& w = graph.values[node.inputs[1]];
-  if (attrs->group != c || !has_rank(w, 4) || !w.shape[0].is_static() || !w.shape[1].is_static() ||
-      w.shape[1].value() != 1 || w.shape[0].value() % c != 0) {
-    *why = str_cat("not depthwise (group ", attrs->group, ", ", c, " input channels, W ",
-                   sym_shape_to_string(w.has_shape ? w.shape : SymShape{}), ")");
+  if (!w.is_constant() || w.constant.rank() != 4 || w.constant.dtype() != DType::kFloat32) {
+    *why = "its weight is not a constant 4-D float32 tensor";
+    return false;
+  }
+  const bool depthwise = attrs->group == c && w.constant.dim(1) == 1 && w.constant.dim(0) % c == 0;
+  const bool dense = attrs->group == 1 && w.constant.dim(1) == c;
+  if (!depthwise && !dense) {
+    *why = str_cat("grouped (group ", attrs->group, ", ", c, " input channels, W ",
+                   shape_to_string(w.constant.shape()), ")");
     return false;
   }
   return has_rank(graph.values[node.outputs[0]], 4);
 }
 
-enum class Role { kNone, kElementwise, kDepthwiseConv, kGlobalPool };
+// A dense Conv: one group (else depthwise, see is_channels_last_conv).
+bool is_dense(const Graph& graph, const Node& node) {
+  Result<ConvAttributes> attrs = ConvAttributes::parse(node, 2);
+  return attrs.ok() && attrs->group == 1 && graph.values[node.inputs[1]].constant.dim(1) > 1;
+}
+
+// A 1x1 Conv with unit strides and no padding: a product over the channel axis.
+bool is_pointwise(const Graph& graph, const Node& node) {
+  Result<ConvAttributes> attrs = ConvAttributes::parse(node, 2);
+  if (!attrs.ok() || attrs->group != 1) return false;
+  const Tensor& w = graph.values[node.inputs[1]].constant;
+  if (w.dim(2) != 1 || w.dim(3) != 1 || attrs->strides != std::vector<int64_t>{1, 1}) {
+    return false;
+  }
+  return std::all_of(attrs->pads.begin(), attrs->pads.end(), [](int64_t p) { return p == 0; });
+}
+
+// Unary elementwise ops (extra inputs, such as Clip's bounds, are scalars and stay as they are).
+bool is_unary_elementwise(const Node& node) {
+  static const char* const kOps[] = {"Relu",      "Sigmoid", "Tanh",    "LeakyRelu", "HardSigmoid",
+                                     "HardSwish", "Elu",     "Selu",    "Gelu",      "Erf",
+                                     "Softplus",  "Mish",    "Neg",     "Abs",       "Sqrt",
+                                     "Exp",       "Clip",    "Identity"};
+  for (const char* op : kOps) {
+    if (is_onnx_op(node, op)) return true;
+  }
+  return false;
+}
+
+enum class Role { kNone, kElementwise, kUnary, kConv, kGlobalPool };
 
 // Whether `node` computes the same thing on values stored permuted by `p`.
 Role role_of(const Graph& graph, const Node& node, const Perm& p) {
@@ -129,6 +173,19 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
     }
     return variable > 0 ? Role::kElementwise : Role::kNone;
   }
+  if (is_unary_elementwise(node)) {
+    if (node.inputs.empty() || node.inputs[0] == kNoValue) return Role::kNone;
+    const Value& x = graph.values[node.inputs[0]];
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      const ValueId in = node.inputs[i];
+      if (in != kNoValue && (!graph.values[in].has_shape || !graph.values[in].shape.empty())) {
+        return Role::kNone;  // a bound that is no scalar
+      }
+    }
+    return !x.is_constant() && has_rank(x, rank) && has_rank(graph.values[node.outputs[0]], rank)
+               ? Role::kUnary
+               : Role::kNone;
+  }
   if (is_onnx_op(node, "GlobalAveragePool")) {
     const Value& x = graph.values[node.inputs[0]];
     return rank >= 3 && !x.is_constant() && has_rank(x, rank) &&
@@ -138,7 +195,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
   }
   if (is_onnx_op(node, "Conv") && p == kChannelsLast) {
     std::string why;
-    return is_depthwise_conv(graph, node, &why) ? Role::kDepthwiseConv : Role::kNone;
+    return is_channels_last_conv(graph, node, &why) ? Role::kConv : Role::kNone;
   }
   return Role::kNone;
 }
@@ -146,7 +203,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
 // The region operands of a node of role `role`: the values that are stored permuted.
 std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role role) {
   std::vector<ValueId> out = {node.outputs[0]};
-  if (role == Role::kDepthwiseConv || role == Role::kGlobalPool) {
+  if (role == Role::kConv || role == Role::kUnary || role == Role::kGlobalPool) {
     out.push_back(node.inputs[0]);
   } else {
     for (ValueId in : node.inputs) {
@@ -218,6 +275,16 @@ class LayoutRewriter {
   // The permutations of the live Transposes and their inverses, in a fixed order.
   std::vector<Perm> candidate_perms() const {
     std::set<Perm> perms;
+    // A CNN has no Transposes to start from: its dense convolutions make channels-last a
+    // candidate.
+    for (const Node& node : graph_.nodes) {
+      std::string why;
+      if (!node.dead && is_onnx_op(node, "Conv") && is_channels_last_conv(graph_, node, &why) &&
+          is_dense(graph_, node)) {
+        perms.insert(kChannelsLast);
+        break;
+      }
+    }
     for (const Node& node : graph_.nodes) {
       if (node.dead || !is_onnx_op(node, "Transpose")) continue;
       std::optional<Perm> perm = transpose_perm_of(graph_, node);
@@ -311,6 +378,12 @@ class LayoutRewriter {
           break;
       }
       plans->push_back(std::move(plan));
+    }
+    // A dense NCHW Conv pays a layout copy of its own (the GEMM's rows are pixels, so its
+    // result goes back to channels-first); channels-last it has none.
+    for (NodeId id : region.nodes) {
+      const Node& node = graph_.nodes[id];
+      if (is_onnx_op(node, "Conv") && is_dense(graph_, node)) --*cost;
     }
     return true;
   }
@@ -444,7 +517,7 @@ class LayoutRewriter {
     for (const Node& node : graph_.nodes) {
       if (node.dead || !is_onnx_op(node, "Conv")) continue;
       std::string why;
-      if (is_depthwise_conv(graph_, node, &why)) continue;
+      if (is_channels_last_conv(graph_, node, &why)) continue;
       for (NodeId c : consumers[node.outputs[0]]) {
         const Node& reader = graph_.nodes[c];
         if (is_onnx_op(reader, "Transpose") && transpose_perm_of(graph_, reader) == kChannelsLast) {
@@ -535,15 +608,32 @@ class LayoutRewriter {
         }
       }
     }
-    int convs = 0, pools = 0;
+    int convs = 0, linears = 0, pools = 0;
     for (NodeId id : region.nodes) {
       Node& node = graph_.nodes[id];
       if (is_onnx_op(node, "Conv")) {
+        // W [D, C/group, KH, KW] -> [D, KH, KW, C/group]; a pointwise one becomes a Linear of
+        // the channel axis, W [C, D].
+        const Value& w = graph_.values[node.inputs[1]];
+        if (is_pointwise(graph_, node)) {
+          const Tensor& wc = w.constant;
+          const Tensor wt =
+              transpose_tensor(*wc.reshaped({wc.dim(0), wc.dim(1)}), std::vector<int>{1, 0});
+          node.inputs[1] = add_constant_value(graph_, w.name + "_linear", wt);
+          node.op_type = "Linear";
+          node.domain = "vitrt";
+          node.attrs = Attributes();
+          ++linears;
+          continue;
+        }
+        node.inputs[1] = add_constant_value(graph_, w.name + "_channels_last",
+                                            transpose_tensor(w.constant, kChannelsLast));
         node.op_type = "ChannelsLastConv";
         node.domain = "vitrt";
         ++convs;
         continue;
       }
+      if (is_unary_elementwise(node)) continue;
       if (is_onnx_op(node, "GlobalAveragePool")) {
         // The mean over the spatial axes (2 and up), wherever the permutation put them.
         std::vector<int64_t> axes;
@@ -580,8 +670,9 @@ class LayoutRewriter {
     }
     ctx_.applied(kPass, str_cat("stores ", region.values.size(), " values around ",
                                 graph_.nodes[region.nodes[0]].describe(), " permuted by ",
-                                perm_text(p), " (", convs, " depthwise Conv -> ChannelsLastConv): ",
-                                removed, " Transposes removed, ", added, " added (", cost, ")"));
+                                perm_text(p), " (", convs, " Conv -> ChannelsLastConv, ", linears,
+                                " 1x1 Conv -> Linear): ", removed, " Transposes removed, ", added,
+                                " added (", cost, ")"));
   }
 
   Graph& graph_;

@@ -1,5 +1,6 @@
 // Optimizer pass fuse_linear_activation: the activation that is a Linear's only reader becomes
-// the Linear's epilogue (applied by the GEMM while the output is still in registers).
+// the Linear's epilogue (applied by the GEMM while the output is still in registers); likewise
+// a Relu after a vitrt.ChannelsLastConv (a CNN's 3x3 convolution).
 //
 //   Gelu(approximate "none")          -> activation "gelu"
 //   Gelu(approximate "tanh")          -> activation "gelu_tanh"
@@ -44,7 +45,9 @@ std::string activation_of(const Node& node, std::string* why) {
 Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
   Uses uses(graph);
   for (Node& linear : graph.nodes) {
-    if (linear.dead || linear.op_type != "Linear" || linear.domain != "vitrt") continue;
+    if (linear.dead || linear.domain != "vitrt") continue;
+    const bool conv = linear.op_type == "ChannelsLastConv";
+    if (linear.op_type != "Linear" && !conv) continue;
     Result<std::string> current = linear.attrs.get_string("activation", "none");
     if (!current.ok() || *current != "none") continue;
     // Y = X.W + bias + residual: an activation would have to follow the residual add.
@@ -58,12 +61,16 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
       continue;
     }
     if (act->num_inputs() != 1 || act->outputs.size() != 1) continue;
+    if (conv && activation != "relu") {
+      ctx.near_miss(kPass, act->describe(), "a ChannelsLastConv's epilogue has ReLU only");
+      continue;
+    }
     const ValueId out = act->outputs[0];
     const std::string act_name = act->name;
     linear.attrs.set_string("activation", activation);
     remove_nodes(graph, {static_cast<NodeId>(act - graph.nodes.data())});
     replace_uses(graph, out, linear.outputs[0]);
-    ctx.applied(kPass, str_cat("Linear '", linear.name, "' + ", activation), {act_name});
+    ctx.applied(kPass, str_cat(linear.op_type, " '", linear.name, "' + ", activation), {act_name});
     uses.refresh();
   }
   return Status::ok_status();

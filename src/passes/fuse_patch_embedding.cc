@@ -6,7 +6,9 @@
 // (target [B, D, -1] computed from Shape, or a constant), then Transpose(0, 2, 1) into
 // [B, N, D] tokens. The Linear writes those tokens directly, so that chain is removed along
 // with the Shape arithmetic that only fed its target. A Conv output read any other way gets
-// Transpose + Reshape back to [B, D, h, w], so its readers see the same tensor.
+// Transpose + Reshape back to [B, D, h, w], so its readers see the same tensor; a Conv with no
+// token reader is left alone unless it reads a graph input (the image): inside the network it
+// is a CNN layer, which cancel_layout_transposes may keep channels-last with its neighbours.
 //
 // Patchify crops the rows and columns that do not fill a patch, as the Conv does, so the image
 // size may be anything, symbolic ("height") included: the token count is then (height//ph) *
@@ -175,6 +177,16 @@ Status fuse_patch_embedding(Graph& graph, PassContext& ctx) {
     const std::string name = graph.nodes[id].name;
     const ValueId x = graph.nodes[id].inputs[0];
     const ValueId y = graph.nodes[id].outputs[0];
+    const auto chain = token_chain(graph, uses, y, pc);
+    if (!chain && !is_graph_input(graph, x)) {
+      // Read as an image inside the network (a ConvNeXt downsampler, a CNN's 1x1 conv): as
+      // tokens it would need a Transpose back, while cancel_layout_transposes can keep it
+      // channels-last with its neighbours. The Conv kernels take the same patch path.
+      ctx.near_miss(kPass, str_cat("Conv '", name, "'"),
+                    "its output is read as an image, not as tokens, and its input is no graph "
+                    "input: left a Conv");
+      continue;
+    }
     const ValueId bias = graph.nodes[id].has_input(2) ? graph.nodes[id].inputs[2] : kNoValue;
     // W [D, C*ph*pw] transposed into the Linear's [K, D].
     const Tensor& w = graph.values[graph.nodes[id].inputs[1]].constant;
@@ -183,7 +195,6 @@ Status fuse_patch_embedding(Graph& graph, PassContext& ctx) {
     for (int64_t d = 0; d < pc.d; ++d) {
       for (int64_t i = 0; i < k; ++i) wt.data<float>()[i * pc.d + d] = w.data<float>()[d * k + i];
     }
-    const auto chain = token_chain(graph, uses, y, pc);
 
     Attributes patch_attrs;
     patch_attrs.set_ints("patch", {pc.ph, pc.pw});

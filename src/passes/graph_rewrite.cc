@@ -32,6 +32,10 @@ bool is_graph_output(const Graph& graph, ValueId v) {
   return std::find(graph.outputs.begin(), graph.outputs.end(), v) != graph.outputs.end();
 }
 
+bool is_graph_input(const Graph& graph, ValueId v) {
+  return std::find(graph.inputs.begin(), graph.inputs.end(), v) != graph.inputs.end();
+}
+
 std::optional<std::vector<int>> transpose_perm_of(const Graph& graph, const Node& node) {
   const Value& in = graph.values[node.inputs[0]];
   if (!in.has_shape) return std::nullopt;

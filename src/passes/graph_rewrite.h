@@ -18,6 +18,7 @@ bool is_onnx_op(const Node& node, const char* op_type);
 const Node* producer_if(const Graph& graph, ValueId v, const char* op_type);
 
 bool is_graph_output(const Graph& graph, ValueId v);
+bool is_graph_input(const Graph& graph, ValueId v);
 
 // A Transpose node's permutation against its input's rank (a missing perm reverses the axes);
 // nullopt when the input has no shape or the perm is no permutation of its axes.

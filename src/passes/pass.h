@@ -102,6 +102,9 @@ Status simplify_reshape_transpose(Graph& graph, PassContext& ctx);  // and Squee
 Status fold_transpose_into_rotary(Graph& graph, PassContext& ctx);
 Status eliminate_casts(Graph& graph, PassContext& ctx);
 // Fusions
+// Inference BatchNormalization -> folded into the Conv before it, else Mul + Add per channel
+// (src/passes/fold_batch_norm.cc).
+Status fold_batch_norm(Graph& graph, PassContext& ctx);
 Status fuse_layer_norm(Graph& graph, PassContext& ctx);
 Status fuse_gelu(Graph& graph, PassContext& ctx);
 Status fuse_patch_embedding(Graph& graph, PassContext& ctx);

@@ -48,7 +48,8 @@ const std::vector<Pass>& cleanup_passes() {
   return passes;
 }
 
-// Fusions, in dependency order: LayerNorm and GELU are recognised on the raw graph; RoPE
+// Fusions, in dependency order: BatchNorm folds into its Conv (or becomes elementwise) first;
+// LayerNorm and GELU are recognised on the raw graph; RoPE
 // becomes one op before attention, which reads it as a head tensor; attention is matched on the
 // projections' Linear nodes; layout Transposes cancel once the Linear and LayerNorm nodes exist
 // (so a layer scale and a residual are left next to their Linear for the epilogue passes); QKV
@@ -58,6 +59,7 @@ const std::vector<Pass>& cleanup_passes() {
 // feeds); the precision is assigned to the final fused nodes.
 const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
+      {"fold_batch_norm", fold_batch_norm},
       {"fuse_layer_norm", fuse_layer_norm},
       {"fuse_gelu", fuse_gelu},
       {"fuse_patch_embedding", fuse_patch_embedding},

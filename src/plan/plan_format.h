@@ -35,7 +35,9 @@ namespace vitrt {
 
 inline constexpr char kPlanMagic[8] = {'V', 'I', 'T', 'R', 'T', 'P', 'L', 'N'};
 // 2: dims may be sums of monomials (version 1 plans read unchanged).
-inline constexpr uint32_t kPlanFormatVersion = 2;
+// 3: vitrt.ChannelsLastConv's weight is [D, KH, KW, C/group] (version 2 plans, where it was
+//    depthwise only and [D, 1, KH, KW], are reshaped on reading).
+inline constexpr uint32_t kPlanFormatVersion = 3;
 inline constexpr size_t kPlanFixedHeaderBytes = 40;
 inline constexpr size_t kPlanSectionEntryBytes = 24;
 inline constexpr size_t kPlanWeightsAlignment = 4096;  // the weights section (mmap pages)

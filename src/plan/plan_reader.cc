@@ -306,6 +306,23 @@ Status read_graph(PlanByteReader& r, const WeightsView& weights, Graph& g) {
   return Status::ok_status();
 }
 
+// Format 2 plans stored vitrt.ChannelsLastConv's (then depthwise only) weight as ONNX's
+// [D, 1, KH, KW]; format 3 has [D, KH, KW, C/group]. For a depthwise weight the bytes are the
+// same, so the upgrade is a reshape.
+Status upgrade_channels_last_conv(Graph& g) {
+  for (const Node& node : g.nodes) {
+    if (node.domain != "vitrt" || node.op_type != "ChannelsLastConv" || !node.has_input(1)) {
+      continue;
+    }
+    Value& w = g.values[node.inputs[1]];
+    if (!w.is_constant() || w.constant.rank() != 4 || w.constant.dim(1) != 1) continue;
+    const std::vector<int64_t> shape = {w.constant.dim(0), w.constant.dim(2), w.constant.dim(3), 1};
+    VITRT_ASSIGN_OR_RETURN(w.constant, w.constant.reshaped(shape));
+    w.shape = SymShape(shape.begin(), shape.end());
+  }
+  return Status::ok_status();
+}
+
 }  // namespace
 
 Result<LoadedPlan> parse_plan(std::shared_ptr<const void> owner, const uint8_t* data, size_t size,
@@ -406,6 +423,7 @@ Result<LoadedPlan> parse_plan(std::shared_ptr<const void> owner, const uint8_t* 
   const PlanSectionInfo& gs = *found[static_cast<int>(PlanSection::kGraph)];
   PlanByteReader graph_reader(data + gs.offset, gs.size, source, "graph section");
   VITRT_RETURN_IF_ERROR(read_graph(graph_reader, {data + w.offset, w.size, owner}, plan.graph));
+  if (plan.format_version < 3) VITRT_RETURN_IF_ERROR(upgrade_channels_last_conv(plan.graph));
   Status valid = plan.graph.validate();
   if (!valid.ok()) return bad("the stored graph is inconsistent: ", valid.message());
   return plan;

@@ -1,7 +1,10 @@
-// vitrt.ChannelsLastConv on the CPU against a float64 loop of its definition (odd shapes, kernel
-// 3 and 7, stride 2, dilation, channel multiplier 2, auto_pad, with and without bias, float32
-// and float64), and its shape errors, which name the input.
+// vitrt.ChannelsLastConv on the CPU against a float64 loop of its definition: depthwise (odd
+// shapes, kernel 3 and 7, stride 2, dilation, channel multiplier 2, auto_pad), dense (1x1 as a
+// plain product, 3x3, 7x7 stride 2, a 2x2 patch convolution) and grouped, with and without bias
+// and ReLU, float32 and float64; and its shape errors, which name the input.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include <string>
 #include <vector>
@@ -14,16 +17,22 @@ namespace {
 
 using testing::TestGraph;
 
+// multiplier: output channels per group; group 0 means depthwise (group = c).
 struct Case {
   int64_t n, h, w, c, multiplier, kh, kw;
   std::vector<int64_t> strides, pads, dilations;
   bool bias;
   std::string auto_pad = "NOTSET";
+  int64_t group = 0;
+  bool relu = false;
+  int64_t groups() const { return group == 0 ? c : group; }
+  int64_t out_channels() const { return groups() * multiplier; }
 };
 
 Attributes conv_attributes(const Case& k) {
   Attributes a;
-  a.set_int("group", k.c);
+  a.set_int("group", k.groups());
+  if (k.relu) a.set_string("activation", "relu");
   a.set_ints("kernel_shape", {k.kh, k.kw});
   a.set_ints("strides", k.strides);
   a.set_ints("dilations", k.dilations);
@@ -35,8 +44,9 @@ Attributes conv_attributes(const Case& k) {
   return a;
 }
 
-// Y[n, oy, ox, o] = B[o] + sum_{i,j} X[n, oy*sh - ph + i*dh, ox*sw - pw + j*dw, o / m] *
-// W[o, 0, i, j], in float64; pads as ONNX Conv works them out (SAME_UPPER: the odd one at the end).
+// Y[n, oy, ox, o] = act(B[o] + sum_{i,j,q} X[n, oy*sh - ph + i*dh, ox*sw - pw + j*dw,
+// (o / m) * cg + q] * W[o, i, j, q]), in float64; pads as ONNX Conv works them out (SAME_UPPER:
+// the odd one at the end).
 Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* bias, DType dtype) {
   std::vector<int64_t> pad_begin(2), out(2);
   const int64_t in[2] = {k.h, k.w}, kernel[2] = {k.kh, k.kw};
@@ -51,7 +61,7 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
       out[a] = (in[a] + k.pads[a] + k.pads[a + 2] - extent) / k.strides[a] + 1;
     }
   }
-  const int64_t d = k.c * k.multiplier;
+  const int64_t d = k.out_channels(), cg = k.c / k.groups();
   Tensor y = Tensor::empty(dtype, {k.n, out[0], out[1], d});
   for (int64_t n = 0; n < k.n; ++n)
     for (int64_t oy = 0; oy < out[0]; ++oy)
@@ -63,9 +73,13 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
               const int64_t iy = oy * k.strides[0] - pad_begin[0] + i * k.dilations[0];
               const int64_t ix = ox * k.strides[1] - pad_begin[1] + j * k.dilations[1];
               if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;
-              sum += x.element_as_double(((n * k.h + iy) * k.w + ix) * k.c + o / k.multiplier) *
-                     w.element_as_double((o * k.kh + i) * k.kw + j);
+              for (int64_t q = 0; q < cg; ++q) {
+                sum += x.element_as_double(((n * k.h + iy) * k.w + ix) * k.c +
+                                           (o / k.multiplier) * cg + q) *
+                       w.element_as_double(((o * k.kh + i) * k.kw + j) * cg + q);
+              }
             }
+          if (k.relu) sum = std::max(sum, 0.0);
           const int64_t at = ((n * out[0] + oy) * out[1] + ox) * d + o;
           if (dtype == DType::kFloat64) {
             y.data<double>()[at] = sum;
@@ -77,9 +91,9 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
 }
 
 void expect_matches_definition(const Case& k, DType dtype) {
-  const int64_t d = k.c * k.multiplier;
+  const int64_t d = k.out_channels();
   Tensor x = testing::random_tensor(dtype, {k.n, k.h, k.w, k.c}, 1);
-  Tensor w = testing::random_tensor(dtype, {d, 1, k.kh, k.kw}, 2);
+  Tensor w = testing::random_tensor(dtype, {d, k.kh, k.kw, k.c / k.groups()}, 2);
   Tensor b = testing::random_tensor(dtype, {d}, 3);
   TestGraph g;
   std::vector<ValueId> inputs = {
@@ -96,7 +110,8 @@ void expect_matches_definition(const Case& k, DType dtype) {
       dtype == DType::kFloat64 ? testing::Tolerance{1e-12, 1e-12} : testing::Tolerance{1e-5, 1e-5};
   EXPECT_TRUE(testing::tensors_close((*got)[0], want, tol))
       << "n" << k.n << " h" << k.h << " w" << k.w << " c" << k.c << " m" << k.multiplier << " k"
-      << k.kh << "x" << k.kw << " " << k.auto_pad << " " << dtype_name(dtype);
+      << k.kh << "x" << k.kw << " group " << k.groups() << (k.relu ? " relu " : " ") << k.auto_pad
+      << " " << dtype_name(dtype);
 }
 
 TEST(ChannelsLastConv, MatchesDefinition) {
@@ -111,6 +126,29 @@ TEST(ChannelsLastConv, MatchesDefinition) {
       {1, 8, 13, 7, 2, 5, 3, {2, 1}, {0, 1, 2, 1}, {1, 3}, false},
       // auto_pad SAME_UPPER with stride 2: the odd pad at the end.
       {2, 9, 10, 4, 1, 4, 3, {2, 2}, {}, {1, 1}, true, "SAME_UPPER"},
+      {2, 7, 9, 5, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, true},  // + ReLU
+  };
+  for (const Case& k : cases) {
+    expect_matches_definition(k, DType::kFloat32);
+    expect_matches_definition(k, DType::kFloat64);
+  }
+}
+
+TEST(ChannelsLastConv, DenseAndGroupedMatchDefinition) {
+  const std::vector<Case> cases = {
+      // 1x1, unit stride, no padding: a plain product over channels (bias, ReLU).
+      {2, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, true},
+      // ResNet's 3x3 (pad 1) and its stride-2 1x1 shortcut.
+      {2, 9, 8, 16, 12, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, true},
+      {1, 9, 8, 16, 32, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, false, "NOTSET", 1},
+      // The stem: 7x7 stride 2 pad 3 over 3 channels, odd image.
+      {1, 17, 15, 3, 8, 7, 7, {2, 2}, {3, 3, 3, 3}, {1, 1}, true, "NOTSET", 1, true},
+      // A ConvNeXt downsampler (2x2 stride 2) and uneven pads with dilation.
+      {3, 8, 6, 12, 20, 2, 2, {2, 2}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1},
+      {1, 10, 11, 6, 5, 3, 2, {1, 2}, {2, 0, 1, 1}, {2, 1}, false, "NOTSET", 1},
+      // Grouped: 2 and 4 groups of several channels (ResNeXt), bias and ReLU.
+      {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, true},
+      {1, 6, 9, 16, 4, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, false, "NOTSET", 4},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
@@ -124,7 +162,7 @@ TEST(ChannelsLastConv, SymbolicImageSize) {
   ValueId x = g.input("x", DType::kFloat32,
                       {Dim::symbol("batch"), Dim::symbol("height"), Dim::symbol("width"), 8});
   g.output(g.op("ChannelsLastConv",
-                {x, g.constant("w", testing::random_tensor(DType::kFloat32, {8, 1, 7, 7}, 2))},
+                {x, g.constant("w", testing::random_tensor(DType::kFloat32, {8, 7, 7, 1}, 2))},
                 conv_attributes(k), "vitrt"));
   ASSERT_TRUE(g.infer().ok());
   EXPECT_EQ(sym_shape_to_string(g.graph().values[g.graph().outputs[0]].shape),
@@ -151,25 +189,35 @@ Status infer_with(const std::vector<int64_t>& x_shape, const std::vector<int64_t
 }
 
 TEST(ChannelsLastConv, ShapeErrorsNameTheInput) {
-  Status s = infer_with({1, 6, 6}, {4, 1, 3, 3}, 4);
+  Status s = infer_with({1, 6, 6}, {4, 3, 3, 1}, 4);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("X must be [N, H, W, C]"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("'dw'"), std::string::npos) << s.message();
 
-  s = infer_with({1, 6, 6, 4}, {4, 1, 3}, 4);
-  EXPECT_NE(s.message().find("W must be [D, 1, KH, KW]"), std::string::npos) << s.message();
+  s = infer_with({1, 6, 6, 4}, {4, 3, 3}, 4);
+  EXPECT_NE(s.message().find("W must be [D, KH, KW, C/group]"), std::string::npos) << s.message();
 
-  // A grouped (not depthwise) and a dense convolution.
+  // W's channels times group differ from X's (the ONNX layout [D, C/group, KH, KW] given).
   for (int64_t group : {2, 1}) {
     s = infer_with({1, 6, 6, 4}, {4, 4 / group, 3, 3}, group);
-    EXPECT_NE(s.message().find("depthwise only"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("do not fit group"), std::string::npos) << s.message();
   }
-  // D no multiple of C.
-  s = infer_with({1, 6, 6, 4}, {6, 1, 3, 3}, 4);
-  EXPECT_NE(s.message().find("depthwise only"), std::string::npos) << s.message();
+  // D no multiple of group.
+  s = infer_with({1, 6, 6, 4}, {6, 3, 3, 1}, 4);
+  EXPECT_NE(s.message().find("do not fit group"), std::string::npos) << s.message();
 
-  s = infer_with({1, 6, 6, 4}, {8, 1, 3, 3}, 4, {4});
+  s = infer_with({1, 6, 6, 4}, {8, 3, 3, 1}, 4, {4});
   EXPECT_NE(s.message().find("B must be [8]"), std::string::npos) << s.message();
+
+  Attributes bad;
+  bad.set_string("activation", "gelu");
+  TestGraph g;
+  g.output(g.op("ChannelsLastConv",
+                {g.input("x", DType::kFloat32, {1, 6, 6, 4}),
+                 g.constant("w", testing::random_tensor(DType::kFloat32, {4, 1, 1, 4}, 2))},
+                bad, "vitrt", "pw"));
+  s = g.infer();
+  EXPECT_NE(s.message().find("'activation' is 'gelu'"), std::string::npos) << s.message();
 }
 
 TEST(ChannelsLastConv, KernelRefusesChannelsThatDifferFromGroup) {
@@ -179,13 +227,13 @@ TEST(ChannelsLastConv, KernelRefusesChannelsThatDifferFromGroup) {
   a.set_int("group", 4);
   ValueId x = g.input("x", DType::kFloat32, {1, 5, 5, Dim::symbol("c")});
   g.output(g.op("ChannelsLastConv",
-                {x, g.constant("w", testing::random_tensor(DType::kFloat32, {4, 1, 3, 3}, 2))}, a,
+                {x, g.constant("w", testing::random_tensor(DType::kFloat32, {4, 3, 3, 1}, 2))}, a,
                 "vitrt", "dw"));
   ASSERT_TRUE(g.infer().ok());
   auto got =
       testing::run_graph(g.graph(), {testing::random_tensor(DType::kFloat32, {1, 5, 5, 3}, 1)});
   ASSERT_FALSE(got.ok());
-  EXPECT_NE(got.status().message().find("depthwise only"), std::string::npos)
+  EXPECT_NE(got.status().message().find("do not fit group"), std::string::npos)
       << got.status().message();
 }
 

@@ -1,6 +1,8 @@
-// vitrt.ChannelsLastConv on CUDA (launch_conv_direct's channels-last form) against the CPU
-// kernel, the reference: odd image and channel counts, kernel 3 and 7, stride 2, dilation, a
-// channel multiplier of 2, with and without bias, in fp32, fp16 and bf16.
+// vitrt.ChannelsLastConv on CUDA against the CPU kernel, the reference, in fp32, fp16 and bf16:
+// depthwise (launch_conv_direct's channels-last form: odd image and channel counts, kernel 3
+// and 7, stride 2, dilation, a channel multiplier of 2), dense (1x1 as a plain GEMM, 3x3,
+// the 7x7 stride-2 stem over 3 channels, a 2x2 patch convolution) and grouped (NHWC im2col +
+// GEMM), with and without bias and ReLU.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -14,9 +16,12 @@ namespace {
 
 using testing::TestGraph;
 
+// multiplier: output channels per group; group 0: depthwise (group = c).
 struct ClConvCase {
   int64_t n, h, w, c, multiplier, k, stride, pad, dilation;
   bool bias;
+  int64_t group = 0;
+  bool relu = false;
 };
 
 using ClConvParam = std::tuple<std::string, ClConvCase>;
@@ -25,14 +30,16 @@ class CudaChannelsLastConv : public ::testing::TestWithParam<ClConvParam> {};
 TEST_P(CudaChannelsLastConv, MatchesCpu) {
   VITRT_REQUIRE_GPU();
   const auto& [precision, k] = GetParam();
-  const int64_t d = k.c * k.multiplier;
+  const int64_t group = k.group == 0 ? k.c : k.group;
+  const int64_t d = group * k.multiplier;
   TestGraph g(17);
   std::vector<ValueId> inputs = {
       g.input("x", DType::kFloat32, {Dim::symbol("batch"), k.h, k.w, k.c}),
-      g.constant("w", testing::bf16_random({d, 1, k.k, k.k}, 2, -0.5f, 0.5f))};
+      g.constant("w", testing::bf16_random({d, k.k, k.k, k.c / group}, 2, -0.5f, 0.5f))};
   if (k.bias) inputs.push_back(g.constant("b", testing::bf16_random({d}, 3, -1.0f, 1.0f)));
   Attributes a;
-  a.set_int("group", k.c);
+  a.set_int("group", group);
+  if (k.relu) a.set_string("activation", "relu");
   a.set_ints("strides", {k.stride, k.stride});
   a.set_ints("pads", {k.pad, k.pad, k.pad, k.pad});
   a.set_ints("dilations", {k.dilation, k.dilation});
@@ -52,7 +59,18 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(ClConvCase{2, 13, 11, 96, 1, 7, 1, 3, 1, true},
                                          ClConvCase{1, 9, 10, 37, 1, 7, 1, 3, 1, false},
                                          ClConvCase{3, 15, 12, 24, 1, 3, 2, 1, 1, true},
-                                         ClConvCase{2, 11, 9, 19, 2, 3, 1, 2, 2, true})));
+                                         ClConvCase{2, 11, 9, 19, 2, 3, 1, 2, 2, true},
+                                         ClConvCase{2, 9, 7, 24, 1, 3, 1, 1, 1, true, 0, true},
+                                         // dense: 1x1, 3x3, stride-2 1x1, stem, patch 2x2
+                                         ClConvCase{2, 7, 9, 64, 40, 1, 1, 0, 1, true, 1, true},
+                                         ClConvCase{3, 9, 8, 32, 24, 3, 1, 1, 1, true, 1, true},
+                                         ClConvCase{1, 9, 8, 16, 32, 1, 2, 0, 1, false, 1},
+                                         ClConvCase{2, 17, 15, 3, 16, 7, 2, 3, 1, true, 1, true},
+                                         ClConvCase{2, 8, 6, 24, 32, 2, 2, 0, 1, true, 1},
+                                         ClConvCase{1, 11, 10, 12, 10, 3, 1, 2, 2, false, 1},
+                                         // grouped: 2 and 4 groups
+                                         ClConvCase{2, 7, 6, 16, 8, 3, 1, 1, 1, true, 2, true},
+                                         ClConvCase{1, 6, 9, 32, 8, 3, 2, 1, 1, false, 4})));
 
 }  // namespace
 }  // namespace vitrt

@@ -1,8 +1,9 @@
 // cancel_layout_transposes: ConvNeXt-style blocks lose their layout Transposes (the trunk goes
 // NHWC, the depthwise Conv becomes vitrt.ChannelsLastConv), elementwise ops between inverse
-// Transposes let them cancel, and a region is left alone where storing it permuted would not
-// lower the Transpose count (a graph output, a dense Conv). Every rewritten graph is run on the
-// CPU against the graph before the pass.
+// Transposes let them cancel, a ResNet trunk goes NHWC (1x1 Convs as Linear layers), and a
+// region is left alone where storing it permuted would not lower the Transpose count (a graph
+// output, a grouped Conv, a lone dense Conv). Every rewritten graph is run on the CPU against
+// the graph before the pass.
 #include <filesystem>
 
 #include "passes/cancel_layout_transposes.h"
@@ -247,15 +248,18 @@ TEST(CancelLayoutTransposes, TransposeOfAGraphOutputStays) {
   EXPECT_TRUE(r.logged("would change the Transpose count by +0")) << r.log.size();
 }
 
-TEST(CancelLayoutTransposes, DenseConvStaysNchw) {
-  // A dense Conv between the layout Transposes: ChannelsLastConv is depthwise only, and the
-  // region left (the residual Add) would not lower the count.
+TEST(CancelLayoutTransposes, GroupedConvStaysNchw) {
+  // A grouped Conv (2 groups of 6 channels) between the layout Transposes: ChannelsLastConv
+  // takes dense and depthwise ones only, and the region left (the residual Add) would not lower
+  // the count.
   TestGraph g;
   ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), kC, 6, 6});
   Attributes conv;
   conv.set_ints("pads", {1, 1, 1, 1});
-  ValueId c = g.op("Conv", {x, g.constant("w", random_tensor(DType::kFloat32, {kC, kC, 3, 3}, 2))},
-                   conv, "", "dense");
+  conv.set_int("group", 2);
+  ValueId c =
+      g.op("Conv", {x, g.constant("w", random_tensor(DType::kFloat32, {kC, kC / 2, 3, 3}, 2))},
+           conv, "", "grouped");
   ValueId t = g.op("Transpose", {c}, perm({0, 2, 3, 1}));
   Attributes ln;
   ln.set_int("axis", -1);
@@ -271,25 +275,92 @@ TEST(CancelLayoutTransposes, DenseConvStaysNchw) {
   EXPECT_EQ(r.applied, 0);
   EXPECT_EQ(count_ops(g.graph(), "Conv"), 1);
   EXPECT_EQ(count_ops(g.graph(), "Transpose"), 2);
-  EXPECT_TRUE(r.logged("not applied at node 'dense' (Conv)")) << r.log.size();
-  EXPECT_TRUE(r.logged("not depthwise")) << r.log.size();
+  EXPECT_TRUE(r.logged("not applied at node 'grouped' (Conv)")) << r.log.size();
+  EXPECT_TRUE(r.logged("grouped (group 2")) << r.log.size();
+}
+
+// A ResNet bottleneck on the NCHW trunk t (BatchNorm folded):
+//   Conv 1x1 -> Relu -> Conv 3x3 (stride `stride`) -> Relu -> Conv 1x1 -> Add(shortcut) -> Relu
+// with the shortcut a strided 1x1 Conv where the shape changes.
+ValueId bottleneck(TestGraph& g, ValueId t, int64_t in, int64_t mid, int64_t out, int64_t stride,
+                   uint64_t seed) {
+  const auto conv = [&](ValueId x, int64_t ci, int64_t co, int64_t k, int64_t s, uint64_t sd) {
+    Attributes a;
+    a.set_ints("kernel_shape", {k, k});
+    a.set_ints("strides", {s, s});
+    a.set_ints("pads", {k / 2, k / 2, k / 2, k / 2});
+    return g.op(
+        "Conv",
+        {x, g.constant("w", random_tensor(DType::kFloat32, {co, ci, k, k}, sd, -0.3f, 0.3f)),
+         g.constant("b", random_tensor(DType::kFloat32, {co}, sd + 1))},
+        a);
+  };
+  ValueId y = g.op("Relu", {conv(t, in, mid, 1, 1, seed)});
+  y = g.op("Relu", {conv(y, mid, mid, 3, stride, seed + 2)});
+  y = conv(y, mid, out, 1, 1, seed + 4);
+  const ValueId shortcut = in == out && stride == 1 ? t : conv(t, in, out, 1, stride, seed + 6);
+  return g.op("Relu", {g.op("Add", {y, shortcut})});
+}
+
+TEST(CancelLayoutTransposes, ResNetTrunkGoesChannelsLast) {
+  // No Transpose at all: the dense convolutions make channels-last worth it. The 1x1 ones become
+  // Linear layers of the channel axis, the 3x3 and the strided 1x1 ones ChannelsLastConv; the
+  // pooled head joins the region, so one Transpose goes in and one comes out (before Flatten).
+  TestGraph g;
+  ValueId t = g.input("x", DType::kFloat32,
+                      {Dim::symbol("batch"), 8, Dim::symbol("height"), Dim::symbol("width")});
+  t = bottleneck(g, t, 8, 4, 16, 1, 10);
+  t = bottleneck(g, t, 16, 4, 16, 1, 20);
+  t = bottleneck(g, t, 16, 8, 24, 2, 30);
+  g.output(g.op("Flatten", {g.op("GlobalAveragePool", {t})}));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Conv"), 0);
+  // Two 1x1 per block and the first block's shortcut; three 3x3 and the strided shortcut.
+  EXPECT_EQ(count_ops(after, "Linear"), 7);
+  EXPECT_EQ(count_ops(after, "ChannelsLastConv"), 4);
+  EXPECT_EQ(count_ops(after, "Transpose"), 2);
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{2, 8, 9, 11}, std::vector<int64_t>{1, 8, 4, 3}}) {
+    testing::expect_outputs_close(g.graph(), after, {random_tensor(DType::kFloat32, shape, 1)},
+                                  1e-4);
+  }
+}
+
+TEST(CancelLayoutTransposes, LoneDenseConvStaysNchw) {
+  // One 3x3 Conv and its Relu: going channels-last needs a Transpose in and one out, and saves
+  // only the Conv's own layout copy.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), kC, 6, 6});
+  Attributes conv;
+  conv.set_ints("pads", {1, 1, 1, 1});
+  ValueId c =
+      g.op("Conv", {x, g.constant("w", random_tensor(DType::kFloat32, {kC, kC, 3, 3}, 2))}, conv);
+  g.output(g.op("Relu", {c}));
+  ASSERT_TRUE(g.infer().ok());
+  testing::PassResult r = testing::run_pass(cancel_layout_transposes, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "Conv"), 1);
+  EXPECT_EQ(count_ops(g.graph(), "Transpose"), 0);
 }
 
 TEST(CancelLayoutTransposes, GoldenConvNeXtKeepsItsTrunkChannelsLast) {
   // tests/golden/timm_convnext_ts17 (depths 1, 1, 2, 1): 24 Transposes as imported and fused
-  // (two per block, two per LayerNorm2d, one per patch convolution), 4 after: every block runs
+  // (two per block, two per LayerNorm2d, one per patch convolution), 1 after: every block runs
   // ChannelsLastConv with the layer scale and the residual in fc2, the pooling is NHWC, the
-  // patch convolutions' tokens become NHWC images by a Reshape; left are the Transposes into the
-  // three downsamplers' Patchify (NCHW) and the one before the head's Flatten.
+  // stem's tokens become an NHWC image by a Reshape, the three downsamplers (2x2 stride 2) are
+  // dense ChannelsLastConvs; left is the Transpose before the head's Flatten.
   const std::filesystem::path model = std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden" /
                                       "timm_convnext_ts17" / "model.onnx";
   Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
   ASSERT_TRUE(g.ok()) << g.status().to_string();
-  EXPECT_EQ(count_ops(*g, "ChannelsLastConv"), 5);
+  EXPECT_EQ(count_ops(*g, "ChannelsLastConv"), 8);
   EXPECT_EQ(count_ops(*g, "Conv"), 0);
   EXPECT_EQ(count_ops(*g, "Mul"), 0);
   EXPECT_EQ(count_ops(*g, "Add"), 0);
-  EXPECT_EQ(count_ops(*g, "Transpose"), 4);
+  EXPECT_EQ(count_ops(*g, "Transpose"), 1);
 }
 
 }  // namespace

@@ -252,7 +252,7 @@ TEST_F(CliTest, InspectPlan) {
   const std::string plan = identity_plan();
   CliOutput r = vitrt("inspect '" + plan + "' --nodes");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(contains(r.out, "format version: 2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "format version: 3")) << r.out;
   EXPECT_TRUE(contains(r.out, "checksum: ok")) << r.out;
   EXPECT_TRUE(contains(r.out, "device: cpu")) << r.out;
   EXPECT_TRUE(contains(r.out, "pixel/values:0: float32[batch, 3]")) << r.out;

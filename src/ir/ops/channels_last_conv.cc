@@ -10,9 +10,10 @@ namespace vitrt {
 
 namespace {
 
-constexpr const char* kDepthwiseOnly =
-    "vitrt.ChannelsLastConv is depthwise only: X [N, H, W, C] with group = C and W [D, 1, KH, "
-    "KW], D a multiple of C";
+// W [D, KH, KW, Cg] as ONNX's [D, Cg, KH, KW], for ConvAttributes::kernel_dim.
+SymShape onnx_weight_order(const SymShape& w) {
+  return {w[0], w[3], w[1], w[2]};
+}
 
 Status infer_channels_last_conv(InferContext& ctx) {
   const DType dtype = ctx.input_dtype(0);
@@ -22,7 +23,8 @@ Status infer_channels_last_conv(InferContext& ctx) {
                        dtype_name(dtype));
     }
   }
-  VITRT_ASSIGN_OR_RETURN(const ConvAttributes attrs, parse_channels_last_conv(ctx.node()));
+  VITRT_ASSIGN_OR_RETURN(const ChannelsLastConvAttributes attrs,
+                         parse_channels_last_conv(ctx.node()));
   if (!ctx.input_has_shape(0)) {
     ctx.set_output_unknown_shape(0, dtype);
     return Status();
@@ -31,12 +33,14 @@ Status infer_channels_last_conv(InferContext& ctx) {
   if (x.size() != 4) return ctx.error("X must be [N, H, W, C], got ", sym_shape_to_string(x));
   const SymShape w = ctx.input_has_shape(1) ? ctx.input_shape(1) : SymShape(4);
   if (w.size() != 4) {
-    return ctx.error("W must be [D, 1, KH, KW], got ", sym_shape_to_string(w));
+    return ctx.error("W must be [D, KH, KW, C/group], got ", sym_shape_to_string(w));
   }
-  if (static_and_differ(x[3], Dim(attrs.group)) || static_and_differ(w[1], Dim(1)) ||
-      (w[0].is_static() && w[0].value() % attrs.group != 0)) {
-    return ctx.error(kDepthwiseOnly, "; got X ", sym_shape_to_string(x), ", W ",
-                     sym_shape_to_string(w), ", group ", attrs.group);
+  const int64_t group = attrs.conv.group;
+  if ((x[3].is_static() && w[3].is_static() && x[3].value() != w[3].value() * group) ||
+      (w[0].is_static() && w[0].value() % group != 0)) {
+    return ctx.error("X ", sym_shape_to_string(x), " and W ", sym_shape_to_string(w),
+                     " do not fit group ", group,
+                     ": W must be [D, KH, KW, C/group] with D a multiple of group");
   }
   if (ctx.input_has_shape(2)) {
     const SymShape& bias = ctx.input_shape(2);
@@ -45,9 +49,10 @@ Status infer_channels_last_conv(InferContext& ctx) {
     }
   }
   SymShape out = {x[0]};
+  const SymShape onnx_w = onnx_weight_order(w);
   for (int i = 0; i < 2; ++i) {
-    VITRT_ASSIGN_OR_RETURN(const Dim kernel, attrs.kernel_dim(ctx.node(), i, w));
-    VITRT_ASSIGN_OR_RETURN(Dim o, attrs.out_dim(ctx.node(), i, x[1 + i], kernel));
+    VITRT_ASSIGN_OR_RETURN(const Dim kernel, attrs.conv.kernel_dim(ctx.node(), i, onnx_w));
+    VITRT_ASSIGN_OR_RETURN(Dim o, attrs.conv.out_dim(ctx.node(), i, x[1 + i], kernel));
     out.push_back(std::move(o));
   }
   out.push_back(w[0]);
@@ -57,20 +62,27 @@ Status infer_channels_last_conv(InferContext& ctx) {
 
 }  // namespace
 
-Result<ConvAttributes> parse_channels_last_conv(const Node& node) {
-  return ConvAttributes::parse(node, 2);
+Result<ChannelsLastConvAttributes> parse_channels_last_conv(const Node& node) {
+  ChannelsLastConvAttributes a;
+  VITRT_ASSIGN_OR_RETURN(a.conv, ConvAttributes::parse(node, 2));
+  const Result<std::string> act = node.attrs.get_string("activation", "none");
+  if (!act.ok()) return act.status();
+  if (*act != "none" && *act != "relu") {
+    return invalid_model(node.describe(), ": attribute 'activation' is '", *act,
+                         "', expected 'none' or 'relu'");
+  }
+  a.relu = *act == "relu";
+  return a;
 }
 
-Result<ChannelsLastConvGeometry> channels_last_conv_geometry(const Node& node,
-                                                             const ConvAttributes& attrs,
-                                                             const std::vector<int64_t>& x,
-                                                             const std::vector<int64_t>& w,
-                                                             const std::vector<int64_t>* bias) {
+Result<ChannelsLastConvGeometry> channels_last_conv_geometry(
+    const Node& node, const ChannelsLastConvAttributes& attrs, const std::vector<int64_t>& x,
+    const std::vector<int64_t>& w, const std::vector<int64_t>* bias) {
   if (x.size() != 4) {
     return invalid_argument("X must be [N, H, W, C], got ", shape_to_string(x));
   }
   if (w.size() != 4) {
-    return invalid_argument("W must be [D, 1, KH, KW], got ", shape_to_string(w));
+    return invalid_argument("W must be [D, KH, KW, C/group], got ", shape_to_string(w));
   }
   ChannelsLastConvGeometry g;
   g.batch = x[0];
@@ -78,29 +90,35 @@ Result<ChannelsLastConvGeometry> channels_last_conv_geometry(const Node& node,
   g.width = x[2];
   g.channels = x[3];
   g.out_channels = w[0];
-  g.kh = w[2];
-  g.kw = w[3];
-  if (g.channels != attrs.group || w[1] != 1 || g.channels < 1 || g.out_channels % g.channels) {
-    return invalid_argument(kDepthwiseOnly, "; got X ", shape_to_string(x), ", W ",
-                            shape_to_string(w), ", group ", attrs.group);
+  g.kh = w[1];
+  g.kw = w[2];
+  g.group = attrs.conv.group;
+  g.relu = attrs.relu;
+  if (g.group < 1 || g.channels < 1 || g.channels % g.group != 0 || w[3] * g.group != g.channels ||
+      g.out_channels % g.group != 0) {
+    return invalid_argument("X ", shape_to_string(x), " and W ", shape_to_string(w),
+                            " do not fit group ", g.group,
+                            ": W must be [D, KH, KW, C/group] with D a multiple of group");
   }
-  if (!attrs.kernel_shape.empty() &&
-      (attrs.kernel_shape[0] != g.kh || attrs.kernel_shape[1] != g.kw)) {
+  if (!attrs.conv.kernel_shape.empty() &&
+      (attrs.conv.kernel_shape[0] != g.kh || attrs.conv.kernel_shape[1] != g.kw)) {
     return invalid_argument("W ", shape_to_string(w), " does not match attribute 'kernel_shape'");
   }
   if (bias != nullptr && (bias->size() != 1 || (*bias)[0] != g.out_channels)) {
     return invalid_argument("B must be [", g.out_channels, "], got ", shape_to_string(*bias));
   }
-  VITRT_ASSIGN_OR_RETURN(const ConvAttributes::Axis ay, attrs.axis(node, 0, g.height, g.kh));
-  VITRT_ASSIGN_OR_RETURN(const ConvAttributes::Axis ax, attrs.axis(node, 1, g.width, g.kw));
+  VITRT_ASSIGN_OR_RETURN(const ConvAttributes::Axis ay, attrs.conv.axis(node, 0, g.height, g.kh));
+  VITRT_ASSIGN_OR_RETURN(const ConvAttributes::Axis ax, attrs.conv.axis(node, 1, g.width, g.kw));
   g.out_h = ay.out;
   g.out_w = ax.out;
   g.ph = ay.pad_begin;
   g.pw = ax.pad_begin;
-  g.sh = attrs.strides[0];
-  g.sw = attrs.strides[1];
-  g.dh = attrs.dilations[0];
-  g.dw = attrs.dilations[1];
+  g.ph_end = ay.pad_end;
+  g.pw_end = ax.pad_end;
+  g.sh = attrs.conv.strides[0];
+  g.sw = attrs.conv.strides[1];
+  g.dh = attrs.conv.dilations[0];
+  g.dw = attrs.conv.dilations[1];
   return g;
 }
 
