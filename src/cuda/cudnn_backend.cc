@@ -124,7 +124,7 @@ Result<std::vector<Desc>> heuristic_configs(const Desc& graph, cudnnBackendHeurM
   return configs;
 }
 
-Result<std::vector<cudnnBackendNumericalNote_t>> numerical_notes(const Desc& config) {
+Result<EngineInfo> engine_info(const Desc& config) {
   const char* who = config.who();
   Desc engine(who);
   VITRT_RETURN_IF_ERROR(engine.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));
@@ -133,14 +133,40 @@ Result<std::vector<cudnnBackendNumericalNote_t>> numerical_notes(const Desc& con
   VITRT_RETURN_IF_ERROR(check(api().get_attr(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE,
                                              CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &got, &e),
                               who, "reading a configuration's engine"));
-  std::vector<cudnnBackendNumericalNote_t> notes(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
+  EngineInfo info;
+  VITRT_RETURN_IF_ERROR(check(api().get_attr(e, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1,
+                                             &got, &info.global_index),
+                              who, "reading an engine's index"));
+  info.notes.resize(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
   int64_t count = 0;
   VITRT_RETURN_IF_ERROR(
       check(api().get_attr(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
-                           static_cast<int64_t>(notes.size()), &count, notes.data()),
+                           static_cast<int64_t>(info.notes.size()), &count, info.notes.data()),
             who, "reading an engine's numerical notes"));
-  notes.resize(static_cast<size_t>(std::min<int64_t>(count, CUDNN_NUMERICAL_NOTE_TYPE_COUNT)));
-  return notes;
+  info.notes.resize(static_cast<size_t>(std::min<int64_t>(count, CUDNN_NUMERICAL_NOTE_TYPE_COUNT)));
+  return info;
+}
+
+const char* note_name(cudnnBackendNumericalNote_t note) {
+  switch (note) {
+    case CUDNN_NUMERICAL_NOTE_TENSOR_CORE:
+      return "tensor_core";
+    case CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS:
+      return "down_convert_inputs";
+    case CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION:
+      return "reduced_precision_reduction";
+    case CUDNN_NUMERICAL_NOTE_FFT:
+      return "fft";
+    case CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC:
+      return "nondeterministic";
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD:
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_4x4:
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_6x6:
+    case CUDNN_NUMERICAL_NOTE_WINOGRAD_TILE_13x13:
+      return "winograd";
+    default:
+      return "other";
+  }
 }
 
 Status make_plan(Desc& plan, const Desc& config, cudnnHandle_t handle, size_t* workspace_bytes) {

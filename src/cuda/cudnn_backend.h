@@ -92,8 +92,16 @@ Status make_tensor(Desc& t, int64_t uid, cudnnDataType_t type, int rank, const i
 Result<std::vector<Desc>> heuristic_configs(const Desc& graph, cudnnBackendHeurMode_t mode,
                                             int max_count);
 
-// The numerical notes (CUDNN_NUMERICAL_NOTE_TENSOR_CORE, ...) of a configuration's engine.
-Result<std::vector<cudnnBackendNumericalNote_t>> numerical_notes(const Desc& config);
+// A configuration's engine: its index in cuDNN's global engine list and its numerical notes
+// (CUDNN_NUMERICAL_NOTE_TENSOR_CORE, ...).
+struct EngineInfo {
+  int64_t global_index = -1;
+  std::vector<cudnnBackendNumericalNote_t> notes;
+};
+Result<EngineInfo> engine_info(const Desc& config);
+
+// A note's name for logs ("tensor_core", "winograd", ...).
+const char* note_name(cudnnBackendNumericalNote_t note);
 
 // Finalizes `plan` (created here) as the execution plan of `config` on `handle`, and reads its
 // workspace need. The error is the finalize's (engines that do not take the graph fail there).

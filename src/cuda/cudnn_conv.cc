@@ -85,6 +85,9 @@ Status cudnn_conv_prepare(const ConvProblem&, cudaStream_t, size_t, const ConvBu
 Status cudnn_conv_run(const ConvProblem&, const ConvBuffers&, void*, size_t, cudaStream_t) {
   return unsupported("cuDNN convolution: ", cudnn_conv_unavailable());
 }
+std::string cudnn_conv_plan_summary(const ConvProblem&, cudaStream_t) {
+  return "";
+}
 
 #else
 
@@ -138,6 +141,8 @@ struct Plan {
   size_t workspace = 0;
   // false: cuDNN computes the plain convolution, vitrt's elementwise kernels the epilogue.
   bool fused = true;
+  int64_t engine = -1;  // the engine's index in cuDNN's global list
+  std::string summary;  // for logs: the engine, its notes, the timings
 };
 
 // The operation graph of a problem and every descriptor it refers to.
@@ -316,13 +321,13 @@ Status collect_plans(const ConvProblem& p, const OpGraph& g, bool fused, cudnnHa
     }
     for (const Desc& config : *configs) {
       ++search->configs;
-      Result<std::vector<cudnnBackendNumericalNote_t> > notes = cudnn::numerical_notes(config);
-      if (!notes.ok()) {
+      Result<cudnn::EngineInfo> engine = cudnn::engine_info(config);
+      if (!engine.ok()) {
         ++search->unfinalized;
-        search->last_failure = notes.status().message();
+        search->last_failure = engine.status().message();
         continue;
       }
-      if (const char* why = rejection(p, *notes); why != nullptr) {
+      if (const char* why = rejection(p, engine->notes); why != nullptr) {
         ++search->rejected;
         search->last_rejection = why;
         continue;
@@ -339,6 +344,16 @@ Status collect_plans(const ConvProblem& p, const OpGraph& g, bool fused, cudnnHa
         ++search->too_big;
         continue;
       }
+      plan->engine = engine->global_index;
+      plan->summary = str_cat(!has_epilogue(p) ? ""
+                              : fused          ? "epilogue fused, "
+                                               : "epilogue by vitrt's kernels, ",
+                              "engine ", engine->global_index);
+      for (size_t i = 0; i < engine->notes.size(); ++i) {
+        plan->summary += str_cat(i == 0 ? " [" : ", ", cudnn::note_name(engine->notes[i]),
+                                 i + 1 == engine->notes.size() ? "]" : "");
+      }
+      plan->summary += str_cat(", ", plan->workspace, " bytes of workspace");
       plans->push_back(std::move(plan));
       if (plans->size() >= want) return Status::ok_status();
     }
@@ -411,8 +426,8 @@ struct Timer {
 };
 
 // The index of the fastest of `plans` on the timing buffers (milliseconds per run from a few
-// runs after one that loads the kernels). Plans that fail to execute are not chosen; if all
-// fail, the error of the last.
+// runs after one that loads the kernels), with each plan's time in the chosen one's summary.
+// Plans that fail to execute are not chosen; if all fail, the error of the last.
 Result<size_t> fastest(const std::vector<std::unique_ptr<Plan> >& plans, const ConvProblem& p,
                        const ConvBuffers& b, cudnnHandle_t handle, cudaStream_t stream) {
   Timer t;
@@ -427,25 +442,36 @@ Result<size_t> fastest(const std::vector<std::unique_ptr<Plan> >& plans, const C
   size_t best = plans.size();
   float best_ms = 0.0f;
   Status last = Status::ok_status();
+  std::string times;
   for (size_t i = 0; i < plans.size(); ++i) {
+    times += str_cat(i == 0 ? "" : ", ", "engine ", plans[i]->engine, " ");
     last = execute(*plans[i], p, b, t.workspace, handle, stream);
-    if (!last.ok()) continue;
+    if (!last.ok()) {
+      times += "failed";
+      continue;
+    }
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(t.start, stream), "cuDNN convolution: timing");
     for (int run = 0; run < kTimedRuns && last.ok(); ++run) {
       last = execute(*plans[i], p, b, t.workspace, handle, stream);
     }
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventRecord(t.stop, stream), "cuDNN convolution: timing");
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(t.stop), "cuDNN convolution: timing");
-    if (!last.ok()) continue;
+    if (!last.ok()) {
+      times += "failed";
+      continue;
+    }
     float ms = 0.0f;
     VITRT_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, t.start, t.stop),
                                "cuDNN convolution: timing");
+    ms /= kTimedRuns;
+    times += str_cat(static_cast<int64_t>(ms * 1000.0f + 0.5f), " us");
     if (best == plans.size() || ms < best_ms) {
       best = i;
       best_ms = ms;
     }
   }
   if (best == plans.size()) return last;
+  plans[best]->summary += str_cat("; fastest of ", plans.size(), " timed (", times, ")");
   return best;
 }
 
@@ -523,6 +549,14 @@ std::map<cudaStream_t, std::map<std::vector<int64_t>, std::unique_ptr<Plan> > >&
 
 std::string cudnn_conv_unavailable() {
   return unavailable_reason();
+}
+
+std::string cudnn_conv_plan_summary(const ConvProblem& p, cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(cache_mutex());
+  auto s = streams().find(stream);
+  if (s == streams().end()) return "";
+  auto it = s->second.find(key_of(p));
+  return it == s->second.end() ? "" : it->second->summary;
 }
 
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,

@@ -69,6 +69,12 @@ bool cudnn_conv_supports(const ConvProblem& p);
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,
                           const ConvBuffers* timing, size_t* workspace_bytes);
 
+// The prepared plan of `p` on `stream` for build logs ("" when none): whether the epilogue is
+// fused, cuDNN's engine index and numerical notes, the workspace and, when timed, each
+// candidate's time ("epilogue fused, engine 42 [tensor_core], 0 bytes of workspace; fastest of
+// 3 timed (engine 42 31 us, engine 7 45 us, engine 0 120 us)").
+std::string cudnn_conv_plan_summary(const ConvProblem& p, cudaStream_t stream);
+
 // How many execution plans this process has built: tests use it to check the cache.
 size_t cudnn_conv_plans_built();
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -360,6 +361,19 @@ void check_matches_float64(const ConvProblem& p, bool timing) {
       cuda::cudnn_conv_prepare(p, stream, size_t{256} << 20, timing ? &b : nullptr, &ws_bytes);
   ASSERT_TRUE(prepared.ok()) << prepared.to_string();
   EXPECT_LE(ws_bytes, size_t{256} << 20);
+  // The plan chosen, in the log for whoever reads the GPU run; true FP32 takes no engine with
+  // tensor-core or down-converting notes.
+  const std::string summary = cuda::cudnn_conv_plan_summary(p, stream);
+  std::printf("[ cuDNN    ] %s: %s\n",
+              ::testing::UnitTest::GetInstance()->current_test_info()->name(), summary.c_str());
+  EXPECT_FALSE(summary.empty());
+  if (p.type == Elt::kF32 && !p.allow_tf32) {
+    EXPECT_EQ(summary.find("tensor_core"), std::string::npos) << summary;
+    EXPECT_EQ(summary.find("down_convert"), std::string::npos) << summary;
+  }
+  if (!p.bias && !p.residual && !p.relu) {
+    EXPECT_EQ(summary.find("epilogue"), std::string::npos) << summary;
+  }
   DeviceBuffer ws;
   if (ws_bytes > 0) {
     ASSERT_EQ(cudaMalloc(&ws.ptr, ws_bytes), cudaSuccess);
@@ -528,6 +542,7 @@ TEST(CudnnConvCache, OnePlanPerStreamAndProblem) {
   size_t ws = 0;
   const Status unprepared = cuda::cudnn_conv_run(p, d.buffers(), nullptr, 0, a);
   EXPECT_NE(unprepared.message().find("not prepared"), std::string::npos) << unprepared.to_string();
+  EXPECT_EQ(cuda::cudnn_conv_plan_summary(p, a), "");
   ASSERT_TRUE(cuda::cudnn_conv_prepare(p, a, size_t{64} << 20, nullptr, &ws).ok());
   ASSERT_TRUE(cuda::cudnn_conv_prepare(p, a, size_t{64} << 20, nullptr, &ws).ok());
   EXPECT_EQ(cuda::cudnn_conv_plans_built() - before, 1u);
