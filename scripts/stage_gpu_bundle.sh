@@ -46,7 +46,7 @@ tar xJf "$bundle/payload.tar.xz" -C "$work"
 cp "$bundle"/*.sh "$bundle"/*.py "$bundle"/*.gz "$work"/
 cd "$work"
 export LD_LIBRARY_PATH="$work:${LD_LIBRARY_PATH:-}"
-# cuDNN (for its fused attention, loaded at run time) from the PyTorch install's wheel.
+# cuDNN (for its fused attention and convolution, loaded at run time) from the PyTorch install's wheel.
 cudnn_lib="$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0] + "/lib")' 2>/dev/null)"
 [ -n "$cudnn_lib" ] && [ -d "$cudnn_lib" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$cudnn_lib"
 out="${OUT:-/tmp/out}"

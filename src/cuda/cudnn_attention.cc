@@ -6,13 +6,9 @@
 // (bound to that stream) and plans are never used from two threads at once.
 #include "cuda/cudnn_attention.h"
 
-#if VITRT_HAVE_CUDNN
-#include <cudnn_graph.h>
-#include <dlfcn.h>
-#endif
+#include "cuda/cudnn_backend.h"
 
 #include <atomic>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,139 +55,34 @@ Status cudnn_attention_run(const SdpaProblem&, const void*, const void*, const v
 
 namespace {
 
+using cudnn::Desc;
+
+constexpr const char* kWho = "cuDNN attention";
+
 // The SDPA_FWD operation exists from cuDNN 9.13 on.
 constexpr size_t kMinVersion = 91300;
 
-struct Api {
-  void* lib = nullptr;
-  std::string error;  // why it is unusable, "" when usable
-  decltype(&::cudnnGetVersion) get_version = nullptr;
-  decltype(&::cudnnCreate) create = nullptr;
-  decltype(&::cudnnSetStream) set_stream = nullptr;
-  decltype(&::cudnnGetErrorString) error_string = nullptr;
-  decltype(&::cudnnGetLastErrorString) last_error = nullptr;
-  decltype(&::cudnnBackendCreateDescriptor) create_desc = nullptr;
-  decltype(&::cudnnBackendDestroyDescriptor) destroy_desc = nullptr;
-  decltype(&::cudnnBackendSetAttribute) set_attr = nullptr;
-  decltype(&::cudnnBackendGetAttribute) get_attr = nullptr;
-  decltype(&::cudnnBackendFinalize) finalize = nullptr;
-  decltype(&::cudnnBackendExecute) execute = nullptr;
-};
-
-template <typename F>
-bool bind(void* lib, const char* name, F* f) {
-  *f = reinterpret_cast<F>(::dlsym(lib, name));
-  return *f != nullptr;
+const std::string& unavailable_reason() {
+  static const std::string why = cudnn::unavailable_reason(kMinVersion, "fused attention");
+  return why;
 }
-
-const Api& api() {
-  static const Api a = [] {
-    Api x;
-    const char* env = std::getenv("VITRT_CUDNN_LIBRARY");
-    const std::string name = env != nullptr && *env != '\0' ? env : "libcudnn.so.9";
-    x.lib = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (x.lib == nullptr) {
-      const char* e = ::dlerror();
-      x.error = str_cat("cannot load ", name, " (", e != nullptr ? e : "dlopen failed",
-                        "); set VITRT_CUDNN_LIBRARY or LD_LIBRARY_PATH");
-      return x;
-    }
-    const bool bound = bind(x.lib, "cudnnGetVersion", &x.get_version) &&
-                       bind(x.lib, "cudnnCreate", &x.create) &&
-                       bind(x.lib, "cudnnSetStream", &x.set_stream) &&
-                       bind(x.lib, "cudnnGetErrorString", &x.error_string) &&
-                       bind(x.lib, "cudnnGetLastErrorString", &x.last_error) &&
-                       bind(x.lib, "cudnnBackendCreateDescriptor", &x.create_desc) &&
-                       bind(x.lib, "cudnnBackendDestroyDescriptor", &x.destroy_desc) &&
-                       bind(x.lib, "cudnnBackendSetAttribute", &x.set_attr) &&
-                       bind(x.lib, "cudnnBackendGetAttribute", &x.get_attr) &&
-                       bind(x.lib, "cudnnBackendFinalize", &x.finalize) &&
-                       bind(x.lib, "cudnnBackendExecute", &x.execute);
-    if (!bound) {
-      x.error = str_cat(name, " lacks the backend API's entry points");
-      return x;
-    }
-    const size_t version = x.get_version();
-    if (version < kMinVersion) {
-      x.error = str_cat(name, " is cuDNN ", version, "; fused attention needs ", kMinVersion,
-                        " (9.13) or newer");
-    }
-    return x;
-  }();
-  return a;
-}
-
-// A failed cuDNN call as a Status with cuDNN's own last message.
-Status check(cudnnStatus_t s, const char* what) {
-  if (s == CUDNN_STATUS_SUCCESS) return Status::ok_status();
-  char detail[512] = {0};
-  api().last_error(detail, sizeof(detail));
-  return unsupported("cuDNN attention: ", what, ": ", api().error_string(s),
-                     detail[0] != '\0' ? str_cat(" (", detail, ")") : std::string());
-}
-#define VITRT_CUDNN(expr, what) VITRT_RETURN_IF_ERROR(check((expr), (what)))
-
-// Owns one backend descriptor.
-class Desc {
- public:
-  Desc() = default;
-  Desc(const Desc&) = delete;
-  Desc& operator=(const Desc&) = delete;
-  ~Desc() {
-    if (d_ != nullptr) api().destroy_desc(d_);
-  }
-  Status create(cudnnBackendDescriptorType_t type) {
-    return check(api().create_desc(type, &d_), "creating a descriptor");
-  }
-  template <typename T>
-  Status set(cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type, int64_t count,
-             const T* values) {
-    return check(api().set_attr(d_, name, type, count, values), "setting an attribute");
-  }
-  Status finalize(const char* what) { return check(api().finalize(d_), what); }
-  cudnnBackendDescriptor_t get() const { return d_; }
-  cudnnBackendDescriptor_t* ptr() { return &d_; }
-
- private:
-  cudnnBackendDescriptor_t d_ = nullptr;
-};
 
 enum Uid : int64_t { kQ = 1, kK, kV, kO, kScale };
 
-Status make_tensor(Desc& t, int64_t uid, cudnnDataType_t type, const int64_t* dims,
-                   const int64_t* strides, bool by_value) {
-  VITRT_RETURN_IF_ERROR(t.create(CUDNN_BACKEND_TENSOR_DESCRIPTOR));
-  const int64_t align = 16;
-  VITRT_RETURN_IF_ERROR(t.set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type));
-  VITRT_RETURN_IF_ERROR(t.set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims));
-  VITRT_RETURN_IF_ERROR(t.set(CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides));
-  VITRT_RETURN_IF_ERROR(t.set(CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid));
-  VITRT_RETURN_IF_ERROR(t.set(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align));
-  if (by_value) {
-    const bool yes = true;
-    VITRT_RETURN_IF_ERROR(t.set(CUDNN_ATTR_TENSOR_IS_BY_VALUE, CUDNN_TYPE_BOOLEAN, 1, &yes));
-  }
-  return t.finalize("finalizing a tensor descriptor");
-}
-
 struct Plan {
-  Desc plan;
+  Desc plan{kWho};
   size_t workspace = 0;
-};
-
-struct StreamState {
-  cudnnHandle_t handle = nullptr;
-  std::map<std::vector<int64_t>, std::unique_ptr<Plan> > plans;
 };
 
 std::mutex& cache_mutex() {
   static std::mutex m;
   return m;
 }
-// Handles are not destroyed: a stream's handle lives as long as the process, like cuBLASLt's
-// library state (a handle costs a few hundred KB; processes create few streams).
-std::map<cudaStream_t, StreamState>& streams() {
-  static auto* s = new std::map<cudaStream_t, StreamState>();
+// Plans per stream: a stream belongs to one execution context, so its plans are never used from
+// two threads at once.
+std::map<cudaStream_t, std::map<std::vector<int64_t>, std::unique_ptr<Plan> > >& streams() {
+  static auto* s =
+      new std::map<cudaStream_t, std::map<std::vector<int64_t>, std::unique_ptr<Plan> > >();
   return *s;
 }
 
@@ -208,107 +99,66 @@ std::vector<int64_t> key_of(const SdpaProblem& p) {
 }
 
 Result<std::unique_ptr<Plan> > build_plan(const SdpaProblem& p, cudnnHandle_t handle) {
+  using cudnn::make_tensor;
+  using cudnn::TensorKind;
   const cudnnDataType_t type = p.type == Elt::kF16 ? CUDNN_DATA_HALF : CUDNN_DATA_BFLOAT16;
   const int64_t q_dims[4] = {p.batch, p.heads, p.sq, p.dh};
   const int64_t k_dims[4] = {p.batch, p.heads, p.sk, p.dh};
   const int64_t v_dims[4] = {p.batch, p.heads, p.sk, p.dv};
   const int64_t o_dims[4] = {p.batch, p.heads, p.sq, p.dv};
   const int64_t one[4] = {1, 1, 1, 1};
-  Desc tq, tk, tv, to, tscale;
-  VITRT_RETURN_IF_ERROR(make_tensor(tq, kQ, type, q_dims, p.q_strides, false));
-  VITRT_RETURN_IF_ERROR(make_tensor(tk, kK, type, k_dims, p.k_strides, false));
-  VITRT_RETURN_IF_ERROR(make_tensor(tv, kV, type, v_dims, p.v_strides, false));
-  VITRT_RETURN_IF_ERROR(make_tensor(to, kO, type, o_dims, p.o_strides, false));
-  VITRT_RETURN_IF_ERROR(make_tensor(tscale, kScale, CUDNN_DATA_FLOAT, one, one, true));
-  Desc op;
-  VITRT_RETURN_IF_ERROR(op.create(CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR));
-  const auto set_desc = [&](cudnnBackendAttributeName_t name, const Desc& d) {
-    const cudnnBackendDescriptor_t v = d.get();
-    return op.set(name, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &v);
-  };
-  VITRT_RETURN_IF_ERROR(set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC, tq));
-  VITRT_RETURN_IF_ERROR(set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC, tk));
-  VITRT_RETURN_IF_ERROR(set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC, tv));
-  VITRT_RETURN_IF_ERROR(set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC, to));
-  VITRT_RETURN_IF_ERROR(set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC, tscale));
-  VITRT_RETURN_IF_ERROR(op.finalize("the SDPA operation"));
-  Desc graph;
-  VITRT_RETURN_IF_ERROR(graph.create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
-  const cudnnBackendDescriptor_t ops = op.get();
+  Desc tq(kWho), tk(kWho), tv(kWho), to(kWho), tscale(kWho);
+  VITRT_RETURN_IF_ERROR(make_tensor(tq, kQ, type, 4, q_dims, p.q_strides, TensorKind::kMemory));
+  VITRT_RETURN_IF_ERROR(make_tensor(tk, kK, type, 4, k_dims, p.k_strides, TensorKind::kMemory));
+  VITRT_RETURN_IF_ERROR(make_tensor(tv, kV, type, 4, v_dims, p.v_strides, TensorKind::kMemory));
+  VITRT_RETURN_IF_ERROR(make_tensor(to, kO, type, 4, o_dims, p.o_strides, TensorKind::kMemory));
   VITRT_RETURN_IF_ERROR(
-      graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &ops));
+      make_tensor(tscale, kScale, CUDNN_DATA_FLOAT, 4, one, one, TensorKind::kByValue));
+  Desc op(kWho);
+  VITRT_RETURN_IF_ERROR(op.create(CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR));
+  VITRT_RETURN_IF_ERROR(op.set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC, tq));
+  VITRT_RETURN_IF_ERROR(op.set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC, tk));
+  VITRT_RETURN_IF_ERROR(op.set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC, tv));
+  VITRT_RETURN_IF_ERROR(op.set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC, to));
+  VITRT_RETURN_IF_ERROR(op.set_desc(CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC, tscale));
+  VITRT_RETURN_IF_ERROR(op.finalize("the SDPA operation"));
+  Desc graph(kWho);
+  VITRT_RETURN_IF_ERROR(graph.create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
+  VITRT_RETURN_IF_ERROR(graph.set_desc(CUDNN_ATTR_OPERATIONGRAPH_OPS, op));
   VITRT_RETURN_IF_ERROR(graph.set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
   VITRT_RETURN_IF_ERROR(graph.finalize("the operation graph"));
-  Desc heur;
-  VITRT_RETURN_IF_ERROR(heur.create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
-  const cudnnBackendDescriptor_t g = graph.get();
-  VITRT_RETURN_IF_ERROR(
-      heur.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &g));
-  const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
-  VITRT_RETURN_IF_ERROR(heur.set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode));
-  VITRT_RETURN_IF_ERROR(heur.finalize("the engine heuristic"));
-  constexpr int kConfigs = 8;
-  Desc configs[kConfigs];
-  std::vector<cudnnBackendDescriptor_t> raw(kConfigs);
-  for (int i = 0; i < kConfigs; ++i) {
-    VITRT_RETURN_IF_ERROR(configs[i].create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
-    raw[i] = configs[i].get();
-  }
-  int64_t count = 0;
-  VITRT_CUDNN(api().get_attr(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                             CUDNN_TYPE_BACKEND_DESCRIPTOR, kConfigs, &count, raw.data()),
-              "reading the heuristic's engine configurations");
+  VITRT_ASSIGN_OR_RETURN(std::vector<Desc> configs,
+                         cudnn::heuristic_configs(graph, CUDNN_HEUR_MODE_A, 8));
   // The heuristic's order: on the H200 its first configuration was also the fastest of the
   // four it offers at every ViT and CLIP shape measured (the others 1.5-2x slower).
   Status last = unsupported("cuDNN attention: no engine configuration for this problem");
-  for (int64_t i = 0; i < count && i < kConfigs; ++i) {
+  for (const Desc& config : configs) {
     auto plan = std::make_unique<Plan>();
-    VITRT_RETURN_IF_ERROR(plan->plan.create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
-    VITRT_RETURN_IF_ERROR(
-        plan->plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
-    const cudnnBackendDescriptor_t cfg = raw[static_cast<size_t>(i)];
-    VITRT_RETURN_IF_ERROR(plan->plan.set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                         CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg));
-    last = plan->plan.finalize("finalizing an execution plan");
-    if (!last.ok()) continue;
-    int64_t ws = 0, got = 0;
-    VITRT_CUDNN(api().get_attr(plan->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                               CUDNN_TYPE_INT64, 1, &got, &ws),
-                "reading the workspace size");
-    plan->workspace = static_cast<size_t>(ws);
-    return plan;
+    last = cudnn::make_plan(plan->plan, config, handle, &plan->workspace);
+    if (last.ok()) return plan;
   }
   return last;
-}
-
-// The stream's state (handle created on first use); the caller holds cache_mutex().
-Result<StreamState*> stream_state(cudaStream_t stream) {
-  StreamState& s = streams()[stream];
-  if (s.handle == nullptr) {
-    VITRT_CUDNN(api().create(&s.handle), "creating a handle");
-    VITRT_CUDNN(api().set_stream(s.handle, stream), "binding the handle to the stream");
-  }
-  return &s;
 }
 
 }  // namespace
 
 std::string cudnn_attention_unavailable() {
-  return api().error;
+  return unavailable_reason();
 }
 
 Status cudnn_attention_prepare(const SdpaProblem& p, cudaStream_t stream, size_t* workspace_bytes) {
-  if (!api().error.empty()) return unsupported("cuDNN attention: ", api().error);
+  if (!unavailable_reason().empty()) return unsupported("cuDNN attention: ", unavailable_reason());
   if (!cudnn_attention_supports(p)) {
     return unsupported("cuDNN attention: the problem's form is not covered");
   }
+  VITRT_ASSIGN_OR_RETURN(cudnnHandle_t handle, cudnn::stream_handle(stream, kWho));
   std::lock_guard<std::mutex> lock(cache_mutex());
-  VITRT_ASSIGN_OR_RETURN(StreamState * s, stream_state(stream));
+  auto& plans = streams()[stream];
   const std::vector<int64_t> key = key_of(p);
-  auto it = s->plans.find(key);
-  if (it == s->plans.end()) {
-    VITRT_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, build_plan(p, s->handle));
-    it = s->plans.emplace(key, std::move(plan)).first;
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    VITRT_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, build_plan(p, handle));
+    it = plans.emplace(key, std::move(plan)).first;
     ++plans_built;
   }
   *workspace_bytes = it->second->workspace;
@@ -318,16 +168,14 @@ Status cudnn_attention_prepare(const SdpaProblem& p, cudaStream_t stream, size_t
 Status cudnn_attention_run(const SdpaProblem& p, const void* q, const void* k, const void* v,
                            void* out, void* workspace, size_t workspace_bytes,
                            cudaStream_t stream) {
-  if (!api().error.empty()) return unsupported("cuDNN attention: ", api().error);
+  if (!unavailable_reason().empty()) return unsupported("cuDNN attention: ", unavailable_reason());
   Plan* plan = nullptr;
-  cudnnHandle_t handle = nullptr;
   {
     std::lock_guard<std::mutex> lock(cache_mutex());
     auto s = streams().find(stream);
     if (s != streams().end()) {
-      auto it = s->second.plans.find(key_of(p));
-      if (it != s->second.plans.end()) plan = it->second.get();
-      handle = s->second.handle;
+      auto it = s->second.find(key_of(p));
+      if (it != s->second.end()) plan = it->second.get();
     }
   }
   if (plan == nullptr) return internal_error("cuDNN attention: the problem was not prepared");
@@ -335,18 +183,11 @@ Status cudnn_attention_run(const SdpaProblem& p, const void* q, const void* k, c
     return unsupported("cuDNN attention: needs ", plan->workspace, " bytes of workspace, has ",
                        workspace_bytes);
   }
+  VITRT_ASSIGN_OR_RETURN(cudnnHandle_t handle, cudnn::stream_handle(stream, kWho));
   float scale = p.scale;  // by value: read by the execute call (and baked into a capture)
   void* ptrs[5] = {const_cast<void*>(q), const_cast<void*>(k), const_cast<void*>(v), out, &scale};
   const int64_t uids[5] = {kQ, kK, kV, kO, kScale};
-  Desc pack;
-  VITRT_RETURN_IF_ERROR(pack.create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR));
-  VITRT_RETURN_IF_ERROR(
-      pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5, ptrs));
-  VITRT_RETURN_IF_ERROR(pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 5, uids));
-  VITRT_RETURN_IF_ERROR(
-      pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
-  VITRT_RETURN_IF_ERROR(pack.finalize("finalizing the variant pack"));
-  return check(api().execute(handle, plan->plan.get(), pack.get()), "executing");
+  return cudnn::execute(plan->plan, handle, 5, uids, ptrs, workspace);
 }
 
 #endif  // VITRT_HAVE_CUDNN
