@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <utility>
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
+#include "cuda/cudnn_conv.h"
 #include "ir/ops/channels_last_conv.h"
 #include "ir/ops/col2im.h"
 #include "ir/ops/conv_attributes.h"
@@ -607,10 +609,12 @@ class ConvKernel final : public CudaKernel {
 
 // A 2-D convolution of an NHWC tensor (trunks kept channels-last by cancel_layout_transposes):
 //  * depthwise: the direct kernel in its channels-last form (ReLU, when asked, a second pass);
-//  * dense and grouped: an NHWC im2col of at most kMaxColumnBytes at a time, times W viewed as
-//    [D, KH * KW * C/group] through cuBLASLt with bias and ReLU in the epilogue (a group's
-//    product writes its output channels in place, ldc = D); a 1x1 convolution with unit strides
-//    and no padding multiplies X itself.
+//  * dense and grouped: cuDNN's convolution (cuda/cudnn_conv.h: an implicit GEMM, bias and ReLU
+//    fused) where it is loaded and takes the problem, its plan built in the shape pass; else an
+//    NHWC im2col of at most kMaxColumnBytes at a time, times W viewed as [D, KH * KW * C/group]
+//    through cuBLASLt with bias and ReLU in the epilogue (a group's product writes its output
+//    channels in place, ldc = D); a 1x1 convolution with unit strides and no padding multiplies
+//    X itself. VITRT_NO_CUDNN_CONV=1 keeps the second path (for comparisons).
 class ChannelsLastConvKernel final : public CudaKernel {
  public:
   ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs)
@@ -629,9 +633,19 @@ class ChannelsLastConvKernel final : public CudaKernel {
     const bool columns = !g.depthwise() && !g.pointwise() && pixels > 0;
     const int64_t chunk = std::clamp<int64_t>(kMaxColumnBytes / static_cast<int64_t>(k * elt), 1,
                                               std::max<int64_t>(pixels, 1));
+    const std::optional<ConvProblem> cp = cudnn_problem(g, x.dtype, ctx, bias != nullptr);
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
       out[0].shape = g.out_shape();
+      if (cp) {
+        // Built outside any capture; a problem cuDNN turns down takes the GEMM path.
+        size_t ws = 0;
+        if (cudnn_conv_prepare(*cp, ctx.stream, ctx.workspace_bytes, nullptr, &ws).ok()) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          cudnn_ready_.insert(problem_key(*cp));
+          return Status::ok_status();
+        }
+      }
       if (columns) {  // scratch: one chunk of im2col rows
         out.resize(2);
         out[1].dtype = x.dtype;
@@ -656,6 +670,14 @@ class ChannelsLastConvKernel final : public CudaKernel {
       return cuda_status(launch_unary(UnaryOp::kRelu, t, t, out[0].data, out[0].data,
                                       pixels * g.out_channels, ctx.stream),
                          "ChannelsLastConv ReLU");
+    }
+    if (cp && cudnn_prepared(*cp)) {
+      ConvBuffers cb;
+      cb.x = x.data;
+      cb.w = w.data;
+      cb.bias = bias != nullptr ? bias->data : nullptr;
+      cb.y = out[0].data;
+      return cudnn_conv_run(*cp, cb, ctx.workspace, ctx.workspace_bytes, ctx.stream);
     }
     const int64_t dg = g.out_per_group(), cg = g.in_per_group();
     for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
@@ -699,6 +721,55 @@ class ChannelsLastConvKernel final : public CudaKernel {
  private:
   // At most this many bytes of im2col rows at a time (one GEMM up to there).
   static constexpr int64_t kMaxColumnBytes = int64_t{64} << 20;
+
+  // cuDNN's view of a dense or grouped convolution, where cuDNN may take it.
+  static std::optional<ConvProblem> cudnn_problem(const ChannelsLastConvGeometry& g, DType dtype,
+                                                  const LaunchContext& ctx, bool bias) {
+    static const bool disabled = [] {
+      const char* v = std::getenv("VITRT_NO_CUDNN_CONV");
+      return v != nullptr && std::string(v) == "1";
+    }();
+    if (disabled || g.depthwise() || g.batch * g.out_h * g.out_w == 0) return std::nullopt;
+    Result<Elt> t = elt_of(dtype);
+    if (!t.ok()) return std::nullopt;
+    ConvProblem p;
+    p.type = *t;
+    p.allow_tf32 = ctx.tf32;
+    p.n = g.batch;
+    p.h = g.height;
+    p.w = g.width;
+    p.c = g.channels;
+    p.k = g.out_channels;
+    p.r = g.kh;
+    p.s = g.kw;
+    p.group = g.group;
+    p.oh = g.out_h;
+    p.ow = g.out_w;
+    p.pad_top = g.ph;
+    p.pad_left = g.pw;
+    p.pad_bottom = g.ph_end;
+    p.pad_right = g.pw_end;
+    p.stride_h = g.sh;
+    p.stride_w = g.sw;
+    p.dil_h = g.dh;
+    p.dil_w = g.dw;
+    p.bias = bias;
+    p.relu = g.relu;
+    if (!cudnn_conv_supports(p) || !cudnn_conv_unavailable().empty()) return std::nullopt;
+    return p;
+  }
+
+  static std::vector<int64_t> problem_key(const ConvProblem& p) {
+    return {static_cast<int64_t>(p.type), p.allow_tf32, p.n, p.h, p.w, p.c, p.k, p.bias};
+  }
+
+  bool cudnn_prepared(const ConvProblem& p) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cudnn_ready_.count(problem_key(p)) != 0;
+  }
+
+  std::mutex mutex_;
+  std::set<std::vector<int64_t>> cudnn_ready_;  // problems whose shape pass prepared cuDNN
 
   static Im2colArgs im2col_geometry(const ChannelsLastConvGeometry& g) {
     Im2colArgs a;
