@@ -101,8 +101,9 @@ Result<std::unique_ptr<CpuKernel>> make_linear_kernel(const KernelInit& init) {
     return invalid_argument("bias must be a constant float32 [", w->dim(1), "]");
   }
   const bool has_residual = init.node.has_input(3);
-  if (has_residual && act != MatmulActivation::kNone) {
-    return invalid_argument("a residual input needs activation 'none', got '", act_name, "'");
+  if (has_residual && act != MatmulActivation::kNone && act != MatmulActivation::kRelu) {
+    return invalid_argument("a residual input needs activation 'none' or 'relu', got '", act_name,
+                            "'");
   }
   auto kernel = std::make_unique<LinearKernel>(act, bf16, bias != nullptr, has_residual, w->dim(0),
                                                w->dim(1));

@@ -1063,8 +1063,9 @@ Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
 
 Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(UnaryOp op, linear_activation(init.node.attrs));
-  if (init.node.has_input(3) && op != UnaryOp::kIdentity) {
-    return invalid_model("a residual input (3) needs activation 'none'");
+  // With a residual, cuBLASLt's epilogue applies the ReLU after adding C (the residual).
+  if (init.node.has_input(3) && op != UnaryOp::kIdentity && op != UnaryOp::kRelu) {
+    return invalid_model("a residual input (3) needs activation 'none' or 'relu'");
   }
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {

@@ -11,6 +11,10 @@
 // fuse_residual_layer_norm, which then sees a plain LayerNormalization after the GEMM, and
 // still fuses the adds no linear layer feeds (the first block's embedding sums).
 //
+// A Relu that is the sum's only reader then becomes the vitrt.Linear's activation, applied after
+// the add (Y = relu(X.W + bias + residual): cuBLASLt's epilogue and oneDNN's post-ops run in
+// that order), so a ResNet bottleneck ends in one GEMM.
+//
 // Preconditions, each reported as a near miss when a Linear feeds an Add without meeting it:
 // the vitrt.Linear / vitrt.QuantLinear has activation "none" (the add would have to follow the
 // activation) and no residual yet; its output is read by the Add alone and is not a graph
@@ -124,6 +128,19 @@ Status fuse_residual_into_linear(Graph& graph, PassContext& ctx) {
     take_over(graph, sum, y);
     ctx.applied(kPass, what, {add_name});
     uses.refresh();
+    // A ReLU after the sum (a ResNet bottleneck's end) follows the add in the same epilogue.
+    const Node* relu = uses.single_consumer(y);
+    const NodeId linear_id = producer_of(graph, y) - graph.nodes.data();
+    if (relu != nullptr && is_onnx_op(*relu, "Relu") && relu->num_inputs() == 1 &&
+        graph.nodes[linear_id].op_type == "Linear") {
+      const std::string relu_name = relu->name;
+      const ValueId out = relu->outputs[0];
+      remove_nodes(graph, {static_cast<NodeId>(relu - graph.nodes.data())});
+      take_over(graph, out, y);
+      graph.nodes[linear_id].attrs.set_string("activation", "relu");
+      ctx.applied(kPass, str_cat(what, " + relu"), {relu_name});
+      uses.refresh();
+    }
   }
   return Status::ok_status();
 }

@@ -65,6 +65,10 @@ std::string unquantizable_reason(const Graph& graph, const Node& node) {
   }
   Result<std::string> precision = node.attrs.get_string("compute_precision", "fp32");
   if (!precision.ok() || *precision != "fp32") return "it already computes in reduced precision";
+  Result<std::string> act = node.attrs.get_string("activation", "none");
+  if (node.has_input(3) && (!act.ok() || *act != "none")) {
+    return "its activation follows the residual add, which QuantLinear's epilogue does not do";
+  }
   return "";
 }
 

@@ -124,7 +124,10 @@ TEST(FusedLinear, SchemaRejectsBrokenResiduals) {
     SymShape shape;
   };
   const Broken cases[] = {
-      {"needs activation 'none', got 'relu'", "relu", DType::kFloat32, {Dim::symbol("batch"), 3}},
+      {"needs activation 'none' or 'relu', got 'gelu'",
+       "gelu",
+       DType::kFloat32,
+       {Dim::symbol("batch"), 3}},
       {"residual must have the output's shape [batch, 3] (no broadcasting), got [3]",
        "none",
        DType::kFloat32,

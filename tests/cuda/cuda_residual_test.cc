@@ -21,6 +21,7 @@ namespace {
 struct ResidualCase {
   int64_t m = 7, k = 64, n = 48;
   bool bias = true;
+  bool relu = false;  // Y = relu(X.W + bias + residual): the ReLU follows the add
 };
 
 struct ResidualProblem {
@@ -37,7 +38,9 @@ ResidualProblem make_problem(const ResidualCase& c, uint64_t seed) {
   in.push_back(c.bias ? p.g.constant("b", random_tensor(DType::kFloat32, {c.n}, seed + 1))
                       : kNoValue);
   in.push_back(r);
-  p.g.output(p.g.op("Linear", in, {}, "vitrt", "proj"));
+  Attributes attrs;
+  if (c.relu) attrs.set_string("activation", "relu");
+  p.g.output(p.g.op("Linear", in, attrs, "vitrt", "proj"));
   p.inputs = {random_tensor(DType::kFloat32, {c.m, c.k}, seed + 2),
               random_tensor(DType::kFloat32, {c.m, c.n}, seed + 3, -4.0, 4.0)};
   return p;
@@ -50,13 +53,23 @@ class CudaLinearResidual : public ::testing::Test {
 
 TEST_F(CudaLinearResidual, MatchesTheCpuKernel) {
   const ResidualCase cases[] = {
-      {1, 33, 19, true},     {1, 64, 48, false},   {197, 96, 40, true},    {5, 48, 33, false},
-      {197, 768, 768, true}, {2, 3072, 768, true}, {64, 3072, 768, false},
+      {1, 33, 19, true},
+      {1, 64, 48, false},
+      {197, 96, 40, true},
+      {5, 48, 33, false},
+      {197, 768, 768, true},
+      {2, 3072, 768, true},
+      {64, 3072, 768, false},
+      // ResNet-50's last 1x1 conv of a bottleneck, and odd shapes, with the ReLU after the add.
+      {49, 512, 2048, true, true},
+      {7, 33, 19, true, true},
+      {5, 48, 33, false, true},
   };
   uint64_t seed = 100;
   for (const ResidualCase& c : cases) {
     for (const char* precision : {"fp32", "fp16", "bf16"}) {
-      SCOPED_TRACE(str_cat(c.m, "x", c.k, "x", c.n, c.bias ? " +bias " : " ", precision));
+      SCOPED_TRACE(str_cat(c.m, "x", c.k, "x", c.n, c.bias ? " +bias " : " ", c.relu ? "relu " : "",
+                           precision));
       ResidualProblem p = make_problem(c, seed);
       ASSERT_TRUE(p.g.infer().ok());
       Result<std::vector<Tensor>> want = run_graph(p.g.graph(), p.inputs);

@@ -199,6 +199,56 @@ TEST(FuseResidualIntoLinear, OneResidualAndNoActivationAfter) {
   EXPECT_EQ(count_ops(act.graph(), "Relu"), 1);
 }
 
+// A ResNet bottleneck's end: Relu(Add(Linear(x), shortcut)) becomes one Linear with the
+// residual and activation "relu" applied after the add; a QuantLinear keeps the Relu (its
+// epilogue has no activation after the residual), and so does a sum read twice.
+TEST(FuseResidualIntoLinear, ReluAfterTheSumJoinsTheLinear) {
+  for (bool quant : {false, true}) {
+    for (bool read_twice : {false, true}) {
+      SCOPED_TRACE(str_cat(quant ? "QuantLinear" : "Linear", read_twice ? ", sum read twice" : ""));
+      TestGraph g;
+      const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 5, kK});
+      const ValueId r = g.input("r", DType::kFloat32, {Dim::symbol("batch"), 5, kN});
+      std::vector<ValueId> in = {x};
+      Attributes attrs;
+      if (quant) {
+        attrs.set_string("format", "int8");
+        attrs.set_float("input_scale", 0.01f);
+        Tensor w_q = Tensor::empty(DType::kInt8, {kK, kN});
+        for (int64_t i = 0; i < w_q.numel(); ++i) {
+          w_q.data<uint8_t>()[i] = static_cast<uint8_t>((i * 37 + 11) % 255);
+        }
+        in.push_back(g.constant("w_q", w_q));
+        in.push_back(
+            g.constant("w_scale", testing::random_tensor(DType::kFloat32, {kN}, 4, 0.001, 0.02)));
+      } else {
+        in.push_back(g.constant("w", testing::random_tensor(DType::kFloat32, {kK, kN}, 3)));
+      }
+      in.push_back(g.constant("b", testing::random_tensor(DType::kFloat32, {kN}, 5)));
+      const ValueId y = g.op(quant ? "QuantLinear" : "Linear", in, attrs, "vitrt", "conv3");
+      const ValueId sum = g.op("Add", {y, r});
+      g.output(g.op("Relu", {sum}));
+      if (read_twice) g.output(g.op("Neg", {sum}));
+      ASSERT_TRUE(g.infer().ok());
+      const Graph before = g.graph();
+      const testing::PassResult run = run_pass(fuse_residual_into_linear, g.graph());
+      ASSERT_TRUE(run.status.ok()) << run.status.to_string();
+      const bool relu_fused = !quant && !read_twice;
+      EXPECT_EQ(run.applied, relu_fused ? 2 : 1);
+      EXPECT_EQ(count_ops(g.graph(), "Relu"), relu_fused ? 0 : 1);
+      const Node* linear = find_node(g.graph(), "conv3");
+      ASSERT_NE(linear, nullptr);
+      EXPECT_EQ(*linear->attrs.get_string("activation", "none"), relu_fused ? "relu" : "none");
+      // The output keeps its name; the numbers are the unfused graph's.
+      EXPECT_EQ(g.graph().values[g.graph().outputs[0]].name, before.values[before.outputs[0]].name);
+      testing::expect_outputs_close(before, g.graph(),
+                                    {testing::random_tensor(DType::kFloat32, {3, 5, kK}, 1),
+                                     testing::random_tensor(DType::kFloat32, {3, 5, kN}, 2, -3, 3)},
+                                    1e-5);
+    }
+  }
+}
+
 // Through the whole optimizer on a block pair: the residual adds after the Linears join them,
 // the LayerNorms after them stay plain, and the embedding-like sum no Linear feeds still
 // becomes AddLayerNorm.

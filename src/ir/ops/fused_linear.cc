@@ -3,8 +3,9 @@
 //
 //   inputs   X [..., K] float32, W [K, N] float32 (a constant: the weights), bias [N] optional,
 //            residual [..., N] optional: exactly Y's shape and dtype (no broadcasting), only
-//            with activation "none": Y = X x W + bias + residual (fuse_residual_into_linear;
-//            the GEMM reads it as its C matrix)
+//            with activation "none": Y = X x W + bias + residual, or "relu", which then
+//            follows the add: Y = relu(X x W + bias + residual), a ResNet bottleneck's end
+//            (fuse_residual_into_linear; the GEMM reads the residual as its C matrix)
 //   attrs    activation: "none" (default) | "gelu" (erf form) | "gelu_tanh" | "quick_gelu"
 //            (x * sigmoid(1.702 x), CLIP's QuickGELU) | "relu";
 //            compute_precision: "fp32" (default) | "bf16" (set by assign_precision: X and W

@@ -34,9 +34,15 @@ Status infer_linear_output(InferContext& ctx, DType dtype, const Dim& k, const D
 
 Status check_linear_residual(InferContext& ctx, int index, DType dtype, const Dim& n) {
   if (!ctx.has_input(index)) return Status();
-  VITRT_ASSIGN_OR_RETURN(std::string act, ctx.attrs().get_string("activation", "none"));
-  if (act != "none") {
-    return ctx.error("a residual input needs activation 'none', got '", act,
+  const Result<std::string> act = ctx.attrs().get_string("activation", "none");
+  if (!act.ok()) return act.status();
+  if (ctx.node().op_type == "Linear") {
+    if (*act != "none" && *act != "relu") {
+      return ctx.error("a residual input needs activation 'none' or 'relu', got '", *act,
+                       "' (Y = act(X.W + bias + residual), the ReLU after the add)");
+    }
+  } else if (*act != "none") {
+    return ctx.error("a residual input needs activation 'none', got '", *act,
                      "' (Y = X.W + bias + residual has no activation)");
   }
   if (ctx.input_dtype(index) != dtype) {
