@@ -3,11 +3,14 @@
 //    input pixel's contiguous channel vector by the tap's weights (repacked to [KH, KW, D], so
 //    they are contiguous too) into the output pixel's channels: a loop along C that the compiler
 //    vectorises, with no im2col copy.
-//  * Dense and grouped: the rows of an NHWC im2col ([output pixel, KH * KW * C/group], each
-//    tap's channels one contiguous run of the input) times W viewed as [D, KH * KW * C/group]
-//    through oneDNN, bias and ReLU fused; a 1x1 convolution with unit strides and no padding
-//    multiplies X itself. The columns are made a chunk of output pixels at a time, so their
-//    memory stays bounded. float64 runs a direct loop (the reference for tests).
+//  * Dense with constant weights: oneDNN's convolution primitive on the NHWC tensors (direct
+//    JIT kernels, bias and ReLU fused; cpu/dnnl_conv.h), where oneDNN has an optimized kernel;
+//    a 1x1 convolution with unit strides and no padding multiplies X itself.
+//  * Otherwise (grouped, or no such kernel): the rows of an NHWC im2col ([output pixel,
+//    KH * KW * C/group], each tap's channels one contiguous run of the input) times W viewed as
+//    [D, KH * KW * C/group] through oneDNN's matmul, bias and ReLU fused. The columns are made a
+//    chunk of output pixels at a time, so their memory stays bounded. float64 runs a direct
+//    loop (the reference for tests).
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -16,6 +19,7 @@
 #include "core/parallel.h"
 #include "cpu/channels_last_conv.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/dnnl_conv.h"
 #include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
 #include "ir/ops/channels_last_conv.h"
@@ -151,11 +155,12 @@ class ChannelsLastConvKernel final : public CpuKernel {
   // `packed_w`: depthwise taps packed at load, or undefined. `gemm`: the product with constant
   // dense (group 1) weights, prepared at load, or null.
   ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs, Tensor packed_w,
-                         std::unique_ptr<DnnlMatmul> gemm)
+                         std::unique_ptr<DnnlMatmul> gemm, std::unique_ptr<DnnlConv> conv)
       : node_(node),
         attrs_(std::move(attrs)),
         packed_(std::move(packed_w)),
-        gemm_(std::move(gemm)) {}
+        gemm_(std::move(gemm)),
+        conv_(std::move(conv)) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
@@ -216,6 +221,29 @@ class ChannelsLastConvKernel final : public CpuKernel {
         s.m = pixels;
         return mm.run(s, x, weights, bias, y);
       }
+      if (conv_ != nullptr) {
+        ConvShape cs;
+        cs.n = g.batch;
+        cs.h = g.height;
+        cs.w = g.width;
+        cs.c = g.channels;
+        cs.k = g.out_channels;
+        cs.r = g.kh;
+        cs.s = g.kw;
+        cs.oh = g.out_h;
+        cs.ow = g.out_w;
+        cs.sh = g.sh;
+        cs.sw = g.sw;
+        cs.dh = g.dh;
+        cs.dw = g.dw;
+        cs.pad_top = g.ph;
+        cs.pad_left = g.pw;
+        cs.pad_bottom = g.ph_end;
+        cs.pad_right = g.pw_end;
+        cs.has_bias = bias != nullptr;
+        cs.relu = g.relu;
+        if (conv_->prepare(cs).ok()) return conv_->run(cs, x, bias, y);
+      }
       const int64_t rows = chunk_rows(k, pixels);
       std::vector<float> cols(static_cast<size_t>(rows * k));
       for (int64_t p0 = 0; p0 < pixels; p0 += rows) {
@@ -250,6 +278,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
   ChannelsLastConvAttributes attrs_;
   Tensor packed_;  // depthwise weights as [KH * KW, D], packed once at load
   std::unique_ptr<DnnlMatmul> gemm_;
+  std::unique_ptr<DnnlConv> conv_;  // dense layers with constant weights
 };
 
 Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& init) {
@@ -257,6 +286,7 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
   VITRT_ASSIGN_OR_RETURN(ChannelsLastConvAttributes attrs, parse_channels_last_conv(init.node));
   Tensor packed;
   std::unique_ptr<DnnlMatmul> gemm;
+  std::unique_ptr<DnnlConv> conv;
   const Tensor* w = init.constant_input(1);
   if (w != nullptr && w->rank() == 4 &&
       (w->dtype() == DType::kFloat32 || w->dtype() == DType::kFloat64)) {
@@ -274,10 +304,11 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       example.activation = attrs.relu ? MatmulActivation::kRelu : MatmulActivation::kNone;
       gemm = std::make_unique<DnnlMatmul>();
       VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));
+      if (w->dim(1) != 1 || w->dim(2) != 1) conv = std::make_unique<DnnlConv>(*w);
     }
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<ChannelsLastConvKernel>(
-      init.node, std::move(attrs), std::move(packed), std::move(gemm)));
+      init.node, std::move(attrs), std::move(packed), std::move(gemm), std::move(conv)));
 }
 
 }  // namespace

@@ -614,7 +614,9 @@ class ConvKernel final : public CudaKernel {
 //    NHWC im2col of at most kMaxColumnBytes at a time, times W viewed as [D, KH * KW * C/group]
 //    through cuBLASLt with bias and ReLU in the epilogue (a group's product writes its output
 //    channels in place, ldc = D); a 1x1 convolution with unit strides and no padding multiplies
-//    X itself. VITRT_NO_CUDNN_CONV=1 keeps the second path (for comparisons).
+//    X itself. VITRT_NO_CUDNN_CONV=1 keeps the second path (for comparisons). A dense layer
+//    over fewer than 64 channels that are no multiple of 8 (an RGB stem) gives cuDNN its input
+//    and weights padded with zero channels to the next multiple of 8.
 class ChannelsLastConvKernel final : public CudaKernel {
  public:
   ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs)
@@ -641,8 +643,16 @@ class ChannelsLastConvKernel final : public CudaKernel {
         // Built outside any capture; a problem cuDNN turns down takes the GEMM path.
         size_t ws = 0;
         if (cudnn_conv_prepare(*cp, ctx.stream, ctx.workspace_bytes, nullptr, &ws).ok()) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          cudnn_ready_.insert(problem_key(*cp));
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            cudnn_ready_.insert(problem_key(*cp));
+          }
+          if (cp->c != g.channels) {  // scratch: X and W with their channels padded
+            out.resize(3);
+            out[1].dtype = out[2].dtype = x.dtype;
+            out[1].shape = {g.batch, g.height, g.width, cp->c};
+            out[2].shape = {g.out_channels, g.kh, g.kw, cp->c};
+          }
           return Status::ok_status();
         }
       }
@@ -675,6 +685,18 @@ class ChannelsLastConvKernel final : public CudaKernel {
       ConvBuffers cb;
       cb.x = x.data;
       cb.w = w.data;
+      if (cp->c != g.channels) {
+        VITRT_RETURN_IF_ERROR(
+            cuda_status(launch_pad_channels(t, g.batch * g.height * g.width, g.channels, cp->c,
+                                            x.data, out[1].data, ctx.stream),
+                        "ChannelsLastConv channel padding"));
+        VITRT_RETURN_IF_ERROR(
+            cuda_status(launch_pad_channels(t, g.out_channels * g.kh * g.kw, g.channels, cp->c,
+                                            w.data, out[2].data, ctx.stream),
+                        "ChannelsLastConv weight padding"));
+        cb.x = out[1].data;
+        cb.w = out[2].data;
+      }
       cb.bias = bias != nullptr ? bias->data : nullptr;
       cb.y = out[0].data;
       return cudnn_conv_run(*cp, cb, ctx.workspace, ctx.workspace_bytes, ctx.stream);
@@ -755,8 +777,15 @@ class ChannelsLastConvKernel final : public CudaKernel {
     p.dil_w = g.dw;
     p.bias = bias;
     p.relu = g.relu;
-    if (!cudnn_conv_supports(p) || !cudnn_conv_unavailable().empty()) return std::nullopt;
-    return p;
+    if (!cudnn_conv_unavailable().empty()) return std::nullopt;
+    if (cudnn_conv_supports(p)) return p;
+    // A dense layer over a few channels (an RGB stem) runs with its input channels padded with
+    // zeros to 8 (16-byte vectors for the tensor-core engines): the same sums.
+    if (g.group == 1 && g.channels % 8 != 0 && g.channels < 64) {
+      p.c = (g.channels + 7) / 8 * 8;
+      if (cudnn_conv_supports(p)) return p;
+    }
+    return std::nullopt;
   }
 
   static std::vector<int64_t> problem_key(const ConvProblem& p) {

@@ -1,0 +1,62 @@
+// 2-D convolutions of NHWC fp32 tensors through oneDNN's convolution primitive (its direct JIT
+// kernels work on channel blocks in registers, with no im2col copy): vitrt.ChannelsLastConv's
+// dense layers on the CPU. Like DnnlMatmul, a DnnlConv belongs to one kernel object, creates a
+// primitive the first time it sees a shape and reuses it, and reorders its constant weights
+// once into the layout each primitive prefers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "vitrt/status.h"
+#include "vitrt/tensor.h"
+
+namespace vitrt {
+
+// Y [n, oh, ow, k] = relu?(conv(X [n, h, w, c], W [k, r, s, c]) + bias[k]), one group; pads
+// taken off the begin (top, left) and the end (bottom, right).
+struct ConvShape {
+  int64_t n = 0, h = 0, w = 0, c = 0, k = 0, r = 1, s = 1, oh = 0, ow = 0;
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  bool has_bias = false;
+  bool relu = false;
+
+  auto key() const {
+    return std::make_tuple(std::vector<int64_t>{n, h, w, c, k, r, s, oh, ow, sh, sw, dh, dw,
+                                                pad_top, pad_left, pad_bottom, pad_right},
+                           has_bias, relu);
+  }
+};
+
+class DnnlConv {
+ public:
+  // `weights`: fp32 [k, r, s, c] (OHWI), kept alive by this object.
+  explicit DnnlConv(Tensor weights);
+  ~DnnlConv();
+  DnnlConv(const DnnlConv&) = delete;
+  DnnlConv& operator=(const DnnlConv&) = delete;
+
+  // Creates the primitive for `shape` now (so the first inference does not pay for it); an
+  // error (kept, so a shape is tried once) where oneDNN has no optimized kernel for it: the
+  // caller then computes the convolution another way.
+  Status prepare(const ConvShape& shape);
+  Status run(const ConvShape& shape, const float* src, const float* bias, float* dst);
+
+ private:
+  struct Entry;
+  Result<std::shared_ptr<const Entry>> entry_for(const ConvShape& shape);
+
+  std::mutex mutex_;  // guards cache_ and packed_; kernels may run from several contexts
+  std::map<decltype(ConvShape().key()), std::shared_ptr<const Entry>> cache_;
+  std::map<decltype(ConvShape().key()), Status> failed_;
+  Tensor weights_;
+  struct Packed;
+  std::unique_ptr<Packed> packed_;
+};
+
+}  // namespace vitrt
