@@ -208,12 +208,29 @@ def hf_deit_distilled(attn):
         "attn_implementation": attn, "config": cfg.to_diff_dict()}
 
 
-def timm_model(name, fused_attn=True, image_size=None, **overrides):
+def randomize_batch_norm(model):
+    """Random BatchNorm statistics and affine parameters: fresh ones (mean 0, var 1, weight 1,
+    bias 0) make every BatchNorm an identity, which would test nothing of its folding."""
+    import torch
+    generator = torch.Generator().manual_seed(SEED + 1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            c = m.num_features
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(c, generator=generator) * 0.5)
+                m.running_var.copy_(torch.rand(c, generator=generator) + 0.75)
+                m.weight.copy_(torch.rand(c, generator=generator) * 0.5 + 0.5)
+                m.bias.copy_(torch.randn(c, generator=generator) * 0.2)
+
+
+def timm_model(name, fused_attn=True, image_size=None, random_batch_norm=False, **overrides):
     """image_size: for models that take no img_size (convolutional trunks); default img_size."""
     import timm
 
     def build():
         model = timm.create_model(name, pretrained=False, **overrides)
+        if random_batch_norm:
+            randomize_batch_norm(model)
         # Unfused attention is explicit MatMul/Softmax; the opset-13 exporter cannot export SDPA.
         for m in model.modules():
             if hasattr(m, "fused_attn"):
@@ -343,6 +360,16 @@ FIXTURES = {
     "timm_convnext_ts17":
         (timm_model("convnext_tiny", image_size=64, depths=(1, 1, 2, 1), dims=(16, 24, 32, 40),
                     ls_init_value=0.5, num_classes=10), "ts", 17),
+    # ResNet-50's form (bottlenecks with a strided 3x3 and a 1x1 projection shortcut, the 7x7
+    # stem and its MaxPool) at small width, BatchNorm statistics random: TorchScript folds the
+    # BatchNorms into the Convs, dynamo keeps them (fold_batch_norm). cancel_layout_transposes
+    # keeps the trunk NHWC: 1x1 convs as Linear layers, 3x3 as ChannelsLastConv.
+    "timm_resnet_ts17":
+        (timm_model("resnet50", image_size=64, layers=(1, 2, 1, 1), channels=(8, 16, 24, 32),
+                    stem_width=8, num_classes=10, random_batch_norm=True), "ts", 17),
+    "timm_resnet_dynamo":
+        (timm_model("resnet50", image_size=64, layers=(1, 2, 1, 1), channels=(8, 16, 24, 32),
+                    stem_width=8, num_classes=10, random_batch_norm=True), "dynamo", None),
     # Swin: shifted windows (Roll as Slice+Concat, window partition reshapes, the shift mask),
     # window padding (Pad), patch merging; two stages of two blocks on a 16x16 token grid.
     "timm_swin_dynamo":
