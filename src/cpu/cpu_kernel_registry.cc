@@ -1,5 +1,6 @@
 // The CPU kernel registry: one registration call per kernel family file.
 #include "cpu/channels_last_conv.h"
+#include "cpu/channels_last_pool.h"
 #include "cpu/cpu_kernel.h"
 
 namespace vitrt {
@@ -22,6 +23,7 @@ const CpuKernelRegistry& CpuKernelRegistry::global() {
     register_cpu_fused_norm_kernels(r);
     register_cpu_patchify_kernels(r);
     register_cpu_channels_last_conv_kernels(r);
+    register_cpu_channels_last_pool_kernels(r);
     register_cpu_rotary_embedding_kernels(r);
     register_cpu_quant_linear_kernels(r);
     register_cpu_qdq_kernels(r);

@@ -258,6 +258,22 @@ struct MaxPoolArgs {
 };
 cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, void* out,
                             cudaStream_t stream);
+// vitrt.ChannelsLastPool: MaxPool (average = false) / AveragePool of x [b, h, w, c] into
+// y [b, oh, ow, c]. Window tap (ki, kj) of output pixel (oy, ox) reads input pixel
+// (oy * sh - ph + ki * dh, ox * sw - pw + kj * dw) when inside the image; max keeps the largest
+// (a NaN never replaces it), average divides the fp32 sum by the taps inside the image, or with
+// count_include_pad by those inside the padded image [-ph, h + ph_end) x [-pw, w + pw_end).
+// A window with no tap gives -inf (max) or 0 (average), as launch_max_pool. One thread per
+// output pixel and 16-byte vector of channels (c a multiple of the vector and x, y 16-byte
+// aligned), else per channel.
+struct ChannelsLastPoolArgs {
+  int64_t b = 0, h = 0, w = 0, c = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t ph = 0, pw = 0, ph_end = 0, pw_end = 0;
+  bool average = false, count_include_pad = false;
+};
+cudaError_t launch_channels_last_pool(Elt type, const ChannelsLastPoolArgs& args, const void* x,
+                                      void* y, cudaStream_t stream);
 
 // Softmax (log: LogSoftmax) over the middle axis of [outer, r, inner].
 cudaError_t launch_softmax(Elt type, const void* in, void* out, int64_t outer, int64_t r,

@@ -1,11 +1,12 @@
 // Data movement on CUDA: views (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout) share
 // their input's storage; Transpose, DepthToSpace, SpaceToDepth, Slice, Expand, Tile, Concat and
 // Split are one strided copy each; Gather, GatherElements, ArgMax, ArgMin, TopK, Pad, MaxPool,
-// AveragePool, CumSum and vitrt.Patchify have their own kernels.
+// AveragePool, vitrt.ChannelsLastPool, CumSum and vitrt.Patchify have their own kernels.
 #include <algorithm>
 #include <optional>
 
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/channels_last_pool.h"
 #include "ir/ops/depth_space.h"
 #include "ir/ops/pooling_attributes.h"
 
@@ -819,6 +820,54 @@ class MaxPoolKernel final : public CudaKernel {
   bool average_;
 };
 
+// vitrt.ChannelsLastPool: MaxPool / AveragePool of an NHWC tensor (ir/ops/channels_last_pool.h),
+// geometry as the CPU kernel works it out.
+class ChannelsLastPoolKernel final : public CudaKernel {
+ public:
+  ChannelsLastPoolKernel(const Node& node, ChannelsLastPoolAttributes attrs)
+      : node_(node), attrs_(std::move(attrs)) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    VITRT_ASSIGN_OR_RETURN(const ChannelsLastPoolGeometry g,
+                           channels_last_pool_geometry(node_, attrs_, x.shape));
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype) || x.dtype == DType::kFloat64) {
+        return unsupported("ChannelsLastPool on ", dtype_name(x.dtype));
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = g.out_shape();
+      return Status::ok_status();
+    }
+    ChannelsLastPoolArgs a;
+    a.b = g.batch;
+    a.h = g.height;
+    a.w = g.width;
+    a.c = g.channels;
+    a.oh = g.out_h;
+    a.ow = g.out_w;
+    a.kh = g.kh;
+    a.kw = g.kw;
+    a.sh = g.sh;
+    a.sw = g.sw;
+    a.dh = g.dh;
+    a.dw = g.dw;
+    a.ph = g.ph;
+    a.pw = g.pw;
+    a.ph_end = g.ph_end;
+    a.pw_end = g.pw_end;
+    a.average = g.average;
+    a.count_include_pad = g.count_include_pad;
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_channels_last_pool(t, a, x.data, out[0].data, ctx.stream),
+                       "ChannelsLastPool");
+  }
+
+ private:
+  const Node& node_;
+  ChannelsLastPoolAttributes attrs_;
+};
+
 Result<std::unique_ptr<CudaKernel>> make_slice(const CudaKernelInit& init) {
   if (init.opset < 10) return unsupported("Slice before opset 10 has no CUDA kernel");
   return std::unique_ptr<CudaKernel>(new SliceKernel());
@@ -855,6 +904,11 @@ Result<std::unique_ptr<CudaKernel>> make_max_pool(const CudaKernelInit& init) {
 
 Result<std::unique_ptr<CudaKernel>> make_average_pool(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new MaxPoolKernel(init.node, true));
+}
+
+Result<std::unique_ptr<CudaKernel>> make_channels_last_pool(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(ChannelsLastPoolAttributes attrs, parse_channels_last_pool(init.node));
+  return std::unique_ptr<CudaKernel>(new ChannelsLastPoolKernel(init.node, std::move(attrs)));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_gather(const CudaKernelInit& init) {
@@ -955,6 +1009,7 @@ void register_cuda_data_movement_kernels(CudaKernelRegistry& r) {
   r.add("", "Pad", make_pad);
   r.add("", "MaxPool", make_max_pool);
   r.add("", "AveragePool", make_average_pool);
+  r.add("vitrt", "ChannelsLastPool", make_channels_last_pool);
   r.add("", "Gather", make_gather);
   r.add("", "GatherND", make_gather_nd);
   r.add("", "ArgMax", make_argmax<false>);

@@ -3,6 +3,7 @@
 
 #include "ir/op_schema.h"
 #include "ir/ops/channels_last_conv.h"
+#include "ir/ops/channels_last_pool.h"
 
 namespace vitrt {
 
@@ -69,6 +70,7 @@ const OpRegistry& OpRegistry::global() {
     register_fused_norm_schemas(r);
     register_patchify_schemas(r);
     register_channels_last_conv_schemas(r);
+    register_channels_last_pool_schemas(r);
     register_rotary_embedding_schemas(r);
     register_quant_linear_schemas(r);
     register_qdq_schemas(r);
