@@ -304,7 +304,7 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       example.activation = attrs.relu ? MatmulActivation::kRelu : MatmulActivation::kNone;
       gemm = std::make_unique<DnnlMatmul>();
       VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));
-      if (w->dim(1) != 1 || w->dim(2) != 1) conv = std::make_unique<DnnlConv>(*w);
+      conv = std::make_unique<DnnlConv>(*w);  // a pointwise one multiplies X instead
     }
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<ChannelsLastConvKernel>(

@@ -21,7 +21,8 @@
 // them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar bounds, ...),
 // GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
 // trunk's region) and, for the channels-last p = (0,2,3,1), 2-D Convs that are dense or
-// depthwise with constant weights (grouped ones of several channels per group stay NCHW).
+// depthwise with constant weights (grouped ones of several channels per group stay NCHW) and
+// 2-D MaxPool / AveragePool (vitrt.ChannelsLastPool: a ResNet stem's pool joins the trunk).
 // Storing the region as Transpose(v, p) is priced before anything changes: a Transpose(p)
 // reading a region value and a Transpose(p^-1) making one disappear; a value made outside the
 // region needs a Transpose(p) and one read outside it (or a graph output) a Transpose(p^-1);
@@ -48,6 +49,7 @@
 #include "cpu/data_movement.h"
 #include "ir/op_schema.h"
 #include "ir/ops/conv_attributes.h"
+#include "ir/ops/pooling_attributes.h"
 #include "passes/cancel_layout_transposes.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
@@ -149,7 +151,22 @@ bool is_unary_elementwise(const Node& node) {
   return false;
 }
 
-enum class Role { kNone, kElementwise, kUnary, kConv, kGlobalPool };
+enum class Role { kNone, kElementwise, kUnary, kConv, kPool, kGlobalPool };
+
+// A 2-D MaxPool / AveragePool that vitrt.ChannelsLastPool computes (float, no dilated average).
+bool is_channels_last_pool(const Graph& graph, const Node& node) {
+  if (!is_onnx_op(node, "MaxPool") && !is_onnx_op(node, "AveragePool")) return false;
+  const Value& x = graph.values[node.inputs[0]];
+  if (!has_rank(x, 4) || x.dtype != DType::kFloat32 || x.is_constant()) return false;
+  Result<PoolAttributes> attrs = PoolAttributes::parse(node, 2);
+  if (!attrs.ok()) return false;
+  if (is_onnx_op(node, "AveragePool") &&
+      std::any_of(attrs->geometry.dilations.begin(), attrs->geometry.dilations.end(),
+                  [](int64_t d) { return d != 1; })) {
+    return false;
+  }
+  return has_rank(graph.values[node.outputs[0]], 4);
+}
 
 // Whether `node` computes the same thing on values stored permuted by `p`.
 Role role_of(const Graph& graph, const Node& node, const Perm& p) {
@@ -197,13 +214,15 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
     std::string why;
     return is_channels_last_conv(graph, node, &why) ? Role::kConv : Role::kNone;
   }
+  if (p == kChannelsLast && is_channels_last_pool(graph, node)) return Role::kPool;
   return Role::kNone;
 }
 
 // The region operands of a node of role `role`: the values that are stored permuted.
 std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role role) {
   std::vector<ValueId> out = {node.outputs[0]};
-  if (role == Role::kConv || role == Role::kUnary || role == Role::kGlobalPool) {
+  if (role == Role::kConv || role == Role::kUnary || role == Role::kPool ||
+      role == Role::kGlobalPool) {
     out.push_back(node.inputs[0]);
   } else {
     for (ValueId in : node.inputs) {
@@ -634,6 +653,13 @@ class LayoutRewriter {
         continue;
       }
       if (is_unary_elementwise(node)) continue;
+      if (is_onnx_op(node, "MaxPool") || is_onnx_op(node, "AveragePool")) {
+        node.attrs.set_string("mode", is_onnx_op(node, "MaxPool") ? "max" : "average");
+        node.op_type = "ChannelsLastPool";
+        node.domain = "vitrt";
+        ++pools;
+        continue;
+      }
       if (is_onnx_op(node, "GlobalAveragePool")) {
         // The mean over the spatial axes (2 and up), wherever the permutation put them.
         std::vector<int64_t> axes;

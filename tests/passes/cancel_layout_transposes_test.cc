@@ -328,6 +328,69 @@ TEST(CancelLayoutTransposes, ResNetTrunkGoesChannelsLast) {
   }
 }
 
+TEST(CancelLayoutTransposes, ResNetStemAndPoolJoinTheTrunk) {
+  // ResNet's stem: a 7x7 stride-2 Conv over the 3 image channels, Relu, MaxPool 3x3 stride 2,
+  // then a bottleneck and an AveragePool (ResNet-D's shortcut pool): the pools become
+  // ChannelsLastPool, so a single Transpose goes in (the image) and one comes out.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32,
+                      {Dim::symbol("batch"), 3, Dim::symbol("height"), Dim::symbol("width")});
+  Attributes stem;
+  stem.set_ints("kernel_shape", {7, 7});
+  stem.set_ints("strides", {2, 2});
+  stem.set_ints("pads", {3, 3, 3, 3});
+  ValueId t = g.op(
+      "Relu",
+      {g.op("Conv",
+            {x, g.constant("stem_w", random_tensor(DType::kFloat32, {8, 3, 7, 7}, 5, -0.3, 0.3)),
+             g.constant("stem_b", random_tensor(DType::kFloat32, {8}, 6))},
+            stem)});
+  Attributes pool;
+  pool.set_ints("kernel_shape", {3, 3});
+  pool.set_ints("strides", {2, 2});
+  pool.set_ints("pads", {1, 1, 1, 1});
+  t = g.op("MaxPool", {t}, pool);
+  t = bottleneck(g, t, 8, 4, 16, 1, 10);
+  Attributes avg;
+  avg.set_ints("kernel_shape", {2, 2});
+  avg.set_ints("strides", {2, 2});
+  avg.set_int("ceil_mode", 1);
+  t = g.op("AveragePool", {t}, avg);
+  g.output(g.op("Flatten", {g.op("GlobalAveragePool", {t})}));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Conv"), 0);
+  EXPECT_EQ(count_ops(after, "MaxPool"), 0);
+  EXPECT_EQ(count_ops(after, "AveragePool"), 0);
+  EXPECT_EQ(count_ops(after, "ChannelsLastPool"), 2);
+  EXPECT_EQ(count_ops(after, "Transpose"), 2);
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{2, 3, 33, 29}, std::vector<int64_t>{1, 3, 16, 16}}) {
+    testing::expect_outputs_close(g.graph(), after, {random_tensor(DType::kFloat32, shape, 1)},
+                                  1e-4);
+  }
+}
+
+TEST(CancelLayoutTransposes, GoldenResNetRunsChannelsLast) {
+  // tests/golden/timm_resnet_{ts17,dynamo}: every Conv channels-last (the 1x1 ones as Linear
+  // layers with the shortcut and the ReLU in their epilogue), the stem's MaxPool NHWC; one
+  // Transpose brings the image in, one takes the pooled features to the head's Flatten.
+  for (const char* name : {"timm_resnet_ts17", "timm_resnet_dynamo"}) {
+    const std::filesystem::path model =
+        std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "golden" / name / "model.onnx";
+    Result<Graph> g = import_and_prepare(model.string(), BuildOptions{}, nullptr);
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    EXPECT_EQ(count_ops(*g, "Conv"), 0) << name;
+    // The stem, 5 3x3 convs and the 3 strided 1x1 shortcuts of layers 2-4.
+    EXPECT_EQ(count_ops(*g, "ChannelsLastConv"), 9) << name;
+    EXPECT_EQ(count_ops(*g, "ChannelsLastPool"), 1) << name;
+    EXPECT_EQ(count_ops(*g, "Relu"), 0) << name;
+    EXPECT_EQ(count_ops(*g, "Add"), 0) << name;
+    EXPECT_EQ(count_ops(*g, "Transpose"), 2) << name;
+  }
+}
+
 TEST(CancelLayoutTransposes, LoneDenseConvStaysNchw) {
   // One 3x3 Conv and its Relu: going channels-last needs a Transpose in and one out, and saves
   // only the Conv's own layout copy.

@@ -81,8 +81,9 @@ TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
     // Swin and Hiera: 4 blocks; SAM's windowed and global blocks fuse in their head layout.
     const bool four =
         name.find("swin") != std::string::npos || name.find("hiera") != std::string::npos;
-    // ConvNeXt has no attention at all.
-    const bool convnet = name.find("convnext") != std::string::npos;
+    // ConvNeXt and ResNet have no attention at all.
+    const bool convnet =
+        name.find("convnext") != std::string::npos || name.find("resnet") != std::string::npos;
     EXPECT_EQ(attention + softmax, convnet ? 0 : siglip ? 3 : four ? 4 : 2) << name;
     // SigLIP2's NaFlex pooling head is masked: fused from both exports.
     const bool naflex = name.find("naflex") != std::string::npos;
