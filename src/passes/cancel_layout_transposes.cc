@@ -112,6 +112,10 @@ bool is_channels_last_conv(const Graph& graph, const Node& node, std::string* wh
     *why = "its weight is not a constant 4-D float32 tensor";
     return false;
   }
+  if (node.has_input(2) && !graph.values[node.inputs[2]].is_constant()) {
+    *why = "its bias is not a constant";
+    return false;
+  }
   const bool depthwise = attrs->group == c && w.constant.dim(1) == 1 && w.constant.dim(0) % c == 0;
   const bool dense = attrs->group == 1 && w.constant.dim(1) == c;
   if (!depthwise && !dense) {
