@@ -85,6 +85,9 @@ Status cudnn_conv_prepare(const ConvProblem&, cudaStream_t, size_t, const ConvBu
 Status cudnn_conv_run(const ConvProblem&, const ConvBuffers&, void*, size_t, cudaStream_t) {
   return unsupported("cuDNN convolution: ", cudnn_conv_unavailable());
 }
+bool cudnn_conv_prepared(const ConvProblem&, cudaStream_t) {
+  return false;
+}
 std::string cudnn_conv_plan_summary(const ConvProblem&, cudaStream_t) {
   return "";
 }
@@ -551,12 +554,25 @@ std::string cudnn_conv_unavailable() {
   return unavailable_reason();
 }
 
+namespace {
+// The plan of `p` on `stream`, or null; the caller holds cache_mutex().
+const Plan* cached_plan(const ConvProblem& p, cudaStream_t stream) {
+  auto s = streams().find(stream);
+  if (s == streams().end()) return nullptr;
+  auto it = s->second.find(key_of(p));
+  return it == s->second.end() ? nullptr : it->second.get();
+}
+}  // namespace
+
+bool cudnn_conv_prepared(const ConvProblem& p, cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(cache_mutex());
+  return cached_plan(p, stream) != nullptr;
+}
+
 std::string cudnn_conv_plan_summary(const ConvProblem& p, cudaStream_t stream) {
   std::lock_guard<std::mutex> lock(cache_mutex());
-  auto s = streams().find(stream);
-  if (s == streams().end()) return "";
-  auto it = s->second.find(key_of(p));
-  return it == s->second.end() ? "" : it->second->summary;
+  const Plan* plan = cached_plan(p, stream);
+  return plan == nullptr ? "" : plan->summary;
 }
 
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,
@@ -600,11 +616,7 @@ Status cudnn_conv_run(const ConvProblem& p, const ConvBuffers& b, void* workspac
   const Plan* plan = nullptr;
   {
     std::lock_guard<std::mutex> lock(cache_mutex());
-    auto s = streams().find(stream);
-    if (s != streams().end()) {
-      auto it = s->second.find(key_of(p));
-      if (it != s->second.end()) plan = it->second.get();
-    }
+    plan = cached_plan(p, stream);
   }
   if (plan == nullptr) {
     return internal_error(kWho, ": the problem was not prepared on this stream (", describe(p),

@@ -69,6 +69,10 @@ bool cudnn_conv_supports(const ConvProblem& p);
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,
                           const ConvBuffers* timing, size_t* workspace_bytes);
 
+// Whether cudnn_conv_prepare built (or found) a plan for `p` on `stream`: a kernel's launch
+// takes cuDNN where its shape pass prepared it, and its own path where cuDNN declined.
+bool cudnn_conv_prepared(const ConvProblem& p, cudaStream_t stream);
+
 // The prepared plan of `p` on `stream` for build logs ("" when none): whether the epilogue is
 // fused, cuDNN's engine index and numerical notes, the workspace and, when timed, each
 // candidate's time ("epilogue fused, engine 42 [tensor_core], 0 bytes of workspace; fastest of

@@ -361,14 +361,6 @@ __global__ void im2col_nhwc_kernel(Im2colNhwcArgs a, const V* in, V* out, int64_
   }
 }
 
-template <typename T>
-__global__ void pad_channels_kernel(const T* in, T* out, int64_t c, int64_t cp, int64_t n) {
-  VITRT_GRID_STRIDE(i, n) {
-    const int64_t j = i % cp;
-    out[i] = j < c ? in[(i / cp) * c + j] : T{};
-  }
-}
-
 // Floor division for a possibly negative numerator and a positive divisor.
 __device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) {
   return a >= 0 ? a / b : -((b - 1 - a) / b);
@@ -737,27 +729,6 @@ cudaError_t launch_im2col_nhwc(Elt type, const Im2colNhwcArgs& args, const void*
     case 4:
       im2col_nhwc_kernel<uint32_t><<<grid_for(n, 256), 256, 0, stream>>>(
           args, static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), n);
-      break;
-    default:
-      return cudaErrorInvalidValue;
-  }
-  return cudaGetLastError();
-}
-
-cudaError_t launch_pad_channels(Elt type, int64_t rows, int64_t c, int64_t cp, const void* in,
-                                void* out, cudaStream_t stream) {
-  const int64_t n = rows * cp;
-  if (n == 0) return cudaSuccess;
-  if (c > cp || c < 0) return cudaErrorInvalidValue;
-  switch (type) {
-    case Elt::kF32:
-      pad_channels_kernel<uint32_t><<<grid_for(n, 256), 256, 0, stream>>>(
-          static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), c, cp, n);
-      break;
-    case Elt::kF16:
-    case Elt::kBF16:
-      pad_channels_kernel<uint16_t><<<grid_for(n, 256), 256, 0, stream>>>(
-          static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), c, cp, n);
       break;
     default:
       return cudaErrorInvalidValue;

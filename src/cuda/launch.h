@@ -375,10 +375,6 @@ struct Im2colNhwcArgs {
 };
 cudaError_t launch_im2col_nhwc(Elt type, const Im2colNhwcArgs& args, const void* in, void* out,
                                cudaStream_t stream);
-// Rows of c elements widened to cp >= c with zeros: out[r, j] = j < c ? in[r, j] : 0 (a stem's
-// 3 image channels padded to 8 for cuDNN's tensor-core convolutions).
-cudaError_t launch_pad_channels(Elt type, int64_t rows, int64_t c, int64_t cp, const void* in,
-                                void* out, cudaStream_t stream);
 // A grouped (depthwise when group = c) 2-D convolution computed directly:
 // y[b, o, oy, ox] = bias[o] + sum over the group's input channels and the window of x * w,
 // w [d, c / group, kh, kw] (args.c = input channels), zero outside the image.

@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <utility>
 
@@ -643,10 +642,6 @@ class ChannelsLastConvKernel final : public CudaKernel {
         // Built outside any capture; a problem cuDNN turns down takes the GEMM path.
         size_t ws = 0;
         if (cudnn_conv_prepare(*cp, ctx.stream, ctx.workspace_bytes, nullptr, &ws).ok()) {
-          {
-            std::lock_guard<std::mutex> lock(mutex_);
-            cudnn_ready_.insert(problem_key(*cp));
-          }
           if (cp->c != g.channels) {  // scratch: X and W with their channels padded
             out.resize(3);
             out[1].dtype = out[2].dtype = x.dtype;
@@ -681,18 +676,18 @@ class ChannelsLastConvKernel final : public CudaKernel {
                                       pixels * g.out_channels, ctx.stream),
                          "ChannelsLastConv ReLU");
     }
-    if (cp && cudnn_prepared(*cp)) {
+    if (cp && cudnn_conv_prepared(*cp, ctx.stream)) {
       ConvBuffers cb;
       cb.x = x.data;
       cb.w = w.data;
       if (cp->c != g.channels) {
         VITRT_RETURN_IF_ERROR(
-            cuda_status(launch_pad_channels(t, g.batch * g.height * g.width, g.channels, cp->c,
-                                            x.data, out[1].data, ctx.stream),
+            cuda_status(launch_pad(t, pad_channels(g.batch * g.height * g.width, g.channels, cp->c),
+                                   x.data, out[1].data, ctx.stream),
                         "ChannelsLastConv channel padding"));
         VITRT_RETURN_IF_ERROR(
-            cuda_status(launch_pad_channels(t, g.out_channels * g.kh * g.kw, g.channels, cp->c,
-                                            w.data, out[2].data, ctx.stream),
+            cuda_status(launch_pad(t, pad_channels(g.out_channels * g.kh * g.kw, g.channels, cp->c),
+                                   w.data, out[2].data, ctx.stream),
                         "ChannelsLastConv weight padding"));
         cb.x = out[1].data;
         cb.w = out[2].data;
@@ -788,17 +783,15 @@ class ChannelsLastConvKernel final : public CudaKernel {
     return std::nullopt;
   }
 
-  static std::vector<int64_t> problem_key(const ConvProblem& p) {
-    return {static_cast<int64_t>(p.type), p.allow_tf32, p.n, p.h, p.w, p.c, p.k, p.bias};
+  // Rows of c values widened to cp with zeros after them (launch_pad of a [rows, c] matrix).
+  static PadArgs pad_channels(int64_t rows, int64_t c, int64_t cp) {
+    PadArgs a;
+    a.rank = 2;
+    a.in_dims[0] = a.out_dims[0] = rows;
+    a.in_dims[1] = c;
+    a.out_dims[1] = cp;
+    return a;
   }
-
-  bool cudnn_prepared(const ConvProblem& p) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return cudnn_ready_.count(problem_key(p)) != 0;
-  }
-
-  std::mutex mutex_;
-  std::set<std::vector<int64_t>> cudnn_ready_;  // problems whose shape pass prepared cuDNN
 
   static Im2colArgs im2col_geometry(const ChannelsLastConvGeometry& g) {
     Im2colArgs a;
