@@ -242,7 +242,8 @@ class ChannelsLastConvKernel final : public CpuKernel {
         cs.pad_right = g.pw_end;
         cs.has_bias = bias != nullptr;
         cs.relu = g.relu;
-        if (conv_->prepare(cs).ok()) return conv_->run(cs, x, bias, y);
+        const Status ran = conv_->run(cs, x, bias, y);
+        if (ran.code() != StatusCode::kUnsupported) return ran;  // done, or failed
       }
       const int64_t rows = chunk_rows(k, pixels);
       std::vector<float> cols(static_cast<size_t>(rows * k));

@@ -36,6 +36,23 @@ int64_t padded_taps(int64_t o, int64_t in, int64_t kernel, int64_t stride, int64
   return count;
 }
 
+// Calls tap(pixel) with the channel vector of each input pixel of output (n, oy, ox)'s window
+// that lies inside the image, rows then columns.
+template <typename T, typename Tap>
+void for_each_window_pixel(const ChannelsLastPoolGeometry& g, const T* x, int64_t n, int64_t oy,
+                           int64_t ox, Tap&& tap) {
+  for (int64_t i = 0; i < g.kh; ++i) {
+    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+    if (iy < 0 || iy >= g.height) continue;
+    const T* xrow = x + (n * g.height + iy) * g.width * g.channels;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+      if (ix < 0 || ix >= g.width) continue;
+      tap(xrow + ix * g.channels);
+    }
+  }
+}
+
 template <typename T>
 void max_pool_nhwc(const ChannelsLastPoolGeometry& g, const T* x, T* y) {
   const int64_t c = g.channels;
@@ -46,17 +63,9 @@ void max_pool_nhwc(const ChannelsLastPoolGeometry& g, const T* x, T* y) {
       for (int64_t ox = 0; ox < g.out_w; ++ox) {
         T* __restrict yp = y + (row * g.out_w + ox) * c;
         std::fill(yp, yp + c, lowest);
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-          if (iy < 0 || iy >= g.height) continue;
-          const T* xrow = x + (n * g.height + iy) * g.width * c;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-            if (ix < 0 || ix >= g.width) continue;
-            const T* __restrict xp = xrow + ix * c;
-            for (int64_t k = 0; k < c; ++k) yp[k] = xp[k] > yp[k] ? xp[k] : yp[k];
-          }
-        }
+        for_each_window_pixel(g, x, n, oy, ox, [&](const T* __restrict xp) {
+          for (int64_t k = 0; k < c; ++k) yp[k] = xp[k] > yp[k] ? xp[k] : yp[k];
+        });
       }
     }
   });
@@ -74,18 +83,10 @@ void average_pool_nhwc(const ChannelsLastPoolGeometry& g, const T* x, T* y) {
       for (int64_t ox = 0; ox < g.out_w; ++ox) {
         std::fill(sum, sum + c, 0.0);
         int64_t taps = 0;
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-          if (iy < 0 || iy >= g.height) continue;
-          const T* xrow = x + (n * g.height + iy) * g.width * c;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-            if (ix < 0 || ix >= g.width) continue;
-            const T* __restrict xp = xrow + ix * c;
-            for (int64_t k = 0; k < c; ++k) sum[k] += xp[k];
-            ++taps;
-          }
-        }
+        for_each_window_pixel(g, x, n, oy, ox, [&](const T* __restrict xp) {
+          for (int64_t k = 0; k < c; ++k) sum[k] += xp[k];
+          ++taps;
+        });
         const int64_t count =
             g.count_include_pad
                 ? rows_padded * padded_taps(ox, g.width, g.kw, g.sw, g.dw, g.pw, g.pw_end)

@@ -26,10 +26,6 @@ DnnlConv::DnnlConv(Tensor weights)
     : weights_(std::move(weights)), packed_(std::make_unique<Packed>()) {}
 DnnlConv::~DnnlConv() = default;
 
-Status DnnlConv::prepare(const ConvShape& shape) {
-  return entry_for(shape).status();
-}
-
 Result<std::shared_ptr<const DnnlConv::Entry>> DnnlConv::entry_for(const ConvShape& s) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = cache_.find(s.key());

@@ -41,10 +41,9 @@ class DnnlConv {
   DnnlConv(const DnnlConv&) = delete;
   DnnlConv& operator=(const DnnlConv&) = delete;
 
-  // Creates the primitive for `shape` now (so the first inference does not pay for it); an
-  // error (kept, so a shape is tried once) where oneDNN has no optimized kernel for it: the
-  // caller then computes the convolution another way.
-  Status prepare(const ConvShape& shape);
+  // Runs the convolution, creating its primitive the first time `shape` is seen. kUnsupported
+  // (kept, so a shape is tried once) where oneDNN has no optimized kernel for it: the caller
+  // then computes the convolution another way.
   Status run(const ConvShape& shape, const float* src, const float* bias, float* dst);
 
  private:
