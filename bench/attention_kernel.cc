@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "ir/op_schema.h"
 #include "runtime/cpu_engine.h"
 
@@ -23,19 +24,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-Tensor random_f32(std::vector<int64_t> shape, unsigned seed) {
-  Tensor t = Tensor::empty(DType::kFloat32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
+using bench_util::cpu_seconds;
+using bench_util::random_f32;
 
 struct Shape {
   std::string name;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "ir/op_schema.h"
 #include "runtime/cpu_engine.h"
 
@@ -19,13 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Tensor random_f32(std::vector<int64_t> shape, unsigned seed) {
-  Tensor t = Tensor::empty(DType::kFloat32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
+using bench_util::random_f32;
 
 // A graph of one pool node over input "x" of `shape`.
 Graph pool_graph(const char* domain, const char* op, const Attributes& attrs,
