@@ -986,6 +986,12 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
     ++attention_nodes;
     for (const AttentionTactic& a : tactics) cudnn_choices += a.impl == kAttentionCudnn ? 1 : 0;
   }
+  int conv_nodes = 0, conv_cudnn = 0;
+  for (const auto& [node, tactics] : tuner.conv_by_node) {
+    graph.nodes[node].attrs.set_ints(kConvTacticsAttr, encode_conv_tactics(tactics));
+    ++conv_nodes;
+    for (const ConvTactic& c : tactics) conv_cudnn += c.impl == kConvCudnn ? 1 : 0;
+  }
   log(str_cat(
       "tactics: ", info.name, ", shapes ",
       [&] {
@@ -1002,8 +1008,12 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
         const std::string why = cudnn_attention_unavailable();
         return why.empty() ? std::string() : "; cuDNN unavailable: " + why;
       }(),
-      ")"));
-  if (!t.timing_cache.empty() && tuner.timed > 0) {
+      ")",
+      conv_nodes == 0 ? std::string()
+                      : str_cat("; ", conv_nodes, " ChannelsLastConv nodes carry tactics (",
+                                tuner.conv_timed, " timed, ", tuner.conv_from_cache,
+                                " from the timing cache, ", conv_cudnn, " choose cuDNN)")));
+  if (!t.timing_cache.empty() && (tuner.timed > 0 || tuner.conv_timed > 0)) {
     Status saved = cache.save(t.timing_cache);
     if (!saved.ok()) {
       log("tactics: warning: " + saved.message());

@@ -88,6 +88,21 @@ inline constexpr const char* kAttentionTacticsAttr = "cuda_attention_tactics";
 std::vector<int64_t> encode_attention_tactics(const std::vector<AttentionTactic>& tactics);
 Result<std::vector<AttentionTactic>> decode_attention_tactics(const std::vector<int64_t>& ints);
 
+// How a dense or grouped vitrt.ChannelsLastConv node runs at a batch size, timed at build time:
+// impl 0 vitrt's path (NHWC im2col or the input itself, times the weights through cuBLASLt),
+// 1 cuDNN's convolution (cuda/cudnn_conv.h) with `engine` of cuDNN's global engine list (-1:
+// the heuristic's first).
+struct ConvTactic {
+  int64_t batch = 0;
+  int impl = 0;
+  int64_t engine = -1;
+};
+inline constexpr int kConvOwn = 0;
+inline constexpr int kConvCudnn = 1;
+inline constexpr const char* kConvTacticsAttr = "cuda_conv_tactics";
+std::vector<int64_t> encode_conv_tactics(const std::vector<ConvTactic>& tactics);
+Result<std::vector<ConvTactic>> decode_conv_tactics(const std::vector<int64_t>& ints);
+
 // Build-time tactic selection (see select_tactics in cuda_engine.cc): kernels that have
 // tactics time their candidates when a context runs with a tuner and record the fastest.
 struct TacticTuner {
@@ -101,7 +116,9 @@ struct TacticTuner {
   std::map<std::string, GemmTactic> by_problem;       // timed this build, by cache key
   std::map<NodeId, std::vector<GemmTactic>> by_node;  // chosen per node, per m
   std::map<NodeId, std::vector<AttentionTactic>> attention_by_node;  // per node, per batch
-  int timed = 0, from_cache = 0, attention_timed = 0;
+  std::map<NodeId, std::vector<ConvTactic>> conv_by_node;            // per node, per batch
+  std::map<std::string, ConvTactic> conv_by_problem;  // decided this build, by cache key
+  int timed = 0, from_cache = 0, attention_timed = 0, conv_timed = 0, conv_from_cache = 0;
 };
 
 // What a kernel launch needs from its execution context.

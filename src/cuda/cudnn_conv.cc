@@ -79,8 +79,15 @@ size_t cudnn_conv_plans_built() {
 std::string cudnn_conv_unavailable() {
   return "vitrt was built without cuDNN's headers (cudnn_graph.h)";
 }
-Status cudnn_conv_prepare(const ConvProblem&, cudaStream_t, size_t, const ConvBuffers*, size_t*) {
+Status cudnn_conv_prepare(const ConvProblem&, cudaStream_t, size_t, const ConvBuffers*, size_t*,
+                          int64_t) {
   return unsupported("cuDNN convolution: ", cudnn_conv_unavailable());
+}
+int64_t cudnn_conv_engine(const ConvProblem&, cudaStream_t) {
+  return -1;
+}
+size_t cudnn_conv_version() {
+  return 0;
 }
 Status cudnn_conv_run(const ConvProblem&, const ConvBuffers&, void*, size_t, cudaStream_t) {
   return unsupported("cuDNN convolution: ", cudnn_conv_unavailable());
@@ -313,9 +320,10 @@ struct Search {
 
 // Appends to *plans up to `want` finalized plans of g's engine configurations that p may use,
 // in the heuristic's order: mode A's list, then (only if that gave none) the fallback list.
+// With engine >= 0, only that engine's configurations are taken (the others are not counted).
 Status collect_plans(const ConvProblem& p, const OpGraph& g, bool fused, cudnnHandle_t handle,
-                     size_t max_workspace, size_t want, std::vector<std::unique_ptr<Plan> >* plans,
-                     Search* search) {
+                     size_t max_workspace, size_t want, int64_t engine_wanted,
+                     std::vector<std::unique_ptr<Plan> >* plans, Search* search) {
   for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
     Result<std::vector<Desc> > configs = cudnn::heuristic_configs(g.graph, mode, kMaxConfigs);
     if (!configs.ok()) {
@@ -323,8 +331,9 @@ Status collect_plans(const ConvProblem& p, const OpGraph& g, bool fused, cudnnHa
       continue;
     }
     for (const Desc& config : *configs) {
-      ++search->configs;
       Result<cudnn::EngineInfo> engine = cudnn::engine_info(config);
+      if (engine.ok() && engine_wanted >= 0 && engine->global_index != engine_wanted) continue;
+      ++search->configs;
       if (!engine.ok()) {
         ++search->unfinalized;
         search->last_failure = engine.status().message();
@@ -480,25 +489,42 @@ Result<size_t> fastest(const std::vector<std::unique_ptr<Plan> >& plans, const C
 
 // Builds p's plan: fused if an engine takes the whole graph, else the plain convolution (whose
 // epilogue then runs as vitrt's kernels).
+// With engine >= 0 (and no timing), that engine's plan where the heuristic offers it.
 Result<std::unique_ptr<Plan> > build_plan(const ConvProblem& p, cudnnHandle_t handle,
                                           size_t max_workspace, const ConvBuffers* timing,
-                                          cudaStream_t stream) {
+                                          int64_t engine, cudaStream_t stream) {
   const size_t want = timing != nullptr ? kMaxTimed : 1;
   std::vector<std::unique_ptr<Plan> > plans;
   std::string tried;
-  for (const bool fused : {true, false}) {
-    if (!fused && !has_epilogue(p)) break;
-    OpGraph g;
-    Search search;
-    const Status built = build_graph(p, fused, handle, g);
-    if (built.ok()) {
-      VITRT_RETURN_IF_ERROR(
-          collect_plans(p, g, fused, handle, max_workspace, want, &plans, &search));
-      if (!plans.empty()) break;
+  const auto search_graphs = [&](int64_t engine_wanted) -> Status {
+    for (const bool fused : {true, false}) {
+      if (!fused && !has_epilogue(p)) break;
+      OpGraph g;
+      Search search;
+      const Status built = build_graph(p, fused, handle, g);
+      if (built.ok()) {
+        VITRT_RETURN_IF_ERROR(collect_plans(p, g, fused, handle, max_workspace, want, engine_wanted,
+                                            &plans, &search));
+        if (!plans.empty()) break;
+      }
+      if (engine_wanted < 0) {
+        tried += str_cat(tried.empty() ? "" : "; ",
+                         has_epilogue(p) ? (fused ? "fused: " : "convolution alone: ") : "",
+                         built.ok() ? search.summary() : built.message());
+      }
     }
-    tried += str_cat(tried.empty() ? "" : "; ",
-                     has_epilogue(p) ? (fused ? "fused: " : "convolution alone: ") : "",
-                     built.ok() ? search.summary() : built.message());
+    return Status::ok_status();
+  };
+  if (timing == nullptr && engine >= 0) {
+    VITRT_RETURN_IF_ERROR(search_graphs(engine));
+    if (plans.empty()) {
+      VITRT_RETURN_IF_ERROR(search_graphs(-1));
+      if (!plans.empty()) {
+        plans[0]->summary += str_cat("; engine ", engine, " (the plan's tactic) not offered here");
+      }
+    }
+  } else {
+    VITRT_RETURN_IF_ERROR(search_graphs(-1));
   }
   if (plans.empty()) {
     return unsupported(kWho, ": no engine for ", describe(p), " within ", max_workspace,
@@ -575,8 +601,18 @@ std::string cudnn_conv_plan_summary(const ConvProblem& p, cudaStream_t stream) {
   return plan == nullptr ? "" : plan->summary;
 }
 
+int64_t cudnn_conv_engine(const ConvProblem& p, cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(cache_mutex());
+  const Plan* plan = cached_plan(p, stream);
+  return plan == nullptr ? -1 : plan->engine;
+}
+
+size_t cudnn_conv_version() {
+  return unavailable_reason().empty() ? cudnn::api().version : 0;
+}
+
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,
-                          const ConvBuffers* timing, size_t* workspace_bytes) {
+                          const ConvBuffers* timing, size_t* workspace_bytes, int64_t engine) {
   if (!unavailable_reason().empty()) return unsupported(kWho, ": ", unavailable_reason());
   if (!cudnn_conv_supports(p)) {
     return unsupported(kWho, ": the problem's form is not covered (", describe(p), ")");
@@ -595,7 +631,7 @@ Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_
   auto it = plans.find(key);
   if (it == plans.end()) {
     VITRT_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan,
-                           build_plan(p, handle, max_workspace, timing, stream));
+                           build_plan(p, handle, max_workspace, timing, engine, stream));
     it = plans.emplace(key, std::move(plan)).first;
     ++plans_built;
   }

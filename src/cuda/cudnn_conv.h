@@ -66,8 +66,20 @@ bool cudnn_conv_supports(const ConvProblem& p);
 // into the convolution, the plan is the plain convolution followed by vitrt's elementwise
 // kernels. The first prepare of a problem on a stream decides its plan (later ones return it,
 // or an error where it needs more than their max_workspace).
+//
+// `engine` >= 0 (without `timing`) asks for that engine of cuDNN's global list, as a tactic
+// stored in a plan names it: the heuristic's configuration of it is taken where the heuristic
+// offers it for p, else the heuristic's first (the summary says so).
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,
-                          const ConvBuffers* timing, size_t* workspace_bytes);
+                          const ConvBuffers* timing, size_t* workspace_bytes, int64_t engine = -1);
+
+// The engine (index in cuDNN's global list) of the plan prepared for `p` on `stream`; -1 when
+// none was.
+int64_t cudnn_conv_engine(const ConvProblem& p, cudaStream_t stream);
+
+// The loaded cuDNN's version (91900 for 9.19.0), 0 when none is loaded: timing-cache keys
+// carry it, since engine indices and speeds change between versions.
+size_t cudnn_conv_version();
 
 // Whether cudnn_conv_prepare built (or found) a plan for `p` on `stream`: a kernel's launch
 // takes cuDNN where its shape pass prepared it, and its own path where cuDNN declined.

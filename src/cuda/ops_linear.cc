@@ -21,6 +21,7 @@
 #include "ir/ops/channels_last_conv.h"
 #include "ir/ops/col2im.h"
 #include "ir/ops/conv_attributes.h"
+#include "runtime/timing_cache.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -618,8 +619,9 @@ class ConvKernel final : public CudaKernel {
 //    and weights padded with zero channels to the next multiple of 8.
 class ChannelsLastConvKernel final : public CudaKernel {
  public:
-  ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs)
-      : node_(node), attrs_(std::move(attrs)) {}
+  ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs, NodeId id,
+                         std::vector<ConvTactic> tactics)
+      : node_(node), attrs_(std::move(attrs)), id_(id), tactics_(std::move(tactics)) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -635,26 +637,34 @@ class ChannelsLastConvKernel final : public CudaKernel {
     const int64_t chunk = std::clamp<int64_t>(kMaxColumnBytes / static_cast<int64_t>(k * elt), 1,
                                               std::max<int64_t>(pixels, 1));
     const std::optional<ConvProblem> cp = cudnn_problem(g, x.dtype, ctx, bias != nullptr);
+    const bool padded = cp && cp->c != g.channels;
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
       out[0].shape = g.out_shape();
-      if (cp) {
-        // Built outside any capture; a problem cuDNN turns down takes the GEMM path.
+      // While tactics are timed both paths run; else cuDNN's plan (the engine the plan's tactic
+      // names) is built here, outside any capture, and a problem cuDNN turns down (or whose
+      // tactic is vitrt's path) takes the GEMM path.
+      bool cudnn = cp && ctx.tuner != nullptr;
+      if (cp && ctx.tuner == nullptr) {
+        const ConvTactic t = chosen(g.batch);
         size_t ws = 0;
-        if (cudnn_conv_prepare(*cp, ctx.stream, ctx.workspace_bytes, nullptr, &ws).ok()) {
-          if (cp->c != g.channels) {  // scratch: X and W with their channels padded
-            out.resize(3);
-            out[1].dtype = out[2].dtype = x.dtype;
-            out[1].shape = {g.batch, g.height, g.width, cp->c};
-            out[2].shape = {g.out_channels, g.kh, g.kw, cp->c};
-          }
-          return Status::ok_status();
-        }
+        cudnn =
+            t.impl == kConvCudnn &&
+            cudnn_conv_prepare(*cp, ctx.stream, ctx.workspace_bytes, nullptr, &ws, t.engine).ok();
       }
-      if (columns) {  // scratch: one chunk of im2col rows
-        out.resize(2);
-        out[1].dtype = x.dtype;
-        out[1].shape = {chunk, k};
+      const bool need_columns = columns && (ctx.tuner != nullptr || !cudnn);
+      const bool need_padding = cudnn && padded;
+      if (need_columns || need_padding) {  // scratch: [1] im2col rows, [2] X and [3] W padded
+        out.resize(4);
+        for (size_t i = 1; i < 4; ++i) {
+          out[i].dtype = x.dtype;
+          out[i].shape = {0};
+        }
+        if (need_columns) out[1].shape = {chunk, k};
+        if (need_padding) {
+          out[2].shape = {g.batch, g.height, g.width, cp->c};
+          out[3].shape = {g.out_channels, g.kh, g.kw, cp->c};
+        }
       }
       return Status::ok_status();
     }
@@ -676,66 +686,186 @@ class ChannelsLastConvKernel final : public CudaKernel {
                                       pixels * g.out_channels, ctx.stream),
                          "ChannelsLastConv ReLU");
     }
-    if (cp && cudnn_conv_prepared(*cp, ctx.stream)) {
-      ConvBuffers cb;
-      cb.x = x.data;
-      cb.w = w.data;
-      if (cp->c != g.channels) {
-        VITRT_RETURN_IF_ERROR(
-            cuda_status(launch_pad(t, pad_channels(g.batch * g.height * g.width, g.channels, cp->c),
-                                   x.data, out[1].data, ctx.stream),
-                        "ChannelsLastConv channel padding"));
-        VITRT_RETURN_IF_ERROR(
-            cuda_status(launch_pad(t, pad_channels(g.out_channels * g.kh * g.kw, g.channels, cp->c),
-                                   w.data, out[2].data, ctx.stream),
-                        "ChannelsLastConv weight padding"));
-        cb.x = out[1].data;
-        cb.w = out[2].data;
-      }
-      cb.bias = bias != nullptr ? bias->data : nullptr;
-      cb.y = out[0].data;
+    // cuDNN's operands: X and W, or their copies with zero channels added (a stem's).
+    ConvBuffers cb;
+    cb.x = x.data;
+    cb.w = w.data;
+    cb.bias = bias != nullptr ? bias->data : nullptr;
+    cb.y = out[0].data;
+    if (cp && padded && out.size() == 4) {
+      cb.x = out[2].data;
+      cb.w = out[3].data;
+    }
+    const auto pad = [&]() -> Status {
+      if (!padded) return Status::ok_status();
+      if (out.size() != 4) return internal_error("ChannelsLastConv: no scratch for the padding");
+      VITRT_RETURN_IF_ERROR(
+          cuda_status(launch_pad(t, pad_channels(g.batch * g.height * g.width, g.channels, cp->c),
+                                 x.data, out[2].data, ctx.stream),
+                      "ChannelsLastConv channel padding"));
+      return cuda_status(
+          launch_pad(t, pad_channels(g.out_channels * g.kh * g.kw, g.channels, cp->c), w.data,
+                     out[3].data, ctx.stream),
+          "ChannelsLastConv weight padding");
+    };
+    const auto cudnn = [&]() -> Status {
+      VITRT_RETURN_IF_ERROR(pad());
       return cudnn_conv_run(*cp, cb, ctx.workspace, ctx.workspace_bytes, ctx.stream);
-    }
-    const int64_t dg = g.out_per_group(), cg = g.in_per_group();
-    for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
-      const int64_t rows = std::min(chunk, pixels - p0);
-      for (int64_t grp = 0; grp < g.group; ++grp) {
-        const void* a = byte_offset(x.data, p0 * g.channels + grp * cg, x.dtype);
-        int64_t lda = g.channels;
-        if (columns) {
-          Im2colNhwcArgs ia;
-          ia.geom = im2col_geometry(g);
-          ia.c_stride = g.channels;
-          ia.c0 = grp * cg;
-          ia.cg = cg;
-          ia.p0 = p0;
-          ia.rows = rows;
-          VITRT_RETURN_IF_ERROR(
-              cuda_status(launch_im2col_nhwc(t, ia, x.data, out[1].data, ctx.stream),
-                          "ChannelsLastConv im2col"));
-          a = out[1].data;
-          lda = k;
+    };
+    const auto own = [&]() -> Status {
+      const int64_t dg = g.out_per_group(), cg = g.in_per_group();
+      for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
+        const int64_t rows = std::min(chunk, pixels - p0);
+        for (int64_t grp = 0; grp < g.group; ++grp) {
+          const void* a = byte_offset(x.data, p0 * g.channels + grp * cg, x.dtype);
+          int64_t lda = g.channels;
+          if (columns) {
+            if (out.size() < 2) return internal_error("ChannelsLastConv: no im2col scratch");
+            Im2colNhwcArgs ia;
+            ia.geom = im2col_geometry(g);
+            ia.c_stride = g.channels;
+            ia.c0 = grp * cg;
+            ia.cg = cg;
+            ia.p0 = p0;
+            ia.rows = rows;
+            VITRT_RETURN_IF_ERROR(
+                cuda_status(launch_im2col_nhwc(t, ia, x.data, out[1].data, ctx.stream),
+                            "ChannelsLastConv im2col"));
+            a = out[1].data;
+            lda = k;
+          }
+          GemmCall gc;
+          gc.trans_b = true;  // W rows [D, K]
+          gc.m = rows;
+          gc.n = dg;
+          gc.k = k;
+          gc.a = a;
+          gc.lda = lda;
+          gc.b = byte_offset(w.data, grp * dg * k, x.dtype);
+          gc.ldb = k;
+          gc.c =
+              const_cast<char*>(byte_offset(out[0].data, p0 * g.out_channels + grp * dg, x.dtype));
+          gc.ldc = g.out_channels;
+          gc.bias = bias != nullptr ? byte_offset(bias->data, grp * dg, x.dtype) : nullptr;
+          gc.relu = g.relu;
+          VITRT_RETURN_IF_ERROR(gemm(ctx, x.dtype, gc));
         }
-        GemmCall gc;
-        gc.trans_b = true;  // W rows [D, K]
-        gc.m = rows;
-        gc.n = dg;
-        gc.k = k;
-        gc.a = a;
-        gc.lda = lda;
-        gc.b = byte_offset(w.data, grp * dg * k, x.dtype);
-        gc.ldb = k;
-        gc.c = const_cast<char*>(byte_offset(out[0].data, p0 * g.out_channels + grp * dg, x.dtype));
-        gc.ldc = g.out_channels;
-        gc.bias = bias != nullptr ? byte_offset(bias->data, grp * dg, x.dtype) : nullptr;
-        gc.relu = g.relu;
-        VITRT_RETURN_IF_ERROR(gemm(ctx, x.dtype, gc));
       }
+      return Status::ok_status();
+    };
+    if (ctx.tuner != nullptr && cp) {
+      VITRT_ASSIGN_OR_RETURN(const int impl,
+                             tune(*ctx.tuner, *cp, g.batch, cb, pad, own, cudnn, ctx));
+      return impl == kConvCudnn ? cudnn() : own();
     }
-    return Status::ok_status();
+    if (cp && chosen(g.batch).impl == kConvCudnn && cudnn_conv_prepared(*cp, ctx.stream)) {
+      return cudnn();
+    }
+    return own();
   }
 
  private:
+  // The tactic timed at the batch nearest (by ratio) to this one; without any (a plan built
+  // without timing), cuDNN with the heuristic's first engine.
+  ConvTactic chosen(int64_t batch) const {
+    const ConvTactic* t =
+        nearest_by_ratio(tactics_, batch, [](const ConvTactic& c) { return c.batch; });
+    return t != nullptr ? *t : ConvTactic{batch, kConvCudnn, -1};
+  }
+
+  // Everything the timing of `p` depends on, for the timing cache.
+  static std::string cache_key(const TacticTuner& tu, const ConvProblem& p) {
+    return str_cat(tu.device_key, "|cudnn ", cudnn_conv_version(), "|conv ",
+                   p.type == Elt::kF16    ? "fp16"
+                   : p.type == Elt::kBF16 ? "bf16"
+                   : p.allow_tf32         ? "tf32"
+                                          : "fp32",
+                   " x ", p.n, ",", p.h, ",", p.w, ",", p.c, " w ", p.k, ",", p.r, ",", p.s, " g ",
+                   p.group, " s ", p.stride_h, ",", p.stride_w, " d ", p.dil_h, ",", p.dil_w, " p ",
+                   p.pad_top, ",", p.pad_left, ",", p.pad_bottom, ",", p.pad_right,
+                   p.bias ? " bias" : "", p.relu ? " relu" : "");
+  }
+
+  // Build time: cuDNN's fastest engine (up to 8 timed by cudnn_conv_prepare) against vitrt's
+  // im2col + cuBLASLt path, raced as CUDA-graph replays like the GEMM tactics; the faster is
+  // recorded for this batch size and kept in the timing cache.
+  template <typename Pad, typename Own, typename Cudnn>
+  Result<int> tune(TacticTuner& tu, const ConvProblem& p, int64_t batch, const ConvBuffers& cb,
+                   const Pad& pad, const Own& own, const Cudnn& cudnn, const LaunchContext& ctx) {
+    const auto log = [&](const std::string& line) {
+      if (tu.verbose && tu.log)
+        tu.log(str_cat("tactics: conv '", node_.name, "' batch ", batch, ": ", line));
+    };
+    const std::string key = cache_key(tu, p);
+    ConvTactic chosen_tactic{batch, kConvOwn, -1};
+    bool decided = false;
+    if (auto memo = tu.conv_by_problem.find(key); memo != tu.conv_by_problem.end()) {
+      size_t ws = 0;
+      if (memo->second.impl == kConvOwn ||
+          cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, nullptr, &ws, -1).ok()) {
+        chosen_tactic.impl = memo->second.impl;
+        chosen_tactic.engine = memo->second.engine;
+        decided = true;
+      }
+    }
+    const std::string* hit = tu.cache != nullptr && !decided ? tu.cache->find(key) : nullptr;
+    if (hit != nullptr) {
+      int impl = -1;
+      long long engine = -1;
+      if (std::sscanf(hit->c_str(), "impl=%d engine=%lld", &impl, &engine) == 2 &&
+          (impl == kConvOwn || impl == kConvCudnn)) {
+        size_t ws = 0;
+        if (impl == kConvOwn ||
+            (cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, nullptr, &ws, engine).ok() &&
+             cudnn_conv_engine(p, ctx.stream) == engine)) {
+          chosen_tactic.impl = impl;
+          chosen_tactic.engine = engine;
+          decided = true;
+          ++tu.conv_from_cache;
+          log("from the timing cache");
+        }
+      }
+    }
+    if (!decided) {
+      VITRT_RETURN_IF_ERROR(pad());  // cuDNN's engines are timed on the padded operands
+      size_t ws = 0;
+      const Status prepared = cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, &cb, &ws, -1);
+      float best_ms = 0.0f, own_ms = -1.0f;
+      if (!prepared.ok()) {
+        log(str_cat(prepared.message(), ": vitrt's path"));
+      } else {
+        TacticRace race;
+        VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
+        float first_own = 0.0f, first_cudnn = 0.0f;
+        const int own_entry = race.enter(own, &first_own);
+        const int cudnn_entry = race.enter(cudnn, &first_cudnn);
+        std::string lines;
+        const int best = race.finish(own_entry, &best_ms, &own_ms, &lines);
+        if (best >= 0 && best == cudnn_entry) {
+          chosen_tactic.impl = kConvCudnn;
+          chosen_tactic.engine = cudnn_conv_engine(p, ctx.stream);
+        }
+        log(str_cat("vitrt ", own_ms, " ms, cuDNN ",
+                    chosen_tactic.impl == kConvCudnn ? best_ms : first_cudnn, " ms (",
+                    cudnn_conv_plan_summary(p, ctx.stream), ") -> ",
+                    chosen_tactic.impl == kConvCudnn ? "cuDNN" : "vitrt"));
+      }
+      ++tu.conv_timed;
+      if (tu.cache != nullptr) {
+        VITRT_RETURN_IF_ERROR(tu.cache->put(
+            key, str_cat("impl=", chosen_tactic.impl, " engine=", chosen_tactic.engine,
+                         " ms=", chosen_tactic.impl == kConvCudnn ? best_ms : own_ms)));
+      }
+    }
+    tu.conv_by_problem[key] = chosen_tactic;
+    std::vector<ConvTactic>& rec = tu.conv_by_node[id_];
+    rec.erase(std::remove_if(rec.begin(), rec.end(),
+                             [&](const ConvTactic& c) { return c.batch == batch; }),
+              rec.end());
+    rec.push_back(chosen_tactic);
+    return chosen_tactic.impl;
+  }
+
   // At most this many bytes of im2col rows at a time (one GEMM up to there).
   static constexpr int64_t kMaxColumnBytes = int64_t{64} << 20;
 
@@ -814,6 +944,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
 
   const Node& node_;
   ChannelsLastConvAttributes attrs_;
+  NodeId id_;
+  std::vector<ConvTactic> tactics_;
 };
 
 // ---- vitrt.Attention -------------------------------------------------------------------------
@@ -1258,7 +1390,13 @@ Result<std::unique_ptr<CudaKernel>> make_conv(const CudaKernelInit& init) {
 
 Result<std::unique_ptr<CudaKernel>> make_channels_last_conv(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(ChannelsLastConvAttributes attrs, parse_channels_last_conv(init.node));
-  return std::unique_ptr<CudaKernel>(new ChannelsLastConvKernel(init.node, std::move(attrs)));
+  std::vector<ConvTactic> tactics;
+  if (const Attribute* a = init.node.attrs.find(kConvTacticsAttr)) {
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_conv_tactics(a->ints));
+  }
+  const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
+  return std::unique_ptr<CudaKernel>(
+      new ChannelsLastConvKernel(init.node, std::move(attrs), id, std::move(tactics)));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
@@ -1335,6 +1473,34 @@ Result<std::vector<AttentionTactic>> decode_attention_tactics(const std::vector<
                            ") is invalid: expected batch >= 1 and implementation 0 or 1");
     }
     out.push_back({ints[i], static_cast<int>(ints[i + 1])});
+  }
+  return out;
+}
+
+std::vector<int64_t> encode_conv_tactics(const std::vector<ConvTactic>& tactics) {
+  std::vector<int64_t> ints;
+  for (const ConvTactic& t : tactics) {
+    ints.push_back(t.batch);
+    ints.push_back(t.impl);
+    ints.push_back(t.engine);
+  }
+  return ints;
+}
+
+Result<std::vector<ConvTactic>> decode_conv_tactics(const std::vector<int64_t>& ints) {
+  if (ints.size() % 3 != 0) {
+    return invalid_model(kConvTacticsAttr, " holds ", ints.size(),
+                         " values; expected (batch, implementation, engine) triples");
+  }
+  std::vector<ConvTactic> out;
+  for (size_t i = 0; i < ints.size(); i += 3) {
+    if (ints[i] < 1 || (ints[i + 1] != kConvOwn && ints[i + 1] != kConvCudnn) || ints[i + 2] < -1) {
+      return invalid_model(kConvTacticsAttr, " entry ", i / 3, " (batch ", ints[i],
+                           ", implementation ", ints[i + 1], ", engine ", ints[i + 2],
+                           ") is invalid: expected batch >= 1, implementation 0 or 1 and "
+                           "engine >= -1");
+    }
+    out.push_back({ints[i], static_cast<int>(ints[i + 1]), ints[i + 2]});
   }
   return out;
 }

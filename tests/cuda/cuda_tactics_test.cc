@@ -10,6 +10,7 @@
 #include "core/npy.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
+#include "cuda/cudnn_conv.h"
 #include "cuda_test_util.h"
 #include "plan/plan_format.h"
 #include "vitrt/builder.h"
@@ -314,6 +315,100 @@ TEST(CudaTacticsCache, RebuildTakesEveryChoiceFromTheCache) {
   ASSERT_TRUE(third.ok()) << third.status().to_string();
   EXPECT_NE(third->log.find("ignored"), std::string::npos) << third->log;
   EXPECT_EQ(third->log.find(": 0 GEMM problems timed"), std::string::npos) << third->log;
+}
+
+// Needs no GPU: the plan attribute that carries ChannelsLastConv nodes' choices.
+TEST(CudaTacticsAttr, ConvChoicesRoundTripAndRejectDamage) {
+  const std::vector<cuda::ConvTactic> tactics = {{1, cuda::kConvOwn, -1},
+                                                 {256, cuda::kConvCudnn, 42}};
+  Result<std::vector<cuda::ConvTactic>> back =
+      cuda::decode_conv_tactics(cuda::encode_conv_tactics(tactics));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].impl, cuda::kConvOwn);
+  EXPECT_EQ((*back)[1].batch, 256);
+  EXPECT_EQ((*back)[1].engine, 42);
+  EXPECT_FALSE(cuda::decode_conv_tactics({1, 1}).ok());      // not triples
+  EXPECT_FALSE(cuda::decode_conv_tactics({0, 1, -1}).ok());  // batch 0
+  EXPECT_FALSE(cuda::decode_conv_tactics({1, 2, -1}).ok());  // no such implementation
+  EXPECT_FALSE(cuda::decode_conv_tactics({1, 1, -2}).ok());  // engine below -1
+}
+
+// The plan's graph with every ChannelsLastConv node's stored choice replaced by `ints` (none:
+// no tactics, i.e. cuDNN's heuristic first where cuDNN takes the problem).
+Result<std::shared_ptr<Engine>> engine_with_conv(const std::string& plan_path,
+                                                 const std::vector<int64_t>* ints) {
+  VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
+  for (Node& n : plan.graph.nodes) {
+    if (n.op_type != "ChannelsLastConv") continue;
+    if (ints == nullptr) {
+      n.attrs.erase(cuda::kConvTacticsAttr);
+    } else {
+      n.attrs.set_ints(cuda::kConvTacticsAttr, *ints);
+    }
+  }
+  cuda::CudaEngineOptions options;
+  options.precision = "fp16";
+  return cuda::create_cuda_engine(std::move(plan.graph), options);
+}
+
+// ResNet's dense convolutions (the RGB stem padded to 8 channels for cuDNN, 3x3 and strided
+// 1x1 ones) carry a timed choice between cuDNN's fastest engine and vitrt's im2col + cuBLASLt
+// path; the tuned plan, each path forced, and a stored engine this cuDNN does not offer (the
+// heuristic's first runs instead) all give PyTorch's outputs; a rebuild takes every choice from
+// the timing cache.
+TEST(CudaTacticsConv, DenseConvolutionsCarryTimedChoices) {
+  VITRT_REQUIRE_GPU();
+  const std::string fixture = "timm_resnet_ts17";
+  const std::vector<NamedTensor> inputs = case_inputs(fixture, "pixel_values");
+  ASSERT_FALSE(inputs.empty());
+  const std::string cache = (fs::temp_directory_path() / "vitrt_tactics_conv.cache").string();
+  std::error_code ec;
+  fs::remove(cache, ec);
+  Result<Built> b = build(fixture, "conv", {}, cache);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  Result<LoadedPlan> plan = read_plan_file(b->plan);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  int dense = 0, with_tactics = 0;
+  for (const Node& n : plan->graph.nodes) {
+    if (n.op_type != "ChannelsLastConv") continue;
+    ++dense;
+    with_tactics += n.attrs.has(cuda::kConvTacticsAttr) ? 1 : 0;
+  }
+  ASSERT_GT(dense, 0) << "the fixture has no channels-last convolution";
+  if (!cuda::cudnn_conv_unavailable().empty()) {
+    EXPECT_EQ(with_tactics, 0) << "without cuDNN there is no choice to time";
+  } else {
+    EXPECT_EQ(with_tactics, dense) << b->log;
+    EXPECT_NE(b->log.find("ChannelsLastConv nodes carry tactics"), std::string::npos) << b->log;
+  }
+  Result<Tensor> torch_out =
+      read_npy((golden_root() / fixture / "case0" / "output.0.logits.npy").string());
+  ASSERT_TRUE(torch_out.ok()) << torch_out.status().to_string();
+  Result<std::shared_ptr<Engine>> tuned = Engine::load_plan(b->plan);
+  ASSERT_TRUE(tuned.ok()) << tuned.status().to_string();
+  Result<std::vector<Tensor>> a = run_engine(**tuned, inputs);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  EXPECT_TRUE(outputs_agree((*a)[0], *torch_out, "fp16", 1e-4, 0.9999, 0.05));
+  const std::vector<int64_t> own = {1, cuda::kConvOwn, -1};
+  const std::vector<int64_t> heuristic = {1, cuda::kConvCudnn, -1};
+  const std::vector<int64_t> unknown_engine = {1, cuda::kConvCudnn, 1000000};
+  for (const std::vector<int64_t>* forced :
+       {&own, &heuristic, &unknown_engine, static_cast<const std::vector<int64_t>*>(nullptr)}) {
+    Result<std::shared_ptr<Engine>> e = engine_with_conv(b->plan, forced);
+    ASSERT_TRUE(e.ok()) << e.status().to_string();
+    Result<std::vector<Tensor>> r = run_engine(**e, inputs);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_TRUE(outputs_agree((*r)[0], *torch_out, "fp16", 1e-4, 0.9999, 0.05))
+        << (forced == nullptr
+                ? "no tactics"
+                : "forced " + std::to_string((*forced)[1]) + "/" + std::to_string((*forced)[2]));
+  }
+  if (!cuda::cudnn_conv_unavailable().empty()) return;
+  Result<Built> again = build(fixture, "conv2", {}, cache);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_NE(again->log.find("ChannelsLastConv nodes carry tactics (0 timed"), std::string::npos)
+      << again->log;
 }
 
 // --exact-gelu: no GELU layer may carry mode 2 (cuBLASLt's tanh-form epilogue), and the
