@@ -91,11 +91,12 @@ Result<std::vector<AttentionTactic>> decode_attention_tactics(const std::vector<
 // How a dense or grouped vitrt.ChannelsLastConv node runs at a batch size, timed at build time:
 // impl 0 vitrt's path (NHWC im2col or the input itself, times the weights through cuBLASLt),
 // 1 cuDNN's convolution (cuda/cudnn_conv.h) with `engine` of cuDNN's global engine list (-1:
-// the heuristic's first).
+// the heuristic's first) in its configuration `ordinal` (ConvEngineChoice).
 struct ConvTactic {
   int64_t batch = 0;
   int impl = 0;
   int64_t engine = -1;
+  int64_t ordinal = 0;
 };
 inline constexpr int kConvOwn = 0;
 inline constexpr int kConvCudnn = 1;

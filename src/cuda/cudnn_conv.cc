@@ -80,11 +80,11 @@ std::string cudnn_conv_unavailable() {
   return "vitrt was built without cuDNN's headers (cudnn_graph.h)";
 }
 Status cudnn_conv_prepare(const ConvProblem&, cudaStream_t, size_t, const ConvBuffers*, size_t*,
-                          int64_t) {
+                          ConvEngineChoice) {
   return unsupported("cuDNN convolution: ", cudnn_conv_unavailable());
 }
-int64_t cudnn_conv_engine(const ConvProblem&, cudaStream_t) {
-  return -1;
+ConvEngineChoice cudnn_conv_choice(const ConvProblem&, cudaStream_t) {
+  return {};
 }
 size_t cudnn_conv_version() {
   return 0;
@@ -152,6 +152,7 @@ struct Plan {
   // false: cuDNN computes the plain convolution, vitrt's elementwise kernels the epilogue.
   bool fused = true;
   int64_t engine = -1;  // the engine's index in cuDNN's global list
+  int64_t ordinal = 0;  // which of that engine's configurations in the heuristic's list
   std::string summary;  // for logs: the engine, its notes, the timings
 };
 
@@ -320,9 +321,10 @@ struct Search {
 
 // Appends to *plans up to `want` finalized plans of g's engine configurations that p may use,
 // in the heuristic's order: mode A's list, then (only if that gave none) the fallback list.
-// With engine >= 0, only that engine's configurations are taken (the others are not counted).
+// With wanted.engine >= 0, only that engine's configuration of ordinal wanted.ordinal (any of
+// its configurations where the ordinal is negative) is taken; the others are not counted.
 Status collect_plans(const ConvProblem& p, const OpGraph& g, bool fused, cudnnHandle_t handle,
-                     size_t max_workspace, size_t want, int64_t engine_wanted,
+                     size_t max_workspace, size_t want, ConvEngineChoice wanted,
                      std::vector<std::unique_ptr<Plan> >* plans, Search* search) {
   for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
     Result<std::vector<Desc> > configs = cudnn::heuristic_configs(g.graph, mode, kMaxConfigs);
@@ -330,9 +332,14 @@ Status collect_plans(const ConvProblem& p, const OpGraph& g, bool fused, cudnnHa
       search->last_failure = configs.status().message();
       continue;
     }
+    std::map<int64_t, int64_t> seen;  // configurations met so far, per engine
     for (const Desc& config : *configs) {
       Result<cudnn::EngineInfo> engine = cudnn::engine_info(config);
-      if (engine.ok() && engine_wanted >= 0 && engine->global_index != engine_wanted) continue;
+      const int64_t ordinal = engine.ok() ? seen[engine->global_index]++ : 0;
+      if (wanted.engine >= 0 && (!engine.ok() || engine->global_index != wanted.engine ||
+                                 (wanted.ordinal >= 0 && ordinal != wanted.ordinal))) {
+        continue;
+      }
       ++search->configs;
       if (!engine.ok()) {
         ++search->unfinalized;
@@ -357,10 +364,11 @@ Status collect_plans(const ConvProblem& p, const OpGraph& g, bool fused, cudnnHa
         continue;
       }
       plan->engine = engine->global_index;
+      plan->ordinal = ordinal;
       plan->summary = str_cat(!has_epilogue(p) ? ""
                               : fused          ? "epilogue fused, "
                                                : "epilogue by vitrt's kernels, ",
-                              "engine ", engine->global_index);
+                              "engine ", engine->global_index, ".", ordinal);
       for (size_t i = 0; i < engine->notes.size(); ++i) {
         plan->summary += str_cat(i == 0 ? " [" : ", ", cudnn::note_name(engine->notes[i]),
                                  i + 1 == engine->notes.size() ? "]" : "");
@@ -456,7 +464,7 @@ Result<size_t> fastest(const std::vector<std::unique_ptr<Plan> >& plans, const C
   Status last = Status::ok_status();
   std::string times;
   for (size_t i = 0; i < plans.size(); ++i) {
-    times += str_cat(i == 0 ? "" : ", ", "engine ", plans[i]->engine, " ");
+    times += str_cat(i == 0 ? "" : ", ", "engine ", plans[i]->engine, ".", plans[i]->ordinal, " ");
     last = execute(*plans[i], p, b, t.workspace, handle, stream);
     if (!last.ok()) {
       times += "failed";
@@ -489,25 +497,27 @@ Result<size_t> fastest(const std::vector<std::unique_ptr<Plan> >& plans, const C
 
 // Builds p's plan: fused if an engine takes the whole graph, else the plain convolution (whose
 // epilogue then runs as vitrt's kernels).
-// With engine >= 0 (and no timing), that engine's plan where the heuristic offers it.
+// With choice.engine >= 0 (and no timing), that engine configuration where the heuristic
+// offers it: the configuration of that ordinal, else the engine's first, else the heuristic's
+// first.
 Result<std::unique_ptr<Plan> > build_plan(const ConvProblem& p, cudnnHandle_t handle,
                                           size_t max_workspace, const ConvBuffers* timing,
-                                          int64_t engine, cudaStream_t stream) {
+                                          ConvEngineChoice choice, cudaStream_t stream) {
   const size_t want = timing != nullptr ? kMaxTimed : 1;
   std::vector<std::unique_ptr<Plan> > plans;
   std::string tried;
-  const auto search_graphs = [&](int64_t engine_wanted) -> Status {
+  const auto search_graphs = [&](ConvEngineChoice wanted) -> Status {
     for (const bool fused : {true, false}) {
       if (!fused && !has_epilogue(p)) break;
       OpGraph g;
       Search search;
       const Status built = build_graph(p, fused, handle, g);
       if (built.ok()) {
-        VITRT_RETURN_IF_ERROR(collect_plans(p, g, fused, handle, max_workspace, want, engine_wanted,
-                                            &plans, &search));
+        VITRT_RETURN_IF_ERROR(
+            collect_plans(p, g, fused, handle, max_workspace, want, wanted, &plans, &search));
         if (!plans.empty()) break;
       }
-      if (engine_wanted < 0) {
+      if (wanted.engine < 0) {
         tried += str_cat(tried.empty() ? "" : "; ",
                          has_epilogue(p) ? (fused ? "fused: " : "convolution alone: ") : "",
                          built.ok() ? search.summary() : built.message());
@@ -515,16 +525,18 @@ Result<std::unique_ptr<Plan> > build_plan(const ConvProblem& p, cudnnHandle_t ha
     }
     return Status::ok_status();
   };
-  if (timing == nullptr && engine >= 0) {
-    VITRT_RETURN_IF_ERROR(search_graphs(engine));
+  if (timing == nullptr && choice.engine >= 0) {
+    VITRT_RETURN_IF_ERROR(search_graphs(choice));
+    if (plans.empty()) VITRT_RETURN_IF_ERROR(search_graphs({choice.engine, -1}));
     if (plans.empty()) {
-      VITRT_RETURN_IF_ERROR(search_graphs(-1));
+      VITRT_RETURN_IF_ERROR(search_graphs({}));
       if (!plans.empty()) {
-        plans[0]->summary += str_cat("; engine ", engine, " (the plan's tactic) not offered here");
+        plans[0]->summary +=
+            str_cat("; engine ", choice.engine, " (the plan's tactic) not offered here");
       }
     }
   } else {
-    VITRT_RETURN_IF_ERROR(search_graphs(-1));
+    VITRT_RETURN_IF_ERROR(search_graphs({}));
   }
   if (plans.empty()) {
     return unsupported(kWho, ": no engine for ", describe(p), " within ", max_workspace,
@@ -601,10 +613,10 @@ std::string cudnn_conv_plan_summary(const ConvProblem& p, cudaStream_t stream) {
   return plan == nullptr ? "" : plan->summary;
 }
 
-int64_t cudnn_conv_engine(const ConvProblem& p, cudaStream_t stream) {
+ConvEngineChoice cudnn_conv_choice(const ConvProblem& p, cudaStream_t stream) {
   std::lock_guard<std::mutex> lock(cache_mutex());
   const Plan* plan = cached_plan(p, stream);
-  return plan == nullptr ? -1 : plan->engine;
+  return plan == nullptr ? ConvEngineChoice{} : ConvEngineChoice{plan->engine, plan->ordinal};
 }
 
 size_t cudnn_conv_version() {
@@ -612,7 +624,8 @@ size_t cudnn_conv_version() {
 }
 
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,
-                          const ConvBuffers* timing, size_t* workspace_bytes, int64_t engine) {
+                          const ConvBuffers* timing, size_t* workspace_bytes,
+                          ConvEngineChoice choice) {
   if (!unavailable_reason().empty()) return unsupported(kWho, ": ", unavailable_reason());
   if (!cudnn_conv_supports(p)) {
     return unsupported(kWho, ": the problem's form is not covered (", describe(p), ")");
@@ -631,7 +644,7 @@ Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_
   auto it = plans.find(key);
   if (it == plans.end()) {
     VITRT_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan,
-                           build_plan(p, handle, max_workspace, timing, engine, stream));
+                           build_plan(p, handle, max_workspace, timing, choice, stream));
     it = plans.emplace(key, std::move(plan)).first;
     ++plans_built;
   }

@@ -43,6 +43,14 @@ struct ConvBuffers {
   void* y = nullptr;
 };
 
+// One of the engine configurations cuDNN's heuristic lists for a problem: the engine's index in
+// cuDNN's global engine list (-1: none named, the heuristic's first) and which of that engine's
+// configurations (knob settings; the heuristic lists several per engine) in the list's order.
+struct ConvEngineChoice {
+  int64_t engine = -1;
+  int64_t ordinal = 0;
+};
+
 // Why cuDNN's convolution cannot run here ("" when it can): the library is missing (searched as
 // $VITRT_CUDNN_LIBRARY, then libcudnn.so.9 on the loader's path), is not cuDNN 9, or vitrt was
 // built without cuDNN's headers.
@@ -67,15 +75,15 @@ bool cudnn_conv_supports(const ConvProblem& p);
 // kernels. The first prepare of a problem on a stream decides its plan (later ones return it,
 // or an error where it needs more than their max_workspace).
 //
-// `engine` >= 0 (without `timing`) asks for that engine of cuDNN's global list, as a tactic
-// stored in a plan names it: the heuristic's configuration of it is taken where the heuristic
-// offers it for p, else the heuristic's first (the summary says so).
+// `choice` (without `timing`) asks for one engine configuration, as a tactic stored in a plan
+// names it: where the heuristic offers that engine for p, its configuration of that ordinal (or
+// its first), else the heuristic's first (the summary says so).
 Status cudnn_conv_prepare(const ConvProblem& p, cudaStream_t stream, size_t max_workspace,
-                          const ConvBuffers* timing, size_t* workspace_bytes, int64_t engine = -1);
+                          const ConvBuffers* timing, size_t* workspace_bytes,
+                          ConvEngineChoice choice = {});
 
-// The engine (index in cuDNN's global list) of the plan prepared for `p` on `stream`; -1 when
-// none was.
-int64_t cudnn_conv_engine(const ConvProblem& p, cudaStream_t stream);
+// The engine configuration of the plan prepared for `p` on `stream` (engine -1 when none was).
+ConvEngineChoice cudnn_conv_choice(const ConvProblem& p, cudaStream_t stream);
 
 // The loaded cuDNN's version (91900 for 9.19.0), 0 when none is loaded: timing-cache keys
 // carry it, since engine indices and speeds change between versions.

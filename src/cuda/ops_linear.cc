@@ -648,9 +648,10 @@ class ChannelsLastConvKernel final : public CudaKernel {
       if (cp && ctx.tuner == nullptr) {
         const ConvTactic t = chosen(g.batch);
         size_t ws = 0;
-        cudnn =
-            t.impl == kConvCudnn &&
-            cudnn_conv_prepare(*cp, ctx.stream, ctx.workspace_bytes, nullptr, &ws, t.engine).ok();
+        cudnn = t.impl == kConvCudnn &&
+                cudnn_conv_prepare(*cp, ctx.stream, ctx.workspace_bytes, nullptr, &ws,
+                                   ConvEngineChoice{t.engine, t.ordinal})
+                    .ok();
       }
       const bool need_columns = columns && (ctx.tuner != nullptr || !cudnn);
       const bool need_padding = cudnn && padded;
@@ -770,7 +771,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
   ConvTactic chosen(int64_t batch) const {
     const ConvTactic* t =
         nearest_by_ratio(tactics_, batch, [](const ConvTactic& c) { return c.batch; });
-    return t != nullptr ? *t : ConvTactic{batch, kConvCudnn, -1};
+    return t != nullptr ? *t : ConvTactic{batch, kConvCudnn, -1, 0};
   }
 
   // Everything the timing of `p` depends on, for the timing cache.
@@ -797,29 +798,33 @@ class ChannelsLastConvKernel final : public CudaKernel {
         tu.log(str_cat("tactics: conv '", node_.name, "' batch ", batch, ": ", line));
     };
     const std::string key = cache_key(tu, p);
-    ConvTactic chosen_tactic{batch, kConvOwn, -1};
+    ConvTactic chosen_tactic{batch, kConvOwn, -1, 0};
     bool decided = false;
     if (auto memo = tu.conv_by_problem.find(key); memo != tu.conv_by_problem.end()) {
+      // The same problem at another node of this build: its plan is cached on this stream.
       size_t ws = 0;
       if (memo->second.impl == kConvOwn ||
-          cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, nullptr, &ws, -1).ok()) {
-        chosen_tactic.impl = memo->second.impl;
-        chosen_tactic.engine = memo->second.engine;
+          cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, nullptr, &ws).ok()) {
+        chosen_tactic = memo->second;
+        chosen_tactic.batch = batch;
         decided = true;
       }
     }
     const std::string* hit = tu.cache != nullptr && !decided ? tu.cache->find(key) : nullptr;
     if (hit != nullptr) {
       int impl = -1;
-      long long engine = -1;
-      if (std::sscanf(hit->c_str(), "impl=%d engine=%lld", &impl, &engine) == 2 &&
-          (impl == kConvOwn || impl == kConvCudnn)) {
+      long long engine = -1, ordinal = -1;
+      if (std::sscanf(hit->c_str(), "impl=%d engine=%lld.%lld", &impl, &engine, &ordinal) == 3 &&
+          (impl == kConvOwn || impl == kConvCudnn) && engine >= -1 && ordinal >= 0) {
         size_t ws = 0;
+        const ConvEngineChoice want{engine, ordinal};
+        ConvEngineChoice got;
         if (impl == kConvOwn ||
-            (cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, nullptr, &ws, engine).ok() &&
-             cudnn_conv_engine(p, ctx.stream) == engine)) {
+            (cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, nullptr, &ws, want).ok() &&
+             (got = cudnn_conv_choice(p, ctx.stream)).engine == engine && got.ordinal == ordinal)) {
           chosen_tactic.impl = impl;
           chosen_tactic.engine = engine;
+          chosen_tactic.ordinal = ordinal;
           decided = true;
           ++tu.conv_from_cache;
           log("from the timing cache");
@@ -829,7 +834,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
     if (!decided) {
       VITRT_RETURN_IF_ERROR(pad());  // cuDNN's engines are timed on the padded operands
       size_t ws = 0;
-      const Status prepared = cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, &cb, &ws, -1);
+      const Status prepared = cudnn_conv_prepare(p, ctx.stream, ctx.workspace_bytes, &cb, &ws);
       float best_ms = 0.0f, own_ms = -1.0f;
       if (!prepared.ok()) {
         log(str_cat(prepared.message(), ": vitrt's path"));
@@ -842,8 +847,10 @@ class ChannelsLastConvKernel final : public CudaKernel {
         std::string lines;
         const int best = race.finish(own_entry, &best_ms, &own_ms, &lines);
         if (best >= 0 && best == cudnn_entry) {
+          const ConvEngineChoice c = cudnn_conv_choice(p, ctx.stream);
           chosen_tactic.impl = kConvCudnn;
-          chosen_tactic.engine = cudnn_conv_engine(p, ctx.stream);
+          chosen_tactic.engine = c.engine;
+          chosen_tactic.ordinal = c.ordinal;
         }
         log(str_cat("vitrt ", own_ms, " ms, cuDNN ",
                     chosen_tactic.impl == kConvCudnn ? best_ms : first_cudnn, " ms (",
@@ -853,7 +860,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
       ++tu.conv_timed;
       if (tu.cache != nullptr) {
         VITRT_RETURN_IF_ERROR(tu.cache->put(
-            key, str_cat("impl=", chosen_tactic.impl, " engine=", chosen_tactic.engine,
+            key, str_cat("impl=", chosen_tactic.impl, " engine=", chosen_tactic.engine, ".",
+                         chosen_tactic.ordinal,
                          " ms=", chosen_tactic.impl == kConvCudnn ? best_ms : own_ms)));
       }
     }
@@ -1483,24 +1491,27 @@ std::vector<int64_t> encode_conv_tactics(const std::vector<ConvTactic>& tactics)
     ints.push_back(t.batch);
     ints.push_back(t.impl);
     ints.push_back(t.engine);
+    ints.push_back(t.ordinal);
   }
   return ints;
 }
 
 Result<std::vector<ConvTactic>> decode_conv_tactics(const std::vector<int64_t>& ints) {
-  if (ints.size() % 3 != 0) {
+  if (ints.size() % 4 != 0) {
     return invalid_model(kConvTacticsAttr, " holds ", ints.size(),
-                         " values; expected (batch, implementation, engine) triples");
+                         " values; expected (batch, implementation, engine, ordinal) entries");
   }
   std::vector<ConvTactic> out;
-  for (size_t i = 0; i < ints.size(); i += 3) {
-    if (ints[i] < 1 || (ints[i + 1] != kConvOwn && ints[i + 1] != kConvCudnn) || ints[i + 2] < -1) {
-      return invalid_model(kConvTacticsAttr, " entry ", i / 3, " (batch ", ints[i],
-                           ", implementation ", ints[i + 1], ", engine ", ints[i + 2],
-                           ") is invalid: expected batch >= 1, implementation 0 or 1 and "
-                           "engine >= -1");
+  for (size_t i = 0; i < ints.size(); i += 4) {
+    if (ints[i] < 1 || (ints[i + 1] != kConvOwn && ints[i + 1] != kConvCudnn) || ints[i + 2] < -1 ||
+        ints[i + 3] < 0) {
+      return invalid_model(kConvTacticsAttr, " entry ", i / 4, " (batch ", ints[i],
+                           ", implementation ", ints[i + 1], ", engine ", ints[i + 2], ", ordinal ",
+                           ints[i + 3],
+                           ") is invalid: expected batch >= 1, implementation 0 or 1, engine >= -1 "
+                           "and ordinal >= 0");
     }
-    out.push_back({ints[i], static_cast<int>(ints[i + 1]), ints[i + 2]});
+    out.push_back({ints[i], static_cast<int>(ints[i + 1]), ints[i + 2], ints[i + 3]});
   }
   return out;
 }

@@ -319,8 +319,8 @@ TEST(CudaTacticsCache, RebuildTakesEveryChoiceFromTheCache) {
 
 // Needs no GPU: the plan attribute that carries ChannelsLastConv nodes' choices.
 TEST(CudaTacticsAttr, ConvChoicesRoundTripAndRejectDamage) {
-  const std::vector<cuda::ConvTactic> tactics = {{1, cuda::kConvOwn, -1},
-                                                 {256, cuda::kConvCudnn, 42}};
+  const std::vector<cuda::ConvTactic> tactics = {{1, cuda::kConvOwn, -1, 0},
+                                                 {256, cuda::kConvCudnn, 42, 3}};
   Result<std::vector<cuda::ConvTactic>> back =
       cuda::decode_conv_tactics(cuda::encode_conv_tactics(tactics));
   ASSERT_TRUE(back.ok()) << back.status().to_string();
@@ -328,10 +328,12 @@ TEST(CudaTacticsAttr, ConvChoicesRoundTripAndRejectDamage) {
   EXPECT_EQ((*back)[0].impl, cuda::kConvOwn);
   EXPECT_EQ((*back)[1].batch, 256);
   EXPECT_EQ((*back)[1].engine, 42);
-  EXPECT_FALSE(cuda::decode_conv_tactics({1, 1}).ok());      // not triples
-  EXPECT_FALSE(cuda::decode_conv_tactics({0, 1, -1}).ok());  // batch 0
-  EXPECT_FALSE(cuda::decode_conv_tactics({1, 2, -1}).ok());  // no such implementation
-  EXPECT_FALSE(cuda::decode_conv_tactics({1, 1, -2}).ok());  // engine below -1
+  EXPECT_EQ((*back)[1].ordinal, 3);
+  EXPECT_FALSE(cuda::decode_conv_tactics({1, 1, -1}).ok());     // not quadruples
+  EXPECT_FALSE(cuda::decode_conv_tactics({0, 1, -1, 0}).ok());  // batch 0
+  EXPECT_FALSE(cuda::decode_conv_tactics({1, 2, -1, 0}).ok());  // no such implementation
+  EXPECT_FALSE(cuda::decode_conv_tactics({1, 1, -2, 0}).ok());  // engine below -1
+  EXPECT_FALSE(cuda::decode_conv_tactics({1, 1, 5, -1}).ok());  // ordinal below 0
 }
 
 // The plan's graph with every ChannelsLastConv node's stored choice replaced by `ints` (none:
@@ -390,11 +392,23 @@ TEST(CudaTacticsConv, DenseConvolutionsCarryTimedChoices) {
   Result<std::vector<Tensor>> a = run_engine(**tuned, inputs);
   ASSERT_TRUE(a.ok()) << a.status().to_string();
   EXPECT_TRUE(outputs_agree((*a)[0], *torch_out, "fp16", 1e-4, 0.9999, 0.05));
-  const std::vector<int64_t> own = {1, cuda::kConvOwn, -1};
-  const std::vector<int64_t> heuristic = {1, cuda::kConvCudnn, -1};
-  const std::vector<int64_t> unknown_engine = {1, cuda::kConvCudnn, 1000000};
-  for (const std::vector<int64_t>* forced :
-       {&own, &heuristic, &unknown_engine, static_cast<const std::vector<int64_t>*>(nullptr)}) {
+  const std::vector<int64_t> own = {1, cuda::kConvOwn, -1, 0};
+  const std::vector<int64_t> heuristic = {1, cuda::kConvCudnn, -1, 0};
+  // An engine the build chose, in a configuration the heuristic does not list: its first runs.
+  std::vector<int64_t> unknown_ordinal = {1, cuda::kConvCudnn, -1, 1000};
+  for (const Node& n : plan->graph.nodes) {
+    const Attribute* a = n.attrs.find(cuda::kConvTacticsAttr);
+    if (a == nullptr) continue;
+    Result<std::vector<cuda::ConvTactic>> t = cuda::decode_conv_tactics(a->ints);
+    ASSERT_TRUE(t.ok()) << t.status().to_string();
+    for (const cuda::ConvTactic& c : *t) {
+      if (c.impl == cuda::kConvCudnn) unknown_ordinal[2] = c.engine;
+    }
+  }
+  const std::vector<int64_t> unknown_engine = {1, cuda::kConvCudnn, 1000000, 0};
+  const std::vector<int64_t>& ordinal_case = unknown_ordinal;
+  for (const std::vector<int64_t>* forced : {&own, &heuristic, &unknown_engine, &ordinal_case,
+                                             static_cast<const std::vector<int64_t>*>(nullptr)}) {
     Result<std::shared_ptr<Engine>> e = engine_with_conv(b->plan, forced);
     ASSERT_TRUE(e.ok()) << e.status().to_string();
     Result<std::vector<Tensor>> r = run_engine(**e, inputs);
