@@ -8,7 +8,7 @@
 #   bench/gpu/run.sh [BIN_DIR]      (BIN_DIR holds vitrt; default build)
 #   BENCH_MODELS="vit_b16 clip_vision clip_text" (default those three; dinov3_b16 is the rotary
 #   model, dinov2_b14 and siglip_b16 the other backbones, swin_t, convnext_t, deit_s, clip_l14
-#   and resnet50 the breadth set, on request)
+#   resnet50, resnext50 and regnety_016 (grouped convolutions) the breadth set, on request)
 #   BENCH_COMPILE=0 skips torch.compile (about a minute of compiling per model and batch size);
 #   BENCH_COMPILE_MODELS="vit_b16" limits it to some models (default: all of BENCH_MODELS),
 #   BENCH_COMPILE_BATCHES="1" to some batch sizes (default "1 256");
@@ -40,7 +40,8 @@ import json, os, sys
 out, models = sys.argv[1], sys.argv[2:]
 gflop = {"vit_b16": 35.1, "clip_vision": 8.8, "clip_text": 6.0, "dinov3_b16": 35.9,
          "dinov2_b14": 46.4, "siglip_b16": 35.0, "swin_t": 9.0, "convnext_t": 8.9,
-         "deit_s": 9.2, "clip_l14": 155.7, "resnet50": 8.2}
+         "deit_s": 9.2, "clip_l14": 155.7, "resnet50": 8.2, "resnext50": 8.5,
+         "regnety_016": 3.3}
 ceiling = 740e3  # GFLOP/s, fp16 dense matmul measured
 print("==== fp16, median ms; 'vs vitrt' = peer ms / vitrt ms without data transfers "
       "(> 1: vitrt faster); "

@@ -37,9 +37,10 @@ class FirstOutput(torch.nn.Module):
 
 
 MODELS = ["vit_b16", "clip_vision", "clip_text", "dinov3_b16", "dinov2_b14", "siglip_b16",
-          "swin_t", "convnext_t", "deit_s", "clip_l14", "resnet50"]
+          "swin_t", "convnext_t", "deit_s", "clip_l14", "resnet50", "resnext50", "regnety_016"]
 TIMM = {"vit_b16": "vit_base_patch16_224", "swin_t": "swin_tiny_patch4_window7_224",
-        "convnext_t": "convnext_tiny", "deit_s": "deit_small_patch16_224", "resnet50": "resnet50"}
+        "convnext_t": "convnext_tiny", "deit_s": "deit_small_patch16_224", "resnet50": "resnet50",
+        "resnext50": "resnext50_32x4d", "regnety_016": "regnety_016"}
 
 
 def model(name):

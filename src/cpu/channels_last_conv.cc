@@ -6,7 +6,9 @@
 //  * Dense with constant weights: oneDNN's convolution primitive on the NHWC tensors (direct
 //    JIT kernels, bias and ReLU fused; cpu/dnnl_conv.h), where oneDNN has an optimized kernel;
 //    a 1x1 convolution with unit strides and no padding multiplies X itself.
-//  * Otherwise (grouped, or no such kernel): the rows of an NHWC im2col ([output pixel,
+//  * Grouped with constant weights: oneDNN's grouped convolution primitive, where it has an
+//    optimized kernel for the shape.
+//  * Otherwise (no such kernel): the rows of an NHWC im2col ([output pixel,
 //    KH * KW * C/group], each tap's channels one contiguous run of the input) times W viewed as
 //    [D, KH * KW * C/group] through oneDNN's matmul, bias and ReLU fused. The columns are made a
 //    chunk of output pixels at a time, so their memory stays bounded. float64 runs a direct
@@ -222,27 +224,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
         return mm.run(s, x, weights, bias, y);
       }
       if (conv_ != nullptr) {
-        ConvShape cs;
-        cs.n = g.batch;
-        cs.h = g.height;
-        cs.w = g.width;
-        cs.c = g.channels;
-        cs.k = g.out_channels;
-        cs.r = g.kh;
-        cs.s = g.kw;
-        cs.oh = g.out_h;
-        cs.ow = g.out_w;
-        cs.sh = g.sh;
-        cs.sw = g.sw;
-        cs.dh = g.dh;
-        cs.dw = g.dw;
-        cs.pad_top = g.ph;
-        cs.pad_left = g.pw;
-        cs.pad_bottom = g.ph_end;
-        cs.pad_right = g.pw_end;
-        cs.has_bias = bias != nullptr;
-        cs.relu = g.relu;
-        const Status ran = conv_->run(cs, x, bias, y);
+        const Status ran = run_dnnl_conv(g, x, bias, y);
         if (ran.code() != StatusCode::kUnsupported) return ran;  // done, or failed
       }
       const int64_t rows = chunk_rows(k, pixels);
@@ -254,8 +236,13 @@ class ChannelsLastConvKernel final : public CpuKernel {
       }
       return Status();
     }
-    // Grouped: each group's product into a [rows, Dg] block, copied into its output channels.
-    // The bias and ReLU go in the product (ReLU is per element, so it commutes with the copy).
+    // Grouped: oneDNN's grouped convolution where it has a kernel for the shape; else each
+    // group's product into a [rows, Dg] block, copied into its output channels. The bias and
+    // ReLU go in the product (ReLU is per element, so it commutes with the copy).
+    if (conv_ != nullptr) {
+      const Status ran = run_dnnl_conv(g, x, bias, y);
+      if (ran.code() != StatusCode::kUnsupported) return ran;  // done, or failed
+    }
     DnnlMatmul mm;
     const int64_t rows = chunk_rows(std::max(k, dg), pixels);
     std::vector<float> cols(static_cast<size_t>(rows * k)), part(static_cast<size_t>(rows * dg));
@@ -273,6 +260,33 @@ class ChannelsLastConvKernel final : public CpuKernel {
       }
     }
     return Status();
+  }
+
+  // oneDNN's convolution primitive on the NHWC tensors (dense or grouped, constant weights).
+  Status run_dnnl_conv(const ChannelsLastConvGeometry& g, const float* x, const float* bias,
+                       float* y) {
+    ConvShape cs;
+    cs.n = g.batch;
+    cs.h = g.height;
+    cs.w = g.width;
+    cs.c = g.channels;
+    cs.k = g.out_channels;
+    cs.g = g.group;
+    cs.r = g.kh;
+    cs.s = g.kw;
+    cs.oh = g.out_h;
+    cs.ow = g.out_w;
+    cs.sh = g.sh;
+    cs.sw = g.sw;
+    cs.dh = g.dh;
+    cs.dw = g.dw;
+    cs.pad_top = g.ph;
+    cs.pad_left = g.pw;
+    cs.pad_bottom = g.ph_end;
+    cs.pad_right = g.pw_end;
+    cs.has_bias = bias != nullptr;
+    cs.relu = g.relu;
+    return conv_->run(cs, x, bias, y);
   }
 
   const Node& node_;
@@ -306,6 +320,8 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       gemm = std::make_unique<DnnlMatmul>();
       VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));
       conv = std::make_unique<DnnlConv>(*w);  // a pointwise one multiplies X instead
+    } else if (w->dtype() == DType::kFloat32) {
+      conv = std::make_unique<DnnlConv>(*w);  // grouped
     }
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<ChannelsLastConvKernel>(

@@ -32,18 +32,27 @@ Result<std::shared_ptr<const DnnlConv::Entry>> DnnlConv::entry_for(const ConvSha
   if (it != cache_.end()) return it->second;
   auto failed = failed_.find(s.key());
   if (failed != failed_.end()) return failed->second;
-  if (weights_.dtype() != DType::kFloat32 || weights_.rank() != 4 || weights_.dim(0) != s.k ||
-      weights_.dim(1) != s.r || weights_.dim(2) != s.s || weights_.dim(3) != s.c) {
+  if (s.g < 1 || s.c % s.g != 0 || s.k % s.g != 0 || weights_.dtype() != DType::kFloat32 ||
+      weights_.rank() != 4 || weights_.dim(0) != s.k || weights_.dim(1) != s.r ||
+      weights_.dim(2) != s.s || weights_.dim(3) != s.c / s.g) {
     return internal_error("DnnlConv: weights ", weights_.describe(), " are not float32 [", s.k,
-                          ", ", s.r, ", ", s.s, ", ", s.c, "]");
+                          ", ", s.r, ", ", s.s, ", ", s.c, " / ", s.g, "]");
   }
   try {
     auto entry = std::make_shared<Entry>();
     const auto f32 = memory::data_type::f32;
     entry->src_md = memory::desc({s.n, s.c, s.h, s.w}, f32, memory::format_tag::nhwc);
     entry->dst_md = memory::desc({s.n, s.k, s.oh, s.ow}, f32, memory::format_tag::nhwc);
-    const memory::desc user_weights_md({s.k, s.c, s.r, s.s}, f32, memory::format_tag::ohwi);
-    const memory::desc any_weights_md({s.k, s.c, s.r, s.s}, f32, memory::format_tag::any);
+    // One group: [k, c, r, s] stored OHWI; g groups: [g, k / g, c / g, r, s] stored GOHWI (the
+    // same bytes: each group's output channels are contiguous rows of W).
+    const memory::desc user_weights_md =
+        s.g == 1
+            ? memory::desc({s.k, s.c, s.r, s.s}, f32, memory::format_tag::ohwi)
+            : memory::desc({s.g, s.k / s.g, s.c / s.g, s.r, s.s}, f32, memory::format_tag::gohwi);
+    const memory::desc any_weights_md =
+        s.g == 1
+            ? memory::desc({s.k, s.c, s.r, s.s}, f32, memory::format_tag::any)
+            : memory::desc({s.g, s.k / s.g, s.c / s.g, s.r, s.s}, f32, memory::format_tag::any);
     if (s.has_bias) entry->bias_md = memory::desc({s.k}, f32, memory::format_tag::a);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);

@@ -17,17 +17,18 @@
 
 namespace vitrt {
 
-// Y [n, oh, ow, k] = relu?(conv(X [n, h, w, c], W [k, r, s, c]) + bias[k]), one group; pads
-// taken off the begin (top, left) and the end (bottom, right).
+// Y [n, oh, ow, k] = relu?(conv(X [n, h, w, c], W [k, r, s, c / g]) + bias[k]) in g groups
+// (output channels [i * k / g, (i + 1) * k / g) read input channels [i * c / g, (i + 1) * c / g));
+// pads taken off the begin (top, left) and the end (bottom, right).
 struct ConvShape {
-  int64_t n = 0, h = 0, w = 0, c = 0, k = 0, r = 1, s = 1, oh = 0, ow = 0;
+  int64_t n = 0, h = 0, w = 0, c = 0, k = 0, r = 1, s = 1, oh = 0, ow = 0, g = 1;
   int64_t sh = 1, sw = 1, dh = 1, dw = 1;
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   bool has_bias = false;
   bool relu = false;
 
   auto key() const {
-    return std::make_tuple(std::vector<int64_t>{n, h, w, c, k, r, s, oh, ow, sh, sw, dh, dw,
+    return std::make_tuple(std::vector<int64_t>{n, h, w, c, k, r, s, oh, ow, g, sh, sw, dh, dw,
                                                 pad_top, pad_left, pad_bottom, pad_right},
                            has_bias, relu);
   }
@@ -35,7 +36,7 @@ struct ConvShape {
 
 class DnnlConv {
  public:
-  // `weights`: fp32 [k, r, s, c] (OHWI), kept alive by this object.
+  // `weights`: fp32 [k, r, s, c / g] (OHWI per group), kept alive by this object.
   explicit DnnlConv(Tensor weights);
   ~DnnlConv();
   DnnlConv(const DnnlConv&) = delete;

@@ -1,5 +1,5 @@
 // Direct 2-D convolutions: depthwise (one input channel per group, any channel multiplier) in
-// NCHW and NHWC, and a plain loop for the other grouped convolutions.
+// NCHW and NHWC, and a plain loop (in either layout) for the other grouped convolutions.
 //
 // Depthwise convolutions (ConvNeXt's 7x7, MobileNet-style blocks of hybrids, MobileViT, CPE
 // position convs) move little arithmetic per byte: the kernels are written to read each input
@@ -51,6 +51,37 @@ __global__ void conv_grouped_kernel(ConvDirectArgs a, const T* x, const T* w, co
           if (ix < 0 || ix >= g.w) continue;
           acc += to_f(xc[iy * g.w + ix]) * to_f(wc[ki * g.kw + kj]);
         }
+      }
+    }
+    y[i] = from_f<T>(acc);
+  }
+}
+
+// The same loop on NHWC tensors (vitrt.ChannelsLastConv's grouped layers whose groups cuDNN does
+// not take): x [b, h, w, c], w [d, kh, kw, c / group], y [b, oh, ow, d]; the output channel is
+// the fastest index, so a warp's threads read the same pixel's group channels and write one
+// contiguous run.
+template <typename T>
+__global__ void conv_grouped_nhwc_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias,
+                                         T* y, int64_t n) {
+  const Im2colArgs& g = a.geom;
+  const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t o = i % a.d;
+    const int64_t ox = (i / a.d) % g.ow;
+    const int64_t oy = (i / (a.d * g.ow)) % g.oh;
+    const int64_t b = i / (a.d * g.ow * g.oh);
+    const int64_t c0 = (o / dpg) * cpg;
+    float acc = bias != nullptr ? to_f(bias[o]) : 0.0f;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        const T* xp = x + ((b * g.h + iy) * g.w + ix) * g.c + c0;
+        const T* wp = w + ((o * g.kh + ki) * g.kw + kj) * cpg;
+        for (int64_t ci = 0; ci < cpg; ++ci) acc += to_f(xp[ci]) * to_f(wp[ci]);
       }
     }
     y[i] = from_f<T>(acc);
@@ -428,13 +459,17 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
     return cudaErrorInvalidValue;
   }
   const bool depthwise = args.group == g.c;
-  if (args.channels_last && !depthwise) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     const T* xt = static_cast<const T*>(x);
     const T* wt = static_cast<const T*>(w);
     const T* bt = static_cast<const T*>(bias);
     T* yt = static_cast<T*>(y);
+    if (args.channels_last && !depthwise) {
+      conv_grouped_nhwc_kernel<T>
+          <<<grid_for(n, kThreads), kThreads, 0, stream>>>(args, xt, wt, bt, yt, n);
+      return cudaGetLastError();
+    }
     if (args.channels_last) {
       const int64_t mult = args.d / g.c;
       const int64_t taps = g.kh * g.kw;

@@ -614,9 +614,11 @@ class ConvKernel final : public CudaKernel {
 //    NHWC im2col of at most kMaxColumnBytes at a time, times W viewed as [D, KH * KW * C/group]
 //    through cuBLASLt with bias and ReLU in the epilogue (a group's product writes its output
 //    channels in place, ldc = D); a 1x1 convolution with unit strides and no padding multiplies
-//    X itself. VITRT_NO_CUDNN_CONV=1 keeps the second path (for comparisons). A dense layer
-//    over fewer than 64 channels that are no multiple of 8 (an RGB stem) gives cuDNN its input
-//    and weights padded with zero channels to the next multiple of 8.
+//    X itself; a grouped one of at most 16 input channels per group runs the direct kernel
+//    (one thread per output). Where cuDNN takes the problem, the plan's tactic (timed at build
+//    time) says which path runs. VITRT_NO_CUDNN_CONV=1 keeps vitrt's path (for comparisons). A
+//    dense layer over fewer than 64 channels that are no multiple of 8 (an RGB stem) gives cuDNN
+//    its input and weights padded with zero channels to the next multiple of 8.
 class ChannelsLastConvKernel final : public CudaKernel {
  public:
   ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs, NodeId id,
@@ -633,7 +635,11 @@ class ChannelsLastConvKernel final : public CudaKernel {
     const size_t elt = dtype_size(x.dtype);
     const int64_t k = g.kh * g.kw * g.in_per_group();
     const int64_t pixels = g.batch * g.out_h * g.out_w;
-    const bool columns = !g.depthwise() && !g.pointwise() && pixels > 0;
+    // Grouped layers of at most kMaxDirectGroupChannels input channels per group (ResNeXt's first
+    // stages: 4 and 8) run the direct kernel on vitrt's path, not one im2col + GEMM per group.
+    const bool direct =
+        g.depthwise() || (g.group > 1 && g.in_per_group() <= kMaxDirectGroupChannels);
+    const bool columns = !direct && !g.pointwise() && pixels > 0;
     const int64_t chunk = std::clamp<int64_t>(kMaxColumnBytes / static_cast<int64_t>(k * elt), 1,
                                               std::max<int64_t>(pixels, 1));
     const std::optional<ConvProblem> cp = cudnn_problem(g, x.dtype, ctx, bias != nullptr);
@@ -671,12 +677,12 @@ class ChannelsLastConvKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     if (pixels == 0 || g.out_channels == 0) return Status::ok_status();
-    if (g.depthwise()) {
+    const auto run_direct = [&]() -> Status {
       ConvDirectArgs cd;
       cd.geom = im2col_geometry(g);
       cd.geom.c = g.channels;
       cd.d = g.out_channels;
-      cd.group = g.channels;
+      cd.group = g.group;
       cd.channels_last = true;
       VITRT_RETURN_IF_ERROR(cuda_status(
           launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
@@ -686,7 +692,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
       return cuda_status(launch_unary(UnaryOp::kRelu, t, t, out[0].data, out[0].data,
                                       pixels * g.out_channels, ctx.stream),
                          "ChannelsLastConv ReLU");
-    }
+    };
+    if (g.depthwise()) return run_direct();
     // cuDNN's operands: X and W, or their copies with zero channels added (a stem's).
     ConvBuffers cb;
     cb.x = x.data;
@@ -714,6 +721,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
       return cudnn_conv_run(*cp, cb, ctx.workspace, ctx.workspace_bytes, ctx.stream);
     };
     const auto own = [&]() -> Status {
+      if (direct) return run_direct();
       const int64_t dg = g.out_per_group(), cg = g.in_per_group();
       for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
         const int64_t rows = std::min(chunk, pixels - p0);
@@ -876,6 +884,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
 
   // At most this many bytes of im2col rows at a time (one GEMM up to there).
   static constexpr int64_t kMaxColumnBytes = int64_t{64} << 20;
+  static constexpr int64_t kMaxDirectGroupChannels = 16;
 
   // cuDNN's view of a dense or grouped convolution, where cuDNN may take it.
   static std::optional<ConvProblem> cudnn_problem(const ChannelsLastConvGeometry& g, DType dtype,

@@ -20,17 +20,17 @@
 // layout-agnostic ops: Add, Sub, Mul and Div whose other operands are constants (permuted with
 // them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar bounds, ...),
 // GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
-// trunk's region) and, for the channels-last p = (0,2,3,1), 2-D Convs that are dense or
-// depthwise with constant weights (grouped ones of several channels per group stay NCHW) and
-// 2-D MaxPool / AveragePool (vitrt.ChannelsLastPool: a ResNet stem's pool joins the trunk).
-// Storing the region as Transpose(v, p) is priced before anything changes: a Transpose(p)
-// reading a region value and a Transpose(p^-1) making one disappear; a value made outside the
-// region needs a Transpose(p) and one read outside it (or a graph output) a Transpose(p^-1);
-// other Transposes at the border only change their permutation; each dense Conv counts as one
-// Transpose removed (its own layout copy). A region is stored permuted only when that count
-// falls; graph outputs keep their layout and name. The candidates p are the permutations of the
-// graph's Transposes and their inverses, and channels-last where a dense Conv qualifies; regions
-// are priced again after each change, so one region's change can enable the next.
+// trunk's region) and, for the channels-last p = (0,2,3,1), 2-D Convs with constant weights
+// (dense, grouped: ResNeXt, RegNet; depthwise) and 2-D MaxPool / AveragePool
+// (vitrt.ChannelsLastPool: a ResNet stem's pool joins the trunk). Storing the region as
+// Transpose(v, p) is priced before anything changes: a Transpose(p) reading a region value and a
+// Transpose(p^-1) making one disappear; a value made outside the region needs a Transpose(p) and
+// one read outside it (or a graph output) a Transpose(p^-1); other Transposes at the border only
+// change their permutation; each dense or grouped Conv counts as one Transpose removed (its own
+// layout copy). A region is stored permuted only when that count falls; graph outputs keep their
+// layout and name. The candidates p are the permutations of the graph's Transposes and their
+// inverses, and channels-last where a dense or grouped Conv qualifies; regions are priced again
+// after each change, so one region's change can enable the next.
 //
 // Once no region changes, a Transpose reading a Reshape that splits one axis of another
 // Transpose's output is rewritten so the Reshape comes first and the two permutations meet: a
@@ -91,10 +91,8 @@ bool has_rank(const Value& v, size_t rank) {
   return v.has_shape && v.shape.size() == rank;
 }
 
-// A 2-D Conv that vitrt.ChannelsLastConv computes: X [N, C, H, W] with C static, a constant
-// weight W [D, C/group, KH, KW], and either one group (dense) or group = C (depthwise, D a
-// multiple of C). Grouped convolutions of several channels per group stay NCHW. `why` says
-// what differs.
+// A 2-D Conv that vitrt.ChannelsLastConv computes: X [N, C, H, W] with C static and a constant
+// weight W [D, C/group, KH, KW] (dense, grouped or depthwise). `why` says what differs.
 bool is_channels_last_conv(const Graph& graph, const Node& node, std::string* why) {
   const Value& x = graph.values[node.inputs[0]];
   if (!has_rank(x, 4) || !x.shape[1].is_static() || !node.has_input(1)) {
@@ -116,20 +114,21 @@ bool is_channels_last_conv(const Graph& graph, const Node& node, std::string* wh
     *why = "its bias is not a constant";
     return false;
   }
-  const bool depthwise = attrs->group == c && w.constant.dim(1) == 1 && w.constant.dim(0) % c == 0;
-  const bool dense = attrs->group == 1 && w.constant.dim(1) == c;
-  if (!depthwise && !dense) {
-    *why = str_cat("grouped (group ", attrs->group, ", ", c, " input channels, W ",
-                   shape_to_string(w.constant.shape()), ")");
+  const int64_t group = attrs->group;
+  if (group < 1 || c % group != 0 || w.constant.dim(1) * group != c ||
+      w.constant.dim(0) % group != 0) {
+    *why = str_cat("its group count ", group, " does not fit ", c, " input channels and W ",
+                   shape_to_string(w.constant.shape()));
     return false;
   }
   return has_rank(graph.values[node.outputs[0]], 4);
 }
 
-// A dense Conv: one group (else depthwise, see is_channels_last_conv).
+// A dense or grouped Conv: several input channels per group (a depthwise one has one, and its
+// NCHW kernel needs no layout copy).
 bool is_dense(const Graph& graph, const Node& node) {
   Result<ConvAttributes> attrs = ConvAttributes::parse(node, 2);
-  return attrs.ok() && attrs->group == 1 && graph.values[node.inputs[1]].constant.dim(1) > 1;
+  return attrs.ok() && graph.values[node.inputs[1]].constant.dim(1) > 1;
 }
 
 // A 1x1 Conv with unit strides and no padding: a product over the channel axis.

@@ -1,8 +1,8 @@
 // vitrt.ChannelsLastConv on CUDA against the CPU kernel, the reference, in fp32, fp16 and bf16:
 // depthwise (launch_conv_direct's channels-last form: odd image and channel counts, kernel 3
 // and 7, stride 2, dilation, a channel multiplier of 2), dense (1x1 as a plain GEMM, 3x3,
-// the 7x7 stride-2 stem over 3 channels, a 2x2 patch convolution) and grouped (NHWC im2col +
-// GEMM), with and without bias and ReLU.
+// the 7x7 stride-2 stem over 3 channels, a 2x2 patch convolution) and grouped (cuDNN, the direct
+// kernel for few channels per group, NHWC im2col + GEMM), with and without bias and ReLU.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -70,7 +70,13 @@ INSTANTIATE_TEST_SUITE_P(
                                          ClConvCase{1, 11, 10, 12, 10, 3, 1, 2, 2, false, 1},
                                          // grouped: 2 and 4 groups
                                          ClConvCase{2, 7, 6, 16, 8, 3, 1, 1, 1, true, 2, true},
-                                         ClConvCase{1, 6, 9, 32, 8, 3, 2, 1, 1, false, 4})));
+                                         ClConvCase{1, 6, 9, 32, 8, 3, 2, 1, 1, false, 4},
+                                         // ResNeXt's 4 channels per group and 12 per group
+                                         // (direct kernel where cuDNN's fp16 needs 8k), 20 per
+                                         // group (im2col per group)
+                                         ClConvCase{2, 9, 7, 64, 4, 3, 1, 1, 1, true, 16, true},
+                                         ClConvCase{1, 8, 11, 36, 12, 3, 2, 1, 1, true, 3},
+                                         ClConvCase{1, 7, 7, 40, 20, 3, 1, 2, 2, false, 2})));
 
 }  // namespace
 }  // namespace vitrt
