@@ -614,11 +614,11 @@ class ConvKernel final : public CudaKernel {
 //    NHWC im2col of at most kMaxColumnBytes at a time, times W viewed as [D, KH * KW * C/group]
 //    through cuBLASLt with bias and ReLU in the epilogue (a group's product writes its output
 //    channels in place, ldc = D); a 1x1 convolution with unit strides and no padding multiplies
-//    X itself; a grouped one of at most 16 input channels per group runs the direct kernel
-//    (one thread per output). Where cuDNN takes the problem, the plan's tactic (timed at build
-//    time) says which path runs. VITRT_NO_CUDNN_CONV=1 keeps vitrt's path (for comparisons). A
-//    dense layer over fewer than 64 channels that are no multiple of 8 (an RGB stem) gives cuDNN
-//    its input and weights padded with zero channels to the next multiple of 8.
+//    X itself; a grouped one of at most 32 input channels per group runs the direct kernel
+//    (one thread per output pixel and group). Where cuDNN takes the problem, the plan's tactic
+//    (timed at build time) says which path runs. VITRT_NO_CUDNN_CONV=1 keeps vitrt's path (for
+//    comparisons). A dense layer over fewer than 64 channels that are no multiple of 8 (an RGB
+//    stem) gives cuDNN its input and weights padded with zero channels to the next multiple of 8.
 class ChannelsLastConvKernel final : public CudaKernel {
  public:
   ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs, NodeId id,
@@ -635,8 +635,9 @@ class ChannelsLastConvKernel final : public CudaKernel {
     const size_t elt = dtype_size(x.dtype);
     const int64_t k = g.kh * g.kw * g.in_per_group();
     const int64_t pixels = g.batch * g.out_h * g.out_w;
-    // Grouped layers of at most kMaxDirectGroupChannels input channels per group (ResNeXt's first
-    // stages: 4 and 8) run the direct kernel on vitrt's path, not one im2col + GEMM per group.
+    // Grouped layers of at most kMaxDirectGroupChannels input channels per group (ResNeXt's 4
+    // to 32, RegNet's 8 to 24) run the direct kernel on vitrt's path, not one im2col + GEMM per
+    // group.
     const bool direct =
         g.depthwise() || (g.group > 1 && g.in_per_group() <= kMaxDirectGroupChannels);
     const bool columns = !direct && !g.pointwise() && pixels > 0;
@@ -884,7 +885,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
 
   // At most this many bytes of im2col rows at a time (one GEMM up to there).
   static constexpr int64_t kMaxColumnBytes = int64_t{64} << 20;
-  static constexpr int64_t kMaxDirectGroupChannels = 16;
+  static constexpr int64_t kMaxDirectGroupChannels = 32;
 
   // cuDNN's view of a dense or grouped convolution, where cuDNN may take it.
   static std::optional<ConvProblem> cudnn_problem(const ChannelsLastConvGeometry& g, DType dtype,

@@ -71,12 +71,15 @@ INSTANTIATE_TEST_SUITE_P(
                                          // grouped: 2 and 4 groups
                                          ClConvCase{2, 7, 6, 16, 8, 3, 1, 1, 1, true, 2, true},
                                          ClConvCase{1, 6, 9, 32, 8, 3, 2, 1, 1, false, 4},
-                                         // ResNeXt's 4 channels per group and 12 per group
-                                         // (direct kernel where cuDNN's fp16 needs 8k), 20 per
-                                         // group (im2col per group)
+                                         // ResNeXt's 4 channels per group, 12 and 20 per group
+                                         // (the direct kernel where cuDNN's fp16 needs 8k), 40
+                                         // outputs per group (its one-per-output form), 40
+                                         // inputs per group (im2col per group)
                                          ClConvCase{2, 9, 7, 64, 4, 3, 1, 1, 1, true, 16, true},
                                          ClConvCase{1, 8, 11, 36, 12, 3, 2, 1, 1, true, 3},
-                                         ClConvCase{1, 7, 7, 40, 20, 3, 1, 2, 2, false, 2})));
+                                         ClConvCase{1, 7, 7, 40, 20, 3, 1, 2, 2, false, 2},
+                                         ClConvCase{1, 6, 5, 12, 40, 3, 2, 1, 1, true, 2},
+                                         ClConvCase{1, 5, 6, 80, 36, 3, 1, 1, 1, true, 2})));
 
 }  // namespace
 }  // namespace vitrt
