@@ -20,17 +20,18 @@
 // layout-agnostic ops: Add, Sub, Mul and Div whose other operands are constants (permuted with
 // them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar bounds, ...),
 // GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
-// trunk's region) and, for the channels-last p = (0,2,3,1), 2-D Convs with constant weights
-// (dense, grouped: ResNeXt, RegNet; depthwise) and 2-D MaxPool / AveragePool
-// (vitrt.ChannelsLastPool: a ResNet stem's pool joins the trunk). Storing the region as
-// Transpose(v, p) is priced before anything changes: a Transpose(p) reading a region value and a
-// Transpose(p^-1) making one disappear; a value made outside the region needs a Transpose(p) and
-// one read outside it (or a graph output) a Transpose(p^-1); other Transposes at the border only
-// change their permutation; each dense or grouped Conv counts as one Transpose removed (its own
-// layout copy). A region is stored permuted only when that count falls; graph outputs keep their
-// layout and name. The candidates p are the permutations of the graph's Transposes and their
-// inverses, and channels-last where a dense or grouped Conv qualifies; regions are priced again
-// after each change, so one region's change can enable the next.
+// trunk's region), ReduceMean / ReduceMax with keepdims and axes known at build time (a
+// squeeze-and-excitation block's pooling: EfficientNet, MobileNetV3, RegNetY) and, for the
+// channels-last p = (0,2,3,1), 2-D Convs with constant weights (dense, grouped: ResNeXt, RegNet;
+// depthwise) and 2-D MaxPool / AveragePool (vitrt.ChannelsLastPool: a ResNet stem's pool joins the
+// trunk). Storing the region as Transpose(v, p) is priced before anything changes: a Transpose(p)
+// reading a region value and a Transpose(p^-1) making one disappear; a value made outside the
+// region needs a Transpose(p) and one read outside it (or a graph output) a Transpose(p^-1); other
+// Transposes at the border only change their permutation; each dense or grouped Conv counts as one
+// Transpose removed (its own layout copy). A region is stored permuted only when that count falls;
+// graph outputs keep their layout and name. The candidates p are the permutations of the graph's
+// Transposes and their inverses, and channels-last where a dense or grouped Conv qualifies; regions
+// are priced again after each change, so one region's change can enable the next.
 //
 // Once no region changes, a Transpose reading a Reshape that splits one axis of another
 // Transpose's output is rewritten so the Reshape comes first and the two permutations meet: a
@@ -42,6 +43,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -151,10 +153,43 @@ bool is_unary_elementwise(const Node& node) {
   for (const char* op : kOps) {
     if (is_onnx_op(node, op)) return true;
   }
-  return false;
+  // fuse_gelu's QuickGelu (SiLU with alpha 1) and ONNX Runtime's Gelu.
+  return node.domain == "com.microsoft" && (node.op_type == "QuickGelu" || node.op_type == "Gelu");
 }
 
-enum class Role { kNone, kElementwise, kUnary, kConv, kPool, kGlobalPool };
+enum class Role { kNone, kElementwise, kUnary, kConv, kPool, kGlobalPool, kReduce };
+
+// The axes a ReduceMean / ReduceMax with keepdims = 1 reduces over a rank-`rank` input, each in
+// [0, rank) and sorted (every axis where none are given), when they are known at build time
+// (the attribute before opset 18, a constant input from 18); nullopt otherwise.
+std::optional<std::vector<int64_t>> static_reduce_axes(const Graph& graph, const Node& node,
+                                                       size_t rank) {
+  if (!is_onnx_op(node, "ReduceMean") && !is_onnx_op(node, "ReduceMax")) return std::nullopt;
+  Result<int64_t> keepdims = node.attrs.get_int("keepdims", 1);
+  if (!keepdims.ok() || *keepdims != 1) return std::nullopt;
+  std::vector<int64_t> axes;
+  if (node.has_input(1)) {
+    const Value& a = graph.values[node.inputs[1]];
+    if (!a.is_constant() || a.constant.dtype() != DType::kInt64 || a.constant.rank() != 1) {
+      return std::nullopt;
+    }
+    const int64_t* d = a.constant.data<int64_t>();
+    axes.assign(d, d + a.constant.numel());
+  } else if (const Attribute* at = node.attrs.find("axes")) {
+    axes = at->ints;
+  }
+  if (axes.empty()) {
+    Result<int64_t> noop = node.attrs.get_int("noop_with_empty_axes", 0);
+    if (!noop.ok() || *noop != 0) return std::nullopt;
+    for (size_t a = 0; a < rank; ++a) axes.push_back(static_cast<int64_t>(a));
+  }
+  for (int64_t& a : axes) {
+    if (a < -static_cast<int64_t>(rank) || a >= static_cast<int64_t>(rank)) return std::nullopt;
+    if (a < 0) a += static_cast<int64_t>(rank);
+  }
+  std::sort(axes.begin(), axes.end());
+  return axes;
+}
 
 // A 2-D MaxPool / AveragePool that vitrt.ChannelsLastPool computes (float, no dilated average).
 bool is_channels_last_pool(const Graph& graph, const Node& node) {
@@ -213,6 +248,12 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
                ? Role::kGlobalPool
                : Role::kNone;
   }
+  if (static_reduce_axes(graph, node, rank)) {
+    const Value& x = graph.values[node.inputs[0]];
+    return !x.is_constant() && has_rank(x, rank) && has_rank(graph.values[node.outputs[0]], rank)
+               ? Role::kReduce
+               : Role::kNone;
+  }
   if (is_onnx_op(node, "Conv") && p == kChannelsLast) {
     std::string why;
     return is_channels_last_conv(graph, node, &why) ? Role::kConv : Role::kNone;
@@ -225,7 +266,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
 std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role role) {
   std::vector<ValueId> out = {node.outputs[0]};
   if (role == Role::kConv || role == Role::kUnary || role == Role::kPool ||
-      role == Role::kGlobalPool) {
+      role == Role::kGlobalPool || role == Role::kReduce) {
     out.push_back(node.inputs[0]);
   } else {
     for (ValueId in : node.inputs) {
@@ -676,6 +717,24 @@ class LayoutRewriter {
               add_constant_value(graph_, node.name + "_axes", Tensor::from_int64(axes)));
         } else {
           node.attrs.set_ints("axes", axes);
+        }
+        ++pools;
+        continue;
+      }
+      if (std::optional<std::vector<int64_t>> axes = static_reduce_axes(graph_, node, p.size())) {
+        // The same reduction over the axes where the permutation put them (a squeeze-and-
+        // excitation block's spatial mean stays in the trunk's region).
+        std::vector<int64_t> moved;
+        for (int64_t a : *axes) moved.push_back(pinv[a]);
+        std::sort(moved.begin(), moved.end());
+        node.attrs.erase("noop_with_empty_axes");
+        if (graph_.onnx_opset() >= 18) {  // axes are an input from opset 18
+          if (node.inputs.size() < 2) node.inputs.resize(2, kNoValue);
+          node.inputs[1] =
+              add_constant_value(graph_, node.name + "_axes", Tensor::from_int64(moved));
+          node.attrs.erase("axes");
+        } else {
+          node.attrs.set_ints("axes", moved);
         }
         ++pools;
         continue;

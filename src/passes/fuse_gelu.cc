@@ -5,6 +5,7 @@
 //   tanh form  0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   (Pow(x, 3) or x*x*x)
 //              -> Gelu(approximate="tanh")
 //   QuickGELU  x * sigmoid(1.702 x)   (CLIP)  -> com.microsoft.QuickGelu(alpha=1.702)
+//   SiLU       x * sigmoid(x)   (EfficientNet, MobileNetV3, RegNetY)  -> QuickGelu(alpha=1)
 //
 // The products x * 0.5 * (1 + f) match in every association and operand order torch's
 // exporters produce (0.5 may also be a Div by 2). Every constant must equal its formula's
@@ -196,6 +197,22 @@ std::optional<Match> match_quick_gelu(const Graph& graph, const Uses& uses, cons
   return m;
 }
 
+// Sigmoid node -> x * sigmoid(x) (SiLU / Swish: EfficientNet, MobileNetV3, RegNetY, YOLO
+// heads), QuickGelu with alpha 1: one pass instead of two and no intermediate tensor.
+std::optional<Match> match_silu(const Graph& graph, const Uses& uses, const Node& sig) {
+  const ValueId x = sig.inputs[0];
+  const Node* prod = uses.single_consumer(sig.outputs[0]);
+  if (graph.values[x].is_constant() || prod == nullptr || !is_onnx_op(*prod, "Mul") ||
+      prod->num_inputs() != 2 || other_input(*prod, sig.outputs[0]) != x) {
+    return std::nullopt;
+  }
+  Match m;
+  m.x = x;
+  m.nodes = {id_of(graph, &sig), id_of(graph, prod)};
+  m.result = prod->outputs[0];
+  return m;
+}
+
 std::string scope_of(const std::string& name) {
   const size_t slash = name.rfind('/');
   return slash == std::string::npos ? std::string() : name.substr(0, slash + 1);
@@ -211,6 +228,7 @@ Status fuse_gelu(Graph& graph, PassContext& ctx) {
     if (node.dead || node.inputs.empty() || node.outputs.empty()) continue;
     std::optional<Match> m;
     std::string op = "Gelu", domain, approximate;
+    bool silu = false;
     if (is_onnx_op(node, "Erf")) {
       m = match_erf(graph, uses, node);
       approximate = "none";
@@ -221,6 +239,10 @@ Status fuse_gelu(Graph& graph, PassContext& ctx) {
       m = match_quick_gelu(graph, uses, node);
       op = "QuickGelu";
       domain = "com.microsoft";
+      if (!m) {
+        m = match_silu(graph, uses, node);
+        silu = m.has_value();
+      }
     } else {
       continue;
     }
@@ -244,18 +266,18 @@ Status fuse_gelu(Graph& graph, PassContext& ctx) {
     if (op == "Gelu") {
       attrs.set_string("approximate", approximate);
     } else {
-      attrs.set_float("alpha", 1.702f);
+      attrs.set_float("alpha", silu ? 1.0f : 1.702f);
     }
     std::vector<std::string> absorbed;
     for (NodeId a : m->nodes) absorbed.push_back(graph.nodes[a].name);
-    const std::string name = scope_of(node.name) + op;
+    const std::string name = scope_of(node.name) + (silu ? "SiLU" : op);
     const NodeId fused =
         add_node(graph, domain, op, name, {m->x}, {name + "_output"}, std::move(attrs));
     remove_nodes(graph, m->nodes);
     take_over(graph, m->result, graph.nodes[fused].outputs[0]);
     ctx.applied(kPass,
-                str_cat(op, op == "Gelu" ? "(" + approximate + ")" : "", " '",
-                        graph.nodes[fused].name, "'"),
+                str_cat(op, op == "Gelu" ? "(" + approximate + ")" : "",
+                        silu ? "(alpha 1: SiLU)" : "", " '", graph.nodes[fused].name, "'"),
                 absorbed);
     uses.refresh();
   }

@@ -330,6 +330,49 @@ TEST(CancelLayoutTransposes, ResNetTrunkGoesChannelsLast) {
   }
 }
 
+// A squeeze-and-excitation block (EfficientNet, MobileNetV3, RegNetY) after a 3x3 conv: the
+// spatial mean is a ReduceMean with keepdims (axes an attribute before opset 18, an input from
+// 18), its two 1x1 convs, the Sigmoid gate and the product all stay in the trunk's region.
+TEST(CancelLayoutTransposes, SqueezeExcitationStaysInTheRegion) {
+  for (const int64_t opset : {int64_t{17}, int64_t{18}}) {
+    SCOPED_TRACE(opset);
+    TestGraph g(opset);
+    ValueId t = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 8, 7, 6});
+    const auto conv = [&](ValueId x, int64_t ci, int64_t co, int64_t k, uint64_t seed) {
+      Attributes a;
+      a.set_ints("kernel_shape", {k, k});
+      a.set_ints("pads", {k / 2, k / 2, k / 2, k / 2});
+      return g.op(
+          "Conv",
+          {x, g.constant("w", random_tensor(DType::kFloat32, {co, ci, k, k}, seed, -0.3f, 0.3f)),
+           g.constant("b", random_tensor(DType::kFloat32, {co}, seed + 1))},
+          a);
+    };
+    t = g.op("Relu", {conv(t, 8, 12, 3, 10)});
+    Attributes mean;
+    mean.set_int("keepdims", 1);
+    ValueId pooled;
+    if (opset >= 18) {
+      pooled = g.op("ReduceMean", {t, g.constant("axes", Tensor::from_int64({2, 3}))}, mean);
+    } else {
+      mean.set_ints("axes", {-2, -1});
+      pooled = g.op("ReduceMean", {t}, mean);
+    }
+    ValueId gate = g.op("Relu", {conv(pooled, 12, 4, 1, 20)});
+    gate = g.op("Sigmoid", {conv(gate, 4, 12, 1, 30)});
+    t = g.op("Mul", {t, gate});
+    g.output(g.op("Relu", {conv(t, 12, 8, 3, 40)}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(after, "Conv"), 0);
+    EXPECT_EQ(count_ops(after, "ReduceMean"), 1);
+    EXPECT_EQ(count_ops(after, "Transpose"), 2);  // into the region and out to the output
+    testing::expect_outputs_close(g.graph(), after,
+                                  {random_tensor(DType::kFloat32, {2, 8, 7, 6}, 1)}, 1e-4);
+  }
+}
+
 TEST(CancelLayoutTransposes, ResNetStemAndPoolJoinTheTrunk) {
   // ResNet's stem: a 7x7 stride-2 Conv over the 3 image channels, Relu, MaxPool 3x3 stride 2,
   // then a bottleneck and an AveragePool (ResNet-D's shortcut pool): the pools become

@@ -109,6 +109,31 @@ TEST(FuseGelu, FiresOnQuickGelu) {
         "QuickGelu");
 }
 
+TEST(FuseGelu, FiresOnSilu) {
+  // x * sigmoid(x) in both operand orders: QuickGelu with alpha 1.
+  for (const bool sigmoid_first : {false, true}) {
+    check(
+        [&](TestGraph& g, ValueId x) {
+          const ValueId s = g.op("Sigmoid", {x});
+          return sigmoid_first ? g.op("Mul", {s, x}) : g.op("Mul", {x, s});
+        },
+        sigmoid_first ? "sigmoid(x)*x" : "x*sigmoid(x)", 1, "QuickGelu");
+  }
+  // A gate: y * sigmoid(x) with y != x (squeeze-and-excitation) is no SiLU.
+  check(
+      [](TestGraph& g, ValueId x) {
+        return g.op("Mul", {g.op("Neg", {x}), g.op("Sigmoid", {x})});
+      },
+      "gate", 0);
+  // The sigmoid also feeds the output: it cannot be absorbed.
+  check(
+      [](TestGraph& g, ValueId x) {
+        const ValueId s = g.op("Sigmoid", {x});
+        return g.op("Add", {g.op("Mul", {x, s}), s});
+      },
+      "sigmoid read elsewhere", 0);
+}
+
 TEST(FuseGelu, DeclinesLookAlikes) {
   check(
       [](TestGraph& g, ValueId x) {
