@@ -48,6 +48,8 @@ std::tuple<dnnl::algorithm, float, float> dnnl_eltwise_of(MatmulActivation act) 
       return {dnnl::algorithm::eltwise_swish, 1.702f, 0.0f};
     case MatmulActivation::kRelu:
       return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
+    case MatmulActivation::kSilu:
+      return {dnnl::algorithm::eltwise_swish, 1.0f, 0.0f};
     case MatmulActivation::kNone:
       break;
   }

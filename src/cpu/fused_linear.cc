@@ -14,8 +14,9 @@ Result<MatmulActivation> parse_activation(const std::string& name) {
   if (name == "gelu_tanh") return MatmulActivation::kGeluTanh;
   if (name == "quick_gelu") return MatmulActivation::kQuickGelu;
   if (name == "relu") return MatmulActivation::kRelu;
+  if (name == "silu") return MatmulActivation::kSilu;
   return invalid_argument("activation '", name, "' is not one of none, gelu, gelu_tanh, ",
-                          "quick_gelu, relu");
+                          "quick_gelu, relu, silu");
 }
 
 Result<bool> parse_bf16(const std::string& precision) {

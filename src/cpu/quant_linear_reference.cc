@@ -65,9 +65,11 @@ Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
     p.activation = MatmulActivation::kQuickGelu;
   } else if (act == "relu") {
     p.activation = MatmulActivation::kRelu;
+  } else if (act == "silu") {
+    p.activation = MatmulActivation::kSilu;
   } else {
     return invalid_argument("activation '", act,
-                            "' is not one of none, gelu, gelu_tanh, quick_gelu, relu");
+                            "' is not one of none, gelu, gelu_tanh, quick_gelu, relu, silu");
   }
   return p;
 }
@@ -85,6 +87,8 @@ float apply_quant_linear_activation(MatmulActivation act, float v) {
       return static_cast<float>(x / (1.0 + std::exp(-1.702 * x)));
     case MatmulActivation::kRelu:
       return v > 0.0f ? v : 0.0f;
+    case MatmulActivation::kSilu:
+      return static_cast<float>(x / (1.0 + std::exp(-x)));
     case MatmulActivation::kNone:
       break;
   }

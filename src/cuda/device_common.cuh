@@ -70,6 +70,7 @@ __device__ __forceinline__ float activate_fixed(float x) {
     return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
   }
   if constexpr (kAct == UnaryOp::kQuickGelu) return x / (1.0f + expf(-1.702f * x));
+  if constexpr (kAct == UnaryOp::kSilu) return x / (1.0f + expf(-x));
   return x;
 }
 
@@ -84,6 +85,8 @@ __device__ __forceinline__ float activate(UnaryOp act, float x) {
       return activate_fixed<UnaryOp::kGeluTanh>(x);
     case UnaryOp::kQuickGelu:
       return activate_fixed<UnaryOp::kQuickGelu>(x);
+    case UnaryOp::kSilu:
+      return activate_fixed<UnaryOp::kSilu>(x);
     default:
       return x;
   }

@@ -221,6 +221,7 @@ __device__ __forceinline__ float unary_float(UnaryOp op, float x) {
     case UnaryOp::kGelu:
     case UnaryOp::kGeluTanh:
     case UnaryOp::kQuickGelu:
+    case UnaryOp::kSilu:
       return activate(op, x);
     case UnaryOp::kFloor:
       return floorf(x);

@@ -59,6 +59,7 @@ enum class UnaryOp : int {
   kGelu,
   kGeluTanh,
   kQuickGelu,
+  kSilu,  // x * sigmoid(x)
   kIsNaN,
   kNot,
   kFloor,
@@ -476,7 +477,7 @@ cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& args, const void*
 // y[r, j] = act(float(acc[r * acc_ld + j] (+ acc_offset[j])) * scale[j] + bias[j]) for j < n:
 // GEMM accumulators (int32, or fp32 without acc_offset) to activations [rows, n] in `type`.
 // scale and bias are fp32 [n], acc_offset int32 [n]; bias and acc_offset may be null. act is
-// kIdentity, kRelu, kGelu, kGeluTanh or kQuickGelu. code_scale > 0: y is uint8 E4M3 codes of
+// kIdentity, kRelu, kGelu, kGeluTanh, kQuickGelu or kSilu. code_scale > 0: y is uint8 E4M3 codes of
 // the fp32 result / code_scale (QuantLinear's output_scale), and `type` is not read.
 struct DequantArgs {
   int64_t rows = 0, n = 0, acc_ld = 0;
@@ -493,8 +494,8 @@ struct DequantArgs {
 cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& args, const void* acc, void* y,
                                        cudaStream_t stream);
 // codes[i] = E4M3 code of act(d[i]) / code_scale for d [rows, n] in `type` (act kIdentity,
-// kGelu or kQuickGelu; true division, nearest even, saturating): a QuantLinear's output_scale
-// after a GEMM that wrote its D in the activation type.
+// kGelu, kQuickGelu or kSilu; true division, nearest even, saturating): a QuantLinear's
+// output_scale after a GEMM that wrote its D in the activation type.
 cudaError_t launch_act_quantize_fp8(Elt type, const void* d, int64_t rows, int64_t n, UnaryOp act,
                                     float code_scale, void* codes, cudaStream_t stream);
 

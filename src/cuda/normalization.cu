@@ -668,6 +668,9 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
         case UnaryOp::kQuickGelu:
           launch_bias_act_vec<T, UnaryOp::kQuickGelu>(d, b, cols, n, stream);
           return cudaGetLastError();
+        case UnaryOp::kSilu:
+          launch_bias_act_vec<T, UnaryOp::kSilu>(d, b, cols, n, stream);
+          return cudaGetLastError();
         default:
           break;
       }

@@ -277,6 +277,8 @@ const char* act_name(UnaryOp act) {
       return "gelu_tanh";
     case UnaryOp::kQuickGelu:
       return "quick_gelu";
+    case UnaryOp::kSilu:
+      return "silu";
     case UnaryOp::kRelu:
       return "relu";
     default:
@@ -361,7 +363,8 @@ class LinearKernel final : public CudaKernel {
   // where mode 0 runs the activation in our own pass anyway (erf and quick GELU) or there is
   // none; cuBLASLt's ReLU and tanh-GELU epilogues have no separate twin worth timing.
   bool has_mode1(bool has_bias) const {
-    const bool own_act = act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu;
+    const bool own_act =
+        act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu || act_ == UnaryOp::kSilu;
     return has_bias && (own_act || act_ == UnaryOp::kIdentity);
   }
 
@@ -391,7 +394,8 @@ class LinearKernel final : public CudaKernel {
 
   Status post_pass(const LaunchContext& ctx, DType type, const GemmCall& g, const void* bias,
                    int mode) const {
-    const bool own_act = act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu;
+    const bool own_act =
+        act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu || act_ == UnaryOp::kSilu;
     if (mode == 2) return Status::ok_status();
     if (mode == 0 && !own_act) return Status::ok_status();
     if (mode == 1 && bias == nullptr && !own_act) return Status::ok_status();
@@ -1454,6 +1458,7 @@ Result<UnaryOp> linear_activation(const Attributes& attrs) {
   if (act == "gelu_tanh") return UnaryOp::kGeluTanh;
   if (act == "quick_gelu") return UnaryOp::kQuickGelu;
   if (act == "relu") return UnaryOp::kRelu;
+  if (act == "silu") return UnaryOp::kSilu;
   return invalid_model("unknown activation '", act, "'");
 }
 

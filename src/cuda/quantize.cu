@@ -227,6 +227,9 @@ cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream
     case UnaryOp::kQuickGelu:
       launch_dequant<T, A, UnaryOp::kQuickGelu>(d, acc, y, stream);
       break;
+    case UnaryOp::kSilu:
+      launch_dequant<T, A, UnaryOp::kSilu>(d, acc, y, stream);
+      break;
     default:
       return cudaErrorInvalidValue;
   }
@@ -273,6 +276,9 @@ cudaError_t launch_act_quantize_fp8(Elt type, const void* d, int64_t rows, int64
         break;
       case UnaryOp::kQuickGelu:
         launch_act_quantize<T, UnaryOp::kQuickGelu>(in, total, code_scale, out, stream);
+        break;
+      case UnaryOp::kSilu:
+        launch_act_quantize<T, UnaryOp::kSilu>(in, total, code_scale, out, stream);
         break;
       default:
         return cudaErrorInvalidValue;

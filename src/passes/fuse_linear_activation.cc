@@ -7,6 +7,7 @@
 //   com.microsoft.Gelu                -> activation "gelu"
 //   com.microsoft.QuickGelu(1.702)    -> activation "quick_gelu"
 //   Relu                              -> activation "relu"
+//   com.microsoft.QuickGelu(1)        -> activation "silu"   (x * sigmoid(x), fuse_gelu's SiLU)
 //
 // fuse_gelu (which runs earlier) turns decomposed GELUs into these ops.
 #include "passes/graph_rewrite.h"
@@ -33,8 +34,10 @@ std::string activation_of(const Node& node, std::string* why) {
   if (node.op_type == "QuickGelu") {
     Result<float> alpha = node.attrs.get_float("alpha", 1.702f);
     if (alpha.ok() && *alpha == 1.702f) return "quick_gelu";
+    if (alpha.ok() && *alpha == 1.0f) return "silu";
     *why = str_cat("QuickGelu alpha ", alpha.ok() ? *alpha : 0.0f,
-                   " is not 1.702, the only one the Linear epilogue computes");
+                   " is neither 1.702 (QuickGELU) nor 1 (SiLU), the ones the Linear epilogue "
+                   "computes");
     return "";
   }
   return "";

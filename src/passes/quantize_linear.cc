@@ -69,6 +69,7 @@ std::string unquantizable_reason(const Graph& graph, const Node& node) {
   if (node.has_input(3) && (!act.ok() || *act != "none")) {
     return "its activation follows the residual add, which QuantLinear's epilogue does not do";
   }
+  if (act.ok() && *act == "silu") return "QuantLinear's epilogues have no SiLU";
   return "";
 }
 

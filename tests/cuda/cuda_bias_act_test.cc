@@ -32,6 +32,8 @@ double activate64(UnaryOp act, double x) {
       return 0.5 * x * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
     case UnaryOp::kQuickGelu:
       return x / (1 + std::exp(-1.702 * x));
+    case UnaryOp::kSilu:
+      return x / (1 + std::exp(-x));
     default:
       return x;
   }
@@ -111,7 +113,7 @@ INSTANTIATE_TEST_SUITE_P(
     cuda, CudaBiasAct,
     ::testing::Combine(::testing::Values(Elt::kF32, Elt::kF16, Elt::kBF16),
                        ::testing::Values(UnaryOp::kIdentity, UnaryOp::kRelu, UnaryOp::kGelu,
-                                         UnaryOp::kGeluTanh, UnaryOp::kQuickGelu),
+                                         UnaryOp::kGeluTanh, UnaryOp::kQuickGelu, UnaryOp::kSilu),
                        // 24 and 3072: whole vectors in every type; 13: the element-wise path
                        ::testing::Values(int64_t{24}, int64_t{13}, int64_t{3072}),
                        ::testing::Bool()));

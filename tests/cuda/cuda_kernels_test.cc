@@ -1368,7 +1368,7 @@ std::vector<Param> all_params() {
   std::vector<Param> p;
   std::vector<std::string> names;
   for (const auto& [name, b] : cases()) names.push_back(name);
-  for (const char* act : {"none", "gelu", "gelu_tanh", "quick_gelu", "relu"}) {
+  for (const char* act : {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu"}) {
     names.push_back(std::string("Linear_") + act);
   }
   for (const std::string& n : names) {

@@ -40,15 +40,17 @@ TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
     const char* domain;
     const char* approximate;  // Gelu only
     const char* expected;
+    float alpha = 1.702f;  // QuickGelu only
   };
   for (const Case& c : {Case{"Gelu", "", "none", "gelu"}, Case{"Gelu", "", "tanh", "gelu_tanh"},
                         Case{"Gelu", "com.microsoft", nullptr, "gelu"},
                         Case{"QuickGelu", "com.microsoft", nullptr, "quick_gelu"},
+                        Case{"QuickGelu", "com.microsoft", nullptr, "silu", 1.0f},
                         Case{"Relu", "", nullptr, "relu"}}) {
     SCOPED_TRACE(c.expected);
     Attributes attrs;
     if (c.approximate != nullptr) attrs.set_string("approximate", c.approximate);
-    if (std::string(c.op) == "QuickGelu") attrs.set_float("alpha", 1.702f);
+    if (std::string(c.op) == "QuickGelu") attrs.set_float("alpha", c.alpha);
     LinearThen s = linear_then(c.op, c.domain, attrs);
     auto [fused, applied] = apply_pass(s.g.graph(), fuse_linear_activation);
     EXPECT_EQ(applied, 1);
@@ -62,7 +64,7 @@ TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
 
 TEST(FuseLinearActivation, LookAlikesStay) {
   Attributes other_alpha;
-  other_alpha.set_float("alpha", 1.0f);  // SiLU-like, not CLIP's 1.702
+  other_alpha.set_float("alpha", 1.5f);  // neither CLIP's 1.702 nor SiLU's 1
   EXPECT_EQ(apply_pass(linear_then("QuickGelu", "com.microsoft", other_alpha).g.graph(),
                        fuse_linear_activation)
                 .second,
