@@ -95,6 +95,15 @@ def build_resnet50():
     return model, (torch.randn(1, 3, 224, 224),), ["pixel_values"], ["logits"]
 
 
+def build_timm(name):
+    def build():
+        import timm
+        import torch
+        model = timm.create_model(name, pretrained=False)
+        return model, (torch.randn(1, 3, 224, 224),), ["pixel_values"], ["logits"]
+    return build
+
+
 CLIP_TEXT_LEN = 77
 
 
@@ -142,6 +151,13 @@ MODELS = {
                            image_inputs, None, 0, 0),
     # timm's 4.11 GMAC per image; a dense CNN.
     "resnet50": Model("resnet50", "timm resnet50", 8.22, build_resnet50, image_inputs, None, 0, 0),
+    # Grouped convolutions (timm: 4.25 and 1.63 GMAC) and squeeze-and-excitation + SiLU (0.40).
+    "resnext50": Model("resnext50", "timm resnext50_32x4d", 8.50, build_timm("resnext50_32x4d"),
+                       image_inputs, None, 0, 0),
+    "regnety_016": Model("regnety_016", "timm regnety_016", 3.26, build_timm("regnety_016"),
+                         image_inputs, None, 0, 0),
+    "efficientnet_b0": Model("efficientnet_b0", "timm efficientnet_b0", 0.80,
+                             build_timm("efficientnet_b0"), image_inputs, None, 0, 0),
 }
 
 ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "ORT fp32", "ORT transformers", "PyTorch eager"]
