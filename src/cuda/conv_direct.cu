@@ -1,5 +1,5 @@
 // Direct 2-D convolutions: depthwise (one input channel per group, any channel multiplier) in
-// NCHW and NHWC, and a plain loop (in either layout) for the other grouped convolutions.
+// NCHW and NHWC, and a plain loop for the other grouped convolutions.
 //
 // Depthwise convolutions (ConvNeXt's 7x7, MobileNet-style blocks of hybrids, MobileViT, CPE
 // position convs) move little arithmetic per byte: the kernels are written to read each input
@@ -51,85 +51,6 @@ __global__ void conv_grouped_kernel(ConvDirectArgs a, const T* x, const T* w, co
           if (ix < 0 || ix >= g.w) continue;
           acc += to_f(xc[iy * g.w + ix]) * to_f(wc[ki * g.kw + kj]);
         }
-      }
-    }
-    y[i] = from_f<T>(acc);
-  }
-}
-
-// Grouped convolutions on NHWC tensors (vitrt.ChannelsLastConv's layers with a few channels per
-// group: ResNeXt's 4 and 8, RegNet's 8 to 24): x [b, h, w, c], w [d, kh, kw, c / group],
-// y [b, oh, ow, d]. One thread computes one output pixel's dg outputs of one group (kDg >= dg
-// accumulators in registers), so each input value it loads feeds dg products; a warp's threads
-// are consecutive groups of one pixel, so their input reads and output writes are contiguous
-// runs. The group's weights (dg * kh * kw * cg values, a few KB for the whole layer) come
-// through the read-only cache.
-template <typename T, int kDg>
-__global__ void conv_grouped_nhwc_kernel(ConvDirectArgs a, const T* __restrict__ x,
-                                         const T* __restrict__ w, const T* __restrict__ bias,
-                                         T* __restrict__ y, int64_t n) {
-  const Im2colArgs& g = a.geom;
-  const int cpg = static_cast<int>(g.c / a.group), dpg = static_cast<int>(a.d / a.group);
-  const int taps = static_cast<int>(g.kh * g.kw);
-  VITRT_GRID_STRIDE(i, n) {
-    const int64_t grp = i % a.group;
-    const int64_t pixel = i / a.group;
-    const int64_t ox = pixel % g.ow;
-    const int64_t oy = (pixel / g.ow) % g.oh;
-    const int64_t b = pixel / (g.ow * g.oh);
-    const int64_t c0 = grp * cpg, o0 = grp * dpg;
-    float acc[kDg];
-#pragma unroll
-    for (int o = 0; o < kDg; ++o) acc[o] = 0.0f;
-    const T* wg = w + o0 * taps * cpg;
-    for (int ki = 0; ki < g.kh; ++ki) {
-      const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      for (int kj = 0; kj < g.kw; ++kj) {
-        const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
-        if (ix < 0 || ix >= g.w) continue;
-        const T* xp = x + ((b * g.h + iy) * g.w + ix) * g.c + c0;
-        const T* wt = wg + (ki * g.kw + kj) * cpg;
-        for (int ci = 0; ci < cpg; ++ci) {
-          const float xv = to_f(xp[ci]);
-#pragma unroll
-          for (int o = 0; o < kDg; ++o) {
-            if (o < dpg) acc[o] += xv * to_f(__ldg(wt + o * taps * cpg + ci));
-          }
-        }
-      }
-    }
-    T* yp = y + pixel * a.d + o0;
-#pragma unroll
-    for (int o = 0; o < kDg; ++o) {
-      if (o < dpg) yp[o] = from_f<T>(acc[o] + (bias != nullptr ? to_f(bias[o0 + o]) : 0.0f));
-    }
-  }
-}
-
-// The plain loop on NHWC tensors for groups of more than 32 output channels: one thread per
-// output.
-template <typename T>
-__global__ void conv_grouped_nhwc_plain_kernel(ConvDirectArgs a, const T* x, const T* w,
-                                               const T* bias, T* y, int64_t n) {
-  const Im2colArgs& g = a.geom;
-  const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
-  VITRT_GRID_STRIDE(i, n) {
-    const int64_t o = i % a.d;
-    const int64_t ox = (i / a.d) % g.ow;
-    const int64_t oy = (i / (a.d * g.ow)) % g.oh;
-    const int64_t b = i / (a.d * g.ow * g.oh);
-    const int64_t c0 = (o / dpg) * cpg;
-    float acc = bias != nullptr ? to_f(bias[o]) : 0.0f;
-    for (int64_t ki = 0; ki < g.kh; ++ki) {
-      const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      for (int64_t kj = 0; kj < g.kw; ++kj) {
-        const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
-        if (ix < 0 || ix >= g.w) continue;
-        const T* xp = x + ((b * g.h + iy) * g.w + ix) * g.c + c0;
-        const T* wp = w + ((o * g.kh + ki) * g.kw + kj) * cpg;
-        for (int64_t ci = 0; ci < cpg; ++ci) acc += to_f(xp[ci]) * to_f(wp[ci]);
       }
     }
     y[i] = from_f<T>(acc);
@@ -507,27 +428,13 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
     return cudaErrorInvalidValue;
   }
   const bool depthwise = args.group == g.c;
+  if (args.channels_last && !depthwise) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     const T* xt = static_cast<const T*>(x);
     const T* wt = static_cast<const T*>(w);
     const T* bt = static_cast<const T*>(bias);
     T* yt = static_cast<T*>(y);
-    if (args.channels_last && !depthwise) {
-      const int64_t dpg = args.d / args.group;
-      const int64_t threads = n / dpg;  // one per output pixel and group
-      const auto go = [&](auto kernel) {
-        kernel<<<grid_for(threads, kThreads), kThreads, 0, stream>>>(args, xt, wt, bt, yt, threads);
-        return cudaGetLastError();
-      };
-      if (dpg <= 4) return go(conv_grouped_nhwc_kernel<T, 4>);
-      if (dpg <= 8) return go(conv_grouped_nhwc_kernel<T, 8>);
-      if (dpg <= 16) return go(conv_grouped_nhwc_kernel<T, 16>);
-      if (dpg <= 32) return go(conv_grouped_nhwc_kernel<T, 32>);
-      conv_grouped_nhwc_plain_kernel<T>
-          <<<grid_for(n, kThreads), kThreads, 0, stream>>>(args, xt, wt, bt, yt, n);
-      return cudaGetLastError();
-    }
     if (args.channels_last) {
       const int64_t mult = args.d / g.c;
       const int64_t taps = g.kh * g.kw;

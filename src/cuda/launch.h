@@ -379,9 +379,8 @@ cudaError_t launch_im2col_nhwc(Elt type, const Im2colNhwcArgs& args, const void*
 // A grouped (depthwise when group = c) 2-D convolution computed directly:
 // y[b, o, oy, ox] = bias[o] + sum over the group's input channels and the window of x * w,
 // w [d, c / group, kh, kw] (args.c = input channels), zero outside the image.
-// channels_last: x is [b, h, w, c], w [d, kh, kw, c / group] and y [b, oh, ow, d]
-// (vitrt.ChannelsLastConv): depthwise (group = c, any channel multiplier d / c) tiled, other
-// groupings one thread per output.
+// channels_last: x is [b, h, w, c] and y [b, oh, ow, d] (vitrt.ChannelsLastConv); depthwise
+// only (group = c, any channel multiplier d / c), else cudaErrorInvalidValue.
 struct ConvDirectArgs {
   Im2colArgs geom;
   int64_t d = 0, group = 1;

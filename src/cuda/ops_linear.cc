@@ -618,8 +618,7 @@ class ConvKernel final : public CudaKernel {
 //    NHWC im2col of at most kMaxColumnBytes at a time, times W viewed as [D, KH * KW * C/group]
 //    through cuBLASLt with bias and ReLU in the epilogue (a group's product writes its output
 //    channels in place, ldc = D); a 1x1 convolution with unit strides and no padding multiplies
-//    X itself; a grouped one of at most 32 input channels per group runs the direct kernel
-//    (one thread per output pixel and group). Where cuDNN takes the problem, the plan's tactic
+//    X itself. Where cuDNN takes the problem, the plan's tactic
 //    (timed at build time) says which path runs. VITRT_NO_CUDNN_CONV=1 keeps vitrt's path (for
 //    comparisons). A dense layer over fewer than 64 channels that are no multiple of 8 (an RGB
 //    stem) gives cuDNN its input and weights padded with zero channels to the next multiple of 8.
@@ -639,12 +638,11 @@ class ChannelsLastConvKernel final : public CudaKernel {
     const size_t elt = dtype_size(x.dtype);
     const int64_t k = g.kh * g.kw * g.in_per_group();
     const int64_t pixels = g.batch * g.out_h * g.out_w;
-    // Grouped layers of at most kMaxDirectGroupChannels input channels per group (ResNeXt's 4
-    // to 32, RegNet's 8 to 24) run the direct kernel on vitrt's path, not one im2col + GEMM per
-    // group.
-    const bool direct =
-        g.depthwise() || (g.group > 1 && g.in_per_group() <= kMaxDirectGroupChannels);
-    const bool columns = !direct && !g.pointwise() && pixels > 0;
+    // Grouped layers take im2col + GEMM per group on vitrt's path: a direct NHWC kernel (one
+    // thread per output pixel and group) measured 5-15x slower on the H200 (ResNeXt-50's
+    // 4-channel groups 4.9 ms a layer at batch 256, RegNetY's 24-channel groups 6.0 ms against
+    // im2col's 0.59), its per-group weight reads scattered over a warp.
+    const bool columns = !g.depthwise() && !g.pointwise() && pixels > 0;
     const int64_t chunk = std::clamp<int64_t>(kMaxColumnBytes / static_cast<int64_t>(k * elt), 1,
                                               std::max<int64_t>(pixels, 1));
     const std::optional<ConvProblem> cp = cudnn_problem(g, x.dtype, ctx, bias != nullptr);
@@ -682,12 +680,12 @@ class ChannelsLastConvKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     if (pixels == 0 || g.out_channels == 0) return Status::ok_status();
-    const auto run_direct = [&]() -> Status {
+    if (g.depthwise()) {
       ConvDirectArgs cd;
       cd.geom = im2col_geometry(g);
       cd.geom.c = g.channels;
       cd.d = g.out_channels;
-      cd.group = g.group;
+      cd.group = g.channels;
       cd.channels_last = true;
       VITRT_RETURN_IF_ERROR(cuda_status(
           launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
@@ -697,8 +695,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
       return cuda_status(launch_unary(UnaryOp::kRelu, t, t, out[0].data, out[0].data,
                                       pixels * g.out_channels, ctx.stream),
                          "ChannelsLastConv ReLU");
-    };
-    if (g.depthwise()) return run_direct();
+    }
     // cuDNN's operands: X and W, or their copies with zero channels added (a stem's).
     ConvBuffers cb;
     cb.x = x.data;
@@ -726,7 +723,6 @@ class ChannelsLastConvKernel final : public CudaKernel {
       return cudnn_conv_run(*cp, cb, ctx.workspace, ctx.workspace_bytes, ctx.stream);
     };
     const auto own = [&]() -> Status {
-      if (direct) return run_direct();
       const int64_t dg = g.out_per_group(), cg = g.in_per_group();
       for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
         const int64_t rows = std::min(chunk, pixels - p0);
@@ -889,7 +885,6 @@ class ChannelsLastConvKernel final : public CudaKernel {
 
   // At most this many bytes of im2col rows at a time (one GEMM up to there).
   static constexpr int64_t kMaxColumnBytes = int64_t{64} << 20;
-  static constexpr int64_t kMaxDirectGroupChannels = 32;
 
   // cuDNN's view of a dense or grouped convolution, where cuDNN may take it.
   static std::optional<ConvProblem> cudnn_problem(const ChannelsLastConvGeometry& g, DType dtype,

@@ -1,8 +1,8 @@
 // vitrt.ChannelsLastConv on CUDA against the CPU kernel, the reference, in fp32, fp16 and bf16:
 // depthwise (launch_conv_direct's channels-last form: odd image and channel counts, kernel 3
 // and 7, stride 2, dilation, a channel multiplier of 2), dense (1x1 as a plain GEMM, 3x3,
-// the 7x7 stride-2 stem over 3 channels, a 2x2 patch convolution) and grouped (cuDNN, the direct
-// kernel for few channels per group, NHWC im2col + GEMM), with and without bias and ReLU.
+// the 7x7 stride-2 stem over 3 channels, a 2x2 patch convolution) and grouped (cuDNN, or NHWC
+// im2col + GEMM per group), with and without bias and ReLU.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -71,10 +71,8 @@ INSTANTIATE_TEST_SUITE_P(
                                          // grouped: 2 and 4 groups
                                          ClConvCase{2, 7, 6, 16, 8, 3, 1, 1, 1, true, 2, true},
                                          ClConvCase{1, 6, 9, 32, 8, 3, 2, 1, 1, false, 4},
-                                         // ResNeXt's 4 channels per group, 12 and 20 per group
-                                         // (the direct kernel where cuDNN's fp16 needs 8k), 40
-                                         // outputs per group (its one-per-output form), 40
-                                         // inputs per group (im2col per group)
+                                         // ResNeXt's 4 channels per group, 6, 12, 20 and 40
+                                         // (im2col per group where cuDNN's fp16 needs 8k)
                                          ClConvCase{2, 9, 7, 64, 4, 3, 1, 1, 1, true, 16, true},
                                          ClConvCase{1, 8, 11, 36, 12, 3, 2, 1, 1, true, 3},
                                          ClConvCase{1, 7, 7, 40, 20, 3, 1, 2, 2, false, 2},
