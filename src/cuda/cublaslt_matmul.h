@@ -56,6 +56,12 @@ struct TacticCandidates {
 };
 Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObjects& lt);
 
+// The activations no cuBLASLt epilogue computes (erf GELU, QuickGELU, SiLU): the GEMM ops apply
+// them in a pass after the product (ReLU and tanh GELU run in the epilogue).
+inline bool activation_after_epilogue(UnaryOp act) {
+  return act == UnaryOp::kGelu || act == UnaryOp::kQuickGelu || act == UnaryOp::kSilu;
+}
+
 // Part of the GEMM ops' timing-cache keys: entries timed before the enumerated candidates were
 // chosen from the heuristic's list alone and must not be reused, nor FP8 entries timed before
 // the enumeration tried every AUTO stage kind (it enumerated none for FP8 then).

@@ -69,6 +69,13 @@ const T* nearest_by_ratio(const std::vector<T>& entries, int64_t size, SizeOf si
   return best;
 }
 
+// Puts `entry` into a node's tactics per batch size, replacing the one timed at its batch.
+template <typename T>
+void set_batch_entry(std::vector<T>& entries, const T& entry) {
+  std::erase_if(entries, [&](const T& e) { return e.batch == entry.batch; });
+  entries.push_back(entry);
+}
+
 // The node attribute that carries a Linear node's tactics in a CUDA plan.
 inline constexpr const char* kGemmTacticsAttr = "cuda_gemm_tactics";
 std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics);

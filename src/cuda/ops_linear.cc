@@ -363,9 +363,7 @@ class LinearKernel final : public CudaKernel {
   // where mode 0 runs the activation in our own pass anyway (erf and quick GELU) or there is
   // none; cuBLASLt's ReLU and tanh-GELU epilogues have no separate twin worth timing.
   bool has_mode1(bool has_bias) const {
-    const bool own_act =
-        act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu || act_ == UnaryOp::kSilu;
-    return has_bias && (own_act || act_ == UnaryOp::kIdentity);
+    return has_bias && (activation_after_epilogue(act_) || act_ == UnaryOp::kIdentity);
   }
 
   // The tactic timed at the m nearest (by ratio) to this run's: the runtime uses the opt
@@ -394,8 +392,7 @@ class LinearKernel final : public CudaKernel {
 
   Status post_pass(const LaunchContext& ctx, DType type, const GemmCall& g, const void* bias,
                    int mode) const {
-    const bool own_act =
-        act_ == UnaryOp::kGelu || act_ == UnaryOp::kQuickGelu || act_ == UnaryOp::kSilu;
+    const bool own_act = activation_after_epilogue(act_);
     if (mode == 2) return Status::ok_status();
     if (mode == 0 && !own_act) return Status::ok_status();
     if (mode == 1 && bias == nullptr && !own_act) return Status::ok_status();
@@ -702,7 +699,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
     cb.w = w.data;
     cb.bias = bias != nullptr ? bias->data : nullptr;
     cb.y = out[0].data;
-    if (cp && padded && out.size() == 4) {
+    if (padded && out.size() == 4) {
       cb.x = out[2].data;
       cb.w = out[3].data;
     }
@@ -875,11 +872,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
       }
     }
     tu.conv_by_problem[key] = chosen_tactic;
-    std::vector<ConvTactic>& rec = tu.conv_by_node[id_];
-    rec.erase(std::remove_if(rec.begin(), rec.end(),
-                             [&](const ConvTactic& c) { return c.batch == batch; }),
-              rec.end());
-    rec.push_back(chosen_tactic);
+    set_batch_entry(tu.conv_by_node[id_], chosen_tactic);
     return chosen_tactic.impl;
   }
 
@@ -1201,11 +1194,7 @@ class AttentionKernel final : public CudaKernel {
       log(str_cat("vitrt ", ref_ms, " ms, cuDNN ", impl == kAttentionCudnn ? best_ms : cudnn_ms,
                   " ms -> ", impl == kAttentionCudnn ? "cuDNN" : "vitrt"));
     }
-    std::vector<AttentionTactic>& rec = tu.attention_by_node[node_];
-    rec.erase(std::remove_if(rec.begin(), rec.end(),
-                             [&](const AttentionTactic& t) { return t.batch == sp.batch; }),
-              rec.end());
-    rec.push_back({sp.batch, impl});
+    set_batch_entry(tu.attention_by_node[node_], AttentionTactic{sp.batch, impl});
     return impl;
   }
 

@@ -543,9 +543,7 @@ class QuantLinearKernel final : public CudaKernel {
   }
 
   // Mode 0 runs ReLU and tanh GELU in cuBLASLt's epilogue, erf and quick GELU after.
-  bool act_after_mode0() const {
-    return p_.act == UnaryOp::kGelu || p_.act == UnaryOp::kQuickGelu || p_.act == UnaryOp::kSilu;
-  }
+  bool act_after_mode0() const { return activation_after_epilogue(p_.act); }
 
   // Mode 2 can be timed: an erf GELU, a fused form, a 16-bit build that allows the tanh form.
   bool mode2_possible(const LaunchContext& ctx, DType type, FusedForm form) const {

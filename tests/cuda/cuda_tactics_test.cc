@@ -81,22 +81,29 @@ Result<std::shared_ptr<Engine>> engine_with_tactics(const std::string& plan_path
   return cuda::create_cuda_engine(std::move(plan.graph), options);
 }
 
-// The plan's graph with every Attention node's stored implementation choice replaced by
-// `ints` (none: vitrt's kernel).
-Result<std::shared_ptr<Engine>> engine_with_attention(const std::string& plan_path,
+// The plan's graph with the attribute `attr` of every `op_type` node replaced by `ints` (none:
+// the attribute removed, i.e. the kernel's choice without a timed tactic).
+Result<std::shared_ptr<Engine>> engine_with_node_attr(const std::string& plan_path,
+                                                      const std::string& op_type, const char* attr,
                                                       const std::vector<int64_t>* ints) {
   VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
   for (Node& n : plan.graph.nodes) {
-    if (n.op_type != "Attention") continue;
+    if (n.op_type != op_type) continue;
     if (ints == nullptr) {
-      n.attrs.erase(cuda::kAttentionTacticsAttr);
+      n.attrs.erase(attr);
     } else {
-      n.attrs.set_ints(cuda::kAttentionTacticsAttr, *ints);
+      n.attrs.set_ints(attr, *ints);
     }
   }
   cuda::CudaEngineOptions options;
   options.precision = "fp16";
   return cuda::create_cuda_engine(std::move(plan.graph), options);
+}
+
+// Every Attention node's stored implementation choice replaced (none: vitrt's kernel).
+Result<std::shared_ptr<Engine>> engine_with_attention(const std::string& plan_path,
+                                                      const std::vector<int64_t>* ints) {
+  return engine_with_node_attr(plan_path, "Attention", cuda::kAttentionTacticsAttr, ints);
 }
 
 int attention_nodes_with_tactics(const std::string& plan_path) {
@@ -336,22 +343,11 @@ TEST(CudaTacticsAttr, ConvChoicesRoundTripAndRejectDamage) {
   EXPECT_FALSE(cuda::decode_conv_tactics({1, 1, 5, -1}).ok());  // ordinal below 0
 }
 
-// The plan's graph with every ChannelsLastConv node's stored choice replaced by `ints` (none:
-// no tactics, i.e. cuDNN's heuristic first where cuDNN takes the problem).
+// Every ChannelsLastConv node's stored choice replaced (none: cuDNN's heuristic first where
+// cuDNN takes the problem).
 Result<std::shared_ptr<Engine>> engine_with_conv(const std::string& plan_path,
                                                  const std::vector<int64_t>* ints) {
-  VITRT_ASSIGN_OR_RETURN(LoadedPlan plan, read_plan_file(plan_path));
-  for (Node& n : plan.graph.nodes) {
-    if (n.op_type != "ChannelsLastConv") continue;
-    if (ints == nullptr) {
-      n.attrs.erase(cuda::kConvTacticsAttr);
-    } else {
-      n.attrs.set_ints(cuda::kConvTacticsAttr, *ints);
-    }
-  }
-  cuda::CudaEngineOptions options;
-  options.precision = "fp16";
-  return cuda::create_cuda_engine(std::move(plan.graph), options);
+  return engine_with_node_attr(plan_path, "ChannelsLastConv", cuda::kConvTacticsAttr, ints);
 }
 
 // ResNet's dense convolutions (the RGB stem padded to 8 channels for cuDNN, 3x3 and strided

@@ -281,21 +281,27 @@ TEST(CancelLayoutTransposes, GroupedConvGoesChannelsLast) {
                                 {random_tensor(DType::kFloat32, {3, kC, 6, 6}, 1)}, 1e-5);
 }
 
+// A k x k Conv of `ci` to `co` channels with "same" padding, stride s, random weights and bias.
+ValueId conv_kxk(TestGraph& g, ValueId x, int64_t ci, int64_t co, int64_t k, int64_t s,
+                 uint64_t seed) {
+  Attributes a;
+  a.set_ints("kernel_shape", {k, k});
+  a.set_ints("strides", {s, s});
+  a.set_ints("pads", {k / 2, k / 2, k / 2, k / 2});
+  return g.op(
+      "Conv",
+      {x, g.constant("w", random_tensor(DType::kFloat32, {co, ci, k, k}, seed, -0.3f, 0.3f)),
+       g.constant("b", random_tensor(DType::kFloat32, {co}, seed + 1))},
+      a);
+}
+
 // A ResNet bottleneck on the NCHW trunk t (BatchNorm folded):
 //   Conv 1x1 -> Relu -> Conv 3x3 (stride `stride`) -> Relu -> Conv 1x1 -> Add(shortcut) -> Relu
 // with the shortcut a strided 1x1 Conv where the shape changes.
 ValueId bottleneck(TestGraph& g, ValueId t, int64_t in, int64_t mid, int64_t out, int64_t stride,
                    uint64_t seed) {
   const auto conv = [&](ValueId x, int64_t ci, int64_t co, int64_t k, int64_t s, uint64_t sd) {
-    Attributes a;
-    a.set_ints("kernel_shape", {k, k});
-    a.set_ints("strides", {s, s});
-    a.set_ints("pads", {k / 2, k / 2, k / 2, k / 2});
-    return g.op(
-        "Conv",
-        {x, g.constant("w", random_tensor(DType::kFloat32, {co, ci, k, k}, sd, -0.3f, 0.3f)),
-         g.constant("b", random_tensor(DType::kFloat32, {co}, sd + 1))},
-        a);
+    return conv_kxk(g, x, ci, co, k, s, sd);
   };
   ValueId y = g.op("Relu", {conv(t, in, mid, 1, 1, seed)});
   y = g.op("Relu", {conv(y, mid, mid, 3, stride, seed + 2)});
@@ -339,14 +345,7 @@ TEST(CancelLayoutTransposes, SqueezeExcitationStaysInTheRegion) {
     TestGraph g(opset);
     ValueId t = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 8, 7, 6});
     const auto conv = [&](ValueId x, int64_t ci, int64_t co, int64_t k, uint64_t seed) {
-      Attributes a;
-      a.set_ints("kernel_shape", {k, k});
-      a.set_ints("pads", {k / 2, k / 2, k / 2, k / 2});
-      return g.op(
-          "Conv",
-          {x, g.constant("w", random_tensor(DType::kFloat32, {co, ci, k, k}, seed, -0.3f, 0.3f)),
-           g.constant("b", random_tensor(DType::kFloat32, {co}, seed + 1))},
-          a);
+      return conv_kxk(g, x, ci, co, k, 1, seed);
     };
     t = g.op("Relu", {conv(t, 8, 12, 3, 10)});
     Attributes mean;
