@@ -276,6 +276,16 @@ __global__ void pad_kernel(PadArgs a, const T* in, T* out, int64_t n) {
 }
 
 template <typename T>
+__global__ void merge_groups_kernel(MergeGroupsArgs a, const T* in, T* out, int64_t n) {
+  const int64_t width = a.m * a.cg;
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t row = i / width, slot = (i % width) / a.cg, c = i % a.cg;
+    const int64_t o = row / a.taps;
+    out[i] = slot == (o / a.dg) % a.m ? in[row * a.cg + c] : from_f<T>(0.0f);
+  }
+}
+
+template <typename T>
 __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
   VITRT_GRID_STRIDE(i, n) {
     int64_t o[3] = {0, 0, 0};
@@ -672,6 +682,19 @@ cudaError_t launch_pad(Elt type, const PadArgs& args, const void* in, void* out,
     using T = decltype(tag);
     pad_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
                                                         static_cast<T*>(out), n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_merge_groups(Elt type, const MergeGroupsArgs& args, const void* in, void* out,
+                                cudaStream_t stream) {
+  if (args.m < 1 || args.cg < 1 || args.dg < 1 || args.taps < 1) return cudaErrorInvalidValue;
+  const int64_t n = args.k * args.taps * args.m * args.cg;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    merge_groups_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                                 static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }

@@ -185,6 +185,35 @@ __global__ void binary_flat_vec_kernel(BinaryOp op, const Vec16<T>* a, const Vec
   }
 }
 
+// A whole tensor [b, r, c] with one row [b, 1, c] per batch index (a squeeze-and-excitation
+// scale [n, 1, 1, c] over an NHWC image, a bias row over [r, c]), in 16-byte vectors (c a multiple
+// of the vector). kRowFirst: the row is the left operand.
+template <typename T, bool kRowFirst>
+__global__ void binary_batch_row_vec_kernel(BinaryOp op, const Vec16<T>* full, const Vec16<T>* row,
+                                            Vec16<T>* out, int64_t n_vec, int64_t c_vec,
+                                            int64_t rc_vec) {
+  constexpr int kV = 16 / sizeof(T);
+  VITRT_GRID_STRIDE(i, n_vec) {
+    const Vec16<T> x = full[i], y = row[(i / rc_vec) * c_vec + i % c_vec];
+    Vec16<T> res;
+#pragma unroll
+    for (int k = 0; k < kV; ++k) {
+      res.v[k] = kRowFirst ? store_cast<T>(binary_arith(op, load(y.v, k), load(x.v, k)))
+                           : store_cast<T>(binary_arith(op, load(x.v, k), load(y.v, k)));
+    }
+    out[i] = res;
+  }
+}
+
+// Whether coalesced `v` reads one row of the output's last axis per index of its first ([b, r,
+// c] with strides [c, 0, 1], or [r, c] with [0, 1]), the last axis a whole number of vectors.
+bool is_batch_row(const StridedView& v, const StridedView& out, int64_t per_vector) {
+  if (v.base != 0 || v.rank != out.rank || out.rank < 2 || out.rank > 3) return false;
+  const int64_t c = out.dims[out.rank - 1];
+  if (c % per_vector != 0 || v.strides[v.rank - 1] != 1 || v.strides[v.rank - 2] != 0) return false;
+  return v.rank == 2 || v.strides[0] == c;
+}
+
 bool is_contiguous(const StridedView& v, const StridedView& out) {
   if (v.base != 0 || v.rank != out.rank) return false;
   int64_t s = 1;
@@ -386,6 +415,27 @@ void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, St
                          void* out, StridedView vout, int64_t n, cudaStream_t stream) {
   StridedView* views[] = {&va, &vb, &vout};
   coalesce(views, 3);
+  if constexpr (!kCompare && sizeof(T) <= 8) {
+    constexpr int64_t kV = 16 / sizeof(T);
+    const bool a_full = is_contiguous(va, vout), b_full = is_contiguous(vb, vout);
+    const bool a_row = !a_full && b_full && is_batch_row(va, vout, kV);
+    const bool b_row = !b_full && a_full && is_batch_row(vb, vout, kV);
+    if ((a_row || b_row) && aligned16(a) && aligned16(b) && aligned16(out)) {
+      const int64_t c_vec = vout.dims[vout.rank - 1] / kV;
+      const int64_t rc_vec = c_vec * (vout.rank == 3 ? vout.dims[1] : vout.dims[0]);
+      const auto* full = static_cast<const Vec16<T>*>(static_cast<const void*>(a_row ? b : a));
+      const auto* row = static_cast<const Vec16<T>*>(static_cast<const void*>(a_row ? a : b));
+      auto* o = static_cast<Vec16<T>*>(out);
+      if (a_row) {
+        binary_batch_row_vec_kernel<T, true>
+            <<<grid_for(n / kV, 256), 256, 0, stream>>>(op, full, row, o, n / kV, c_vec, rc_vec);
+      } else {
+        binary_batch_row_vec_kernel<T, false>
+            <<<grid_for(n / kV, 256), 256, 0, stream>>>(op, full, row, o, n / kV, c_vec, rc_vec);
+      }
+      return;
+    }
+  }
   const int ka = access_of(va, vout), kb = access_of(vb, vout);
   if (!kCompare && ka >= 0 && kb >= 0 && fits_u32(n)) {
     T* o = static_cast<T*>(out);

@@ -366,6 +366,16 @@ struct Im2colArgs {
 };
 cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void* out,
                           cudaStream_t stream);
+// Grouped convolution weights [k, taps, cg] (k = groups * dg output channels, cg input channels
+// per group) rewritten for the same convolution with groups merged m at a time: [k, taps, m * cg],
+// block-diagonal (output channel o keeps its cg weights at slot (o / dg) % m of its merged group's
+// m * cg inputs, zeros elsewhere). The same sums, in groups whose channel counts cuDNN's fp16 and
+// bf16 engines take (whole 8-element vectors).
+struct MergeGroupsArgs {
+  int64_t k = 0, taps = 0, cg = 0, dg = 0, m = 1;
+};
+cudaError_t launch_merge_groups(Elt type, const MergeGroupsArgs& args, const void* in, void* out,
+                                cudaStream_t stream);
 // im2col of an NHWC image [b, h, w, c_stride] for vitrt.ChannelsLastConv: rows [p0, p0 + rows)
 // of the output pixels (p = (b * oh + oy) * ow + ox), each [kh * kw * cg]: per tap, the cg
 // channels from c0 of the pixel it reads (zero outside the image). geom.c is unused.

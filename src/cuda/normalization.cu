@@ -187,6 +187,63 @@ __global__ void reduce_mid_kernel(ReduceOp op, const T* in, T* out, int64_t oute
   }
 }
 
+// Partial results of two slices of one column, folded (everything but LogSumExp, whose shift
+// needs a pass of its own).
+__device__ __forceinline__ float reduce_combine(ReduceOp op, float a, float b) {
+  switch (op) {
+    case ReduceOp::kMax:
+      return fmaxf(a, b);
+    case ReduceOp::kMin:
+      return fminf(a, b);
+    case ReduceOp::kProd:
+      return a * b;
+    default:
+      return a + b;
+  }
+}
+
+// Long columns over few of them (a squeeze-and-excitation mean over an NHWC image: [n, h * w, c]
+// reduced to [n, c]): a block of kColTile columns of one outer index, kColRows threads down each
+// column (blockDim.y, at most kColRows), folded in shared memory. A warp reads kColTile
+// neighbouring values per row.
+constexpr int kColTile = 32, kColRows = 32;
+template <typename T>
+__global__ void __launch_bounds__(kColTile* kColRows)
+    reduce_cols_kernel(ReduceOp op, const T* in, T* out, int64_t r, int64_t inner) {
+  __shared__ float part[kColRows][kColTile + 1];
+  const int64_t col = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  const int64_t o = blockIdx.y;
+  float acc = reduce_init(op);
+  if (col < inner) {
+    const T* x = in + o * r * inner + col;
+    for (int64_t k = threadIdx.y; k < r; k += blockDim.y)
+      acc = reduce_step(op, acc, to_f(x[k * inner]), 0.0f);
+  }
+  part[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < inner) {
+    for (unsigned j = 1; j < blockDim.y; ++j) acc = reduce_combine(op, acc, part[j][threadIdx.x]);
+    out[o * inner + col] = from_f<T>(reduce_finish(op, acc, r, 0.0f));
+  }
+}
+
+// Whether reduce_cols_kernel takes [outer, r, inner]: columns long enough to split and a grid
+// of at most 65535 outer indices.
+bool use_reduce_cols(ReduceOp op, int64_t outer, int64_t r, int64_t inner) {
+  return op != ReduceOp::kLogSumExp && inner > 1 && r >= 64 && outer <= 65535;
+}
+
+template <typename T>
+void launch_reduce_cols(ReduceOp op, const T* in, T* out, int64_t outer, int64_t r, int64_t inner,
+                        cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((inner + kColTile - 1) / kColTile),
+                  static_cast<unsigned>(outer));
+  // 8 threads down a column where the grid fills the GPU, all 32 where it is a few blocks (one
+  // image: a batch-1 latency path).
+  const unsigned rows = grid.x * grid.y >= 256 ? 8 : kColRows;
+  reduce_cols_kernel<T><<<grid, dim3(kColTile, rows), 0, stream>>>(op, in, out, r, inner);
+}
+
 // One block per row of the last axis, for the sums and extrema (Prod takes the column kernel).
 template <typename T>
 __global__ void reduce_last_kernel(ReduceOp op, const T* in, T* out, int64_t r) {
@@ -576,6 +633,9 @@ cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t oute
     if (inner == 1) {
       mean_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
           static_cast<const T*>(in), static_cast<T*>(out), r);
+    } else if (use_reduce_cols(ReduceOp::kMean, outer, r, inner)) {
+      launch_reduce_cols(ReduceOp::kMean, static_cast<const T*>(in), static_cast<T*>(out), outer, r,
+                         inner, stream);
     } else {
       mean_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
           static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
@@ -760,6 +820,9 @@ cudaError_t launch_reduce(ReduceOp op, Elt type, const void* in, void* out, int6
     if (inner == 1 && op != ReduceOp::kProd) {
       reduce_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
           op, static_cast<const T*>(in), static_cast<T*>(out), r);
+    } else if (use_reduce_cols(op, outer, r, inner)) {
+      launch_reduce_cols(op, static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner,
+                         stream);
     } else {
       reduce_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
           op, static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);

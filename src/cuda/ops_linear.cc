@@ -618,7 +618,9 @@ class ConvKernel final : public CudaKernel {
 //    X itself. Where cuDNN takes the problem, the plan's tactic
 //    (timed at build time) says which path runs. VITRT_NO_CUDNN_CONV=1 keeps vitrt's path (for
 //    comparisons). A dense layer over fewer than 64 channels that are no multiple of 8 (an RGB
-//    stem) gives cuDNN its input and weights padded with zero channels to the next multiple of 8.
+//    stem) gives cuDNN its input and weights padded with zero channels to the next multiple of 8;
+//    in fp16 and bf16, groups of too few channels for cuDNN (ResNeXt's 4) merge into fewer, wider
+//    groups with block-diagonal weights.
 class ChannelsLastConvKernel final : public CudaKernel {
  public:
   ChannelsLastConvKernel(const Node& node, ChannelsLastConvAttributes attrs, NodeId id,
@@ -644,6 +646,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
                                               std::max<int64_t>(pixels, 1));
     const std::optional<ConvProblem> cp = cudnn_problem(g, x.dtype, ctx, bias != nullptr);
     const bool padded = cp && cp->c != g.channels;
+    const bool merged = cp && cp->group != g.group;
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
       out[0].shape = g.out_shape();
@@ -660,8 +663,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
                     .ok();
       }
       const bool need_columns = columns && (ctx.tuner != nullptr || !cudnn);
-      const bool need_padding = cudnn && padded;
-      if (need_columns || need_padding) {  // scratch: [1] im2col rows, [2] X and [3] W padded
+      const bool need_padding = cudnn && (padded || merged);
+      if (need_columns || need_padding) {  // scratch: [1] im2col rows, [2] X and [3] W rewritten
         out.resize(4);
         for (size_t i = 1; i < 4; ++i) {
           out[i].dtype = x.dtype;
@@ -669,8 +672,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
         }
         if (need_columns) out[1].shape = {chunk, k};
         if (need_padding) {
-          out[2].shape = {g.batch, g.height, g.width, cp->c};
-          out[3].shape = {g.out_channels, g.kh, g.kw, cp->c};
+          if (padded) out[2].shape = {g.batch, g.height, g.width, cp->c};
+          out[3].shape = {g.out_channels, g.kh, g.kw, cp->c / cp->group};
         }
       }
       return Status::ok_status();
@@ -693,19 +696,30 @@ class ChannelsLastConvKernel final : public CudaKernel {
                                       pixels * g.out_channels, ctx.stream),
                          "ChannelsLastConv ReLU");
     }
-    // cuDNN's operands: X and W, or their copies with zero channels added (a stem's).
+    // cuDNN's operands: X and W, or their copies with zero channels added (a stem's), or W
+    // block-diagonal over merged groups.
     ConvBuffers cb;
     cb.x = x.data;
     cb.w = w.data;
     cb.bias = bias != nullptr ? bias->data : nullptr;
     cb.y = out[0].data;
-    if (padded && out.size() == 4) {
-      cb.x = out[2].data;
+    if ((padded || merged) && out.size() == 4) {
+      if (padded) cb.x = out[2].data;
       cb.w = out[3].data;
     }
     const auto pad = [&]() -> Status {
-      if (!padded) return Status::ok_status();
+      if (!padded && !merged) return Status::ok_status();
       if (out.size() != 4) return internal_error("ChannelsLastConv: no scratch for the padding");
+      if (merged) {
+        MergeGroupsArgs ma;
+        ma.k = g.out_channels;
+        ma.taps = g.kh * g.kw;
+        ma.cg = g.in_per_group();
+        ma.dg = g.out_per_group();
+        ma.m = g.group / cp->group;
+        return cuda_status(launch_merge_groups(t, ma, w.data, out[3].data, ctx.stream),
+                           "ChannelsLastConv group merging");
+      }
       VITRT_RETURN_IF_ERROR(
           cuda_status(launch_pad(t, pad_channels(g.batch * g.height * g.width, g.channels, cp->c),
                                  x.data, out[2].data, ctx.stream),
@@ -919,6 +933,18 @@ class ChannelsLastConvKernel final : public CudaKernel {
     if (g.group == 1 && g.channels % 8 != 0 && g.channels < 64) {
       p.c = (g.channels + 7) / 8 * 8;
       if (cudnn_conv_supports(p)) return p;
+    }
+    // Groups of fewer channels than a whole vector (ResNeXt's 4) merge m at a time, the weights
+    // block-diagonal (launch_merge_groups): m times the multiply-adds of a layer that is bound
+    // by memory, not arithmetic, and no copy of X.
+    if (g.group > 1 && p.type != Elt::kF32) {
+      const int64_t cg = g.in_per_group(), dg = g.out_per_group();
+      for (int64_t m = 2; m <= 8; ++m) {
+        if (g.group % m != 0 || cg * m % 8 != 0 || dg * m % 8 != 0) continue;
+        p.group = g.group / m;
+        if (cudnn_conv_supports(p)) return p;
+        break;
+      }
     }
     return std::nullopt;
   }

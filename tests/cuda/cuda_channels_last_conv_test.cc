@@ -2,7 +2,8 @@
 // depthwise (launch_conv_direct's channels-last form: odd image and channel counts, kernel 3
 // and 7, stride 2, dilation, a channel multiplier of 2), dense (1x1 as a plain GEMM, 3x3,
 // the 7x7 stride-2 stem over 3 channels, a 2x2 patch convolution) and grouped (cuDNN, or NHWC
-// im2col + GEMM per group), with and without bias and ReLU.
+// im2col + GEMM per group; groups of 2 and 4 channels merged for cuDNN), with and without bias
+// and ReLU.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -77,7 +78,11 @@ INSTANTIATE_TEST_SUITE_P(
                                          ClConvCase{1, 8, 11, 36, 12, 3, 2, 1, 1, true, 3},
                                          ClConvCase{1, 7, 7, 40, 20, 3, 1, 2, 2, false, 2},
                                          ClConvCase{1, 6, 5, 12, 40, 3, 2, 1, 1, true, 2},
-                                         ClConvCase{1, 5, 6, 80, 36, 3, 1, 1, 1, true, 2})));
+                                         ClConvCase{1, 5, 6, 80, 36, 3, 1, 1, 1, true, 2},
+                                         // fp16/bf16 groups merged for cuDNN: 2 channels per
+                                         // group (4 at a time), 4 in and 8 out (2 at a time)
+                                         ClConvCase{2, 8, 7, 32, 2, 3, 1, 1, 1, true, 16, true},
+                                         ClConvCase{1, 9, 9, 48, 8, 3, 2, 1, 1, false, 12})));
 
 }  // namespace
 }  // namespace vitrt

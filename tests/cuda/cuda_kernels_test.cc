@@ -247,6 +247,24 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          binary(c, "Sub", {2, 1, 9}, {4, 9});
        }},
+      // A squeeze-and-excitation scale [n, 1, 1, c] over an NHWC image, either side, and a row
+      // over a matrix: the 16-byte batch-row kernel (c a whole number of vectors).
+      {"MulBatchRowNhwc",
+       [](Case& c) {
+         binary(c, "Mul", {3, 5, 7, 24}, {3, 1, 1, 24});
+       }},
+      {"SubBatchRowFirst",
+       [](Case& c) {
+         binary(c, "Sub", {2, 1, 1, 16}, {2, 4, 3, 16});
+       }},
+      {"AddRowVectors",
+       [](Case& c) {
+         binary(c, "Add", {9, 40}, {40});
+       }},
+      {"MulBatchRowOddChannels",
+       [](Case& c) {
+         binary(c, "Mul", {2, 3, 4, 12}, {2, 1, 1, 12});
+       }},
       {"MulSame",
        [](Case& c) {
          binary(c, "Mul", {13, 17}, {13, 17});
@@ -787,6 +805,26 @@ const std::map<std::string, Builder>& cases() {
          c.g.output(c.g.op("ReduceSum", {x, c.g.constant("axes", Tensor::from_int64({1, 2}))},
                            attrs([](Attributes& a) { a.set_int("keepdims", 0); })));
          c.inputs = {rnd({3, 5, 7, 2}, 63)};
+       }},
+      // Long columns (a squeeze-and-excitation mean over an NHWC image): the column-tiled kernel,
+      // with a partial tile of columns.
+      {"ReduceMeanNhwcSpatial",
+       [](Case& c) {
+         unary(c, "ReduceMean", {3, 9, 11, 40}, -2.0,
+               attrs([](Attributes& a) { a.set_ints("axes", {1, 2}); }));
+       }},
+      {"ReduceMaxLongColumns",
+       [](Case& c) {
+         unary(c, "ReduceMax", {2, 70, 33}, -2.0,
+               attrs([](Attributes& a) { a.set_ints("axes", {1}); }));
+       }},
+      {"ReduceL2LongColumns",
+       [](Case& c) {
+         unary(c, "ReduceL2", {2, 130, 5}, -2.0,
+               attrs([](Attributes& a) {
+                 a.set_ints("axes", {1});
+                 a.set_int("keepdims", 0);
+               }));
        }},
       {"ReduceMaxMiddle",
        [](Case& c) {
