@@ -298,6 +298,13 @@ enum class ReduceOp : int {
 };
 cudaError_t launch_reduce(ReduceOp op, Elt type, const void* in, void* out, int64_t outer,
                           int64_t r, int64_t inner, cudaStream_t stream);
+// The same over any set of axes and on integers too: output element i reduces the elements
+// kept(i) + reduced(j) of the input (two strided views of it), one thread per output element.
+// Integers accumulate in 64 bits (Mean divides with truncation, as the CPU kernel); LogSumExp
+// takes float types only.
+cudaError_t launch_reduce_strided(ReduceOp op, Elt type, const void* in, void* out,
+                                  const StridedView& kept, const StridedView& reduced,
+                                  cudaStream_t stream);
 // BatchNormalization (inference): y = (x - mean[c]) * scale[c] / sqrt(var[c] + epsilon) + b[c]
 // over x [n, channels, spatial] (parameters in the activation type).
 cudaError_t launch_batch_norm(Elt type, const void* x, const void* scale, const void* bias,

@@ -227,6 +227,58 @@ __global__ void __launch_bounds__(kColTile* kColRows)
   }
 }
 
+// One thread per output element of any reduction (launch_reduce_strided).
+template <typename T>
+__global__ void reduce_strided_kernel(ReduceOp op, const T* in, T* out, StridedView kept,
+                                      StridedView red, int64_t n_out, int64_t len) {
+  VITRT_GRID_STRIDE(i, n_out) {
+    const int64_t base = view_offset(kept, i);
+    if constexpr (kIsFloat<T>) {
+      float m = 0.0f;
+      if (op == ReduceOp::kLogSumExp) {
+        m = -INFINITY;
+        for (int64_t j = 0; j < len; ++j) m = fmaxf(m, to_f(in[base + view_offset(red, j)]));
+      }
+      float acc = reduce_init(op);
+      for (int64_t j = 0; j < len; ++j)
+        acc = reduce_step(op, acc, to_f(in[base + view_offset(red, j)]), m);
+      out[i] = from_f<T>(reduce_finish(op, acc, len, m));
+    } else {
+      int64_t acc = op == ReduceOp::kMax    ? INT64_MIN
+                    : op == ReduceOp::kMin  ? INT64_MAX
+                    : op == ReduceOp::kProd ? 1
+                                            : 0;
+      for (int64_t j = 0; j < len; ++j) {
+        const int64_t v = static_cast<int64_t>(in[base + view_offset(red, j)]);
+        switch (op) {
+          case ReduceOp::kMax:
+            acc = v > acc ? v : acc;
+            break;
+          case ReduceOp::kMin:
+            acc = v < acc ? v : acc;
+            break;
+          case ReduceOp::kProd:
+            acc *= v;
+            break;
+          case ReduceOp::kL1:
+            acc += v < 0 ? -v : v;
+            break;
+          case ReduceOp::kL2:
+          case ReduceOp::kSumSquare:
+            acc += v * v;
+            break;
+          default:
+            acc += v;
+        }
+      }
+      if (op == ReduceOp::kMean) acc = len > 0 ? acc / len : 0;
+      if (op == ReduceOp::kL2) acc = static_cast<int64_t>(sqrt(static_cast<double>(acc)));
+      if (op == ReduceOp::kLogSum) acc = static_cast<int64_t>(log(static_cast<double>(acc)));
+      out[i] = static_cast<T>(acc);
+    }
+  }
+}
+
 // Whether reduce_cols_kernel takes [outer, r, inner]: columns long enough to split and a grid
 // of at most 65535 outer indices.
 bool use_reduce_cols(ReduceOp op, int64_t outer, int64_t r, int64_t inner) {
@@ -809,6 +861,24 @@ cudaError_t launch_mvn(Elt type, const void* in, void* out, const StridedView& k
     mvn_kernel<T><<<static_cast<unsigned>(groups), kRowThreads, 0, stream>>>(
         static_cast<const T*>(in), static_cast<T*>(out), kept, reduced, len);
     return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_reduce_strided(ReduceOp op, Elt type, const void* in, void* out,
+                                  const StridedView& kept, const StridedView& reduced,
+                                  cudaStream_t stream) {
+  const int64_t n_out = view_numel(kept), len = view_numel(reduced);
+  if (n_out == 0) return cudaSuccess;
+  return dispatch_any(type, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same<T, bool>::value) {
+      return cudaErrorInvalidValue;
+    } else {
+      if (!kIsFloat<T> && op == ReduceOp::kLogSumExp) return cudaErrorInvalidValue;
+      reduce_strided_kernel<T><<<grid_for(n_out, 256), 256, 0, stream>>>(
+          op, static_cast<const T*>(in), static_cast<T*>(out), kept, reduced, n_out, len);
+      return cudaGetLastError();
+    }
   });
 }
 

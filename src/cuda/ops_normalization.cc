@@ -71,7 +71,8 @@ class ReduceKernel final : public CudaKernel {
       VITRT_ASSIGN_OR_RETURN(int ax, normalize_axis(a, rank));
       reduced[ax] = true;
     }
-    // The reduced axes must be one run [first, last]: then the data is [outer, r, inner].
+    // Reduced axes in one run [first, last] make the data [outer, r, inner] (the float kernels
+    // of launch_reduce); other axis sets and integers take launch_reduce_strided.
     int first = rank, last = -1;
     for (int i = 0; i < rank; ++i) {
       if (reduced[i]) {
@@ -79,11 +80,8 @@ class ReduceKernel final : public CudaKernel {
         last = i;
       }
     }
-    for (int i = first; i <= last; ++i) {
-      if (!reduced[i]) {
-        return unsupported(node_.op_type, " over non-adjacent axes has no CUDA kernel");
-      }
-    }
+    bool one_run = true;
+    for (int i = first; i <= last; ++i) one_run = one_run && reduced[i];
     if (!ctx.launch) {
       std::vector<int64_t> shape;
       for (int i = 0; i < rank; ++i) {
@@ -95,15 +93,33 @@ class ReduceKernel final : public CudaKernel {
       }
       out[0].dtype = x.dtype;
       out[0].shape = shape;
-      return dtype_is_float(x.dtype)
-                 ? Status::ok_status()
-                 : unsupported(node_.op_type, " on integers has no CUDA kernel");
+      if (x.dtype != DType::kInt64 && x.dtype != DType::kInt32 && !dtype_is_float(x.dtype)) {
+        return unsupported(node_.op_type, " of ", dtype_name(x.dtype),
+                           " has no CUDA kernel (float types, int32 and int64 have)");
+      }
+      if (op_ == ReduceOp::kLogSumExp && !dtype_is_float(x.dtype)) {
+        return unsupported("ReduceLogSumExp of ", dtype_name(x.dtype),
+                           " has no CUDA kernel (float types have)");
+      }
+      return Status::ok_status();
     }
     if (last < 0) {
       first = 0;
       last = rank - 1;
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    if (!one_run || !dtype_is_float(x.dtype)) {
+      const std::vector<int64_t> strides = contiguous_strides(x.shape);
+      StridedView kept, red;
+      for (int i = 0; i < rank; ++i) {
+        StridedView& v = reduced[i] ? red : kept;
+        v.dims[v.rank] = x.shape[i];
+        v.strides[v.rank] = strides[i];
+        ++v.rank;
+      }
+      return cuda_status(launch_reduce_strided(op_, t, x.data, out[0].data, kept, red, ctx.stream),
+                         node_.op_type.c_str());
+    }
     const int64_t outer = product(x.shape, 0, first), r = product(x.shape, first, last + 1),
                   inner = product(x.shape, last + 1, rank);
     return cuda_status(

@@ -826,6 +826,51 @@ const std::map<std::string, Builder>& cases() {
                  a.set_int("keepdims", 0);
                }));
        }},
+      // Axes that are not one run (upernet's dynamo export) and integer reductions (mask
+      // counts in Mask2Former): launch_reduce_strided.
+      {"ReduceMeanNonAdjacentAxes",
+       [](Case& c) {
+         unary(c, "ReduceMean", {2, 5, 6, 3}, -2.0,
+               attrs([](Attributes& a) { a.set_ints("axes", {1, 3}); }));
+       }},
+      {"ReduceLogSumExpNonAdjacentAxes",
+       [](Case& c) {
+         unary(c, "ReduceLogSumExp", {3, 4, 5}, -2.0, attrs([](Attributes& a) {
+                 a.set_ints("axes", {0, 2});
+                 a.set_int("keepdims", 0);
+               }));
+       }},
+      {"ReduceL2NonAdjacentAxes",
+       [](Case& c) {
+         unary(c, "ReduceL2", {4, 3, 2, 5}, -2.0,
+               attrs([](Attributes& a) { a.set_ints("axes", {0, 2, 3}); }));
+       }},
+      {"ReduceSumInt64NonAdjacentAxes",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kInt64, {3, 4, 5, 2});
+         c.g.output(c.g.op("ReduceSum", {x, c.g.constant("axes", Tensor::from_int64({1, 3}))},
+                           attrs([](Attributes& a) { a.set_int("keepdims", 0); })));
+         std::vector<int64_t> v(120);
+         for (int i = 0; i < 120; ++i) v[i] = (i * 37) % 23 - 11;
+         c.inputs = {ints(v, {3, 4, 5, 2})};
+       }},
+      {"ReduceMeanInt64Truncates",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kInt64, {2, 3, 4});
+         c.g.output(c.g.op("ReduceMean", {x}, attrs([](Attributes& a) { a.set_ints("axes", {1}); })));
+         c.inputs = {ints({5, -7, 2, 9, 1, -1, 0, 4, -3, 8, 6, -5, 7, 7, -2, 3, 1, 0, 2, -9, 4, 4, 5, 6},
+                          {2, 3, 4})};
+       }},
+      {"ReduceMaxProdInt32",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kInt64, {3, 2, 4});
+         ValueId x32 = c.g.op("Cast", {x}, attrs([](Attributes& a) { a.set_int("to", 6); }));
+         c.g.output(c.g.op("ReduceMax", {x32}, attrs([](Attributes& a) { a.set_ints("axes", {0, 2}); })));
+         c.g.output(c.g.op("ReduceProd", {x32}, attrs([](Attributes& a) { a.set_ints("axes", {2}); })));
+         std::vector<int64_t> v(24);
+         for (int i = 0; i < 24; ++i) v[i] = (i * 11) % 7 - 3;
+         c.inputs = {ints(v, {3, 2, 4})};
+       }},
       {"ReduceMaxMiddle",
        [](Case& c) {
          unary(c, "ReduceMax", {3, 17, 5}, -2.0,
