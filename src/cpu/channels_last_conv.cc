@@ -13,7 +13,10 @@
 //    [D, KH * KW * C/group] through oneDNN's matmul, bias and ReLU fused. The columns are made a
 //    chunk of output pixels at a time, so their memory stays bounded. float64 runs a direct
 //    loop (the reference for tests).
+// The activation (ReLU or SiLU) is fused wherever the kernel runs: oneDNN post-ops, the matmul's
+// epilogue, or a pass over each output row while it is still in cache.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -23,12 +26,29 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/dnnl_conv.h"
 #include "cpu/dnnl_matmul.h"
+#include "cpu/exp_approx.h"
 #include "cpu/linear.h"
 #include "ir/ops/channels_last_conv.h"
 
 namespace vitrt {
 
 namespace {
+
+// x * sigmoid(x) in place over n values (the activation "silu").
+void silu_inplace(float* y, int64_t n) {
+#if VITRT_HAVE_AVX2_MATH
+  map8(y, y, n, [](__m256 v) { return quick_gelu8(v, 1.0f); });
+#else
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + std::exp(-y[i]));
+#endif
+}
+void silu_inplace(double* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0 + std::exp(-y[i]));
+}
+
+MatmulActivation matmul_activation(bool relu, bool silu) {
+  return relu ? MatmulActivation::kRelu : silu ? MatmulActivation::kSilu : MatmulActivation::kNone;
+}
 
 // Depthwise W [D, KH, KW, 1] -> taps [KH * KW, D].
 template <typename T>
@@ -94,6 +114,7 @@ void channels_last_conv(const ChannelsLastConvGeometry& g, const T* x, const T* 
       if (g.relu) {
         for (int64_t k = 0; k < g.out_w * d; ++k) yrow[k] = std::max(yrow[k], T(0));
       }
+      if (g.silu) silu_inplace(yrow, g.out_w * d);
     }
   });
 }
@@ -141,7 +162,7 @@ void dense_reference(const ChannelsLastConvGeometry& g, const double* x, const d
         double acc = bias != nullptr ? bias[o] : 0.0;
         const double* wo = w + o * k;
         for (int64_t t = 0; t < k; ++t) acc += cols[t] * wo[t];
-        y[p * d + o] = g.relu ? std::max(acc, 0.0) : acc;
+        y[p * d + o] = g.relu ? std::max(acc, 0.0) : g.silu ? acc / (1.0 + std::exp(-acc)) : acc;
       }
     }
   }
@@ -182,6 +203,15 @@ class ChannelsLastConvKernel final : public CpuKernel {
       return Status();
     }
     const void* b = bias != nullptr ? bias->raw_data() : nullptr;
+    if (g.depthwise() && conv_ != nullptr && x.dtype() == DType::kFloat32) {
+      const Status ran = run_dnnl_conv(g, x.data<float>(), static_cast<const float*>(b),
+                                       y.data<float>());
+      if (ran.code() != StatusCode::kUnsupported) {
+        VITRT_RETURN_IF_ERROR(ran);
+        outputs[0] = std::move(y);
+        return Status();
+      }
+    }
     if (g.depthwise()) {
       const Tensor taps =
           packed_.defined() && packed_.dtype() == x.dtype() ? packed_ : pack_taps(w);
@@ -213,7 +243,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
     s.k = k;
     s.n = dg;
     s.trans_weights = true;  // W rows [D, K]
-    s.activation = g.relu ? MatmulActivation::kRelu : MatmulActivation::kNone;
+    s.activation = matmul_activation(g.relu, g.silu);
     if (g.group == 1) {
       DnnlMatmul local;
       DnnlMatmul& mm = gemm_ != nullptr ? *gemm_ : local;
@@ -286,6 +316,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
     cs.pad_right = g.pw_end;
     cs.has_bias = bias != nullptr;
     cs.relu = g.relu;
+    cs.silu = g.silu;
     return conv_->run(cs, x, bias, y);
   }
 
@@ -307,6 +338,7 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       (w->dtype() == DType::kFloat32 || w->dtype() == DType::kFloat64)) {
     if (w->dim(3) == 1) {
       packed = pack_taps(*w);  // depthwise (a group of one channel each)
+      if (w->dtype() == DType::kFloat32) conv = std::make_unique<DnnlConv>(*w);
     } else if (attrs.conv.group == 1 && w->dtype() == DType::kFloat32) {
       const int64_t d = w->dim(0), k = w->dim(1) * w->dim(2) * w->dim(3);
       VITRT_ASSIGN_OR_RETURN(Tensor rows, w->reshaped({d, k}));
@@ -316,7 +348,7 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       example.n = d;
       example.trans_weights = true;
       example.has_bias = init.node.has_input(2);
-      example.activation = attrs.relu ? MatmulActivation::kRelu : MatmulActivation::kNone;
+      example.activation = matmul_activation(attrs.relu, attrs.silu);
       gemm = std::make_unique<DnnlMatmul>();
       VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));
       conv = std::make_unique<DnnlConv>(*w);  // a pointwise one multiplies X instead

@@ -17,7 +17,8 @@
 
 namespace vitrt {
 
-// Y [n, oh, ow, k] = relu?(conv(X [n, h, w, c], W [k, r, s, c / g]) + bias[k]) in g groups
+// Y [n, oh, ow, k] = act(conv(X [n, h, w, c], W [k, r, s, c / g]) + bias[k]) in g groups, act
+// ReLU, SiLU or none
 // (output channels [i * k / g, (i + 1) * k / g) read input channels [i * c / g, (i + 1) * c / g));
 // pads taken off the begin (top, left) and the end (bottom, right).
 struct ConvShape {
@@ -26,11 +27,12 @@ struct ConvShape {
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   bool has_bias = false;
   bool relu = false;
+  bool silu = false;
 
   auto key() const {
     return std::make_tuple(std::vector<int64_t>{n, h, w, c, k, r, s, oh, ow, g, sh, sw, dh, dw,
                                                 pad_top, pad_left, pad_bottom, pad_right},
-                           has_bias, relu);
+                           has_bias, relu, silu);
   }
 };
 

@@ -691,11 +691,18 @@ class ChannelsLastConvKernel final : public CudaKernel {
           launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
                              out[0].data, ctx.stream),
           "ChannelsLastConv"));
-      if (!g.relu) return Status::ok_status();
-      return cuda_status(launch_unary(UnaryOp::kRelu, t, t, out[0].data, out[0].data,
-                                      pixels * g.out_channels, ctx.stream),
-                         "ChannelsLastConv ReLU");
+      if (!g.relu && !g.silu) return Status::ok_status();
+      return cuda_status(launch_unary(g.relu ? UnaryOp::kRelu : UnaryOp::kSilu, t, t, out[0].data,
+                                      out[0].data, pixels * g.out_channels, ctx.stream),
+                         "ChannelsLastConv activation");
     }
+    // SiLU (no cuDNN or cuBLASLt epilogue here) is a pass over the output after either path.
+    const auto silu = [&]() -> Status {
+      if (!g.silu) return Status::ok_status();
+      return cuda_status(launch_unary(UnaryOp::kSilu, t, t, out[0].data, out[0].data,
+                                      pixels * g.out_channels, ctx.stream),
+                         "ChannelsLastConv SiLU");
+    };
     // cuDNN's operands: X and W, or their copies with zero channels added (a stem's), or W
     // block-diagonal over merged groups.
     ConvBuffers cb;
@@ -777,12 +784,13 @@ class ChannelsLastConvKernel final : public CudaKernel {
     if (ctx.tuner != nullptr && cp) {
       VITRT_ASSIGN_OR_RETURN(const int impl,
                              tune(*ctx.tuner, *cp, g.batch, cb, pad, own, cudnn, ctx));
-      return impl == kConvCudnn ? cudnn() : own();
+      VITRT_RETURN_IF_ERROR(impl == kConvCudnn ? cudnn() : own());
+    } else if (cp && chosen(g.batch).impl == kConvCudnn && cudnn_conv_prepared(*cp, ctx.stream)) {
+      VITRT_RETURN_IF_ERROR(cudnn());
+    } else {
+      VITRT_RETURN_IF_ERROR(own());
     }
-    if (cp && chosen(g.batch).impl == kConvCudnn && cudnn_conv_prepared(*cp, ctx.stream)) {
-      return cudnn();
-    }
-    return own();
+    return silu();
   }
 
  private:

@@ -1,6 +1,6 @@
 // Optimizer pass fuse_linear_activation: the activation that is a Linear's only reader becomes
 // the Linear's epilogue (applied by the GEMM while the output is still in registers); likewise
-// a Relu after a vitrt.ChannelsLastConv (a CNN's 3x3 convolution).
+// a Relu or SiLU after a vitrt.ChannelsLastConv (a CNN's 3x3 or depthwise convolution).
 //
 //   Gelu(approximate "none")          -> activation "gelu"
 //   Gelu(approximate "tanh")          -> activation "gelu_tanh"
@@ -64,8 +64,8 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
       continue;
     }
     if (act->num_inputs() != 1 || act->outputs.size() != 1) continue;
-    if (conv && activation != "relu") {
-      ctx.near_miss(kPass, act->describe(), "a ChannelsLastConv's epilogue has ReLU only");
+    if (conv && activation != "relu" && activation != "silu") {
+      ctx.near_miss(kPass, act->describe(), "a ChannelsLastConv's epilogue has ReLU and SiLU only");
       continue;
     }
     const ValueId out = act->outputs[0];

@@ -1,10 +1,11 @@
 // vitrt.ChannelsLastConv on the CPU against a float64 loop of its definition: depthwise (odd
 // shapes, kernel 3 and 7, stride 2, dilation, channel multiplier 2, auto_pad), dense (1x1 as a
 // plain product, 3x3, 7x7 stride 2, a 2x2 patch convolution) and grouped, with and without bias
-// and ReLU, float32 and float64; and its shape errors, which name the input.
+// and ReLU or SiLU, float32 and float64; and its shape errors, which name the input.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ struct Case {
   std::string auto_pad = "NOTSET";
   int64_t group = 0;
   bool relu = false;
+  bool silu = false;
   int64_t groups() const { return group == 0 ? c : group; }
   int64_t out_channels() const { return groups() * multiplier; }
 };
@@ -33,6 +35,7 @@ Attributes conv_attributes(const Case& k) {
   Attributes a;
   a.set_int("group", k.groups());
   if (k.relu) a.set_string("activation", "relu");
+  if (k.silu) a.set_string("activation", "silu");
   a.set_ints("kernel_shape", {k.kh, k.kw});
   a.set_ints("strides", k.strides);
   a.set_ints("dilations", k.dilations);
@@ -80,6 +83,7 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
               }
             }
           if (k.relu) sum = std::max(sum, 0.0);
+          if (k.silu) sum = sum / (1.0 + std::exp(-sum));
           const int64_t at = ((n * out[0] + oy) * out[1] + ox) * d + o;
           if (dtype == DType::kFloat64) {
             y.data<double>()[at] = sum;
@@ -110,8 +114,8 @@ void expect_matches_definition(const Case& k, DType dtype) {
       dtype == DType::kFloat64 ? testing::Tolerance{1e-12, 1e-12} : testing::Tolerance{1e-5, 1e-5};
   EXPECT_TRUE(testing::tensors_close((*got)[0], want, tol))
       << "n" << k.n << " h" << k.h << " w" << k.w << " c" << k.c << " m" << k.multiplier << " k"
-      << k.kh << "x" << k.kw << " group " << k.groups() << (k.relu ? " relu " : " ") << k.auto_pad
-      << " " << dtype_name(dtype);
+      << k.kh << "x" << k.kw << " group " << k.groups() << (k.relu ? " relu " : " ")
+      << (k.silu ? "silu " : "") << k.auto_pad << " " << dtype_name(dtype);
 }
 
 TEST(ChannelsLastConv, MatchesDefinition) {
@@ -127,6 +131,8 @@ TEST(ChannelsLastConv, MatchesDefinition) {
       // auto_pad SAME_UPPER with stride 2: the odd pad at the end.
       {2, 9, 10, 4, 1, 4, 3, {2, 2}, {}, {1, 1}, true, "SAME_UPPER"},
       {2, 7, 9, 5, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, true},  // + ReLU
+      // EfficientNet's depthwise conv + SiLU, 5x5 stride 2, 20 channels (2.5 AVX2 vectors).
+      {2, 11, 9, 20, 1, 5, 5, {2, 2}, {2, 2, 2, 2}, {1, 1}, true, "NOTSET", 0, false, true},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
@@ -149,6 +155,10 @@ TEST(ChannelsLastConv, DenseAndGroupedMatchDefinition) {
       // Grouped: 2 and 4 groups of several channels (ResNeXt), bias and ReLU.
       {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, true},
       {1, 6, 9, 16, 4, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, false, "NOTSET", 4},
+      // SiLU after a dense 3x3 (EfficientNet's stem), a 1x1 and a grouped conv.
+      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, false, true},
+      {1, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, false, true},
+      {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, false, true},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);

@@ -62,6 +62,47 @@ TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
   }
 }
 
+// A ChannelsLastConv (EfficientNet's depthwise conv, a ResNet's 3x3) takes ReLU and SiLU; a
+// GELU after it stays a node of its own.
+TEST(FuseLinearActivation, ChannelsLastConvTakesReluAndSilu) {
+  struct Case {
+    const char* op;
+    float alpha;
+    const char* expected;  // "" when it must stay
+  };
+  for (const Case& c : {Case{"Relu", 0.0f, "relu"}, Case{"QuickGelu", 1.0f, "silu"},
+                        Case{"QuickGelu", 1.702f, ""}}) {
+    SCOPED_TRACE(std::string(c.op) + " " + std::to_string(c.alpha));
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});
+    Attributes conv;
+    conv.set_int("group", 8);
+    conv.set_ints("pads", {1, 1, 1, 1});
+    ValueId y = g.op("ChannelsLastConv",
+                     {x, g.constant("w", random_tensor(DType::kFloat32, {8, 3, 3, 1}, 2)),
+                      g.constant("b", random_tensor(DType::kFloat32, {8}, 3))},
+                     conv, "vitrt");
+    Attributes act;
+    const bool quick = std::string(c.op) == "QuickGelu";
+    if (quick) act.set_float("alpha", c.alpha);
+    g.output(g.op(c.op, {y}, act, quick ? "com.microsoft" : ""));
+    ASSERT_TRUE(g.infer().ok());
+    auto [fused, applied] = apply_pass(g.graph(), fuse_linear_activation);
+    const Node* node = testing::find_op(fused, "ChannelsLastConv");
+    ASSERT_NE(node, nullptr);
+    if (*c.expected == '\0') {
+      EXPECT_EQ(applied, 0);
+      EXPECT_EQ(node->attrs.get_string("activation", "none").value(), "none");
+      continue;
+    }
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(fused, c.op), 0);
+    EXPECT_EQ(node->attrs.get_string("activation", "none").value(), c.expected);
+    expect_outputs_close(g.graph(), fused,
+                         {random_tensor(DType::kFloat32, {2, 6, 7, 8}, 4, -2.0, 2.0)}, 1e-5);
+  }
+}
+
 TEST(FuseLinearActivation, LookAlikesStay) {
   Attributes other_alpha;
   other_alpha.set_float("alpha", 1.5f);  // neither CLIP's 1.702 nor SiLU's 1

@@ -8,7 +8,8 @@
 //            input channel: ONNX Conv's weight with the input channels moved last), optional
 //            B [D]
 //   attrs    ONNX Conv's: group (dividing C and D), kernel_shape, strides, pads, dilations,
-//            auto_pad; activation: "none" (default) | "relu", applied after the bias
+//            auto_pad; activation: "none" (default) | "relu" | "silu" (x * sigmoid(x)),
+//            applied after the bias
 //   output   Y [N, OH, OW, D]; with Cg = C / group and Dg = D / group, output channel o reads
 //            the input channels of its group g = o / Dg:
 //            Y[n, oy, ox, o] = act(B[o] + sum over (i, j, k < Cg) of
@@ -34,6 +35,7 @@ struct ChannelsLastConvGeometry {
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;  // pads taken off the begin
   int64_t ph_end = 0, pw_end = 0;
   bool relu = false;
+  bool silu = false;
   // Depthwise: every input channel its own group (output channels multiplier() per channel).
   bool depthwise() const { return group == channels; }
   int64_t multiplier() const { return out_channels / channels; }
@@ -51,6 +53,7 @@ struct ChannelsLastConvGeometry {
 struct ChannelsLastConvAttributes {
   ConvAttributes conv;
   bool relu = false;
+  bool silu = false;
 };
 
 // Reads a ChannelsLastConv node's attributes; errors name the node and attribute.
