@@ -48,8 +48,17 @@ void silu_inplace(double* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0 + std::exp(-y[i]));
 }
 
-MatmulActivation matmul_activation(bool relu, bool silu) {
-  return relu ? MatmulActivation::kRelu : silu ? MatmulActivation::kSilu : MatmulActivation::kNone;
+// x * min(1, max(0, x / 6 + 1 / 2)) in place (the activation "hard_swish").
+template <typename T>
+void hard_swish_inplace(T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= std::min(T(1), std::max(T(0), y[i] / T(6) + T(0.5)));
+}
+
+MatmulActivation matmul_activation(const ChannelsLastConvGeometry& g) {
+  return g.relu         ? MatmulActivation::kRelu
+         : g.silu       ? MatmulActivation::kSilu
+         : g.hard_swish ? MatmulActivation::kHardSwish
+                        : MatmulActivation::kNone;
 }
 
 // Depthwise W [D, KH, KW, 1] -> taps [KH * KW, D].
@@ -117,6 +126,7 @@ void channels_last_conv(const ChannelsLastConvGeometry& g, const T* x, const T* 
         for (int64_t k = 0; k < g.out_w * d; ++k) yrow[k] = std::max(yrow[k], T(0));
       }
       if (g.silu) silu_inplace(yrow, g.out_w * d);
+      if (g.hard_swish) hard_swish_inplace(yrow, g.out_w * d);
     }
   });
 }
@@ -164,7 +174,10 @@ void dense_reference(const ChannelsLastConvGeometry& g, const double* x, const d
         double acc = bias != nullptr ? bias[o] : 0.0;
         const double* wo = w + o * k;
         for (int64_t t = 0; t < k; ++t) acc += cols[t] * wo[t];
-        y[p * d + o] = g.relu ? std::max(acc, 0.0) : g.silu ? acc / (1.0 + std::exp(-acc)) : acc;
+        y[p * d + o] = g.relu         ? std::max(acc, 0.0)
+                       : g.silu       ? acc / (1.0 + std::exp(-acc))
+                       : g.hard_swish ? acc * std::min(1.0, std::max(0.0, acc / 6.0 + 0.5))
+                                      : acc;
       }
     }
   }
@@ -206,8 +219,8 @@ class ChannelsLastConvKernel final : public CpuKernel {
     }
     const void* b = bias != nullptr ? bias->raw_data() : nullptr;
     if (g.depthwise() && conv_ != nullptr && x.dtype() == DType::kFloat32) {
-      const Status ran = run_dnnl_conv(g, x.data<float>(), static_cast<const float*>(b),
-                                       y.data<float>());
+      const Status ran =
+          run_dnnl_conv(g, x.data<float>(), static_cast<const float*>(b), y.data<float>());
       if (ran.code() != StatusCode::kUnsupported) {
         VITRT_RETURN_IF_ERROR(ran);
         outputs[0] = std::move(y);
@@ -245,7 +258,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
     s.k = k;
     s.n = dg;
     s.trans_weights = true;  // W rows [D, K]
-    s.activation = matmul_activation(g.relu, g.silu);
+    s.activation = matmul_activation(g);
     if (g.group == 1) {
       DnnlMatmul local;
       DnnlMatmul& mm = gemm_ != nullptr ? *gemm_ : local;
@@ -319,6 +332,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
     cs.has_bias = bias != nullptr;
     cs.relu = g.relu;
     cs.silu = g.silu;
+    cs.hard_swish = g.hard_swish;
     return conv_->run(cs, x, bias, y);
   }
 
@@ -350,7 +364,11 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       example.n = d;
       example.trans_weights = true;
       example.has_bias = init.node.has_input(2);
-      example.activation = matmul_activation(attrs.relu, attrs.silu);
+      ChannelsLastConvGeometry act_only;
+      act_only.relu = attrs.relu;
+      act_only.silu = attrs.silu;
+      act_only.hard_swish = attrs.hard_swish;
+      example.activation = matmul_activation(act_only);
       gemm = std::make_unique<DnnlMatmul>();
       VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));
       conv = std::make_unique<DnnlConv>(*w);  // a pointwise one multiplies X instead

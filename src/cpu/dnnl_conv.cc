@@ -56,12 +56,14 @@ Result<std::shared_ptr<const DnnlConv::Entry>> DnnlConv::entry_for(const ConvSha
     if (s.has_bias) entry->bias_md = memory::desc({s.k}, f32, memory::format_tag::a);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (s.relu || s.silu) {
+    if (s.relu || s.silu || s.hard_swish) {
       dnnl::post_ops ops;
-      // swish(x) = x * sigmoid(alpha x); alpha 1 is SiLU.
-      ops.append_eltwise(1.0f,
-                         s.relu ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_swish,
-                         s.relu ? 0.0f : 1.0f, 0.0f);
+      // swish(x) = x * sigmoid(alpha x); alpha 1 is SiLU. hardswish: see dnnl_eltwise_of.
+      const MatmulActivation act = s.relu   ? MatmulActivation::kRelu
+                                   : s.silu ? MatmulActivation::kSilu
+                                            : MatmulActivation::kHardSwish;
+      const auto [algorithm, a, b] = dnnl_eltwise_of(act);
+      ops.append_eltwise(1.0f, algorithm, a, b);
       attr.set_post_ops(ops);
     }
     // oneDNN counts dilation from 0 (1 = one gap between taps).

@@ -50,6 +50,10 @@ std::tuple<dnnl::algorithm, float, float> dnnl_eltwise_of(MatmulActivation act) 
       return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
     case MatmulActivation::kSilu:
       return {dnnl::algorithm::eltwise_swish, 1.0f, 0.0f};
+    case MatmulActivation::kHardSwish:
+      // oneDNN 2.6 computes x * relu6(x + 3) / 6 and ignores alpha and beta; later versions
+      // read them as x * min(1, max(0, alpha x + beta)): the same function either way.
+      return {dnnl::algorithm::eltwise_hardswish, 1.0f / 6.0f, 0.5f};
     case MatmulActivation::kNone:
       break;
   }

@@ -29,7 +29,8 @@ enum class MatmulActivation : uint8_t {
   kGeluTanh,   // the tanh approximation
   kQuickGelu,  // x * sigmoid(1.702 x) (oneDNN's swish with alpha 1.702)
   kRelu,
-  kSilu,  // x * sigmoid(x) (swish with alpha 1: EfficientNet, MobileNetV3)
+  kSilu,       // x * sigmoid(x) (swish with alpha 1: EfficientNet, MobileNetV3)
+  kHardSwish,  // x * min(1, max(0, x / 6 + 1 / 2)) (MobileNetV3, LCNet)
 };
 
 // dst[b] = act(alpha * op(src[b]) x op(weights[b]) (+ bias) (+ dst when accumulate)

@@ -15,8 +15,9 @@ Result<MatmulActivation> parse_activation(const std::string& name) {
   if (name == "quick_gelu") return MatmulActivation::kQuickGelu;
   if (name == "relu") return MatmulActivation::kRelu;
   if (name == "silu") return MatmulActivation::kSilu;
+  if (name == "hard_swish") return MatmulActivation::kHardSwish;
   return invalid_argument("activation '", name, "' is not one of none, gelu, gelu_tanh, ",
-                          "quick_gelu, relu, silu");
+                          "quick_gelu, relu, silu, hard_swish");
 }
 
 Result<bool> parse_bf16(const std::string& precision) {

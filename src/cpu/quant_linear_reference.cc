@@ -89,6 +89,8 @@ float apply_quant_linear_activation(MatmulActivation act, float v) {
       return v > 0.0f ? v : 0.0f;
     case MatmulActivation::kSilu:
       return static_cast<float>(x / (1.0 + std::exp(-x)));
+    case MatmulActivation::kHardSwish:  // not parsed for QuantLinear; here for completeness
+      return static_cast<float>(x * std::min(1.0, std::max(0.0, x / 6.0 + 0.5)));
     case MatmulActivation::kNone:
       break;
   }

@@ -71,6 +71,9 @@ __device__ __forceinline__ float activate_fixed(float x) {
   }
   if constexpr (kAct == UnaryOp::kQuickGelu) return x / (1.0f + expf(-1.702f * x));
   if constexpr (kAct == UnaryOp::kSilu) return x / (1.0f + expf(-x));
+  if constexpr (kAct == UnaryOp::kHardSwish) {
+    return x * fminf(1.0f, fmaxf(0.0f, x * (1.0f / 6.0f) + 0.5f));
+  }
   return x;
 }
 
@@ -87,6 +90,8 @@ __device__ __forceinline__ float activate(UnaryOp act, float x) {
       return activate_fixed<UnaryOp::kQuickGelu>(x);
     case UnaryOp::kSilu:
       return activate_fixed<UnaryOp::kSilu>(x);
+    case UnaryOp::kHardSwish:
+      return activate_fixed<UnaryOp::kHardSwish>(x);
     default:
       return x;
   }

@@ -251,6 +251,7 @@ __device__ __forceinline__ float unary_float(UnaryOp op, float x) {
     case UnaryOp::kGeluTanh:
     case UnaryOp::kQuickGelu:
     case UnaryOp::kSilu:
+    case UnaryOp::kHardSwish:
       return activate(op, x);
     case UnaryOp::kFloor:
       return floorf(x);
@@ -271,7 +272,7 @@ __device__ __forceinline__ float unary_param_float(UnaryOp op, float x, float al
     case UnaryOp::kHardSigmoid:
       return fminf(1.0f, fmaxf(0.0f, alpha * x + beta));
     case UnaryOp::kHardSwish:
-      return x * fminf(1.0f, fmaxf(0.0f, x * (1.0f / 6.0f) + 0.5f));
+      return activate(op, x);
     case UnaryOp::kClip: {
       // NaN passes through, as the comparisons of the CPU kernel let it.
       const float r = x < alpha ? alpha : x;

@@ -783,6 +783,9 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
         case UnaryOp::kSilu:
           launch_bias_act_vec<T, UnaryOp::kSilu>(d, b, cols, n, stream);
           return cudaGetLastError();
+        case UnaryOp::kHardSwish:
+          launch_bias_act_vec<T, UnaryOp::kHardSwish>(d, b, cols, n, stream);
+          return cudaGetLastError();
         default:
           break;
       }

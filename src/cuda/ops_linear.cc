@@ -279,6 +279,8 @@ const char* act_name(UnaryOp act) {
       return "quick_gelu";
     case UnaryOp::kSilu:
       return "silu";
+    case UnaryOp::kHardSwish:
+      return "hard_swish";
     case UnaryOp::kRelu:
       return "relu";
     default:
@@ -691,17 +693,22 @@ class ChannelsLastConvKernel final : public CudaKernel {
           launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
                              out[0].data, ctx.stream),
           "ChannelsLastConv"));
-      if (!g.relu && !g.silu) return Status::ok_status();
-      return cuda_status(launch_unary(g.relu ? UnaryOp::kRelu : UnaryOp::kSilu, t, t, out[0].data,
-                                      out[0].data, pixels * g.out_channels, ctx.stream),
-                         "ChannelsLastConv activation");
+      if (!g.relu && !g.silu && !g.hard_swish) return Status::ok_status();
+      return cuda_status(
+          launch_unary(g.relu   ? UnaryOp::kRelu
+                       : g.silu ? UnaryOp::kSilu
+                                : UnaryOp::kHardSwish,
+                       t, t, out[0].data, out[0].data, pixels * g.out_channels, ctx.stream),
+          "ChannelsLastConv activation");
     }
-    // SiLU (no cuDNN or cuBLASLt epilogue here) is a pass over the output after either path.
+    // SiLU and HardSwish (no cuDNN or cuBLASLt epilogue here) are a pass over the output after
+    // either path.
     const auto silu = [&]() -> Status {
-      if (!g.silu) return Status::ok_status();
-      return cuda_status(launch_unary(UnaryOp::kSilu, t, t, out[0].data, out[0].data,
-                                      pixels * g.out_channels, ctx.stream),
-                         "ChannelsLastConv SiLU");
+      if (!g.silu && !g.hard_swish) return Status::ok_status();
+      return cuda_status(
+          launch_unary(g.silu ? UnaryOp::kSilu : UnaryOp::kHardSwish, t, t, out[0].data,
+                       out[0].data, pixels * g.out_channels, ctx.stream),
+          "ChannelsLastConv activation");
     };
     // cuDNN's operands: X and W, or their copies with zero channels added (a stem's), or W
     // block-diagonal over merged groups.
@@ -1477,6 +1484,7 @@ Result<UnaryOp> linear_activation(const Attributes& attrs) {
   if (act == "quick_gelu") return UnaryOp::kQuickGelu;
   if (act == "relu") return UnaryOp::kRelu;
   if (act == "silu") return UnaryOp::kSilu;
+  if (act == "hard_swish") return UnaryOp::kHardSwish;
   return invalid_model("unknown activation '", act, "'");
 }
 

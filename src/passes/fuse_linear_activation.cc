@@ -8,6 +8,7 @@
 //   com.microsoft.QuickGelu(1.702)    -> activation "quick_gelu"
 //   Relu                              -> activation "relu"
 //   com.microsoft.QuickGelu(1)        -> activation "silu"   (x * sigmoid(x), fuse_gelu's SiLU)
+//   HardSwish                         -> activation "hard_swish" (MobileNetV3, LCNet)
 //
 // fuse_gelu (which runs earlier) turns decomposed GELUs into these ops.
 #include "passes/graph_rewrite.h"
@@ -22,6 +23,7 @@ constexpr const char* kPass = "fuse_linear_activation";
 // (with `why` set when it looked like one).
 std::string activation_of(const Node& node, std::string* why) {
   if (is_onnx_op(node, "Relu")) return "relu";
+  if (is_onnx_op(node, "HardSwish")) return "hard_swish";
   if (is_onnx_op(node, "Gelu")) {
     Result<std::string> approx = node.attrs.get_string("approximate", "none");
     if (approx.ok() && *approx == "none") return "gelu";
@@ -64,8 +66,9 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
       continue;
     }
     if (act->num_inputs() != 1 || act->outputs.size() != 1) continue;
-    if (conv && activation != "relu" && activation != "silu") {
-      ctx.near_miss(kPass, act->describe(), "a ChannelsLastConv's epilogue has ReLU and SiLU only");
+    if (conv && activation != "relu" && activation != "silu" && activation != "hard_swish") {
+      ctx.near_miss(kPass, act->describe(),
+                    "a ChannelsLastConv's epilogue has ReLU, SiLU and HardSwish only");
       continue;
     }
     const ValueId out = act->outputs[0];

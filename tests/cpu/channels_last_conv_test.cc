@@ -27,6 +27,7 @@ struct Case {
   int64_t group = 0;
   bool relu = false;
   bool silu = false;
+  bool hard_swish = false;
   int64_t groups() const { return group == 0 ? c : group; }
   int64_t out_channels() const { return groups() * multiplier; }
 };
@@ -36,6 +37,7 @@ Attributes conv_attributes(const Case& k) {
   a.set_int("group", k.groups());
   if (k.relu) a.set_string("activation", "relu");
   if (k.silu) a.set_string("activation", "silu");
+  if (k.hard_swish) a.set_string("activation", "hard_swish");
   a.set_ints("kernel_shape", {k.kh, k.kw});
   a.set_ints("strides", k.strides);
   a.set_ints("dilations", k.dilations);
@@ -84,6 +86,7 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
             }
           if (k.relu) sum = std::max(sum, 0.0);
           if (k.silu) sum = sum / (1.0 + std::exp(-sum));
+          if (k.hard_swish) sum = sum * std::min(1.0, std::max(0.0, sum / 6.0 + 0.5));
           const int64_t at = ((n * out[0] + oy) * out[1] + ox) * d + o;
           if (dtype == DType::kFloat64) {
             y.data<double>()[at] = sum;
@@ -115,7 +118,8 @@ void expect_matches_definition(const Case& k, DType dtype) {
   EXPECT_TRUE(testing::tensors_close((*got)[0], want, tol))
       << "n" << k.n << " h" << k.h << " w" << k.w << " c" << k.c << " m" << k.multiplier << " k"
       << k.kh << "x" << k.kw << " group " << k.groups() << (k.relu ? " relu " : " ")
-      << (k.silu ? "silu " : "") << k.auto_pad << " " << dtype_name(dtype);
+      << (k.silu ? "silu " : "") << (k.hard_swish ? "hard_swish " : "") << k.auto_pad << " "
+      << dtype_name(dtype);
 }
 
 TEST(ChannelsLastConv, MatchesDefinition) {
@@ -133,6 +137,8 @@ TEST(ChannelsLastConv, MatchesDefinition) {
       {2, 7, 9, 5, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, true},  // + ReLU
       // EfficientNet's depthwise conv + SiLU, 5x5 stride 2, 20 channels (2.5 AVX2 vectors).
       {2, 11, 9, 20, 1, 5, 5, {2, 2}, {2, 2, 2, 2}, {1, 1}, true, "NOTSET", 0, false, true},
+      // MobileNetV3's depthwise conv + HardSwish (inputs around +-3, where it bends).
+      {2, 9, 8, 24, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, false, false, true},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
@@ -159,6 +165,9 @@ TEST(ChannelsLastConv, DenseAndGroupedMatchDefinition) {
       {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, false, true},
       {1, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, false, true},
       {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, false, true},
+      // HardSwish after MobileNetV3's stem (3x3 stride 2 over 3 channels) and a grouped conv.
+      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, false, false, true},
+      {1, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, false, false, true},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);

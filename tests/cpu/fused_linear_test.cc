@@ -44,6 +44,10 @@ void check_linear(const std::vector<int64_t>& x_shape, int64_t n, const std::str
       y = plain.op("QuickGelu", {y}, a, "com.microsoft");
     } else if (activation == "relu") {
       y = plain.op("Relu", {y});
+    } else if (activation == "silu") {
+      y = plain.op("Mul", {y, plain.op("Sigmoid", {y})});
+    } else if (activation == "hard_swish") {
+      y = plain.op("HardSwish", {y});
     }
     plain.output(y);
     ASSERT_TRUE(plain.infer().ok());
@@ -57,7 +61,8 @@ void check_linear(const std::vector<int64_t>& x_shape, int64_t n, const std::str
 }
 
 TEST(FusedLinear, MatchesMatMulAddAndActivation) {
-  for (const char* act : {"none", "gelu", "gelu_tanh", "quick_gelu", "relu"}) {
+  for (const char* act :
+       {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish"}) {
     check_linear({2, 7, 33}, 19, act, true);
     check_linear({5, 16}, 3, act, false);
   }

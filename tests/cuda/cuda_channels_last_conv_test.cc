@@ -24,6 +24,7 @@ struct ClConvCase {
   int64_t group = 0;
   bool relu = false;
   bool silu = false;
+  bool hard_swish = false;
 };
 
 using ClConvParam = std::tuple<std::string, ClConvCase>;
@@ -43,6 +44,7 @@ TEST_P(CudaChannelsLastConv, MatchesCpu) {
   a.set_int("group", group);
   if (k.relu) a.set_string("activation", "relu");
   if (k.silu) a.set_string("activation", "silu");
+  if (k.hard_swish) a.set_string("activation", "hard_swish");
   a.set_ints("strides", {k.stride, k.stride});
   a.set_ints("pads", {k.pad, k.pad, k.pad, k.pad});
   a.set_ints("dilations", {k.dilation, k.dilation});
@@ -89,7 +91,10 @@ INSTANTIATE_TEST_SUITE_P(
                           // SiLU after depthwise, dense and merged groups
                           ClConvCase{2, 9, 7, 24, 1, 3, 1, 1, 1, true, 0, false, true},
                           ClConvCase{3, 9, 8, 32, 24, 3, 1, 1, 1, true, 1, false, true},
-                          ClConvCase{2, 8, 7, 32, 2, 3, 1, 1, 1, true, 16, false, true})));
+                          ClConvCase{2, 8, 7, 32, 2, 3, 1, 1, 1, true, 16, false, true},
+                          // HardSwish after depthwise and a dense stride-2 stem (MobileNetV3)
+                          ClConvCase{2, 9, 7, 24, 1, 3, 1, 1, 1, true, 0, false, false, true},
+                          ClConvCase{2, 17, 15, 3, 16, 3, 2, 1, 1, true, 1, false, false, true})));
 
 }  // namespace
 }  // namespace vitrt

@@ -1451,7 +1451,8 @@ std::vector<Param> all_params() {
   std::vector<Param> p;
   std::vector<std::string> names;
   for (const auto& [name, b] : cases()) names.push_back(name);
-  for (const char* act : {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu"}) {
+  for (const char* act :
+       {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish"}) {
     names.push_back(std::string("Linear_") + act);
   }
   for (const std::string& n : names) {

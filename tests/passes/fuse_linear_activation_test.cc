@@ -42,11 +42,12 @@ TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
     const char* expected;
     float alpha = 1.702f;  // QuickGelu only
   };
-  for (const Case& c : {Case{"Gelu", "", "none", "gelu"}, Case{"Gelu", "", "tanh", "gelu_tanh"},
-                        Case{"Gelu", "com.microsoft", nullptr, "gelu"},
-                        Case{"QuickGelu", "com.microsoft", nullptr, "quick_gelu"},
-                        Case{"QuickGelu", "com.microsoft", nullptr, "silu", 1.0f},
-                        Case{"Relu", "", nullptr, "relu"}}) {
+  for (const Case& c :
+       {Case{"Gelu", "", "none", "gelu"}, Case{"Gelu", "", "tanh", "gelu_tanh"},
+        Case{"Gelu", "com.microsoft", nullptr, "gelu"},
+        Case{"QuickGelu", "com.microsoft", nullptr, "quick_gelu"},
+        Case{"QuickGelu", "com.microsoft", nullptr, "silu", 1.0f},
+        Case{"Relu", "", nullptr, "relu"}, Case{"HardSwish", "", nullptr, "hard_swish"}}) {
     SCOPED_TRACE(c.expected);
     Attributes attrs;
     if (c.approximate != nullptr) attrs.set_string("approximate", c.approximate);
@@ -62,16 +63,16 @@ TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
   }
 }
 
-// A ChannelsLastConv (EfficientNet's depthwise conv, a ResNet's 3x3) takes ReLU and SiLU; a
-// GELU after it stays a node of its own.
-TEST(FuseLinearActivation, ChannelsLastConvTakesReluAndSilu) {
+// A ChannelsLastConv (EfficientNet's depthwise conv, a ResNet's 3x3) takes ReLU, SiLU and
+// HardSwish (MobileNetV3); a QuickGELU after it stays a node of its own.
+TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluAndHardSwish) {
   struct Case {
     const char* op;
     float alpha;
     const char* expected;  // "" when it must stay
   };
   for (const Case& c : {Case{"Relu", 0.0f, "relu"}, Case{"QuickGelu", 1.0f, "silu"},
-                        Case{"QuickGelu", 1.702f, ""}}) {
+                        Case{"HardSwish", 0.0f, "hard_swish"}, Case{"QuickGelu", 1.702f, ""}}) {
     SCOPED_TRACE(std::string(c.op) + " " + std::to_string(c.alpha));
     TestGraph g;
     ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});

@@ -8,8 +8,8 @@
 //            input channel: ONNX Conv's weight with the input channels moved last), optional
 //            B [D]
 //   attrs    ONNX Conv's: group (dividing C and D), kernel_shape, strides, pads, dilations,
-//            auto_pad; activation: "none" (default) | "relu" | "silu" (x * sigmoid(x)),
-//            applied after the bias
+//            auto_pad; activation: "none" (default) | "relu" | "silu" (x * sigmoid(x)) |
+//            "hard_swish" (x * min(1, max(0, x / 6 + 1 / 2))), applied after the bias
 //   output   Y [N, OH, OW, D]; with Cg = C / group and Dg = D / group, output channel o reads
 //            the input channels of its group g = o / Dg:
 //            Y[n, oy, ox, o] = act(B[o] + sum over (i, j, k < Cg) of
@@ -36,6 +36,7 @@ struct ChannelsLastConvGeometry {
   int64_t ph_end = 0, pw_end = 0;
   bool relu = false;
   bool silu = false;
+  bool hard_swish = false;
   // Depthwise: every input channel its own group (output channels multiplier() per channel).
   bool depthwise() const { return group == channels; }
   int64_t multiplier() const { return out_channels / channels; }
@@ -54,6 +55,7 @@ struct ChannelsLastConvAttributes {
   ConvAttributes conv;
   bool relu = false;
   bool silu = false;
+  bool hard_swish = false;
 };
 
 // Reads a ChannelsLastConv node's attributes; errors name the node and attribute.

@@ -8,7 +8,8 @@
 
 namespace vitrt {
 
-// Checks the "activation" attribute (none | gelu | gelu_tanh | quick_gelu | relu | silu).
+// Checks the "activation" attribute (none | gelu | gelu_tanh | quick_gelu | relu | silu |
+// hard_swish).
 Status check_linear_activation(InferContext& ctx);
 
 // Sets output 0 to X's shape with its last dim (K) replaced by N, in `dtype`; an unknown X
