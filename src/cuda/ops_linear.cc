@@ -703,7 +703,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
     }
     // SiLU and HardSwish (no cuDNN or cuBLASLt epilogue here) are a pass over the output after
     // either path.
-    const auto silu = [&]() -> Status {
+    const auto activation_pass = [&]() -> Status {
       if (!g.silu && !g.hard_swish) return Status::ok_status();
       return cuda_status(
           launch_unary(g.silu ? UnaryOp::kSilu : UnaryOp::kHardSwish, t, t, out[0].data,
@@ -797,7 +797,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
     } else {
       VITRT_RETURN_IF_ERROR(own());
     }
-    return silu();
+    return activation_pass();
   }
 
  private:
