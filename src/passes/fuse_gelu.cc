@@ -6,11 +6,14 @@
 //              -> Gelu(approximate="tanh")
 //   QuickGELU  x * sigmoid(1.702 x)   (CLIP)  -> com.microsoft.QuickGelu(alpha=1.702)
 //   SiLU       x * sigmoid(x)   (EfficientNet, MobileNetV3, RegNetY)  -> QuickGelu(alpha=1)
+//   HardSwish  x * HardSigmoid(x; alpha 1/6, beta 1/2)   (torch's export of nn.Hardswish
+//              below opset 14, which has no HardSwish op)  -> HardSwish
 //
 // The products x * 0.5 * (1 + f) match in every association and operand order torch's
 // exporters produce (0.5 may also be a Div by 2). Every constant must equal its formula's
 // value to float32 precision, and every intermediate must have no reader outside the pattern.
-// Gelu is the ai.onnx op of opset 20; vitrt's schema and kernels accept it at any opset.
+// Gelu is the ai.onnx op of opset 20 and HardSwish of opset 14; vitrt's schema and kernels accept
+// them at any opset.
 #include <cmath>
 #include <numbers>
 #include <optional>
@@ -213,6 +216,16 @@ std::optional<Match> match_silu(const Graph& graph, const Uses& uses, const Node
   return m;
 }
 
+// HardSigmoid node with alpha 1/6 and beta 1/2 -> x * HardSigmoid(x) (HardSwish).
+std::optional<Match> match_hard_swish(const Graph& graph, const Uses& uses, const Node& hs) {
+  const Result<float> alpha = hs.attrs.get_float("alpha", 0.2f);
+  const Result<float> beta = hs.attrs.get_float("beta", 0.5f);
+  if (!alpha.ok() || !beta.ok() || std::fabs(*alpha - 1.0f / 6.0f) > 1e-6f || *beta != 0.5f) {
+    return std::nullopt;
+  }
+  return match_silu(graph, uses, hs);  // the same shape: x * f(x), f read once
+}
+
 std::string scope_of(const std::string& name) {
   const size_t slash = name.rfind('/');
   return slash == std::string::npos ? std::string() : name.substr(0, slash + 1);
@@ -243,6 +256,9 @@ Status fuse_gelu(Graph& graph, PassContext& ctx) {
         m = match_silu(graph, uses, node);
         silu = m.has_value();
       }
+    } else if (is_onnx_op(node, "HardSigmoid")) {
+      m = match_hard_swish(graph, uses, node);
+      op = "HardSwish";
     } else {
       continue;
     }
@@ -265,7 +281,7 @@ Status fuse_gelu(Graph& graph, PassContext& ctx) {
     Attributes attrs;
     if (op == "Gelu") {
       attrs.set_string("approximate", approximate);
-    } else {
+    } else if (op == "QuickGelu") {
       attrs.set_float("alpha", silu ? 1.0f : 1.702f);
     }
     std::vector<std::string> absorbed;

@@ -1,5 +1,5 @@
-// fuse_gelu: the erf and tanh GELU formulas and QuickGELU become one op, in every operand
-// order exporters write; wrong constants and shared intermediates are left alone.
+// fuse_gelu: the erf and tanh GELU formulas, QuickGELU, SiLU and HardSwish become one op, in every
+// operand order exporters write; wrong constants and shared intermediates are left alone.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -132,6 +132,30 @@ TEST(FuseGelu, FiresOnSilu) {
         return g.op("Add", {g.op("Mul", {x, s}), s});
       },
       "sigmoid read elsewhere", 0);
+}
+
+// torch's export of nn.Hardswish below opset 14: x * HardSigmoid(x, alpha 1/6), either operand
+// order, beta left at its default 0.5 or written out.
+TEST(FuseGelu, FiresOnHardSwish) {
+  for (const bool hs_first : {false, true}) {
+    for (const bool beta : {false, true}) {
+      check(
+          [&](TestGraph& g, ValueId x) {
+            Attributes a;
+            a.set_float("alpha", 1.0f / 6.0f);
+            if (beta) a.set_float("beta", 0.5f);
+            const ValueId h = g.op("HardSigmoid", {x}, a);
+            return hs_first ? g.op("Mul", {h, x}) : g.op("Mul", {x, h});
+          },
+          hs_first ? "HardSigmoid(x)*x" : "x*HardSigmoid(x)", 1, "HardSwish");
+    }
+  }
+  // HardSigmoid's own defaults (alpha 0.2): not HardSwish.
+  check(
+      [](TestGraph& g, ValueId x) {
+        return g.op("Mul", {x, g.op("HardSigmoid", {x})});
+      },
+      "alpha 0.2", 0);
 }
 
 TEST(FuseGelu, DeclinesLookAlikes) {
