@@ -58,6 +58,7 @@ MatmulActivation matmul_activation(const ChannelsLastConvGeometry& g) {
   return g.relu         ? MatmulActivation::kRelu
          : g.silu       ? MatmulActivation::kSilu
          : g.hard_swish ? MatmulActivation::kHardSwish
+         : g.relu6      ? MatmulActivation::kRelu6
                         : MatmulActivation::kNone;
 }
 
@@ -127,6 +128,9 @@ void channels_last_conv(const ChannelsLastConvGeometry& g, const T* x, const T* 
       }
       if (g.silu) silu_inplace(yrow, g.out_w * d);
       if (g.hard_swish) hard_swish_inplace(yrow, g.out_w * d);
+      if (g.relu6) {
+        for (int64_t k = 0; k < g.out_w * d; ++k) yrow[k] = std::min(std::max(yrow[k], T(0)), T(6));
+      }
     }
   });
 }
@@ -177,6 +181,7 @@ void dense_reference(const ChannelsLastConvGeometry& g, const double* x, const d
         y[p * d + o] = g.relu         ? std::max(acc, 0.0)
                        : g.silu       ? acc / (1.0 + std::exp(-acc))
                        : g.hard_swish ? acc * std::min(1.0, std::max(0.0, acc / 6.0 + 0.5))
+                       : g.relu6      ? std::min(std::max(acc, 0.0), 6.0)
                                       : acc;
       }
     }
@@ -333,6 +338,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
     cs.relu = g.relu;
     cs.silu = g.silu;
     cs.hard_swish = g.hard_swish;
+    cs.relu6 = g.relu6;
     return conv_->run(cs, x, bias, y);
   }
 
@@ -368,6 +374,7 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       act_only.relu = attrs.relu;
       act_only.silu = attrs.silu;
       act_only.hard_swish = attrs.hard_swish;
+      act_only.relu6 = attrs.relu6;
       example.activation = matmul_activation(act_only);
       gemm = std::make_unique<DnnlMatmul>();
       VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));

@@ -56,12 +56,13 @@ Result<std::shared_ptr<const DnnlConv::Entry>> DnnlConv::entry_for(const ConvSha
     if (s.has_bias) entry->bias_md = memory::desc({s.k}, f32, memory::format_tag::a);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (s.relu || s.silu || s.hard_swish) {
+    if (s.relu || s.silu || s.hard_swish || s.relu6) {
       dnnl::post_ops ops;
       // swish(x) = x * sigmoid(alpha x); alpha 1 is SiLU. hardswish: see dnnl_eltwise_of.
-      const MatmulActivation act = s.relu   ? MatmulActivation::kRelu
-                                   : s.silu ? MatmulActivation::kSilu
-                                            : MatmulActivation::kHardSwish;
+      const MatmulActivation act = s.relu         ? MatmulActivation::kRelu
+                                   : s.silu       ? MatmulActivation::kSilu
+                                   : s.hard_swish ? MatmulActivation::kHardSwish
+                                                  : MatmulActivation::kRelu6;
       const auto [algorithm, a, b] = dnnl_eltwise_of(act);
       ops.append_eltwise(1.0f, algorithm, a, b);
       attr.set_post_ops(ops);

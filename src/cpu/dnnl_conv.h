@@ -18,7 +18,7 @@
 namespace vitrt {
 
 // Y [n, oh, ow, k] = act(conv(X [n, h, w, c], W [k, r, s, c / g]) + bias[k]) in g groups, act
-// ReLU, SiLU, HardSwish or none
+// ReLU, SiLU, HardSwish, ReLU6 or none
 // (output channels [i * k / g, (i + 1) * k / g) read input channels [i * c / g, (i + 1) * c / g));
 // pads taken off the begin (top, left) and the end (bottom, right).
 struct ConvShape {
@@ -29,11 +29,12 @@ struct ConvShape {
   bool relu = false;
   bool silu = false;
   bool hard_swish = false;
+  bool relu6 = false;
 
   auto key() const {
     return std::make_tuple(std::vector<int64_t>{n, h, w, c, k, r, s, oh, ow, g, sh, sw, dh, dw,
                                                 pad_top, pad_left, pad_bottom, pad_right},
-                           has_bias, relu, silu, hard_swish);
+                           has_bias, relu, silu, hard_swish, relu6);
   }
 };
 

@@ -54,6 +54,8 @@ std::tuple<dnnl::algorithm, float, float> dnnl_eltwise_of(MatmulActivation act) 
       // oneDNN 2.6 computes x * relu6(x + 3) / 6 and ignores alpha and beta; later versions
       // read them as x * min(1, max(0, alpha x + beta)): the same function either way.
       return {dnnl::algorithm::eltwise_hardswish, 1.0f / 6.0f, 0.5f};
+    case MatmulActivation::kRelu6:
+      return {dnnl::algorithm::eltwise_clip, 0.0f, 6.0f};
     case MatmulActivation::kNone:
       break;
   }

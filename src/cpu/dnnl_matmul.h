@@ -31,6 +31,7 @@ enum class MatmulActivation : uint8_t {
   kRelu,
   kSilu,       // x * sigmoid(x) (swish with alpha 1: EfficientNet, MobileNetV3)
   kHardSwish,  // x * min(1, max(0, x / 6 + 1 / 2)) (MobileNetV3, LCNet)
+  kRelu6,      // min(max(x, 0), 6) (MobileNetV2)
 };
 
 // dst[b] = act(alpha * op(src[b]) x op(weights[b]) (+ bias) (+ dst when accumulate)

@@ -16,8 +16,9 @@ Result<MatmulActivation> parse_activation(const std::string& name) {
   if (name == "relu") return MatmulActivation::kRelu;
   if (name == "silu") return MatmulActivation::kSilu;
   if (name == "hard_swish") return MatmulActivation::kHardSwish;
+  if (name == "relu6") return MatmulActivation::kRelu6;
   return invalid_argument("activation '", name, "' is not one of none, gelu, gelu_tanh, ",
-                          "quick_gelu, relu, silu, hard_swish");
+                          "quick_gelu, relu, silu, hard_swish, relu6");
 }
 
 Result<bool> parse_bf16(const std::string& precision) {

@@ -91,6 +91,8 @@ float apply_quant_linear_activation(MatmulActivation act, float v) {
       return static_cast<float>(x / (1.0 + std::exp(-x)));
     case MatmulActivation::kHardSwish:  // not parsed for QuantLinear; here for completeness
       return static_cast<float>(x * std::min(1.0, std::max(0.0, x / 6.0 + 0.5)));
+    case MatmulActivation::kRelu6:  // likewise
+      return std::min(6.0f, std::max(0.0f, v));
     case MatmulActivation::kNone:
       break;
   }

@@ -56,11 +56,11 @@ struct TacticCandidates {
 };
 Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObjects& lt);
 
-// The activations no cuBLASLt epilogue computes (erf GELU, QuickGELU, SiLU, HardSwish): the GEMM
-// ops apply them in a pass after the product (ReLU and tanh GELU run in the epilogue).
+// The activations no cuBLASLt epilogue computes (erf GELU, QuickGELU, SiLU, HardSwish, ReLU6):
+// the GEMM ops apply them in a pass after the product (ReLU and tanh GELU run in the epilogue).
 inline bool activation_after_epilogue(UnaryOp act) {
   return act == UnaryOp::kGelu || act == UnaryOp::kQuickGelu || act == UnaryOp::kSilu ||
-         act == UnaryOp::kHardSwish;
+         act == UnaryOp::kHardSwish || act == UnaryOp::kRelu6;
 }
 
 // Part of the GEMM ops' timing-cache keys: entries timed before the enumerated candidates were

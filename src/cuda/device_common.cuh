@@ -71,6 +71,7 @@ __device__ __forceinline__ float activate_fixed(float x) {
   }
   if constexpr (kAct == UnaryOp::kQuickGelu) return x / (1.0f + expf(-1.702f * x));
   if constexpr (kAct == UnaryOp::kSilu) return x / (1.0f + expf(-x));
+  if constexpr (kAct == UnaryOp::kRelu6) return fminf(fmaxf(x, 0.0f), 6.0f);
   if constexpr (kAct == UnaryOp::kHardSwish) {
     return x * fminf(1.0f, fmaxf(0.0f, x * (1.0f / 6.0f) + 0.5f));
   }
@@ -92,6 +93,8 @@ __device__ __forceinline__ float activate(UnaryOp act, float x) {
       return activate_fixed<UnaryOp::kSilu>(x);
     case UnaryOp::kHardSwish:
       return activate_fixed<UnaryOp::kHardSwish>(x);
+    case UnaryOp::kRelu6:
+      return activate_fixed<UnaryOp::kRelu6>(x);
     default:
       return x;
   }

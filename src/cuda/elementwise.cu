@@ -252,6 +252,7 @@ __device__ __forceinline__ float unary_float(UnaryOp op, float x) {
     case UnaryOp::kQuickGelu:
     case UnaryOp::kSilu:
     case UnaryOp::kHardSwish:
+    case UnaryOp::kRelu6:
       return activate(op, x);
     case UnaryOp::kFloor:
       return floorf(x);

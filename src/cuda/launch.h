@@ -59,7 +59,8 @@ enum class UnaryOp : int {
   kGelu,
   kGeluTanh,
   kQuickGelu,
-  kSilu,  // x * sigmoid(x)
+  kSilu,   // x * sigmoid(x)
+  kRelu6,  // min(max(x, 0), 6)
   kIsNaN,
   kNot,
   kFloor,

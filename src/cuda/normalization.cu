@@ -786,6 +786,9 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
         case UnaryOp::kHardSwish:
           launch_bias_act_vec<T, UnaryOp::kHardSwish>(d, b, cols, n, stream);
           return cudaGetLastError();
+        case UnaryOp::kRelu6:
+          launch_bias_act_vec<T, UnaryOp::kRelu6>(d, b, cols, n, stream);
+          return cudaGetLastError();
         default:
           break;
       }

@@ -281,6 +281,8 @@ const char* act_name(UnaryOp act) {
       return "silu";
     case UnaryOp::kHardSwish:
       return "hard_swish";
+    case UnaryOp::kRelu6:
+      return "relu6";
     case UnaryOp::kRelu:
       return "relu";
     default:
@@ -693,21 +695,24 @@ class ChannelsLastConvKernel final : public CudaKernel {
           launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
                              out[0].data, ctx.stream),
           "ChannelsLastConv"));
-      if (!g.relu && !g.silu && !g.hard_swish) return Status::ok_status();
+      if (!g.relu && !g.silu && !g.hard_swish && !g.relu6) return Status::ok_status();
       return cuda_status(
-          launch_unary(g.relu   ? UnaryOp::kRelu
-                       : g.silu ? UnaryOp::kSilu
-                                : UnaryOp::kHardSwish,
+          launch_unary(g.relu         ? UnaryOp::kRelu
+                       : g.silu       ? UnaryOp::kSilu
+                       : g.hard_swish ? UnaryOp::kHardSwish
+                                      : UnaryOp::kRelu6,
                        t, t, out[0].data, out[0].data, pixels * g.out_channels, ctx.stream),
           "ChannelsLastConv activation");
     }
-    // SiLU and HardSwish (no cuDNN or cuBLASLt epilogue here) are a pass over the output after
-    // either path.
+    // SiLU, HardSwish and ReLU6 (no cuDNN or cuBLASLt epilogue here) are a pass over the output
+    // after either path.
     const auto activation_pass = [&]() -> Status {
-      if (!g.silu && !g.hard_swish) return Status::ok_status();
+      if (!g.silu && !g.hard_swish && !g.relu6) return Status::ok_status();
       return cuda_status(
-          launch_unary(g.silu ? UnaryOp::kSilu : UnaryOp::kHardSwish, t, t, out[0].data,
-                       out[0].data, pixels * g.out_channels, ctx.stream),
+          launch_unary(g.silu         ? UnaryOp::kSilu
+                       : g.hard_swish ? UnaryOp::kHardSwish
+                                      : UnaryOp::kRelu6,
+                       t, t, out[0].data, out[0].data, pixels * g.out_channels, ctx.stream),
           "ChannelsLastConv activation");
     };
     // cuDNN's operands: X and W, or their copies with zero channels added (a stem's), or W
@@ -1485,6 +1490,7 @@ Result<UnaryOp> linear_activation(const Attributes& attrs) {
   if (act == "relu") return UnaryOp::kRelu;
   if (act == "silu") return UnaryOp::kSilu;
   if (act == "hard_swish") return UnaryOp::kHardSwish;
+  if (act == "relu6") return UnaryOp::kRelu6;
   return invalid_model("unknown activation '", act, "'");
 }
 

@@ -9,8 +9,11 @@
 //   Relu                              -> activation "relu"
 //   com.microsoft.QuickGelu(1)        -> activation "silu"   (x * sigmoid(x), fuse_gelu's SiLU)
 //   HardSwish                         -> activation "hard_swish" (MobileNetV3, LCNet)
+//   Clip(min 0, max 6)                -> activation "relu6" (ReLU6: MobileNetV2)
 //
 // fuse_gelu (which runs earlier) turns decomposed GELUs into these ops.
+#include <optional>
+
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -21,8 +24,26 @@ constexpr const char* kPass = "fuse_linear_activation";
 
 // The Linear activation equal to `node`, "" when `node` is not an activation it can absorb
 // (with `why` set when it looked like one).
-std::string activation_of(const Node& node, std::string* why) {
+std::string activation_of(const Graph& graph, const Node& node, std::string* why) {
   if (is_onnx_op(node, "Relu")) return "relu";
+  if (is_onnx_op(node, "Clip")) {
+    // min and max: constant inputs from opset 11, attributes before.
+    std::optional<double> lo, hi;
+    if (node.num_inputs() == 3 && node.has_input(1) && node.has_input(2)) {
+      lo = scalar_constant(graph, node.inputs[1]);
+      hi = scalar_constant(graph, node.inputs[2]);
+    } else if (node.num_inputs() == 1) {
+      const Result<float> mn = node.attrs.get_float("min", 1.0f);
+      const Result<float> mx = node.attrs.get_float("max", 0.0f);
+      if (mn.ok() && mx.ok()) {
+        lo = *mn;
+        hi = *mx;
+      }
+    }
+    if (lo && hi && *lo == 0.0 && *hi == 6.0) return "relu6";
+    *why = "a Clip fuses only as ReLU6: constant min 0 and max 6";
+    return "";
+  }
   if (is_onnx_op(node, "HardSwish")) return "hard_swish";
   if (is_onnx_op(node, "Gelu")) {
     Result<std::string> approx = node.attrs.get_string("approximate", "none");
@@ -60,15 +81,20 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
     const Node* act = uses.single_consumer(linear.outputs[0]);
     if (act == nullptr) continue;
     std::string why;
-    const std::string activation = activation_of(*act, &why);
+    const std::string activation = activation_of(graph, *act, &why);
     if (activation.empty()) {
       if (!why.empty()) ctx.near_miss(kPass, act->describe(), why);
       continue;
     }
-    if (act->num_inputs() != 1 || act->outputs.size() != 1) continue;
-    if (conv && activation != "relu" && activation != "silu" && activation != "hard_swish") {
+    // The activation reads the Linear's output and nothing else (Clip's bounds are constants).
+    if (act->inputs[0] != linear.outputs[0] || (act->num_inputs() != 1 && activation != "relu6") ||
+        act->outputs.size() != 1) {
+      continue;
+    }
+    if (conv && activation != "relu" && activation != "silu" && activation != "hard_swish" &&
+        activation != "relu6") {
       ctx.near_miss(kPass, act->describe(),
-                    "a ChannelsLastConv's epilogue has ReLU, SiLU and HardSwish only");
+                    "a ChannelsLastConv's epilogue has ReLU, ReLU6, SiLU and HardSwish only");
       continue;
     }
     const ValueId out = act->outputs[0];

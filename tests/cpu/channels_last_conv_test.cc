@@ -28,6 +28,7 @@ struct Case {
   bool relu = false;
   bool silu = false;
   bool hard_swish = false;
+  bool relu6 = false;
   int64_t groups() const { return group == 0 ? c : group; }
   int64_t out_channels() const { return groups() * multiplier; }
 };
@@ -38,6 +39,7 @@ Attributes conv_attributes(const Case& k) {
   if (k.relu) a.set_string("activation", "relu");
   if (k.silu) a.set_string("activation", "silu");
   if (k.hard_swish) a.set_string("activation", "hard_swish");
+  if (k.relu6) a.set_string("activation", "relu6");
   a.set_ints("kernel_shape", {k.kh, k.kw});
   a.set_ints("strides", k.strides);
   a.set_ints("dilations", k.dilations);
@@ -87,6 +89,7 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
           if (k.relu) sum = std::max(sum, 0.0);
           if (k.silu) sum = sum / (1.0 + std::exp(-sum));
           if (k.hard_swish) sum = sum * std::min(1.0, std::max(0.0, sum / 6.0 + 0.5));
+          if (k.relu6) sum = std::min(std::max(sum, 0.0), 6.0);
           const int64_t at = ((n * out[0] + oy) * out[1] + ox) * d + o;
           if (dtype == DType::kFloat64) {
             y.data<double>()[at] = sum;
@@ -118,8 +121,8 @@ void expect_matches_definition(const Case& k, DType dtype) {
   EXPECT_TRUE(testing::tensors_close((*got)[0], want, tol))
       << "n" << k.n << " h" << k.h << " w" << k.w << " c" << k.c << " m" << k.multiplier << " k"
       << k.kh << "x" << k.kw << " group " << k.groups() << (k.relu ? " relu " : " ")
-      << (k.silu ? "silu " : "") << (k.hard_swish ? "hard_swish " : "") << k.auto_pad << " "
-      << dtype_name(dtype);
+      << (k.silu ? "silu " : "") << (k.hard_swish ? "hard_swish " : "") << (k.relu6 ? "relu6 " : "")
+      << k.auto_pad << " " << dtype_name(dtype);
 }
 
 TEST(ChannelsLastConv, MatchesDefinition) {
@@ -139,6 +142,24 @@ TEST(ChannelsLastConv, MatchesDefinition) {
       {2, 11, 9, 20, 1, 5, 5, {2, 2}, {2, 2, 2, 2}, {1, 1}, true, "NOTSET", 0, false, true},
       // MobileNetV3's depthwise conv + HardSwish (inputs around +-3, where it bends).
       {2, 9, 8, 24, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, false, false, true},
+      // MobileNetV2's depthwise conv + ReLU6.
+      {2,
+       9,
+       8,
+       24,
+       1,
+       3,
+       3,
+       {1, 1},
+       {1, 1, 1, 1},
+       {1, 1},
+       true,
+       "NOTSET",
+       0,
+       false,
+       false,
+       false,
+       true},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
@@ -168,6 +189,24 @@ TEST(ChannelsLastConv, DenseAndGroupedMatchDefinition) {
       // HardSwish after MobileNetV3's stem (3x3 stride 2 over 3 channels) and a grouped conv.
       {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, false, false, true},
       {1, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, false, false, true},
+      // ReLU6 after MobileNetV2's stem.
+      {2,
+       9,
+       8,
+       3,
+       16,
+       3,
+       3,
+       {2, 2},
+       {1, 1, 1, 1},
+       {1, 1},
+       true,
+       "NOTSET",
+       1,
+       false,
+       false,
+       false,
+       true},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);

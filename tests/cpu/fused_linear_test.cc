@@ -48,6 +48,9 @@ void check_linear(const std::vector<int64_t>& x_shape, int64_t n, const std::str
       y = plain.op("Mul", {y, plain.op("Sigmoid", {y})});
     } else if (activation == "hard_swish") {
       y = plain.op("HardSwish", {y});
+    } else if (activation == "relu6") {
+      y = plain.op("Clip", {y, plain.constant("lo", Tensor::from_float({0.0f}, true)),
+                            plain.constant("hi", Tensor::from_float({6.0f}, true))});
     }
     plain.output(y);
     ASSERT_TRUE(plain.infer().ok());
@@ -62,7 +65,7 @@ void check_linear(const std::vector<int64_t>& x_shape, int64_t n, const std::str
 
 TEST(FusedLinear, MatchesMatMulAddAndActivation) {
   for (const char* act :
-       {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish"}) {
+       {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish", "relu6"}) {
     check_linear({2, 7, 33}, 19, act, true);
     check_linear({5, 16}, 3, act, false);
   }

@@ -1452,7 +1452,7 @@ std::vector<Param> all_params() {
   std::vector<std::string> names;
   for (const auto& [name, b] : cases()) names.push_back(name);
   for (const char* act :
-       {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish"}) {
+       {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish", "relu6"}) {
     names.push_back(std::string("Linear_") + act);
   }
   for (const std::string& n : names) {

@@ -63,6 +63,59 @@ TEST(FuseLinearActivation, EachActivationBecomesTheEpilogue) {
   }
 }
 
+// ReLU6 as exporters write it, Clip with constant bounds (inputs from opset 11, attributes
+// before), after a Linear and a ChannelsLastConv (MobileNetV2); the inputs reach both bounds.
+// Other bounds stay a Clip of their own.
+TEST(FuseLinearActivation, Relu6IsAClipFromZeroToSix) {
+  for (const bool conv : {false, true}) {
+    for (const int opset : {13, 9}) {
+      for (const float hi : {6.0f, 5.0f}) {
+        SCOPED_TRACE(str_cat(conv ? "ChannelsLastConv" : "Linear", " opset ", opset, " max ", hi));
+        TestGraph g(opset);
+        ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});
+        ValueId y;
+        if (conv) {
+          Attributes a;
+          a.set_int("group", 8);
+          a.set_ints("pads", {1, 1, 1, 1});
+          y = g.op("ChannelsLastConv",
+                   {x, g.constant("w", random_tensor(DType::kFloat32, {8, 3, 3, 1}, 2)),
+                    g.constant("b", random_tensor(DType::kFloat32, {8}, 3))},
+                   a, "vitrt");
+        } else {
+          y = g.op("Linear",
+                   {x, g.constant("w", random_tensor(DType::kFloat32, {8, 5}, 2)),
+                    g.constant("b", random_tensor(DType::kFloat32, {5}, 3))},
+                   {}, "vitrt");
+        }
+        if (opset >= 11) {
+          g.output(g.op("Clip", {y, g.constant("lo", Tensor::from_float({0.0f}, true)),
+                                 g.constant("hi", Tensor::from_float({hi}, true))}));
+        } else {
+          Attributes a;
+          a.set_float("min", 0.0f);
+          a.set_float("max", hi);
+          g.output(g.op("Clip", {y}, a));
+        }
+        ASSERT_TRUE(g.infer().ok());
+        auto [fused, applied] = apply_pass(g.graph(), fuse_linear_activation);
+        const Node* node = testing::find_op(fused, conv ? "ChannelsLastConv" : "Linear");
+        ASSERT_NE(node, nullptr);
+        if (hi != 6.0f) {
+          EXPECT_EQ(applied, 0);
+          EXPECT_EQ(count_ops(fused, "Clip"), 1);
+          continue;
+        }
+        EXPECT_EQ(applied, 1);
+        EXPECT_EQ(count_ops(fused, "Clip"), 0);
+        EXPECT_EQ(node->attrs.get_string("activation", "none").value(), "relu6");
+        expect_outputs_close(g.graph(), fused,
+                             {random_tensor(DType::kFloat32, {2, 6, 7, 8}, 4, -12.0, 12.0)}, 1e-5);
+      }
+    }
+  }
+}
+
 // A ChannelsLastConv (EfficientNet's depthwise conv, a ResNet's 3x3) takes ReLU, SiLU and
 // HardSwish (MobileNetV3); a QuickGELU after it stays a node of its own.
 TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluAndHardSwish) {

@@ -9,7 +9,8 @@
 //            B [D]
 //   attrs    ONNX Conv's: group (dividing C and D), kernel_shape, strides, pads, dilations,
 //            auto_pad; activation: "none" (default) | "relu" | "silu" (x * sigmoid(x)) |
-//            "hard_swish" (x * min(1, max(0, x / 6 + 1 / 2))), applied after the bias
+//            "hard_swish" (x * min(1, max(0, x / 6 + 1 / 2))) | "relu6" (min(max(x, 0), 6)),
+//            applied after the bias
 //   output   Y [N, OH, OW, D]; with Cg = C / group and Dg = D / group, output channel o reads
 //            the input channels of its group g = o / Dg:
 //            Y[n, oy, ox, o] = act(B[o] + sum over (i, j, k < Cg) of
@@ -37,6 +38,7 @@ struct ChannelsLastConvGeometry {
   bool relu = false;
   bool silu = false;
   bool hard_swish = false;
+  bool relu6 = false;
   // Depthwise: every input channel its own group (output channels multiplier() per channel).
   bool depthwise() const { return group == channels; }
   int64_t multiplier() const { return out_channels / channels; }
@@ -56,6 +58,7 @@ struct ChannelsLastConvAttributes {
   bool relu = false;
   bool silu = false;
   bool hard_swish = false;
+  bool relu6 = false;
 };
 
 // Reads a ChannelsLastConv node's attributes; errors name the node and attribute.

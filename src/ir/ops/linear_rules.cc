@@ -8,9 +8,10 @@ namespace vitrt {
 Status check_linear_activation(InferContext& ctx) {
   VITRT_ASSIGN_OR_RETURN(std::string act, ctx.attrs().get_string("activation", "none"));
   if (act != "none" && act != "gelu" && act != "gelu_tanh" && act != "quick_gelu" &&
-      act != "relu" && act != "silu" && act != "hard_swish") {
-    return ctx.error("activation '", act,
-                     "' is not one of none, gelu, gelu_tanh, quick_gelu, relu, silu, hard_swish");
+      act != "relu" && act != "silu" && act != "hard_swish" && act != "relu6") {
+    return ctx.error(
+        "activation '", act,
+        "' is not one of none, gelu, gelu_tanh, quick_gelu, relu, silu, hard_swish, relu6");
   }
   return Status();
 }

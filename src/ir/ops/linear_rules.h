@@ -9,7 +9,7 @@
 namespace vitrt {
 
 // Checks the "activation" attribute (none | gelu | gelu_tanh | quick_gelu | relu | silu |
-// hard_swish).
+// hard_swish | relu6).
 Status check_linear_activation(InferContext& ctx);
 
 // Sets output 0 to X's shape with its last dim (K) replaced by N, in `dtype`; an unknown X
