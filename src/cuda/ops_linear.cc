@@ -684,6 +684,17 @@ class ChannelsLastConvKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     if (pixels == 0 || g.out_channels == 0) return Status::ok_status();
+    // The activation as a pass over the output: any of them after the depthwise kernel; after
+    // cuDNN or the GEMM, those their epilogues lack (SiLU, HardSwish, ReLU6; ReLU is fused there).
+    const UnaryOp act = conv_activation(g);
+    const auto activation_pass = [&](bool relu_fused) -> Status {
+      if (act == UnaryOp::kIdentity || (relu_fused && act == UnaryOp::kRelu)) {
+        return Status::ok_status();
+      }
+      return cuda_status(
+          launch_unary(act, t, t, out[0].data, out[0].data, pixels * g.out_channels, ctx.stream),
+          "ChannelsLastConv activation");
+    };
     if (g.depthwise()) {
       ConvDirectArgs cd;
       cd.geom = im2col_geometry(g);
@@ -695,26 +706,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
           launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
                              out[0].data, ctx.stream),
           "ChannelsLastConv"));
-      if (!g.relu && !g.silu && !g.hard_swish && !g.relu6) return Status::ok_status();
-      return cuda_status(
-          launch_unary(g.relu         ? UnaryOp::kRelu
-                       : g.silu       ? UnaryOp::kSilu
-                       : g.hard_swish ? UnaryOp::kHardSwish
-                                      : UnaryOp::kRelu6,
-                       t, t, out[0].data, out[0].data, pixels * g.out_channels, ctx.stream),
-          "ChannelsLastConv activation");
+      return activation_pass(false);
     }
-    // SiLU, HardSwish and ReLU6 (no cuDNN or cuBLASLt epilogue here) are a pass over the output
-    // after either path.
-    const auto activation_pass = [&]() -> Status {
-      if (!g.silu && !g.hard_swish && !g.relu6) return Status::ok_status();
-      return cuda_status(
-          launch_unary(g.silu         ? UnaryOp::kSilu
-                       : g.hard_swish ? UnaryOp::kHardSwish
-                                      : UnaryOp::kRelu6,
-                       t, t, out[0].data, out[0].data, pixels * g.out_channels, ctx.stream),
-          "ChannelsLastConv activation");
-    };
     // cuDNN's operands: X and W, or their copies with zero channels added (a stem's), or W
     // block-diagonal over merged groups.
     ConvBuffers cb;
@@ -802,10 +795,19 @@ class ChannelsLastConvKernel final : public CudaKernel {
     } else {
       VITRT_RETURN_IF_ERROR(own());
     }
-    return activation_pass();
+    return activation_pass(true);
   }
 
  private:
+  // The node's activation as a unary op (kIdentity: none).
+  static UnaryOp conv_activation(const ChannelsLastConvGeometry& g) {
+    return g.relu         ? UnaryOp::kRelu
+           : g.silu       ? UnaryOp::kSilu
+           : g.hard_swish ? UnaryOp::kHardSwish
+           : g.relu6      ? UnaryOp::kRelu6
+                          : UnaryOp::kIdentity;
+  }
+
   // The tactic timed at the batch nearest (by ratio) to this one; without any (a plan built
   // without timing), cuDNN with the heuristic's first engine.
   ConvTactic chosen(int64_t batch) const {

@@ -3,6 +3,7 @@
 // (inference) on CUDA (fp32 accumulation).
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "cuda/cuda_kernel.h"
 #include "ir/ops/op_attributes.h"
@@ -47,6 +48,21 @@ class SoftmaxKernel final : public CudaKernel {
 };
 
 // The ONNX reduces over one run of adjacent axes ([outer, r, inner]).
+// A contiguous tensor of `shape` as two strided views: its kept axes and its reduced ones (the
+// element at kept(i) + reduced(j) is the j-th of output i's group).
+std::pair<StridedView, StridedView> kept_and_reduced_views(const std::vector<int64_t>& shape,
+                                                           const std::vector<bool>& reduced) {
+  const std::vector<int64_t> strides = contiguous_strides(shape);
+  StridedView kept, red;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    StridedView& v = reduced[i] ? red : kept;
+    v.dims[v.rank] = shape[i];
+    v.strides[v.rank] = strides[i];
+    ++v.rank;
+  }
+  return {kept, red};
+}
+
 class ReduceKernel final : public CudaKernel {
  public:
   ReduceKernel(const Node& node, ReduceOp op) : node_(node), op_(op) {}
@@ -109,14 +125,7 @@ class ReduceKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     if (!one_run || !dtype_is_float(x.dtype)) {
-      const std::vector<int64_t> strides = contiguous_strides(x.shape);
-      StridedView kept, red;
-      for (int i = 0; i < rank; ++i) {
-        StridedView& v = reduced[i] ? red : kept;
-        v.dims[v.rank] = x.shape[i];
-        v.strides[v.rank] = strides[i];
-        ++v.rank;
-      }
+      const auto [kept, red] = kept_and_reduced_views(x.shape, reduced);
       return cuda_status(launch_reduce_strided(op_, t, x.data, out[0].data, kept, red, ctx.stream),
                          node_.op_type.c_str());
     }
@@ -314,14 +323,7 @@ class MvnKernel final : public CudaKernel {
       out[0].shape = x.shape;
       return Status::ok_status();
     }
-    const std::vector<int64_t> strides = contiguous_strides(x.shape);
-    StridedView kept, red;
-    for (int i = 0; i < rank; ++i) {
-      StridedView& v = reduced[i] ? red : kept;
-      v.dims[v.rank] = x.shape[i];
-      v.strides[v.rank] = strides[i];
-      ++v.rank;
-    }
+    const auto [kept, red] = kept_and_reduced_views(x.shape, reduced);
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     return cuda_status(launch_mvn(t, x.data, out[0].data, kept, red, ctx.stream),
                        "MeanVarianceNormalization");

@@ -25,10 +25,7 @@ struct Case {
   bool bias;
   std::string auto_pad = "NOTSET";
   int64_t group = 0;
-  bool relu = false;
-  bool silu = false;
-  bool hard_swish = false;
-  bool relu6 = false;
+  std::string act = "none";  // the activation attribute: none, relu, silu, hard_swish, relu6
   int64_t groups() const { return group == 0 ? c : group; }
   int64_t out_channels() const { return groups() * multiplier; }
 };
@@ -36,10 +33,7 @@ struct Case {
 Attributes conv_attributes(const Case& k) {
   Attributes a;
   a.set_int("group", k.groups());
-  if (k.relu) a.set_string("activation", "relu");
-  if (k.silu) a.set_string("activation", "silu");
-  if (k.hard_swish) a.set_string("activation", "hard_swish");
-  if (k.relu6) a.set_string("activation", "relu6");
+  if (k.act != "none") a.set_string("activation", k.act);
   a.set_ints("kernel_shape", {k.kh, k.kw});
   a.set_ints("strides", k.strides);
   a.set_ints("dilations", k.dilations);
@@ -86,10 +80,10 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
                        w.element_as_double(((o * k.kh + i) * k.kw + j) * cg + q);
               }
             }
-          if (k.relu) sum = std::max(sum, 0.0);
-          if (k.silu) sum = sum / (1.0 + std::exp(-sum));
-          if (k.hard_swish) sum = sum * std::min(1.0, std::max(0.0, sum / 6.0 + 0.5));
-          if (k.relu6) sum = std::min(std::max(sum, 0.0), 6.0);
+          if (k.act == "relu") sum = std::max(sum, 0.0);
+          if (k.act == "silu") sum = sum / (1.0 + std::exp(-sum));
+          if (k.act == "hard_swish") sum = sum * std::min(1.0, std::max(0.0, sum / 6.0 + 0.5));
+          if (k.act == "relu6") sum = std::min(std::max(sum, 0.0), 6.0);
           const int64_t at = ((n * out[0] + oy) * out[1] + ox) * d + o;
           if (dtype == DType::kFloat64) {
             y.data<double>()[at] = sum;
@@ -120,9 +114,8 @@ void expect_matches_definition(const Case& k, DType dtype) {
       dtype == DType::kFloat64 ? testing::Tolerance{1e-12, 1e-12} : testing::Tolerance{1e-5, 1e-5};
   EXPECT_TRUE(testing::tensors_close((*got)[0], want, tol))
       << "n" << k.n << " h" << k.h << " w" << k.w << " c" << k.c << " m" << k.multiplier << " k"
-      << k.kh << "x" << k.kw << " group " << k.groups() << (k.relu ? " relu " : " ")
-      << (k.silu ? "silu " : "") << (k.hard_swish ? "hard_swish " : "") << (k.relu6 ? "relu6 " : "")
-      << k.auto_pad << " " << dtype_name(dtype);
+      << k.kh << "x" << k.kw << " group " << k.groups() << " " << k.act << " " << k.auto_pad << " "
+      << dtype_name(dtype);
 }
 
 TEST(ChannelsLastConv, MatchesDefinition) {
@@ -137,29 +130,13 @@ TEST(ChannelsLastConv, MatchesDefinition) {
       {1, 8, 13, 7, 2, 5, 3, {2, 1}, {0, 1, 2, 1}, {1, 3}, false},
       // auto_pad SAME_UPPER with stride 2: the odd pad at the end.
       {2, 9, 10, 4, 1, 4, 3, {2, 2}, {}, {1, 1}, true, "SAME_UPPER"},
-      {2, 7, 9, 5, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, true},  // + ReLU
+      {2, 7, 9, 5, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, "relu"},  // + ReLU
       // EfficientNet's depthwise conv + SiLU, 5x5 stride 2, 20 channels (2.5 AVX2 vectors).
-      {2, 11, 9, 20, 1, 5, 5, {2, 2}, {2, 2, 2, 2}, {1, 1}, true, "NOTSET", 0, false, true},
+      {2, 11, 9, 20, 1, 5, 5, {2, 2}, {2, 2, 2, 2}, {1, 1}, true, "NOTSET", 0, "silu"},
       // MobileNetV3's depthwise conv + HardSwish (inputs around +-3, where it bends).
-      {2, 9, 8, 24, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, false, false, true},
+      {2, 9, 8, 24, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, "hard_swish"},
       // MobileNetV2's depthwise conv + ReLU6.
-      {2,
-       9,
-       8,
-       24,
-       1,
-       3,
-       3,
-       {1, 1},
-       {1, 1, 1, 1},
-       {1, 1},
-       true,
-       "NOTSET",
-       0,
-       false,
-       false,
-       false,
-       true},
+      {2, 9, 8, 24, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, "relu6"},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
@@ -170,43 +147,27 @@ TEST(ChannelsLastConv, MatchesDefinition) {
 TEST(ChannelsLastConv, DenseAndGroupedMatchDefinition) {
   const std::vector<Case> cases = {
       // 1x1, unit stride, no padding: a plain product over channels (bias, ReLU).
-      {2, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, true},
+      {2, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, "relu"},
       // ResNet's 3x3 (pad 1) and its stride-2 1x1 shortcut.
-      {2, 9, 8, 16, 12, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, true},
+      {2, 9, 8, 16, 12, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, "relu"},
       {1, 9, 8, 16, 32, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, false, "NOTSET", 1},
       // The stem: 7x7 stride 2 pad 3 over 3 channels, odd image.
-      {1, 17, 15, 3, 8, 7, 7, {2, 2}, {3, 3, 3, 3}, {1, 1}, true, "NOTSET", 1, true},
+      {1, 17, 15, 3, 8, 7, 7, {2, 2}, {3, 3, 3, 3}, {1, 1}, true, "NOTSET", 1, "relu"},
       // A ConvNeXt downsampler (2x2 stride 2) and uneven pads with dilation.
       {3, 8, 6, 12, 20, 2, 2, {2, 2}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1},
       {1, 10, 11, 6, 5, 3, 2, {1, 2}, {2, 0, 1, 1}, {2, 1}, false, "NOTSET", 1},
       // Grouped: 2 and 4 groups of several channels (ResNeXt), bias and ReLU.
-      {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, true},
+      {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, "relu"},
       {1, 6, 9, 16, 4, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, false, "NOTSET", 4},
       // SiLU after a dense 3x3 (EfficientNet's stem), a 1x1 and a grouped conv.
-      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, false, true},
-      {1, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, false, true},
-      {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, false, true},
+      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, "silu"},
+      {1, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, "silu"},
+      {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, "silu"},
       // HardSwish after MobileNetV3's stem (3x3 stride 2 over 3 channels) and a grouped conv.
-      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, false, false, true},
-      {1, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, false, false, true},
+      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, "hard_swish"},
+      {1, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, "hard_swish"},
       // ReLU6 after MobileNetV2's stem.
-      {2,
-       9,
-       8,
-       3,
-       16,
-       3,
-       3,
-       {2, 2},
-       {1, 1, 1, 1},
-       {1, 1},
-       true,
-       "NOTSET",
-       1,
-       false,
-       false,
-       false,
-       true},
+      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, "relu6"},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
