@@ -117,6 +117,13 @@ class ReduceKernel final : public CudaKernel {
         return unsupported("ReduceLogSumExp of ", dtype_name(x.dtype),
                            " has no CUDA kernel (float types have)");
       }
+      // The strided path's views hold at most kMaxRank axes.
+      if ((!one_run || !dtype_is_float(x.dtype)) && rank > kMaxRank) {
+        return unsupported(node_.op_type, " of rank ", rank,
+                           " over axes that are not one run, or on integers, exceeds the CUDA "
+                           "backend's ",
+                           kMaxRank);
+      }
       return Status::ok_status();
     }
     if (last < 0) {
