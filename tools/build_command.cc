@@ -54,6 +54,8 @@ constexpr const char* kHelp =
     "  --timing-cache FILE  cuda: reuse the GEMM timings in FILE and add the new ones, so a\n"
     "                       rebuild on the same GPU skips the timing (a bad file is ignored)\n"
     "  --no-tactics         cuda: skip the timing; cuBLASLt's heuristic picks at run time\n"
+    "                       (the timing runs the plan once, so a node that cannot run on this\n"
+    "                       GPU fails the build; without it, the plan's first run)\n"
     "  --exact-gelu         cuda fp16/bf16: never time erf GELU as cuBLASLt's tanh-form GELU\n"
     "                       epilogue (at most 4.7e-4 from erf, below fp16's rounding of GELU\n"
     "                       outputs; taken only where faster, and said in --verbose)\n"

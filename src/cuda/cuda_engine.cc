@@ -967,10 +967,20 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
       Result<std::vector<NamedTensor>> inputs = tuning_inputs(graph, set);
       Result<std::vector<NamedTensor>> ran =
           inputs.ok() ? ctx->run(*inputs) : Result<std::vector<NamedTensor>>(inputs.status());
-      if (!ran.ok()) {
-        log(str_cat("tactics: warning: tuning run at ", shape_set_text(set), " failed (",
-                    ran.status().message(), "); its GEMMs use the heuristic"));
+      if (ran.ok()) continue;
+      // Out of memory at a large profile shape says nothing about the plan itself: it may be
+      // meant for a larger GPU. Any other failure (a kernel that refuses a dtype, an axis set or
+      // a rank) would fail the plan's first run on this GPU, so the build fails now instead,
+      // naming the node, as TensorRT fails a build that has no implementation for a layer.
+      if (ran.status().code() != StatusCode::kOutOfMemory) {
+        return Status(
+            ran.status().code(),
+            str_cat("the CUDA plan cannot run on ", info.name, " (run once at ",
+                    shape_set_text(set), " to time its kernels): ", ran.status().message(),
+                    "; --no-tactics skips that run, not the failure"));
       }
+      log(str_cat("tactics: warning: tuning run at ", shape_set_text(set), " failed (",
+                  ran.status().message(), "); its GEMMs use the heuristic"));
     }
   }
   const double seconds =

@@ -13,6 +13,8 @@
 #include "cuda/cudnn_conv.h"
 #include "cuda_test_util.h"
 #include "plan/plan_format.h"
+#include "runtime/device_backends.h"
+#include "testing/test_graph.h"
 #include "vitrt/builder.h"
 #include "vitrt/engine.h"
 
@@ -448,6 +450,40 @@ TEST(CudaTacticsExactGelu, NoTanhFormWhenExactIsAsked) {
   EXPECT_GT(gelu_layers, 0);
   // The GELU problems were timed again rather than taken from the approximate build's entries.
   EXPECT_EQ(exact->log.find(": 0 GEMM problems timed"), std::string::npos) << exact->log;
+}
+
+// A plan whose kernels cannot run on this GPU fails its build, naming the node, instead of
+// failing at its first run: the tuning run is also the build's check. Here a rank-9 integer
+// ReduceSum, which the CPU computes and the CUDA backend refuses (its strided reduction holds
+// 8 axes).
+TEST(CudaTacticsCheck, APlanThatCannotRunFailsItsBuild) {
+  VITRT_REQUIRE_GPU();
+  const CudaBackendHooks* hooks = cuda_backend();
+  ASSERT_NE(hooks, nullptr);
+  TestGraph g(17);
+  const ValueId x = g.input("x", DType::kInt64, {2, 1, 2, 1, 2, 1, 2, 1, 2});
+  Attributes keep;
+  keep.set_int("keepdims", 0);
+  g.output(g.op("ReduceSum", {x, g.constant("axes", Tensor::from_int64({0, 4}))}, keep, "",
+                "rank9_sum"));
+  ASSERT_TRUE(g.infer().ok());
+  // The CPU reference runs it.
+  Tensor in = Tensor::zeros(DType::kInt64, {2, 1, 2, 1, 2, 1, 2, 1, 2});
+  ASSERT_TRUE(run_graph(g.graph(), {in}).ok());
+
+  PlanMetadata m;
+  m.device = "cuda";
+  m.precision = "fp16";
+  ASSERT_TRUE(hooks->check_graph(g.graph(), m).ok());  // every node has a kernel
+  TacticOptions t;
+  t.shape_sets.push_back({{"x", {2, 1, 2, 1, 2, 1, 2, 1, 2}}});
+  std::string log;
+  t.log = [&](const std::string& line) { log += line + "\n"; };
+  const Status s = hooks->select_tactics(g.graph(), m, t);
+  ASSERT_FALSE(s.ok()) << log;
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.to_string();
+  EXPECT_NE(s.message().find("rank9_sum"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.message().find("cannot run"), std::string::npos) << s.to_string();
 }
 
 }  // namespace
