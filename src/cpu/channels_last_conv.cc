@@ -54,12 +54,37 @@ void hard_swish_inplace(T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= std::min(T(1), std::max(T(0), y[i] / T(6) + T(0.5)));
 }
 
-MatmulActivation matmul_activation(const ChannelsLastConvGeometry& g) {
-  return g.relu         ? MatmulActivation::kRelu
-         : g.silu       ? MatmulActivation::kSilu
-         : g.hard_swish ? MatmulActivation::kHardSwish
-         : g.relu6      ? MatmulActivation::kRelu6
-                        : MatmulActivation::kNone;
+MatmulActivation matmul_activation(ConvActivation a) {
+  switch (a) {
+    case ConvActivation::kRelu:
+      return MatmulActivation::kRelu;
+    case ConvActivation::kSilu:
+      return MatmulActivation::kSilu;
+    case ConvActivation::kHardSwish:
+      return MatmulActivation::kHardSwish;
+    case ConvActivation::kRelu6:
+      return MatmulActivation::kRelu6;
+    case ConvActivation::kNone:
+      break;
+  }
+  return MatmulActivation::kNone;
+}
+
+// The activation on a float64 reference accumulator.
+double activate_reference(ConvActivation a, double x) {
+  switch (a) {
+    case ConvActivation::kRelu:
+      return std::max(x, 0.0);
+    case ConvActivation::kSilu:
+      return x / (1.0 + std::exp(-x));
+    case ConvActivation::kHardSwish:
+      return x * std::min(1.0, std::max(0.0, x / 6.0 + 0.5));
+    case ConvActivation::kRelu6:
+      return std::min(std::max(x, 0.0), 6.0);
+    case ConvActivation::kNone:
+      break;
+  }
+  return x;
 }
 
 // Depthwise W [D, KH, KW, 1] -> taps [KH * KW, D].
@@ -123,13 +148,22 @@ void channels_last_conv(const ChannelsLastConvGeometry& g, const T* x, const T* 
           }
         }
       }
-      if (g.relu) {
-        for (int64_t k = 0; k < g.out_w * d; ++k) yrow[k] = std::max(yrow[k], T(0));
-      }
-      if (g.silu) silu_inplace(yrow, g.out_w * d);
-      if (g.hard_swish) hard_swish_inplace(yrow, g.out_w * d);
-      if (g.relu6) {
-        for (int64_t k = 0; k < g.out_w * d; ++k) yrow[k] = std::min(std::max(yrow[k], T(0)), T(6));
+      const int64_t row_len = g.out_w * d;
+      switch (g.activation) {
+        case ConvActivation::kRelu:
+          for (int64_t k = 0; k < row_len; ++k) yrow[k] = std::max(yrow[k], T(0));
+          break;
+        case ConvActivation::kSilu:
+          silu_inplace(yrow, row_len);
+          break;
+        case ConvActivation::kHardSwish:
+          hard_swish_inplace(yrow, row_len);
+          break;
+        case ConvActivation::kRelu6:
+          for (int64_t k = 0; k < row_len; ++k) yrow[k] = std::min(std::max(yrow[k], T(0)), T(6));
+          break;
+        case ConvActivation::kNone:
+          break;
       }
     }
   });
@@ -178,11 +212,7 @@ void dense_reference(const ChannelsLastConvGeometry& g, const double* x, const d
         double acc = bias != nullptr ? bias[o] : 0.0;
         const double* wo = w + o * k;
         for (int64_t t = 0; t < k; ++t) acc += cols[t] * wo[t];
-        y[p * d + o] = g.relu         ? std::max(acc, 0.0)
-                       : g.silu       ? acc / (1.0 + std::exp(-acc))
-                       : g.hard_swish ? acc * std::min(1.0, std::max(0.0, acc / 6.0 + 0.5))
-                       : g.relu6      ? std::min(std::max(acc, 0.0), 6.0)
-                                      : acc;
+        y[p * d + o] = activate_reference(g.activation, acc);
       }
     }
   }
@@ -263,7 +293,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
     s.k = k;
     s.n = dg;
     s.trans_weights = true;  // W rows [D, K]
-    s.activation = matmul_activation(g);
+    s.activation = matmul_activation(g.activation);
     if (g.group == 1) {
       DnnlMatmul local;
       DnnlMatmul& mm = gemm_ != nullptr ? *gemm_ : local;
@@ -335,10 +365,7 @@ class ChannelsLastConvKernel final : public CpuKernel {
     cs.pad_bottom = g.ph_end;
     cs.pad_right = g.pw_end;
     cs.has_bias = bias != nullptr;
-    cs.relu = g.relu;
-    cs.silu = g.silu;
-    cs.hard_swish = g.hard_swish;
-    cs.relu6 = g.relu6;
+    cs.activation = matmul_activation(g.activation);
     return conv_->run(cs, x, bias, y);
   }
 
@@ -370,12 +397,7 @@ Result<std::unique_ptr<CpuKernel>> make_channels_last_conv(const KernelInit& ini
       example.n = d;
       example.trans_weights = true;
       example.has_bias = init.node.has_input(2);
-      ChannelsLastConvGeometry act_only;
-      act_only.relu = attrs.relu;
-      act_only.silu = attrs.silu;
-      act_only.hard_swish = attrs.hard_swish;
-      act_only.relu6 = attrs.relu6;
-      example.activation = matmul_activation(act_only);
+      example.activation = matmul_activation(attrs.activation);
       gemm = std::make_unique<DnnlMatmul>();
       VITRT_RETURN_IF_ERROR(gemm->set_constant_weights(rows, example));
       conv = std::make_unique<DnnlConv>(*w);  // a pointwise one multiplies X instead

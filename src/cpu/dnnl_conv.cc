@@ -56,14 +56,10 @@ Result<std::shared_ptr<const DnnlConv::Entry>> DnnlConv::entry_for(const ConvSha
     if (s.has_bias) entry->bias_md = memory::desc({s.k}, f32, memory::format_tag::a);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (s.relu || s.silu || s.hard_swish || s.relu6) {
+    if (s.activation != MatmulActivation::kNone) {
       dnnl::post_ops ops;
       // swish(x) = x * sigmoid(alpha x); alpha 1 is SiLU. hardswish: see dnnl_eltwise_of.
-      const MatmulActivation act = s.relu         ? MatmulActivation::kRelu
-                                   : s.silu       ? MatmulActivation::kSilu
-                                   : s.hard_swish ? MatmulActivation::kHardSwish
-                                                  : MatmulActivation::kRelu6;
-      const auto [algorithm, a, b] = dnnl_eltwise_of(act);
+      const auto [algorithm, a, b] = dnnl_eltwise_of(s.activation);
       ops.append_eltwise(1.0f, algorithm, a, b);
       attr.set_post_ops(ops);
     }

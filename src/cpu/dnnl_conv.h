@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cpu/dnnl_matmul.h"
 #include "vitrt/status.h"
 #include "vitrt/tensor.h"
 
@@ -26,15 +27,12 @@ struct ConvShape {
   int64_t sh = 1, sw = 1, dh = 1, dw = 1;
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   bool has_bias = false;
-  bool relu = false;
-  bool silu = false;
-  bool hard_swish = false;
-  bool relu6 = false;
+  MatmulActivation activation = MatmulActivation::kNone;  // none, ReLU, SiLU, HardSwish or ReLU6
 
   auto key() const {
     return std::make_tuple(std::vector<int64_t>{n, h, w, c, k, r, s, oh, ow, g, sh, sw, dh, dw,
                                                 pad_top, pad_left, pad_bottom, pad_right},
-                           has_bias, relu, silu, hard_swish, relu6);
+                           has_bias, activation);
   }
 };
 

@@ -780,7 +780,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
               const_cast<char*>(byte_offset(out[0].data, p0 * g.out_channels + grp * dg, x.dtype));
           gc.ldc = g.out_channels;
           gc.bias = bias != nullptr ? byte_offset(bias->data, grp * dg, x.dtype) : nullptr;
-          gc.relu = g.relu;
+          gc.relu = g.activation == ConvActivation::kRelu;
           VITRT_RETURN_IF_ERROR(gemm(ctx, x.dtype, gc));
         }
       }
@@ -801,11 +801,19 @@ class ChannelsLastConvKernel final : public CudaKernel {
  private:
   // The node's activation as a unary op (kIdentity: none).
   static UnaryOp conv_activation(const ChannelsLastConvGeometry& g) {
-    return g.relu         ? UnaryOp::kRelu
-           : g.silu       ? UnaryOp::kSilu
-           : g.hard_swish ? UnaryOp::kHardSwish
-           : g.relu6      ? UnaryOp::kRelu6
-                          : UnaryOp::kIdentity;
+    switch (g.activation) {
+      case ConvActivation::kRelu:
+        return UnaryOp::kRelu;
+      case ConvActivation::kSilu:
+        return UnaryOp::kSilu;
+      case ConvActivation::kHardSwish:
+        return UnaryOp::kHardSwish;
+      case ConvActivation::kRelu6:
+        return UnaryOp::kRelu6;
+      case ConvActivation::kNone:
+        break;
+    }
+    return UnaryOp::kIdentity;
   }
 
   // The tactic timed at the batch nearest (by ratio) to this one; without any (a plan built
@@ -947,7 +955,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
     p.dil_h = g.dh;
     p.dil_w = g.dw;
     p.bias = bias;
-    p.relu = g.relu;
+    p.relu = g.activation == ConvActivation::kRelu;
     if (!cudnn_conv_unavailable().empty()) return std::nullopt;
     if (cudnn_conv_supports(p)) return p;
     // A dense layer over a few channels (an RGB stem) runs with its input channels padded with

@@ -67,16 +67,19 @@ Result<ChannelsLastConvAttributes> parse_channels_last_conv(const Node& node) {
   VITRT_ASSIGN_OR_RETURN(a.conv, ConvAttributes::parse(node, 2));
   const Result<std::string> act = node.attrs.get_string("activation", "none");
   if (!act.ok()) return act.status();
-  if (*act != "none" && *act != "relu" && *act != "silu" && *act != "hard_swish" &&
-      *act != "relu6") {
-    return invalid_model(node.describe(), ": attribute 'activation' is '", *act,
-                         "', expected 'none', 'relu', 'silu', 'hard_swish' or 'relu6'");
+  static constexpr std::pair<const char*, ConvActivation> kNames[] = {
+      {"none", ConvActivation::kNone},   {"relu", ConvActivation::kRelu},
+      {"silu", ConvActivation::kSilu},   {"hard_swish", ConvActivation::kHardSwish},
+      {"relu6", ConvActivation::kRelu6},
+  };
+  for (const auto& [name, value] : kNames) {
+    if (*act == name) {
+      a.activation = value;
+      return a;
+    }
   }
-  a.relu = *act == "relu";
-  a.silu = *act == "silu";
-  a.hard_swish = *act == "hard_swish";
-  a.relu6 = *act == "relu6";
-  return a;
+  return invalid_model(node.describe(), ": attribute 'activation' is '", *act,
+                       "', expected 'none', 'relu', 'silu', 'hard_swish' or 'relu6'");
 }
 
 Result<ChannelsLastConvGeometry> channels_last_conv_geometry(
@@ -97,10 +100,7 @@ Result<ChannelsLastConvGeometry> channels_last_conv_geometry(
   g.kh = w[1];
   g.kw = w[2];
   g.group = attrs.conv.group;
-  g.relu = attrs.relu;
-  g.silu = attrs.silu;
-  g.hard_swish = attrs.hard_swish;
-  g.relu6 = attrs.relu6;
+  g.activation = attrs.activation;
   if (g.group < 1 || g.channels < 1 || g.channels % g.group != 0 || w[3] * g.group != g.channels ||
       g.out_channels % g.group != 0) {
     return invalid_argument("X ", shape_to_string(x), " and W ", shape_to_string(w),

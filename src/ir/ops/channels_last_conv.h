@@ -29,16 +29,22 @@
 
 namespace vitrt {
 
+// The activation fused after the bias (the node's attribute `activation`).
+enum class ConvActivation : uint8_t {
+  kNone,
+  kRelu,
+  kSilu,       // x * sigmoid(x)
+  kHardSwish,  // x * min(1, max(0, x / 6 + 1 / 2))
+  kRelu6,      // min(max(x, 0), 6)
+};
+
 // One call's geometry, as the CPU and CUDA kernels use it.
 struct ChannelsLastConvGeometry {
   int64_t batch = 0, height = 0, width = 0, channels = 0, out_channels = 0, group = 1;
   int64_t out_h = 0, out_w = 0, kh = 1, kw = 1;
   int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;  // pads taken off the begin
   int64_t ph_end = 0, pw_end = 0;
-  bool relu = false;
-  bool silu = false;
-  bool hard_swish = false;
-  bool relu6 = false;
+  ConvActivation activation = ConvActivation::kNone;
   // Depthwise: every input channel its own group (output channels multiplier() per channel).
   bool depthwise() const { return group == channels; }
   int64_t multiplier() const { return out_channels / channels; }
@@ -55,10 +61,7 @@ struct ChannelsLastConvGeometry {
 // A ChannelsLastConv node's attributes: ONNX Conv's (2 spatial axes) and the activation.
 struct ChannelsLastConvAttributes {
   ConvAttributes conv;
-  bool relu = false;
-  bool silu = false;
-  bool hard_swish = false;
-  bool relu6 = false;
+  ConvActivation activation = ConvActivation::kNone;
 };
 
 // Reads a ChannelsLastConv node's attributes; errors name the node and attribute.
