@@ -327,6 +327,13 @@ FIXTURES = {
     # Opset 23: SDPA as ONNX's Attention op (lower_onnx_attention).
     "timm_vit_tiny_dynamo_o23":
         (timm_model("vit_tiny_patch16_224", **TIMM_SMALL), "dynamo", 23),
+    # RMSNorm instead of LayerNorm (timm's norm_layer="rmsnorm", torch's F.rms_norm): dynamo's
+    # default opset spells it Pow/ReduceMean/Add/Sqrt/Reciprocal/Mul (fuse_rms_norm); opset 23
+    # writes ONNX's RMSNormalization. TorchScript cannot export aten::rms_norm.
+    "timm_vit_rmsnorm_dynamo":
+        (timm_model("vit_tiny_patch16_224", norm_layer="rmsnorm", **TIMM_SMALL), "dynamo", None),
+    "timm_vit_rmsnorm_dynamo_o23":
+        (timm_model("vit_tiny_patch16_224", norm_layer="rmsnorm", **TIMM_SMALL), "dynamo", 23),
     "timm_deit_tiny_distilled_ts17":
         (timm_model("deit_tiny_distilled_patch16_224", **TIMM_SMALL), "ts", 17),
     "timm_deit_tiny_distilled_dynamo":

@@ -415,6 +415,17 @@ struct QuickGeluOp {
 #endif
 };
 
+// ONNX Swish (opset 24): QuickGelu with alpha 1 by default (SiLU).
+struct SwishOp : QuickGeluOp {
+  static constexpr const char* kName = "Swish";
+  static Result<SwishOp> create(const Node& node) {
+    VITRT_ASSIGN_OR_RETURN(float alpha, node.attrs.get_float("alpha", 1.0f));
+    SwishOp op;
+    op.alpha = alpha;
+    return op;
+  }
+};
+
 template <typename Op>
 Result<Op> create_op(const Node& node) {
   if constexpr (requires { Op::create(node); }) {
@@ -591,6 +602,7 @@ void register_cpu_unary_kernels(CpuKernelRegistry& registry) {
   registry.add("", "Softsign", make_unary_kernel<SoftsignOp>);
   registry.add("", "ThresholdedRelu", make_unary_kernel<ThresholdedReluOp>);
   registry.add("", "Mish", make_unary_kernel<MishOp>);
+  registry.add("", "Swish", make_unary_kernel<SwishOp>);
   registry.add("", "Shrink", make_unary_kernel<ShrinkOp>);
   registry.add("", "Gelu", make_unary_kernel<GeluOp>);
   registry.add("", "Clip", make_clip_kernel);

@@ -1,6 +1,6 @@
 // CPU kernels of the normalization op family: Softmax, LogSoftmax, LayerNormalization,
-// BatchNormalization (inference), InstanceNormalization, GroupNormalization, LpNormalization
-// and MeanVarianceNormalization.
+// RMSNormalization, BatchNormalization (inference), InstanceNormalization, GroupNormalization,
+// LpNormalization and MeanVarianceNormalization.
 //
 // float32 and float64 run natively; float16 and bfloat16 are computed in float32. The hot
 // paths are rows of a contiguous last axis (Softmax over attention scores, LayerNorm over
@@ -425,6 +425,72 @@ Result<std::unique_ptr<CpuKernel>> make_layer_norm(const KernelInit& init) {
                                         wants_output(init.node, 2), constant_params));
 }
 
+// ---- RMSNormalization ------------------------------------------------------------------------
+
+// y = x / sqrt(mean(x^2) + eps) * scale over each row of n (opset 23; the decomposed form that
+// older exports write becomes this op through fuse_rms_norm). Eight independent sums of
+// squares so the loop vectorises.
+template <typename T>
+void rms_norm_rows(const T* x, T* y, int64_t rows, int64_t n, const T* scale, T eps) {
+  parallel_for(rows, grain_for(2 * n), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* __restrict xr = x + r * n;
+      T* __restrict yr = y + r * n;
+      T acc[8] = {};
+      int64_t i = 0;
+      for (; i + 8 <= n; i += 8) {
+        for (int k = 0; k < 8; ++k) acc[k] += xr[i + k] * xr[i + k];
+      }
+      T sum = 0;
+      for (; i < n; ++i) sum += xr[i] * xr[i];
+      for (int k = 0; k < 8; ++k) sum += acc[k];
+      const T inv = T(1) / std::sqrt(sum / static_cast<T>(n) + eps);
+      for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] * inv * scale[j];
+    }
+  });
+}
+
+class RmsNormKernel final : public CpuKernel {
+ public:
+  RmsNormKernel(int64_t axis, float eps) : axis_(axis), eps_(eps) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x0 = *inputs[0];
+    VITRT_ASSIGN_OR_RETURN(int axis, kernel_axis(axis_, x0.rank(), "attribute 'axis'"));
+    const std::vector<int64_t> norm_shape(x0.shape().begin() + axis, x0.shape().end());
+    const int64_t n = shape_numel(norm_shape);
+    const int64_t rows = n == 0 ? 0 : x0.numel() / n;
+    // float16 and bfloat16 compute in float32 (stash_type 1, the only one ONNX defines a
+    // reference for); float32 and float64 in their own type.
+    const Tensor x = compute_copy(x0);
+    Tensor y = Tensor::empty(x.dtype(), x.shape());
+    VITRT_RETURN_IF_ERROR(visit_float_type(x.dtype(), [&](auto tag) -> Status {
+      using T = typename decltype(tag)::type;
+      VITRT_ASSIGN_OR_RETURN(std::vector<T> scale,
+                             broadcast_param<T>(*inputs[1], norm_shape, "scale"));
+      rms_norm_rows<T>(x.data<T>(), y.data<T>(), rows, n, scale.data(), static_cast<T>(eps_));
+      return Status();
+    }));
+    outputs[0] = to_output_dtype(y, x0.dtype());
+    return Status();
+  }
+
+ private:
+  int64_t axis_;
+  float eps_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_rms_norm(const KernelInit& init) {
+  const Attributes& attrs = init.node.attrs;
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, attrs.get_int("axis", -1));
+  VITRT_ASSIGN_OR_RETURN(float eps, attrs.get_float("epsilon", 1e-5f));
+  VITRT_ASSIGN_OR_RETURN(int64_t stash, attrs.get_int("stash_type", 1));
+  if (!dtype_is_float(dtype_from_onnx(static_cast<int32_t>(stash)))) {
+    return invalid_model("attribute 'stash_type' ", stash, " is not a float type");
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<RmsNormKernel>(axis, eps));
+}
+
 // ---- BatchNormalization / InstanceNormalization / GroupNormalization -------------------------
 
 // X as [N, C, spatial].
@@ -802,6 +868,7 @@ void register_cpu_normalization_kernels(CpuKernelRegistry& registry) {
   registry.add("", "Softmax", make_softmax<false>);
   registry.add("", "LogSoftmax", make_softmax<true>);
   registry.add("", "LayerNormalization", make_layer_norm);
+  registry.add("", "RMSNormalization", make_rms_norm);
   registry.add("", "BatchNormalization", make_batch_norm);
   registry.add("", "InstanceNormalization", make_instance_norm);
   registry.add("", "GroupNormalization", make_group_norm);

@@ -340,11 +340,12 @@ cudaError_t launch_mvn(Elt type, const void* in, void* out, const StridedView& k
 // y = LayerNorm(a (+ b)) over rows of `cols`; b (optional) is read through row index
 // (row % b_rows), sum (optional) receives a + b. gamma/beta in the activation type (beta
 // optional). code_scale > 0: y is uint8 E4M3 codes of y / code_scale (AddLayerNorm's
-// output_scale), else y is in the activation type.
+// output_scale), else y is in the activation type. rms: RMSNormalization (no mean is taken
+// off: y = a / sqrt(mean(a^2) + epsilon) * gamma (+ beta)).
 cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
                               int64_t cols, float epsilon, cudaStream_t stream,
-                              float code_scale = 0.0f);
+                              float code_scale = 0.0f, bool rms = false);
 // out[row, col] += bias[col] for a [rows, cols] matrix, then the activation (kIdentity,
 // kGelu, ...); bias may be null.
 cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,

@@ -335,7 +335,7 @@ __global__ void batch_norm_kernel(const T* x, const T* scale, const T* bias, con
 template <typename T, typename Y>
 __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma,
                                   const T* beta, Y* y, T* sum, int64_t cols, float eps,
-                                  float code_scale) {
+                                  float code_scale, bool rms) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const T* pa = a + row * cols;
@@ -347,7 +347,7 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
     if (sum != nullptr) sum[row * cols + j] = from_f<T>(v);
     s += v;
   }
-  const float mean = block_sum(s, scratch) / static_cast<float>(cols);
+  const float mean = rms ? 0.0f : block_sum(s, scratch) / static_cast<float>(cols);
   float q = 0.0f;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
     float v = to_f(pa[j]);
@@ -531,7 +531,8 @@ struct alignas(16) Vec16 {
 template <typename T, typename Y, int kNv>
 __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
-                           Y* y, T* sum, int64_t rows, int cols, float eps, float code_scale) {
+                           Y* y, T* sum, int64_t rows, int cols, float eps, float code_scale,
+                           bool rms) {
   constexpr int kVec = 16 / sizeof(T);
   using V = Vec16<T>;
   // y's share of one 16-byte input vector: 16 bytes, or kVec codes.
@@ -563,7 +564,7 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     }
     if (sum != nullptr) reinterpret_cast<V*>(sum + row * cols)[vi] = vs;
   }
-  const float mean = warp_sum(s) / static_cast<float>(cols);
+  const float mean = rms ? 0.0f : warp_sum(s) / static_cast<float>(cols);
   float q = 0.0f;
 #pragma unroll
   for (int c = 0; c < kNv; ++c) {
@@ -699,7 +700,7 @@ cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t oute
 template <typename T, typename Y>
 cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                              Y* y, T* sum, int64_t rows, int64_t cols, float epsilon,
-                             float code_scale, cudaStream_t stream) {
+                             float code_scale, bool rms, cudaStream_t stream) {
   constexpr int64_t kVec = 16 / sizeof(T);
   b_rows = b_rows < 1 ? 1 : b_rows;
   if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
@@ -707,8 +708,9 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
     const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
     const auto go = [&](auto nv) {
       layer_norm_warp_kernel<T, Y, decltype(nv)::value>
-          <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(
-              a, b, b_rows, gamma, beta, y, sum, rows, static_cast<int>(cols), epsilon, code_scale);
+          <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(a, b, b_rows, gamma, beta, y, sum, rows,
+                                                        static_cast<int>(cols), epsilon, code_scale,
+                                                        rms);
       return cudaGetLastError();
     };
     switch ((cols / kVec + 31) / 32) {
@@ -728,13 +730,14 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
     }
   }
   layer_norm_kernel<T, Y><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
-      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code_scale);
+      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code_scale, rms);
   return cudaGetLastError();
 }
 
 cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
-                              int64_t cols, float epsilon, cudaStream_t stream, float code_scale) {
+                              int64_t cols, float epsilon, cudaStream_t stream, float code_scale,
+                              bool rms) {
   if (rows * cols == 0) return cudaSuccess;
   if (code_scale < 0.0f) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
@@ -746,10 +749,10 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
     T* tsum = static_cast<T*>(sum);
     if (code_scale > 0.0f) {
       return layer_norm_typed(ta, tb, b_rows, tg, tbeta, static_cast<uint8_t*>(y), tsum, rows, cols,
-                              epsilon, code_scale, stream);
+                              epsilon, code_scale, rms, stream);
     }
     return layer_norm_typed(ta, tb, b_rows, tg, tbeta, static_cast<T*>(y), tsum, rows, cols,
-                            epsilon, 0.0f, stream);
+                            epsilon, 0.0f, rms, stream);
   });
 }
 

@@ -426,6 +426,11 @@ Result<std::unique_ptr<CudaKernel>> make_ms_quick_gelu(const CudaKernelInit& ini
   return make_param_unary<UnaryOp::kQuickGelu>(init, 1.702f, 0.0f);
 }
 
+// ONNX Swish (opset 24): the same with alpha 1 by default.
+Result<std::unique_ptr<CudaKernel>> make_swish(const CudaKernelInit& init) {
+  return make_param_unary<UnaryOp::kQuickGelu>(init, 1.0f, 0.0f);
+}
+
 template <UnaryOp kAct>
 Result<std::unique_ptr<CudaKernel>> make_bias_act(const CudaKernelInit&) {
   return std::unique_ptr<CudaKernel>(new BiasActKernel(kAct));
@@ -500,6 +505,7 @@ void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
   r.add("", "Shrink", make_shrink);
   r.add("com.microsoft", "Gelu", make_unary<UnaryOp::kGelu>);
   r.add("com.microsoft", "QuickGelu", make_ms_quick_gelu);
+  r.add("", "Swish", make_swish);
   r.add("com.microsoft", "FastGelu", make_bias_act<UnaryOp::kGeluTanh>);
   r.add("com.microsoft", "BiasGelu", make_bias_act<UnaryOp::kGelu>);
   r.add("", "LeakyRelu", make_leaky_relu);

@@ -379,12 +379,14 @@ class BatchNormKernel final : public CudaKernel {
   float epsilon_;
 };
 
-// LayerNormalization (residual = false) and vitrt.AddLayerNorm (residual = true; code_scale > 0:
-// its output_scale, y written as E4M3 codes).
+// LayerNormalization (residual = false), vitrt.AddLayerNorm (residual = true; code_scale > 0:
+// its output_scale, y written as E4M3 codes) and RMSNormalization (rms = true: no mean taken
+// off, no bias).
 class LayerNormKernel final : public CudaKernel {
  public:
-  LayerNormKernel(int64_t axis, float epsilon, bool residual, float code_scale = 0.0f)
-      : axis_(axis), epsilon_(epsilon), residual_(residual), code_scale_(code_scale) {}
+  LayerNormKernel(int64_t axis, float epsilon, bool residual, float code_scale = 0.0f,
+                  bool rms = false)
+      : axis_(axis), epsilon_(epsilon), residual_(residual), code_scale_(code_scale), rms_(rms) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& a = *in[0];
@@ -424,8 +426,8 @@ class LayerNormKernel final : public CudaKernel {
     return cuda_status(
         launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows, gamma.data,
                           beta != nullptr ? beta->data : nullptr, out[0].data, sum, rows, cols,
-                          epsilon_, ctx.stream, code_scale_),
-        "LayerNorm");
+                          epsilon_, ctx.stream, code_scale_, rms_),
+        rms_ ? "RMSNorm" : "LayerNorm");
   }
 
  private:
@@ -433,6 +435,7 @@ class LayerNormKernel final : public CudaKernel {
   float epsilon_;
   bool residual_;
   float code_scale_;
+  bool rms_;
 };
 
 template <bool kLog>
@@ -502,6 +505,12 @@ Result<std::unique_ptr<CudaKernel>> make_layer_norm(const CudaKernelInit& init) 
   return std::unique_ptr<CudaKernel>(new LayerNormKernel(axis, eps, false));
 }
 
+Result<std::unique_ptr<CudaKernel>> make_rms_norm(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", -1));
+  VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
+  return std::unique_ptr<CudaKernel>(new LayerNormKernel(axis, eps, false, 0.0f, true));
+}
+
 Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
   float code_scale = 0.0f;
@@ -538,6 +547,7 @@ void register_cuda_normalization_kernels(CudaKernelRegistry& r) {
   r.add("", "LpNormalization", make_lp_norm);
   r.add("", "MeanVarianceNormalization", make_mvn);
   r.add("", "LayerNormalization", make_layer_norm);
+  r.add("", "RMSNormalization", make_rms_norm);
   r.add("vitrt", "AddLayerNorm", make_add_layer_norm);
 }
 

@@ -8,6 +8,7 @@
 //   SiLU       x * sigmoid(x)   (EfficientNet, MobileNetV3, RegNetY)  -> QuickGelu(alpha=1)
 //   HardSwish  x * HardSigmoid(x; alpha 1/6, beta 1/2)   (torch's export of nn.Hardswish
 //              below opset 14, which has no HardSwish op)  -> HardSwish
+//   Swish      ONNX's op of opset 24, x * sigmoid(alpha x)  -> QuickGelu(alpha)
 //
 // The products x * 0.5 * (1 + f) match in every association and operand order torch's
 // exporters produce (0.5 may also be a Div by 2). Every constant must equal its formula's
@@ -239,6 +240,17 @@ Status fuse_gelu(Graph& graph, PassContext& ctx) {
   for (NodeId id = 0; id < count; ++id) {
     const Node& node = graph.nodes[id];
     if (node.dead || node.inputs.empty() || node.outputs.empty()) continue;
+    if (is_onnx_op(node, "Swish")) {
+      // ONNX's Swish (opset 24) is QuickGelu under another name: one op for the passes after
+      // this one (fuse_linear_activation takes alpha 1 as SiLU into a Linear or conv).
+      Node& swish = graph.nodes[id];
+      VITRT_ASSIGN_OR_RETURN(float alpha, swish.attrs.get_float("alpha", 1.0f));
+      swish.domain = "com.microsoft";
+      swish.op_type = "QuickGelu";
+      swish.attrs.set_float("alpha", alpha);
+      ctx.applied(kPass, str_cat("QuickGelu(alpha ", alpha, ") '", swish.name, "'"), {swish.name});
+      continue;
+    }
     std::optional<Match> m;
     std::string op = "Gelu", domain, approximate;
     bool silu = false;

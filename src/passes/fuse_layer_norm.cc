@@ -11,6 +11,19 @@
 // epsilon must be a constant scalar added to the variance (not to its square root), and the
 // affine parameters must broadcast like a [C] vector; otherwise the pattern is left alone and
 // reported as a near miss.
+//
+// Pass fuse_rms_norm (after it): the decomposed RMSNorm (LLaMA-style norms in AIMv2, InternViT
+// and other recent encoders; torch exports nn.RMSNorm op by op below opset 23) becomes one ONNX
+// RMSNormalization(axis=-1, epsilon):
+//
+//   ms = ReduceMean(Pow(X, 2) | Mul(X, X), last axis, keepdims)
+//   Y  = Div(X, Sqrt(Add(ms, eps)))  |  Mul(X, Reciprocal(Sqrt(Add(ms, eps))))
+//        |  Mul(X, Div(1, Sqrt(Add(ms, eps))))  |  Mul(X, Pow(Add(ms, eps), -0.5))
+//   Y  = Mul(Y, gamma)                           gamma optional, constant, [C] or scalar
+//
+// X itself may have other readers (it is usually the residual stream); the intermediates may
+// not. A LayerNorm this pass finds unfused (a near miss above) has X - mean in X's place,
+// which is an RMSNorm of it, so the match is exact there too.
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -243,6 +256,150 @@ Status fuse_layer_norm(Graph& graph, PassContext& ctx) {
     remove_nodes(graph, m->absorbed);
     take_over(graph, m->result, graph.nodes[ln].outputs[0]);
     ctx.applied(kPass, str_cat("LayerNormalization '", graph.nodes[ln].name, "'"), absorbed);
+    uses.refresh();
+  }
+  return Status::ok_status();
+}
+
+namespace {
+
+constexpr const char* kRmsPass = "fuse_rms_norm";
+
+struct RmsMatch {
+  std::vector<NodeId> absorbed;
+  ValueId x = kNoValue;
+  ValueId result = kNoValue;
+  float epsilon = 0.0f;
+  Tensor gamma;
+};
+
+// Matches the RMSNorm rooted at ReduceMean `ms_id` (nullopt with `why` set on a near miss).
+std::optional<RmsMatch> match_rms_at(const Graph& graph, const Uses& uses, NodeId ms_id,
+                                     std::string* why) {
+  const Node& ms = graph.nodes[ms_id];
+  const NodeId sq_id = graph.values[ms.inputs[0]].producer;
+  if (sq_id < 0 || graph.nodes[sq_id].dead) return std::nullopt;
+  const Node* sq = &graph.nodes[sq_id];
+  RmsMatch m;
+  if (is_onnx_op(*sq, "Pow") && sq->num_inputs() == 2 &&
+      scalar_constant(graph, sq->inputs[1]) == 2.0) {
+    m.x = sq->inputs[0];
+  } else if (is_onnx_op(*sq, "Mul") && sq->num_inputs() == 2 && sq->inputs[0] == sq->inputs[1]) {
+    m.x = sq->inputs[0];
+  } else {
+    return std::nullopt;
+  }
+  if (sole_reader(graph, uses, sq->outputs[0]) != &ms) return std::nullopt;
+  const Node* add_eps = sole_reader(graph, uses, ms.outputs[0]);
+  if (add_eps == nullptr || !is_onnx_op(*add_eps, "Add")) return std::nullopt;
+  const auto eps = scalar_constant(graph, other_input(*add_eps, ms.outputs[0]));
+  if (!eps) return std::nullopt;
+  const Node* next = sole_reader(graph, uses, add_eps->outputs[0]);
+  if (next == nullptr) return std::nullopt;
+  std::vector<NodeId> chain = {id_of(graph, sq), ms_id, id_of(graph, add_eps)};
+  // The node that multiplies or divides X, and what it reads besides X.
+  const Node* scale = nullptr;
+  if (is_onnx_op(*next, "Pow") && next->inputs[0] == add_eps->outputs[0] &&
+      scalar_constant(graph, next->inputs[1]) == -0.5) {
+    chain.push_back(id_of(graph, next));
+    scale = sole_reader(graph, uses, next->outputs[0]);
+    if (scale == nullptr || !is_onnx_op(*scale, "Mul") ||
+        other_input(*scale, next->outputs[0]) != m.x) {
+      return std::nullopt;
+    }
+  } else if (is_onnx_op(*next, "Sqrt")) {
+    chain.push_back(id_of(graph, next));
+    const Node* after = sole_reader(graph, uses, next->outputs[0]);
+    if (after == nullptr) return std::nullopt;
+    if (is_onnx_op(*after, "Div") && after->inputs[0] == m.x &&
+        after->inputs[1] == next->outputs[0]) {
+      scale = after;
+    } else {
+      const bool reciprocal = is_onnx_op(*after, "Reciprocal") ||
+                              (is_onnx_op(*after, "Div") && after->inputs[1] == next->outputs[0] &&
+                               scalar_constant(graph, after->inputs[0]) == 1.0);
+      if (!reciprocal) return std::nullopt;
+      chain.push_back(id_of(graph, after));
+      scale = sole_reader(graph, uses, after->outputs[0]);
+      if (scale == nullptr || !is_onnx_op(*scale, "Mul") ||
+          other_input(*scale, after->outputs[0]) != m.x) {
+        return std::nullopt;
+      }
+    }
+  } else {
+    return std::nullopt;
+  }
+  // From here on it is an RMSNorm; failures are near misses.
+  const Value& xv = graph.values[m.x];
+  if (!xv.has_shape || xv.shape.empty() || !xv.shape.back().is_static()) {
+    *why = "the normalized (last) dim of the input is not static";
+    return std::nullopt;
+  }
+  if (xv.dtype != DType::kFloat32) {
+    *why = str_cat("input is ", dtype_name(xv.dtype), ", only float32 is fused");
+    return std::nullopt;
+  }
+  const int rank = static_cast<int>(xv.shape.size());
+  if (!reduces_last_axis(graph, ms, rank)) {
+    *why = "the ReduceMean does not average only the last axis with keepdims=1";
+    return std::nullopt;
+  }
+  if (*eps < 0.0) {
+    *why = "epsilon is negative";
+    return std::nullopt;
+  }
+  m.epsilon = static_cast<float>(*eps);
+  chain.push_back(id_of(graph, scale));
+  m.result = scale->outputs[0];
+  const int64_t c = xv.shape.back().value();
+  std::optional<Tensor> gamma;
+  const Node* tail = sole_reader(graph, uses, m.result);
+  if (tail != nullptr && is_onnx_op(*tail, "Mul")) {
+    gamma = as_channel_vector(graph, other_input(*tail, m.result), c, rank);
+    if (gamma) {
+      chain.push_back(id_of(graph, tail));
+      m.result = tail->outputs[0];
+    }
+  }
+  if (!gamma) {
+    gamma = Tensor::empty(DType::kFloat32, {c});
+    std::fill(gamma->data<float>(), gamma->data<float>() + c, 1.0f);
+  }
+  m.gamma = std::move(*gamma);
+  m.absorbed = std::move(chain);
+  return m;
+}
+
+}  // namespace
+
+Status fuse_rms_norm(Graph& graph, PassContext& ctx) {
+  Uses uses(graph);
+  const NodeId count = static_cast<NodeId>(graph.nodes.size());
+  for (NodeId id = 0; id < count; ++id) {
+    const Node& node = graph.nodes[id];
+    if (node.dead || !is_onnx_op(node, "ReduceMean") || node.inputs.empty()) continue;
+    std::string why;
+    std::optional<RmsMatch> m = match_rms_at(graph, uses, id, &why);
+    if (!m) {
+      if (!why.empty()) ctx.near_miss(kRmsPass, str_cat("RMSNorm at '", node.name, "'"), why);
+      continue;
+    }
+    const size_t slash = node.name.rfind('/');
+    const std::string name =
+        (slash == std::string::npos ? std::string() : node.name.substr(0, slash + 1)) +
+        "RMSNormalization";
+    std::vector<ValueId> inputs = {
+        m->x, graph.add_constant(graph.unique_value_name(name + ".scale"), m->gamma)};
+    Attributes attrs;
+    attrs.set_int("axis", -1);
+    attrs.set_float("epsilon", m->epsilon);
+    std::vector<std::string> absorbed;
+    for (NodeId a : m->absorbed) absorbed.push_back(graph.nodes[a].name);
+    const NodeId rms = add_node(graph, "", "RMSNormalization", name, std::move(inputs),
+                                {name + "_output"}, std::move(attrs));
+    remove_nodes(graph, m->absorbed);
+    take_over(graph, m->result, graph.nodes[rms].outputs[0]);
+    ctx.applied(kRmsPass, str_cat("RMSNormalization '", graph.nodes[rms].name, "'"), absorbed);
     uses.refresh();
   }
   return Status::ok_status();

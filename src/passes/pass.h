@@ -106,6 +106,7 @@ Status eliminate_casts(Graph& graph, PassContext& ctx);
 // (src/passes/fold_batch_norm.cc).
 Status fold_batch_norm(Graph& graph, PassContext& ctx);
 Status fuse_layer_norm(Graph& graph, PassContext& ctx);
+Status fuse_rms_norm(Graph& graph, PassContext& ctx);
 Status fuse_gelu(Graph& graph, PassContext& ctx);
 Status fuse_patch_embedding(Graph& graph, PassContext& ctx);
 // Rotary position embeddings (rotate_half and interleaved forms, prefix tokens, partial rotary)

@@ -61,6 +61,7 @@ const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
       {"fold_batch_norm", fold_batch_norm},
       {"fuse_layer_norm", fuse_layer_norm},
+      {"fuse_rms_norm", fuse_rms_norm},
       {"fuse_gelu", fuse_gelu},
       {"fuse_patch_embedding", fuse_patch_embedding},
       {"fuse_linear", fuse_linear},

@@ -320,6 +320,9 @@ std::vector<UnaryCase> float_unary_cases() {
        4,
        {},
        "com.microsoft"},
+      {"Swish", [](double x) { return x * sigmoid(double(0.6f) * x); }, -4, 4,
+       float_attrs({{"alpha", 0.6f}})},
+      {"Swish", [](double x) { return x * sigmoid(x); }, -4, 4},
       {"Clip", [](double x) { return std::clamp(x, -0.5, 0.25); }, -1, 1,
        float_attrs({{"min", -0.5f}, {"max", 0.25f}})},  // run at opset 6 below
   };

@@ -317,6 +317,37 @@ const std::map<std::string, Builder>& cases() {
                            attrs([](Attributes& a) { a.set_float("epsilon", 1e-5f); })));
          c.inputs = {rnd({3, 5, 37}, 9, -3, 5)};
        }},
+      // RMSNormalization: odd columns (the block-per-row kernel), then 64 columns (the warp
+      // kernel), then two normalized axes; offset inputs so that a mean taken off would show.
+      {"RMSNormOddColumns",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 5, 37});
+         ValueId gm = c.g.constant("scale", rnd({37}, 7, 0.5, 1.5));
+         c.g.output(c.g.op("RMSNormalization", {x, gm},
+                           attrs([](Attributes& a) { a.set_float("epsilon", 1e-5f); })));
+         c.inputs = {rnd({3, 5, 37}, 9, -1, 3)};
+       }},
+      {"RMSNormWarpRows",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 9, 64});
+         ValueId gm = c.g.constant("scale", rnd({64}, 17, 0.5, 1.5));
+         c.g.output(c.g.op("RMSNormalization", {x, gm}));
+         c.inputs = {rnd({2, 9, 64}, 19, -1, 3)};
+       }},
+      {"RMSNormTwoAxes",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 3, 4, 8});
+         ValueId gm = c.g.constant("scale", rnd({4, 8}, 27, 0.5, 1.5));
+         c.g.output(c.g.op("RMSNormalization", {x, gm}, attrs([](Attributes& a) {
+                             a.set_int("axis", 2);
+                             a.set_float("epsilon", 1e-3f);
+                           })));
+         c.inputs = {rnd({2, 3, 4, 8}, 29, -1, 3)};
+       }},
+      {"Swish",
+       [](Case& c) {
+         unary(c, "Swish", {4, 33}, -2.0, attrs([](Attributes& a) { a.set_float("alpha", 0.7f); }));
+       }},
       {"MatMulWeight",
        [](Case& c) {
          matmul(c, {2, 7, 33}, {33, 19}, true);

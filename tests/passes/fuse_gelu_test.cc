@@ -134,6 +134,19 @@ TEST(FuseGelu, FiresOnSilu) {
       "sigmoid read elsewhere", 0);
 }
 
+// ONNX's Swish (opset 24) becomes QuickGelu with its alpha (default 1: SiLU).
+TEST(FuseGelu, SwishBecomesQuickGelu) {
+  for (const float alpha : {1.0f, 0.6f}) {
+    check(
+        [&](TestGraph& g, ValueId x) {
+          Attributes a;
+          if (alpha != 1.0f) a.set_float("alpha", alpha);
+          return g.op("Swish", {x}, a);
+        },
+        alpha == 1.0f ? "Swish" : "Swish alpha 0.6", 1, "QuickGelu");
+  }
+}
+
 // torch's export of nn.Hardswish below opset 14: x * HardSigmoid(x, alpha 1/6), either operand
 // order, beta left at its default 0.5 or written out.
 TEST(FuseGelu, FiresOnHardSwish) {

@@ -412,6 +412,7 @@ void register_elementwise_schemas(OpRegistry& registry) {
       {"", "Softsign", 1, 1, infer_unary<kFloat>},
       {"", "ThresholdedRelu", 1, 1, infer_unary<kFloat>},
       {"", "Mish", 1, 1, infer_unary<kFloat>},
+      {"", "Swish", 1, 1, infer_unary<kFloat>},  // opset 24: x * sigmoid(alpha * x)
       {"", "Shrink", 1, 1, infer_unary<kNumeric>},
       {"", "Gelu", 1, 1, infer_unary<kFloat>},
       {"", "Clip", 1, 3, infer_clip},

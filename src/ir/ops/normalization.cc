@@ -1,7 +1,7 @@
 // Schemas of the normalization op family: Softmax, LogSoftmax, LayerNormalization,
-// BatchNormalization (inference), InstanceNormalization, GroupNormalization, LpNormalization
-// and MeanVarianceNormalization. All keep the input's shape; LayerNormalization's optional
-// Mean and InvStdDev outputs have the reduced shape X.shape[:axis] + [1] * (rank - axis).
+// RMSNormalization, BatchNormalization (inference), InstanceNormalization, GroupNormalization,
+// LpNormalization and MeanVarianceNormalization. All keep the input's shape; LayerNormalization's
+// optional Mean and InvStdDev outputs have the reduced shape X.shape[:axis] + [1] * (rank - axis).
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -138,6 +138,9 @@ void register_normalization_schemas(OpRegistry& registry) {
   registry.add({"", "Softmax", 1, 1, 1, 1, infer_softmax});
   registry.add({"", "LogSoftmax", 1, 1, 1, 1, infer_softmax});
   registry.add({"", "LayerNormalization", 2, 3, 1, 3, infer_layer_norm});
+  // Opset 23: X, scale; the same attributes and broadcast rule as LayerNormalization, no bias
+  // and no statistics outputs.
+  registry.add({"", "RMSNormalization", 2, 2, 1, 1, infer_layer_norm});
   registry.add({"", "BatchNormalization", 5, 5, 1, 5, infer_channel_norm});
   registry.add({"", "InstanceNormalization", 3, 3, 1, 1, infer_channel_norm});
   registry.add({"", "GroupNormalization", 3, 3, 1, 1, infer_group_norm});
