@@ -689,7 +689,7 @@ def sweep_one(name, exporter, opts):
             with torch.no_grad(), warnings.catch_warnings(), QuietStdout():
                 warnings.simplefilter("ignore")
                 model = mf.export(module, specs, outputs, exporter,
-                                  opts.ts_opset if exporter == "ts" else None, path,
+                                  opts.ts_opset if exporter == "ts" else opts.dynamo_opset, path,
                                   half=opts.half)
         except StepTimeout:
             raise
@@ -997,6 +997,9 @@ def main():
                         help="seconds for one step (model+export, each vitrt command)")
     parser.add_argument("--ts-opset", type=int, default=17,
                         help="opset of the TorchScript exporter (users bring 11 to 20)")
+    parser.add_argument("--dynamo-opset", type=int, default=None,
+                        help="opset of the dynamo exporter (default: its own, 20 in torch 2.15; "
+                             "23 writes ONNX's Attention and RMSNormalization ops)")
     parser.add_argument("--half", action="store_true",
                         help="export model.half() (float16 weights, inputs and outputs); the "
                         "reference is PyTorch in float32 on those weights, --tolerance defaults "

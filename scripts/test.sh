@@ -10,6 +10,15 @@ scripts/setup.sh
 
 jobs=$(nproc)
 fuzz_seconds=${VITRT_FUZZ_SECONDS:-60}
+# Wall time of each step, printed at the end: CI's budget is 25 minutes on 2 cores.
+declare -a timings=()
+step_start=$SECONDS
+step_done() {
+  timings+=("$1: $((SECONDS - step_start)) s")
+  step_start=$SECONDS
+}
+trap 'printf "== step times\n"; printf "  %s\n" "${timings[@]}"' EXIT
+step_done "setup and release build"
 
 echo "== fuzzing the ONNX importer for ${fuzz_seconds}s"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
@@ -20,6 +29,7 @@ cp tests/data/onnx/*.onnx "$corpus"/ 2>/dev/null || true
 build-fuzz/onnx_import_fuzz -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
 rm -rf "$corpus"
+step_done "fuzz build and run"
 
 if [ "${VITRT_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== unit tests under ASan + UBSan"
@@ -29,6 +39,7 @@ if [ "${VITRT_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVITRT_SANITIZE=ON \
     -DVITRT_CUDA=OFF -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
   ninja -C build-sanitize vitrt_tests vitrt
+  step_done "ASan/UBSan build"
   # serve_e2e runs in the release suite below: its load checks (a queue that fills up, drain
   # timing) assume release-build speeds, which a sanitized build is far from. The server's own
   # lifetime and drain logic runs here through the ServeHttpServer/ServeBatcher unit tests.
@@ -39,7 +50,9 @@ if [ "${VITRT_SKIP_SANITIZE:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-sanitize --output-on-failure -j "$jobs" --timeout 300 \
     -E 'golden|conformance|serve_e2e|EvalCommandTest.CalibrationFolderLayouts|EvalCommandTest.NpyDataGivesTheSameFigures'
+  step_done "ASan/UBSan tests"
 fi
 
 echo "== full suite (release build)"
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 300
+step_done "release tests"
