@@ -212,6 +212,33 @@ def hf_siglip_text():
                                                                         "pooler_output"]
 
 
+def hf_clip_full(model_cls="CLIPModel", config_cls="CLIPConfig"):
+    """The whole dual encoder as users export it for zero-shot classification: images and
+    texts in, logits_per_image (scaled cosine similarities) out."""
+
+    def build():
+        import transformers
+
+        text = dict(vocab_size=mf.CLIP_TEXT_VOCAB, hidden_size=32, intermediate_size=64,
+                    num_hidden_layers=2, num_attention_heads=2,
+                    max_position_embeddings=mf.CLIP_TEXT_SEQ)
+        if model_cls == "CLIPModel":
+            text.update(pad_token_id=1, bos_token_id=mf.CLIP_TEXT_VOCAB - 2,
+                        eos_token_id=mf.CLIP_TEXT_VOCAB - 1)
+        vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, image_size=32, patch_size=8)
+        cfg = getattr(transformers, config_cls)(text_config=text, vision_config=vision,
+                                                **({"projection_dim": 16}
+                                                   if model_cls == "CLIPModel" else {}))
+        model = getattr(transformers, model_cls)._from_config(cfg, attn_implementation="sdpa")
+        module = mf.TupleOutputs(model, ["logits_per_image"],
+                                 lambda m, x, ids: m(pixel_values=x, input_ids=ids))
+        return module, [mf.image_input(3, 32), ("input_ids", "token_ids", (mf.CLIP_TEXT_SEQ,))], \
+            ["logits_per_image"]
+
+    return build
+
+
 def hf_clipseg():
     from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 
@@ -531,6 +558,8 @@ ARCHS = {
                        decoder_hidden_size=16),
     "hf_clipseg": hf_clipseg,
     "hf_siglip_text": hf_siglip_text,
+    "hf_clip_full": hf_clip_full(),
+    "hf_siglip_full": hf_clip_full("SiglipModel", "SiglipConfig"),
     "hf_rt_detr": hf_rt_detr,
     "hf_deformable_detr": hf_deformable_detr,
     "hf_mask2former": hf_mask2former,
