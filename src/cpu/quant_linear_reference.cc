@@ -67,9 +67,14 @@ Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
     p.activation = MatmulActivation::kRelu;
   } else if (act == "silu") {
     p.activation = MatmulActivation::kSilu;
+  } else if (act == "hard_swish") {
+    p.activation = MatmulActivation::kHardSwish;
+  } else if (act == "relu6") {
+    p.activation = MatmulActivation::kRelu6;
   } else {
-    return invalid_argument("activation '", act,
-                            "' is not one of none, gelu, gelu_tanh, quick_gelu, relu, silu");
+    return invalid_argument(
+        "activation '", act,
+        "' is not one of none, gelu, gelu_tanh, quick_gelu, relu, silu, hard_swish, relu6");
   }
   return p;
 }
@@ -89,9 +94,9 @@ float apply_quant_linear_activation(MatmulActivation act, float v) {
       return v > 0.0f ? v : 0.0f;
     case MatmulActivation::kSilu:
       return static_cast<float>(x / (1.0 + std::exp(-x)));
-    case MatmulActivation::kHardSwish:  // not parsed for QuantLinear; here for completeness
+    case MatmulActivation::kHardSwish:
       return static_cast<float>(x * std::min(1.0, std::max(0.0, x / 6.0 + 0.5)));
-    case MatmulActivation::kRelu6:  // likewise
+    case MatmulActivation::kRelu6:
       return std::min(6.0f, std::max(0.0f, v));
     case MatmulActivation::kNone:
       break;

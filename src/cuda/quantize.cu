@@ -230,6 +230,12 @@ cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream
     case UnaryOp::kSilu:
       launch_dequant<T, A, UnaryOp::kSilu>(d, acc, y, stream);
       break;
+    case UnaryOp::kHardSwish:
+      launch_dequant<T, A, UnaryOp::kHardSwish>(d, acc, y, stream);
+      break;
+    case UnaryOp::kRelu6:
+      launch_dequant<T, A, UnaryOp::kRelu6>(d, acc, y, stream);
+      break;
     default:
       return cudaErrorInvalidValue;
   }
@@ -279,6 +285,12 @@ cudaError_t launch_act_quantize_fp8(Elt type, const void* d, int64_t rows, int64
         break;
       case UnaryOp::kSilu:
         launch_act_quantize<T, UnaryOp::kSilu>(in, total, code_scale, out, stream);
+        break;
+      case UnaryOp::kHardSwish:
+        launch_act_quantize<T, UnaryOp::kHardSwish>(in, total, code_scale, out, stream);
+        break;
+      case UnaryOp::kRelu6:
+        launch_act_quantize<T, UnaryOp::kRelu6>(in, total, code_scale, out, stream);
         break;
       default:
         return cudaErrorInvalidValue;

@@ -69,9 +69,6 @@ std::string unquantizable_reason(const Graph& graph, const Node& node) {
   if (node.has_input(3) && (!act.ok() || *act != "none")) {
     return "its activation follows the residual add, which QuantLinear's epilogue does not do";
   }
-  if (act.ok() && (*act == "hard_swish" || *act == "relu6")) {
-    return "QuantLinear's epilogue does not compute HardSwish or ReLU6";
-  }
   if (act.ok() && *act == "silu") {
     return "its SiLU layers' int8/fp8 accuracy is not measured yet (QuantLinear computes SiLU, "
            "but no calibrated model with it has been checked)";

@@ -228,7 +228,8 @@ class CudaQuantLinear : public ::testing::Test {
 // ---- int8 ------------------------------------------------------------------------------------
 
 TEST_F(CudaQuantLinear, Int8EveryActivationFp16) {
-  for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu"}) {
+  for (const char* act :
+       {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu", "hard_swish", "relu6"}) {
     QuantCase c;
     c.act = act;
     c.lead = {2, 37};
@@ -312,7 +313,8 @@ TEST_F(CudaQuantLinear, Int8QuantizerRangeWiderThan255IsAnError) {
 
 TEST_F(CudaQuantLinear, Fp8EveryActivationBothModes) {
   for (int mode : {-1, 0, 1}) {
-    for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu"}) {
+    for (const char* act :
+         {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu", "hard_swish", "relu6"}) {
       for (bool per_channel : {false, true}) {
         QuantCase c;
         c.format = "fp8";

@@ -51,6 +51,9 @@ double activation_of(const std::string& act, double x) {
   }
   if (act == "quick_gelu") return x / (1.0 + std::exp(-1.702 * x));
   if (act == "relu") return x > 0 ? x : 0.0;
+  if (act == "silu") return x / (1.0 + std::exp(-x));
+  if (act == "hard_swish") return x * std::min(1.0, std::max(0.0, x / 6.0 + 0.5));
+  if (act == "relu6") return std::min(6.0, std::max(0.0, x));
   return x;
 }
 
@@ -172,7 +175,8 @@ void check_case(const Case& c, uint64_t seed) {
 }
 
 TEST(QuantLinear, Int8MatchesFloat64) {
-  for (const char* act : {"none", "gelu", "gelu_tanh", "quick_gelu", "relu"}) {
+  for (const char* act :
+       {"none", "gelu", "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish", "relu6"}) {
     Case c;
     c.activation = act;
     check_case(c, 1);
@@ -203,7 +207,7 @@ TEST(QuantLinear, Int8ZeroPointAndRange) {
 }
 
 TEST(QuantLinear, Fp8MatchesFloat64) {
-  for (const char* act : {"none", "gelu", "relu"}) {
+  for (const char* act : {"none", "gelu", "relu", "hard_swish", "relu6"}) {
     Case c;
     c.format = "fp8";
     c.activation = act;
