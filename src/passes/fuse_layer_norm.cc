@@ -370,6 +370,20 @@ std::optional<RmsMatch> match_rms_at(const Graph& graph, const Uses& uses, NodeI
   return m;
 }
 
+// True when ReduceMean `ms` averages the square of Sub(a, ReduceMean(a)): a LayerNorm's
+// variance rather than an RMSNorm's mean square.
+bool is_centered(const Graph& graph, const Node& ms) {
+  const NodeId sq = graph.values[ms.inputs[0]].producer;
+  if (sq < 0 || graph.nodes[sq].inputs.empty()) return false;
+  const NodeId sub = graph.values[graph.nodes[sq].inputs[0]].producer;
+  if (sub < 0 || !is_onnx_op(graph.nodes[sub], "Sub") || graph.nodes[sub].num_inputs() != 2) {
+    return false;
+  }
+  const NodeId mean = graph.values[graph.nodes[sub].inputs[1]].producer;
+  return mean >= 0 && is_onnx_op(graph.nodes[mean], "ReduceMean") &&
+         graph.nodes[mean].inputs[0] == graph.nodes[sub].inputs[0];
+}
+
 }  // namespace
 
 Status fuse_rms_norm(Graph& graph, PassContext& ctx) {
@@ -381,7 +395,11 @@ Status fuse_rms_norm(Graph& graph, PassContext& ctx) {
     std::string why;
     std::optional<RmsMatch> m = match_rms_at(graph, uses, id, &why);
     if (!m) {
-      if (!why.empty()) ctx.near_miss(kRmsPass, str_cat("RMSNorm at '", node.name, "'"), why);
+      // A LayerNorm's variance over X - mean has the same shape; fuse_layer_norm has already
+      // said why that LayerNorm was not fused, so it is not reported again as an RMSNorm.
+      if (!why.empty() && !is_centered(graph, node)) {
+        ctx.near_miss(kRmsPass, str_cat("RMSNorm at '", node.name, "'"), why);
+      }
       continue;
     }
     const size_t slash = node.name.rfind('/');

@@ -143,6 +143,30 @@ TEST(FuseRmsNorm, ReportsNearMissWithReason) {
   EXPECT_NE(lines[0].find("last axis"), std::string::npos) << lines[0];
 }
 
+// A LayerNorm whose variance is over another axis than its mean (a near miss of
+// fuse_layer_norm) is reported once, by that pass, not again as an RMSNorm.
+TEST(FuseRmsNorm, LeavesLayerNormNearMissesToTheirPass) {
+  TestGraph g(17);
+  const ValueId x = g.input("x", DType::kFloat32, {2, 6, kC});
+  Attributes last;
+  last.set_ints("axes", {-1});
+  Attributes mid;
+  mid.set_ints("axes", {1});
+  const ValueId d = g.op("Sub", {x, g.op("ReduceMean", {x}, last)});
+  const ValueId var = g.op(
+      "ReduceMean", {g.op("Pow", {d, g.constant("two", Tensor::from_float({2.0f}, true))})}, mid);
+  g.output(g.op(
+      "Div",
+      {d,
+       g.op("Sqrt", {g.op("Add", {var, g.constant("eps", Tensor::from_float({1e-5f}, true))})})}));
+  ASSERT_TRUE(g.infer().ok());
+  std::vector<std::string> lines;
+  PassContext ctx(true, [&](const std::string& l) { lines.push_back(l); });
+  ASSERT_TRUE(fuse_rms_norm(g.graph(), ctx).ok());
+  EXPECT_TRUE(lines.empty()) << lines[0];
+  EXPECT_EQ(count_ops(g.graph(), "RMSNormalization"), 0);
+}
+
 // The whole pipeline on torch's exports of a ViT with RMSNorm: dynamo's default opset writes
 // each norm decomposed, opset 23 as RMSNormalization; both end with the same 5 norms.
 TEST(FuseRmsNorm, FusesEveryNormOfTheRmsNormViTExports) {
