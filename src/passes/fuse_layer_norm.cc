@@ -219,11 +219,10 @@ std::optional<Match> match_at(const Graph& graph, const Uses& uses, NodeId mean_
   return m;
 }
 
-// "/blocks.0/norm1/ReduceMean" -> "/blocks.0/norm1/LayerNormalization".
-std::string fused_name(const std::string& first) {
+// "/blocks.0/norm1/ReduceMean" -> "/blocks.0/norm1/LayerNormalization" (or `op`).
+std::string fused_name(const std::string& first, const char* op = "LayerNormalization") {
   const size_t slash = first.rfind('/');
-  return (slash == std::string::npos ? std::string() : first.substr(0, slash + 1)) +
-         "LayerNormalization";
+  return (slash == std::string::npos ? std::string() : first.substr(0, slash + 1)) + op;
 }
 
 }  // namespace
@@ -402,10 +401,7 @@ Status fuse_rms_norm(Graph& graph, PassContext& ctx) {
       }
       continue;
     }
-    const size_t slash = node.name.rfind('/');
-    const std::string name =
-        (slash == std::string::npos ? std::string() : node.name.substr(0, slash + 1)) +
-        "RMSNormalization";
+    const std::string name = fused_name(node.name, "RMSNormalization");
     std::vector<ValueId> inputs = {
         m->x, graph.add_constant(graph.unique_value_name(name + ".scale"), m->gamma)};
     Attributes attrs;
