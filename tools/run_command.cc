@@ -9,6 +9,7 @@
 
 #include "cli_args.h"
 #include "commands.h"
+#include "core/half.h"
 #include "core/npy.h"
 #include "plan/plan_format.h"
 
@@ -38,7 +39,9 @@ constexpr const char* kHelp =
     "\n"
     "Inputs: little-endian, C-order .npy (float32, float16, float64, int8..int64, uint8..uint64,\n"
     "bool) whose dtype, rank and static dims match the model input; symbolic dims (batch, ...)\n"
-    "take their size from the arrays and must agree across inputs.\n"
+    "take their size from the arrays and must agree across inputs. A float16 or bfloat16\n"
+    "input may also be given as float32/float64 (NumPy has no bfloat16): it is rounded to the\n"
+    "model's type. bfloat16 outputs are written as float32.\n"
     "\n"
     "exit status: 0 success, 1 bad input or failure (the message names the file or input),\n"
     "2 usage error\n";
@@ -93,6 +96,26 @@ Result<OutputComparison> compare_output(const Tensor& actual, const Tensor& refe
     cmp.max_abs_error = std::isnan(err) ? INFINITY : std::max(cmp.max_abs_error, err);
   }
   return cmp;
+}
+
+// `t` (float32 or float64) as float16 or bfloat16, rounded to nearest even: NumPy has no
+// bfloat16, so a bfloat16 model input can only arrive as a wider float .npy.
+Tensor narrow_float(const Tensor& t, DType to) {
+  Tensor out = Tensor::empty(to, t.shape());
+  uint16_t* dst = static_cast<uint16_t*>(out.raw_data());
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const auto f = static_cast<float>(t.element_as_double(i));
+    dst[i] = to == DType::kBFloat16 ? float_to_bf16(f) : float_to_half(f);
+  }
+  return out;
+}
+
+// A bfloat16 output as float32 (exact): NumPy cannot hold bfloat16.
+Tensor widen_bf16(const Tensor& t) {
+  Tensor out = Tensor::empty(DType::kFloat32, t.shape());
+  float* dst = out.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) dst[i] = static_cast<float>(t.element_as_double(i));
+  return out;
 }
 
 Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
@@ -154,6 +177,17 @@ int run_command(const std::vector<std::string>& words) {
   for (const auto& [name, file] : input_files) {
     Result<Tensor> t = read_npy(file);
     if (!t.ok()) return failure("run", t.status().with_context(str_cat("input '", name, "'")));
+    // A float16 or bfloat16 input given as float32/float64 is rounded to it (NumPy has no
+    // bfloat16); any other dtype difference is the engine's error to report.
+    for (const TensorInfo& info : (*engine)->inputs()) {
+      const bool half = info.dtype == DType::kFloat16 || info.dtype == DType::kBFloat16;
+      const bool wide = t->dtype() == DType::kFloat32 || t->dtype() == DType::kFloat64;
+      if (info.name == name && half && wide) {
+        std::fprintf(stderr, "vitrt run: input '%s': %s .npy rounded to the model's %s\n",
+                     name.c_str(), dtype_name(t->dtype()), dtype_name(info.dtype));
+        *t = narrow_float(*t, info.dtype);
+      }
+    }
     inputs.push_back({name, std::move(*t)});
   }
   std::unique_ptr<ExecutionContext> context = (*engine)->create_context();
@@ -173,7 +207,12 @@ int run_command(const std::vector<std::string>& words) {
     for (int k = 2; used.count(file) != 0; ++k) file = str_cat(base, "_", k);
     used.insert(file);
     const std::string path = (dir / (file + ".npy")).string();
-    Status written = write_npy_file(path, out.tensor);
+    if (out.tensor.dtype() == DType::kBFloat16) {
+      std::fprintf(stderr, "vitrt run: output '%s': bfloat16 written as float32 (exact)\n",
+                   out.name.c_str());
+    }
+    Status written = write_npy_file(
+        path, out.tensor.dtype() == DType::kBFloat16 ? widen_bf16(out.tensor) : out.tensor);
     if (!written.ok()) {
       return failure("run", written.with_context(str_cat("output '", out.name, "'")));
     }

@@ -45,13 +45,13 @@ class CliTest : public ::testing::Test {
 
   // A plan whose graph is just input -> output (no ops): exercises the run path without
   // depending on any kernel.
-  std::string identity_plan() {
+  std::string identity_plan(DType dtype = DType::kFloat32) {
     Graph g;
     g.name = "identity";
     g.opset_imports[""] = 17;
     Value x;
     x.name = "pixel/values:0";
-    x.dtype = DType::kFloat32;
+    x.dtype = dtype;
     x.has_shape = true;
     x.shape = {Dim::symbol("batch"), Dim(3)};
     const ValueId id = g.add_value(x);
@@ -59,7 +59,7 @@ class CliTest : public ::testing::Test {
     g.outputs = {id};
     PlanMetadata m;
     m.vitrt_version = "test";
-    const std::string p = path("identity.plan");
+    const std::string p = path(str_cat("identity_", dtype_name(dtype), ".plan"));
     EXPECT_TRUE(write_plan_file(p, g, m).ok());
     return p;
   }
@@ -136,6 +136,36 @@ TEST_F(CliTest, BuildRefusesUnsupportedPrecision) {
   CliOutput r = vitrt("build model.onnx -o x.plan --precision fp16");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.err, "precision 'fp16' is not supported yet")) << r.err;
+}
+
+// NumPy has no bfloat16: a bfloat16 input arrives as float32 and is rounded (to nearest even),
+// and a bfloat16 output leaves as float32. A float16 input takes float32 the same way.
+TEST_F(CliTest, RunRoundsFloat32InputsOfHalfModelsAndWidensBfloat16Outputs) {
+  // 1 + 2^-8 lies halfway between bfloat16's 1 and 1 + 2^-7: it rounds to 1. 1 + 3 * 2^-8
+  // rounds up to 1 + 2^-6. float16 holds all three.
+  const Tensor x = Tensor::from_float({1.0f, 1.00390625f, 1.01171875f, -2.5f, 0.0f, 3.0f});
+  Result<Tensor> x2 = x.reshaped({2, 3});
+  ASSERT_TRUE(x2.ok());
+  const std::string in = write_npy("x.npy", *x2);
+  const std::string out = path("out");
+  CliOutput r = vitrt("run '" + identity_plan(DType::kBFloat16) +
+                      "' --input 'pixel/values:0=" + in + "' --output-dir '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "float32 .npy rounded to the model's bfloat16")) << r.err;
+  EXPECT_TRUE(contains(r.err, "bfloat16 written as float32")) << r.err;
+  Result<Tensor> y = read_npy(out + "/pixel_values_0.npy");
+  ASSERT_TRUE(y.ok()) << y.status().to_string();
+  ASSERT_EQ(y->dtype(), DType::kFloat32);
+  const std::vector<float> want = {1.0f, 1.0f, 1.015625f, -2.5f, 0.0f, 3.0f};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(y->data<float>()[i], want[i]) << i;
+
+  r = vitrt("run '" + identity_plan(DType::kFloat16) + "' --input 'pixel/values:0=" + in +
+            "' --output-dir '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  y = read_npy(out + "/pixel_values_0.npy");
+  ASSERT_TRUE(y.ok()) << y.status().to_string();
+  ASSERT_EQ(y->dtype(), DType::kFloat16);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(y->element_as_double(i), x2->element_as_double(i)) << i;
 }
 
 TEST_F(CliTest, RunWritesSanitisedOutputsAndRejectsBadInputs) {
