@@ -95,6 +95,10 @@ Result<Image> preprocess_to_uint8(const Image& upright, const PreprocessorConfig
     VITRT_ASSIGN_OR_RETURN(rgb, resize_image(rgb, w, h, config.resample));
   }
   if (config.do_center_crop) rgb = center_crop(rgb, config.crop_height, config.crop_width);
+  if (config.flip_channel_order) {
+    for (size_t i = 0; i + 2 < rgb.pixels.size(); i += 3)
+      std::swap(rgb.pixels[i], rgb.pixels[i + 2]);
+  }
   return rgb;
 }
 

@@ -29,13 +29,16 @@ Result<int> positive_int(const json& value, const std::string& field, const std:
   return static_cast<int>(value.get<int64_t>());
 }
 
-// "size": {"shortest_edge": N} | {"height": H, "width": W} | N (old files: shortest edge, as
-// CLIPImageProcessor's default_to_square=False reads it).
-Status read_size(const json& root, PreprocessorConfig* config, const std::string& source) {
+// "size": {"shortest_edge": N} | {"height": H, "width": W} | N (old files: a square or the
+// shortest edge, by the class's default_to_square).
+Status read_size(const json& root, PreprocessorConfig* config, const std::string& source,
+                 bool int_size_square) {
   if (!root.contains("size") || root["size"].is_null()) return Status::ok_status();
   const json& size = root["size"];
   if (size.is_number()) {
-    VITRT_ASSIGN_OR_RETURN(config->shortest_edge, positive_int(size, "size", source));
+    VITRT_ASSIGN_OR_RETURN(const int n, positive_int(size, "size", source));
+    config->shortest_edge = n;
+    config->resize_height = config->resize_width = int_size_square ? n : 0;
     return Status::ok_status();
   }
   if (size.is_object() && size.contains("longest_edge")) {
@@ -46,6 +49,7 @@ Status read_size(const json& root, PreprocessorConfig* config, const std::string
   if (size.is_object() && size.contains("shortest_edge")) {
     VITRT_ASSIGN_OR_RETURN(config->shortest_edge,
                            positive_int(size["shortest_edge"], "size.shortest_edge", source));
+    config->resize_height = config->resize_width = 0;
     return Status::ok_status();
   }
   if (size.is_object() && size.contains("height") && size.contains("width")) {
@@ -107,6 +111,154 @@ Status read_channel_values(const json& root, const char* key, std::array<float, 
   return Status::ok_status();
 }
 
+// How a transformers image processor class reads its fields, and its defaults (transformers
+// 4.5x/5.x, the PIL backends).
+enum class ResizeRule {
+  kPlain,       // resize, then the optional centre crop
+  kConvNext,    // below 384: shortest edge / crop_pct, then a crop to the shortest edge
+  kPoolFormer,  // the resize size divided by crop_pct, then the crop
+  kLevit,       // the shortest edge times 256 / 224, then the crop
+};
+
+struct ProcessorClass {
+  const char* name;
+  bool int_size_square;  // an integer "size" is height = width (else the shortest edge)
+  int shortest_edge;     // default size: a shortest edge, or (when 0) height x width below
+  int height, width;
+  int resample;  // PIL filter number
+  bool do_center_crop;
+  int crop;  // square
+  std::array<float, 3> mean, std;
+  bool do_normalize;
+  ResizeRule rule;
+  double crop_pct;
+  bool flip_channel_order;
+};
+
+constexpr std::array<float, 3> kHalf = {0.5f, 0.5f, 0.5f};
+constexpr std::array<float, 3> kClipMean = {0.48145466f, 0.4578275f, 0.40821073f};
+constexpr std::array<float, 3> kClipStd = {0.26862954f, 0.26130258f, 0.27577711f};
+constexpr std::array<float, 3> kImageNetMean = {0.485f, 0.456f, 0.406f};
+constexpr std::array<float, 3> kImageNetStd = {0.229f, 0.224f, 0.225f};
+
+// clang-format off
+constexpr ProcessorClass kClasses[] = {
+  // name                     square  edge  h    w   rs  crop   size mean           std           norm  rule                   crop_pct   flip
+  {"ViTImageProcessor",        true,   0,  224, 224, 2, false, 224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"DeiTImageProcessor",       true,   0,  256, 256, 3, true,  224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"BeitImageProcessor",       true,   0,  224, 224, 3, false, 224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"SegformerImageProcessor",  true,   0,  512, 512, 2, false, 224, kImageNetMean, kImageNetStd,  true, ResizeRule::kPlain,      0.0,       false},
+  {"DPTImageProcessor",        true,   0,  384, 384, 3, false, 224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"EfficientNetImageProcessor", true, 0,  346, 346, 3, false, 289, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"CLIPImageProcessor",       false, 224,   0,   0, 3, true,  224, kClipMean,     kClipStd,      true, ResizeRule::kPlain,      0.0,       false},
+  {"ChineseCLIPImageProcessor", false, 224,  0,   0, 3, true,  224, kClipMean,     kClipStd,      true, ResizeRule::kPlain,      0.0,       false},
+  {"BitImageProcessor",        false, 224,   0,   0, 3, true,  224, kClipMean,     kClipStd,      true, ResizeRule::kPlain,      0.0,       false},
+  {"SiglipImageProcessor",     false,   0, 224, 224, 3, false, 224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"MobileNetV1ImageProcessor", false, 256,  0,   0, 2, true,  224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"MobileNetV2ImageProcessor", false, 256,  0,   0, 2, true,  224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"MobileViTImageProcessor",  false, 224,   0,   0, 3, true,  256, kHalf,         kHalf,         false, ResizeRule::kPlain,     0.0,       true},
+  {"ConvNextImageProcessor",   false, 384,   0,   0, 3, false, 224, kHalf,         kHalf,         true, ResizeRule::kConvNext,   224.0 / 256.0, false},
+  {"PoolFormerImageProcessor", false, 224,   0,   0, 3, true,  224, kImageNetMean, kImageNetStd,  true, ResizeRule::kPoolFormer, 0.9,       false},
+  {"LevitImageProcessor",      false, 224,   0,   0, 3, true,  224, kImageNetMean, kImageNetStd,  true, ResizeRule::kLevit,      0.0,       false},
+};
+// clang-format on
+
+// The class a file names: "ViTFeatureExtractor" and "ViTImageProcessorFast" both mean
+// ViTImageProcessor. Null when it names none or one not in the table.
+const ProcessorClass* processor_class(const json& root) {
+  std::string name;
+  for (const char* key : {"image_processor_type", "feature_extractor_type"}) {
+    if (name.empty() && root.contains(key) && root[key].is_string()) {
+      name = root[key].get<std::string>();
+    }
+  }
+  const auto replace_suffix = [&](const std::string& from, const std::string& to) {
+    if (name.size() >= from.size() &&
+        name.compare(name.size() - from.size(), from.size(), from) == 0) {
+      name = name.substr(0, name.size() - from.size()) + to;
+    }
+  };
+  replace_suffix("Fast", "");
+  replace_suffix("FeatureExtractor", "ImageProcessor");
+  for (const ProcessorClass& c : kClasses) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+PreprocessorConfig defaults_of(const ProcessorClass& c) {
+  PreprocessorConfig config;
+  config.shortest_edge = c.shortest_edge > 0 ? c.shortest_edge : 224;
+  config.resize_height = c.shortest_edge > 0 ? 0 : c.height;
+  config.resize_width = c.shortest_edge > 0 ? 0 : c.width;
+  auto filter = resample_filter_from_pil(c.resample);
+  if (filter.ok()) config.resample = *filter;
+  config.do_center_crop = c.do_center_crop;
+  config.crop_height = config.crop_width = c.crop;
+  config.image_mean = c.mean;
+  config.image_std = c.std;
+  config.do_normalize = c.do_normalize;
+  config.flip_channel_order = c.flip_channel_order;
+  return config;
+}
+
+// Folds a class's own resize rule into the plain resize-then-crop fields.
+Status apply_resize_rule(const ProcessorClass& c, const json& root, PreprocessorConfig* config,
+                         const std::string& source) {
+  double crop_pct = c.crop_pct;
+  if (root.contains("crop_pct")) {
+    if (root["crop_pct"].is_null()) {
+      crop_pct = 0.0;
+    } else if (!root["crop_pct"].is_number() || !(root["crop_pct"].get<double>() > 0.0)) {
+      return invalid_argument(source, ": 'crop_pct' must be a number > 0, got ",
+                              root["crop_pct"].dump());
+    } else {
+      crop_pct = root["crop_pct"].get<double>();
+    }
+  }
+  switch (c.rule) {
+    case ResizeRule::kPlain:
+      break;
+    case ResizeRule::kConvNext: {
+      if (config->resize_height > 0) {
+        return invalid_argument(source, ": ", c.name, " takes 'size' as a shortest edge");
+      }
+      if (!(crop_pct > 0.0)) {
+        return invalid_argument(source, ": ", c.name, " needs 'crop_pct'");
+      }
+      const int s = config->shortest_edge;
+      if (s < 384) {
+        config->shortest_edge = static_cast<int>(s / crop_pct);
+        config->do_center_crop = true;
+        config->crop_height = config->crop_width = s;
+      } else {
+        config->resize_height = config->resize_width = s;
+        config->do_center_crop = false;
+      }
+      break;
+    }
+    case ResizeRule::kPoolFormer:
+      if (crop_pct > 0.0) {
+        if (config->resize_height == 0) {
+          config->shortest_edge = static_cast<int>(config->shortest_edge / crop_pct);
+        } else if (config->resize_height == config->resize_width) {
+          config->shortest_edge = static_cast<int>(config->resize_height / crop_pct);
+          config->resize_height = config->resize_width = 0;
+        } else {
+          config->resize_height = static_cast<int>(config->resize_height / crop_pct);
+          config->resize_width = static_cast<int>(config->resize_width / crop_pct);
+        }
+      }
+      break;
+    case ResizeRule::kLevit:
+      if (config->resize_height == 0) {
+        config->shortest_edge = static_cast<int>((256.0 / 224.0) * config->shortest_edge);
+      }
+      break;
+  }
+  return Status::ok_status();
+}
+
 }  // namespace
 
 Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_text,
@@ -121,9 +273,9 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
   // Every field has a default, so an unrelated JSON file (a model's config.json, say) would
   // otherwise pass silently as CLIP's settings.
   bool has_any_field = false;
-  for (const char* key :
-       {"do_convert_rgb", "do_resize", "size", "resample", "do_center_crop", "crop_size",
-        "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std"}) {
+  for (const char* key : {"do_convert_rgb", "do_resize", "size", "resample", "do_center_crop",
+                          "crop_size", "do_rescale", "rescale_factor", "do_normalize", "image_mean",
+                          "image_std", "image_processor_type", "feature_extractor_type"}) {
     has_any_field = has_any_field || root.contains(key);
   }
   if (!has_any_field) {
@@ -131,14 +283,18 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
                             ": no image preprocessing fields (size, crop_size, "
                             "image_mean, ...); is this a preprocessor_config.json?");
   }
-  PreprocessorConfig config;
+  const ProcessorClass* cls = processor_class(root);
+  PreprocessorConfig config = cls != nullptr ? defaults_of(*cls) : PreprocessorConfig{};
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_convert_rgb", &config.do_convert_rgb, source));
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_resize", &config.do_resize, source));
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_center_crop", &config.do_center_crop, source));
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_rescale", &config.do_rescale, source));
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_normalize", &config.do_normalize, source));
-  VITRT_RETURN_IF_ERROR(read_size(root, &config, source));
+  VITRT_RETURN_IF_ERROR(
+      read_bool(root, "do_flip_channel_order", &config.flip_channel_order, source));
+  VITRT_RETURN_IF_ERROR(read_size(root, &config, source, cls != nullptr && cls->int_size_square));
   VITRT_RETURN_IF_ERROR(read_crop_size(root, &config, source));
+  if (cls != nullptr) VITRT_RETURN_IF_ERROR(apply_resize_rule(*cls, root, &config, source));
   if (root.contains("resample") && !root["resample"].is_null()) {
     if (!root["resample"].is_number_integer()) {
       return invalid_argument(source, ": 'resample' must be a PIL filter number, got ",
@@ -157,6 +313,12 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
   }
   VITRT_RETURN_IF_ERROR(read_channel_values(root, "image_mean", &config.image_mean, false, source));
   VITRT_RETURN_IF_ERROR(read_channel_values(root, "image_std", &config.image_std, true, source));
+  // The pixels are flipped before the normalization (image_preprocess.cc): the mean and std
+  // follow them, so the result is HF's normalize-then-flip.
+  if (config.flip_channel_order) {
+    std::swap(config.image_mean[0], config.image_mean[2]);
+    std::swap(config.image_std[0], config.image_std[2]);
+  }
   return config;
 }
 

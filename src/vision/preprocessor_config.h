@@ -30,9 +30,20 @@ struct PreprocessorConfig {
   bool do_normalize = true;
   std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};
   std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};
+  // MobileViT's do_flip_channel_order: the pixel values leave as BGR. Applied to the uint8
+  // pixels after the crop, with image_mean/image_std swapped to match (the parser does that),
+  // which equals HF's flip after the normalization.
+  bool flip_channel_order = false;
 };
 
-// `source` names the text in messages (usually the file path).
+// `source` names the text in messages (usually the file path). Fields the file leaves out take
+// the defaults of the image processor it names ("image_processor_type", or the older
+// "feature_extractor_type"), as transformers' from_pretrained does, and an integer "size" means
+// what that class makes of it: a square for ViT, DeiT, BEiT, SegFormer, DPT and EfficientNet,
+// the shortest edge for CLIP, Bit (DINOv2), SigLIP, ConvNeXt, PoolFormer, LeViT, MobileNet and
+// MobileViT. ConvNeXt's and PoolFormer's crop_pct and LeViT's 256/224 resize are folded into
+// the resize and crop sizes. A file that names no class (or one not listed) keeps
+// CLIPImageProcessor's defaults.
 Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_text,
                                                      const std::string& source);
 Result<PreprocessorConfig> read_preprocessor_config(const std::string& path);

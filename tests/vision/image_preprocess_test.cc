@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "testing/compare.h"
 #include "vision_test_data.h"
 
@@ -33,6 +36,34 @@ TEST(VisionPreprocess, MatchesHfClipImageProcessorOnEveryImage) {
       EXPECT_TRUE(vitrt::testing::tensors_close(*pixels, *expected, {0.0, 1e-6}));
     }
   }
+}
+
+// Configs in the shapes the Hub has them (python/make_hf_processor_references.py), read as the
+// image processor class they name reads them: an integer size as a square (ViT, DeiT, BEiT) or
+// a shortest edge (CLIP, ConvNeXt, MobileNet), crop_pct, LeViT's 256/224, MobileViT's BGR, the
+// fields a file leaves out from the class's defaults. Landscape and portrait photos, against
+// transformers' PIL image processor of each class.
+TEST(VisionPreprocess, MatchesEachHfImageProcessorClass) {
+  std::ifstream file(vision_data_path("hf_processors/manifest.json"));
+  std::ostringstream text;
+  text << file.rdbuf();
+  const nlohmann::json manifest = nlohmann::json::parse(text.str());
+  int checked = 0;
+  for (const auto& [name, entry] : manifest["configs"].items()) {
+    auto config = read_preprocessor_config(
+        vision_data_path("hf_processors/" + entry["config"].get<std::string>()));
+    ASSERT_TRUE(config.ok()) << name << ": " << config.status().to_string();
+    for (const auto& [image_file, npy] : entry["pixel_values"].items()) {
+      SCOPED_TRACE(image_file + " with " + name);
+      auto pixels = preprocess_image_files({vision_data_path(image_file)}, *config);
+      ASSERT_TRUE(pixels.ok()) << pixels.status().to_string();
+      auto expected = read_npy(vision_data_path("hf_processors/" + npy.get<std::string>()));
+      ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+      EXPECT_TRUE(vitrt::testing::tensors_close(*pixels, *expected, {0.0, 1e-6}));
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 24);
 }
 
 TEST(VisionPreprocess, BatchKeepsOrderAcrossThreads) {

@@ -40,6 +40,60 @@ TEST(VisionConfig, OldIntegerSizesAndDefaults) {
   EXPECT_EQ(exact->resize_width, 512);
 }
 
+// A file that names only its class gets that class's defaults (transformers' values).
+TEST(VisionConfig, FieldsLeftOutTakeTheNamedClassDefaults) {
+  auto vit = parse_preprocessor_config(R"({"image_processor_type": "ViTImageProcessor"})", "cfg");
+  ASSERT_TRUE(vit.ok()) << vit.status().to_string();
+  EXPECT_EQ(vit->resize_height, 224);
+  EXPECT_EQ(vit->resize_width, 224);
+  EXPECT_FALSE(vit->do_center_crop);
+  EXPECT_EQ(vit->resample, ResampleFilter::kBilinear);
+  EXPECT_EQ(vit->image_mean[0], 0.5f);
+
+  auto deit =
+      parse_preprocessor_config(R"({"feature_extractor_type": "DeiTFeatureExtractor"})", "cfg");
+  ASSERT_TRUE(deit.ok()) << deit.status().to_string();
+  EXPECT_EQ(deit->resize_height, 256);
+  EXPECT_TRUE(deit->do_center_crop);
+  EXPECT_EQ(deit->crop_height, 224);
+  EXPECT_EQ(deit->resample, ResampleFilter::kBicubic);
+
+  // ConvNeXt at 384 and above: a square resize, no crop; below, size / crop_pct then a crop.
+  auto big =
+      parse_preprocessor_config(R"({"image_processor_type": "ConvNextImageProcessorFast"})", "cfg");
+  ASSERT_TRUE(big.ok()) << big.status().to_string();
+  EXPECT_EQ(big->resize_height, 384);
+  EXPECT_FALSE(big->do_center_crop);
+  auto small = parse_preprocessor_config(
+      R"({"image_processor_type": "ConvNextImageProcessor", "size": {"shortest_edge": 224}})",
+      "cfg");
+  ASSERT_TRUE(small.ok()) << small.status().to_string();
+  EXPECT_EQ(small->resize_height, 0);
+  EXPECT_EQ(small->shortest_edge, 256);
+  EXPECT_TRUE(small->do_center_crop);
+  EXPECT_EQ(small->crop_height, 224);
+
+  // MobileViT: BGR out, no normalization; the mean and std follow the flipped pixels.
+  auto mvit = parse_preprocessor_config(
+      R"({"image_processor_type": "MobileViTImageProcessor", "do_normalize": true,
+          "image_mean": [0.1, 0.2, 0.3], "image_std": [0.4, 0.5, 0.6]})",
+      "cfg");
+  ASSERT_TRUE(mvit.ok()) << mvit.status().to_string();
+  EXPECT_TRUE(mvit->flip_channel_order);
+  EXPECT_EQ(mvit->image_mean[0], 0.3f);
+  EXPECT_EQ(mvit->image_std[2], 0.4f);
+
+  // No class, or one vitrt does not know: CLIPImageProcessor's defaults, as before.
+  for (const char* text :
+       {R"({"size": 224})", R"({"image_processor_type": "OwlViTImageProcessor", "size": 224})"}) {
+    auto other = parse_preprocessor_config(text, "cfg");
+    ASSERT_TRUE(other.ok()) << other.status().to_string();
+    EXPECT_EQ(other->shortest_edge, 224);
+    EXPECT_EQ(other->resize_height, 0);
+    EXPECT_TRUE(other->do_center_crop);
+  }
+}
+
 TEST(VisionConfig, ErrorsNameTheField) {
   const struct {
     const char* json;
