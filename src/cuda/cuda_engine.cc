@@ -968,11 +968,13 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
       Result<std::vector<NamedTensor>> ran =
           inputs.ok() ? ctx->run(*inputs) : Result<std::vector<NamedTensor>>(inputs.status());
       if (ran.ok()) continue;
-      // Out of memory at a large profile shape says nothing about the plan itself: it may be
-      // meant for a larger GPU. Any other failure (a kernel that refuses a dtype, an axis set or
-      // a rank) would fail the plan's first run on this GPU, so the build fails now instead,
-      // naming the node, as TensorRT fails a build that has no implementation for a layer.
-      if (ran.status().code() != StatusCode::kOutOfMemory) {
+      // A kernel that refuses what the plan gives it (a dtype, an axis set, a rank: kUnsupported)
+      // or an internal error would fail the plan's first run on this GPU too, so the build fails
+      // now, naming the node, as TensorRT fails a build that has no implementation for a layer.
+      // Other failures may come from the random inputs themselves (an index or a size computed
+      // from zeros) or from memory at a large profile shape: those stay warnings.
+      const StatusCode code = ran.status().code();
+      if (code == StatusCode::kUnsupported || code == StatusCode::kInternal) {
         return Status(
             ran.status().code(),
             str_cat("the CUDA plan cannot run on ", info.name, " (run once at ",
