@@ -9,8 +9,8 @@
 
 #include "cli_args.h"
 #include "commands.h"
-#include "core/half.h"
 #include "core/npy.h"
+#include "cpu/float_widen.h"
 #include "plan/plan_format.h"
 
 namespace vitrt::cli {
@@ -98,24 +98,15 @@ Result<OutputComparison> compare_output(const Tensor& actual, const Tensor& refe
   return cmp;
 }
 
-// `t` (float32 or float64) as float16 or bfloat16, rounded to nearest even: NumPy has no
-// bfloat16, so a bfloat16 model input can only arrive as a wider float .npy.
+// `t` (float32 or float64) as float16 or bfloat16, rounded to nearest even (float64 through
+// float32): NumPy has no bfloat16, so a bfloat16 model input can only arrive as a wider float.
 Tensor narrow_float(const Tensor& t, DType to) {
-  Tensor out = Tensor::empty(to, t.shape());
-  uint16_t* dst = static_cast<uint16_t*>(out.raw_data());
+  if (t.dtype() == DType::kFloat32) return narrow_from_float32(t, to);
+  Tensor f32 = Tensor::empty(DType::kFloat32, t.shape());
   for (int64_t i = 0; i < t.numel(); ++i) {
-    const auto f = static_cast<float>(t.element_as_double(i));
-    dst[i] = to == DType::kBFloat16 ? float_to_bf16(f) : float_to_half(f);
+    f32.data<float>()[i] = static_cast<float>(t.data<double>()[i]);
   }
-  return out;
-}
-
-// A bfloat16 output as float32 (exact): NumPy cannot hold bfloat16.
-Tensor widen_bf16(const Tensor& t) {
-  Tensor out = Tensor::empty(DType::kFloat32, t.shape());
-  float* dst = out.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) dst[i] = static_cast<float>(t.element_as_double(i));
-  return out;
+  return narrow_from_float32(f32, to);
 }
 
 Result<std::shared_ptr<Engine>> load_model(const std::string& path) {
@@ -212,7 +203,7 @@ int run_command(const std::vector<std::string>& words) {
                    out.name.c_str());
     }
     Status written = write_npy_file(
-        path, out.tensor.dtype() == DType::kBFloat16 ? widen_bf16(out.tensor) : out.tensor);
+        path, out.tensor.dtype() == DType::kBFloat16 ? widen_to_float32(out.tensor) : out.tensor);
     if (!written.ok()) {
       return failure("run", written.with_context(str_cat("output '", out.name, "'")));
     }

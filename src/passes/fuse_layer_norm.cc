@@ -98,13 +98,36 @@ std::optional<Tensor> as_channel_vector(const Graph& graph, ValueId v, int64_t c
   return *r;
 }
 
+// A matched LayerNorm or RMSNorm (which has no beta).
 struct Match {
   std::vector<NodeId> absorbed;
   ValueId x = kNoValue;
-  ValueId result = kNoValue;  // the value the LayerNormalization output replaces
+  ValueId result = kNoValue;  // the value the fused node's output replaces
   float epsilon = 0.0f;
   std::optional<Tensor> gamma, beta;
 };
+
+// The optional affine tail after the normalized value m.result: Mul(gamma), then (with_beta)
+// Add(beta), either absent; what it takes joins `chain` and moves m.result.
+void match_affine_tail(const Graph& graph, const Uses& uses, Match& m, std::vector<NodeId>& chain,
+                       int64_t c, int rank, bool with_beta) {
+  const Node* next = sole_reader(graph, uses, m.result);
+  if (next != nullptr && is_onnx_op(*next, "Mul")) {
+    m.gamma = as_channel_vector(graph, other_input(*next, m.result), c, rank);
+    if (m.gamma) {
+      chain.push_back(id_of(graph, next));
+      m.result = next->outputs[0];
+      next = sole_reader(graph, uses, m.result);
+    }
+  }
+  if (with_beta && next != nullptr && is_onnx_op(*next, "Add")) {
+    m.beta = as_channel_vector(graph, other_input(*next, m.result), c, rank);
+    if (m.beta) {
+      chain.push_back(id_of(graph, next));
+      m.result = next->outputs[0];
+    }
+  }
+}
 
 // Matches the pattern rooted at ReduceMean `mean_id`. Returns the match, or nullopt with
 // `why` set when it looked like a LayerNorm but a precondition failed (empty: not a LayerNorm
@@ -193,36 +216,37 @@ std::optional<Match> match_at(const Graph& graph, const Uses& uses, NodeId mean_
     return std::nullopt;
   }
   m.result = scale->outputs[0];
-  // Optional affine tail: Mul(gamma), then Add(beta); either may be absent.
-  const Node* next = sole_reader(graph, uses, m.result);
-  if (next != nullptr && is_onnx_op(*next, "Mul")) {
-    m.gamma = as_channel_vector(graph, other_input(*next, m.result), c, rank);
-    if (m.gamma) {
-      chain.push_back(id_of(graph, next));
-      m.result = next->outputs[0];
-      next = sole_reader(graph, uses, m.result);
-    }
-  }
-  if (next != nullptr && is_onnx_op(*next, "Add")) {
-    m.beta = as_channel_vector(graph, other_input(*next, m.result), c, rank);
-    if (m.beta) {
-      chain.push_back(id_of(graph, next));
-      m.result = next->outputs[0];
-    }
-  }
-  if (!m.gamma) {
-    Tensor ones = Tensor::empty(DType::kFloat32, {c});
-    std::fill(ones.data<float>(), ones.data<float>() + c, 1.0f);
-    m.gamma = ones;
-  }
+  match_affine_tail(graph, uses, m, chain, c, rank, /*with_beta=*/true);
   m.absorbed = std::move(chain);
   return m;
 }
 
-// "/blocks.0/norm1/ReduceMean" -> "/blocks.0/norm1/LayerNormalization" (or `op`).
-std::string fused_name(const std::string& first, const char* op = "LayerNormalization") {
+// Replaces m's nodes by one `op` (LayerNormalization or RMSNormalization, axis -1) named
+// after the ReduceMean `first` that the match starts at ("/blocks.0/norm1/ReduceMean" ->
+// "/blocks.0/norm1/LayerNormalization"); gamma defaults to ones.
+void emit_norm(Graph& graph, PassContext& ctx, const char* pass, const char* op,
+               const std::string& first, const Match& m) {
   const size_t slash = first.rfind('/');
-  return (slash == std::string::npos ? std::string() : first.substr(0, slash + 1)) + op;
+  const std::string name =
+      (slash == std::string::npos ? std::string() : first.substr(0, slash + 1)) + op;
+  const int64_t c = graph.values[m.x].shape.back().value();
+  Tensor gamma = m.gamma ? *m.gamma : Tensor::empty(DType::kFloat32, {c});
+  if (!m.gamma) std::fill(gamma.data<float>(), gamma.data<float>() + c, 1.0f);
+  std::vector<ValueId> inputs = {
+      m.x, graph.add_constant(graph.unique_value_name(name + ".scale"), gamma)};
+  if (m.beta) {
+    inputs.push_back(graph.add_constant(graph.unique_value_name(name + ".bias"), *m.beta));
+  }
+  Attributes attrs;
+  attrs.set_int("axis", -1);
+  attrs.set_float("epsilon", m.epsilon);
+  std::vector<std::string> absorbed;
+  for (NodeId a : m.absorbed) absorbed.push_back(graph.nodes[a].name);
+  const NodeId fused =
+      add_node(graph, "", op, name, std::move(inputs), {name + "_output"}, std::move(attrs));
+  remove_nodes(graph, m.absorbed);
+  take_over(graph, m.result, graph.nodes[fused].outputs[0]);
+  ctx.applied(pass, str_cat(op, " '", graph.nodes[fused].name, "'"), absorbed);
 }
 
 }  // namespace
@@ -239,22 +263,7 @@ Status fuse_layer_norm(Graph& graph, PassContext& ctx) {
       if (!why.empty()) ctx.near_miss(kPass, str_cat("LayerNorm at '", node.name, "'"), why);
       continue;
     }
-    const std::string name = fused_name(node.name);
-    std::vector<ValueId> inputs = {
-        m->x, graph.add_constant(graph.unique_value_name(name + ".scale"), *m->gamma)};
-    if (m->beta) {
-      inputs.push_back(graph.add_constant(graph.unique_value_name(name + ".bias"), *m->beta));
-    }
-    Attributes attrs;
-    attrs.set_int("axis", -1);
-    attrs.set_float("epsilon", m->epsilon);
-    std::vector<std::string> absorbed;
-    for (NodeId a : m->absorbed) absorbed.push_back(graph.nodes[a].name);
-    const NodeId ln = add_node(graph, "", "LayerNormalization", name, std::move(inputs),
-                               {name + "_output"}, std::move(attrs));
-    remove_nodes(graph, m->absorbed);
-    take_over(graph, m->result, graph.nodes[ln].outputs[0]);
-    ctx.applied(kPass, str_cat("LayerNormalization '", graph.nodes[ln].name, "'"), absorbed);
+    emit_norm(graph, ctx, kPass, "LayerNormalization", node.name, *m);
     uses.refresh();
   }
   return Status::ok_status();
@@ -264,22 +273,14 @@ namespace {
 
 constexpr const char* kRmsPass = "fuse_rms_norm";
 
-struct RmsMatch {
-  std::vector<NodeId> absorbed;
-  ValueId x = kNoValue;
-  ValueId result = kNoValue;
-  float epsilon = 0.0f;
-  Tensor gamma;
-};
-
 // Matches the RMSNorm rooted at ReduceMean `ms_id` (nullopt with `why` set on a near miss).
-std::optional<RmsMatch> match_rms_at(const Graph& graph, const Uses& uses, NodeId ms_id,
-                                     std::string* why) {
+std::optional<Match> match_rms_at(const Graph& graph, const Uses& uses, NodeId ms_id,
+                                  std::string* why) {
   const Node& ms = graph.nodes[ms_id];
   const NodeId sq_id = graph.values[ms.inputs[0]].producer;
   if (sq_id < 0 || graph.nodes[sq_id].dead) return std::nullopt;
   const Node* sq = &graph.nodes[sq_id];
-  RmsMatch m;
+  Match m;
   if (is_onnx_op(*sq, "Pow") && sq->num_inputs() == 2 &&
       scalar_constant(graph, sq->inputs[1]) == 2.0) {
     m.x = sq->inputs[0];
@@ -350,21 +351,7 @@ std::optional<RmsMatch> match_rms_at(const Graph& graph, const Uses& uses, NodeI
   m.epsilon = static_cast<float>(*eps);
   chain.push_back(id_of(graph, scale));
   m.result = scale->outputs[0];
-  const int64_t c = xv.shape.back().value();
-  std::optional<Tensor> gamma;
-  const Node* tail = sole_reader(graph, uses, m.result);
-  if (tail != nullptr && is_onnx_op(*tail, "Mul")) {
-    gamma = as_channel_vector(graph, other_input(*tail, m.result), c, rank);
-    if (gamma) {
-      chain.push_back(id_of(graph, tail));
-      m.result = tail->outputs[0];
-    }
-  }
-  if (!gamma) {
-    gamma = Tensor::empty(DType::kFloat32, {c});
-    std::fill(gamma->data<float>(), gamma->data<float>() + c, 1.0f);
-  }
-  m.gamma = std::move(*gamma);
+  match_affine_tail(graph, uses, m, chain, xv.shape.back().value(), rank, /*with_beta=*/false);
   m.absorbed = std::move(chain);
   return m;
 }
@@ -392,7 +379,7 @@ Status fuse_rms_norm(Graph& graph, PassContext& ctx) {
     const Node& node = graph.nodes[id];
     if (node.dead || !is_onnx_op(node, "ReduceMean") || node.inputs.empty()) continue;
     std::string why;
-    std::optional<RmsMatch> m = match_rms_at(graph, uses, id, &why);
+    std::optional<Match> m = match_rms_at(graph, uses, id, &why);
     if (!m) {
       // A LayerNorm's variance over X - mean has the same shape; fuse_layer_norm has already
       // said why that LayerNorm was not fused, so it is not reported again as an RMSNorm.
@@ -401,19 +388,7 @@ Status fuse_rms_norm(Graph& graph, PassContext& ctx) {
       }
       continue;
     }
-    const std::string name = fused_name(node.name, "RMSNormalization");
-    std::vector<ValueId> inputs = {
-        m->x, graph.add_constant(graph.unique_value_name(name + ".scale"), m->gamma)};
-    Attributes attrs;
-    attrs.set_int("axis", -1);
-    attrs.set_float("epsilon", m->epsilon);
-    std::vector<std::string> absorbed;
-    for (NodeId a : m->absorbed) absorbed.push_back(graph.nodes[a].name);
-    const NodeId rms = add_node(graph, "", "RMSNormalization", name, std::move(inputs),
-                                {name + "_output"}, std::move(attrs));
-    remove_nodes(graph, m->absorbed);
-    take_over(graph, m->result, graph.nodes[rms].outputs[0]);
-    ctx.applied(kRmsPass, str_cat("RMSNormalization '", graph.nodes[rms].name, "'"), absorbed);
+    emit_norm(graph, ctx, kRmsPass, "RMSNormalization", node.name, *m);
     uses.refresh();
   }
   return Status::ok_status();
