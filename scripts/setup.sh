@@ -25,8 +25,9 @@ done
 #   clang-14 libclang-rt-14-dev   libFuzzer for the importer's fuzz target, and the compiler of
 #                           the ASan/UBSan unit-test build (2-2.6x faster than g++ there)
 #   libomp-14-dev           OpenMP for that clang build
-#   libjpeg62-turbo-dev libpng-dev libwebp-dev   image decoding for `vitrt clip` (src/vision),
-#                           libjpeg-turbo being the JPEG decoder PIL uses, so pixels match HF
+#   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev   image decoding
+#                           (src/vision), libjpeg-turbo and libtiff being the decoders PIL uses,
+#                           so pixels match HF
 #   nlohmann-json3-dev      JSON (preprocessor_config.json; header-only, for the whole project)
 #   libicu-dev              ICU: NFC/NFKC, letter/number classes and lower-casing for the CLIP
 #                           tokenizer (src/text/), the same Unicode rules open_clip gets from Python
@@ -35,7 +36,8 @@ done
 #                           chosen over cpp-httplib by a load test (bench/NOTES.md, "HTTP library")
 
 packages=(cmake ninja-build g++ libdnnl-dev libgtest-dev libonnx-testdata clang-14
-          libclang-rt-14-dev libomp-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev nlohmann-json3-dev
+          libclang-rt-14-dev libomp-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev
+          nlohmann-json3-dev
           libicu-dev zlib1g-dev libboost-dev python3-pip)
 missing=()
 for p in "${packages[@]}"; do

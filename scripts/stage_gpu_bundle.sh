@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 strip -o "$tmp/vitrt" "$build/vitrt"
 strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
  { ldd "$build/tests/vitrt_cuda_tests"; ldd "$build/vitrt"; } | awk '/=> \// {print $3}' |
-  grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libz\.' | xargs -I{} cp -L {} "$tmp/"
+  grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libgif|libtiff|libjbig|libLerc|libdeflate|liblzma|libzstd|libz\.' | xargs -I{} cp -L {} "$tmp/"
 # xz -9: the checkout and the bundle share the device tool's 64 MiB.
 (cd "$tmp" && tar cf - ./* | xz -T2 -9 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test vitrt has on the CPU, after installing and building what is missing:
-#   1. the importer's libFuzzer target for a bounded time (clang, ASan/UBSan),
+#   1. the libFuzzer targets of the ONNX importer and the image decoders, for a bounded time
+#      (clang, ASan/UBSan),
 #   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the full suite (unit, golden models, ONNX conformance, CLI) on the release build.
-# VITRT_FUZZ_SECONDS (default 60) bounds the fuzzing; VITRT_SKIP_SANITIZE=1 skips step 2.
+# VITRT_FUZZ_SECONDS (default 60) bounds the fuzzing, three quarters for the importer and a
+# quarter for the image decoders; VITRT_SKIP_SANITIZE=1 skips step 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,14 +22,21 @@ step_done() {
 trap 'printf "== step times\n"; printf "  %s\n" "${timings[@]}"' EXIT
 step_done "setup and release build"
 
-echo "== fuzzing the ONNX importer for ${fuzz_seconds}s"
+image_fuzz_seconds=$((fuzz_seconds / 4))
+onnx_fuzz_seconds=$((fuzz_seconds - image_fuzz_seconds))
+echo "== fuzzing the ONNX importer for ${onnx_fuzz_seconds}s and the image decoders for ${image_fuzz_seconds}s"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
   -DCMAKE_CXX_COMPILER=clang++-14 -DVITRT_FUZZ=ON -DVITRT_TESTS=OFF -DVITRT_CUDA=OFF >/dev/null
-ninja -C build-fuzz onnx_import_fuzz
+ninja -C build-fuzz onnx_import_fuzz image_decode_fuzz
 corpus=$(mktemp -d)
 cp tests/data/onnx/*.onnx "$corpus"/ 2>/dev/null || true
-build-fuzz/onnx_import_fuzz -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -max_len=65536 \
-  -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+build-fuzz/onnx_import_fuzz -max_total_time="$onnx_fuzz_seconds" -rss_limit_mb=2048 \
+  -max_len=65536 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+rm -rf "$corpus"
+corpus=$(mktemp -d)
+cp tests/data/vision/*.{jpg,png,webp,gif,bmp,tif} "$corpus"/
+build-fuzz/image_decode_fuzz -max_total_time="$image_fuzz_seconds" -rss_limit_mb=2048 \
+  -max_len=65536 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
 rm -rf "$corpus"
 step_done "fuzz build and run"
 

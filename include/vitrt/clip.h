@@ -55,7 +55,7 @@ class ClipModel {
   virtual std::vector<int64_t> image_shape() const = 0;
 
   // ---- stages, for callers that overlap preprocessing with inference (the server) ----------
-  // Decodes one encoded image (JPEG/PNG/WebP bytes; EXIF orientation applied) and
+  // Decodes one encoded image (JPEG/PNG/WebP/GIF/BMP/TIFF bytes; EXIF orientation applied) and
   // preprocesses it into float32 [3, H, W]. `what` names the image in errors.
   virtual Result<Tensor> preprocess_image(const std::string& encoded_bytes,
                                           const std::string& what) const = 0;

@@ -14,7 +14,7 @@
 namespace vitrt::quant {
 
 struct CalibrationOptions {
-  // A folder of images (.jpg .jpeg .png .webp: decoded and preprocessed with src/vision, for
+  // A folder of images (.jpg .png .webp .gif .bmp .tif ...: decoded and preprocessed with src/vision, for
   // a model with one image input), of .npy files (one input tensor each, for a model with one
   // input), or of sub-folders holding NAME.npy for each input NAME (one run per sub-folder).
   // One kind per folder, as `vitrt eval --data` (vision::data_layout); names starting with '.'

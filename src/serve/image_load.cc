@@ -38,13 +38,17 @@ std::string media_type(const fs::path& path) {
   if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
   if (ext == ".png") return "image/png";
   if (ext == ".webp") return "image/webp";
+  if (ext == ".gif") return "image/gif";
+  if (ext == ".bmp") return "image/bmp";
+  if (ext == ".tif" || ext == ".tiff") return "image/tiff";
   return "";
 }
 
 Result<ImageFile> read_image(const fs::path& path) {
   const std::string type = media_type(path);
   if (type.empty()) {
-    return invalid_argument("'", path.string(), "' is not a .jpg, .jpeg, .png or .webp file");
+    return invalid_argument("'", path.string(), "' is not an image file (expected ",
+                            vision::kImageExtensionsText, ")");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return io_error("cannot read '", path.string(), "'");

@@ -21,7 +21,7 @@ struct ImageFile {
   std::string data_uri;  // data:image/<type>;base64,...
 };
 
-// Reads the images named by `paths`: files as given, folders as their .jpg/.jpeg/.png/.webp
+// Reads the images named by `paths`: files as given, folders as their image
 // files sorted by name. Errors name the path that is missing, unreadable or not an image file.
 Result<std::vector<ImageFile>> read_image_files(const std::vector<std::string>& paths);
 

@@ -71,8 +71,8 @@ Result<DataLayout> data_layout(const DataFolder& folder, const std::string& what
     found = &kind;
   }
   if (!found) {
-    return not_found(what, " '", folder.path,
-                     "' holds no data: images (.jpg .jpeg .png .webp), .npy files, or sub-folders "
+    return not_found(what, " '", folder.path, "' holds no data: images (", kImageExtensionsText,
+                     "), .npy files, or sub-folders "
                      "of NAME.npy per model input");
   }
   return found->layout;
@@ -86,7 +86,8 @@ Result<std::vector<std::string>> expand_image_paths(const std::vector<std::strin
     if (fs::is_directory(path, ec)) {
       VITRT_ASSIGN_OR_RETURN(DataFolder folder, list_data_folder(path, "image folder"));
       if (folder.images.empty()) {
-        return not_found("image folder '", path, "' has no .jpg, .jpeg, .png or .webp file");
+        return not_found("image folder '", path, "' has no image file (", kImageExtensionsText,
+                         ")");
       }
       files.insert(files.end(), folder.images.begin(), folder.images.end());
     } else if (fs::exists(path, ec)) {

@@ -15,7 +15,7 @@ namespace vitrt::vision {
 
 struct DataFolder {
   std::string path;
-  std::vector<std::string> images;     // .jpg .jpeg .png .webp files, any case
+  std::vector<std::string> images;     // kImageExtensions files, any case
   std::vector<std::string> npy_files;  // .npy files, any case
   std::vector<std::string> folders;    // sub-folders
 };

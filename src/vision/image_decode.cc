@@ -16,8 +16,11 @@ Status check_image_size(int64_t width, int64_t height, const std::string& source
   if (width <= 0 || height <= 0) {
     return invalid_argument(source, ": image has no pixels (", width, "x", height, ")");
   }
-  if (width * height > options.max_pixels) {
-    return invalid_argument(source, ": image size ", width, "x", height, " (", width * height,
+  // Each side first: the product of two 32-bit sides could overflow.
+  if (width > options.max_pixels || height > options.max_pixels ||
+      width * height > options.max_pixels) {
+    const double pixels = static_cast<double>(width) * static_cast<double>(height);
+    return invalid_argument(source, ": image size ", width, "x", height, " (", pixels,
                             " pixels) exceeds the limit of ", options.max_pixels,
                             " pixels; it could be a decompression bomb");
   }
@@ -30,7 +33,10 @@ Result<DecodedImage> decode_image(const uint8_t* data, size_t size, const std::s
   if (is_jpeg(data, size)) return decode_jpeg(data, size, source, options);
   if (is_png(data, size)) return decode_png(data, size, source, options);
   if (is_webp(data, size)) return decode_webp(data, size, source, options);
-  return unsupported(source, ": not a JPEG, PNG or WebP image (unrecognised file signature)");
+  if (is_gif(data, size)) return decode_gif(data, size, source, options);
+  if (is_tiff(data, size)) return decode_tiff(data, size, source, options);
+  if (is_bmp(data, size)) return decode_bmp(data, size, source, options);
+  return unsupported(source, ": not a ", kImageFormatsText, " image (unrecognised file signature)");
 }
 
 Result<DecodedImage> decode_image_file(const std::string& path, const DecodeOptions& options) {
@@ -58,7 +64,10 @@ bool has_image_extension(const std::string& path) {
   if (dot == std::string::npos || path[dot] != '.') return false;
   std::string ext = path.substr(dot);
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
+  for (const char* known : kImageExtensions) {
+    if (ext == known) return true;
+  }
+  return false;
 }
 
 }  // namespace vitrt::vision

@@ -13,12 +13,21 @@ namespace vitrt::vision {
 bool is_jpeg(const uint8_t* data, size_t size);
 bool is_png(const uint8_t* data, size_t size);
 bool is_webp(const uint8_t* data, size_t size);
+bool is_bmp(const uint8_t* data, size_t size);
+bool is_gif(const uint8_t* data, size_t size);
+bool is_tiff(const uint8_t* data, size_t size);
 
 Result<DecodedImage> decode_jpeg(const uint8_t* data, size_t size, const std::string& source,
                                  const DecodeOptions& options);
 Result<DecodedImage> decode_png(const uint8_t* data, size_t size, const std::string& source,
                                 const DecodeOptions& options);
 Result<DecodedImage> decode_webp(const uint8_t* data, size_t size, const std::string& source,
+                                 const DecodeOptions& options);
+Result<DecodedImage> decode_bmp(const uint8_t* data, size_t size, const std::string& source,
+                                const DecodeOptions& options);
+Result<DecodedImage> decode_gif(const uint8_t* data, size_t size, const std::string& source,
+                                const DecodeOptions& options);
+Result<DecodedImage> decode_tiff(const uint8_t* data, size_t size, const std::string& source,
                                  const DecodeOptions& options);
 
 // The error for a header whose width * height exceeds options.max_pixels (or is empty).

@@ -68,12 +68,13 @@ TEST(ServeImageLoad, ReadsFilesAndFoldersAsDataUris) {
   EXPECT_NE(missing.status().message().find("none.jpg"), std::string::npos);
   auto not_image = read_image_files({(dir / "notes.txt").string()});
   ASSERT_FALSE(not_image.ok());
-  EXPECT_NE(not_image.status().message().find("not a .jpg"), std::string::npos);
+  EXPECT_NE(not_image.status().message().find("not an image file (expected .jpg .jpeg .png"),
+            std::string::npos);
   fs::remove(dir / "a.JPG");
   fs::remove(dir / "b.png");
   auto empty = read_image_files({dir.string()});
   ASSERT_FALSE(empty.ok());
-  EXPECT_NE(empty.status().message().find("has no .jpg"), std::string::npos);
+  EXPECT_NE(empty.status().message().find("has no image file (.jpg"), std::string::npos);
 }
 
 TEST(ServeImageLoad, RequestsSendEveryFileEquallyOften) {

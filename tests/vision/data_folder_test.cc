@@ -33,8 +33,9 @@ class DataFolderTest : public ::testing::Test {
 };
 
 TEST_F(DataFolderTest, SortsEachKindByNameAndLeavesOtherFilesOut) {
-  for (const char* name : {"b.png", "a.JPG", "c.Jpeg", "B.webp", "x1.npy", "x0.NPY", "labels.txt",
-                           "README", "jpg", "photo.jpg.txt"}) {
+  for (const char* name :
+       {"b.png", "a.JPG", "c.Jpeg", "B.webp", "d.gif", "e.BMP", "f.tif", "g.tiff", "x1.npy",
+        "x0.NPY", "labels.txt", "README", "jpg", "photo.jpg.txt", "h.heic"}) {
     touch(name);
   }
   fs::create_directories(dir_ / "s1");
@@ -44,7 +45,8 @@ TEST_F(DataFolderTest, SortsEachKindByNameAndLeavesOtherFilesOut) {
   EXPECT_EQ(f->path, dir_.string());
   // Byte order of the names: upper case first, whatever order the file system lists.
   EXPECT_EQ(f->images, (std::vector<std::string>{path("B.webp"), path("a.JPG"), path("b.png"),
-                                                 path("c.Jpeg")}));
+                                                 path("c.Jpeg"), path("d.gif"), path("e.BMP"),
+                                                 path("f.tif"), path("g.tiff")}));
   EXPECT_EQ(f->npy_files, (std::vector<std::string>{path("x0.NPY"), path("x1.npy")}));
   EXPECT_EQ(f->folders, (std::vector<std::string>{path("s0"), path("s1")}));
 }
@@ -164,8 +166,9 @@ TEST_F(DataFolderTest, ExpandImagePaths) {
   std::ofstream(dir_ / "empty" / "._a.jpg") << "x";
   Result<std::vector<std::string>> empty = expand_image_paths({(dir_ / "empty").string()});
   ASSERT_FALSE(empty.ok());
-  EXPECT_EQ(empty.status().message(), "image folder '" + (dir_ / "empty").string() +
-                                          "' has no .jpg, .jpeg, .png or .webp file");
+  EXPECT_EQ(empty.status().message(),
+            "image folder '" + (dir_ / "empty").string() +
+                "' has no image file (.jpg .jpeg .png .webp .gif .bmp .tif .tiff)");
 
   Result<std::vector<std::string>> none = expand_image_paths({});
   ASSERT_FALSE(none.ok());

@@ -1,4 +1,5 @@
-// Decoding against PIL: every reference image (JPEG, PNG, WebP in all their modes) gives
+// Decoding against PIL: every reference image (JPEG, PNG, WebP, GIF, BMP, TIFF in all their
+// modes) gives
 // PIL's pixels, and malformed files fail with a message that says what is wrong.
 #include "vision/image_decode.h"
 
@@ -26,7 +27,7 @@ std::vector<uint8_t> read_bytes(const std::string& name) {
 
 // The mode our decoder must choose for a PIL mode (P and RGB with a tRNS key gain alpha).
 bool mode_matches(PixelMode mode, const std::string& pil_mode, bool transparent) {
-  if (pil_mode == "L" || pil_mode == "1" || pil_mode == "I;16") {
+  if (pil_mode == "L" || pil_mode == "1" || pil_mode == "I;16" || pil_mode == "I;16B") {
     return mode == (transparent ? PixelMode::kGrayAlpha : PixelMode::kGray);
   }
   if (pil_mode == "RGB" || pil_mode == "P") {
@@ -40,7 +41,7 @@ bool mode_matches(PixelMode mode, const std::string& pil_mode, bool transparent)
 
 TEST(VisionDecode, EveryReferenceImageMatchesPilConvertRgb) {
   const auto manifest = vision_manifest();
-  ASSERT_GE(manifest["images"].size(), 20u);
+  ASSERT_GE(manifest["images"].size(), 70u);
   for (const auto& entry : manifest["images"]) {
     const std::string file = entry["file"];
     SCOPED_TRACE(file);
@@ -85,12 +86,21 @@ TEST(VisionDecode, MalformedFilesFailWithClearMessages) {
 }
 
 TEST(VisionDecode, EveryTruncationOfEveryFormatIsAnError) {
-  for (const char* name : {"face_q75_420.jpg", "cat_q85_422_progressive.jpg", "face.png",
-                           "launch_lossy.webp", "cup_rgba_lossless.webp"}) {
+  for (const char* name :
+       {"face_q75_420.jpg", "cat_q85_422_progressive.jpg", "face.png", "launch_lossy.webp",
+        "cup_rgba_lossless.webp", "cat_palette.gif", "cup_offset_trns.gif", "face.bmp",
+        "cat_rle8.bmp", "face_rle4.bmp", "cup_bgra_v5.bmp", "face.tif", "face_lzw.tif",
+        "face_jpeg.tif", "cat_tiled.tif", "launch_planar.tif"}) {
     const std::vector<uint8_t> bytes = read_bytes(name);
     ASSERT_FALSE(bytes.empty()) << name;
     ASSERT_TRUE(decode_image(bytes.data(), bytes.size(), name).ok()) << name;
-    for (size_t cut = 0; cut < bytes.size(); cut += 1 + bytes.size() / 97) {
+    // A GIF's first frame is whole without the file's last byte (the trailer after it), an RLE
+    // bitmap without its last two (the end-of-bitmap code after the last row's end of line).
+    const std::string n = name;
+    const size_t whole = bytes.size() - (n.ends_with(".gif")                   ? 1
+                                         : n.find("_rle") != std::string::npos ? 2
+                                                                               : 0);
+    for (size_t cut = 0; cut < whole; cut += 1 + bytes.size() / 97) {
       auto decoded = decode_image(bytes.data(), cut, name);
       EXPECT_FALSE(decoded.ok()) << name << " cut to " << cut << " of " << bytes.size()
                                  << " bytes decoded";
@@ -101,12 +111,16 @@ TEST(VisionDecode, EveryTruncationOfEveryFormatIsAnError) {
 TEST(VisionDecode, PixelLimitRejectsBeforeDecoding) {
   DecodeOptions tight;
   tight.max_pixels = 60 * 80 - 1;
-  for (const char* name : {"face_q75_420.jpg", "face.png"}) {
+  for (const char* name : {"face_q75_420.jpg", "face.png", "face.bmp", "face.tif"}) {
     auto decoded = decode_image_file(vision_data_path(name), tight);
     ASSERT_FALSE(decoded.ok()) << name;
     EXPECT_NE(decoded.status().message().find("60x80"), std::string::npos)
         << decoded.status().message();
   }
+  // A GIF is as large as its logical screen, around its first frame.
+  auto gif = decode_image_file(vision_data_path("face_offset.gif"), tight);
+  ASSERT_FALSE(gif.ok());
+  EXPECT_NE(gif.status().message().find("69x86"), std::string::npos) << gif.status().message();
   auto webp = decode_image_file(vision_data_path("launch_lossy.webp"), tight);
   EXPECT_TRUE(webp.ok()) << "34x61 is under the limit";
   tight.max_pixels = 34 * 61 - 1;
@@ -121,10 +135,11 @@ TEST(VisionDecode, MissingFileIsNotFound) {
 
 // How folders of images are listed (calibration, eval, `vitrt clip embed DIR`).
 TEST(VisionDecode, ImageExtensionsAreTheDecodersOnes) {
-  for (const char* name : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.WebP", "/tmp/e.jpeg"}) {
+  for (const char* name : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.WebP", "/tmp/e.jpeg", "f.GIF",
+                           "g.bmp", "h.tif", "i.TIFF"}) {
     EXPECT_TRUE(has_image_extension(name)) << name;
   }
-  for (const char* name : {"a.npy", "jpg", "photo.jpg/readme", "x.gif", "a.jpg.txt", ""}) {
+  for (const char* name : {"a.npy", "jpg", "photo.jpg/readme", "x.heic", "a.jpg.txt", ""}) {
     EXPECT_FALSE(has_image_extension(name)) << name;
   }
 }
