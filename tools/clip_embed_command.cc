@@ -19,7 +19,7 @@ constexpr const char* kHelp =
     "Embeds images (decoded, turned upright and preprocessed as HF's CLIPImageProcessor does)\n"
     "or texts (tokenized as open_clip does) with a CLIP model folder built by 'vitrt build DIR'.\n"
     "Embeddings are L2-normalised, so a dot product is the cosine similarity. A folder stands\n"
-    "for its .jpg, .jpeg, .png and .webp files, sorted by name.\n"
+    "for its .jpg, .jpeg, .png, .webp, .gif, .bmp, .tif and .tiff files, sorted by name.\n"
     "\n"
     "output: JSON {\"embed_dim\": D, \"items\": [{\"image\"|\"text\": ..., \"embedding\": [...]},\n"
     "...]} in input order, or float32 [N, D] .npy\n"

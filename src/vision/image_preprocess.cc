@@ -1,6 +1,7 @@
 // The HF preprocessing steps and the multi-threaded batch loader.
 #include "vision/image_preprocess.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/parallel.h"
@@ -12,6 +13,15 @@ namespace {
 // Python's floor division for the crop offset (negative when the image is smaller).
 int floor_div2(int v) {
   return v >= 0 ? v / 2 : -((-v + 1) / 2);
+}
+
+// Where a crop window of `crop` starts in a side of `size` (negative: padding before it).
+int crop_offset(int size, int crop, bool torchvision) {
+  if (!torchvision) return floor_div2(size - crop);
+  // torchvision pads (crop - size) // 2 before, then crops the rest at int(round(d / 2.0)):
+  // d is 0 or 1 after padding, and Python's round(0.5) is 0.
+  if (crop > size) return -((crop - size) / 2);
+  return static_cast<int>(std::nearbyint((size - crop) / 2.0));  // half to even
 }
 
 Result<std::vector<Image>> load_and_preprocess(const std::vector<std::string>& paths,
@@ -53,6 +63,15 @@ Result<std::vector<Image>> load_and_preprocess(const std::vector<std::string>& p
 }  // namespace
 
 std::pair<int, int> resize_output_size(int height, int width, const PreprocessorConfig& config) {
+  if (config.keep_ratio_height > 0) {
+    // timm's / open_clip's ResizeKeepRatio.get_params: round(x / ratio), Python's round.
+    const double ratio_h = static_cast<double>(height) / config.keep_ratio_height;
+    const double ratio_w = static_cast<double>(width) / config.keep_ratio_width;
+    const double ratio =
+        config.keep_ratio_longest ? std::max(ratio_h, ratio_w) : std::min(ratio_h, ratio_w);
+    return {std::max(1, static_cast<int>(std::nearbyint(height / ratio))),
+            std::max(1, static_cast<int>(std::nearbyint(width / ratio)))};
+  }
   if (config.resize_height > 0) return {config.resize_height, config.resize_width};
   const int64_t short_side = std::min(height, width);
   const int64_t long_side = std::max(height, width);
@@ -63,11 +82,19 @@ std::pair<int, int> resize_output_size(int height, int width, const Preprocessor
   return {config.shortest_edge, new_long};
 }
 
-Image center_crop(const Image& image, int crop_height, int crop_width) {
+Image center_crop(const Image& image, int crop_height, int crop_width, bool torchvision,
+                  const std::array<uint8_t, 3>& pad_fill) {
   Image out = Image::allocate(crop_width, crop_height, image.mode);
-  const int top = floor_div2(image.height - crop_height);
-  const int left = floor_div2(image.width - crop_width);
+  const int top = crop_offset(image.height, crop_height, torchvision);
+  const int left = crop_offset(image.width, crop_width, torchvision);
   const int c = image.channels();
+  if (torchvision && pad_fill != std::array<uint8_t, 3>{0, 0, 0} &&
+      (top < 0 || left < 0 || top + crop_height > image.height ||
+       left + crop_width > image.width)) {
+    for (size_t i = 0; i < out.pixels.size(); ++i) {
+      out.pixels[i] = c >= 3 ? pad_fill[std::min<size_t>(i % c, 2)] : pad_fill[0];
+    }
+  }
   const int x_begin = std::max(0, -left);
   const int x_end = std::min(crop_width, image.width - left);
   for (int y = 0; y < crop_height; ++y) {
@@ -82,7 +109,9 @@ Image center_crop(const Image& image, int crop_height, int crop_width) {
 
 Result<Image> preprocess_to_uint8(const Image& upright, const PreprocessorConfig& config) {
   Image rgb;
-  if (config.do_convert_rgb) {
+  if (config.do_convert_rgb && config.torchvision) {
+    rgb = convert_to_rgb(upright);  // PIL's convert("RGB"): alpha dropped
+  } else if (config.do_convert_rgb) {
     rgb = convert_to_rgb_on_white(upright);
   } else if (upright.mode == PixelMode::kRgb) {
     rgb = upright;
@@ -94,7 +123,10 @@ Result<Image> preprocess_to_uint8(const Image& upright, const PreprocessorConfig
     const auto [h, w] = resize_output_size(rgb.height, rgb.width, config);
     VITRT_ASSIGN_OR_RETURN(rgb, resize_image(rgb, w, h, config.resample));
   }
-  if (config.do_center_crop) rgb = center_crop(rgb, config.crop_height, config.crop_width);
+  if (config.do_center_crop) {
+    rgb = center_crop(rgb, config.crop_height, config.crop_width, config.torchvision,
+                      config.pad_fill);
+  }
   if (config.flip_channel_order) {
     for (size_t i = 0; i + 2 < rgb.pixels.size(); i += 3)
       std::swap(rgb.pixels[i], rgb.pixels[i + 2]);

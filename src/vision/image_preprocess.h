@@ -18,12 +18,15 @@
 namespace vitrt::vision {
 
 // The (height, width) an image of the given size is resized to: shortest_edge with the long
-// side truncated as HF's get_resize_output_image_size computes it, or the exact size.
+// side truncated as HF's get_resize_output_image_size (and torchvision's Resize) computes it,
+// the exact size, or ResizeKeepRatio's.
 std::pair<int, int> resize_output_size(int height, int width, const PreprocessorConfig& config);
 
 // HF's center_crop: the window starts at floor((size - crop) / 2) on each axis; where the
-// image is smaller than the crop, the missing pixels are zeros.
-Image center_crop(const Image& image, int crop_height, int crop_width);
+// image is smaller than the crop, the missing pixels are zeros. With torchvision set,
+// torchvision's CenterCrop / open_clip's CenterCropOrPad instead (see PreprocessorConfig).
+Image center_crop(const Image& image, int crop_height, int crop_width, bool torchvision = false,
+                  const std::array<uint8_t, 3>& pad_fill = {0, 0, 0});
 
 // Convert, resize and crop an upright image: the RGB uint8 image HF rescales next.
 Result<Image> preprocess_to_uint8(const Image& upright, const PreprocessorConfig& config);

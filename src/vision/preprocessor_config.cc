@@ -1,6 +1,8 @@
 // preprocessor_config.json parsing with nlohmann::json, every field type-checked.
 #include "vision/preprocessor_config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -259,6 +261,233 @@ Status apply_resize_rule(const ProcessorClass& c, const json& root, Preprocessor
   return Status::ok_status();
 }
 
+// ---- timm and open_clip ---------------------------------------------------------------------
+
+// A field that resolve_data_config / PreprocessCfg takes only when truthy (Python's `if
+// cfg.get(key)`): absent, null, 0, "", [] all mean the default.
+bool truthy(const json& root, const char* key) {
+  if (!root.contains(key)) return false;
+  const json& v = root[key];
+  if (v.is_null()) return false;
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number()) return v.get<double>() != 0.0;
+  if (v.is_string() || v.is_array() || v.is_object()) return !v.empty();
+  return true;
+}
+
+// An image size: an integer (a square) or [H, W] (timm's input_size is [C, H, W]).
+Result<std::pair<int, int>> read_hw(const json& v, const std::string& field, bool with_channels,
+                                    const std::string& source) {
+  if (v.is_number_integer()) {
+    VITRT_ASSIGN_OR_RETURN(const int n, positive_int(v, field, source));
+    return std::pair<int, int>{n, n};
+  }
+  const size_t n = with_channels ? 3 : 2;
+  if (!v.is_array() || v.size() != n) {
+    return invalid_argument(
+        source, ": '", field, "' must be ",
+        with_channels ? "[channels, height, width]" : "an integer or [height, width]", ", got ",
+        v.dump());
+  }
+  if (with_channels) {
+    VITRT_ASSIGN_OR_RETURN(const int channels, positive_int(v[0], field + "[0]", source));
+    if (channels != 3) {
+      return unsupported(source, ": '", field, "' has ", channels,
+                         " channels; image preprocessing gives 3 (RGB)");
+    }
+  }
+  VITRT_ASSIGN_OR_RETURN(const int h, positive_int(v[n - 2], field, source));
+  VITRT_ASSIGN_OR_RETURN(const int w, positive_int(v[n - 1], field, source));
+  return std::pair<int, int>{h, w};
+}
+
+// timm's interpolation names (str_to_interp_mode); open_clip accepts bicubic and bilinear.
+Result<ResampleFilter> read_interpolation(const json& root, const char* key,
+                                          const char* default_name, bool open_clip,
+                                          const std::string& source) {
+  std::string name = default_name;
+  if (truthy(root, key)) {
+    if (!root[key].is_string()) {
+      return invalid_argument(source, ": '", key, "' must be a string, got ", root[key].dump());
+    }
+    name = root[key].get<std::string>();
+  }
+  // open_clip: "random" is a training option; at inference it is bicubic.
+  if (open_clip && name == "random") return ResampleFilter::kBicubic;
+  static const std::pair<const char*, ResampleFilter> kNames[] = {
+      {"bicubic", ResampleFilter::kBicubic},
+      {"bilinear", ResampleFilter::kBilinear},
+      {"lanczos", ResampleFilter::kLanczos},
+      {"box", ResampleFilter::kBox},
+      {"hamming", ResampleFilter::kHamming}};
+  for (const auto& [known, filter] : kNames) {
+    if (name == known &&
+        (!open_clip || filter == ResampleFilter::kBicubic || filter == ResampleFilter::kBilinear)) {
+      return filter;
+    }
+  }
+  return unsupported(
+      source, ": interpolation '", name, "' is not supported (expected ",
+      open_clip ? "bicubic, bilinear or random" : "bicubic, bilinear, lanczos, box or hamming",
+      ")");
+}
+
+PreprocessorConfig torchvision_base(const char* kind) {
+  PreprocessorConfig config;
+  config.torchvision = true;
+  config.source_kind = kind;
+  config.do_convert_rgb = true;  // PIL convert("RGB")
+  config.do_resize = true;
+  config.do_center_crop = true;
+  config.do_rescale = true;  // ToTensor
+  config.rescale_factor = 1.0 / 255.0;
+  config.do_normalize = true;
+  return config;
+}
+
+// timm's eval transform (transforms_imagenet_eval) for the data config resolve_data_config
+// makes of `cfg` (a pretrained_cfg): input_size (3, 224, 224), bicubic, ImageNet mean/std,
+// crop_pct 0.875 and crop_mode "center" unless the config says otherwise.
+Result<PreprocessorConfig> parse_timm(const json& cfg, const std::string& source) {
+  PreprocessorConfig config = torchvision_base("timm");
+  std::pair<int, int> size{224, 224};
+  if (cfg.contains("input_size") && !cfg["input_size"].is_null()) {
+    VITRT_ASSIGN_OR_RETURN(size, read_hw(cfg["input_size"], "input_size", true, source));
+  }
+  VITRT_ASSIGN_OR_RETURN(config.resample,
+                         read_interpolation(cfg, "interpolation", "bicubic", false, source));
+  config.image_mean = kImageNetMean;
+  config.image_std = kImageNetStd;
+  if (truthy(cfg, "mean")) {
+    VITRT_RETURN_IF_ERROR(read_channel_values(cfg, "mean", &config.image_mean, false, source));
+  }
+  if (truthy(cfg, "std")) {
+    VITRT_RETURN_IF_ERROR(read_channel_values(cfg, "std", &config.image_std, true, source));
+  }
+  double crop_pct = 0.875;
+  if (truthy(cfg, "crop_pct")) {
+    if (!cfg["crop_pct"].is_number() || !(cfg["crop_pct"].get<double>() > 0.0)) {
+      return invalid_argument(source, ": 'crop_pct' must be a number > 0, got ",
+                              cfg["crop_pct"].dump());
+    }
+    crop_pct = cfg["crop_pct"].get<double>();
+  }
+  std::string crop_mode = "center";
+  if (truthy(cfg, "crop_mode")) {
+    if (!cfg["crop_mode"].is_string()) {
+      return invalid_argument(source, ": 'crop_mode' must be a string, got ",
+                              cfg["crop_mode"].dump());
+    }
+    crop_mode = cfg["crop_mode"].get<std::string>();
+  }
+  // math.floor(x / crop_pct) in float64.
+  const int scale_h = static_cast<int>(std::floor(size.first / crop_pct));
+  const int scale_w = static_cast<int>(std::floor(size.second / crop_pct));
+  if (scale_h <= 0 || scale_w <= 0 || scale_h > (1 << 20) || scale_w > (1 << 20)) {
+    return invalid_argument(source, ": input_size / crop_pct gives a resize of ", scale_h, "x",
+                            scale_w);
+  }
+  config.crop_height = size.first;
+  config.crop_width = size.second;
+  if (crop_mode == "center") {
+    if (scale_h == scale_w) {
+      config.shortest_edge = scale_h;  // torchvision Resize(int)
+    } else {
+      config.keep_ratio_height = scale_h;
+      config.keep_ratio_width = scale_w;
+    }
+  } else if (crop_mode == "squash") {
+    config.resize_height = scale_h;
+    config.resize_width = scale_w;
+  } else if (crop_mode == "border") {
+    config.keep_ratio_height = scale_h;
+    config.keep_ratio_width = scale_w;
+    config.keep_ratio_longest = true;
+    for (int c = 0; c < 3; ++c) {  // fill = [round(255 * v) for v in mean]
+      config.pad_fill[c] = static_cast<uint8_t>(std::clamp(
+          std::nearbyint(255.0 * static_cast<double>(config.image_mean[c])), 0.0, 255.0));
+    }
+  } else {
+    return unsupported(source, ": crop_mode '", crop_mode,
+                       "' is not supported (expected center, squash or border)");
+  }
+  return config;
+}
+
+// open_clip's image_transform(is_train=False) for open_clip_config.json: the size is the vision
+// tower's image_size (model_cfg.vision_cfg), the rest from preprocess_cfg over PreprocessCfg's
+// defaults (OpenAI mean/std, bicubic, resize_mode "shortest", fill_color 0).
+Result<PreprocessorConfig> parse_open_clip(const json& root, const std::string& source) {
+  PreprocessorConfig config = torchvision_base("open_clip");
+  const json empty = json::object();
+  const json& pp = root.contains("preprocess_cfg") && root["preprocess_cfg"].is_object()
+                       ? root["preprocess_cfg"]
+                       : empty;
+  std::pair<int, int> size{224, 224};
+  const json* image_size = nullptr;
+  if (root.contains("model_cfg") && root["model_cfg"].is_object() &&
+      root["model_cfg"].contains("vision_cfg") && root["model_cfg"]["vision_cfg"].is_object() &&
+      root["model_cfg"]["vision_cfg"].contains("image_size")) {
+    image_size = &root["model_cfg"]["vision_cfg"]["image_size"];
+  } else if (pp.contains("size")) {
+    image_size = &pp["size"];
+  }
+  if (image_size != nullptr) {
+    VITRT_ASSIGN_OR_RETURN(size, read_hw(*image_size, "image_size", false, source));
+  }
+  VITRT_ASSIGN_OR_RETURN(config.resample,
+                         read_interpolation(pp, "interpolation", "bicubic", true, source));
+  if (truthy(pp, "mean")) {
+    VITRT_RETURN_IF_ERROR(read_channel_values(pp, "mean", &config.image_mean, false, source));
+  }
+  if (truthy(pp, "std")) {
+    VITRT_RETURN_IF_ERROR(read_channel_values(pp, "std", &config.image_std, true, source));
+  }
+  std::string mode = "shortest";
+  if (truthy(pp, "resize_mode")) {
+    if (!pp["resize_mode"].is_string()) {
+      return invalid_argument(source, ": 'resize_mode' must be a string, got ",
+                              pp["resize_mode"].dump());
+    }
+    mode = pp["resize_mode"].get<std::string>();
+  }
+  if (pp.contains("mode") && !pp["mode"].is_null() && pp["mode"] != "RGB") {
+    return unsupported(source, ": preprocess_cfg.mode ", pp["mode"].dump(),
+                       " is not supported (expected \"RGB\")");
+  }
+  config.crop_height = size.first;
+  config.crop_width = size.second;
+  if (mode == "shortest") {
+    if (size.first == size.second) {
+      config.shortest_edge = size.first;
+    } else {  // ResizeKeepRatio(image_size): its own default, bicubic
+      config.keep_ratio_height = size.first;
+      config.keep_ratio_width = size.second;
+      config.resample = ResampleFilter::kBicubic;
+    }
+  } else if (mode == "squash") {
+    config.resize_height = size.first;
+    config.resize_width = size.second;
+    config.do_center_crop = false;
+  } else if (mode == "longest") {
+    config.keep_ratio_height = size.first;
+    config.keep_ratio_width = size.second;
+    config.keep_ratio_longest = true;
+    if (pp.contains("fill_color") && !pp["fill_color"].is_null()) {
+      if (!pp["fill_color"].is_number_integer() || pp["fill_color"].get<int64_t>() < 0 ||
+          pp["fill_color"].get<int64_t>() > 255) {
+        return invalid_argument(source, ": 'fill_color' must be an integer 0-255, got ",
+                                pp["fill_color"].dump());
+      }
+      config.pad_fill.fill(static_cast<uint8_t>(pp["fill_color"].get<int>()));
+    }
+  } else {
+    return unsupported(source, ": resize_mode '", mode,
+                       "' is not supported (expected shortest, longest or squash)");
+  }
+  return config;
+}
+
 }  // namespace
 
 Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_text,
@@ -270,6 +499,26 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
     return invalid_argument(source, ": not valid JSON: ", e.what());
   }
   if (!root.is_object()) return invalid_argument(source, ": expected a JSON object");
+  // timm: a model's config.json (architecture, num_classes, pretrained_cfg), or the
+  // pretrained_cfg dictionary itself.
+  if (root.contains("pretrained_cfg")) {
+    if (!root["pretrained_cfg"].is_object()) {
+      return invalid_argument(source, ": 'pretrained_cfg' must be an object, got ",
+                              root["pretrained_cfg"].dump());
+    }
+    return parse_timm(root["pretrained_cfg"], source);
+  }
+  const bool hf_keys = root.contains("image_processor_type") ||
+                       root.contains("feature_extractor_type") || root.contains("size") ||
+                       root.contains("crop_size") || root.contains("image_mean");
+  if (!hf_keys && root.contains("input_size") &&
+      (root.contains("crop_pct") || root.contains("interpolation") || root.contains("mean"))) {
+    return parse_timm(root, source);
+  }
+  // open_clip: open_clip_config.json.
+  if (root.contains("preprocess_cfg") || root.contains("model_cfg")) {
+    return parse_open_clip(root, source);
+  }
   // Every field has a default, so an unrelated JSON file (a model's config.json, say) would
   // otherwise pass silently as CLIP's settings.
   bool has_any_field = false;
@@ -280,8 +529,10 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
   }
   if (!has_any_field) {
     return invalid_argument(source,
-                            ": no image preprocessing fields (size, crop_size, "
-                            "image_mean, ...); is this a preprocessor_config.json?");
+                            ": no image preprocessing fields (size, crop_size, image_mean, ...; "
+                            "timm's pretrained_cfg; open_clip's preprocess_cfg); is this a "
+                            "preprocessor_config.json, a timm config.json or an "
+                            "open_clip_config.json?");
   }
   const ProcessorClass* cls = processor_class(root);
   PreprocessorConfig config = cls != nullptr ? defaults_of(*cls) : PreprocessorConfig{};

@@ -1,9 +1,10 @@
-// The settings of an HF image processor, read from its preprocessor_config.json.
-//
-// Fields and defaults follow transformers' CLIPImageProcessor: a field the file omits takes
-// CLIP's default (shortest edge 224, bicubic, 224x224 centre crop, rescale 1/255, OpenAI CLIP
-// mean/std, convert to RGB). Other processors that use the same fields (SigLIP, ViT, DINOv2)
-// work when their file spells the fields out, as the files on the Hub do.
+// The settings of an image preprocessing pipeline, read from one of the files models ship:
+//   - an HF preprocessor_config.json (transformers' image processors, PIL backend);
+//   - a timm model's config.json, or its pretrained_cfg alone (timm's eval transform:
+//     resolve_data_config + create_transform);
+//   - an open_clip model's open_clip_config.json (open_clip's image_transform, not training).
+// The last two run torchvision's transforms on PIL images, whose arithmetic differs from HF's
+// in the crop's rounding, the padding and the RGB conversion: `torchvision` selects it.
 #pragma once
 
 #include <array>
@@ -34,9 +35,29 @@ struct PreprocessorConfig {
   // pixels after the crop, with image_mean/image_std swapped to match (the parser does that),
   // which equals HF's flip after the normalization.
   bool flip_channel_order = false;
+
+  // timm / open_clip (torchvision on PIL images):
+  //  - the centre crop starts at round((size - crop) / 2), half to even, and an image smaller
+  //    than the crop is padded by (crop - size) // 2 before it with `pad_fill` (HF: the floor
+  //    of the offset, and zeros placed by the ceiling);
+  //  - convert("RGB") drops an alpha band where HF composites it onto white.
+  bool torchvision = false;
+  std::array<uint8_t, 3> pad_fill = {0, 0, 0};
+  // ResizeKeepRatio (timm, open_clip), used when keep_ratio_height > 0: each side divided by
+  // the smaller (keep_ratio_longest: the larger) of height / keep_ratio_height and width /
+  // keep_ratio_width, rounded half to even.
+  int keep_ratio_height = 0;
+  int keep_ratio_width = 0;
+  bool keep_ratio_longest = false;
+  // Where the settings came from, for messages: "HF", "timm" or "open_clip".
+  const char* source_kind = "HF";
 };
 
-// `source` names the text in messages (usually the file path). Fields the file leaves out take
+// `source` names the text in messages (usually the file path). A timm config is recognised by
+// its "pretrained_cfg" object (or, alone, by "input_size" with timm's keys), an open_clip one
+// by "preprocess_cfg" or "model_cfg"; their fields take timm's and open_clip's defaults, and
+// the parts of their transforms that are not resize-crop-normalize (training augmentation)
+// are refused. For an HF file, fields the file leaves out take
 // the defaults of the image processor it names ("image_processor_type", or the older
 // "feature_extractor_type"), as transformers' from_pretrained does, and an integer "size" means
 // what that class makes of it: a square for ViT, DeiT, BEiT, SegFormer, DPT and EfficientNet,

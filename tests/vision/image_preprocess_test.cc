@@ -43,6 +43,35 @@ TEST(VisionPreprocess, MatchesHfClipImageProcessorOnEveryImage) {
 // a shortest edge (CLIP, ConvNeXt, MobileNet), crop_pct, LeViT's 256/224, MobileViT's BGR, the
 // fields a file leaves out from the class's defaults. Landscape and portrait photos, against
 // transformers' PIL image processor of each class.
+// timm's config.json (or its pretrained_cfg alone) and open_clip's open_clip_config.json, read
+// as timm's and open_clip's eval transforms read them (python/
+// make_torchvision_preprocess_references.py): crop_pct, every crop_mode and resize_mode,
+// non-square sizes (ResizeKeepRatio), torchvision's crop rounding and padding, PIL's
+// convert("RGB"). Against those transforms' own outputs on photos of several shapes and modes.
+TEST(VisionPreprocess, MatchesTimmAndOpenClipTransforms) {
+  std::ifstream file(vision_data_path("torchvision/manifest.json"));
+  std::ostringstream text;
+  text << file.rdbuf();
+  const nlohmann::json manifest = nlohmann::json::parse(text.str());
+  int checked = 0;
+  for (const auto& entry : manifest["cases"]) {
+    const std::string config_file = entry["config"];
+    const std::string image_file = entry["image"];
+    SCOPED_TRACE(image_file + " with " + config_file);
+    auto config = read_preprocessor_config(vision_data_path("torchvision/" + config_file));
+    ASSERT_TRUE(config.ok()) << config.status().to_string();
+    EXPECT_TRUE(config->torchvision);
+    EXPECT_STREQ(config->source_kind, config_file.rfind("timm", 0) == 0 ? "timm" : "open_clip");
+    auto pixels = preprocess_image_files({vision_data_path(image_file)}, *config);
+    ASSERT_TRUE(pixels.ok()) << pixels.status().to_string();
+    auto expected = read_npy(vision_data_path("torchvision/" + entry["ref"].get<std::string>()));
+    ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+    EXPECT_TRUE(vitrt::testing::tensors_close(*pixels, *expected, {0.0, 1e-6}));
+    ++checked;
+  }
+  EXPECT_EQ(checked, 46);
+}
+
 TEST(VisionPreprocess, MatchesEachHfImageProcessorClass) {
   std::ifstream file(vision_data_path("hf_processors/manifest.json"));
   std::ostringstream text;

@@ -94,6 +94,48 @@ TEST(VisionConfig, FieldsLeftOutTakeTheNamedClassDefaults) {
   }
 }
 
+// What a timm config.json and an open_clip_config.json become (their pixels are checked against
+// timm's and open_clip's own transforms in image_preprocess_test.cc).
+TEST(VisionConfig, ReadsTimmAndOpenClipConfigs) {
+  auto timm = parse_preprocessor_config(
+      R"({"architecture": "vit_base_patch16_224", "num_classes": 1000, "pretrained_cfg":
+          {"input_size": [3, 224, 224], "interpolation": "bicubic", "crop_pct": 0.9,
+           "crop_mode": "center", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}})",
+      "config.json");
+  ASSERT_TRUE(timm.ok()) << timm.status().to_string();
+  EXPECT_STREQ(timm->source_kind, "timm");
+  EXPECT_TRUE(timm->torchvision);
+  EXPECT_EQ(timm->shortest_edge, 248);  // floor(224 / 0.9)
+  EXPECT_EQ(timm->resize_height, 0);
+  EXPECT_EQ(timm->crop_height, 224);
+  EXPECT_EQ(timm->resample, ResampleFilter::kBicubic);
+  EXPECT_EQ(timm->image_mean[0], 0.5f);
+
+  // Defaults: timm's (bicubic, crop_pct 0.875, ImageNet statistics).
+  auto bare = parse_preprocessor_config(R"({"pretrained_cfg": {}})", "config.json");
+  ASSERT_TRUE(bare.ok()) << bare.status().to_string();
+  EXPECT_EQ(bare->shortest_edge, 256);
+  EXPECT_EQ(bare->crop_width, 224);
+  EXPECT_EQ(bare->image_mean[0], 0.485f);
+
+  auto clip = parse_preprocessor_config(
+      R"({"model_cfg": {"embed_dim": 768, "vision_cfg": {"image_size": 336}},
+          "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                             "interpolation": "bilinear", "resize_mode": "squash"}})",
+      "open_clip_config.json");
+  ASSERT_TRUE(clip.ok()) << clip.status().to_string();
+  EXPECT_STREQ(clip->source_kind, "open_clip");
+  EXPECT_EQ(clip->resize_height, 336);
+  EXPECT_EQ(clip->resize_width, 336);
+  EXPECT_FALSE(clip->do_center_crop);
+  EXPECT_EQ(clip->resample, ResampleFilter::kBilinear);
+
+  // An HF file keeps HF's arithmetic.
+  auto hf = parse_preprocessor_config(R"({"image_processor_type": "ViTImageProcessor"})", "x");
+  ASSERT_TRUE(hf.ok());
+  EXPECT_FALSE(hf->torchvision);
+}
+
 TEST(VisionConfig, ErrorsNameTheField) {
   const struct {
     const char* json;
@@ -110,6 +152,20 @@ TEST(VisionConfig, ErrorsNameTheField) {
       {R"({"image_std": [0.5, 0, 0.5]})", "'image_std' must not contain 0"},
       {R"({"image_mean": [0.5, 0.5]})", "'image_mean'"},
       {R"({"rescale_factor": "1/255"})", "'rescale_factor'"},
+      // timm
+      {R"({"architecture": "vit", "pretrained_cfg": [1]})", "'pretrained_cfg' must be an object"},
+      {R"({"pretrained_cfg": {"input_size": [1, 224, 224]}})", "1 channels"},
+      {R"({"pretrained_cfg": {"input_size": [224, 224]}})", "[channels, height, width]"},
+      {R"({"pretrained_cfg": {"crop_mode": "random"}})", "crop_mode 'random'"},
+      {R"({"pretrained_cfg": {"interpolation": "nearest"}})", "interpolation 'nearest'"},
+      {R"({"pretrained_cfg": {"crop_pct": -1}})", "'crop_pct'"},
+      {R"({"pretrained_cfg": {"std": [0.5, 0, 0.5]}})", "'std' must not contain 0"},
+      {R"({"input_size": [3, 224, 224], "crop_pct": "0.9"})", "'crop_pct'"},
+      // open_clip
+      {R"({"model_cfg": {"vision_cfg": {"image_size": "big"}}})", "'image_size'"},
+      {R"({"preprocess_cfg": {"resize_mode": "fit"}})", "resize_mode 'fit'"},
+      {R"({"preprocess_cfg": {"interpolation": "lanczos"}})", "interpolation 'lanczos'"},
+      {R"({"preprocess_cfg": {"resize_mode": "longest", "fill_color": 300}})", "'fill_color'"},
   };
   for (const auto& c : cases) {
     auto config = parse_preprocessor_config(c.json, "my_config.json");
