@@ -53,7 +53,10 @@ fi
 
 if [ $with_bench -eq 1 ]; then
   # scipy: transformers imports it for Mask2Former (python/sweep_architectures.py).
-  python3 -m pip install -q numpy onnx onnxscript onnxruntime torch transformers timm scipy
+  # scikit-image and open_clip_torch: python/make_image_references.py and
+  # python/make_torchvision_preprocess_references.py.
+  python3 -m pip install -q numpy onnx onnxscript onnxruntime torch transformers timm scipy \
+    scikit-image open_clip_torch
 fi
 
 # The server's end-to-end test (ctest serve_e2e) talks to `vitrt serve` through the clients users

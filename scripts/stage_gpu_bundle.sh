@@ -3,9 +3,12 @@
 # tool copies, e.g. /work/main/.bundle/cuda): stripped vitrt and vitrt_cuda_tests, the
 # non-CUDA shared libraries ldd finds on this machine (oneDNN, libgomp, OpenCL loader), all
 # xz-compressed to stay under the 64 MiB carry limit, plus the test and benchmark scripts, the
-# CLIP exporter and BPE vocabulary (for the serving benchmark) and all.sh, which runs them there:
+# CLIP exporter and all.sh, which runs them there. The BPE vocabulary (1.3 MB, for the serving
+# and multi-GPU benchmarks only) comes with BUNDLE_VOCAB=1: the checkout and the bundle together
+# are close to the limit.
 #
 #   scripts/stage_gpu_bundle.sh /work/main/.bundle/cuda [BUILD_DIR]
+#   BUNDLE_VOCAB=1 scripts/stage_gpu_bundle.sh ...          # for RUN_SERVE / RUN_MULTI_GPU
 #   (device) cd .bundle/cuda && TEST_BUDGET=110 RUN_BENCH=1 ./all.sh
 #   (device) cd .bundle/cuda && RUN_TESTS=0 RUN_SERVE=1 ./all.sh    # bench/gpu/serve_clip.sh only
 #   (device, nvidia-h200-x2) cd .bundle/cuda && RUN_TESTS=0 RUN_MULTI_GPU=1 ./all.sh
@@ -21,14 +24,20 @@ trap 'rm -rf "$tmp"' EXIT
 strip -o "$tmp/vitrt" "$build/vitrt"
 strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
  { ldd "$build/tests/vitrt_cuda_tests"; ldd "$build/vitrt"; } | awk '/=> \// {print $3}' |
-  grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libgif|libtiff|libjbig|libLerc|libdeflate|liblzma|libzstd|libz\.' | xargs -I{} cp -L {} "$tmp/"
+  grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libgif|libtiff|libjbig|libLerc|libdeflate' |
+  xargs -I{} cp -L {} "$tmp/"
+# zlib, liblzma and libzstd are not bundled: every Ubuntu 24.04 has them (same sonames).
 # xz -9: the checkout and the bundle share the device tool's 64 MiB.
 (cd "$tmp" && tar cf - ./* | xz -T2 -9 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
   "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" \
   "$root/bench/quant_accuracy.sh" "$root/bench/quant_accuracy_images.py" \
-  "$root/python/export_clip.py" "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" \
+  "$root/python/export_clip.py" \
   "$root/bench/gpu/sweep_cuda.sh" "$root/python/sweep_architectures.py" "$root/python/make_fixtures.py" "$dest/"
+rm -f "$dest/bpe_simple_vocab_16e6.txt.gz"
+if [ "${BUNDLE_VOCAB:-0}" = 1 ]; then
+  cp "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" "$dest/"
+fi
 cat > "$dest/all.sh" <<'ALL'
 #!/usr/bin/env bash
 # One GPU-machine call: the CUDA tests (RUN_TESTS=0 skips them), then (RUN_BENCH=1) the
@@ -43,7 +52,8 @@ export VITRT_ROOT="$(cd "$bundle/../.." && pwd)"
 work=/tmp/vitrt_bundle
 mkdir -p "$work"
 tar xJf "$bundle/payload.tar.xz" -C "$work"
-cp "$bundle"/*.sh "$bundle"/*.py "$bundle"/*.gz "$work"/
+cp "$bundle"/*.sh "$bundle"/*.py "$work"/
+cp "$bundle"/*.gz "$work"/ 2>/dev/null || true  # the vocabulary, when bundled
 cd "$work"
 export LD_LIBRARY_PATH="$work:${LD_LIBRARY_PATH:-}"
 # cuDNN (for its fused attention and convolution, loaded at run time) from the PyTorch install's wheel.
