@@ -77,6 +77,20 @@ CONFIGS = {
             "do_center_crop": True, "do_convert_rgb": True, "do_normalize": True,
             "do_rescale": True, "do_resize": True, "image_mean": IMAGENET_MEAN,
             "image_std": IMAGENET_STD, "resample": 3, "size": {"shortest_edge": 40}},
+    # google/efficientnet-b*: NEAREST resize to a square, its own std, include_top false.
+    "efficientnet": {"image_processor_type": "EfficientNetImageProcessor",
+                     "crop_size": {"height": 32, "width": 32}, "do_center_crop": False,
+                     "do_normalize": True, "do_rescale": True, "do_resize": True,
+                     "image_mean": IMAGENET_MEAN,
+                     "image_std": [0.47853944, 0.4732864, 0.47434163], "include_top": False,
+                     "resample": 0, "rescale_factor": 0.00392156862745098,
+                     "rescale_offset": False, "size": {"height": 38, "width": 38}},
+    # The class's own defaults for include_top (true: divide by std a second time), with the
+    # rescale offset (x / 255 - 1) and a centre crop.
+    "efficientnet_top": {"image_processor_type": "EfficientNetImageProcessor",
+                         "crop_size": {"height": 30, "width": 30}, "do_center_crop": True,
+                         "rescale_offset": True, "resample": 0,
+                         "size": {"height": 41, "width": 35}},
     # openai/clip-*'s older form: an integer size (a shortest edge for CLIP).
     "clip_legacy": {"feature_extractor_type": "CLIPFeatureExtractor", "crop_size": 32,
                     "do_center_crop": True, "do_normalize": True, "do_resize": True,

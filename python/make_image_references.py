@@ -421,9 +421,11 @@ def main():
         # more than twice the width's shrink (vertical first), 60x50 and 13x71 do not; 171x89 and
         # 119x83 grow; 100x40 changes one axis of the RGB crop, both of the L crop.
         sizes = [(37, 29), (90, 40), (60, 50), (171, 89), (100, 40), (13, 71), (1, 1), (119, 83)]
-        for filt in ("bilinear", "bicubic", "box", "hamming", "lanczos"):
-            for w, h in sizes:
-                if src.mode == "L" and filt not in ("bilinear", "bicubic"):
+        # NEAREST also at sizes where PIL's running sum of source positions and (x + 0.5) * step
+        # pick different pixels (widths 21 and 34 of the RGB crop, heights 14 and 21 of the L one).
+        for filt in ("bilinear", "bicubic", "box", "hamming", "lanczos", "nearest"):
+            for w, h in sizes + ([(21, 14), (34, 21)] if filt == "nearest" else []):
+                if src.mode == "L" and filt not in ("bilinear", "bicubic", "nearest"):
                     continue
                 out = src.resize((w, h), getattr(Image.Resampling, filt.upper()))
                 ref = f"resize_{src.mode}_{filt}_{w}x{h}.npy"

@@ -145,7 +145,9 @@ void write_pixel_values(const Image& rgb, const PreprocessorConfig& config, floa
       // HF rescales in float64 and rounds to float32 once, then normalizes in float32.
       float x =
           config.do_rescale ? static_cast<float>(v * config.rescale_factor) : static_cast<float>(v);
+      if (config.do_rescale && config.rescale_offset) x -= 1.0f;
       if (config.do_normalize) x = (x - mean) / std;
+      if (config.include_top) x = x / std;
       out[i] = x;
     }
   }

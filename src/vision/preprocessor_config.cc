@@ -135,6 +135,7 @@ struct ProcessorClass {
   ResizeRule rule;
   double crop_pct;
   bool flip_channel_order;
+  bool include_top = false;  // EfficientNet's default; only that class reads the field
 };
 
 constexpr std::array<float, 3> kHalf = {0.5f, 0.5f, 0.5f};
@@ -151,7 +152,7 @@ constexpr ProcessorClass kClasses[] = {
   {"BeitImageProcessor",       true,   0,  224, 224, 3, false, 224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
   {"SegformerImageProcessor",  true,   0,  512, 512, 2, false, 224, kImageNetMean, kImageNetStd,  true, ResizeRule::kPlain,      0.0,       false},
   {"DPTImageProcessor",        true,   0,  384, 384, 3, false, 224, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
-  {"EfficientNetImageProcessor", true, 0,  346, 346, 3, false, 289, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false},
+  {"EfficientNetImageProcessor", true, 0,  346, 346, 3, false, 289, kHalf,         kHalf,         true, ResizeRule::kPlain,      0.0,       false, true},
   {"CLIPImageProcessor",       false, 224,   0,   0, 3, true,  224, kClipMean,     kClipStd,      true, ResizeRule::kPlain,      0.0,       false},
   {"ChineseCLIPImageProcessor", false, 224,  0,   0, 3, true,  224, kClipMean,     kClipStd,      true, ResizeRule::kPlain,      0.0,       false},
   {"BitImageProcessor",        false, 224,   0,   0, 3, true,  224, kClipMean,     kClipStd,      true, ResizeRule::kPlain,      0.0,       false},
@@ -201,6 +202,7 @@ PreprocessorConfig defaults_of(const ProcessorClass& c) {
   config.image_std = c.std;
   config.do_normalize = c.do_normalize;
   config.flip_channel_order = c.flip_channel_order;
+  config.include_top = c.include_top;
   return config;
 }
 
@@ -543,6 +545,10 @@ Result<PreprocessorConfig> parse_preprocessor_config(const std::string& json_tex
   VITRT_RETURN_IF_ERROR(read_bool(root, "do_normalize", &config.do_normalize, source));
   VITRT_RETURN_IF_ERROR(
       read_bool(root, "do_flip_channel_order", &config.flip_channel_order, source));
+  if (cls != nullptr && std::string(cls->name) == "EfficientNetImageProcessor") {
+    VITRT_RETURN_IF_ERROR(read_bool(root, "rescale_offset", &config.rescale_offset, source));
+    VITRT_RETURN_IF_ERROR(read_bool(root, "include_top", &config.include_top, source));
+  }
   VITRT_RETURN_IF_ERROR(read_size(root, &config, source, cls != nullptr && cls->int_size_square));
   VITRT_RETURN_IF_ERROR(read_crop_size(root, &config, source));
   if (cls != nullptr) VITRT_RETURN_IF_ERROR(apply_resize_rule(*cls, root, &config, source));

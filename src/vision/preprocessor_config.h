@@ -35,6 +35,10 @@ struct PreprocessorConfig {
   // pixels after the crop, with image_mean/image_std swapped to match (the parser does that),
   // which equals HF's flip after the normalization.
   bool flip_channel_order = false;
+  // EfficientNetImageProcessor: rescale_offset makes the rescale x * factor - 1; include_top
+  // divides by image_std once more after the normalization (its "normalize with mean 0").
+  bool rescale_offset = false;
+  bool include_top = false;
 
   // timm / open_clip (torchvision on PIL images):
   //  - the centre crop starts at round((size - crop) / 2), half to even, and an image smaller

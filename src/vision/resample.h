@@ -27,9 +27,9 @@ enum class ResampleFilter {
 Result<ResampleFilter> resample_filter_from_pil(int value);
 const char* resample_filter_name(ResampleFilter filter);
 
-// Resizes an L, RGB or CMYK image to width x height. Images with alpha are refused (PIL
-// premultiplies them first; convert to RGB before resizing), as is kNearest (PIL uses a
-// different, non-convolution path for it).
+// Resizes an L, RGB or CMYK image to width x height, with PIL's arithmetic for every filter
+// (kNearest through PIL's affine-scaling path). Images with alpha are refused (PIL premultiplies
+// them first; convert to RGB before resizing).
 Result<Image> resize_image(const Image& image, int width, int height, ResampleFilter filter);
 
 }  // namespace vitrt::vision

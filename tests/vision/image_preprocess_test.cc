@@ -92,7 +92,7 @@ TEST(VisionPreprocess, MatchesEachHfImageProcessorClass) {
       ++checked;
     }
   }
-  EXPECT_GE(checked, 24);
+  EXPECT_GE(checked, 28);
 }
 
 TEST(VisionPreprocess, BatchKeepsOrderAcrossThreads) {
