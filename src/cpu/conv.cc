@@ -22,8 +22,6 @@
 
 namespace vitrt {
 
-namespace {
-
 Result<ConvGeometry> conv_geometry(const Node& node, const ConvAttributes& attrs, const Tensor& x,
                                    const Tensor& w, const Tensor* bias) {
   const int spatial = static_cast<int>(attrs.strides.size());
@@ -65,39 +63,7 @@ Result<ConvGeometry> conv_geometry(const Node& node, const ConvAttributes& attrs
   return g;
 }
 
-// im2col of one image: col[(c * kernel_size + kernel offset), output position], zero where the
-// kernel reads padding.
-void im2col(const ConvGeometry& g, const float* x, float* col) {
-  const int64_t ks = g.kernel_size(), os = g.out_size();
-  parallel_for(g.channels * ks, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t c = r / ks;
-      int64_t rest = r % ks;
-      const int64_t kw = rest % g.kernel[2];
-      rest /= g.kernel[2];
-      const int64_t kh = rest % g.kernel[1];
-      const int64_t kd = rest / g.kernel[1];
-      const float* xc = x + c * g.in_size();
-      float* dst = col + r * os;
-      for (int64_t od = 0; od < g.out[0]; ++od) {
-        const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dilation[0];
-        for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-          const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dilation[1];
-          float* row = dst + (od * g.out[1] + oh) * g.out[2];
-          if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-            std::fill(row, row + g.out[2], 0.0f);
-            continue;
-          }
-          const float* xrow = xc + (id * g.in[1] + ih) * g.in[2];
-          for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-            const int64_t iw = ow * g.stride[2] - g.pad[2] + kw * g.dilation[2];
-            row[ow] = iw >= 0 && iw < g.in[2] ? xrow[iw] : 0.0f;
-          }
-        }
-      }
-    }
-  });
-}
+namespace {
 
 // float64: the direct reference loop.
 void conv_f64(const ConvGeometry& g, const double* x, const double* w, const double* bias,

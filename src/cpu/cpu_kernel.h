@@ -75,6 +75,8 @@ void register_cpu_patchify_kernels(CpuKernelRegistry& registry);
 void register_cpu_rotary_embedding_kernels(CpuKernelRegistry& registry);
 void register_cpu_quant_linear_kernels(CpuKernelRegistry& registry);
 void register_cpu_qdq_kernels(CpuKernelRegistry& registry);  // QuantizeLinear, DequantizeLinear
+// DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv
+void register_cpu_integer_kernels(CpuKernelRegistry& registry);
 
 // Adapts a plain function (for stateless kernels whose attributes are cheap to read per run).
 template <typename Fn>

@@ -27,6 +27,7 @@ const CpuKernelRegistry& CpuKernelRegistry::global() {
     register_cpu_rotary_embedding_kernels(r);
     register_cpu_quant_linear_kernels(r);
     register_cpu_qdq_kernels(r);
+    register_cpu_integer_kernels(r);
     return r;
   }();
   return registry;

@@ -1,0 +1,457 @@
+// CPU kernels of ONNX's integer ops, as ONNX Runtime's quantizers write them:
+//   - quantize_dynamic: DynamicQuantizeLinear, then MatMulInteger / ConvInteger, a Cast to
+//     float and a Mul by the scales;
+//   - quantize_static in QOperator format: QLinearMatMul and QLinearConv.
+// Integer products are exact (int32 sums of int16 operand differences), and the float steps
+// follow ONNX's reference implementation step for step (float32 scales, the requantization in
+// float64, rounding half to even), so outputs equal ONNX's conformance data and ONNX Runtime's
+// integer results.
+//
+// Speed: MatMulInteger with constant 2-D weights (what quantize_dynamic writes) runs on oneDNN's
+// exact int8 path where the CPU has VNNI, with the activation's zero point applied afterwards
+// through the weights' column sums; everything else runs on our own blocked int32 loops
+// (bench/NOTES.md has the numbers).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/conv_geometry.h"
+#include "cpu/cpu_kernel.h"
+#include "cpu/int8_matmul.h"
+#include "ir/ops/conv_attributes.h"
+
+namespace vitrt {
+namespace {
+
+// ---- exact integer products ------------------------------------------------------------------
+
+// c[m x n] = a[m x k] . b[k x n], row-major, int16 operands, int32 sums (exact: |operands| <=
+// 255, so k up to 33,000 cannot overflow). Tiles of 4 rows share each row of b, and columns go
+// in chunks whose accumulators stay in L1.
+void gemm_i16(int64_t m, int64_t k, int64_t n, const int16_t* a, const int16_t* b, int32_t* c) {
+  constexpr int64_t kRows = 4, kCols = 512;
+  const int64_t row_tiles = (m + kRows - 1) / kRows;
+  const int64_t col_chunks = (n + kCols - 1) / kCols;
+  parallel_for(row_tiles * col_chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t i0 = (t / col_chunks) * kRows, rows = std::min(kRows, m - i0);
+      const int64_t j0 = (t % col_chunks) * kCols, cols = std::min(kCols, n - j0);
+      for (int64_t r = 0; r < rows; ++r) std::fill_n(c + (i0 + r) * n + j0, cols, 0);
+      for (int64_t p = 0; p < k; ++p) {
+        const int16_t* bp = b + p * n + j0;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int32_t av = a[(i0 + r) * k + p];
+          if (av == 0) continue;
+          int32_t* cr = c + (i0 + r) * n + j0;
+          for (int64_t j = 0; j < cols; ++j) cr[j] += av * static_cast<int32_t>(bp[j]);
+        }
+      }
+    }
+  });
+}
+
+int32_t load_int(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
+}
+
+// A zero point or scale that is a scalar (or has one element) or one value per index along a
+// dimension of `expected` elements; `what` names it in errors.
+Status check_per_index(const Tensor* t, int64_t expected, const char* what, const char* axis) {
+  if (t == nullptr || t->numel() == 1) return Status();
+  if (t->rank() != 1 || t->numel() != expected) {
+    return invalid_argument(what, " must be a scalar or 1-D with one value per ", axis, " (",
+                            expected, "), got shape ", shape_to_string(t->shape()));
+  }
+  return Status();
+}
+
+int32_t zp_at(const Tensor* zp, int64_t i) {
+  if (zp == nullptr) return 0;
+  return load_int(*zp, zp->numel() == 1 ? 0 : i);
+}
+
+float scale_at(const Tensor& s, int64_t i) {
+  return s.data<float>()[s.numel() == 1 ? 0 : i];
+}
+
+// NumPy matmul of two integer operands (after their zero points: A - a_zp per row, B - b_zp
+// per column), batch dims broadcast, a 1-D operand promoted as MatMul does. Calls
+// `finish(batch, i, j, sum)` for every output element, in parallel over rows.
+struct MatmulDims {
+  std::vector<int64_t> out_shape;
+  std::vector<int64_t> a_batch_offset, b_batch_offset;  // per output batch, in matrices
+  int64_t m = 0, k = 0, n = 0;
+};
+
+Result<MatmulDims> matmul_dims(const Tensor& a, const Tensor& b) {
+  if (a.rank() == 0 || b.rank() == 0) {
+    return invalid_argument("operands must have rank >= 1, got ", shape_to_string(a.shape()),
+                            " and ", shape_to_string(b.shape()));
+  }
+  std::vector<int64_t> as = a.shape(), bs = b.shape();
+  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  MatmulDims d;
+  d.m = as[as.size() - 2];
+  d.k = as.back();
+  d.n = bs.back();
+  if (bs[bs.size() - 2] != d.k) {
+    return invalid_argument("inner dims differ: A ", shape_to_string(a.shape()), ", B ",
+                            shape_to_string(b.shape()));
+  }
+  const std::vector<int64_t> ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+  const size_t rank = std::max(ab.size(), bb.size());
+  std::vector<int64_t> batch(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t x = i + ab.size() >= rank ? ab[i + ab.size() - rank] : 1;
+    const int64_t y = i + bb.size() >= rank ? bb[i + bb.size() - rank] : 1;
+    if (x != y && x != 1 && y != 1) {
+      return invalid_argument("batch dims do not broadcast: A ", shape_to_string(a.shape()), ", B ",
+                              shape_to_string(b.shape()));
+    }
+    batch[i] = std::max(x, y);
+  }
+  int64_t count = 1;
+  for (int64_t v : batch) count *= v;
+  for (int64_t flat = 0; flat < count; ++flat) {
+    int64_t rest = flat, ao = 0, bo = 0, a_stride = 1, b_stride = 1;
+    for (size_t i = rank; i-- > 0;) {
+      const int64_t idx = rest % batch[i];
+      rest /= batch[i];
+      const int64_t x = i + ab.size() >= rank ? ab[i + ab.size() - rank] : 1;
+      const int64_t y = i + bb.size() >= rank ? bb[i + bb.size() - rank] : 1;
+      ao += (x == 1 ? 0 : idx) * a_stride;
+      bo += (y == 1 ? 0 : idx) * b_stride;
+      a_stride *= x;
+      b_stride *= y;
+    }
+    d.a_batch_offset.push_back(ao);
+    d.b_batch_offset.push_back(bo);
+  }
+  d.out_shape = batch;
+  if (!a_vec) d.out_shape.push_back(d.m);
+  if (!b_vec) d.out_shape.push_back(d.n);
+  return d;
+}
+
+// The int32 products of MatMulInteger / QLinearMatMul, one [m, n] matrix per output batch.
+Result<std::vector<int32_t>> integer_matmul(const Tensor& a, const Tensor* a_zp, const Tensor& b,
+                                            const Tensor* b_zp, MatmulDims& d) {
+  VITRT_ASSIGN_OR_RETURN(d, matmul_dims(a, b));
+  VITRT_RETURN_IF_ERROR(check_per_index(a_zp, d.m, "the zero point of A", "row of A"));
+  VITRT_RETURN_IF_ERROR(check_per_index(b_zp, d.n, "the zero point of B", "column of B"));
+  std::vector<int16_t> a16(static_cast<size_t>(a.numel())), b16(static_cast<size_t>(b.numel()));
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    a16[i] = static_cast<int16_t>(load_int(a, i) - zp_at(a_zp, (i / d.k) % d.m));
+  }
+  for (int64_t i = 0; i < b.numel(); ++i) {
+    b16[i] = static_cast<int16_t>(load_int(b, i) - zp_at(b_zp, i % d.n));
+  }
+  const size_t batches = d.a_batch_offset.size();
+  std::vector<int32_t> c(batches * static_cast<size_t>(d.m * d.n));
+  for (size_t bi = 0; bi < batches; ++bi) {
+    gemm_i16(d.m, d.k, d.n, a16.data() + d.a_batch_offset[bi] * d.m * d.k,
+             b16.data() + d.b_batch_offset[bi] * d.k * d.n, c.data() + bi * d.m * d.n);
+  }
+  return c;
+}
+
+// ONNX's requantization: saturate(round_half_even(sum * multiplier + zero_point)), in float64
+// as NumPy computes an int32 array times a float32 one.
+template <typename Q>
+Q requantize(double value) {
+  constexpr double lo = std::numeric_limits<Q>::min(), hi = std::numeric_limits<Q>::max();
+  return static_cast<Q>(std::nearbyint(std::clamp(value, lo, hi)));
+}
+
+// ---- DynamicQuantizeLinear ----------------------------------------------------------------------
+
+class DynamicQuantizeLinearKernel final : public CpuKernel {
+ public:
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x = *inputs[0];
+    const float* in = x.data<float>();
+    const int64_t n = x.numel();
+    float lo = 0.0f, hi = 0.0f;  // the range always includes 0
+    for (int64_t i = 0; i < n; ++i) {
+      if (std::isnan(in[i])) return invalid_argument("x holds NaN: no quantization range");
+      lo = std::min(lo, in[i]);
+      hi = std::max(hi, in[i]);
+    }
+    // ONNX's reference, in float32: scale = (max - min) / 255 (1 / 255 when max == min).
+    const float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+    const float zp = std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
+    outputs[0] = Tensor::empty(DType::kUInt8, x.shape());
+    uint8_t* y = outputs[0].data<uint8_t>();
+    parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        y[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(in[i] / scale) + zp, 0.0f, 255.0f));
+      }
+    });
+    outputs[1] = Tensor::empty(DType::kFloat32, {});
+    outputs[1].data<float>()[0] = scale;
+    outputs[2] = Tensor::empty(DType::kUInt8, {});
+    outputs[2].data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+    return Status();
+  }
+};
+
+// ---- MatMulInteger, QLinearMatMul ---------------------------------------------------------------
+
+class MatMulIntegerKernel final : public CpuKernel {
+ public:
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor* a_zp = inputs.size() > 2 ? inputs[2] : nullptr;
+    const Tensor* b_zp = inputs.size() > 3 ? inputs[3] : nullptr;
+    MatmulDims d;
+    VITRT_ASSIGN_OR_RETURN(std::vector<int32_t> c,
+                           integer_matmul(*inputs[0], a_zp, *inputs[1], b_zp, d));
+    outputs[0] = Tensor::empty(DType::kInt32, d.out_shape);
+    std::memcpy(outputs[0].data<int32_t>(), c.data(), c.size() * sizeof(int32_t));
+    return Status();
+  }
+};
+
+// MatMulInteger with a constant 2-D B whose zero-point-corrected values fit int8, on oneDNN:
+// (A - a_zp) x B' = A x B' - a_zp * colsum(B'), exact in int32. A per-row a_zp (or a CPU
+// without VNNI, decided at load) takes the general kernel.
+class MatMulIntegerInt8Kernel final : public CpuKernel {
+ public:
+  MatMulIntegerInt8Kernel(const Tensor& w, std::vector<int32_t> colsum, bool a_unsigned)
+      : colsum_(std::move(colsum)),
+        k_(w.dim(0)),
+        n_(w.dim(1)),
+        gemm_(w, {}, false, false, MatmulActivation::kNone, a_unsigned, true) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& a = *inputs[0];
+    const Tensor* a_zp = inputs.size() > 2 ? inputs[2] : nullptr;
+    if (a.rank() == 0 || a.dim(a.rank() - 1) != k_ || (a_zp != nullptr && a_zp->numel() != 1)) {
+      return general_.run(inputs, outputs);
+    }
+    std::vector<int64_t> shape = a.shape();
+    shape.back() = n_;
+    outputs[0] = Tensor::empty(DType::kInt32, shape);
+    const int64_t rows = a.numel() / k_;
+    int32_t* y = outputs[0].data<int32_t>();
+    VITRT_RETURN_IF_ERROR(gemm_.run(rows, a.raw_data(), nullptr, nullptr, y));
+    const int32_t zp = zp_at(a_zp, 0);
+    if (zp != 0) {
+      parallel_for(rows, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          int32_t* row = y + r * n_;
+          for (int64_t j = 0; j < n_; ++j) row[j] -= zp * colsum_[j];
+        }
+      });
+    }
+    return Status();
+  }
+
+ private:
+  std::vector<int32_t> colsum_;
+  int64_t k_, n_;
+  Int8Matmul gemm_;
+  MatMulIntegerKernel general_;
+};
+
+class QLinearMatMulKernel final : public CpuKernel {
+ public:
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor &a = *inputs[0], &a_scale = *inputs[1], &b = *inputs[3];
+    const Tensor &b_scale = *inputs[4], &y_scale = *inputs[6], &y_zp = *inputs[7];
+    MatmulDims d;
+    VITRT_ASSIGN_OR_RETURN(std::vector<int32_t> c, integer_matmul(a, inputs[2], b, inputs[5], d));
+    VITRT_RETURN_IF_ERROR(check_per_index(&a_scale, d.m, "a_scale", "row of A"));
+    VITRT_RETURN_IF_ERROR(check_per_index(&b_scale, d.n, "b_scale", "column of B"));
+    if (y_scale.numel() != 1 || y_zp.numel() != 1) {
+      return unsupported("QLinearMatMul with a per-axis y_scale or y_zero_point");
+    }
+    outputs[0] = Tensor::empty(y_zp.dtype(), d.out_shape);
+    const float ys = y_scale.data<float>()[0];
+    const double zp = load_int(y_zp, 0);
+    const int64_t mn = d.m * d.n;
+    for (size_t i = 0; i < c.size(); ++i) {
+      const int64_t row = (static_cast<int64_t>(i) % mn) / d.n, col = static_cast<int64_t>(i) % d.n;
+      const float multiplier = scale_at(a_scale, row) * scale_at(b_scale, col) / ys;
+      const double v = static_cast<double>(c[i]) * static_cast<double>(multiplier) + zp;
+      if (y_zp.dtype() == DType::kInt8) {
+        outputs[0].data<int8_t>()[i] = requantize<int8_t>(v);
+      } else {
+        outputs[0].data<uint8_t>()[i] = requantize<uint8_t>(v);
+      }
+    }
+    return Status();
+  }
+};
+
+// ---- ConvInteger, QLinearConv -------------------------------------------------------------------
+
+// The int32 convolution of (x - x_zp) and (w - w_zp[output channel]), plus an optional int32
+// bias, as [N, M, out...] sums; the geometry is returned too.
+Result<std::vector<int32_t>> integer_conv(const Node& node, const ConvAttributes& attrs,
+                                          const Tensor& x, const Tensor* x_zp, const Tensor& w,
+                                          const Tensor* w_zp, const Tensor* bias, ConvGeometry& g) {
+  VITRT_ASSIGN_OR_RETURN(g, conv_geometry(node, attrs, x, w, bias));
+  if (x_zp != nullptr && x_zp->numel() != 1) {
+    return unsupported("a per-channel zero point for x (only a scalar is defined)");
+  }
+  VITRT_RETURN_IF_ERROR(
+      check_per_index(w_zp, g.out_channels, "the zero point of w", "output channel"));
+  const int64_t ks = g.kernel_size(), os = g.out_size();
+  const int64_t cg = g.group_in(), mg = g.group_out();
+  std::vector<int16_t> x16(static_cast<size_t>(x.numel())), w16(static_cast<size_t>(w.numel()));
+  const int32_t xz = zp_at(x_zp, 0);
+  for (int64_t i = 0; i < x.numel(); ++i) x16[i] = static_cast<int16_t>(load_int(x, i) - xz);
+  const int64_t w_per_out = w.numel() / g.out_channels;
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    w16[i] = static_cast<int16_t>(load_int(w, i) - zp_at(w_zp, i / w_per_out));
+  }
+  std::vector<int32_t> y(static_cast<size_t>(g.batch * g.out_channels * os));
+  std::vector<int16_t> col(static_cast<size_t>(cg * ks * os));
+  ConvGeometry group_geometry = g;
+  group_geometry.channels = cg;
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t grp = 0; grp < g.group; ++grp) {
+      im2col(group_geometry, x16.data() + (n * g.channels + grp * cg) * g.in_size(), col.data());
+      gemm_i16(mg, cg * ks, os, w16.data() + grp * mg * cg * ks, col.data(),
+               y.data() + (n * g.out_channels + grp * mg) * os);
+    }
+  }
+  if (bias != nullptr) {
+    const int32_t* b = bias->data<int32_t>();
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] += b[(static_cast<int64_t>(i) / os) % g.out_channels];
+  }
+  return y;
+}
+
+class ConvIntegerKernel final : public CpuKernel {
+ public:
+  ConvIntegerKernel(const Node& node, ConvAttributes attrs)
+      : node_(node), attrs_(std::move(attrs)) {}
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    ConvGeometry g;
+    VITRT_ASSIGN_OR_RETURN(
+        std::vector<int32_t> y,
+        integer_conv(node_, attrs_, *inputs[0], inputs.size() > 2 ? inputs[2] : nullptr, *inputs[1],
+                     inputs.size() > 3 ? inputs[3] : nullptr, nullptr, g));
+    outputs[0] = Tensor::empty(DType::kInt32, g.out_shape());
+    std::memcpy(outputs[0].data<int32_t>(), y.data(), y.size() * sizeof(int32_t));
+    return Status();
+  }
+
+ private:
+  const Node& node_;
+  ConvAttributes attrs_;
+};
+
+class QLinearConvKernel final : public CpuKernel {
+ public:
+  QLinearConvKernel(const Node& node, ConvAttributes attrs)
+      : node_(node), attrs_(std::move(attrs)) {}
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor &x_scale = *inputs[1], &w_scale = *inputs[4];
+    const Tensor &y_scale = *inputs[6], &y_zp = *inputs[7];
+    const Tensor* bias = inputs.size() > 8 ? inputs[8] : nullptr;
+    ConvGeometry g;
+    VITRT_ASSIGN_OR_RETURN(
+        std::vector<int32_t> y,
+        integer_conv(node_, attrs_, *inputs[0], inputs[2], *inputs[3], inputs[5], bias, g));
+    if (x_scale.numel() != 1 || y_scale.numel() != 1 || y_zp.numel() != 1) {
+      return unsupported("QLinearConv with a per-axis x_scale, y_scale or y_zero_point");
+    }
+    VITRT_RETURN_IF_ERROR(check_per_index(&w_scale, g.out_channels, "w_scale", "output channel"));
+    outputs[0] = Tensor::empty(y_zp.dtype(), g.out_shape());
+    const float xs = x_scale.data<float>()[0], ys = y_scale.data<float>()[0];
+    const double zp = load_int(y_zp, 0);
+    const int64_t os = g.out_size();
+    for (size_t i = 0; i < y.size(); ++i) {
+      const int64_t m = (static_cast<int64_t>(i) / os) % g.out_channels;
+      const float multiplier = xs * scale_at(w_scale, m) / ys;
+      const double v = static_cast<double>(y[i]) * static_cast<double>(multiplier) + zp;
+      if (y_zp.dtype() == DType::kInt8) {
+        outputs[0].data<int8_t>()[i] = requantize<int8_t>(v);
+      } else {
+        outputs[0].data<uint8_t>()[i] = requantize<uint8_t>(v);
+      }
+    }
+    return Status();
+  }
+
+ private:
+  const Node& node_;
+  ConvAttributes attrs_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_dynamic_quantize_linear(const KernelInit&) {
+  return std::unique_ptr<CpuKernel>(std::make_unique<DynamicQuantizeLinearKernel>());
+}
+
+Result<std::unique_ptr<CpuKernel>> make_matmul_integer(const KernelInit& init) {
+  const Tensor* b = init.constant_input(1);
+  const Tensor* b_zp = init.constant_input(3);
+  const Value& a = init.graph.values[init.node.inputs[0]];
+  const bool b_zp_known = !init.node.has_input(3) || b_zp != nullptr;
+  if (b != nullptr && b->rank() == 2 && b_zp_known && cpu_has_vnni() &&
+      b->dim(0) * 255 * 128 < (int64_t{1} << 31) &&
+      (b_zp == nullptr || b_zp->numel() == 1 || b_zp->numel() == b->dim(1))) {
+    const int64_t k = b->dim(0), n = b->dim(1);
+    Tensor w = Tensor::empty(DType::kInt8, {k, n});
+    std::vector<int32_t> colsum(static_cast<size_t>(n), 0);
+    bool fits = true;
+    for (int64_t i = 0; i < k * n && fits; ++i) {
+      const int32_t v =
+          load_int(*b, i) - zp_at(b_zp, b_zp != nullptr && b_zp->numel() > 1 ? i % n : 0);
+      fits = v >= -128 && v <= 127;
+      w.data<int8_t>()[i] = static_cast<int8_t>(v);
+      colsum[i % n] += v;
+    }
+    if (fits) {
+      return std::unique_ptr<CpuKernel>(std::make_unique<MatMulIntegerInt8Kernel>(
+          w, std::move(colsum), a.dtype == DType::kUInt8));
+    }
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<MatMulIntegerKernel>());
+}
+
+Result<std::unique_ptr<CpuKernel>> make_qlinear_matmul(const KernelInit&) {
+  return std::unique_ptr<CpuKernel>(std::make_unique<QLinearMatMulKernel>());
+}
+
+// The spatial rank comes from W (input `w_index`), whose shape inference has fixed.
+Result<ConvAttributes> conv_attributes(const KernelInit& init, int w_index) {
+  const Value& w = init.graph.values[init.node.inputs[w_index]];
+  if (!w.has_shape || w.shape.size() < 3 || w.shape.size() > 5) {
+    return unsupported(init.node.describe(),
+                       ": W's rank must be known at load time and 3 to 5 (1 to 3 spatial axes)");
+  }
+  return ConvAttributes::parse(init.node, static_cast<int>(w.shape.size()) - 2);
+}
+
+Result<std::unique_ptr<CpuKernel>> make_conv_integer(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, conv_attributes(init, 1));
+  return std::unique_ptr<CpuKernel>(std::make_unique<ConvIntegerKernel>(init.node, attrs));
+}
+
+Result<std::unique_ptr<CpuKernel>> make_qlinear_conv(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, conv_attributes(init, 3));
+  return std::unique_ptr<CpuKernel>(std::make_unique<QLinearConvKernel>(init.node, attrs));
+}
+
+}  // namespace
+
+void register_cpu_integer_kernels(CpuKernelRegistry& registry) {
+  registry.add("", "DynamicQuantizeLinear", make_dynamic_quantize_linear);
+  registry.add("", "MatMulInteger", make_matmul_integer);
+  registry.add("", "QLinearMatMul", make_qlinear_matmul);
+  registry.add("", "ConvInteger", make_conv_integer);
+  registry.add("", "QLinearConv", make_qlinear_conv);
+}
+
+}  // namespace vitrt
