@@ -12,6 +12,7 @@
 // through the weights' column sums; everything else runs on our own blocked int32 loops
 // (bench/NOTES.md has the numbers).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -178,11 +179,36 @@ class DynamicQuantizeLinearKernel final : public CpuKernel {
     const Tensor& x = *inputs[0];
     const float* in = x.data<float>();
     const int64_t n = x.numel();
-    float lo = 0.0f, hi = 0.0f;  // the range always includes 0
-    for (int64_t i = 0; i < n; ++i) {
-      if (std::isnan(in[i])) return invalid_argument("x holds NaN: no quantization range");
-      lo = std::min(lo, in[i]);
-      hi = std::max(hi, in[i]);
+    // The range in parallel chunks (branch-free loops the compiler vectorizes); it always
+    // includes 0.
+    constexpr int64_t kChunks = 64;
+    std::array<float, kChunks> chunk_lo{}, chunk_hi{};
+    std::array<int, kChunks> chunk_nan{};
+    parallel_for(kChunks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        // Locals, not the lambda's captures, so the loop vectorizes.
+        const float* __restrict src = in;
+        const int64_t first = n * c / kChunks, last = n * (c + 1) / kChunks;
+        float lo = 0.0f, hi = 0.0f;
+        int nan = 0;
+        // min/max of a float set are the same in any order once NaN is ruled out (it is, below).
+#pragma omp simd reduction(min : lo) reduction(max : hi) reduction(| : nan)
+        for (int64_t i = first; i < last; ++i) {
+          const float v = src[i];
+          lo = v < lo ? v : lo;
+          hi = v > hi ? v : hi;
+          nan |= v != v;
+        }
+        chunk_lo[c] = lo;
+        chunk_hi[c] = hi;
+        chunk_nan[c] = nan;
+      }
+    });
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t c = 0; c < kChunks; ++c) {
+      if (chunk_nan[c] != 0) return invalid_argument("x holds NaN: no quantization range");
+      lo = std::min(lo, chunk_lo[c]);
+      hi = std::max(hi, chunk_hi[c]);
     }
     // ONNX's reference, in float32: scale = (max - min) / 255 (1 / 255 when max == min).
     const float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
@@ -190,8 +216,16 @@ class DynamicQuantizeLinearKernel final : public CpuKernel {
     outputs[0] = Tensor::empty(DType::kUInt8, x.shape());
     uint8_t* y = outputs[0].data<uint8_t>();
     parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+      const float* __restrict src = in;
+      uint8_t* __restrict dst = y;
+      const float s = scale, z = zp;
       for (int64_t i = begin; i < end; ++i) {
-        y[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(in[i] / scale) + zp, 0.0f, 255.0f));
+        // rint, not nearbyint: the same rounding (half to even in the default mode), and the
+        // compiler turns rint into a vector instruction where nearbyint stays a library call.
+        float v = std::rint(src[i] / s) + z;
+        v = v < 0.0f ? 0.0f : v;
+        v = v > 255.0f ? 255.0f : v;
+        dst[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
       }
     });
     outputs[1] = Tensor::empty(DType::kFloat32, {});
@@ -351,6 +385,77 @@ class ConvIntegerKernel final : public CpuKernel {
   ConvAttributes attrs_;
 };
 
+// ConvInteger with constant weights (group 1) whose zero-point-corrected values fit int8, on
+// oneDNN's int8 matmul: each output position's patch is a row (padding holds x_zp, so it
+// contributes nothing once x_zp * colsum(W') is taken off), W' is [C * kernel, M].
+class ConvIntegerInt8Kernel final : public CpuKernel {
+ public:
+  ConvIntegerInt8Kernel(const Node& node, ConvAttributes attrs, const Tensor& w_rows,
+                        std::vector<int32_t> colsum, bool x_unsigned)
+      : node_(node),
+        attrs_(std::move(attrs)),
+        colsum_(std::move(colsum)),
+        gemm_(w_rows, {}, false, false, MatmulActivation::kNone, x_unsigned, true),
+        general_(node, attrs_) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x = *inputs[0];
+    const Tensor* x_zp = inputs.size() > 2 ? inputs[2] : nullptr;
+    if (x_zp != nullptr && x_zp->numel() != 1) return general_.run(inputs, outputs);
+    VITRT_ASSIGN_OR_RETURN(const ConvGeometry g,
+                           conv_geometry(node_, attrs_, x, *inputs[1], nullptr));
+    const int64_t ks = g.kernel_size(), os = g.out_size(), ck = g.channels * ks;
+    const int64_t m = g.out_channels;
+    const int32_t zp = zp_at(x_zp, 0);
+    const uint8_t pad = static_cast<uint8_t>(zp);  // the zero point's bits, u8 or s8
+    const uint8_t* in = static_cast<const uint8_t*>(x.raw_data());
+    std::vector<uint8_t> rows(static_cast<size_t>(os * ck));
+    std::vector<int32_t> sums(static_cast<size_t>(os * m));
+    outputs[0] = Tensor::empty(DType::kInt32, g.out_shape());
+    int32_t* y = outputs[0].data<int32_t>();
+    for (int64_t n = 0; n < g.batch; ++n) {
+      const uint8_t* xn = in + n * g.channels * g.in_size();
+      parallel_for(os, 8, [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p) {
+          const int64_t od = p / (g.out[1] * g.out[2]), oh = (p / g.out[2]) % g.out[1];
+          const int64_t ow = p % g.out[2];
+          uint8_t* row = rows.data() + p * ck;
+          for (int64_t c = 0; c < g.channels; ++c) {
+            for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+              const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dilation[0];
+              for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+                const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dilation[1];
+                for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+                  const int64_t iw = ow * g.stride[2] - g.pad[2] + kw * g.dilation[2];
+                  const bool inside =
+                      id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2];
+                  *row++ = inside ? xn[c * g.in_size() + (id * g.in[1] + ih) * g.in[2] + iw] : pad;
+                }
+              }
+            }
+          }
+        }
+      });
+      VITRT_RETURN_IF_ERROR(gemm_.run(os, rows.data(), nullptr, nullptr, sums.data()));
+      int32_t* yn = y + n * m * os;
+      parallel_for(m, 8, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) {
+          const int32_t correction = zp * colsum_[j];
+          for (int64_t p = 0; p < os; ++p) yn[j * os + p] = sums[p * m + j] - correction;
+        }
+      });
+    }
+    return Status();
+  }
+
+ private:
+  const Node& node_;
+  ConvAttributes attrs_;
+  std::vector<int32_t> colsum_;
+  Int8Matmul gemm_;
+  ConvIntegerKernel general_;
+};
+
 class QLinearConvKernel final : public CpuKernel {
  public:
   QLinearConvKernel(const Node& node, ConvAttributes attrs)
@@ -436,6 +541,33 @@ Result<ConvAttributes> conv_attributes(const KernelInit& init, int w_index) {
 
 Result<std::unique_ptr<CpuKernel>> make_conv_integer(const KernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(ConvAttributes attrs, conv_attributes(init, 1));
+  const Tensor* w = init.constant_input(1);
+  const Tensor* w_zp = init.constant_input(3);
+  const bool w_zp_known = !init.node.has_input(3) || w_zp != nullptr;
+  if (w != nullptr && attrs.group == 1 && w_zp_known && cpu_has_vnni() &&
+      (w_zp == nullptr || w_zp->numel() == 1 || w_zp->numel() == w->dim(0))) {
+    // W [M, C, k...] -> W' [C * k, M], corrected by its zero point; its column sums.
+    const int64_t m = w->dim(0), ck = w->numel() / m;
+    if (ck * 255 * 128 < (int64_t{1} << 31)) {
+      Tensor rows = Tensor::empty(DType::kInt8, {ck, m});
+      std::vector<int32_t> colsum(static_cast<size_t>(m), 0);
+      bool fits = true;
+      for (int64_t j = 0; j < m && fits; ++j) {
+        const int32_t zp = zp_at(w_zp, w_zp != nullptr && w_zp->numel() > 1 ? j : 0);
+        for (int64_t r = 0; r < ck; ++r) {
+          const int32_t v = load_int(*w, j * ck + r) - zp;
+          fits = fits && v >= -128 && v <= 127;
+          rows.data<int8_t>()[r * m + j] = static_cast<int8_t>(v);
+          colsum[j] += v;
+        }
+      }
+      const Value& x = init.graph.values[init.node.inputs[0]];
+      if (fits) {
+        return std::unique_ptr<CpuKernel>(std::make_unique<ConvIntegerInt8Kernel>(
+            init.node, attrs, rows, std::move(colsum), x.dtype == DType::kUInt8));
+      }
+    }
+  }
   return std::unique_ptr<CpuKernel>(std::make_unique<ConvIntegerKernel>(init.node, attrs));
 }
 

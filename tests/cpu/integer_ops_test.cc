@@ -108,6 +108,50 @@ TEST(IntegerOps, MatMulIntegerWeightPathEqualsGeneralPath) {
   }
 }
 
+// The same for ConvInteger: constant weights take oneDNN's int8 path (patches as rows, padding
+// holding x's zero point), runtime ones the general im2col loops. Padding, stride, dilation,
+// a patch embedding, per-channel weight zero points, uint8 and int8 inputs.
+TEST(IntegerOps, ConvIntegerWeightPathEqualsGeneralPath) {
+  std::mt19937 rng(11);
+  struct Case {
+    std::vector<int64_t> x, w, pads, strides, dilations;
+  };
+  const Case cases[] = {{{2, 3, 9, 11}, {5, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}},
+                        {{1, 4, 16, 16}, {8, 4, 4, 4}, {0, 0, 0, 0}, {4, 4}, {1, 1}},
+                        {{1, 2, 10, 9}, {3, 2, 3, 2}, {2, 0, 1, 1}, {2, 1}, {2, 2}}};
+  for (const Case& c : cases) {
+    for (DType x_type : {DType::kUInt8, DType::kInt8}) {
+      Tensor x = Tensor::empty(x_type, c.x);
+      Tensor w = Tensor::empty(DType::kInt8, c.w);
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = rng() & 0xFF;
+      for (int64_t i = 0; i < w.numel(); ++i) {
+        w.data<int8_t>()[i] = static_cast<int8_t>(static_cast<int>(rng() % 200) - 100);
+      }
+      Tensor x_zp = Tensor::empty(x_type, {});
+      x_zp.data<uint8_t>()[0] = x_type == DType::kUInt8 ? 117 : 0xFD;  // 117, or -3
+      Tensor w_zp = Tensor::empty(DType::kInt8, {c.w[0]});
+      for (int64_t j = 0; j < c.w[0]; ++j) w_zp.data<int8_t>()[j] = static_cast<int8_t>(j % 3 - 1);
+      Attributes attrs;
+      attrs.set_ints("pads", c.pads);
+      attrs.set_ints("strides", c.strides);
+      attrs.set_ints("dilations", c.dilations);
+      testing::NodeRun fast = run_single_node(
+          "ConvInteger",
+          {runtime_input(x), constant_input(w), runtime_input(x_zp), constant_input(w_zp)}, attrs);
+      testing::NodeRun general = run_single_node(
+          "ConvInteger",
+          {runtime_input(x), runtime_input(w), runtime_input(x_zp), runtime_input(w_zp)}, attrs);
+      ASSERT_TRUE(fast.status.ok()) << fast.status.to_string();
+      ASSERT_TRUE(general.status.ok()) << general.status.to_string();
+      ASSERT_EQ(fast.outputs[0].shape(), general.outputs[0].shape());
+      EXPECT_EQ(std::memcmp(fast.outputs[0].raw_data(), general.outputs[0].raw_data(),
+                            fast.outputs[0].nbytes()),
+                0)
+          << shape_to_string(c.x) << " " << dtype_name(x_type);
+    }
+  }
+}
+
 // Models quantized by ONNX Runtime: integer products are exact in both engines and the float
 // steps are ONNX's, so vitrt agrees with ONNX Runtime to float rounding (far below the
 // quantization's own effect, which the manifest line of make_integer_op_fixtures.py prints),
