@@ -11,7 +11,11 @@ subprocess so that its peak resident memory (ru_maxrss) is its own:
   vitrt int8       `vitrt bench` on a plan built with --precision int8, calibrated (default method)
                    on two batches of 4 of the same random inputs the timings use: the
                    timing, not the accuracy, is what this row is for
+  vitrt ORT-dynamic  `vitrt bench` on an fp32 plan of the model after ONNX Runtime's
+                   quantize_dynamic (int8 weights): DynamicQuantizeLinear, MatMulInteger,
+                   ConvInteger
   ORT fp32         ONNX Runtime CPU, ORT_ENABLE_ALL, on the exported model
+  ORT dynamic      ONNX Runtime on that dynamically quantized model
   ORT transformers the model after onnxruntime.transformers.optimizer (model_type vit/clip),
                    then ORT_ENABLE_ALL
   PyTorch eager    the same module in torch.inference_mode()
@@ -160,7 +164,8 @@ MODELS = {
                              build_timm("efficientnet_b0"), image_inputs, None, 0, 0),
 }
 
-ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "ORT fp32", "ORT transformers", "PyTorch eager"]
+ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "vitrt ORT-dynamic", "ORT fp32",
+           "ORT transformers", "ORT dynamic", "PyTorch eager"]
 
 
 def export(model, path):
@@ -351,7 +356,7 @@ def main():
     parser.add_argument("--models", default="vit_b16,clip_b32_vision,clip_text",
                         help=f"comma-separated, from {','.join(MODELS)}")
     parser.add_argument("--batches", default="1,8")
-    parser.add_argument("--engines", default=",".join(ENGINES),
+    parser.add_argument("--engines", default=",".join(e for e in ENGINES if "dynamic" not in e),
                         help=f"comma-separated, from: {', '.join(ENGINES)}")
     parser.add_argument("--vitrt", default="build/vitrt", help="path of the vitrt binary")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
@@ -401,7 +406,20 @@ def main():
                 export(model, onnx_path)
                 print(f"{name}: exported {model.description} in "
                       f"{time.perf_counter() - start:.0f} s", flush=True)
+            dynamic_path = None
+            if "vitrt ORT-dynamic" in engines or "ORT dynamic" in engines:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+                dynamic_path = os.path.join(workdir, f"{name}.dynamic.onnx")
+                if not os.path.exists(dynamic_path):
+                    quantize_dynamic(onnx_path, dynamic_path, weight_type=QuantType.QInt8)
             plans = {}
+            if "vitrt ORT-dynamic" in engines:
+                plan_path = os.path.join(workdir, f"{name}.dynamic.plan")
+                refused = build_plan(args.vitrt, dynamic_path, plan_path, "fp32", args.threads)
+                if refused is None:
+                    plans["vitrt ORT-dynamic"] = plan_path
+                else:
+                    notes.append(f"{name} vitrt ORT-dynamic: n/a, vitrt build refused: {refused}")
             for engine, precision in (("vitrt fp32", "fp32"), ("vitrt bf16", "bf16"),
                                       ("vitrt int8", "int8")):
                 if engine not in engines:
@@ -441,6 +459,9 @@ def main():
                             measured[engine] = measure_vitrt(args.vitrt, plans[engine], batch, args)
                         elif engine == "ORT fp32":
                             measured[engine] = measure_python("ort", name, onnx_path, batch, args)
+                        elif engine == "ORT dynamic":
+                            measured[engine] = measure_python("ort", name, dynamic_path, batch,
+                                                              args)
                         elif engine == "ORT transformers":
                             if ort_opt_path is None:
                                 measured[engine] = (None, None)
