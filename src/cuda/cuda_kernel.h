@@ -188,6 +188,7 @@ void register_cuda_quant_linear_kernels(CudaKernelRegistry& registry);
 void register_cuda_resize_kernels(CudaKernelRegistry& registry);
 void register_cuda_indexing_kernels(CudaKernelRegistry& registry);
 void register_cuda_qdq_kernels(CudaKernelRegistry& registry);
+void register_cuda_integer_kernels(CudaKernelRegistry& registry);
 void register_cuda_rotary_kernels(CudaKernelRegistry& registry);
 
 // ---- helpers for kernel implementations ----------------------------------------------------

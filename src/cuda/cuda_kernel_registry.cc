@@ -16,6 +16,7 @@ const CudaKernelRegistry& CudaKernelRegistry::global() {
     register_cuda_resize_kernels(*r);
     register_cuda_indexing_kernels(*r);
     register_cuda_qdq_kernels(*r);
+    register_cuda_integer_kernels(*r);
     register_cuda_rotary_kernels(*r);
     return r;
   }();

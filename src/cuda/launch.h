@@ -478,6 +478,70 @@ cudaError_t launch_quantize_linear(Elt type, QdqType qtype, const void* x, void*
 cudaError_t launch_dequantize_linear(Elt type, QdqType qtype, const void* q, void* y,
                                      const QdqArgs& args, cudaStream_t stream);
 
+// ---- ONNX's integer ops (integer_ops.cu) ----
+// DynamicQuantizeLinear of n values of `type`: one block finds the range (always holding 0) and
+// writes y_scale = (max - min) / 255 (in `type`) and y_zero_point, then y = saturate(
+// round_half_even(x / y_scale) + y_zero_point), with y_scale as stored. NaN values are left out
+// of the range and quantize to 0 (the CPU kernel refuses them).
+cudaError_t launch_dynamic_quantize_linear(Elt type, const void* x, int64_t n, uint8_t* y,
+                                           void* y_scale, uint8_t* y_zero_point,
+                                           cudaStream_t stream);
+
+// Requantization of int32 sums for QLinearMatMul / QLinearConv: y = saturate(round_half_even(
+// double(sum) * float(s_in[i] * s_w[j] / y_scale) + y_zero_point)), scales in `scale_type`
+// (one value, or one per row i / column j when the count is above 1).
+struct IntRequant {
+  bool enabled = false;  // false: the int32 sums are the output
+  Elt scale_type = Elt::kF32;
+  const void* in_scale = nullptr;
+  int64_t in_scale_count = 1;
+  const void* w_scale = nullptr;
+  int64_t w_scale_count = 1;
+  const void* y_scale = nullptr;
+  const void* y_zero_point = nullptr;
+  bool y_signed = false;
+};
+
+inline constexpr int kMaxIntBatchRank = 6;
+// y[b] = (a[b] - a_zp[row]) x (b[b] - b_zp[col]) for 8-bit a [.., m, k] and b [.., k, n], batch
+// dims broadcast (strides in whole matrices, 0 where broadcast). A null zero point is 0.
+struct IntMatmulArgs {
+  const void* a = nullptr;
+  const void* b = nullptr;
+  bool a_signed = false, b_signed = false;
+  const void* a_zp = nullptr;
+  int64_t a_zp_count = 1;
+  const void* b_zp = nullptr;
+  int64_t b_zp_count = 1;
+  int64_t m = 0, k = 0, n = 0;
+  int64_t batches = 1;
+  int batch_rank = 0;
+  int64_t batch_dims[kMaxIntBatchRank] = {};
+  int64_t a_batch_strides[kMaxIntBatchRank] = {};
+  int64_t b_batch_strides[kMaxIntBatchRank] = {};
+  void* y = nullptr;
+  IntRequant requant;
+};
+cudaError_t launch_integer_matmul(const IntMatmulArgs& args, cudaStream_t stream);
+
+// y[n, m, ...] = sum over the group's channels and the kernel of (x - x_zp) (w[m] - w_zp[m])
+// (+ bias[m]), 1-3 spatial axes given as 3 (leading ones of size 1), zero padding in x - x_zp.
+struct IntConvArgs {
+  const void* x = nullptr;
+  const void* w = nullptr;
+  bool x_signed = false, w_signed = false;
+  const void* x_zp = nullptr;
+  const void* w_zp = nullptr;
+  int64_t w_zp_count = 1;
+  const int32_t* bias = nullptr;
+  int64_t batch = 0, channels = 0, out_channels = 0, group = 1;
+  int64_t in[3] = {1, 1, 1}, kernel[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1}, dilation[3] = {1, 1, 1}, pad[3] = {0, 0, 0};
+  void* y = nullptr;
+  IntRequant requant;
+};
+cudaError_t launch_integer_conv(const IntConvArgs& args, cudaStream_t stream);
+
 // ---- vitrt.QuantLinear (quantize.cu) ----
 enum class QuantFormat : int { kInt8, kFp8E4M3 };
 // Quantizes x [rows, k] (in `type`) into q [rows, k_pad] bytes, columns k..k_pad-1 zero.

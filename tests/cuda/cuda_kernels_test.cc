@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <random>
 
 #include "core/half.h"
 #include "cuda/cuda_kernel.h"
@@ -218,8 +219,135 @@ Tensor u8_scalar(uint8_t v) {
   return t;
 }
 
+// 8-bit integers (int8 or uint8) uniform in [lo, hi].
+Tensor bytes8(DType dtype, std::vector<int64_t> shape, uint32_t seed, int lo, int hi) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> u(lo, hi);
+  Tensor t = Tensor::empty(dtype, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int v = u(rng);
+    if (dtype == DType::kInt8) {
+      t.data<int8_t>()[i] = static_cast<int8_t>(v);
+    } else {
+      t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+    }
+  }
+  return t;
+}
+
+Tensor i8_scalar(int8_t v) {
+  Tensor t = Tensor::empty(DType::kInt8, {});
+  t.data<int8_t>()[0] = v;
+  return t;
+}
+
+// x dequantized from DynamicQuantizeLinear's outputs, in float: (float(q) - float(zp)) * scale.
+ValueId dequantized(Case& c, ValueId q, ValueId scale, ValueId zp) {
+  Attributes to_float = attrs([](Attributes& a) { a.set_int("to", 1); });
+  return c.g.op(
+      "Mul",
+      {c.g.op("Sub", {c.g.op("Cast", {q}, to_float), c.g.op("Cast", {zp}, to_float)}), scale});
+}
+
 const std::map<std::string, Builder>& cases() {
   static const std::map<std::string, Builder> all = {
+      // ONNX's integer ops (ONNX Runtime's quantize_dynamic and QOperator formats). Integer
+      // outputs compare exactly in every precision; scales are powers of two, exact in fp16.
+      {"DynamicQuantizeLinearRoundTrip",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 24});
+         std::vector<ValueId> q = c.g.op_multi("DynamicQuantizeLinear", {x}, 3);
+         c.g.output(dequantized(c, q[0], q[1], q[2]));
+         c.inputs = {bf16_random({2, 5, 24}, 301, -1.5f, 3.0f)};
+       }},
+      {"DynamicQuantizeMatMulInteger",
+       [](Case& c) {
+         // quantize_dynamic's chain: small weights keep the int32 sums below fp16's maximum.
+         ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 24});
+         std::vector<ValueId> q = c.g.op_multi("DynamicQuantizeLinear", {x}, 3);
+         ValueId w = c.g.constant("w", bytes8(DType::kInt8, {24, 16}, 302, -8, 8));
+         ValueId mm = c.g.op("MatMulInteger", {q[0], w, q[2], c.g.constant("wzp", i8_scalar(0))});
+         ValueId f = c.g.op("Cast", {mm}, attrs([](Attributes& a) { a.set_int("to", 1); }));
+         c.g.output(c.g.op("Mul", {c.g.op("Mul", {f, q[1]}),
+                                   c.g.constant("ws", Tensor::from_float({0.0625f}, true))}));
+         c.inputs = {bf16_random({2, 5, 24}, 303, -2.0f, 2.0f)};
+       }},
+      {"MatMulIntegerBroadcastZeroPoints",
+       [](Case& c) {
+         ValueId a = c.g.input("a", DType::kUInt8, {2, 3, 4, 7});
+         ValueId b = c.g.input("b", DType::kInt8, {3, 7, 5});
+         c.g.output(c.g.op("MatMulInteger",
+                           {a, b, c.g.constant("azp", u8_scalar(131)),
+                            c.g.constant("bzp", bytes8(DType::kInt8, {5}, 304, -4, 4))}));
+         c.inputs = {bytes8(DType::kUInt8, {2, 3, 4, 7}, 305, 0, 255),
+                     bytes8(DType::kInt8, {3, 7, 5}, 306, -127, 127)};
+       }},
+      {"MatMulIntegerVectorTimesMatrix",
+       [](Case& c) {
+         ValueId a = c.g.input("a", DType::kInt8, {19});
+         c.g.output(c.g.op("MatMulInteger",
+                           {a, c.g.constant("b", bytes8(DType::kUInt8, {19, 6}, 307, 0, 255)),
+                            c.g.constant("azp", i8_scalar(-3)),
+                            c.g.constant("bzp", u8_scalar(128))}));
+         c.inputs = {bytes8(DType::kInt8, {19}, 308, -128, 127)};
+       }},
+      {"ConvIntegerPaddedStridedDilated",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kUInt8, {2, 3, 9, 11});
+         c.g.output(c.g.op("ConvInteger",
+                           {x, c.g.constant("w", bytes8(DType::kInt8, {4, 3, 3, 3}, 309, -127, 127)),
+                            c.g.constant("xzp", u8_scalar(117)),
+                            c.g.constant("wzp", bytes8(DType::kInt8, {4}, 310, -2, 2))},
+                           attrs([](Attributes& a) {
+                             a.set_ints("pads", {1, 1, 1, 1});
+                             a.set_ints("strides", {2, 1});
+                             a.set_ints("dilations", {1, 2});
+                           })));
+         c.inputs = {bytes8(DType::kUInt8, {2, 3, 9, 11}, 311, 0, 255)};
+       }},
+      {"ConvIntegerGrouped1dSameUpper",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kInt8, {1, 4, 13});
+         c.g.output(c.g.op("ConvInteger",
+                           {x, c.g.constant("w", bytes8(DType::kInt8, {6, 2, 3}, 312, -127, 127))},
+                           attrs([](Attributes& a) {
+                             a.set_int("group", 2);
+                             a.set_string("auto_pad", "SAME_UPPER");
+                           })));
+         c.inputs = {bytes8(DType::kInt8, {1, 4, 13}, 313, -128, 127)};
+       }},
+      {"QLinearMatMulPerColumnScale",
+       [](Case& c) {
+         ValueId a = c.g.input("a", DType::kUInt8, {3, 4, 6});
+         c.g.output(c.g.op(
+             "QLinearMatMul",
+             {a, c.g.constant("as", Tensor::from_float({0.5f}, true)),
+              c.g.constant("azp", u8_scalar(3)),
+              c.g.constant("b", bytes8(DType::kInt8, {6, 5}, 314, -127, 127)),
+              c.g.constant("bs", Tensor::from_float({0.25f, 0.125f, 0.5f, 1.0f, 0.0625f})),
+              c.g.constant("bzp", Tensor::zeros(DType::kInt8, {5})),
+              c.g.constant("ys", Tensor::from_float({16.0f}, true)),
+              c.g.constant("yzp", u8_scalar(100))}));
+         c.inputs = {bytes8(DType::kUInt8, {3, 4, 6}, 315, 0, 255)};
+       }},
+      {"QLinearConvPerChannelBias",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kUInt8, {1, 2, 6, 6});
+         Tensor bias = Tensor::empty(DType::kInt32, {4});
+         const int32_t b[] = {-300, 0, 1234, 77};
+         for (int i = 0; i < 4; ++i) bias.data<int32_t>()[i] = b[i];
+         c.g.output(c.g.op(
+             "QLinearConv",
+             {x, c.g.constant("xs", Tensor::from_float({0.25f}, true)),
+              c.g.constant("xzp", u8_scalar(10)),
+              c.g.constant("w", bytes8(DType::kInt8, {4, 2, 3, 3}, 316, -127, 127)),
+              c.g.constant("ws", Tensor::from_float({0.5f, 0.25f, 1.0f, 0.125f})),
+              c.g.constant("wzp", Tensor::zeros(DType::kInt8, {4})),
+              c.g.constant("ys", Tensor::from_float({8.0f}, true)),
+              c.g.constant("yzp", i8_scalar(-5)), c.g.constant("bias", bias)},
+             attrs([](Attributes& a) { a.set_ints("pads", {1, 1, 1, 1}); })));
+         c.inputs = {bytes8(DType::kUInt8, {1, 2, 6, 6}, 317, 0, 255)};
+       }},
       {"AddBroadcast",
        [](Case& c) {
          binary(c, "Add", {3, 5, 7}, {5, 1});

@@ -1,0 +1,59 @@
+// The models ONNX Runtime's quantizers write (tests/data/integer_ops: a tiny ViT through
+// quantize_dynamic with int8 and uint8 weights, a CNN through QOperator quantize_static) built
+// into fp32 CUDA plans, with the build's tactic run, against ONNX Runtime's outputs: the integer
+// products are exact on the GPU as on the CPU, so the two agree to float rounding.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/npy.h"
+#include "cuda_test_util.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
+
+namespace vitrt::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Beside the golden fixtures; VITRT_GOLDEN_DIR points there on the GPU machine.
+fs::path integer_ops_root() {
+  const char* env = std::getenv("VITRT_GOLDEN_DIR");
+  const fs::path golden =
+      env != nullptr ? fs::path(env) : fs::path(VITRT_SOURCE_DIR) / "tests" / "golden";
+  return golden.parent_path() / "data" / "integer_ops";
+}
+
+class CudaIntegerOpModels : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CudaIntegerOpModels, MatchOnnxRuntimeInFp32Plans) {
+  VITRT_REQUIRE_GPU();
+  const fs::path dir = integer_ops_root() / GetParam();
+  Result<Tensor> x = read_npy((dir / "input.npy").string());
+  Result<Tensor> expected = read_npy((dir / "expected.npy").string());
+  ASSERT_TRUE(x.ok() && expected.ok()) << dir;
+  const fs::path plan =
+      fs::temp_directory_path() / (std::string("vitrt_int_") + GetParam() + ".plan");
+  BuildOptions options;
+  options.device = "cuda";
+  options.precision = "fp32";
+  Result<BuildSummary> built = build_plan((dir / "model.onnx").string(), plan.string(), options);
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+  for (int round = 0; round < 2; ++round) {  // the second run replays the captured graph
+    Result<std::vector<NamedTensor>> out = ctx->run({{"x", *x}});
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    EXPECT_TRUE(tensors_close_to_scale((*out)[0].tensor, *expected, 1e-5)) << "round " << round;
+  }
+  std::error_code ec;
+  fs::remove(plan, ec);
+}
+
+INSTANTIATE_TEST_SUITE_P(OnnxRuntimeQuantizers, CudaIntegerOpModels,
+                         ::testing::Values("vit_dynamic_s8", "vit_dynamic_u8", "cnn_qoperator"));
+
+}  // namespace
+}  // namespace vitrt::testing
