@@ -9,6 +9,7 @@
 #
 #   scripts/stage_gpu_bundle.sh /work/main/.bundle/cuda [BUILD_DIR]
 #   BUNDLE_VOCAB=1 scripts/stage_gpu_bundle.sh ...          # for RUN_SERVE / RUN_MULTI_GPU
+#   BUNDLE_CLI=0 scripts/stage_gpu_bundle.sh ...            # vitrt_cuda_tests only
 #   (device) cd .bundle/cuda && TEST_BUDGET=110 RUN_BENCH=1 ./all.sh
 #   (device) cd .bundle/cuda && RUN_TESTS=0 RUN_SERVE=1 ./all.sh    # bench/gpu/serve_clip.sh only
 #   (device, nvidia-h200-x2) cd .bundle/cuda && RUN_TESTS=0 RUN_MULTI_GPU=1 ./all.sh
@@ -21,7 +22,9 @@ build="${2:-$root/build}"
 mkdir -p "$dest"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-strip -o "$tmp/vitrt" "$build/vitrt"
+# BUNDLE_CLI=0 leaves the vitrt CLI out (about 2 MB of the payload): enough for a filtered
+# vitrt_cuda_tests run, not for all.sh (gpu_test.sh's CLI checks, the benchmarks).
+[ "${BUNDLE_CLI:-1}" = 1 ] && strip -o "$tmp/vitrt" "$build/vitrt"
 strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
  { ldd "$build/tests/vitrt_cuda_tests"; ldd "$build/vitrt"; } | awk '/=> \// {print $3}' |
   grep -E 'libdnnl|libgomp|libOpenCL|libicu|libjpeg|libpng|libwebp|libsharpyuv|libgif|libtiff|libjbig|libLerc|libdeflate' |

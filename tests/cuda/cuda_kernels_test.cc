@@ -241,12 +241,14 @@ Tensor i8_scalar(int8_t v) {
   return t;
 }
 
-// x dequantized from DynamicQuantizeLinear's outputs, in float: (float(q) - float(zp)) * scale.
-ValueId dequantized(Case& c, ValueId q, ValueId scale, ValueId zp) {
-  Attributes to_float = attrs([](Attributes& a) { a.set_int("to", 1); });
+// x dequantized from DynamicQuantizeLinear's outputs, in float: MatMulInteger with an identity
+// matrix gives q - zp exactly as int32 (the CUDA backend computes no uint8 Cast), times scale.
+ValueId dequantized(Case& c, ValueId q, ValueId scale, ValueId zp, int64_t k) {
+  Tensor eye = Tensor::zeros(DType::kInt8, {k, k});
+  for (int64_t i = 0; i < k; ++i) eye.data<int8_t>()[i * k + i] = 1;
+  ValueId centred = c.g.op("MatMulInteger", {q, c.g.constant("eye", eye), zp});
   return c.g.op(
-      "Mul",
-      {c.g.op("Sub", {c.g.op("Cast", {q}, to_float), c.g.op("Cast", {zp}, to_float)}), scale});
+      "Mul", {c.g.op("Cast", {centred}, attrs([](Attributes& a) { a.set_int("to", 1); })), scale});
 }
 
 const std::map<std::string, Builder>& cases() {
@@ -257,7 +259,7 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 24});
          std::vector<ValueId> q = c.g.op_multi("DynamicQuantizeLinear", {x}, 3);
-         c.g.output(dequantized(c, q[0], q[1], q[2]));
+         c.g.output(dequantized(c, q[0], q[1], q[2], 24));
          c.inputs = {bf16_random({2, 5, 24}, 301, -1.5f, 3.0f)};
        }},
       {"DynamicQuantizeMatMulInteger",
