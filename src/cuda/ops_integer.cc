@@ -252,13 +252,33 @@ Result<std::unique_ptr<CudaKernel>> make_dynamic_quantize_linear(const CudaKerne
   return std::unique_ptr<CudaKernel>(new DynamicQuantizeLinearKernel());
 }
 
+// MatMulInteger's / ConvInteger's int32 sums reach 10^5-10^7 in real models, past fp16's
+// largest value (65504): in an fp16 plan the Cast to float that follows them (quantize_dynamic's
+// chain) would give inf. Refused at build time, naming the precisions that hold them.
+Status check_int32_sums_fit(const CudaKernelInit& init) {
+  if (init.float_type != DType::kFloat16) return Status::ok_status();
+  const ValueId sums = init.node.outputs[0];
+  for (const Node& n : init.graph.nodes) {
+    if (n.op_type != "Cast" || n.inputs.empty() || n.inputs[0] != sums) continue;
+    const DType to = init.graph.values[n.outputs[0]].dtype;
+    if (dtype_is_float(to)) {
+      return unsupported(init.node.describe(), ": its int32 sums are cast to float by '", n.name,
+                         "', and in an fp16 plan they would overflow fp16 (largest 65504); build "
+                         "this model with --precision fp32 or bf16");
+    }
+  }
+  return Status::ok_status();
+}
+
 template <bool kQLinear>
-Result<std::unique_ptr<CudaKernel>> make_integer_matmul(const CudaKernelInit&) {
+Result<std::unique_ptr<CudaKernel>> make_integer_matmul(const CudaKernelInit& init) {
+  if (!kQLinear) VITRT_RETURN_IF_ERROR(check_int32_sums_fit(init));
   return std::unique_ptr<CudaKernel>(new IntegerMatmulKernel(kQLinear));
 }
 
 template <bool kQLinear>
 Result<std::unique_ptr<CudaKernel>> make_integer_conv(const CudaKernelInit& init) {
+  if (!kQLinear) VITRT_RETURN_IF_ERROR(check_int32_sums_fit(init));
   const Value& w = init.graph.values[init.node.inputs[kQLinear ? 3 : 1]];
   if (!w.has_shape || w.shape.size() < 3 || w.shape.size() > 5) {
     return unsupported(init.node.describe(),

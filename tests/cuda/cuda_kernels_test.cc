@@ -1567,6 +1567,11 @@ const std::map<std::string, Builder>& cases() {
   return all;
 }
 
+// Cases whose MatMulInteger sums are cast to float (quantize_dynamic's chain).
+bool casts_int32_sums(const std::string& name) {
+  return name == "DynamicQuantizeLinearRoundTrip" || name == "DynamicQuantizeMatMulInteger";
+}
+
 void add_linear(Case& c, const std::string& act) {
   ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 24});
   ValueId w = c.g.constant("w", rnd({24, 40}, 30));
@@ -1617,7 +1622,11 @@ std::vector<Param> all_params() {
     names.push_back(std::string("Linear_") + act);
   }
   for (const std::string& n : names) {
-    for (const char* prec : {"fp32", "fp16", "bf16"}) p.emplace_back(n, prec);
+    for (const char* prec : {"fp32", "fp16", "bf16"}) {
+      // fp16 plans refuse a cast of int32 sums to float (see the test below).
+      if (casts_int32_sums(n) && std::string(prec) == "fp16") continue;
+      p.emplace_back(n, prec);
+    }
   }
   return p;
 }
@@ -1641,6 +1650,12 @@ TEST(CudaKernelCases, CpuReferenceRunsAndCudaKernelsExist) {
       cuda::CudaEngineOptions o;
       o.precision = precision;
       Status s = cuda::check_cuda_graph(c.g.graph(), o);
+      if (casts_int32_sums(name) && std::string(precision) == "fp16") {
+        // int32 sums of real models pass fp16's 65504: an fp16 plan refuses them, by name.
+        EXPECT_FALSE(s.ok());
+        EXPECT_NE(s.message().find("--precision fp32 or bf16"), std::string::npos) << s.message();
+        continue;
+      }
       EXPECT_TRUE(s.ok()) << s.to_string();
     }
   }
