@@ -476,6 +476,12 @@ __global__ void cast_kernel(const From* in, To* out, int64_t n) {
       const float v = to_f(in[i]);
       if constexpr (std::is_same<To, bool>::value) {
         out[i] = v != 0.0f;
+      } else if constexpr (sizeof(To) < 4) {
+        // Saturate as the CPU does: the conversion would go through 32 bits and wrap.
+        constexpr bool kSigned = std::is_signed<To>::value;
+        constexpr float lo = kSigned ? -static_cast<float>(1 << (8 * sizeof(To) - 1)) : 0.0f;
+        constexpr float hi = static_cast<float>((1 << (8 * sizeof(To) - (kSigned ? 1 : 0))) - 1);
+        out[i] = v != v ? To(0) : static_cast<To>(fminf(fmaxf(v, lo), hi));
       } else {
         out[i] = static_cast<To>(v);
       }
@@ -671,6 +677,24 @@ cudaError_t launch_where(Elt type, const void* cond, const StridedView& vc, cons
         yv, static_cast<T*>(out), n);
     return cudaGetLastError();
   });
+}
+
+cudaError_t launch_cast_8bit(bool to_8bit, bool signed8, Elt other, bool other8, const void* in,
+                             void* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  auto run = [&](auto ftag, auto ttag) {
+    using F = decltype(ftag);
+    using T = decltype(ttag);
+    cast_kernel<F, T>
+        <<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const F*>(in), static_cast<T*>(out), n);
+    return cudaGetLastError();
+  };
+  auto with_8bit = [&](auto otag) {
+    if (signed8) return to_8bit ? run(otag, int8_t{}) : run(int8_t{}, otag);
+    return to_8bit ? run(otag, uint8_t{}) : run(uint8_t{}, otag);
+  };
+  if (other8) return signed8 ? with_8bit(uint8_t{}) : with_8bit(int8_t{});
+  return dispatch_any(other, with_8bit);
 }
 
 cudaError_t launch_cast(Elt from, Elt to, const void* in, void* out, int64_t n,

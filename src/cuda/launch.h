@@ -130,6 +130,12 @@ cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out,
 cudaError_t launch_where(Elt type, const void* cond, const StridedView& vc, const void* x,
                          const StridedView& vx, const void* y, const StridedView& vy, void* out,
                          const StridedView& vout, cudaStream_t stream);
+// Casts to or from an 8-bit integer type (int8 or uint8: `signed8`), which Elt does not name:
+// `to_8bit` says the direction, `other` the other side's type (Elt), or, when other8 is set,
+// the other side is the other 8-bit type. Float -> integer truncates and saturates (NaN -> 0),
+// integer -> integer wraps, as on the CPU.
+cudaError_t launch_cast_8bit(bool to_8bit, bool signed8, Elt other, bool other8, const void* in,
+                             void* out, int64_t n, cudaStream_t stream);
 // Converts n elements between any two element types.
 cudaError_t launch_cast(Elt from, Elt to, const void* in, void* out, int64_t n,
                         cudaStream_t stream);

@@ -196,19 +196,42 @@ class WhereKernel final : public CudaKernel {
   }
 };
 
+bool is_8bit(DType t) {
+  return t == DType::kInt8 || t == DType::kUInt8;
+}
+
 class CastKernel final : public CudaKernel {
  public:
   explicit CastKernel(DType to) : to_(to) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
+    const bool from8 = is_8bit(x.dtype);
     if (!ctx.launch) {
       // Float targets become the plan's activation type: a Cast to float32 in an fp16 plan
       // keeps fp16 storage.
       out[0].dtype = dtype_is_float(to_) ? ctx.float_type : to_;
       out[0].shape = x.shape;
-      VITRT_RETURN_IF_ERROR(elt_of(out[0].dtype).status());
-      return elt_of(x.dtype).status();
+      if (!is_8bit(out[0].dtype)) VITRT_RETURN_IF_ERROR(elt_of(out[0].dtype).status());
+      return from8 ? Status::ok_status() : elt_of(x.dtype).status();
+    }
+    const bool to8 = is_8bit(out[0].dtype);
+    if (x.dtype == out[0].dtype) {
+      return cuda_status(
+          cudaMemcpyAsync(out[0].data, x.data, x.nbytes(), cudaMemcpyDeviceToDevice, ctx.stream),
+          "Cast");
+    }
+    if (from8 || to8) {
+      // uint8 images into a model that casts them to float, and back: Elt has no 8-bit types.
+      const DType eight = to8 ? out[0].dtype : x.dtype;
+      const DType other = to8 ? x.dtype : out[0].dtype;
+      Elt other_elt = Elt::kF32;
+      if (!is_8bit(other)) {
+        VITRT_ASSIGN_OR_RETURN(other_elt, elt_of(other));
+      }
+      return cuda_status(launch_cast_8bit(to8, eight == DType::kInt8, other_elt, is_8bit(other),
+                                          x.data, out[0].data, x.numel(), ctx.stream),
+                         "Cast");
     }
     VITRT_ASSIGN_OR_RETURN(Elt from, elt_of(x.dtype));
     VITRT_ASSIGN_OR_RETURN(Elt to, elt_of(out[0].dtype));
@@ -454,7 +477,9 @@ Result<std::unique_ptr<CudaKernel>> make_cast_like(const CudaKernelInit&) {
 Result<std::unique_ptr<CudaKernel>> make_cast(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t to, init.node.attrs.require_int("to"));
   const DType dtype = dtype_from_onnx(static_cast<int32_t>(to));
-  VITRT_RETURN_IF_ERROR(elt_of(dtype == DType::kFloat64 ? DType::kUndefined : dtype).status());
+  if (!is_8bit(dtype)) {
+    VITRT_RETURN_IF_ERROR(elt_of(dtype == DType::kFloat64 ? DType::kUndefined : dtype).status());
+  }
   return std::unique_ptr<CudaKernel>(new CastKernel(dtype));
 }
 

@@ -255,6 +255,28 @@ const std::map<std::string, Builder>& cases() {
   static const std::map<std::string, Builder> all = {
       // ONNX's integer ops (ONNX Runtime's quantize_dynamic and QOperator formats). Integer
       // outputs compare exactly in every precision; scales are powers of two, exact in fp16.
+      // 8-bit casts: a model that takes uint8 pixels and scales them itself, and the way back
+      // (saturating, NaN to 0), and between the two 8-bit types (wrapping).
+      {"CastUint8ImageToFloat",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kUInt8, {2, 3, 5, 7});
+         ValueId f = c.g.op("Cast", {x}, attrs([](Attributes& a) { a.set_int("to", 1); }));
+         c.g.output(c.g.op("Div", {f, c.g.constant("k", Tensor::from_float({255.0f}, true))}));
+         c.inputs = {bytes8(DType::kUInt8, {2, 3, 5, 7}, 318, 0, 255)};
+       }},
+      {"CastFloatToUint8AndInt8Saturates",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {4, 33});
+         c.g.output(c.g.op("Cast", {x}, attrs([](Attributes& a) { a.set_int("to", 2); })));
+         c.g.output(c.g.op("Cast", {x}, attrs([](Attributes& a) { a.set_int("to", 3); })));
+         c.inputs = {bf16_random({4, 33}, 319, -400.0f, 400.0f)};
+       }},
+      {"CastInt8ToUint8Wraps",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kInt8, {3, 11});
+         c.g.output(c.g.op("Cast", {x}, attrs([](Attributes& a) { a.set_int("to", 2); })));
+         c.inputs = {bytes8(DType::kInt8, {3, 11}, 320, -128, 127)};
+       }},
       {"DynamicQuantizeLinearRoundTrip",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {2, 5, 24});
