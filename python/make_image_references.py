@@ -254,6 +254,8 @@ def add_gif_bmp_tiff(add, face, cat, cup, launch, gray, alpha):
     add("face.tif", lambda p: face.save(p))
     add("face_lzw.tif", lambda p: face.save(p, compression="tiff_lzw"))
     add("face_jpeg.tif", lambda p: face.save(p, compression="jpeg", quality=90))
+    # Photometric YCbCr with JPEG compression: libjpeg converts to RGB, as PIL asks it to.
+    add("face_ycbcr_jpeg.tif", lambda p: face.convert("YCbCr").save(p, compression="jpeg"))
     add("cat_deflate.tif", lambda p: cat.save(p, compression="tiff_adobe_deflate"))
     add("gray_packbits.tif", lambda p: gray.save(p, compression="packbits"))
     add("gray_1bit_g4.tif", lambda p: gray.convert("1").save(p, compression="group4"))
