@@ -30,8 +30,8 @@ struct EvalData {
 //    a model with a single input also takes .npy files of any names, joined in name order), or
 //  - sub-folders (name order) each holding NAME.npy for every input, joined along the items,
 //    as `vitrt build --calib-data` reads them, or
-//  - image files (.jpg .jpeg .png .webp .gif .bmp .tif .tiff, sorted by name) for a model with one float input of
-//    rank 4, preprocessed with `config` into [items, 3, H, W].
+//  - image files (.jpg .jpeg .png .webp .gif .bmp .tif .tiff, sorted by name) for a model with
+//    one float input of rank 4, preprocessed with `config` into [items, 3, H, W].
 // .npy float data is converted to the input's float type and integer data to its integer type.
 // Errors name the folder, the file or the input that does not fit.
 Result<EvalData> read_eval_data(const std::string& dir, const std::vector<TensorInfo>& inputs,

@@ -14,14 +14,15 @@
 namespace vitrt::quant {
 
 struct CalibrationOptions {
-  // A folder of images (.jpg .png .webp .gif .bmp .tif ...: decoded and preprocessed with src/vision, for
-  // a model with one image input), of .npy files (one input tensor each, for a model with one
-  // input), or of sub-folders holding NAME.npy for each input NAME (one run per sub-folder).
-  // One kind per folder, as `vitrt eval --data` (vision::data_layout); names starting with '.'
-  // are skipped.
+  // A folder of images (.jpg .png .webp .gif .bmp .tif ...: decoded and preprocessed with
+  // src/vision, for a model with one image input), of .npy files (one input tensor each, for a
+  // model with one input), or of sub-folders holding NAME.npy for each input NAME (one run per
+  // sub-folder). One kind per folder, as `vitrt eval --data` (vision::data_layout); names starting
+  // with '.' are skipped.
   std::string data_dir;
-  // HF preprocessor_config.json for images; empty: HF ViT's (resize to 224x224 bilinear, no
-  // crop, rescale 1/255, mean = std = 0.5).
+  // The images' preprocessing config (HF preprocessor_config.json, timm config.json or
+  // open_clip_config.json); empty: HF ViT's (resize to 224x224 bilinear, no crop, rescale
+  // 1/255, mean = std = 0.5).
   std::string preprocessor_config;
   int max_batches = 0;  // 0: all the data
   int batch_size = 8;   // images per run
