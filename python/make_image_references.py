@@ -298,11 +298,25 @@ def add_gif_bmp_tiff(add, face, cat, cup, launch, gray, alpha):
         278: (4, [gray.height])}, [packed4.tobytes()])))
 
 
+def add_avif(add, face, cat, launch, alpha):
+    """AVIF as Pillow 13 writes it (8-bit; 4:2:0 by default), an orientation (irot/imir boxes)."""
+    add("face.avif", lambda p: face.save(p, quality=80))
+    add("cat_444.avif", lambda p: cat.save(p, quality=70, subsampling="4:4:4"))
+    add("cat_422.avif", lambda p: cat.save(p, quality=70, subsampling="4:2:2"))
+    add("cup_rgba.avif", lambda p: alpha.save(p, quality=90))
+    for orientation in (3, 6, 7):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        add(f"launch_orient{orientation}.avif",
+            lambda p, e=exif.tobytes(): launch.save(p, quality=80, exif=e))
+
+
 def bad_gif_bmp_tiff():
     """Malformed GIF, BMP and TIFF files and what their messages must say."""
     gif = open(os.path.join(OUT, "cat_palette.gif"), "rb").read()
     bmp = open(os.path.join(OUT, "face.bmp"), "rb").read()
     tif = open(os.path.join(OUT, "face.tif"), "rb").read()
+    avif = open(os.path.join(OUT, "face.avif"), "rb").read()
     bomb_gif = bytearray(gif)
     bomb_gif[6:10] = struct.pack("<HH", 65000, 65000)
     bomb_bmp = bytearray(bmp)
@@ -321,6 +335,7 @@ def bad_gif_bmp_tiff():
         "bad_2bit.bmp": (bmp_file(4, 4, 2, [b"\x00"] * 4, palette=[(0, 0, 0)] * 4),
                          "pixel depth of 2 bits"),
         "bad_float.tif": (buffer.getvalue(), "floating-point"),
+        "bad_truncated.avif": (avif[: len(avif) // 2], "AVIF"),
     }
 
 
@@ -387,6 +402,7 @@ def main():
     add("cat_orient8.webp", lambda p: cat.save(p, "WEBP", quality=85, exif=exif_bytes(8)))
 
     add_gif_bmp_tiff(add, face, cat, cup, launch, gray, alpha)
+    add_avif(add, face, cat, launch, alpha)
 
     manifest = {"configs": {}, "images": [], "resize": [], "bad": []}
     for cname, config in CONFIGS.items():
@@ -396,7 +412,7 @@ def main():
 
     for name in images:
         base = os.path.splitext(name)[0]
-        if name.endswith((".gif", ".bmp", ".tif")):  # the same pictures as the PNG/JPEG ones
+        if name.endswith((".gif", ".bmp", ".tif", ".avif")):  # the same pictures as PNG/JPEG ones
             base = name
         with Image.open(os.path.join(OUT, name)) as im:
             im.load()
@@ -444,7 +460,7 @@ def main():
         "bad_truncated.png": (png[: len(png) // 2], "truncated"),
         "bad_truncated.webp": (webp[: len(webp) // 2], "WebP"),
         "bad_empty.png": (b"", "empty"),
-        "bad_text.jpg": (b"this is not an image, just text\n", "not a JPEG, PNG, WebP, GIF, BMP or TIFF"),
+        "bad_text.jpg": (b"this is not an image, just text\n", "not a JPEG, PNG, WebP, GIF, BMP, TIFF or AVIF"),
     }
     # Decompression bombs: valid headers declaring 100000 x 100000 (PNG) and 65000 x 65000
     # (JPEG) pixels, with almost no data behind them.

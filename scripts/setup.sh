@@ -25,9 +25,10 @@ done
 #   clang-14 libclang-rt-14-dev   libFuzzer for the importer's fuzz target, and the compiler of
 #                           the ASan/UBSan unit-test build (2-2.6x faster than g++ there)
 #   libomp-14-dev           OpenMP for that clang build
-#   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev   image decoding
-#                           (src/vision), libjpeg-turbo and libtiff being the decoders PIL uses,
-#                           so pixels match HF
+#   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev
+          libavif-dev libavif-dev   image
+#                           decoding (src/vision), libjpeg-turbo and libtiff being the decoders
+#                           PIL uses, so pixels match HF (libavif is loaded at run time)
 #   nlohmann-json3-dev      JSON (preprocessor_config.json; header-only, for the whole project)
 #   libicu-dev              ICU: NFC/NFKC, letter/number classes and lower-casing for the CLIP
 #                           tokenizer (src/text/), the same Unicode rules open_clip gets from Python

@@ -41,6 +41,7 @@ std::string media_type(const fs::path& path) {
   if (ext == ".gif") return "image/gif";
   if (ext == ".bmp") return "image/bmp";
   if (ext == ".tif" || ext == ".tiff") return "image/tiff";
+  if (ext == ".avif") return "image/avif";
   return "";
 }
 

@@ -35,6 +35,7 @@ Result<DecodedImage> decode_image(const uint8_t* data, size_t size, const std::s
   if (is_webp(data, size)) return decode_webp(data, size, source, options);
   if (is_gif(data, size)) return decode_gif(data, size, source, options);
   if (is_tiff(data, size)) return decode_tiff(data, size, source, options);
+  if (is_avif(data, size)) return decode_avif(data, size, source, options);
   if (is_bmp(data, size)) return decode_bmp(data, size, source, options);
   return unsupported(source, ": not a ", kImageFormatsText, " image (unrecognised file signature)");
 }

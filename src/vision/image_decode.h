@@ -1,5 +1,5 @@
-// Decoding JPEG, PNG, WebP, GIF (first frame), BMP and TIFF (first page) files into Images the
-// way PIL's Image.open(...).load() does.
+// Decoding JPEG, PNG, WebP, GIF (first frame), BMP, TIFF (first page) and AVIF files into Images
+// the way PIL's Image.open(...).load() does.
 //
 // The format is recognised by its signature, never by the file name. Every failure is a Status
 // naming the source: non-images, truncated or corrupt data, and images whose declared size
@@ -36,11 +36,12 @@ Result<DecodedImage> decode_image_file(const std::string& path, const DecodeOpti
 // Reads, decodes and turns upright (EXIF orientation applied, as PIL's exif_transpose).
 Result<Image> load_upright_image(const std::string& path, const DecodeOptions& options = {});
 
-inline constexpr const char* kImageExtensions[] = {".jpg", ".jpeg", ".png", ".webp",
-                                                   ".gif", ".bmp",  ".tif", ".tiff"};
+inline constexpr const char* kImageExtensions[] = {".jpg", ".jpeg", ".png",  ".webp", ".gif",
+                                                   ".bmp", ".tif",  ".tiff", ".avif"};
 // For messages: the formats, and the extensions folders are listed by.
-inline constexpr const char* kImageFormatsText = "JPEG, PNG, WebP, GIF, BMP or TIFF";
-inline constexpr const char* kImageExtensionsText = ".jpg .jpeg .png .webp .gif .bmp .tif .tiff";
+inline constexpr const char* kImageFormatsText = "JPEG, PNG, WebP, GIF, BMP, TIFF or AVIF";
+inline constexpr const char* kImageExtensionsText =
+    ".jpg .jpeg .png .webp .gif .bmp .tif .tiff .avif";
 
 // Whether a file name ends in one of kImageExtensions (any case): how folders of images are
 // listed.

@@ -16,6 +16,7 @@ bool is_webp(const uint8_t* data, size_t size);
 bool is_bmp(const uint8_t* data, size_t size);
 bool is_gif(const uint8_t* data, size_t size);
 bool is_tiff(const uint8_t* data, size_t size);
+bool is_avif(const uint8_t* data, size_t size);
 
 Result<DecodedImage> decode_jpeg(const uint8_t* data, size_t size, const std::string& source,
                                  const DecodeOptions& options);
@@ -28,6 +29,8 @@ Result<DecodedImage> decode_bmp(const uint8_t* data, size_t size, const std::str
 Result<DecodedImage> decode_gif(const uint8_t* data, size_t size, const std::string& source,
                                 const DecodeOptions& options);
 Result<DecodedImage> decode_tiff(const uint8_t* data, size_t size, const std::string& source,
+                                 const DecodeOptions& options);
+Result<DecodedImage> decode_avif(const uint8_t* data, size_t size, const std::string& source,
                                  const DecodeOptions& options);
 
 // The error for a header whose width * height exceeds options.max_pixels (or is empty).

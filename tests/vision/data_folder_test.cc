@@ -168,7 +168,7 @@ TEST_F(DataFolderTest, ExpandImagePaths) {
   ASSERT_FALSE(empty.ok());
   EXPECT_EQ(empty.status().message(),
             "image folder '" + (dir_ / "empty").string() +
-                "' has no image file (.jpg .jpeg .png .webp .gif .bmp .tif .tiff)");
+                "' has no image file (.jpg .jpeg .png .webp .gif .bmp .tif .tiff .avif)");
 
   Result<std::vector<std::string>> none = expand_image_paths({});
   ASSERT_FALSE(none.ok());

@@ -90,7 +90,7 @@ TEST(VisionDecode, EveryTruncationOfEveryFormatIsAnError) {
        {"face_q75_420.jpg", "cat_q85_422_progressive.jpg", "face.png", "launch_lossy.webp",
         "cup_rgba_lossless.webp", "cat_palette.gif", "cup_offset_trns.gif", "face.bmp",
         "cat_rle8.bmp", "face_rle4.bmp", "cup_bgra_v5.bmp", "face.tif", "face_lzw.tif",
-        "face_jpeg.tif", "cat_tiled.tif", "launch_planar.tif"}) {
+        "face_jpeg.tif", "cat_tiled.tif", "launch_planar.tif", "face.avif"}) {
     const std::vector<uint8_t> bytes = read_bytes(name);
     ASSERT_FALSE(bytes.empty()) << name;
     ASSERT_TRUE(decode_image(bytes.data(), bytes.size(), name).ok()) << name;
@@ -136,7 +136,7 @@ TEST(VisionDecode, MissingFileIsNotFound) {
 // How folders of images are listed (calibration, eval, `vitrt clip embed DIR`).
 TEST(VisionDecode, ImageExtensionsAreTheDecodersOnes) {
   for (const char* name : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.WebP", "/tmp/e.jpeg", "f.GIF",
-                           "g.bmp", "h.tif", "i.TIFF"}) {
+                           "g.bmp", "h.tif", "i.TIFF", "j.avif"}) {
     EXPECT_TRUE(has_image_extension(name)) << name;
   }
   for (const char* name : {"a.npy", "jpg", "photo.jpg/readme", "x.heic", "a.jpg.txt", ""}) {
