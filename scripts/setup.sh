@@ -25,8 +25,7 @@ done
 #   clang-14 libclang-rt-14-dev   libFuzzer for the importer's fuzz target, and the compiler of
 #                           the ASan/UBSan unit-test build (2-2.6x faster than g++ there)
 #   libomp-14-dev           OpenMP for that clang build
-#   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev
-          libavif-dev libavif-dev   image
+#   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev libavif-dev   image
 #                           decoding (src/vision), libjpeg-turbo and libtiff being the decoders
 #                           PIL uses, so pixels match HF (libavif is loaded at run time)
 #   nlohmann-json3-dev      JSON (preprocessor_config.json; header-only, for the whole project)
@@ -38,7 +37,7 @@ done
 
 packages=(cmake ninja-build g++ libdnnl-dev libgtest-dev libonnx-testdata clang-14
           libclang-rt-14-dev libomp-14-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev
-          nlohmann-json3-dev
+          libavif-dev nlohmann-json3-dev
           libicu-dev zlib1g-dev libboost-dev python3-pip)
 missing=()
 for p in "${packages[@]}"; do
