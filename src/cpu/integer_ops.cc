@@ -18,12 +18,14 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/parallel.h"
 #include "cpu/conv_geometry.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/int8_matmul.h"
+#include "cpu/matmul_plan.h"
 #include "ir/ops/conv_attributes.h"
 
 namespace vitrt {
@@ -80,71 +82,10 @@ float scale_at(const Tensor& s, int64_t i) {
   return s.data<float>()[s.numel() == 1 ? 0 : i];
 }
 
-// NumPy matmul of two integer operands (after their zero points: A - a_zp per row, B - b_zp
-// per column), batch dims broadcast, a 1-D operand promoted as MatMul does. Calls
-// `finish(batch, i, j, sum)` for every output element, in parallel over rows.
-struct MatmulDims {
-  std::vector<int64_t> out_shape;
-  std::vector<int64_t> a_batch_offset, b_batch_offset;  // per output batch, in matrices
-  int64_t m = 0, k = 0, n = 0;
-};
-
-Result<MatmulDims> matmul_dims(const Tensor& a, const Tensor& b) {
-  if (a.rank() == 0 || b.rank() == 0) {
-    return invalid_argument("operands must have rank >= 1, got ", shape_to_string(a.shape()),
-                            " and ", shape_to_string(b.shape()));
-  }
-  std::vector<int64_t> as = a.shape(), bs = b.shape();
-  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
-  if (a_vec) as.insert(as.begin(), 1);
-  if (b_vec) bs.push_back(1);
-  MatmulDims d;
-  d.m = as[as.size() - 2];
-  d.k = as.back();
-  d.n = bs.back();
-  if (bs[bs.size() - 2] != d.k) {
-    return invalid_argument("inner dims differ: A ", shape_to_string(a.shape()), ", B ",
-                            shape_to_string(b.shape()));
-  }
-  const std::vector<int64_t> ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
-  const size_t rank = std::max(ab.size(), bb.size());
-  std::vector<int64_t> batch(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t x = i + ab.size() >= rank ? ab[i + ab.size() - rank] : 1;
-    const int64_t y = i + bb.size() >= rank ? bb[i + bb.size() - rank] : 1;
-    if (x != y && x != 1 && y != 1) {
-      return invalid_argument("batch dims do not broadcast: A ", shape_to_string(a.shape()), ", B ",
-                              shape_to_string(b.shape()));
-    }
-    batch[i] = std::max(x, y);
-  }
-  int64_t count = 1;
-  for (int64_t v : batch) count *= v;
-  for (int64_t flat = 0; flat < count; ++flat) {
-    int64_t rest = flat, ao = 0, bo = 0, a_stride = 1, b_stride = 1;
-    for (size_t i = rank; i-- > 0;) {
-      const int64_t idx = rest % batch[i];
-      rest /= batch[i];
-      const int64_t x = i + ab.size() >= rank ? ab[i + ab.size() - rank] : 1;
-      const int64_t y = i + bb.size() >= rank ? bb[i + bb.size() - rank] : 1;
-      ao += (x == 1 ? 0 : idx) * a_stride;
-      bo += (y == 1 ? 0 : idx) * b_stride;
-      a_stride *= x;
-      b_stride *= y;
-    }
-    d.a_batch_offset.push_back(ao);
-    d.b_batch_offset.push_back(bo);
-  }
-  d.out_shape = batch;
-  if (!a_vec) d.out_shape.push_back(d.m);
-  if (!b_vec) d.out_shape.push_back(d.n);
-  return d;
-}
-
 // The int32 products of MatMulInteger / QLinearMatMul, one [m, n] matrix per output batch.
 Result<std::vector<int32_t>> integer_matmul(const Tensor& a, const Tensor* a_zp, const Tensor& b,
-                                            const Tensor* b_zp, MatmulDims& d) {
-  VITRT_ASSIGN_OR_RETURN(d, matmul_dims(a, b));
+                                            const Tensor* b_zp, MatMulPlan& d) {
+  VITRT_ASSIGN_OR_RETURN(d, plan_matmul(a.shape(), b.shape()));
   VITRT_RETURN_IF_ERROR(check_per_index(a_zp, d.m, "the zero point of A", "row of A"));
   VITRT_RETURN_IF_ERROR(check_per_index(b_zp, d.n, "the zero point of B", "column of B"));
   std::vector<int16_t> a16(static_cast<size_t>(a.numel())), b16(static_cast<size_t>(b.numel()));
@@ -154,11 +95,11 @@ Result<std::vector<int32_t>> integer_matmul(const Tensor& a, const Tensor* a_zp,
   for (int64_t i = 0; i < b.numel(); ++i) {
     b16[i] = static_cast<int16_t>(load_int(b, i) - zp_at(b_zp, i % d.n));
   }
-  const size_t batches = d.a_batch_offset.size();
-  std::vector<int32_t> c(batches * static_cast<size_t>(d.m * d.n));
-  for (size_t bi = 0; bi < batches; ++bi) {
-    gemm_i16(d.m, d.k, d.n, a16.data() + d.a_batch_offset[bi] * d.m * d.k,
-             b16.data() + d.b_batch_offset[bi] * d.k * d.n, c.data() + bi * d.m * d.n);
+  std::vector<int32_t> c(static_cast<size_t>(d.batch_numel * d.m * d.n));
+  for (int64_t bi = 0; bi < d.batch_numel; ++bi) {
+    const auto [ai, bj] = operand_matrices(d, bi);
+    gemm_i16(d.m, d.k, d.n, a16.data() + ai * d.m * d.k, b16.data() + bj * d.k * d.n,
+             c.data() + bi * d.m * d.n);
   }
   return c;
 }
@@ -243,7 +184,7 @@ class MatMulIntegerKernel final : public CpuKernel {
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor* a_zp = inputs.size() > 2 ? inputs[2] : nullptr;
     const Tensor* b_zp = inputs.size() > 3 ? inputs[3] : nullptr;
-    MatmulDims d;
+    MatMulPlan d;
     VITRT_ASSIGN_OR_RETURN(std::vector<int32_t> c,
                            integer_matmul(*inputs[0], a_zp, *inputs[1], b_zp, d));
     outputs[0] = Tensor::empty(DType::kInt32, d.out_shape);
@@ -299,7 +240,7 @@ class QLinearMatMulKernel final : public CpuKernel {
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor &a = *inputs[0], &a_scale = *inputs[1], &b = *inputs[3];
     const Tensor &b_scale = *inputs[4], &y_scale = *inputs[6], &y_zp = *inputs[7];
-    MatmulDims d;
+    MatMulPlan d;
     VITRT_ASSIGN_OR_RETURN(std::vector<int32_t> c, integer_matmul(a, inputs[2], b, inputs[5], d));
     VITRT_RETURN_IF_ERROR(check_per_index(&a_scale, d.m, "a_scale", "row of A"));
     VITRT_RETURN_IF_ERROR(check_per_index(&b_scale, d.n, "b_scale", "column of B"));
@@ -498,28 +439,44 @@ Result<std::unique_ptr<CpuKernel>> make_dynamic_quantize_linear(const KernelInit
   return std::unique_ptr<CpuKernel>(std::make_unique<DynamicQuantizeLinearKernel>());
 }
 
+// Constant weights for the Int8Matmul paths: W' [k, n] int8 = w - zp[column], w stored [k, n]
+// or, with `n_major`, [n, k] (a convolution's [M, C * kernel]); zp one value or one per column;
+// and the column sums of W'. Nothing when the CPU lacks VNNI, a corrected value leaves int8, or
+// k is long enough for the int32 sums to overflow.
+struct Int8Weights {
+  Tensor w;
+  std::vector<int32_t> colsum;
+};
+
+std::optional<Int8Weights> int8_weights(const Tensor& w, const Tensor* zp, int64_t k, int64_t n,
+                                        bool n_major) {
+  if (!cpu_has_vnni() || k * 255 * 128 >= (int64_t{1} << 31) ||
+      (zp != nullptr && zp->numel() != 1 && zp->numel() != n)) {
+    return std::nullopt;
+  }
+  Int8Weights out{Tensor::empty(DType::kInt8, {k, n}), std::vector<int32_t>(n, 0)};
+  int8_t* dst = out.w.data<int8_t>();
+  for (int64_t r = 0; r < k; ++r) {
+    for (int64_t c = 0; c < n; ++c) {
+      const int32_t v = load_int(w, n_major ? c * k + r : r * n + c) -
+                        zp_at(zp, zp != nullptr && zp->numel() > 1 ? c : 0);
+      if (v < -128 || v > 127) return std::nullopt;
+      dst[r * n + c] = static_cast<int8_t>(v);
+      out.colsum[c] += v;
+    }
+  }
+  return out;
+}
+
 Result<std::unique_ptr<CpuKernel>> make_matmul_integer(const KernelInit& init) {
   const Tensor* b = init.constant_input(1);
   const Tensor* b_zp = init.constant_input(3);
-  const Value& a = init.graph.values[init.node.inputs[0]];
   const bool b_zp_known = !init.node.has_input(3) || b_zp != nullptr;
-  if (b != nullptr && b->rank() == 2 && b_zp_known && cpu_has_vnni() &&
-      b->dim(0) * 255 * 128 < (int64_t{1} << 31) &&
-      (b_zp == nullptr || b_zp->numel() == 1 || b_zp->numel() == b->dim(1))) {
-    const int64_t k = b->dim(0), n = b->dim(1);
-    Tensor w = Tensor::empty(DType::kInt8, {k, n});
-    std::vector<int32_t> colsum(static_cast<size_t>(n), 0);
-    bool fits = true;
-    for (int64_t i = 0; i < k * n && fits; ++i) {
-      const int32_t v =
-          load_int(*b, i) - zp_at(b_zp, b_zp != nullptr && b_zp->numel() > 1 ? i % n : 0);
-      fits = v >= -128 && v <= 127;
-      w.data<int8_t>()[i] = static_cast<int8_t>(v);
-      colsum[i % n] += v;
-    }
-    if (fits) {
+  if (b != nullptr && b->rank() == 2 && b_zp_known) {
+    if (auto w = int8_weights(*b, b_zp, b->dim(0), b->dim(1), false)) {
+      const Value& a = init.graph.values[init.node.inputs[0]];
       return std::unique_ptr<CpuKernel>(std::make_unique<MatMulIntegerInt8Kernel>(
-          w, std::move(colsum), a.dtype == DType::kUInt8));
+          w->w, std::move(w->colsum), a.dtype == DType::kUInt8));
     }
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<MatMulIntegerKernel>());
@@ -544,28 +501,13 @@ Result<std::unique_ptr<CpuKernel>> make_conv_integer(const KernelInit& init) {
   const Tensor* w = init.constant_input(1);
   const Tensor* w_zp = init.constant_input(3);
   const bool w_zp_known = !init.node.has_input(3) || w_zp != nullptr;
-  if (w != nullptr && attrs.group == 1 && w_zp_known && cpu_has_vnni() &&
-      (w_zp == nullptr || w_zp->numel() == 1 || w_zp->numel() == w->dim(0))) {
-    // W [M, C, k...] -> W' [C * k, M], corrected by its zero point; its column sums.
-    const int64_t m = w->dim(0), ck = w->numel() / m;
-    if (ck * 255 * 128 < (int64_t{1} << 31)) {
-      Tensor rows = Tensor::empty(DType::kInt8, {ck, m});
-      std::vector<int32_t> colsum(static_cast<size_t>(m), 0);
-      bool fits = true;
-      for (int64_t j = 0; j < m && fits; ++j) {
-        const int32_t zp = zp_at(w_zp, w_zp != nullptr && w_zp->numel() > 1 ? j : 0);
-        for (int64_t r = 0; r < ck; ++r) {
-          const int32_t v = load_int(*w, j * ck + r) - zp;
-          fits = fits && v >= -128 && v <= 127;
-          rows.data<int8_t>()[r * m + j] = static_cast<int8_t>(v);
-          colsum[j] += v;
-        }
-      }
+  if (w != nullptr && attrs.group == 1 && w_zp_known) {
+    // W [M, C, kernel...] as the [C * kernel, M] matrix the patches multiply.
+    const int64_t m = w->dim(0);
+    if (auto rows = int8_weights(*w, w_zp, w->numel() / m, m, true)) {
       const Value& x = init.graph.values[init.node.inputs[0]];
-      if (fits) {
-        return std::unique_ptr<CpuKernel>(std::make_unique<ConvIntegerInt8Kernel>(
-            init.node, attrs, rows, std::move(colsum), x.dtype == DType::kUInt8));
-      }
+      return std::unique_ptr<CpuKernel>(std::make_unique<ConvIntegerInt8Kernel>(
+          init.node, attrs, rows->w, std::move(rows->colsum), x.dtype == DType::kUInt8));
     }
   }
   return std::unique_ptr<CpuKernel>(std::make_unique<ConvIntegerKernel>(init.node, attrs));

@@ -10,20 +10,9 @@
 
 #include "cpu/dnnl_matmul.h"
 #include "cpu/linear.h"
+#include "cpu/matmul_plan.h"
 
 namespace vitrt {
-
-namespace {
-
-// How the operands of one call map onto matrix products.
-struct MatMulPlan {
-  std::vector<int64_t> out_shape;
-  int64_t m = 0, k = 0, n = 0;
-  std::vector<int64_t> batch;    // broadcast batch dims of the output
-  std::vector<int64_t> a_batch;  // A's batch dims, left-padded with 1 to batch's rank
-  std::vector<int64_t> b_batch;  // likewise for B
-  int64_t a_batch_numel = 1, b_batch_numel = 1, batch_numel = 1;
-};
 
 Result<MatMulPlan> plan_matmul(const std::vector<int64_t>& a_shape,
                                const std::vector<int64_t>& b_shape) {
@@ -65,7 +54,6 @@ Result<MatMulPlan> plan_matmul(const std::vector<int64_t>& a_shape,
   return p;
 }
 
-// For output matrix `index`, the matrices of A and B it reads (batch broadcasting).
 std::pair<int64_t, int64_t> operand_matrices(const MatMulPlan& p, int64_t index) {
   int64_t a_index = 0, b_index = 0, a_stride = 1, b_stride = 1;
   for (size_t i = p.batch.size(); i-- > 0;) {
@@ -78,6 +66,8 @@ std::pair<int64_t, int64_t> operand_matrices(const MatMulPlan& p, int64_t index)
   }
   return {a_index, b_index};
 }
+
+namespace {
 
 // float64: the reference loop (accuracy over speed).
 void matmul_f64(const MatMulPlan& p, const double* a, const double* b, double* y) {
