@@ -40,7 +40,11 @@ size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
 // True for the types a Tensor can hold.
 bool dtype_is_storable(DType dtype);
-bool dtype_is_float(DType dtype);    // f16, bf16, f32, f64
+bool dtype_is_float(DType dtype);  // f16, bf16, f32, f64
+// int8 or uint8: the operands of ONNX's integer ops (MatMulInteger, QLinearConv, ...).
+inline bool dtype_is_8bit_integer(DType dtype) {
+  return dtype == DType::kInt8 || dtype == DType::kUInt8;
+}
 bool dtype_is_integer(DType dtype);  // signed and unsigned integers (not bool)
 // Maps an ONNX TensorProto.DataType number to a DType; kUndefined if unknown.
 DType dtype_from_onnx(int32_t onnx_type);

@@ -196,26 +196,23 @@ class WhereKernel final : public CudaKernel {
   }
 };
 
-bool is_8bit(DType t) {
-  return t == DType::kInt8 || t == DType::kUInt8;
-}
-
 class CastKernel final : public CudaKernel {
  public:
   explicit CastKernel(DType to) : to_(to) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
-    const bool from8 = is_8bit(x.dtype);
+    const bool from8 = dtype_is_8bit_integer(x.dtype);
     if (!ctx.launch) {
       // Float targets become the plan's activation type: a Cast to float32 in an fp16 plan
       // keeps fp16 storage.
       out[0].dtype = dtype_is_float(to_) ? ctx.float_type : to_;
       out[0].shape = x.shape;
-      if (!is_8bit(out[0].dtype)) VITRT_RETURN_IF_ERROR(elt_of(out[0].dtype).status());
+      if (!dtype_is_8bit_integer(out[0].dtype))
+        VITRT_RETURN_IF_ERROR(elt_of(out[0].dtype).status());
       return from8 ? Status::ok_status() : elt_of(x.dtype).status();
     }
-    const bool to8 = is_8bit(out[0].dtype);
+    const bool to8 = dtype_is_8bit_integer(out[0].dtype);
     if (x.dtype == out[0].dtype) {
       return cuda_status(
           cudaMemcpyAsync(out[0].data, x.data, x.nbytes(), cudaMemcpyDeviceToDevice, ctx.stream),
@@ -226,12 +223,13 @@ class CastKernel final : public CudaKernel {
       const DType eight = to8 ? out[0].dtype : x.dtype;
       const DType other = to8 ? x.dtype : out[0].dtype;
       Elt other_elt = Elt::kF32;
-      if (!is_8bit(other)) {
+      if (!dtype_is_8bit_integer(other)) {
         VITRT_ASSIGN_OR_RETURN(other_elt, elt_of(other));
       }
-      return cuda_status(launch_cast_8bit(to8, eight == DType::kInt8, other_elt, is_8bit(other),
-                                          x.data, out[0].data, x.numel(), ctx.stream),
-                         "Cast");
+      return cuda_status(
+          launch_cast_8bit(to8, eight == DType::kInt8, other_elt, dtype_is_8bit_integer(other),
+                           x.data, out[0].data, x.numel(), ctx.stream),
+          "Cast");
     }
     VITRT_ASSIGN_OR_RETURN(Elt from, elt_of(x.dtype));
     VITRT_ASSIGN_OR_RETURN(Elt to, elt_of(out[0].dtype));
@@ -477,7 +475,7 @@ Result<std::unique_ptr<CudaKernel>> make_cast_like(const CudaKernelInit&) {
 Result<std::unique_ptr<CudaKernel>> make_cast(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t to, init.node.attrs.require_int("to"));
   const DType dtype = dtype_from_onnx(static_cast<int32_t>(to));
-  if (!is_8bit(dtype)) {
+  if (!dtype_is_8bit_integer(dtype)) {
     VITRT_RETURN_IF_ERROR(elt_of(dtype == DType::kFloat64 ? DType::kUndefined : dtype).status());
   }
   return std::unique_ptr<CudaKernel>(new CastKernel(dtype));

@@ -9,13 +9,9 @@
 namespace vitrt::cuda {
 namespace {
 
-bool is_8bit(DType t) {
-  return t == DType::kInt8 || t == DType::kUInt8;
-}
-
 Status check_8bit(const DeviceTensor* t, const char* name) {
   if (t == nullptr) return invalid_argument(name, " is missing");
-  if (!is_8bit(t->dtype)) {
+  if (!dtype_is_8bit_integer(t->dtype)) {
     return unsupported(name, " of ", dtype_name(t->dtype), " has no CUDA kernel (int8, uint8)");
   }
   return Status::ok_status();

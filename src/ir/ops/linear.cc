@@ -174,12 +174,8 @@ Status infer_conv(InferContext& ctx) {
 
 // ---- integer forms ---------------------------------------------------------------------------
 
-bool is_8bit(DType t) {
-  return t == DType::kInt8 || t == DType::kUInt8;
-}
-
 Status check_8bit(const InferContext& ctx, int i, const char* name) {
-  if (!is_8bit(ctx.input_dtype(i))) {
+  if (!dtype_is_8bit_integer(ctx.input_dtype(i))) {
     return ctx.error(name, " must be int8 or uint8, got ", dtype_name(ctx.input_dtype(i)));
   }
   return Status();
@@ -230,28 +226,28 @@ Status infer_conv_integer(InferContext& ctx) {
 }
 
 // QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp) -> y_zp's type.
-Status infer_qlinear_matmul(InferContext& ctx) {
-  VITRT_RETURN_IF_ERROR(check_8bit(ctx, 0, "a"));
-  VITRT_RETURN_IF_ERROR(check_8bit(ctx, 3, "b"));
+// QLinearMatMul's and QLinearConv's shared inputs: (x, x_scale, x_zp, w, w_scale, w_zp,
+// y_scale, y_zp), named `x`/`w` as each op names them.
+Status check_qlinear_inputs(const InferContext& ctx, const char* x, const char* w) {
+  const std::string xs = x, ws = w;
+  VITRT_RETURN_IF_ERROR(check_8bit(ctx, 0, x));
+  VITRT_RETURN_IF_ERROR(check_8bit(ctx, 3, w));
   VITRT_RETURN_IF_ERROR(check_8bit(ctx, 7, "y_zero_point"));
-  VITRT_RETURN_IF_ERROR(check_scale(ctx, 1, "a_scale"));
-  VITRT_RETURN_IF_ERROR(check_scale(ctx, 4, "b_scale"));
+  VITRT_RETURN_IF_ERROR(check_scale(ctx, 1, (xs + "_scale").c_str()));
+  VITRT_RETURN_IF_ERROR(check_scale(ctx, 4, (ws + "_scale").c_str()));
   VITRT_RETURN_IF_ERROR(check_scale(ctx, 6, "y_scale"));
-  VITRT_RETURN_IF_ERROR(check_zero_point(ctx, 2, 0, "a_zero_point"));
-  VITRT_RETURN_IF_ERROR(check_zero_point(ctx, 5, 3, "b_zero_point"));
+  VITRT_RETURN_IF_ERROR(check_zero_point(ctx, 2, 0, (xs + "_zero_point").c_str()));
+  return check_zero_point(ctx, 5, 3, (ws + "_zero_point").c_str());
+}
+
+Status infer_qlinear_matmul(InferContext& ctx) {
+  VITRT_RETURN_IF_ERROR(check_qlinear_inputs(ctx, "a", "b"));
   return matmul_output(ctx, 0, 3, ctx.input_dtype(7));
 }
 
 // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?) -> y_zp's type; B int32.
 Status infer_qlinear_conv(InferContext& ctx) {
-  VITRT_RETURN_IF_ERROR(check_8bit(ctx, 0, "x"));
-  VITRT_RETURN_IF_ERROR(check_8bit(ctx, 3, "w"));
-  VITRT_RETURN_IF_ERROR(check_8bit(ctx, 7, "y_zero_point"));
-  VITRT_RETURN_IF_ERROR(check_scale(ctx, 1, "x_scale"));
-  VITRT_RETURN_IF_ERROR(check_scale(ctx, 4, "w_scale"));
-  VITRT_RETURN_IF_ERROR(check_scale(ctx, 6, "y_scale"));
-  VITRT_RETURN_IF_ERROR(check_zero_point(ctx, 2, 0, "x_zero_point"));
-  VITRT_RETURN_IF_ERROR(check_zero_point(ctx, 5, 3, "w_zero_point"));
+  VITRT_RETURN_IF_ERROR(check_qlinear_inputs(ctx, "x", "w"));
   if (ctx.has_input(8) && ctx.input_dtype(8) != DType::kInt32) {
     return ctx.error("B must be int32, got ", dtype_name(ctx.input_dtype(8)));
   }
