@@ -22,14 +22,19 @@ bool cpu_has_vnni();
 
 // dst = act(float(src x W) * scale[n] + bias[n] (+ residual)), or with int32_out the int32
 // sums src x W alone (scales, bias, residual and act unused). W: int8 [K, N], packed once per
-// layout; one primitive per row count.
+// layout; one primitive per row count. With `runtime_quantization` (u8 src only), each run
+// gives the scales and a src zero point z: dst = act(float((src - z) x W) * scale[n] + ...),
+// the int32 sums still exact (oneDNN's zero-point compensation is integer).
 class Int8Matmul {
  public:
   // `src_unsigned`: src rows are u8 (else s8).
   Int8Matmul(const Tensor& w_q, std::vector<float> scales, bool has_bias, bool has_residual,
-             MatmulActivation act, bool src_unsigned, bool int32_out = false);
+             MatmulActivation act, bool src_unsigned, bool int32_out = false,
+             bool runtime_quantization = false);
 
-  Status run(int64_t m, const void* src, const float* bias, const float* residual, void* dst);
+  // `scales` [N] and `src_zero_point`: with runtime_quantization only.
+  Status run(int64_t m, const void* src, const float* bias, const float* residual, void* dst,
+             const float* scales = nullptr, int32_t src_zero_point = 0);
 
  private:
   struct Entry {
@@ -47,6 +52,7 @@ class Int8Matmul {
   MatmulActivation act_;
   dnnl::memory::data_type src_type_;
   bool int32_out_;
+  bool runtime_quantization_;
   int64_t k_, n_;
   std::mutex mutex_;  // guards cache_ and packed_: kernels may run from several contexts
   std::map<int64_t, std::shared_ptr<const Entry>> cache_;

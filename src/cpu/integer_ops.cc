@@ -24,6 +24,7 @@
 #include "core/parallel.h"
 #include "cpu/conv_geometry.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/dynamic_quantize.h"
 #include "cpu/int8_matmul.h"
 #include "cpu/matmul_plan.h"
 #include "ir/ops/conv_attributes.h"
@@ -118,61 +119,14 @@ class DynamicQuantizeLinearKernel final : public CpuKernel {
  public:
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
-    const float* in = x.data<float>();
-    const int64_t n = x.numel();
-    // The range in parallel chunks (branch-free loops the compiler vectorizes); it always
-    // includes 0.
-    constexpr int64_t kChunks = 64;
-    std::array<float, kChunks> chunk_lo{}, chunk_hi{};
-    std::array<int, kChunks> chunk_nan{};
-    parallel_for(kChunks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t c = begin; c < end; ++c) {
-        // Locals, not the lambda's captures, so the loop vectorizes.
-        const float* __restrict src = in;
-        const int64_t first = n * c / kChunks, last = n * (c + 1) / kChunks;
-        float lo = 0.0f, hi = 0.0f;
-        int nan = 0;
-        // min/max of a float set are the same in any order once NaN is ruled out (it is, below).
-#pragma omp simd reduction(min : lo) reduction(max : hi) reduction(| : nan)
-        for (int64_t i = first; i < last; ++i) {
-          const float v = src[i];
-          lo = v < lo ? v : lo;
-          hi = v > hi ? v : hi;
-          nan |= v != v;
-        }
-        chunk_lo[c] = lo;
-        chunk_hi[c] = hi;
-        chunk_nan[c] = nan;
-      }
-    });
-    float lo = 0.0f, hi = 0.0f;
-    for (int64_t c = 0; c < kChunks; ++c) {
-      if (chunk_nan[c] != 0) return invalid_argument("x holds NaN: no quantization range");
-      lo = std::min(lo, chunk_lo[c]);
-      hi = std::max(hi, chunk_hi[c]);
-    }
-    // ONNX's reference, in float32: scale = (max - min) / 255 (1 / 255 when max == min).
-    const float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
-    const float zp = std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
+    VITRT_ASSIGN_OR_RETURN(DynamicQuantization q,
+                           dynamic_quantization_of(x.data<float>(), x.numel()));
     outputs[0] = Tensor::empty(DType::kUInt8, x.shape());
-    uint8_t* y = outputs[0].data<uint8_t>();
-    parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
-      const float* __restrict src = in;
-      uint8_t* __restrict dst = y;
-      const float s = scale, z = zp;
-      for (int64_t i = begin; i < end; ++i) {
-        // rint, not nearbyint: the same rounding (half to even in the default mode), and the
-        // compiler turns rint into a vector instruction where nearbyint stays a library call.
-        float v = std::rint(src[i] / s) + z;
-        v = v < 0.0f ? 0.0f : v;
-        v = v > 255.0f ? 255.0f : v;
-        dst[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
-      }
-    });
+    quantize_dynamic_uint8(x.data<float>(), x.numel(), q, outputs[0].data<uint8_t>());
     outputs[1] = Tensor::empty(DType::kFloat32, {});
-    outputs[1].data<float>()[0] = scale;
+    outputs[1].data<float>()[0] = q.scale;
     outputs[2] = Tensor::empty(DType::kUInt8, {});
-    outputs[2].data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+    outputs[2].data<uint8_t>()[0] = q.zero_point;
     return Status();
   }
 };

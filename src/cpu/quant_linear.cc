@@ -11,6 +11,11 @@
 // VNNI, oneDNN multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so
 // those CPUs (and int8 ranges beyond 8 bits after the zero point) run the reference. fp8 runs
 // quant_linear_fp8_rows: the reference's sums, blocked (src/cpu/quant_linear_fp8.cc).
+//
+// dynamic_input (ONNX Runtime's quantize_dynamic chains): each run takes DynamicQuantizeLinear's
+// scale and zero point of the whole X, quantizes it to uint8, and oneDNN multiplies with that
+// zero point and the columns' scales given at run time (exact int32 sums, then the same fp32
+// steps); the reference takes them as input_scale and input_zero_point.
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -18,6 +23,7 @@
 
 #include "core/half.h"
 #include "cpu/dnnl_common.h"
+#include "cpu/dynamic_quantize.h"
 #include "cpu/int8_matmul.h"
 #include "cpu/linear.h"
 #include "cpu/quant_linear.h"
@@ -55,6 +61,18 @@ class QuantLinearKernel final : public CpuKernel {
   // the file), packing the weights for `example_m` rows now.
   Status prepare_fast_path(int64_t example_m) {
     if (p_.format != QuantFormat::kInt8 || !cpu_has_vnni()) return Status();
+    if (p_.dynamic_input) {
+      // uint8 X with the run's zero point, which oneDNN subtracts exactly; scales per run.
+      if (k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
+      fast_ = std::make_unique<Int8Matmul>(w_q_, std::vector<float>(), bias_.defined(),
+                                           has_residual_, p_.activation, true, false, true);
+      src_unsigned_ = true;
+      std::vector<uint8_t> zeros(static_cast<size_t>(example_m * k_), 0);
+      std::vector<float> ones(static_cast<size_t>(n_), 1.0f);
+      std::vector<float> out(static_cast<size_t>(example_m * n_), 0.0f);
+      return fast_->run(example_m, zeros.data(), bias_.defined() ? bias_.data<float>() : nullptr,
+                        has_residual_ ? out.data() : nullptr, out.data(), ones.data(), 0);
+    }
     const int32_t lo = p_.qmin - p_.zero_point;
     const int32_t hi = p_.qmax - p_.zero_point;
     const bool s8 = lo >= -128 && hi <= 127;
@@ -128,7 +146,9 @@ class QuantLinearKernel final : public CpuKernel {
       } else {
         std::vector<float> x_converted;
         const float* rows = float_rows(x, x_converted);
-        if (fast_) {
+        if (p_.dynamic_input) {
+          VITRT_RETURN_IF_ERROR(run_dynamic(rows, m, res, out));
+        } else if (fast_) {
           VITRT_RETURN_IF_ERROR(run_fast(rows, m, res, out));
         } else if (p_.format == QuantFormat::kFp8) {
           quant_linear_fp8_rows(p_, rows, m, k_, n_, w_q_.data<uint8_t>(), w_scale_.data<float>(),
@@ -150,6 +170,32 @@ class QuantLinearKernel final : public CpuKernel {
   }
 
  private:
+  // dynamic_input: DynamicQuantizeLinear's scale and zero point of the whole X, then the
+  // static arithmetic with them (on oneDNN, zero point and scales given with the run).
+  Status run_dynamic(const float* x, int64_t m, const float* residual, float* y) {
+    Result<DynamicQuantization> q = dynamic_quantization_of(x, m * k_);
+    if (!q.ok()) return q.status().with_context("QuantLinear with dynamic_input");
+    QuantLinearParams p = p_;
+    p.input_scale = q->scale;
+    p.zero_point = q->zero_point;
+    const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
+    if (!fast_) {
+      quant_linear_reference(p, x, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(), bias, y,
+                             residual);
+      return Status();
+    }
+    auto* xq =
+        static_cast<uint8_t*>(dnnl_thread_buffer(kQuantizedSrc, static_cast<size_t>(m * k_)));
+    if (xq == nullptr) {
+      return Status(StatusCode::kOutOfMemory, str_cat("8-bit copy of X: ", m * k_, " bytes"));
+    }
+    quantize_dynamic_uint8(x, m * k_, *q, xq);
+    // The reference's s_n = fp32(input_scale * w_scale[n]).
+    std::vector<float> scales(static_cast<size_t>(n_));
+    for (int64_t j = 0; j < n_; ++j) scales[j] = q->scale * w_scale_.data<float>()[j];
+    return fast_->run(m, xq, bias, residual, y, scales.data(), q->zero_point);
+  }
+
   // Quantizes the rows (quantize_int8, as the reference) into 8 bits, then the oneDNN product.
   Status run_fast(const float* x, int64_t m, const float* residual, float* y) {
     void* q = dnnl_thread_buffer(kQuantizedSrc, static_cast<size_t>(m * k_));

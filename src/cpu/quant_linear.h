@@ -25,10 +25,14 @@ struct QuantLinearParams {
   int32_t qmax = 127;
   MatmulActivation activation = MatmulActivation::kNone;
   float output_scale = 0.0f;  // fp8 only: > 0 writes Y as E4M3 codes of y / output_scale
+  // int8 only: input_scale and zero_point are DynamicQuantizeLinear's of each run's X
+  // (cpu/dynamic_quantize.h), qmin / qmax 0 / 255; set per run before the arithmetic below.
+  bool dynamic_input = false;
 };
 
 // Reads and checks the node's attributes (format, input_scale, input_zero_point, input_qmin,
-// input_qmax, activation, output_scale); errors name the attribute.
+// input_qmax, activation, output_scale, dynamic_input); errors name the attribute. With
+// dynamic_input, input_scale stays 1 and zero_point 0 until a run sets them.
 Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs);
 
 // int8: xq - zero_point, where xq = clamp(round_half_even(x / input_scale) + zp, qmin, qmax).

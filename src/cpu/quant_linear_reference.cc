@@ -33,13 +33,30 @@ Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
   } else {
     return invalid_argument("format '", format, "' is not one of int8, fp8");
   }
-  VITRT_ASSIGN_OR_RETURN(p.input_scale, attrs.get_float("input_scale", 0.0f));
+  VITRT_ASSIGN_OR_RETURN(int64_t dynamic, attrs.get_int("dynamic_input", 0));
+  if (dynamic != 0 && dynamic != 1) {
+    return invalid_argument("dynamic_input must be 0 or 1, got ", dynamic);
+  }
+  if (dynamic == 1) {
+    if (p.format != QuantFormat::kInt8)
+      return invalid_argument("dynamic_input applies to int8 only");
+    for (const char* name :
+         {"input_scale", "input_zero_point", "input_qmin", "input_qmax", "output_scale"}) {
+      if (attrs.has(name)) return invalid_argument(name, " does not go with dynamic_input");
+    }
+    // The range of DynamicQuantizeLinear's uint8; scale and zero point come with each run.
+    p.dynamic_input = true;
+    p.qmin = 0;
+    p.qmax = 255;
+  } else {
+    VITRT_ASSIGN_OR_RETURN(p.input_scale, attrs.get_float("input_scale", 0.0f));
+  }
   if (!(p.input_scale > 0.0f) || !std::isfinite(p.input_scale)) {
     return invalid_argument("input_scale must be a finite float > 0, got ", p.input_scale);
   }
   VITRT_ASSIGN_OR_RETURN(int64_t zp, attrs.get_int("input_zero_point", 0));
-  VITRT_ASSIGN_OR_RETURN(int64_t qmin, attrs.get_int("input_qmin", -127));
-  VITRT_ASSIGN_OR_RETURN(int64_t qmax, attrs.get_int("input_qmax", 127));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmin, attrs.get_int("input_qmin", p.qmin));
+  VITRT_ASSIGN_OR_RETURN(int64_t qmax, attrs.get_int("input_qmax", p.qmax));
   if (qmin < -128 || qmax > 255 || qmin >= qmax || zp < qmin || zp > qmax) {
     return invalid_argument("input_qmin/input_qmax/input_zero_point = ", qmin, "/", qmax, "/", zp,
                             " must satisfy -128 <= qmin <= zero_point <= qmax <= 255, qmin < qmax");

@@ -108,8 +108,10 @@ Result<Placement> place_nodes(const Graph& g) {
     if (!host) {
       // vitrt.QuantLinear prepares its own device copy of W_q and w_scale (transposed, padded)
       // from the constants when its kernel is made: uploading them as well held the weights
-      // twice.
-      const bool own_weights = n.op_type == "QuantLinear" && n.domain == "vitrt";
+      // twice. With dynamic_input it runs the integer product kernel on W_q as it is.
+      const Result<int64_t> dynamic = n.attrs.get_int("dynamic_input", 0);
+      const bool own_weights =
+          n.op_type == "QuantLinear" && n.domain == "vitrt" && !(dynamic.ok() && *dynamic == 1);
       for (size_t i = 0; i < n.inputs.size(); ++i) {
         const ValueId in = n.inputs[i];
         if (in == kNoValue) continue;

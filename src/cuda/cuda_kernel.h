@@ -190,6 +190,8 @@ void register_cuda_indexing_kernels(CudaKernelRegistry& registry);
 void register_cuda_qdq_kernels(CudaKernelRegistry& registry);
 void register_cuda_integer_kernels(CudaKernelRegistry& registry);
 void register_cuda_rotary_kernels(CudaKernelRegistry& registry);
+// vitrt.QuantLinear with dynamic_input (ops_integer.cc): QuantLinear's factory hands it on.
+Result<std::unique_ptr<CudaKernel>> make_dynamic_quant_linear(const CudaKernelInit& init);
 
 // ---- helpers for kernel implementations ----------------------------------------------------
 

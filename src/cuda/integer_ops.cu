@@ -191,6 +191,29 @@ cudaError_t launch_dynamic_quantize_linear(Elt type, const void* x, int64_t n, u
   });
 }
 
+namespace {
+
+template <typename T>
+__global__ void scale_by_device_scalar_kernel(const T* s, const float* w, int64_t n, float* out) {
+  const float v = to_f(*s);
+  VITRT_GRID_STRIDE(i, n) {
+    out[i] = __fmul_rn(v, w[i]);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_scale_by_device_scalar(Elt type, const void* s, const float* w, int64_t n,
+                                          float* out, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    scale_by_device_scalar_kernel<T>
+        <<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(s), w, n, out);
+    return cudaGetLastError();
+  });
+}
+
 cudaError_t launch_integer_matmul(const IntMatmulArgs& args, cudaStream_t stream) {
   if (args.m == 0 || args.n == 0 || args.batches == 0) return cudaSuccess;
   if (args.batches > 65535 || args.batch_rank > kMaxIntBatchRank) return cudaErrorInvalidValue;

@@ -493,6 +493,11 @@ cudaError_t launch_dynamic_quantize_linear(Elt type, const void* x, int64_t n, u
                                            void* y_scale, uint8_t* y_zero_point,
                                            cudaStream_t stream);
 
+// out[i] = fp32(s * w[i]) for i < n, s one device value in `type` (a DynamicQuantizeLinear's
+// scale): the per-column scales of a QuantLinear with dynamic_input.
+cudaError_t launch_scale_by_device_scalar(Elt type, const void* s, const float* w, int64_t n,
+                                          float* out, cudaStream_t stream);
+
 // Requantization of int32 sums for QLinearMatMul / QLinearConv: y = saturate(round_half_even(
 // double(sum) * float(s_in[i] * s_w[j] / y_scale) + y_zero_point)), scales in `scale_type`
 // (one value, or one per row i / column j when the count is above 1).

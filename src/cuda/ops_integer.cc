@@ -244,6 +244,130 @@ class IntegerConvKernel final : public CudaKernel {
   bool qlinear_;
 };
 
+// vitrt.QuantLinear with dynamic_input (import_dynamic_quant's layers): the steps of the chain
+// it replaces, on the kernels of that chain's ops: DynamicQuantizeLinear's kernel quantizes X
+// into scratch (scale in X's type, as that op's GPU kernel keeps it), the integer product
+// kernel forms the exact int32 sums of (xq - zp) x W_q, and one pass applies fp32(scale *
+// w_scale[n]), the bias, the activation or the residual. Exact, not fast: GPU plans quantize
+// with --precision int8 / fp8 instead.
+class DynamicQuantLinearKernel final : public CudaKernel {
+ public:
+  DynamicQuantLinearKernel(int64_t k, int64_t n, UnaryOp act, std::vector<float> w_scale,
+                           std::vector<float> bias)
+      : k_(k), n_(n), act_(act), host_w_scale_(std::move(w_scale)), host_bias_(std::move(bias)) {}
+  DynamicQuantLinearKernel(const DynamicQuantLinearKernel&) = delete;
+  DynamicQuantLinearKernel& operator=(const DynamicQuantLinearKernel&) = delete;
+  ~DynamicQuantLinearKernel() override {
+    if (dev_ != nullptr) cudaFree(dev_);
+  }
+
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& w = *in[1];
+    const DeviceTensor* residual = in.size() > 4 ? in[4] : nullptr;
+    if (!dtype_is_float(x.dtype)) {
+      return invalid_argument("X must be a float tensor, got ", dtype_name(x.dtype));
+    }
+    if (x.shape.empty() || x.shape.back() != k_) {
+      return invalid_argument("X ", shape_to_string(x.shape), " does not end in K = ", k_);
+    }
+    if (w.dtype != DType::kInt8 || w.numel() != k_ * n_) {
+      return invalid_argument("W_q must be int8 [", k_, ", ", n_, "]");
+    }
+    const int64_t m = x.numel() / k_;
+    if (!ctx.launch) {
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      out[0].shape.back() = n_;
+      if (residual != nullptr && (residual->dtype != x.dtype || residual->shape != out[0].shape)) {
+        return invalid_argument("residual ", dtype_name(residual->dtype), " ",
+                                shape_to_string(residual->shape), " must be ", dtype_name(x.dtype),
+                                " ", shape_to_string(out[0].shape), " like Y");
+      }
+      VITRT_RETURN_IF_ERROR(upload());
+      // Scratch: xq, the int32 sums, X's scale (in X's type) and zero point, the column scales.
+      out.resize(6);
+      out[1].dtype = DType::kUInt8;
+      out[1].shape = {std::max<int64_t>(m, 1), k_};
+      out[2].dtype = DType::kInt32;
+      out[2].shape = {std::max<int64_t>(m, 1), n_};
+      out[3].dtype = x.dtype;
+      out[3].shape = {1};
+      out[4].dtype = DType::kUInt8;
+      out[4].shape = {1};
+      out[5].dtype = DType::kFloat32;
+      out[5].shape = {n_};
+      return Status::ok_status();
+    }
+    if (m == 0 || n_ == 0) return Status::ok_status();
+    if (w.data == nullptr) return internal_error("QuantLinear: W_q is not on the GPU");
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    auto* xq = static_cast<uint8_t*>(out[1].data);
+    auto* zp = static_cast<uint8_t*>(out[4].data);
+    VITRT_RETURN_IF_ERROR(cuda_status(
+        launch_dynamic_quantize_linear(t, x.data, m * k_, xq, out[3].data, zp, ctx.stream),
+        "QuantLinear: quantizing X"));
+    IntMatmulArgs mm;
+    mm.a = xq;
+    mm.b = w.data;
+    mm.a_signed = false;
+    mm.b_signed = true;
+    mm.a_zp = zp;
+    mm.m = m;
+    mm.k = k_;
+    mm.n = n_;
+    mm.y = out[2].data;
+    VITRT_RETURN_IF_ERROR(
+        cuda_status(launch_integer_matmul(mm, ctx.stream), "QuantLinear: integer product"));
+    auto* scales = static_cast<float*>(out[5].data);
+    VITRT_RETURN_IF_ERROR(
+        cuda_status(launch_scale_by_device_scalar(t, out[3].data, w_scale_, n_, scales, ctx.stream),
+                    "QuantLinear: column scales"));
+    DequantArgs d;
+    d.rows = m;
+    d.n = n_;
+    d.acc_ld = n_;
+    d.acc_int32 = true;
+    d.scale = scales;
+    d.bias = bias_;
+    d.residual = residual != nullptr ? residual->data : nullptr;
+    d.act = act_;
+    return cuda_status(launch_dequantize_bias_act(t, d, out[2].data, out[0].data, ctx.stream),
+                       "QuantLinear: scales and bias");
+  }
+
+ private:
+  // The fp32 column scales and bias on the device, once per kernel.
+  Status upload() {
+    if (dev_ != nullptr) return Status::ok_status();
+    const size_t bytes = (host_w_scale_.size() + host_bias_.size()) * sizeof(float);
+    VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&dev_, std::max<size_t>(bytes, 4)),
+                               "QuantLinear: allocating scales");
+    auto* f = static_cast<float*>(dev_);
+    VITRT_CUDA_RETURN_IF_ERROR(
+        cudaMemcpy(f, host_w_scale_.data(), host_w_scale_.size() * sizeof(float),
+                   cudaMemcpyHostToDevice),
+        "QuantLinear: uploading scales");
+    w_scale_ = f;
+    if (!host_bias_.empty()) {
+      VITRT_CUDA_RETURN_IF_ERROR(
+          cudaMemcpy(f + n_, host_bias_.data(), host_bias_.size() * sizeof(float),
+                     cudaMemcpyHostToDevice),
+          "QuantLinear: uploading the bias");
+      bias_ = f + n_;
+    }
+    return Status::ok_status();
+  }
+
+  int64_t k_, n_;
+  UnaryOp act_;
+  std::vector<float> host_w_scale_, host_bias_;
+  void* dev_ = nullptr;
+  const float* w_scale_ = nullptr;
+  const float* bias_ = nullptr;
+};
+
 Result<std::unique_ptr<CudaKernel>> make_dynamic_quantize_linear(const CudaKernelInit&) {
   return std::unique_ptr<CudaKernel>(new DynamicQuantizeLinearKernel());
 }
@@ -286,6 +410,44 @@ Result<std::unique_ptr<CudaKernel>> make_integer_conv(const CudaKernelInit& init
 }
 
 }  // namespace
+
+Result<std::unique_ptr<CudaKernel>> make_dynamic_quant_linear(const CudaKernelInit& init) {
+  const Node& node = init.node;
+  auto constant = [&](int i) -> const Tensor* {
+    if (!node.has_input(i)) return nullptr;
+    const Value& v = init.graph.values[node.inputs[i]];
+    return v.is_constant() ? &v.constant : nullptr;
+  };
+  const Tensor* w = constant(1);
+  const Tensor* w_scale = constant(2);
+  const Tensor* bias = constant(3);
+  if (w == nullptr || w->rank() != 2 || w->dtype() != DType::kInt8) {
+    return unsupported(
+        "QuantLinear with dynamic_input on CUDA needs W_q as a constant int8 [K, N]");
+  }
+  const int64_t k = w->dim(0), n = w->dim(1);
+  if (k * 255 * 128 >= (int64_t{1} << 31)) {
+    return unsupported("QuantLinear with dynamic_input on CUDA supports K up to 65792, got ", k);
+  }
+  if (w_scale == nullptr || w_scale->dtype() != DType::kFloat32 || w_scale->numel() != n) {
+    return unsupported(
+        "QuantLinear with dynamic_input on CUDA needs w_scale as a constant float32 [", n, "]");
+  }
+  if (node.has_input(3) &&
+      (bias == nullptr || bias->dtype() != DType::kFloat32 || bias->numel() != n)) {
+    return unsupported(
+        "QuantLinear with dynamic_input on CUDA needs the bias as a constant float32 [", n, "]");
+  }
+  VITRT_ASSIGN_OR_RETURN(UnaryOp act, linear_activation(node.attrs));
+  if (node.has_input(4) && act != UnaryOp::kIdentity) {
+    return invalid_model("QuantLinear: a residual input (4) needs activation 'none'");
+  }
+  std::vector<float> scales(w_scale->data<float>(), w_scale->data<float>() + n);
+  std::vector<float> b;
+  if (bias != nullptr) b.assign(bias->data<float>(), bias->data<float>() + n);
+  return std::unique_ptr<CudaKernel>(
+      new DynamicQuantLinearKernel(k, n, act, std::move(scales), std::move(b)));
+}
 
 void register_cuda_integer_kernels(CudaKernelRegistry& r) {
   r.add("", "DynamicQuantizeLinear", make_dynamic_quantize_linear);

@@ -918,6 +918,8 @@ Result<QuantParams> quant_params(const Attributes& at) {
 }
 
 Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(int64_t dynamic, init.node.attrs.get_int("dynamic_input", 0));
+  if (dynamic == 1) return make_dynamic_quant_linear(init);
   VITRT_ASSIGN_OR_RETURN(QuantParams p, quant_params(init.node.attrs));
   const Tensor* w = constant_input(init, 1);
   const Tensor* w_scale = constant_input(init, 2);

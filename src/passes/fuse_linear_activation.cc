@@ -1,6 +1,7 @@
-// Optimizer pass fuse_linear_activation: the activation that is a Linear's only reader becomes
-// the Linear's epilogue (applied by the GEMM while the output is still in registers); likewise
-// a Relu or SiLU after a vitrt.ChannelsLastConv (a CNN's 3x3 or depthwise convolution).
+// Optimizer pass fuse_linear_activation: the activation that is a Linear's (or an imported
+// QuantLinear's) only reader becomes its epilogue (applied by the GEMM while the output is still
+// in registers); likewise a Relu or SiLU after a vitrt.ChannelsLastConv (a CNN's 3x3 or
+// depthwise convolution).
 //
 //   Gelu(approximate "none")          -> activation "gelu"
 //   Gelu(approximate "tanh")          -> activation "gelu_tanh"
@@ -73,11 +74,12 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
   for (Node& linear : graph.nodes) {
     if (linear.dead || linear.domain != "vitrt") continue;
     const bool conv = linear.op_type == "ChannelsLastConv";
-    if (linear.op_type != "Linear" && !conv) continue;
+    const bool quant = linear.op_type == "QuantLinear";
+    if (linear.op_type != "Linear" && !conv && !quant) continue;
     Result<std::string> current = linear.attrs.get_string("activation", "none");
     if (!current.ok() || *current != "none") continue;
     // Y = X.W + bias + residual: an activation would have to follow the residual add.
-    if (linear.has_input(3)) continue;
+    if (linear.has_input(quant ? 4 : 3)) continue;
     const Node* act = uses.single_consumer(linear.outputs[0]);
     if (act == nullptr) continue;
     std::string why;

@@ -91,6 +91,9 @@ Status lower_conv_transpose(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);
+// Import (src/passes/import_dynamic_quant.cc): ONNX Runtime's quantize_dynamic chains
+// (DynamicQuantizeLinear, MatMulInteger, Cast, Mul, Add) -> vitrt.QuantLinear, dynamic_input.
+Status import_dynamic_quant(Graph& graph, PassContext& ctx);
 // Clean-up (src/passes/{remove_identity,fold_constants,...}.cc)
 Status remove_identity(Graph& graph, PassContext& ctx);  // Identity, Dropout
 Status fold_constants(Graph& graph, PassContext& ctx);   // incl. shape arithmetic

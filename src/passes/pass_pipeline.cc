@@ -44,6 +44,8 @@ const std::vector<Pass>& cleanup_passes() {
       {"fold_transpose_into_rotary", fold_transpose_into_rotary},
       {"simplify_reshape_transpose", simplify_reshape_transpose},
       {"eliminate_casts", eliminate_casts},
+      // After remove_identity and fold_constants, which make the biases constants.
+      {"import_dynamic_quant", import_dynamic_quant},
   };
   return passes;
 }

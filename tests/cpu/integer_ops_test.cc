@@ -180,6 +180,33 @@ TEST_P(IntegerOpModels, MatchOnnxRuntime) {
   }
 }
 
+// quantize_dynamic with int8 weights: every MatMulInteger chain becomes a QuantLinear with
+// dynamic_input (import_dynamic_quant), and the plan still equals ONNX Runtime's outputs.
+TEST(IntegerOpModels, DynamicChainsBecomeQuantLinearLayers) {
+  const std::filesystem::path dir =
+      std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "data" / "integer_ops" / "vit_dynamic_s8";
+  const std::string plan = ::testing::TempDir() + "/vit_dynamic_s8.plan";
+  BuildOptions options;
+  Result<BuildSummary> built = build_plan((dir / "model.onnx").string(), plan, options);
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  const int chains = built->ops_before.at("MatMulInteger");
+  EXPECT_GT(chains, 0);
+  EXPECT_EQ(built->rewrites["import_dynamic_quant"], chains);
+  EXPECT_EQ(built->ops_after.count("MatMulInteger"), 0u);
+  EXPECT_EQ(built->ops_after.at("vitrt.QuantLinear"), chains);
+  // GELU and the residual adds went into the layers' epilogues.
+  EXPECT_EQ(built->ops_after.count("Gelu"), 0u);
+  Result<Tensor> x = read_npy((dir / "input.npy").string());
+  Result<Tensor> expected = read_npy((dir / "expected.npy").string());
+  ASSERT_TRUE(x.ok() && expected.ok());
+  Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan);
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run({{"x", *x}});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0].tensor, *expected, 1e-5));
+  std::filesystem::remove(plan);
+}
+
 INSTANTIATE_TEST_SUITE_P(OnnxRuntimeQuantizers, IntegerOpModels,
                          ::testing::Values("vit_dynamic_s8", "vit_dynamic_u8", "cnn_qoperator"));
 

@@ -18,6 +18,7 @@
 
 #include "core/float8.h"
 #include "core/half.h"
+#include "cpu/dynamic_quantize.h"
 #include "cpu/quant_linear.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/launch.h"
@@ -42,6 +43,7 @@ struct QuantCase {
   int mode = -1;
   uint64_t seed = 1;
   bool residual = false;  // input 4: Y = X.W + bias + residual
+  bool dynamic = false;   // dynamic_input: X's scale and zero point per run (int8)
 };
 
 std::string describe(const QuantCase& c) {
@@ -52,7 +54,8 @@ std::string describe(const QuantCase& c) {
                  c.zero_point != 0 || c.qmin != -127
                      ? str_cat(" q[", c.qmin, ",", c.qmax, "] zp ", c.zero_point)
                      : "",
-                 c.mode >= 0 ? str_cat(" mode ", c.mode) : "", c.residual ? " +residual" : "");
+                 c.mode >= 0 ? str_cat(" mode ", c.mode) : "", c.residual ? " +residual" : "",
+                 c.dynamic ? " dynamic" : "");
 }
 
 struct QuantProblem {
@@ -113,9 +116,13 @@ QuantProblem make_problem(const QuantCase& c) {
   for (int64_t j = 0; j < c.n; ++j) p.bias.data<float>()[j] = bf16_round(ub(rng));
 
   p.attrs.set_string("format", c.format);
-  p.attrs.set_float("input_scale", std::max(max_abs, 1e-3f) / q_max * c.scale_fraction);
+  if (c.dynamic) {
+    p.attrs.set_int("dynamic_input", 1);
+  } else {
+    p.attrs.set_float("input_scale", std::max(max_abs, 1e-3f) / q_max * c.scale_fraction);
+  }
   p.attrs.set_string("activation", c.act);
-  if (int8 && (c.zero_point != 0 || c.qmin != -127 || c.qmax != 127)) {
+  if (int8 && !c.dynamic && (c.zero_point != 0 || c.qmin != -127 || c.qmax != 127)) {
     p.attrs.set_int("input_zero_point", c.zero_point);
     p.attrs.set_int("input_qmin", c.qmin);
     p.attrs.set_int("input_qmax", c.qmax);
@@ -151,6 +158,16 @@ QuantProblem make_problem(const QuantCase& c) {
 
 Result<Tensor> reference(const QuantCase& c, const QuantProblem& p) {
   VITRT_ASSIGN_OR_RETURN(QuantLinearParams params, parse_quant_linear_params(p.attrs));
+  if (c.dynamic) {
+    // DynamicQuantizeLinear's GPU kernel keeps the scale in X's type (the plan's activation
+    // type) and quantizes with that value; the zero point comes from the fp32 scale.
+    VITRT_ASSIGN_OR_RETURN(DynamicQuantization q,
+                           dynamic_quantization_of(p.x.data<float>(), p.x.numel()));
+    params.input_scale = c.precision == "fp16"   ? half_to_float(float_to_half(q.scale))
+                         : c.precision == "bf16" ? bf16_round(q.scale)
+                                                 : q.scale;
+    params.zero_point = q.zero_point;
+  }
   std::vector<int64_t> shape = p.x.shape();
   shape.back() = c.n;
   Tensor y = Tensor::empty(DType::kFloat32, shape);
@@ -226,6 +243,29 @@ class CudaQuantLinear : public ::testing::Test {
 };
 
 // ---- int8 ------------------------------------------------------------------------------------
+
+// dynamic_input (ONNX Runtime's quantize_dynamic chains, import_dynamic_quant): the scale and
+// zero point of each run's X, every precision, activations, residual, odd shapes.
+TEST_F(CudaQuantLinear, Int8DynamicInput) {
+  for (const char* precision : {"fp32", "fp16", "bf16"}) {
+    for (const char* act : {"none", "gelu"}) {
+      QuantCase c;
+      c.dynamic = true;
+      c.precision = precision;
+      c.act = act;
+      c.lead = {3, 67};
+      c.k = 72;
+      c.n = 41;
+      check(c);
+    }
+    QuantCase r;
+    r.dynamic = true;
+    r.precision = precision;
+    r.residual = true;
+    r.per_channel = false;
+    check(r);
+  }
+}
 
 TEST_F(CudaQuantLinear, Int8EveryActivationFp16) {
   for (const char* act :

@@ -23,6 +23,8 @@ namespace {
 
 using testing::TestGraph;
 
+double round_half_even(double v);
+
 struct Case {
   std::string format = "int8";
   std::vector<int64_t> x_shape = {2, 7, 33};
@@ -34,7 +36,23 @@ struct Case {
   float input_scale = 0.0625f;
   int64_t zero_point = 0, qmin = -127, qmax = 127;
   bool residual = false;  // input 4, Y's shape: added after the bias
+  // dynamic_input: X quantized per run as DynamicQuantizeLinear does (input_scale, zero_point,
+  // qmin and qmax unused).
+  bool dynamic = false;
 };
+
+// DynamicQuantizeLinear's scale and zero point of x, by ONNX's definition in float32 steps
+// (the reference implementation's arithmetic), written out here apart from the kernels' code.
+std::pair<float, int64_t> dynamic_scale_and_zero_point(const Tensor& x) {
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    lo = std::min(lo, x.data<float>()[i]);
+    hi = std::max(hi, x.data<float>()[i]);
+  }
+  const float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+  const float zp = std::clamp(-lo / scale, 0.0f, 255.0f);
+  return {scale, static_cast<int64_t>(round_half_even(zp))};
+}
 
 double round_half_even(double v) {
   const double r = std::floor(v);
@@ -104,13 +122,22 @@ Tensor expected_output(const Case& c, const Operands& o) {
   shape.back() = c.n;
   Tensor y = Tensor::empty(DType::kFloat32, shape);
   std::vector<double> xq(static_cast<size_t>(k));
+  float input_scale = c.input_scale;
+  int64_t zero_point = c.zero_point, qmin = c.qmin, qmax = c.qmax;
+  if (c.dynamic) {
+    std::tie(input_scale, zero_point) = dynamic_scale_and_zero_point(o.x);
+    qmin = 0;
+    qmax = 255;
+  }
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t l = 0; l < k; ++l) {
-      const double q = static_cast<double>(o.x.data<float>()[i * k + l]) / c.input_scale;
+      // The quotient in fp32, as DynamicQuantizeLinear and QuantizeLinear compute it.
+      const double q = c.dynamic ? static_cast<double>(o.x.data<float>()[i * k + l] / input_scale)
+                                 : static_cast<double>(o.x.data<float>()[i * k + l]) / input_scale;
       if (c.format == "int8") {
-        const double v = round_half_even(q) + static_cast<double>(c.zero_point);
-        xq[l] = std::clamp(v, static_cast<double>(c.qmin), static_cast<double>(c.qmax)) -
-                static_cast<double>(c.zero_point);
+        const double v = round_half_even(q) + static_cast<double>(zero_point);
+        xq[l] = std::clamp(v, static_cast<double>(qmin), static_cast<double>(qmax)) -
+                static_cast<double>(zero_point);
       } else {
         xq[l] = testing::e4m3_value(testing::e4m3_nearest_code(q));
       }
@@ -123,7 +150,9 @@ Tensor expected_output(const Case& c, const Operands& o) {
                              : testing::e4m3_value(o.w_q.data<uint8_t>()[l * c.n + j]);
         acc += xq[l] * w;
       }
-      double v = acc * c.input_scale * o.w_scale.data<float>()[j];
+      // The scales' product in fp32 (the contract's s_n), as the quantize_dynamic graph's Mul.
+      double v = c.dynamic ? acc * static_cast<double>(input_scale * o.w_scale.data<float>()[j])
+                           : acc * c.input_scale * o.w_scale.data<float>()[j];
       if (c.bias) v += o.bias.data<float>()[j];
       if (c.residual) v += o.residual.data<float>()[i * c.n + j];
       y.data<float>()[i * c.n + j] = static_cast<float>(activation_of(c.activation, v));
@@ -135,8 +164,12 @@ Tensor expected_output(const Case& c, const Operands& o) {
 Attributes attrs_of(const Case& c) {
   Attributes a;
   a.set_string("format", c.format);
-  a.set_float("input_scale", c.input_scale);
   a.set_string("activation", c.activation);
+  if (c.dynamic) {
+    a.set_int("dynamic_input", 1);
+    return a;
+  }
+  a.set_float("input_scale", c.input_scale);
   if (c.format == "int8") {
     a.set_int("input_zero_point", c.zero_point);
     a.set_int("input_qmin", c.qmin);
@@ -327,6 +360,74 @@ TEST(QuantLinear, KernelMatchesTheReferenceLoops) {
   }
 }
 
+// dynamic_input: DynamicQuantizeLinear's scale and zero point of the whole X, then the int8
+// arithmetic with them, against float64 (fp32 where ONNX's definition says fp32). X ranges:
+// both signs (a zero point inside), positive only (zero point 0), negative only (255), all
+// zero (the empty range).
+TEST(QuantLinear, DynamicInputMatchesFloat64) {
+  struct Range {
+    double lo, hi;
+  };
+  for (const Range r : {Range{-3.0, 7.5}, Range{0.25, 4.0}, Range{-6.0, -0.5}, Range{0.0, 0.0}}) {
+    for (const char* act : {"none", "gelu"}) {
+      for (bool residual : {false, true}) {
+        if (residual && std::string(act) != "none") continue;
+        Case c;
+        c.dynamic = true;
+        c.activation = act;
+        c.residual = residual;
+        c.x_shape = {3, 5, 48};
+        c.n = 37;
+        SCOPED_TRACE(str_cat("x in [", r.lo, ", ", r.hi, "] ", act, residual ? " residual" : ""));
+        Operands o = make_operands(c, 21);
+        o.x = testing::random_tensor(DType::kFloat32, c.x_shape, 22, r.lo, r.hi);
+        std::vector<Tensor> inputs = {o.x};
+        if (residual) inputs.push_back(o.residual);
+        auto got = testing::run_graph(quant_linear_graph(c, o), inputs);
+        ASSERT_TRUE(got.ok()) << got.status().message();
+        EXPECT_TRUE(testing::tensors_close_to_scale((*got)[0], expected_output(c, o), 2e-6));
+      }
+    }
+  }
+}
+
+// The dynamic kernel's fast path (oneDNN with the run's zero point and scales) against the
+// reference loops given the same scale and zero point.
+TEST(QuantLinear, DynamicInputKernelMatchesTheReferenceLoops) {
+  Case c;
+  c.dynamic = true;
+  c.x_shape = {37, 768};
+  c.n = 300;
+  Operands o = make_operands(c, 31);
+  o.x = testing::random_tensor(DType::kFloat32, c.x_shape, 32, -2.0, 5.0);
+  auto got = testing::run_graph(quant_linear_graph(c, o), {o.x});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  Result<QuantLinearParams> p = parse_quant_linear_params(attrs_of(c));
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_TRUE(p->dynamic_input);
+  const auto [scale, zp] = dynamic_scale_and_zero_point(o.x);
+  p->input_scale = scale;
+  p->zero_point = static_cast<int32_t>(zp);
+  Tensor want = Tensor::empty(DType::kFloat32, (*got)[0].shape());
+  quant_linear_reference(*p, o.x.data<float>(), 37, 768, c.n, o.w_q.raw_data(),
+                         o.w_scale.data<float>(), o.bias.data<float>(), want.data<float>());
+  EXPECT_TRUE(testing::tensors_close_to_scale((*got)[0], want, 2.4e-7));
+}
+
+// NaN leaves DynamicQuantizeLinear without a range: the run fails and says so, as the
+// DynamicQuantizeLinear kernel does.
+TEST(QuantLinear, DynamicInputRefusesNaN) {
+  Case c;
+  c.dynamic = true;
+  Operands o = make_operands(c, 41);
+  o.x.data<float>()[17] = NAN;
+  auto got = testing::run_graph(quant_linear_graph(c, o), {o.x});
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("NaN"), std::string::npos) << got.status().message();
+  EXPECT_NE(got.status().message().find("dynamic_input"), std::string::npos)
+      << got.status().message();
+}
+
 // The vectorized row quantizer of the fast path against the scalar one of the reference,
 // on ties, clamping, infinities and NaN, for signed and unsigned storage.
 TEST(QuantLinear, RowQuantizerMatchesTheScalarOne) {
@@ -415,6 +516,17 @@ TEST(QuantLinear, SchemaRejectsBrokenNodes) {
        }},
       {"activation 'swish'",
        [](Case&, Operands&, Attributes& a) { a.set_string("activation", "swish"); }},
+      {"input_scale does not go with dynamic_input",
+       [](Case&, Operands&, Attributes& a) { a.set_int("dynamic_input", 1); }},
+      {"dynamic_input must be 0 or 1",
+       [](Case&, Operands&, Attributes& a) { a.set_int("dynamic_input", 2); }},
+      {"dynamic_input applies to format int8 only",
+       [](Case&, Operands& o, Attributes& a) {
+         a = Attributes();
+         a.set_string("format", "fp8");
+         a.set_int("dynamic_input", 1);
+         o.w_q = Tensor::zeros(DType::kUInt8, o.w_q.shape());
+       }},
   };
   for (const Broken& b : cases) {
     Case c;

@@ -14,6 +14,12 @@
 //            input_zero_point int (default 0), input_qmin / input_qmax ints (default -127 /
 //            127): int8 only; activation as vitrt.Linear's;
 //            output_scale float > 0 (fp8 only, optional): Y leaves as E4M3 codes, see below
+//            dynamic_input int 0 | 1 (int8 only, default 0): 1 quantizes X per run as ONNX's
+//            DynamicQuantizeLinear does (uint8 over the whole tensor: scale = (max(0, max x) -
+//            min(0, min x)) / 255, zp = round(-min / scale)), which then stand for input_scale
+//            and input_zero_point with qmin / qmax 0 / 255; input_scale, input_zero_point,
+//            input_qmin, input_qmax and output_scale are then absent. What import_dynamic_quant
+//            makes of ONNX Runtime's quantize_dynamic chains; a NaN in X has no range: an error.
 //   output   Y [..., N], X's dtype (float32, the plan's activation type, for uint8 X); with
 //            output_scale: uint8 E4M3 codes
 //
@@ -63,11 +69,21 @@ Status infer_quant_linear(InferContext& ctx) {
   if (format != "int8" && format != "fp8") {
     return ctx.error("format '", format, "' is not one of int8, fp8");
   }
-  VITRT_ASSIGN_OR_RETURN(float input_scale, ctx.attrs().get_float("input_scale", 0.0f));
-  if (!(input_scale > 0.0f) || !std::isfinite(input_scale)) {
-    return ctx.error("input_scale must be a finite float > 0, got ", input_scale);
+  VITRT_ASSIGN_OR_RETURN(int64_t dynamic, ctx.attrs().get_int("dynamic_input", 0));
+  if (dynamic != 0 && dynamic != 1) return ctx.error("dynamic_input must be 0 or 1, got ", dynamic);
+  if (dynamic == 1) {
+    if (format != "int8") return ctx.error("dynamic_input applies to format int8 only");
+    for (const char* name :
+         {"input_scale", "input_zero_point", "input_qmin", "input_qmax", "output_scale"}) {
+      if (ctx.attrs().has(name)) return ctx.error(name, " does not go with dynamic_input");
+    }
+  } else {
+    VITRT_ASSIGN_OR_RETURN(float input_scale, ctx.attrs().get_float("input_scale", 0.0f));
+    if (!(input_scale > 0.0f) || !std::isfinite(input_scale)) {
+      return ctx.error("input_scale must be a finite float > 0, got ", input_scale);
+    }
   }
-  if (format == "int8") {
+  if (format == "int8" && dynamic == 0) {
     VITRT_RETURN_IF_ERROR(check_int8_range(ctx));
   } else {
     for (const char* name : {"input_zero_point", "input_qmin", "input_qmax"}) {
