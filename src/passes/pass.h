@@ -84,6 +84,10 @@ Status lower_onnx_attention(Graph& graph, PassContext& ctx);
 // optimizer runs: one- and two-operand Einsum becomes ReduceSum / Transpose / Unsqueeze / Reshape
 // around one MatMul; other equations are an error naming the node.
 Status lower_einsum(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_contrib_ops.cc), at the same point: the com.microsoft ops ONNX
+// Runtime writes into the models it optimizes (SkipLayerNormalization, FusedMatMul,
+// DynamicQuantizeMatMul, ...) become standard ops.
+Status lower_contrib_ops(Graph& graph, PassContext& ctx);
 // Lowering (src/passes/lower_conv_transpose.cc), likewise: a ConvTranspose whose kernel equals
 // its stride (an upsampler) becomes a 1x1 Conv + DepthToSpace; other forms stay ConvTranspose
 // (a near miss in the verbose log).

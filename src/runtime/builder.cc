@@ -137,6 +137,7 @@ TacticOptions::ShapeSets tuning_shapes(const Graph& graph,
 // it touches only the nodes still Einsum, so a second run after If inlining lowers just those
 // the inlined branches bring.
 Status lower_schemaless_ops(Graph& graph, PassContext& ctx) {
+  VITRT_RETURN_IF_ERROR(lower_contrib_ops(graph, ctx));
   return lower_einsum(graph, ctx);
 }
 
@@ -246,6 +247,11 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   Status upsamplers = lower_conv_transpose(graph, lower_ctx);
   if (!upsamplers.ok()) return upsamplers.with_context(str_cat("'", onnx_path, "'"));
   const std::map<std::string, int>& lowered_counts = lower_ctx.applied_counts();
+  if (auto it = lowered_counts.find("lower_contrib_ops"); it != lowered_counts.end()) {
+    log_line(options,
+             str_cat("lowered ", it->second,
+                     " com.microsoft node(s) of ONNX Runtime's optimizer to standard ops"));
+  }
   if (auto it = lowered_counts.find("lower_einsum"); it != lowered_counts.end()) {
     log_line(options, str_cat("lowered ", it->second, " Einsum node(s) to MatMul"));
   }

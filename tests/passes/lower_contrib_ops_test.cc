@@ -1,0 +1,102 @@
+// lower_contrib_ops: models ONNX Runtime optimized and saved (tests/data/ort_contrib, made by
+// python/make_ort_contrib_fixtures.py: its transformers optimizer, InferenceSession saves with
+// ORT_ENABLE_EXTENDED, a quantize_dynamic model saved that way) hold com.microsoft ops;
+// vitrt lowers them to standard ops at import and matches ONNX Runtime's outputs on each, with
+// and without the optimizer. What the lowering cannot express is refused with the node's name.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/npy.h"
+#include "passes/run_pass.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
+
+namespace vitrt {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TestGraph;
+
+class OrtOptimizedModels : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(OrtOptimizedModels, MatchOnnxRuntime) {
+  const fs::path dir = fs::path(VITRT_SOURCE_DIR) / "tests" / "data" / "ort_contrib" / GetParam();
+  // The fixture holds the com.microsoft ops it was made for (ops.txt).
+  std::ifstream ops_file(dir / "ops.txt");
+  std::vector<std::string> contrib;
+  for (std::string op; std::getline(ops_file, op);) contrib.push_back(op);
+  ASSERT_FALSE(contrib.empty());
+  const std::string plan = ::testing::TempDir() + "/ort_contrib.plan";
+  Result<BuildSummary> built = build_plan((dir / "model.onnx").string(), plan, BuildOptions());
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  for (const std::string& op : contrib) {
+    EXPECT_EQ(built->ops_before.count("com.microsoft." + op), 1u) << op;
+  }
+  std::vector<NamedTensor> feeds;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string stem = entry.path().stem().string();
+    if (entry.path().extension() != ".npy" || stem == "expected") continue;
+    Result<Tensor> t = read_npy(entry.path().string());
+    ASSERT_TRUE(t.ok()) << entry.path();
+    feeds.push_back({stem, *t});
+  }
+  Result<Tensor> expected = read_npy((dir / "expected.npy").string());
+  ASSERT_TRUE(expected.ok());
+  for (bool optimize : {false, true}) {
+    BuildOptions options;
+    options.optimize = optimize;
+    Result<std::shared_ptr<Engine>> engine =
+        Engine::from_onnx((dir / "model.onnx").string(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(feeds);
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0].tensor, *expected, 1e-5))
+        << "optimize=" << optimize;
+  }
+  // With the optimizer the ops ONNX Runtime had fused are fused again by vitrt's passes.
+  EXPECT_EQ(built->ops_after.count("Gelu") + built->ops_after.count("MatMulInteger") +
+                built->ops_after.count("MatMul"),
+            0u);
+  fs::remove(plan);
+}
+
+INSTANTIATE_TEST_SUITE_P(OnnxRuntimeSaves, OrtOptimizedModels,
+                         ::testing::Values("vit_transformers_optimizer", "hf_vit_session_extended",
+                                           "hf_vit_dynamic_session", "clip_text_optimizer"));
+
+// What the lowering cannot express: training statistics of SkipLayerNormalization and
+// FusedMatMul's batch transposes. The error names the node.
+TEST(LowerContribOps, RefusesWhatItCannotExpress) {
+  {
+    TestGraph g;
+    const ValueId x = g.input("x", DType::kFloat32, {Dim(2), Dim(8)});
+    const ValueId skip = g.input("skip", DType::kFloat32, {Dim(2), Dim(8)});
+    const std::vector<ValueId> out =
+        g.op_multi("SkipLayerNormalization",
+                   {x, skip, g.constant("gamma", Tensor::from_float(std::vector<float>(8, 1.0f)))},
+                   2, {}, "com.microsoft", "skip_ln");
+    g.output(out[0]);
+    g.output(out[1]);
+    testing::PassResult r = testing::run_pass(lower_contrib_ops, g.graph());
+    ASSERT_FALSE(r.status.ok());
+    EXPECT_NE(r.status.message().find("'skip_ln'"), std::string::npos) << r.status.message();
+    EXPECT_NE(r.status.message().find("training statistics"), std::string::npos);
+  }
+  {
+    TestGraph g;
+    const ValueId a = g.input("a", DType::kFloat32, {Dim(2), Dim(3), Dim(4)});
+    const ValueId b = g.input("b", DType::kFloat32, {Dim(2), Dim(4), Dim(5)});
+    Attributes attrs;
+    attrs.set_int("transBatchA", 1);
+    g.output(g.op("FusedMatMul", {a, b}, attrs, "com.microsoft", "fused"));
+    testing::PassResult r = testing::run_pass(lower_contrib_ops, g.graph());
+    ASSERT_FALSE(r.status.ok());
+    EXPECT_NE(r.status.message().find("'fused'"), std::string::npos) << r.status.message();
+    EXPECT_NE(r.status.message().find("transBatchA"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace vitrt
