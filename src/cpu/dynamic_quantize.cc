@@ -66,6 +66,7 @@ void quantize_dynamic_uint8(const float* x, int64_t n, const DynamicQuantization
       float v = std::rint(xv / s) + z;
       v = v < 0.0f ? 0.0f : v;
       v = v > 255.0f ? 255.0f : v;
+      v = v == v ? v : z;  // NaN (a static layer's input; the dynamic range refuses it)
       dst[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
     }
   });

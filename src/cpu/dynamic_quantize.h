@@ -21,7 +21,8 @@ struct DynamicQuantization {
 // The scale and zero point of n values; an error when one of them is NaN (no range).
 Result<DynamicQuantization> dynamic_quantization_of(const float* x, int64_t n);
 
-// y[i] for the n values (in parallel chunks).
+// y[i] for the n values (in parallel chunks); NaN gives the zero point, as QuantLinear's
+// quantizer does (dynamic_quantization_of refuses NaN before).
 void quantize_dynamic_uint8(const float* x, int64_t n, const DynamicQuantization& q, uint8_t* y);
 
 }  // namespace vitrt

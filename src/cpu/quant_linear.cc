@@ -9,8 +9,10 @@
 // in exact int32 arithmetic, scales each column by input_scale * w_scale[n] and adds bias and
 // activation (or the residual) as post-ops: the reference's steps in the same fp32 order. Without
 // VNNI, oneDNN multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so
-// those CPUs (and int8 ranges beyond 8 bits after the zero point) run the reference. fp8 runs
-// quant_linear_fp8_rows: the reference's sums, blocked (src/cpu/quant_linear_fp8.cc).
+// those CPUs widen X's quantized values and W_q to int16 and take gemm_i16's exact int32 sums
+// (cpu/int_gemm.h), then the reference's epilogue, as do int8 ranges beyond 8 bits after the
+// zero point; K beyond int32's reach runs the reference. fp8 runs quant_linear_fp8_rows: the
+// reference's sums, blocked (src/cpu/quant_linear_fp8.cc).
 //
 // dynamic_input (ONNX Runtime's quantize_dynamic chains): each run takes DynamicQuantizeLinear's
 // scale and zero point of the whole X, quantizes it to uint8, and oneDNN multiplies with that
@@ -22,9 +24,11 @@
 #include <vector>
 
 #include "core/half.h"
+#include "core/parallel.h"
 #include "cpu/dnnl_common.h"
 #include "cpu/dynamic_quantize.h"
 #include "cpu/int8_matmul.h"
+#include "cpu/int_gemm.h"
 #include "cpu/linear.h"
 #include "cpu/quant_linear.h"
 
@@ -60,7 +64,17 @@ class QuantLinearKernel final : public CpuKernel {
   // Sets up the oneDNN path when it computes exactly what the reference does (see the top of
   // the file), packing the weights for `example_m` rows now.
   Status prepare_fast_path(int64_t example_m) {
-    if (p_.format != QuantFormat::kInt8 || !cpu_has_vnni()) return Status();
+    if (p_.format != QuantFormat::kInt8) return Status();
+    VITRT_RETURN_IF_ERROR(prepare_onednn(example_m));
+    if (!fast_ && k_ * 255 * 128 < (int64_t{1} << 31)) {
+      // Exact int32 sums of int16 operands (|xq - zp| <= 255, |w| <= 128) on any CPU.
+      w16_.assign(w_q_.data<int8_t>(), w_q_.data<int8_t>() + k_ * n_);
+    }
+    return Status();
+  }
+
+  Status prepare_onednn(int64_t example_m) {
+    if (!cpu_has_vnni()) return Status();
     if (p_.dynamic_input) {
       // uint8 X with the run's zero point, which oneDNN subtracts exactly; scales per run.
       if (k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
@@ -78,7 +92,23 @@ class QuantLinearKernel final : public CpuKernel {
     const bool s8 = lo >= -128 && hi <= 127;
     const bool u8 = lo >= 0 && hi <= 255;
     // oneDNN sums in int32: |xq| <= 255 and |w| <= 128 must not overflow over K terms.
-    if ((!s8 && !u8) || k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
+    if (k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
+    if (!s8 && !u8) {
+      // uint8 activations with a zero point (ONNX Runtime's quantize_static default): the
+      // dynamic layers' product, given this layer's constant scale and zero point each run.
+      if (p_.qmin != 0 || p_.qmax != 255) return Status();
+      fast_ = std::make_unique<Int8Matmul>(w_q_, std::vector<float>(), bias_.defined(),
+                                           has_residual_, p_.activation, true, false, true);
+      src_unsigned_ = true;
+      uint8_zero_point_ = true;
+      column_scales_.resize(static_cast<size_t>(n_));
+      for (int64_t j = 0; j < n_; ++j) {
+        column_scales_[j] = p_.input_scale * w_scale_.data<float>()[j];
+      }
+      std::vector<float> zeros(static_cast<size_t>(example_m * k_), 0.0f);
+      std::vector<float> out(static_cast<size_t>(example_m * n_), 0.0f);
+      return run_fast(zeros.data(), example_m, has_residual_ ? out.data() : nullptr, out.data());
+    }
     std::vector<float> scales(static_cast<size_t>(n_));
     for (int64_t j = 0; j < n_; ++j) scales[j] = p_.input_scale * w_scale_.data<float>()[j];
     fast_ = std::make_unique<Int8Matmul>(w_q_, std::move(scales), bias_.defined(), has_residual_,
@@ -153,6 +183,8 @@ class QuantLinearKernel final : public CpuKernel {
         } else if (p_.format == QuantFormat::kFp8) {
           quant_linear_fp8_rows(p_, rows, m, k_, n_, w_q_.data<uint8_t>(), w_scale_.data<float>(),
                                 bias, out, res);
+        } else if (!w16_.empty()) {
+          run_widened(p_, rows, m, res, out);
         } else {
           quant_linear_reference(p_, rows, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(), bias,
                                  out, res);
@@ -179,6 +211,10 @@ class QuantLinearKernel final : public CpuKernel {
     p.input_scale = q->scale;
     p.zero_point = q->zero_point;
     const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
+    if (!fast_ && !w16_.empty()) {
+      run_widened(p, x, m, residual, y);
+      return Status();
+    }
     if (!fast_) {
       quant_linear_reference(p, x, m, k_, n_, w_q_.raw_data(), w_scale_.data<float>(), bias, y,
                              residual);
@@ -196,11 +232,32 @@ class QuantLinearKernel final : public CpuKernel {
     return fast_->run(m, xq, bias, residual, y, scales.data(), q->zero_point);
   }
 
+  // Without VNNI: X quantized as the reference does into int16 (xq - zero_point), the exact
+  // int32 sums of gemm_i16, and the reference's epilogue.
+  void run_widened(const QuantLinearParams& p, const float* x, int64_t m, const float* residual,
+                   float* y) {
+    std::vector<int16_t> x16(static_cast<size_t>(m * k_));
+    parallel_for(m * k_, 1 << 14, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) x16[i] = static_cast<int16_t>(quantize_int8(x[i], p));
+    });
+    std::vector<int32_t> acc(static_cast<size_t>(m * n_));
+    gemm_i16(m, k_, n_, x16.data(), w16_.data(), acc.data());
+    quant_linear_int8_finish(p, acc.data(), m, n_, w_scale_.data<float>(),
+                             bias_.defined() ? bias_.data<float>() : nullptr, residual, y);
+  }
+
   // Quantizes the rows (quantize_int8, as the reference) into 8 bits, then the oneDNN product.
   Status run_fast(const float* x, int64_t m, const float* residual, float* y) {
     void* q = dnnl_thread_buffer(kQuantizedSrc, static_cast<size_t>(m * k_));
     if (q == nullptr) {
       return Status(StatusCode::kOutOfMemory, str_cat("8-bit copy of X: ", m * k_, " bytes"));
+    }
+    if (uint8_zero_point_) {
+      // The uint8 codes themselves (clamp(round(x / scale) + zp, 0, 255)); oneDNN subtracts zp.
+      const DynamicQuantization codes{p_.input_scale, static_cast<uint8_t>(p_.zero_point)};
+      quantize_dynamic_uint8(x, m * k_, codes, static_cast<uint8_t*>(q));
+      return fast_->run(m, q, bias_.defined() ? bias_.data<float>() : nullptr, residual, y,
+                        column_scales_.data(), p_.zero_point);
     }
     // One thread: the loop is vectorized and memory-bound (0.7-3 ms for ViT-B/16's largest
     // inputs at batch 8), and waking a second thread for it cost ~10 ms a layer on a busy
@@ -218,6 +275,10 @@ class QuantLinearKernel final : public CpuKernel {
   bool has_residual_;
   int64_t k_, n_;
   std::unique_ptr<Int8Matmul> fast_;
+  std::vector<int16_t> w16_;  // W_q widened, for CPUs without VNNI
+  // uint8 activations with a nonzero zero point: oneDNN takes it (and the scales) per run.
+  bool uint8_zero_point_ = false;
+  std::vector<float> column_scales_;
   bool src_unsigned_ = false;
 };
 

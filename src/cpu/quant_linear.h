@@ -139,6 +139,13 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
                             int64_t n, const void* w_q, const float* w_scale, const float* bias,
                             float* y, const float* residual = nullptr);
 
+// The int8 reference's epilogue over exact int32 sums acc [m, n] (computed elsewhere: oneDNN
+// without post-ops, gemm_i16): y = act(float(acc) * fp32(input_scale * w_scale[n]) + bias[n]
+// (+ residual)), the same fp32 steps as quant_linear_reference. Rows in parallel.
+void quant_linear_int8_finish(const QuantLinearParams& p, const int32_t* acc, int64_t m, int64_t n,
+                              const float* w_scale, const float* bias, const float* residual,
+                              float* y);
+
 // The fp8 reference from X already quantized: xq [m, k] E4M3 codes (what the float entry
 // computes after its quantize step), the same sums and epilogue.
 void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t* xq, int64_t m,

@@ -6,6 +6,7 @@
 #include <numbers>
 #include <vector>
 
+#include "core/parallel.h"
 #include "cpu/quant_linear.h"
 
 namespace vitrt {
@@ -148,6 +149,21 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
   for (int64_t i = 0; i < m * k; ++i) xq[i] = quantize_fp8(x[i], p);
   quant_linear_reference_fp8_codes(p, xq.data(), m, k, n, static_cast<const uint8_t*>(w_q), w_scale,
                                    bias, y, residual);
+}
+
+void quant_linear_int8_finish(const QuantLinearParams& p, const int32_t* acc, int64_t m, int64_t n,
+                              const float* w_scale, const float* bias, const float* residual,
+                              float* y) {
+  std::vector<float> scale(n);
+  for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
+  parallel_for(m, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        y[i * n + j] =
+            finish_output(p, static_cast<float>(acc[i * n + j]), scale[j], bias, residual, i, j, n);
+      }
+    }
+  });
 }
 
 void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t* xq, int64_t m,
