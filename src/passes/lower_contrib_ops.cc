@@ -110,6 +110,9 @@ Status lower_simplified_norm(Graph& g, NodeId id, const std::vector<std::vector<
 
 Status lower_fused_matmul(Graph& g, NodeId id) {
   const Node node = g.nodes[id];
+  if (!node.has_input(0) || !node.has_input(1)) {
+    return invalid_model(node.describe(), ": needs A and B");
+  }
   for (const char* name : {"transBatchA", "transBatchB"}) {
     VITRT_ASSIGN_OR_RETURN(int64_t v, node.attrs.get_int(name, 0));
     if (v != 0) return unsupported(node.describe(), ": ", name, " = 1 is not supported");
@@ -220,6 +223,9 @@ Status lower_contrib_ops(Graph& graph, PassContext& ctx) {
     const Node& n = graph.nodes[id];
     if (n.dead || n.domain != "com.microsoft") continue;
     const std::string name = n.name, type = n.op_type;
+    if (n.outputs.empty() || n.outputs[0] == kNoValue) {
+      return invalid_model(n.describe(), ": has no output");
+    }
     Status s = Status::ok_status();
     if (type == "SkipLayerNormalization" || type == "SkipSimplifiedLayerNormalization") {
       s = lower_skip_norm(graph, id, type == "SkipSimplifiedLayerNormalization", uses);

@@ -96,6 +96,15 @@ TEST(LowerContribOps, RefusesWhatItCannotExpress) {
     EXPECT_NE(r.status.message().find("'fused'"), std::string::npos) << r.status.message();
     EXPECT_NE(r.status.message().find("transBatchA"), std::string::npos);
   }
+  {
+    // A malformed node: an error naming it, never an out-of-range read.
+    TestGraph g;
+    const ValueId a = g.input("a", DType::kFloat32, {Dim(2), Dim(4)});
+    g.output(g.op("FusedMatMul", {a}, {}, "com.microsoft", "one_input"));
+    testing::PassResult r = testing::run_pass(lower_contrib_ops, g.graph());
+    ASSERT_FALSE(r.status.ok());
+    EXPECT_NE(r.status.message().find("'one_input'"), std::string::npos) << r.status.message();
+  }
 }
 
 }  // namespace
