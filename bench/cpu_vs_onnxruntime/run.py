@@ -14,8 +14,13 @@ subprocess so that its peak resident memory (ru_maxrss) is its own:
   vitrt ORT-dynamic  `vitrt bench` on an fp32 plan of the model after ONNX Runtime's
                    quantize_dynamic (int8 weights): DynamicQuantizeLinear, MatMulInteger,
                    ConvInteger
+  vitrt ORT-QDQ    `vitrt bench` on an fp32 plan of the model after ONNX Runtime's
+                   quantize_static in QDQ format (its defaults: uint8 activations, int8
+                   weights; calibrated on the int8 row's two batches): QuantizeLinear /
+                   DequantizeLinear pairs around every quantized op
   ORT fp32         ONNX Runtime CPU, ORT_ENABLE_ALL, on the exported model
   ORT dynamic      ONNX Runtime on that dynamically quantized model
+  ORT QDQ          ONNX Runtime on that QDQ model
   ORT transformers the model after onnxruntime.transformers.optimizer (model_type vit/clip),
                    then ORT_ENABLE_ALL
   PyTorch eager    the same module in torch.inference_mode()
@@ -164,8 +169,8 @@ MODELS = {
                              build_timm("efficientnet_b0"), image_inputs, None, 0, 0),
 }
 
-ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "vitrt ORT-dynamic", "ORT fp32",
-           "ORT transformers", "ORT dynamic", "PyTorch eager"]
+ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "vitrt ORT-dynamic", "vitrt ORT-QDQ",
+           "ORT fp32", "ORT transformers", "ORT dynamic", "ORT QDQ", "PyTorch eager"]
 
 
 def export(model, path):
@@ -278,6 +283,28 @@ def calibration_folder(model, workdir):
     return folder
 
 
+def quantize_qdq(model, onnx_path, qdq_path, workdir):
+    """ONNX Runtime's quantize_static, QDQ format, its default types, on the calibration batches
+    of the int8 row."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    folder = calibration_folder(model, workdir)
+    batches = []
+    for run in sorted(os.listdir(folder)):
+        run_dir = os.path.join(folder, run)
+        batches.append({f[:-4]: np.load(os.path.join(run_dir, f))
+                        for f in os.listdir(run_dir) if f.endswith(".npy")})
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(batches)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(onnx_path, qdq_path, Reader(), quant_format=QuantFormat.QDQ)
+
+
 def build_plan(vitrt, onnx_path, plan_path, precision, threads, extra_args=()):
     """Returns None on success, else the reason (first line of the builder's message)."""
     code, _, stderr, _ = run_measured(
@@ -356,7 +383,8 @@ def main():
     parser.add_argument("--models", default="vit_b16,clip_b32_vision,clip_text",
                         help=f"comma-separated, from {','.join(MODELS)}")
     parser.add_argument("--batches", default="1,8")
-    parser.add_argument("--engines", default=",".join(e for e in ENGINES if "dynamic" not in e),
+    parser.add_argument("--engines",
+                        default=",".join(e for e in ENGINES if "dynamic" not in e and "QDQ" not in e),
                         help=f"comma-separated, from: {', '.join(ENGINES)}")
     parser.add_argument("--vitrt", default="build/vitrt", help="path of the vitrt binary")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
@@ -412,7 +440,19 @@ def main():
                 dynamic_path = os.path.join(workdir, f"{name}.dynamic.onnx")
                 if not os.path.exists(dynamic_path):
                     quantize_dynamic(onnx_path, dynamic_path, weight_type=QuantType.QInt8)
+            qdq_path = None
+            if "vitrt ORT-QDQ" in engines or "ORT QDQ" in engines:
+                qdq_path = os.path.join(workdir, f"{name}.qdq.onnx")
+                if not os.path.exists(qdq_path):
+                    quantize_qdq(model, onnx_path, qdq_path, workdir)
             plans = {}
+            if "vitrt ORT-QDQ" in engines:
+                plan_path = os.path.join(workdir, f"{name}.qdq.plan")
+                refused = build_plan(args.vitrt, qdq_path, plan_path, "fp32", args.threads)
+                if refused is None:
+                    plans["vitrt ORT-QDQ"] = plan_path
+                else:
+                    notes.append(f"{name} vitrt ORT-QDQ: n/a, vitrt build refused: {refused}")
             if "vitrt ORT-dynamic" in engines:
                 plan_path = os.path.join(workdir, f"{name}.dynamic.plan")
                 refused = build_plan(args.vitrt, dynamic_path, plan_path, "fp32", args.threads)
@@ -462,6 +502,8 @@ def main():
                         elif engine == "ORT dynamic":
                             measured[engine] = measure_python("ort", name, dynamic_path, batch,
                                                               args)
+                        elif engine == "ORT QDQ":
+                            measured[engine] = measure_python("ort", name, qdq_path, batch, args)
                         elif engine == "ORT transformers":
                             if ort_opt_path is None:
                                 measured[engine] = (None, None)

@@ -94,9 +94,14 @@ class QuantLinearKernel final : public CpuKernel {
     // oneDNN sums in int32: |xq| <= 255 and |w| <= 128 must not overflow over K terms.
     if (k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
     if (!s8 && !u8) {
-      // uint8 activations with a zero point (ONNX Runtime's quantize_static default): the
-      // dynamic layers' product, given this layer's constant scale and zero point each run.
-      if (p_.qmin != 0 || p_.qmax != 255) return Status();
+      // A full 8-bit range with a zero point (ONNX Runtime's quantize_static: uint8, or int8 with
+      // its asymmetric activations): the dynamic layers' product on uint8 codes, given this
+      // layer's constant scale and zero point each run. int8 codes shift by 128 (q - zp is
+      // unchanged).
+      const bool full_u8 = p_.qmin == 0 && p_.qmax == 255;
+      const bool full_s8 = p_.qmin == -128 && p_.qmax == 127;
+      if (!full_u8 && !full_s8) return Status();
+      code_shift_ = full_s8 ? 128 : 0;
       fast_ = std::make_unique<Int8Matmul>(w_q_, std::vector<float>(), bias_.defined(),
                                            has_residual_, p_.activation, true, false, true);
       src_unsigned_ = true;
@@ -253,11 +258,12 @@ class QuantLinearKernel final : public CpuKernel {
       return Status(StatusCode::kOutOfMemory, str_cat("8-bit copy of X: ", m * k_, " bytes"));
     }
     if (uint8_zero_point_) {
-      // The uint8 codes themselves (clamp(round(x / scale) + zp, 0, 255)); oneDNN subtracts zp.
-      const DynamicQuantization codes{p_.input_scale, static_cast<uint8_t>(p_.zero_point)};
+      // uint8 codes clamp(round(x / scale) + zp + shift, 0, 255); oneDNN subtracts zp + shift.
+      const int32_t zp = p_.zero_point + code_shift_;
+      const DynamicQuantization codes{p_.input_scale, static_cast<uint8_t>(zp)};
       quantize_dynamic_uint8(x, m * k_, codes, static_cast<uint8_t*>(q));
       return fast_->run(m, q, bias_.defined() ? bias_.data<float>() : nullptr, residual, y,
-                        column_scales_.data(), p_.zero_point);
+                        column_scales_.data(), zp);
     }
     // One thread: the loop is vectorized and memory-bound (0.7-3 ms for ViT-B/16's largest
     // inputs at batch 8), and waking a second thread for it cost ~10 ms a layer on a busy
@@ -278,6 +284,7 @@ class QuantLinearKernel final : public CpuKernel {
   std::vector<int16_t> w16_;  // W_q widened, for CPUs without VNNI
   // uint8 activations with a nonzero zero point: oneDNN takes it (and the scales) per run.
   bool uint8_zero_point_ = false;
+  int32_t code_shift_ = 0;  // 128 for an int8 range, so its codes are uint8
   std::vector<float> column_scales_;
   bool src_unsigned_ = false;
 };

@@ -73,6 +73,29 @@ TEST(QdqKernels, PerAxisDequantizeOfInt8Weights) {
   EXPECT_NE(bad.status.to_string().find("axis"), std::string::npos) << bad.status.to_string();
 }
 
+// ONNX Runtime's quantize_static writes a LayerNormalization bias as a 1-D tensor dequantized
+// with a [1] scale, a scalar zero point and the default axis 1: one value each, so a per-tensor
+// parameter whose axis does not matter (ONNX ignores it then), not a shape mismatch.
+TEST(QdqKernels, ScalarBesideOneElementParametersArePerTensor) {
+  const Tensor q = make<uint8_t>(DType::kUInt8, {4}, {0, 10, 128, 255});
+  testing::NodeRun r =
+      run_single_node("DequantizeLinear",
+                      {runtime_input(q), constant_input(Tensor::from_float({0.5f})),
+                       constant_input(make<uint8_t>(DType::kUInt8, {}, {10}))},
+                      {});
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_TRUE(
+      testing::tensors_close(r.outputs[0], Tensor::from_float({-5.f, 0.f, 59.f, 122.5f}), {0, 0}));
+  // Two values against one are still a mismatch, named.
+  testing::NodeRun bad =
+      run_single_node("DequantizeLinear",
+                      {runtime_input(q), constant_input(Tensor::from_float({0.5f})),
+                       constant_input(make<uint8_t>(DType::kUInt8, {2}, {10, 10}))},
+                      {});
+  EXPECT_FALSE(bad.status.ok());
+  EXPECT_NE(bad.status.to_string().find("zero point"), std::string::npos) << bad.status.to_string();
+}
+
 TEST(QdqKernels, BlockedQuantizationIsUnsupported) {
   Attributes attrs;
   attrs.set_int("block_size", 2);

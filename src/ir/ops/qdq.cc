@@ -28,11 +28,18 @@ Status check_scale_and_zero_point(const InferContext& ctx) {
     return ctx.error("the scale must be a scalar or 1-D (per axis), got shape ",
                      sym_shape_to_string(scale));
   }
-  if (ctx.input_has_shape(2) && ctx.input_shape(2) != scale) {
+  // One value either way (a scalar beside a [1]: ONNX Runtime's quantize_static writes that pair
+  // for LayerNormalization biases) is the same per-tensor parameter.
+  const auto one_value = [](const SymShape& s) {
+    return s.empty() || (s.size() == 1 && s[0].is_static() && s[0].value() == 1);
+  };
+  if (ctx.input_has_shape(2) && ctx.input_shape(2) != scale &&
+      !(one_value(ctx.input_shape(2)) && one_value(scale))) {
     return ctx.error("the zero point's shape ", sym_shape_to_string(ctx.input_shape(2)),
                      " differs from the scale's ", sym_shape_to_string(scale));
   }
-  if (scale.size() == 1 && ctx.input_has_shape(0) && ctx.input_rank(0) > 0) {
+  // axis matters for a per-axis scale only (ONNX ignores it for one value).
+  if (scale.size() == 1 && !one_value(scale) && ctx.input_has_shape(0) && ctx.input_rank(0) > 0) {
     VITRT_ASSIGN_OR_RETURN(int64_t axis, ctx.attrs().get_int("axis", 1));
     VITRT_ASSIGN_OR_RETURN(int a, normalize_axis(ctx, axis, ctx.input_rank(0), "axis"));
     const Dim& d = ctx.input_shape(0)[a];
