@@ -12,7 +12,6 @@
 // through the weights' column sums; everything else runs on our own blocked int32 loops
 // (bench/NOTES.md has the numbers).
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>

@@ -7,12 +7,14 @@
 // int8 runs on oneDNN where the CPU has VNNI (AVX512-VNNI, AVX-VNNI, AMX): X is quantized
 // here into 8-bit rows, oneDNN multiplies them with the int8 weights (packed once at load)
 // in exact int32 arithmetic, scales each column by input_scale * w_scale[n] and adds bias and
-// activation (or the residual) as post-ops: the reference's steps in the same fp32 order. Without
-// VNNI, oneDNN multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so
-// those CPUs widen X's quantized values and W_q to int16 and take gemm_i16's exact int32 sums
-// (cpu/int_gemm.h), then the reference's epilogue, as do int8 ranges beyond 8 bits after the
-// zero point; K beyond int32's reach runs the reference. fp8 runs quant_linear_fp8_rows: the
-// reference's sums, blocked (src/cpu/quant_linear_fp8.cc).
+// activation (or the residual) as post-ops: the reference's steps in the same fp32 order. A full
+// 8-bit range with a zero point (quantize_static's activations) goes as uint8 codes with the zero
+// point and scales given to oneDNN each run, which subtracts it exactly. Without VNNI, oneDNN
+// multiplies u8 x s8 pairs into saturating int16 sums, which would break exactness, so those CPUs
+// (and other ranges) widen X's quantized values and W_q to int16 and take gemm_i16's exact int32
+// sums (cpu/int_gemm.h), then the reference's epilogue; K beyond int32's reach runs the
+// reference. fp8 runs quant_linear_fp8_rows: the reference's sums, blocked
+// (src/cpu/quant_linear_fp8.cc).
 //
 // dynamic_input (ONNX Runtime's quantize_dynamic chains): each run takes DynamicQuantizeLinear's
 // scale and zero point of the whole X, quantizes it to uint8, and oneDNN multiplies with that
@@ -75,24 +77,14 @@ class QuantLinearKernel final : public CpuKernel {
 
   Status prepare_onednn(int64_t example_m) {
     if (!cpu_has_vnni()) return Status();
-    if (p_.dynamic_input) {
-      // uint8 X with the run's zero point, which oneDNN subtracts exactly; scales per run.
-      if (k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
-      fast_ = std::make_unique<Int8Matmul>(w_q_, std::vector<float>(), bias_.defined(),
-                                           has_residual_, p_.activation, true, false, true);
-      src_unsigned_ = true;
-      std::vector<uint8_t> zeros(static_cast<size_t>(example_m * k_), 0);
-      std::vector<float> ones(static_cast<size_t>(n_), 1.0f);
-      std::vector<float> out(static_cast<size_t>(example_m * n_), 0.0f);
-      return fast_->run(example_m, zeros.data(), bias_.defined() ? bias_.data<float>() : nullptr,
-                        has_residual_ ? out.data() : nullptr, out.data(), ones.data(), 0);
-    }
+    // oneDNN sums in int32: |xq| <= 255 and |w| <= 128 must not overflow over K terms.
+    if (k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
+    // uint8 X with the run's zero point, which oneDNN subtracts exactly; scales per run.
+    if (p_.dynamic_input) return prepare_runtime_quantized(example_m);
     const int32_t lo = p_.qmin - p_.zero_point;
     const int32_t hi = p_.qmax - p_.zero_point;
     const bool s8 = lo >= -128 && hi <= 127;
     const bool u8 = lo >= 0 && hi <= 255;
-    // oneDNN sums in int32: |xq| <= 255 and |w| <= 128 must not overflow over K terms.
-    if (k_ * 255 * 128 >= (int64_t{1} << 31)) return Status();
     if (!s8 && !u8) {
       // A full 8-bit range with a zero point (ONNX Runtime's quantize_static: uint8, or int8 with
       // its asymmetric activations): the dynamic layers' product on uint8 codes, given this
@@ -102,17 +94,12 @@ class QuantLinearKernel final : public CpuKernel {
       const bool full_s8 = p_.qmin == -128 && p_.qmax == 127;
       if (!full_u8 && !full_s8) return Status();
       code_shift_ = full_s8 ? 128 : 0;
-      fast_ = std::make_unique<Int8Matmul>(w_q_, std::vector<float>(), bias_.defined(),
-                                           has_residual_, p_.activation, true, false, true);
-      src_unsigned_ = true;
       uint8_zero_point_ = true;
       column_scales_.resize(static_cast<size_t>(n_));
       for (int64_t j = 0; j < n_; ++j) {
         column_scales_[j] = p_.input_scale * w_scale_.data<float>()[j];
       }
-      std::vector<float> zeros(static_cast<size_t>(example_m * k_), 0.0f);
-      std::vector<float> out(static_cast<size_t>(example_m * n_), 0.0f);
-      return run_fast(zeros.data(), example_m, has_residual_ ? out.data() : nullptr, out.data());
+      return prepare_runtime_quantized(example_m);
     }
     std::vector<float> scales(static_cast<size_t>(n_));
     for (int64_t j = 0; j < n_; ++j) scales[j] = p_.input_scale * w_scale_.data<float>()[j];
@@ -122,6 +109,19 @@ class QuantLinearKernel final : public CpuKernel {
     std::vector<float> zeros(static_cast<size_t>(example_m * k_), 0.0f);
     std::vector<float> out(static_cast<size_t>(example_m * n_), 0.0f);
     return run_fast(zeros.data(), example_m, has_residual_ ? out.data() : nullptr, out.data());
+  }
+
+  // oneDNN's product of uint8 codes whose zero point and column scales come with each run,
+  // created and run once now on zeros (packing the weights for `example_m` rows).
+  Status prepare_runtime_quantized(int64_t example_m) {
+    fast_ = std::make_unique<Int8Matmul>(w_q_, std::vector<float>(), bias_.defined(), has_residual_,
+                                         p_.activation, true, false, true);
+    src_unsigned_ = true;
+    std::vector<uint8_t> zeros(static_cast<size_t>(example_m * k_), 0);
+    std::vector<float> ones(static_cast<size_t>(n_), 1.0f);
+    std::vector<float> out(static_cast<size_t>(example_m * n_), 0.0f);
+    return fast_->run(example_m, zeros.data(), bias_.defined() ? bias_.data<float>() : nullptr,
+                      has_residual_ ? out.data() : nullptr, out.data(), ones.data(), 0);
   }
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {

@@ -25,11 +25,6 @@ using testing::omitted_input;
 using testing::run_single_node;
 using testing::runtime_input;
 
-template <typename T>
-Tensor make(DType dtype, std::vector<int64_t> shape, std::vector<T> values) {
-  return *Tensor::copy_from(dtype, std::move(shape), values.data(), values.size() * sizeof(T));
-}
-
 TEST(IntegerOps, DynamicQuantizeLinearRangeAlwaysHoldsZero) {
   // All positive: the range is [0, 5.1], scale 0.02, zero point 0; 2.55 / 0.02 = 127.5 rounds
   // to even (128).
@@ -48,10 +43,10 @@ TEST(IntegerOps, DynamicQuantizeLinearRangeAlwaysHoldsZero) {
 TEST(IntegerOps, MatMulIntegerSubtractsPerRowAndPerColumnZeroPoints) {
   // A uint8 [2, 3] with a per-row zero point, B int8 [3, 2] with a per-column one, at the ends
   // of both ranges.
-  const Tensor a = make<uint8_t>(DType::kUInt8, {2, 3}, {10, 20, 30, 255, 0, 128});
-  const Tensor b = make<int8_t>(DType::kInt8, {3, 2}, {1, -2, 3, 4, -128, 127});
-  const Tensor a_zp = make<uint8_t>(DType::kUInt8, {2}, {10, 128});
-  const Tensor b_zp = make<int8_t>(DType::kInt8, {2}, {1, -1});
+  const Tensor a = testing::tensor_of<uint8_t>(DType::kUInt8, {2, 3}, {10, 20, 30, 255, 0, 128});
+  const Tensor b = testing::tensor_of<int8_t>(DType::kInt8, {3, 2}, {1, -2, 3, 4, -128, 127});
+  const Tensor a_zp = testing::tensor_of<uint8_t>(DType::kUInt8, {2}, {10, 128});
+  const Tensor b_zp = testing::tensor_of<int8_t>(DType::kInt8, {2}, {1, -1});
   testing::NodeRun r = run_single_node(
       "MatMulInteger",
       {runtime_input(a), constant_input(b), constant_input(a_zp), constant_input(b_zp)}, {});

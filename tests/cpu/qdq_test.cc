@@ -18,29 +18,26 @@ using testing::omitted_input;
 using testing::run_single_node;
 using testing::runtime_input;
 
-template <typename T>
-Tensor make(DType dtype, std::vector<int64_t> shape, std::vector<T> values) {
-  return *Tensor::copy_from(dtype, std::move(shape), values.data(), values.size() * sizeof(T));
-}
-
 TEST(QdqKernels, QuantizeRoundsHalfToEvenAndSaturates) {
-  const Tensor x =
-      make<float>(DType::kFloat32, {8}, {0.5f, 1.5f, 2.5f, -2.5f, -0.5f, 1000.f, -1000.f, 3.f});
+  const Tensor x = testing::tensor_of<float>(
+      DType::kFloat32, {8}, {0.5f, 1.5f, 2.5f, -2.5f, -0.5f, 1000.f, -1000.f, 3.f});
   const Tensor scale = Tensor::from_float({1.0f}, true);
-  testing::NodeRun s8 = run_single_node("QuantizeLinear",
-                                        {runtime_input(x), constant_input(scale),
-                                         constant_input(make<int8_t>(DType::kInt8, {}, {0}))},
-                                        {});
+  testing::NodeRun s8 =
+      run_single_node("QuantizeLinear",
+                      {runtime_input(x), constant_input(scale),
+                       constant_input(testing::tensor_of<int8_t>(DType::kInt8, {}, {0}))},
+                      {});
   ASSERT_TRUE(s8.status.ok()) << s8.status.to_string();
   const std::vector<int8_t> want_s8 = {0, 2, 2, -2, 0, 127, -128, 3};
   ASSERT_EQ(s8.outputs[0].dtype(), DType::kInt8);
   for (int i = 0; i < 8; ++i) EXPECT_EQ(s8.outputs[0].data<int8_t>()[i], want_s8[i]) << i;
 
   // uint8 with a zero point: round first, then add the zero point, then saturate to [0, 255].
-  testing::NodeRun u8 = run_single_node("QuantizeLinear",
-                                        {runtime_input(x), constant_input(scale),
-                                         constant_input(make<uint8_t>(DType::kUInt8, {}, {128}))},
-                                        {});
+  testing::NodeRun u8 =
+      run_single_node("QuantizeLinear",
+                      {runtime_input(x), constant_input(scale),
+                       constant_input(testing::tensor_of<uint8_t>(DType::kUInt8, {}, {128}))},
+                      {});
   ASSERT_TRUE(u8.status.ok()) << u8.status.to_string();
   const std::vector<uint8_t> want_u8 = {128, 130, 130, 126, 128, 255, 0, 131};
   for (int i = 0; i < 8; ++i) EXPECT_EQ(u8.outputs[0].data<uint8_t>()[i], want_u8[i]) << i;
@@ -54,9 +51,9 @@ TEST(QdqKernels, QuantizeRoundsHalfToEvenAndSaturates) {
 
 TEST(QdqKernels, PerAxisDequantizeOfInt8Weights) {
   // W [2, 3] dequantized per output column (axis 1), as quantize_static writes MatMul weights.
-  const Tensor w = make<int8_t>(DType::kInt8, {2, 3}, {1, -2, 127, -128, 5, 0});
+  const Tensor w = testing::tensor_of<int8_t>(DType::kInt8, {2, 3}, {1, -2, 127, -128, 5, 0});
   const Tensor scale = Tensor::from_float({0.5f, 0.25f, 2.0f});
-  const Tensor zp = make<int8_t>(DType::kInt8, {3}, {0, 0, 0});
+  const Tensor zp = testing::tensor_of<int8_t>(DType::kInt8, {3}, {0, 0, 0});
   Attributes attrs;
   attrs.set_int("axis", 1);
   testing::NodeRun r = run_single_node(
@@ -77,11 +74,11 @@ TEST(QdqKernels, PerAxisDequantizeOfInt8Weights) {
 // with a [1] scale, a scalar zero point and the default axis 1: one value each, so a per-tensor
 // parameter whose axis does not matter (ONNX ignores it then), not a shape mismatch.
 TEST(QdqKernels, ScalarBesideOneElementParametersArePerTensor) {
-  const Tensor q = make<uint8_t>(DType::kUInt8, {4}, {0, 10, 128, 255});
+  const Tensor q = testing::tensor_of<uint8_t>(DType::kUInt8, {4}, {0, 10, 128, 255});
   testing::NodeRun r =
       run_single_node("DequantizeLinear",
                       {runtime_input(q), constant_input(Tensor::from_float({0.5f})),
-                       constant_input(make<uint8_t>(DType::kUInt8, {}, {10}))},
+                       constant_input(testing::tensor_of<uint8_t>(DType::kUInt8, {}, {10}))},
                       {});
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_TRUE(
@@ -90,7 +87,7 @@ TEST(QdqKernels, ScalarBesideOneElementParametersArePerTensor) {
   testing::NodeRun bad =
       run_single_node("DequantizeLinear",
                       {runtime_input(q), constant_input(Tensor::from_float({0.5f})),
-                       constant_input(make<uint8_t>(DType::kUInt8, {2}, {10, 10}))},
+                       constant_input(testing::tensor_of<uint8_t>(DType::kUInt8, {2}, {10, 10}))},
                       {});
   EXPECT_FALSE(bad.status.ok());
   EXPECT_NE(bad.status.to_string().find("zero point"), std::string::npos) << bad.status.to_string();
@@ -99,11 +96,11 @@ TEST(QdqKernels, ScalarBesideOneElementParametersArePerTensor) {
 TEST(QdqKernels, BlockedQuantizationIsUnsupported) {
   Attributes attrs;
   attrs.set_int("block_size", 2);
-  testing::NodeRun r =
-      run_single_node("DequantizeLinear",
-                      {runtime_input(make<int8_t>(DType::kInt8, {2, 2}, {1, 2, 3, 4})),
-                       constant_input(Tensor::from_float({1.f, 1.f}))},
-                      attrs, 1, 21);
+  testing::NodeRun r = run_single_node(
+      "DequantizeLinear",
+      {runtime_input(testing::tensor_of<int8_t>(DType::kInt8, {2, 2}, {1, 2, 3, 4})),
+       constant_input(Tensor::from_float({1.f, 1.f}))},
+      attrs, 1, 21);
   EXPECT_FALSE(r.status.ok());
   EXPECT_NE(r.status.to_string().find("block"), std::string::npos) << r.status.to_string();
 }

@@ -18,11 +18,6 @@ using testing::find_op;
 using testing::random_tensor;
 using testing::TestGraph;
 
-template <typename T>
-Tensor make(DType dtype, std::vector<int64_t> shape, std::vector<T> values) {
-  return *Tensor::copy_from(dtype, std::move(shape), values.data(), values.size() * sizeof(T));
-}
-
 struct ChainSpec {
   bool per_column = false;       // w_scale and the weights' zero point one per column
   bool bias = true;              // Add(constant [5]) after the scaling Mul
@@ -47,16 +42,17 @@ TestGraph chain(const ChainSpec& spec) {
   if (!spec.constant_weights) {
     b = g.input("w", DType::kInt8, {Dim(8), Dim(5)});
   } else if (spec.uint8_weights) {
-    b = g.constant("w_q", make<uint8_t>(DType::kUInt8, {8, 5}, wu));
+    b = g.constant("w_q", testing::tensor_of<uint8_t>(DType::kUInt8, {8, 5}, wu));
   } else {
-    b = g.constant("w_q", make<int8_t>(DType::kInt8, {8, 5}, w));
+    b = g.constant("w_q", testing::tensor_of<int8_t>(DType::kInt8, {8, 5}, w));
   }
   const ValueId w_zp =
       spec.uint8_weights
-          ? g.constant("w_zp", make<uint8_t>(DType::kUInt8, {}, {0}))
+          ? g.constant("w_zp", testing::tensor_of<uint8_t>(DType::kUInt8, {}, {0}))
           : (spec.per_column
-                 ? g.constant("w_zp", make<int8_t>(DType::kInt8, {5}, {-2, -1, 0, 1, 2}))
-                 : g.constant("w_zp", make<int8_t>(DType::kInt8, {}, {0})));
+                 ? g.constant("w_zp",
+                              testing::tensor_of<int8_t>(DType::kInt8, {5}, {-2, -1, 0, 1, 2}))
+                 : g.constant("w_zp", testing::tensor_of<int8_t>(DType::kInt8, {}, {0})));
   const ValueId sums = g.op("MatMulInteger", {q[0], b, q[2], w_zp});
   Attributes to_float;
   to_float.set_int("to", 1);
@@ -81,7 +77,7 @@ std::vector<Tensor> inputs(bool with_weights = false) {
   if (with_weights) {
     std::vector<int8_t> w(40);
     for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(i % 7 - 3);
-    in.push_back(make<int8_t>(DType::kInt8, {8, 5}, w));
+    in.push_back(testing::tensor_of<int8_t>(DType::kInt8, {8, 5}, w));
   }
   return in;
 }
@@ -144,9 +140,10 @@ TEST(ImportDynamicQuant, SharedQuantizationFeedsEveryLayer) {
     std::vector<int8_t> w(16);
     for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>((i * 29 + layer) % 200 - 99);
     const ValueId sums =
-        g.op("MatMulInteger",
-             {q[0], g.constant("w" + std::to_string(layer), make<int8_t>(DType::kInt8, {8, 2}, w)),
-              q[2]});
+        g.op("MatMulInteger", {q[0],
+                               g.constant("w" + std::to_string(layer),
+                                          testing::tensor_of<int8_t>(DType::kInt8, {8, 2}, w)),
+                               q[2]});
     Attributes to_float;
     to_float.set_int("to", 1);
     const ValueId s =

@@ -20,16 +20,11 @@ using testing::find_op;
 using testing::random_tensor;
 using testing::TestGraph;
 
-template <typename T>
-Tensor make(DType dtype, std::vector<int64_t> shape, std::vector<T> values) {
-  return *Tensor::copy_from(dtype, std::move(shape), values.data(), values.size() * sizeof(T));
-}
-
 Tensor scalar(float v) {
   return Tensor::from_float({v}, true);
 }
 Tensor int8_scalar(int8_t v) {
-  return make<int8_t>(DType::kInt8, {}, {v});
+  return testing::tensor_of<int8_t>(DType::kInt8, {}, {v});
 }
 
 // Deterministic int8 weights [rows, cols].
@@ -37,7 +32,7 @@ Tensor int8_weights(int64_t rows, int64_t cols, int seed) {
   std::vector<int8_t> w(static_cast<size_t>(rows * cols));
   for (size_t i = 0; i < w.size(); ++i)
     w[i] = static_cast<int8_t>((i * 37 + seed * 11) % 255 - 127);
-  return make<int8_t>(DType::kInt8, {rows, cols}, w);
+  return testing::tensor_of<int8_t>(DType::kInt8, {rows, cols}, w);
 }
 
 struct QdqMatmulSpec {
@@ -67,9 +62,9 @@ TestGraph qdq_matmul(const QdqMatmulSpec& spec) {
   const ValueId w =
       g.op("DequantizeLinear",
            {g.constant("w_q", int8_weights(8, 5, 1)), g.constant("w_s", Tensor::from_float(scales)),
-            g.constant("w_zp",
-                       make<int8_t>(DType::kInt8, {channels},
-                                    std::vector<int8_t>(scales.size(), spec.weight_zero_point)))},
+            g.constant("w_zp", testing::tensor_of<int8_t>(
+                                   DType::kInt8, {channels},
+                                   std::vector<int8_t>(scales.size(), spec.weight_zero_point)))},
            axis);
   ValueId y = g.op("MatMul", {a, w});
   if (spec.float_bias) {
@@ -131,12 +126,13 @@ TEST(ImportQdq, KeepsAnAddThatIsNoBias) {
   TestGraph g;
   const ValueId x = g.input("x", DType::kFloat32, {Dim(2), Dim(8)});
   const ValueId r = g.input("r", DType::kFloat32, {Dim(2), Dim(5)});
-  const ValueId q =
-      g.op("QuantizeLinear", {x, g.constant("s", scalar(0.05f)),
-                              g.constant("zp", make<uint8_t>(DType::kUInt8, {}, {120}))});
+  const ValueId q = g.op("QuantizeLinear",
+                         {x, g.constant("s", scalar(0.05f)),
+                          g.constant("zp", testing::tensor_of<uint8_t>(DType::kUInt8, {}, {120}))});
   const ValueId a =
-      g.op("DequantizeLinear", {q, g.constant("s2", scalar(0.05f)),
-                                g.constant("zp2", make<uint8_t>(DType::kUInt8, {}, {120}))});
+      g.op("DequantizeLinear",
+           {q, g.constant("s2", scalar(0.05f)),
+            g.constant("zp2", testing::tensor_of<uint8_t>(DType::kUInt8, {}, {120}))});
   const ValueId w = g.op("DequantizeLinear", {g.constant("w_q", int8_weights(8, 5, 2)),
                                               g.constant("w_s", scalar(0.01f))});
   g.output(g.op("Add", {g.op("MatMul", {a, w}), r}));
@@ -165,7 +161,7 @@ TEST(ImportQdq, QuantizesFloatWeightsLikeQuantizeLinear) {
   const ValueId a = g.op("DequantizeLinear",
                          {q, g.constant("s2", scalar(0.02f)), g.constant("zp2", int8_scalar(0))});
   const Tensor w_scale = Tensor::from_float({0.004f, 0.003f, 0.002f, 0.005f, 0.001f});
-  const Tensor zero = make<int8_t>(DType::kInt8, {5}, std::vector<int8_t>(5, 0));
+  const Tensor zero = testing::tensor_of<int8_t>(DType::kInt8, {5}, std::vector<int8_t>(5, 0));
   const ValueId w_float = g.constant("w", random_tensor(DType::kFloat32, {8, 5}, 9, -0.3, 0.3));
   const ValueId wq =
       g.op("QuantizeLinear", {w_float, g.constant("ws", w_scale), g.constant("wzp", zero)});

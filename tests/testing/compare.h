@@ -25,6 +25,13 @@ struct Tolerance {
 ::testing::AssertionResult tensors_close_to_scale(const Tensor& actual, const Tensor& expected,
                                                   double rel);
 
+// A tensor of `dtype` and `shape` holding `values` as they are (T the element's C++ type:
+// int8_t, uint8_t, float, ...).
+template <typename T>
+Tensor tensor_of(DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
+  return *Tensor::copy_from(dtype, std::move(shape), values.data(), values.size() * sizeof(T));
+}
+
 // Deterministic pseudo-random fill (fixed seed) for tests.
 Tensor random_tensor(DType dtype, std::vector<int64_t> shape, uint64_t seed, double lo = -1.0,
                      double hi = 1.0);
