@@ -445,21 +445,20 @@ def main():
                 qdq_path = os.path.join(workdir, f"{name}.qdq.onnx")
                 if not os.path.exists(qdq_path):
                     quantize_qdq(model, onnx_path, qdq_path, workdir)
+            # The ONNX Runtime-quantized models, by the engine that runs each in ONNX Runtime
+            # and the one that runs vitrt's fp32 plan of it.
+            quantized = {"ORT dynamic": ("vitrt ORT-dynamic", dynamic_path, "dynamic"),
+                         "ORT QDQ": ("vitrt ORT-QDQ", qdq_path, "qdq")}
             plans = {}
-            if "vitrt ORT-QDQ" in engines:
-                plan_path = os.path.join(workdir, f"{name}.qdq.plan")
-                refused = build_plan(args.vitrt, qdq_path, plan_path, "fp32", args.threads)
+            for vitrt_engine, model_path, tag in quantized.values():
+                if vitrt_engine not in engines:
+                    continue
+                plan_path = os.path.join(workdir, f"{name}.{tag}.plan")
+                refused = build_plan(args.vitrt, model_path, plan_path, "fp32", args.threads)
                 if refused is None:
-                    plans["vitrt ORT-QDQ"] = plan_path
+                    plans[vitrt_engine] = plan_path
                 else:
-                    notes.append(f"{name} vitrt ORT-QDQ: n/a, vitrt build refused: {refused}")
-            if "vitrt ORT-dynamic" in engines:
-                plan_path = os.path.join(workdir, f"{name}.dynamic.plan")
-                refused = build_plan(args.vitrt, dynamic_path, plan_path, "fp32", args.threads)
-                if refused is None:
-                    plans["vitrt ORT-dynamic"] = plan_path
-                else:
-                    notes.append(f"{name} vitrt ORT-dynamic: n/a, vitrt build refused: {refused}")
+                    notes.append(f"{name} {vitrt_engine}: n/a, vitrt build refused: {refused}")
             for engine, precision in (("vitrt fp32", "fp32"), ("vitrt bf16", "bf16"),
                                       ("vitrt int8", "int8")):
                 if engine not in engines:
@@ -499,11 +498,9 @@ def main():
                             measured[engine] = measure_vitrt(args.vitrt, plans[engine], batch, args)
                         elif engine == "ORT fp32":
                             measured[engine] = measure_python("ort", name, onnx_path, batch, args)
-                        elif engine == "ORT dynamic":
-                            measured[engine] = measure_python("ort", name, dynamic_path, batch,
-                                                              args)
-                        elif engine == "ORT QDQ":
-                            measured[engine] = measure_python("ort", name, qdq_path, batch, args)
+                        elif engine in quantized:
+                            measured[engine] = measure_python("ort", name, quantized[engine][1],
+                                                              batch, args)
                         elif engine == "ORT transformers":
                             if ort_opt_path is None:
                                 measured[engine] = (None, None)

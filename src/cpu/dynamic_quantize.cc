@@ -50,11 +50,16 @@ Result<DynamicQuantization> dynamic_quantization_of(const float* x, int64_t n) {
   return q;
 }
 
-void quantize_dynamic_uint8(const float* x, int64_t n, const DynamicQuantization& q, uint8_t* y) {
+namespace {
+
+template <typename Q>
+void quantize_per_tensor_typed(const float* x, int64_t n, float scale, int32_t zero_point, Q* y) {
+  constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
+  constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
   parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
     const float* __restrict src = x;
-    uint8_t* __restrict dst = y;
-    const float s = q.scale, z = q.zero_point;
+    Q* __restrict dst = y;
+    const float s = scale, z = static_cast<float>(zero_point);
     // Subnormal x becomes 0 before the division, which x86 does in microcode for them (~20x
     // slower; GELU outputs are full of them): exact for scales above 2^-125, where
     // |x / scale| < 0.5 rounds to 0 anyway.
@@ -64,12 +69,26 @@ void quantize_dynamic_uint8(const float* x, int64_t n, const DynamicQuantization
       // rint, not nearbyint: the same rounding (half to even in the default mode), and the
       // compiler turns rint into a vector instruction where nearbyint stays a library call.
       float v = std::rint(xv / s) + z;
-      v = v < 0.0f ? 0.0f : v;
-      v = v > 255.0f ? 255.0f : v;
-      v = v == v ? v : z;  // NaN (a static layer's input; the dynamic range refuses it)
-      dst[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
+      v = v < lo ? lo : v;
+      v = v > hi ? hi : v;
+      v = v == v ? v : z;  // NaN
+      dst[i] = static_cast<Q>(static_cast<int32_t>(v));
     }
   });
+}
+
+}  // namespace
+
+void quantize_per_tensor(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* y) {
+  quantize_per_tensor_typed(x, n, scale, zero_point, y);
+}
+
+void quantize_per_tensor(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* y) {
+  quantize_per_tensor_typed(x, n, scale, zero_point, y);
+}
+
+void quantize_dynamic_uint8(const float* x, int64_t n, const DynamicQuantization& q, uint8_t* y) {
+  quantize_per_tensor(x, n, q.scale, q.zero_point, y);
 }
 
 }  // namespace vitrt

@@ -12,6 +12,7 @@
 #include "core/half.h"
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/dynamic_quantize.h"
 #include "ir/ops/op_attributes.h"
 
 namespace vitrt {
@@ -58,26 +59,8 @@ Result<AxisLayout> axis_layout(const Node& node, const Tensor& x, const Tensor& 
 }
 
 // The common case, float32 x with one scale (the activations' Q/DQ pairs of ONNX Runtime's
-// quantize_static): the same arithmetic in a loop the compiler vectorizes (true division, rint
-// rounding half to even like nearbyint, branch-free clamps), in parallel chunks.
-template <typename Q>
-void quantize_per_tensor(const float* x, int64_t n, float scale, float zp, Q* out) {
-  constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
-  constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
-  parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
-    const float* __restrict src = x;
-    Q* __restrict dst = out;
-    const float s = scale, z = zp;
-    for (int64_t i = begin; i < end; ++i) {
-      float v = std::rint(src[i] / s) + z;
-      v = v < lo ? lo : v;
-      v = v > hi ? hi : v;
-      v = v == v ? v : z;
-      dst[i] = static_cast<Q>(static_cast<int32_t>(v));
-    }
-  });
-}
-
+// quantize_static) for 8-bit types: cpu/dynamic_quantize.h's vectorized per-tensor quantizer,
+// the same arithmetic. Dequantization likewise, in parallel chunks.
 template <typename Q>
 void dequantize_per_tensor(const Q* q, int64_t n, float scale, float zp, float* out) {
   parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
@@ -98,7 +81,7 @@ void quantize_typed(const Tensor& x, const Tensor& scale, const Tensor* zero_poi
   const int64_t n = x.numel();
   if constexpr (sizeof(Q) == 1) {
     if (layout.channels == 1 && x.dtype() == DType::kFloat32) {
-      const float zp = zero_point ? static_cast<float>(zero_point->data<Q>()[0]) : 0.0f;
+      const int32_t zp = zero_point ? zero_point->data<Q>()[0] : 0;
       quantize_per_tensor(x.data<float>(), n, load_float(scale, 0), zp, out);
       return;
     }

@@ -260,8 +260,7 @@ class QuantLinearKernel final : public CpuKernel {
     if (uint8_zero_point_) {
       // uint8 codes clamp(round(x / scale) + zp + shift, 0, 255); oneDNN subtracts zp + shift.
       const int32_t zp = p_.zero_point + code_shift_;
-      const DynamicQuantization codes{p_.input_scale, static_cast<uint8_t>(zp)};
-      quantize_dynamic_uint8(x, m * k_, codes, static_cast<uint8_t*>(q));
+      quantize_per_tensor(x, m * k_, p_.input_scale, zp, static_cast<uint8_t*>(q));
       return fast_->run(m, q, bias_.defined() ? bias_.data<float>() : nullptr, residual, y,
                         column_scales_.data(), zp);
     }

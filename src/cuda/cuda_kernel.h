@@ -200,6 +200,9 @@ Result<std::unique_ptr<CudaKernel>> make_dynamic_quant_linear(const CudaKernelIn
 Result<UnaryOp> linear_activation(const Attributes& attrs);
 
 Result<Elt> elt_of(DType dtype);
+
+// The node's input i when it is a constant (its host tensor), else nullptr (omitted or computed).
+const Tensor* constant_input(const CudaKernelInit& init, int i);
 // A launch error as a Status ("what: CUDA error text").
 Status cuda_status(cudaError_t err, const char* what);
 #define VITRT_CUDA_RETURN_IF_ERROR(expr, what) \

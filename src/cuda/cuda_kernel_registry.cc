@@ -34,6 +34,12 @@ CudaKernelFactory CudaKernelRegistry::find(const std::string& domain,
   return it == factories_.end() ? nullptr : it->second;
 }
 
+const Tensor* constant_input(const CudaKernelInit& init, int i) {
+  if (!init.node.has_input(i)) return nullptr;
+  const Value& v = init.graph.values[init.node.inputs[i]];
+  return v.is_constant() ? &v.constant : nullptr;
+}
+
 Result<Elt> elt_of(DType dtype) {
   switch (dtype) {
     case DType::kFloat32:

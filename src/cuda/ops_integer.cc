@@ -413,14 +413,9 @@ Result<std::unique_ptr<CudaKernel>> make_integer_conv(const CudaKernelInit& init
 
 Result<std::unique_ptr<CudaKernel>> make_dynamic_quant_linear(const CudaKernelInit& init) {
   const Node& node = init.node;
-  auto constant = [&](int i) -> const Tensor* {
-    if (!node.has_input(i)) return nullptr;
-    const Value& v = init.graph.values[node.inputs[i]];
-    return v.is_constant() ? &v.constant : nullptr;
-  };
-  const Tensor* w = constant(1);
-  const Tensor* w_scale = constant(2);
-  const Tensor* bias = constant(3);
+  const Tensor* w = constant_input(init, 1);
+  const Tensor* w_scale = constant_input(init, 2);
+  const Tensor* bias = constant_input(init, 3);
   if (w == nullptr || w->rank() != 2 || w->dtype() != DType::kInt8) {
     return unsupported(
         "QuantLinear with dynamic_input on CUDA needs W_q as a constant int8 [K, N]");

@@ -860,12 +860,6 @@ class QuantLinearKernel final : public CudaKernel {
   std::map<int64_t, DeviceBuffer> row_scale_;
 };
 
-const Tensor* constant_input(const CudaKernelInit& init, int i) {
-  if (!init.node.has_input(i)) return nullptr;
-  const Value& v = init.graph.values[init.node.inputs[i]];
-  return v.is_constant() ? &v.constant : nullptr;
-}
-
 Result<QuantParams> quant_params(const Attributes& at) {
   QuantParams p;
   VITRT_ASSIGN_OR_RETURN(std::string format, at.get_string("format", ""));

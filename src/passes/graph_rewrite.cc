@@ -46,6 +46,26 @@ std::optional<std::vector<int>> transpose_perm_of(const Graph& graph, const Node
   return *perm;
 }
 
+const Tensor* constant_of(const Graph& graph, ValueId v) {
+  const Value& value = graph.values[v];
+  return value.is_constant() ? &value.constant : nullptr;
+}
+
+void become_int8_quant_linear(Graph& graph, NodeId id, const std::string& base, ValueId x,
+                              Tensor w_q, Tensor w_scale, const std::optional<Tensor>& bias) {
+  std::vector<ValueId> inputs = {
+      x, graph.add_constant(graph.unique_value_name(base + "_w_q"), std::move(w_q)),
+      graph.add_constant(graph.unique_value_name(base + "_w_scale"), std::move(w_scale))};
+  if (bias) inputs.push_back(graph.add_constant(graph.unique_value_name(base + "_bias"), *bias));
+  Node& node = graph.nodes[id];
+  node.domain = "vitrt";
+  node.op_type = "QuantLinear";
+  node.inputs = std::move(inputs);
+  node.attrs = Attributes();
+  node.attrs.set_string("format", "int8");
+  node.attrs.set_string("activation", "none");
+}
+
 std::optional<double> scalar_constant(const Graph& graph, ValueId v) {
   if (v == kNoValue || !graph.values[v].is_constant()) return std::nullopt;
   const Tensor& t = graph.values[v].constant;

@@ -26,6 +26,8 @@ std::optional<std::vector<int>> transpose_perm_of(const Graph& graph, const Node
 
 // The value of a constant holding exactly one element (any rank, float or integer dtype).
 std::optional<double> scalar_constant(const Graph& graph, ValueId v);
+// `v`'s tensor when it is a constant, else nullptr.
+const Tensor* constant_of(const Graph& graph, ValueId v);
 // The elements of a constant integer tensor (int32/int64), or nullopt.
 std::optional<std::vector<int64_t>> int_constant(const Graph& graph, ValueId v);
 
@@ -66,6 +68,12 @@ NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_t
 
 // Marks nodes dead; their values are dropped by compact() once nothing reads them.
 void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes);
+
+// Turns node `id` into vitrt.QuantLinear, format int8 and activation none, reading x and the
+// constants W_q [K, N], w_scale [N] and an optional bias [N] (added under names from `base`);
+// the caller sets the input quantization's attributes.
+void become_int8_quant_linear(Graph& graph, NodeId id, const std::string& base, ValueId x,
+                              Tensor w_q, Tensor w_scale, const std::optional<Tensor>& bias);
 
 // ---- helpers added for the clean-up passes ------------------------------------------------
 

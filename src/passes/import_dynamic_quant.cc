@@ -26,11 +26,6 @@ namespace {
 
 constexpr const char* kPass = "import_dynamic_quant";
 
-const Tensor* constant_of(const Graph& graph, ValueId v) {
-  const Value& value = graph.values[v];
-  return value.is_constant() ? &value.constant : nullptr;
-}
-
 // A constant that broadcasts along the last axis of an [..., n] tensor: one value, or n values
 // in a shape whose other dims are 1.
 bool per_column(const Tensor& t, int64_t n) {
@@ -167,12 +162,6 @@ Status import_dynamic_quant(Graph& graph, PassContext& ctx) {
     }
     const std::string base = graph.nodes[id].name;
     const int64_t n = c->w_q.dim(1);
-    std::vector<ValueId> inputs = {
-        c->x, graph.add_constant(graph.unique_value_name(base + "_w_q"), std::move(c->w_q)),
-        graph.add_constant(graph.unique_value_name(base + "_w_scale"), std::move(c->w_scale))};
-    if (c->bias) {
-      inputs.push_back(graph.add_constant(graph.unique_value_name(base + "_bias"), *c->bias));
-    }
     std::vector<std::string> absorbed;
     for (NodeId a : c->absorbed) absorbed.push_back(graph.nodes[a].name);
     absorbed.push_back(graph.nodes[c->last].name);
@@ -180,15 +169,10 @@ Status import_dynamic_quant(Graph& graph, PassContext& ctx) {
     // The layer keeps the MatMulInteger's name (what --layer-precision patterns and the build
     // log name); the dead node gives it up.
     graph.nodes[id].name += "/absorbed";
-    Node& node = graph.nodes[c->last];
-    node.domain = "vitrt";
-    node.op_type = "QuantLinear";
-    node.name = base;
-    node.inputs = std::move(inputs);
-    node.attrs = Attributes();
-    node.attrs.set_string("format", "int8");
-    node.attrs.set_int("dynamic_input", 1);
-    node.attrs.set_string("activation", "none");
+    become_int8_quant_linear(graph, c->last, base, c->x, std::move(c->w_q), std::move(c->w_scale),
+                             c->bias);
+    graph.nodes[c->last].name = base;
+    graph.nodes[c->last].attrs.set_int("dynamic_input", 1);
     ctx.applied(kPass,
                 str_cat("QuantLinear '", base, "' int8 [N=", n, "], dynamic input",
                         c->bias ? " + bias" : ""),

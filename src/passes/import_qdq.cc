@@ -43,9 +43,7 @@ struct ActivationQuant {
 
 // The node's constant input i as a tensor, or nullptr (omitted or computed).
 const Tensor* constant_input(const Graph& graph, const Node& node, int i) {
-  if (!node.has_input(i)) return nullptr;
-  const Value& v = graph.values[node.inputs[i]];
-  return v.is_constant() ? &v.constant : nullptr;
+  return node.has_input(i) ? constant_of(graph, node.inputs[i]) : nullptr;
 }
 
 // The attribute axis of a Q/DQ node (default 1), normalised against `rank`.
@@ -274,22 +272,13 @@ std::optional<Tensor> match_bias(const Graph& graph, ValueId v, int64_t n) {
 // Turns `node` into vitrt.QuantLinear reading x, the weights and an optional bias.
 void become_quant_linear(Graph& graph, NodeId id, const ActivationQuant& a, WeightQuant w,
                          const std::optional<Tensor>& bias) {
-  const std::string base = graph.nodes[id].name;
-  std::vector<ValueId> inputs = {
-      a.x, graph.add_constant(graph.unique_value_name(base + "_w_q"), std::move(w.w_q)),
-      graph.add_constant(graph.unique_value_name(base + "_w_scale"), std::move(w.w_scale))};
-  if (bias) inputs.push_back(graph.add_constant(graph.unique_value_name(base + "_bias"), *bias));
-  Node& node = graph.nodes[id];
-  node.domain = "vitrt";
-  node.op_type = "QuantLinear";
-  node.inputs = std::move(inputs);
-  node.attrs = Attributes();
-  node.attrs.set_string("format", "int8");
-  node.attrs.set_float("input_scale", a.scale);
-  node.attrs.set_int("input_zero_point", a.zero_point);
-  node.attrs.set_int("input_qmin", a.qmin);
-  node.attrs.set_int("input_qmax", a.qmax);
-  node.attrs.set_string("activation", "none");
+  become_int8_quant_linear(graph, id, graph.nodes[id].name, a.x, std::move(w.w_q),
+                           std::move(w.w_scale), bias);
+  Attributes& attrs = graph.nodes[id].attrs;
+  attrs.set_float("input_scale", a.scale);
+  attrs.set_int("input_zero_point", a.zero_point);
+  attrs.set_int("input_qmin", a.qmin);
+  attrs.set_int("input_qmax", a.qmax);
 }
 
 // Whether the right operand is a DequantizeLinear: otherwise the product is no QDQ pattern and

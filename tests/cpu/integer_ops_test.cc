@@ -15,6 +15,7 @@
 #include "cpu/single_node.h"
 #include "onnx/onnx_import.h"
 #include "testing/compare.h"
+#include "testing/model_runs.h"
 #include "vitrt/engine.h"
 
 namespace vitrt {
@@ -162,17 +163,8 @@ TEST_P(IntegerOpModels, MatchOnnxRuntime) {
   ASSERT_TRUE(x.ok() && expected.ok() && float_expected.ok());
   // The fixture must exercise quantization: its output differs from the float model's.
   EXPECT_FALSE(testing::tensors_close_to_scale(*expected, *float_expected, 1e-3));
-  for (bool optimize : {false, true}) {
-    BuildOptions options;
-    options.optimize = optimize;
-    Result<std::shared_ptr<Engine>> engine =
-        Engine::from_onnx((dir / "model.onnx").string(), options);
-    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-    Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run({{"x", *x}});
-    ASSERT_TRUE(out.ok()) << out.status().to_string();
-    EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0].tensor, *expected, 1e-5))
-        << "optimize=" << optimize;
-  }
+  testing::expect_model_output_both_ways((dir / "model.onnx").string(), {{"x", *x}}, *expected,
+                                         1e-5);
 }
 
 // quantize_dynamic with int8 weights: every MatMulInteger chain becomes a QuantLinear with

@@ -8,6 +8,7 @@
 #include "core/npy.h"
 #include "cpu/single_node.h"
 #include "testing/compare.h"
+#include "testing/model_runs.h"
 #include "vitrt/engine.h"
 
 namespace vitrt {
@@ -117,17 +118,8 @@ TEST_P(QdqModels, MatchOnnxRuntime) {
   Result<Tensor> x = read_npy((dir / "input.npy").string());
   Result<Tensor> expected = read_npy((dir / "expected.npy").string());
   ASSERT_TRUE(x.ok() && expected.ok());
-  for (bool optimize : {false, true}) {
-    BuildOptions options;
-    options.optimize = optimize;
-    Result<std::shared_ptr<Engine>> engine =
-        Engine::from_onnx((dir / "model.onnx").string(), options);
-    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-    Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run({{"x", *x}});
-    ASSERT_TRUE(out.ok()) << out.status().to_string();
-    EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0].tensor, *expected, 1e-5))
-        << "optimize=" << optimize;
-  }
+  testing::expect_model_output_both_ways((dir / "model.onnx").string(), {{"x", *x}}, *expected,
+                                         1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(OnnxRuntimeQuantizeStatic, QdqModels,

@@ -10,6 +10,7 @@
 
 #include "core/npy.h"
 #include "passes/run_pass.h"
+#include "testing/model_runs.h"
 #include "vitrt/builder.h"
 #include "vitrt/engine.h"
 
@@ -44,17 +45,7 @@ TEST_P(OrtOptimizedModels, MatchOnnxRuntime) {
   }
   Result<Tensor> expected = read_npy((dir / "expected.npy").string());
   ASSERT_TRUE(expected.ok());
-  for (bool optimize : {false, true}) {
-    BuildOptions options;
-    options.optimize = optimize;
-    Result<std::shared_ptr<Engine>> engine =
-        Engine::from_onnx((dir / "model.onnx").string(), options);
-    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-    Result<std::vector<NamedTensor>> out = (*engine)->create_context()->run(feeds);
-    ASSERT_TRUE(out.ok()) << out.status().to_string();
-    EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0].tensor, *expected, 1e-5))
-        << "optimize=" << optimize;
-  }
+  testing::expect_model_output_both_ways((dir / "model.onnx").string(), feeds, *expected, 1e-5);
   // With the optimizer the ops ONNX Runtime had fused are fused again by vitrt's passes.
   EXPECT_EQ(built->ops_after.count("Gelu") + built->ops_after.count("MatMulInteger") +
                 built->ops_after.count("MatMul"),
