@@ -11,6 +11,10 @@
 //
 // With output_scale the output rows leave as E4M3 codes of out / output_scale, encoded as they
 // are stored: the float rows a QuantLinear would read back and quantize never exist.
+//
+// quant_scores / quant_probs (a quantized model's Q/DQ pairs inside attention) fake-quantize
+// each raw product before the scale, and each probability as Softmax computes it (e / sum);
+// the latter needs a row's final sum before P v, so such a node takes all keys as one block.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -24,6 +28,7 @@
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/exp_approx.h"
+#include "ir/fake_quant.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -72,6 +77,12 @@ struct AttentionShape {
   float scale = 1.0f;
   bool causal = false;
   bool zero_masked_rows = false;  // a row with every key masked gives 0, not NaN
+  // A quantized model's fake quantization of q k^T (before the scale) and of the
+  // probabilities (vitrt.Attention's quant_scores, quant_probs).
+  std::optional<FakeQuant> quant_scores, quant_probs;
+  // Keys per block: the whole sequence up to kSingleKeyBlock keys, and always with
+  // quant_probs, whose fake quantization needs each row's final softmax sum.
+  int64_t key_block() const { return k_len <= kSingleKeyBlock || quant_probs ? k_len : kKeyBlock; }
 };
 
 // Per-thread scratch of one task: packed K^T and V of the current key block, the block's scores
@@ -251,7 +262,7 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
                   const MaskView* mask, int64_t b, int64_t h, int64_t i0, int64_t rows,
                   const OutRows& out, Scratch& w) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  const int64_t key_block = s.k_len <= kSingleKeyBlock ? s.k_len : kKeyBlock;
+  const int64_t key_block = s.key_block();
   const int64_t ldo = round_up(s.value_dim, kLanes);
   const int64_t causal_offset = s.k_len - s.q_len;  // row i sees keys j <= i + offset
   std::fill(w.out.begin(), w.out.begin() + rows * ldo, 0.0f);
@@ -278,7 +289,8 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
       constexpr int R = decltype(tile)::value;
       const float* qrows[R];
       for (int t = 0; t < R; ++t) qrows[t] = q.row(b, h, i0 + r + t);
-      scores_rows<R>(qrows, s.head_dim, w.kt.data(), ld, ld, s.scale, w.scores.data() + r * ld, ld);
+      scores_rows<R>(qrows, s.head_dim, w.kt.data(), ld, ld, s.quant_scores ? 1.0f : s.scale,
+                     w.scores.data() + r * ld, ld);
     });
     // Mask, causal limit and the online-softmax update of each row.
     for (int64_t r = 0; r < rows; ++r) {
@@ -286,6 +298,9 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
       float* sr = w.scores.data() + r * ld;
       int64_t valid = n;
       if (s.causal) valid = std::clamp<int64_t>(i + causal_offset + 1 - j0, 0, n);
+      if (s.quant_scores) {
+        for (int64_t j = 0; j < valid; ++j) sr[j] = fake_quant(sr[j], *s.quant_scores) * s.scale;
+      }
       if (mask != nullptr) {
         const float* mr = mask->row(b, h, i);
         const int64_t ms = mask->stride[3];
@@ -304,6 +319,13 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
       rescale[r] = w.row_max[r] == kNegInf ? 0.0f : exp_approx(w.row_max[r] - new_max);
       w.row_sum[r] = w.row_sum[r] * rescale[r] + exp_shifted_sum(sr, valid, new_max);
       w.row_max[r] = new_max;
+      if (s.quant_probs) {
+        // One block holds every key: the probabilities as Softmax computes them (times
+        // 1 / sum), fake-quantized; the row is then complete (sum 1).
+        const float inv = 1.0f / w.row_sum[r];
+        for (int64_t j = 0; j < valid; ++j) sr[j] = fake_quant(sr[j] * inv, *s.quant_probs);
+        w.row_sum[r] = 1.0f;
+      }
     }
     for_row_tiles(rows, [&](auto tile, int64_t r) {
       accumulate_pv<decltype(tile)::value>(w.scores.data() + r * ld, ld, n, w.v.data(), ldo, ldo,
@@ -311,8 +333,10 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
     });
   }
   for (int64_t r = 0; r < rows; ++r) {
-    // 0 keys seen: 1/0 = inf, times 0 = NaN, unless the node asks for 0.
-    const float inv = s.zero_masked_rows && w.row_sum[r] == 0.0f ? 0.0f : 1.0f / w.row_sum[r];
+    // 0 keys seen: 1/0 = inf, times 0 = NaN, unless the node asks for 0. With quant_probs the
+    // row is 0 too: fake quantization turns Softmax's NaN into the zero point, i.e. 0.
+    const bool zero_row = (s.zero_masked_rows || s.quant_probs) && w.row_sum[r] == 0.0f;
+    const float inv = zero_row ? 0.0f : 1.0f / w.row_sum[r];
     const float* src = w.out.data() + r * ldo;
     const int64_t at = (b * s.q_len + i0 + r) * out.row_stride + h * s.value_dim;
     if (out.codes != nullptr) {
@@ -334,12 +358,15 @@ class AttentionKernel final : public CpuKernel {
  public:
   // output_scale > 0: the output as E4M3 codes of out / output_scale.
   AttentionKernel(int64_t heads, std::optional<float> scale, bool causal, bool zero_masked_rows,
-                  float output_scale)
+                  float output_scale, std::optional<FakeQuant> quant_scores,
+                  std::optional<FakeQuant> quant_probs)
       : heads_(heads),
         scale_(scale),
         causal_(causal),
         zero_masked_rows_(zero_masked_rows),
-        output_scale_(output_scale) {}
+        output_scale_(output_scale),
+        quant_scores_(quant_scores),
+        quant_probs_(quant_probs) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const bool packed = inputs.size() < 3 || inputs[1] == nullptr;
@@ -359,6 +386,8 @@ class AttentionKernel final : public CpuKernel {
     s.q_len = q.dim(1);
     s.causal = causal_;
     s.zero_masked_rows = zero_masked_rows_;
+    s.quant_scores = quant_scores_;
+    s.quant_probs = quant_probs_;
     HeadView qv, kv, vv;
     if (packed) {
       if (q.dim(2) % (3 * heads_) != 0) {
@@ -425,7 +454,7 @@ class AttentionKernel final : public CpuKernel {
     const int64_t q_block = s.k_len <= kSingleKeyBlock ? kQueryBlock : kQueryBlockLong;
     const int64_t q_blocks = (s.q_len + q_block - 1) / q_block;
     const int64_t tasks = s.batch * s.heads * q_blocks;
-    const int64_t key_block = s.k_len <= kSingleKeyBlock ? s.k_len : kKeyBlock;
+    const int64_t key_block = s.key_block();
     const int64_t ld = round_up(std::max<int64_t>(key_block, 1), kLanes);
     const int64_t ldo = round_up(s.value_dim, kLanes);
     const MaskView* mask_ptr = has_mask ? &mask : nullptr;
@@ -457,6 +486,7 @@ class AttentionKernel final : public CpuKernel {
   bool causal_;
   bool zero_masked_rows_;
   float output_scale_;
+  std::optional<FakeQuant> quant_scores_, quant_probs_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init) {
@@ -477,8 +507,17 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
       return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
     }
   }
-  return std::unique_ptr<CpuKernel>(
-      std::make_unique<AttentionKernel>(heads, scale, causal == 1, zero_rows == 1, output_scale));
+  std::optional<FakeQuant> quant[2];
+  const char* names[2] = {"quant_scores", "quant_probs"};
+  for (int i = 0; i < 2; ++i) {
+    if (!init.node.attrs.has(names[i])) continue;
+    VITRT_ASSIGN_OR_RETURN(std::vector<float> v, init.node.attrs.get_floats(names[i], {}));
+    const char* why = nullptr;
+    quant[i] = fake_quant_from_floats(v, &why);
+    if (!quant[i]) return invalid_argument("attribute '", names[i], "' ", why);
+  }
+  return std::unique_ptr<CpuKernel>(std::make_unique<AttentionKernel>(
+      heads, scale, causal == 1, zero_rows == 1, output_scale, quant[0], quant[1]));
 }
 
 }  // namespace

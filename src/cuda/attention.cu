@@ -64,58 +64,81 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
     for (int t = 0; t < kAccPerLane; ++t) acc[r][t] = 0.0f;
   }
 
-  for (int64_t k0 = 0; k0 < a.sk; k0 += kKeyTile) {
-    __syncthreads();
-    for (int e = threadIdx.x; e < kKeyTile * dh; e += blockDim.x) {
-      const int j = e / dh, d = e % dh;
-      const int64_t kj = k0 + j;
-      k_s[j * (dh + 1) + d] =
-          kj < a.sk ? to_f(k[(b * a.sk + kj) * a.k_row_stride + h * a.dh + d]) : 0.0f;
-    }
-    for (int e = threadIdx.x; e < kKeyTile * dv; e += blockDim.x) {
-      const int j = e / dv, d = e % dv;
-      const int64_t kj = k0 + j;
-      v_s[e] = kj < a.sk ? to_f(v[(b * a.sk + kj) * a.v_row_stride + h * a.dv + d]) : 0.0f;
-    }
-    __syncthreads();
-    const int64_t j = k0 + lane;
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
-      const int row = warp * kRowsPerWarp + r;
-      const int64_t i = q0 + row;
-      if (i >= a.sq) continue;  // warp-uniform
-      float s = -INFINITY;
-      if (j < a.sk) {
-        const float* qr = q_s + row * dh;
-        const float* kr = k_s + lane * (dh + 1);
-        float dot = 0.0f;
-        for (int d = 0; d < dh; ++d) dot += qr[d] * kr[d];
-        s = dot * a.scale;
-        if (mask != nullptr) {
-          s += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] + i * a.mask_strides[2] +
-                         j * a.mask_strides[3]]);
-        }
-        if (a.causal && j > i + (a.sk - a.sq)) s = -INFINITY;
+  // quant_probs: a first pass over the keys for each row's final max and sum (stats), then the
+  // P v pass with the probabilities fake-quantized as a Softmax would give them.
+  const bool two_pass = a.quant_probs;
+  for (int pass = two_pass ? 0 : 1; pass < 2; ++pass) {
+    const bool stats = pass == 0;
+    for (int64_t k0 = 0; k0 < a.sk; k0 += kKeyTile) {
+      __syncthreads();
+      for (int e = threadIdx.x; e < kKeyTile * dh; e += blockDim.x) {
+        const int j = e / dh, d = e % dh;
+        const int64_t kj = k0 + j;
+        k_s[j * (dh + 1) + d] =
+            kj < a.sk ? to_f(k[(b * a.sk + kj) * a.k_row_stride + h * a.dh + d]) : 0.0f;
       }
-      float tile_max = s;
-      for (int o = 16; o > 0; o >>= 1)
-        tile_max = fmaxf(tile_max, __shfl_xor_sync(~0u, tile_max, o));
-      const float m_new = fmaxf(m[r], tile_max);
-      if (m_new == -INFINITY) continue;  // every key so far masked out
-      const float corr = __expf(m[r] - m_new);
-      const float p = __expf(s - m_new);
-      float psum = p;
-      for (int o = 16; o > 0; o >>= 1) psum += __shfl_xor_sync(~0u, psum, o);
-      l[r] = l[r] * corr + psum;
-      m[r] = m_new;
+      for (int e = threadIdx.x; e < kKeyTile * dv && !stats; e += blockDim.x) {
+        const int j = e / dv, d = e % dv;
+        const int64_t kj = k0 + j;
+        v_s[e] = kj < a.sk ? to_f(v[(b * a.sk + kj) * a.v_row_stride + h * a.dv + d]) : 0.0f;
+      }
+      __syncthreads();
+      const int64_t j = k0 + lane;
 #pragma unroll
-      for (int t = 0; t < kAccPerLane; ++t) acc[r][t] *= corr;
-      for (int jj = 0; jj < kKeyTile; ++jj) {
-        const float pj = __shfl_sync(~0u, p, jj);
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        const int row = warp * kRowsPerWarp + r;
+        const int64_t i = q0 + row;
+        if (i >= a.sq) continue;  // warp-uniform
+        float s = -INFINITY;
+        if (j < a.sk) {
+          const float* qr = q_s + row * dh;
+          const float* kr = k_s + lane * (dh + 1);
+          float dot = 0.0f;
+          for (int d = 0; d < dh; ++d) dot += qr[d] * kr[d];
+          s = (a.quant_scores ? fake_quant(dot, a.scores_quant) : dot) * a.scale;
+          if (mask != nullptr) {
+            s += to_f(mask[b * a.mask_strides[0] + h * a.mask_strides[1] + i * a.mask_strides[2] +
+                           j * a.mask_strides[3]]);
+          }
+          if (a.causal && j > i + (a.sk - a.sq)) s = -INFINITY;
+        }
+        if (two_pass && !stats) {
+          // m and l are the row's final max and sum (warp-uniform); a row with every key masked
+          // stays 0, as fake quantization makes Softmax's NaN.
+          if (m[r] == -INFINITY) continue;
+          const float p =
+              s == -INFINITY ? 0.0f : fake_quant(__expf(s - m[r]) * (1.0f / l[r]), a.probs_quant);
+          for (int jj = 0; jj < kKeyTile; ++jj) {
+            const float pj = __shfl_sync(~0u, p, jj);
 #pragma unroll
-        for (int t = 0; t < kAccPerLane; ++t) {
-          const int d = lane + 32 * t;
-          if (d < dv) acc[r][t] += pj * v_s[jj * dv + d];
+            for (int t = 0; t < kAccPerLane; ++t) {
+              const int d = lane + 32 * t;
+              if (d < dv) acc[r][t] += pj * v_s[jj * dv + d];
+            }
+          }
+          continue;
+        }
+        float tile_max = s;
+        for (int o = 16; o > 0; o >>= 1)
+          tile_max = fmaxf(tile_max, __shfl_xor_sync(~0u, tile_max, o));
+        const float m_new = fmaxf(m[r], tile_max);
+        if (m_new == -INFINITY) continue;  // every key so far masked out
+        const float corr = __expf(m[r] - m_new);
+        const float p = __expf(s - m_new);
+        float psum = p;
+        for (int o = 16; o > 0; o >>= 1) psum += __shfl_xor_sync(~0u, psum, o);
+        l[r] = l[r] * corr + psum;
+        m[r] = m_new;
+        if (stats) continue;
+#pragma unroll
+        for (int t = 0; t < kAccPerLane; ++t) acc[r][t] *= corr;
+        for (int jj = 0; jj < kKeyTile; ++jj) {
+          const float pj = __shfl_sync(~0u, p, jj);
+#pragma unroll
+          for (int t = 0; t < kAccPerLane; ++t) {
+            const int d = lane + 32 * t;
+            if (d < dv) acc[r][t] += pj * v_s[jj * dv + d];
+          }
         }
       }
     }
@@ -126,7 +149,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = q0 + warp * kRowsPerWarp + r;
     if (i >= a.sq) continue;
-    const float inv = row_inverse(l[r], a.zero_masked_rows);
+    const float inv = two_pass ? 1.0f : row_inverse(l[r], a.zero_masked_rows);
 #pragma unroll
     for (int t = 0; t < kAccPerLane; ++t) {
       const int d = lane + 32 * t;
@@ -1001,7 +1024,9 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   if (!(args.out_scale >= 0.0f) || !std::isfinite(args.out_scale)) return cudaErrorInvalidValue;
   // The tensor-core kernels' softmax needs scale > 0 (softmax_step); any other scale, which no
   // exporter writes, runs the scalar kernel.
-  const bool tc = tc_eligible(args) && args.scale > 0.0f && std::isfinite(args.scale);
+  // Fake quantization inside (a quantized model's Q/DQ pairs) runs the scalar kernel too.
+  const bool tc = tc_eligible(args) && args.scale > 0.0f && std::isfinite(args.scale) &&
+                  !args.quant_scores && !args.quant_probs;
   if (type == Elt::kF16 && tc) return launch_tc_out<__half>(args, stream);
   if (type == Elt::kBF16 && tc) return launch_tc_out<__nv_bfloat16>(args, stream);
   const size_t smem =

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "ir/fake_quant.h"
+
 namespace vitrt::cuda {
 
 // Element types the device kernels handle. Float activations are stored as kF32, kF16 or kBF16
@@ -609,6 +611,11 @@ struct AttentionArgs {
   // > 0: out is uint8 E4M3 codes of the fp32 result / out_scale (vitrt.Attention's
   // output_scale), else the activation type.
   float out_scale = 0.0f;
+  // vitrt.Attention's quant_scores / quant_probs: fake quantization of q k^T before the scale
+  // and of the probabilities (ir/fake_quant.h). Either runs the scalar kernel, which takes the
+  // keys twice with quant_probs: once for each row's max and sum, once for P v.
+  bool quant_scores = false, quant_probs = false;
+  FakeQuant scores_quant, probs_quant;
 };
 // Supports head dims up to 128. fp16/bf16 run on the tensor cores when head dims, row strides
 // and pointers are whole 16-byte chunks (every fused export); otherwise, and for fp32 (exact),

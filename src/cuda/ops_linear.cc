@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -1020,7 +1021,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
 class AttentionKernel final : public CudaKernel {
  public:
   AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, bool zero_masked_rows,
-                  float out_scale, NodeId node, std::string name,
+                  float out_scale, std::optional<FakeQuant> quant_scores,
+                  std::optional<FakeQuant> quant_probs, NodeId node, std::string name,
                   std::vector<AttentionTactic> tactics)
       : heads_(heads),
         scale_(scale),
@@ -1028,6 +1030,8 @@ class AttentionKernel final : public CudaKernel {
         causal_(causal),
         zero_masked_rows_(zero_masked_rows),
         out_scale_(out_scale),
+        quant_scores_(quant_scores),
+        quant_probs_(quant_probs),
         node_(node),
         name_(std::move(name)),
         tactics_(std::move(tactics)) {}
@@ -1085,14 +1089,19 @@ class AttentionKernel final : public CudaKernel {
     a.causal = causal_;
     a.zero_masked_rows = zero_masked_rows_;
     a.out_scale = out_scale_;
+    a.quant_scores = quant_scores_.has_value();
+    a.quant_probs = quant_probs_.has_value();
+    if (quant_scores_) a.scores_quant = *quant_scores_;
+    if (quant_probs_) a.probs_quant = *quant_probs_;
     const SdpaProblem sp = sdpa_problem(a, t);
     // cuDNN's operation has no mask or causal form. It writes no E4M3 codes either: with
     // output_scale, its 16-bit output goes to a scratch tensor and one pass encodes it (at
     // ViT-B/16 batch 256 that pair beat vitrt's kernel writing the codes itself).
     // cuDNN's operation has no mask input here, no causal form, and no promise for rows whose
     // every key is masked.
-    const bool cudnn_form =
-        mask == nullptr && !causal_ && !zero_masked_rows_ && cudnn_attention_supports(sp);
+    // Nor fake quantization inside.
+    const bool cudnn_form = mask == nullptr && !causal_ && !zero_masked_rows_ && !a.quant_scores &&
+                            !a.quant_probs && cudnn_attention_supports(sp);
     if (!ctx.launch) {
       out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : q.dtype;
       out[0].shape = {bsz, sq, heads_ * dv};
@@ -1258,6 +1267,7 @@ class AttentionKernel final : public CudaKernel {
   float scale_;
   bool has_scale_, causal_, zero_masked_rows_;
   float out_scale_;
+  std::optional<FakeQuant> quant_scores_, quant_probs_;
   NodeId node_;
   std::string name_;
   std::vector<AttentionTactic> tactics_;
@@ -1475,14 +1485,23 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
       return invalid_model("Attention's output_scale must be a finite float > 0, got ", out_scale);
     }
   }
+  std::optional<FakeQuant> quant[2];
+  const char* names[2] = {"quant_scores", "quant_probs"};
+  for (int i = 0; i < 2; ++i) {
+    if (!at.has(names[i])) continue;
+    VITRT_ASSIGN_OR_RETURN(std::vector<float> v, at.get_floats(names[i], {}));
+    const char* why = nullptr;
+    quant[i] = fake_quant_from_floats(v, &why);
+    if (!quant[i]) return invalid_model("Attention's ", names[i], " ", why);
+  }
   std::vector<AttentionTactic> tactics;
   if (const Attribute* a = at.find(kAttentionTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
-  return std::unique_ptr<CudaKernel>(new AttentionKernel(heads, scale, at.has("scale"), causal != 0,
-                                                         zero_rows != 0, out_scale, id,
-                                                         init.node.name, std::move(tactics)));
+  return std::unique_ptr<CudaKernel>(
+      new AttentionKernel(heads, scale, at.has("scale"), causal != 0, zero_rows != 0, out_scale,
+                          quant[0], quant[1], id, init.node.name, std::move(tactics)));
 }
 
 }  // namespace

@@ -211,6 +211,10 @@ class AttentionMatcher {
   // A per-head factor on q k^T (SwinV2's cosine attention: normalized q k^T times a learned
   // scale per head), moved onto q's head tensor: (q * s_h) k^T = (q k^T) * s_h.
   std::vector<float> head_scale;
+  // A quantized model's fake quantization (QuantizeLinear -> DequantizeLinear) of q k^T as the
+  // MatMul gives it, and of the softmax's probabilities: vitrt.Attention's quant_scores and
+  // quant_probs.
+  std::optional<FakeQuant> quant_scores, quant_probs;
 
   // Attention kept in its head layout, [L..., S, D] with leading dims L (match_folded): every
   // index of L is one softmax(q k^T) v problem, so the fused op reads q, k, v as
@@ -250,6 +254,9 @@ class AttentionMatcher {
  private:
   std::optional<Decline> find_pv(ValueId probs, const Node** pv, bool* nan_guard,
                                  const Node** p_transpose);
+  // `next` (a QuantizeLinear reading `v`) starts a fake quantization of `v` read by nothing
+  // else: its pair, else nullopt.
+  std::optional<ActivationQuant> fake_quant_after(const Node& next, ValueId v);
   ValueId skip_scalar_factors(ValueId v);
   void absorb(const Node* n) { nodes.push_back(static_cast<NodeId>(n - g_.nodes.data())); }
   std::optional<double> scalar_factor(const Node& n, ValueId* data_input);
@@ -917,8 +924,22 @@ std::optional<Decline> AttentionMatcher::find_qk(ValueId scores_out, const Node*
       return Decline{"scores are used outside the attention"};
     }
     ValueId next = kNoValue;
+    std::string why;
     if (is_onnx_op(*n, "MatMul")) {
       *qk = n;
+    } else if (is_onnx_op(*n, "DequantizeLinear")) {
+      // A quantized model's Q/DQ pair on q k^T, taken where it reads the product itself.
+      const std::optional<ActivationQuant> aq = match_activation(g_, cur, &why);
+      if (!aq) return Decline{str_cat("scores come from ", n->describe(), ": ", why)};
+      const Node* mm = producer_of(g_, aq->x);
+      if (mm == nullptr || !is_onnx_op(*mm, "MatMul") || quant_scores ||
+          !fake_quant_after(g_.nodes[aq->q], aq->x)) {
+        return Decline{str_cat("scores are fake-quantized by ", g_.nodes[aq->q].describe(),
+                               " elsewhere than straight after the q k^T MatMul")};
+      }
+      quant_scores = aq->fake_quant();
+      absorb(&g_.nodes[aq->q]);
+      cur = aq->x;
     } else if (is_passthrough(g_, *n)) {
       cur = n->inputs[0];
     } else if (std::optional<double> f = scalar_factor(*n, &next)) {
@@ -1007,9 +1028,16 @@ std::optional<Decline> AttentionMatcher::find_pv(ValueId probs, const Node** pv,
     }
     const Node* next = single_data_consumer(g_, uses_, probs);
     if (next == nullptr) return Decline{"attention probabilities are used elsewhere"};
+    std::optional<ActivationQuant> aq;
     if (is_passthrough(g_, *next)) {
       absorb(next);
       probs = next->outputs[0];
+    } else if (!quant_probs && (aq = fake_quant_after(*next, probs))) {
+      // A quantized model's Q/DQ pair on the probabilities.
+      quant_probs = aq->fake_quant();
+      absorb(next);
+      absorb(&g_.nodes[aq->dq]);
+      probs = g_.nodes[aq->dq].outputs[0];
     } else if (is_onnx_op(*next, "MatMul") && next->inputs[0] == probs) {
       *pv = next;
     } else if (p_transpose != nullptr && swaps_last_two(g_, *next)) {
@@ -1026,6 +1054,16 @@ std::optional<Decline> AttentionMatcher::find_pv(ValueId probs, const Node** pv,
   }
   if (*pv == nullptr) return Decline{"no P v MatMul after the softmax"};
   return std::nullopt;
+}
+
+std::optional<ActivationQuant> AttentionMatcher::fake_quant_after(const Node& next, ValueId v) {
+  if (!is_onnx_op(next, "QuantizeLinear") || next.inputs[0] != v) return std::nullopt;
+  const Node* dq = single_data_consumer(g_, uses_, next.outputs[0]);
+  if (dq == nullptr || !is_onnx_op(*dq, "DequantizeLinear") || !single_data_use(g_, uses_, v)) {
+    return std::nullopt;
+  }
+  std::string why;
+  return match_activation(g_, dq->outputs[0], &why);
 }
 
 // What both matches ask of the Softmax: over the last of the scores' `rank` axes, in float32.
@@ -2267,6 +2305,10 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     attrs.set_float("scale", static_cast<float>(m.scale));
     if (m.causal) attrs.set_int("causal", 1);
     if (m.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
+    for (const auto& [name, fq] :
+         {std::pair{"quant_scores", m.quant_scores}, std::pair{"quant_probs", m.quant_probs}}) {
+      if (fq) attrs.set_floats(name, {fq->scale, fq->zero_point, fq->lo, fq->hi});
+    }
     std::vector<std::string> names;
     std::vector<ValueId> freed;
     for (NodeId n : absorbed) {

@@ -2,9 +2,11 @@
 #include "passes/graph_rewrite.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_set>
 
 #include "ir/ops/shape_rules.h"
+#include "vitrt/status.h"
 
 namespace vitrt {
 
@@ -213,6 +215,79 @@ std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& inpu
     }
   }
   return target;
+}
+
+namespace {
+// The node's constant input i as a tensor, or nullptr (omitted or computed).
+const Tensor* qdq_constant(const Graph& graph, const Node& node, int i) {
+  return node.has_input(i) ? constant_of(graph, node.inputs[i]) : nullptr;
+}
+}  // namespace
+
+// `v` as DQ(Q(x)) with one scale and zero point; nullopt with `why` set when it is not.
+std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, std::string* why) {
+  const Node* dq = producer_if(graph, v, "DequantizeLinear");
+  if (dq == nullptr) {
+    *why = str_cat("the activation '", graph.values[v].name,
+                   "' is not quantized (weight-only quantization runs as DequantizeLinear + ",
+                   "float product)");
+    return std::nullopt;
+  }
+  const Node* q = producer_if(graph, dq->inputs[0], "QuantizeLinear");
+  if (q == nullptr) {
+    *why = str_cat(dq->describe(), " does not read a QuantizeLinear");
+    return std::nullopt;
+  }
+  const Tensor* q_scale = qdq_constant(graph, *q, 1);
+  const Tensor* dq_scale = qdq_constant(graph, *dq, 1);
+  if (q_scale == nullptr || dq_scale == nullptr || q_scale->numel() != 1 ||
+      dq_scale->numel() != 1 || q_scale->dtype() != DType::kFloat32 ||
+      dq_scale->dtype() != DType::kFloat32) {
+    *why =
+        str_cat(q->describe(), ": the activation scale is not one constant float32 (per-tensor)");
+    return std::nullopt;
+  }
+  if (q_scale->data<float>()[0] != dq_scale->data<float>()[0]) {
+    *why = str_cat(q->describe(), " and ", dq->describe(), " use different scales");
+    return std::nullopt;
+  }
+  const DType qtype = graph.values[q->outputs[0]].dtype;
+  if (qtype != DType::kInt8 && qtype != DType::kUInt8) {
+    *why = str_cat(q->describe(), " quantizes to ", dtype_name(qtype),
+                   "; QuantLinear takes int8 or uint8 activations");
+    return std::nullopt;
+  }
+  const Tensor* q_zp = qdq_constant(graph, *q, 2);
+  const Tensor* dq_zp = qdq_constant(graph, *dq, 2);
+  if ((q->has_input(2) && q_zp == nullptr) || (dq->has_input(2) && dq_zp == nullptr)) {
+    *why = str_cat(q->describe(), ": the zero point is not a constant");
+    return std::nullopt;
+  }
+  const int64_t zp = q_zp ? q_zp->element_as_int64(0) : 0;
+  const int64_t dq_zp_value = dq_zp ? dq_zp->element_as_int64(0) : 0;
+  if (zp != dq_zp_value || (dq_zp && dq_zp->dtype() != qtype)) {
+    *why = str_cat(q->describe(), " and ", dq->describe(), " use different zero points");
+    return std::nullopt;
+  }
+  const float scale = q_scale->data<float>()[0];
+  if (!(scale > 0.0f) || !std::isfinite(scale)) {
+    *why = str_cat(q->describe(), ": scale ", scale, " is not a finite float > 0");
+    return std::nullopt;
+  }
+  const Value& x = graph.values[q->inputs[0]];
+  if (x.dtype != DType::kFloat32) {
+    *why = str_cat(q->describe(), ": input '", x.name, "' is not float32");
+    return std::nullopt;
+  }
+  ActivationQuant a;
+  a.x = q->inputs[0];
+  a.q = static_cast<NodeId>(q - graph.nodes.data());
+  a.dq = static_cast<NodeId>(dq - graph.nodes.data());
+  a.scale = scale;
+  a.zero_point = zp;
+  a.qmin = qtype == DType::kInt8 ? -128 : 0;
+  a.qmax = qtype == DType::kInt8 ? 127 : 255;
+  return a;
 }
 
 }  // namespace vitrt

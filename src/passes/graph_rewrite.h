@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/fake_quant.h"
 #include "ir/graph.h"
 
 namespace vitrt {
@@ -74,6 +75,25 @@ void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes);
 // the caller sets the input quantization's attributes.
 void become_int8_quant_linear(Graph& graph, NodeId id, const std::string& base, ValueId x,
                               Tensor w_q, Tensor w_scale, const std::optional<Tensor>& bias);
+
+// A per-tensor 8-bit quantization of an activation, DequantizeLinear(QuantizeLinear(x)): one
+// constant float32 scale > 0 and one zero point shared by both nodes, int8 or uint8 codes, x
+// float32. `q` and `dq` are the two nodes.
+struct ActivationQuant {
+  ValueId x = kNoValue;
+  NodeId q = 0, dq = 0;
+  float scale = 0.0f;
+  int64_t zero_point = 0;
+  int64_t qmin = 0;
+  int64_t qmax = 0;
+  FakeQuant fake_quant() const {
+    return {scale, static_cast<float>(zero_point), static_cast<float>(qmin),
+            static_cast<float>(qmax)};
+  }
+};
+// `v` as such a DQ(Q(x)); nullopt with `why` set when it is not. It does not check who else
+// reads Q's output.
+std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, std::string* why);
 
 // ---- helpers added for the clean-up passes ------------------------------------------------
 

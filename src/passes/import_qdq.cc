@@ -32,15 +32,6 @@ namespace {
 
 constexpr const char* kPass = "import_qdq";
 
-// A per-tensor quantization of an activation: DequantizeLinear(QuantizeLinear(x)).
-struct ActivationQuant {
-  ValueId x = kNoValue;
-  float scale = 0.0f;
-  int64_t zero_point = 0;
-  int64_t qmin = 0;
-  int64_t qmax = 0;
-};
-
 // The node's constant input i as a tensor, or nullptr (omitted or computed).
 const Tensor* constant_input(const Graph& graph, const Node& node, int i) {
   return node.has_input(i) ? constant_of(graph, node.inputs[i]) : nullptr;
@@ -52,70 +43,6 @@ std::optional<int64_t> qdq_axis(const Node& node, int64_t rank) {
   if (!axis.ok()) return std::nullopt;
   const int64_t a = *axis < 0 ? *axis + rank : *axis;
   if (a < 0 || a >= rank) return std::nullopt;
-  return a;
-}
-
-// `v` as DQ(Q(x)) with one scale and zero point; nullopt with `why` set when it is not.
-std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, std::string* why) {
-  const Node* dq = producer_if(graph, v, "DequantizeLinear");
-  if (dq == nullptr) {
-    *why = str_cat("the activation '", graph.values[v].name,
-                   "' is not quantized (weight-only quantization runs as DequantizeLinear + ",
-                   "float product)");
-    return std::nullopt;
-  }
-  const Node* q = producer_if(graph, dq->inputs[0], "QuantizeLinear");
-  if (q == nullptr) {
-    *why = str_cat(dq->describe(), " does not read a QuantizeLinear");
-    return std::nullopt;
-  }
-  const Tensor* q_scale = constant_input(graph, *q, 1);
-  const Tensor* dq_scale = constant_input(graph, *dq, 1);
-  if (q_scale == nullptr || dq_scale == nullptr || q_scale->numel() != 1 ||
-      dq_scale->numel() != 1 || q_scale->dtype() != DType::kFloat32 ||
-      dq_scale->dtype() != DType::kFloat32) {
-    *why =
-        str_cat(q->describe(), ": the activation scale is not one constant float32 (per-tensor)");
-    return std::nullopt;
-  }
-  if (q_scale->data<float>()[0] != dq_scale->data<float>()[0]) {
-    *why = str_cat(q->describe(), " and ", dq->describe(), " use different scales");
-    return std::nullopt;
-  }
-  const DType qtype = graph.values[q->outputs[0]].dtype;
-  if (qtype != DType::kInt8 && qtype != DType::kUInt8) {
-    *why = str_cat(q->describe(), " quantizes to ", dtype_name(qtype),
-                   "; QuantLinear takes int8 or uint8 activations");
-    return std::nullopt;
-  }
-  const Tensor* q_zp = constant_input(graph, *q, 2);
-  const Tensor* dq_zp = constant_input(graph, *dq, 2);
-  if ((q->has_input(2) && q_zp == nullptr) || (dq->has_input(2) && dq_zp == nullptr)) {
-    *why = str_cat(q->describe(), ": the zero point is not a constant");
-    return std::nullopt;
-  }
-  const int64_t zp = q_zp ? q_zp->element_as_int64(0) : 0;
-  const int64_t dq_zp_value = dq_zp ? dq_zp->element_as_int64(0) : 0;
-  if (zp != dq_zp_value || (dq_zp && dq_zp->dtype() != qtype)) {
-    *why = str_cat(q->describe(), " and ", dq->describe(), " use different zero points");
-    return std::nullopt;
-  }
-  const float scale = q_scale->data<float>()[0];
-  if (!(scale > 0.0f) || !std::isfinite(scale)) {
-    *why = str_cat(q->describe(), ": scale ", scale, " is not a finite float > 0");
-    return std::nullopt;
-  }
-  const Value& x = graph.values[q->inputs[0]];
-  if (x.dtype != DType::kFloat32) {
-    *why = str_cat(q->describe(), ": input '", x.name, "' is not float32");
-    return std::nullopt;
-  }
-  ActivationQuant a;
-  a.x = q->inputs[0];
-  a.scale = scale;
-  a.zero_point = zp;
-  a.qmin = qtype == DType::kInt8 ? -128 : 0;
-  a.qmax = qtype == DType::kInt8 ? 127 : 255;
   return a;
 }
 

@@ -95,6 +95,10 @@ Status lower_conv_transpose(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);
+// Clean-up (src/passes/fold_repeated_qdq.cc): a QuantizeLinear -> DequantizeLinear pair whose
+// values reach only the same quantization again, through data-movement ops, is dropped (exact;
+// ONNX Runtime's QDQ models requantize after every Reshape, Transpose and Split).
+Status fold_repeated_qdq(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_dynamic_quant.cc): ONNX Runtime's quantize_dynamic chains
 // (DynamicQuantizeLinear, MatMulInteger, Cast, Mul, Add) -> vitrt.QuantLinear, dynamic_input.
 Status import_dynamic_quant(Graph& graph, PassContext& ctx);

@@ -37,6 +37,7 @@ namespace {
 const std::vector<Pass>& cleanup_passes() {
   static const std::vector<Pass> passes = {
       {"import_qdq", import_qdq},
+      {"fold_repeated_qdq", fold_repeated_qdq},
       {"remove_identity", remove_identity},
       {"fold_constants", fold_constants},
       {"eliminate_dead_nodes", eliminate_dead_nodes},

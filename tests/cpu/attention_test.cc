@@ -24,13 +24,16 @@ struct Case {
   bool packed = false;  // q_len == k_len, head_dim == value_dim
   float scale = 0.0f;   // 0: the default 1/sqrt(head_dim)
   bool zero_masked_rows = false;
+  std::vector<float> quant_scores = {}, quant_probs = {};  // [scale, zp, lo, hi] or empty
 };
 
 testing::AttentionOp op_of(const Case& c) {
   return {.heads = c.heads,
           .causal = c.causal,
           .scale = c.scale,
-          .zero_masked_rows = c.zero_masked_rows};
+          .zero_masked_rows = c.zero_masked_rows,
+          .quant_scores = c.quant_scores,
+          .quant_probs = c.quant_probs};
 }
 
 Result<Tensor> run_fused(const Case& c, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -96,6 +99,94 @@ TEST(AttentionKernel, MatchesFloat64Reference) {
               .head_dim = 64,
               .value_dim = 64,
               .scale = 0.3f});
+}
+
+// Fake quantization of q k^T and of the probabilities (a quantized model's Q/DQ pairs inside
+// attention) against the float64 reference with the same steps. Float32 and float64 may round
+// a value lying within ~1e-7 of a step boundary to different steps; each such flip moves an
+// output by about one probability step (1/255) times |v| <= 1, so a few elements may differ by
+// that much and the rest agree to 1e-4. The unquantized reference is farther away than that:
+// the attributes are applied.
+void check_fake_quant_case(const Case& c) {
+  SCOPED_TRACE(::testing::Message()
+               << "Sq=" << c.q_len << " Sk=" << c.k_len << " scores " << c.quant_scores.size()
+               << " probs " << c.quant_probs.size() << " mask=" << shape_to_string(c.mask_shape));
+  Tensor q = testing::random_tensor(DType::kFloat32, {c.batch, c.q_len, c.heads * c.head_dim}, 1);
+  Tensor k = testing::random_tensor(DType::kFloat32, {c.batch, c.k_len, c.heads * c.head_dim}, 2);
+  Tensor v = testing::random_tensor(DType::kFloat32, {c.batch, c.k_len, c.heads * c.value_dim}, 3);
+  Tensor mask;
+  if (!c.mask_shape.empty()) mask = make_mask(c.mask_shape, 4);
+  const Tensor* mp = c.mask_shape.empty() ? nullptr : &mask;
+  Result<Tensor> got = run_fused(c, q, k, v, mp);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  const Tensor want = testing::attention_reference(op_of(c), q, k, v, mp);
+  Case plain = c;
+  plain.quant_scores.clear();
+  plain.quant_probs.clear();
+  const Tensor unquantized = testing::attention_reference(op_of(plain), q, k, v, mp);
+  int64_t off = 0;
+  double worst = 0.0, from_plain = 0.0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double e = std::fabs(got->data<float>()[i] - want.data<float>()[i]);
+    off += e > 1e-4;
+    worst = std::max(worst, e);
+    from_plain = std::max(from_plain,
+                          double(std::fabs(want.data<float>()[i] - unquantized.data<float>()[i])));
+  }
+  EXPECT_LE(off, want.numel() / 100) << "elements off by more than 1e-4";
+  EXPECT_LT(worst, 2.5 / 255) << "largest error";
+  EXPECT_GT(from_plain, 1e-3) << "the fake quantization changed nothing";
+}
+
+TEST(AttentionKernel, FakeQuantizedScoresAndProbabilities) {
+  const std::vector<float> scores = {0.25f, 0.0f, -128.0f, 127.0f};      // int8, symmetric
+  const std::vector<float> probs = {1.0f / 255.0f, 0.0f, 0.0f, 255.0f};  // uint8, [0, 1]
+  check_fake_quant_case({.batch = 2,
+                         .q_len = 17,
+                         .k_len = 17,
+                         .heads = 2,
+                         .head_dim = 16,
+                         .value_dim = 16,
+                         .quant_scores = scores,
+                         .quant_probs = probs});
+  check_fake_quant_case({.batch = 1,
+                         .q_len = 70,
+                         .k_len = 70,
+                         .heads = 3,
+                         .head_dim = 24,
+                         .value_dim = 8,
+                         .mask_shape = {70, 70},
+                         .quant_probs = probs});
+  check_fake_quant_case({.batch = 1,
+                         .q_len = 9,
+                         .k_len = 31,
+                         .heads = 2,
+                         .head_dim = 16,
+                         .value_dim = 16,
+                         .quant_scores = scores});
+  // Past kSingleKeyBlock keys the kernel normally walks key blocks; quant_probs needs one.
+  check_fake_quant_case({.batch = 1,
+                         .q_len = 5,
+                         .k_len = 1100,
+                         .heads = 1,
+                         .head_dim = 16,
+                         .value_dim = 16,
+                         .quant_probs = {1.0f / 2047.0f, 0.0f, 0.0f, 255.0f}});
+}
+
+TEST(AttentionSchema, RejectsBadFakeQuantization) {
+  for (const std::vector<float>& bad : std::vector<std::vector<float>>{{0.1f, 0.0f, 0.0f},
+                                                                       {0.0f, 0.0f, 0.0f, 255.0f},
+                                                                       {0.1f, 300.0f, 0.0f, 255.0f},
+                                                                       {0.1f, 0.0f, 0.5f, 255.0f},
+                                                                       {0.1f, 0.0f, 10.0f, 5.0f}}) {
+    TestGraph g;
+    ValueId q = g.input("q", DType::kFloat32, {1, 4, 8});
+    g.output(testing::add_attention(g, {.heads = 2, .quant_probs = bad}, q, q, q));
+    Status s = g.infer();
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("quant_probs"), std::string::npos) << s.message();
+  }
 }
 
 TEST(AttentionKernel, MasksOfEveryRank) {
@@ -194,6 +285,16 @@ TEST(AttentionKernel, FullyMaskedRowIsNaN) {
   for (int e = 0; e < 8; ++e) {
     EXPECT_EQ(zeroed->data<float>()[e], got->data<float>()[e]);
     EXPECT_EQ(zeroed->data<float>()[8 + e], 0.0f);
+  }
+  // With quant_probs too: the Q/DQ pair the attribute stands for makes Softmax's NaN its zero
+  // point, 0.
+  Case quant = c;
+  quant.quant_probs = {1.0f / 255.0f, 0.0f, 0.0f, 255.0f};
+  Result<Tensor> quantized = run_fused(quant, q, k, v, &mask);
+  ASSERT_TRUE(quantized.ok()) << quantized.status().to_string();
+  for (int e = 0; e < 8; ++e) {
+    EXPECT_FALSE(std::isnan(quantized->data<float>()[e]));
+    EXPECT_EQ(quantized->data<float>()[8 + e], 0.0f);
   }
 }
 

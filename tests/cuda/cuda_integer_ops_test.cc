@@ -85,6 +85,43 @@ TEST(CudaIntegerOpModels, DynamicChainsInHalfPlans) {
   fs::remove(plan, ec);
 }
 
+// Quantized ViTs in QDQ form (tests/data/qdq/vit_*: ModelOpt's INT8 and ONNX Runtime's
+// quantize_static defaults) in fp32, fp16 and bf16 plans: the projections run as int8
+// QuantLinear, the attentions fused with their fake-quantized probabilities (and scores),
+// against ONNX Runtime's float evaluation of the Q/DQ graph. Held to cosine: the GPU's exp and
+// 16-bit activations move values across quantization steps that ONNX Runtime's float32 does not.
+TEST(CudaQuantizedVit, QdqModelsInEveryPrecision) {
+  VITRT_REQUIRE_GPU();
+  for (const char* name : {"vit_modelopt_int8", "vit_ort_uint8"})
+    for (const char* precision : {"fp32", "fp16", "bf16"}) {
+      SCOPED_TRACE(::testing::Message() << name << " " << precision);
+      const fs::path dir = integer_ops_root().parent_path() / "qdq" / name;
+      Result<Tensor> x = read_npy((dir / "input.npy").string());
+      Result<Tensor> expected = read_npy((dir / "expected.npy").string());
+      ASSERT_TRUE(x.ok() && expected.ok()) << dir;
+      const fs::path plan = fs::temp_directory_path() / "vitrt_qdq_vit.plan";
+      BuildOptions options;
+      options.device = "cuda";
+      options.precision = precision;
+      Result<BuildSummary> built =
+          build_plan((dir / "model.onnx").string(), plan.string(), options);
+      ASSERT_TRUE(built.ok()) << built.status().to_string();
+      EXPECT_EQ(built->ops_after.count("Softmax"), 0u);
+      Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
+      ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+      std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+      for (int round = 0; round < 2; ++round) {
+        Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", *x}});
+        ASSERT_TRUE(out.ok()) << out.status().to_string();
+        EXPECT_TRUE(cosine_at_least((*out)[0].tensor, *expected,
+                                    std::string(precision) == "fp32" ? 0.998 : 0.98))
+            << "round " << round;
+      }
+      std::error_code ec;
+      fs::remove(plan, ec);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(OnnxRuntimeQuantizers, CudaIntegerOpModels,
                          ::testing::Values("vit_dynamic_s8", "vit_dynamic_u8", "cnn_qoperator"));
 

@@ -1913,6 +1913,52 @@ TEST(CudaAttentionMasked, FullyMaskedRowIsNaNOrZero) {
     }
 }
 
+// A quantized model's fake quantization inside attention (quant_scores on q k^T, quant_probs on
+// the probabilities; the scalar kernel, two passes over the keys) against the float64 reference
+// with the same steps. fp32: a value within rounding of a step boundary may land on the other
+// step (each such flip moves an output by about 1/255 of |v| <= 1), so at most 1% of the
+// elements may be off by more than 1e-4, and none by 2.5/255. fp16/bf16 by cosine.
+TEST(CudaAttentionFakeQuant, MatchesFloat64Reference) {
+  VITRT_REQUIRE_GPU();
+  const std::vector<float> scores = {0.25f, 0.0f, -128.0f, 127.0f};
+  const std::vector<float> probs = {1.0f / 255.0f, 0.0f, 0.0f, 255.0f};
+  struct Shape {
+    int64_t b, s, heads, dh;
+  };
+  for (const Shape& sh : {Shape{2, 17, 2, 16}, Shape{1, 197, 12, 64}, Shape{3, 50, 4, 32}})
+    for (const std::string precision : {"fp32", "fp16", "bf16"}) {
+      SCOPED_TRACE(::testing::Message() << precision << " B=" << sh.b << " S=" << sh.s);
+      const int64_t d = sh.heads * sh.dh;
+      const testing::AttentionOp op{
+          .heads = sh.heads, .quant_scores = scores, .quant_probs = probs};
+      TestGraph g(17);
+      ValueId q = g.input("q", DType::kFloat32, {sh.b, sh.s, d});
+      ValueId k = g.input("k", DType::kFloat32, {sh.b, sh.s, d});
+      ValueId v = g.input("v", DType::kFloat32, {sh.b, sh.s, d});
+      g.output(add_attention(g, op, q, k, v));
+      mark_float_outputs(g);
+      const std::vector<Tensor> in = {rnd({sh.b, sh.s, d}, 1), rnd({sh.b, sh.s, d}, 2),
+                                      rnd({sh.b, sh.s, d}, 3)};
+      Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), in, precision);
+      ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+      const Tensor want = testing::attention_reference(op, in[0], in[1], in[2], nullptr);
+      const Tensor& got = (*actual)[0];
+      if (precision != "fp32") {
+        EXPECT_TRUE(outputs_agree(got, want, precision, 0.0, 0.999, 0.05));
+        continue;
+      }
+      int64_t off = 0;
+      double worst = 0.0;
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        const double e = std::fabs(got.element_as_double(i) - want.data<float>()[i]);
+        off += e > 1e-4;
+        worst = std::max(worst, e);
+      }
+      EXPECT_LE(off, want.numel() / 100);
+      EXPECT_LT(worst, 2.5 / 255);
+    }
+}
+
 // Widths: 45 takes the block-per-row kernel; 768 and 1000 the warp-per-row one (1000: the last
 // vectors of a row are spread over part of the warp); 2056 is too wide for registers in fp16.
 class CudaFusedNorm : public ::testing::TestWithParam<std::tuple<std::string, int>> {};

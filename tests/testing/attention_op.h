@@ -3,6 +3,7 @@
 // (tests/cuda/cuda_kernels_test.cc) so both backends answer to the same reference.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -18,6 +19,9 @@ struct AttentionOp {
   float scale = 0.0f;             // 0: no attribute, the op's default 1/sqrt(head_dim)
   float output_scale = 0.0f;      // > 0: the output as E4M3 codes of out / output_scale
   bool zero_masked_rows = false;  // a row with every key masked gives 0, not NaN
+  // Fake quantization [scale, zero_point, lo, hi] of q k^T and of the probabilities (empty:
+  // none).
+  std::vector<float> quant_scores = {}, quant_probs = {};
 };
 
 // Adds vitrt.Attention over q, k, v [B, S, H*D], or over one packed [B, S, 3*H*D] value in q
@@ -32,6 +36,8 @@ inline ValueId add_attention(TestGraph& g, const AttentionOp& op, ValueId q, Val
   if (op.scale != 0.0f) attrs.set_float("scale", op.scale);
   if (op.output_scale > 0.0f) attrs.set_float("output_scale", op.output_scale);
   if (op.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
+  if (!op.quant_scores.empty()) attrs.set_floats("quant_scores", op.quant_scores);
+  if (!op.quant_probs.empty()) attrs.set_floats("quant_probs", op.quant_probs);
   std::vector<ValueId> inputs = {q, k, v};
   if (mask != kNoValue) {
     inputs.push_back(mask);
@@ -73,6 +79,12 @@ inline std::array<Tensor, 3> unpack_qkv(const Tensor& qkv) {
 // softmax(scale q k^T + mask, causal) v in float64 for q [B, Sq, H*Dh], k [B, Sk, H*Dh] and
 // v [B, Sk, H*Dv]; the mask broadcasts from the right to [B, H, Sq, Sk], and causal row i sees
 // the keys j <= i + Sk - Sq (the queries are the last Sq positions).
+// Fake quantization in float64 with q = [scale, zero_point, lo, hi] (ir/fake_quant.h).
+inline double fake_quant_reference(double x, const std::vector<float>& q) {
+  const double c = std::clamp(std::nearbyint(x / q[0]) + q[1], double(q[2]), double(q[3]));
+  return (c - q[1]) * q[0];
+}
+
 inline Tensor attention_reference(const AttentionOp& op, const Tensor& q, const Tensor& k,
                                   const Tensor& v, const Tensor* mask) {
   const int64_t batch = q.dim(0), q_len = q.dim(1), k_len = k.dim(1);
@@ -100,6 +112,7 @@ inline Tensor attention_reference(const AttentionOp& op, const Tensor& q, const 
             acc += double(q.data<float>()[(b * q_len + i) * dq + h * head_dim + d]) *
                    k.data<float>()[(b * k_len + j) * dq + h * head_dim + d];
           }
+          if (!op.quant_scores.empty()) acc = fake_quant_reference(acc, op.quant_scores);
           s[j] = acc * scale;
           if (mask != nullptr) {
             s[j] += mask->data<float>()[b * mstride[0] + h * mstride[1] + i * mstride[2] +
@@ -110,6 +123,10 @@ inline Tensor attention_reference(const AttentionOp& op, const Tensor& q, const 
         }
         double sum = 0;
         for (double& x : s) sum += (x = std::exp(x - mx));
+        if (!op.quant_probs.empty()) {
+          for (double& x : s) x = fake_quant_reference(x / sum, op.quant_probs);
+          sum = 1.0;
+        }
         for (int64_t e = 0; e < value_dim; ++e) {
           double acc = 0;
           for (int64_t j = 0; j < k_len; ++j) {

@@ -17,6 +17,7 @@
 //   output   [B, Sq, H*Dv], heads merged: float32, or uint8 codes with output_scale
 #include <cmath>
 
+#include "ir/fake_quant.h"
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -48,6 +49,12 @@ Status infer_attention(InferContext& ctx) {
       return ctx.error("attribute 'output_scale' must be a finite float > 0, got ", output_scale);
     }
     out_dtype = DType::kUInt8;
+  }
+  for (const char* name : {"quant_scores", "quant_probs"}) {
+    if (!ctx.attrs().has(name)) continue;
+    VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats(name, {}));
+    const char* why = nullptr;
+    if (!fake_quant_from_floats(v, &why)) return ctx.error("attribute '", name, "' ", why);
   }
   const bool packed = !ctx.has_input(1) && !ctx.has_input(2);
   if (ctx.has_input(1) != ctx.has_input(2)) {

@@ -1,0 +1,142 @@
+// Quantized ViTs as the quantizers write them (tests/data/qdq/vit_*, python/
+// make_qdq_vit_fixtures.py): fold_repeated_qdq drops the Q/DQ pairs ONNX Runtime repeats after
+// every Reshape, Transpose and Split without changing a bit, and fuse_attention takes the pairs
+// on q k^T and on the probabilities into vitrt.Attention (quant_scores, quant_probs), so the
+// attention of a quantized model fuses; the outputs stay those of the quantized model.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/npy.h"
+#include "onnx/onnx_import.h"
+#include "passes/linear_pass_testing.h"
+#include "passes/run_pass.h"
+
+namespace vitrt {
+namespace {
+
+using testing::apply_pass;
+using testing::count_ops;
+using testing::random_tensor;
+using testing::TestGraph;
+
+Tensor scalar(float v) {
+  return Tensor::from_float({v}, true);
+}
+Tensor uint8_scalar(uint8_t v) {
+  return testing::tensor_of<uint8_t>(DType::kUInt8, {}, {v});
+}
+
+// Q then DQ of x with scale s and uint8 zero point zp.
+ValueId fake_quant(TestGraph& g, ValueId x, float s, uint8_t zp) {
+  const ValueId scale = g.constant("s", scalar(s));
+  const ValueId zero = g.constant("zp", uint8_scalar(zp));
+  return g.op("DequantizeLinear", {g.op("QuantizeLinear", {x, scale, zero}), scale, zero});
+}
+
+// x -> FQ -> Reshape -> Transpose -> FQ (same) -> Relu, as ONNX Runtime writes around a head
+// split: the first pair goes, bit for bit.
+TEST(FoldRepeatedQdq, DropsThePairBeforeDataMovement) {
+  for (const bool same : {true, false}) {
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {2, 6, 8});
+    ValueId a = fake_quant(g, x, 0.03f, 120);
+    ValueId r = g.op("Reshape", {a, g.constant("shape", Tensor::from_int64({2, 6, 2, 4}))});
+    ValueId t = g.op("Transpose", {r}, [] {
+      Attributes at;
+      at.set_ints("perm", {0, 2, 1, 3});
+      return at;
+    }());
+    g.output(g.op("Relu", {fake_quant(g, t, same ? 0.03f : 0.031f, 120)}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), fold_repeated_qdq);
+    EXPECT_EQ(applied, same ? 1 : 0);
+    EXPECT_EQ(count_ops(after, "QuantizeLinear"), same ? 1 : 2);
+    testing::expect_same_outputs(g.graph(), after,
+                                 {random_tensor(DType::kFloat32, {2, 6, 8}, 3, -4.0, 4.0)});
+  }
+}
+
+// A pair whose values something computes with (Relu) before quantizing again stays.
+TEST(FoldRepeatedQdq, KeepsAPairReadByComputation) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {4, 8});
+  ValueId a = fake_quant(g, x, 0.03f, 120);
+  ValueId flat = g.op("Flatten", {a});
+  g.output(fake_quant(g, flat, 0.03f, 120));
+  g.output(g.op("Relu", {a}));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), fold_repeated_qdq);
+  EXPECT_EQ(applied, 0);
+  EXPECT_EQ(count_ops(after, "QuantizeLinear"), 2);
+}
+
+struct Fixture {
+  Graph graph;
+  Tensor input, expected;
+};
+
+Fixture load(const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::path(VITRT_SOURCE_DIR) / "tests" / "data" / "qdq" / name;
+  Result<Graph> graph = import_onnx_file((dir / "model.onnx").string());
+  EXPECT_TRUE(graph.ok()) << graph.status().to_string();
+  EXPECT_TRUE(infer_shapes(*graph).ok());
+  return {std::move(*graph), *read_npy((dir / "input.npy").string()),
+          *read_npy((dir / "expected.npy").string())};
+}
+
+// The fused Attention nodes and whether each took the probabilities' (and scores') Q/DQ.
+void expect_quantized_attention(const Graph& g, int n, bool scores) {
+  int found = 0;
+  for (const Node& node : g.nodes) {
+    if (node.dead || node.op_type != "Attention") continue;
+    ++found;
+    EXPECT_TRUE(node.attrs.has("quant_probs")) << node.name;
+    EXPECT_EQ(node.attrs.has("quant_scores"), scores) << node.name;
+  }
+  EXPECT_EQ(found, n);
+  EXPECT_EQ(count_ops(g, "Softmax"), 0);
+  EXPECT_EQ(count_ops(g, "MatMul"), 0);
+}
+
+// ModelOpt's INT8 placement (Q/DQ on every MatMul input, the attention's included): every
+// projection becomes QuantLinear, both attentions fuse with the probabilities' quantization,
+// and the output is ONNX Runtime's float evaluation of the Q/DQ graph.
+TEST(QuantizedVit, ModelOptInt8FusesAndMatchesOnnxRuntime) {
+  Fixture f = load("vit_modelopt_int8");
+  Graph unfused = f.graph;
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
+  expect_quantized_attention(f.graph, 2, false);
+  EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 8);
+  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0], f.expected, 1e-5));
+  testing::expect_outputs_close(unfused, f.graph, {f.input}, 1e-5);
+}
+
+// ONNX Runtime's quantize_static defaults (Q/DQ after nearly every op): the pairs repeated
+// after the head split's Reshape, Transpose, Split and Squeeze go, and the attentions fuse with
+// both the scores' and the probabilities' quantization. The output equals vitrt's per-op run
+// of the graph bit for bit. Against ONNX Runtime's own float evaluation it agrees by cosine:
+// both compute Softmax and Erf with their own float rounding, and a value within that rounding
+// of a quantization step's boundary lands on the other step in one of them (vitrt's unfused
+// run parts from ONNX Runtime the same way).
+TEST(QuantizedVit, OnnxRuntimeDefaultsFuseAndKeepTheirNumbers) {
+  Fixture f = load("vit_ort_uint8");
+  Graph unfused = f.graph;
+  const int pairs_before = count_ops(f.graph, "QuantizeLinear");
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
+  expect_quantized_attention(f.graph, 2, true);
+  EXPECT_GT(ctx.applied_counts().at("fold_repeated_qdq"), 10);
+  EXPECT_LT(count_ops(f.graph, "QuantizeLinear"), pairs_before - 20);
+  testing::expect_same_outputs(unfused, f.graph, {f.input});
+  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_TRUE(testing::cosine_at_least((*out)[0], f.expected, 0.998));
+}
+
+}  // namespace
+}  // namespace vitrt
