@@ -28,6 +28,13 @@
 // sliced off and concatenated back), a q/k LayerNorm, a graph input, a head tensor something else
 // reads too. The walk back stops there and the fused node reads that tensor through a Transpose
 // to [B, S, H, Dh] and a Reshape to [B, S, H*Dh]; the transform itself stays as ordinary ops.
+//
+// Quantized models (ONNX Runtime's quantize_static in QDQ format, NVIDIA ModelOpt) put
+// QuantizeLinear -> DequantizeLinear pairs inside: straight after the q k^T MatMul and after the
+// Softmax. Each such per-tensor 8-bit pair, read by nothing else, is absorbed as the fused
+// node's quant_scores / quant_probs (the same fake quantization, applied in the kernel). A pair
+// elsewhere on the scores (after their scale, or after a mask) is a near miss. The pairs on q,
+// k and v stay where they are: the walk back stops at them as at any other producer.
 // Packed parts beside such a tensor (EVA's v) become Slices of the packed projection. The fused
 // op keeps its one batch-first layout, which every kernel (CPU, CUDA, cuDNN, the fp8 output) and
 // the passes after this one read, rather than gaining a head-layout variant: the Transpose is one
