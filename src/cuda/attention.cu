@@ -356,6 +356,58 @@ __device__ __forceinline__ void softmax_step(float (&s)[kN][4], float scale_log2
   }
 }
 
+// quant_probs, first pass: the running max (log2 domain) and sum of rows g and g + 8 over kN
+// 8-key groups of raw scores, as softmax_step keeps them, without P or the output.
+template <int kN>
+__device__ __forceinline__ void softmax_stats(const float (&s)[kN][4], float scale_log2,
+                                              float (&m_run)[2], float (&l_run)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float tm = -INFINITY;
+#pragma unroll
+    for (int n = 0; n < kN; ++n) tm = fmaxf(tm, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+    tm = fmaxf(tm, __shfl_xor_sync(~0u, tm, 1));
+    tm = fmaxf(tm, __shfl_xor_sync(~0u, tm, 2));
+    const float m_new = fmaxf(m_run[r], tm * scale_log2);
+    const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+    float ps = 0.0f;
+#pragma unroll
+    for (int n = 0; n < kN; ++n) {
+      ps += fast_exp2(fmaf(s[n][2 * r], scale_log2, -m_use)) +
+            fast_exp2(fmaf(s[n][2 * r + 1], scale_log2, -m_use));
+    }
+    ps += __shfl_xor_sync(~0u, ps, 1);
+    ps += __shfl_xor_sync(~0u, ps, 2);
+    l_run[r] = l_run[r] * fast_exp2(m_run[r] - m_use) + ps;
+    m_run[r] = m_new;
+  }
+}
+
+// quant_probs, second pass: P = fake_quant(exp2(s * scale_log2 - m) / l) with each row's final
+// max m and sum l (a row with every key masked gives P = 0), as mma A fragments.
+template <typename T, int kN>
+__device__ __forceinline__ void quantized_probs(const float (&s)[kN][4], float scale_log2,
+                                                const float (&m)[2], const float (&l)[2],
+                                                const FakeQuant& fq, uint32_t (&pf)[kN / 2][4]) {
+  using M = MmaType<T>;
+  float m_use[2], inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    m_use[r] = m[r] == -INFINITY ? 0.0f : m[r];
+    inv[r] = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+  }
+#pragma unroll
+  for (int n = 0; n < kN; ++n) {
+    float p[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      p[e] = fake_quant(fast_exp2(fmaf(s[n][e], scale_log2, -m_use[e >> 1])) * inv[e >> 1], fq);
+    }
+    pf[n / 2][(n & 1) * 2 + 0] = M::pack(p[0], p[1]);
+    pf[n / 2][(n & 1) * 2 + 1] = M::pack(p[2], p[3]);
+  }
+}
+
 // Stages rows [r0, r0 + rows) of one head (`width` valid columns, 8-column chunks) into a
 // [rows][kD + kTcPad] shared tile; rows at or past `limit` and columns past `width` are zeros.
 // Threads first, first + step, ... take the chunks in turn.
@@ -468,9 +520,13 @@ constexpr size_t tc_smem_bytes(int buf_keys) {
 
 // buf_keys: key rows of each of the K and V buffers (kTcKeys when streaming, else the
 // sequence rounded up to whole tiles).
-template <typename T, typename Y, int kD, int kWarps, bool kWhole>
+// kQuant (whole form only): a quantized model's fake quantization of the raw scores
+// (quant_scores) and of the probabilities (quant_probs, which takes the keys twice: the rows'
+// final max and sum first, then P v with P quantized as a Softmax output).
+template <typename T, typename Y, int kD, int kWarps, bool kWhole, bool kQuant = false>
 __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWarps)
     attention_tc_kernel(AttentionArgs a, int buf_keys) {
+  static_assert(!kQuant || kWhole, "fake quantization needs every key in shared memory");
   constexpr int kTcRows = 16 * kWarps;  // query rows per block
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
@@ -531,6 +587,42 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
 
+  if constexpr (kQuant) {
+    // The rows' final max and sum (K has landed; V lands meanwhile).
+    if (a.quant_probs && active) {
+      for (int tile = 0; tile < tiles; ++tile) {
+        const int k0 = tile * kTcKeys;
+        const uint32_t k_tile = k_addr + k0 * L::kRowBytes;
+        const int valid = sk - k0 < kTcKeys ? sk - k0 : kTcKeys;
+        const int groups = (valid + 15) / 16 * 2;
+        float s[kTcKeys / 8][4];
+#pragma unroll
+        for (int n = 0; n < kTcKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < kD / 16; ++kk) {
+          uint32_t qa[4];
+          ldmatrix_x4(qa, q_addr + kk * 32);
+#pragma unroll
+          for (int n = 0; n < kTcKeys / 8; n += 2) {
+            if (n >= groups) continue;  // warp-uniform
+            uint32_t kf[4];
+            ldmatrix_x4(kf, k_tile + n * 8 * L::kRowBytes + kk * 32);
+            M::mma(s[n], qa, kf[0], kf[1]);
+            M::mma(s[n + 1], qa, kf[2], kf[3]);
+          }
+        }
+        if (a.quant_scores) {
+#pragma unroll
+          for (int n = 0; n < kTcKeys / 8; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[n][e] = fake_quant(s[n][e], a.scores_quant);
+        }
+        mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
+        softmax_stats<kTcKeys / 8>(s, scale_log2, m_run, l_run);
+      }
+    }
+  }
+
   for (int tile = 0; tile < tiles; ++tile) {
     const int k0 = tile * kTcKeys;
     const uint32_t k_tile = kWhole ? k_addr + k0 * L::kRowBytes : k_addr;
@@ -576,8 +668,23 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
         mask != nullptr || k0 + kTcKeys > sk || (a.causal && k0 + kTcKeys - 1 > q0 + (sk - sq));
     uint32_t pf[kTcKeys / 16][4];  // P as A fragments, one set per 16 keys
     if (active) {
-      if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
-      softmax_step<T, kTcKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
+      if constexpr (kQuant) {
+        if (a.quant_scores) {
+#pragma unroll
+          for (int n = 0; n < kTcKeys / 8; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[n][e] = fake_quant(s[n][e], a.scores_quant);
+        }
+        if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
+        if (a.quant_probs) {
+          quantized_probs<T, kTcKeys / 8>(s, scale_log2, m_run, l_run, a.probs_quant, pf);
+        } else {
+          softmax_step<T, kTcKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
+        }
+      } else {
+        if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
+        softmax_step<T, kTcKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
+      }
     }
 
     if constexpr (kWhole) {
@@ -609,6 +716,10 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     }
   }
   cp_async_wait<0>();  // no copy may outlive the block (a causal block may have no tile)
+  if constexpr (kQuant) {
+    // P was normalized before the product (a fully masked row: P = 0, output 0).
+    if (a.quant_probs) l_run[0] = l_run[1] = 1.0f;
+  }
 
   store_rows<T, Y, kD>(o, l_run, q_s + warp * 16 * kStride, a, b, h, q0 + warp * 16, lane);
 }
@@ -912,7 +1023,7 @@ int multiprocessors() {
   return count;
 }
 
-template <typename T, typename Y, int kD, int kWarps, bool kWhole>
+template <typename T, typename Y, int kD, int kWarps, bool kWhole, bool kQuant = false>
 cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   constexpr int kRows = 16 * kWarps;
   // Whole: the sequence in whole tiles.
@@ -922,13 +1033,14 @@ cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   {
     // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
     static const cudaError_t opted =
-        cudaFuncSetAttribute(attention_tc_kernel<T, Y, kD, kWarps, kWhole>,
+        cudaFuncSetAttribute(attention_tc_kernel<T, Y, kD, kWarps, kWhole, kQuant>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, kWholeMaxSmem);
     if (opted != cudaSuccess) return opted;
   }
   const dim3 grid(static_cast<unsigned>((a.sq + kRows - 1) / kRows), static_cast<unsigned>(a.heads),
                   static_cast<unsigned>(a.batch));
-  attention_tc_kernel<T, Y, kD, kWarps, kWhole><<<grid, kWarps * 32, smem, stream>>>(a, buf_keys);
+  attention_tc_kernel<T, Y, kD, kWarps, kWhole, kQuant>
+      <<<grid, kWarps * 32, smem, stream>>>(a, buf_keys);
   return cudaGetLastError();
 }
 
@@ -955,6 +1067,12 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
   const bool whole_fits =
       tc_smem_bytes<T, kD, 8>(static_cast<int>((a.sk + kTcKeys - 1) / kTcKeys * kTcKeys)) <=
       kWholeMaxSmem;
+  if (a.quant_scores || a.quant_probs) {
+    // Fake quantization inside: the whole form (launch_attention checked that it fits), one
+    // warp per block on small grids.
+    return big_blocks < 2 * multiprocessors() ? launch_tc_warps<T, Y, kD, 1, true, true>(a, stream)
+                                              : launch_tc_warps<T, Y, kD, 8, true, true>(a, stream);
+  }
   AttentionForm form = forced_form();
   // Measured on an H200 at batch 256 (compute of the whole tower): the whole-sequence form
   // with 8 warps is fastest where K and V span three or more tiles (ViT-B/16's 197 tokens:
@@ -1013,6 +1131,15 @@ cudaError_t launch_tc_out(const AttentionArgs& a, cudaStream_t stream) {
                             : launch_tc_dims<T, T>(a, stream);
 }
 
+// Whether the whole form holds every key of `a` in shared memory at its head-dim bucket (as
+// launch_tc_dims picks it) with 8 warps: tc_smem_bytes<T, kD, 8> for a 2-byte T.
+bool quant_whole_fits(const AttentionArgs& a) {
+  const int64_t d = a.dh > a.dv ? a.dh : a.dv;
+  const int64_t kd = d <= 32 ? 32 : d <= 64 ? 64 : d <= 80 ? 80 : 128;
+  const int64_t keys = (a.sk + kTcKeys - 1) / kTcKeys * kTcKeys;
+  return static_cast<size_t>((2 * keys + 16 * 8) * (kd + kTcPad) * 2) <= kWholeMaxSmem;
+}
+
 }  // namespace
 
 cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream) {
@@ -1024,9 +1151,11 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   if (!(args.out_scale >= 0.0f) || !std::isfinite(args.out_scale)) return cudaErrorInvalidValue;
   // The tensor-core kernels' softmax needs scale > 0 (softmax_step); any other scale, which no
   // exporter writes, runs the scalar kernel.
-  // Fake quantization inside (a quantized model's Q/DQ pairs) runs the scalar kernel too.
+  // Fake quantization inside (a quantized model's Q/DQ pairs) takes the tensor-core whole form
+  // where every key fits in shared memory (ViT and CLIP lengths), else the scalar kernel.
+  const bool quant = args.quant_scores || args.quant_probs;
   const bool tc = tc_eligible(args) && args.scale > 0.0f && std::isfinite(args.scale) &&
-                  !args.quant_scores && !args.quant_probs;
+                  (!quant || quant_whole_fits(args));
   if (type == Elt::kF16 && tc) return launch_tc_out<__half>(args, stream);
   if (type == Elt::kBF16 && tc) return launch_tc_out<__nv_bfloat16>(args, stream);
   const size_t smem =

@@ -485,6 +485,9 @@ cudaError_t launch_quantize_linear(Elt type, QdqType qtype, const void* x, void*
 // y = float(q - zero_point) * scale, y in `type`.
 cudaError_t launch_dequantize_linear(Elt type, QdqType qtype, const void* q, void* y,
                                      const QdqArgs& args, cudaStream_t stream);
+// vitrt.FakeQuant: y = fake_quant(x) (ir/fake_quant.h) over n elements of `type`, in place or not.
+cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const FakeQuant& f,
+                              cudaStream_t stream);
 
 // ---- ONNX's integer ops (integer_ops.cu) ----
 // DynamicQuantizeLinear of n values of `type`: one block finds the range (always holding 0) and
@@ -612,8 +615,9 @@ struct AttentionArgs {
   // output_scale), else the activation type.
   float out_scale = 0.0f;
   // vitrt.Attention's quant_scores / quant_probs: fake quantization of q k^T before the scale
-  // and of the probabilities (ir/fake_quant.h). Either runs the scalar kernel, which takes the
-  // keys twice with quant_probs: once for each row's max and sum, once for P v.
+  // and of the probabilities (ir/fake_quant.h). The kernels take the keys twice with
+  // quant_probs: once for each row's max and sum, once for P v. fp16/bf16 run the tensor-core
+  // whole form where every key fits in shared memory; fp32 and longer sequences the scalar one.
   bool quant_scores = false, quant_probs = false;
   FakeQuant scores_quant, probs_quant;
 };
