@@ -33,6 +33,27 @@ bool is_nondeterministic(const Node& node) {
   return false;
 }
 
+// Whether `node` is a DequantizeLinear whose output only a convolution reads, as its weight:
+// quantization tools (ONNX Runtime's quantize_static, ModelOpt) store a Conv's weight as int8
+// codes behind such a node. No pass turns DQ -> Conv into an integer layer, so the weight would
+// be dequantized on every run, and the CUDA backend (and fuse_patch_embedding) need a constant
+// weight: it folds whatever its size (4x the codes' bytes at most).
+bool dequantizes_conv_weight(const Graph& graph, const Node& node) {
+  if (!is_onnx_op(node, "DequantizeLinear") || is_graph_output(graph, node.outputs[0])) {
+    return false;
+  }
+  bool any = false;
+  for (const Node& n : graph.nodes) {
+    if (n.dead) continue;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      if (n.inputs[i] != node.outputs[0]) continue;
+      if (i != 1 || !(is_onnx_op(n, "Conv") || is_onnx_op(n, "ConvTranspose"))) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
 // Turns the node's outputs into the given constants and removes the node. Values keep their
 // ids and names, so readers and graph outputs need no rewiring.
 void make_outputs_constant(Graph& graph, NodeId id, std::vector<Tensor> tensors) {
@@ -128,8 +149,9 @@ Status fold_constant_inputs(Graph& graph, PassContext& ctx, NodeId id) {
   if (!any_input) return Status();
   // Whether outputs of these sizes would grow the plan; checked on the inferred shapes before
   // running (so a huge Expand is never materialised) and on the results after.
+  const bool conv_weight = dequantizes_conv_weight(graph, node);
   auto too_large = [&](int64_t elements, int64_t bytes) {
-    return elements > kMaxGrownElements && bytes > input_bytes;
+    return !conv_weight && elements > kMaxGrownElements && bytes > input_bytes;
   };
   auto decline_size = [&](int64_t elements) {
     ctx.near_miss(

@@ -249,6 +249,44 @@ TEST(FoldConstants, FoldsLargeOutputsNoLargerThanTheirInputs) {
   expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 512}, 7)});
 }
 
+// A Conv weight stored as int8 codes behind DequantizeLinear (ONNX Runtime's quantize_static,
+// ModelOpt): ViT-B/16's patch embedding is 768x3x16x16 codes, 4x the bytes once dequantized, and
+// folds anyway (the CUDA backend and fuse_patch_embedding need a constant weight). The same
+// DequantizeLinear feeding an Add stays computed.
+TEST(FoldConstants, DequantizesLargeConvWeightsButNotOtherTensors) {
+  for (const bool conv : {true, false}) {
+    SCOPED_TRACE(conv ? "Conv weight" : "Add operand");
+    TestGraph g;
+    const std::vector<int64_t> wshape =
+        conv ? std::vector<int64_t>{96, 3, 16, 16} : std::vector<int64_t>{1, 96, 3, 256};
+    Tensor codes = Tensor::empty(DType::kInt8, wshape);
+    for (int64_t i = 0; i < codes.numel(); ++i) {
+      codes.data<int8_t>()[i] = static_cast<int8_t>((i * 37) % 255 - 127);
+    }
+    ValueId w = g.op("DequantizeLinear", {g.constant("w_q", codes),
+                                          g.constant("w_s", Tensor::from_float({0.02f}, true))});
+    ValueId x = g.input("x", DType::kFloat32,
+                        conv ? std::vector<Dim>{1, 3, 32, 32} : std::vector<Dim>{1, 96, 3, 256});
+    Attributes strides;
+    strides.set_ints("strides", {16, 16});
+    g.output(conv ? g.op("Conv", {x, w}, strides) : g.op("Add", {x, w}));
+    ASSERT_TRUE(g.infer().ok());
+    const Graph before = g.graph();
+
+    auto r = run_pass(fold_constants, g.graph());
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+    EXPECT_EQ(count_ops(g.graph(), "DequantizeLinear"), conv ? 0 : 1);
+    if (!conv) {
+      EXPECT_TRUE(r.logged("73728 elements"));
+    }
+    expect_same_outputs(
+        before, g.graph(),
+        {random_tensor(
+            DType::kFloat32,
+            conv ? std::vector<int64_t>{1, 3, 32, 32} : std::vector<int64_t>{1, 96, 3, 256}, 8)});
+  }
+}
+
 // run_cpu_node, the one build-time evaluation folding and ValueEvaluator share: Add's sum
 // against hand-computed values; an op without a CPU kernel fails kNotFound, naming the node.
 TEST(RunCpuNode, RunsTheKernelOrSaysThereIsNone) {
