@@ -13,6 +13,7 @@
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/dynamic_quantize.h"
+#include "ir/fake_quant.h"
 #include "ir/ops/op_attributes.h"
 
 namespace vitrt {
@@ -178,6 +179,48 @@ class DequantizeLinearKernel final : public CpuKernel {
   DType out_;
 };
 
+// vitrt.FakeQuant: DequantizeLinear(QuantizeLinear(x)) in one pass, the same float32 arithmetic
+// as the two kernels above (ir/fake_quant.h), without the 8-bit codes in between.
+class FakeQuantKernel final : public CpuKernel {
+ public:
+  explicit FakeQuantKernel(FakeQuant fq) : fq_(fq) {}
+  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
+    const Tensor& x = *inputs[0];
+    outputs[0] = Tensor::empty(x.dtype(), x.shape());
+    Tensor& y = outputs[0];
+    const int64_t n = x.numel();
+    if (x.dtype() == DType::kFloat32) {
+      parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+        const float* __restrict src = x.data<float>();
+        float* __restrict dst = y.data<float>();
+        const FakeQuant f = fq_;
+        // Subnormal x becomes 0 first, as in quantize_per_tensor (x86 divides them in
+        // microcode): exact for scales above 2^-125, where |x / scale| < 0.5 rounds to 0.
+        const float tiny = f.scale > 0x1p-125f ? std::numeric_limits<float>::min() : 0.0f;
+        for (int64_t i = begin; i < end; ++i) {
+          dst[i] = fake_quant(std::fabs(src[i]) < tiny ? 0.0f : src[i], f);
+        }
+      });
+      return Status();
+    }
+    parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) store_float(y, i, fake_quant(load_float(x, i), fq_));
+    });
+    return Status();
+  }
+
+ private:
+  FakeQuant fq_;
+};
+
+Result<std::unique_ptr<CpuKernel>> make_fake_quant(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, init.node.attrs.get_floats("quant", {}));
+  const char* why = nullptr;
+  const std::optional<FakeQuant> fq = fake_quant_from_floats(v, &why);
+  if (!fq) return invalid_model(init.node.describe(), ": attribute 'quant' ", why);
+  return std::unique_ptr<CpuKernel>(std::make_unique<FakeQuantKernel>(*fq));
+}
+
 // The output types come from shape inference (the graph values), so the kernels need not
 // repeat the rules for zero points and output_dtype.
 DType output_dtype(const KernelInit& init) {
@@ -201,6 +244,7 @@ Result<std::unique_ptr<CpuKernel>> make_dequantize_linear(const KernelInit& init
 void register_cpu_qdq_kernels(CpuKernelRegistry& registry) {
   registry.add("", "QuantizeLinear", make_quantize_linear);
   registry.add("", "DequantizeLinear", make_dequantize_linear);
+  registry.add("vitrt", "FakeQuant", make_fake_quant);
 }
 
 }  // namespace vitrt

@@ -4,6 +4,7 @@
 // output): they travel as launch parameters in fp32, so a plan in fp16 quantizes with the same
 // scale as the CPU kernel.
 #include "cuda/cuda_kernel.h"
+#include "ir/fake_quant.h"
 #include "ir/ops/op_attributes.h"
 
 namespace vitrt::cuda {
@@ -109,11 +110,44 @@ Result<std::unique_ptr<CudaKernel>> make_qdq(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new QdqKernel(init.node, kQuantize, out));
 }
 
+// vitrt.FakeQuant: one pass in the activation type, float32 arithmetic inside.
+class FakeQuantKernel final : public CudaKernel {
+ public:
+  explicit FakeQuantKernel(FakeQuant fq) : fq_(fq) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype)) {
+        return unsupported("FakeQuant of ", dtype_name(x.dtype), " has no CUDA kernel");
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    return cuda_status(launch_fake_quant(t, x.data, out[0].data, x.numel(), fq_, ctx.stream),
+                       "FakeQuant");
+  }
+
+ private:
+  FakeQuant fq_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_fake_quant(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, init.node.attrs.get_floats("quant", {}));
+  const char* why = nullptr;
+  const std::optional<FakeQuant> fq = fake_quant_from_floats(v, &why);
+  if (!fq) return invalid_model("attribute 'quant' ", why);
+  return std::unique_ptr<CudaKernel>(new FakeQuantKernel(*fq));
+}
+
 }  // namespace
 
 void register_cuda_qdq_kernels(CudaKernelRegistry& r) {
   r.add("", "QuantizeLinear", make_qdq<true>);
   r.add("", "DequantizeLinear", make_qdq<false>);
+  r.add("vitrt", "FakeQuant", make_fake_quant);
 }
 
 }  // namespace vitrt::cuda

@@ -99,6 +99,9 @@ Status import_qdq(Graph& graph, PassContext& ctx);
 // values reach only the same quantization again, through data-movement ops, is dropped (exact;
 // ONNX Runtime's QDQ models requantize after every Reshape, Transpose and Split).
 Status fold_repeated_qdq(Graph& graph, PassContext& ctx);
+// Fusion (src/passes/fuse_fake_quant.cc), after the others: each QuantizeLinear ->
+// DequantizeLinear pair still left (per-tensor, 8-bit) -> one vitrt.FakeQuant (exact).
+Status fuse_fake_quant(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_dynamic_quant.cc): ONNX Runtime's quantize_dynamic chains
 // (DynamicQuantizeLinear, MatMulInteger, Cast, Mul, Add) -> vitrt.QuantLinear, dynamic_input.
 Status import_dynamic_quant(Graph& graph, PassContext& ctx);

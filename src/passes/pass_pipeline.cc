@@ -59,7 +59,8 @@ const std::vector<Pass>& cleanup_passes() {
 // packing needs the Attention nodes; the activation and residual
 // epilogues go last so the larger patterns see plain ops first (the residual joins its Linear
 // before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
-// feeds); the precision is assigned to the final fused nodes.
+// feeds); the Q/DQ pairs no fusion took become FakeQuant nodes; the precision is assigned to the
+// final fused nodes.
 const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
       {"fold_batch_norm", fold_batch_norm},
@@ -76,6 +77,7 @@ const std::vector<Pass>& fusion_passes() {
       {"fuse_linear_activation", fuse_linear_activation},
       {"fuse_residual_into_linear", fuse_residual_into_linear},
       {"fuse_residual_layer_norm", fuse_residual_layer_norm},
+      {"fuse_fake_quant", fuse_fake_quant},
       {"assign_precision", assign_precision},
   };
   return passes;

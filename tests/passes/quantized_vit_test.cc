@@ -5,7 +5,9 @@
 // attention of a quantized model fuses; the outputs stay those of the quantized model.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "core/npy.h"
 #include "onnx/onnx_import.h"
@@ -122,6 +124,51 @@ TEST(QuantizedVit, ModelOptInt8FusesAndMatchesOnnxRuntime) {
 // of the graph bit for bit. Against ONNX Runtime's own float evaluation it agrees by cosine:
 // both compute Softmax and Erf with their own float rounding, and a value within that rounding
 // of a quantization step's boundary lands on the other step in one of them (vitrt's unfused
+// The pairs no other fusion takes become vitrt.FakeQuant: the same values bit for bit (float32
+// arithmetic both ways) on round-half-to-even ties, both saturation ends, NaN (zero point),
+// infinities and subnormals, for uint8 and int8 codes. A QuantizeLinear whose codes something
+// else reads stays beside the FakeQuant; a pair with two different scales stays as it is.
+TEST(FuseFakeQuant, PairsBecomeOneOpWithTheSameBits) {
+  enum Case { kUint8, kInt8, kCodesRead, kTwoScales };
+  for (const Case c : {kUint8, kInt8, kCodesRead, kTwoScales}) {
+    SCOPED_TRACE(c);
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {64});
+    const float s = 0.05f;
+    const ValueId scale = g.constant("s", scalar(s));
+    const ValueId zero =
+        c == kInt8 ? g.constant("zp", testing::tensor_of<int8_t>(DType::kInt8, {}, {int8_t{-3}}))
+                   : g.constant("zp", uint8_scalar(7));
+    const ValueId codes = g.op("QuantizeLinear", {x, scale, zero});
+    const ValueId dq_scale = c == kTwoScales ? g.constant("s2", scalar(0.06f)) : scale;
+    g.output(g.op("Relu", {g.op("DequantizeLinear", {codes, dq_scale, zero})}));
+    if (c == kCodesRead) g.output(codes);
+    ASSERT_TRUE(g.infer().ok());
+    auto [fused, applied] = apply_pass(g.graph(), fuse_fake_quant);
+    EXPECT_EQ(applied, c == kTwoScales ? 0 : 1);
+    const Graph after = apply_pass(fused, eliminate_dead_nodes).first;  // a Q nothing reads
+    EXPECT_EQ(count_ops(after, "FakeQuant"), c == kTwoScales ? 0 : 1);
+    EXPECT_EQ(count_ops(after, "QuantizeLinear"), c == kUint8 || c == kInt8 ? 0 : 1);
+
+    std::vector<float> v;
+    for (int i = -20; i < 20; ++i) v.push_back((static_cast<float>(i) + 0.5f) * s);  // ties
+    for (float e : {-1e9f, 1e9f, 200 * s, -200 * s, 1e-40f, -1e-40f, 0.0f, -0.0f}) v.push_back(e);
+    v.push_back(std::numeric_limits<float>::quiet_NaN());
+    v.push_back(std::numeric_limits<float>::infinity());
+    v.push_back(-std::numeric_limits<float>::infinity());
+    while (v.size() < 64) v.push_back(static_cast<float>(v.size()) * 0.013f - 0.4f);
+    const Tensor in = Tensor::from_float(v);
+    Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), {in});
+    Result<std::vector<Tensor>> got = testing::run_graph(after, {in});
+    ASSERT_TRUE(want.ok() && got.ok());
+    for (size_t o = 0; o < want->size(); ++o) {
+      ASSERT_EQ((*want)[o].nbytes(), (*got)[o].nbytes());
+      EXPECT_EQ(std::memcmp((*want)[o].raw_data(), (*got)[o].raw_data(), (*want)[o].nbytes()), 0)
+          << "output " << o;
+    }
+  }
+}
+
 // run parts from ONNX Runtime the same way).
 TEST(QuantizedVit, OnnxRuntimeDefaultsFuseAndKeepTheirNumbers) {
   Fixture f = load("vit_ort_uint8");
@@ -131,7 +178,10 @@ TEST(QuantizedVit, OnnxRuntimeDefaultsFuseAndKeepTheirNumbers) {
   ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
   expect_quantized_attention(f.graph, 2, true);
   EXPECT_GT(ctx.applied_counts().at("fold_repeated_qdq"), 10);
-  EXPECT_LT(count_ops(f.graph, "QuantizeLinear"), pairs_before - 20);
+  // The rest of the pairs (residual adds, the GELU's pieces, the q and k scaling) are FakeQuant.
+  EXPECT_EQ(count_ops(f.graph, "QuantizeLinear"), 0);
+  EXPECT_LT(count_ops(f.graph, "FakeQuant"), pairs_before - 20);
+  EXPECT_GT(count_ops(f.graph, "FakeQuant"), 20);
   testing::expect_same_outputs(unfused, f.graph, {f.input});
   Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
   ASSERT_TRUE(out.ok()) << out.status().to_string();

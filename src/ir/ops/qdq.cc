@@ -2,9 +2,15 @@
 // (ONNX Runtime's quantize_static in QDQ format, NVIDIA ModelOpt) write them around MatMul and
 // Gemm. import_qdq folds the pairs it can into vitrt.QuantLinear; the rest run as these ops.
 //
+// vitrt.FakeQuant (fuse_fake_quant writes it): a QuantizeLinear -> DequantizeLinear pair with one
+// per-tensor 8-bit scale and zero point as one float -> float op (ir/fake_quant.h):
+//   input  0 x, float;   output y, x's type and shape
+//   attrs  quant: the four floats [scale, zero_point, lo, hi] (lo and hi the 8-bit type's range)
+//
 // Supported: per-tensor and per-axis scales, 8- and 16-bit integer types, 32-bit integers for
 // DequantizeLinear (bias). Blocked quantization (block_size, opset 21) and the float8/int4 types
 // are kUnsupported errors naming the node.
+#include "ir/fake_quant.h"
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -102,11 +108,28 @@ Status infer_dequantize_linear(InferContext& ctx) {
   return Status();
 }
 
+Status infer_fake_quant(InferContext& ctx) {
+  if (!dtype_is_float(ctx.input_dtype(0)) || ctx.input_dtype(0) == DType::kFloat64) {
+    return ctx.error("expects a float32, float16 or bfloat16 input, got ",
+                     dtype_name(ctx.input_dtype(0)));
+  }
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats("quant", {}));
+  const char* why = nullptr;
+  if (!fake_quant_from_floats(v, &why)) return ctx.error("attribute 'quant' ", why);
+  if (ctx.input_has_shape(0)) {
+    ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+  } else {
+    ctx.set_output_unknown_shape(0, ctx.input_dtype(0));
+  }
+  return Status();
+}
+
 }  // namespace
 
 void register_qdq_schemas(OpRegistry& registry) {
   registry.add({"", "QuantizeLinear", 2, 3, 1, 1, infer_quantize_linear});
   registry.add({"", "DequantizeLinear", 2, 3, 1, 1, infer_dequantize_linear});
+  registry.add({"vitrt", "FakeQuant", 1, 1, 1, 1, infer_fake_quant});
 }
 
 }  // namespace vitrt
