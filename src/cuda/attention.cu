@@ -388,7 +388,8 @@ __device__ __forceinline__ void softmax_stats(const float (&s)[kN][4], float sca
 template <typename T, int kN>
 __device__ __forceinline__ void quantized_probs(const float (&s)[kN][4], float scale_log2,
                                                 const float (&m)[2], const float (&l)[2],
-                                                const FakeQuant& fq, uint32_t (&pf)[kN / 2][4]) {
+                                                const FakeQuant& fq, float fq_inv,
+                                                uint32_t (&pf)[kN / 2][4]) {
   using M = MmaType<T>;
   float m_use[2], inv[2];
 #pragma unroll
@@ -401,7 +402,8 @@ __device__ __forceinline__ void quantized_probs(const float (&s)[kN][4], float s
     float p[4];
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      p[e] = fake_quant(fast_exp2(fmaf(s[n][e], scale_log2, -m_use[e >> 1])) * inv[e >> 1], fq);
+      p[e] = fake_quant_by_inverse(
+          fast_exp2(fmaf(s[n][e], scale_log2, -m_use[e >> 1])) * inv[e >> 1], fq, fq_inv);
     }
     pf[n / 2][(n & 1) * 2 + 0] = M::pack(p[0], p[1]);
     pf[n / 2][(n & 1) * 2 + 1] = M::pack(p[2], p[3]);
@@ -587,6 +589,10 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
 
+  // Fake quantization multiplies by the inverse scales (fake_quant_by_inverse).
+  const float scores_inv = 1.0f / a.scores_quant.scale, probs_inv = 1.0f / a.probs_quant.scale;
+  (void)scores_inv;
+  (void)probs_inv;
   if constexpr (kQuant) {
     // The rows' final max and sum (K has landed; V lands meanwhile).
     if (a.quant_probs && active) {
@@ -615,7 +621,8 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 #pragma unroll
           for (int n = 0; n < kTcKeys / 8; ++n)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) s[n][e] = fake_quant(s[n][e], a.scores_quant);
+            for (int e = 0; e < 4; ++e)
+              s[n][e] = fake_quant_by_inverse(s[n][e], a.scores_quant, scores_inv);
         }
         mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
         softmax_stats<kTcKeys / 8>(s, scale_log2, m_run, l_run);
@@ -673,11 +680,13 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
 #pragma unroll
           for (int n = 0; n < kTcKeys / 8; ++n)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) s[n][e] = fake_quant(s[n][e], a.scores_quant);
+            for (int e = 0; e < 4; ++e)
+              s[n][e] = fake_quant_by_inverse(s[n][e], a.scores_quant, scores_inv);
         }
         if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
         if (a.quant_probs) {
-          quantized_probs<T, kTcKeys / 8>(s, scale_log2, m_run, l_run, a.probs_quant, pf);
+          quantized_probs<T, kTcKeys / 8>(s, scale_log2, m_run, l_run, a.probs_quant, probs_inv,
+                                          pf);
         } else {
           softmax_step<T, kTcKeys / 8, kD>(s, scale_log2, m_run, l_run, o, pf);
         }

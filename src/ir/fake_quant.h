@@ -38,6 +38,18 @@ VITRT_HOST_DEVICE inline float fake_quant(float x, const FakeQuant& f) {
   return (q - f.zero_point) * f.scale;
 }
 
+// The same with x * inv_scale (inv_scale = 1 / scale) for the tensor-core attention kernels,
+// which compute in fp16/bf16 anyway: it differs from x / scale by at most one ulp, so only a
+// value within an ulp of a step boundary may land on the other step, and it spares the division
+// on every score and probability.
+VITRT_HOST_DEVICE inline float fake_quant_by_inverse(float x, const FakeQuant& f, float inv_scale) {
+  float q = rintf(x * inv_scale) + f.zero_point;
+  q = q < f.lo ? f.lo : q;
+  q = q > f.hi ? f.hi : q;
+  q = q == q ? q : f.zero_point;  // NaN
+  return (q - f.zero_point) * f.scale;
+}
+
 // The attribute's four floats as a FakeQuant, or nullopt with `error` set when they are not a
 // finite scale > 0, an integral range lo < hi within [-128, 255] and an integral zero point
 // inside it.
