@@ -4,10 +4,12 @@
 //   QuantizeLinear:   y = saturate(round_half_to_even(x / scale) + zero_point)
 //   DequantizeLinear: y = (x - zero_point) * scale
 // with a per-tensor scale or a per-axis one (a 1-D scale along attribute `axis`).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "core/half.h"
 #include "core/parallel.h"
@@ -180,45 +182,86 @@ class DequantizeLinearKernel final : public CpuKernel {
 };
 
 // vitrt.FakeQuant: DequantizeLinear(QuantizeLinear(x)) in one pass, the same float32 arithmetic
-// as the two kernels above (ir/fake_quant.h), without the 8-bit codes in between.
+// as the two kernels above (ir/fake_quant.h), without the 8-bit codes in between; with a bias,
+// then + bias[n] and the second pair (quant_out), each step stored in x's type as the separate
+// nodes would.
 class FakeQuantKernel final : public CpuKernel {
  public:
-  explicit FakeQuantKernel(FakeQuant fq) : fq_(fq) {}
+  FakeQuantKernel(FakeQuant fq, std::optional<FakeQuant> fq_out) : fq_(fq), fq_out_(fq_out) {}
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
+    const Tensor* bias = inputs.size() > 1 ? inputs[1] : nullptr;
     outputs[0] = Tensor::empty(x.dtype(), x.shape());
     Tensor& y = outputs[0];
     const int64_t n = x.numel();
+    const int64_t cols = bias != nullptr ? bias->numel() : 1;
+    if (bias != nullptr && (x.rank() == 0 || x.shape().back() != cols)) {
+      return invalid_argument("FakeQuant: bias of ", cols, " values for x of shape ",
+                              shape_to_string(x.shape()));
+    }
+    const float* b = bias != nullptr ? bias->data<float>() : nullptr;
+    const FakeQuant f = fq_;
+    const FakeQuant fo = fq_out_.value_or(FakeQuant{});
+    const bool out_quant = fq_out_.has_value();
     if (x.dtype() == DType::kFloat32) {
-      parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
-        const float* __restrict src = x.data<float>();
-        float* __restrict dst = y.data<float>();
-        const FakeQuant f = fq_;
-        // Subnormal x becomes 0 first, as in quantize_per_tensor (x86 divides them in
-        // microcode): exact for scales above 2^-125, where |x / scale| < 0.5 rounds to 0.
-        const float tiny = f.scale > 0x1p-125f ? std::numeric_limits<float>::min() : 0.0f;
-        for (int64_t i = begin; i < end; ++i) {
-          dst[i] = fake_quant(std::fabs(src[i]) < tiny ? 0.0f : src[i], f);
+      // Subnormal x becomes 0 first, as in quantize_per_tensor (x86 divides them in
+      // microcode): exact for scales above 2^-125, where |x / scale| < 0.5 rounds to 0.
+      const float tiny = f.scale > 0x1p-125f ? std::numeric_limits<float>::min() : 0.0f;
+      const float* src = x.data<float>();
+      float* dst = y.data<float>();
+      if (b == nullptr) {
+        parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            dst[i] = fake_quant(std::fabs(src[i]) < tiny ? 0.0f : src[i], f);
+          }
+        });
+        return Status();
+      }
+      parallel_for(n / cols, std::max<int64_t>(1, (1 << 14) / cols), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* __restrict xs = src + r * cols;
+          const float* __restrict bs = b;
+          float* __restrict ys = dst + r * cols;
+          for (int64_t c = 0; c < cols; ++c) {
+            ys[c] = fake_quant(std::fabs(xs[c]) < tiny ? 0.0f : xs[c], f) + bs[c];
+          }
+          if (!out_quant) continue;
+          // The sum is no subnormal unless the bias is: |q * scale| >= scale for q != 0.
+          for (int64_t c = 0; c < cols; ++c) ys[c] = fake_quant(ys[c], fo);
         }
       });
       return Status();
     }
     parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) store_float(y, i, fake_quant(load_float(x, i), fq_));
+      for (int64_t i = begin; i < end; ++i) {
+        store_float(y, i, fake_quant(load_float(x, i), f));
+        if (b == nullptr) continue;
+        store_float(y, i, load_float(y, i) + b[i % cols]);
+        if (out_quant) store_float(y, i, fake_quant(load_float(y, i), fo));
+      }
     });
     return Status();
   }
 
  private:
   FakeQuant fq_;
+  std::optional<FakeQuant> fq_out_;
 };
 
-Result<std::unique_ptr<CpuKernel>> make_fake_quant(const KernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, init.node.attrs.get_floats("quant", {}));
+Result<std::optional<FakeQuant>> fake_quant_attr(const Node& node, const char* name) {
+  if (!node.attrs.has(name)) return std::optional<FakeQuant>();
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, node.attrs.get_floats(name, {}));
   const char* why = nullptr;
   const std::optional<FakeQuant> fq = fake_quant_from_floats(v, &why);
-  if (!fq) return invalid_model(init.node.describe(), ": attribute 'quant' ", why);
-  return std::unique_ptr<CpuKernel>(std::make_unique<FakeQuantKernel>(*fq));
+  if (!fq) return invalid_model(node.describe(), ": attribute '", name, "' ", why);
+  return fq;
+}
+
+Result<std::unique_ptr<CpuKernel>> make_fake_quant(const KernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq, fake_quant_attr(init.node, "quant"));
+  if (!fq) return invalid_model(init.node.describe(), ": attribute 'quant' is missing");
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq_out, fake_quant_attr(init.node, "quant_out"));
+  return std::unique_ptr<CpuKernel>(std::make_unique<FakeQuantKernel>(*fq, fq_out));
 }
 
 // The output types come from shape inference (the graph values), so the kernels need not

@@ -485,8 +485,19 @@ cudaError_t launch_quantize_linear(Elt type, QdqType qtype, const void* x, void*
 // y = float(q - zero_point) * scale, y in `type`.
 cudaError_t launch_dequantize_linear(Elt type, QdqType qtype, const void* q, void* y,
                                      const QdqArgs& args, cudaStream_t stream);
-// vitrt.FakeQuant: y = fake_quant(x) (ir/fake_quant.h) over n elements of `type`, in place or not.
-cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const FakeQuant& f,
+// vitrt.FakeQuant: y = fake_quant(x, quant) (ir/fake_quant.h) over n elements of `type`; with a
+// bias (cols values of `type`, x's last dim), then + bias[n] and fake_quant(., quant_out) when
+// has_out; each step rounded to `type`. fp32 divides by the scales as the CPU kernel does;
+// fp16/bf16 multiply by their inverses (at most one step apart where x / scale is within an ulp
+// of a rounding boundary).
+struct FakeQuantArgs {
+  FakeQuant quant, quant_out;
+  bool has_out = false;
+  float inv_scale = 1.0f, inv_scale_out = 1.0f;  // set by launch_fake_quant
+  const void* bias = nullptr;
+  int64_t cols = 1;
+};
+cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const FakeQuantArgs& a,
                               cudaStream_t stream);
 
 // ---- ONNX's integer ops (integer_ops.cu) ----

@@ -3,6 +3,8 @@
 // scale and zero point must be known on the host (constants in every quantization tool's
 // output): they travel as launch parameters in fp32, so a plan in fp16 quantizes with the same
 // scale as the CPU kernel.
+#include <optional>
+
 #include "cuda/cuda_kernel.h"
 #include "ir/fake_quant.h"
 #include "ir/ops/op_attributes.h"
@@ -110,36 +112,61 @@ Result<std::unique_ptr<CudaKernel>> make_qdq(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new QdqKernel(init.node, kQuantize, out));
 }
 
-// vitrt.FakeQuant: one pass in the activation type, float32 arithmetic inside.
+// vitrt.FakeQuant: one pass in the activation type, float32 arithmetic inside (the bias, a
+// constant, is uploaded in the activation type like every float constant).
 class FakeQuantKernel final : public CudaKernel {
  public:
-  explicit FakeQuantKernel(FakeQuant fq) : fq_(fq) {}
+  FakeQuantKernel(FakeQuant fq, std::optional<FakeQuant> fq_out) : fq_(fq), fq_out_(fq_out) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
+    const DeviceTensor* bias = in.size() > 1 ? in[1] : nullptr;
     if (!ctx.launch) {
       if (!dtype_is_float(x.dtype)) {
         return unsupported("FakeQuant of ", dtype_name(x.dtype), " has no CUDA kernel");
+      }
+      if (bias != nullptr && (bias->dtype != x.dtype || bias->shape.size() != 1 ||
+                              x.shape.empty() || bias->shape[0] != x.shape.back())) {
+        return invalid_argument("the bias ", shape_to_string(bias->shape), " ",
+                                dtype_name(bias->dtype), " does not match x ",
+                                shape_to_string(x.shape), " ", dtype_name(x.dtype));
       }
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
       return Status::ok_status();
     }
+    FakeQuantArgs a;
+    a.quant = fq_;
+    a.has_out = fq_out_.has_value();
+    if (fq_out_) a.quant_out = *fq_out_;
+    if (bias != nullptr) {
+      a.bias = bias->data;
+      a.cols = bias->shape[0];
+    }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_fake_quant(t, x.data, out[0].data, x.numel(), fq_, ctx.stream),
+    return cuda_status(launch_fake_quant(t, x.data, out[0].data, x.numel(), a, ctx.stream),
                        "FakeQuant");
   }
 
  private:
   FakeQuant fq_;
+  std::optional<FakeQuant> fq_out_;
 };
 
-Result<std::unique_ptr<CudaKernel>> make_fake_quant(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, init.node.attrs.get_floats("quant", {}));
+Result<std::optional<FakeQuant>> fake_quant_attr(const Node& node, const char* name) {
+  if (!node.attrs.has(name)) return std::optional<FakeQuant>();
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, node.attrs.get_floats(name, {}));
   const char* why = nullptr;
   const std::optional<FakeQuant> fq = fake_quant_from_floats(v, &why);
-  if (!fq) return invalid_model("attribute 'quant' ", why);
-  return std::unique_ptr<CudaKernel>(new FakeQuantKernel(*fq));
+  if (!fq) return invalid_model("attribute '", name, "' ", why);
+  return fq;
+}
+
+Result<std::unique_ptr<CudaKernel>> make_fake_quant(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq, fake_quant_attr(init.node, "quant"));
+  if (!fq) return invalid_model("attribute 'quant' is missing");
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq_out, fake_quant_attr(init.node, "quant_out"));
+  return std::unique_ptr<CudaKernel>(new FakeQuantKernel(*fq, fq_out));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 //   DequantizeLinear: y = float(q - zero_point) * scale
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "cuda/device_common.cuh"
 #include "ir/fake_quant.h"
@@ -52,46 +53,76 @@ __global__ void dequantize_kernel(const Q* q, T* y, QdqArgs a) {
   }
 }
 
-// vitrt.FakeQuant: 16 bytes of x per step (8 fp16/bf16 or 4 fp32 elements), the few elements
-// past the last whole vector one by one.
+// vitrt.FakeQuant on one element of column c: each step rounded to T as the separate nodes
+// (FakeQuant, Add, FakeQuant) would store it.
+// fp32 divides by the scale as the CPU does (bit for bit); fp16/bf16, whose x is rounded to 16
+// bits already, multiply by its inverse (fake_quant_by_inverse: the division took a third of the
+// kernel's time).
 template <typename T>
-__global__ void fake_quant_kernel(const T* x, T* y, int64_t n, FakeQuant f) {
+__device__ __forceinline__ float fake_quant_of(float x, const FakeQuant& f, float inv_scale) {
+  if constexpr (std::is_same_v<T, float>) {
+    return fake_quant(x, f);
+  } else {
+    return fake_quant_by_inverse(x, f, inv_scale);
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ T fake_quant_step(T x, const FakeQuantArgs& a, int64_t c) {
+  T y = from_f<T>(fake_quant_of<T>(to_f(x), a.quant, a.inv_scale));
+  if (a.bias == nullptr) return y;
+  // __fadd_rn: not contracted with fake_quant's multiply into one FMA (the CPU adds separately).
+  y = from_f<T>(__fadd_rn(to_f(y), to_f(static_cast<const T*>(a.bias)[c])));
+  return a.has_out ? from_f<T>(fake_quant_of<T>(to_f(y), a.quant_out, a.inv_scale_out)) : y;
+}
+
+// 16 bytes of x per step (8 fp16/bf16 or 4 fp32 elements; with a bias, cols is a multiple of
+// that), the few elements past the last whole vector one by one.
+template <typename T>
+__global__ void fake_quant_kernel(const T* x, T* y, int64_t n, FakeQuantArgs a) {
   constexpr int kVec = 16 / sizeof(T);
   const int64_t vectors = n / kVec;
   VITRT_GRID_STRIDE(i, vectors) {
     uint4 raw = reinterpret_cast<const uint4*>(x)[i];
     T* e = reinterpret_cast<T*>(&raw);
+    const int64_t c0 = a.bias != nullptr ? i * kVec % a.cols : 0;
 #pragma unroll
-    for (int j = 0; j < kVec; ++j) e[j] = from_f<T>(fake_quant(to_f(e[j]), f));
+    for (int j = 0; j < kVec; ++j) e[j] = fake_quant_step(e[j], a, c0 + j);
     reinterpret_cast<uint4*>(y)[i] = raw;
   }
   VITRT_GRID_STRIDE(j, n - vectors * kVec) {
     const int64_t i = vectors * kVec + j;
-    y[i] = from_f<T>(fake_quant(to_f(x[i]), f));
+    y[i] = fake_quant_step(x[i], a, a.bias != nullptr ? i % a.cols : 0);
   }
 }
 
-// Unaligned x or y: one element a thread.
+// Unaligned x or y, or a bias row that does not split into vectors: one element a thread.
 template <typename T>
-__global__ void fake_quant_scalar_kernel(const T* x, T* y, int64_t n, FakeQuant f) {
-  VITRT_GRID_STRIDE(i, n) y[i] = from_f<T>(fake_quant(to_f(x[i]), f));
+__global__ void fake_quant_scalar_kernel(const T* x, T* y, int64_t n, FakeQuantArgs a) {
+  VITRT_GRID_STRIDE(i, n) y[i] = fake_quant_step(x[i], a, a.bias != nullptr ? i % a.cols : 0);
 }
 
 }  // namespace
 
-cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const FakeQuant& f,
+cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const FakeQuantArgs& a,
                               cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
+  if (a.bias != nullptr && (a.cols < 1 || n % a.cols != 0)) return cudaErrorInvalidValue;
+  FakeQuantArgs args = a;
+  args.inv_scale = 1.0f / a.quant.scale;
+  args.inv_scale_out = 1.0f / a.quant_out.scale;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
+    constexpr int64_t kVec = 16 / static_cast<int64_t>(sizeof(T));
     const T* in = static_cast<const T*>(x);
     T* out = static_cast<T*>(y);
-    if (reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0) {
-      const int64_t vectors = n / (16 / static_cast<int64_t>(sizeof(T)));
+    if (reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 &&
+        (a.bias == nullptr || a.cols % kVec == 0)) {
+      const int64_t vectors = n / kVec;
       fake_quant_kernel<T>
-          <<<grid_for(vectors > 0 ? vectors : 1, 256), 256, 0, stream>>>(in, out, n, f);
+          <<<grid_for(vectors > 0 ? vectors : 1, 256), 256, 0, stream>>>(in, out, n, args);
     } else {
-      fake_quant_scalar_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(in, out, n, f);
+      fake_quant_scalar_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(in, out, n, args);
     }
     return cudaGetLastError();
   });

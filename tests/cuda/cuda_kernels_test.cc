@@ -1594,6 +1594,28 @@ const std::map<std::string, Builder>& cases() {
                            "vitrt"));
          c.inputs = {rnd({2003}, 97, -9, 9)};
        }},
+      // With a bias and the pair after it: 24 columns (whole vectors), 7 (one by one).
+      {"FakeQuantBiasOut",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 5, 24});
+         c.g.output(c.g.op("FakeQuant", {x, c.g.constant("b", rnd({24}, 98))},
+                           attrs([](Attributes& a) {
+                             a.set_floats("quant", {0.03f, 0.0f, -128.0f, 127.0f});
+                             a.set_floats("quant_out", {0.05f, 128.0f, 0.0f, 255.0f});
+                           }),
+                           "vitrt"));
+         c.inputs = {rnd({3, 5, 24}, 99, -3, 3)};
+       }},
+      {"FakeQuantBiasOddColumns",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {4, 7});
+         c.g.output(c.g.op("FakeQuant", {x, c.g.constant("b", rnd({7}, 100))},
+                           attrs([](Attributes& a) {
+                             a.set_floats("quant", {0.02f, 10.0f, 0.0f, 255.0f});
+                           }),
+                           "vitrt"));
+         c.inputs = {rnd({4, 7}, 101, -2, 2)};
+       }},
       {"DequantizeLinearPerAxisInt8",
        [](Case& c) {
          ValueId q = c.g.input("q", DType::kInt8, {3, 2, 5});

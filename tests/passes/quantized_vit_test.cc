@@ -169,6 +169,41 @@ TEST(FuseFakeQuant, PairsBecomeOneOpWithTheSameBits) {
   }
 }
 
+// ONNX Runtime's product -> pair -> Add(bias) -> pair: one FakeQuant with the bias and
+// quant_out, the same bits. A [1, 1, N] bias is taken as [N]; where the sum is also a graph
+// output the second pair stays; a bias along another axis stays an Add.
+TEST(FuseFakeQuant, TakesTheBiasAndThePairAfterIt) {
+  enum Case { kVector, kRowTensor, kSumIsOutput, kOtherAxis };
+  for (const Case c : {kVector, kRowTensor, kSumIsOutput, kOtherAxis}) {
+    SCOPED_TRACE(c);
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {2, 3, 8});
+    const ValueId first = fake_quant(g, x, 0.05f, 128);
+    const std::vector<int64_t> bshape = c == kVector      ? std::vector<int64_t>{8}
+                                        : c == kOtherAxis ? std::vector<int64_t>{3, 1}
+                                                          : std::vector<int64_t>{1, 1, 8};
+    const ValueId sum =
+        g.op("Add", {first, g.constant("b", random_tensor(DType::kFloat32, bshape, 4))});
+    g.output(g.op("Relu", {fake_quant(g, sum, 0.07f, 100)}));
+    if (c == kSumIsOutput) g.output(sum);
+    ASSERT_TRUE(g.infer().ok());
+    auto [fused, applied] = apply_pass(g.graph(), fuse_fake_quant);
+    const Graph after = apply_pass(fused, eliminate_dead_nodes).first;
+    EXPECT_EQ(count_ops(after, "Add"), c == kOtherAxis ? 1 : 0);
+    EXPECT_EQ(count_ops(after, "FakeQuant"), c == kVector || c == kRowTensor ? 1 : 2);
+    EXPECT_EQ(count_ops(after, "QuantizeLinear"), 0);
+    const Tensor in = random_tensor(DType::kFloat32, {2, 3, 8}, 5, -6.0, 6.0);
+    Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), {in});
+    Result<std::vector<Tensor>> got = testing::run_graph(after, {in});
+    ASSERT_TRUE(want.ok() && got.ok());
+    for (size_t o = 0; o < want->size(); ++o) {
+      ASSERT_EQ((*want)[o].nbytes(), (*got)[o].nbytes());
+      EXPECT_EQ(std::memcmp((*want)[o].raw_data(), (*got)[o].raw_data(), (*want)[o].nbytes()), 0)
+          << "output " << o;
+    }
+  }
+}
+
 // run parts from ONNX Runtime the same way).
 TEST(QuantizedVit, OnnxRuntimeDefaultsFuseAndKeepTheirNumbers) {
   Fixture f = load("vit_ort_uint8");

@@ -3,9 +3,14 @@
 // Gemm. import_qdq folds the pairs it can into vitrt.QuantLinear; the rest run as these ops.
 //
 // vitrt.FakeQuant (fuse_fake_quant writes it): a QuantizeLinear -> DequantizeLinear pair with one
-// per-tensor 8-bit scale and zero point as one float -> float op (ir/fake_quant.h):
-//   input  0 x, float;   output y, x's type and shape
-//   attrs  quant: the four floats [scale, zero_point, lo, hi] (lo and hi the 8-bit type's range)
+// per-tensor 8-bit scale and zero point as one float -> float op (ir/fake_quant.h), optionally
+// with the bias add and the pair after it that ONNX Runtime's QDQ models put behind a product:
+//   inputs 0 x, float; 1 bias [N] (optional), float32 constant, N = x's last dim
+//   output y, x's type and shape
+//   attrs  quant: the four floats [scale, zero_point, lo, hi] (lo and hi the 8-bit type's
+//          range); quant_out (optional, only with bias): the same for the pair after the add
+//   y = fake_quant(x, quant), then + bias[n] and fake_quant(., quant_out) when given; each step
+//   rounded to x's type, as the separate nodes would store it
 //
 // Supported: per-tensor and per-axis scales, 8- and 16-bit integer types, 32-bit integers for
 // DequantizeLinear (bias). Blocked quantization (block_size, opset 21) and the float8/int4 types
@@ -113,9 +118,29 @@ Status infer_fake_quant(InferContext& ctx) {
     return ctx.error("expects a float32, float16 or bfloat16 input, got ",
                      dtype_name(ctx.input_dtype(0)));
   }
-  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats("quant", {}));
-  const char* why = nullptr;
-  if (!fake_quant_from_floats(v, &why)) return ctx.error("attribute 'quant' ", why);
+  for (const char* name : {"quant", "quant_out"}) {
+    if (std::string(name) == "quant_out" && !ctx.attrs().has(name)) continue;
+    VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats(name, {}));
+    const char* why = nullptr;
+    if (!fake_quant_from_floats(v, &why)) return ctx.error("attribute '", name, "' ", why);
+  }
+  if (ctx.attrs().has("quant_out") && !ctx.has_input(1)) {
+    return ctx.error("attribute 'quant_out' needs the bias input");
+  }
+  if (ctx.has_input(1)) {
+    if (ctx.input_dtype(1) != DType::kFloat32) {
+      return ctx.error("the bias must be float32, got ", dtype_name(ctx.input_dtype(1)));
+    }
+    if (ctx.input_has_shape(1) && ctx.input_has_shape(0)) {
+      const SymShape& b = ctx.input_shape(1);
+      const SymShape& x = ctx.input_shape(0);
+      if (b.size() != 1 || x.empty() || !b[0].is_static() || !x.back().is_static() ||
+          b[0].value() != x.back().value()) {
+        return ctx.error("the bias must be [N] with N x's last dim, got ", sym_shape_to_string(b),
+                         " for x ", sym_shape_to_string(x));
+      }
+    }
+  }
   if (ctx.input_has_shape(0)) {
     ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
   } else {
@@ -129,7 +154,7 @@ Status infer_fake_quant(InferContext& ctx) {
 void register_qdq_schemas(OpRegistry& registry) {
   registry.add({"", "QuantizeLinear", 2, 3, 1, 1, infer_quantize_linear});
   registry.add({"", "DequantizeLinear", 2, 3, 1, 1, infer_dequantize_linear});
-  registry.add({"vitrt", "FakeQuant", 1, 1, 1, 1, infer_fake_quant});
+  registry.add({"vitrt", "FakeQuant", 1, 2, 1, 1, infer_fake_quant});
 }
 
 }  // namespace vitrt
