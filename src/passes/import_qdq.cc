@@ -285,6 +285,39 @@ bool import_gemm(Graph& graph, PassContext& ctx, NodeId id) {
   return true;
 }
 
+// A QuantLinear this pass made without a bias whose product alone feeds Add(bias): the bias
+// joins it once it is a constant. The exporters' Identity in front of a deduplicated bias keeps
+// it computed when the product is first imported (remove_identity runs after this pass); the
+// clean-up's next round finds it here.
+bool absorb_late_bias(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) {
+  const Node& ql = graph.nodes[id];
+  if (ql.domain != "vitrt" || ql.op_type != "QuantLinear" || ql.inputs.size() != 3 ||
+      ql.attrs.has("output_scale")) {
+    return false;
+  }
+  const Result<std::string> activation = ql.attrs.get_string("activation", "none");
+  if (!activation.ok() || *activation != "none") return false;
+  const Tensor* w_scale = constant_of(graph, ql.inputs[2]);
+  const Node* add = uses.single_consumer(ql.outputs[0]);
+  if (w_scale == nullptr || add == nullptr || !is_onnx_op(*add, "Add") ||
+      add->inputs[0] == add->inputs[1]) {
+    return false;
+  }
+  const ValueId other = add->inputs[0] == ql.outputs[0] ? add->inputs[1] : add->inputs[0];
+  const std::optional<Tensor> bias = match_bias(graph, other, w_scale->numel());
+  if (!bias) return false;
+  const NodeId add_id = static_cast<NodeId>(add - graph.nodes.data());
+  const ValueId sum = add->outputs[0];
+  if (!can_replace_uses(graph, sum, ql.outputs[0])) return false;
+  const std::string add_name = add->name;
+  graph.nodes[id].inputs.push_back(
+      graph.add_constant(graph.unique_value_name(ql.name + "_bias"), *bias));
+  remove_nodes(graph, {add_id});
+  replace_uses(graph, sum, graph.nodes[id].outputs[0]);
+  ctx.applied(kPass, str_cat("bias of QuantLinear '", graph.nodes[id].name, "'"), {add_name});
+  return true;
+}
+
 }  // namespace
 
 Status import_qdq(Graph& graph, PassContext& ctx) {
@@ -293,7 +326,12 @@ Status import_qdq(Graph& graph, PassContext& ctx) {
   for (size_t i = 0; i < count; ++i) {
     const NodeId id = static_cast<NodeId>(i);
     const Node& node = graph.nodes[id];
-    if (node.dead || !reads_dequantized_weights(graph, node)) continue;
+    if (node.dead) continue;
+    if (absorb_late_bias(graph, ctx, uses, id)) {
+      uses.refresh();
+      continue;
+    }
+    if (!reads_dequantized_weights(graph, node)) continue;
     bool rewrote = false;
     if (is_onnx_op(node, "MatMul")) {
       rewrote = import_matmul(graph, ctx, uses, id);

@@ -94,6 +94,27 @@ TEST(ImportQdq, FoldsMatMulWithBiasIntoQuantLinear) {
   testing::expect_outputs_close(g.graph(), after, inputs(), 1e-5);
 }
 
+// A deduplicated bias behind an Identity (TorchScript exports with equal biases; ModelOpt keeps
+// it): not a constant when the product is imported, so the bias joins the QuantLinear in the
+// clean-up's next round, after remove_identity.
+TEST(ImportQdq, TakesABiasThatBecomesConstantLater) {
+  TestGraph g = qdq_matmul({.float_bias = false});
+  Graph& graph = g.graph();
+  const ValueId product = graph.outputs[0];
+  const ValueId bias =
+      g.op("Identity", {g.constant("b", Tensor::from_float({0.1f, -0.2f, 0.3f, 0.f, 1.f}))});
+  graph.outputs[0] = g.op("Add", {bias, product});
+  ASSERT_TRUE(g.infer().ok());
+  Graph after = graph;
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(optimize_graph(after, ctx).ok());
+  const Node* ql = find_op(after, "QuantLinear");
+  ASSERT_NE(ql, nullptr);
+  EXPECT_EQ(ql->num_inputs(), 4);
+  EXPECT_EQ(count_ops(after, "Add"), 0);
+  testing::expect_outputs_close(graph, after, inputs(), 1e-5);
+}
+
 // Look-alikes QuantLinear cannot reproduce: the pass declines with a reason and the graph is
 // unchanged (same numbers, bit for bit).
 TEST(ImportQdq, DeclinesLookAlikes) {
