@@ -29,6 +29,7 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/exp_approx.h"
 #include "ir/fake_quant.h"
+#include "ir/ops/op_attributes.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -507,17 +508,12 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
       return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
     }
   }
-  std::optional<FakeQuant> quant[2];
-  const char* names[2] = {"quant_scores", "quant_probs"};
-  for (int i = 0; i < 2; ++i) {
-    if (!init.node.attrs.has(names[i])) continue;
-    VITRT_ASSIGN_OR_RETURN(std::vector<float> v, init.node.attrs.get_floats(names[i], {}));
-    const char* why = nullptr;
-    quant[i] = fake_quant_from_floats(v, &why);
-    if (!quant[i]) return invalid_argument("attribute '", names[i], "' ", why);
-  }
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_scores,
+                         parse_fake_quant(init.node.attrs, "quant_scores"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs,
+                         parse_fake_quant(init.node.attrs, "quant_probs"));
   return std::unique_ptr<CpuKernel>(std::make_unique<AttentionKernel>(
-      heads, scale, causal == 1, zero_rows == 1, output_scale, quant[0], quant[1]));
+      heads, scale, causal == 1, zero_rows == 1, output_scale, quant_scores, quant_probs));
 }
 
 }  // namespace

@@ -248,19 +248,11 @@ class FakeQuantKernel final : public CpuKernel {
   std::optional<FakeQuant> fq_out_;
 };
 
-Result<std::optional<FakeQuant>> fake_quant_attr(const Node& node, const char* name) {
-  if (!node.attrs.has(name)) return std::optional<FakeQuant>();
-  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, node.attrs.get_floats(name, {}));
-  const char* why = nullptr;
-  const std::optional<FakeQuant> fq = fake_quant_from_floats(v, &why);
-  if (!fq) return invalid_model(node.describe(), ": attribute '", name, "' ", why);
-  return fq;
-}
-
 Result<std::unique_ptr<CpuKernel>> make_fake_quant(const KernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq, fake_quant_attr(init.node, "quant"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq, parse_fake_quant(init.node.attrs, "quant"));
   if (!fq) return invalid_model(init.node.describe(), ": attribute 'quant' is missing");
-  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq_out, fake_quant_attr(init.node, "quant_out"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq_out,
+                         parse_fake_quant(init.node.attrs, "quant_out"));
   return std::unique_ptr<CpuKernel>(std::make_unique<FakeQuantKernel>(*fq, fq_out));
 }
 

@@ -22,6 +22,7 @@
 #include "ir/ops/channels_last_conv.h"
 #include "ir/ops/col2im.h"
 #include "ir/ops/conv_attributes.h"
+#include "ir/ops/op_attributes.h"
 #include "runtime/timing_cache.h"
 
 namespace vitrt::cuda {
@@ -1485,15 +1486,9 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
       return invalid_model("Attention's output_scale must be a finite float > 0, got ", out_scale);
     }
   }
-  std::optional<FakeQuant> quant[2];
-  const char* names[2] = {"quant_scores", "quant_probs"};
-  for (int i = 0; i < 2; ++i) {
-    if (!at.has(names[i])) continue;
-    VITRT_ASSIGN_OR_RETURN(std::vector<float> v, at.get_floats(names[i], {}));
-    const char* why = nullptr;
-    quant[i] = fake_quant_from_floats(v, &why);
-    if (!quant[i]) return invalid_model("Attention's ", names[i], " ", why);
-  }
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_scores,
+                         parse_fake_quant(at, "quant_scores"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs, parse_fake_quant(at, "quant_probs"));
   std::vector<AttentionTactic> tactics;
   if (const Attribute* a = at.find(kAttentionTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
@@ -1501,7 +1496,7 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
   return std::unique_ptr<CudaKernel>(
       new AttentionKernel(heads, scale, at.has("scale"), causal != 0, zero_rows != 0, out_scale,
-                          quant[0], quant[1], id, init.node.name, std::move(tactics)));
+                          quant_scores, quant_probs, id, init.node.name, std::move(tactics)));
 }
 
 }  // namespace

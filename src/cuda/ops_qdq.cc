@@ -153,19 +153,11 @@ class FakeQuantKernel final : public CudaKernel {
   std::optional<FakeQuant> fq_out_;
 };
 
-Result<std::optional<FakeQuant>> fake_quant_attr(const Node& node, const char* name) {
-  if (!node.attrs.has(name)) return std::optional<FakeQuant>();
-  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, node.attrs.get_floats(name, {}));
-  const char* why = nullptr;
-  const std::optional<FakeQuant> fq = fake_quant_from_floats(v, &why);
-  if (!fq) return invalid_model("attribute '", name, "' ", why);
-  return fq;
-}
-
 Result<std::unique_ptr<CudaKernel>> make_fake_quant(const CudaKernelInit& init) {
-  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq, fake_quant_attr(init.node, "quant"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq, parse_fake_quant(init.node.attrs, "quant"));
   if (!fq) return invalid_model("attribute 'quant' is missing");
-  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq_out, fake_quant_attr(init.node, "quant_out"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq_out,
+                         parse_fake_quant(init.node.attrs, "quant_out"));
   return std::unique_ptr<CudaKernel>(new FakeQuantKernel(*fq, fq_out));
 }
 

@@ -75,4 +75,13 @@ Result<QdqLayout> qdq_layout(const Attributes& attrs, const std::vector<int64_t>
   return layout;
 }
 
+Result<std::optional<FakeQuant>> parse_fake_quant(const Attributes& attrs, const char* name) {
+  if (!attrs.has(name)) return std::optional<FakeQuant>();
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> v, attrs.get_floats(name, {}));
+  const char* why = nullptr;
+  const std::optional<FakeQuant> fq = fake_quant_from_floats(v, &why);
+  if (!fq) return invalid_model("attribute '", name, "' ", why);
+  return fq;
+}
+
 }  // namespace vitrt

@@ -1,13 +1,16 @@
-// Attributes of GroupNormalization, LpNormalization, the Scatter ops, BitShift and
-// QuantizeLinear / DequantizeLinear as the CPU and CUDA
+// Attributes of GroupNormalization, LpNormalization, the Scatter ops, BitShift,
+// QuantizeLinear / DequantizeLinear and the fake quantizations of vitrt.FakeQuant and
+// vitrt.Attention as the CPU and CUDA
 // kernels read them: parsed and checked once, so both backends accept and refuse the same
 // nodes with the same messages.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "ir/attribute.h"
+#include "ir/fake_quant.h"
 #include "vitrt/status.h"
 
 namespace vitrt {
@@ -41,5 +44,11 @@ struct QdqLayout {
 Result<QdqLayout> qdq_layout(const Attributes& attrs, const std::vector<int64_t>& x_shape,
                              const std::vector<int64_t>& scale_shape, int64_t zero_point_numel);
 Status check_qdq_block_size(const Attributes& attrs);
+
+// A fake quantization given as the four floats [scale, zero_point, lo, hi] in attribute `name`
+// (vitrt.FakeQuant's quant / quant_out, vitrt.Attention's quant_scores / quant_probs):
+// nullopt when the attribute is absent, an error naming it when the floats are no valid
+// FakeQuant (ir/fake_quant.h).
+Result<std::optional<FakeQuant>> parse_fake_quant(const Attributes& attrs, const char* name);
 
 }  // namespace vitrt
