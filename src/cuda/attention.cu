@@ -454,6 +454,41 @@ struct LaneAddr {
   }
 };
 
+// s = Q K^T for one warp's 16 query rows (q_addr: LaneAddr::a) against the kN 8-key groups of
+// keys from k_tile (LaneAddr::k, moved to the first of those keys); the groups at or past
+// `groups` (16-key steps past the valid keys, or all of them for a warp without rows) stay 0.
+template <typename T, int kD, int kN>
+__device__ __forceinline__ void warp_scores(uint32_t q_addr, uint32_t k_tile, int groups,
+                                            float (&s)[kN][4]) {
+  using M = MmaType<T>;
+#pragma unroll
+  for (int n = 0; n < kN; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+  if (groups <= 0) return;  // warp-uniform
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    uint32_t qa[4];
+    ldmatrix_x4(qa, q_addr + kk * 32);
+#pragma unroll
+    for (int n = 0; n < kN; n += 2) {
+      if (n >= groups) continue;  // warp-uniform
+      uint32_t kf[4];
+      ldmatrix_x4(kf, k_tile + n * 8 * LaneAddr<T, kD>::kRowBytes + kk * 32);
+      M::mma(s[n], qa, kf[0], kf[1]);
+      M::mma(s[n + 1], qa, kf[2], kf[3]);
+    }
+  }
+}
+
+// quant_scores: the raw scores through their fake quantization (times 1 / scale).
+template <int kN>
+__device__ __forceinline__ void fake_quant_scores(float (&s)[kN][4], const FakeQuant& fq,
+                                                  float inv_scale) {
+#pragma unroll
+  for (int n = 0; n < kN; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) s[n][e] = fake_quant_by_inverse(s[n][e], fq, inv_scale);
+}
+
 // Writes one warp's 16 output rows (first row i0), normalized by the row sums and rounded to
 // T, through the warp's own 16 rows of the Q tile in shared memory (q_w, no longer read), so
 // that the global stores are whole 16-byte chunks of rows: the mma fragment layout's 4-byte
@@ -590,9 +625,8 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
   const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
 
   // Fake quantization multiplies by the inverse scales (fake_quant_by_inverse).
-  const float scores_inv = 1.0f / a.scores_quant.scale, probs_inv = 1.0f / a.probs_quant.scale;
-  (void)scores_inv;
-  (void)probs_inv;
+  [[maybe_unused]] const float scores_inv = 1.0f / a.scores_quant.scale,
+                               probs_inv = 1.0f / a.probs_quant.scale;
   if constexpr (kQuant) {
     // The rows' final max and sum (K has landed; V lands meanwhile).
     if (a.quant_probs && active) {
@@ -600,30 +634,9 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
         const int k0 = tile * kTcKeys;
         const uint32_t k_tile = k_addr + k0 * L::kRowBytes;
         const int valid = sk - k0 < kTcKeys ? sk - k0 : kTcKeys;
-        const int groups = (valid + 15) / 16 * 2;
         float s[kTcKeys / 8][4];
-#pragma unroll
-        for (int n = 0; n < kTcKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < kD / 16; ++kk) {
-          uint32_t qa[4];
-          ldmatrix_x4(qa, q_addr + kk * 32);
-#pragma unroll
-          for (int n = 0; n < kTcKeys / 8; n += 2) {
-            if (n >= groups) continue;  // warp-uniform
-            uint32_t kf[4];
-            ldmatrix_x4(kf, k_tile + n * 8 * L::kRowBytes + kk * 32);
-            M::mma(s[n], qa, kf[0], kf[1]);
-            M::mma(s[n + 1], qa, kf[2], kf[3]);
-          }
-        }
-        if (a.quant_scores) {
-#pragma unroll
-          for (int n = 0; n < kTcKeys / 8; ++n)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-              s[n][e] = fake_quant_by_inverse(s[n][e], a.scores_quant, scores_inv);
-        }
+        warp_scores<T, kD>(q_addr, k_tile, (valid + 15) / 16 * 2, s);
+        if (a.quant_scores) fake_quant_scores(s, a.scores_quant, scores_inv);
         mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
         softmax_stats<kTcKeys / 8>(s, scale_log2, m_run, l_run);
       }
@@ -645,22 +658,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     }
 
     float s[kTcKeys / 8][4];
-#pragma unroll
-    for (int n = 0; n < kTcKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      if (!active) continue;  // warp-uniform
-      uint32_t qa[4];
-      ldmatrix_x4(qa, q_addr + kk * 32);
-#pragma unroll
-      for (int n = 0; n < kTcKeys / 8; n += 2) {
-        if (n >= groups) continue;  // warp-uniform
-        uint32_t kf[4];
-        ldmatrix_x4(kf, k_tile + n * 8 * L::kRowBytes + kk * 32);
-        M::mma(s[n], qa, kf[0], kf[1]);
-        M::mma(s[n + 1], qa, kf[2], kf[3]);
-      }
-    }
+    warp_scores<T, kD>(q_addr, k_tile, active ? groups : 0, s);
     if constexpr (!kWhole) {
       __syncthreads();  // every warp has read k_s
       if (tile + 1 < tiles) {
@@ -676,13 +674,7 @@ __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWar
     uint32_t pf[kTcKeys / 16][4];  // P as A fragments, one set per 16 keys
     if (active) {
       if constexpr (kQuant) {
-        if (a.quant_scores) {
-#pragma unroll
-          for (int n = 0; n < kTcKeys / 8; ++n)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-              s[n][e] = fake_quant_by_inverse(s[n][e], a.scores_quant, scores_inv);
-        }
+        if (a.quant_scores) fake_quant_scores(s, a.scores_quant, scores_inv);
         if (edge) mask_scores<T, kTcKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
         if (a.quant_probs) {
           quantized_probs<T, kTcKeys / 8>(s, scale_log2, m_run, l_run, a.probs_quant, probs_inv,
@@ -796,21 +788,7 @@ __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs 
       if (h0 >= valid || !active) continue;           // warp-uniform
       const int groups = (valid - h0 + 15) / 16 * 2;  // 8-key groups computed in this half
       float s[kSubKeys / 8][4];
-#pragma unroll
-      for (int n = 0; n < kSubKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-#pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) {
-        uint32_t qf[4];
-        ldmatrix_x4(qf, q_addr + kk * 32);
-#pragma unroll
-        for (int n = 0; n < kSubKeys / 8; n += 2) {
-          if (n >= groups) continue;
-          uint32_t kf[4];
-          ldmatrix_x4(kf, k_addr + (h0 + n * 8) * L::kRowBytes + kk * 32);
-          M::mma(s[n], qf, kf[0], kf[1]);
-          M::mma(s[n + 1], qf, kf[2], kf[3]);
-        }
-      }
+      warp_scores<T, kD>(q_addr, k_addr + h0 * L::kRowBytes, groups, s);
       const int j0 = k0 + h0;
       const bool edge =
           mask != nullptr || j0 + kSubKeys > sk || (a.causal && j0 + kSubKeys - 1 > q0 + (sk - sq));
@@ -900,21 +878,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
     const int valid = sk - k0 < kSplitKeys ? sk - k0 : kSplitKeys;
     const int groups = (valid + 15) / 16 * 2;
     float s[kSplitKeys / 8][4];
-#pragma unroll
-    for (int n = 0; n < kSplitKeys / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      uint32_t qa[4];
-      ldmatrix_x4(qa, q_addr + kk * 32);
-#pragma unroll
-      for (int n = 0; n < kSplitKeys / 8; n += 2) {
-        if (n >= groups) continue;  // warp-uniform
-        uint32_t kf[4];
-        ldmatrix_x4(kf, k_tile + n * 8 * L::kRowBytes + kk * 32);
-        M::mma(s[n], qa, kf[0], kf[1]);
-        M::mma(s[n + 1], qa, kf[2], kf[3]);
-      }
-    }
+    warp_scores<T, kD>(q_addr, k_tile, groups, s);
     const bool edge = mask != nullptr || k0 + kSplitKeys > sk ||
                       (a.causal && k0 + kSplitKeys - 1 > q0 + (sk - sq));
     if (edge) mask_scores<T, kSplitKeys / 8>(s, a, mask, b, h, row_i, k0, t, sq, sk, inv_scale);
