@@ -16,7 +16,6 @@
 // that Add as its bias input, and the FakeQuant that alone reads the sum as quant_out: three
 // passes over the product become one, with the same values (each step rounded to the activation
 // type as the separate nodes store it).
-#include "ir/op_schema.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -132,7 +131,6 @@ Status fuse_fake_quant(Graph& graph, PassContext& ctx) {
       remove_nodes(graph, {q});
     }
   }
-  VITRT_RETURN_IF_ERROR(infer_shapes(graph));  // the new nodes' outputs, for the bias checks
   fuse_bias(graph, ctx);
   return Status::ok_status();
 }

@@ -208,6 +208,31 @@ void become_quant_linear(Graph& graph, NodeId id, const ActivationQuant& a, Weig
   attrs.set_int("input_qmax", a.qmax);
 }
 
+// The Add that alone reads `product` (n columns) with a bias match_bias takes on its other side.
+struct BiasAdd {
+  Tensor bias;
+  NodeId add = -1;
+};
+std::optional<BiasAdd> bias_add_after(const Graph& graph, const Uses& uses, ValueId product,
+                                      int64_t n) {
+  const Node* add = uses.single_consumer(product);
+  if (add == nullptr || !is_onnx_op(*add, "Add") || add->inputs[0] == add->inputs[1]) {
+    return std::nullopt;
+  }
+  const ValueId other = add->inputs[0] == product ? add->inputs[1] : add->inputs[0];
+  std::optional<Tensor> bias = match_bias(graph, other, n);
+  if (!bias) return std::nullopt;
+  return BiasAdd{std::move(*bias), static_cast<NodeId>(add - graph.nodes.data())};
+}
+
+// Removes Add `add`, whose readers read `sum` (the QuantLinear that took its bias) instead;
+// returns the Add's name.
+std::string drop_add(Graph& graph, NodeId add, ValueId sum) {
+  remove_nodes(graph, {add});
+  replace_uses(graph, graph.nodes[add].outputs[0], sum);
+  return graph.nodes[add].name;
+}
+
 // Whether the right operand is a DequantizeLinear: otherwise the product is no QDQ pattern and
 // is left without a near miss (fuse_linear's business).
 bool reads_dequantized_weights(const Graph& graph, const Node& node) {
@@ -225,22 +250,13 @@ bool import_matmul(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) 
     return false;
   }
   const int64_t n = w->w_q.dim(1);
+  std::optional<BiasAdd> add = bias_add_after(graph, uses, mm.outputs[0], n);
   std::optional<Tensor> bias;
-  NodeId add_id = -1;
-  const Node* add = uses.single_consumer(mm.outputs[0]);
-  if (add != nullptr && is_onnx_op(*add, "Add") && add->inputs[0] != add->inputs[1]) {
-    const ValueId other = add->inputs[0] == mm.outputs[0] ? add->inputs[1] : add->inputs[0];
-    bias = match_bias(graph, other, n);
-    if (bias) add_id = static_cast<NodeId>(add - graph.nodes.data());
-  }
+  if (add) bias = add->bias;
   const std::string name = mm.name;
   become_quant_linear(graph, id, *a, std::move(*w), bias);
   std::vector<std::string> absorbed = {name};
-  if (add_id >= 0) {
-    absorbed.push_back(graph.nodes[add_id].name);
-    remove_nodes(graph, {add_id});
-    replace_uses(graph, graph.nodes[add_id].outputs[0], graph.nodes[id].outputs[0]);
-  }
+  if (add) absorbed.push_back(drop_add(graph, add->add, graph.nodes[id].outputs[0]));
   ctx.applied(kPass, str_cat("QuantLinear '", name, "' int8 [N=", n, "]", bias ? " + bias" : ""),
               absorbed);
   return true;
@@ -298,22 +314,14 @@ bool absorb_late_bias(Graph& graph, PassContext& ctx, const Uses& uses, NodeId i
   const Result<std::string> activation = ql.attrs.get_string("activation", "none");
   if (!activation.ok() || *activation != "none") return false;
   const Tensor* w_scale = constant_of(graph, ql.inputs[2]);
-  const Node* add = uses.single_consumer(ql.outputs[0]);
-  if (w_scale == nullptr || add == nullptr || !is_onnx_op(*add, "Add") ||
-      add->inputs[0] == add->inputs[1]) {
+  if (w_scale == nullptr) return false;
+  const std::optional<BiasAdd> add = bias_add_after(graph, uses, ql.outputs[0], w_scale->numel());
+  if (!add || !can_replace_uses(graph, graph.nodes[add->add].outputs[0], ql.outputs[0])) {
     return false;
   }
-  const ValueId other = add->inputs[0] == ql.outputs[0] ? add->inputs[1] : add->inputs[0];
-  const std::optional<Tensor> bias = match_bias(graph, other, w_scale->numel());
-  if (!bias) return false;
-  const NodeId add_id = static_cast<NodeId>(add - graph.nodes.data());
-  const ValueId sum = add->outputs[0];
-  if (!can_replace_uses(graph, sum, ql.outputs[0])) return false;
-  const std::string add_name = add->name;
   graph.nodes[id].inputs.push_back(
-      graph.add_constant(graph.unique_value_name(ql.name + "_bias"), *bias));
-  remove_nodes(graph, {add_id});
-  replace_uses(graph, sum, graph.nodes[id].outputs[0]);
+      graph.add_constant(graph.unique_value_name(ql.name + "_bias"), add->bias));
+  const std::string add_name = drop_add(graph, add->add, graph.nodes[id].outputs[0]);
   ctx.applied(kPass, str_cat("bias of QuantLinear '", graph.nodes[id].name, "'"), {add_name});
   return true;
 }
