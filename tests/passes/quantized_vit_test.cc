@@ -5,7 +5,6 @@
 // attention of a quantized model fuses; the outputs stay those of the quantized model.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <filesystem>
 #include <limits>
 
@@ -118,12 +117,6 @@ TEST(QuantizedVit, ModelOptInt8FusesAndMatchesOnnxRuntime) {
   testing::expect_outputs_close(unfused, f.graph, {f.input}, 1e-5);
 }
 
-// ONNX Runtime's quantize_static defaults (Q/DQ after nearly every op): the pairs repeated
-// after the head split's Reshape, Transpose, Split and Squeeze go, and the attentions fuse with
-// both the scores' and the probabilities' quantization. The output equals vitrt's per-op run
-// of the graph bit for bit. Against ONNX Runtime's own float evaluation it agrees by cosine:
-// both compute Softmax and Erf with their own float rounding, and a value within that rounding
-// of a quantization step's boundary lands on the other step in one of them (vitrt's unfused
 // The pairs no other fusion takes become vitrt.FakeQuant: the same values bit for bit (float32
 // arithmetic both ways) on round-half-to-even ties, both saturation ends, NaN (zero point),
 // infinities and subnormals, for uint8 and int8 codes. A QuantizeLinear whose codes something
@@ -158,14 +151,7 @@ TEST(FuseFakeQuant, PairsBecomeOneOpWithTheSameBits) {
     v.push_back(-std::numeric_limits<float>::infinity());
     while (v.size() < 64) v.push_back(static_cast<float>(v.size()) * 0.013f - 0.4f);
     const Tensor in = Tensor::from_float(v);
-    Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), {in});
-    Result<std::vector<Tensor>> got = testing::run_graph(after, {in});
-    ASSERT_TRUE(want.ok() && got.ok());
-    for (size_t o = 0; o < want->size(); ++o) {
-      ASSERT_EQ((*want)[o].nbytes(), (*got)[o].nbytes());
-      EXPECT_EQ(std::memcmp((*want)[o].raw_data(), (*got)[o].raw_data(), (*want)[o].nbytes()), 0)
-          << "output " << o;
-    }
+    testing::expect_same_bits(g.graph(), after, {in});
   }
 }
 
@@ -193,17 +179,16 @@ TEST(FuseFakeQuant, TakesTheBiasAndThePairAfterIt) {
     EXPECT_EQ(count_ops(after, "FakeQuant"), c == kVector || c == kRowTensor ? 1 : 2);
     EXPECT_EQ(count_ops(after, "QuantizeLinear"), 0);
     const Tensor in = random_tensor(DType::kFloat32, {2, 3, 8}, 5, -6.0, 6.0);
-    Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), {in});
-    Result<std::vector<Tensor>> got = testing::run_graph(after, {in});
-    ASSERT_TRUE(want.ok() && got.ok());
-    for (size_t o = 0; o < want->size(); ++o) {
-      ASSERT_EQ((*want)[o].nbytes(), (*got)[o].nbytes());
-      EXPECT_EQ(std::memcmp((*want)[o].raw_data(), (*got)[o].raw_data(), (*want)[o].nbytes()), 0)
-          << "output " << o;
-    }
+    testing::expect_same_bits(g.graph(), after, {in});
   }
 }
 
+// ONNX Runtime's quantize_static defaults (Q/DQ after nearly every op): the pairs repeated
+// after the head split's Reshape, Transpose, Split and Squeeze go, and the attentions fuse with
+// both the scores' and the probabilities' quantization. The output equals vitrt's per-op run
+// of the graph bit for bit. Against ONNX Runtime's own float evaluation it agrees by cosine:
+// both compute Softmax and Erf with their own float rounding, and a value within that rounding
+// of a quantization step's boundary lands on the other step in one of them (vitrt's unfused
 // run parts from ONNX Runtime the same way).
 TEST(QuantizedVit, OnnxRuntimeDefaultsFuseAndKeepTheirNumbers) {
   Fixture f = load("vit_ort_uint8");

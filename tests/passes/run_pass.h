@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,21 @@ inline void expect_same_outputs(const Graph& before, const Graph& after,
                                 const std::vector<Tensor>& inputs) {
   expect_outputs_agree(before, after, inputs, [](const Tensor& a, const Tensor& e) {
     return tensors_close(a, e, Tolerance{0.0, 0.0});
+  });
+}
+
+// The same bytes in every output, NaN and the sign of zero included: a fusion that computes
+// each step as the ops it replaces did.
+inline void expect_same_bits(const Graph& before, const Graph& after,
+                             const std::vector<Tensor>& inputs) {
+  expect_outputs_agree(before, after, inputs, [](const Tensor& a, const Tensor& e) {
+    if (a.dtype() != e.dtype() || a.shape() != e.shape()) {
+      return ::testing::AssertionFailure() << "dtype or shape differs";
+    }
+    if (std::memcmp(a.raw_data(), e.raw_data(), a.nbytes()) != 0) {
+      return ::testing::AssertionFailure() << "the bytes differ";
+    }
+    return ::testing::AssertionSuccess();
   });
 }
 
