@@ -7,6 +7,10 @@ tools write for a whole vision transformer, attention included:
   vit_ort_uint8     ONNX Runtime's quantize_static, QDQ format, its defaults (uint8 activations
                     with zero points, int8 per-tensor weights): Q/DQ pairs after nearly every
                     op, the Reshape/Transpose/Split of the heads, q k^T and the softmax included
+  vit_ort_fp8       quantize_static with float8e4m3fn activations and weights (opset 19; the
+                    Distribution calibration its float types need) on MatMul and Gemm only:
+                    the attention products quantized on both sides, weights stored as
+                    float8e4m3fn initializers
   vit_modelopt_int8 NVIDIA ModelOpt's ONNX INT8 quantization (modelopt.onnx.quantization,
                     for TensorRT): Q/DQ on the inputs of every MatMul, the attention ones
                     included (q, k, v and the probabilities), and the residual adds; the rest
@@ -22,9 +26,10 @@ must reproduce). The model: timm VisionTransformer, 32x32 images, 8x8 patches (1
 calibration on 8 random images.
 
 ModelOpt needs its own environment (`pip install "nvidia-modelopt[onnx]"` pins an older onnx
-and onnxruntime-gpu); the ModelOpt fixture is made only with --modelopt, from that environment:
+and onnxruntime-gpu); the ModelOpt fixtures are made only with --modelopt, from that
+environment (ModelOpt 0.47 made the checked-in ones):
   python3 python/make_qdq_vit_fixtures.py [--out tests/data/qdq]
-  /path/to/modelopt-venv/bin/python python/make_qdq_vit_fixtures.py --modelopt
+  /path/to/modelopt-venv/bin/python python/make_qdq_vit_fixtures.py --modelopt [--mode fp8]
 """
 
 import argparse
@@ -73,7 +78,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="tests/data/qdq")
     parser.add_argument("--modelopt", action="store_true",
-                        help="make vit_modelopt_int8 (needs nvidia-modelopt[onnx])")
+                        help="make vit_modelopt_MODE (needs nvidia-modelopt[onnx])")
+    parser.add_argument("--mode", choices=["int8", "fp8"], default="int8",
+                        help="ModelOpt's quantize_mode (with --modelopt)")
     args = parser.parse_args()
     rng = np.random.default_rng(SEED)
     calib = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
@@ -83,15 +90,16 @@ def main():
         export_vit(fp32_path)
         if args.modelopt:
             import modelopt.onnx.quantization as moq
-            out = os.path.join(args.out, "vit_modelopt_int8")
+            out = os.path.join(args.out, f"vit_modelopt_{args.mode}")
             os.makedirs(out, exist_ok=True)
             path = os.path.join(out, "model.onnx")
-            moq.quantize(fp32_path, quantize_mode="int8", calibration_data=calib,
+            moq.quantize(fp32_path, quantize_mode=args.mode, calibration_data=calib,
                          calibration_eps=["cpu"], output_path=path, log_level="WARNING",
                          high_precision_dtype="fp32")
             write_case(out, path, x)
             return
-        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod,
+                                              QuantFormat, QuantType, quantize_static)
 
         class Reader(CalibrationDataReader):
             def __init__(self):
@@ -104,6 +112,14 @@ def main():
         os.makedirs(out, exist_ok=True)
         path = os.path.join(out, "model.onnx")
         quantize_static(fp32_path, path, Reader(), quant_format=QuantFormat.QDQ)
+        write_case(out, path, x)
+        out = os.path.join(args.out, "vit_ort_fp8")
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, "model.onnx")
+        quantize_static(fp32_path, path, Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QFLOAT8E4M3FN,
+                        weight_type=QuantType.QFLOAT8E4M3FN, op_types_to_quantize=["MatMul", "Gemm"],
+                        calibrate_method=CalibrationMethod.Distribution)
         write_case(out, path, x)
 
 

@@ -33,7 +33,7 @@ strip -o "$tmp/vitrt_cuda_tests" "$build/tests/vitrt_cuda_tests"
 # xz -9: the checkout and the bundle share the device tool's 64 MiB.
 (cd "$tmp" && tar cf - ./* | xz -T2 -9 > "$dest/payload.tar.xz")
 cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
-  "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" "$root/bench/gpu/qdq_vit.sh" \
+  "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" "$root/bench/gpu/qdq_vit.sh" "$root/bench/gpu/carry_weights.py" \
   "$root/bench/quant_accuracy.sh" "$root/bench/quant_accuracy_images.py" \
   "$root/python/export_clip.py" \
   "$root/bench/gpu/sweep_cuda.sh" "$root/python/sweep_architectures.py" "$root/python/make_fixtures.py" "$dest/"

@@ -32,6 +32,11 @@ enum class DType : int32_t {
   kUInt32 = 12,
   kUInt64 = 13,
   kBFloat16 = 16,
+  // 8-bit floats (OCP FP8) as FP8 Q/DQ models (NVIDIA ModelOpt, ONNX Runtime's quantizer)
+  // store their quantized tensors: raw codes, one byte each, converted by src/core/float8.h.
+  // Only the Q/DQ ops, Cast and data movement take them; arithmetic does not.
+  kFloat8E4M3FN = 17,
+  kFloat8E5M2 = 19,
 };
 
 // Bytes per element; 0 for kUndefined and kString.
@@ -46,6 +51,9 @@ inline bool dtype_is_8bit_integer(DType dtype) {
   return dtype == DType::kInt8 || dtype == DType::kUInt8;
 }
 bool dtype_is_integer(DType dtype);  // signed and unsigned integers (not bool)
+inline bool dtype_is_float8(DType dtype) {
+  return dtype == DType::kFloat8E4M3FN || dtype == DType::kFloat8E5M2;
+}
 // Maps an ONNX TensorProto.DataType number to a DType; kUndefined if unknown.
 DType dtype_from_onnx(int32_t onnx_type);
 

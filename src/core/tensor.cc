@@ -6,6 +6,7 @@
 #include <new>
 
 #include "core/buffer_pool.h"
+#include "core/float8.h"
 #include "core/half.h"
 
 namespace vitrt {
@@ -19,6 +20,8 @@ size_t dtype_size(DType dtype) {
     case DType::kUInt8:
     case DType::kInt8:
     case DType::kBool:
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E5M2:
       return 1;
     case DType::kUInt16:
     case DType::kInt16:
@@ -68,11 +71,17 @@ const char* dtype_name(DType dtype) {
       return "uint64";
     case DType::kBFloat16:
       return "bfloat16";
+    case DType::kFloat8E4M3FN:
+      return "float8e4m3fn";
+    case DType::kFloat8E5M2:
+      return "float8e5m2";
   }
   return "unknown";
 }
 
-bool dtype_is_storable(DType dtype) { return dtype_size(dtype) != 0; }
+bool dtype_is_storable(DType dtype) {
+  return dtype_size(dtype) != 0;
+}
 
 bool dtype_is_float(DType dtype) {
   return dtype == DType::kFloat32 || dtype == DType::kFloat16 || dtype == DType::kBFloat16 ||
@@ -111,6 +120,8 @@ DType dtype_from_onnx(int32_t onnx_type) {
     case 12:
     case 13:
     case 16:
+    case 17:
+    case 19:
       return static_cast<DType>(onnx_type);
     default:
       return DType::kUndefined;
@@ -190,8 +201,7 @@ Result<Tensor> Tensor::copy_from(DType dtype, std::vector<int64_t> shape, const 
   }
   Tensor t = empty(dtype, std::move(shape));
   if (t.nbytes() != nbytes) {
-    return invalid_argument("tensor ", t.describe(), " needs ", t.nbytes(), " bytes, got ",
-                            nbytes);
+    return invalid_argument("tensor ", t.describe(), " needs ", t.nbytes(), " bytes, got ", nbytes);
   }
   if (nbytes) std::memcpy(t.data_, data, nbytes);
   return t;
@@ -239,6 +249,10 @@ double Tensor::element_as_double(int64_t i) const {
       return half_to_float(data<uint16_t>()[i]);
     case DType::kBFloat16:
       return bf16_to_float(data<uint16_t>()[i]);
+    case DType::kFloat8E4M3FN:
+      return e4m3_to_float(data<uint8_t>()[i]);
+    case DType::kFloat8E5M2:
+      return e5m2_to_float(data<uint8_t>()[i]);
     case DType::kUInt8:
       return data<uint8_t>()[i];
     case DType::kInt8:

@@ -3,7 +3,13 @@
 // them):
 //   QuantizeLinear:   y = saturate(round_half_to_even(x / scale) + zero_point)
 //   DequantizeLinear: y = (x - zero_point) * scale
-// with a per-tensor scale or a per-axis one (a 1-D scale along attribute `axis`).
+// with a per-tensor scale or a per-axis one (a 1-D scale along attribute `axis`). To and from
+// the 8-bit floats (float8e4m3fn, float8e5m2, FP8 QDQ models):
+//   QuantizeLinear:   y = fp8(x / scale + zero_point), nearest even, saturating at the format's
+//                     largest finite value when saturate = 1 (the default), else to NaN / inf
+//   DequantizeLinear: y = (x - zero_point) * scale in float
+// (a zero point of 0, what quantizers write, is not added, so -0 stays -0 as ONNX Runtime
+// keeps it).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +17,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/float8.h"
 #include "core/half.h"
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
@@ -120,6 +127,45 @@ void dequantize_typed(const Tensor& x, const Tensor& scale, const Tensor* zero_p
   }
 }
 
+float decode_float8(DType t, uint8_t code) {
+  return t == DType::kFloat8E4M3FN ? e4m3_to_float(code) : e5m2_to_float(code);
+}
+
+void quantize_float8(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                     const AxisLayout& layout, bool saturate, Tensor& y) {
+  const DType t = y.dtype();
+  uint8_t* out = y.data<uint8_t>();
+  const int64_t n = x.numel();
+  parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t c = layout.param(i);
+      float v = load_float(x, i) / load_float(scale, c);
+      if (zero_point != nullptr) {
+        const float zp = decode_float8(t, zero_point->data<uint8_t>()[c]);
+        if (zp != 0.0f) v += zp;
+      }
+      out[i] = t == DType::kFloat8E4M3FN ? float_to_e4m3(v, saturate) : float_to_e5m2(v, saturate);
+    }
+  });
+}
+
+void dequantize_float8(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
+                       const AxisLayout& layout, Tensor& y) {
+  const DType t = x.dtype();
+  const uint8_t* in = x.data<uint8_t>();
+  parallel_for(x.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t c = layout.param(i);
+      float v = decode_float8(t, in[i]);
+      if (zero_point != nullptr) {
+        const float zp = decode_float8(t, zero_point->data<uint8_t>()[c]);
+        if (zp != 0.0f) v -= zp;
+      }
+      store_float(y, i, v * load_float(scale, c));
+    }
+  });
+}
+
 template <typename Fn>
 Status dispatch_quantized(DType t, Fn fn) {
   switch (t) {
@@ -145,7 +191,8 @@ Status dispatch_quantized(DType t, Fn fn) {
 
 class QuantizeLinearKernel final : public CpuKernel {
  public:
-  QuantizeLinearKernel(const Node& node, DType out) : node_(node), out_(out) {}
+  QuantizeLinearKernel(const Node& node, DType out, bool saturate)
+      : node_(node), out_(out), saturate_(saturate) {}
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
     const Tensor& scale = *inputs[1];
@@ -153,6 +200,10 @@ class QuantizeLinearKernel final : public CpuKernel {
     VITRT_ASSIGN_OR_RETURN(AxisLayout layout, axis_layout(node_, x, scale, zp));
     outputs[0] = Tensor::empty(out_, x.shape());
     if (out_ == DType::kInt32) return unsupported("QuantizeLinear to int32 is not supported");
+    if (dtype_is_float8(out_)) {
+      quantize_float8(x, scale, zp, layout, saturate_, outputs[0]);
+      return Status();
+    }
     return dispatch_quantized(
         out_, [&](auto tag) { quantize_typed<decltype(tag)>(x, scale, zp, layout, outputs[0]); });
   }
@@ -160,6 +211,7 @@ class QuantizeLinearKernel final : public CpuKernel {
  private:
   const Node& node_;
   DType out_;
+  bool saturate_;
 };
 
 class DequantizeLinearKernel final : public CpuKernel {
@@ -171,6 +223,10 @@ class DequantizeLinearKernel final : public CpuKernel {
     const Tensor* zp = inputs.size() > 2 ? inputs[2] : nullptr;
     VITRT_ASSIGN_OR_RETURN(AxisLayout layout, axis_layout(node_, x, scale, zp));
     outputs[0] = Tensor::empty(out_, x.shape());
+    if (dtype_is_float8(x.dtype())) {
+      dequantize_float8(x, scale, zp, layout, outputs[0]);
+      return Status();
+    }
     return dispatch_quantized(x.dtype(), [&](auto tag) {
       dequantize_typed<decltype(tag)>(x, scale, zp, layout, outputs[0]);
     });
@@ -205,14 +261,18 @@ class FakeQuantKernel final : public CpuKernel {
     const bool out_quant = fq_out_.has_value();
     if (x.dtype() == DType::kFloat32) {
       // Subnormal x becomes 0 first, as in quantize_per_tensor (x86 divides them in
-      // microcode): exact for scales above 2^-125, where |x / scale| < 0.5 rounds to 0.
-      const float tiny = f.scale > 0x1p-125f ? std::numeric_limits<float>::min() : 0.0f;
+      // microcode): exact for scales above 2^-125, where |x / scale| < 0.5 rounds to 0, and for
+      // FP8 above 2^-100 (|x / scale| below half the smallest E4M3 / E5M2 step, 2^-10 / 2^-17),
+      // where the zero keeps x's sign as the FP8 code does.
+      const bool fp8 = f.kind != kFakeQuantInteger;
+      const float tiny =
+          f.scale > (fp8 ? 0x1p-100f : 0x1p-125f) ? std::numeric_limits<float>::min() : 0.0f;
       const float* src = x.data<float>();
       float* dst = y.data<float>();
       if (b == nullptr) {
         parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
           for (int64_t i = begin; i < end; ++i) {
-            dst[i] = fake_quant(std::fabs(src[i]) < tiny ? 0.0f : src[i], f);
+            dst[i] = fake_quant(std::fabs(src[i]) < tiny ? std::copysign(0.0f, src[i]) : src[i], f);
           }
         });
         return Status();
@@ -223,7 +283,8 @@ class FakeQuantKernel final : public CpuKernel {
           const float* __restrict bs = b;
           float* __restrict ys = dst + r * cols;
           for (int64_t c = 0; c < cols; ++c) {
-            ys[c] = fake_quant(std::fabs(xs[c]) < tiny ? 0.0f : xs[c], f) + bs[c];
+            ys[c] =
+                fake_quant(std::fabs(xs[c]) < tiny ? std::copysign(0.0f, xs[c]) : xs[c], f) + bs[c];
           }
           if (!out_quant) continue;
           // The sum is no subnormal unless the bias is: |q * scale| >= scale for q != 0.
@@ -264,8 +325,9 @@ DType output_dtype(const KernelInit& init) {
 
 Result<std::unique_ptr<CpuKernel>> make_quantize_linear(const KernelInit& init) {
   VITRT_RETURN_IF_ERROR(check_qdq_block_size(init.node.attrs));
+  VITRT_ASSIGN_OR_RETURN(int64_t saturate, init.node.attrs.get_int("saturate", 1));
   return std::unique_ptr<CpuKernel>(
-      std::make_unique<QuantizeLinearKernel>(init.node, output_dtype(init)));
+      std::make_unique<QuantizeLinearKernel>(init.node, output_dtype(init), saturate != 0));
 }
 
 Result<std::unique_ptr<CpuKernel>> make_dequantize_linear(const KernelInit& init) {

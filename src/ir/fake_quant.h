@@ -8,9 +8,18 @@
 //   fake_quant(x) = (clamp(round_half_even(x / scale) + zero_point, lo, hi) - zero_point) * scale
 // with NaN giving 0, bit for bit what vitrt's QuantizeLinear and DequantizeLinear kernels
 // compute in float32. Host and device code share this header.
+//
+// FP8 pairs (QuantizeLinear to float8e4m3fn / float8e5m2, saturate=1, zero point 0, as NVIDIA
+// ModelOpt writes them for Hopper) carry a fifth float, the kind: 1 for E4M3, 2 for E5M2, with
+// zero_point 0 and lo, hi = -max, max of the format (448, 57344):
+//   fake_quant(x) = nearest_fp8(x / scale) * scale
+// the nearest value of the format, ties to even, saturating at +-max, NaN kept (what ONNX's
+// QuantizeLinear and DequantizeLinear give, and src/core/float8.h's codes decode to).
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -22,14 +31,66 @@
 
 namespace vitrt {
 
+enum FakeQuantKind : int { kFakeQuantInteger = 0, kFakeQuantE4M3 = 1, kFakeQuantE5M2 = 2 };
+
 struct FakeQuant {
   float scale = 1.0f;
   float zero_point = 0.0f;
   float lo = 0.0f;
   float hi = 255.0f;
+  int kind = kFakeQuantInteger;
 };
 
+namespace fake_quant_detail {
+VITRT_HOST_DEVICE inline uint32_t bits_of(float x) {
+#ifdef __CUDA_ARCH__
+  return __float_as_uint(x);
+#else
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  return u;
+#endif
+}
+VITRT_HOST_DEVICE inline float float_of(uint32_t u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float x;
+  std::memcpy(&x, &u, sizeof(x));
+  return x;
+#endif
+}
+}  // namespace fake_quant_detail
+
+// The nearest value of v in FP8 E4M3 (kind 1) or E5M2 (kind 2): ties to even, saturating at
+// +-448 / +-57344, NaN kept; exactly the decoded code of src/core/float8.h's encoders.
+VITRT_HOST_DEVICE inline float round_to_fp8(float v, int kind) {
+  if (v != v) return v;
+  const bool e4m3 = kind == kFakeQuantE4M3;
+  const float max = e4m3 ? 448.0f : 57344.0f;
+  const float smallest_normal = e4m3 ? 0x1p-6f : 0x1p-14f;
+  float a = fabsf(v);
+  a = a < max ? a : max;
+  float q;
+  if (a < smallest_normal) {
+    // Subnormals: multiples of 2^-9 (2^-16). a / step < 8 is exact, and adding 2^23 rounds it
+    // to an integer, ties to even.
+    const float steps = e4m3 ? 512.0f : 65536.0f;
+    q = ((a * steps + 0x1p23f) - 0x1p23f) / steps;
+  } else {
+    // Normals: keep 3 (2) of float's 23 mantissa bits, rounding to nearest even on the bits; a
+    // carry into the exponent is the round-up to the next power of two. a <= max keeps the
+    // result at most max.
+    const int drop = e4m3 ? 20 : 21;
+    const uint32_t half = (1u << (drop - 1)) - 1u;
+    const uint32_t b = fake_quant_detail::bits_of(a);
+    q = fake_quant_detail::float_of((b + half + ((b >> drop) & 1u)) & ~((1u << drop) - 1u));
+  }
+  return (fake_quant_detail::bits_of(v) >> 31) != 0u ? -q : q;
+}
+
 VITRT_HOST_DEVICE inline float fake_quant(float x, const FakeQuant& f) {
+  if (f.kind != kFakeQuantInteger) return round_to_fp8(x / f.scale, f.kind) * f.scale;
   // rint rounds half to even in the default rounding mode, as QuantizeLinear asks.
   float q = rintf(x / f.scale) + f.zero_point;
   q = q < f.lo ? f.lo : q;
@@ -43,6 +104,7 @@ VITRT_HOST_DEVICE inline float fake_quant(float x, const FakeQuant& f) {
 // value within an ulp of a step boundary may land on the other step, and it spares the division
 // on every score and probability.
 VITRT_HOST_DEVICE inline float fake_quant_by_inverse(float x, const FakeQuant& f, float inv_scale) {
+  if (f.kind != kFakeQuantInteger) return round_to_fp8(x * inv_scale, f.kind) * f.scale;
   float q = rintf(x * inv_scale) + f.zero_point;
   q = q < f.lo ? f.lo : q;
   q = q > f.hi ? f.hi : q;
@@ -50,18 +112,39 @@ VITRT_HOST_DEVICE inline float fake_quant_by_inverse(float x, const FakeQuant& f
   return (q - f.zero_point) * f.scale;
 }
 
-// The attribute's four floats as a FakeQuant, or nullopt with `error` set when they are not a
-// finite scale > 0, an integral range lo < hi within [-128, 255] and an integral zero point
-// inside it.
+// The attribute's floats for `f`: [scale, zero_point, lo, hi], and the kind for FP8.
+inline std::vector<float> fake_quant_floats(const FakeQuant& f) {
+  if (f.kind == kFakeQuantInteger) return {f.scale, f.zero_point, f.lo, f.hi};
+  return {f.scale, f.zero_point, f.lo, f.hi, static_cast<float>(f.kind)};
+}
+
+// The attribute's four floats (five for FP8) as a FakeQuant, or nullopt with `error` set when
+// they are not a finite scale > 0, an integral range lo < hi within [-128, 255] and an integral
+// zero point inside it (FP8: zero point 0 and the format's range).
 inline std::optional<FakeQuant> fake_quant_from_floats(const std::vector<float>& v,
                                                        const char** error) {
   *error = nullptr;
-  if (v.size() != 4) {
-    *error = "must be four floats [scale, zero_point, lo, hi]";
+  if (v.size() != 4 && v.size() != 5) {
+    *error = "must be four floats [scale, zero_point, lo, hi] (five for FP8: and kind 1 or 2)";
     return std::nullopt;
   }
-  const FakeQuant f{v[0], v[1], v[2], v[3]};
+  FakeQuant f{v[0], v[1], v[2], v[3]};
   const auto integral = [](float x) { return std::isfinite(x) && std::nearbyint(x) == x; };
+  if (v.size() == 5) {
+    if (v[4] != 1.0f && v[4] != 2.0f) {
+      *error = "kind (element 4) must be 1 (FP8 E4M3) or 2 (FP8 E5M2)";
+      return std::nullopt;
+    }
+    f.kind = static_cast<int>(v[4]);
+    const float max = f.kind == kFakeQuantE4M3 ? 448.0f : 57344.0f;
+    if (!(f.scale > 0.0f) || !std::isfinite(f.scale)) {
+      *error = "scale (element 0) must be a finite float > 0";
+    } else if (f.zero_point != 0.0f || f.lo != -max || f.hi != max) {
+      *error = "an FP8 kind needs zero_point 0 and lo, hi = -max, max of the format";
+    }
+    if (*error != nullptr) return std::nullopt;
+    return f;
+  }
   if (!(f.scale > 0.0f) || !std::isfinite(f.scale)) {
     *error = "scale (element 0) must be a finite float > 0";
   } else if (!integral(f.lo) || !integral(f.hi) || f.lo >= f.hi || f.lo < -128.0f ||

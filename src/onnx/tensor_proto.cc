@@ -317,6 +317,8 @@ Status copy_typed_fields(const TensorFields& f, Tensor* t) {
       narrow_copy<uint16_t>(f.int32_data, t);
       break;
     case DType::kUInt8:
+    case DType::kFloat8E4M3FN:  // int32_data holds the 8-bit patterns
+    case DType::kFloat8E5M2:
       narrow_copy<uint8_t>(f.int32_data, t);
       break;
     case DType::kBool: {

@@ -2314,7 +2314,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     if (m.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
     for (const auto& [name, fq] :
          {std::pair{"quant_scores", m.quant_scores}, std::pair{"quant_probs", m.quant_probs}}) {
-      if (fq) attrs.set_floats(name, {fq->scale, fq->zero_point, fq->lo, fq->hi});
+      if (fq) attrs.set_floats(name, fake_quant_floats(*fq));
     }
     std::vector<std::string> names;
     std::vector<ValueId> freed;

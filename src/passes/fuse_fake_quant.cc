@@ -103,7 +103,7 @@ Status fuse_fake_quant(Graph& graph, PassContext& ctx) {
     if (!a) continue;  // not a per-tensor activation pair: both nodes run as ONNX ops
     const FakeQuant f = a->fake_quant();
     const char* invalid = nullptr;
-    if (!fake_quant_from_floats({f.scale, f.zero_point, f.lo, f.hi}, &invalid)) {
+    if (!fake_quant_from_floats(fake_quant_floats(f), &invalid)) {
       ctx.near_miss(kPass, dq.describe(), str_cat("the scale or zero point ", invalid));
       continue;
     }
@@ -116,11 +116,15 @@ Status fuse_fake_quant(Graph& graph, PassContext& ctx) {
     node.op_type = "FakeQuant";
     node.inputs = {a->x};
     node.attrs = Attributes();
-    node.attrs.set_floats("quant", {f.scale, f.zero_point, f.lo, f.hi});
-    ctx.applied(kPass,
-                str_cat("FakeQuant '", node.name, "' (scale ", f.scale, ", zero point ",
-                        a->zero_point, ")"),
-                absorbed);
+    node.attrs.set_floats("quant", fake_quant_floats(f));
+    ctx.applied(
+        kPass,
+        f.kind == kFakeQuantInteger
+            ? str_cat("FakeQuant '", node.name, "' (scale ", f.scale, ", zero point ",
+                      a->zero_point, ")")
+            : str_cat("FakeQuant '", node.name, "' (",
+                      f.kind == kFakeQuantE4M3 ? "FP8 E4M3" : "FP8 E5M2", ", scale ", f.scale, ")"),
+        absorbed);
   }
   // A QuantizeLinear whose codes nothing reads any more goes now, so that the value it read has
   // the FakeQuant as its one reader for fuse_bias.

@@ -252,10 +252,17 @@ std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, s
     return std::nullopt;
   }
   const DType qtype = graph.values[q->outputs[0]].dtype;
-  if (qtype != DType::kInt8 && qtype != DType::kUInt8) {
+  if (qtype != DType::kInt8 && qtype != DType::kUInt8 && !dtype_is_float8(qtype)) {
     *why = str_cat(q->describe(), " quantizes to ", dtype_name(qtype),
-                   "; QuantLinear takes int8 or uint8 activations");
+                   "; QuantLinear takes int8, uint8 or FP8 activations");
     return std::nullopt;
+  }
+  if (dtype_is_float8(qtype)) {
+    const Result<int64_t> saturate = q->attrs.get_int("saturate", 1);
+    if (!saturate.ok() || *saturate != 1) {
+      *why = str_cat(q->describe(), ": saturate=0 (overflow to NaN / inf) is not fused");
+      return std::nullopt;
+    }
   }
   const Tensor* q_zp = qdq_constant(graph, *q, 2);
   const Tensor* dq_zp = qdq_constant(graph, *dq, 2);
@@ -267,6 +274,11 @@ std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, s
   const int64_t dq_zp_value = dq_zp ? dq_zp->element_as_int64(0) : 0;
   if (zp != dq_zp_value || (dq_zp && dq_zp->dtype() != qtype)) {
     *why = str_cat(q->describe(), " and ", dq->describe(), " use different zero points");
+    return std::nullopt;
+  }
+  if (dtype_is_float8(qtype) && ((q_zp && q_zp->element_as_double(0) != 0.0) ||
+                                 (dq_zp && dq_zp->element_as_double(0) != 0.0))) {
+    *why = str_cat(q->describe(), ": an FP8 zero point other than 0 is not fused");
     return std::nullopt;
   }
   const float scale = q_scale->data<float>()[0];
@@ -287,6 +299,8 @@ std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, s
   a.zero_point = zp;
   a.qmin = qtype == DType::kInt8 ? -128 : 0;
   a.qmax = qtype == DType::kInt8 ? 127 : 255;
+  if (qtype == DType::kFloat8E4M3FN) a.kind = kFakeQuantE4M3;
+  if (qtype == DType::kFloat8E5M2) a.kind = kFakeQuantE5M2;
   return a;
 }
 

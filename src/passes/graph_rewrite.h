@@ -86,7 +86,14 @@ struct ActivationQuant {
   int64_t zero_point = 0;
   int64_t qmin = 0;
   int64_t qmax = 0;
+  // kFakeQuantE4M3 / kFakeQuantE5M2 for an FP8 pair (zero point 0, saturating; qmin / qmax
+  // unused), else kFakeQuantInteger.
+  int kind = kFakeQuantInteger;
   FakeQuant fake_quant() const {
+    if (kind != kFakeQuantInteger) {
+      const float max = kind == kFakeQuantE4M3 ? 448.0f : 57344.0f;
+      return {scale, 0.0f, -max, max, kind};
+    }
     return {scale, static_cast<float>(zero_point), static_cast<float>(qmin),
             static_cast<float>(qmax)};
   }

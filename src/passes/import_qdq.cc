@@ -17,6 +17,11 @@
 // Weights may also be float constants quantized in the graph (DQ(Q(W)), fake-quant exports):
 // their int8 values are computed here as that QuantizeLinear computes them.
 //
+// FP8 (float8e4m3fn codes, opset 19, as NVIDIA ModelOpt writes for Hopper: per-tensor
+// activation scales, per-output-channel weight scales, zero points 0, saturate 1) becomes a
+// QuantLinear of format fp8: x is quantized to E4M3 with the same scale and rounding, the
+// weights are the same E4M3 codes. E5M2 activations or weights stay Q/DQ ops in float.
+//
 // It runs before fold_constants, which would otherwise fold the weights' DequantizeLinear into
 // float weights. Q/DQ pairs it does not fold stay and run as float ops (src/cpu/qdq.cc); the
 // pair left without readers is dropped by eliminate_dead_nodes.
@@ -24,6 +29,7 @@
 #include <cmath>
 #include <optional>
 
+#include "core/float8.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -47,8 +53,9 @@ std::optional<int64_t> qdq_axis(const Node& node, int64_t rank) {
 }
 
 // Float weights quantized in the graph, DequantizeLinear(QuantizeLinear(W float constant)), as
-// fake-quant exports (ModelOpt) write them: the int8 values that QuantizeLinear computes, when
-// both nodes use the same constant scale, axis and zero point. nullopt otherwise.
+// fake-quant exports (ModelOpt) write them: the int8 values (or float8e4m3fn codes) that
+// QuantizeLinear computes, when both nodes use the same constant scale, axis and zero point.
+// nullopt otherwise.
 std::optional<Tensor> quantize_float_weights(const Graph& graph, const Node& dq) {
   const Node* q = producer_if(graph, dq.inputs[0], "QuantizeLinear");
   if (q == nullptr) return std::nullopt;
@@ -57,10 +64,13 @@ std::optional<Tensor> quantize_float_weights(const Graph& graph, const Node& dq)
   const Tensor* dq_scale = constant_input(graph, dq, 1);
   if (w == nullptr || w->dtype() != DType::kFloat32 || w->rank() != 2 || q_scale == nullptr ||
       dq_scale == nullptr || q_scale->dtype() != DType::kFloat32 ||
-      dq_scale->dtype() != DType::kFloat32 || q_scale->numel() != dq_scale->numel() ||
-      graph.values[q->outputs[0]].dtype != DType::kInt8) {
+      dq_scale->dtype() != DType::kFloat32 || q_scale->numel() != dq_scale->numel()) {
     return std::nullopt;
   }
+  const DType code_type = graph.values[q->outputs[0]].dtype;
+  if (code_type != DType::kInt8 && code_type != DType::kFloat8E4M3FN) return std::nullopt;
+  const Result<int64_t> saturate = q->attrs.get_int("saturate", 1);
+  if (!saturate.ok()) return std::nullopt;
   for (int64_t i = 0; i < q_scale->numel(); ++i) {
     if (q_scale->data<float>()[i] != dq_scale->data<float>()[i]) return std::nullopt;
   }
@@ -74,14 +84,19 @@ std::optional<Tensor> quantize_float_weights(const Graph& graph, const Node& dq)
     const Tensor* zp = constant_input(graph, *node, 2);
     if (zp == nullptr) return std::nullopt;
     for (int64_t i = 0; i < zp->numel(); ++i) {
-      if (zp->element_as_int64(i) != 0) return std::nullopt;
+      if (zp->element_as_double(i) != 0.0) return std::nullopt;
     }
   }
   // QuantizeLinear's arithmetic (src/cpu/qdq.cc): round half to even of w / scale, saturated.
-  Tensor out = Tensor::empty(DType::kInt8, w->shape());
+  Tensor out = Tensor::empty(code_type, w->shape());
   const int64_t cols = w->dim(1);
   for (int64_t i = 0; i < w->numel(); ++i) {
     const int64_t c = q_scale->numel() == 1 ? 0 : (*axis == 0 ? i / cols : i % cols);
+    if (code_type == DType::kFloat8E4M3FN) {
+      out.data<uint8_t>()[i] =
+          float_to_e4m3(w->data<float>()[i] / q_scale->data<float>()[c], *saturate != 0);
+      continue;
+    }
     float v = std::nearbyint(w->data<float>()[i] / q_scale->data<float>()[c]);
     v = std::isnan(v) ? 0.0f : std::min(127.0f, std::max(-128.0f, v));
     out.data<int8_t>()[i] = static_cast<int8_t>(v);
@@ -90,12 +105,14 @@ std::optional<Tensor> quantize_float_weights(const Graph& graph, const Node& dq)
 }
 
 struct WeightQuant {
-  Tensor w_q;      // int8 [K, N]
+  Tensor w_q;      // int8 [K, N], or uint8 E4M3 codes [K, N] (fp8)
   Tensor w_scale;  // float32 [N]
+  bool fp8 = false;
 };
 
-// `v` as DequantizeLinear of a symmetric int8 constant matrix, scaled per output channel (or
-// per tensor). `transposed`: the matrix is [N, K] (Gemm transB=1), so output channels are axis 0.
+// `v` as DequantizeLinear of a symmetric int8 (or float8e4m3fn) constant matrix, scaled per
+// output channel (or per tensor). `transposed`: the matrix is [N, K] (Gemm transB=1), so output
+// channels are axis 0.
 std::optional<WeightQuant> match_weight(const Graph& graph, ValueId v, bool transposed,
                                         std::string* why) {
   const Node* dq = producer_if(graph, v, "DequantizeLinear");
@@ -112,11 +129,13 @@ std::optional<WeightQuant> match_weight(const Graph& graph, ValueId v, bool tran
                    "scale");
     return std::nullopt;
   }
-  if (w->dtype() != DType::kInt8) {
+  if (w->dtype() != DType::kInt8 && w->dtype() != DType::kFloat8E4M3FN) {
     *why = str_cat(dq->describe(), ": weights are ", dtype_name(w->dtype()),
-                   "; QuantLinear takes int8 weights (quantize them with weight_type=QInt8)");
+                   "; QuantLinear takes int8 or float8e4m3fn weights (quantize them with "
+                   "weight_type=QInt8)");
     return std::nullopt;
   }
+  const bool fp8 = w->dtype() == DType::kFloat8E4M3FN;
   if (scale->dtype() != DType::kFloat32) {
     *why = str_cat(dq->describe(), ": the weight scale is not float32");
     return std::nullopt;
@@ -124,7 +143,7 @@ std::optional<WeightQuant> match_weight(const Graph& graph, ValueId v, bool tran
   if (dq->has_input(2)) {
     const Tensor* zp = constant_input(graph, *dq, 2);
     bool zero = zp != nullptr;
-    for (int64_t i = 0; zero && i < zp->numel(); ++i) zero = zp->element_as_int64(i) == 0;
+    for (int64_t i = 0; zero && i < zp->numel(); ++i) zero = zp->element_as_double(i) == 0.0;
     if (!zero) {
       *why = str_cat(dq->describe(), ": the weights' zero point is not 0 (asymmetric weights); ",
                      "QuantLinear takes symmetric weights");
@@ -144,10 +163,12 @@ std::optional<WeightQuant> match_weight(const Graph& graph, ValueId v, bool tran
     }
   }
   WeightQuant q;
-  q.w_q = Tensor::empty(DType::kInt8, {k, n});
+  q.fp8 = fp8;
+  // E4M3 codes are raw bytes: QuantLinear's fp8 W_q is uint8.
+  q.w_q = Tensor::empty(fp8 ? DType::kUInt8 : DType::kInt8, {k, n});
   q.w_scale = Tensor::empty(DType::kFloat32, {n});
-  const int8_t* src = w->data<int8_t>();
-  int8_t* dst = q.w_q.data<int8_t>();
+  const int8_t* src = static_cast<const int8_t*>(w->raw_data());
+  int8_t* dst = static_cast<int8_t*>(q.w_q.raw_data());
   for (int64_t i = 0; i < k; ++i) {
     for (int64_t j = 0; j < n; ++j) dst[i * n + j] = transposed ? src[j * k + i] : src[i * n + j];
   }
@@ -173,6 +194,14 @@ std::optional<Tensor> match_bias(const Graph& graph, ValueId v, int64_t n) {
     if (bv.constant.dtype() != DType::kFloat32 || !is_row(bv.constant)) return std::nullopt;
     return *bv.constant.reshaped({n});
   }
+  // ONNX Runtime's FP8 quantization keeps the float bias behind a Cast to float32 (the node it
+  // names ..._DequantizeLinear); fold_constants would fold it, but runs after this pass.
+  if (const Node* cast = producer_if(graph, v, "Cast")) {
+    const Result<int64_t> to = cast->attrs.get_int("to", 0);
+    if (to.ok() && *to == static_cast<int64_t>(DType::kFloat32)) {
+      return match_bias(graph, cast->inputs[0], n);
+    }
+  }
   const Node* dq = producer_if(graph, v, "DequantizeLinear");
   if (dq == nullptr) return std::nullopt;
   const Tensor* b = constant_input(graph, *dq, 0);
@@ -196,13 +225,34 @@ std::optional<Tensor> match_bias(const Graph& graph, ValueId v, int64_t n) {
   return out;
 }
 
+// Whether activation `a` and weights `w` make one QuantLinear: both integer, or E4M3 both.
+bool formats_agree(const Node& node, const ActivationQuant& a, const WeightQuant& w,
+                   std::string* why) {
+  if (a.kind == kFakeQuantE5M2) {
+    *why = str_cat(node.describe(), ": E5M2 activations have no fp8 GEMM here (E4M3 only)");
+    return false;
+  }
+  if ((a.kind == kFakeQuantE4M3) != w.fp8) {
+    *why = str_cat(node.describe(), ": the activation is ",
+                   a.kind == kFakeQuantE4M3 ? "float8e4m3fn" : "8-bit integer", ", the weights ",
+                   w.fp8 ? "float8e4m3fn" : "int8", "; one QuantLinear takes one kind");
+    return false;
+  }
+  return true;
+}
+
 // Turns `node` into vitrt.QuantLinear reading x, the weights and an optional bias.
 void become_quant_linear(Graph& graph, NodeId id, const ActivationQuant& a, WeightQuant w,
                          const std::optional<Tensor>& bias) {
+  const bool fp8 = w.fp8;
   become_int8_quant_linear(graph, id, graph.nodes[id].name, a.x, std::move(w.w_q),
                            std::move(w.w_scale), bias);
   Attributes& attrs = graph.nodes[id].attrs;
   attrs.set_float("input_scale", a.scale);
+  if (fp8) {
+    attrs.set_string("format", "fp8");
+    return;
+  }
   attrs.set_int("input_zero_point", a.zero_point);
   attrs.set_int("input_qmin", a.qmin);
   attrs.set_int("input_qmax", a.qmax);
@@ -245,7 +295,7 @@ bool import_matmul(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) 
   const std::optional<ActivationQuant> a = match_activation(graph, mm.inputs[0], &why);
   std::optional<WeightQuant> w;
   if (a) w = match_weight(graph, mm.inputs[1], false, &why);
-  if (!a || !w) {
+  if (!a || !w || !formats_agree(mm, *a, *w, &why)) {
     ctx.near_miss(kPass, mm.describe(), why + "; the QDQ ops run in float");
     return false;
   }
@@ -254,10 +304,12 @@ bool import_matmul(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) 
   std::optional<Tensor> bias;
   if (add) bias = add->bias;
   const std::string name = mm.name;
+  const char* format = w->fp8 ? "fp8" : "int8";
   become_quant_linear(graph, id, *a, std::move(*w), bias);
   std::vector<std::string> absorbed = {name};
   if (add) absorbed.push_back(drop_add(graph, add->add, graph.nodes[id].outputs[0]));
-  ctx.applied(kPass, str_cat("QuantLinear '", name, "' int8 [N=", n, "]", bias ? " + bias" : ""),
+  ctx.applied(kPass,
+              str_cat("QuantLinear '", name, "' ", format, " [N=", n, "]", bias ? " + bias" : ""),
               absorbed);
   return true;
 }
@@ -278,7 +330,7 @@ bool import_gemm(Graph& graph, PassContext& ctx, NodeId id) {
   const std::optional<ActivationQuant> a = match_activation(graph, gemm.inputs[0], &why);
   std::optional<WeightQuant> w;
   if (a) w = match_weight(graph, gemm.inputs[1], *trans_b != 0, &why);
-  if (!a || !w) {
+  if (!a || !w || !formats_agree(gemm, *a, *w, &why)) {
     ctx.near_miss(kPass, gemm.describe(), why + "; the QDQ ops run in float");
     return false;
   }
@@ -294,10 +346,12 @@ bool import_gemm(Graph& graph, PassContext& ctx, NodeId id) {
     }
   }
   const std::string name = gemm.name;
+  const char* format = w->fp8 ? "fp8" : "int8";
   become_quant_linear(graph, id, *a, std::move(*w), bias);
-  ctx.applied(kPass,
-              str_cat("QuantLinear '", name, "' int8 [N=", n, "] from Gemm", bias ? " + bias" : ""),
-              {name});
+  ctx.applied(
+      kPass,
+      str_cat("QuantLinear '", name, "' ", format, " [N=", n, "] from Gemm", bias ? " + bias" : ""),
+      {name});
   return true;
 }
 

@@ -107,7 +107,9 @@ TEST(AttentionKernel, MatchesFloat64Reference) {
 // output by about one probability step (1/255) times |v| <= 1, so a few elements may differ by
 // that much and the rest agree to 1e-4. The unquantized reference is farther away than that:
 // the attributes are applied.
-void check_fake_quant_case(const Case& c) {
+// FP8 steps are relative (1/8 of the value for E4M3, 1/4 for E5M2): a flip there moves an output
+// by up to `flip_bound`.
+void check_fake_quant_case(const Case& c, double flip_bound = 2.5 / 255) {
   SCOPED_TRACE(::testing::Message()
                << "Sq=" << c.q_len << " Sk=" << c.k_len << " scores " << c.quant_scores.size()
                << " probs " << c.quant_probs.size() << " mask=" << shape_to_string(c.mask_shape));
@@ -134,7 +136,7 @@ void check_fake_quant_case(const Case& c) {
                           double(std::fabs(want.data<float>()[i] - unquantized.data<float>()[i])));
   }
   EXPECT_LE(off, want.numel() / 100) << "elements off by more than 1e-4";
-  EXPECT_LT(worst, 2.5 / 255) << "largest error";
+  EXPECT_LT(worst, flip_bound) << "largest error";
   EXPECT_GT(from_plain, 1e-3) << "the fake quantization changed nothing";
 }
 
@@ -174,12 +176,40 @@ TEST(AttentionKernel, FakeQuantizedScoresAndProbabilities) {
                          .quant_probs = {1.0f / 2047.0f, 0.0f, 0.0f, 255.0f}});
 }
 
+// FP8 fake quantization (ModelOpt's and ONNX Runtime's FP8 Q/DQ: the kind as a fifth float):
+// E4M3 probabilities with a scale for [0, 1], E5M2 scores.
+TEST(AttentionKernel, Fp8FakeQuantizedScoresAndProbabilities) {
+  const std::vector<float> probs = {1.0f / 448.0f, 0.0f, -448.0f, 448.0f, 1.0f};
+  const std::vector<float> scores = {0.01f, 0.0f, -57344.0f, 57344.0f, 2.0f};
+  check_fake_quant_case({.batch = 2,
+                         .q_len = 17,
+                         .k_len = 17,
+                         .heads = 2,
+                         .head_dim = 16,
+                         .value_dim = 16,
+                         .quant_scores = scores,
+                         .quant_probs = probs},
+                        0.1);
+  check_fake_quant_case({.batch = 1,
+                         .q_len = 70,
+                         .k_len = 70,
+                         .heads = 3,
+                         .head_dim = 24,
+                         .value_dim = 8,
+                         .mask_shape = {70, 70},
+                         .quant_probs = probs},
+                        0.1);
+}
+
 TEST(AttentionSchema, RejectsBadFakeQuantization) {
-  for (const std::vector<float>& bad : std::vector<std::vector<float>>{{0.1f, 0.0f, 0.0f},
-                                                                       {0.0f, 0.0f, 0.0f, 255.0f},
-                                                                       {0.1f, 300.0f, 0.0f, 255.0f},
-                                                                       {0.1f, 0.0f, 0.5f, 255.0f},
-                                                                       {0.1f, 0.0f, 10.0f, 5.0f}}) {
+  for (const std::vector<float>& bad :
+       std::vector<std::vector<float>>{{0.1f, 0.0f, 0.0f},
+                                       {0.0f, 0.0f, 0.0f, 255.0f},
+                                       {0.1f, 300.0f, 0.0f, 255.0f},
+                                       {0.1f, 0.0f, 0.5f, 255.0f},
+                                       {0.1f, 0.0f, 10.0f, 5.0f},
+                                       {0.1f, 0.0f, -448.0f, 448.0f, 3.0f},
+                                       {0.1f, 1.0f, -448.0f, 448.0f, 1.0f}}) {
     TestGraph g;
     ValueId q = g.input("q", DType::kFloat32, {1, 4, 8});
     g.output(testing::add_attention(g, {.heads = 2, .quant_probs = bad}, q, q, q));

@@ -1,12 +1,16 @@
 // QuantizeLinear / DequantizeLinear CPU kernels: ONNX's rounding and saturation by hand, and
 // whole models quantized by ONNX Runtime's quantize_static (QDQ format) against ONNX Runtime's
-// own output for them (tests/data/qdq, made by python/make_qdq_fixtures.py).
+// own output for them (tests/data/qdq, made by python/make_qdq_fixtures.py). The 8-bit float
+// types against the float64 model of E4M3 / E5M2 in tests/quant/e4m3_model.h.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "core/npy.h"
 #include "cpu/single_node.h"
+#include "quant/e4m3_model.h"
 #include "testing/compare.h"
 #include "testing/model_runs.h"
 #include "vitrt/engine.h"
@@ -92,6 +96,103 @@ TEST(QdqKernels, ScalarBesideOneElementParametersArePerTensor) {
                       {});
   EXPECT_FALSE(bad.status.ok());
   EXPECT_NE(bad.status.to_string().find("zero point"), std::string::npos) << bad.status.to_string();
+}
+
+// QuantizeLinear to float8e4m3fn / float8e5m2 (opset 19) with a per-axis scale: the code
+// nearest to x / scale, ties to even; saturating (the default) at the largest finite value,
+// else to NaN (E4M3) or inf (E5M2); NaN stays NaN. DequantizeLinear gives the code's value
+// times the scale.
+TEST(QdqKernels, Float8RoundsSaturatesOrOverflowsAndDequantizes) {
+  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const std::vector<float> row = {1.0625f, 1.1875f, -3.3f,  0.0f,    -0.0f, 1e-7f, 0.001f,
+                                  440.0f,  470.0f,  -5e3f,  6.0e4f,  7e4f,  kInf,  -kInf,
+                                  kNaN,    2.5e-5f, 300.0f, 61440.f, 17.0f, 0.3f};
+  const int64_t n = static_cast<int64_t>(row.size());
+  std::vector<float> xs = row;
+  for (float v : row) xs.push_back(v * 0.5f);  // row 1, scale 0.5: the same x / scale
+  const Tensor x = testing::tensor_of<float>(DType::kFloat32, {2, n}, xs);
+  const Tensor scale = Tensor::from_float({1.0f, 0.5f});
+  for (const DType type : {DType::kFloat8E4M3FN, DType::kFloat8E5M2}) {
+    for (const int saturate : {1, 0}) {
+      SCOPED_TRACE(::testing::Message() << dtype_name(type) << " saturate " << saturate);
+      const bool e4m3 = type == DType::kFloat8E4M3FN;
+      const Tensor zp = testing::tensor_of<uint8_t>(type, {2}, {0, 0});
+      Attributes attrs;
+      attrs.set_int("axis", 0);
+      attrs.set_int("saturate", saturate);
+      testing::NodeRun q = run_single_node(
+          "QuantizeLinear", {runtime_input(x), constant_input(scale), constant_input(zp)}, attrs, 1,
+          19);
+      ASSERT_TRUE(q.status.ok()) << q.status.to_string();
+      ASSERT_EQ(q.outputs[0].dtype(), type);
+      const uint8_t* codes = q.outputs[0].data<uint8_t>();
+      for (int64_t i = 0; i < 2 * n; ++i) {
+        const float v = row[static_cast<size_t>(i % n)];
+        const uint8_t c = codes[i];
+        if (std::isnan(v)) {
+          EXPECT_EQ(c & 0x7F, e4m3 ? 0x7F : 0x7E) << "x = " << v;
+          continue;
+        }
+        // Beyond the last tie above the largest finite value: saturate, or NaN / inf.
+        const bool overflows = e4m3 ? std::fabs(v) > 464.0f : std::fabs(v) >= 61440.0f;
+        uint8_t want = e4m3 ? testing::e4m3_nearest_code(std::isinf(v) ? std::copysign(1e9, v) : v)
+                            : testing::e5m2_nearest_code(std::isinf(v) ? std::copysign(1e9, v) : v);
+        if (overflows && saturate == 0) want = (std::signbit(v) ? 0x80 : 0) | (e4m3 ? 0x7F : 0x7C);
+        EXPECT_EQ(c, want) << "x = " << v << " row " << i / n;
+      }
+      testing::NodeRun dq = run_single_node(
+          "DequantizeLinear",
+          {runtime_input(q.outputs[0]), constant_input(scale), constant_input(zp)}, attrs, 1, 19);
+      ASSERT_TRUE(dq.status.ok()) << dq.status.to_string();
+      ASSERT_EQ(dq.outputs[0].dtype(), DType::kFloat32);
+      for (int64_t i = 0; i < 2 * n; ++i) {
+        const uint8_t c = codes[i];
+        const float got = dq.outputs[0].data<float>()[i];
+        const int magnitude = c & 0x7F;
+        if (e4m3 ? magnitude == 0x7F : magnitude > 0x7C) {
+          EXPECT_TRUE(std::isnan(got)) << i;
+        } else if (!e4m3 && magnitude == 0x7C) {
+          EXPECT_TRUE(std::isinf(got)) << i;
+        } else {
+          const double value = e4m3 ? testing::e4m3_value(c) : testing::e5m2_value(c);
+          EXPECT_EQ(got, static_cast<float>(value * (i < n ? 1.0 : 0.5))) << i;
+        }
+      }
+    }
+  }
+}
+
+// Cast to and from the 8-bit floats: the same rounding, saturate as for QuantizeLinear.
+TEST(QdqKernels, CastToAndFromFloat8) {
+  const Tensor x =
+      testing::tensor_of<float>(DType::kFloat32, {5}, {0.3f, -1e5f, 500.0f, 2.0f, 1e-6f});
+  for (const int saturate : {1, 0}) {
+    Attributes to;
+    to.set_int("to", static_cast<int64_t>(DType::kFloat8E4M3FN));
+    to.set_int("saturate", saturate);
+    testing::NodeRun r = run_single_node("Cast", {runtime_input(x)}, to, 1, 19);
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+    ASSERT_EQ(r.outputs[0].dtype(), DType::kFloat8E4M3FN);
+    const uint8_t* c = r.outputs[0].data<uint8_t>();
+    EXPECT_EQ(c[0], testing::e4m3_nearest_code(0.3f));
+    EXPECT_EQ(c[1], saturate ? 0xFE : 0xFF);
+    EXPECT_EQ(c[2], saturate ? 0x7E : 0x7F);
+    EXPECT_EQ(c[3], testing::e4m3_nearest_code(2.0));
+    EXPECT_EQ(c[4], 0);
+    Attributes back;
+    back.set_int("to", static_cast<int64_t>(DType::kFloat16));
+    testing::NodeRun h = run_single_node("Cast", {runtime_input(r.outputs[0])}, back, 1, 19);
+    ASSERT_TRUE(h.status.ok()) << h.status.to_string();
+    EXPECT_EQ(h.outputs[0].dtype(), DType::kFloat16);
+    EXPECT_EQ(h.outputs[0].element_as_double(0), testing::e4m3_value(c[0]));
+    EXPECT_EQ(h.outputs[0].element_as_double(3), 2.0);
+  }
+  Attributes e5;
+  e5.set_int("to", static_cast<int64_t>(DType::kFloat8E5M2));
+  testing::NodeRun r = run_single_node("Cast", {runtime_input(x)}, e5, 1, 19);
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.outputs[0].data<uint8_t>()[2], testing::e5m2_nearest_code(500.0));
 }
 
 TEST(QdqKernels, BlockedQuantizationIsUnsupported) {

@@ -1606,6 +1606,29 @@ const std::map<std::string, Builder>& cases() {
                            "vitrt"));
          c.inputs = {rnd({3, 5, 24}, 99, -3, 3)};
        }},
+      // FP8 kinds (ModelOpt's and ONNX Runtime's FP8 Q/DQ): E4M3 past its +-448 saturation,
+      // E5M2 with the bias. Inputs exact in bf16, so that fp16/bf16
+      // plans quantize the same values (an FP8 step is 1/8 of the value: a 16-bit rounding of
+      // x would move some across a step boundary).
+      {"FakeQuantE4M3",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {2003});
+         c.g.output(c.g.op("FakeQuant", {x}, attrs([](Attributes& a) {
+                             a.set_floats("quant", {0.01f, 0.0f, -448.0f, 448.0f, 1.0f});
+                           }),
+                           "vitrt"));
+         c.inputs = {bf16_random({2003}, 102, -6, 6)};
+       }},
+      {"FakeQuantE5M2Bias",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 5, 24});
+         c.g.output(c.g.op("FakeQuant", {x, c.g.constant("b", rnd({24}, 103))},
+                           attrs([](Attributes& a) {
+                             a.set_floats("quant", {0.001f, 0.0f, -57344.0f, 57344.0f, 2.0f});
+                           }),
+                           "vitrt"));
+         c.inputs = {bf16_random({3, 5, 24}, 104, -3, 3)};
+       }},
       {"FakeQuantBiasOddColumns",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {4, 7});
@@ -1961,10 +1984,18 @@ TEST(CudaAttentionMasked, FullyMaskedRowIsNaNOrZero) {
 // step (each such flip moves an output by about 1/255 of |v| <= 1), so at most 1% of the
 // elements may be off by more than 1e-4, and none by 2.5/255. fp16/bf16 from q, k, v rounded to
 // 16 bits, by cosine and max error.
-TEST(CudaAttentionFakeQuant, MatchesFloat64Reference) {
+class CudaAttentionFakeQuant : public ::testing::TestWithParam<bool> {};
+
+// Integer steps (false), or FP8 (true: E4M3 probabilities, E5M2 scores, as FP8 Q/DQ models
+// give them; a flip to the neighbouring FP8 value moves an output by up to 1/8 of a probability).
+TEST_P(CudaAttentionFakeQuant, MatchesFloat64Reference) {
   VITRT_REQUIRE_GPU();
-  const std::vector<float> scores = {0.25f, 0.0f, -128.0f, 127.0f};
-  const std::vector<float> probs = {1.0f / 255.0f, 0.0f, 0.0f, 255.0f};
+  const bool fp8 = GetParam();
+  const std::vector<float> scores = fp8 ? std::vector<float>{0.01f, 0.0f, -57344.0f, 57344.0f, 2.0f}
+                                        : std::vector<float>{0.25f, 0.0f, -128.0f, 127.0f};
+  const std::vector<float> probs =
+      fp8 ? std::vector<float>{1.0f / 448.0f, 0.0f, -448.0f, 448.0f, 1.0f}
+          : std::vector<float>{1.0f / 255.0f, 0.0f, 0.0f, 255.0f};
   struct Shape {
     int64_t b, s, heads, dh;
   };
@@ -2007,9 +2038,11 @@ TEST(CudaAttentionFakeQuant, MatchesFloat64Reference) {
         worst = std::max(worst, e);
       }
       EXPECT_LE(off, want.numel() / 100);
-      EXPECT_LT(worst, 2.5 / 255);
+      EXPECT_LT(worst, fp8 ? 0.1 : 2.5 / 255);
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(IntegerAndFp8, CudaAttentionFakeQuant, ::testing::Bool());
 
 // Widths: 45 takes the block-per-row kernel; 768 and 1000 the warp-per-row one (1000: the last
 // vectors of a row are spread over part of the warp); 2056 is too wide for registers in fp16.

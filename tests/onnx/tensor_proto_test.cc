@@ -118,6 +118,22 @@ TEST(TensorProto, UnpackedFieldsAndNegativeInt32Varints) {
   EXPECT_EQ(empty->numel(), 0);
 }
 
+// FP8 QDQ models store float8e4m3fn / float8e5m2 codes (zero points, weights) as raw bytes or
+// one code per int32_data entry.
+TEST(TensorProto, Float8CodesFromRawDataAndInt32Data) {
+  ProtoWriter w = ProtoWriter().varint(1, 2).varint(2, 17).bytes(8, "w").bytes(9, "\x38\xb8");
+  auto t = parse_tensor_proto(w.data(), w.size(), "");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ(t->dtype(), DType::kFloat8E4M3FN);
+  EXPECT_EQ(t->element_as_double(0), 1.0);
+  EXPECT_EQ(t->element_as_double(1), -1.0);
+  ProtoWriter z = ProtoWriter().varint(1, 1).varint(2, 19).bytes(8, "z").varint(5, 0x3C);
+  auto e5 = parse_tensor_proto(z.data(), z.size(), "");
+  ASSERT_TRUE(e5.ok()) << e5.status().to_string();
+  EXPECT_EQ(e5->dtype(), DType::kFloat8E5M2);
+  EXPECT_EQ(e5->element_as_double(0), 1.0);  // 0x3C: exponent 15, mantissa 0
+}
+
 TEST(TensorProto, UnsupportedAndMalformed) {
   struct Case {
     ProtoWriter proto;
@@ -127,8 +143,8 @@ TEST(TensorProto, UnsupportedAndMalformed) {
   std::vector<Case> cases;
   cases.push_back({ProtoWriter().varint(1, 1).varint(2, 8).bytes(6, "a").bytes(8, "s"),
                    StatusCode::kUnsupported, "TensorProto 's': string tensors"});
-  cases.push_back({ProtoWriter().varint(1, 1).varint(2, 17).bytes(8, "f8").bytes(9, "a"),
-                   StatusCode::kUnsupported, "float8e4m3fn"});
+  cases.push_back({ProtoWriter().varint(1, 1).varint(2, 18).bytes(8, "f8").bytes(9, "a"),
+                   StatusCode::kUnsupported, "float8e4m3fnuz"});
   cases.push_back({ProtoWriter().varint(1, 2).bytes(8, "n"), StatusCode::kInvalidModel,
                    "data_type is not set"});
   cases.push_back({ProtoWriter().varint(1, 2).varint(2, 1).bytes(8, "r").bytes(9, "abc"),

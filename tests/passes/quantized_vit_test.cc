@@ -117,6 +117,56 @@ TEST(QuantizedVit, ModelOptInt8FusesAndMatchesOnnxRuntime) {
   testing::expect_outputs_close(unfused, f.graph, {f.input}, 1e-5);
 }
 
+// ModelOpt's FP8 mode (the Hopper form: float8e4m3fn Q/DQ, per-tensor activations, the float
+// weights quantized in the graph per output channel): the same placement as INT8, every
+// projection an fp8 QuantLinear, both attentions fused with the probabilities' FP8 fake
+// quantization, and the output ONNX Runtime's float evaluation of the Q/DQ graph. The fp8
+// QuantLinear sums the products of E4M3 values in float32 and scales once, where ONNX Runtime
+// multiplies dequantized floats: a value that float rounding moves across half an E4M3 step
+// (1/16 of its magnitude) is quantized to the neighbouring value downstream, hence the bound.
+TEST(QuantizedVit, ModelOptFp8FusesAndMatchesOnnxRuntime) {
+  Fixture f = load("vit_modelopt_fp8");
+  Graph unfused = f.graph;
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
+  expect_quantized_attention(f.graph, 2, false);
+  EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 8);
+  EXPECT_EQ(count_ops(f.graph, "QuantizeLinear"), 0);
+  for (const Node& n : f.graph.nodes) {
+    if (n.dead) continue;
+    if (n.op_type == "QuantLinear") {
+      EXPECT_EQ(*n.attrs.get_string("format", ""), "fp8") << n.name;
+    }
+    if (n.op_type == "Attention") {
+      EXPECT_EQ(n.attrs.get_floats("quant_probs", {})->size(), 5u) << n.name;  // FP8 kind
+    }
+  }
+  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_TRUE(testing::cosine_at_least((*out)[0], f.expected, 0.9999));
+  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0], f.expected, 0.01));
+  testing::expect_outputs_close(unfused, f.graph, {f.input}, 0.01);
+}
+
+// ONNX Runtime's quantize_static with float8e4m3fn activations and weights (MatMul and Gemm
+// only): the weights are float8e4m3fn initializers, each product is quantized again before its
+// bias, and the attention's two products have both inputs quantized. The projections become
+// fp8 QuantLinear, the classifier's Gemm too, and the output stays ONNX Runtime's.
+TEST(QuantizedVit, OnnxRuntimeFp8FusesAndMatchesOnnxRuntime) {
+  Fixture f = load("vit_ort_fp8");
+  Graph unfused = f.graph;
+  PassContext ctx(false, nullptr);
+  ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
+  expect_quantized_attention(f.graph, 2, true);
+  EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 9);
+  EXPECT_EQ(count_ops(f.graph, "QuantizeLinear"), 0);
+  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_TRUE(testing::cosine_at_least((*out)[0], f.expected, 0.9999));
+  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0], f.expected, 0.01));
+  testing::expect_outputs_close(unfused, f.graph, {f.input}, 0.01);
+}
+
 // The pairs no other fusion takes become vitrt.FakeQuant: the same values bit for bit (float32
 // arithmetic both ways) on round-half-to-even ties, both saturation ends, NaN (zero point),
 // infinities and subnormals, for uint8 and int8 codes. A QuantizeLinear whose codes something
@@ -152,6 +202,41 @@ TEST(FuseFakeQuant, PairsBecomeOneOpWithTheSameBits) {
     while (v.size() < 64) v.push_back(static_cast<float>(v.size()) * 0.013f - 0.4f);
     const Tensor in = Tensor::from_float(v);
     testing::expect_same_bits(g.graph(), after, {in});
+  }
+}
+
+// FP8 pairs (float8e4m3fn, float8e5m2 with a zero point of 0) likewise: the same bits on ties
+// between neighbouring values, subnormals, both saturation ends, NaN, infinities and -0.
+TEST(FuseFakeQuant, Fp8PairsBecomeOneOpWithTheSameBits) {
+  for (const DType type : {DType::kFloat8E4M3FN, DType::kFloat8E5M2}) {
+    SCOPED_TRACE(dtype_name(type));
+    TestGraph g(19);
+    ValueId x = g.input("x", DType::kFloat32, {96});
+    const float s = 0.05f;
+    const ValueId scale = g.constant("s", scalar(s));
+    const ValueId zero = g.constant("zp", testing::tensor_of<uint8_t>(type, {}, {0}));
+    const ValueId codes = g.op("QuantizeLinear", {x, scale, zero});
+    g.output(g.op("Relu", {g.op("DequantizeLinear", {codes, scale, zero})}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [fused, applied] = apply_pass(g.graph(), fuse_fake_quant);
+    EXPECT_EQ(applied, 1);
+    const Graph after = apply_pass(fused, eliminate_dead_nodes).first;
+    EXPECT_EQ(count_ops(after, "FakeQuant"), 1);
+    EXPECT_EQ(count_ops(after, "QuantizeLinear"), 0);
+    std::vector<float> v;
+    // Ties between neighbouring E4M3 values around 1 (steps of 1/8), of E5M2 (1/4), and
+    // around the subnormal steps.
+    for (int i = 0; i < 16; ++i) v.push_back((1.0f + (static_cast<float>(i) + 0.5f) / 8.0f) * s);
+    for (int i = 0; i < 8; ++i) v.push_back((static_cast<float>(i) + 0.5f) * 0x1p-9f * s);
+    for (int i = 0; i < 8; ++i) v.push_back((static_cast<float>(i) + 0.5f) * 0x1p-16f * s);
+    for (float e : {-1e9f, 1e9f, 450 * s, 470 * s, -6e4f * s, 1e-40f, -1e-40f, 0.0f, -0.0f}) {
+      v.push_back(e);
+    }
+    v.push_back(std::numeric_limits<float>::quiet_NaN());
+    v.push_back(std::numeric_limits<float>::infinity());
+    v.push_back(-std::numeric_limits<float>::infinity());
+    while (v.size() < 96) v.push_back(static_cast<float>(v.size()) * 0.37f - 17.0f);
+    testing::expect_same_bits(g.graph(), after, {Tensor::from_float(v)});
   }
 }
 

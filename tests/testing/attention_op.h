@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "quant/e4m3_model.h"
 #include "testing/test_graph.h"
 
 namespace vitrt::testing {
@@ -79,8 +80,16 @@ inline std::array<Tensor, 3> unpack_qkv(const Tensor& qkv) {
 // softmax(scale q k^T + mask, causal) v in float64 for q [B, Sq, H*Dh], k [B, Sk, H*Dh] and
 // v [B, Sk, H*Dv]; the mask broadcasts from the right to [B, H, Sq, Sk], and causal row i sees
 // the keys j <= i + Sk - Sq (the queries are the last Sq positions).
-// Fake quantization in float64 with q = [scale, zero_point, lo, hi] (ir/fake_quant.h).
+// Fake quantization in float64 with q = [scale, zero_point, lo, hi] (ir/fake_quant.h), or
+// [scale, 0, -max, max, kind] for FP8 (kind 1 E4M3, 2 E5M2: the nearest value of the format,
+// by the float64 model of tests/quant/e4m3_model.h).
 inline double fake_quant_reference(double x, const std::vector<float>& q) {
+  if (q.size() == 5) {
+    const double v = x / q[0];
+    const double nearest =
+        q[4] == 1.0f ? e4m3_value(e4m3_nearest_code(v)) : e5m2_value(e5m2_nearest_code(v));
+    return nearest * q[0];
+  }
   const double c = std::clamp(std::nearbyint(x / q[0]) + q[1], double(q[2]), double(q[3]));
   return (c - q[1]) * q[0];
 }

@@ -13,8 +13,9 @@
 //   rounded to x's type, as the separate nodes would store it
 //
 // Supported: per-tensor and per-axis scales, 8- and 16-bit integer types, 32-bit integers for
-// DequantizeLinear (bias). Blocked quantization (block_size, opset 21) and the float8/int4 types
-// are kUnsupported errors naming the node.
+// DequantizeLinear (bias), and the 8-bit floats float8e4m3fn and float8e5m2 (opset 19: FP8 QDQ
+// models; QuantizeLinear's attribute saturate, 0 or 1). Blocked quantization (block_size,
+// opset 21), the fnuz float8 types and int4 are kUnsupported errors naming the node.
 #include "ir/fake_quant.h"
 #include "ir/op_schema.h"
 
@@ -22,7 +23,8 @@ namespace vitrt {
 namespace {
 
 bool is_quantized_type(DType t) {
-  return t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt16 || t == DType::kUInt16;
+  return t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt16 || t == DType::kUInt16 ||
+         dtype_is_float8(t);
 }
 
 // The scale (input 1) and zero point (input 2) are scalars, [1], or 1-D per-axis vectors whose
@@ -78,8 +80,11 @@ Status infer_quantize_linear(InferContext& ctx) {
   if (!is_quantized_type(out)) {
     return unsupported(ctx.node().describe(), ": quantizing to ",
                        out == DType::kUndefined ? std::string("this type") : dtype_name(out),
-                       " is not supported (int8, uint8, int16, uint16 are)");
+                       " is not supported (int8, uint8, int16, uint16, float8e4m3fn, "
+                       "float8e5m2 are)");
   }
+  VITRT_ASSIGN_OR_RETURN(int64_t saturate, ctx.attrs().get_int("saturate", 1));
+  if (saturate != 0 && saturate != 1) return ctx.error("saturate must be 0 or 1, got ", saturate);
   VITRT_RETURN_IF_ERROR(check_scale_and_zero_point(ctx));
   if (ctx.input_has_shape(0)) {
     ctx.set_output(0, out, ctx.input_shape(0));
@@ -94,7 +99,8 @@ Status infer_dequantize_linear(InferContext& ctx) {
   if (!is_quantized_type(in) && in != DType::kInt32) {
     return unsupported(ctx.node().describe(), ": dequantizing ",
                        in == DType::kUndefined ? std::string("this type") : dtype_name(in),
-                       " is not supported (int8, uint8, int16, uint16, int32 are)");
+                       " is not supported (int8, uint8, int16, uint16, int32, float8e4m3fn, "
+                       "float8e5m2 are)");
   }
   if (ctx.has_input(2) && ctx.input_dtype(2) != in) {
     return ctx.error("zero point type ", dtype_name(ctx.input_dtype(2)), " differs from input ",
