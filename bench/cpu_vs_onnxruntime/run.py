@@ -18,9 +18,12 @@ subprocess so that its peak resident memory (ru_maxrss) is its own:
                    quantize_static in QDQ format (its defaults: uint8 activations, int8
                    weights; calibrated on the int8 row's two batches): QuantizeLinear /
                    DequantizeLinear pairs around every quantized op
+  vitrt ORT-FP8    the same with float8e4m3fn activations and weights (quantize_static on MatMul
+                   and Gemm, Distribution calibration: ONNX Runtime's FP8 QDQ form)
   ORT fp32         ONNX Runtime CPU, ORT_ENABLE_ALL, on the exported model
   ORT dynamic      ONNX Runtime on that dynamically quantized model
   ORT QDQ          ONNX Runtime on that QDQ model
+  ORT FP8          ONNX Runtime on that FP8 QDQ model
   ORT transformers the model after onnxruntime.transformers.optimizer (model_type vit/clip),
                    then ORT_ENABLE_ALL
   PyTorch eager    the same module in torch.inference_mode()
@@ -170,7 +173,8 @@ MODELS = {
 }
 
 ENGINES = ["vitrt fp32", "vitrt bf16", "vitrt int8", "vitrt ORT-dynamic", "vitrt ORT-QDQ",
-           "ORT fp32", "ORT transformers", "ORT dynamic", "ORT QDQ", "PyTorch eager"]
+           "vitrt ORT-FP8", "ORT fp32", "ORT transformers", "ORT dynamic", "ORT QDQ", "ORT FP8",
+           "PyTorch eager"]
 
 
 def export(model, path):
@@ -283,10 +287,11 @@ def calibration_folder(model, workdir):
     return folder
 
 
-def quantize_qdq(model, onnx_path, qdq_path, workdir):
-    """ONNX Runtime's quantize_static, QDQ format, its default types, on the calibration batches
-    of the int8 row."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+def quantize_qdq(model, onnx_path, qdq_path, workdir, fp8=False):
+    """ONNX Runtime's quantize_static, QDQ format, its default types (or float8e4m3fn on MatMul
+    and Gemm), on the calibration batches of the int8 row."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
 
     folder = calibration_folder(model, workdir)
     batches = []
@@ -302,7 +307,13 @@ def quantize_qdq(model, onnx_path, qdq_path, workdir):
         def get_next(self):
             return next(self.it, None)
 
-    quantize_static(onnx_path, qdq_path, Reader(), quant_format=QuantFormat.QDQ)
+    if fp8:
+        quantize_static(onnx_path, qdq_path, Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QFLOAT8E4M3FN,
+                        weight_type=QuantType.QFLOAT8E4M3FN, op_types_to_quantize=["MatMul", "Gemm"],
+                        calibrate_method=CalibrationMethod.Distribution)
+    else:
+        quantize_static(onnx_path, qdq_path, Reader(), quant_format=QuantFormat.QDQ)
 
 
 def build_plan(vitrt, onnx_path, plan_path, precision, threads, extra_args=()):
@@ -384,7 +395,8 @@ def main():
                         help=f"comma-separated, from {','.join(MODELS)}")
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--engines",
-                        default=",".join(e for e in ENGINES if "dynamic" not in e and "QDQ" not in e),
+                        default=",".join(e for e in ENGINES
+                                         if not any(t in e for t in ("dynamic", "QDQ", "FP8"))),
                         help=f"comma-separated, from: {', '.join(ENGINES)}")
     parser.add_argument("--vitrt", default="build/vitrt", help="path of the vitrt binary")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
@@ -445,10 +457,16 @@ def main():
                 qdq_path = os.path.join(workdir, f"{name}.qdq.onnx")
                 if not os.path.exists(qdq_path):
                     quantize_qdq(model, onnx_path, qdq_path, workdir)
+            fp8_path = None
+            if "vitrt ORT-FP8" in engines or "ORT FP8" in engines:
+                fp8_path = os.path.join(workdir, f"{name}.fp8qdq.onnx")
+                if not os.path.exists(fp8_path):
+                    quantize_qdq(model, onnx_path, fp8_path, workdir, fp8=True)
             # The ONNX Runtime-quantized models, by the engine that runs each in ONNX Runtime
             # and the one that runs vitrt's fp32 plan of it.
             quantized = {"ORT dynamic": ("vitrt ORT-dynamic", dynamic_path, "dynamic"),
-                         "ORT QDQ": ("vitrt ORT-QDQ", qdq_path, "qdq")}
+                         "ORT QDQ": ("vitrt ORT-QDQ", qdq_path, "qdq"),
+                         "ORT FP8": ("vitrt ORT-FP8", fp8_path, "fp8qdq")}
             plans = {}
             for vitrt_engine, model_path, tag in quantized.values():
                 if vitrt_engine not in engines:

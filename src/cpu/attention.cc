@@ -15,7 +15,10 @@
 // quant_scores / quant_probs (a quantized model's Q/DQ pairs inside attention) fake-quantize
 // each raw product before the scale, and each probability as Softmax computes it (e / sum);
 // the latter needs a row's final sum before P v, so such a node takes all keys as one block.
+// quant_q / quant_k / quant_v (the pairs on the MatMuls' inputs) fake-quantize the operands
+// first, into copies: fake_quant(x * prescale) per element.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -355,19 +358,36 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
   }
 }
 
+// `view`'s rows (batch x len rows of `width` floats) fake-quantized into `buffer`, and the view
+// of the copy.
+HeadView fake_quantized_copy(const HeadView& view, int64_t batch, int64_t len, int64_t width,
+                             const InputFakeQuant& iq, std::vector<float>& buffer) {
+  buffer.resize(static_cast<size_t>(batch * len * width));
+  parallel_for(batch * len, std::max<int64_t>(1, (1 << 14) / width), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = view.row(r / len, 0, r % len);
+      float* dst = buffer.data() + r * width;
+      for (int64_t c = 0; c < width; ++c) dst[c] = fake_quant(src[c] * iq.prescale, iq.quant);
+    }
+  });
+  return {buffer.data(), len * width, width, view.head_width};
+}
+
 class AttentionKernel final : public CpuKernel {
  public:
   // output_scale > 0: the output as E4M3 codes of out / output_scale.
   AttentionKernel(int64_t heads, std::optional<float> scale, bool causal, bool zero_masked_rows,
                   float output_scale, std::optional<FakeQuant> quant_scores,
-                  std::optional<FakeQuant> quant_probs)
+                  std::optional<FakeQuant> quant_probs,
+                  std::array<std::optional<InputFakeQuant>, 3> input_quant)
       : heads_(heads),
         scale_(scale),
         causal_(causal),
         zero_masked_rows_(zero_masked_rows),
         output_scale_(output_scale),
         quant_scores_(quant_scores),
-        quant_probs_(quant_probs) {}
+        quant_probs_(quant_probs),
+        input_quant_(input_quant) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const bool packed = inputs.size() < 3 || inputs[1] == nullptr;
@@ -418,6 +438,15 @@ class AttentionKernel final : public CpuKernel {
       vv = {v.data<float>(), s.k_len * v.dim(2), v.dim(2), s.value_dim};
     }
     s.scale = scale_ ? *scale_ : 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+    std::array<std::vector<float>, 3> quantized;
+    HeadView* views[3] = {&qv, &kv, &vv};
+    const int64_t lens[3] = {s.q_len, s.k_len, s.k_len};
+    const int64_t widths[3] = {s.heads * s.head_dim, s.heads * s.head_dim, s.heads * s.value_dim};
+    for (size_t i = 0; i < 3; ++i) {
+      if (!input_quant_[i]) continue;
+      *views[i] = fake_quantized_copy(*views[i], s.batch, lens[i], widths[i], *input_quant_[i],
+                                      quantized[i]);
+    }
 
     MaskView mask;
     const bool has_mask = inputs.size() > 3 && inputs[3] != nullptr;
@@ -488,6 +517,7 @@ class AttentionKernel final : public CpuKernel {
   bool zero_masked_rows_;
   float output_scale_;
   std::optional<FakeQuant> quant_scores_, quant_probs_;
+  std::array<std::optional<InputFakeQuant>, 3> input_quant_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init) {
@@ -512,8 +542,10 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
                          parse_fake_quant(init.node.attrs, "quant_scores"));
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs,
                          parse_fake_quant(init.node.attrs, "quant_probs"));
-  return std::unique_ptr<CpuKernel>(std::make_unique<AttentionKernel>(
-      heads, scale, causal == 1, zero_rows == 1, output_scale, quant_scores, quant_probs));
+  VITRT_ASSIGN_OR_RETURN(auto input_quant, parse_attention_input_quant(init.node.attrs));
+  return std::unique_ptr<CpuKernel>(
+      std::make_unique<AttentionKernel>(heads, scale, causal == 1, zero_rows == 1, output_scale,
+                                        quant_scores, quant_probs, input_quant));
 }
 
 }  // namespace

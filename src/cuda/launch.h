@@ -500,6 +500,13 @@ struct FakeQuantArgs {
 cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const FakeQuantArgs& a,
                               cudaStream_t stream);
 
+// vitrt.Attention's quant_q / quant_k / quant_v: y[r, c] = fake_quant(x[r * x_stride + c] *
+// prescale) for rows x cols, y contiguous (x * prescale in fp32; fp16/bf16 by the inverse
+// scale, as launch_fake_quant).
+cudaError_t launch_fake_quant_rows(Elt type, const void* x, int64_t x_stride, void* y, int64_t rows,
+                                   int64_t cols, const FakeQuant& quant, float prescale,
+                                   cudaStream_t stream);
+
 // ---- ONNX's integer ops (integer_ops.cu) ----
 // DynamicQuantizeLinear of n values of `type`: one block finds the range (always holding 0) and
 // writes y_scale = (max - min) / 255 (in `type`) and y_zero_point, then y = saturate(

@@ -1018,13 +1018,18 @@ class ChannelsLastConvKernel final : public CudaKernel {
 
 // ---- vitrt.Attention -------------------------------------------------------------------------
 
+int64_t round_up_64(int64_t n) {
+  return (n + 63) / 64 * 64;
+}
+
 // out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes.
 class AttentionKernel final : public CudaKernel {
  public:
   AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, bool zero_masked_rows,
                   float out_scale, std::optional<FakeQuant> quant_scores,
-                  std::optional<FakeQuant> quant_probs, NodeId node, std::string name,
-                  std::vector<AttentionTactic> tactics)
+                  std::optional<FakeQuant> quant_probs,
+                  std::array<std::optional<InputFakeQuant>, 3> input_quant, NodeId node,
+                  std::string name, std::vector<AttentionTactic> tactics)
       : heads_(heads),
         scale_(scale),
         has_scale_(has_scale),
@@ -1033,6 +1038,7 @@ class AttentionKernel final : public CudaKernel {
         out_scale_(out_scale),
         quant_scores_(quant_scores),
         quant_probs_(quant_probs),
+        input_quant_(input_quant),
         node_(node),
         name_(std::move(name)),
         tactics_(std::move(tactics)) {}
@@ -1094,6 +1100,17 @@ class AttentionKernel final : public CudaKernel {
     a.quant_probs = quant_probs_.has_value();
     if (quant_scores_) a.scores_quant = *quant_scores_;
     if (quant_probs_) a.probs_quant = *quant_probs_;
+    // quant_q / quant_k / quant_v: the operand fake-quantized into a scratch tensor first
+    // (contiguous rows), which the attention then reads.
+    const int64_t rows[3] = {bsz * sq, bsz * sk, bsz * sk};
+    const int64_t widths[3] = {dq, dq, dvt};
+    int64_t* strides[3] = {&a.q_row_stride, &a.k_row_stride, &a.v_row_stride};
+    int64_t scratch_elems = 0;
+    for (int i = 0; i < 3; ++i) {
+      if (!input_quant_[i]) continue;
+      *strides[i] = widths[i];
+      scratch_elems += round_up_64(rows[i] * widths[i]);  // 128-byte aligned parts
+    }
     const SdpaProblem sp = sdpa_problem(a, t);
     // cuDNN's operation has no mask or causal form. It writes no E4M3 codes either: with
     // output_scale, its 16-bit output goes to a scratch tensor and one pass encodes it (at
@@ -1113,6 +1130,11 @@ class AttentionKernel final : public CudaKernel {
         out[1].dtype = q.dtype;
         out[1].shape = out[0].shape;
       }
+      if (scratch_elems > 0) {  // scratch, last: the fake-quantized operands
+        out.emplace_back();
+        out.back().dtype = q.dtype;
+        out.back().shape = {scratch_elems};
+      }
       // cuDNN's plan is built here, outside any CUDA-graph capture (building may compile and
       // load kernels); a problem it cannot take runs vitrt's kernel.
       if (may_use_cudnn && ctx.tuner == nullptr && prepare_cudnn(sp, ctx).ok()) {
@@ -1127,6 +1149,24 @@ class AttentionKernel final : public CudaKernel {
     } else {
       a.k = in[1]->data;
       a.v = in[2]->data;
+    }
+    if (scratch_elems > 0) {
+      const void* srcs[3] = {a.q, a.k, a.v};
+      const int64_t src_strides[3] = {packed ? 3 * dq : dq, packed ? 3 * dq : dq,
+                                      packed ? 3 * dq : dvt};
+      const void** dsts[3] = {&a.q, &a.k, &a.v};
+      int64_t at = 0;
+      for (int i = 0; i < 3; ++i) {
+        if (!input_quant_[i]) continue;
+        void* dst =
+            static_cast<char*>(out.back().data) + at * static_cast<int64_t>(dtype_size(q.dtype));
+        VITRT_RETURN_IF_ERROR(cuda_status(
+            launch_fake_quant_rows(t, srcs[i], src_strides[i], dst, rows[i], widths[i],
+                                   input_quant_[i]->quant, input_quant_[i]->prescale, ctx.stream),
+            "Attention: fake-quantizing an input"));
+        *dsts[i] = dst;
+        at += round_up_64(rows[i] * widths[i]);
+      }
     }
     if (mask != nullptr) {
       const StridedView mv = broadcast_view(mask->shape, full);
@@ -1269,6 +1309,7 @@ class AttentionKernel final : public CudaKernel {
   bool has_scale_, causal_, zero_masked_rows_;
   float out_scale_;
   std::optional<FakeQuant> quant_scores_, quant_probs_;
+  std::array<std::optional<InputFakeQuant>, 3> input_quant_;
   NodeId node_;
   std::string name_;
   std::vector<AttentionTactic> tactics_;
@@ -1489,14 +1530,15 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_scores,
                          parse_fake_quant(at, "quant_scores"));
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs, parse_fake_quant(at, "quant_probs"));
+  VITRT_ASSIGN_OR_RETURN(auto input_quant, parse_attention_input_quant(at));
   std::vector<AttentionTactic> tactics;
   if (const Attribute* a = at.find(kAttentionTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
-  return std::unique_ptr<CudaKernel>(
-      new AttentionKernel(heads, scale, at.has("scale"), causal != 0, zero_rows != 0, out_scale,
-                          quant_scores, quant_probs, id, init.node.name, std::move(tactics)));
+  return std::unique_ptr<CudaKernel>(new AttentionKernel(
+      heads, scale, at.has("scale"), causal != 0, zero_rows != 0, out_scale, quant_scores,
+      quant_probs, input_quant, id, init.node.name, std::move(tactics)));
 }
 
 }  // namespace

@@ -128,6 +128,59 @@ cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const
   });
 }
 
+namespace {
+
+// 16 bytes a step where the rows allow it (cols and x_stride whole vectors, aligned pointers).
+template <typename T, int kVec>
+__global__ void fake_quant_rows_kernel(const T* x, int64_t x_stride, T* y, int64_t rows,
+                                       int64_t cols, FakeQuant f, float prescale, float inv) {
+  const int64_t per_row = cols / kVec;
+  VITRT_GRID_STRIDE(i, rows * per_row) {
+    const int64_t r = i / per_row, c = (i % per_row) * kVec;
+    T e[kVec];
+    if constexpr (kVec * sizeof(T) == 16) {
+      *reinterpret_cast<uint4*>(e) = *reinterpret_cast<const uint4*>(x + r * x_stride + c);
+    } else {
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) e[j] = x[r * x_stride + c + j];
+    }
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      e[j] = from_f<T>(fake_quant_of<T>(__fmul_rn(to_f(e[j]), prescale), f, inv));
+    }
+    if constexpr (kVec * sizeof(T) == 16) {
+      *reinterpret_cast<uint4*>(y + r * cols + c) = *reinterpret_cast<const uint4*>(e);
+    } else {
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) y[r * cols + c + j] = e[j];
+    }
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_fake_quant_rows(Elt type, const void* x, int64_t x_stride, void* y, int64_t rows,
+                                   int64_t cols, const FakeQuant& quant, float prescale,
+                                   cudaStream_t stream) {
+  if (rows == 0 || cols == 0) return cudaSuccess;
+  const float inv = 1.0f / quant.scale;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int kVec = 16 / static_cast<int>(sizeof(T));
+    const T* in = static_cast<const T*>(x);
+    T* out = static_cast<T*>(y);
+    if (reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 &&
+        cols % kVec == 0 && x_stride % kVec == 0) {
+      fake_quant_rows_kernel<T, kVec><<<grid_for(rows * cols / kVec, 256), 256, 0, stream>>>(
+          in, x_stride, out, rows, cols, quant, prescale, inv);
+    } else {
+      fake_quant_rows_kernel<T, 1><<<grid_for(rows * cols, 256), 256, 0, stream>>>(
+          in, x_stride, out, rows, cols, quant, prescale, inv);
+    }
+    return cudaGetLastError();
+  });
+}
+
 cudaError_t launch_quantize_linear(Elt type, QdqType qtype, const void* x, void* q,
                                    const QdqArgs& args, cudaStream_t stream) {
   if (args.n == 0) return cudaSuccess;

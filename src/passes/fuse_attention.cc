@@ -183,6 +183,12 @@ class AttentionMatcher {
     // and the head tensor, and that Reshape (absorbed; given back when q, k, v do not all read
     // the packed projection and this part becomes a Slice of it).
     std::vector<NodeId> packed_nodes;
+    // A quantized model's fake quantization of this operand (a QuantizeLinear ->
+    // DequantizeLinear pair between the head split and the MatMul, as ModelOpt and ONNX
+    // Runtime put on every MatMul input), and the scalar factors applied before it:
+    // vitrt.Attention's quant_q / quant_k / quant_v and prescale_q / prescale_k / prescale_v.
+    std::optional<FakeQuant> quant;
+    double prescale = 1.0;
   };
 
   // The fused node's pieces.
@@ -222,6 +228,8 @@ class AttentionMatcher {
   // MatMul gives it, and of the softmax's probabilities: vitrt.Attention's quant_scores and
   // quant_probs.
   std::optional<FakeQuant> quant_scores, quant_probs;
+  // The same on P v before the heads merge: a vitrt.FakeQuant after the fused op.
+  std::optional<FakeQuant> quant_out;
 
   // Attention kept in its head layout, [L..., S, D] with leading dims L (match_folded): every
   // index of L is one softmax(q k^T) v problem, so the fused op reads q, k, v as
@@ -359,7 +367,27 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       cur = n->inputs[0];
       continue;
     }
+    // One fake quantization of the operand (per tensor, so it commutes with the data movement
+    // of the head split): applied by the fused op as it reads the operand; factors met after
+    // it (further from the MatMul) scale the operand before it.
+    if (!src->quant && is_onnx_op(*n, "DequantizeLinear")) {
+      std::string why;
+      const std::optional<ActivationQuant> aq = match_activation(g_, cur, &why);
+      if (aq && single(g_.nodes[aq->q].outputs[0])) {
+        src->quant = aq->fake_quant();
+        absorb(n);
+        absorb(&g_.nodes[aq->q]);
+        cur = aq->x;
+        continue;
+      }
+    }
     if (std::optional<double> f = scalar_factor(*n, &next)) {
+      if (src->quant) {
+        src->prescale *= *f;
+        absorb(n);
+        cur = next;
+        continue;
+      }
       if (!allow_scale) return cut();  // v scaled: the Mul stays
       scale *= *f;
       absorb(n);
@@ -405,7 +433,8 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       }
       // nn.MultiheadAttention with SDPA: [B*H, a, b] -> Reshape [B, H, a, b], the heads folded
       // into the batch axis by a sequence-first split [S, B, D] -> [S, B*H, Dh].
-      if (rank_of(g_, in) == 3 && axes[0] == 0 && axes[1] == 1 && want[0] == 0 && want[1] == 2) {
+      if (rank_of(g_, in) == 3 && axes[0] == 0 && axes[1] == 1 && want[0] == 0 && want[1] == 2 &&
+          !src->quant) {
         const SymShape& s3 = *shape_of(g_, in);
         const SymShape& s4 = *shape_of(g_, cur);
         // The role (1 seq, 3 head_dim) of `cur`'s axis c, as a label of the split's output
@@ -450,12 +479,12 @@ std::optional<Decline> AttentionMatcher::trace_heads(ValueId v, const std::vecto
       src->heads = s4[2].value();
       src->head_dim = s4[3].value();
       // A scale applied to the projection before the split (older CLIP: q_proj(x) * scale).
-      while (allow_scale && single(src->value)) {
+      while ((allow_scale || src->quant) && single(src->value)) {
         const Node* p = producer_of(g_, src->value);
         ValueId unscaled = kNoValue;
         std::optional<double> f = p != nullptr ? scalar_factor(*p, &unscaled) : std::nullopt;
         if (!f) break;
-        scale *= *f;
+        (src->quant ? src->prescale : scale) *= *f;
         absorb(p);
         src->value = unscaled;
       }
@@ -1109,10 +1138,18 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
     const Node* next = single_data_consumer(g_, uses_, o);
     if (next == nullptr)
       return Decline{"attention output (before merging heads) is used elsewhere"};
+    std::optional<ActivationQuant> oq;
     if (is_passthrough(g_, *next) ||
         (is_onnx_op(*next, "Reshape") && same_shape(g_, next->outputs[0], o))) {
       absorb(next);
       o = next->outputs[0];
+    } else if (!quant_out && (oq = fake_quant_after(*next, o))) {
+      // A quantized model's Q/DQ pair on P v (ONNX Runtime quantizes every MatMul output):
+      // per tensor, so it moves past the merge onto the fused op's output.
+      quant_out = oq->fake_quant();
+      absorb(next);
+      absorb(&g_.nodes[oq->dq]);
+      o = g_.nodes[oq->dq].outputs[0];
     } else if (is_onnx_op(*next, "Transpose")) {
       merge_t = next;
     } else {
@@ -1129,6 +1166,15 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
   }
   absorb(merge_t);
   const Node* merge_r = single_data_consumer(g_, uses_, merge_t->outputs[0]);
+  if (merge_r != nullptr && !quant_out) {
+    // The pair ONNX Runtime's QDQ format repeats after the Transpose.
+    if (std::optional<ActivationQuant> oq = fake_quant_after(*merge_r, merge_t->outputs[0])) {
+      quant_out = oq->fake_quant();
+      absorb(merge_r);
+      absorb(&g_.nodes[oq->dq]);
+      merge_r = single_data_consumer(g_, uses_, g_.nodes[oq->dq].outputs[0]);
+    }
+  }
   if (merge_r == nullptr || !is_onnx_op(*merge_r, "Reshape")) {
     return Decline{"merged heads are not reshaped to [batch, seq, features]"};
   }
@@ -2188,6 +2234,8 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
           matched = nullptr;
         } else {
           matched = &*head_layout;
+          ctx.near_miss(kPass, where,
+                        str_cat("the heads' split and merge stay outside the fused op: ", reason));
         }
       } else {
         matched = nullptr;
@@ -2316,6 +2364,16 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
          {std::pair{"quant_scores", m.quant_scores}, std::pair{"quant_probs", m.quant_probs}}) {
       if (fq) attrs.set_floats(name, fake_quant_floats(*fq));
     }
+    if (!m.folded) {
+      for (const auto& [part, src] :
+           {std::pair{"q", &m.q}, std::pair{"k", &m.k}, std::pair{"v", &m.v}}) {
+        if (!src->quant) continue;
+        attrs.set_floats(str_cat("quant_", part), fake_quant_floats(*src->quant));
+        if (src->prescale != 1.0) {
+          attrs.set_float(str_cat("prescale_", part), static_cast<float>(src->prescale));
+        }
+      }
+    }
     std::vector<std::string> names;
     std::vector<ValueId> freed;
     for (NodeId n : absorbed) {
@@ -2325,6 +2383,13 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     const NodeId fused = add_node(graph, "vitrt", "Attention", base + "_attention", inputs,
                                   {graph.values[m.output].name + "_attention"}, std::move(attrs));
     ValueId fused_out = graph.nodes[fused].outputs[0];
+    if (m.quant_out) {
+      Attributes fq;
+      fq.set_floats("quant", fake_quant_floats(*m.quant_out));
+      const NodeId q = add_node(graph, "vitrt", "FakeQuant", base + "_quant_out", {fused_out},
+                                {graph.values[fused_out].name + "_quant_out"}, std::move(fq));
+      fused_out = graph.nodes[q].outputs[0];
+    }
     ValueId replaced = m.output;
     std::vector<NodeId> removed(absorbed.begin(), absorbed.end());
     if (m.seq_first) {

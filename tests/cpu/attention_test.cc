@@ -201,6 +201,59 @@ TEST(AttentionKernel, Fp8FakeQuantizedScoresAndProbabilities) {
                         0.1);
 }
 
+// The operands' fake quantization (quant_q / quant_k / quant_v with prescale_*: the pairs
+// ModelOpt and ONNX Runtime put on both inputs of both attention MatMuls), int8 and FP8, with
+// the probabilities' as those models have it.
+TEST(AttentionKernel, FakeQuantizedInputs) {
+  const std::vector<float> int8 = {0.02f, 0.0f, -128.0f, 127.0f};
+  const std::vector<float> e4m3 = {0.004f, 0.0f, -448.0f, 448.0f, 1.0f};
+  for (const bool fp8 : {false, true}) {
+    SCOPED_TRACE(fp8 ? "fp8" : "int8");
+    const std::vector<float>& fq = fp8 ? e4m3 : int8;
+    const int64_t b = 2, s = 19, heads = 3, dh = 16;
+    Tensor q = testing::random_tensor(DType::kFloat32, {b, s, heads * dh}, 11, -2.0, 2.0);
+    Tensor k = testing::random_tensor(DType::kFloat32, {b, s, heads * dh}, 12, -2.0, 2.0);
+    Tensor v = testing::random_tensor(DType::kFloat32, {b, s, heads * dh}, 13, -2.0, 2.0);
+    const testing::AttentionOp op{
+        .heads = heads,
+        .scale = 1.0f,
+        .quant_probs = fp8 ? std::vector<float>{1.0f / 448.0f, 0.0f, -448.0f, 448.0f, 1.0f}
+                           : std::vector<float>{1.0f / 255.0f, 0.0f, 0.0f, 255.0f},
+        .quant_q = fq,
+        .quant_k = fq,
+        .quant_v = fq,
+        .prescale_q = 0.5f,
+        .prescale_k = 0.5f};
+    TestGraph g;
+    ValueId qi = g.input("q", DType::kFloat32, {b, s, heads * dh});
+    ValueId ki = g.input("k", DType::kFloat32, {b, s, heads * dh});
+    ValueId vi = g.input("v", DType::kFloat32, {b, s, heads * dh});
+    g.output(testing::add_attention(g, op, qi, ki, vi));
+    ASSERT_TRUE(g.infer().ok());
+    Result<std::vector<Tensor>> got = testing::run_graph(g.graph(), {q, k, v});
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    const Tensor want = testing::attention_reference(op, q, k, v, nullptr);
+    testing::AttentionOp plain = op;
+    plain.quant_q.clear();
+    plain.quant_k.clear();
+    plain.quant_v.clear();
+    plain.scale = 0.25f;  // the prescales, moved out
+    const Tensor unquantized = testing::attention_reference(plain, q, k, v, nullptr);
+    int64_t off = 0;
+    double worst = 0.0, from_plain = 0.0;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      const double e = std::fabs((*got)[0].data<float>()[i] - want.data<float>()[i]);
+      off += e > 1e-4;
+      worst = std::max(worst, e);
+      from_plain = std::max(
+          from_plain, double(std::fabs(want.data<float>()[i] - unquantized.data<float>()[i])));
+    }
+    EXPECT_LE(off, want.numel() / 100);
+    EXPECT_LT(worst, fp8 ? 0.2 : 0.05);
+    EXPECT_GT(from_plain, 1e-3) << "the inputs' fake quantization changed nothing";
+  }
+}
+
 TEST(AttentionSchema, RejectsBadFakeQuantization) {
   for (const std::vector<float>& bad :
        std::vector<std::vector<float>>{{0.1f, 0.0f, 0.0f},

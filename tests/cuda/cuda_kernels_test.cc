@@ -2044,6 +2044,73 @@ TEST_P(CudaAttentionFakeQuant, MatchesFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(IntegerAndFp8, CudaAttentionFakeQuant, ::testing::Bool());
 
+// The operands' fake quantization (quant_q / quant_k / quant_v, prescale_q / prescale_k: the
+// pairs ModelOpt and ONNX Runtime put on the attention MatMuls' inputs), read from separate q,
+// k, v and from one packed qkv, with the probabilities' too, against the float64 reference.
+// Inputs exact in 16 bits; a value whose x * prescale / scale lies within rounding of a step
+// boundary may take the other step, so some outputs may be off by a step's effect.
+TEST(CudaAttentionFakeQuantInputs, MatchFloat64Reference) {
+  VITRT_REQUIRE_GPU();
+  for (const bool fp8 : {false, true})
+    for (const bool packed : {false, true})
+      for (const std::string precision : {"fp32", "fp16", "bf16"}) {
+        SCOPED_TRACE(::testing::Message()
+                     << (fp8 ? "fp8 " : "int8 ") << (packed ? "packed " : "") << precision);
+        const int64_t b = 3, s = 50, heads = 4, dh = 32, d = heads * dh;
+        const std::vector<float> fq = fp8 ? std::vector<float>{0.004f, 0.0f, -448.0f, 448.0f, 1.0f}
+                                          : std::vector<float>{0.02f, 0.0f, -128.0f, 127.0f};
+        const testing::AttentionOp op{
+            .heads = heads,
+            .scale = 1.0f,
+            .quant_probs = fp8 ? std::vector<float>{1.0f / 448.0f, 0.0f, -448.0f, 448.0f, 1.0f}
+                               : std::vector<float>{1.0f / 255.0f, 0.0f, 0.0f, 255.0f},
+            .quant_q = fq,
+            .quant_k = fq,
+            .quant_v = fq,
+            .prescale_q = 0.5f,
+            .prescale_k = 0.5f};
+        TestGraph g(17);
+        std::vector<Tensor> in;
+        Tensor q, k, v;
+        if (packed) {
+          ValueId qkv = g.input("qkv", DType::kFloat32, {b, s, 3 * d});
+          g.output(add_attention(g, op, qkv, kNoValue, kNoValue));
+          const Tensor all = bf16_random({b, s, 3 * d}, 21, -2.0f, 2.0f);
+          q = Tensor::empty(DType::kFloat32, {b, s, d});
+          k = Tensor::empty(DType::kFloat32, {b, s, d});
+          v = Tensor::empty(DType::kFloat32, {b, s, d});
+          for (int64_t r = 0; r < b * s; ++r) {
+            for (int64_t c = 0; c < d; ++c) {
+              q.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + c];
+              k.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + d + c];
+              v.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + 2 * d + c];
+            }
+          }
+          in = {all};
+        } else {
+          ValueId qi = g.input("q", DType::kFloat32, {b, s, d});
+          ValueId ki = g.input("k", DType::kFloat32, {b, s, d});
+          ValueId vi = g.input("v", DType::kFloat32, {b, s, d});
+          g.output(add_attention(g, op, qi, ki, vi));
+          q = bf16_random({b, s, d}, 22, -2.0f, 2.0f);
+          k = bf16_random({b, s, d}, 23, -2.0f, 2.0f);
+          v = bf16_random({b, s, d}, 24, -2.0f, 2.0f);
+          in = {q, k, v};
+        }
+        mark_float_outputs(g);
+        Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), in, precision);
+        ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+        const Tensor want = testing::attention_reference(op, q, k, v, nullptr);
+        const Tensor& got = (*actual)[0];
+        // fp32 too by cosine and largest error: the GPU's exp (and its fp32 rounding of
+        // x * prescale / scale) moves some probabilities and operands to the neighbouring step,
+        // each such flip changing a whole output row of its head.
+        EXPECT_TRUE(outputs_agree(got, want, precision == "fp32" ? "bf16" : precision, 0.0,
+                                  precision == "fp32" ? 0.9999 : 0.999,
+                                  precision == "fp32" ? 0.05 : 0.1));
+      }
+}
+
 // Widths: 45 takes the block-per-row kernel; 768 and 1000 the warp-per-row one (1000: the last
 // vectors of a row are spread over part of the warp); 2056 is too wide for registers in fp16.
 class CudaFusedNorm : public ::testing::TestWithParam<std::tuple<std::string, int>> {};

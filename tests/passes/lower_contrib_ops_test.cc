@@ -29,7 +29,8 @@ TEST_P(OrtOptimizedModels, MatchOnnxRuntime) {
   std::vector<std::string> contrib;
   for (std::string op; std::getline(ops_file, op);) contrib.push_back(op);
   ASSERT_FALSE(contrib.empty());
-  const std::string plan = ::testing::TempDir() + "/ort_contrib.plan";
+  // One file per case: ctest runs the cases as parallel processes.
+  const std::string plan = ::testing::TempDir() + "/ort_contrib_" + GetParam() + ".plan";
   Result<BuildSummary> built = build_plan((dir / "model.onnx").string(), plan, BuildOptions());
   ASSERT_TRUE(built.ok()) << built.status().to_string();
   for (const std::string& op : contrib) {

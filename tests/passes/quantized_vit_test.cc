@@ -87,14 +87,22 @@ Fixture load(const std::string& name) {
           *read_npy((dir / "expected.npy").string())};
 }
 
-// The fused Attention nodes and whether each took the probabilities' (and scores') Q/DQ.
-void expect_quantized_attention(const Graph& g, int n, bool scores) {
+// The fused Attention nodes and whether each took the probabilities' (and scores') Q/DQ, and
+// the pairs on q, k and v (then the heads' split and merge are inside the fused op: no
+// Transpose is left).
+void expect_quantized_attention(const Graph& g, int n, bool scores, bool split_inside = true) {
   int found = 0;
   for (const Node& node : g.nodes) {
     if (node.dead || node.op_type != "Attention") continue;
     ++found;
     EXPECT_TRUE(node.attrs.has("quant_probs")) << node.name;
     EXPECT_EQ(node.attrs.has("quant_scores"), scores) << node.name;
+    for (const char* a : {"quant_q", "quant_k", "quant_v"}) {
+      EXPECT_TRUE(node.attrs.has(a)) << node.name << " " << a;
+    }
+  }
+  if (split_inside) {
+    EXPECT_EQ(count_ops(g, "Transpose"), 0);
   }
   EXPECT_EQ(found, n);
   EXPECT_EQ(count_ops(g, "Softmax"), 0);
@@ -281,7 +289,9 @@ TEST(QuantizedVit, OnnxRuntimeDefaultsFuseAndKeepTheirNumbers) {
   const int pairs_before = count_ops(f.graph, "QuantizeLinear");
   PassContext ctx(false, nullptr);
   ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
-  expect_quantized_attention(f.graph, 2, true);
+  // Two pairs on q and on k (after the head split and after the scaling): the fused op takes
+  // the one next to the MatMul only, and the split stays outside.
+  expect_quantized_attention(f.graph, 2, true, false);
   EXPECT_GT(ctx.applied_counts().at("fold_repeated_qdq"), 10);
   // The rest of the pairs (residual adds, the GELU's pieces, the q and k scaling) are FakeQuant.
   EXPECT_EQ(count_ops(f.graph, "QuantizeLinear"), 0);

@@ -23,6 +23,9 @@ struct AttentionOp {
   // Fake quantization [scale, zero_point, lo, hi] of q k^T and of the probabilities (empty:
   // none).
   std::vector<float> quant_scores = {}, quant_probs = {};
+  // Fake quantization of the operands, read as fake_quant(x * prescale) (empty: none).
+  std::vector<float> quant_q = {}, quant_k = {}, quant_v = {};
+  float prescale_q = 1.0f, prescale_k = 1.0f, prescale_v = 1.0f;
 };
 
 // Adds vitrt.Attention over q, k, v [B, S, H*D], or over one packed [B, S, 3*H*D] value in q
@@ -38,6 +41,14 @@ inline ValueId add_attention(TestGraph& g, const AttentionOp& op, ValueId q, Val
   if (op.output_scale > 0.0f) attrs.set_float("output_scale", op.output_scale);
   if (op.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
   if (!op.quant_scores.empty()) attrs.set_floats("quant_scores", op.quant_scores);
+  const std::vector<float>* parts[3] = {&op.quant_q, &op.quant_k, &op.quant_v};
+  const float prescales[3] = {op.prescale_q, op.prescale_k, op.prescale_v};
+  const char* names[3] = {"q", "k", "v"};
+  for (int i = 0; i < 3; ++i) {
+    if (parts[i]->empty()) continue;
+    attrs.set_floats(std::string("quant_") + names[i], *parts[i]);
+    if (prescales[i] != 1.0f) attrs.set_float(std::string("prescale_") + names[i], prescales[i]);
+  }
   if (!op.quant_probs.empty()) attrs.set_floats("quant_probs", op.quant_probs);
   std::vector<ValueId> inputs = {q, k, v};
   if (mask != kNoValue) {
@@ -94,8 +105,23 @@ inline double fake_quant_reference(double x, const std::vector<float>& q) {
   return (c - q[1]) * q[0];
 }
 
-inline Tensor attention_reference(const AttentionOp& op, const Tensor& q, const Tensor& k,
-                                  const Tensor& v, const Tensor* mask) {
+// `x` read as fake_quant(x * prescale) in float64 (rounded to float, as the values stored).
+inline Tensor fake_quantized_input(const Tensor& x, const std::vector<float>& quant,
+                                   float prescale) {
+  if (quant.empty()) return x;
+  Tensor out = Tensor::empty(DType::kFloat32, x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    out.data<float>()[i] =
+        static_cast<float>(fake_quant_reference(double(x.data<float>()[i]) * prescale, quant));
+  }
+  return out;
+}
+
+inline Tensor attention_reference(const AttentionOp& op, const Tensor& q_in, const Tensor& k_in,
+                                  const Tensor& v_in, const Tensor* mask) {
+  const Tensor q = fake_quantized_input(q_in, op.quant_q, op.prescale_q);
+  const Tensor k = fake_quantized_input(k_in, op.quant_k, op.prescale_k);
+  const Tensor v = fake_quantized_input(v_in, op.quant_v, op.prescale_v);
   const int64_t batch = q.dim(0), q_len = q.dim(1), k_len = k.dim(1);
   const int64_t dq = q.dim(2), dv = v.dim(2);
   const int64_t head_dim = dq / op.heads, value_dim = dv / op.heads;

@@ -13,7 +13,12 @@
 //            fully masked: SigLIP2's padded patches); output_scale (float > 0, optional): the
 //            output is written as uint8 FP8 E4M3 codes of out / output_scale (nearest even,
 //            saturating at +-448, out in fp32 before the division), for fp8 vitrt.QuantLinear
-//            layers reading the codes directly (fuse_fp8_producers)
+//            layers reading the codes directly (fuse_fp8_producers); quant_scores, quant_probs
+//            (a quantized model's fake quantization of q k^T and of the probabilities, see
+//            ir/fake_quant.h); quant_q, quant_k, quant_v (optional, the same form) with
+//            prescale_q, prescale_k, prescale_v (floats, default 1, only with the matching
+//            quant_*): the operand is read as fake_quant(x * prescale) (x * prescale in fp32),
+//            the Q/DQ pairs quantizers put on both inputs of both attention MatMuls
 //   output   [B, Sq, H*Dv], heads merged: float32, or uint8 codes with output_scale
 #include <cmath>
 
@@ -50,11 +55,20 @@ Status infer_attention(InferContext& ctx) {
     }
     out_dtype = DType::kUInt8;
   }
-  for (const char* name : {"quant_scores", "quant_probs"}) {
+  for (const char* name : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
     if (!ctx.attrs().has(name)) continue;
     VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats(name, {}));
     const char* why = nullptr;
     if (!fake_quant_from_floats(v, &why)) return ctx.error("attribute '", name, "' ", why);
+  }
+  for (const char* part : {"q", "k", "v"}) {
+    const std::string name = std::string("prescale_") + part;
+    if (!ctx.attrs().has(name)) continue;
+    VITRT_ASSIGN_OR_RETURN(float f, ctx.attrs().get_float(name, 1.0f));
+    if (!std::isfinite(f)) return ctx.error("attribute '", name, "' must be finite, got ", f);
+    if (!ctx.attrs().has(std::string("quant_") + part)) {
+      return ctx.error("attribute '", name, "' needs quant_", part);
+    }
   }
   const bool packed = !ctx.has_input(1) && !ctx.has_input(2);
   if (ctx.has_input(1) != ctx.has_input(2)) {

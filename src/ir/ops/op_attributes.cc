@@ -84,4 +84,23 @@ Result<std::optional<FakeQuant>> parse_fake_quant(const Attributes& attrs, const
   return fq;
 }
 
+Result<std::array<std::optional<InputFakeQuant>, 3>> parse_attention_input_quant(
+    const Attributes& attrs) {
+  std::array<std::optional<InputFakeQuant>, 3> out;
+  const char* parts[3] = {"q", "k", "v"};
+  for (int i = 0; i < 3; ++i) {
+    const std::string quant = std::string("quant_") + parts[i];
+    const std::string prescale = std::string("prescale_") + parts[i];
+    VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> fq, parse_fake_quant(attrs, quant.c_str()));
+    VITRT_ASSIGN_OR_RETURN(float f, attrs.get_float(prescale, 1.0f));
+    if (!fq) {
+      if (attrs.has(prescale)) return invalid_model("attribute '", prescale, "' needs ", quant);
+      continue;
+    }
+    if (!std::isfinite(f)) return invalid_model("attribute '", prescale, "' must be finite");
+    out[static_cast<size_t>(i)] = InputFakeQuant{*fq, f};
+  }
+  return out;
+}
+
 }  // namespace vitrt

@@ -5,6 +5,7 @@
 // nodes with the same messages.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -50,5 +51,15 @@ Status check_qdq_block_size(const Attributes& attrs);
 // nullopt when the attribute is absent, an error naming it when the floats are no valid
 // FakeQuant (ir/fake_quant.h).
 Result<std::optional<FakeQuant>> parse_fake_quant(const Attributes& attrs, const char* name);
+
+// vitrt.Attention's fake quantization of an input (quant_q with prescale_q, ...): the operand is
+// read as fake_quant(x * prescale), x * prescale in fp32.
+struct InputFakeQuant {
+  FakeQuant quant;
+  float prescale = 1.0f;
+};
+// Index 0 q, 1 k, 2 v; nullopt where the attribute is absent.
+Result<std::array<std::optional<InputFakeQuant>, 3>> parse_attention_input_quant(
+    const Attributes& attrs);
 
 }  // namespace vitrt
