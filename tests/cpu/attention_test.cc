@@ -270,6 +270,21 @@ TEST(AttentionSchema, RejectsBadFakeQuantization) {
     ASSERT_FALSE(s.ok());
     EXPECT_NE(s.message().find("quant_probs"), std::string::npos) << s.message();
   }
+  // An input's prescale without its fake quantization (it would belong in scale), and a bad
+  // input quantization, are named.
+  for (const bool with_quant : {false, true}) {
+    TestGraph g;
+    ValueId q = g.input("q", DType::kFloat32, {1, 4, 8});
+    Attributes a;
+    a.set_int("num_heads", 2);
+    a.set_float("prescale_k", 0.5f);
+    if (with_quant) a.set_floats("quant_k", {0.1f, 0.0f, -448.0f, 448.0f, 7.0f});
+    g.output(g.op("Attention", {q, q, q}, a, "vitrt"));
+    const Status s = g.infer();
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find(with_quant ? "quant_k" : "prescale_k"), std::string::npos)
+        << s.message();
+  }
 }
 
 TEST(AttentionKernel, MasksOfEveryRank) {
