@@ -24,6 +24,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "vitrt/tensor.h"
+
 namespace vitrt {
 
 constexpr float kE4M3Max = 448.0f;
@@ -103,6 +105,14 @@ inline uint8_t float_to_e5m2(float x, bool saturate = true) {
   const float fraction = steps - static_cast<float>(n);
   if (fraction > 0.5f || (fraction == 0.5f && (n & 1u) != 0)) ++n;
   return sign | static_cast<uint8_t>(n);
+}
+
+// A code of `type` (kFloat8E4M3FN or kFloat8E5M2) <-> float.
+inline float float8_to_float(DType type, uint8_t code) {
+  return type == DType::kFloat8E4M3FN ? e4m3_to_float(code) : e5m2_to_float(code);
+}
+inline uint8_t float_to_float8(DType type, float x, bool saturate) {
+  return type == DType::kFloat8E4M3FN ? float_to_e4m3(x, saturate) : float_to_e5m2(x, saturate);
 }
 
 }  // namespace vitrt

@@ -22,11 +22,8 @@ Result<Tensor> cast_float8(const Tensor& in, DType to, const char* op, bool satu
     Tensor f = Tensor::empty(DType::kFloat32, in.shape());
     const uint8_t* src = in.data<uint8_t>();
     float* dst = f.data<float>();
-    const bool e4m3 = in.dtype() == DType::kFloat8E4M3FN;
     parallel_for(in.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        dst[i] = e4m3 ? e4m3_to_float(src[i]) : e5m2_to_float(src[i]);
-      }
+      for (int64_t i = begin; i < end; ++i) dst[i] = float8_to_float(in.dtype(), src[i]);
     });
     return to == DType::kFloat32 ? f : cast_tensor(f, to, op, saturate);
   }
@@ -39,11 +36,8 @@ Result<Tensor> cast_float8(const Tensor& in, DType to, const char* op, bool satu
   Tensor out = Tensor::empty(to, in.shape());
   const float* src = f.data<float>();
   uint8_t* dst = out.data<uint8_t>();
-  const bool e4m3 = to == DType::kFloat8E4M3FN;
   parallel_for(in.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      dst[i] = e4m3 ? float_to_e4m3(src[i], saturate) : float_to_e5m2(src[i], saturate);
-    }
+    for (int64_t i = begin; i < end; ++i) dst[i] = float_to_float8(to, src[i], saturate);
   });
   return out;
 }

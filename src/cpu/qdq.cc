@@ -127,10 +127,6 @@ void dequantize_typed(const Tensor& x, const Tensor& scale, const Tensor* zero_p
   }
 }
 
-float decode_float8(DType t, uint8_t code) {
-  return t == DType::kFloat8E4M3FN ? e4m3_to_float(code) : e5m2_to_float(code);
-}
-
 void quantize_float8(const Tensor& x, const Tensor& scale, const Tensor* zero_point,
                      const AxisLayout& layout, bool saturate, Tensor& y) {
   const DType t = y.dtype();
@@ -141,10 +137,10 @@ void quantize_float8(const Tensor& x, const Tensor& scale, const Tensor* zero_po
       const int64_t c = layout.param(i);
       float v = load_float(x, i) / load_float(scale, c);
       if (zero_point != nullptr) {
-        const float zp = decode_float8(t, zero_point->data<uint8_t>()[c]);
+        const float zp = float8_to_float(t, zero_point->data<uint8_t>()[c]);
         if (zp != 0.0f) v += zp;
       }
-      out[i] = t == DType::kFloat8E4M3FN ? float_to_e4m3(v, saturate) : float_to_e5m2(v, saturate);
+      out[i] = float_to_float8(t, v, saturate);
     }
   });
 }
@@ -156,9 +152,9 @@ void dequantize_float8(const Tensor& x, const Tensor& scale, const Tensor* zero_
   parallel_for(x.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t c = layout.param(i);
-      float v = decode_float8(t, in[i]);
+      float v = float8_to_float(t, in[i]);
       if (zero_point != nullptr) {
-        const float zp = decode_float8(t, zero_point->data<uint8_t>()[c]);
+        const float zp = float8_to_float(t, zero_point->data<uint8_t>()[c]);
         if (zp != 0.0f) v -= zp;
       }
       store_float(y, i, v * load_float(scale, c));

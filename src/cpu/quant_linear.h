@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -12,6 +11,7 @@
 #include "core/float8.h"
 #include "cpu/dnnl_matmul.h"
 #include "ir/attribute.h"
+#include "ir/fake_quant.h"
 
 namespace vitrt {
 
@@ -79,7 +79,7 @@ inline uint8_t quantize_fp8(float x, const QuantLinearParams& p) {
 
 // decode(quantize_fp8(x, p)) without the integer code, for the fp8 GEMM (which multiplies
 // decoded values): the nearest E4M3 value of x / input_scale, ties to even, saturating at
-// +-448, NaN kept. `tiny` is fp8_flush_below(p).
+// +-448, NaN kept (ir/fake_quant.h's round_to_fp8). `tiny` is fp8_flush_below(p).
 //
 // Subnormal x is replaced by 0 before the division: x86 divides it in microcode (~20x
 // slower; GELU outputs are full of them), and for input_scale >= 2^-115 |x / input_scale|
@@ -88,22 +88,7 @@ inline float fp8_flush_below(const QuantLinearParams& p) {
   return p.input_scale >= 0x1p-115f ? std::numeric_limits<float>::min() : 0.0f;
 }
 inline float quantize_fp8_value(float x, const QuantLinearParams& p, float tiny) {
-  const float v = std::fabs(x) < tiny ? 0.0f : x / p.input_scale;
-  if (v != v) return v;
-  const float a = std::min(std::fabs(v), kE4M3Max);
-  float q;
-  if (a < 0.015625f) {
-    // Subnormals: multiples of 2^-9. a * 512 < 8 is exact, and adding 2^23 rounds it to an
-    // integer, ties to even (the default rounding mode, which quantize_int8 relies on too).
-    q = ((a * 512.0f + 0x1p23f) - 0x1p23f) * 0x1p-9f;
-  } else {
-    // Normals: keep 3 of fp32's 23 mantissa bits, rounding to nearest even on the bits; a
-    // carry into the exponent is the round-up to the next power of two. a <= 448 keeps the
-    // result at most 448.
-    const uint32_t bits = std::bit_cast<uint32_t>(a);
-    q = std::bit_cast<float>((bits + 0x7FFFFu + ((bits >> 20) & 1u)) & ~0xFFFFFu);
-  }
-  return std::signbit(v) ? -q : q;
+  return round_to_fp8(std::fabs(x) < tiny ? 0.0f : x / p.input_scale, kFakeQuantE4M3);
 }
 
 // The E4M3 code of a QuantLinear's output y with output_scale (the contract's

@@ -1104,6 +1104,7 @@ class AttentionKernel final : public CudaKernel {
     // (contiguous rows), which the attention then reads.
     const int64_t rows[3] = {bsz * sq, bsz * sk, bsz * sk};
     const int64_t widths[3] = {dq, dq, dvt};
+    const int64_t src_strides[3] = {a.q_row_stride, a.k_row_stride, a.v_row_stride};
     int64_t* strides[3] = {&a.q_row_stride, &a.k_row_stride, &a.v_row_stride};
     int64_t scratch_elems = 0;
     for (int i = 0; i < 3; ++i) {
@@ -1152,8 +1153,6 @@ class AttentionKernel final : public CudaKernel {
     }
     if (scratch_elems > 0) {
       const void* srcs[3] = {a.q, a.k, a.v};
-      const int64_t src_strides[3] = {packed ? 3 * dq : dq, packed ? 3 * dq : dq,
-                                      packed ? 3 * dq : dvt};
       const void** dsts[3] = {&a.q, &a.k, &a.v};
       int64_t at = 0;
       for (int i = 0; i < 3; ++i) {

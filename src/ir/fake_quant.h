@@ -41,6 +41,16 @@ struct FakeQuant {
   int kind = kFakeQuantInteger;
 };
 
+// The largest finite magnitude of an FP8 kind: 448 (E4M3) or 57344 (E5M2).
+VITRT_HOST_DEVICE constexpr float fp8_max(int kind) {
+  return kind == kFakeQuantE4M3 ? 448.0f : 57344.0f;
+}
+
+// The FP8 fake quantization of `kind` with `scale`: zero point 0, range the format's.
+VITRT_HOST_DEVICE constexpr FakeQuant fp8_fake_quant(float scale, int kind) {
+  return {scale, 0.0f, -fp8_max(kind), fp8_max(kind), kind};
+}
+
 namespace fake_quant_detail {
 VITRT_HOST_DEVICE inline uint32_t bits_of(float x) {
 #ifdef __CUDA_ARCH__
@@ -67,7 +77,7 @@ VITRT_HOST_DEVICE inline float float_of(uint32_t u) {
 VITRT_HOST_DEVICE inline float round_to_fp8(float v, int kind) {
   if (v != v) return v;
   const bool e4m3 = kind == kFakeQuantE4M3;
-  const float max = e4m3 ? 448.0f : 57344.0f;
+  const float max = fp8_max(kind);
   const float smallest_normal = e4m3 ? 0x1p-6f : 0x1p-14f;
   float a = fabsf(v);
   a = a < max ? a : max;
@@ -89,14 +99,19 @@ VITRT_HOST_DEVICE inline float round_to_fp8(float v, int kind) {
   return (fake_quant_detail::bits_of(v) >> 31) != 0u ? -q : q;
 }
 
-VITRT_HOST_DEVICE inline float fake_quant(float x, const FakeQuant& f) {
-  if (f.kind != kFakeQuantInteger) return round_to_fp8(x / f.scale, f.kind) * f.scale;
+// The fake quantization of x given r = x / scale, however the caller computed it.
+VITRT_HOST_DEVICE inline float fake_quant_of_ratio(float r, const FakeQuant& f) {
+  if (f.kind != kFakeQuantInteger) return round_to_fp8(r, f.kind) * f.scale;
   // rint rounds half to even in the default rounding mode, as QuantizeLinear asks.
-  float q = rintf(x / f.scale) + f.zero_point;
+  float q = rintf(r) + f.zero_point;
   q = q < f.lo ? f.lo : q;
   q = q > f.hi ? f.hi : q;
   q = q == q ? q : f.zero_point;  // NaN
   return (q - f.zero_point) * f.scale;
+}
+
+VITRT_HOST_DEVICE inline float fake_quant(float x, const FakeQuant& f) {
+  return fake_quant_of_ratio(x / f.scale, f);
 }
 
 // The same with x * inv_scale (inv_scale = 1 / scale) for the tensor-core attention kernels,
@@ -104,12 +119,7 @@ VITRT_HOST_DEVICE inline float fake_quant(float x, const FakeQuant& f) {
 // value within an ulp of a step boundary may land on the other step, and it spares the division
 // on every score and probability.
 VITRT_HOST_DEVICE inline float fake_quant_by_inverse(float x, const FakeQuant& f, float inv_scale) {
-  if (f.kind != kFakeQuantInteger) return round_to_fp8(x * inv_scale, f.kind) * f.scale;
-  float q = rintf(x * inv_scale) + f.zero_point;
-  q = q < f.lo ? f.lo : q;
-  q = q > f.hi ? f.hi : q;
-  q = q == q ? q : f.zero_point;  // NaN
-  return (q - f.zero_point) * f.scale;
+  return fake_quant_of_ratio(x * inv_scale, f);
 }
 
 // The attribute's floats for `f`: [scale, zero_point, lo, hi], and the kind for FP8.
@@ -136,17 +146,13 @@ inline std::optional<FakeQuant> fake_quant_from_floats(const std::vector<float>&
       return std::nullopt;
     }
     f.kind = static_cast<int>(v[4]);
-    const float max = f.kind == kFakeQuantE4M3 ? 448.0f : 57344.0f;
-    if (!(f.scale > 0.0f) || !std::isfinite(f.scale)) {
-      *error = "scale (element 0) must be a finite float > 0";
-    } else if (f.zero_point != 0.0f || f.lo != -max || f.hi != max) {
-      *error = "an FP8 kind needs zero_point 0 and lo, hi = -max, max of the format";
-    }
-    if (*error != nullptr) return std::nullopt;
-    return f;
   }
   if (!(f.scale > 0.0f) || !std::isfinite(f.scale)) {
     *error = "scale (element 0) must be a finite float > 0";
+  } else if (f.kind != kFakeQuantInteger) {
+    if (f.zero_point != 0.0f || f.lo != -fp8_max(f.kind) || f.hi != fp8_max(f.kind)) {
+      *error = "an FP8 kind needs zero_point 0 and lo, hi = -max, max of the format";
+    }
   } else if (!integral(f.lo) || !integral(f.hi) || f.lo >= f.hi || f.lo < -128.0f ||
              f.hi > 255.0f) {
     *error = "lo and hi (elements 2, 3) must be integers with -128 <= lo < hi <= 255";

@@ -90,10 +90,7 @@ struct ActivationQuant {
   // unused), else kFakeQuantInteger.
   int kind = kFakeQuantInteger;
   FakeQuant fake_quant() const {
-    if (kind != kFakeQuantInteger) {
-      const float max = kind == kFakeQuantE4M3 ? 448.0f : 57344.0f;
-      return {scale, 0.0f, -max, max, kind};
-    }
+    if (kind != kFakeQuantInteger) return fp8_fake_quant(scale, kind);
     return {scale, static_cast<float>(zero_point), static_cast<float>(qmin),
             static_cast<float>(qmax)};
   }
