@@ -107,6 +107,26 @@ TEST(AttentionKernel, MatchesFloat64Reference) {
 // output by about one probability step (1/255) times |v| <= 1, so a few elements may differ by
 // that much and the rest agree to 1e-4. The unquantized reference is farther away than that:
 // the attributes are applied.
+// `got` against the float64 reference with the same fake quantization (`want`): at most 1% of
+// the elements off by more than 1e-4 and none by `flip_bound` (the effect of a value that float
+// rounding moved to the neighbouring step), while the reference without the fake quantization
+// (`unquantized`) is farther away: the attributes were applied.
+void expect_fake_quantized(const Tensor& got, const Tensor& want, const Tensor& unquantized,
+                           double flip_bound) {
+  int64_t off = 0;
+  double worst = 0.0, from_plain = 0.0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double e = std::fabs(got.data<float>()[i] - want.data<float>()[i]);
+    off += e > 1e-4;
+    worst = std::max(worst, e);
+    from_plain = std::max(from_plain,
+                          double(std::fabs(want.data<float>()[i] - unquantized.data<float>()[i])));
+  }
+  EXPECT_LE(off, want.numel() / 100) << "elements off by more than 1e-4";
+  EXPECT_LT(worst, flip_bound) << "largest error";
+  EXPECT_GT(from_plain, 1e-3) << "the fake quantization changed nothing";
+}
+
 // FP8 steps are relative (1/8 of the value for E4M3, 1/4 for E5M2): a flip there moves an output
 // by up to `flip_bound`.
 void check_fake_quant_case(const Case& c, double flip_bound = 2.5 / 255) {
@@ -126,18 +146,7 @@ void check_fake_quant_case(const Case& c, double flip_bound = 2.5 / 255) {
   plain.quant_scores.clear();
   plain.quant_probs.clear();
   const Tensor unquantized = testing::attention_reference(op_of(plain), q, k, v, mp);
-  int64_t off = 0;
-  double worst = 0.0, from_plain = 0.0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    const double e = std::fabs(got->data<float>()[i] - want.data<float>()[i]);
-    off += e > 1e-4;
-    worst = std::max(worst, e);
-    from_plain = std::max(from_plain,
-                          double(std::fabs(want.data<float>()[i] - unquantized.data<float>()[i])));
-  }
-  EXPECT_LE(off, want.numel() / 100) << "elements off by more than 1e-4";
-  EXPECT_LT(worst, flip_bound) << "largest error";
-  EXPECT_GT(from_plain, 1e-3) << "the fake quantization changed nothing";
+  expect_fake_quantized(*got, want, unquantized, flip_bound);
 }
 
 TEST(AttentionKernel, FakeQuantizedScoresAndProbabilities) {
@@ -205,25 +214,13 @@ TEST(AttentionKernel, Fp8FakeQuantizedScoresAndProbabilities) {
 // ModelOpt and ONNX Runtime put on both inputs of both attention MatMuls), int8 and FP8, with
 // the probabilities' as those models have it.
 TEST(AttentionKernel, FakeQuantizedInputs) {
-  const std::vector<float> int8 = {0.02f, 0.0f, -128.0f, 127.0f};
-  const std::vector<float> e4m3 = {0.004f, 0.0f, -448.0f, 448.0f, 1.0f};
   for (const bool fp8 : {false, true}) {
     SCOPED_TRACE(fp8 ? "fp8" : "int8");
-    const std::vector<float>& fq = fp8 ? e4m3 : int8;
     const int64_t b = 2, s = 19, heads = 3, dh = 16;
     Tensor q = testing::random_tensor(DType::kFloat32, {b, s, heads * dh}, 11, -2.0, 2.0);
     Tensor k = testing::random_tensor(DType::kFloat32, {b, s, heads * dh}, 12, -2.0, 2.0);
     Tensor v = testing::random_tensor(DType::kFloat32, {b, s, heads * dh}, 13, -2.0, 2.0);
-    const testing::AttentionOp op{
-        .heads = heads,
-        .scale = 1.0f,
-        .quant_probs = fp8 ? std::vector<float>{1.0f / 448.0f, 0.0f, -448.0f, 448.0f, 1.0f}
-                           : std::vector<float>{1.0f / 255.0f, 0.0f, 0.0f, 255.0f},
-        .quant_q = fq,
-        .quant_k = fq,
-        .quant_v = fq,
-        .prescale_q = 0.5f,
-        .prescale_k = 0.5f};
+    const testing::AttentionOp op = testing::fake_quantized_inputs_op(heads, fp8);
     TestGraph g;
     ValueId qi = g.input("q", DType::kFloat32, {b, s, heads * dh});
     ValueId ki = g.input("k", DType::kFloat32, {b, s, heads * dh});
@@ -239,18 +236,7 @@ TEST(AttentionKernel, FakeQuantizedInputs) {
     plain.quant_v.clear();
     plain.scale = 0.25f;  // the prescales, moved out
     const Tensor unquantized = testing::attention_reference(plain, q, k, v, nullptr);
-    int64_t off = 0;
-    double worst = 0.0, from_plain = 0.0;
-    for (int64_t i = 0; i < want.numel(); ++i) {
-      const double e = std::fabs((*got)[0].data<float>()[i] - want.data<float>()[i]);
-      off += e > 1e-4;
-      worst = std::max(worst, e);
-      from_plain = std::max(
-          from_plain, double(std::fabs(want.data<float>()[i] - unquantized.data<float>()[i])));
-    }
-    EXPECT_LE(off, want.numel() / 100);
-    EXPECT_LT(worst, fp8 ? 0.2 : 0.05);
-    EXPECT_GT(from_plain, 1e-3) << "the inputs' fake quantization changed nothing";
+    expect_fake_quantized((*got)[0], want, unquantized, fp8 ? 0.2 : 0.05);
   }
 }
 

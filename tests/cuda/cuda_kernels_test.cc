@@ -2057,18 +2057,7 @@ TEST(CudaAttentionFakeQuantInputs, MatchFloat64Reference) {
         SCOPED_TRACE(::testing::Message()
                      << (fp8 ? "fp8 " : "int8 ") << (packed ? "packed " : "") << precision);
         const int64_t b = 3, s = 50, heads = 4, dh = 32, d = heads * dh;
-        const std::vector<float> fq = fp8 ? std::vector<float>{0.004f, 0.0f, -448.0f, 448.0f, 1.0f}
-                                          : std::vector<float>{0.02f, 0.0f, -128.0f, 127.0f};
-        const testing::AttentionOp op{
-            .heads = heads,
-            .scale = 1.0f,
-            .quant_probs = fp8 ? std::vector<float>{1.0f / 448.0f, 0.0f, -448.0f, 448.0f, 1.0f}
-                               : std::vector<float>{1.0f / 255.0f, 0.0f, 0.0f, 255.0f},
-            .quant_q = fq,
-            .quant_k = fq,
-            .quant_v = fq,
-            .prescale_q = 0.5f,
-            .prescale_k = 0.5f};
+        const testing::AttentionOp op = testing::fake_quantized_inputs_op(heads, fp8);
         TestGraph g(17);
         std::vector<Tensor> in;
         Tensor q, k, v;

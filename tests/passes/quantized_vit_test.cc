@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "core/npy.h"
 #include "onnx/onnx_import.h"
@@ -109,20 +110,36 @@ void expect_quantized_attention(const Graph& g, int n, bool scores, bool split_i
   EXPECT_EQ(count_ops(g, "MatMul"), 0);
 }
 
+// Optimizes f.graph; returns the graph as imported.
+Graph optimize(Fixture& f) {
+  Graph unfused = f.graph;
+  PassContext ctx(false, nullptr);
+  EXPECT_TRUE(optimize_graph(f.graph, ctx).ok());
+  return unfused;
+}
+
+// The optimized graph's output against ONNX Runtime's (f.expected) to `tol` of scale and, given
+// `min_cosine`, by cosine; and against the graph as imported (`unfused`) to `tol`.
+void expect_output_matches(const Fixture& f, const Graph& unfused, double tol,
+                           std::optional<double> min_cosine = std::nullopt) {
+  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  if (min_cosine) {
+    EXPECT_TRUE(testing::cosine_at_least((*out)[0], f.expected, *min_cosine));
+  }
+  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0], f.expected, tol));
+  testing::expect_outputs_close(unfused, f.graph, {f.input}, tol);
+}
+
 // ModelOpt's INT8 placement (Q/DQ on every MatMul input, the attention's included): every
 // projection becomes QuantLinear, both attentions fuse with the probabilities' quantization,
 // and the output is ONNX Runtime's float evaluation of the Q/DQ graph.
 TEST(QuantizedVit, ModelOptInt8FusesAndMatchesOnnxRuntime) {
   Fixture f = load("vit_modelopt_int8");
-  Graph unfused = f.graph;
-  PassContext ctx(false, nullptr);
-  ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
+  const Graph unfused = optimize(f);
   expect_quantized_attention(f.graph, 2, false);
   EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 8);
-  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
-  ASSERT_TRUE(out.ok()) << out.status().to_string();
-  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0], f.expected, 1e-5));
-  testing::expect_outputs_close(unfused, f.graph, {f.input}, 1e-5);
+  expect_output_matches(f, unfused, 1e-5);
 }
 
 // ModelOpt's FP8 mode (the Hopper form: float8e4m3fn Q/DQ, per-tensor activations, the float
@@ -134,9 +151,7 @@ TEST(QuantizedVit, ModelOptInt8FusesAndMatchesOnnxRuntime) {
 // (1/16 of its magnitude) is quantized to the neighbouring value downstream, hence the bound.
 TEST(QuantizedVit, ModelOptFp8FusesAndMatchesOnnxRuntime) {
   Fixture f = load("vit_modelopt_fp8");
-  Graph unfused = f.graph;
-  PassContext ctx(false, nullptr);
-  ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
+  const Graph unfused = optimize(f);
   expect_quantized_attention(f.graph, 2, false);
   EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 8);
   EXPECT_EQ(count_ops(f.graph, "QuantizeLinear"), 0);
@@ -149,11 +164,7 @@ TEST(QuantizedVit, ModelOptFp8FusesAndMatchesOnnxRuntime) {
       EXPECT_EQ(n.attrs.get_floats("quant_probs", {})->size(), 5u) << n.name;  // FP8 kind
     }
   }
-  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
-  ASSERT_TRUE(out.ok()) << out.status().to_string();
-  EXPECT_TRUE(testing::cosine_at_least((*out)[0], f.expected, 0.9999));
-  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0], f.expected, 0.01));
-  testing::expect_outputs_close(unfused, f.graph, {f.input}, 0.01);
+  expect_output_matches(f, unfused, 0.01, 0.9999);
 }
 
 // ONNX Runtime's quantize_static with float8e4m3fn activations and weights (MatMul and Gemm
@@ -162,17 +173,11 @@ TEST(QuantizedVit, ModelOptFp8FusesAndMatchesOnnxRuntime) {
 // fp8 QuantLinear, the classifier's Gemm too, and the output stays ONNX Runtime's.
 TEST(QuantizedVit, OnnxRuntimeFp8FusesAndMatchesOnnxRuntime) {
   Fixture f = load("vit_ort_fp8");
-  Graph unfused = f.graph;
-  PassContext ctx(false, nullptr);
-  ASSERT_TRUE(optimize_graph(f.graph, ctx).ok());
+  const Graph unfused = optimize(f);
   expect_quantized_attention(f.graph, 2, true);
   EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 9);
   EXPECT_EQ(count_ops(f.graph, "QuantizeLinear"), 0);
-  Result<std::vector<Tensor>> out = testing::run_graph(f.graph, {f.input});
-  ASSERT_TRUE(out.ok()) << out.status().to_string();
-  EXPECT_TRUE(testing::cosine_at_least((*out)[0], f.expected, 0.9999));
-  EXPECT_TRUE(testing::tensors_close_to_scale((*out)[0], f.expected, 0.01));
-  testing::expect_outputs_close(unfused, f.graph, {f.input}, 0.01);
+  expect_output_matches(f, unfused, 0.01, 0.9999);
 }
 
 // The pairs no other fusion takes become vitrt.FakeQuant: the same values bit for bit (float32

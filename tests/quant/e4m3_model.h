@@ -7,53 +7,54 @@
 
 namespace vitrt::testing {
 
+// An 8-bit float: 1 sign bit, the exponent bits (bias), the mantissa bits, and the largest
+// finite magnitude's code.
+struct Fp8Format {
+  int mantissa_bits;
+  int bias;
+  int max_code;
+};
+inline constexpr Fp8Format kE4M3{3, 7, 0x7E};   // 0x7F: NaN, no infinity
+inline constexpr Fp8Format kE5M2{2, 15, 0x7B};  // 0x7C..: inf and NaN (not modelled here)
+
+inline double fp8_value(int code, Fp8Format f) {
+  const int steps = 1 << f.mantissa_bits;
+  const int exponent = (code & 0x7F) >> f.mantissa_bits;
+  const int mantissa = code & (steps - 1);
+  const double v = exponent == 0
+                       ? std::ldexp(static_cast<double>(mantissa) / steps, 1 - f.bias)
+                       : std::ldexp(1.0 + static_cast<double>(mantissa) / steps, exponent - f.bias);
+  return (code & 0x80) ? -v : v;
+}
+
+// The finite code nearest to x (ties: the even code; beyond the largest finite value:
+// saturate to it).
+inline uint8_t fp8_nearest_code(double x, Fp8Format f) {
+  const int sign = std::signbit(x) ? 0x80 : 0;
+  const double a = std::fabs(x);
+  int best = 0;
+  double best_err = INFINITY;
+  for (int c = 0; c <= f.max_code; ++c) {
+    const double err = std::fabs(fp8_value(c, f) - a);
+    if (err < best_err || (err == best_err && c % 2 == 0)) {
+      best = c;
+      best_err = err;
+    }
+  }
+  return static_cast<uint8_t>(sign | best);
+}
+
 inline double e4m3_value(int code) {
-  const int exponent = (code >> 3) & 0xF;
-  const int mantissa = code & 7;
-  const double v = exponent == 0 ? std::ldexp(mantissa / 8.0, -6)
-                                 : std::ldexp(1.0 + mantissa / 8.0, exponent - 7);
-  return (code & 0x80) ? -v : v;
+  return fp8_value(code, kE4M3);
 }
-
-// The finite code nearest to x (ties: the even code; beyond 448: saturate to +-448).
 inline uint8_t e4m3_nearest_code(double x) {
-  const int sign = std::signbit(x) ? 0x80 : 0;
-  const double a = std::fabs(x);
-  int best = 0;
-  double best_err = INFINITY;
-  for (int c = 0; c <= 0x7E; ++c) {
-    const double err = std::fabs(e4m3_value(c) - a);
-    if (err < best_err || (err == best_err && c % 2 == 0)) {
-      best = c;
-      best_err = err;
-    }
-  }
-  return static_cast<uint8_t>(sign | best);
+  return fp8_nearest_code(x, kE4M3);
 }
-
-// E5M2: exponent bias 15, 2 mantissa bits; codes 0x7C.. are inf / NaN (not modelled here).
 inline double e5m2_value(int code) {
-  const int exponent = (code >> 2) & 0x1F;
-  const int mantissa = code & 3;
-  const double v = exponent == 0 ? std::ldexp(mantissa / 4.0, -14)
-                                 : std::ldexp(1.0 + mantissa / 4.0, exponent - 15);
-  return (code & 0x80) ? -v : v;
+  return fp8_value(code, kE5M2);
 }
-
-// The finite E5M2 code nearest to x (ties: the even code; beyond 57344: saturate).
 inline uint8_t e5m2_nearest_code(double x) {
-  const int sign = std::signbit(x) ? 0x80 : 0;
-  const double a = std::fabs(x);
-  int best = 0;
-  double best_err = INFINITY;
-  for (int c = 0; c <= 0x7B; ++c) {
-    const double err = std::fabs(e5m2_value(c) - a);
-    if (err < best_err || (err == best_err && c % 2 == 0)) {
-      best = c;
-      best_err = err;
-    }
-  }
-  return static_cast<uint8_t>(sign | best);
+  return fp8_nearest_code(x, kE5M2);
 }
 
 }  // namespace vitrt::testing

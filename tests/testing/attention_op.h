@@ -28,6 +28,23 @@ struct AttentionOp {
   float prescale_q = 1.0f, prescale_k = 1.0f, prescale_v = 1.0f;
 };
 
+// The fake quantizations ModelOpt and ONNX Runtime give an attention, int8 or FP8 (E4M3): on q
+// and k (each scaled by 0.5 before, as torch's SDPA decomposition scales them), on v, and on
+// the probabilities; the scores' own scale 1.
+inline AttentionOp fake_quantized_inputs_op(int64_t heads, bool fp8) {
+  const std::vector<float> fq = fp8 ? std::vector<float>{0.004f, 0.0f, -448.0f, 448.0f, 1.0f}
+                                    : std::vector<float>{0.02f, 0.0f, -128.0f, 127.0f};
+  return {.heads = heads,
+          .scale = 1.0f,
+          .quant_probs = fp8 ? std::vector<float>{1.0f / 448.0f, 0.0f, -448.0f, 448.0f, 1.0f}
+                             : std::vector<float>{1.0f / 255.0f, 0.0f, 0.0f, 255.0f},
+          .quant_q = fq,
+          .quant_k = fq,
+          .quant_v = fq,
+          .prescale_q = 0.5f,
+          .prescale_k = 0.5f};
+}
+
 // Adds vitrt.Attention over q, k, v [B, S, H*D], or over one packed [B, S, 3*H*D] value in q
 // with k and v kNoValue, and an optional additive mask. The inputs are laid out as pack_qkv and
 // fuse_attention write them: the packed form keeps the empty key and value slots only when a
