@@ -1,14 +1,23 @@
 // vitrt.AddLayerNorm on the CPU: the residual sum and its LayerNorm in one pass over each row
 // (layer_norm_rows.h), so the sum is read from memory once instead of three times (Add, then
-// LayerNorm's statistics and normalisation). With output_scale, y leaves as E4M3 codes.
+// LayerNorm's statistics and normalisation). With output_scale, y leaves as E4M3 codes. With
+// quant_a / quant_b / quant_sum (a quantized model's Q/DQ pairs on the residual stream) the
+// fake-quantized addends are formed first and, for quant_sum, the sum is written before its
+// fake quantization is normalized: each step as the separate FakeQuant, Add and
+// LayerNormalization kernels compute it, bit for bit.
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "core/float8.h"
+#include "core/parallel.h"
 #include "cpu/broadcast.h"
 #include "cpu/cpu_kernel.h"
+#include "cpu/fake_quant_cpu.h"
 #include "cpu/layer_norm_rows.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt {
 namespace {
@@ -46,11 +55,25 @@ Result<Tensor> addend_rows(const Tensor& a, const Tensor& b, int64_t* b_rows) {
   return full;
 }
 
+// A fake-quantized copy of `x`'s n values.
+Tensor fake_quantized(const float* x, const std::vector<int64_t>& shape, const FakeQuant& f) {
+  Tensor out = Tensor::empty(DType::kFloat32, shape);
+  float* dst = out.data<float>();
+  const float flush_below = fake_quant_flush_below(f);
+  parallel_for(out.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dst[i] = cpu_fake_quant(x[i], f, flush_below);
+  });
+  return out;
+}
+
+// The quant_a, quant_b and quant_sum attributes, in that order.
+using NormQuant = std::array<std::optional<FakeQuant>, 3>;
+
 class AddLayerNormKernel final : public CpuKernel {
  public:
   // output_scale > 0: y as E4M3 codes of y / output_scale.
-  AddLayerNormKernel(float eps, bool want_sum, float output_scale)
-      : eps_(eps), want_sum_(want_sum), output_scale_(output_scale) {}
+  AddLayerNormKernel(float eps, bool want_sum, float output_scale, NormQuant quant)
+      : eps_(eps), want_sum_(want_sum), output_scale_(output_scale), quant_(quant) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& a = *inputs[0];
@@ -74,16 +97,45 @@ class AddLayerNormKernel final : public CpuKernel {
     Tensor y = Tensor::empty(DType::kFloat32, a.shape());
     const bool codes = output_scale_ > 0.0f;
     Tensor codes_y = codes ? Tensor::empty(DType::kUInt8, a.shape()) : Tensor();
-    Tensor sum = want_sum_ ? Tensor::empty(DType::kFloat32, a.shape()) : Tensor();
+    const auto& [quant_a, quant_b, quant_sum] = quant_;
+    // quant_sum needs the sum whether or not the graph reads it.
+    Tensor sum = want_sum_ || quant_sum ? Tensor::empty(DType::kFloat32, a.shape()) : Tensor();
     if (c > 0 && a.numel() > 0) {
+      const float* pa = a.data<float>();
+      const float* pb = b_full.data<float>();
+      Tensor a_q, b_q, normalized;
+      if (quant_a) {
+        a_q = fake_quantized(pa, a.shape(), *quant_a);
+        pa = a_q.data<float>();
+      }
+      if (quant_b) {
+        b_q = fake_quantized(pb, b_full.shape(), *quant_b);
+        pb = b_q.data<float>();
+      }
+      if (quant_sum) {
+        // The sum as the Add writes it, then the LayerNorm of its fake quantization.
+        float* s = sum.data<float>();
+        const int64_t rows = a.numel() / c;
+        parallel_for(rows, std::max<int64_t>(1, (1 << 14) / c), [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            const float* __restrict ar = pa + r * c;
+            const float* __restrict br = pb + (r % b_rows) * c;
+            float* __restrict sr = s + r * c;
+            for (int64_t j = 0; j < c; ++j) sr[j] = ar[j] + br[j];
+          }
+        });
+        normalized = fake_quantized(s, a.shape(), *quant_sum);
+        pa = normalized.data<float>();
+        pb = nullptr;
+      }
       LayerNormRowsArgs args;
-      args.a = a.data<float>();
-      args.b = b_full.data<float>();
+      args.a = pa;
+      args.b = pb;
       args.b_rows = b_rows;
       args.gamma = gamma.data<float>();
       args.beta = beta != nullptr ? beta->data<float>() : nullptr;
       args.y = y.data<float>();
-      args.sum = want_sum_ ? sum.data<float>() : nullptr;
+      args.sum = want_sum_ && !quant_sum ? sum.data<float>() : nullptr;
       args.rows = a.numel() / c;
       args.n = c;
       args.epsilon = eps_;
@@ -103,6 +155,7 @@ class AddLayerNormKernel final : public CpuKernel {
   float eps_;
   bool want_sum_;
   float output_scale_;
+  NormQuant quant_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_add_layer_norm(const KernelInit& init) {
@@ -115,8 +168,13 @@ Result<std::unique_ptr<CpuKernel>> make_add_layer_norm(const KernelInit& init) {
       return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
     }
   }
+  NormQuant quant;
+  const char* names[3] = {"quant_a", "quant_b", "quant_sum"};
+  for (size_t i = 0; i < quant.size(); ++i) {
+    VITRT_ASSIGN_OR_RETURN(quant[i], parse_fake_quant(init.node.attrs, names[i]));
+  }
   return std::unique_ptr<CpuKernel>(
-      std::make_unique<AddLayerNormKernel>(eps, want_sum, output_scale));
+      std::make_unique<AddLayerNormKernel>(eps, want_sum, output_scale, quant));
 }
 
 }  // namespace

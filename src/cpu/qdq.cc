@@ -22,6 +22,7 @@
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/dynamic_quantize.h"
+#include "cpu/fake_quant_cpu.h"
 #include "ir/fake_quant.h"
 #include "ir/ops/op_attributes.h"
 
@@ -256,19 +257,13 @@ class FakeQuantKernel final : public CpuKernel {
     const FakeQuant fo = fq_out_.value_or(FakeQuant{});
     const bool out_quant = fq_out_.has_value();
     if (x.dtype() == DType::kFloat32) {
-      // Subnormal x becomes 0 first, as in quantize_per_tensor (x86 divides them in
-      // microcode): exact for scales above 2^-125, where |x / scale| < 0.5 rounds to 0, and for
-      // FP8 above 2^-100 (|x / scale| below half the smallest E4M3 / E5M2 step, 2^-10 / 2^-17),
-      // where the zero keeps x's sign as the FP8 code does.
-      const bool fp8 = f.kind != kFakeQuantInteger;
-      const float tiny =
-          f.scale > (fp8 ? 0x1p-100f : 0x1p-125f) ? std::numeric_limits<float>::min() : 0.0f;
+      const float tiny = fake_quant_flush_below(f);
       const float* src = x.data<float>();
       float* dst = y.data<float>();
       if (b == nullptr) {
         parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
           for (int64_t i = begin; i < end; ++i) {
-            dst[i] = fake_quant(std::fabs(src[i]) < tiny ? std::copysign(0.0f, src[i]) : src[i], f);
+            dst[i] = cpu_fake_quant(src[i], f, tiny);
           }
         });
         return Status();
@@ -279,8 +274,7 @@ class FakeQuantKernel final : public CpuKernel {
           const float* __restrict bs = b;
           float* __restrict ys = dst + r * cols;
           for (int64_t c = 0; c < cols; ++c) {
-            ys[c] =
-                fake_quant(std::fabs(xs[c]) < tiny ? std::copysign(0.0f, xs[c]) : xs[c], f) + bs[c];
+            ys[c] = cpu_fake_quant(xs[c], f, tiny) + bs[c];
           }
           if (!out_quant) continue;
           // The sum is no subnormal unless the bias is: |q * scale| >= scale for q != 0.

@@ -350,10 +350,22 @@ cudaError_t launch_mvn(Elt type, const void* in, void* out, const StridedView& k
 // optional). code_scale > 0: y is uint8 E4M3 codes of y / code_scale (AddLayerNorm's
 // output_scale), else y is in the activation type. rms: RMSNormalization (no mean is taken
 // off: y = a / sqrt(mean(a^2) + epsilon) * gamma (+ beta)).
+// quant (vitrt.AddLayerNorm's quant_a / quant_b / quant_sum, a quantized model's Q/DQ pairs on
+// the residual stream): a and b are read as fake_quant(a), fake_quant(b), the sum output holds
+// their sum, and the LayerNorm normalizes fake_quant(sum), each step rounded to the activation
+// type as the separate FakeQuant, Add and LayerNorm nodes would store it (fp16/bf16 by the
+// inverse scales, as launch_fake_quant).
+struct NormQuant {
+  FakeQuant a, b, sum;
+  bool has_a = false, has_b = false, has_sum = false;
+  float inv_a = 1.0f, inv_b = 1.0f, inv_sum = 1.0f;  // set by launch_layer_norm
+  bool any() const { return has_a || has_b || has_sum; }
+};
 cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
                               int64_t cols, float epsilon, cudaStream_t stream,
-                              float code_scale = 0.0f, bool rms = false);
+                              float code_scale = 0.0f, bool rms = false,
+                              const NormQuant& quant = NormQuant{});
 // out[row, col] += bias[col] for a [rows, cols] matrix, then the activation (kIdentity,
 // kGelu, ...); bias may be null.
 cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "cuda/device_common.cuh"
+#include "cuda/fake_quant.cuh"
 
 namespace vitrt::cuda {
 namespace {
@@ -330,35 +331,54 @@ __global__ void batch_norm_kernel(const T* x, const T* scale, const T* bias, con
   }
 }
 
+// One element of the row to normalize: a (+ b), with vitrt.AddLayerNorm's fake quantization
+// under kQuant (launch.h's NormQuant); *stored receives the sum as the sum output holds it.
+template <typename T, bool kQuant>
+__device__ __forceinline__ float norm_element(T a, const T* b, const NormQuant& q, T* stored) {
+  float va = to_f(a);
+  if constexpr (!kQuant) {
+    if (b != nullptr) va += to_f(*b);
+    *stored = from_f<T>(va);
+    return va;
+  } else {
+    if (q.has_a) va = to_f(from_f<T>(fake_quant_of<T>(va, q.a, q.inv_a)));
+    if (b != nullptr) {
+      float vb = to_f(*b);
+      if (q.has_b) vb = to_f(from_f<T>(fake_quant_of<T>(vb, q.b, q.inv_b)));
+      va = __fadd_rn(va, vb);  // not contracted with the fake quantization's multiply
+    }
+    *stored = from_f<T>(va);
+    return q.has_sum ? to_f(from_f<T>(fake_quant_of<T>(to_f(*stored), q.sum, q.inv_sum))) : va;
+  }
+}
+
 // Two passes over the row (mean, then centred variance) for accuracy; the row is re-read from
 // global memory (L1/L2-resident at transformer widths) rather than staged, to allow any width.
-template <typename T, typename Y>
+template <typename T, typename Y, bool kQuant>
 __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma,
                                   const T* beta, Y* y, T* sum, int64_t cols, float eps,
-                                  float code_scale, bool rms) {
+                                  float code_scale, bool rms, NormQuant nq) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const T* pa = a + row * cols;
   const T* pb = b != nullptr ? b + (row % b_rows) * cols : nullptr;
   float s = 0.0f;
+  T stored;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-    float v = to_f(pa[j]);
-    if (pb != nullptr) v += to_f(pb[j]);
-    if (sum != nullptr) sum[row * cols + j] = from_f<T>(v);
+    const float v = norm_element<T, kQuant>(pa[j], pb != nullptr ? pb + j : nullptr, nq, &stored);
+    if (sum != nullptr) sum[row * cols + j] = stored;
     s += v;
   }
   const float mean = rms ? 0.0f : block_sum(s, scratch) / static_cast<float>(cols);
   float q = 0.0f;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-    float v = to_f(pa[j]);
-    if (pb != nullptr) v += to_f(pb[j]);
+    const float v = norm_element<T, kQuant>(pa[j], pb != nullptr ? pb + j : nullptr, nq, &stored);
     const float d = v - mean;
     q += d * d;
   }
   const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(cols) + eps);
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-    float v = to_f(pa[j]);
-    if (pb != nullptr) v += to_f(pb[j]);
+    const float v = norm_element<T, kQuant>(pa[j], pb != nullptr ? pb + j : nullptr, nq, &stored);
     float o = (v - mean) * inv * to_f(gamma[j]);
     if (beta != nullptr) o += to_f(beta[j]);
     y[row * cols + j] = store_out<Y>(o, code_scale);
@@ -528,11 +548,11 @@ struct alignas(16) Vec16 {
 // the row held in registers is only as large as the row: sized for the largest row (kLnMaxVecs)
 // the kernel took 92 registers at ViT's 768 columns, which capped it at a quarter of the
 // warps a multiprocessor holds and left it waiting on memory (58% of DRAM bandwidth).
-template <typename T, typename Y, int kNv>
+template <typename T, typename Y, int kNv, bool kQuant>
 __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                            Y* y, T* sum, int64_t rows, int cols, float eps, float code_scale,
-                           bool rms) {
+                           bool rms, NormQuant nq) {
   constexpr int kVec = 16 / sizeof(T);
   using V = Vec16<T>;
   // y's share of one 16-byte input vector: 16 bytes, or kVec codes.
@@ -556,11 +576,10 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     V vs;
 #pragma unroll
     for (int e = 0; e < kVec; ++e) {
-      float v = to_f(va.v[e]);
-      if (pb != nullptr) v += to_f(vb.v[e]);
+      const float v =
+          norm_element<T, kQuant>(va.v[e], pb != nullptr ? &vb.v[e] : nullptr, nq, &vs.v[e]);
       x[c][e] = v;
       s += v;
-      vs.v[e] = from_f<T>(v);
     }
     if (sum != nullptr) reinterpret_cast<V*>(sum + row * cols)[vi] = vs;
   }
@@ -697,20 +716,20 @@ cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t oute
   });
 }
 
-template <typename T, typename Y>
+template <typename T, typename Y, bool kQuant>
 cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                              Y* y, T* sum, int64_t rows, int64_t cols, float epsilon,
-                             float code_scale, bool rms, cudaStream_t stream) {
+                             float code_scale, bool rms, const NormQuant& nq, cudaStream_t stream) {
   constexpr int64_t kVec = 16 / sizeof(T);
   b_rows = b_rows < 1 ? 1 : b_rows;
   if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
       aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
     const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
     const auto go = [&](auto nv) {
-      layer_norm_warp_kernel<T, Y, decltype(nv)::value>
+      layer_norm_warp_kernel<T, Y, decltype(nv)::value, kQuant>
           <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(a, b, b_rows, gamma, beta, y, sum, rows,
                                                         static_cast<int>(cols), epsilon, code_scale,
-                                                        rms);
+                                                        rms, nq);
       return cudaGetLastError();
     };
     switch ((cols / kVec + 31) / 32) {
@@ -729,17 +748,21 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
         return go(std::integral_constant<int, kLnMaxVecs>{});
     }
   }
-  layer_norm_kernel<T, Y><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
-      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code_scale, rms);
+  layer_norm_kernel<T, Y, kQuant><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code_scale, rms, nq);
   return cudaGetLastError();
 }
 
 cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
                               int64_t cols, float epsilon, cudaStream_t stream, float code_scale,
-                              bool rms) {
+                              bool rms, const NormQuant& quant) {
   if (rows * cols == 0) return cudaSuccess;
   if (code_scale < 0.0f) return cudaErrorInvalidValue;
+  NormQuant nq = quant;
+  nq.inv_a = 1.0f / nq.a.scale;
+  nq.inv_b = 1.0f / nq.b.scale;
+  nq.inv_sum = 1.0f / nq.sum.scale;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     const T* ta = static_cast<const T*>(a);
@@ -747,12 +770,17 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
     const T* tg = static_cast<const T*>(gamma);
     const T* tbeta = static_cast<const T*>(beta);
     T* tsum = static_cast<T*>(sum);
-    if (code_scale > 0.0f) {
-      return layer_norm_typed(ta, tb, b_rows, tg, tbeta, static_cast<uint8_t*>(y), tsum, rows, cols,
-                              epsilon, code_scale, rms, stream);
-    }
-    return layer_norm_typed(ta, tb, b_rows, tg, tbeta, static_cast<T*>(y), tsum, rows, cols,
-                            epsilon, 0.0f, rms, stream);
+    const auto go = [&](auto quantized) {
+      constexpr bool kQuant = decltype(quantized)::value;
+      if (code_scale > 0.0f) {
+        return layer_norm_typed<T, uint8_t, kQuant>(ta, tb, b_rows, tg, tbeta,
+                                                    static_cast<uint8_t*>(y), tsum, rows, cols,
+                                                    epsilon, code_scale, rms, nq, stream);
+      }
+      return layer_norm_typed<T, T, kQuant>(ta, tb, b_rows, tg, tbeta, static_cast<T*>(y), tsum,
+                                            rows, cols, epsilon, 0.0f, rms, nq, stream);
+    };
+    return nq.any() ? go(std::true_type{}) : go(std::false_type{});
   });
 }
 

@@ -3,6 +3,7 @@
 // (inference) on CUDA (fp32 accumulation).
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "cuda/cuda_kernel.h"
@@ -385,8 +386,13 @@ class BatchNormKernel final : public CudaKernel {
 class LayerNormKernel final : public CudaKernel {
  public:
   LayerNormKernel(int64_t axis, float epsilon, bool residual, float code_scale = 0.0f,
-                  bool rms = false)
-      : axis_(axis), epsilon_(epsilon), residual_(residual), code_scale_(code_scale), rms_(rms) {}
+                  bool rms = false, NormQuant quant = NormQuant{})
+      : axis_(axis),
+        epsilon_(epsilon),
+        residual_(residual),
+        code_scale_(code_scale),
+        rms_(rms),
+        quant_(quant) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& a = *in[0];
@@ -426,7 +432,7 @@ class LayerNormKernel final : public CudaKernel {
     return cuda_status(
         launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows, gamma.data,
                           beta != nullptr ? beta->data : nullptr, out[0].data, sum, rows, cols,
-                          epsilon_, ctx.stream, code_scale_, rms_),
+                          epsilon_, ctx.stream, code_scale_, rms_, quant_),
         rms_ ? "RMSNorm" : "LayerNorm");
   }
 
@@ -436,6 +442,7 @@ class LayerNormKernel final : public CudaKernel {
   bool residual_;
   float code_scale_;
   bool rms_;
+  NormQuant quant_;
 };
 
 template <bool kLog>
@@ -521,7 +528,19 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
                            code_scale);
     }
   }
-  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true, code_scale));
+  // quant_a, quant_b, quant_sum: a quantized model's Q/DQ pairs on the residual stream.
+  NormQuant quant;
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> qa, parse_fake_quant(init.node.attrs, "quant_a"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> qb, parse_fake_quant(init.node.attrs, "quant_b"));
+  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> qs,
+                         parse_fake_quant(init.node.attrs, "quant_sum"));
+  quant.has_a = qa.has_value();
+  quant.has_b = qb.has_value();
+  quant.has_sum = qs.has_value();
+  quant.a = qa.value_or(FakeQuant{});
+  quant.b = qb.value_or(FakeQuant{});
+  quant.sum = qs.value_or(FakeQuant{});
+  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true, code_scale, false, quant));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "cuda/device_common.cuh"
+#include "cuda/fake_quant.cuh"
 #include "ir/fake_quant.h"
 
 namespace vitrt::cuda {
@@ -54,19 +55,7 @@ __global__ void dequantize_kernel(const Q* q, T* y, QdqArgs a) {
 }
 
 // vitrt.FakeQuant on one element of column c: each step rounded to T as the separate nodes
-// (FakeQuant, Add, FakeQuant) would store it.
-// fp32 divides by the scale as the CPU does (bit for bit); fp16/bf16, whose x is rounded to 16
-// bits already, multiply by its inverse (fake_quant_by_inverse: the division took a third of the
-// kernel's time).
-template <typename T>
-__device__ __forceinline__ float fake_quant_of(float x, const FakeQuant& f, float inv_scale) {
-  if constexpr (std::is_same_v<T, float>) {
-    return fake_quant(x, f);
-  } else {
-    return fake_quant_by_inverse(x, f, inv_scale);
-  }
-}
-
+// (FakeQuant, Add, FakeQuant) would store it (fake_quant_of: fake_quant.cuh).
 template <typename T>
 __device__ __forceinline__ T fake_quant_step(T x, const FakeQuantArgs& a, int64_t c) {
   T y = from_f<T>(fake_quant_of<T>(to_f(x), a.quant, a.inv_scale));

@@ -8,6 +8,16 @@
 // Preconditions: float32; LayerNormalization normalises only the last axis and its mean and
 // inverse-std outputs are unused; one Add operand has the sum's full shape (the other
 // broadcasts to it); Scale and B are [C] (or constants equivalent to [C]).
+//
+// Pass fuse_fake_quant_norm (after fuse_fake_quant) does the same for a quantized model's
+// residual stream, where Q/DQ pairs (vitrt.FakeQuant by then) sit on the adds' operands and
+// between the sum and its LayerNorm. NVIDIA ModelOpt writes, in every block,
+//   x1 = Add(x, FQ(proj)); LayerNorm(FQ(x1)); x2 = Add(x1, FQ(fc2)); LayerNorm(FQ(x2)) ...
+// Add -> FakeQuant -> LayerNormalization becomes AddLayerNorm with quant_sum (the FakeQuant
+// stays for any other reader of it; with no Add, x -> FakeQuant -> LayerNormalization becomes
+// AddLayerNorm(x, zeros) with quant_sum), and a FakeQuant whose one reader is an AddLayerNorm's a
+// or b becomes its quant_a / quant_b: four passes over the residual stream (two FakeQuant, the Add,
+// the LayerNorm) become one.
 #include <optional>
 
 #include "passes/graph_rewrite.h"
@@ -44,8 +54,8 @@ bool output_used(const Graph& graph, const Uses& uses, const Node& node, int i) 
   return !uses.of(node.outputs[i]).empty() || is_graph_output(graph, node.outputs[i]);
 }
 
-// Why LayerNorm `ln` fed by Add `add` cannot fuse, or empty when it can.
-std::string check(const Graph& graph, const Uses& uses, const Node& ln, const Node& add) {
+// Why LayerNorm `ln` fed by Add `add` (nullptr: by no Add) cannot fuse, or empty when it can.
+std::string check(const Graph& graph, const Uses& uses, const Node& ln, const Node* add) {
   const Value& x = graph.values[ln.inputs[0]];
   if (x.dtype != DType::kFloat32) return str_cat("input is ", dtype_name(x.dtype), ", not float32");
   if (!x.has_shape || x.shape.empty() || !x.shape.back().is_static()) {
@@ -59,15 +69,94 @@ std::string check(const Graph& graph, const Uses& uses, const Node& ln, const No
   if (output_used(graph, uses, ln, 1) || output_used(graph, uses, ln, 2)) {
     return "the mean or inverse-std output of LayerNormalization is used";
   }
-  if (add.num_inputs() != 2) return "the Add does not have two inputs";
-  const Value& a = graph.values[add.inputs[0]];
-  const Value& b = graph.values[add.inputs[1]];
+  if (add == nullptr) return {};
+  if (add->num_inputs() != 2) return "the Add does not have two inputs";
+  const Value& a = graph.values[add->inputs[0]];
+  const Value& b = graph.values[add->inputs[1]];
   if (a.dtype != DType::kFloat32 || b.dtype != DType::kFloat32)
     return "an Add input is not float32";
   if (!same_shape(a, x) && !same_shape(b, x)) {
     return "neither Add input has the sum's shape (both broadcast)";
   }
   return {};
+}
+
+// Add `add_id` and the LayerNorm `ln_id` normalizing its sum (directly, or through the
+// FakeQuant `fq_id` when it is not -1) become one AddLayerNorm; check() has passed. With
+// add_id -1 the FakeQuant's input x is the LayerNorm's: AddLayerNorm(x, zeros[C]).
+void fuse(Graph& graph, Uses& uses, PassContext& ctx, const char* pass, NodeId ln_id, NodeId add_id,
+          NodeId fq_id) {
+  const Node& ln = graph.nodes[ln_id];
+  const std::string where = str_cat("'", ln.name, "'");
+  const ValueId normalized = ln.inputs[0];  // the sum, or its fake quantization
+  const int64_t c = graph.values[normalized].shape.back().value();
+  ValueId sum = kNoValue, a = kNoValue, b = kNoValue;
+  if (add_id >= 0) {
+    const Node& add = graph.nodes[add_id];
+    sum = add.outputs[0];
+    // a is the operand with the sum's shape; b may broadcast.
+    a = add.inputs[0];
+    b = add.inputs[1];
+    if (!same_shape(graph.values[a], graph.values[sum])) std::swap(a, b);
+  } else {
+    a = graph.nodes[fq_id].inputs[0];
+  }
+  const std::string name = ln.name;
+  const ValueId scale_in = ln.inputs[1];
+  const ValueId bias_in = ln.has_input(2) ? ln.inputs[2] : kNoValue;
+  const ValueId y = ln.outputs[0];
+  Result<float> eps = ln.attrs.get_float("epsilon", 1e-5f);
+  // Readers besides this LayerNorm (or its FakeQuant): the residual stream. A FakeQuant that
+  // others read too stays, reading the sum output.
+  const bool keep_fq =
+      fq_id >= 0 && (uses.of(normalized).size() > 1 || is_graph_output(graph, normalized));
+  const bool keep_sum =
+      sum != kNoValue && (uses.of(sum).size() > 1 || is_graph_output(graph, sum) || keep_fq);
+  std::optional<ValueId> gamma = as_channel_input(graph, scale_in, c, name + ".scale");
+  std::optional<ValueId> beta;
+  if (bias_in != kNoValue) beta = as_channel_input(graph, bias_in, c, name + ".bias");
+  if (!gamma || (bias_in != kNoValue && !beta)) {
+    ctx.near_miss(pass, where, "Scale or B is neither [C] nor a constant of C elements");
+    return;
+  }
+  if (b == kNoValue) {
+    Tensor zeros = Tensor::empty(DType::kFloat32, {c});
+    for (int64_t i = 0; i < c; ++i) zeros.data<float>()[i] = 0.0f;
+    b = add_constant_value(graph, name + "_zero_addend", zeros);
+  }
+  std::vector<ValueId> inputs = {a, b, *gamma};
+  if (beta) inputs.push_back(*beta);
+  Attributes attrs;
+  attrs.set_float("epsilon", eps.ok() ? *eps : 1e-5f);
+  std::vector<std::string> absorbed;
+  if (add_id >= 0) absorbed.push_back(graph.nodes[add_id].name);
+  if (fq_id >= 0) {
+    const Node& fq = graph.nodes[fq_id];
+    attrs.set_floats("quant_sum", *fq.attrs.get_floats("quant", {}));
+    if (!keep_fq) absorbed.push_back(fq.name);
+  }
+  absorbed.push_back(name);
+  std::vector<std::string> outs = {name + "_output"};
+  if (keep_sum) outs.push_back(name + "_sum");
+  const NodeId fused = add_node(graph, "vitrt", "AddLayerNorm", name + "/AddLayerNorm",
+                                std::move(inputs), outs, std::move(attrs));
+  std::vector<NodeId> removed = {ln_id};
+  if (add_id >= 0) removed.push_back(add_id);
+  if (fq_id >= 0 && !keep_fq) removed.push_back(fq_id);
+  remove_nodes(graph, removed);
+  take_over(graph, y, graph.nodes[fused].outputs[0]);
+  if (keep_sum) take_over(graph, sum, graph.nodes[fused].outputs[1]);
+  ctx.applied(pass,
+              str_cat("AddLayerNorm '", graph.nodes[fused].name, "'",
+                      fq_id >= 0 ? " normalizing the fake-quantized sum" : ""),
+              absorbed);
+  uses.refresh();
+}
+
+// A vitrt.FakeQuant of one per-tensor scale and no bias (fuse_fake_quant's plain form).
+bool is_plain_fake_quant(const Node& n) {
+  return !n.dead && n.domain == "vitrt" && n.op_type == "FakeQuant" && n.inputs.size() == 1 &&
+         !n.attrs.has("quant_out");
 }
 
 }  // namespace
@@ -80,47 +169,67 @@ Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx) {
     const Node& ln = graph.nodes[id];
     const Node* add = producer_if(graph, ln.inputs[0], "Add");
     if (add == nullptr) continue;
-    const std::string where = str_cat("'", ln.name, "'");
-    const std::string why = check(graph, uses, ln, *add);
+    const std::string why = check(graph, uses, ln, add);
     if (!why.empty()) {
-      ctx.near_miss(kPass, where, why);
+      ctx.near_miss(kPass, str_cat("'", ln.name, "'"), why);
       continue;
     }
-    const NodeId add_id = static_cast<NodeId>(add - graph.nodes.data());
-    const ValueId sum = ln.inputs[0];
-    const int64_t c = graph.values[sum].shape.back().value();
-    // a is the operand with the sum's shape; b may broadcast.
-    ValueId a = add->inputs[0], b = add->inputs[1];
-    if (!same_shape(graph.values[a], graph.values[sum])) std::swap(a, b);
-    const std::string name = ln.name;
-    const ValueId scale_in = ln.inputs[1];
-    const ValueId bias_in = ln.has_input(2) ? ln.inputs[2] : kNoValue;
-    const ValueId y = ln.outputs[0];
-    auto eps = ln.attrs.get_float("epsilon", 1e-5f);
-    if (!eps.ok()) return eps.status();
-    // Readers besides this LayerNorm: the residual stream.
-    const bool keep_sum = uses.of(sum).size() > 1 || is_graph_output(graph, sum);
-    std::optional<ValueId> gamma = as_channel_input(graph, scale_in, c, name + ".scale");
-    std::optional<ValueId> beta;
-    if (bias_in != kNoValue) beta = as_channel_input(graph, bias_in, c, name + ".bias");
-    if (!gamma || (bias_in != kNoValue && !beta)) {
-      ctx.near_miss(kPass, where, "Scale or B is neither [C] nor a constant of C elements");
+    fuse(graph, uses, ctx, kPass, id, static_cast<NodeId>(add - graph.nodes.data()), -1);
+  }
+  return Status::ok_status();
+}
+
+Status fuse_fake_quant_norm(Graph& graph, PassContext& ctx) {
+  constexpr const char* kQuantPass = "fuse_fake_quant_norm";
+  Uses uses(graph);
+  const NodeId count = static_cast<NodeId>(graph.nodes.size());
+  // Add -> FakeQuant -> LayerNormalization.
+  for (NodeId id = 0; id < count; ++id) {
+    if (graph.nodes[id].dead || !is_onnx_op(graph.nodes[id], "LayerNormalization")) continue;
+    const Node& ln = graph.nodes[id];
+    const Node* fq = producer_of(graph, ln.inputs[0]);
+    if (fq == nullptr || !is_plain_fake_quant(*fq)) continue;
+    // No Add (a residual the Linear before took in its epilogue): a zero addend.
+    const Node* add = producer_if(graph, fq->inputs[0], "Add");
+    const std::string why = check(graph, uses, ln, add);
+    if (!why.empty()) {
+      ctx.near_miss(kQuantPass, str_cat("'", ln.name, "'"), why);
       continue;
     }
-    std::vector<ValueId> inputs = {a, b, *gamma};
-    if (beta) inputs.push_back(*beta);
-    Attributes attrs;
-    attrs.set_float("epsilon", *eps);
-    std::vector<std::string> outs = {name + "_output"};
-    if (keep_sum) outs.push_back(name + "_sum");
-    const std::vector<std::string> absorbed = {graph.nodes[add_id].name, name};
-    const NodeId fused = add_node(graph, "vitrt", "AddLayerNorm", name + "/AddLayerNorm",
-                                  std::move(inputs), outs, std::move(attrs));
-    remove_nodes(graph, {add_id, id});
-    take_over(graph, y, graph.nodes[fused].outputs[0]);
-    if (keep_sum) take_over(graph, sum, graph.nodes[fused].outputs[1]);
-    ctx.applied(kPass, str_cat("AddLayerNorm '", graph.nodes[fused].name, "'"), absorbed);
-    uses.refresh();
+    fuse(graph, uses, ctx, kQuantPass, id,
+         add != nullptr ? static_cast<NodeId>(add - graph.nodes.data()) : -1,
+         static_cast<NodeId>(fq - graph.nodes.data()));
+  }
+  // FakeQuant -> AddLayerNorm's a or b.
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    const Node& norm = graph.nodes[id];
+    if (norm.dead || norm.domain != "vitrt" || norm.op_type != "AddLayerNorm" ||
+        norm.attrs.has("output_scale")) {
+      continue;
+    }
+    for (int i = 0; i < 2; ++i) {
+      const char* attr = i == 0 ? "quant_a" : "quant_b";
+      const ValueId v = graph.nodes[id].inputs[i];
+      const Node* fq = producer_of(graph, v);
+      if (fq == nullptr || !is_plain_fake_quant(*fq) || graph.nodes[id].attrs.has(attr)) continue;
+      if (!uses.only_used_by_one(v) || graph.nodes[id].inputs[1 - i] == v) {
+        ctx.near_miss(kQuantPass, str_cat("'", fq->name, "' -> '", graph.nodes[id].name, "'"),
+                      "the fake-quantized tensor has other readers: the FakeQuant stays");
+        continue;
+      }
+      const NodeId fq_id = static_cast<NodeId>(fq - graph.nodes.data());
+      const std::string fq_name = fq->name;
+      const ValueId x = fq->inputs[0];
+      Node& n = graph.nodes[id];
+      n.attrs.set_floats(attr, *fq->attrs.get_floats("quant", {}));
+      n.inputs[static_cast<size_t>(i)] = x;
+      remove_nodes(graph, {fq_id});
+      ctx.applied(kQuantPass,
+                  str_cat("AddLayerNorm '", graph.nodes[id].name, "' fake-quantizes ",
+                          i == 0 ? "a" : "b", " as it reads it"),
+                  {fq_name});
+      uses.refresh();
+    }
   }
   return Status::ok_status();
 }

@@ -59,8 +59,10 @@ const std::vector<Pass>& cleanup_passes() {
 // packing needs the Attention nodes; the activation and residual
 // epilogues go last so the larger patterns see plain ops first (the residual joins its Linear
 // before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
-// feeds); the Q/DQ pairs no fusion took become FakeQuant nodes; the precision is assigned to the
-// final fused nodes.
+// feeds); the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual stream
+// then join its AddLayerNorm; the precision is assigned to the
+// final fused nodes; last, the producers of a QDQ model's fp8 layers write their E4M3 codes
+// (quantized builds run that pass again after quantize_linear, for the layers it makes).
 const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
       {"fold_batch_norm", fold_batch_norm},
@@ -78,7 +80,9 @@ const std::vector<Pass>& fusion_passes() {
       {"fuse_residual_into_linear", fuse_residual_into_linear},
       {"fuse_residual_layer_norm", fuse_residual_layer_norm},
       {"fuse_fake_quant", fuse_fake_quant},
+      {"fuse_fake_quant_norm", fuse_fake_quant_norm},
       {"assign_precision", assign_precision},
+      {"fuse_fp8_producers", fuse_fp8_producers},
   };
   return passes;
 }

@@ -2143,6 +2143,46 @@ TEST_P(CudaFusedNorm, AddLayerNormMatchesFloat64) {
   EXPECT_TRUE(outputs_agree((*actual)[1], sum, precision));
 }
 
+// With a quantized model's fake quantization (quant_a int8, quant_b and quant_sum FP8 E4M3, then
+// the other way round), against the CPU kernel. fp32 computes the same fake-quantized addends
+// and sum bit for bit (true division by the scale), so only the statistics' summation order
+// differs. fp16/bf16 store each step in 16 bits as the separate nodes would and multiply by the
+// inverse scales: a value within that rounding of a quantization step's boundary lands on the
+// other step, so the bound is by cosine and largest error.
+TEST_P(CudaFusedNorm, FakeQuantizedAddLayerNormMatchesTheCpu) {
+  VITRT_REQUIRE_GPU();
+  const auto& [precision, width] = GetParam();
+  const int64_t b = 3, s = 7, cdim = width;
+  for (const bool int8_first : {true, false}) {
+    SCOPED_TRACE(int8_first ? "int8 a" : "int8 sum");
+    TestGraph g(17);
+    ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
+    ValueId r = g.input("r", DType::kFloat32, {b, s, cdim});
+    Attributes at;
+    at.set_float("epsilon", 1e-6f);
+    const std::vector<float> int8 = {0.04f, 0.0f, -128.0f, 127.0f};
+    const std::vector<float> fp8 = {0.01f, 0.0f, -448.0f, 448.0f, 1.0f};
+    at.set_floats("quant_a", int8_first ? int8 : fp8);
+    at.set_floats("quant_b", fp8);
+    at.set_floats("quant_sum", int8_first ? fp8 : std::vector<float>{0.05f, 3.0f, -128.0f, 127.0f});
+    auto outs = g.op_multi(
+        "AddLayerNorm",
+        {a, r, g.constant("g", rnd({cdim}, 50, 0.5, 1.5)), g.constant("b", rnd({cdim}, 51))}, 2, at,
+        "vitrt");
+    g.output(outs[0]);
+    g.output(outs[1]);
+    mark_float_outputs(g);
+    const std::vector<Tensor> inputs = {bf16_random({b, s, cdim}, 52, -4.0f, 4.0f),
+                                        bf16_random({b, s, cdim}, 53, -2.0f, 2.0f)};
+    Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), inputs);
+    ASSERT_TRUE(want.ok()) << want.status().to_string();
+    Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), inputs, precision);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_TRUE(outputs_agree((*got)[0], (*want)[0], precision, 1e-5, 0.999, 0.2));
+    EXPECT_TRUE(outputs_agree((*got)[1], (*want)[1], precision, 1e-6, 0.9999, 0.02));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
                          ::testing::Combine(::testing::Values("fp32", "fp16", "bf16"),
                                             ::testing::Values(45, 256, 512, 768, 1000, 1280,

@@ -139,6 +139,10 @@ TEST(QuantizedVit, ModelOptInt8FusesAndMatchesOnnxRuntime) {
   const Graph unfused = optimize(f);
   expect_quantized_attention(f.graph, 2, false);
   EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 8);
+  // The residual stream's pairs are inside the AddLayerNorm nodes; the one left quantizes the
+  // image for the patch embedding, which stays float.
+  EXPECT_EQ(count_ops(f.graph, "FakeQuant"), 1);
+  EXPECT_EQ(count_ops(f.graph, "Add"), 0);
   expect_output_matches(f, unfused, 1e-5);
 }
 
@@ -164,6 +168,13 @@ TEST(QuantizedVit, ModelOptFp8FusesAndMatchesOnnxRuntime) {
       EXPECT_EQ(n.attrs.get_floats("quant_probs", {})->size(), 5u) << n.name;  // FP8 kind
     }
   }
+  // The residual stream's pairs are inside the AddLayerNorm nodes, and the fp8 layers' inputs
+  // arrive as E4M3 codes from their producers (the norms, the attention and fc1).
+  EXPECT_EQ(count_ops(f.graph, "FakeQuant"), 0);
+  EXPECT_EQ(count_ops(f.graph, "Add"), 0);
+  int code_producers = 0;
+  for (const Node& n : f.graph.nodes) code_producers += !n.dead && n.attrs.has("output_scale");
+  EXPECT_EQ(code_producers, 8);
   expect_output_matches(f, unfused, 0.01, 0.9999);
 }
 
@@ -279,6 +290,92 @@ TEST(FuseFakeQuant, TakesTheBiasAndThePairAfterIt) {
     const Tensor in = random_tensor(DType::kFloat32, {2, 3, 8}, 5, -6.0, 6.0);
     testing::expect_same_bits(g.graph(), after, {in});
   }
+}
+
+// Q then DQ of x to FP8 E4M3 with scale s.
+ValueId fake_quant_fp8(TestGraph& g, ValueId x, float s) {
+  const ValueId scale = g.constant("s8", scalar(s));
+  const ValueId zero =
+      g.constant("zp8", testing::tensor_of<uint8_t>(DType::kFloat8E4M3FN, {}, {0}));
+  return g.op("DequantizeLinear", {g.op("QuantizeLinear", {x, scale, zero}), scale, zero});
+}
+
+// The residual stream of a quantized ViT block as NVIDIA ModelOpt writes it, x1 = Add(x,
+// FQ(proj)) with LayerNorm(FQ(x1)) and x1 also read by the next residual add, and the forms
+// around it: both addends quantized, the quantized sum read by another op too (its FakeQuant
+// stays, reading the fused op's sum output), no Add (a residual a Linear took in its epilogue:
+// a zero addend), a quantized addend read twice (its FakeQuant stays). Every form gives the bits
+// of the Q/DQ graph, int8 and FP8 pairs alike.
+TEST(FuseFakeQuantNorm, ResidualStreamPairsJoinTheAddLayerNorm) {
+  enum Case { kModelOpt, kBothAddends, kSumReadElsewhere, kNoAdd, kAddendReadTwice };
+  for (const bool fp8 : {false, true}) {
+    for (const Case c : {kModelOpt, kBothAddends, kSumReadElsewhere, kNoAdd, kAddendReadTwice}) {
+      SCOPED_TRACE(::testing::Message() << "case " << c << (fp8 ? " fp8" : " int8"));
+      TestGraph g(19);
+      const auto fq = [&](ValueId v, float s) {
+        return fp8 ? fake_quant_fp8(g, v, s * 0.01f) : fake_quant(g, v, s, 128);
+      };
+      ValueId x = g.input("x", DType::kFloat32, {2, 5, 24});
+      ValueId r = g.input("r", DType::kFloat32, {2, 5, 24});
+      ValueId sum = x;
+      int fake_quants_left = 0;
+      if (c != kNoAdd) {
+        const ValueId qr = fq(r, 0.05f);
+        sum = g.op("Add", {c == kBothAddends ? fq(x, 0.04f) : x, qr});
+        if (c == kAddendReadTwice) {
+          g.output(g.op("Relu", {qr}));
+          ++fake_quants_left;
+        }
+      } else {
+        g.output(g.op("Relu", {r}));
+      }
+      const ValueId qsum = fq(sum, 0.06f);
+      Attributes ln;
+      ln.set_int("axis", -1);
+      ln.set_float("epsilon", 1e-5f);
+      g.output(g.op("LayerNormalization",
+                    {qsum, g.constant("gamma", random_tensor(DType::kFloat32, {24}, 6)),
+                     g.constant("beta", random_tensor(DType::kFloat32, {24}, 7))},
+                    ln));
+      if (c != kNoAdd) g.output(g.op("Neg", {sum}));  // the residual stream
+      if (c == kSumReadElsewhere) {
+        g.output(g.op("Relu", {qsum}));
+        ++fake_quants_left;
+      }
+      ASSERT_TRUE(g.infer().ok());
+      const Graph quantized = apply_pass(g.graph(), fuse_fake_quant).first;
+      auto [fused, applied] = apply_pass(quantized, fuse_fake_quant_norm);
+      const Graph after = apply_pass(fused, eliminate_dead_nodes).first;
+      EXPECT_EQ(count_ops(after, "AddLayerNorm"), 1);
+      EXPECT_EQ(count_ops(after, "LayerNormalization"), 0);
+      EXPECT_EQ(count_ops(after, "Add"), 0);
+      EXPECT_EQ(count_ops(after, "FakeQuant"), fake_quants_left);
+      for (const Node& n : after.nodes) {
+        if (n.dead || n.op_type != "AddLayerNorm") continue;
+        EXPECT_TRUE(n.attrs.has("quant_sum"));
+        EXPECT_EQ(n.attrs.has("quant_a"), c == kBothAddends);
+        EXPECT_EQ(n.attrs.has("quant_b"), c != kNoAdd && c != kAddendReadTwice);
+        EXPECT_EQ(n.attrs.get_floats("quant_sum", {})->size(), fp8 ? 5u : 4u);
+      }
+      testing::expect_same_bits(g.graph(), after,
+                                {random_tensor(DType::kFloat32, {2, 5, 24}, 8, -3.0, 3.0),
+                                 random_tensor(DType::kFloat32, {2, 5, 24}, 9, -3.0, 3.0)});
+    }
+  }
+}
+
+// A fake quantization attribute of vitrt.AddLayerNorm that is not one names itself.
+TEST(FuseFakeQuantNorm, AddLayerNormRefusesABadQuantAttribute) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, 8});
+  Attributes a;
+  a.set_floats("quant_sum", {0.0f, 0.0f, -128.0f, 127.0f});
+  g.output(g.op("AddLayerNorm", {x, x, g.constant("gamma", random_tensor(DType::kFloat32, {8}, 1))},
+                a, "vitrt"));
+  const Status s = g.infer();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("quant_sum"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("scale"), std::string::npos) << s.to_string();
 }
 
 // ONNX Runtime's quantize_static defaults (Q/DQ after nearly every op): the pairs repeated

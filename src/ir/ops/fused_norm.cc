@@ -6,10 +6,15 @@
 //   attrs    epsilon (float, default 1e-5); output_scale (float > 0, optional): y is written
 //            as uint8 FP8 E4M3 codes of y / output_scale (nearest even, saturating at +-448,
 //            y in fp32 before the division), for an fp8 vitrt.QuantLinear reading the codes
-//            directly (fuse_fp8_producers); sum stays float
-//   outputs  y = LayerNorm(a + b) over the last axis (biased variance); sum = a + b (optional)
+//            directly (fuse_fp8_producers); sum stays float;
+//            quant_a, quant_b, quant_sum (optional, a quantized model's Q/DQ pairs, the floats
+//            of ir/fake_quant.h; fuse_fake_quant_norm): a and b are read as fake_quant(a),
+//            fake_quant(b), and the LayerNorm normalizes fake_quant(sum)
+//   outputs  y = LayerNorm(a + b) over the last axis (biased variance); sum = a + b (optional;
+//            with quant_a / quant_b of the fake-quantized addends, never itself quantized)
 #include <cmath>
 
+#include "ir/fake_quant.h"
 #include "ir/op_schema.h"
 
 namespace vitrt {
@@ -22,6 +27,12 @@ Status infer_add_layer_norm(InferContext& ctx) {
     if (ctx.has_input(i) && ctx.input_dtype(i) != DType::kFloat32) {
       return ctx.error("input ", i, " must be float32, got ", dtype_name(ctx.input_dtype(i)));
     }
+  }
+  for (const char* name : {"quant_a", "quant_b", "quant_sum"}) {
+    if (!ctx.attrs().has(name)) continue;
+    VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats(name, {}));
+    const char* why = nullptr;
+    if (!fake_quant_from_floats(v, &why)) return ctx.error("attribute '", name, "' ", why);
   }
   const DType dtype = DType::kFloat32;
   DType y_dtype = dtype;
