@@ -24,6 +24,8 @@
 #include <vector>
 
 #ifdef __CUDACC__
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #define VITRT_HOST_DEVICE __host__ __device__
 #else
 #define VITRT_HOST_DEVICE
@@ -74,7 +76,16 @@ VITRT_HOST_DEVICE inline float float_of(uint32_t u) {
 
 // The nearest value of v in FP8 E4M3 (kind 1) or E5M2 (kind 2): ties to even, saturating at
 // +-448 / +-57344, NaN kept; exactly the decoded code of src/core/float8.h's encoders.
+//
+// On sm_89 and later the GPU converts in hardware (cvt with .satfinite: nearest even, +-max for
+// anything beyond, NaN kept), the same values in three instructions instead of about fifteen.
 VITRT_HOST_DEVICE inline float round_to_fp8(float v, int kind) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  const __nv_fp8_interpretation_t format = kind == kFakeQuantE4M3 ? __NV_E4M3 : __NV_E5M2;
+  // Every E4M3 and E5M2 value is a half, so the way back is exact.
+  return __half2float(
+      __half(__nv_cvt_fp8_to_halfraw(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, format), format)));
+#else
   if (v != v) return v;
   const bool e4m3 = kind == kFakeQuantE4M3;
   const float max = fp8_max(kind);
@@ -97,6 +108,7 @@ VITRT_HOST_DEVICE inline float round_to_fp8(float v, int kind) {
     q = fake_quant_detail::float_of((b + half + ((b >> drop) & 1u)) & ~((1u << drop) - 1u));
   }
   return (fake_quant_detail::bits_of(v) >> 31) != 0u ? -q : q;
+#endif
 }
 
 // The fake quantization of x given r = x / scale, however the caller computed it.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -2044,60 +2045,108 @@ TEST_P(CudaAttentionFakeQuant, MatchesFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(IntegerAndFp8, CudaAttentionFakeQuant, ::testing::Bool());
 
+// FP8 fake quantization on the GPU (the hardware conversion on sm_89 and later) gives the CPU's
+// values bit for bit in an fp32 plan: ties between neighbouring values (to even), the subnormal
+// steps and their ties, both saturation ends, infinities, signed zeros, values too small for
+// the format, NaN (NaN on both).
+TEST(CudaFakeQuantFp8, SameBitsAsTheCpu) {
+  VITRT_REQUIRE_GPU();
+  for (const int kind : {1, 2}) {
+    SCOPED_TRACE(kind == 1 ? "E4M3" : "E5M2");
+    const float s = 0.05f, max = kind == 1 ? 448.0f : 57344.0f;
+    const float step0 = kind == 1 ? 0x1p-9f : 0x1p-16f;  // the smallest subnormal
+    std::vector<float> v;
+    for (int i = 0; i < 64; ++i) v.push_back((1.0f + (static_cast<float>(i) + 0.5f) / 16.0f) * s);
+    for (int i = 0; i < 16; ++i) v.push_back((static_cast<float>(i) + 0.5f) * step0 * s);
+    for (int i = 0; i < 16; ++i) v.push_back(-(static_cast<float>(i) + 0.25f) * step0 * s);
+    for (float e : {max * s, max * s * 1.03f, -max * s * 1.2f, 1e30f, -1e30f, 1e-40f, -1e-40f, 0.0f,
+                    -0.0f, step0 * s * 0.49f, -step0 * s * 0.51f}) {
+      v.push_back(e);
+    }
+    v.push_back(std::numeric_limits<float>::infinity());
+    v.push_back(-std::numeric_limits<float>::infinity());
+    v.push_back(std::numeric_limits<float>::quiet_NaN());
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-30.0f, 30.0f);
+    while (v.size() < 1000)
+      v.push_back(u(rng) * std::ldexp(1.0f, static_cast<int>(v.size() % 20) - 10));
+    TestGraph g(19);
+    ValueId x = g.input("x", DType::kFloat32, {static_cast<int64_t>(v.size())});
+    Attributes a;
+    a.set_floats("quant", {s, 0.0f, -max, max, static_cast<float>(kind)});
+    g.output(g.op("FakeQuant", {x}, a, "vitrt"));
+    const std::vector<Tensor> in = {Tensor::from_float(v)};
+    Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), in);
+    ASSERT_TRUE(want.ok()) << want.status().to_string();
+    Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), in, "fp32");
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    int differ = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const float w = (*want)[0].data<float>()[i], r = (*got)[0].data<float>()[i];
+      const bool same = std::isnan(w) ? std::isnan(r) : std::memcmp(&w, &r, sizeof(float)) == 0;
+      if (!same && ++differ <= 5) ADD_FAILURE() << "x " << v[i] << ": cpu " << w << ", gpu " << r;
+    }
+    EXPECT_EQ(differ, 0);
+  }
+}
+
 // The operands' fake quantization (quant_q / quant_k / quant_v, prescale_q / prescale_k: the
 // pairs ModelOpt and ONNX Runtime put on the attention MatMuls' inputs), read from separate q,
-// k, v and from one packed qkv, with the probabilities' too, against the float64 reference.
-// Inputs exact in 16 bits; a value whose x * prescale / scale lies within rounding of a step
-// boundary may take the other step, so some outputs may be off by a step's effect.
+// k, v and from one packed qkv, with the probabilities' too (vitrt's kernel) and without (vitrt's
+// kernel or cuDNN, as the tactics choose), against the float64 reference. Inputs exact in 16 bits;
+// a value whose x * prescale / scale lies within rounding of a step boundary may take the other
+// step, so some outputs may be off by a step's effect.
 TEST(CudaAttentionFakeQuantInputs, MatchFloat64Reference) {
   VITRT_REQUIRE_GPU();
   for (const bool fp8 : {false, true})
-    for (const bool packed : {false, true})
-      for (const std::string precision : {"fp32", "fp16", "bf16"}) {
-        SCOPED_TRACE(::testing::Message()
-                     << (fp8 ? "fp8 " : "int8 ") << (packed ? "packed " : "") << precision);
-        const int64_t b = 3, s = 50, heads = 4, dh = 32, d = heads * dh;
-        const testing::AttentionOp op = testing::fake_quantized_inputs_op(heads, fp8);
-        TestGraph g(17);
-        std::vector<Tensor> in;
-        Tensor q, k, v;
-        if (packed) {
-          ValueId qkv = g.input("qkv", DType::kFloat32, {b, s, 3 * d});
-          g.output(add_attention(g, op, qkv, kNoValue, kNoValue));
-          const Tensor all = bf16_random({b, s, 3 * d}, 21, -2.0f, 2.0f);
-          q = Tensor::empty(DType::kFloat32, {b, s, d});
-          k = Tensor::empty(DType::kFloat32, {b, s, d});
-          v = Tensor::empty(DType::kFloat32, {b, s, d});
-          for (int64_t r = 0; r < b * s; ++r) {
-            for (int64_t c = 0; c < d; ++c) {
-              q.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + c];
-              k.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + d + c];
-              v.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + 2 * d + c];
+    for (const bool probs : {true, false})
+      for (const bool packed : {false, true})
+        for (const std::string precision : {"fp32", "fp16", "bf16"}) {
+          SCOPED_TRACE(::testing::Message() << (fp8 ? "fp8 " : "int8 ") << (packed ? "packed " : "")
+                                            << (probs ? "" : "inputs only ") << precision);
+          const int64_t b = 3, s = 50, heads = 4, dh = 32, d = heads * dh;
+          testing::AttentionOp op = testing::fake_quantized_inputs_op(heads, fp8);
+          if (!probs) op.quant_probs.clear();
+          TestGraph g(17);
+          std::vector<Tensor> in;
+          Tensor q, k, v;
+          if (packed) {
+            ValueId qkv = g.input("qkv", DType::kFloat32, {b, s, 3 * d});
+            g.output(add_attention(g, op, qkv, kNoValue, kNoValue));
+            const Tensor all = bf16_random({b, s, 3 * d}, 21, -2.0f, 2.0f);
+            q = Tensor::empty(DType::kFloat32, {b, s, d});
+            k = Tensor::empty(DType::kFloat32, {b, s, d});
+            v = Tensor::empty(DType::kFloat32, {b, s, d});
+            for (int64_t r = 0; r < b * s; ++r) {
+              for (int64_t c = 0; c < d; ++c) {
+                q.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + c];
+                k.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + d + c];
+                v.data<float>()[r * d + c] = all.data<float>()[r * 3 * d + 2 * d + c];
+              }
             }
+            in = {all};
+          } else {
+            ValueId qi = g.input("q", DType::kFloat32, {b, s, d});
+            ValueId ki = g.input("k", DType::kFloat32, {b, s, d});
+            ValueId vi = g.input("v", DType::kFloat32, {b, s, d});
+            g.output(add_attention(g, op, qi, ki, vi));
+            q = bf16_random({b, s, d}, 22, -2.0f, 2.0f);
+            k = bf16_random({b, s, d}, 23, -2.0f, 2.0f);
+            v = bf16_random({b, s, d}, 24, -2.0f, 2.0f);
+            in = {q, k, v};
           }
-          in = {all};
-        } else {
-          ValueId qi = g.input("q", DType::kFloat32, {b, s, d});
-          ValueId ki = g.input("k", DType::kFloat32, {b, s, d});
-          ValueId vi = g.input("v", DType::kFloat32, {b, s, d});
-          g.output(add_attention(g, op, qi, ki, vi));
-          q = bf16_random({b, s, d}, 22, -2.0f, 2.0f);
-          k = bf16_random({b, s, d}, 23, -2.0f, 2.0f);
-          v = bf16_random({b, s, d}, 24, -2.0f, 2.0f);
-          in = {q, k, v};
+          mark_float_outputs(g);
+          Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), in, precision);
+          ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+          const Tensor want = testing::attention_reference(op, q, k, v, nullptr);
+          const Tensor& got = (*actual)[0];
+          // fp32 too by cosine and largest error: the GPU's exp (and its fp32 rounding of
+          // x * prescale / scale) moves some probabilities and operands to the neighbouring step,
+          // each such flip changing a whole output row of its head.
+          EXPECT_TRUE(outputs_agree(got, want, precision == "fp32" ? "bf16" : precision, 0.0,
+                                    precision == "fp32" ? 0.9999 : 0.999,
+                                    precision == "fp32" ? 0.05 : 0.1));
         }
-        mark_float_outputs(g);
-        Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), in, precision);
-        ASSERT_TRUE(actual.ok()) << actual.status().to_string();
-        const Tensor want = testing::attention_reference(op, q, k, v, nullptr);
-        const Tensor& got = (*actual)[0];
-        // fp32 too by cosine and largest error: the GPU's exp (and its fp32 rounding of
-        // x * prescale / scale) moves some probabilities and operands to the neighbouring step,
-        // each such flip changing a whole output row of its head.
-        EXPECT_TRUE(outputs_agree(got, want, precision == "fp32" ? "bf16" : precision, 0.0,
-                                  precision == "fp32" ? 0.9999 : 0.999,
-                                  precision == "fp32" ? 0.05 : 0.1));
-      }
 }
 
 // Widths: 45 takes the block-per-row kernel; 768 and 1000 the warp-per-row one (1000: the last

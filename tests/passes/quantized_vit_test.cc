@@ -168,13 +168,9 @@ TEST(QuantizedVit, ModelOptFp8FusesAndMatchesOnnxRuntime) {
       EXPECT_EQ(n.attrs.get_floats("quant_probs", {})->size(), 5u) << n.name;  // FP8 kind
     }
   }
-  // The residual stream's pairs are inside the AddLayerNorm nodes, and the fp8 layers' inputs
-  // arrive as E4M3 codes from their producers (the norms, the attention and fc1).
+  // The residual stream's pairs are inside the AddLayerNorm nodes.
   EXPECT_EQ(count_ops(f.graph, "FakeQuant"), 0);
   EXPECT_EQ(count_ops(f.graph, "Add"), 0);
-  int code_producers = 0;
-  for (const Node& n : f.graph.nodes) code_producers += !n.dead && n.attrs.has("output_scale");
-  EXPECT_EQ(code_producers, 8);
   expect_output_matches(f, unfused, 0.01, 0.9999);
 }
 
