@@ -84,5 +84,31 @@ PY
   rm -rf "$wheel_dir"
 fi
 
+# CUTLASS (NVIDIA's header-only CUDA template library, on PyPI as the nvidia-cutlass wheel):
+# its Hopper int8 GEMMs dequantize in their epilogue, which cuBLASLt's int8 kernels cannot
+# (src/cutlass/int8_gemm.cu). Only its include tree is used, taken out of the wheel like the
+# vocabulary above; without it the CUDA build leaves that kernel out.
+cutlass_dir=third_party_data/cutlass
+if [ ! -f "$cutlass_dir/include/cutlass/cutlass.h" ]; then
+  wheel_dir=$(mktemp -d)
+  if python3 -m pip download -q nvidia-cutlass==4.2.0.0 --no-deps -d "$wheel_dir"; then
+    python3 - "$wheel_dir" "$cutlass_dir" <<'PY'
+import glob, os, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/nvidia_cutlass-*.whl")[0]
+prefix = "cutlass_library/source/include/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            dst = os.path.join(sys.argv[2], "include", name[len(prefix):])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with open(dst, "wb") as out:
+                out.write(z.read(name))
+PY
+  else
+    echo "setup: could not download nvidia-cutlass; CUDA int8 layers use cuBLASLt only" >&2
+  fi
+  rm -rf "$wheel_dir"
+fi
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build

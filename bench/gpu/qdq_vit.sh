@@ -8,6 +8,7 @@
 #   vit.qdq_fp8  quantize_static with float8e4m3fn activations and weights on MatMul and Gemm
 #                (opset 19, Distribution calibration)
 #   vit.fp8      vitrt's own FP8 plan of the float model, calibrated on 8 random inputs
+#   vit.int8     the same in INT8
 # and any model.stripped.onnx in BIN_DIR (bench/gpu/carry_weights.py strip: a quantizer's
 # output made on a CPU machine, e.g. NVIDIA ModelOpt's FP8 ViT-B/16, its weights refilled here
 # with random values). MODELS="vit vit.qdq_fp8" picks some. Batch 1 and 256, no data
@@ -57,12 +58,12 @@ done
 d=x3x224x224
 profiles=(--profile "pixel_values:min=1$d,opt=1$d,max=16$d"
           --profile "pixel_values:min=17$d,opt=256$d,max=256$d")
-for m in ${MODELS:-vit vit.qdq vit.qdq_trt vit.qdq_fp8 vit.fp8$extra}; do
+for m in ${MODELS:-vit vit.qdq vit.qdq_trt vit.qdq_fp8 vit.fp8 vit.int8$extra}; do
   src="$m"
   precision=(--precision fp16)
-  if [ "$m" = vit.fp8 ]; then
+  if [ "$m" = vit.fp8 ] || [ "$m" = vit.int8 ]; then
     src=vit
-    precision=(--precision fp8 --calib-data "$out/calib")
+    precision=(--precision "${m#vit.}" --calib-data "$out/calib")
   fi
   "$bin/vitrt" build "$out/$src.onnx" -o "$out/$m.plan" --device cuda "${precision[@]}" \
     "${profiles[@]}" --verbose > "$out/$m.build.log" 2>&1 ||

@@ -21,6 +21,12 @@
 //     that writes fp16 / bf16, so int8 always pays this pass.
 //   2 (FP8, erf GELU, fp16/bf16 builds that allow it): mode 0 with the GELU in cuBLASLt's
 //     tanh-form epilogue, as vitrt.Linear's mode 2 (at most 4.7e-4 from erf).
+//   4 (int8, fp16 plans, N a multiple of 8, no activation or erf GELU; CUTLASS built and an
+//     sm_90 GPU: cuda/cutlass_int8.h): CUTLASS's int8 GEMM with the dequantization (input_scale
+//     * w_scale[n]), bias (and the zero-point correction, folded into it), GELU or residual in
+//     its epilogue, Y written directly: mode 1's int32 round trip made the int8 GEMMs of
+//     ViT-B/16 1.3-2.1x slower at batch 256. Timed against mode 1 like the others; without
+//     tactics it runs wherever it can.
 // A residual (input 4, activation none) is cuBLASLt's C with beta = 1 in modes 0 / 2 (C in D's
 // 16-bit or fp32 type and layout, a buffer of its own), and is added by the dequantize kernel
 // in mode 1 (int32 / fp32 accumulators cannot take a 16-bit C): no extra pass either way.
@@ -55,6 +61,7 @@
 
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
+#include "cuda/cutlass_int8.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -74,6 +81,7 @@ struct HostWeights {
   std::vector<float> w_scale;       // [n_pad]: w_scale (0 in the padding), for OUTER_VEC
   std::vector<float> bias;          // [n_pad] or empty
   std::vector<int32_t> acc_offset;  // [n_pad] or empty: int8's zero-point correction
+  std::vector<float> mode4_bias;    // [n_pad] or empty: bias + dequant * acc_offset (mode 4)
   float input_scale = 1.0f;         // the B scale of the OUTER_VEC form
   float d_scale = 1.0f;             // 1 / output_scale: cuBLASLt's D scale for an FP8 D
 };
@@ -86,6 +94,7 @@ struct DeviceWeights {
   const float* w_scale = nullptr;
   const float* bias = nullptr;
   const int32_t* acc_offset = nullptr;
+  const float* mode4_bias = nullptr;
   const float* input_scale = nullptr;
   const float* d_scale = nullptr;
   DeviceWeights() = default;
@@ -211,13 +220,28 @@ HostWeights host_weights(const QuantParams& p, const QuantConstants& c) {
       h.bias[static_cast<size_t>(j)] = static_cast<float>(c.bias->element_as_double(j));
     }
   }
+  if (p.format == QuantFormat::kInt8 && (!h.bias.empty() || !h.acc_offset.empty())) {
+    // Mode 4's epilogue computes alpha[n] * acc + bias[n]: the zero-point correction
+    // dequant[n] * acc_offset[n] joins the bias.
+    h.mode4_bias.assign(static_cast<size_t>(np), 0.0f);
+    for (size_t j = 0; j < h.mode4_bias.size(); ++j) {
+      const float b = h.bias.empty() ? 0.0f : h.bias[j];
+      const float o = h.acc_offset.empty() ? 0.0f : static_cast<float>(h.acc_offset[j]);
+      h.mode4_bias[j] = h.dequant[j] * o + b;
+    }
+  }
   return h;
 }
 
 class QuantLinearKernel final : public CudaKernel {
  public:
-  QuantLinearKernel(QuantParams p, QuantConstants c, NodeId node, std::vector<GemmTactic> tactics)
-      : p_(std::move(p)), c_(c), node_(node), tactics_(std::move(tactics)) {}
+  QuantLinearKernel(QuantParams p, QuantConstants c, NodeId node, std::vector<GemmTactic> tactics,
+                    bool has_residual)
+      : p_(std::move(p)),
+        c_(c),
+        node_(node),
+        tactics_(std::move(tactics)),
+        has_residual_(has_residual) {}
 
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
@@ -262,7 +286,7 @@ class QuantLinearKernel final : public CudaKernel {
         if (form == FusedForm::kVecVec) VITRT_RETURN_IF_ERROR(make_row_scale(m));
         VITRT_ASSIGN_OR_RETURN(int mode, mode_for(ctx, type, m, bias_usable));
         // Mode 3 puts its D in the accumulators' scratch (fp32 [m_pad, n_pad] holds the
-        // [m, n] D of any activation type).
+        // [m, n] D of any activation type); mode 4 writes Y itself.
         need_acc = need_acc || mode == 1 || mode == 3;
         need_xq = !reads_codes(codes_in, ctx, mode);
       }
@@ -394,6 +418,7 @@ class QuantLinearKernel final : public CudaKernel {
     const size_t ws_at = place(host.w_scale.size() * sizeof(float));
     const size_t bias_at = place(host.bias.size() * sizeof(float));
     const size_t off_at = place(host.acc_offset.size() * sizeof(int32_t));
+    const size_t m4b_at = place(host.mode4_bias.size() * sizeof(float));
     const size_t is_at = place(sizeof(float));
     const size_t dscale_at = place(sizeof(float));
     VITRT_CUDA_RETURN_IF_ERROR(cudaMalloc(&d->block, off), "QuantLinear: allocating weights");
@@ -413,6 +438,11 @@ class QuantLinearKernel final : public CudaKernel {
       VITRT_RETURN_IF_ERROR(
           copy(off_at, host.acc_offset.data(), host.acc_offset.size() * sizeof(int32_t)));
       d->acc_offset = reinterpret_cast<const int32_t*>(base + off_at);
+    }
+    if (!host.mode4_bias.empty()) {
+      VITRT_RETURN_IF_ERROR(
+          copy(m4b_at, host.mode4_bias.data(), host.mode4_bias.size() * sizeof(float)));
+      d->mode4_bias = reinterpret_cast<const float*>(base + m4b_at);
     }
     VITRT_RETURN_IF_ERROR(copy(is_at, &host.input_scale, sizeof(float)));
     VITRT_RETURN_IF_ERROR(copy(dscale_at, &host.d_scale, sizeof(float)));
@@ -523,6 +553,11 @@ class QuantLinearKernel final : public CudaKernel {
   // cuBLASLt has an algorithm for it (with output_scale: its FP8 D, else mode 3). A stored
   // mode this GPU's cuBLASLt cannot run falls back the same way.
   Result<int> mode_for(const LaunchContext& ctx, DType type, int64_t m, bool bias_usable) {
+    if (mode4_possible(type)) {
+      // The stored tactic's choice (mode 1 where timing chose it), else mode 4.
+      const GemmTactic* t = nearest_tactic(m);
+      return t != nullptr && t->mode == 1 ? 1 : 4;
+    }
     VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
     if (form == FusedForm::kNone) return 1;
     if (const GemmTactic* t = nearest_tactic(m)) {
@@ -542,8 +577,40 @@ class QuantLinearKernel final : public CudaKernel {
     return nearest_by_ratio(tactics_, m, [](const GemmTactic& t) { return t.m; });
   }
 
+  // Mode 4: CUTLASS's int8 GEMM with the epilogue of this layer (see the top of the file).
+  bool mode4_possible(DType type) const {
+#if VITRT_HAVE_CUTLASS
+    return p_.format == QuantFormat::kInt8 && type == DType::kFloat16 && p_.n % 8 == 0 &&
+           !codes_out() &&
+           (p_.act == UnaryOp::kIdentity || (p_.act == UnaryOp::kGelu && !has_residual_)) &&
+           cutlass_int8_available();
+#else
+    (void)type;
+    return false;
+#endif
+  }
+
+  Status run_mode4(const LaunchContext& ctx, const QuantGemm& g, void* y) const {
+    CutlassInt8Gemm c;
+    c.x = static_cast<const int8_t*>(g.xq);
+    c.ldx = p_.k_pad;
+    c.w = static_cast<const int8_t*>(dev_->wt);
+    c.alpha = dev_->dequant;
+    c.bias = dev_->mode4_bias;
+    c.residual = g.residual;
+    c.y = y;
+    c.m = g.rows;
+    c.n = p_.n;
+    c.k = p_.k_pad;
+    c.gelu = p_.act == UnaryOp::kGelu;
+    return cuda_status(launch_cutlass_int8(c, ctx.workspace, ctx.workspace_bytes, ctx.stream),
+                       "QuantLinear: CUTLASS int8 GEMM");
+  }
+
   // Mode 0 runs ReLU and tanh GELU in cuBLASLt's epilogue, erf and quick GELU after.
-  bool act_after_mode0() const { return activation_after_epilogue(p_.act); }
+  bool act_after_mode0() const {
+    return activation_after_epilogue(p_.act);
+  }
 
   // Mode 2 can be timed: an erf GELU, a fused form, a 16-bit build that allows the tanh form.
   bool mode2_possible(const LaunchContext& ctx, DType type, FusedForm form) const {
@@ -569,6 +636,7 @@ class QuantLinearKernel final : public CudaKernel {
   // What mode `mode` runs, for the build log.
   std::string mode_text(int mode, FusedForm form) const {
     if (mode == 1) return codes_out() ? "dequantize kernel writing E4M3" : "dequantize kernel";
+    if (mode == 4) return "CUTLASS int8 GEMM, dequantized in its epilogue";
     std::string text = fused_form_name(form);
     if (mode == 2) text += ", tanh-form GELU epilogue";
     if (fp8_d(mode)) text += ", E4M3 D";
@@ -730,6 +798,7 @@ class QuantLinearKernel final : public CudaKernel {
 
   Status launch(const LaunchContext& ctx, DType type, const QuantGemm& g, void* y,
                 const void* act_bias, const cublasLtMatmulAlgo_t* algo) const {
+    if (g.mode == 4) return run_mode4(ctx, g, y);
     LtObjects lt;
     VITRT_RETURN_IF_ERROR(prepare(ctx, type, g, act_bias, lt));
     if (algo != nullptr && algo_fits(ctx, lt, *algo)) {
@@ -762,18 +831,23 @@ class QuantLinearKernel final : public CudaKernel {
                             void* y, const void* act_bias, FusedForm form) {
     TacticTuner& tu = *ctx.tuner;
     const bool bias = p_.has_bias;
-    const std::string problem =
-        str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
-                g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
-                g.residual != nullptr ? "+residual" : "",
-                p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
-                mode2_possible(ctx, type, form) ? "+tanh-ok" : "", codes_out() ? "|d-e4m3" : "",
-                "|ws", ctx.workspace_bytes, kTacticSearchTag);
+    const std::string problem = str_cat(
+        tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m", g.rows, "n",
+        p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
+        g.residual != nullptr ? "+residual" : "",
+        p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
+        mode2_possible(ctx, type, form) ? "+tanh-ok" : "", codes_out() ? "|d-e4m3" : "",
+        mode4_possible(type) ? "|cutlass" : "", "|ws", ctx.workspace_bytes, kTacticSearchTag);
     const std::string shape_text =
         str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x", p_.n, " ", p_.act_text,
                 bias ? "+bias" : "", g.residual != nullptr ? "+residual" : "");
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, g.rows, memo->second);
+    if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
+        t && t->mode == 4 && mode4_possible(type)) {
+      accept_cached_tactic(tu, problem, *t, shape_text);
+      return record_tactic(tu, node_, g.rows, *t);
+    }
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
         t && (t->mode == 1 || mode_possible(ctx, type, form, t->mode))) {
       setup(t->mode);
@@ -795,7 +869,7 @@ class QuantLinearKernel final : public CudaKernel {
     TacticRace race;
     VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
-    int enumerated = 0;
+    int enumerated = 0, cutlass = 0;
     for (int mode = 0; mode < 4; ++mode) {
       if (mode != 1 && !mode_possible(ctx, type, form, mode)) continue;
       setup(mode);
@@ -830,6 +904,23 @@ class QuantLinearKernel final : public CudaKernel {
         }
       }
     }
+    if (mode4_possible(type)) {
+      // One candidate: CUTLASS's kernel (the algorithm slot of its tactic stays unused).
+      setup(4);
+      auto p = std::make_unique<Prepared>();
+      p->g = g;
+      p->cands.algos.push_back(cublasLtMatmulAlgo_t{});
+      const Prepared& pr = *p;
+      prepared.push_back(std::move(p));
+      float ms = 0.0f;
+      const int e =
+          race.enter([this, &ctx, &pr, y]() -> Status { return run_mode4(ctx, pr.g, y); }, &ms);
+      if (e >= 0) {
+        ++cutlass;
+        entries.emplace_back(&pr, 0);
+        if (tu.verbose) lines += str_cat("\n  #", e, " mode 4 (CUTLASS int8): ", ms, " ms");
+      }
+    }
     float best_ms = -1.0f;
     const int winner = race.finish(-1, &best_ms, nullptr, &lines);
     const int tried = static_cast<int>(entries.size());
@@ -842,9 +933,10 @@ class QuantLinearKernel final : public CudaKernel {
     VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
       tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (",
-                     tried - enumerated, " from cuBLASLt's heuristic, ", enumerated,
-                     " enumerated), chose mode ", best.mode, " (", mode_text(best.mode, form), ") ",
-                     best_ms, " ms", tu.verbose ? lines : ""));
+                     tried - enumerated - cutlass, " from cuBLASLt's heuristic, ", enumerated,
+                     " enumerated", cutlass > 0 ? ", CUTLASS's" : "", "), chose mode ", best.mode,
+                     " (", mode_text(best.mode, form), ") ", best_ms, " ms",
+                     tu.verbose ? lines : ""));
     }
     return record_tactic(tu, node_, g.rows, best);
   }
@@ -854,6 +946,7 @@ class QuantLinearKernel final : public CudaKernel {
   QuantConstants c_;
   NodeId node_;
   std::vector<GemmTactic> tactics_;
+  bool has_residual_ = false;
   std::shared_ptr<const DeviceWeights> dev_;
   std::map<int64_t, FusedForm> fused_;
   std::map<std::pair<int64_t, int>, bool> fp8_d_found_;  // by rows and mode
@@ -955,8 +1048,8 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   p.has_bias = bias != nullptr;
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
-    // Mode 3 (16-bit D, then the E4M3 pass) is QuantLinear's own.
-    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints, 3));
+    // Modes 3 (16-bit D, then the E4M3 pass) and 4 (CUTLASS int8) are QuantLinear's own.
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints, 4));
   }
   if (init.node.has_input(4) && p.act != UnaryOp::kIdentity) {
     return invalid_model("QuantLinear: a residual input (4) needs activation 'none', got '",
@@ -968,8 +1061,9 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
         "input (4)");
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
-  return std::unique_ptr<CudaKernel>(new QuantLinearKernel(
-      std::move(p), QuantConstants{&init.node, w, w_scale, bias}, id, std::move(tactics)));
+  return std::unique_ptr<CudaKernel>(
+      new QuantLinearKernel(std::move(p), QuantConstants{&init.node, w, w_scale, bias}, id,
+                            std::move(tactics), init.node.has_input(4)));
 }
 
 }  // namespace

@@ -812,6 +812,21 @@ const std::map<std::string, Builder>& cases() {
        [](Case& c) {
          unary(c, "HardSwish", {3, 7, 13}, -5.0);
        }},
+      // Whole 16-byte vectors in every type: the vectorized activation kernel.
+      {"HardSwishVectors",
+       [](Case& c) {
+         unary(c, "HardSwish", {4, 96}, -5.0);
+       }},
+      {"ReluVectors",
+       [](Case& c) {
+         unary(c, "Relu", {6, 64});
+       }},
+      {"MsGeluVectors",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {3, 5, 96});
+         c.g.output(c.g.op("Gelu", {x}, {}, "com.microsoft"));
+         c.inputs = {rnd({3, 5, 96}, 85, -4.0, 4.0)};
+       }},
       {"HardSigmoidAttrs",
        [](Case& c) {
          unary(c, "HardSigmoid", {7, 33}, -5.0, attrs([](Attributes& a) {

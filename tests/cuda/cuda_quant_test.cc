@@ -310,6 +310,35 @@ TEST_F(CudaQuantLinear, Int8Shapes) {
   }
 }
 
+// The shapes again with no activation and with erf GELU: in fp16 plans on an sm_90 GPU these
+// run CUTLASS's int8 GEMM with the dequantization, bias and GELU in its epilogue (mode 4, when
+// built with CUTLASS), M from 1 up, K padded to 32 inside, N a multiple of 8; bf16 keeps the
+// int32 accumulators and the dequantize kernel (mode 1), as does a stored mode-1 tactic in fp16:
+// each against the same reference.
+TEST_F(CudaQuantLinear, Int8FusedEpilogueShapes) {
+  const std::vector<std::array<int64_t, 3>> shapes = {
+      {1, 16, 16}, {1, 768, 48}, {64, 37, 64}, {257, 100, 24}, {3000, 32, 48}, {197, 768, 2304}};
+  uint64_t seed = 40;
+  for (const auto& [precision, mode] :
+       std::vector<std::pair<const char*, int>>{{"fp16", -1}, {"fp16", 1}, {"bf16", -1}}) {
+    for (const auto& [m, k, n] : shapes) {
+      for (const char* act : {"none", "gelu"}) {
+        QuantCase c;
+        c.precision = precision;
+        c.mode = mode;
+        c.lead = {m};
+        c.k = k;
+        c.n = n;
+        c.act = act;
+        c.bias = seed % 3 != 0;
+        c.per_channel = seed % 4 != 1;
+        c.seed = seed++;
+        check(c);
+      }
+    }
+  }
+}
+
 TEST_F(CudaQuantLinear, Int8ClampsAndZeroPoints) {
   QuantCase c;
   c.lead = {33};

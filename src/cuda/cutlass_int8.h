@@ -1,0 +1,38 @@
+// INT8 GEMMs with the dequantization in the epilogue, from NVIDIA CUTLASS's Hopper kernels
+// (src/cutlass/int8_gemm.cu, built when scripts/setup.sh found CUTLASS's headers:
+// VITRT_HAVE_CUTLASS). cuBLASLt's int8 kernels write int32 or int8 only, so vitrt.QuantLinear's
+// cuBLASLt form writes int32 accumulators and dequantizes them in a second kernel; at ViT-B/16's
+// batch 256 that round trip made each int8 GEMM 1.3-2.1x slower than CUTLASS's fused one
+// (bench/gpu/RESULTS.md, session 21).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace vitrt::cuda {
+
+// Y[m, n] (row-major, fp16) = act(alpha[n] * (Xq[m, k] . Wt[n, k]^T) + bias[n]) (+ residual[m, n]
+// when given, with act the identity). Xq rows are ldx int8 apart, Wt rows k apart; k and ldx
+// multiples of 16, n of 8, pointers 16-byte aligned. alpha and bias are float [n] (bias may be
+// null). act: gelu = false the identity, true erf GELU.
+struct CutlassInt8Gemm {
+  const int8_t* x = nullptr;
+  int64_t ldx = 0;
+  const int8_t* w = nullptr;
+  const float* alpha = nullptr;
+  const float* bias = nullptr;
+  const void* residual = nullptr;  // fp16 [m, n] or null
+  void* y = nullptr;               // fp16 [m, n]
+  int64_t m = 0, n = 0, k = 0;
+  bool gelu = false;
+};
+
+// Whether the kernels are built and this GPU runs them (compute capability 9.0).
+bool cutlass_int8_available();
+// cudaErrorNotSupported for a problem the kernels do not take (alignment, residual with GELU)
+// or when they are not built; the caller runs another form.
+cudaError_t launch_cutlass_int8(const CutlassInt8Gemm& g, void* workspace, size_t workspace_bytes,
+                                cudaStream_t stream);
+
+}  // namespace vitrt::cuda

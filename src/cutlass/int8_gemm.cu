@@ -1,0 +1,176 @@
+// INT8 GEMMs with the per-channel dequantization, bias, erf GELU or residual in the epilogue:
+// CUTLASS 3's warp-specialized TMA kernels for Hopper (sm_90a), built from its CollectiveBuilder
+// with the PerColLinCombPerColBiasEltAct / PerColResAddPerColBiasEltAct epilogues. See
+// src/cuda/cutlass_int8.h. One tile shape (128x256x128, cooperative, 2x1 clusters): the fastest of
+// three on every ViT-B/16 problem at batch 256 and within 15% of the best at batch 1
+// (bench/gpu/cutlass_int8_probe.cu).
+#include <cuda_fp16.h>
+
+#include <type_traits>
+
+#include "cuda/cutlass_int8.h"
+#include "cute/tensor.hpp"
+#include "cutlass/cutlass.h"
+#include "cutlass/epilogue/collective/collective_builder.hpp"
+#include "cutlass/epilogue/fusion/operations.hpp"
+#include "cutlass/gemm/collective/collective_builder.hpp"
+#include "cutlass/gemm/device/gemm_universal_adapter.h"
+#include "cutlass/gemm/kernel/gemm_universal.hpp"
+
+namespace vitrt::cuda {
+// The epilogue's activations, by CUTLASS's functor convention (kIsHeavy, an Array
+// specialisation). Not in the anonymous namespace: nvcc warns of its unread kIsHeavy members
+// there.
+namespace int8_gemm_detail {
+
+template <class T>
+struct Identity {
+  static const bool kIsHeavy = false;
+  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
+};
+template <class T, int N>
+struct Identity<cutlass::Array<T, N>> {
+  static const bool kIsHeavy = false;
+  CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const {
+    return v;
+  }
+};
+// erf GELU, the formula of vitrt's other GELU kernels (activate_fixed).
+template <class T>
+struct GeluErf {
+  static const bool kIsHeavy = true;
+  CUTLASS_HOST_DEVICE T operator()(T const& x) const {
+    const float v = float(x);
+    return T(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+  }
+};
+template <class T, int N>
+struct GeluErf<cutlass::Array<T, N>> {
+  static const bool kIsHeavy = true;
+  CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const {
+    cutlass::Array<T, N> r;
+    GeluErf<T> f;
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N; ++i) r[i] = f(v[i]);
+    return r;
+  }
+};
+
+}  // namespace int8_gemm_detail
+
+namespace {
+
+using int8_gemm_detail::GeluErf;
+using int8_gemm_detail::Identity;
+using Tile = cute::Shape<cute::_128, cute::_256, cute::_128>;
+using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
+
+// ElementC: void without a residual (no source operand), half_t with one.
+template <class Fusion, class ElementC>
+struct Int8Gemm {
+  using Epi = typename cutlass::epilogue::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
+      cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, ElementC,
+      cutlass::layout::RowMajor, 8, cutlass::half_t, cutlass::layout::RowMajor, 8,
+      cutlass::epilogue::TmaWarpSpecializedCooperative, Fusion>::CollectiveOp;
+  using Main = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, int8_t, cutlass::layout::RowMajor, 16,
+      int8_t, cutlass::layout::ColumnMajor, 16, int32_t, Tile, Cluster,
+      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
+          sizeof(typename Epi::SharedStorage))>,
+      cutlass::gemm::KernelTmaWarpSpecializedCooperative>::CollectiveOp;
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>, Main, Epi>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+
+  static cudaError_t run(const CutlassInt8Gemm& g, void* workspace, size_t workspace_bytes,
+                         cudaStream_t stream) {
+    // Row-major A [m, k], K-major B [n, k], row-major C and D [m, n]: leading dimension first.
+    typename Kernel::StrideA sa{};
+    typename Kernel::StrideB sb{};
+    typename Kernel::StrideC sc{};
+    typename Kernel::StrideD sd{};
+    cute::get<0>(sa) = g.ldx;
+    cute::get<0>(sb) = g.k;
+    cute::get<0>(sc) = g.n;
+    cute::get<0>(sd) = g.n;
+    cute::get<2>(sa) = g.m * g.ldx;
+    cute::get<2>(sb) = g.n * g.k;
+    cute::get<2>(sc) = g.m * g.n;
+    cute::get<2>(sd) = g.m * g.n;
+    cutlass::KernelHardwareInfo hw;
+    hw.device_id = 0;
+    cudaGetDevice(&hw.device_id);
+    hw.sm_count = sm_count(hw.device_id);
+    auto* y = static_cast<cutlass::half_t*>(g.y);
+    using C = std::conditional_t<std::is_void_v<ElementC>, void, cutlass::half_t>;
+    const auto* c = static_cast<const C*>(g.residual);
+    typename Gemm::Arguments args{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), 1},
+        {g.x, sa, g.w, sb},
+        {{}, c, sc, y, sd},
+        hw};
+    args.epilogue.thread.alpha_ptr = g.alpha;
+    args.epilogue.thread.beta = c != nullptr ? 1.0f : 0.0f;
+    args.epilogue.thread.bias_ptr = g.bias;
+    Gemm gemm;
+    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
+    if (Gemm::get_workspace_size(args) > workspace_bytes) return cudaErrorNotSupported;
+    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) {
+      return cudaErrorNotSupported;
+    }
+    if (gemm.run(stream) != cutlass::Status::kSuccess) return cudaErrorLaunchFailure;
+    return cudaGetLastError();
+  }
+
+  static int sm_count(int device) {
+    static const int count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(device);
+    return count;
+  }
+};
+
+using Plain = Int8Gemm<cutlass::epilogue::fusion::PerColLinCombPerColBiasEltAct<
+                           Identity, cutlass::half_t, float, float, cutlass::half_t, float>,
+                       void>;
+using Gelu = Int8Gemm<cutlass::epilogue::fusion::PerColLinCombPerColBiasEltAct<
+                          GeluErf, cutlass::half_t, float, float, cutlass::half_t, float>,
+                      void>;
+using Residual = Int8Gemm<cutlass::epilogue::fusion::PerColResAddPerColBiasEltAct<
+                              Identity, cutlass::half_t, float, float, cutlass::half_t, float>,
+                          cutlass::half_t>;
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+}  // namespace
+
+bool cutlass_int8_available() {
+  static const bool available = [] {
+    int device = 0, major = 0, minor = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) ==
+               cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) ==
+               cudaSuccess &&
+           major == 9 && minor == 0;
+  }();
+  return available;
+}
+
+cudaError_t launch_cutlass_int8(const CutlassInt8Gemm& g, void* workspace, size_t workspace_bytes,
+                                cudaStream_t stream) {
+  if (!cutlass_int8_available() || g.k % 16 != 0 || g.ldx % 16 != 0 || g.n % 8 != 0 ||
+      g.m > (int64_t(1) << 30) || g.n > (int64_t(1) << 30) || g.k > (int64_t(1) << 30) ||
+      !aligned16(g.x) || !aligned16(g.w) || !aligned16(g.y) || !aligned16(g.alpha) ||
+      (g.bias != nullptr && !aligned16(g.bias)) ||
+      (g.residual != nullptr && (g.gelu || !aligned16(g.residual)))) {
+    return cudaErrorNotSupported;
+  }
+  if (g.m == 0 || g.n == 0) return cudaSuccess;
+  if (g.residual != nullptr) return Residual::run(g, workspace, workspace_bytes, stream);
+  return g.gelu ? Gelu::run(g, workspace, workspace_bytes, stream)
+                : Plain::run(g, workspace, workspace_bytes, stream);
+}
+
+}  // namespace vitrt::cuda
