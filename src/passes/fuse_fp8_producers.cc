@@ -168,10 +168,8 @@ const Node* transpose_before_fp8(const Graph& graph, const Uses& uses, ValueId v
 // LayerNormalization(x, scale, bias) -> AddLayerNorm(x, zeros[C], scale, bias), same output.
 void to_add_layer_norm(Graph& graph, NodeId id) {
   const Value& x = graph.values[graph.nodes[id].inputs[0]];
-  const int64_t c = x.shape.back().value();
-  Tensor zeros = Tensor::empty(DType::kFloat32, {c});
-  for (int64_t i = 0; i < c; ++i) zeros.data<float>()[i] = 0.0f;
-  const ValueId b = add_constant_value(graph, graph.nodes[id].name + "_zero_addend", zeros);
+  const ValueId b =
+      add_zeros_constant(graph, graph.nodes[id].name + "_zero_addend", x.shape.back().value());
   Node& node = graph.nodes[id];
   Result<float> eps = node.attrs.get_float("epsilon", 1e-5f);
   std::vector<ValueId> inputs = {node.inputs[0], b, node.inputs[1]};

@@ -119,11 +119,7 @@ void fuse(Graph& graph, Uses& uses, PassContext& ctx, const char* pass, NodeId l
     ctx.near_miss(pass, where, "Scale or B is neither [C] nor a constant of C elements");
     return;
   }
-  if (b == kNoValue) {
-    Tensor zeros = Tensor::empty(DType::kFloat32, {c});
-    for (int64_t i = 0; i < c; ++i) zeros.data<float>()[i] = 0.0f;
-    b = add_constant_value(graph, name + "_zero_addend", zeros);
-  }
+  if (b == kNoValue) b = add_zeros_constant(graph, name + "_zero_addend", c);
   std::vector<ValueId> inputs = {a, b, *gamma};
   if (beta) inputs.push_back(*beta);
   Attributes attrs;

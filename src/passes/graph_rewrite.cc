@@ -185,6 +185,12 @@ ValueId add_constant_value(Graph& graph, const std::string& base, Tensor t) {
   return graph.add_constant(graph.unique_value_name(base), std::move(t));
 }
 
+ValueId add_zeros_constant(Graph& graph, const std::string& base, int64_t n) {
+  Tensor zeros = Tensor::empty(DType::kFloat32, {n});
+  std::fill_n(zeros.data<float>(), n, 0.0f);
+  return add_constant_value(graph, base, std::move(zeros));
+}
+
 bool same_dims(const SymShape& a, const SymShape& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -108,6 +108,8 @@ bool can_replace_uses(const Graph& graph, ValueId from, ValueId to);
 
 // Adds a constant value named after `base` (made unique); returns its id.
 ValueId add_constant_value(Graph& graph, const std::string& base, Tensor t);
+// A float32 [n] constant of zeros (a LayerNorm made an AddLayerNorm adds it), named after `base`.
+ValueId add_zeros_constant(Graph& graph, const std::string& base, int64_t n);
 
 // One rank, and every dim provably the same Dim.
 bool same_dims(const SymShape& a, const SymShape& b);

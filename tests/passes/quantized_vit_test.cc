@@ -5,6 +5,7 @@
 // attention of a quantized model fuses; the outputs stay those of the quantized model.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -358,6 +359,29 @@ TEST(FuseFakeQuantNorm, ResidualStreamPairsJoinTheAddLayerNorm) {
                                  random_tensor(DType::kFloat32, {2, 5, 24}, 9, -3.0, 3.0)});
     }
   }
+}
+
+// VITRT_DISABLE_FUSIONS skips the named fusion passes (here the residual stream's, so its pairs
+// stay FakeQuant + Add + LayerNorm) and the model still computes ONNX Runtime's numbers; a name
+// that is no fusion pass is an error that lists them.
+TEST(FuseFakeQuantNorm, DisableFusionsSkipsThePass) {
+  struct EnvGuard {
+    ~EnvGuard() { unsetenv("VITRT_DISABLE_FUSIONS"); }
+  } guard;
+  ASSERT_EQ(setenv("VITRT_DISABLE_FUSIONS", "fuse_fake_quant_norm", 1), 0);
+  Fixture f = load("vit_modelopt_fp8");
+  const Graph unfused = optimize(f);
+  EXPECT_EQ(count_ops(f.graph, "FakeQuant"), 6);
+  EXPECT_EQ(count_ops(f.graph, "Add"), 2);
+  expect_output_matches(f, unfused, 0.01, 0.9999);
+
+  ASSERT_EQ(setenv("VITRT_DISABLE_FUSIONS", "fuse_fake_quant_norm,fuse_everything", 1), 0);
+  Fixture g = load("vit_modelopt_fp8");
+  PassContext ctx(false, nullptr);
+  const Status s = optimize_graph(g.graph, ctx);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("'fuse_everything'"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("fuse_attention"), std::string::npos) << s.to_string();
 }
 
 // A fake quantization attribute of vitrt.AddLayerNorm that is not one names itself.
