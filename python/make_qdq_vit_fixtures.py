@@ -19,6 +19,10 @@ tools write for a whole vision transformer, attention included:
                     where vitrt computes an fp16 model in fp32, and the two would part at
                     every quantization step that rounding crosses)
 
+  dinov2_modelopt_fp8  (--modelopt --arch dinov2 --mode fp8) ModelOpt's FP8 quantization of a
+                    small HF DINOv2 (LayerScale on both residual branches: a Mul between each
+                    branch and its residual Add) exported by dynamo at opset 18, batch 2 static
+
 Each OUT/<name>/ holds model.onnx, input.npy and expected.npy: ONNX Runtime's output with graph
 optimizations off, i.e. the Q/DQ ops computed one by one in float (the fake-quant math vitrt
 must reproduce). The model: timm VisionTransformer, 32x32 images, 8x8 patches (17 tokens), width
@@ -61,6 +65,18 @@ def export_vit(path):
                           dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}})
 
 
+def export_dinov2(path):
+    import transformers
+    torch.manual_seed(SEED)
+    config = transformers.Dinov2Config(image_size=32, patch_size=8, hidden_size=64,
+                                       num_hidden_layers=2, num_attention_heads=4,
+                                       intermediate_size=128)
+    model = transformers.Dinov2Model(config).eval()
+    with torch.no_grad():
+        torch.onnx.export(model, (torch.randn(2, 3, 32, 32),), path, dynamo=True,
+                          opset_version=18, input_names=["pixel_values"])
+
+
 def write_case(out_dir, path, x):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -81,19 +97,27 @@ def main():
                         help="make vit_modelopt_MODE (needs nvidia-modelopt[onnx])")
     parser.add_argument("--mode", choices=["int8", "fp8"], default="int8",
                         help="ModelOpt's quantize_mode (with --modelopt)")
+    parser.add_argument("--arch", choices=["vit", "dinov2"], default="vit",
+                        help="the model ModelOpt quantizes (with --modelopt)")
     args = parser.parse_args()
     rng = np.random.default_rng(SEED)
     calib = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
     x = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = os.path.join(tmp, "vit.onnx")
-        export_vit(fp32_path)
+        if args.modelopt and args.arch == "dinov2":
+            export_dinov2(fp32_path)
+            x = x[:2]  # the dynamo export's batch is static
+        else:
+            export_vit(fp32_path)
         if args.modelopt:
             import modelopt.onnx.quantization as moq
-            out = os.path.join(args.out, f"vit_modelopt_{args.mode}")
+            out = os.path.join(args.out, f"{args.arch}_modelopt_{args.mode}")
             os.makedirs(out, exist_ok=True)
             path = os.path.join(out, "model.onnx")
-            moq.quantize(fp32_path, quantize_mode=args.mode, calibration_data=calib,
+            moq.quantize(fp32_path, quantize_mode=args.mode,
+                         calibration_data={"pixel_values": calib} if args.arch == "dinov2"
+                         else calib,
                          calibration_eps=["cpu"], output_path=path, log_level="WARNING",
                          high_precision_dtype="fp32")
             write_case(out, path, x)

@@ -175,6 +175,28 @@ TEST(QuantizedVit, ModelOptFp8FusesAndMatchesOnnxRuntime) {
   expect_output_matches(f, unfused, 0.01, 0.9999);
 }
 
+// ModelOpt's FP8 form of a DINOv2 (HF, dynamo export): LayerScale multiplies each branch before
+// its residual Add, so the pairs ModelOpt puts on the residual stream sit after a Mul, not a
+// MatMul. They still end inside the AddLayerNorm nodes (no FakeQuant or Add left), the
+// attentions fuse with their quantization, and the output is ONNX Runtime's evaluation of the
+// Q/DQ graph.
+TEST(QuantizedVit, ModelOptFp8DinoV2LayerScaleFuses) {
+  Fixture f = load("dinov2_modelopt_fp8");
+  const Graph unfused = optimize(f);
+  expect_quantized_attention(f.graph, 2, false);
+  EXPECT_EQ(count_ops(f.graph, "QuantLinear"), 12);
+  EXPECT_EQ(count_ops(f.graph, "FakeQuant"), 0);
+  EXPECT_EQ(count_ops(f.graph, "Add"), 0);
+  int quantized_norms = 0;
+  for (const Node& n : f.graph.nodes) {
+    quantized_norms +=
+        !n.dead && n.op_type == "AddLayerNorm" &&
+        (n.attrs.has("quant_a") || n.attrs.has("quant_b") || n.attrs.has("quant_sum"));
+  }
+  EXPECT_GE(quantized_norms, 4);
+  expect_output_matches(f, unfused, 0.01, 0.9999);
+}
+
 // ONNX Runtime's quantize_static with float8e4m3fn activations and weights (MatMul and Gemm
 // only): the weights are float8e4m3fn initializers, each product is quantized again before its
 // bias, and the attention's two products have both inputs quantized. The projections become
