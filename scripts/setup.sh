@@ -86,7 +86,7 @@ fi
 
 # CUTLASS (NVIDIA's header-only CUDA template library, on PyPI as the nvidia-cutlass wheel):
 # its Hopper int8 GEMMs dequantize in their epilogue, which cuBLASLt's int8 kernels cannot
-# (src/cutlass/int8_gemm.cu). Only its include tree is used, taken out of the wheel like the
+# (src/cuda/cutlass/int8_gemm.cu). Only its include tree is used, taken out of the wheel like the
 # vocabulary above; without it the CUDA build leaves that kernel out.
 cutlass_dir=third_party_data/cutlass
 if [ ! -f "$cutlass_dir/include/cutlass/cutlass.h" ]; then

@@ -1,5 +1,5 @@
 // INT8 GEMMs with the dequantization in the epilogue, from NVIDIA CUTLASS's Hopper kernels
-// (src/cutlass/int8_gemm.cu, built when scripts/setup.sh found CUTLASS's headers:
+// (src/cuda/cutlass/int8_gemm.cu, built when scripts/setup.sh found CUTLASS's headers:
 // VITRT_HAVE_CUTLASS). cuBLASLt's int8 kernels write int32 or int8 only, so vitrt.QuantLinear's
 // cuBLASLt form writes int32 accumulators and dequantizes them in a second kernel; at ViT-B/16's
 // batch 256 that round trip made each int8 GEMM 1.3-2.1x slower than CUTLASS's fused one

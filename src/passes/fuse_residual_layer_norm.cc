@@ -9,19 +9,13 @@
 // inverse-std outputs are unused; one Add operand has the sum's full shape (the other
 // broadcasts to it); Scale and B are [C] (or constants equivalent to [C]).
 //
-// Pass fuse_fake_quant_norm (after fuse_fake_quant) does the same for a quantized model's
-// residual stream, where Q/DQ pairs (vitrt.FakeQuant by then) sit on the adds' operands and
-// between the sum and its LayerNorm. NVIDIA ModelOpt writes, in every block,
-//   x1 = Add(x, FQ(proj)); LayerNorm(FQ(x1)); x2 = Add(x1, FQ(fc2)); LayerNorm(FQ(x2)) ...
-// Add -> FakeQuant -> LayerNormalization becomes AddLayerNorm with quant_sum (the FakeQuant
-// stays for any other reader of it; with no Add, x -> FakeQuant -> LayerNormalization becomes
-// AddLayerNorm(x, zeros) with quant_sum), and a FakeQuant whose one reader is an AddLayerNorm's a
-// or b becomes its quant_a / quant_b: four passes over the residual stream (two FakeQuant, the Add,
-// the LayerNorm) become one.
+// Its rewrite also serves fuse_fake_quant_norm (passes/residual_norm.h), which fuses the same
+// pattern with a quantized model's Q/DQ pairs in it.
 #include <optional>
 
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
+#include "passes/residual_norm.h"
 
 namespace vitrt {
 namespace {
@@ -54,8 +48,10 @@ bool output_used(const Graph& graph, const Uses& uses, const Node& node, int i) 
   return !uses.of(node.outputs[i]).empty() || is_graph_output(graph, node.outputs[i]);
 }
 
-// Why LayerNorm `ln` fed by Add `add` (nullptr: by no Add) cannot fuse, or empty when it can.
-std::string check(const Graph& graph, const Uses& uses, const Node& ln, const Node* add) {
+}  // namespace
+
+std::string residual_norm_problem(const Graph& graph, const Uses& uses, const Node& ln,
+                                  const Node* add) {
   const Value& x = graph.values[ln.inputs[0]];
   if (x.dtype != DType::kFloat32) return str_cat("input is ", dtype_name(x.dtype), ", not float32");
   if (!x.has_shape || x.shape.empty() || !x.shape.back().is_static()) {
@@ -81,11 +77,8 @@ std::string check(const Graph& graph, const Uses& uses, const Node& ln, const No
   return {};
 }
 
-// Add `add_id` and the LayerNorm `ln_id` normalizing its sum (directly, or through the
-// FakeQuant `fq_id` when it is not -1) become one AddLayerNorm; check() has passed. With
-// add_id -1 the FakeQuant's input x is the LayerNorm's: AddLayerNorm(x, zeros[C]).
-void fuse(Graph& graph, Uses& uses, PassContext& ctx, const char* pass, NodeId ln_id, NodeId add_id,
-          NodeId fq_id) {
+void fuse_residual_norm(Graph& graph, Uses& uses, PassContext& ctx, const char* pass, NodeId ln_id,
+                        NodeId add_id, NodeId fq_id) {
   const Node& ln = graph.nodes[ln_id];
   const std::string where = str_cat("'", ln.name, "'");
   const ValueId normalized = ln.inputs[0];  // the sum, or its fake quantization
@@ -149,14 +142,6 @@ void fuse(Graph& graph, Uses& uses, PassContext& ctx, const char* pass, NodeId l
   uses.refresh();
 }
 
-// A vitrt.FakeQuant of one per-tensor scale and no bias (fuse_fake_quant's plain form).
-bool is_plain_fake_quant(const Node& n) {
-  return !n.dead && n.domain == "vitrt" && n.op_type == "FakeQuant" && n.inputs.size() == 1 &&
-         !n.attrs.has("quant_out");
-}
-
-}  // namespace
-
 Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx) {
   Uses uses(graph);
   const NodeId count = static_cast<NodeId>(graph.nodes.size());
@@ -165,67 +150,13 @@ Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx) {
     const Node& ln = graph.nodes[id];
     const Node* add = producer_if(graph, ln.inputs[0], "Add");
     if (add == nullptr) continue;
-    const std::string why = check(graph, uses, ln, add);
+    const std::string why = residual_norm_problem(graph, uses, ln, add);
     if (!why.empty()) {
       ctx.near_miss(kPass, str_cat("'", ln.name, "'"), why);
       continue;
     }
-    fuse(graph, uses, ctx, kPass, id, static_cast<NodeId>(add - graph.nodes.data()), -1);
-  }
-  return Status::ok_status();
-}
-
-Status fuse_fake_quant_norm(Graph& graph, PassContext& ctx) {
-  constexpr const char* kQuantPass = "fuse_fake_quant_norm";
-  Uses uses(graph);
-  const NodeId count = static_cast<NodeId>(graph.nodes.size());
-  // Add -> FakeQuant -> LayerNormalization.
-  for (NodeId id = 0; id < count; ++id) {
-    if (graph.nodes[id].dead || !is_onnx_op(graph.nodes[id], "LayerNormalization")) continue;
-    const Node& ln = graph.nodes[id];
-    const Node* fq = producer_of(graph, ln.inputs[0]);
-    if (fq == nullptr || !is_plain_fake_quant(*fq)) continue;
-    // No Add (a residual the Linear before took in its epilogue): a zero addend.
-    const Node* add = producer_if(graph, fq->inputs[0], "Add");
-    const std::string why = check(graph, uses, ln, add);
-    if (!why.empty()) {
-      ctx.near_miss(kQuantPass, str_cat("'", ln.name, "'"), why);
-      continue;
-    }
-    fuse(graph, uses, ctx, kQuantPass, id,
-         add != nullptr ? static_cast<NodeId>(add - graph.nodes.data()) : -1,
-         static_cast<NodeId>(fq - graph.nodes.data()));
-  }
-  // FakeQuant -> AddLayerNorm's a or b.
-  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
-    const Node& norm = graph.nodes[id];
-    if (norm.dead || norm.domain != "vitrt" || norm.op_type != "AddLayerNorm" ||
-        norm.attrs.has("output_scale")) {
-      continue;
-    }
-    for (int i = 0; i < 2; ++i) {
-      const char* attr = i == 0 ? "quant_a" : "quant_b";
-      const ValueId v = graph.nodes[id].inputs[i];
-      const Node* fq = producer_of(graph, v);
-      if (fq == nullptr || !is_plain_fake_quant(*fq) || graph.nodes[id].attrs.has(attr)) continue;
-      if (!uses.only_used_by_one(v) || graph.nodes[id].inputs[1 - i] == v) {
-        ctx.near_miss(kQuantPass, str_cat("'", fq->name, "' -> '", graph.nodes[id].name, "'"),
-                      "the fake-quantized tensor has other readers: the FakeQuant stays");
-        continue;
-      }
-      const NodeId fq_id = static_cast<NodeId>(fq - graph.nodes.data());
-      const std::string fq_name = fq->name;
-      const ValueId x = fq->inputs[0];
-      Node& n = graph.nodes[id];
-      n.attrs.set_floats(attr, *fq->attrs.get_floats("quant", {}));
-      n.inputs[static_cast<size_t>(i)] = x;
-      remove_nodes(graph, {fq_id});
-      ctx.applied(kQuantPass,
-                  str_cat("AddLayerNorm '", graph.nodes[id].name, "' fake-quantizes ",
-                          i == 0 ? "a" : "b", " as it reads it"),
-                  {fq_name});
-      uses.refresh();
-    }
+    fuse_residual_norm(graph, uses, ctx, kPass, id, static_cast<NodeId>(add - graph.nodes.data()),
+                       -1);
   }
   return Status::ok_status();
 }

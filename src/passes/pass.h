@@ -102,7 +102,7 @@ Status fold_repeated_qdq(Graph& graph, PassContext& ctx);
 // Fusion (src/passes/fuse_fake_quant.cc), after the others: each QuantizeLinear ->
 // DequantizeLinear pair still left (per-tensor, 8-bit) -> one vitrt.FakeQuant (exact).
 Status fuse_fake_quant(Graph& graph, PassContext& ctx);
-// Fusion (src/passes/fuse_residual_layer_norm.cc), after fuse_fake_quant: the FakeQuant nodes
+// Fusion (src/passes/fuse_fake_quant_norm.cc), after fuse_fake_quant: the FakeQuant nodes
 // of a quantized model's residual stream join its AddLayerNorm (Add -> FakeQuant ->
 // LayerNormalization; FakeQuant -> AddLayerNorm's a or b) as quant_sum / quant_a / quant_b.
 Status fuse_fake_quant_norm(Graph& graph, PassContext& ctx);
