@@ -168,11 +168,7 @@ Result<std::unique_ptr<CpuKernel>> make_add_layer_norm(const KernelInit& init) {
       return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
     }
   }
-  NormQuant quant;
-  const char* names[3] = {"quant_a", "quant_b", "quant_sum"};
-  for (size_t i = 0; i < quant.size(); ++i) {
-    VITRT_ASSIGN_OR_RETURN(quant[i], parse_fake_quant(init.node.attrs, names[i]));
-  }
+  VITRT_ASSIGN_OR_RETURN(NormQuant quant, parse_add_layer_norm_quant(init.node.attrs));
   return std::unique_ptr<CpuKernel>(
       std::make_unique<AddLayerNormKernel>(eps, want_sum, output_scale, quant));
 }

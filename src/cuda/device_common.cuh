@@ -100,6 +100,41 @@ __device__ __forceinline__ float activate(UnaryOp act, float x) {
   }
 }
 
+// Calls f(std::integral_constant<UnaryOp, act>{}) when `act` is the identity or one of
+// activate_fixed's activations, so a kernel instantiated per activation can be launched for a
+// run-time op; false (f not called) for any other op.
+template <typename F>
+bool with_fixed_activation(UnaryOp act, F&& f) {
+  switch (act) {
+    case UnaryOp::kIdentity:
+      f(std::integral_constant<UnaryOp, UnaryOp::kIdentity>{});
+      return true;
+    case UnaryOp::kRelu:
+      f(std::integral_constant<UnaryOp, UnaryOp::kRelu>{});
+      return true;
+    case UnaryOp::kGelu:
+      f(std::integral_constant<UnaryOp, UnaryOp::kGelu>{});
+      return true;
+    case UnaryOp::kGeluTanh:
+      f(std::integral_constant<UnaryOp, UnaryOp::kGeluTanh>{});
+      return true;
+    case UnaryOp::kQuickGelu:
+      f(std::integral_constant<UnaryOp, UnaryOp::kQuickGelu>{});
+      return true;
+    case UnaryOp::kSilu:
+      f(std::integral_constant<UnaryOp, UnaryOp::kSilu>{});
+      return true;
+    case UnaryOp::kHardSwish:
+      f(std::integral_constant<UnaryOp, UnaryOp::kHardSwish>{});
+      return true;
+    case UnaryOp::kRelu6:
+      f(std::integral_constant<UnaryOp, UnaryOp::kRelu6>{});
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The element offset of linear index i (row-major over v.dims) in a strided view.
 __device__ __forceinline__ int64_t view_offset(const StridedView& v, int64_t i) {
   int64_t off = v.base;

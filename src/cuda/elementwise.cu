@@ -369,8 +369,8 @@ __global__ void __launch_bounds__(256)
   }
 }
 
-// Launches activation_vec_kernel for `op` when it is one of activate_fixed's ops and the data
-// are whole aligned vectors; false otherwise (the scalar kernel runs).
+// Launches activation_vec_kernel for `op` when it is the identity or one of activate_fixed's
+// ops and the data are whole aligned vectors; false otherwise (the scalar kernel runs).
 template <typename T>
 bool launch_activation_vec(UnaryOp op, const T* in, T* out, int64_t n, cudaStream_t stream) {
   constexpr int64_t kVec = 16 / sizeof(T);
@@ -379,29 +379,10 @@ bool launch_activation_vec(UnaryOp op, const T* in, T* out, int64_t n, cudaStrea
   }
   const uint32_t n_vecs = static_cast<uint32_t>(n / kVec);
   const unsigned grid = grid_for(n_vecs, 256);
-  const auto go = [&](auto tag) {
-    activation_vec_kernel<T, decltype(tag)::value><<<grid, 256, 0, stream>>>(
+  return with_fixed_activation(op, [&](auto fixed) {
+    activation_vec_kernel<T, decltype(fixed)::value><<<grid, 256, 0, stream>>>(
         reinterpret_cast<const uint4*>(in), reinterpret_cast<uint4*>(out), n_vecs);
-    return true;
-  };
-  switch (op) {
-    case UnaryOp::kRelu:
-      return go(std::integral_constant<UnaryOp, UnaryOp::kRelu>{});
-    case UnaryOp::kGelu:
-      return go(std::integral_constant<UnaryOp, UnaryOp::kGelu>{});
-    case UnaryOp::kGeluTanh:
-      return go(std::integral_constant<UnaryOp, UnaryOp::kGeluTanh>{});
-    case UnaryOp::kQuickGelu:
-      return go(std::integral_constant<UnaryOp, UnaryOp::kQuickGelu>{});
-    case UnaryOp::kSilu:
-      return go(std::integral_constant<UnaryOp, UnaryOp::kSilu>{});
-    case UnaryOp::kHardSwish:
-      return go(std::integral_constant<UnaryOp, UnaryOp::kHardSwish>{});
-    case UnaryOp::kRelu6:
-      return go(std::integral_constant<UnaryOp, UnaryOp::kRelu6>{});
-    default:
-      return false;
-  }
+  });
 }
 
 template <typename T>

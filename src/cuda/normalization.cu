@@ -795,34 +795,10 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
     const T* b = static_cast<const T*>(bias);
     if (cols % kVec == 0 && n / kVec < (int64_t(1) << 31) && aligned16(d) &&
         (b == nullptr || aligned16(b))) {
-      switch (act) {
-        case UnaryOp::kIdentity:
-          launch_bias_act_vec<T, UnaryOp::kIdentity>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        case UnaryOp::kRelu:
-          launch_bias_act_vec<T, UnaryOp::kRelu>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        case UnaryOp::kGelu:
-          launch_bias_act_vec<T, UnaryOp::kGelu>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        case UnaryOp::kGeluTanh:
-          launch_bias_act_vec<T, UnaryOp::kGeluTanh>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        case UnaryOp::kQuickGelu:
-          launch_bias_act_vec<T, UnaryOp::kQuickGelu>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        case UnaryOp::kSilu:
-          launch_bias_act_vec<T, UnaryOp::kSilu>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        case UnaryOp::kHardSwish:
-          launch_bias_act_vec<T, UnaryOp::kHardSwish>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        case UnaryOp::kRelu6:
-          launch_bias_act_vec<T, UnaryOp::kRelu6>(d, b, cols, n, stream);
-          return cudaGetLastError();
-        default:
-          break;
-      }
+      const bool launched = with_fixed_activation(act, [&](auto fixed) {
+        launch_bias_act_vec<T, decltype(fixed)::value>(d, b, cols, n, stream);
+      });
+      if (launched) return cudaGetLastError();
     }
     bias_act_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(d, b, cols, act, n);
     return cudaGetLastError();

@@ -529,11 +529,9 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
     }
   }
   // quant_a, quant_b, quant_sum: a quantized model's Q/DQ pairs on the residual stream.
+  VITRT_ASSIGN_OR_RETURN(auto parsed, parse_add_layer_norm_quant(init.node.attrs));
+  const auto& [qa, qb, qs] = parsed;
   NormQuant quant;
-  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> qa, parse_fake_quant(init.node.attrs, "quant_a"));
-  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> qb, parse_fake_quant(init.node.attrs, "quant_b"));
-  VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> qs,
-                         parse_fake_quant(init.node.attrs, "quant_sum"));
   quant.has_a = qa.has_value();
   quant.has_b = qb.has_value();
   quant.has_sum = qs.has_value();

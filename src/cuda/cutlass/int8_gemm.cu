@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "cuda/cutlass_int8.h"
+#include "cuda/device_common.cuh"
 #include "cute/tensor.hpp"
 #include "cutlass/cutlass.h"
 #include "cutlass/epilogue/collective/collective_builder.hpp"
@@ -35,19 +36,16 @@ struct Identity<cutlass::Array<T, N>> {
     return v;
   }
 };
-// erf GELU, the formula of vitrt's other GELU kernels (activate_fixed).
+// erf GELU: activate_fixed's, as vitrt's other GELU kernels compute it.
 template <class T>
 struct GeluErf {
   static const bool kIsHeavy = true;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const {
-    const float v = float(x);
-    return T(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
-  }
+  __device__ T operator()(T const& x) const { return T(activate_fixed<UnaryOp::kGelu>(float(x))); }
 };
 template <class T, int N>
 struct GeluErf<cutlass::Array<T, N>> {
   static const bool kIsHeavy = true;
-  CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const {
+  __device__ cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const {
     cutlass::Array<T, N> r;
     GeluErf<T> f;
     CUTLASS_PRAGMA_UNROLL
@@ -139,10 +137,6 @@ using Residual = Int8Gemm<cutlass::epilogue::fusion::PerColResAddPerColBiasEltAc
                               Identity, cutlass::half_t, float, float, cutlass::half_t, float>,
                           cutlass::half_t>;
 
-bool aligned16(const void* p) {
-  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
-}
-
 }  // namespace
 
 bool cutlass_int8_available() {
@@ -163,8 +157,7 @@ cudaError_t launch_cutlass_int8(const CutlassInt8Gemm& g, void* workspace, size_
   if (!cutlass_int8_available() || g.k % 16 != 0 || g.ldx % 16 != 0 || g.n % 8 != 0 ||
       g.m > (int64_t(1) << 30) || g.n > (int64_t(1) << 30) || g.k > (int64_t(1) << 30) ||
       !aligned16(g.x) || !aligned16(g.w) || !aligned16(g.y) || !aligned16(g.alpha) ||
-      (g.bias != nullptr && !aligned16(g.bias)) ||
-      (g.residual != nullptr && (g.gelu || !aligned16(g.residual)))) {
+      !aligned16(g.bias) || !aligned16(g.residual) || (g.residual != nullptr && g.gelu)) {
     return cudaErrorNotSupported;
   }
   if (g.m == 0 || g.n == 0) return cudaSuccess;

@@ -103,4 +103,14 @@ Result<std::array<std::optional<InputFakeQuant>, 3>> parse_attention_input_quant
   return out;
 }
 
+Result<std::array<std::optional<FakeQuant>, 3>> parse_add_layer_norm_quant(
+    const Attributes& attrs) {
+  std::array<std::optional<FakeQuant>, 3> out;
+  const char* names[3] = {"quant_a", "quant_b", "quant_sum"};
+  for (size_t i = 0; i < out.size(); ++i) {
+    VITRT_ASSIGN_OR_RETURN(out[i], parse_fake_quant(attrs, names[i]));
+  }
+  return out;
+}
+
 }  // namespace vitrt

@@ -62,4 +62,8 @@ struct InputFakeQuant {
 Result<std::array<std::optional<InputFakeQuant>, 3>> parse_attention_input_quant(
     const Attributes& attrs);
 
+// vitrt.AddLayerNorm's quant_a, quant_b and quant_sum, in that order (a quantized model's Q/DQ
+// pairs on the residual stream); nullopt where the attribute is absent.
+Result<std::array<std::optional<FakeQuant>, 3>> parse_add_layer_norm_quant(const Attributes& attrs);
+
 }  // namespace vitrt
