@@ -34,54 +34,13 @@
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/util/packed_stride.hpp"
+#include "cutlass_probe_common.h"
 
 using namespace cute;
 
-#define CK(x)                                                                              \
-  do {                                                                                     \
-    cudaError_t e_ = (x);                                                                  \
-    if (e_ != cudaSuccess) {                                                               \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                        \
-    }                                                                                      \
-  } while (0)
-#define CL(x)                                                                   \
-  do {                                                                          \
-    cublasStatus_t s_ = (x);                                                    \
-    if (s_ != CUBLAS_STATUS_SUCCESS) {                                          \
-      std::printf("cuBLASLt error %d at %s:%d\n", int(s_), __FILE__, __LINE__); \
-      std::exit(1);                                                             \
-    }                                                                           \
-  } while (0)
-
-template <class T>
-struct ActIdentity {
-  static const bool kIsHeavy = false;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
-};
-template <class T>
-struct ActGeluErf {
-  static const bool kIsHeavy = true;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const {
-    float v = float(x);
-    return T(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
-  }
-};
-#define ARRAY_ACT(Name)                                                                        \
-  template <class T, int N>                                                                    \
-  struct Name<cutlass::Array<T, N>> {                                                          \
-    static const bool kIsHeavy = true;                                                         \
-    CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const { \
-      cutlass::Array<T, N> r;                                                                  \
-      Name<T> f;                                                                               \
-      for (int i = 0; i < N; ++i) r[i] = f(v[i]);                                              \
-      return r;                                                                                \
-    }                                                                                          \
-  };
-ARRAY_ACT(ActIdentity)
-ARRAY_ACT(ActGeluErf)
-
-double act_ref(bool gelu, double x) { return gelu ? 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))) : x; }
+double act_ref(bool gelu, double x) {
+  return gelu ? 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))) : x;
+}
 
 // D[M,N] (row-major, fp16) = act(alpha[n] * (X[M,K] W[N,K]^T) + bias[n]), int8 operands.
 template <template <class> class ActFn, class Tile, class Cluster, class KSched, class ESched>
@@ -113,14 +72,16 @@ struct CutlassInt8 {
     cutlass::KernelHardwareInfo hw;
     hw.device_id = 0;
     hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
-    typename Gemm::Arguments args{
-        cutlass::gemm::GemmUniversalMode::kGemm,
-        {M, N, K, 1},
-        {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)), w,
-         cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
-        {{}, nullptr, cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)), d,
-         cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
-        hw};
+    typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
+                                  {M, N, K, 1},
+                                  {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)),
+                                   w, cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
+                                  {{},
+                                   nullptr,
+                                   cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
+                                   d,
+                                   cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
+                                  hw};
     args.epilogue.thread.alpha_ptr = alpha;
     args.epilogue.thread.beta = 0.0f;
     args.epilogue.thread.bias_ptr = bias;
@@ -200,22 +161,6 @@ __global__ void dequant_kernel(const int4* acc, const float* alpha, const __half
   }
 }
 
-template <class F>
-double time_us(F&& f, cudaStream_t s, int iters) {
-  for (int i = 0; i < 5; ++i) f();
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0, s);
-  for (int i = 0; i < iters; ++i) f();
-  cudaEventRecord(e1, s);
-  CK(cudaEventSynchronize(e1));
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  CK(cudaGetLastError());
-  return ms * 1000.0 / iters;
-}
-
 struct Problem {
   const char* name;
   int M, N, K;
@@ -268,7 +213,8 @@ int main(int argc, char** argv) {
       for (int t = 0; t < 3000; ++t) {
         const int m = r() % p.M, n = r() % p.N;
         double acc = 0;
-        for (int k = 0; k < p.K; ++k) acc += double(x[size_t(m) * p.K + k]) * w[size_t(n) * p.K + k];
+        for (int k = 0; k < p.K; ++k)
+          acc += double(x[size_t(m) * p.K + k]) * w[size_t(n) * p.K + k];
         const double ref = act_ref(p.gelu, acc * alpha[n] + __half2float(bias[n]));
         max_err = std::max(max_err, std::fabs(__half2float(y[size_t(m) * p.N + n]) - ref));
         max_ref = std::max(max_ref, std::fabs(ref));
@@ -289,7 +235,12 @@ int main(int argc, char** argv) {
       };
       const double t_gemm = time_us([&] { g.run(s); }, s, iters);
       const double t_deq = time_us(deq, s, iters);
-      const double t_both = time_us([&] { g.run(s); deq(); }, s, iters);
+      const double t_both = time_us(
+          [&] {
+            g.run(s);
+            deq();
+          },
+          s, iters);
       const double err = check();
       report("cublasLt int32 D", t_gemm, 0);
       report("dequantize kernel", t_deq, 0);

@@ -32,32 +32,11 @@
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/util/packed_stride.hpp"
+#include "cutlass_probe_common.h"
 
 using namespace cute;
 
-#define CK(x)                                                                              \
-  do {                                                                                     \
-    cudaError_t e_ = (x);                                                                  \
-    if (e_ != cudaSuccess) {                                                               \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                        \
-    }                                                                                      \
-  } while (0)
-#define CL(x)                                                                   \
-  do {                                                                          \
-    cublasStatus_t s_ = (x);                                                    \
-    if (s_ != CUBLAS_STATUS_SUCCESS) {                                          \
-      std::printf("cuBLASLt error %d at %s:%d\n", int(s_), __FILE__, __LINE__); \
-      std::exit(1);                                                             \
-    }                                                                           \
-  } while (0)
-
-// ---- activations (one template parameter, Array specialisation, as Sm90Compute wants) ----
-template <class T>
-struct ActIdentity {
-  static const bool kIsHeavy = false;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
-};
+// ---- the activations the common header lacks ----
 template <class T>
 struct ActQuickGelu {
   static const bool kIsHeavy = true;
@@ -68,14 +47,6 @@ struct ActQuickGelu {
 #else
     return T(v / (1.0f + std::exp(-1.702f * v)));
 #endif
-  }
-};
-template <class T>
-struct ActGeluErf {
-  static const bool kIsHeavy = true;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const {
-    float v = float(x);
-    return T(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
   }
 };
 template <class T>
@@ -93,20 +64,7 @@ struct ActGeluFast {  // tanh form with the hardware tanh
     return T(0.5f * v * (1.0f + t));
   }
 };
-#define ARRAY_ACT(Name)                                                                        \
-  template <class T, int N>                                                                    \
-  struct Name<cutlass::Array<T, N>> {                                                          \
-    static const bool kIsHeavy = true;                                                         \
-    CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const { \
-      cutlass::Array<T, N> r;                                                                  \
-      Name<T> f;                                                                               \
-      for (int i = 0; i < N; ++i) r[i] = f(v[i]);                                              \
-      return r;                                                                                \
-    }                                                                                          \
-  };
-ARRAY_ACT(ActIdentity)
 ARRAY_ACT(ActQuickGelu)
-ARRAY_ACT(ActGeluErf)
 ARRAY_ACT(ActGeluFast)
 
 enum class Act { kIdentity, kQuickGelu, kGeluErf, kGeluFast };
@@ -261,22 +219,6 @@ struct LtGemm {
                       s));
   }
 };
-
-template <class F>
-double time_us(F&& f, cudaStream_t s, int iters) {
-  for (int i = 0; i < 5; ++i) f();
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0, s);
-  for (int i = 0; i < iters; ++i) f();
-  cudaEventRecord(e1, s);
-  CK(cudaEventSynchronize(e1));
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  CK(cudaGetLastError());
-  return ms * 1000.0 / iters;
-}
 
 struct Problem {
   const char* name;

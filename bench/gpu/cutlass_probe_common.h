@@ -1,0 +1,75 @@
+// Pieces the standalone CUTLASS probes share (cutlass_probe.cu, cutlass_int8_probe.cu): error
+// checks that stop the probe, the epilogue activations in CUTLASS's functor convention (one
+// template parameter and an Array specialisation, as Sm90Compute wants), and the timer. Included
+// by file name, so each probe still builds with one nvcc line (see either probe's top).
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cutlass/cutlass.h"
+
+#define CK(x)                                                                              \
+  do {                                                                                     \
+    cudaError_t e_ = (x);                                                                  \
+    if (e_ != cudaSuccess) {                                                               \
+      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
+      std::exit(1);                                                                        \
+    }                                                                                      \
+  } while (0)
+#define CL(x)                                                                   \
+  do {                                                                          \
+    cublasStatus_t s_ = (x);                                                    \
+    if (s_ != CUBLAS_STATUS_SUCCESS) {                                          \
+      std::printf("cuBLASLt error %d at %s:%d\n", int(s_), __FILE__, __LINE__); \
+      std::exit(1);                                                             \
+    }                                                                           \
+  } while (0)
+
+template <class T>
+struct ActIdentity {
+  static const bool kIsHeavy = false;
+  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
+};
+template <class T>
+struct ActGeluErf {
+  static const bool kIsHeavy = true;
+  CUTLASS_HOST_DEVICE T operator()(T const& x) const {
+    float v = float(x);
+    return T(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+  }
+};
+#define ARRAY_ACT(Name)                                                                        \
+  template <class T, int N>                                                                    \
+  struct Name<cutlass::Array<T, N>> {                                                          \
+    static const bool kIsHeavy = true;                                                         \
+    CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const { \
+      cutlass::Array<T, N> r;                                                                  \
+      Name<T> f;                                                                               \
+      for (int i = 0; i < N; ++i) r[i] = f(v[i]);                                              \
+      return r;                                                                                \
+    }                                                                                          \
+  };
+ARRAY_ACT(ActIdentity)
+ARRAY_ACT(ActGeluErf)
+
+// us per call of f over `iters` back-to-back calls on stream s, after 5 warm-up calls.
+template <class F>
+double time_us(F&& f, cudaStream_t s, int iters) {
+  for (int i = 0; i < 5; ++i) f();
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  cudaEventRecord(e0, s);
+  for (int i = 0; i < iters; ++i) f();
+  cudaEventRecord(e1, s);
+  CK(cudaEventSynchronize(e1));
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  CK(cudaGetLastError());
+  return ms * 1000.0 / iters;
+}
