@@ -86,14 +86,16 @@ TEST(CudaIntegerOpModels, DynamicChainsInHalfPlans) {
 }
 
 // Quantized ViTs in QDQ form (tests/data/qdq/vit_*: ModelOpt's INT8 and FP8, ONNX Runtime's
-// quantize_static defaults and its FP8) in fp32, fp16 and bf16 plans: the projections run as
-// int8 or fp8 QuantLinear, the attentions fused with their fake-quantized probabilities (and
-// scores), against ONNX Runtime's float evaluation of the Q/DQ graph. Held to cosine: the GPU's exp
-// and 16-bit activations move values across quantization steps that ONNX Runtime's float32 does
-// not.
+// quantize_static defaults and its FP8; dinov2_modelopt_fp8: ModelOpt's FP8 of HF DINOv2 with
+// LayerScale, dynamo export, whose residual pairs end in AddLayerNorm) in fp32, fp16 and bf16
+// plans: the projections run as int8 or fp8 QuantLinear, the attentions fused with their
+// fake-quantized probabilities (and scores), against ONNX Runtime's float evaluation of the Q/DQ
+// graph. Held to cosine: the GPU's exp and 16-bit activations move values across quantization steps
+// that ONNX Runtime's float32 does not.
 TEST(CudaQuantizedVit, QdqModelsInEveryPrecision) {
   VITRT_REQUIRE_GPU();
-  for (const char* name : {"vit_modelopt_int8", "vit_ort_uint8", "vit_modelopt_fp8", "vit_ort_fp8"})
+  for (const char* name : {"vit_modelopt_int8", "vit_ort_uint8", "vit_modelopt_fp8", "vit_ort_fp8",
+                           "dinov2_modelopt_fp8"})
     for (const char* precision : {"fp32", "fp16", "bf16"}) {
       SCOPED_TRACE(::testing::Message() << name << " " << precision);
       const fs::path dir = integer_ops_root().parent_path() / "qdq" / name;
