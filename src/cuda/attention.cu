@@ -145,6 +145,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
   }
 
   Y* out = static_cast<Y*>(a.out);
+  const Divisor out_div = divisor_of(a.out_scale);
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t i = q0 + warp * kRowsPerWarp + r;
@@ -154,7 +155,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
     for (int t = 0; t < kAccPerLane; ++t) {
       const int d = lane + 32 * t;
       if (d < dv) {
-        out[((b * a.sq + i) * a.heads + h) * a.dv + d] = store_out<Y>(acc[r][t] * inv, a.out_scale);
+        out[((b * a.sq + i) * a.heads + h) * a.dv + d] = store_out<Y>(acc[r][t] * inv, out_div);
       }
     }
   }
@@ -503,6 +504,7 @@ __device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const fl
   constexpr bool kCodes = std::is_same_v<Y, uint8_t>;
   constexpr int kStride = kD + kTcPad, kChunks = kD / 8;
   const int g = lane >> 2, t = lane & 3;
+  [[maybe_unused]] const Divisor out_div = divisor_of(a.out_scale);
   __syncwarp();  // every lane has read its last Q fragments
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -511,8 +513,8 @@ __device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const fl
     for (int n = 0; n < kD / 8; ++n) {
       if constexpr (kCodes) {
         // Row (g + 8r) of the byte view keeps the T view's row pitch: 8-byte aligned chunks.
-        const uint32_t lo = store_out<uint8_t>(o[n][2 * r] * inv, a.out_scale);
-        const uint32_t hi = store_out<uint8_t>(o[n][2 * r + 1] * inv, a.out_scale);
+        const uint32_t lo = store_out<uint8_t>(o[n][2 * r] * inv, out_div);
+        const uint32_t hi = store_out<uint8_t>(o[n][2 * r + 1] * inv, out_div);
         *reinterpret_cast<uint16_t*>(reinterpret_cast<uint8_t*>(q_w + (g + 8 * r) * kStride) +
                                      n * 8 + 2 * t) = static_cast<uint16_t>(lo | (hi << 8));
       } else {
@@ -962,11 +964,12 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
     Y* dst = out + ((b * a.sq + i) * a.heads + h) * a.dv + c;
     if constexpr (std::is_same_v<Y, uint8_t>) {
       // 4 codes, 4-byte aligned (c and dv are multiples of 4).
+      const Divisor out_div = divisor_of(a.out_scale);
       *reinterpret_cast<uint32_t*>(dst) =
-          static_cast<uint32_t>(store_out<uint8_t>(acc.x * inv, a.out_scale)) |
-          static_cast<uint32_t>(store_out<uint8_t>(acc.y * inv, a.out_scale)) << 8 |
-          static_cast<uint32_t>(store_out<uint8_t>(acc.z * inv, a.out_scale)) << 16 |
-          static_cast<uint32_t>(store_out<uint8_t>(acc.w * inv, a.out_scale)) << 24;
+          static_cast<uint32_t>(store_out<uint8_t>(acc.x * inv, out_div)) |
+          static_cast<uint32_t>(store_out<uint8_t>(acc.y * inv, out_div)) << 8 |
+          static_cast<uint32_t>(store_out<uint8_t>(acc.z * inv, out_div)) << 16 |
+          static_cast<uint32_t>(store_out<uint8_t>(acc.w * inv, out_div)) << 24;
     } else {
       uint2 packed;
       packed.x = M::pack(acc.x * inv, acc.y * inv);

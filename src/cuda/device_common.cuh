@@ -45,15 +45,53 @@ __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
 
+// x / s rounded to nearest, as IEEE division (div.rn) computes it, for one s and many x: the
+// quantizers' "true division by the scale" (the CPU kernels divide; a multiply by the
+// reciprocal alone rounds differently next to ties). With r = RN(1 / s), q = RN(x r) is within
+// about an ulp of x / s, and one correction step with the remainder x - q s (exact from an FMA)
+// rounds it to RN(x / s) (the correction step of Markstein's division). tests/cuda/
+// cuda_quant_test.cc holds it to the CPU's division on every 16-bit input and next to every
+// int8 and E4M3 rounding tie for 64 scales. Three instructions where div.rn takes about ten
+// and a range check: the quantizers and fp8 norms were issue-bound on it. Scales or
+// reciprocals outside the normal range keep div.rn (r = 0 marks them); quotients below the
+// normal range (which quantize to +-0) may differ from div.rn in their last bit, and quotients
+// past FLT_MAX may come out infinite (which saturate all the same).
+struct Divisor {
+  float s = 1.0f;
+  float r = 0.0f;
+};
+
+__host__ __device__ inline Divisor divisor_of(float s) {
+  Divisor d;
+  d.s = s;
+#ifdef __CUDA_ARCH__
+  const float r = __frcp_rn(s);
+#else
+  const float r = 1.0f / s;
+#endif
+  const float as = fabsf(s), ar = fabsf(r);
+  const float lo = 1.17549435e-38f, hi = 3.40282347e+38f;  // FLT_MIN, FLT_MAX
+  d.r = as >= lo && as <= hi && ar >= lo && ar <= hi ? r : 0.0f;
+  return d;
+}
+
+__device__ __forceinline__ float divide(float x, const Divisor& d) {
+  if (d.r == 0.0f) return __fdiv_rn(x, d.s);
+  const float q = __fmul_rn(x, d.r);
+  const float q1 = fmaf(fmaf(-q, d.s, x), d.r, q);
+  // q = +-0 (x = +-0, or a product below the range) keeps its sign: the correction would add
+  // +0 to it.
+  return isfinite(q) && q != 0.0f ? q1 : q;
+}
+
 // One output element as stored: in the activation type Y, or (Y = uint8_t) the E4M3 code of
-// v / code_scale (true division, nearest even, saturating at +-448): the output_scale of
+// v / code (divide: true division, then nearest even, saturating at +-448): the output_scale of
 // vitrt.QuantLinear, AddLayerNorm and Attention, as the CPU kernels and QuantLinear's quantize
 // step compute it from the fp32 value.
 template <typename Y>
-__device__ __forceinline__ Y store_out(float v, float code_scale) {
+__device__ __forceinline__ Y store_out(float v, const Divisor& code) {
   if constexpr (std::is_same_v<Y, uint8_t>) {
-    return static_cast<uint8_t>(
-        __nv_cvt_float_to_fp8(__fdiv_rn(v, code_scale), __NV_SATFINITE, __NV_E4M3));
+    return static_cast<uint8_t>(__nv_cvt_float_to_fp8(divide(v, code), __NV_SATFINITE, __NV_E4M3));
   } else {
     return from_f<Y>(v);
   }

@@ -377,11 +377,12 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
     q += d * d;
   }
   const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(cols) + eps);
+  const Divisor code = divisor_of(code_scale);
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
     const float v = norm_element<T, kQuant>(pa[j], pb != nullptr ? pb + j : nullptr, nq, &stored);
     float o = (v - mean) * inv * to_f(gamma[j]);
     if (beta != nullptr) o += to_f(beta[j]);
-    y[row * cols + j] = store_out<Y>(o, code_scale);
+    y[row * cols + j] = store_out<Y>(o, code);
   }
 }
 
@@ -597,6 +598,7 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
   const float inv = rsqrtf(warp_sum(q) / static_cast<float>(cols) + eps);
   const V* pg = reinterpret_cast<const V*>(gamma);
   const V* pbeta = reinterpret_cast<const V*>(beta);
+  const Divisor code = divisor_of(code_scale);
 #pragma unroll
   for (int c = 0; c < kNv; ++c) {
     const int vi = lane + 32 * c;
@@ -608,7 +610,7 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     for (int e = 0; e < kVec; ++e) {
       float r = (x[c][e] - mean) * inv * to_f(g.v[e]);
       if (pbeta != nullptr) r += to_f(bt.v[e]);
-      o.v[e] = store_out<Y>(r, code_scale);
+      o.v[e] = store_out<Y>(r, code);
     }
     reinterpret_cast<YVec*>(y + row * cols)[vi] = o;
   }

@@ -3,9 +3,9 @@
 // into activations (per-channel dequantize, bias, activation) where cuBLASLt's epilogue cannot,
 // and the activation + E4M3 pass of an output_scale layer whose GEMM wrote a float D.
 //
-// The arithmetic follows the CPU reference (src/cpu/quant_linear.cc) operation for operation, so
-// the quantized operands are bit-identical to it: true division by the scale (not a multiply by
-// its reciprocal, which rounds differently at ties), round half to even, then clamp.
+// The arithmetic gives the CPU reference's results (src/cpu/quant_linear.cc) bit for bit: true
+// division by the scale (device_common's divide: the reciprocal's product corrected once, not
+// the product alone, which rounds differently next to ties), round half to even, then clamp.
 #include <cuda_fp8.h>
 
 #include <cstdint>
@@ -19,23 +19,39 @@ namespace {
 constexpr int kThreads = 256;
 
 struct QuantParams {
-  float scale;       // the per-tensor input scale
-  float zero_point;  // int8 only
-  float qmin, qmax;  // int8 only
-  float offset;      // int8 only: subtracted after the clamp
+  Divisor scale;  // the per-tensor input scale
+  float lo, hi;   // int8 only: qmin - zero_point, qmax - zero_point
+  int32_t shift;  // int8 only: zero_point - offset, added to the rounded quotient
 };
+
+QuantParams quant_params(const QuantizeArgs& a) {
+  QuantParams p;
+  p.scale = divisor_of(a.scale);
+  p.lo = static_cast<float>(a.qmin - a.zero_point);
+  p.hi = static_cast<float>(a.qmax - a.zero_point);
+  p.shift = a.zero_point - a.offset;
+  return p;
+}
+
+// 1.5 * 2^23: v + kRoundMagic rounds v (|v| < 2^22) to an integer, half to even, and leaves it
+// in the low mantissa bits: the float's bits minus kRoundMagic's are that integer.
+constexpr float kRoundMagic = 12582912.0f;
+constexpr int32_t kRoundMagicBits = 0x4B400000;
 
 template <QuantFormat kFormat>
 __device__ __forceinline__ uint8_t quantize_one(float x, const QuantParams& p) {
-  const float v = __fdiv_rn(x, p.scale);
+  const float v = divide(x, p.scale);
   if constexpr (kFormat == QuantFormat::kFp8E4M3) {
     // Round to nearest even, saturating to +-448 (E4M3 has no infinity).
     return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
   } else {
-    // rintf rounds half to even; NaN quantizes to the zero point (as the reference). The
-    // result (qmin - offset .. qmax - offset) fits int8 (the caller picks the offset).
-    const float q = isnan(v) ? p.zero_point : fminf(fmaxf(rintf(v) + p.zero_point, p.qmin), p.qmax);
-    return static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q - p.offset)));
+    // clamp(rint(v) + zp, qmin, qmax) - offset, as clamp(v, qmin - zp, qmax - zp) rounded (the
+    // bounds are integers, so clamping first gives the same) plus zp - offset: no float-to-int
+    // conversion, whose quarter-rate unit bounded the pass. NaN quantizes to the zero point
+    // (as the reference). The result fits int8 (the caller picks the offset).
+    const float c = fminf(fmaxf(v, p.lo), p.hi);
+    const int32_t q = isnan(v) ? 0 : __float_as_int(c + kRoundMagic) - kRoundMagicBits;
+    return static_cast<uint8_t>(q + p.shift);
   }
 }
 
@@ -52,9 +68,9 @@ struct QuantizeOne {
 // that wrote its D in the activation type.
 template <UnaryOp kAct>
 struct ActCode {
-  float code_scale;
+  Divisor code;
   __device__ __forceinline__ uint8_t operator()(float v) const {
-    return store_out<uint8_t>(activate_fixed<kAct>(v), code_scale);
+    return store_out<uint8_t>(activate_fixed<kAct>(v), code);
   }
 };
 
@@ -118,7 +134,7 @@ __global__ void __launch_bounds__(kThreads)
                        const int32_t* __restrict__ offset, const float* __restrict__ scale,
                        const float* __restrict__ bias, const T* __restrict__ residual,
                        T* __restrict__ y, uint32_t n, uint32_t chunks_per_row, uint32_t n_chunks,
-                       float code_scale) {
+                       Divisor code) {
   struct alignas(16) Acc {
     A v[8];
   };
@@ -152,7 +168,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int e = 0; e < 8; ++e) {
       float v = dequant(acc_value(a.v[e], off.v[e]), s.v[e], b.v[e]);
       if (residual != nullptr) v = __fadd_rn(v, to_f(r.v[e]));
-      o.v[e] = store_out<T>(activate_fixed<kAct>(v), code_scale);
+      o.v[e] = store_out<T>(activate_fixed<kAct>(v), code);
     }
     *reinterpret_cast<Out*>(y + row * n + col) = o;
   }
@@ -164,13 +180,13 @@ __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
                                       const float* __restrict__ scale,
                                       const float* __restrict__ bias,
                                       const T* __restrict__ residual, T* __restrict__ y,
-                                      int64_t rows, int64_t n, float code_scale) {
+                                      int64_t rows, int64_t n, Divisor code) {
   VITRT_GRID_STRIDE(i, rows * n) {
     const int64_t r = i / n, j = i - r * n;
     const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
     float v = dequant(a, scale[j], bias != nullptr ? bias[j] : 0.0f);
     if (residual != nullptr) v = __fadd_rn(v, to_f(residual[i]));
-    y[i] = store_out<T>(activate_fixed<kAct>(v), code_scale);
+    y[i] = store_out<T>(activate_fixed<kAct>(v), code);
   }
 }
 
@@ -182,13 +198,13 @@ void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t s
   const uint32_t per_row = static_cast<uint32_t>(d.n / 8);
   const uint32_t ld = static_cast<uint32_t>(d.acc_ld), n = static_cast<uint32_t>(d.n);
   if (d.acc_offset != nullptr) {
-    dequant_vec_kernel<T, A, kAct, kBias, true>
-        <<<grid, kThreads, 0, stream>>>(acc, ld, d.acc_offset, d.scale, d.bias, residual, y, n,
-                                        per_row, static_cast<uint32_t>(chunks), d.code_scale);
+    dequant_vec_kernel<T, A, kAct, kBias, true><<<grid, kThreads, 0, stream>>>(
+        acc, ld, d.acc_offset, d.scale, d.bias, residual, y, n, per_row,
+        static_cast<uint32_t>(chunks), divisor_of(d.code_scale));
   } else {
     dequant_vec_kernel<T, A, kAct, kBias, false>
         <<<grid, kThreads, 0, stream>>>(acc, ld, nullptr, d.scale, d.bias, residual, y, n, per_row,
-                                        static_cast<uint32_t>(chunks), d.code_scale);
+                                        static_cast<uint32_t>(chunks), divisor_of(d.code_scale));
   }
 }
 
@@ -205,7 +221,7 @@ void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t strea
   } else {
     dequant_scalar_kernel<T, A, kAct><<<grid_for(d.rows * d.n, kThreads), kThreads, 0, stream>>>(
         acc, d.acc_ld, d.acc_offset, d.scale, d.bias, static_cast<const T*>(d.residual), y, d.rows,
-        d.n, d.code_scale);
+        d.n, divisor_of(d.code_scale));
   }
 }
 
@@ -244,9 +260,9 @@ cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream
 
 template <typename T, UnaryOp kAct>
 __global__ void act_quantize_kernel(const T* __restrict__ d, uint8_t* __restrict__ codes, int64_t n,
-                                    float code_scale) {
+                                    Divisor code) {
   VITRT_GRID_STRIDE(i, n) {
-    codes[i] = ActCode<kAct>{code_scale}(to_f(d[i]));
+    codes[i] = ActCode<kAct>{code}(to_f(d[i]));
   }
 }
 
@@ -255,10 +271,10 @@ void launch_act_quantize(const T* d, int64_t total, float code_scale, uint8_t* c
                          cudaStream_t stream) {
   if (total % 16 == 0 && aligned16(d) && aligned16(codes)) {
     bytes16_kernel<<<grid_for(total / 16, kThreads), kThreads, 0, stream>>>(
-        d, codes, total / 16, ActCode<kAct>{code_scale});
+        d, codes, total / 16, ActCode<kAct>{divisor_of(code_scale)});
   } else {
-    act_quantize_kernel<T, kAct>
-        <<<grid_for(total, kThreads), kThreads, 0, stream>>>(d, codes, total, code_scale);
+    act_quantize_kernel<T, kAct><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
+        d, codes, total, divisor_of(code_scale));
   }
 }
 
@@ -303,8 +319,7 @@ cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& a, const void* x,
                                  cudaStream_t stream) {
   if (a.rows == 0 || a.k_pad == 0) return cudaSuccess;
   if (a.k > a.k_pad) return cudaErrorInvalidValue;
-  const QuantParams p{a.scale, static_cast<float>(a.zero_point), static_cast<float>(a.qmin),
-                      static_cast<float>(a.qmax), static_cast<float>(a.offset)};
+  const QuantParams p = quant_params(a);
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     const T* in = static_cast<const T*>(x);

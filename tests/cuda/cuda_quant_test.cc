@@ -556,6 +556,87 @@ TEST_F(CudaQuantLinear, QuantizerMatchesTheReferenceOnEvery16BitValue) {
   }
 }
 
+// launch_quantize_rows on fp32 inputs next to every rounding tie, for scales across the range:
+// x = RN(m * s) and its 4 neighbours on each side, for m each int8 half-integer (-128.5 ..
+// 127.5) and each midpoint between neighbouring E4M3 values, plus random values of every
+// magnitude. Where the quotient x / s lands within a unit in the last place of a tie, a
+// division that rounds differently from the reference's (device_common's divide against the
+// CPU's x / s) picks the other code.
+TEST_F(CudaQuantLinear, QuantizerMatchesTheReferenceNextToTies) {
+  std::mt19937 rng(7);
+  std::vector<float> scales = {1.0f,          0.37f,   0.0123f, 1.0f / 448.0f,
+                               1.0f / 127.0f, 3.0e-6f, 1.7e3f,  2.5e-4f};
+  std::uniform_real_distribution<float> log_s(-14.0f, 8.0f);
+  for (int i = 0; i < 56; ++i) scales.push_back(std::exp2(log_s(rng)));
+  std::vector<float> fp8_mids;
+  for (int c = 0; c < 0x7e; ++c) {
+    fp8_mids.push_back(0.5f * (e4m3_to_float(static_cast<uint8_t>(c)) +
+                               e4m3_to_float(static_cast<uint8_t>(c + 1))));
+  }
+  std::uniform_real_distribution<float> mant(1.0f, 2.0f);
+  std::uniform_int_distribution<int> expo(-40, 40);
+  for (const bool fp8 : {false, true}) {
+    for (const float scale : scales) {
+      std::vector<float> x;
+      const auto near = [&](float m) {
+        float v = m * scale;
+        for (int k = 0; k < 4; ++k) v = std::nextafter(v, -INFINITY);
+        for (int k = 0; k < 9; ++k, v = std::nextafter(v, INFINITY)) x.push_back(v);
+      };
+      if (fp8) {
+        for (float m : fp8_mids) {
+          near(m);
+          near(-m);
+        }
+      } else {
+        for (int k = -129; k <= 128; ++k) near(static_cast<float>(k) + 0.5f);
+      }
+      for (int i = 0; i < 4096; ++i) {
+        x.push_back((i % 2 ? -1.0f : 1.0f) * std::ldexp(mant(rng), expo(rng)) * scale);
+      }
+      x.resize((x.size() + 15) / 16 * 16, 0.0f);  // whole 16-byte rows for the vector kernel
+      QuantLinearParams p;
+      p.format = fp8 ? QuantFormat::kFp8 : QuantFormat::kInt8;
+      p.input_scale = scale;
+      p.qmin = -128;
+      p.qmax = 127;
+      p.zero_point = 0;
+      const int64_t k = 16, rows = static_cast<int64_t>(x.size()) / k;
+      void* dx = nullptr;
+      void* dq = nullptr;
+      ASSERT_EQ(cudaMalloc(&dx, x.size() * sizeof(float)), cudaSuccess);
+      ASSERT_EQ(cudaMalloc(&dq, x.size()), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(dx, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice),
+                cudaSuccess);
+      cuda::QuantizeArgs a;
+      a.format = fp8 ? cuda::QuantFormat::kFp8E4M3 : cuda::QuantFormat::kInt8;
+      a.rows = rows;
+      a.k = k;
+      a.k_pad = k;
+      a.scale = scale;
+      a.qmin = -128;
+      a.qmax = 127;
+      ASSERT_EQ(cuda::launch_quantize_rows(cuda::Elt::kF32, a, dx, dq, nullptr), cudaSuccess);
+      std::vector<uint8_t> q(x.size());
+      ASSERT_EQ(cudaMemcpy(q.data(), dq, q.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+      cudaFree(dx);
+      cudaFree(dq);
+      int bad = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        const uint8_t want =
+            fp8 ? quantize_fp8(x[i], p)
+                : static_cast<uint8_t>(static_cast<int8_t>(quantize_int8(x[i], p)));
+        if (q[i] != want && ++bad <= 5) {
+          ADD_FAILURE() << (fp8 ? "fp8" : "int8") << " scale " << scale << ": x = " << x[i]
+                        << " (x / scale = " << x[i] / scale << "): got " << int(q[i])
+                        << ", reference " << int(want);
+        }
+      }
+      EXPECT_EQ(bad, 0) << (fp8 ? "fp8" : "int8") << " scale " << scale;
+    }
+  }
+}
+
 // ---- the tactic tuner --------------------------------------------------------------------------
 
 TEST_F(CudaQuantLinear, TunerRecordsATacticThatReproducesTheOutput) {
