@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 
+#include "core/float8.h"
 #include "core/half.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
@@ -2251,6 +2252,101 @@ INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
                          ::testing::Combine(::testing::Values("fp32", "fp16", "bf16"),
                                             ::testing::Values(45, 256, 512, 768, 1000, 1280,
                                                               2056)));
+
+// Many rows (12,040, as ViT-B/16's batch 256 has 50,432) through the warp-per-row LayerNorm:
+// AddLayerNorm with a broadcast addend and its sum output, and LayerNormalization without one,
+// against float64; then AddLayerNorm writing E4M3 codes (output_scale) against the CPU kernel.
+// A fp32 plan differs from it only by the statistics' summation order (codes at most one step
+// apart, and rarely); 16-bit plans round x, gamma and beta first, so their decoded values are
+// held to a step plus that rounding.
+TEST(CudaLayerNormManyRows, MatchFloat64AndTheCpu) {
+  VITRT_REQUIRE_GPU();
+  const int64_t b = 40, s = 301;
+  for (const int64_t cdim : {256, 768, 1000}) {
+    for (const char* precision : {"fp32", "fp16", "bf16"}) {
+      SCOPED_TRACE(::testing::Message() << precision << " width " << cdim);
+      const Tensor gamma = rnd({cdim}, 60, 0.5, 1.5), beta = rnd({cdim}, 61);
+      const Tensor x = rnd({b, s, cdim}, 62, -4, 4), r = rnd({s, cdim}, 63);
+      for (const bool add : {true, false}) {
+        TestGraph g(17);
+        ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
+        std::vector<Tensor> inputs = {x};
+        Attributes at;
+        at.set_float("epsilon", 1e-6f);
+        if (add) {
+          ValueId ri = g.input("r", DType::kFloat32, {s, cdim});
+          inputs.push_back(r);
+          auto outs =
+              g.op_multi("AddLayerNorm", {a, ri, g.constant("g", gamma), g.constant("b", beta)}, 2,
+                         at, "vitrt");
+          g.output(outs[0]);
+          g.output(outs[1]);
+        } else {
+          at.set_int("axis", -1);
+          g.output(
+              g.op("LayerNormalization", {a, g.constant("g", gamma), g.constant("b", beta)}, at));
+        }
+        mark_float_outputs(g);
+        Tensor y = Tensor::zeros(DType::kFloat32, {b, s, cdim});
+        Tensor sum = Tensor::zeros(DType::kFloat32, {b, s, cdim});
+        std::vector<double> v(static_cast<size_t>(cdim));
+        for (int64_t row = 0; row < b * s; ++row) {
+          double mean = 0, var = 0;
+          for (int64_t j = 0; j < cdim; ++j) {
+            v[j] = double(x.data<float>()[row * cdim + j]) +
+                   (add ? r.data<float>()[(row % s) * cdim + j] : 0.0f);
+            sum.data<float>()[row * cdim + j] = static_cast<float>(v[j]);
+            mean += v[j] / cdim;
+          }
+          for (double e : v) var += (e - mean) * (e - mean) / cdim;
+          for (int64_t j = 0; j < cdim; ++j) {
+            y.data<float>()[row * cdim + j] =
+                static_cast<float>((v[j] - mean) / std::sqrt(var + 1e-6) * gamma.data<float>()[j] +
+                                   beta.data<float>()[j]);
+          }
+        }
+        Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), inputs, precision);
+        ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+        EXPECT_TRUE(outputs_agree((*actual)[0], y, precision)) << (add ? "AddLayerNorm" : "LN");
+        if (add) {
+          EXPECT_TRUE(outputs_agree((*actual)[1], sum, precision)) << "sum";
+        }
+      }
+      // E4M3 codes out.
+      TestGraph g(17);
+      ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
+      ValueId ri = g.input("r", DType::kFloat32, {s, cdim});
+      Attributes at;
+      at.set_float("epsilon", 1e-6f);
+      at.set_float("output_scale", 0.02f);
+      g.output(g.op("AddLayerNorm", {a, ri, g.constant("g", gamma), g.constant("b", beta)}, at,
+                    "vitrt"));
+      Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), {x, r});
+      ASSERT_TRUE(want.ok()) << want.status().to_string();
+      Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), {x, r}, precision);
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      ASSERT_EQ((*got)[0].dtype(), DType::kUInt8);
+      ASSERT_EQ((*got)[0].numel(), (*want)[0].numel());
+      const bool fp32 = std::string(precision) == "fp32";
+      const double rounding = std::string(precision) == "bf16" ? 0.03 : 0.005;
+      int64_t differ = 0, far = 0;
+      for (int64_t i = 0; i < (*want)[0].numel(); ++i) {
+        const uint8_t cg = (*got)[0].data<uint8_t>()[i], cw = (*want)[0].data<uint8_t>()[i];
+        if (cg == cw) continue;
+        ++differ;
+        if (fp32) {
+          // Neighbouring codes of one sign differ by one in their low 7 bits.
+          if ((cg & 0x80) != (cw & 0x80) || std::abs((cg & 0x7f) - (cw & 0x7f)) > 1) ++far;
+        } else {
+          const double vg = 0.02 * e4m3_to_float(cg), vw = 0.02 * e4m3_to_float(cw);
+          if (!(std::fabs(vg - vw) <= 0.13 * std::fabs(vw) + rounding)) ++far;
+        }
+      }
+      EXPECT_EQ(far, 0);
+      EXPECT_LE(differ, fp32 ? (*want)[0].numel() / 10000 : (*want)[0].numel() / 5);
+    }
+  }
+}
 
 // precision, patch height, patch width, image height, image width (not always a multiple of
 // the patch): 4x5 patches take the element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are
