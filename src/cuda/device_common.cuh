@@ -52,7 +52,7 @@ __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
 // rounds it to RN(x / s) (the correction step of Markstein's division). tests/cuda/
 // cuda_quant_test.cc holds it to the CPU's division on every 16-bit input and next to every
 // int8 and E4M3 rounding tie for 64 scales. Three instructions where div.rn takes about ten
-// and a range check: the quantizers and fp8 norms were issue-bound on it. Scales or
+// and a range check, in quantizers and fp8 norms that were issue-bound. Scales or
 // reciprocals outside the normal range keep div.rn (r = 0 marks them); quotients below the
 // normal range (which quantize to +-0) may differ from div.rn in their last bit, and quotients
 // past FLT_MAX may come out infinite (which saturate all the same).

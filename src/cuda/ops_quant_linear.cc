@@ -935,9 +935,10 @@ class QuantLinearKernel final : public CudaKernel {
       if (e >= 0) {
         ++cutlass;
         entries.emplace_back(&pr, 0);
-        if (tu.verbose)
+        if (tu.verbose) {
           lines +=
               str_cat("\n  #", e, " mode ", mode, " (", mode_text(mode, form), "): ", ms, " ms");
+        }
       }
     }
     float best_ms = -1.0f;
@@ -1067,7 +1068,7 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   p.has_bias = bias != nullptr;
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
-    // Modes 3 (16-bit D, then the E4M3 pass) and 4 (CUTLASS int8) are QuantLinear's own.
+    // Modes 3 (16-bit D, then the E4M3 pass), 4 and 5 (CUTLASS int8) are QuantLinear's own.
     VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints, 5));
   }
   if (init.node.has_input(4) && p.act != UnaryOp::kIdentity) {

@@ -46,8 +46,8 @@ __device__ __forceinline__ uint8_t quantize_one(float x, const QuantParams& p) {
     return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
   } else {
     // clamp(rint(v) + zp, qmin, qmax) - offset, as clamp(v, qmin - zp, qmax - zp) rounded (the
-    // bounds are integers, so clamping first gives the same) plus zp - offset: no float-to-int
-    // conversion, whose quarter-rate unit bounded the pass. NaN quantizes to the zero point
+    // bounds are integers, so clamping first gives the same) plus zp - offset, without rintf
+    // and a float-to-int conversion (the pass was issue-bound). NaN quantizes to the zero point
     // (as the reference). The result fits int8 (the caller picks the offset).
     const float c = fminf(fmaxf(v, p.lo), p.hi);
     const int32_t q = isnan(v) ? 0 : __float_as_int(c + kRoundMagic) - kRoundMagicBits;
