@@ -11,7 +11,7 @@
 // CUTLASS is header-only on PyPI (the nvidia-cutlass wheel carries its include tree):
 //   pip download nvidia-cutlass==4.2.0.0 --no-deps -d /tmp/cutl && cd /tmp/cutl && unzip -q *.whl
 //   C=/tmp/cutl/cutlass_library/source
-//   nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a -I$C/include -I$C/tools/util/include
+//   nvcc -std=c++20 -O3 -gencode arch=compute_90a,code=sm_90a -I$C/include -I$C/tools/util/include
 //     --expt-relaxed-constexpr -o cutlass_int8_probe bench/gpu/cutlass_int8_probe.cu -lcublasLt
 //   ./cutlass_int8_probe [iterations]      (on the GPU machine)
 #include <cublasLt.h>
@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cute/tensor.hpp"
@@ -124,19 +125,7 @@ struct LtInt8 {
     CL(cublasLtMatrixLayoutCreate(&la, CUDA_R_8I, K, N, K));
     CL(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8I, K, M, K));
     CL(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32I, N, M, N));
-    cublasLtMatmulPreference_t pref;
-    CL(cublasLtMatmulPreferenceCreate(&pref));
-    CL(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                            &ws_bytes, sizeof(ws_bytes)));
-    int n = 0;
-    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 1, &heur, &n);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (st != CUBLAS_STATUS_SUCCESS || n == 0) {
-      std::printf("  cuBLASLt int8: no algorithm\n");
-      return false;
-    }
-    CK(cudaMalloc(&ws, ws_bytes));
-    return true;
+    return lt_first_algorithm(lt, op, la, lb, lc, lc, ws_bytes, &heur, &ws, "cuBLASLt int8");
   }
   void run(cudaStream_t s) {
     CL(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, d, lc, d, lc, &heur.algo, ws, ws_bytes,
@@ -263,32 +252,25 @@ int main(int argc, char** argv) {
     using KPing = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
     using ECoop = cutlass::epilogue::TmaWarpSpecializedCooperative;
     using EPing = cutlass::epilogue::TmaWarpSpecialized;
+    // The three tile / schedule configurations with the problem's activation.
+    const auto configurations = [&]<template <class> class Act>(const char* suffix) {
+      {
+        CutlassInt8<Act, T256, C2, KCoop, ECoop> c;
+        try_cutlass(c, (std::string("cutlass coop 128x256 c2") + suffix).c_str());
+      }
+      {
+        CutlassInt8<Act, T128, C2, KPing, EPing> c;
+        try_cutlass(c, (std::string("cutlass ping 128x128 c2") + suffix).c_str());
+      }
+      {
+        CutlassInt8<Act, T128, C1, KPing, EPing> c;
+        try_cutlass(c, (std::string("cutlass ping 128x128 c1") + suffix).c_str());
+      }
+    };
     if (p.gelu) {
-      {
-        CutlassInt8<ActGeluErf, T256, C2, KCoop, ECoop> c;
-        try_cutlass(c, "cutlass coop 128x256 c2 gelu");
-      }
-      {
-        CutlassInt8<ActGeluErf, T128, C2, KPing, EPing> c;
-        try_cutlass(c, "cutlass ping 128x128 c2 gelu");
-      }
-      {
-        CutlassInt8<ActGeluErf, T128, C1, KPing, EPing> c;
-        try_cutlass(c, "cutlass ping 128x128 c1 gelu");
-      }
+      configurations.template operator()<ActGeluErf>(" gelu");
     } else {
-      {
-        CutlassInt8<ActIdentity, T256, C2, KCoop, ECoop> c;
-        try_cutlass(c, "cutlass coop 128x256 c2");
-      }
-      {
-        CutlassInt8<ActIdentity, T128, C2, KPing, EPing> c;
-        try_cutlass(c, "cutlass ping 128x128 c2");
-      }
-      {
-        CutlassInt8<ActIdentity, T128, C1, KPing, EPing> c;
-        try_cutlass(c, "cutlass ping 128x128 c1");
-      }
+      configurations.template operator()<ActIdentity>("");
     }
     cudaFree(dx);
     cudaFree(dw);

@@ -199,18 +199,9 @@ struct LtGemm {
     CL(cublasLtMatrixLayoutCreate(&lb, tin, K, M, K));
     CL(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, N, M, N));
     CL(cublasLtMatrixLayoutCreate(&ld, tout, N, M, N));
-    cublasLtMatmulPreference_t pref;
-    CL(cublasLtMatmulPreferenceCreate(&pref));
-    CL(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                            &ws_bytes, sizeof(ws_bytes)));
-    int n = 0;
-    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, ld, pref, 1, &heur, &n);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (st != CUBLAS_STATUS_SUCCESS || n == 0) {
-      std::printf("  cuBLASLt: no algorithm\n");
+    if (!lt_first_algorithm(lt, op, la, lb, lc, ld, ws_bytes, &heur, &ws, "cuBLASLt")) {
       return false;
     }
-    CK(cudaMalloc(&ws, ws_bytes));
     ok = true;
     return true;
   }

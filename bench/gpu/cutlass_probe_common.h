@@ -57,6 +57,29 @@ struct ActGeluErf {
 ARRAY_ACT(ActIdentity)
 ARRAY_ACT(ActGeluErf)
 
+// The heuristic's first algorithm for a prepared cuBLASLt problem within ws_bytes of workspace,
+// and that workspace (allocated); false, with "  <who>: no algorithm" printed, when it has none.
+inline bool lt_first_algorithm(cublasLtHandle_t lt, cublasLtMatmulDesc_t op,
+                               cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
+                               cublasLtMatrixLayout_t lc, cublasLtMatrixLayout_t ld,
+                               size_t ws_bytes, cublasLtMatmulHeuristicResult_t* heur, void** ws,
+                               const char* who) {
+  cublasLtMatmulPreference_t pref;
+  CL(cublasLtMatmulPreferenceCreate(&pref));
+  CL(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
+                                          sizeof(ws_bytes)));
+  int n = 0;
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, ld, pref, 1, heur, &n);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (st != CUBLAS_STATUS_SUCCESS || n == 0) {
+    std::printf("  %s: no algorithm\n", who);
+    return false;
+  }
+  CK(cudaMalloc(ws, ws_bytes));
+  return true;
+}
+
 // us per call of f over `iters` back-to-back calls on stream s, after 5 warm-up calls.
 template <class F>
 double time_us(F&& f, cudaStream_t s, int iters) {

@@ -316,62 +316,61 @@ TEST_F(CudaQuantLinear, Int8Shapes) {
   }
 }
 
+// M x K x N of the fused-epilogue tests: M from 1 up, K padded to 32 inside, N a multiple of 8.
+const std::vector<std::array<int64_t, 3>> kFusedShapes = {
+    {1, 16, 16}, {1, 768, 48}, {64, 37, 64}, {257, 100, 24}, {3000, 32, 48}, {197, 768, 2304}};
+
+// `base` on each of kFusedShapes with each of `acts`, the bias and per-channel scales varying with
+// the seed (taken from and advanced in `seed`).
+void check_fused_shapes(const QuantCase& base, std::initializer_list<const char*> acts,
+                        uint64_t& seed) {
+  for (const auto& [m, k, n] : kFusedShapes) {
+    for (const char* act : acts) {
+      QuantCase c = base;
+      c.lead = {m};
+      c.k = k;
+      c.n = n;
+      c.act = act;
+      c.bias = seed % 3 != 0;
+      c.per_channel = seed % 4 != 1;
+      c.seed = seed++;
+      check(c);
+    }
+  }
+}
+
 // The shapes again with no activation and with erf GELU: in fp16 plans on an sm_90 GPU these
 // run CUTLASS's int8 GEMM with the dequantization, bias and GELU in its epilogue (mode 4, when
-// built with CUTLASS), M from 1 up, K padded to 32 inside, N a multiple of 8; bf16 keeps the
-// int32 accumulators and the dequantize kernel (mode 1), as does a stored mode-1 tactic in fp16:
-// each against the same reference.
+// built with CUTLASS); bf16 keeps the int32 accumulators and the dequantize kernel (mode 1), as
+// does a stored mode-1 tactic in fp16: each against the same reference.
 TEST_F(CudaQuantLinear, Int8FusedEpilogueShapes) {
-  const std::vector<std::array<int64_t, 3>> shapes = {
-      {1, 16, 16}, {1, 768, 48}, {64, 37, 64}, {257, 100, 24}, {3000, 32, 48}, {197, 768, 2304}};
   uint64_t seed = 40;
   for (const auto& [precision, mode] :
        std::vector<std::pair<const char*, int>>{{"fp16", -1}, {"fp16", 1}, {"bf16", -1}}) {
-    for (const auto& [m, k, n] : shapes) {
-      for (const char* act : {"none", "gelu"}) {
-        QuantCase c;
-        c.precision = precision;
-        c.mode = mode;
-        c.lead = {m};
-        c.k = k;
-        c.n = n;
-        c.act = act;
-        c.bias = seed % 3 != 0;
-        c.per_channel = seed % 4 != 1;
-        c.seed = seed++;
-        check(c);
-      }
-    }
+    QuantCase base;
+    base.precision = precision;
+    base.mode = mode;
+    check_fused_shapes(base, {"none", "gelu"}, seed);
   }
 }
 
 // The int8 CUTLASS kernels forced through stored tactics: mode 4 (the layer's activation in the
 // epilogue) and mode 5 (erf GELU as the hardware-tanh form), with and without bias, a residual,
 // per-channel and per-tensor scales. Where a GPU or build lacks them (not sm_90, no CUTLASS
-// headers) the kernel runs another mode: the same reference holds. A stored mode 4 or 5 in an
-// fp8 layer (no such mode) runs cuBLASLt.
+// headers) the kernel runs another mode: the same reference holds. A stored mode 4 in an fp8
+// layer (no such mode) runs cuBLASLt.
 TEST_F(CudaQuantLinear, CutlassModesShapes) {
-  const std::vector<std::array<int64_t, 3>> shapes = {
-      {1, 16, 16}, {1, 768, 48}, {64, 37, 64}, {257, 100, 24}, {3000, 32, 48}, {197, 768, 2304}};
   uint64_t seed = 70;
   for (const char* format : {"int8", "fp8"}) {
     for (int mode : {4, 5}) {
       if (std::string(format) == "fp8" && mode == 5) continue;
-      for (const auto& [m, k, n] : shapes) {
-        for (const char* act : {"none", "gelu"}) {
-          if (mode == 5 && std::string(act) == "none") continue;
-          QuantCase c;
-          c.format = format;
-          c.mode = mode;
-          c.lead = {m};
-          c.k = k;
-          c.n = n;
-          c.act = act;
-          c.bias = seed % 3 != 0;
-          c.per_channel = seed % 4 != 1;
-          c.seed = seed++;
-          check(c);
-        }
+      QuantCase base;
+      base.format = format;
+      base.mode = mode;
+      if (mode == 5) {
+        check_fused_shapes(base, {"gelu"}, seed);
+      } else {
+        check_fused_shapes(base, {"none", "gelu"}, seed);
       }
     }
     QuantCase r;
