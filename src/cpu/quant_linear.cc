@@ -1,8 +1,9 @@
 // vitrt.QuantLinear on the CPU. X may be float32, float16 or bfloat16 (converted to fp32 rows
 // and the result rounded back to X's type, so a CUDA fp16 plan's layers can be checked
-// against this kernel), or, for fp8, uint8 E4M3 codes that skip the quantize step (Y then
-// float32). With output_scale (fp8), Y leaves as E4M3 codes of the fp32 result, encoded in the
-// pass that adds the bias and applies the activation.
+// against this kernel), or codes that skip the quantize step (Y then float32): uint8 E4M3 codes
+// for fp8, int8 values for int8. With output_scale, Y leaves as codes of the fp32 result: fp8
+// encodes them in the pass that adds the bias and applies the activation, int8 in a pass over
+// the fp32 rows (encode_int8_output).
 //
 // int8 runs on oneDNN where the CPU has VNNI (AVX512-VNNI, AVX-VNNI, AMX): X is quantized
 // here into 8-bit rows, oneDNN multiplies them with the int8 weights (packed once at load)
@@ -127,14 +128,22 @@ class QuantLinearKernel final : public CpuKernel {
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
     const DType dtype = x.dtype();
-    const bool codes_in = dtype == DType::kUInt8;
-    if (codes_in && p_.format != QuantFormat::kFp8) {
+    const bool fp8_codes_in = dtype == DType::kUInt8;
+    const bool int8_codes_in = dtype == DType::kInt8;
+    const bool codes_in = fp8_codes_in || int8_codes_in;
+    if (fp8_codes_in && p_.format != QuantFormat::kFp8) {
       return invalid_argument("X of uint8 (E4M3 codes) needs format fp8");
+    }
+    if (int8_codes_in && (p_.format != QuantFormat::kInt8 || p_.dynamic_input ||
+                          p_.zero_point != 0 || p_.qmax > 127)) {
+      return invalid_argument(
+          "X of int8 (codes) needs format int8 with input_zero_point 0 and input_qmax <= 127");
     }
     if (!codes_in && dtype != DType::kFloat32 && dtype != DType::kFloat16 &&
         dtype != DType::kBFloat16) {
       return invalid_argument(
-          "X must be float32, float16, bfloat16 or (fp8) uint8 E4M3 codes, got ",
+          "X must be float32, float16, bfloat16, (fp8) uint8 E4M3 codes or (int8) int8 codes, "
+          "got ",
           dtype_name(dtype));
     }
     if (x.rank() < 1 || x.dim(x.rank() - 1) != k_) {
@@ -143,7 +152,9 @@ class QuantLinearKernel final : public CpuKernel {
     std::vector<int64_t> out_shape = x.shape();
     out_shape.back() = n_;
     const bool codes_out = p_.output_scale > 0.0f;
-    const DType y_dtype = codes_out ? DType::kUInt8 : (codes_in ? DType::kFloat32 : dtype);
+    const bool int8_out = codes_out && p_.format == QuantFormat::kInt8;
+    const DType y_dtype = codes_out ? (int8_out ? DType::kInt8 : DType::kUInt8)
+                                    : (codes_in ? DType::kFloat32 : dtype);
     const Tensor* residual = has_residual_ && inputs.size() > 4 ? inputs[4] : nullptr;
     if (has_residual_ &&
         (residual == nullptr || residual->dtype() != y_dtype || residual->shape() != out_shape)) {
@@ -154,13 +165,18 @@ class QuantLinearKernel final : public CpuKernel {
     Tensor y = Tensor::empty(y_dtype, out_shape);
     const int64_t m = x.numel() / k_;
     if (m > 0) {
-      std::vector<float> y_float;
+      // fp32 rows of a 16-bit or int8-codes Y, kept per thread across runs (a fresh buffer of
+      // ViT-B/16's fc1 at batch 8, 19 MB, cost its page faults every run).
+      thread_local std::vector<float> y_float;
       float* out = nullptr;
-      uint8_t* codes = codes_out ? y.data<uint8_t>() : nullptr;
+      // E4M3 codes come out of the fp8 rows' epilogue; int8 codes are encoded from fp32 rows.
+      uint8_t* codes = codes_out && !int8_out ? y.data<uint8_t>() : nullptr;
       if (y_dtype == DType::kFloat32) {
         out = y.data<float>();
-      } else if (!codes_out) {
-        y_float.resize(static_cast<size_t>(m * n_));
+      } else if (codes == nullptr) {
+        if (y_float.size() < static_cast<size_t>(m * n_)) {
+          y_float.resize(static_cast<size_t>(m * n_));
+        }
         out = y_float.data();
       }
       const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
@@ -168,13 +184,15 @@ class QuantLinearKernel final : public CpuKernel {
       // X is): Y is rounded once, after the sum.
       std::vector<float> residual_converted;
       const float* res = residual != nullptr ? float_rows(*residual, residual_converted) : nullptr;
-      if (codes_in) {
+      if (int8_codes_in) {
+        VITRT_RETURN_IF_ERROR(run_codes(x.data<int8_t>(), m, res, out));
+      } else if (fp8_codes_in) {
         // The blocked GEMM, as float X takes below: codes in and codes quantized here give the
         // same sums.
         quant_linear_fp8_code_rows(p_, x.data<uint8_t>(), m, k_, n_, w_q_.data<uint8_t>(),
                                    w_scale_.data<float>(), bias, out, res, codes);
-      } else if (codes_out) {
-        // Only fp8 writes codes (parse_quant_linear_params), and fp8 has no oneDNN path.
+      } else if (codes != nullptr) {
+        // fp8 writes its codes from the fp8 rows' epilogue (fp8 has no oneDNN path).
         std::vector<float> x_converted;
         quant_linear_fp8_rows(p_, float_rows(x, x_converted), m, k_, n_, w_q_.data<uint8_t>(),
                               w_scale_.data<float>(), bias, out, res, codes);
@@ -195,7 +213,14 @@ class QuantLinearKernel final : public CpuKernel {
                                  out, res);
         }
       }
-      if (y_dtype == DType::kFloat16 || y_dtype == DType::kBFloat16) {
+      if (int8_out) {
+        // encode_int8_output over the fp32 rows, vectorized.
+        QuantLinearParams q;
+        q.input_scale = p_.output_scale;
+        q.qmin = p_.output_qmin;
+        q.qmax = 127;
+        quantize_int8_rows(out, m * n_, q, y.data<int8_t>());
+      } else if (y_dtype == DType::kFloat16 || y_dtype == DType::kBFloat16) {
         uint16_t* bits = y.data<uint16_t>();
         for (int64_t i = 0; i < m * n_; ++i) {
           bits[i] = y_dtype == DType::kFloat16 ? float_to_half(out[i]) : float_to_bf16(out[i]);
@@ -235,6 +260,23 @@ class QuantLinearKernel final : public CpuKernel {
     std::vector<float> scales(static_cast<size_t>(n_));
     for (int64_t j = 0; j < n_; ++j) scales[j] = q->scale * w_scale_.data<float>()[j];
     return fast_->run(m, xq, bias, residual, y, scales.data(), q->zero_point);
+  }
+
+  // X already quantized (int8 codes, zero point 0): the product of whichever exact path the
+  // float X would take, without its quantize step.
+  Status run_codes(const int8_t* xq, int64_t m, const float* residual, float* y) {
+    const float* bias = bias_.defined() ? bias_.data<float>() : nullptr;
+    if (fast_) return fast_->run(m, xq, bias, residual, y);
+    if (!w16_.empty()) {
+      std::vector<int16_t> x16(xq, xq + m * k_);
+      std::vector<int32_t> acc(static_cast<size_t>(m * n_));
+      gemm_i16(m, k_, n_, x16.data(), w16_.data(), acc.data());
+      quant_linear_int8_finish(p_, acc.data(), m, n_, w_scale_.data<float>(), bias, residual, y);
+      return Status();
+    }
+    quant_linear_reference_int8_codes(p_, xq, m, k_, n_, w_q_.data<int8_t>(),
+                                      w_scale_.data<float>(), bias, y, residual);
+    return Status();
   }
 
   // Without VNNI: X quantized as the reference does into int16 (xq - zero_point), the exact
@@ -309,7 +351,7 @@ Result<std::unique_ptr<CpuKernel>> make_quant_linear_kernel(const KernelInit& in
     return invalid_argument("a residual input needs activation 'none'");
   }
   if (has_residual && params.output_scale > 0.0f) {
-    return invalid_argument("output_scale (E4M3 codes out) does not go with a residual input");
+    return invalid_argument("output_scale (codes out) does not go with a residual input");
   }
   auto kernel = std::make_unique<QuantLinearKernel>(
       params, *w, *w_scale, bias != nullptr ? *bias : Tensor(), has_residual);

@@ -24,7 +24,10 @@ struct QuantLinearParams {
   int32_t qmin = -127;
   int32_t qmax = 127;
   MatmulActivation activation = MatmulActivation::kNone;
-  float output_scale = 0.0f;  // fp8 only: > 0 writes Y as E4M3 codes of y / output_scale
+  // > 0 writes Y as codes of y / output_scale: E4M3 (fp8), or int8 clamped to
+  // [output_qmin, 127] (encode_int8_output)
+  float output_scale = 0.0f;
+  int32_t output_qmin = -127;
   // int8 only: input_scale and zero_point are DynamicQuantizeLinear's of each run's X
   // (cpu/dynamic_quantize.h), qmin / qmax 0 / 255; set per run before the arithmetic below.
   bool dynamic_input = false;
@@ -97,6 +100,17 @@ inline uint8_t encode_fp8_output(float y, float output_scale) {
   return float_to_e4m3(y / output_scale);
 }
 
+// The int8 code of a QuantLinear's output y with output_scale: clamp(round_half_even(y /
+// output_scale), output_qmin, 127), quantize_int8's step for a reader whose input_scale is
+// output_scale, zero point 0, qmin output_qmin and qmax 127.
+inline int8_t encode_int8_output(float y, const QuantLinearParams& p) {
+  QuantLinearParams q;
+  q.input_scale = p.output_scale;
+  q.qmin = p.output_qmin;
+  q.qmax = 127;
+  return static_cast<int8_t>(quantize_int8(y, q));
+}
+
 // The fp8 case of quant_linear_reference, fast (src/cpu/quant_linear_fp8.cc): the same sums
 // in the same order, blocked for the cache and the vector units. w_q holds E4M3 codes. With
 // `codes` (p.output_scale > 0), each output is written there as encode_fp8_output of its fp32
@@ -130,6 +144,13 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
 void quant_linear_int8_finish(const QuantLinearParams& p, const int32_t* acc, int64_t m, int64_t n,
                               const float* w_scale, const float* bias, const float* residual,
                               float* y);
+
+// The int8 reference from X already quantized: xq [m, k] int8 values (zero point 0: what the
+// float entry computes after its quantize step), the same sums and epilogue.
+void quant_linear_reference_int8_codes(const QuantLinearParams& p, const int8_t* xq, int64_t m,
+                                       int64_t k, int64_t n, const int8_t* w_q,
+                                       const float* w_scale, const float* bias, float* y,
+                                       const float* residual = nullptr);
 
 // The fp8 reference from X already quantized: xq [m, k] E4M3 codes (what the float entry
 // computes after its quantize step), the same sums and epilogue.

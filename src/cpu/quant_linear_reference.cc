@@ -22,6 +22,28 @@ float finish_output(const QuantLinearParams& p, float acc, float scale, const fl
   return apply_quant_linear_activation(p.activation, v);
 }
 
+// The int8 reference from xq - zero_point [m, k]: exact int64 sums, then the epilogue.
+template <typename Int>
+void int8_reference_sums(const QuantLinearParams& p, const Int* xq, int64_t m, int64_t k, int64_t n,
+                         const int8_t* w, const float* w_scale, const float* bias, float* y,
+                         const float* residual) {
+  std::vector<float> scale(n);
+  for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
+  std::vector<int64_t> acc(n);
+  for (int64_t i = 0; i < m; ++i) {
+    std::fill(acc.begin(), acc.end(), 0);
+    for (int64_t l = 0; l < k; ++l) {
+      const int64_t v = xq[i * k + l];
+      const int8_t* w_row = w + l * n;
+      for (int64_t j = 0; j < n; ++j) acc[j] += v * w_row[j];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      y[i * n + j] =
+          finish_output(p, static_cast<float>(acc[j]), scale[j], bias, residual, i, j, n);
+    }
+  }
+}
+
 }  // namespace
 
 Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
@@ -63,11 +85,19 @@ Result<QuantLinearParams> parse_quant_linear_params(const Attributes& attrs) {
                             " must satisfy -128 <= qmin <= zero_point <= qmax <= 255, qmin < qmax");
   }
   if (attrs.has("output_scale")) {
-    if (p.format != QuantFormat::kFp8) return invalid_argument("output_scale applies to fp8 only");
+    if (p.dynamic_input) return invalid_argument("output_scale does not go with dynamic_input");
     VITRT_ASSIGN_OR_RETURN(p.output_scale, attrs.get_float("output_scale", 0.0f));
     if (!(p.output_scale > 0.0f) || !std::isfinite(p.output_scale)) {
       return invalid_argument("output_scale must be a finite float > 0, got ", p.output_scale);
     }
+  }
+  if (attrs.has("output_qmin")) {
+    if (p.format != QuantFormat::kInt8 || p.output_scale == 0.0f) {
+      return invalid_argument("output_qmin applies to int8 with output_scale only");
+    }
+    VITRT_ASSIGN_OR_RETURN(int64_t oq, attrs.get_int("output_qmin", -127));
+    if (oq < -128 || oq > 0) return invalid_argument("output_qmin must lie in [-128, 0], got ", oq);
+    p.output_qmin = static_cast<int32_t>(oq);
   }
   p.zero_point = static_cast<int32_t>(zp);
   p.qmin = static_cast<int32_t>(qmin);
@@ -126,22 +156,11 @@ void quant_linear_reference(const QuantLinearParams& p, const float* x, int64_t 
                             int64_t n, const void* w_q, const float* w_scale, const float* bias,
                             float* y, const float* residual) {
   if (p.format == QuantFormat::kInt8) {
-    std::vector<float> scale(n);
-    for (int64_t j = 0; j < n; ++j) scale[j] = p.input_scale * w_scale[j];
-    const int8_t* w = static_cast<const int8_t*>(w_q);
-    std::vector<int64_t> acc(n);
-    for (int64_t i = 0; i < m; ++i) {
-      std::fill(acc.begin(), acc.end(), 0);
-      for (int64_t l = 0; l < k; ++l) {
-        const int64_t xq = quantize_int8(x[i * k + l], p);
-        const int8_t* w_row = w + l * n;
-        for (int64_t j = 0; j < n; ++j) acc[j] += xq * w_row[j];
-      }
-      for (int64_t j = 0; j < n; ++j) {
-        y[i * n + j] =
-            finish_output(p, static_cast<float>(acc[j]), scale[j], bias, residual, i, j, n);
-      }
-    }
+    // quantize_int8's xq - zero_point spans at most -255..255: int16 holds it.
+    std::vector<int16_t> xq(static_cast<size_t>(m * k));
+    for (int64_t i = 0; i < m * k; ++i) xq[i] = static_cast<int16_t>(quantize_int8(x[i], p));
+    int8_reference_sums(p, xq.data(), m, k, n, static_cast<const int8_t*>(w_q), w_scale, bias, y,
+                        residual);
     return;
   }
   // fp8: quantize X, then the sums from codes (one code path for float and uint8 X).
@@ -164,6 +183,13 @@ void quant_linear_int8_finish(const QuantLinearParams& p, const int32_t* acc, in
       }
     }
   });
+}
+
+void quant_linear_reference_int8_codes(const QuantLinearParams& p, const int8_t* xq, int64_t m,
+                                       int64_t k, int64_t n, const int8_t* w_q,
+                                       const float* w_scale, const float* bias, float* y,
+                                       const float* residual) {
+  int8_reference_sums(p, xq, m, k, n, w_q, w_scale, bias, y, residual);
 }
 
 void quant_linear_reference_fp8_codes(const QuantLinearParams& p, const uint8_t* xq, int64_t m,

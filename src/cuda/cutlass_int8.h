@@ -22,6 +22,9 @@ enum class CutlassAct { kNone, kGeluErf, kGeluTanhFast };
 // Y[m, n] (row-major, fp16) = act(alpha[n] * (Xq[m, k] . Wt[n, k]^T) + bias[n]) (+ residual[m, n]
 // when given, with act none). Xq rows are ldx int8 apart, Wt rows k apart; k and ldx multiples of
 // 16, n of 8, pointers 16-byte aligned. alpha and bias are float [n] (bias may be null).
+// code_scale > 0 (a GELU, no residual, n a multiple of 16): Y is int8 codes instead,
+// clamp(round_half_even(act(.) / code_scale), code_qmin, 127) of the fp32 result (device_common's
+// int8_code: a requantizing epilogue for the next int8 layer).
 struct CutlassInt8Gemm {
   const int8_t* x = nullptr;
   int64_t ldx = 0;
@@ -29,9 +32,11 @@ struct CutlassInt8Gemm {
   const float* alpha = nullptr;
   const float* bias = nullptr;
   const void* residual = nullptr;  // fp16 [m, n] or null
-  void* y = nullptr;               // fp16 [m, n]
+  void* y = nullptr;               // fp16 [m, n], or int8 with code_scale
   int64_t m = 0, n = 0, k = 0;
   CutlassAct act = CutlassAct::kNone;
+  float code_scale = 0.0f;
+  int code_qmin = -127;
 };
 
 // Whether the kernels are built and this GPU runs them (compute capability 9.0).

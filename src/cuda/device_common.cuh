@@ -97,6 +97,46 @@ __device__ __forceinline__ Y store_out(float v, const Divisor& code) {
   }
 }
 
+// 1.5 * 2^23: v + kRoundMagic rounds v (|v| < 2^22) to an integer, half to even, and leaves it
+// in the low mantissa bits: the float's bits minus kRoundMagic's are that integer.
+inline constexpr float kRoundMagic = 12582912.0f;
+inline constexpr int32_t kRoundMagicBits = 0x4B400000;
+
+// How a kernel that may write int8 codes encodes them: the divisor of the code scale and the
+// lower clamp (the upper is 127), QuantLinear's output_scale / output_qmin.
+struct Int8Code {
+  Divisor div;
+  float qmin = -127.0f;
+};
+
+__host__ __device__ inline Int8Code int8_code_of(float scale, int qmin) {
+  Int8Code c;
+  c.div = divisor_of(scale);
+  c.qmin = static_cast<float>(qmin);
+  return c;
+}
+
+// clamp(round_half_even(v / scale), qmin, 127), 0 for NaN: the CPU's quantize_int8 with zero
+// point 0 (clamping before rounding gives the same: the bounds are integers), rounded with
+// kRoundMagic instead of rintf and a float-to-int conversion.
+__device__ __forceinline__ int8_t int8_code(float v, const Int8Code& code) {
+  const float q = divide(v, code.div);
+  const float c = fminf(fmaxf(q, code.qmin), 127.0f);
+  const int32_t i = isnan(q) ? 0 : __float_as_int(__fadd_rn(c, kRoundMagic)) - kRoundMagicBits;
+  return static_cast<int8_t>(i);
+}
+
+// store_out with int8 codes too: Y = int8_t encodes with `code`, any other Y as store_out above
+// with code.div.
+template <typename Y>
+__device__ __forceinline__ Y store_out(float v, const Int8Code& code) {
+  if constexpr (std::is_same_v<Y, int8_t>) {
+    return int8_code(v, code);
+  } else {
+    return store_out<Y>(v, code.div);
+  }
+}
+
 // The activations that GEMM epilogues, the bias/activation and dequantize passes and the unary
 // kernels apply: one definition of each formula. The compile-time form is for kernels
 // instantiated per activation (no switch per element).

@@ -617,7 +617,11 @@ struct DequantArgs {
   // same pass: vitrt.QuantLinear's residual where the GEMM writes int32 / fp32 accumulators.
   const void* residual = nullptr;
   UnaryOp act = UnaryOp::kIdentity;
+  // > 0: y is codes of the result / code_scale: E4M3 (uint8), or with code_int8 (int32
+  // accumulators only) int8 clamp(round_half_even(.), code_qmin, 127).
   float code_scale = 0.0f;
+  bool code_int8 = false;
+  int code_qmin = -127;
 };
 cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& args, const void* acc, void* y,
                                        cudaStream_t stream);

@@ -34,12 +34,17 @@
 // A residual (input 4, activation none) is cuBLASLt's C with beta = 1 in modes 0 / 2 (C in D's
 // 16-bit or fp32 type and layout, a buffer of its own), and is added by the dequantize kernel
 // in mode 1 (int32 / fp32 accumulators cannot take a 16-bit C): no extra pass either way.
-// X of dtype uint8 (fp8 only) holds E4M3 codes already (a LayerNorm or an fp8 QuantLinear
-// wrote them, pass fuse_fp8_producers): the quantize pass is skipped, the GEMM reads X itself
-// when its rows need no padding (K a multiple of 32, modes 0 / 2 / 3), else a padded copy (two
-// memcpy-class calls, no arithmetic). Y is then in the plan's activation type.
-// output_scale (fp8 only, never with a residual): Y leaves as E4M3 codes of y / output_scale,
-// for an fp8 QuantLinear reading them (fc1 -> fc2). The modes then write:
+// X of dtype uint8 (fp8) holds E4M3 codes already (a LayerNorm or an fp8 QuantLinear wrote
+// them, pass fuse_quant_producers), X of dtype int8 (int8, zero point 0) int8 codes (an int8
+// QuantLinear's requantizing epilogue): the quantize pass is skipped, the GEMM reads X itself
+// when its rows need no padding (K a multiple of 32, modes 0 / 2 / 3 / 4 / 5), else a padded
+// copy (two memcpy-class calls, no arithmetic). Y is then in the plan's activation type.
+// output_scale on an int8 layer (never with a residual): Y leaves as int8 codes
+// clamp(round(y / output_scale), output_qmin, 127), written by mode 1's dequantize kernel or by
+// modes 4 / 5 after a GELU (CUTLASS's epilogue computes the code; fc1 -> fc2 then moves 1 byte
+// an element instead of fp16 out, fp16 in and a quantize pass).
+// output_scale on an fp8 layer (never with a residual): Y leaves as E4M3 codes of y /
+// output_scale, for an fp8 QuantLinear reading them (fc1 -> fc2). The modes then write:
 //   0, 2  an FP8 D from cuBLASLt's epilogue (D scale = 1 / output_scale, a device constant),
 //         16-bit plans only (cuBLASLt's FP8 D takes a 16-bit C and bias), and mode 0 only where
 //         its epilogue runs the whole activation (none, ReLU, tanh GELU): an erf GELU runs as
@@ -118,7 +123,10 @@ struct QuantParams {
   int offset = 0;
   UnaryOp act = UnaryOp::kIdentity;
   std::string act_text;
-  float output_scale = 0.0f;  // fp8: > 0 writes Y as E4M3 codes of y / output_scale
+  // > 0 writes Y as codes of y / output_scale: E4M3 (fp8), or int8 clamped to
+  // [output_qmin, 127] (int8)
+  float output_scale = 0.0f;
+  int output_qmin = -127;
   int64_t k = 0, n = 0, k_pad = 0, n_pad = 0;
   bool has_bias = false;
   bool uniform_w_scale = false;  // every w_scale equal: a per-tensor scale
@@ -254,14 +262,20 @@ class QuantLinearKernel final : public CudaKernel {
       return invalid_argument("X ", shape_to_string(x.shape), " does not end in K = ", p_.k,
                               " (W_q is [", p_.k, ", ", p_.n, "])");
     }
-    // X as E4M3 codes (uint8): already quantized with input_scale.
-    const bool codes_in = x.dtype == DType::kUInt8;
-    if (codes_in && p_.format != QuantFormat::kFp8E4M3) {
+    // X as E4M3 codes (uint8) or int8 codes: already quantized with input_scale.
+    const bool codes_in = x.dtype == DType::kUInt8 || x.dtype == DType::kInt8;
+    if (x.dtype == DType::kUInt8 && p_.format != QuantFormat::kFp8E4M3) {
       return invalid_argument("X of uint8 (E4M3 codes) needs format fp8");
     }
+    if (x.dtype == DType::kInt8 && (p_.format != QuantFormat::kInt8 || p_.zero_point != 0 ||
+                                    p_.offset != 0 || p_.qmax > 127)) {
+      return invalid_argument(
+          "X of int8 (codes) needs format int8 with input_zero_point 0 and input_qmax <= 127");
+    }
     if (!codes_in && !dtype_is_float(x.dtype)) {
-      return invalid_argument("X must be a float tensor or (fp8) uint8 E4M3 codes, got ",
-                              dtype_name(x.dtype));
+      return invalid_argument(
+          "X must be a float tensor, (fp8) uint8 E4M3 codes or (int8) int8 codes, got ",
+          dtype_name(x.dtype));
     }
     // The plan's activation type: the GEMM's output and the bias's type.
     const DType type = codes_in ? ctx.float_type : x.dtype;
@@ -272,7 +286,7 @@ class QuantLinearKernel final : public CudaKernel {
     const void* act_bias = bias != nullptr ? bias->data : nullptr;
     const DeviceTensor* residual = in.size() > 4 ? in[4] : nullptr;
     if (!ctx.launch) {
-      out[0].dtype = codes_out() ? DType::kUInt8 : type;
+      out[0].dtype = codes_out() ? codes_type() : type;
       out[0].shape = x.shape;
       out[0].shape.back() = p_.n;
       if (residual != nullptr && (residual->dtype != type || residual->shape != out[0].shape)) {
@@ -358,9 +372,14 @@ class QuantLinearKernel final : public CudaKernel {
 
  private:
   bool codes_out() const { return p_.output_scale > 0.0f; }
+  DType codes_type() const {
+    return p_.format == QuantFormat::kInt8 ? DType::kInt8 : DType::kUInt8;
+  }
 
-  // cuBLASLt writes the codes itself: modes 0 and 2 of an output_scale layer.
-  bool fp8_d(int mode) const { return codes_out() && (mode == 0 || mode == 2); }
+  // cuBLASLt writes the codes itself: modes 0 and 2 of an fp8 output_scale layer.
+  bool fp8_d(int mode) const {
+    return codes_out() && p_.format == QuantFormat::kFp8E4M3 && (mode == 0 || mode == 2);
+  }
 
   // The GEMM reads X's codes as they are: rows need no padding (K a multiple of 32, not mode
   // 1's extra rows); the tuner times mode 1 too, so it runs on the padded copy.
@@ -582,13 +601,15 @@ class QuantLinearKernel final : public CudaKernel {
     return nearest_by_ratio(tactics_, m, [](const GemmTactic& t) { return t.m; });
   }
 
-  // Mode 4: CUTLASS's int8 GEMM with the epilogue of this layer (see the top of the file).
+  // Mode 4: CUTLASS's int8 GEMM with the epilogue of this layer (see the top of the file). int8
+  // codes out: after a GELU (the requantizing kernels), n a multiple of 16.
   bool mode4_possible(DType type) const {
 #if VITRT_HAVE_CUTLASS
+    const bool epilogue =
+        codes_out() ? p_.act == UnaryOp::kGelu && p_.n % 16 == 0
+                    : p_.act == UnaryOp::kIdentity || (p_.act == UnaryOp::kGelu && !has_residual_);
     return p_.format == QuantFormat::kInt8 && type == DType::kFloat16 && p_.n % 8 == 0 &&
-           !codes_out() &&
-           (p_.act == UnaryOp::kIdentity || (p_.act == UnaryOp::kGelu && !has_residual_)) &&
-           cutlass_int8_available();
+           epilogue && cutlass_int8_available();
 #else
     (void)type;
     return false;
@@ -616,6 +637,8 @@ class QuantLinearKernel final : public CudaKernel {
     if (p_.act == UnaryOp::kGelu) {
       c.act = g.mode == 5 ? CutlassAct::kGeluTanhFast : CutlassAct::kGeluErf;
     }
+    c.code_scale = p_.output_scale;
+    c.code_qmin = p_.output_qmin;
     return cuda_status(launch_cutlass_int8(c, ctx.workspace, ctx.workspace_bytes, ctx.stream),
                        "QuantLinear: CUTLASS int8 GEMM");
   }
@@ -648,9 +671,16 @@ class QuantLinearKernel final : public CudaKernel {
 
   // What mode `mode` runs, for the build log.
   std::string mode_text(int mode, FusedForm form) const {
-    if (mode == 1) return codes_out() ? "dequantize kernel writing E4M3" : "dequantize kernel";
-    if (mode == 4) return "CUTLASS int8 GEMM, dequantized in its epilogue";
-    if (mode == 5) return "CUTLASS int8 GEMM, dequantized in its epilogue, tanh-form GELU";
+    const bool int8 = p_.format == QuantFormat::kInt8;
+    if (mode == 1) {
+      if (!codes_out()) return "dequantize kernel";
+      return int8 ? "dequantize kernel writing int8 codes" : "dequantize kernel writing E4M3";
+    }
+    const char* codes = codes_out() ? ", int8 codes out" : "";
+    if (mode == 4) return str_cat("CUTLASS int8 GEMM, dequantized in its epilogue", codes);
+    if (mode == 5) {
+      return str_cat("CUTLASS int8 GEMM, dequantized in its epilogue, tanh-form GELU", codes);
+    }
     std::string text = fused_form_name(form);
     if (mode == 2) text += ", tanh-form GELU epilogue";
     if (fp8_d(mode)) text += ", E4M3 D";
@@ -806,6 +836,8 @@ class QuantLinearKernel final : public CudaKernel {
     d.residual = g.residual;
     d.act = p_.act;
     d.code_scale = p_.output_scale;
+    d.code_int8 = p_.format == QuantFormat::kInt8;
+    d.code_qmin = p_.output_qmin;
     return cuda_status(launch_dequantize_bias_act(elt, d, g.d, y, ctx.stream),
                        "QuantLinear dequantize");
   }
@@ -850,7 +882,8 @@ class QuantLinearKernel final : public CudaKernel {
                 g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
                 g.residual != nullptr ? "+residual" : "",
                 p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
-                mode2_possible(ctx, type, form) ? "+tanh-ok" : "", codes_out() ? "|d-e4m3" : "",
+                mode2_possible(ctx, type, form) ? "+tanh-ok" : "",
+                codes_out() ? (p_.format == QuantFormat::kInt8 ? "|d-int8" : "|d-e4m3") : "",
                 mode4_possible(type) ? "|cutlass" : "", mode5_possible(ctx, type) ? "+tanh" : "",
                 "|ws", ctx.workspace_bytes, kTacticSearchTag);
     const std::string shape_text =
@@ -1012,14 +1045,19 @@ Result<QuantParams> quant_params(const Attributes& at) {
   VITRT_ASSIGN_OR_RETURN(p.act, linear_activation(at));
   VITRT_ASSIGN_OR_RETURN(p.act_text, at.get_string("activation", "none"));
   if (at.has("output_scale")) {
-    if (p.format != QuantFormat::kFp8E4M3) {
-      return invalid_model("attribute 'output_scale' applies to format fp8 only");
-    }
     VITRT_ASSIGN_OR_RETURN(p.output_scale, at.get_float("output_scale", 0.0f));
     if (!(p.output_scale > 0.0f) || !std::isfinite(p.output_scale)) {
       return invalid_model("attribute 'output_scale' must be a positive finite float, got ",
                            p.output_scale);
     }
+  }
+  if (at.has("output_qmin")) {
+    VITRT_ASSIGN_OR_RETURN(int64_t oq, at.get_int("output_qmin", -127));
+    if (p.format != QuantFormat::kInt8 || p.output_scale == 0.0f || oq < -128 || oq > 0) {
+      return invalid_model("attribute 'output_qmin' (", oq,
+                           ") must lie in [-128, 0] on an int8 layer with output_scale");
+    }
+    p.output_qmin = static_cast<int>(oq);
   }
   return p;
 }
@@ -1077,8 +1115,7 @@ Result<std::unique_ptr<CudaKernel>> make_quant_linear(const CudaKernelInit& init
   }
   if (init.node.has_input(4) && p.output_scale > 0.0f) {
     return invalid_model(
-        "QuantLinear: output_scale (E4M3 codes out) does not go with a residual "
-        "input (4)");
+        "QuantLinear: output_scale (codes out) does not go with a residual input (4)");
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
   return std::unique_ptr<CudaKernel>(

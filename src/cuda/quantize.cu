@@ -1,7 +1,8 @@
 // Device kernels of vitrt.QuantLinear (ops_quant_linear.cc): the activation quantizer that feeds
 // cuBLASLt's int8 / FP8 GEMM, the epilogue that turns the GEMM's int32 / fp32 accumulators
 // into activations (per-channel dequantize, bias, activation) where cuBLASLt's epilogue cannot,
-// and the activation + E4M3 pass of an output_scale layer whose GEMM wrote a float D.
+// or into an output_scale layer's E4M3 / int8 codes, and the activation + E4M3 pass of an
+// output_scale layer whose GEMM wrote a float D.
 //
 // The arithmetic gives the CPU reference's results (src/cpu/quant_linear.cc) bit for bit: true
 // division by the scale (device_common's divide: the reciprocal's product corrected once, not
@@ -32,11 +33,6 @@ QuantParams quant_params(const QuantizeArgs& a) {
   p.shift = a.zero_point - a.offset;
   return p;
 }
-
-// 1.5 * 2^23: v + kRoundMagic rounds v (|v| < 2^22) to an integer, half to even, and leaves it
-// in the low mantissa bits: the float's bits minus kRoundMagic's are that integer.
-constexpr float kRoundMagic = 12582912.0f;
-constexpr int32_t kRoundMagicBits = 0x4B400000;
 
 template <QuantFormat kFormat>
 __device__ __forceinline__ uint8_t quantize_one(float x, const QuantParams& p) {
@@ -134,7 +130,7 @@ __global__ void __launch_bounds__(kThreads)
                        const int32_t* __restrict__ offset, const float* __restrict__ scale,
                        const float* __restrict__ bias, const T* __restrict__ residual,
                        T* __restrict__ y, uint32_t n, uint32_t chunks_per_row, uint32_t n_chunks,
-                       Divisor code) {
+                       Int8Code code) {
   struct alignas(16) Acc {
     A v[8];
   };
@@ -144,7 +140,7 @@ __global__ void __launch_bounds__(kThreads)
   struct alignas(16) I8 {
     int32_t v[8];
   };
-  // 8 outputs: 16 bytes (fp16 / bf16), 32 (fp32: two stores) or 8 (codes).
+  // 8 outputs: 16 bytes (fp16 / bf16), 32 (fp32: two stores) or 8 (E4M3 or int8 codes).
   struct alignas(8 * sizeof(T) < 16 ? 8 * sizeof(T) : 16) Out {
     T v[8];
   };
@@ -180,7 +176,7 @@ __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
                                       const float* __restrict__ scale,
                                       const float* __restrict__ bias,
                                       const T* __restrict__ residual, T* __restrict__ y,
-                                      int64_t rows, int64_t n, Divisor code) {
+                                      int64_t rows, int64_t n, Int8Code code) {
   VITRT_GRID_STRIDE(i, rows * n) {
     const int64_t r = i / n, j = i - r * n;
     const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
@@ -200,11 +196,11 @@ void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t s
   if (d.acc_offset != nullptr) {
     dequant_vec_kernel<T, A, kAct, kBias, true><<<grid, kThreads, 0, stream>>>(
         acc, ld, d.acc_offset, d.scale, d.bias, residual, y, n, per_row,
-        static_cast<uint32_t>(chunks), divisor_of(d.code_scale));
+        static_cast<uint32_t>(chunks), int8_code_of(d.code_scale, d.code_qmin));
   } else {
-    dequant_vec_kernel<T, A, kAct, kBias, false>
-        <<<grid, kThreads, 0, stream>>>(acc, ld, nullptr, d.scale, d.bias, residual, y, n, per_row,
-                                        static_cast<uint32_t>(chunks), divisor_of(d.code_scale));
+    dequant_vec_kernel<T, A, kAct, kBias, false><<<grid, kThreads, 0, stream>>>(
+        acc, ld, nullptr, d.scale, d.bias, residual, y, n, per_row, static_cast<uint32_t>(chunks),
+        int8_code_of(d.code_scale, d.code_qmin));
   }
 }
 
@@ -221,7 +217,7 @@ void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t strea
   } else {
     dequant_scalar_kernel<T, A, kAct><<<grid_for(d.rows * d.n, kThreads), kThreads, 0, stream>>>(
         acc, d.acc_ld, d.acc_offset, d.scale, d.bias, static_cast<const T*>(d.residual), y, d.rows,
-        d.n, divisor_of(d.code_scale));
+        d.n, int8_code_of(d.code_scale, d.code_qmin));
   }
 }
 
@@ -359,6 +355,12 @@ cudaError_t launch_dequantize_bias_act(Elt type, const DequantArgs& d, const voi
   if (d.code_scale > 0.0f) {
     // Codes are no residual's type: a QuantLinear writing them has none.
     if (d.residual != nullptr) return cudaErrorInvalidValue;
+    if (d.code_int8) {
+      // int8 layers only (int32 accumulators).
+      if (!d.acc_int32) return cudaErrorInvalidValue;
+      return dequant_for_act<int8_t, int32_t>(d, static_cast<const int32_t*>(acc),
+                                              static_cast<int8_t*>(y), stream);
+    }
     uint8_t* out = static_cast<uint8_t*>(y);
     if (d.acc_int32)
       return dequant_for_act<uint8_t, int32_t>(d, static_cast<const int32_t*>(acc), out, stream);

@@ -30,6 +30,11 @@ class PassContext {
   const std::string& precision() const { return precision_; }
   void set_precision(std::string precision) { precision_ = std::move(precision); }
 
+  // The device the plan targets ("cpu", "cuda"), for passes whose rewrites pay on one device
+  // only; empty (unknown) applies them everywhere.
+  const std::string& device() const { return device_; }
+  void set_device(std::string device) { device_ = std::move(device); }
+
   // A rewrite applied by `pass`: what it made (e.g. "Attention 'layer.3'") and the nodes it
   // absorbed. Counted per pass for the summary; listed one per line in verbose mode.
   void applied(const std::string& pass, const std::string& what,
@@ -46,6 +51,7 @@ class PassContext {
  private:
   bool verbose_;
   std::string precision_ = "fp32";
+  std::string device_;
   std::function<void(const std::string&)> log_;
   std::map<std::string, int> applied_counts_;
   // The clean-up passes run several rounds; a near miss is reported once, not once a round.
@@ -64,6 +70,10 @@ struct Pass {
 
 // The passes in the order the builder runs them.
 const std::vector<Pass>& default_passes();
+
+// The fusion passes VITRT_DISABLE_FUSIONS=name[,name...] names (to measure what one brings), or
+// an error naming an unknown pass and listing the known ones.
+Result<std::set<std::string>> disabled_fusions();
 
 // Runs default_passes(), the clean-up passes again until nothing changes, re-infers shapes,
 // compacts the graph and validates it. Shapes must have been inferred before.
@@ -145,11 +155,12 @@ Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
 // vitrt.Linear. The attribute is the contract for any op that adopts it ("fp32" or absent:
 // full fp32); LayerNorm, Softmax, residual adds and products of two activations stay fp32.
 Status assign_precision(Graph& graph, PassContext& ctx);
-// Quantized builds (src/passes/fuse_fp8_producers.cc), after quantize_linear: a producer whose
-// output only fp8 vitrt.QuantLinear layers read (with one input_scale) writes E4M3 codes
-// (attribute output_scale) that they take without quantizing: AddLayerNorm / LayerNormalization
-// / Attention -> QuantLinear, also through views such as Reshape, and fp8 QuantLinear ->
-// QuantLinear (fc1 -> fc2).
-Status fuse_fp8_producers(Graph& graph, PassContext& ctx);
+// Quantized builds (src/passes/fuse_quant_producers.cc), after quantize_linear: a producer whose
+// output only quantized vitrt.QuantLinear layers of one format read (with one input_scale)
+// writes their codes (attribute output_scale) that they take without quantizing. FP8:
+// AddLayerNorm / LayerNormalization / Attention -> QuantLinear, also through views such as
+// Reshape, and fp8 QuantLinear -> QuantLinear (fc1 -> fc2). INT8: int8 QuantLinear ->
+// QuantLinear (a requantizing epilogue; zero point 0), not for ctx.device() "cpu".
+Status fuse_quant_producers(Graph& graph, PassContext& ctx);
 
 }  // namespace vitrt

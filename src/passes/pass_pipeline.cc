@@ -65,7 +65,7 @@ const std::vector<Pass>& cleanup_passes() {
 // before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
 // feeds); the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual stream
 // then join its AddLayerNorm; the precision is assigned to the
-// final fused nodes. (fuse_fp8_producers is not among them: on a QDQ model's fp8 layers it made
+// final fused nodes. (fuse_quant_producers is not among them: on a QDQ model's fp8 layers it made
 // ModelOpt's FP8 ViT-B/16 slower on the H200, 22.7 -> 23.4 ms at batch 256, as the producers'
 // division by the scale for the codes cost more than the layers' own quantize pass.)
 const std::vector<Pass>& fusion_passes() {
@@ -139,7 +139,8 @@ const std::vector<Pass>& default_passes() {
 }
 
 // VITRT_DISABLE_FUSIONS=name[,name...]: fusion passes to skip, to measure what one brings (the
-// graph stays correct without any fusion). Unknown names are an error that lists the passes.
+// graph stays correct without any fusion), the quantized builds' fuse_quant_producers included.
+// Unknown names are an error that lists the passes.
 Result<std::set<std::string>> disabled_fusions() {
   std::set<std::string> names;
   const char* env = std::getenv("VITRT_DISABLE_FUSIONS");
@@ -147,12 +148,13 @@ Result<std::set<std::string>> disabled_fusions() {
   std::stringstream list(env);
   for (std::string name; std::getline(list, name, ',');) {
     if (name.empty()) continue;
-    bool known = false;
+    bool known = name == "fuse_quant_producers";
     std::string all;
     for (const Pass& p : fusion_passes()) {
       known = known || p.name == name;
       all += str_cat(all.empty() ? "" : ", ", p.name);
     }
+    all += ", fuse_quant_producers";
     if (!known) {
       return invalid_argument("VITRT_DISABLE_FUSIONS names '", name,
                               "', which is not a fusion pass; they are: ", all);

@@ -6,6 +6,19 @@
 #include "quant/calibrator.h"
 
 namespace vitrt::quant {
+namespace {
+
+// fuse_quant_producers, unless VITRT_DISABLE_FUSIONS names it.
+Status producers_pass(Graph& graph, PassContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(std::set<std::string> disabled, disabled_fusions());
+  if (disabled.count("fuse_quant_producers") != 0) {
+    ctx.note("optimizer: fuse_quant_producers skipped (VITRT_DISABLE_FUSIONS)");
+    return Status::ok_status();
+  }
+  return fuse_quant_producers(graph, ctx);
+}
+
+}  // namespace
 
 Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   QuantizeLinearOptions q;
@@ -62,7 +75,8 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
         "the other linear layers stay float (--calib-data quantizes them too)");
     // Its fp8 layers' inputs may stay FP8 all the same.
     PassContext ctx(options.verbose, options.log);
-    VITRT_RETURN_IF_ERROR(fuse_fp8_producers(graph, ctx));
+    ctx.set_device(options.device);
+    VITRT_RETURN_IF_ERROR(producers_pass(graph, ctx));
     return infer_shapes(graph);
   }
   if (!to_calibrate.empty()) {
@@ -92,18 +106,19 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   }
 
   PassContext ctx(options.verbose, options.log);
+  ctx.set_device(options.device);
   if (options.verbose) log("quantization:");
   VITRT_RETURN_IF_ERROR(quantize_linear(graph, ctx, q));
   // Shapes first: the pass reads the dtypes of the QuantLinear outputs.
   VITRT_RETURN_IF_ERROR(infer_shapes(graph));
-  VITRT_RETURN_IF_ERROR(fuse_fp8_producers(graph, ctx));
+  VITRT_RETURN_IF_ERROR(producers_pass(graph, ctx));
   int quantized = 0, linear = 0;
   for (const Node& node : graph.nodes) {
     if (node.dead || node.domain != "vitrt") continue;
     quantized += node.op_type == "QuantLinear";
     linear += node.op_type == "Linear";
   }
-  const auto fp8_edges = ctx.applied_counts().find("fuse_fp8_producers");
+  const auto fp8_edges = ctx.applied_counts().find("fuse_quant_producers");
   log(str_cat("quantization: ", quantized, " linear layers in ", options.precision, ", ", linear,
               " in ", q.float_precision,
               fp8_edges == ctx.applied_counts().end()

@@ -1,4 +1,4 @@
-// vitrt.Attention writing E4M3 codes (output_scale, pass fuse_fp8_producers) on CUDA: every
+// vitrt.Attention writing E4M3 codes (output_scale, pass fuse_quant_producers) on CUDA: every
 // kernel form converts in its final store, checked against the CPU kernel (the op contract's
 // reference) and against the same GPU kernel's float output.
 //
@@ -187,7 +187,7 @@ TEST(CudaFp8AttentionCudnn, CudnnThenEncodeMatchesTheCpuKernel) {
   }
 }
 
-// Attention -> proj as fuse_fp8_producers leaves a block (proj reads the codes) against the
+// Attention -> proj as fuse_quant_producers leaves a block (proj reads the codes) against the
 // graph before the pass (proj quantizes the float output itself), both on the GPU, and the
 // CPU's run of the graph before: the FP8 tolerance of cuda_fp8_chain_test.cc (codes may flip
 // to a neighbour in either plan).
@@ -218,7 +218,7 @@ TEST(CudaFp8AttentionProj, ProjReadsTheCodes) {
     Graph before = g.graph();
     Graph after = g.graph();
     PassContext quiet(false, nullptr);
-    ASSERT_TRUE(fuse_fp8_producers(after, quiet).ok());
+    ASSERT_TRUE(fuse_quant_producers(after, quiet).ok());
     ASSERT_TRUE(infer_shapes(after).ok());
     ASSERT_EQ(after.values[attn].dtype, DType::kUInt8);
     const std::vector<Tensor> inputs = {bf16_random({batch, seq, 3 * d}, 53, -1.5f, 1.5f)};

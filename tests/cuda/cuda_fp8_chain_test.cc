@@ -1,4 +1,4 @@
-// FP8 activations that stay FP8 on CUDA (pass fuse_fp8_producers): vitrt.QuantLinear reading
+// FP8 activations that stay FP8 on CUDA (pass fuse_quant_producers): vitrt.QuantLinear reading
 // E4M3 codes and writing them (output_scale), vitrt.AddLayerNorm writing them, and a LayerNorm
 // -> fc1 -> fc2 chain, each against the CPU kernels (the op contracts' reference) on the same
 // graph.
@@ -336,7 +336,7 @@ TEST_F(CudaFp8Chain, AddLayerNormWritesCodes) {
 
 // ---- the chain -------------------------------------------------------------------------------
 
-// AddLayerNorm -(codes)-> fc1 gelu -(codes)-> fc2 -> float, as fuse_fp8_producers leaves a
+// AddLayerNorm -(codes)-> fc1 gelu -(codes)-> fc2 -> float, as fuse_quant_producers leaves a
 // ViT MLP (and with fc1 writing float, as before fc1 -> fc2 stayed FP8); with and without the
 // tactic tuner (which times the modes on codes in and out).
 TEST_F(CudaFp8Chain, LayerNormFc1Fc2Chain) {
@@ -416,7 +416,7 @@ TEST_F(CudaFp8Chain, VitPlanBuiltForFp8) {
     options.verbose = true;
     int edges = 0;
     options.log = [&edges](const std::string& line) {
-      edges += line.find("[fuse_fp8_producers]") != std::string::npos &&
+      edges += line.find("[fuse_quant_producers]") != std::string::npos &&
                line.find("stays FP8") != std::string::npos;
     };
     const fs::path plan = fs::temp_directory_path() / (std::string("vitrt_fp8_chain_") + device);

@@ -377,7 +377,7 @@ TEST(FuseResidualIntoLinear, FiresOnEveryLayerOfTwelveLayerModels) {
 }
 
 // Quantized builds: quantize_linear keeps each residual (QuantLinear's input 4), the fp8
-// LayerNorms still write E4M3 codes for qkv and fc1 and fc1 for fc2 (fuse_fp8_producers; fc2,
+// LayerNorms still write E4M3 codes for qkv and fc1 and fc1 for fc2 (fuse_quant_producers; fc2,
 // which adds the residual, writes float), and the CPU engine's
 // outputs stay as close to PyTorch as quantized_build_test.cc requires of 8-bit builds.
 TEST(FuseResidualIntoLinear, QuantizedBuildsKeepTheResiduals) {

@@ -482,6 +482,71 @@ TEST(QuantLinear, Float16ActivationsRoundOnceAtTheEnd) {
 }
 
 // Each entry breaks one rule of the schema; the error names what is wrong.
+// int8 codes in (X already quantized, zero point 0) give what the float X they encode gives,
+// and int8 codes out (output_scale, output_qmin) are clamp(round_half_even(y / output_scale),
+// output_qmin, 127) of the fp32 y the same layer writes without output_scale.
+TEST(QuantLinear, Int8CodesInAndOut) {
+  for (const char* act : {"none", "gelu"}) {
+    for (int64_t qmin : {-127, -128}) {
+      for (float out_scale : {0.125f, 0.01f, 0.0005f}) {
+        for (bool codes_in : {false, true}) {
+          SCOPED_TRACE(::testing::Message() << act << " qmin " << qmin << " out_scale " << out_scale
+                                            << (codes_in ? " codes in" : " float in"));
+          Case c;
+          c.activation = act;
+          c.qmin = qmin;
+          c.n = 40;
+          Operands o = make_operands(c, 11);
+          // X's int8 codes, and the floats they stand for (input_scale is a power of two: exact).
+          Tensor codes = Tensor::empty(DType::kInt8, c.x_shape);
+          Tensor floats = Tensor::empty(DType::kFloat32, c.x_shape);
+          std::mt19937 rng(5);
+          std::uniform_int_distribution<int> u(static_cast<int>(qmin), 127);
+          for (int64_t i = 0; i < codes.numel(); ++i) {
+            codes.data<int8_t>()[i] = static_cast<int8_t>(u(rng));
+            floats.data<float>()[i] = codes.data<int8_t>()[i] * c.input_scale;
+          }
+          auto run = [&](bool with_codes_out, DType x_dtype, const Tensor& x) {
+            TestGraph g;
+            ValueId xv = g.input("x", x_dtype, sym_shape_from_static(c.x_shape));
+            Attributes a = attrs_of(c);
+            if (with_codes_out) {
+              a.set_float("output_scale", out_scale);
+              a.set_int("output_qmin", qmin);
+            }
+            g.output(g.op("QuantLinear",
+                          {xv, g.constant("w_q", o.w_q), g.constant("w_scale", o.w_scale),
+                           g.constant("bias", o.bias)},
+                          a, "vitrt", "ql"));
+            EXPECT_TRUE(g.infer().ok());
+            auto r = testing::run_graph(g.graph(), {x});
+            EXPECT_TRUE(r.ok()) << r.status().message();
+            return r.ok() ? (*r)[0] : Tensor();
+          };
+          const Tensor y_float = run(false, DType::kFloat32, floats);
+          const Tensor y = codes_in ? run(false, DType::kInt8, codes) : y_float;
+          ASSERT_EQ(y.dtype(), DType::kFloat32);
+          EXPECT_TRUE(testing::tensors_close(y, y_float, {0.0, 0.0}));
+          const Tensor q =
+              codes_in ? run(true, DType::kInt8, codes) : run(true, DType::kFloat32, floats);
+          ASSERT_EQ(q.dtype(), DType::kInt8);
+          ASSERT_EQ(q.shape(), y.shape());
+          int clamped = 0;
+          for (int64_t i = 0; i < q.numel(); ++i) {
+            const double v = round_half_even(static_cast<double>(y.data<float>()[i] / out_scale));
+            const double want = std::clamp(v, static_cast<double>(qmin), 127.0);
+            clamped += v != want;
+            ASSERT_EQ(q.data<int8_t>()[i], static_cast<int8_t>(want)) << "element " << i;
+          }
+          if (out_scale < 0.001f) {
+            EXPECT_GT(clamped, 0);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(QuantLinear, SchemaRejectsBrokenNodes) {
   struct Broken {
     std::string what;
@@ -522,6 +587,13 @@ TEST(QuantLinear, SchemaRejectsBrokenNodes) {
        [](Case&, Operands&, Attributes& a) { a.set_int("dynamic_input", 1); }},
       {"dynamic_input must be 0 or 1",
        [](Case&, Operands&, Attributes& a) { a.set_int("dynamic_input", 2); }},
+      {"output_qmin applies to format int8 with output_scale only",
+       [](Case&, Operands&, Attributes& a) { a.set_int("output_qmin", -128); }},
+      {"output_qmin must lie in [-128, 0]",
+       [](Case&, Operands&, Attributes& a) {
+         a.set_float("output_scale", 0.5f);
+         a.set_int("output_qmin", -129);
+       }},
       {"dynamic_input applies to format int8 only",
        [](Case&, Operands& o, Attributes& a) {
          a = Attributes();
@@ -545,6 +617,33 @@ TEST(QuantLinear, SchemaRejectsBrokenNodes) {
     ASSERT_FALSE(s.ok()) << b.what;
     EXPECT_NE(s.message().find(b.what), std::string::npos) << s.message();
     EXPECT_NE(s.message().find("'broken'"), std::string::npos) << s.message();
+  }
+}
+
+// int8 codes as X need the layer's quantize step to be a plain clamp of round(x / s): zero point
+// 0, qmax at most 127, a static scale, format int8.
+TEST(QuantLinear, SchemaRejectsInt8CodesItCannotTake) {
+  for (int variant = 0; variant < 3; ++variant) {
+    Case c;
+    if (variant == 0) c.zero_point = 3;
+    if (variant == 1) {
+      c.qmin = 0;
+      c.qmax = 255;
+      c.zero_point = 0;
+    }
+    if (variant == 2) c.dynamic = true;
+    Operands o = make_operands(c, 9);
+    TestGraph g;
+    ValueId x = g.input("x", DType::kInt8, sym_shape_from_static(c.x_shape));
+    g.output(g.op(
+        "QuantLinear",
+        {x, g.constant("w_q", o.w_q), g.constant("w_scale", o.w_scale), g.constant("bias", o.bias)},
+        attrs_of(c), "vitrt", "broken"));
+    Status s = g.infer();
+    ASSERT_FALSE(s.ok()) << variant;
+    EXPECT_NE(s.message().find("X of int8 (codes) needs format int8 with input_zero_point 0"),
+              std::string::npos)
+        << s.message();
   }
 }
 

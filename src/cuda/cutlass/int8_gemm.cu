@@ -1,6 +1,7 @@
 // INT8 GEMMs with the per-channel dequantization, bias, GELU or residual in the epilogue:
 // CUTLASS 3's warp-specialized TMA kernels for Hopper (sm_90a), built from its CollectiveBuilder
-// with the PerColLinCombPerColBiasEltAct / PerColResAddPerColBiasEltAct epilogues. See
+// with the PerColLinCombPerColBiasEltAct / PerColResAddPerColBiasEltAct epilogues (fp16 D, or
+// int8 codes for the next int8 layer after a GELU). See
 // src/cuda/cutlass_int8.h. One tile shape (128x256x128, cooperative, 2x1 clusters): the fastest of
 // three on every ViT-B/16 problem at batch 256 and within 15% of the best at batch 1
 // (bench/gpu/cutlass_int8_probe.cu).
@@ -78,19 +79,57 @@ struct GeluTanhFast {
 template <class T, int N>
 struct GeluTanhFast<cutlass::Array<T, N>> : OnArray<GeluTanhFast, T, N> {};
 
+// The same activations, then the int8 code of the result (a requantizing epilogue). CUTLASS
+// passes the Arguments (the code's scale and lower clamp) to the functor, which scales by the
+// reciprocal (the contract allows the GPU's codes one step; device_common's exact division
+// cost this epilogue another 8 instructions an element) and clamps; the converter to the int8
+// D rounds half to even. NaN gives 0, as the CPU's quantizer.
+template <template <class> class Act, class T>
+struct CodeAfter {
+  using Arguments = Int8Code;
+  static const bool kIsHeavy = true;
+  __device__ T operator()(T const& x, Arguments const& code) const {
+    const float v = float(Act<T>{}(x));
+    const float q = code.div.r != 0.0f ? v * code.div.r : __fdiv_rn(v, code.div.s);
+    return T(isnan(q) ? 0.0f : fminf(fmaxf(q, code.qmin), 127.0f));
+  }
+};
+template <template <class> class Act, class T, int N>
+struct CodeAfterOnArray {
+  using Arguments = Int8Code;
+  static const bool kIsHeavy = true;
+  __device__ cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v,
+                                             Arguments const& code) const {
+    cutlass::Array<T, N> r;
+    CodeAfter<Act, T> f;
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N; ++i) r[i] = f(v[i], code);
+    return r;
+  }
+};
+template <class T>
+struct GeluErfCode : CodeAfter<GeluErf, T> {};
+template <class T, int N>
+struct GeluErfCode<cutlass::Array<T, N>> : CodeAfterOnArray<GeluErf, T, N> {};
+template <class T>
+struct GeluTanhFastCode : CodeAfter<GeluTanhFast, T> {};
+template <class T, int N>
+struct GeluTanhFastCode<cutlass::Array<T, N>> : CodeAfterOnArray<GeluTanhFast, T, N> {};
+
 using Tile = cute::Shape<cute::_128, cute::_256, cute::_128>;
 using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
 
 // One kernel: Fusion the epilogue, ElementC void without a residual (no source operand), half_t
-// with one.
-template <class Fusion, class ElementC>
+// with one; ElementD half_t, or int8_t for codes.
+template <class Fusion, class ElementC, class ElementD = cutlass::half_t,
+          class EpiTile = cutlass::epilogue::collective::EpilogueTileAuto>
 struct Int8Gemm {
   using Element = int8_t;
   using Accumulator = int32_t;
+  static constexpr int kAlignD = 128 / cutlass::sizeof_bits<ElementD>::value;
   using Epi = typename cutlass::epilogue::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
-      cutlass::epilogue::collective::EpilogueTileAuto, Accumulator, float, ElementC,
-      cutlass::layout::RowMajor, 8, cutlass::half_t, cutlass::layout::RowMajor, 8,
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster, EpiTile, Accumulator,
+      float, ElementC, cutlass::layout::RowMajor, 8, ElementD, cutlass::layout::RowMajor, kAlignD,
       cutlass::epilogue::TmaWarpSpecializedCooperative, Fusion>::CollectiveOp;
   using Main = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, cutlass::layout::RowMajor, 16,
@@ -120,7 +159,7 @@ struct Int8Gemm {
     hw.device_id = 0;
     cudaGetDevice(&hw.device_id);
     hw.sm_count = sm_count(hw.device_id);
-    auto* y = static_cast<cutlass::half_t*>(g.y);
+    auto* y = static_cast<ElementD*>(g.y);
     using C = std::conditional_t<std::is_void_v<ElementC>, void, cutlass::half_t>;
     const auto* c = static_cast<const C*>(g.residual);
     typename Gemm::Arguments args{
@@ -132,6 +171,9 @@ struct Int8Gemm {
     args.epilogue.thread.alpha_ptr = g.alpha;
     args.epilogue.thread.beta = c != nullptr ? 1.0f : 0.0f;
     args.epilogue.thread.bias_ptr = g.bias;
+    if constexpr (std::is_same_v<ElementD, int8_t>) {
+      args.epilogue.thread.activation = int8_code_of(g.code_scale, g.code_qmin);
+    }
     Gemm gemm;
     if (gemm.can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
     if (Gemm::get_workspace_size(args) > workspace_bytes) return cudaErrorNotSupported;
@@ -157,7 +199,8 @@ struct Int8Gemm {
   }
 };
 
-// The four kernels: no activation, erf GELU, fast tanh-form GELU, residual.
+// The six kernels: no activation, erf GELU, fast tanh-form GELU, residual, and the two GELUs
+// writing int8 codes.
 cudaError_t run_int8_gemm(const CutlassInt8Gemm& g, void* workspace, size_t workspace_bytes,
                           cudaStream_t stream) {
   using cutlass::half_t;
@@ -166,6 +209,18 @@ cudaError_t run_int8_gemm(const CutlassInt8Gemm& g, void* workspace, size_t work
   if (g.residual != nullptr) {
     return Int8Gemm<PerColResAddPerColBiasEltAct<Identity, half_t, float, float, half_t, float>,
                     half_t>::run(g, workspace, workspace_bytes, stream);
+  }
+  if (g.code_scale > 0.0f) {
+    // A 128 x 128 epilogue tile: 128-byte rows of codes in shared memory for the TMA store
+    // (the builder's default, 128 x 32, made the fc1 of ViT-B/16 3% slower).
+    using CodeTile = cute::Shape<cute::_128, cute::_128>;
+    if (g.act == CutlassAct::kGeluTanhFast) {
+      return Int8Gemm<
+          PerColLinCombPerColBiasEltAct<GeluTanhFastCode, int8_t, float, float, half_t, float>,
+          void, int8_t, CodeTile>::run(g, workspace, workspace_bytes, stream);
+    }
+    return Int8Gemm<PerColLinCombPerColBiasEltAct<GeluErfCode, int8_t, float, float, half_t, float>,
+                    void, int8_t, CodeTile>::run(g, workspace, workspace_bytes, stream);
   }
   switch (g.act) {
     case CutlassAct::kGeluErf:
@@ -203,7 +258,9 @@ cudaError_t launch_cutlass_int8(const CutlassInt8Gemm& g, void* workspace, size_
       g.m > (int64_t(1) << 30) || g.n > (int64_t(1) << 30) || g.k > (int64_t(1) << 30) ||
       !aligned16(g.x) || !aligned16(g.w) || !aligned16(g.y) || !aligned16(g.alpha) ||
       !aligned16(g.bias) || !aligned16(g.residual) ||
-      (g.residual != nullptr && g.act != CutlassAct::kNone)) {
+      (g.residual != nullptr && g.act != CutlassAct::kNone) ||
+      (g.code_scale > 0.0f && (g.act == CutlassAct::kNone || g.residual != nullptr ||
+                               g.n % 16 != 0 || g.code_qmin < -128 || g.code_qmin > 0))) {
     return cudaErrorNotSupported;
   }
   if (g.m == 0 || g.n == 0) return cudaSuccess;

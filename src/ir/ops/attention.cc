@@ -13,7 +13,7 @@
 //            fully masked: SigLIP2's padded patches); output_scale (float > 0, optional): the
 //            output is written as uint8 FP8 E4M3 codes of out / output_scale (nearest even,
 //            saturating at +-448, out in fp32 before the division), for fp8 vitrt.QuantLinear
-//            layers reading the codes directly (fuse_fp8_producers); quant_scores, quant_probs
+//            layers reading the codes directly (fuse_quant_producers); quant_scores, quant_probs
 //            (a quantized model's fake quantization of q k^T and of the probabilities, see
 //            ir/fake_quant.h); quant_q, quant_k, quant_v (optional, the same form) with
 //            prescale_q, prescale_k, prescale_v (floats, default 1, only with the matching

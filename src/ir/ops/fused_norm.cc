@@ -6,7 +6,7 @@
 //   attrs    epsilon (float, default 1e-5); output_scale (float > 0, optional): y is written
 //            as uint8 FP8 E4M3 codes of y / output_scale (nearest even, saturating at +-448,
 //            y in fp32 before the division), for an fp8 vitrt.QuantLinear reading the codes
-//            directly (fuse_fp8_producers); sum stays float;
+//            directly (fuse_quant_producers); sum stays float;
 //            quant_a, quant_b, quant_sum (optional, a quantized model's Q/DQ pairs, the floats
 //            of ir/fake_quant.h; fuse_fake_quant_norm): a and b are read as fake_quant(a),
 //            fake_quant(b), and the LayerNorm normalizes fake_quant(sum)

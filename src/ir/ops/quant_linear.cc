@@ -4,7 +4,9 @@
 //
 //   inputs   X [..., K] float (float32, float16 or bfloat16: the plan's activation type), or
 //            (format fp8 only) uint8 E4M3 codes already quantized: xq = X, which encodes
-//            X_real = decode(X) * input_scale (what a producer with output_scale writes)
+//            X_real = decode(X) * input_scale (what a producer with output_scale writes), or
+//            (format int8, input_zero_point 0, input_qmax 127 only) int8 values already
+//            quantized: xq = X, X_real = X * input_scale (an int8 producer's codes)
 //            W_q [K, N] constant: int8 values (format int8) or uint8 raw E4M3 codes (fp8)
 //            w_scale [N] constant float32 > 0, per output channel
 //            bias [N] optional constant float32
@@ -13,15 +15,17 @@
 //   attrs    format "int8" | "fp8"; input_scale float > 0 (per tensor);
 //            input_zero_point int (default 0), input_qmin / input_qmax ints (default -127 /
 //            127): int8 only; activation as vitrt.Linear's;
-//            output_scale float > 0 (fp8 only, optional): Y leaves as E4M3 codes, see below
+//            output_scale float > 0 (optional): Y leaves as codes, E4M3 (fp8) or int8 (int8),
+//            see below; output_qmin int in [-128, 0] (int8 with output_scale only, default
+//            -127): the lower clamp of the int8 codes (the upper is 127)
 //            dynamic_input int 0 | 1 (int8 only, default 0): 1 quantizes X per run as ONNX's
 //            DynamicQuantizeLinear does (uint8 over the whole tensor: scale = (max(0, max x) -
 //            min(0, min x)) / 255, zp = round(-min / scale)), which then stand for input_scale
 //            and input_zero_point with qmin / qmax 0 / 255; input_scale, input_zero_point,
 //            input_qmin, input_qmax and output_scale are then absent. What import_dynamic_quant
 //            makes of ONNX Runtime's quantize_dynamic chains; a NaN in X has no range: an error.
-//   output   Y [..., N], X's dtype (float32, the plan's activation type, for uint8 X); with
-//            output_scale: uint8 E4M3 codes
+//   output   Y [..., N], X's dtype (float32, the plan's activation type, for codes X); with
+//            output_scale: uint8 E4M3 codes (fp8) or int8 codes (int8)
 //
 //   int8  xq = clamp(round_half_even(x / input_scale) + zp, qmin, qmax) - zp; exact integer
 //         products and sums
@@ -32,13 +36,19 @@
 //   with output_scale: Y_n = e4m3(y_n / output_scale) of the fp32 y_n (nearest even,
 //         saturating), so an fp8 QuantLinear with input_scale = output_scale reading Y sees the
 //         codes its own quantize step would have made from a float32 Y (pass
-//         fuse_fp8_producers). The CPU kernel computes exactly that. A GPU computes y_n with the
+//         fuse_quant_producers). The CPU kernel computes exactly that. A GPU computes y_n with the
 //         bias in its 16-bit activation type, may run an erf GELU in its tanh form (mode 2, as
 //         for a float Y) and multiplies by 1 / output_scale: its codes agree with these in the
 //         dequantized domain, |decode(a) - decode(b)| * output_scale within one E4M3 step at
 //         the value's magnitude plus the bias's rounding error, not code for code (near zero
 //         that error alone spans several subnormal steps). Not with a residual input (whose
 //         sum feeds a LayerNorm, never an fp8 layer).
+//   int8 with output_scale: Y_n = clamp(round_half_even(y_n / output_scale), output_qmin, 127),
+//         the int8 step above with input_scale = output_scale, zero point 0, qmin =
+//         output_qmin, qmax 127: an int8 QuantLinear with those input attributes reading Y sees
+//         the values its own quantize step would have made from a float32 Y (a requantizing
+//         epilogue). A GPU's y_n differs from the fp32 one as for a float Y (16-bit bias, the
+//         tanh form of GELU): its codes agree within one step.
 #include <cmath>
 
 #include "ir/op_schema.h"
@@ -93,14 +103,23 @@ Status infer_quant_linear(InferContext& ctx) {
   VITRT_RETURN_IF_ERROR(check_linear_activation(ctx));
   const bool codes_out = ctx.attrs().has("output_scale");
   if (codes_out) {
-    if (format != "fp8") return ctx.error("output_scale applies to format fp8 only");
+    if (dynamic != 0) return ctx.error("output_scale does not go with dynamic_input");
     VITRT_ASSIGN_OR_RETURN(float output_scale, ctx.attrs().get_float("output_scale", 0.0f));
     if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
       return ctx.error("output_scale must be a finite float > 0, got ", output_scale);
     }
   }
+  if (ctx.attrs().has("output_qmin")) {
+    if (format != "int8" || !codes_out) {
+      return ctx.error("output_qmin applies to format int8 with output_scale only");
+    }
+    VITRT_ASSIGN_OR_RETURN(int64_t output_qmin, ctx.attrs().get_int("output_qmin", -127));
+    if (output_qmin < -128 || output_qmin > 0) {
+      return ctx.error("output_qmin must lie in [-128, 0], got ", output_qmin);
+    }
+  }
   if (codes_out && ctx.has_input(4)) {
-    return ctx.error("output_scale (E4M3 codes out) does not go with a residual input");
+    return ctx.error("output_scale (codes out) does not go with a residual input");
   }
 
   DType dtype = ctx.input_dtype(0);
@@ -109,11 +128,22 @@ Status infer_quant_linear(InferContext& ctx) {
       return ctx.error("X of uint8 (E4M3 codes) needs format fp8, got format ", format);
     }
     dtype = DType::kFloat32;  // Y in the plan's float type
+  } else if (dtype == DType::kInt8) {
+    VITRT_ASSIGN_OR_RETURN(int64_t zp, ctx.attrs().get_int("input_zero_point", 0));
+    VITRT_ASSIGN_OR_RETURN(int64_t qmax, ctx.attrs().get_int("input_qmax", 127));
+    if (format != "int8" || dynamic != 0 || zp != 0 || qmax > 127) {
+      return ctx.error(
+          "X of int8 (codes) needs format int8 with input_zero_point 0 and "
+          "input_qmax <= 127, without dynamic_input");
+    }
+    dtype = DType::kFloat32;
   } else if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16) {
-    return ctx.error("X must be float32, float16, bfloat16 or (fp8) uint8 E4M3 codes, got ",
-                     dtype_name(dtype));
+    return ctx.error(
+        "X must be float32, float16, bfloat16, (fp8) uint8 E4M3 codes or (int8) int8 codes, "
+        "got ",
+        dtype_name(dtype));
   }
-  if (codes_out) dtype = DType::kUInt8;
+  if (codes_out) dtype = format == "int8" ? DType::kInt8 : DType::kUInt8;
   const DType w_dtype = format == "int8" ? DType::kInt8 : DType::kUInt8;
   if (ctx.input_dtype(1) != w_dtype) {
     return ctx.error("W_q of format ", format, " must be ", dtype_name(w_dtype), ", got ",

@@ -1,6 +1,7 @@
-// Pass fuse_fp8_producers: which producer -> fp8 QuantLinear edges stay FP8, which look-alikes
-// stay float, and that the rewritten graph computes exactly what the graph before it did (the
-// producer's codes are the ones the consumer's quantize step made from the fp32 tensor).
+// Pass fuse_quant_producers: which producer -> QuantLinear edges stay FP8 or INT8, which
+// look-alikes stay float, and that the rewritten graph computes exactly what the graph before it
+// did (the producer's codes are the ones the consumer's quantize step made from the fp32
+// tensor).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -118,7 +119,7 @@ TEST(FuseFp8Producers, KeepsLayerNormOutputsInFp8) {
   build_block(b);
   Graph before = b.g.graph();
   Graph after = before;
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, after);
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, after);
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(r.applied, 3);
   EXPECT_FLOAT_EQ(output_scale_of(after, "blocks.0/norm1"), 3.0f / 448);
@@ -146,7 +147,7 @@ TEST(FuseFp8Producers, KeepsLayerNormOutputsInFp8) {
   testing::expect_same_outputs(before, after, {b.x});
   // A second run finds the codes edges done (their tensors are uint8 now).
   Graph again = after;
-  testing::PassResult second = testing::run_pass(fuse_fp8_producers, again);
+  testing::PassResult second = testing::run_pass(fuse_quant_producers, again);
   ASSERT_TRUE(second.status.ok()) << second.status.to_string();
   EXPECT_EQ(second.applied, 0);
 }
@@ -170,7 +171,7 @@ TEST(FuseFp8Producers, SeveralReadersWithOneScale) {
   g.output(quant_linear(g, h, 16, 8, "k", "fp8", 1.0f / 448, "none", 3));
   ASSERT_TRUE(g.infer().ok());
   Graph before = g.graph();
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(r.applied, 1);
   EXPECT_FLOAT_EQ(output_scale_of(g.graph(), "ln"), 1.0f / 448);
@@ -192,7 +193,7 @@ TEST(FuseFp8Producers, QuantLinearProducersWriteCodes) {
     g.output(quant_linear(g, h, 16, 8, "k", "fp8", 1.0f / 448, "none", 3));
     ASSERT_TRUE(g.infer().ok());
     Graph before = g.graph();
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok()) << r.status.to_string();
     EXPECT_EQ(r.applied, 1);
     EXPECT_FLOAT_EQ(output_scale_of(g.graph(), "fc0"), 1.0f / 448);
@@ -224,7 +225,7 @@ TEST(FuseFp8Producers, QuantLinearProducerLookAlikesStayFloat) {
     if (variant == 1) g.output(quant_linear(g, h, 16, 8, "fc3", "fp8", 1.5f / 448, "none", 3));
     if (variant == 2) g.output(h);
     ASSERT_TRUE(g.infer().ok());
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok()) << r.status.to_string();
     EXPECT_EQ(r.applied, 0);
     EXPECT_EQ(output_scale_of(g.graph(), "fc1"), 0.0f);
@@ -263,7 +264,7 @@ TEST(FuseFp8Producers, AttentionOutputStaysFp8) {
     g.output(quant_linear(g, attn, 32, 32, "proj", "fp8", kProjScale, "none", 2));
     ASSERT_TRUE(g.infer().ok());
     Graph before = g.graph();
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok()) << r.status.to_string();
     EXPECT_EQ(r.applied, 1);
     EXPECT_EQ(r.near_misses, 0);
@@ -273,7 +274,7 @@ TEST(FuseFp8Producers, AttentionOutputStaysFp8) {
     EXPECT_TRUE(r.logged("that 'proj' read without quantizing"));
     // Bit for bit: the kernel encodes its fp32 rows as proj's quantize step did.
     testing::expect_same_outputs(before, g.graph(), {qkv_input()});
-    testing::PassResult second = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult second = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(second.status.ok());
     EXPECT_EQ(second.applied, 0);
   }
@@ -300,7 +301,7 @@ TEST(FuseFp8Producers, AttentionCodesPassThroughViews) {
     g.output(quant_linear(g, merged, 32, 16, "proj", "fp8", kProjScale, "gelu", 2));
     ASSERT_TRUE(g.infer().ok());
     Graph before = g.graph();
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok()) << r.status.to_string();
     EXPECT_EQ(r.applied, 1);
     EXPECT_TRUE(
@@ -322,7 +323,7 @@ TEST(FuseFp8Producers, AttentionIntoSeveralReadersWithOneScale) {
   g.output(quant_linear(g, view, 32, 8, "proj_b", "fp8", kProjScale, "none", 3));
   ASSERT_TRUE(g.infer().ok());
   Graph before = g.graph();
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(r.applied, 1);
   EXPECT_TRUE(r.logged("that 'proj_a', 'proj_b' read without quantizing (through Unsqueeze"));
@@ -351,26 +352,27 @@ TEST(FuseFp8Producers, AttentionNotWhenAnotherOpReadsIt) {
       g.output(g.op("ReduceMean", {x}, mean, "", "probe"));
     }
     ASSERT_TRUE(g.infer().ok());
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok());
     EXPECT_EQ(r.applied, 0);
     EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
     EXPECT_EQ(g.graph().values[attn].dtype, DType::kFloat32);
-    EXPECT_TRUE(r.logged(variant == 1 ? "stays float: also read by 'side' (int8 QuantLinear)"
+    EXPECT_TRUE(r.logged(variant == 1 ? "stays float: its quantized readers differ in format"
                                       : "stays float: also read by 'probe' (ReduceMean)"));
   }
 }
 
-// Into int8 layers only: no fp8 reader, so not a candidate and not a near miss.
+// Into an int8 layer: the attention writes no int8 codes, a near miss.
 TEST(FuseFp8Producers, AttentionNotIntoInt8Layers) {
   TestGraph g;
   ValueId attn = attention_of(g);
   g.output(quant_linear(g, attn, 32, 32, "proj", "int8", 1.0f / 127, "none", 2));
   ASSERT_TRUE(g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
-  EXPECT_EQ(r.near_misses, 0);
+  EXPECT_EQ(r.near_misses, 1);
+  EXPECT_TRUE(r.logged("stays float: its producer writes no int8 codes"));
   EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
 }
 
@@ -380,7 +382,7 @@ TEST(FuseFp8Producers, AttentionNotWhenReadersScalesDiffer) {
   g.output(quant_linear(g, attn, 32, 8, "proj_a", "fp8", kProjScale, "none", 2));
   g.output(quant_linear(g, attn, 32, 8, "proj_b", "fp8", 2 * kProjScale, "none", 3));
   ASSERT_TRUE(g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
   EXPECT_TRUE(r.logged("different input scales"));
@@ -399,7 +401,7 @@ TEST(FuseFp8Producers, AttentionNotForAGraphOutput) {
     g.output(quant_linear(g, x, 32, 32, "proj", "fp8", kProjScale, "none", 2));
     g.output(x);
     ASSERT_TRUE(g.infer().ok());
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok());
     EXPECT_EQ(r.applied, 0);
     EXPECT_TRUE(r.logged("stays float: it is a graph output"));
@@ -416,12 +418,12 @@ TEST(FuseFp8Producers, AttentionNotThroughATranspose) {
   ValueId t = g.op("Transpose", {attn}, perm, "", "swap");
   g.output(quant_linear(g, t, 32, 32, "proj", "fp8", kProjScale, "none", 2));
   ASSERT_TRUE(g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
   EXPECT_EQ(r.near_misses, 1);
   EXPECT_TRUE(r.logged("(Attention 'attn' -> Transpose 'swap')"));
-  EXPECT_TRUE(r.logged("stays float: it is transposed before the fp8 QuantLinear reads it"));
+  EXPECT_TRUE(r.logged("stays float: it is transposed before the quantized QuantLinear reads it"));
   EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
 }
 
@@ -433,7 +435,7 @@ TEST(FuseFp8Producers, AttentionNotInReducedPrecision) {
   for (Node& n : g.graph().nodes) {
     if (n.name == "attn") n.attrs.set_string("compute_precision", "bf16");
   }
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
   EXPECT_TRUE(r.logged("computes in reduced precision"));
@@ -478,8 +480,7 @@ TEST(FuseFp8Producers, CodesContractOfTheOps) {
     return std::make_pair(s, s.ok() ? g.graph().values[y].dtype : DType::kUndefined);
   };
   EXPECT_EQ(infer_out("fp8", 0.5f).second, DType::kUInt8);
-  EXPECT_NE(infer_out("int8", 0.5f).first.message().find("output_scale applies to format fp8"),
-            std::string::npos);
+  EXPECT_EQ(infer_out("int8", 0.5f).second, DType::kInt8);  // int8 codes out
   for (float bad : {0.0f, -1.0f, INFINITY}) {
     Status s = infer_out("fp8", bad).first;
     EXPECT_NE(s.message().find("output_scale must be a finite float > 0"), std::string::npos)
@@ -591,13 +592,126 @@ TEST(FuseFp8Producers, CpuQuantLinearWritesCodes) {
 TEST(FuseFp8Producers, NotIntoInt8Layers) {
   Block b;
   build_block(b, "int8", "int8");
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, b.g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, b.g.graph());
   ASSERT_TRUE(r.status.ok());
-  EXPECT_EQ(r.applied, 1);                                   // only LN -> fc1 (fp8)
-  EXPECT_FALSE(r.logged("QuantLinear 'blocks.0/mlp/fc1'"));  // fc1 -> fc2 (int8): no candidate
+  EXPECT_EQ(r.applied, 1);  // only LN -> fc1 (fp8)
+  // fc1 (fp8) -> fc2 (int8) and norm -> head (int8): no int8 codes from either producer.
+  EXPECT_TRUE(
+      r.logged("stays float: its producer is an fp8 QuantLinear (int8 codes come from "
+               "int8 layers)"));
+  EXPECT_TRUE(r.logged("stays float: its producer writes no int8 codes"));
   EXPECT_FLOAT_EQ(output_scale_of(b.g.graph(), "blocks.0/norm1"), 3.0f / 448);
   EXPECT_EQ(output_scale_of(b.g.graph(), "blocks.0/mlp/fc1"), 0.0f);
   EXPECT_EQ(node_named(b.g.graph(), "norm")->op_type, "LayerNormalization");
+}
+
+// ---- int8 -> int8: the requantizing epilogue ------------------------------------------------
+
+// x -> fc0 (int8, act) -> fc1 (int8, zero point 0, input_qmin qmin): fc0 writes fc1's codes.
+struct Int8Chain {
+  TestGraph g;
+  ValueId h = kNoValue;
+};
+
+void build_int8_chain(Int8Chain& c, const std::string& act, int64_t qmin, float fc1_scale,
+                      int64_t zero_point = 0, int64_t qmax = 127) {
+  ValueId x = c.g.input("x", DType::kFloat32, {Dim::symbol("batch"), 5, 16});
+  c.h = quant_linear(c.g, x, 16, 24, "fc0", "int8", 2.0f / 127, act, 1);
+  ValueId y = quant_linear(c.g, c.h, 24, 8, "fc1", "int8", fc1_scale, "none", 2);
+  for (Node& n : c.g.graph().nodes) {
+    if (n.name != "fc1") continue;
+    n.attrs.set_int("input_qmin", qmin);
+    n.attrs.set_int("input_qmax", qmax);
+    n.attrs.set_int("input_zero_point", zero_point);
+  }
+  c.g.output(y);
+}
+
+TEST(FuseFp8Producers, Int8LayerWritesItsReadersCodes) {
+  // Scales from coarse to so fine that most codes clamp at qmin / 127.
+  for (const char* act : {"gelu", "none"}) {
+    for (int64_t qmin : {-127, -128}) {
+      for (float scale : {8.0f / 127, 1.0f / 127, 1.0f / 4096}) {
+        SCOPED_TRACE(::testing::Message() << act << " qmin " << qmin << " scale " << scale);
+        Int8Chain c;
+        build_int8_chain(c, act, qmin, scale);
+        ASSERT_TRUE(c.g.infer().ok());
+        Graph before = c.g.graph();
+        Graph after = before;
+        testing::PassResult r = testing::run_pass(fuse_quant_producers, after);
+        ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+        EXPECT_EQ(r.applied, 1);
+        EXPECT_FLOAT_EQ(output_scale_of(after, "fc0"), scale);
+        EXPECT_EQ(*node_named(after, "fc0")->attrs.get_int("output_qmin", 0), qmin);
+        EXPECT_EQ(after.values[c.h].dtype, DType::kInt8);
+        EXPECT_TRUE(r.logged("stays INT8: QuantLinear 'fc0' writes int8 codes"));
+        EXPECT_TRUE(r.logged(str_cat("range [", qmin, ", 127]) that 'fc1' read")));
+        // The codes are fc1's own quantize step of fc0's fp32 output: the same numbers.
+        const Tensor x = testing::random_tensor(DType::kFloat32, {3, 5, 16}, 7, -3.0, 3.0);
+        testing::expect_same_outputs(before, after, {x});
+      }
+    }
+  }
+}
+
+// A CPU plan keeps the edge float (oneDNN writes fp32 rows: the codes would be one more pass),
+// and says why; an fp8 edge of a CPU plan still stays FP8.
+TEST(FuseFp8Producers, Int8EdgeNotForCpuPlans) {
+  Int8Chain c;
+  build_int8_chain(c, "gelu", -127, 1.0f / 127);
+  ASSERT_TRUE(c.g.infer().ok());
+  Graph g = c.g.graph();
+  PassContext ctx(true, nullptr);
+  ctx.set_device("cpu");
+  ASSERT_TRUE(fuse_quant_producers(g, ctx).ok());
+  EXPECT_EQ(output_scale_of(g, "fc0"), 0.0f);
+  EXPECT_EQ(ctx.near_miss_count(), 1);
+  Block b;
+  build_block(b);
+  PassContext fp8_ctx(true, nullptr);
+  fp8_ctx.set_device("cpu");
+  ASSERT_TRUE(fuse_quant_producers(b.g.graph(), fp8_ctx).ok());
+  EXPECT_EQ(fp8_ctx.applied_counts().at("fuse_quant_producers"), 3);
+}
+
+TEST(FuseFp8Producers, Int8NotIntoAsymmetricOrDynamicReaders) {
+  // A zero point, a range short of 127, or dynamic quantization: the reader keeps its step.
+  for (int variant = 0; variant < 3; ++variant) {
+    SCOPED_TRACE(variant);
+    Int8Chain c;
+    build_int8_chain(c, "gelu", variant == 0 ? 0 : -127, 1.0f / 127, variant == 0 ? 3 : 0,
+                     variant == 1 ? 100 : 127);
+    if (variant == 2) {
+      for (Node& n : c.g.graph().nodes) {
+        if (n.name != "fc1") continue;
+        for (const char* a : {"input_scale", "input_zero_point", "input_qmin", "input_qmax"}) {
+          n.attrs.erase(a);
+        }
+        n.attrs.set_int("dynamic_input", 1);
+      }
+    }
+    ASSERT_TRUE(c.g.infer().ok());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, c.g.graph());
+    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+    EXPECT_EQ(r.applied, 0);
+    EXPECT_EQ(output_scale_of(c.g.graph(), "fc0"), 0.0f);
+    EXPECT_EQ(c.g.graph().values[c.h].dtype, DType::kFloat32);
+  }
+}
+
+TEST(FuseFp8Producers, Int8NotWhenReadersRangesDiffer) {
+  Int8Chain c;
+  build_int8_chain(c, "gelu", -127, 1.0f / 127);
+  ValueId side = quant_linear(c.g, c.h, 24, 8, "side", "int8", 1.0f / 127, "none", 3);
+  for (Node& n : c.g.graph().nodes) {
+    if (n.name == "side") n.attrs.set_int("input_qmin", -128);
+  }
+  c.g.output(side);
+  ASSERT_TRUE(c.g.infer().ok());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, c.g.graph());
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_TRUE(r.logged("stays float: its int8 readers clamp at different input_qmin"));
 }
 
 TEST(FuseFp8Producers, NotFromAnInt8Producer) {
@@ -606,7 +720,7 @@ TEST(FuseFp8Producers, NotFromAnInt8Producer) {
   ValueId h = quant_linear(g, x, 16, 16, "fc0", "int8", 2.0f / 127, "none", 1);
   g.output(quant_linear(g, h, 16, 8, "fc1", "fp8", 1.0f / 448, "none", 2));
   ASSERT_TRUE(g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
   EXPECT_EQ(output_scale_of(g.graph(), "fc0"), 0.0f);
@@ -621,7 +735,7 @@ TEST(FuseFp8Producers, NotWhenAnotherOpReadsTheTensor) {
   mean.set_ints("axes", {2});
   b.g.output(b.g.op("ReduceMean", {b.ln_y}, mean, "", "probe"));
   ASSERT_TRUE(b.g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, b.g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, b.g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(output_scale_of(b.g.graph(), "blocks.0/norm1"), 0.0f);
   EXPECT_TRUE(r.logged("stays float: also read by 'probe' (ReduceMean)"));
@@ -633,7 +747,7 @@ TEST(FuseFp8Producers, NotForAGraphOutput) {
   build_block(b);
   b.g.output(b.ln_y);
   ASSERT_TRUE(b.g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, b.g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, b.g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(output_scale_of(b.g.graph(), "blocks.0/norm1"), 0.0f);
   EXPECT_TRUE(r.logged("stays float: it is a graph output"));
@@ -646,7 +760,7 @@ TEST(FuseFp8Producers, NotWhenReadersScalesDiffer) {
   g.output(quant_linear(g, h, 16, 8, "q", "fp8", 1.0f / 448, "none", 2));
   g.output(quant_linear(g, h, 16, 8, "k", "fp8", 1.5f / 448, "none", 3));
   ASSERT_TRUE(g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
   EXPECT_TRUE(r.logged("different input scales"));
@@ -667,7 +781,7 @@ TEST(FuseFp8Producers, NotForALayerNormWithInputScaleOrOtherStash) {
     ValueId y = g.op("LayerNormalization", {x, gamma}, a, "", "ln");
     g.output(quant_linear(g, y, 16, 8, "fc", "fp8", 1.0f / 448, "none", 2));
     ASSERT_TRUE(g.infer().ok());
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok());
     EXPECT_EQ(r.applied, 0) << variant;
     EXPECT_TRUE(r.logged(variant == 0 ? "scale / bias are not float32 constants"
@@ -692,7 +806,7 @@ TEST(FuseFp8Producers, NotForALayerNormOverAnotherAxisOrWithStatistics) {
     g.output(quant_linear(g, ln[0], 16, 8, "fc", "fp8", 1.0f / 448, "none", 2));
     if (variant == 1) g.output(ln[1]);  // the Mean output is used
     ASSERT_TRUE(g.infer().ok());
-    testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+    testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
     ASSERT_TRUE(r.status.ok());
     EXPECT_EQ(r.applied, 0) << variant;
     EXPECT_TRUE(r.logged(variant == 0 ? "does not normalize the last axis"
@@ -715,7 +829,7 @@ TEST(FuseFp8Producers, LayerNormWithUnusedStatisticsOutputs) {
   g.output(quant_linear(g, ln[0], 16, 8, "fc", "fp8", 3.0f / 448, "none", 2));
   ASSERT_TRUE(g.infer().ok());
   Graph before = g.graph();
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(r.applied, 1);
   EXPECT_EQ(node_named(g.graph(), "ln")->op_type, "AddLayerNorm");
@@ -729,7 +843,7 @@ TEST(FuseFp8Producers, NotForAReducedPrecisionProducer) {
   for (Node& n : b.g.graph().nodes) {
     if (n.name == "blocks.0/norm1") n.attrs.set_string("compute_precision", "bf16");
   }
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, b.g.graph());
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, b.g.graph());
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(output_scale_of(b.g.graph(), "blocks.0/norm1"), 0.0f);
   EXPECT_TRUE(r.logged("computes in reduced precision"));
@@ -779,7 +893,7 @@ void check_fixture(const std::string& name, const std::vector<Tensor>& inputs, i
   Result<Graph> quantized = quantized_fixture(name, inputs);
   ASSERT_TRUE(quantized.ok()) << quantized.status().to_string();
   Graph after = *quantized;
-  testing::PassResult r = testing::run_pass(fuse_fp8_producers, after);
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, after);
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_GE(r.applied, min_edges);
   int codes_in = 0, attention_codes = 0;
@@ -853,7 +967,7 @@ TEST(FuseFp8Producers, Fp8BuildReportsTheEdgesAndMatchesPyTorch) {
   int edges = 0, attention = 0, fc1_fc2 = 0;
   bool summary = false;
   for (const std::string& line : log) {
-    const bool pass = line.find("[fuse_fp8_producers]") != std::string::npos;
+    const bool pass = line.find("[fuse_quant_producers]") != std::string::npos;
     edges += pass && line.find("stays FP8") != std::string::npos;
     attention += pass && line.find("stays FP8: Attention '") != std::string::npos &&
                  line.find("/attn/proj/") != std::string::npos;

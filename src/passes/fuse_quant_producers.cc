@@ -1,0 +1,332 @@
+// Pass fuse_quant_producers: activations that stay quantized between a producer and the
+// vitrt.QuantLinear layers reading them.
+//
+// After quantize_linear every QuantLinear quantizes its float input itself: the producer writes
+// the tensor in the activation type, the consumer reads it back, writes 8-bit codes and the GEMM
+// reads those. When every reader of a tensor is a QuantLinear of one format with one
+// input_scale, the producer can write the codes itself (attribute output_scale = that scale)
+// and the readers take them as they are: one write and one read of the wide tensor fewer.
+// The codes are the ones the consumer's quantize step would have made from a float32 tensor
+// (e4m3(y / scale), or clamp(round(y / scale), qmin, 127) for int8, of the fp32 value), so a
+// float32 plan computes the same numbers.
+//
+// FP8 producers: vitrt.AddLayerNorm's normalized output (the residual sum stays float; LN ->
+// qkv / fc1), a last-axis LayerNormalization, which becomes an AddLayerNorm with a zero addend
+// to get the output_scale attribute (a + 0 = a), vitrt.Attention (attention -> proj: its heads
+// are merged in the op, so the fused exports of HF and timm feed proj directly), and an fp8
+// QuantLinear feeding another (fc1 -> fc2), which writes the codes from its GEMM's epilogue,
+// saving fc2's quantize pass over the widest activation of a ViT block.
+//
+// INT8 producers: an int8 QuantLinear feeding int8 layers whose zero point is 0 and qmax 127
+// (vitrt's own calibration, symmetric QDQ models): its epilogue requantizes (output_scale,
+// output_qmin = the readers' input_qmin), for CUDA plans (CUTLASS's epilogue writes the codes;
+// on the CPU they would cost a pass of their own). Norms and attention do not write int8 codes:
+// those edges are reported as near misses.
+//
+// Codes pass through views (Reshape, Flatten, Squeeze, Unsqueeze): they keep the element
+// order, and quantizing is element by element, so the codes of the reshaped tensor are the
+// reshaped codes. A Transpose between producer and reader (a copy, never seen between a fused
+// attention and its proj) is reported rather than passed.
+#include <cmath>
+#include <cstdio>
+
+#include "passes/graph_rewrite.h"
+#include "passes/pass.h"
+
+namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "fuse_quant_producers";
+
+std::string format_scale(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+bool is_vitrt(const Node& node, const char* op_type) {
+  return !node.dead && node.domain == "vitrt" && node.op_type == op_type;
+}
+
+// The codes a QuantLinear reader takes as its X.
+enum class CodeKind { kNone, kFp8, kInt8 };
+
+std::string quant_format(const Node& node) {
+  Result<std::string> format = node.attrs.get_string("format", "");
+  return format.ok() ? *format : std::string();
+}
+
+// kFp8 for an fp8 QuantLinear; kInt8 for an int8 one whose quantize step a producer can take
+// over (static scale, zero point 0, qmax 127: the codes are clamp(round(x / s), qmin, 127));
+// kNone otherwise.
+CodeKind reader_kind(const Node& node) {
+  if (!is_vitrt(node, "QuantLinear")) return CodeKind::kNone;
+  const std::string format = quant_format(node);
+  if (format == "fp8") return CodeKind::kFp8;
+  if (format != "int8") return CodeKind::kNone;
+  Result<int64_t> dynamic = node.attrs.get_int("dynamic_input", 0);
+  Result<int64_t> zp = node.attrs.get_int("input_zero_point", 0);
+  Result<int64_t> qmin = node.attrs.get_int("input_qmin", -127);
+  Result<int64_t> qmax = node.attrs.get_int("input_qmax", 127);
+  const bool ok = dynamic.ok() && *dynamic == 0 && zp.ok() && *zp == 0 && qmax.ok() &&
+                  *qmax == 127 && qmin.ok() && *qmin >= -128 && *qmin <= 0;
+  return ok ? CodeKind::kInt8 : CodeKind::kNone;
+}
+
+const char* kind_name(CodeKind kind) {
+  return kind == CodeKind::kInt8 ? "int8" : "fp8";
+}
+
+// Why a QuantLinear producer cannot write `kind` codes, or "" when it can. A layer's codes are
+// those of its fp32 result act(y) whatever its activation and its X (float or codes), written
+// by a GEMM of the same format; a residual sum (input 4) feeds a LayerNorm in the models this
+// targets, so codes out do not take one.
+std::string quant_linear_producer_problem(const Node& node, CodeKind kind,
+                                          const std::string& device) {
+  const std::string format = quant_format(node);
+  if (format != kind_name(kind)) {
+    return str_cat("is an ", format, " QuantLinear (", kind_name(kind), " codes come from ",
+                   kind_name(kind), " layers)");
+  }
+  Result<int64_t> dynamic = node.attrs.get_int("dynamic_input", 0);
+  if (!dynamic.ok() || *dynamic != 0) return "quantizes its input per run (dynamic_input)";
+  if (node.has_input(4)) return "adds a residual (a residual sum is not written as codes)";
+  if (kind == CodeKind::kInt8 && device == "cpu") {
+    // Measured on ViT-B/16 at batch 8 (2 cores): no faster with the codes (280 ms against
+    // 267-273). oneDNN's int8 GEMM writes fp32 rows either way, so the codes are one more pass
+    // there; on CUDA CUTLASS's epilogue writes them (ViT-B/16 at batch 256: 14.83 ms against
+    // 15.21 in one call on the H200).
+    return "would encode them in a pass of its own on the CPU (no faster than the reader's "
+           "quantize step)";
+  }
+  return "";
+}
+
+// Why `node`'s output 0 cannot be written as `kind` codes, or "" when it can.
+std::string producer_problem(const Graph& graph, const Uses& uses, const Node& node, CodeKind kind,
+                             const std::string& device) {
+  Result<std::string> precision = node.attrs.get_string("compute_precision", "fp32");
+  if (!precision.ok() || *precision != "fp32") return "it computes in reduced precision";
+  if (is_vitrt(node, "QuantLinear")) return quant_linear_producer_problem(node, kind, device);
+  if (kind == CodeKind::kInt8) {
+    return "writes no int8 codes (only an int8 QuantLinear's epilogue does)";
+  }
+  if (is_onnx_op(node, "LayerNormalization")) {
+    const Value& x = graph.values[node.inputs[0]];
+    Result<int64_t> axis = node.attrs.get_int("axis", -1);
+    Result<int64_t> stash = node.attrs.get_int("stash_type", 1);
+    if (x.dtype != DType::kFloat32 || !x.has_shape || x.shape.empty() ||
+        !x.shape.back().is_static()) {
+      return "its input is not float32 with a static last axis";
+    }
+    const int64_t rank = static_cast<int64_t>(x.shape.size());
+    if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
+      return "it does not normalize the last axis";
+    }
+    if (!stash.ok() || *stash != 1) return "its stash_type is not float32";
+    for (size_t i = 1; i < node.outputs.size(); ++i) {
+      const ValueId out = node.outputs[i];
+      if (out != kNoValue && (!uses.of(out).empty() || is_graph_output(graph, out))) {
+        return "its mean / inv_std outputs are used";
+      }
+    }
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] == kNoValue) continue;
+      const Value& p = graph.values[node.inputs[i]];
+      // vitrt.AddLayerNorm takes float32 constants (a plan converts them itself).
+      if (!p.is_constant() || p.dtype != DType::kFloat32) {
+        return "its scale / bias are not float32 constants";
+      }
+    }
+  }
+  return "";
+}
+
+bool is_candidate_producer(const Node& node) {
+  return is_vitrt(node, "QuantLinear") || is_vitrt(node, "AddLayerNorm") ||
+         is_vitrt(node, "Attention") || (!node.dead && is_onnx_op(node, "LayerNormalization"));
+}
+
+// A node whose output 0 is its input 0 with another shape, element order unchanged.
+bool is_view(const Node& node) {
+  return !node.dead && (is_onnx_op(node, "Reshape") || is_onnx_op(node, "Flatten") ||
+                        is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze"));
+}
+
+// `node` reads `v` as its input 0 and nowhere else.
+bool reads_only_as_first(const Node& node, ValueId v) {
+  if (node.inputs.empty() || node.inputs[0] != v) return false;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    if (node.inputs[i] == v) return false;
+  }
+  return true;
+}
+
+std::string describe_node(const Node& node) {
+  return str_cat("'", node.name, "' (", node.op_type, ")");
+}
+
+// Who reads a tensor, looking through views.
+struct Readers {
+  std::vector<NodeId> quant;  // QuantLinear layers that can take codes, reading it (or a view
+                              // of it) as X
+  std::vector<NodeId> views;  // views passed through, in walk order
+  std::string other;          // the first other reader, described
+  bool graph_output = false;  // it or a view of it is a graph output
+};
+
+void collect_readers(const Graph& graph, const Uses& uses, ValueId v, Readers& r) {
+  r.graph_output = r.graph_output || is_graph_output(graph, v);
+  for (NodeId id : uses.of(v)) {
+    const Node& reader = graph.nodes[id];
+    if (reader_kind(reader) != CodeKind::kNone && reads_only_as_first(reader, v)) {
+      r.quant.push_back(id);
+    } else if (is_view(reader) && reads_only_as_first(reader, v) && !reader.outputs.empty() &&
+               reader.outputs[0] != kNoValue) {
+      r.views.push_back(id);
+      collect_readers(graph, uses, reader.outputs[0], r);
+    } else if (r.other.empty()) {
+      r.other = describe_node(reader);
+      if (is_vitrt(reader, "QuantLinear")) {
+        Result<std::string> format = reader.attrs.get_string("format", "");
+        if (format.ok()) r.other = str_cat("'", reader.name, "' (", *format, " QuantLinear)");
+      }
+    }
+  }
+}
+
+// The first Transpose reading `v` (or a view of it) that has a QuantLinear taking codes reading
+// its output (or a view of that), or nullptr: the layout change that keeps an edge float.
+const Node* transpose_before_quant(const Graph& graph, const Uses& uses, ValueId v) {
+  for (NodeId id : uses.of(v)) {
+    const Node& reader = graph.nodes[id];
+    if (reader.dead || reader.outputs.empty() || reader.outputs[0] == kNoValue) continue;
+    if (is_view(reader) && reads_only_as_first(reader, v)) {
+      if (const Node* t = transpose_before_quant(graph, uses, reader.outputs[0])) return t;
+    } else if (is_onnx_op(reader, "Transpose")) {
+      Readers behind;
+      collect_readers(graph, uses, reader.outputs[0], behind);
+      if (!behind.quant.empty()) return &reader;
+    }
+  }
+  return nullptr;
+}
+
+// LayerNormalization(x, scale, bias) -> AddLayerNorm(x, zeros[C], scale, bias), same output.
+void to_add_layer_norm(Graph& graph, NodeId id) {
+  const Value& x = graph.values[graph.nodes[id].inputs[0]];
+  const ValueId b =
+      add_zeros_constant(graph, graph.nodes[id].name + "_zero_addend", x.shape.back().value());
+  Node& node = graph.nodes[id];
+  Result<float> eps = node.attrs.get_float("epsilon", 1e-5f);
+  std::vector<ValueId> inputs = {node.inputs[0], b, node.inputs[1]};
+  if (node.inputs.size() > 2 && node.inputs[2] != kNoValue) inputs.push_back(node.inputs[2]);
+  node.domain = "vitrt";
+  node.op_type = "AddLayerNorm";
+  node.inputs = std::move(inputs);
+  node.outputs.resize(1);
+  node.attrs = Attributes();
+  node.attrs.set_float("epsilon", eps.ok() ? *eps : 1e-5f);
+}
+
+}  // namespace
+
+Status fuse_quant_producers(Graph& graph, PassContext& ctx) {
+  const Uses uses(graph);
+  for (size_t id = 0; id < graph.nodes.size(); ++id) {
+    const Node& node = graph.nodes[id];
+    if (!is_candidate_producer(node) || node.outputs.empty()) continue;
+    const ValueId v = node.outputs[0];
+    if (v == kNoValue || graph.values[v].dtype != DType::kFloat32) continue;
+    // Only edges into QuantLinear layers that take codes are of interest: anything else is not
+    // a near miss.
+    Readers readers;
+    collect_readers(graph, uses, v, readers);
+    const std::vector<NodeId>& quant_readers = readers.quant;
+    if (quant_readers.empty()) {
+      if (const Node* t = transpose_before_quant(graph, uses, v)) {
+        ctx.near_miss(
+            kPass,
+            str_cat("'", graph.values[v].name, "' (", node.op_type, " '", node.name,
+                    "' -> Transpose '", t->name, "')"),
+            readers.graph_output
+                ? "stays float: it is a graph output"
+                : "stays float: it is transposed before the quantized QuantLinear reads it "
+                  "(codes pass through views such as Reshape, not through a "
+                  "Transpose)");
+      }
+      continue;
+    }
+    // A copy: rewriting a LayerNormalization adds a value, which may move graph.values.
+    const std::string v_name = graph.values[v].name;
+    const std::string where = str_cat("'", v_name, "' (", node.op_type, " '", node.name, "' -> '",
+                                      graph.nodes[quant_readers[0]].name, "'",
+                                      quant_readers.size() > 1 ? " and others" : "", ")");
+    if (!readers.other.empty()) {
+      ctx.near_miss(kPass, where, str_cat("stays float: also read by ", readers.other));
+      continue;
+    }
+    if (readers.graph_output) {
+      ctx.near_miss(kPass, where, "stays float: it is a graph output");
+      continue;
+    }
+    const Node& first = graph.nodes[quant_readers[0]];
+    const CodeKind kind = reader_kind(first);
+    Result<float> scale = first.attrs.get_float("input_scale", 0.0f);
+    if (!scale.ok()) return scale.status();
+    Result<int64_t> qmin = first.attrs.get_int("input_qmin", -127);
+    if (!qmin.ok()) return qmin.status();
+    // One set of codes serves the readers only if they would all make the same ones.
+    bool same_kind = true, same_scale = *scale > 0.0f && std::isfinite(*scale), same_range = true;
+    for (NodeId r : quant_readers) {
+      const Node& reader = graph.nodes[r];
+      Result<float> s = reader.attrs.get_float("input_scale", 0.0f);
+      Result<int64_t> lo = reader.attrs.get_int("input_qmin", -127);
+      same_kind = same_kind && reader_kind(reader) == kind;
+      same_scale = same_scale && s.ok() && *s == *scale;
+      same_range = same_range && (kind != CodeKind::kInt8 || (lo.ok() && *lo == *qmin));
+    }
+    if (!same_kind || !same_scale || !same_range) {
+      ctx.near_miss(kPass, where,
+                    !same_kind    ? "stays float: its quantized readers differ in format (fp8 "
+                                    "and int8 codes cannot both be written)"
+                    : !same_scale ? "stays float: its readers quantize it with different input "
+                                    "scales (one set of codes cannot serve them all)"
+                                  : "stays float: its int8 readers clamp at different input_qmin "
+                                    "(one set of codes cannot serve them all)");
+      continue;
+    }
+    const std::string problem = producer_problem(graph, uses, node, kind, ctx.device());
+    if (!problem.empty()) {
+      ctx.near_miss(kPass, where, str_cat("stays float: its producer ", problem));
+      continue;
+    }
+    std::string readers_text;
+    for (NodeId r : quant_readers) {
+      readers_text += str_cat(readers_text.empty() ? "" : ", ", "'", graph.nodes[r].name, "'");
+    }
+    std::string views_text;
+    for (NodeId r : readers.views) {
+      views_text += str_cat(views_text.empty() ? " (through " : ", ", graph.nodes[r].op_type, " '",
+                            graph.nodes[r].name, "'");
+    }
+    if (!views_text.empty()) views_text += ")";
+    const std::string producer_text = str_cat(node.op_type, " '", node.name, "'");
+    if (is_onnx_op(node, "LayerNormalization")) to_add_layer_norm(graph, static_cast<NodeId>(id));
+    graph.nodes[id].attrs.set_float("output_scale", *scale);
+    if (kind == CodeKind::kInt8) {
+      graph.nodes[id].attrs.set_int("output_qmin", *qmin);
+      ctx.applied(
+          kPass, str_cat("'", v_name, "' stays INT8: ", producer_text, " writes int8 codes (scale ",
+                         format_scale(*scale), ", range [", *qmin, ", 127]) that ", readers_text,
+                         " read without quantizing", views_text));
+    } else {
+      ctx.applied(kPass, str_cat("'", v_name, "' stays FP8: ", producer_text,
+                                 " writes E4M3 codes (scale ", format_scale(*scale), ") that ",
+                                 readers_text, " read without quantizing", views_text));
+    }
+  }
+  return Status::ok_status();
+}
+
+}  // namespace vitrt
