@@ -1,6 +1,7 @@
 // vitrt.AddLayerNorm on the CPU: the residual sum and its LayerNorm in one pass over each row
 // (layer_norm_rows.h), so the sum is read from memory once instead of three times (Add, then
-// LayerNorm's statistics and normalisation). With output_scale, y leaves as E4M3 codes. With
+// LayerNorm's statistics and normalisation). With output_scale, y leaves as E4M3 or int8 codes
+// (output_format), encoded from the fp32 rows as the reading QuantLinear would. With
 // quant_a / quant_b / quant_sum (a quantized model's Q/DQ pairs on the residual stream) the
 // fake-quantized addends are formed first and, for quant_sum, the sum is written before its
 // fake quantization is normalized: each step as the separate FakeQuant, Add and
@@ -17,6 +18,7 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/fake_quant_cpu.h"
 #include "cpu/layer_norm_rows.h"
+#include "cpu/quant_linear.h"
 #include "ir/ops/op_attributes.h"
 
 namespace vitrt {
@@ -71,9 +73,9 @@ using NormQuant = std::array<std::optional<FakeQuant>, 3>;
 
 class AddLayerNormKernel final : public CpuKernel {
  public:
-  // output_scale > 0: y as E4M3 codes of y / output_scale.
-  AddLayerNormKernel(float eps, bool want_sum, float output_scale, NormQuant quant)
-      : eps_(eps), want_sum_(want_sum), output_scale_(output_scale), quant_(quant) {}
+  // codes.any(): y as E4M3 or int8 codes of y / codes.scale.
+  AddLayerNormKernel(float eps, bool want_sum, OutputCodes codes, NormQuant quant)
+      : eps_(eps), want_sum_(want_sum), codes_(codes), quant_(quant) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& a = *inputs[0];
@@ -95,8 +97,9 @@ class AddLayerNormKernel final : public CpuKernel {
     int64_t b_rows = 0;
     VITRT_ASSIGN_OR_RETURN(Tensor b_full, addend_rows(a, b, &b_rows));
     Tensor y = Tensor::empty(DType::kFloat32, a.shape());
-    const bool codes = output_scale_ > 0.0f;
-    Tensor codes_y = codes ? Tensor::empty(DType::kUInt8, a.shape()) : Tensor();
+    const bool codes = codes_.any();
+    Tensor codes_y =
+        codes ? Tensor::empty(codes_.int8 ? DType::kInt8 : DType::kUInt8, a.shape()) : Tensor();
     const auto& [quant_a, quant_b, quant_sum] = quant_;
     // quant_sum needs the sum whether or not the graph reads it.
     Tensor sum = want_sum_ || quant_sum ? Tensor::empty(DType::kFloat32, a.shape()) : Tensor();
@@ -140,10 +143,17 @@ class AddLayerNormKernel final : public CpuKernel {
       args.n = c;
       args.epsilon = eps_;
       layer_norm_rows(args);
-      if (codes) {
+      if (codes && codes_.int8) {
+        // The reader's own quantize step (zero point 0, qmax 127) on the fp32 rows.
+        QuantLinearParams q;
+        q.input_scale = codes_.scale;
+        q.qmin = codes_.qmin;
+        q.qmax = 127;
+        quantize_int8_rows(y.data<float>(), a.numel(), q, codes_y.data<int8_t>());
+      } else if (codes) {
         const float* src = y.data<float>();
         uint8_t* dst = codes_y.data<uint8_t>();
-        for (int64_t i = 0; i < a.numel(); ++i) dst[i] = float_to_e4m3(src[i] / output_scale_);
+        for (int64_t i = 0; i < a.numel(); ++i) dst[i] = float_to_e4m3(src[i] / codes_.scale);
       }
     }
     outputs[0] = codes ? std::move(codes_y) : std::move(y);
@@ -154,23 +164,17 @@ class AddLayerNormKernel final : public CpuKernel {
  private:
   float eps_;
   bool want_sum_;
-  float output_scale_;
+  OutputCodes codes_;
   NormQuant quant_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_add_layer_norm(const KernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
   const bool want_sum = init.node.outputs.size() > 1 && init.node.outputs[1] != kNoValue;
-  float output_scale = 0.0f;
-  if (init.node.attrs.has("output_scale")) {
-    VITRT_ASSIGN_OR_RETURN(output_scale, init.node.attrs.get_float("output_scale", 0.0f));
-    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
-      return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
-    }
-  }
+  VITRT_ASSIGN_OR_RETURN(OutputCodes codes, OutputCodes::parse(init.node.attrs));
   VITRT_ASSIGN_OR_RETURN(NormQuant quant, parse_add_layer_norm_quant(init.node.attrs));
   return std::unique_ptr<CpuKernel>(
-      std::make_unique<AddLayerNormKernel>(eps, want_sum, output_scale, quant));
+      std::make_unique<AddLayerNormKernel>(eps, want_sum, codes, quant));
 }
 
 }  // namespace

@@ -347,8 +347,9 @@ cudaError_t launch_mvn(Elt type, const void* in, void* out, const StridedView& k
                        const StridedView& reduced, cudaStream_t stream);
 // y = LayerNorm(a (+ b)) over rows of `cols`; b (optional) is read through row index
 // (row % b_rows), sum (optional) receives a + b. gamma/beta in the activation type (beta
-// optional). code_scale > 0: y is uint8 E4M3 codes of y / code_scale (AddLayerNorm's
-// output_scale), else y is in the activation type. rms: RMSNormalization (no mean is taken
+// optional). code_scale > 0: y is codes of y / code_scale (AddLayerNorm's output_scale), uint8
+// E4M3, or with code_int8 int8 clamp(round_half_even(.), code_qmin, 127); else y is in the
+// activation type. rms: RMSNormalization (no mean is taken
 // off: y = a / sqrt(mean(a^2) + epsilon) * gamma (+ beta)).
 // quant (vitrt.AddLayerNorm's quant_a / quant_b / quant_sum, a quantized model's Q/DQ pairs on
 // the residual stream): a and b are read as fake_quant(a), fake_quant(b), the sum output holds
@@ -365,7 +366,8 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
                               int64_t cols, float epsilon, cudaStream_t stream,
                               float code_scale = 0.0f, bool rms = false,
-                              const NormQuant& quant = NormQuant{});
+                              const NormQuant& quant = NormQuant{}, bool code_int8 = false,
+                              int code_qmin = -127);
 // out[row, col] += bias[col] for a [rows, cols] matrix, then the activation (kIdentity,
 // kGelu, ...); bias may be null.
 cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,
@@ -600,6 +602,12 @@ struct QuantizeArgs {
   float scale = 1.0f;
   int zero_point = 0, qmin = -127, qmax = 127, offset = 0;
 };
+// 8-bit codes x [rows, k] -> q [rows_out, k_pad] (rows_out >= rows, k_pad >= k): each row
+// copied with zeros after column k, and the rows from `rows` on zero: a QuantLinear's X codes
+// staged for a GEMM over padded rows and K, in one kernel (a 2-D memcpy and a memset were two
+// graph nodes, the copy engine's the slower, at batch 1).
+cudaError_t launch_copy_codes_padded(const void* x, int64_t rows, int64_t k, void* q,
+                                     int64_t rows_out, int64_t k_pad, cudaStream_t stream);
 cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& args, const void* x, void* q,
                                  cudaStream_t stream);
 // y[r, j] = act(float(acc[r * acc_ld + j] (+ acc_offset[j])) * scale[j] + bias[j]) for j < n:

@@ -357,7 +357,7 @@ __device__ __forceinline__ float norm_element(T a, const T* b, const NormQuant& 
 template <typename T, typename Y, bool kQuant>
 __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma,
                                   const T* beta, Y* y, T* sum, int64_t cols, float eps,
-                                  float code_scale, bool rms, NormQuant nq) {
+                                  Int8Code code, bool rms, NormQuant nq) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const T* pa = a + row * cols;
@@ -377,7 +377,6 @@ __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const 
     q += d * d;
   }
   const float inv = rsqrtf(block_sum(q, scratch) / static_cast<float>(cols) + eps);
-  const Divisor code = divisor_of(code_scale);
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
     const float v = norm_element<T, kQuant>(pa[j], pb != nullptr ? pb + j : nullptr, nq, &stored);
     float o = (v - mean) * inv * to_f(gamma[j]);
@@ -574,7 +573,7 @@ __device__ __forceinline__ void ln_load(LnRow<T, kNv>& r, const T* a, const T* b
 template <typename T, typename Y, int kNv, bool kQuant>
 __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, const T* gamma,
                                           const T* beta, Y* y, T* sum, int64_t row, int cols,
-                                          float eps, const Divisor& code, bool rms,
+                                          float eps, const Int8Code& code, bool rms,
                                           const NormQuant& nq, int lane) {
   constexpr int kVec = 16 / sizeof(T);
   using V = Vec16<T>;
@@ -642,15 +641,15 @@ __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, co
 template <typename T, typename Y, int kNv, bool kQuant>
 __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
-                           Y* y, T* sum, int64_t rows, int cols, float eps, float code_scale,
-                           bool rms, NormQuant nq) {
+                           Y* y, T* sum, int64_t rows, int cols, float eps, Int8Code code, bool rms,
+                           NormQuant nq) {
   const int lane = threadIdx.x & 31;
   const int64_t row = int64_t(blockIdx.x) * kLnRowsPerBlock + (threadIdx.x >> 5);
   if (row >= rows) return;
   LnRow<T, kNv> r;
   ln_load<T, kNv>(r, a, b, b_rows, row, cols, lane);
-  ln_finish<T, Y, kNv, kQuant>(r, b != nullptr, gamma, beta, y, sum, row, cols, eps,
-                               divisor_of(code_scale), rms, nq, lane);
+  ln_finish<T, Y, kNv, kQuant>(r, b != nullptr, gamma, beta, y, sum, row, cols, eps, code, rms, nq,
+                               lane);
 }
 
 template <typename T>
@@ -758,7 +757,8 @@ cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t oute
 template <typename T, typename Y, bool kQuant>
 cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                              Y* y, T* sum, int64_t rows, int64_t cols, float epsilon,
-                             float code_scale, bool rms, const NormQuant& nq, cudaStream_t stream) {
+                             const Int8Code& code, bool rms, const NormQuant& nq,
+                             cudaStream_t stream) {
   constexpr int64_t kVec = 16 / sizeof(T);
   b_rows = b_rows < 1 ? 1 : b_rows;
   if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
@@ -767,8 +767,8 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
     const auto go = [&](auto nv) {
       layer_norm_warp_kernel<T, Y, decltype(nv)::value, kQuant>
           <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(a, b, b_rows, gamma, beta, y, sum, rows,
-                                                        static_cast<int>(cols), epsilon, code_scale,
-                                                        rms, nq);
+                                                        static_cast<int>(cols), epsilon, code, rms,
+                                                        nq);
       return cudaGetLastError();
     };
     switch ((cols / kVec + 31) / 32) {
@@ -788,14 +788,14 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
     }
   }
   layer_norm_kernel<T, Y, kQuant><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
-      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code_scale, rms, nq);
+      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code, rms, nq);
   return cudaGetLastError();
 }
 
 cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_rows,
                               const void* gamma, const void* beta, void* y, void* sum, int64_t rows,
                               int64_t cols, float epsilon, cudaStream_t stream, float code_scale,
-                              bool rms, const NormQuant& quant) {
+                              bool rms, const NormQuant& quant, bool code_int8, int code_qmin) {
   if (rows * cols == 0) return cudaSuccess;
   if (code_scale < 0.0f) return cudaErrorInvalidValue;
   NormQuant nq = quant;
@@ -811,13 +811,20 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
     T* tsum = static_cast<T*>(sum);
     const auto go = [&](auto quantized) {
       constexpr bool kQuant = decltype(quantized)::value;
+      // The code's divisor once here, not per thread.
+      const Int8Code code = int8_code_of(code_scale > 0.0f ? code_scale : 1.0f, code_qmin);
+      if (code_scale > 0.0f && code_int8) {
+        return layer_norm_typed<T, int8_t, kQuant>(ta, tb, b_rows, tg, tbeta,
+                                                   static_cast<int8_t*>(y), tsum, rows, cols,
+                                                   epsilon, code, rms, nq, stream);
+      }
       if (code_scale > 0.0f) {
         return layer_norm_typed<T, uint8_t, kQuant>(ta, tb, b_rows, tg, tbeta,
                                                     static_cast<uint8_t*>(y), tsum, rows, cols,
-                                                    epsilon, code_scale, rms, nq, stream);
+                                                    epsilon, code, rms, nq, stream);
       }
       return layer_norm_typed<T, T, kQuant>(ta, tb, b_rows, tg, tbeta, static_cast<T*>(y), tsum,
-                                            rows, cols, epsilon, 0.0f, rms, nq, stream);
+                                            rows, cols, epsilon, code, rms, nq, stream);
     };
     return nq.any() ? go(std::true_type{}) : go(std::false_type{});
   });

@@ -380,17 +380,17 @@ class BatchNormKernel final : public CudaKernel {
   float epsilon_;
 };
 
-// LayerNormalization (residual = false), vitrt.AddLayerNorm (residual = true; code_scale > 0:
-// its output_scale, y written as E4M3 codes) and RMSNormalization (rms = true: no mean taken
-// off, no bias).
+// LayerNormalization (residual = false), vitrt.AddLayerNorm (residual = true; codes: its
+// output_scale / output_format / output_qmin, y written as E4M3 or int8 codes) and
+// RMSNormalization (rms = true: no mean taken off, no bias).
 class LayerNormKernel final : public CudaKernel {
  public:
-  LayerNormKernel(int64_t axis, float epsilon, bool residual, float code_scale = 0.0f,
+  LayerNormKernel(int64_t axis, float epsilon, bool residual, OutputCodes codes = OutputCodes{},
                   bool rms = false, NormQuant quant = NormQuant{})
       : axis_(axis),
         epsilon_(epsilon),
         residual_(residual),
-        code_scale_(code_scale),
+        codes_(codes),
         rms_(rms),
         quant_(quant) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
@@ -422,25 +422,27 @@ class LayerNormKernel final : public CudaKernel {
         return invalid_argument("scale and bias must hold ", cols, " elements");
       }
       for (size_t i = 0; i < out.size(); ++i) {
-        out[i].dtype = i == 0 && code_scale_ > 0.0f ? DType::kUInt8 : a.dtype;
+        out[i].dtype = i != 0 || !codes_.any() ? a.dtype
+                       : codes_.int8           ? DType::kInt8
+                                               : DType::kUInt8;
         out[i].shape = a.shape;
       }
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(a.dtype));
     void* sum = out.size() > 1 ? out[1].data : nullptr;
-    return cuda_status(
-        launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows, gamma.data,
-                          beta != nullptr ? beta->data : nullptr, out[0].data, sum, rows, cols,
-                          epsilon_, ctx.stream, code_scale_, rms_, quant_),
-        rms_ ? "RMSNorm" : "LayerNorm");
+    return cuda_status(launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows,
+                                         gamma.data, beta != nullptr ? beta->data : nullptr,
+                                         out[0].data, sum, rows, cols, epsilon_, ctx.stream,
+                                         codes_.scale, rms_, quant_, codes_.int8, codes_.qmin),
+                       rms_ ? "RMSNorm" : "LayerNorm");
   }
 
  private:
   int64_t axis_;
   float epsilon_;
   bool residual_;
-  float code_scale_;
+  OutputCodes codes_;
   bool rms_;
   NormQuant quant_;
 };
@@ -515,19 +517,13 @@ Result<std::unique_ptr<CudaKernel>> make_layer_norm(const CudaKernelInit& init) 
 Result<std::unique_ptr<CudaKernel>> make_rms_norm(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(int64_t axis, init.node.attrs.get_int("axis", -1));
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
-  return std::unique_ptr<CudaKernel>(new LayerNormKernel(axis, eps, false, 0.0f, true));
+  return std::unique_ptr<CudaKernel>(new LayerNormKernel(axis, eps, false, OutputCodes{}, true));
 }
 
 Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("epsilon", 1e-5f));
-  float code_scale = 0.0f;
-  if (init.node.attrs.has("output_scale")) {
-    VITRT_ASSIGN_OR_RETURN(code_scale, init.node.attrs.get_float("output_scale", 0.0f));
-    if (!(code_scale > 0.0f) || !std::isfinite(code_scale)) {
-      return invalid_model("AddLayerNorm's output_scale must be a finite float > 0, got ",
-                           code_scale);
-    }
-  }
+  Result<OutputCodes> codes = OutputCodes::parse(init.node.attrs);
+  if (!codes.ok()) return invalid_model("AddLayerNorm: ", codes.status().message());
   // quant_a, quant_b, quant_sum: a quantized model's Q/DQ pairs on the residual stream.
   VITRT_ASSIGN_OR_RETURN(auto parsed, parse_add_layer_norm_quant(init.node.attrs));
   const auto& [qa, qb, qs] = parsed;
@@ -538,7 +534,7 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
   quant.a = qa.value_or(FakeQuant{});
   quant.b = qb.value_or(FakeQuant{});
   quant.sum = qs.value_or(FakeQuant{});
-  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true, code_scale, false, quant));
+  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true, *codes, false, quant));
 }
 
 }  // namespace

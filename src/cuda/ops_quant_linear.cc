@@ -38,7 +38,8 @@
 // them, pass fuse_quant_producers), X of dtype int8 (int8, zero point 0) int8 codes (an int8
 // QuantLinear's requantizing epilogue): the quantize pass is skipped, the GEMM reads X itself
 // when its rows need no padding (K a multiple of 32, modes 0 / 2 / 3 / 4 / 5), else a padded
-// copy (two memcpy-class calls, no arithmetic). Y is then in the plan's activation type.
+// copy (one copy kernel, which also zeroes mode 1's padding rows). Y is then in the plan's
+// activation type.
 // output_scale on an int8 layer (never with a residual): Y leaves as int8 codes
 // clamp(round(y / output_scale), output_qmin, 127), written by mode 1's dequantize kernel or by
 // modes 4 / 5 after a GELU (CUTLASS's epilogue computes the code; fc1 -> fc2 then moves 1 byte
@@ -328,20 +329,14 @@ class QuantLinearKernel final : public CudaKernel {
     g.k = p_.k_pad;
     g.xq = out[1].data;
     g.residual = residual != nullptr ? residual->data : nullptr;
+    const void* codes_x = codes_in ? x.data : nullptr;
     if (reads_codes(codes_in, ctx, run_mode)) {
       g.xq = x.data;
-    } else if (codes_in) {
-      VITRT_RETURN_IF_ERROR(copy_codes(x.data, m, out[1].data, ctx.stream));
-    } else {
+    } else if (!codes_in) {
       VITRT_RETURN_IF_ERROR(quantize(x.dtype, x.data, m, out[1].data, ctx.stream));
     }
-    if (g.xq == out[1].data && gemm_rows(m) > m) {
-      // Mode 1 multiplies the padding rows too: zeros, whose sums nobody reads.
-      VITRT_CUDA_RETURN_IF_ERROR(
-          cudaMemsetAsync(static_cast<char*>(out[1].data) + m * p_.k_pad, 0,
-                          static_cast<size_t>((gemm_rows(m) - m) * p_.k_pad), ctx.stream),
-          "QuantLinear: padding rows");
-    }
+    // The tuner (run_mode -1) stages X for every mode; its race repeats each mode's own staging.
+    VITRT_RETURN_IF_ERROR(stage_x(codes_x, m, out[1].data, run_mode, ctx.stream));
     auto setup = [&](int mode) {
       g.mode = mode;
       const bool fused = mode != 1;  // modes 0, 2 and 3: cuBLASLt applies scales and bias
@@ -356,8 +351,8 @@ class QuantLinearKernel final : public CudaKernel {
                         : nullptr;
     };
     if (ctx.tuner != nullptr) {
-      VITRT_ASSIGN_OR_RETURN(GemmTactic t,
-                             select(ctx, type, g, setup, out[0].data, act_bias, form));
+      VITRT_ASSIGN_OR_RETURN(GemmTactic t, select(ctx, type, g, setup, out[0].data, act_bias, form,
+                                                  codes_x, out[1].data));
       setup(t.mode);
       return launch(ctx, type, g, out[0].data, act_bias, &t.algo);
     }
@@ -387,6 +382,35 @@ class QuantLinearKernel final : public CudaKernel {
     return codes_in && p_.k == p_.k_pad && ctx.tuner == nullptr && mode != 1;
   }
 
+  // Whether mode `mode` (-1: any, the tuner's) runs on a padded copy of codes X, and whether it
+  // needs the scratch's padding rows zeroed (mode 1's GEMM multiplies gemm_rows(m) rows).
+  bool needs_copy(bool codes_in, int mode) const {
+    return codes_in && (p_.k != p_.k_pad || mode == 1 || mode < 0);
+  }
+  bool needs_pad_rows(int64_t m, int mode) const {
+    return (mode == 1 || mode < 0) && gemm_rows(m) > m;
+  }
+
+  // What mode `mode` needs in the scratch xq besides the quantize pass: codes_x (codes X, or
+  // null) copied with K padding, and zeros in mode 1's padding rows (sums nobody reads). The
+  // tactic race runs the same before each mode's GEMM, so the modes are timed with their
+  // staging (memcpy and memset nodes, about 2 us each in a CUDA graph at batch 1).
+  Status stage_x(const void* codes_x, int64_t m, void* xq, int mode, cudaStream_t stream) const {
+    if (needs_copy(codes_x != nullptr, mode)) {
+      // The copy writes the padding rows too.
+      const int64_t rows_out = needs_pad_rows(m, mode) ? gemm_rows(m) : m;
+      return cuda_status(launch_copy_codes_padded(codes_x, m, p_.k, xq, rows_out, p_.k_pad, stream),
+                         "QuantLinear: staging X's codes");
+    }
+    if (needs_pad_rows(m, mode)) {
+      VITRT_CUDA_RETURN_IF_ERROR(
+          cudaMemsetAsync(static_cast<char*>(xq) + m * p_.k_pad, 0,
+                          static_cast<size_t>((gemm_rows(m) - m) * p_.k_pad), stream),
+          "QuantLinear: padding rows");
+    }
+    return Status::ok_status();
+  }
+
   // X (float) -> xq [m, k_pad] with quantize.cu's kernel.
   Status quantize(DType x_type, const void* x, int64_t m, void* xq, cudaStream_t stream) const {
     VITRT_ASSIGN_OR_RETURN(Elt elt, elt_of(x_type));
@@ -401,19 +425,6 @@ class QuantLinearKernel final : public CudaKernel {
     qa.qmax = p_.qmax;
     qa.offset = p_.offset;
     return cuda_status(launch_quantize_rows(elt, qa, x, xq, stream), "QuantLinear: quantizing X");
-  }
-
-  // Codes X [m, k] -> xq [m, k_pad], the columns k..k_pad-1 zero (as the quantize pass writes).
-  Status copy_codes(const void* x, int64_t m, void* xq, cudaStream_t stream) const {
-    const size_t k = static_cast<size_t>(p_.k), k_pad = static_cast<size_t>(p_.k_pad);
-    VITRT_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(xq, k_pad, x, k, k, static_cast<size_t>(m),
-                                                 cudaMemcpyDeviceToDevice, stream),
-                               "QuantLinear: copying X's codes");
-    if (k_pad == k) return Status::ok_status();
-    VITRT_CUDA_RETURN_IF_ERROR(cudaMemset2DAsync(static_cast<char*>(xq) + k, k_pad, 0, k_pad - k,
-                                                 static_cast<size_t>(m), stream),
-                               "QuantLinear: padding X's codes");
-    return Status::ok_status();
   }
 
   // Device weights, made on the first shape pass and shared with the engine's other contexts
@@ -874,7 +885,8 @@ class QuantLinearKernel final : public CudaKernel {
   // per build, and not at all when the timing cache has it.
   template <typename Setup>
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, QuantGemm& g, Setup&& setup,
-                            void* y, const void* act_bias, FusedForm form) {
+                            void* y, const void* act_bias, FusedForm form, const void* codes_x,
+                            void* xq) {
     TacticTuner& tu = *ctx.tuner;
     const bool bias = p_.has_bias;
     const std::string problem =
@@ -938,7 +950,8 @@ class QuantLinearKernel final : public CudaKernel {
       for (size_t i = 0; i < pr.cands.algos.size(); ++i) {
         float ms = 0.0f;
         const int e = race.enter(
-            [this, &ctx, &pr, type, y, i]() -> Status {
+            [this, &ctx, &pr, type, y, i, codes_x, xq]() -> Status {
+              VITRT_RETURN_IF_ERROR(stage_x(codes_x, pr.g.rows, xq, pr.g.mode, ctx.stream));
               VITRT_RETURN_IF_ERROR(run_gemm(ctx, pr.lt, pr.g, pr.cands.algos[i]));
               return post_pass(ctx, type, pr.g, y);
             },
@@ -963,8 +976,12 @@ class QuantLinearKernel final : public CudaKernel {
       const Prepared& pr = *p;
       prepared.push_back(std::move(p));
       float ms = 0.0f;
-      const int e =
-          race.enter([this, &ctx, &pr, y]() -> Status { return run_mode4(ctx, pr.g, y); }, &ms);
+      const int e = race.enter(
+          [this, &ctx, &pr, y, codes_x, xq]() -> Status {
+            VITRT_RETURN_IF_ERROR(stage_x(codes_x, pr.g.rows, xq, pr.g.mode, ctx.stream));
+            return run_mode4(ctx, pr.g, y);
+          },
+          &ms);
       if (e >= 0) {
         ++cutlass;
         entries.emplace_back(&pr, 0);

@@ -274,7 +274,39 @@ void launch_act_quantize(const T* d, int64_t total, float code_scale, uint8_t* c
   }
 }
 
+// Codes staged for a padded GEMM: 16 output bytes per thread where the rows are 16-byte
+// vectors (k == k_pad, both multiples of 16), else one byte per thread.
+__global__ void copy_codes_vec_kernel(const uint4* __restrict__ x, uint4* __restrict__ q,
+                                      int64_t n_in, int64_t n_out) {
+  VITRT_GRID_STRIDE(i, n_out) {
+    q[i] = i < n_in ? x[i] : make_uint4(0, 0, 0, 0);
+  }
+}
+
+__global__ void copy_codes_kernel(const uint8_t* __restrict__ x, uint8_t* __restrict__ q,
+                                  int64_t rows, int64_t k, int64_t rows_out, int64_t k_pad) {
+  VITRT_GRID_STRIDE(i, rows_out * k_pad) {
+    const int64_t r = i / k_pad, j = i - r * k_pad;
+    q[i] = r < rows && j < k ? x[r * k + j] : uint8_t{0};
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_copy_codes_padded(const void* x, int64_t rows, int64_t k, void* q,
+                                     int64_t rows_out, int64_t k_pad, cudaStream_t stream) {
+  if (rows_out < rows || k_pad < k) return cudaErrorInvalidValue;
+  if (rows_out * k_pad == 0) return cudaSuccess;
+  if (k == k_pad && k % 16 == 0 && aligned16(x) && aligned16(q)) {
+    const int64_t n_in = rows * k / 16, n_out = rows_out * k_pad / 16;
+    copy_codes_vec_kernel<<<grid_for(n_out, kThreads), kThreads, 0, stream>>>(
+        static_cast<const uint4*>(x), static_cast<uint4*>(q), n_in, n_out);
+  } else {
+    copy_codes_kernel<<<grid_for(rows_out * k_pad, kThreads), kThreads, 0, stream>>>(
+        static_cast<const uint8_t*>(x), static_cast<uint8_t*>(q), rows, k, rows_out, k_pad);
+  }
+  return cudaGetLastError();
+}
 
 cudaError_t launch_act_quantize_fp8(Elt type, const void* d, int64_t rows, int64_t n, UnaryOp act,
                                     float code_scale, void* codes, cudaStream_t stream) {

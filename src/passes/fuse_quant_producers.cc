@@ -17,11 +17,12 @@
 // QuantLinear feeding another (fc1 -> fc2), which writes the codes from its GEMM's epilogue,
 // saving fc2's quantize pass over the widest activation of a ViT block.
 //
-// INT8 producers: an int8 QuantLinear feeding int8 layers whose zero point is 0 and qmax 127
-// (vitrt's own calibration, symmetric QDQ models): its epilogue requantizes (output_scale,
-// output_qmin = the readers' input_qmin), for CUDA plans (CUTLASS's epilogue writes the codes;
-// on the CPU they would cost a pass of their own). Norms and attention do not write int8 codes:
-// those edges are reported as near misses.
+// INT8 producers, for int8 layers whose zero point is 0 and qmax 127 (vitrt's own calibration,
+// symmetric QDQ models): AddLayerNorm / LayerNormalization (output_format int8, output_qmin =
+// the readers' input_qmin), and an int8 QuantLinear, whose epilogue requantizes, for CUDA plans
+// (CUTLASS's epilogue writes the codes; on the CPU they would cost a pass of their own). The
+// attention does not write int8 codes (vitrt's kernel writing them would replace cuDNN's):
+// that edge is reported as a near miss.
 //
 // Codes pass through views (Reshape, Flatten, Squeeze, Unsqueeze): they keep the element
 // order, and quantizing is element by element, so the codes of the reshaped tensor are the
@@ -108,8 +109,8 @@ std::string producer_problem(const Graph& graph, const Uses& uses, const Node& n
   Result<std::string> precision = node.attrs.get_string("compute_precision", "fp32");
   if (!precision.ok() || *precision != "fp32") return "it computes in reduced precision";
   if (is_vitrt(node, "QuantLinear")) return quant_linear_producer_problem(node, kind, device);
-  if (kind == CodeKind::kInt8) {
-    return "writes no int8 codes (only an int8 QuantLinear's epilogue does)";
+  if (kind == CodeKind::kInt8 && is_vitrt(node, "Attention")) {
+    return "writes no int8 codes (int8 QuantLinear layers and the LayerNorms do)";
   }
   if (is_onnx_op(node, "LayerNormalization")) {
     const Value& x = graph.values[node.inputs[0]];
@@ -315,6 +316,10 @@ Status fuse_quant_producers(Graph& graph, PassContext& ctx) {
     if (is_onnx_op(node, "LayerNormalization")) to_add_layer_norm(graph, static_cast<NodeId>(id));
     graph.nodes[id].attrs.set_float("output_scale", *scale);
     if (kind == CodeKind::kInt8) {
+      // A QuantLinear's format names its codes; a LayerNorm's output_format does.
+      if (graph.nodes[id].op_type == "AddLayerNorm") {
+        graph.nodes[id].attrs.set_string("output_format", "int8");
+      }
       graph.nodes[id].attrs.set_int("output_qmin", *qmin);
       ctx.applied(
           kPass, str_cat("'", v_name, "' stays INT8: ", producer_text, " writes int8 codes (scale ",

@@ -589,20 +589,58 @@ TEST(FuseFp8Producers, CpuQuantLinearWritesCodes) {
 
 // ---- look-alikes that must stay float ------------------------------------------------------
 
-TEST(FuseFp8Producers, NotIntoInt8Layers) {
+// fp8 LN -> fc1, an fp8 fc1 feeding an int8 fc2 (no int8 codes from an FP8 GEMM), and the final
+// LayerNorm writing the int8 head's codes; the rewritten graph computes what the one before did.
+TEST(FuseFp8Producers, MixedFp8AndInt8Layers) {
   Block b;
   build_block(b, "int8", "int8");
-  testing::PassResult r = testing::run_pass(fuse_quant_producers, b.g.graph());
+  Graph before = b.g.graph();
+  Graph after = before;
+  testing::PassResult r = testing::run_pass(fuse_quant_producers, after);
   ASSERT_TRUE(r.status.ok());
-  EXPECT_EQ(r.applied, 1);  // only LN -> fc1 (fp8)
-  // fc1 (fp8) -> fc2 (int8) and norm -> head (int8): no int8 codes from either producer.
+  EXPECT_EQ(r.applied, 2);  // LN -> fc1 (fp8), norm -> head (int8)
   EXPECT_TRUE(
       r.logged("stays float: its producer is an fp8 QuantLinear (int8 codes come from "
                "int8 layers)"));
-  EXPECT_TRUE(r.logged("stays float: its producer writes no int8 codes"));
-  EXPECT_FLOAT_EQ(output_scale_of(b.g.graph(), "blocks.0/norm1"), 3.0f / 448);
-  EXPECT_EQ(output_scale_of(b.g.graph(), "blocks.0/mlp/fc1"), 0.0f);
-  EXPECT_EQ(node_named(b.g.graph(), "norm")->op_type, "LayerNormalization");
+  EXPECT_TRUE(r.logged("stays INT8: LayerNormalization 'norm' writes int8 codes"));
+  EXPECT_FLOAT_EQ(output_scale_of(after, "blocks.0/norm1"), 3.0f / 448);
+  EXPECT_EQ(output_scale_of(after, "blocks.0/mlp/fc1"), 0.0f);
+  const Node* norm = node_named(after, "norm");
+  ASSERT_NE(norm, nullptr);
+  EXPECT_EQ(norm->op_type, "AddLayerNorm");
+  EXPECT_FLOAT_EQ(output_scale_of(after, "norm"), 4.0f / 127);
+  EXPECT_EQ(*norm->attrs.get_string("output_format", ""), "int8");
+  EXPECT_EQ(*norm->attrs.get_int("output_qmin", 0), -127);
+  EXPECT_EQ(after.values[b.ln2].dtype, DType::kInt8);
+  testing::expect_same_outputs(before, after, {b.x});
+}
+
+// A LayerNorm writing int8 codes clamps at the readers' input_qmin: -128 as well as -127, and
+// scales fine enough that many codes clamp.
+TEST(FuseFp8Producers, LayerNormWritesInt8Codes) {
+  for (int64_t qmin : {-127, -128}) {
+    for (float scale : {4.0f / 127, 1.0f / 2048}) {
+      SCOPED_TRACE(::testing::Message() << "qmin " << qmin << " scale " << scale);
+      TestGraph g;
+      ValueId x = g.input("x", DType::kFloat32, {2, 5, 16});
+      ValueId h = layer_norm_into(g, x, "ln");
+      ValueId y = quant_linear(g, h, 16, 8, "q", "int8", scale, "none", 2);
+      for (Node& n : g.graph().nodes) {
+        if (n.name == "q") n.attrs.set_int("input_qmin", qmin);
+      }
+      g.output(y);
+      ASSERT_TRUE(g.infer().ok());
+      Graph before = g.graph();
+      Graph after = before;
+      testing::PassResult r = testing::run_pass(fuse_quant_producers, after);
+      ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+      EXPECT_EQ(r.applied, 1);
+      EXPECT_EQ(after.values[h].dtype, DType::kInt8);
+      EXPECT_EQ(*node_named(after, "ln")->attrs.get_int("output_qmin", 0), qmin);
+      const Tensor in = testing::random_tensor(DType::kFloat32, {2, 5, 16}, 3, -4.0, 4.0);
+      testing::expect_same_outputs(before, after, {in});
+    }
+  }
 }
 
 // ---- int8 -> int8: the requantizing epilogue ------------------------------------------------

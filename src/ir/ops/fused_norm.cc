@@ -4,9 +4,12 @@
 //   inputs   a [..., C] float32; b broadcastable to a (usually the same shape; [N, C] for a
 //            position embedding); gamma [C]; beta [C] optional
 //   attrs    epsilon (float, default 1e-5); output_scale (float > 0, optional): y is written
-//            as uint8 FP8 E4M3 codes of y / output_scale (nearest even, saturating at +-448,
-//            y in fp32 before the division), for an fp8 vitrt.QuantLinear reading the codes
-//            directly (fuse_quant_producers); sum stays float;
+//            as codes of y / output_scale (y in fp32 before the division) for a quantized
+//            vitrt.QuantLinear reading them directly (fuse_quant_producers): with
+//            output_format "fp8" (the default) uint8 FP8 E4M3 codes (nearest even, saturating
+//            at +-448), with "int8" int8 clamp(round_half_even(.), output_qmin, 127)
+//            (output_qmin in [-128, 0], default -127: the reader's input_qmin); sum stays
+//            float;
 //            quant_a, quant_b, quant_sum (optional, a quantized model's Q/DQ pairs, the floats
 //            of ir/fake_quant.h; fuse_fake_quant_norm): a and b are read as fake_quant(a),
 //            fake_quant(b), and the LayerNorm normalizes fake_quant(sum)
@@ -16,6 +19,7 @@
 
 #include "ir/fake_quant.h"
 #include "ir/op_schema.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt {
 namespace {
@@ -36,13 +40,9 @@ Status infer_add_layer_norm(InferContext& ctx) {
   }
   const DType dtype = DType::kFloat32;
   DType y_dtype = dtype;
-  if (ctx.attrs().has("output_scale")) {
-    VITRT_ASSIGN_OR_RETURN(float output_scale, ctx.attrs().get_float("output_scale", 0.0f));
-    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
-      return ctx.error("attribute 'output_scale' must be a finite float > 0, got ", output_scale);
-    }
-    y_dtype = DType::kUInt8;
-  }
+  Result<OutputCodes> codes = OutputCodes::parse(ctx.attrs());
+  if (!codes.ok()) return ctx.error(codes.status().message());
+  if (codes->any()) y_dtype = codes->int8 ? DType::kInt8 : DType::kUInt8;
   if (!ctx.input_has_shape(0) || !ctx.input_has_shape(1)) {
     for (int i = 0; i < ctx.num_outputs(); ++i) {
       ctx.set_output_unknown_shape(i, i == 0 ? y_dtype : dtype);

@@ -1,5 +1,6 @@
 #include "ir/ops/op_attributes.h"
 
+#include <cmath>
 #include <string>
 
 #include "vitrt/tensor.h"
@@ -111,6 +112,35 @@ Result<std::array<std::optional<FakeQuant>, 3>> parse_add_layer_norm_quant(
     VITRT_ASSIGN_OR_RETURN(out[i], parse_fake_quant(attrs, names[i]));
   }
   return out;
+}
+
+Result<OutputCodes> OutputCodes::parse(const Attributes& attrs) {
+  OutputCodes c;
+  const bool has_scale = attrs.has("output_scale");
+  if (!has_scale) {
+    for (const char* name : {"output_format", "output_qmin"}) {
+      if (attrs.has(name)) return invalid_argument("attribute '", name, "' needs output_scale");
+    }
+    return c;
+  }
+  VITRT_ASSIGN_OR_RETURN(c.scale, attrs.get_float("output_scale", 0.0f));
+  if (!(c.scale > 0.0f) || !std::isfinite(c.scale)) {
+    return invalid_argument("attribute 'output_scale' must be a finite float > 0, got ", c.scale);
+  }
+  VITRT_ASSIGN_OR_RETURN(std::string format, attrs.get_string("output_format", "fp8"));
+  if (format != "fp8" && format != "int8") {
+    return invalid_argument("attribute 'output_format' is '", format, "', expected fp8 or int8");
+  }
+  c.int8 = format == "int8";
+  if (attrs.has("output_qmin")) {
+    VITRT_ASSIGN_OR_RETURN(int64_t qmin, attrs.get_int("output_qmin", -127));
+    if (!c.int8 || qmin < -128 || qmin > 0) {
+      return invalid_argument("attribute 'output_qmin' (", qmin,
+                              ") applies to output_format int8 and must lie in [-128, 0]");
+    }
+    c.qmin = static_cast<int32_t>(qmin);
+  }
+  return c;
 }
 
 }  // namespace vitrt

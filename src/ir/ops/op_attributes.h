@@ -66,4 +66,16 @@ Result<std::array<std::optional<InputFakeQuant>, 3>> parse_attention_input_quant
 // pairs on the residual stream); nullopt where the attribute is absent.
 Result<std::array<std::optional<FakeQuant>, 3>> parse_add_layer_norm_quant(const Attributes& attrs);
 
+// How a producer writes its output for quantized readers (vitrt.AddLayerNorm's output_scale,
+// output_format, output_qmin; pass fuse_quant_producers): scale 0 in the float type; else
+// 8-bit codes of y / scale, E4M3 (output_format "fp8", the default: uint8) or int8
+// clamp(round_half_even(y / scale), qmin, 127) (output_format "int8": int8).
+struct OutputCodes {
+  float scale = 0.0f;
+  bool int8 = false;
+  int32_t qmin = -127;
+  bool any() const { return scale > 0.0f; }
+  static Result<OutputCodes> parse(const Attributes& attrs);
+};
+
 }  // namespace vitrt
