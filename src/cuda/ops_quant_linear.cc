@@ -394,7 +394,7 @@ class QuantLinearKernel final : public CudaKernel {
   // What mode `mode` needs in the scratch xq besides the quantize pass: codes_x (codes X, or
   // null) copied with K padding, and zeros in mode 1's padding rows (sums nobody reads). The
   // tactic race runs the same before each mode's GEMM, so the modes are timed with their
-  // staging (memcpy and memset nodes, about 2 us each in a CUDA graph at batch 1).
+  // staging (one more graph node each, which counts at batch 1).
   Status stage_x(const void* codes_x, int64_t m, void* xq, int mode, cudaStream_t stream) const {
     if (needs_copy(codes_x != nullptr, mode)) {
       // The copy writes the padding rows too.
@@ -896,6 +896,8 @@ class QuantLinearKernel final : public CudaKernel {
                 p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
                 mode2_possible(ctx, type, form) ? "+tanh-ok" : "",
                 codes_out() ? (p_.format == QuantFormat::kInt8 ? "|d-int8" : "|d-e4m3") : "",
+                // Modes are timed with their staging of X, which differs for codes X.
+                codes_x != nullptr ? "|x-codes" : "|x-float", "+staged",
                 mode4_possible(type) ? "|cutlass" : "", mode5_possible(ctx, type) ? "+tanh" : "",
                 "|ws", ctx.workspace_bytes, kTacticSearchTag);
     const std::string shape_text =
