@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <tuple>
 
 #include "core/float8.h"
@@ -114,7 +115,7 @@ float output_scale_of(const Graph& g, const std::string& name) {
   return s.ok() ? *s : -1.0f;
 }
 
-TEST(FuseFp8Producers, KeepsLayerNormOutputsInFp8) {
+TEST(FuseQuantProducers, KeepsLayerNormOutputsInFp8) {
   Block b;
   build_block(b);
   Graph before = b.g.graph();
@@ -163,7 +164,7 @@ ValueId layer_norm_into(TestGraph& g, ValueId x, const std::string& name) {
       a, "", name);
 }
 
-TEST(FuseFp8Producers, SeveralReadersWithOneScale) {
+TEST(FuseQuantProducers, SeveralReadersWithOneScale) {
   TestGraph g;
   ValueId x = g.input("x", DType::kFloat32, {2, 5, 16});
   ValueId h = layer_norm_into(g, x, "ln");
@@ -183,7 +184,7 @@ TEST(FuseFp8Producers, SeveralReadersWithOneScale) {
 // A QuantLinear feeding several fp8 readers with one scale writes their codes itself (fc1 ->
 // fc2, or any fp8 layer feeding fp8 layers), whatever its activation and whether its own X is
 // codes: bit for bit the numbers of the graph before.
-TEST(FuseFp8Producers, QuantLinearProducersWriteCodes) {
+TEST(FuseQuantProducers, QuantLinearProducersWriteCodes) {
   for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu"}) {
     SCOPED_TRACE(act);
     TestGraph g;
@@ -207,7 +208,7 @@ TEST(FuseFp8Producers, QuantLinearProducersWriteCodes) {
 
 // QuantLinear producers that must stay float, each with the reason in the log: another op
 // reads the tensor too, the readers' scales differ, it is a graph output, it adds a residual.
-TEST(FuseFp8Producers, QuantLinearProducerLookAlikesStayFloat) {
+TEST(FuseQuantProducers, QuantLinearProducerLookAlikesStayFloat) {
   for (int variant = 0; variant < 4; ++variant) {
     SCOPED_TRACE(variant);
     TestGraph g;
@@ -256,7 +257,7 @@ Tensor qkv_input() {
 // Attention values lie in v's range (+-1): a proj input scale of 1/448 spans it.
 constexpr float kProjScale = 1.0f / 448;
 
-TEST(FuseFp8Producers, AttentionOutputStaysFp8) {
+TEST(FuseQuantProducers, AttentionOutputStaysFp8) {
   for (bool causal : {false, true}) {
     SCOPED_TRACE(causal ? "causal" : "not causal");
     TestGraph g;
@@ -282,7 +283,7 @@ TEST(FuseFp8Producers, AttentionOutputStaysFp8) {
 
 // A view between attention and proj (no fused export has one; an unfused head merge or a
 // flattening before a 2-D layer would): the codes pass through it.
-TEST(FuseFp8Producers, AttentionCodesPassThroughViews) {
+TEST(FuseQuantProducers, AttentionCodesPassThroughViews) {
   for (const char* view : {"Reshape", "Flatten"}) {
     SCOPED_TRACE(view);
     TestGraph g;
@@ -313,7 +314,7 @@ TEST(FuseFp8Producers, AttentionCodesPassThroughViews) {
 }
 
 // Several fp8 readers with one scale (directly and through a view): one set of codes.
-TEST(FuseFp8Producers, AttentionIntoSeveralReadersWithOneScale) {
+TEST(FuseQuantProducers, AttentionIntoSeveralReadersWithOneScale) {
   TestGraph g;
   ValueId attn = attention_of(g);
   g.output(quant_linear(g, attn, 32, 8, "proj_a", "fp8", kProjScale, "none", 2));
@@ -330,7 +331,7 @@ TEST(FuseFp8Producers, AttentionIntoSeveralReadersWithOneScale) {
   testing::expect_same_outputs(before, g.graph(), {qkv_input()});
 }
 
-TEST(FuseFp8Producers, AttentionNotWhenAnotherOpReadsIt) {
+TEST(FuseQuantProducers, AttentionNotWhenAnotherOpReadsIt) {
   // 0: a float op reads the attention output; 1: an int8 layer does; 2: a float op reads the
   // view proj reads.
   for (int variant = 0; variant < 3; ++variant) {
@@ -363,7 +364,7 @@ TEST(FuseFp8Producers, AttentionNotWhenAnotherOpReadsIt) {
 }
 
 // Into an int8 layer: the attention writes no int8 codes, a near miss.
-TEST(FuseFp8Producers, AttentionNotIntoInt8Layers) {
+TEST(FuseQuantProducers, AttentionNotIntoInt8Layers) {
   TestGraph g;
   ValueId attn = attention_of(g);
   g.output(quant_linear(g, attn, 32, 32, "proj", "int8", 1.0f / 127, "none", 2));
@@ -376,7 +377,7 @@ TEST(FuseFp8Producers, AttentionNotIntoInt8Layers) {
   EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
 }
 
-TEST(FuseFp8Producers, AttentionNotWhenReadersScalesDiffer) {
+TEST(FuseQuantProducers, AttentionNotWhenReadersScalesDiffer) {
   TestGraph g;
   ValueId attn = attention_of(g);
   g.output(quant_linear(g, attn, 32, 8, "proj_a", "fp8", kProjScale, "none", 2));
@@ -389,7 +390,7 @@ TEST(FuseFp8Producers, AttentionNotWhenReadersScalesDiffer) {
   EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
 }
 
-TEST(FuseFp8Producers, AttentionNotForAGraphOutput) {
+TEST(FuseQuantProducers, AttentionNotForAGraphOutput) {
   // 0: the attention output is a graph output; 1: the view proj reads is.
   for (int variant = 0; variant < 2; ++variant) {
     SCOPED_TRACE(variant);
@@ -410,7 +411,7 @@ TEST(FuseFp8Producers, AttentionNotForAGraphOutput) {
 }
 
 // A Transpose between attention and proj is a copy, not a view: reported, not rewritten.
-TEST(FuseFp8Producers, AttentionNotThroughATranspose) {
+TEST(FuseQuantProducers, AttentionNotThroughATranspose) {
   TestGraph g;
   ValueId attn = attention_of(g);
   Attributes perm;
@@ -427,7 +428,7 @@ TEST(FuseFp8Producers, AttentionNotThroughATranspose) {
   EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
 }
 
-TEST(FuseFp8Producers, AttentionNotInReducedPrecision) {
+TEST(FuseQuantProducers, AttentionNotInReducedPrecision) {
   TestGraph g;
   ValueId attn = attention_of(g);
   g.output(quant_linear(g, attn, 32, 32, "proj", "fp8", kProjScale, "none", 2));
@@ -445,7 +446,7 @@ TEST(FuseFp8Producers, AttentionNotInReducedPrecision) {
 
 // Shape inference: codes into QuantLinear only for fp8, AddLayerNorm's output_scale > 0; the
 // dtypes the pass relies on.
-TEST(FuseFp8Producers, CodesContractOfTheOps) {
+TEST(FuseQuantProducers, CodesContractOfTheOps) {
   auto infer_one = [](const std::string& format, DType x_type) {
     TestGraph g;
     ValueId x = g.input("x", x_type, {2, 16});
@@ -507,11 +508,55 @@ TEST(FuseFp8Producers, CodesContractOfTheOps) {
     Status s = std::get<0>(infer_ln(bad));
     EXPECT_NE(s.message().find("output_scale"), std::string::npos) << bad << s.to_string();
   }
+  // output_format int8 (with output_qmin) gives int8 codes; the other combinations are errors
+  // that name the attribute and the node.
+  auto infer_ln_codes = [](const std::function<void(Attributes&)>& set) {
+    TestGraph g;
+    ValueId a = g.input("a", DType::kFloat32, {2, 16});
+    Attributes attrs;
+    set(attrs);
+    std::vector<ValueId> out = g.op_multi(
+        "AddLayerNorm", {a, a, g.constant("g", filled({16}, 1.0f))}, 2, attrs, "vitrt", "ln");
+    Status s = g.infer();
+    return std::make_pair(s, s.ok() ? g.graph().values[out[0]].dtype : DType::kUndefined);
+  };
+  EXPECT_EQ(infer_ln_codes([](Attributes& a) {
+              a.set_float("output_scale", 0.5f);
+              a.set_string("output_format", "int8");
+              a.set_int("output_qmin", -128);
+            }).second,
+            DType::kInt8);
+  const std::vector<std::pair<std::function<void(Attributes&)>, std::string>> broken = {
+      {[](Attributes& a) { a.set_string("output_format", "int8"); },
+       "attribute 'output_format' needs output_scale"},
+      {[](Attributes& a) {
+         a.set_float("output_scale", 0.5f);
+         a.set_string("output_format", "int4");
+       },
+       "attribute 'output_format' is 'int4', expected fp8 or int8"},
+      {[](Attributes& a) {
+         a.set_float("output_scale", 0.5f);
+         a.set_int("output_qmin", -127);
+       },
+       "applies to output_format int8"},
+      {[](Attributes& a) {
+         a.set_float("output_scale", 0.5f);
+         a.set_string("output_format", "int8");
+         a.set_int("output_qmin", -129);
+       },
+       "must lie in [-128, 0]"},
+  };
+  for (const auto& [set, message] : broken) {
+    Status s = infer_ln_codes(set).first;
+    ASSERT_FALSE(s.ok()) << message;
+    EXPECT_NE(s.message().find(message), std::string::npos) << s.to_string();
+    EXPECT_NE(s.message().find("'ln'"), std::string::npos) << s.to_string();
+  }
 }
 
 // The CPU kernels: AddLayerNorm's codes are e4m3(y / output_scale) of its float output, and a
 // QuantLinear reading codes computes what it computes from the float tensor they encode.
-TEST(FuseFp8Producers, CpuKernelsOnCodes) {
+TEST(FuseQuantProducers, CpuKernelsOnCodes) {
   TestGraph g;
   ValueId a = g.input("a", DType::kFloat32, {3, 16});
   ValueId b = g.input("b", DType::kFloat32, {3, 16});
@@ -544,7 +589,7 @@ TEST(FuseFp8Producers, CpuKernelsOnCodes) {
 // The CPU kernel with output_scale: each code is e4m3(y / output_scale) of the fp32 output the
 // same layer computes without it (saturating at +-448), for every activation, float X and
 // codes X, output scales that round and that saturate.
-TEST(FuseFp8Producers, CpuQuantLinearWritesCodes) {
+TEST(FuseQuantProducers, CpuQuantLinearWritesCodes) {
   for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu"}) {
     for (bool codes_in : {false, true}) {
       for (float output_scale : {1.0f / 448, 0.02f / 448}) {
@@ -591,7 +636,7 @@ TEST(FuseFp8Producers, CpuQuantLinearWritesCodes) {
 
 // fp8 LN -> fc1, an fp8 fc1 feeding an int8 fc2 (no int8 codes from an FP8 GEMM), and the final
 // LayerNorm writing the int8 head's codes; the rewritten graph computes what the one before did.
-TEST(FuseFp8Producers, MixedFp8AndInt8Layers) {
+TEST(FuseQuantProducers, MixedFp8AndInt8Layers) {
   Block b;
   build_block(b, "int8", "int8");
   Graph before = b.g.graph();
@@ -617,7 +662,7 @@ TEST(FuseFp8Producers, MixedFp8AndInt8Layers) {
 
 // A LayerNorm writing int8 codes clamps at the readers' input_qmin: -128 as well as -127, and
 // scales fine enough that many codes clamp.
-TEST(FuseFp8Producers, LayerNormWritesInt8Codes) {
+TEST(FuseQuantProducers, LayerNormWritesInt8Codes) {
   for (int64_t qmin : {-127, -128}) {
     for (float scale : {4.0f / 127, 1.0f / 2048}) {
       SCOPED_TRACE(::testing::Message() << "qmin " << qmin << " scale " << scale);
@@ -665,7 +710,7 @@ void build_int8_chain(Int8Chain& c, const std::string& act, int64_t qmin, float 
   c.g.output(y);
 }
 
-TEST(FuseFp8Producers, Int8LayerWritesItsReadersCodes) {
+TEST(FuseQuantProducers, Int8LayerWritesItsReadersCodes) {
   // Scales from coarse to so fine that most codes clamp at qmin / 127.
   for (const char* act : {"gelu", "none"}) {
     for (int64_t qmin : {-127, -128}) {
@@ -694,7 +739,7 @@ TEST(FuseFp8Producers, Int8LayerWritesItsReadersCodes) {
 
 // A CPU plan keeps the edge float (oneDNN writes fp32 rows: the codes would be one more pass),
 // and says why; an fp8 edge of a CPU plan still stays FP8.
-TEST(FuseFp8Producers, Int8EdgeNotForCpuPlans) {
+TEST(FuseQuantProducers, Int8EdgeNotForCpuPlans) {
   Int8Chain c;
   build_int8_chain(c, "gelu", -127, 1.0f / 127);
   ASSERT_TRUE(c.g.infer().ok());
@@ -712,7 +757,7 @@ TEST(FuseFp8Producers, Int8EdgeNotForCpuPlans) {
   EXPECT_EQ(fp8_ctx.applied_counts().at("fuse_quant_producers"), 3);
 }
 
-TEST(FuseFp8Producers, Int8NotIntoAsymmetricOrDynamicReaders) {
+TEST(FuseQuantProducers, Int8NotIntoAsymmetricOrDynamicReaders) {
   // A zero point, a range short of 127, or dynamic quantization: the reader keeps its step.
   for (int variant = 0; variant < 3; ++variant) {
     SCOPED_TRACE(variant);
@@ -737,7 +782,7 @@ TEST(FuseFp8Producers, Int8NotIntoAsymmetricOrDynamicReaders) {
   }
 }
 
-TEST(FuseFp8Producers, Int8NotWhenReadersRangesDiffer) {
+TEST(FuseQuantProducers, Int8NotWhenReadersRangesDiffer) {
   Int8Chain c;
   build_int8_chain(c, "gelu", -127, 1.0f / 127);
   ValueId side = quant_linear(c.g, c.h, 24, 8, "side", "int8", 1.0f / 127, "none", 3);
@@ -752,7 +797,7 @@ TEST(FuseFp8Producers, Int8NotWhenReadersRangesDiffer) {
   EXPECT_TRUE(r.logged("stays float: its int8 readers clamp at different input_qmin"));
 }
 
-TEST(FuseFp8Producers, NotFromAnInt8Producer) {
+TEST(FuseQuantProducers, NotFromAnInt8Producer) {
   TestGraph g;
   ValueId x = g.input("x", DType::kFloat32, {2, 16});
   ValueId h = quant_linear(g, x, 16, 16, "fc0", "int8", 2.0f / 127, "none", 1);
@@ -765,7 +810,7 @@ TEST(FuseFp8Producers, NotFromAnInt8Producer) {
   EXPECT_TRUE(r.logged("stays float: its producer is an int8 QuantLinear"));
 }
 
-TEST(FuseFp8Producers, NotWhenAnotherOpReadsTheTensor) {
+TEST(FuseQuantProducers, NotWhenAnotherOpReadsTheTensor) {
   Block b;
   build_block(b);
   // norm1's output also feeds a ReduceMean output: it must stay float for it.
@@ -780,7 +825,7 @@ TEST(FuseFp8Producers, NotWhenAnotherOpReadsTheTensor) {
   EXPECT_EQ(r.applied, 2);  // fc1 -> fc2 and the final norm still do
 }
 
-TEST(FuseFp8Producers, NotForAGraphOutput) {
+TEST(FuseQuantProducers, NotForAGraphOutput) {
   Block b;
   build_block(b);
   b.g.output(b.ln_y);
@@ -791,7 +836,7 @@ TEST(FuseFp8Producers, NotForAGraphOutput) {
   EXPECT_TRUE(r.logged("stays float: it is a graph output"));
 }
 
-TEST(FuseFp8Producers, NotWhenReadersScalesDiffer) {
+TEST(FuseQuantProducers, NotWhenReadersScalesDiffer) {
   TestGraph g;
   ValueId x = g.input("x", DType::kFloat32, {2, 16});
   ValueId h = layer_norm_into(g, x, "ln");
@@ -807,7 +852,7 @@ TEST(FuseFp8Producers, NotWhenReadersScalesDiffer) {
 
 // A LayerNormalization whose scale is a graph input, or whose stash_type is not float32: an
 // AddLayerNorm could not take its place.
-TEST(FuseFp8Producers, NotForALayerNormWithInputScaleOrOtherStash) {
+TEST(FuseQuantProducers, NotForALayerNormWithInputScaleOrOtherStash) {
   for (int variant = 0; variant < 2; ++variant) {
     TestGraph g;
     ValueId x = g.input("x", DType::kFloat32, {2, 16});
@@ -829,7 +874,7 @@ TEST(FuseFp8Producers, NotForALayerNormWithInputScaleOrOtherStash) {
   }
 }
 
-TEST(FuseFp8Producers, NotForALayerNormOverAnotherAxisOrWithStatistics) {
+TEST(FuseQuantProducers, NotForALayerNormOverAnotherAxisOrWithStatistics) {
   for (int variant = 0; variant < 2; ++variant) {
     TestGraph g;
     ValueId x = g.input("x", DType::kFloat32, {2, 16, 16});
@@ -855,7 +900,7 @@ TEST(FuseFp8Producers, NotForALayerNormOverAnotherAxisOrWithStatistics) {
 }
 
 // Statistics outputs nobody reads do not hold the rewrite back (they are dropped with the op).
-TEST(FuseFp8Producers, LayerNormWithUnusedStatisticsOutputs) {
+TEST(FuseQuantProducers, LayerNormWithUnusedStatisticsOutputs) {
   TestGraph g;
   ValueId x = g.input("x", DType::kFloat32, {2, 7, 16});
   Attributes a;
@@ -875,7 +920,7 @@ TEST(FuseFp8Producers, LayerNormWithUnusedStatisticsOutputs) {
                                {testing::random_tensor(DType::kFloat32, {2, 7, 16}, 3, -2, 2)});
 }
 
-TEST(FuseFp8Producers, NotForAReducedPrecisionProducer) {
+TEST(FuseQuantProducers, NotForAReducedPrecisionProducer) {
   Block b;
   build_block(b);
   for (Node& n : b.g.graph().nodes) {
@@ -951,17 +996,17 @@ std::vector<Tensor> images(int64_t size) {
 
 // timm ViT-tiny (2 blocks): LN -> qkv, attention -> proj, LN -> fc1 and fc1 -> fc2 in each
 // block.
-TEST(FuseFp8Producers, TimmVitBlocksStayFp8AndMatchBitForBit) {
+TEST(FuseQuantProducers, TimmVitBlocksStayFp8AndMatchBitForBit) {
   check_fixture("timm_vit_tiny_ts17", images(32), 8, 2);
 }
 
 // HF CLIP vision: its pre_layrnorm makes the first block's LN input a plain LayerNorm output.
-TEST(FuseFp8Producers, HfClipVisionStaysFp8AndMatchesBitForBit) {
+TEST(FuseQuantProducers, HfClipVisionStaysFp8AndMatchesBitForBit) {
   check_fixture("hf_clip_vision_eager_ts17", images(32), 8, 2);
 }
 
 // HF CLIP text (causal attention, the dynamo exporter's graph): the fixture's own token ids.
-TEST(FuseFp8Producers, HfClipTextCausalStaysFp8AndMatchesBitForBit) {
+TEST(FuseQuantProducers, HfClipTextCausalStaysFp8AndMatchesBitForBit) {
   const std::filesystem::path ids =
       std::filesystem::path(VITRT_SOURCE_DIR) /
       "tests/golden/hf_clip_text_sdpa_dynamo/case1/input.input_ids.npy";
@@ -972,21 +1017,21 @@ TEST(FuseFp8Producers, HfClipTextCausalStaysFp8AndMatchesBitForBit) {
 
 // fc1 -> fc2 across exporters and activations: SigLIP's tanh GELU from the dynamo exporter,
 // HF ViT's erf GELU at opset 13, timm DeiT (distilled) from dynamo.
-TEST(FuseFp8Producers, SiglipDynamoStaysFp8AndMatchesBitForBit) {
+TEST(FuseQuantProducers, SiglipDynamoStaysFp8AndMatchesBitForBit) {
   check_fixture("hf_siglip_vision_sdpa_dynamo", images(32), 8, 2);
 }
 
-TEST(FuseFp8Producers, HfVitOpset13StaysFp8AndMatchesBitForBit) {
+TEST(FuseQuantProducers, HfVitOpset13StaysFp8AndMatchesBitForBit) {
   check_fixture("hf_vit_eager_ts13", images(32), 8, 2);
 }
 
-TEST(FuseFp8Producers, TimmDeitDynamoStaysFp8AndMatchesBitForBit) {
+TEST(FuseQuantProducers, TimmDeitDynamoStaysFp8AndMatchesBitForBit) {
   check_fixture("timm_deit_tiny_distilled_dynamo", images(32), 8, 2);
 }
 
 // `vitrt build --precision fp8 --verbose`: the log names each edge that stays FP8 and the
 // summary counts them; the plan (saved, loaded) still matches PyTorch.
-TEST(FuseFp8Producers, Fp8BuildReportsTheEdgesAndMatchesPyTorch) {
+TEST(FuseQuantProducers, Fp8BuildReportsTheEdgesAndMatchesPyTorch) {
   namespace fs = std::filesystem;
   const fs::path fixture = fs::path(VITRT_SOURCE_DIR) / "tests/golden/timm_vit_tiny_ts17";
   const fs::path calib = fs::path(::testing::TempDir()) / "fp8_chain_calib";
