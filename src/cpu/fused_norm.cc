@@ -96,8 +96,9 @@ class AddLayerNormKernel final : public CpuKernel {
     }
     int64_t b_rows = 0;
     VITRT_ASSIGN_OR_RETURN(Tensor b_full, addend_rows(a, b, &b_rows));
-    Tensor y = Tensor::empty(DType::kFloat32, a.shape());
     const bool codes = codes_.any();
+    // With codes out the fp32 rows stay in a per-thread scratch row (layer_norm_rows' encode).
+    Tensor y = codes ? Tensor() : Tensor::empty(DType::kFloat32, a.shape());
     Tensor codes_y =
         codes ? Tensor::empty(codes_.int8 ? DType::kInt8 : DType::kUInt8, a.shape()) : Tensor();
     const auto& [quant_a, quant_b, quant_sum] = quant_;
@@ -137,24 +138,29 @@ class AddLayerNormKernel final : public CpuKernel {
       args.b_rows = b_rows;
       args.gamma = gamma.data<float>();
       args.beta = beta != nullptr ? beta->data<float>() : nullptr;
-      args.y = y.data<float>();
+      args.y = codes ? nullptr : y.data<float>();
       args.sum = want_sum_ && !quant_sum ? sum.data<float>() : nullptr;
       args.rows = a.numel() / c;
       args.n = c;
       args.epsilon = eps_;
-      layer_norm_rows(args);
+      // The reader's own quantize step on each fp32 row: int8 (zero point 0, qmax 127) or E4M3.
+      QuantLinearParams q;
+      q.input_scale = codes_.scale;
+      q.qmin = codes_.qmin;
+      q.qmax = 127;
       if (codes && codes_.int8) {
-        // The reader's own quantize step (zero point 0, qmax 127) on the fp32 rows.
-        QuantLinearParams q;
-        q.input_scale = codes_.scale;
-        q.qmin = codes_.qmin;
-        q.qmax = 127;
-        quantize_int8_rows(y.data<float>(), a.numel(), q, codes_y.data<int8_t>());
+        int8_t* dst = codes_y.data<int8_t>();
+        args.encode = [&q, dst](const float* row, int64_t n, int64_t r) {
+          quantize_int8_rows(row, n, q, dst + r * n);
+        };
       } else if (codes) {
-        const float* src = y.data<float>();
         uint8_t* dst = codes_y.data<uint8_t>();
-        for (int64_t i = 0; i < a.numel(); ++i) dst[i] = float_to_e4m3(src[i] / codes_.scale);
+        const float scale = codes_.scale;
+        args.encode = [scale, dst](const float* row, int64_t n, int64_t r) {
+          for (int64_t i = 0; i < n; ++i) dst[r * n + i] = float_to_e4m3(row[i] / scale);
+        };
       }
+      layer_norm_rows(args);
     }
     outputs[0] = codes ? std::move(codes_y) : std::move(y);
     if (want_sum_) outputs[1] = std::move(sum);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/parallel.h"
 
@@ -107,10 +108,13 @@ void layer_norm_rows(const LayerNormRowsArgs& p) {
   // About 32 KiB of row data per chunk: enough work to amortise a thread's start.
   const int64_t grain = std::max<int64_t>(1, 8192 / n);
   parallel_for(p.rows, grain, [&](int64_t begin, int64_t end) {
+    // Without y (codes out): one row of scratch per thread.
+    thread_local std::vector<float> scratch;
+    if (p.y == nullptr && scratch.size() < static_cast<size_t>(n)) scratch.resize(n);
     for (int64_t r = begin; r < end; ++r) {
       const float* a = p.a + r * n;
       const float* b = p.b != nullptr ? p.b + (r % p.b_rows) * n : nullptr;
-      float* y = p.y + r * n;
+      float* y = p.y != nullptr ? p.y + r * n : scratch.data();
       // The row as normalised: the sum output when asked for, else y (overwritten below),
       // else, for a plain LayerNorm, the input itself.
       float* row = p.sum != nullptr ? p.sum + r * n : (b != nullptr ? y : nullptr);
@@ -120,6 +124,7 @@ void layer_norm_rows(const LayerNormRowsArgs& p) {
       const float var = squared_deviations(x, mean, n) / static_cast<float>(n);
       const float inv = 1.0f / std::sqrt(var + p.epsilon);
       normalize_row(x, mean, inv, p.gamma, p.beta, y, n);
+      if (p.encode) p.encode(y, n, r);
       if (p.mean != nullptr) p.mean[r] = mean;
       if (p.inv_std != nullptr) p.inv_std[r] = inv;
     }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace vitrt {
 
@@ -20,10 +21,14 @@ struct LayerNormRowsArgs {
   int64_t b_rows = 0;            // rows of b (b repeats over a's rows when fewer)
   const float* gamma = nullptr;  // [n]
   const float* beta = nullptr;   // [n] or nullptr
-  float* y = nullptr;            // [rows, n]
-  float* sum = nullptr;          // [rows, n] a + b, or nullptr
-  float* mean = nullptr;         // [rows] or nullptr (LayerNormalization's optional outputs)
-  float* inv_std = nullptr;      // [rows] or nullptr
+  float* y = nullptr;            // [rows, n], or nullptr with encode
+  // Optional: each normalized row r is handed to encode(row, n, r) while it sits in L1 (8-bit
+  // codes for a quantized reader). With y null the rows are normalized into a per-thread
+  // scratch row and never written out in fp32.
+  std::function<void(const float* row, int64_t n, int64_t r)> encode;
+  float* sum = nullptr;      // [rows, n] a + b, or nullptr
+  float* mean = nullptr;     // [rows] or nullptr (LayerNormalization's optional outputs)
+  float* inv_std = nullptr;  // [rows] or nullptr
   int64_t rows = 0;
   int64_t n = 0;
   float epsilon = 1e-5f;
