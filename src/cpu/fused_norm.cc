@@ -144,20 +144,17 @@ class AddLayerNormKernel final : public CpuKernel {
       args.n = c;
       args.epsilon = eps_;
       // The reader's own quantize step on each fp32 row: int8 (zero point 0, qmax 127) or E4M3.
-      QuantLinearParams q;
-      q.input_scale = codes_.scale;
-      q.qmin = codes_.qmin;
-      q.qmax = 127;
+      const float scale = codes_.scale;
       if (codes && codes_.int8) {
         int8_t* dst = codes_y.data<int8_t>();
-        args.encode = [&q, dst](const float* row, int64_t n, int64_t r) {
-          quantize_int8_rows(row, n, q, dst + r * n);
+        const int32_t qmin = codes_.qmin;
+        args.encode = [scale, qmin, dst](const float* row, int64_t n, int64_t r) {
+          encode_int8_rows(row, n, scale, qmin, dst + r * n);
         };
       } else if (codes) {
         uint8_t* dst = codes_y.data<uint8_t>();
-        const float scale = codes_.scale;
         args.encode = [scale, dst](const float* row, int64_t n, int64_t r) {
-          for (int64_t i = 0; i < n; ++i) dst[r * n + i] = float_to_e4m3(row[i] / scale);
+          for (int64_t i = 0; i < n; ++i) dst[r * n + i] = encode_fp8_output(row[i], scale);
         };
       }
       layer_norm_rows(args);

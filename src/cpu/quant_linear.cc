@@ -3,7 +3,7 @@
 // against this kernel), or codes that skip the quantize step (Y then float32): uint8 E4M3 codes
 // for fp8, int8 values for int8. With output_scale, Y leaves as codes of the fp32 result: fp8
 // encodes them in the pass that adds the bias and applies the activation, int8 in a pass over
-// the fp32 rows (encode_int8_output).
+// the fp32 rows (encode_int8_rows).
 //
 // int8 runs on oneDNN where the CPU has VNNI (AVX512-VNNI, AVX-VNNI, AMX): X is quantized
 // here into 8-bit rows, oneDNN multiplies them with the int8 weights (packed once at load)
@@ -214,12 +214,7 @@ class QuantLinearKernel final : public CpuKernel {
         }
       }
       if (int8_out) {
-        // encode_int8_output over the fp32 rows, vectorized.
-        QuantLinearParams q;
-        q.input_scale = p_.output_scale;
-        q.qmin = p_.output_qmin;
-        q.qmax = 127;
-        quantize_int8_rows(out, m * n_, q, y.data<int8_t>());
+        encode_int8_rows(out, m * n_, p_.output_scale, p_.output_qmin, y.data<int8_t>());
       } else if (y_dtype == DType::kFloat16 || y_dtype == DType::kBFloat16) {
         uint16_t* bits = y.data<uint16_t>();
         for (int64_t i = 0; i < m * n_; ++i) {

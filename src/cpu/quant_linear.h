@@ -25,7 +25,7 @@ struct QuantLinearParams {
   int32_t qmax = 127;
   MatmulActivation activation = MatmulActivation::kNone;
   // > 0 writes Y as codes of y / output_scale: E4M3 (fp8), or int8 clamped to
-  // [output_qmin, 127] (encode_int8_output)
+  // [output_qmin, 127] (encode_int8_rows)
   float output_scale = 0.0f;
   int32_t output_qmin = -127;
   // int8 only: input_scale and zero_point are DynamicQuantizeLinear's of each run's X
@@ -100,15 +100,16 @@ inline uint8_t encode_fp8_output(float y, float output_scale) {
   return float_to_e4m3(y / output_scale);
 }
 
-// The int8 code of a QuantLinear's output y with output_scale: clamp(round_half_even(y /
-// output_scale), output_qmin, 127), quantize_int8's step for a reader whose input_scale is
-// output_scale, zero point 0, qmin output_qmin and qmax 127.
-inline int8_t encode_int8_output(float y, const QuantLinearParams& p) {
+// The int8 codes of n fp32 outputs y for a reader whose input_scale is `scale`, zero point 0,
+// qmin `qmin` and qmax 127: clamp(round_half_even(y / scale), qmin, 127), quantize_int8_rows
+// with those parameters (a QuantLinear's output_scale / output_qmin, an AddLayerNorm's int8
+// output_format).
+inline void encode_int8_rows(const float* y, int64_t n, float scale, int32_t qmin, int8_t* out) {
   QuantLinearParams q;
-  q.input_scale = p.output_scale;
-  q.qmin = p.output_qmin;
+  q.input_scale = scale;
+  q.qmin = qmin;
   q.qmax = 127;
-  return static_cast<int8_t>(quantize_int8(y, q));
+  quantize_int8_rows(y, n, q, out);
 }
 
 // The fp8 case of quant_linear_reference, fast (src/cpu/quant_linear_fp8.cc): the same sums

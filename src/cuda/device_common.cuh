@@ -102,6 +102,15 @@ __device__ __forceinline__ Y store_out(float v, const Divisor& code) {
 inline constexpr float kRoundMagic = 12582912.0f;
 inline constexpr int32_t kRoundMagicBits = 0x4B400000;
 
+// round_half_even(clamp(v, lo, hi)) for integer bounds within +-2^22 (clamping first gives the
+// same as clamping the rounded value), 0 for NaN: the int8 quantizers' last step, rounded with
+// kRoundMagic instead of rintf and a float-to-int conversion (quarter rate; the quantize pass
+// was issue-bound).
+__device__ __forceinline__ int32_t round_clamped(float v, float lo, float hi) {
+  const float c = fminf(fmaxf(v, lo), hi);
+  return isnan(v) ? 0 : __float_as_int(__fadd_rn(c, kRoundMagic)) - kRoundMagicBits;
+}
+
 // How a kernel that may write int8 codes encodes them: the divisor of the code scale and the
 // lower clamp (the upper is 127), QuantLinear's output_scale / output_qmin.
 struct Int8Code {
@@ -117,13 +126,9 @@ __host__ __device__ inline Int8Code int8_code_of(float scale, int qmin) {
 }
 
 // clamp(round_half_even(v / scale), qmin, 127), 0 for NaN: the CPU's quantize_int8 with zero
-// point 0 (clamping before rounding gives the same: the bounds are integers), rounded with
-// kRoundMagic instead of rintf and a float-to-int conversion.
+// point 0.
 __device__ __forceinline__ int8_t int8_code(float v, const Int8Code& code) {
-  const float q = divide(v, code.div);
-  const float c = fminf(fmaxf(q, code.qmin), 127.0f);
-  const int32_t i = isnan(q) ? 0 : __float_as_int(__fadd_rn(c, kRoundMagic)) - kRoundMagicBits;
-  return static_cast<int8_t>(i);
+  return static_cast<int8_t>(round_clamped(divide(v, code.div), code.qmin, 127.0f));
 }
 
 // store_out with int8 codes too: Y = int8_t encodes with `code`, any other Y as store_out above

@@ -41,13 +41,10 @@ __device__ __forceinline__ uint8_t quantize_one(float x, const QuantParams& p) {
     // Round to nearest even, saturating to +-448 (E4M3 has no infinity).
     return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
   } else {
-    // clamp(rint(v) + zp, qmin, qmax) - offset, as clamp(v, qmin - zp, qmax - zp) rounded (the
-    // bounds are integers, so clamping first gives the same) plus zp - offset, without rintf
-    // and a float-to-int conversion (the pass was issue-bound). NaN quantizes to the zero point
-    // (as the reference). The result fits int8 (the caller picks the offset).
-    const float c = fminf(fmaxf(v, p.lo), p.hi);
-    const int32_t q = isnan(v) ? 0 : __float_as_int(c + kRoundMagic) - kRoundMagicBits;
-    return static_cast<uint8_t>(q + p.shift);
+    // clamp(rint(v) + zp, qmin, qmax) - offset, as rint(clamp(v, qmin - zp, qmax - zp)) plus
+    // zp - offset. NaN quantizes to the zero point (as the reference). The result fits int8
+    // (the caller picks the offset).
+    return static_cast<uint8_t>(round_clamped(v, p.lo, p.hi) + p.shift);
   }
 }
 

@@ -29,7 +29,6 @@
 // reshaped codes. A Transpose between producer and reader (a copy, never seen between a fused
 // attention and its proj) is reported rather than passed.
 #include <cmath>
-#include <cstdio>
 
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
@@ -38,12 +37,6 @@ namespace vitrt {
 namespace {
 
 constexpr const char* kPass = "fuse_quant_producers";
-
-std::string format_scale(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6g", v);
-  return buf;
-}
 
 bool is_vitrt(const Node& node, const char* op_type) {
   return !node.dead && node.domain == "vitrt" && node.op_type == op_type;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <unordered_set>
 
 #include "ir/ops/shape_rules.h"
@@ -308,6 +309,12 @@ std::optional<ActivationQuant> match_activation(const Graph& graph, ValueId v, s
   if (qtype == DType::kFloat8E4M3FN) a.kind = kFakeQuantE4M3;
   if (qtype == DType::kFloat8E5M2) a.kind = kFakeQuantE5M2;
   return a;
+}
+
+std::string format_scale(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
 }
 
 }  // namespace vitrt

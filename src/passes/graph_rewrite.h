@@ -125,4 +125,7 @@ bool same_sym_shape(const Value& a, const Value& b);
 std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& input,
                                                             const std::vector<Dim>& dims);
 
+// A quantization scale as the passes' log lines print it (six significant digits).
+std::string format_scale(double v);
+
 }  // namespace vitrt

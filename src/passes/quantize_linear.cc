@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <set>
 
 #include "core/float8.h"
@@ -14,12 +13,6 @@ namespace vitrt {
 namespace {
 
 constexpr const char* kPass = "quantize_linear";
-
-std::string format_scale(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6g", v);
-  return buf;
-}
 
 // W [K, N] fp32 -> int8 with one symmetric scale per output channel n (amax_n / 127).
 void quantize_weights_int8(const Tensor& w, Tensor& w_q, Tensor& scales) {
