@@ -14,15 +14,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <random>
 
 #include "core/float8.h"
 #include "core/half.h"
-#include "core/npy.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda_test_util.h"
-#include "vitrt/builder.h"
 #include "vitrt/engine.h"
 
 namespace vitrt::testing {
@@ -76,15 +73,6 @@ ValueId add_layer(TestGraph& g, ValueId x, const Layer& l, const std::string& na
               {x, g.constant(name + ".w", w), g.constant(name + ".s", ws),
                g.constant(name + ".b", bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f))},
               a, "vitrt", name);
-}
-
-::testing::AssertionResult floats_agree(const Tensor& actual, const Tensor& expected, double rel,
-                                        double min_cosine) {
-  const Agreement a = agreement(actual, expected);
-  if (actual.shape() == expected.shape() && a.max_rel <= rel && a.cosine >= min_cosine) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << "max_rel " << a.max_rel << ", cosine " << a.cosine;
 }
 
 // The graph on the GPU (eager and captured) against the CPU engine.
@@ -397,47 +385,8 @@ TEST_F(CudaFp8Chain, LayerNormFc1Fc2Chain) {
 // names the FP8 edges, and the plan agrees with the CPU fp8 plan of the same calibration (the
 // same scales and codes up to the GPU's rounding) and with PyTorch.
 TEST_F(CudaFp8Chain, VitPlanBuiltForFp8) {
-  namespace fs = std::filesystem;
-  const fs::path fixture = fs::path(VITRT_SOURCE_DIR) / "tests/golden/timm_vit_tiny_ts17";
-  const fs::path calib = fs::temp_directory_path() / "vitrt_fp8_chain_calib";
-  fs::remove_all(calib);
-  fs::create_directories(calib / "case1");
-  fs::copy_file(fixture / "case1/input.pixel_values.npy", calib / "case1/pixel_values.npy");
-  Result<Tensor> x = read_npy((fixture / "case1/input.pixel_values.npy").string());
-  Result<Tensor> torch = read_npy((fixture / "case1/output.0.logits.npy").string());
-  ASSERT_TRUE(x.ok() && torch.ok());
-  std::vector<Tensor> logits;
-  for (const char* device : {"cpu", "cuda"}) {
-    SCOPED_TRACE(device);
-    BuildOptions options;
-    options.device = device;
-    options.precision = "fp8";
-    options.calib_data = calib.string();
-    options.verbose = true;
-    int edges = 0;
-    options.log = [&edges](const std::string& line) {
-      edges += line.find("[fuse_quant_producers]") != std::string::npos &&
-               line.find("stays FP8") != std::string::npos;
-    };
-    const fs::path plan = fs::temp_directory_path() / (std::string("vitrt_fp8_chain_") + device);
-    Result<BuildSummary> built =
-        build_plan((fixture / "model.onnx").string(), plan.string(), options);
-    ASSERT_TRUE(built.ok()) << built.status().to_string();
-    EXPECT_EQ(edges, 8);  // per block: LN -> qkv, attention -> proj, LN -> fc1, fc1 -> fc2
-    Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
-    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-    std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
-    for (int round = 0; round < 2; ++round) {  // the second run replays the captured graph
-      Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", *x}});
-      ASSERT_TRUE(out.ok()) << out.status().to_string();
-      EXPECT_TRUE(cosine_at_least((*out)[0].tensor, *torch, 0.99));
-      if (round == 1) logits.push_back((*out)[0].tensor);
-    }
-    std::error_code ec;
-    fs::remove(plan, ec);
-  }
-  ASSERT_EQ(logits.size(), 2u);
-  EXPECT_TRUE(floats_agree(logits[1], logits[0], 5e-2, 0.999));
+  // Per block: LN -> qkv, attention -> proj, LN -> fc1, fc1 -> fc2.
+  check_quantized_vit_plans("fp8", "stays FP8", 8, 8);
 }
 
 }  // namespace

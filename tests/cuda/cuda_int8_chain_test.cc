@@ -13,14 +13,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <random>
 
-#include "core/npy.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda_test_util.h"
-#include "vitrt/builder.h"
-#include "vitrt/engine.h"
 
 namespace vitrt::testing {
 namespace {
@@ -101,15 +97,6 @@ ValueId add_layer(TestGraph& g, ValueId x, const Layer& l, const std::string& na
     return ::testing::AssertionSuccess();
   }
   return ::testing::AssertionFailure() << differ << " of " << expected.numel() << " codes differ";
-}
-
-::testing::AssertionResult floats_agree(const Tensor& actual, const Tensor& expected, double rel,
-                                        double min_cosine) {
-  const Agreement a = agreement(actual, expected);
-  if (actual.shape() == expected.shape() && a.max_rel <= rel && a.cosine >= min_cosine) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << "max_rel " << a.max_rel << ", cosine " << a.cosine;
 }
 
 // X as int8 codes: the default mode, the dequantize kernel (1) and CUTLASS (4, fp16 plans on
@@ -285,49 +272,9 @@ TEST_F(CudaInt8Chain, TunedFc1Fc2Chain) {
 // An int8 ViT plan (vitrt's calibration) built for the CPU and the GPU: on the GPU fc1 writes
 // fc2's codes in each block, and both devices agree with each other and with PyTorch.
 TEST_F(CudaInt8Chain, VitPlanBuiltForInt8) {
-  namespace fs = std::filesystem;
-  const fs::path fixture = fs::path(VITRT_SOURCE_DIR) / "tests/golden/timm_vit_tiny_ts17";
-  const fs::path calib = fs::temp_directory_path() / "vitrt_int8_chain_calib";
-  fs::remove_all(calib);
-  fs::create_directories(calib / "case1");
-  fs::copy_file(fixture / "case1/input.pixel_values.npy", calib / "case1/pixel_values.npy");
-  Result<Tensor> x = read_npy((fixture / "case1/input.pixel_values.npy").string());
-  Result<Tensor> torch = read_npy((fixture / "case1/output.0.logits.npy").string());
-  ASSERT_TRUE(x.ok() && torch.ok());
-  std::vector<Tensor> logits;
-  for (const char* device : {"cpu", "cuda"}) {
-    SCOPED_TRACE(device);
-    BuildOptions options;
-    options.device = device;
-    options.precision = "int8";
-    options.calib_data = calib.string();
-    options.verbose = true;
-    int edges = 0;
-    options.log = [&edges](const std::string& line) {
-      edges += line.find("[fuse_quant_producers]") != std::string::npos &&
-               line.find("stays INT8") != std::string::npos;
-    };
-    const fs::path plan = fs::temp_directory_path() / (std::string("vitrt_int8_chain_") + device);
-    Result<BuildSummary> built =
-        build_plan((fixture / "model.onnx").string(), plan.string(), options);
-    ASSERT_TRUE(built.ok()) << built.status().to_string();
-    // Per block: LN -> qkv and LN -> fc1, and fc1 -> fc2 for CUDA plans (on the CPU those codes
-    // would be a pass of their own).
-    EXPECT_EQ(edges, std::string(device) == "cuda" ? 6 : 4);
-    Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
-    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-    std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
-    for (int round = 0; round < 2; ++round) {  // the second run replays the captured graph
-      Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", *x}});
-      ASSERT_TRUE(out.ok()) << out.status().to_string();
-      EXPECT_TRUE(cosine_at_least((*out)[0].tensor, *torch, 0.99));
-      if (round == 1) logits.push_back((*out)[0].tensor);
-    }
-    std::error_code ec;
-    fs::remove(plan, ec);
-  }
-  ASSERT_EQ(logits.size(), 2u);
-  EXPECT_TRUE(floats_agree(logits[1], logits[0], 5e-2, 0.999));
+  // Per block: LN -> qkv and LN -> fc1, and fc1 -> fc2 for CUDA plans (on the CPU those codes
+  // would be a pass of their own).
+  check_quantized_vit_plans("int8", "stays INT8", 4, 6);
 }
 
 }  // namespace

@@ -5,16 +5,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/float8.h"
 #include "core/half.h"
+#include "core/npy.h"
 #include "cuda/cuda_engine.h"
 #include "cuda/device_info.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
+#include "vitrt/builder.h"
+#include "vitrt/engine.h"
 
 namespace vitrt::testing {
 
@@ -64,6 +68,17 @@ inline Agreement agreement(const Tensor& a, const Tensor& b) {
   r.cosine = (na == 0 && nb == 0) ? 1.0 : dot / std::sqrt(na * nb);
   r.max_rel = scale > 0 ? maxerr / scale : maxerr;
   return r;
+}
+
+// Same shape, the worst element within `rel` of the expected output's scale and cosine at least
+// `min_cosine`.
+inline ::testing::AssertionResult floats_agree(const Tensor& actual, const Tensor& expected,
+                                               double rel, double min_cosine) {
+  const Agreement a = agreement(actual, expected);
+  if (actual.shape() == expected.shape() && a.max_rel <= rel && a.cosine >= min_cosine) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "max_rel " << a.max_rel << ", cosine " << a.cosine;
 }
 
 // fp32: every element within `fp32_rel` of the output's scale. fp16/bf16: cosine >= min_cosine
@@ -159,6 +174,57 @@ inline ::testing::AssertionResult codes_near(const Tensor& actual, const Tensor&
     }
   }
   return ::testing::AssertionSuccess();
+}
+
+// `vitrt build --precision <precision>` of the timm ViT-tiny fixture (vitrt's calibration on its
+// input) for the CPU and for CUDA: the build log's fuse_quant_producers lines holding `marker`
+// ("stays FP8", "stays INT8") number cpu_edges / cuda_edges; each plan's logits, eager and from
+// the captured graph, are within cosine 0.99 of PyTorch's; and the two devices' logits agree
+// (5e-2 of scale, cosine 0.999).
+inline void check_quantized_vit_plans(const std::string& precision, const std::string& marker,
+                                      int cpu_edges, int cuda_edges) {
+  namespace fs = std::filesystem;
+  const fs::path fixture = fs::path(VITRT_SOURCE_DIR) / "tests/golden/timm_vit_tiny_ts17";
+  const std::string stem = "vitrt_" + precision + "_chain_";
+  const fs::path calib = fs::temp_directory_path() / (stem + "calib");
+  fs::remove_all(calib);
+  fs::create_directories(calib / "case1");
+  fs::copy_file(fixture / "case1/input.pixel_values.npy", calib / "case1/pixel_values.npy");
+  Result<Tensor> x = read_npy((fixture / "case1/input.pixel_values.npy").string());
+  Result<Tensor> torch = read_npy((fixture / "case1/output.0.logits.npy").string());
+  ASSERT_TRUE(x.ok() && torch.ok());
+  std::vector<Tensor> logits;
+  for (const char* device : {"cpu", "cuda"}) {
+    SCOPED_TRACE(device);
+    BuildOptions options;
+    options.device = device;
+    options.precision = precision;
+    options.calib_data = calib.string();
+    options.verbose = true;
+    int edges = 0;
+    options.log = [&edges, &marker](const std::string& line) {
+      edges += line.find("[fuse_quant_producers]") != std::string::npos &&
+               line.find(marker) != std::string::npos;
+    };
+    const fs::path plan = fs::temp_directory_path() / (stem + device);
+    Result<BuildSummary> built =
+        build_plan((fixture / "model.onnx").string(), plan.string(), options);
+    ASSERT_TRUE(built.ok()) << built.status().to_string();
+    EXPECT_EQ(edges, std::string(device) == "cuda" ? cuda_edges : cpu_edges);
+    Result<std::shared_ptr<Engine>> engine = Engine::load_plan(plan.string());
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    std::unique_ptr<ExecutionContext> ctx = (*engine)->create_context();
+    for (int round = 0; round < 2; ++round) {  // the second run replays the captured graph
+      Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", *x}});
+      ASSERT_TRUE(out.ok()) << out.status().to_string();
+      EXPECT_TRUE(cosine_at_least((*out)[0].tensor, *torch, 0.99));
+      if (round == 1) logits.push_back((*out)[0].tensor);
+    }
+    std::error_code ec;
+    fs::remove(plan, ec);
+  }
+  ASSERT_EQ(logits.size(), 2u);
+  EXPECT_TRUE(floats_agree(logits[1], logits[0], 5e-2, 0.999));
 }
 
 }  // namespace vitrt::testing
