@@ -16,6 +16,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cuda/attention_sm90.h"
 #include "cuda/device_common.cuh"
 
 namespace vitrt::cuda {
@@ -1020,9 +1021,9 @@ cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// Which form runs (VITRT_ATTENTION=stream|whole|sub overrides the choice, to compare them on
-// a GPU).
-enum class AttentionForm { kAuto, kStream, kWhole, kSub };
+// Which form runs (VITRT_ATTENTION=stream|whole|sub|wgmma overrides the choice, to compare
+// them on a GPU; wgmma where cuda/attention_sm90.h takes the problem).
+enum class AttentionForm { kAuto, kStream, kWhole, kSub, kWgmma };
 AttentionForm forced_form() {
   static const AttentionForm form = [] {
     const char* e = std::getenv("VITRT_ATTENTION");
@@ -1031,6 +1032,7 @@ AttentionForm forced_form() {
     if (v == "stream") return AttentionForm::kStream;
     if (v == "whole") return AttentionForm::kWhole;
     if (v == "sub") return AttentionForm::kSub;
+    if (v == "wgmma") return AttentionForm::kWgmma;
     return AttentionForm::kAuto;
   }();
   return form;
@@ -1132,6 +1134,17 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   const bool quant = args.quant_scores || args.quant_probs;
   const bool tc = tc_eligible(args) && args.scale > 0.0f && std::isfinite(args.scale) &&
                   (!quant || quant_whole_fits(args));
+  // Hopper's wgmma form (cuda/attention_sm90.h) wherever it is built and takes the problem:
+  // at ViT-B/16's shapes on an H200 it beat the mma.sync forms below at batch 1 (3.8 against
+  // 5.5 us a layer) and at batch 256 (1.86 ms a tower against 3.3), and cuDNN's fused attention
+  // (7.4 us, 2.2 ms) in the build's tactic race.
+  if (tc && !quant && attention_sm90_available() && attention_sm90_supports(type, args)) {
+    const AttentionForm form = forced_form();
+    if (form == AttentionForm::kAuto || form == AttentionForm::kWgmma) {
+      const cudaError_t e = launch_attention_sm90(type, args, stream);
+      if (e != cudaErrorNotSupported) return e;
+    }
+  }
   if (type == Elt::kF16 && tc) return launch_tc_out<__half>(args, stream);
   if (type == Elt::kBF16 && tc) return launch_tc_out<__nv_bfloat16>(args, stream);
   const size_t smem =
@@ -1148,5 +1161,18 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
     return cudaGetLastError();
   });
 }
+
+#if !VITRT_HAVE_CUTLASS
+// Built without CUTLASS's headers (scripts/setup.sh fetches them): no wgmma form.
+bool attention_sm90_available() {
+  return false;
+}
+bool attention_sm90_supports(Elt, const AttentionArgs&) {
+  return false;
+}
+cudaError_t launch_attention_sm90(Elt, const AttentionArgs&, cudaStream_t) {
+  return cudaErrorNotSupported;
+}
+#endif
 
 }  // namespace vitrt::cuda

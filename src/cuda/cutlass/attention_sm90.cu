@@ -1,0 +1,484 @@
+// vitrt.Attention on Hopper's warpgroup MMA (see cuda/attention_sm90.h). The mma.sync forms of
+// cuda/attention.cu issue Q K^T and P V as 16x8x16 products per warp, with their operands
+// loaded through ldmatrix: at ViT-B/16's batch 256 the best of them took 3.3 ms a tower against
+// cuDNN's 2.2 (bench/gpu/RESULTS.md, session 4). Here one warpgroup (4 warps, 128 threads) owns
+// 64 query rows of one head:
+//   - Q (64 rows), K and V (every key, zero rows up to the kernel's key bucket) are copied into
+//     shared memory in the 128-byte swizzled layout wgmma reads without ldmatrix: 64 16-bit
+//     elements a row, 16-byte chunk c of row r at chunk c ^ (r % 8);
+//   - S = Q K^T is four m64nNk16 wgmmas with both operands in shared memory (N = the bucket:
+//     64, 80, 128, 208 or 256), while V is still landing;
+//   - the row's max and sum come from the whole row in registers (no online rescale), and P,
+//     rounded to the 16-bit type, stays in registers as the A operand of
+//   - O = P V: N/16 m64n64k16 wgmmas with V in shared memory, head dim contiguous (MN-major);
+//   - O / sum goes out through shared memory as 16-byte row chunks (or 8-byte chunks of E4M3
+//     codes with out_scale).
+// CuTe (from the CUTLASS headers) gives only the wgmma instruction wrappers and the descriptor
+// type; the layouts, the pipeline and the softmax are written here.
+#define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED 1
+
+#include "cuda/attention_sm90.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <type_traits>
+#include <utility>
+
+#include "cuda/device_common.cuh"
+#include "cute/arch/mma_sm90.hpp"
+
+namespace vitrt::cuda {
+namespace {
+
+namespace gmma = cute::SM90::GMMA;
+
+constexpr int kHeadDim = 64;
+constexpr int kRows = 64;       // query rows per warpgroup (one wgmma's M)
+constexpr int kRowBytes = 128;  // one row of 64 16-bit elements: one swizzle row
+
+template <typename T>
+struct CuteType;
+template <>
+struct CuteType<__half> {
+  using type = cute::half_t;
+};
+template <>
+struct CuteType<__nv_bfloat16> {
+  using type = cute::bfloat16_t;
+};
+
+// S (64 x kN) += Q (64 x 16) K^T: both operands from shared memory, K-major.
+template <typename T, int kN>
+using ScoresOp =
+    decltype(gmma::ss_op_selector<typename CuteType<T>::type, typename CuteType<T>::type, float,
+                                  cute::Shape<cute::_64, cute::Int<kN>, cute::_16>, gmma::Major::K,
+                                  gmma::Major::K>());
+// O (64 x 64) += P (64 x 16 keys, registers) V (16 keys x 64, shared memory, MN-major).
+template <typename T>
+using OutputOp =
+    decltype(gmma::rs_op_selector<typename CuteType<T>::type, typename CuteType<T>::type, float,
+                                  cute::Shape<cute::_64, cute::_64, cute::_16>, gmma::Major::K,
+                                  gmma::Major::MN>());
+
+template <typename Op, size_t... I>
+__device__ __forceinline__ void scores_mma(uint64_t da, uint64_t db, float* d, gmma::ScaleOut acc,
+                                           std::index_sequence<I...>) {
+  Op::fma(da, db, d[I]..., acc);
+}
+template <typename Op, size_t... I>
+__device__ __forceinline__ void output_mma(const uint32_t (&p)[4], uint64_t db, float* d,
+                                           gmma::ScaleOut acc, std::index_sequence<I...>) {
+  Op::fma(p[0], p[1], p[2], p[3], db, d[I]..., acc);
+}
+
+// A wgmma operand descriptor for a tile at shared address `addr` (1024-byte aligned at the
+// tile's start, advanced inside it by whole 16-byte units) in the 128-byte swizzle: rows of 128
+// bytes, groups of 8 rows 1024 bytes apart (the stride byte offset). K-major tiles (Q, K) step
+// 32 bytes per 16 elements of K; the MN-major one (V: one 64-element swizzle row wide, so the
+// leading byte offset is unused) steps 16 rows per 16 keys.
+__device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
+  cute::GmmaDescriptor d;
+  d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
+  d.bitfield.leading_byte_offset_ = 1;
+  d.bitfield.stride_byte_offset_ = 1024 >> 4;
+  d.bitfield.base_offset_ = 0;
+  d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::B128);
+  return d.desc_;
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16 bytes global -> shared; zero-fills when !valid.
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+// Writes through the generic proxy (cp.async) made visible to wgmma's reads (the async proxy).
+__device__ __forceinline__ void fence_async_shared() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+  if constexpr (std::is_same_v<T, __half>) {
+    __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&v);
+  } else {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&v);
+  }
+}
+
+// Copies rows [0, rows) of a 64-wide tile (row r at src + r * stride elements; rows at or past
+// `valid` zero-filled) into the swizzled layout at dst.
+template <typename T>
+__device__ __forceinline__ void stage_rows(uint32_t dst, const T* src, int64_t stride, int rows,
+                                           int valid) {
+  for (int e = static_cast<int>(threadIdx.x); e < rows * 8; e += 128) {
+    const int r = e >> 3, c = e & 7;
+    const bool ok = r < valid;
+    cp_async16(dst + r * kRowBytes + ((c ^ (r & 7)) << 4), src + (ok ? r : 0) * stride + c * 8, ok);
+  }
+}
+
+// Registers: the scores (kN / 2 a thread) live beside O (32) and P (kN / 4): 4 blocks of 128
+// threads a multiprocessor up to 64 keys, 3 up to 208 (168 registers), 2 above. kMasked (an
+// additive mask or the causal form): the per-key index math costs registers, so 2 above 64.
+template <int kN, bool kMasked>
+constexpr int min_blocks() {
+  return kN <= 64 ? 4 : kMasked ? 2 : kN <= 208 ? 3 : 2;
+}
+
+template <int kN>
+constexpr size_t smem_bytes() {
+  return 1024 + static_cast<size_t>(2 * kRows + 2 * kN) * kRowBytes;  // 1024: alignment slack
+}
+
+template <typename T, typename Y, int kN, bool kMasked>
+__global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
+    attention_sm90_kernel(AttentionArgs a, int tiles_per_block) {
+  static_assert(kN % 16 == 0 && kN <= 256, "key buckets are whole 16-key steps, at most 256");
+  using Scores = ScoresOp<T, kN>;
+  using Output = OutputOp<T>;
+  static_assert(sizeof(typename Scores::CRegisters) == kN / 2 * sizeof(float));
+  static_assert(sizeof(typename Output::CRegisters) == 32 * sizeof(float));
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const uint32_t raw = smem_u32(smem_raw);
+  const uint32_t base = (raw + 1023u) & ~1023u;
+  unsigned char* base_ptr = smem_raw + (base - raw);
+  // Two Q tiles (the next one lands while this one is worked on), then K and V.
+  const uint32_t k_s = base + 2 * kRows * kRowBytes, v_s = k_s + kN * kRowBytes;
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int64_t b = blockIdx.z, h = blockIdx.y;
+  const int sq = static_cast<int>(a.sq), sk = static_cast<int>(a.sk);
+  const int first = static_cast<int>(blockIdx.x) * tiles_per_block;
+  const int q_tiles = (sq + kRows - 1) / kRows;
+  const int tiles = min(tiles_per_block, q_tiles - first);
+
+  const T* qg = static_cast<const T*>(a.q) + b * a.sq * a.q_row_stride + h * kHeadDim;
+  const T* kg = static_cast<const T*>(a.k) + b * a.sk * a.k_row_stride + h * kHeadDim;
+  const T* vg = static_cast<const T*>(a.v) + b * a.sk * a.v_row_stride + h * kHeadDim;
+  const auto stage_q = [&](int tile) {
+    const int q0 = (first + tile) * kRows;
+    stage_rows<T>(base + (tile & 1) * kRows * kRowBytes, qg + q0 * a.q_row_stride, a.q_row_stride,
+                  kRows, sq - q0);
+  };
+  // cp.async groups: Q[0] with K, then V (it lands while the first Q K^T runs), then Q[1];
+  // after each tile one more (Q[tile + 2], or empty), so that Q[tile] is always complete
+  // once all but the newest group are.
+  stage_q(0);
+  stage_rows<T>(k_s, kg, a.k_row_stride, kN, sk);
+  cp_async_commit();
+  stage_rows<T>(v_s, vg, a.v_row_stride, kN, sk);
+  cp_async_commit();
+  if (tiles > 1) stage_q(1);
+  cp_async_commit();
+
+  const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
+  const uint64_t k_desc = swizzle128_desc(k_s), v_desc = swizzle128_desc(v_s);
+  constexpr bool kCodes = std::is_same_v<Y, uint8_t>;
+  [[maybe_unused]] const Divisor out_div = divisor_of(a.out_scale);
+  Y* out = static_cast<Y*>(a.out);
+
+  for (int tile = 0; tile < tiles; ++tile) {
+    const int q0 = (first + tile) * kRows;
+    // Q[tile]: with K in the first group, else the group before the newest.
+    if (tile == 0) {
+      cp_async_wait<2>();
+    } else {
+      cp_async_wait<1>();
+    }
+    fence_async_shared();
+    __syncthreads();
+
+    // S = Q K^T. Accumulator element 4j + e of a thread: row g + 8 (e / 2) of its warp's 16,
+    // key 8j + 2t + e % 2.
+    float s[kN / 2];
+#pragma unroll
+    for (int i = 0; i < kN / 2; ++i) s[i] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kN / 2; ++i) cute::warpgroup_fence_operand(s[i]);
+    cute::warpgroup_arrive();
+    const uint64_t q_desc = swizzle128_desc(base + (tile & 1) * kRows * kRowBytes);
+#pragma unroll
+    for (int ks = 0; ks < kHeadDim / 16; ++ks) {
+      // 16 elements of the head dim: 32 bytes, 2 units of the descriptor's address.
+      scores_mma<Scores>(q_desc + 2 * ks, k_desc + 2 * ks, s,
+                         ks == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
+                         std::make_index_sequence<kN / 2>{});
+    }
+    cute::warpgroup_commit_batch();
+    cute::warpgroup_wait<0>();
+#pragma unroll
+    for (int i = 0; i < kN / 2; ++i) cute::warpgroup_fence_operand(s[i]);
+
+    // Masking in raw-score units (an additive mask is divided by the scale, so that
+    // exp2(s * scale_log2 - max) applies it as exp(s * scale + mask)), as cuda/attention.cu
+    // does.
+    const int row[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+    if constexpr (!kMasked) {
+      // Keys past the sequence. Where it ends inside the bucket's last 16 keys (the buckets'
+      // own lengths: 197 in 208, 77 in 80, 50 in 64), only those 8 elements are looked at;
+      // the per-element test over the whole row was a third of the softmax's instructions.
+      const int lim = sk - 2 * t;  // element i is key (i / 4) * 8 + (i % 2) + 2t
+      if (sk > kN - 16) {
+#pragma unroll
+        for (int i = kN / 2 - 8; i < kN / 2; ++i) {
+          if ((i >> 2) * 8 + (i & 1) >= lim) s[i] = -INFINITY;
+        }
+      } else {
+#pragma unroll
+        for (int i = 0; i < kN / 2; ++i) {
+          if ((i >> 2) * 8 + (i & 1) >= lim) s[i] = -INFINITY;
+        }
+      }
+    } else {
+      // Each row's mask pointer once; per element only the key's offset.
+      const T* mask = static_cast<const T*>(a.mask);
+      const T* mrow[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        mrow[r] = mask == nullptr || row[r] >= sq
+                      ? nullptr
+                      : mask + b * a.mask_strides[0] + h * a.mask_strides[1] +
+                            int64_t(row[r]) * a.mask_strides[2];
+      }
+      const int64_t ms3 = a.mask_strides[3];
+      const int key_end[2] = {a.causal ? min(sk, row[0] + (sk - sq) + 1) : sk,
+                              a.causal ? min(sk, row[1] + (sk - sq) + 1) : sk};
+#pragma unroll
+      for (int i = 0; i < kN / 2; ++i) {
+        const int r = (i >> 1) & 1, j = (i >> 2) * 8 + 2 * t + (i & 1);
+        if (j >= key_end[r]) {
+          s[i] = -INFINITY;
+        } else if (mrow[r] != nullptr) {
+          s[i] += to_f(mrow[r][j * ms3]) * inv_scale;
+        }
+      }
+    }
+    // The rows' max (the four lanes of a row hold its keys between them) and P = exp2(...).
+    float m[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int i = 0; i < kN / 2; ++i) m[(i >> 1) & 1] = fmaxf(m[(i >> 1) & 1], s[i]);
+    float l[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 1));
+      m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 2));
+      // A row with every key masked: P = 0 and sum 0 (NaN or 0 below), not exp2(NaN).
+      m[r] = m[r] == -INFINITY ? 0.0f : m[r] * scale_log2;
+    }
+    // P as wgmma A fragments: 16 keys a step, registers (row g, keys 2t..), (row g + 8, ...),
+    // (row g, keys 8 + 2t..), (row g + 8, ...), the accumulator's elements 8k .. 8k + 7.
+    uint32_t p[kN / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < kN / 16; ++kk) {
+      float e[8];
+#pragma unroll
+      for (int x = 0; x < 8; ++x) {
+        e[x] = fast_exp2(fmaf(s[8 * kk + x], scale_log2, -m[(x >> 1) & 1]));
+        l[(x >> 1) & 1] += e[x];
+      }
+#pragma unroll
+      for (int x = 0; x < 4; ++x) p[kk][x] = pack2<T>(e[2 * x], e[2 * x + 1]);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    }
+
+    if (tile == 0) {  // V (the group after Q[0] and K)
+      cp_async_wait<1>();
+      fence_async_shared();
+      __syncthreads();
+    }
+
+    // O = P V (rows of V past the sequence are zero, as is P there).
+    float o[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) o[i] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) cute::warpgroup_fence_operand(o[i]);
+#pragma unroll
+    for (int kk = 0; kk < kN / 16; ++kk) {
+#pragma unroll
+      for (int x = 0; x < 4; ++x) cute::warpgroup_fence_operand(p[kk][x]);
+    }
+    cute::warpgroup_arrive();
+#pragma unroll
+    for (int kk = 0; kk < kN / 16; ++kk) {
+      // 16 keys: 16 rows of 128 bytes, 128 units of the descriptor's address.
+      output_mma<Output>(p[kk], v_desc + 128 * kk, o,
+                         kk == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
+                         std::make_index_sequence<32>{});
+    }
+    cute::warpgroup_commit_batch();
+    cute::warpgroup_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 32; ++i) cute::warpgroup_fence_operand(o[i]);
+
+    // O / sum through this tile's Q buffer (every warp's Q K^T has finished reading it) as
+    // whole row chunks, in the same swizzle (16-byte chunk c of row r at c ^ (r % 8); 8-byte
+    // chunks for codes), so that the fragment stores of a warp's 8 rows fall on different
+    // banks. Element 4j + e of a thread is row g + 8 (e / 2) of its warp's 16, column
+    // 8j + 2t + e % 2.
+    if (tile != 0) __syncthreads();
+    unsigned char* stage = base_ptr + (tile & 1) * kRows * kRowBytes + warp * 16 * kRowBytes;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const float inv = a.zero_masked_rows && l[r] == 0.0f ? 0.0f : 1.0f / l[r];
+      unsigned char* dst_row = stage + (g + 8 * r) * kRowBytes;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const float lo = o[4 * j + 2 * r] * inv, hi = o[4 * j + 2 * r + 1] * inv;
+        if constexpr (kCodes) {
+          const uint32_t c0 = store_out<uint8_t>(lo, out_div);
+          const uint32_t c1 = store_out<uint8_t>(hi, out_div);
+          *reinterpret_cast<uint16_t*>(dst_row + ((j ^ g) << 3) + 2 * t) =
+              static_cast<uint16_t>(c0 | (c1 << 8));
+        } else {
+          *reinterpret_cast<uint32_t*>(dst_row + ((j ^ g) << 4) + 4 * t) = pack2<T>(lo, hi);
+        }
+      }
+    }
+    __syncwarp();
+#pragma unroll
+    for (int it = 0; it < 4; ++it) {
+      const int e = lane + 32 * it, rr = e >> 3, c = e & 7;
+      const int i = q0 + warp * 16 + rr;
+      if (i >= sq) continue;
+      Y* dst = out + ((b * a.sq + i) * a.heads + h) * kHeadDim + c * 8;
+      if constexpr (kCodes) {
+        *reinterpret_cast<uint2*>(dst) =
+            *reinterpret_cast<const uint2*>(stage + rr * kRowBytes + ((c ^ (rr & 7)) << 3));
+      } else {
+        *reinterpret_cast<uint4*>(dst) =
+            *reinterpret_cast<const uint4*>(stage + rr * kRowBytes + ((c ^ (rr & 7)) << 4));
+      }
+    }
+    // Q[tile + 2] into this buffer once every warp has read its staged rows.
+    if (tile + 2 < tiles) {
+      __syncthreads();
+      stage_q(tile + 2);
+    }
+    cp_async_commit();
+  }
+  cp_async_wait<0>();
+}
+
+// Query tiles a block works through, one after another, with K and V loaded once: as many as
+// the sequence has (ViT-B/16's 197 tokens: 4) while that still leaves six blocks per
+// multiprocessor, else fewer (batch 1: one tile a block, 48 blocks). At ViT-B/16's batch 256
+// one tile a block took 2.23 ms a tower, two 1.90, four 1.86; at batch 1 one tile 0.092 ms,
+// four 0.170 (bench/gpu/RESULTS.md, session 24). VITRT_SM90_TILES overrides, to compare on a
+// GPU.
+int tiles_per_block(const AttentionArgs& a) {
+  static const int forced = [] {
+    const char* e = std::getenv("VITRT_SM90_TILES");
+    return e != nullptr ? std::atoi(e) : 0;
+  }();
+  if (forced > 0) return forced;
+  static const int sms = [] {
+    int device = 0, n = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+                   cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) ==
+                       cudaSuccess &&
+                   n > 0
+               ? n
+               : 132;
+  }();
+  const int64_t q_tiles = (a.sq + kRows - 1) / kRows;
+  const int64_t blocks = q_tiles * a.heads * a.batch;
+  int per = 1;
+  while (per * 2 <= q_tiles && blocks / (per * 2) >= 6 * int64_t{sms}) per *= 2;
+  return per;
+}
+
+template <typename T, typename Y, int kN, bool kMasked>
+cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
+  constexpr size_t smem = smem_bytes<kN>();
+  // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
+  static const cudaError_t opted = cudaFuncSetAttribute(
+      attention_sm90_kernel<T, Y, kN, kMasked>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  if (opted != cudaSuccess) return opted;
+  const int64_t q_tiles = (a.sq + kRows - 1) / kRows;
+  const int per_block = tiles_per_block(a);
+  const dim3 grid(static_cast<unsigned>((q_tiles + per_block - 1) / per_block),
+                  static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch));
+  attention_sm90_kernel<T, Y, kN, kMasked><<<grid, 128, smem, stream>>>(a, per_block);
+  return cudaGetLastError();
+}
+
+template <typename T, typename Y, int kN>
+cudaError_t launch_bucket(const AttentionArgs& a, cudaStream_t stream) {
+  return a.mask != nullptr || a.causal ? launch_form<T, Y, kN, true>(a, stream)
+                                       : launch_form<T, Y, kN, false>(a, stream);
+}
+
+template <typename T, typename Y>
+cudaError_t launch_keys(const AttentionArgs& a, cudaStream_t stream) {
+  if (a.sk <= 64) return launch_bucket<T, Y, 64>(a, stream);
+  if (a.sk <= 80) return launch_bucket<T, Y, 80>(a, stream);
+  if (a.sk <= 128) return launch_bucket<T, Y, 128>(a, stream);
+  if (a.sk <= 208) return launch_bucket<T, Y, 208>(a, stream);
+  return launch_bucket<T, Y, 256>(a, stream);
+}
+
+template <typename T>
+cudaError_t launch_out(const AttentionArgs& a, cudaStream_t stream) {
+  return a.out_scale > 0.0f ? launch_keys<T, uint8_t>(a, stream) : launch_keys<T, T>(a, stream);
+}
+
+}  // namespace
+
+bool attention_sm90_available() {
+  static const bool available = [] {
+    int device = 0, major = 0, minor = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) ==
+               cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) ==
+               cudaSuccess &&
+           major == 9 && minor == 0;
+  }();
+  return available;
+}
+
+bool attention_sm90_supports(Elt type, const AttentionArgs& a) {
+  return (type == Elt::kF16 || type == Elt::kBF16) && a.dh == kHeadDim && a.dv == kHeadDim &&
+         a.sk >= 1 && a.sk <= kSm90AttentionMaxKeys && a.sq >= 1 && a.sq <= (int64_t(1) << 30) &&
+         a.heads >= 1 && a.heads <= 65535 && a.batch >= 1 && a.batch <= 65535 && !a.quant_scores &&
+         !a.quant_probs && a.scale > 0.0f && std::isfinite(a.scale) && a.out_scale >= 0.0f &&
+         std::isfinite(a.out_scale) && a.q_row_stride % 8 == 0 && a.k_row_stride % 8 == 0 &&
+         a.v_row_stride % 8 == 0 && aligned16(a.q) && aligned16(a.k) && aligned16(a.v) &&
+         aligned16(a.out);
+}
+
+cudaError_t launch_attention_sm90(Elt type, const AttentionArgs& a, cudaStream_t stream) {
+  if (!attention_sm90_available() || !attention_sm90_supports(type, a)) {
+    return cudaErrorNotSupported;
+  }
+  return type == Elt::kF16 ? launch_out<__half>(a, stream) : launch_out<__nv_bfloat16>(a, stream);
+}
+
+}  // namespace vitrt::cuda

@@ -1,0 +1,248 @@
+// The wgmma attention kernel (cuda/attention_sm90.h) launched directly, against the float64
+// reference on the same 16-bit inputs: every key bucket (64, 80, 128, 208, 256) and the
+// lengths next to their edges, queries past one 64-row tile, packed and separate q/k/v, masks
+// of both layouts, the causal form, fully masked rows (NaN, or 0 with zero_masked_rows) and
+// E4M3 codes out. launch_attention's own choice among its forms is covered by the engine-level
+// CudaAttention tests, whose large-grid cases run this kernel where it is available.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/float8.h"
+#include "core/half.h"
+#include "cuda/attention_sm90.h"
+#include "cuda_test_util.h"
+#include "testing/attention_op.h"
+
+namespace vitrt::testing {
+namespace {
+
+struct Sm90Case {
+  int64_t b, sq, sk, heads;
+  bool packed = false;  // q, k, v as views of one [B, S, 3 * H * 64] tensor (sq == sk)
+  bool causal = false;
+  int mask = 0;  // 0 none, 2 one [Sq, Sk] mask, 4 a [B, H, Sq, Sk] one
+  float amp = 1.0f;
+  bool masked_row = false;  // mask row 1 fully -inf (mask != 0)
+  bool zero_rows = false;
+  float out_scale = 0.0f;  // > 0: E4M3 codes out
+};
+
+std::string describe(const Sm90Case& c) {
+  return "B " + std::to_string(c.b) + " Sq " + std::to_string(c.sq) + " Sk " +
+         std::to_string(c.sk) + " H " + std::to_string(c.heads) + (c.packed ? " packed" : "") +
+         (c.causal ? " causal" : "") + " mask " + std::to_string(c.mask) +
+         (c.masked_row ? " masked row" : "") + (c.zero_rows ? " zero_masked_rows" : "") +
+         (c.out_scale > 0.0f ? " codes" : "");
+}
+
+uint16_t to16(float x, bool fp16) {
+  return fp16 ? float_to_half(x) : float_to_bf16(x);
+}
+float from16(uint16_t x, bool fp16) {
+  return fp16 ? half_to_float(x) : bf16_to_float(x);
+}
+
+struct DeviceBuffer {
+  void* p = nullptr;
+  explicit DeviceBuffer(size_t bytes) { EXPECT_EQ(cudaMalloc(&p, bytes), cudaSuccess); }
+  ~DeviceBuffer() { cudaFree(p); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+void upload(const Tensor& t, bool fp16, DeviceBuffer& dst) {
+  std::vector<uint16_t> host(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < host.size(); ++i) host[i] = to16(t.data<float>()[i], fp16);
+  ASSERT_EQ(cudaMemcpy(dst.p, host.data(), host.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
+}
+
+// Runs one case in fp16 or bf16; inputs are bf16-rounded (exact in both types), so the
+// reference sees the kernel's inputs.
+void run_case(const Sm90Case& c, bool fp16) {
+  SCOPED_TRACE(describe(c) + (fp16 ? " fp16" : " bf16"));
+  constexpr int64_t kDh = 64;
+  const int64_t d = c.heads * kDh;
+  AttentionOp op{.heads = c.heads,
+                 .causal = c.causal,
+                 .output_scale = c.out_scale,
+                 .zero_masked_rows = c.zero_rows};
+  Tensor q, k, v, packed;
+  if (c.packed) {
+    packed = bf16_random({c.b, c.sq, 3 * d}, 7 + c.sq, -c.amp, c.amp);
+    const auto parts = unpack_qkv(packed);
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
+  } else {
+    q = bf16_random({c.b, c.sq, d}, 11 + c.sq, -c.amp, c.amp);
+    k = bf16_random({c.b, c.sk, d}, 13 + c.sk, -c.amp, c.amp);
+    v = bf16_random({c.b, c.sk, d}, 17 + c.sk, -1.0f, 1.0f);
+  }
+  Tensor mask;
+  if (c.mask != 0) {
+    mask = bf16_random(c.mask == 4 ? std::vector<int64_t>{c.b, c.heads, c.sq, c.sk}
+                                   : std::vector<int64_t>{c.sq, c.sk},
+                       19, -3.0f, 0.0f);
+    if (c.masked_row) {
+      const int64_t planes = mask.numel() / (c.sq * c.sk);
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t j = 0; j < c.sk; ++j)
+          mask.data<float>()[(p * c.sq + 1) * c.sk + j] = -INFINITY;
+    }
+  }
+  Tensor expected = attention_reference(op, q, k, v, c.mask != 0 ? &mask : nullptr);
+
+  cuda::AttentionArgs a;
+  DeviceBuffer dq(static_cast<size_t>(std::max<int64_t>(c.packed ? packed.numel() : q.numel(), 8)) *
+                  2);
+  DeviceBuffer dk(static_cast<size_t>(std::max<int64_t>(k.numel(), 8)) * 2);
+  DeviceBuffer dv(static_cast<size_t>(std::max<int64_t>(v.numel(), 8)) * 2);
+  DeviceBuffer dm(static_cast<size_t>(std::max<int64_t>(c.mask ? mask.numel() : 0, 8)) * 2);
+  const size_t out_elems = static_cast<size_t>(c.b * c.sq * d);
+  DeviceBuffer dout(out_elems * 2);
+  if (c.packed) {
+    upload(packed, fp16, dq);
+    a.q = dq.p;
+    a.k = static_cast<uint16_t*>(dq.p) + d;
+    a.v = static_cast<uint16_t*>(dq.p) + 2 * d;
+    a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * d;
+  } else {
+    upload(q, fp16, dq);
+    upload(k, fp16, dk);
+    upload(v, fp16, dv);
+    a.q = dq.p;
+    a.k = dk.p;
+    a.v = dv.p;
+    a.q_row_stride = a.k_row_stride = a.v_row_stride = d;
+  }
+  if (c.mask != 0) {
+    upload(mask, fp16, dm);
+    a.mask = dm.p;
+    if (c.mask == 4) {
+      a.mask_strides[0] = c.heads * c.sq * c.sk;
+      a.mask_strides[1] = c.sq * c.sk;
+    }
+    a.mask_strides[2] = c.sk;
+    a.mask_strides[3] = 1;
+  }
+  a.out = dout.p;
+  a.batch = c.b;
+  a.heads = c.heads;
+  a.sq = c.sq;
+  a.sk = c.sk;
+  a.dh = a.dv = kDh;
+  a.scale = 0.125f;
+  a.causal = c.causal;
+  a.zero_masked_rows = c.zero_rows;
+  a.out_scale = c.out_scale;
+  const cuda::Elt type = fp16 ? cuda::Elt::kF16 : cuda::Elt::kBF16;
+  ASSERT_TRUE(cuda::attention_sm90_supports(type, a));
+  ASSERT_EQ(cuda::launch_attention_sm90(type, a, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+
+  if (c.out_scale > 0.0f) {
+    std::vector<uint8_t> codes(out_elems);
+    ASSERT_EQ(cudaMemcpy(codes.data(), dout.p, out_elems, cudaMemcpyDeviceToHost), cudaSuccess);
+    Tensor actual = Tensor::empty(DType::kUInt8, expected.shape());
+    Tensor want = Tensor::empty(DType::kUInt8, expected.shape());
+    for (size_t i = 0; i < out_elems; ++i) {
+      actual.data<uint8_t>()[i] = codes[i];
+      want.data<uint8_t>()[i] = float_to_e4m3(expected.data<float>()[i] / c.out_scale);
+    }
+    // One E4M3 step, plus half a code unit near zero: P is rounded to 16 bits before P V, so the
+    // output differs from float64 by about 1e-3 of its scale (the float cases' bound is 2e-2),
+    // which near zero is more than a step.
+    EXPECT_TRUE(codes_near(actual, want, 0.5));
+    return;
+  }
+  std::vector<uint16_t> back(out_elems);
+  ASSERT_EQ(cudaMemcpy(back.data(), dout.p, out_elems * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+  Tensor actual = Tensor::empty(DType::kFloat32, expected.shape());
+  for (size_t i = 0; i < out_elems; ++i) actual.data<float>()[i] = from16(back[i], fp16);
+  if (c.masked_row) {
+    // Row 1 of every (batch, head): NaN as PyTorch gives, or 0 with zero_masked_rows; the
+    // reference's NaN rows are left out of the comparison below.
+    for (int64_t bb = 0; bb < c.b; ++bb)
+      for (int64_t e = 0; e < d; ++e) {
+        const float x = actual.data<float>()[(bb * c.sq + 1) * d + e];
+        if (c.zero_rows) {
+          EXPECT_EQ(x, 0.0f);
+        } else {
+          EXPECT_TRUE(std::isnan(x)) << x;
+        }
+        actual.data<float>()[(bb * c.sq + 1) * d + e] = 0.0f;
+        expected.data<float>()[(bb * c.sq + 1) * d + e] = 0.0f;
+      }
+  }
+  EXPECT_TRUE(outputs_agree(actual, expected, fp16 ? "fp16" : "bf16"));
+}
+
+TEST(CudaAttentionSm90, MatchesFloat64) {
+  VITRT_REQUIRE_GPU();
+  if (!cuda::attention_sm90_available()) {
+    GTEST_SKIP() << "the wgmma attention kernel needs compute capability 9.0 and CUTLASS's headers";
+  }
+  const Sm90Case cases[] = {
+      // ViT's 197 tokens (bucket 208), packed as the fused export writes it, with a wide range.
+      {.b = 3, .sq = 197, .sk = 197, .heads = 4, .packed = true, .amp = 3.0f},
+      // CLIP vision's 50 (bucket 64) and text's causal 77 (bucket 80).
+      {.b = 2, .sq = 50, .sk = 50, .heads = 3, .packed = true},
+      {.b = 2, .sq = 77, .sk = 77, .heads = 2, .causal = true},
+      // Bucket edges: 64/65, 80/81, 128/129, 208/209, 256; one key; queries != keys.
+      {.b = 1, .sq = 64, .sk = 64, .heads = 2},
+      {.b = 1, .sq = 65, .sk = 65, .heads = 2, .amp = 2.0f},
+      {.b = 1, .sq = 81, .sk = 81, .heads = 1},
+      {.b = 1, .sq = 128, .sk = 128, .heads = 1},
+      {.b = 1, .sq = 129, .sk = 129, .heads = 1},
+      {.b = 1, .sq = 208, .sk = 208, .heads = 1},
+      {.b = 2, .sq = 209, .sk = 209, .heads = 1, .amp = 2.0f},
+      {.b = 1, .sq = 256, .sk = 256, .heads = 2, .amp = 2.0f},
+      {.b = 2, .sq = 3, .sk = 1, .heads = 2},
+      {.b = 1, .sq = 150, .sk = 37, .heads = 2},
+      {.b = 1, .sq = 20, .sk = 230, .heads = 1, .causal = true},
+      // Masks: one shared [Sq, Sk] mask, one per batch and head, with a fully masked row.
+      {.b = 2, .sq = 100, .sk = 100, .heads = 2, .mask = 2},
+      {.b = 2, .sq = 197, .sk = 197, .heads = 2, .mask = 4, .amp = 2.0f},
+      {.b = 2, .sq = 70, .sk = 70, .heads = 2, .mask = 2, .masked_row = true},
+      {.b = 2, .sq = 70, .sk = 70, .heads = 2, .mask = 4, .masked_row = true, .zero_rows = true},
+      // E4M3 codes out (the fp8 plan's attention -> proj edge).
+      {.b = 2, .sq = 197, .sk = 197, .heads = 2, .packed = true, .out_scale = 0.01f},
+      {.b = 1, .sq = 77, .sk = 77, .heads = 2, .causal = true, .out_scale = 0.004f},
+  };
+  for (const Sm90Case& c : cases) {
+    for (const bool fp16 : {true, false}) run_case(c, fp16);
+  }
+}
+
+// Outside its range the launcher refuses (the caller runs another form) instead of running.
+TEST(CudaAttentionSm90, RefusesWhatItDoesNotTake) {
+  cuda::AttentionArgs a;
+  a.batch = a.heads = 1;
+  a.sq = a.sk = 197;
+  a.dh = a.dv = 64;
+  a.q_row_stride = a.k_row_stride = a.v_row_stride = 64;
+  a.scale = 0.125f;
+  alignas(16) static uint16_t buffer[8];
+  a.q = a.k = a.v = a.out = buffer;
+  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF32, a));
+  cuda::AttentionArgs longer = a;
+  longer.sk = 257;
+  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, longer));
+  cuda::AttentionArgs wide = a;
+  wide.dh = wide.dv = 128;
+  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, wide));
+  cuda::AttentionArgs quant = a;
+  quant.quant_probs = true;
+  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, quant));
+  cuda::AttentionArgs odd = a;
+  odd.q_row_stride = 68 + 2;
+  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, odd));
+  EXPECT_EQ(cuda::launch_attention_sm90(cuda::Elt::kF32, a, nullptr), cudaErrorNotSupported);
+}
+
+}  // namespace
+}  // namespace vitrt::testing
