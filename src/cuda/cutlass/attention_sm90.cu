@@ -1,18 +1,19 @@
 // vitrt.Attention on Hopper's warpgroup MMA (see cuda/attention_sm90.h). The mma.sync forms of
 // cuda/attention.cu issue Q K^T and P V as 16x8x16 products per warp, with their operands
 // loaded through ldmatrix: at ViT-B/16's batch 256 the best of them took 3.3 ms a tower against
-// cuDNN's 2.2 (bench/gpu/RESULTS.md, session 4). Here one warpgroup (4 warps, 128 threads) owns
-// 64 query rows of one head:
-//   - Q (64 rows), K and V (every key, zero rows up to the kernel's key bucket) are copied into
-//     shared memory in the 128-byte swizzled layout wgmma reads without ldmatrix: 64 16-bit
-//     elements a row, 16-byte chunk c of row r at chunk c ^ (r % 8);
+// cuDNN's 2.2 (bench/gpu/RESULTS.md, session 4). Here one warpgroup (4 warps, 128 threads)
+// works through up to four 64-row query tiles of one head:
+//   - K and V (every key, zero rows up to the kernel's key bucket) are copied into shared memory
+//     once, with the first Q tile, in the 128-byte swizzled layout wgmma reads without ldmatrix:
+//     64 16-bit elements a row, 16-byte chunk c of row r at chunk c ^ (r % 8); the next Q tile
+//     lands while the current one is worked on;
 //   - S = Q K^T is four m64nNk16 wgmmas with both operands in shared memory (N = the bucket:
-//     64, 80, 128, 208 or 256), while V is still landing;
+//     64, 80, 128, 208 or 256), the first while V is still landing;
 //   - the row's max and sum come from the whole row in registers (no online rescale), and P,
 //     rounded to the 16-bit type, stays in registers as the A operand of
 //   - O = P V: N/16 m64n64k16 wgmmas with V in shared memory, head dim contiguous (MN-major);
-//   - O / sum goes out through shared memory as 16-byte row chunks (or 8-byte chunks of E4M3
-//     codes with out_scale).
+//   - O / sum goes out through the tile's Q buffer as 16-byte row chunks (or 8-byte chunks of
+//     E4M3 codes with out_scale).
 // CuTe (from the CUTLASS headers) gives only the wgmma instruction wrappers and the descriptor
 // type; the layouts, the pipeline and the softmax are written here.
 #define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED 1
@@ -276,12 +277,27 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
       }
     }
     // The rows' max (the four lanes of a row hold its keys between them) and P = exp2(...).
-    float m[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int i = 0; i < kN / 2; ++i) m[(i >> 1) & 1] = fmaxf(m[(i >> 1) & 1], s[i]);
-    float l[2] = {0.0f, 0.0f};
+    // Max and sum reduce over four partial values a row: one chain of kN / 4 dependent
+    // instructions a row was most of the softmax's latency.
+    constexpr int kChains = 4;
+    float mc[2][kChains], lc[2][kChains];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
+#pragma unroll
+      for (int c = 0; c < kChains; ++c) {
+        mc[r][c] = -INFINITY;
+        lc[r][c] = 0.0f;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kN / 2; ++i) {
+      float& acc = mc[(i >> 1) & 1][(i >> 2) % kChains];
+      acc = fmaxf(acc, s[i]);
+    }
+    float m[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      m[r] = fmaxf(fmaxf(mc[r][0], mc[r][1]), fmaxf(mc[r][2], mc[r][3]));
       m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 1));
       m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 2));
       // A row with every key masked: P = 0 and sum 0 (NaN or 0 below), not exp2(NaN).
@@ -296,13 +312,15 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
 #pragma unroll
       for (int x = 0; x < 8; ++x) {
         e[x] = fast_exp2(fmaf(s[8 * kk + x], scale_log2, -m[(x >> 1) & 1]));
-        l[(x >> 1) & 1] += e[x];
+        lc[(x >> 1) & 1][(2 * kk + (x >> 2)) % kChains] += e[x];
       }
 #pragma unroll
       for (int x = 0; x < 4; ++x) p[kk][x] = pack2<T>(e[2 * x], e[2 * x + 1]);
     }
+    float l[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
+      l[r] = (lc[r][0] + lc[r][1]) + (lc[r][2] + lc[r][3]);
       l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
       l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
     }
