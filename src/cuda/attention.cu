@@ -1136,7 +1136,7 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
                   (!quant || quant_whole_fits(args));
   // Hopper's wgmma form (cuda/attention_sm90.h) wherever it is built and takes the problem:
   // at ViT-B/16's shapes on an H200 it beat the mma.sync forms below at batch 1 (3.8 against
-  // 5.5 us a layer) and at batch 256 (1.86 ms a tower against 3.3), and cuDNN's fused attention
+  // 5.5 us a layer) and at batch 256 (1.7 ms a tower against 3.3), and cuDNN's fused attention
   // (7.4 us, 2.2 ms) in the build's tactic race.
   if (tc && !quant && attention_sm90_available() && attention_sm90_supports(type, args)) {
     const AttentionForm form = forced_form();

@@ -6,6 +6,7 @@
 // CudaAttention tests, whose large-grid cases run this kernel where it is available.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
