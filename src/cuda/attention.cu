@@ -16,6 +16,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cuda/async_copy.cuh"
 #include "cuda/attention_sm90.h"
 #include "cuda/device_common.cuh"
 
@@ -209,9 +210,6 @@ struct MmaType<__nv_bfloat16> {
   }
 };
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
 // ldmatrix on 32-bit shared-memory addresses: callers compute each lane's base address once
 // (LaneAddr) and add compile-time offsets per fragment. With generic pointers every ldmatrix
 // paid a shared-window conversion and its own address arithmetic: most of the Q K^T loop's
@@ -226,27 +224,6 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, uint32_t addr) {
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(addr));
 }
-// 16 bytes global -> shared; zero-fills when !valid (rows past the sequence, padded head dims).
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-// exp2 on the special-function unit, flushing denormal results to zero: exp2f adds range
-// handling around the same instruction, and P is rounded to fp16/bf16 right after.
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
 // Raw scores s of one warp's rows row_i[0] (elements 0, 1) and row_i[1] (2, 3) against keys
 // j0 + n * 8 + 2t + {0, 1}: keys past the sequence, past the causal limit or skipped (16-key
 // steps past the sequence are never multiplied) become -inf; an additive mask is added in

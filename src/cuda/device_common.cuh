@@ -32,6 +32,15 @@ __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) {
   return __bfloat162float(v);
 }
 
+// exp2 on the special-function unit, flushing denormal results to zero: exp2f adds range
+// handling around the same instruction. For softmax probabilities that are rounded to 16 bits
+// right after (the attention kernels).
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 template <typename T>
 __device__ __forceinline__ T from_f(float v) {
   return static_cast<T>(v);

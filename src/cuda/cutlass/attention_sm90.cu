@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cuda/async_copy.cuh"
 #include "cuda/device_common.cuh"
 #include "cute/arch/mma_sm90.hpp"
 
@@ -91,31 +92,10 @@ __device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
   return d.desc_;
 }
 
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-// 16 bytes global -> shared; zero-fills when !valid.
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 // Writes through the generic proxy (cp.async) made visible to wgmma's reads (the async proxy).
 __device__ __forceinline__ void fence_async_shared() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
 template <typename T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
   if constexpr (std::is_same_v<T, __half>) {
@@ -161,7 +141,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   static_assert(sizeof(typename Scores::CRegisters) == kN / 2 * sizeof(float));
   static_assert(sizeof(typename Output::CRegisters) == 32 * sizeof(float));
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  const uint32_t raw = smem_u32(smem_raw);
+  const uint32_t raw = smem_addr(smem_raw);
   const uint32_t base = (raw + 1023u) & ~1023u;
   unsigned char* base_ptr = smem_raw + (base - raw);
   // Two Q tiles (the next one lands while this one is worked on), then K and V.
