@@ -2,6 +2,8 @@
 // longer ones: one block per (query tile, head, batch) with an online softmax (running max and
 // sum) over key tiles, so any key count works. fp16/bf16 with aligned 8-element head dims run
 // on the tensor cores; fp32 (exact) and the odd layouts run the scalar kernel, fp32 throughout.
+// On Hopper, fp16/bf16 attention with head dim 64 and at most 256 keys runs the wgmma form of
+// cuda/cutlass/attention_sm90.cu instead (launch_attention below).
 //
 // Every kernel takes the output's element type Y as a template argument: the activation type,
 // or uint8_t for E4M3 codes (vitrt.Attention's output_scale, AttentionArgs::out_scale), which
