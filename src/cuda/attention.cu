@@ -20,6 +20,7 @@
 
 #include "cuda/async_copy.cuh"
 #include "cuda/attention_sm90.h"
+#include "cuda/current_device.h"
 #include "cuda/device_common.cuh"
 
 namespace vitrt::cuda {
@@ -183,10 +184,6 @@ template <typename T>
 struct MmaType;
 template <>
 struct MmaType<__half> {
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    __half2 h = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&h);
-  }
   static __device__ __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0,
                                              uint32_t b1) {
     asm volatile(
@@ -198,10 +195,6 @@ struct MmaType<__half> {
 };
 template <>
 struct MmaType<__nv_bfloat16> {
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&h);
-  }
   static __device__ __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0,
                                              uint32_t b1) {
     asm volatile(
@@ -275,7 +268,6 @@ template <typename T, int kN, int kD>
 __device__ __forceinline__ void softmax_step(float (&s)[kN][4], float scale_log2, float (&m_run)[2],
                                              float (&l_run)[2], float (&o)[kD / 8][4],
                                              uint32_t (&pf)[kN / 2][4]) {
-  using M = MmaType<T>;
   float red[2][kN];
 #pragma unroll
   for (int n = 0; n < kN; ++n) {
@@ -310,8 +302,8 @@ __device__ __forceinline__ void softmax_step(float (&s)[kN][4], float scale_log2
     const float p3 = fast_exp2(fmaf(s[n][3], scale_log2, -m_use[1]));
     red[0][n] = p0 + p1;
     red[1][n] = p2 + p3;
-    pf[n / 2][(n & 1) * 2 + 0] = M::pack(p0, p1);
-    pf[n / 2][(n & 1) * 2 + 1] = M::pack(p2, p3);
+    pf[n / 2][(n & 1) * 2 + 0] = pack_pair<T>(p0, p1);
+    pf[n / 2][(n & 1) * 2 + 1] = pack_pair<T>(p2, p3);
   }
 #pragma unroll
   for (int w = kN / 2; w > 0; w >>= 1) {
@@ -371,7 +363,6 @@ __device__ __forceinline__ void quantized_probs(const float (&s)[kN][4], float s
                                                 const float (&m)[2], const float (&l)[2],
                                                 const FakeQuant& fq, float fq_inv,
                                                 uint32_t (&pf)[kN / 2][4]) {
-  using M = MmaType<T>;
   float m_use[2], inv[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -386,8 +377,8 @@ __device__ __forceinline__ void quantized_probs(const float (&s)[kN][4], float s
       p[e] = fake_quant_by_inverse(
           fast_exp2(fmaf(s[n][e], scale_log2, -m_use[e >> 1])) * inv[e >> 1], fq, fq_inv);
     }
-    pf[n / 2][(n & 1) * 2 + 0] = M::pack(p[0], p[1]);
-    pf[n / 2][(n & 1) * 2 + 1] = M::pack(p[2], p[3]);
+    pf[n / 2][(n & 1) * 2 + 0] = pack_pair<T>(p[0], p[1]);
+    pf[n / 2][(n & 1) * 2 + 1] = pack_pair<T>(p[2], p[3]);
   }
 }
 
@@ -480,7 +471,6 @@ template <typename T, typename Y, int kD>
 __device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const float (&l_run)[2],
                                            T* q_w, const AttentionArgs& a, int64_t b, int64_t h,
                                            int i0, int lane) {
-  using M = MmaType<T>;
   constexpr bool kCodes = std::is_same_v<Y, uint8_t>;
   constexpr int kStride = kD + kTcPad, kChunks = kD / 8;
   const int g = lane >> 2, t = lane & 3;
@@ -499,7 +489,7 @@ __device__ __forceinline__ void store_rows(const float (&o)[kD / 8][4], const fl
                                      n * 8 + 2 * t) = static_cast<uint16_t>(lo | (hi << 8));
       } else {
         *reinterpret_cast<uint32_t*>(q_w + (g + 8 * r) * kStride + n * 8 + 2 * t) =
-            M::pack(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+            pack_pair<T>(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
       }
     }
   }
@@ -952,8 +942,8 @@ __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel
           static_cast<uint32_t>(store_out<uint8_t>(acc.w * inv, out_div)) << 24;
     } else {
       uint2 packed;
-      packed.x = M::pack(acc.x * inv, acc.y * inv);
-      packed.y = M::pack(acc.z * inv, acc.w * inv);
+      packed.x = pack_pair<T>(acc.x * inv, acc.y * inv);
+      packed.y = pack_pair<T>(acc.z * inv, acc.w * inv);
       *reinterpret_cast<uint2*>(dst) = packed;
     }
   }
@@ -965,18 +955,6 @@ bool tc_eligible(const AttentionArgs& a) {
   return a.dh % 8 == 0 && a.dv % 8 == 0 && a.q_row_stride % 8 == 0 && a.k_row_stride % 8 == 0 &&
          a.v_row_stride % 8 == 0 && aligned16(a.q) && aligned16(a.k) && aligned16(a.v) &&
          aligned16(a.out);
-}
-
-int multiprocessors() {
-  static const int count = [] {
-    int device = 0, n = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-      return 132;
-    }
-    return n;
-  }();
-  return count;
 }
 
 template <typename T, typename Y, int kD, int kWarps, bool kWhole, bool kQuant = false>
@@ -1027,8 +1005,9 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
   if (a.quant_scores || a.quant_probs) {
     // Fake quantization inside: the whole form (launch_attention checked that it fits), one
     // warp per block on small grids.
-    return big_blocks < 2 * multiprocessors() ? launch_tc_warps<T, Y, kD, 1, true, true>(a, stream)
-                                              : launch_tc_warps<T, Y, kD, 8, true, true>(a, stream);
+    return big_blocks < 2 * current_device_multiprocessors()
+               ? launch_tc_warps<T, Y, kD, 1, true, true>(a, stream)
+               : launch_tc_warps<T, Y, kD, 8, true, true>(a, stream);
   }
   AttentionForm form = forced_form();
   // Measured on an H200 at batch 256 (compute of the whole tower): the whole-sequence form
@@ -1041,7 +1020,7 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
     form = kD > 64 ? AttentionForm::kStream
                    : (a.sk > 2 * kTcKeys ? AttentionForm::kWhole : AttentionForm::kSub);
   }
-  if (big_blocks < 2 * multiprocessors()) {
+  if (big_blocks < 2 * current_device_multiprocessors()) {
     // Two or more key chunks: split the keys over a block's warps.
     if (a.sk > kSplitKeys && form != AttentionForm::kStream) {
       constexpr size_t smem = split_smem_bytes<T, kD>();

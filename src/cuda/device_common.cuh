@@ -32,6 +32,20 @@ __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) {
   return __bfloat162float(v);
 }
 
+// Two floats rounded to T (fp16 or bf16) and packed low-first into 32 bits: an mma / wgmma
+// operand register, or a 4-byte store of two outputs.
+template <typename T>
+__device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
+  if constexpr (std::is_same_v<T, __half>) {
+    __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&v);
+  } else {
+    static_assert(std::is_same_v<T, __nv_bfloat16>, "pack_pair takes fp16 or bf16");
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&v);
+  }
+}
+
 // exp2 on the special-function unit, flushing denormal results to zero: exp2f adds range
 // handling around the same instruction. For softmax probabilities that are rounded to 16 bits
 // right after (the attention kernels).

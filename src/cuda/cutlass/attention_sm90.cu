@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "cuda/async_copy.cuh"
+#include "cuda/current_device.h"
 #include "cuda/device_common.cuh"
 #include "cute/arch/mma_sm90.hpp"
 
@@ -96,17 +97,6 @@ __device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
 __device__ __forceinline__ void fence_async_shared() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  if constexpr (std::is_same_v<T, __half>) {
-    __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&v);
-  } else {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&v);
-  }
-}
-
 // Copies rows [0, rows) of a 64-wide tile (row r at src + r * stride elements; rows at or past
 // `valid` zero-filled) into the swizzled layout at dst.
 template <typename T>
@@ -295,7 +285,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
         lc[(x >> 1) & 1][(2 * kk + (x >> 2)) % kChains] += e[x];
       }
 #pragma unroll
-      for (int x = 0; x < 4; ++x) p[kk][x] = pack2<T>(e[2 * x], e[2 * x + 1]);
+      for (int x = 0; x < 4; ++x) p[kk][x] = pack_pair<T>(e[2 * x], e[2 * x + 1]);
     }
     float l[2];
 #pragma unroll
@@ -355,7 +345,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
           *reinterpret_cast<uint16_t*>(dst_row + ((j ^ g) << 3) + 2 * t) =
               static_cast<uint16_t>(c0 | (c1 << 8));
         } else {
-          *reinterpret_cast<uint32_t*>(dst_row + ((j ^ g) << 4) + 4 * t) = pack2<T>(lo, hi);
+          *reinterpret_cast<uint32_t*>(dst_row + ((j ^ g) << 4) + 4 * t) = pack_pair<T>(lo, hi);
         }
       }
     }
@@ -396,19 +386,11 @@ int tiles_per_block(const AttentionArgs& a) {
     return e != nullptr ? std::atoi(e) : 0;
   }();
   if (forced > 0) return forced;
-  static const int sms = [] {
-    int device = 0, n = 0;
-    return cudaGetDevice(&device) == cudaSuccess &&
-                   cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) ==
-                       cudaSuccess &&
-                   n > 0
-               ? n
-               : 132;
-  }();
+  const int64_t sms = current_device_multiprocessors();
   const int64_t q_tiles = (a.sq + kRows - 1) / kRows;
   const int64_t blocks = q_tiles * a.heads * a.batch;
   int per = 1;
-  while (per * 2 <= q_tiles && blocks / (per * 2) >= 6 * int64_t{sms}) per *= 2;
+  while (per * 2 <= q_tiles && blocks / (per * 2) >= 6 * sms) per *= 2;
   return per;
 }
 
@@ -450,16 +432,7 @@ cudaError_t launch_out(const AttentionArgs& a, cudaStream_t stream) {
 }  // namespace
 
 bool attention_sm90_available() {
-  static const bool available = [] {
-    int device = 0, major = 0, minor = 0;
-    return cudaGetDevice(&device) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) ==
-               cudaSuccess &&
-           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) ==
-               cudaSuccess &&
-           major == 9 && minor == 0;
-  }();
-  return available;
+  return current_device_is_sm90();
 }
 
 bool attention_sm90_supports(Elt type, const AttentionArgs& a) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <type_traits>
 
+#include "cuda/current_device.h"
 #include "cuda/cutlass_int8.h"
 #include "cuda/device_common.cuh"
 #include "cute/tensor.hpp"
@@ -240,16 +241,7 @@ cudaError_t run_int8_gemm(const CutlassInt8Gemm& g, void* workspace, size_t work
 }  // namespace int8_gemm_detail
 
 bool cutlass_int8_available() {
-  static const bool available = [] {
-    int device = 0, major = 0, minor = 0;
-    return cudaGetDevice(&device) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) ==
-               cudaSuccess &&
-           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) ==
-               cudaSuccess &&
-           major == 9 && minor == 0;
-  }();
-  return available;
+  return current_device_is_sm90();
 }
 
 cudaError_t launch_cutlass_int8(const CutlassInt8Gemm& g, void* workspace, size_t workspace_bytes,
