@@ -40,25 +40,12 @@ std::string describe(const Sm90Case& c) {
          (c.out_scale > 0.0f ? " codes" : "");
 }
 
-uint16_t to16(float x, bool fp16) {
-  return fp16 ? float_to_half(x) : float_to_bf16(x);
-}
 float from16(uint16_t x, bool fp16) {
   return fp16 ? half_to_float(x) : bf16_to_float(x);
 }
 
-struct DeviceBuffer {
-  void* p = nullptr;
-  explicit DeviceBuffer(size_t bytes) { EXPECT_EQ(cudaMalloc(&p, bytes), cudaSuccess); }
-  ~DeviceBuffer() { cudaFree(p); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
-
-void upload(const Tensor& t, bool fp16, DeviceBuffer& dst) {
-  std::vector<uint16_t> host(static_cast<size_t>(t.numel()));
-  for (size_t i = 0; i < host.size(); ++i) host[i] = to16(t.data<float>()[i], fp16);
-  ASSERT_EQ(cudaMemcpy(dst.p, host.data(), host.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
+std::vector<float> values(const Tensor& t) {
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
 }
 
 // Runs one case in fp16 or bf16; inputs are bf16-rounded (exact in both types), so the
@@ -97,32 +84,29 @@ void run_case(const Sm90Case& c, bool fp16) {
   }
   Tensor expected = attention_reference(op, q, k, v, c.mask != 0 ? &mask : nullptr);
 
+  const cuda::Elt type = fp16 ? cuda::Elt::kF16 : cuda::Elt::kBF16;
   cuda::AttentionArgs a;
-  DeviceBuffer dq(static_cast<size_t>(std::max<int64_t>(c.packed ? packed.numel() : q.numel(), 8)) *
-                  2);
-  DeviceBuffer dk(static_cast<size_t>(std::max<int64_t>(k.numel(), 8)) * 2);
-  DeviceBuffer dv(static_cast<size_t>(std::max<int64_t>(v.numel(), 8)) * 2);
-  DeviceBuffer dm(static_cast<size_t>(std::max<int64_t>(c.mask ? mask.numel() : 0, 8)) * 2);
+  DeviceBuffer dq, dk, dv, dm, dout;
   const size_t out_elems = static_cast<size_t>(c.b * c.sq * d);
-  DeviceBuffer dout(out_elems * 2);
+  ASSERT_EQ(cudaMalloc(&dout.ptr, out_elems * 2), cudaSuccess);
   if (c.packed) {
-    upload(packed, fp16, dq);
-    a.q = dq.p;
-    a.k = static_cast<uint16_t*>(dq.p) + d;
-    a.v = static_cast<uint16_t*>(dq.p) + 2 * d;
+    ASSERT_TRUE(upload(type, values(packed), &dq));
+    a.q = dq.ptr;
+    a.k = static_cast<uint16_t*>(dq.ptr) + d;
+    a.v = static_cast<uint16_t*>(dq.ptr) + 2 * d;
     a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * d;
   } else {
-    upload(q, fp16, dq);
-    upload(k, fp16, dk);
-    upload(v, fp16, dv);
-    a.q = dq.p;
-    a.k = dk.p;
-    a.v = dv.p;
+    ASSERT_TRUE(upload(type, values(q), &dq));
+    ASSERT_TRUE(upload(type, values(k), &dk));
+    ASSERT_TRUE(upload(type, values(v), &dv));
+    a.q = dq.ptr;
+    a.k = dk.ptr;
+    a.v = dv.ptr;
     a.q_row_stride = a.k_row_stride = a.v_row_stride = d;
   }
   if (c.mask != 0) {
-    upload(mask, fp16, dm);
-    a.mask = dm.p;
+    ASSERT_TRUE(upload(type, values(mask), &dm));
+    a.mask = dm.ptr;
     if (c.mask == 4) {
       a.mask_strides[0] = c.heads * c.sq * c.sk;
       a.mask_strides[1] = c.sq * c.sk;
@@ -130,7 +114,7 @@ void run_case(const Sm90Case& c, bool fp16) {
     a.mask_strides[2] = c.sk;
     a.mask_strides[3] = 1;
   }
-  a.out = dout.p;
+  a.out = dout.ptr;
   a.batch = c.b;
   a.heads = c.heads;
   a.sq = c.sq;
@@ -140,14 +124,13 @@ void run_case(const Sm90Case& c, bool fp16) {
   a.causal = c.causal;
   a.zero_masked_rows = c.zero_rows;
   a.out_scale = c.out_scale;
-  const cuda::Elt type = fp16 ? cuda::Elt::kF16 : cuda::Elt::kBF16;
   ASSERT_TRUE(cuda::attention_sm90_supports(type, a));
   ASSERT_EQ(cuda::launch_attention_sm90(type, a, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 
   if (c.out_scale > 0.0f) {
     std::vector<uint8_t> codes(out_elems);
-    ASSERT_EQ(cudaMemcpy(codes.data(), dout.p, out_elems, cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(codes.data(), dout.ptr, out_elems, cudaMemcpyDeviceToHost), cudaSuccess);
     Tensor actual = Tensor::empty(DType::kUInt8, expected.shape());
     Tensor want = Tensor::empty(DType::kUInt8, expected.shape());
     for (size_t i = 0; i < out_elems; ++i) {
@@ -161,7 +144,7 @@ void run_case(const Sm90Case& c, bool fp16) {
     return;
   }
   std::vector<uint16_t> back(out_elems);
-  ASSERT_EQ(cudaMemcpy(back.data(), dout.p, out_elems * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(back.data(), dout.ptr, out_elems * 2, cudaMemcpyDeviceToHost), cudaSuccess);
   Tensor actual = Tensor::empty(DType::kFloat32, expected.shape());
   for (size_t i = 0; i < out_elems; ++i) actual.data<float>()[i] = from16(back[i], fp16);
   if (c.masked_row) {

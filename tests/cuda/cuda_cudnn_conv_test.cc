@@ -256,39 +256,6 @@ Tensor reference(const ConvProblem& p, const std::vector<float>& x, const std::v
   return y;
 }
 
-size_t elt_bytes(Elt type) {
-  return type == Elt::kF32 ? 4 : 2;
-}
-
-// A device buffer freed at scope exit.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (ptr != nullptr) cudaFree(ptr);
-  }
-};
-
-// Copies `v` to a new device buffer in `type`.
-::testing::AssertionResult upload(Elt type, const std::vector<float>& v, DeviceBuffer* d) {
-  std::vector<uint8_t> bytes(v.size() * elt_bytes(type));
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (type == Elt::kF32) {
-      std::memcpy(&bytes[4 * i], &v[i], 4);
-    } else {
-      const uint16_t h = type == Elt::kF16 ? float_to_half(v[i]) : float_to_bf16(v[i]);
-      std::memcpy(&bytes[2 * i], &h, 2);
-    }
-  }
-  if (cudaMalloc(&d->ptr, std::max<size_t>(bytes.size(), 16)) != cudaSuccess ||
-      cudaMemcpy(d->ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
-    return ::testing::AssertionFailure() << "cannot upload " << v.size() << " values";
-  }
-  return ::testing::AssertionSuccess();
-}
-
 // Y's device buffer read back as float32 [n, oh, ow, k].
 Result<Tensor> download(const ConvProblem& p, const void* y) {
   Tensor t = Tensor::empty(DType::kFloat32, {p.n, p.oh, p.ow, p.k});

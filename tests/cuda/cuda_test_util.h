@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -15,6 +16,7 @@
 #include "core/npy.h"
 #include "cuda/cuda_engine.h"
 #include "cuda/device_info.h"
+#include "cuda/launch.h"
 #include "testing/compare.h"
 #include "testing/test_graph.h"
 #include "vitrt/builder.h"
@@ -46,6 +48,41 @@ inline Result<std::vector<Tensor>> run_graph_cuda(const Graph& graph,
   std::vector<Tensor> result;
   for (NamedTensor& o : outs) result.push_back(std::move(o.tensor));
   return result;
+}
+
+// Bytes of one element of a CUDA kernel's float type.
+inline size_t elt_bytes(cuda::Elt type) {
+  return type == cuda::Elt::kF32 ? 4 : 2;
+}
+
+// A device buffer freed at scope exit, for tests that launch kernels directly.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (ptr != nullptr) cudaFree(ptr);
+  }
+};
+
+// Copies `v` to a new device buffer in `type` (fp16/bf16: rounded to nearest even).
+inline ::testing::AssertionResult upload(cuda::Elt type, const std::vector<float>& v,
+                                         DeviceBuffer* d) {
+  std::vector<uint8_t> bytes(v.size() * elt_bytes(type));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (type == cuda::Elt::kF32) {
+      std::memcpy(&bytes[4 * i], &v[i], 4);
+    } else {
+      const uint16_t h = type == cuda::Elt::kF16 ? float_to_half(v[i]) : float_to_bf16(v[i]);
+      std::memcpy(&bytes[2 * i], &h, 2);
+    }
+  }
+  if (cudaMalloc(&d->ptr, std::max<size_t>(bytes.size(), 16)) != cudaSuccess ||
+      cudaMemcpy(d->ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice) != cudaSuccess) {
+    return ::testing::AssertionFailure() << "cannot upload " << v.size() << " values";
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Cosine similarity and max |a - b| / max |b| of two float32 tensors.
