@@ -1,7 +1,8 @@
-// Pieces the standalone CUTLASS probes share (cutlass_probe.cu, cutlass_int8_probe.cu): error
-// checks that stop the probe, the epilogue activations in CUTLASS's functor convention (one
-// template parameter and an Array specialisation, as Sm90Compute wants), and the timer. Included
-// by file name, so each probe still builds with one nvcc line (see either probe's top).
+// Pieces the standalone CUTLASS probes share (cutlass_probe.cu, cutlass_int8_probe.cu,
+// cutlass_streamk_probe.cu): error checks that stop the probe, the epilogue activations in
+// CUTLASS's functor convention (one template parameter and an Array specialisation, as
+// Sm90Compute wants), cuBLASLt's first heuristic algorithm, and the timer. Included by file
+// name, so each probe still builds with one nvcc line (see any probe's top).
 #pragma once
 
 #include <cublasLt.h>

@@ -1096,12 +1096,11 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   // at ViT-B/16's shapes on an H200 it beat the mma.sync forms below at batch 1 (3.8 against
   // 5.5 us a layer) and at batch 256 (1.7 ms a tower against 3.3), and cuDNN's fused attention
   // (7.4 us, 2.2 ms) in the build's tactic race.
-  if (tc && !quant && attention_sm90_available() && attention_sm90_supports(type, args)) {
-    const AttentionForm form = forced_form();
-    if (form == AttentionForm::kAuto || form == AttentionForm::kWgmma) {
-      const cudaError_t e = launch_attention_sm90(type, args, stream);
-      if (e != cudaErrorNotSupported) return e;
-    }
+  // It refuses (cudaErrorNotSupported) what it does not take, and the forms below run.
+  const AttentionForm form = forced_form();
+  if (form == AttentionForm::kAuto || form == AttentionForm::kWgmma) {
+    const cudaError_t e = launch_attention_sm90(type, args, stream);
+    if (e != cudaErrorNotSupported) return e;
   }
   if (type == Elt::kF16 && tc) return launch_tc_out<__half>(args, stream);
   if (type == Elt::kBF16 && tc) return launch_tc_out<__nv_bfloat16>(args, stream);
