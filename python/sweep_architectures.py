@@ -62,7 +62,27 @@ DEFAULT_TOL = 1e-4  # the golden fixtures' bound (of the output's scale), fp32 o
 # make_fixtures: (onnx_name, kind, shape_without_batch).
 
 
-def timm_arch(name, size=32, pass_size=True, **overrides):
+def he_init(model):
+    """Some models draw conv and BatchNorm weights from N(0, 0.02) like linear ones, or use
+    PyTorch's default init over many layers: a random input then shrinks to exact zeros (or to
+    a constant). He init by fan-in keeps it (BatchNorm at eval does not renormalise: its running
+    statistics are 0 and 1)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+        elif isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_parameters()
+
+
+def unzero_linears(model):
+    """Classifier heads initialised to zero (timm's SAM2 Hiera, Sequencer) give all-zero logits:
+    drawn from N(0, 0.02) instead."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear) and not torch.any(m.weight):
+            torch.nn.init.normal_(m.weight, std=0.02)
+
+
+def timm_arch(name, size=32, pass_size=True, cnn_init=False, **overrides):
     def build():
         import timm
 
@@ -71,6 +91,9 @@ def timm_arch(name, size=32, pass_size=True, **overrides):
         if "img_size" not in kwargs and size is not None and pass_size:
             kwargs["img_size"] = size
         model = timm.create_model(name, pretrained=False, **kwargs)
+        unzero_linears(model)
+        if cnn_init:
+            he_init(model)
         module = mf.TupleOutputs(model, None, lambda m, x: m(x))
         return module, [mf.image_input(3, size or 224)], ["logits"]
 
@@ -81,7 +104,8 @@ def timm_vit_like(name, **extra):
     return timm_arch(name, **{**mf.TIMM_SMALL, **extra})
 
 
-def hf_arch(config_cls, model_cls, outputs, size=32, call=None, cnn_init=False, **cfg):
+def hf_arch(config_cls, model_cls, outputs, size=32, call=None, cnn_init=False, shape=None, **cfg):
+    """shape: the input's shape without the batch, where it is not (3, size, size) (video)."""
     def build():
         import transformers
 
@@ -93,18 +117,11 @@ def hf_arch(config_cls, model_cls, outputs, size=32, call=None, cnn_init=False, 
             model = cls._from_config(getattr(transformers, config_cls)(**cfg),
                                      attn_implementation="eager")
         if cnn_init:
-            # Some models draw conv and BatchNorm weights from N(0, 0.02) like linear ones: a
-            # dozen such layers in a row shrink a random input to exact zeros (PyTorch's default
-            # init, too, over 40 layers). He init by fan-in keeps it (BatchNorm at eval does not
-            # renormalise: its running statistics are 0 and 1).
-            for m in model.modules():
-                if isinstance(m, torch.nn.Conv2d):
-                    torch.nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-                elif isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.reset_parameters()
+            he_init(model)
         fn = call or (lambda m, x: m(pixel_values=x))
         module = mf.TupleOutputs(model, outputs, fn)
-        return module, [mf.image_input(3, size)], list(outputs)
+        spec = ("pixel_values", "image", tuple(shape)) if shape else mf.image_input(3, size)
+        return module, [spec], list(outputs)
 
     return build
 
@@ -180,6 +197,50 @@ def hf_detr():
                      decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
                      num_queries=5, num_labels=4)
     model = DetrForObjectDetection._from_config(cfg)
+    module = mf.TupleOutputs(model, ["logits", "pred_boxes"], lambda m, x: m(pixel_values=x))
+    return module, [mf.image_input(3, 64)], ["logits", "pred_boxes"]
+
+
+def hf_sam2_vision():
+    from transformers import Sam2HieraDetConfig, Sam2VisionConfig, Sam2VisionModel
+
+    # SAM2's Hiera: windowed attention with query pooling at each stage change, one global block.
+    backbone = Sam2HieraDetConfig(
+        hidden_size=16, num_attention_heads=1, blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128], num_attention_heads_per_stage=[1, 1, 2, 2],
+        window_size_per_stage=[8, 4, 4, 2], global_attention_blocks=[3], image_size=[64, 64],
+        patch_stride=[4, 4], window_positional_embedding_background_size=[4, 4])
+    cfg = Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16],
+                           fpn_hidden_size=32)
+    model = Sam2VisionModel._from_config(cfg)
+    module = mf.TupleOutputs(model, ["last_hidden_state"], lambda m, x: m(pixel_values=x))
+    return module, [mf.image_input(3, 64)], ["last_hidden_state"]
+
+
+def hf_vitpose():
+    from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEstimation
+
+    # A non-square input (64x48, as the pose models' 256x192) and the heatmap head's deconvs.
+    backbone = VitPoseBackboneConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     mlp_ratio=2, image_size=[64, 48], patch_size=[16, 16],
+                                     out_indices=[2])
+    model = VitPoseForPoseEstimation._from_config(VitPoseConfig(backbone_config=backbone,
+                                                                num_labels=5))
+    module = mf.TupleOutputs(model, ["heatmaps"], lambda m, x: m(pixel_values=x))
+    return module, [("pixel_values", "image", (3, 64, 48))], ["heatmaps"]
+
+
+def hf_conditional_detr():
+    from transformers import ConditionalDetrConfig, ConditionalDetrForObjectDetection, ResNetConfig
+
+    backbone = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
+                            out_features=["stage2"])
+    cfg = ConditionalDetrConfig(
+        use_timm_backbone=False, backbone_config=backbone, use_pretrained_backbone=False,
+        d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=5,
+        num_labels=4)
+    model = ConditionalDetrForObjectDetection._from_config(cfg)
     module = mf.TupleOutputs(model, ["logits", "pred_boxes"], lambda m, x: m(pixel_values=x))
     return module, [mf.image_input(3, 64)], ["logits", "pred_boxes"]
 
@@ -602,6 +663,98 @@ ARCHS = {
                                         depths=(1, 1, 1, 2)),
     "timm_fastvit_mci": timm_arch("fastvit_mci0", size=64, pass_size=False),
     "timm_vit_quickgelu": timm_vit_like("vit_base_patch16_clip_quickgelu_224"),
+    # timm families added in session 25 (timm 1.0.31): relative-position and NaFlex ViTs,
+    # SwinV2-CR, SAM2's Hiera, the VLM towers (Qwen3, Gemma 4, DeepSeek), hybrids and CNNs
+    "timm_naflexvit": timm_arch("naflexvit_base_patch16_gap", size=32, patch_size=8, depth=2,
+                                embed_dim=48, num_heads=3),
+    "timm_vit_relpos": timm_vit_like("vit_relpos_base_patch16_224"),
+    "timm_vit_relpos_cls": timm_vit_like("vit_relpos_base_patch16_clsgap_224"),
+    "timm_vit_srelpos": timm_vit_like("vit_srelpos_small_patch16_224"),
+    "timm_swinv2_cr": timm_arch("swinv2_cr_tiny_224", size=64, pass_size=True, depths=(1,1,1,1),
+                                embed_dim=32, num_heads=(2,2,2,2), window_size=4),
+    "timm_sam2_hiera": timm_arch("sam2_hiera_tiny", size=64, pass_size=False),
+    "timm_vitamin": timm_arch("vitamin_small_224", size=64, depth=2),
+    "timm_qwen3_vit": timm_arch("qwen3_vit_88m", size=64, patch_size=8, embed_dim=48, depth=2,
+                                num_heads=3, pos_embed_grid_size=8),
+    "timm_gemma4_vit": timm_arch("gemma4_vit_167m", size=64, patch_size=8, embed_dim=48, depth=2,
+                                 num_heads=2, head_dim=24, intermediate_size=96,
+                                 position_embedding_size=64),
+    "timm_deepseek_vit": timm_arch("deepseek_vit_412m", size=56, patch_size=14, embed_dim=48,
+                                   depth=2, num_heads=3),
+    "timm_shvit": timm_arch("shvit_s1", size=64, pass_size=False),
+    "timm_efficientvim": timm_arch("efficientvim_m1", size=64, pass_size=False),
+    "timm_iformer": timm_arch("iformer_t", size=64, pass_size=False),
+    "timm_lowformer": timm_arch("lowformer_b0", size=64, pass_size=False),
+    "timm_csatv2": timm_arch("csatv2", size=64, pass_size=False),
+    "timm_sequencer": timm_arch("sequencer2d_s", size=64, layers=[1,1,1,1]),
+    "timm_convmixer": timm_class("timm.models.convmixer", "ConvMixer", dim=64, depth=4,
+                                 kernel_size=5, patch_size=4),
+    "timm_resnetv2": timm_arch("resnetv2_50d", size=64, pass_size=False, layers=(1,1,1,1)),
+    "timm_seresnet": timm_arch("legacy_seresnet18", size=64, pass_size=False),
+    "timm_skresnet": timm_arch("skresnet18", size=64, pass_size=False),
+    "timm_dpn": timm_arch("dpn48b", size=64, pass_size=False),
+    "timm_selecsls": timm_arch("selecsls42b", size=64, pass_size=False),
+    "timm_inception_v4": timm_arch("inception_v4", size=96, pass_size=False, cnn_init=True),
+    "timm_inception_resnet_v2": timm_arch("inception_resnet_v2", size=96, pass_size=False),
+    "timm_cspnext": timm_arch("cspnext_tiny", size=64, pass_size=False, cnn_init=True),
+    "timm_rdnet": timm_arch("rdnet_tiny", size=64, pass_size=False),
+    "timm_repghost": timm_arch("repghostnet_050", size=64, pass_size=False),
+    "timm_mobilenetv5": timm_arch("mobilenetv5_base", size=64, pass_size=False),
+    "timm_lcnetv2": timm_arch("lcnetv2_small", size=64, pass_size=False),
+    "timm_hardcorenas": timm_arch("hardcorenas_a", size=64, pass_size=False),
+    "timm_cpubone": timm_arch("cpubone_b0_bfrobust", size=64, pass_size=False),
+    "timm_byob_bat": timm_arch("bat_resnext26ts", size=256, pass_size=False),
+    "timm_byob_gc": timm_arch("gcresnet33ts", size=64, pass_size=False),
+    "timm_nasnet": timm_arch("nasnetalarge", size=96, pass_size=False),
+    # transformers families added in session 25: VLM vision towers, video, pose, matting, DETRs
+    "hf_mlcd": hf_arch("MLCDVisionConfig", "MLCDVisionModel",
+                       ["last_hidden_state", "pooler_output"], **HF_SMALL),
+    "hf_pixtral": hf_arch("PixtralVisionConfig", "PixtralVisionModel", ["last_hidden_state"],
+                          head_dim=16, **HF_SMALL),
+    "hf_idefics3_vision": hf_arch("Idefics3VisionConfig", "Idefics3VisionTransformer",
+                                  ["last_hidden_state"], **HF_SMALL),
+    "hf_chinese_clip_vision": hf_arch("ChineseCLIPVisionConfig", "ChineseCLIPVisionModel",
+                                      ["last_hidden_state", "pooler_output"], **HF_SMALL),
+    "hf_altclip_vision": hf_arch("AltCLIPVisionConfig", "AltCLIPVisionModel",
+                                 ["last_hidden_state", "pooler_output"], **HF_SMALL),
+    "hf_groupvit_vision": hf_arch("GroupViTVisionConfig", "GroupViTVisionModel",
+                                  ["last_hidden_state", "pooler_output"], hidden_size=32,
+                                  num_hidden_layers=3, num_attention_heads=2, intermediate_size=64,
+                                  image_size=32, patch_size=8, depths=[1, 1, 1],
+                                  num_group_tokens=[8, 4, 0], num_output_groups=[8, 4, 4]),
+    "hf_blip2_vision": hf_arch("Blip2VisionConfig", "Blip2VisionModel",
+                               ["last_hidden_state", "pooler_output"], **HF_SMALL),
+    "hf_git_vision": hf_arch("GitVisionConfig", "GitVisionModel", ["last_hidden_state"],
+                             **HF_SMALL),
+    "hf_internvl_vision": hf_arch("InternVLVisionConfig", "InternVLVisionModel",
+                                  ["last_hidden_state"], hidden_size=32, num_hidden_layers=2,
+                                  num_attention_heads=2, intermediate_size=64, image_size=[32, 32],
+                                  patch_size=[8, 8]),
+    "hf_eomt": hf_arch("EomtConfig", "EomtForUniversalSegmentation",
+                       ["class_queries_logits", "masks_queries_logits"], hidden_size=32,
+                       num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                       image_size=32, patch_size=8, num_blocks=1, num_queries=5, num_labels=4),
+    "hf_dinov3_convnext": hf_arch("DINOv3ConvNextConfig", "DINOv3ConvNextModel",
+                                  ["last_hidden_state", "pooler_output"], size=64,
+                                  hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1]),
+    "hf_donut_swin": hf_arch("DonutSwinConfig", "DonutSwinModel",
+                             ["last_hidden_state", "pooler_output"], size=64, embed_dim=16,
+                             depths=[1, 1], num_heads=[2, 2], window_size=4, patch_size=4,
+                             image_size=64),
+    "hf_mobilenet_v1": hf_arch("MobileNetV1Config", "MobileNetV1ForImageClassification", ["logits"],
+                               size=64, depth_multiplier=0.25, num_labels=10),
+    "hf_textnet": hf_arch("TextNetConfig", "TextNetForImageClassification", ["logits"], size=64,
+                          num_labels=10),
+    "hf_videomae": hf_arch("VideoMAEConfig", "VideoMAEModel", ["last_hidden_state"],
+                           shape=(4, 3, 32, 32), num_frames=4, tubelet_size=2, **HF_SMALL),
+    "hf_timesformer": hf_arch("TimesformerConfig", "TimesformerModel", ["last_hidden_state"],
+                              shape=(2, 3, 32, 32), num_frames=2, **HF_SMALL),
+    "hf_vivit": hf_arch("VivitConfig", "VivitModel", ["last_hidden_state"], shape=(4, 3, 32, 32),
+                        hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, image_size=32, num_frames=4, tubelet_size=[2, 8, 8]),
+    "hf_sam2_vision": hf_sam2_vision,
+    "hf_vitpose": hf_vitpose,
+    "hf_conditional_detr": hf_conditional_detr,
 }
 
 

@@ -209,6 +209,10 @@ class AttentionMatcher {
   // [Sq, B*H, Dv] value (rank-3 scores) or the [Sq*B, H*Dv] / [Sq, B, H*Dv] merge of
   // [Sq, B, H, Dv] (rank-4 scores), so the rewrite transposes the sources and the result.
   bool seq_first = false;
+  // The replaced output is sequence-first as above: set with seq_first, and alone where q, k, v
+  // are batch-first and only the merge is sequence-first (MLCD permutes the attention's
+  // [B, Sq, H, Dv] output to [Sq, B, H, Dv] for its out_proj).
+  bool seq_first_output = false;
   // Rank-4 sequence-first merges: the Sq and B axes of the replaced output's element order.
   std::optional<std::pair<Dim, Dim>> merged_sq_b;
   std::vector<NodeId> nodes;  // absorbed
@@ -242,6 +246,12 @@ class AttentionMatcher {
     bool out_transposed = false;  // the replaced output is [L..., Dv, Sq] (v P^T)
     int64_t heads = 1;
     int64_t sq = 0, sk = 0, dh = 0, dv = 0;
+    // k and v broadcast over L's dims from `kv_lead` on (size 1 there, as multi-query attention's
+    // one key/value head is over q's heads): those dims of q fold into its rows, q [L..., Sq, Dh]
+    // read as [prod(L[:kv_lead]), fold * Sq, Dh], since each row's softmax is its own. kv_lead
+    // is L's rank when nothing is broadcast (fold 1).
+    int kv_lead = 0;
+    int64_t fold = 1;
     // The replaced output's [L..., Sq, Dv] as a Reshape target (-1 for L's first dim).
     std::vector<int64_t> out_shape;
   };
@@ -1227,20 +1237,28 @@ std::optional<Decline> AttentionMatcher::match(NodeId softmax_id) {
     return Decline{"the scores' per-head scale is moved onto q, which is not a head tensor here"};
   }
   if (q.heads != k.heads || q.heads != v.heads || q.head_dim != k.head_dim) {
+    // Multi-query attention (k and v with one head, broadcast by the MatMuls over q's heads)
+    // fuses in the head layout, with q's heads folded into its rows (match_folded).
+    needs_head_layout = k.heads == 1 && v.heads == 1 && q.heads > 1;
     return Decline{str_cat("q, k, v head splits differ (", q.heads, "x", q.head_dim, ", ", k.heads,
                            "x", k.head_dim, ", ", v.heads, "x", v.head_dim, ")")};
   }
-  if (q.seq_first != merge_seq_first || k.seq_first != merge_seq_first ||
-      v.seq_first != merge_seq_first) {
+  // Sequence-first q, k and v need a sequence-first merge; batch-first ones take either.
+  if (q.seq_first != k.seq_first || q.seq_first != v.seq_first ||
+      (q.seq_first && !merge_seq_first)) {
     return Decline{"q, k, v and the merged output mix sequence-first and batch-first layouts"};
   }
   if (merge_seq_first) {
-    // The fused node reads [B, S, D]: q, k, v share the batch axis (axis 1 sequence-first).
-    const Dim& bq = (*shape_of(g_, q.value))[1];
-    if (!same_dim(bq, (*shape_of(g_, k.value))[1]) || !same_dim(bq, (*shape_of(g_, v.value))[1])) {
-      return Decline{"q, k, v batch dims differ"};
+    if (q.seq_first) {
+      // The fused node reads [B, S, D]: q, k, v share the batch axis (axis 1 sequence-first).
+      const Dim& bq = (*shape_of(g_, q.value))[1];
+      if (!same_dim(bq, (*shape_of(g_, k.value))[1]) ||
+          !same_dim(bq, (*shape_of(g_, v.value))[1])) {
+        return Decline{"q, k, v batch dims differ"};
+      }
     }
-    seq_first = true;
+    seq_first = q.seq_first;
+    seq_first_output = true;
     merged_sq_b = std::make_pair((*o4)[0], (*o4)[1]);
   }
   const bool any_packed = q.part >= 0 || k.part >= 0 || v.part >= 0;
@@ -1699,6 +1717,7 @@ std::optional<Decline> AttentionMatcher::match_seq_first(ValueId scores_out, con
   absorb(t);
   output = merged;
   seq_first = true;
+  seq_first_output = true;
   output_matched = true;
 
   const Node* qk = nullptr;
@@ -1811,10 +1830,19 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
     f.v_transposed = false;
   }
 
-  // q [L..., Sq, Dh], k [L..., Sk, Dh], v [L..., Sk, Dv]: the scores' L (no broadcasting MatMul).
+  // q [L..., Sq, Dh], k [L..., Sk, Dh], v [L..., Sk, Dv]: the scores' L, except that k and v
+  // may hold 1 in L's trailing dims (the MatMuls broadcast them: multi-query attention).
   const SymShape& ss = *shape_of(g_, scores_out);
   const Dim& sq = ss[rank - 2];
   const Dim& sk = ss[rank - 1];
+  const auto is_one = [](const Dim& d) { return d.is_static() && d.value() == 1; };
+  f.kv_lead = rank - 2;
+  if (const SymShape* ks = shape_of(g_, f.k);
+      ks != nullptr && static_cast<int>(ks->size()) == rank) {
+    while (f.kv_lead > 0 && is_one((*ks)[f.kv_lead - 1]) && !is_one(ss[f.kv_lead - 1])) {
+      --f.kv_lead;
+    }
+  }
   Dim dh, dv;
   struct Operand {
     const char* what;
@@ -1822,13 +1850,16 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
     bool transposed;
     const Dim& seq;
     Dim* width;
+    int lead;  // L's dims before this one broadcasts
   };
-  for (const Operand& o :
-       {Operand{"q", f.q, false, sq, &dh}, Operand{"k", f.k, f.k_transposed, sk, &dh},
-        Operand{"v", f.v, f.v_transposed, sk, &dv}}) {
+  for (const Operand& o : {Operand{"q", f.q, false, sq, &dh, rank - 2},
+                           Operand{"k", f.k, f.k_transposed, sk, &dh, f.kv_lead},
+                           Operand{"v", f.v, f.v_transposed, sk, &dv, f.kv_lead}}) {
     const SymShape* s = shape_of(g_, o.value);
     bool fits = s != nullptr && static_cast<int>(s->size()) == rank;
-    for (int a = 0; fits && a < rank - 2; ++a) fits = same_dim((*s)[a], ss[a]);
+    for (int a = 0; fits && a < rank - 2; ++a) {
+      fits = a < o.lead ? same_dim((*s)[a], ss[a]) : is_one((*s)[a]);
+    }
     if (fits) {
       const Dim& seq = (*s)[o.transposed ? rank - 1 : rank - 2];
       const Dim& width = (*s)[o.transposed ? rank - 2 : rank - 1];
@@ -1857,6 +1888,9 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
   f.sk = sk.value();
   f.dh = dh.value();
   f.dv = dv.value();
+  for (int a = f.kv_lead; a < rank - 2; ++a) {
+    f.fold = ss[a].is_static() && f.fold > 0 ? f.fold * ss[a].value() : -1;  // -1: the batch
+  }
   f.out_shape = {-1};
   for (int a = 1; a < rank - 2; ++a) f.out_shape.push_back(ss[a].value());
   f.out_shape.push_back(f.sq);
@@ -1907,6 +1941,26 @@ std::optional<Decline> AttentionMatcher::match_folded(NodeId softmax_id) {
       }
       const bool rows_ok = one(ms[rank - 2]) || same_dim(ms[rank - 2], sq);
       const bool keys_ok = one(ms[rank - 1]) || same_dim(ms[rank - 1], sk);
+      if (f.fold != 1) {
+        // q's folded dims and rows share one mask row: one per index of the dims before them.
+        bool lead_one = true, lead_full = true, folded_one = one(ms[rank - 2]);
+        for (int a = 0; a < rank - 2; ++a) {
+          if (a < f.kv_lead) {
+            lead_one = lead_one && one(ms[a]);
+            lead_full = lead_full && same_dim(ms[a], ss[a]);
+          } else {
+            folded_one = folded_one && one(ms[a]);
+          }
+        }
+        if (!keys_ok || !folded_one || !(lead_one || lead_full)) {
+          return Decline{str_cat("mask ", sym_shape_to_string(ms), " of attention whose k and v ",
+                                 "broadcast over the scores ", sym_shape_to_string(ss),
+                                 " is not one row of keys per index of the dims before ",
+                                 "the broadcast")};
+        }
+        all_one = lead_one;
+        all_full = !lead_one;
+      }
       if (!rows_ok || !keys_ok || !(all_one || all_full || last_only)) {
         return Decline{str_cat("mask ", sym_shape_to_string(ms),
                                " does not broadcast to the scores ", sym_shape_to_string(ss),
@@ -1992,10 +2046,17 @@ std::vector<int64_t> swap_last_two(int r) {
 
 // The fused op's input for a [L..., S, D] operand of attention kept in its head layout
 // ([L..., D, S] when `transposed`): [prod(L), S, D] for one head, or [prod(L[:-1]), S, H*D] with
-// L's last dim as the H heads.
+// L's last dim as the H heads. With k and v broadcast over L's trailing dims, q (`rows`) is
+// [prod(L[:kv_lead]), fold * Sq, Dh] and k and v are [prod(L[:kv_lead]), Sk, D].
 ValueId folded_input(Graph& g, ValueId x, bool transposed, const AttentionMatcher::Folded& f,
-                     int64_t seq, int64_t width, const std::string& name) {
+                     int64_t seq, int64_t width, const std::string& name, bool rows = false) {
   const int r = rank_of(g, x);
+  if (rows && f.fold != 1) {
+    return add_reshape(g, x,
+                       f.fold > 0 ? std::vector<int64_t>{-1, f.fold * seq, width}
+                                  : std::vector<int64_t>{1, -1, width},
+                       name + "_folded_rows");
+  }
   if (transposed) x = add_transpose(g, x, swap_last_two(r), name + "_untransposed");
   if (f.heads == 1) return r == 3 ? x : add_reshape(g, x, {-1, seq, width}, name + "_folded");
   if (r != 4) x = add_reshape(g, x, {-1, f.heads, seq, width}, name + "_heads");
@@ -2010,7 +2071,9 @@ ValueId folded_output(Graph& g, ValueId out, const AttentionMatcher::Folded& f, 
     out = add_reshape(g, out, {0, 0, f.heads, f.dv}, name + "_heads");
     out = add_transpose(g, out, {0, 2, 1, 3}, name + "_head_layout");  // [B', H, Sq, Dv]
   }
-  if (rank != (f.heads > 1 ? 4 : 3)) out = add_reshape(g, out, f.out_shape, name + "_unfolded");
+  if (rank != (f.heads > 1 ? 4 : 3) || f.fold != 1) {
+    out = add_reshape(g, out, f.out_shape, name + "_unfolded");
+  }
   if (f.out_transposed) out = add_transpose(g, out, swap_last_two(rank), name + "_transposed");
   return out;
 }
@@ -2287,7 +2350,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
                      {base + "_q_head_scale"});
         q = graph.nodes[mul].outputs[0];
       }
-      inputs = {folded_input(graph, q, false, f, f.sq, f.dh, base + "_q"),
+      inputs = {folded_input(graph, q, false, f, f.sq, f.dh, base + "_q", true),
                 folded_input(graph, f.k, f.k_transposed, f, f.sk, f.dh, base + "_k"),
                 folded_input(graph, f.v, f.v_transposed, f, f.sk, f.dv, base + "_v")};
     } else if (m.packed_input) {
@@ -2392,7 +2455,7 @@ Status fuse_attention(Graph& graph, PassContext& ctx) {
     }
     ValueId replaced = m.output;
     std::vector<NodeId> removed(absorbed.begin(), absorbed.end());
-    if (m.seq_first) {
+    if (m.seq_first_output) {
       if (std::optional<std::vector<NodeId>> tail = out_proj_tail(graph, uses, m)) {
         // out_proj -> (Reshape [Sq, B, N]) -> Transpose(1, 0, 2): the out_proj reads the
         // batch-first result and replaces the Transpose.

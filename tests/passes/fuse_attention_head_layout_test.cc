@@ -18,6 +18,7 @@ namespace {
 
 using testing::attention_node;
 using testing::check_fusion;
+using testing::PassRun;
 using testing::TestGraph;
 
 ValueId ints(TestGraph& g, const std::vector<int64_t>& v) {
@@ -264,6 +265,79 @@ TEST(FuseAttentionHeadLayout, DeclinesAMaskAlongAnInnerLeadingDim) {
   EXPECT_TRUE(check_fusion(g, 0).logged(
       "mask [1, 2, 1, 5, 5] does not broadcast to the scores [batch, 2, 3, 5, 5] as one block, one "
       "per leading index, or one per head"));
+}
+
+// Multi-query attention (MobileNetV5's, Gemma 3n's vision encoder): q [B, H, Sq, Dh] against one
+// key/value head [B, 1, Sk, D] that the MatMuls broadcast over the heads, the heads then merged.
+// q's heads fold into its rows: one problem per image, H * Sq rows against Sk keys.
+TEST(FuseAttentionHeadLayout, MultiQueryKeysBroadcastOverTheHeads) {
+  TestGraph g;
+  const Dim b = Dim::symbol("batch");
+  const int64_t heads = 4, sq = 5, sk = 3, dh = 8;
+  ValueId q = g.input("q", DType::kFloat32, {b, heads, sq, dh});
+  ValueId k = g.input("k", DType::kFloat32, {b, 1, sk, dh});
+  ValueId v = g.input("v", DType::kFloat32, {b, 1, sk, dh});
+  ValueId qs = g.op("Mul", {q, scalar(g, 0.5946f)});
+  ValueId kt = g.op("Mul", {g.op("Transpose", {k}, perm_attr({0, 1, 3, 2})), scalar(g, 0.5946f)});
+  ValueId o = g.op("MatMul", {softmax(g, g.op("MatMul", {qs, kt})), v});
+  g.output(g.op("Reshape",
+                {g.op("Transpose", {o}, perm_attr({0, 2, 1, 3})), ints(g, {0, sq, heads * dh})}));
+  PassRun r = check_fusion(g, 1, /*transposes_allowed=*/true);
+  EXPECT_TRUE(r.logged("q, k, v head splits differ (4x8, 1x8, 1x8)"));
+  const Node* a = attention_node(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(*a->attrs.get_int("num_heads", 0), 1);
+  EXPECT_NEAR(*a->attrs.get_float("scale", 0), 0.5946 * 0.5946, 1e-6);
+  const Value& fused_q = g.graph().values[a->inputs[0]];
+  ASSERT_EQ(fused_q.shape.size(), 3u);
+  EXPECT_EQ(fused_q.shape[1].value(), heads * sq);
+}
+
+// Learned keys and values shared by every image and head ([1, 1, Sk, D]): the batch folds into
+// the rows too (its size known only at run time); a key padding mask per image would not fit,
+// but a constant mask row over the keys does. The output stays in the head layout.
+TEST(FuseAttentionHeadLayout, KeysSharedOverTheBatchAndHeadsWithAKeyMask) {
+  TestGraph g;
+  const Dim b = Dim::symbol("batch");
+  ValueId q = g.input("q", DType::kFloat32, {b, 2, 5, 4});
+  ValueId kt = floats(g, {1, 1, 4, 6}, 21);
+  ValueId v = floats(g, {1, 1, 6, 3}, 22);
+  Tensor row = Tensor::empty(DType::kFloat32, {1, 6});
+  for (int64_t j = 0; j < 6; ++j) row.data<float>()[j] = j == 2 ? -1e30f : 0.25f * j;
+  ValueId s = g.op("Add", {g.op("MatMul", {q, kt}), g.constant("key_mask", row)});
+  g.output(g.op("MatMul", {softmax(g, s), v}));
+  check_fusion(g, 1, /*transposes_allowed=*/true);
+  const Node* a = mask_input_of(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(g.graph().values[a->inputs[0]].shape[0].value(), 1);
+}
+
+// A per-image key padding mask [B, 1, 1, Sk] with multi-query keys: one mask row per problem.
+TEST(FuseAttentionHeadLayout, MultiQueryWithARuntimeKeyPaddingMask) {
+  TestGraph g;
+  const Dim b = Dim::symbol("batch");
+  ValueId q = g.input("q", DType::kFloat32, {b, 3, 4, 4});
+  ValueId kt = g.input("kt", DType::kFloat32, {b, 1, 4, 5});
+  ValueId v = g.input("v", DType::kFloat32, {b, 1, 5, 4});
+  ValueId m = g.input("mask", DType::kFloat32, {b, 1, 1, 5});
+  ValueId s = g.op("Add", {g.op("MatMul", {q, kt}), m});
+  g.output(g.op("MatMul", {softmax(g, s), v}));
+  check_fusion(g, 1, /*transposes_allowed=*/true);
+  EXPECT_NE(mask_input_of(g.graph()), nullptr);
+}
+
+// A mask with a row per query cannot follow the query rows that the heads fold into: declined.
+TEST(FuseAttentionHeadLayout, DeclinesMultiQueryWithAMaskPerQueryRow) {
+  TestGraph g;
+  const Dim b = Dim::symbol("batch");
+  ValueId q = g.input("q", DType::kFloat32, {b, 3, 4, 4});
+  ValueId kt = g.input("kt", DType::kFloat32, {b, 1, 4, 5});
+  ValueId v = g.input("v", DType::kFloat32, {b, 1, 5, 4});
+  ValueId s = g.op("Add", {g.op("MatMul", {q, kt}), floats(g, {4, 5}, 9)});
+  g.output(g.op("MatMul", {softmax(g, s), v}));
+  EXPECT_TRUE(check_fusion(g, 0).logged(
+      "mask [1, 1, 4, 5] of attention whose k and v broadcast over the scores [batch, 3, 4, 5] "
+      "is not one row of keys per index of the dims before the broadcast"));
 }
 
 // Head dims above the CUDA kernel's 128 (XCiT's channel attention at 224 px attends over 196

@@ -429,6 +429,43 @@ TEST(FuseAttention, NnMultiheadAttentionSequenceFirst) {
   }
 }
 
+// Batch-first heads merged sequence-first (MLCD permutes the [B, Sq, H, Dv] output to
+// [Sq, B, H, Dv] for its out_proj and back after it): the fused op reads q, k, v as they are and
+// its [B, Sq, H*Dv] result goes sequence-first.
+TEST(FuseAttention, BatchFirstHeadsMergedSequenceFirst) {
+  constexpr int64_t kS = 5, kHeads = 2, kDh = 4, kD = kHeads * kDh;
+  TestGraph g;
+  auto ints = [&](std::vector<int64_t> v) {
+    return g.constant(str_cat("c", g.graph().values.size()), Tensor::from_int64(v));
+  };
+  auto perm = [](std::vector<int64_t> p) {
+    Attributes a;
+    a.set_ints("perm", std::move(p));
+    return a;
+  };
+  const Dim batch = Dim::symbol("batch");
+  auto heads = [&](const char* name, std::vector<int64_t> p) {
+    ValueId x = g.input(name, DType::kFloat32, {batch, kS, kD});
+    return g.op("Transpose", {g.op("Reshape", {x, ints({0, 0, kHeads, kDh})})}, perm(std::move(p)));
+  };
+  ValueId q = heads("q", {0, 2, 1, 3});
+  ValueId kt = heads("k", {0, 2, 3, 1});
+  ValueId v = heads("v", {0, 2, 1, 3});
+  Attributes last;
+  last.set_int("axis", -1);
+  ValueId s =
+      g.op("Mul", {g.op("MatMul", {q, kt}), g.constant("scale", Tensor::from_float({0.5f}, true))});
+  ValueId o = g.op("MatMul", {g.op("Softmax", {s}, last), v});  // [B, H, S, Dh]
+  ValueId merged =
+      g.op("Reshape", {g.op("Transpose", {o}, perm({2, 0, 1, 3})), ints({kS, -1, kD})});
+  g.output(g.op("Transpose", {merged}, perm({1, 0, 2})));
+  check_fusion(g, 1, /*transposes_allowed=*/true);
+  const Node* a = attention_node(g.graph());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(*a->attrs.get_int("num_heads", 0), kHeads);
+  EXPECT_EQ(g.graph().values[a->inputs[0]].name, "q");  // read batch-first, as it is
+}
+
 // ---- look-alikes ----------------------------------------------------------------------------
 
 TEST(FuseAttention, DeclinesSoftmaxOverAnotherAxis) {
