@@ -102,6 +102,11 @@ Status lower_contrib_ops(Graph& graph, PassContext& ctx);
 // its stride (an upsampler) becomes a 1x1 Conv + DepthToSpace; other forms stay ConvTranspose
 // (a near miss in the verbose log).
 Status lower_conv_transpose(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_conv_nd.cc) for backends with 2-D convolutions only (CUDA), after
+// the first shape inference, optimizer or not: a 1-D Conv becomes a 2-D one of height 1, a 3-D
+// Conv whose kernel equals its stride (a video ViT's tubelets) blocks + MatMul; other forms stay
+// Conv (a near miss in the verbose log).
+Status lower_conv_nd(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);

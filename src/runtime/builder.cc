@@ -271,6 +271,19 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
     inferred = infer_shapes(graph);
     if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
   }
+  if (options.device == "cuda") {
+    // The CUDA backend convolves 2-D images only.
+    PassContext conv_ctx(options.verbose, options.log);
+    Status convs = lower_conv_nd(graph, conv_ctx);
+    if (!convs.ok()) return convs.with_context(str_cat("'", onnx_path, "'"));
+    if (auto it = conv_ctx.applied_counts().find("lower_conv_nd");
+        it != conv_ctx.applied_counts().end()) {
+      log_line(options, str_cat("lowered ", it->second,
+                                " 1-D / 3-D Conv node(s) to forms the CUDA backend runs"));
+      inferred = infer_shapes(graph);
+      if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
+    }
+  }
   for (ValueId id : graph.inputs) {
     log_line(options, "input  " + value_signature(graph.values[id]));
   }
