@@ -168,6 +168,61 @@ def hf_siglip_vision(attn):
         "config": cfg.to_diff_dict()}
 
 
+class MultiQueryNet(torch.nn.Module):
+    """MobileNetV5's (Gemma 3n's vision encoder's) multi-query attention block on a small conv
+    stem: 4 query heads against one key/value head computed at half the resolution
+    (timm's MultiQueryAttention2d, kv_stride 2), a residual, pooling and a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        from timm.layers import MultiQueryAttention2d
+
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 4, stride=4), torch.nn.GELU())
+        self.attn = MultiQueryAttention2d(16, num_heads=4, key_dim=8, value_dim=8, kv_stride=2)
+        self.head = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = x + self.attn(x)
+        return self.head(x.mean((2, 3)))
+
+
+def timm_multi_query():
+    model = MultiQueryNet()
+    randomize_batch_norm(model)
+    module = TupleOutputs(model, None, lambda m, x: m(x))
+    return module, [image_input(3, 32)], ["logits"], {
+        "model_class": "MultiQueryNet (timm.layers.MultiQueryAttention2d)"}
+
+
+def hf_mlcd():
+    from transformers import MLCDVisionConfig, MLCDVisionModel
+
+    # 2-D rotary embeddings on q and k, attention output permuted sequence-first for out_proj.
+    cfg = MLCDVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, image_size=32, patch_size=8)
+    model = MLCDVisionModel._from_config(cfg, attn_implementation="sdpa")
+    module = TupleOutputs(model, ["pooler_output", "last_hidden_state"],
+                          lambda m, x: m(pixel_values=x))
+    return module, [image_input(3, 32)], ["pooler_output", "last_hidden_state"], {
+        "model_class": "transformers.MLCDVisionModel", "attn_implementation": "sdpa",
+        "config": cfg.to_diff_dict()}
+
+
+def hf_videomae():
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    # A video ViT: 2x8x8 tubelets (a 3-D Conv, kernel = stride) over 4 frames of 32x32.
+    cfg = VideoMAEConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, image_size=32, patch_size=8, num_frames=4,
+                         tubelet_size=2)
+    model = VideoMAEModel._from_config(cfg, attn_implementation="sdpa")
+    module = TupleOutputs(model, ["last_hidden_state"], lambda m, x: m(pixel_values=x))
+    return module, [("pixel_values", "image", (4, 3, 32, 32))], ["last_hidden_state"], {
+        "model_class": "transformers.VideoMAEModel", "attn_implementation": "sdpa",
+        "config": cfg.to_diff_dict()}
+
+
 # SigLIP2's NaFlex input: each image as up to NAFLEX_PATCHES flattened 8x8 RGB patches of its own
 # grid (spatial_shapes), padded, with pixel_attention_mask marking the real ones.
 NAFLEX_PATCHES, NAFLEX_PATCH = 16, 8
@@ -391,6 +446,14 @@ FIXTURES = {
         (timm_model("swin_tiny_patch4_window7_224", fused_attn=False, img_size=32, patch_size=2,
                     window_size=4, embed_dim=24, depths=(2, 2), num_heads=(2, 4),
                     num_classes=10), "ts", 17),
+    # Multi-query attention (MobileNetV5 / Gemma 3n): one key/value head broadcast over q's 4
+    # heads; fuse_attention folds q's heads into its rows.
+    "timm_multi_query_ts17": (timm_multi_query, "ts", 17),
+    "timm_multi_query_dynamo": (timm_multi_query, "dynamo", None),
+    # MLCD: batch-first heads merged sequence-first for the out_proj, 2-D rotary q and k.
+    "hf_mlcd_sdpa_dynamo": (hf_mlcd, "dynamo", None),
+    # VideoMAE: a 5-D video input and a tubelet 3-D Conv (lower_conv_nd on CUDA).
+    "hf_videomae_sdpa_ts17": (hf_videomae, "ts", 17),
 }
 
 
