@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,13 +63,23 @@ std::string shape_to_string(const std::vector<int64_t>& shape);
 // Product of dims; 1 for a scalar (rank 0).
 int64_t shape_numel(const std::vector<int64_t>& shape);
 
+// Thrown by Tensor::zeros / Tensor::empty for a shape no memory holds (a negative dim, more
+// than 2^46 bytes): a kernel that computes its output shape from a model's data (Range, Expand,
+// ConstantOfShape, Tile, ...) gets one from a malformed model. Kernel runners catch it and
+// report the node; std::bad_alloc likewise for a shape that merely exceeds this machine.
+class TensorTooLarge : public std::length_error {
+ public:
+  using std::length_error::length_error;
+};
+
 class Tensor {
  public:
   Tensor() = default;
 
-  // Allocates zero-initialised, 64-byte aligned storage.
+  // Allocates zero-initialised, 64-byte aligned storage; throws TensorTooLarge (above).
   static Tensor zeros(DType dtype, std::vector<int64_t> shape);
-  // Allocates uninitialised, 64-byte aligned storage (for outputs a kernel fully writes).
+  // Allocates uninitialised, 64-byte aligned storage (for outputs a kernel fully writes); throws
+  // TensorTooLarge (above).
   static Tensor empty(DType dtype, std::vector<int64_t> shape);
   // Borrows `data`; `owner` keeps it alive (an mmap, a caller's buffer). Not copied.
   static Tensor borrow(DType dtype, std::vector<int64_t> shape, std::shared_ptr<const void> owner,

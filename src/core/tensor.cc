@@ -147,6 +147,27 @@ namespace {
 
 constexpr size_t kAlignment = 64;
 
+// The bytes of a `dtype` tensor of `shape`; throws TensorTooLarge (a std::length_error) for a
+// negative dim, an element count past int64, or more than 2^46 bytes (64 TiB: no machine's
+// memory), which a kernel computing an output shape from a model's data can produce. The
+// kernel runners (run_cpu_node, the executor) turn it into a Status naming the node.
+size_t checked_nbytes(DType dtype, const std::vector<int64_t>& shape) {
+  constexpr int64_t kMaxBytes = int64_t{1} << 46;
+  const int64_t elt = static_cast<int64_t>(dtype_size(dtype));
+  int64_t bytes = elt;
+  bool empty = false;
+  for (int64_t d : shape) {
+    if (d < 0) throw TensorTooLarge("negative dimension in shape " + shape_to_string(shape));
+    if (d == 0) empty = true;
+    if (!empty && d > 0 && bytes > kMaxBytes / d) {
+      throw TensorTooLarge("a tensor of shape " + shape_to_string(shape) + " and " +
+                           dtype_name(dtype) + " would take more than 2^46 bytes");
+    }
+    bytes = empty ? 0 : bytes * d;
+  }
+  return static_cast<size_t>(bytes);
+}
+
 std::shared_ptr<void> allocate(size_t nbytes, bool zero) {
   // Round up so that vectorised kernels may read a full vector past the last element.
   const size_t padded = ((nbytes + kAlignment - 1) / kAlignment + 1) * kAlignment;
@@ -167,7 +188,7 @@ Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
-  auto storage = allocate(t.nbytes(), /*zero=*/true);
+  auto storage = allocate(checked_nbytes(dtype, t.shape_), /*zero=*/true);
   t.data_ = storage.get();
   t.storage_ = std::move(storage);
   return t;
@@ -177,7 +198,7 @@ Tensor Tensor::empty(DType dtype, std::vector<int64_t> shape) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
-  auto storage = allocate(t.nbytes(), /*zero=*/false);
+  auto storage = allocate(checked_nbytes(dtype, t.shape_), /*zero=*/false);
   t.data_ = storage.get();
   t.storage_ = std::move(storage);
   return t;

@@ -49,6 +49,11 @@ class CpuKernelRegistry {
   std::map<std::pair<std::string, std::string>, CpuKernelFactory> factories_;
 };
 
+// kernel.run(inputs, outputs), with an output too large to allocate (TensorTooLarge,
+// std::bad_alloc) returned as an error instead of thrown; the caller names the node.
+Status run_cpu_kernel(CpuKernel& kernel, const std::vector<const Tensor*>& inputs,
+                      std::vector<Tensor>& outputs);
+
 // Runs one node once on the CPU kernels (the reference): the build-time evaluation that
 // constant folding and ValueEvaluator share. `inputs` follow node.inputs (nullptr for an
 // absent optional input). Fails with kNotFound when no CPU kernel implements the op, with the

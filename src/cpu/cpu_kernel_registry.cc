@@ -45,6 +45,17 @@ CpuKernelFactory CpuKernelRegistry::find(const std::string& domain,
   return it == factories_.end() ? nullptr : it->second;
 }
 
+Status run_cpu_kernel(CpuKernel& kernel, const std::vector<const Tensor*>& inputs,
+                      std::vector<Tensor>& outputs) {
+  try {
+    return kernel.run(inputs, outputs);
+  } catch (const TensorTooLarge& e) {
+    return invalid_argument("its output cannot be allocated: ", e.what());
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kOutOfMemory, "out of memory allocating its output");
+  }
+}
+
 Result<std::vector<Tensor>> run_cpu_node(const Graph& graph, const Node& node,
                                          const std::vector<const Tensor*>& inputs) {
   const CpuKernelFactory factory = CpuKernelRegistry::global().find(node.domain, node.op_type);
@@ -52,7 +63,7 @@ Result<std::vector<Tensor>> run_cpu_node(const Graph& graph, const Node& node,
   VITRT_ASSIGN_OR_RETURN(std::unique_ptr<CpuKernel> kernel,
                          factory(KernelInit{graph, node, graph.onnx_opset()}));
   std::vector<Tensor> outputs(node.outputs.size());
-  VITRT_RETURN_IF_ERROR(kernel->run(inputs, outputs));
+  VITRT_RETURN_IF_ERROR(run_cpu_kernel(*kernel, inputs, outputs));
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (node.outputs[i] != kNoValue && !outputs[i].defined()) {
       return internal_error(node.describe(), ": the CPU kernel left output ", i, " unset");

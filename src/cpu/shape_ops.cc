@@ -192,18 +192,35 @@ Status run_constant_of_shape(const Node& node, int64_t opset,
   });
 }
 
+// Range's element count, or an error when it is not a finite count a tensor can hold (a NaN or
+// infinite bound, a span past int64, more than 2^31 elements).
 template <typename T>
-Tensor range_of(DType dtype, T start, T limit, T delta) {
-  int64_t n;
+Result<int64_t> range_count(T start, T limit, T delta) {
+  constexpr double kMaxElements = 2147483648.0;
+  double n;
   if constexpr (std::is_floating_point_v<T>) {
-    n = static_cast<int64_t>(
-        std::max(std::ceil((static_cast<double>(limit) - start) / delta), 0.0));
+    n = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) /
+                  static_cast<double>(delta));
+    if (std::isnan(n)) {
+      return invalid_argument("start ", start, ", limit ", limit, " and delta ", delta,
+                              " give no element count");
+    }
   } else {
-    const int64_t span = static_cast<int64_t>(limit) - static_cast<int64_t>(start);
-    const int64_t step = delta;
-    n = span / step + ((span % step != 0 && ((span < 0) == (step < 0))) ? 1 : 0);
-    n = std::max<int64_t>(n, 0);
+    // In long double: an int64 span may overflow int64 itself.
+    const long double span = static_cast<long double>(limit) - static_cast<long double>(start);
+    n = static_cast<double>(std::ceil(span / static_cast<long double>(delta)));
   }
+  n = std::max(n, 0.0);
+  if (!(n <= kMaxElements)) {
+    return invalid_argument("start ", start, ", limit ", limit, " and delta ", delta, " give ", n,
+                            " elements, more than the 2^31 a Range may produce");
+  }
+  return static_cast<int64_t>(n);
+}
+
+template <typename T>
+Result<Tensor> range_of(DType dtype, T start, T limit, T delta) {
+  VITRT_ASSIGN_OR_RETURN(int64_t n, range_count(start, limit, delta));
   Tensor out = Tensor::empty(dtype, {n});
   T* p = out.data<T>();
   for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<T>(i) * delta);
@@ -223,8 +240,9 @@ Status run_range(const Node& node, int64_t opset, const std::vector<const Tensor
   if (inputs[2]->element_as_double(0) == 0.0) return invalid_argument("delta is 0");
   auto make = [&](auto tag) {
     using T = decltype(tag);
-    outputs[0] = range_of<T>(dtype, inputs[0]->data<T>()[0], inputs[1]->data<T>()[0],
-                             inputs[2]->data<T>()[0]);
+    VITRT_ASSIGN_OR_RETURN(outputs[0],
+                           range_of<T>(dtype, inputs[0]->data<T>()[0], inputs[1]->data<T>()[0],
+                                       inputs[2]->data<T>()[0]));
     return Status();
   };
   switch (dtype) {

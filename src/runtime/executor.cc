@@ -257,7 +257,7 @@ Result<std::vector<NamedTensor>> CpuExecutionContext::run_steps(
     outs.assign(node.outputs.size(), Tensor());
     const auto start =
         profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    Status s = kernels_[nid]->run(in_ptrs, outs);
+    Status s = run_cpu_kernel(*kernels_[nid], in_ptrs, outs);
     if (profiling_) {
       step_ms_[step] +=
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
+#include <tuple>
 
 #include "core/half.h"
 #include "cpu/data_movement_reference.h"
@@ -368,6 +370,45 @@ TEST(RangeKernel, IntegerAndFloatIncludingNegativeAndEmpty) {
   ASSERT_EQ(f->numel(), 4);  // ceil(1.5 / 0.4)
   for (int64_t i = 0; i < 4; ++i) EXPECT_NEAR(f->data<float>()[i], 0.5 + 0.4 * i, 1e-6);
   EXPECT_FALSE(run_cpu_op1({"Range", {scalar_int(0), scalar_int(3), scalar_int(0)}}).ok());
+}
+
+// Bounds a malformed model can hold: a count past 2^31 elements, a span past int64, NaN. Each
+// is an error naming the values, not an allocation failure or undefined behaviour.
+TEST(RangeKernel, RefusesCountsNoTensorHolds) {
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  for (const auto& [start, limit, delta] :
+       {std::tuple{int64_t{0}, big, int64_t{1}}, std::tuple{-big, big, int64_t{1}},
+        std::tuple{big, -big, int64_t{-3}}}) {
+    auto r = run_cpu_op1({"Range", {scalar_int(start), scalar_int(limit), scalar_int(delta)}});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("more than the 2^31 a Range may produce"),
+              std::string::npos)
+        << r.status().to_string();
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto f = run_cpu_op1({"Range",
+                        {Tensor::from_float({0.0f}, true), Tensor::from_float({nan}, true),
+                         Tensor::from_float({1.0f}, true)}});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("give no element count"), std::string::npos);
+  auto inf = run_cpu_op1({"Range",
+                          {Tensor::from_float({0.0f}, true),
+                           Tensor::from_float({std::numeric_limits<float>::infinity()}, true),
+                           Tensor::from_float({1.0f}, true)}});
+  EXPECT_FALSE(inf.ok());
+}
+
+// An Expand (or any kernel) whose output no memory holds reports it instead of throwing.
+TEST(ExpandKernel, OutputTooLargeIsAnError) {
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  auto r = run_cpu_op1({"Expand", {random_bytes(DType::kInt64, {4, 1}, 1), ints({4, big})}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("would take more than 2^46 bytes"), std::string::npos)
+      << r.status().to_string();
+  auto overflow = run_cpu_op1(
+      {"Expand", {random_bytes(DType::kFloat32, {1, 1, 1}, 1), ints({1 << 30, 1 << 30, 1 << 30})}});
+  ASSERT_FALSE(overflow.ok());
+  EXPECT_THROW(Tensor::empty(DType::kFloat32, {3, -1}), TensorTooLarge);
 }
 
 TEST(EyeLikeKernel, OffsetDiagonalAndDtype) {

@@ -88,7 +88,8 @@ inline NodeRun run_single_node(const std::string& op_type, std::vector<NodeInput
   for (const NodeInput& in : inputs)
     kernel_inputs.push_back(in.tensor.defined() ? &in.tensor : nullptr);
   std::vector<Tensor> outputs(num_outputs);
-  result.status = (*kernel)->run(kernel_inputs, outputs);
+  // As the executor runs a kernel: an output too large to allocate is an error, not a throw.
+  result.status = run_cpu_kernel(**kernel, kernel_inputs, outputs);
   if (!result.status.ok()) return result;
   for (int i = 0; i < num_outputs; ++i) {
     const Value& v = g.values[g.nodes[0].outputs[i]];
