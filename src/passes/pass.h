@@ -107,6 +107,10 @@ Status lower_conv_transpose(Graph& graph, PassContext& ctx);
 // Conv whose kernel equals its stride (a video ViT's tubelets) blocks + MatMul; other forms stay
 // Conv (a near miss in the verbose log).
 Status lower_conv_nd(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_norm_params.cc), after the first shape inference, optimizer or not:
+// a LayerNormalization / RMSNormalization whose Scale or B broadcasts over X's leading dims (as
+// ONNX allows) keeps per-feature parameters and applies the wide ones in a Mul / Add after it.
+Status lower_norm_params(Graph& graph, PassContext& ctx);
 // Import (src/passes/import_qdq.cc): QDQ-quantized MatMul/Gemm -> vitrt.QuantLinear. First in
 // the clean-up list, so it sees the weights' DequantizeLinear before fold_constants folds it.
 Status import_qdq(Graph& graph, PassContext& ctx);

@@ -271,6 +271,16 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
     inferred = infer_shapes(graph);
     if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
   }
+  PassContext norm_ctx(options.verbose, options.log);
+  Status norms = lower_norm_params(graph, norm_ctx);
+  if (!norms.ok()) return norms.with_context(str_cat("'", onnx_path, "'"));
+  if (auto it = norm_ctx.applied_counts().find("lower_norm_params");
+      it != norm_ctx.applied_counts().end()) {
+    log_line(options, str_cat("moved the leading-dim Scale / B of ", it->second,
+                              " normalization node(s) into a Mul / Add after it"));
+    inferred = infer_shapes(graph);
+    if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
+  }
   if (options.device == "cuda") {
     // The CUDA backend convolves 2-D images only.
     PassContext conv_ctx(options.verbose, options.log);

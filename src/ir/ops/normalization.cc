@@ -59,19 +59,19 @@ Status infer_layer_norm(InferContext& ctx) {
   VITRT_ASSIGN_OR_RETURN(int axis, normalize_axis(ctx, axis_attr, rank, "attribute 'axis'"));
   for (int i = 1; i <= 2; ++i) {
     if (!ctx.input_has_shape(i)) continue;
-    // Scale and B broadcast to X.shape[axis:].
+    // Scale and B broadcast to X (unidirectionally, as ONNX allows); the kernels take them over
+    // X.shape[axis:], and lower_norm_params moves wider ones into a Mul / Add after the op.
     const SymShape& p = ctx.input_shape(i);
-    if (static_cast<int>(p.size()) > rank - axis) {
-      return ctx.error("input ", i == 1 ? "Scale" : "B", " has rank ", p.size(), ", more than the ",
-                       rank - axis, " normalized dims of X");
+    if (static_cast<int>(p.size()) > rank) {
+      return ctx.error("input ", i == 1 ? "Scale" : "B", " has rank ", p.size(), ", more than X's ",
+                       rank);
     }
     for (size_t k = 0; k < p.size(); ++k) {
       const Dim& d = p[p.size() - 1 - k];
       const Dim& xd = x[rank - 1 - k];
       if (d.is_static() && xd.is_static() && d.value() != 1 && d.value() != xd.value()) {
         return ctx.error("input ", i == 1 ? "Scale" : "B", " shape ", sym_shape_to_string(p),
-                         " does not broadcast to the normalized shape of X ",
-                         sym_shape_to_string(x));
+                         " does not broadcast to X ", sym_shape_to_string(x));
       }
     }
   }
