@@ -111,6 +111,13 @@ Result<std::shared_ptr<const DnnlConv::Entry>> DnnlConv::entry_for(const ConvSha
 }
 
 Status DnnlConv::run(const ConvShape& shape, const float* src, const float* bias, float* dst) {
+  // oneDNN faults on zero-sized primitives: an empty output has nothing to write; an empty
+  // input channel count is refused.
+  if (shape.n == 0 || shape.k == 0 || shape.oh == 0 || shape.ow == 0) return Status();
+  if (shape.c == 0 || shape.h == 0 || shape.w == 0) {
+    return unsupported("a convolution over an empty input (C = ", shape.c, ", H = ", shape.h,
+                       ", W = ", shape.w, ")");
+  }
   VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> entry, entry_for(shape));
   try {
     dnnl::engine& engine = dnnl_cpu_engine();

@@ -229,6 +229,13 @@ Result<std::shared_ptr<const DnnlMatmul::Entry>> DnnlMatmul::entry_for(const Mat
 
 Status DnnlMatmul::run(const MatmulShape& shape, const float* src, const float* weights,
                        const float* bias, float* dst, const float* residual) {
+  // oneDNN faults on zero-sized primitives (a malformed model's empty dims reach here): an
+  // empty output has nothing to write; a product over K = 0 is refused.
+  if (shape.batch == 0 || shape.m == 0 || shape.n == 0) return Status();
+  if (shape.k == 0) {
+    return unsupported("a matrix product over an empty inner dimension (K = 0, M = ", shape.m,
+                       ", N = ", shape.n, ")");
+  }
   VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> entry, entry_for(shape));
   try {
     dnnl::engine& engine = dnnl_cpu_engine();

@@ -32,6 +32,7 @@ Status Int8Matmul::run(int64_t m, const void* src, const float* bias, const floa
   if (runtime_quantization_ && scales == nullptr) {
     return internal_error("Int8Matmul: runtime quantization without scales");
   }
+  if (m == 0) return Status();  // no rows: oneDNN faults on an empty primitive
   VITRT_ASSIGN_OR_RETURN(std::shared_ptr<const Entry> e, entry_for(m));
   try {
     dnnl::engine& engine = dnnl_cpu_engine();

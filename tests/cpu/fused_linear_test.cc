@@ -71,6 +71,16 @@ TEST(FusedLinear, MatchesMatMulAddAndActivation) {
   }
 }
 
+// No rows or no output columns (a degenerate or malformed model's empty dims: a packed weight
+// sliced to nothing): an empty output, as the unfused MatMul + Add give, not a fault inside
+// oneDNN.
+TEST(FusedLinear, EmptyRowsOrColumnsGiveAnEmptyOutput) {
+  check_linear({0, 16}, 5, "gelu", true);
+  check_linear({3, 0, 8}, 4, "none", false);
+  check_linear({2, 32}, 0, "none", true);
+  check_linear({2, 3, 8}, 0, "relu", false);
+}
+
 // Y = X.W + bias + residual against float64 loops (X and W rounded to bfloat16 first for
 // compute_precision bf16), on odd shapes: one row, 197 tokens, and fc2's K 3072 -> N 768.
 void check_residual(const std::vector<int64_t>& x_shape, int64_t n, bool with_bias, bool bf16) {

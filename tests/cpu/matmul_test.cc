@@ -26,7 +26,8 @@ Tensor reference_matmul(const Tensor& a_in, const Tensor& b_in, DType out_dtype)
   while (as.size() < rank) as.insert(as.begin(), 1);
   while (bs.size() < rank) bs.insert(bs.begin(), 1);
   std::vector<int64_t> full(rank);
-  for (size_t i = 0; i + 2 < rank; ++i) full[i] = std::max(as[i], bs[i]);
+  // NumPy broadcasting: a 1 takes the other side's size, a 0 included.
+  for (size_t i = 0; i + 2 < rank; ++i) full[i] = as[i] == 1 ? bs[i] : as[i];
   const int64_t m = as[rank - 2], k = as[rank - 1], n = bs[rank - 1];
   full[rank - 2] = m;
   full[rank - 1] = n;
@@ -104,6 +105,17 @@ TEST(MatMulKernel, Float32AgainstReference) {
 TEST(MatMulKernel, ConstantWeightsWithPageSizedRows) {
   check_matmul({{3, 7, 5}, {5, 1024}}, DType::kFloat32, /*constant_b=*/true, 40);
   check_matmul({{2, 9}, {9, 2048}}, DType::kFloat32, /*constant_b=*/true, 42);
+}
+
+// Empty dims (a malformed or degenerate model's): no rows, no columns or an empty batch give an
+// empty output, never a fault in oneDNN (an empty inner dimension: EmptyInnerDimGivesZeros).
+TEST(MatMulKernel, EmptyDimsGiveEmptyOutputs) {
+  uint64_t seed = 60;
+  for (const Case& c : std::vector<Case>{
+           {{0, 5}, {5, 3}}, {{4, 5}, {5, 0}}, {{0, 4, 5}, {5, 3}}, {{2, 0, 5}, {2, 5, 3}}}) {
+    check_matmul(c, DType::kFloat32, /*constant_b=*/false, seed += 2);
+    check_matmul(c, DType::kFloat32, /*constant_b=*/true, seed += 2);
+  }
 }
 
 TEST(MatMulKernel, Float64AgainstReference) {
