@@ -153,17 +153,21 @@ constexpr size_t kAlignment = 64;
 // kernel runners (run_cpu_node, the executor) turn it into a Status naming the node.
 size_t checked_nbytes(DType dtype, const std::vector<int64_t>& shape) {
   constexpr int64_t kMaxBytes = int64_t{1} << 46;
-  const int64_t elt = static_cast<int64_t>(dtype_size(dtype));
-  int64_t bytes = elt;
-  bool empty = false;
   for (int64_t d : shape) {
     if (d < 0) throw TensorTooLarge("negative dimension in shape " + shape_to_string(shape));
-    if (d == 0) empty = true;
-    if (!empty && d > 0 && bytes > kMaxBytes / d) {
+  }
+  // Any 0 makes the tensor empty, whatever the other dims (the file importer hands such shapes
+  // over: [8, 134151, 10955, 0] holds nothing).
+  for (int64_t d : shape) {
+    if (d == 0) return 0;
+  }
+  int64_t bytes = static_cast<int64_t>(dtype_size(dtype));
+  for (int64_t d : shape) {
+    if (bytes > kMaxBytes / d) {
       throw TensorTooLarge("a tensor of shape " + shape_to_string(shape) + " and " +
                            dtype_name(dtype) + " would take more than 2^46 bytes");
     }
-    bytes = empty ? 0 : bytes * d;
+    bytes *= d;
   }
   return static_cast<size_t>(bytes);
 }

@@ -134,6 +134,18 @@ TEST(TensorProto, Float8CodesFromRawDataAndInt32Data) {
   EXPECT_EQ(e5->element_as_double(0), 1.0);  // 0x3C: exponent 15, mantissa 0
 }
 
+// An empty tensor whose other dims are huge (the fuzzer's find: [8, 134151, 10955, 0] of bool):
+// it holds nothing, so it decodes, without asking for 2^46 bytes.
+TEST(TensorProto, EmptyTensorWithHugeOtherDims) {
+  const ProtoWriter p =
+      ProtoWriter().varint(1, 8).varint(1, 134151).varint(1, 10955).varint(1, 0).varint(2, 9).bytes(
+          8, "empty");
+  auto t = parse_tensor_proto(p.data(), p.size(), "");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ(t->numel(), 0);
+  EXPECT_EQ(t->shape(), (std::vector<int64_t>{8, 134151, 10955, 0}));
+}
+
 TEST(TensorProto, UnsupportedAndMalformed) {
   struct Case {
     ProtoWriter proto;
