@@ -311,6 +311,34 @@ def add_avif(add, face, cat, launch, alpha):
             lambda p, e=exif.tobytes(): launch.save(p, quality=80, exif=e))
 
 
+def tiled_tiff(width, height, tile_w, tile_h):
+    """A little-endian RGB 8-bit TIFF of one tile header whose tile dims are as given, with one
+    tile of zeros' worth of declared bytes behind it (libtiff sizes its tile buffer from the
+    tags)."""
+    tile_bytes = tile_w * tile_h * 3
+    tags = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, None), (259, 3, 1, 1),
+            (262, 3, 1, 2), (277, 3, 1, 3), (322, 4, 1, tile_w), (323, 4, 1, tile_h),
+            (324, 4, 1, None), (325, 4, 1, tile_bytes)]
+    ifd_offset = 8
+    ifd_size = 2 + 12 * len(tags) + 4
+    bits_offset = ifd_offset + ifd_size
+    data_offset = bits_offset + 6
+    out = bytearray(b"II*\x00" + struct.pack("<I", ifd_offset))
+    out += struct.pack("<H", len(tags))
+    for tag, kind, count, value in tags:
+        if tag == 258:
+            value = bits_offset
+        elif tag == 324:
+            value = data_offset
+        field = struct.pack("<H", value) + b"\x00\x00" if kind == 3 and count == 1 else \
+            struct.pack("<I", value)
+        out += struct.pack("<HHI", tag, kind, count) + field
+    out += struct.pack("<I", 0)
+    out += struct.pack("<HHH", 8, 8, 8)
+    out += bytes(64)  # far fewer bytes than the tile declares
+    return bytes(out)
+
+
 def bad_gif_bmp_tiff():
     """Malformed GIF, BMP and TIFF files and what their messages must say."""
     gif = open(os.path.join(OUT, "cat_palette.gif"), "rb").read()
@@ -336,6 +364,8 @@ def bad_gif_bmp_tiff():
                          "pixel depth of 2 bits"),
         "bad_float.tif": (buffer.getvalue(), "floating-point"),
         "bad_truncated.avif": (avif[: len(avif) // 2], "AVIF"),
+        # A 100x71 image in tiles of 65536x8192 (a 1.6 GB tile buffer): found by the fuzzer.
+        "bad_huge_tiles.tif": (tiled_tiff(100, 71, 65536, 8192), "larger than the image can need"),
     }
 
 

@@ -110,6 +110,16 @@ Status read_stored_rows(TIFF* tif, uint32_t width, uint32_t height, size_t row_b
     return unsupported(source, ": TIFF tile layout (", tile_w, "x", tile_h,
                        ") with packed samples is not supported");
   }
+  // The tile buffer is sized by the header's tile dims, which the pixel limit on the image does
+  // not bound: a 27 KB file declared 1.6 GB tiles for a 100x71 image. Tiles may overhang the
+  // image (writers use 256x256 for small ones), but by no more than the image's area rounded up
+  // to whole tiles of 1024x1024.
+  const auto round_up = [](uint64_t x, uint64_t to) { return (x + to - 1) / to * to; };
+  const uint64_t tile_pixels = uint64_t{tile_w} * tile_h;
+  if (tile_pixels > std::max<uint64_t>(round_up(width, 1024) * round_up(height, 1024), 1)) {
+    return invalid_argument(source, ": TIFF tiles of ", tile_w, "x", tile_h, " for a ", width, "x",
+                            height, " image are larger than the image can need");
+  }
   std::vector<uint8_t> tile(static_cast<size_t>(TIFFTileSize64(tif)));
   const size_t bytes_per_px = row_bytes / width;
   for (uint32_t ty = 0; ty < height; ty += tile_h) {
