@@ -61,9 +61,11 @@ Status lower_norm_params(Graph& graph, PassContext& ctx) {
         (n.op_type != "LayerNormalization" && n.op_type != "RMSNormalization")) {
       continue;
     }
-    const Value& x = graph.values[n.inputs[0]];
-    if (!x.has_shape || !n.has_input(1)) continue;
-    const int rank = static_cast<int>(x.shape.size());
+    if (!graph.values[n.inputs[0]].has_shape || !n.has_input(1)) continue;
+    // Copies: the rewrite below adds nodes and values, which may move graph.nodes and
+    // graph.values.
+    const SymShape x_shape = graph.values[n.inputs[0]].shape;
+    const int rank = static_cast<int>(x_shape.size());
     auto axis_attr = n.attrs.get_int("axis", -1);
     if (!axis_attr.ok()) continue;
     const int axis = static_cast<int>(*axis_attr < 0 ? *axis_attr + rank : *axis_attr);
@@ -72,20 +74,20 @@ Status lower_norm_params(Graph& graph, PassContext& ctx) {
     const int scale_extra = extra_dims(graph, n, 1, normalized);
     const int bias_extra = extra_dims(graph, n, 2, normalized);
     if (scale_extra == 0 && bias_extra == 0) continue;
-    const std::string where = str_cat("'", n.name, "'");
+    const std::string base = n.name, op_type = n.op_type;
+    const std::string where = str_cat("'", base, "'");
     // Leading unit dims ([1, D] over [B, S, D]) only need squeezing off.
     if (scale_extra < 0) squeeze_leading(graph, id, 1, -scale_extra);
     if (bias_extra < 0) squeeze_leading(graph, id, 2, -bias_extra);
-    const bool wide_scale = scale_extra > 0, wide_bias = bias_extra > 0;
-    if (!wide_scale && !wide_bias) {
-      ctx.applied(kPass, str_cat(where, ": leading unit dims of its parameters squeezed"),
-                  {graph.nodes[id].name});
-      continue;
+    if (scale_extra < 0 || bias_extra < 0) {
+      ctx.applied(kPass, str_cat(where, ": leading unit dims of its parameters squeezed"), {base});
     }
+    const bool wide_scale = scale_extra > 0, wide_bias = bias_extra > 0;
+    if (!wide_scale && !wide_bias) continue;
     std::vector<int64_t> norm_shape;
     for (int a = axis; a < rank; ++a) {
-      if (!x.shape[a].is_static()) break;
-      norm_shape.push_back(x.shape[a].value());
+      if (!x_shape[a].is_static()) break;
+      norm_shape.push_back(x_shape[a].value());
     }
     if (wide_scale && static_cast<int>(norm_shape.size()) != normalized) {
       ctx.near_miss(kPass, where,
@@ -93,10 +95,10 @@ Status lower_norm_params(Graph& graph, PassContext& ctx) {
                     "stays (the kernels take Scale over the normalized dims only)");
       continue;
     }
-    const std::string base = n.name, op_type = n.op_type;
-    const ValueId scale = n.inputs[1];
-    const ValueId bias = n.has_input(2) ? n.inputs[2] : kNoValue;
-    const ValueId y = n.outputs[0];
+    const Node& node = graph.nodes[id];  // after the Squeezes: they may have moved it
+    const ValueId scale = node.inputs[1];
+    const ValueId bias = node.has_input(2) ? node.inputs[2] : kNoValue;
+    const ValueId y = node.outputs[0];
     const DType dtype = graph.values[scale].dtype;
     if (wide_scale) {
       Tensor ones = Tensor::empty(DType::kFloat32, norm_shape);

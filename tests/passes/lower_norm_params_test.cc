@@ -90,6 +90,28 @@ TEST(LowerNormParams, ScalePerTokenAndBiasOverTheBatch) {
       testing::tensors_close((*outs)[0], reference(xf, scale, bias, false, 1e-5), {1e-5, 1e-5}));
 }
 
+// A wide Scale with a B of leading unit dims: B is squeezed, then moved after the Mul.
+TEST(LowerNormParams, WideScaleWithUnitDimBias) {
+  TestGraph g;
+  const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), Dim(3), Dim(5)});
+  const Tensor st = testing::random_tensor(DType::kFloat32, {3, 5}, 9);
+  const Tensor bt = testing::random_tensor(DType::kFloat32, {1, 1, 5}, 10);
+  g.output(g.op("LayerNormalization", {x, g.constant("scale", st), g.constant("bias", bt)}));
+  testing::PassResult r = testing::run_pass(lower_norm_params, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 2);
+  const Tensor xf = testing::random_tensor(DType::kFloat32, {2, 3, 5}, 11);
+  auto outs = testing::run_graph(g.graph(), {xf});
+  ASSERT_TRUE(outs.ok()) << outs.status().to_string();
+  std::vector<double> scale(30), bias(30);
+  for (int64_t e = 0; e < 30; ++e) {
+    scale[e] = st.data<float>()[e % 15];
+    bias[e] = bt.data<float>()[e % 5];
+  }
+  EXPECT_TRUE(
+      testing::tensors_close((*outs)[0], reference(xf, scale, bias, false, 1e-5), {1e-5, 1e-5}));
+}
+
 // Per-feature parameters stay; leading unit dims ([1, 8]) are squeezed off, still one op.
 TEST(LowerNormParams, PerFeatureParametersStay) {
   for (bool unit_dim : {false, true}) {
