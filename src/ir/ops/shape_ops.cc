@@ -499,6 +499,9 @@ std::optional<double> constant_scalar(const InferContext& ctx, int i) {
   return c->element_as_double(0);
 }
 
+// The most elements a Range may produce (the CPU kernel's limit too).
+constexpr double kMaxRangeCount = 2147483648.0;
+
 Status infer_range(InferContext& ctx) {
   const DType dtype = ctx.input_dtype(0);
   for (int i = 1; i < 3; ++i) {
@@ -517,10 +520,18 @@ Status infer_range(InferContext& ctx) {
       const Dim& d = (*delta)[0];
       if (is_static_value(d, 0)) return ctx.error("delta is 0");
       if (s.is_static() && l.is_static() && d.is_static()) {
-        const int64_t span = l.value() - s.value();
+        // In long double: an int64 span may overflow int64 itself. A count past 2^31 is left
+        // unknown here; the kernel refuses it with the values named.
+        const long double span =
+            static_cast<long double>(l.value()) - static_cast<long double>(s.value());
+        const long double count =
+            std::max(std::ceil(span / static_cast<long double>(d.value())), 0.0L);
+        if (!(count <= kMaxRangeCount)) {
+          ctx.set_output(0, dtype, {Dim::unknown()});
+          return Status();
+        }
+        const int64_t n = static_cast<int64_t>(count);
         const int64_t step = d.value();
-        int64_t n = span / step + ((span % step != 0 && ((span < 0) == (step < 0))) ? 1 : 0);
-        n = std::max<int64_t>(n, 0);
         ctx.set_output(0, dtype, {Dim(n)});
         if (n <= kMaxSymValueElements) {
           std::vector<Dim> v;
@@ -541,7 +552,9 @@ Status infer_range(InferContext& ctx) {
     if (s && l && d) {
       if (*d == 0) return ctx.error("delta is 0");
       const double n = std::max(std::ceil((*l - *s) / *d), 0.0);
-      ctx.set_output(0, dtype, {Dim(static_cast<int64_t>(n))});
+      // NaN or a count past 2^31 (the kernel refuses those, naming the values): unknown here.
+      ctx.set_output(0, dtype,
+                     {n <= kMaxRangeCount ? Dim(static_cast<int64_t>(n)) : Dim::unknown()});
       return Status();
     }
   }
