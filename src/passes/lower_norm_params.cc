@@ -117,25 +117,22 @@ Status lower_norm_params(Graph& graph, PassContext& ctx) {
     // B leaves the op when it is wide or when Scale moves out (the + must follow the *).
     const bool move_bias = bias != kNoValue && (wide_bias || wide_scale);
     if (move_bias) graph.nodes[id].inputs.resize(2);
-    // The op now writes a new value; the last Mul / Add writes Y, so Y keeps its name (a graph
-    // output's included).
-    Value normed;
-    normed.name = graph.unique_value_name(graph.values[y].name + "_normalized");
-    const ValueId normed_id = graph.add_value(std::move(normed));
-    graph.nodes[id].outputs[0] = normed_id;
-    ValueId cur = normed_id;
-    NodeId last = id;
+    // Y's readers (a graph output's name included) move to the end of the Mul / Add chain,
+    // which itself reads Y.
+    NodeId first = -1;
+    ValueId cur = y;
     if (wide_scale) {
-      last = add_node(graph, "", "Mul", base + "_scale", {cur, scale}, {base + "_scaled"});
-      cur = graph.nodes[last].outputs[0];
+      first = add_node(graph, "", "Mul", base + "_scale", {cur, scale}, {base + "_scaled"});
+      cur = graph.nodes[first].outputs[0];
     }
     if (move_bias) {
-      last = add_node(graph, "", "Add", base + "_bias", {cur, bias}, {base + "_biased"});
+      const NodeId add =
+          add_node(graph, "", "Add", base + "_bias", {cur, bias}, {base + "_biased"});
+      if (first < 0) first = add;
+      cur = graph.nodes[add].outputs[0];
     }
-    graph.values[graph.nodes[last].outputs[0]].producer = -1;  // the value add_node made
-    graph.nodes[last].outputs[0] = y;
-    graph.values[y].producer = last;
-    graph.values[normed_id].producer = id;
+    replace_uses(graph, y, cur);
+    graph.nodes[first].inputs[0] = y;
     ctx.applied(kPass,
                 str_cat(op_type, " ", where, ": ", wide_scale ? "Scale" : "B",
                         " over X's leading dims applied after the op"),

@@ -261,39 +261,31 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
   }
   Status inferred = infer_shapes(graph);
   if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
+  // Lowerings that need the inferred shapes: each logs what it did, "<before><count><after>",
+  // and shapes are inferred again when it changed the graph.
+  const auto lower_with_shapes = [&](PassFn pass, const char* name, const char* before,
+                                     const char* after) -> Status {
+    PassContext ctx(options.verbose, options.log);
+    VITRT_RETURN_IF_ERROR(pass(graph, ctx));
+    auto it = ctx.applied_counts().find(name);
+    if (it == ctx.applied_counts().end()) return Status::ok_status();
+    log_line(options, str_cat(before, it->second, after));
+    return infer_shapes(graph);
+  };
   // ONNX Attention (opset 23) likewise: vitrt.Attention is the one attention op kernels run.
-  PassContext attention_ctx(options.verbose, options.log);
-  Status lowered = lower_onnx_attention(graph, attention_ctx);
-  if (!lowered.ok()) return lowered.with_context(str_cat("'", onnx_path, "'"));
-  if (auto it = attention_ctx.applied_counts().find("lower_onnx_attention");
-      it != attention_ctx.applied_counts().end()) {
-    log_line(options, str_cat("lowered ", it->second, " ONNX Attention node(s) (opset 23)"));
-    inferred = infer_shapes(graph);
-    if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
+  Status lowered = lower_with_shapes(lower_onnx_attention, "lower_onnx_attention", "lowered ",
+                                     " ONNX Attention node(s) (opset 23)");
+  if (lowered.ok()) {
+    lowered = lower_with_shapes(lower_norm_params, "lower_norm_params",
+                                "moved the leading-dim Scale / B of ",
+                                " normalization node(s) into a Mul / Add after it");
   }
-  PassContext norm_ctx(options.verbose, options.log);
-  Status norms = lower_norm_params(graph, norm_ctx);
-  if (!norms.ok()) return norms.with_context(str_cat("'", onnx_path, "'"));
-  if (auto it = norm_ctx.applied_counts().find("lower_norm_params");
-      it != norm_ctx.applied_counts().end()) {
-    log_line(options, str_cat("moved the leading-dim Scale / B of ", it->second,
-                              " normalization node(s) into a Mul / Add after it"));
-    inferred = infer_shapes(graph);
-    if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
-  }
-  if (options.device == "cuda") {
+  if (lowered.ok() && options.device == "cuda") {
     // The CUDA backend convolves 2-D images only.
-    PassContext conv_ctx(options.verbose, options.log);
-    Status convs = lower_conv_nd(graph, conv_ctx);
-    if (!convs.ok()) return convs.with_context(str_cat("'", onnx_path, "'"));
-    if (auto it = conv_ctx.applied_counts().find("lower_conv_nd");
-        it != conv_ctx.applied_counts().end()) {
-      log_line(options, str_cat("lowered ", it->second,
-                                " 1-D / 3-D Conv node(s) to forms the CUDA backend runs"));
-      inferred = infer_shapes(graph);
-      if (!inferred.ok()) return inferred.with_context(str_cat("'", onnx_path, "'"));
-    }
+    lowered = lower_with_shapes(lower_conv_nd, "lower_conv_nd", "lowered ",
+                                " 1-D / 3-D Conv node(s) to forms the CUDA backend runs");
   }
+  if (!lowered.ok()) return lowered.with_context(str_cat("'", onnx_path, "'"));
   for (ValueId id : graph.inputs) {
     log_line(options, "input  " + value_signature(graph.values[id]));
   }
