@@ -186,19 +186,26 @@ def timm_class(module_path, class_name, size=64, make_kwargs=None, **kwargs):
     return build
 
 
-def hf_detr():
-    from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
+def hf_detr(config_cls="DetrConfig", model_cls="DetrForObjectDetection"):
+    """DETR, or a DETR variant that takes the same config (Conditional DETR)."""
 
-    # A transformers ResNet backbone (no timm), one encoder and one decoder layer.
-    backbone = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
-                            out_features=["stage2"])
-    cfg = DetrConfig(use_timm_backbone=False, backbone_config=backbone, use_pretrained_backbone=False,
-                     d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                     decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                     num_queries=5, num_labels=4)
-    model = DetrForObjectDetection._from_config(cfg)
-    module = mf.TupleOutputs(model, ["logits", "pred_boxes"], lambda m, x: m(pixel_values=x))
-    return module, [mf.image_input(3, 64)], ["logits", "pred_boxes"]
+    def build():
+        import transformers
+        from transformers import ResNetConfig
+
+        # A transformers ResNet backbone (no timm), one encoder and one decoder layer.
+        backbone = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
+                                out_features=["stage2"])
+        cfg = getattr(transformers, config_cls)(
+            use_timm_backbone=False, backbone_config=backbone, use_pretrained_backbone=False,
+            d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=5,
+            num_labels=4)
+        model = getattr(transformers, model_cls)._from_config(cfg)
+        module = mf.TupleOutputs(model, ["logits", "pred_boxes"], lambda m, x: m(pixel_values=x))
+        return module, [mf.image_input(3, 64)], ["logits", "pred_boxes"]
+
+    return build
 
 
 def hf_sam2_vision():
@@ -228,21 +235,6 @@ def hf_vitpose():
                                                                 num_labels=5))
     module = mf.TupleOutputs(model, ["heatmaps"], lambda m, x: m(pixel_values=x))
     return module, [("pixel_values", "image", (3, 64, 48))], ["heatmaps"]
-
-
-def hf_conditional_detr():
-    from transformers import ConditionalDetrConfig, ConditionalDetrForObjectDetection, ResNetConfig
-
-    backbone = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
-                            out_features=["stage2"])
-    cfg = ConditionalDetrConfig(
-        use_timm_backbone=False, backbone_config=backbone, use_pretrained_backbone=False,
-        d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=5,
-        num_labels=4)
-    model = ConditionalDetrForObjectDetection._from_config(cfg)
-    module = mf.TupleOutputs(model, ["logits", "pred_boxes"], lambda m, x: m(pixel_values=x))
-    return module, [mf.image_input(3, 64)], ["logits", "pred_boxes"]
 
 
 def hf_depth_anything():
@@ -608,7 +600,7 @@ ARCHS = {
                            size=64, image_size=64, embed_dim=16, depths=[1, 1],
                            focal_levels=[2, 2], focal_windows=[3, 3]),
     # dense heads and other tasks (transformers)
-    "hf_detr": hf_detr,
+    "hf_detr": hf_detr(),
     "hf_swin2sr": hf_arch("Swin2SRConfig", "Swin2SRForImageSuperResolution", ["reconstruction"],
                           size=16, image_size=16, embed_dim=16, depths=[1, 1], num_heads=[2, 2],
                           window_size=4, upscale=2, upsampler="pixelshuffle"),
@@ -754,7 +746,7 @@ ARCHS = {
                         intermediate_size=64, image_size=32, num_frames=4, tubelet_size=[2, 8, 8]),
     "hf_sam2_vision": hf_sam2_vision,
     "hf_vitpose": hf_vitpose,
-    "hf_conditional_detr": hf_conditional_detr,
+    "hf_conditional_detr": hf_detr("ConditionalDetrConfig", "ConditionalDetrForObjectDetection"),
 }
 
 
