@@ -74,6 +74,7 @@ const OpRegistry& OpRegistry::global() {
     register_rotary_embedding_schemas(r);
     register_quant_linear_schemas(r);
     register_qdq_schemas(r);
+    register_recurrent_schemas(r);
     return r;
   }();
   return registry;

@@ -86,7 +86,8 @@ void register_col2im_schema(OpRegistry& registry);
 void register_resize_schemas(OpRegistry& registry);
 void register_grid_sample_schemas(OpRegistry& registry);
 void register_pooling_schemas(OpRegistry& registry);
-void register_qdq_schemas(OpRegistry& registry);  // QuantizeLinear, DequantizeLinear
+void register_qdq_schemas(OpRegistry& registry);        // QuantizeLinear, DequantizeLinear
+void register_recurrent_schemas(OpRegistry& registry);  // RNN, GRU, LSTM (lowered at import)
 // Fused ops of the vitrt domain, made by the optimizer passes (src/passes/).
 void register_attention_schemas(OpRegistry& registry);         // vitrt.Attention
 void register_fused_linear_schemas(OpRegistry& registry);      // vitrt.Linear

@@ -90,6 +90,11 @@ Status widen_half_floats(Graph& graph, PassContext& ctx);  // fp16/bf16 models -
 // not the optimizer runs: ONNX's Attention op (opset 23) becomes vitrt.Attention with the head
 // layout converted around it; forms vitrt.Attention cannot express are an error naming the node.
 Status lower_onnx_attention(Graph& graph, PassContext& ctx);
+// Lowering (src/passes/lower_recurrent.cc), after the first shape inference and whether or not
+// the optimizer runs: RNN, GRU and LSTM are unrolled over their build-time sequence length into
+// GEMMs and elementwise ops; an unknown length, clip or a non-float32 X is an error naming the
+// node.
+Status lower_recurrent(Graph& graph, PassContext& ctx);
 // Lowering (src/passes/lower_einsum.cc), before the first shape inference and whether or not the
 // optimizer runs: one- and two-operand Einsum becomes ReduceSum / Transpose / Unsqueeze / Reshape
 // around one MatMul; other equations are an error naming the node.

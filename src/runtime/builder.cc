@@ -272,9 +272,14 @@ Result<Graph> import_and_prepare(const std::string& onnx_path, const BuildOption
     log_line(options, str_cat(before, it->second, after));
     return infer_shapes(graph);
   };
+  // RNN / GRU / LSTM have no kernel: unrolled over their (build-time) sequence length.
+  Status lowered = lower_with_shapes(lower_recurrent, "lower_recurrent", "unrolled ",
+                                     " RNN / GRU / LSTM node(s) over their sequence");
   // ONNX Attention (opset 23) likewise: vitrt.Attention is the one attention op kernels run.
-  Status lowered = lower_with_shapes(lower_onnx_attention, "lower_onnx_attention", "lowered ",
-                                     " ONNX Attention node(s) (opset 23)");
+  if (lowered.ok()) {
+    lowered = lower_with_shapes(lower_onnx_attention, "lower_onnx_attention", "lowered ",
+                                " ONNX Attention node(s) (opset 23)");
+  }
   if (lowered.ok()) {
     lowered = lower_with_shapes(lower_norm_params, "lower_norm_params",
                                 "moved the leading-dim Scale / B of ",

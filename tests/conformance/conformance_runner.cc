@@ -23,6 +23,7 @@
 
 #include "cpu/cpu_kernel.h"
 #include "ir/op_schema.h"
+#include "ir/ops/recurrent.h"
 #include "onnx/onnx_import.h"
 #include "testing/compare.h"
 #include "vitrt/engine.h"
@@ -78,6 +79,9 @@ const std::vector<std::string> kRequiredOps = {"Add",
                                                "Softmax",
                                                "LayerNormalization",
                                                "Resize",
+                                               "LSTM",
+                                               "GRU",
+                                               "RNN",
                                                "Identity",
                                                "Dropout",
                                                "Gelu"};
@@ -163,9 +167,11 @@ const std::map<std::string, int64_t> kDefinitionSince = {{"Acos", 7},
                                                          {"EyeLike", 9},
                                                          {"GlobalAveragePool", 1},
                                                          {"GlobalMaxPool", 1},
+                                                         {"GRU", 7},
                                                          {"HardSigmoid", 6},
                                                          {"InstanceNormalization", 6},
                                                          {"IsInf", 10},
+                                                         {"LSTM", 7},
                                                          {"MatMulInteger", 10},
                                                          {"MaxPool", 12},
                                                          {"MaxUnpool", 11},
@@ -175,6 +181,7 @@ const std::map<std::string, int64_t> kDefinitionSince = {{"Acos", 7},
                                                          {"Or", 7},
                                                          {"QLinearConv", 10},
                                                          {"QLinearMatMul", 10},
+                                                         {"RNN", 7},
                                                          {"Range", 11},
                                                          {"ReverseSequence", 10},
                                                          {"Round", 11},
@@ -241,6 +248,8 @@ std::string unsupported_reason(const Graph& graph) {
     if (node.domain.empty() && node.op_type == "Attention") continue;
     // Einsum likewise (src/passes/lower_einsum.cc), to MatMul.
     if (node.domain.empty() && node.op_type == "Einsum") continue;
+    // RNN, GRU and LSTM likewise (src/passes/lower_recurrent.cc), unrolled over the sequence.
+    if (is_recurrent_op(node)) continue;
     if (OpRegistry::global().find(node.domain, node.op_type) == nullptr) {
       return "op without schema: " + op_key(node);
     }

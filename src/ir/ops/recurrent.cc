@@ -1,0 +1,222 @@
+// RNN, GRU, LSTM: attribute parsing (recurrent.h) and the schemas' shape inference.
+#include "ir/ops/recurrent.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "ir/op_schema.h"
+
+namespace vitrt {
+namespace {
+
+// ONNX's activation functions for recurrent ops: how many of alpha and beta each takes from the
+// activation_alpha / activation_beta lists, and their defaults (those of the standalone ops).
+struct ActivationInfo {
+  const char* name;
+  bool takes_alpha;
+  bool takes_beta;
+  float alpha;
+  float beta;
+};
+
+constexpr ActivationInfo kActivations[] = {
+    {"Relu", false, false, 0.0f, 0.0f},      {"Tanh", false, false, 0.0f, 0.0f},
+    {"Sigmoid", false, false, 0.0f, 0.0f},   {"Affine", true, true, 1.0f, 0.0f},
+    {"LeakyRelu", true, false, 0.01f, 0.0f}, {"ThresholdedRelu", true, false, 1.0f, 0.0f},
+    {"ScaledTanh", true, true, 1.0f, 1.0f},  {"HardSigmoid", true, true, 0.2f, 0.5f},
+    {"Elu", true, false, 1.0f, 0.0f},        {"Softsign", false, false, 0.0f, 0.0f},
+    {"Softplus", false, false, 0.0f, 0.0f},
+};
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const char* kind_name(RecurrentKind k) {
+  return k == RecurrentKind::kLstm ? "LSTM" : k == RecurrentKind::kGru ? "GRU" : "RNN";
+}
+
+Status infer_recurrent(InferContext& ctx) {
+  const Node& node = ctx.node();
+  const bool w_known = ctx.input_has_shape(kRecW);
+  const bool r_known = ctx.input_has_shape(kRecR);
+  std::vector<int64_t> w, r;
+  const auto static_dims = [](const SymShape& s, std::vector<int64_t>* out) {
+    for (const Dim& d : s) {
+      if (!d.is_static()) return false;
+      out->push_back(d.value());
+    }
+    return true;
+  };
+  const bool w_static = w_known && static_dims(ctx.input_shape(kRecW), &w);
+  const bool r_static = r_known && static_dims(ctx.input_shape(kRecR), &r);
+  VITRT_ASSIGN_OR_RETURN(RecurrentSpec spec,
+                         parse_recurrent(node, w_static ? &w : nullptr, r_static ? &r : nullptr));
+  const DType t = ctx.input_dtype(kRecX);
+  if (t != DType::kFloat32 && t != DType::kFloat16 && t != DType::kBFloat16 &&
+      t != DType::kFloat64) {
+    return ctx.error("X must be a float tensor, got ", dtype_name(t));
+  }
+  const int outputs = ctx.num_outputs();
+  if (!ctx.input_has_shape(kRecX)) {
+    for (int o = 0; o < outputs; ++o) ctx.set_output_unknown_shape(o, t);
+    return Status();
+  }
+  const SymShape& x = ctx.input_shape(kRecX);
+  if (x.size() != 3) {
+    return ctx.error("X must be rank 3 (",
+                     spec.layout == 0 ? "[seq, batch, input]" : "[batch, seq, input]", "), got ",
+                     sym_shape_to_string(x));
+  }
+  const Dim seq = spec.layout == 0 ? x[0] : x[1];
+  const Dim batch = spec.layout == 0 ? x[1] : x[0];
+  if (w_static && x[2].is_static() && x[2].value() != w[2]) {
+    return ctx.error("X's input size ", x[2].value(), " differs from W's ", w[2]);
+  }
+  const Dim dirs(spec.num_directions), hidden(spec.hidden);
+  if (ctx.has_output(0)) {
+    ctx.set_output(
+        0, t,
+        spec.layout == 0 ? SymShape{seq, dirs, batch, hidden} : SymShape{batch, seq, dirs, hidden});
+  }
+  for (int o = 1; o < outputs; ++o) {
+    if (ctx.has_output(o)) {
+      ctx.set_output(
+          o, t, spec.layout == 0 ? SymShape{dirs, batch, hidden} : SymShape{batch, dirs, hidden});
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+bool is_recurrent_op(const Node& node) {
+  return (node.domain.empty() || node.domain == "ai.onnx") &&
+         (node.op_type == "LSTM" || node.op_type == "GRU" || node.op_type == "RNN");
+}
+
+Result<RecurrentSpec> parse_recurrent(const Node& node, const std::vector<int64_t>* w,
+                                      const std::vector<int64_t>* r) {
+  RecurrentSpec spec;
+  spec.kind = node.op_type == "LSTM"  ? RecurrentKind::kLstm
+              : node.op_type == "GRU" ? RecurrentKind::kGru
+                                      : RecurrentKind::kRnn;
+  spec.gates = spec.kind == RecurrentKind::kLstm ? 4 : spec.kind == RecurrentKind::kGru ? 3 : 1;
+  const Attributes& a = node.attrs;
+  VITRT_ASSIGN_OR_RETURN(std::string direction, a.get_string("direction", "forward"));
+  if (direction == "bidirectional") {
+    spec.num_directions = 2;
+  } else if (direction == "reverse") {
+    spec.reverse = true;
+  } else if (direction != "forward") {
+    return invalid_model(node.describe(), ": direction '", direction,
+                         "' is none of forward, reverse, bidirectional");
+  }
+  VITRT_ASSIGN_OR_RETURN(spec.layout, a.get_int("layout", 0));
+  if (spec.layout != 0 && spec.layout != 1) {
+    return invalid_model(node.describe(), ": layout must be 0 or 1, got ", spec.layout);
+  }
+  VITRT_ASSIGN_OR_RETURN(int64_t hidden_attr, a.get_int("hidden_size", 0));
+  if (a.has("hidden_size") && hidden_attr < 1) {
+    return invalid_model(node.describe(), ": hidden_size must be >= 1, got ", hidden_attr);
+  }
+  spec.hidden = hidden_attr;
+  spec.has_clip = a.has("clip");
+  VITRT_ASSIGN_OR_RETURN(int64_t input_forget, a.get_int("input_forget", 0));
+  spec.input_forget = spec.kind == RecurrentKind::kLstm && input_forget != 0;
+  VITRT_ASSIGN_OR_RETURN(int64_t lbr, a.get_int("linear_before_reset", 0));
+  spec.linear_before_reset = spec.kind == RecurrentKind::kGru && lbr != 0;
+
+  // The weights: W [dirs, gates*hidden, input], R [dirs, gates*hidden, hidden].
+  const auto check_weight = [&](const std::vector<int64_t>* s, const char* what) -> Status {
+    if (s == nullptr) return Status();
+    if (s->size() != 3) {
+      return invalid_model(node.describe(), ": ", what, " must be rank 3 [num_directions, ",
+                           spec.gates, "*hidden_size, ...], got ", shape_to_string(*s));
+    }
+    if ((*s)[0] != spec.num_directions) {
+      return invalid_model(node.describe(), ": ", what, "'s first dim ", (*s)[0],
+                           " is not num_directions ", spec.num_directions, " (direction '",
+                           direction, "')");
+    }
+    if ((*s)[1] < spec.gates || (*s)[1] % spec.gates != 0) {
+      return invalid_model(node.describe(), ": ", what, "'s second dim ", (*s)[1],
+                           " is not a positive multiple of the ", spec.gates, " gate(s) of ",
+                           kind_name(spec.kind));
+    }
+    const int64_t h = (*s)[1] / spec.gates;
+    if (spec.hidden != 0 && h != spec.hidden) {
+      return invalid_model(node.describe(), ": ", what, " ", shape_to_string(*s),
+                           " holds hidden size ", h, ", hidden_size says ", spec.hidden);
+    }
+    spec.hidden = h;
+    return Status();
+  };
+  VITRT_RETURN_IF_ERROR(check_weight(w, "W"));
+  VITRT_RETURN_IF_ERROR(check_weight(r, "R"));
+  if (r != nullptr && (*r)[2] != spec.hidden) {
+    return invalid_model(node.describe(), ": R ", shape_to_string(*r), " must be [num_directions, ",
+                         spec.gates, "*hidden_size, hidden_size]");
+  }
+  if (spec.hidden == 0) {
+    return invalid_model(node.describe(),
+                         ": hidden_size is neither given nor known from R's shape");
+  }
+
+  // Activations: the given list, one set per direction, or the defaults.
+  const int per_dir = spec.kind == RecurrentKind::kLstm  ? 3
+                      : spec.kind == RecurrentKind::kGru ? 2
+                                                         : 1;
+  std::vector<std::string> names;
+  if (const Attribute* acts = a.find("activations"); acts != nullptr) {
+    if (acts->kind != Attribute::Kind::kStrings && acts->kind != Attribute::Kind::kString) {
+      return invalid_model(node.describe(), ": activations must be a list of strings, got ",
+                           attribute_kind_name(acts->kind));
+    }
+    names =
+        acts->kind == Attribute::Kind::kStrings ? acts->strings : std::vector<std::string>{acts->s};
+    if (names.size() != static_cast<size_t>(per_dir * spec.num_directions)) {
+      return invalid_model(node.describe(), ": activations has ", names.size(), " entries, ",
+                           kind_name(spec.kind), " needs ", per_dir, " per direction (",
+                           per_dir * spec.num_directions, ")");
+    }
+  } else {
+    const std::vector<std::string> defaults =
+        spec.kind == RecurrentKind::kLstm  ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+        : spec.kind == RecurrentKind::kGru ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                           : std::vector<std::string>{"Tanh"};
+    for (int d = 0; d < spec.num_directions; ++d) {
+      names.insert(names.end(), defaults.begin(), defaults.end());
+    }
+  }
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> alphas, a.get_floats("activation_alpha", {}));
+  VITRT_ASSIGN_OR_RETURN(std::vector<float> betas, a.get_floats("activation_beta", {}));
+  size_t next_alpha = 0, next_beta = 0;
+  spec.activations.assign(spec.num_directions, {});
+  for (size_t i = 0; i < names.size(); ++i) {
+    const ActivationInfo* info = nullptr;
+    for (const ActivationInfo& candidate : kActivations) {
+      if (lower(candidate.name) == lower(names[i])) info = &candidate;
+    }
+    if (info == nullptr) {
+      return invalid_model(node.describe(), ": activation '", names[i],
+                           "' is none of ONNX's (Relu, Tanh, Sigmoid, Affine, LeakyRelu, "
+                           "ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus)");
+    }
+    RecurrentActivation act{info->name, info->alpha, info->beta};
+    if (info->takes_alpha && next_alpha < alphas.size()) act.alpha = alphas[next_alpha++];
+    if (info->takes_beta && next_beta < betas.size()) act.beta = betas[next_beta++];
+    spec.activations[i / per_dir].push_back(std::move(act));
+  }
+  return spec;
+}
+
+void register_recurrent_schemas(OpRegistry& registry) {
+  // Inputs X, W, R, B, sequence_lens, initial_h (LSTM: initial_c, P); every output optional.
+  registry.add({"", "RNN", 3, 6, 0, 2, infer_recurrent});
+  registry.add({"", "GRU", 3, 6, 0, 2, infer_recurrent});
+  registry.add({"", "LSTM", 3, 8, 0, 3, infer_recurrent});
+}
+
+}  // namespace vitrt

@@ -1,0 +1,383 @@
+// lower_recurrent: ONNX RNN / GRU / LSTM -> the sequence unrolled into GEMMs and elementwise ops.
+//
+// Vision models bring recurrent layers rarely but really: Sequencer2D's bidirectional LSTMs
+// over the rows and columns of its feature map, the CRNN-style heads of text recognisers. No
+// backend has a kernel for them; at a sequence length known at build time (a feature map's width
+// or height) the recurrence is S steps of the same cell, which every backend runs as ops it
+// already has:
+//
+//   X (seq-major; layout 1 transposed) -> MatMul W_d^T + (Wb_d + Rb_d)    all steps at once
+//   step t (forward 0..S-1, reverse S-1..0), direction d:
+//     gates = Gather(XW, t) + H_{t-1} R_d^T                               [batch, gates*hidden]
+//     LSTM: i, o, f, c = Split(gates) (+ peepholes P . C);  C = f C' + i g(c);  H = o h(C)
+//     GRU:  z, r = f(...);  h = g(x_h + (r H') R_h^T)  or  g(x_h + r (H' R_h^T + Rb_h));
+//           H = (1 - z) h + z H'
+//     RNN:  H = f(gates)
+//   Y = the H_t stacked [seq, dirs, batch, hidden], Y_h / Y_c the last states.
+//
+// The first step without initial_h / initial_c skips the recurrent terms (zero state) rather
+// than building a zero tensor of the run-time batch. sequence_lens that are not all the full
+// length become per-step masks: past a batch entry's length its state stays as it was and its Y
+// rows are zero (the reverse direction then starts at its own last element), as ONNX Runtime
+// computes. W, R, B and P are sliced per direction by ops that fold_constants folds into
+// constant weights, so each step's GEMM becomes a vitrt.Linear.
+//
+// Refused, the node named: a sequence length unknown at build time, the clip attribute, X not
+// float32 (after widen_half_floats), more than kMaxSteps steps. Runs after the first shape
+// inference, optimizer or not, on every device.
+#include <string>
+#include <vector>
+
+#include "ir/ops/recurrent.h"
+#include "passes/graph_rewrite.h"
+#include "passes/pass.h"
+
+namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "lower_recurrent";
+// Each step is 10-20 nodes per direction; past this the plan is better served by a kernel.
+constexpr int64_t kMaxSteps = 4096;
+
+struct Emitter {
+  Graph& g;
+  std::string base;
+  int64_t opset;
+
+  ValueId op(const char* type, const std::string& suffix, std::vector<ValueId> in,
+             Attributes a = {}) {
+    const NodeId id =
+        add_node(g, "", type, base + suffix, std::move(in), {base + suffix}, std::move(a));
+    return g.nodes[id].outputs[0];
+  }
+  ValueId int64s(const std::string& suffix, const std::vector<int64_t>& v, bool scalar = false) {
+    return add_constant_value(g, base + suffix, Tensor::from_int64(v, scalar));
+  }
+  ValueId scalar(const std::string& suffix, float v) {
+    return add_constant_value(g, base + suffix, Tensor::from_float({v}, true));
+  }
+  ValueId add(ValueId a, ValueId b, const std::string& s) { return op("Add", s, {a, b}); }
+  ValueId sub(ValueId a, ValueId b, const std::string& s) { return op("Sub", s, {a, b}); }
+  ValueId mul(ValueId a, ValueId b, const std::string& s) { return op("Mul", s, {a, b}); }
+  ValueId matmul(ValueId a, ValueId b, const std::string& s) { return op("MatMul", s, {a, b}); }
+
+  // x[..., index, ...] along `axis`, the axis dropped.
+  ValueId gather(ValueId x, int64_t index, int64_t axis, const std::string& s) {
+    Attributes a;
+    a.set_int("axis", axis);
+    return op("Gather", s, {x, int64s(s + "_index", {index}, true)}, std::move(a));
+  }
+  ValueId transpose(ValueId x, std::vector<int64_t> perm, const std::string& s) {
+    Attributes a;
+    a.set_ints("perm", std::move(perm));
+    return op("Transpose", s, {x}, std::move(a));
+  }
+  ValueId concat(std::vector<ValueId> parts, int64_t axis, const std::string& s) {
+    if (parts.size() == 1) return parts[0];
+    Attributes a;
+    a.set_int("axis", axis);
+    return op("Concat", s, std::move(parts), std::move(a));
+  }
+  // Unsqueeze takes its axes as an input from opset 13, an attribute before.
+  ValueId unsqueeze(ValueId x, const std::vector<int64_t>& axes, const std::string& s) {
+    if (opset >= 13) return op("Unsqueeze", s, {x, int64s(s + "_axes", axes)});
+    Attributes a;
+    a.set_ints("axes", axes);
+    return op("Unsqueeze", s, {x}, std::move(a));
+  }
+  // Split along `axis` into parts of `sizes` (an input from opset 13, an attribute before).
+  std::vector<ValueId> split(ValueId x, int64_t axis, const std::vector<int64_t>& sizes,
+                             const std::string& s) {
+    Attributes a;
+    a.set_int("axis", axis);
+    std::vector<ValueId> in = {x};
+    if (opset >= 13) {
+      in.push_back(int64s(s + "_sizes", sizes));
+    } else {
+      a.set_ints("split", sizes);
+    }
+    std::vector<std::string> names;
+    for (size_t i = 0; i < sizes.size(); ++i) names.push_back(base + s + "_" + std::to_string(i));
+    const NodeId id = add_node(g, "", "Split", base + s, std::move(in), names, std::move(a));
+    return g.nodes[id].outputs;
+  }
+
+  ValueId activation(ValueId x, const RecurrentActivation& act, const std::string& s) {
+    const std::string& n = act.name;
+    if (n == "Relu" || n == "Tanh" || n == "Sigmoid" || n == "Softsign" || n == "Softplus") {
+      return op(n.c_str(), s, {x});
+    }
+    if (n == "Affine") {
+      return add(mul(x, scalar(s + "_alpha", act.alpha), s + "_scaled"),
+                 scalar(s + "_beta", act.beta), s);
+    }
+    if (n == "ScaledTanh") {
+      const ValueId t = op("Tanh", s + "_tanh", {mul(x, scalar(s + "_beta", act.beta), s + "_in")});
+      return mul(t, scalar(s + "_alpha", act.alpha), s);
+    }
+    Attributes a;
+    a.set_float("alpha", act.alpha);
+    if (n == "HardSigmoid") a.set_float("beta", act.beta);
+    return op(n.c_str(), s, {x}, std::move(a));  // LeakyRelu, ThresholdedRelu, Elu, HardSigmoid
+  }
+};
+
+// One direction's state between steps; kNoValue before the first step without initial state.
+struct State {
+  ValueId h = kNoValue;
+  ValueId c = kNoValue;
+};
+
+Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
+  const Node node = graph.nodes[id];
+  const auto static_shape = [&](int input, std::vector<int64_t>* out) {
+    if (!node.has_input(input)) return false;
+    const Value& v = graph.values[node.inputs[input]];
+    if (!v.has_shape) return false;
+    for (const Dim& d : v.shape) {
+      if (!d.is_static()) return false;
+      out->push_back(d.value());
+    }
+    return true;
+  };
+  std::vector<int64_t> w_shape, r_shape;
+  const bool w_known = static_shape(kRecW, &w_shape);
+  const bool r_known = static_shape(kRecR, &r_shape);
+  VITRT_ASSIGN_OR_RETURN(RecurrentSpec spec, parse_recurrent(node, w_known ? &w_shape : nullptr,
+                                                             r_known ? &r_shape : nullptr));
+  if (spec.has_clip) {
+    return unsupported(node.describe(),
+                       ": the clip attribute is not supported (vitrt unrolls recurrent ops into "
+                       "standard ops; export without clip)");
+  }
+  const Value& x = graph.values[node.inputs[kRecX]];
+  if (x.dtype != DType::kFloat32) {
+    return unsupported(node.describe(), ": X is ", dtype_name(x.dtype),
+                       "; recurrent ops compute in float32 (float16 / bfloat16 models are widened "
+                       "first)");
+  }
+  if (!x.has_shape || x.shape.size() != 3) {
+    return unsupported(node.describe(), ": X's shape is unknown at build time (",
+                       x.has_shape ? sym_shape_to_string(x.shape) : std::string("no shape"),
+                       "); vitrt unrolls recurrent ops over the sequence and needs its rank-3 "
+                       "shape");
+  }
+  const int seq_axis = spec.layout == 0 ? 0 : 1;
+  const Dim& seq_dim = x.shape[seq_axis];
+  if (!seq_dim.is_static()) {
+    return unsupported(node.describe(), ": the sequence length (X's dim ", seq_axis, ", ",
+                       seq_dim.to_string(),
+                       ") is not known at build time; vitrt unrolls recurrent ops over the "
+                       "sequence: export with a fixed sequence length, or give --profile with "
+                       "min = max for that dim");
+  }
+  const int64_t steps = seq_dim.value();
+  if (steps < 1 || steps > kMaxSteps) {
+    return unsupported(node.describe(), ": a sequence of ", steps,
+                       " steps; vitrt unrolls recurrent ops over 1 to ", kMaxSteps, " steps");
+  }
+  const int64_t hidden = spec.hidden;
+  const int64_t gh = spec.gates * hidden;
+  const auto type_opset = graph.opset_imports.find("");
+  Emitter e{graph, node.name,
+            type_opset != graph.opset_imports.end() ? type_opset->second : graph.onnx_opset()};
+
+  ValueId xs = node.inputs[kRecX];
+  if (spec.layout == 1) xs = e.transpose(xs, {1, 0, 2}, "_seq_major");
+
+  // sequence_lens: per-step masks [batch, 1] unless every entry is the full length.
+  std::vector<ValueId> masks;
+  if (node.has_input(kRecSeqLens)) {
+    bool full = false;
+    if (std::optional<Tensor> lens = constant_before_folding(graph, node.inputs[kRecSeqLens])) {
+      full = true;
+      for (int64_t i = 0; i < lens->numel(); ++i) {
+        const int64_t v = lens->dtype() == DType::kInt32   ? lens->data<int32_t>()[i]
+                          : lens->dtype() == DType::kInt64 ? lens->data<int64_t>()[i]
+                                                           : -1;
+        if (v < 0 || v > steps) {
+          return invalid_model(node.describe(), ": sequence_lens holds ", v, ", outside [0, ",
+                               steps, "] (the sequence length)");
+        }
+        full &= v == steps;
+      }
+    }
+    if (!full) {
+      Attributes to;
+      to.set_int("to", static_cast<int64_t>(DType::kInt64));
+      const ValueId lens = e.op("Cast", "_lens", {node.inputs[kRecSeqLens]}, std::move(to));
+      for (int64_t t = 0; t < steps; ++t) {
+        const std::string s = "_t" + std::to_string(t) + "_valid";
+        masks.push_back(
+            e.unsqueeze(e.op("Less", s + "_rows", {e.int64s(s + "_t", {t}, true), lens}), {1}, s));
+      }
+    }
+  }
+  const ValueId zero = masks.empty() ? kNoValue : e.scalar("_zero", 0.0f);
+  const ValueId one = e.scalar("_one", 1.0f);
+
+  std::vector<ValueId> y_dirs, h_last, c_last;
+  for (int d = 0; d < spec.num_directions; ++d) {
+    const std::string dn = "_d" + std::to_string(d);
+    const std::vector<RecurrentActivation>& act = spec.activations[d];
+    const ValueId w_t =
+        e.transpose(e.gather(node.inputs[kRecW], d, 0, dn + "_W"), {1, 0}, dn + "_Wt");
+    const ValueId r_t =
+        e.transpose(e.gather(node.inputs[kRecR], d, 0, dn + "_R"), {1, 0}, dn + "_Rt");
+    // Biases: W's and R's added into the input projection, except GRU's Rb_h under
+    // linear_before_reset, which the reset gate multiplies.
+    ValueId x_bias = kNoValue, rb_h = kNoValue;
+    if (node.has_input(kRecB)) {
+      const std::vector<ValueId> wb_rb =
+          e.split(e.gather(node.inputs[kRecB], d, 0, dn + "_B"), 0, {gh, gh}, dn + "_B_parts");
+      ValueId rb = wb_rb[1];
+      if (spec.linear_before_reset) {
+        const std::vector<ValueId> rb_parts =
+            e.split(rb, 0, {2 * hidden, hidden}, dn + "_Rb_parts");
+        rb_h = rb_parts[1];
+        rb = e.concat(
+            {rb_parts[0], add_zeros_constant(graph, node.name + dn + "_Rb_h_zero", hidden)}, 0,
+            dn + "_Rb_zr");
+      }
+      x_bias = e.add(wb_rb[0], rb, dn + "_bias");
+    }
+    ValueId xw = e.matmul(xs, w_t, dn + "_XW");
+    if (x_bias != kNoValue) xw = e.add(xw, x_bias, dn + "_XWb");
+    std::vector<ValueId> peep;  // LSTM's P_i, P_o, P_f
+    if (spec.kind == RecurrentKind::kLstm && node.has_input(kRecPeepholes)) {
+      peep = e.split(e.gather(node.inputs[kRecPeepholes], d, 0, dn + "_P"), 0,
+                     {hidden, hidden, hidden}, dn + "_P_parts");
+    }
+    ValueId r_zr_t = kNoValue, r_h_t = kNoValue;  // GRU without linear_before_reset
+    if (spec.kind == RecurrentKind::kGru && !spec.linear_before_reset) {
+      const std::vector<ValueId> parts = e.split(r_t, 1, {2 * hidden, hidden}, dn + "_Rt_parts");
+      r_zr_t = parts[0];
+      r_h_t = parts[1];
+    }
+    State st;
+    const int64_t state_axis = spec.layout == 0 ? 0 : 1;
+    if (node.has_input(kRecInitialH))
+      st.h = e.gather(node.inputs[kRecInitialH], d, state_axis, dn + "_h0");
+    if (spec.kind == RecurrentKind::kLstm && node.has_input(kRecInitialC)) {
+      st.c = e.gather(node.inputs[kRecInitialC], d, state_axis, dn + "_c0");
+    }
+
+    std::vector<ValueId> ys(static_cast<size_t>(steps), kNoValue);
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t t = spec.reverse || d == 1 ? steps - 1 - step : step;
+      const std::string s = dn + "_t" + std::to_string(t);
+      const ValueId xt = e.gather(xw, t, 0, s + "_x");
+      ValueId h_new = kNoValue, c_new = kNoValue;
+      if (spec.kind == RecurrentKind::kLstm) {
+        ValueId gates = xt;
+        if (st.h != kNoValue) gates = e.add(xt, e.matmul(st.h, r_t, s + "_rec"), s + "_gates");
+        std::vector<ValueId> p = e.split(gates, 1, {hidden, hidden, hidden, hidden}, s + "_iofc");
+        if (!peep.empty() && st.c != kNoValue) {
+          p[0] = e.add(p[0], e.mul(st.c, peep[0], s + "_peep_i"), s + "_i_in");
+          p[2] = e.add(p[2], e.mul(st.c, peep[2], s + "_peep_f"), s + "_f_in");
+        }
+        const ValueId i = e.activation(p[0], act[0], s + "_i");
+        const ValueId ic = e.mul(i, e.activation(p[3], act[1], s + "_c"), s + "_ic");
+        if (st.c == kNoValue) {
+          c_new = ic;
+        } else {
+          const ValueId f =
+              spec.input_forget ? e.sub(one, i, s + "_f") : e.activation(p[2], act[0], s + "_f");
+          c_new = e.add(e.mul(f, st.c, s + "_fc"), ic, s + "_C");
+        }
+        ValueId o_in = p[1];
+        if (!peep.empty()) o_in = e.add(o_in, e.mul(c_new, peep[1], s + "_peep_o"), s + "_o_in");
+        const ValueId o = e.activation(o_in, act[0], s + "_o");
+        h_new = e.mul(o, e.activation(c_new, act[2], s + "_hC"), s + "_H");
+      } else if (spec.kind == RecurrentKind::kGru) {
+        const std::vector<ValueId> xp = e.split(xt, 1, {2 * hidden, hidden}, s + "_x_parts");
+        ValueId zr_in = xp[0], hh = kNoValue;
+        if (st.h != kNoValue) {
+          if (spec.linear_before_reset) {
+            const std::vector<ValueId> hp =
+                e.split(e.matmul(st.h, r_t, s + "_rec"), 1, {2 * hidden, hidden}, s + "_rec_parts");
+            zr_in = e.add(zr_in, hp[0], s + "_zr_in");
+            hh = hp[1];
+          } else {
+            zr_in = e.add(zr_in, e.matmul(st.h, r_zr_t, s + "_rec_zr"), s + "_zr_in");
+          }
+        }
+        const std::vector<ValueId> zr =
+            e.split(e.activation(zr_in, act[0], s + "_zr"), 1, {hidden, hidden}, s + "_zr_parts");
+        ValueId h_in = xp[1];
+        if (spec.linear_before_reset) {
+          ValueId reset_term = hh;
+          if (rb_h != kNoValue)
+            reset_term = hh == kNoValue ? rb_h : e.add(hh, rb_h, s + "_rec_h_b");
+          if (reset_term != kNoValue)
+            h_in = e.add(h_in, e.mul(zr[1], reset_term, s + "_reset"), s + "_h_in");
+        } else if (st.h != kNoValue) {
+          const ValueId reset = e.mul(zr[1], st.h, s + "_reset");
+          h_in = e.add(h_in, e.matmul(reset, r_h_t, s + "_rec_h"), s + "_h_in");
+        }
+        const ValueId h = e.activation(h_in, act[1], s + "_h");
+        const ValueId keep_new = e.sub(h, e.mul(zr[0], h, s + "_zh"), s + "_new_part");
+        h_new = st.h == kNoValue ? keep_new
+                                 : e.add(keep_new, e.mul(zr[0], st.h, s + "_old_part"), s + "_H");
+      } else {
+        ValueId in = xt;
+        if (st.h != kNoValue) in = e.add(xt, e.matmul(st.h, r_t, s + "_rec"), s + "_in");
+        h_new = e.activation(in, act[0], s + "_H");
+      }
+      if (masks.empty()) {
+        ys[t] = h_new;
+        st.h = h_new;
+        if (c_new != kNoValue) st.c = c_new;
+        continue;
+      }
+      // Past a batch entry's length: the state stays, the output row is zero.
+      const ValueId m = masks[t];
+      ys[t] = e.op("Where", s + "_Y", {m, h_new, zero});
+      st.h = e.op("Where", s + "_H_kept", {m, h_new, st.h == kNoValue ? zero : st.h});
+      if (c_new != kNoValue) {
+        st.c = e.op("Where", s + "_C_kept", {m, c_new, st.c == kNoValue ? zero : st.c});
+      }
+    }
+    if (node.outputs.size() > 0 && node.outputs[0] != kNoValue) {
+      std::vector<ValueId> rows;
+      for (int64_t t = 0; t < steps; ++t) {
+        rows.push_back(e.unsqueeze(ys[t], {0, 1}, dn + "_t" + std::to_string(t) + "_row"));
+      }
+      y_dirs.push_back(e.concat(std::move(rows), 0, dn + "_Y"));
+    }
+    h_last.push_back(e.unsqueeze(st.h, {0}, dn + "_Y_h"));
+    if (st.c != kNoValue) c_last.push_back(e.unsqueeze(st.c, {0}, dn + "_Y_c"));
+  }
+
+  const auto emit_output = [&](size_t index, std::vector<ValueId> parts, int64_t axis,
+                               std::vector<int64_t> layout1_perm, const char* suffix) {
+    if (node.outputs.size() <= index || node.outputs[index] == kNoValue) return;
+    ValueId v = e.concat(std::move(parts), axis, suffix);
+    if (spec.layout == 1)
+      v = e.transpose(v, std::move(layout1_perm), std::string(suffix) + "_batch_major");
+    replace_uses(graph, node.outputs[index], v);
+  };
+  emit_output(0, y_dirs, 1, {2, 0, 1, 3}, "_Y");
+  emit_output(1, h_last, 0, {1, 0, 2}, "_Y_h");
+  if (spec.kind == RecurrentKind::kLstm) emit_output(2, c_last, 0, {1, 0, 2}, "_Y_c");
+  remove_nodes(graph, {id});
+  ctx.applied(kPass,
+              str_cat(node.op_type, " '", node.name, "' unrolled over ", steps, " step(s)",
+                      spec.num_directions == 2 ? ", both directions" : "",
+                      masks.empty() ? "" : ", masked by sequence_lens"),
+              {node.name});
+  return Status::ok_status();
+}
+
+}  // namespace
+
+Status lower_recurrent(Graph& graph, PassContext& ctx) {
+  std::vector<NodeId> found;
+  for (NodeId id = 0; id < static_cast<NodeId>(graph.nodes.size()); ++id) {
+    if (!graph.nodes[id].dead && is_recurrent_op(graph.nodes[id])) found.push_back(id);
+  }
+  for (NodeId id : found) VITRT_RETURN_IF_ERROR(lower_one(graph, id, ctx));
+  return Status::ok_status();
+}
+
+}  // namespace vitrt
