@@ -19,8 +19,10 @@ int64_t Graph::onnx_opset() const {
 
 ValueId Graph::add_value(Value v) {
   values.push_back(std::move(v));
-  name_index_valid_ = false;
-  return static_cast<ValueId>(values.size() - 1);
+  const auto id = static_cast<ValueId>(values.size() - 1);
+  // The first value of a name keeps it, as a rebuild of the index would.
+  if (name_index_valid_) name_index_.emplace(values.back().name, id);
+  return id;
 }
 
 void Graph::rename_value(ValueId id, std::string new_name) {
@@ -43,8 +45,20 @@ NodeId Graph::add_node(Node n) {
   for (ValueId out : n.outputs) {
     if (out != kNoValue) values[out].producer = id;
   }
+  if (node_names_valid_) node_names_.insert(n.name);
   nodes.push_back(std::move(n));
   return id;
+}
+
+std::string Graph::unique_node_name(const std::string& base) const {
+  if (!node_names_valid_) {
+    node_names_.clear();
+    for (const Node& n : nodes) node_names_.insert(n.name);
+    node_names_valid_ = true;
+  }
+  std::string unique = base;
+  for (int i = 1; node_names_.count(unique) != 0; ++i) unique = base + "_" + std::to_string(i);
+  return unique;
 }
 
 std::optional<ValueId> Graph::find_value(const std::string& value_name) const {
@@ -206,6 +220,7 @@ void Graph::compact() {
   values = std::move(new_values);
   nodes = std::move(new_nodes);
   name_index_valid_ = false;
+  node_names_valid_ = false;
 }
 
 std::map<std::string, int> Graph::op_counts() const {

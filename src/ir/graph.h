@@ -10,6 +10,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/dim.h"
@@ -84,6 +86,8 @@ class Graph {
   void rename_value(ValueId id, std::string new_name);
   // A fresh value name that does not collide: "<base>", "<base>_1", ...
   std::string unique_value_name(const std::string& base) const;
+  // Likewise for node names (dead nodes' included, until compact()).
+  std::string unique_node_name(const std::string& base) const;
 
   // Live nodes in an order where every node follows the producers of its inputs; an error
   // naming a node on the cycle when the graph is cyclic.
@@ -102,8 +106,12 @@ class Graph {
   int64_t parameter_bytes() const;
 
  private:
-  mutable std::map<std::string, ValueId> name_index_;
+  // Name lookups, built on first use and kept up to date by add_value / add_node, so a pass
+  // that adds thousands of nodes (an unrolled LSTM) does not rebuild them per node.
+  mutable std::unordered_map<std::string, ValueId> name_index_;
   mutable bool name_index_valid_ = false;
+  mutable std::unordered_set<std::string> node_names_;
+  mutable bool node_names_valid_ = false;
 };
 
 // Human-readable listing: inputs, outputs, one line per node with shapes.

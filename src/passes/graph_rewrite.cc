@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <unordered_set>
 
 #include "ir/ops/shape_rules.h"
 #include "vitrt/status.h"
@@ -153,13 +152,8 @@ void take_over(Graph& graph, ValueId from, ValueId to) {
 NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_type,
                 const std::string& name, std::vector<ValueId> inputs,
                 const std::vector<std::string>& output_names, Attributes attrs) {
-  std::unordered_set<std::string> node_names;
-  for (const Node& n : graph.nodes) node_names.insert(n.name);
-  std::string unique = name;
-  for (int i = 1; node_names.count(unique) != 0; ++i) unique = name + "_" + std::to_string(i);
-
   Node node;
-  node.name = unique;
+  node.name = graph.unique_node_name(name);
   node.op_type = op_type;
   node.domain = domain;
   node.inputs = std::move(inputs);
