@@ -186,6 +186,69 @@ def timm_class(module_path, class_name, size=64, make_kwargs=None, **kwargs):
     return build
 
 
+def mha_slow_path():
+    """nn.MultiheadAttention at eval under no_grad takes its fused fast path, which the
+    TorchScript exporter cannot export (aten::_native_multi_head_attention): users export it
+    with the fast path off (or with grad enabled), as here, so both exporters see the
+    in-projection, the per-head reshapes and the softmax. (The dynamo exporter decomposes the
+    fast path too: session 26 checked torchvision's ViT and open_clip's towers that way, all
+    attention fused.)"""
+    torch.backends.mha.set_fastpath_enabled(False)
+
+
+def tv_arch(name, size=64, cnn_init=False, **kwargs):
+    """A torchvision model: a builder function of torchvision.models (resnet18, ...) or a class
+    of one of its modules ("swin_transformer.SwinTransformer") given a small config. Their
+    attention is nn.MultiheadAttention (ViT, MaxViT's) or torchvision's own (Swin)."""
+
+    def build():
+        import importlib
+
+        import torchvision.models as tvm
+
+        mha_slow_path()
+
+        if "." in name:
+            module_name, cls = name.rsplit(".", 1)
+            ctor = getattr(importlib.import_module("torchvision.models." + module_name), cls)
+        else:
+            ctor = getattr(tvm, name)
+        extra = {k: v(importlib) if callable(v) and k.endswith("_fn") else v
+                 for k, v in kwargs.items()}
+        extra = {k[:-3] if k.endswith("_fn") else k: v for k, v in extra.items()}
+        model = ctor(**{"num_classes": 10, **extra})
+        unzero_linears(model)
+        if cnn_init:
+            he_init(model)
+        module = mf.TupleOutputs(model, None, lambda m, x: m(x))
+        return module, [mf.image_input(3, size)], ["logits"]
+
+    return build
+
+
+def open_clip_tower(tower, **vision):
+    """open_clip's CLIP (nn.MultiheadAttention blocks, or its custom block with scaled cosine
+    attention / qk-norm), small: the image tower on pixels or the text tower on token ids."""
+
+    def build():
+        from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+
+        mha_slow_path()
+        seq = 16
+        vcfg = CLIPVisionCfg(**{"layers": 2, "width": 32, "head_width": 16, "patch_size": 8,
+                                "image_size": 32, **vision})
+        tcfg = CLIPTextCfg(context_length=seq, vocab_size=mf.CLIP_TEXT_VOCAB, width=32, heads=2,
+                           layers=2)
+        model = CLIP(embed_dim=16, vision_cfg=vcfg, text_cfg=tcfg)
+        if tower == "vision":
+            module = mf.TupleOutputs(model, None, lambda m, x: m.encode_image(x))
+            return module, [mf.image_input(3, 32)], ["image_embeds"]
+        module = mf.TupleOutputs(model, None, lambda m, ids: m.encode_text(ids))
+        return module, [("input_ids", "token_ids", (seq,))], ["text_embeds"]
+
+    return build
+
+
 def hf_detr(config_cls="DetrConfig", model_cls="DetrForObjectDetection"):
     """DETR, or a DETR variant that takes the same config (Conditional DETR)."""
 
@@ -747,10 +810,62 @@ ARCHS = {
     "hf_sam2_vision": hf_sam2_vision,
     "hf_vitpose": hf_vitpose,
     "hf_conditional_detr": hf_detr("ConditionalDetrConfig", "ConditionalDetrForObjectDetection"),
+    # torchvision (session 26): its ViT and MaxViT attend through nn.MultiheadAttention, its Swin
+    # through its own shifted-window function; the CNNs users still deploy beside them.
+    "tv_vit": tv_arch("vision_transformer.VisionTransformer", size=32, image_size=32,
+                      patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64),
+    "tv_swin": tv_arch("swin_transformer.SwinTransformer", size=32, patch_size=[2, 2],
+                       embed_dim=16, depths=[2, 2], num_heads=[2, 2], window_size=[4, 4]),
+    "tv_swin_v2": tv_arch("swin_transformer.SwinTransformer", size=32, patch_size=[2, 2],
+                          embed_dim=16, depths=[2, 2], num_heads=[2, 2], window_size=[4, 4],
+                          block_fn=lambda il: il.import_module(
+                              "torchvision.models.swin_transformer").SwinTransformerBlockV2,
+                          downsample_layer_fn=lambda il: il.import_module(
+                              "torchvision.models.swin_transformer").PatchMergingV2),
+    "tv_maxvit": tv_arch("maxvit.MaxVit", input_size=(64, 64), stem_channels=16,
+                         partition_size=4, block_channels=[16, 32], block_layers=[1, 1],
+                         head_dim=8, stochastic_depth_prob=0.0),
+    "tv_convnext": tv_arch("convnext.ConvNeXt", block_setting_fn=lambda il: [
+        il.import_module("torchvision.models.convnext").CNBlockConfig(16, 32, 1),
+        il.import_module("torchvision.models.convnext").CNBlockConfig(32, None, 1)]),
+    "tv_resnet18": tv_arch("resnet18"),
+    "tv_mobilenet_v3": tv_arch("mobilenet_v3_small"),
+    "tv_efficientnet": tv_arch("efficientnet_b0"),
+    "tv_regnet": tv_arch("regnet_y_400mf"),
+    "tv_shufflenet": tv_arch("shufflenet_v2_x0_5"),
+    "tv_squeezenet": tv_arch("squeezenet1_1"),
+    "tv_googlenet": tv_arch("googlenet", cnn_init=True, aux_logits=False, init_weights=True),
+    "tv_mnasnet": tv_arch("mnasnet0_5"),
+    "tv_densenet": tv_arch("densenet.DenseNet", growth_rate=8, block_config=(2, 2),
+                           num_init_features=16),
+    # open_clip (session 26): the towers its users export, its attentional pooler, and the
+    # custom block with qk-norm (its scaled cosine attention does not run in PyTorch itself in
+    # open_clip 3.3: a 4-D bmm).
+    "openclip_vision": open_clip_tower("vision"),
+    "openclip_text": open_clip_tower("text"),
+    "openclip_vision_attn_pool": open_clip_tower("vision", attentional_pool=True,
+                                                 attn_pooler_queries=4, attn_pooler_heads=2),
+    "openclip_vision_qk_norm": open_clip_tower("vision", block_type="custom", qk_norm=True),
 }
 
 
 # ---- running one model x exporter --------------------------------------------------------------
+
+
+def ort_crash_signal(ort, path, so):
+    """The signal that kills a child process creating an ONNX Runtime session on `path`, or 0.
+    ONNX Runtime 1.2x segfaults loading some float16 exports (torchvision's ViT at opset 17):
+    the sweep reports that as ONNX Runtime's failure instead of losing the whole run."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        except BaseException:  # noqa: BLE001  the parent sees Python errors itself
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
 
 
 class StepTimeout(Exception):
@@ -888,7 +1003,10 @@ def sweep_one(name, exporter, opts):
         cases = []
         ort_vs_torch = 0.0
         session = None
+        crash = ort_crash_signal(ort, path, so)
         try:
+            if crash:
+                raise RuntimeError(f"ONNX Runtime crashes loading it (signal {crash})")
             session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001
             if not opts.half:
