@@ -405,6 +405,45 @@ TEST(LowerRecurrent, FormsItCannotUnrollNameTheNode) {
   }
 }
 
+// The optional inputs' shapes and types are checked where the node is, before the lowering
+// turns them into ops of other names.
+TEST(LowerRecurrent, MisshapenOptionalInputsNameTheNodeAndTheInput) {
+  struct Bad {
+    int input;
+    DType dtype;
+    std::vector<int64_t> shape;
+    const char* expected;
+  };
+  for (const Bad& bad : {Bad{kRecB, DType::kFloat32, {1, 7}, "B must be [1, 40]"},
+                         Bad{kRecSeqLens, DType::kFloat32, {2}, "sequence_lens must be int32"},
+                         Bad{kRecInitialH, DType::kFloat32, {2, 2, 5}, "initial_h must be"},
+                         Bad{kRecInitialC, DType::kFloat32, {1, 3, 5}, "initial_c must be"},
+                         Bad{kRecPeepholes, DType::kFloat32, {1, 20}, "P must be [1, 15]"},
+                         Bad{kRecB, DType::kInt64, {1, 40}, "one float type"}}) {
+    SCOPED_TRACE(bad.expected);
+    TestGraph g;
+    const ValueId x = g.input("x", DType::kFloat32, {Dim(4), Dim(2), Dim(3)});
+    Attributes a;
+    a.set_int("hidden_size", 5);
+    std::vector<ValueId> in = {
+        x,
+        g.constant("W", testing::random_tensor(DType::kFloat32, {1, 20, 3}, 1)),
+        g.constant("R", testing::random_tensor(DType::kFloat32, {1, 20, 5}, 2)),
+        kNoValue,
+        kNoValue,
+        kNoValue,
+        kNoValue,
+        kNoValue};
+    in[bad.input] = g.input("bad", bad.dtype, sym_shape_from_static(bad.shape));
+    const auto outs = g.op_multi("LSTM", in, 3, a, "", "/sequencer/lstm");
+    g.output(outs[0]);
+    const Status s = g.infer();
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("/sequencer/lstm"), std::string::npos) << s.to_string();
+    EXPECT_NE(s.message().find(bad.expected), std::string::npos) << s.to_string();
+  }
+}
+
 // W's shape must agree with hidden_size and the direction count: a clear error, not a wrong
 // slice.
 TEST(LowerRecurrent, InconsistentWeightsAreRefusedAtShapeInference) {

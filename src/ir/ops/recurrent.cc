@@ -75,6 +75,43 @@ Status infer_recurrent(InferContext& ctx) {
     return ctx.error("X's input size ", x[2].value(), " differs from W's ", w[2]);
   }
   const Dim dirs(spec.num_directions), hidden(spec.hidden);
+  // The optional inputs' shapes, where known: a wrong one is this node's error, not that of an
+  // op the lowering makes of it.
+  const auto check_shape = [&](int input, const char* what, const SymShape& want) -> Status {
+    if (!ctx.input_has_shape(input)) return Status();
+    const SymShape& got = ctx.input_shape(input);
+    bool ok = got.size() == want.size();
+    for (size_t i = 0; ok && i < got.size(); ++i) {
+      ok = !(got[i].is_static() && want[i].is_static() && got[i].value() != want[i].value());
+    }
+    if (!ok) {
+      return ctx.error(what, " must be ", sym_shape_to_string(want), ", got ",
+                       sym_shape_to_string(got));
+    }
+    return Status();
+  };
+  const SymShape state =
+      spec.layout == 0 ? SymShape{dirs, batch, hidden} : SymShape{batch, dirs, hidden};
+  VITRT_RETURN_IF_ERROR(check_shape(kRecB, "B", {dirs, Dim(2 * spec.gates * spec.hidden)}));
+  VITRT_RETURN_IF_ERROR(check_shape(kRecSeqLens, "sequence_lens", {batch}));
+  VITRT_RETURN_IF_ERROR(check_shape(kRecInitialH, "initial_h", state));
+  if (spec.kind == RecurrentKind::kLstm) {
+    VITRT_RETURN_IF_ERROR(check_shape(kRecInitialC, "initial_c", state));
+    VITRT_RETURN_IF_ERROR(check_shape(kRecPeepholes, "P", {dirs, Dim(3 * spec.hidden)}));
+  }
+  if (ctx.has_input(kRecSeqLens)) {
+    const DType lt = ctx.input_dtype(kRecSeqLens);
+    if (lt != DType::kInt32 && lt != DType::kInt64) {
+      return ctx.error("sequence_lens must be int32, got ", dtype_name(lt));
+    }
+  }
+  for (int input : {kRecW, kRecR, kRecB, kRecInitialH, kRecInitialC, kRecPeepholes}) {
+    if (input == kRecInitialC && spec.kind != RecurrentKind::kLstm) break;
+    if (ctx.has_input(input) && ctx.input_dtype(input) != t) {
+      return ctx.error("input ", input, " is ", dtype_name(ctx.input_dtype(input)), ", X is ",
+                       dtype_name(t), ": they must share one float type");
+    }
+  }
   if (ctx.has_output(0)) {
     ctx.set_output(
         0, t,
