@@ -195,6 +195,35 @@ def timm_multi_query():
         "model_class": "MultiQueryNet (timm.layers.MultiQueryAttention2d)"}
 
 
+class RecurrentNet(torch.nn.Module):
+    """Sequencer2D's mixing on a small conv stem: timm's LSTM2d runs a bidirectional LSTM over
+    each row and each column of the feature map (ONNX LSTM nodes, batch-first or not as the
+    exporter writes them), then a two-layer GRU reads the 64 tokens in order and its last state
+    feeds the classifier (GRU with linear_before_reset, as PyTorch's cell computes)."""
+
+    def __init__(self):
+        super().__init__()
+        from timm.models.sequencer import LSTM2d
+
+        self.stem = torch.nn.Conv2d(3, 16, 4, stride=4)
+        self.mix = LSTM2d(16, 8, bidirectional=True, union="cat", with_fc=True)
+        self.gru = torch.nn.GRU(16, 12, num_layers=2, batch_first=True)
+        self.head = torch.nn.Linear(12, 10)
+
+    def forward(self, x):
+        x = self.stem(x).permute(0, 2, 3, 1)  # [B, H, W, C], as Sequencer2D's blocks take it
+        x = x + self.mix(x)
+        _, h = self.gru(x.flatten(1, 2))
+        return self.head(h[-1])
+
+
+def timm_recurrent():
+    model = RecurrentNet()
+    module = TupleOutputs(model, None, lambda m, x: m(x))
+    return module, [image_input(3, 32)], ["logits"], {
+        "model_class": "RecurrentNet (timm.models.sequencer.LSTM2d, torch.nn.GRU)"}
+
+
 def hf_mlcd():
     from transformers import MLCDVisionConfig, MLCDVisionModel
 
@@ -450,6 +479,10 @@ FIXTURES = {
     # heads; fuse_attention folds q's heads into its rows.
     "timm_multi_query_ts17": (timm_multi_query, "ts", 17),
     "timm_multi_query_dynamo": (timm_multi_query, "dynamo", None),
+    # Sequencer2D's bidirectional LSTMs over rows and columns and a GRU: ONNX's recurrent ops,
+    # unrolled at build time (src/passes/lower_recurrent.cc).
+    "timm_recurrent_ts17": (timm_recurrent, "ts", 17),
+    "timm_recurrent_dynamo": (timm_recurrent, "dynamo", None),
     # MLCD: batch-first heads merged sequence-first for the out_proj, 2-D rotary q and k.
     "hf_mlcd_sdpa_dynamo": (hf_mlcd, "dynamo", None),
     # VideoMAE: a 5-D video input and a tubelet 3-D Conv (lower_conv_nd on CUDA).

@@ -15,8 +15,9 @@
 //     RNN:  H = f(gates)
 //   Y = the H_t stacked [seq, dirs, batch, hidden], Y_h / Y_c the last states.
 //
-// The first step without initial_h / initial_c skips the recurrent terms (zero state) rather
-// than building a zero tensor of the run-time batch. sequence_lens that are not all the full
+// The first step without initial_h / initial_c, or with zeros there (PyTorch exports a
+// ConstantOfShape or an Expand of zero when none is given), skips the recurrent terms rather
+// than multiplying a zero state. sequence_lens that are not all the full
 // length become per-step masks: past a batch entry's length its state stays as it was and its Y
 // rows are zero (the reverse direction then starts at its own last element), as ONNX Runtime
 // computes. W, R, B and P are sliced per direction by ops that fold_constants folds into
@@ -25,6 +26,7 @@
 // Refused, the node named: a sequence length unknown at build time, the clip attribute, X not
 // float32 (after widen_half_floats), more than kMaxSteps steps. Runs after the first shape
 // inference, optimizer or not, on every device.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -126,6 +128,39 @@ struct Emitter {
   }
 };
 
+// Whether `v` is all zeros whatever its run-time shape: a zero constant, or ConstantOfShape of
+// zero (its default), through the data-movement ops exporters put between it and the node
+// (TorchScript: ConstantOfShape -> Slice per layer; dynamo: Expand of a zero -> Slice).
+bool is_zero_fill(const Graph& graph, ValueId v, int depth = 0) {
+  if (v == kNoValue || depth > 8) return false;
+  if (std::optional<Tensor> t = constant_before_folding(graph, v)) {
+    if (t->dtype() != DType::kFloat32) return false;
+    for (int64_t i = 0; i < t->numel(); ++i) {
+      if (t->data<float>()[i] != 0.0f) return false;
+    }
+    return true;
+  }
+  const Node* p = producer_of(graph, v);
+  if (p == nullptr) return false;
+  if (is_onnx_op(*p, "ConstantOfShape")) {
+    const Attribute* value = p->attrs.find("value");
+    if (value == nullptr) return true;  // ONNX's default: float32 zero
+    if (value->kind != Attribute::Kind::kTensor || value->t.dtype() != DType::kFloat32) {
+      return false;
+    }
+    for (int64_t i = 0; i < value->t.numel(); ++i) {
+      if (value->t.data<float>()[i] != 0.0f) return false;
+    }
+    return true;
+  }
+  if (!p->has_input(0)) return false;
+  for (const char* op : {"Slice", "Expand", "Reshape", "Squeeze", "Unsqueeze", "Transpose",
+                         "Identity", "Tile", "Gather"}) {
+    if (is_onnx_op(*p, op)) return is_zero_fill(graph, p->inputs[0], depth + 1);
+  }
+  return false;
+}
+
 // One direction's state between steps; kNoValue before the first step without initial state.
 struct State {
   ValueId h = kNoValue;
@@ -217,6 +252,12 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
       }
     }
   }
+  // Zero initial states (what PyTorch exports when none is given) are the same as none: the
+  // first step then skips its recurrent GEMM.
+  const bool zero_h =
+      node.has_input(kRecInitialH) && is_zero_fill(graph, node.inputs[kRecInitialH]);
+  const bool zero_c =
+      node.has_input(kRecInitialC) && is_zero_fill(graph, node.inputs[kRecInitialC]);
   const ValueId zero = masks.empty() ? kNoValue : e.scalar("_zero", 0.0f);
   const ValueId one = e.scalar("_one", 1.0f);
 
@@ -260,9 +301,10 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
     }
     State st;
     const int64_t state_axis = spec.layout == 0 ? 0 : 1;
-    if (node.has_input(kRecInitialH))
+    if (node.has_input(kRecInitialH) && !zero_h) {
       st.h = e.gather(node.inputs[kRecInitialH], d, state_axis, dn + "_h0");
-    if (spec.kind == RecurrentKind::kLstm && node.has_input(kRecInitialC)) {
+    }
+    if (spec.kind == RecurrentKind::kLstm && node.has_input(kRecInitialC) && !zero_c) {
       st.c = e.gather(node.inputs[kRecInitialC], d, state_axis, dn + "_c0");
     }
 

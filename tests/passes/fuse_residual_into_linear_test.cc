@@ -347,6 +347,14 @@ TEST(FuseResidualIntoLinear, FiresTwicePerLayerOnTheGoldenModels) {
       EXPECT_EQ(count_ops(*g, "AddLayerNorm"), 0) << name;
       continue;
     }
+    if (name.find("recurrent") != std::string::npos) {
+      // The unrolled LSTMs (2 bidirectional, 8 steps each, zero initial state): every step but
+      // the first adds its input projection to the recurrent GEMM (4 x 7), and the mixer's fc
+      // takes the block's residual. The GRU's recurrent GEMM feeds a Split: none there.
+      EXPECT_EQ(with_residual, 29) << name;
+      EXPECT_EQ(count_ops(*g, "AddLayerNorm"), 0) << name;
+      continue;
+    }
     if (name.find("hiera") != std::string::npos) {
       // Hiera's 4 blocks, both residuals each; no embeddings sum is left for AddLayerNorm.
       EXPECT_EQ(with_residual, 8) << name;

@@ -81,9 +81,10 @@ TEST(GoldenStructure, EveryEncoderAttentionIsFused) {
     // Swin and Hiera: 4 blocks; SAM's windowed and global blocks fuse in their head layout.
     const bool four =
         name.find("swin") != std::string::npos || name.find("hiera") != std::string::npos;
-    // ConvNeXt and ResNet have no attention at all.
-    const bool convnet =
-        name.find("convnext") != std::string::npos || name.find("resnet") != std::string::npos;
+    // ConvNeXt, ResNet and the recurrent net have no attention at all.
+    const bool convnet = name.find("convnext") != std::string::npos ||
+                         name.find("resnet") != std::string::npos ||
+                         name.find("recurrent") != std::string::npos;
     // The multi-query fixture is one attention block on a conv stem.
     const bool one = name.find("multi_query") != std::string::npos;
     EXPECT_EQ(attention + softmax, convnet ? 0 : siglip ? 3 : four ? 4 : one ? 1 : 2) << name;
