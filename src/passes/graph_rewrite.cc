@@ -166,6 +166,59 @@ NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_t
   return graph.add_node(std::move(node));
 }
 
+ValueId LoweringEmitter::op(const char* type, const std::string& suffix, std::vector<ValueId> in,
+                            Attributes a) {
+  return op_outputs(type, suffix, std::move(in), 1, std::move(a))[0];
+}
+
+std::vector<ValueId> LoweringEmitter::op_outputs(const char* type, const std::string& suffix,
+                                                 std::vector<ValueId> in, int outputs,
+                                                 Attributes a) {
+  std::vector<std::string> names;
+  for (int i = 0; i < outputs; ++i) {
+    names.push_back(outputs == 1 ? base + suffix : base + suffix + "_" + std::to_string(i));
+  }
+  const NodeId id = add_node(graph, "", type, base + suffix, std::move(in), names, std::move(a));
+  return graph.nodes[id].outputs;
+}
+
+ValueId LoweringEmitter::int64s(const std::string& suffix, const std::vector<int64_t>& v,
+                                bool scalar) {
+  return add_constant_value(graph, base + suffix, Tensor::from_int64(v, scalar));
+}
+
+ValueId LoweringEmitter::scalar(const std::string& suffix, float v) {
+  return add_constant_value(graph, base + suffix, Tensor::from_float({v}, true));
+}
+
+ValueId LoweringEmitter::transpose(ValueId x, std::vector<int64_t> perm,
+                                   const std::string& suffix) {
+  Attributes a;
+  a.set_ints("perm", std::move(perm));
+  return op("Transpose", suffix, {x}, std::move(a));
+}
+
+ValueId LoweringEmitter::with_axes(const char* type, const std::string& suffix, ValueId x,
+                                   const std::vector<int64_t>& axes, Attributes a) {
+  if (opset >= 13) return op(type, suffix, {x, int64s(suffix + "_axes", axes)}, std::move(a));
+  a.set_ints("axes", axes);
+  return op(type, suffix, {x}, std::move(a));
+}
+
+std::vector<ValueId> LoweringEmitter::split(ValueId x, int64_t axis,
+                                            const std::vector<int64_t>& sizes,
+                                            const std::string& suffix) {
+  Attributes a;
+  a.set_int("axis", axis);
+  std::vector<ValueId> in = {x};
+  if (opset >= 13) {
+    in.push_back(int64s(suffix + "_sizes", sizes));
+  } else {
+    a.set_ints("split", sizes);
+  }
+  return op_outputs("Split", suffix, std::move(in), static_cast<int>(sizes.size()), std::move(a));
+}
+
 void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes) {
   for (NodeId id : nodes) graph.nodes[id].dead = true;
 }

@@ -67,6 +67,32 @@ NodeId add_node(Graph& graph, const std::string& domain, const std::string& op_t
                 const std::string& name, std::vector<ValueId> inputs,
                 const std::vector<std::string>& output_names, Attributes attrs = {});
 
+// Adds the ops a lowering expands one node into (Einsum, a 3-D Conv, an LSTM, ...): each named
+// `base + suffix` (made unique, like its output and its constants).
+struct LoweringEmitter {
+  Graph& graph;
+  std::string base;
+  int64_t opset;  // the graph's ai.onnx opset: axes and split sizes are inputs from 13 on
+
+  LoweringEmitter(Graph& g, std::string base_name)
+      : graph(g), base(std::move(base_name)), opset(g.onnx_opset()) {}
+
+  // A node of `outputs` outputs; its first output, or all of them.
+  ValueId op(const char* type, const std::string& suffix, std::vector<ValueId> in,
+             Attributes a = {});
+  std::vector<ValueId> op_outputs(const char* type, const std::string& suffix,
+                                  std::vector<ValueId> in, int outputs, Attributes a = {});
+  ValueId int64s(const std::string& suffix, const std::vector<int64_t>& v, bool scalar = false);
+  ValueId scalar(const std::string& suffix, float v);  // a float32 scalar constant
+  ValueId transpose(ValueId x, std::vector<int64_t> perm, const std::string& suffix);
+  // Unsqueeze, Squeeze and ReduceSum: their axes an input from opset 13, an attribute before.
+  ValueId with_axes(const char* type, const std::string& suffix, ValueId x,
+                    const std::vector<int64_t>& axes, Attributes a = {});
+  // Split along `axis` into parts of `sizes` (an input from opset 13, an attribute before).
+  std::vector<ValueId> split(ValueId x, int64_t axis, const std::vector<int64_t>& sizes,
+                             const std::string& suffix);
+};
+
 // Marks nodes dead; their values are dropped by compact() once nothing reads them.
 void remove_nodes(Graph& graph, const std::vector<NodeId>& nodes);
 

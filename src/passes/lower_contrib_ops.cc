@@ -33,18 +33,6 @@ namespace {
 
 constexpr const char* kPass = "lower_contrib_ops";
 
-struct Builder {
-  Graph& g;
-  std::string base;
-
-  ValueId op(const char* type, const std::string& suffix, std::vector<ValueId> in,
-             Attributes a = {}) {
-    const NodeId id =
-        add_node(g, "", type, base + suffix, std::move(in), {base + suffix}, std::move(a));
-    return g.nodes[id].outputs[0];
-  }
-};
-
 bool used(const Graph& g, const Node& n, int output, const std::vector<std::vector<NodeId>>& uses) {
   if (static_cast<int>(n.outputs.size()) <= output || n.outputs[output] == kNoValue) return false;
   const ValueId v = n.outputs[output];
@@ -70,7 +58,7 @@ Status lower_skip_norm(Graph& g, NodeId id, bool simplified,
   if (!node.has_input(0) || !node.has_input(1) || !node.has_input(2)) {
     return invalid_model(node.describe(), ": needs input, skip and gamma");
   }
-  Builder b{g, node.name};
+  LoweringEmitter b(g, node.name);
   ValueId s = b.op("Add", "/skip_add", {node.inputs[0], node.inputs[1]});
   const int bias_index = simplified ? 3 : 4;
   if (node.has_input(bias_index)) s = b.op("Add", "/bias_add", {s, node.inputs[bias_index]});
@@ -96,7 +84,7 @@ Status lower_simplified_norm(Graph& g, NodeId id, const std::vector<std::vector<
   if (!node.has_input(0) || !node.has_input(1)) {
     return invalid_model(node.describe(), ": needs X and scale");
   }
-  Builder b{g, node.name};
+  LoweringEmitter b(g, node.name);
   Attributes a;
   VITRT_ASSIGN_OR_RETURN(int64_t axis, node.attrs.get_int("axis", -1));
   VITRT_ASSIGN_OR_RETURN(float epsilon, node.attrs.get_float("epsilon", 1e-5f));
@@ -117,7 +105,7 @@ Status lower_fused_matmul(Graph& g, NodeId id) {
     VITRT_ASSIGN_OR_RETURN(int64_t v, node.attrs.get_int(name, 0));
     if (v != 0) return unsupported(node.describe(), ": ", name, " = 1 is not supported");
   }
-  Builder b{g, node.name};
+  LoweringEmitter b(g, node.name);
   std::vector<ValueId> operands = {node.inputs[0], node.inputs[1]};
   const char* trans[2] = {"transA", "transB"};
   for (int i = 0; i < 2; ++i) {
@@ -148,7 +136,7 @@ Status lower_fused_matmul(Graph& g, NodeId id) {
 }
 
 // MatMulInteger(a, b, a_zp, b_zp) -> Cast -> Mul(Mul(a_scale, b_scale)) [-> Add(bias)].
-ValueId integer_chain(Builder& b, ValueId a, ValueId bq, ValueId a_zp, ValueId b_zp,
+ValueId integer_chain(LoweringEmitter& b, ValueId a, ValueId bq, ValueId a_zp, ValueId b_zp,
                       ValueId a_scale, ValueId b_scale, ValueId bias) {
   std::vector<ValueId> in = {a, bq};
   if (a_zp != kNoValue || b_zp != kNoValue) in.push_back(a_zp);
@@ -172,7 +160,7 @@ Status lower_dynamic_quantize_matmul(Graph& g, NodeId id) {
   if (!node.has_input(0) || !node.has_input(1) || !node.has_input(2)) {
     return invalid_model(node.describe(), ": needs A, B and b_scale");
   }
-  Builder b{g, node.name};
+  LoweringEmitter b(g, node.name);
   const NodeId dql =
       add_node(g, "", "DynamicQuantizeLinear", node.name + "/quantize_a", {node.inputs[0]},
                {node.name + "/a_q", node.name + "/a_scale", node.name + "/a_zp"});
@@ -191,7 +179,7 @@ Status lower_matmul_integer_to_float(Graph& g, NodeId id) {
       return invalid_model(node.describe(), ": needs A, B, a_scale and b_scale");
     }
   }
-  Builder b{g, node.name};
+  LoweringEmitter b(g, node.name);
   const ValueId y =
       integer_chain(b, node.inputs[0], node.inputs[1], input_or_none(node, 4),
                     input_or_none(node, 5), node.inputs[2], node.inputs[3], input_or_none(node, 6));
@@ -203,7 +191,7 @@ Status lower_matmul_integer_to_float(Graph& g, NodeId id) {
 // BiasGelu(A, B) = gelu(A + B) (erf); FastGelu(X, bias?) = the tanh form of gelu(X + bias).
 Status lower_bias_gelu(Graph& g, NodeId id, bool tanh_form) {
   const Node node = g.nodes[id];
-  Builder b{g, node.name};
+  LoweringEmitter b(g, node.name);
   ValueId x = node.inputs[0];
   if (node.has_input(1)) x = b.op("Add", "/bias", {x, node.inputs[1]});
   Attributes a;

@@ -34,22 +34,6 @@ namespace {
 
 constexpr const char* kPass = "lower_conv_nd";
 
-ValueId int64s(Graph& g, const std::string& name, std::vector<int64_t> v) {
-  return add_constant_value(g, name, Tensor::from_int64(std::move(v)));
-}
-
-ValueId op(Graph& g, const char* type, const std::string& name, std::vector<ValueId> inputs,
-           Attributes attrs = {}) {
-  const NodeId n = add_node(g, "", type, name, std::move(inputs), {name}, std::move(attrs));
-  return g.nodes[n].outputs[0];
-}
-
-ValueId transpose(Graph& g, const std::string& name, ValueId x, std::vector<int64_t> perm) {
-  Attributes a;
-  a.set_ints("perm", std::move(perm));
-  return op(g, "Transpose", name, {x}, std::move(a));
-}
-
 // The Conv's constant float32 bias, an undefined tensor when it has none, or nullopt when it has
 // one that is not a constant.
 std::optional<Tensor> conv_bias(const Graph& g, const Node& n) {
@@ -64,8 +48,8 @@ std::string lower_1d(Graph& g, NodeId id, const Tensor& w) {
   if (!attrs.ok()) return attrs.status().message();
   Tensor w2 = Tensor::empty(DType::kFloat32, {w.dim(0), w.dim(1), 1, w.dim(2)});
   std::copy(w.data<float>(), w.data<float>() + w.numel(), w2.data<float>());
-  std::vector<ValueId> inputs = {op(g, "Unsqueeze", node.name + "_2d_input",
-                                    {node.inputs[0], int64s(g, node.name + "_h", {2})}),
+  LoweringEmitter e(g, node.name);
+  std::vector<ValueId> inputs = {e.with_axes("Unsqueeze", "_2d_input", node.inputs[0], {2}),
                                  add_constant_value(g, node.name + "_weight_2d", std::move(w2))};
   if (node.num_inputs() > 2 && node.inputs[2] != kNoValue) inputs.push_back(node.inputs[2]);
   Attributes a2;
@@ -79,9 +63,8 @@ std::string lower_1d(Graph& g, NodeId id, const Tensor& w) {
   }
   a2.set_ints("strides", {1, attrs->strides[0]});
   a2.set_ints("dilations", {1, attrs->dilations[0]});
-  const ValueId y = op(g, "Conv", node.name + "_2d", std::move(inputs), std::move(a2));
-  const ValueId out =
-      op(g, "Squeeze", node.name + "_1d_output", {y, int64s(g, node.name + "_h_out", {2})});
+  const ValueId y = e.op("Conv", "_2d", std::move(inputs), std::move(a2));
+  const ValueId out = e.with_axes("Squeeze", "_1d_output", y, {2});
   replace_uses(g, node.outputs[0], out);
   remove_nodes(g, {id});
   return "";
@@ -119,22 +102,22 @@ std::string lower_tubelet(Graph& g, NodeId id, const Tensor& w) {
     if (blocks[i] < 1) return "a kernel larger than the input";
   }
   const std::string& base = node.name;
+  LoweringEmitter e(g, base);
   ValueId in = node.inputs[0];
   if (blocks[0] * k[0] != x.shape[2].value() || blocks[1] * k[1] != x.shape[3].value() ||
       blocks[2] * k[2] != x.shape[4].value()) {
     // The Conv ignores the last voxels that do not fill a block.
-    in = op(g, "Slice", base + "_cropped",
-            {in, int64s(g, base + "_crop_starts", {0, 0, 0}),
-             int64s(g, base + "_crop_ends", {blocks[0] * k[0], blocks[1] * k[1], blocks[2] * k[2]}),
-             int64s(g, base + "_crop_axes", {2, 3, 4})});
+    in = e.op("Slice", "_cropped",
+              {in, e.int64s("_crop_starts", {0, 0, 0}),
+               e.int64s("_crop_ends", {blocks[0] * k[0], blocks[1] * k[1], blocks[2] * k[2]}),
+               e.int64s("_crop_axes", {2, 3, 4})});
   }
   const int64_t patch = c * k[0] * k[1] * k[2], tokens = blocks[0] * blocks[1] * blocks[2];
-  ValueId t = op(g, "Reshape", base + "_blocks",
-                 {in, int64s(g, base + "_blocks_shape",
-                             {0, c, blocks[0], k[0], blocks[1], k[1], blocks[2], k[2]})});
-  t = transpose(g, base + "_block_major", t, {0, 2, 4, 6, 1, 3, 5, 7});
-  t = op(g, "Reshape", base + "_patches",
-         {t, int64s(g, base + "_patches_shape", {0, tokens, patch})});
+  ValueId t = e.op(
+      "Reshape", "_blocks",
+      {in, e.int64s("_blocks_shape", {0, c, blocks[0], k[0], blocks[1], k[1], blocks[2], k[2]})});
+  t = e.transpose(t, {0, 2, 4, 6, 1, 3, 5, 7}, "_block_major");
+  t = e.op("Reshape", "_patches", {t, e.int64s("_patches_shape", {0, tokens, patch})});
   // W [O, C*kt*kh*kw] (row-major over c, a, b, e, as the patches' columns) transposed.
   Tensor wt = Tensor::empty(DType::kFloat32, {patch, o});
   for (int64_t r = 0; r < o; ++r) {
@@ -142,14 +125,13 @@ std::string lower_tubelet(Graph& g, NodeId id, const Tensor& w) {
       wt.data<float>()[col * o + r] = w.data<float>()[r * patch + col];
     }
   }
-  t = op(g, "MatMul", base + "_embed",
-         {t, add_constant_value(g, base + "_weight_t", std::move(wt))});
+  t = e.op("MatMul", "_embed", {t, add_constant_value(g, base + "_weight_t", std::move(wt))});
   if (bias->defined()) {
-    t = op(g, "Add", base + "_embed_bias", {t, add_constant_value(g, base + "_bias", *bias)});
+    t = e.op("Add", "_embed_bias", {t, add_constant_value(g, base + "_bias", *bias)});
   }
-  t = op(g, "Reshape", base + "_grid",
-         {t, int64s(g, base + "_grid_shape", {0, blocks[0], blocks[1], blocks[2], o})});
-  t = transpose(g, base + "_channels_first", t, {0, 4, 1, 2, 3});
+  t = e.op("Reshape", "_grid",
+           {t, e.int64s("_grid_shape", {0, blocks[0], blocks[1], blocks[2], o})});
+  t = e.transpose(t, {0, 4, 1, 2, 3}, "_channels_first");
   replace_uses(g, node.outputs[0], t);
   remove_nodes(g, {id});
   return "";

@@ -32,30 +32,8 @@ constexpr const char* kPass = "lower_einsum";
 
 using Labels = std::string;
 
-struct Builder {
-  Graph& g;
-  std::string base;
-  int64_t opset;
-
-  ValueId op(const char* type, const std::string& suffix, std::vector<ValueId> in,
-             Attributes a = {}) {
-    const NodeId id =
-        add_node(g, "", type, base + suffix, std::move(in), {base + suffix}, std::move(a));
-    return g.nodes[id].outputs[0];
-  }
-
-  // Unsqueeze, Squeeze and ReduceSum take their axes as an input from opset 13, an attribute
-  // before.
-  ValueId with_axes(const char* type, const std::string& suffix, ValueId x,
-                    const std::vector<int64_t>& axes, Attributes a = {}) {
-    if (opset >= 13) {
-      return op(type, suffix,
-                {x, add_constant_value(g, base + suffix + "_axes", Tensor::from_int64(axes))},
-                std::move(a));
-    }
-    a.set_ints("axes", axes);
-    return op(type, suffix, {x}, std::move(a));
-  }
+struct Builder : LoweringEmitter {
+  using LoweringEmitter::LoweringEmitter;
 
   ValueId transpose(ValueId x, const Labels& from, const Labels& to, const std::string& suffix) {
     std::vector<int64_t> perm;
@@ -63,9 +41,7 @@ struct Builder {
     bool identity = true;
     for (size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == static_cast<int64_t>(i);
     if (identity) return x;
-    Attributes a;
-    a.set_ints("perm", perm);
-    return op("Transpose", suffix, {x}, std::move(a));
+    return LoweringEmitter::transpose(x, std::move(perm), suffix);
   }
 
   // Sums the labels of `x` that `keep` lacks; updates `labels`.
@@ -108,8 +84,7 @@ struct Builder {
       // The leading axes keep their place (0 copies them); the contracted ones merge.
       std::vector<int64_t> shape(batch.size() + 1, 0);
       shape.push_back(-1);
-      x = op("Reshape", suffix + "_merge_k",
-             {x, add_constant_value(g, base + suffix + "_k_shape", Tensor::from_int64(shape))});
+      x = op("Reshape", suffix + "_merge_k", {x, int64s(suffix + "_k_shape", shape)});
     }
     return x;
   }
@@ -189,7 +164,7 @@ Status lower_one(Graph& graph, NodeId id) {
     return unsupported(node.describe(), ": Einsum of ", terms.size(), " operands ('", *equation,
                        "'); vitrt lowers one or two");
   }
-  Builder b{graph, node.name, graph.onnx_opset()};
+  Builder b(graph, node.name);
   ValueId result = kNoValue;
   if (terms.size() == 1) {
     Labels a = terms[0];
@@ -214,13 +189,11 @@ Status lower_one(Graph& graph, NodeId id) {
     }
     xa = b.arrange(xa, a, batch, m, contracted, "_a");
     xb = b.arrange(xb, c, batch, n, contracted, "_b");
-    Attributes swap;
     std::vector<int64_t> perm;
     for (size_t i = 0; i < batch.size(); ++i) perm.push_back(static_cast<int64_t>(i));
     perm.push_back(static_cast<int64_t>(batch.size()) + 1);
     perm.push_back(static_cast<int64_t>(batch.size()));
-    swap.set_ints("perm", perm);
-    xb = b.op("Transpose", "_b_kn", {xb}, std::move(swap));
+    xb = b.LoweringEmitter::transpose(xb, std::move(perm), "_b_kn");
     ValueId y = b.op("MatMul", "_matmul", {xa, xb});
     std::vector<int64_t> placeholders;
     if (m == 0) placeholders.push_back(static_cast<int64_t>(batch.size()));

@@ -45,23 +45,10 @@ constexpr const char* kPass = "lower_recurrent";
 // are refused rather than left to build for many minutes.
 constexpr int64_t kMaxSteps = 512;
 
-struct Emitter {
-  Graph& g;
-  std::string base;
-  int64_t opset;
+// The shared lowering emitter, and the few ops the cells need by name.
+struct Emitter : LoweringEmitter {
+  using LoweringEmitter::LoweringEmitter;
 
-  ValueId op(const char* type, const std::string& suffix, std::vector<ValueId> in,
-             Attributes a = {}) {
-    const NodeId id =
-        add_node(g, "", type, base + suffix, std::move(in), {base + suffix}, std::move(a));
-    return g.nodes[id].outputs[0];
-  }
-  ValueId int64s(const std::string& suffix, const std::vector<int64_t>& v, bool scalar = false) {
-    return add_constant_value(g, base + suffix, Tensor::from_int64(v, scalar));
-  }
-  ValueId scalar(const std::string& suffix, float v) {
-    return add_constant_value(g, base + suffix, Tensor::from_float({v}, true));
-  }
   ValueId add(ValueId a, ValueId b, const std::string& s) { return op("Add", s, {a, b}); }
   ValueId sub(ValueId a, ValueId b, const std::string& s) { return op("Sub", s, {a, b}); }
   ValueId mul(ValueId a, ValueId b, const std::string& s) { return op("Mul", s, {a, b}); }
@@ -73,39 +60,14 @@ struct Emitter {
     a.set_int("axis", axis);
     return op("Gather", s, {x, int64s(s + "_index", {index}, true)}, std::move(a));
   }
-  ValueId transpose(ValueId x, std::vector<int64_t> perm, const std::string& s) {
-    Attributes a;
-    a.set_ints("perm", std::move(perm));
-    return op("Transpose", s, {x}, std::move(a));
-  }
   ValueId concat(std::vector<ValueId> parts, int64_t axis, const std::string& s) {
     if (parts.size() == 1) return parts[0];
     Attributes a;
     a.set_int("axis", axis);
     return op("Concat", s, std::move(parts), std::move(a));
   }
-  // Unsqueeze takes its axes as an input from opset 13, an attribute before.
   ValueId unsqueeze(ValueId x, const std::vector<int64_t>& axes, const std::string& s) {
-    if (opset >= 13) return op("Unsqueeze", s, {x, int64s(s + "_axes", axes)});
-    Attributes a;
-    a.set_ints("axes", axes);
-    return op("Unsqueeze", s, {x}, std::move(a));
-  }
-  // Split along `axis` into parts of `sizes` (an input from opset 13, an attribute before).
-  std::vector<ValueId> split(ValueId x, int64_t axis, const std::vector<int64_t>& sizes,
-                             const std::string& s) {
-    Attributes a;
-    a.set_int("axis", axis);
-    std::vector<ValueId> in = {x};
-    if (opset >= 13) {
-      in.push_back(int64s(s + "_sizes", sizes));
-    } else {
-      a.set_ints("split", sizes);
-    }
-    std::vector<std::string> names;
-    for (size_t i = 0; i < sizes.size(); ++i) names.push_back(base + s + "_" + std::to_string(i));
-    const NodeId id = add_node(g, "", "Split", base + s, std::move(in), names, std::move(a));
-    return g.nodes[id].outputs;
+    return with_axes("Unsqueeze", s, x, axes);
   }
 
   ValueId activation(ValueId x, const RecurrentActivation& act, const std::string& s) {
@@ -217,9 +179,7 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
   }
   const int64_t hidden = spec.hidden;
   const int64_t gh = spec.gates * hidden;
-  const auto type_opset = graph.opset_imports.find("");
-  Emitter e{graph, node.name,
-            type_opset != graph.opset_imports.end() ? type_opset->second : graph.onnx_opset()};
+  Emitter e(graph, node.name);
 
   ValueId xs = node.inputs[kRecX];
   if (spec.layout == 1) xs = e.transpose(xs, {1, 0, 2}, "_seq_major");
