@@ -133,6 +133,32 @@ TEST(LowerConvNd, OneDimensionalConvsMatchTheConvolutionLoop) {
   }
 }
 
+// Before opset 13 Unsqueeze and Squeeze take their axes as an attribute: the lowering writes
+// them so for an older model (a TorchScript export at opset 11).
+TEST(LowerConvNd, OneDimensionalConvAtOpset11) {
+  TestGraph g(11);
+  const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), Dim(4), Dim(9)});
+  const Tensor w = testing::random_tensor(DType::kFloat32, {5, 4, 3}, 3);
+  Attributes a;
+  a.set_ints("kernel_shape", {3});
+  a.set_ints("pads", {1, 1});
+  g.output(g.op("Conv", {x, g.constant("w", w)}, a, "", "/mixer/conv1d/Conv"));
+  testing::PassResult r = testing::run_pass(lower_conv_nd, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 1);
+  for (const Node& n : g.graph().nodes) {
+    if (!n.dead && (n.op_type == "Unsqueeze" || n.op_type == "Squeeze")) {
+      EXPECT_EQ(n.num_inputs(), 1) << n.name;
+      EXPECT_TRUE(n.attrs.has("axes")) << n.name;
+    }
+  }
+  const Tensor feed = testing::random_tensor(DType::kFloat32, {2, 4, 9}, 5);
+  auto outs = testing::run_graph(g.graph(), {feed});
+  ASSERT_TRUE(outs.ok()) << outs.status().to_string();
+  EXPECT_TRUE(testing::tensors_close(
+      (*outs)[0], reference(feed, w, nullptr, {{1}, {1}, {1}, {1}, 1}), {1e-5, 1e-5}));
+}
+
 TEST(LowerConvNd, TubeletConvsMatchTheConvolutionLoop) {
   struct Case {
     int64_t c, o, t, h, w, kt, kh, kw;
