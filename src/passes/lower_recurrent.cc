@@ -129,6 +129,96 @@ struct State {
   ValueId c = kNoValue;
 };
 
+// One direction's weights as the steps read them (each sliced from W, R, B, P once).
+struct DirectionWeights {
+  const std::vector<RecurrentActivation>* act = nullptr;  // f, g, h
+  ValueId r_t = kNoValue;                                 // R^T [hidden, gates*hidden]
+  ValueId r_zr_t = kNoValue;  // GRU without linear_before_reset: R_zr^T and R_h^T apart
+  ValueId r_h_t = kNoValue;
+  ValueId rb_h = kNoValue;    // GRU with linear_before_reset: Rb_h, inside the reset product
+  std::vector<ValueId> peep;  // LSTM's P_i, P_o, P_f
+  ValueId one = kNoValue;     // 1.0 (LSTM's input_forget: f = 1 - i)
+};
+
+// LSTM: i, o, f, c = split(x W^T + H' R^T + b) (+ peepholes P . C);  C = f C' + i g(c);
+// H = o h(C).
+State lstm_step(Emitter& e, int64_t hidden, const DirectionWeights& w, ValueId xt,
+                const State& prev, const std::string& s) {
+  const std::vector<RecurrentActivation>& act = *w.act;
+  ValueId gates = xt;
+  if (prev.h != kNoValue) gates = e.add(xt, e.matmul(prev.h, w.r_t, s + "_rec"), s + "_gates");
+  std::vector<ValueId> p = e.split(gates, 1, {hidden, hidden, hidden, hidden}, s + "_iofc");
+  if (!w.peep.empty() && prev.c != kNoValue) {
+    p[0] = e.add(p[0], e.mul(prev.c, w.peep[0], s + "_peep_i"), s + "_i_in");
+    p[2] = e.add(p[2], e.mul(prev.c, w.peep[2], s + "_peep_f"), s + "_f_in");
+  }
+  const ValueId i = e.activation(p[0], act[0], s + "_i");
+  const ValueId ic = e.mul(i, e.activation(p[3], act[1], s + "_c"), s + "_ic");
+  State next;
+  if (prev.c == kNoValue) {
+    next.c = ic;
+  } else {
+    const ValueId f =
+        w.one != kNoValue ? e.sub(w.one, i, s + "_f") : e.activation(p[2], act[0], s + "_f");
+    next.c = e.add(e.mul(f, prev.c, s + "_fc"), ic, s + "_C");
+  }
+  ValueId o_in = p[1];
+  if (!w.peep.empty()) o_in = e.add(o_in, e.mul(next.c, w.peep[1], s + "_peep_o"), s + "_o_in");
+  const ValueId o = e.activation(o_in, act[0], s + "_o");
+  next.h = e.mul(o, e.activation(next.c, act[2], s + "_hC"), s + "_H");
+  return next;
+}
+
+// GRU: z, r = f(x W_zr^T + H' R_zr^T + b);  h = g(x W_h^T + (r H') R_h^T + b_h), or under
+// linear_before_reset g(x W_h^T + Wb_h + r (H' R_h^T + Rb_h));  H = (1 - z) h + z H'.
+State gru_step(Emitter& e, int64_t hidden, bool linear_before_reset, const DirectionWeights& w,
+               ValueId xt, const State& prev, const std::string& s) {
+  const std::vector<RecurrentActivation>& act = *w.act;
+  const std::vector<ValueId> xp = e.split(xt, 1, {2 * hidden, hidden}, s + "_x_parts");
+  ValueId zr_in = xp[0], hh = kNoValue;
+  if (prev.h != kNoValue) {
+    if (linear_before_reset) {
+      const std::vector<ValueId> hp =
+          e.split(e.matmul(prev.h, w.r_t, s + "_rec"), 1, {2 * hidden, hidden}, s + "_rec_parts");
+      zr_in = e.add(zr_in, hp[0], s + "_zr_in");
+      hh = hp[1];
+    } else {
+      zr_in = e.add(zr_in, e.matmul(prev.h, w.r_zr_t, s + "_rec_zr"), s + "_zr_in");
+    }
+  }
+  const std::vector<ValueId> zr =
+      e.split(e.activation(zr_in, act[0], s + "_zr"), 1, {hidden, hidden}, s + "_zr_parts");
+  ValueId h_in = xp[1];
+  if (linear_before_reset) {
+    ValueId reset_term = hh;
+    if (w.rb_h != kNoValue) {
+      reset_term = hh == kNoValue ? w.rb_h : e.add(hh, w.rb_h, s + "_rec_h_b");
+    }
+    if (reset_term != kNoValue) {
+      h_in = e.add(h_in, e.mul(zr[1], reset_term, s + "_reset"), s + "_h_in");
+    }
+  } else if (prev.h != kNoValue) {
+    const ValueId reset = e.mul(zr[1], prev.h, s + "_reset");
+    h_in = e.add(h_in, e.matmul(reset, w.r_h_t, s + "_rec_h"), s + "_h_in");
+  }
+  const ValueId h = e.activation(h_in, act[1], s + "_h");
+  const ValueId keep_new = e.sub(h, e.mul(zr[0], h, s + "_zh"), s + "_new_part");
+  State next;
+  next.h = prev.h == kNoValue ? keep_new
+                              : e.add(keep_new, e.mul(zr[0], prev.h, s + "_old_part"), s + "_H");
+  return next;
+}
+
+// RNN: H = f(x W^T + H' R^T + b).
+State rnn_step(Emitter& e, const DirectionWeights& w, ValueId xt, const State& prev,
+               const std::string& s) {
+  ValueId in = xt;
+  if (prev.h != kNoValue) in = e.add(xt, e.matmul(prev.h, w.r_t, s + "_rec"), s + "_in");
+  State next;
+  next.h = e.activation(in, (*w.act)[0], s + "_H");
+  return next;
+}
+
 Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
   const Node node = graph.nodes[id];
   const auto static_shape = [&](int input, std::vector<int64_t>* out) {
@@ -219,19 +309,20 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
   const bool zero_c =
       node.has_input(kRecInitialC) && is_zero_fill(graph, node.inputs[kRecInitialC]);
   const ValueId zero = masks.empty() ? kNoValue : e.scalar("_zero", 0.0f);
-  const ValueId one = e.scalar("_one", 1.0f);
+  const ValueId one = spec.input_forget ? e.scalar("_one", 1.0f) : kNoValue;
 
   std::vector<ValueId> y_dirs, h_last, c_last;
   for (int d = 0; d < spec.num_directions; ++d) {
     const std::string dn = "_d" + std::to_string(d);
-    const std::vector<RecurrentActivation>& act = spec.activations[d];
+    DirectionWeights w;
+    w.act = &spec.activations[d];
+    w.one = one;
     const ValueId w_t =
         e.transpose(e.gather(node.inputs[kRecW], d, 0, dn + "_W"), {1, 0}, dn + "_Wt");
-    const ValueId r_t =
-        e.transpose(e.gather(node.inputs[kRecR], d, 0, dn + "_R"), {1, 0}, dn + "_Rt");
+    w.r_t = e.transpose(e.gather(node.inputs[kRecR], d, 0, dn + "_R"), {1, 0}, dn + "_Rt");
     // Biases: W's and R's added into the input projection, except GRU's Rb_h under
     // linear_before_reset, which the reset gate multiplies.
-    ValueId x_bias = kNoValue, rb_h = kNoValue;
+    ValueId x_bias = kNoValue;
     if (node.has_input(kRecB)) {
       const std::vector<ValueId> wb_rb =
           e.split(e.gather(node.inputs[kRecB], d, 0, dn + "_B"), 0, {gh, gh}, dn + "_B_parts");
@@ -239,7 +330,7 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
       if (spec.linear_before_reset) {
         const std::vector<ValueId> rb_parts =
             e.split(rb, 0, {2 * hidden, hidden}, dn + "_Rb_parts");
-        rb_h = rb_parts[1];
+        w.rb_h = rb_parts[1];
         rb = e.concat(
             {rb_parts[0], add_zeros_constant(graph, node.name + dn + "_Rb_h_zero", hidden)}, 0,
             dn + "_Rb_zr");
@@ -248,16 +339,14 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
     }
     ValueId xw = e.matmul(xs, w_t, dn + "_XW");
     if (x_bias != kNoValue) xw = e.add(xw, x_bias, dn + "_XWb");
-    std::vector<ValueId> peep;  // LSTM's P_i, P_o, P_f
     if (spec.kind == RecurrentKind::kLstm && node.has_input(kRecPeepholes)) {
-      peep = e.split(e.gather(node.inputs[kRecPeepholes], d, 0, dn + "_P"), 0,
-                     {hidden, hidden, hidden}, dn + "_P_parts");
+      w.peep = e.split(e.gather(node.inputs[kRecPeepholes], d, 0, dn + "_P"), 0,
+                       {hidden, hidden, hidden}, dn + "_P_parts");
     }
-    ValueId r_zr_t = kNoValue, r_h_t = kNoValue;  // GRU without linear_before_reset
     if (spec.kind == RecurrentKind::kGru && !spec.linear_before_reset) {
-      const std::vector<ValueId> parts = e.split(r_t, 1, {2 * hidden, hidden}, dn + "_Rt_parts");
-      r_zr_t = parts[0];
-      r_h_t = parts[1];
+      const std::vector<ValueId> parts = e.split(w.r_t, 1, {2 * hidden, hidden}, dn + "_Rt_parts");
+      w.r_zr_t = parts[0];
+      w.r_h_t = parts[1];
     }
     State st;
     const int64_t state_axis = spec.layout == 0 ? 0 : 1;
@@ -273,75 +362,21 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
       const int64_t t = spec.reverse || d == 1 ? steps - 1 - step : step;
       const std::string s = dn + "_t" + std::to_string(t);
       const ValueId xt = e.gather(xw, t, 0, s + "_x");
-      ValueId h_new = kNoValue, c_new = kNoValue;
-      if (spec.kind == RecurrentKind::kLstm) {
-        ValueId gates = xt;
-        if (st.h != kNoValue) gates = e.add(xt, e.matmul(st.h, r_t, s + "_rec"), s + "_gates");
-        std::vector<ValueId> p = e.split(gates, 1, {hidden, hidden, hidden, hidden}, s + "_iofc");
-        if (!peep.empty() && st.c != kNoValue) {
-          p[0] = e.add(p[0], e.mul(st.c, peep[0], s + "_peep_i"), s + "_i_in");
-          p[2] = e.add(p[2], e.mul(st.c, peep[2], s + "_peep_f"), s + "_f_in");
-        }
-        const ValueId i = e.activation(p[0], act[0], s + "_i");
-        const ValueId ic = e.mul(i, e.activation(p[3], act[1], s + "_c"), s + "_ic");
-        if (st.c == kNoValue) {
-          c_new = ic;
-        } else {
-          const ValueId f =
-              spec.input_forget ? e.sub(one, i, s + "_f") : e.activation(p[2], act[0], s + "_f");
-          c_new = e.add(e.mul(f, st.c, s + "_fc"), ic, s + "_C");
-        }
-        ValueId o_in = p[1];
-        if (!peep.empty()) o_in = e.add(o_in, e.mul(c_new, peep[1], s + "_peep_o"), s + "_o_in");
-        const ValueId o = e.activation(o_in, act[0], s + "_o");
-        h_new = e.mul(o, e.activation(c_new, act[2], s + "_hC"), s + "_H");
-      } else if (spec.kind == RecurrentKind::kGru) {
-        const std::vector<ValueId> xp = e.split(xt, 1, {2 * hidden, hidden}, s + "_x_parts");
-        ValueId zr_in = xp[0], hh = kNoValue;
-        if (st.h != kNoValue) {
-          if (spec.linear_before_reset) {
-            const std::vector<ValueId> hp =
-                e.split(e.matmul(st.h, r_t, s + "_rec"), 1, {2 * hidden, hidden}, s + "_rec_parts");
-            zr_in = e.add(zr_in, hp[0], s + "_zr_in");
-            hh = hp[1];
-          } else {
-            zr_in = e.add(zr_in, e.matmul(st.h, r_zr_t, s + "_rec_zr"), s + "_zr_in");
-          }
-        }
-        const std::vector<ValueId> zr =
-            e.split(e.activation(zr_in, act[0], s + "_zr"), 1, {hidden, hidden}, s + "_zr_parts");
-        ValueId h_in = xp[1];
-        if (spec.linear_before_reset) {
-          ValueId reset_term = hh;
-          if (rb_h != kNoValue)
-            reset_term = hh == kNoValue ? rb_h : e.add(hh, rb_h, s + "_rec_h_b");
-          if (reset_term != kNoValue)
-            h_in = e.add(h_in, e.mul(zr[1], reset_term, s + "_reset"), s + "_h_in");
-        } else if (st.h != kNoValue) {
-          const ValueId reset = e.mul(zr[1], st.h, s + "_reset");
-          h_in = e.add(h_in, e.matmul(reset, r_h_t, s + "_rec_h"), s + "_h_in");
-        }
-        const ValueId h = e.activation(h_in, act[1], s + "_h");
-        const ValueId keep_new = e.sub(h, e.mul(zr[0], h, s + "_zh"), s + "_new_part");
-        h_new = st.h == kNoValue ? keep_new
-                                 : e.add(keep_new, e.mul(zr[0], st.h, s + "_old_part"), s + "_H");
-      } else {
-        ValueId in = xt;
-        if (st.h != kNoValue) in = e.add(xt, e.matmul(st.h, r_t, s + "_rec"), s + "_in");
-        h_new = e.activation(in, act[0], s + "_H");
-      }
+      const State next = spec.kind == RecurrentKind::kLstm ? lstm_step(e, hidden, w, xt, st, s)
+                         : spec.kind == RecurrentKind::kGru
+                             ? gru_step(e, hidden, spec.linear_before_reset, w, xt, st, s)
+                             : rnn_step(e, w, xt, st, s);
       if (masks.empty()) {
-        ys[t] = h_new;
-        st.h = h_new;
-        if (c_new != kNoValue) st.c = c_new;
+        ys[t] = next.h;
+        st = next;
         continue;
       }
       // Past a batch entry's length: the state stays, the output row is zero.
       const ValueId m = masks[t];
-      ys[t] = e.op("Where", s + "_Y", {m, h_new, zero});
-      st.h = e.op("Where", s + "_H_kept", {m, h_new, st.h == kNoValue ? zero : st.h});
-      if (c_new != kNoValue) {
-        st.c = e.op("Where", s + "_C_kept", {m, c_new, st.c == kNoValue ? zero : st.c});
+      ys[t] = e.op("Where", s + "_Y", {m, next.h, zero});
+      st.h = e.op("Where", s + "_H_kept", {m, next.h, st.h == kNoValue ? zero : st.h});
+      if (next.c != kNoValue) {
+        st.c = e.op("Where", s + "_C_kept", {m, next.c, st.c == kNoValue ? zero : st.c});
       }
     }
     if (node.outputs.size() > 0 && node.outputs[0] != kNoValue) {
