@@ -5,6 +5,7 @@
 // node.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <optional>
@@ -318,56 +319,61 @@ TEST(LowerRecurrent, SequenceLengthsMaskEachRow) {
 
 // PyTorch passes a zero initial state when none is given (TorchScript: ConstantOfShape of the
 // run-time batch, sliced per layer): the first step then has no recurrent GEMM, and the numbers
-// are those of a zero state.
+// are those of a zero state. A ConstantOfShape of another value is a real initial state.
 TEST(LowerRecurrent, ZeroInitialStatesSkipTheFirstRecurrentGemm) {
-  TestGraph g;
-  const ValueId x = g.input("x", DType::kFloat32, {Dim(5), Dim::symbol("batch"), Dim(4)});
-  Attributes gather0;
-  gather0.set_int("axis", 0);
-  const ValueId batch =
-      g.op("Gather", {g.op("Shape", {x}), g.constant("one", Tensor::from_int64({1}))}, gather0);
-  const ValueId shape = g.op("Concat",
-                             {g.constant("dirs", Tensor::from_int64({2})), batch,
-                              g.constant("hidden", Tensor::from_int64({6}))},
-                             [] {
-                               Attributes a;
-                               a.set_int("axis", 0);
-                               return a;
-                             }());
-  const ValueId zeros = g.op("ConstantOfShape", {shape});
-  const ValueId h0 = g.op("Slice", {zeros, g.constant("s0", Tensor::from_int64({0})),
-                                    g.constant("s1", Tensor::from_int64({2})),
-                                    g.constant("ax", Tensor::from_int64({0}))});
-  const Tensor w = testing::random_tensor(DType::kFloat32, {2, 24, 4}, 12, -0.6, 0.6);
-  const Tensor r = testing::random_tensor(DType::kFloat32, {2, 24, 6}, 13, -0.6, 0.6);
-  Attributes a;
-  a.set_string("direction", "bidirectional");
-  a.set_int("hidden_size", 6);
-  const auto outs =
-      g.op_multi("LSTM", {x, g.constant("W", w), g.constant("R", r), kNoValue, kNoValue, h0, h0}, 3,
-                 a, "", "/mix/rnn_h/LSTM");
-  for (ValueId o : outs) g.output(o);
-  ASSERT_TRUE(g.infer().ok());
-  Graph before = g.graph();
-  testing::PassResult res = testing::run_pass(lower_recurrent, g.graph());
-  ASSERT_TRUE(res.status.ok()) << res.status.to_string();
-  // Per direction: the input projection and 4 recurrent GEMMs (5 steps, the first without).
-  EXPECT_EQ(testing::count_ops(g.graph(), "MatMul"), 2 * (1 + 4));
-  Case c = make("LSTM", [](Case& k) {
-    k.direction = "bidirectional";
-    k.bias = false;
-  });
-  Feeds f;
-  f.x = testing::random_tensor(DType::kFloat32, {5, 3, 4}, 11);
-  f.w = w;
-  f.r = r;
-  auto spec = parse_recurrent(before.nodes.back(), nullptr, nullptr);
-  ASSERT_TRUE(spec.ok());
-  auto got = testing::run_graph(g.graph(), {f.x});
-  ASSERT_TRUE(got.ok()) << got.status().to_string();
-  const std::vector<Tensor> want = reference(c, *spec, f);
-  for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_TRUE(testing::tensors_close((*got)[i], want[i], {1e-5, 1e-5})) << "output " << i;
+  for (float fill : {0.0f, 0.5f}) {
+    SCOPED_TRACE(::testing::Message() << "initial state filled with " << fill);
+    TestGraph g;
+    const ValueId x = g.input("x", DType::kFloat32, {Dim(5), Dim::symbol("batch"), Dim(4)});
+    Attributes axis0;
+    axis0.set_int("axis", 0);
+    const ValueId batch =
+        g.op("Gather", {g.op("Shape", {x}), g.constant("one", Tensor::from_int64({1}))}, axis0);
+    const ValueId shape = g.op("Concat",
+                               {g.constant("dirs", Tensor::from_int64({2})), batch,
+                                g.constant("hidden", Tensor::from_int64({6}))},
+                               axis0);
+    Attributes value;
+    if (fill != 0.0f) value.set_tensor("value", Tensor::from_float({fill}));
+    const ValueId filled = g.op("ConstantOfShape", {shape}, value);
+    const ValueId h0 = g.op("Slice", {filled, g.constant("s0", Tensor::from_int64({0})),
+                                      g.constant("s1", Tensor::from_int64({2})),
+                                      g.constant("ax", Tensor::from_int64({0}))});
+    const Tensor w = testing::random_tensor(DType::kFloat32, {2, 24, 4}, 12, -0.6, 0.6);
+    const Tensor r = testing::random_tensor(DType::kFloat32, {2, 24, 6}, 13, -0.6, 0.6);
+    Attributes a;
+    a.set_string("direction", "bidirectional");
+    a.set_int("hidden_size", 6);
+    const auto outs =
+        g.op_multi("LSTM", {x, g.constant("W", w), g.constant("R", r), kNoValue, kNoValue, h0, h0},
+                   3, a, "", "/mix/rnn_h/LSTM");
+    for (ValueId o : outs) g.output(o);
+    ASSERT_TRUE(g.infer().ok());
+    auto spec = parse_recurrent(g.graph().nodes.back(), nullptr, nullptr);
+    ASSERT_TRUE(spec.ok());
+    testing::PassResult res = testing::run_pass(lower_recurrent, g.graph());
+    ASSERT_TRUE(res.status.ok()) << res.status.to_string();
+    // Per direction: the input projection and a recurrent GEMM per step, but for the first step
+    // from a zero state.
+    EXPECT_EQ(testing::count_ops(g.graph(), "MatMul"), 2 * (1 + (fill == 0.0f ? 4 : 5)));
+    Case c = make("LSTM", [fill](Case& k) {
+      k.direction = "bidirectional";
+      k.bias = false;
+      k.initial = fill != 0.0f;
+    });
+    Feeds f;
+    f.x = testing::random_tensor(DType::kFloat32, {5, 3, 4}, 11);
+    f.w = w;
+    f.r = r;
+    f.h0 = Tensor::empty(DType::kFloat32, {2, 3, 6});
+    std::fill(f.h0.data<float>(), f.h0.data<float>() + f.h0.numel(), fill);
+    f.c0 = f.h0;
+    auto got = testing::run_graph(g.graph(), {f.x});
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    const std::vector<Tensor> want = reference(c, *spec, f);
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_TRUE(testing::tensors_close((*got)[i], want[i], {1e-5, 1e-5})) << "output " << i;
+    }
   }
 }
 
