@@ -26,6 +26,7 @@
 // Refused, the node named: a sequence length unknown at build time, the clip attribute, X not
 // float32 (after widen_half_floats), more than kMaxSteps steps. Runs after the first shape
 // inference, optimizer or not, on every device.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,26 +95,19 @@ struct Emitter : LoweringEmitter {
 // zero (its default), through the data-movement ops exporters put between it and the node
 // (TorchScript: ConstantOfShape -> Slice per layer; dynamo: Expand of a zero -> Slice).
 bool is_zero_fill(const Graph& graph, ValueId v, int depth = 0) {
+  const auto all_zero = [](const Tensor& t) {
+    if (t.dtype() != DType::kFloat32) return false;
+    return std::all_of(t.data<float>(), t.data<float>() + t.numel(),
+                       [](float x) { return x == 0.0f; });
+  };
   if (v == kNoValue || depth > 8) return false;
-  if (std::optional<Tensor> t = constant_before_folding(graph, v)) {
-    if (t->dtype() != DType::kFloat32) return false;
-    for (int64_t i = 0; i < t->numel(); ++i) {
-      if (t->data<float>()[i] != 0.0f) return false;
-    }
-    return true;
-  }
+  if (std::optional<Tensor> t = constant_before_folding(graph, v)) return all_zero(*t);
   const Node* p = producer_of(graph, v);
   if (p == nullptr) return false;
   if (is_onnx_op(*p, "ConstantOfShape")) {
     const Attribute* value = p->attrs.find("value");
     if (value == nullptr) return true;  // ONNX's default: float32 zero
-    if (value->kind != Attribute::Kind::kTensor || value->t.dtype() != DType::kFloat32) {
-      return false;
-    }
-    for (int64_t i = 0; i < value->t.numel(); ++i) {
-      if (value->t.data<float>()[i] != 0.0f) return false;
-    }
-    return true;
+    return value->kind == Attribute::Kind::kTensor && all_zero(value->t);
   }
   if (!p->has_input(0)) return false;
   for (const char* op : {"Slice", "Expand", "Reshape", "Squeeze", "Unsqueeze", "Transpose",
@@ -221,21 +215,7 @@ State rnn_step(Emitter& e, const DirectionWeights& w, ValueId xt, const State& p
 
 Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
   const Node node = graph.nodes[id];
-  const auto static_shape = [&](int input, std::vector<int64_t>* out) {
-    if (!node.has_input(input)) return false;
-    const Value& v = graph.values[node.inputs[input]];
-    if (!v.has_shape) return false;
-    for (const Dim& d : v.shape) {
-      if (!d.is_static()) return false;
-      out->push_back(d.value());
-    }
-    return true;
-  };
-  std::vector<int64_t> w_shape, r_shape;
-  const bool w_known = static_shape(kRecW, &w_shape);
-  const bool r_known = static_shape(kRecR, &r_shape);
-  VITRT_ASSIGN_OR_RETURN(RecurrentSpec spec, parse_recurrent(node, w_known ? &w_shape : nullptr,
-                                                             r_known ? &r_shape : nullptr));
+  VITRT_ASSIGN_OR_RETURN(RecurrentSpec spec, parse_recurrent(graph, node));
   if (spec.has_clip) {
     return unsupported(node.describe(),
                        ": the clip attribute is not supported (vitrt unrolls recurrent ops into "
@@ -281,9 +261,7 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
     if (std::optional<Tensor> lens = constant_before_folding(graph, node.inputs[kRecSeqLens])) {
       full = true;
       for (int64_t i = 0; i < lens->numel(); ++i) {
-        const int64_t v = lens->dtype() == DType::kInt32   ? lens->data<int32_t>()[i]
-                          : lens->dtype() == DType::kInt64 ? lens->data<int64_t>()[i]
-                                                           : -1;
+        const int64_t v = lens->element_as_int64(i);  // int32 or int64: the schema checked
         if (v < 0 || v > steps) {
           return invalid_model(node.describe(), ": sequence_lens holds ", v, ", outside [0, ",
                                steps, "] (the sequence length)");

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "ir/op_schema.h"
 
@@ -38,21 +39,7 @@ const char* kind_name(RecurrentKind k) {
 }
 
 Status infer_recurrent(InferContext& ctx) {
-  const Node& node = ctx.node();
-  const bool w_known = ctx.input_has_shape(kRecW);
-  const bool r_known = ctx.input_has_shape(kRecR);
-  std::vector<int64_t> w, r;
-  const auto static_dims = [](const SymShape& s, std::vector<int64_t>* out) {
-    for (const Dim& d : s) {
-      if (!d.is_static()) return false;
-      out->push_back(d.value());
-    }
-    return true;
-  };
-  const bool w_static = w_known && static_dims(ctx.input_shape(kRecW), &w);
-  const bool r_static = r_known && static_dims(ctx.input_shape(kRecR), &r);
-  VITRT_ASSIGN_OR_RETURN(RecurrentSpec spec,
-                         parse_recurrent(node, w_static ? &w : nullptr, r_static ? &r : nullptr));
+  VITRT_ASSIGN_OR_RETURN(RecurrentSpec spec, parse_recurrent(ctx.graph(), ctx.node()));
   const DType t = ctx.input_dtype(kRecX);
   if (t != DType::kFloat32 && t != DType::kFloat16 && t != DType::kBFloat16 &&
       t != DType::kFloat64) {
@@ -71,8 +58,8 @@ Status infer_recurrent(InferContext& ctx) {
   }
   const Dim seq = spec.layout == 0 ? x[0] : x[1];
   const Dim batch = spec.layout == 0 ? x[1] : x[0];
-  if (w_static && x[2].is_static() && x[2].value() != w[2]) {
-    return ctx.error("X's input size ", x[2].value(), " differs from W's ", w[2]);
+  if (spec.input_size != 0 && x[2].is_static() && x[2].value() != spec.input_size) {
+    return ctx.error("X's input size ", x[2].value(), " differs from W's ", spec.input_size);
   }
   const Dim dirs(spec.num_directions), hidden(spec.hidden);
   // The optional inputs' shapes, where known: a wrong one is this node's error, not that of an
@@ -191,6 +178,7 @@ Result<RecurrentSpec> parse_recurrent(const Node& node, const std::vector<int64_
     return Status();
   };
   VITRT_RETURN_IF_ERROR(check_weight(w, "W"));
+  if (w != nullptr) spec.input_size = (*w)[2];
   VITRT_RETURN_IF_ERROR(check_weight(r, "R"));
   if (r != nullptr && (*r)[2] != spec.hidden) {
     return invalid_model(node.describe(), ": R ", shape_to_string(*r), " must be [num_directions, ",
@@ -247,6 +235,18 @@ Result<RecurrentSpec> parse_recurrent(const Node& node, const std::vector<int64_
     spec.activations[i / per_dir].push_back(std::move(act));
   }
   return spec;
+}
+
+Result<RecurrentSpec> parse_recurrent(const Graph& graph, const Node& node) {
+  std::optional<std::vector<int64_t>> shapes[2];
+  for (int i : {0, 1}) {
+    const int input = i == 0 ? kRecW : kRecR;
+    if (!node.has_input(input)) continue;
+    const Value& v = graph.values[node.inputs[input]];
+    if (v.has_shape) shapes[i] = sym_shape_to_static(v.shape);
+  }
+  return parse_recurrent(node, shapes[0] ? &*shapes[0] : nullptr,
+                         shapes[1] ? &*shapes[1] : nullptr);
 }
 
 void register_recurrent_schemas(OpRegistry& registry) {

@@ -30,6 +30,7 @@ struct RecurrentSpec {
   int num_directions = 1;            // 2 for "bidirectional"
   bool reverse = false;              // "reverse" (one direction, last step first)
   int64_t hidden = 0;                // hidden_size, or R's last dim when the attribute is absent
+  int64_t input_size = 0;            // W's last dim; 0 where W's shape is not known
   int64_t layout = 0;                // 0: X [seq, batch, input]; 1: X [batch, seq, input]
   bool has_clip = false;             // the clip attribute (refused by the lowering)
   bool input_forget = false;         // LSTM: couple the input and forget gates
@@ -56,5 +57,7 @@ bool is_recurrent_op(const Node& node);
 // otherwise). Errors name the node and the attribute or input.
 Result<RecurrentSpec> parse_recurrent(const Node& node, const std::vector<int64_t>* w,
                                       const std::vector<int64_t>* r);
+// The same, with W's and R's shapes read off `graph` where every dim of them is static.
+Result<RecurrentSpec> parse_recurrent(const Graph& graph, const Node& node);
 
 }  // namespace vitrt
