@@ -213,9 +213,10 @@ def tv_arch(name, size=64, cnn_init=False, **kwargs):
             ctor = getattr(importlib.import_module("torchvision.models." + module_name), cls)
         else:
             ctor = getattr(tvm, name)
-        extra = {k: v(importlib) if callable(v) and k.endswith("_fn") else v
+        # NAME_fn=f passes NAME=f(importlib): arguments that are torchvision's own classes,
+        # imported only when the model is built.
+        extra = {(k[:-3] if k.endswith("_fn") else k): (v(importlib) if k.endswith("_fn") else v)
                  for k, v in kwargs.items()}
-        extra = {k[:-3] if k.endswith("_fn") else k: v for k, v in extra.items()}
         model = ctor(**{"num_classes": 10, **extra})
         unzero_linears(model)
         if cnn_init:

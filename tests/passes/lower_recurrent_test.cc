@@ -152,6 +152,27 @@ std::vector<Tensor> reference(const Case& c, const RecurrentSpec& spec, const Fe
   return out;
 }
 
+// ONNX's list-of-strings attribute (activations).
+Attribute string_list(std::vector<std::string> values) {
+  Attribute a;
+  a.kind = Attribute::Kind::kStrings;
+  a.strings = std::move(values);
+  return a;
+}
+
+// A refused model: the error names the node and says `expected`.
+void expect_refused(const Status& s, const char* node, const char* expected) {
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(node), std::string::npos) << s.to_string();
+  EXPECT_NE(s.message().find(expected), std::string::npos) << s.to_string();
+}
+
+// X [4, 2, 3] read by a forward LSTM of hidden size 5: X, W, R.
+std::vector<ValueId> small_lstm_inputs(TestGraph& g, ValueId x) {
+  return {x, g.constant("W", testing::random_tensor(DType::kFloat32, {1, 20, 3}, 1)),
+          g.constant("R", testing::random_tensor(DType::kFloat32, {1, 20, 5}, 2))};
+}
+
 Case make(const std::string& op, const std::function<void(Case&)>& set = {}) {
   Case c;
   c.op = op;
@@ -220,12 +241,7 @@ void check(const Case& c) {
   if (c.layout != 0) a.set_int("layout", c.layout);
   if (c.input_forget) a.set_int("input_forget", 1);
   if (c.linear_before_reset) a.set_int("linear_before_reset", 1);
-  if (!c.activations.empty()) {
-    Attribute acts;
-    acts.kind = Attribute::Kind::kStrings;
-    acts.strings = c.activations;
-    a.set("activations", acts);
-  }
+  if (!c.activations.empty()) a.set("activations", string_list(c.activations));
   if (!c.alpha.empty()) a.set_floats("activation_alpha", c.alpha);
   if (!c.beta.empty()) a.set_floats("activation_beta", c.beta);
   const int outputs = c.op == "LSTM" ? 3 : 2;
@@ -405,10 +421,8 @@ TEST(LowerRecurrent, AlphaAndBetaAreConsumedInOrder) {
   Node n;
   n.name = "lstm";
   n.op_type = "LSTM";
-  Attribute acts;
-  acts.kind = Attribute::Kind::kStrings;
-  acts.strings = {"LeakyRelu", "tanh", "HardSigmoid", "Sigmoid", "Affine", "HardSigmoid"};
-  n.attrs.set("activations", acts);
+  n.attrs.set("activations", string_list({"LeakyRelu", "tanh", "HardSigmoid", "Sigmoid", "Affine",
+                                          "HardSigmoid"}));
   n.attrs.set_string("direction", "bidirectional");
   n.attrs.set_int("hidden_size", 2);
   n.attrs.set_floats("activation_alpha", {0.3f, 0.25f, 2.0f});
@@ -446,23 +460,12 @@ TEST(LowerRecurrent, FormsItCannotUnrollNameTheNode) {
     Attributes a;
     a.set_int("hidden_size", 5);
     if (bad.clip) a.set_float("clip", 3.0f);
-    if (!bad.activations.empty()) {
-      Attribute acts;
-      acts.kind = Attribute::Kind::kStrings;
-      acts.strings = bad.activations;
-      a.set("activations", acts);
-    }
-    const auto outs =
-        g.op_multi("LSTM",
-                   {x, g.constant("W", testing::random_tensor(DType::kFloat32, {1, 20, 3}, 1)),
-                    g.constant("R", testing::random_tensor(DType::kFloat32, {1, 20, 5}, 2))},
-                   3, a, "", "/sequencer/lstm");
+    if (!bad.activations.empty()) a.set("activations", string_list(bad.activations));
+    const auto outs = g.op_multi("LSTM", small_lstm_inputs(g, x), 3, a, "", "/sequencer/lstm");
     g.output(outs[0]);
     Status s = g.infer();
     if (s.ok()) s = testing::run_pass(lower_recurrent, g.graph()).status;
-    ASSERT_FALSE(s.ok());
-    EXPECT_NE(s.message().find("/sequencer/lstm"), std::string::npos) << s.to_string();
-    EXPECT_NE(s.message().find(bad.expected), std::string::npos) << s.to_string();
+    expect_refused(s, "/sequencer/lstm", bad.expected);
   }
 }
 
@@ -486,22 +489,12 @@ TEST(LowerRecurrent, MisshapenOptionalInputsNameTheNodeAndTheInput) {
     const ValueId x = g.input("x", DType::kFloat32, {Dim(4), Dim(2), Dim(3)});
     Attributes a;
     a.set_int("hidden_size", 5);
-    std::vector<ValueId> in = {
-        x,
-        g.constant("W", testing::random_tensor(DType::kFloat32, {1, 20, 3}, 1)),
-        g.constant("R", testing::random_tensor(DType::kFloat32, {1, 20, 5}, 2)),
-        kNoValue,
-        kNoValue,
-        kNoValue,
-        kNoValue,
-        kNoValue};
+    std::vector<ValueId> in = small_lstm_inputs(g, x);
+    in.resize(8, kNoValue);  // up to P
     in[bad.input] = g.input("bad", bad.dtype, sym_shape_from_static(bad.shape));
     const auto outs = g.op_multi("LSTM", in, 3, a, "", "/sequencer/lstm");
     g.output(outs[0]);
-    const Status s = g.infer();
-    ASSERT_FALSE(s.ok());
-    EXPECT_NE(s.message().find("/sequencer/lstm"), std::string::npos) << s.to_string();
-    EXPECT_NE(s.message().find(bad.expected), std::string::npos) << s.to_string();
+    expect_refused(g.infer(), "/sequencer/lstm", bad.expected);
   }
 }
 
@@ -519,10 +512,7 @@ TEST(LowerRecurrent, InconsistentWeightsAreRefusedAtShapeInference) {
                   g.constant("R", testing::random_tensor(DType::kFloat32, {1, 15, 5}, 2))},
                  2, a, "", "/head/gru");
   g.output(outs[0]);
-  const Status s = g.infer();
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("/head/gru"), std::string::npos) << s.to_string();
-  EXPECT_NE(s.message().find("num_directions 2"), std::string::npos) << s.to_string();
+  expect_refused(g.infer(), "/head/gru", "num_directions 2");
 }
 
 }  // namespace
