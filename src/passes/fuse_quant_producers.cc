@@ -24,10 +24,11 @@
 // attention does not write int8 codes (vitrt's kernel writing them would replace cuDNN's):
 // that edge is reported as a near miss.
 //
-// Codes pass through views (Reshape, Flatten, Squeeze, Unsqueeze): they keep the element
-// order, and quantizing is element by element, so the codes of the reshaped tensor are the
-// reshaped codes. A Transpose between producer and reader (a copy, never seen between a fused
-// attention and its proj) is reported rather than passed.
+// Codes pass through views (Reshape, Flatten, Squeeze, Unsqueeze) and through a Gather of
+// rows (select_rows_early's, before the class token's layers): each keeps every element it
+// passes as it is, and quantizing is element by element, so the codes of the reshaped or
+// gathered tensor are the reshaped or gathered codes. A Transpose between producer and reader (a
+// copy, never seen between a fused attention and its proj) is reported rather than passed.
 #include <cmath>
 
 #include "passes/graph_rewrite.h"
@@ -141,10 +142,12 @@ bool is_candidate_producer(const Node& node) {
          is_vitrt(node, "Attention") || (!node.dead && is_onnx_op(node, "LayerNormalization"));
 }
 
-// A node whose output 0 is its input 0 with another shape, element order unchanged.
+// A node whose output 0 holds elements of its input 0 unchanged: another shape of it, or a
+// Gather of some of its rows.
 bool is_view(const Node& node) {
   return !node.dead && (is_onnx_op(node, "Reshape") || is_onnx_op(node, "Flatten") ||
-                        is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze"));
+                        is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze") ||
+                        is_onnx_op(node, "Gather"));
 }
 
 // `node` reads `v` as its input 0 and nowhere else.

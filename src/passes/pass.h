@@ -35,6 +35,12 @@ class PassContext {
   const std::string& device() const { return device_; }
   void set_device(std::string device) { device_ = std::move(device); }
 
+  // A quantized build's fusion run: select_rows_early waits until quantize_for_build has
+  // chosen each layer's precision on the full-size graph (a last block working on its class
+  // token alone would look like a head there), and runs after quantize_linear instead.
+  bool quantized_build() const { return quantized_build_; }
+  void set_quantized_build(bool quantized) { quantized_build_ = quantized; }
+
   // A rewrite applied by `pass`: what it made (e.g. "Attention 'layer.3'") and the nodes it
   // absorbed. Counted per pass for the summary; listed one per line in verbose mode.
   void applied(const std::string& pass, const std::string& what,
@@ -52,6 +58,7 @@ class PassContext {
   bool verbose_;
   std::string precision_ = "fp32";
   std::string device_;
+  bool quantized_build_ = false;
   std::function<void(const std::string&)> log_;
   std::map<std::string, int> applied_counts_;
   // The clean-up passes run several rounds; a near miss is reported once, not once a round.
@@ -163,6 +170,11 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx);  // Linear + Gelu
 // fuse_residual_layer_norm, which then fuses only the adds no Linear feeds.
 Status fuse_residual_into_linear(Graph& graph, PassContext& ctx);
 Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
+// A Gather of rows (tokens) moves before the row-wise ops that computed them (Linear, the
+// LayerNorms, elementwise ops), so a class-token classifier's last block runs on its class
+// token only (src/passes/select_rows_early.cc). After the fusions, on the fused ops; in a
+// quantized build after quantize_linear (PassContext::quantized_build).
+Status select_rows_early(Graph& graph, PassContext& ctx);
 // Precision (src/passes/assign_precision.cc), after the fusions. With ctx.precision() "bf16" it
 // sets the attribute compute_precision = "bf16" on the nodes whose kernels then round their
 // inputs and weights to bfloat16 and accumulate in fp32 (outputs stay fp32): today every

@@ -18,6 +18,19 @@ Status producers_pass(Graph& graph, PassContext& ctx) {
   return fuse_quant_producers(graph, ctx);
 }
 
+// select_rows_early, which the fusion run of a quantized build leaves for now: the layers'
+// precisions are chosen on the full-size graph, then the class token's rows are picked early
+// through the quantized layers too. Shapes are inferred after it either way.
+Status rows_pass(Graph& graph, PassContext& ctx) {
+  VITRT_ASSIGN_OR_RETURN(std::set<std::string> disabled, disabled_fusions());
+  if (disabled.count("select_rows_early") != 0) {
+    ctx.note("optimizer: select_rows_early skipped (VITRT_DISABLE_FUSIONS)");
+  } else {
+    VITRT_RETURN_IF_ERROR(select_rows_early(graph, ctx));
+  }
+  return infer_shapes(graph);
+}
+
 }  // namespace
 
 Status quantize_for_build(Graph& graph, const BuildOptions& options) {
@@ -76,6 +89,7 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
     // Its fp8 layers' inputs may stay FP8 all the same.
     PassContext ctx(options.verbose, options.log);
     ctx.set_device(options.device);
+    VITRT_RETURN_IF_ERROR(rows_pass(graph, ctx));
     VITRT_RETURN_IF_ERROR(producers_pass(graph, ctx));
     return infer_shapes(graph);
   }
@@ -109,8 +123,9 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   ctx.set_device(options.device);
   if (options.verbose) log("quantization:");
   VITRT_RETURN_IF_ERROR(quantize_linear(graph, ctx, q));
-  // Shapes first: the pass reads the dtypes of the QuantLinear outputs.
+  // Shapes first: the passes read the dtypes of the QuantLinear outputs.
   VITRT_RETURN_IF_ERROR(infer_shapes(graph));
+  VITRT_RETURN_IF_ERROR(rows_pass(graph, ctx));
   VITRT_RETURN_IF_ERROR(producers_pass(graph, ctx));
   int quantized = 0, linear = 0;
   for (const Node& node : graph.nodes) {

@@ -942,6 +942,7 @@ Result<Graph> quantized_fixture(const std::string& name, const std::vector<Tenso
   VITRT_ASSIGN_OR_RETURN(Graph graph, import_onnx_file(path));
   VITRT_RETURN_IF_ERROR(infer_shapes(graph));
   PassContext quiet(false, nullptr);
+  quiet.set_quantized_build(true);  // as the builder's: no select_rows_early before quantizing
   VITRT_RETURN_IF_ERROR(optimize_graph(graph, quiet));
   QuantizeLinearOptions o;
   o.format = "fp8";

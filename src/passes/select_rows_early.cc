@@ -1,0 +1,408 @@
+// Optimizer pass select_rows_early: a Gather that picks rows (tokens) of a tensor moves before
+// the row-wise ops that computed it, so they compute only the rows that are read.
+//
+// A classifier that pools its class token (ViT, DeiT, CLIP's vision tower, DINOv2's pooler)
+// ends in Gather(LayerNorm(x), 0, axis 1): the last block's projection, LayerNorms and MLP ran
+// on every token to keep one. Every op between the last attention and that Gather works on
+// each token alone, so
+//
+//   Gather(P(x, r, W), idx, axis a) == P(Gather(x, idx, a), Gather(r, idx, a), W)
+//
+// for P row-wise along axis a: vitrt.Linear / vitrt.QuantLinear (X and residual; W, bias and
+// scales act on the last axis), LayerNormalization, RMSNormalization, vitrt.AddLayerNorm and
+// Softmax over axes after a, vitrt.FakeQuant with its per-tensor scale, and elementwise ops.
+// Inputs that broadcast along a stay as they are (or lose the axis with a scalar index);
+// inputs that do not cover a at all stay. The Gather then repeats on its new inputs until it
+// reaches an op that mixes rows (attention), a value something else also reads, or a graph
+// output. Several Gathers of constant rows on one value (DeiT's class and distillation
+// tokens) first become one Gather of their union, each then picking its rows from that.
+//
+// Exact: every kept row is computed by the same arithmetic (a GEMM of fewer rows may pick
+// another kernel, so the sums' order, hence the last bits, can differ). Not applied where the
+// indices depend on the op itself, to vitrt.QuantLinear with dynamic_input (its scale comes
+// from the whole tensor), or to ops whose other outputs something else reads.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "ir/op_schema.h"
+#include "passes/graph_rewrite.h"
+#include "passes/pass.h"
+
+namespace vitrt {
+namespace {
+
+constexpr const char* kPass = "select_rows_early";
+// Each move re-infers shapes; a network ends in a handful of row-wise ops per selection.
+constexpr int kMaxMoves = 256;
+
+bool is_elementwise(const Node& node) {
+  static const std::set<std::string> kOps = {
+      "Add",       "Sub",      "Mul",      "Div",       "Pow",        "Max",  "Min",  "Sum",
+      "Mean",      "Neg",      "Abs",      "Sqrt",      "Reciprocal", "Exp",  "Log",  "Erf",
+      "Tanh",      "Sigmoid",  "Relu",     "LeakyRelu", "Elu",        "Selu", "Celu", "HardSigmoid",
+      "HardSwish", "Softplus", "Softsign", "Mish",      "Gelu",       "Clip", "Cast", "Where",
+      "Sign",      "Floor",    "Ceil",     "Round",     "Sin",        "Cos"};
+  return node.domain.empty() && kOps.count(node.op_type) != 0;
+}
+
+// How `node` treats its inputs along the selected axis, for an output of rank `rank`.
+struct RowRule {
+  bool supported = false;
+  // Selection along axes below this one commutes with the op (its own reductions and
+  // products run along this axis and after).
+  int64_t first_mixed_axis = 0;
+  // Inputs that are weights acting on the last axis: never selected.
+  std::set<int> params;
+  std::string why;  // when !supported
+};
+
+// An int attribute, or `def` when absent or of another kind (the schema checks reported that).
+int64_t int_attr(const Node& node, const char* name, int64_t def) {
+  Result<int64_t> v = node.attrs.get_int(name, def);
+  return v.ok() ? *v : def;
+}
+
+RowRule row_rule(const Graph& graph, const Node& node, int64_t rank) {
+  RowRule rule;
+  rule.first_mixed_axis = rank;
+  if (node.domain == "vitrt" && node.op_type == "Linear") {
+    rule.supported = true;
+    rule.first_mixed_axis = rank - 1;
+    rule.params = {1, 2};
+  } else if (node.domain == "vitrt" && node.op_type == "QuantLinear") {
+    if (int_attr(node, "dynamic_input", 0) != 0) {
+      rule.why = "it quantizes its input with a scale taken from the whole tensor";
+      return rule;
+    }
+    rule.supported = true;
+    rule.first_mixed_axis = rank - 1;
+    rule.params = {1, 2, 3};
+  } else if (node.domain == "vitrt" &&
+             (node.op_type == "AddLayerNorm" || node.op_type == "FakeQuant")) {
+    rule.supported = true;
+    rule.first_mixed_axis = node.op_type == "AddLayerNorm" ? rank - 1 : rank;
+  } else if (is_onnx_op(node, "LayerNormalization") || is_onnx_op(node, "RMSNormalization") ||
+             is_onnx_op(node, "Softmax") || is_onnx_op(node, "LogSoftmax")) {
+    // Softmax before opset 13 normalizes over every axis from `axis` (default 1) on.
+    const bool softmax = is_onnx_op(node, "Softmax") || is_onnx_op(node, "LogSoftmax");
+    const int64_t def = softmax && graph.onnx_opset() < 13 ? 1 : -1;
+    int64_t axis = int_attr(node, "axis", def);
+    if (axis < 0) axis += rank;
+    rule.supported = axis >= 0 && axis < rank;
+    rule.first_mixed_axis = axis;
+    if (!rule.supported) rule.why = "its axis attribute is out of range";
+  } else if (is_elementwise(node)) {
+    rule.supported = true;
+  } else if (node.domain == "vitrt" && node.op_type == "Attention") {
+    rule.why = "attention mixes rows: every query row reads every key row";
+  } else {
+    rule.why = str_cat(node.op_type, " is not known to work on each row alone");
+  }
+  return rule;
+}
+
+// A Gather (ai.onnx) reading `data` along `axis` (normalized against data's rank).
+struct Selection {
+  NodeId node = -1;
+  ValueId data = kNoValue;
+  ValueId indices = kNoValue;
+  int64_t axis = 0;
+  int64_t data_rank = 0;
+  int64_t index_rank = 0;
+};
+
+std::optional<Selection> as_selection(const Graph& graph, NodeId id) {
+  const Node& node = graph.nodes[id];
+  if (node.dead || !is_onnx_op(node, "Gather") || node.inputs.size() != 2) return std::nullopt;
+  const Value& data = graph.values[node.inputs[0]];
+  const Value& indices = graph.values[node.inputs[1]];
+  if (!data.has_shape || !indices.has_shape) return std::nullopt;
+  Selection s;
+  s.node = id;
+  s.data = node.inputs[0];
+  s.indices = node.inputs[1];
+  s.data_rank = static_cast<int64_t>(data.shape.size());
+  s.index_rank = static_cast<int64_t>(indices.shape.size());
+  s.axis = int_attr(node, "axis", 0);
+  if (s.axis < 0) s.axis += s.data_rank;
+  // Rows of a float tensor: not its last axis (features), not shape arithmetic.
+  if (s.axis < 0 || s.axis + 1 >= s.data_rank || !dtype_is_float(data.dtype)) return std::nullopt;
+  return s;
+}
+
+bool same_indices(const Graph& graph, ValueId a, ValueId b) {
+  if (a == b) return true;
+  const Tensor* ta = constant_of(graph, a);
+  const Tensor* tb = constant_of(graph, b);
+  if (ta == nullptr || tb == nullptr || ta->shape() != tb->shape()) return false;
+  return int_constant(graph, a) == int_constant(graph, b);
+}
+
+// Whether `v` is computed from `target`'s outputs (so it is not available before `target`).
+bool depends_on(const Graph& graph, ValueId v, NodeId target) {
+  std::vector<ValueId> stack = {v};
+  std::set<ValueId> seen;
+  while (!stack.empty()) {
+    const ValueId cur = stack.back();
+    stack.pop_back();
+    if (cur == kNoValue || !seen.insert(cur).second) continue;
+    const NodeId p = graph.values[cur].producer;
+    if (p < 0) continue;
+    if (p == target) return true;
+    for (ValueId in : graph.nodes[p].inputs) stack.push_back(in);
+  }
+  return false;
+}
+
+class RowSelector {
+ public:
+  RowSelector(Graph& graph, PassContext& ctx) : graph_(graph), ctx_(ctx), uses_(graph) {}
+
+  Status run() {
+    for (int moves = 0; moves < kMaxMoves;) {
+      bool moved = false;
+      const NodeId count = static_cast<NodeId>(graph_.nodes.size());
+      for (NodeId id = 0; id < count && !moved; ++id) {
+        std::optional<Selection> s = as_selection(graph_, id);
+        if (!s) continue;
+        moved = try_union(*s) || try_move(*s);
+      }
+      if (!moved) break;
+      ++moves;
+      Status inferred = infer_shapes(graph_);
+      if (!inferred.ok()) return inferred.with_context(str_cat(kPass, ": after a move"));
+      uses_.refresh();
+    }
+    return Status::ok_status();
+  }
+
+ private:
+  // The row-wise producer of `s.data` when the selection could move past it, else nullptr.
+  const Node* movable_producer(const Selection& s) {
+    const Node* p = producer_of(graph_, s.data);
+    if (p == nullptr || is_graph_output(graph_, s.data)) return nullptr;
+    const RowRule rule = row_rule(graph_, *p, s.data_rank);
+    if (!rule.supported || s.axis >= rule.first_mixed_axis) return nullptr;
+    return p;
+  }
+
+  // Several Gathers of constant rows on one value -> one Gather of their union (rank kept),
+  // each then picking its rows from it; the union then moves as one selection.
+  bool try_union(const Selection& s) {
+    const std::vector<NodeId>& readers = uses_.of(s.data);
+    if (readers.size() < 2 || movable_producer(s) == nullptr) return false;
+    const Dim& rows = graph_.values[s.data].shape[s.axis];
+    std::set<int64_t> wanted;
+    std::vector<Selection> all;
+    for (NodeId r : readers) {
+      std::optional<Selection> other = as_selection(graph_, r);
+      if (!other || other->data != s.data || other->axis != s.axis) return false;
+      std::optional<std::vector<int64_t>> idx = int_constant(graph_, other->indices);
+      if (!idx) return false;
+      for (int64_t i : *idx) {
+        if (i < 0 && !rows.is_static()) return false;
+        const int64_t norm = i < 0 ? i + rows.value() : i;
+        if (norm < 0 || (rows.is_static() && norm >= rows.value())) return false;
+        wanted.insert(norm);
+      }
+      all.push_back(*other);
+    }
+    // All readers the same selection: it moves as it is.
+    bool identical = true;
+    for (const Selection& o : all)
+      identical = identical && same_indices(graph_, o.indices, s.indices);
+    if (identical) return false;
+    if (!rows.is_static() || static_cast<int64_t>(wanted.size()) >= rows.value()) return false;
+    const std::vector<int64_t> keep(wanted.begin(), wanted.end());
+    const std::string first = graph_.nodes[s.node].name;
+    const std::string data_name = graph_.values[s.data].name;
+    const ValueId keep_v = add_constant_value(graph_, first + "_rows", Tensor::from_int64(keep));
+    Attributes attrs;
+    attrs.set_int("axis", s.axis);
+    const NodeId u = add_node(graph_, "", "Gather", first + "_rows", {s.data, keep_v},
+                              {data_name + "_rows"}, attrs);
+    const ValueId narrowed = graph_.nodes[u].outputs[0];
+    std::vector<std::string> names;
+    for (const Selection& o : all) {
+      const bool scalar = constant_of(graph_, o.indices)->shape().empty();
+      std::vector<int64_t> remapped;
+      const std::vector<int64_t> picked = *int_constant(graph_, o.indices);
+      for (int64_t i : picked) {
+        const int64_t norm = i < 0 ? i + rows.value() : i;
+        remapped.push_back(std::lower_bound(keep.begin(), keep.end(), norm) - keep.begin());
+      }
+      const std::string reader = graph_.nodes[o.node].name;
+      const ValueId idx =
+          add_constant_value(graph_, reader + "_row", Tensor::from_int64(remapped, scalar));
+      graph_.nodes[o.node].inputs = {narrowed, idx};
+      names.push_back(reader);
+    }
+    ctx_.applied(kPass,
+                 str_cat("rows {", join_ints(keep), "} of '", data_name, "' picked once for ",
+                         all.size(), " Gathers"),
+                 names);
+    return true;
+  }
+
+  bool try_move(const Selection& s) {
+    const Node* pp = producer_of(graph_, s.data);
+    if (pp == nullptr) return false;
+    const std::string where =
+        str_cat("Gather '", graph_.nodes[s.node].name, "' after ", pp->describe());
+    if (is_graph_output(graph_, s.data)) return false;
+    if (is_onnx_op(*pp, "Gather")) return false;  // a union's readers: nothing to move
+    const RowRule rule = row_rule(graph_, *pp, s.data_rank);
+    if (!rule.supported) {
+      ctx_.near_miss(kPass, where, rule.why);
+      return false;
+    }
+    if (s.axis >= rule.first_mixed_axis) {
+      ctx_.near_miss(kPass, where, str_cat("the op combines values along axis ", s.axis));
+      return false;
+    }
+    const NodeId p_id = static_cast<NodeId>(pp - graph_.nodes.data());
+    if (depends_on(graph_, s.indices, p_id)) {
+      ctx_.near_miss(kPass, where, "the indices are computed from the op's own output");
+      return false;
+    }
+    // Every reader of every output must be this same selection.
+    std::vector<std::pair<int, NodeId>> readers;  // (output slot, Gather)
+    for (size_t k = 0; k < pp->outputs.size(); ++k) {
+      const ValueId out = pp->outputs[k];
+      if (out == kNoValue) continue;
+      if (is_graph_output(graph_, out)) {
+        ctx_.near_miss(kPass, where,
+                       str_cat("its output '", graph_.values[out].name, "' is a graph output"));
+        return false;
+      }
+      for (NodeId r : uses_.of(out)) {
+        std::optional<Selection> o = as_selection(graph_, r);
+        if (!o || o->data != out || o->axis != s.axis || o->data_rank != s.data_rank ||
+            !same_indices(graph_, o->indices, s.indices)) {
+          ctx_.near_miss(kPass, where,
+                         str_cat(graph_.nodes[r].describe(), " reads all rows of '",
+                                 graph_.values[out].name, "'"));
+          return false;
+        }
+        readers.emplace_back(static_cast<int>(k), r);
+      }
+    }
+    // The producer's outputs take the Gathers' places; graph-output names must survive.
+    std::map<int, ValueId> named;  // output slot -> the Gather output that is a graph output
+    for (const auto& [k, r] : readers) {
+      const ValueId g = graph_.nodes[r].outputs[0];
+      if (!is_graph_output(graph_, g)) continue;
+      if (named.count(k) != 0) {
+        ctx_.near_miss(kPass, where, "two of its Gathers are graph outputs");
+        return false;
+      }
+      named[k] = g;
+    }
+    // What each input becomes.
+    std::vector<ValueId> new_inputs = pp->inputs;
+    struct Pending {
+      int slot;
+      ValueId input;
+      int64_t axis;
+      bool zero_index;  // the input broadcasts along the axis: pick its one row
+    };
+    std::vector<Pending> pending;
+    const SymShape& out_shape = graph_.values[s.data].shape;
+    for (int i = 0; i < pp->num_inputs(); ++i) {
+      const ValueId in = pp->inputs[i];
+      if (in == kNoValue || rule.params.count(i) != 0) continue;
+      const Value& v = graph_.values[in];
+      if (!v.has_shape) {
+        ctx_.near_miss(kPass, where, str_cat("input '", v.name, "' has no known shape"));
+        return false;
+      }
+      const int64_t rank = static_cast<int64_t>(v.shape.size());
+      if (rank > s.data_rank) return false;
+      const int64_t axis = s.axis - (s.data_rank - rank);
+      if (axis < 0) continue;  // it does not reach the selected axis: the same for every row
+      const Dim& d = v.shape[axis];
+      if (d.same_as(out_shape[s.axis])) {
+        pending.push_back({i, in, axis, false});
+      } else if (d.is_static() && d.value() == 1) {
+        if (s.index_rank == 0) {
+          pending.push_back({i, in, axis, true});
+        } else if (s.index_rank != 1) {
+          ctx_.near_miss(kPass, where,
+                         str_cat("input '", v.name, "' broadcasts along the axis the ",
+                                 s.index_rank, "-D indices replace"));
+          return false;
+        }
+      } else {
+        ctx_.near_miss(kPass, where,
+                       str_cat("input '", v.name, "' has ", d.to_string(),
+                               " rows against the output's ", out_shape[s.axis].to_string()));
+        return false;
+      }
+    }
+    // Rewrite: new Gathers on the inputs, the producer reads them, the old Gathers go.
+    const std::string base = str_cat(pp->name, "/select_rows");
+    const ValueId indices = s.indices;
+    std::map<std::pair<ValueId, bool>, ValueId> made;
+    for (const Pending& p : pending) {
+      auto key = std::make_pair(p.input, p.zero_index);
+      auto it = made.find(key);
+      if (it == made.end()) {
+        const ValueId idx =
+            p.zero_index ? add_constant_value(graph_, base + "_row0", Tensor::from_int64({0}, true))
+                         : indices;
+        Attributes attrs;
+        attrs.set_int("axis", p.axis);
+        const NodeId g = add_node(graph_, "", "Gather", base, {p.input, idx},
+                                  {graph_.values[p.input].name + "_rows"}, attrs);
+        it = made.emplace(key, graph_.nodes[g].outputs[0]).first;
+      }
+      new_inputs[p.slot] = it->second;
+    }
+    Node& producer = graph_.nodes[p_id];
+    producer.inputs = new_inputs;
+    const std::string producer_name = producer.name;
+    std::vector<NodeId> removed;
+    std::vector<std::string> names;
+    for (const auto& [k, r] : readers) {
+      const ValueId out = graph_.nodes[p_id].outputs[k];
+      const ValueId g = graph_.nodes[r].outputs[0];
+      if (named.count(k) != 0 && named[k] == g) continue;  // renamed below
+      replace_uses(graph_, g, out);
+      removed.push_back(r);
+      names.push_back(graph_.nodes[r].name);
+    }
+    for (const auto& [k, g] : named) {
+      const ValueId out = graph_.nodes[p_id].outputs[k];
+      const NodeId r = graph_.values[g].producer;
+      replace_uses(graph_, g, out);  // out takes the graph output's name
+      removed.push_back(r);
+      names.push_back(graph_.nodes[r].name);
+    }
+    remove_nodes(graph_, removed);
+    ctx_.applied(
+        kPass,
+        str_cat("rows picked before '", producer_name, "' (", graph_.nodes[p_id].op_type, ")"),
+        names);
+    return true;
+  }
+
+  static std::string join_ints(const std::vector<int64_t>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += str_cat(i == 0 ? "" : ", ", v[i]);
+    return s;
+  }
+
+  Graph& graph_;
+  PassContext& ctx_;
+  Uses uses_;
+};
+
+}  // namespace
+
+Status select_rows_early(Graph& graph, PassContext& ctx) {
+  if (ctx.quantized_build()) return Status::ok_status();  // quantize_for_build runs it
+  return RowSelector(graph, ctx).run();
+}
+
+}  // namespace vitrt

@@ -1,0 +1,293 @@
+// select_rows_early: a Gather of token rows moves before the row-wise ops that computed them
+// (a class-token classifier's last block then runs on one token), the graph computing what it
+// did before; it stops at ops that mix rows, at values something else reads in full and at
+// graph outputs, and never moves past an op its indices depend on.
+#include <gtest/gtest.h>
+
+#include "passes/run_fusion.h"
+#include "passes/run_pass.h"
+
+namespace vitrt {
+namespace {
+
+using testing::count_ops;
+using testing::run_fusion;
+using testing::TestGraph;
+
+constexpr int64_t kT = 5, kD = 16, kH = 24, kClasses = 7;
+
+enum class Index { kScalar, kNegative, kList, kRuntime };
+
+struct Form {
+  Index index = Index::kScalar;
+  bool two_tokens = false;         // DeiT: class and distillation tokens, two Gathers
+  bool norm_is_output = false;     // the block's inner LayerNorm is also a graph output
+  bool indices_from_data = false;  // the indices are an ArgMax over the final LayerNorm
+};
+
+Tensor weights(std::vector<int64_t> shape, uint64_t seed) {
+  return testing::random_tensor(DType::kFloat32, std::move(shape), seed, -0.5, 0.5);
+}
+
+ValueId linear(TestGraph& g, ValueId x, int64_t k, int64_t n, uint64_t seed,
+               ValueId residual = kNoValue, const char* activation = "none") {
+  Attributes a;
+  a.set_string("activation", activation);
+  std::vector<ValueId> in = {x, g.constant("w" + std::to_string(seed), weights({k, n}, seed)),
+                             g.constant("b" + std::to_string(seed), weights({n}, seed + 1))};
+  if (residual != kNoValue) in.push_back(residual);
+  return g.op("Linear", in, a, "vitrt");
+}
+
+ValueId layer_norm(TestGraph& g, ValueId x, uint64_t seed) {
+  Attributes a;
+  a.set_int("axis", -1);
+  return g.op("LayerNormalization",
+              {x, g.constant("g" + std::to_string(seed), weights({kD}, seed)),
+               g.constant("beta" + std::to_string(seed), weights({kD}, seed + 1))},
+              a);
+}
+
+ValueId gather(TestGraph& g, ValueId data, ValueId indices, int64_t axis = 1) {
+  Attributes a;
+  a.set_int("axis", axis);
+  return g.op("Gather", {data, indices}, a);
+}
+
+// A pre-norm transformer block's second half and the head, as the optimizer leaves them:
+// attention output x, residual stream r -> proj (+ r) -> LayerNorm -> fc1 (GELU) -> fc2 (+ the
+// proj output) -> final LayerNorm -> Gather(token) -> head.
+TestGraph last_block(const Form& f) {
+  TestGraph g;
+  const Dim batch = Dim::symbol("batch");
+  const ValueId x = g.input("x", DType::kFloat32, {batch, kT, kD});
+  const ValueId r = g.input("r", DType::kFloat32, {batch, kT, kD});
+  const ValueId picked =
+      f.index == Index::kRuntime ? g.input("token", DType::kInt64, {2}) : kNoValue;
+  const ValueId proj = linear(g, x, kD, kD, 10, r);
+  const ValueId norm = layer_norm(g, proj, 20);
+  const ValueId fc1 = linear(g, norm, kD, kH, 30, kNoValue, "gelu");
+  const ValueId fc2 = linear(g, fc1, kH, kD, 40, proj);
+  const ValueId final_norm = layer_norm(g, fc2, 50);
+  ValueId indices = picked;
+  if (f.indices_from_data) {
+    Attributes sum;
+    sum.set_int("keepdims", 0);
+    const ValueId rows =
+        g.op("ReduceSum", {final_norm, g.constant("ax", Tensor::from_int64({2}))}, sum);
+    Attributes am;
+    am.set_int("axis", 1);
+    am.set_int("keepdims", 0);
+    indices = g.op("ArgMax", {rows}, am);  // [batch]
+  } else if (f.index == Index::kScalar) {
+    indices = g.constant("cls", Tensor::from_int64({0}, true));
+  } else if (f.index == Index::kNegative) {
+    indices = g.constant("last", Tensor::from_int64({-1}, true));
+  } else if (f.index == Index::kList) {
+    indices = g.constant("some", Tensor::from_int64({3, 0}));
+  }
+  g.output(linear(g, gather(g, final_norm, indices), kD, kClasses, 60));
+  if (f.two_tokens) {
+    g.output(linear(g, gather(g, final_norm, g.constant("dist", Tensor::from_int64({1}, true))), kD,
+                    kClasses, 70));
+  }
+  if (f.norm_is_output) g.output(norm);
+  EXPECT_TRUE(g.infer().ok());
+  return g;
+}
+
+std::vector<Tensor> block_inputs(const Form& f) {
+  std::vector<Tensor> in = {testing::random_tensor(DType::kFloat32, {3, kT, kD}, 1, -2, 2),
+                            testing::random_tensor(DType::kFloat32, {3, kT, kD}, 2, -2, 2)};
+  if (f.index == Index::kRuntime) in.push_back(Tensor::from_int64({4, -5}));
+  return in;
+}
+
+// Linear nodes whose input has rank 2 (after a scalar Gather: the class token only).
+int linears_on_one_token(const Graph& graph) {
+  int n = 0;
+  for (const Node& node : graph.nodes) {
+    if (node.dead || node.op_type != "Linear") continue;
+    n += graph.values[node.inputs[0]].shape.size() == 2;
+  }
+  return n;
+}
+
+// Linear nodes whose input has `rows` static rows on axis 1 (rank 3).
+int linears_on_rows(const Graph& graph, int64_t rows) {
+  int n = 0;
+  for (const Node& node : graph.nodes) {
+    if (node.dead || node.op_type != "Linear") continue;
+    const SymShape& s = graph.values[node.inputs[0]].shape;
+    n += s.size() == 3 && s[1].is_static() && s[1].value() == rows;
+  }
+  return n;
+}
+
+void expect_same_outputs(const Graph& before, const Graph& after, const Form& f) {
+  // Tight: the kept rows go through the same arithmetic.
+  testing::expect_outputs_close(before, after, block_inputs(f), 1e-6);
+}
+
+TEST(SelectRowsEarly, ClassTokenRunsTheWholeBlockAlone) {
+  const Form f;
+  TestGraph g = last_block(f);
+  const Graph before = g.graph();
+  // Final LayerNorm, fc2, fc1, the inner LayerNorm, proj: the attention output and the
+  // residual stream (graph inputs here) are where it stops.
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 5);
+  EXPECT_EQ(linears_on_one_token(g.graph()), 4);  // proj, fc1, fc2 and the head
+  EXPECT_EQ(count_ops(g.graph(), "Gather"), 2);   // on x and on r
+  for (const Node& n : g.graph().nodes) {
+    if (n.dead || n.op_type != "Gather") continue;
+    EXPECT_TRUE(g.graph().values[n.inputs[0]].producer < 0) << n.name;
+  }
+  expect_same_outputs(before, g.graph(), f);
+}
+
+TEST(SelectRowsEarly, NegativeListAndRuntimeIndices) {
+  for (Index index : {Index::kNegative, Index::kList, Index::kRuntime}) {
+    SCOPED_TRACE(static_cast<int>(index));
+    Form f;
+    f.index = index;
+    TestGraph g = last_block(f);
+    const Graph before = g.graph();
+    EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 5);
+    if (index == Index::kNegative) {
+      EXPECT_EQ(linears_on_one_token(g.graph()), 4);
+    } else {
+      EXPECT_EQ(linears_on_rows(g.graph(), 2), 4);  // the head reads [batch, 2, D] too
+    }
+    expect_same_outputs(before, g.graph(), f);
+  }
+}
+
+TEST(SelectRowsEarly, TwoTokensShareOneSelection) {
+  Form f;
+  f.two_tokens = true;
+  TestGraph g = last_block(f);
+  const Graph before = g.graph();
+  // The union {0, 1}, then the same five moves.
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 6);
+  EXPECT_EQ(linears_on_rows(g.graph(), 2), 3);
+  EXPECT_EQ(linears_on_one_token(g.graph()), 2);  // the two heads
+  expect_same_outputs(before, g.graph(), f);
+}
+
+TEST(SelectRowsEarly, StopsAtAValueReadInFull) {
+  Form f;
+  f.norm_is_output = true;
+  TestGraph g = last_block(f);
+  const Graph before = g.graph();
+  // Final LayerNorm, fc2 (its residual, proj's output, is read by the inner LayerNorm too),
+  // fc1; the inner LayerNorm's output is a graph output.
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 3);
+  EXPECT_EQ(linears_on_one_token(g.graph()), 3);  // fc1, fc2, head
+  expect_same_outputs(before, g.graph(), f);
+}
+
+TEST(SelectRowsEarly, NotPastTheOpItsIndicesComeFrom) {
+  Form f;
+  f.indices_from_data = true;
+  TestGraph g = last_block(f);
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 0);
+}
+
+// Elementwise ops with operands that broadcast along the token axis, or do not reach it.
+TEST(SelectRowsEarly, BroadcastOperands) {
+  TestGraph g;
+  const Dim batch = Dim::symbol("batch");
+  const ValueId x = g.input("x", DType::kFloat32, {batch, kT, kD});
+  const ValueId m = g.input("m", DType::kFloat32, {batch, 1, kD});  // broadcasts along tokens
+  const ValueId pos = g.constant("pos", weights({kT, kD}, 5));      // one row per token
+  const ValueId s = g.constant("s", weights({kD}, 6));              // does not reach tokens
+  const ValueId y = g.op("Gelu", {g.op("Add", {g.op("Mul", {g.op("Mul", {x, m}), s}), pos})});
+  g.output(gather(g, y, g.constant("cls", Tensor::from_int64({2}, true))));
+  g.output(gather(g, y, g.constant("two", Tensor::from_int64({1, 3}))));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+  // The two readers of y differ: their union {1, 2, 3} moves before Gelu, Add, Mul, Mul.
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 5);
+  testing::expect_outputs_close(before, g.graph(),
+                                {testing::random_tensor(DType::kFloat32, {2, kT, kD}, 1, -2, 2),
+                                 testing::random_tensor(DType::kFloat32, {2, 1, kD}, 2, -2, 2)},
+                                1e-6);
+  // The last Mul now reads x with 3 rows and m with its single row.
+  bool found = false;
+  for (const Node& n : g.graph().nodes) {
+    if (n.dead || n.op_type != "Mul") continue;
+    if (n.inputs[1] != *g.graph().find_value("m")) continue;
+    found = true;
+    const SymShape& in = g.graph().values[n.inputs[0]].shape;
+    ASSERT_EQ(in.size(), 3u);
+    EXPECT_EQ(in[1].value(), 3);
+  }
+  EXPECT_TRUE(found);
+}
+
+// A scalar index on an operand that broadcasts along the axis: that operand loses the axis
+// (its one row picked) so the ranks still line up.
+TEST(SelectRowsEarly, ScalarIndexOnABroadcastOperand) {
+  TestGraph g;
+  const Dim batch = Dim::symbol("batch");
+  const ValueId x = g.input("x", DType::kFloat32, {batch, kT, kD});
+  const ValueId m = g.input("m", DType::kFloat32, {batch, 1, kD});
+  g.output(gather(g, g.op("Sub", {x, m}), g.constant("cls", Tensor::from_int64({4}, true))));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 1);
+  testing::expect_outputs_close(before, g.graph(),
+                                {testing::random_tensor(DType::kFloat32, {2, kT, kD}, 1, -2, 2),
+                                 testing::random_tensor(DType::kFloat32, {2, 1, kD}, 2, -2, 2)},
+                                0.0);
+}
+
+TEST(SelectRowsEarly, NotAcrossOpsThatMixTheSelectedAxis) {
+  for (const char* op : {"softmax_tokens", "attention", "dynamic_quant"}) {
+    SCOPED_TRACE(op);
+    TestGraph g;
+    const Dim batch = Dim::symbol("batch");
+    const ValueId x = g.input("x", DType::kFloat32, {batch, kT, kD});
+    ValueId y;
+    if (std::string(op) == "softmax_tokens") {
+      Attributes a;
+      a.set_int("axis", 1);
+      y = g.op("Softmax", {x}, a);
+    } else if (std::string(op) == "attention") {
+      const ValueId qkv = g.input("qkv", DType::kFloat32, {batch, kT, 3 * kD});
+      Attributes a;
+      a.set_int("num_heads", 2);
+      y = g.op("Attention", {qkv}, a, "vitrt");
+    } else {
+      Attributes a;
+      a.set_string("format", "int8");
+      a.set_int("dynamic_input", 1);
+      Tensor w_q = Tensor::zeros(DType::kInt8, {kD, kD});
+      y = g.op(
+          "QuantLinear",
+          {x, g.constant("w_q", w_q),
+           g.constant("w_scale", testing::random_tensor(DType::kFloat32, {kD}, 4, 0.01, 0.02))},
+          a, "vitrt");
+    }
+    g.output(gather(g, y, g.constant("cls", Tensor::from_int64({0}, true))));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().message();
+    EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 0);
+  }
+}
+
+// Softmax over the features (its last axis) works on each row alone: the Gather moves.
+TEST(SelectRowsEarly, SoftmaxOverFeaturesMoves) {
+  TestGraph g;
+  const ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), kT, kD});
+  Attributes a;
+  a.set_int("axis", -1);
+  g.output(gather(g, g.op("Softmax", {x}, a), g.constant("cls", Tensor::from_int64({0}, true))));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 1);
+  testing::expect_outputs_close(before, g.graph(),
+                                {testing::random_tensor(DType::kFloat32, {2, kT, kD}, 1)}, 0.0);
+}
+
+}  // namespace
+}  // namespace vitrt
