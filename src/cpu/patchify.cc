@@ -11,6 +11,10 @@ namespace vitrt {
 void patchify(const PatchGeometry& g, const float* x, float* rows) {
   const int64_t oh_n = g.patches_h(), ow_n = g.patches_w();
   const int64_t k = g.row_length();
+  const int64_t image_rows = g.prefix_rows + g.patches();
+  for (int64_t n = 0; n < g.batch && g.prefix_rows > 0; ++n) {
+    std::memset(rows + n * image_rows * k, 0, sizeof(float) * g.prefix_rows * k);
+  }
   // One task per row of patches: it reads ph whole image rows per channel, contiguous runs of
   // pw floats that land contiguously in the patch rows.
   parallel_for(g.batch * oh_n, 4, [&](int64_t begin, int64_t end) {
@@ -19,7 +23,8 @@ void patchify(const PatchGeometry& g, const float* x, float* rows) {
       for (int64_t c = 0; c < g.channels; ++c) {
         for (int64_t i = 0; i < g.ph; ++i) {
           const float* src = x + ((n * g.channels + c) * g.height + oh * g.ph + i) * g.width;
-          float* dst = rows + (t * ow_n) * k + (c * g.ph + i) * g.pw;
+          float* dst =
+              rows + (n * image_rows + g.prefix_rows + oh * ow_n) * k + (c * g.ph + i) * g.pw;
           for (int64_t ow = 0; ow < ow_n; ++ow) {
             std::memcpy(dst + ow * k, src + ow * g.pw, sizeof(float) * g.pw);
           }
@@ -33,7 +38,7 @@ namespace {
 
 class PatchifyKernel final : public CpuKernel {
  public:
-  PatchifyKernel(int64_t ph, int64_t pw) : ph_(ph), pw_(pw) {}
+  PatchifyKernel(int64_t ph, int64_t pw, int64_t prefix) : ph_(ph), pw_(pw), prefix_(prefix) {}
 
   Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
     const Tensor& x = *inputs[0];
@@ -47,14 +52,15 @@ class PatchifyKernel final : public CpuKernel {
     g.width = x.dim(3);
     g.ph = ph_;
     g.pw = pw_;
-    Tensor y = Tensor::empty(DType::kFloat32, {g.batch, g.patches(), g.row_length()});
+    g.prefix_rows = prefix_;
+    Tensor y = Tensor::empty(DType::kFloat32, {g.batch, prefix_ + g.patches(), g.row_length()});
     if (y.numel() > 0) patchify(g, x.data<float>(), y.data<float>());
     outputs[0] = std::move(y);
     return Status();
   }
 
  private:
-  int64_t ph_, pw_;
+  int64_t ph_, pw_, prefix_;
 };
 
 Result<std::unique_ptr<CpuKernel>> make_patchify(const KernelInit& init) {
@@ -62,7 +68,9 @@ Result<std::unique_ptr<CpuKernel>> make_patchify(const KernelInit& init) {
   if (patch.size() != 2 || patch[0] <= 0 || patch[1] <= 0) {
     return invalid_model("attribute 'patch' must be two positive ints [ph, pw]");
   }
-  return std::unique_ptr<CpuKernel>(std::make_unique<PatchifyKernel>(patch[0], patch[1]));
+  VITRT_ASSIGN_OR_RETURN(int64_t prefix, init.node.attrs.get_int("prefix_rows", 0));
+  if (prefix < 0) return invalid_model("attribute 'prefix_rows' must be >= 0, got ", prefix);
+  return std::unique_ptr<CpuKernel>(std::make_unique<PatchifyKernel>(patch[0], patch[1], prefix));
 }
 
 }  // namespace

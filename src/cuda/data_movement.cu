@@ -136,16 +136,22 @@ __global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t
   }
 }
 
+// i enumerates the output's elements, each image's `prefix` zero rows included.
 template <typename T>
 __global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64_t w, int64_t ph,
-                                int64_t pw, int64_t n) {
+                                int64_t pw, int64_t prefix, int64_t n) {
   const int64_t gw = w / pw;
   const int64_t k = c * ph * pw;
   const int64_t p = (h / ph) * gw;
   VITRT_GRID_STRIDE(i, n) {
     const int64_t f = i % k;
-    const int64_t patch = (i / k) % p;
-    const int64_t b = i / (k * p);
+    const int64_t row = (i / k) % (prefix + p);
+    const int64_t b = i / (k * (prefix + p));
+    if (row < prefix) {
+      out[i] = from_f<T>(0.0f);
+      continue;
+    }
+    const int64_t patch = row - prefix;
     const int64_t ch = f / (ph * pw);
     const int64_t pi = (f / pw) % ph;
     const int64_t pj = f % pw;
@@ -158,10 +164,18 @@ __global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64
 // The same with one thread per patch row (pw contiguous elements in both layouts): the index
 // math is paid once per row instead of once per element, and rows of whole 16-byte vectors
 // move as vectors.
+// Each image's `prefix` zero rows come first: threads past the patch rows write them.
 template <typename T, bool kVec16>
 __global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h, uint32_t w,
-                                     uint32_t ph, uint32_t pw, uint32_t rows) {
+                                     uint32_t ph, uint32_t pw, uint32_t rows, uint32_t prefix,
+                                     uint32_t batch) {
   const uint32_t gw = w / pw, p = (h / ph) * gw;
+  const uint32_t k = c * ph * pw;
+  const uint32_t zeros = prefix * k;  // per image
+  for (uint32_t z = blockIdx.x * blockDim.x + threadIdx.x; z < batch * zeros;
+       z += gridDim.x * blockDim.x) {
+    out[int64_t(z / zeros) * (prefix + p) * k + z % zeros] = from_f<T>(0.0f);
+  }
   for (uint32_t r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
     // r enumerates (b, patch, ch, pi) in the output's order.
     const uint32_t pi = r % ph;
@@ -170,7 +184,7 @@ __global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h
     const uint32_t b = r / (ph * c * p);
     const uint32_t y = (patch / gw) * ph + pi, x = (patch % gw) * pw;
     const T* src = in + ((int64_t(b) * c + ch) * h + y) * w + x;
-    T* dst = out + int64_t(r) * pw;
+    T* dst = out + (int64_t(r) + int64_t(b + 1) * prefix * c * ph) * pw;
     if constexpr (kVec16) {
       constexpr uint32_t kPer = 16 / sizeof(T);
       for (uint32_t j = 0; j < pw; j += kPer) {
@@ -632,31 +646,33 @@ cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, in
 }
 
 cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
-                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream) {
-  // Output elements: the rows and columns past the last whole patch are cut, as Conv does.
+                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream,
+                            int64_t prefix) {
+  // Patch elements: the rows and columns past the last whole patch are cut, as Conv does.
   const int64_t n = b * c * (h / ph * ph) * (w / pw * pw);
-  if (n == 0) return cudaSuccess;
+  const int64_t total = n + b * prefix * c * ph * pw;  // with the prefix rows
+  if (total == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     const int64_t rows = n / pw;
-    if (n < (int64_t(1) << 31)) {
+    if (n > 0 && total < (int64_t(1) << 31)) {
       const bool vec = (pw * int64_t(sizeof(T))) % 16 == 0 && (w * int64_t(sizeof(T))) % 16 == 0 &&
                        aligned16(in) && aligned16(out);
       const unsigned grid = grid_for(rows, 256);
       const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
       if (vec) {
-        patchify_rows_kernel<T, true><<<grid, 256, 0, stream>>>(static_cast<const T*>(in),
-                                                                static_cast<T*>(out), u(c), u(h),
-                                                                u(w), u(ph), u(pw), u(rows));
+        patchify_rows_kernel<T, true>
+            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
+                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
       } else {
-        patchify_rows_kernel<T, false><<<grid, 256, 0, stream>>>(static_cast<const T*>(in),
-                                                                 static_cast<T*>(out), u(c), u(h),
-                                                                 u(w), u(ph), u(pw), u(rows));
+        patchify_rows_kernel<T, false>
+            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
+                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
       }
       return cudaGetLastError();
     }
-    patchify_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
-        static_cast<const T*>(in), static_cast<T*>(out), c, h, w, ph, pw, n);
+    patchify_kernel<T><<<grid_for(total, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), c, h, w, ph, pw, prefix, total);
     return cudaGetLastError();
   });
 }

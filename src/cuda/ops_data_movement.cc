@@ -673,7 +673,7 @@ class TopKKernel final : public CudaKernel {
 
 class PatchifyKernel final : public CudaKernel {
  public:
-  PatchifyKernel(int64_t ph, int64_t pw) : ph_(ph), pw_(pw) {}
+  PatchifyKernel(int64_t ph, int64_t pw, int64_t prefix) : ph_(ph), pw_(pw), prefix_(prefix) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -681,16 +681,17 @@ class PatchifyKernel final : public CudaKernel {
     const int64_t b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
-      out[0].shape = {b, (h / ph_) * (w / pw_), c * ph_ * pw_};
+      out[0].shape = {b, prefix_ + (h / ph_) * (w / pw_), c * ph_ * pw_};
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    return cuda_status(launch_patchify(t, x.data, out[0].data, b, c, h, w, ph_, pw_, ctx.stream),
-                       "Patchify");
+    return cuda_status(
+        launch_patchify(t, x.data, out[0].data, b, c, h, w, ph_, pw_, ctx.stream, prefix_),
+        "Patchify");
   }
 
  private:
-  int64_t ph_, pw_;
+  int64_t ph_, pw_, prefix_;
 };
 
 template <ViewKind kKind>
@@ -937,7 +938,9 @@ Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
   if (patch.size() != 2 || patch[0] < 1 || patch[1] < 1) {
     return invalid_model("attribute 'patch' must be two positive ints");
   }
-  return std::unique_ptr<CudaKernel>(new PatchifyKernel(patch[0], patch[1]));
+  VITRT_ASSIGN_OR_RETURN(int64_t prefix, init.node.attrs.get_int("prefix_rows", 0));
+  if (prefix < 0) return invalid_model("attribute 'prefix_rows' must be >= 0, got ", prefix);
+  return std::unique_ptr<CudaKernel>(new PatchifyKernel(patch[0], patch[1], prefix));
 }
 
 // Dropout at inference is the identity; the mask output and training mode have no kernel.

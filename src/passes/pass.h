@@ -170,6 +170,10 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx);  // Linear + Gelu
 // fuse_residual_layer_norm, which then fuses only the adds no Linear feeds.
 Status fuse_residual_into_linear(Graph& graph, PassContext& ctx);
 Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
+// Concat(class token, patch tokens) + constant position embedding -> the patch GEMM computes
+// the class token's row from a zero patch row (Patchify prefix_rows), the position embedding
+// absorbs the difference (src/passes/fold_prefix_tokens.cc).
+Status fold_prefix_tokens(Graph& graph, PassContext& ctx);
 // A Gather of rows (tokens) moves before the row-wise ops that computed them (Linear, the
 // LayerNorms, elementwise ops), so a class-token classifier's last block runs on its class
 // token only (src/passes/select_rows_early.cc). After the fusions, on the fused ops; in a

@@ -63,7 +63,8 @@ const std::vector<Pass>& cleanup_passes() {
 // packing needs the Attention nodes; the activation and residual
 // epilogues go last so the larger patterns see plain ops first (the residual joins its Linear
 // before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
-// feeds); the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual stream
+// feeds); the class token's Concat folds into the patch GEMM and the position embedding's
+// add; the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual stream
 // then join its AddLayerNorm; a Gather of the rows a model keeps (its class token) moves
 // before the fused row-wise ops that computed them; the precision is assigned to the
 // final fused nodes. (fuse_quant_producers is not among them: on a QDQ model's fp8 layers it made
@@ -85,6 +86,7 @@ const std::vector<Pass>& fusion_passes() {
       {"fuse_linear_activation", fuse_linear_activation},
       {"fuse_residual_into_linear", fuse_residual_into_linear},
       {"fuse_residual_layer_norm", fuse_residual_layer_norm},
+      {"fold_prefix_tokens", fold_prefix_tokens},
       {"fuse_fake_quant", fuse_fake_quant},
       {"fuse_fake_quant_norm", fuse_fake_quant_norm},
       {"select_rows_early", select_rows_early},

@@ -38,6 +38,45 @@ TEST(Patchify, MatchesDefinition) {
   EXPECT_TRUE(testing::tensors_close((*got)[0], want, {0.0, 0.0}));
 }
 
+// prefix_rows (fold_prefix_tokens): each image's first rows are zero, its patches follow.
+TEST(Patchify, PrefixRowsComeFirstAndAreZero) {
+  const int64_t b = 3, c = 2, h = 9, w = 8, ph = 3, pw = 4, prefix = 2;
+  Tensor x = testing::random_tensor(DType::kFloat32, {b, c, h, w}, 1);
+  TestGraph plain, prefixed;
+  for (TestGraph* g : {&plain, &prefixed}) {
+    Attributes attrs;
+    attrs.set_ints("patch", {ph, pw});
+    if (g == &prefixed) attrs.set_int("prefix_rows", prefix);
+    g->output(g->op("Patchify", {g->input("x", DType::kFloat32, {Dim::symbol("batch"), c, h, w})},
+                    attrs, "vitrt"));
+    ASSERT_TRUE(g->infer().ok());
+  }
+  EXPECT_EQ(sym_shape_to_string(prefixed.graph().values[prefixed.graph().outputs[0]].shape),
+            "[batch, 8, 24]");
+  auto want = testing::run_graph(plain.graph(), {x});
+  auto got = testing::run_graph(prefixed.graph(), {x});
+  ASSERT_TRUE(want.ok() && got.ok());
+  const int64_t p = 6, k = c * ph * pw;
+  for (int64_t n = 0; n < b; ++n) {
+    for (int64_t r = 0; r < prefix + p; ++r) {
+      for (int64_t f = 0; f < k; ++f) {
+        const float v = (*got)[0].data<float>()[(n * (prefix + p) + r) * k + f];
+        const float e = r < prefix ? 0.0f : (*want)[0].data<float>()[(n * p + r - prefix) * k + f];
+        ASSERT_EQ(v, e) << "image " << n << " row " << r << " feature " << f;
+      }
+    }
+  }
+  Attributes bad;
+  bad.set_ints("patch", {ph, pw});
+  bad.set_int("prefix_rows", -1);
+  TestGraph negative;
+  negative.output(
+      negative.op("Patchify", {negative.input("x", DType::kFloat32, {1, c, h, w})}, bad, "vitrt"));
+  Status s = negative.infer();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("prefix_rows"), std::string::npos) << s.message();
+}
+
 TEST(Patchify, SymbolicImageSizeGivesFloorDivisionTokens) {
   TestGraph g;
   Attributes attrs;

@@ -2349,46 +2349,59 @@ TEST(CudaLayerNormManyRows, MatchFloat64AndTheCpu) {
 }
 
 // precision, patch height, patch width, image height, image width (not always a multiple of
-// the patch): 4x5 patches take the element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are
-// whole 16-byte vectors.
-using PatchParam = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t>;
+// the patch), prefix rows (fold_prefix_tokens' zero rows before each image's patches): 4x5
+// patches take the element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are whole 16-byte
+// vectors; an image smaller than one patch leaves only the prefix rows (the generic kernel).
+using PatchParam = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
 class CudaPatchify : public ::testing::TestWithParam<PatchParam> {};
 
 TEST_P(CudaPatchify, PatchifyMatchesLayout) {
   VITRT_REQUIRE_GPU();
-  const auto [precision, ph, pw, h, w] = GetParam();
-  const int64_t gw = w / pw, p = (h / ph) * gw, k = 3 * ph * pw;
+  const auto [precision, ph, pw, h, w, prefix] = GetParam();
+  const int64_t gw = w / pw, p = (h / ph) * gw, k = 3 * ph * pw, rows = prefix + p;
   TestGraph g(17);
   ValueId x = g.input("x", DType::kFloat32, {2, 3, h, w});
   Attributes at;
   at.set_ints("patch", {ph, pw});
+  if (prefix > 0) at.set_int("prefix_rows", prefix);
   g.output(g.op("Patchify", {x}, at, "vitrt"));
   mark_float_outputs(g);
   Tensor in = rnd({2, 3, h, w}, 60);
-  Tensor expected = Tensor::zeros(DType::kFloat32, {2, p, k});
+  Tensor expected = Tensor::zeros(DType::kFloat32, {2, rows, k});
   for (int64_t bi = 0; bi < 2; ++bi) {
     for (int64_t pi = 0; pi < p; ++pi) {
       for (int64_t f = 0; f < k; ++f) {
         const int64_t ch = f / (ph * pw), i = (f / pw) % ph, j = f % pw;
         const int64_t y = (pi / gw) * ph + i, xx = (pi % gw) * pw + j;
-        expected.data<float>()[(bi * p + pi) * k + f] =
+        expected.data<float>()[(bi * rows + prefix + pi) * k + f] =
             in.data<float>()[((bi * 3 + ch) * h + y) * w + xx];
       }
     }
   }
   Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), {in}, precision);
   ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+  ASSERT_EQ((*actual)[0].shape(), expected.shape());
   EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
+  // The prefix rows exactly zero.
+  const Tensor& got = (*actual)[0];
+  for (int64_t bi = 0; bi < 2; ++bi) {
+    for (int64_t e = 0; e < prefix * k; ++e) {
+      ASSERT_EQ(got.data<float>()[bi * rows * k + e], 0.0f) << "image " << bi << " element " << e;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     cuda, CudaPatchify,
-    ::testing::Values(PatchParam{"fp32", 4, 5, 12, 20}, PatchParam{"fp16", 4, 5, 12, 20},
-                      PatchParam{"bf16", 4, 5, 12, 20}, PatchParam{"fp32", 4, 4, 12, 20},
-                      PatchParam{"fp16", 8, 8, 16, 40}, PatchParam{"bf16", 8, 8, 24, 16},
-                      PatchParam{"fp16", 16, 16, 32, 48},
+    ::testing::Values(PatchParam{"fp32", 4, 5, 12, 20, 0}, PatchParam{"fp16", 4, 5, 12, 20, 0},
+                      PatchParam{"bf16", 4, 5, 12, 20, 0}, PatchParam{"fp32", 4, 4, 12, 20, 0},
+                      PatchParam{"fp16", 8, 8, 16, 40, 0}, PatchParam{"bf16", 8, 8, 24, 16, 0},
+                      PatchParam{"fp16", 16, 16, 32, 48, 0},
                       // Sizes that are no multiple of the patch: the rest is cut, as Conv does.
-                      PatchParam{"fp32", 4, 5, 14, 23}, PatchParam{"fp16", 16, 16, 35, 40}));
+                      PatchParam{"fp32", 4, 5, 14, 23, 0}, PatchParam{"fp16", 16, 16, 35, 40, 0},
+                      // Prefix rows (class and distillation tokens) on both kernels' paths.
+                      PatchParam{"fp32", 4, 5, 12, 20, 1}, PatchParam{"fp16", 8, 8, 16, 40, 2},
+                      PatchParam{"bf16", 16, 16, 35, 40, 1}, PatchParam{"fp16", 4, 4, 3, 9, 2}));
 
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);
