@@ -102,32 +102,93 @@ RowRule row_rule(const Graph& graph, const Node& node, int64_t rank) {
   return rule;
 }
 
-// A Gather (ai.onnx) reading `data` along `axis` (normalized against data's rank).
+// A selection of rows of `data` (rank data_rank), in one of three forms:
+//   kGather       Gather(data, indices, axis): rows along one axis;
+//   kFlattenRows  Gather(Flatten(data, rank - 1), indices, axis 0): rows of all leading axes
+//                 merged (CLIP text's end-of-text token, TorchScript);
+//   kGatherNd     GatherND(data, indices [..., lead]), batch_dims 0: (b, t) pairs of the
+//                 first `lead` axes (the same, dynamo).
+// The leading axes it picks from are [axis, axis + 1) for kGather, [0, lead) for the others.
+enum class Form { kGather, kFlattenRows, kGatherNd };
+
 struct Selection {
-  NodeId node = -1;
+  Form form = Form::kGather;
+  NodeId node = -1;     // the Gather / GatherND
+  NodeId flatten = -1;  // kFlattenRows: the Flatten before it
   ValueId data = kNoValue;
   ValueId indices = kNoValue;
-  int64_t axis = 0;
+  int64_t axis = 0;  // kGather
+  int64_t lead = 0;  // kFlattenRows, kGatherNd
   int64_t data_rank = 0;
   int64_t index_rank = 0;
+  // The first leading axis it picks along, and one past the last.
+  int64_t first_axis() const { return form == Form::kGather ? axis : 0; }
+  int64_t end_axis() const { return form == Form::kGather ? axis + 1 : lead; }
 };
 
-std::optional<Selection> as_selection(const Graph& graph, NodeId id) {
+// Rows of a float tensor: never its last axis (features), never shape arithmetic.
+bool selects_rows(const Value& data, int64_t end_axis) {
+  return data.has_shape && dtype_is_float(data.dtype) &&
+         end_axis < static_cast<int64_t>(data.shape.size()) && end_axis > 0;
+}
+
+std::optional<Selection> as_selection(const Graph& graph, const Uses& uses, NodeId id) {
   const Node& node = graph.nodes[id];
-  if (node.dead || !is_onnx_op(node, "Gather") || node.inputs.size() != 2) return std::nullopt;
-  const Value& data = graph.values[node.inputs[0]];
+  if (node.dead || node.inputs.size() != 2) return std::nullopt;
   const Value& indices = graph.values[node.inputs[1]];
-  if (!data.has_shape || !indices.has_shape) return std::nullopt;
+  if (!indices.has_shape) return std::nullopt;
   Selection s;
   s.node = id;
-  s.data = node.inputs[0];
   s.indices = node.inputs[1];
-  s.data_rank = static_cast<int64_t>(data.shape.size());
   s.index_rank = static_cast<int64_t>(indices.shape.size());
-  s.axis = int_attr(node, "axis", 0);
-  if (s.axis < 0) s.axis += s.data_rank;
-  // Rows of a float tensor: not its last axis (features), not shape arithmetic.
-  if (s.axis < 0 || s.axis + 1 >= s.data_rank || !dtype_is_float(data.dtype)) return std::nullopt;
+  if (is_onnx_op(node, "GatherND")) {
+    if (int_attr(node, "batch_dims", 0) != 0 || s.index_rank < 1 ||
+        !indices.shape.back().is_static()) {
+      return std::nullopt;
+    }
+    s.form = Form::kGatherNd;
+    s.data = node.inputs[0];
+    s.lead = indices.shape.back().value();
+  } else if (is_onnx_op(node, "Gather")) {
+    s.data = node.inputs[0];
+    const Node* flat = producer_if(graph, s.data, "Flatten");
+    const Value& flat_in = flat != nullptr ? graph.values[flat->inputs[0]] : graph.values[s.data];
+    int64_t axis = int_attr(node, "axis", 0);
+    if (flat != nullptr && axis == 0 && flat_in.has_shape && flat_in.shape.size() >= 3 &&
+        int_attr(*flat, "axis", 1) == static_cast<int64_t>(flat_in.shape.size()) - 1 &&
+        uses.only_used_by_one(s.data)) {
+      s.form = Form::kFlattenRows;
+      s.flatten = static_cast<NodeId>(flat - graph.nodes.data());
+      s.data = flat->inputs[0];
+      s.lead = static_cast<int64_t>(flat_in.shape.size()) - 1;
+    } else {
+      const Value& data = graph.values[s.data];
+      if (!data.has_shape) return std::nullopt;
+      if (axis < 0) axis += static_cast<int64_t>(data.shape.size());
+      if (axis < 0) return std::nullopt;
+      s.axis = axis;
+    }
+  } else {
+    return std::nullopt;
+  }
+  const Value& data = graph.values[s.data];
+  if (!selects_rows(data, s.end_axis())) return std::nullopt;
+  s.data_rank = static_cast<int64_t>(data.shape.size());
+  return s;
+}
+
+// The selection reading `v` through node `reader` (a Gather or GatherND of it, or the Flatten
+// of a kFlattenRows), or nullopt.
+std::optional<Selection> selection_through(const Graph& graph, const Uses& uses, NodeId reader,
+                                           ValueId v) {
+  const Node& r = graph.nodes[reader];
+  if (is_onnx_op(r, "Flatten")) {
+    const Node* g = uses.single_consumer(r.outputs[0]);
+    if (g == nullptr) return std::nullopt;
+    reader = static_cast<NodeId>(g - graph.nodes.data());
+  }
+  std::optional<Selection> s = as_selection(graph, uses, reader);
+  if (!s || s->data != v) return std::nullopt;
   return s;
 }
 
@@ -139,8 +200,19 @@ bool same_indices(const Graph& graph, ValueId a, ValueId b) {
   return int_constant(graph, a) == int_constant(graph, b);
 }
 
-// Whether `v` is computed from `target`'s outputs (so it is not available before `target`).
-bool depends_on(const Graph& graph, ValueId v, NodeId target) {
+bool same_selection(const Graph& graph, const Selection& a, const Selection& b) {
+  return a.form == b.form && a.data_rank == b.data_rank && a.first_axis() == b.first_axis() &&
+         a.end_axis() == b.end_axis() && same_indices(graph, a.indices, b.indices);
+}
+
+// A Shape of the whole tensor (no start / end).
+bool is_plain_shape(const Node& node) {
+  return is_onnx_op(node, "Shape") && !node.attrs.has("start") && !node.attrs.has("end");
+}
+
+// Whether `v` is computed from `target`'s outputs (so it is not available before `target`),
+// other than through the plain Shape nodes in `shapes`, which read only their sizes.
+bool depends_on(const Graph& graph, ValueId v, NodeId target, const std::set<NodeId>& shapes) {
   std::vector<ValueId> stack = {v};
   std::set<ValueId> seen;
   while (!stack.empty()) {
@@ -148,7 +220,7 @@ bool depends_on(const Graph& graph, ValueId v, NodeId target) {
     stack.pop_back();
     if (cur == kNoValue || !seen.insert(cur).second) continue;
     const NodeId p = graph.values[cur].producer;
-    if (p < 0) continue;
+    if (p < 0 || shapes.count(p) != 0) continue;
     if (p == target) return true;
     for (ValueId in : graph.nodes[p].inputs) stack.push_back(in);
   }
@@ -164,7 +236,7 @@ class RowSelector {
       bool moved = false;
       const NodeId count = static_cast<NodeId>(graph_.nodes.size());
       for (NodeId id = 0; id < count && !moved; ++id) {
-        std::optional<Selection> s = as_selection(graph_, id);
+        std::optional<Selection> s = as_selection(graph_, uses_, id);
         if (!s) continue;
         moved = try_union(*s) || try_move(*s);
       }
@@ -183,21 +255,25 @@ class RowSelector {
     const Node* p = producer_of(graph_, s.data);
     if (p == nullptr || is_graph_output(graph_, s.data)) return nullptr;
     const RowRule rule = row_rule(graph_, *p, s.data_rank);
-    if (!rule.supported || s.axis >= rule.first_mixed_axis) return nullptr;
+    if (!rule.supported || s.end_axis() > rule.first_mixed_axis) return nullptr;
     return p;
   }
 
-  // Several Gathers of constant rows on one value -> one Gather of their union (rank kept),
-  // each then picking its rows from it; the union then moves as one selection.
+  // Several Gathers of constant rows along one axis of a value -> one Gather of their union
+  // (rank kept), each then picking its rows from it; the union then moves as one selection.
   bool try_union(const Selection& s) {
+    if (s.form != Form::kGather) return false;
     const std::vector<NodeId>& readers = uses_.of(s.data);
     if (readers.size() < 2 || movable_producer(s) == nullptr) return false;
     const Dim& rows = graph_.values[s.data].shape[s.axis];
     std::set<int64_t> wanted;
     std::vector<Selection> all;
     for (NodeId r : readers) {
-      std::optional<Selection> other = as_selection(graph_, r);
-      if (!other || other->data != s.data || other->axis != s.axis) return false;
+      std::optional<Selection> other = as_selection(graph_, uses_, r);
+      if (!other || other->form != Form::kGather || other->data != s.data ||
+          other->axis != s.axis) {
+        return false;
+      }
       std::optional<std::vector<int64_t>> idx = int_constant(graph_, other->indices);
       if (!idx) return false;
       for (int64_t i : *idx) {
@@ -210,8 +286,7 @@ class RowSelector {
     }
     // All readers the same selection: it moves as it is.
     bool identical = true;
-    for (const Selection& o : all)
-      identical = identical && same_indices(graph_, o.indices, s.indices);
+    for (const Selection& o : all) identical = identical && same_selection(graph_, o, s);
     if (identical) return false;
     if (!rows.is_static() || static_cast<int64_t>(wanted.size()) >= rows.value()) return false;
     const std::vector<int64_t> keep(wanted.begin(), wanted.end());
@@ -245,11 +320,120 @@ class RowSelector {
     return true;
   }
 
+  // What one input of the producer becomes.
+  struct Pending {
+    int slot;
+    ValueId input;
+    int64_t axis;     // kGather: the input's own axis
+    bool zero_index;  // kGather: the input broadcasts along the axis, pick its one row
+  };
+
+  // The selection `s` repeated on `in` (of the producer's inputs), with `index` for kGather.
+  ValueId select_on(const Selection& s, const Pending& p, const std::string& base) {
+    const std::string out_name = graph_.values[p.input].name + "_rows";
+    if (s.form == Form::kGatherNd) {
+      Attributes attrs;
+      attrs.set_int("batch_dims", 0);
+      const NodeId g =
+          add_node(graph_, "", "GatherND", base, {p.input, s.indices}, {out_name}, attrs);
+      return graph_.nodes[g].outputs[0];
+    }
+    ValueId data = p.input;
+    ValueId idx = s.indices;
+    Attributes attrs;
+    attrs.set_int("axis", p.axis);
+    if (s.form == Form::kFlattenRows) {
+      Attributes flat;
+      flat.set_int("axis", static_cast<int64_t>(graph_.values[p.input].shape.size()) - 1);
+      const NodeId f = add_node(graph_, "", "Flatten", base + "_flatten", {p.input},
+                                {graph_.values[p.input].name + "_flat"}, flat);
+      data = graph_.nodes[f].outputs[0];
+      attrs.set_int("axis", 0);
+    } else if (p.zero_index) {
+      idx = add_constant_value(graph_, base + "_row0", Tensor::from_int64({0}, true));
+    }
+    const NodeId g = add_node(graph_, "", "Gather", base, {data, idx}, {out_name}, attrs);
+    return graph_.nodes[g].outputs[0];
+  }
+
+  // How input `v` of a producer whose output has `out_shape` takes selection `s`: appended to
+  // `pending`, left as it is (it does not reach the selected axes), or false with `why` set.
+  bool plan_input(const Selection& s, int slot, ValueId in, const SymShape& out_shape,
+                  std::vector<Pending>& pending, std::string* why) {
+    const Value& v = graph_.values[in];
+    if (!v.has_shape) {
+      *why = str_cat("input '", v.name, "' has no known shape");
+      return false;
+    }
+    const int64_t rank = static_cast<int64_t>(v.shape.size());
+    if (rank > s.data_rank) {
+      *why = str_cat("input '", v.name, "' has a higher rank than the output");
+      return false;
+    }
+    const int64_t offset = s.data_rank - rank;  // numpy broadcasting aligns the last axes
+    if (s.end_axis() <= offset) return true;    // same for every selected row
+    if (s.form != Form::kGather) {
+      // Several leading axes picked at once: the input must have every one of them in full.
+      bool full = rank == s.data_rank;
+      for (int64_t a = 0; full && a < s.lead; ++a) full = v.shape[a].same_as(out_shape[a]);
+      if (!full) {
+        *why = str_cat("input '", v.name, "' ", sym_shape_to_string(v.shape),
+                       " broadcasts along the picked axes of ", sym_shape_to_string(out_shape));
+        return false;
+      }
+      pending.push_back({slot, in, 0, false});
+      return true;
+    }
+    const int64_t axis = s.axis - offset;
+    const Dim& d = v.shape[axis];
+    if (d.same_as(out_shape[s.axis])) {
+      pending.push_back({slot, in, axis, false});
+    } else if (d.is_static() && d.value() == 1) {
+      if (s.index_rank == 0) {
+        pending.push_back({slot, in, axis, true});
+      } else if (s.index_rank != 1) {
+        *why = str_cat("input '", v.name, "' broadcasts along the axis the ", s.index_rank,
+                       "-D indices replace");
+        return false;
+      }
+    } else {
+      *why = str_cat("input '", v.name, "' has ", d.to_string(), " rows against the output's ",
+                     out_shape[s.axis].to_string());
+      return false;
+    }
+    return true;
+  }
+
+  // The Shape nodes of a full-size output read `stand_in` instead: directly when it has the
+  // same shape, else its leading sizes and the output's (static) last one.
+  void move_shape_readers(const std::set<NodeId>& shapes, ValueId stand_in, bool exact,
+                          const SymShape& out_shape, const std::string& base) {
+    ValueId sized = stand_in;
+    if (!exact) {
+      LoweringEmitter e(graph_, base + "/shape");
+      const int64_t rank = static_cast<int64_t>(out_shape.size());
+      const ValueId lead = e.op("Slice", "_lead",
+                                {e.op("Shape", "", {stand_in}), e.int64s("_starts", {0}),
+                                 e.int64s("_ends", {rank - 1}), e.int64s("_axes", {0})});
+      Attributes cat;
+      cat.set_int("axis", 0);
+      sized = e.op("Concat", "", {lead, e.int64s("_last", {out_shape.back().value()})}, cat);
+    }
+    for (NodeId id : shapes) {
+      if (exact) {
+        graph_.nodes[id].inputs[0] = stand_in;
+      } else {
+        replace_uses(graph_, graph_.nodes[id].outputs[0], sized);
+        remove_nodes(graph_, {id});
+      }
+    }
+  }
+
   bool try_move(const Selection& s) {
     const Node* pp = producer_of(graph_, s.data);
     if (pp == nullptr) return false;
-    const std::string where =
-        str_cat("Gather '", graph_.nodes[s.node].name, "' after ", pp->describe());
+    const std::string where = str_cat(graph_.nodes[s.node].op_type, " '", graph_.nodes[s.node].name,
+                                      "' after ", pp->describe());
     if (is_graph_output(graph_, s.data)) return false;
     if (is_onnx_op(*pp, "Gather")) return false;  // a union's readers: nothing to move
     const RowRule rule = row_rule(graph_, *pp, s.data_rank);
@@ -257,17 +441,17 @@ class RowSelector {
       ctx_.near_miss(kPass, where, rule.why);
       return false;
     }
-    if (s.axis >= rule.first_mixed_axis) {
-      ctx_.near_miss(kPass, where, str_cat("the op combines values along axis ", s.axis));
+    if (s.end_axis() > rule.first_mixed_axis) {
+      ctx_.near_miss(kPass, where,
+                     str_cat("the op combines values along axis ", rule.first_mixed_axis));
       return false;
     }
     const NodeId p_id = static_cast<NodeId>(pp - graph_.nodes.data());
-    if (depends_on(graph_, s.indices, p_id)) {
-      ctx_.near_miss(kPass, where, "the indices are computed from the op's own output");
-      return false;
-    }
-    // Every reader of every output must be this same selection.
-    std::vector<std::pair<int, NodeId>> readers;  // (output slot, Gather)
+    // Every reader of every output must be this same selection, or a Shape (TorchScript sizes
+    // the end-of-text token's index by Shape(last_hidden_state)): it moves to an input of the
+    // same leading sizes, since the output is about to shrink.
+    std::vector<std::pair<int, Selection>> readers;  // (output slot, selection)
+    std::set<NodeId> shapes;
     for (size_t k = 0; k < pp->outputs.size(); ++k) {
       const ValueId out = pp->outputs[k];
       if (out == kNoValue) continue;
@@ -277,107 +461,97 @@ class RowSelector {
         return false;
       }
       for (NodeId r : uses_.of(out)) {
-        std::optional<Selection> o = as_selection(graph_, r);
-        if (!o || o->data != out || o->axis != s.axis || o->data_rank != s.data_rank ||
-            !same_indices(graph_, o->indices, s.indices)) {
+        if (is_plain_shape(graph_.nodes[r])) {
+          shapes.insert(r);
+          continue;
+        }
+        std::optional<Selection> o = selection_through(graph_, uses_, r, out);
+        if (!o || !same_selection(graph_, *o, s)) {
           ctx_.near_miss(kPass, where,
                          str_cat(graph_.nodes[r].describe(), " reads all rows of '",
                                  graph_.values[out].name, "'"));
           return false;
         }
-        readers.emplace_back(static_cast<int>(k), r);
+        readers.emplace_back(static_cast<int>(k), *o);
       }
     }
-    // The producer's outputs take the Gathers' places; graph-output names must survive.
-    std::map<int, ValueId> named;  // output slot -> the Gather output that is a graph output
-    for (const auto& [k, r] : readers) {
-      const ValueId g = graph_.nodes[r].outputs[0];
+    if (depends_on(graph_, s.indices, p_id, shapes)) {
+      ctx_.near_miss(kPass, where, "the indices are computed from the op's own output");
+      return false;
+    }
+    // The producer's outputs take the selections' places; graph-output names must survive.
+    std::map<int, ValueId> named;  // output slot -> the selection's output that is a graph output
+    for (const auto& [k, o] : readers) {
+      const ValueId g = graph_.nodes[o.node].outputs[0];
       if (!is_graph_output(graph_, g)) continue;
       if (named.count(k) != 0) {
-        ctx_.near_miss(kPass, where, "two of its Gathers are graph outputs");
+        ctx_.near_miss(kPass, where, "two of its selections are graph outputs");
         return false;
       }
       named[k] = g;
     }
-    // What each input becomes.
-    std::vector<ValueId> new_inputs = pp->inputs;
-    struct Pending {
-      int slot;
-      ValueId input;
-      int64_t axis;
-      bool zero_index;  // the input broadcasts along the axis: pick its one row
-    };
     std::vector<Pending> pending;
-    const SymShape& out_shape = graph_.values[s.data].shape;
+    const SymShape out_shape = graph_.values[s.data].shape;
     for (int i = 0; i < pp->num_inputs(); ++i) {
       const ValueId in = pp->inputs[i];
       if (in == kNoValue || rule.params.count(i) != 0) continue;
-      const Value& v = graph_.values[in];
-      if (!v.has_shape) {
-        ctx_.near_miss(kPass, where, str_cat("input '", v.name, "' has no known shape"));
-        return false;
-      }
-      const int64_t rank = static_cast<int64_t>(v.shape.size());
-      if (rank > s.data_rank) return false;
-      const int64_t axis = s.axis - (s.data_rank - rank);
-      if (axis < 0) continue;  // it does not reach the selected axis: the same for every row
-      const Dim& d = v.shape[axis];
-      if (d.same_as(out_shape[s.axis])) {
-        pending.push_back({i, in, axis, false});
-      } else if (d.is_static() && d.value() == 1) {
-        if (s.index_rank == 0) {
-          pending.push_back({i, in, axis, true});
-        } else if (s.index_rank != 1) {
-          ctx_.near_miss(kPass, where,
-                         str_cat("input '", v.name, "' broadcasts along the axis the ",
-                                 s.index_rank, "-D indices replace"));
-          return false;
-        }
-      } else {
-        ctx_.near_miss(kPass, where,
-                       str_cat("input '", v.name, "' has ", d.to_string(),
-                               " rows against the output's ", out_shape[s.axis].to_string()));
+      std::string why;
+      if (!plan_input(s, i, in, out_shape, pending, &why)) {
+        ctx_.near_miss(kPass, where, why);
         return false;
       }
     }
-    // Rewrite: new Gathers on the inputs, the producer reads them, the old Gathers go.
+    // The Shape readers' stand-in: an input with the output's leading sizes.
+    ValueId stand_in = kNoValue;
+    for (const Pending& p : pending) {
+      const SymShape& in_shape = graph_.values[p.input].shape;
+      bool same = in_shape.size() == out_shape.size();
+      for (size_t a = 0; same && a + 1 < in_shape.size(); ++a) {
+        same = in_shape[a].same_as(out_shape[a]);
+      }
+      if (same) {
+        stand_in = p.input;
+        break;
+      }
+    }
+    const bool stand_in_exact =
+        stand_in != kNoValue && graph_.values[stand_in].shape.back().same_as(out_shape.back());
+    if (!shapes.empty() &&
+        (stand_in == kNoValue || (!stand_in_exact && !out_shape.back().is_static()))) {
+      ctx_.near_miss(kPass, where, "a Shape reads its output and no input has its sizes");
+      return false;
+    }
+    // Rewrite: new selections on the inputs, the producer reads them, the old ones go.
     const std::string base = str_cat(pp->name, "/select_rows");
-    const ValueId indices = s.indices;
+    if (!shapes.empty()) move_shape_readers(shapes, stand_in, stand_in_exact, out_shape, base);
+    std::vector<ValueId> new_inputs = pp->inputs;
     std::map<std::pair<ValueId, bool>, ValueId> made;
     for (const Pending& p : pending) {
-      auto key = std::make_pair(p.input, p.zero_index);
+      const auto key = std::make_pair(p.input, p.zero_index);
       auto it = made.find(key);
-      if (it == made.end()) {
-        const ValueId idx =
-            p.zero_index ? add_constant_value(graph_, base + "_row0", Tensor::from_int64({0}, true))
-                         : indices;
-        Attributes attrs;
-        attrs.set_int("axis", p.axis);
-        const NodeId g = add_node(graph_, "", "Gather", base, {p.input, idx},
-                                  {graph_.values[p.input].name + "_rows"}, attrs);
-        it = made.emplace(key, graph_.nodes[g].outputs[0]).first;
-      }
+      if (it == made.end()) it = made.emplace(key, select_on(s, p, base)).first;
       new_inputs[p.slot] = it->second;
     }
-    Node& producer = graph_.nodes[p_id];
-    producer.inputs = new_inputs;
-    const std::string producer_name = producer.name;
+    graph_.nodes[p_id].inputs = new_inputs;
+    const std::string producer_name = graph_.nodes[p_id].name;
     std::vector<NodeId> removed;
     std::vector<std::string> names;
-    for (const auto& [k, r] : readers) {
-      const ValueId out = graph_.nodes[p_id].outputs[k];
-      const ValueId g = graph_.nodes[r].outputs[0];
-      if (named.count(k) != 0 && named[k] == g) continue;  // renamed below
-      replace_uses(graph_, g, out);
-      removed.push_back(r);
-      names.push_back(graph_.nodes[r].name);
+    auto drop = [&](const Selection& o) {
+      removed.push_back(o.node);
+      if (o.flatten >= 0) removed.push_back(o.flatten);
+      names.push_back(graph_.nodes[o.node].name);
+    };
+    for (const auto& [k, o] : readers) {
+      const ValueId g = graph_.nodes[o.node].outputs[0];
+      if (named.count(k) != 0 && named[k] == g) continue;  // below
+      replace_uses(graph_, g, graph_.nodes[p_id].outputs[k]);
+      drop(o);
     }
-    for (const auto& [k, g] : named) {
-      const ValueId out = graph_.nodes[p_id].outputs[k];
-      const NodeId r = graph_.values[g].producer;
-      replace_uses(graph_, g, out);  // out takes the graph output's name
-      removed.push_back(r);
-      names.push_back(graph_.nodes[r].name);
+    for (const auto& [k, o] : readers) {
+      const ValueId g = graph_.nodes[o.node].outputs[0];
+      if (named.count(k) == 0 || named[k] != g) continue;
+      replace_uses(graph_, g, graph_.nodes[p_id].outputs[k]);  // it takes the output's name
+      drop(o);
     }
     remove_nodes(graph_, removed);
     ctx_.applied(

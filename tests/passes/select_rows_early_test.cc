@@ -291,3 +291,89 @@ TEST(SelectRowsEarly, SoftmaxOverFeaturesMoves) {
 
 }  // namespace
 }  // namespace vitrt
+
+namespace vitrt {
+namespace {
+
+using testing::run_fusion;
+using testing::TestGraph;
+
+// CLIP's text tower picks each sequence's end-of-text token after the final LayerNorm, from
+// all leading axes at once: TorchScript flattens [batch, T, D] to [batch * T, D] and gathers
+// b * T + argmax (T read by Shape of that same LayerNorm's output), dynamo gathers (b, t)
+// pairs with GatherND.
+TestGraph end_token(bool gather_nd, bool broadcast_add) {
+  TestGraph g;
+  const Dim batch = Dim::symbol("batch");
+  const ValueId x = g.input("x", DType::kFloat32, {batch, kT, kD});
+  const ValueId ids = g.input("ids", DType::kInt64, {batch, kT});
+  ValueId y = layer_norm(g, linear(g, x, kD, kD, 10, x), 20);
+  if (broadcast_add) y = g.op("Add", {y, g.constant("pos", weights({1, kT, kD}, 5))});
+  const ValueId final_norm = layer_norm(g, y, 30);
+  Attributes am;
+  am.set_int("axis", 1);
+  am.set_int("keepdims", 0);
+  const ValueId eot = g.op("ArgMax", {ids}, am);  // [batch]
+  Attributes a0;
+  a0.set_int("axis", 0);
+  if (gather_nd) {
+    // (b, eot[b]) pairs: [batch, 2].
+    Attributes a1;
+    a1.set_int("axis", 1);
+    const ValueId shape = g.op("Shape", {ids});
+    const ValueId n =
+        g.op("Gather", {shape, g.constant("zero", Tensor::from_int64({0}, true))}, a0);
+    const ValueId b = g.op("Range", {g.constant("r0", Tensor::from_int64({0}, true)), n,
+                                     g.constant("r1", Tensor::from_int64({1}, true))});
+    const ValueId axes = g.constant("axes", Tensor::from_int64({1}));
+    const ValueId pairs =
+        g.op("Concat", {g.op("Unsqueeze", {b, axes}), g.op("Unsqueeze", {eot, axes})}, a1);
+    g.output(linear(g, g.op("GatherND", {final_norm, pairs}), kD, kClasses, 60));
+  } else {
+    const ValueId shape = g.op("Shape", {final_norm});
+    const ValueId n =
+        g.op("Gather", {shape, g.constant("zero", Tensor::from_int64({0}, true))}, a0);
+    const ValueId t = g.op("Gather", {shape, g.constant("one", Tensor::from_int64({1}))}, a0);
+    const ValueId b = g.op("Range", {g.constant("r0", Tensor::from_int64({0}, true)), n,
+                                     g.constant("r1", Tensor::from_int64({1}, true))});
+    Attributes flat;
+    flat.set_int("axis", 2);
+    const ValueId rows = g.op("Flatten", {final_norm}, flat);
+    const ValueId picked = g.op("Add", {eot, g.op("Mul", {b, t})});
+    g.output(linear(g, gather(g, rows, picked, 0), kD, kClasses, 60));
+  }
+  EXPECT_TRUE(g.infer().ok());
+  return g;
+}
+
+std::vector<Tensor> end_token_inputs() {
+  Tensor ids = Tensor::empty(DType::kInt64, {3, kT});
+  for (int64_t i = 0; i < ids.numel(); ++i) ids.data<int64_t>()[i] = (i * 7 + 3) % 11;
+  return {testing::random_tensor(DType::kFloat32, {3, kT, kD}, 1, -2, 2), ids};
+}
+
+TEST(SelectRowsEarly, EndOfTextTokenFromAllLeadingAxes) {
+  for (bool gather_nd : {false, true}) {
+    SCOPED_TRACE(gather_nd ? "GatherND" : "Flatten + Gather");
+    TestGraph g = end_token(gather_nd, false);
+    const Graph before = g.graph();
+    // Final LayerNorm, LayerNorm, Linear (its X and residual both x, a graph input).
+    EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 3);
+    EXPECT_EQ(linears_on_one_token(g.graph()), 2);  // the Linear and the head
+    testing::expect_outputs_close(before, g.graph(), end_token_inputs(), 1e-6);
+  }
+}
+
+TEST(SelectRowsEarly, AllLeadingAxesNotPastABroadcastOperand) {
+  for (bool gather_nd : {false, true}) {
+    SCOPED_TRACE(gather_nd ? "GatherND" : "Flatten + Gather");
+    TestGraph g = end_token(gather_nd, true);
+    const Graph before = g.graph();
+    // The final LayerNorm only: the Add's position embedding [1, T, D] repeats over the batch.
+    EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 1);
+    testing::expect_outputs_close(before, g.graph(), end_token_inputs(), 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace vitrt
