@@ -16,9 +16,13 @@
 // reaches an op that mixes rows (attention), a value something else also reads, or a graph
 // output. Several Gathers of constant rows on one value (DeiT's class and distillation
 // tokens) first become one Gather of their union, each then picking its rows from that.
+// Selections from all leading axes at once move the same way: CLIP text's end-of-text token,
+// Gather(Flatten(x), b * T + argmax) from TorchScript and GatherND of (b, t) pairs from dynamo;
+// a Shape of the output that sizes those indices is moved to an input of the same leading
+// sizes first.
 //
-// Exact: every kept row is computed by the same arithmetic (a GEMM of fewer rows may pick
-// another kernel, so the sums' order, hence the last bits, can differ). Not applied where the
+// The same value up to summation order: every kept row goes through the same arithmetic, but a
+// GEMM of fewer rows may pick another kernel, so the last bits can differ. Not applied where the
 // indices depend on the op itself, to vitrt.QuantLinear with dynamic_input (its scale comes
 // from the whole tensor), or to ops whose other outputs something else reads.
 #include <algorithm>
