@@ -453,27 +453,6 @@ class CudaExecutionContext final : public ExecutionContext {
     return Status::ok_status();
   }
 
-  // Whether every GPU node reading graph input `id` takes it in fp32 (Shape and Size read only
-  // its sizes) and it is no graph output.
-  bool reads_fp32(ValueId id) const {
-    const Graph& g = s_->graph;
-    for (ValueId out : g.outputs) {
-      if (out == id) return false;
-    }
-    bool read = false;
-    for (NodeId nid : s_->placement.order) {
-      const Node& n = g.nodes[nid];
-      for (size_t i = 0; i < n.inputs.size(); ++i) {
-        if (n.inputs[i] != id || is_shape_only_op(n)) continue;
-        if (s_->placement.host_node[nid] || !kernels_.gpu[nid]->takes_fp32_input(int(i))) {
-          return false;
-        }
-        read = true;
-      }
-    }
-    return read;
-  }
-
   Result<std::unique_ptr<ShapePlan>> make_plan(const std::vector<Tensor>& slots) {
     const Graph& g = s_->graph;
     const Placement& pl = s_->placement;
@@ -501,9 +480,6 @@ class CudaExecutionContext final : public ExecutionContext {
       plan->input_staging[i] = block;
       block += align_up(slots[id].nbytes());
       plan->values[id] = {device_dtype(slots[id].dtype(), ft), slots[id].shape(), nullptr, nullptr};
-      if (slots[id].dtype() == DType::kFloat32 && ft != DType::kFloat32 && reads_fp32(id)) {
-        plan->values[id].dtype = DType::kFloat32;  // read as it came: no conversion kernel
-      }
     }
     // Work out every shape, running the host nodes.
     std::vector<int> def_step(nv, -1), last_step(nv, -1);

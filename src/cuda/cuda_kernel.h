@@ -155,9 +155,6 @@ class CudaKernel {
                      const LaunchContext& ctx) = 0;
   // For views (Reshape, Squeeze, ...): output 0 shares the storage of this input.
   virtual int alias_of() const { return -1; }
-  // Whether input `input` may arrive as fp32 in a 16-bit plan: an fp32 graph input that only
-  // such kernels read skips its conversion kernel (vitrt.Patchify converts as it copies).
-  virtual bool takes_fp32_input(int input) const { return false; }
   // Whether the kernel reads indices the GPU computes or receives (so that only the device can
   // see one out of range and report it through LaunchContext::index_error); known after the
   // shape pass.

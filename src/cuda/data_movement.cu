@@ -137,8 +137,8 @@ __global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t
 }
 
 // i enumerates the output's elements, each image's `prefix` zero rows included.
-template <typename Tin, typename T>
-__global__ void patchify_kernel(const Tin* in, T* out, int64_t c, int64_t h, int64_t w, int64_t ph,
+template <typename T>
+__global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64_t w, int64_t ph,
                                 int64_t pw, int64_t prefix, int64_t n) {
   const int64_t gw = w / pw;
   const int64_t k = c * ph * pw;
@@ -157,17 +157,16 @@ __global__ void patchify_kernel(const Tin* in, T* out, int64_t c, int64_t h, int
     const int64_t pj = f % pw;
     const int64_t y = (patch / gw) * ph + pi;
     const int64_t x = (patch % gw) * pw + pj;
-    out[i] = from_f<T>(to_f(in[((b * c + ch) * h + y) * w + x]));
+    out[i] = in[((b * c + ch) * h + y) * w + x];
   }
 }
 
 // The same with one thread per patch row (pw contiguous elements in both layouts): the index
 // math is paid once per row instead of once per element, and rows of whole 16-byte vectors
 // move as vectors.
-// Each image's `prefix` zero rows come first: threads past the patch rows write them. An fp32
-// input of a 16-bit plan is converted on the way (no conversion pass of its own).
-template <typename Tin, typename T, bool kVec16>
-__global__ void patchify_rows_kernel(const Tin* in, T* out, uint32_t c, uint32_t h, uint32_t w,
+// Each image's `prefix` zero rows come first: threads past the patch rows write them.
+template <typename T, bool kVec16>
+__global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h, uint32_t w,
                                      uint32_t ph, uint32_t pw, uint32_t rows, uint32_t prefix,
                                      uint32_t batch) {
   const uint32_t gw = w / pw, p = (h / ph) * gw;
@@ -184,18 +183,15 @@ __global__ void patchify_rows_kernel(const Tin* in, T* out, uint32_t c, uint32_t
     const uint32_t patch = (r / (ph * c)) % p;
     const uint32_t b = r / (ph * c * p);
     const uint32_t y = (patch / gw) * ph + pi, x = (patch % gw) * pw;
-    const Tin* src = in + ((int64_t(b) * c + ch) * h + y) * w + x;
+    const T* src = in + ((int64_t(b) * c + ch) * h + y) * w + x;
     T* dst = out + (int64_t(r) + int64_t(b + 1) * prefix * c * ph) * pw;
     if constexpr (kVec16) {
-      static_assert(sizeof(Tin) == sizeof(T));
       constexpr uint32_t kPer = 16 / sizeof(T);
       for (uint32_t j = 0; j < pw; j += kPer) {
         *reinterpret_cast<uint4*>(dst + j) = *reinterpret_cast<const uint4*>(src + j);
       }
-    } else if constexpr (std::is_same_v<Tin, T>) {
-      for (uint32_t j = 0; j < pw; ++j) dst[j] = src[j];
     } else {
-      for (uint32_t j = 0; j < pw; ++j) dst[j] = from_f<T>(src[j]);
+      for (uint32_t j = 0; j < pw; ++j) dst[j] = src[j];
     }
   }
 }
@@ -649,58 +645,35 @@ cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, in
              : launch_arg_extremum<false>(type, in, outer, r, inner, out, stream);
 }
 
-namespace {
-
-template <typename Tin, typename T>
-cudaError_t patchify_typed(const void* in, void* out, int64_t b, int64_t c, int64_t h, int64_t w,
-                           int64_t ph, int64_t pw, int64_t prefix, cudaStream_t stream) {
+cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
+                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream,
+                            int64_t prefix) {
   // Patch elements: the rows and columns past the last whole patch are cut, as Conv does.
   const int64_t n = b * c * (h / ph * ph) * (w / pw * pw);
   const int64_t total = n + b * prefix * c * ph * pw;  // with the prefix rows
   if (total == 0) return cudaSuccess;
-  const Tin* src = static_cast<const Tin*>(in);
-  T* dst = static_cast<T*>(out);
-  const int64_t rows = n / pw;
-  if (n > 0 && total < (int64_t(1) << 31)) {
-    const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
-    const unsigned grid = grid_for(rows, 256);
-    if constexpr (std::is_same_v<Tin, T>) {
-      const bool vec = (pw * int64_t(sizeof(T))) % 16 == 0 && (w * int64_t(sizeof(T))) % 16 == 0 &&
-                       aligned16(in) && aligned16(out);
-      if (vec) {
-        patchify_rows_kernel<Tin, T, true><<<grid, 256, 0, stream>>>(
-            src, dst, u(c), u(h), u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
-        return cudaGetLastError();
-      }
-    }
-    patchify_rows_kernel<Tin, T, false><<<grid, 256, 0, stream>>>(src, dst, u(c), u(h), u(w), u(ph),
-                                                                  u(pw), u(rows), u(prefix), u(b));
-    return cudaGetLastError();
-  }
-  patchify_kernel<Tin, T>
-      <<<grid_for(total, 256), 256, 0, stream>>>(src, dst, c, h, w, ph, pw, prefix, total);
-  return cudaGetLastError();
-}
-
-}  // namespace
-
-cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
-                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream, int64_t prefix,
-                            Elt out_type) {
-  if (out_type != type) {
-    // An fp32 input straight into a 16-bit plan's rows.
-    if (type != Elt::kF32) return cudaErrorInvalidValue;
-    if (out_type == Elt::kF16) {
-      return patchify_typed<float, __half>(in, out, b, c, h, w, ph, pw, prefix, stream);
-    }
-    if (out_type == Elt::kBF16) {
-      return patchify_typed<float, __nv_bfloat16>(in, out, b, c, h, w, ph, pw, prefix, stream);
-    }
-    return cudaErrorInvalidValue;
-  }
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    return patchify_typed<T, T>(in, out, b, c, h, w, ph, pw, prefix, stream);
+    const int64_t rows = n / pw;
+    if (n > 0 && total < (int64_t(1) << 31)) {
+      const bool vec = (pw * int64_t(sizeof(T))) % 16 == 0 && (w * int64_t(sizeof(T))) % 16 == 0 &&
+                       aligned16(in) && aligned16(out);
+      const unsigned grid = grid_for(rows, 256);
+      const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
+      if (vec) {
+        patchify_rows_kernel<T, true>
+            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
+                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+      } else {
+        patchify_rows_kernel<T, false>
+            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
+                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+      }
+      return cudaGetLastError();
+    }
+    patchify_kernel<T><<<grid_for(total, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), c, h, w, ph, pw, prefix, total);
+    return cudaGetLastError();
   });
 }
 

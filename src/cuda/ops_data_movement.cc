@@ -680,19 +680,15 @@ class PatchifyKernel final : public CudaKernel {
     if (x.shape.size() != 4) return invalid_argument("input must be [B, C, H, W]");
     const int64_t b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
     if (!ctx.launch) {
-      // An fp32 graph input the engine left unconverted (takes_fp32_input): the rows come out
-      // in the plan's float type.
-      out[0].dtype = x.dtype == DType::kFloat32 ? ctx.float_type : x.dtype;
+      out[0].dtype = x.dtype;
       out[0].shape = {b, prefix_ + (h / ph_) * (w / pw_), c * ph_ * pw_};
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
-    VITRT_ASSIGN_OR_RETURN(Elt to, elt_of(out[0].dtype));
     return cuda_status(
-        launch_patchify(t, x.data, out[0].data, b, c, h, w, ph_, pw_, ctx.stream, prefix_, to),
+        launch_patchify(t, x.data, out[0].data, b, c, h, w, ph_, pw_, ctx.stream, prefix_),
         "Patchify");
   }
-  bool takes_fp32_input(int input) const override { return input == 0; }
 
  private:
   int64_t ph_, pw_, prefix_;

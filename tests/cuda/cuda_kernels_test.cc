@@ -2403,44 +2403,6 @@ INSTANTIATE_TEST_SUITE_P(
                       PatchParam{"fp32", 4, 5, 12, 20, 1}, PatchParam{"fp16", 8, 8, 16, 40, 2},
                       PatchParam{"bf16", 16, 16, 35, 40, 1}, PatchParam{"fp16", 4, 4, 3, 9, 2}));
 
-// In a 16-bit plan Patchify reads its fp32 graph input as it came (the engine skips the input's
-// conversion kernel when only Patchify reads it). With another reader the input is converted
-// first, and Patchify copies 16-bit rows (whole 16-byte vectors for 8x8 patches): both paths
-// against the layout, prefix rows included.
-TEST(CudaPatchify, ConvertedAndUnconvertedInputs) {
-  VITRT_REQUIRE_GPU();
-  const int64_t ph = 8, pw = 8, h = 16, w = 24, prefix = 1;
-  const int64_t gw = w / pw, p = (h / ph) * gw, k = 3 * ph * pw, rows = prefix + p;
-  for (const char* precision : {"fp16", "bf16"}) {
-    for (bool other_reader : {false, true}) {
-      SCOPED_TRACE(std::string(precision) + (other_reader ? " converted" : " unconverted"));
-      TestGraph g(17);
-      ValueId x = g.input("x", DType::kFloat32, {2, 3, h, w});
-      Attributes at;
-      at.set_ints("patch", {ph, pw});
-      at.set_int("prefix_rows", prefix);
-      g.output(g.op("Patchify", {x}, at, "vitrt"));
-      if (other_reader) g.output(g.op("Relu", {x}));
-      mark_float_outputs(g);
-      Tensor in = rnd({2, 3, h, w}, 61);
-      Tensor expected = Tensor::zeros(DType::kFloat32, {2, rows, k});
-      for (int64_t bi = 0; bi < 2; ++bi) {
-        for (int64_t pi = 0; pi < p; ++pi) {
-          for (int64_t f = 0; f < k; ++f) {
-            const int64_t ch = f / (ph * pw), i = (f / pw) % ph, j = f % pw;
-            const int64_t y = (pi / gw) * ph + i, xx = (pi % gw) * pw + j;
-            expected.data<float>()[(bi * rows + prefix + pi) * k + f] =
-                in.data<float>()[((bi * 3 + ch) * h + y) * w + xx];
-          }
-        }
-      }
-      Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), {in}, precision);
-      ASSERT_TRUE(actual.ok()) << actual.status().to_string();
-      EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
-    }
-  }
-}
-
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);
   ValueId x = g.input("x", DType::kFloat32, {2, 3});
