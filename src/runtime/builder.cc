@@ -160,6 +160,7 @@ Status run_optimization_passes(Graph& graph, const BuildOptions& options,
                         ? options.precision
                         : "fp32");
   ctx.set_quantized_build(quant::is_quantized_precision(options.precision));
+  ctx.set_device(options.device);
   if (options.verbose) log_line(options, "optimizer:");
   VITRT_RETURN_IF_ERROR(optimize_graph(graph, ctx));
   std::string applied;
