@@ -318,7 +318,7 @@ class RowSelector {
       names.push_back(reader);
     }
     ctx_.applied(kPass,
-                 str_cat("rows {", join_ints(keep), "} of '", data_name, "' picked once for ",
+                 str_cat("rows ", shape_to_string(keep), " of '", data_name, "' picked once for ",
                          all.size(), " Gathers"),
                  names);
     return true;
@@ -483,16 +483,15 @@ class RowSelector {
       ctx_.near_miss(kPass, where, "the indices are computed from the op's own output");
       return false;
     }
-    // The producer's outputs take the selections' places; graph-output names must survive.
-    std::map<int, ValueId> named;  // output slot -> the selection's output that is a graph output
+    // The producer's outputs take the selections' places (replace_uses keeps a graph output's
+    // name), which allows one graph output per output slot.
+    std::set<int> named_slots;
     for (const auto& [k, o] : readers) {
-      const ValueId g = graph_.nodes[o.node].outputs[0];
-      if (!is_graph_output(graph_, g)) continue;
-      if (named.count(k) != 0) {
+      if (is_graph_output(graph_, graph_.nodes[o.node].outputs[0]) &&
+          !named_slots.insert(k).second) {
         ctx_.near_miss(kPass, where, "two of its selections are graph outputs");
         return false;
       }
-      named[k] = g;
     }
     std::vector<Pending> pending;
     const SymShape out_shape = graph_.values[s.data].shape;
@@ -546,15 +545,7 @@ class RowSelector {
       names.push_back(graph_.nodes[o.node].name);
     };
     for (const auto& [k, o] : readers) {
-      const ValueId g = graph_.nodes[o.node].outputs[0];
-      if (named.count(k) != 0 && named[k] == g) continue;  // below
-      replace_uses(graph_, g, graph_.nodes[p_id].outputs[k]);
-      drop(o);
-    }
-    for (const auto& [k, o] : readers) {
-      const ValueId g = graph_.nodes[o.node].outputs[0];
-      if (named.count(k) == 0 || named[k] != g) continue;
-      replace_uses(graph_, g, graph_.nodes[p_id].outputs[k]);  // it takes the output's name
+      replace_uses(graph_, graph_.nodes[o.node].outputs[0], graph_.nodes[p_id].outputs[k]);
       drop(o);
     }
     remove_nodes(graph_, removed);
@@ -563,12 +554,6 @@ class RowSelector {
         str_cat("rows picked before '", producer_name, "' (", graph_.nodes[p_id].op_type, ")"),
         names);
     return true;
-  }
-
-  static std::string join_ints(const std::vector<int64_t>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) s += str_cat(i == 0 ? "" : ", ", v[i]);
-    return s;
   }
 
   Graph& graph_;

@@ -8,26 +8,25 @@
 namespace vitrt::quant {
 namespace {
 
-// fuse_quant_producers, unless VITRT_DISABLE_FUSIONS names it.
-Status producers_pass(Graph& graph, PassContext& ctx) {
+// `pass`, unless VITRT_DISABLE_FUSIONS names it (as optimize_graph skips a fusion pass).
+Status unless_disabled(const char* name, PassFn pass, Graph& graph, PassContext& ctx) {
   VITRT_ASSIGN_OR_RETURN(std::set<std::string> disabled, disabled_fusions());
-  if (disabled.count("fuse_quant_producers") != 0) {
-    ctx.note("optimizer: fuse_quant_producers skipped (VITRT_DISABLE_FUSIONS)");
+  if (disabled.count(name) != 0) {
+    ctx.note(str_cat("optimizer: ", name, " skipped (VITRT_DISABLE_FUSIONS)"));
     return Status::ok_status();
   }
-  return fuse_quant_producers(graph, ctx);
+  return pass(graph, ctx);
+}
+
+Status producers_pass(Graph& graph, PassContext& ctx) {
+  return unless_disabled("fuse_quant_producers", fuse_quant_producers, graph, ctx);
 }
 
 // select_rows_early, which the fusion run of a quantized build leaves for now: the layers'
 // precisions are chosen on the full-size graph, then the class token's rows are picked early
 // through the quantized layers too. Shapes are inferred after it either way.
 Status rows_pass(Graph& graph, PassContext& ctx) {
-  VITRT_ASSIGN_OR_RETURN(std::set<std::string> disabled, disabled_fusions());
-  if (disabled.count("select_rows_early") != 0) {
-    ctx.note("optimizer: select_rows_early skipped (VITRT_DISABLE_FUSIONS)");
-  } else {
-    VITRT_RETURN_IF_ERROR(select_rows_early(graph, ctx));
-  }
+  VITRT_RETURN_IF_ERROR(unless_disabled("select_rows_early", select_rows_early, graph, ctx));
   return infer_shapes(graph);
 }
 
