@@ -124,25 +124,26 @@ int linears_on_rows(const Graph& graph, int64_t rows) {
   return n;
 }
 
-void expect_same_outputs(const Graph& before, const Graph& after, const Form& f) {
-  // Tight: the kept rows go through the same arithmetic.
-  testing::expect_outputs_close(before, after, block_inputs(f), 1e-6);
+// Runs the pass on `f`'s block, expects `moves` rewrites and the same outputs as before
+// (tight: the kept rows go through the same arithmetic); returns the graph after it.
+Graph moved(const Form& f, int moves) {
+  TestGraph g = last_block(f);
+  const Graph before = g.graph();
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, moves);
+  testing::expect_outputs_close(before, g.graph(), block_inputs(f), 1e-6);
+  return g.graph();
 }
 
 TEST(SelectRowsEarly, ClassTokenRunsTheWholeBlockAlone) {
-  const Form f;
-  TestGraph g = last_block(f);
-  const Graph before = g.graph();
   // Final LayerNorm, fc2, fc1, the inner LayerNorm, proj: the attention output and the
   // residual stream (graph inputs here) are where it stops.
-  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 5);
-  EXPECT_EQ(linears_on_one_token(g.graph()), 4);  // proj, fc1, fc2 and the head
-  EXPECT_EQ(count_ops(g.graph(), "Gather"), 2);   // on x and on r
-  for (const Node& n : g.graph().nodes) {
+  const Graph g = moved({}, 5);
+  EXPECT_EQ(linears_on_one_token(g), 4);  // proj, fc1, fc2 and the head
+  EXPECT_EQ(count_ops(g, "Gather"), 2);   // on x and on r
+  for (const Node& n : g.nodes) {
     if (n.dead || n.op_type != "Gather") continue;
-    EXPECT_TRUE(g.graph().values[n.inputs[0]].producer < 0) << n.name;
+    EXPECT_TRUE(g.values[n.inputs[0]].producer < 0) << n.name;
   }
-  expect_same_outputs(before, g.graph(), f);
 }
 
 TEST(SelectRowsEarly, NegativeListAndRuntimeIndices) {
@@ -150,40 +151,31 @@ TEST(SelectRowsEarly, NegativeListAndRuntimeIndices) {
     SCOPED_TRACE(static_cast<int>(index));
     Form f;
     f.index = index;
-    TestGraph g = last_block(f);
-    const Graph before = g.graph();
-    EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 5);
+    const Graph g = moved(f, 5);
     if (index == Index::kNegative) {
-      EXPECT_EQ(linears_on_one_token(g.graph()), 4);
+      EXPECT_EQ(linears_on_one_token(g), 4);
     } else {
-      EXPECT_EQ(linears_on_rows(g.graph(), 2), 4);  // the head reads [batch, 2, D] too
+      EXPECT_EQ(linears_on_rows(g, 2), 4);  // the head reads [batch, 2, D] too
     }
-    expect_same_outputs(before, g.graph(), f);
   }
 }
 
 TEST(SelectRowsEarly, TwoTokensShareOneSelection) {
   Form f;
   f.two_tokens = true;
-  TestGraph g = last_block(f);
-  const Graph before = g.graph();
   // The union {0, 1}, then the same five moves.
-  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 6);
-  EXPECT_EQ(linears_on_rows(g.graph(), 2), 3);
-  EXPECT_EQ(linears_on_one_token(g.graph()), 2);  // the two heads
-  expect_same_outputs(before, g.graph(), f);
+  const Graph g = moved(f, 6);
+  EXPECT_EQ(linears_on_rows(g, 2), 3);
+  EXPECT_EQ(linears_on_one_token(g), 2);  // the two heads
 }
 
 TEST(SelectRowsEarly, StopsAtAValueReadInFull) {
   Form f;
   f.norm_is_output = true;
-  TestGraph g = last_block(f);
-  const Graph before = g.graph();
   // Final LayerNorm, fc2 (its residual, proj's output, is read by the inner LayerNorm too),
   // fc1; the inner LayerNorm's output is a graph output.
-  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 3);
-  EXPECT_EQ(linears_on_one_token(g.graph()), 3);  // fc1, fc2, head
-  expect_same_outputs(before, g.graph(), f);
+  const Graph g = moved(f, 3);
+  EXPECT_EQ(linears_on_one_token(g), 3);  // fc1, fc2, head
 }
 
 TEST(SelectRowsEarly, NotPastTheOpItsIndicesComeFrom) {
