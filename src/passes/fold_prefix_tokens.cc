@@ -82,10 +82,14 @@ Status fold_prefix_tokens(Graph& graph, PassContext& ctx) {
     const int64_t d = out.shape[2].value();
     const int64_t k = static_cast<int64_t>(concat.inputs.size()) - 1;
     std::vector<Tensor> prefix;
+    std::set<NodeId> expands;  // the prefix tokens' Expand nodes, which go with the Concat
     for (int64_t i = 0; i < k; ++i) {
       std::optional<Tensor> row = token_row(graph, concat.inputs[i], d);
       if (!row) break;
       prefix.push_back(*row);
+      if (const Node* e = producer_if(graph, concat.inputs[i], "Expand")) {
+        expands.insert(static_cast<NodeId>(e - graph.nodes.data()));
+      }
     }
     if (static_cast<int64_t>(prefix.size()) != k) {
       ctx.near_miss(kPass, where, "a token before the patches is not a constant row");
@@ -97,12 +101,6 @@ Status fold_prefix_tokens(Graph& graph, PassContext& ctx) {
       continue;
     }
     // Besides the Concat, only Shape nodes sizing the prefix tokens' Expand read the tokens.
-    std::set<NodeId> expands;
-    for (int64_t i = 0; i < k; ++i) {
-      if (const Node* e = producer_if(graph, concat.inputs[i], "Expand")) {
-        expands.insert(static_cast<NodeId>(e - graph.nodes.data()));
-      }
-    }
     bool tokens_read_elsewhere = is_graph_output(graph, tokens);
     for (NodeId r : uses.of(tokens)) {
       if (r == id) continue;
@@ -144,8 +142,7 @@ Status fold_prefix_tokens(Graph& graph, PassContext& ctx) {
       std::memcpy(bias.data(), b->data<float>(), sizeof(float) * d);
     }
     // pos' = pos with the prefix rows moved by token - bias.
-    Tensor folded = Tensor::empty(DType::kFloat32, pos->shape());
-    std::memcpy(folded.data<float>(), pos->data<float>(), pos->nbytes());
+    Tensor folded = pos->clone();
     for (int64_t i = 0; i < k; ++i) {
       for (int64_t j = 0; j < d; ++j) {
         folded.data<float>()[i * d + j] += prefix[i].data<float>()[j] - bias[j];
