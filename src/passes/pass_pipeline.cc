@@ -143,7 +143,8 @@ const std::vector<Pass>& default_passes() {
 }
 
 // VITRT_DISABLE_FUSIONS=name[,name...]: fusion passes to skip, to measure what one brings (the
-// graph stays correct without any fusion), the quantized builds' fuse_quant_producers included.
+// graph stays correct without any fusion), the quantized builds' fuse_quant_producers included,
+// and select_query_rows: select_rows_early's moves into attention alone.
 // Unknown names are an error that lists the passes.
 Result<std::set<std::string>> disabled_fusions() {
   std::set<std::string> names;
@@ -152,13 +153,13 @@ Result<std::set<std::string>> disabled_fusions() {
   std::stringstream list(env);
   for (std::string name; std::getline(list, name, ',');) {
     if (name.empty()) continue;
-    bool known = name == "fuse_quant_producers";
+    bool known = name == "fuse_quant_producers" || name == "select_query_rows";
     std::string all;
     for (const Pass& p : fusion_passes()) {
       known = known || p.name == name;
       all += str_cat(all.empty() ? "" : ", ", p.name);
     }
-    all += ", fuse_quant_producers";
+    all += ", fuse_quant_producers, select_query_rows";
     if (!known) {
       return invalid_argument("VITRT_DISABLE_FUSIONS names '", name,
                               "', which is not a fusion pass; they are: ", all);

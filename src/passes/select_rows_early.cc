@@ -12,11 +12,14 @@
 // scales act on the last axis), LayerNormalization, RMSNormalization, vitrt.AddLayerNorm and
 // Softmax over axes after a, vitrt.FakeQuant with its per-tensor scale, and elementwise ops.
 // Inputs that broadcast along a stay as they are (or lose the axis with a scalar index);
-// inputs that do not cover a at all stay. The Gather then repeats on its new inputs until it
-// reaches an op that mixes rows (attention), a value something else also reads, or a graph
-// output. Several Gathers of constant rows on one value (DeiT's class and distillation
-// tokens) first become one Gather of their union, each then picking its rows from that.
-// Selections from all leading axes at once move the same way: CLIP text's end-of-text token,
+// inputs that do not cover a at all stay. vitrt.Attention (not causal) takes a selection of
+// query rows (axis 1) on its query and on its mask's query axis, keys and values whole; a packed
+// q, k, v projection is first split into its three parts, and a scalar index becomes a one-row
+// Gather so the Attention keeps its query axis. The Gather then repeats on its new inputs until
+// it reaches an op that mixes rows, a value something else also reads (the keys' and values'
+// input), or a graph output. Several Gathers of constant rows on one value (DeiT's class and
+// distillation tokens) first become one Gather of their union, each then picking its rows from
+// that. Selections from all leading axes at once move the same way: CLIP text's end-of-text token,
 // Gather(Flatten(x), b * T + argmax) from TorchScript and GatherND of (b, t) pairs from dynamo;
 // a Shape of the output that sizes those indices is moved to an input of the same leading
 // sizes first.
@@ -26,7 +29,9 @@
 // indices depend on the op itself, to vitrt.QuantLinear with dynamic_input (its scale comes
 // from the whole tensor), or to ops whose other outputs something else reads.
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "ir/op_schema.h"
@@ -58,6 +63,9 @@ struct RowRule {
   int64_t first_mixed_axis = 0;
   // Inputs that are weights acting on the last axis: never selected.
   std::set<int> params;
+  // vitrt.Attention: only its query rows (axis 1 of [B, Sq, D]) may be picked, on the query
+  // and on the mask's query axis; keys and values stay whole.
+  bool query_rows = false;
   std::string why;  // when !supported
 };
 
@@ -99,7 +107,16 @@ RowRule row_rule(const Graph& graph, const Node& node, int64_t rank) {
   } else if (is_elementwise(node)) {
     rule.supported = true;
   } else if (node.domain == "vitrt" && node.op_type == "Attention") {
-    rule.why = "attention mixes rows: every query row reads every key row";
+    // Each query row attends to every key on its own: softmax(q_i K^T) V. Picking query rows
+    // leaves the keys and values whole.
+    if (int_attr(node, "causal", 0) != 0) {
+      rule.why = "causal attention: which keys a query row sees depends on its position";
+      return rule;
+    }
+    rule.supported = true;
+    rule.query_rows = true;
+    rule.first_mixed_axis = 2;
+    rule.params = {1, 2, 3};  // keys, values, mask (the mask's query axis: see try_move)
   } else {
     rule.why = str_cat(node.op_type, " is not known to work on each row alone");
   }
@@ -233,7 +250,8 @@ bool depends_on(const Graph& graph, ValueId v, NodeId target, const std::set<Nod
 
 class RowSelector {
  public:
-  RowSelector(Graph& graph, PassContext& ctx) : graph_(graph), ctx_(ctx), uses_(graph) {}
+  RowSelector(Graph& graph, PassContext& ctx, bool query_rows)
+      : graph_(graph), ctx_(ctx), uses_(graph), query_rows_(query_rows) {}
 
   Status run() {
     for (int moves = 0; moves < kMaxMoves;) {
@@ -258,9 +276,25 @@ class RowSelector {
   const Node* movable_producer(const Selection& s) {
     const Node* p = producer_of(graph_, s.data);
     if (p == nullptr || is_graph_output(graph_, s.data)) return nullptr;
-    const RowRule rule = row_rule(graph_, *p, s.data_rank);
+    const RowRule rule = rule_for(*p, s.data_rank);
     if (!rule.supported || s.end_axis() > rule.first_mixed_axis) return nullptr;
+    if (rule.query_rows && !picks_query_rows(s)) return nullptr;
     return p;
+  }
+
+  RowRule rule_for(const Node& node, int64_t rank) const {
+    RowRule rule = row_rule(graph_, node, rank);
+    if (rule.query_rows && !query_rows_) {
+      rule = RowRule{};
+      rule.why = "moves into attention are off (VITRT_DISABLE_FUSIONS=select_query_rows)";
+    }
+    return rule;
+  }
+
+  // An Attention's output [B, Sq, D] takes only a Gather of query rows: picking whole images
+  // (axis 0) would have to pick the keys and values too.
+  static bool picks_query_rows(const Selection& s) {
+    return s.form == Form::kGather && s.axis == 1 && s.data_rank == 3;
   }
 
   // Several Gathers of constant rows along one axis of a value -> one Gather of their union
@@ -433,6 +467,163 @@ class RowSelector {
     }
   }
 
+  enum class Prepared { kReady, kChanged, kRefused };
+
+  // Before a selection of query rows moves into Attention `att`: checks what the generic move
+  // does not know (the mask's query axis, the index rank), and first makes the form it can move
+  // into: a packed q, k, v input split back into three projections, a scalar index made a
+  // one-row Gather (the Attention keeps its query axis) that a Gather of row 0 reads. Sets
+  // `mask` to the mask's selection when it has per-query rows.
+  Prepared prepare_attention(const Selection& s, NodeId att,
+                             const std::vector<std::pair<int, Selection>>& readers,
+                             const std::string& where, std::optional<Pending>* mask) {
+    const Node& node = graph_.nodes[att];
+    const Dim& queries = graph_.values[s.data].shape[1];
+    // One query row: nothing to pick (and where a scalar index's row-0 Gather stays).
+    if (queries.is_static() && queries.value() == 1) return Prepared::kRefused;
+    if (s.index_rank > 1) {
+      ctx_.near_miss(kPass, where, "its indices have rank > 1 (the query axis must stay one axis)");
+      return Prepared::kRefused;
+    }
+    if (node.has_input(3)) {
+      const Value& m = graph_.values[node.inputs[3]];
+      const int64_t rank = m.has_shape ? static_cast<int64_t>(m.shape.size()) : 0;
+      if (rank < 2) {
+        ctx_.near_miss(kPass, where, str_cat("its mask '", m.name, "' has no known shape"));
+        return Prepared::kRefused;
+      }
+      const Dim& d = m.shape[rank - 2];
+      if (d.same_as(queries)) {
+        *mask = Pending{3, node.inputs[3], rank - 2, false};
+      } else if (!(d.is_static() && d.value() == 1)) {
+        ctx_.near_miss(
+            kPass, where,
+            str_cat("its mask '", m.name, "' ", sym_shape_to_string(m.shape),
+                    " has neither one row nor a row per query (", queries.to_string(), ")"));
+        return Prepared::kRefused;
+      }
+    }
+    if (!node.has_input(1)) {
+      return split_packed_qkv(att, where) ? Prepared::kChanged : Prepared::kRefused;
+    }
+    if (s.index_rank == 0) {
+      widen_scalar_selection(s, readers);
+      return Prepared::kChanged;
+    }
+    return Prepared::kReady;
+  }
+
+  // Columns [begin, begin + n) of a constant [K, N] matrix (any element type), or [N] vector.
+  static Tensor column_slice(const Tensor& t, int64_t begin, int64_t n) {
+    const int64_t rows = t.rank() == 2 ? t.dim(0) : 1;
+    const int64_t cols = t.dim(t.rank() - 1);
+    const size_t elem = dtype_size(t.dtype());
+    Tensor out = Tensor::empty(
+        t.dtype(), t.rank() == 2 ? std::vector<int64_t>{rows, n} : std::vector<int64_t>{n});
+    const auto* src = static_cast<const unsigned char*>(t.raw_data());
+    auto* dst = static_cast<unsigned char*>(out.raw_data());
+    for (int64_t r = 0; r < rows; ++r) {
+      std::memcpy(dst + r * n * elem, src + (r * cols + begin) * elem, n * elem);
+    }
+    return out;
+  }
+
+  // The packed q, k, v projection (vitrt.Linear or QuantLinear, [K, 3D] weights in q | k | v
+  // column order, as pack_qkv writes them) that only `att` reads becomes three projections of
+  // D columns each, and `att` reads q, k and v separately: then its query rows can be picked
+  // while k and v stay whole.
+  bool split_packed_qkv(NodeId att, const std::string& where) {
+    const ValueId qkv = graph_.nodes[att].inputs[0];
+    const Node* p = producer_of(graph_, qkv);
+    const bool quant = p != nullptr && p->domain == "vitrt" && p->op_type == "QuantLinear";
+    if (p == nullptr || p->domain != "vitrt" || (p->op_type != "Linear" && !quant)) {
+      ctx_.near_miss(
+          kPass, where,
+          "it reads packed q, k, v that no vitrt.Linear / QuantLinear projection writes");
+      return false;
+    }
+    const int residual = quant ? 4 : 3;
+    Result<std::string> act = p->attrs.get_string("activation", "none");
+    const char* why = nullptr;
+    if (!uses_.only_used_by_one(qkv) || is_graph_output(graph_, qkv)) {
+      why = "its packed q, k, v are also read elsewhere";
+    } else if (!act.ok() || *act != "none" || p->has_input(residual)) {
+      why = "its packed q, k, v projection has an activation or a residual";
+    } else if (quant && (int_attr(*p, "dynamic_input", 0) != 0 || p->attrs.has("output_scale"))) {
+      why = "its packed q, k, v projection quantizes per run or writes codes";
+    }
+    // Weights [K, 3D]; per-column inputs: the bias (Linear 2), w_scale and bias (QuantLinear).
+    const std::vector<int> columns = quant ? std::vector<int>{1, 2, 3} : std::vector<int>{1, 2};
+    int64_t width = 0;
+    for (int slot : columns) {
+      if (why != nullptr || !p->has_input(slot)) continue;
+      const Tensor* t = constant_of(graph_, p->inputs[slot]);
+      const int want_rank = slot == 1 ? 2 : 1;
+      if (t == nullptr || t->rank() != want_rank || t->dim(want_rank - 1) % 3 != 0 ||
+          (width != 0 && t->dim(want_rank - 1) != width)) {
+        why = "its packed q, k, v projection's weights are not constant [K, 3D] columns";
+        continue;
+      }
+      width = t->dim(want_rank - 1);
+    }
+    if (why != nullptr) {
+      ctx_.near_miss(kPass, where, why);
+      return false;
+    }
+    const int64_t d = width / 3;
+    const Node proj = *p;  // add_node may move the nodes
+    const NodeId proj_id = static_cast<NodeId>(p - graph_.nodes.data());
+    std::vector<ValueId> parts;
+    static const char* kParts[3] = {"q", "k", "v"};
+    for (int j = 0; j < 3; ++j) {
+      std::vector<ValueId> inputs = proj.inputs;
+      for (int slot : columns) {
+        if (!proj.has_input(slot)) continue;
+        inputs[slot] = add_constant_value(
+            graph_, str_cat(graph_.values[proj.inputs[slot]].name, "_", kParts[j]),
+            column_slice(*constant_of(graph_, proj.inputs[slot]), j * d, d));
+      }
+      const NodeId n =
+          add_node(graph_, proj.domain, proj.op_type, str_cat(proj.name, "_", kParts[j]), inputs,
+                   {str_cat(graph_.values[qkv].name, "_", kParts[j])}, proj.attrs);
+      parts.push_back(graph_.nodes[n].outputs[0]);
+    }
+    Node& a = graph_.nodes[att];
+    const ValueId mask = a.has_input(3) ? a.inputs[3] : kNoValue;
+    a.inputs = {parts[0], parts[1], parts[2]};
+    if (mask != kNoValue) a.inputs.push_back(mask);
+    remove_nodes(graph_, {proj_id});
+    ctx_.applied(kPass,
+                 str_cat("packed q, k, v of '", a.name,
+                         "' split so that its query rows can be "
+                         "picked"),
+                 {proj.name});
+    return true;
+  }
+
+  // Gather(out, i) with a scalar i -> Gather(Gather(out, [i]), 0): the one-row Gather moves
+  // into the Attention, which keeps a query axis of one row.
+  void widen_scalar_selection(const Selection& s,
+                              const std::vector<std::pair<int, Selection>>& readers) {
+    const std::string base = str_cat(graph_.nodes[s.node].name, "/query_rows");
+    ValueId idx;
+    if (std::optional<std::vector<int64_t>> c = int_constant(graph_, s.indices)) {
+      idx = add_constant_value(graph_, base + "_index", Tensor::from_int64(*c));
+    } else {
+      const ValueId shape = add_constant_value(graph_, base + "_shape", Tensor::from_int64({1}));
+      const NodeId r =
+          add_node(graph_, "", "Reshape", base + "_index", {s.indices, shape}, {base + "_index"});
+      idx = graph_.nodes[r].outputs[0];
+    }
+    Attributes attrs;
+    attrs.set_int("axis", 1);
+    const NodeId g = add_node(graph_, "", "Gather", base, {s.data, idx},
+                              {graph_.values[s.data].name + "_query_rows"}, attrs);
+    const ValueId rows = graph_.nodes[g].outputs[0];
+    const ValueId zero = add_constant_value(graph_, base + "_row0", Tensor::from_int64({0}, true));
+    for (const auto& [k, o] : readers) graph_.nodes[o.node].inputs = {rows, zero};
+  }
+
   bool try_move(const Selection& s) {
     const Node* pp = producer_of(graph_, s.data);
     if (pp == nullptr) return false;
@@ -440,7 +631,7 @@ class RowSelector {
                                       "' after ", pp->describe());
     if (is_graph_output(graph_, s.data)) return false;
     if (is_onnx_op(*pp, "Gather")) return false;  // a union's readers: nothing to move
-    const RowRule rule = row_rule(graph_, *pp, s.data_rank);
+    const RowRule rule = rule_for(*pp, s.data_rank);
     if (!rule.supported) {
       ctx_.near_miss(kPass, where, rule.why);
       return false;
@@ -448,6 +639,12 @@ class RowSelector {
     if (s.end_axis() > rule.first_mixed_axis) {
       ctx_.near_miss(kPass, where,
                      str_cat("the op combines values along axis ", rule.first_mixed_axis));
+      return false;
+    }
+    if (rule.query_rows && !picks_query_rows(s)) {
+      ctx_.near_miss(kPass, where,
+                     "attention mixes the rows of one image: only query rows (axis 1 of its "
+                     "[batch, queries, width] output) are picked before it");
       return false;
     }
     const NodeId p_id = static_cast<NodeId>(pp - graph_.nodes.data());
@@ -493,8 +690,20 @@ class RowSelector {
         return false;
       }
     }
-    std::vector<Pending> pending;
     const SymShape out_shape = graph_.values[s.data].shape;
+    std::optional<Pending> mask;
+    if (rule.query_rows) {
+      switch (prepare_attention(s, p_id, readers, where, &mask)) {
+        case Prepared::kRefused:
+          return false;
+        case Prepared::kChanged:
+          return true;
+        case Prepared::kReady:
+          break;
+      }
+      pp = &graph_.nodes[p_id];
+    }
+    std::vector<Pending> pending;
     for (int i = 0; i < pp->num_inputs(); ++i) {
       const ValueId in = pp->inputs[i];
       if (in == kNoValue || rule.params.count(i) != 0) continue;
@@ -504,6 +713,7 @@ class RowSelector {
         return false;
       }
     }
+    if (mask) pending.push_back(*mask);
     // The Shape readers' stand-in: an input with the output's leading sizes.
     ValueId stand_in = kNoValue;
     for (const Pending& p : pending) {
@@ -559,13 +769,15 @@ class RowSelector {
   Graph& graph_;
   PassContext& ctx_;
   Uses uses_;
+  bool query_rows_;  // moves into attention allowed (VITRT_DISABLE_FUSIONS=select_query_rows)
 };
 
 }  // namespace
 
 Status select_rows_early(Graph& graph, PassContext& ctx) {
   if (ctx.quantized_build()) return Status::ok_status();  // quantize_for_build runs it
-  return RowSelector(graph, ctx).run();
+  VITRT_ASSIGN_OR_RETURN(std::set<std::string> disabled, disabled_fusions());
+  return RowSelector(graph, ctx, disabled.count("select_query_rows") == 0).run();
 }
 
 }  // namespace vitrt

@@ -124,20 +124,22 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   VITRT_RETURN_IF_ERROR(quantize_linear(graph, ctx, q));
   // Shapes first: the passes read the dtypes of the QuantLinear outputs.
   VITRT_RETURN_IF_ERROR(infer_shapes(graph));
-  VITRT_RETURN_IF_ERROR(rows_pass(graph, ctx));
-  VITRT_RETURN_IF_ERROR(producers_pass(graph, ctx));
+  // The model's own layers, counted before select_rows_early may split a packed q, k, v.
   int quantized = 0, linear = 0;
   for (const Node& node : graph.nodes) {
     if (node.dead || node.domain != "vitrt") continue;
     quantized += node.op_type == "QuantLinear";
     linear += node.op_type == "Linear";
   }
-  const auto fp8_edges = ctx.applied_counts().find("fuse_quant_producers");
+  VITRT_RETURN_IF_ERROR(rows_pass(graph, ctx));
+  VITRT_RETURN_IF_ERROR(producers_pass(graph, ctx));
+  const auto quantized_edges = ctx.applied_counts().find("fuse_quant_producers");
   log(str_cat("quantization: ", quantized, " linear layers in ", options.precision, ", ", linear,
               " in ", q.float_precision,
-              fp8_edges == ctx.applied_counts().end()
+              quantized_edges == ctx.applied_counts().end()
                   ? std::string()
-                  : str_cat("; ", fp8_edges->second, " activations stay FP8 between layers"),
+                  : str_cat("; ", quantized_edges->second, " activations stay ",
+                            options.precision == "int8" ? "INT8" : "FP8", " between layers"),
               options.verbose || linear == 0 ? "" : " (--verbose says which and why)"));
   graph.compact();
   return infer_shapes(graph);

@@ -186,6 +186,10 @@ TEST(CudaAttentionSm90, MatchesFloat64) {
       {.b = 2, .sq = 209, .sk = 209, .heads = 1, .amp = 2.0f},
       {.b = 1, .sq = 256, .sk = 256, .heads = 2, .amp = 2.0f},
       {.b = 2, .sq = 3, .sk = 1, .heads = 2},
+      // The class token's query rows alone against every key (select_rows_early): ViT's and
+      // DeiT's last attention.
+      {.b = 3, .sq = 1, .sk = 197, .heads = 4, .amp = 3.0f},
+      {.b = 2, .sq = 2, .sk = 197, .heads = 2, .mask = 4},
       {.b = 1, .sq = 150, .sk = 37, .heads = 2},
       {.b = 1, .sq = 20, .sk = 230, .heads = 1, .causal = true},
       // Masks: one shared [Sq, Sk] mask, one per batch and head, with a fully masked row.

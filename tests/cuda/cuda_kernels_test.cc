@@ -1817,6 +1817,10 @@ const AttnCase kAttnCases[] = {
     // of a 4x4 window), and EfficientViT-like per-head biases at 49 tokens.
     {12, 16, 16, 1, 16, 16, false, 1, false, 2},
     {3, 49, 49, 4, 16, 16, false, 3, false, 2},
+    // The class token's query row(s) alone against every key (select_rows_early), batch 256
+    // and 2 with a per-batch-and-head bias picked to the query rows.
+    {256, 1, 197, 12, 64, 64, false, 0, false, 2},
+    {2, 2, 197, 3, 64, 64, false, 4, false, 2},
 };
 constexpr int kAttnCaseCount = sizeof(kAttnCases) / sizeof(kAttnCases[0]);
 

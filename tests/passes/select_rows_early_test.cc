@@ -2,8 +2,12 @@
 // (a class-token classifier's last block then runs on one token), the graph computing what it
 // did before; it stops at ops that mix rows, at values something else reads in full and at
 // graph outputs, and never moves past an op its indices depend on.
+#include <cmath>
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
+#include "passes/graph_rewrite.h"
 #include "passes/run_fusion.h"
 #include "passes/run_pass.h"
 
@@ -235,7 +239,7 @@ TEST(SelectRowsEarly, ScalarIndexOnABroadcastOperand) {
 }
 
 TEST(SelectRowsEarly, NotAcrossOpsThatMixTheSelectedAxis) {
-  for (const char* op : {"softmax_tokens", "attention", "dynamic_quant"}) {
+  for (const char* op : {"softmax_tokens", "causal_attention", "dynamic_quant"}) {
     SCOPED_TRACE(op);
     TestGraph g;
     const Dim batch = Dim::symbol("batch");
@@ -245,11 +249,13 @@ TEST(SelectRowsEarly, NotAcrossOpsThatMixTheSelectedAxis) {
       Attributes a;
       a.set_int("axis", 1);
       y = g.op("Softmax", {x}, a);
-    } else if (std::string(op) == "attention") {
-      const ValueId qkv = g.input("qkv", DType::kFloat32, {batch, kT, 3 * kD});
+    } else if (std::string(op) == "causal_attention") {
+      // Which keys a query row sees depends on its position.
+      const ValueId q = g.input("q", DType::kFloat32, {batch, kT, kD});
       Attributes a;
       a.set_int("num_heads", 2);
-      y = g.op("Attention", {qkv}, a, "vitrt");
+      a.set_int("causal", 1);
+      y = g.op("Attention", {q, x, x}, a, "vitrt");
     } else {
       Attributes a;
       a.set_string("format", "int8");
@@ -365,6 +371,206 @@ TEST(SelectRowsEarly, AllLeadingAxesNotPastABroadcastOperand) {
     EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 1);
     testing::expect_outputs_close(before, g.graph(), end_token_inputs(), 1e-6);
   }
+}
+
+}  // namespace
+}  // namespace vitrt
+
+namespace vitrt {
+namespace {
+
+using testing::count_ops;
+using testing::run_fusion;
+using testing::TestGraph;
+
+constexpr int64_t kTokens = 7, kWidth = 16, kHeads = 2;
+
+enum class Mask { kNone, kPerQuery, kKeysOnly };
+enum class Pick { kScalar, kList, kRuntimeScalar };
+
+struct AttentionForm {
+  Mask mask = Mask::kNone;
+  Pick pick = Pick::kScalar;
+  bool quantized_qkv = false;  // the packed projection an int8 vitrt.QuantLinear
+  bool causal = false;
+  int64_t axis = 1;  // the Gather's axis
+};
+
+Tensor attention_weights(std::vector<int64_t> shape, uint64_t seed) {
+  return testing::random_tensor(DType::kFloat32, std::move(shape), seed, -0.5, 0.5);
+}
+
+// A ViT's last block up to its class token, as the optimizer leaves it: LayerNorm -> packed q, k, v
+// projection -> Attention (optional mask) -> proj (+ the residual x) -> LayerNorm -> Gather.
+TestGraph attention_block(const AttentionForm& f) {
+  TestGraph g;
+  const Dim batch = Dim::symbol("batch");
+  const ValueId x = g.input("x", DType::kFloat32, {batch, kTokens, kWidth});
+  Attributes ln;
+  ln.set_int("axis", -1);
+  const ValueId norm = g.op("LayerNormalization",
+                            {x, g.constant("gamma", attention_weights({kWidth}, 3)),
+                             g.constant("beta", attention_weights({kWidth}, 4))},
+                            ln);
+  Attributes lin;
+  lin.set_string("activation", "none");
+  ValueId qkv;
+  if (f.quantized_qkv) {
+    Tensor w_q = Tensor::empty(DType::kInt8, {kWidth, 3 * kWidth});
+    const Tensor r = testing::random_tensor(DType::kFloat32, {kWidth, 3 * kWidth}, 5, -127, 127);
+    for (int64_t i = 0; i < w_q.numel(); ++i) {
+      w_q.data<int8_t>()[i] = static_cast<int8_t>(std::lround(r.data<float>()[i]));
+    }
+    Attributes a = lin;
+    a.set_string("format", "int8");
+    a.set_float("input_scale", 0.02f);
+    qkv = g.op("QuantLinear",
+               {norm, g.constant("w_q", w_q),
+                g.constant("w_scale",
+                           testing::random_tensor(DType::kFloat32, {3 * kWidth}, 6, 0.002, 0.004)),
+                g.constant("qkv_b", attention_weights({3 * kWidth}, 7))},
+               a, "vitrt");
+  } else {
+    qkv = g.op("Linear",
+               {norm, g.constant("qkv_w", attention_weights({kWidth, 3 * kWidth}, 5)),
+                g.constant("qkv_b", attention_weights({3 * kWidth}, 7))},
+               lin, "vitrt");
+  }
+  std::vector<ValueId> att_in = {qkv};
+  if (f.mask != Mask::kNone) {
+    const std::vector<int64_t> shape = f.mask == Mask::kPerQuery
+                                           ? std::vector<int64_t>{kTokens, kTokens}
+                                           : std::vector<int64_t>{1, 1, 1, kTokens};
+    att_in = {qkv, kNoValue, kNoValue,
+              g.constant("mask", testing::random_tensor(DType::kFloat32, shape, 8, -3, 0))};
+  }
+  Attributes a;
+  a.set_int("num_heads", kHeads);
+  if (f.causal) a.set_int("causal", 1);
+  const ValueId att = g.op("Attention", att_in, a, "vitrt");
+  const ValueId proj = g.op("Linear",
+                            {att, g.constant("proj_w", attention_weights({kWidth, kWidth}, 9)),
+                             g.constant("proj_b", attention_weights({kWidth}, 10)), x},
+                            lin, "vitrt");
+  const ValueId final_norm = g.op("LayerNormalization",
+                                  {proj, g.constant("gamma2", attention_weights({kWidth}, 11)),
+                                   g.constant("beta2", attention_weights({kWidth}, 12))},
+                                  ln);
+  ValueId idx;
+  if (f.pick == Pick::kRuntimeScalar) {
+    idx = g.input("token", DType::kInt64, {});
+  } else if (f.pick == Pick::kList) {
+    idx = g.constant("rows", Tensor::from_int64({5, 0}));
+  } else {
+    idx = g.constant("cls", Tensor::from_int64({0}, true));
+  }
+  Attributes ga;
+  ga.set_int("axis", f.axis);
+  g.output(g.op("Gather", {final_norm, idx}, ga));
+  EXPECT_TRUE(g.infer().ok()) << g.infer().message();
+  return g;
+}
+
+std::vector<Tensor> attention_inputs(const AttentionForm& f) {
+  std::vector<Tensor> in = {
+      testing::random_tensor(DType::kFloat32, {3, kTokens, kWidth}, 1, -2, 2)};
+  if (f.pick == Pick::kRuntimeScalar) in.push_back(Tensor::from_int64({-3}, true));
+  return in;
+}
+
+const Node* find_attention(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    if (!n.dead && n.op_type == "Attention") return &n;
+  }
+  return nullptr;
+}
+
+// The class token's query row alone goes through the last attention: the packed projection is
+// split, q is computed for the picked rows only, k and v for every token; the outputs are what
+// they were.
+TEST(SelectRowsEarlyAttention, OnlyThePickedQueryRowsAttend) {
+  for (Mask mask : {Mask::kNone, Mask::kPerQuery, Mask::kKeysOnly}) {
+    for (Pick pick : {Pick::kScalar, Pick::kList, Pick::kRuntimeScalar}) {
+      for (bool quantized : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "mask " << static_cast<int>(mask) << " pick "
+                                          << static_cast<int>(pick) << " int8 " << quantized);
+        AttentionForm f;
+        f.mask = mask;
+        f.pick = pick;
+        f.quantized_qkv = quantized;
+        TestGraph g = attention_block(f);
+        const Graph before = g.graph();
+        // Final LayerNorm, proj, the split, the Attention, the q projection; a scalar index
+        // first becomes a one-row Gather (not counted as a rewrite).
+        EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 5);
+        testing::expect_outputs_close(before, g.graph(), attention_inputs(f), 1e-6);
+        const Graph& after = g.graph();
+        const int64_t rows = pick == Pick::kList ? 2 : 1;
+        const Node* att = find_attention(after);
+        ASSERT_NE(att, nullptr);
+        ASSERT_TRUE(att->has_input(1));  // q, k, v separately
+        EXPECT_EQ(after.values[att->inputs[0]].shape[1].value(), rows);
+        EXPECT_EQ(after.values[att->inputs[1]].shape[1].value(), kTokens);
+        EXPECT_EQ(after.values[att->inputs[2]].shape[1].value(), kTokens);
+        if (mask == Mask::kPerQuery) {
+          EXPECT_EQ(after.values[att->inputs[3]].shape[0].value(), rows);
+        } else if (mask == Mask::kKeysOnly) {
+          EXPECT_EQ(after.values[att->inputs[3]].shape[2].value(), 1);
+        }
+        EXPECT_EQ(count_ops(after, quantized ? "QuantLinear" : "Linear"), quantized ? 3 : 4);
+        // The q projection reads the picked rows of the LayerNorm.
+        const Node* q = producer_of(after, att->inputs[0]);
+        ASSERT_NE(q, nullptr);
+        EXPECT_EQ(q->op_type, quantized ? "QuantLinear" : "Linear");
+        EXPECT_EQ(after.values[q->inputs[0]].shape[1].value(), rows);
+      }
+    }
+  }
+}
+
+// Not into causal attention, not for a Gather of images (axis 0: keys and values would have to
+// be picked too), not when the packed q, k, v are read elsewhere.
+TEST(SelectRowsEarlyAttention, RefusedWhereTheKeysWouldChange) {
+  {
+    AttentionForm f;
+    f.causal = true;
+    TestGraph g = attention_block(f);
+    EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 2);  // final LayerNorm, proj
+    EXPECT_FALSE(find_attention(g.graph())->has_input(1));
+  }
+  {
+    AttentionForm f;
+    f.axis = 0;
+    f.pick = Pick::kList;
+    TestGraph g = attention_block(f);
+    const Graph before = g.graph();
+    run_fusion(g.graph(), select_rows_early);
+    EXPECT_FALSE(find_attention(g.graph())->has_input(1));
+    std::vector<Tensor> in = {
+        testing::random_tensor(DType::kFloat32, {6, kTokens, kWidth}, 1, -2, 2)};
+    testing::expect_outputs_close(before, g.graph(), in, 1e-6);
+  }
+  {
+    AttentionForm f;
+    TestGraph g = attention_block(f);
+    const Node* att = find_attention(g.graph());
+    g.output(att->inputs[0]);  // the packed q, k, v also a graph output
+    ASSERT_TRUE(g.infer().ok());
+    EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 2);
+    EXPECT_FALSE(find_attention(g.graph())->has_input(1));
+  }
+}
+
+// VITRT_DISABLE_FUSIONS=select_query_rows keeps the moves into attention out (to measure
+// them), the rest of the pass still runs.
+TEST(SelectRowsEarlyAttention, SwitchedOffByName) {
+  struct EnvGuard {
+    ~EnvGuard() { unsetenv("VITRT_DISABLE_FUSIONS"); }
+  } guard;
+  ASSERT_EQ(setenv("VITRT_DISABLE_FUSIONS", "select_query_rows", 1), 0);
+  TestGraph g = attention_block({});
+  EXPECT_EQ(run_fusion(g.graph(), select_rows_early).applied, 2);  // final LayerNorm, proj
+  EXPECT_FALSE(find_attention(g.graph())->has_input(1));
 }
 
 }  // namespace
