@@ -24,12 +24,14 @@ repository root after building vitrt:
 
   python3 python/sweep_architectures.py [--only PATTERN[,PATTERN...]] [--exporter ts|dynamo|both]
       [--jobs 1] [--vitrt build/vitrt] [--json sweep.json] [--work /tmp/vitrt_sweep]
-      [--no-cuda | --cuda-run] [--half]
+      [--no-cuda | --cuda-run] [--half] [--quant int8,fp8]
 
 Statuses: ok; mismatch (vitrt vs ONNX Runtime above --tolerance of the output's scale); build
 failed / run failed (vitrt's message); export failed (PyTorch's exporter); ort failed / ort
 mismatch (ONNX Runtime cannot run the export, or differs from PyTorch: the export is wrong, not
-vitrt); cuda build failed / cuda run failed / cuda mismatch (--cuda-run); timeout (a step over --step-timeout seconds); model failed (the constructor refused the
+vitrt); cuda build failed / cuda run failed / cuda mismatch (--cuda-run); int8|fp8 build failed / run
+failed / low cosine (--quant int8,fp8: CPU plans calibrated on random inputs, compared with
+PyTorch fp32 by cosine); timeout (a step over --step-timeout seconds); model failed (the constructor refused the
 small config).
 """
 
@@ -1106,6 +1108,9 @@ def sweep_one(name, exporter, opts):
                 err_torch = max(err_torch, rel_err(got, t))
         row["err_ort"], row["err_torch"] = err_ort, err_torch
 
+        if opts.quant:
+            quant_run(row, path, work, specs, cases, output_names, opts)
+
         if opts.cuda_run:
             cuda_run(row, path, work, module, cases, output_names, opts)
         elif not opts.no_cuda:
@@ -1121,6 +1126,8 @@ def sweep_one(name, exporter, opts):
             row["message"] = f"ONNX Runtime differs from PyTorch by {ort_vs_torch:.1e} of scale"
         elif err_ort > opts.tolerance:
             row["status"] = "mismatch"
+        elif row.get("quant_status") not in (None, "ok"):
+            row["status"] = row["quant_status"]
         elif row["cuda_build"] not in (None, "ok"):
             row["status"] = "cuda build failed"
             row["message"] = row["cuda_build"]
@@ -1194,6 +1201,104 @@ def torch_fp16_errors(module, cases, output_names):
                 err = max(err, rel_err(got, ref))
                 cos = min(cos, cosine(got, ref))
     return err, cos
+
+
+def quant_run(row, path, work, specs, cases, output_names, opts):
+    """Post-training quantization on the CPU: for each precision of --quant (int8, fp8), builds
+    a plan calibrated on --quant-calib random input sets (batch 2, another seed than the test
+    inputs), runs it at every batch of CASES and compares it with PyTorch's float32 outputs by
+    cosine (the lowest over outputs and batches) and max error of scale. Random tiny models say
+    little of quantization accuracy; the row catches what must not happen: a build or run that
+    fails, a non-finite or wrongly shaped output, or an output no longer like the model's
+    (cosine under --quant-cosine). The quantized reference (python/quant_reference.py: the ONNX
+    model with the build log's quantization written in as float ops, run by ONNX Runtime)
+    checks the plan itself: it must agree with the reference about as well as the reference
+    agrees with itself when its input scales move by their logging's rounding. Fills quant
+    ({precision: [cosine with PyTorch, error, layers quantized, cosine with the reference, the
+    reference's own noise, the reference's cosine with PyTorch]}) and quant_status ("ok", "P
+    build failed", "P run failed", "P no reference", "P ref mismatch", "P low cosine": under
+    --quant-cosine with PyTorch where the reference is not)."""
+    calib = os.path.join(work, "calib")
+    rng = np.random.default_rng(1)
+    for i in range(opts.quant_calib):
+        run_dir = os.path.join(calib, f"run{i}")
+        os.makedirs(run_dir, exist_ok=True)
+        for n, arr in mf.make_inputs(specs, 2, rng).items():
+            np.save(os.path.join(run_dir, f"{n}.npy"), arr)
+    row["quant"] = {}
+    row["quant_status"] = "ok"
+    for precision in opts.quant:
+        plan = os.path.join(work, f"{precision}.plan")
+        rc, text = run_cmd([opts.vitrt, "build", path, "-o", plan, "--precision", precision,
+                            "--calib-data", calib, "--verbose"], opts.step_timeout)
+        with open(os.path.join(work, f"build_{precision}.log"), "w") as f:
+            f.write(text)
+        if rc != 0:
+            row.update(quant_status=f"{precision} build failed",
+                       message=f"{precision}: {last_error(text)}")
+            return
+        found = re.search(rf"quantization: (\d+) linear layers in {precision}", text)
+        layers = int(found.group(1)) if found else 0
+        try:
+            references = quant_references(path, text, opts)
+        except Exception as e:  # noqa: BLE001  a layer the reference cannot place
+            row.update(quant_status=f"{precision} no reference",
+                       message=f"{precision}: {type(e).__name__}: {e}"[:300])
+            return
+        err, cos, cos_ref, floor, ref_cost = 0.0, 1.0, 1.0, 1.0, 1.0
+        for batch, inputs, torch_out, _ort_out in cases:
+            msg, got = run_plan(plan, os.path.join(work, f"b{batch}"), inputs, output_names, opts)
+            if msg is not None:
+                row.update(quant_status=f"{precision} run failed",
+                           message=f"{precision} batch {batch}: {msg}")
+                return
+            refs = [sess.run(None, inputs) for sess in references]
+            for i, (oname, t) in enumerate(zip(output_names, torch_out)):
+                g = got[oname].astype(np.float32)
+                if g.shape != t.shape:
+                    row.update(quant_status=f"{precision} run failed", message=(
+                        f"{precision} batch {batch}: '{oname}' shape {g.shape} != {t.shape}"))
+                    return
+                err = max(err, rel_err(g, t))
+                cos = min(cos, cosine(g, t))
+                cos_ref = min(cos_ref, cosine(g, refs[0][i]))
+                ref_cost = min(ref_cost, cosine(refs[0][i], t))
+                for other in refs[1:]:
+                    floor = min(floor, cosine(refs[0][i], other[i]))
+        row["quant"][precision] = [cos, err, layers, cos_ref, floor, ref_cost]
+        # vitrt against the reference: as close as the reference is to itself with its input
+        # scales moved by their logging's rounding (a chaotic random model turns such a move
+        # into a visible change), or within 1e-4 of cosine 1.
+        if cos_ref < 0.9999 and 1.0 - cos_ref > 2.0 * (1.0 - floor):
+            row.update(quant_status=f"{precision} ref mismatch", message=(
+                f"{precision}: cosine {cos_ref:.6f} with the quantized reference (its own "
+                f"rounding noise: {floor:.6f}); {cos:.4f} with PyTorch fp32"))
+            return
+        # Far from PyTorch, where the reference is not: what the reference cannot show.
+        if cos < opts.quant_cosine and ref_cost >= opts.quant_cosine:
+            row.update(quant_status=f"{precision} low cosine", message=(
+                f"{precision}: cosine {cos:.4f} with PyTorch fp32 (error {err:.1e} of scale), "
+                f"the quantized reference {ref_cost:.4f}"))
+            return
+
+
+def quant_references(path, build_log, opts):
+    """ONNX Runtime sessions of python/quant_reference.py's model for BUILD_LOG's layers: as
+    logged, and with every input scale moved by +-2e-6 (the logged six digits' rounding)."""
+    import onnx
+    import onnxruntime as ort
+    import quant_reference
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = opts.threads
+    so.log_severity_level = 3
+    sessions = []
+    for factor in (1.0, 1.0 + 2e-6, 1.0 - 2e-6):
+        model = onnx.load(path)
+        quant_reference.rewrite(model, build_log, factor)
+        sessions.append(ort.InferenceSession(model.SerializeToString(), so,
+                                             providers=["CPUExecutionProvider"]))
+    return sessions
 
 
 def cuda_run(row, path, work, module, cases, output_names, opts):
@@ -1277,6 +1382,10 @@ def format_row(r):
 
 
 def cuda_errors(r):
+    if r.get("quant"):
+        return ("; " if r["message"] else "") + ", ".join(
+            f"{p} cos {q[0]:.4f} (ref {q[3]:.6f}, noise {q[4]:.6f}, {q[2]} layers)"
+            for p, q in r["quant"].items())
     if r.get("err_cuda_fp32") is None:
         return ""
     return (f"{'; ' if r['message'] else ''}cuda fp32 {fmt_err(r['err_cuda_fp32'])}, fp16 "
@@ -1313,10 +1422,21 @@ def main():
                         help="--cuda-run: fp16 max |error| bound, of the output's scale")
     parser.add_argument("--fp16-cosine", type=float, default=0.9999,
                         help="--cuda-run: fp16 lowest cosine against ONNX Runtime")
+    parser.add_argument("--quant", default="",
+                        help="comma-separated int8,fp8: also build CPU plans of these precisions "
+                        "calibrated on random inputs and compare them with PyTorch by cosine")
+    parser.add_argument("--quant-calib", type=int, default=4,
+                        help="--quant: calibration runs (random inputs at batch 2)")
+    parser.add_argument("--quant-cosine", type=float, default=0.98,
+                        help="--quant: lowest cosine with PyTorch fp32 before 'low cosine'")
     parser.add_argument("--keep", action="store_true", help="keep each model's work folder")
     parser.add_argument("--list", action="store_true", help="list the architectures and exit")
     opts = parser.parse_args()
     opts.vitrt = os.path.abspath(opts.vitrt)
+    opts.quant = [p for p in opts.quant.split(",") if p]
+    bad = [p for p in opts.quant if p not in ("int8", "fp8")]
+    if bad:
+        parser.error(f"--quant takes int8 and fp8, not {bad[0]}")
     if opts.tolerance is None:
         opts.tolerance = 3e-3 if opts.half else DEFAULT_TOL
     if opts.list:

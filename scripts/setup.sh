@@ -61,8 +61,10 @@ fi
 
 # The server's end-to-end test (ctest serve_e2e) talks to `vitrt serve` through the clients users
 # have: NVIDIA's tritonclient (KServe v2) and the openai package (/v1/embeddings). It fails
-# without them, so they are installed here, not only with --bench.
-python3 -m pip install -q numpy 'tritonclient[http]' openai
+# without them, so they are installed here, not only with --bench. onnx and onnxruntime: the
+# quantized plans' reference (ctest quant_reference) is ONNX Runtime running the model with the
+# quantization written in.
+python3 -m pip install -q numpy 'tritonclient[http]' openai onnx onnxruntime
 
 # CLIP's BPE vocabulary is not ours to commit: it ships inside the open-clip-torch wheel, so
 # fetch that wheel (no dependencies, no torch) and take the one file out of it. The tokenizer

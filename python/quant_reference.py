@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""An independent reference for a quantized vitrt plan: the FP32 ONNX model with vitrt's
+quantization written into it as float ops, evaluated by ONNX Runtime.
+
+`vitrt build --precision int8|fp8 --verbose` logs, for each linear layer it quantizes, the ONNX
+node, its input's scale and the weights' form:
+
+  [quantize_linear] Linear 'NODE' -> int8 (...): input amax A by M, scale S; weights per channel
+  [quantize_linear] Linear 'NODE' -> fp8 (...): input amax A by M, scale S; weights per tensor,
+      scale W
+
+This script reads those lines and rewrites the ONNX model so that each such node computes what
+the contract of vitrt.QuantLinear says (src/ir/ops/quant_linear.cc), in float:
+
+  int8  its input x becomes clip(round_half_even(x / S), -127, 127) * S; its weights are rounded
+        per output channel to clip(rint(w / s_n), -127, 127) * s_n, s_n = max|w_n| / 127;
+  fp8   its input becomes e4m3(x / S) * S (nearest even, saturating at +-448); its weights
+        e4m3(w / s) * s with s = max|w| / 448 over the node's weights.
+
+Everything else stays FP32, so ONNX Runtime's outputs are what a plan with those quantization
+decisions should give up to summation order: the quantized kernels, the graph rewrites around
+them (codes kept between layers, selected rows, fused epilogues) and the calibration's use of
+its scales are checked against it, where the FP32 model only says how much quantization cost.
+
+Scales are read as logged (six significant digits), so an element lying within that rounding of
+a quantization step's edge may land one step away: a few in a million.
+
+Int8 weights are exact even where vitrt folded a per-output-channel factor into them (BatchNorm,
+the attention scale: per-channel rounding commutes with it). For fp8's one scale per tensor the
+reference takes the ONNX node's own weights; where vitrt packed q, k and v into one matrix
+(`NODE_qkv`) or folded per-channel factors into the weights, its scale differs and the reference
+is only close.
+
+  python3 python/quant_reference.py MODEL.onnx BUILD.log OUT.onnx
+"""
+
+import argparse
+import re
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+LINE = re.compile(r"\[quantize_linear\] Linear '(?P<node>[^']+)' -> (?P<fmt>int8|fp8) \([^)]*\): "
+                  r"input amax \S+ by [^,]+, scale (?P<scale>[0-9.eE+-]+); weights "
+                  r"(?:per channel|per tensor, scale (?P<wscale>[0-9.eE+-]+))")
+E4M3_MAX = 448.0
+
+
+def e4m3_round(x):
+    """float32 array -> the nearest E4M3 values (ties to even, saturating at +-448), float32."""
+    x = np.asarray(x, np.float32).astype(np.float64)
+    a = np.abs(x)
+    with np.errstate(divide="ignore"):
+        e = np.floor(np.log2(np.where(a > 0, a, 1.0)))
+    e = np.maximum(e, -6.0)  # subnormals: steps of 2^-9
+    step = np.exp2(e - 3.0)
+    q = np.round(x / step) * step  # numpy rounds half to even
+    return np.clip(q, -E4M3_MAX, E4M3_MAX).astype(np.float32)
+
+
+def fp8_weight_scale(amax):
+    amax = np.float32(amax)
+    return amax / np.float32(E4M3_MAX) if amax > 0 else np.float32(1.0)
+
+
+def quantize_weights(w, fmt, channel_axis, fp8_scale=None):
+    """The weights vitrt's QuantLinear multiplies by, in float32 (see the module doc); fp8
+    takes the tensor's own scale unless `fp8_scale` gives one (a packed matrix's)."""
+    w = np.asarray(w, np.float32)
+    if fmt == "int8":
+        axes = tuple(a for a in range(w.ndim) if a != channel_axis)
+        s = np.max(np.abs(w), axis=axes, keepdims=True).astype(np.float32)
+        s = np.where(s > 0, s / np.float32(127.0), np.float32(1.0)).astype(np.float32)
+        return (np.clip(np.rint(w / s), -127, 127) * s).astype(np.float32)
+    s = fp8_weight_scale(np.max(np.abs(w)) if w.size else 0) if fp8_scale is None else fp8_scale
+    return (e4m3_round(w / s) * s).astype(np.float32)
+
+
+class Rewriter:
+    def __init__(self, model):
+        self.model = model
+        self.graph = model.graph
+        self.inits = {t.name: t for t in self.graph.initializer}
+        self.producer = {o: n for n in self.graph.node for o in n.output}
+        self.by_name = {n.name: n for n in self.graph.node}
+        self.counter = 0
+        self.new_nodes = []  # (insert before this node, nodes)
+        self.replaced = set()  # weights the quantized copies replace
+
+    def unique(self, base):
+        self.counter += 1
+        return f"{base}__vq{self.counter}"
+
+    def constant(self, name):
+        """The constant value `name` (an initializer, a Constant, or a Transpose of one)."""
+        if name in self.inits:
+            return numpy_helper.to_array(self.inits[name])
+        p = self.producer.get(name)
+        if p is None:
+            return None
+        if p.op_type == "Constant":
+            for a in p.attribute:
+                if a.name == "value":
+                    return numpy_helper.to_array(a.t)
+            return None
+        if p.op_type == "Transpose":
+            inner = self.constant(p.input[0])
+            if inner is None:
+                return None
+            perm = next((list(a.ints) for a in p.attribute if a.name == "perm"), None)
+            return np.transpose(inner, perm)
+        if p.op_type in ("Identity", "Cast"):
+            inner = self.constant(p.input[0])
+            return None if inner is None else inner.astype(np.float32)
+        return None
+
+    def add_initializer(self, base, array):
+        name = self.unique(base)
+        self.graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def weight_slot(self, node):
+        """(input index, channel axis) of the node's weights, or raise."""
+        if node.op_type == "MatMul":
+            return 1, -1
+        if node.op_type == "Gemm":
+            attrs = {a.name: a for a in node.attribute}
+            if "transA" in attrs and attrs["transA"].i:
+                raise ValueError(f"Gemm '{node.name}' has transA")
+            trans_b = "transB" in attrs and attrs["transB"].i
+            return 1, 0 if trans_b else 1
+        if node.op_type == "Conv":
+            return 1, 0
+        raise ValueError(f"node '{node.name}' is a {node.op_type}, not MatMul / Gemm / Conv")
+
+    def fake_quant_input(self, node, fmt, scale):
+        """Inserts the input's quantization before `node` (its input 0 rewired)."""
+        x = node.input[0]
+        base = self.unique(x + "_fq")
+        s = self.add_initializer(base + "_s", np.array(scale, np.float32))
+        nodes = []
+
+        def op(op_type, inputs, **attrs):
+            out = self.unique(base + "_" + op_type)
+            nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+            return out
+
+        y = op("Div", [x, s])
+        if fmt == "int8":
+            lo = self.add_initializer(base + "_lo", np.array(-127.0, np.float32))
+            hi = self.add_initializer(base + "_hi", np.array(127.0, np.float32))
+            q = op("Clip", [op("Round", [y]), lo, hi])
+        else:
+            ln2 = self.add_initializer(base + "_ln2", np.array(np.log(2.0), np.float32))
+            tiny = self.add_initializer(base + "_tiny", np.array(1e-30, np.float32))
+            emin = self.add_initializer(base + "_emin", np.array(-6.0, np.float32))
+            three = self.add_initializer(base + "_three", np.array(3.0, np.float32))
+            two = self.add_initializer(base + "_two", np.array(2.0, np.float32))
+            lo = self.add_initializer(base + "_lo", np.array(-E4M3_MAX, np.float32))
+            hi = self.add_initializer(base + "_hi", np.array(E4M3_MAX, np.float32))
+            a = op("Max", [op("Abs", [y]), tiny])
+            e = op("Max", [op("Floor", [op("Div", [op("Log", [a]), ln2])]), emin])
+            step = op("Pow", [two, op("Sub", [e, three])])
+            q = op("Clip", [op("Mul", [op("Round", [op("Div", [y, step])]), step]), lo, hi])
+        out = op("Mul", [q, s])
+        self.new_nodes.append((node, nodes))
+        node.input[0] = out
+
+    def weights(self, node):
+        slot, _axis = self.weight_slot(node)
+        w = self.constant(node.input[slot])
+        if w is None:
+            raise ValueError(f"node '{node.name}': its weights '{node.input[slot]}' are not a "
+                             "constant")
+        return w
+
+    def quantize_node_weights(self, node, fmt, fp8_scale=None):
+        slot, axis = self.weight_slot(node)
+        w = self.weights(node)
+        axis = axis % w.ndim
+        old = node.input[slot]
+        node.input[slot] = self.add_initializer(old + "_q",
+                                                quantize_weights(w, fmt, axis, fp8_scale))
+        self.replaced.add(old)
+
+    def targets(self, name):
+        """The ONNX nodes a logged layer name stands for: the node itself, or for a packed
+        `NODE_qkv` the MatMul / Gemm nodes that read NODE's input with constant weights."""
+        if name in self.by_name:
+            return [self.by_name[name]]
+        if name.endswith("_qkv") and name[:-4] in self.by_name:
+            x = self.by_name[name[:-4]].input[0]
+            found = [n for n in self.graph.node if n.op_type in ("MatMul", "Gemm")
+                     and n.input and n.input[0] == x and self.constant(n.input[1]) is not None]
+            if len(found) == 3:
+                return found
+        raise ValueError(f"the log names layer '{name}', which is no node of the model")
+
+    def finish(self):
+        """Puts the inserted nodes before the nodes they feed (topological order kept)."""
+        before = {}
+        for node, nodes in self.new_nodes:
+            before.setdefault(id(node), []).extend(nodes)
+        ordered = []
+        for n in self.graph.node:
+            ordered.extend(before.get(id(n), []))
+            ordered.append(n)
+        del self.graph.node[:]
+        self.graph.node.extend(ordered)
+        # Initializers no node reads any more (the float weights replaced).
+        read = {i for n in self.graph.node for i in n.input}
+        read |= {o.name for o in self.graph.output}
+        keep = [t for t in self.graph.initializer if t.name not in self.replaced or t.name in read]
+        del self.graph.initializer[:]
+        self.graph.initializer.extend(keep)
+
+
+def parse_log(text):
+    """[(node, format, input scale, logged fp8 weight scale or None)]"""
+    layers = []
+    for m in LINE.finditer(text):
+        w = m.group("wscale")
+        layers.append((m.group("node"), m.group("fmt"), float(m.group("scale")),
+                       float(w) if w else None))
+    return layers
+
+
+def rewrite(model, log_text, scale_factor=1.0):
+    """Rewrites `model` in place; returns the number of layers quantized. `scale_factor`
+    multiplies every input scale (to see how far the logged scales' rounding moves outputs)."""
+    layers = parse_log(log_text)
+    r = Rewriter(model)
+    done = set()
+    for name, fmt, scale, logged_w in layers:
+        nodes = r.targets(name)
+        fp8_scale = None
+        if fmt == "fp8" and len(nodes) > 1:
+            # A packed q, k, v matrix: one scale over the three.
+            fp8_scale = fp8_weight_scale(max(float(np.max(np.abs(r.weights(n)))) for n in nodes))
+        if fmt == "fp8" and logged_w is not None:
+            own = fp8_scale if fp8_scale is not None else fp8_weight_scale(
+                np.max(np.abs(r.weights(nodes[0]))))
+            if abs(float(own) - logged_w) > 1e-5 * logged_w:
+                # vitrt folded a per-channel factor into the weights: its scale, as logged.
+                fp8_scale = np.float32(logged_w)
+        for node in nodes:
+            if id(node) in done:
+                raise ValueError(f"node '{node.name}' is quantized twice in the log")
+            done.add(id(node))
+            r.quantize_node_weights(node, fmt, fp8_scale)
+            r.fake_quant_input(node, fmt, scale * scale_factor)
+    r.finish()
+    return len(layers)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("log", help="the output of vitrt build --precision int8|fp8 --verbose")
+    parser.add_argument("output")
+    args = parser.parse_args()
+    model = onnx.load(args.model)
+    with open(args.log) as f:
+        text = f.read()
+    try:
+        n = rewrite(model, text)
+    except ValueError as e:
+        print(f"quant_reference: {e}", file=sys.stderr)
+        return 1
+    onnx.save(model, args.output, save_as_external_data=model.ByteSize() > 1.8e9)
+    print(f"{n} quantized layers written into {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
