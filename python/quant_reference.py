@@ -88,32 +88,78 @@ class Rewriter:
         self.counter = 0
         self.new_nodes = []  # (insert before this node, nodes)
         self.replaced = set()  # weights the quantized copies replace
+        self.folded = {}  # values computed from initializers
 
     def unique(self, base):
         self.counter += 1
         return f"{base}__vq{self.counter}"
 
-    def constant(self, name):
-        """The constant value `name` (an initializer, a Constant, or a Transpose of one)."""
+    def constant(self, name, depth=0):
+        """The constant value `name`: an initializer, or the output of nodes computed from
+        initializers alone (a Transpose of the weights, a Split of a packed in-projection, ...),
+        evaluated by onnx.reference; None when it depends on an input."""
         if name in self.inits:
             return numpy_helper.to_array(self.inits[name])
+        if name in self.folded:
+            return self.folded[name]
         p = self.producer.get(name)
-        if p is None:
+        if p is None or depth > 16 or p.op_type in ("RandomNormal", "RandomUniform"):
             return None
-        if p.op_type == "Constant":
-            for a in p.attribute:
-                if a.name == "value":
-                    return numpy_helper.to_array(a.t)
-            return None
-        if p.op_type == "Transpose":
-            inner = self.constant(p.input[0])
-            if inner is None:
+        values = {}
+        for i in p.input:
+            if not i:
+                continue
+            v = self.constant(i, depth + 1)
+            if v is None:
                 return None
-            perm = next((list(a.ints) for a in p.attribute if a.name == "perm"), None)
-            return np.transpose(inner, perm)
-        if p.op_type in ("Identity", "Cast"):
-            inner = self.constant(p.input[0])
-            return None if inner is None else inner.astype(np.float32)
+            values[i] = v
+        from onnx.reference import ReferenceEvaluator
+
+        graph = helper.make_graph(
+            [p], "const", [helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(
+                v.dtype), v.shape) for i, v in values.items()],
+            [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None)
+             for o in p.output if o])
+        one = helper.make_model(graph, opset_imports=list(self.model.opset_import))
+        outs = ReferenceEvaluator(one).run(None, values)
+        for o, v in zip([o for o in p.output if o], outs):
+            self.folded[o] = np.asarray(v)
+        return self.folded.get(name)
+
+    def consumers(self, value):
+        return [n for n in self.graph.node if value in n.input]
+
+    def output_factor(self, node):
+        """The per-output-channel factor vitrt folds into the node's weights (optimizer passes
+        fold_scale_into_weights and fold_batch_norm): a constant Mul / Div after the node (and
+        its bias Add), or the BatchNormalization after a Conv; None when there is none."""
+        out = node.output[0]
+        for _ in range(2):
+            users = self.consumers(out)
+            if len(users) != 1:
+                return None
+            u = users[0]
+            if u.op_type == "Add" and node.op_type != "Conv":
+                other = [i for i in u.input if i != out]
+                if len(other) != 1 or self.constant(other[0]) is None:
+                    return None
+                out = u.output[0]
+                continue
+            if u.op_type in ("Mul", "Div") and node.op_type != "Conv":
+                other = [i for i in u.input if i != out]
+                c = self.constant(other[0]) if len(other) == 1 else None
+                if c is None or (u.op_type == "Div" and u.input[0] != out):
+                    return None
+                c = np.asarray(c, np.float32).reshape(-1)
+                return 1.0 / c if u.op_type == "Div" else c
+            if u.op_type == "BatchNormalization" and node.op_type == "Conv":
+                scale, _b, _mean, var = (self.constant(i) for i in u.input[1:5])
+                if scale is None or var is None:
+                    return None
+                eps = next((a.f for a in u.attribute if a.name == "epsilon"), 1e-5)
+                return (scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)).astype(
+                    np.float32)
+            return None
         return None
 
     def add_initializer(self, base, array):
@@ -176,20 +222,42 @@ class Rewriter:
                              "constant")
         return w
 
-    def quantize_node_weights(self, node, fmt, fp8_scale=None):
+    def quantize_node_weights(self, node, fmt, fp8_scale=None, factor=None):
+        """`factor`: a per-output-channel factor vitrt folded into the weights before it
+        quantized them (fp8's one scale then sees W * factor)."""
         slot, axis = self.weight_slot(node)
-        w = self.weights(node)
+        w = self.weights(node).astype(np.float32)
         axis = axis % w.ndim
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        if factor is not None:
+            f = np.asarray(factor, np.float32).reshape(shape)
+            q = quantize_weights(w * f, fmt, axis, fp8_scale) / f
+        else:
+            q = quantize_weights(w, fmt, axis, fp8_scale)
         old = node.input[slot]
-        node.input[slot] = self.add_initializer(old + "_q",
-                                                quantize_weights(w, fmt, axis, fp8_scale))
+        node.input[slot] = self.add_initializer(old + "_q", q.astype(np.float32))
         self.replaced.add(old)
 
+    def folded_amax(self, node, factor):
+        slot, axis = self.weight_slot(node)
+        w = self.weights(node).astype(np.float32)
+        if factor is None:
+            return float(np.max(np.abs(w)))
+        shape = [1] * w.ndim
+        shape[axis % w.ndim] = -1
+        return float(np.max(np.abs(w * np.asarray(factor, np.float32).reshape(shape))))
+
     def targets(self, name):
-        """The ONNX nodes a logged layer name stands for: the node itself, or for a packed
-        `NODE_qkv` the MatMul / Gemm nodes that read NODE's input with constant weights."""
+        """The ONNX nodes a logged layer name stands for: the node itself (NODE_batch_first: the
+        node), or for a packed `NODE_qkv` the MatMul / Gemm nodes that read NODE's input with
+        constant weights."""
         if name in self.by_name:
             return [self.by_name[name]]
+        # fuse_attention's copy of a sequence-first out_proj reading batch-first rows (the same
+        # values in another order).
+        if name.endswith("_batch_first") and name[:-len("_batch_first")] in self.by_name:
+            return [self.by_name[name[:-len("_batch_first")]]]
         if name.endswith("_qkv") and name[:-4] in self.by_name:
             x = self.by_name[name[:-4]].input[0]
             found = [n for n in self.graph.node if n.op_type in ("MatMul", "Gemm")
@@ -236,20 +304,29 @@ def rewrite(model, log_text, scale_factor=1.0):
     for name, fmt, scale, logged_w in layers:
         nodes = r.targets(name)
         fp8_scale = None
-        if fmt == "fp8" and len(nodes) > 1:
-            # A packed q, k, v matrix: one scale over the three.
-            fp8_scale = fp8_weight_scale(max(float(np.max(np.abs(r.weights(n)))) for n in nodes))
-        if fmt == "fp8" and logged_w is not None:
-            own = fp8_scale if fp8_scale is not None else fp8_weight_scale(
-                np.max(np.abs(r.weights(nodes[0]))))
-            if abs(float(own) - logged_w) > 1e-5 * logged_w:
-                # vitrt folded a per-channel factor into the weights: its scale, as logged.
-                fp8_scale = np.float32(logged_w)
-        for node in nodes:
+        factors = [None] * len(nodes)
+        if fmt == "fp8":
+            # One scale over the weights as vitrt quantized them: a packed q, k, v matrix's
+            # three parts together, and with the factor it folded in where the logged scale
+            # says it did (else the logged scale: close, not exact).
+            def joint(fs):
+                return fp8_weight_scale(max(r.folded_amax(n, f) for n, f in zip(nodes, fs)))
+
+            fp8_scale = joint(factors)
+            if logged_w is not None and abs(float(fp8_scale) - logged_w) > 1e-5 * logged_w:
+                folded = [r.output_factor(n) for n in nodes]
+                if any(f is not None for f in folded) and \
+                        abs(float(joint(folded)) - logged_w) <= 1e-5 * logged_w:
+                    factors, fp8_scale = folded, joint(folded)
+                else:
+                    fp8_scale = np.float32(logged_w)
+            if len(nodes) == 1 and factors[0] is None and logged_w is None:
+                fp8_scale = None
+        for node, factor in zip(nodes, factors):
             if id(node) in done:
                 raise ValueError(f"node '{node.name}' is quantized twice in the log")
             done.add(id(node))
-            r.quantize_node_weights(node, fmt, fp8_scale)
+            r.quantize_node_weights(node, fmt, fp8_scale, factor)
             r.fake_quant_input(node, fmt, scale * scale_factor)
     r.finish()
     return len(layers)
