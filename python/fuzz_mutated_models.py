@@ -11,6 +11,9 @@ signal (a crash) or a timeout is a bug, and the mutant is kept under --work for 
   python3 python/fuzz_mutated_models.py [--seed 1] [--count 300] [--kinds int_const,attr]
       [--models 'tests/golden/*/model.onnx'] [--vitrt build/vitrt] [--work /tmp/vitrt_mutants]
 
+`ctest -R mutation_fuzz` (so CI) runs 300 mutants of the golden fixtures with seed 1; longer runs
+with other seeds are for hunting.
+
 Session 25 found three crashes this way in 4,400 mutants of the golden fixtures and the sweep's
 exports (a NaN / out-of-range Range count, an Expand whose element count overflowed int64, a
 Linear sliced to N = 0 inside oneDNN), all fixed.

@@ -63,7 +63,7 @@ fi
 # have: NVIDIA's tritonclient (KServe v2) and the openai package (/v1/embeddings). It fails
 # without them, so they are installed here, not only with --bench. onnx and onnxruntime: the
 # quantized plans' reference (ctest quant_reference) is ONNX Runtime running the model with the
-# quantization written in.
+# quantization written in; the mutation fuzzer (ctest mutation_fuzz) edits models with onnx.
 python3 -m pip install -q numpy 'tritonclient[http]' openai onnx onnxruntime
 
 # CLIP's BPE vocabulary is not ours to commit: it ships inside the open-clip-torch wheel, so

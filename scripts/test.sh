@@ -53,14 +53,15 @@ if [ "${VITRT_SKIP_SANITIZE:-0}" != 1 ]; then
   # timing) assume release-build speeds, which a sanitized build is far from. The server's own
   # lifetime and drain logic runs here through the ServeHttpServer/ServeBatcher unit tests.
   # int8_without_vnni reruns the int8 tests (which run here) with oneDNN held to AVX2.
-  # quant_reference (20 quantized builds checked against ONNX Runtime) runs the release vitrt.
+  # quant_reference (20 quantized builds checked against ONNX Runtime) and mutation_fuzz (300
+  # broken models through build and bench) run the release vitrt.
   # Two eval-command tests that rerun the same CLI paths over many more images (34 s and 15 s
   # of the 175 s this suite took on 2 cores; CI's budget is 25 minutes) run in the release
   # suite only; the eval command's other tests run here.
   # A test that hangs fails after --timeout seconds instead of holding CI to its limit.
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-sanitize --output-on-failure -j "$jobs" --timeout 300 \
-    -E 'golden|conformance|serve_e2e|quant_reference|int8_without_vnni|EvalCommandTest.CalibrationFolderLayouts|EvalCommandTest.NpyDataGivesTheSameFigures'
+    -E 'golden|conformance|serve_e2e|quant_reference|mutation_fuzz|int8_without_vnni|EvalCommandTest.CalibrationFolderLayouts|EvalCommandTest.NpyDataGivesTheSameFigures'
   step_done "ASan/UBSan tests"
 fi
 
