@@ -39,6 +39,29 @@ size_t align_up(size_t n) {
   return (n + kAlign - 1) / kAlign * kAlign;
 }
 
+// A value shape no device memory holds (a negative dim, an element count past int64, more than
+// 2^46 bytes, as the CPU backend's TensorTooLarge): an error naming the output before the arena
+// is sized from it, where an overflowed size would give a too-small buffer.
+Status check_device_size(const DeviceTensor& t, size_t output) {
+  constexpr int64_t kMaxBytes = int64_t{1} << 46;
+  int64_t n = 1;
+  bool overflow = false;
+  for (int64_t d : t.shape) {
+    if (d < 0) {
+      return invalid_argument("output ", output, " has a negative dimension in shape ",
+                              shape_to_string(t.shape));
+    }
+    overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  }
+  const int64_t elem = t.dtype == DType::kUndefined ? 1 : static_cast<int64_t>(dtype_size(t.dtype));
+  int64_t bytes = 0;
+  if (overflow || __builtin_mul_overflow(n, elem, &bytes) || bytes > kMaxBytes) {
+    return invalid_argument("output ", output, " of shape ", shape_to_string(t.shape),
+                            " cannot be allocated (more than 2^46 bytes)");
+  }
+  return Status::ok_status();
+}
+
 Result<DType> float_type_of(const std::string& precision) {
   if (precision == "fp32") return DType::kFloat32;
   if (precision == "fp16") return DType::kFloat16;
@@ -497,6 +520,9 @@ class CudaExecutionContext final : public ExecutionContext {
       LaunchContext ctx = launch_context(false);
       CudaKernel& k = *kernels_.gpu[nid];
       VITRT_RETURN_IF_ERROR(k.run(in, out, ctx).with_context(n.describe()));
+      for (size_t o = 0; o < out.size(); ++o) {
+        VITRT_RETURN_IF_ERROR(check_device_size(out[o], o).with_context(n.describe()));
+      }
       plan->checks_indices = plan->checks_indices || k.checks_indices();
       ShapePlan::Step s{nid, step, {}, {}};
       for (size_t o = n.outputs.size(); o < out.size(); ++o) s.scratch.push_back(out[o]);
@@ -621,7 +647,7 @@ class CudaExecutionContext final : public ExecutionContext {
           ins.push_back(&plan.host[id]);
         }
       }
-      VITRT_RETURN_IF_ERROR(kernels_.cpu[nid]->run(ins, outs));
+      VITRT_RETURN_IF_ERROR(run_cpu_kernel(*kernels_.cpu[nid], ins, outs));
     }
     for (size_t o = 0; o < n.outputs.size(); ++o) {
       const ValueId id = n.outputs[o];

@@ -2492,6 +2492,28 @@ TEST(CudaEngine, IndexOutOfRangeFailsTheRunNamingTheNode) {
   }
 }
 
+// A kernel whose output shape no memory holds (an Expand to 2^62 elements, one past int64) is an
+// error naming the node, found when the shapes are planned, never an overflowed arena size.
+TEST(CudaEngine, OutputTooLargeIsAnError) {
+  VITRT_REQUIRE_GPU();
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  for (const std::vector<int64_t>& target :
+       {std::vector<int64_t>{4, big}, std::vector<int64_t>{1 << 30, 1 << 30, 1 << 30}}) {
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {1, 1});
+    g.output(g.op("Expand", {x, g.constant("target", Tensor::from_int64(target))}, {}, "",
+                  "huge_expand"));
+    ASSERT_TRUE(g.infer().ok()) << g.infer().to_string();
+    Result<std::vector<Tensor>> r =
+        run_graph_cuda(g.graph(), {random_tensor(DType::kFloat32, {1, 1}, 3, -1.0, 1.0)}, "fp32");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().to_string().find("huge_expand"), std::string::npos)
+        << r.status().to_string();
+    EXPECT_NE(r.status().to_string().find("2^46 bytes"), std::string::npos)
+        << r.status().to_string();
+  }
+}
+
 // Ops whose output shape depends on values computed on the GPU are refused with a message that
 // names the node and the input and says what to do; on values known on the host they run there.
 TEST(CudaEngine, DataDependentShapeRefusalSaysWhy) {
