@@ -164,7 +164,9 @@ class Rewriter:
 
     def add_initializer(self, base, array):
         name = self.unique(base)
-        self.graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
+        t = numpy_helper.from_array(np.asarray(array), name)
+        self.graph.initializer.append(t)
+        self.inits[name] = t
         return name
 
     def weight_slot(self, node):
@@ -181,8 +183,10 @@ class Rewriter:
             return 1, 0
         raise ValueError(f"node '{node.name}' is a {node.op_type}, not MatMul / Gemm / Conv")
 
-    def fake_quant_input(self, node, fmt, scale):
-        """Inserts the input's quantization before `node` (its input 0 rewired)."""
+    def fake_quant_input(self, node, fmt, scale, jitter=None):
+        """Inserts the input's quantization before `node` (its input 0 rewired). `jitter`
+        (a numpy Generator, magnitude): first add a random offset per input channel of about
+        magnitude x the quantization's range, as float32 arithmetic in another order would."""
         x = node.input[0]
         base = self.unique(x + "_fq")
         s = self.add_initializer(base + "_s", np.array(scale, np.float32))
@@ -193,6 +197,19 @@ class Rewriter:
             nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
             return out
 
+        if jitter is not None:
+            rng, magnitude = jitter
+            w = self.weights(node)
+            if node.op_type == "Conv":  # X [N, C, spatial...]: C = W's dim 1 x groups
+                groups = next((a.i for a in node.attribute if a.name == "group"), 1)
+                shape = [w.shape[1] * groups] + [1] * (w.ndim - 2)
+            else:  # MatMul / Gemm: X's last axis is K
+                _slot, axis = self.weight_slot(node)
+                shape = [w.shape[0] if axis % w.ndim != 0 or w.ndim == 1 else w.shape[1]]
+            qmax = 127.0 if fmt == "int8" else E4M3_MAX
+            offsets = rng.standard_normal(shape).astype(np.float32) * np.float32(
+                magnitude * scale * qmax)
+            x = op("Add", [x, self.add_initializer(base + "_jitter", offsets)])
         y = op("Div", [x, s])
         if fmt == "int8":
             lo = self.add_initializer(base + "_lo", np.array(-127.0, np.float32))
@@ -295,10 +312,14 @@ def parse_log(text):
     return layers
 
 
-def rewrite(model, log_text, scale_factor=1.0):
+def rewrite(model, log_text, scale_factor=1.0, jitter_seed=None, jitter=1e-6):
     """Rewrites `model` in place; returns the number of layers quantized. `scale_factor`
-    multiplies every input scale (to see how far the logged scales' rounding moves outputs)."""
+    multiplies every input scale (to see how far the logged scales' rounding moves outputs);
+    with `jitter_seed`, each quantized input first gets random per-channel offsets of `jitter`
+    times its range (how far float32 noise of that size, e.g. another summation order, moves
+    outputs through the rounding steps: the reference's own noise floor)."""
     layers = parse_log(log_text)
+    rng = None if jitter_seed is None else np.random.default_rng(jitter_seed)
     r = Rewriter(model)
     done = set()
     for name, fmt, scale, logged_w in layers:
@@ -327,7 +348,8 @@ def rewrite(model, log_text, scale_factor=1.0):
                 raise ValueError(f"node '{node.name}' is quantized twice in the log")
             done.add(id(node))
             r.quantize_node_weights(node, fmt, fp8_scale, factor)
-            r.fake_quant_input(node, fmt, scale * scale_factor)
+            r.fake_quant_input(node, fmt, scale * scale_factor,
+                               None if rng is None else (rng, jitter))
     r.finish()
     return len(layers)
 

@@ -1284,7 +1284,9 @@ def quant_run(row, path, work, specs, cases, output_names, opts):
 
 def quant_references(path, build_log, opts):
     """ONNX Runtime sessions of python/quant_reference.py's model for BUILD_LOG's layers: as
-    logged, and with every input scale moved by +-2e-6 (the logged six digits' rounding)."""
+    logged, with every input scale moved by +-2e-6 (the logged six digits' rounding), and with
+    random offsets of 1e-6 of each quantized input's range (float32 noise: another summation
+    order moves values across rounding steps as vitrt's kernels do against ONNX Runtime's)."""
     import onnx
     import onnxruntime as ort
     import quant_reference
@@ -1293,9 +1295,10 @@ def quant_references(path, build_log, opts):
     so.intra_op_num_threads = opts.threads
     so.log_severity_level = 3
     sessions = []
-    for factor in (1.0, 1.0 + 2e-6, 1.0 - 2e-6):
+    for factor, seed in ((1.0, None), (1.0 + 2e-6, None), (1.0 - 2e-6, None), (1.0, 1),
+                         (1.0, 2)):
         model = onnx.load(path)
-        quant_reference.rewrite(model, build_log, factor)
+        quant_reference.rewrite(model, build_log, factor, jitter_seed=seed)
         sessions.append(ort.InferenceSession(model.SerializeToString(), so,
                                              providers=["CPUExecutionProvider"]))
     return sessions
