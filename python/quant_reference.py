@@ -65,12 +65,12 @@ def fp8_weight_scale(amax):
     return amax / np.float32(E4M3_MAX) if amax > 0 else np.float32(1.0)
 
 
-def quantize_weights(w, fmt, channel_axis, fp8_scale=None):
+def quantize_weights(w, fmt, channel_axes, fp8_scale=None):
     """The weights vitrt's QuantLinear multiplies by, in float32 (see the module doc); fp8
     takes the tensor's own scale unless `fp8_scale` gives one (a packed matrix's)."""
     w = np.asarray(w, np.float32)
     if fmt == "int8":
-        axes = tuple(a for a in range(w.ndim) if a != channel_axis)
+        axes = tuple(a for a in range(w.ndim) if a not in channel_axes)
         s = np.max(np.abs(w), axis=axes, keepdims=True).astype(np.float32)
         s = np.where(s > 0, s / np.float32(127.0), np.float32(1.0)).astype(np.float32)
         return (np.clip(np.rint(w / s), -127, 127) * s).astype(np.float32)
@@ -133,6 +133,8 @@ class Rewriter:
         """The per-output-channel factor vitrt folds into the node's weights (optimizer passes
         fold_scale_into_weights and fold_batch_norm): a constant Mul / Div after the node (and
         its bias Add), or the BatchNormalization after a Conv; None when there is none."""
+        if node.op_type == "ConvTranspose":
+            return None
         out = node.output[0]
         for _ in range(2):
             users = self.consumers(out)
@@ -170,18 +172,23 @@ class Rewriter:
         return name
 
     def weight_slot(self, node):
-        """(input index, channel axis) of the node's weights, or raise."""
+        """(input index, the weights' output-channel axes as a function of their rank), or
+        raise. A ConvTranspose upsampler (kernel = stride, which vitrt lowers to a 1x1 Conv and
+        DepthToSpace) has one output channel per (output map, kernel position)."""
         if node.op_type == "MatMul":
-            return 1, -1
+            return 1, lambda nd: (nd - 1,)
         if node.op_type == "Gemm":
             attrs = {a.name: a for a in node.attribute}
             if "transA" in attrs and attrs["transA"].i:
                 raise ValueError(f"Gemm '{node.name}' has transA")
             trans_b = "transB" in attrs and attrs["transB"].i
-            return 1, 0 if trans_b else 1
+            return 1, (lambda nd: (0,)) if trans_b else (lambda nd: (1,))
         if node.op_type == "Conv":
-            return 1, 0
-        raise ValueError(f"node '{node.name}' is a {node.op_type}, not MatMul / Gemm / Conv")
+            return 1, lambda nd: (0,)
+        if node.op_type == "ConvTranspose":
+            return 1, lambda nd: tuple(range(1, nd))
+        raise ValueError(f"node '{node.name}' is a {node.op_type}, not MatMul / Gemm / Conv / "
+                         "ConvTranspose")
 
     def fake_quant_input(self, node, fmt, scale, jitter=None):
         """Inserts the input's quantization before `node` (its input 0 rewired). `jitter`
@@ -203,9 +210,11 @@ class Rewriter:
             if node.op_type == "Conv":  # X [N, C, spatial...]: C = W's dim 1 x groups
                 groups = next((a.i for a in node.attribute if a.name == "group"), 1)
                 shape = [w.shape[1] * groups] + [1] * (w.ndim - 2)
-            else:  # MatMul / Gemm: X's last axis is K
-                _slot, axis = self.weight_slot(node)
-                shape = [w.shape[0] if axis % w.ndim != 0 or w.ndim == 1 else w.shape[1]]
+            elif node.op_type == "ConvTranspose":  # W [C, Cout, k...]
+                shape = [w.shape[0]] + [1] * (w.ndim - 2)
+            else:  # MatMul / Gemm: X's last axis is K, the weights' non-channel axis
+                _slot, channels = self.weight_slot(node)
+                shape = [w.shape[1 if channels(w.ndim) == (0,) else 0]]
             qmax = 127.0 if fmt == "int8" else E4M3_MAX
             offsets = rng.standard_normal(shape).astype(np.float32) * np.float32(
                 magnitude * scale * qmax)
@@ -242,27 +251,27 @@ class Rewriter:
     def quantize_node_weights(self, node, fmt, fp8_scale=None, factor=None):
         """`factor`: a per-output-channel factor vitrt folded into the weights before it
         quantized them (fp8's one scale then sees W * factor)."""
-        slot, axis = self.weight_slot(node)
+        slot, channels = self.weight_slot(node)
         w = self.weights(node).astype(np.float32)
-        axis = axis % w.ndim
-        shape = [1] * w.ndim
-        shape[axis] = -1
+        axes = channels(w.ndim)
         if factor is not None:
+            shape = [1] * w.ndim
+            shape[axes[0]] = -1
             f = np.asarray(factor, np.float32).reshape(shape)
-            q = quantize_weights(w * f, fmt, axis, fp8_scale) / f
+            q = quantize_weights(w * f, fmt, axes, fp8_scale) / f
         else:
-            q = quantize_weights(w, fmt, axis, fp8_scale)
+            q = quantize_weights(w, fmt, axes, fp8_scale)
         old = node.input[slot]
         node.input[slot] = self.add_initializer(old + "_q", q.astype(np.float32))
         self.replaced.add(old)
 
     def folded_amax(self, node, factor):
-        slot, axis = self.weight_slot(node)
+        _slot, channels = self.weight_slot(node)
         w = self.weights(node).astype(np.float32)
         if factor is None:
             return float(np.max(np.abs(w)))
         shape = [1] * w.ndim
-        shape[axis % w.ndim] = -1
+        shape[channels(w.ndim)[0]] = -1
         return float(np.max(np.abs(w * np.asarray(factor, np.float32).reshape(shape))))
 
     def targets(self, name):
@@ -275,6 +284,9 @@ class Rewriter:
         # values in another order).
         if name.endswith("_batch_first") and name[:-len("_batch_first")] in self.by_name:
             return [self.by_name[name[:-len("_batch_first")]]]
+        # lower_conv_transpose's 1x1 Conv of an upsampling ConvTranspose.
+        if name.endswith("_1x1") and name[:-len("_1x1")] in self.by_name:
+            return [self.by_name[name[:-len("_1x1")]]]
         if name.endswith("_qkv") and name[:-4] in self.by_name:
             x = self.by_name[name[:-4]].input[0]
             found = [n for n in self.graph.node if n.op_type in ("MatMul", "Gemm")
