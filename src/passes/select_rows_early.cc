@@ -593,10 +593,7 @@ class RowSelector {
     a.inputs = {parts[0], parts[1], parts[2]};
     if (mask != kNoValue) a.inputs.push_back(mask);
     remove_nodes(graph_, {proj_id});
-    ctx_.applied(kPass,
-                 str_cat("packed q, k, v of '", a.name,
-                         "' split so that its query rows can be "
-                         "picked"),
+    ctx_.applied(kPass, str_cat("packed q, k, v of '", a.name, "' split to pick query rows"),
                  {proj.name});
     return true;
   }
