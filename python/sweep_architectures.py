@@ -29,10 +29,11 @@ repository root after building vitrt:
 Statuses: ok; mismatch (vitrt vs ONNX Runtime above --tolerance of the output's scale); build
 failed / run failed (vitrt's message); export failed (PyTorch's exporter); ort failed / ort
 mismatch (ONNX Runtime cannot run the export, or differs from PyTorch: the export is wrong, not
-vitrt); cuda build failed / cuda run failed / cuda mismatch (--cuda-run); int8|fp8 build failed / run
-failed / low cosine (--quant int8,fp8: CPU plans calibrated on random inputs, compared with
-PyTorch fp32 by cosine); timeout (a step over --step-timeout seconds); model failed (the constructor refused the
-small config).
+vitrt); cuda build failed / cuda run failed / cuda mismatch (--cuda-run); int8|fp8 build failed
+/ run failed / no reference / ref mismatch / low cosine (--quant int8,fp8: CPU plans calibrated
+on random inputs, held to python/quant_reference.py's ONNX Runtime reference of the same
+quantization, and compared with PyTorch fp32 by cosine); timeout (a step over --step-timeout
+seconds); model failed (the constructor refused the small config).
 """
 
 import argparse
@@ -1213,7 +1214,8 @@ def quant_run(row, path, work, specs, cases, output_names, opts):
     (cosine under --quant-cosine). The quantized reference (python/quant_reference.py: the ONNX
     model with the build log's quantization written in as float ops, run by ONNX Runtime)
     checks the plan itself: it must agree with the reference about as well as the reference
-    agrees with itself when its input scales move by their logging's rounding. Fills quant
+    agrees with itself when its input scales move by their logging's rounding or its quantized
+    inputs by float32-sized noise (quant_references). Fills quant
     ({precision: [cosine with PyTorch, error, layers quantized, cosine with the reference, the
     reference's own noise, the reference's cosine with PyTorch]}) and quant_status ("ok", "P
     build failed", "P run failed", "P no reference", "P ref mismatch", "P low cosine": under
@@ -1266,9 +1268,9 @@ def quant_run(row, path, work, specs, cases, output_names, opts):
                 for other in refs[1:]:
                     floor = min(floor, cosine(refs[0][i], other[i]))
         row["quant"][precision] = [cos, err, layers, cos_ref, floor, ref_cost]
-        # vitrt against the reference: as close as the reference is to itself with its input
-        # scales moved by their logging's rounding (a chaotic random model turns such a move
-        # into a visible change), or within 1e-4 of cosine 1.
+        # vitrt against the reference: as close as the reference is to its own perturbed copies
+        # (a chaotic random model turns float32 noise into a visible change through the
+        # rounding steps), or within 1e-4 of cosine 1.
         if cos_ref < 0.9999 and 1.0 - cos_ref > 2.0 * (1.0 - floor):
             row.update(quant_status=f"{precision} ref mismatch", message=(
                 f"{precision}: cosine {cos_ref:.6f} with the quantized reference (its own "
