@@ -136,7 +136,11 @@ class Rewriter:
         if node.op_type == "ConvTranspose":
             return None
         out = node.output[0]
-        for _ in range(2):
+        # Where the output channels are, counted from the last axis (MatMul / Gemm: the last);
+        # a Transpose moves them (ConvNeXt's layer scale multiplies after the permute back to
+        # NCHW, which vitrt's layout passes see through).
+        pos = -1
+        for _ in range(3):
             users = self.consumers(out)
             if len(users) != 1:
                 return None
@@ -147,12 +151,29 @@ class Rewriter:
                     return None
                 out = u.output[0]
                 continue
+            if u.op_type == "Transpose" and node.op_type != "Conv":
+                perm = next((list(a.ints) for a in u.attribute if a.name == "perm"), None)
+                if perm is None:
+                    return None
+                r = len(perm)
+                pos = perm.index(r + pos) - r
+                out = u.output[0]
+                continue
             if u.op_type in ("Mul", "Div") and node.op_type != "Conv":
                 other = [i for i in u.input if i != out]
                 c = self.constant(other[0]) if len(other) == 1 else None
                 if c is None or (u.op_type == "Div" and u.input[0] != out):
                     return None
-                c = np.asarray(c, np.float32).reshape(-1)
+                c = np.asarray(c, np.float32)
+                axis = c.ndim + pos
+                if axis < 0:  # the constant does not reach the channels: one factor
+                    if c.size != 1:
+                        return None
+                    c = c.reshape(1)
+                else:
+                    if any(d != 1 for k, d in enumerate(c.shape) if k != axis):
+                        return None
+                    c = c.reshape(-1)
                 return 1.0 / c if u.op_type == "Div" else c
             if u.op_type == "BatchNormalization" and node.op_type == "Conv":
                 scale, _b, _mean, var = (self.constant(i) for i in u.input[1:5])

@@ -38,6 +38,8 @@ FIXTURES = [
     "timm_swin_dynamo",
     "timm_eva02_tiny_ts17",
     "timm_vit_hybrid_stdconv_ts17",
+    "timm_convnext_ts17",
+    "timm_resnet_dynamo",
 ]
 MIN_COSINE = 0.9999
 MAX_ERROR = 0.01  # of the reference output's max |value|
