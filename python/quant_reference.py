@@ -46,6 +46,7 @@ LINE = re.compile(r"\[quantize_linear\] Linear '(?P<node>[^']+)' -> (?P<fmt>int8
                   r"input amax \S+ by [^,]+, scale (?P<scale>[0-9.eE+-]+); weights "
                   r"(?:per channel|per tensor, scale (?P<wscale>[0-9.eE+-]+))")
 E4M3_MAX = 448.0
+RECURRENT = ("LSTM", "GRU", "RNN")
 
 
 def e4m3_round(x):
@@ -208,6 +209,8 @@ class Rewriter:
             return 1, lambda nd: (0,)
         if node.op_type == "ConvTranspose":
             return 1, lambda nd: tuple(range(1, nd))
+        if node.op_type in RECURRENT:  # W [directions, gates x hidden, input]
+            return 1, lambda nd: (0, 1)
         raise ValueError(f"node '{node.name}' is a {node.op_type}, not MatMul / Gemm / Conv / "
                          "ConvTranspose")
 
@@ -233,6 +236,8 @@ class Rewriter:
                 shape = [w.shape[1] * groups] + [1] * (w.ndim - 2)
             elif node.op_type == "ConvTranspose":  # W [C, Cout, k...]
                 shape = [w.shape[0]] + [1] * (w.ndim - 2)
+            elif node.op_type in RECURRENT:  # X [..., input]
+                shape = [w.shape[2]]
             else:  # MatMul / Gemm: X's last axis is K, the weights' non-channel axis
                 _slot, channels = self.weight_slot(node)
                 shape = [w.shape[1 if channels(w.ndim) == (0,) else 0]]
@@ -284,6 +289,17 @@ class Rewriter:
             q = quantize_weights(w, fmt, axes, fp8_scale)
         old = node.input[slot]
         node.input[slot] = self.add_initializer(old + "_q", q.astype(np.float32))
+        self.replaced.add(old)
+
+    def quantize_recurrent_weights(self, node, fmt, directions):
+        """The input weights W [D, G*H, I] of the listed directions, as lower_recurrent's
+        QuantLinear takes them: per gate row for int8, one scale per direction for fp8."""
+        w = self.weights(node).astype(np.float32)
+        q = w.copy()
+        for d in directions:
+            q[d] = quantize_weights(w[d], fmt, (0,))
+        old = node.input[1]
+        node.input[1] = self.add_initializer(old + "_q", q)
         self.replaced.add(old)
 
     def folded_amax(self, node, factor):
@@ -355,7 +371,19 @@ def rewrite(model, log_text, scale_factor=1.0, jitter_seed=None, jitter=1e-6):
     rng = None if jitter_seed is None else np.random.default_rng(jitter_seed)
     r = Rewriter(model)
     done = set()
+    recurrent = {}  # id(node) -> (node, format, input scale, [directions])
     for name, fmt, scale, logged_w in layers:
+        # lower_recurrent's input projection of one direction of an LSTM / GRU / RNN:
+        # NODE_d<d>_XW, X times that direction's W transposed.
+        m = re.fullmatch(r"(.*)_d(\d+)_XW", name)
+        if name not in r.by_name and m and m.group(1) in r.by_name and \
+                r.by_name[m.group(1)].op_type in RECURRENT:
+            node = r.by_name[m.group(1)]
+            entry = recurrent.setdefault(id(node), (node, fmt, scale, []))
+            if entry[1] != fmt or entry[2] != scale:
+                raise ValueError(f"node '{node.name}': its directions are quantized differently")
+            entry[3].append(int(m.group(2)))
+            continue
         nodes = r.targets(name)
         fp8_scale = None
         factors = [None] * len(nodes)
@@ -383,6 +411,10 @@ def rewrite(model, log_text, scale_factor=1.0, jitter_seed=None, jitter=1e-6):
             r.quantize_node_weights(node, fmt, fp8_scale, factor)
             r.fake_quant_input(node, fmt, scale * scale_factor,
                                None if rng is None else (rng, jitter))
+    for node, fmt, scale, directions in recurrent.values():
+        r.quantize_recurrent_weights(node, fmt, directions)
+        r.fake_quant_input(node, fmt, scale * scale_factor,
+                           None if rng is None else (rng, jitter))
     r.finish()
     return len(layers)
 

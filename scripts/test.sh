@@ -53,7 +53,7 @@ if [ "${VITRT_SKIP_SANITIZE:-0}" != 1 ]; then
   # timing) assume release-build speeds, which a sanitized build is far from. The server's own
   # lifetime and drain logic runs here through the ServeHttpServer/ServeBatcher unit tests.
   # int8_without_vnni reruns the int8 tests (which run here) with oneDNN held to AVX2.
-  # quant_reference (20 quantized builds checked against ONNX Runtime) and mutation_fuzz (300
+  # quant_reference (26 quantized builds checked against ONNX Runtime) and mutation_fuzz (300
   # broken models through build and bench) run the release vitrt.
   # Two eval-command tests that rerun the same CLI paths over many more images (34 s and 15 s
   # of the 175 s this suite took on 2 cores; CI's budget is 25 minutes) run in the release

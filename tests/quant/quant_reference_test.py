@@ -40,6 +40,7 @@ FIXTURES = [
     "timm_vit_hybrid_stdconv_ts17",
     "timm_convnext_ts17",
     "timm_resnet_dynamo",
+    "timm_recurrent_ts17",
 ]
 MIN_COSINE = 0.9999
 MAX_ERROR = 0.01  # of the reference output's max |value|
