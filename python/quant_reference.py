@@ -22,14 +22,24 @@ decisions should give up to summation order: the quantized kernels, the graph re
 them (codes kept between layers, selected rows, fused epilogues) and the calibration's use of
 its scales are checked against it, where the FP32 model only says how much quantization cost.
 
-Scales are read as logged (six significant digits), so an element lying within that rounding of
-a quantization step's edge may land one step away: a few in a million.
+Logged layers that vitrt's rewrites renamed map back to the model's nodes: a packed q, k, v
+projection (`NODE_qkv`: the three MatMuls reading NODE's input), fuse_attention's batch-first
+out_proj copy (`NODE_batch_first`), an upsampling ConvTranspose lowered to a 1x1 Conv
+(`NODE_1x1`: one channel per output map and kernel position) and a recurrent node's input
+projection per direction (`NODE_d<d>_XW`: its X once, its W per gate row or per direction).
+Weights computed from initializers (a Transpose, a Split of a packed in-projection) are
+evaluated with onnx.reference. A layer it cannot place is an error, never a silent skip.
 
 Int8 weights are exact even where vitrt folded a per-output-channel factor into them (BatchNorm,
-the attention scale: per-channel rounding commutes with it). For fp8's one scale per tensor the
-reference takes the ONNX node's own weights; where vitrt packed q, k and v into one matrix
-(`NODE_qkv`) or folded per-channel factors into the weights, its scale differs and the reference
-is only close.
+a layer scale, the attention scale: per-channel rounding commutes with it). fp8's one scale per
+tensor sees the weights as vitrt quantized them: over the three parts of a packed q, k, v, and
+times the factor vitrt folded in (a constant Mul or Div after the node, through its bias Add and
+a Transpose, or the BatchNormalization after a Conv) where the logged scale shows it did; a
+factor it cannot find leaves the logged scale on the unfolded weights, which is only close.
+
+Scales are read as logged (six significant digits), so an element lying within that rounding of
+a quantization step's edge may land one step away: a few in a million. `rewrite`'s scale_factor
+and jitter_seed make perturbed copies that show how far such noise carries through a model.
 
   python3 python/quant_reference.py MODEL.onnx BUILD.log OUT.onnx
 """
@@ -432,6 +442,10 @@ def main():
         n = rewrite(model, text)
     except ValueError as e:
         print(f"quant_reference: {e}", file=sys.stderr)
+        return 1
+    if n == 0:
+        print(f"quant_reference: '{args.log}' names no quantized layer (the output of `vitrt "
+              "build --precision int8|fp8 --verbose` is needed)", file=sys.stderr)
         return 1
     onnx.save(model, args.output, save_as_external_data=model.ByteSize() > 1.8e9)
     print(f"{n} quantized layers written into {args.output}")
