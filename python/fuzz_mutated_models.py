@@ -10,9 +10,13 @@ signal (a crash) or a timeout is a bug, and the mutant is kept under --work for 
 
   python3 python/fuzz_mutated_models.py [--seed 1] [--count 300] [--kinds int_const,attr]
       [--models 'tests/golden/*/model.onnx'] [--vitrt build/vitrt] [--work /tmp/vitrt_mutants]
+      [--precision fp32|int8|fp8]
 
-`ctest -R mutation_fuzz` (so CI) runs 300 mutants of the golden fixtures with seed 1; longer runs
-with other seeds are for hunting.
+With --precision int8 or fp8 the builds quantize, calibrated on one random run of the mutant's
+declared inputs: calibration, layer selection and the quantized rewrites see the broken graphs.
+
+`ctest -R mutation_fuzz` (so CI) runs 300 mutants of the golden fixtures with seed 1 and 100 int8
+ones with seed 2; longer runs with other seeds are for hunting.
 
 Session 25 found three crashes this way in 4,400 mutants of the golden fixtures and the sweep's
 exports (a NaN / out-of-range Range count, an Expand whose element count overflowed int64, a
@@ -22,6 +26,7 @@ import argparse
 import glob
 import os
 import random
+import shutil
 import subprocess
 
 import numpy as np
@@ -152,6 +157,36 @@ def mutate(model, rng):
     return "none"
 
 
+NP_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.INT64: np.int64,
+            TensorProto.INT32: np.int32, TensorProto.FLOAT16: np.float16,
+            TensorProto.DOUBLE: np.float64, TensorProto.BOOL: np.bool_}
+
+
+def write_calibration(model, folder, rng):
+    """One calibration run for a quantized build: a NAME.npy per graph input, its declared
+    dims (a symbolic dim 2, at most 512), values in [-1, 1) or small integers. Inputs of types
+    numpy cannot hold are left out: the build then says which is missing."""
+    run_dir = os.path.join(folder, "run0")
+    os.makedirs(run_dir, exist_ok=True)
+    inits = {t.name for t in model.graph.initializer}
+    for inp in model.graph.input:
+        if inp.name in inits or not inp.type.HasField("tensor_type"):
+            continue
+        tt = inp.type.tensor_type
+        dtype = NP_TYPES.get(tt.elem_type)
+        if dtype is None:
+            continue
+        dims = [min(d.dim_value, 512) if d.HasField("dim_value") else 2 for d in tt.shape.dim]
+        if np.issubdtype(dtype, np.floating):
+            arr = (np.random.default_rng(rng.randrange(1 << 30)).random(dims) * 2 - 1).astype(dtype)
+        else:
+            arr = np.random.default_rng(rng.randrange(1 << 30)).integers(0, 4, dims).astype(dtype)
+        if arr.nbytes > (64 << 20):
+            continue
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in inp.name)
+        np.save(os.path.join(run_dir, f"{name}.npy"), arr)
+
+
 def run(cmd, timeout):
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -172,6 +207,9 @@ def main():
     parser.add_argument("--vitrt", default="build/vitrt")
     parser.add_argument("--work", default="/tmp/vitrt_mutants")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per step")
+    parser.add_argument("--precision", default="fp32",
+                        help="fp32 (default), or int8 / fp8: quantized builds, calibrated on "
+                        "one random run of the mutant's declared inputs")
     args = parser.parse_args()
     if args.kinds:
         KINDS = args.kinds.split(",")
@@ -189,7 +227,12 @@ def main():
         path = os.path.join(args.work, f"m{args.seed}_{it}.onnx")
         onnx.save(m, path)
         plan = path + ".plan"
-        rc, text = run([args.vitrt, "build", path, "-o", plan], args.timeout)
+        build = [args.vitrt, "build", path, "-o", plan]
+        if args.precision != "fp32":
+            calib = path + ".calib"
+            write_calibration(m, calib, rng)
+            build += ["--precision", args.precision, "--calib-data", calib]
+        rc, text = run(build, args.timeout)
         stage = "build"
         if rc == 0:
             stage = "run"
@@ -203,6 +246,8 @@ def main():
             print(f"BUG {stage} rc={rc} {src} ({what}) -> {path}\n   {text[-300:]}", flush=True)
         else:
             os.remove(path)
+            if os.path.isdir(path + ".calib"):
+                shutil.rmtree(path + ".calib")
         if os.path.exists(plan):
             os.remove(plan)
     print(f"seed {args.seed}: {args.count} mutants, {bad} crashes/hangs; "
