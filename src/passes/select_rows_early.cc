@@ -733,8 +733,11 @@ class RowSelector {
     }
     // Rewrite: new selections on the inputs, the producer reads them, the old ones go.
     const std::string base = str_cat(pp->name, "/select_rows");
+    // From here on nodes are added (the Shape readers' stand-in, the new selections), which
+    // may move graph_.nodes: the producer is graph_.nodes[p_id], never pp.
+    pp = nullptr;
     if (!shapes.empty()) move_shape_readers(shapes, stand_in, stand_in_exact, out_shape, base);
-    std::vector<ValueId> new_inputs = pp->inputs;
+    std::vector<ValueId> new_inputs = graph_.nodes[p_id].inputs;
     std::map<std::pair<ValueId, bool>, ValueId> made;
     for (const Pending& p : pending) {
       const auto key = std::make_pair(p.input, p.zero_index);
