@@ -303,7 +303,7 @@ class RowSelector {
     if (s.form != Form::kGather) return false;
     const std::vector<NodeId>& readers = uses_.of(s.data);
     if (readers.size() < 2 || movable_producer(s) == nullptr) return false;
-    const Dim& rows = graph_.values[s.data].shape[s.axis];
+    const Dim rows = graph_.values[s.data].shape[s.axis];  // a copy: values are added below
     std::set<int64_t> wanted;
     std::vector<Selection> all;
     for (NodeId r : readers) {
