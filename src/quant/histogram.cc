@@ -4,31 +4,38 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace vitrt::quant {
 
 void AbsHistogram::add(const float* x, int64_t n) {
+  // NaNs are skipped; infinities set amax (so minmax gives an infinite threshold, which keeps
+  // the layer in float) but stay out of the bins, which hold the finite values only.
   float batch_amax = 0.0f;
+  bool infinite = false;
   for (int64_t i = 0; i < n; ++i) {
     if (std::isnan(x[i])) continue;
     min_ = std::min(min_, x[i]);
     max_ = std::max(max_, x[i]);
+    if (std::isinf(x[i])) {
+      infinite = true;
+      continue;
+    }
     batch_amax = std::max(batch_amax, std::fabs(x[i]));
   }
-  amax_ = std::max(amax_, batch_amax);
+  amax_ = std::max(amax_, infinite ? std::numeric_limits<float>::infinity() : batch_amax);
   if (batch_amax > 0.0f && bin_width_ == 0.0) {
     // Values equal to the first batch's amax land in the last bin.
     bin_width_ = static_cast<double>(batch_amax) / kBins;
   }
-  while (bin_width_ > 0.0 && batch_amax >= bin_width_ * kBins * (1.0 + 1e-9) &&
-         std::isfinite(batch_amax)) {
+  while (bin_width_ > 0.0 && batch_amax >= bin_width_ * kBins * (1.0 + 1e-9)) {
     for (int b = 0; b < kBins / 2; ++b) counts_[b] = counts_[2 * b] + counts_[2 * b + 1];
     std::fill(counts_.begin() + kBins / 2, counts_.end(), 0);
     bin_width_ *= 2.0;
   }
   const double inv_width = bin_width_ > 0.0 ? 1.0 / bin_width_ : 0.0;
   for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(x[i])) continue;
+    if (!std::isfinite(x[i])) continue;
     const double bin = std::fabs(static_cast<double>(x[i])) * inv_width;
     counts_[bin >= kBins ? kBins - 1 : static_cast<int>(bin)] += 1;
     ++total_;

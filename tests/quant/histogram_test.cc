@@ -40,6 +40,32 @@ TEST(CalibrationHistogram, MinMaxIsTheLargestMagnitude) {
   EXPECT_EQ(h.total(), 5u);  // the NaN is skipped
 }
 
+// Infinities (a model that overflows on a calibration input) make amax infinite, so minmax
+// gives an infinite threshold (quantize_linear then keeps the layer in float), while the bins
+// hold the finite values alone and percentile stays finite. An infinite first batch is no
+// special case. (UBSan once caught a NaN bin index here.)
+TEST(CalibrationHistogram, InfinitiesSetAmaxAndStayOutOfTheBins) {
+  for (bool inf_first : {false, true}) {
+    SCOPED_TRACE(inf_first);
+    AbsHistogram h;
+    const std::vector<float> inf = {INFINITY, -INFINITY, 1.0f};
+    const std::vector<float> finite = gaussian(10000, 3);
+    if (inf_first) h.add(inf.data(), 3);
+    h.add(finite.data(), static_cast<int64_t>(finite.size()));
+    if (!inf_first) h.add(inf.data(), 3);
+    EXPECT_TRUE(std::isinf(h.amax()));
+    EXPECT_EQ(h.total(), 10001u);
+    EXPECT_TRUE(std::isfinite(h.bin_width()) && h.bin_width() > 0.0);
+    EXPECT_TRUE(std::isinf(threshold(h, CalibMethod::kMinMax)));
+    const float p = threshold(h, CalibMethod::kPercentile, QuantGrid::kInt8, 99.9);
+    EXPECT_TRUE(std::isfinite(p) && p > 2.0f && p < 6.0f) << p;
+    for (CalibMethod m : {CalibMethod::kEntropy, CalibMethod::kMse}) {
+      const float t = threshold(h, m);
+      EXPECT_TRUE(std::isfinite(t) && t > 1.0f && t < 6.0f) << calib_method_name(m) << " " << t;
+    }
+  }
+}
+
 // A later batch with a larger range merges bins instead of losing the earlier counts.
 TEST(CalibrationHistogram, GrowsByMergingBins) {
   AbsHistogram h;
