@@ -72,6 +72,10 @@ class TensorTooLarge : public std::length_error {
   using std::length_error::length_error;
 };
 
+// The bytes of a `dtype` tensor of `shape` (0 when a dim is 0), what Tensor::zeros / empty
+// allocate; throws TensorTooLarge for a shape no memory holds.
+size_t checked_nbytes(DType dtype, const std::vector<int64_t>& shape);
+
 class Tensor {
  public:
   Tensor() = default;

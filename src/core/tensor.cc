@@ -143,14 +143,10 @@ int64_t shape_numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
-namespace {
-
-constexpr size_t kAlignment = 64;
-
-// The bytes of a `dtype` tensor of `shape`; throws TensorTooLarge (a std::length_error) for a
-// negative dim, an element count past int64, or more than 2^46 bytes (64 TiB: no machine's
-// memory), which a kernel computing an output shape from a model's data can produce. The
-// kernel runners (run_cpu_node, the executor) turn it into a Status naming the node.
+// Throws for a negative dim, an element count past int64 or more than 2^46 bytes (64 TiB: no
+// machine's memory), which a kernel computing an output shape from a model's data can produce.
+// The kernel runners (run_cpu_node, the executor, the CUDA engine's shape planning) turn it into
+// a Status naming the node.
 size_t checked_nbytes(DType dtype, const std::vector<int64_t>& shape) {
   constexpr int64_t kMaxBytes = int64_t{1} << 46;
   for (int64_t d : shape) {
@@ -171,6 +167,10 @@ size_t checked_nbytes(DType dtype, const std::vector<int64_t>& shape) {
   }
   return static_cast<size_t>(bytes);
 }
+
+namespace {
+
+constexpr size_t kAlignment = 64;
 
 std::shared_ptr<void> allocate(size_t nbytes, bool zero) {
   // Round up so that vectorised kernels may read a full vector past the last element.

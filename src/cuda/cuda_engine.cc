@@ -39,25 +39,15 @@ size_t align_up(size_t n) {
   return (n + kAlign - 1) / kAlign * kAlign;
 }
 
-// A value shape no device memory holds (a negative dim, an element count past int64, more than
-// 2^46 bytes, as the CPU backend's TensorTooLarge): an error naming the output before the arena
-// is sized from it, where an overflowed size would give a too-small buffer.
+// A value shape no device memory holds (checked_nbytes: a negative dim, an element count past
+// int64, more than 2^46 bytes): an error naming the output before the arena is sized from it,
+// where an overflowed size would give a too-small buffer.
 Status check_device_size(const DeviceTensor& t, size_t output) {
-  constexpr int64_t kMaxBytes = int64_t{1} << 46;
-  int64_t n = 1;
-  bool overflow = false;
-  for (int64_t d : t.shape) {
-    if (d < 0) {
-      return invalid_argument("output ", output, " has a negative dimension in shape ",
-                              shape_to_string(t.shape));
-    }
-    overflow = overflow || __builtin_mul_overflow(n, d, &n);
-  }
-  const int64_t elem = t.dtype == DType::kUndefined ? 1 : static_cast<int64_t>(dtype_size(t.dtype));
-  int64_t bytes = 0;
-  if (overflow || __builtin_mul_overflow(n, elem, &bytes) || bytes > kMaxBytes) {
-    return invalid_argument("output ", output, " of shape ", shape_to_string(t.shape),
-                            " cannot be allocated (more than 2^46 bytes)");
+  try {
+    // An output whose dtype a kernel leaves unset still has its elements counted.
+    checked_nbytes(t.dtype == DType::kUndefined ? DType::kUInt8 : t.dtype, t.shape);
+  } catch (const TensorTooLarge& e) {
+    return invalid_argument("output ", output, " cannot be allocated: ", e.what());
   }
   return Status::ok_status();
 }
