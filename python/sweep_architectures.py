@@ -1296,10 +1296,12 @@ def quant_references(path, build_log, opts):
     so = ort.SessionOptions()
     so.intra_op_num_threads = opts.threads
     so.log_severity_level = 3
+    original = onnx.load(path)
     sessions = []
     for factor, seed in ((1.0, None), (1.0 + 2e-6, None), (1.0 - 2e-6, None), (1.0, 1),
                          (1.0, 2)):
-        model = onnx.load(path)
+        model = onnx.ModelProto()
+        model.CopyFrom(original)
         quant_reference.rewrite(model, build_log, factor, jitter_seed=seed)
         sessions.append(ort.InferenceSession(model.SerializeToString(), so,
                                              providers=["CPUExecutionProvider"]))

@@ -153,13 +153,18 @@ Result<std::set<std::string>> disabled_fusions() {
   std::stringstream list(env);
   for (std::string name; std::getline(list, name, ',');) {
     if (name.empty()) continue;
-    bool known = name == "fuse_quant_producers" || name == "select_query_rows";
+    // Names beside the fusion list: the quantized builds' pass and a part of select_rows_early.
+    static const char* const kOthers[] = {"fuse_quant_producers", "select_query_rows"};
+    bool known = false;
     std::string all;
     for (const Pass& p : fusion_passes()) {
       known = known || p.name == name;
       all += str_cat(all.empty() ? "" : ", ", p.name);
     }
-    all += ", fuse_quant_producers, select_query_rows";
+    for (const char* other : kOthers) {
+      known = known || name == other;
+      all += str_cat(", ", other);
+    }
     if (!known) {
       return invalid_argument("VITRT_DISABLE_FUSIONS names '", name,
                               "', which is not a fusion pass; they are: ", all);
