@@ -284,6 +284,18 @@ class Rewriter:
                              "constant")
         return w
 
+    def channel_factor(self, node, w, factor):
+        """`factor` (one value per output channel) shaped to broadcast against the weights."""
+        _slot, channels = self.weight_slot(node)
+        shape = [1] * w.ndim
+        shape[channels(w.ndim)[0]] = -1
+        return np.asarray(factor, np.float32).reshape(shape)
+
+    def replace_weights(self, node, slot, q):
+        old = node.input[slot]
+        node.input[slot] = self.add_initializer(old + "_q", q.astype(np.float32))
+        self.replaced.add(old)
+
     def quantize_node_weights(self, node, fmt, fp8_scale=None, factor=None):
         """`factor`: a per-output-channel factor vitrt folded into the weights before it
         quantized them (fp8's one scale then sees W * factor)."""
@@ -291,15 +303,11 @@ class Rewriter:
         w = self.weights(node).astype(np.float32)
         axes = channels(w.ndim)
         if factor is not None:
-            shape = [1] * w.ndim
-            shape[axes[0]] = -1
-            f = np.asarray(factor, np.float32).reshape(shape)
+            f = self.channel_factor(node, w, factor)
             q = quantize_weights(w * f, fmt, axes, fp8_scale) / f
         else:
             q = quantize_weights(w, fmt, axes, fp8_scale)
-        old = node.input[slot]
-        node.input[slot] = self.add_initializer(old + "_q", q.astype(np.float32))
-        self.replaced.add(old)
+        self.replace_weights(node, slot, q)
 
     def quantize_recurrent_weights(self, node, fmt, directions):
         """The input weights W [D, G*H, I] of the listed directions, as lower_recurrent's
@@ -308,18 +316,13 @@ class Rewriter:
         q = w.copy()
         for d in directions:
             q[d] = quantize_weights(w[d], fmt, (0,))
-        old = node.input[1]
-        node.input[1] = self.add_initializer(old + "_q", q)
-        self.replaced.add(old)
+        self.replace_weights(node, 1, q)
 
     def folded_amax(self, node, factor):
-        _slot, channels = self.weight_slot(node)
         w = self.weights(node).astype(np.float32)
-        if factor is None:
-            return float(np.max(np.abs(w)))
-        shape = [1] * w.ndim
-        shape[channels(w.ndim)[0]] = -1
-        return float(np.max(np.abs(w * np.asarray(factor, np.float32).reshape(shape))))
+        if factor is not None:
+            w = w * self.channel_factor(node, w, factor)
+        return float(np.max(np.abs(w)))
 
     def targets(self, name):
         """The ONNX nodes a logged layer name stands for: the node itself (NODE_batch_first: the
