@@ -396,10 +396,6 @@ struct AttentionForm {
   int64_t axis = 1;  // the Gather's axis
 };
 
-Tensor attention_weights(std::vector<int64_t> shape, uint64_t seed) {
-  return testing::random_tensor(DType::kFloat32, std::move(shape), seed, -0.5, 0.5);
-}
-
 // A ViT's last block up to its class token, as the optimizer leaves it: LayerNorm -> packed q, k, v
 // projection -> Attention (optional mask) -> proj (+ the residual x) -> LayerNorm -> Gather.
 TestGraph attention_block(const AttentionForm& f) {
@@ -408,10 +404,9 @@ TestGraph attention_block(const AttentionForm& f) {
   const ValueId x = g.input("x", DType::kFloat32, {batch, kTokens, kWidth});
   Attributes ln;
   ln.set_int("axis", -1);
-  const ValueId norm = g.op("LayerNormalization",
-                            {x, g.constant("gamma", attention_weights({kWidth}, 3)),
-                             g.constant("beta", attention_weights({kWidth}, 4))},
-                            ln);
+  const ValueId norm = g.op(
+      "LayerNormalization",
+      {x, g.constant("gamma", weights({kWidth}, 3)), g.constant("beta", weights({kWidth}, 4))}, ln);
   Attributes lin;
   lin.set_string("activation", "none");
   ValueId qkv;
@@ -428,12 +423,12 @@ TestGraph attention_block(const AttentionForm& f) {
                {norm, g.constant("w_q", w_q),
                 g.constant("w_scale",
                            testing::random_tensor(DType::kFloat32, {3 * kWidth}, 6, 0.002, 0.004)),
-                g.constant("qkv_b", attention_weights({3 * kWidth}, 7))},
+                g.constant("qkv_b", weights({3 * kWidth}, 7))},
                a, "vitrt");
   } else {
     qkv = g.op("Linear",
-               {norm, g.constant("qkv_w", attention_weights({kWidth, 3 * kWidth}, 5)),
-                g.constant("qkv_b", attention_weights({3 * kWidth}, 7))},
+               {norm, g.constant("qkv_w", weights({kWidth, 3 * kWidth}, 5)),
+                g.constant("qkv_b", weights({3 * kWidth}, 7))},
                lin, "vitrt");
   }
   std::vector<ValueId> att_in = {qkv};
@@ -449,12 +444,12 @@ TestGraph attention_block(const AttentionForm& f) {
   if (f.causal) a.set_int("causal", 1);
   const ValueId att = g.op("Attention", att_in, a, "vitrt");
   const ValueId proj = g.op("Linear",
-                            {att, g.constant("proj_w", attention_weights({kWidth, kWidth}, 9)),
-                             g.constant("proj_b", attention_weights({kWidth}, 10)), x},
+                            {att, g.constant("proj_w", weights({kWidth, kWidth}, 9)),
+                             g.constant("proj_b", weights({kWidth}, 10)), x},
                             lin, "vitrt");
   const ValueId final_norm = g.op("LayerNormalization",
-                                  {proj, g.constant("gamma2", attention_weights({kWidth}, 11)),
-                                   g.constant("beta2", attention_weights({kWidth}, 12))},
+                                  {proj, g.constant("gamma2", weights({kWidth}, 11)),
+                                   g.constant("beta2", weights({kWidth}, 12))},
                                   ln);
   ValueId idx;
   if (f.pick == Pick::kRuntimeScalar) {
