@@ -10,13 +10,17 @@ signal (a crash) or a timeout is a bug, and the mutant is kept under --work for 
 
   python3 python/fuzz_mutated_models.py [--seed 1] [--count 300] [--kinds int_const,attr]
       [--models 'tests/golden/*/model.onnx'] [--vitrt build/vitrt] [--work /tmp/vitrt_mutants]
-      [--precision fp32|int8|fp8]
+      [--precision fp32|fp16|bf16|int8|fp8] [--device cpu|cuda]
 
 With --precision int8 or fp8 the builds quantize, calibrated on one random run of the mutant's
 declared inputs: calibration, layer selection and the quantized rewrites see the broken graphs.
+With --device cuda the builds make CUDA plans (the passes that only CUDA builds run, and the
+check that every node has a CUDA kernel, see the mutants); they are run only where a GPU is (a
+build on a machine without one still exercises everything but the tactic timing).
 
-`ctest -R mutation_fuzz` (so CI) runs 300 mutants of the golden fixtures with seed 1 and 100 int8
-ones with seed 2; longer runs with other seeds are for hunting.
+`ctest -R mutation_fuzz` (so CI) runs 300 mutants of the golden fixtures with seed 1, 100 int8
+ones with seed 2 and, where nvcc built the CUDA backend, 200 fp16 CUDA builds with seed 3;
+longer runs with other seeds are for hunting.
 
 Session 25 found three crashes this way in 4,400 mutants of the golden fixtures and the sweep's
 exports (a NaN / out-of-range Range count, an Expand whose element count overflowed int64, a
@@ -209,8 +213,12 @@ def main():
     parser.add_argument("--timeout", type=int, default=60, help="seconds per step")
     parser.add_argument("--precision", default="fp32",
                         help="fp32 (default), or int8 / fp8: quantized builds, calibrated on "
-                        "one random run of the mutant's declared inputs")
+                        "one random run of the mutant's declared inputs; fp16 / bf16 for "
+                        "--device cuda")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    has_gpu = args.device == "cuda" and shutil.which("nvidia-smi") is not None and \
+        subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
     if args.kinds:
         KINDS = args.kinds.split(",")
     os.makedirs(args.work, exist_ok=True)
@@ -227,17 +235,19 @@ def main():
         path = os.path.join(args.work, f"m{args.seed}_{it}.onnx")
         onnx.save(m, path)
         plan = path + ".plan"
-        build = [args.vitrt, "build", path, "-o", plan]
-        if args.precision != "fp32":
+        build = [args.vitrt, "build", path, "-o", plan, "--device", args.device]
+        if args.precision in ("fp16", "bf16"):
+            build += ["--precision", args.precision]
+        elif args.precision != "fp32":
             calib = path + ".calib"
             write_calibration(m, calib, rng)
             build += ["--precision", args.precision, "--calib-data", calib]
         rc, text = run(build, args.timeout)
         stage = "build"
-        if rc == 0:
+        if rc == 0 and (args.device == "cpu" or has_gpu):
             stage = "run"
             rc, text = run([args.vitrt, "bench", plan, "--batch", "2", "--iterations", "1",
-                            "--warmup", "0"], args.timeout)
+                            "--warmup", "0", "--device", args.device], args.timeout)
         ok = rc in (0, 1, 2)
         key = f"{stage} exit {rc}" if ok else f"{stage} CRASH"
         stats[key] = stats.get(key, 0) + 1
