@@ -150,22 +150,22 @@ Result<std::set<std::string>> disabled_fusions() {
   std::set<std::string> names;
   const char* env = std::getenv("VITRT_DISABLE_FUSIONS");
   if (env == nullptr) return names;
+  // The fusion passes, then the names beside them: the quantized builds' pass and a part of
+  // select_rows_early.
+  std::set<std::string> known;
+  std::string all;
+  for (const Pass& p : fusion_passes()) {
+    known.insert(p.name);
+    all += str_cat(all.empty() ? "" : ", ", p.name);
+  }
+  for (const char* other : {"fuse_quant_producers", "select_query_rows"}) {
+    known.insert(other);
+    all += str_cat(", ", other);
+  }
   std::stringstream list(env);
   for (std::string name; std::getline(list, name, ',');) {
     if (name.empty()) continue;
-    // Names beside the fusion list: the quantized builds' pass and a part of select_rows_early.
-    static const char* const kOthers[] = {"fuse_quant_producers", "select_query_rows"};
-    bool known = false;
-    std::string all;
-    for (const Pass& p : fusion_passes()) {
-      known = known || p.name == name;
-      all += str_cat(all.empty() ? "" : ", ", p.name);
-    }
-    for (const char* other : kOthers) {
-      known = known || name == other;
-      all += str_cat(", ", other);
-    }
-    if (!known) {
+    if (known.count(name) == 0) {
       return invalid_argument("VITRT_DISABLE_FUSIONS names '", name,
                               "', which is not a fusion pass; they are: ", all);
     }
