@@ -88,10 +88,9 @@ bool outputs_replaceable(const Graph& graph, const Node& kept, const Node& dup) 
   return true;
 }
 
-void merge_constants(Graph& graph, PassContext& ctx) {
+void merge_constants(Graph& graph, PassContext& ctx, Uses& uses) {
   std::vector<bool> is_input(graph.values.size(), false);
   for (ValueId v : graph.inputs) is_input[v] = true;
-  const std::vector<std::vector<NodeId>> consumers = graph.consumers();
   // Bucketed by dtype, shape and a hash of the bytes; the bytes are compared within a bucket.
   std::map<std::tuple<DType, std::vector<int64_t>, size_t>, std::vector<ValueId>> seen;
   for (ValueId v = 0; v < static_cast<ValueId>(graph.values.size()); ++v) {
@@ -99,7 +98,7 @@ void merge_constants(Graph& graph, PassContext& ctx) {
     if (!value.is_constant() || is_input[v] || value.constant.nbytes() > kMaxMergedConstantBytes) {
       continue;
     }
-    if (consumers[v].empty() && !is_graph_output(graph, v)) continue;
+    if (uses.of(v).empty() && !is_graph_output(graph, v)) continue;
     const Tensor& t = value.constant;
     const size_t hash = std::hash<std::string_view>()(
         std::string_view(static_cast<const char*>(t.raw_data()), t.nbytes()));
@@ -118,11 +117,11 @@ void merge_constants(Graph& graph, PassContext& ctx) {
     }
     ctx.applied(kPass, str_cat("constant '", value.name, "' ", t.describe(), " merged into '",
                                graph.values[kept].name, "'"));
-    replace_uses(graph, v, kept);
+    uses.replace(graph, v, kept);
   }
 }
 
-void merge_nodes(Graph& graph, PassContext& ctx, const std::vector<NodeId>& order) {
+void merge_nodes(Graph& graph, PassContext& ctx, Uses& uses, const std::vector<NodeId>& order) {
   // Key: domain, op type and input ids; attributes are compared within a group.
   std::map<std::tuple<std::string, std::string, std::vector<ValueId>>, std::vector<NodeId>> seen;
   for (NodeId id : order) {
@@ -148,19 +147,20 @@ void merge_nodes(Graph& graph, PassContext& ctx, const std::vector<NodeId>& orde
     // new inputs, so whole duplicated chains collapse in one pass.
     const std::vector<ValueId>& kept_outputs = graph.nodes[kept].outputs;
     for (size_t i = 0; i < node.outputs.size(); ++i) {
-      if (node.outputs[i] != kNoValue) replace_uses(graph, node.outputs[i], kept_outputs[i]);
+      if (node.outputs[i] != kNoValue) uses.replace(graph, node.outputs[i], kept_outputs[i]);
     }
-    remove_nodes(graph, {id});
+    uses.remove_node(graph, id);
   }
 }
 
 }  // namespace
 
 Status eliminate_duplicate_nodes(Graph& graph, PassContext& ctx) {
-  merge_constants(graph, ctx);
+  Uses uses(graph);
+  merge_constants(graph, ctx, uses);
   VITRT_ASSIGN_OR_RETURN(std::vector<NodeId> order, graph.topological_order());
-  merge_nodes(graph, ctx, order);
-  return Status::ok_status();
+  merge_nodes(graph, ctx, uses, order);
+  return uses.verify();
 }
 
 }  // namespace vitrt

@@ -43,16 +43,19 @@ bool is_bias_shaped(const Value& v, int64_t n, size_t out_rank) {
 }
 
 // Turns `node` into a vitrt.Linear reading `inputs`, keeping its name and output.
-void become_linear(Node& node, std::vector<ValueId> inputs) {
+void become_linear(Graph& graph, Uses& uses, NodeId id, std::vector<ValueId> inputs) {
+  Node& node = graph.nodes[id];
+  const std::vector<ValueId> old_inputs = node.inputs;
   node.domain = "vitrt";
   node.op_type = "Linear";
   node.inputs = std::move(inputs);
   node.attrs = Attributes();
+  uses.inputs_changed(id, old_inputs);
 }
 
 // Rewrites MatMul (and its bias Add, when there is one) into vitrt.Linear; returns whether it
 // did.
-bool fuse_matmul(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) {
+bool fuse_matmul(Graph& graph, PassContext& ctx, Uses& uses, NodeId id) {
   // References into graph.values and graph.nodes are used only before the graph grows.
   const Node& mm = graph.nodes[id];
   const ValueId x = mm.inputs[0];
@@ -110,11 +113,11 @@ bool fuse_matmul(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) {
   }
   // The MatMul node becomes the Linear in place, so it keeps its name and output value.
   const bool with_bias = add_id >= 0;
-  Node& linear = graph.nodes[id];
-  become_linear(linear, std::move(inputs));
+  become_linear(graph, uses, id, std::move(inputs));
+  const Node& linear = graph.nodes[id];
   if (with_bias) {
-    remove_nodes(graph, {add_id});
-    replace_uses(graph, graph.nodes[add_id].outputs[0], linear.outputs[0]);
+    uses.remove_node(graph, add_id);
+    uses.replace(graph, graph.nodes[add_id].outputs[0], linear.outputs[0]);
   }
   ctx.applied(kPass,
               str_cat("Linear '", linear.name, "' [", k, " x ", n, "]", with_bias ? " + bias" : ""),
@@ -123,7 +126,7 @@ bool fuse_matmul(Graph& graph, PassContext& ctx, const Uses& uses, NodeId id) {
 }
 
 // Rewrites Gemm with constant B into vitrt.Linear where that is exact; returns whether it did.
-bool fuse_gemm(Graph& graph, PassContext& ctx, NodeId id) {
+bool fuse_gemm(Graph& graph, PassContext& ctx, Uses& uses, NodeId id) {
   const Node& gemm = graph.nodes[id];
   auto attr_float = [&](const char* a, float d) {
     Result<float> r = gemm.attrs.get_float(a, d);
@@ -189,8 +192,8 @@ bool fuse_gemm(Graph& graph, PassContext& ctx, NodeId id) {
     inputs.push_back(
         graph.add_constant(graph.unique_value_name(graph.nodes[id].name + "_bias"), *bias));
   }
-  Node& linear = graph.nodes[id];
-  become_linear(linear, std::move(inputs));
+  become_linear(graph, uses, id, std::move(inputs));
+  const Node& linear = graph.nodes[id];
   ctx.applied(
       kPass,
       str_cat("Linear '", linear.name, "' [", k, " x ", n, "] from Gemm", bias ? " + bias" : ""),
@@ -206,15 +209,13 @@ Status fuse_linear(Graph& graph, PassContext& ctx) {
   for (NodeId id = 0; id < count; ++id) {
     const Node& node = graph.nodes[id];
     if (node.dead || node.num_inputs() < 2) continue;
-    bool rewrote = false;
     if (is_onnx_op(node, "MatMul")) {
-      rewrote = fuse_matmul(graph, ctx, uses, id);
+      fuse_matmul(graph, ctx, uses, id);
     } else if (is_onnx_op(node, "Gemm")) {
-      rewrote = fuse_gemm(graph, ctx, id);
+      fuse_gemm(graph, ctx, uses, id);
     }
-    if (rewrote) uses.refresh();
   }
-  return Status::ok_status();
+  return uses.verify();
 }
 
 }  // namespace vitrt

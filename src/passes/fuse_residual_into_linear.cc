@@ -116,33 +116,33 @@ Status fuse_residual_into_linear(Graph& graph, PassContext& ctx) {
     const ValueId residual = add.inputs[1 - side];
     const ValueId sum = add.outputs[0];
     const std::string add_name = add.name;
-    Node& linear = *producer_of(graph, y);
+    const NodeId linear_id = producer_of(graph, y) - graph.nodes.data();
+    Node& linear = graph.nodes[linear_id];
+    const std::vector<ValueId> old_inputs = linear.inputs;
     const int index = residual_index(linear);
     // An absent bias stays an omitted input before the residual.
     if (linear.num_inputs() < index) linear.inputs.resize(static_cast<size_t>(index), kNoValue);
     linear.inputs.push_back(residual);
+    uses.inputs_changed(linear_id, old_inputs);
     const std::string what = str_cat(linear.op_type, " '", linear.name, "' + residual '",
                                      graph.values[residual].name, "'");
-    remove_nodes(graph, {add_id});
+    uses.remove_node(graph, add_id);
     // The Linear's output takes the sum's place (and its name when the sum is a graph output).
-    take_over(graph, sum, y);
+    uses.take_over(graph, sum, y);
     ctx.applied(kPass, what, {add_name});
-    uses.refresh();
     // A ReLU after the sum (a ResNet bottleneck's end) follows the add in the same epilogue.
     const Node* relu = uses.single_consumer(y);
-    const NodeId linear_id = producer_of(graph, y) - graph.nodes.data();
     if (relu != nullptr && is_onnx_op(*relu, "Relu") && relu->num_inputs() == 1 &&
         graph.nodes[linear_id].op_type == "Linear") {
       const std::string relu_name = relu->name;
       const ValueId out = relu->outputs[0];
-      remove_nodes(graph, {static_cast<NodeId>(relu - graph.nodes.data())});
-      take_over(graph, out, y);
+      uses.remove_node(graph, static_cast<NodeId>(relu - graph.nodes.data()));
+      uses.take_over(graph, out, y);
       graph.nodes[linear_id].attrs.set_string("activation", "relu");
       ctx.applied(kPass, str_cat(what, " + relu"), {relu_name});
-      uses.refresh();
     }
   }
-  return Status::ok_status();
+  return uses.verify();
 }
 
 }  // namespace vitrt

@@ -110,21 +110,28 @@ std::optional<Tensor> constant_before_folding(const Graph& graph, ValueId v) {
   return std::nullopt;
 }
 
+const std::vector<NodeId>& Uses::of(ValueId v) const {
+  static const std::vector<NodeId> kNone;
+  return v >= 0 && static_cast<size_t>(v) < consumers_.size() ? consumers_[v] : kNone;
+}
+
 bool Uses::only_used_by_one(ValueId v) const {
-  return consumers_[v].size() == 1 && !is_graph_output(graph_, v);
+  return of(v).size() == 1 && !is_graph_output(graph_, v);
 }
 
 const Node* Uses::single_consumer(ValueId v) const {
-  return only_used_by_one(v) ? &graph_.nodes[consumers_[v][0]] : nullptr;
+  return only_used_by_one(v) ? &graph_.nodes[of(v)[0]] : nullptr;
 }
 
-void replace_uses(Graph& graph, ValueId from, ValueId to) {
-  for (Node& node : graph.nodes) {
-    if (node.dead) continue;
-    for (ValueId& in : node.inputs) {
-      if (in == from) in = to;
-    }
-  }
+std::vector<NodeId>& Uses::list(ValueId v) {
+  if (static_cast<size_t>(v) >= consumers_.size()) consumers_.resize(graph_.values.size());
+  return consumers_[v];
+}
+
+namespace {
+
+// The graph-output half of replace_uses: `to` becomes the output, under `from`'s name.
+void replace_graph_output(Graph& graph, ValueId from, ValueId to) {
   bool output = false;
   for (ValueId& out : graph.outputs) {
     if (out == from) {
@@ -138,6 +145,79 @@ void replace_uses(Graph& graph, ValueId from, ValueId to) {
     graph.rename_value(from, graph.unique_value_name(name + "_replaced"));
     graph.rename_value(to, std::move(name));
   }
+}
+
+}  // namespace
+
+void Uses::replace(Graph& graph, ValueId from, ValueId to) {
+  if (from == to) return;
+  std::vector<NodeId> readers = std::move(list(from));
+  list(from).clear();
+  std::sort(readers.begin(), readers.end());
+  readers.erase(std::unique(readers.begin(), readers.end()), readers.end());
+  for (NodeId id : readers) {
+    for (ValueId& in : graph.nodes[id].inputs) {
+      if (in == from) {
+        in = to;
+        list(to).push_back(id);
+      }
+    }
+  }
+  replace_graph_output(graph, from, to);
+}
+
+void Uses::take_over(Graph& graph, ValueId from, ValueId to) {
+  Value& target = graph.values[to];
+  const Value& source = graph.values[from];
+  target.dtype = source.dtype;
+  target.has_shape = source.has_shape;
+  target.shape = source.shape;
+  replace(graph, from, to);
+}
+
+void Uses::remove_node(Graph& graph, NodeId id) {
+  if (graph.nodes[id].dead) return;
+  graph.nodes[id].dead = true;
+  inputs_changed(id, graph.nodes[id].inputs);
+}
+
+void Uses::inputs_changed(NodeId id, const std::vector<ValueId>& old_inputs) {
+  for (ValueId v : old_inputs) {
+    if (v == kNoValue) continue;
+    std::vector<NodeId>& readers = list(v);
+    auto it = std::find(readers.begin(), readers.end(), id);
+    if (it != readers.end()) readers.erase(it);
+  }
+  const Node& node = graph_.nodes[id];
+  if (node.dead) return;
+  for (ValueId v : node.inputs) {
+    if (v != kNoValue) list(v).push_back(id);
+  }
+}
+
+Status Uses::verify() const {
+  std::vector<std::vector<NodeId>> fresh = graph_.consumers();
+  for (size_t v = 0; v < fresh.size(); ++v) {
+    std::vector<NodeId> kept = of(static_cast<ValueId>(v));
+    std::sort(kept.begin(), kept.end());
+    std::sort(fresh[v].begin(), fresh[v].end());
+    if (kept != fresh[v]) {
+      return internal_error("the consumer list of '", graph_.values[v].name, "' kept through ",
+                            "the pass's rewrites (", kept.size(), " readers) differs from the ",
+                            "graph's (", fresh[v].size(), ")");
+    }
+  }
+  return Status::ok_status();
+}
+
+void replace_uses(Graph& graph, ValueId from, ValueId to) {
+  for (Node& node : graph.nodes) {
+    if (node.dead) continue;
+    for (ValueId& in : node.inputs) {
+      if (in == from) in = to;
+    }
+  }
+  replace_graph_output(graph, from, to);
 }
 
 void take_over(Graph& graph, ValueId from, ValueId to) {

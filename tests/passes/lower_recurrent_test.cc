@@ -449,14 +449,17 @@ TEST(LowerRecurrent, FormsItCannotUnrollNameTheNode) {
     bool clip = false;
     std::vector<std::string> activations;
     const char* expected;
+    int64_t steps = 4;
   };
   for (const Bad& bad : {Bad{true, false, {}, "sequence length"}, Bad{false, true, {}, "clip"},
                          Bad{false, false, {"Sigmoid", "Tanh"}, "activations has 2 entries"},
-                         Bad{false, false, {"Sigmoid", "Tanh", "Gelu"}, "activation 'Gelu'"}}) {
+                         Bad{false, false, {"Sigmoid", "Tanh", "Gelu"}, "activation 'Gelu'"},
+                         Bad{false, false, {}, "a sequence of 2049 steps", 2049}}) {
     SCOPED_TRACE(bad.expected);
     TestGraph g;
-    const ValueId x = g.input("x", DType::kFloat32,
-                              {bad.dynamic_seq ? Dim::symbol("seq") : Dim(4), Dim(2), Dim(3)});
+    const ValueId x =
+        g.input("x", DType::kFloat32,
+                {bad.dynamic_seq ? Dim::symbol("seq") : Dim(bad.steps), Dim(2), Dim(3)});
     Attributes a;
     a.set_int("hidden_size", 5);
     if (bad.clip) a.set_float("clip", 3.0f);
