@@ -23,7 +23,10 @@
 // computes. W, R, B and P are sliced per direction by ops that fold_constants folds into
 // constant weights, so each step's GEMM becomes a vitrt.Linear.
 //
-// Refused, the node named: a sequence length unknown at build time, the clip attribute, X not
+// The clip attribute bounds each gate's input before its activation (not LSTM's h(C)), as ONNX
+// Runtime computes.
+//
+// Refused, the node named: a sequence length unknown at build time, X not
 // float32 (after widen_half_floats), more than kMaxSteps steps. Runs after the first shape
 // inference, optimizer or not, on every device.
 #include <algorithm>
@@ -132,7 +135,26 @@ struct DirectionWeights {
   ValueId rb_h = kNoValue;    // GRU with linear_before_reset: Rb_h, inside the reset product
   std::vector<ValueId> peep;  // LSTM's P_i, P_o, P_f
   ValueId one = kNoValue;     // 1.0 (LSTM's input_forget: f = 1 - i)
+  // The clip attribute's bounds, -clip and clip (kNoValue without): each gate's input is
+  // clipped before its activation, the peepholes' terms included; LSTM's h(C) reads C
+  // unclipped (ONNX Runtime's reading of "applied to the input of activations").
+  ValueId clip_min = kNoValue;
+  ValueId clip_max = kNoValue;
 };
+
+// A gate's activation of `x`, clipped first when the node has a clip threshold.
+ValueId gate(Emitter& e, const DirectionWeights& w, ValueId x, const RecurrentActivation& act,
+             const std::string& s) {
+  if (w.clip_min != kNoValue) {
+    if (e.opset >= 11) {
+      x = e.op("Clip", s + "_clip", {x, w.clip_min, w.clip_max});
+    } else {
+      x = e.op("Max", s + "_clip_low",
+               {e.op("Min", s + "_clip_high", {x, w.clip_max}), w.clip_min});
+    }
+  }
+  return e.activation(x, act, s);
+}
 
 // LSTM: i, o, f, c = split(x W^T + H' R^T + b) (+ peepholes P . C);  C = f C' + i g(c);
 // H = o h(C).
@@ -146,19 +168,19 @@ State lstm_step(Emitter& e, int64_t hidden, const DirectionWeights& w, ValueId x
     p[0] = e.add(p[0], e.mul(prev.c, w.peep[0], s + "_peep_i"), s + "_i_in");
     p[2] = e.add(p[2], e.mul(prev.c, w.peep[2], s + "_peep_f"), s + "_f_in");
   }
-  const ValueId i = e.activation(p[0], act[0], s + "_i");
-  const ValueId ic = e.mul(i, e.activation(p[3], act[1], s + "_c"), s + "_ic");
+  const ValueId i = gate(e, w, p[0], act[0], s + "_i");
+  const ValueId ic = e.mul(i, gate(e, w, p[3], act[1], s + "_c"), s + "_ic");
   State next;
   if (prev.c == kNoValue) {
     next.c = ic;
   } else {
     const ValueId f =
-        w.one != kNoValue ? e.sub(w.one, i, s + "_f") : e.activation(p[2], act[0], s + "_f");
+        w.one != kNoValue ? e.sub(w.one, i, s + "_f") : gate(e, w, p[2], act[0], s + "_f");
     next.c = e.add(e.mul(f, prev.c, s + "_fc"), ic, s + "_C");
   }
   ValueId o_in = p[1];
   if (!w.peep.empty()) o_in = e.add(o_in, e.mul(next.c, w.peep[1], s + "_peep_o"), s + "_o_in");
-  const ValueId o = e.activation(o_in, act[0], s + "_o");
+  const ValueId o = gate(e, w, o_in, act[0], s + "_o");
   next.h = e.mul(o, e.activation(next.c, act[2], s + "_hC"), s + "_H");
   return next;
 }
@@ -181,7 +203,7 @@ State gru_step(Emitter& e, int64_t hidden, bool linear_before_reset, const Direc
     }
   }
   const std::vector<ValueId> zr =
-      e.split(e.activation(zr_in, act[0], s + "_zr"), 1, {hidden, hidden}, s + "_zr_parts");
+      e.split(gate(e, w, zr_in, act[0], s + "_zr"), 1, {hidden, hidden}, s + "_zr_parts");
   ValueId h_in = xp[1];
   if (linear_before_reset) {
     ValueId reset_term = hh;
@@ -195,7 +217,7 @@ State gru_step(Emitter& e, int64_t hidden, bool linear_before_reset, const Direc
     const ValueId reset = e.mul(zr[1], prev.h, s + "_reset");
     h_in = e.add(h_in, e.matmul(reset, w.r_h_t, s + "_rec_h"), s + "_h_in");
   }
-  const ValueId h = e.activation(h_in, act[1], s + "_h");
+  const ValueId h = gate(e, w, h_in, act[1], s + "_h");
   const ValueId keep_new = e.sub(h, e.mul(zr[0], h, s + "_zh"), s + "_new_part");
   State next;
   next.h = prev.h == kNoValue ? keep_new
@@ -209,18 +231,13 @@ State rnn_step(Emitter& e, const DirectionWeights& w, ValueId xt, const State& p
   ValueId in = xt;
   if (prev.h != kNoValue) in = e.add(xt, e.matmul(prev.h, w.r_t, s + "_rec"), s + "_in");
   State next;
-  next.h = e.activation(in, (*w.act)[0], s + "_H");
+  next.h = gate(e, w, in, (*w.act)[0], s + "_H");
   return next;
 }
 
 Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
   const Node node = graph.nodes[id];
   VITRT_ASSIGN_OR_RETURN(RecurrentSpec spec, parse_recurrent(graph, node));
-  if (spec.has_clip) {
-    return unsupported(node.describe(),
-                       ": the clip attribute is not supported (vitrt unrolls recurrent ops into "
-                       "standard ops; export without clip)");
-  }
   const Value& x = graph.values[node.inputs[kRecX]];
   if (x.dtype != DType::kFloat32) {
     return unsupported(node.describe(), ": X is ", dtype_name(x.dtype),
@@ -288,6 +305,8 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
       node.has_input(kRecInitialC) && is_zero_fill(graph, node.inputs[kRecInitialC]);
   const ValueId zero = masks.empty() ? kNoValue : e.scalar("_zero", 0.0f);
   const ValueId one = spec.input_forget ? e.scalar("_one", 1.0f) : kNoValue;
+  const ValueId clip_min = spec.clip ? e.scalar("_clip_min", -*spec.clip) : kNoValue;
+  const ValueId clip_max = spec.clip ? e.scalar("_clip_max", *spec.clip) : kNoValue;
 
   std::vector<ValueId> y_dirs, h_last, c_last;
   for (int d = 0; d < spec.num_directions; ++d) {
@@ -295,6 +314,8 @@ Status lower_one(Graph& graph, NodeId id, PassContext& ctx) {
     DirectionWeights w;
     w.act = &spec.activations[d];
     w.one = one;
+    w.clip_min = clip_min;
+    w.clip_max = clip_max;
     const ValueId w_t =
         e.transpose(e.gather(node.inputs[kRecW], d, 0, dn + "_W"), {1, 0}, dn + "_Wt");
     w.r_t = e.transpose(e.gather(node.inputs[kRecR], d, 0, dn + "_R"), {1, 0}, dn + "_Rt");

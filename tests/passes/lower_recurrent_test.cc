@@ -50,7 +50,11 @@ struct Case {
   std::vector<int64_t> lens;  // run-time sequence_lens, empty for none
   std::vector<std::string> activations;
   std::vector<float> alpha, beta;
+  std::optional<float> clip;  // the clip attribute
 };
+
+// How many gate inputs the reference clipped (a clip test that clips nothing proves nothing).
+int64_t g_clipped = 0;
 
 struct Feeds {
   Tensor x, w, r, b, h0, c0, p;
@@ -74,6 +78,13 @@ std::vector<Tensor> reference(const Case& c, const RecurrentSpec& spec, const Fe
   Tensor y = Tensor::zeros(DType::kFloat32, y_shape);
   Tensor yh = Tensor::zeros(DType::kFloat32, s_shape);
   Tensor yc = Tensor::zeros(DType::kFloat32, s_shape);
+  // ONNX Runtime's clip: each gate's input, before its activation; LSTM's h(C) reads C as is.
+  const auto cl = [&](double v) {
+    if (!c.clip) return v;
+    const double bounded = std::fmin(std::fmax(v, -*c.clip), *c.clip);
+    if (bounded != v) ++g_clipped;
+    return bounded;
+  };
   for (int64_t d = 0; d < D; ++d) {
     const float* w = f.w.data<float>() + d * G * H * I;
     const float* r = f.r.data<float>() + d * G * H * H;
@@ -106,18 +117,18 @@ std::vector<Tensor> reference(const Case& c, const RecurrentSpec& spec, const Fe
           for (int64_t j = 0; j < H; ++j) {
             const double gi = xw[j] + hr[j] + (p ? p[j] * cell[j] : 0.0);
             const double gf = xw[2 * H + j] + hr[2 * H + j] + (p ? p[2 * H + j] * cell[j] : 0.0);
-            const double i_g = activate(act[0], gi);
-            const double f_g = c.input_forget ? 1.0 - i_g : activate(act[0], gf);
-            const double c_g = activate(act[1], xw[3 * H + j] + hr[3 * H + j]);
+            const double i_g = activate(act[0], cl(gi));
+            const double f_g = c.input_forget ? 1.0 - i_g : activate(act[0], cl(gf));
+            const double c_g = activate(act[1], cl(xw[3 * H + j] + hr[3 * H + j]));
             cell[j] = f_g * cell[j] + i_g * c_g;
             const double go = xw[H + j] + hr[H + j] + (p ? p[H + j] * cell[j] : 0.0);
-            hn[j] = activate(act[0], go) * activate(act[2], cell[j]);
+            hn[j] = activate(act[0], cl(go)) * activate(act[2], cell[j]);
           }
         } else if (c.op == "GRU") {
           std::vector<double> z(H), rg(H);
           for (int64_t j = 0; j < H; ++j) {
-            z[j] = activate(act[0], xw[j] + hr[j]);
-            rg[j] = activate(act[0], xw[H + j] + hr[H + j]);
+            z[j] = activate(act[0], cl(xw[j] + hr[j]));
+            rg[j] = activate(act[0], cl(xw[H + j] + hr[H + j]));
           }
           for (int64_t j = 0; j < H; ++j) {
             double in = xw[2 * H + j];
@@ -128,11 +139,11 @@ std::vector<Tensor> reference(const Case& c, const RecurrentSpec& spec, const Fe
               for (int64_t i = 0; i < H; ++i) acc += rg[i] * h[i] * r[(2 * H + j) * H + i];
               in += acc;
             }
-            const double cand = activate(act[1], in);
+            const double cand = activate(act[1], cl(in));
             hn[j] = (1.0 - z[j]) * cand + z[j] * h[j];
           }
         } else {
-          for (int64_t j = 0; j < H; ++j) hn[j] = activate(act[0], xw[j] + hr[j]);
+          for (int64_t j = 0; j < H; ++j) hn[j] = activate(act[0], cl(xw[j] + hr[j]));
         }
         h = hn;
         for (int64_t j = 0; j < H; ++j) {
@@ -244,6 +255,7 @@ void check(const Case& c) {
   if (!c.activations.empty()) a.set("activations", string_list(c.activations));
   if (!c.alpha.empty()) a.set_floats("activation_alpha", c.alpha);
   if (!c.beta.empty()) a.set_floats("activation_beta", c.beta);
+  if (c.clip) a.set_float("clip", *c.clip);
   const int outputs = c.op == "LSTM" ? 3 : 2;
   const std::vector<ValueId> outs = g.op_multi(c.op, in, outputs, a, "", "/encoder/rnn");
   for (ValueId o : outs) g.output(o);
@@ -285,6 +297,36 @@ TEST(LowerRecurrent, LstmMatchesTheEquations) {
     c.peepholes = true;
     c.input_forget = true;
   }));
+}
+
+// The clip attribute bounds each gate's input before its activation (what ONNX Runtime
+// computes; LSTM's h(C) reads the cell unclipped), peephole terms included.
+TEST(LowerRecurrent, ClipBoundsEachGateInput) {
+  g_clipped = 0;
+  check(make("LSTM", [](Case& c) {
+    c.clip = 0.4f;
+    c.initial = true;
+    c.peepholes = true;
+  }));
+  check(make("LSTM", [](Case& c) {
+    c.clip = 0.7f;
+    c.direction = "bidirectional";
+    c.activations = {"Sigmoid", "Relu", "Tanh", "HardSigmoid", "Tanh", "Relu"};
+  }));
+  check(make("GRU", [](Case& c) {
+    c.clip = 0.5f;
+    c.initial = true;
+  }));
+  check(make("GRU", [](Case& c) {
+    c.clip = 0.5f;
+    c.linear_before_reset = true;
+  }));
+  check(make("RNN", [](Case& c) {
+    c.clip = 0.3f;
+    c.direction = "reverse";
+    c.lens = {5, 2, 0};
+  }));
+  EXPECT_GT(g_clipped, 100);
 }
 
 TEST(LowerRecurrent, GruMatchesTheEquations) {
@@ -451,7 +493,8 @@ TEST(LowerRecurrent, FormsItCannotUnrollNameTheNode) {
     const char* expected;
     int64_t steps = 4;
   };
-  for (const Bad& bad : {Bad{true, false, {}, "sequence length"}, Bad{false, true, {}, "clip"},
+  for (const Bad& bad : {Bad{true, false, {}, "sequence length"},
+                         Bad{false, true, {}, "clip must be a finite threshold > 0, got -1"},
                          Bad{false, false, {"Sigmoid", "Tanh"}, "activations has 2 entries"},
                          Bad{false, false, {"Sigmoid", "Tanh", "Gelu"}, "activation 'Gelu'"},
                          Bad{false, false, {}, "a sequence of 2049 steps", 2049}}) {
@@ -462,7 +505,7 @@ TEST(LowerRecurrent, FormsItCannotUnrollNameTheNode) {
                 {bad.dynamic_seq ? Dim::symbol("seq") : Dim(bad.steps), Dim(2), Dim(3)});
     Attributes a;
     a.set_int("hidden_size", 5);
-    if (bad.clip) a.set_float("clip", 3.0f);
+    if (bad.clip) a.set_float("clip", -1.0f);
     if (!bad.activations.empty()) a.set("activations", string_list(bad.activations));
     const auto outs = g.op_multi("LSTM", small_lstm_inputs(g, x), 3, a, "", "/sequencer/lstm");
     g.output(outs[0]);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <optional>
 
 #include "ir/op_schema.h"
@@ -146,7 +147,13 @@ Result<RecurrentSpec> parse_recurrent(const Node& node, const std::vector<int64_
     return invalid_model(node.describe(), ": hidden_size must be >= 1, got ", hidden_attr);
   }
   spec.hidden = hidden_attr;
-  spec.has_clip = a.has("clip");
+  if (a.has("clip")) {
+    VITRT_ASSIGN_OR_RETURN(float clip, a.get_float("clip", 0.0f));
+    if (!(clip > 0.0f) || !std::isfinite(clip)) {
+      return invalid_model(node.describe(), ": clip must be a finite threshold > 0, got ", clip);
+    }
+    spec.clip = clip;
+  }
   VITRT_ASSIGN_OR_RETURN(int64_t input_forget, a.get_int("input_forget", 0));
   spec.input_forget = spec.kind == RecurrentKind::kLstm && input_forget != 0;
   VITRT_ASSIGN_OR_RETURN(int64_t lbr, a.get_int("linear_before_reset", 0));

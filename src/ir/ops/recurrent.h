@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,7 @@ struct RecurrentSpec {
   int64_t hidden = 0;                // hidden_size, or R's last dim when the attribute is absent
   int64_t input_size = 0;            // W's last dim; 0 where W's shape is not known
   int64_t layout = 0;                // 0: X [seq, batch, input]; 1: X [batch, seq, input]
-  bool has_clip = false;             // the clip attribute (refused by the lowering)
+  std::optional<float> clip;         // the clip attribute: gate inputs bounded to [-clip, clip]
   bool input_forget = false;         // LSTM: couple the input and forget gates
   bool linear_before_reset = false;  // GRU
   // The activations per direction: LSTM (f, g, h), GRU (f, g), RNN (f); forward's first.
