@@ -146,10 +146,37 @@ bool is_pointwise(const Graph& graph, const Node& node) {
 
 // Unary elementwise ops (extra inputs, such as Clip's bounds, are scalars and stay as they are).
 bool is_unary_elementwise(const Node& node) {
-  static const char* const kOps[] = {"Relu",      "Sigmoid", "Tanh",    "LeakyRelu", "HardSigmoid",
-                                     "HardSwish", "Elu",     "Selu",    "Gelu",      "Erf",
-                                     "Softplus",  "Mish",    "Neg",     "Abs",       "Sqrt",
-                                     "Exp",       "Clip",    "Identity"};
+  static const char* const kOps[] = {"Relu",
+                                     "Sigmoid",
+                                     "Tanh",
+                                     "LeakyRelu",
+                                     "HardSigmoid",
+                                     "HardSwish",
+                                     "Elu",
+                                     "Selu",
+                                     "Gelu",
+                                     "Erf",
+                                     "Softplus",
+                                     "Mish",
+                                     "Neg",
+                                     "Abs",
+                                     "Sqrt",
+                                     "Exp",
+                                     "Clip",
+                                     "Identity",
+                                     "Reciprocal",
+                                     "Log",
+                                     "Softsign",
+                                     "Sign",
+                                     "Floor",
+                                     "Ceil",
+                                     "Round",
+                                     "Sin",
+                                     "Cos",
+                                     "Celu",
+                                     "Shrink",
+                                     "Softsign",
+                                     "ThresholdedRelu"};
   for (const char* op : kOps) {
     if (is_onnx_op(node, op)) return true;
   }
@@ -210,8 +237,10 @@ bool is_channels_last_pool(const Graph& graph, const Node& node) {
 Role role_of(const Graph& graph, const Node& node, const Perm& p) {
   if (node.dead || node.outputs.size() != 1) return Role::kNone;
   const size_t rank = p.size();
+  // Binary elementwise ops (an RMSNorm2d's Pow(x, 2) among them: MobileNetV5, Gemma 3n).
   if (is_onnx_op(node, "Add") || is_onnx_op(node, "Sub") || is_onnx_op(node, "Mul") ||
-      is_onnx_op(node, "Div")) {
+      is_onnx_op(node, "Div") || is_onnx_op(node, "Pow") || is_onnx_op(node, "Min") ||
+      is_onnx_op(node, "Max")) {
     if (node.num_inputs() != 2 || !has_rank(graph.values[node.outputs[0]], rank)) {
       return Role::kNone;
     }

@@ -64,6 +64,11 @@ ValueId other_input(const Node& node, ValueId v) {
   return kNoValue;
 }
 
+// A norm over the channels of an NCHW tensor is matched again after cancel_layout_transposes.
+constexpr const char* kChannelsFirstNote =
+    " (one over an NCHW tensor's channels is tried again after cancel_layout_transposes, which "
+    "may store it channels-last)";
+
 // True when ReduceMean `node` averages only the last axis of a rank-`rank` input and keeps it.
 bool reduces_last_axis(const Graph& graph, const Node& node, int rank) {
   auto keep = node.attrs.get_int("keepdims", 1);
@@ -182,7 +187,8 @@ std::optional<Match> match_at(const Graph& graph, const Uses& uses, NodeId mean_
   const int rank = static_cast<int>(xv.shape.size());
   const int64_t c = xv.shape.back().value();
   if (!reduces_last_axis(graph, mean, rank) || !reduces_last_axis(graph, *var, rank)) {
-    *why = "the ReduceMeans do not both average only the last axis with keepdims=1";
+    *why = str_cat("the ReduceMeans do not both average only the last axis with keepdims=1",
+                   kChannelsFirstNote);
     return std::nullopt;
   }
   const Node* add_eps = sole_reader(graph, uses, var->outputs[0]);
@@ -341,7 +347,8 @@ std::optional<Match> match_rms_at(const Graph& graph, const Uses& uses, NodeId m
   }
   const int rank = static_cast<int>(xv.shape.size());
   if (!reduces_last_axis(graph, ms, rank)) {
-    *why = "the ReduceMean does not average only the last axis with keepdims=1";
+    *why = str_cat("the ReduceMean does not average only the last axis with keepdims=1",
+                   kChannelsFirstNote);
     return std::nullopt;
   }
   if (*eps < 0.0) {

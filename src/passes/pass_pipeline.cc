@@ -81,6 +81,10 @@ const std::vector<Pass>& fusion_passes() {
       {"fuse_rotary", fuse_rotary},
       {"fuse_attention", fuse_attention},
       {"cancel_layout_transposes", cancel_layout_transposes},
+      // Again: a norm written over an NCHW tensor's channel axis (MobileNetV5's RmsNorm2d,
+      // SAM's LayerNorm2d) is one over the last axis once its region is stored channels-last.
+      {"fuse_layer_norm", fuse_layer_norm},
+      {"fuse_rms_norm", fuse_rms_norm},
       {"fold_scale_into_weights", fold_scale_into_weights},
       {"pack_qkv", pack_qkv},
       {"fuse_linear_activation", fuse_linear_activation},

@@ -372,6 +372,57 @@ TEST(CancelLayoutTransposes, SqueezeExcitationStaysInTheRegion) {
   }
 }
 
+// Norms written over an NCHW tensor's channel axis between dense convolutions: MobileNetV5's
+// RmsNorm2d (x / sqrt(mean(x^2, 1) + eps) * w, its Pow an elementwise op of the region) and SAM's
+// LayerNorm2d. The region goes channels-last, the means then average the last axis, and
+// fuse_rms_norm / fuse_layer_norm (run again after this pass) take each chain into one node.
+TEST(CancelLayoutTransposes, ChannelNormsGoChannelsLastAndFuse) {
+  TestGraph g;
+  ValueId t = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 8, 7, 6});
+  Attributes mean;
+  mean.set_int("keepdims", 1);
+  mean.set_ints("axes", {1});
+  const auto scalar = [&](const char* name, float v) {
+    return g.constant(name, Tensor::from_float({v}, true));
+  };
+  const auto per_channel = [&](const char* name, int64_t c, uint64_t seed) {
+    return g.constant(name, random_tensor(DType::kFloat32, {c, 1, 1}, seed));
+  };
+  t = conv_kxk(g, t, 8, 12, 3, 1, 10);
+  // RmsNorm2d
+  ValueId ms = g.op("ReduceMean", {g.op("Pow", {t, scalar("two", 2.0f)})}, mean);
+  ValueId rms = g.op("Sqrt", {g.op("Add", {ms, scalar("eps", 1e-6f)})});
+  t = g.op("Mul", {g.op("Div", {t, rms}), per_channel("rms_w", 12, 20)});
+  t = g.op("Relu", {conv_kxk(g, t, 12, 12, 3, 1, 30)});
+  // LayerNorm2d
+  ValueId mu = g.op("ReduceMean", {t}, mean);
+  ValueId d = g.op("Sub", {t, mu});
+  ValueId var = g.op("ReduceMean", {g.op("Pow", {d, scalar("two_b", 2.0f)})}, mean);
+  ValueId sd = g.op("Sqrt", {g.op("Add", {var, scalar("eps_b", 1e-6f)})});
+  t = g.op("Add", {g.op("Mul", {g.op("Div", {d, sd}), per_channel("ln_w", 12, 40)}),
+                   per_channel("ln_b", 12, 50)});
+  g.output(conv_kxk(g, t, 12, 4, 1, 1, 60));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Conv"), 0);
+  EXPECT_EQ(count_ops(after, "Pow"), 2);
+  EXPECT_EQ(count_ops(after, "Transpose"), 2);  // into the region and out to the output
+  // In the optimizer's order: a LayerNorm's variance alone would look like an RMSNorm of x - mean.
+  auto [ln_fused, ln_applied] = apply_pass(after, fuse_layer_norm);
+  EXPECT_EQ(ln_applied, 1);
+  auto [fused, rms_applied] = apply_pass(ln_fused, fuse_rms_norm);
+  EXPECT_EQ(rms_applied, 1);
+  EXPECT_EQ(count_ops(fused, "RMSNormalization"), 1);
+  EXPECT_EQ(count_ops(fused, "LayerNormalization"), 1);
+  EXPECT_EQ(count_ops(fused, "Pow"), 0);
+  EXPECT_EQ(count_ops(fused, "ReduceMean"), 0);
+  for (const Graph* graph : {&after, &fused}) {
+    testing::expect_outputs_close(g.graph(), *graph,
+                                  {random_tensor(DType::kFloat32, {2, 8, 7, 6}, 1)}, 1e-4);
+  }
+}
+
 TEST(CancelLayoutTransposes, ResNetStemAndPoolJoinTheTrunk) {
   // ResNet's stem: a 7x7 stride-2 Conv over the 3 image channels, Relu, MaxPool 3x3 stride 2,
   // then a bottleneck and an AveragePool (ResNet-D's shortcut pool): the pools become
