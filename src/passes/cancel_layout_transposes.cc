@@ -17,11 +17,14 @@
 // bias, ReLU and residual then go into the GEMM's epilogue.
 //
 // A region, for a permutation p of rank r, is a connected set of rank-r values joined by
-// layout-agnostic ops: Add, Sub, Mul and Div whose other operands are constants (permuted with
-// them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar bounds, ...),
+// layout-agnostic ops: Add, Sub, Mul, Div, Pow, Min and Max whose other operands are constants
+// (permuted with them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar
+// bounds, ...), Concat (its axis moved), Resize with constant roi / scales / sizes (permuted
+// with the data, or its axes attribute moved: multi-scale feature fusion),
 // GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
-// trunk's region), ReduceMean / ReduceMax with keepdims and axes known at build time (a
-// squeeze-and-excitation block's pooling: EfficientNet, MobileNetV3, RegNetY) and, for the
+// trunk's region), reductions (ReduceMean, ReduceMax, ReduceL2, ReduceSum, ...) with keepdims
+// and axes known at build time (a squeeze-and-excitation block's pooling: EfficientNet,
+// MobileNetV3, RegNetY; ConvNeXt-V2's global response norm) and, for the
 // channels-last p = (0,2,3,1), 2-D Convs with constant weights (dense, grouped: ResNeXt, RegNet;
 // depthwise) and 2-D MaxPool / AveragePool (vitrt.ChannelsLastPool: a ResNet stem's pool joins the
 // trunk). Storing the region as Transpose(v, p) is priced before anything changes: a Transpose(p)
@@ -41,6 +44,7 @@
 // Transposes, Reshapes and elementwise ops are exact; only the convolution's summation order may
 // differ (ChannelsLastConv and the Linear are the same sum over the same taps).
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -184,14 +188,77 @@ bool is_unary_elementwise(const Node& node) {
   return node.domain == "com.microsoft" && (node.op_type == "QuickGelu" || node.op_type == "Gelu");
 }
 
-enum class Role { kNone, kElementwise, kUnary, kConv, kPool, kGlobalPool, kReduce };
+enum class Role {
+  kNone,
+  kElementwise,
+  kUnary,
+  kConv,
+  kPool,
+  kGlobalPool,
+  kReduce,
+  kConcat,
+  kResize
+};
 
-// The axes a ReduceMean / ReduceMax with keepdims = 1 reduces over a rank-`rank` input, each in
-// [0, rank) and sorted (every axis where none are given), when they are known at build time
-// (the attribute before opset 18, a constant input from 18); nullopt otherwise.
+// The constant 1-D int64 / float tensor at input `i` of `node`, or nullptr (absent inputs and
+// empty tensors included: the caller checks numel).
+const Tensor* constant_input(const Graph& graph, const Node& node, int i) {
+  if (!node.has_input(i)) return nullptr;
+  const Value& v = graph.values[node.inputs[i]];
+  return v.is_constant() ? &v.constant : nullptr;
+}
+
+// The elements of 1-D `t` at `order`, in that order.
+Tensor gather_elements(const Tensor& t, const std::vector<int64_t>& order) {
+  Tensor out = Tensor::empty(t.dtype(), {static_cast<int64_t>(order.size())});
+  const size_t size = dtype_size(t.dtype());
+  const char* src = static_cast<const char*>(t.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  for (size_t i = 0; i < order.size(); ++i) {
+    std::memcpy(dst + i * size, src + order[i] * size, size);
+  }
+  return out;
+}
+
+// A Resize whose roi, scales and sizes are constants (or absent), so that they can be permuted
+// with the data: the multi-scale features of MobileNetV5's fusion adapter, an FPN's upsampling.
+bool is_permutable_resize(const Graph& graph, const Node& node, size_t rank) {
+  if (!is_onnx_op(node, "Resize") || !node.has_input(0)) return false;
+  const Value& x = graph.values[node.inputs[0]];
+  if (x.is_constant() || !has_rank(x, rank) || !has_rank(graph.values[node.outputs[0]], rank)) {
+    return false;
+  }
+  const Attribute* axes = node.attrs.find("axes");
+  const size_t n = axes != nullptr ? axes->ints.size() : rank;
+  if (axes != nullptr) {
+    for (int64_t a : axes->ints) {
+      if (a < -static_cast<int64_t>(rank) || a >= static_cast<int64_t>(rank)) return false;
+    }
+  }
+  for (int i = 1; i < node.num_inputs(); ++i) {
+    if (!node.has_input(i)) continue;
+    const Tensor* t = constant_input(graph, node, i);
+    if (t == nullptr || t->rank() != 1) return false;
+    if (t->dtype() != DType::kFloat32 && t->dtype() != DType::kInt64) return false;
+    // roi holds starts and ends (2n), scales and sizes n values; an empty one is "not given".
+    const int64_t want = static_cast<int64_t>(i == 1 ? 2 * n : n);
+    if (t->numel() != 0 && t->numel() != want) return false;
+  }
+  return true;
+}
+
+// The axes a reduction (ReduceMean, ReduceMax, ReduceL2, ...) with keepdims = 1 reduces over a
+// rank-`rank` input, each in [0, rank) and sorted (every axis where none are given), when they are
+// known at build time (the attribute before opset 18, a constant input from 18); nullopt otherwise.
 std::optional<std::vector<int64_t>> static_reduce_axes(const Graph& graph, const Node& node,
                                                        size_t rank) {
-  if (!is_onnx_op(node, "ReduceMean") && !is_onnx_op(node, "ReduceMax")) return std::nullopt;
+  static const char* const kReductions[] = {"ReduceMean", "ReduceMax",       "ReduceMin",
+                                            "ReduceSum",  "ReduceSumSquare", "ReduceL1",
+                                            "ReduceL2",   "ReduceProd",      "ReduceLogSumExp"};
+  if (std::none_of(std::begin(kReductions), std::end(kReductions),
+                   [&](const char* op) { return is_onnx_op(node, op); })) {
+    return std::nullopt;
+  }
   Result<int64_t> keepdims = node.attrs.get_int("keepdims", 1);
   if (!keepdims.ok() || *keepdims != 1) return std::nullopt;
   std::vector<int64_t> axes;
@@ -283,6 +350,20 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
                ? Role::kReduce
                : Role::kNone;
   }
+  if (is_onnx_op(node, "Concat")) {
+    int variable = 0;
+    for (ValueId in : node.inputs) {
+      if (in == kNoValue || !has_rank(graph.values[in], rank)) return Role::kNone;
+      if (!graph.values[in].is_constant()) ++variable;
+    }
+    Result<int64_t> axis = node.attrs.get_int("axis", 0);
+    const int64_t r = static_cast<int64_t>(rank);
+    return variable > 0 && axis.ok() && *axis >= -r && *axis < r &&
+                   has_rank(graph.values[node.outputs[0]], rank)
+               ? Role::kConcat
+               : Role::kNone;
+  }
+  if (is_permutable_resize(graph, node, rank)) return Role::kResize;
   if (is_onnx_op(node, "Conv") && p == kChannelsLast) {
     std::string why;
     return is_channels_last_conv(graph, node, &why) ? Role::kConv : Role::kNone;
@@ -295,7 +376,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
 std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role role) {
   std::vector<ValueId> out = {node.outputs[0]};
   if (role == Role::kConv || role == Role::kUnary || role == Role::kPool ||
-      role == Role::kGlobalPool || role == Role::kReduce) {
+      role == Role::kGlobalPool || role == Role::kReduce || role == Role::kResize) {
     out.push_back(node.inputs[0]);
   } else {
     for (ValueId in : node.inputs) {
@@ -750,6 +831,39 @@ class LayoutRewriter {
         ++pools;
         continue;
       }
+      if (is_onnx_op(node, "Resize")) {
+        // The stored axis i is the original axis p[i]: roi, scales and sizes follow it, or,
+        // with an axes attribute, the axes move and their values stay in order.
+        if (const Attribute* axes = node.attrs.find("axes")) {
+          std::vector<int64_t> moved;
+          for (int64_t a : axes->ints) {
+            moved.push_back(pinv[a < 0 ? a + static_cast<int64_t>(p.size()) : a]);
+          }
+          node.attrs.set_ints("axes", moved);
+          continue;
+        }
+        const auto permuted_vector = [&](const Tensor& t, int halves) {
+          const int64_t n = static_cast<int64_t>(p.size());
+          std::vector<int64_t> order;
+          for (int h = 0; h < halves; ++h) {
+            for (int64_t i = 0; i < n; ++i) order.push_back(h * n + p[i]);
+          }
+          return gather_elements(t, order);
+        };
+        for (int i = 1; i < node.num_inputs(); ++i) {
+          const Tensor* t = constant_input(graph_, node, i);
+          if (t == nullptr || t->numel() == 0) continue;
+          node.inputs[i] =
+              add_constant_value(graph_, graph_.values[node.inputs[i]].name + "_permuted",
+                                 permuted_vector(*t, i == 1 ? 2 : 1));
+        }
+        continue;
+      }
+      if (is_onnx_op(node, "Concat")) {
+        Result<int64_t> axis = node.attrs.get_int("axis", 0);
+        const int64_t a = *axis < 0 ? *axis + static_cast<int64_t>(p.size()) : *axis;
+        node.attrs.set_int("axis", pinv[a]);  // constant inputs are permuted below
+      }
       if (std::optional<std::vector<int64_t>> axes = static_reduce_axes(graph_, node, p.size())) {
         // The same reduction over the axes where the permutation put them (a squeeze-and-
         // excitation block's spatial mean stays in the trunk's region).
@@ -757,7 +871,8 @@ class LayoutRewriter {
         for (int64_t a : *axes) moved.push_back(pinv[a]);
         std::sort(moved.begin(), moved.end());
         node.attrs.erase("noop_with_empty_axes");
-        if (graph_.onnx_opset() >= 18) {  // axes are an input from opset 18
+        // Axes are an input from opset 18 (ReduceSum's from 13).
+        if (graph_.onnx_opset() >= (is_onnx_op(node, "ReduceSum") ? 13 : 18)) {
           if (node.inputs.size() < 2) node.inputs.resize(2, kNoValue);
           node.inputs[1] =
               add_constant_value(graph_, node.name + "_axes", Tensor::from_int64(moved));

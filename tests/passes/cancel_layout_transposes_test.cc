@@ -423,6 +423,103 @@ TEST(CancelLayoutTransposes, ChannelNormsGoChannelsLastAndFuse) {
   }
 }
 
+// Multi-scale features fused as MobileNetV5's adapter and an FPN do: a coarse map upsampled by
+// Resize (scales, sizes, or opset 18's axes attribute with their scales), concatenated with a
+// fine one along the channels, then a 1x1 conv. Resize and Concat join the region (their
+// constant scales / sizes / roi and axes follow the permutation), so the whole graph is one
+// channels-last region with a Transpose in and one out.
+TEST(CancelLayoutTransposes, ResizeAndConcatJoinTheRegion) {
+  enum Form { kScales, kSizes, kAxes, kRoi };
+  for (const Form form : {kScales, kSizes, kAxes, kRoi}) {
+    SCOPED_TRACE(form);
+    TestGraph g(form == kAxes ? 18 : 17);
+    ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 8, 10});
+    ValueId fine = g.op("Relu", {conv_kxk(g, x, 6, 8, 3, 1, 10)});
+    ValueId coarse = g.op("Relu", {conv_kxk(g, fine, 8, 4, 3, 2, 20)});  // [N, 4, 4, 5]
+    Attributes resize;
+    resize.set_string("mode", form == kRoi ? "linear" : "nearest");
+    const ValueId none = g.constant("none", Tensor::from_float({}));
+    std::vector<ValueId> in;
+    switch (form) {
+      case kScales:
+        in = {coarse, none, g.constant("scales", Tensor::from_float({1, 1, 2, 2}))};
+        break;
+      case kSizes:
+        in = {coarse, none, none, g.constant("sizes", Tensor::from_int64({1, 4, 8, 10}))};
+        // A batch of 1 only: sizes fix every axis.
+        break;
+      case kAxes:
+        resize.set_ints("axes", {2, 3});
+        in = {coarse, none, g.constant("scales", Tensor::from_float({2, 2}))};
+        break;
+      case kRoi:
+        resize.set_string("coordinate_transformation_mode", "tf_crop_and_resize");
+        in = {coarse, g.constant("roi", Tensor::from_float({0, 0, 0.1f, 0.2f, 1, 1, 0.9f, 0.7f})),
+              g.constant("scales", Tensor::from_float({1, 1, 2, 2}))};
+        break;
+    }
+    ValueId up = g.op("Resize", in, resize);
+    Attributes cat;
+    cat.set_int("axis", 1);
+    ValueId merged = g.op("Concat", {fine, up}, cat);
+    g.output(conv_kxk(g, merged, 12, 5, 1, 1, 30));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(after, "Conv"), 0);
+    EXPECT_EQ(count_ops(after, "Resize"), 1);
+    EXPECT_EQ(count_ops(after, "Transpose"), 2);
+    const int64_t batch = form == kSizes ? 1 : 2;
+    testing::expect_outputs_close(g.graph(), after,
+                                  {random_tensor(DType::kFloat32, {batch, 6, 8, 10}, 1)}, 1e-4);
+  }
+}
+
+// ConvNeXt-V2's global response norm between 1x1 convolutions on an NCHW trunk:
+//   y = x * gamma * n + beta + x,  n = L2(x over H, W) / (mean of that over C + eps)
+// with the L2 a ReduceL2 (axes an attribute before opset 18, an input from 18) and the mean a
+// ReduceSum times 1/C (axes an input from opset 13). Both reductions stay in the channels-last
+// region: one Transpose in, one out (with them outside, the three convs would not pay for the
+// Transposes around the norm).
+TEST(CancelLayoutTransposes, ConvNeXtV2ResponseNormStaysInTheRegion) {
+  for (const int64_t opset : {int64_t{17}, int64_t{18}}) {
+    SCOPED_TRACE(opset);
+    TestGraph g(opset);
+    ValueId t = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 8, 7, 6});
+    t = g.op("Relu", {conv_kxk(g, conv_kxk(g, t, 8, 8, 3, 1, 5), 8, 16, 1, 1, 10)});
+    Attributes keep;
+    keep.set_int("keepdims", 1);
+    Attributes l2 = keep;
+    std::vector<ValueId> l2_in = {t};
+    if (opset >= 18) {
+      l2_in.push_back(g.constant("l2_axes", Tensor::from_int64({2, 3})));
+    } else {
+      l2.set_ints("axes", {2, 3});
+    }
+    ValueId gx = g.op("ReduceL2", l2_in, l2);
+    ValueId total = g.op("ReduceSum", {gx, g.constant("c_axis", Tensor::from_int64({1}))}, keep);
+    ValueId mean = g.op("Mul", {total, g.constant("inv_c", Tensor::from_float({1.0f / 16}, true))});
+    ValueId nx = g.op(
+        "Div", {gx, g.op("Add", {mean, g.constant("eps", Tensor::from_float({1e-6f}, true))})});
+    ValueId y =
+        g.op("Mul", {g.op("Mul", {t, nx}),
+                     g.constant("gamma", random_tensor(DType::kFloat32, {1, 16, 1, 1}, 20))});
+    y = g.op(
+        "Add",
+        {g.op("Add", {y, g.constant("beta", random_tensor(DType::kFloat32, {1, 16, 1, 1}, 21))}),
+         t});
+    g.output(conv_kxk(g, y, 16, 8, 3, 1, 30));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(after, "Conv"), 0);
+    EXPECT_EQ(count_ops(after, "ReduceL2"), 1);
+    EXPECT_EQ(count_ops(after, "Transpose"), 2);
+    testing::expect_outputs_close(g.graph(), after,
+                                  {random_tensor(DType::kFloat32, {2, 8, 7, 6}, 1)}, 1e-5);
+  }
+}
+
 TEST(CancelLayoutTransposes, ResNetStemAndPoolJoinTheTrunk) {
   // ResNet's stem: a 7x7 stride-2 Conv over the 3 image channels, Relu, MaxPool 3x3 stride 2,
   // then a bottleneck and an AveragePool (ResNet-D's shortcut pool): the pools become
