@@ -19,8 +19,9 @@
 // A region, for a permutation p of rank r, is a connected set of rank-r values joined by
 // layout-agnostic ops: Add, Sub, Mul, Div, Pow, Min and Max whose other operands are constants
 // (permuted with them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar
-// bounds, ...), Concat (its axis moved), Resize with constant roi / scales / sizes (permuted
-// with the data, or its axes attribute moved: multi-scale feature fusion),
+// bounds, ...), Concat and Split (their axis moved), Slice with constant parameters (its axes
+// moved), Resize with constant roi / scales / sizes (permuted with the data, or its axes
+// attribute moved: multi-scale feature fusion),
 // GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
 // trunk's region), reductions (ReduceMean, ReduceMax, ReduceL2, ReduceSum, ...) with keepdims
 // and axes known at build time (a squeeze-and-excitation block's pooling: EfficientNet,
@@ -197,7 +198,9 @@ enum class Role {
   kGlobalPool,
   kReduce,
   kConcat,
-  kResize
+  kResize,
+  kSplit,
+  kSlice
 };
 
 // The constant 1-D int64 / float tensor at input `i` of `node`, or nullptr (absent inputs and
@@ -300,10 +303,51 @@ bool is_channels_last_pool(const Graph& graph, const Node& node) {
   return has_rank(graph.values[node.outputs[0]], 4);
 }
 
+// A Slice (opset 10 on: starts, ends, axes and steps inputs) whose parameters are constants, on
+// a rank-`rank` tensor: with its axes moved it slices the permuted value alike (a channel slice:
+// GhostNet's modules, a Split written as slices).
+bool is_permutable_slice(const Graph& graph, const Node& node, size_t rank) {
+  if (!is_onnx_op(node, "Slice") || node.num_inputs() < 3 || !node.has_input(0)) return false;
+  const Value& x = graph.values[node.inputs[0]];
+  if (x.is_constant() || !has_rank(x, rank) || !has_rank(graph.values[node.outputs[0]], rank)) {
+    return false;
+  }
+  const Tensor* starts = constant_input(graph, node, 1);
+  if (starts == nullptr || starts->rank() != 1) return false;
+  for (int i = 2; i < node.num_inputs(); ++i) {
+    if (!node.has_input(i)) continue;
+    const Tensor* t = constant_input(graph, node, i);
+    if (t == nullptr || t->rank() != 1 || t->numel() != starts->numel()) return false;
+    if (t->dtype() != DType::kInt64 && t->dtype() != DType::kInt32) return false;
+  }
+  if (const Tensor* axes = constant_input(graph, node, 3)) {
+    for (int64_t i = 0; i < axes->numel(); ++i) {
+      const int64_t a = axes->element_as_int64(i);
+      if (a < -static_cast<int64_t>(rank) || a >= static_cast<int64_t>(rank)) return false;
+    }
+  } else if (starts->numel() > static_cast<int64_t>(rank)) {
+    return false;
+  }
+  return true;
+}
+
 // Whether `node` computes the same thing on values stored permuted by `p`.
 Role role_of(const Graph& graph, const Node& node, const Perm& p) {
-  if (node.dead || node.outputs.size() != 1) return Role::kNone;
   const size_t rank = p.size();
+  if (!node.dead && is_onnx_op(node, "Split") && node.has_input(0)) {
+    // Along its axis moved; the sizes (an attribute or an input) stay.
+    const Value& x = graph.values[node.inputs[0]];
+    Result<int64_t> axis = node.attrs.get_int("axis", 0);
+    const int64_t r = static_cast<int64_t>(rank);
+    if (x.is_constant() || !has_rank(x, rank) || !axis.ok() || *axis < -r || *axis >= r) {
+      return Role::kNone;
+    }
+    for (ValueId out : node.outputs) {
+      if (out == kNoValue || !has_rank(graph.values[out], rank)) return Role::kNone;
+    }
+    return Role::kSplit;
+  }
+  if (node.dead || node.outputs.size() != 1) return Role::kNone;
   // Binary elementwise ops (an RMSNorm2d's Pow(x, 2) among them: MobileNetV5, Gemma 3n).
   if (is_onnx_op(node, "Add") || is_onnx_op(node, "Sub") || is_onnx_op(node, "Mul") ||
       is_onnx_op(node, "Div") || is_onnx_op(node, "Pow") || is_onnx_op(node, "Min") ||
@@ -364,6 +408,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
                : Role::kNone;
   }
   if (is_permutable_resize(graph, node, rank)) return Role::kResize;
+  if (is_permutable_slice(graph, node, rank)) return Role::kSlice;
   if (is_onnx_op(node, "Conv") && p == kChannelsLast) {
     std::string why;
     return is_channels_last_conv(graph, node, &why) ? Role::kConv : Role::kNone;
@@ -374,9 +419,15 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
 
 // The region operands of a node of role `role`: the values that are stored permuted.
 std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role role) {
+  if (role == Role::kSplit) {
+    std::vector<ValueId> out = node.outputs;
+    out.push_back(node.inputs[0]);
+    return out;
+  }
   std::vector<ValueId> out = {node.outputs[0]};
   if (role == Role::kConv || role == Role::kUnary || role == Role::kPool ||
-      role == Role::kGlobalPool || role == Role::kReduce || role == Role::kResize) {
+      role == Role::kGlobalPool || role == Role::kReduce || role == Role::kResize ||
+      role == Role::kSlice) {
     out.push_back(node.inputs[0]);
   } else {
     for (ValueId in : node.inputs) {
@@ -468,12 +519,49 @@ class LayoutRewriter {
     return {perms.begin(), perms.end()};
   }
 
+  // Concat, Split, Slice and Resize join the regions around them: one is a member only where
+  // every value it reads comes from a member (or a Transpose) and every reader of its outputs is
+  // one (or a Transpose). Otherwise it would join a region to ops that stay in the old layout
+  // and charge it Transposes at each of its borders (EfficientViT's heads split off channels
+  // and flatten them to tokens at once).
+  static bool is_connector(Role role) {
+    return role == Role::kConcat || role == Role::kSplit || role == Role::kSlice ||
+           role == Role::kResize;
+  }
+
+  bool connector_fits(NodeId id, const std::vector<Role>& roles,
+                      const std::vector<std::vector<NodeId>>& consumers) const {
+    const auto member_or_transpose = [&](NodeId n) {
+      return n >= 0 && (roles[n] != Role::kNone || is_onnx_op(graph_.nodes[n], "Transpose"));
+    };
+    const Node& node = graph_.nodes[id];
+    for (ValueId in : region_operands(graph_, node, roles[id])) {
+      const bool output =
+          std::find(node.outputs.begin(), node.outputs.end(), in) != node.outputs.end();
+      if (output) {
+        if (is_graph_output(graph_, in)) return false;
+        for (NodeId c : consumers[in]) {
+          if (!member_or_transpose(c)) return false;
+        }
+      } else if (!member_or_transpose(graph_.values[in].producer)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::vector<Region> regions(const Perm& p) {
     UnionFind uf(graph_.values.size());
+    std::vector<Role> roles(graph_.nodes.size(), Role::kNone);
+    for (NodeId id = 0; id < static_cast<NodeId>(graph_.nodes.size()); ++id) {
+      roles[id] = role_of(graph_, graph_.nodes[id], p);
+    }
+    const std::vector<std::vector<NodeId>> consumers = graph_.consumers();
     std::vector<std::pair<NodeId, Role>> members;
     for (NodeId id = 0; id < static_cast<NodeId>(graph_.nodes.size()); ++id) {
-      const Role role = role_of(graph_, graph_.nodes[id], p);
+      const Role role = roles[id];
       if (role == Role::kNone) continue;
+      if (is_connector(role) && !connector_fits(id, roles, consumers)) continue;
       members.emplace_back(id, role);
       const std::vector<ValueId> ops = region_operands(graph_, graph_.nodes[id], role);
       for (ValueId v : ops) uf.unite(v, ops[0]);
@@ -857,6 +945,33 @@ class LayoutRewriter {
               add_constant_value(graph_, graph_.values[node.inputs[i]].name + "_permuted",
                                  permuted_vector(*t, i == 1 ? 2 : 1));
         }
+        continue;
+      }
+      if (is_onnx_op(node, "Split")) {
+        Result<int64_t> axis = node.attrs.get_int("axis", 0);
+        const int64_t a = *axis < 0 ? *axis + static_cast<int64_t>(p.size()) : *axis;
+        node.attrs.set_int("axis", pinv[a]);
+        continue;
+      }
+      if (is_onnx_op(node, "Slice")) {
+        // Explicit axes (the first starts.size() ones when absent), each moved.
+        const Tensor& starts = *constant_input(graph_, node, 1);
+        const Tensor* axes = constant_input(graph_, node, 3);
+        std::vector<int64_t> moved;
+        for (int64_t i = 0; i < starts.numel(); ++i) {
+          int64_t a = axes != nullptr ? axes->element_as_int64(i) : i;
+          if (a < 0) a += static_cast<int64_t>(p.size());
+          moved.push_back(pinv[a]);
+        }
+        Tensor axes_t = Tensor::from_int64(moved);
+        if (starts.dtype() == DType::kInt32) {
+          axes_t = Tensor::empty(DType::kInt32, {static_cast<int64_t>(moved.size())});
+          for (size_t i = 0; i < moved.size(); ++i) {
+            axes_t.data<int32_t>()[i] = static_cast<int32_t>(moved[i]);
+          }
+        }
+        if (node.inputs.size() < 4) node.inputs.resize(4, kNoValue);
+        node.inputs[3] = add_constant_value(graph_, node.name + "_axes", std::move(axes_t));
         continue;
       }
       if (is_onnx_op(node, "Concat")) {

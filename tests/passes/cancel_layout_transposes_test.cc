@@ -520,6 +520,88 @@ TEST(CancelLayoutTransposes, ConvNeXtV2ResponseNormStaysInTheRegion) {
   }
 }
 
+// InceptionNeXt's token mixer (channels split four ways: an identity part and three depthwise
+// convolutions, 3x3, 1x11 and 11x1, concatenated again) and a GhostNet module (a 1x1 conv and a
+// cheap depthwise one concatenated, then sliced to the output width): Split, Concat and Slice
+// stay in the channels-last region with their axes moved, the Slice's axes made explicit
+// where they were left out (opset 17 and 18 alike).
+TEST(CancelLayoutTransposes, SplitConcatAndSliceJoinTheRegion) {
+  for (const bool implicit_axes : {false, true}) {
+    SCOPED_TRACE(implicit_axes);
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 8, 9, 10});
+    ValueId t = g.op("Relu", {conv_kxk(g, x, 8, 16, 3, 1, 10)});
+    Attributes split;
+    split.set_int("axis", 1);
+    const std::vector<ValueId> parts =
+        g.op_multi("Split", {t, g.constant("sizes", Tensor::from_int64({4, 4, 4, 4}))}, 4, split);
+    const auto depthwise = [&](ValueId v, int64_t c, int64_t kh, int64_t kw, uint64_t seed) {
+      Attributes a;
+      a.set_int("group", c);
+      a.set_ints("kernel_shape", {kh, kw});
+      a.set_ints("pads", {kh / 2, kw / 2, kh / 2, kw / 2});
+      return g.op("Conv",
+                  {v, g.constant("dw", random_tensor(DType::kFloat32, {c, 1, kh, kw}, seed))}, a);
+    };
+    Attributes cat;
+    cat.set_int("axis", 1);
+    t = g.op("Concat",
+             {parts[0], depthwise(parts[1], 4, 3, 3, 20), depthwise(parts[2], 4, 1, 5, 21),
+              depthwise(parts[3], 4, 5, 1, 22)},
+             cat);
+    // Ghost module: 1x1 to 6 channels, a depthwise 3x3 of those, concatenated (12) and sliced
+    // to the 10 output channels.
+    ValueId primary = conv_kxk(g, t, 16, 6, 1, 1, 30);
+    ValueId ghost = depthwise(g.op("Relu", {primary}), 6, 3, 3, 31);
+    t = g.op("Concat", {primary, ghost}, cat);
+    std::vector<ValueId> slice = {t, g.constant("starts", Tensor::from_int64({0, 0})),
+                                  g.constant("ends", Tensor::from_int64({INT64_MAX, 10}))};
+    if (!implicit_axes) slice.push_back(g.constant("axes", Tensor::from_int64({0, 1})));
+    t = g.op("Slice", slice);
+    g.output(g.op("Relu", {conv_kxk(g, t, 10, 8, 3, 1, 40)}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(after, "Conv"), 0);
+    EXPECT_EQ(count_ops(after, "Transpose"), 2);
+    EXPECT_EQ(count_ops(after, "Split"), 1);
+    EXPECT_EQ(count_ops(after, "Slice"), 1);
+    testing::expect_outputs_close(g.graph(), after,
+                                  {random_tensor(DType::kFloat32, {2, 8, 9, 10}, 1)}, 1e-4);
+  }
+}
+
+// EfficientViT's cascaded group attention splits the channels into heads and flattens each to
+// tokens at once. A Split whose parts are read by ops that stay in the old layout (Reshape)
+// stays out of the region: it would charge a Transpose per part. The convolutions before it
+// still go channels-last, with one Transpose back before the Split.
+TEST(CancelLayoutTransposes, SplitReadByReshapesStaysOutside) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, 8, 6, 6});
+  ValueId t = g.op("Relu", {conv_kxk(g, x, 8, 8, 3, 1, 10)});
+  t = g.op("Relu", {conv_kxk(g, t, 8, 8, 3, 1, 20)});
+  t = g.op("Relu", {conv_kxk(g, t, 8, 8, 3, 1, 30)});
+  Attributes split;
+  split.set_int("axis", 1);
+  const std::vector<ValueId> heads =
+      g.op_multi("Split", {t, g.constant("sizes", Tensor::from_int64({4, 4}))}, 2, split);
+  for (ValueId h : heads) {
+    g.output(g.op("Reshape", {h, g.constant("tokens", Tensor::from_int64({2, 4, 36}))}));
+  }
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(count_ops(after, "Conv"), 0);
+  EXPECT_EQ(count_ops(after, "Transpose"), 2);  // in, and back before the Split
+  for (const Node& node : after.nodes) {
+    if (!node.dead && node.op_type == "Split") {
+      EXPECT_EQ(*node.attrs.get_int("axis", 0), 1);
+    }
+  }
+  testing::expect_outputs_close(g.graph(), after, {random_tensor(DType::kFloat32, {2, 8, 6, 6}, 1)},
+                                1e-4);
+}
+
 TEST(CancelLayoutTransposes, ResNetStemAndPoolJoinTheTrunk) {
   // ResNet's stem: a 7x7 stride-2 Conv over the 3 image channels, Relu, MaxPool 3x3 stride 2,
   // then a bottleneck and an AveragePool (ResNet-D's shortcut pool): the pools become
