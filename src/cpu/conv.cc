@@ -5,7 +5,8 @@
 //    (cpu/conv_direct.h);
 //  * patch embedding (ViT's first layer: 2-D, stride == kernel, no padding or dilation, one
 //    group): the image is cut into patch rows and one product with the weights (packed once
-//    at load, bias fused) gives [patches, M], transposed into NCHW;
+//    at load, bias fused) gives [patches, M], transposed into NCHW; a 1x1 conv (stride 1) is
+//    the same product with each image's [C, H*W] read as the transposed rows, no copy;
 //  * the general path: im2col per image, then one oneDNN product per group, batched.
 // float64 runs a direct reference loop.
 #include <algorithm>
@@ -163,10 +164,6 @@ class ConvKernel final : public CpuKernel {
     pg.width = g.in[2];
     pg.ph = ph;
     pg.pw = pw;
-    Tensor rows_t = Tensor::empty(DType::kFloat32, {g.batch * patches, k});
-    const float* rows = rows_t.data<float>();
-    patchify(pg, x.data<float>(), rows_t.data<float>());
-    // tokens[(n, p), m] = rows x W^T + bias
     Tensor tokens_t = Tensor::empty(DType::kFloat32, {g.batch * patches, m});
     const float* tokens = tokens_t.data<float>();
     std::vector<float> zero_bias;
@@ -176,13 +173,29 @@ class ConvKernel final : public CpuKernel {
       b = zero_bias.data();
     }
     MatmulShape s;
-    s.m = g.batch * patches;
     s.k = k;
     s.n = m;
     s.trans_weights = true;
     s.has_bias = true;
-    VITRT_RETURN_IF_ERROR(patch_gemm_.run(s, rows, constant_w_ ? nullptr : w.data<float>(), b,
-                                          tokens_t.data<float>()));
+    const float* weights = constant_w_ ? nullptr : w.data<float>();
+    if (ph == 1 && pw == 1) {
+      // A pointwise conv (an NCHW 1x1 layer: PoolFormer's MLP, a CNN's projection outside a
+      // channels-last region): each image's [C, H*W] is already the rows' transpose, read as
+      // such by the product; no patch copy.
+      s.m = patches;
+      s.trans_src = true;
+      for (int64_t n = 0; n < g.batch; ++n) {
+        VITRT_RETURN_IF_ERROR(patch_gemm_.run(s, x.data<float>() + n * k * patches, weights, b,
+                                              tokens_t.data<float>() + n * patches * m));
+      }
+    } else {
+      Tensor rows_t = Tensor::empty(DType::kFloat32, {g.batch * patches, k});
+      patchify(pg, x.data<float>(), rows_t.data<float>());
+      // tokens[(n, p), m] = rows x W^T + bias
+      s.m = g.batch * patches;
+      VITRT_RETURN_IF_ERROR(
+          patch_gemm_.run(s, rows_t.data<float>(), weights, b, tokens_t.data<float>()));
+    }
     // y[n, m, p] = tokens[n, p, m], in tiles so reads and writes both stay in cache.
     constexpr int64_t kTile = 32;
     const int64_t p_tiles = (patches + kTile - 1) / kTile;
