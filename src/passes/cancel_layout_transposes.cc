@@ -151,37 +151,12 @@ bool is_pointwise(const Graph& graph, const Node& node) {
 
 // Unary elementwise ops (extra inputs, such as Clip's bounds, are scalars and stay as they are).
 bool is_unary_elementwise(const Node& node) {
-  static const char* const kOps[] = {"Relu",
-                                     "Sigmoid",
-                                     "Tanh",
-                                     "LeakyRelu",
-                                     "HardSigmoid",
-                                     "HardSwish",
-                                     "Elu",
-                                     "Selu",
-                                     "Gelu",
-                                     "Erf",
-                                     "Softplus",
-                                     "Mish",
-                                     "Neg",
-                                     "Abs",
-                                     "Sqrt",
-                                     "Exp",
-                                     "Clip",
-                                     "Identity",
-                                     "Reciprocal",
-                                     "Log",
-                                     "Softsign",
-                                     "Sign",
-                                     "Floor",
-                                     "Ceil",
-                                     "Round",
-                                     "Sin",
-                                     "Cos",
-                                     "Celu",
-                                     "Shrink",
-                                     "Softsign",
-                                     "ThresholdedRelu"};
+  static const char* const kOps[] = {
+      "Relu",       "Sigmoid", "Tanh",     "LeakyRelu", "HardSigmoid", "HardSwish",
+      "Elu",        "Selu",    "Gelu",     "Erf",       "Softplus",    "Mish",
+      "Neg",        "Abs",     "Sqrt",     "Exp",       "Clip",        "Identity",
+      "Reciprocal", "Log",     "Softsign", "Sign",      "Floor",       "Ceil",
+      "Round",      "Sin",     "Cos",      "Celu",      "Shrink",      "ThresholdedRelu"};
   for (const char* op : kOps) {
     if (is_onnx_op(node, op)) return true;
   }
