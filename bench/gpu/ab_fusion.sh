@@ -17,7 +17,7 @@ rounds="${ROUNDS:-3}"
 median() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["median_ms"])' 2>/dev/null || echo nan; }
 for m in ${BENCH_MODELS:-vit_b16}; do
   onnx="$out/$m.onnx"
-  python3 "$here/torch_models.py" export "$m" "$onnx" > "$out/$m.export.log" 2>&1 || {
+  [ -f "$onnx" ] || python3 "$here/torch_models.py" export "$m" "$onnx" > "$out/$m.export.log" 2>&1 || {
     echo "$m: export failed"; tail -5 "$out/$m.export.log"; continue; }
   if [ "$m" = clip_text ]; then in=input_ids; d=x77; else in=pixel_values; d=x3x224x224; fi
   profiles=(--profile "$in:min=1$d,opt=1$d,max=16$d" --profile "$in:min=17$d,opt=256$d,max=256$d")
