@@ -130,6 +130,15 @@ std::vector<NodeId>& Uses::list(ValueId v) {
 
 namespace {
 
+// take_over's first half: `to` takes `from`'s dtype and shape.
+void take_type(Graph& graph, ValueId from, ValueId to) {
+  Value& target = graph.values[to];
+  const Value& source = graph.values[from];
+  target.dtype = source.dtype;
+  target.has_shape = source.has_shape;
+  target.shape = source.shape;
+}
+
 // The graph-output half of replace_uses: `to` becomes the output, under `from`'s name.
 void replace_graph_output(Graph& graph, ValueId from, ValueId to) {
   bool output = false;
@@ -167,11 +176,7 @@ void Uses::replace(Graph& graph, ValueId from, ValueId to) {
 }
 
 void Uses::take_over(Graph& graph, ValueId from, ValueId to) {
-  Value& target = graph.values[to];
-  const Value& source = graph.values[from];
-  target.dtype = source.dtype;
-  target.has_shape = source.has_shape;
-  target.shape = source.shape;
+  take_type(graph, from, to);
   replace(graph, from, to);
 }
 
@@ -221,11 +226,7 @@ void replace_uses(Graph& graph, ValueId from, ValueId to) {
 }
 
 void take_over(Graph& graph, ValueId from, ValueId to) {
-  Value& target = graph.values[to];
-  const Value& source = graph.values[from];
-  target.dtype = source.dtype;
-  target.has_shape = source.has_shape;
-  target.shape = source.shape;
+  take_type(graph, from, to);
   replace_uses(graph, from, to);
 }
 
