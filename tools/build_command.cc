@@ -59,6 +59,8 @@ constexpr const char* kHelp =
     "  --exact-gelu         cuda fp16/bf16: never time erf GELU as cuBLASLt's tanh-form GELU\n"
     "                       epilogue (at most 4.7e-4 from erf, below fp16's rounding of GELU\n"
     "                       outputs; taken only where faster, and said in --verbose)\n"
+    "  --no-fp8-fast-accum  cuda fp8: never time FP8 GEMMs with fast accumulation (the tensor\n"
+    "                       cores' accumulator unpromoted; taken only where faster)\n"
     "  --calib-data DIR     int8/fp8: calibration inputs: images (.jpg .png .webp .gif .bmp\n"
     "                       .tif, for one-input image models), .npy files (one input tensor\n"
     "                       each), or sub-folders with NAME.npy for each model input (one\n"
@@ -95,6 +97,7 @@ int build_command(const std::vector<std::string>& words) {
                                                   {"--timing-cache", "", true, false},
                                                   {"--no-tactics", "", false, false},
                                                   {"--exact-gelu", "", false, false},
+                                                  {"--no-fp8-fast-accum", "", false, false},
                                                   {"--no-optimize", "", false, false},
                                                   {"--calib-data", "", true, false},
                                                   {"--calib-config", "", true, false},
@@ -141,6 +144,7 @@ int build_command(const std::vector<std::string>& words) {
   options.timing_cache = args.get("--timing-cache");
   options.select_tactics = !args.has("--no-tactics");
   options.exact_gelu = args.has("--exact-gelu");
+  options.fp8_fast_accum = !args.has("--no-fp8-fast-accum");
   if (clip_dir && !options.profiles.empty()) {
     return usage_error("build",
                        "--profile applies to one ONNX model; a CLIP folder's towers have "

@@ -33,6 +33,10 @@ struct BuildOptions {
   // (Off by default: the tanh form differs from erf by at most 4.7e-4, below fp16's own
   // rounding of GELU outputs, and the tactic timing takes it only where it is faster.)
   bool exact_gelu = false;
+  // CUDA fp8 builds: let the tactic timing choose FP8 GEMMs with fast accumulation (the tensor
+  // cores' accumulator, not promoted to fp32 every few products, as torch._scaled_mm's
+  // use_fast_accum). Off: every FP8 GEMM promotes (slower).
+  bool fp8_fast_accum = true;
   // int8 / fp8 builds (src/quant/calibrator.h explains each).
   std::string calib_data;           // folder of images, .npy files or NAME.npy folders
   std::string calib_config;         // HF preprocessor_config.json for images

@@ -534,7 +534,8 @@ std::optional<GemmTactic> cached_tactic(const TacticTuner& tu, const std::string
       !parse_algo_hex(hex, &t.algo)) {
     return std::nullopt;
   }
-  t.mode = mode;
+  if (mode < 0 || mode >= 2 * GemmTactic::kFastAccumBit) return std::nullopt;
+  t.set_encoded_mode(mode);
   return t;
 }
 
@@ -550,8 +551,8 @@ Status store_timed_tactic(TacticTuner& tu, const std::string& problem, const Gem
   ++tu.timed;
   tu.by_problem[problem] = best;
   if (tu.cache == nullptr) return Status();
-  return tu.cache->put(problem,
-                       str_cat("mode=", best.mode, " algo=", algo_hex(best.algo), " ms=", best_ms));
+  return tu.cache->put(problem, str_cat("mode=", best.encoded_mode(), " algo=", algo_hex(best.algo),
+                                        " ms=", best_ms));
 }
 
 }  // namespace vitrt::cuda

@@ -973,6 +973,7 @@ Status hook_select_tactics(Graph& graph, const PlanMetadata& m, const TacticOpti
   tuner.device_key = str_cat(info.name, "|", compiled_arch(), "|cublasLt ", cublasLtGetVersion());
   tuner.verbose = t.verbose;
   tuner.tanh_gelu = t.tanh_gelu_epilogue;
+  tuner.fp8_fast_accum = t.fp8_fast_accum;
   tuner.log = t.log;
   VITRT_ASSIGN_OR_RETURN(CudaEngineOptions o, options_of(m));
   o.cuda_graphs = false;  // timing runs eagerly, outside any capture

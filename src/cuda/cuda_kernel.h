@@ -47,9 +47,20 @@ struct GemmTactic {
   // 1: plain GEMM, then one bias + activation kernel; 2: an erf GELU computed by cuBLASLt's
   // bias + tanh-form GELU epilogue (fp16/bf16 builds that allow it: see TacticTuner);
   // 3 (QuantLinear with output_scale only): mode 0's GEMM with a 16-bit D, then one pass that
-  // writes E4M3 codes.
+  // writes E4M3 codes; 4 and 5 (QuantLinear): CUTLASS's int8 kernels (ops_quant_linear.cc).
   int mode = 0;
+  // FP8 QuantLinear, modes 0, 2 and 3: cuBLASLt's fast accumulation
+  // (CUBLASLT_MATMUL_DESC_FAST_ACCUM). Stored in the plan and the timing cache as bit 3 of the mode
+  // (encoded_mode).
+  bool fast_accum = false;
   cublasLtMatmulAlgo_t algo{};
+
+  static constexpr int kFastAccumBit = 8;
+  int encoded_mode() const { return mode | (fast_accum ? kFastAccumBit : 0); }
+  void set_encoded_mode(int encoded) {
+    mode = encoded & (kFastAccumBit - 1);
+    fast_accum = (encoded & kFastAccumBit) != 0;
+  }
 };
 // The entry timed at the size nearest (by ratio) to `size`, or nullptr without entries: the
 // runtime uses the opt shape's choice across its profile, as the tuner cannot time every size.
@@ -120,6 +131,9 @@ struct TacticTuner {
   // fp16/bf16 Linear layers with an erf GELU may time mode 2 (the tanh form, at most 4.7e-4
   // from erf: below the rounding of fp16 GELU outputs); off with `vitrt build --exact-gelu`.
   bool tanh_gelu = false;
+  // FP8 GEMMs may time candidates with cuBLASLt's fast accumulation; off with
+  // `vitrt build --no-fp8-fast-accum`.
+  bool fp8_fast_accum = false;
   std::function<void(const std::string&)> log;
   std::map<std::string, GemmTactic> by_problem;       // timed this build, by cache key
   std::map<NodeId, std::vector<GemmTactic>> by_node;  // chosen per node, per m

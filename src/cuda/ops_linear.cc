@@ -1632,7 +1632,7 @@ std::vector<int64_t> encode_gemm_tactics(const std::vector<GemmTactic>& tactics)
   std::vector<int64_t> ints;
   for (const GemmTactic& t : tactics) {
     ints.push_back(t.m);
-    ints.push_back(t.mode);
+    ints.push_back(t.encoded_mode());
     for (uint64_t w : t.algo.data) {
       int64_t v;
       std::memcpy(&v, &w, sizeof(v));
@@ -1652,10 +1652,15 @@ Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& 
   for (size_t i = 0; i < ints.size(); i += kTacticInts) {
     GemmTactic t;
     t.m = ints[i];
-    t.mode = static_cast<int>(ints[i + 1]);
+    const int64_t encoded = ints[i + 1];
+    if (encoded >= 0 && encoded < 2 * GemmTactic::kFastAccumBit) {
+      t.set_encoded_mode(static_cast<int>(encoded));
+    } else {
+      t.mode = -1;
+    }
     if (t.m < 1 || t.mode < 0 || t.mode > max_mode) {
       return invalid_model("attribute '", kGemmTacticsAttr, "': tactic ", i / kTacticInts,
-                           " has m ", t.m, " and mode ", t.mode);
+                           " has m ", t.m, " and mode ", encoded);
     }
     for (size_t w = 0; w < 8; ++w) std::memcpy(&t.algo.data[w], &ints[i + 2 + w], sizeof(int64_t));
     tactics.push_back(t);

@@ -364,6 +364,7 @@ Result<BuildSummary> build_plan(const std::string& onnx_path, const std::string&
       tactics.shape_sets = tuning_shapes(graph, profiles, options);
       tactics.timing_cache = options.timing_cache;
       tactics.tanh_gelu_epilogue = !options.exact_gelu;
+      tactics.fp8_fast_accum = options.fp8_fast_accum;
       tactics.verbose = options.verbose;
       tactics.log = options.log;
       kernels = cuda->select_tactics(graph, metadata, tactics);

@@ -23,6 +23,7 @@ struct TacticOptions {
   ShapeSets shape_sets;
   std::string timing_cache;        // file path, or empty
   bool tanh_gelu_epilogue = true;  // fp16/bf16: erf GELU may run as the tanh-form epilogue
+  bool fp8_fast_accum = true;      // fp8: GEMMs may run with FP8 fast accumulation
   bool verbose = false;
   std::function<void(const std::string&)> log;
 };

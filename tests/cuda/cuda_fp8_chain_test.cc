@@ -44,6 +44,7 @@ struct Layer {
   float input_scale = 3.0f / 448;
   bool per_channel = true;
   int mode = -1;  // forced through a stored tactic (an invalid algorithm: the heuristic runs)
+  bool fast_accum = false;  // the stored tactic's cuBLASLt fast accumulation
   int64_t rows = 0;
   uint64_t seed = 1;
   float output_scale = 0.0f;  // > 0: Y as E4M3 codes
@@ -66,6 +67,7 @@ ValueId add_layer(TestGraph& g, ValueId x, const Layer& l, const std::string& na
     cuda::GemmTactic t;
     t.m = l.rows;
     t.mode = l.mode;
+    t.fast_accum = l.fast_accum;
     for (size_t i = 0; i < 8; ++i) t.algo.data[i] = 0x0123456789abcdefull * (i + 1);
     a.set_ints(cuda::kGemmTacticsAttr, cuda::encode_gemm_tactics({t}));
   }
@@ -183,13 +185,16 @@ float e4m3_step(float v) {
 }
 
 // fc1 as a plan runs it with output_scale: every mode (default, the dequantize kernel, the FP8
-// D forced through a stored tactic, the staged 16-bit D) and activation, M = 1 / 197 / 1000,
-// fp16 and bf16 plans (fp32 plans: the staged mode), float X with a per-channel w_scale and
-// codes X with a per-tensor one, eager and captured.
+// D forced through a stored tactic, the staged 16-bit D; mode 0 again with cuBLASLt's fast
+// accumulation: 10 below) and activation, M = 1 / 197 / 1000, fp16 and bf16 plans (fp32 plans: the
+// staged mode), float X with a per-channel w_scale and codes X with a per-tensor one, eager and
+// captured.
 TEST_F(CudaFp8Chain, QuantLinearWritesCodes) {
   for (const char* precision : {"fp16", "bf16", "fp32"}) {
     for (const char* act : {"none", "gelu", "gelu_tanh"}) {
-      for (int mode : {-1, 0, 1, 2, 3}) {
+      for (int mode_case : {-1, 0, 1, 2, 3, 10}) {
+        const int mode = mode_case == 10 ? 0 : mode_case;
+        if (mode_case == 10 && std::string(precision) == "fp32") continue;
         if (mode == 2 && std::string(act) != "gelu") continue;
         // fp32 plans have no FP8 D (cuBLASLt's takes a 16-bit C): they run modes 3 and 1.
         if (std::string(precision) == "fp32" && (mode == 0 || mode == 2)) continue;
@@ -200,13 +205,15 @@ TEST_F(CudaFp8Chain, QuantLinearWritesCodes) {
             l.n = 512;
             l.act = act;
             l.mode = mode;
+            l.fast_accum = mode_case == 10;
             l.rows = m;
             l.seed = static_cast<uint64_t>(m + mode);
             l.input_scale = codes_in ? 3.0f / 448 : 2.0f / 448;
             // Both ways cuBLASLt applies w_scale: alpha (per tensor) and an outer vector.
             l.per_channel = !codes_in;
             l.output_scale = 1.5f / 448;
-            SCOPED_TRACE(str_cat(precision, " ", act, " mode ", mode, " M ", m,
+            SCOPED_TRACE(str_cat(precision, " ", act, " mode ", mode,
+                                 l.fast_accum ? " fast-accum" : "", " M ", m,
                                  codes_in ? " codes in" : " float in"));
             TestGraph g;
             ValueId x = g.input("x", codes_in ? DType::kUInt8 : DType::kFloat32, {m, l.k});
@@ -241,55 +248,66 @@ TEST_F(CudaFp8Chain, QuantLinearWritesCodes) {
 // weight scale, the form quantize_linear gives fp8 layers) next to the staged mode 3 and the
 // dequantize kernel, records the mode that won, and the result agrees with the CPU. With a
 // per-channel w_scale (outer-vector scales) the FP8 D may have no algorithm: then only the
-// result is checked, and the output says which modes were timed.
+// result is checked, and the output says which modes were timed. With fast accumulation
+// allowed, mode 0 / 3's candidates come twice (with cuBLASLt's flag, logged "fast-accum");
+// without, once.
 TEST_F(CudaFp8Chain, TunedQuantLinearWritingCodes) {
-  for (bool per_channel : {false, true}) {
-    for (const char* act : {"gelu_tanh", "gelu"}) {
-      for (const char* precision : {"fp16", "bf16"}) {
-        SCOPED_TRACE(str_cat(act, " ", precision, per_channel ? " per channel" : " per tensor"));
-        Layer l;
-        l.k = 256;
-        l.n = 1024;
-        l.act = act;
-        l.per_channel = per_channel;
-        l.output_scale = 1.5f / 448;
-        TestGraph g;
-        ValueId x = g.input("x", DType::kFloat32, {1000, l.k});
-        g.output(add_layer(g, x, l, "fc1"));
-        ASSERT_TRUE(g.infer().ok());
-        const Tensor in = bf16_random({1000, l.k}, 5, -2.0f, 2.0f);
-        Result<std::vector<Tensor>> want = run_graph(g.graph(), {in});
-        ASSERT_TRUE(want.ok()) << want.status().to_string();
-        cuda::TacticTuner tuner;
-        tuner.device_key = "test";
-        tuner.tanh_gelu = true;  // an erf GELU may then time mode 2 (FP8 D, tanh-form epilogue)
-        tuner.verbose = true;
-        std::string log;
-        tuner.log = [&log](const std::string& line) { log += line + "\n"; };
-        cuda::CudaEngineOptions options;
-        options.precision = precision;
-        options.cuda_graphs = false;
-        options.tuner = &tuner;
-        Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(g.graph(), options);
-        ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-        Result<std::vector<NamedTensor>> got = (*engine)->create_context()->run({{"x", in}});
-        ASSERT_TRUE(got.ok()) << got.status().to_string();
-        const bool erf = std::string(act) == "gelu";
-        EXPECT_TRUE(codes_close((*got)[0].tensor, (*want)[0], l.output_scale,
-                                bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f),
-                                std::string(precision) == "bf16" ? 0x1p-8f : 0x1p-11f,
-                                erf ? 5e-4f : 0.0f));
-        // The FP8 D was a candidate (mode 0, or 2 for the erf GELU), and so was mode 3.
-        const std::string fp8_mode = erf ? " mode 2 (heuristic" : " mode 0 (heuristic";
-        if (!per_channel) {
-          EXPECT_NE(log.find(fp8_mode), std::string::npos) << log;
+  for (bool fast_accum : {true, false}) {
+    for (bool per_channel : {false, true}) {
+      for (const char* act : {"gelu_tanh", "gelu"}) {
+        for (const char* precision : {"fp16", "bf16"}) {
+          SCOPED_TRACE(str_cat(act, " ", precision, per_channel ? " per channel" : " per tensor",
+                               fast_accum ? " fast accumulation allowed" : ""));
+          Layer l;
+          l.k = 256;
+          l.n = 1024;
+          l.act = act;
+          l.per_channel = per_channel;
+          l.output_scale = 1.5f / 448;
+          TestGraph g;
+          ValueId x = g.input("x", DType::kFloat32, {1000, l.k});
+          g.output(add_layer(g, x, l, "fc1"));
+          ASSERT_TRUE(g.infer().ok());
+          const Tensor in = bf16_random({1000, l.k}, 5, -2.0f, 2.0f);
+          Result<std::vector<Tensor>> want = run_graph(g.graph(), {in});
+          ASSERT_TRUE(want.ok()) << want.status().to_string();
+          cuda::TacticTuner tuner;
+          tuner.device_key = "test";
+          tuner.tanh_gelu = true;  // an erf GELU may then time mode 2 (FP8 D, tanh-form epilogue)
+          tuner.fp8_fast_accum = fast_accum;
+          tuner.verbose = true;
+          std::string log;
+          tuner.log = [&log](const std::string& line) { log += line + "\n"; };
+          cuda::CudaEngineOptions options;
+          options.precision = precision;
+          options.cuda_graphs = false;
+          options.tuner = &tuner;
+          Result<std::shared_ptr<Engine>> engine = cuda::create_cuda_engine(g.graph(), options);
+          ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+          Result<std::vector<NamedTensor>> got = (*engine)->create_context()->run({{"x", in}});
+          ASSERT_TRUE(got.ok()) << got.status().to_string();
+          const bool erf = std::string(act) == "gelu";
+          EXPECT_TRUE(codes_close((*got)[0].tensor, (*want)[0], l.output_scale,
+                                  bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f),
+                                  std::string(precision) == "bf16" ? 0x1p-8f : 0x1p-11f,
+                                  erf ? 5e-4f : 0.0f));
+          // The FP8 D was a candidate (mode 0, or 2 for the erf GELU), and so was mode 3.
+          const std::string fp8_mode = erf ? " mode 2 (heuristic" : " mode 0 (heuristic";
+          if (!per_channel) {
+            EXPECT_NE(log.find(fp8_mode), std::string::npos) << log;
+          }
+          EXPECT_NE(log.find(" mode 3 (heuristic"), std::string::npos) << log;
+          if (fast_accum) {
+            EXPECT_NE(log.find(" mode 3 fast-accum (heuristic"), std::string::npos) << log;
+          } else {
+            EXPECT_EQ(log.find("fast-accum"), std::string::npos) << log;
+          }
+          EXPECT_EQ(tuner.by_node.size(), 1u);
+          std::printf("%s %s %s: FP8 D %s; %s", act, precision,
+                      per_channel ? "per channel" : "per tensor",
+                      log.find(fp8_mode) != std::string::npos ? "timed" : "had no algorithm",
+                      log.substr(0, log.find('\n') + 1).c_str());
         }
-        EXPECT_NE(log.find(" mode 3 (heuristic"), std::string::npos) << log;
-        EXPECT_EQ(tuner.by_node.size(), 1u);
-        std::printf("%s %s %s: FP8 D %s; %s", act, precision,
-                    per_channel ? "per channel" : "per tensor",
-                    log.find(fp8_mode) != std::string::npos ? "timed" : "had no algorithm",
-                    log.substr(0, log.find('\n') + 1).c_str());
       }
     }
   }

@@ -41,6 +41,7 @@ struct QuantCase {
   float scale_fraction = 1.0f;
   // Forced execution mode through a stored tactic (-1: the kernel's own choice).
   int mode = -1;
+  bool fast_accum = false;  // fp8: the stored tactic asks for cuBLASLt's fast accumulation
   uint64_t seed = 1;
   bool residual = false;  // input 4: Y = X.W + bias + residual
   bool dynamic = false;   // dynamic_input: X's scale and zero point per run (int8)
@@ -54,8 +55,8 @@ std::string describe(const QuantCase& c) {
                  c.zero_point != 0 || c.qmin != -127
                      ? str_cat(" q[", c.qmin, ",", c.qmax, "] zp ", c.zero_point)
                      : "",
-                 c.mode >= 0 ? str_cat(" mode ", c.mode) : "", c.residual ? " +residual" : "",
-                 c.dynamic ? " dynamic" : "");
+                 c.mode >= 0 ? str_cat(" mode ", c.mode) : "", c.fast_accum ? " fast-accum" : "",
+                 c.residual ? " +residual" : "", c.dynamic ? " dynamic" : "");
 }
 
 struct QuantProblem {
@@ -149,6 +150,7 @@ QuantProblem make_problem(const QuantCase& c) {
     cuda::GemmTactic t;
     t.m = p.x.numel() / c.k;
     t.mode = c.mode;
+    t.fast_accum = c.fast_accum;
     for (size_t w = 0; w < 8; ++w) t.algo.data[w] = 0x0123456789abcdefull * (w + 1);
     node_attrs.set_ints(cuda::kGemmTacticsAttr, cuda::encode_gemm_tactics({t}));
   }
@@ -425,8 +427,10 @@ TEST_F(CudaQuantLinear, Int8QuantizerRangeWiderThan255IsAnError) {
 
 // ---- FP8 -------------------------------------------------------------------------------------
 
+// (mode_case 10: mode 0 with cuBLASLt's fast accumulation.)
 TEST_F(CudaQuantLinear, Fp8EveryActivationBothModes) {
-  for (int mode : {-1, 0, 1}) {
+  for (int mode_case : {-1, 0, 1, 10}) {
+    const int mode = mode_case == 10 ? 0 : mode_case;
     for (const char* act :
          {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu", "hard_swish", "relu6"}) {
       for (bool per_channel : {false, true}) {
@@ -440,6 +444,7 @@ TEST_F(CudaQuantLinear, Fp8EveryActivationBothModes) {
         // Mode 0 with per-channel scales runs where cuBLASLt takes outer-vector scales, else
         // the kernel falls back to mode 1: right numbers either way.
         c.mode = mode;
+        c.fast_accum = mode_case == 10;
         check(c);
       }
     }

@@ -132,6 +132,7 @@ TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
   tactics[0].m = 197;
   tactics[0].mode = 1;
   tactics[1].m = 50432;
+  tactics[1].fast_accum = true;  // bit 3 of the stored mode
   for (int w = 0; w < 8; ++w) {
     tactics[0].algo.data[w] = 0x0123456789abcdefull * static_cast<uint64_t>(w + 1);
     tactics[1].algo.data[w] = ~0ull - static_cast<uint64_t>(w);  // negative as int64
@@ -144,6 +145,7 @@ TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ((*back)[i].m, tactics[i].m);
     EXPECT_EQ((*back)[i].mode, tactics[i].mode);
+    EXPECT_EQ((*back)[i].fast_accum, tactics[i].fast_accum);
     for (int w = 0; w < 8; ++w) EXPECT_EQ((*back)[i].algo.data[w], tactics[i].algo.data[w]);
   }
   std::vector<int64_t> cut(ints.begin(), ints.end() - 1);
@@ -155,6 +157,17 @@ TEST(CudaTacticsAttr, EncodeDecodeRoundTripAndRejectsDamage) {
   EXPECT_TRUE(cuda::decode_gemm_tactics(bad_mode, 3).ok());
   bad_mode[1] = 4;
   EXPECT_FALSE(cuda::decode_gemm_tactics(bad_mode, 3).ok());
+  // Fast accumulation (8) over mode 3 decodes as mode 3; a bit above it, or a negative mode,
+  // does not.
+  EXPECT_EQ(ints[11], 8);
+  bad_mode[1] = 8 + 3;
+  ASSERT_TRUE(cuda::decode_gemm_tactics(bad_mode, 3).ok());
+  EXPECT_EQ(cuda::decode_gemm_tactics(bad_mode, 3)->front().mode, 3);
+  EXPECT_TRUE(cuda::decode_gemm_tactics(bad_mode, 3)->front().fast_accum);
+  for (int64_t bad : {16 + 3, -1}) {
+    bad_mode[1] = bad;
+    EXPECT_FALSE(cuda::decode_gemm_tactics(bad_mode, 3).ok()) << bad;
+  }
   std::vector<int64_t> bad_m = ints;
   bad_m[10] = 0;
   EXPECT_FALSE(cuda::decode_gemm_tactics(bad_m).ok());
