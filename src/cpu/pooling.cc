@@ -4,6 +4,7 @@
 // Every pool is normalised to 3 spatial axes (leading axes of size 1). Per axis, the input
 // positions each output index reads are listed once per run (padding and dilation worked out
 // there), so the per-plane loops touch only valid elements. Planes (N * C) run in parallel.
+// float32 pools over 1-2 spatial axes run separably (separable_pool).
 // float32/float64 (and int8/uint8 for MaxPool) run natively; float16/bfloat16 widen to float32.
 #include <algorithm>
 #include <array>
@@ -28,11 +29,16 @@ struct AxisTaps {
   std::vector<int64_t> first;  // out + 1 entries into pos
   std::vector<int64_t> pos;
   std::vector<int64_t> padded_count;  // per output index
+  int64_t kernel = 1, stride = 1, dilation = 1, pad = 0;
 };
 
 AxisTaps axis_taps(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t dilation,
                    int64_t pad, int64_t pad_end) {
   AxisTaps t;
+  t.kernel = kernel;
+  t.stride = stride;
+  t.dilation = dilation;
+  t.pad = pad;
   t.first.reserve(out + 1);
   t.padded_count.reserve(out);
   for (int64_t o = 0; o < out; ++o) {
@@ -129,6 +135,91 @@ void max_pool(const PoolGeometry& g, const T* x, T* y) {
   });
 }
 
+// float32 pools over one or two spatial axes, separably: each input row's window reductions
+// along W first (rows[h][ow]), then each output row reduces its window's rows element by element
+// along W (loops the compiler vectorises), instead of kh * kw scattered reads per output.
+// PoolFormer's 3x3 stride-1 AveragePools took 7.4 of its 40 ms the generic way. Sums are in
+// float (the generic path sums in double): windows of up to kMaxSeparableTaps taps.
+constexpr int64_t kMaxSeparableTaps = 256;
+
+bool separable_applies(const PoolGeometry& g) {
+  return g.in[0] == 1 && g.out[0] == 1 && g.taps[1].kernel * g.taps[2].kernel <= kMaxSeparableTaps;
+}
+
+// Max keeps `v > m ? v : m` (NaN never wins, as max_pool's loop); an empty window gives -inf.
+template <PoolKind kKind>
+void separable_pool(const PoolGeometry& g, bool count_include_pad, const float* x, float* y) {
+  constexpr bool kMax = kKind == PoolKind::kMax;
+  const float init = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+  auto fold = [](float m, float v) { return kMax ? (v > m ? v : m) : m + v; };
+  const AxisTaps &th = g.taps[1], &tw = g.taps[2];
+  const int64_t in_h = g.in[1], in_w = g.in[2], out_h = g.out[1], out_w = g.out[2];
+  // The output columns whose windows lie inside the row (no padding taps): a contiguous range.
+  int64_t full_lo = out_w, full_hi = out_w;
+  for (int64_t ow = 0; ow < out_w; ++ow) {
+    const int64_t start = ow * tw.stride - tw.pad;
+    if (start >= 0 && start + (tw.kernel - 1) * tw.dilation < in_w) {
+      if (full_lo == out_w) full_lo = ow;
+      full_hi = ow + 1;
+    }
+  }
+  // Divisors per output column and row (average).
+  std::vector<float> count_w(static_cast<size_t>(out_w)), count_h(static_cast<size_t>(out_h));
+  for (int64_t ow = 0; ow < out_w; ++ow) {
+    count_w[ow] = static_cast<float>(count_include_pad ? tw.padded_count[ow]
+                                                       : tw.first[ow + 1] - tw.first[ow]);
+  }
+  for (int64_t oh = 0; oh < out_h; ++oh) {
+    count_h[oh] = static_cast<float>(count_include_pad ? th.padded_count[oh]
+                                                       : th.first[oh + 1] - th.first[oh]);
+  }
+  parallel_for(g.planes, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> rows(static_cast<size_t>(in_h * out_w));
+    for (int64_t p = begin; p < end; ++p) {
+      const float* xp = x + p * g.in_size();
+      for (int64_t h = 0; h < in_h; ++h) {
+        const float* xr = xp + h * in_w;
+        float* r = rows.data() + h * out_w;
+        for (int64_t ow = 0; ow < out_w; ++ow) {
+          if (ow == full_lo) {
+            // Inside the row: tap by tap over the whole range.
+            for (int64_t o = full_lo; o < full_hi; ++o) r[o] = init;
+            for (int64_t k = 0; k < tw.kernel; ++k) {
+              const float* xs = xr + k * tw.dilation - tw.pad;
+              if (tw.stride == 1) {
+                for (int64_t o = full_lo; o < full_hi; ++o) r[o] = fold(r[o], xs[o]);
+              } else {
+                for (int64_t o = full_lo; o < full_hi; ++o) r[o] = fold(r[o], xs[o * tw.stride]);
+              }
+            }
+            ow = full_hi - 1;
+            continue;
+          }
+          float m = init;
+          for (int64_t c = tw.first[ow]; c < tw.first[ow + 1]; ++c) m = fold(m, xr[tw.pos[c]]);
+          r[ow] = m;
+        }
+      }
+      float* yp = y + p * g.out_size();
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        float* yr = yp + oh * out_w;
+        for (int64_t o = 0; o < out_w; ++o) yr[o] = init;
+        for (int64_t b = th.first[oh]; b < th.first[oh + 1]; ++b) {
+          const float* r = rows.data() + th.pos[b] * out_w;
+          for (int64_t o = 0; o < out_w; ++o) yr[o] = fold(yr[o], r[o]);
+        }
+        if constexpr (!kMax) {
+          const float ch = count_h[oh];
+          for (int64_t o = 0; o < out_w; ++o) {
+            const float count = ch * count_w[o];
+            yr[o] = count > 0.0f ? yr[o] / count : 0.0f;
+          }
+        }
+      }
+    }
+  });
+}
+
 template <typename T>
 void average_pool(const PoolGeometry& g, bool count_include_pad, const T* x, T* y) {
   const AxisTaps &td = g.taps[0], &th = g.taps[1], &tw = g.taps[2];
@@ -202,7 +293,13 @@ class PoolKernel final : public CpuKernel {
       const bool include_pad = attrs_ != nullptr && attrs_->count_include_pad;
       switch (in.dtype()) {
         case DType::kFloat32:
-          if (kind_ == PoolKind::kMax) {
+          if (attrs_ != nullptr && separable_applies(g)) {
+            if (kind_ == PoolKind::kMax) {
+              separable_pool<PoolKind::kMax>(g, include_pad, in.data<float>(), y.data<float>());
+            } else {
+              separable_pool<PoolKind::kAverage>(g, include_pad, in.data<float>(), y.data<float>());
+            }
+          } else if (kind_ == PoolKind::kMax) {
             max_pool(g, in.data<float>(), y.data<float>());
           } else {
             average_pool(g, include_pad, in.data<float>(), y.data<float>());
