@@ -678,20 +678,70 @@ void group_norm_kernel(const T* x, T* y, const ChannelLayout& l, int64_t groups,
                        const T* bias, T eps) {
   const int64_t cpg = l.c / groups;
   const int64_t len = cpg * l.spatial;
-  parallel_for(l.n * groups, grain_for(3 * len), [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t g = t % groups;
-      const T* xr = x + t * len;
-      T* yr = y + t * len;
-      const RowStats<T> st = row_stats(xr, len, eps);
-      for (int64_t k = 0; k < cpg; ++k) {
-        const int64_t c = g * cpg + k;
-        const T a = st.inv_std * scale[c];
-        const T b = bias[c] - st.mean * a;
-        const T* xs = xr + k * l.spatial;
-        T* ys = yr + k * l.spatial;
-        for (int64_t i = 0; i < l.spatial; ++i) ys[i] = xs[i] * a + b;
+  const int64_t rows = l.n * groups;
+  constexpr int64_t kChunk = int64_t{1} << 14;
+  if (rows >= 2 * cpu_thread_count() || len < 4 * kChunk) {
+    // Enough groups to go round: one group a task, statistics and output together.
+    parallel_for(rows, grain_for(3 * len), [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t g = t % groups;
+        const T* xr = x + t * len;
+        T* yr = y + t * len;
+        const RowStats<T> st = row_stats(xr, len, eps);
+        for (int64_t k = 0; k < cpg; ++k) {
+          const int64_t c = g * cpg + k;
+          const T a = st.inv_std * scale[c];
+          const T b = bias[c] - st.mean * a;
+          const T* xs = xr + k * l.spatial;
+          T* ys = yr + k * l.spatial;
+          for (int64_t i = 0; i < l.spatial; ++i) ys[i] = xs[i] * a + b;
+        }
       }
+    });
+    return;
+  }
+  // Few large groups (a one-group norm of one image: PoolFormer's): each group's statistics from
+  // chunks in parallel (each chunk's mean and squared deviations, two passes while it is in
+  // cache, merged in double by Chan's formula), then the output a channel row per task.
+  const int64_t chunks = (len + kChunk - 1) / kChunk;
+  std::vector<double> chunk_mean(static_cast<size_t>(rows * chunks));
+  std::vector<double> chunk_m2(chunk_mean.size());
+  parallel_for(rows * chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r = t / chunks, k = t % chunks;
+      const T* xc = x + r * len + k * kChunk;
+      const int64_t n = std::min(kChunk, len - k * kChunk);
+      const T mean = lane_sum<T>(n, [&](int64_t i) { return xc[i]; }) / static_cast<T>(n);
+      const T m2 = lane_sum<T>(n, [&](int64_t i) {
+        const T d = xc[i] - mean;
+        return d * d;
+      });
+      chunk_mean[t] = static_cast<double>(mean);
+      chunk_m2[t] = static_cast<double>(m2);
+    }
+  });
+  std::vector<RowStats<T>> stats(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0.0, m2 = 0.0, count = 0.0;
+    for (int64_t k = 0; k < chunks; ++k) {
+      const double n = static_cast<double>(std::min(kChunk, len - k * kChunk));
+      const double d = chunk_mean[r * chunks + k] - mean;
+      const double total = count + n;
+      mean += d * n / total;
+      m2 += chunk_m2[r * chunks + k] + d * d * count * n / total;
+      count = total;
+    }
+    const T var = static_cast<T>(m2 / count);
+    stats[r] = {static_cast<T>(mean), T(1) / std::sqrt(var + eps)};
+  }
+  parallel_for(rows * cpg, grain_for(l.spatial), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r = t / cpg, c = (r % groups) * cpg + t % cpg;
+      const T a = stats[r].inv_std * scale[c];
+      const T b = bias[c] - stats[r].mean * a;
+      const T* xs = x + t * l.spatial;
+      T* ys = y + t * l.spatial;
+      for (int64_t i = 0; i < l.spatial; ++i) ys[i] = xs[i] * a + b;
     }
   });
 }

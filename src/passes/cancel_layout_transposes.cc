@@ -22,6 +22,8 @@
 // bounds, ...), Concat and Split (their axis moved), Slice with constant parameters (its axes
 // moved), Resize with constant roi / scales / sizes (permuted with the data, or its axes
 // attribute moved: multi-scale feature fusion),
+// GroupNormalization with one group and uniform scale and bias (elementwise given its per-sample
+// statistics, which do not depend on the layout: PoolFormer's norm, after fuse_group_norm),
 // GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
 // trunk's region), reductions (ReduceMean, ReduceMax, ReduceL2, ReduceSum, ...) with keepdims
 // and axes known at build time (a squeeze-and-excitation block's pooling: EfficientNet,
@@ -306,6 +308,28 @@ bool is_permutable_slice(const Graph& graph, const Node& node, size_t rank) {
   return true;
 }
 
+// A GroupNormalization with one group and one scale and one bias for every channel
+// (fuse_group_norm's F.group_norm(x, 1), PoolFormer's norm): its statistics span a whole sample
+// however it is laid out, so under a permutation that keeps the batch axis first it is
+// elementwise (a unary op).
+bool is_one_group_norm(const Graph& graph, const Node& node, const Perm& p) {
+  if (!is_onnx_op(node, "GroupNormalization") || node.num_inputs() != 3 || p.empty() || p[0] != 0) {
+    return false;
+  }
+  Result<int64_t> groups = node.attrs.get_int("num_groups", 0);
+  if (!groups.ok() || *groups != 1) return false;
+  for (int i : {1, 2}) {
+    const Tensor* t = constant_input(graph, node, i);
+    if (t == nullptr || t->numel() < 1) return false;
+    for (int64_t j = 1; j < t->numel(); ++j) {
+      if (t->element_as_double(j) != t->element_as_double(0)) return false;
+    }
+  }
+  const Value& x = graph.values[node.inputs[0]];
+  return !x.is_constant() && has_rank(x, p.size()) &&
+         has_rank(graph.values[node.outputs[0]], p.size());
+}
+
 // Whether `node` computes the same thing on values stored permuted by `p`.
 Role role_of(const Graph& graph, const Node& node, const Perm& p) {
   const size_t rank = p.size();
@@ -356,6 +380,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
                ? Role::kUnary
                : Role::kNone;
   }
+  if (is_one_group_norm(graph, node, p)) return Role::kUnary;
   if (is_onnx_op(node, "GlobalAveragePool")) {
     const Value& x = graph.values[node.inputs[0]];
     return rank >= 3 && !x.is_constant() && has_rank(x, rank) &&

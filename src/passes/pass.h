@@ -156,6 +156,10 @@ Status eliminate_casts(Graph& graph, PassContext& ctx);
 Status fold_batch_norm(Graph& graph, PassContext& ctx);
 Status fuse_layer_norm(Graph& graph, PassContext& ctx);
 Status fuse_rms_norm(Graph& graph, PassContext& ctx);
+// F.group_norm as TorchScript writes it (Reshape -> InstanceNormalization -> Reshape) ->
+// GroupNormalization; before cancel_layout_transposes, which may then store a one-group norm
+// channels-last.
+Status fuse_group_norm(Graph& graph, PassContext& ctx);
 Status fuse_gelu(Graph& graph, PassContext& ctx);
 Status fuse_patch_embedding(Graph& graph, PassContext& ctx);
 // Rotary position embeddings (rotate_half and interleaved forms, prefix tokens, partial rotary)

@@ -75,6 +75,7 @@ const std::vector<Pass>& fusion_passes() {
       {"fold_batch_norm", fold_batch_norm},
       {"fuse_layer_norm", fuse_layer_norm},
       {"fuse_rms_norm", fuse_rms_norm},
+      {"fuse_group_norm", fuse_group_norm},
       {"fuse_gelu", fuse_gelu},
       {"fuse_patch_embedding", fuse_patch_embedding},
       {"fuse_linear", fuse_linear},

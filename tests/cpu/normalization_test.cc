@@ -372,6 +372,29 @@ TEST(ChannelNormKernels, GroupNormPerGroupAndPerChannelParams) {
   EXPECT_NE(bad.status.message().find("num_groups"), std::string::npos);
 }
 
+// One or two large groups of one sample (PoolFormer's one-group norm of an image, stored
+// channels-last): fewer groups than threads, so the kernel sums each group in chunks on all
+// threads and merges them. Values offset from zero (mean 30, deviation about 1) check that the
+// merge keeps the variance.
+TEST(ChannelNormKernels, GroupNormOfFewLargeGroups) {
+  for (int64_t groups : {1, 2}) {
+    SCOPED_TRACE(str_cat(groups, " groups"));
+    Tensor x = random_tensor(DType::kFloat32, {1, 6, 160, 150}, 66, -2, 2);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += 30.0f;
+    Attributes attrs;
+    attrs.set_int("num_groups", groups);
+    const Tensor cs = random_tensor(DType::kFloat32, {6}, 67);
+    const Tensor cb = random_tensor(DType::kFloat32, {6}, 68);
+    auto run =
+        run_single_node("GroupNormalization",
+                        {runtime_input(x), constant_input(cs), constant_input(cb)}, attrs, 1, 21);
+    ASSERT_TRUE(run.status.ok()) << run.status.to_string();
+    EXPECT_TRUE(tensors_close(run.outputs[0],
+                              reference_group_norm(x, groups, to_doubles(cs), to_doubles(cb), 1e-5),
+                              {1e-4, 1e-4}));
+  }
+}
+
 // ---- LpNormalization / MeanVarianceNormalization ---------------------------------------------
 
 TEST(LpNormKernel, L1AndL2AlongAxes) {

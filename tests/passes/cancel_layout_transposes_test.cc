@@ -423,6 +423,100 @@ TEST(CancelLayoutTransposes, ChannelNormsGoChannelsLastAndFuse) {
   }
 }
 
+// PoolFormer's blocks: F.group_norm(x, 1) as TorchScript writes it (Reshape [N, 1, -1] ->
+// InstanceNormalization -> Reshape back), its per-channel affine, a 3x3 AveragePool token mixer
+// and a 1x1-conv MLP. fuse_group_norm makes each norm one GroupNormalization, which (one group,
+// uniform scale and bias) joins the channels-last region: the 1x1 convs become Linear layers,
+// the pools vitrt.ChannelsLastPool. A two-group norm (not layout-free) fuses but keeps its region
+// out, and the Reshapes' other reader or a per-channel scale in the InstanceNorm declines the
+// fusion. Each graph is run against the one before the passes.
+ValueId pool_former_norm(TestGraph& g, ValueId t, int64_t c, int64_t h, int64_t w, int64_t groups,
+                         uint64_t seed) {
+  ValueId r = g.op("Reshape", {t, g.constant("gn_shape", Tensor::from_int64({2, groups, -1}))});
+  Attributes eps;
+  eps.set_float("epsilon", 1e-5f);
+  ValueId n = g.op("InstanceNormalization",
+                   {r, g.constant("gn_s", random_tensor(DType::kFloat32, {groups}, seed)),
+                    g.constant("gn_b", random_tensor(DType::kFloat32, {groups}, seed + 1))},
+                   eps);
+  ValueId back = g.op("Reshape", {n, g.constant("gn_back", Tensor::from_int64({2, c, h, w}))});
+  ValueId scaled = g.op(
+      "Mul", {back, g.constant("gn_gamma", random_tensor(DType::kFloat32, {c, 1, 1}, seed + 2))});
+  return g.op("Add",
+              {scaled, g.constant("gn_beta", random_tensor(DType::kFloat32, {c, 1, 1}, seed + 3))});
+}
+
+TestGraph pool_former(int64_t groups) {
+  TestGraph g;
+  constexpr int64_t c = 8, h = 7, w = 6;
+  ValueId t = g.input("x", DType::kFloat32, {2, 3, h, w});
+  t = conv_kxk(g, t, 3, c, 3, 1, 10);
+  for (int b = 0; b < 2; ++b) {
+    const uint64_t seed = 100 * (b + 1);
+    ValueId n1 = pool_former_norm(g, t, c, h, w, groups, seed);
+    Attributes pool;
+    pool.set_ints("kernel_shape", {3, 3});
+    pool.set_ints("pads", {1, 1, 1, 1});
+    pool.set_int("count_include_pad", 0);
+    ValueId mixed = g.op("Sub", {g.op("AveragePool", {n1}, pool), n1});
+    t = g.op("Add", {t, mixed});
+    ValueId n2 = pool_former_norm(g, t, c, h, w, groups, seed + 10);
+    ValueId fc1 = g.op("Gelu", {conv_kxk(g, n2, c, 2 * c, 1, 1, seed + 20)});
+    t = g.op("Add", {t, conv_kxk(g, fc1, 2 * c, c, 1, 1, seed + 30)});
+  }
+  g.output(g.op("GlobalAveragePool", {t}));
+  EXPECT_TRUE(g.infer().ok());
+  return g;
+}
+
+TEST(CancelLayoutTransposes, PoolFormerGroupNormJoinsTheRegion) {
+  for (int64_t groups : {1, 2}) {
+    SCOPED_TRACE(str_cat(groups, " groups"));
+    TestGraph g = pool_former(groups);
+    auto [fused, fused_count] = apply_pass(g.graph(), fuse_group_norm);
+    EXPECT_EQ(fused_count, 4);
+    EXPECT_EQ(count_ops(fused, "GroupNormalization"), 4);
+    EXPECT_EQ(count_ops(fused, "InstanceNormalization"), 0);
+    EXPECT_EQ(count_ops(fused, "Reshape"), 0);
+    auto [after, applied] = apply_pass(fused, cancel_layout_transposes);
+    if (groups == 1) {
+      EXPECT_EQ(applied, 1);
+      EXPECT_EQ(count_ops(after, "Conv"), 0);
+      EXPECT_EQ(count_ops(after, "AveragePool"), 0);
+      EXPECT_EQ(count_ops(after, "ChannelsLastPool"), 2);
+      EXPECT_EQ(count_ops(after, "Linear"), 4);
+    } else {
+      EXPECT_EQ(count_ops(after, "GroupNormalization"), 4);
+      EXPECT_GE(count_ops(after, "Conv") + count_ops(after, "ChannelsLastConv"), 1);
+    }
+    const std::vector<Tensor> inputs = {random_tensor(DType::kFloat32, {2, 3, 7, 6}, 1)};
+    for (const Graph* graph : {&fused, &after}) {
+      testing::expect_outputs_close(g.graph(), *graph, inputs, 1e-4);
+    }
+  }
+}
+
+TEST(CancelLayoutTransposes, GroupNormFusionDeclines) {
+  // The grouped value read elsewhere too, and a Reshape back to another shape.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {2, 4, 3, 3});
+  ValueId r = g.op("Reshape", {x, g.constant("shape", Tensor::from_int64({2, 1, -1}))});
+  ValueId n =
+      g.op("InstanceNormalization", {r, g.constant("s", random_tensor(DType::kFloat32, {1}, 1)),
+                                     g.constant("b", random_tensor(DType::kFloat32, {1}, 2))});
+  g.output(g.op("Reshape", {n, g.constant("back", Tensor::from_int64({2, 4, 3, 3}))}));
+  g.output(r);
+  ValueId r2 = g.op("Reshape", {x, g.constant("shape2", Tensor::from_int64({2, 2, -1}))});
+  ValueId n2 =
+      g.op("InstanceNormalization", {r2, g.constant("s2", random_tensor(DType::kFloat32, {2}, 3)),
+                                     g.constant("b2", random_tensor(DType::kFloat32, {2}, 4))});
+  g.output(g.op("Reshape", {n2, g.constant("other", Tensor::from_int64({2, 2, 6, 3}))}));
+  ASSERT_TRUE(g.infer().ok());
+  auto [after, applied] = apply_pass(g.graph(), fuse_group_norm);
+  EXPECT_EQ(applied, 0);
+  EXPECT_EQ(count_ops(after, "InstanceNormalization"), 2);
+}
+
 // Multi-scale features fused as MobileNetV5's adapter and an FPN do: a coarse map upsampled by
 // Resize (scales, sizes, or opset 18's axes attribute with their scales), concatenated with a
 // fine one along the channels, then a 1x1 conv. Resize and Concat join the region (their
