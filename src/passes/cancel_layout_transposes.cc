@@ -499,12 +499,11 @@ class LayoutRewriter {
   // The permutations of the live Transposes and their inverses, in a fixed order.
   std::vector<Perm> candidate_perms() const {
     std::set<Perm> perms;
-    // A CNN has no Transposes to start from: its dense convolutions make channels-last a
-    // candidate.
+    // A CNN has no Transposes to start from: its convolutions make channels-last a candidate
+    // (a depthwise one too: a token MLP's, between Reshapes).
     for (const Node& node : graph_.nodes) {
       std::string why;
-      if (!node.dead && is_onnx_op(node, "Conv") && is_channels_last_conv(graph_, node, &why) &&
-          is_dense(graph_, node)) {
+      if (!node.dead && is_onnx_op(node, "Conv") && is_channels_last_conv(graph_, node, &why)) {
         perms.insert(kChannelsLast);
         break;
       }
@@ -627,7 +626,9 @@ class LayoutRewriter {
       }
       switch (plan.source) {
         case ValuePlan::kRegionNode:
-          if (plan.needs_original()) ++*cost;
+          // A Transpose back for the readers outside, unless it collapses with a Reshape and
+          // the Transpose after it (both then gone).
+          if (plan.needs_original()) *cost += collapses_out(plan, p, consumers) ? -1 : 1;
           break;
         case ValuePlan::kTranspose: {
           const bool cancels = is_identity(then(plan.producer_perm, p));
@@ -635,7 +636,7 @@ class LayoutRewriter {
           break;
         }
         case ValuePlan::kOutside:
-          ++*cost;
+          *cost += collapses_in(plan, p, consumers) ? -1 : 1;
           break;
       }
       plans->push_back(std::move(plan));
@@ -684,8 +685,6 @@ class LayoutRewriter {
       if (outer.dead || !is_onnx_op(outer, "Transpose")) continue;
       const Node* reshape = producer_if(graph_, outer.inputs[0], "Reshape");
       if (reshape == nullptr) continue;
-      const Result<int64_t> allowzero = reshape->attrs.get_int("allowzero", 0);
-      if (!allowzero.ok() || *allowzero != 0) continue;
       const Node* inner = producer_if(graph_, reshape->inputs[0], "Transpose");
       if (inner == nullptr) continue;
       const std::optional<Perm> q = transpose_perm_of(graph_, outer);
@@ -693,52 +692,29 @@ class LayoutRewriter {
       const Value& x = graph_.values[inner->inputs[0]];
       const Value& y = graph_.values[reshape->inputs[0]];
       const Value& z = graph_.values[reshape->outputs[0]];
-      if (!q || !t || !x.has_shape || !y.has_shape || !z.has_shape ||
-          z.shape.size() <= y.shape.size()) {
-        continue;
-      }
-      const size_t n = y.shape.size(), m = z.shape.size() - n;
-      const std::optional<size_t> k = split_axis(y.shape, z.shape);
-      if (!k) continue;
-      // x' is x with axis a = t[k] split like y's axis k; z = Transpose(x', t2).
-      const int a = (*t)[*k];
-      Perm t2;
-      for (size_t j = 0; j < z.shape.size(); ++j) {
-        if (j >= *k && j <= *k + m) {
-          t2.push_back(a + static_cast<int>(j - *k));
-        } else {
-          const int b = (*t)[j < *k ? j : j - m];
-          t2.push_back(b < a ? b : b + static_cast<int>(m));
-        }
-      }
-      const Perm composed = then(t2, *q);
+      if (!q || !t || !x.has_shape || !y.has_shape || !z.has_shape) continue;
+      const std::optional<Collapse> c =
+          collapse_through(*reshape, *t, x.shape, y.shape, z.shape, *q);
+      if (!c) continue;
       const bool single_use = consumers[inner->outputs[0]].size() == 1 &&
                               consumers[reshape->outputs[0]].size() == 1 &&
                               !is_graph_output(graph_, inner->outputs[0]) &&
                               !is_graph_output(graph_, reshape->outputs[0]);
       // Without the identity the outer Transpose stays (permuted anew): a gain only when the
       // inner one dies with it.
-      if (!is_identity(composed) && !single_use) continue;
-      std::vector<Dim> dims(x.shape.begin(), x.shape.begin() + a);
-      dims.insert(dims.end(), z.shape.begin() + *k, z.shape.begin() + *k + m + 1);
-      dims.insert(dims.end(), x.shape.begin() + a + 1, x.shape.end());
-      bool positive = true;
-      for (const Dim& d : dims) positive = positive && (!d.is_static() || d.value() > 0);
-      const std::optional<std::vector<int64_t>> target =
-          positive ? constant_reshape_target(x.shape, dims) : std::nullopt;
-      if (!target) continue;
+      if (!is_identity(c->composed) && !single_use) continue;
       // Ids, not pointers: adding nodes below may move them.
       const std::string name = outer.name;
       const ValueId out = outer.outputs[0], source = inner->inputs[0];
       const NodeId reshape_id = graph_.values[outer.inputs[0]].producer;
       const NodeId inner_id = graph_.values[reshape->inputs[0]].producer;
       const ValueId target_id =
-          add_constant_value(graph_, name + "_shape", Tensor::from_int64(*target));
-      const NodeId split = add_node(graph_, "", "Reshape", name + "_split", {source, target_id},
-                                    {graph_.values[out].name + "_split"});
+          add_constant_value(graph_, name + "_shape", Tensor::from_int64(c->target));
+      const NodeId split = add_node(graph_, "", "Reshape", name + "_reshape", {source, target_id},
+                                    {graph_.values[out].name + "_reshaped"});
       ValueId result = graph_.nodes[split].outputs[0];
-      if (!is_identity(composed)) {
-        result = add_transpose(result, composed, name + "_composed");
+      if (!is_identity(c->composed)) {
+        result = add_transpose(result, c->composed, name + "_composed");
       }
       std::vector<NodeId> dead = {id};
       if (single_use) dead.insert(dead.end(), {reshape_id, inner_id});
@@ -746,8 +722,8 @@ class LayoutRewriter {
       replace_uses(graph_, out, result);
       ctx_.applied(kPass,
                    str_cat("Transpose '", name, "' and the Transpose before the Reshape it reads ",
-                           is_identity(composed) ? "cancel: one Reshape is left"
-                                                 : "compose into one after the Reshape"));
+                           is_identity(c->composed) ? "cancel: one Reshape is left"
+                                                    : "compose into one after the Reshape"));
       VITRT_RETURN_IF_ERROR(infer_shapes(graph_));
       return true;
     }
@@ -755,6 +731,70 @@ class LayoutRewriter {
   }
 
  private:
+  // Transpose(q)(Reshape(Transpose(t)(x))) as Transpose(composed)(Reshape(x, target)): the
+  // Reshape y = t(x) -> z either splits one axis of y into several or merges consecutive axes of
+  // y whose sources in x are consecutive and in order; the Reshape then applies to x itself (the
+  // axis or axes t moved there) and t, adjusted for the changed rank, meets q.
+  struct Collapse {
+    Perm composed;
+    std::vector<int64_t> target;
+  };
+  std::optional<Collapse> collapse_through(const Node& reshape, const Perm& t, const SymShape& x,
+                                           const SymShape& y, const SymShape& z,
+                                           const Perm& q) const {
+    const Result<int64_t> allowzero = reshape.attrs.get_int("allowzero", 0);
+    if (!allowzero.ok() || *allowzero != 0 || x.size() != t.size() || y.size() != t.size() ||
+        z.size() != q.size() || z.size() == y.size()) {
+      return std::nullopt;
+    }
+    Perm t2;
+    std::vector<Dim> dims;
+    if (z.size() > y.size()) {
+      const size_t n = y.size(), m = z.size() - n;
+      const std::optional<size_t> k = split_axis(y, z);
+      if (!k) return std::nullopt;
+      // x' is x with axis a = t[k] split like y's axis k; z = Transpose(x', t2).
+      const int a = t[*k];
+      for (size_t j = 0; j < z.size(); ++j) {
+        if (j >= *k && j <= *k + m) {
+          t2.push_back(a + static_cast<int>(j - *k));
+        } else {
+          const int b = t[j < *k ? j : j - m];
+          t2.push_back(b < a ? b : b + static_cast<int>(m));
+        }
+      }
+      dims.assign(x.begin(), x.begin() + a);
+      dims.insert(dims.end(), z.begin() + *k, z.begin() + *k + m + 1);
+      dims.insert(dims.end(), x.begin() + a + 1, x.end());
+    } else {
+      // z's axis k is y's axes k..k+m; x holds them at a..a+m, in order.
+      const size_t m = y.size() - z.size();
+      const std::optional<size_t> k = split_axis(z, y);
+      if (!k) return std::nullopt;
+      const int a = t[*k];
+      for (size_t j = 1; j <= m; ++j) {
+        if (t[*k + j] != a + static_cast<int>(j)) return std::nullopt;
+      }
+      for (size_t j = 0; j < z.size(); ++j) {
+        if (j == *k) {
+          t2.push_back(a);
+        } else {
+          const int b = t[j < *k ? j : j + m];
+          t2.push_back(b < a ? b : b - static_cast<int>(m));
+        }
+      }
+      dims.assign(x.begin(), x.begin() + a);
+      dims.push_back(z[*k]);
+      dims.insert(dims.end(), x.begin() + a + static_cast<long>(m) + 1, x.end());
+    }
+    bool positive = true;
+    for (const Dim& d : dims) positive = positive && (!d.is_static() || d.value() > 0);
+    const std::optional<std::vector<int64_t>> target =
+        positive ? constant_reshape_target(x, dims) : std::nullopt;
+    if (!target) return std::nullopt;
+    return Collapse{then(t2, q), *target};
+  }
+
   // The axis k of `in` that a Reshape to `out` splits into out[k..k+m] (the dims before and
   // after it provably kept, the pieces' product provably in[k]); nullopt otherwise.
   static std::optional<size_t> split_axis(const SymShape& in, const SymShape& out) {
@@ -769,6 +809,53 @@ class LayoutRewriter {
       if (product.same_as(in[k])) return k;
     }
     return std::nullopt;
+  }
+
+  // Pricing: region value v (`plan`), stored permuted by p, produced outside by a Reshape that
+  // collapse_one will fold with the Transpose before it and the Transpose(p) this pass puts after
+  // it into one Reshape (the tokens of PVTv2's or SegFormer's MLP going back to an image for
+  // their depthwise Conv), the inner Transpose dying with them.
+  bool collapses_in(const ValuePlan& plan, const Perm& p,
+                    const std::vector<std::vector<NodeId>>& consumers) const {
+    if (plan.graph_output || !plan.others.empty() || !plan.transposes.empty()) return false;
+    const Node* reshape = producer_if(graph_, plan.value, "Reshape");
+    if (reshape == nullptr) return false;
+    const Node* inner = producer_if(graph_, reshape->inputs[0], "Transpose");
+    if (inner == nullptr || consumers[inner->outputs[0]].size() != 1 ||
+        is_graph_output(graph_, inner->outputs[0])) {
+      return false;
+    }
+    const std::optional<Perm> t = transpose_perm_of(graph_, *inner);
+    const Value& x = graph_.values[inner->inputs[0]];
+    const Value& y = graph_.values[reshape->inputs[0]];
+    const Value& z = graph_.values[plan.value];
+    if (!t || !x.has_shape || !y.has_shape || !z.has_shape) return false;
+    const std::optional<Collapse> c = collapse_through(*reshape, *t, x.shape, y.shape, z.shape, p);
+    return c && is_identity(c->composed);
+  }
+
+  // The mirror: a region value whose one reader outside is a Reshape read by one Transpose (the
+  // image flattened back to tokens): the Transpose(p^-1) this pass puts before the Reshape, the
+  // Reshape and that Transpose collapse into one Reshape of the permuted value.
+  bool collapses_out(const ValuePlan& plan, const Perm& p,
+                     const std::vector<std::vector<NodeId>>& consumers) const {
+    if (plan.graph_output || plan.others.size() != 1) return false;
+    const Node& reshape = graph_.nodes[plan.others[0]];
+    if (!is_onnx_op(reshape, "Reshape") || reshape.inputs[0] != plan.value ||
+        consumers[reshape.outputs[0]].size() != 1 || is_graph_output(graph_, reshape.outputs[0])) {
+      return false;
+    }
+    const Node& outer = graph_.nodes[consumers[reshape.outputs[0]][0]];
+    if (!is_onnx_op(outer, "Transpose")) return false;
+    const std::optional<Perm> q = transpose_perm_of(graph_, outer);
+    const Value& y = graph_.values[plan.value];
+    const Value& z = graph_.values[reshape.outputs[0]];
+    if (!q || !y.has_shape || !z.has_shape || y.shape.size() != p.size()) return false;
+    SymShape x;  // the value as stored permuted
+    for (int axis : p) x.push_back(y.shape[axis]);
+    const std::optional<Collapse> c =
+        collapse_through(reshape, inverse(p), x, y.shape, z.shape, *q);
+    return c && is_identity(c->composed);
   }
 
   // A Conv whose output goes channels-last but that ChannelsLastConv cannot take: verbose only.

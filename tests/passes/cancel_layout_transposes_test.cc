@@ -191,6 +191,58 @@ TEST(CancelLayoutTransposes, TokensToChannelsLastImageIsOneReshape) {
   }
 }
 
+// PVTv2's and SegFormer's MLP: tokens go back to an image for a depthwise 3x3 Conv and are
+// flattened back (Linear -> Transpose(0,2,1) -> Reshape [B, C, H, W] -> Conv -> Reshape
+// [B, C, H*W] -> Transpose(0,2,1) -> GELU -> Linear). Stored channels-last, the Conv's input is
+// one Reshape of the tokens and its output one Reshape back: the pricing counts both Transpose
+// pairs as collapsing (the Reshape merging H and W back is the mirror of the one splitting
+// them), and no Transpose is left. With the flattened image read elsewhere too, the way out
+// needs its Transpose and the region is left as it is.
+TEST(CancelLayoutTransposes, TokenMlpDepthwiseConvRunsOnReshapedTokens) {
+  for (int variant = 0; variant < 2; ++variant) {
+    SCOPED_TRACE(variant == 0 ? "plain" : "flattened image read elsewhere");
+    TestGraph g;
+    constexpr int64_t h = 5, w = 7, c = 2 * kC;
+    ValueId tokens = g.input("tokens", DType::kFloat32, {2, h * w, kC});
+    ValueId fc1 = g.op("Linear",
+                       {tokens, g.constant("fc1_w", random_tensor(DType::kFloat32, {kC, c}, 1)),
+                        g.constant("fc1_b", random_tensor(DType::kFloat32, {c}, 2))},
+                       {}, "vitrt");
+    ValueId image = g.op("Reshape", {g.op("Transpose", {fc1}, perm({0, 2, 1})),
+                                     g.constant("to_image", Tensor::from_int64({2, c, h, w}))});
+    Attributes dw;
+    dw.set_int("group", c);
+    dw.set_ints("kernel_shape", {3, 3});
+    dw.set_ints("pads", {1, 1, 1, 1});
+    ValueId conv = g.op("Conv",
+                        {image, g.constant("dw_w", random_tensor(DType::kFloat32, {c, 1, 3, 3}, 3)),
+                         g.constant("dw_b", random_tensor(DType::kFloat32, {c}, 4))},
+                        dw);
+    ValueId flat =
+        g.op("Reshape", {conv, g.constant("to_tokens", Tensor::from_int64({2, c, h * w}))});
+    ValueId act = g.op("Gelu", {g.op("Transpose", {flat}, perm({0, 2, 1}))});
+    g.output(g.op("Linear",
+                  {act, g.constant("fc2_w", random_tensor(DType::kFloat32, {c, kC}, 5)),
+                   g.constant("fc2_b", random_tensor(DType::kFloat32, {kC}, 6))},
+                  {}, "vitrt"));
+    if (variant == 1) g.output(g.op("Relu", {flat}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+    if (variant == 0) {
+      EXPECT_EQ(count_ops(after, "Conv"), 0);
+      EXPECT_EQ(count_ops(after, "ChannelsLastConv"), 1);
+      EXPECT_EQ(count_ops(after, "Transpose"), 0);
+    } else {
+      // The flattened image's other reader needs the way back: one Transpose saved on the way
+      // in, one added on the way out, so the region is not worth storing permuted.
+      EXPECT_EQ(applied, 0);
+      EXPECT_EQ(count_ops(after, "Transpose"), 2);
+    }
+    testing::expect_outputs_close(g.graph(), after,
+                                  {random_tensor(DType::kFloat32, {2, h * w, kC}, 7)}, 1e-5);
+  }
+}
+
 TEST(CancelLayoutTransposes, TokensToImageWithAnotherPermutationKeepsOneTranspose) {
   // Transpose(0,3,2,1) after the split: the permutations compose into one Transpose after the
   // Reshape, taken only while the inner Transpose dies (else the count would not fall).
