@@ -40,9 +40,13 @@
 // are priced again after each change, so one region's change can enable the next.
 //
 // Once no region changes, a Transpose reading a Reshape that splits one axis of another
-// Transpose's output is rewritten so the Reshape comes first and the two permutations meet: a
-// patch convolution's tokens [B, H*W, D] -> Transpose(0,2,1) -> Reshape [B, D, H, W] ->
-// Transpose(0,2,3,1) into a channels-last region is one Reshape to [B, H, W, D].
+// Transpose's output (or merges axes that the other Transpose keeps together and in order) is
+// rewritten so the Reshape comes first and the two permutations meet: a patch convolution's
+// tokens [B, H*W, D] -> Transpose(0,2,1) -> Reshape [B, D, H, W] -> Transpose(0,2,3,1) into a
+// channels-last region is one Reshape to [B, H, W, D], and the way back to tokens likewise. The
+// pricing counts a region border that will collapse so (the Transposes on both sides gone) as
+// one Transpose removed: PVTv2's and SegFormer's MLPs then run their depthwise Conv on the
+// tokens reshaped, with no Transpose left.
 //
 // Transposes, Reshapes and elementwise ops are exact; only the convolution's summation order may
 // differ (ChannelsLastConv and the Linear are the same sum over the same taps).
