@@ -720,7 +720,8 @@ void group_norm_kernel(const T* x, T* y, const ChannelLayout& l, int64_t groups,
       chunk_m2[t] = static_cast<double>(m2);
     }
   });
-  std::vector<RowStats<T>> stats(static_cast<size_t>(rows));
+  // Then y = x * a + b per (sample, channel) run: channel_affine over [1, N * C, spatial].
+  std::vector<T> a(static_cast<size_t>(rows * cpg)), b(a.size());
   for (int64_t r = 0; r < rows; ++r) {
     double mean = 0.0, m2 = 0.0, count = 0.0;
     for (int64_t k = 0; k < chunks; ++k) {
@@ -732,18 +733,14 @@ void group_norm_kernel(const T* x, T* y, const ChannelLayout& l, int64_t groups,
       count = total;
     }
     const T var = static_cast<T>(m2 / count);
-    stats[r] = {static_cast<T>(mean), T(1) / std::sqrt(var + eps)};
-  }
-  parallel_for(rows * cpg, grain_for(l.spatial), [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t r = t / cpg, c = (r % groups) * cpg + t % cpg;
-      const T a = stats[r].inv_std * scale[c];
-      const T b = bias[c] - stats[r].mean * a;
-      const T* xs = x + t * l.spatial;
-      T* ys = y + t * l.spatial;
-      for (int64_t i = 0; i < l.spatial; ++i) ys[i] = xs[i] * a + b;
+    const T inv_std = T(1) / std::sqrt(var + eps);
+    for (int64_t k = 0; k < cpg; ++k) {
+      const int64_t c = (r % groups) * cpg + k;
+      a[r * cpg + k] = inv_std * scale[c];
+      b[r * cpg + k] = bias[c] - static_cast<T>(mean) * a[r * cpg + k];
     }
-  });
+  }
+  channel_affine(x, y, ChannelLayout{1, rows * cpg, l.spatial}, a.data(), b.data());
 }
 
 class GroupNormKernel final : public CpuKernel {

@@ -180,25 +180,26 @@ void separable_pool(const PoolGeometry& g, bool count_include_pad, const float* 
       for (int64_t h = 0; h < in_h; ++h) {
         const float* xr = xp + h * in_w;
         float* r = rows.data() + h * out_w;
-        for (int64_t ow = 0; ow < out_w; ++ow) {
-          if (ow == full_lo) {
-            // Inside the row: tap by tap over the whole range.
-            for (int64_t o = full_lo; o < full_hi; ++o) r[o] = init;
-            for (int64_t k = 0; k < tw.kernel; ++k) {
-              const float* xs = xr + k * tw.dilation - tw.pad;
-              if (tw.stride == 1) {
-                for (int64_t o = full_lo; o < full_hi; ++o) r[o] = fold(r[o], xs[o]);
-              } else {
-                for (int64_t o = full_lo; o < full_hi; ++o) r[o] = fold(r[o], xs[o * tw.stride]);
-              }
-            }
-            ow = full_hi - 1;
-            continue;
+        // Windows that reach into the padding: their listed taps.
+        const auto edge = [&](int64_t from, int64_t to) {
+          for (int64_t ow = from; ow < to; ++ow) {
+            float m = init;
+            for (int64_t c = tw.first[ow]; c < tw.first[ow + 1]; ++c) m = fold(m, xr[tw.pos[c]]);
+            r[ow] = m;
           }
-          float m = init;
-          for (int64_t c = tw.first[ow]; c < tw.first[ow + 1]; ++c) m = fold(m, xr[tw.pos[c]]);
-          r[ow] = m;
+        };
+        edge(0, full_lo);
+        // Inside the row: tap by tap over the whole range.
+        for (int64_t o = full_lo; o < full_hi; ++o) r[o] = init;
+        for (int64_t k = 0; k < tw.kernel && full_lo < full_hi; ++k) {
+          const float* xs = xr + k * tw.dilation - tw.pad;
+          if (tw.stride == 1) {
+            for (int64_t o = full_lo; o < full_hi; ++o) r[o] = fold(r[o], xs[o]);
+          } else {
+            for (int64_t o = full_lo; o < full_hi; ++o) r[o] = fold(r[o], xs[o * tw.stride]);
+          }
         }
+        edge(full_hi, out_w);
       }
       float* yp = y + p * g.out_size();
       for (int64_t oh = 0; oh < out_h; ++oh) {

@@ -534,8 +534,7 @@ std::optional<GemmTactic> cached_tactic(const TacticTuner& tu, const std::string
       !parse_algo_hex(hex, &t.algo)) {
     return std::nullopt;
   }
-  if (mode < 0 || mode >= 2 * GemmTactic::kFastAccumBit) return std::nullopt;
-  t.set_encoded_mode(mode);
+  if (!t.set_encoded_mode(mode)) return std::nullopt;
   return t;
 }
 

@@ -57,9 +57,12 @@ struct GemmTactic {
 
   static constexpr int kFastAccumBit = 8;
   int encoded_mode() const { return mode | (fast_accum ? kFastAccumBit : 0); }
-  void set_encoded_mode(int encoded) {
-    mode = encoded & (kFastAccumBit - 1);
+  // False (nothing set) for a value no encoded_mode() gives: negative, or a bit above the flag.
+  bool set_encoded_mode(int64_t encoded) {
+    if (encoded < 0 || encoded >= 2 * kFastAccumBit) return false;
+    mode = static_cast<int>(encoded & (kFastAccumBit - 1));
     fast_accum = (encoded & kFastAccumBit) != 0;
+    return true;
   }
 };
 // The entry timed at the size nearest (by ratio) to `size`, or nullptr without entries: the

@@ -1653,12 +1653,7 @@ Result<std::vector<GemmTactic>> decode_gemm_tactics(const std::vector<int64_t>& 
     GemmTactic t;
     t.m = ints[i];
     const int64_t encoded = ints[i + 1];
-    if (encoded >= 0 && encoded < 2 * GemmTactic::kFastAccumBit) {
-      t.set_encoded_mode(static_cast<int>(encoded));
-    } else {
-      t.mode = -1;
-    }
-    if (t.m < 1 || t.mode < 0 || t.mode > max_mode) {
+    if (!t.set_encoded_mode(encoded) || t.m < 1 || t.mode > max_mode) {
       return invalid_model("attribute '", kGemmTacticsAttr, "': tactic ", i / kTacticInts,
                            " has m ", t.m, " and mode ", encoded);
     }

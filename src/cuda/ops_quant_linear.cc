@@ -160,7 +160,7 @@ struct QuantGemm {
   // [rows, n] in the activation type, or null: C (beta = 1) in modes 0 / 2, the dequantize
   // kernel's addend in mode 1.
   const void* residual = nullptr;
-  // FP8 modes 0-3: cuBLASLt's fast accumulation.
+  // Modes 0-3: cuBLASLt's fast accumulation (prepare sets it on FP8 GEMMs only).
   bool fast_accum = false;
 };
 
@@ -369,7 +369,7 @@ class QuantLinearKernel final : public CudaKernel {
     }
     const GemmTactic* t = nearest_tactic(m);
     const bool use_tactic = t != nullptr && t->mode == run_mode;
-    if (use_tactic) g.fast_accum = t->fast_accum && p_.format == QuantFormat::kFp8E4M3;
+    if (use_tactic) g.fast_accum = t->fast_accum;
     return launch(ctx, type, g, out[0].data, act_bias, use_tactic ? &t->algo : nullptr);
   }
 

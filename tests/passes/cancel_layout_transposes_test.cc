@@ -26,18 +26,25 @@ Attributes perm(std::vector<int64_t> p) {
   return a;
 }
 
+// A depthwise kh x kw Conv of c channels padded to keep the size: weights from `seed`, the bias
+// (when asked) from seed + 1.
+ValueId depthwise_conv(TestGraph& g, ValueId x, int64_t c, int64_t kh, int64_t kw, uint64_t seed,
+                       bool bias) {
+  Attributes a;
+  a.set_int("group", c);
+  a.set_ints("kernel_shape", {kh, kw});
+  a.set_ints("pads", {kh / 2, kw / 2, kh / 2, kw / 2});
+  std::vector<ValueId> in = {
+      x, g.constant("dw_w", random_tensor(DType::kFloat32, {c, 1, kh, kw}, seed))};
+  if (bias) in.push_back(g.constant("dw_b", random_tensor(DType::kFloat32, {c}, seed + 1)));
+  return g.op("Conv", in, a);
+}
+
 // One timm ConvNeXt block on the NCHW trunk t:
 //   Conv(depthwise 7x7) -> Transpose(0,2,3,1) -> LayerNorm -> Linear(GELU) -> Linear
 //   -> Transpose(0,3,1,2) -> Mul(gamma [1,C,1,1]) -> Add(t)
 ValueId convnext_block(TestGraph& g, ValueId t, uint64_t seed) {
-  Attributes conv;
-  conv.set_int("group", kC);
-  conv.set_ints("kernel_shape", {7, 7});
-  conv.set_ints("pads", {3, 3, 3, 3});
-  ValueId c = g.op("Conv",
-                   {t, g.constant("dw_w", random_tensor(DType::kFloat32, {kC, 1, 7, 7}, seed)),
-                    g.constant("dw_b", random_tensor(DType::kFloat32, {kC}, seed + 1))},
-                   conv);
+  ValueId c = depthwise_conv(g, t, kC, 7, 7, seed, true);
   ValueId nhwc = g.op("Transpose", {c}, perm({0, 2, 3, 1}));
   Attributes ln;
   ln.set_int("axis", -1);
@@ -210,14 +217,7 @@ TEST(CancelLayoutTransposes, TokenMlpDepthwiseConvRunsOnReshapedTokens) {
                        {}, "vitrt");
     ValueId image = g.op("Reshape", {g.op("Transpose", {fc1}, perm({0, 2, 1})),
                                      g.constant("to_image", Tensor::from_int64({2, c, h, w}))});
-    Attributes dw;
-    dw.set_int("group", c);
-    dw.set_ints("kernel_shape", {3, 3});
-    dw.set_ints("pads", {1, 1, 1, 1});
-    ValueId conv = g.op("Conv",
-                        {image, g.constant("dw_w", random_tensor(DType::kFloat32, {c, 1, 3, 3}, 3)),
-                         g.constant("dw_b", random_tensor(DType::kFloat32, {c}, 4))},
-                        dw);
+    ValueId conv = depthwise_conv(g, image, c, 3, 3, 3, true);
     ValueId flat =
         g.op("Reshape", {conv, g.constant("to_tokens", Tensor::from_int64({2, c, h * w}))});
     ValueId act = g.op("Gelu", {g.op("Transpose", {flat}, perm({0, 2, 1}))});
@@ -681,24 +681,17 @@ TEST(CancelLayoutTransposes, SplitConcatAndSliceJoinTheRegion) {
     split.set_int("axis", 1);
     const std::vector<ValueId> parts =
         g.op_multi("Split", {t, g.constant("sizes", Tensor::from_int64({4, 4, 4, 4}))}, 4, split);
-    const auto depthwise = [&](ValueId v, int64_t c, int64_t kh, int64_t kw, uint64_t seed) {
-      Attributes a;
-      a.set_int("group", c);
-      a.set_ints("kernel_shape", {kh, kw});
-      a.set_ints("pads", {kh / 2, kw / 2, kh / 2, kw / 2});
-      return g.op("Conv",
-                  {v, g.constant("dw", random_tensor(DType::kFloat32, {c, 1, kh, kw}, seed))}, a);
-    };
     Attributes cat;
     cat.set_int("axis", 1);
     t = g.op("Concat",
-             {parts[0], depthwise(parts[1], 4, 3, 3, 20), depthwise(parts[2], 4, 1, 5, 21),
-              depthwise(parts[3], 4, 5, 1, 22)},
+             {parts[0], depthwise_conv(g, parts[1], 4, 3, 3, 20, false),
+              depthwise_conv(g, parts[2], 4, 1, 5, 21, false),
+              depthwise_conv(g, parts[3], 4, 5, 1, 22, false)},
              cat);
     // Ghost module: 1x1 to 6 channels, a depthwise 3x3 of those, concatenated (12) and sliced
     // to the 10 output channels.
     ValueId primary = conv_kxk(g, t, 16, 6, 1, 1, 30);
-    ValueId ghost = depthwise(g.op("Relu", {primary}), 6, 3, 3, 31);
+    ValueId ghost = depthwise_conv(g, g.op("Relu", {primary}), 6, 3, 3, 31, false);
     t = g.op("Concat", {primary, ghost}, cat);
     std::vector<ValueId> slice = {t, g.constant("starts", Tensor::from_int64({0, 0})),
                                   g.constant("ends", Tensor::from_int64({INT64_MAX, 10}))};
