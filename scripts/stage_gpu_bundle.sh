@@ -36,7 +36,7 @@ cp "$root/scripts/gpu_test.sh" "$root/bench/gpu/run.sh" \
   "$root/bench/gpu/torch_models.py" "$root/bench/gpu/attention_peers.py" "$root/bench/gpu/serve_clip.sh" "$root/bench/gpu/multi_gpu.sh" "$root/bench/gpu/quant_eval.sh" "$root/bench/gpu/qdq_vit.sh" "$root/bench/gpu/carry_weights.py" \
   "$root/bench/quant_accuracy.sh" "$root/bench/quant_accuracy_images.py" \
   "$root/python/export_clip.py" \
-  "$root/bench/gpu/sweep_cuda.sh" "$root/bench/gpu/ab_fusion.sh" "$root/bench/gpu/ab_runtime.sh" "$root/python/sweep_architectures.py" "$root/python/make_fixtures.py" "$dest/"
+  "$root/bench/gpu/sweep_cuda.sh" "$root/bench/gpu/ab_fusion.sh" "$root/bench/gpu/ab_runtime.sh" "$root/bench/gpu/ab_lib.sh" "$root/python/sweep_architectures.py" "$root/python/make_fixtures.py" "$dest/"
 rm -f "$dest/bpe_simple_vocab_16e6.txt.gz"
 if [ "${BUNDLE_VOCAB:-0}" = 1 ]; then
   cp "$root/third_party_data/clip/bpe_simple_vocab_16e6.txt.gz" "$dest/"

@@ -14,26 +14,12 @@ bin="${2:-$here/../../build}"
 out="${LOG_DIR:-/tmp/vitrt_ab}"
 mkdir -p "$out"
 rounds="${ROUNDS:-3}"
-median() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["median_ms"])' 2>/dev/null || echo nan; }
+. "$here/ab_lib.sh"
 for m in ${BENCH_MODELS:-vit_b16}; do
-  onnx="$out/$m.onnx"
-  [ -f "$onnx" ] || python3 "$here/torch_models.py" export "$m" "$onnx" > "$out/$m.export.log" 2>&1 || {
-    echo "$m: export failed"; tail -5 "$out/$m.export.log"; continue; }
-  if [ "$m" = clip_text ]; then in=input_ids; d=x77; else in=pixel_values; d=x3x224x224; fi
-  profiles=(--profile "$in:min=1$d,opt=1$d,max=16$d" --profile "$in:min=17$d,opt=256$d,max=256$d")
+  ab_export "$m" || continue
+  ab_profiles "$m"
   for p in ${PRECISIONS:-fp16}; do
-    quant=()
-    if [ "$p" = int8 ] || [ "$p" = fp8 ]; then
-      calib="${CALIB_DIR:-$out/calib}"
-      if [ ! -d "$calib" ]; then
-        mkdir -p "$calib"
-        python3 -c "
-import numpy as np, sys
-for i in range(8):
-    np.save(f'$calib/x{i}.npy', np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype('float32'))"
-      fi
-      quant=(--calib-data "$calib")
-    fi
+    ab_quant "$p"
     for variant in with without; do
       env_disable=""
       [ "$variant" = without ] && env_disable="$pass"
@@ -56,7 +42,7 @@ for i in range(8):
         ratios+=("$ratio")
         echo "$m $p batch $b round $r: with $pass ${t[with]} ms, without ${t[without]} ms, speed-up $ratio"
       done
-      echo "$m $p batch $b: median speed-up $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+      echo "$m $p batch $b: median speed-up $(median_of "${ratios[@]}")"
     done
   done
 done

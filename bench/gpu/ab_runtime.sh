@@ -7,7 +7,7 @@
 #
 #   bench/gpu/ab_runtime.sh VAR=VALUE [BIN_DIR]
 #   BENCH_MODELS="vit_b16 clip_text" (default vit_b16; names of torch_models.py) ROUNDS=3
-#   PRECISIONS="fp16 fp8" (fp8 and int8 calibrate on random images)
+#   PRECISIONS="fp16 fp8" (fp8 and int8 calibrate on CALIB_DIR, default random images)
 set -u
 setting="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,23 +15,12 @@ bin="${2:-$here/../../build}"
 out="${LOG_DIR:-/tmp/vitrt_ab_runtime}"
 mkdir -p "$out"
 rounds="${ROUNDS:-3}"
-median() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["median_ms"])' 2>/dev/null || echo nan; }
+. "$here/ab_lib.sh"
 for m in ${BENCH_MODELS:-vit_b16}; do
-  onnx="$out/$m.onnx"
-  [ -f "$onnx" ] || python3 "$here/torch_models.py" export "$m" "$onnx" > "$out/$m.export.log" 2>&1 || {
-    echo "$m: export failed"; tail -5 "$out/$m.export.log"; continue; }
-  if [ "$m" = clip_text ]; then in=input_ids; d=x77; else in=pixel_values; d=x3x224x224; fi
-  profiles=(--profile "$in:min=1$d,opt=1$d,max=16$d" --profile "$in:min=17$d,opt=256$d,max=256$d")
+  ab_export "$m" || continue
+  ab_profiles "$m"
   for p in ${PRECISIONS:-fp16}; do
-    quant=()
-    if [ "$p" = int8 ] || [ "$p" = fp8 ]; then
-      calib="$out/calib"
-      [ -d "$calib" ] || { mkdir -p "$calib" && python3 -c "
-import numpy as np
-for i in range(8):
-    np.save(f'$calib/x{i}.npy', np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype('float32'))"; }
-      quant=(--calib-data "$calib")
-    fi
+    ab_quant "$p"
     plan="$out/$m.$p.plan"
     "$bin/vitrt" build "$onnx" -o "$plan" --device cuda --precision "$p" "${quant[@]}" "${profiles[@]}" \
       > "$out/$m.$p.build.log" 2>&1 || { echo "$m $p: build failed"; tail -3 "$out/$m.$p.build.log"; continue; }
@@ -47,7 +36,7 @@ for i in range(8):
         ratios+=("$ratio")
         echo "$m $p batch $b round $r: with $setting $with ms, without $without ms, ratio $ratio"
       done
-      echo "$m $p batch $b: median ratio $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+      echo "$m $p batch $b: median ratio $(median_of "${ratios[@]}")"
     done
   done
 done
