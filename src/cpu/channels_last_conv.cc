@@ -15,8 +15,8 @@
 //    [D, KH * KW * C/group] through oneDNN's matmul, bias and ReLU fused. The columns are made a
 //    chunk of output pixels at a time, so their memory stays bounded. float64 runs a direct
 //    loop (the reference for tests).
-// The activation (ReLU or SiLU) is fused wherever the kernel runs: oneDNN post-ops, the matmul's
-// epilogue, or a pass over each output row while it is still in cache.
+// The activation (ReLU, ReLU6, SiLU, HardSwish, GELU) is fused wherever the kernel runs: oneDNN
+// post-ops, the matmul's epilogue, or a pass over each output row while it is still in cache.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -54,6 +54,30 @@ void hard_swish_inplace(T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= std::min(T(1), std::max(T(0), y[i] / T(6) + T(0.5)));
 }
 
+// GELU in place: the erf form, or its tanh approximation when `tanh_form`.
+void gelu_inplace(float* y, int64_t n, bool tanh_form) {
+#if VITRT_HAVE_AVX2_MATH
+  if (tanh_form) {
+    map8(y, y, n, [](__m256 v) { return gelu_tanh8(v); });
+  } else {
+    map8(y, y, n, [](__m256 v) { return gelu_erf8(v); });
+  }
+#else
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = y[i];
+    y[i] = tanh_form ? 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)))
+                     : 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+  }
+#endif
+}
+void gelu_inplace(double* y, int64_t n, bool tanh_form) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = y[i];
+    y[i] = tanh_form ? 0.5 * x * (1.0 + std::tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)))
+                     : 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752));
+  }
+}
+
 MatmulActivation matmul_activation(ConvActivation a) {
   switch (a) {
     case ConvActivation::kRelu:
@@ -64,6 +88,10 @@ MatmulActivation matmul_activation(ConvActivation a) {
       return MatmulActivation::kHardSwish;
     case ConvActivation::kRelu6:
       return MatmulActivation::kRelu6;
+    case ConvActivation::kGelu:
+      return MatmulActivation::kGelu;
+    case ConvActivation::kGeluTanh:
+      return MatmulActivation::kGeluTanh;
     case ConvActivation::kNone:
       break;
   }
@@ -81,6 +109,10 @@ double activate_reference(ConvActivation a, double x) {
       return x * std::min(1.0, std::max(0.0, x / 6.0 + 0.5));
     case ConvActivation::kRelu6:
       return std::min(std::max(x, 0.0), 6.0);
+    case ConvActivation::kGelu:
+      return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752));
+    case ConvActivation::kGeluTanh:
+      return 0.5 * x * (1.0 + std::tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)));
     case ConvActivation::kNone:
       break;
   }
@@ -161,6 +193,10 @@ void channels_last_conv(const ChannelsLastConvGeometry& g, const T* x, const T* 
           break;
         case ConvActivation::kRelu6:
           for (int64_t k = 0; k < row_len; ++k) yrow[k] = std::min(std::max(yrow[k], T(0)), T(6));
+          break;
+        case ConvActivation::kGelu:
+        case ConvActivation::kGeluTanh:
+          gelu_inplace(yrow, row_len, g.activation == ConvActivation::kGeluTanh);
           break;
         case ConvActivation::kNone:
           break;

@@ -13,7 +13,9 @@
 //  * NHWC: neighbouring threads take neighbouring channels (coalesced reads along C, 4 channels
 //    per thread when C allows), each thread R neighbouring output columns of one row; input
 //    rows are re-read from L1/L2 across kernel rows.
-// Accumulation is in fp32 for every float type; taps outside the image read 0.
+// Accumulation is in fp32 for every float type; taps outside the image read 0. The activation
+// (ConvDirectArgs::act: ReLU, ReLU6, SiLU, HardSwish, GELU) is applied to the fp32 sum before
+// the store.
 #include <algorithm>
 #include <cstdint>
 
@@ -53,7 +55,7 @@ __global__ void conv_grouped_kernel(ConvDirectArgs a, const T* x, const T* w, co
         }
       }
     }
-    y[i] = from_f<T>(acc);
+    y[i] = from_f<T>(activate(a.act, acc));
   }
 }
 
@@ -202,12 +204,12 @@ __global__ void __launch_bounds__(kThreads, 2)
     if (kR > 1 && left >= kR && reinterpret_cast<uintptr_t>(out) % (sizeof(T) * kR) == 0) {
       Vec<T, kR> ov;
 #pragma unroll
-      for (int r = 0; r < kR; ++r) ov.v[r] = from_f<T>(acc[q][r]);
+      for (int r = 0; r < kR; ++r) ov.v[r] = from_f<T>(activate(a.act, acc[q][r]));
       *reinterpret_cast<Vec<T, kR>*>(out) = ov;
     } else {
 #pragma unroll
       for (int r = 0; r < kR; ++r) {
-        if (r < left) out[r] = from_f<T>(acc[q][r]);
+        if (r < left) out[r] = from_f<T>(activate(a.act, acc[q][r]));
       }
     }
   }
@@ -324,10 +326,10 @@ __global__ void __launch_bounds__(kNhwcThreads)
       if constexpr (kV > 1) {
         Vec<T, kV> ov;
 #pragma unroll
-        for (int v = 0; v < kV; ++v) ov.v[v] = from_f<T>(acc[r][v]);
+        for (int v = 0; v < kV; ++v) ov.v[v] = from_f<T>(activate(a.act, acc[r][v]));
         *reinterpret_cast<Vec<T, kV>*>(out + (ox0 + r) * a.d) = ov;
       } else {
-        out[(ox0 + r) * a.d] = from_f<T>(acc[r][0]);
+        out[(ox0 + r) * a.d] = from_f<T>(activate(a.act, acc[r][0]));
       }
     }
   }

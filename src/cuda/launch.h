@@ -428,6 +428,9 @@ struct ConvDirectArgs {
   Im2colArgs geom;
   int64_t d = 0, group = 1;
   bool channels_last = false;
+  // launch_conv_direct: an activation of device_common.cuh's activate() applied to each output
+  // (after the bias); kIdentity for none. launch_conv_transpose takes none.
+  UnaryOp act = UnaryOp::kIdentity;
 };
 cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void* x, const void* w,
                                const void* bias, void* y, cudaStream_t stream);

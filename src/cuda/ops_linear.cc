@@ -686,8 +686,8 @@ class ChannelsLastConvKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     if (pixels == 0 || g.out_channels == 0) return Status::ok_status();
-    // The activation as a pass over the output: any of them after the depthwise kernel; after
-    // cuDNN or the GEMM, those their epilogues lack (SiLU, HardSwish, ReLU6; ReLU is fused there).
+    // The activation: in the depthwise kernel's store; after cuDNN or the GEMM, a pass over the
+    // output for those their epilogues lack (SiLU, HardSwish, ReLU6, GELU; ReLU is fused there).
     const UnaryOp act = conv_activation(g);
     const auto activation_pass = [&](bool relu_fused) -> Status {
       if (act == UnaryOp::kIdentity || (relu_fused && act == UnaryOp::kRelu)) {
@@ -704,11 +704,11 @@ class ChannelsLastConvKernel final : public CudaKernel {
       cd.d = g.out_channels;
       cd.group = g.channels;
       cd.channels_last = true;
-      VITRT_RETURN_IF_ERROR(cuda_status(
+      cd.act = act;  // in the kernel's store
+      return cuda_status(
           launch_conv_direct(t, cd, x.data, w.data, bias != nullptr ? bias->data : nullptr,
                              out[0].data, ctx.stream),
-          "ChannelsLastConv"));
-      return activation_pass(false);
+          "ChannelsLastConv");
     }
     // cuDNN's operands: X and W, or their copies with zero channels added (a stem's), or W
     // block-diagonal over merged groups.
@@ -812,6 +812,10 @@ class ChannelsLastConvKernel final : public CudaKernel {
         return UnaryOp::kHardSwish;
       case ConvActivation::kRelu6:
         return UnaryOp::kRelu6;
+      case ConvActivation::kGelu:
+        return UnaryOp::kGelu;
+      case ConvActivation::kGeluTanh:
+        return UnaryOp::kGeluTanh;
       case ConvActivation::kNone:
         break;
     }

@@ -1,7 +1,9 @@
 // Optimizer pass fuse_linear_activation: the activation that is a Linear's (or an imported
 // QuantLinear's) only reader becomes its epilogue (applied by the GEMM while the output is still
-// in registers); likewise a Relu or SiLU after a vitrt.ChannelsLastConv (a CNN's 3x3 or
-// depthwise convolution).
+// in registers); likewise a ReLU, ReLU6, SiLU, HardSwish or GELU after a vitrt.ChannelsLastConv
+// (a CNN's 3x3 or depthwise convolution; PVTv2's and SegFormer's token MLP, fc1 -> depthwise
+// conv -> GELU). A view (Reshape, Flatten, Squeeze, Unsqueeze) between the two may stay: the
+// activation, element by element, is applied before it instead of after.
 //
 //   Gelu(approximate "none")          -> activation "gelu"
 //   Gelu(approximate "tanh")          -> activation "gelu_tanh"
@@ -67,6 +69,14 @@ std::string activation_of(const Graph& graph, const Node& node, std::string* why
   return "";
 }
 
+// An op that passes every element of its only data input on unchanged (input 0; a Reshape's
+// shape or an opset-13 Squeeze's axes are its second).
+bool is_view(const Node& node) {
+  return node.domain.empty() && !node.dead && node.outputs.size() == 1 &&
+         (node.op_type == "Reshape" || node.op_type == "Flatten" || node.op_type == "Squeeze" ||
+          node.op_type == "Unsqueeze");
+}
+
 }  // namespace
 
 Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
@@ -82,6 +92,16 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
     if (linear.has_input(quant ? 4 : 3)) continue;
     const Node* act = uses.single_consumer(linear.outputs[0]);
     if (act == nullptr) continue;
+    // A view between them (PVTv2's token MLP: the depthwise conv's [B, H, W, C] output
+    // reshaped back to tokens before its GELU): the activation, element by element, commutes
+    // with it, so the producer applies it and the view passes the activated values on.
+    const Node* view = nullptr;
+    if (is_view(*act) && act->inputs[0] == linear.outputs[0]) {
+      view = act;
+      act = uses.single_consumer(view->outputs[0]);
+      if (act == nullptr) continue;
+    }
+    const ValueId act_in = view != nullptr ? view->outputs[0] : linear.outputs[0];
     std::string why;
     const std::string activation = activation_of(graph, *act, &why);
     if (activation.empty()) {
@@ -89,22 +109,25 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
       continue;
     }
     // The activation reads the Linear's output and nothing else (Clip's bounds are constants).
-    if (act->inputs[0] != linear.outputs[0] || (act->num_inputs() != 1 && activation != "relu6") ||
+    if (act->inputs[0] != act_in || (act->num_inputs() != 1 && activation != "relu6") ||
         act->outputs.size() != 1) {
       continue;
     }
-    if (conv && activation != "relu" && activation != "silu" && activation != "hard_swish" &&
-        activation != "relu6") {
+    if (conv && activation == "quick_gelu") {
       ctx.near_miss(kPass, act->describe(),
-                    "a ChannelsLastConv's epilogue has ReLU, ReLU6, SiLU and HardSwish only");
+                    "a ChannelsLastConv's epilogue has ReLU, ReLU6, SiLU, HardSwish and GELU, not "
+                    "QuickGELU");
       continue;
     }
     const ValueId out = act->outputs[0];
     const std::string act_name = act->name;
     linear.attrs.set_string("activation", activation);
     remove_nodes(graph, {static_cast<NodeId>(act - graph.nodes.data())});
-    replace_uses(graph, out, linear.outputs[0]);
-    ctx.applied(kPass, str_cat(linear.op_type, " '", linear.name, "' + ", activation), {act_name});
+    replace_uses(graph, out, act_in);
+    ctx.applied(kPass,
+                str_cat(linear.op_type, " '", linear.name, "' + ", activation,
+                        view != nullptr ? str_cat(" (through ", view->op_type, ")") : ""),
+                {act_name});
     uses.refresh();
   }
   return Status::ok_status();

@@ -25,7 +25,8 @@ struct Case {
   bool bias;
   std::string auto_pad = "NOTSET";
   int64_t group = 0;
-  std::string act = "none";  // the activation attribute: none, relu, silu, hard_swish, relu6
+  // The activation attribute: none, relu, silu, hard_swish, relu6, gelu, gelu_tanh.
+  std::string act = "none";
   int64_t groups() const { return group == 0 ? c : group; }
   int64_t out_channels() const { return groups() * multiplier; }
 };
@@ -84,6 +85,11 @@ Tensor reference(const Case& k, const Tensor& x, const Tensor& w, const Tensor* 
           if (k.act == "silu") sum = sum / (1.0 + std::exp(-sum));
           if (k.act == "hard_swish") sum = sum * std::min(1.0, std::max(0.0, sum / 6.0 + 0.5));
           if (k.act == "relu6") sum = std::min(std::max(sum, 0.0), 6.0);
+          if (k.act == "gelu") sum = 0.5 * sum * (1.0 + std::erf(sum / std::sqrt(2.0)));
+          if (k.act == "gelu_tanh") {
+            const double c = std::sqrt(2.0 / 3.14159265358979323846);
+            sum = 0.5 * sum * (1.0 + std::tanh(c * (sum + 0.044715 * sum * sum * sum)));
+          }
           const int64_t at = ((n * out[0] + oy) * out[1] + ox) * d + o;
           if (dtype == DType::kFloat64) {
             y.data<double>()[at] = sum;
@@ -137,6 +143,9 @@ TEST(ChannelsLastConv, MatchesDefinition) {
       {2, 9, 8, 24, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, "hard_swish"},
       // MobileNetV2's depthwise conv + ReLU6.
       {2, 9, 8, 24, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, "relu6"},
+      // PVTv2's token-MLP depthwise conv + GELU (both forms), 36 channels (4.5 vectors).
+      {2, 7, 7, 36, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, "gelu"},
+      {1, 6, 5, 36, 1, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 0, "gelu_tanh"},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
@@ -168,6 +177,10 @@ TEST(ChannelsLastConv, DenseAndGroupedMatchDefinition) {
       {1, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, "hard_swish"},
       // ReLU6 after MobileNetV2's stem.
       {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, "relu6"},
+      // GELU (oneDNN's post-op) after a dense 3x3, a 1x1 and a grouped conv.
+      {2, 9, 8, 3, 16, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 1, "gelu"},
+      {1, 5, 7, 24, 40, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, "NOTSET", 1, "gelu_tanh"},
+      {2, 7, 6, 8, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "NOTSET", 2, "gelu"},
   };
   for (const Case& k : cases) {
     expect_matches_definition(k, DType::kFloat32);
@@ -229,14 +242,14 @@ TEST(ChannelsLastConv, ShapeErrorsNameTheInput) {
   EXPECT_NE(s.message().find("B must be [8]"), std::string::npos) << s.message();
 
   Attributes bad;
-  bad.set_string("activation", "gelu");
+  bad.set_string("activation", "quick_gelu");
   TestGraph g;
   g.output(g.op("ChannelsLastConv",
                 {g.input("x", DType::kFloat32, {1, 6, 6, 4}),
                  g.constant("w", testing::random_tensor(DType::kFloat32, {4, 1, 1, 4}, 2))},
                 bad, "vitrt", "pw"));
   s = g.infer();
-  EXPECT_NE(s.message().find("'activation' is 'gelu'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("'activation' is 'quick_gelu'"), std::string::npos) << s.message();
 }
 
 TEST(ChannelsLastConv, KernelRefusesChannelsThatDifferFromGroup) {

@@ -22,7 +22,8 @@ struct ClConvCase {
   int64_t n, h, w, c, multiplier, k, stride, pad, dilation;
   bool bias;
   int64_t group = 0;
-  std::string act = "none";  // the activation attribute: none, relu, silu, hard_swish, relu6
+  // The activation attribute: none, relu, silu, hard_swish, relu6, gelu, gelu_tanh.
+  std::string act = "none";
 };
 
 using ClConvParam = std::tuple<std::string, ClConvCase>;
@@ -93,7 +94,10 @@ INSTANTIATE_TEST_SUITE_P(
                           ClConvCase{2, 17, 15, 3, 16, 3, 2, 1, 1, true, 1, "hard_swish"},
                           // ReLU6 after depthwise and dense (MobileNetV2)
                           ClConvCase{2, 9, 7, 24, 1, 3, 1, 1, 1, true, 0, "relu6"},
-                          ClConvCase{3, 9, 8, 32, 24, 3, 1, 1, 1, true, 1, "relu6"})));
+                          ClConvCase{3, 9, 8, 32, 24, 3, 1, 1, 1, true, 1, "relu6"},
+                          // GELU after depthwise (PVTv2's token MLP) and dense
+                          ClConvCase{2, 7, 7, 64, 1, 3, 1, 1, 1, true, 0, "gelu"},
+                          ClConvCase{3, 9, 8, 32, 24, 3, 1, 1, 1, true, 1, "gelu_tanh"})));
 
 }  // namespace
 }  // namespace vitrt

@@ -116,16 +116,20 @@ TEST(FuseLinearActivation, Relu6IsAClipFromZeroToSix) {
   }
 }
 
-// A ChannelsLastConv (EfficientNet's depthwise conv, a ResNet's 3x3) takes ReLU, SiLU and
-// HardSwish (MobileNetV3); a QuickGELU after it stays a node of its own.
-TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluAndHardSwish) {
+// A ChannelsLastConv (EfficientNet's depthwise conv, a ResNet's 3x3) takes ReLU, SiLU,
+// HardSwish (MobileNetV3) and GELU (PVTv2's token MLP, in both of Gelu's forms); a QuickGELU
+// after it stays a node of its own.
+TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluHardSwishAndGelu) {
   struct Case {
     const char* op;
     float alpha;
-    const char* expected;  // "" when it must stay
+    const char* expected;               // "" when it must stay
+    const char* approximate = nullptr;  // Gelu's attribute
   };
-  for (const Case& c : {Case{"Relu", 0.0f, "relu"}, Case{"QuickGelu", 1.0f, "silu"},
-                        Case{"HardSwish", 0.0f, "hard_swish"}, Case{"QuickGelu", 1.702f, ""}}) {
+  for (const Case& c :
+       {Case{"Relu", 0.0f, "relu"}, Case{"QuickGelu", 1.0f, "silu"},
+        Case{"HardSwish", 0.0f, "hard_swish"}, Case{"QuickGelu", 1.702f, ""},
+        Case{"Gelu", 0.0f, "gelu", "none"}, Case{"Gelu", 0.0f, "gelu_tanh", "tanh"}}) {
     SCOPED_TRACE(std::string(c.op) + " " + std::to_string(c.alpha));
     TestGraph g;
     ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});
@@ -139,6 +143,7 @@ TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluAndHardSwish) {
     Attributes act;
     const bool quick = std::string(c.op) == "QuickGelu";
     if (quick) act.set_float("alpha", c.alpha);
+    if (c.approximate != nullptr) act.set_string("approximate", c.approximate);
     g.output(g.op(c.op, {y}, act, quick ? "com.microsoft" : ""));
     ASSERT_TRUE(g.infer().ok());
     auto [fused, applied] = apply_pass(g.graph(), fuse_linear_activation);
@@ -154,6 +159,53 @@ TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluAndHardSwish) {
     EXPECT_EQ(node->attrs.get_string("activation", "none").value(), c.expected);
     expect_outputs_close(g.graph(), fused,
                          {random_tensor(DType::kFloat32, {2, 6, 7, 8}, 4, -2.0, 2.0)}, 1e-5);
+  }
+}
+
+// PVTv2's token MLP: fc1 -> Reshape to [B, H, W, C] -> depthwise ChannelsLastConv -> Reshape
+// back to tokens -> GELU. The GELU moves into the conv and the Reshape stays, now passing the
+// activated values; likewise a Linear -> Flatten -> Relu. A view whose output is also read
+// elsewhere keeps its activation.
+TEST(FuseLinearActivation, ActivationAfterAViewJoinsTheProducer) {
+  {
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});
+    Attributes conv;
+    conv.set_int("group", 8);
+    conv.set_ints("pads", {1, 1, 1, 1});
+    ValueId y = g.op("ChannelsLastConv",
+                     {x, g.constant("w", random_tensor(DType::kFloat32, {8, 3, 3, 1}, 2)),
+                      g.constant("b", random_tensor(DType::kFloat32, {8}, 3))},
+                     conv, "vitrt");
+    ValueId tokens = g.op("Reshape", {y, g.constant("s", Tensor::from_int64({0, 42, 8}))});
+    g.output(g.op("Gelu", {tokens}));
+    ASSERT_TRUE(g.infer().ok());
+    auto [fused, applied] = apply_pass(g.graph(), fuse_linear_activation);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ(count_ops(fused, "Gelu"), 0);
+    EXPECT_EQ(count_ops(fused, "Reshape"), 1);
+    const Node* node = testing::find_op(fused, "ChannelsLastConv");
+    ASSERT_NE(node, nullptr);
+    EXPECT_EQ(node->attrs.get_string("activation", "none").value(), "gelu");
+    expect_outputs_close(g.graph(), fused,
+                         {random_tensor(DType::kFloat32, {2, 6, 7, 8}, 4, -2.0, 2.0)}, 1e-5);
+  }
+  for (const bool shared : {false, true}) {
+    SCOPED_TRACE(shared ? "view read twice" : "view read once");
+    TestGraph g;
+    ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 7, kK});
+    ValueId y = g.op("Linear",
+                     {x, g.constant("w", random_tensor(DType::kFloat32, {kK, kN}, 2)),
+                      g.constant("b", random_tensor(DType::kFloat32, {kN}, 3))},
+                     {}, "vitrt");
+    ValueId flat = g.op("Flatten", {y});
+    g.output(g.op("Relu", {flat}));
+    if (shared) g.output(flat);
+    ASSERT_TRUE(g.infer().ok());
+    auto [fused, applied] = apply_pass(g.graph(), fuse_linear_activation);
+    EXPECT_EQ(applied, shared ? 0 : 1);
+    EXPECT_EQ(count_ops(fused, "Relu"), shared ? 1 : 0);
+    expect_outputs_close(g.graph(), fused, {x_value()}, 1e-5);
   }
 }
 

@@ -68,9 +68,10 @@ Result<ChannelsLastConvAttributes> parse_channels_last_conv(const Node& node) {
   const Result<std::string> act = node.attrs.get_string("activation", "none");
   if (!act.ok()) return act.status();
   static constexpr std::pair<const char*, ConvActivation> kNames[] = {
-      {"none", ConvActivation::kNone},   {"relu", ConvActivation::kRelu},
-      {"silu", ConvActivation::kSilu},   {"hard_swish", ConvActivation::kHardSwish},
-      {"relu6", ConvActivation::kRelu6},
+      {"none", ConvActivation::kNone},          {"relu", ConvActivation::kRelu},
+      {"silu", ConvActivation::kSilu},          {"hard_swish", ConvActivation::kHardSwish},
+      {"relu6", ConvActivation::kRelu6},        {"gelu", ConvActivation::kGelu},
+      {"gelu_tanh", ConvActivation::kGeluTanh},
   };
   for (const auto& [name, value] : kNames) {
     if (*act == name) {
@@ -79,7 +80,8 @@ Result<ChannelsLastConvAttributes> parse_channels_last_conv(const Node& node) {
     }
   }
   return invalid_model(node.describe(), ": attribute 'activation' is '", *act,
-                       "', expected 'none', 'relu', 'silu', 'hard_swish' or 'relu6'");
+                       "', expected 'none', 'relu', 'silu', 'hard_swish', 'relu6', 'gelu' "
+                       "or 'gelu_tanh'");
 }
 
 Result<ChannelsLastConvGeometry> channels_last_conv_geometry(

@@ -9,8 +9,9 @@
 //            B [D]
 //   attrs    ONNX Conv's: group (dividing C and D), kernel_shape, strides, pads, dilations,
 //            auto_pad; activation: "none" (default) | "relu" | "silu" (x * sigmoid(x)) |
-//            "hard_swish" (x * min(1, max(0, x / 6 + 1 / 2))) | "relu6" (min(max(x, 0), 6)),
-//            applied after the bias
+//            "hard_swish" (x * min(1, max(0, x / 6 + 1 / 2))) | "relu6" (min(max(x, 0), 6)) |
+//            "gelu" (x * Phi(x), the erf form) | "gelu_tanh" (its tanh approximation), applied
+//            after the bias
 //   output   Y [N, OH, OW, D]; with Cg = C / group and Dg = D / group, output channel o reads
 //            the input channels of its group g = o / Dg:
 //            Y[n, oy, ox, o] = act(B[o] + sum over (i, j, k < Cg) of
@@ -36,6 +37,8 @@ enum class ConvActivation : uint8_t {
   kSilu,       // x * sigmoid(x)
   kHardSwish,  // x * min(1, max(0, x / 6 + 1 / 2))
   kRelu6,      // min(max(x, 0), 6)
+  kGelu,       // x * Phi(x), erf form (PVTv2's token MLP: depthwise conv -> GELU)
+  kGeluTanh,   // the tanh approximation
 };
 
 // One call's geometry, as the CPU and CUDA kernels use it.
