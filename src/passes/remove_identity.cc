@@ -1,10 +1,12 @@
-// Optimizer pass remove_identity: Identity, inference-mode Dropout and Pad by zero forward their
-// input.
+// Optimizer pass remove_identity: Identity, inference-mode Dropout, Pad by zero and a Slice that
+// keeps every element forward their input.
 //
 // Exporters emit Identity for tied or aliased weights and for outputs that alias an inner
 // value; Dropout survives eval-mode export as an op that copies; Swin pads its token grid to a
 // multiple of the window with pads computed from the shape, zero at the usual sizes once
-// fold_constants has made them constant. Each costs a copy per run.
+// fold_constants has made them constant; GhostNet's module concatenates its two halves and
+// slices the channels back to the output count, which is all of them when the count is even.
+// Each costs a copy per run.
 #include <algorithm>
 
 #include "passes/graph_rewrite.h"
@@ -52,6 +54,24 @@ bool is_zero_pad(const Graph& graph, const Node& node) {
   return std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
 }
 
+// A Slice whose steps are all 1 (constant, or none given) and whose output has the input's shape
+// (every dim known to be the same): a range of step 1 as long as the axis is the whole axis, so
+// the output is the input, whatever the starts and ends were written as.
+bool is_whole_slice(const Graph& graph, const Node& node) {
+  if (node.outputs.empty() || node.outputs[0] == kNoValue) return false;
+  const Value& in = graph.values[node.inputs[0]];
+  const Value& out = graph.values[node.outputs[0]];
+  if (!in.has_shape || !out.has_shape || in.shape.size() != out.shape.size()) return false;
+  for (size_t i = 0; i < in.shape.size(); ++i) {
+    if (!in.shape[i].is_known() || !in.shape[i].same_as(out.shape[i])) return false;
+  }
+  if (graph.onnx_opset() < 10 || !node.has_input(4)) return true;  // steps default to 1
+  const Value& steps = graph.values[node.inputs[4]];
+  if (!steps.is_constant()) return false;
+  const std::vector<int64_t> v = steps.constant.to_int64_vector();
+  return std::all_of(v.begin(), v.end(), [](int64_t s) { return s == 1; });
+}
+
 // Dropout runs as the identity unless training_mode is (or may be) true.
 bool is_inference_dropout(const Graph& graph, const Node& node) {
   if (!node.has_input(2)) return true;
@@ -76,6 +96,13 @@ Status remove_identity(Graph& graph, PassContext& ctx) {
     if (is_onnx_op(node, "Pad")) {
       if (!is_zero_pad(graph, node) || !forward_data(graph, ctx, node)) continue;
       ctx.applied(kPass, str_cat("removed ", node.describe(), ": its pads are all zero"),
+                  {node.name});
+      remove_nodes(graph, {id});
+      continue;
+    }
+    if (is_onnx_op(node, "Slice")) {
+      if (!is_whole_slice(graph, node) || !forward_data(graph, ctx, node)) continue;
+      ctx.applied(kPass, str_cat("removed ", node.describe(), ": it keeps every element"),
                   {node.name});
       remove_nodes(graph, {id});
       continue;

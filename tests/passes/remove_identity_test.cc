@@ -1,5 +1,5 @@
-// remove_identity: Identity, inference Dropout and Pad by zero forward their input; look-alikes
-// stay.
+// remove_identity: Identity, inference Dropout, Pad by zero and a Slice of everything forward
+// their input; look-alikes stay.
 #include "passes/graph_rewrite.h"
 #include "passes/run_pass.h"
 
@@ -131,6 +131,52 @@ TEST(RemoveIdentity, KeepsPadThatPadsOrWhosePadsAreComputed) {
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(r.applied, 0);
   EXPECT_EQ(count_ops(g.graph(), "Pad"), 2);
+}
+
+TEST(RemoveIdentity, RemovesSliceThatKeepsEverything) {
+  // GhostNet: Concat of two 8-channel halves, then [:, 0:16] of the 16 channels; also a slice
+  // over the symbolic batch axis written as 0 to INT64_MAX, and one with explicit steps of 1.
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 8, 5, 5});
+  Attributes on_channels;
+  on_channels.set_int("axis", 1);
+  ValueId cat = g.op("Concat", {x, g.op("Relu", {x})}, on_channels);
+  const auto i64 = [&](const char* name, std::vector<int64_t> v) {
+    return g.constant(name, Tensor::from_int64(std::move(v)));
+  };
+  ValueId a = g.op("Slice", {cat, i64("s0", {0}), i64("e0", {16}), i64("a0", {1})});
+  ValueId b = g.op("Slice", {a, i64("s1", {0}), i64("e1", {INT64_MAX}), i64("a1", {0})});
+  ValueId c = g.op(
+      "Slice", {b, i64("s2", {-5, 0}), i64("e2", {5, 99}), i64("a2", {-1, 2}), i64("st2", {1, 1})});
+  g.output(g.op("Sigmoid", {c}));
+  ASSERT_TRUE(g.infer().ok());
+  const Graph before = g.graph();
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 3);
+  EXPECT_EQ(count_ops(g.graph(), "Slice"), 0);
+  expect_same_outputs(before, g.graph(), {random_tensor(DType::kFloat32, {2, 8, 5, 5}, 4)});
+}
+
+TEST(RemoveIdentity, KeepsSliceThatDropsOrReversesOrIsComputed) {
+  TestGraph g;
+  ValueId x = g.input("x", DType::kFloat32, {kBatch, 6, 4});
+  const auto i64 = [&](const char* name, std::vector<int64_t> v) {
+    return g.constant(name, Tensor::from_int64(std::move(v)));
+  };
+  // Drops a channel; reverses the last axis (same length, step -1); ends given at run time.
+  g.output(g.op("Slice", {x, i64("s0", {0}), i64("e0", {5}), i64("a0", {1})}));
+  g.output(g.op("Slice",
+                {x, i64("s1", {-1}), i64("e1", {INT64_MIN}), i64("a1", {2}), i64("st1", {-1})}));
+  ValueId ends = g.input("ends", DType::kInt64, {1});
+  g.output(g.op("Slice", {x, i64("s2", {0}), ends, i64("a2", {2})}));
+  ASSERT_TRUE(g.infer().ok());
+
+  auto r = run_pass(remove_identity, g.graph());
+  ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(count_ops(g.graph(), "Slice"), 3);
 }
 
 }  // namespace
