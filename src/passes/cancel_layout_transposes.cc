@@ -21,7 +21,7 @@
 // (permuted with them) or region values, unary elementwise ops (Relu, Sigmoid, Clip with scalar
 // bounds, ...), Concat and Split (their axis moved), Slice with constant parameters (its axes
 // moved), Resize with constant roi / scales / sizes (permuted with the data, or its axes
-// attribute moved: multi-scale feature fusion),
+// attribute moved: multi-scale feature fusion), Pad with constant pads (permuted: HGNetV2's stem),
 // GroupNormalization with one group and uniform scale and bias (elementwise given its per-sample
 // statistics, which do not depend on the layout: PoolFormer's norm, after fuse_group_norm),
 // GlobalAveragePool (a ReduceMean over the permuted spatial axes, so a pooled head joins the
@@ -181,7 +181,8 @@ enum class Role {
   kConcat,
   kResize,
   kSplit,
-  kSlice
+  kSlice,
+  kPad
 };
 
 // The constant 1-D int64 / float tensor at input `i` of `node`, or nullptr (absent inputs and
@@ -312,6 +313,26 @@ bool is_permutable_slice(const Graph& graph, const Node& node, size_t rank) {
   return true;
 }
 
+// A Pad whose pads are a constant (the attribute before opset 11, an int64 input from 11) over
+// every axis (no axes input): the stored axis i is padded as the original axis p[i] was, in any
+// mode, so the pads permute with the data (HGNetV2's stem pads its feature map before a 2x2 conv
+// and a max pool).
+bool is_permutable_pad(const Graph& graph, const Node& node, size_t rank) {
+  if (!is_onnx_op(node, "Pad") || !node.has_input(0) || node.has_input(3)) return false;
+  const Value& x = graph.values[node.inputs[0]];
+  if (x.is_constant() || !has_rank(x, rank) || !has_rank(graph.values[node.outputs[0]], rank)) {
+    return false;
+  }
+  const size_t want = 2 * rank;
+  if (graph.onnx_opset() < 11) {
+    const Attribute* pads = node.attrs.find("pads");
+    return pads != nullptr && pads->ints.size() == want;
+  }
+  const Tensor* pads = constant_input(graph, node, 1);
+  return pads != nullptr && pads->rank() == 1 && pads->dtype() == DType::kInt64 &&
+         static_cast<size_t>(pads->numel()) == want;
+}
+
 // A GroupNormalization with one group and one scale and one bias for every channel
 // (fuse_group_norm's F.group_norm(x, 1), PoolFormer's norm): its statistics span a whole sample
 // however it is laid out, so under a permutation that keeps the batch axis first it is
@@ -413,6 +434,7 @@ Role role_of(const Graph& graph, const Node& node, const Perm& p) {
   }
   if (is_permutable_resize(graph, node, rank)) return Role::kResize;
   if (is_permutable_slice(graph, node, rank)) return Role::kSlice;
+  if (is_permutable_pad(graph, node, rank)) return Role::kPad;
   if (is_onnx_op(node, "Conv") && p == kChannelsLast) {
     std::string why;
     return is_channels_last_conv(graph, node, &why) ? Role::kConv : Role::kNone;
@@ -431,7 +453,7 @@ std::vector<ValueId> region_operands(const Graph& graph, const Node& node, Role 
   std::vector<ValueId> out = {node.outputs[0]};
   if (role == Role::kConv || role == Role::kUnary || role == Role::kPool ||
       role == Role::kGlobalPool || role == Role::kReduce || role == Role::kResize ||
-      role == Role::kSlice) {
+      role == Role::kSlice || role == Role::kPad) {
     out.push_back(node.inputs[0]);
   } else {
     for (ValueId in : node.inputs) {
@@ -522,14 +544,14 @@ class LayoutRewriter {
     return {perms.begin(), perms.end()};
   }
 
-  // Concat, Split, Slice and Resize join the regions around them: one is a member only where
+  // Concat, Split, Slice, Resize and Pad join the regions around them: one is a member only where
   // every value it reads comes from a member (or a Transpose) and every reader of its outputs is
   // one (or a Transpose). Otherwise it would join a region to ops that stay in the old layout
   // and charge it Transposes at each of its borders (EfficientViT's heads split off channels
   // and flatten them to tokens at once).
   static bool is_connector(Role role) {
     return role == Role::kConcat || role == Role::kSplit || role == Role::kSlice ||
-           role == Role::kResize;
+           role == Role::kResize || role == Role::kPad;
   }
 
   bool connector_fits(NodeId id, const std::vector<Role>& roles,
@@ -1035,6 +1057,25 @@ class LayoutRewriter {
           node.inputs[i] =
               add_constant_value(graph_, graph_.values[node.inputs[i]].name + "_permuted",
                                  permuted_vector(*t, i == 1 ? 2 : 1));
+        }
+        continue;
+      }
+      if (is_onnx_op(node, "Pad")) {
+        // Begins then ends, each in the stored axes' order: stored axis i is original p[i].
+        const int64_t n = static_cast<int64_t>(p.size());
+        std::vector<int64_t> order;
+        for (int h = 0; h < 2; ++h) {
+          for (int64_t i = 0; i < n; ++i) order.push_back(h * n + p[i]);
+        }
+        if (graph_.onnx_opset() < 11) {
+          const std::vector<int64_t> pads = node.attrs.find("pads")->ints;
+          std::vector<int64_t> moved;
+          for (int64_t o : order) moved.push_back(pads[o]);
+          node.attrs.set_ints("pads", moved);
+        } else {
+          node.inputs[1] =
+              add_constant_value(graph_, graph_.values[node.inputs[1]].name + "_permuted",
+                                 gather_elements(*constant_input(graph_, node, 1), order));
         }
         continue;
       }

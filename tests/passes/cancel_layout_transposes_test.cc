@@ -621,6 +621,52 @@ TEST(CancelLayoutTransposes, ResizeAndConcatJoinTheRegion) {
   }
 }
 
+// HGNetV2's stem: conv -> ReLU -> F.pad(x, (0, 1, 0, 1)) read by a 2x2 conv and a max pool
+// (ceil mode), both on the padded map. The Pad (its pads an input from opset 11, an attribute
+// before; reflect mode too) joins the channels-last region with its pads permuted: one Transpose
+// in, one out, and the stem's first conv channels-last too.
+TEST(CancelLayoutTransposes, PadJoinsTheRegionWithItsPadsPermuted) {
+  for (const int opset : {17, 10}) {
+    for (const char* mode : {"constant", "reflect"}) {
+      SCOPED_TRACE(std::string(mode) + " opset " + std::to_string(opset));
+      TestGraph g(opset);
+      ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 3, 12, 10});
+      ValueId stem = g.op("Relu", {conv_kxk(g, x, 3, 8, 3, 2, 10)});  // [N, 8, 6, 5]
+      const std::vector<int64_t> pads = {0, 0, 0, 0, 0, 0, 1, 1};     // bottom and right
+      Attributes pad_attrs;
+      pad_attrs.set_string("mode", mode);
+      std::vector<ValueId> pad_in = {stem};
+      if (opset >= 11) {
+        pad_in.push_back(g.constant("pads", Tensor::from_int64(pads)));
+      } else {
+        pad_attrs.set_ints("pads", pads);
+      }
+      ValueId padded = g.op("Pad", pad_in, pad_attrs);  // [N, 8, 7, 6]
+      Attributes two;
+      two.set_ints("kernel_shape", {2, 2});
+      ValueId a = g.op(
+          "Conv",
+          {padded, g.constant("w2", random_tensor(DType::kFloat32, {8, 8, 2, 2}, 20, -0.3f, 0.3f))},
+          two);
+      Attributes pool = two;
+      pool.set_ints("strides", {1, 1});
+      pool.set_int("ceil_mode", 1);
+      ValueId b = g.op("MaxPool", {padded}, pool);
+      Attributes cat;
+      cat.set_int("axis", 1);
+      g.output(conv_kxk(g, g.op("Concat", {a, b}, cat), 16, 4, 3, 2, 30));
+      ASSERT_TRUE(g.infer().ok());
+      auto [after, applied] = apply_pass(g.graph(), cancel_layout_transposes);
+      EXPECT_EQ(applied, 1);
+      EXPECT_EQ(count_ops(after, "Conv"), 0);
+      EXPECT_EQ(count_ops(after, "Pad"), 1);
+      EXPECT_EQ(count_ops(after, "Transpose"), 2);
+      testing::expect_outputs_close(g.graph(), after,
+                                    {random_tensor(DType::kFloat32, {2, 3, 12, 10}, 1)}, 1e-4);
+    }
+  }
+}
+
 // ConvNeXt-V2's global response norm between 1x1 convolutions on an NCHW trunk:
 //   y = x * gamma * n + beta + x,  n = L2(x over H, W) / (mean of that over C + eps)
 // with the L2 a ReduceL2 (axes an attribute before opset 18, an input from 18) and the mean a
