@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/activation_rows.h"
 #include "cpu/channels_last_conv.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/dnnl_conv.h"
@@ -35,48 +36,6 @@
 namespace vitrt {
 
 namespace {
-
-// x * sigmoid(x) in place over n values (the activation "silu").
-void silu_inplace(float* y, int64_t n) {
-#if VITRT_HAVE_AVX2_MATH
-  map8(y, y, n, [](__m256 v) { return quick_gelu8(v, 1.0f); });
-#else
-  for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + std::exp(-y[i]));
-#endif
-}
-void silu_inplace(double* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0 + std::exp(-y[i]));
-}
-
-// x * min(1, max(0, x / 6 + 1 / 2)) in place (the activation "hard_swish").
-template <typename T>
-void hard_swish_inplace(T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] *= std::min(T(1), std::max(T(0), y[i] / T(6) + T(0.5)));
-}
-
-// GELU in place: the erf form, or its tanh approximation when `tanh_form`.
-void gelu_inplace(float* y, int64_t n, bool tanh_form) {
-#if VITRT_HAVE_AVX2_MATH
-  if (tanh_form) {
-    map8(y, y, n, [](__m256 v) { return gelu_tanh8(v); });
-  } else {
-    map8(y, y, n, [](__m256 v) { return gelu_erf8(v); });
-  }
-#else
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = y[i];
-    y[i] = tanh_form ? 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)))
-                     : 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-  }
-#endif
-}
-void gelu_inplace(double* y, int64_t n, bool tanh_form) {
-  for (int64_t i = 0; i < n; ++i) {
-    const double x = y[i];
-    y[i] = tanh_form ? 0.5 * x * (1.0 + std::tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)))
-                     : 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752));
-  }
-}
 
 MatmulActivation matmul_activation(ConvActivation a) {
   switch (a) {
@@ -180,27 +139,7 @@ void channels_last_conv(const ChannelsLastConvGeometry& g, const T* x, const T* 
           }
         }
       }
-      const int64_t row_len = g.out_w * d;
-      switch (g.activation) {
-        case ConvActivation::kRelu:
-          for (int64_t k = 0; k < row_len; ++k) yrow[k] = std::max(yrow[k], T(0));
-          break;
-        case ConvActivation::kSilu:
-          silu_inplace(yrow, row_len);
-          break;
-        case ConvActivation::kHardSwish:
-          hard_swish_inplace(yrow, row_len);
-          break;
-        case ConvActivation::kRelu6:
-          for (int64_t k = 0; k < row_len; ++k) yrow[k] = std::min(std::max(yrow[k], T(0)), T(6));
-          break;
-        case ConvActivation::kGelu:
-        case ConvActivation::kGeluTanh:
-          gelu_inplace(yrow, row_len, g.activation == ConvActivation::kGeluTanh);
-          break;
-        case ConvActivation::kNone:
-          break;
-      }
+      activate_inplace(g.activation, yrow, g.out_w * d);
     }
   });
 }

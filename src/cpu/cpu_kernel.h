@@ -76,6 +76,7 @@ void register_cpu_pooling_kernels(CpuKernelRegistry& registry);
 void register_cpu_attention_kernels(CpuKernelRegistry& registry);
 void register_cpu_fused_linear_kernels(CpuKernelRegistry& registry);
 void register_cpu_fused_norm_kernels(CpuKernelRegistry& registry);
+void register_cpu_scale_shift_kernels(CpuKernelRegistry& registry);  // vitrt.ScaleShift
 void register_cpu_patchify_kernels(CpuKernelRegistry& registry);
 void register_cpu_rotary_embedding_kernels(CpuKernelRegistry& registry);
 void register_cpu_quant_linear_kernels(CpuKernelRegistry& registry);

@@ -21,6 +21,7 @@ const CpuKernelRegistry& CpuKernelRegistry::global() {
     register_cpu_attention_kernels(r);
     register_cpu_fused_linear_kernels(r);
     register_cpu_fused_norm_kernels(r);
+    register_cpu_scale_shift_kernels(r);
     register_cpu_patchify_kernels(r);
     register_cpu_channels_last_conv_kernels(r);
     register_cpu_channels_last_pool_kernels(r);

@@ -372,6 +372,12 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
 // kGelu, ...); bias may be null.
 cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,
                             UnaryOp act, cudaStream_t stream);
+// vitrt.ScaleShift: y[row, col] = act(x[row, col] * scale[col] + shift[col]) for a [rows, cols]
+// matrix (the activation kIdentity, kRelu, kRelu6, kSilu, kHardSwish, kGelu or kGeluTanh),
+// scale and shift in the activation type, computed in fp32.
+cudaError_t launch_scale_shift(Elt type, const void* x, const void* scale, const void* shift,
+                               void* y, int64_t rows, int64_t cols, UnaryOp act,
+                               cudaStream_t stream);
 // vitrt.RotaryEmbedding: x, y [outer, seq, dim] (outer = batch * heads); the cos/sin row of
 // token s >= start in head h = row / seq % heads starts at h * head_stride + (s - start) *
 // row_stride (strides in elements, 0 where the table is shared), in the activation type.

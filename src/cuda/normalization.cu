@@ -687,6 +687,40 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+// vitrt.ScaleShift: y = act(x * scale[col] + shift[col]), in fp32, over 16-byte vectors as
+// bias_act_vec_kernel (a scalar fallback below for rows that are no whole vectors).
+template <typename T, UnaryOp kAct>
+__global__ void __launch_bounds__(256)
+    scale_shift_vec_kernel(const T* x, const T* scale, const T* shift, T* y, uint32_t col_vecs,
+                           uint32_t n_vecs) {
+  using V = Vec16<T>;
+  constexpr int kVec = 16 / sizeof(T);
+  const V* xv = reinterpret_cast<const V*>(x);
+  const V* sv = reinterpret_cast<const V*>(scale);
+  const V* tv = reinterpret_cast<const V*>(shift);
+  V* yv = reinterpret_cast<V*>(y);
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n_vecs;
+       i += gridDim.x * blockDim.x) {
+    V v = xv[i];
+    const uint32_t c = i % col_vecs;
+    const V s = sv[c], t = tv[c];
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      v.v[e] = from_f<T>(activate_fixed<kAct>(to_f(v.v[e]) * to_f(s.v[e]) + to_f(t.v[e])));
+    }
+    yv[i] = v;
+  }
+}
+
+template <typename T>
+__global__ void scale_shift_kernel(const T* x, const T* scale, const T* shift, T* y, int64_t cols,
+                                   UnaryOp act, int64_t n) {
+  VITRT_GRID_STRIDE(i, n) {
+    const int64_t c = i % cols;
+    y[i] = from_f<T>(activate(act, to_f(x[i]) * to_f(scale[c]) + to_f(shift[c])));
+  }
+}
+
 template <typename T, UnaryOp kAct>
 void launch_bias_act_vec(T* data, const T* bias, int64_t cols, int64_t n, cudaStream_t stream) {
   constexpr int kVec = 16 / sizeof(T);
@@ -847,6 +881,33 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
       if (launched) return cudaGetLastError();
     }
     bias_act_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(d, b, cols, act, n);
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_scale_shift(Elt type, const void* x, const void* scale, const void* shift,
+                               void* y, int64_t rows, int64_t cols, UnaryOp act,
+                               cudaStream_t stream) {
+  const int64_t n = rows * cols;
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int64_t kVec = 16 / sizeof(T);
+    const T* xt = static_cast<const T*>(x);
+    const T* st = static_cast<const T*>(scale);
+    const T* tt = static_cast<const T*>(shift);
+    T* yt = static_cast<T*>(y);
+    if (cols % kVec == 0 && n / kVec < (int64_t(1) << 31) && aligned16(xt) && aligned16(st) &&
+        aligned16(tt) && aligned16(yt)) {
+      const uint32_t col_vecs = static_cast<uint32_t>(cols / kVec);
+      const uint32_t n_vecs = static_cast<uint32_t>(n / kVec);
+      const bool launched = with_fixed_activation(act, [&](auto fixed) {
+        scale_shift_vec_kernel<T, decltype(fixed)::value>
+            <<<grid_for(n_vecs, 256), 256, 0, stream>>>(xt, st, tt, yt, col_vecs, n_vecs);
+      });
+      if (launched) return cudaGetLastError();
+    }
+    scale_shift_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(xt, st, tt, yt, cols, act, n);
     return cudaGetLastError();
   });
 }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "cuda/cuda_kernel.h"
+#include "ir/ops/channels_last_conv.h"
 #include "ir/ops/op_attributes.h"
 
 namespace vitrt::cuda {
@@ -169,6 +170,70 @@ class BiasActKernel final : public CudaKernel {
  private:
   UnaryOp act_;
 };
+
+// vitrt.ScaleShift: act(x * scale + shift) along the last axis, one kernel.
+class ScaleShiftKernel final : public CudaKernel {
+ public:
+  explicit ScaleShiftKernel(UnaryOp act) : act_(act) {}
+  Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+             const LaunchContext& ctx) override {
+    const DeviceTensor& x = *in[0];
+    const DeviceTensor& scale = *in[1];
+    const DeviceTensor& shift = *in[2];
+    if (!ctx.launch) {
+      if (!dtype_is_float(x.dtype) || x.dtype == DType::kFloat64) {
+        return unsupported("ScaleShift of ", dtype_name(x.dtype), " has no CUDA kernel");
+      }
+      if (scale.dtype != x.dtype || shift.dtype != x.dtype) {
+        return invalid_argument("scale and shift must have x's dtype ", dtype_name(x.dtype));
+      }
+      if (x.shape.empty() || scale.numel() != x.shape.back() || shift.numel() != x.shape.back()) {
+        return invalid_argument("scale and shift must have x's last dim of values, x is ",
+                                shape_to_string(x.shape));
+      }
+      out[0].dtype = x.dtype;
+      out[0].shape = x.shape;
+      return Status::ok_status();
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    const int64_t cols = x.shape.back();
+    const int64_t rows = cols == 0 ? 0 : x.numel() / cols;
+    return cuda_status(launch_scale_shift(t, x.data, scale.data, shift.data, out[0].data, rows,
+                                          cols, act_, ctx.stream),
+                       "ScaleShift");
+  }
+
+ private:
+  UnaryOp act_;
+};
+
+Result<std::unique_ptr<CudaKernel>> make_scale_shift(const CudaKernelInit& init) {
+  VITRT_ASSIGN_OR_RETURN(ConvActivation act, parse_conv_activation(init.node));
+  UnaryOp op = UnaryOp::kIdentity;
+  switch (act) {
+    case ConvActivation::kRelu:
+      op = UnaryOp::kRelu;
+      break;
+    case ConvActivation::kSilu:
+      op = UnaryOp::kSilu;
+      break;
+    case ConvActivation::kHardSwish:
+      op = UnaryOp::kHardSwish;
+      break;
+    case ConvActivation::kRelu6:
+      op = UnaryOp::kRelu6;
+      break;
+    case ConvActivation::kGelu:
+      op = UnaryOp::kGelu;
+      break;
+    case ConvActivation::kGeluTanh:
+      op = UnaryOp::kGeluTanh;
+      break;
+    case ConvActivation::kNone:
+      break;
+  }
+  return std::unique_ptr<CudaKernel>(new ScaleShiftKernel(op));
+}
 
 class WhereKernel final : public CudaKernel {
  public:
@@ -484,6 +549,7 @@ Result<std::unique_ptr<CudaKernel>> make_cast(const CudaKernelInit& init) {
 }  // namespace
 
 void register_cuda_elementwise_kernels(CudaKernelRegistry& r) {
+  r.add("vitrt", "ScaleShift", make_scale_shift);
   r.add("", "Add", make_binary<BinaryOp::kAdd>);
   r.add("", "Sub", make_binary<BinaryOp::kSub>);
   r.add("", "Mul", make_binary<BinaryOp::kMul>);

@@ -68,6 +68,7 @@ const OpRegistry& OpRegistry::global() {
     register_attention_schemas(r);
     register_fused_linear_schemas(r);
     register_fused_norm_schemas(r);
+    register_scale_shift_schemas(r);
     register_patchify_schemas(r);
     register_channels_last_conv_schemas(r);
     register_channels_last_pool_schemas(r);

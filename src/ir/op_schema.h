@@ -92,6 +92,7 @@ void register_recurrent_schemas(OpRegistry& registry);  // RNN, GRU, LSTM (lower
 void register_attention_schemas(OpRegistry& registry);         // vitrt.Attention
 void register_fused_linear_schemas(OpRegistry& registry);      // vitrt.Linear
 void register_fused_norm_schemas(OpRegistry& registry);        // vitrt.AddLayerNorm
+void register_scale_shift_schemas(OpRegistry& registry);       // vitrt.ScaleShift
 void register_patchify_schemas(OpRegistry& registry);          // vitrt.Patchify
 void register_rotary_embedding_schemas(OpRegistry& registry);  // vitrt.RotaryEmbedding
 void register_quant_linear_schemas(OpRegistry& registry);      // vitrt.QuantLinear

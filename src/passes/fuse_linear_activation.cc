@@ -25,50 +25,6 @@ namespace {
 
 constexpr const char* kPass = "fuse_linear_activation";
 
-// The Linear activation equal to `node`, "" when `node` is not an activation it can absorb
-// (with `why` set when it looked like one).
-std::string activation_of(const Graph& graph, const Node& node, std::string* why) {
-  if (is_onnx_op(node, "Relu")) return "relu";
-  if (is_onnx_op(node, "Clip")) {
-    // min and max: constant inputs from opset 11, attributes before.
-    std::optional<double> lo, hi;
-    if (node.num_inputs() == 3 && node.has_input(1) && node.has_input(2)) {
-      lo = scalar_constant(graph, node.inputs[1]);
-      hi = scalar_constant(graph, node.inputs[2]);
-    } else if (node.num_inputs() == 1) {
-      const Result<float> mn = node.attrs.get_float("min", 1.0f);
-      const Result<float> mx = node.attrs.get_float("max", 0.0f);
-      if (mn.ok() && mx.ok()) {
-        lo = *mn;
-        hi = *mx;
-      }
-    }
-    if (lo && hi && *lo == 0.0 && *hi == 6.0) return "relu6";
-    *why = "a Clip fuses only as ReLU6: constant min 0 and max 6";
-    return "";
-  }
-  if (is_onnx_op(node, "HardSwish")) return "hard_swish";
-  if (is_onnx_op(node, "Gelu")) {
-    Result<std::string> approx = node.attrs.get_string("approximate", "none");
-    if (approx.ok() && *approx == "none") return "gelu";
-    if (approx.ok() && *approx == "tanh") return "gelu_tanh";
-    *why = "Gelu approximate is neither 'none' nor 'tanh'";
-    return "";
-  }
-  if (node.domain != "com.microsoft") return "";
-  if (node.op_type == "Gelu") return "gelu";
-  if (node.op_type == "QuickGelu") {
-    Result<float> alpha = node.attrs.get_float("alpha", 1.702f);
-    if (alpha.ok() && *alpha == 1.702f) return "quick_gelu";
-    if (alpha.ok() && *alpha == 1.0f) return "silu";
-    *why = str_cat("QuickGelu alpha ", alpha.ok() ? *alpha : 0.0f,
-                   " is neither 1.702 (QuickGELU) nor 1 (SiLU), the ones the Linear epilogue "
-                   "computes");
-    return "";
-  }
-  return "";
-}
-
 // An op that passes every element of its only data input on unchanged (input 0; a Reshape's
 // shape or an opset-13 Squeeze's axes are its second).
 bool is_view(const Node& node) {
@@ -103,7 +59,7 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
     }
     const ValueId act_in = view != nullptr ? view->outputs[0] : linear.outputs[0];
     std::string why;
-    const std::string activation = activation_of(graph, *act, &why);
+    const std::string activation = epilogue_activation_of(graph, *act, &why);
     if (activation.empty()) {
       if (!why.empty()) ctx.near_miss(kPass, act->describe(), why);
       continue;

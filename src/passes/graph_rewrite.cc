@@ -445,4 +445,46 @@ std::string format_scale(double v) {
   return buf;
 }
 
+std::string epilogue_activation_of(const Graph& graph, const Node& node, std::string* why) {
+  if (is_onnx_op(node, "Relu")) return "relu";
+  if (is_onnx_op(node, "Clip")) {
+    // min and max: constant inputs from opset 11, attributes before.
+    std::optional<double> lo, hi;
+    if (node.num_inputs() == 3 && node.has_input(1) && node.has_input(2)) {
+      lo = scalar_constant(graph, node.inputs[1]);
+      hi = scalar_constant(graph, node.inputs[2]);
+    } else if (node.num_inputs() == 1) {
+      const Result<float> mn = node.attrs.get_float("min", 1.0f);
+      const Result<float> mx = node.attrs.get_float("max", 0.0f);
+      if (mn.ok() && mx.ok()) {
+        lo = *mn;
+        hi = *mx;
+      }
+    }
+    if (lo && hi && *lo == 0.0 && *hi == 6.0) return "relu6";
+    *why = "a Clip fuses only as ReLU6: constant min 0 and max 6";
+    return "";
+  }
+  if (is_onnx_op(node, "HardSwish")) return "hard_swish";
+  if (is_onnx_op(node, "Gelu")) {
+    Result<std::string> approx = node.attrs.get_string("approximate", "none");
+    if (approx.ok() && *approx == "none") return "gelu";
+    if (approx.ok() && *approx == "tanh") return "gelu_tanh";
+    *why = "Gelu approximate is neither 'none' nor 'tanh'";
+    return "";
+  }
+  if (node.domain != "com.microsoft") return "";
+  if (node.op_type == "Gelu") return "gelu";
+  if (node.op_type == "QuickGelu") {
+    Result<float> alpha = node.attrs.get_float("alpha", 1.702f);
+    if (alpha.ok() && *alpha == 1.702f) return "quick_gelu";
+    if (alpha.ok() && *alpha == 1.0f) return "silu";
+    *why = str_cat("QuickGelu alpha ", alpha.ok() ? *alpha : 0.0f,
+                   " is neither 1.702 (QuickGELU) nor 1 (SiLU), the ones the Linear epilogue "
+                   "computes");
+    return "";
+  }
+  return "";
+}
+
 }  // namespace vitrt

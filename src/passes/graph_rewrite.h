@@ -173,4 +173,10 @@ std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& inpu
 // A quantization scale as the passes' log lines print it (six significant digits).
 std::string format_scale(double v);
 
+// The epilogue activation (vitrt.Linear's and ChannelsLastConv's attribute `activation`: "gelu",
+// "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish", "relu6") that `node` computes from its
+// input 0, "" when it is none of them (with `why` set when it looked like one: a Clip with other
+// bounds, a Gelu or QuickGelu of another form).
+std::string epilogue_activation_of(const Graph& graph, const Node& node, std::string* why);
+
 }  // namespace vitrt

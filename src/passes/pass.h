@@ -170,6 +170,9 @@ Status fuse_linear(Graph& graph, PassContext& ctx);  // MatMul + Add(bias) -> vi
 Status fold_scale_into_weights(Graph& graph, PassContext& ctx);
 Status pack_qkv(Graph& graph, PassContext& ctx);
 Status fuse_linear_activation(Graph& graph, PassContext& ctx);  // Linear + Gelu -> epilogue
+// Mul and Add of per-channel (last-axis) constants, and the activation after them ->
+// vitrt.ScaleShift (src/passes/fuse_scale_shift.cc).
+Status fuse_scale_shift(Graph& graph, PassContext& ctx);
 // Add(residual, Linear) -> the Linear's residual input (Y = X.W + bias + residual); before
 // fuse_residual_layer_norm, which then fuses only the adds no Linear feeds.
 Status fuse_residual_into_linear(Graph& graph, PassContext& ctx);

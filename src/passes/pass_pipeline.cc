@@ -61,7 +61,8 @@ const std::vector<Pass>& cleanup_passes() {
 // projections' Linear nodes; layout Transposes cancel once the Linear and LayerNorm nodes exist
 // (so a layer scale and a residual are left next to their Linear for the epilogue passes); QKV
 // packing needs the Attention nodes; the activation and residual
-// epilogues go last so the larger patterns see plain ops first (the residual joins its Linear
+// epilogues go last so the larger patterns see plain ops first (an unfolded BatchNorm's Mul and
+// Add, with the activation no conv epilogue took, become one ScaleShift after them) (the residual joins its Linear
 // before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
 // feeds); the class token's Concat folds into the patch GEMM and the position embedding's
 // add; the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual stream
@@ -89,6 +90,7 @@ const std::vector<Pass>& fusion_passes() {
       {"fold_scale_into_weights", fold_scale_into_weights},
       {"pack_qkv", pack_qkv},
       {"fuse_linear_activation", fuse_linear_activation},
+      {"fuse_scale_shift", fuse_scale_shift},
       {"fuse_residual_into_linear", fuse_residual_into_linear},
       {"fuse_residual_layer_norm", fuse_residual_layer_norm},
       {"fold_prefix_tokens", fold_prefix_tokens},

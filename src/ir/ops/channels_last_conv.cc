@@ -65,6 +65,11 @@ Status infer_channels_last_conv(InferContext& ctx) {
 Result<ChannelsLastConvAttributes> parse_channels_last_conv(const Node& node) {
   ChannelsLastConvAttributes a;
   VITRT_ASSIGN_OR_RETURN(a.conv, ConvAttributes::parse(node, 2));
+  VITRT_ASSIGN_OR_RETURN(a.activation, parse_conv_activation(node));
+  return a;
+}
+
+Result<ConvActivation> parse_conv_activation(const Node& node) {
   const Result<std::string> act = node.attrs.get_string("activation", "none");
   if (!act.ok()) return act.status();
   static constexpr std::pair<const char*, ConvActivation> kNames[] = {
@@ -74,10 +79,7 @@ Result<ChannelsLastConvAttributes> parse_channels_last_conv(const Node& node) {
       {"gelu_tanh", ConvActivation::kGeluTanh},
   };
   for (const auto& [name, value] : kNames) {
-    if (*act == name) {
-      a.activation = value;
-      return a;
-    }
+    if (*act == name) return value;
   }
   return invalid_model(node.describe(), ": attribute 'activation' is '", *act,
                        "', expected 'none', 'relu', 'silu', 'hard_swish', 'relu6', 'gelu' "

@@ -69,6 +69,9 @@ struct ChannelsLastConvAttributes {
 
 // Reads a ChannelsLastConv node's attributes; errors name the node and attribute.
 Result<ChannelsLastConvAttributes> parse_channels_last_conv(const Node& node);
+// The node's attribute `activation` (default "none"), as ChannelsLastConv and vitrt.ScaleShift
+// name them; an error naming the node and the names it takes otherwise.
+Result<ConvActivation> parse_conv_activation(const Node& node);
 
 // The geometry for concrete X and W shapes (and B's, when given); an error naming the input
 // and the expected shape when they do not fit.
