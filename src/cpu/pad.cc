@@ -1,7 +1,9 @@
 // CPU kernel of Pad (modes constant, reflect, edge, wrap; negative pads crop).
 //
 // Each output axis gets a map from output coordinate to source coordinate (-1: the constant
-// value), built once per run; the copy then walks output rows and reads through the maps.
+// value), built once per run; the copy then walks output rows (the second-to-last axis inside,
+// so that the outer coordinates' offset is computed once per run of rows) and reads through the
+// maps, a row whose last axis is unpadded as one memcpy.
 #include <algorithm>
 #include <cstring>
 
@@ -135,27 +137,47 @@ class PadKernel final : public CpuKernel {
       const T* src = x.data<T>();
       T* dst = out.data<T>();
       const int64_t len = out_shape[rank - 1];
-      const int64_t rows = out.numel() / len;
       const std::vector<int64_t>& inner_map = maps[rank - 1];
-      parallel_for(rows, std::max<int64_t>(1, 8192 / len), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          T* row = dst + r * len;
+      // The last axis unpadded: each row is one contiguous source run.
+      const bool inner_whole = before[rank - 1] == 0 && after[rank - 1] == 0;
+      const auto write_row = [&](T* row, int64_t offset, bool padded) {
+        if (padded) {
+          std::fill(row, row + len, fill);
+        } else if (inner_whole) {
+          std::memcpy(row, src + offset, static_cast<size_t>(len) * sizeof(T));
+        } else {
+          for (int64_t j = 0; j < len; ++j) {
+            const int64_t c = inner_map[j];
+            row[j] = c < 0 ? fill : src[offset + c];
+          }
+        }
+      };
+      if (rank == 1) {
+        write_row(dst, 0, false);
+        return Status();
+      }
+      // Rows grouped by their coordinates on the axes before the second-to-last: the offset of
+      // that prefix is worked out once for the out_shape[rank - 2] rows that share it (an NHWC
+      // map padded on H and W has rows of C values only).
+      const int64_t run = out_shape[rank - 2];
+      const std::vector<int64_t>& run_map = maps[rank - 2];
+      const int64_t groups = out.numel() / (len * run);
+      parallel_for(groups, std::max<int64_t>(1, 8192 / (len * run)), [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) {
           int64_t offset = 0;
           bool padded = false;
-          int64_t rem = r;
-          for (int a = rank - 2; a >= 0; --a) {
+          int64_t rem = g;
+          for (int a = rank - 3; a >= 0; --a) {
             const int64_t c = maps[a][rem % out_shape[a]];
             rem /= out_shape[a];
             if (c < 0) padded = true;
             offset += c * strides[a];
           }
-          if (padded) {
-            std::fill(row, row + len, fill);
-            continue;
-          }
-          for (int64_t j = 0; j < len; ++j) {
-            const int64_t c = inner_map[j];
-            row[j] = c < 0 ? fill : src[offset + c];
+          T* rows = dst + g * run * len;
+          for (int64_t i = 0; i < run; ++i) {
+            const int64_t c = run_map[i];
+            write_row(rows + i * len, padded || c < 0 ? 0 : offset + c * strides[rank - 2],
+                      padded || c < 0);
           }
         }
       });
