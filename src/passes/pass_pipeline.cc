@@ -62,11 +62,11 @@ const std::vector<Pass>& cleanup_passes() {
 // (so a layer scale and a residual are left next to their Linear for the epilogue passes); QKV
 // packing needs the Attention nodes; the activation and residual
 // epilogues go last so the larger patterns see plain ops first (an unfolded BatchNorm's Mul and
-// Add, with the activation no conv epilogue took, become one ScaleShift after them) (the residual joins its Linear
-// before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the adds no Linear
-// feeds); the class token's Concat folds into the patch GEMM and the position embedding's
-// add; the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual stream
-// then join its AddLayerNorm; a Gather of the rows a model keeps (its class token) moves
+// Add, with the activation no conv epilogue took, become one ScaleShift after them) (the residual
+// joins its Linear before a LayerNorm can take it: fuse_residual_layer_norm then fuses only the
+// adds no Linear feeds); the class token's Concat folds into the patch GEMM and the position
+// embedding's add; the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual
+// stream then join its AddLayerNorm; a Gather of the rows a model keeps (its class token) moves
 // before the fused row-wise ops that computed them; the precision is assigned to the
 // final fused nodes. (fuse_quant_producers is not among them: on a QDQ model's fp8 layers it made
 // ModelOpt's FP8 ViT-B/16 slower on the H200, 22.7 -> 23.4 ms at batch 256, as the producers'
