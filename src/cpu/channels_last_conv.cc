@@ -57,27 +57,6 @@ MatmulActivation matmul_activation(ConvActivation a) {
   return MatmulActivation::kNone;
 }
 
-// The activation on a float64 reference accumulator.
-double activate_reference(ConvActivation a, double x) {
-  switch (a) {
-    case ConvActivation::kRelu:
-      return std::max(x, 0.0);
-    case ConvActivation::kSilu:
-      return x / (1.0 + std::exp(-x));
-    case ConvActivation::kHardSwish:
-      return x * std::min(1.0, std::max(0.0, x / 6.0 + 0.5));
-    case ConvActivation::kRelu6:
-      return std::min(std::max(x, 0.0), 6.0);
-    case ConvActivation::kGelu:
-      return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752));
-    case ConvActivation::kGeluTanh:
-      return 0.5 * x * (1.0 + std::tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)));
-    case ConvActivation::kNone:
-      break;
-  }
-  return x;
-}
-
 // Depthwise W [D, KH, KW, 1] -> taps [KH * KW, D].
 template <typename T>
 void pack_taps_typed(const Tensor& w, Tensor& taps) {
@@ -187,8 +166,9 @@ void dense_reference(const ChannelsLastConvGeometry& g, const double* x, const d
         double acc = bias != nullptr ? bias[o] : 0.0;
         const double* wo = w + o * k;
         for (int64_t t = 0; t < k; ++t) acc += cols[t] * wo[t];
-        y[p * d + o] = activate_reference(g.activation, acc);
+        y[p * d + o] = acc;
       }
+      activate_inplace(g.activation, y + p * d + grp * dg, dg);
     }
   }
 }

@@ -17,6 +17,7 @@
 
 #include "cuda/launch.h"
 #include "ir/graph.h"
+#include "ir/ops/channels_last_conv.h"
 #include "vitrt/status.h"
 #include "vitrt/tensor.h"
 
@@ -215,6 +216,9 @@ Result<std::unique_ptr<CudaKernel>> make_dynamic_quant_linear(const CudaKernelIn
 // The `activation` attribute of vitrt.Linear and vitrt.QuantLinear (none, gelu, gelu_tanh,
 // quick_gelu, relu) as the UnaryOp the kernels apply.
 Result<UnaryOp> linear_activation(const Attributes& attrs);
+// A ChannelsLastConv or ScaleShift activation (ir/ops/channels_last_conv.h) as the UnaryOp the
+// kernels apply (kIdentity for none).
+UnaryOp conv_activation_op(ConvActivation act);
 
 Result<Elt> elt_of(DType dtype);
 

@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "cuda/cuda_kernel.h"
-#include "ir/ops/channels_last_conv.h"
 #include "ir/ops/op_attributes.h"
 
 namespace vitrt::cuda {
@@ -209,30 +208,7 @@ class ScaleShiftKernel final : public CudaKernel {
 
 Result<std::unique_ptr<CudaKernel>> make_scale_shift(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(ConvActivation act, parse_conv_activation(init.node));
-  UnaryOp op = UnaryOp::kIdentity;
-  switch (act) {
-    case ConvActivation::kRelu:
-      op = UnaryOp::kRelu;
-      break;
-    case ConvActivation::kSilu:
-      op = UnaryOp::kSilu;
-      break;
-    case ConvActivation::kHardSwish:
-      op = UnaryOp::kHardSwish;
-      break;
-    case ConvActivation::kRelu6:
-      op = UnaryOp::kRelu6;
-      break;
-    case ConvActivation::kGelu:
-      op = UnaryOp::kGelu;
-      break;
-    case ConvActivation::kGeluTanh:
-      op = UnaryOp::kGeluTanh;
-      break;
-    case ConvActivation::kNone:
-      break;
-  }
-  return std::unique_ptr<CudaKernel>(new ScaleShiftKernel(op));
+  return std::unique_ptr<CudaKernel>(new ScaleShiftKernel(conv_activation_op(act)));
 }
 
 class WhereKernel final : public CudaKernel {

@@ -688,7 +688,7 @@ class ChannelsLastConvKernel final : public CudaKernel {
     if (pixels == 0 || g.out_channels == 0) return Status::ok_status();
     // The activation: in the depthwise kernel's store; after cuDNN or the GEMM, a pass over the
     // output for those their epilogues lack (SiLU, HardSwish, ReLU6, GELU; ReLU is fused there).
-    const UnaryOp act = conv_activation(g);
+    const UnaryOp act = conv_activation_op(g.activation);
     const auto activation_pass = [&](bool relu_fused) -> Status {
       if (act == UnaryOp::kIdentity || (relu_fused && act == UnaryOp::kRelu)) {
         return Status::ok_status();
@@ -801,27 +801,6 @@ class ChannelsLastConvKernel final : public CudaKernel {
   }
 
  private:
-  // The node's activation as a unary op (kIdentity: none).
-  static UnaryOp conv_activation(const ChannelsLastConvGeometry& g) {
-    switch (g.activation) {
-      case ConvActivation::kRelu:
-        return UnaryOp::kRelu;
-      case ConvActivation::kSilu:
-        return UnaryOp::kSilu;
-      case ConvActivation::kHardSwish:
-        return UnaryOp::kHardSwish;
-      case ConvActivation::kRelu6:
-        return UnaryOp::kRelu6;
-      case ConvActivation::kGelu:
-        return UnaryOp::kGelu;
-      case ConvActivation::kGeluTanh:
-        return UnaryOp::kGeluTanh;
-      case ConvActivation::kNone:
-        break;
-    }
-    return UnaryOp::kIdentity;
-  }
-
   // The tactic timed at the batch nearest (by ratio) to this one; without any (a plan built
   // without timing), cuDNN with the heuristic's first engine.
   ConvTactic chosen(int64_t batch) const {
@@ -1545,6 +1524,26 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
 }
 
 }  // namespace
+
+UnaryOp conv_activation_op(ConvActivation act) {
+  switch (act) {
+    case ConvActivation::kRelu:
+      return UnaryOp::kRelu;
+    case ConvActivation::kSilu:
+      return UnaryOp::kSilu;
+    case ConvActivation::kHardSwish:
+      return UnaryOp::kHardSwish;
+    case ConvActivation::kRelu6:
+      return UnaryOp::kRelu6;
+    case ConvActivation::kGelu:
+      return UnaryOp::kGelu;
+    case ConvActivation::kGeluTanh:
+      return UnaryOp::kGeluTanh;
+    case ConvActivation::kNone:
+      break;
+  }
+  return UnaryOp::kIdentity;
+}
 
 Result<UnaryOp> linear_activation(const Attributes& attrs) {
   // Read through the Result, not a moved-out copy: GCC 12 sees a maybe-uninitialized string in

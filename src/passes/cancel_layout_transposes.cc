@@ -205,6 +205,18 @@ Tensor gather_elements(const Tensor& t, const std::vector<int64_t>& order) {
   return out;
 }
 
+// The order that lays out per-axis values (`halves` runs of one value per axis: a Resize's roi
+// starts then ends, a Pad's begins then ends) for the values stored permuted by `p`: stored
+// axis i is the original axis p[i].
+std::vector<int64_t> permuted_order(const Perm& p, int halves) {
+  const int64_t n = static_cast<int64_t>(p.size());
+  std::vector<int64_t> order;
+  for (int h = 0; h < halves; ++h) {
+    for (int64_t i = 0; i < n; ++i) order.push_back(h * n + p[i]);
+  }
+  return order;
+}
+
 // A Resize whose roi, scales and sizes are constants (or absent), so that they can be permuted
 // with the data: the multi-scale features of MobileNetV5's fusion adapter, an FPN's upsampling.
 bool is_permutable_resize(const Graph& graph, const Node& node, size_t rank) {
@@ -1043,30 +1055,18 @@ class LayoutRewriter {
           node.attrs.set_ints("axes", moved);
           continue;
         }
-        const auto permuted_vector = [&](const Tensor& t, int halves) {
-          const int64_t n = static_cast<int64_t>(p.size());
-          std::vector<int64_t> order;
-          for (int h = 0; h < halves; ++h) {
-            for (int64_t i = 0; i < n; ++i) order.push_back(h * n + p[i]);
-          }
-          return gather_elements(t, order);
-        };
         for (int i = 1; i < node.num_inputs(); ++i) {
           const Tensor* t = constant_input(graph_, node, i);
           if (t == nullptr || t->numel() == 0) continue;
           node.inputs[i] =
               add_constant_value(graph_, graph_.values[node.inputs[i]].name + "_permuted",
-                                 permuted_vector(*t, i == 1 ? 2 : 1));
+                                 gather_elements(*t, permuted_order(p, i == 1 ? 2 : 1)));
         }
         continue;
       }
       if (is_onnx_op(node, "Pad")) {
-        // Begins then ends, each in the stored axes' order: stored axis i is original p[i].
-        const int64_t n = static_cast<int64_t>(p.size());
-        std::vector<int64_t> order;
-        for (int h = 0; h < 2; ++h) {
-          for (int64_t i = 0; i < n; ++i) order.push_back(h * n + p[i]);
-        }
+        // Begins then ends, each in the stored axes' order.
+        const std::vector<int64_t> order = permuted_order(p, 2);
         if (graph_.onnx_opset() < 11) {
           const std::vector<int64_t> pads = node.attrs.find("pads")->ints;
           std::vector<int64_t> moved;

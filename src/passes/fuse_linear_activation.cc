@@ -25,14 +25,6 @@ namespace {
 
 constexpr const char* kPass = "fuse_linear_activation";
 
-// An op that passes every element of its only data input on unchanged (input 0; a Reshape's
-// shape or an opset-13 Squeeze's axes are its second).
-bool is_view(const Node& node) {
-  return node.domain.empty() && !node.dead && node.outputs.size() == 1 &&
-         (node.op_type == "Reshape" || node.op_type == "Flatten" || node.op_type == "Squeeze" ||
-          node.op_type == "Unsqueeze");
-}
-
 }  // namespace
 
 Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
@@ -52,7 +44,7 @@ Status fuse_linear_activation(Graph& graph, PassContext& ctx) {
     // reshaped back to tokens before its GELU): the activation, element by element, commutes
     // with it, so the producer applies it and the view passes the activated values on.
     const Node* view = nullptr;
-    if (is_view(*act) && act->inputs[0] == linear.outputs[0]) {
+    if (is_reshape_view(*act) && act->inputs[0] == linear.outputs[0]) {
       view = act;
       act = uses.single_consumer(view->outputs[0]);
       if (act == nullptr) continue;

@@ -145,9 +145,7 @@ bool is_candidate_producer(const Node& node) {
 // A node whose output 0 holds elements of its input 0 unchanged: another shape of it, or a
 // Gather of some of its rows.
 bool is_view(const Node& node) {
-  return !node.dead && (is_onnx_op(node, "Reshape") || is_onnx_op(node, "Flatten") ||
-                        is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze") ||
-                        is_onnx_op(node, "Gather"));
+  return is_reshape_view(node) || (!node.dead && is_onnx_op(node, "Gather"));
 }
 
 // `node` reads `v` as its input 0 and nowhere else.

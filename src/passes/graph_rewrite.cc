@@ -445,6 +445,11 @@ std::string format_scale(double v) {
   return buf;
 }
 
+bool is_reshape_view(const Node& node) {
+  return !node.dead && (is_onnx_op(node, "Reshape") || is_onnx_op(node, "Flatten") ||
+                        is_onnx_op(node, "Squeeze") || is_onnx_op(node, "Unsqueeze"));
+}
+
 std::string epilogue_activation_of(const Graph& graph, const Node& node, std::string* why) {
   if (is_onnx_op(node, "Relu")) return "relu";
   if (is_onnx_op(node, "Clip")) {

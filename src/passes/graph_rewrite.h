@@ -173,6 +173,10 @@ std::optional<std::vector<int64_t>> constant_reshape_target(const SymShape& inpu
 // A quantization scale as the passes' log lines print it (six significant digits).
 std::string format_scale(double v);
 
+// A live Reshape, Flatten, Squeeze or Unsqueeze: its output 0 holds every element of its input 0
+// unchanged, in another shape.
+bool is_reshape_view(const Node& node);
+
 // The epilogue activation (vitrt.Linear's and ChannelsLastConv's attribute `activation`: "gelu",
 // "gelu_tanh", "quick_gelu", "relu", "silu", "hard_swish", "relu6") that `node` computes from its
 // input 0, "" when it is none of them (with `why` set when it looked like one: a Clip with other

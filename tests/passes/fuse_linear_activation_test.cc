@@ -116,6 +116,18 @@ TEST(FuseLinearActivation, Relu6IsAClipFromZeroToSix) {
   }
 }
 
+// A depthwise 3x3 ChannelsLastConv with bias over x [batch, 6, 7, 8] (an input of `g`).
+ValueId depthwise_conv(TestGraph& g) {
+  ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});
+  Attributes conv;
+  conv.set_int("group", 8);
+  conv.set_ints("pads", {1, 1, 1, 1});
+  return g.op("ChannelsLastConv",
+              {x, g.constant("w", random_tensor(DType::kFloat32, {8, 3, 3, 1}, 2)),
+               g.constant("b", random_tensor(DType::kFloat32, {8}, 3))},
+              conv, "vitrt");
+}
+
 // A ChannelsLastConv (EfficientNet's depthwise conv, a ResNet's 3x3) takes ReLU, SiLU,
 // HardSwish (MobileNetV3) and GELU (PVTv2's token MLP, in both of Gelu's forms); a QuickGELU
 // after it stays a node of its own.
@@ -132,14 +144,7 @@ TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluHardSwishAndGelu) {
         Case{"Gelu", 0.0f, "gelu", "none"}, Case{"Gelu", 0.0f, "gelu_tanh", "tanh"}}) {
     SCOPED_TRACE(std::string(c.op) + " " + std::to_string(c.alpha));
     TestGraph g;
-    ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});
-    Attributes conv;
-    conv.set_int("group", 8);
-    conv.set_ints("pads", {1, 1, 1, 1});
-    ValueId y = g.op("ChannelsLastConv",
-                     {x, g.constant("w", random_tensor(DType::kFloat32, {8, 3, 3, 1}, 2)),
-                      g.constant("b", random_tensor(DType::kFloat32, {8}, 3))},
-                     conv, "vitrt");
+    ValueId y = depthwise_conv(g);
     Attributes act;
     const bool quick = std::string(c.op) == "QuickGelu";
     if (quick) act.set_float("alpha", c.alpha);
@@ -169,14 +174,7 @@ TEST(FuseLinearActivation, ChannelsLastConvTakesReluSiluHardSwishAndGelu) {
 TEST(FuseLinearActivation, ActivationAfterAViewJoinsTheProducer) {
   {
     TestGraph g;
-    ValueId x = g.input("x", DType::kFloat32, {Dim::symbol("batch"), 6, 7, 8});
-    Attributes conv;
-    conv.set_int("group", 8);
-    conv.set_ints("pads", {1, 1, 1, 1});
-    ValueId y = g.op("ChannelsLastConv",
-                     {x, g.constant("w", random_tensor(DType::kFloat32, {8, 3, 3, 1}, 2)),
-                      g.constant("b", random_tensor(DType::kFloat32, {8}, 3))},
-                     conv, "vitrt");
+    ValueId y = depthwise_conv(g);
     ValueId tokens = g.op("Reshape", {y, g.constant("s", Tensor::from_int64({0, 42, 8}))});
     g.output(g.op("Gelu", {tokens}));
     ASSERT_TRUE(g.infer().ok());
