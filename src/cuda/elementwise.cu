@@ -115,6 +115,7 @@ __device__ __forceinline__ bool binary_compare(BinaryOp op, A a, A b) {
 template <typename T, bool kCompare, typename I>
 __global__ void binary_kernel(BinaryOp op, const T* a, StridedView va, const T* b, StridedView vb,
                               void* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const Acc<T> x = load(a, view_offset_t<I>(va, static_cast<I>(i)));
     const Acc<T> y = load(b, view_offset_t<I>(vb, static_cast<I>(i)));
@@ -149,6 +150,7 @@ __device__ __forceinline__ uint32_t fast_offset(const StridedView& v, uint32_t i
 template <typename T, Access kA, Access kB>
 __global__ void binary_fast_kernel(BinaryOp op, const T* a, StridedView va, const T* b,
                                    StridedView vb, T* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const uint32_t u = static_cast<uint32_t>(i);
     out[i] = store_cast<T>(
@@ -159,6 +161,7 @@ __global__ void binary_fast_kernel(BinaryOp op, const T* a, StridedView va, cons
 // Same-shape contiguous inputs: no index math.
 template <typename T>
 __global__ void binary_flat_kernel(BinaryOp op, const T* a, const T* b, T* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = store_cast<T>(binary_arith(op, load(a, i), load(b, i)));
   }
@@ -174,6 +177,7 @@ struct alignas(16) Vec16 {
 template <typename T>
 __global__ void binary_flat_vec_kernel(BinaryOp op, const Vec16<T>* a, const Vec16<T>* b,
                                        Vec16<T>* out, int64_t n_vec) {
+  pdl_wait();
   constexpr int kV = 16 / sizeof(T);
   VITRT_GRID_STRIDE(i, n_vec) {
     const Vec16<T> x = a[i], y = b[i];
@@ -192,6 +196,7 @@ template <typename T, bool kRowFirst>
 __global__ void binary_batch_row_vec_kernel(BinaryOp op, const Vec16<T>* full, const Vec16<T>* row,
                                             Vec16<T>* out, int64_t n_vec, int64_t c_vec,
                                             int64_t rc_vec) {
+  pdl_wait();
   constexpr int kV = 16 / sizeof(T);
   VITRT_GRID_STRIDE(i, n_vec) {
     const Vec16<T> x = full[i], y = row[(i / rc_vec) * c_vec + i % c_vec];
@@ -331,6 +336,7 @@ __device__ __forceinline__ float unary_param_float(UnaryOp op, float x, float al
 template <typename T>
 __global__ void unary_param_kernel(UnaryOp op, const T* in, T* out, int64_t n, float alpha,
                                    float beta) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = from_f<T>(unary_param_float(op, to_f(in[i]), alpha, beta));
   }
@@ -338,6 +344,7 @@ __global__ void unary_param_kernel(UnaryOp op, const T* in, T* out, int64_t n, f
 
 template <typename T>
 __global__ void isinf_kernel(const T* in, bool* out, int64_t n, bool positive, bool negative) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const float v = to_f(in[i]);
     out[i] = isinf(v) && (v > 0.0f ? positive : negative);
@@ -346,6 +353,7 @@ __global__ void isinf_kernel(const T* in, bool* out, int64_t n, bool positive, b
 
 template <typename T>
 __global__ void unary_kernel(UnaryOp op, const T* in, T* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = from_f<T>(unary_float(op, to_f(in[i])));
   }
@@ -358,6 +366,7 @@ __global__ void unary_kernel(UnaryOp op, const T* in, T* out, int64_t n) {
 template <typename T, UnaryOp kOp>
 __global__ void __launch_bounds__(256)
     activation_vec_kernel(const uint4* in, uint4* out, uint32_t n_vecs) {
+  pdl_wait();
   constexpr int kVec = 16 / sizeof(T);
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n_vecs;
        i += gridDim.x * blockDim.x) {
@@ -380,19 +389,21 @@ bool launch_activation_vec(UnaryOp op, const T* in, T* out, int64_t n, cudaStrea
   const uint32_t n_vecs = static_cast<uint32_t>(n / kVec);
   const unsigned grid = grid_for(n_vecs, 256);
   return with_fixed_activation(op, [&](auto fixed) {
-    activation_vec_kernel<T, decltype(fixed)::value><<<grid, 256, 0, stream>>>(
-        reinterpret_cast<const uint4*>(in), reinterpret_cast<uint4*>(out), n_vecs);
+    launch_pdl(activation_vec_kernel<T, decltype(fixed)::value>, grid, 256, 0, stream,
+               reinterpret_cast<const uint4*>(in), reinterpret_cast<uint4*>(out), n_vecs);
   });
 }
 
 template <typename T>
 __global__ void isnan_kernel(const T* in, bool* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = isnan(to_f(in[i]));
   }
 }
 
 __global__ void not_kernel(const bool* in, bool* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = !in[i];
   }
@@ -401,6 +412,7 @@ __global__ void not_kernel(const bool* in, bool* out, int64_t n) {
 template <typename T>
 __global__ void where_kernel(const bool* c, StridedView vc, const T* x, StridedView vx, const T* y,
                              StridedView vy, T* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = c[view_offset(vc, i)] ? x[view_offset(vx, i)] : y[view_offset(vy, i)];
   }
@@ -428,20 +440,20 @@ void launch_fast_b(int kb, BinaryOp op, const T* a, const StridedView& va, const
                    const StridedView& vb, T* out, int64_t n, cudaStream_t stream) {
   switch (static_cast<Access>(kb)) {
     case Access::kFlat:
-      binary_fast_kernel<T, kA, Access::kFlat>
-          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      launch_pdl(binary_fast_kernel<T, kA, Access::kFlat>, grid_for(n, 256), 256, 0, stream, op, a,
+                 va, b, vb, out, n);
       break;
     case Access::kScalar:
-      binary_fast_kernel<T, kA, Access::kScalar>
-          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      launch_pdl(binary_fast_kernel<T, kA, Access::kScalar>, grid_for(n, 256), 256, 0, stream, op,
+                 a, va, b, vb, out, n);
       break;
     case Access::kRow:
-      binary_fast_kernel<T, kA, Access::kRow>
-          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      launch_pdl(binary_fast_kernel<T, kA, Access::kRow>, grid_for(n, 256), 256, 0, stream, op, a,
+                 va, b, vb, out, n);
       break;
     case Access::kChannel:
-      binary_fast_kernel<T, kA, Access::kChannel>
-          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+      launch_pdl(binary_fast_kernel<T, kA, Access::kChannel>, grid_for(n, 256), 256, 0, stream, op,
+                 a, va, b, vb, out, n);
       break;
   }
 }
@@ -463,11 +475,11 @@ void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, St
       const auto* row = static_cast<const Vec16<T>*>(static_cast<const void*>(a_row ? a : b));
       auto* o = static_cast<Vec16<T>*>(out);
       if (a_row) {
-        binary_batch_row_vec_kernel<T, true>
-            <<<grid_for(n / kV, 256), 256, 0, stream>>>(op, full, row, o, n / kV, c_vec, rc_vec);
+        launch_pdl(binary_batch_row_vec_kernel<T, true>, grid_for(n / kV, 256), 256, 0, stream, op,
+                   full, row, o, n / kV, c_vec, rc_vec);
       } else {
-        binary_batch_row_vec_kernel<T, false>
-            <<<grid_for(n / kV, 256), 256, 0, stream>>>(op, full, row, o, n / kV, c_vec, rc_vec);
+        launch_pdl(binary_batch_row_vec_kernel<T, false>, grid_for(n / kV, 256), 256, 0, stream, op,
+                   full, row, o, n / kV, c_vec, rc_vec);
       }
       return;
     }
@@ -492,16 +504,17 @@ void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, St
     return;
   }
   if (fits_u32(n)) {
-    binary_kernel<T, kCompare, uint32_t>
-        <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+    launch_pdl(binary_kernel<T, kCompare, uint32_t>, grid_for(n, 256), 256, 0, stream, op, a, va, b,
+               vb, out, n);
   } else {
-    binary_kernel<T, kCompare, int64_t>
-        <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
+    launch_pdl(binary_kernel<T, kCompare, int64_t>, grid_for(n, 256), 256, 0, stream, op, a, va, b,
+               vb, out, n);
   }
 }
 
 template <typename From, typename To>
 __global__ void cast_kernel(const From* in, To* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     if constexpr (kIsFloat<From> && kIsFloat<To>) {
       out[i] = from_f<To>(to_f(in[i]));
@@ -551,6 +564,7 @@ __device__ __forceinline__ A nary_step(BinaryOp op, A acc, A v) {
 template <typename T>
 __global__ void nary_kernel(BinaryOp op, NaryArgs args, T* out, StridedView vout, float scale,
                             int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     Acc<T> acc = load(static_cast<const T*>(args.in[0]), view_offset(args.views[0], i));
     for (int k = 1; k < args.count; ++k) {
@@ -569,6 +583,7 @@ __global__ void nary_kernel(BinaryOp op, NaryArgs args, T* out, StridedView vout
 template <typename U>
 __global__ void bit_shift_kernel(bool left, const U* a, StridedView va, const U* b, StridedView vb,
                                  U* out, int64_t n) {
+  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const U x = a[view_offset(va, i)], s = b[view_offset(vb, i)];
     out[i] = s >= sizeof(U) * 8 ? U(0) : static_cast<U>(left ? x << s : x >> s);
@@ -596,12 +611,12 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
     const T* pb = static_cast<const T*>(b);
     constexpr int64_t kV = 16 / sizeof(T);
     if (flat && kV > 1 && n % kV == 0 && aligned16(a) && aligned16(b) && aligned16(out)) {
-      binary_flat_vec_kernel<T><<<grid_for(n / kV, 256), 256, 0, stream>>>(
-          op, static_cast<const Vec16<T>*>(a), static_cast<const Vec16<T>*>(b),
-          static_cast<Vec16<T>*>(out), n / kV);
+      launch_pdl(binary_flat_vec_kernel<T>, grid_for(n / kV, 256), 256, 0, stream, op,
+                 static_cast<const Vec16<T>*>(a), static_cast<const Vec16<T>*>(b),
+                 static_cast<Vec16<T>*>(out), n / kV);
     } else if (flat) {
-      binary_flat_kernel<T>
-          <<<grid_for(n, 256), 256, 0, stream>>>(op, pa, pb, static_cast<T*>(out), n);
+      launch_pdl(binary_flat_kernel<T>, grid_for(n, 256), 256, 0, stream, op, pa, pb,
+                 static_cast<T*>(out), n);
     } else if (compare) {
       launch_binary_views<T, true>(op, pa, va, pb, vb, out, vout, n, stream);
     } else {
@@ -625,8 +640,8 @@ cudaError_t launch_nary(BinaryOp op, Elt type, const NaryArgs& args, void* out,
     if constexpr (std::is_same<T, bool>::value) {
       return cudaErrorInvalidValue;
     } else {
-      nary_kernel<T>
-          <<<grid_for(n, 256), 256, 0, stream>>>(op, args, static_cast<T*>(out), vout, scale, n);
+      launch_pdl(nary_kernel<T>, grid_for(n, 256), 256, 0, stream, op, args, static_cast<T*>(out),
+                 vout, scale, n);
       return cudaGetLastError();
     }
   });
@@ -639,8 +654,8 @@ cudaError_t launch_bit_shift(int elem_bytes, bool left, const void* a, const Str
   if (n == 0) return cudaSuccess;
   auto run = [&](auto tag) {
     using U = decltype(tag);
-    bit_shift_kernel<U><<<grid_for(n, 256), 256, 0, stream>>>(
-        left, static_cast<const U*>(a), va, static_cast<const U*>(b), vb, static_cast<U*>(out), n);
+    launch_pdl(bit_shift_kernel<U>, grid_for(n, 256), 256, 0, stream, left,
+               static_cast<const U*>(a), va, static_cast<const U*>(b), vb, static_cast<U*>(out), n);
     return cudaGetLastError();
   };
   switch (elem_bytes) {
@@ -662,23 +677,23 @@ cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, 
   if (n == 0) return cudaSuccess;
   if (op == UnaryOp::kNot) {
     if (in_type != Elt::kBool) return cudaErrorInvalidValue;
-    not_kernel<<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const bool*>(in),
-                                                     static_cast<bool*>(out), n);
+    launch_pdl(not_kernel, grid_for(n, 256), 256, 0, stream, static_cast<const bool*>(in),
+               static_cast<bool*>(out), n);
     return cudaGetLastError();
   }
   return dispatch_float(in_type, [&](auto tag) {
     using T = decltype(tag);
     if (op == UnaryOp::kIsNaN) {
-      isnan_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(in),
-                                                            static_cast<bool*>(out), n);
+      launch_pdl(isnan_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(in),
+                 static_cast<bool*>(out), n);
     } else {
       if (out_type != in_type) return cudaErrorInvalidValue;
       if (launch_activation_vec<T>(op, static_cast<const T*>(in), static_cast<T*>(out), n,
                                    stream)) {
         return cudaGetLastError();
       }
-      unary_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, static_cast<const T*>(in),
-                                                            static_cast<T*>(out), n);
+      launch_pdl(unary_kernel<T>, grid_for(n, 256), 256, 0, stream, op, static_cast<const T*>(in),
+                 static_cast<T*>(out), n);
     }
     return cudaGetLastError();
   });
@@ -690,12 +705,12 @@ cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out,
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     if (op == UnaryOp::kIsInf) {
-      isinf_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
-          static_cast<const T*>(in), static_cast<bool*>(out), n, alpha != 0.0f, beta != 0.0f);
+      launch_pdl(isinf_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(in),
+                 static_cast<bool*>(out), n, alpha != 0.0f, beta != 0.0f);
       return cudaGetLastError();
     }
-    unary_param_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
-        op, static_cast<const T*>(in), static_cast<T*>(out), n, alpha, beta);
+    launch_pdl(unary_param_kernel<T>, grid_for(n, 256), 256, 0, stream, op,
+               static_cast<const T*>(in), static_cast<T*>(out), n, alpha, beta);
     return cudaGetLastError();
   });
 }
@@ -710,9 +725,8 @@ cudaError_t launch_where(Elt type, const void* cond, const StridedView& vc, cons
   coalesce(views, 4);
   return dispatch_any(type, [&](auto tag) {
     using T = decltype(tag);
-    where_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
-        static_cast<const bool*>(cond), c, static_cast<const T*>(x), xv, static_cast<const T*>(y),
-        yv, static_cast<T*>(out), n);
+    launch_pdl(where_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const bool*>(cond), c,
+               static_cast<const T*>(x), xv, static_cast<const T*>(y), yv, static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }
@@ -723,8 +737,8 @@ cudaError_t launch_cast_8bit(bool to_8bit, bool signed8, Elt other, bool other8,
   auto run = [&](auto ftag, auto ttag) {
     using F = decltype(ftag);
     using T = decltype(ttag);
-    cast_kernel<F, T>
-        <<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const F*>(in), static_cast<T*>(out), n);
+    launch_pdl(cast_kernel<F, T>, grid_for(n, 256), 256, 0, stream, static_cast<const F*>(in),
+               static_cast<T*>(out), n);
     return cudaGetLastError();
   };
   auto with_8bit = [&](auto otag) {
@@ -742,8 +756,8 @@ cudaError_t launch_cast(Elt from, Elt to, const void* in, void* out, int64_t n,
     using F = decltype(ftag);
     return dispatch_any(to, [&](auto ttag) {
       using T = decltype(ttag);
-      cast_kernel<F, T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const F*>(in),
-                                                              static_cast<T*>(out), n);
+      launch_pdl(cast_kernel<F, T>, grid_for(n, 256), 256, 0, stream, static_cast<const F*>(in),
+                 static_cast<T*>(out), n);
       return cudaGetLastError();
     });
   });
