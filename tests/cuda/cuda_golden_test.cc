@@ -196,7 +196,6 @@ TEST(CudaEngineConcurrency, ContextsRunTogether) {
   fs::remove(plan, ec);
 }
 
-
 // Kernels launched with programmatic stream serialization (launch.h) start while the kernel
 // ahead of them drains and wait in pdl_wait(); a kernel that touched memory before its wait
 // would race its producer. A ViT and a CLIP text tower (LayerNorm, attention, gathers, casts
