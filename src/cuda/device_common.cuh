@@ -20,9 +20,15 @@ namespace vitrt::cuda {
 // launch). A kernel launched by launch_pdl calls it before its first global load or store, in
 // every thread, ahead of any early return: then it also cannot complete before the kernels ahead
 // of it, so the order of the whole stream holds for the kernels after it.
+// griddepcontrol.launch_dependents then lets the next kernel on the stream, when it was launched
+// programmatically too (ours, and the cuBLASLt kernels that wait the same way), be scheduled as
+// soon as every block of this one has started: its blocks take the multiprocessors this grid's
+// tail leaves idle and wait there for this grid to complete. After the wait, not before, so at
+// most two grids ahead of a waiting one are ever resident.
 __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 
