@@ -42,7 +42,6 @@ constexpr int kAccPerLane = kMaxHeadDim / 32;
 
 template <typename T, typename Y>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a) {
-  pdl_wait();
   extern __shared__ float smem[];
   const int dh = static_cast<int>(a.dh), dv = static_cast<int>(a.dv);
   float* q_s = smem;                       // [kQueryTile][dh]
@@ -536,7 +535,6 @@ constexpr size_t tc_smem_bytes(int buf_keys) {
 template <typename T, typename Y, int kD, int kWarps, bool kWhole, bool kQuant = false>
 __global__ void __launch_bounds__(kWarps * 32, kD <= 64 ? 16 / kWarps : 8 / kWarps)
     attention_tc_kernel(AttentionArgs a, int buf_keys) {
-  pdl_wait();
   static_assert(!kQuant || kWhole, "fake quantization needs every key in shared memory");
   constexpr int kTcRows = 16 * kWarps;  // query rows per block
   using M = MmaType<T>;
@@ -711,7 +709,6 @@ constexpr int kSubKeys = 32;
 // (Six blocks at 80 registers spilled and measured slower.)
 template <typename T, typename Y, int kD>
 __global__ void __launch_bounds__(128, 5) attention_tc_sub_kernel(AttentionArgs a) {
-  pdl_wait();
   constexpr int kWarps = 4;
   constexpr int kTcRows = 16 * kWarps;
   using M = MmaType<T>;
@@ -806,7 +803,6 @@ constexpr size_t split_smem_bytes() {
 
 template <typename T, typename Y, int kD>
 __global__ void __launch_bounds__(kSplitWarps * 32, 2) attention_tc_split_kernel(AttentionArgs a) {
-  pdl_wait();
   using M = MmaType<T>;
   constexpr int kStride = kD + kTcPad;
   constexpr int kWarpElems = (16 + 2 * kSplitKeys) * kStride;
@@ -977,8 +973,8 @@ cudaError_t launch_tc_warps(const AttentionArgs& a, cudaStream_t stream) {
   }
   const dim3 grid(static_cast<unsigned>((a.sq + kRows - 1) / kRows), static_cast<unsigned>(a.heads),
                   static_cast<unsigned>(a.batch));
-  launch_pdl(attention_tc_kernel<T, Y, kD, kWarps, kWhole, kQuant>, grid, kWarps * 32, smem, stream,
-             a, buf_keys);
+  attention_tc_kernel<T, Y, kD, kWarps, kWhole, kQuant>
+      <<<grid, kWarps * 32, smem, stream>>>(a, buf_keys);
   return cudaGetLastError();
 }
 
@@ -1033,7 +1029,7 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
       if (opted != cudaSuccess) return opted;
       const dim3 grid(static_cast<unsigned>((a.sq + 15) / 16), static_cast<unsigned>(a.heads),
                       static_cast<unsigned>(a.batch));
-      launch_pdl(attention_tc_split_kernel<T, Y, kD>, grid, kSplitWarps * 32, smem, stream, a);
+      attention_tc_split_kernel<T, Y, kD><<<grid, kSplitWarps * 32, smem, stream>>>(a);
       return cudaGetLastError();
     }
     return whole_fits && form != AttentionForm::kStream
@@ -1045,7 +1041,7 @@ cudaError_t launch_tc(const AttentionArgs& a, cudaStream_t stream) {
       const size_t smem = sizeof(T) * (64 + 2 * kTcKeys) * (kD + kTcPad);
       const dim3 grid(static_cast<unsigned>((a.sq + 63) / 64), static_cast<unsigned>(a.heads),
                       static_cast<unsigned>(a.batch));
-      launch_pdl(attention_tc_sub_kernel<T, Y, kD>, grid, 128, smem, stream, a);
+      attention_tc_sub_kernel<T, Y, kD><<<grid, 128, smem, stream>>>(a);
       return cudaGetLastError();
     }
   }
@@ -1115,9 +1111,9 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     if (args.out_scale > 0.0f) {
-      launch_pdl(attention_kernel<T, uint8_t>, grid, kWarps * 32, smem, stream, args);
+      attention_kernel<T, uint8_t><<<grid, kWarps * 32, smem, stream>>>(args);
     } else {
-      launch_pdl(attention_kernel<T, T>, grid, kWarps * 32, smem, stream, args);
+      attention_kernel<T, T><<<grid, kWarps * 32, smem, stream>>>(args);
     }
     return cudaGetLastError();
   });

@@ -33,7 +33,6 @@ constexpr int kMaxSmemFloats = 44 * 1024 / 4;
 template <typename T>
 __global__ void conv_grouped_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias, T* y,
                                     int64_t n) {
-  pdl_wait();
   const Im2colArgs& g = a.geom;
   const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
   VITRT_GRID_STRIDE(i, n) {
@@ -86,7 +85,6 @@ template <typename T, int kR, int kK, bool kUnit, int kQ>
 __global__ void __launch_bounds__(kThreads, 2)
     depthwise_nchw_kernel(ConvDirectArgs a, DwTiling t, const T* __restrict__ x,
                           const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y) {
-  pdl_wait();
   extern __shared__ float4 smem_raw[];  // float4: 16-byte aligned for the vector loads
   float* smem = reinterpret_cast<float*>(smem_raw);
   const Im2colArgs& g = a.geom;
@@ -229,7 +227,6 @@ template <typename T, int kR, int kV, bool kUnit, int kK>
 __global__ void __launch_bounds__(kNhwcThreads)
     depthwise_nhwc_kernel(ConvDirectArgs a, const T* __restrict__ x, const T* __restrict__ w,
                           const T* __restrict__ bias, T* __restrict__ y, int64_t col_groups) {
-  pdl_wait();
   extern __shared__ float4 smem_raw[];
   float* wsm = reinterpret_cast<float*>(smem_raw);  // [taps][blockDim.x * kV]
   const Im2colArgs& g = a.geom;
@@ -408,7 +405,7 @@ cudaError_t launch_nchw_r(const ConvDirectArgs& a, const DwTiling& t, const T* x
   const dim3 grid(static_cast<unsigned>(t.blocks), static_cast<unsigned>(t.tiles_x * t.tiles_y));
   const int threads = t.tw * t.th * t.pp;
   auto go = [&](auto kernel) {
-    launch_pdl(kernel, grid, threads, t.smem_bytes, stream, a, t, x, w, bias, y);
+    kernel<<<grid, threads, t.smem_bytes, stream>>>(a, t, x, w, bias, y);
     return cudaGetLastError();
   };
   if (t.q == 4) {
@@ -472,7 +469,7 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
               kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
           if (e != cudaSuccess) return e;
         }
-        launch_pdl(kernel, grid, block, smem, stream, args, xt, wt, bt, yt, col_groups);
+        kernel<<<grid, block, smem, stream>>>(args, xt, wt, bt, yt, col_groups);
         return cudaGetLastError();
       };
       const int k = g.kh == g.kw ? static_cast<int>(g.kw) : 0;
@@ -498,8 +495,7 @@ cudaError_t launch_conv_direct(Elt type, const ConvDirectArgs& args, const void*
       if (t.r == 2) return launch_nchw_r<T, 2>(args, t, xt, wt, bt, yt, stream);
       return launch_nchw_r<T, 1>(args, t, xt, wt, bt, yt, stream);
     }
-    launch_pdl(conv_grouped_kernel<T>, grid_for(n, kThreads), kThreads, 0, stream, args, xt, wt, bt,
-               yt, n);
+    conv_grouped_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(args, xt, wt, bt, yt, n);
     return cudaGetLastError();
   });
 }

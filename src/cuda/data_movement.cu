@@ -13,7 +13,6 @@ namespace {
 template <typename T, typename I, bool kDstFlat>
 __global__ void copy_strided_kernel(const T* src, StridedView vsrc, T* dst, StridedView vdst,
                                     int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const int64_t d = kDstFlat ? i : view_offset_t<I>(vdst, static_cast<I>(i));
     dst[d] = src[view_offset_t<I>(vsrc, static_cast<I>(i))];
@@ -28,7 +27,6 @@ constexpr int kTile = 32, kTileRows = 8;
 template <typename T>
 __global__ void transpose_tiled_kernel(const T* __restrict__ src, T* __restrict__ dst,
                                        int64_t batch, int64_t q, int64_t p) {
-  pdl_wait();
   __shared__ T tile[kTile][kTile + 1];
   const int64_t p0 = static_cast<int64_t>(blockIdx.x) * kTile;
   const int64_t q0 = static_cast<int64_t>(blockIdx.y) * kTile;
@@ -74,7 +72,6 @@ bool is_flat(const StridedView& v) {
 template <typename T, typename I>
 __global__ void gather_kernel(const T* data, int64_t axis_dim, int64_t inner, const I* idx,
                               int64_t n_idx, T* out, int64_t n, IndexError err) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const int64_t in_i = i % inner;
     const int64_t j = (i / inner) % n_idx;
@@ -90,7 +87,6 @@ __global__ void gather_kernel(const T* data, int64_t axis_dim, int64_t inner, co
 template <typename T>
 __global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs a, T* out,
                                  IndexError err) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, a.n_tuples * a.slice) {
     const int64_t t = i / a.slice, e = i % a.slice;
     int64_t off = (t / a.per_batch) * a.batch_stride;
@@ -109,7 +105,6 @@ __global__ void gather_nd_kernel(const T* data, const int64_t* idx, GatherNdArgs
 // kMin: ArgMin. The first extremum wins, as in the CPU kernel.
 template <typename T, bool kMin>
 __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inner, int64_t* out) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t o = i / inner;
     const int64_t in_i = i % inner;
@@ -131,7 +126,6 @@ __global__ void argmax_kernel(const T* in, int64_t outer, int64_t r, int64_t inn
 template <typename T, bool kMin>
 __global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t inner,
                                   int64_t* out) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, outer * inner) {
     const T* p = in + (i / inner) * r * inner + (i % inner);
     int64_t best = 0;
@@ -146,7 +140,6 @@ __global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t
 template <typename T>
 __global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64_t w, int64_t ph,
                                 int64_t pw, int64_t prefix, int64_t n) {
-  pdl_wait();
   const int64_t gw = w / pw;
   const int64_t k = c * ph * pw;
   const int64_t p = (h / ph) * gw;
@@ -176,7 +169,6 @@ template <typename T, bool kVec16>
 __global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h, uint32_t w,
                                      uint32_t ph, uint32_t pw, uint32_t rows, uint32_t prefix,
                                      uint32_t batch) {
-  pdl_wait();
   const uint32_t gw = w / pw, p = (h / ph) * gw;
   const uint32_t k = c * ph * pw;
   const uint32_t zeros = prefix * k;  // per image
@@ -207,7 +199,6 @@ __global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h
 template <typename T>
 __global__ void patch_to_nchw_kernel(const T* in, const T* bias, T* out, int64_t p, int64_t d,
                                      int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const int64_t pp = i % p;
     const int64_t dd = (i / p) % d;
@@ -283,7 +274,6 @@ __device__ __forceinline__ int64_t pad_source(PadMode mode, int64_t o, int64_t b
 
 template <typename T>
 __global__ void pad_kernel(PadArgs a, const T* in, T* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     int64_t rem = i, off = 0, stride = 1;
     bool fill = false;
@@ -301,7 +291,6 @@ __global__ void pad_kernel(PadArgs a, const T* in, T* out, int64_t n) {
 
 template <typename T>
 __global__ void merge_groups_kernel(MergeGroupsArgs a, const T* in, T* out, int64_t n) {
-  pdl_wait();
   const int64_t width = a.m * a.cg;
   VITRT_GRID_STRIDE(i, n) {
     const int64_t row = i / width, slot = (i % width) / a.cg, c = i % a.cg;
@@ -312,7 +301,6 @@ __global__ void merge_groups_kernel(MergeGroupsArgs a, const T* in, T* out, int6
 
 template <typename T>
 __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     int64_t o[3] = {0, 0, 0};
     int64_t rem = i;
@@ -362,7 +350,6 @@ __global__ void max_pool_kernel(MaxPoolArgs a, const T* in, T* out, int64_t n) {
 
 template <typename T>
 __global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
-  pdl_wait();
   const int64_t k = a.c * a.kh * a.kw;
   VITRT_GRID_STRIDE(i, n) {
     const int64_t f = i % k;
@@ -381,7 +368,6 @@ __global__ void im2col_kernel(Im2colArgs a, const T* in, T* out, int64_t n) {
 // p = p0 + r, zero outside the image.
 template <typename V>
 __global__ void im2col_nhwc_kernel(Im2colNhwcArgs a, const V* in, V* out, int64_t n) {
-  pdl_wait();
   const int64_t cg = a.cg, taps = a.geom.kh * a.geom.kw;
   const Im2colArgs& g = a.geom;
   VITRT_GRID_STRIDE(i, n) {
@@ -407,7 +393,6 @@ __device__ __forceinline__ int64_t floor_div(int64_t a, int64_t b) {
 template <typename T>
 __global__ void conv_transpose_kernel(ConvDirectArgs a, const T* x, const T* w, const T* bias, T* y,
                                       int64_t n) {
-  pdl_wait();
   const Im2colArgs& g = a.geom;
   const int64_t cpg = g.c / a.group, dpg = a.d / a.group;
   VITRT_GRID_STRIDE(i, n) {
@@ -438,7 +423,6 @@ __global__ void conv_transpose_kernel(ConvDirectArgs a, const T* x, const T* w, 
 
 template <typename T>
 __global__ void col2im_kernel(Col2ImArgs a, const T* x, T* y, int64_t n) {
-  pdl_wait();
   const int64_t image_size = a.image[0] * a.image[1] * a.image[2];
   VITRT_GRID_STRIDE(i, n) {
     const int64_t p = i / image_size;
@@ -470,7 +454,6 @@ __global__ void col2im_kernel(Col2ImArgs a, const T* x, T* y, int64_t n) {
 template <typename T, typename I>
 __global__ void gather_elements_kernel(const T* data, const I* indices, GatherElementsArgs a,
                                        T* out, int64_t n, IndexError err) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     int64_t rest = i, off = 0;
     for (int d = a.rank - 1; d >= 0; --d) {
@@ -498,7 +481,6 @@ __device__ __forceinline__ bool topk_before(float va, int64_t ia, float vb, int6
 template <typename T>
 __global__ void topk_kernel(const T* in, T* values, int64_t* indices, int64_t outer, int64_t r,
                             int64_t inner, int64_t k, bool largest) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t o = i / inner, j = i % inner;
     const T* x = in + o * r * inner + j;
@@ -527,7 +509,6 @@ __global__ void topk_kernel(const T* in, T* values, int64_t* indices, int64_t ou
 template <typename T>
 __global__ void cumsum_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner,
                               bool exclusive, bool reverse) {
-  pdl_wait();
   using A = std::conditional_t<kIsFloat<T>, float, T>;
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t base = (i / inner) * r * inner + (i % inner);
@@ -573,17 +554,17 @@ cudaError_t launch_copy_strided(int elem_bytes, const void* src, const StridedVi
       const dim3 grid(static_cast<unsigned>((p + kTile - 1) / kTile),
                       static_cast<unsigned>((q + kTile - 1) / kTile),
                       static_cast<unsigned>(std::min<int64_t>(batch, 65535)));
-      launch_pdl(transpose_tiled_kernel<T>, grid, dim3(kTile, kTileRows), 0, stream, in + s.base,
-                 out, batch, q, p);
+      transpose_tiled_kernel<T>
+          <<<grid, dim3(kTile, kTileRows), 0, stream>>>(in + s.base, out, batch, q, p);
     } else if (fits_u32(count) && flat) {
-      launch_pdl(copy_strided_kernel<T, uint32_t, true>, grid_for(count, 256), 256, 0, stream, in,
-                 s, out, d, count);
+      copy_strided_kernel<T, uint32_t, true>
+          <<<grid_for(count, 256), 256, 0, stream>>>(in, s, out, d, count);
     } else if (fits_u32(count)) {
-      launch_pdl(copy_strided_kernel<T, uint32_t, false>, grid_for(count, 256), 256, 0, stream, in,
-                 s, out, d, count);
+      copy_strided_kernel<T, uint32_t, false>
+          <<<grid_for(count, 256), 256, 0, stream>>>(in, s, out, d, count);
     } else {
-      launch_pdl(copy_strided_kernel<T, int64_t, false>, grid_for(count, 256), 256, 0, stream, in,
-                 s, out, d, count);
+      copy_strided_kernel<T, int64_t, false>
+          <<<grid_for(count, 256), 256, 0, stream>>>(in, s, out, d, count);
     }
     return cudaGetLastError();
   });
@@ -609,13 +590,13 @@ cudaError_t launch_gather(int elem_bytes, const void* data, int64_t outer, int64
   return dispatch_bytes(unit, [&](auto tag) {
     using T = decltype(tag);
     if (indices_i64) {
-      launch_pdl(gather_kernel<T, int64_t>, grid_for(n, 256), 256, 0, stream,
-                 static_cast<const T*>(data), axis_dim, inner, static_cast<const int64_t*>(indices),
-                 n_idx, static_cast<T*>(out), n, err);
+      gather_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), axis_dim, inner, static_cast<const int64_t*>(indices), n_idx,
+          static_cast<T*>(out), n, err);
     } else {
-      launch_pdl(gather_kernel<T, int32_t>, grid_for(n, 256), 256, 0, stream,
-                 static_cast<const T*>(data), axis_dim, inner, static_cast<const int32_t*>(indices),
-                 n_idx, static_cast<T*>(out), n, err);
+      gather_kernel<T, int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), axis_dim, inner, static_cast<const int32_t*>(indices), n_idx,
+          static_cast<T*>(out), n, err);
     }
     return cudaGetLastError();
   });
@@ -628,8 +609,9 @@ cudaError_t launch_gather_nd(int elem_bytes, const void* data, const void* indic
   if (n == 0) return cudaSuccess;
   return dispatch_bytes(elem_bytes, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(gather_nd_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(data),
-               static_cast<const int64_t*>(indices), args, static_cast<T*>(out), err);
+    gather_nd_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(data),
+                                                              static_cast<const int64_t*>(indices),
+                                                              args, static_cast<T*>(out), err);
     return cudaGetLastError();
   });
 }
@@ -640,19 +622,19 @@ cudaError_t launch_arg_extremum(Elt type, const void* in, int64_t outer, int64_t
   const int64_t n = outer * inner;
   if (n == 0 || r == 0) return cudaSuccess;
   if (type == Elt::kI64) {
-    launch_pdl(argmax_int_kernel<int64_t, kMin>, grid_for(n, 256), 256, 0, stream,
-               static_cast<const int64_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
+    argmax_int_kernel<int64_t, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const int64_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   }
   if (type == Elt::kI32) {
-    launch_pdl(argmax_int_kernel<int32_t, kMin>, grid_for(n, 256), 256, 0, stream,
-               static_cast<const int32_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
+    argmax_int_kernel<int32_t, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const int32_t*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   }
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(argmax_kernel<T, kMin>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(in),
-               outer, r, inner, static_cast<int64_t*>(out));
+    argmax_kernel<T, kMin><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), outer, r, inner, static_cast<int64_t*>(out));
     return cudaGetLastError();
   });
 }
@@ -679,16 +661,18 @@ cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int6
       const unsigned grid = grid_for(rows, 256);
       const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
       if (vec) {
-        launch_pdl(patchify_rows_kernel<T, true>, grid, 256, 0, stream, static_cast<const T*>(in),
-                   static_cast<T*>(out), u(c), u(h), u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+        patchify_rows_kernel<T, true>
+            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
+                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
       } else {
-        launch_pdl(patchify_rows_kernel<T, false>, grid, 256, 0, stream, static_cast<const T*>(in),
-                   static_cast<T*>(out), u(c), u(h), u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+        patchify_rows_kernel<T, false>
+            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
+                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
       }
       return cudaGetLastError();
     }
-    launch_pdl(patchify_kernel<T>, grid_for(total, 256), 256, 0, stream, static_cast<const T*>(in),
-               static_cast<T*>(out), c, h, w, ph, pw, prefix, total);
+    patchify_kernel<T><<<grid_for(total, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), c, h, w, ph, pw, prefix, total);
     return cudaGetLastError();
   });
 }
@@ -699,8 +683,8 @@ cudaError_t launch_patch_to_nchw(Elt type, const void* in, const void* bias, voi
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(patch_to_nchw_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(in),
-               static_cast<const T*>(bias), static_cast<T*>(out), p, d, n);
+    patch_to_nchw_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<const T*>(bias), static_cast<T*>(out), p, d, n);
     return cudaGetLastError();
   });
 }
@@ -712,8 +696,8 @@ cudaError_t launch_pad(Elt type, const PadArgs& args, const void* in, void* out,
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(pad_kernel<T>, grid_for(n, 256), 256, 0, stream, args, static_cast<const T*>(in),
-               static_cast<T*>(out), n);
+    pad_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                        static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }
@@ -725,8 +709,8 @@ cudaError_t launch_merge_groups(Elt type, const MergeGroupsArgs& args, const voi
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(merge_groups_kernel<T>, grid_for(n, 256), 256, 0, stream, args,
-               static_cast<const T*>(in), static_cast<T*>(out), n);
+    merge_groups_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                                 static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }
@@ -737,8 +721,8 @@ cudaError_t launch_max_pool(Elt type, const MaxPoolArgs& args, const void* in, v
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(max_pool_kernel<T>, grid_for(n, 256), 256, 0, stream, args,
-               static_cast<const T*>(in), static_cast<T*>(out), n);
+    max_pool_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                             static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }
@@ -749,8 +733,8 @@ cudaError_t launch_im2col(Elt type, const Im2colArgs& args, const void* in, void
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(im2col_kernel<T>, grid_for(n, 256), 256, 0, stream, args, static_cast<const T*>(in),
-               static_cast<T*>(out), n);
+    im2col_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                           static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }
@@ -771,19 +755,19 @@ cudaError_t launch_im2col_nhwc(Elt type, const Im2colNhwcArgs& args, const void*
     v.c0 /= per_vector;
     v.c_stride /= per_vector;
     const int64_t n = args.rows * taps * v.cg;
-    launch_pdl(im2col_nhwc_kernel<uint4>, grid_for(n, 256), 256, 0, stream, v,
-               static_cast<const uint4*>(in), static_cast<uint4*>(out), n);
+    im2col_nhwc_kernel<uint4><<<grid_for(n, 256), 256, 0, stream>>>(
+        v, static_cast<const uint4*>(in), static_cast<uint4*>(out), n);
     return cudaGetLastError();
   }
   const int64_t n = args.rows * taps * args.cg;
   switch (elt) {
     case 2:
-      launch_pdl(im2col_nhwc_kernel<uint16_t>, grid_for(n, 256), 256, 0, stream, args,
-                 static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), n);
+      im2col_nhwc_kernel<uint16_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          args, static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), n);
       break;
     case 4:
-      launch_pdl(im2col_nhwc_kernel<uint32_t>, grid_for(n, 256), 256, 0, stream, args,
-                 static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), n);
+      im2col_nhwc_kernel<uint32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          args, static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), n);
       break;
     default:
       return cudaErrorInvalidValue;
@@ -802,9 +786,9 @@ cudaError_t launch_conv_transpose(Elt type, const ConvDirectArgs& args, const vo
   }
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(conv_transpose_kernel<T>, grid_for(n, 256), 256, 0, stream, args,
-               static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
-               static_cast<T*>(y), n);
+    conv_transpose_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        args, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
+        static_cast<T*>(y), n);
     return cudaGetLastError();
   });
 }
@@ -818,8 +802,8 @@ cudaError_t launch_col2im(Elt type, const Col2ImArgs& args, const void* x, void*
   }
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(col2im_kernel<T>, grid_for(n, 256), 256, 0, stream, args, static_cast<const T*>(x),
-               static_cast<T*>(y), n);
+    col2im_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(x),
+                                                           static_cast<T*>(y), n);
     return cudaGetLastError();
   });
 }
@@ -833,13 +817,13 @@ cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void*
   return dispatch_bytes(elem_bytes, [&](auto tag) {
     using T = decltype(tag);
     if (indices_i64) {
-      launch_pdl(gather_elements_kernel<T, int64_t>, grid_for(n, 256), 256, 0, stream,
-                 static_cast<const T*>(data), static_cast<const int64_t*>(indices), args,
-                 static_cast<T*>(out), n, err);
+      gather_elements_kernel<T, int64_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), static_cast<const int64_t*>(indices), args,
+          static_cast<T*>(out), n, err);
     } else {
-      launch_pdl(gather_elements_kernel<T, int32_t>, grid_for(n, 256), 256, 0, stream,
-                 static_cast<const T*>(data), static_cast<const int32_t*>(indices), args,
-                 static_cast<T*>(out), n, err);
+      gather_elements_kernel<T, int32_t><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(data), static_cast<const int32_t*>(indices), args,
+          static_cast<T*>(out), n, err);
     }
     return cudaGetLastError();
   });
@@ -850,9 +834,9 @@ cudaError_t launch_topk(Elt type, const void* in, void* values, void* indices, i
   if (outer * inner * k == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(topk_kernel<T>, grid_for(outer * inner, 256), 256, 0, stream,
-               static_cast<const T*>(in), static_cast<T*>(values), static_cast<int64_t*>(indices),
-               outer, r, inner, k, largest);
+    topk_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(values), static_cast<int64_t*>(indices), outer,
+        r, inner, k, largest);
     return cudaGetLastError();
   });
 }
@@ -867,8 +851,8 @@ cudaError_t launch_cumsum(Elt type, const void* in, void* out, int64_t outer, in
     if constexpr (std::is_same<T, bool>::value) {
       return cudaErrorInvalidValue;
     } else {
-      launch_pdl(cumsum_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(in),
-                 static_cast<T*>(out), outer, r, inner, exclusive, reverse);
+      cumsum_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner, exclusive, reverse);
       return cudaGetLastError();
     }
   });

@@ -9,47 +9,10 @@
 
 #include <cstdint>
 #include <type_traits>
-#include <utility>
 
 #include "cuda/launch.h"
 
 namespace vitrt::cuda {
-
-// The device side of launch_pdl (launch.h): griddepcontrol.wait returns once the grid this one
-// programmatically depends on has completed and its writes are visible (at once for a plain
-// launch). A kernel launched by launch_pdl calls it before its first global load or store, in
-// every thread, ahead of any early return: then it also cannot complete before the kernels ahead
-// of it, so the order of the whole stream holds for the kernels after it.
-// griddepcontrol.launch_dependents then lets the next kernel on the stream, when it was launched
-// programmatically too (ours, and the cuBLASLt kernels that wait the same way), be scheduled as
-// soon as every block of this one has started: its blocks take the multiprocessors this grid's
-// tail leaves idle and wait there for this grid to complete. After the wait, not before, so at
-// most two grids ahead of a waiting one are ever resident.
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-// Launches `kernel`, which must call pdl_wait() first (above), with programmatic stream
-// serialization where programmatic_launch_enabled(), else as kernel<<<...>>> would.
-template <typename... Params, typename... Args>
-cudaError_t launch_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
-                       cudaStream_t stream, Args&&... args) {
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config = {};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = smem;
-  config.stream = stream;
-  config.attrs = attr;
-  config.numAttrs = programmatic_launch_enabled() ? 1 : 0;
-  // A failed launch is also left for cudaGetLastError, as with kernel<<<...>>>.
-  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
-}
 
 // An index out of range met by a kernel reading indices from the data (IndexError, launch.h).
 __device__ __forceinline__ void report_index_error(const IndexError& err) {

@@ -115,7 +115,6 @@ __device__ __forceinline__ bool binary_compare(BinaryOp op, A a, A b) {
 template <typename T, bool kCompare, typename I>
 __global__ void binary_kernel(BinaryOp op, const T* a, StridedView va, const T* b, StridedView vb,
                               void* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const Acc<T> x = load(a, view_offset_t<I>(va, static_cast<I>(i)));
     const Acc<T> y = load(b, view_offset_t<I>(vb, static_cast<I>(i)));
@@ -150,7 +149,6 @@ __device__ __forceinline__ uint32_t fast_offset(const StridedView& v, uint32_t i
 template <typename T, Access kA, Access kB>
 __global__ void binary_fast_kernel(BinaryOp op, const T* a, StridedView va, const T* b,
                                    StridedView vb, T* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const uint32_t u = static_cast<uint32_t>(i);
     out[i] = store_cast<T>(
@@ -161,7 +159,6 @@ __global__ void binary_fast_kernel(BinaryOp op, const T* a, StridedView va, cons
 // Same-shape contiguous inputs: no index math.
 template <typename T>
 __global__ void binary_flat_kernel(BinaryOp op, const T* a, const T* b, T* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = store_cast<T>(binary_arith(op, load(a, i), load(b, i)));
   }
@@ -177,7 +174,6 @@ struct alignas(16) Vec16 {
 template <typename T>
 __global__ void binary_flat_vec_kernel(BinaryOp op, const Vec16<T>* a, const Vec16<T>* b,
                                        Vec16<T>* out, int64_t n_vec) {
-  pdl_wait();
   constexpr int kV = 16 / sizeof(T);
   VITRT_GRID_STRIDE(i, n_vec) {
     const Vec16<T> x = a[i], y = b[i];
@@ -196,7 +192,6 @@ template <typename T, bool kRowFirst>
 __global__ void binary_batch_row_vec_kernel(BinaryOp op, const Vec16<T>* full, const Vec16<T>* row,
                                             Vec16<T>* out, int64_t n_vec, int64_t c_vec,
                                             int64_t rc_vec) {
-  pdl_wait();
   constexpr int kV = 16 / sizeof(T);
   VITRT_GRID_STRIDE(i, n_vec) {
     const Vec16<T> x = full[i], y = row[(i / rc_vec) * c_vec + i % c_vec];
@@ -336,7 +331,6 @@ __device__ __forceinline__ float unary_param_float(UnaryOp op, float x, float al
 template <typename T>
 __global__ void unary_param_kernel(UnaryOp op, const T* in, T* out, int64_t n, float alpha,
                                    float beta) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = from_f<T>(unary_param_float(op, to_f(in[i]), alpha, beta));
   }
@@ -344,7 +338,6 @@ __global__ void unary_param_kernel(UnaryOp op, const T* in, T* out, int64_t n, f
 
 template <typename T>
 __global__ void isinf_kernel(const T* in, bool* out, int64_t n, bool positive, bool negative) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const float v = to_f(in[i]);
     out[i] = isinf(v) && (v > 0.0f ? positive : negative);
@@ -353,7 +346,6 @@ __global__ void isinf_kernel(const T* in, bool* out, int64_t n, bool positive, b
 
 template <typename T>
 __global__ void unary_kernel(UnaryOp op, const T* in, T* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = from_f<T>(unary_float(op, to_f(in[i])));
   }
@@ -366,7 +358,6 @@ __global__ void unary_kernel(UnaryOp op, const T* in, T* out, int64_t n) {
 template <typename T, UnaryOp kOp>
 __global__ void __launch_bounds__(256)
     activation_vec_kernel(const uint4* in, uint4* out, uint32_t n_vecs) {
-  pdl_wait();
   constexpr int kVec = 16 / sizeof(T);
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n_vecs;
        i += gridDim.x * blockDim.x) {
@@ -389,21 +380,19 @@ bool launch_activation_vec(UnaryOp op, const T* in, T* out, int64_t n, cudaStrea
   const uint32_t n_vecs = static_cast<uint32_t>(n / kVec);
   const unsigned grid = grid_for(n_vecs, 256);
   return with_fixed_activation(op, [&](auto fixed) {
-    launch_pdl(activation_vec_kernel<T, decltype(fixed)::value>, grid, 256, 0, stream,
-               reinterpret_cast<const uint4*>(in), reinterpret_cast<uint4*>(out), n_vecs);
+    activation_vec_kernel<T, decltype(fixed)::value><<<grid, 256, 0, stream>>>(
+        reinterpret_cast<const uint4*>(in), reinterpret_cast<uint4*>(out), n_vecs);
   });
 }
 
 template <typename T>
 __global__ void isnan_kernel(const T* in, bool* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = isnan(to_f(in[i]));
   }
 }
 
 __global__ void not_kernel(const bool* in, bool* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = !in[i];
   }
@@ -412,7 +401,6 @@ __global__ void not_kernel(const bool* in, bool* out, int64_t n) {
 template <typename T>
 __global__ void where_kernel(const bool* c, StridedView vc, const T* x, StridedView vx, const T* y,
                              StridedView vy, T* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     out[i] = c[view_offset(vc, i)] ? x[view_offset(vx, i)] : y[view_offset(vy, i)];
   }
@@ -440,20 +428,20 @@ void launch_fast_b(int kb, BinaryOp op, const T* a, const StridedView& va, const
                    const StridedView& vb, T* out, int64_t n, cudaStream_t stream) {
   switch (static_cast<Access>(kb)) {
     case Access::kFlat:
-      launch_pdl(binary_fast_kernel<T, kA, Access::kFlat>, grid_for(n, 256), 256, 0, stream, op, a,
-                 va, b, vb, out, n);
+      binary_fast_kernel<T, kA, Access::kFlat>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
       break;
     case Access::kScalar:
-      launch_pdl(binary_fast_kernel<T, kA, Access::kScalar>, grid_for(n, 256), 256, 0, stream, op,
-                 a, va, b, vb, out, n);
+      binary_fast_kernel<T, kA, Access::kScalar>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
       break;
     case Access::kRow:
-      launch_pdl(binary_fast_kernel<T, kA, Access::kRow>, grid_for(n, 256), 256, 0, stream, op, a,
-                 va, b, vb, out, n);
+      binary_fast_kernel<T, kA, Access::kRow>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
       break;
     case Access::kChannel:
-      launch_pdl(binary_fast_kernel<T, kA, Access::kChannel>, grid_for(n, 256), 256, 0, stream, op,
-                 a, va, b, vb, out, n);
+      binary_fast_kernel<T, kA, Access::kChannel>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
       break;
   }
 }
@@ -475,11 +463,11 @@ void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, St
       const auto* row = static_cast<const Vec16<T>*>(static_cast<const void*>(a_row ? a : b));
       auto* o = static_cast<Vec16<T>*>(out);
       if (a_row) {
-        launch_pdl(binary_batch_row_vec_kernel<T, true>, grid_for(n / kV, 256), 256, 0, stream, op,
-                   full, row, o, n / kV, c_vec, rc_vec);
+        binary_batch_row_vec_kernel<T, true>
+            <<<grid_for(n / kV, 256), 256, 0, stream>>>(op, full, row, o, n / kV, c_vec, rc_vec);
       } else {
-        launch_pdl(binary_batch_row_vec_kernel<T, false>, grid_for(n / kV, 256), 256, 0, stream, op,
-                   full, row, o, n / kV, c_vec, rc_vec);
+        binary_batch_row_vec_kernel<T, false>
+            <<<grid_for(n / kV, 256), 256, 0, stream>>>(op, full, row, o, n / kV, c_vec, rc_vec);
       }
       return;
     }
@@ -504,17 +492,16 @@ void launch_binary_views(BinaryOp op, const T* a, StridedView va, const T* b, St
     return;
   }
   if (fits_u32(n)) {
-    launch_pdl(binary_kernel<T, kCompare, uint32_t>, grid_for(n, 256), 256, 0, stream, op, a, va, b,
-               vb, out, n);
+    binary_kernel<T, kCompare, uint32_t>
+        <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
   } else {
-    launch_pdl(binary_kernel<T, kCompare, int64_t>, grid_for(n, 256), 256, 0, stream, op, a, va, b,
-               vb, out, n);
+    binary_kernel<T, kCompare, int64_t>
+        <<<grid_for(n, 256), 256, 0, stream>>>(op, a, va, b, vb, out, n);
   }
 }
 
 template <typename From, typename To>
 __global__ void cast_kernel(const From* in, To* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     if constexpr (kIsFloat<From> && kIsFloat<To>) {
       out[i] = from_f<To>(to_f(in[i]));
@@ -564,7 +551,6 @@ __device__ __forceinline__ A nary_step(BinaryOp op, A acc, A v) {
 template <typename T>
 __global__ void nary_kernel(BinaryOp op, NaryArgs args, T* out, StridedView vout, float scale,
                             int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     Acc<T> acc = load(static_cast<const T*>(args.in[0]), view_offset(args.views[0], i));
     for (int k = 1; k < args.count; ++k) {
@@ -583,7 +569,6 @@ __global__ void nary_kernel(BinaryOp op, NaryArgs args, T* out, StridedView vout
 template <typename U>
 __global__ void bit_shift_kernel(bool left, const U* a, StridedView va, const U* b, StridedView vb,
                                  U* out, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const U x = a[view_offset(va, i)], s = b[view_offset(vb, i)];
     out[i] = s >= sizeof(U) * 8 ? U(0) : static_cast<U>(left ? x << s : x >> s);
@@ -611,12 +596,12 @@ cudaError_t launch_binary(BinaryOp op, Elt in_type, Elt out_type, const void* a,
     const T* pb = static_cast<const T*>(b);
     constexpr int64_t kV = 16 / sizeof(T);
     if (flat && kV > 1 && n % kV == 0 && aligned16(a) && aligned16(b) && aligned16(out)) {
-      launch_pdl(binary_flat_vec_kernel<T>, grid_for(n / kV, 256), 256, 0, stream, op,
-                 static_cast<const Vec16<T>*>(a), static_cast<const Vec16<T>*>(b),
-                 static_cast<Vec16<T>*>(out), n / kV);
+      binary_flat_vec_kernel<T><<<grid_for(n / kV, 256), 256, 0, stream>>>(
+          op, static_cast<const Vec16<T>*>(a), static_cast<const Vec16<T>*>(b),
+          static_cast<Vec16<T>*>(out), n / kV);
     } else if (flat) {
-      launch_pdl(binary_flat_kernel<T>, grid_for(n, 256), 256, 0, stream, op, pa, pb,
-                 static_cast<T*>(out), n);
+      binary_flat_kernel<T>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, pa, pb, static_cast<T*>(out), n);
     } else if (compare) {
       launch_binary_views<T, true>(op, pa, va, pb, vb, out, vout, n, stream);
     } else {
@@ -640,8 +625,8 @@ cudaError_t launch_nary(BinaryOp op, Elt type, const NaryArgs& args, void* out,
     if constexpr (std::is_same<T, bool>::value) {
       return cudaErrorInvalidValue;
     } else {
-      launch_pdl(nary_kernel<T>, grid_for(n, 256), 256, 0, stream, op, args, static_cast<T*>(out),
-                 vout, scale, n);
+      nary_kernel<T>
+          <<<grid_for(n, 256), 256, 0, stream>>>(op, args, static_cast<T*>(out), vout, scale, n);
       return cudaGetLastError();
     }
   });
@@ -654,8 +639,8 @@ cudaError_t launch_bit_shift(int elem_bytes, bool left, const void* a, const Str
   if (n == 0) return cudaSuccess;
   auto run = [&](auto tag) {
     using U = decltype(tag);
-    launch_pdl(bit_shift_kernel<U>, grid_for(n, 256), 256, 0, stream, left,
-               static_cast<const U*>(a), va, static_cast<const U*>(b), vb, static_cast<U*>(out), n);
+    bit_shift_kernel<U><<<grid_for(n, 256), 256, 0, stream>>>(
+        left, static_cast<const U*>(a), va, static_cast<const U*>(b), vb, static_cast<U*>(out), n);
     return cudaGetLastError();
   };
   switch (elem_bytes) {
@@ -677,23 +662,23 @@ cudaError_t launch_unary(UnaryOp op, Elt in_type, Elt out_type, const void* in, 
   if (n == 0) return cudaSuccess;
   if (op == UnaryOp::kNot) {
     if (in_type != Elt::kBool) return cudaErrorInvalidValue;
-    launch_pdl(not_kernel, grid_for(n, 256), 256, 0, stream, static_cast<const bool*>(in),
-               static_cast<bool*>(out), n);
+    not_kernel<<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const bool*>(in),
+                                                     static_cast<bool*>(out), n);
     return cudaGetLastError();
   }
   return dispatch_float(in_type, [&](auto tag) {
     using T = decltype(tag);
     if (op == UnaryOp::kIsNaN) {
-      launch_pdl(isnan_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(in),
-                 static_cast<bool*>(out), n);
+      isnan_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(in),
+                                                            static_cast<bool*>(out), n);
     } else {
       if (out_type != in_type) return cudaErrorInvalidValue;
       if (launch_activation_vec<T>(op, static_cast<const T*>(in), static_cast<T*>(out), n,
                                    stream)) {
         return cudaGetLastError();
       }
-      launch_pdl(unary_kernel<T>, grid_for(n, 256), 256, 0, stream, op, static_cast<const T*>(in),
-                 static_cast<T*>(out), n);
+      unary_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(op, static_cast<const T*>(in),
+                                                            static_cast<T*>(out), n);
     }
     return cudaGetLastError();
   });
@@ -705,12 +690,12 @@ cudaError_t launch_unary_params(UnaryOp op, Elt type, const void* in, void* out,
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     if (op == UnaryOp::kIsInf) {
-      launch_pdl(isinf_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(in),
-                 static_cast<bool*>(out), n, alpha != 0.0f, beta != 0.0f);
+      isinf_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<bool*>(out), n, alpha != 0.0f, beta != 0.0f);
       return cudaGetLastError();
     }
-    launch_pdl(unary_param_kernel<T>, grid_for(n, 256), 256, 0, stream, op,
-               static_cast<const T*>(in), static_cast<T*>(out), n, alpha, beta);
+    unary_param_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        op, static_cast<const T*>(in), static_cast<T*>(out), n, alpha, beta);
     return cudaGetLastError();
   });
 }
@@ -725,8 +710,9 @@ cudaError_t launch_where(Elt type, const void* cond, const StridedView& vc, cons
   coalesce(views, 4);
   return dispatch_any(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(where_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const bool*>(cond), c,
-               static_cast<const T*>(x), xv, static_cast<const T*>(y), yv, static_cast<T*>(out), n);
+    where_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const bool*>(cond), c, static_cast<const T*>(x), xv, static_cast<const T*>(y),
+        yv, static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }
@@ -737,8 +723,8 @@ cudaError_t launch_cast_8bit(bool to_8bit, bool signed8, Elt other, bool other8,
   auto run = [&](auto ftag, auto ttag) {
     using F = decltype(ftag);
     using T = decltype(ttag);
-    launch_pdl(cast_kernel<F, T>, grid_for(n, 256), 256, 0, stream, static_cast<const F*>(in),
-               static_cast<T*>(out), n);
+    cast_kernel<F, T>
+        <<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const F*>(in), static_cast<T*>(out), n);
     return cudaGetLastError();
   };
   auto with_8bit = [&](auto otag) {
@@ -756,8 +742,8 @@ cudaError_t launch_cast(Elt from, Elt to, const void* in, void* out, int64_t n,
     using F = decltype(ftag);
     return dispatch_any(to, [&](auto ttag) {
       using T = decltype(ttag);
-      launch_pdl(cast_kernel<F, T>, grid_for(n, 256), 256, 0, stream, static_cast<const F*>(in),
-                 static_cast<T*>(out), n);
+      cast_kernel<F, T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const F*>(in),
+                                                              static_cast<T*>(out), n);
       return cudaGetLastError();
     });
   });

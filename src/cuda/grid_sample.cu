@@ -10,7 +10,6 @@ namespace {
 template <typename T>
 __global__ void grid_sample_kernel(GridSampleArgs a, const T* x, const T* grid, T* y,
                                    int64_t count) {
-  pdl_wait();
   const int64_t out_plane = a.ho * a.wo, plane = a.h * a.w;
   VITRT_GRID_STRIDE(i, count) {
     const int64_t p = i % out_plane;
@@ -54,8 +53,8 @@ cudaError_t launch_grid_sample(Elt type, const GridSampleArgs& args, const void*
   if (count == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(grid_sample_kernel<T>, grid_for(count, 256), 256, 0, stream, args,
-               static_cast<const T*>(x), static_cast<const T*>(grid), static_cast<T*>(y), count);
+    grid_sample_kernel<T><<<grid_for(count, 256), 256, 0, stream>>>(
+        args, static_cast<const T*>(x), static_cast<const T*>(grid), static_cast<T*>(y), count);
     return cudaGetLastError();
   });
 }

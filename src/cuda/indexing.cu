@@ -46,7 +46,6 @@ cudaError_t dispatch_bytes(int bytes, F&& f) {
 template <typename U>
 __global__ void trilu_kernel(const U* in, U* out, int64_t rows, int64_t cols, bool upper, int64_t k,
                              int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const int64_t j = i % cols, r = (i / cols) % rows;
     const bool keep = upper ? j - r >= k : j - r <= k;
@@ -65,7 +64,6 @@ __device__ __forceinline__ T one_of() {
 
 template <typename T>
 __global__ void eye_like_kernel(T* out, int64_t cols, int64_t k, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const int64_t j = i % cols, r = i / cols;
     out[i] = j - r == k ? one_of<T>() : T{};
@@ -85,7 +83,6 @@ __device__ __forceinline__ int64_t index_at(const I* p, int64_t i) {
 template <typename I, typename T>
 __global__ void one_hot_kernel(const I* indices, const T* values, T* out, int64_t depth,
                                int64_t inner, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(e, n) {
     const int64_t i = e % inner, d = (e / inner) % depth, o = e / (inner * depth);
     int64_t v = index_at(indices, o * inner + i);
@@ -160,7 +157,6 @@ template <typename T, typename I>
 __global__ void scatter_elements_kernel(T* out, const I* indices, const T* updates,
                                         ScatterElementsArgs a, ScatterReduction r, int64_t lines,
                                         IndexError err) {
-  pdl_wait();
   VITRT_GRID_STRIDE(line, lines) {
     int64_t rem = line, idx_base = 0, out_base = 0, idx_stride = 1;
     int64_t idx_axis_stride = 1;
@@ -193,7 +189,6 @@ __global__ void scatter_elements_kernel(T* out, const I* indices, const T* updat
 template <typename T>
 __global__ void scatter_nd_kernel(T* out, const int64_t* indices, const T* updates, ScatterNdArgs a,
                                   ScatterReduction r, IndexError err) {
-  pdl_wait();
   VITRT_GRID_STRIDE(s, a.slice) {
     for (int64_t t = 0; t < a.n_tuples; ++t) {
       int64_t off = 0;
@@ -220,8 +215,8 @@ cudaError_t launch_trilu(int elem_bytes, const void* in, void* out, int64_t n, i
   if (n == 0) return cudaSuccess;
   return dispatch_bytes(elem_bytes, [&](auto tag) {
     using U = decltype(tag);
-    launch_pdl(trilu_kernel<U>, grid_for(n, 256), 256, 0, stream, static_cast<const U*>(in),
-               static_cast<U*>(out), rows, cols, upper, k, n);
+    trilu_kernel<U><<<grid_for(n, 256), 256, 0, stream>>>(
+        static_cast<const U*>(in), static_cast<U*>(out), rows, cols, upper, k, n);
     return cudaGetLastError();
   });
 }
@@ -232,8 +227,7 @@ cudaError_t launch_eye_like(Elt type, void* out, int64_t rows, int64_t cols, int
   if (n == 0) return cudaSuccess;
   return dispatch_any(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(eye_like_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<T*>(out), cols, k,
-               n);
+    eye_like_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(static_cast<T*>(out), cols, k, n);
     return cudaGetLastError();
   });
 }
@@ -247,9 +241,9 @@ cudaError_t launch_one_hot(Elt index_type, Elt type, const void* indices, const 
     using I = decltype(itag);
     return dispatch_any(type, [&](auto tag) {
       using T = decltype(tag);
-      launch_pdl(one_hot_kernel<I, T>, grid_for(n, 256), 256, 0, stream,
-                 static_cast<const I*>(indices), static_cast<const T*>(values),
-                 static_cast<T*>(out), depth, inner, n);
+      one_hot_kernel<I, T><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const I*>(indices), static_cast<const T*>(values), static_cast<T*>(out),
+          depth, inner, n);
       return cudaGetLastError();
     });
   });
@@ -267,13 +261,13 @@ cudaError_t launch_scatter_elements(Elt type, ScatterReduction r, void* out, con
   return dispatch_any(type, [&](auto tag) {
     using T = decltype(tag);
     if (indices_i64) {
-      launch_pdl(scatter_elements_kernel<T, int64_t>, grid_for(lines, 128), 128, 0, stream,
-                 static_cast<T*>(out), static_cast<const int64_t*>(indices),
-                 static_cast<const T*>(updates), args, r, lines, err);
+      scatter_elements_kernel<T, int64_t><<<grid_for(lines, 128), 128, 0, stream>>>(
+          static_cast<T*>(out), static_cast<const int64_t*>(indices),
+          static_cast<const T*>(updates), args, r, lines, err);
     } else {
-      launch_pdl(scatter_elements_kernel<T, int32_t>, grid_for(lines, 128), 128, 0, stream,
-                 static_cast<T*>(out), static_cast<const int32_t*>(indices),
-                 static_cast<const T*>(updates), args, r, lines, err);
+      scatter_elements_kernel<T, int32_t><<<grid_for(lines, 128), 128, 0, stream>>>(
+          static_cast<T*>(out), static_cast<const int32_t*>(indices),
+          static_cast<const T*>(updates), args, r, lines, err);
     }
     return cudaGetLastError();
   });
@@ -285,9 +279,9 @@ cudaError_t launch_scatter_nd(Elt type, ScatterReduction r, void* out, const voi
   if (args.slice * args.n_tuples == 0) return cudaSuccess;
   return dispatch_any(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(scatter_nd_kernel<T>, grid_for(args.slice, 128), 128, 0, stream,
-               static_cast<T*>(out), static_cast<const int64_t*>(indices),
-               static_cast<const T*>(updates), args, r, err);
+    scatter_nd_kernel<T><<<grid_for(args.slice, 128), 128, 0, stream>>>(
+        static_cast<T*>(out), static_cast<const int64_t*>(indices), static_cast<const T*>(updates),
+        args, r, err);
     return cudaGetLastError();
   });
 }

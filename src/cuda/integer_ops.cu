@@ -31,7 +31,6 @@ constexpr int kRangeThreads = 1024;
 
 template <typename T>
 __global__ void dql_params_kernel(const T* x, int64_t n, T* y_scale, uint8_t* y_zp) {
-  pdl_wait();
   __shared__ float lo_s[kRangeThreads], hi_s[kRangeThreads];
   float lo = 0.0f, hi = 0.0f;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
@@ -63,7 +62,6 @@ __global__ void dql_params_kernel(const T* x, int64_t n, T* y_scale, uint8_t* y_
 template <typename T>
 __global__ void dql_quantize_kernel(const T* x, int64_t n, uint8_t* y, const T* y_scale,
                                     const uint8_t* y_zp) {
-  pdl_wait();
   const float scale = to_f(*y_scale);
   const float zp = static_cast<float>(*y_zp);
   VITRT_GRID_STRIDE(i, n) {
@@ -99,7 +97,6 @@ __device__ __forceinline__ void store_result(const IntRequant& r, void* y, int64
 constexpr int kTile = 16;
 
 __global__ void integer_matmul_kernel(IntMatmulArgs a) {
-  pdl_wait();
   __shared__ int32_t as[kTile][kTile + 1], bs[kTile][kTile + 1];
   const int64_t batch = blockIdx.z;
   int64_t a_off = 0, b_off = 0, rest = batch;
@@ -138,7 +135,6 @@ __global__ void integer_matmul_kernel(IntMatmulArgs a) {
 // ---- ConvInteger / QLinearConv ------------------------------------------------------------------
 
 __global__ void integer_conv_kernel(IntConvArgs a) {
-  pdl_wait();
   const int64_t os = a.out[0] * a.out[1] * a.out[2];
   const int64_t total = a.batch * a.out_channels * os;
   const int64_t cg = a.channels / a.group, mg = a.out_channels / a.group;
@@ -185,11 +181,11 @@ cudaError_t launch_dynamic_quantize_linear(Elt type, const void* x, int64_t n, u
                                            cudaStream_t stream) {
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(dql_params_kernel<T>, 1, kRangeThreads, 0, stream, static_cast<const T*>(x), n,
-               static_cast<T*>(y_scale), y_zero_point);
+    dql_params_kernel<T><<<1, kRangeThreads, 0, stream>>>(static_cast<const T*>(x), n,
+                                                          static_cast<T*>(y_scale), y_zero_point);
     if (n > 0) {
-      launch_pdl(dql_quantize_kernel<T>, grid_for(n, 256), 256, 0, stream, static_cast<const T*>(x),
-                 n, y, static_cast<const T*>(y_scale), y_zero_point);
+      dql_quantize_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(x), n, y, static_cast<const T*>(y_scale), y_zero_point);
     }
     return cudaGetLastError();
   });
@@ -199,7 +195,6 @@ namespace {
 
 template <typename T>
 __global__ void scale_by_device_scalar_kernel(const T* s, const float* w, int64_t n, float* out) {
-  pdl_wait();
   const float v = to_f(*s);
   VITRT_GRID_STRIDE(i, n) {
     out[i] = __fmul_rn(v, w[i]);
@@ -213,8 +208,8 @@ cudaError_t launch_scale_by_device_scalar(Elt type, const void* s, const float* 
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(scale_by_device_scalar_kernel<T>, grid_for(n, 256), 256, 0, stream,
-               static_cast<const T*>(s), w, n, out);
+    scale_by_device_scalar_kernel<T>
+        <<<grid_for(n, 256), 256, 0, stream>>>(static_cast<const T*>(s), w, n, out);
     return cudaGetLastError();
   });
 }
@@ -225,14 +220,14 @@ cudaError_t launch_integer_matmul(const IntMatmulArgs& args, cudaStream_t stream
   const dim3 grid(static_cast<unsigned>((args.n + kTile - 1) / kTile),
                   static_cast<unsigned>((args.m + kTile - 1) / kTile),
                   static_cast<unsigned>(args.batches));
-  launch_pdl(integer_matmul_kernel, grid, dim3(kTile, kTile), 0, stream, args);
+  integer_matmul_kernel<<<grid, dim3(kTile, kTile), 0, stream>>>(args);
   return cudaGetLastError();
 }
 
 cudaError_t launch_integer_conv(const IntConvArgs& args, cudaStream_t stream) {
   const int64_t total = args.batch * args.out_channels * args.out[0] * args.out[1] * args.out[2];
   if (total == 0) return cudaSuccess;
-  launch_pdl(integer_conv_kernel, grid_for(total, 128), 128, 0, stream, args);
+  integer_conv_kernel<<<grid_for(total, 128), 128, 0, stream>>>(args);
   return cudaGetLastError();
 }
 

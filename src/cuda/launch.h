@@ -26,17 +26,6 @@ struct StridedView {
   int64_t base = 0;
 };
 
-// Programmatic dependent launch (Hopper and later). The kernels launched through launch_pdl
-// (device_common.cuh) may be scheduled while the kernel ahead of them on the stream is still
-// draining, instead of after its completion has gone through the stream: in a CUDA graph of
-// ViT-B/16 at batch 1, about a hundred kernels of a few microseconds each, that gap is a large
-// share of the time. Each such kernel calls pdl_wait() before it touches global memory, so the
-// results are the same either way. On by default where the GPU has it (compute capability 9.0
-// or later); VITRT_PDL=0 in the environment turns it off (A/B timing), and
-// set_programmatic_launch overrides both (tests).
-bool programmatic_launch_enabled();  // for the current device
-void set_programmatic_launch(bool on);
-
 enum class BinaryOp : int {
   kAdd,
   kSub,

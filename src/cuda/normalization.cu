@@ -48,7 +48,6 @@ __device__ float block_max(float v, float* scratch) {
 // One block per row of the last axis.
 template <typename T, bool kLog>
 __global__ void softmax_last_kernel(const T* in, T* out, int64_t r) {
-  pdl_wait();
   __shared__ float scratch[32];
   const T* x = in + blockIdx.x * r;
   T* y = out + blockIdx.x * r;
@@ -68,7 +67,6 @@ __global__ void softmax_last_kernel(const T* in, T* out, int64_t r) {
 // serves eight rows instead of leaving most of its threads idle.
 template <typename T, bool kLog>
 __global__ void softmax_warp_kernel(const T* in, T* out, int64_t rows, int64_t r) {
-  pdl_wait();
   const int64_t row = int64_t(blockIdx.x) * (kRowThreads / 32) + (threadIdx.x >> 5);
   if (row >= rows) return;
   const int lane = threadIdx.x & 31;
@@ -89,7 +87,6 @@ __global__ void softmax_warp_kernel(const T* in, T* out, int64_t rows, int64_t r
 // A softmax over a middle axis: one thread per (outer, inner) column.
 template <typename T, bool kLog>
 __global__ void softmax_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t base = (i / inner) * r * inner + (i % inner);
     float m = -INFINITY;
@@ -106,7 +103,6 @@ __global__ void softmax_mid_kernel(const T* in, T* out, int64_t outer, int64_t r
 
 template <typename T>
 __global__ void mean_last_kernel(const T* in, T* out, int64_t r) {
-  pdl_wait();
   __shared__ float scratch[32];
   const T* x = in + blockIdx.x * r;
   float s = 0.0f;
@@ -117,7 +113,6 @@ __global__ void mean_last_kernel(const T* in, T* out, int64_t r) {
 
 template <typename T>
 __global__ void mean_mid_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t base = (i / inner) * r * inner + (i % inner);
     float s = 0.0f;
@@ -180,7 +175,6 @@ __device__ __forceinline__ float reduce_finish(ReduceOp op, float acc, int64_t r
 template <typename T>
 __global__ void reduce_mid_kernel(ReduceOp op, const T* in, T* out, int64_t outer, int64_t r,
                                   int64_t inner) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t base = (i / inner) * r * inner + (i % inner);
     float m = 0.0f;
@@ -217,7 +211,6 @@ constexpr int kColTile = 32, kColRows = 32;
 template <typename T>
 __global__ void __launch_bounds__(kColTile* kColRows)
     reduce_cols_kernel(ReduceOp op, const T* in, T* out, int64_t r, int64_t inner) {
-  pdl_wait();
   __shared__ float part[kColRows][kColTile + 1];
   const int64_t col = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
   const int64_t o = blockIdx.y;
@@ -239,7 +232,6 @@ __global__ void __launch_bounds__(kColTile* kColRows)
 template <typename T>
 __global__ void reduce_strided_kernel(ReduceOp op, const T* in, T* out, StridedView kept,
                                       StridedView red, int64_t n_out, int64_t len) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n_out) {
     const int64_t base = view_offset(kept, i);
     if constexpr (kIsFloat<T>) {
@@ -302,13 +294,12 @@ void launch_reduce_cols(ReduceOp op, const T* in, T* out, int64_t outer, int64_t
   // 8 threads down a column where the grid fills the GPU, all 32 where it is a few blocks (one
   // image: a batch-1 latency path).
   const unsigned rows = grid.x * grid.y >= 256 ? 8 : kColRows;
-  launch_pdl(reduce_cols_kernel<T>, grid, dim3(kColTile, rows), 0, stream, op, in, out, r, inner);
+  reduce_cols_kernel<T><<<grid, dim3(kColTile, rows), 0, stream>>>(op, in, out, r, inner);
 }
 
 // One block per row of the last axis, for the sums and extrema (Prod takes the column kernel).
 template <typename T>
 __global__ void reduce_last_kernel(ReduceOp op, const T* in, T* out, int64_t r) {
-  pdl_wait();
   __shared__ float scratch[32];
   const T* x = in + blockIdx.x * r;
   float m = 0.0f;
@@ -333,7 +324,6 @@ template <typename T>
 __global__ void batch_norm_kernel(const T* x, const T* scale, const T* bias, const T* mean,
                                   const T* var, T* y, int64_t channels, int64_t spatial,
                                   float epsilon, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const int64_t c = (i / spatial) % channels;
     const float a = to_f(scale[c]) / sqrtf(to_f(var[c]) + epsilon);
@@ -368,7 +358,6 @@ template <typename T, typename Y, bool kQuant>
 __global__ void layer_norm_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma,
                                   const T* beta, Y* y, T* sum, int64_t cols, float eps,
                                   Int8Code code, bool rms, NormQuant nq) {
-  pdl_wait();
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const T* pa = a + row * cols;
@@ -404,7 +393,6 @@ template <typename T>
 __global__ void group_norm_kernel(const T* x, const T* scale, const T* bias, T* y, int64_t groups,
                                   int64_t channels_per_group, int64_t spatial,
                                   bool params_per_group, float eps) {
-  pdl_wait();
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
   const int64_t len = channels_per_group * spatial;
@@ -448,7 +436,6 @@ __global__ void group_norm_kernel(const T* x, const T* scale, const T* bias, T* 
 template <typename T>
 __global__ void group_norm_partials_kernel(const T* x, float* partials, int64_t len,
                                            int64_t chunk) {
-  pdl_wait();
   __shared__ float scratch[32];
   const int64_t row = blockIdx.y;
   const T* px = x + row * len;
@@ -475,7 +462,6 @@ __global__ void group_norm_apply_kernel(const T* x, const T* scale, const T* bia
                                         const float* partials, int64_t groups,
                                         int64_t channels_per_group, int64_t spatial,
                                         bool params_per_group, float eps, int64_t chunk) {
-  pdl_wait();
   __shared__ float scratch[32];
   const int64_t row = blockIdx.y;
   const int64_t len = channels_per_group * spatial;
@@ -507,7 +493,6 @@ __global__ void group_norm_apply_kernel(const T* x, const T* scale, const T* bia
 template <typename T>
 __global__ void lp_norm_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner,
                                int p) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, outer * inner) {
     const int64_t base = (i / inner) * r * inner + (i % inner);
     float acc = 0.0f;
@@ -528,7 +513,6 @@ __global__ void lp_norm_kernel(const T* in, T* out, int64_t outer, int64_t r, in
 template <typename T>
 __global__ void mvn_kernel(const T* in, T* out, StridedView kept, StridedView reduced,
                            int64_t len) {
-  pdl_wait();
   __shared__ float scratch[32];
   const int64_t base = view_offset(kept, blockIdx.x);
   float s = 0.0f;
@@ -659,7 +643,6 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                            Y* y, T* sum, int64_t rows, int cols, float eps, Int8Code code, bool rms,
                            NormQuant nq) {
-  pdl_wait();
   const int lane = threadIdx.x & 31;
   const int64_t row = int64_t(blockIdx.x) * kLnRowsPerBlock + (threadIdx.x >> 5);
   if (row >= rows) return;
@@ -671,7 +654,6 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
 
 template <typename T>
 __global__ void bias_act_kernel(T* data, const T* bias, int64_t cols, UnaryOp act, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     float v = to_f(data[i]);
     if (bias != nullptr) v += to_f(bias[i % cols]);
@@ -686,7 +668,6 @@ __global__ void bias_act_kernel(T* data, const T* bias, int64_t cols, UnaryOp ac
 template <typename T, UnaryOp kAct, bool kBias>
 __global__ void __launch_bounds__(256)
     bias_act_vec_kernel(T* data, const T* bias, uint32_t col_vecs, uint32_t n_vecs) {
-  pdl_wait();
   using V = Vec16<T>;
   constexpr int kVec = 16 / sizeof(T);
   V* d = reinterpret_cast<V*>(data);
@@ -712,7 +693,6 @@ template <typename T, UnaryOp kAct>
 __global__ void __launch_bounds__(256)
     scale_shift_vec_kernel(const T* x, const T* scale, const T* shift, T* y, uint32_t col_vecs,
                            uint32_t n_vecs) {
-  pdl_wait();
   using V = Vec16<T>;
   constexpr int kVec = 16 / sizeof(T);
   const V* xv = reinterpret_cast<const V*>(x);
@@ -735,7 +715,6 @@ __global__ void __launch_bounds__(256)
 template <typename T>
 __global__ void scale_shift_kernel(const T* x, const T* scale, const T* shift, T* y, int64_t cols,
                                    UnaryOp act, int64_t n) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     const int64_t c = i % cols;
     y[i] = from_f<T>(activate(act, to_f(x[i]) * to_f(scale[c]) + to_f(shift[c])));
@@ -749,11 +728,9 @@ void launch_bias_act_vec(T* data, const T* bias, int64_t cols, int64_t n, cudaSt
   const uint32_t n_vecs = static_cast<uint32_t>(n / kVec);
   const unsigned grid = grid_for(n_vecs, 256);
   if (bias != nullptr) {
-    launch_pdl(bias_act_vec_kernel<T, kAct, true>, grid, 256, 0, stream, data, bias, col_vecs,
-               n_vecs);
+    bias_act_vec_kernel<T, kAct, true><<<grid, 256, 0, stream>>>(data, bias, col_vecs, n_vecs);
   } else {
-    launch_pdl(bias_act_vec_kernel<T, kAct, false>, grid, 256, 0, stream, data, bias, col_vecs,
-               n_vecs);
+    bias_act_vec_kernel<T, kAct, false><<<grid, 256, 0, stream>>>(data, bias, col_vecs, n_vecs);
   }
 }
 
@@ -764,15 +741,15 @@ void launch_softmax_t(const T* in, T* out, int64_t outer, int64_t r, int64_t inn
                       cudaStream_t stream) {
   if (inner == 1 && r <= 2048) {
     const int64_t rows_per_block = kRowThreads / 32;
-    launch_pdl(softmax_warp_kernel<T, kLog>,
-               static_cast<unsigned>((outer + rows_per_block - 1) / rows_per_block), kRowThreads, 0,
-               stream, in, out, outer, r);
+    softmax_warp_kernel<T, kLog>
+        <<<static_cast<unsigned>((outer + rows_per_block - 1) / rows_per_block), kRowThreads, 0,
+           stream>>>(in, out, outer, r);
   } else if (inner == 1) {
-    launch_pdl(softmax_last_kernel<T, kLog>, static_cast<unsigned>(outer), kRowThreads, 0, stream,
-               in, out, r);
+    softmax_last_kernel<T, kLog>
+        <<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(in, out, r);
   } else {
-    launch_pdl(softmax_mid_kernel<T, kLog>, grid_for(outer * inner, 256), 256, 0, stream, in, out,
-               outer, r, inner);
+    softmax_mid_kernel<T, kLog>
+        <<<grid_for(outer * inner, 256), 256, 0, stream>>>(in, out, outer, r, inner);
   }
 }
 
@@ -798,14 +775,14 @@ cudaError_t launch_reduce_mean(Elt type, const void* in, void* out, int64_t oute
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     if (inner == 1) {
-      launch_pdl(mean_last_kernel<T>, static_cast<unsigned>(outer), kRowThreads, 0, stream,
-                 static_cast<const T*>(in), static_cast<T*>(out), r);
+      mean_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), r);
     } else if (use_reduce_cols(ReduceOp::kMean, outer, r, inner)) {
       launch_reduce_cols(ReduceOp::kMean, static_cast<const T*>(in), static_cast<T*>(out), outer, r,
                          inner, stream);
     } else {
-      launch_pdl(mean_mid_kernel<T>, grid_for(outer * inner, 256), 256, 0, stream,
-                 static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
+      mean_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+          static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
     }
     return cudaGetLastError();
   });
@@ -822,9 +799,10 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
       aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
     const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
     const auto go = [&](auto nv) {
-      launch_pdl(layer_norm_warp_kernel<T, Y, decltype(nv)::value, kQuant>, blocks,
-                 kLnRowsPerBlock * 32, 0, stream, a, b, b_rows, gamma, beta, y, sum, rows,
-                 static_cast<int>(cols), epsilon, code, rms, nq);
+      layer_norm_warp_kernel<T, Y, decltype(nv)::value, kQuant>
+          <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(a, b, b_rows, gamma, beta, y, sum, rows,
+                                                        static_cast<int>(cols), epsilon, code, rms,
+                                                        nq);
       return cudaGetLastError();
     };
     switch ((cols / kVec + 31) / 32) {
@@ -843,8 +821,8 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
         return go(std::integral_constant<int, kLnMaxVecs>{});
     }
   }
-  launch_pdl(layer_norm_kernel<T, Y, kQuant>, static_cast<unsigned>(rows), kRowThreads, 0, stream,
-             a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code, rms, nq);
+  layer_norm_kernel<T, Y, kQuant><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+      a, b, b_rows, gamma, beta, y, sum, cols, epsilon, code, rms, nq);
   return cudaGetLastError();
 }
 
@@ -902,7 +880,7 @@ cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows
       });
       if (launched) return cudaGetLastError();
     }
-    launch_pdl(bias_act_kernel<T>, grid_for(n, 256), 256, 0, stream, d, b, cols, act, n);
+    bias_act_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(d, b, cols, act, n);
     return cudaGetLastError();
   });
 }
@@ -924,13 +902,12 @@ cudaError_t launch_scale_shift(Elt type, const void* x, const void* scale, const
       const uint32_t col_vecs = static_cast<uint32_t>(cols / kVec);
       const uint32_t n_vecs = static_cast<uint32_t>(n / kVec);
       const bool launched = with_fixed_activation(act, [&](auto fixed) {
-        launch_pdl(scale_shift_vec_kernel<T, decltype(fixed)::value>, grid_for(n_vecs, 256), 256, 0,
-                   stream, xt, st, tt, yt, col_vecs, n_vecs);
+        scale_shift_vec_kernel<T, decltype(fixed)::value>
+            <<<grid_for(n_vecs, 256), 256, 0, stream>>>(xt, st, tt, yt, col_vecs, n_vecs);
       });
       if (launched) return cudaGetLastError();
     }
-    launch_pdl(scale_shift_kernel<T>, grid_for(n, 256), 256, 0, stream, xt, st, tt, yt, cols, act,
-               n);
+    scale_shift_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(xt, st, tt, yt, cols, act, n);
     return cudaGetLastError();
   });
 }
@@ -961,15 +938,14 @@ cudaError_t launch_group_norm(Elt type, const void* x, const void* scale, const 
     if (chunks > 1) {
       const int64_t chunk = (len + chunks - 1) / chunks;
       const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(rows));
-      launch_pdl(group_norm_partials_kernel<T>, grid, kRowThreads, 0, stream, px, partials, len,
-                 chunk);
-      launch_pdl(group_norm_apply_kernel<T>, grid, kRowThreads, 0, stream, px,
-                 static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y),
-                 partials, groups, cpg, spatial, params_per_group, epsilon, chunk);
+      group_norm_partials_kernel<T><<<grid, kRowThreads, 0, stream>>>(px, partials, len, chunk);
+      group_norm_apply_kernel<T><<<grid, kRowThreads, 0, stream>>>(
+          px, static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y),
+          partials, groups, cpg, spatial, params_per_group, epsilon, chunk);
     } else {
-      launch_pdl(group_norm_kernel<T>, static_cast<unsigned>(rows), kRowThreads, 0, stream, px,
-                 static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y),
-                 groups, cpg, spatial, params_per_group, epsilon);
+      group_norm_kernel<T><<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(
+          px, static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<T*>(y), groups,
+          cpg, spatial, params_per_group, epsilon);
     }
     return cudaGetLastError();
   });
@@ -989,8 +965,8 @@ cudaError_t launch_lp_norm(Elt type, const void* in, void* out, int64_t outer, i
   if (p != 1 && p != 2) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(lp_norm_kernel<T>, grid_for(outer * inner, 256), 256, 0, stream,
-               static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner, p);
+    lp_norm_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner, p);
     return cudaGetLastError();
   });
 }
@@ -1002,8 +978,8 @@ cudaError_t launch_mvn(Elt type, const void* in, void* out, const StridedView& k
   if (groups > 0x7fffffff) return cudaErrorInvalidValue;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(mvn_kernel<T>, static_cast<unsigned>(groups), kRowThreads, 0, stream,
-               static_cast<const T*>(in), static_cast<T*>(out), kept, reduced, len);
+    mvn_kernel<T><<<static_cast<unsigned>(groups), kRowThreads, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), kept, reduced, len);
     return cudaGetLastError();
   });
 }
@@ -1019,8 +995,8 @@ cudaError_t launch_reduce_strided(ReduceOp op, Elt type, const void* in, void* o
       return cudaErrorInvalidValue;
     } else {
       if (!kIsFloat<T> && op == ReduceOp::kLogSumExp) return cudaErrorInvalidValue;
-      launch_pdl(reduce_strided_kernel<T>, grid_for(n_out, 256), 256, 0, stream, op,
-                 static_cast<const T*>(in), static_cast<T*>(out), kept, reduced, n_out, len);
+      reduce_strided_kernel<T><<<grid_for(n_out, 256), 256, 0, stream>>>(
+          op, static_cast<const T*>(in), static_cast<T*>(out), kept, reduced, n_out, len);
       return cudaGetLastError();
     }
   });
@@ -1032,14 +1008,14 @@ cudaError_t launch_reduce(ReduceOp op, Elt type, const void* in, void* out, int6
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
     if (inner == 1 && op != ReduceOp::kProd) {
-      launch_pdl(reduce_last_kernel<T>, static_cast<unsigned>(outer), kRowThreads, 0, stream, op,
-                 static_cast<const T*>(in), static_cast<T*>(out), r);
+      reduce_last_kernel<T><<<static_cast<unsigned>(outer), kRowThreads, 0, stream>>>(
+          op, static_cast<const T*>(in), static_cast<T*>(out), r);
     } else if (use_reduce_cols(op, outer, r, inner)) {
       launch_reduce_cols(op, static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner,
                          stream);
     } else {
-      launch_pdl(reduce_mid_kernel<T>, grid_for(outer * inner, 256), 256, 0, stream, op,
-                 static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
+      reduce_mid_kernel<T><<<grid_for(outer * inner, 256), 256, 0, stream>>>(
+          op, static_cast<const T*>(in), static_cast<T*>(out), outer, r, inner);
     }
     return cudaGetLastError();
   });
@@ -1053,10 +1029,10 @@ cudaError_t launch_batch_norm(Elt type, const void* x, const void* scale, const 
   if (total == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(batch_norm_kernel<T>, grid_for(total, 256), 256, 0, stream, static_cast<const T*>(x),
-               static_cast<const T*>(scale), static_cast<const T*>(bias),
-               static_cast<const T*>(mean), static_cast<const T*>(var), static_cast<T*>(y),
-               channels, spatial, epsilon, total);
+    batch_norm_kernel<T><<<grid_for(total, 256), 256, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<const T*>(scale), static_cast<const T*>(bias),
+        static_cast<const T*>(mean), static_cast<const T*>(var), static_cast<T*>(y), channels,
+        spatial, epsilon, total);
     return cudaGetLastError();
   });
 }

@@ -36,7 +36,6 @@ __device__ __forceinline__ I padded_taps(I o, I in, I kernel, I stride, I dilati
 template <typename T, int kVec, bool kAverage, typename I>
 __global__ void channels_last_pool_kernel(ChannelsLastPoolArgs a, const T* __restrict__ x,
                                           T* __restrict__ y, int64_t n) {
-  pdl_wait();
   using Pack = ChannelPack<T, kVec>;
   const I vectors = static_cast<I>(a.c / kVec);  // channel vectors per pixel
   const I h = static_cast<I>(a.h), w = static_cast<I>(a.w);
@@ -101,11 +100,9 @@ template <typename T, int kVec, typename I>
 cudaError_t launch_typed(const ChannelsLastPoolArgs& a, const T* x, T* y, cudaStream_t stream) {
   const int64_t n = a.b * a.oh * a.ow * (a.c / kVec);
   if (a.average) {
-    launch_pdl(channels_last_pool_kernel<T, kVec, true, I>, grid_for(n, 256), 256, 0, stream, a, x,
-               y, n);
+    channels_last_pool_kernel<T, kVec, true, I><<<grid_for(n, 256), 256, 0, stream>>>(a, x, y, n);
   } else {
-    launch_pdl(channels_last_pool_kernel<T, kVec, false, I>, grid_for(n, 256), 256, 0, stream, a, x,
-               y, n);
+    channels_last_pool_kernel<T, kVec, false, I><<<grid_for(n, 256), 256, 0, stream>>>(a, x, y, n);
   }
   return cudaGetLastError();
 }

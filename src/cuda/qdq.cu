@@ -36,7 +36,6 @@ __device__ __forceinline__ int64_t param_of(const QdqArgs& a, int64_t i) {
 
 template <typename T, typename Q>
 __global__ void quantize_kernel(const T* x, Q* q, QdqArgs a, float lo, float hi) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, a.n) {
     const int64_t c = param_of(a, i);
     const float zp = static_cast<float>(a.zero_point[c]);
@@ -48,7 +47,6 @@ __global__ void quantize_kernel(const T* x, Q* q, QdqArgs a, float lo, float hi)
 
 template <typename Q, typename T>
 __global__ void dequantize_kernel(const Q* q, T* y, QdqArgs a) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, a.n) {
     const int64_t c = param_of(a, i);
     const float d = static_cast<float>(static_cast<int64_t>(q[i]) - a.zero_point[c]);
@@ -71,7 +69,6 @@ __device__ __forceinline__ T fake_quant_step(T x, const FakeQuantArgs& a, int64_
 // that), the few elements past the last whole vector one by one.
 template <typename T>
 __global__ void fake_quant_kernel(const T* x, T* y, int64_t n, FakeQuantArgs a) {
-  pdl_wait();
   constexpr int kVec = 16 / sizeof(T);
   const int64_t vectors = n / kVec;
   VITRT_GRID_STRIDE(i, vectors) {
@@ -91,7 +88,6 @@ __global__ void fake_quant_kernel(const T* x, T* y, int64_t n, FakeQuantArgs a) 
 // Unaligned x or y, or a bias row that does not split into vectors: one element a thread.
 template <typename T>
 __global__ void fake_quant_scalar_kernel(const T* x, T* y, int64_t n, FakeQuantArgs a) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) y[i] = fake_quant_step(x[i], a, a.bias != nullptr ? i % a.cols : 0);
 }
 
@@ -112,10 +108,10 @@ cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const
     if (reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 &&
         (a.bias == nullptr || a.cols % kVec == 0)) {
       const int64_t vectors = n / kVec;
-      launch_pdl(fake_quant_kernel<T>, grid_for(vectors > 0 ? vectors : 1, 256), 256, 0, stream, in,
-                 out, n, args);
+      fake_quant_kernel<T>
+          <<<grid_for(vectors > 0 ? vectors : 1, 256), 256, 0, stream>>>(in, out, n, args);
     } else {
-      launch_pdl(fake_quant_scalar_kernel<T>, grid_for(n, 256), 256, 0, stream, in, out, n, args);
+      fake_quant_scalar_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(in, out, n, args);
     }
     return cudaGetLastError();
   });
@@ -127,7 +123,6 @@ namespace {
 template <typename T, int kVec>
 __global__ void fake_quant_rows_kernel(const T* x, int64_t x_stride, T* y, int64_t rows,
                                        int64_t cols, FakeQuant f, float prescale, float inv) {
-  pdl_wait();
   const int64_t per_row = cols / kVec;
   VITRT_GRID_STRIDE(i, rows * per_row) {
     const int64_t r = i / per_row, c = (i % per_row) * kVec;
@@ -165,11 +160,11 @@ cudaError_t launch_fake_quant_rows(Elt type, const void* x, int64_t x_stride, vo
     T* out = static_cast<T*>(y);
     if (reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 &&
         cols % kVec == 0 && x_stride % kVec == 0) {
-      launch_pdl(fake_quant_rows_kernel<T, kVec>, grid_for(rows * cols / kVec, 256), 256, 0, stream,
-                 in, x_stride, out, rows, cols, quant, prescale, inv);
+      fake_quant_rows_kernel<T, kVec><<<grid_for(rows * cols / kVec, 256), 256, 0, stream>>>(
+          in, x_stride, out, rows, cols, quant, prescale, inv);
     } else {
-      launch_pdl(fake_quant_rows_kernel<T, 1>, grid_for(rows * cols, 256), 256, 0, stream, in,
-                 x_stride, out, rows, cols, quant, prescale, inv);
+      fake_quant_rows_kernel<T, 1><<<grid_for(rows * cols, 256), 256, 0, stream>>>(
+          in, x_stride, out, rows, cols, quant, prescale, inv);
     }
     return cudaGetLastError();
   });
@@ -185,10 +180,10 @@ cudaError_t launch_quantize_linear(Elt type, QdqType qtype, const void* x, void*
     using T = decltype(tag);
     return dispatch_qtype(qtype, [&](auto qtag) {
       using Q = decltype(qtag);
-      launch_pdl(quantize_kernel<T, Q>, grid_for(args.n, 256), 256, 0, stream,
-                 static_cast<const T*>(x), static_cast<Q*>(q), args,
-                 static_cast<float>(std::numeric_limits<Q>::min()),
-                 static_cast<float>(std::numeric_limits<Q>::max()));
+      quantize_kernel<T, Q><<<grid_for(args.n, 256), 256, 0, stream>>>(
+          static_cast<const T*>(x), static_cast<Q*>(q), args,
+          static_cast<float>(std::numeric_limits<Q>::min()),
+          static_cast<float>(std::numeric_limits<Q>::max()));
       return cudaGetLastError();
     });
   });
@@ -202,8 +197,8 @@ cudaError_t launch_dequantize_linear(Elt type, QdqType qtype, const void* q, voi
     using T = decltype(tag);
     return dispatch_qtype(qtype, [&](auto qtag) {
       using Q = decltype(qtag);
-      launch_pdl(dequantize_kernel<Q, T>, grid_for(args.n, 256), 256, 0, stream,
-                 static_cast<const Q*>(q), static_cast<T*>(y), args);
+      dequantize_kernel<Q, T><<<grid_for(args.n, 256), 256, 0, stream>>>(static_cast<const Q*>(q),
+                                                                         static_cast<T*>(y), args);
       return cudaGetLastError();
     });
   });

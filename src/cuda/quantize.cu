@@ -72,7 +72,6 @@ struct ActCode {
 template <typename T, typename F>
 __global__ void __launch_bounds__(kThreads)
     bytes16_kernel(const T* __restrict__ x, uint8_t* __restrict__ q, int64_t n_chunks, F one) {
-  pdl_wait();
   constexpr int kLoads = 16 * sizeof(T) / 16;
   constexpr int kPerLoad = 16 / sizeof(T);
   struct alignas(16) In {
@@ -99,7 +98,6 @@ __global__ void __launch_bounds__(kThreads)
 template <typename T, QuantFormat kFormat>
 __global__ void quantize_padded_kernel(const T* __restrict__ x, uint8_t* __restrict__ q,
                                        int64_t rows, int64_t k, int64_t k_pad, QuantParams p) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, rows * k_pad) {
     const int64_t r = i / k_pad, j = i - r * k_pad;
     q[i] = j < k ? quantize_one<kFormat>(to_f(x[r * k + j]), p) : uint8_t{0};
@@ -130,7 +128,6 @@ __global__ void __launch_bounds__(kThreads)
                        const float* __restrict__ bias, const T* __restrict__ residual,
                        T* __restrict__ y, uint32_t n, uint32_t chunks_per_row, uint32_t n_chunks,
                        Int8Code code) {
-  pdl_wait();
   struct alignas(16) Acc {
     A v[8];
   };
@@ -177,7 +174,6 @@ __global__ void dequant_scalar_kernel(const A* __restrict__ acc, int64_t acc_ld,
                                       const float* __restrict__ bias,
                                       const T* __restrict__ residual, T* __restrict__ y,
                                       int64_t rows, int64_t n, Int8Code code) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, rows * n) {
     const int64_t r = i / n, j = i - r * n;
     const float a = acc_value(acc[r * acc_ld + j], offset != nullptr ? offset[j] : 0);
@@ -195,13 +191,13 @@ void launch_dequant_vec(const DequantArgs& d, const A* acc, T* y, cudaStream_t s
   const uint32_t per_row = static_cast<uint32_t>(d.n / 8);
   const uint32_t ld = static_cast<uint32_t>(d.acc_ld), n = static_cast<uint32_t>(d.n);
   if (d.acc_offset != nullptr) {
-    launch_pdl(dequant_vec_kernel<T, A, kAct, kBias, true>, grid, kThreads, 0, stream, acc, ld,
-               d.acc_offset, d.scale, d.bias, residual, y, n, per_row,
-               static_cast<uint32_t>(chunks), int8_code_of(d.code_scale, d.code_qmin));
+    dequant_vec_kernel<T, A, kAct, kBias, true><<<grid, kThreads, 0, stream>>>(
+        acc, ld, d.acc_offset, d.scale, d.bias, residual, y, n, per_row,
+        static_cast<uint32_t>(chunks), int8_code_of(d.code_scale, d.code_qmin));
   } else {
-    launch_pdl(dequant_vec_kernel<T, A, kAct, kBias, false>, grid, kThreads, 0, stream, acc, ld,
-               nullptr, d.scale, d.bias, residual, y, n, per_row, static_cast<uint32_t>(chunks),
-               int8_code_of(d.code_scale, d.code_qmin));
+    dequant_vec_kernel<T, A, kAct, kBias, false><<<grid, kThreads, 0, stream>>>(
+        acc, ld, nullptr, d.scale, d.bias, residual, y, n, per_row, static_cast<uint32_t>(chunks),
+        int8_code_of(d.code_scale, d.code_qmin));
   }
 }
 
@@ -216,10 +212,9 @@ void launch_dequant(const DequantArgs& d, const A* acc, T* y, cudaStream_t strea
   } else if (vec) {
     launch_dequant_vec<T, A, kAct, false>(d, acc, y, stream);
   } else {
-    launch_pdl(dequant_scalar_kernel<T, A, kAct>, grid_for(d.rows * d.n, kThreads), kThreads, 0,
-               stream, acc, d.acc_ld, d.acc_offset, d.scale, d.bias,
-               static_cast<const T*>(d.residual), y, d.rows, d.n,
-               int8_code_of(d.code_scale, d.code_qmin));
+    dequant_scalar_kernel<T, A, kAct><<<grid_for(d.rows * d.n, kThreads), kThreads, 0, stream>>>(
+        acc, d.acc_ld, d.acc_offset, d.scale, d.bias, static_cast<const T*>(d.residual), y, d.rows,
+        d.n, int8_code_of(d.code_scale, d.code_qmin));
   }
 }
 
@@ -259,7 +254,6 @@ cudaError_t dequant_for_act(const DequantArgs& d, const A* acc, T* y, cudaStream
 template <typename T, UnaryOp kAct>
 __global__ void act_quantize_kernel(const T* __restrict__ d, uint8_t* __restrict__ codes, int64_t n,
                                     Divisor code) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n) {
     codes[i] = ActCode<kAct>{code}(to_f(d[i]));
   }
@@ -269,11 +263,11 @@ template <typename T, UnaryOp kAct>
 void launch_act_quantize(const T* d, int64_t total, float code_scale, uint8_t* codes,
                          cudaStream_t stream) {
   if (total % 16 == 0 && aligned16(d) && aligned16(codes)) {
-    launch_pdl(bytes16_kernel<T, ActCode<kAct>>, grid_for(total / 16, kThreads), kThreads, 0,
-               stream, d, codes, total / 16, ActCode<kAct>{divisor_of(code_scale)});
+    bytes16_kernel<<<grid_for(total / 16, kThreads), kThreads, 0, stream>>>(
+        d, codes, total / 16, ActCode<kAct>{divisor_of(code_scale)});
   } else {
-    launch_pdl(act_quantize_kernel<T, kAct>, grid_for(total, kThreads), kThreads, 0, stream, d,
-               codes, total, divisor_of(code_scale));
+    act_quantize_kernel<T, kAct><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
+        d, codes, total, divisor_of(code_scale));
   }
 }
 
@@ -281,7 +275,6 @@ void launch_act_quantize(const T* d, int64_t total, float code_scale, uint8_t* c
 // vectors (k == k_pad, both multiples of 16), else one byte per thread.
 __global__ void copy_codes_vec_kernel(const uint4* __restrict__ x, uint4* __restrict__ q,
                                       int64_t n_in, int64_t n_out) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, n_out) {
     q[i] = i < n_in ? x[i] : make_uint4(0, 0, 0, 0);
   }
@@ -289,7 +282,6 @@ __global__ void copy_codes_vec_kernel(const uint4* __restrict__ x, uint4* __rest
 
 __global__ void copy_codes_kernel(const uint8_t* __restrict__ x, uint8_t* __restrict__ q,
                                   int64_t rows, int64_t k, int64_t rows_out, int64_t k_pad) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, rows_out * k_pad) {
     const int64_t r = i / k_pad, j = i - r * k_pad;
     q[i] = r < rows && j < k ? x[r * k + j] : uint8_t{0};
@@ -304,11 +296,11 @@ cudaError_t launch_copy_codes_padded(const void* x, int64_t rows, int64_t k, voi
   if (rows_out * k_pad == 0) return cudaSuccess;
   if (k == k_pad && k % 16 == 0 && aligned16(x) && aligned16(q)) {
     const int64_t n_in = rows * k / 16, n_out = rows_out * k_pad / 16;
-    launch_pdl(copy_codes_vec_kernel, grid_for(n_out, kThreads), kThreads, 0, stream,
-               static_cast<const uint4*>(x), static_cast<uint4*>(q), n_in, n_out);
+    copy_codes_vec_kernel<<<grid_for(n_out, kThreads), kThreads, 0, stream>>>(
+        static_cast<const uint4*>(x), static_cast<uint4*>(q), n_in, n_out);
   } else {
-    launch_pdl(copy_codes_kernel, grid_for(rows_out * k_pad, kThreads), kThreads, 0, stream,
-               static_cast<const uint8_t*>(x), static_cast<uint8_t*>(q), rows, k, rows_out, k_pad);
+    copy_codes_kernel<<<grid_for(rows_out * k_pad, kThreads), kThreads, 0, stream>>>(
+        static_cast<const uint8_t*>(x), static_cast<uint8_t*>(q), rows, k, rows_out, k_pad);
   }
   return cudaGetLastError();
 }
@@ -363,19 +355,19 @@ cudaError_t launch_quantize_rows(Elt type, const QuantizeArgs& a, const void* x,
     const unsigned grid = grid_for(a.rows * a.k_pad, kThreads);
     if (a.format == QuantFormat::kFp8E4M3) {
       if (vec) {
-        launch_pdl(bytes16_kernel<T, QuantizeOne<QuantFormat::kFp8E4M3>>, grid_vec, kThreads, 0,
-                   stream, in, out, n_chunks, QuantizeOne<QuantFormat::kFp8E4M3>{p});
+        bytes16_kernel<<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks,
+                                                          QuantizeOne<QuantFormat::kFp8E4M3>{p});
       } else {
-        launch_pdl(quantize_padded_kernel<T, QuantFormat::kFp8E4M3>, grid, kThreads, 0, stream, in,
-                   out, a.rows, a.k, a.k_pad, p);
+        quantize_padded_kernel<T, QuantFormat::kFp8E4M3>
+            <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
       }
     } else {
       if (vec) {
-        launch_pdl(bytes16_kernel<T, QuantizeOne<QuantFormat::kInt8>>, grid_vec, kThreads, 0,
-                   stream, in, out, n_chunks, QuantizeOne<QuantFormat::kInt8>{p});
+        bytes16_kernel<<<grid_vec, kThreads, 0, stream>>>(in, out, n_chunks,
+                                                          QuantizeOne<QuantFormat::kInt8>{p});
       } else {
-        launch_pdl(quantize_padded_kernel<T, QuantFormat::kInt8>, grid, kThreads, 0, stream, in,
-                   out, a.rows, a.k, a.k_pad, p);
+        quantize_padded_kernel<T, QuantFormat::kInt8>
+            <<<grid, kThreads, 0, stream>>>(in, out, a.rows, a.k, a.k_pad, p);
       }
     }
     return cudaGetLastError();

@@ -126,7 +126,6 @@ __device__ __forceinline__ int64_t tap_index(const ResizeAxisArgs& a, const Taps
 
 template <typename T>
 __global__ void resize_kernel(ResizeArgs p, const T* x, T* y, int64_t n) {
-  pdl_wait();
   const ResizeAxisArgs& a0 = p.axis[0];
   const ResizeAxisArgs& a1 = p.axis[1];
   VITRT_GRID_STRIDE(i, n) {
@@ -170,8 +169,8 @@ cudaError_t launch_resize(Elt type, const ResizeArgs& args, const void* in, void
   if (n == 0) return cudaSuccess;
   return dispatch_float(type, [&](auto tag) {
     using T = decltype(tag);
-    launch_pdl(resize_kernel<T>, grid_for(n, 256), 256, 0, stream, args, static_cast<const T*>(in),
-               static_cast<T*>(out), n);
+    resize_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(args, static_cast<const T*>(in),
+                                                           static_cast<T*>(out), n);
     return cudaGetLastError();
   });
 }

@@ -40,7 +40,6 @@ __device__ __forceinline__ void copy_vec(const T* x, T* y) {
 template <typename T, int V, bool kWide, bool kInterleaved>
 __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos,
                               const T* __restrict__ sin, T* __restrict__ y, RotaryArgs a) {
-  pdl_wait();
   VITRT_GRID_STRIDE(i, a.n) {
     const int64_t row = i / a.units_per_row;
     const int64_t u = i - row * a.units_per_row;
@@ -109,11 +108,11 @@ cudaError_t launch_with(const void* x, const void* cos, const void* sin, void* y
   auto* yt = static_cast<T*>(y);
   constexpr int kBlock = 256;
   if (interleaved) {
-    launch_pdl(rotary_kernel<T, V, kWide, true>, grid_for(a.n, kBlock), kBlock, 0, stream, xt, ct,
-               st, yt, a);
+    rotary_kernel<T, V, kWide, true>
+        <<<grid_for(a.n, kBlock), kBlock, 0, stream>>>(xt, ct, st, yt, a);
   } else {
-    launch_pdl(rotary_kernel<T, V, kWide, false>, grid_for(a.n, kBlock), kBlock, 0, stream, xt, ct,
-               st, yt, a);
+    rotary_kernel<T, V, kWide, false>
+        <<<grid_for(a.n, kBlock), kBlock, 0, stream>>>(xt, ct, st, yt, a);
   }
   return cudaGetLastError();
 }

@@ -125,7 +125,6 @@ constexpr size_t smem_bytes() {
 template <typename T, typename Y, int kN, bool kMasked>
 __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     attention_sm90_kernel(AttentionArgs a, int tiles_per_block) {
-  pdl_wait();
   static_assert(kN % 16 == 0 && kN <= 256, "key buckets are whole 16-key steps, at most 256");
   using Scores = ScoresOp<T, kN>;
   using Output = OutputOp<T>;
@@ -406,7 +405,7 @@ cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
   const int per_block = tiles_per_block(a);
   const dim3 grid(static_cast<unsigned>((q_tiles + per_block - 1) / per_block),
                   static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch));
-  launch_pdl(attention_sm90_kernel<T, Y, kN, kMasked>, grid, 128, smem, stream, a, per_block);
+  attention_sm90_kernel<T, Y, kN, kMasked><<<grid, 128, smem, stream>>>(a, per_block);
   return cudaGetLastError();
 }
 
