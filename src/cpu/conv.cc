@@ -6,7 +6,8 @@
 //  * patch embedding (ViT's first layer: 2-D, stride == kernel, no padding or dilation, one
 //    group): the image is cut into patch rows and one product with the weights (packed once
 //    at load, bias fused) gives [patches, M], transposed into NCHW; a 1x1 conv (stride 1) is
-//    the same product with each image's [C, H*W] read as the transposed rows, no copy;
+//    the same product with each image's [C, H*W] read as the transposed rows, no copy; a small
+//    one (below kSmallPointwiseMacs) is a loop over output rows instead;
 //  * the general path: im2col per image, then one oneDNN product per group, batched.
 // float64 runs a direct reference loop.
 #include <algorithm>
@@ -136,6 +137,9 @@ class ConvKernel final : public CpuKernel {
       if (x.dtype() == DType::kFloat64) {
         conv_f64(g, x.data<double>(), w.data<double>(),
                  bias != nullptr ? bias->data<double>() : nullptr, y.data<double>());
+      } else if (path_ == ConvPath::kAuto && is_small_pointwise(g)) {
+        pointwise_small(g, x.data<float>(), w.data<float>(),
+                        bias != nullptr ? bias->data<float>() : nullptr, y.data<float>());
       } else if (path_ == ConvPath::kAuto && g.is_patch_embedding()) {
         VITRT_RETURN_IF_ERROR(run_patch_embedding(g, x, w, bias, y.data<float>()));
       } else if (path_ == ConvPath::kAuto && conv_direct_applies(g)) {
@@ -150,6 +154,43 @@ class ConvKernel final : public CpuKernel {
   }
 
  private:
+  // A 1x1 conv (stride 1, one group) of at most this many multiply-adds runs as a loop over
+  // output rows: the oneDNN product and the transpose back to NCHW cost several microseconds
+  // per image, more than the arithmetic. EfficientViT's per-head qkv convs (4 windows of 16x7x7
+  // to 48 channels, 150 thousand) took 30-40 us each that way, not a layout region's Linear
+  // since they sit between the attention's reshapes.
+  static constexpr int64_t kSmallPointwiseMacs = int64_t{1} << 20;
+
+  static bool is_small_pointwise(const ConvGeometry& g) {
+    if (g.spatial_rank != 2 || !g.is_patch_embedding() || g.kernel[1] != 1 || g.kernel[2] != 1) {
+      return false;
+    }
+    return g.batch * g.out_channels * g.channels * g.in_size() <= kSmallPointwiseMacs;
+  }
+
+  // y[n, m, :] = b[m] + sum_c W[m, c] x[n, c, :], one output row at a time (the inner loop over
+  // the row's positions vectorizes).
+  static void pointwise_small(const ConvGeometry& g, const float* x, const float* w, const float* b,
+                              float* y) {
+    const int64_t c_n = g.channels, m_n = g.out_channels, p_n = g.in_size();
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, c_n * p_n));
+    parallel_for(g.batch * m_n, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / m_n, m = t % m_n;
+        float* row = y + t * p_n;
+        const float* xn = x + n * c_n * p_n;
+        const float* wm = w + m * c_n;
+        const float bv = b != nullptr ? b[m] : 0.0f;
+        for (int64_t p = 0; p < p_n; ++p) row[p] = bv;
+        for (int64_t c = 0; c < c_n; ++c) {
+          const float wv = wm[c];
+          const float* xr = xn + c * p_n;
+          for (int64_t p = 0; p < p_n; ++p) row[p] += wv * xr[p];
+        }
+      }
+    });
+  }
+
   Status run_patch_embedding(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                              const Tensor* bias, float* y) {
     const int64_t ph = g.kernel[1], pw = g.kernel[2];

@@ -163,6 +163,9 @@ const std::vector<ConvCase> kCases = {
      {},
      {},
      ""},
+    // Above the small-pointwise loop's 2^20 multiply-adds: the oneDNN product.
+    {"1x1 pointwise, large", {2, 64, 20, 21}, {48, 64, 1, 1}, true, 1, {}, {}, {}, ""},
+    {"1x1 pointwise, EfficientViT head", {4, 16, 7, 7}, {48, 16, 1, 1}, true, 1, {}, {}, {}, ""},
     {"patch embedding", {2, 3, 34, 50}, {8, 3, 16, 16}, true, 1, {16, 16}, {}, {}, ""},
     {"patch embedding no bias", {1, 3, 12, 12}, {5, 3, 4, 4}, false, 1, {4, 4}, {}, {}, "VALID"},
     {"patch embedding non-square", {1, 2, 9, 10}, {7, 2, 3, 2}, true, 1, {3, 2}, {}, {}, ""},
