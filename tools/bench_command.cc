@@ -50,6 +50,8 @@ constexpr const char* kHelp =
     "                     name; the peer to a PyTorch timing whose tensors live on the GPU)\n"
     "  --profile          after the timed runs, run again with per-node timing and print the\n"
     "                     time per op type and the slowest nodes (not part of the latency)\n"
+    "  --profile-nodes N  with --profile: how many of the slowest nodes to list, default 10,\n"
+    "                     0 for every node\n"
     "  --devices LIST     cuda: the GPUs to run on at once, e.g. 0,1 or all; one engine per\n"
     "                     GPU (weights on each), --contexts contexts on each, each context\n"
     "                     its own thread; throughput is the aggregate, and the JSON line\n"
@@ -221,7 +223,7 @@ Result<std::vector<std::vector<int64_t>>> resolve_shapes(
 
 // Runs `runs` more times with per-node timing on and prints where the time goes.
 Status print_profile(ExecutionContext& context, const std::vector<NamedTensor>& inputs,
-                     int64_t runs) {
+                     int64_t max_nodes, int64_t runs) {
   context.set_profiling(true);
   for (int64_t i = 0; i < runs; ++i) {
     Result<std::vector<NamedTensor>> r = context.run(inputs);
@@ -250,7 +252,9 @@ Status print_profile(ExecutionContext& context, const std::vector<NamedTensor>& 
   std::sort(nodes.begin(), nodes.end(),
             [](const NodeProfile& a, const NodeProfile& b) { return a.total_ms > b.total_ms; });
   std::printf("  slowest nodes:\n");
-  for (size_t i = 0; i < nodes.size() && i < 10; ++i) {
+  const size_t listed =
+      max_nodes == 0 ? nodes.size() : std::min(nodes.size(), static_cast<size_t>(max_nodes));
+  for (size_t i = 0; i < listed; ++i) {
     const double per_run = nodes[i].runs ? nodes[i].total_ms / nodes[i].runs : 0.0;
     std::printf("  %10.3f ms  %s (%s)\n", per_run, nodes[i].node_name.c_str(),
                 nodes[i].op_type.c_str());
@@ -270,6 +274,7 @@ int bench_command(const std::vector<std::string>& words) {
                                                   {"--device", "", true, false},
                                                   {"--json", "", false, false},
                                                   {"--profile", "", false, false},
+                                                  {"--profile-nodes", "", true, false},
                                                   {"--no-data-transfers", "", false, false}});
   if (!parsed.ok()) return usage_error("bench", parsed.status().message());
   const CliArgs& args = *parsed;
@@ -286,6 +291,11 @@ int bench_command(const std::vector<std::string>& words) {
   if (!iterations.ok()) return usage_error("bench", iterations.status().message());
   Result<int64_t> warmup = args.get_int("--warmup", 3, 0, 10000000);
   if (!warmup.ok()) return usage_error("bench", warmup.status().message());
+  Result<int64_t> profile_nodes = args.get_int("--profile-nodes", 10, 0, 1 << 30);
+  if (!profile_nodes.ok()) return usage_error("bench", profile_nodes.status().message());
+  if (args.has("--profile-nodes") && !args.has("--profile")) {
+    return usage_error("bench", "--profile-nodes needs --profile");
+  }
   const std::string device = args.get("--device", "cpu");
   if (device != "cpu" && device != "cuda") {
     return usage_error("bench", "--device must be cpu or cuda, got '" + device + "'");
@@ -424,7 +434,7 @@ int bench_command(const std::vector<std::string>& words) {
     }
   }
   if (args.has("--profile")) {
-    Status profiled = print_profile(*context, inputs, *iterations);
+    Status profiled = print_profile(*context, inputs, *profile_nodes, *iterations);
     if (!profiled.ok()) return failure("bench", profiled);
   }
   if (args.has("--json")) {

@@ -314,6 +314,42 @@ TEST_F(CliTest, BenchJsonIsTheLastLine) {
   EXPECT_TRUE(contains(r.err, "cuda")) << r.err;
 }
 
+// --profile lists the 10 slowest nodes; --profile-nodes N that many, 0 every node.
+TEST_F(CliTest, BenchProfileNodes) {
+  const std::string model = std::string(VITRT_SOURCE_DIR) + "/tests/data/digits_vit/model.onnx";
+  const std::string plan = path("digits.plan");
+  CliOutput r = vitrt("build '" + model + "' -o '" + plan + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto node_lines = [](const std::string& out) {
+    const size_t at = out.find("slowest nodes:");
+    int n = 0;
+    for (size_t p = out.find(" ms  ", at); at != std::string::npos && p != std::string::npos;
+         p = out.find(" ms  ", p + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  r = vitrt("bench '" + plan + "' --iterations 2 --warmup 0 --profile");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(node_lines(r.out), 10) << r.out;
+  r = vitrt("bench '" + plan + "' --iterations 2 --warmup 0 --profile --profile-nodes 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(node_lines(r.out), 3) << r.out;
+  r = vitrt("inspect '" + plan + "'");
+  const size_t at = r.out.find("nodes: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const int nodes = std::stoi(r.out.substr(at + 7));
+  EXPECT_GT(nodes, 10);
+  r = vitrt("bench '" + plan + "' --iterations 2 --warmup 0 --profile --profile-nodes 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(node_lines(r.out), nodes) << r.out;
+  r = vitrt("bench '" + plan + "' --profile-nodes 3");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--profile-nodes needs --profile")) << r.err;
+  r = vitrt("bench '" + plan + "' --profile --profile-nodes -1");
+  EXPECT_EQ(r.exit_code, 2);
+}
+
 // build -> run -> compare, on the model that needs only MatMul and Transpose.
 TEST_F(CliTest, BuildRunTwoOutputsMatchesOnnxRuntime) {
   for (const char* op : {"MatMul", "Transpose"}) {
