@@ -162,10 +162,9 @@ class ConvKernel final : public CpuKernel {
   static constexpr int64_t kSmallPointwiseMacs = int64_t{1} << 20;
 
   static bool is_small_pointwise(const ConvGeometry& g) {
-    if (g.spatial_rank != 2 || !g.is_patch_embedding() || g.kernel[1] != 1 || g.kernel[2] != 1) {
-      return false;
-    }
-    return g.batch * g.out_channels * g.channels * g.in_size() <= kSmallPointwiseMacs;
+    // is_patch_embedding: 2-D, one group, stride == kernel, no padding or dilation.
+    return g.is_patch_embedding() && g.kernel[1] == 1 && g.kernel[2] == 1 &&
+           g.batch * g.out_channels * g.channels * g.in_size() <= kSmallPointwiseMacs;
   }
 
   // y[n, m, :] = b[m] + sum_c W[m, c] x[n, c, :], one output row at a time (the inner loop over
