@@ -375,9 +375,10 @@ HeadView fake_quantized_copy(const HeadView& view, int64_t batch, int64_t len, i
 
 class AttentionKernel final : public CpuKernel {
  public:
-  // output_scale > 0: the output as E4M3 codes of out / output_scale.
+  // output_scale > 0: the output as E4M3 codes of out / output_scale. input_scale > 0: q, k and
+  // v are E4M3 codes of x / input_scale, decoded (exactly, in float32) before anything else.
   AttentionKernel(int64_t heads, std::optional<float> scale, bool causal, bool zero_masked_rows,
-                  float output_scale, std::optional<FakeQuant> quant_scores,
+                  float output_scale, float input_scale, std::optional<FakeQuant> quant_scores,
                   std::optional<FakeQuant> quant_probs,
                   std::array<std::optional<InputFakeQuant>, 3> input_quant)
       : heads_(heads),
@@ -385,15 +386,36 @@ class AttentionKernel final : public CpuKernel {
         causal_(causal),
         zero_masked_rows_(zero_masked_rows),
         output_scale_(output_scale),
+        input_scale_(input_scale),
         quant_scores_(quant_scores),
         quant_probs_(quant_probs),
         input_quant_(input_quant) {}
 
-  Status run(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) override {
-    const bool packed = inputs.size() < 3 || inputs[1] == nullptr;
-    if (!packed && inputs[2] == nullptr) return invalid_argument("key given without value");
-    const Tensor& q = *inputs[0];
+  Status run(const std::vector<const Tensor*>& given, std::vector<Tensor>& outputs) override {
+    const bool packed = given.size() < 3 || given[1] == nullptr;
+    if (!packed && given[2] == nullptr) return invalid_argument("key given without value");
     const int last = packed ? 0 : 2;
+    std::vector<const Tensor*> inputs = given;
+    std::array<Tensor, 3> decoded;
+    if (input_scale_ > 0.0f) {
+      const std::array<float, 256>& table = e4m3_decode_table();
+      for (int i = 0; i <= last; ++i) {
+        const Tensor& t = *given[i];
+        if (t.dtype() != DType::kUInt8) {
+          return invalid_argument("input ", i, " must be uint8 E4M3 codes (input_scale), got ",
+                                  t.describe());
+        }
+        decoded[i] = Tensor::empty(DType::kFloat32, t.shape());
+        const uint8_t* src = t.data<uint8_t>();
+        float* dst = decoded[i].data<float>();
+        const float scale = input_scale_;
+        parallel_for(t.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+          for (int64_t e = begin; e < end; ++e) dst[e] = table[src[e]] * scale;
+        });
+        inputs[i] = &decoded[i];
+      }
+    }
+    const Tensor& q = *inputs[0];
     for (int i = 0; i <= last; ++i) {
       const Tensor& t = *inputs[i];
       if (t.dtype() != DType::kFloat32 || t.rank() != 3) {
@@ -516,6 +538,7 @@ class AttentionKernel final : public CpuKernel {
   bool causal_;
   bool zero_masked_rows_;
   float output_scale_;
+  float input_scale_;
   std::optional<FakeQuant> quant_scores_, quant_probs_;
   std::array<std::optional<InputFakeQuant>, 3> input_quant_;
 };
@@ -543,9 +566,19 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs,
                          parse_fake_quant(init.node.attrs, "quant_probs"));
   VITRT_ASSIGN_OR_RETURN(auto input_quant, parse_attention_input_quant(init.node.attrs));
+  float input_scale = 0.0f;
+  if (init.node.attrs.has("input_scale")) {
+    VITRT_ASSIGN_OR_RETURN(input_scale, init.node.attrs.get_float("input_scale", 0.0f));
+    if (!(input_scale > 0.0f) || !std::isfinite(input_scale)) {
+      return invalid_argument("input_scale must be a finite float > 0, got ", input_scale);
+    }
+    if (quant_scores || quant_probs || input_quant[0] || input_quant[1] || input_quant[2]) {
+      return invalid_argument("input_scale (E4M3 inputs) does not combine with quant_*");
+    }
+  }
   return std::unique_ptr<CpuKernel>(
       std::make_unique<AttentionKernel>(heads, scale, causal == 1, zero_rows == 1, output_scale,
-                                        quant_scores, quant_probs, input_quant));
+                                        input_scale, quant_scores, quant_probs, input_quant));
 }
 
 }  // namespace

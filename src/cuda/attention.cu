@@ -1085,6 +1085,12 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   if (args.batch * args.heads * args.sq == 0) return cudaSuccess;
   if (args.sq > (int64_t(1) << 30) || args.sk > (int64_t(1) << 30)) return cudaErrorInvalidValue;
   if (!(args.out_scale >= 0.0f) || !std::isfinite(args.out_scale)) return cudaErrorInvalidValue;
+  if (!(args.in_scale >= 0.0f) || !std::isfinite(args.in_scale)) return cudaErrorInvalidValue;
+  if (args.in_scale > 0.0f) {  // E4M3 codes in: the wgmma form alone
+    return forced_form() == AttentionForm::kAuto || forced_form() == AttentionForm::kWgmma
+               ? launch_attention_sm90(type, args, stream)
+               : cudaErrorNotSupported;
+  }
   // The tensor-core kernels' softmax needs scale > 0 (softmax_step); any other scale, which no
   // exporter writes, runs the scalar kernel.
   // Fake quantization inside (a quantized model's Q/DQ pairs) takes the tensor-core whole form

@@ -531,6 +531,10 @@ cudaError_t launch_fake_quant(Elt type, const void* x, void* y, int64_t n, const
 cudaError_t launch_fake_quant_rows(Elt type, const void* x, int64_t x_stride, void* y, int64_t rows,
                                    int64_t cols, const FakeQuant& quant, float prescale,
                                    cudaStream_t stream);
+// y[i] = e4m3(codes[i]) * scale rounded to `type`, n values: E4M3 codes widened (vitrt.Attention's
+// input_scale where the wgmma form does not run).
+cudaError_t launch_decode_e4m3(Elt type, const uint8_t* codes, int64_t n, float scale, void* y,
+                               cudaStream_t stream);
 
 // ---- ONNX's integer ops (integer_ops.cu) ----
 // DynamicQuantizeLinear of n values of `type`: one block finds the range (always holding 0) and
@@ -667,6 +671,11 @@ struct AttentionArgs {
   // > 0: out is uint8 E4M3 codes of the fp32 result / out_scale (vitrt.Attention's
   // output_scale), else the activation type.
   float out_scale = 0.0f;
+  // > 0: q, k and v are uint8 E4M3 codes of x / in_scale (vitrt.Attention's input_scale; row
+  // strides in codes). Only the wgmma form (cuda/attention_sm90.h) takes them; elsewhere
+  // launch_attention returns cudaErrorNotSupported and the caller widens them first
+  // (launch_decode_e4m3).
+  float in_scale = 0.0f;
   // vitrt.Attention's quant_scores / quant_probs: fake quantization of q k^T before the scale
   // and of the probabilities (ir/fake_quant.h). The kernels take the keys twice with
   // quant_probs: once for each row's max and sum, once for P v. fp16/bf16 run the tensor-core
@@ -674,9 +683,9 @@ struct AttentionArgs {
   bool quant_scores = false, quant_probs = false;
   FakeQuant scores_quant, probs_quant;
 };
-// Supports head dims up to 128. fp16/bf16 run on the tensor cores when head dims, row strides
-// and pointers are whole 16-byte chunks (every fused export); otherwise, and for fp32 (exact),
-// a scalar fp32 kernel.
+// Supports head dims up to 128 (E4M3 codes in: see in_scale). fp16/bf16 run on the tensor cores
+// when head dims, row strides and pointers are whole 16-byte chunks (every fused export);
+// otherwise, and for fp32 (exact), a scalar fp32 kernel.
 cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream);
 
 }  // namespace vitrt::cuda

@@ -15,6 +15,7 @@
 #include <set>
 #include <utility>
 
+#include "cuda/attention_sm90.h"
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
@@ -1005,12 +1006,15 @@ int64_t round_up_64(int64_t n) {
   return (n + 63) / 64 * 64;
 }
 
-// out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes.
+// out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes. in_scale > 0:
+// its input_scale, q, k and v read as E4M3 codes (float_type: the plan's 16-bit type, which
+// the kernel computes in); the wgmma form takes them as they are, elsewhere they are widened
+// into a scratch tensor first.
 class AttentionKernel final : public CudaKernel {
  public:
   AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, bool zero_masked_rows,
-                  float out_scale, std::optional<FakeQuant> quant_scores,
-                  std::optional<FakeQuant> quant_probs,
+                  float out_scale, float in_scale, DType float_type,
+                  std::optional<FakeQuant> quant_scores, std::optional<FakeQuant> quant_probs,
                   std::array<std::optional<InputFakeQuant>, 3> input_quant, NodeId node,
                   std::string name, std::vector<AttentionTactic> tactics)
       : heads_(heads),
@@ -1019,6 +1023,8 @@ class AttentionKernel final : public CudaKernel {
         causal_(causal),
         zero_masked_rows_(zero_masked_rows),
         out_scale_(out_scale),
+        in_scale_(in_scale),
+        float_type_(float_type),
         quant_scores_(quant_scores),
         quant_probs_(quant_probs),
         input_quant_(input_quant),
@@ -1064,7 +1070,17 @@ class AttentionKernel final : public CudaKernel {
         return invalid_argument("mask ", shape_to_string(mask->shape), " does not broadcast to ",
                                 shape_to_string(full));
     }
-    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(q.dtype));
+    const bool codes_in = in_scale_ > 0.0f;
+    if (codes_in) {
+      for (size_t i = 0; i < (packed ? 1 : 3); ++i) {
+        if (in[i]->dtype != DType::kUInt8) {
+          return invalid_argument("input ", i, " must be uint8 E4M3 codes (input_scale), got ",
+                                  dtype_name(in[i]->dtype));
+        }
+      }
+    }
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(codes_in ? float_type_ : q.dtype));
+    const DType act_type = codes_in ? float_type_ : q.dtype;
     AttentionArgs a;
     a.batch = bsz;
     a.heads = heads_;
@@ -1079,6 +1095,7 @@ class AttentionKernel final : public CudaKernel {
     a.causal = causal_;
     a.zero_masked_rows = zero_masked_rows_;
     a.out_scale = out_scale_;
+    a.in_scale = in_scale_;
     a.quant_scores = quant_scores_.has_value();
     a.quant_probs = quant_probs_.has_value();
     if (quant_scores_) a.scores_quant = *quant_scores_;
@@ -1095,6 +1112,19 @@ class AttentionKernel final : public CudaKernel {
       *strides[i] = widths[i];
       scratch_elems += round_up_64(rows[i] * widths[i]);  // 128-byte aligned parts
     }
+    // E4M3 codes the wgmma form cannot take (another GPU, head dims other than 64, more than
+    // 256 keys) are widened to the 16-bit type first, into a scratch tensor of the same layout.
+    // (The pointers are the arena's, 256-byte aligned, and packed q, k, v sit whole 16-byte
+    // chunks apart where the form applies, so the shape pass can decide this without them.)
+    const bool widen_codes =
+        codes_in && !(attention_sm90_available() && attention_sm90_supports(t, a));
+    const int64_t code_elems[3] = {q.numel(), packed ? 0 : in[1]->numel(),
+                                   packed ? 0 : in[2]->numel()};
+    int64_t widened_elems = 0;
+    if (widen_codes) {
+      a.in_scale = 0.0f;
+      for (int64_t e : code_elems) widened_elems += round_up_64(e);
+    }
     const SdpaProblem sp = sdpa_problem(a, t);
     // cuDNN's operation has no mask or causal form. It writes no E4M3 codes either: with
     // output_scale, its 16-bit output goes to a scratch tensor and one pass encodes it (at
@@ -1103,9 +1133,9 @@ class AttentionKernel final : public CudaKernel {
     // every key is masked.
     // Nor fake quantization inside.
     const bool cudnn_form = mask == nullptr && !causal_ && !zero_masked_rows_ && !a.quant_scores &&
-                            !a.quant_probs && cudnn_attention_supports(sp);
+                            !a.quant_probs && !codes_in && cudnn_attention_supports(sp);
     if (!ctx.launch) {
-      out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : q.dtype;
+      out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : act_type;
       out[0].shape = {bsz, sq, heads_ * dv};
       const bool may_use_cudnn =
           cudnn_form && (ctx.tuner != nullptr || chosen(bsz) == kAttentionCudnn);
@@ -1118,6 +1148,11 @@ class AttentionKernel final : public CudaKernel {
         out.emplace_back();
         out.back().dtype = q.dtype;
         out.back().shape = {scratch_elems};
+      }
+      if (widened_elems > 0) {  // scratch: the widened codes
+        out.emplace_back();
+        out.back().dtype = act_type;
+        out.back().shape = {widened_elems};
       }
       // cuDNN's plan is built here, outside any CUDA-graph capture (building may compile and
       // load kernels); a problem it cannot take runs vitrt's kernel.
@@ -1133,6 +1168,30 @@ class AttentionKernel final : public CudaKernel {
     } else {
       a.k = in[1]->data;
       a.v = in[2]->data;
+    }
+    if (widen_codes) {
+      // The packed input, or q, k and v, widened whole; the pointers keep their offsets.
+      char* at = static_cast<char*>(out.back().data);
+      const int64_t esize = static_cast<int64_t>(dtype_size(act_type));
+      const DeviceTensor* srcs[3] = {&q, packed ? nullptr : in[1], packed ? nullptr : in[2]};
+      const void* widened[3] = {};
+      for (int i = 0; i < 3; ++i) {
+        if (srcs[i] == nullptr) continue;
+        VITRT_RETURN_IF_ERROR(
+            cuda_status(launch_decode_e4m3(t, static_cast<const uint8_t*>(srcs[i]->data),
+                                           code_elems[i], in_scale_, at, ctx.stream),
+                        "Attention: widening E4M3 inputs"));
+        widened[i] = at;
+        at += round_up_64(code_elems[i]) * esize;
+      }
+      a.q = widened[0];
+      if (packed) {
+        a.k = byte_offset(widened[0], dq, act_type);
+        a.v = byte_offset(widened[0], 2 * dq, act_type);
+      } else {
+        a.k = widened[1];
+        a.v = widened[2];
+      }
     }
     if (scratch_elems > 0) {
       const void* srcs[3] = {a.q, a.k, a.v};
@@ -1290,6 +1349,8 @@ class AttentionKernel final : public CudaKernel {
   float scale_;
   bool has_scale_, causal_, zero_masked_rows_;
   float out_scale_;
+  float in_scale_;
+  DType float_type_;
   std::optional<FakeQuant> quant_scores_, quant_probs_;
   std::array<std::optional<InputFakeQuant>, 3> input_quant_;
   NodeId node_;
@@ -1513,14 +1574,31 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
                          parse_fake_quant(at, "quant_scores"));
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs, parse_fake_quant(at, "quant_probs"));
   VITRT_ASSIGN_OR_RETURN(auto input_quant, parse_attention_input_quant(at));
+  float in_scale = 0.0f;
+  if (at.has("input_scale")) {
+    VITRT_ASSIGN_OR_RETURN(in_scale, at.get_float("input_scale", 0.0f));
+    if (!(in_scale > 0.0f) || !std::isfinite(in_scale)) {
+      return invalid_model("Attention's input_scale must be a finite float > 0, got ", in_scale);
+    }
+    if (init.float_type != DType::kFloat16 && init.float_type != DType::kBFloat16) {
+      return unsupported("Attention with E4M3 inputs (input_scale) runs in fp16 or bf16 plans, ",
+                         "not ", dtype_name(init.float_type));
+    }
+    for (const char* name : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
+      if (at.has(name)) {
+        return invalid_model("Attention's input_scale does not combine with ", name);
+      }
+    }
+  }
   std::vector<AttentionTactic> tactics;
   if (const Attribute* a = at.find(kAttentionTacticsAttr)) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
-  return std::unique_ptr<CudaKernel>(new AttentionKernel(
-      heads, scale, at.has("scale"), causal != 0, zero_rows != 0, out_scale, quant_scores,
-      quant_probs, input_quant, id, init.node.name, std::move(tactics)));
+  return std::unique_ptr<CudaKernel>(
+      new AttentionKernel(heads, scale, at.has("scale"), causal != 0, zero_rows != 0, out_scale,
+                          in_scale, init.float_type, quant_scores, quant_probs, input_quant, id,
+                          init.node.name, std::move(tactics)));
 }
 
 }  // namespace

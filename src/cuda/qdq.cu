@@ -2,6 +2,8 @@
 // fuses into vitrt.QuantLinear), computed as the CPU kernel does in fp32:
 //   QuantizeLinear:   q = saturate(round_half_to_even(x / scale) + zero_point), NaN -> zero_point
 //   DequantizeLinear: y = float(q - zero_point) * scale
+#include <cuda_fp8.h>
+
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -166,6 +168,29 @@ cudaError_t launch_fake_quant_rows(Elt type, const void* x, int64_t x_stride, vo
       fake_quant_rows_kernel<T, 1><<<grid_for(rows * cols, 256), 256, 0, stream>>>(
           in, x_stride, out, rows, cols, quant, prescale, inv);
     }
+    return cudaGetLastError();
+  });
+}
+
+namespace {
+
+template <typename T>
+__global__ void decode_e4m3_kernel(const uint8_t* codes, int64_t n, float scale, T* y) {
+  VITRT_GRID_STRIDE(i, n) {
+    const __half_raw h = __nv_cvt_fp8_to_halfraw(codes[i], __NV_E4M3);
+    y[i] = from_f<T>(__half2float(__half(h)) * scale);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_decode_e4m3(Elt type, const uint8_t* codes, int64_t n, float scale, void* y,
+                               cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return dispatch_float(type, [&](auto tag) {
+    using T = decltype(tag);
+    decode_e4m3_kernel<T>
+        <<<grid_for(n, 256), 256, 0, stream>>>(codes, n, scale, static_cast<T*>(y));
     return cudaGetLastError();
   });
 }

@@ -36,4 +36,17 @@ std::vector<std::string> linear_inputs_to_calibrate(const Graph& graph,
 // with the reason for those that stay float. A bf16 rule on the CPU sets compute_precision.
 Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptions& options);
 
+// The q, k, v inputs (value names) of each vitrt.Attention node (by node name): what
+// calibration measures for fuse_fp8_attention.
+std::map<std::string, std::vector<std::string>> attention_inputs_to_calibrate(const Graph& graph);
+
+// CUDA fp8 builds, after fuse_quant_producers (src/passes/fuse_fp8_attention.cc): each
+// vitrt.Attention whose q, k, v come from fp8 QuantLinear layers that can write E4M3 codes
+// reads those codes (input_scale), the layers writing them (output_scale), scale =
+// thresholds[the attention's name] (its inputs' calibrated range) / 448. Reports each
+// attention either way.
+Status fuse_fp8_attention(Graph& graph, PassContext& ctx,
+                          const std::map<std::string, float>& thresholds,
+                          const std::vector<quant::PrecisionRule>& rules);
+
 }  // namespace vitrt

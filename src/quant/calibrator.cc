@@ -113,14 +113,14 @@ Result<std::vector<NamedTensor>> load_batch(const CalibrationBatch& batch,
 
 }  // namespace
 
-Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>& value_names,
+Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>& required,
                              const CalibrationOptions& options) {
   const uint64_t fingerprint = graph_fingerprint(graph);
   std::error_code ec;
   if (!options.cache_path.empty() && fs::exists(options.cache_path, ec)) {
     VITRT_ASSIGN_OR_RETURN(Histograms cached,
                            read_calibration_cache(options.cache_path, fingerprint));
-    for (const std::string& name : value_names) {
+    for (const std::string& name : required) {
       if (cached.count(name) == 0) {
         return invalid_argument("calibration cache '", options.cache_path, "' has no data for '",
                                 name, "' (made with other layer rules?): delete it to calibrate ",
@@ -142,6 +142,12 @@ Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>&
     VITRT_ASSIGN_OR_RETURN(config, vision::read_preprocessor_config(options.preprocessor_config));
   }
 
+  std::vector<std::string> value_names = required;
+  for (const std::string& name : options.optional_values) {
+    if (std::find(value_names.begin(), value_names.end(), name) == value_names.end()) {
+      value_names.push_back(name);
+    }
+  }
   // The same graph with the measured values as its outputs.
   Graph probe = graph;
   probe.outputs.clear();

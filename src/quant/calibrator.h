@@ -28,6 +28,9 @@ struct CalibrationOptions {
   int batch_size = 8;   // images per run
   // Read when it exists and matches the model (else an error), written after calibrating.
   std::string cache_path;
+  // Values measured beside the required ones, which a cache may lack (made by an older vitrt):
+  // the q, k, v of attention for fp8 builds.
+  std::vector<std::string> optional_values;
   std::function<void(int done, int total)> progress;
   std::function<void(const std::string&)> log;
 };
@@ -37,8 +40,9 @@ using Histograms = std::map<std::string, AbsHistogram>;
 // The identity of a graph for the cache: a hash of every value's name, dtype and shape.
 uint64_t graph_fingerprint(const Graph& graph);
 
-// Histograms of the values named `value_names` of the (shape-inferred, fp32) graph.
-Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>& value_names,
+// Histograms of the values named `required` (and options.optional_values) of the
+// (shape-inferred, fp32) graph; a cache must hold every required one.
+Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>& required,
                              const CalibrationOptions& options);
 
 // The cache file: text, one histogram per line. Exposed for tests.

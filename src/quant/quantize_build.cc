@@ -1,6 +1,10 @@
 // quantize_for_build: precision rules -> calibration -> quantize_linear.
 #include "quant/quantize_build.h"
 
+#include <algorithm>
+#include <functional>
+#include <map>
+
 #include "ir/op_schema.h"
 #include "passes/quantize_linear.h"
 #include "quant/calibrator.h"
@@ -9,7 +13,8 @@ namespace vitrt::quant {
 namespace {
 
 // `pass`, unless VITRT_DISABLE_FUSIONS names it (as optimize_graph skips a fusion pass).
-Status unless_disabled(const char* name, PassFn pass, Graph& graph, PassContext& ctx) {
+Status unless_disabled(const char* name, const std::function<Status(Graph&, PassContext&)>& pass,
+                       Graph& graph, PassContext& ctx) {
   VITRT_ASSIGN_OR_RETURN(std::set<std::string> disabled, disabled_fusions());
   if (disabled.count(name) != 0) {
     ctx.note(str_cat("optimizer: ", name, " skipped (VITRT_DISABLE_FUSIONS)"));
@@ -72,6 +77,13 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   q.fp8_method = describe(fp8_method);
 
   const std::vector<std::string> to_calibrate = linear_inputs_to_calibrate(graph, q);
+  // CUDA fp8 plans: the attention's q, k, v too, for fuse_fp8_attention.
+  const bool fp8_attention =
+      options.device == "cuda" && options.precision == "fp8" && options.fp8_attention;
+  const std::map<std::string, std::vector<std::string>> attention_inputs =
+      fp8_attention ? attention_inputs_to_calibrate(graph)
+                    : std::map<std::string, std::vector<std::string>>();
+  std::map<std::string, float> attention_thresholds;  // by attention node
   bool already_quantized = false;
   for (const Node& node : graph.nodes) {
     already_quantized |= !node.dead && node.op_type == "QuantLinear";
@@ -105,6 +117,9 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
     c.max_batches = options.calib_batches;
     c.batch_size = options.calib_batch_size;
     c.cache_path = options.calib_cache;
+    for (const auto& [node, names] : attention_inputs) {
+      c.optional_values.insert(c.optional_values.end(), names.begin(), names.end());
+    }
     c.progress = options.calib_progress;
     c.log = options.log;
     VITRT_ASSIGN_OR_RETURN(Histograms histograms, calibrate(graph, to_calibrate, c));
@@ -115,6 +130,21 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
           select_threshold(h, int8_method, QuantGrid::kInt8, options.calib_percentile));
       VITRT_ASSIGN_OR_RETURN(q.fp8_threshold[name], select_threshold(h, fp8_method, QuantGrid::kFp8,
                                                                      options.calib_percentile));
+    }
+    for (const auto& [node, names] : attention_inputs) {
+      float threshold = 0.0f;
+      bool all = true;
+      for (const std::string& name : names) {
+        auto h = histograms.find(name);
+        if (h == histograms.end()) {  // a cache without them: the attention stays 16-bit
+          all = false;
+          break;
+        }
+        VITRT_ASSIGN_OR_RETURN(float t, select_threshold(h->second, fp8_method, QuantGrid::kFp8,
+                                                         options.calib_percentile));
+        threshold = std::max(threshold, t);
+      }
+      if (all) attention_thresholds[node] = threshold;
     }
   }
 
@@ -133,6 +163,15 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   }
   VITRT_RETURN_IF_ERROR(rows_pass(graph, ctx));
   VITRT_RETURN_IF_ERROR(producers_pass(graph, ctx));
+  if (fp8_attention) {
+    VITRT_RETURN_IF_ERROR(unless_disabled(
+        "fuse_fp8_attention",
+        [&](Graph& g, PassContext& c) {
+          return fuse_fp8_attention(g, c, attention_thresholds, q.rules);
+        },
+        graph, ctx));
+  }
+  const auto fp8_attentions = ctx.applied_counts().find("fuse_fp8_attention");
   const auto quantized_edges = ctx.applied_counts().find("fuse_quant_producers");
   log(str_cat("quantization: ", quantized, " linear layers in ", options.precision, ", ", linear,
               " in ", q.float_precision,
@@ -140,6 +179,9 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
                   ? std::string()
                   : str_cat("; ", quantized_edges->second, " activations stay ",
                             options.precision == "int8" ? "INT8" : "FP8", " between layers"),
+              fp8_attentions == ctx.applied_counts().end()
+                  ? std::string()
+                  : str_cat("; ", fp8_attentions->second, " attentions read E4M3 q, k, v"),
               options.verbose || linear == 0 ? "" : " (--verbose says which and why)"));
   graph.compact();
   return infer_shapes(graph);

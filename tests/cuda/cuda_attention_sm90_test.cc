@@ -1,9 +1,10 @@
 // The wgmma attention kernel (cuda/attention_sm90.h) launched directly, against the float64
 // reference on the same 16-bit inputs: every key bucket (64, 80, 128, 208, 256) and the
 // lengths next to their edges, queries past one 64-row tile, packed and separate q/k/v, masks
-// of both layouts, the causal form, fully masked rows (NaN, or 0 with zero_masked_rows) and
-// E4M3 codes out. launch_attention's own choice among its forms is covered by the engine-level
-// CudaAttention tests, whose large-grid cases run this kernel where it is available.
+// of both layouts, the causal form, fully masked rows (NaN, or 0 with zero_masked_rows),
+// E4M3 codes out and E4M3 q, k, v in (against float64 on what the codes decode to).
+// launch_attention's own choice among its forms is covered by the engine-level CudaAttention
+// tests, whose large-grid cases run this kernel where it is available.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -30,6 +31,7 @@ struct Sm90Case {
   bool masked_row = false;  // mask row 1 fully -inf (mask != 0)
   bool zero_rows = false;
   float out_scale = 0.0f;  // > 0: E4M3 codes out
+  float in_scale = 0.0f;   // > 0: q, k, v in as E4M3 codes of x / in_scale (fp8 plans)
 };
 
 std::string describe(const Sm90Case& c) {
@@ -37,7 +39,25 @@ std::string describe(const Sm90Case& c) {
          std::to_string(c.sk) + " H " + std::to_string(c.heads) + (c.packed ? " packed" : "") +
          (c.causal ? " causal" : "") + " mask " + std::to_string(c.mask) +
          (c.masked_row ? " masked row" : "") + (c.zero_rows ? " zero_masked_rows" : "") +
-         (c.out_scale > 0.0f ? " codes" : "");
+         (c.out_scale > 0.0f ? " codes" : "") + (c.in_scale > 0.0f ? " E4M3 in" : "");
+}
+
+// x's E4M3 codes of x / scale, and x replaced by what they decode to (the kernel's inputs).
+std::vector<float> encode_e4m3(Tensor& x, float scale) {
+  std::vector<float> codes(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const uint8_t code = float_to_e4m3(x.data<float>()[i] / scale);
+    codes[static_cast<size_t>(i)] = code;
+    x.data<float>()[i] = e4m3_to_float(code) * scale;
+  }
+  return codes;
+}
+
+// Uploads bytes (one per float of `codes`).
+bool upload_codes(const std::vector<float>& codes, DeviceBuffer* buf) {
+  std::vector<uint8_t> bytes(codes.begin(), codes.end());
+  if (cudaMalloc(&buf->ptr, bytes.size()) != cudaSuccess) return false;
+  return cudaMemcpy(buf->ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice) == cudaSuccess;
 }
 
 float from16(uint16_t x, bool fp16) {
@@ -59,8 +79,11 @@ void run_case(const Sm90Case& c, bool fp16) {
                  .output_scale = c.out_scale,
                  .zero_masked_rows = c.zero_rows};
   Tensor q, k, v, packed;
+  std::vector<float> q_codes, k_codes, v_codes, packed_codes;
+  const bool codes_in = c.in_scale > 0.0f;
   if (c.packed) {
     packed = bf16_random({c.b, c.sq, 3 * d}, 7 + c.sq, -c.amp, c.amp);
+    if (codes_in) packed_codes = encode_e4m3(packed, c.in_scale);
     const auto parts = unpack_qkv(packed);
     q = parts[0];
     k = parts[1];
@@ -69,6 +92,11 @@ void run_case(const Sm90Case& c, bool fp16) {
     q = bf16_random({c.b, c.sq, d}, 11 + c.sq, -c.amp, c.amp);
     k = bf16_random({c.b, c.sk, d}, 13 + c.sk, -c.amp, c.amp);
     v = bf16_random({c.b, c.sk, d}, 17 + c.sk, -1.0f, 1.0f);
+    if (codes_in) {
+      q_codes = encode_e4m3(q, c.in_scale);
+      k_codes = encode_e4m3(k, c.in_scale);
+      v_codes = encode_e4m3(v, c.in_scale);
+    }
   }
   Tensor mask;
   if (c.mask != 0) {
@@ -89,7 +117,24 @@ void run_case(const Sm90Case& c, bool fp16) {
   DeviceBuffer dq, dk, dv, dm, dout;
   const size_t out_elems = static_cast<size_t>(c.b * c.sq * d);
   ASSERT_EQ(cudaMalloc(&dout.ptr, out_elems * 2), cudaSuccess);
-  if (c.packed) {
+  if (codes_in) {
+    a.in_scale = c.in_scale;
+    if (c.packed) {
+      ASSERT_TRUE(upload_codes(packed_codes, &dq));
+      a.q = dq.ptr;
+      a.k = static_cast<uint8_t*>(dq.ptr) + d;
+      a.v = static_cast<uint8_t*>(dq.ptr) + 2 * d;
+      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * d;
+    } else {
+      ASSERT_TRUE(upload_codes(q_codes, &dq));
+      ASSERT_TRUE(upload_codes(k_codes, &dk));
+      ASSERT_TRUE(upload_codes(v_codes, &dv));
+      a.q = dq.ptr;
+      a.k = dk.ptr;
+      a.v = dv.ptr;
+      a.q_row_stride = a.k_row_stride = a.v_row_stride = d;
+    }
+  } else if (c.packed) {
     ASSERT_TRUE(upload(type, values(packed), &dq));
     a.q = dq.ptr;
     a.k = static_cast<uint16_t*>(dq.ptr) + d;
@@ -200,6 +245,40 @@ TEST(CudaAttentionSm90, MatchesFloat64) {
       // E4M3 codes out (the fp8 plan's attention -> proj edge).
       {.b = 2, .sq = 197, .sk = 197, .heads = 2, .packed = true, .out_scale = 0.01f},
       {.b = 1, .sq = 77, .sk = 77, .heads = 2, .causal = true, .out_scale = 0.004f},
+      // E4M3 q, k, v in (the fp8 plan's qkv -> attention edge): ViT's packed 197 tokens with
+      // codes out as in the plan, every bucket, separate inputs, masks, the causal form, one
+      // query row.
+      {.b = 3,
+       .sq = 197,
+       .sk = 197,
+       .heads = 4,
+       .packed = true,
+       .amp = 3.0f,
+       .in_scale = 3.0f / 400},
+      {.b = 2,
+       .sq = 197,
+       .sk = 197,
+       .heads = 2,
+       .packed = true,
+       .out_scale = 0.01f,
+       .in_scale = 1.0f / 448},
+      {.b = 2, .sq = 50, .sk = 50, .heads = 3, .packed = true, .in_scale = 0.01f},
+      {.b = 2, .sq = 77, .sk = 77, .heads = 2, .causal = true, .in_scale = 0.003f},
+      {.b = 1, .sq = 65, .sk = 65, .heads = 2, .amp = 2.0f, .in_scale = 0.005f},
+      {.b = 1, .sq = 129, .sk = 129, .heads = 1, .in_scale = 0.004f},
+      {.b = 1, .sq = 256, .sk = 256, .heads = 2, .amp = 2.0f, .in_scale = 0.006f},
+      {.b = 2, .sq = 3, .sk = 1, .heads = 2, .in_scale = 0.002f},
+      {.b = 3, .sq = 1, .sk = 197, .heads = 4, .amp = 3.0f, .in_scale = 0.01f},
+      {.b = 1, .sq = 150, .sk = 37, .heads = 2, .in_scale = 0.004f},
+      {.b = 2, .sq = 197, .sk = 197, .heads = 2, .mask = 4, .amp = 2.0f, .in_scale = 0.005f},
+      {.b = 2,
+       .sq = 70,
+       .sk = 70,
+       .heads = 2,
+       .mask = 4,
+       .masked_row = true,
+       .zero_rows = true,
+       .in_scale = 0.003f},
   };
   for (const Sm90Case& c : cases) {
     for (const bool fp16 : {true, false}) run_case(c, fp16);
@@ -229,6 +308,14 @@ TEST(CudaAttentionSm90, RefusesWhatItDoesNotTake) {
   cuda::AttentionArgs odd = a;
   odd.q_row_stride = 68 + 2;
   EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, odd));
+  // E4M3 codes in: rows of whole 16-byte chunks (8 16-bit elements are not enough).
+  cuda::AttentionArgs codes = a;
+  codes.in_scale = 0.01f;
+  codes.q_row_stride = codes.k_row_stride = codes.v_row_stride = 64 + 8;
+  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, codes));
+  codes.in_scale = INFINITY;
+  codes.q_row_stride = codes.k_row_stride = codes.v_row_stride = 64;
+  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, codes));
   EXPECT_EQ(cuda::launch_attention_sm90(cuda::Elt::kF32, a, nullptr), cudaErrorNotSupported);
 }
 

@@ -14,6 +14,14 @@
 //   - O = P V: N/16 m64n64k16 wgmmas with V in shared memory, head dim contiguous (MN-major);
 //   - O / sum goes out through the tile's Q buffer as 16-byte row chunks (or 8-byte chunks of
 //     E4M3 codes with out_scale).
+// With in_scale (fp8 plans: q, k and v as E4M3 codes of x / in_scale, written by the qkv GEMM's
+// epilogue) Q and K stay 8-bit: 64-byte rows in the 64-byte swizzle (16-byte chunk c of row r at
+// c ^ ((r / 2) % 4)) and S = Q K^T as two m64nNk32 E4M3 wgmmas, at twice the 16-bit rate and
+// half the bytes loaded. V's codes land unswizzled and are widened to the 16-bit type in V's
+// usual layout while the first Q K^T runs (E4M3 values are exact in fp16 and bf16), so P and
+// P V stay 16-bit: E4M3 P would lose a probability's fourth significant bit, and an 8-bit P V
+// needs V transposed (wgmma takes 8-bit B operands K-major only). in_scale^2 joins the softmax
+// scale and in_scale the output's 1 / sum.
 // CuTe (from the CUTLASS headers) gives only the wgmma instruction wrappers and the descriptor
 // type; the layouts, the pipeline and the softmax are written here.
 #define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED 1
@@ -22,6 +30,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <cmath>
 #include <cstdint>
@@ -40,8 +49,9 @@ namespace {
 namespace gmma = cute::SM90::GMMA;
 
 constexpr int kHeadDim = 64;
-constexpr int kRows = 64;       // query rows per warpgroup (one wgmma's M)
-constexpr int kRowBytes = 128;  // one row of 64 16-bit elements: one swizzle row
+constexpr int kRows = 64;          // query rows per warpgroup (one wgmma's M)
+constexpr int kRowBytes = 128;     // one row of 64 16-bit elements: one swizzle row
+constexpr int kCodeRowBytes = 64;  // one row of 64 E4M3 codes
 
 template <typename T>
 struct CuteType;
@@ -60,6 +70,11 @@ using ScoresOp =
     decltype(gmma::ss_op_selector<typename CuteType<T>::type, typename CuteType<T>::type, float,
                                   cute::Shape<cute::_64, cute::Int<kN>, cute::_16>, gmma::Major::K,
                                   gmma::Major::K>());
+// S (64 x kN) += Q (64 x 32) K^T with E4M3 codes: both operands K-major, as 8-bit wgmma requires.
+template <int kN>
+using ScoresFp8Op = decltype(gmma::ss_op_selector<cute::float_e4m3_t, cute::float_e4m3_t, float,
+                                                  cute::Shape<cute::_64, cute::Int<kN>, cute::_32>,
+                                                  gmma::Major::K, gmma::Major::K>());
 // O (64 x 64) += P (64 x 16 keys, registers) V (16 keys x 64, shared memory, MN-major).
 template <typename T>
 using OutputOp =
@@ -92,6 +107,17 @@ __device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
   d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::B128);
   return d.desc_;
 }
+// The same for K-major E4M3 tiles (Q, K with in_scale) in the 64-byte swizzle: rows of 64 bytes
+// (the whole head dim), groups of 8 rows 512 bytes apart; 32 codes of K are 32 bytes, 2 units.
+__device__ __forceinline__ uint64_t swizzle64_desc(uint32_t addr) {
+  cute::GmmaDescriptor d;
+  d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
+  d.bitfield.leading_byte_offset_ = 1;
+  d.bitfield.stride_byte_offset_ = 512 >> 4;
+  d.bitfield.base_offset_ = 0;
+  d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::B64);
+  return d.desc_;
+}
 
 // Writes through the generic proxy (cp.async) made visible to wgmma's reads (the async proxy).
 __device__ __forceinline__ void fence_async_shared() {
@@ -109,6 +135,44 @@ __device__ __forceinline__ void stage_rows(uint32_t dst, const T* src, int64_t s
   }
 }
 
+// Rows [0, rows) of 64 E4M3 codes (row r at src + r * stride bytes; rows at or past `valid`
+// zero-filled) into the 64-byte swizzle at dst (kSwizzle) or as plain 64-byte rows.
+template <bool kSwizzle>
+__device__ __forceinline__ void stage_code_rows(uint32_t dst, const uint8_t* src, int64_t stride,
+                                                int rows, int valid) {
+  for (int e = static_cast<int>(threadIdx.x); e < rows * 4; e += 128) {
+    const int r = e >> 2, c = e & 3;
+    const bool ok = r < valid;
+    const int chunk = kSwizzle ? c ^ ((r >> 1) & 3) : c;
+    cp_async16(dst + r * kCodeRowBytes + (chunk << 4), src + (ok ? r : 0) * stride + c * 16, ok);
+  }
+}
+
+// V's E4M3 codes (kN plain 64-byte rows at `codes`) widened to T in the 128-byte swizzle at `v`
+// (both generic pointers to shared memory). Exact: every E4M3 value is an fp16 and a bf16.
+template <typename T>
+__device__ __forceinline__ void widen_v(unsigned char* v, const unsigned char* codes, int rows) {
+  for (int e = static_cast<int>(threadIdx.x); e < rows * 8; e += 128) {
+    const int r = e >> 3, c = e & 7;
+    const uint2 in = *reinterpret_cast<const uint2*>(codes + r * kCodeRowBytes + c * 8);
+    const uint32_t w[2] = {in.x, in.y};
+    uint32_t out[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const auto pair = static_cast<__nv_fp8x2_storage_t>(w[i >> 1] >> (16 * (i & 1)));
+      const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(pair, __NV_E4M3);
+      if constexpr (std::is_same_v<T, __half>) {
+        out[i] = static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
+      } else {
+        const float2 f = __half22float2(__half2(h));
+        out[i] = pack_pair<T>(f.x, f.y);
+      }
+    }
+    *reinterpret_cast<uint4*>(v + r * kRowBytes + ((c ^ (r & 7)) << 4)) =
+        make_uint4(out[0], out[1], out[2], out[3]);
+  }
+}
+
 // Registers: the scores (kN / 2 a thread) live beside O (32) and P (kN / 4): 4 blocks of 128
 // threads a multiprocessor up to 64 keys, 3 up to 208 (168 registers), 2 above. kMasked (an
 // additive mask or the causal form): the per-key index math costs registers, so 2 above 64.
@@ -117,25 +181,36 @@ constexpr int min_blocks() {
   return kN <= 64 ? 4 : kMasked ? 2 : kN <= 208 ? 3 : 2;
 }
 
-template <int kN>
+// Two Q buffers of 64 rows x 128 bytes (also the output's staging; E4M3 Q fills half), K (128-
+// or 64-byte rows), V (128-byte rows) and, with E4M3 inputs, V's codes before widening.
+template <int kN, bool kCodesIn>
 constexpr size_t smem_bytes() {
-  return 1024 + static_cast<size_t>(2 * kRows + 2 * kN) * kRowBytes;  // 1024: alignment slack
+  constexpr int k_row = kCodesIn ? kCodeRowBytes : kRowBytes;
+  constexpr int v_codes = kCodesIn ? kCodeRowBytes : 0;
+  return 1024 + static_cast<size_t>(2 * kRows * kRowBytes) +  // 1024: alignment slack
+         static_cast<size_t>(kN) * (k_row + kRowBytes + v_codes);
 }
 
-template <typename T, typename Y, int kN, bool kMasked>
+// T: the plan's 16-bit type (q, k and v's, or with kCodesIn V's widened type and P's); Y: the
+// output's (T, or uint8_t E4M3 codes with out_scale); kCodesIn: q, k, v are E4M3 codes of
+// x / in_scale.
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
 __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     attention_sm90_kernel(AttentionArgs a, int tiles_per_block) {
   static_assert(kN % 16 == 0 && kN <= 256, "key buckets are whole 16-key steps, at most 256");
-  using Scores = ScoresOp<T, kN>;
+  using In = std::conditional_t<kCodesIn, uint8_t, T>;
+  using Scores = std::conditional_t<kCodesIn, ScoresFp8Op<kN>, ScoresOp<T, kN>>;
   using Output = OutputOp<T>;
+  constexpr int kQkRowBytes = kCodesIn ? kCodeRowBytes : kRowBytes;
   static_assert(sizeof(typename Scores::CRegisters) == kN / 2 * sizeof(float));
   static_assert(sizeof(typename Output::CRegisters) == 32 * sizeof(float));
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const uint32_t raw = smem_addr(smem_raw);
   const uint32_t base = (raw + 1023u) & ~1023u;
   unsigned char* base_ptr = smem_raw + (base - raw);
-  // Two Q tiles (the next one lands while this one is worked on), then K and V.
-  const uint32_t k_s = base + 2 * kRows * kRowBytes, v_s = k_s + kN * kRowBytes;
+  // Two Q tiles (the next one lands while this one is worked on), then K and V (and V's codes).
+  const uint32_t k_s = base + 2 * kRows * kRowBytes, v_s = k_s + kN * kQkRowBytes;
+  const uint32_t vc_s = v_s + kN * kRowBytes;
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -145,27 +220,41 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   const int q_tiles = (sq + kRows - 1) / kRows;
   const int tiles = min(tiles_per_block, q_tiles - first);
 
-  const T* qg = static_cast<const T*>(a.q) + b * a.sq * a.q_row_stride + h * kHeadDim;
-  const T* kg = static_cast<const T*>(a.k) + b * a.sk * a.k_row_stride + h * kHeadDim;
-  const T* vg = static_cast<const T*>(a.v) + b * a.sk * a.v_row_stride + h * kHeadDim;
+  const In* qg = static_cast<const In*>(a.q) + b * a.sq * a.q_row_stride + h * kHeadDim;
+  const In* kg = static_cast<const In*>(a.k) + b * a.sk * a.k_row_stride + h * kHeadDim;
+  const In* vg = static_cast<const In*>(a.v) + b * a.sk * a.v_row_stride + h * kHeadDim;
   const auto stage_q = [&](int tile) {
     const int q0 = (first + tile) * kRows;
-    stage_rows<T>(base + (tile & 1) * kRows * kRowBytes, qg + q0 * a.q_row_stride, a.q_row_stride,
-                  kRows, sq - q0);
+    const uint32_t dst = base + (tile & 1) * kRows * kRowBytes;
+    if constexpr (kCodesIn) {
+      stage_code_rows<true>(dst, qg + q0 * a.q_row_stride, a.q_row_stride, kRows, sq - q0);
+    } else {
+      stage_rows<T>(dst, qg + q0 * a.q_row_stride, a.q_row_stride, kRows, sq - q0);
+    }
   };
   // cp.async groups: Q[0] with K, then V (it lands while the first Q K^T runs), then Q[1];
   // after each tile one more (Q[tile + 2], or empty), so that Q[tile] is always complete
   // once all but the newest group are.
   stage_q(0);
-  stage_rows<T>(k_s, kg, a.k_row_stride, kN, sk);
-  cp_async_commit();
-  stage_rows<T>(v_s, vg, a.v_row_stride, kN, sk);
+  if constexpr (kCodesIn) {
+    stage_code_rows<true>(k_s, kg, a.k_row_stride, kN, sk);
+    cp_async_commit();
+    stage_code_rows<false>(vc_s, vg, a.v_row_stride, kN, sk);
+  } else {
+    stage_rows<T>(k_s, kg, a.k_row_stride, kN, sk);
+    cp_async_commit();
+    stage_rows<T>(v_s, vg, a.v_row_stride, kN, sk);
+  }
   cp_async_commit();
   if (tiles > 1) stage_q(1);
   cp_async_commit();
 
-  const float scale_log2 = a.scale * 1.4426950408889634f, inv_scale = 1.0f / a.scale;
-  const uint64_t k_desc = swizzle128_desc(k_s), v_desc = swizzle128_desc(v_s);
+  // With codes in, S is in units of in_scale^2 and O of in_scale.
+  const float qk_scale = kCodesIn ? a.scale * a.in_scale * a.in_scale : a.scale;
+  const float scale_log2 = qk_scale * 1.4426950408889634f, inv_scale = 1.0f / qk_scale;
+  const float v_scale = kCodesIn ? a.in_scale : 1.0f;
+  const uint64_t v_desc = swizzle128_desc(v_s);
+  const uint64_t k_desc = kCodesIn ? swizzle64_desc(k_s) : swizzle128_desc(k_s);
   constexpr bool kCodes = std::is_same_v<Y, uint8_t>;
   [[maybe_unused]] const Divisor out_div = divisor_of(a.out_scale);
   Y* out = static_cast<Y*>(a.out);
@@ -189,15 +278,26 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
 #pragma unroll
     for (int i = 0; i < kN / 2; ++i) cute::warpgroup_fence_operand(s[i]);
     cute::warpgroup_arrive();
-    const uint64_t q_desc = swizzle128_desc(base + (tile & 1) * kRows * kRowBytes);
+    const uint32_t q_s = base + (tile & 1) * kRows * kRowBytes;
+    const uint64_t q_desc = kCodesIn ? swizzle64_desc(q_s) : swizzle128_desc(q_s);
+    // 16 elements of the head dim a step (32 codes with codes in): 32 bytes, 2 units of the
+    // descriptor's address.
+    constexpr int kSteps = kHeadDim * static_cast<int>(sizeof(In)) / 32;
 #pragma unroll
-    for (int ks = 0; ks < kHeadDim / 16; ++ks) {
-      // 16 elements of the head dim: 32 bytes, 2 units of the descriptor's address.
+    for (int ks = 0; ks < kSteps; ++ks) {
       scores_mma<Scores>(q_desc + 2 * ks, k_desc + 2 * ks, s,
                          ks == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
                          std::make_index_sequence<kN / 2>{});
     }
     cute::warpgroup_commit_batch();
+    if constexpr (kCodesIn) {
+      // V's codes (the group after Q[0] and K) widened while the first Q K^T runs.
+      if (tile == 0) {
+        cp_async_wait<1>();
+        __syncthreads();
+        widen_v<T>(base_ptr + (v_s - base), base_ptr + (vc_s - base), kN);
+      }
+    }
     cute::warpgroup_wait<0>();
 #pragma unroll
     for (int i = 0; i < kN / 2; ++i) cute::warpgroup_fence_operand(s[i]);
@@ -295,8 +395,8 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
       l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
     }
 
-    if (tile == 0) {  // V (the group after Q[0] and K)
-      cp_async_wait<1>();
+    if (tile == 0) {  // V (the group after Q[0] and K; with codes in, widened above)
+      if constexpr (!kCodesIn) cp_async_wait<1>();
       fence_async_shared();
       __syncthreads();
     }
@@ -334,7 +434,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     unsigned char* stage = base_ptr + (tile & 1) * kRows * kRowBytes + warp * 16 * kRowBytes;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const float inv = a.zero_masked_rows && l[r] == 0.0f ? 0.0f : 1.0f / l[r];
+      const float inv = a.zero_masked_rows && l[r] == 0.0f ? 0.0f : v_scale / l[r];
       unsigned char* dst_row = stage + (g + 8 * r) * kRowBytes;
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
@@ -394,39 +494,46 @@ int tiles_per_block(const AttentionArgs& a) {
   return per;
 }
 
-template <typename T, typename Y, int kN, bool kMasked>
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
 cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
-  constexpr size_t smem = smem_bytes<kN>();
+  constexpr size_t smem = smem_bytes<kN, kCodesIn>();
+  const auto kernel = attention_sm90_kernel<T, Y, kN, kMasked, kCodesIn>;
   // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
-  static const cudaError_t opted = cudaFuncSetAttribute(
-      attention_sm90_kernel<T, Y, kN, kMasked>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  static const cudaError_t opted =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (opted != cudaSuccess) return opted;
   const int64_t q_tiles = (a.sq + kRows - 1) / kRows;
   const int per_block = tiles_per_block(a);
   const dim3 grid(static_cast<unsigned>((q_tiles + per_block - 1) / per_block),
                   static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch));
-  attention_sm90_kernel<T, Y, kN, kMasked><<<grid, 128, smem, stream>>>(a, per_block);
+  kernel<<<grid, 128, smem, stream>>>(a, per_block);
   return cudaGetLastError();
 }
 
-template <typename T, typename Y, int kN>
+template <typename T, typename Y, int kN, bool kCodesIn>
 cudaError_t launch_bucket(const AttentionArgs& a, cudaStream_t stream) {
-  return a.mask != nullptr || a.causal ? launch_form<T, Y, kN, true>(a, stream)
-                                       : launch_form<T, Y, kN, false>(a, stream);
+  return a.mask != nullptr || a.causal ? launch_form<T, Y, kN, true, kCodesIn>(a, stream)
+                                       : launch_form<T, Y, kN, false, kCodesIn>(a, stream);
 }
 
-template <typename T, typename Y>
+template <typename T, typename Y, bool kCodesIn>
 cudaError_t launch_keys(const AttentionArgs& a, cudaStream_t stream) {
-  if (a.sk <= 64) return launch_bucket<T, Y, 64>(a, stream);
-  if (a.sk <= 80) return launch_bucket<T, Y, 80>(a, stream);
-  if (a.sk <= 128) return launch_bucket<T, Y, 128>(a, stream);
-  if (a.sk <= 208) return launch_bucket<T, Y, 208>(a, stream);
-  return launch_bucket<T, Y, 256>(a, stream);
+  if (a.sk <= 64) return launch_bucket<T, Y, 64, kCodesIn>(a, stream);
+  if (a.sk <= 80) return launch_bucket<T, Y, 80, kCodesIn>(a, stream);
+  if (a.sk <= 128) return launch_bucket<T, Y, 128, kCodesIn>(a, stream);
+  if (a.sk <= 208) return launch_bucket<T, Y, 208, kCodesIn>(a, stream);
+  return launch_bucket<T, Y, 256, kCodesIn>(a, stream);
+}
+
+template <typename T, bool kCodesIn>
+cudaError_t launch_out(const AttentionArgs& a, cudaStream_t stream) {
+  return a.out_scale > 0.0f ? launch_keys<T, uint8_t, kCodesIn>(a, stream)
+                            : launch_keys<T, T, kCodesIn>(a, stream);
 }
 
 template <typename T>
-cudaError_t launch_out(const AttentionArgs& a, cudaStream_t stream) {
-  return a.out_scale > 0.0f ? launch_keys<T, uint8_t>(a, stream) : launch_keys<T, T>(a, stream);
+cudaError_t launch_in(const AttentionArgs& a, cudaStream_t stream) {
+  return a.in_scale > 0.0f ? launch_out<T, true>(a, stream) : launch_out<T, false>(a, stream);
 }
 
 }  // namespace
@@ -436,12 +543,15 @@ bool attention_sm90_available() {
 }
 
 bool attention_sm90_supports(Elt type, const AttentionArgs& a) {
+  // E4M3 codes in: rows of whole 16-byte chunks of codes.
+  const int64_t chunk = a.in_scale > 0.0f ? 16 : 8;
   return (type == Elt::kF16 || type == Elt::kBF16) && a.dh == kHeadDim && a.dv == kHeadDim &&
          a.sk >= 1 && a.sk <= kSm90AttentionMaxKeys && a.sq >= 1 && a.sq <= (int64_t(1) << 30) &&
          a.heads >= 1 && a.heads <= 65535 && a.batch >= 1 && a.batch <= 65535 && !a.quant_scores &&
          !a.quant_probs && a.scale > 0.0f && std::isfinite(a.scale) && a.out_scale >= 0.0f &&
-         std::isfinite(a.out_scale) && a.q_row_stride % 8 == 0 && a.k_row_stride % 8 == 0 &&
-         a.v_row_stride % 8 == 0 && aligned16(a.q) && aligned16(a.k) && aligned16(a.v) &&
+         std::isfinite(a.out_scale) && a.in_scale >= 0.0f && std::isfinite(a.in_scale) &&
+         a.q_row_stride % chunk == 0 && a.k_row_stride % chunk == 0 &&
+         a.v_row_stride % chunk == 0 && aligned16(a.q) && aligned16(a.k) && aligned16(a.v) &&
          aligned16(a.out);
 }
 
@@ -449,7 +559,7 @@ cudaError_t launch_attention_sm90(Elt type, const AttentionArgs& a, cudaStream_t
   if (!attention_sm90_available() || !attention_sm90_supports(type, a)) {
     return cudaErrorNotSupported;
   }
-  return type == Elt::kF16 ? launch_out<__half>(a, stream) : launch_out<__nv_bfloat16>(a, stream);
+  return type == Elt::kF16 ? launch_in<__half>(a, stream) : launch_in<__nv_bfloat16>(a, stream);
 }
 
 }  // namespace vitrt::cuda

@@ -18,7 +18,11 @@
 //            ir/fake_quant.h); quant_q, quant_k, quant_v (optional, the same form) with
 //            prescale_q, prescale_k, prescale_v (floats, default 1, only with the matching
 //            quant_*): the operand is read as fake_quant(x * prescale) (x * prescale in fp32),
-//            the Q/DQ pairs quantizers put on both inputs of both attention MatMuls
+//            the Q/DQ pairs quantizers put on both inputs of both attention MatMuls;
+//            input_scale (float > 0, optional): q, k and v (or the packed qkv) are uint8 FP8
+//            E4M3 codes of x / input_scale, as an fp8 vitrt.QuantLinear writes them with
+//            output_scale (fp8 plans' q, k, v: the attention reads 8-bit operands); not with
+//            quant_*
 //   output   [B, Sq, H*Dv], heads merged: float32, or uint8 codes with output_scale
 #include <cmath>
 
@@ -75,9 +79,26 @@ Status infer_attention(InferContext& ctx) {
     return ctx.error("key and value must be given together (inputs 1 and 2)");
   }
   const int last_qkv = packed ? 0 : 2;
+  DType in_dtype = DType::kFloat32;
+  if (ctx.attrs().has("input_scale")) {
+    VITRT_ASSIGN_OR_RETURN(float input_scale, ctx.attrs().get_float("input_scale", 0.0f));
+    if (!(input_scale > 0.0f) || !std::isfinite(input_scale)) {
+      return ctx.error("attribute 'input_scale' must be a finite float > 0, got ", input_scale);
+    }
+    for (const char* name : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
+      if (ctx.attrs().has(name)) {
+        return ctx.error("attribute 'input_scale' (E4M3 inputs) does not combine with '", name,
+                         "'");
+      }
+    }
+    in_dtype = DType::kUInt8;
+  }
   for (int i = 0; i <= last_qkv; ++i) {
-    if (ctx.input_dtype(i) != DType::kFloat32) {
-      return ctx.error("input ", i, " must be float32, got ", dtype_name(ctx.input_dtype(i)));
+    if (ctx.input_dtype(i) != in_dtype) {
+      return ctx.error(
+          "input ", i, " must be ",
+          in_dtype == DType::kUInt8 ? "uint8 E4M3 codes (input_scale is set)" : "float32", ", got ",
+          dtype_name(ctx.input_dtype(i)));
     }
   }
   if (ctx.has_input(3) && ctx.input_dtype(3) != DType::kFloat32) {
