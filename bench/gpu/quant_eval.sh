@@ -6,12 +6,14 @@
 # image is in both.
 #
 #   bench/gpu/quant_eval.sh BIN_DIR REPO_ROOT OUT_DIR
+#   FIXTURE=DIR (another model trained by python/train_digits_vit.py, e.g. with --embed-dim 128
+#   --heads 2: head dim 64, which fp8 plans' E4M3 attention takes) PRECISIONS="fp16 fp8"
 set -u
 bin="$1"
 root="$2"
 out="$3"
 mkdir -p "$out/calib" "$out/eval"
-fixture="$root/tests/data/digits_vit"
+fixture="${FIXTURE:-$root/tests/data/digits_vit}"
 files=$(ls "$fixture/images" | sort)
 i=0
 for f in $files; do
@@ -24,7 +26,7 @@ np.save(sys.argv[2], np.load(sys.argv[1])[64:])
 " "$fixture/labels.npy" "$out/eval_labels.npy"
 cfg="$fixture/preprocessor_config.json"
 printf "%-6s %-10s %-10s %-12s %-10s %-10s\n" plan cos_mean cos_min top1_agree top1_plan top1_fp32 > "$out/table.txt"
-for p in fp32 fp16 int8 fp8; do
+for p in ${PRECISIONS:-fp32 fp16 int8 fp8}; do
   extra=""
   [ "$p" = int8 ] || [ "$p" = fp8 ] && extra="--calib-data $out/calib --calib-config $cfg"
   "$bin/vitrt" build "$fixture/model.onnx" -o "$out/digits.$p.plan" --device ${DEVICE:-cuda} --precision $p \
