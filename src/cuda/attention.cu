@@ -1078,6 +1078,12 @@ bool quant_whole_fits(const AttentionArgs& a) {
 
 }  // namespace
 
+bool attention_takes_codes(Elt type, const AttentionArgs& args) {
+  const AttentionForm form = forced_form();
+  return (form == AttentionForm::kAuto || form == AttentionForm::kWgmma) &&
+         attention_sm90_available() && attention_sm90_supports(type, args);
+}
+
 cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream) {
   if (args.dh > kMaxHeadDim || args.dv > kMaxHeadDim || args.dh < 1 || args.dv < 1) {
     return cudaErrorInvalidValue;
@@ -1087,9 +1093,8 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   if (!(args.out_scale >= 0.0f) || !std::isfinite(args.out_scale)) return cudaErrorInvalidValue;
   if (!(args.in_scale >= 0.0f) || !std::isfinite(args.in_scale)) return cudaErrorInvalidValue;
   if (args.in_scale > 0.0f) {  // E4M3 codes in: the wgmma form alone
-    return forced_form() == AttentionForm::kAuto || forced_form() == AttentionForm::kWgmma
-               ? launch_attention_sm90(type, args, stream)
-               : cudaErrorNotSupported;
+    return attention_takes_codes(type, args) ? launch_attention_sm90(type, args, stream)
+                                             : cudaErrorNotSupported;
   }
   // The tensor-core kernels' softmax needs scale > 0 (softmax_step); any other scale, which no
   // exporter writes, runs the scalar kernel.

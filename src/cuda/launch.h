@@ -672,9 +672,9 @@ struct AttentionArgs {
   // output_scale), else the activation type.
   float out_scale = 0.0f;
   // > 0: q, k and v are uint8 E4M3 codes of x / in_scale (vitrt.Attention's input_scale; row
-  // strides in codes). Only the wgmma form (cuda/attention_sm90.h) takes them; elsewhere
-  // launch_attention returns cudaErrorNotSupported and the caller widens them first
-  // (launch_decode_e4m3).
+  // strides in codes). Only the wgmma form (cuda/attention_sm90.h) takes them: where
+  // attention_takes_codes is false launch_attention returns cudaErrorNotSupported, and the
+  // caller widens them first (launch_decode_e4m3).
   float in_scale = 0.0f;
   // vitrt.Attention's quant_scores / quant_probs: fake quantization of q k^T before the scale
   // and of the probabilities (ir/fake_quant.h). The kernels take the keys twice with
@@ -687,5 +687,8 @@ struct AttentionArgs {
 // when head dims, row strides and pointers are whole 16-byte chunks (every fused export);
 // otherwise, and for fp32 (exact), a scalar fp32 kernel.
 cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream);
+// Whether launch_attention takes `args` with in_scale > 0 (E4M3 q, k, v) as they are: the
+// wgmma form runs here, takes the shape, and VITRT_ATTENTION does not force another form.
+bool attention_takes_codes(Elt type, const AttentionArgs& args);
 
 }  // namespace vitrt::cuda

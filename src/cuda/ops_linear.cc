@@ -15,7 +15,6 @@
 #include <set>
 #include <utility>
 
-#include "cuda/attention_sm90.h"
 #include "cuda/cublaslt_matmul.h"
 #include "cuda/cuda_kernel.h"
 #include "cuda/cudnn_attention.h"
@@ -1116,8 +1115,7 @@ class AttentionKernel final : public CudaKernel {
     // 256 keys) are widened to the 16-bit type first, into a scratch tensor of the same layout.
     // (The pointers are the arena's, 256-byte aligned, and packed q, k, v sit whole 16-byte
     // chunks apart where the form applies, so the shape pass can decide this without them.)
-    const bool widen_codes =
-        codes_in && !(attention_sm90_available() && attention_sm90_supports(t, a));
+    const bool widen_codes = codes_in && !attention_takes_codes(t, a);
     const int64_t code_elems[3] = {q.numel(), packed ? 0 : in[1]->numel(),
                                    packed ? 0 : in[2]->numel()};
     int64_t widened_elems = 0;
