@@ -73,6 +73,50 @@ TEST_F(QuantCli, CalibratesOnImagesAndReusesTheCache) {
   EXPECT_TRUE(contains(inspected.text, "build option quantization: int8")) << inspected.text;
 }
 
+// CUDA fp8 builds (no GPU needed: the optimizer and the calibration run on the CPU, the
+// tactic timing is skipped without one): the qkv layers' E4M3 codes into the attention of a
+// head-dim-64 model, each attention reported; --no-fp8-attention turns it off, and a
+// calibration cache that such a build (or an older vitrt) wrote, without q, k, v's ranges,
+// still works and leaves them 16-bit.
+TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
+  const std::string model =
+      (fs::path(VITRT_SOURCE_DIR) / "tests/data/vit_head64/model.onnx").string();
+  const std::string plan = (dir_ / "h64.plan").string();
+  const std::string data = "--calib-data '" + (dir_ / "images").string() + "' --calib-config '" +
+                           (dir_ / "preprocessor_config.json").string() + "'";
+  const std::string cache = " --calib-cache '" + (dir_ / "off.cache").string() + "'";
+  auto build = [&](const std::string& extra) {
+    return run_vitrt("build '" + model + "' -o '" + plan + "' --precision fp8 " + extra, dir_);
+  };
+  Output cpu = build("--verbose " + data);
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.text;
+  EXPECT_FALSE(contains(cpu.text, "fuse_fp8_attention")) << cpu.text;  // CUDA plans only
+
+  Output cuda = build("--device cuda --verbose " + data);
+  if (contains(cuda.text, "built without the CUDA backend")) {
+    GTEST_SKIP() << "this vitrt has no CUDA backend";
+  }
+  ASSERT_EQ(cuda.exit_code, 0) << cuda.text;
+  EXPECT_TRUE(contains(cuda.text, "[fuse_fp8_attention] Attention '/blocks/blocks.0/attn/"))
+      << cuda.text;
+  EXPECT_TRUE(contains(cuda.text, "reads q, k, v as E4M3 codes")) << cuda.text;
+  EXPECT_TRUE(contains(cuda.text, "2 attentions read E4M3 q, k, v")) << cuda.text;
+  Output nodes = run_vitrt("inspect '" + plan + "' --nodes", dir_);
+  EXPECT_TRUE(contains(nodes.text, "qkv/MatMul_output_0 uint8[")) << nodes.text;
+
+  Output off = build("--device cuda --verbose --no-fp8-attention " + data + cache);
+  ASSERT_EQ(off.exit_code, 0) << off.text;
+  EXPECT_FALSE(contains(off.text, "fuse_fp8_attention")) << off.text;
+  EXPECT_FALSE(contains(off.text, "attentions read E4M3")) << off.text;
+
+  Output old_cache = build("--device cuda --verbose" + cache);
+  ASSERT_EQ(old_cache.exit_code, 0) << old_cache.text;
+  EXPECT_TRUE(contains(old_cache.text, "calibration: reused")) << old_cache.text;
+  EXPECT_TRUE(contains(old_cache.text, "q, k, v stay float: no calibrated range"))
+      << old_cache.text;
+  EXPECT_FALSE(contains(old_cache.text, "attentions read E4M3")) << old_cache.text;
+}
+
 TEST_F(QuantCli, UsageErrors) {
   Output missing = run_vitrt(build_args("--precision int8"), dir_);
   EXPECT_EQ(missing.exit_code, 1) << missing.text;
