@@ -61,8 +61,8 @@ constexpr const char* kHelp =
     "                       outputs; taken only where faster, and said in --verbose)\n"
     "  --no-fp8-fast-accum  cuda fp8: never time FP8 GEMMs with fast accumulation (the tensor\n"
     "                       cores' accumulator unpromoted; taken only where faster)\n"
-    "  --fp8-attention      cuda fp8: the qkv layer writes E4M3 codes and the attention's\n"
-    "                       Q K^T runs on 8-bit tensor cores (default: q, k, v stay 16-bit)\n"
+    "  --no-fp8-attention   cuda fp8: q, k, v stay 16-bit (default: the qkv layer writes E4M3\n"
+    "                       codes and the attention's Q K^T runs on 8-bit tensor cores)\n"
     "  --calib-data DIR     int8/fp8: calibration inputs: images (.jpg .png .webp .gif .bmp\n"
     "                       .tif, for one-input image models), .npy files (one input tensor\n"
     "                       each), or sub-folders with NAME.npy for each model input (one\n"
@@ -90,17 +90,26 @@ const char* const kPrecisions[] = {"fp32", "fp16", "bf16", "int8", "fp8"};
 }  // namespace
 
 int build_command(const std::vector<std::string>& words) {
-  Result<CliArgs> parsed = CliArgs::parse(
-      words, {{"--output", "-o", true, false},       {"--precision", "", true, false},
-              {"--device", "", true, false},         {"--tf32", "", false, false},
-              {"--verbose", "", false, false},       {"--profile", "", true, true},
-              {"--timing-cache", "", true, false},   {"--no-tactics", "", false, false},
-              {"--exact-gelu", "", false, false},    {"--no-fp8-fast-accum", "", false, false},
-              {"--fp8-attention", "", false, false}, {"--no-optimize", "", false, false},
-              {"--calib-data", "", true, false},     {"--calib-config", "", true, false},
-              {"--calib-method", "", true, false},   {"--calib-percentile", "", true, false},
-              {"--calib-batches", "", true, false},  {"--calib-batch-size", "", true, false},
-              {"--calib-cache", "", true, false},    {"--layer-precision", "", true, true}});
+  Result<CliArgs> parsed = CliArgs::parse(words, {{"--output", "-o", true, false},
+                                                  {"--precision", "", true, false},
+                                                  {"--device", "", true, false},
+                                                  {"--tf32", "", false, false},
+                                                  {"--verbose", "", false, false},
+                                                  {"--profile", "", true, true},
+                                                  {"--timing-cache", "", true, false},
+                                                  {"--no-tactics", "", false, false},
+                                                  {"--exact-gelu", "", false, false},
+                                                  {"--no-fp8-fast-accum", "", false, false},
+                                                  {"--no-fp8-attention", "", false, false},
+                                                  {"--no-optimize", "", false, false},
+                                                  {"--calib-data", "", true, false},
+                                                  {"--calib-config", "", true, false},
+                                                  {"--calib-method", "", true, false},
+                                                  {"--calib-percentile", "", true, false},
+                                                  {"--calib-batches", "", true, false},
+                                                  {"--calib-batch-size", "", true, false},
+                                                  {"--calib-cache", "", true, false},
+                                                  {"--layer-precision", "", true, true}});
   if (!parsed.ok()) return usage_error("build", parsed.status().message());
   const CliArgs& args = *parsed;
   if (args.help()) {
@@ -139,7 +148,7 @@ int build_command(const std::vector<std::string>& words) {
   options.select_tactics = !args.has("--no-tactics");
   options.exact_gelu = args.has("--exact-gelu");
   options.fp8_fast_accum = !args.has("--no-fp8-fast-accum");
-  options.fp8_attention = args.has("--fp8-attention");
+  options.fp8_attention = !args.has("--no-fp8-attention");
   if (clip_dir && !options.profiles.empty()) {
     return usage_error("build",
                        "--profile applies to one ONNX model; a CLIP folder's towers have "

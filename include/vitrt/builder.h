@@ -39,9 +39,8 @@ struct BuildOptions {
   bool fp8_fast_accum = true;
   // CUDA fp8 builds: the qkv layers write E4M3 codes and the attention reads them (Q K^T on
   // 8-bit tensor cores; P and P V stay 16-bit), where the kernel takes the shapes (head dims
-  // 64, up to 256 tokens). Off by default until a GPU has run the kernel (bench/gpu/RESULTS.md,
-  // session 34): q, k, v stay 16-bit.
-  bool fp8_attention = false;
+  // 64, up to 256 tokens). Off: q, k, v stay 16-bit.
+  bool fp8_attention = true;
   // int8 / fp8 builds (src/quant/calibrator.h explains each).
   std::string calib_data;           // folder of images, .npy files or NAME.npy folders
   std::string calib_config;         // HF preprocessor_config.json for images

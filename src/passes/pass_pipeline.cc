@@ -150,14 +150,15 @@ const std::vector<Pass>& default_passes() {
 }
 
 // VITRT_DISABLE_FUSIONS=name[,name...]: fusion passes to skip, to measure what one brings (the
-// graph stays correct without any fusion), the quantized builds' fuse_quant_producers included,
-// and select_query_rows: select_rows_early's moves into attention alone.
+// graph stays correct without any fusion), the quantized builds' fuse_quant_producers and
+// fuse_fp8_attention included, and select_query_rows: select_rows_early's moves into attention
+// alone.
 // Unknown names are an error that lists the passes.
 Result<std::set<std::string>> disabled_fusions() {
   std::set<std::string> names;
   const char* env = std::getenv("VITRT_DISABLE_FUSIONS");
   if (env == nullptr) return names;
-  // The fusion passes, then the names beside them: the quantized builds' pass and a part of
+  // The fusion passes, then the names beside them: the quantized builds' passes and a part of
   // select_rows_early.
   std::set<std::string> known;
   std::string all;
@@ -165,7 +166,7 @@ Result<std::set<std::string>> disabled_fusions() {
     known.insert(p.name);
     all += str_cat(all.empty() ? "" : ", ", p.name);
   }
-  for (const char* other : {"fuse_quant_producers", "select_query_rows"}) {
+  for (const char* other : {"fuse_quant_producers", "fuse_fp8_attention", "select_query_rows"}) {
     known.insert(other);
     all += str_cat(", ", other);
   }

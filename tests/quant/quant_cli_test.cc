@@ -75,9 +75,9 @@ TEST_F(QuantCli, CalibratesOnImagesAndReusesTheCache) {
 
 // CUDA fp8 builds (no GPU needed: the optimizer and the calibration run on the CPU, the
 // tactic timing is skipped without one): the qkv layers' E4M3 codes into the attention of a
-// head-dim-64 model with --fp8-attention, each attention reported; without the flag nothing,
-// and a calibration cache that such a build (or an older vitrt) wrote, without q, k, v's
-// ranges, still works and leaves them 16-bit.
+// head-dim-64 model, each attention reported; with --no-fp8-attention nothing, and a
+// calibration cache that such a build (or an older vitrt) wrote, without q, k, v's ranges,
+// still works and leaves them 16-bit.
 TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
   const std::string model =
       (fs::path(VITRT_SOURCE_DIR) / "tests/data/vit_head64/model.onnx").string();
@@ -92,7 +92,7 @@ TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
   ASSERT_EQ(cpu.exit_code, 0) << cpu.text;
   EXPECT_FALSE(contains(cpu.text, "fuse_fp8_attention")) << cpu.text;  // CUDA plans only
 
-  Output cuda = build("--device cuda --verbose --fp8-attention " + data);
+  Output cuda = build("--device cuda --verbose " + data);
   if (contains(cuda.text, "built without the CUDA backend")) {
     GTEST_SKIP() << "this vitrt has no CUDA backend";
   }
@@ -104,12 +104,12 @@ TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
   Output nodes = run_vitrt("inspect '" + plan + "' --nodes", dir_);
   EXPECT_TRUE(contains(nodes.text, "qkv/MatMul_output_0 uint8[")) << nodes.text;
 
-  Output off = build("--device cuda --verbose " + data + cache);
+  Output off = build("--device cuda --verbose --no-fp8-attention " + data + cache);
   ASSERT_EQ(off.exit_code, 0) << off.text;
   EXPECT_FALSE(contains(off.text, "fuse_fp8_attention")) << off.text;
   EXPECT_FALSE(contains(off.text, "attentions read E4M3")) << off.text;
 
-  Output old_cache = build("--device cuda --verbose --fp8-attention" + cache);
+  Output old_cache = build("--device cuda --verbose" + cache);
   ASSERT_EQ(old_cache.exit_code, 0) << old_cache.text;
   EXPECT_TRUE(contains(old_cache.text, "calibration: reused")) << old_cache.text;
   EXPECT_TRUE(contains(old_cache.text, "q, k, v stay float: no calibrated range"))
