@@ -19,7 +19,8 @@ bool attention_sm90_available();
 
 // Whether `a` is in the kernel's range: fp16/bf16, head dims 64 (q, k and v), at most 256 keys,
 // no fake quantization, scale > 0, rows and pointers in whole 16-byte chunks. Masks, the causal
-// form, zero_masked_rows and E4M3 codes out (out_scale) are all taken.
+// form, zero_masked_rows, E4M3 codes out (out_scale) and E4M3 q, k, v in (in_scale; rows of
+// whole 16-code chunks) are all taken.
 bool attention_sm90_supports(Elt type, const AttentionArgs& a);
 
 // cudaErrorNotSupported where !attention_sm90_available() or !attention_sm90_supports(): the
