@@ -93,30 +93,29 @@ __device__ __forceinline__ void output_mma(const uint32_t (&p)[4], uint64_t db, 
   Op::fma(p[0], p[1], p[2], p[3], db, d[I]..., acc);
 }
 
-// A wgmma operand descriptor for a tile at shared address `addr` (1024-byte aligned at the
-// tile's start, advanced inside it by whole 16-byte units) in the 128-byte swizzle: rows of 128
-// bytes, groups of 8 rows 1024 bytes apart (the stride byte offset). K-major tiles (Q, K) step
-// 32 bytes per 16 elements of K; the MN-major one (V: one 64-element swizzle row wide, so the
-// leading byte offset is unused) steps 16 rows per 16 keys.
-__device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
+// A wgmma operand descriptor for a tile at shared address `addr` (aligned to its swizzle
+// pattern at the tile's start, advanced inside it by whole 16-byte units) with rows of
+// `row_bytes` in that swizzle (128 or 64), groups of 8 rows 8 * row_bytes apart (the stride byte
+// offset; the leading one is unused for these one-swizzle-row-wide tiles).
+__device__ __forceinline__ uint64_t swizzle_desc(uint32_t addr, int row_bytes) {
   cute::GmmaDescriptor d;
   d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
   d.bitfield.leading_byte_offset_ = 1;
-  d.bitfield.stride_byte_offset_ = 1024 >> 4;
+  d.bitfield.stride_byte_offset_ = static_cast<uint16_t>((8 * row_bytes) >> 4);
   d.bitfield.base_offset_ = 0;
-  d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::B128);
+  d.bitfield.layout_type_ =
+      static_cast<uint8_t>(row_bytes == 128 ? gmma::LayoutType::B128 : gmma::LayoutType::B64);
   return d.desc_;
 }
-// The same for K-major E4M3 tiles (Q, K with in_scale) in the 64-byte swizzle: rows of 64 bytes
-// (the whole head dim), groups of 8 rows 512 bytes apart; 32 codes of K are 32 bytes, 2 units.
+// The 128-byte swizzle of 16-bit tiles: K-major ones (Q, K) step 32 bytes per 16 elements of K;
+// the MN-major one (V) steps 16 rows per 16 keys.
+__device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
+  return swizzle_desc(addr, kRowBytes);
+}
+// The 64-byte swizzle of K-major E4M3 tiles (Q, K with in_scale): rows of 64 codes (the whole
+// head dim); 32 codes of K are 32 bytes, 2 units.
 __device__ __forceinline__ uint64_t swizzle64_desc(uint32_t addr) {
-  cute::GmmaDescriptor d;
-  d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
-  d.bitfield.leading_byte_offset_ = 1;
-  d.bitfield.stride_byte_offset_ = 512 >> 4;
-  d.bitfield.base_offset_ = 0;
-  d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::B64);
-  return d.desc_;
+  return swizzle_desc(addr, kCodeRowBytes);
 }
 
 // Writes through the generic proxy (cp.async) made visible to wgmma's reads (the async proxy).
