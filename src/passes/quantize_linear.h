@@ -40,7 +40,7 @@ Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptio
 // calibration measures for fuse_fp8_attention.
 std::map<std::string, std::vector<std::string>> attention_inputs_to_calibrate(const Graph& graph);
 
-// CUDA fp8 builds, after fuse_quant_producers (src/passes/fuse_fp8_attention.cc): each
+// CUDA fp8 builds, after fuse_quant_producers (in src/passes/fuse_quant_producers.cc): each
 // vitrt.Attention whose q, k, v come from fp8 QuantLinear layers that can write E4M3 codes
 // reads those codes (input_scale), the layers writing them (output_scale), scale =
 // thresholds[the attention's name] (its inputs' calibrated range) / 448. Reports each

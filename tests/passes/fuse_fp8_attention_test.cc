@@ -176,7 +176,7 @@ TEST(FuseFp8Attention, LookAlikesStayFloat) {
       {"residual", {.residual = true}, t, {}, "adds a residual"},
       {"second reader", {.second_reader = true}, t, {}, "is also read elsewhere"},
       {"graph input", {.from_input = true}, t, {}, "no producer"},
-      {"int8 layer", {.format = "int8"}, t, {}, "is not an fp8 QuantLinear"},
+      {"int8 layer", {.format = "int8"}, t, {}, "is an int8 QuantLinear"},
       {"no range", {}, {}, {}, "no calibrated range"},
       {"zero range", {}, {{"attn", 0.0f}}, {}, "all zeros"},
       {"rule", {}, t, {{"at*", "fp16"}}, "--layer-precision gives it fp16"},
