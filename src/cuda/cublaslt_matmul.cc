@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <tuple>
@@ -81,6 +82,21 @@ constexpr int32_t kSplits[] = {2, 3, 4, 8};
 // Stage ids tried per (algorithm, tile) until one passes the check, beyond the AUTO kinds (all
 // of which are tried): the first passing one is kept, so the count stays one per tile and split.
 constexpr size_t kStageTries = 4;
+// Variants of the heuristic's own picks (the same algorithm with another thread-block cluster
+// shape, tile or custom option), checked like the enumerated ones and timed after the heuristic's
+// list. They are what a large-batch GEMM gets beyond the heuristic: the enumeration skips
+// configurations of more than kMaxWaves waves, and lists no tiles at all for Hopper's FP8
+// algorithm. A cluster of 2 or 4 CTAs shares one operand's loads through TMA multicast (less L2
+// traffic); the heuristic's pick of cluster and tile is a model's guess, which timing may beat.
+constexpr size_t kMaxVariants = 32;
+// The heuristic's picks whose variants are tried, best first.
+constexpr size_t kVariedPicks = 3;
+constexpr uint16_t kClusterShapes[] = {CUBLASLT_CLUSTER_SHAPE_1x1x1, CUBLASLT_CLUSTER_SHAPE_2x1x1,
+                                       CUBLASLT_CLUSTER_SHAPE_1x2x1, CUBLASLT_CLUSTER_SHAPE_2x2x1,
+                                       CUBLASLT_CLUSTER_SHAPE_4x1x1, CUBLASLT_CLUSTER_SHAPE_1x4x1};
+constexpr uint32_t kVariantTiles[] = {CUBLASLT_MATMUL_TILE_128x256, CUBLASLT_MATMUL_TILE_256x128,
+                                      CUBLASLT_MATMUL_TILE_128x128, CUBLASLT_MATMUL_TILE_128x192,
+                                      CUBLASLT_MATMUL_TILE_192x128, CUBLASLT_MATMUL_TILE_64x256};
 
 template <typename T>
 std::vector<T> cap_list(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoCapAttributes_t attr) {
@@ -291,6 +307,49 @@ std::vector<Enumerated> enumerate_algorithm(const LaunchContext& ctx, const LtOb
   return out;
 }
 
+// Up to kMaxVariants checked variants of the heuristic's first kVariedPicks picks not already
+// in `seen` (which they join): each pick's other cluster shapes first, then its custom options,
+// then other tiles with each cluster shape.
+std::vector<cublasLtMatmulAlgo_t> heuristic_variants(const LaunchContext& ctx, const LtObjects& lt,
+                                                     const std::vector<cublasLtMatmulAlgo_t>& picks,
+                                                     std::set<ConfigKey>& seen) {
+  std::vector<cublasLtMatmulAlgo_t> out;
+  auto add = [&](const cublasLtMatmulAlgo_t& a) {
+    if (out.size() >= kMaxVariants) return;
+    const ConfigKey key = key_of(algo_config(a));
+    if (seen.count(key) != 0 || checked_waves(ctx, lt, a) < 0.0f) return;
+    seen.insert(key);
+    out.push_back(a);
+  };
+  auto with_clusters = [&](const cublasLtMatmulAlgo_t& a) {
+    for (uint16_t cluster : kClusterShapes) {
+      cublasLtMatmulAlgo_t v = a;
+      if (set_config(v, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, cluster)) add(v);
+    }
+  };
+  for (size_t i = 0; i < picks.size() && i < kVariedPicks; ++i) {
+    const cublasLtMatmulAlgo_t& pick = picks[i];
+    with_clusters(pick);
+    const uint32_t custom_max = cap_value<uint32_t>(pick, CUBLASLT_ALGO_CAP_CUSTOM_OPTION_MAX, 0);
+    for (uint32_t c = 0; c <= custom_max && c < 8; ++c) {
+      cublasLtMatmulAlgo_t v = pick;
+      if (set_config(v, CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, c)) add(v);
+    }
+    for (uint32_t tile : kVariantTiles) {
+      cublasLtMatmulAlgo_t v = pick;
+      if (set_config(v, CUBLASLT_ALGO_CONFIG_TILE_ID, tile)) with_clusters(v);
+    }
+  }
+  return out;
+}
+
+// Whether the variants are tried: VITRT_TACTIC_VARIANTS=0 leaves them out (to measure what they
+// bring; a timing cache written either way keeps its choices).
+bool variants_enabled() {
+  const char* v = std::getenv("VITRT_TACTIC_VARIANTS");
+  return v == nullptr || std::string(v) != "0";
+}
+
 }  // namespace
 
 AlgoConfig algo_config(const cublasLtMatmulAlgo_t& a) {
@@ -328,6 +387,13 @@ Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObj
     }
   }
   const size_t heuristic_families = priority.size();
+  if (variants_enabled()) {
+    const std::vector<cublasLtMatmulAlgo_t> picks = cands.algos;
+    for (const cublasLtMatmulAlgo_t& v : heuristic_variants(ctx, lt, picks, seen)) {
+      cands.algos.push_back(v);
+    }
+  }
+  cands.variants = cands.algos.size() - cands.heuristic;
   // The enumeration only adds to the heuristic's list: a cuBLASLt that cannot list algorithms
   // for these types leaves that list as it is.
   const Result<ProblemTypes> types = problem_types(lt);
@@ -366,10 +432,13 @@ Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObj
     }
     return took;
   };
-  const size_t half = cands.heuristic + (kMaxCandidates - cands.heuristic) / 2;
+  // The variants do not count against the enumeration's budget.
+  const size_t limit = kMaxCandidates + cands.variants;
+  const size_t base = cands.heuristic + cands.variants;
+  const size_t half = base + (limit - base) / 2;
   while (cands.algos.size() < half && take_round(heuristic_families, half)) {
   }
-  while (cands.algos.size() < kMaxCandidates && take_round(priority.size(), kMaxCandidates)) {
+  while (cands.algos.size() < limit && take_round(priority.size(), limit)) {
   }
   return cands;
 }

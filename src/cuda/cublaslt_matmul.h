@@ -45,7 +45,9 @@ Result<std::vector<cublasLtMatmulAlgo_t>> heuristic_algos(const LaunchContext& c
                                                           const LtObjects& lt, int count);
 
 // The algorithms build-time tactic timing tries for one prepared problem: cuBLASLt's heuristic
-// list first, then configurations enumerated from its algorithm space (cublasLtMatmulAlgoGetIds:
+// list first, then variants of its first picks (other cluster shapes, tiles and custom options;
+// VITRT_TACTIC_VARIANTS=0 leaves them out), then configurations enumerated from its algorithm
+// space (cublasLtMatmulAlgoGetIds:
 // every algorithm's tiles, stages, split-K with its reduction schemes, CTA swizzling), each
 // checked with cublasLtMatmulAlgoCheck against the workspace. At small M the heuristic offers
 // mostly large tiles that leave most SMs idle; the enumerated ones are ranked by how well they
@@ -53,8 +55,15 @@ Result<std::vector<cublasLtMatmulAlgo_t>> heuristic_algos(const LaunchContext& c
 struct TacticCandidates {
   std::vector<cublasLtMatmulAlgo_t> algos;
   size_t heuristic = 0;  // algos[0, heuristic) come from cuBLASLt's heuristic, best first
+  size_t variants = 0;   // then algos[heuristic, heuristic + variants): the picks' variants
 };
 Result<TacticCandidates> tactic_candidates(const LaunchContext& ctx, const LtObjects& lt);
+
+// Where candidate i of c came from, for the verbose build log: "heuristic", "variant" or
+// "enumerated".
+inline const char* candidate_source(const TacticCandidates& c, size_t i) {
+  return i < c.heuristic ? "heuristic" : i < c.heuristic + c.variants ? "variant" : "enumerated";
+}
 
 // The activations no cuBLASLt epilogue computes (erf GELU, QuickGELU, SiLU, HardSwish, ReLU6):
 // the GEMM ops apply them in a pass after the product (ReLU and tanh GELU run in the epilogue).
@@ -66,7 +75,8 @@ inline bool activation_after_epilogue(UnaryOp act) {
 // Part of the GEMM ops' timing-cache keys: entries timed before the enumerated candidates were
 // chosen from the heuristic's list alone and must not be reused, nor FP8 entries timed before
 // the enumeration tried every AUTO stage kind (it enumerated none for FP8 then).
-inline constexpr const char* kTacticSearchTag = "|search:heuristic+enumerated-all-auto-stages";
+inline constexpr const char* kTacticSearchTag =
+    "|search:heuristic+variants+enumerated-all-auto-stages";
 
 // What an algorithm is configured as (cublasLtMatmulAlgoConfigGetAttribute), for the verbose
 // build log and the tests.

@@ -1,7 +1,8 @@
 // The GEMM candidates that build-time tactic timing tries beyond cuBLASLt's heuristic
 // (tactic_candidates in cublaslt_matmul.h): at ViT's batch-1 shapes there are more of them than
-// the heuristic's, split-K among them, and every one, stored as a Linear node's tactic, computes
-// what the CPU Linear computes.
+// the heuristic's, split-K among them; at a large batch, variants of the heuristic's picks
+// (cluster shapes, tiles); and every one, stored as a Linear node's tactic, computes what the
+// CPU Linear computes.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -35,7 +36,10 @@ const Shape kShapes[] = {{"vit_qkv", 197, 768, 2304, "none"},
                          {"vit_proj", 197, 768, 768, "none"},
                          {"vit_fc1", 197, 768, 3072, "gelu_tanh"},
                          {"vit_fc2", 197, 3072, 768, "none"},
-                         {"odd", 77, 200, 330, "gelu"}};
+                         {"odd", 77, 200, 330, "gelu"},
+                         // Many waves of large tiles (ViT at batch 20): the enumeration leaves
+                         // it alone, the variants of the heuristic's picks do not.
+                         {"large_m", 3940, 768, 768, "none"}};
 
 // cuBLASLt, a workspace and a bias buffer on the current GPU, freed on every path out.
 class BlasContext {
@@ -83,16 +87,24 @@ TEST(CudaGemmCandidates, MoreThanTheHeuristicAtBatch1WithSplitK) {
           cuda::linear_tactic_candidates(b.ctx, type, s.m, s.n, s.k, b.bias(), act_of(s.act));
       ASSERT_TRUE(c.ok()) << c.status().to_string();
       EXPECT_GT(c->heuristic, 0u);
+      if (s.m > 1024) {
+        // Other cluster shapes and tiles of the heuristic's picks, each checked by cuBLASLt.
+        EXPECT_GT(c->variants, 0u);
+        continue;
+      }
       // The point: the heuristic's handful is not all there is to time at M <= 197.
       EXPECT_GE(c->algos.size(), c->heuristic + 8) << c->heuristic << " from the heuristic";
-      EXPECT_LE(c->algos.size(), 96u);
-      std::map<std::tuple<int32_t, uint32_t, uint32_t, int32_t, uint32_t, uint32_t>, int> seen;
+      EXPECT_LE(c->algos.size(), c->heuristic + c->variants + 96u);
+      std::map<
+          std::tuple<int32_t, uint32_t, uint32_t, int32_t, uint32_t, uint32_t, uint32_t, uint16_t>,
+          int>
+          seen;
       int split = 0;
       for (size_t i = c->heuristic; i < c->algos.size(); ++i) {
         const cuda::AlgoConfig cfg = cuda::algo_config(c->algos[i]);
         split += cfg.split_k > 1 ? 1 : 0;
-        const auto key =
-            std::make_tuple(cfg.id, cfg.tile, cfg.stages, cfg.split_k, cfg.reduction, cfg.swizzle);
+        const auto key = std::make_tuple(cfg.id, cfg.tile, cfg.stages, cfg.split_k, cfg.reduction,
+                                         cfg.swizzle, cfg.custom, cfg.cluster);
         EXPECT_EQ(++seen[key], 1) << "enumerated twice: " << cuda::algo_config_text(cfg);
       }
       // 197 rows leave most of an H100/H200's 132 SMs idle with one split of K; fp16 is the
@@ -126,13 +138,14 @@ TEST(CudaGemmCandidates, BuildLogCountsTheEnumeratedCandidates) {
     const size_t at = line.find(" candidates timed (");
     if (line.rfind("tactics: ", 0) != 0 || at == std::string::npos) continue;
     const size_t colon = line.rfind(": ", at);
-    int timed = 0, heuristic = 0, enumerated = 0;
+    int timed = 0, heuristic = 0, variants = 0, enumerated = 0;
     ASSERT_EQ(std::sscanf(line.c_str() + colon + 2,
-                          "%d candidates timed (%d from cuBLASLt's heuristic, %d enumerated)",
-                          &timed, &heuristic, &enumerated),
-              3)
+                          "%d candidates timed (%d from cuBLASLt's heuristic, %d variants of its "
+                          "picks, %d enumerated)",
+                          &timed, &heuristic, &variants, &enumerated),
+              4)
         << line;
-    EXPECT_EQ(timed, heuristic + enumerated) << line;
+    EXPECT_EQ(timed, heuristic + variants + enumerated) << line;
     ++problems;
     with_enumerated += enumerated > 0 ? 1 : 0;
   }
@@ -194,8 +207,8 @@ TEST_P(CudaGemmCandidatesLinear, EveryCandidateMatchesTheCpuLinear) {
   ASSERT_EQ(actual->size(), c->algos.size());
   for (size_t i = 0; i < actual->size(); ++i) {
     EXPECT_TRUE(outputs_agree((*actual)[i], (*expected)[0], precision))
-        << "candidate " << i << (i < c->heuristic ? " (heuristic): " : " (enumerated): ")
-        << cuda::algo_config_text(cuda::algo_config(c->algos[i]));
+        << "candidate " << i << " (" << cuda::candidate_source(*c, i)
+        << "): " << cuda::algo_config_text(cuda::algo_config(c->algos[i]));
   }
 }
 
