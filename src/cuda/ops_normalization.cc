@@ -385,18 +385,22 @@ class BatchNormKernel final : public CudaKernel {
 // RMSNormalization (rms = true: no mean taken off, no bias).
 class LayerNormKernel final : public CudaKernel {
  public:
+  // zero_addend: AddLayerNorm's b is a constant of zeros and nothing shows the sum (no sum
+  // output, no fake quantization of b): the kernel leaves b out (fuse_quant_producers turns a
+  // LayerNorm writing codes into such an AddLayerNorm).
   LayerNormKernel(int64_t axis, float epsilon, bool residual, OutputCodes codes = OutputCodes{},
-                  bool rms = false, NormQuant quant = NormQuant{})
+                  bool rms = false, NormQuant quant = NormQuant{}, bool zero_addend = false)
       : axis_(axis),
         epsilon_(epsilon),
         residual_(residual),
         codes_(codes),
         rms_(rms),
-        quant_(quant) {}
+        quant_(quant),
+        zero_addend_(zero_addend) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& a = *in[0];
-    const DeviceTensor* b = residual_ ? in[1] : nullptr;
+    const DeviceTensor* b = residual_ && !zero_addend_ ? in[1] : nullptr;
     const DeviceTensor& gamma = *in[residual_ ? 2 : 1];
     const int beta_index = residual_ ? 3 : 2;
     const DeviceTensor* beta = static_cast<int>(in.size()) > beta_index ? in[beta_index] : nullptr;
@@ -445,7 +449,18 @@ class LayerNormKernel final : public CudaKernel {
   OutputCodes codes_;
   bool rms_;
   NormQuant quant_;
+  bool zero_addend_;
 };
+
+// Whether input i is a constant whose every element is zero.
+bool constant_zeros(const CudaKernelInit& init, int i) {
+  const Tensor* t = constant_input(init, i);
+  if (t == nullptr) return false;
+  for (int64_t k = 0; k < t->numel(); ++k) {
+    if (t->element_as_double(k) != 0.0) return false;
+  }
+  return true;
+}
 
 template <bool kLog>
 Result<std::unique_ptr<CudaKernel>> make_softmax(const CudaKernelInit& init) {
@@ -534,7 +549,11 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
   quant.a = qa.value_or(FakeQuant{});
   quant.b = qb.value_or(FakeQuant{});
   quant.sum = qs.value_or(FakeQuant{});
-  return std::unique_ptr<CudaKernel>(new LayerNormKernel(-1, eps, true, *codes, false, quant));
+  const Node& n = init.node;
+  const bool sum_out = n.outputs.size() > 1 && n.outputs[1] != kNoValue;
+  const bool zero_addend = !sum_out && !quant.has_b && !quant.has_sum && constant_zeros(init, 1);
+  return std::unique_ptr<CudaKernel>(
+      new LayerNormKernel(-1, eps, true, *codes, false, quant, zero_addend));
 }
 
 }  // namespace

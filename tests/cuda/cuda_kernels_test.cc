@@ -2259,7 +2259,8 @@ INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
 
 // Many rows (12,040, as ViT-B/16's batch 256 has 50,432) through the warp-per-row LayerNorm:
 // AddLayerNorm with a broadcast addend and its sum output, and LayerNormalization without one,
-// against float64; then AddLayerNorm writing E4M3 codes (output_scale) against the CPU kernel.
+// against float64; then AddLayerNorm writing E4M3 codes (output_scale) against the CPU kernel,
+// with that addend and with a constant zero one.
 // A fp32 plan differs from it only by the statistics' summation order (codes at most one step
 // apart, and rarely); 16-bit plans round x, gamma and beta first, so their decoded values are
 // held to a step plus that rounding.
@@ -2316,38 +2317,45 @@ TEST(CudaLayerNormManyRows, MatchFloat64AndTheCpu) {
           EXPECT_TRUE(outputs_agree((*actual)[1], sum, precision)) << "sum";
         }
       }
-      // E4M3 codes out.
-      TestGraph g(17);
-      ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
-      ValueId ri = g.input("r", DType::kFloat32, {s, cdim});
-      Attributes at;
-      at.set_float("epsilon", 1e-6f);
-      at.set_float("output_scale", 0.02f);
-      g.output(g.op("AddLayerNorm", {a, ri, g.constant("g", gamma), g.constant("b", beta)}, at,
-                    "vitrt"));
-      Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), {x, r});
-      ASSERT_TRUE(want.ok()) << want.status().to_string();
-      Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), {x, r}, precision);
-      ASSERT_TRUE(got.ok()) << got.status().to_string();
-      ASSERT_EQ((*got)[0].dtype(), DType::kUInt8);
-      ASSERT_EQ((*got)[0].numel(), (*want)[0].numel());
-      const bool fp32 = std::string(precision) == "fp32";
-      const double rounding = std::string(precision) == "bf16" ? 0.03 : 0.005;
-      int64_t differ = 0, far = 0;
-      for (int64_t i = 0; i < (*want)[0].numel(); ++i) {
-        const uint8_t cg = (*got)[0].data<uint8_t>()[i], cw = (*want)[0].data<uint8_t>()[i];
-        if (cg == cw) continue;
-        ++differ;
-        if (fp32) {
-          // Neighbouring codes of one sign differ by one in their low 7 bits.
-          if ((cg & 0x80) != (cw & 0x80) || std::abs((cg & 0x7f) - (cw & 0x7f)) > 1) ++far;
-        } else {
-          const double vg = 0.02 * e4m3_to_float(cg), vw = 0.02 * e4m3_to_float(cw);
-          if (!(std::fabs(vg - vw) <= 0.13 * std::fabs(vw) + rounding)) ++far;
+      // E4M3 codes out: with the broadcast addend, and with a constant zero one (the form
+      // fuse_quant_producers gives a LayerNorm writing codes, which the kernel runs without b).
+      for (const bool zero_addend : {false, true}) {
+        SCOPED_TRACE(zero_addend ? "E4M3, zero addend" : "E4M3, broadcast addend");
+        TestGraph g(17);
+        ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
+        std::vector<Tensor> in = {x};
+        ValueId ri = zero_addend ? g.constant("z", Tensor::zeros(DType::kFloat32, {cdim}))
+                                 : g.input("r", DType::kFloat32, {s, cdim});
+        if (!zero_addend) in.push_back(r);
+        Attributes at;
+        at.set_float("epsilon", 1e-6f);
+        at.set_float("output_scale", 0.02f);
+        g.output(g.op("AddLayerNorm", {a, ri, g.constant("g", gamma), g.constant("b", beta)}, at,
+                      "vitrt"));
+        Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), in);
+        ASSERT_TRUE(want.ok()) << want.status().to_string();
+        Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), in, precision);
+        ASSERT_TRUE(got.ok()) << got.status().to_string();
+        ASSERT_EQ((*got)[0].dtype(), DType::kUInt8);
+        ASSERT_EQ((*got)[0].numel(), (*want)[0].numel());
+        const bool fp32 = std::string(precision) == "fp32";
+        const double rounding = std::string(precision) == "bf16" ? 0.03 : 0.005;
+        int64_t differ = 0, far = 0;
+        for (int64_t i = 0; i < (*want)[0].numel(); ++i) {
+          const uint8_t cg = (*got)[0].data<uint8_t>()[i], cw = (*want)[0].data<uint8_t>()[i];
+          if (cg == cw) continue;
+          ++differ;
+          if (fp32) {
+            // Neighbouring codes of one sign differ by one in their low 7 bits.
+            if ((cg & 0x80) != (cw & 0x80) || std::abs((cg & 0x7f) - (cw & 0x7f)) > 1) ++far;
+          } else {
+            const double vg = 0.02 * e4m3_to_float(cg), vw = 0.02 * e4m3_to_float(cw);
+            if (!(std::fabs(vg - vw) <= 0.13 * std::fabs(vw) + rounding)) ++far;
+          }
         }
+        EXPECT_EQ(far, 0);
+        EXPECT_LE(differ, fp32 ? (*want)[0].numel() / 10000 : (*want)[0].numel() / 5);
       }
-      EXPECT_EQ(far, 0);
-      EXPECT_LE(differ, fp32 ? (*want)[0].numel() / 10000 : (*want)[0].numel() / 5);
     }
   }
 }
