@@ -2261,9 +2261,9 @@ INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
 // AddLayerNorm with a broadcast addend and its sum output, and LayerNormalization without one,
 // against float64; then AddLayerNorm writing E4M3 codes (output_scale) against the CPU kernel,
 // with that addend and with a constant zero one.
-// A fp32 plan differs from it only by the statistics' summation order (codes at most one step
-// apart, and rarely); 16-bit plans round x, gamma and beta first, so their decoded values are
-// held to a step plus that rounding.
+// A fp32 plan differs from it by the statistics' summation order and by its product with
+// 1 / scale where the CPU divides (codes at most one step apart, and rarely); 16-bit plans round
+// x, gamma and beta first, so their decoded values are held to a step plus that rounding.
 TEST(CudaLayerNormManyRows, MatchFloat64AndTheCpu) {
   VITRT_REQUIRE_GPU();
   const int64_t b = 40, s = 301;
