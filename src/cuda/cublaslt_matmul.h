@@ -47,11 +47,11 @@ Result<std::vector<cublasLtMatmulAlgo_t>> heuristic_algos(const LaunchContext& c
 // The algorithms build-time tactic timing tries for one prepared problem: cuBLASLt's heuristic
 // list first, then variants of its first picks (other cluster shapes, tiles and custom options;
 // VITRT_TACTIC_VARIANTS=0 leaves them out), then configurations enumerated from its algorithm
-// space (cublasLtMatmulAlgoGetIds:
-// every algorithm's tiles, stages, split-K with its reduction schemes, CTA swizzling), each
-// checked with cublasLtMatmulAlgoCheck against the workspace. At small M the heuristic offers
-// mostly large tiles that leave most SMs idle; the enumerated ones are ranked by how well they
-// fill the GPU (cuBLASLt's wave count), so split-K and small tiles come first there.
+// space (cublasLtMatmulAlgoGetIds: every algorithm's tiles, stages, split-K with its reduction
+// schemes, CTA swizzling), each checked with cublasLtMatmulAlgoCheck against the workspace. At
+// small M the heuristic offers mostly large tiles that leave most SMs idle; the enumerated ones are
+// ranked by how well they fill the GPU (cuBLASLt's wave count), so split-K and small tiles come
+// first there.
 struct TacticCandidates {
   std::vector<cublasLtMatmulAlgo_t> algos;
   size_t heuristic = 0;  // algos[0, heuristic) come from cuBLASLt's heuristic, best first
@@ -74,7 +74,8 @@ inline bool activation_after_epilogue(UnaryOp act) {
 
 // Part of the GEMM ops' timing-cache keys: entries timed before the enumerated candidates were
 // chosen from the heuristic's list alone and must not be reused, nor FP8 entries timed before
-// the enumeration tried every AUTO stage kind (it enumerated none for FP8 then).
+// the enumeration tried every AUTO stage kind (it enumerated none for FP8 then), nor entries
+// timed without the variants of the heuristic's picks.
 inline constexpr const char* kTacticSearchTag =
     "|search:heuristic+variants+enumerated-all-auto-stages";
 
