@@ -32,6 +32,7 @@
 //
 // The pass fuse_fp8_attention (CUDA fp8 builds, after this one) lives here too: the qkv layer's
 // E4M3 codes into vitrt.Attention, with the producer and view rules above.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -169,12 +170,21 @@ std::string describe_node(const Node& node) {
 
 // Who reads a tensor, looking through views.
 struct Readers {
-  std::vector<NodeId> quant;  // QuantLinear layers that can take codes, reading it (or a view
-                              // of it) as X
-  std::vector<NodeId> views;  // views passed through, in walk order
-  std::string other;          // the first other reader, described
-  bool graph_output = false;  // it or a view of it is a graph output
+  std::vector<NodeId> quant;   // QuantLinear layers that can take codes, reading it (or a view
+                               // of it) as X
+  std::vector<NodeId> views;   // views passed through, in walk order
+  std::vector<NodeId> others;  // every other reader
+  bool graph_output = false;   // it or a view of it is a graph output
 };
+
+// A reader for a near miss: its name and op (a QuantLinear's format with it).
+std::string describe_reader(const Node& reader) {
+  if (is_vitrt(reader, "QuantLinear")) {
+    Result<std::string> format = reader.attrs.get_string("format", "");
+    if (format.ok()) return str_cat("'", reader.name, "' (", *format, " QuantLinear)");
+  }
+  return describe_node(reader);
+}
 
 void collect_readers(const Graph& graph, const Uses& uses, ValueId v, Readers& r) {
   r.graph_output = r.graph_output || is_graph_output(graph, v);
@@ -186,12 +196,8 @@ void collect_readers(const Graph& graph, const Uses& uses, ValueId v, Readers& r
                reader.outputs[0] != kNoValue) {
       r.views.push_back(id);
       collect_readers(graph, uses, reader.outputs[0], r);
-    } else if (r.other.empty()) {
-      r.other = describe_node(reader);
-      if (is_vitrt(reader, "QuantLinear")) {
-        Result<std::string> format = reader.attrs.get_string("format", "");
-        if (format.ok()) r.other = str_cat("'", reader.name, "' (", *format, " QuantLinear)");
-      }
+    } else {
+      r.others.push_back(id);
     }
   }
 }
@@ -263,31 +269,12 @@ std::string fp8_qkv_producer_problem(const Graph& graph, const Uses& uses, const
   return producer_problem(graph, uses, node, CodeKind::kFp8, device);
 }
 
-// Every reader of `v` (through views) is `attention` or a view; no graph output.
-bool read_only_by(const Graph& graph, const Uses& uses, ValueId v, NodeId attention,
-                  std::vector<NodeId>* views) {
-  if (is_graph_output(graph, v)) return false;
-  for (NodeId id : uses.of(v)) {
-    const Node& reader = graph.nodes[id];
-    if (id == attention) continue;
-    if (!is_view(reader) || !reads_only_as_first(reader, v) || reader.outputs.empty() ||
-        reader.outputs[0] == kNoValue) {
-      return false;
-    }
-    views->push_back(id);
-    if (!read_only_by(graph, uses, reader.outputs[0], attention, views)) return false;
-  }
-  return true;
-}
-
-// The precision the last matching --layer-precision rule gives `name`, or "".
-std::string rule_precision(const std::vector<quant::PrecisionRule>& rules,
-                           const std::string& name) {
-  std::string precision;
-  for (const quant::PrecisionRule& r : rules) {
-    if (quant::glob_matches(r.pattern, name)) precision = r.precision;
-  }
-  return precision;
+// Every reader of `v` (through views) is `attention`; no graph output.
+bool read_only_by(const Graph& graph, const Uses& uses, ValueId v, NodeId attention) {
+  Readers r;
+  collect_readers(graph, uses, v, r);
+  return !r.graph_output && r.quant.empty() &&
+         std::all_of(r.others.begin(), r.others.end(), [&](NodeId o) { return o == attention; });
 }
 
 }  // namespace
@@ -323,8 +310,10 @@ Status fuse_quant_producers(Graph& graph, PassContext& ctx) {
     const std::string where = str_cat("'", v_name, "' (", node.op_type, " '", node.name, "' -> '",
                                       graph.nodes[quant_readers[0]].name, "'",
                                       quant_readers.size() > 1 ? " and others" : "", ")");
-    if (!readers.other.empty()) {
-      ctx.near_miss(kPass, where, str_cat("stays float: also read by ", readers.other));
+    if (!readers.others.empty()) {
+      ctx.near_miss(kPass, where,
+                    str_cat("stays float: also read by ",
+                            describe_reader(graph.nodes[readers.others.front()])));
       continue;
     }
     if (readers.graph_output) {
@@ -420,10 +409,10 @@ Status fuse_fp8_attention(Graph& graph, PassContext& ctx,
       quant_inside = quant_inside || node.attrs.has(a);
     }
     if (quant_inside) continue;  // a QDQ model's own quantization
-    const std::string rule = rule_precision(rules, node.name);
-    if (!rule.empty() && rule != "fp8") {
+    const quant::PrecisionRule* rule = quant::last_matching_rule(rules, node.name);
+    if (rule != nullptr && rule->precision != "fp8") {
       ctx.near_miss(kFp8AttentionPass, where,
-                    str_cat("q, k, v stay float: --layer-precision gives it ", rule));
+                    str_cat("q, k, v stay float: --layer-precision gives it ", rule->precision));
       continue;
     }
     VITRT_ASSIGN_OR_RETURN(int64_t heads, node.attrs.require_int("num_heads"));
@@ -480,9 +469,7 @@ Status fuse_fp8_attention(Graph& graph, PassContext& ctx,
         problem = str_cat("its producer '", graph.nodes[producer].name, "' ", why);
         break;
       }
-      std::vector<NodeId> views;
-      if (!read_only_by(graph, uses, graph.nodes[producer].outputs[0], static_cast<NodeId>(id),
-                        &views)) {
+      if (!read_only_by(graph, uses, graph.nodes[producer].outputs[0], static_cast<NodeId>(id))) {
         problem = str_cat("'", graph.values[graph.nodes[producer].outputs[0]].name,
                           "' is also read elsewhere or is a graph output");
         break;

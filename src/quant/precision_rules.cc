@@ -45,13 +45,19 @@ bool named_like_head(const std::string& name) {
 
 }  // namespace
 
+const PrecisionRule* last_matching_rule(const std::vector<PrecisionRule>& rules,
+                                        const std::string& name) {
+  for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
+    if (glob_matches(it->pattern, name)) return &*it;
+  }
+  return nullptr;
+}
+
 LayerChoice choose_layer_precision(const Graph& graph, const Node& node, const std::string& format,
                                    const std::string& float_precision,
                                    const std::vector<PrecisionRule>& rules) {
-  for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
-    if (glob_matches(it->pattern, node.name)) {
-      return {it->precision, str_cat("--layer-precision '", it->pattern, "=", it->precision, "'")};
-    }
+  if (const PrecisionRule* r = last_matching_rule(rules, node.name)) {
+    return {r->precision, str_cat("--layer-precision '", r->pattern, "=", r->precision, "'")};
   }
   const Value& x = graph.values[node.inputs[0]];
   if (x.producer >= 0 && graph.nodes[x.producer].op_type == "Patchify") {

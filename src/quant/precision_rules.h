@@ -22,6 +22,10 @@ Result<PrecisionRule> parse_precision_rule(const std::string& spec);
 // Shell-style glob match ('*' also crosses '/': node names are paths).
 bool glob_matches(const std::string& pattern, const std::string& name);
 
+// The last of `rules` whose pattern matches `name` (the one that applies), or nullptr.
+const PrecisionRule* last_matching_rule(const std::vector<PrecisionRule>& rules,
+                                        const std::string& name);
+
 struct LayerChoice {
   std::string precision;  // int8 | fp8 | fp32 | fp16 | bf16
   std::string reason;     // why (a rule, or the default that applied)

@@ -258,7 +258,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   // Codes out: 1 / out_scale joins each row's 1 / sum, and a pair of codes is one conversion
   // (the exact division of store_out cost about six instructions an element: an eighth of a
   // tile's instructions at 208 keys).
-  [[maybe_unused]] const float out_recip = kCodes ? 1.0f / a.out_scale : 1.0f;
+  const float out_recip = kCodes ? 1.0f / a.out_scale : 1.0f;
   Y* out = static_cast<Y*>(a.out);
 
   for (int tile = 0; tile < tiles; ++tile) {
