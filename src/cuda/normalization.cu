@@ -653,6 +653,15 @@ __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, co
         o.v[e] = static_cast<uint8_t>(pair & 0xff);
         o.v[e + 1] = static_cast<uint8_t>(pair >> 8);
       }
+    } else if constexpr (std::is_same_v<Y, int8_t>) {
+      // int8 codes of v times 1 / output_scale too, for the same reason (int8_code divides
+      // exactly); the product moves a code to its neighbour only next to a midpoint.
+      const float recip = code.div.r;
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) {
+        const float q = recip != 0.0f ? v[e] * recip : divide(v[e], code.div);
+        o.v[e] = static_cast<int8_t>(round_clamped(q, code.qmin, 127.0f));
+      }
     } else {
 #pragma unroll
       for (int e = 0; e < kVec; ++e) o.v[e] = store_out<Y>(v[e], code);

@@ -2260,7 +2260,7 @@ INSTANTIATE_TEST_SUITE_P(cuda, CudaFusedNorm,
 // Many rows (12,040, as ViT-B/16's batch 256 has 50,432) through the warp-per-row LayerNorm:
 // AddLayerNorm with a broadcast addend and its sum output, and LayerNormalization without one,
 // against float64; then AddLayerNorm writing E4M3 codes (output_scale) against the CPU kernel,
-// with that addend and with a constant zero one.
+// with that addend and with a constant zero one, and int8 codes with a zero one.
 // A fp32 plan differs from it by the statistics' summation order and by its product with
 // 1 / scale where the CPU divides (codes at most one step apart, and rarely); 16-bit plans round
 // x, gamma and beta first, so their decoded values are held to a step plus that rounding.
@@ -2352,6 +2352,39 @@ TEST(CudaLayerNormManyRows, MatchFloat64AndTheCpu) {
             const double vg = 0.02 * e4m3_to_float(cg), vw = 0.02 * e4m3_to_float(cw);
             if (!(std::fabs(vg - vw) <= 0.13 * std::fabs(vw) + rounding)) ++far;
           }
+        }
+        EXPECT_EQ(far, 0);
+        EXPECT_LE(differ, fp32 ? (*want)[0].numel() / 10000 : (*want)[0].numel() / 5);
+      }
+      // int8 codes out with a constant zero addend (an int8 plan's LayerNorm before qkv and
+      // fc1), qmin -128, by v times 1 / scale: codes within one step of the CPU's, as many off
+      // as for E4M3.
+      {
+        SCOPED_TRACE("int8 codes, zero addend");
+        TestGraph g(17);
+        ValueId a = g.input("a", DType::kFloat32, {b, s, cdim});
+        Attributes at;
+        at.set_float("epsilon", 1e-6f);
+        at.set_float("output_scale", 5.0f / 127);
+        at.set_string("output_format", "int8");
+        at.set_int("output_qmin", -128);
+        g.output(g.op("AddLayerNorm",
+                      {a, g.constant("z", Tensor::zeros(DType::kFloat32, {cdim})),
+                       g.constant("g", gamma), g.constant("b", beta)},
+                      at, "vitrt"));
+        Result<std::vector<Tensor>> want = testing::run_graph(g.graph(), {x});
+        ASSERT_TRUE(want.ok()) << want.status().to_string();
+        Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), {x}, precision);
+        ASSERT_TRUE(got.ok()) << got.status().to_string();
+        ASSERT_EQ((*got)[0].dtype(), DType::kInt8);
+        ASSERT_EQ((*got)[0].numel(), (*want)[0].numel());
+        const bool fp32 = std::string(precision) == "fp32";
+        int64_t differ = 0, far = 0;
+        for (int64_t i = 0; i < (*want)[0].numel(); ++i) {
+          const int cg = (*got)[0].data<int8_t>()[i], cw = (*want)[0].data<int8_t>()[i];
+          if (cg == cw) continue;
+          ++differ;
+          if (std::abs(cg - cw) > 1) ++far;
         }
         EXPECT_EQ(far, 0);
         EXPECT_LE(differ, fp32 ? (*want)[0].numel() / 10000 : (*want)[0].numel() / 5);

@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 
 #include <atomic>
+#include <cmath>
 #include <type_traits>
 
 #include "cuda/current_device.h"
@@ -20,6 +21,49 @@
 #include "cutlass/gemm/collective/collective_builder.hpp"
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
+
+// The requantizing epilogues' last step. CodeAfter (below) hands the converter to the int8 D
+// floats already clamped to [qmin, 127] (NaN made 0), so rounding to the nearest integer, half to
+// even, is all that is left: one addition of 1.5 * 2^23 leaves the integer in the low bits, and
+// two byte permutes pack four codes. CUTLASS's own converter (cvt.rni to int32, then a packing
+// cvt) runs on the quarter-rate conversion pipe that the GELU's tanh also needs: at ViT-B/16's
+// batch 256 the int8 fc1 spent about as long in those conversions as in its tanh. The code
+// epilogues select this converter through a rounding style no other conversion of vitrt's uses
+// (round_half_ulp_trunc_dntz); its other conversions (int32 and float to float) do not depend on
+// the style.
+namespace cutlass {
+template <int N>
+struct NumericArrayConverter<int8_t, float, N, FloatRoundStyle::round_half_ulp_trunc_dntz> {
+  static_assert(N % 4 == 0, "whole groups of four codes");
+  using result_type = Array<int8_t, N>;
+  using source_type = Array<float, N>;
+  static FloatRoundStyle const round_style = FloatRoundStyle::round_half_ulp_trunc_dntz;
+
+  CUTLASS_HOST_DEVICE
+  static result_type convert(source_type const& source) {
+    result_type result;
+#if defined(__CUDA_ARCH__)
+    uint32_t* out = reinterpret_cast<uint32_t*>(&result);
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N / 4; ++i) {
+      uint32_t b[4];
+      CUTLASS_PRAGMA_UNROLL
+      for (int j = 0; j < 4; ++j) b[j] = __float_as_uint(__fadd_rn(source[4 * i + j], 12582912.0f));
+      out[i] =
+          __byte_perm(__byte_perm(b[0], b[1], 0x0040), __byte_perm(b[2], b[3], 0x0040), 0x5410);
+    }
+#else
+    for (int i = 0; i < N; ++i) result[i] = static_cast<int8_t>(std::nearbyint(source[i]));
+#endif
+    return result;
+  }
+
+  CUTLASS_HOST_DEVICE
+  result_type operator()(source_type const& s) const {
+    return convert(s);
+  }
+};
+}  // namespace cutlass
 
 namespace vitrt::cuda {
 
@@ -84,7 +128,7 @@ struct GeluTanhFast<cutlass::Array<T, N>> : OnArray<GeluTanhFast, T, N> {};
 // passes the Arguments (the code's scale and lower clamp) to the functor, which scales by the
 // reciprocal (the contract allows the GPU's codes one step; device_common's exact division
 // cost this epilogue another 8 instructions an element) and clamps; the converter to the int8
-// D rounds half to even. NaN gives 0, as the CPU's quantizer.
+// D at the top of this file rounds half to even. NaN gives 0, as the CPU's quantizer.
 template <template <class> class Act, class T>
 struct CodeAfter {
   using Arguments = Int8Code;
@@ -95,6 +139,8 @@ struct CodeAfter {
     return T(isnan(q) ? 0.0f : fminf(fmaxf(q, code.qmin), 127.0f));
   }
 };
+// The same over a fragment, with the choice between the reciprocal and the division made once
+// (per element it cost a branch and its bookkeeping each).
 template <template <class> class Act, class T, int N>
 struct CodeAfterOnArray {
   using Arguments = Int8Code;
@@ -102,9 +148,17 @@ struct CodeAfterOnArray {
   __device__ cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v,
                                              Arguments const& code) const {
     cutlass::Array<T, N> r;
-    CodeAfter<Act, T> f;
-    CUTLASS_PRAGMA_UNROLL
-    for (int i = 0; i < N; ++i) r[i] = f(v[i], code);
+    Act<T> act;
+    const auto clamp = [&code](float q) {
+      return T(isnan(q) ? 0.0f : fminf(fmaxf(q, code.qmin), 127.0f));
+    };
+    if (code.div.r != 0.0f) {
+      CUTLASS_PRAGMA_UNROLL
+      for (int i = 0; i < N; ++i) r[i] = clamp(float(act(v[i])) * code.div.r);
+    } else {
+      CUTLASS_PRAGMA_UNROLL
+      for (int i = 0; i < N; ++i) r[i] = clamp(__fdiv_rn(float(act(v[i])), code.div.s));
+    }
     return r;
   }
 };
@@ -215,12 +269,15 @@ cudaError_t run_int8_gemm(const CutlassInt8Gemm& g, void* workspace, size_t work
     // A 128 x 128 epilogue tile: 128-byte rows of codes in shared memory for the TMA store
     // (the builder's default, 128 x 32, made the fc1 of ViT-B/16 3% slower).
     using CodeTile = cute::Shape<cute::_128, cute::_128>;
+    // The whole-number floats' converter (see the top of this file).
+    constexpr auto kWhole = cutlass::FloatRoundStyle::round_half_ulp_trunc_dntz;
     if (g.act == CutlassAct::kGeluTanhFast) {
-      return Int8Gemm<
-          PerColLinCombPerColBiasEltAct<GeluTanhFastCode, int8_t, float, float, half_t, float>,
-          void, int8_t, CodeTile>::run(g, workspace, workspace_bytes, stream);
+      return Int8Gemm<PerColLinCombPerColBiasEltAct<GeluTanhFastCode, int8_t, float, float, half_t,
+                                                    float, 4, 4, kWhole>,
+                      void, int8_t, CodeTile>::run(g, workspace, workspace_bytes, stream);
     }
-    return Int8Gemm<PerColLinCombPerColBiasEltAct<GeluErfCode, int8_t, float, float, half_t, float>,
+    return Int8Gemm<PerColLinCombPerColBiasEltAct<GeluErfCode, int8_t, float, float, half_t, float,
+                                                  4, 4, kWhole>,
                     void, int8_t, CodeTile>::run(g, workspace, workspace_bytes, stream);
   }
   switch (g.act) {
