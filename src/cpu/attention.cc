@@ -9,8 +9,9 @@
 // so both products are register-blocked AVX2 FMA loops: 6 query rows x 16 keys for q k^T and
 // 6 rows x 16 output columns for P v.
 //
-// With output_scale the output rows leave as E4M3 codes of out / output_scale, encoded as they
-// are stored: the float rows a QuantLinear would read back and quantize never exist.
+// With output_scale the output rows leave as E4M3 (or, output_format int8, int8) codes of
+// out / output_scale, encoded as they are stored: the float rows a QuantLinear would read back and
+// quantize never exist.
 //
 // quant_scores / quant_probs (a quantized model's Q/DQ pairs inside attention) fake-quantize
 // each raw product before the scale, and each probability as Softmax computes it (e / sum);
@@ -257,7 +258,10 @@ void for_row_tiles(int64_t rows, F&& f) {
 struct OutRows {
   float* floats = nullptr;
   uint8_t* codes = nullptr;
+  int8_t* int8_codes =
+      nullptr;  // or int8 codes clamp(round_half_even(value / code_scale), qmin, 127)
   float code_scale = 1.0f;
+  float code_qmin = -127.0f;
   int64_t row_stride = 0;  // elements between consecutive (b, s) rows
 };
 
@@ -351,6 +355,15 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
         const float value = src[c] * inv;
         dst[c] = float_to_e4m3(value / out.code_scale);
       }
+    } else if (out.int8_codes != nullptr) {
+      int8_t* dst = out.int8_codes + at;
+      // As QuantLinear's quantize step from the float output (NaN gives 0).
+      for (int64_t c = 0; c < s.value_dim; ++c) {
+        const float q = (src[c] * inv) / out.code_scale;
+        dst[c] = std::isnan(q)
+                     ? int8_t{0}
+                     : static_cast<int8_t>(std::clamp(std::nearbyint(q), out.code_qmin, 127.0f));
+      }
     } else {
       float* dst = out.floats + at;
       for (int64_t c = 0; c < s.value_dim; ++c) dst[c] = src[c] * inv;
@@ -375,17 +388,18 @@ HeadView fake_quantized_copy(const HeadView& view, int64_t batch, int64_t len, i
 
 class AttentionKernel final : public CpuKernel {
  public:
-  // output_scale > 0: the output as E4M3 codes of out / output_scale. input_scale > 0: q, k and
-  // v are E4M3 codes of x / input_scale, decoded (exactly, in float32) before anything else.
+  // codes (output_scale): the output as E4M3 or int8 codes of out / output_scale. input_scale
+  // > 0: q, k and v are E4M3 codes of x / input_scale, decoded (exactly, in float32) before
+  // anything else.
   AttentionKernel(int64_t heads, std::optional<float> scale, bool causal, bool zero_masked_rows,
-                  float output_scale, float input_scale, std::optional<FakeQuant> quant_scores,
+                  OutputCodes codes, float input_scale, std::optional<FakeQuant> quant_scores,
                   std::optional<FakeQuant> quant_probs,
                   std::array<std::optional<InputFakeQuant>, 3> input_quant)
       : heads_(heads),
         scale_(scale),
         causal_(causal),
         zero_masked_rows_(zero_masked_rows),
-        output_scale_(output_scale),
+        codes_(codes),
         input_scale_(input_scale),
         quant_scores_(quant_scores),
         quant_probs_(quant_probs),
@@ -492,14 +506,19 @@ class AttentionKernel final : public CpuKernel {
       mask.data = m.data<float>();
     }
 
-    const bool codes = output_scale_ > 0.0f;
-    Tensor out = Tensor::empty(codes ? DType::kUInt8 : DType::kFloat32,
-                               {s.batch, s.q_len, s.heads * s.value_dim});
+    Tensor out = Tensor::empty(
+        !codes_.any() ? DType::kFloat32 : (codes_.int8 ? DType::kInt8 : DType::kUInt8),
+        {s.batch, s.q_len, s.heads * s.value_dim});
     OutRows out_rows;
     out_rows.row_stride = s.heads * s.value_dim;
-    if (codes) {
-      out_rows.codes = out.data<uint8_t>();
-      out_rows.code_scale = output_scale_;
+    if (codes_.any()) {
+      out_rows.code_scale = codes_.scale;
+      out_rows.code_qmin = static_cast<float>(codes_.qmin);
+      if (codes_.int8) {
+        out_rows.int8_codes = out.data<int8_t>();
+      } else {
+        out_rows.codes = out.data<uint8_t>();
+      }
     } else {
       out_rows.floats = out.data<float>();
     }
@@ -537,7 +556,7 @@ class AttentionKernel final : public CpuKernel {
   std::optional<float> scale_;
   bool causal_;
   bool zero_masked_rows_;
-  float output_scale_;
+  OutputCodes codes_;
   float input_scale_;
   std::optional<FakeQuant> quant_scores_, quant_probs_;
   std::array<std::optional<InputFakeQuant>, 3> input_quant_;
@@ -554,13 +573,7 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
     VITRT_ASSIGN_OR_RETURN(float f, init.node.attrs.get_float("scale", 1.0f));
     scale = f;
   }
-  float output_scale = 0.0f;
-  if (init.node.attrs.has("output_scale")) {
-    VITRT_ASSIGN_OR_RETURN(output_scale, init.node.attrs.get_float("output_scale", 0.0f));
-    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
-      return invalid_argument("output_scale must be a finite float > 0, got ", output_scale);
-    }
-  }
+  VITRT_ASSIGN_OR_RETURN(OutputCodes codes, OutputCodes::parse(init.node.attrs));
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_scores,
                          parse_fake_quant(init.node.attrs, "quant_scores"));
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs,
@@ -577,7 +590,7 @@ Result<std::unique_ptr<CpuKernel>> make_attention_kernel(const KernelInit& init)
     }
   }
   return std::unique_ptr<CpuKernel>(
-      std::make_unique<AttentionKernel>(heads, scale, causal == 1, zero_rows == 1, output_scale,
+      std::make_unique<AttentionKernel>(heads, scale, causal == 1, zero_rows == 1, codes,
                                         input_scale, quant_scores, quant_probs, input_quant));
 }
 

@@ -1092,7 +1092,8 @@ cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t s
   if (args.sq > (int64_t(1) << 30) || args.sk > (int64_t(1) << 30)) return cudaErrorInvalidValue;
   if (!(args.out_scale >= 0.0f) || !std::isfinite(args.out_scale)) return cudaErrorInvalidValue;
   if (!(args.in_scale >= 0.0f) || !std::isfinite(args.in_scale)) return cudaErrorInvalidValue;
-  if (args.in_scale > 0.0f) {  // E4M3 codes in: the wgmma form alone
+  if (args.out_int8 && !(args.out_scale > 0.0f)) return cudaErrorInvalidValue;
+  if (args.in_scale > 0.0f || args.out_int8) {  // E4M3 codes in, int8 out: the wgmma form alone
     return attention_takes_codes(type, args) ? launch_attention_sm90(type, args, stream)
                                              : cudaErrorNotSupported;
   }

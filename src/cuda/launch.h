@@ -671,6 +671,12 @@ struct AttentionArgs {
   // > 0: out is uint8 E4M3 codes of the fp32 result / out_scale (vitrt.Attention's
   // output_scale), else the activation type.
   float out_scale = 0.0f;
+  // With out_scale: int8 codes clamp(round_half_even(result / out_scale), out_qmin, 127)
+  // instead (output_format int8). Only the wgmma form writes them: where attention_takes_codes
+  // is false launch_attention returns cudaErrorNotSupported, and the caller encodes a 16-bit
+  // output itself.
+  bool out_int8 = false;
+  int out_qmin = -127;
   // > 0: q, k and v are uint8 E4M3 codes of x / in_scale (vitrt.Attention's input_scale; row
   // strides in codes). Only the wgmma form (cuda/attention_sm90.h) takes them: where
   // attention_takes_codes is false launch_attention returns cudaErrorNotSupported, and the
@@ -687,8 +693,9 @@ struct AttentionArgs {
 // when head dims, row strides and pointers are whole 16-byte chunks (every fused export);
 // otherwise, and for fp32 (exact), a scalar fp32 kernel.
 cudaError_t launch_attention(Elt type, const AttentionArgs& args, cudaStream_t stream);
-// Whether launch_attention takes `args` with in_scale > 0 (E4M3 q, k, v) as they are: the
-// wgmma form runs here, takes the shape, and VITRT_ATTENTION does not force another form.
+// Whether launch_attention takes `args` with in_scale > 0 (E4M3 q, k, v) or out_int8 as they
+// are: the wgmma form runs here, takes the shape, and VITRT_ATTENTION does not force another
+// form.
 bool attention_takes_codes(Elt type, const AttentionArgs& args);
 
 }  // namespace vitrt::cuda

@@ -1009,14 +1009,16 @@ int64_t round_up_64(int64_t n) {
   return (n + 63) / 64 * 64;
 }
 
-// out_scale > 0: vitrt.Attention's output_scale, the output written as E4M3 codes. in_scale > 0:
+// codes: vitrt.Attention's output_scale (and output_format), the output written as E4M3 or int8
+// codes; int8 ones only the wgmma form writes itself, elsewhere a 16-bit output in scratch is
+// encoded in one pass (as cuDNN's always is). in_scale > 0:
 // its input_scale, q, k and v read as E4M3 codes (float_type: the plan's 16-bit type, which
 // the kernel computes in); the wgmma form takes them as they are, elsewhere they are widened
 // into a scratch tensor first.
 class AttentionKernel final : public CudaKernel {
  public:
   AttentionKernel(int64_t heads, float scale, bool has_scale, bool causal, bool zero_masked_rows,
-                  float out_scale, float in_scale, DType float_type,
+                  OutputCodes codes, float in_scale, DType float_type,
                   std::optional<FakeQuant> quant_scores, std::optional<FakeQuant> quant_probs,
                   std::array<std::optional<InputFakeQuant>, 3> input_quant, NodeId node,
                   std::string name, std::vector<AttentionTactic> tactics)
@@ -1025,7 +1027,9 @@ class AttentionKernel final : public CudaKernel {
         has_scale_(has_scale),
         causal_(causal),
         zero_masked_rows_(zero_masked_rows),
-        out_scale_(out_scale),
+        out_scale_(codes.scale),
+        out_int8_(codes.any() && codes.int8),
+        out_qmin_(codes.qmin),
         in_scale_(in_scale),
         float_type_(float_type),
         quant_scores_(quant_scores),
@@ -1098,6 +1102,8 @@ class AttentionKernel final : public CudaKernel {
     a.causal = causal_;
     a.zero_masked_rows = zero_masked_rows_;
     a.out_scale = out_scale_;
+    a.out_int8 = out_int8_;
+    a.out_qmin = out_qmin_;
     a.in_scale = in_scale_;
     a.quant_scores = quant_scores_.has_value();
     a.quant_probs = quant_probs_.has_value();
@@ -1127,6 +1133,8 @@ class AttentionKernel final : public CudaKernel {
       a.in_scale = 0.0f;
       for (int64_t e : code_elems) widened_elems += round_up_64(e);
     }
+    // int8 codes the wgmma form cannot write: a 16-bit output in scratch, then one pass.
+    const bool encode_int8 = out_int8_ && !attention_takes_codes(t, a);
     const SdpaProblem sp = sdpa_problem(a, t);
     // cuDNN's operation has no mask or causal form. It writes no E4M3 codes either: with
     // output_scale, its 16-bit output goes to a scratch tensor and one pass encodes it (at
@@ -1137,12 +1145,12 @@ class AttentionKernel final : public CudaKernel {
     const bool cudnn_form = mask == nullptr && !causal_ && !zero_masked_rows_ && !a.quant_scores &&
                             !a.quant_probs && !codes_in && cudnn_attention_supports(sp);
     if (!ctx.launch) {
-      out[0].dtype = out_scale_ > 0.0f ? DType::kUInt8 : act_type;
+      out[0].dtype = out_scale_ > 0.0f ? (out_int8_ ? DType::kInt8 : DType::kUInt8) : act_type;
       out[0].shape = {bsz, sq, heads_ * dv};
       const bool may_use_cudnn =
           cudnn_form && (ctx.tuner != nullptr || chosen(bsz) == kAttentionCudnn);
-      if (may_use_cudnn && out_scale_ > 0.0f) {
-        out.resize(2);  // scratch: cuDNN's 16-bit output before encoding
+      if ((may_use_cudnn && out_scale_ > 0.0f) || encode_int8) {
+        out.resize(2);  // scratch: cuDNN's (or a form's) 16-bit output before encoding
         out[1].dtype = q.dtype;
         out[1].shape = out[0].shape;
       }
@@ -1217,14 +1225,39 @@ class AttentionKernel final : public CudaKernel {
       for (int i = 0; i < 4; ++i) a.mask_strides[i] = mv.strides[i];
     }
     a.out = out[0].data;
-    const auto own = [&] { return cuda_status(launch_attention(t, a, ctx.stream), "Attention"); };
+    // The 16-bit output in out[1] encoded into out[0]: E4M3, or int8 as QuantLinear's quantize
+    // step makes them.
+    const auto encode = [&]() -> Status {
+      if (!out_int8_) {
+        return cuda_status(
+            launch_act_quantize_fp8(t, out[1].data, bsz * sq, heads_ * dv, UnaryOp::kIdentity,
+                                    out_scale_, a.out, ctx.stream),
+            "Attention: encoding its output");
+      }
+      QuantizeArgs qa;
+      qa.format = QuantFormat::kInt8;
+      qa.rows = bsz * sq;
+      qa.k = qa.k_pad = heads_ * dv;
+      qa.scale = out_scale_;
+      qa.qmin = out_qmin_;
+      return cuda_status(launch_quantize_rows(t, qa, out[1].data, a.out, ctx.stream),
+                         "Attention: encoding its output");
+    };
+    const auto own = [&]() -> Status {
+      if (!encode_int8) return cuda_status(launch_attention(t, a, ctx.stream), "Attention");
+      if (out.size() < 2) return internal_error("Attention: no scratch for its 16-bit output");
+      AttentionArgs wide = a;
+      wide.out_scale = 0.0f;
+      wide.out_int8 = false;
+      wide.out = out[1].data;
+      VITRT_RETURN_IF_ERROR(cuda_status(launch_attention(t, wide, ctx.stream), "Attention"));
+      return encode();
+    };
     const auto cudnn = [&]() -> Status {
       if (out_scale_ <= 0.0f) return run_cudnn(sp, a, a.out, q.dtype, ctx);
       if (out.size() < 2) return internal_error("Attention: no scratch for cuDNN's output");
       VITRT_RETURN_IF_ERROR(run_cudnn(sp, a, out[1].data, q.dtype, ctx));
-      return cuda_status(launch_act_quantize_fp8(t, out[1].data, bsz * sq, heads_ * dv,
-                                                 UnaryOp::kIdentity, out_scale_, a.out, ctx.stream),
-                         "Attention: encoding cuDNN's output");
+      return encode();
     };
     if (ctx.tuner != nullptr) {
       if (!cudnn_form) return own();
@@ -1351,6 +1384,8 @@ class AttentionKernel final : public CudaKernel {
   float scale_;
   bool has_scale_, causal_, zero_masked_rows_;
   float out_scale_;
+  bool out_int8_;
+  int32_t out_qmin_;
   float in_scale_;
   DType float_type_;
   std::optional<FakeQuant> quant_scores_, quant_probs_;
@@ -1565,13 +1600,8 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(float scale, at.get_float("scale", 0.0f));
   VITRT_ASSIGN_OR_RETURN(int64_t causal, at.get_int("causal", 0));
   VITRT_ASSIGN_OR_RETURN(int64_t zero_rows, at.get_int("zero_masked_rows", 0));
-  float out_scale = 0.0f;
-  if (at.has("output_scale")) {
-    VITRT_ASSIGN_OR_RETURN(out_scale, at.get_float("output_scale", 0.0f));
-    if (!(out_scale > 0.0f) || !std::isfinite(out_scale)) {
-      return invalid_model("Attention's output_scale must be a finite float > 0, got ", out_scale);
-    }
-  }
+  Result<OutputCodes> codes = OutputCodes::parse(at);
+  if (!codes.ok()) return invalid_model("Attention: ", codes.status().message());
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_scores,
                          parse_fake_quant(at, "quant_scores"));
   VITRT_ASSIGN_OR_RETURN(std::optional<FakeQuant> quant_probs, parse_fake_quant(at, "quant_probs"));
@@ -1597,10 +1627,9 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_attention_tactics(a->ints));
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
-  return std::unique_ptr<CudaKernel>(
-      new AttentionKernel(heads, scale, at.has("scale"), causal != 0, zero_rows != 0, out_scale,
-                          in_scale, init.float_type, quant_scores, quant_probs, input_quant, id,
-                          init.node.name, std::move(tactics)));
+  return std::unique_ptr<CudaKernel>(new AttentionKernel(
+      heads, scale, at.has("scale"), causal != 0, zero_rows != 0, *codes, in_scale, init.float_type,
+      quant_scores, quant_probs, input_quant, id, init.node.name, std::move(tactics)));
 }
 
 }  // namespace

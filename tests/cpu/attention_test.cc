@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 
 #include "core/float8.h"
 #include "testing/attention_op.h"
@@ -424,9 +425,11 @@ TEST(AttentionKernel, MatchesUnfusedGraph) {
 // ---- output_scale: the output as E4M3 codes --------------------------------------------------
 
 // One graph, two Attention nodes on the same inputs, one writing float32 and one codes of
-// out / output_scale; every code must be float_to_e4m3(float output / output_scale), bit for
-// bit: the encoding vitrt.QuantLinear's quantize step applies to the float output.
-void check_codes(const Case& c, float output_scale_of_amax) {
+// out / output_scale; every code must be float_to_e4m3(float output / output_scale) (int8_qmin
+// set: clamp(round_half_even(float output / output_scale), qmin, 127), NaN 0), bit for bit: the
+// encoding vitrt.QuantLinear's quantize step applies to the float output.
+void check_codes(const Case& c, float output_scale_of_amax,
+                 std::optional<int64_t> int8_qmin = std::nullopt) {
   SCOPED_TRACE(::testing::Message()
                << "B=" << c.batch << " Sq=" << c.q_len << " Sk=" << c.k_len << " H=" << c.heads
                << " Dh=" << c.head_dim << " mask=" << shape_to_string(c.mask_shape)
@@ -449,7 +452,7 @@ void check_codes(const Case& c, float output_scale_of_amax) {
       amax = std::max(amax, std::fabs(plain->data<float>()[i]));
     }
   }
-  const float output_scale = output_scale_of_amax * amax / kE4M3Max;
+  const float output_scale = output_scale_of_amax * amax / (int8_qmin ? 127.0f : kE4M3Max);
 
   TestGraph g;
   std::vector<ValueId> in;
@@ -472,17 +475,34 @@ void check_codes(const Case& c, float output_scale_of_amax) {
   testing::AttentionOp op = op_of(c);
   g.output(testing::add_attention(g, op, in[0], in[1], in[2], mi));
   op.output_scale = output_scale;
+  op.output_int8 = int8_qmin.has_value();
+  op.output_qmin = int8_qmin.value_or(-127);
   const ValueId codes = testing::add_attention(g, op, in[0], in[1], in[2], mi);
   g.output(codes);
   ASSERT_TRUE(g.infer().ok());
-  EXPECT_EQ(g.graph().values[codes].dtype, DType::kUInt8);
+  const DType code_type = int8_qmin ? DType::kInt8 : DType::kUInt8;
+  EXPECT_EQ(g.graph().values[codes].dtype, code_type);
   Result<std::vector<Tensor>> out = testing::run_graph(g.graph(), feeds);
   ASSERT_TRUE(out.ok()) << out.status().to_string();
   const Tensor& y = (*out)[0];
   const Tensor& y_codes = (*out)[1];
-  ASSERT_EQ(y_codes.dtype(), DType::kUInt8);
+  ASSERT_EQ(y_codes.dtype(), code_type);
   ASSERT_EQ(y_codes.shape(), y.shape());
   int saturated = 0;
+  if (int8_qmin) {
+    const float qmin = static_cast<float>(*int8_qmin);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      const float q = y.data<float>()[i] / output_scale;
+      const int want =
+          std::isnan(q) ? 0 : static_cast<int>(std::min(std::max(std::nearbyint(q), qmin), 127.0f));
+      ASSERT_EQ(y_codes.data<int8_t>()[i], want) << "element " << i << ": " << y.data<float>()[i];
+      saturated += want == 127 || want == *int8_qmin;
+    }
+    if (output_scale_of_amax < 1.0f) {
+      EXPECT_GT(saturated, 0);
+    }
+    return;
+  }
   for (int64_t i = 0; i < y.numel(); ++i) {
     const uint8_t want = float_to_e4m3(y.data<float>()[i] / output_scale);
     ASSERT_EQ(y_codes.data<uint8_t>()[i], want) << "element " << i << ": " << y.data<float>()[i];
@@ -532,6 +552,44 @@ TEST(AttentionKernel, CodesAreTheEncodedFloatOutput) {
               1.0f);
 }
 
+// output_format int8: the codes QuantLinear's int8 quantize step makes from the float output,
+// both lower clamps, a scale where the largest outputs clamp, ViT's length packed.
+TEST(AttentionKernel, Int8CodesAreTheQuantizedFloatOutput) {
+  check_codes({}, 1.0f, -127);
+  check_codes({.mask_shape = {2, 3, 5, 9}}, 0.5f, -128);
+  check_codes({.causal = true}, 0.5f, -127);
+  check_codes({.batch = 1,
+               .q_len = 197,
+               .k_len = 197,
+               .heads = 2,
+               .head_dim = 16,
+               .value_dim = 16,
+               .packed = true},
+              1.0f, -128);
+}
+
+// A row with every key masked is NaN in float, and the int8 code 0.
+TEST(AttentionKernel, FullyMaskedRowIsInt8CodeZero) {
+  TestGraph g;
+  ValueId q = g.input("q", DType::kFloat32, {1, 2, 8});
+  ValueId k = g.input("k", DType::kFloat32, {1, 3, 8});
+  ValueId v = g.input("v", DType::kFloat32, {1, 3, 8});
+  ValueId m = g.input("mask", DType::kFloat32, {2, 3});
+  g.output(testing::add_attention(
+      g, {.heads = 1, .output_scale = 0.01f, .output_int8 = true, .output_qmin = -128}, q, k, v,
+      m));
+  ASSERT_TRUE(g.infer().ok());
+  Tensor mask = Tensor::zeros(DType::kFloat32, {2, 3});
+  for (int j = 0; j < 3; ++j) mask.data<float>()[3 + j] = -INFINITY;
+  Result<std::vector<Tensor>> out =
+      testing::run_graph(g.graph(), {testing::random_tensor(DType::kFloat32, {1, 2, 8}, 1),
+                                     testing::random_tensor(DType::kFloat32, {1, 3, 8}, 2),
+                                     testing::random_tensor(DType::kFloat32, {1, 3, 8}, 3), mask});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  ASSERT_EQ((*out)[0].dtype(), DType::kInt8);
+  for (int e = 0; e < 8; ++e) EXPECT_EQ((*out)[0].data<int8_t>()[8 + e], 0);
+}
+
 // A row with every key masked is NaN in float, and the NaN code 0x7F as codes.
 TEST(AttentionKernel, FullyMaskedRowIsTheNaNCode) {
   TestGraph g;
@@ -551,6 +609,44 @@ TEST(AttentionKernel, FullyMaskedRowIsTheNaNCode) {
   for (int e = 0; e < 8; ++e) {
     EXPECT_NE((*out)[0].data<uint8_t>()[e] & 0x7F, 0x7F);
     EXPECT_EQ((*out)[0].data<uint8_t>()[8 + e], 0x7F);
+  }
+}
+
+// output_format int8 makes int8 codes; a bad format or qmin, or either without output_scale, is
+// refused with the attribute's name.
+TEST(AttentionSchema, OutputFormatInt8MakesInt8Codes) {
+  struct Variant {
+    bool scale;
+    const char* format;
+    int64_t qmin;       // 1: no attribute
+    const char* error;  // nullptr: accepted
+  };
+  const Variant variants[] = {
+      {true, "int8", 1, nullptr},          {true, "int8", -128, nullptr},
+      {true, "fp8", 1, nullptr},           {true, "int4", 1, "output_format"},
+      {true, "int8", -129, "output_qmin"}, {true, "fp8", -127, "output_qmin"},
+      {false, "int8", 1, "output_format"}};
+  for (const Variant& v : variants) {
+    SCOPED_TRACE(::testing::Message() << v.format << " " << v.qmin << " " << v.scale);
+    TestGraph g;
+    ValueId qkv = g.input("qkv", DType::kFloat32, {2, 17, 3 * 48});
+    Attributes attrs;
+    attrs.set_int("num_heads", 3);
+    if (v.scale) attrs.set_float("output_scale", 0.02f);
+    attrs.set_string("output_format", v.format);
+    if (v.qmin != 1) attrs.set_int("output_qmin", v.qmin);
+    ValueId out = g.op("Attention", {qkv}, attrs, "vitrt", "attn");
+    g.output(out);
+    Status s = g.infer();
+    if (v.error == nullptr) {
+      ASSERT_TRUE(s.ok()) << s.to_string();
+      EXPECT_EQ(g.graph().values[out].dtype,
+                std::string(v.format) == "int8" ? DType::kInt8 : DType::kUInt8);
+    } else {
+      ASSERT_FALSE(s.ok());
+      EXPECT_NE(s.message().find(v.error), std::string::npos) << s.message();
+      EXPECT_NE(s.message().find("attn"), std::string::npos) << s.message();
+    }
   }
 }
 

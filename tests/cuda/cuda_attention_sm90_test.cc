@@ -32,6 +32,9 @@ struct Sm90Case {
   bool zero_rows = false;
   float out_scale = 0.0f;  // > 0: E4M3 codes out
   float in_scale = 0.0f;   // > 0: q, k, v in as E4M3 codes of x / in_scale (fp8 plans)
+  // With out_scale: int8 codes clamped at qmin instead of E4M3 (an int8 plan's attention).
+  bool int8_out = false;
+  int qmin = -127;
 };
 
 std::string describe(const Sm90Case& c) {
@@ -39,7 +42,8 @@ std::string describe(const Sm90Case& c) {
          std::to_string(c.sk) + " H " + std::to_string(c.heads) + (c.packed ? " packed" : "") +
          (c.causal ? " causal" : "") + " mask " + std::to_string(c.mask) +
          (c.masked_row ? " masked row" : "") + (c.zero_rows ? " zero_masked_rows" : "") +
-         (c.out_scale > 0.0f ? " codes" : "") + (c.in_scale > 0.0f ? " E4M3 in" : "");
+         (c.out_scale > 0.0f ? (c.int8_out ? " int8 codes" : " codes") : "") +
+         (c.in_scale > 0.0f ? " E4M3 in" : "");
 }
 
 // x's E4M3 codes of x / scale, and x replaced by what they decode to (the kernel's inputs).
@@ -169,10 +173,31 @@ void run_case(const Sm90Case& c, bool fp16) {
   a.causal = c.causal;
   a.zero_masked_rows = c.zero_rows;
   a.out_scale = c.out_scale;
+  a.out_int8 = c.int8_out;
+  a.out_qmin = c.qmin;
   ASSERT_TRUE(cuda::attention_sm90_supports(type, a));
   ASSERT_EQ(cuda::launch_attention_sm90(type, a, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 
+  if (c.out_scale > 0.0f && c.int8_out) {
+    // int8 codes of the float64 result (NaN rows 0): within one code of it everywhere (the
+    // 16-bit P moves the result by about 1e-3 of its scale, well under a step here).
+    std::vector<int8_t> codes(out_elems);
+    ASSERT_EQ(cudaMemcpy(codes.data(), dout.ptr, out_elems, cudaMemcpyDeviceToHost), cudaSuccess);
+    int64_t far = 0, differ = 0;
+    for (size_t i = 0; i < out_elems; ++i) {
+      const float q = expected.data<float>()[i] / c.out_scale;
+      const int want =
+          std::isnan(q)
+              ? 0
+              : static_cast<int>(std::min(std::max(std::nearbyint(q), float(c.qmin)), 127.0f));
+      differ += codes[i] != want;
+      far += std::abs(codes[i] - want) > 1;
+    }
+    EXPECT_EQ(far, 0);
+    EXPECT_LE(differ, static_cast<int64_t>(out_elems) / 4);
+    return;
+  }
   if (c.out_scale > 0.0f) {
     std::vector<uint8_t> codes(out_elems);
     ASSERT_EQ(cudaMemcpy(codes.data(), dout.ptr, out_elems, cudaMemcpyDeviceToHost), cudaSuccess);
@@ -245,6 +270,47 @@ TEST(CudaAttentionSm90, MatchesFloat64) {
       // E4M3 codes out (the fp8 plan's attention -> proj edge).
       {.b = 2, .sq = 197, .sk = 197, .heads = 2, .packed = true, .out_scale = 0.01f},
       {.b = 1, .sq = 77, .sk = 77, .heads = 2, .causal = true, .out_scale = 0.004f},
+      // int8 codes out (the int8 plan's attention -> proj edge): ViT's packed 197 tokens, both
+      // clamps with a scale where many clamp, a mask with a fully masked row (codes 0), CLIP
+      // text's causal 77 and vision's 50.
+      {.b = 2,
+       .sq = 197,
+       .sk = 197,
+       .heads = 2,
+       .packed = true,
+       .out_scale = 1.0f / 127,
+       .int8_out = true},
+      {.b = 2,
+       .sq = 197,
+       .sk = 197,
+       .heads = 2,
+       .packed = true,
+       .out_scale = 1.0f / 1024,
+       .int8_out = true,
+       .qmin = -128},
+      {.b = 2,
+       .sq = 70,
+       .sk = 70,
+       .heads = 2,
+       .mask = 4,
+       .masked_row = true,
+       .out_scale = 1.0f / 200,
+       .int8_out = true},
+      {.b = 1,
+       .sq = 77,
+       .sk = 77,
+       .heads = 2,
+       .causal = true,
+       .out_scale = 1.0f / 127,
+       .int8_out = true,
+       .qmin = -128},
+      {.b = 2,
+       .sq = 50,
+       .sk = 50,
+       .heads = 3,
+       .packed = true,
+       .out_scale = 1.0f / 127,
+       .int8_out = true},
       // E4M3 q, k, v in (the fp8 plan's qkv -> attention edge): ViT's packed 197 tokens with
       // codes out as in the plan, every bucket, separate inputs, masks, the causal form, one
       // query row.

@@ -1,6 +1,7 @@
 // vitrt.Attention writing E4M3 codes (output_scale, pass fuse_quant_producers) on CUDA: every
 // kernel form converts in its final store, checked against the CPU kernel (the op contract's
-// reference) and against the same GPU kernel's float output.
+// reference) and against the same GPU kernel's float output. Then int8 codes (output_format
+// int8) through every form the same way.
 //
 // Inputs are rounded to bf16, so the plan's conversion to fp16 / bf16 is exact. Two checks per
 // case, both "every code equal or the neighbouring one, few neighbours":
@@ -148,6 +149,111 @@ TEST_P(CudaFp8Attention, CodesMatchTheCpuKernel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(cuda, CudaFp8Attention,
+                         ::testing::Range(0, static_cast<int>(std::size(kCases))));
+
+// int8 codes: every code within `steps` of the expected one, at most `fraction` of them off.
+::testing::AssertionResult int8_within(const Tensor& got, const Tensor& want, int steps,
+                                       double fraction) {
+  if (got.dtype() != DType::kInt8 || want.dtype() != DType::kInt8 || got.shape() != want.shape()) {
+    return ::testing::AssertionFailure() << got.describe() << " vs " << want.describe();
+  }
+  int64_t differ = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const int a = got.data<int8_t>()[i], e = want.data<int8_t>()[i];
+    if (std::abs(a - e) > steps) {
+      return ::testing::AssertionFailure() << "code " << i << ": " << a << " vs " << e;
+    }
+    differ += a != e;
+  }
+  if (static_cast<double>(differ) <= fraction * static_cast<double>(got.numel())) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << differ << " of " << got.numel() << " codes differ";
+}
+
+// output_format int8 (an int8 plan's attention -> proj): the wgmma form writes the codes itself
+// (head dim 64, fp16 / bf16, on an H100 or H200), every other form writes its 16-bit or fp32
+// output to scratch and one pass encodes it. Against the same plan's float output quantized on
+// the host (fp32: equal; the 16-bit forms encode the fp32 result, not its rounding to fp16 /
+// bf16, and multiply by 1 / scale: neighbours where that rounding crossed a midpoint) and
+// against the CPU kernel's codes (the GPU's 16-bit inputs and P: ~1e-3 / ~1e-2 of the largest
+// output, a quarter of a step / two and a half steps at this scale). Both clamps.
+class CudaInt8Attention : public ::testing::TestWithParam<int> {};
+
+TEST_P(CudaInt8Attention, CodesMatchTheCpuKernel) {
+  VITRT_REQUIRE_GPU();
+  const Fp8AttnCase c = kCases[GetParam()];
+  SCOPED_TRACE(str_cat(c.form, ": batch ", c.batch, ", ", c.seq, " tokens, ", c.heads, " heads of ",
+                       c.head_dim, c.causal ? ", causal" : "", c.mask ? ", masked" : ""));
+  const int64_t d = c.heads * c.head_dim;
+  const int64_t qmin = GetParam() % 2 == 0 ? -127 : -128;
+  const std::vector<Tensor> inputs =
+      c.packed ? std::vector<Tensor>{bf16_random({c.batch, c.seq, 3 * d}, 51, -2.0f, 2.0f)}
+               : std::vector<Tensor>{bf16_random({c.batch, c.seq, d}, 52, -2.0f, 2.0f),
+                                     bf16_random({c.batch, c.seq, d}, 53, -2.0f, 2.0f),
+                                     bf16_random({c.batch, c.seq, d}, 54, -1.0f, 1.0f)};
+  auto graph = [&](float output_scale) {
+    TestGraph g(17);
+    ValueId q, k = kNoValue, v = kNoValue, mask = kNoValue;
+    if (c.packed) {
+      q = g.input("qkv", DType::kFloat32, {c.batch, c.seq, 3 * d});
+    } else {
+      q = g.input("q", DType::kFloat32, {c.batch, c.seq, d});
+      k = g.input("k", DType::kFloat32, {c.batch, c.seq, d});
+      v = g.input("v", DType::kFloat32, {c.batch, c.seq, d});
+    }
+    if (c.mask) {
+      mask = g.constant("mask", bf16_random({c.batch, c.heads, c.seq, c.seq}, 56, -3.0f, 0.0f));
+    }
+    AttentionOp op{.heads = c.heads, .causal = c.causal};
+    g.output(add_attention(g, op, q, k, v, mask));
+    if (output_scale > 0.0f) {
+      op.output_scale = output_scale;
+      op.output_int8 = true;
+      op.output_qmin = qmin;
+      g.output(add_attention(g, op, q, k, v, mask));
+    }
+    return g;
+  };
+  TestGraph float_only = graph(0.0f);
+  ASSERT_TRUE(float_only.infer().ok());
+  Result<std::vector<Tensor>> plain = run_graph(float_only.graph(), inputs);
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  float amax = 0.0f;
+  for (int64_t i = 0; i < (*plain)[0].numel(); ++i) {
+    amax = std::max(amax, std::fabs((*plain)[0].data<float>()[i]));
+  }
+  const float output_scale = 0.8f * amax / 127.0f;  // the largest outputs clamp
+  TestGraph g = graph(output_scale);
+  ASSERT_TRUE(g.infer().ok());
+  Result<std::vector<Tensor>> cpu = run_graph(g.graph(), inputs);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
+  for (const char* precision : {"fp32", "fp16", "bf16"}) {
+    SCOPED_TRACE(precision);
+    const std::string p = precision;
+    Result<std::vector<Tensor>> gpu = run_graph_cuda(g.graph(), inputs, p);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
+    const Tensor& gpu_float = (*gpu)[0];
+    Tensor encoded = Tensor::empty(DType::kInt8, gpu_float.shape());
+    for (int64_t i = 0; i < gpu_float.numel(); ++i) {
+      const float q = static_cast<float>(gpu_float.element_as_double(i)) / output_scale;
+      encoded.data<int8_t>()[i] = static_cast<int8_t>(
+          std::isnan(q) ? 0.0f : std::min(std::max(std::nearbyint(q), float(qmin)), 127.0f));
+    }
+    EXPECT_TRUE(int8_within((*gpu)[1], encoded, p == "fp32" ? 0 : 1,
+                            p == "fp32"   ? 0.0
+                            : p == "fp16" ? 0.05
+                                          : 0.3))
+        << "against the GPU's float output, encoded";
+    EXPECT_TRUE(int8_within((*gpu)[1], (*cpu)[1], p == "bf16" ? 3 : 1,
+                            p == "fp32"   ? 0.01
+                            : p == "fp16" ? 0.3
+                                          : 0.7))
+        << "against the CPU kernel's codes";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(cuda, CudaInt8Attention,
                          ::testing::Range(0, static_cast<int>(std::size(kCases))));
 
 // The cuDNN tactic of an Attention writing codes: cuDNN's 16-bit output into scratch, then one

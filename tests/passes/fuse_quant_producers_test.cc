@@ -363,18 +363,33 @@ TEST(FuseQuantProducers, AttentionNotWhenAnotherOpReadsIt) {
   }
 }
 
-// Into an int8 layer: the attention writes no int8 codes, a near miss.
-TEST(FuseQuantProducers, AttentionNotIntoInt8Layers) {
-  TestGraph g;
-  ValueId attn = attention_of(g);
-  g.output(quant_linear(g, attn, 32, 32, "proj", "int8", 1.0f / 127, "none", 2));
-  ASSERT_TRUE(g.infer().ok());
-  testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
-  ASSERT_TRUE(r.status.ok());
-  EXPECT_EQ(r.applied, 0);
-  EXPECT_EQ(r.near_misses, 1);
-  EXPECT_TRUE(r.logged("stays float: its producer writes no int8 codes"));
-  EXPECT_EQ(output_scale_of(g.graph(), "attn"), 0.0f);
+// Into an int8 layer: the attention writes int8 codes (output_format int8) clamped at the
+// reader's input_qmin, -128 as well as -127, with a scale coarse enough for few codes and one
+// fine enough that many clamp; the plan's outputs stay the same.
+TEST(FuseQuantProducers, AttentionWritesInt8Codes) {
+  for (int64_t qmin : {-127, -128}) {
+    for (float scale : {1.0f / 127, 1.0f / 4096}) {
+      SCOPED_TRACE(::testing::Message() << "qmin " << qmin << " scale " << scale);
+      TestGraph g;
+      ValueId attn = attention_of(g);
+      g.output(quant_linear(g, attn, 32, 32, "proj", "int8", scale, "none", 2));
+      for (Node& n : g.graph().nodes) {
+        if (n.name == "proj") n.attrs.set_int("input_qmin", qmin);
+      }
+      ASSERT_TRUE(g.infer().ok());
+      Graph before = g.graph();
+      testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
+      ASSERT_TRUE(r.status.ok()) << r.status.to_string();
+      EXPECT_EQ(r.applied, 1);
+      EXPECT_TRUE(r.logged("stays INT8: Attention 'attn' writes int8 codes"));
+      EXPECT_EQ(g.graph().values[attn].dtype, DType::kInt8);
+      const Node* node = node_named(g.graph(), "attn");
+      ASSERT_NE(node, nullptr);
+      EXPECT_EQ(*node->attrs.get_string("output_format", ""), "int8");
+      EXPECT_EQ(*node->attrs.get_int("output_qmin", 0), qmin);
+      testing::expect_same_outputs(before, g.graph(), {qkv_input()});
+    }
+  }
 }
 
 TEST(FuseQuantProducers, AttentionNotWhenReadersScalesDiffer) {

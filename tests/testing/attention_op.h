@@ -26,6 +26,10 @@ struct AttentionOp {
   // Fake quantization of the operands, read as fake_quant(x * prescale) (empty: none).
   std::vector<float> quant_q = {}, quant_k = {}, quant_v = {};
   float prescale_q = 1.0f, prescale_k = 1.0f, prescale_v = 1.0f;
+  // With output_scale: int8 codes clamp(round_half_even(out / output_scale), output_qmin, 127)
+  // instead of E4M3 (output_format int8).
+  bool output_int8 = false;
+  int64_t output_qmin = -127;
 };
 
 // The fake quantizations ModelOpt and ONNX Runtime give an attention, int8 or FP8 (E4M3): on q
@@ -56,6 +60,10 @@ inline ValueId add_attention(TestGraph& g, const AttentionOp& op, ValueId q, Val
   if (op.causal) attrs.set_int("causal", 1);
   if (op.scale != 0.0f) attrs.set_float("scale", op.scale);
   if (op.output_scale > 0.0f) attrs.set_float("output_scale", op.output_scale);
+  if (op.output_scale > 0.0f && op.output_int8) {
+    attrs.set_string("output_format", "int8");
+    attrs.set_int("output_qmin", op.output_qmin);
+  }
   if (op.zero_masked_rows) attrs.set_int("zero_masked_rows", 1);
   if (!op.quant_scores.empty()) attrs.set_floats("quant_scores", op.quant_scores);
   const std::vector<float>* parts[3] = {&op.quant_q, &op.quant_k, &op.quant_v};

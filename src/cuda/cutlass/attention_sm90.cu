@@ -13,7 +13,7 @@
 //     rounded to the 16-bit type, stays in registers as the A operand of
 //   - O = P V: N/16 m64n64k16 wgmmas with V in shared memory, head dim contiguous (MN-major);
 //   - O / sum goes out through the tile's Q buffer as 16-byte row chunks (or 8-byte chunks of
-//     E4M3 codes with out_scale).
+//     E4M3 codes with out_scale, int8 codes with out_int8: an int8 plan's attention -> proj).
 // With in_scale (fp8 plans: q, k and v as E4M3 codes of x / in_scale, written by the qkv GEMM's
 // epilogue) Q and K stay 8-bit: 64-byte rows in the 64-byte swizzle (16-byte chunk c of row r at
 // c ^ ((r / 2) % 4)) and S = Q K^T as two m64nNk32 E4M3 wgmmas, at twice the 16-bit rate and
@@ -254,11 +254,14 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   const float v_scale = kCodesIn ? a.in_scale : 1.0f;
   const uint64_t v_desc = swizzle128_desc(v_s);
   const uint64_t k_desc = kCodesIn ? swizzle64_desc(k_s) : swizzle128_desc(k_s);
-  constexpr bool kCodes = std::is_same_v<Y, uint8_t>;
-  // Codes out: 1 / out_scale joins each row's 1 / sum, and a pair of codes is one conversion
-  // (the exact division of store_out cost about six instructions an element: an eighth of a
-  // tile's instructions at 208 keys).
+  // Codes out (E4M3, or int8 with out_int8): one byte an element.
+  constexpr bool kInt8 = std::is_same_v<Y, int8_t>;
+  constexpr bool kCodes = std::is_same_v<Y, uint8_t> || kInt8;
+  // Codes out: 1 / out_scale joins each row's 1 / sum, and a pair of E4M3 codes is one
+  // conversion (the exact division of store_out cost about six instructions an element: an
+  // eighth of a tile's instructions at 208 keys); an int8 code is rounded by one addition.
   const float out_recip = kCodes ? 1.0f / a.out_scale : 1.0f;
+  [[maybe_unused]] const float out_qmin = static_cast<float>(a.out_qmin);
   Y* out = static_cast<Y*>(a.out);
 
   for (int tile = 0; tile < tiles; ++tile) {
@@ -441,7 +444,12 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
         const float lo = o[4 * j + 2 * r] * inv, hi = o[4 * j + 2 * r + 1] * inv;
-        if constexpr (kCodes) {
+        if constexpr (kInt8) {
+          const uint32_t clo = static_cast<uint32_t>(round_clamped(lo, out_qmin, 127.0f)) & 0xffu;
+          const uint32_t chi = static_cast<uint32_t>(round_clamped(hi, out_qmin, 127.0f)) & 0xffu;
+          *reinterpret_cast<uint16_t*>(dst_row + ((j ^ g) << 3) + 2 * t) =
+              static_cast<uint16_t>(clo | (chi << 8));
+        } else if constexpr (kCodes) {
           *reinterpret_cast<uint16_t*>(dst_row + ((j ^ g) << 3) + 2 * t) =
               __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
         } else {
@@ -527,6 +535,9 @@ cudaError_t launch_keys(const AttentionArgs& a, cudaStream_t stream) {
 
 template <typename T, bool kCodesIn>
 cudaError_t launch_out(const AttentionArgs& a, cudaStream_t stream) {
+  if constexpr (!kCodesIn) {  // int8 codes out: int8 plans, whose q, k, v are 16-bit
+    if (a.out_int8) return launch_keys<T, int8_t, false>(a, stream);
+  }
   return a.out_scale > 0.0f ? launch_keys<T, uint8_t, kCodesIn>(a, stream)
                             : launch_keys<T, T, kCodesIn>(a, stream);
 }
@@ -548,6 +559,8 @@ bool attention_sm90_supports(Elt type, const AttentionArgs& a) {
   return (type == Elt::kF16 || type == Elt::kBF16) && a.dh == kHeadDim && a.dv == kHeadDim &&
          a.sk >= 1 && a.sk <= kSm90AttentionMaxKeys && a.sq >= 1 && a.sq <= (int64_t(1) << 30) &&
          a.heads >= 1 && a.heads <= 65535 && a.batch >= 1 && a.batch <= 65535 && !a.quant_scores &&
+         (!a.out_int8 ||
+          (a.out_scale > 0.0f && a.in_scale == 0.0f && a.out_qmin >= -128 && a.out_qmin <= 0)) &&
          !a.quant_probs && a.scale > 0.0f && std::isfinite(a.scale) && a.out_scale >= 0.0f &&
          std::isfinite(a.out_scale) && a.in_scale >= 0.0f && std::isfinite(a.in_scale) &&
          a.q_row_stride % chunk == 0 && a.k_row_stride % chunk == 0 &&

@@ -13,7 +13,10 @@
 //            fully masked: SigLIP2's padded patches); output_scale (float > 0, optional): the
 //            output is written as uint8 FP8 E4M3 codes of out / output_scale (nearest even,
 //            saturating at +-448, out in fp32 before the division), for fp8 vitrt.QuantLinear
-//            layers reading the codes directly (fuse_quant_producers); quant_scores, quant_probs
+//            layers reading the codes directly (fuse_quant_producers), or with output_format
+//            "int8" (default "fp8") as int8 codes clamp(round_half_even(out / output_scale),
+//            output_qmin (default -127, in [-128, 0]), 127), NaN giving 0, for int8 readers;
+//            quant_scores, quant_probs
 //            (a quantized model's fake quantization of q k^T and of the probabilities, see
 //            ir/fake_quant.h); quant_q, quant_k, quant_v (optional, the same form) with
 //            prescale_q, prescale_k, prescale_v (floats, default 1, only with the matching
@@ -23,11 +26,13 @@
 //            E4M3 codes of x / input_scale, as an fp8 vitrt.QuantLinear writes them with
 //            output_scale (fp8 plans' q, k, v: the attention reads 8-bit operands); not with
 //            quant_*
-//   output   [B, Sq, H*Dv], heads merged: float32, or uint8 codes with output_scale
+//   output   [B, Sq, H*Dv], heads merged: float32, or uint8 (E4M3) / int8 codes with
+//            output_scale
 #include <cmath>
 
 #include "ir/fake_quant.h"
 #include "ir/op_schema.h"
+#include "ir/ops/op_attributes.h"
 
 namespace vitrt {
 namespace {
@@ -51,14 +56,10 @@ Status infer_attention(InferContext& ctx) {
   if (zero_rows != 0 && zero_rows != 1) {
     return ctx.error("zero_masked_rows must be 0 or 1, got ", zero_rows);
   }
-  DType out_dtype = DType::kFloat32;
-  if (ctx.attrs().has("output_scale")) {
-    VITRT_ASSIGN_OR_RETURN(float output_scale, ctx.attrs().get_float("output_scale", 0.0f));
-    if (!(output_scale > 0.0f) || !std::isfinite(output_scale)) {
-      return ctx.error("attribute 'output_scale' must be a finite float > 0, got ", output_scale);
-    }
-    out_dtype = DType::kUInt8;
-  }
+  Result<OutputCodes> codes = OutputCodes::parse(ctx.attrs());
+  if (!codes.ok()) return ctx.error(codes.status().message());
+  const DType out_dtype =
+      !codes->any() ? DType::kFloat32 : (codes->int8 ? DType::kInt8 : DType::kUInt8);
   for (const char* name : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
     if (!ctx.attrs().has(name)) continue;
     VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats(name, {}));
