@@ -258,8 +258,8 @@ void for_row_tiles(int64_t rows, F&& f) {
 struct OutRows {
   float* floats = nullptr;
   uint8_t* codes = nullptr;
-  int8_t* int8_codes =
-      nullptr;  // or int8 codes clamp(round_half_even(value / code_scale), qmin, 127)
+  // Or int8 codes clamp(round_half_even(value / code_scale), code_qmin, 127), NaN 0.
+  int8_t* int8_codes = nullptr;
   float code_scale = 1.0f;
   float code_qmin = -127.0f;
   int64_t row_stride = 0;  // elements between consecutive (b, s) rows
