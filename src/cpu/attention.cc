@@ -32,6 +32,7 @@
 #include "core/parallel.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/exp_approx.h"
+#include "cpu/quant_linear.h"
 #include "ir/fake_quant.h"
 #include "ir/ops/op_attributes.h"
 
@@ -261,7 +262,7 @@ struct OutRows {
   // Or int8 codes clamp(round_half_even(value / code_scale), code_qmin, 127), NaN 0.
   int8_t* int8_codes = nullptr;
   float code_scale = 1.0f;
-  float code_qmin = -127.0f;
+  int32_t code_qmin = -127;
   int64_t row_stride = 0;  // elements between consecutive (b, s) rows
 };
 
@@ -356,14 +357,11 @@ void attend_block(const AttentionShape& s, const HeadView& q, const HeadView& k,
         dst[c] = float_to_e4m3(value / out.code_scale);
       }
     } else if (out.int8_codes != nullptr) {
-      int8_t* dst = out.int8_codes + at;
-      // As QuantLinear's quantize step from the float output (NaN gives 0).
-      for (int64_t c = 0; c < s.value_dim; ++c) {
-        const float q = (src[c] * inv) / out.code_scale;
-        dst[c] = std::isnan(q)
-                     ? int8_t{0}
-                     : static_cast<int8_t>(std::clamp(std::nearbyint(q), out.code_qmin, 127.0f));
-      }
+      // The float row, then QuantLinear's own int8 quantize step on it (w.out is this task's
+      // scratch: the row is scaled in place).
+      float* row = w.out.data() + r * ldo;
+      for (int64_t c = 0; c < s.value_dim; ++c) row[c] *= inv;
+      encode_int8_rows(row, s.value_dim, out.code_scale, out.code_qmin, out.int8_codes + at);
     } else {
       float* dst = out.floats + at;
       for (int64_t c = 0; c < s.value_dim; ++c) dst[c] = src[c] * inv;
@@ -513,7 +511,7 @@ class AttentionKernel final : public CpuKernel {
     out_rows.row_stride = s.heads * s.value_dim;
     if (codes_.any()) {
       out_rows.code_scale = codes_.scale;
-      out_rows.code_qmin = static_cast<float>(codes_.qmin);
+      out_rows.code_qmin = codes_.qmin;
       if (codes_.int8) {
         out_rows.int8_codes = out.data<int8_t>();
       } else {

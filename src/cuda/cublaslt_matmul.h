@@ -65,6 +65,20 @@ inline const char* candidate_source(const TacticCandidates& c, size_t i) {
   return i < c.heuristic ? "heuristic" : i < c.heuristic + c.variants ? "variant" : "enumerated";
 }
 
+// How many of the timed candidates came from each source, for the build log's summary line
+// (the Linear and QuantLinear tactic searches).
+struct CandidateCounts {
+  int heuristic = 0, variants = 0, enumerated = 0;
+  void add(const TacticCandidates& c, size_t i) {
+    ++(i < c.heuristic ? heuristic : i < c.heuristic + c.variants ? variants : enumerated);
+  }
+  // "H from cuBLASLt's heuristic, V variants of its picks, E enumerated"
+  std::string text() const {
+    return std::to_string(heuristic) + " from cuBLASLt's heuristic, " + std::to_string(variants) +
+           " variants of its picks, " + std::to_string(enumerated) + " enumerated";
+  }
+};
+
 // The activations no cuBLASLt epilogue computes (erf GELU, QuickGELU, SiLU, HardSwish, ReLU6):
 // the GEMM ops apply them in a pass after the product (ReLU and tanh GELU run in the epilogue).
 inline bool activation_after_epilogue(UnaryOp act) {

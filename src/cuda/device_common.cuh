@@ -107,6 +107,14 @@ __device__ __forceinline__ float divide(float x, const Divisor& d) {
   return isfinite(q) && q != 0.0f ? q1 : q;
 }
 
+// x / d.s as x times the reciprocal where there is one (the product can differ from the quotient
+// in the last bit: where an 8-bit code is made of it, a code next to a midpoint may land on its
+// neighbour), else the exact division: the code-writing epilogues, for whom divide's correction
+// step costs too much.
+__device__ __forceinline__ float quotient_by_reciprocal(float x, const Divisor& d) {
+  return d.r != 0.0f ? x * d.r : __fdiv_rn(x, d.s);
+}
+
 // One output element as stored: in the activation type Y, or (Y = uint8_t) the E4M3 code of
 // v / code (divide: true division, then nearest even, saturating at +-448): the output_scale of
 // vitrt.QuantLinear, AddLayerNorm and Attention, as the CPU kernels and QuantLinear's quantize

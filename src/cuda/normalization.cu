@@ -638,29 +638,27 @@ __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, co
       v[e] = (x[c][e] - mean) * inv * to_f(g.v[e]);
       if (pbeta != nullptr) v[e] += to_f(bt.v[e]);
     }
-    if constexpr (std::is_same_v<Y, uint8_t>) {
-      // E4M3 codes two a conversion, of v times 1 / output_scale: the exact division (store_out)
-      // cost about six instructions an element in a kernel bound by its issue rate. The
-      // product can differ from the quotient in the last bit, which moves a code to its
+    if constexpr (std::is_same_v<Y, uint8_t> || std::is_same_v<Y, int8_t>) {
+      // Codes of v times 1 / output_scale (quotient_by_reciprocal): the exact division
+      // (store_out) cost about six instructions an element in a kernel bound by its issue rate.
+      // The product can differ from the quotient in the last bit, which moves a code to its
       // neighbour only where the quotient lies that close to the midpoint between two codes.
-      const float recip = code.div.r;
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) v[e] = quotient_by_reciprocal(v[e], code.div);
+    }
+    if constexpr (std::is_same_v<Y, uint8_t>) {
+      // E4M3 codes two a conversion.
 #pragma unroll
       for (int e = 0; e < kVec; e += 2) {
-        const float lo = recip != 0.0f ? v[e] * recip : divide(v[e], code.div);
-        const float hi = recip != 0.0f ? v[e + 1] * recip : divide(v[e + 1], code.div);
         const __nv_fp8x2_storage_t pair =
-            __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
+            __nv_cvt_float2_to_fp8x2(make_float2(v[e], v[e + 1]), __NV_SATFINITE, __NV_E4M3);
         o.v[e] = static_cast<uint8_t>(pair & 0xff);
         o.v[e + 1] = static_cast<uint8_t>(pair >> 8);
       }
     } else if constexpr (std::is_same_v<Y, int8_t>) {
-      // int8 codes of v times 1 / output_scale too, for the same reason (int8_code divides
-      // exactly); the product moves a code to its neighbour only next to a midpoint.
-      const float recip = code.div.r;
 #pragma unroll
       for (int e = 0; e < kVec; ++e) {
-        const float q = recip != 0.0f ? v[e] * recip : divide(v[e], code.div);
-        o.v[e] = static_cast<int8_t>(round_clamped(q, code.qmin, 127.0f));
+        o.v[e] = static_cast<int8_t>(round_clamped(v[e], code.qmin, 127.0f));
       }
     } else {
 #pragma unroll

@@ -459,7 +459,8 @@ class LinearKernel final : public CudaKernel {
     TacticRace race;
     VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
-    int enumerated = 0, variants = 0, heuristic_first = -1;
+    CandidateCounts counts;
+    int heuristic_first = -1;
     for (int mode = 0; mode < 3; ++mode) {
       if (mode == 1 && !has_mode1(bias != nullptr)) continue;
       if (mode == 2 && !has_mode2(ctx, type, bias != nullptr)) continue;
@@ -480,11 +481,7 @@ class LinearKernel final : public CudaKernel {
             &ms);
         if (e < 0) continue;
         entries.emplace_back(&pr, i);
-        if (i >= pr.cands.heuristic + pr.cands.variants) {
-          ++enumerated;
-        } else if (i >= pr.cands.heuristic) {
-          ++variants;
-        }
+        counts.add(pr.cands, i);
         if (mode == 0 && i == 0) heuristic_first = e;
         if (tu.verbose) {
           lines += str_cat("\n  #", e, " ", mode_name(mode), " (", candidate_source(pr.cands, i),
@@ -503,12 +500,10 @@ class LinearKernel final : public CudaKernel {
     best.algo = entries[winner].first->cands.algos[entries[winner].second];
     VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
-      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (",
-                     tried - enumerated - variants, " from cuBLASLt's heuristic, ", variants,
-                     " variants of its picks, ", enumerated, " enumerated), chose ",
-                     mode_name(best.mode), " ", algo_config_text(algo_config(best.algo)), " ",
-                     best_ms, " ms (heuristic's first: ", heuristic_ms, " ms)",
-                     tu.verbose ? lines : ""));
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
+                     "), chose ", mode_name(best.mode), " ",
+                     algo_config_text(algo_config(best.algo)), " ", best_ms,
+                     " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
     }
     return record_tactic(tu, node_, base.m, best);
   }

@@ -954,7 +954,8 @@ class QuantLinearKernel final : public CudaKernel {
     TacticRace race;
     VITRT_RETURN_IF_ERROR(race.init(ctx.stream));
     std::string lines;
-    int enumerated = 0, variants = 0, cutlass = 0;
+    CandidateCounts counts;
+    int cutlass = 0;
     for (int variant = 0; variant < 8; ++variant) {
       // Modes 0-3, each without and (FP8, where the build allows it) with fast accumulation.
       const int mode = variant / 2;
@@ -987,11 +988,7 @@ class QuantLinearKernel final : public CudaKernel {
             &ms);
         if (e < 0) continue;
         entries.emplace_back(&pr, i);
-        if (i >= pr.cands.heuristic + pr.cands.variants) {
-          ++enumerated;
-        } else if (i >= pr.cands.heuristic) {
-          ++variants;
-        }
+        counts.add(pr.cands, i);
         if (tu.verbose) {
           lines += str_cat("\n  #", e, " mode ", mode, fast ? " fast-accum" : "", " (",
                            candidate_source(pr.cands, i), " ",
@@ -1036,9 +1033,7 @@ class QuantLinearKernel final : public CudaKernel {
     best.algo = entries[winner].first->cands.algos[entries[winner].second];
     VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
-      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (",
-                     tried - enumerated - variants - cutlass, " from cuBLASLt's heuristic, ",
-                     variants, " variants of its picks, ", enumerated, " enumerated",
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
                      cutlass > 0 ? ", CUTLASS's" : "", "), chose mode ", best.mode, " (",
                      mode_text(best.mode, form), best.fast_accum ? ", fast accumulation" : "", ") ",
                      best.mode <= 3 ? algo_config_text(algo_config(best.algo)) + " " : "", best_ms,

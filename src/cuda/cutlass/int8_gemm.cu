@@ -134,8 +134,7 @@ struct CodeAfter {
   using Arguments = Int8Code;
   static const bool kIsHeavy = true;
   __device__ T operator()(T const& x, Arguments const& code) const {
-    const float v = float(Act<T>{}(x));
-    const float q = code.div.r != 0.0f ? v * code.div.r : __fdiv_rn(v, code.div.s);
+    const float q = quotient_by_reciprocal(float(Act<T>{}(x)), code.div);
     return T(isnan(q) ? 0.0f : fminf(fmaxf(q, code.qmin), 127.0f));
   }
 };
