@@ -186,11 +186,7 @@ void run_case(const Sm90Case& c, bool fp16) {
     ASSERT_EQ(cudaMemcpy(codes.data(), dout.ptr, out_elems, cudaMemcpyDeviceToHost), cudaSuccess);
     int64_t far = 0, differ = 0;
     for (size_t i = 0; i < out_elems; ++i) {
-      const float q = expected.data<float>()[i] / c.out_scale;
-      const int want =
-          std::isnan(q)
-              ? 0
-              : static_cast<int>(std::min(std::max(std::nearbyint(q), float(c.qmin)), 127.0f));
+      const int want = int8_code_of(expected.data<float>()[i], c.out_scale, c.qmin);
       differ += codes[i] != want;
       far += std::abs(codes[i] - want) > 1;
     }

@@ -60,6 +60,45 @@ const Fp8AttnCase kCases[] = {
     {"scalar (head dim 36: not whole 16-byte chunks)", 2, 77, 2, 36, true, false, false},
 };
 
+// One graph over case c's inputs: the attention's float output, then, where coded.output_scale
+// > 0, the same attention writing the codes `coded` asks for (output_scale, output_int8,
+// output_qmin). The mask (c.mask) is a constant of seed mask_seed.
+TestGraph attention_codes_graph(const Fp8AttnCase& c, uint64_t mask_seed, AttentionOp coded) {
+  const int64_t d = c.heads * c.head_dim;
+  TestGraph g(17);
+  ValueId q, k = kNoValue, v = kNoValue, mask = kNoValue;
+  if (c.packed) {
+    q = g.input("qkv", DType::kFloat32, {c.batch, c.seq, 3 * d});
+  } else {
+    q = g.input("q", DType::kFloat32, {c.batch, c.seq, d});
+    k = g.input("k", DType::kFloat32, {c.batch, c.seq, d});
+    v = g.input("v", DType::kFloat32, {c.batch, c.seq, d});
+  }
+  if (c.mask) {
+    mask =
+        g.constant("mask", bf16_random({c.batch, c.heads, c.seq, c.seq}, mask_seed, -3.0f, 0.0f));
+  }
+  coded.heads = c.heads;
+  coded.causal = c.causal;
+  g.output(add_attention(g, {.heads = c.heads, .causal = c.causal}, q, k, v, mask));
+  if (coded.output_scale > 0.0f) g.output(add_attention(g, coded, q, k, v, mask));
+  return g;
+}
+
+// The largest |value| of the CPU kernel's float output for case c (the codes' scale is taken
+// from it), or NaN where the graph does not run.
+float largest_output(const Fp8AttnCase& c, uint64_t mask_seed, const std::vector<Tensor>& inputs) {
+  TestGraph float_only = attention_codes_graph(c, mask_seed, {});
+  if (!float_only.infer().ok()) return NAN;
+  Result<std::vector<Tensor>> plain = run_graph(float_only.graph(), inputs);
+  if (!plain.ok()) return NAN;
+  float amax = 0.0f;
+  for (int64_t i = 0; i < (*plain)[0].numel(); ++i) {
+    amax = std::max(amax, std::fabs((*plain)[0].data<float>()[i]));
+  }
+  return amax;
+}
+
 // The attention output's codes at a scale from its range (0.8 of the amax: the largest values
 // saturate at 448), on the CPU and the GPU.
 class CudaFp8Attention : public ::testing::TestWithParam<int> {};
@@ -85,39 +124,10 @@ TEST_P(CudaFp8Attention, CodesMatchTheCpuKernel) {
               bf16_random({c.batch, c.seq, d}, 44, -2.0f, 2.0f),
               bf16_random({c.batch, c.seq, d}, 45, -1.0f, 1.0f)};
   }
-  // One graph, the float output and the codes of the same attention; `output_scale` 0 leaves
-  // the codes out.
-  auto graph = [&](float output_scale) {
-    TestGraph g(17);
-    ValueId q, k = kNoValue, v = kNoValue, mask = kNoValue;
-    if (c.packed) {
-      q = g.input("qkv", DType::kFloat32, {c.batch, c.seq, 3 * d});
-    } else {
-      q = g.input("q", DType::kFloat32, {c.batch, c.seq, d});
-      k = g.input("k", DType::kFloat32, {c.batch, c.seq, d});
-      v = g.input("v", DType::kFloat32, {c.batch, c.seq, d});
-    }
-    if (c.mask) {
-      mask = g.constant("mask", bf16_random({c.batch, c.heads, c.seq, c.seq}, 46, -3.0f, 0.0f));
-    }
-    AttentionOp op{.heads = c.heads, .causal = c.causal};
-    g.output(add_attention(g, op, q, k, v, mask));
-    if (output_scale > 0.0f) {
-      op.output_scale = output_scale;
-      g.output(add_attention(g, op, q, k, v, mask));
-    }
-    return g;
-  };
-  TestGraph float_only = graph(0.0f);
-  ASSERT_TRUE(float_only.infer().ok());
-  Result<std::vector<Tensor>> plain = run_graph(float_only.graph(), inputs);
-  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
-  float amax = 0.0f;
-  for (int64_t i = 0; i < (*plain)[0].numel(); ++i) {
-    amax = std::max(amax, std::fabs((*plain)[0].data<float>()[i]));
-  }
+  const float amax = largest_output(c, 46, inputs);
+  ASSERT_TRUE(std::isfinite(amax));
   const float output_scale = 0.8f * amax / kE4M3Max;
-  TestGraph g = graph(output_scale);
+  TestGraph g = attention_codes_graph(c, 46, {.output_scale = output_scale});
   ASSERT_TRUE(g.infer().ok());
   Result<std::vector<Tensor>> cpu = run_graph(g.graph(), inputs);
   ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
@@ -151,26 +161,6 @@ TEST_P(CudaFp8Attention, CodesMatchTheCpuKernel) {
 INSTANTIATE_TEST_SUITE_P(cuda, CudaFp8Attention,
                          ::testing::Range(0, static_cast<int>(std::size(kCases))));
 
-// int8 codes: every code within `steps` of the expected one, at most `fraction` of them off.
-::testing::AssertionResult int8_within(const Tensor& got, const Tensor& want, int steps,
-                                       double fraction) {
-  if (got.dtype() != DType::kInt8 || want.dtype() != DType::kInt8 || got.shape() != want.shape()) {
-    return ::testing::AssertionFailure() << got.describe() << " vs " << want.describe();
-  }
-  int64_t differ = 0;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    const int a = got.data<int8_t>()[i], e = want.data<int8_t>()[i];
-    if (std::abs(a - e) > steps) {
-      return ::testing::AssertionFailure() << "code " << i << ": " << a << " vs " << e;
-    }
-    differ += a != e;
-  }
-  if (static_cast<double>(differ) <= fraction * static_cast<double>(got.numel())) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << differ << " of " << got.numel() << " codes differ";
-}
-
 // output_format int8 (an int8 plan's attention -> proj): the wgmma form writes the codes itself
 // (head dim 64, fp16 / bf16, on an H100 or H200), every other form writes its 16-bit or fp32
 // output to scratch and one pass encodes it. Against the same plan's float output quantized on
@@ -192,39 +182,11 @@ TEST_P(CudaInt8Attention, CodesMatchTheCpuKernel) {
                : std::vector<Tensor>{bf16_random({c.batch, c.seq, d}, 52, -2.0f, 2.0f),
                                      bf16_random({c.batch, c.seq, d}, 53, -2.0f, 2.0f),
                                      bf16_random({c.batch, c.seq, d}, 54, -1.0f, 1.0f)};
-  auto graph = [&](float output_scale) {
-    TestGraph g(17);
-    ValueId q, k = kNoValue, v = kNoValue, mask = kNoValue;
-    if (c.packed) {
-      q = g.input("qkv", DType::kFloat32, {c.batch, c.seq, 3 * d});
-    } else {
-      q = g.input("q", DType::kFloat32, {c.batch, c.seq, d});
-      k = g.input("k", DType::kFloat32, {c.batch, c.seq, d});
-      v = g.input("v", DType::kFloat32, {c.batch, c.seq, d});
-    }
-    if (c.mask) {
-      mask = g.constant("mask", bf16_random({c.batch, c.heads, c.seq, c.seq}, 56, -3.0f, 0.0f));
-    }
-    AttentionOp op{.heads = c.heads, .causal = c.causal};
-    g.output(add_attention(g, op, q, k, v, mask));
-    if (output_scale > 0.0f) {
-      op.output_scale = output_scale;
-      op.output_int8 = true;
-      op.output_qmin = qmin;
-      g.output(add_attention(g, op, q, k, v, mask));
-    }
-    return g;
-  };
-  TestGraph float_only = graph(0.0f);
-  ASSERT_TRUE(float_only.infer().ok());
-  Result<std::vector<Tensor>> plain = run_graph(float_only.graph(), inputs);
-  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
-  float amax = 0.0f;
-  for (int64_t i = 0; i < (*plain)[0].numel(); ++i) {
-    amax = std::max(amax, std::fabs((*plain)[0].data<float>()[i]));
-  }
+  const float amax = largest_output(c, 56, inputs);
+  ASSERT_TRUE(std::isfinite(amax));
   const float output_scale = 0.8f * amax / 127.0f;  // the largest outputs clamp
-  TestGraph g = graph(output_scale);
+  TestGraph g = attention_codes_graph(
+      c, 56, {.output_scale = output_scale, .output_int8 = true, .output_qmin = qmin});
   ASSERT_TRUE(g.infer().ok());
   Result<std::vector<Tensor>> cpu = run_graph(g.graph(), inputs);
   ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
@@ -236,19 +198,21 @@ TEST_P(CudaInt8Attention, CodesMatchTheCpuKernel) {
     const Tensor& gpu_float = (*gpu)[0];
     Tensor encoded = Tensor::empty(DType::kInt8, gpu_float.shape());
     for (int64_t i = 0; i < gpu_float.numel(); ++i) {
-      const float q = static_cast<float>(gpu_float.element_as_double(i)) / output_scale;
-      encoded.data<int8_t>()[i] = static_cast<int8_t>(
-          std::isnan(q) ? 0.0f : std::min(std::max(std::nearbyint(q), float(qmin)), 127.0f));
+      encoded.data<int8_t>()[i] =
+          static_cast<int8_t>(int8_code_of(static_cast<float>(gpu_float.element_as_double(i)),
+                                           output_scale, static_cast<int>(qmin)));
     }
-    EXPECT_TRUE(int8_within((*gpu)[1], encoded, p == "fp32" ? 0 : 1,
-                            p == "fp32"   ? 0.0
-                            : p == "fp16" ? 0.05
-                                          : 0.3))
+    EXPECT_TRUE(int8_codes_agree((*gpu)[1], encoded,
+                                 p == "fp32"   ? 0.0
+                                 : p == "fp16" ? 0.05
+                                               : 0.3,
+                                 static_cast<int>(qmin), p == "fp32" ? 0 : 1))
         << "against the GPU's float output, encoded";
-    EXPECT_TRUE(int8_within((*gpu)[1], (*cpu)[1], p == "bf16" ? 3 : 1,
-                            p == "fp32"   ? 0.01
-                            : p == "fp16" ? 0.3
-                                          : 0.7))
+    EXPECT_TRUE(int8_codes_agree((*gpu)[1], (*cpu)[1],
+                                 p == "fp32"   ? 0.01
+                                 : p == "fp16" ? 0.3
+                                               : 0.7,
+                                 static_cast<int>(qmin), p == "bf16" ? 3 : 1))
         << "against the CPU kernel's codes";
   }
 }

@@ -75,30 +75,6 @@ ValueId add_layer(TestGraph& g, ValueId x, const Layer& l, const std::string& na
       a, "vitrt", name);
 }
 
-// int8 codes: each within one step of the CPU's, at most `max_fraction` of them off, and every
-// code within [qmin, 127].
-::testing::AssertionResult int8_codes_agree(const Tensor& actual, const Tensor& expected,
-                                            double max_fraction, int qmin) {
-  if (actual.dtype() != DType::kInt8 || actual.shape() != expected.shape()) {
-    return ::testing::AssertionFailure()
-           << "got " << actual.describe() << ", expected " << expected.describe();
-  }
-  int64_t differ = 0;
-  for (int64_t i = 0; i < expected.numel(); ++i) {
-    const int a = actual.data<int8_t>()[i], e = expected.data<int8_t>()[i];
-    if (a < qmin) return ::testing::AssertionFailure() << "code " << i << " = " << a << " < qmin";
-    if (a == e) continue;
-    ++differ;
-    if (std::abs(a - e) > 1) {
-      return ::testing::AssertionFailure() << "code " << i << ": " << a << " vs " << e;
-    }
-  }
-  if (static_cast<double>(differ) <= max_fraction * static_cast<double>(expected.numel())) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << differ << " of " << expected.numel() << " codes differ";
-}
-
 // X as int8 codes: the default mode, the dequantize kernel (1) and CUTLASS (4, fp16 plans on
 // sm_90), K a multiple of 32 (the GEMM reads X) or not (the padded copy).
 TEST_F(CudaInt8Chain, QuantLinearReadsCodes) {

@@ -213,6 +213,32 @@ inline ::testing::AssertionResult codes_near(const Tensor& actual, const Tensor&
   return ::testing::AssertionSuccess();
 }
 
+// int8 codes: each within `max_steps` of the expected one, at most `max_fraction` of them off,
+// and every code within [qmin, 127].
+inline ::testing::AssertionResult int8_codes_agree(const Tensor& actual, const Tensor& expected,
+                                                   double max_fraction, int qmin,
+                                                   int max_steps = 1) {
+  if (actual.dtype() != DType::kInt8 || expected.dtype() != DType::kInt8 ||
+      actual.shape() != expected.shape()) {
+    return ::testing::AssertionFailure()
+           << "got " << actual.describe() << ", expected " << expected.describe();
+  }
+  int64_t differ = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const int a = actual.data<int8_t>()[i], e = expected.data<int8_t>()[i];
+    if (a < qmin) return ::testing::AssertionFailure() << "code " << i << " = " << a << " < qmin";
+    if (a == e) continue;
+    ++differ;
+    if (std::abs(a - e) > max_steps) {
+      return ::testing::AssertionFailure() << "code " << i << ": " << a << " vs " << e;
+    }
+  }
+  if (static_cast<double>(differ) <= max_fraction * static_cast<double>(expected.numel())) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << differ << " of " << expected.numel() << " codes differ";
+}
+
 // `vitrt build --precision <precision>` of the timm ViT-tiny fixture (vitrt's calibration on its
 // input) for the CPU and for CUDA: the build log's fuse_quant_producers lines holding `marker`
 // ("stays FP8", "stays INT8") number cpu_edges / cuda_edges; each plan's logits, eager and from

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "vitrt/tensor.h"
@@ -30,6 +32,15 @@ struct Tolerance {
 template <typename T>
 Tensor tensor_of(DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
   return *Tensor::copy_from(dtype, std::move(shape), values.data(), values.size() * sizeof(T));
+}
+
+// The int8 code of value / scale as vitrt's int8 quantizers define it, computed here on its own:
+// clamp(round_half_even(value / scale), qmin, 127), NaN giving 0.
+inline int int8_code_of(float value, float scale, int qmin) {
+  const float q = value / scale;
+  return std::isnan(q) ? 0
+                       : static_cast<int>(std::min(
+                             std::max(std::nearbyint(q), static_cast<float>(qmin)), 127.0f));
 }
 
 // Deterministic pseudo-random fill (fixed seed) for tests.
