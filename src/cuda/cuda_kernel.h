@@ -133,7 +133,8 @@ struct TacticTuner {
   std::string device_key;               // GPU name, architecture, cuBLASLt version
   bool verbose = false;
   // fp16/bf16 Linear layers with an erf GELU may time mode 2 (the tanh form, at most 4.7e-4
-  // from erf: below the rounding of fp16 GELU outputs); off with `vitrt build --exact-gelu`.
+  // from erf: below the rounding of fp16 GELU outputs), and fp8 QuantLinear layers writing codes
+  // may compute that form on fp16 pairs (mode 6); off with `vitrt build --exact-gelu`.
   bool tanh_gelu = false;
   // FP8 GEMMs may time candidates with cuBLASLt's fast accumulation; off with
   // `vitrt build --no-fp8-fast-accum`.

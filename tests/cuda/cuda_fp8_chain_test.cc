@@ -184,15 +184,22 @@ float e4m3_step(float v) {
   return ::testing::AssertionSuccess();
 }
 
+// What mode 6 (CUTLASS's FP8 GEMM, cuda/cutlass_fp8.h) adds to an element's tolerance with a
+// GELU, in output units: the tanh form's distance from erf (4.7e-4), and its fp16 arithmetic,
+// about 2^-10 |z| / 2 where the tanh nears -1 (|z| <= 4 in these layers) and 2^-10 |y| (below
+// one E4M3 step).
+constexpr float kMode6GeluExtra = 5e-4f + 2.5e-3f;
+
 // fc1 as a plan runs it with output_scale: every mode (default, the dequantize kernel, the FP8
 // D forced through a stored tactic, the staged 16-bit D; mode 0 again with cuBLASLt's fast
-// accumulation: 10 below) and activation, M = 1 / 197 / 1000, fp16 and bf16 plans (fp32 plans: the
-// staged mode), float X with a per-channel w_scale and codes X with a per-tensor one, eager and
-// captured.
+// accumulation: 10 below; CUTLASS's FP8 GEMM, mode 6, where it is built and the GPU is an sm_90,
+// else the mode a launch falls back to) and activation, M = 1 / 197 / 1000, fp16 and bf16 plans
+// (fp32 plans: the staged mode), float X with a per-channel w_scale and codes X with a
+// per-tensor one, eager and captured.
 TEST_F(CudaFp8Chain, QuantLinearWritesCodes) {
   for (const char* precision : {"fp16", "bf16", "fp32"}) {
     for (const char* act : {"none", "gelu", "gelu_tanh"}) {
-      for (int mode_case : {-1, 0, 1, 2, 3, 10}) {
+      for (int mode_case : {-1, 0, 1, 2, 3, 6, 10}) {
         const int mode = mode_case == 10 ? 0 : mode_case;
         if (mode_case == 10 && std::string(precision) == "fp32") continue;
         if (mode == 2 && std::string(act) != "gelu") continue;
@@ -228,7 +235,8 @@ TEST_F(CudaFp8Chain, QuantLinearWritesCodes) {
             const std::string p = precision;
             const float u = p == "bf16" ? 0x1p-8f : (p == "fp16" ? 0x1p-11f : 0x1p-23f);
             // The tanh form of GELU is within 4.7e-4 of erf's (mode 2; mode -1 never picks it).
-            const float extra = mode == 2 && p != "fp32" ? 5e-4f : 0.0f;
+            float extra = mode == 2 && p != "fp32" ? 5e-4f : 0.0f;
+            if (mode == 6 && std::string(act) != "none") extra = kMode6GeluExtra;
             for (bool graphs : {false, true}) {
               SCOPED_TRACE(graphs ? "CUDA graph" : "eager");
               // run_graph_cuda builds without tactics: the stored one (or mode_for) decides.
@@ -287,10 +295,14 @@ TEST_F(CudaFp8Chain, TunedQuantLinearWritingCodes) {
           Result<std::vector<NamedTensor>> got = (*engine)->create_context()->run({{"x", in}});
           ASSERT_TRUE(got.ok()) << got.status().to_string();
           const bool erf = std::string(act) == "gelu";
+          // Mode 6 (CUTLASS's FP8 GEMM) is timed with fast accumulation allowed; its GELU runs
+          // in fp16.
+          const bool mode6 = log.find("chose mode 6") != std::string::npos;
+          EXPECT_TRUE(!mode6 || fast_accum) << log;
           EXPECT_TRUE(codes_close((*got)[0].tensor, (*want)[0], l.output_scale,
                                   bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f),
                                   std::string(precision) == "bf16" ? 0x1p-8f : 0x1p-11f,
-                                  erf ? 5e-4f : 0.0f));
+                                  mode6 ? kMode6GeluExtra : (erf ? 5e-4f : 0.0f)));
           // The FP8 D was a candidate (mode 0, or 2 for the erf GELU), and so was mode 3.
           const std::string fp8_mode = erf ? " mode 2 (heuristic" : " mode 0 (heuristic";
           if (!per_channel) {
@@ -308,6 +320,53 @@ TEST_F(CudaFp8Chain, TunedQuantLinearWritingCodes) {
                       log.find(fp8_mode) != std::string::npos ? "timed" : "had no algorithm",
                       log.substr(0, log.find('\n') + 1).c_str());
         }
+      }
+    }
+  }
+}
+
+// Mode 6 at the edges of its fp16 epilogue: sums up to about +-900, so z^2 overflows fp16
+// (|z| > 256: u = +-inf, t = +-1), large outputs saturate at 448, and the GELU's negative tail
+// gives 0; with no activation the sums saturate both ways. No NaN may appear (an inf - inf
+// would give one). Codes X (per-tensor and per-channel weight scales), M = 197 and 1000.
+TEST_F(CudaFp8Chain, CutlassFp8ModeSaturatesAndOverflows) {
+  for (const char* act : {"gelu", "gelu_tanh", "none"}) {
+    for (int64_t m : {197, 1000}) {
+      for (bool per_channel : {true, false}) {
+        Layer l;
+        l.k = 256;
+        l.n = 256;
+        l.act = act;
+        l.mode = 6;
+        l.rows = m;
+        l.seed = static_cast<uint64_t>(m) + (per_channel ? 1 : 2);
+        l.per_channel = per_channel;
+        l.input_scale = 2.0f;   // X up to +-896: sums of about +-300 (sd), up to about +-900
+        l.output_scale = 1.0f;  // codes = y: above 448 they saturate
+        SCOPED_TRACE(str_cat(act, " M ", m, per_channel ? " per channel" : " per tensor"));
+        TestGraph g;
+        ValueId x = g.input("x", DType::kUInt8, {m, l.k});
+        g.output(add_layer(g, x, l, "fc1"));
+        ASSERT_TRUE(g.infer().ok());
+        const Tensor in = random_codes({m, l.k}, 7);
+        Result<std::vector<Tensor>> want = run_graph(g.graph(), {in});
+        ASSERT_TRUE(want.ok()) << want.status().to_string();
+        int64_t saturated = 0, zero = 0;
+        for (int64_t i = 0; i < (*want)[0].numel(); ++i) {
+          const float v = e4m3_to_float((*want)[0].data<uint8_t>()[i]);
+          saturated += std::fabs(v) == 448.0f;
+          zero += v == 0.0f;
+        }
+        // The case reaches what it is for: saturated codes, and zeros from the GELU's tail.
+        EXPECT_GT(saturated, 0);
+        if (std::string(act) != "none") {
+          EXPECT_GT(zero, 0);
+        }
+        Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), {in}, "fp16", true);
+        ASSERT_TRUE(got.ok()) << got.status().to_string();
+        EXPECT_TRUE(codes_close((*got)[0], (*want)[0], l.output_scale,
+                                bf16_random({l.n}, l.seed + 1, -1.0f, 1.0f), 0x1p-11f,
+                                std::string(act) == "none" ? 0.0f : kMode6GeluExtra));
       }
     }
   }

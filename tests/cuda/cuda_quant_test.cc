@@ -360,11 +360,12 @@ TEST_F(CudaQuantLinear, Int8FusedEpilogueShapes) {
 // epilogue) and mode 5 (erf GELU as the hardware-tanh form), with and without bias, a residual,
 // per-channel and per-tensor scales. Where a GPU or build lacks them (not sm_90, no CUTLASS
 // headers) the kernel runs another mode: the same reference holds. A stored mode 4 in an fp8
-// layer (no such mode) runs cuBLASLt.
+// layer (no such mode) runs cuBLASLt; a stored mode 6 (CUTLASS's FP8 GEMM, which writes codes
+// only: cuda_fp8_chain_test.cc) in a layer writing floats, int8 or fp8, runs another mode too.
 TEST_F(CudaQuantLinear, CutlassModesShapes) {
   uint64_t seed = 70;
   for (const char* format : {"int8", "fp8"}) {
-    for (int mode : {4, 5}) {
+    for (int mode : {4, 5, 6}) {
       if (std::string(format) == "fp8" && mode == 5) continue;
       QuantCase base;
       base.format = format;

@@ -1,0 +1,210 @@
+// FP8 GEMMs writing E4M3 codes (see src/cuda/cutlass_fp8.h): CUTLASS 3's ping-pong warp-specialized
+// TMA kernel for Hopper (sm_90a) with the fast-accumulation FP8 mainloop, 128x128x128 tiles, 2x1
+// clusters and 64x128 epilogue tiles, the fastest of the forms timed in
+// bench/gpu/cutlass_fp8_gelu_probe.cu (cooperative 128x256 tiles took 242 us on ViT-B/16's fc1
+// at batch 256, ping-pong with the builder's epilogue tile 231, with 64x128 ones 221). The
+// epilogue is CUTLASS's PerColLinCombPerColBiasEltAct (alpha[n] acc + bias[n]) followed by one of
+// the two functors below; CUTLASS converts their result to E4M3 two values an instruction
+// (cvt.rn.satfinite.e4m3x2 from f32 or f16x2).
+#include <cuda_fp16.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "cuda/current_device.h"
+#include "cuda/cutlass_fp8.h"
+#include "cuda/device_common.cuh"
+#include "cute/tensor.hpp"
+#include "cutlass/cutlass.h"
+#include "cutlass/epilogue/collective/collective_builder.hpp"
+#include "cutlass/epilogue/fusion/operations.hpp"
+#include "cutlass/gemm/collective/collective_builder.hpp"
+#include "cutlass/gemm/device/gemm_universal_adapter.h"
+#include "cutlass/gemm/kernel/gemm_universal.hpp"
+
+namespace vitrt::cuda {
+
+// The epilogue functors, by CUTLASS's convention (kIsHeavy, an Array specialisation, Arguments
+// handed to the call). Not in an anonymous namespace: nvcc warns of their unread kIsHeavy members
+// there.
+namespace fp8_gemm_detail {
+
+struct CodeScale {
+  float r = 1.0f;  // 1 / output_scale
+};
+
+// No activation: y * r in fp32.
+template <class T>
+struct ScaleCode {
+  using Arguments = CodeScale;
+  static const bool kIsHeavy = false;
+  __device__ T operator()(T const& x, Arguments const& a) const { return T(float(x) * a.r); }
+};
+template <int N>
+struct ScaleCode<cutlass::Array<float, N>> {
+  using Arguments = CodeScale;
+  static const bool kIsHeavy = false;
+  __device__ cutlass::Array<float, N> operator()(cutlass::Array<float, N> const& v,
+                                                 Arguments const& a) const {
+    cutlass::Array<float, N> o;
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N; ++i) o[i] = v[i] * a.r;
+    return o;
+  }
+};
+
+__device__ __forceinline__ uint32_t half2_bits(__half2 h) {
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+__device__ __forceinline__ __half2 bits_half2(uint32_t b) {
+  return *reinterpret_cast<const __half2*>(&b);
+}
+
+// GELU's tanh form on a pair of fp32 values, times r, as fp16 (the header states the formula and
+// its error). z^2 overflows fp16 only where |z| > 256: u is then +-inf, t = +-1, and y = z r
+// (the code saturates) or -0, as the GELU gives there; z itself saturates at +-65504, so no
+// inf - inf arises. NaN stays NaN.
+__device__ __forceinline__ uint32_t gelu_tanh_half2(float lo, float hi, __half2 half_r) {
+  uint32_t zb;
+  asm("cvt.rn.satfinite.f16x2.f32 %0, %1, %2;\n" : "=r"(zb) : "f"(hi), "f"(lo));
+  const __half2 z = bits_half2(zb);
+  const __half2 k = __float2half2_rn(0.79788456080286536f);
+  const __half2 kc = __float2half2_rn(0.79788456080286536f * 0.044715f);
+  const __half2 u = __hmul2(z, __hfma2(__hmul2(z, z), kc, k));
+  uint32_t tb;
+  asm("tanh.approx.f16x2 %0, %1;\n" : "=r"(tb) : "r"(half2_bits(u)));
+  return half2_bits(__hmul2(z, __hfma2(half_r, bits_half2(tb), half_r)));
+}
+
+template <class T>
+struct GeluTanhHalfCode {
+  using Arguments = CodeScale;
+  static const bool kIsHeavy = true;
+  __device__ cutlass::half_t operator()(T const& x, Arguments const& a) const {
+    const uint32_t b = gelu_tanh_half2(float(x), 0.0f, __float2half2_rn(0.5f * a.r));
+    return cutlass::half_t::bitcast(static_cast<uint16_t>(b & 0xffffu));
+  }
+};
+// Returns fp16: CUTLASS's Sm90Compute converts the functor's result type to E4M3, here with
+// cvt.rn.satfinite.e4m3x2.f16x2.
+template <int N>
+struct GeluTanhHalfCode<cutlass::Array<float, N>> {
+  using Arguments = CodeScale;
+  static const bool kIsHeavy = true;
+  __device__ cutlass::Array<cutlass::half_t, N> operator()(cutlass::Array<float, N> const& v,
+                                                           Arguments const& a) const {
+    static_assert(N % 2 == 0, "pairs of values");
+    cutlass::Array<cutlass::half_t, N> o;
+    uint32_t* out = reinterpret_cast<uint32_t*>(&o);
+    const __half2 half_r = __float2half2_rn(0.5f * a.r);
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N / 2; ++i) out[i] = gelu_tanh_half2(v[2 * i], v[2 * i + 1], half_r);
+    return o;
+  }
+};
+
+using E4 = cutlass::float_e4m3_t;
+using Tile = cute::Shape<cute::_128, cute::_128, cute::_128>;
+using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
+using EpiTile = cute::Shape<cute::_64, cute::_128>;
+
+template <template <class> class Act>
+struct Fp8Gemm {
+  using Fusion =
+      cutlass::epilogue::fusion::PerColLinCombPerColBiasEltAct<Act, E4, float, float, E4, float>;
+  using Epi = typename cutlass::epilogue::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster, EpiTile, float, float,
+      void, cutlass::layout::RowMajor, 16, E4, cutlass::layout::RowMajor, 16,
+      cutlass::epilogue::TmaWarpSpecialized, Fusion>::CollectiveOp;
+  using Main = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, E4, cutlass::layout::RowMajor, 16, E4,
+      cutlass::layout::ColumnMajor, 16, float, Tile, Cluster,
+      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
+          sizeof(typename Epi::SharedStorage))>,
+      cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum>::CollectiveOp;
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>, Main, Epi>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+
+  static cudaError_t run(const CutlassFp8Gemm& g, void* workspace, size_t workspace_bytes,
+                         cudaStream_t stream) {
+    // Row-major A [m, k], K-major B [n, k], row-major D [m, n]: leading dimension first.
+    typename Kernel::StrideA sa{};
+    typename Kernel::StrideB sb{};
+    typename Kernel::StrideC sc{};
+    typename Kernel::StrideD sd{};
+    cute::get<0>(sa) = g.ldx;
+    cute::get<0>(sb) = g.k;
+    cute::get<0>(sc) = g.n;
+    cute::get<0>(sd) = g.n;
+    cute::get<2>(sa) = g.m * g.ldx;
+    cute::get<2>(sb) = g.n * g.k;
+    cute::get<2>(sc) = g.m * g.n;
+    cute::get<2>(sd) = g.m * g.n;
+    cutlass::KernelHardwareInfo hw;
+    hw.device_id = 0;
+    cudaGetDevice(&hw.device_id);
+    hw.sm_count = sm_count(hw.device_id);
+    typename Gemm::Arguments args{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), 1},
+        {reinterpret_cast<const E4*>(g.x), sa, reinterpret_cast<const E4*>(g.w), sb},
+        {{}, nullptr, sc, reinterpret_cast<E4*>(g.y), sd},
+        hw};
+    args.epilogue.thread.alpha_ptr = g.alpha;
+    args.epilogue.thread.beta = 0.0f;
+    args.epilogue.thread.bias_ptr = g.bias;
+    args.epilogue.thread.activation.r = g.r;
+    Gemm gemm;
+    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
+    if (Gemm::get_workspace_size(args) > workspace_bytes) return cudaErrorNotSupported;
+    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) {
+      return cudaErrorNotSupported;
+    }
+    if (gemm.run(stream) != cutlass::Status::kSuccess) return cudaErrorLaunchFailure;
+    return cudaGetLastError();
+  }
+
+  // Per device (a process may run plans on several GPUs), asked once.
+  static int sm_count(int device) {
+    static std::atomic<int> counts[64] = {};
+    if (device < 0 || device >= 64) {
+      return cutlass::KernelHardwareInfo::query_device_multiprocessor_count(device);
+    }
+    int n = counts[device].load(std::memory_order_relaxed);
+    if (n == 0) {
+      n = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(device);
+      counts[device].store(n, std::memory_order_relaxed);
+    }
+    return n;
+  }
+};
+
+}  // namespace fp8_gemm_detail
+
+bool cutlass_fp8_available() {
+  return current_device_is_sm90();
+}
+
+bool cutlass_fp8_gelu_scale_ok(float r) {
+  const float half_r = 0.5f * r;
+  return std::isfinite(half_r) && half_r >= 0x1p-14f && half_r <= 65504.0f;
+}
+
+cudaError_t launch_cutlass_fp8(const CutlassFp8Gemm& g, void* workspace, size_t workspace_bytes,
+                               cudaStream_t stream) {
+  if (!cutlass_fp8_available() || g.k % 16 != 0 || g.ldx % 16 != 0 || g.n % 16 != 0 ||
+      g.m > (int64_t(1) << 30) || g.n > (int64_t(1) << 30) || g.k > (int64_t(1) << 30) ||
+      !aligned16(g.x) || !aligned16(g.w) || !aligned16(g.y) || !aligned16(g.alpha) ||
+      !aligned16(g.bias) || !std::isfinite(g.r) || (g.gelu && !cutlass_fp8_gelu_scale_ok(g.r))) {
+    return cudaErrorNotSupported;
+  }
+  if (g.m == 0 || g.n == 0) return cudaSuccess;
+  if (g.gelu) {
+    return fp8_gemm_detail::Fp8Gemm<fp8_gemm_detail::GeluTanhHalfCode>::run(
+        g, workspace, workspace_bytes, stream);
+  }
+  return fp8_gemm_detail::Fp8Gemm<fp8_gemm_detail::ScaleCode>::run(g, workspace, workspace_bytes,
+                                                                   stream);
+}
+
+}  // namespace vitrt::cuda
