@@ -1,5 +1,5 @@
-// FP8 (E4M3) GEMMs that write E4M3 codes, from NVIDIA CUTLASS's Hopper ping-pong kernels
-// (src/cuda/cutlass/fp8_gemm.cu, built when scripts/setup.sh found CUTLASS's headers:
+// FP8 (E4M3) GEMMs that write E4M3 codes or add a residual, from NVIDIA CUTLASS's Hopper ping-pong
+// kernels (src/cuda/cutlass/fp8_gemm.cu, built when scripts/setup.sh found CUTLASS's headers:
 // VITRT_HAVE_CUTLASS). vitrt.QuantLinear's mode 6 (ops_quant_linear.cc), timed against cuBLASLt's
 // FP8 GEMMs by the tactic search.
 //
@@ -8,7 +8,8 @@
 // epilogue while the other's products run, and here the epilogue computes the tanh-form GELU on
 // pairs of fp16 values (HFMA2, tanh.approx.f16x2, and one cvt to two E4M3 codes): 221 us on the
 // H100 (bench/gpu/cutlass_fp8_gelu_probe.cu; bench/gpu/RESULTS.md, session 37). Without an
-// activation (qkv writing E4M3 q, k, v) the kernel took 150 us against cuBLASLt's 156.
+// activation (qkv writing E4M3 q, k, v) the kernel took 149 us against cuBLASLt's 155, and with
+// a residual in fp16 (proj) 76 against 83.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -28,6 +29,8 @@ namespace vitrt::cuda {
 //   about 2^-10 |y| (fp16 rounding) and 2^-10 (r/2) |z| (tanh's error near +-1, where y is
 //   small): a layer may choose it only where the build allows GELU's tanh form (`--exact-gelu`
 //   refuses it). Needs 2^-14 <= r/2 <= 65504.
+// With residual (fp16 [m, n], act none): Y is fp16 instead, alpha[n] acc + bias[n] + residual
+// (r unused).
 // k and ldx multiples of 16, n of 16, pointers 16-byte aligned.
 struct CutlassFp8Gemm {
   const uint8_t* x = nullptr;
@@ -35,7 +38,8 @@ struct CutlassFp8Gemm {
   const uint8_t* w = nullptr;
   const float* alpha = nullptr;
   const float* bias = nullptr;
-  uint8_t* y = nullptr;
+  const void* residual = nullptr;  // fp16 [m, n], or null
+  void* y = nullptr;               // E4M3 codes, or fp16 with residual
   int64_t m = 0, n = 0, k = 0;
   bool gelu = false;
   float r = 1.0f;  // 1 / output_scale

@@ -31,12 +31,13 @@
 //     with GELU's tanh form on the hardware tanh in the epilogue. erff costs about twenty
 //     instructions an element, which the epilogue does not hide behind the next tile's
 //     products: ViT-B/16's fc1 at batch 256 took 0.40 ms with it, 0.29 with the tanh form.
-//   6 (FP8 with output_scale, no residual, no activation or a GELU in builds that allow the tanh
-//     form and FP8 fast accumulation, N a multiple of 16; CUTLASS built and an sm_90 GPU; chosen
-//     by timing only: cuda/cutlass_fp8.h): CUTLASS's ping-pong FP8 GEMM writing the E4M3 codes,
-//     the GELU's tanh form computed on fp16 pairs in its epilogue, which runs while the other
-//     warp group's products do. cuBLASLt's fixed GELU epilogue made ViT-B/16's fc1 at batch 256
-//     take 245 us against 205 with the bias alone; this one 221.
+//   6 (FP8 in builds that allow fast accumulation, N a multiple of 16, CUTLASS built and an sm_90
+//     GPU; chosen by timing only: cuda/cutlass_fp8.h): CUTLASS's ping-pong FP8 GEMM, whose
+//     epilogue runs while the other warp group's products do. Two forms: with output_scale, no
+//     activation or a GELU (where the build allows the tanh form, computed on fp16 pairs), the
+//     E4M3 codes; in fp16 plans, a residual and no activation, fp16 Y. cuBLASLt's fixed GELU
+//     epilogue made ViT-B/16's fc1 at batch 256 take 245 us against 205 with the bias alone;
+//     this one 221. Its proj (residual) took 83 us, this one 76.
 // FP8 modes 0-3 are also timed with cuBLASLt's fast accumulation (the tensor cores' accumulator
 // not promoted to fp32 every few products; `vitrt build --no-fp8-fast-accum` turns it off): at
 // ViT-B/16's batch 256 on the H100 every GEMM took it, 7-19% faster each (fc1 0.306 -> 0.248
@@ -608,7 +609,8 @@ class QuantLinearKernel final : public CudaKernel {
       if (t != nullptr && t->mode == 5 && p_.act == UnaryOp::kGelu) return 5;
       return t != nullptr && t->mode == 1 ? 1 : 4;
     }
-    if (const GemmTactic* t = nearest_tactic(m); t != nullptr && t->mode == 6 && mode6_runnable()) {
+    if (const GemmTactic* t = nearest_tactic(m);
+        t != nullptr && t->mode == 6 && mode6_runnable(type)) {
       return 6;
     }
     VITRT_ASSIGN_OR_RETURN(FusedForm form, fused_form(ctx, type, m, bias_usable));
@@ -674,22 +676,26 @@ class QuantLinearKernel final : public CudaKernel {
 
   // Mode 6: CUTLASS's FP8 GEMM writing E4M3 codes (see the top of the file), where this GPU runs
   // it: a launch runs a stored mode 6 whenever this holds.
-  bool mode6_runnable() const {
+  bool mode6_runnable(DType type) const {
 #if VITRT_HAVE_CUTLASS
     const bool gelu = p_.act == UnaryOp::kGelu || p_.act == UnaryOp::kGeluTanh;
-    return p_.format == QuantFormat::kFp8E4M3 && codes_out() && !has_residual_ &&
-           (p_.act == UnaryOp::kIdentity ||
-            (gelu && cutlass_fp8_gelu_scale_ok(1.0f / p_.output_scale))) &&
-           p_.n % 16 == 0 && cutlass_fp8_available();
+    const bool codes = codes_out() && !has_residual_ &&
+                       (p_.act == UnaryOp::kIdentity ||
+                        (gelu && cutlass_fp8_gelu_scale_ok(1.0f / p_.output_scale)));
+    const bool residual =
+        !codes_out() && has_residual_ && p_.act == UnaryOp::kIdentity && type == DType::kFloat16;
+    return p_.format == QuantFormat::kFp8E4M3 && (codes || residual) && p_.n % 16 == 0 &&
+           cutlass_fp8_available();
 #else
+    (void)type;
     return false;
 #endif
   }
 
   // The tuner times mode 6 where it runs and the build allows what it changes: fast
   // accumulation, and for a GELU the tanh form computed in fp16.
-  bool mode6_possible(const LaunchContext& ctx) const {
-    return mode6_runnable() && fast_accum_possible(ctx) &&
+  bool mode6_possible(const LaunchContext& ctx, DType type) const {
+    return mode6_runnable(type) && fast_accum_possible(ctx) &&
            (p_.act == UnaryOp::kIdentity || ctx.tuner->tanh_gelu);
   }
 
@@ -701,12 +707,13 @@ class QuantLinearKernel final : public CudaKernel {
     c.w = static_cast<const uint8_t*>(dev_->wt);
     c.alpha = dev_->dequant;
     c.bias = dev_->bias;
-    c.y = static_cast<uint8_t*>(y);
+    c.residual = g.residual;
+    c.y = y;
     c.m = g.rows;
     c.n = p_.n;
     c.k = p_.k_pad;
     c.gelu = p_.act != UnaryOp::kIdentity;
-    c.r = 1.0f / p_.output_scale;
+    c.r = codes_out() ? 1.0f / p_.output_scale : 1.0f;
     return cuda_status(launch_cutlass_fp8(c, ctx.workspace, ctx.workspace_bytes, ctx.stream),
                        "QuantLinear: CUTLASS FP8 GEMM");
 #else
@@ -761,6 +768,7 @@ class QuantLinearKernel final : public CudaKernel {
       return str_cat("CUTLASS int8 GEMM, dequantized in its epilogue, tanh-form GELU", codes);
     }
     if (mode == 6) {
+      if (!codes_out()) return "CUTLASS FP8 GEMM, residual in its epilogue";
       return p_.act == UnaryOp::kIdentity
                  ? "CUTLASS FP8 GEMM, E4M3 codes out"
                  : "CUTLASS FP8 GEMM, tanh-form GELU on fp16 pairs in its epilogue, E4M3 codes out";
@@ -969,18 +977,19 @@ class QuantLinearKernel final : public CudaKernel {
                             void* xq) {
     TacticTuner& tu = *ctx.tuner;
     const bool bias = p_.has_bias;
-    const std::string problem = str_cat(
-        tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m", g.rows, "n",
-        p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
-        g.residual != nullptr ? "+residual" : "",
-        p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
-        mode2_possible(ctx, type, form) ? "+tanh-ok" : "",
-        codes_out() ? (p_.format == QuantFormat::kInt8 ? "|d-int8" : "|d-e4m3") : "",
-        // Modes are timed with their staging of X, which differs for codes X.
-        codes_x != nullptr ? "|x-codes" : "|x-float", "+staged",
-        mode4_possible(type) ? "|cutlass" : "", mode5_possible(ctx, type) ? "+tanh" : "",
-        mode6_possible(ctx) ? "|cutlass-fp8" : "", fast_accum_possible(ctx) ? "|fast-accum" : "",
-        "|ws", ctx.workspace_bytes, kTacticSearchTag);
+    const std::string problem =
+        str_cat(tu.device_key, "|quant-", format_name(p_.format), "|", dtype_name(type), "|m",
+                g.rows, "n", p_.n, "k", p_.k, "|", p_.act_text, bias ? "+bias" : "",
+                g.residual != nullptr ? "+residual" : "",
+                p_.uniform_w_scale ? "|per-tensor" : "|per-channel",
+                mode2_possible(ctx, type, form) ? "+tanh-ok" : "",
+                codes_out() ? (p_.format == QuantFormat::kInt8 ? "|d-int8" : "|d-e4m3") : "",
+                // Modes are timed with their staging of X, which differs for codes X.
+                codes_x != nullptr ? "|x-codes" : "|x-float", "+staged",
+                mode4_possible(type) ? "|cutlass" : "", mode5_possible(ctx, type) ? "+tanh" : "",
+                mode6_possible(ctx, type) ? "|cutlass-fp8" : "",
+                fast_accum_possible(ctx) ? "|fast-accum" : "", "|ws", ctx.workspace_bytes,
+                kTacticSearchTag);
     const std::string shape_text =
         str_cat(format_name(p_.format), " ", g.rows, "x", p_.k, "x", p_.n, " ", p_.act_text,
                 bias ? "+bias" : "", g.residual != nullptr ? "+residual" : "");
@@ -989,7 +998,7 @@ class QuantLinearKernel final : public CudaKernel {
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
         t &&
         ((t->mode == 4 && mode4_possible(type)) || (t->mode == 5 && mode5_possible(ctx, type)) ||
-         (t->mode == 6 && mode6_possible(ctx)))) {
+         (t->mode == 6 && mode6_possible(ctx, type)))) {
       accept_cached_tactic(tu, problem, *t, shape_text);
       return record_tactic(tu, node_, g.rows, *t);
     }
@@ -1061,7 +1070,7 @@ class QuantLinearKernel final : public CudaKernel {
     for (int mode : {4, 5, 6}) {
       if (mode == 4   ? !mode4_possible(type)
           : mode == 5 ? !mode5_possible(ctx, type)
-                      : !mode6_possible(ctx)) {
+                      : !mode6_possible(ctx, type)) {
         continue;
       }
       // One candidate: CUTLASS's kernel (the algorithm slot of its tactic stays unused).

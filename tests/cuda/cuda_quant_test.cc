@@ -688,17 +688,20 @@ TEST_F(CudaQuantLinear, TunerRecordsATacticThatReproducesTheOutput) {
 // ---- residual --------------------------------------------------------------------------------
 
 // Y = X.W + bias + residual: cuBLASLt's C (beta = 1) in the fused FP8 modes, the dequantize
-// kernel's addend in mode 1 (int8 always), against the CPU reference on the shapes of a ViT's
-// attention projection and fc2 (K 3072 -> N 768), one row, 197 tokens and odd N.
+// kernel's addend in mode 1 (int8 always), CUTLASS's FP8 GEMM with the residual in its epilogue
+// in mode 6 (fp16 plans, N a multiple of 16, an sm_90 GPU and CUTLASS built; elsewhere the mode a
+// launch falls back to), against the CPU reference on the shapes of a ViT's attention projection
+// and fc2 (K 3072 -> N 768), one row, 197 tokens and odd N.
 TEST_F(CudaQuantLinear, ResidualEveryFormatPrecisionAndMode) {
   const std::vector<std::array<int64_t, 3>> shapes = {
-      {1, 64, 48}, {197, 96, 40}, {5, 48, 33}, {2, 3072, 768}};
+      {1, 64, 48}, {197, 96, 40}, {5, 48, 33}, {2, 3072, 768}, {197, 768, 768}};
   uint64_t seed = 70;
   for (const char* format : {"int8", "fp8"}) {
     for (const char* precision : {"fp16", "bf16", "fp32"}) {
       for (const auto& [m, k, n] : shapes) {
-        for (int mode : {-1, 0, 1}) {
-          if (std::string(format) == "int8" && mode == 0) continue;  // int8 has mode 1 only
+        for (int mode : {-1, 0, 1, 6}) {
+          // int8 has mode 1 only
+          if (std::string(format) == "int8" && (mode == 0 || mode == 6)) continue;
           QuantCase c;
           c.format = format;
           c.precision = precision;

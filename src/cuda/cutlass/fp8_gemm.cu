@@ -1,15 +1,18 @@
-// FP8 GEMMs writing E4M3 codes (see src/cuda/cutlass_fp8.h): CUTLASS 3's ping-pong warp-specialized
-// TMA kernel for Hopper (sm_90a) with the fast-accumulation FP8 mainloop, 128x128x128 tiles, 2x1
-// clusters and 64x128 epilogue tiles, the fastest of the forms timed in
-// bench/gpu/cutlass_fp8_gelu_probe.cu (cooperative 128x256 tiles took 242 us on ViT-B/16's fc1
-// at batch 256, ping-pong with the builder's epilogue tile 231, with 64x128 ones 221). The
-// epilogue is CUTLASS's PerColLinCombPerColBiasEltAct (alpha[n] acc + bias[n]) followed by one of
-// the two functors below; CUTLASS converts their result to E4M3 two values an instruction
-// (cvt.rn.satfinite.e4m3x2 from f32 or f16x2).
+// FP8 GEMMs (see src/cuda/cutlass_fp8.h): CUTLASS 3's ping-pong warp-specialized TMA kernel for
+// Hopper (sm_90a) with the fast-accumulation FP8 mainloop and 128x128x128 tiles, in the forms
+// that were fastest in bench/gpu/cutlass_fp8_gelu_probe.cu on ViT-B/16's layers at batch 256:
+//   - E4M3 codes out: 2x1 clusters and 64x128 epilogue tiles (fc1 with its GELU: cooperative
+//     128x256 tiles took 236-242 us, ping-pong with the builder's epilogue tile 229-231, with
+//     64x128 ones 219-221). CUTLASS's PerColLinCombPerColBiasEltAct (alpha[n] acc + bias[n]),
+//     then one of the two functors below; CUTLASS converts their result to E4M3 two values an
+//     instruction (cvt.rn.satfinite.e4m3x2 from f32 or f16x2).
+//   - fp16 out with a residual: 1x2 clusters and 64x64 epilogue tiles (proj: 76 us against
+//     cuBLASLt's 83; 64x128 tiles 100, the builder's 87), PerColResAddPerColBiasEltAct.
 #include <cuda_fp16.h>
 
 #include <atomic>
 #include <cmath>
+#include <type_traits>
 
 #include "cuda/current_device.h"
 #include "cuda/cutlass_fp8.h"
@@ -105,16 +108,21 @@ struct GeluTanhHalfCode<cutlass::Array<float, N>> {
 
 using E4 = cutlass::float_e4m3_t;
 using Tile = cute::Shape<cute::_128, cute::_128, cute::_128>;
-using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
-using EpiTile = cute::Shape<cute::_64, cute::_128>;
 
-template <template <class> class Act>
+template <class T>
+struct Identity {
+  static const bool kIsHeavy = false;
+  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
+};
+
+// One kernel: Fusion the epilogue; ElementD E4M3 (codes, ElementC void) or half_t (with the
+// residual as a half_t C).
+template <class Fusion, class ElementD, class ElementC, class Cluster, class EpiTile>
 struct Fp8Gemm {
-  using Fusion =
-      cutlass::epilogue::fusion::PerColLinCombPerColBiasEltAct<Act, E4, float, float, E4, float>;
+  static constexpr int kAlignD = 128 / cutlass::sizeof_bits<ElementD>::value;
   using Epi = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster, EpiTile, float, float,
-      void, cutlass::layout::RowMajor, 16, E4, cutlass::layout::RowMajor, 16,
+      ElementC, cutlass::layout::RowMajor, kAlignD, ElementD, cutlass::layout::RowMajor, kAlignD,
       cutlass::epilogue::TmaWarpSpecialized, Fusion>::CollectiveOp;
   using Main = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, E4, cutlass::layout::RowMajor, 16, E4,
@@ -144,16 +152,17 @@ struct Fp8Gemm {
     hw.device_id = 0;
     cudaGetDevice(&hw.device_id);
     hw.sm_count = sm_count(hw.device_id);
+    using C = std::conditional_t<std::is_void_v<ElementC>, void, cutlass::half_t>;
     typename Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
         {static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), 1},
         {reinterpret_cast<const E4*>(g.x), sa, reinterpret_cast<const E4*>(g.w), sb},
-        {{}, nullptr, sc, reinterpret_cast<E4*>(g.y), sd},
+        {{}, static_cast<const C*>(g.residual), sc, static_cast<ElementD*>(g.y), sd},
         hw};
     args.epilogue.thread.alpha_ptr = g.alpha;
-    args.epilogue.thread.beta = 0.0f;
+    args.epilogue.thread.beta = std::is_void_v<ElementC> ? 0.0f : 1.0f;
     args.epilogue.thread.bias_ptr = g.bias;
-    args.epilogue.thread.activation.r = g.r;
+    if constexpr (std::is_same_v<ElementD, E4>) args.epilogue.thread.activation.r = g.r;
     Gemm gemm;
     if (gemm.can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
     if (Gemm::get_workspace_size(args) > workspace_bytes) return cudaErrorNotSupported;
@@ -195,16 +204,34 @@ cudaError_t launch_cutlass_fp8(const CutlassFp8Gemm& g, void* workspace, size_t 
   if (!cutlass_fp8_available() || g.k % 16 != 0 || g.ldx % 16 != 0 || g.n % 16 != 0 ||
       g.m > (int64_t(1) << 30) || g.n > (int64_t(1) << 30) || g.k > (int64_t(1) << 30) ||
       !aligned16(g.x) || !aligned16(g.w) || !aligned16(g.y) || !aligned16(g.alpha) ||
-      !aligned16(g.bias) || !std::isfinite(g.r) || (g.gelu && !cutlass_fp8_gelu_scale_ok(g.r))) {
+      !aligned16(g.bias) || !aligned16(g.residual) || !std::isfinite(g.r) ||
+      (g.gelu && (g.residual != nullptr || !cutlass_fp8_gelu_scale_ok(g.r)))) {
     return cudaErrorNotSupported;
   }
   if (g.m == 0 || g.n == 0) return cudaSuccess;
-  if (g.gelu) {
-    return fp8_gemm_detail::Fp8Gemm<fp8_gemm_detail::GeluTanhHalfCode>::run(
-        g, workspace, workspace_bytes, stream);
+  using namespace fp8_gemm_detail;
+  using cute::_1;
+  using cute::_128;
+  using cute::_2;
+  using cute::_64;
+  using cute::Shape;
+  using cutlass::half_t;
+  using cutlass::epilogue::fusion::PerColLinCombPerColBiasEltAct;
+  using cutlass::epilogue::fusion::PerColResAddPerColBiasEltAct;
+  if (g.residual != nullptr) {
+    return Fp8Gemm<PerColResAddPerColBiasEltAct<Identity, half_t, float, float, half_t, float>,
+                   half_t, half_t, Shape<_1, _2, _1>, Shape<_64, _64>>::run(g, workspace,
+                                                                            workspace_bytes,
+                                                                            stream);
   }
-  return fp8_gemm_detail::Fp8Gemm<fp8_gemm_detail::ScaleCode>::run(g, workspace, workspace_bytes,
-                                                                   stream);
+  using CodeCluster = Shape<_2, _1, _1>;
+  using CodeTile = Shape<_64, _128>;
+  if (g.gelu) {
+    return Fp8Gemm<PerColLinCombPerColBiasEltAct<GeluTanhHalfCode, E4, float, float, E4, float>, E4,
+                   void, CodeCluster, CodeTile>::run(g, workspace, workspace_bytes, stream);
+  }
+  return Fp8Gemm<PerColLinCombPerColBiasEltAct<ScaleCode, E4, float, float, E4, float>, E4, void,
+                 CodeCluster, CodeTile>::run(g, workspace, workspace_bytes, stream);
 }
 
 }  // namespace vitrt::cuda
