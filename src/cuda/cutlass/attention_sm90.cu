@@ -213,7 +213,9 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-  const int64_t b = blockIdx.z, h = blockIdx.y;
+  // The batch last to first: the q, k, v GEMM before it wrote the last rows last, and those are
+  // the ones still in L2 (see layer_norm_warp_kernel in normalization.cu).
+  const int64_t b = gridDim.z - 1 - blockIdx.z, h = blockIdx.y;
   const int sq = static_cast<int>(a.sq), sk = static_cast<int>(a.sk);
   const int first = static_cast<int>(blockIdx.x) * tiles_per_block;
   const int q_tiles = (sq + kRows - 1) / kRows;
