@@ -8,10 +8,14 @@
 // fused kernels, with the max error against a float64 host reference on 3,000 sampled outputs.
 // Result and analysis: bench/gpu/RESULTS.md, session 21.
 //
+// -DNDEBUG (added in session 37): without it CUTLASS's device asserts are function calls and
+// ptxas serializes every wgmma (warning C7510); the results recorded for this probe in
+// bench/gpu/RESULTS.md were measured without it, so its CUTLASS rows there are pessimistic.
 // CUTLASS is header-only on PyPI (the nvidia-cutlass wheel carries its include tree):
 //   pip download nvidia-cutlass==4.2.0.0 --no-deps -d /tmp/cutl && cd /tmp/cutl && unzip -q *.whl
 //   C=/tmp/cutl/cutlass_library/source
-//   nvcc -std=c++20 -O3 -gencode arch=compute_90a,code=sm_90a -I$C/include -I$C/tools/util/include
+//   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a \
+//     -I$C/include -I$C/tools/util/include \
 //     --expt-relaxed-constexpr -o cutlass_int8_probe bench/gpu/cutlass_int8_probe.cu -lcublasLt
 //   ./cutlass_int8_probe [iterations]      (on the GPU machine)
 #include <cublasLt.h>
