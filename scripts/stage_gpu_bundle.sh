@@ -66,7 +66,7 @@ out="${OUT:-/tmp/out}"
 mkdir -p "$out"
 ldd ./vitrt | grep -i "not found" && echo "MISSING LIBRARIES"
 if [ "${RUN_TESTS:-1}" = "1" ]; then
-  LOG_DIR=/tmp/vitrt_gpu_test timeout "${TEST_BUDGET:-200}" ./gpu_test.sh "$work" > "$out/gpu_test.txt" 2>&1
+  LOG_DIR=/tmp/vitrt_gpu_test timeout "${TEST_BUDGET:-580}" ./gpu_test.sh "$work" > "$out/gpu_test.txt" 2>&1
   cp /tmp/vitrt_gpu_test/tests.log /tmp/vitrt_gpu_test/sanitizer.log /tmp/vitrt_gpu_test/cli.log "$out/" 2>/dev/null
 fi
 if [ "${RUN_BENCH:-0}" = "1" ]; then
