@@ -674,8 +674,8 @@ class QuantLinearKernel final : public CudaKernel {
                        "QuantLinear: CUTLASS int8 GEMM");
   }
 
-  // Mode 6: CUTLASS's FP8 GEMM writing E4M3 codes (see the top of the file), where this GPU runs
-  // it: a launch runs a stored mode 6 whenever this holds.
+  // Mode 6: CUTLASS's FP8 GEMM writing E4M3 codes, or an fp16 sum with the residual (see the top
+  // of the file), where this GPU runs it: a launch runs a stored mode 6 whenever this holds.
   bool mode6_runnable(DType type) const {
 #if VITRT_HAVE_CUTLASS
     const bool gelu = p_.act == UnaryOp::kGelu || p_.act == UnaryOp::kGeluTanh;

@@ -10,11 +10,11 @@
 //     cuBLASLt's 83; 64x128 tiles 100, the builder's 87), PerColResAddPerColBiasEltAct.
 #include <cuda_fp16.h>
 
-#include <atomic>
 #include <cmath>
 #include <type_traits>
 
 #include "cuda/current_device.h"
+#include "cuda/cutlass/gemm_common.cuh"
 #include "cuda/cutlass_fp8.h"
 #include "cuda/device_common.cuh"
 #include "cute/tensor.hpp"
@@ -109,11 +109,7 @@ struct GeluTanhHalfCode<cutlass::Array<float, N>> {
 using E4 = cutlass::float_e4m3_t;
 using Tile = cute::Shape<cute::_128, cute::_128, cute::_128>;
 
-template <class T>
-struct Identity {
-  static const bool kIsHeavy = false;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
-};
+using cutlass_gemm::Identity;
 
 // One kernel: Fusion the epilogue; ElementD E4M3 (codes, ElementC void) or half_t (with the
 // residual as a half_t C).
@@ -135,56 +131,19 @@ struct Fp8Gemm {
 
   static cudaError_t run(const CutlassFp8Gemm& g, void* workspace, size_t workspace_bytes,
                          cudaStream_t stream) {
-    // Row-major A [m, k], K-major B [n, k], row-major D [m, n]: leading dimension first.
-    typename Kernel::StrideA sa{};
-    typename Kernel::StrideB sb{};
-    typename Kernel::StrideC sc{};
-    typename Kernel::StrideD sd{};
-    cute::get<0>(sa) = g.ldx;
-    cute::get<0>(sb) = g.k;
-    cute::get<0>(sc) = g.n;
-    cute::get<0>(sd) = g.n;
-    cute::get<2>(sa) = g.m * g.ldx;
-    cute::get<2>(sb) = g.n * g.k;
-    cute::get<2>(sc) = g.m * g.n;
-    cute::get<2>(sd) = g.m * g.n;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = 0;
-    cudaGetDevice(&hw.device_id);
-    hw.sm_count = sm_count(hw.device_id);
+    const cutlass_gemm::Strides<Kernel> st(g.m, g.n, g.k, g.ldx);
     using C = std::conditional_t<std::is_void_v<ElementC>, void, cutlass::half_t>;
     typename Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
         {static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), 1},
-        {reinterpret_cast<const E4*>(g.x), sa, reinterpret_cast<const E4*>(g.w), sb},
-        {{}, static_cast<const C*>(g.residual), sc, static_cast<ElementD*>(g.y), sd},
-        hw};
+        {reinterpret_cast<const E4*>(g.x), st.a, reinterpret_cast<const E4*>(g.w), st.b},
+        {{}, static_cast<const C*>(g.residual), st.c, static_cast<ElementD*>(g.y), st.d},
+        cutlass_gemm::hardware_info()};
     args.epilogue.thread.alpha_ptr = g.alpha;
     args.epilogue.thread.beta = std::is_void_v<ElementC> ? 0.0f : 1.0f;
     args.epilogue.thread.bias_ptr = g.bias;
     if constexpr (std::is_same_v<ElementD, E4>) args.epilogue.thread.activation.r = g.r;
-    Gemm gemm;
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
-    if (Gemm::get_workspace_size(args) > workspace_bytes) return cudaErrorNotSupported;
-    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) {
-      return cudaErrorNotSupported;
-    }
-    if (gemm.run(stream) != cutlass::Status::kSuccess) return cudaErrorLaunchFailure;
-    return cudaGetLastError();
-  }
-
-  // Per device (a process may run plans on several GPUs), asked once.
-  static int sm_count(int device) {
-    static std::atomic<int> counts[64] = {};
-    if (device < 0 || device >= 64) {
-      return cutlass::KernelHardwareInfo::query_device_multiprocessor_count(device);
-    }
-    int n = counts[device].load(std::memory_order_relaxed);
-    if (n == 0) {
-      n = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(device);
-      counts[device].store(n, std::memory_order_relaxed);
-    }
-    return n;
+    return cutlass_gemm::launch<Gemm>(args, workspace, workspace_bytes, stream);
   }
 };
 

@@ -7,11 +7,11 @@
 // (bench/gpu/cutlass_int8_probe.cu).
 #include <cuda_fp16.h>
 
-#include <atomic>
 #include <cmath>
 #include <type_traits>
 
 #include "cuda/current_device.h"
+#include "cuda/cutlass/gemm_common.cuh"
 #include "cuda/cutlass_int8.h"
 #include "cuda/device_common.cuh"
 #include "cute/tensor.hpp"
@@ -85,18 +85,7 @@ struct OnArray {
   }
 };
 
-template <class T>
-struct Identity {
-  static const bool kIsHeavy = false;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
-};
-template <class T, int N>
-struct Identity<cutlass::Array<T, N>> {
-  static const bool kIsHeavy = false;
-  CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const {
-    return v;
-  }
-};
+using cutlass_gemm::Identity;
 
 // erf GELU: activate_fixed's, as vitrt's other GELU kernels compute it.
 template <class T>
@@ -196,60 +185,23 @@ struct Int8Gemm {
 
   static cudaError_t run(const CutlassInt8Gemm& g, void* workspace, size_t workspace_bytes,
                          cudaStream_t stream) {
-    // Row-major A [m, k], K-major B [n, k], row-major C and D [m, n]: leading dimension first.
-    typename Kernel::StrideA sa{};
-    typename Kernel::StrideB sb{};
-    typename Kernel::StrideC sc{};
-    typename Kernel::StrideD sd{};
-    cute::get<0>(sa) = g.ldx;
-    cute::get<0>(sb) = g.k;
-    cute::get<0>(sc) = g.n;
-    cute::get<0>(sd) = g.n;
-    cute::get<2>(sa) = g.m * g.ldx;
-    cute::get<2>(sb) = g.n * g.k;
-    cute::get<2>(sc) = g.m * g.n;
-    cute::get<2>(sd) = g.m * g.n;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = 0;
-    cudaGetDevice(&hw.device_id);
-    hw.sm_count = sm_count(hw.device_id);
+    const cutlass_gemm::Strides<Kernel> st(g.m, g.n, g.k, g.ldx);
     auto* y = static_cast<ElementD*>(g.y);
     using C = std::conditional_t<std::is_void_v<ElementC>, void, cutlass::half_t>;
     const auto* c = static_cast<const C*>(g.residual);
     typename Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
         {static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), 1},
-        {g.x, sa, g.w, sb},
-        {{}, c, sc, y, sd},
-        hw};
+        {g.x, st.a, g.w, st.b},
+        {{}, c, st.c, y, st.d},
+        cutlass_gemm::hardware_info()};
     args.epilogue.thread.alpha_ptr = g.alpha;
     args.epilogue.thread.beta = c != nullptr ? 1.0f : 0.0f;
     args.epilogue.thread.bias_ptr = g.bias;
     if constexpr (std::is_same_v<ElementD, int8_t>) {
       args.epilogue.thread.activation = int8_code_of(g.code_scale, g.code_qmin);
     }
-    Gemm gemm;
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
-    if (Gemm::get_workspace_size(args) > workspace_bytes) return cudaErrorNotSupported;
-    if (gemm.initialize(args, workspace, stream) != cutlass::Status::kSuccess) {
-      return cudaErrorNotSupported;
-    }
-    if (gemm.run(stream) != cutlass::Status::kSuccess) return cudaErrorLaunchFailure;
-    return cudaGetLastError();
-  }
-
-  // Per device (a process may run plans on several GPUs), asked once.
-  static int sm_count(int device) {
-    static std::atomic<int> counts[64] = {};
-    if (device < 0 || device >= 64) {
-      return cutlass::KernelHardwareInfo::query_device_multiprocessor_count(device);
-    }
-    int n = counts[device].load(std::memory_order_relaxed);
-    if (n == 0) {
-      n = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(device);
-      counts[device].store(n, std::memory_order_relaxed);
-    }
-    return n;
+    return cutlass_gemm::launch<Gemm>(args, workspace, workspace_bytes, stream);
   }
 };
 
