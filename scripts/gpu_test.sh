@@ -38,7 +38,8 @@ else
 fi
 
 # All CUDA tests: about 430 s on one H100 (session 37), near the device tool's 600 s a call with
-# the memcheck subset after them; past that, split the suite across calls with --gtest_filter.
+# the memcheck subset after them. Past that, split the suite across calls with gtest's own
+# sharding: GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=0 (then 1) in the environment of all.sh.
 timeout "${VITRT_TEST_TIMEOUT:-450}" "$tests_bin" > "$out/tests.log" 2>&1
 rc=$?
 passed=$(grep -c '^\[       OK \]' "$out/tests.log")
