@@ -493,6 +493,10 @@ class CudaExecutionContext final : public ExecutionContext {
       plan->input_staging[i] = block;
       block += align_up(slots[id].nbytes());
       plan->values[id] = {device_dtype(slots[id].dtype(), ft), slots[id].shape(), nullptr, nullptr};
+      if (slots[id].dtype() == DType::kFloat32 && ft != DType::kFloat32 &&
+          readers_take_float32(id)) {
+        plan->values[id].dtype = DType::kFloat32;  // read from its staging buffer, no conversion
+      }
     }
     // Work out every shape, running the host nodes.
     std::vector<int> def_step(nv, -1), last_step(nv, -1);
@@ -604,6 +608,27 @@ class CudaExecutionContext final : public ExecutionContext {
                                  "uploading host-computed values");
     }
     return plan;
+  }
+
+  // Whether every reader of graph input `id` takes it as fp32 (CudaKernel::reads_float32_input),
+  // shape-only host nodes aside, and it is no graph output.
+  bool readers_take_float32(ValueId id) const {
+    const Graph& g = s_->graph;
+    if (std::find(g.outputs.begin(), g.outputs.end(), id) != g.outputs.end()) return false;
+    bool read = false;
+    for (NodeId nid : s_->placement.order) {
+      const Node& n = g.nodes[nid];
+      for (size_t slot = 0; slot < n.inputs.size(); ++slot) {
+        if (n.inputs[slot] != id) continue;
+        if (s_->placement.host_node[nid]) {
+          if (!is_shape_only_op(n)) return false;
+          continue;
+        }
+        if (!kernels_.gpu[nid]->reads_float32_input(static_cast<int>(slot))) return false;
+        read = true;
+      }
+    }
+    return read;
   }
 
   Status run_host_node(ShapePlan& plan, NodeId nid) {

@@ -178,6 +178,10 @@ class CudaKernel {
   // see one out of range and report it through LaunchContext::index_error); known after the
   // shape pass.
   virtual bool checks_indices() const { return false; }
+  // Whether input `slot` may arrive as float32 in a 16-bit plan, the kernel converting it as it
+  // reads (outputs still in the plan's type): the engine then hands a graph input's fp32 staging
+  // buffer straight to its readers instead of converting it into the arena in a pass of its own.
+  virtual bool reads_float32_input(int /*slot*/) const { return false; }
 };
 
 struct CudaKernelInit {

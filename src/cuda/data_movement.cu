@@ -136,9 +136,10 @@ __global__ void argmax_int_kernel(const T* in, int64_t outer, int64_t r, int64_t
   }
 }
 
-// i enumerates the output's elements, each image's `prefix` zero rows included.
-template <typename T>
-__global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64_t w, int64_t ph,
+// i enumerates the output's elements, each image's `prefix` zero rows included. TI -> TO
+// converts (the plan's fp32 input read directly by a 16-bit plan).
+template <typename TI, typename TO>
+__global__ void patchify_kernel(const TI* in, TO* out, int64_t c, int64_t h, int64_t w, int64_t ph,
                                 int64_t pw, int64_t prefix, int64_t n) {
   const int64_t gw = w / pw;
   const int64_t k = c * ph * pw;
@@ -148,7 +149,7 @@ __global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64
     const int64_t row = (i / k) % (prefix + p);
     const int64_t b = i / (k * (prefix + p));
     if (row < prefix) {
-      out[i] = from_f<T>(0.0f);
+      out[i] = from_f<TO>(0.0f);
       continue;
     }
     const int64_t patch = row - prefix;
@@ -157,16 +158,34 @@ __global__ void patchify_kernel(const T* in, T* out, int64_t c, int64_t h, int64
     const int64_t pj = f % pw;
     const int64_t y = (patch / gw) * ph + pi;
     const int64_t x = (patch % gw) * pw + pj;
-    out[i] = in[((b * c + ch) * h + y) * w + x];
+    out[i] = from_f<TO>(to_f(in[((b * c + ch) * h + y) * w + x]));
+  }
+}
+
+// 16 bytes of TI (at most 8 elements) as TO, stored in one piece.
+template <typename TI, typename TO>
+__device__ __forceinline__ void convert_chunk(const TI* src, TO* dst) {
+  constexpr int kN = 16 / sizeof(TI);
+  if constexpr (std::is_same_v<TI, TO>) {
+    *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+  } else {
+    const uint4 raw = *reinterpret_cast<const uint4*>(src);
+    const TI* v = reinterpret_cast<const TI*>(&raw);
+    struct alignas(kN * sizeof(TO)) Out {
+      TO e[kN];
+    } o;
+#pragma unroll
+    for (int j = 0; j < kN; ++j) o.e[j] = from_f<TO>(to_f(v[j]));
+    *reinterpret_cast<Out*>(dst) = o;
   }
 }
 
 // The same with one thread per patch row (pw contiguous elements in both layouts): the index
-// math is paid once per row instead of once per element, and rows of whole 16-byte vectors
-// move as vectors.
+// math is paid once per row instead of once per element, and rows of whole 16-byte vectors of
+// the input move as vectors (converted on the way when TI is not TO).
 // Each image's `prefix` zero rows come first: threads past the patch rows write them.
-template <typename T, bool kVec16>
-__global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h, uint32_t w,
+template <typename TI, typename TO, bool kVec16>
+__global__ void patchify_rows_kernel(const TI* in, TO* out, uint32_t c, uint32_t h, uint32_t w,
                                      uint32_t ph, uint32_t pw, uint32_t rows, uint32_t prefix,
                                      uint32_t batch) {
   const uint32_t gw = w / pw, p = (h / ph) * gw;
@@ -174,7 +193,7 @@ __global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h
   const uint32_t zeros = prefix * k;  // per image
   for (uint32_t z = blockIdx.x * blockDim.x + threadIdx.x; z < batch * zeros;
        z += gridDim.x * blockDim.x) {
-    out[int64_t(z / zeros) * (prefix + p) * k + z % zeros] = from_f<T>(0.0f);
+    out[int64_t(z / zeros) * (prefix + p) * k + z % zeros] = from_f<TO>(0.0f);
   }
   for (uint32_t r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
     // r enumerates (b, patch, ch, pi) in the output's order.
@@ -183,15 +202,13 @@ __global__ void patchify_rows_kernel(const T* in, T* out, uint32_t c, uint32_t h
     const uint32_t patch = (r / (ph * c)) % p;
     const uint32_t b = r / (ph * c * p);
     const uint32_t y = (patch / gw) * ph + pi, x = (patch % gw) * pw;
-    const T* src = in + ((int64_t(b) * c + ch) * h + y) * w + x;
-    T* dst = out + (int64_t(r) + int64_t(b + 1) * prefix * c * ph) * pw;
+    const TI* src = in + ((int64_t(b) * c + ch) * h + y) * w + x;
+    TO* dst = out + (int64_t(r) + int64_t(b + 1) * prefix * c * ph) * pw;
     if constexpr (kVec16) {
-      constexpr uint32_t kPer = 16 / sizeof(T);
-      for (uint32_t j = 0; j < pw; j += kPer) {
-        *reinterpret_cast<uint4*>(dst + j) = *reinterpret_cast<const uint4*>(src + j);
-      }
+      constexpr uint32_t kPer = 16 / sizeof(TI);
+      for (uint32_t j = 0; j < pw; j += kPer) convert_chunk(src + j, dst + j);
     } else {
-      for (uint32_t j = 0; j < pw; ++j) dst[j] = src[j];
+      for (uint32_t j = 0; j < pw; ++j) dst[j] = from_f<TO>(to_f(src[j]));
     }
   }
 }
@@ -645,35 +662,50 @@ cudaError_t launch_argmax(Elt type, const void* in, int64_t outer, int64_t r, in
              : launch_arg_extremum<false>(type, in, outer, r, inner, out, stream);
 }
 
-cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
-                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream,
+cudaError_t launch_patchify(Elt type, Elt out_type, const void* in, void* out, int64_t b, int64_t c,
+                            int64_t h, int64_t w, int64_t ph, int64_t pw, cudaStream_t stream,
                             int64_t prefix) {
   // Patch elements: the rows and columns past the last whole patch are cut, as Conv does.
   const int64_t n = b * c * (h / ph * ph) * (w / pw * pw);
   const int64_t total = n + b * prefix * c * ph * pw;  // with the prefix rows
   if (total == 0) return cudaSuccess;
-  return dispatch_float(type, [&](auto tag) {
-    using T = decltype(tag);
-    const int64_t rows = n / pw;
-    if (n > 0 && total < (int64_t(1) << 31)) {
-      const bool vec = (pw * int64_t(sizeof(T))) % 16 == 0 && (w * int64_t(sizeof(T))) % 16 == 0 &&
-                       aligned16(in) && aligned16(out);
-      const unsigned grid = grid_for(rows, 256);
-      const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
-      if (vec) {
-        patchify_rows_kernel<T, true>
-            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
-                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+  // Only fp32 -> a 16-bit type converts; otherwise the two types are one.
+  if (out_type != type && (type != Elt::kF32 || out_type == Elt::kF32)) {
+    return cudaErrorInvalidValue;
+  }
+  return dispatch_float(type, [&](auto in_tag) {
+    using TI = decltype(in_tag);
+    return dispatch_float(out_type, [&](auto out_tag) -> cudaError_t {
+      using TO = decltype(out_tag);
+      if constexpr (!std::is_same_v<TI, TO> && !std::is_same_v<TI, float>) {
+        return cudaErrorInvalidValue;
       } else {
-        patchify_rows_kernel<T, false>
-            <<<grid, 256, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), u(c), u(h),
-                                       u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+        const int64_t rows = n / pw;
+        const TI* x = static_cast<const TI*>(in);
+        TO* y = static_cast<TO*>(out);
+        if (n > 0 && total < (int64_t(1) << 31)) {
+          // Whole 16-byte input vectors, each stored as one piece of 16 / sizeof(TI) outputs.
+          constexpr int64_t kOutChunk = 16 / int64_t(sizeof(TI)) * int64_t(sizeof(TO));
+          const bool vec = (pw * int64_t(sizeof(TI))) % 16 == 0 &&
+                           (w * int64_t(sizeof(TI))) % 16 == 0 && aligned16(in) &&
+                           (pw * int64_t(sizeof(TO))) % kOutChunk == 0 &&
+                           reinterpret_cast<uintptr_t>(out) % kOutChunk == 0;
+          const unsigned grid = grid_for(rows, 256);
+          const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
+          if (vec) {
+            patchify_rows_kernel<TI, TO, true><<<grid, 256, 0, stream>>>(
+                x, y, u(c), u(h), u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+          } else {
+            patchify_rows_kernel<TI, TO, false><<<grid, 256, 0, stream>>>(
+                x, y, u(c), u(h), u(w), u(ph), u(pw), u(rows), u(prefix), u(b));
+          }
+          return cudaGetLastError();
+        }
+        patchify_kernel<TI, TO>
+            <<<grid_for(total, 256), 256, 0, stream>>>(x, y, c, h, w, ph, pw, prefix, total);
+        return cudaGetLastError();
       }
-      return cudaGetLastError();
-    }
-    patchify_kernel<T><<<grid_for(total, 256), 256, 0, stream>>>(
-        static_cast<const T*>(in), static_cast<T*>(out), c, h, w, ph, pw, prefix, total);
-    return cudaGetLastError();
+    });
   });
 }
 

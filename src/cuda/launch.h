@@ -392,9 +392,10 @@ cudaError_t launch_rotary_embedding(Elt type, const void* x, const RotaryTables&
                                     int64_t rotary_dim, int64_t start, bool interleaved,
                                     int64_t token_div, int64_t head_div, cudaStream_t stream);
 // [B, C, H, W] -> [B, prefix + (H/ph)*(W/pw), C*ph*pw] (vitrt.Patchify's layout), each image's
-// first `prefix` rows zero.
-cudaError_t launch_patchify(Elt type, const void* in, void* out, int64_t b, int64_t c, int64_t h,
-                            int64_t w, int64_t ph, int64_t pw, cudaStream_t stream,
+// first `prefix` rows zero. out_type is type, or fp16 / bf16 for an fp32 input (a 16-bit plan
+// reading its fp32 input directly, converting on the way).
+cudaError_t launch_patchify(Elt type, Elt out_type, const void* in, void* out, int64_t b, int64_t c,
+                            int64_t h, int64_t w, int64_t ph, int64_t pw, cudaStream_t stream,
                             int64_t prefix = 0);
 // im2col of a 2-D convolution: in [B, C, H, W] -> out [B, OH*OW, C*KH*KW] (vitrt.Patchify's
 // layout), element (b, oy*OW + ox, (c*KH + i)*KW + j) = in[b, c, oy*SH - PH + i*DH,

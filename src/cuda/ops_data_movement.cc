@@ -671,27 +671,34 @@ class TopKKernel final : public CudaKernel {
   bool indices_wanted_;
 };
 
+// X may be the plan's fp32 input in a 16-bit plan (reads_float32_input): the patches are then
+// converted as they are cut, the image's conversion pass and its 16-bit copy skipped.
 class PatchifyKernel final : public CudaKernel {
  public:
-  PatchifyKernel(int64_t ph, int64_t pw, int64_t prefix) : ph_(ph), pw_(pw), prefix_(prefix) {}
+  PatchifyKernel(int64_t ph, int64_t pw, int64_t prefix, DType float_type)
+      : ph_(ph), pw_(pw), prefix_(prefix), float_type_(float_type) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     if (x.shape.size() != 4) return invalid_argument("input must be [B, C, H, W]");
     const int64_t b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+    const DType out_type = x.dtype == DType::kFloat32 ? float_type_ : x.dtype;
     if (!ctx.launch) {
-      out[0].dtype = x.dtype;
+      out[0].dtype = out_type;
       out[0].shape = {b, prefix_ + (h / ph_) * (w / pw_), c * ph_ * pw_};
       return Status::ok_status();
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
+    VITRT_ASSIGN_OR_RETURN(Elt to, elt_of(out_type));
     return cuda_status(
-        launch_patchify(t, x.data, out[0].data, b, c, h, w, ph_, pw_, ctx.stream, prefix_),
+        launch_patchify(t, to, x.data, out[0].data, b, c, h, w, ph_, pw_, ctx.stream, prefix_),
         "Patchify");
   }
+  bool reads_float32_input(int slot) const override { return slot == 0; }
 
  private:
   int64_t ph_, pw_, prefix_;
+  DType float_type_;
 };
 
 template <ViewKind kKind>
@@ -940,7 +947,8 @@ Result<std::unique_ptr<CudaKernel>> make_patchify(const CudaKernelInit& init) {
   }
   VITRT_ASSIGN_OR_RETURN(int64_t prefix, init.node.attrs.get_int("prefix_rows", 0));
   if (prefix < 0) return invalid_model("attribute 'prefix_rows' must be >= 0, got ", prefix);
-  return std::unique_ptr<CudaKernel>(new PatchifyKernel(patch[0], patch[1], prefix));
+  return std::unique_ptr<CudaKernel>(
+      new PatchifyKernel(patch[0], patch[1], prefix, init.float_type));
 }
 
 // Dropout at inference is the identity; the mask output and training mode have no kernel.

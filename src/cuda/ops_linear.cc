@@ -585,7 +585,7 @@ class ConvKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(x.dtype));
     VITRT_RETURN_IF_ERROR(cuda_status(
-        patchify ? launch_patchify(t, x.data, out[1].data, b, c, h, wd, kh, kw, ctx.stream)
+        patchify ? launch_patchify(t, t, x.data, out[1].data, b, c, h, wd, kh, kw, ctx.stream)
                  : launch_im2col(t, a, x.data, out[1].data, ctx.stream),
         patchify ? "patchify" : "im2col"));
     GemmCall g;

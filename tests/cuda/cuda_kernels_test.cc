@@ -2397,6 +2397,8 @@ TEST(CudaLayerNormManyRows, MatchFloat64AndTheCpu) {
 // the patch), prefix rows (fold_prefix_tokens' zero rows before each image's patches): 4x5
 // patches take the element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are whole 16-byte
 // vectors; an image smaller than one patch leaves only the prefix rows (the generic kernel).
+// Each case runs twice: on the graph's input itself (fp16 / bf16 plans hand Patchify the fp32
+// input, converted as it is cut) and on a Neg of it (the plan's own type in and out).
 using PatchParam = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
 class CudaPatchify : public ::testing::TestWithParam<PatchParam> {};
 
@@ -2404,34 +2406,38 @@ TEST_P(CudaPatchify, PatchifyMatchesLayout) {
   VITRT_REQUIRE_GPU();
   const auto [precision, ph, pw, h, w, prefix] = GetParam();
   const int64_t gw = w / pw, p = (h / ph) * gw, k = 3 * ph * pw, rows = prefix + p;
-  TestGraph g(17);
-  ValueId x = g.input("x", DType::kFloat32, {2, 3, h, w});
-  Attributes at;
-  at.set_ints("patch", {ph, pw});
-  if (prefix > 0) at.set_int("prefix_rows", prefix);
-  g.output(g.op("Patchify", {x}, at, "vitrt"));
-  mark_float_outputs(g);
-  Tensor in = rnd({2, 3, h, w}, 60);
-  Tensor expected = Tensor::zeros(DType::kFloat32, {2, rows, k});
-  for (int64_t bi = 0; bi < 2; ++bi) {
-    for (int64_t pi = 0; pi < p; ++pi) {
-      for (int64_t f = 0; f < k; ++f) {
-        const int64_t ch = f / (ph * pw), i = (f / pw) % ph, j = f % pw;
-        const int64_t y = (pi / gw) * ph + i, xx = (pi % gw) * pw + j;
-        expected.data<float>()[(bi * rows + prefix + pi) * k + f] =
-            in.data<float>()[((bi * 3 + ch) * h + y) * w + xx];
+  for (bool negated : {false, true}) {
+    SCOPED_TRACE(negated ? "Patchify(Neg(x))" : "Patchify(x)");
+    TestGraph g(17);
+    ValueId x = g.input("x", DType::kFloat32, {2, 3, h, w});
+    if (negated) x = g.op("Neg", {x});
+    Attributes at;
+    at.set_ints("patch", {ph, pw});
+    if (prefix > 0) at.set_int("prefix_rows", prefix);
+    g.output(g.op("Patchify", {x}, at, "vitrt"));
+    mark_float_outputs(g);
+    Tensor in = rnd({2, 3, h, w}, 60);
+    Tensor expected = Tensor::zeros(DType::kFloat32, {2, rows, k});
+    for (int64_t bi = 0; bi < 2; ++bi) {
+      for (int64_t pi = 0; pi < p; ++pi) {
+        for (int64_t f = 0; f < k; ++f) {
+          const int64_t ch = f / (ph * pw), i = (f / pw) % ph, j = f % pw;
+          const int64_t y = (pi / gw) * ph + i, xx = (pi % gw) * pw + j;
+          const float v = in.data<float>()[((bi * 3 + ch) * h + y) * w + xx];
+          expected.data<float>()[(bi * rows + prefix + pi) * k + f] = negated ? -v : v;
+        }
       }
     }
-  }
-  Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), {in}, precision);
-  ASSERT_TRUE(actual.ok()) << actual.status().to_string();
-  ASSERT_EQ((*actual)[0].shape(), expected.shape());
-  EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
-  // The prefix rows exactly zero.
-  const Tensor& got = (*actual)[0];
-  for (int64_t bi = 0; bi < 2; ++bi) {
-    for (int64_t e = 0; e < prefix * k; ++e) {
-      ASSERT_EQ(got.data<float>()[bi * rows * k + e], 0.0f) << "image " << bi << " element " << e;
+    Result<std::vector<Tensor>> actual = run_graph_cuda(g.graph(), {in}, precision);
+    ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+    ASSERT_EQ((*actual)[0].shape(), expected.shape());
+    EXPECT_TRUE(outputs_agree((*actual)[0], expected, precision));
+    // The prefix rows exactly zero.
+    const Tensor& got = (*actual)[0];
+    for (int64_t bi = 0; bi < 2; ++bi) {
+      for (int64_t e = 0; e < prefix * k; ++e) {
+        ASSERT_EQ(got.data<float>()[bi * rows * k + e], 0.0f) << "image " << bi << " element " << e;
+      }
     }
   }
 }
