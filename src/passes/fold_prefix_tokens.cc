@@ -14,11 +14,7 @@
 // Not applied when the position embedding is not a constant (interpolated at run time), when
 // the tokens are added before the Concat, or when anything else reads the Concat, the GEMM or
 // the patches.
-//
-// CUDA builds leave it out for now: Patchify's prefix rows in the CUDA kernels were written in
-// a session that was lent no GPU, so they have never run (their tests, CudaPatchify with
-// prefix rows, are in tests/cuda/cuda_kernels_test.cc). Drop the check once
-// scripts/gpu_test.sh has passed them.
+
 #include <cstring>
 #include <set>
 
@@ -59,7 +55,6 @@ bool feeds_only(const Graph& graph, const Uses& uses, ValueId v, const std::set<
 }  // namespace
 
 Status fold_prefix_tokens(Graph& graph, PassContext& ctx) {
-  if (ctx.device() == "cuda") return Status::ok_status();  // see above: not yet run on a GPU
   Uses uses(graph);
   const NodeId count = static_cast<NodeId>(graph.nodes.size());
   for (NodeId id = 0; id < count; ++id) {

@@ -242,8 +242,13 @@ inline ::testing::AssertionResult int8_codes_agree(const Tensor& actual, const T
 // `vitrt build --precision <precision>` of the timm ViT-tiny fixture (vitrt's calibration on its
 // input) for the CPU and for CUDA: the build log's fuse_quant_producers lines holding `marker`
 // ("stays FP8", "stays INT8") number cpu_edges / cuda_edges; each plan's logits, eager and from
-// the captured graph, are within cosine 0.99 of PyTorch's; and the two devices' logits agree
-// (5e-2 of scale, cosine 0.999).
+// the captured graph, are within cosine 0.99 of PyTorch's; the CUDA plan is about as close to
+// PyTorch as the CPU plan (the reference kernels with the same scales): its worst logit at most
+// 1.5x the CPU plan's error plus 1% of scale, its cosine at most 0.001 below; and the two
+// devices' logits agree (int8: 5e-2 of scale, cosine 0.999; fp8: 0.1, 0.998). An E4M3 code that
+// a 16-bit rounding moves by one step differs by 1/16 of its value, and the logits of this
+// 12-layer model carry a few such steps: two fp8 plans of one calibration sit up to about 7% of
+// scale apart (session 38: CPU 8.8%, CUDA 4.7% from PyTorch, 6.9% from each other).
 inline void check_quantized_vit_plans(const std::string& precision, const std::string& marker,
                                       int cpu_edges, int cuda_edges) {
   namespace fs = std::filesystem;
@@ -257,6 +262,7 @@ inline void check_quantized_vit_plans(const std::string& precision, const std::s
   Result<Tensor> torch = read_npy((fixture / "case1/output.0.logits.npy").string());
   ASSERT_TRUE(x.ok() && torch.ok());
   std::vector<Tensor> logits;
+  std::vector<Agreement> to_torch;
   for (const char* device : {"cpu", "cuda"}) {
     SCOPED_TRACE(device);
     BuildOptions options;
@@ -281,13 +287,21 @@ inline void check_quantized_vit_plans(const std::string& precision, const std::s
       Result<std::vector<NamedTensor>> out = ctx->run({{"pixel_values", *x}});
       ASSERT_TRUE(out.ok()) << out.status().to_string();
       EXPECT_TRUE(cosine_at_least((*out)[0].tensor, *torch, 0.99));
-      if (round == 1) logits.push_back((*out)[0].tensor);
+      if (round == 1) {
+        logits.push_back((*out)[0].tensor);
+        to_torch.push_back(agreement((*out)[0].tensor, *torch));
+      }
     }
     std::error_code ec;
     fs::remove(plan, ec);
   }
   ASSERT_EQ(logits.size(), 2u);
-  EXPECT_TRUE(floats_agree(logits[1], logits[0], 5e-2, 0.999));
+  EXPECT_LE(to_torch[1].max_rel, 1.5 * to_torch[0].max_rel + 1e-2)
+      << "CUDA " << to_torch[1].max_rel << " against the CPU plan's " << to_torch[0].max_rel;
+  EXPECT_GE(to_torch[1].cosine, to_torch[0].cosine - 1e-3)
+      << "CUDA " << to_torch[1].cosine << " against the CPU plan's " << to_torch[0].cosine;
+  const bool fp8 = precision == "fp8";
+  EXPECT_TRUE(floats_agree(logits[1], logits[0], fp8 ? 0.1 : 5e-2, fp8 ? 0.998 : 0.999));
 }
 
 }  // namespace vitrt::testing
