@@ -270,8 +270,24 @@ class SplitKernel final : public CudaKernel {
   int64_t opset_;
 };
 
+// Whether a view of base 0 reads, in order, the first elements of its data: every dim of more
+// than one element has the contiguous stride of the output shape.
+bool is_leading_block(const StridedView& v, const std::vector<int64_t>& shape) {
+  if (v.base != 0) return false;
+  int64_t expect = 1;
+  for (int a = static_cast<int>(shape.size()) - 1; a >= 0; --a) {
+    if (shape[a] > 1 && v.strides[a] != expect) return false;
+    expect *= shape[a];
+  }
+  return true;
+}
+
+// A slice that is the data's first elements in memory (a batch-1 classifier's leading tokens,
+// a prefix along the outermost axis) is a view: alias_of() says so after the shape pass and the
+// launch moves nothing.
 class SliceKernel final : public CudaKernel {
  public:
+  int alias_of() const override { return prefix_view_ ? 0 : -1; }
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
@@ -320,10 +336,16 @@ class SliceKernel final : public CudaKernel {
     if (!ctx.launch) {
       out[0].dtype = x.dtype;
       out[0].shape = shape;
+      prefix_view_ = shape_numel(shape) > 0 && is_leading_block(vs, shape);
       return Status::ok_status();
     }
+    // This shape's plan made the output a view of the data (the same storage): nothing to move.
+    if (out[0].data == x.data && out[0].numel() > 0) return Status::ok_status();
     return copy(x, vs, out[0].data, contiguous_view(shape), ctx, "Slice");
   }
+
+ private:
+  bool prefix_view_ = false;  // set by the shape pass, read by the engine right after it
 };
 
 class ExpandKernel final : public CudaKernel {
@@ -391,9 +413,13 @@ Result<IndexError> index_check(const DeviceTensor& idx, int64_t dim, const Launc
   return IndexError{};
 }
 
+// A Gather whose rows are the data's first elements in memory (nothing before the axis but
+// dims of 1, host-known indices 0, 1, ..., n-1: a batch-1 classifier's class token) is a view:
+// the shape pass reports it through alias_of() and the launch moves nothing.
 class GatherKernel final : public CudaKernel {
  public:
   explicit GatherKernel(int64_t axis) : axis_(axis) {}
+  int alias_of() const override { return prefix_view_ ? 0 : -1; }
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& data = *in[0];
@@ -413,8 +439,11 @@ class GatherKernel final : public CudaKernel {
       out[0].dtype = data.dtype;
       out[0].shape = shape;
       checks_indices_ = idx.host == nullptr;
+      prefix_view_ = outer == 1 && leading_rows(idx, data.shape[axis]);
       return Status::ok_status();
     }
+    // This shape's plan made the output a view of the data (the same storage): nothing to move.
+    if (out[0].data == data.data && out[0].numel() > 0) return Status::ok_status();
     VITRT_ASSIGN_OR_RETURN(IndexError err, index_check(idx, data.shape[axis], ctx));
     return cuda_status(
         launch_gather(elem_bytes(data.dtype), data.data, outer, data.shape[axis], inner, idx.data,
@@ -424,8 +453,21 @@ class GatherKernel final : public CudaKernel {
   bool checks_indices() const override { return checks_indices_; }
 
  private:
+  // Whether the host-known indices are 0, 1, ..., n-1 along an axis of size dim (-dim + i
+  // counting as i), n >= 1.
+  static bool leading_rows(const DeviceTensor& idx, int64_t dim) {
+    if (idx.host == nullptr || idx.host->numel() == 0) return false;
+    for (int64_t i = 0; i < idx.host->numel(); ++i) {
+      int64_t v = idx.host->element_as_int64(i);
+      if (v < 0) v += dim;
+      if (v != i || v >= dim) return false;
+    }
+    return true;
+  }
+
   int64_t axis_;
   bool checks_indices_ = false;
+  bool prefix_view_ = false;  // set by the shape pass, read by the engine right after it
 };
 
 class GatherNdKernel final : public CudaKernel {

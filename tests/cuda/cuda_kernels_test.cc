@@ -594,6 +594,48 @@ const std::map<std::string, Builder>& cases() {
          c.g.output(c.g.op("Gather", {x, i}, attrs([](Attributes& a) { a.set_int("axis", 1); })));
          c.inputs = {rnd({3, 7, 5}, 17)};
        }},
+      // Batch 1, rows 0.. of the data: the Gather is a view of it (no copy). As a graph output
+      // straight from the input, and from a computed value read again after other values were
+      // allocated (the view keeps its root alive to its last reader).
+      {"GatherTokenViewOfInput",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 7, 5});
+         ValueId i = c.g.constant("i", Tensor::from_int64({0}, true));
+         c.g.output(c.g.op("Gather", {x, i}, attrs([](Attributes& a) { a.set_int("axis", 1); })));
+         c.inputs = {rnd({1, 7, 5}, 18)};
+       }},
+      {"GatherLeadingRowsView",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 7, 5});
+         const Attributes axis1 = attrs([](Attributes& a) { a.set_int("axis", 1); });
+         ValueId t = c.g.op("Neg", {x});
+         // -7 is row 0: rows 0 and 1, a view of t.
+         ValueId g = c.g.op("Gather", {t, c.g.constant("i", ints({-7, 1}, {2}))}, axis1);
+         ValueId u = c.g.op("Exp", {x});
+         ValueId h = c.g.op("Gather", {u, c.g.constant("j", ints({1, 0}, {2}))}, axis1);  // a copy
+         c.g.output(c.g.op("Add", {g, h}));
+         c.inputs = {rnd({1, 7, 5}, 19)};
+       }},
+      // Slices that are the data's first elements (views) and one that is not (a copy).
+      {"SliceLeadingViews",
+       [](Case& c) {
+         ValueId x = c.g.input("x", DType::kFloat32, {1, 7, 5});
+         int n = 0;
+         const auto slice = [&](ValueId v, int64_t start, int64_t end, int64_t axis) {
+           const std::string k = std::to_string(n++);
+           return c.g.op("Slice", {v, c.g.constant("s" + k, ints({start}, {1})),
+                                   c.g.constant("e" + k, ints({end}, {1})),
+                                   c.g.constant("a" + k, ints({axis}, {1}))});
+         };
+         ValueId t = c.g.op("Neg", {x});
+         ValueId tokens = slice(t, 0, 2, 1);      // rows 0, 1 of the one image: a view
+         ValueId all = slice(t, 0, 100, 0);       // the whole tensor: a view
+         ValueId u = c.g.op("Exp", {x});
+         ValueId later = slice(u, 1, 3, 1);       // rows 1, 2: a copy
+         c.g.output(c.g.op("Add", {tokens, later}));
+         c.g.output(c.g.op("Neg", {all}));
+         c.inputs = {rnd({1, 7, 5}, 20)};
+       }},
       {"Expand",
        [](Case& c) {
          ValueId x = c.g.input("x", DType::kFloat32, {3, 1, 5});
