@@ -7,10 +7,14 @@
 // memset node plus the GEMM, both in one CUDA graph, as vitrt's engine would replay them.
 // Prints us per GEMM (graph replay of `iters` launches) for cuBLASLt's heuristic choice and each
 // CUTLASS decomposition, with the max error against a float64 host reference on 2,000 outputs.
+// Each split decomposition is timed twice: with its own workspace memset before every launch,
+// and ("one memset") with every launch of the graph given a slice of one region zeroed once per
+// replay, as an engine would do it. Last, CUTLASS's ping-pong kernel with 64-row tiles
+// (persistent, data-parallel, no workspace).
 //
 // -DNDEBUG (added in session 37): without it CUTLASS's device asserts are function calls and
-// ptxas serializes every wgmma (warning C7510); the results recorded for this probe in
-// bench/gpu/RESULTS.md were measured without it, so its CUTLASS rows there are pessimistic.
+// ptxas serializes every wgmma (warning C7510). Session 23 measured without it; session 38
+// re-measured with it (bench/gpu/RESULTS.md): still no CUTLASS form beats cuBLASLt here.
 // CUTLASS is header-only on PyPI (the nvidia-cutlass wheel carries its include tree):
 //   pip download nvidia-cutlass==4.2.0.0 --no-deps -d /tmp/cutl && cd /tmp/cutl && unzip -q *.whl
 //   C=/tmp/cutl/cutlass_library/source
@@ -101,8 +105,9 @@ struct CutlassF16 {
   size_t ws_bytes = 0;
 
   // splits > 1: split-K by that factor; 0: stream-K; 1: data-parallel (no split).
+  // ext: a caller-owned workspace (zeroed by the caller) instead of one of its own.
   bool setup(const f16* x, const f16* w, const f16* bias, const f16* r, f16* d, int M, int N, int K,
-             int splits) {
+             int splits, char* ext = nullptr) {
     using SA = typename Kernel::StrideA;
     using SB = typename Kernel::StrideB;
     using SC = typename Kernel::StrideC;
@@ -135,18 +140,82 @@ struct CutlassF16 {
       return false;
     }
     ws_bytes = Gemm::get_workspace_size(args);
-    if (ws_bytes) CK(cudaMalloc(&ws, ws_bytes));
+    if (ext) {
+      own = false;
+      ws = ext;
+    } else if (ws_bytes) {
+      CK(cudaMalloc(&ws, ws_bytes));
+    }
     if (gemm.initialize(args, ws) != cutlass::Status::kSuccess) {
       std::printf("  initialize failed\n");
       return false;
     }
     return true;
   }
-  void run(cudaStream_t s) {
-    if (ws_bytes) CK(cudaMemsetAsync(ws, 0, ws_bytes, s));
+  bool own = true;
+  void run(cudaStream_t s, bool zero = true) {
+    if (ws_bytes && zero) CK(cudaMemsetAsync(ws, 0, ws_bytes, s));
     gemm.run(s);
   }
-  ~CutlassF16() { cudaFree(ws); }
+  ~CutlassF16() {
+    if (own) cudaFree(ws);
+  }
+};
+
+// Ping-pong (two consumer warp groups on alternate tiles, 64-row tiles allowed), persistent
+// data-parallel tiles, no workspace.
+template <template <class> class ActFn, class Tile, class Cluster>
+struct CutlassF16PingPong {
+  using Fusion =
+      cutlass::epilogue::fusion::LinCombPerColBiasEltAct<ActFn, f16, float, f16, f16, float>;
+  using EpiOp = typename cutlass::epilogue::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
+      cutlass::epilogue::collective::EpilogueTileAuto, float, float, f16, cutlass::layout::RowMajor,
+      8, f16, cutlass::layout::RowMajor, 8, cutlass::epilogue::TmaWarpSpecialized,
+      Fusion>::CollectiveOp;
+  using Main = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, f16, cutlass::layout::RowMajor, 8, f16,
+      cutlass::layout::ColumnMajor, 8, float, Tile, Cluster,
+      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
+          sizeof(typename EpiOp::SharedStorage))>,
+      cutlass::gemm::KernelTmaWarpSpecializedPingpong>::CollectiveOp;
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Main, EpiOp>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+  Gemm gemm;
+  bool setup(const f16* x, const f16* w, const f16* bias, const f16* r, f16* d, int M, int N,
+             int K) {
+    using SA = typename Kernel::StrideA;
+    using SB = typename Kernel::StrideB;
+    using SC = typename Kernel::StrideC;
+    using SD = typename Kernel::StrideD;
+    cutlass::KernelHardwareInfo hw;
+    hw.device_id = 0;
+    hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
+    typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
+                                  {M, N, K, 1},
+                                  {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)),
+                                   w, cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
+                                  {{},
+                                   r,
+                                   cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
+                                   d,
+                                   cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
+                                  hw};
+    args.epilogue.thread.alpha = 1.0f;
+    args.epilogue.thread.beta = r ? 1.0f : 0.0f;
+    args.epilogue.thread.bias_ptr = bias;
+    if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
+      std::printf("  can_implement failed\n");
+      return false;
+    }
+    if (Gemm::get_workspace_size(args) != 0 ||
+        gemm.initialize(args, nullptr) != cutlass::Status::kSuccess) {
+      std::printf("  initialize failed\n");
+      return false;
+    }
+    return true;
+  }
+  void run(cudaStream_t s) { gemm.run(s); }
 };
 
 // cuBLASLt's heuristic choice for the same problem (TN, column-major D^T = row-major D[M,N]).
@@ -270,20 +339,51 @@ int main(int argc, char** argv) {
              0);
       cudaFree(tmp);
     }
-    const auto variant =
+    const auto variant = [&]<template <class> class Act, class Tile, class Cluster>(
+                             const char* what) {
+      for (int splits : {1, 0, 2, 3, 4, 6, 8}) {
+        CutlassF16<Act, Tile, Cluster, cutlass::gemm::StreamKScheduler> c;
+        if (!c.setup(dx, dw, db, res, dy, p.M, p.N, p.K, splits)) continue;
+        CK(cudaMemset(dy, 0, r.size() * 2));
+        const double us = graph_us([&] { c.run(s); }, s, iters);
+        const std::string name = std::string(what) +
+                                 (splits == 0   ? " stream-K"
+                                  : splits == 1 ? " data-parallel"
+                                                : " split " + std::to_string(splits)) +
+                                 " ws " + std::to_string(c.ws_bytes >> 10) + "K";
+        report(name, us, check());
+        if (c.ws_bytes == 0 || splits == 1) continue;
+        // One memset for all `iters` GEMMs of the graph, each with its own slice: what an
+        // engine would do with one zeroed region per graph replay for every split GEMM.
+        const size_t stride = (c.ws_bytes + 255) / 256 * 256;
+        char* arena = nullptr;
+        CK(cudaMalloc(&arena, stride * iters));
+        std::vector<CutlassF16<Act, Tile, Cluster, cutlass::gemm::StreamKScheduler>> many(iters);
+        bool ok = true;
+        for (int i = 0; i < iters && ok; ++i)
+          ok = many[i].setup(dx, dw, db, res, dy, p.M, p.N, p.K, splits, arena + stride * i);
+        if (ok) {
+          CK(cudaMemset(dy, 0, r.size() * 2));
+          int next = 0;
+          const double us2 = graph_us(
+              [&] {
+                if (next == 0) CK(cudaMemsetAsync(arena, 0, stride * iters, s));
+                many[next].run(s, false);
+                next = (next + 1) % iters;
+              },
+              s, iters);
+          report(name + " one memset", us2, check());
+        }
+        cudaFree(arena);
+      }
+    };
+    const auto pingpong =
         [&]<template <class> class Act, class Tile, class Cluster>(const char* what) {
-          for (int splits : {1, 0, 2, 3, 4, 6, 8}) {
-            CutlassF16<Act, Tile, Cluster, cutlass::gemm::StreamKScheduler> c;
-            if (!c.setup(dx, dw, db, res, dy, p.M, p.N, p.K, splits)) continue;
-            CK(cudaMemset(dy, 0, r.size() * 2));
-            const double us = graph_us([&] { c.run(s); }, s, iters);
-            const std::string name = std::string(what) +
-                                     (splits == 0   ? " stream-K"
-                                      : splits == 1 ? " data-parallel"
-                                                    : " split " + std::to_string(splits)) +
-                                     " ws " + std::to_string(c.ws_bytes >> 10) + "K";
-            report(name, us, check());
-          }
+          CutlassF16PingPong<Act, Tile, Cluster> c;
+          if (!c.setup(dx, dw, db, res, dy, p.M, p.N, p.K)) return;
+          CK(cudaMemset(dy, 0, r.size() * 2));
+          const double us = graph_us([&] { c.run(s); }, s, iters);
+          report(std::string(what) + " ping-pong", us, check());
         };
     using T128 = Shape<_128, _128, _64>;
     using T64 = Shape<_128, _64, _64>;
@@ -293,6 +393,10 @@ int main(int argc, char** argv) {
       variant.template operator()<Act, T128, C1>("128x128 c1");
       variant.template operator()<Act, T64, C1>("128x64 c1");
       variant.template operator()<Act, T128, C2>("128x128 c1x2");
+      pingpong.template operator()<Act, Shape<_64, _128, _64>, C1>("64x128 c1");
+      pingpong.template operator()<Act, Shape<_64, _64, _64>, C1>("64x64 c1");
+      pingpong.template operator()<Act, Shape<_64, _128, _64>, Shape<_2, _1, _1>>("64x128 c2x1");
+      pingpong.template operator()<Act, Shape<_64, _64, _128>, Shape<_2, _1, _1>>("64x64x128 c2x1");
     };
     if (p.epi == Epi::kGelu) {
       all.template operator()<cutlass::epilogue::thread::GELU_taylor>();
