@@ -81,25 +81,63 @@ double graph_us(F&& body, cudaStream_t s, int iters) {
   return best;
 }
 
-// D[M,N] = act(X[M,K] W[N,K]^T + bias[n] (+ R[M,N])), fp16 in and out, fp32 accumulation.
-template <template <class> class ActFn, class Tile, class Cluster, class Sched>
-struct CutlassF16 {
+// The arguments of D[M,N] = act(X[M,K] W[N,K]^T + bias[n] (+ R[M,N])) for a GemmUniversalAdapter
+// over Kernel: packed strides, alpha 1, beta 1 with R.
+template <class Gemm, class Kernel>
+typename Gemm::Arguments f16_arguments(const f16* x, const f16* w, const f16* bias, const f16* r,
+                                       f16* d, int M, int N, int K) {
+  using SA = typename Kernel::StrideA;
+  using SB = typename Kernel::StrideB;
+  using SC = typename Kernel::StrideC;
+  using SD = typename Kernel::StrideD;
+  cutlass::KernelHardwareInfo hw;
+  hw.device_id = 0;
+  hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
+  typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
+                                {M, N, K, 1},
+                                {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)), w,
+                                 cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
+                                {{},
+                                 r,
+                                 cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
+                                 d,
+                                 cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
+                                hw};
+  args.epilogue.thread.alpha = 1.0f;
+  args.epilogue.thread.beta = r ? 1.0f : 0.0f;
+  args.epilogue.thread.bias_ptr = bias;
+  return args;
+}
+
+// The fp16 GEMM's kernel types: D[M,N] = act(X[M,K] W[N,K]^T + bias[n] (+ R[M,N])), fp32
+// accumulation, for a main-loop / epilogue schedule pair and a tile scheduler.
+template <template <class> class ActFn, class Tile, class Cluster, class MainSchedule,
+          class EpiSchedule, class Sched = void>
+struct F16Types {
   using Fusion =
       cutlass::epilogue::fusion::LinCombPerColBiasEltAct<ActFn, f16, float, f16, f16, float>;
   using EpiOp = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
       cutlass::epilogue::collective::EpilogueTileAuto, float, float, f16, cutlass::layout::RowMajor,
-      8, f16, cutlass::layout::RowMajor, 8, cutlass::epilogue::TmaWarpSpecializedCooperative,
-      Fusion>::CollectiveOp;
+      8, f16, cutlass::layout::RowMajor, 8, EpiSchedule, Fusion>::CollectiveOp;
   using Main = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, f16, cutlass::layout::RowMajor, 8, f16,
       cutlass::layout::ColumnMajor, 8, float, Tile, Cluster,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
           sizeof(typename EpiOp::SharedStorage))>,
-      cutlass::gemm::KernelTmaWarpSpecializedCooperative>::CollectiveOp;
+      MainSchedule>::CollectiveOp;
   using Kernel =
       cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Main, EpiOp, Sched>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+};
+
+// The cooperative kernel with a stream-K capable tile scheduler.
+template <template <class> class ActFn, class Tile, class Cluster, class Sched>
+struct CutlassF16 {
+  using Types = F16Types<ActFn, Tile, Cluster, cutlass::gemm::KernelTmaWarpSpecializedCooperative,
+                         cutlass::epilogue::TmaWarpSpecializedCooperative, Sched>;
+  using Kernel = typename Types::Kernel;
+  using Gemm = typename Types::Gemm;
   Gemm gemm;
   void* ws = nullptr;
   size_t ws_bytes = 0;
@@ -108,26 +146,7 @@ struct CutlassF16 {
   // ext: a caller-owned workspace (zeroed by the caller) instead of one of its own.
   bool setup(const f16* x, const f16* w, const f16* bias, const f16* r, f16* d, int M, int N, int K,
              int splits, char* ext = nullptr) {
-    using SA = typename Kernel::StrideA;
-    using SB = typename Kernel::StrideB;
-    using SC = typename Kernel::StrideC;
-    using SD = typename Kernel::StrideD;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = 0;
-    hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
-    typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
-                                  {M, N, K, 1},
-                                  {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)),
-                                   w, cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
-                                  {{},
-                                   r,
-                                   cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
-                                   d,
-                                   cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
-                                  hw};
-    args.epilogue.thread.alpha = 1.0f;
-    args.epilogue.thread.beta = r ? 1.0f : 0.0f;
-    args.epilogue.thread.bias_ptr = bias;
+    typename Gemm::Arguments args = f16_arguments<Gemm, Kernel>(x, w, bias, r, d, M, N, K);
     using Mode =
         cutlass::gemm::kernel::detail::PersistentTileSchedulerSm90StreamKParams::DecompositionMode;
     if constexpr (requires { args.scheduler.decomposition_mode; }) {
@@ -166,44 +185,14 @@ struct CutlassF16 {
 // data-parallel tiles, no workspace.
 template <template <class> class ActFn, class Tile, class Cluster>
 struct CutlassF16PingPong {
-  using Fusion =
-      cutlass::epilogue::fusion::LinCombPerColBiasEltAct<ActFn, f16, float, f16, f16, float>;
-  using EpiOp = typename cutlass::epilogue::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
-      cutlass::epilogue::collective::EpilogueTileAuto, float, float, f16, cutlass::layout::RowMajor,
-      8, f16, cutlass::layout::RowMajor, 8, cutlass::epilogue::TmaWarpSpecialized,
-      Fusion>::CollectiveOp;
-  using Main = typename cutlass::gemm::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, f16, cutlass::layout::RowMajor, 8, f16,
-      cutlass::layout::ColumnMajor, 8, float, Tile, Cluster,
-      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
-          sizeof(typename EpiOp::SharedStorage))>,
-      cutlass::gemm::KernelTmaWarpSpecializedPingpong>::CollectiveOp;
-  using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Main, EpiOp>;
-  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+  using Types = F16Types<ActFn, Tile, Cluster, cutlass::gemm::KernelTmaWarpSpecializedPingpong,
+                         cutlass::epilogue::TmaWarpSpecialized>;
+  using Kernel = typename Types::Kernel;
+  using Gemm = typename Types::Gemm;
   Gemm gemm;
   bool setup(const f16* x, const f16* w, const f16* bias, const f16* r, f16* d, int M, int N,
              int K) {
-    using SA = typename Kernel::StrideA;
-    using SB = typename Kernel::StrideB;
-    using SC = typename Kernel::StrideC;
-    using SD = typename Kernel::StrideD;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = 0;
-    hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
-    typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
-                                  {M, N, K, 1},
-                                  {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)),
-                                   w, cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
-                                  {{},
-                                   r,
-                                   cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
-                                   d,
-                                   cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
-                                  hw};
-    args.epilogue.thread.alpha = 1.0f;
-    args.epilogue.thread.beta = r ? 1.0f : 0.0f;
-    args.epilogue.thread.bias_ptr = bias;
+    typename Gemm::Arguments args = f16_arguments<Gemm, Kernel>(x, w, bias, r, d, M, N, K);
     if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
       std::printf("  can_implement failed\n");
       return false;
