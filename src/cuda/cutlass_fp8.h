@@ -16,6 +16,8 @@
 
 #include <cstdint>
 
+#include "cuda/cutlass_gemm_operands.h"
+
 namespace vitrt::cuda {
 
 // Y[m, n] (row-major E4M3 codes) = code(act(alpha[n] * (Xq[m, k] . Wt[n, k]^T) + bias[n]) * r),
@@ -32,15 +34,8 @@ namespace vitrt::cuda {
 // With residual (fp16 [m, n], act none): Y is fp16 instead, alpha[n] acc + bias[n] + residual
 // (r unused).
 // k and ldx multiples of 16, n of 16, pointers 16-byte aligned.
-struct CutlassFp8Gemm {
-  const uint8_t* x = nullptr;
-  int64_t ldx = 0;
-  const uint8_t* w = nullptr;
-  const float* alpha = nullptr;
-  const float* bias = nullptr;
-  const void* residual = nullptr;  // fp16 [m, n], or null
-  void* y = nullptr;               // E4M3 codes, or fp16 with residual
-  int64_t m = 0, n = 0, k = 0;
+// y: E4M3 codes, or fp16 with residual.
+struct CutlassFp8Gemm : CutlassGemmOperands<uint8_t> {
   bool gelu = false;
   float r = 1.0f;  // 1 / output_scale
 };

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "cuda/cutlass_gemm_operands.h"
+
 namespace vitrt::cuda {
 
 // The epilogue's activation: none, erf GELU, or GELU's tanh form with a hardware tanh (vitrt's
@@ -25,15 +27,8 @@ enum class CutlassAct { kNone, kGeluErf, kGeluTanhFast };
 // code_scale > 0 (a GELU, no residual, n a multiple of 16): Y is int8 codes instead,
 // clamp(round_half_even(act(.) / code_scale), code_qmin, 127) of the fp32 result (device_common's
 // int8_code: a requantizing epilogue for the next int8 layer).
-struct CutlassInt8Gemm {
-  const int8_t* x = nullptr;
-  int64_t ldx = 0;
-  const int8_t* w = nullptr;
-  const float* alpha = nullptr;
-  const float* bias = nullptr;
-  const void* residual = nullptr;  // fp16 [m, n] or null
-  void* y = nullptr;               // fp16 [m, n], or int8 with code_scale
-  int64_t m = 0, n = 0, k = 0;
+// y: fp16 [m, n], or int8 with code_scale.
+struct CutlassInt8Gemm : CutlassGemmOperands<int8_t> {
   CutlassAct act = CutlassAct::kNone;
   float code_scale = 0.0f;
   int code_qmin = -127;

@@ -653,18 +653,25 @@ class QuantLinearKernel final : public CudaKernel {
            ctx.tuner->tanh_gelu;
   }
 
-  Status run_mode4(const LaunchContext& ctx, const QuantGemm& g, void* y) const {
-    CutlassInt8Gemm c;
-    c.x = static_cast<const int8_t*>(g.xq);
+  // The operands every CUTLASS form takes: this layer's codes, weights, scales and rows.
+  template <typename Code>
+  void set_operands(CutlassGemmOperands<Code>& c, const QuantGemm& g, const float* bias,
+                    void* y) const {
+    c.x = static_cast<const Code*>(g.xq);
     c.ldx = p_.k_pad;
-    c.w = static_cast<const int8_t*>(dev_->wt);
+    c.w = static_cast<const Code*>(dev_->wt);
     c.alpha = dev_->dequant;
-    c.bias = dev_->mode4_bias;
+    c.bias = bias;
     c.residual = g.residual;
     c.y = y;
     c.m = g.rows;
     c.n = p_.n;
     c.k = p_.k_pad;
+  }
+
+  Status run_mode4(const LaunchContext& ctx, const QuantGemm& g, void* y) const {
+    CutlassInt8Gemm c;
+    set_operands(c, g, dev_->mode4_bias, y);
     if (p_.act == UnaryOp::kGelu) {
       c.act = g.mode == 5 ? CutlassAct::kGeluTanhFast : CutlassAct::kGeluErf;
     }
@@ -702,16 +709,7 @@ class QuantLinearKernel final : public CudaKernel {
   Status run_mode6(const LaunchContext& ctx, const QuantGemm& g, void* y) const {
 #if VITRT_HAVE_CUTLASS
     CutlassFp8Gemm c;
-    c.x = static_cast<const uint8_t*>(g.xq);
-    c.ldx = p_.k_pad;
-    c.w = static_cast<const uint8_t*>(dev_->wt);
-    c.alpha = dev_->dequant;
-    c.bias = dev_->bias;
-    c.residual = g.residual;
-    c.y = y;
-    c.m = g.rows;
-    c.n = p_.n;
-    c.k = p_.k_pad;
+    set_operands(c, g, dev_->bias, y);
     c.gelu = p_.act != UnaryOp::kIdentity;
     c.r = codes_out() ? 1.0f / p_.output_scale : 1.0f;
     return cuda_status(launch_cutlass_fp8(c, ctx.workspace, ctx.workspace_bytes, ctx.stream),
