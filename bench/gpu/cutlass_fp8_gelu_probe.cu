@@ -193,9 +193,7 @@ struct CutlassFp8 {
     get<2>(sb) = int64_t(N) * K;
     get<2>(sc) = int64_t(M) * N;
     get<2>(sd) = int64_t(M) * N;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = 0;
-    hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
+    const cutlass::KernelHardwareInfo hw = probe_hardware_info();
     using C = std::conditional_t<kRes, cutlass::half_t, void>;
     typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
                                   {M, N, K, 1},
@@ -206,17 +204,7 @@ struct CutlassFp8 {
     args.epilogue.thread.beta = kRes ? 1.0f : 0.0f;
     args.epilogue.thread.bias_ptr = bias;
     if constexpr (!kRes) args.epilogue.thread.activation.r = r;
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
-      std::printf("  can_implement failed\n");
-      return false;
-    }
-    size_t bytes = Gemm::get_workspace_size(args);
-    if (bytes) CK(cudaMalloc(&ws, bytes));
-    if (gemm.initialize(args, ws) != cutlass::Status::kSuccess) {
-      std::printf("  initialize failed\n");
-      return false;
-    }
-    return true;
+    return probe_initialize(gemm, args, &ws);
   }
   void run(cudaStream_t s) { gemm.run(s); }
 };

@@ -74,9 +74,7 @@ struct CutlassInt8 {
     using SB = typename Kernel::StrideB;
     using SC = typename Kernel::StrideC;
     using SD = typename Kernel::StrideD;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = 0;
-    hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
+    const cutlass::KernelHardwareInfo hw = probe_hardware_info();
     typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
                                   {M, N, K, 1},
                                   {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)),
@@ -90,17 +88,7 @@ struct CutlassInt8 {
     args.epilogue.thread.alpha_ptr = alpha;
     args.epilogue.thread.beta = 0.0f;
     args.epilogue.thread.bias_ptr = bias;
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
-      std::printf("  can_implement failed\n");
-      return false;
-    }
-    size_t bytes = Gemm::get_workspace_size(args);
-    if (bytes) CK(cudaMalloc(&ws, bytes));
-    if (gemm.initialize(args, ws) != cutlass::Status::kSuccess) {
-      std::printf("  initialize failed\n");
-      return false;
-    }
-    return true;
+    return probe_initialize(gemm, args, &ws);
   }
   void run(cudaStream_t s) { gemm.run(s); }
 };

@@ -121,9 +121,7 @@ struct CutlassGemm {
     using SB = typename Kernel::StrideB;
     using SC = typename Kernel::StrideC;
     using SD = typename Kernel::StrideD;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = 0;
-    hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
+    const cutlass::KernelHardwareInfo hw = probe_hardware_info();
     typename Gemm::Arguments args{
         cutlass::gemm::GemmUniversalMode::kGemm,
         {M, N, K, 1},
@@ -143,18 +141,8 @@ struct CutlassGemm {
       args.epilogue.thread.scale_b = 1.0f;
       args.epilogue.thread.scale_d = scale_d;
     }
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
-      std::printf("  can_implement failed\n");
-      return false;
-    }
-    size_t bytes = Gemm::get_workspace_size(args);
-    if (bytes) CK(cudaMalloc(&ws, bytes));
-    if (gemm.initialize(args, ws) != cutlass::Status::kSuccess) {
-      std::printf("  initialize failed\n");
-      return false;
-    }
-    ok = true;
-    return true;
+    ok = probe_initialize(gemm, args, &ws);
+    return ok;
   }
   void run(cudaStream_t s) { gemm.run(s); }
 };

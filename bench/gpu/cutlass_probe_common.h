@@ -1,7 +1,8 @@
 // Pieces the standalone CUTLASS probes share (cutlass_probe.cu, cutlass_int8_probe.cu,
-// cutlass_streamk_probe.cu): error checks that stop the probe, the epilogue activations in
-// CUTLASS's functor convention (one template parameter and an Array specialisation, as
-// Sm90Compute wants), cuBLASLt's first heuristic algorithm, and the timer. Included by file
+// cutlass_streamk_probe.cu, cutlass_fp8_gelu_probe.cu): error checks that stop the probe, the
+// epilogue activations in CUTLASS's functor convention (one template parameter and an Array
+// specialisation, as Sm90Compute wants), the hardware info and initialization of a CUTLASS
+// GEMM, cuBLASLt's first heuristic algorithm, and the timer. Included by file
 // name, so each probe still builds with one nvcc line (see any probe's top).
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <cstdlib>
 
 #include "cutlass/cutlass.h"
+#include "cutlass/kernel_hardware_info.h"
 
 #define CK(x)                                                                              \
   do {                                                                                     \
@@ -57,6 +59,39 @@ struct ActGeluErf {
   };
 ARRAY_ACT(ActIdentity)
 ARRAY_ACT(ActGeluErf)
+
+// GPU 0 with its multiprocessor count, for a kernel's arguments.
+inline cutlass::KernelHardwareInfo probe_hardware_info() {
+  cutlass::KernelHardwareInfo hw;
+  hw.device_id = 0;
+  hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
+  return hw;
+}
+
+// Checks `args` and initializes `gemm` with them; the workspace the kernel needs (its size in
+// *ws_bytes when given) is `ext` when given (the caller's, zeroed by the caller), else allocated
+// into *ws. False, with "  can_implement failed" / "  initialize failed" printed, when the kernel
+// does not take the problem.
+template <class Gemm>
+bool probe_initialize(Gemm& gemm, const typename Gemm::Arguments& args, void** ws,
+                      size_t* ws_bytes = nullptr, void* ext = nullptr) {
+  if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
+    std::printf("  can_implement failed\n");
+    return false;
+  }
+  const size_t bytes = Gemm::get_workspace_size(args);
+  if (ws_bytes != nullptr) *ws_bytes = bytes;
+  if (ext != nullptr) {
+    *ws = ext;
+  } else if (bytes != 0) {
+    CK(cudaMalloc(ws, bytes));
+  }
+  if (gemm.initialize(args, *ws) != cutlass::Status::kSuccess) {
+    std::printf("  initialize failed\n");
+    return false;
+  }
+  return true;
+}
 
 // The heuristic's first algorithm for a prepared cuBLASLt problem within ws_bytes of workspace,
 // and that workspace (allocated); false, with "  <who>: no algorithm" printed, when it has none.

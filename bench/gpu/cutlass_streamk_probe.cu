@@ -90,9 +90,7 @@ typename Gemm::Arguments f16_arguments(const f16* x, const f16* w, const f16* bi
   using SB = typename Kernel::StrideB;
   using SC = typename Kernel::StrideC;
   using SD = typename Kernel::StrideD;
-  cutlass::KernelHardwareInfo hw;
-  hw.device_id = 0;
-  hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
+  const cutlass::KernelHardwareInfo hw = probe_hardware_info();
   typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
                                 {M, N, K, 1},
                                 {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)), w,
@@ -154,22 +152,8 @@ struct CutlassF16 {
       args.scheduler.decomposition_mode =
           splits == 0 ? Mode::StreamK : (splits == 1 ? Mode::DataParallel : Mode::SplitK);
     }
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
-      std::printf("  can_implement failed\n");
-      return false;
-    }
-    ws_bytes = Gemm::get_workspace_size(args);
-    if (ext) {
-      own = false;
-      ws = ext;
-    } else if (ws_bytes) {
-      CK(cudaMalloc(&ws, ws_bytes));
-    }
-    if (gemm.initialize(args, ws) != cutlass::Status::kSuccess) {
-      std::printf("  initialize failed\n");
-      return false;
-    }
-    return true;
+    own = ext == nullptr;
+    return probe_initialize(gemm, args, &ws, &ws_bytes, ext);
   }
   bool own = true;
   void run(cudaStream_t s, bool zero = true) {
@@ -182,7 +166,7 @@ struct CutlassF16 {
 };
 
 // Ping-pong (two consumer warp groups on alternate tiles, 64-row tiles allowed), persistent
-// data-parallel tiles, no workspace.
+// data-parallel tiles.
 template <template <class> class ActFn, class Tile, class Cluster>
 struct CutlassF16PingPong {
   using Types = F16Types<ActFn, Tile, Cluster, cutlass::gemm::KernelTmaWarpSpecializedPingpong,
@@ -190,21 +174,14 @@ struct CutlassF16PingPong {
   using Kernel = typename Types::Kernel;
   using Gemm = typename Types::Gemm;
   Gemm gemm;
+  void* ws = nullptr;
   bool setup(const f16* x, const f16* w, const f16* bias, const f16* r, f16* d, int M, int N,
              int K) {
     typename Gemm::Arguments args = f16_arguments<Gemm, Kernel>(x, w, bias, r, d, M, N, K);
-    if (gemm.can_implement(args) != cutlass::Status::kSuccess) {
-      std::printf("  can_implement failed\n");
-      return false;
-    }
-    if (Gemm::get_workspace_size(args) != 0 ||
-        gemm.initialize(args, nullptr) != cutlass::Status::kSuccess) {
-      std::printf("  initialize failed\n");
-      return false;
-    }
-    return true;
+    return probe_initialize(gemm, args, &ws);
   }
   void run(cudaStream_t s) { gemm.run(s); }
+  ~CutlassF16PingPong() { cudaFree(ws); }
 };
 
 // cuBLASLt's heuristic choice for the same problem (TN, column-major D^T = row-major D[M,N]).
@@ -241,19 +218,6 @@ struct LtF16 {
   void run(cudaStream_t s) {
     CL(cublasLtMatmul(lt, op, &alpha, a, la, b, lb, &beta, c, lc, d, lc, &heur.algo, ws, ws_bytes,
                       s));
-  }
-};
-
-template <class T>
-struct ActNone {
-  static const bool kIsHeavy = false;
-  CUTLASS_HOST_DEVICE T operator()(T const& x) const { return x; }
-};
-template <class T, int N>
-struct ActNone<cutlass::Array<T, N>> {
-  static const bool kIsHeavy = false;
-  CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& v) const {
-    return v;
   }
 };
 
@@ -390,7 +354,7 @@ int main(int argc, char** argv) {
     if (p.epi == Epi::kGelu) {
       all.template operator()<cutlass::epilogue::thread::GELU_taylor>();
     } else {
-      all.template operator()<ActNone>();
+      all.template operator()<ActIdentity>();
     }
     cudaFree(dx);
     cudaFree(dw);
