@@ -26,6 +26,7 @@
 // boundary", warning C7510), which made this probe's kernels 10-25% slower:
 //   C=third_party_data/cutlass
 //   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a -I$C/include -Ibench/gpu \
+//     -I$C/tools/util/include \
 //     --expt-relaxed-constexpr -o cutlass_fp8_gelu_probe bench/gpu/cutlass_fp8_gelu_probe.cu \
 //     -lcublasLt
 //   ./cutlass_fp8_gelu_probe [iterations]      (on the GPU machine)
@@ -181,25 +182,10 @@ struct CutlassFp8 {
 
   bool setup(const void* x, const void* w, const float* bias, const float* alpha, void* d, int M,
              int N, int K, float r, const void* res = nullptr) {
-    typename Kernel::StrideA sa{};
-    typename Kernel::StrideB sb{};
-    typename Kernel::StrideC sc{};
-    typename Kernel::StrideD sd{};
-    get<0>(sa) = K;
-    get<0>(sb) = K;
-    get<0>(sc) = N;
-    get<0>(sd) = N;
-    get<2>(sa) = int64_t(M) * K;
-    get<2>(sb) = int64_t(N) * K;
-    get<2>(sc) = int64_t(M) * N;
-    get<2>(sd) = int64_t(M) * N;
-    const cutlass::KernelHardwareInfo hw = probe_hardware_info();
     using C = std::conditional_t<kRes, cutlass::half_t, void>;
-    typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
-                                  {M, N, K, 1},
-                                  {static_cast<const E4*>(x), sa, static_cast<const E4*>(w), sb},
-                                  {{}, static_cast<const C*>(res), sc, static_cast<ED*>(d), sd},
-                                  hw};
+    typename Gemm::Arguments args =
+        probe_arguments<Gemm>(static_cast<const E4*>(x), static_cast<const E4*>(w),
+                              static_cast<const C*>(res), static_cast<ED*>(d), M, N, K);
     args.epilogue.thread.alpha_ptr = alpha;
     args.epilogue.thread.beta = kRes ? 1.0f : 0.0f;
     args.epilogue.thread.bias_ptr = bias;

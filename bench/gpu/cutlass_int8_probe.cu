@@ -70,21 +70,7 @@ struct CutlassInt8 {
 
   bool setup(const int8_t* x, const int8_t* w, const cutlass::half_t* bias, const float* alpha,
              cutlass::half_t* d, int M, int N, int K) {
-    using SA = typename Kernel::StrideA;
-    using SB = typename Kernel::StrideB;
-    using SC = typename Kernel::StrideC;
-    using SD = typename Kernel::StrideD;
-    const cutlass::KernelHardwareInfo hw = probe_hardware_info();
-    typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
-                                  {M, N, K, 1},
-                                  {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)),
-                                   w, cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
-                                  {{},
-                                   nullptr,
-                                   cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
-                                   d,
-                                   cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
-                                  hw};
+    typename Gemm::Arguments args = probe_arguments<Gemm>(x, w, nullptr, d, M, N, K);
     args.epilogue.thread.alpha_ptr = alpha;
     args.epilogue.thread.beta = 0.0f;
     args.epilogue.thread.bias_ptr = bias;

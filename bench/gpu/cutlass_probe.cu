@@ -117,22 +117,9 @@ struct CutlassGemm {
 
   bool setup(const void* x, const void* w, const void* bias, void* d, int M, int N, int K,
              float scale, float scale_d) {
-    using SA = typename Kernel::StrideA;
-    using SB = typename Kernel::StrideB;
-    using SC = typename Kernel::StrideC;
-    using SD = typename Kernel::StrideD;
-    const cutlass::KernelHardwareInfo hw = probe_hardware_info();
-    typename Gemm::Arguments args{
-        cutlass::gemm::GemmUniversalMode::kGemm,
-        {M, N, K, 1},
-        {static_cast<const EIn*>(x), cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)),
-         static_cast<const EIn*>(w), cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
-        {{},
-         nullptr,
-         cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
-         static_cast<EOut*>(d),
-         cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
-        hw};
+    typename Gemm::Arguments args =
+        probe_arguments<Gemm>(static_cast<const EIn*>(x), static_cast<const EIn*>(w), nullptr,
+                              static_cast<EOut*>(d), M, N, K);
     args.epilogue.thread.alpha = kFp8Out ? 1.0f : scale;
     args.epilogue.thread.beta = 0.0f;
     args.epilogue.thread.bias_ptr = static_cast<const cutlass::half_t*>(bias);

@@ -1,8 +1,8 @@
 // Pieces the standalone CUTLASS probes share (cutlass_probe.cu, cutlass_int8_probe.cu,
 // cutlass_streamk_probe.cu, cutlass_fp8_gelu_probe.cu): error checks that stop the probe, the
 // epilogue activations in CUTLASS's functor convention (one template parameter and an Array
-// specialisation, as Sm90Compute wants), the hardware info and initialization of a CUTLASS
-// GEMM, cuBLASLt's first heuristic algorithm, and the timer. Included by file
+// specialisation, as Sm90Compute wants), the hardware info, arguments and initialization of a
+// CUTLASS GEMM, cuBLASLt's first heuristic algorithm, and the timer. Included by file
 // name, so each probe still builds with one nvcc line (see any probe's top).
 #pragma once
 
@@ -13,8 +13,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cute/tensor.hpp"
 #include "cutlass/cutlass.h"
+#include "cutlass/gemm/gemm.h"
 #include "cutlass/kernel_hardware_info.h"
+#include "cutlass/util/packed_stride.hpp"
 
 #define CK(x)                                                                              \
   do {                                                                                     \
@@ -66,6 +69,29 @@ inline cutlass::KernelHardwareInfo probe_hardware_info() {
   hw.device_id = 0;
   hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
   return hw;
+}
+
+// The arguments of D[M,N] = epilogue(X[M,K] W[N,K]^T, C[M,N]) for a GemmUniversalAdapter: one
+// batch, X, C and D packed row-major, W as [N, K] rows, C null when the epilogue reads none,
+// GPU 0's hardware info. The fusion's own fields (args.epilogue.thread) are the caller's.
+template <class Gemm>
+typename Gemm::Arguments probe_arguments(const typename Gemm::GemmKernel::ElementA* x,
+                                         const typename Gemm::GemmKernel::ElementB* w,
+                                         const typename Gemm::GemmKernel::ElementC* c,
+                                         typename Gemm::GemmKernel::ElementD* d, int M, int N,
+                                         int K) {
+  using Kernel = typename Gemm::GemmKernel;
+  using cute::make_shape;
+  return {cutlass::gemm::GemmUniversalMode::kGemm,
+          {M, N, K, 1},
+          {x, cutlass::make_cute_packed_stride(typename Kernel::StrideA{}, make_shape(M, K, 1)), w,
+           cutlass::make_cute_packed_stride(typename Kernel::StrideB{}, make_shape(N, K, 1))},
+          {{},
+           c,
+           cutlass::make_cute_packed_stride(typename Kernel::StrideC{}, make_shape(M, N, 1)),
+           d,
+           cutlass::make_cute_packed_stride(typename Kernel::StrideD{}, make_shape(M, N, 1))},
+          probe_hardware_info()};
 }
 
 // Checks `args` and initializes `gemm` with them; the workspace the kernel needs (its size in

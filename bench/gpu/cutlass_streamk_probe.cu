@@ -81,26 +81,12 @@ double graph_us(F&& body, cudaStream_t s, int iters) {
   return best;
 }
 
-// The arguments of D[M,N] = act(X[M,K] W[N,K]^T + bias[n] (+ R[M,N])) for a GemmUniversalAdapter
-// over Kernel: packed strides, alpha 1, beta 1 with R.
-template <class Gemm, class Kernel>
+// The arguments of D[M,N] = act(X[M,K] W[N,K]^T + bias[n] (+ R[M,N])) for a GemmUniversalAdapter:
+// packed strides, alpha 1, beta 1 with R.
+template <class Gemm>
 typename Gemm::Arguments f16_arguments(const f16* x, const f16* w, const f16* bias, const f16* r,
                                        f16* d, int M, int N, int K) {
-  using SA = typename Kernel::StrideA;
-  using SB = typename Kernel::StrideB;
-  using SC = typename Kernel::StrideC;
-  using SD = typename Kernel::StrideD;
-  const cutlass::KernelHardwareInfo hw = probe_hardware_info();
-  typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
-                                {M, N, K, 1},
-                                {x, cutlass::make_cute_packed_stride(SA{}, make_shape(M, K, 1)), w,
-                                 cutlass::make_cute_packed_stride(SB{}, make_shape(N, K, 1))},
-                                {{},
-                                 r,
-                                 cutlass::make_cute_packed_stride(SC{}, make_shape(M, N, 1)),
-                                 d,
-                                 cutlass::make_cute_packed_stride(SD{}, make_shape(M, N, 1))},
-                                hw};
+  typename Gemm::Arguments args = probe_arguments<Gemm>(x, w, r, d, M, N, K);
   args.epilogue.thread.alpha = 1.0f;
   args.epilogue.thread.beta = r ? 1.0f : 0.0f;
   args.epilogue.thread.bias_ptr = bias;
@@ -144,7 +130,7 @@ struct CutlassF16 {
   // ext: a caller-owned workspace (zeroed by the caller) instead of one of its own.
   bool setup(const f16* x, const f16* w, const f16* bias, const f16* r, f16* d, int M, int N, int K,
              int splits, char* ext = nullptr) {
-    typename Gemm::Arguments args = f16_arguments<Gemm, Kernel>(x, w, bias, r, d, M, N, K);
+    typename Gemm::Arguments args = f16_arguments<Gemm>(x, w, bias, r, d, M, N, K);
     using Mode =
         cutlass::gemm::kernel::detail::PersistentTileSchedulerSm90StreamKParams::DecompositionMode;
     if constexpr (requires { args.scheduler.decomposition_mode; }) {
@@ -177,7 +163,7 @@ struct CutlassF16PingPong {
   void* ws = nullptr;
   bool setup(const f16* x, const f16* w, const f16* bias, const f16* r, f16* d, int M, int N,
              int K) {
-    typename Gemm::Arguments args = f16_arguments<Gemm, Kernel>(x, w, bias, r, d, M, N, K);
+    typename Gemm::Arguments args = f16_arguments<Gemm>(x, w, bias, r, d, M, N, K);
     return probe_initialize(gemm, args, &ws);
   }
   void run(cudaStream_t s) { gemm.run(s); }
