@@ -1,8 +1,11 @@
 // vitrt.Linear on the CPU: one oneDNN product over all rows of X against weights packed once
 // at load, with the bias, the residual and the activation applied by the primitive as post-ops
 // (no second pass over the output). compute_precision "bf16" packs the weights as bf16 and rounds X
-// to bf16 per call; accumulation, bias, activation and the output stay fp32.
+// to bf16 per call; accumulation, bias, activation and the output stay fp32. A LayerNorm
+// prologue (norm_scale, norm_bias) normalizes X's rows into a scratch tensor first, as the
+// LayerNormalization kernel would (the CUDA backend may fuse it into its GEMM kernel).
 #include "cpu/dnnl_matmul.h"
+#include "cpu/layer_norm_rows.h"
 #include "cpu/linear.h"
 
 namespace vitrt {
@@ -33,6 +36,13 @@ class LinearKernel final : public CpuKernel {
                int64_t n)
       : act_(act), bf16_(bf16), has_bias_(has_bias), has_residual_(has_residual), k_(k), n_(n) {}
 
+  // The LayerNorm prologue: norm_scale (input 4), norm_bias (input 5) when has_bias.
+  void set_norm(bool has_bias, float epsilon) {
+    norm_ = true;
+    norm_has_bias_ = has_bias;
+    norm_epsilon_ = epsilon;
+  }
+
   Status prepare(const Tensor& weights, int64_t example_m) {
     return matmul_.set_constant_weights(weights, shape_for(example_m));
   }
@@ -60,8 +70,22 @@ class LinearKernel final : public CpuKernel {
     const int64_t m = x.numel() / k_;
     if (m > 0) {
       const float* bias = has_bias_ ? inputs[2]->data<float>() : nullptr;
-      VITRT_RETURN_IF_ERROR(
-          matmul_.run(shape_for(m), x.data<float>(), nullptr, bias, y.data<float>(), residual));
+      const float* a = x.data<float>();
+      Tensor normalized;
+      if (norm_) {
+        normalized = Tensor::empty(DType::kFloat32, {m, k_});
+        LayerNormRowsArgs ln;
+        ln.a = a;
+        ln.gamma = inputs[4]->data<float>();
+        ln.beta = norm_has_bias_ ? inputs[5]->data<float>() : nullptr;
+        ln.y = normalized.data<float>();
+        ln.rows = m;
+        ln.n = k_;
+        ln.epsilon = norm_epsilon_;
+        layer_norm_rows(ln);
+        a = normalized.data<float>();
+      }
+      VITRT_RETURN_IF_ERROR(matmul_.run(shape_for(m), a, nullptr, bias, y.data<float>(), residual));
     }
     outputs[0] = std::move(y);
     return Status();
@@ -85,6 +109,9 @@ class LinearKernel final : public CpuKernel {
   bool has_bias_;
   bool has_residual_;
   int64_t k_, n_;
+  bool norm_ = false;
+  bool norm_has_bias_ = false;
+  float norm_epsilon_ = 1e-5f;
   DnnlMatmul matmul_;
 };
 
@@ -110,6 +137,20 @@ Result<std::unique_ptr<CpuKernel>> make_linear_kernel(const KernelInit& init) {
   }
   auto kernel = std::make_unique<LinearKernel>(act, bf16, bias != nullptr, has_residual, w->dim(0),
                                                w->dim(1));
+  if (init.node.has_input(4)) {
+    const Tensor* scale = init.constant_input(4);
+    const Tensor* shift = init.constant_input(5);
+    for (const Tensor* t : {scale, shift}) {
+      if ((t == scale || init.node.has_input(5)) &&
+          (t == nullptr || t->dtype() != DType::kFloat32 || t->numel() != w->dim(0))) {
+        return invalid_argument(t == scale ? "norm_scale" : "norm_bias",
+                                " must be a constant float32 [", w->dim(0), "]");
+      }
+    }
+    if (has_residual) return invalid_argument("a LayerNorm prologue takes no residual");
+    VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("norm_epsilon", 1e-5f));
+    kernel->set_norm(init.node.has_input(5), eps);
+  }
   // The weights are packed now for a batch-1 run's rows; another row count reuses that copy
   // when its primitive wants the same layout and packs its own once otherwise.
   VITRT_RETURN_IF_ERROR(kernel->prepare(*w, example_rows(init.graph.values[init.node.inputs[0]])));

@@ -48,7 +48,9 @@ struct GemmTactic {
   // 1: plain GEMM, then one bias + activation kernel; 2: an erf GELU computed by cuBLASLt's
   // bias + tanh-form GELU epilogue (fp16/bf16 builds that allow it: see TacticTuner);
   // 3 (QuantLinear with output_scale only): mode 0's GEMM with a 16-bit D, then one pass that
-  // writes E4M3 codes; 4 and 5 (QuantLinear): CUTLASS's int8 kernels (ops_quant_linear.cc).
+  // writes E4M3 codes; 4 and 5 (QuantLinear): CUTLASS's int8 kernels (ops_quant_linear.cc);
+  // 6 (QuantLinear): CUTLASS's FP8 kernels; 7 (Linear, fp16 / bf16): vitrt's kernel for a few
+  // rows (cuda/gemv_linear.cu, the LayerNorm prologue included), its variant in algo.data[0].
   int mode = 0;
   // FP8 QuantLinear, modes 0, 2 and 3: cuBLASLt's fast accumulation
   // (CUBLASLT_MATMUL_DESC_FAST_ACCUM). Stored in the plan and the timing cache as bit 3 of the mode

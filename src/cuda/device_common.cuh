@@ -55,6 +55,12 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
+// The sum of v over a warp's 32 lanes, in every lane.
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
 template <typename T>
 __device__ __forceinline__ T from_f(float v) {
   return static_cast<T>(v);

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 
 #include "ir/fake_quant.h"
 
@@ -368,6 +369,33 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
                               float code_scale = 0.0f, bool rms = false,
                               const NormQuant& quant = NormQuant{}, bool code_int8 = false,
                               int code_qmin = -127);
+// vitrt.Linear for a few rows (cuda/gemv_linear.cu): y[m, n] = act(f(x)[m, :] w[:, n] + bias[n]
+// + residual[m, n]), f a LayerNorm of each row (gamma, beta, epsilon) when gamma is set, else
+// the identity; x [m, k], w [k, n] row-major, gamma / beta / bias / residual in the activation
+// type (each optional; beta only with gamma), fp16 or bf16 only. `variant` picks the columns a
+// block (0 .. gemv_linear_variants() - 1), timed by the build's tactic search for a few rows; any
+// row count runs, every 8 rows streaming W again.
+struct GemvLinearArgs {
+  const void* x = nullptr;
+  const void* gamma = nullptr;
+  const void* beta = nullptr;
+  float epsilon = 1e-5f;
+  const void* w = nullptr;
+  const void* bias = nullptr;
+  const void* residual = nullptr;
+  void* y = nullptr;
+  bool y_float32 = false;  // y in fp32 instead of the activation type
+  int64_t m = 0, n = 0, k = 0;
+  UnaryOp act = UnaryOp::kIdentity;
+};
+int gemv_linear_variants();
+std::string gemv_linear_variant_name(int variant);
+// Whether `variant` takes this type and shape: fp16 / bf16, K and N multiples of 8, the rows a
+// block keeps within its shared memory (pointers must also be 16-byte aligned: else the launch
+// fails).
+bool gemv_linear_supports(Elt type, int variant, int64_t m, int64_t n, int64_t k);
+cudaError_t launch_gemv_linear(Elt type, int variant, const GemvLinearArgs& args,
+                               cudaStream_t stream);
 // out[row, col] += bias[col] for a [rows, cols] matrix, then the activation (kIdentity,
 // kGelu, ...); bias may be null.
 cudaError_t launch_bias_act(Elt type, void* data, const void* bias, int64_t rows, int64_t cols,

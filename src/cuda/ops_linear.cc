@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -317,34 +318,86 @@ const char* mode_name(int mode) {
   return mode == 0 ? "epilogue" : (mode == 1 ? "bias+act kernel" : "tanh-form GELU epilogue");
 }
 
+// Linear's mode 7 (fp16 / bf16): vitrt's kernel for a few rows (cuda/gemv_linear.cu), which
+// applies the LayerNorm prologue (inputs 4 and 5) itself; its variant is the first word of the
+// tactic's algorithm field, which no cuBLASLt algorithm is read from in that mode.
+constexpr int kGemvMode = 7;
+// The build times mode 7 for up to this many rows (the kernel's one block row).
+constexpr int64_t kGemvTimedRows = 8;
+// A run takes a mode-7 tactic for up to this many rows: past them (a profile's larger batch
+// using its small opt shape's choice), each 8 rows streaming W again would cost more than
+// cuBLASLt, whose heuristic then picks.
+constexpr int64_t kGemvRunRows = 32;
+
+// Whether the build times mode 7: VITRT_TACTIC_GEMV=0 leaves it out (to measure what it brings;
+// a timing cache written either way keeps its choices).
+bool gemv_tactics_enabled() {
+  const char* v = std::getenv("VITRT_TACTIC_GEMV");
+  return v == nullptr || std::string(v) != "0";
+}
+
+// A run's LayerNorm prologue: the parameters, and the scratch rows that modes 0-2 normalize X
+// into before their GEMM reads them (null when the chosen tactic is mode 7).
+struct NormCall {
+  const void* x = nullptr;
+  const void* gamma = nullptr;
+  const void* beta = nullptr;
+  float epsilon = 1e-5f;
+  void* scratch = nullptr;
+};
+
 class LinearKernel final : public CudaKernel {
  public:
-  LinearKernel(UnaryOp act, NodeId node, std::vector<GemmTactic> tactics)
-      : act_(act), node_(node), tactics_(std::move(tactics)) {}
+  LinearKernel(UnaryOp act, NodeId node, std::vector<GemmTactic> tactics, float norm_epsilon,
+               bool float32_output)
+      : act_(act),
+        node_(node),
+        tactics_(std::move(tactics)),
+        norm_epsilon_(norm_epsilon),
+        float32_output_(float32_output) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& x = *in[0];
     const DeviceTensor& w = *in[1];
     const DeviceTensor* bias = in.size() > 2 ? in[2] : nullptr;
     const DeviceTensor* residual = in.size() > 3 ? in[3] : nullptr;
+    const DeviceTensor* norm_scale = in.size() > 4 ? in[4] : nullptr;
+    const DeviceTensor* norm_bias = in.size() > 5 ? in[5] : nullptr;
     if (x.shape.empty() || w.shape.size() != 2 || x.shape.back() != w.shape[0]) {
       return invalid_argument("X ", shape_to_string(x.shape), " and W ", shape_to_string(w.shape),
                               " do not match ([..., K] and [K, N])");
     }
     const int64_t k = w.shape[0], n = w.shape[1];
+    const int64_t m = x.numel() / std::max<int64_t>(k, 1);
     if (!ctx.launch) {
       if (bias != nullptr && bias->numel() != n) return invalid_argument("bias must hold N values");
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
       out[0].shape.back() = n;
+      // The plan's fp32 output straight from the few-rows kernel: no conversion pass after.
+      if (float32_output_ && x.dtype != DType::kFloat32 && ctx.tuner == nullptr &&
+          runs_gemv(x.dtype, m, n, k)) {
+        out[0].dtype = DType::kFloat32;
+      }
       if (residual != nullptr && (residual->dtype != x.dtype || residual->shape != out[0].shape)) {
         return invalid_argument("residual ", dtype_name(residual->dtype), " ",
                                 shape_to_string(residual->shape), " must be ", dtype_name(x.dtype),
                                 " ", shape_to_string(out[0].shape), " like the output");
       }
+      if (norm_scale != nullptr) {
+        if (norm_scale->numel() != k || (norm_bias != nullptr && norm_bias->numel() != k)) {
+          return invalid_argument("norm_scale and norm_bias must hold K = ", k, " values");
+        }
+        // Scratch: the normalized rows, unless this size runs the few-rows kernel.
+        if (ctx.tuner != nullptr || !runs_gemv(x.dtype, m, n, k)) {
+          out.resize(2);
+          out[1].dtype = x.dtype;
+          out[1].shape = {m, k};
+        }
+      }
       return Status::ok_status();
     }
-    GemmCall g = linear_gemm(x.numel() / std::max<int64_t>(k, 1), n, k);
+    GemmCall g = linear_gemm(m, n, k);
     g.a = x.data;
     g.b = w.data;
     g.c = out[0].data;
@@ -355,13 +408,32 @@ class LinearKernel final : public CudaKernel {
     }
     const void* bias_data = bias != nullptr ? bias->data : nullptr;
     if (g.m == 0 || n == 0) return Status::ok_status();
+    NormCall norm_call;
+    const NormCall* norm = nullptr;
+    if (norm_scale != nullptr) {
+      norm_call.x = x.data;
+      norm_call.gamma = norm_scale->data;
+      norm_call.beta = norm_bias != nullptr ? norm_bias->data : nullptr;
+      norm_call.epsilon = norm_epsilon_;
+      norm_call.scratch = out.size() > 1 ? out[1].data : nullptr;
+      g.a = norm_call.scratch;  // modes 0-2 multiply the normalized rows
+      norm = &norm_call;
+    }
     if (ctx.tuner != nullptr) {
-      VITRT_ASSIGN_OR_RETURN(GemmTactic t, select(ctx, x.dtype, g, bias_data));
-      return launch(ctx, x.dtype, g, bias_data, t.mode, &t.algo);
+      VITRT_ASSIGN_OR_RETURN(GemmTactic t, select(ctx, x.dtype, g, bias_data, norm));
+      return launch(ctx, x.dtype, g, bias_data, t.mode, &t.algo, norm);
     }
     const GemmTactic* t = nearest_tactic(g.m);
-    if (t == nullptr) return launch(ctx, x.dtype, g, bias_data, 0, nullptr);
-    return launch(ctx, x.dtype, g, bias_data, t->mode, &t->algo);
+    if (out[0].dtype != x.dtype) {  // fp32 out of a 16-bit plan: the shape pass chose mode 7
+      if (!runs_gemv(x.dtype, g.m, n, k)) {
+        return internal_error("Linear: an fp32 output without the few-rows kernel");
+      }
+      return launch_gemv(ctx, x.dtype, g, bias_data, norm, variant_of(t->algo), true);
+    }
+    if (t == nullptr || (t->mode == kGemvMode && !runs_gemv(x.dtype, g.m, n, k))) {
+      return launch(ctx, x.dtype, g, bias_data, 0, nullptr, norm);
+    }
+    return launch(ctx, x.dtype, g, bias_data, t->mode, &t->algo, norm);
   }
 
  private:
@@ -408,8 +480,64 @@ class LinearKernel final : public CudaKernel {
                        "Linear bias/activation");
   }
 
+  // Whether mode 7's `variant` runs this problem (fp16 / bf16, the shapes gemv_linear.cu takes).
+  static bool gemv_possible(DType type, const GemmCall& g, int variant) {
+    const Result<Elt> t = elt_of(type);
+    return t.ok() && gemv_linear_supports(*t, variant, g.m, g.n, g.k);
+  }
+
+  static int variant_of(const cublasLtMatmulAlgo_t& algo) { return static_cast<int>(algo.data[0]); }
+
+  // Whether a run of m rows takes its mode-7 tactic (else cuBLASLt's heuristic runs it).
+  bool runs_gemv(DType type, int64_t m, int64_t n, int64_t k) const {
+    const GemmTactic* t = nearest_tactic(m);
+    const Result<Elt> e = elt_of(type);
+    return t != nullptr && t->mode == kGemvMode && m <= kGemvRunRows && e.ok() &&
+           gemv_linear_supports(*e, variant_of(t->algo), m, n, k);
+  }
+
+  Status launch_gemv(const LaunchContext& ctx, DType type, const GemmCall& g, const void* bias,
+                     const NormCall* norm, int variant, bool y_float32 = false) const {
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(type));
+    GemvLinearArgs a;
+    a.x = g.a;
+    if (norm != nullptr) {
+      a.x = norm->x;  // g.a is the scratch that modes 0-2 normalize into
+      a.gamma = norm->gamma;
+      a.beta = norm->beta;
+      a.epsilon = norm->epsilon;
+    }
+    a.w = g.b;
+    a.bias = bias;
+    a.residual = g.c_in;
+    a.y = g.c;
+    a.y_float32 = y_float32;
+    a.m = g.m;
+    a.n = g.n;
+    a.k = g.k;
+    a.act = act_;
+    const std::string what =
+        str_cat("Linear's few-rows kernel (", gemv_linear_variant_name(variant), ")");
+    return cuda_status(launch_gemv_linear(t, variant, a, ctx.stream), what.c_str());
+  }
+
+  // Modes 0-2 with a prologue: the LayerNorm kernel writes the normalized rows to scratch.
+  Status run_norm(const LaunchContext& ctx, DType type, const GemmCall& g,
+                  const NormCall& norm) const {
+    if (norm.scratch == nullptr) return internal_error("Linear: no scratch for its LayerNorm");
+    VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(type));
+    return cuda_status(launch_layer_norm(t, norm.x, nullptr, g.m, norm.gamma, norm.beta,
+                                         norm.scratch, nullptr, g.m, g.k, norm.epsilon, ctx.stream),
+                       "Linear's LayerNorm");
+  }
+
   Status launch(const LaunchContext& ctx, DType type, const GemmCall& base, const void* bias,
-                int mode, const cublasLtMatmulAlgo_t* algo) const {
+                int mode, const cublasLtMatmulAlgo_t* algo, const NormCall* norm) const {
+    if (mode == kGemvMode) {
+      if (algo == nullptr) return internal_error("Linear: mode 7 without its variant");
+      return launch_gemv(ctx, type, base, bias, norm, variant_of(*algo));
+    }
+    if (norm != nullptr) VITRT_RETURN_IF_ERROR(run_norm(ctx, type, base, *norm));
     GemmCall g = call_for_mode(base, bias, mode);
     g.algo = algo;
     VITRT_RETURN_IF_ERROR(gemm(ctx, type, g));
@@ -426,17 +554,32 @@ class LinearKernel final : public CudaKernel {
   // tactic_candidates) on this problem and returns the fastest; each distinct problem is timed
   // once per build, and not at all when the timing cache has it.
   Result<GemmTactic> select(const LaunchContext& ctx, DType type, const GemmCall& base,
-                            const void* bias) {
+                            const void* bias, const NormCall* norm) {
     TacticTuner& tu = *ctx.tuner;
+    std::vector<int> gemv_variants;  // mode 7's, for a few rows
+    for (int v = 0;
+         base.m <= kGemvTimedRows && gemv_tactics_enabled() && v < gemv_linear_variants(); ++v) {
+      if (gemv_possible(type, base, v)) gemv_variants.push_back(v);
+    }
+    const char* norm_text = norm == nullptr ? "" : "+layernorm";
     const std::string problem =
         str_cat(tu.device_key, "|", dtype_name(type), ctx.tf32 ? "+tf32" : "", "|m", base.m, "n",
                 base.n, "k", base.k, "|", act_name(act_), bias != nullptr ? "+bias" : "",
-                residual_text(base), has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws",
-                ctx.workspace_bytes, kTacticSearchTag);
-    const std::string shape_text = str_cat(base.m, "x", base.k, "x", base.n, " ", act_name(act_),
-                                           bias != nullptr ? "+bias" : "", residual_text(base));
+                residual_text(base), norm_text, gemv_variants.empty() ? "" : "+gemv",
+                has_mode2(ctx, type, bias != nullptr) ? "+tanh-ok" : "", "|ws", ctx.workspace_bytes,
+                kTacticSearchTag);
+    const std::string shape_text =
+        str_cat(base.m, "x", base.k, "x", base.n, " ", norm != nullptr ? "LayerNorm+" : "",
+                act_name(act_), bias != nullptr ? "+bias" : "", residual_text(base));
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, base.m, memo->second);
+    if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
+        t && t->mode == kGemvMode &&
+        std::find(gemv_variants.begin(), gemv_variants.end(), variant_of(t->algo)) !=
+            gemv_variants.end()) {
+      accept_cached_tactic(tu, problem, *t, shape_text);
+      return record_tactic(tu, node_, base.m, *t);
+    }
     if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
         t && (t->mode == 0 || (t->mode == 1 && has_mode1(bias != nullptr)) ||
               (t->mode == 2 && has_mode2(ctx, type, bias != nullptr)))) {
@@ -474,7 +617,8 @@ class LinearKernel final : public CudaKernel {
       for (size_t i = 0; i < pr.cands.algos.size(); ++i) {
         float ms = 0.0f;
         const int e = race.enter(
-            [this, &ctx, &pr, type, bias, i]() -> Status {
+            [this, &ctx, &pr, type, bias, i, norm]() -> Status {
+              if (norm != nullptr) VITRT_RETURN_IF_ERROR(run_norm(ctx, type, pr.g, *norm));
               VITRT_RETURN_IF_ERROR(run_prepared(ctx, pr.lt, pr.g, pr.cands.algos[i]));
               return post_pass(ctx, type, pr.g, bias, pr.mode);
             },
@@ -489,21 +633,56 @@ class LinearKernel final : public CudaKernel {
         }
       }
     }
+    // Mode 7: the few-rows kernel, each variant (race entries after cuBLASLt's).
+    std::vector<std::pair<int, int>> gemv_entries;  // race entry, variant
+    for (int v : gemv_variants) {
+      float ms = 0.0f;
+      const int e =
+          race.enter([this, &ctx, &base, type, bias, norm,
+                      v]() -> Status { return launch_gemv(ctx, type, base, bias, norm, v); },
+                     &ms);
+      if (e < 0) continue;
+      gemv_entries.emplace_back(e, v);
+      if (tu.verbose) {
+        lines += str_cat("\n  #", e, " few-rows kernel (", gemv_linear_variant_name(v), "): ", ms,
+                         " ms");
+      }
+    }
     float best_ms = -1.0f, heuristic_ms = -1.0f;
     const int winner = race.finish(heuristic_first, &best_ms, &heuristic_ms, &lines);
-    const int tried = static_cast<int>(entries.size());
+    const int tried = static_cast<int>(entries.size() + gemv_entries.size());
     if (winner < 0) {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
     GemmTactic best;
+    if (winner >= static_cast<int>(entries.size())) {
+      const auto f =
+          std::find_if(gemv_entries.begin(), gemv_entries.end(),
+                       [&](const std::pair<int, int>& fe) { return fe.first == winner; });
+      if (f == gemv_entries.end())
+        return internal_error("Linear: race winner ", winner, " unknown");
+      best.mode = kGemvMode;
+      best.algo.data[0] = static_cast<uint64_t>(f->second);
+      VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
+      if (tu.log) {
+        tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
+                       ", ", gemv_entries.size(),
+                       " few-rows variants), chose the few-rows kernel (",
+                       gemv_linear_variant_name(f->second), ") ", best_ms,
+                       " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
+      }
+      return record_tactic(tu, node_, base.m, best);
+    }
     best.mode = entries[winner].first->mode;
     best.algo = entries[winner].first->cands.algos[entries[winner].second];
     VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
-      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
-                     "), chose ", mode_name(best.mode), " ",
-                     algo_config_text(algo_config(best.algo)), " ", best_ms,
-                     " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
+      tu.log(str_cat(
+          "tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
+          gemv_entries.empty() ? std::string()
+                               : str_cat(", ", gemv_entries.size(), " few-rows variants"),
+          "), chose ", mode_name(best.mode), " ", algo_config_text(algo_config(best.algo)), " ",
+          best_ms, " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
     }
     return record_tactic(tu, node_, base.m, best);
   }
@@ -511,6 +690,9 @@ class LinearKernel final : public CudaKernel {
   UnaryOp act_;
   NodeId node_;
   std::vector<GemmTactic> tactics_;
+  float norm_epsilon_;
+  // Output 0 is a graph output of fp32 that no node reads: a 16-bit plan may write it in fp32.
+  bool float32_output_;
 };
 
 // ---- Conv (2-D) ---------------------------------------------------------------------------
@@ -1404,18 +1586,45 @@ Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new GemmKernel(ta != 0, tb != 0, alpha, beta));
 }
 
+int64_t variant_of_tactic(const GemmTactic& t) {
+  return static_cast<int64_t>(t.algo.data[0]);
+}
+
 Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(UnaryOp op, linear_activation(init.node.attrs));
   // With a residual, cuBLASLt's epilogue applies the ReLU after adding C (the residual).
   if (init.node.has_input(3) && op != UnaryOp::kIdentity && op != UnaryOp::kRelu) {
     return invalid_model("a residual input (3) needs activation 'none' or 'relu'");
   }
+  const bool norm = init.node.has_input(4);
+  if (norm && init.node.has_input(3)) {
+    return invalid_model("a LayerNorm prologue (input 4) takes no residual (input 3)");
+  }
+  VITRT_ASSIGN_OR_RETURN(float eps, init.node.attrs.get_float("norm_epsilon", 1e-5f));
   std::vector<GemmTactic> tactics;
   if (const Attribute* a = init.node.attrs.find(kGemmTacticsAttr)) {
-    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints));
+    VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints, kGemvMode));
+    for (const GemmTactic& t : tactics) {
+      if (t.mode <= 2) continue;
+      if (t.mode != kGemvMode || variant_of_tactic(t) < 0 ||
+          variant_of_tactic(t) >= gemv_linear_variants()) {
+        return invalid_model("attribute '", kGemmTacticsAttr, "': mode ", t.mode, " (variant ",
+                             variant_of_tactic(t), ") is no tactic of this Linear");
+      }
+    }
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
-  return std::unique_ptr<CudaKernel>(new LinearKernel(op, id, std::move(tactics)));
+  const ValueId y = init.node.outputs.empty() ? kNoValue : init.node.outputs[0];
+  bool float32_output = y != kNoValue && init.graph.values[y].dtype == DType::kFloat32 &&
+                        std::find(init.graph.outputs.begin(), init.graph.outputs.end(), y) !=
+                            init.graph.outputs.end();
+  for (const Node& n : init.graph.nodes) {
+    if (!n.dead && std::find(n.inputs.begin(), n.inputs.end(), y) != n.inputs.end()) {
+      float32_output = false;
+    }
+  }
+  return std::unique_ptr<CudaKernel>(
+      new LinearKernel(op, id, std::move(tactics), eps, float32_output));
 }
 
 // ---- ConvTranspose (1-D and 2-D) -------------------------------------------------------------

@@ -181,6 +181,9 @@ Status fuse_residual_layer_norm(Graph& graph, PassContext& ctx);
 // the class token's row from a zero patch row (Patchify prefix_rows), the position embedding
 // absorbs the difference (src/passes/fold_prefix_tokens.cc).
 Status fold_prefix_tokens(Graph& graph, PassContext& ctx);
+// A LayerNormalization read by one vitrt.Linear alone becomes that Linear's prologue (not for
+// CPU plans or quantized builds; src/passes/fuse_norm_into_linear.cc).
+Status fuse_norm_into_linear(Graph& graph, PassContext& ctx);
 // A Gather of rows (tokens) moves before the row-wise ops that computed them (Linear, the
 // LayerNorms, elementwise ops), so a class-token classifier's last block runs on its class
 // token only (src/passes/select_rows_early.cc). After the fusions, on the fused ops; in a

@@ -67,10 +67,11 @@ const std::vector<Pass>& cleanup_passes() {
 // adds no Linear feeds); the class token's Concat folds into the patch GEMM and the position
 // embedding's add; the Q/DQ pairs no fusion took become FakeQuant nodes, those of the residual
 // stream then join its AddLayerNorm; a Gather of the rows a model keeps (its class token) moves
-// before the fused row-wise ops that computed them; the precision is assigned to the
-// final fused nodes. (fuse_quant_producers is not among them: on a QDQ model's fp8 layers it made
-// ModelOpt's FP8 ViT-B/16 slower on the H200, 22.7 -> 23.4 ms at batch 256, as the producers'
-// division by the scale for the codes cost more than the layers' own quantize pass.)
+// before the fused row-wise ops that computed them; a LayerNorm read by one Linear alone becomes
+// its prologue (not in CPU plans); the precision is assigned to the final fused nodes.
+// (fuse_quant_producers is not among them: on a QDQ model's fp8 layers it made ModelOpt's FP8
+// ViT-B/16 slower on the H200, 22.7 -> 23.4 ms at batch 256, as the producers' division by the
+// scale for the codes cost more than the layers' own quantize pass.)
 const std::vector<Pass>& fusion_passes() {
   static const std::vector<Pass> passes = {
       {"fold_batch_norm", fold_batch_norm},
@@ -97,6 +98,7 @@ const std::vector<Pass>& fusion_passes() {
       {"fuse_fake_quant", fuse_fake_quant},
       {"fuse_fake_quant_norm", fuse_fake_quant_norm},
       {"select_rows_early", select_rows_early},
+      {"fuse_norm_into_linear", fuse_norm_into_linear},
       {"assign_precision", assign_precision},
   };
   return passes;

@@ -138,14 +138,15 @@ TEST(CudaGemmCandidates, BuildLogCountsTheEnumeratedCandidates) {
     const size_t at = line.find(" candidates timed (");
     if (line.rfind("tactics: ", 0) != 0 || at == std::string::npos) continue;
     const size_t colon = line.rfind(": ", at);
-    int timed = 0, heuristic = 0, variants = 0, enumerated = 0;
-    ASSERT_EQ(std::sscanf(line.c_str() + colon + 2,
+    int timed = 0, heuristic = 0, variants = 0, enumerated = 0, few_rows = 0;
+    ASSERT_GE(std::sscanf(line.c_str() + colon + 2,
                           "%d candidates timed (%d from cuBLASLt's heuristic, %d variants of its "
-                          "picks, %d enumerated)",
-                          &timed, &heuristic, &variants, &enumerated),
+                          "picks, %d enumerated, %d few-rows variants)",
+                          &timed, &heuristic, &variants, &enumerated, &few_rows),
               4)
         << line;
-    EXPECT_EQ(timed, heuristic + variants + enumerated) << line;
+    // Vitrt's few-rows kernel (Linear mode 7) joins the race for a batch-1 class token's rows.
+    EXPECT_EQ(timed, heuristic + variants + enumerated + few_rows) << line;
     ++problems;
     with_enumerated += enumerated > 0 ? 1 : 0;
   }

@@ -460,7 +460,7 @@ TEST(CudaTacticsExactGelu, NoTanhFormWhenExactIsAsked) {
     if (act.ok() && *act == "gelu") ++gelu_layers;
     Result<std::vector<int64_t>> ints = n.attrs.require_ints(cuda::kGemmTacticsAttr);
     ASSERT_TRUE(ints.ok()) << ints.status().to_string();
-    Result<std::vector<cuda::GemmTactic>> t = cuda::decode_gemm_tactics(*ints);
+    Result<std::vector<cuda::GemmTactic>> t = cuda::decode_gemm_tactics(*ints, 7);
     ASSERT_TRUE(t.ok()) << t.status().to_string();
     for (const cuda::GemmTactic& g : *t) EXPECT_NE(g.mode, 2) << n.name;
   }
