@@ -26,7 +26,6 @@
 // boundary", warning C7510), which made this probe's kernels 10-25% slower:
 //   C=third_party_data/cutlass
 //   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a -I$C/include -Ibench/gpu \
-//     -I$C/tools/util/include \
 //     --expt-relaxed-constexpr -o cutlass_fp8_gelu_probe bench/gpu/cutlass_fp8_gelu_probe.cu \
 //     -lcublasLt
 //   ./cutlass_fp8_gelu_probe [iterations]      (on the GPU machine)

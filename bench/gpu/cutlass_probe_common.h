@@ -17,7 +17,6 @@
 #include "cutlass/cutlass.h"
 #include "cutlass/gemm/gemm.h"
 #include "cutlass/kernel_hardware_info.h"
-#include "cutlass/util/packed_stride.hpp"
 
 #define CK(x)                                                                              \
   do {                                                                                     \
@@ -81,16 +80,23 @@ typename Gemm::Arguments probe_arguments(const typename Gemm::GemmKernel::Elemen
                                          typename Gemm::GemmKernel::ElementD* d, int M, int N,
                                          int K) {
   using Kernel = typename Gemm::GemmKernel;
-  using cute::make_shape;
+  // Packed strides: the leading dimension first, the batch stride last (one batch).
+  typename Kernel::StrideA sa{};
+  typename Kernel::StrideB sb{};
+  typename Kernel::StrideC sc{};
+  typename Kernel::StrideD sd{};
+  cute::get<0>(sa) = K;
+  cute::get<0>(sb) = K;
+  cute::get<0>(sc) = N;
+  cute::get<0>(sd) = N;
+  cute::get<2>(sa) = int64_t(M) * K;
+  cute::get<2>(sb) = int64_t(N) * K;
+  cute::get<2>(sc) = int64_t(M) * N;
+  cute::get<2>(sd) = int64_t(M) * N;
   return {cutlass::gemm::GemmUniversalMode::kGemm,
           {M, N, K, 1},
-          {x, cutlass::make_cute_packed_stride(typename Kernel::StrideA{}, make_shape(M, K, 1)), w,
-           cutlass::make_cute_packed_stride(typename Kernel::StrideB{}, make_shape(N, K, 1))},
-          {{},
-           c,
-           cutlass::make_cute_packed_stride(typename Kernel::StrideC{}, make_shape(M, N, 1)),
-           d,
-           cutlass::make_cute_packed_stride(typename Kernel::StrideD{}, make_shape(M, N, 1))},
+          {x, sa, w, sb},
+          {{}, c, sc, d, sd},
           probe_hardware_info()};
 }
 

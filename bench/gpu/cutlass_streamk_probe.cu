@@ -19,7 +19,7 @@
 //   pip download nvidia-cutlass==4.2.0.0 --no-deps -d /tmp/cutl && cd /tmp/cutl && unzip -q *.whl
 //   C=/tmp/cutl/cutlass_library/source
 //   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a \
-//     -I$C/include -I$C/tools/util/include \
+//     -I$C/include \
 //     --expt-relaxed-constexpr -o cutlass_streamk_probe bench/gpu/cutlass_streamk_probe.cu
 //     -lcublasLt
 //   ./cutlass_streamk_probe [iterations]      (on the GPU machine)
@@ -44,7 +44,6 @@
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/gemm/kernel/tile_scheduler.hpp"
-#include "cutlass/util/packed_stride.hpp"
 #include "cutlass_probe_common.h"
 
 using namespace cute;
