@@ -19,15 +19,8 @@ using testing::TestGraph;
 
 constexpr int64_t kTokens = 9;
 
-const Node* node_named(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes) {
-    if (!n.dead && n.name == name) return &n;
-  }
-  return nullptr;
-}
-
 float attr_of(const Graph& g, const std::string& node, const char* attr) {
-  const Node* n = node_named(g, node);
+  const Node* n = testing::node_named(g, node);
   if (n == nullptr || !n->attrs.has(attr)) return -1.0f;
   Result<float> s = n->attrs.get_float(attr, 0.0f);
   return s.ok() ? *s : -1.0f;
@@ -115,7 +108,7 @@ TEST(FuseFp8Attention, QkvWritesCodesTheAttentionReads) {
   EXPECT_FLOAT_EQ(attr_of(g.graph(), "attn", "input_scale"), threshold / 448);
   EXPECT_TRUE(r.logged("Attention 'attn' reads q, k, v as E4M3 codes"));
   EXPECT_TRUE(r.logged("that 'qkv' write"));
-  const Node* qkv = node_named(g.graph(), "qkv");
+  const Node* qkv = testing::node_named(g.graph(), "qkv");
   ASSERT_NE(qkv, nullptr);
   EXPECT_EQ(g.graph().values[qkv->outputs[0]].dtype, DType::kUInt8);
   // Once is enough.

@@ -70,13 +70,6 @@ std::vector<Tensor> inputs(const Form& f) {
   return v;
 }
 
-const Node* find_node(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes) {
-    if (!n.dead && n.name == name) return &n;
-  }
-  return nullptr;
-}
-
 void expect_fused(const Form& f, const char* what) {
   SCOPED_TRACE(what);
   TestGraph g = norm_block(f);
@@ -88,7 +81,7 @@ void expect_fused(const Form& f, const char* what) {
       run.logged("[fuse_norm_into_linear] Linear 'fc1' normalizes its rows <- 1 nodes: "
                  "norm"));
   EXPECT_EQ(count_ops(g.graph(), "LayerNormalization"), 0);
-  const Node* fc1 = find_node(g.graph(), "fc1");
+  const Node* fc1 = testing::node_named(g.graph(), "fc1");
   ASSERT_NE(fc1, nullptr);
   ASSERT_EQ(fc1->num_inputs(), f.beta ? 6 : 5);
   EXPECT_EQ(g.graph().values[fc1->inputs[0]].name, "x");

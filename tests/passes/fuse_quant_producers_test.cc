@@ -22,13 +22,6 @@ namespace {
 
 using testing::TestGraph;
 
-const Node* node_named(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes) {
-    if (!n.dead && n.name == name) return &n;
-  }
-  return nullptr;
-}
-
 // Random E4M3 weight codes [k, n] (from uniform floats in +-448 / 4).
 Tensor fp8_weights(int64_t k, int64_t n, uint64_t seed) {
   Tensor f = testing::random_tensor(DType::kFloat32, {k, n}, seed, -112.0, 112.0);
@@ -109,7 +102,7 @@ void build_block(Block& b, const std::string& fc2_format = "fp8",
 }
 
 float output_scale_of(const Graph& g, const std::string& name) {
-  const Node* n = node_named(g, name);
+  const Node* n = testing::node_named(g, name);
   if (n == nullptr) return -1.0f;
   Result<float> s = n->attrs.get_float("output_scale", 0.0f);
   return s.ok() ? *s : -1.0f;
@@ -127,7 +120,7 @@ TEST(FuseQuantProducers, KeepsLayerNormOutputsInFp8) {
   EXPECT_FLOAT_EQ(output_scale_of(after, "blocks.0/mlp/fc1"), 2.0f / 448);
   EXPECT_EQ(output_scale_of(after, "blocks.0/mlp/fc2"), 0.0f);  // its reader is an Add
   // The plain LayerNormalization became an AddLayerNorm with a zero addend.
-  const Node* norm = node_named(after, "norm");
+  const Node* norm = testing::node_named(after, "norm");
   ASSERT_NE(norm, nullptr);
   EXPECT_EQ(norm->op_type, "AddLayerNorm");
   EXPECT_EQ(norm->domain, "vitrt");
@@ -383,7 +376,7 @@ TEST(FuseQuantProducers, AttentionWritesInt8Codes) {
       EXPECT_EQ(r.applied, 1);
       EXPECT_TRUE(r.logged("stays INT8: Attention 'attn' writes int8 codes"));
       EXPECT_EQ(g.graph().values[attn].dtype, DType::kInt8);
-      const Node* node = node_named(g.graph(), "attn");
+      const Node* node = testing::node_named(g.graph(), "attn");
       ASSERT_NE(node, nullptr);
       EXPECT_EQ(*node->attrs.get_string("output_format", ""), "int8");
       EXPECT_EQ(*node->attrs.get_int("output_qmin", 0), qmin);
@@ -665,7 +658,7 @@ TEST(FuseQuantProducers, MixedFp8AndInt8Layers) {
   EXPECT_TRUE(r.logged("stays INT8: LayerNormalization 'norm' writes int8 codes"));
   EXPECT_FLOAT_EQ(output_scale_of(after, "blocks.0/norm1"), 3.0f / 448);
   EXPECT_EQ(output_scale_of(after, "blocks.0/mlp/fc1"), 0.0f);
-  const Node* norm = node_named(after, "norm");
+  const Node* norm = testing::node_named(after, "norm");
   ASSERT_NE(norm, nullptr);
   EXPECT_EQ(norm->op_type, "AddLayerNorm");
   EXPECT_FLOAT_EQ(output_scale_of(after, "norm"), 4.0f / 127);
@@ -696,7 +689,7 @@ TEST(FuseQuantProducers, LayerNormWritesInt8Codes) {
       ASSERT_TRUE(r.status.ok()) << r.status.to_string();
       EXPECT_EQ(r.applied, 1);
       EXPECT_EQ(after.values[h].dtype, DType::kInt8);
-      EXPECT_EQ(*node_named(after, "ln")->attrs.get_int("output_qmin", 0), qmin);
+      EXPECT_EQ(*testing::node_named(after, "ln")->attrs.get_int("output_qmin", 0), qmin);
       const Tensor in = testing::random_tensor(DType::kFloat32, {2, 5, 16}, 3, -4.0, 4.0);
       testing::expect_same_outputs(before, after, {in});
     }
@@ -740,7 +733,7 @@ TEST(FuseQuantProducers, Int8LayerWritesItsReadersCodes) {
         ASSERT_TRUE(r.status.ok()) << r.status.to_string();
         EXPECT_EQ(r.applied, 1);
         EXPECT_FLOAT_EQ(output_scale_of(after, "fc0"), scale);
-        EXPECT_EQ(*node_named(after, "fc0")->attrs.get_int("output_qmin", 0), qmin);
+        EXPECT_EQ(*testing::node_named(after, "fc0")->attrs.get_int("output_qmin", 0), qmin);
         EXPECT_EQ(after.values[c.h].dtype, DType::kInt8);
         EXPECT_TRUE(r.logged("stays INT8: QuantLinear 'fc0' writes int8 codes"));
         EXPECT_TRUE(r.logged(str_cat("range [", qmin, ", 127]) that 'fc1' read")));
@@ -862,7 +855,7 @@ TEST(FuseQuantProducers, NotWhenReadersScalesDiffer) {
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.applied, 0);
   EXPECT_TRUE(r.logged("different input scales"));
-  EXPECT_EQ(node_named(g.graph(), "ln")->op_type, "LayerNormalization");
+  EXPECT_EQ(testing::node_named(g.graph(), "ln")->op_type, "LayerNormalization");
 }
 
 // A LayerNormalization whose scale is a graph input, or whose stash_type is not float32: an
@@ -885,7 +878,7 @@ TEST(FuseQuantProducers, NotForALayerNormWithInputScaleOrOtherStash) {
     EXPECT_TRUE(r.logged(variant == 0 ? "scale / bias are not float32 constants"
                                       : "stash_type is not float32"))
         << variant;
-    EXPECT_EQ(node_named(g.graph(), "ln")->op_type, "LayerNormalization");
+    EXPECT_EQ(testing::node_named(g.graph(), "ln")->op_type, "LayerNormalization");
   }
 }
 
@@ -910,7 +903,7 @@ TEST(FuseQuantProducers, NotForALayerNormOverAnotherAxisOrWithStatistics) {
     EXPECT_TRUE(r.logged(variant == 0 ? "does not normalize the last axis"
                                       : "mean / inv_std outputs are used"))
         << variant;
-    EXPECT_EQ(node_named(g.graph(), "ln")->op_type, "LayerNormalization");
+    EXPECT_EQ(testing::node_named(g.graph(), "ln")->op_type, "LayerNormalization");
   }
 }
 
@@ -930,7 +923,7 @@ TEST(FuseQuantProducers, LayerNormWithUnusedStatisticsOutputs) {
   testing::PassResult r = testing::run_pass(fuse_quant_producers, g.graph());
   ASSERT_TRUE(r.status.ok()) << r.status.to_string();
   EXPECT_EQ(r.applied, 1);
-  EXPECT_EQ(node_named(g.graph(), "ln")->op_type, "AddLayerNorm");
+  EXPECT_EQ(testing::node_named(g.graph(), "ln")->op_type, "AddLayerNorm");
   testing::expect_same_outputs(before, g.graph(),
                                {testing::random_tensor(DType::kFloat32, {2, 7, 16}, 3, -2, 2)});
 }

@@ -94,13 +94,6 @@ std::vector<Tensor> inputs(const Form& f) {
                       : testing::random_tensor(DType::kFloat32, {3, 5, kN}, 2, -3, 3)};
 }
 
-const Node* find_node(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes) {
-    if (!n.dead && n.name == name) return &n;
-  }
-  return nullptr;
-}
-
 void expect_fused(const Form& f, const char* what) {
   SCOPED_TRACE(what);
   TestGraph g = residual_block(f);
@@ -112,7 +105,7 @@ void expect_fused(const Form& f, const char* what) {
                          std::string(f.quant.empty() ? "Linear" : "QuantLinear") +
                          " 'proj' + residual 'r' <- 1 nodes: residual_add"));
   EXPECT_EQ(count_ops(g.graph(), "Add"), 0);
-  const Node* proj = find_node(g.graph(), "proj");
+  const Node* proj = testing::node_named(g.graph(), "proj");
   ASSERT_NE(proj, nullptr);
   const int index = f.quant.empty() ? 3 : 4;
   ASSERT_EQ(proj->num_inputs(), index + 1);
@@ -236,7 +229,7 @@ TEST(FuseResidualIntoLinear, ReluAfterTheSumJoinsTheLinear) {
       const bool relu_fused = !quant && !read_twice;
       EXPECT_EQ(run.applied, relu_fused ? 2 : 1);
       EXPECT_EQ(count_ops(g.graph(), "Relu"), relu_fused ? 0 : 1);
-      const Node* linear = find_node(g.graph(), "conv3");
+      const Node* linear = testing::node_named(g.graph(), "conv3");
       ASSERT_NE(linear, nullptr);
       EXPECT_EQ(*linear->attrs.get_string("activation", "none"), relu_fused ? "relu" : "none");
       // The output keeps its name; the numbers are the unfused graph's.

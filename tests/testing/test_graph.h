@@ -92,6 +92,14 @@ inline Result<std::vector<Tensor>> run_graph(const Graph& graph,
   return result;
 }
 
+// The live node called `name`, or null.
+inline const Node* node_named(const Graph& graph, const std::string& name) {
+  for (const Node& node : graph.nodes) {
+    if (!node.dead && node.name == name) return &node;
+  }
+  return nullptr;
+}
+
 // Counts live nodes of `op_type` (any domain).
 inline int count_ops(const Graph& graph, const std::string& op_type) {
   int n = 0;
