@@ -22,7 +22,6 @@
 #include "cuda/attention_sm90.h"
 #include "cuda/current_device.h"
 #include "cuda/device_common.cuh"
-#include "cuda/mma_sm80.cuh"
 
 namespace vitrt::cuda {
 namespace {
@@ -181,6 +180,45 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
 constexpr int kTcKeys = 64;  // keys per tile
 constexpr int kTcPad = 8;    // halfs of padding per shared row: ldmatrix without bank conflicts
 
+template <typename T>
+struct MmaType;
+template <>
+struct MmaType<__half> {
+  static __device__ __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0,
+                                             uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+template <>
+struct MmaType<__nv_bfloat16> {
+  static __device__ __forceinline__ void mma(float* c, const uint32_t* a, uint32_t b0,
+                                             uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+// ldmatrix on 32-bit shared-memory addresses: callers compute each lane's base address once
+// (LaneAddr) and add compile-time offsets per fragment. With generic pointers every ldmatrix
+// paid a shared-window conversion and its own address arithmetic: most of the Q K^T loop's
+// instructions (SASS).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
 // Raw scores s of one warp's rows row_i[0] (elements 0, 1) and row_i[1] (2, 3) against keys
 // j0 + n * 8 + 2t + {0, 1}: keys past the sequence, past the causal limit or skipped (16-key
 // steps past the sequence are never multiplied) become -inf; an additive mask is added in
