@@ -138,12 +138,10 @@ Result<std::unique_ptr<CpuKernel>> make_linear_kernel(const KernelInit& init) {
   auto kernel = std::make_unique<LinearKernel>(act, bf16, bias != nullptr, has_residual, w->dim(0),
                                                w->dim(1));
   if (init.node.has_input(4)) {
-    const Tensor* scale = init.constant_input(4);
-    const Tensor* shift = init.constant_input(5);
-    for (const Tensor* t : {scale, shift}) {
-      if ((t == scale || init.node.has_input(5)) &&
-          (t == nullptr || t->dtype() != DType::kFloat32 || t->numel() != w->dim(0))) {
-        return invalid_argument(t == scale ? "norm_scale" : "norm_bias",
+    for (int slot = 4; slot <= 5 && init.node.has_input(slot); ++slot) {
+      const Tensor* t = init.constant_input(slot);
+      if (t == nullptr || t->dtype() != DType::kFloat32 || t->numel() != w->dim(0)) {
+        return invalid_argument(slot == 4 ? "norm_scale" : "norm_bias",
                                 " must be a constant float32 [", w->dim(0), "]");
       }
     }

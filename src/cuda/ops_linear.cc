@@ -374,11 +374,9 @@ class LinearKernel final : public CudaKernel {
       out[0].dtype = x.dtype;
       out[0].shape = x.shape;
       out[0].shape.back() = n;
+      const bool gemv = ctx.tuner == nullptr && runs_gemv(nearest_tactic(m), x.dtype, m, n, k);
       // The plan's fp32 output straight from the few-rows kernel: no conversion pass after.
-      if (float32_output_ && x.dtype != DType::kFloat32 && ctx.tuner == nullptr &&
-          runs_gemv(x.dtype, m, n, k)) {
-        out[0].dtype = DType::kFloat32;
-      }
+      if (float32_output_ && x.dtype != DType::kFloat32 && gemv) out[0].dtype = DType::kFloat32;
       if (residual != nullptr && (residual->dtype != x.dtype || residual->shape != out[0].shape)) {
         return invalid_argument("residual ", dtype_name(residual->dtype), " ",
                                 shape_to_string(residual->shape), " must be ", dtype_name(x.dtype),
@@ -389,7 +387,7 @@ class LinearKernel final : public CudaKernel {
           return invalid_argument("norm_scale and norm_bias must hold K = ", k, " values");
         }
         // Scratch: the normalized rows, unless this size runs the few-rows kernel.
-        if (ctx.tuner != nullptr || !runs_gemv(x.dtype, m, n, k)) {
+        if (!gemv) {
           out.resize(2);
           out[1].dtype = x.dtype;
           out[1].shape = {m, k};
@@ -424,13 +422,12 @@ class LinearKernel final : public CudaKernel {
       return launch(ctx, x.dtype, g, bias_data, t.mode, &t.algo, norm);
     }
     const GemmTactic* t = nearest_tactic(g.m);
+    const bool gemv = runs_gemv(t, x.dtype, g.m, n, k);
     if (out[0].dtype != x.dtype) {  // fp32 out of a 16-bit plan: the shape pass chose mode 7
-      if (!runs_gemv(x.dtype, g.m, n, k)) {
-        return internal_error("Linear: an fp32 output without the few-rows kernel");
-      }
+      if (!gemv) return internal_error("Linear: an fp32 output without the few-rows kernel");
       return launch_gemv(ctx, x.dtype, g, bias_data, norm, variant_of(t->algo), true);
     }
-    if (t == nullptr || (t->mode == kGemvMode && !runs_gemv(x.dtype, g.m, n, k))) {
+    if (t == nullptr || (t->mode == kGemvMode && !gemv)) {
       return launch(ctx, x.dtype, g, bias_data, 0, nullptr, norm);
     }
     return launch(ctx, x.dtype, g, bias_data, t->mode, &t->algo, norm);
@@ -488,9 +485,9 @@ class LinearKernel final : public CudaKernel {
 
   static int variant_of(const cublasLtMatmulAlgo_t& algo) { return static_cast<int>(algo.data[0]); }
 
-  // Whether a run of m rows takes its mode-7 tactic (else cuBLASLt's heuristic runs it).
-  bool runs_gemv(DType type, int64_t m, int64_t n, int64_t k) const {
-    const GemmTactic* t = nearest_tactic(m);
+  // Whether a run of m rows takes its (nearest) tactic t as mode 7 (else cuBLASLt's heuristic
+  // runs it).
+  static bool runs_gemv(const GemmTactic* t, DType type, int64_t m, int64_t n, int64_t k) {
     const Result<Elt> e = elt_of(type);
     return t != nullptr && t->mode == kGemvMode && m <= kGemvRunRows && e.ok() &&
            gemv_linear_supports(*e, variant_of(t->algo), m, n, k);
@@ -573,19 +570,18 @@ class LinearKernel final : public CudaKernel {
                 act_name(act_), bias != nullptr ? "+bias" : "", residual_text(base));
     auto memo = tu.by_problem.find(problem);
     if (memo != tu.by_problem.end()) return record_tactic(tu, node_, base.m, memo->second);
-    if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
-        t && t->mode == kGemvMode &&
-        std::find(gemv_variants.begin(), gemv_variants.end(), variant_of(t->algo)) !=
-            gemv_variants.end()) {
-      accept_cached_tactic(tu, problem, *t, shape_text);
-      return record_tactic(tu, node_, base.m, *t);
-    }
-    if (std::optional<GemmTactic> t = cached_tactic(tu, problem);
-        t && (t->mode == 0 || (t->mode == 1 && has_mode1(bias != nullptr)) ||
-              (t->mode == 2 && has_mode2(ctx, type, bias != nullptr)))) {
-      LtObjects check;
-      VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, call_for_mode(base, bias, t->mode), check));
-      if (algo_fits(ctx, check, t->algo)) {
+    if (std::optional<GemmTactic> t = cached_tactic(tu, problem)) {
+      bool usable = false;
+      if (t->mode == kGemvMode) {
+        usable = std::find(gemv_variants.begin(), gemv_variants.end(), variant_of(t->algo)) !=
+                 gemv_variants.end();
+      } else if (t->mode == 0 || (t->mode == 1 && has_mode1(bias != nullptr)) ||
+                 (t->mode == 2 && has_mode2(ctx, type, bias != nullptr))) {
+        LtObjects check;
+        VITRT_RETURN_IF_ERROR(prepare_gemm(ctx, type, call_for_mode(base, bias, t->mode), check));
+        usable = algo_fits(ctx, check, t->algo);
+      }
+      if (usable) {
         accept_cached_tactic(tu, problem, *t, shape_text);
         return record_tactic(tu, node_, base.m, *t);
       }
@@ -655,34 +651,30 @@ class LinearKernel final : public CudaKernel {
       return unsupported("cuBLASLt has no working algorithm for the ", shape_text, " GEMM");
     }
     GemmTactic best;
+    std::string chosen;
     if (winner >= static_cast<int>(entries.size())) {
       const auto f =
           std::find_if(gemv_entries.begin(), gemv_entries.end(),
                        [&](const std::pair<int, int>& fe) { return fe.first == winner; });
-      if (f == gemv_entries.end())
+      if (f == gemv_entries.end()) {
         return internal_error("Linear: race winner ", winner, " unknown");
+      }
       best.mode = kGemvMode;
       best.algo.data[0] = static_cast<uint64_t>(f->second);
-      VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
-      if (tu.log) {
-        tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
-                       ", ", gemv_entries.size(),
-                       " few-rows variants), chose the few-rows kernel (",
-                       gemv_linear_variant_name(f->second), ") ", best_ms,
-                       " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
-      }
-      return record_tactic(tu, node_, base.m, best);
+      chosen = str_cat("the few-rows kernel (", gemv_linear_variant_name(f->second), ")");
+    } else {
+      best.mode = entries[winner].first->mode;
+      best.algo = entries[winner].first->cands.algos[entries[winner].second];
+      chosen = str_cat(mode_name(best.mode), " ", algo_config_text(algo_config(best.algo)));
     }
-    best.mode = entries[winner].first->mode;
-    best.algo = entries[winner].first->cands.algos[entries[winner].second];
     VITRT_RETURN_IF_ERROR(store_timed_tactic(tu, problem, best, best_ms));
     if (tu.log) {
-      tu.log(str_cat(
-          "tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
-          gemv_entries.empty() ? std::string()
-                               : str_cat(", ", gemv_entries.size(), " few-rows variants"),
-          "), chose ", mode_name(best.mode), " ", algo_config_text(algo_config(best.algo)), " ",
-          best_ms, " ms (heuristic's first: ", heuristic_ms, " ms)", tu.verbose ? lines : ""));
+      tu.log(str_cat("tactics: ", shape_text, ": ", tried, " candidates timed (", counts.text(),
+                     gemv_entries.empty()
+                         ? std::string()
+                         : str_cat(", ", gemv_entries.size(), " few-rows variants"),
+                     "), chose ", chosen, " ", best_ms, " ms (heuristic's first: ", heuristic_ms,
+                     " ms)", tu.verbose ? lines : ""));
     }
     return record_tactic(tu, node_, base.m, best);
   }
