@@ -52,7 +52,7 @@ while read -r line; do summary+=("  $line"); done < <(grep '^\[  FAILED  \] [^0-
 # their im2col path there, cuDNN's engines being outside what it is for).
 if command -v compute-sanitizer > /dev/null 2>&1; then
   VITRT_NO_CUDNN_CONV=1 timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 "$tests_bin" \
-    --gtest_filter='cuda/CudaKernel.*fp16*:cuda/CudaAttention.*:CudaAttentionSm90.*:CudaFp8AttentionInputs.*:cuda/CudaFusedNorm.*:cuda/CudaBiasAct.*:CudaQuantLinear.*HandQuantized*:cuda/CudaChannelsLastConv.*fp16*:*CudaChannelsLastPool.*' \
+    --gtest_filter='cuda/CudaKernel.*fp16*:cuda/CudaAttention.*:CudaAttentionSm90.*:CudaFp8AttentionInputs.*:cuda/CudaFusedNorm.*:cuda/CudaBiasAct.*:CudaQuantLinear.*HandQuantized*:cuda/CudaChannelsLastConv.*fp16*:*CudaChannelsLastPool.*:CudaGemvLinear.*' \
     > "$out/sanitizer.log" 2>&1
   src=$?
   summary+=("compute-sanitizer memcheck (kernel subset): exit $src, $(grep -c 'ERROR SUMMARY: 0 errors' "$out/sanitizer.log") clean summaries; $(grep 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1)")
