@@ -20,6 +20,7 @@
 // bf16 plans mark compute_precision; CUDA plans never do).
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
+#include "passes/residual_norm.h"
 
 namespace vitrt {
 namespace {
@@ -40,12 +41,6 @@ std::string decline_reason(const Graph& graph, const Uses& uses, const Node& ln,
                            const Node& linear) {
   const ValueId y = ln.outputs[0];
   if (is_graph_output(graph, y)) return "the LayerNorm output is a graph output";
-  for (size_t o = 1; o < ln.outputs.size(); ++o) {
-    const ValueId v = ln.outputs[o];
-    if (v != kNoValue && (is_graph_output(graph, v) || !uses.of(v).empty())) {
-      return "its Mean or InvStdDev output is read";
-    }
-  }
   if (uses.of(y).size() != 1) {
     return str_cat("its output is read by ", uses.of(y).size(),
                    " nodes (the GEMM kernel would normalize once for each)");
@@ -61,21 +56,14 @@ std::string decline_reason(const Graph& graph, const Uses& uses, const Node& ln,
     return str_cat("Linear '", linear.name, "' computes in ",
                    precision.ok() ? *precision : std::string("?"));
   }
-  const Value& x = graph.values[ln.inputs[0]];
-  if (!x.has_shape || x.shape.empty() || !x.shape.back().is_static()) {
-    return "the LayerNorm input's last dim is not known";
-  }
-  const int rank = static_cast<int>(x.shape.size());
-  Result<int64_t> axis = ln.attrs.get_int("axis", -1);
-  if (!axis.ok() || (*axis != -1 && *axis != rank - 1)) {
-    return "the LayerNorm is not over the last axis alone";
-  }
-  const int64_t k = x.shape.back().value();
+  // The LayerNorm's own form (float32, the last axis alone, no Mean / InvStdDev read): as an
+  // AddLayerNorm needs it.
+  if (std::string why = residual_norm_problem(graph, uses, ln, nullptr); !why.empty()) return why;
+  const int64_t k = graph.values[ln.inputs[0]].shape.back().value();
   if (!float_vector_constant(graph, ln.inputs[1], k) ||
       (ln.has_input(2) && !float_vector_constant(graph, ln.inputs[2], k))) {
     return str_cat("its scale and bias are not constant float32 [", k, "]");
   }
-  if (x.dtype != DType::kFloat32) return "its input is not float32";
   return "";
 }
 

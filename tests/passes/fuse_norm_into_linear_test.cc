@@ -123,9 +123,9 @@ TEST(FuseNormIntoLinear, DeclinesWhereTheRowsAreNeededElsewhere) {
                    }),
                    "residual", "Linear 'fc1' adds a residual");
   expect_not_fused(form([](Form& f) { f.axis = 1; }), "two axes",
-                   "the LayerNorm is not over the last axis alone");
+                   "LayerNormalization normalises more than the last axis");
   expect_not_fused(form([](Form& f) { f.mean_read = true; }), "mean output",
-                   "its Mean or InvStdDev output is read");
+                   "the mean or inverse-std output of LayerNormalization is used");
 }
 
 TEST(FuseNormIntoLinear, NotForCpuPlansOrQuantizedBuilds) {
