@@ -1578,10 +1578,6 @@ Result<std::unique_ptr<CudaKernel>> make_gemm(const CudaKernelInit& init) {
   return std::unique_ptr<CudaKernel>(new GemmKernel(ta != 0, tb != 0, alpha, beta));
 }
 
-int64_t variant_of_tactic(const GemmTactic& t) {
-  return static_cast<int64_t>(t.algo.data[0]);
-}
-
 Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
   VITRT_ASSIGN_OR_RETURN(UnaryOp op, linear_activation(init.node.attrs));
   // With a residual, cuBLASLt's epilogue applies the ReLU after adding C (the residual).
@@ -1598,22 +1594,24 @@ Result<std::unique_ptr<CudaKernel>> make_linear(const CudaKernelInit& init) {
     VITRT_ASSIGN_OR_RETURN(tactics, decode_gemm_tactics(a->ints, kGemvMode));
     for (const GemmTactic& t : tactics) {
       if (t.mode <= 2) continue;
-      if (t.mode != kGemvMode || variant_of_tactic(t) < 0 ||
-          variant_of_tactic(t) >= gemv_linear_variants()) {
+      // Mode 7's variant: the algorithm field's first word (LinearKernel::variant_of).
+      const uint64_t variant = t.algo.data[0];
+      if (t.mode != kGemvMode || variant >= static_cast<uint64_t>(gemv_linear_variants())) {
         return invalid_model("attribute '", kGemmTacticsAttr, "': mode ", t.mode, " (variant ",
-                             variant_of_tactic(t), ") is no tactic of this Linear");
+                             static_cast<int64_t>(variant), ") is no tactic of this Linear");
       }
     }
   }
   const NodeId id = static_cast<NodeId>(&init.node - init.graph.nodes.data());
+  // Output 0 an fp32 graph output ...
   const ValueId y = init.node.outputs.empty() ? kNoValue : init.node.outputs[0];
   bool float32_output = y != kNoValue && init.graph.values[y].dtype == DType::kFloat32 &&
                         std::find(init.graph.outputs.begin(), init.graph.outputs.end(), y) !=
                             init.graph.outputs.end();
-  for (const Node& n : init.graph.nodes) {
-    if (!n.dead && std::find(n.inputs.begin(), n.inputs.end(), y) != n.inputs.end()) {
-      float32_output = false;
-    }
+  // ... that no node reads: a scan of the graph for the few Linears writing a graph output only.
+  for (size_t i = 0; float32_output && i < init.graph.nodes.size(); ++i) {
+    const Node& n = init.graph.nodes[i];
+    float32_output = n.dead || std::find(n.inputs.begin(), n.inputs.end(), y) == n.inputs.end();
   }
   return std::unique_ptr<CudaKernel>(
       new LinearKernel(op, id, std::move(tactics), eps, float32_output));
