@@ -102,13 +102,7 @@ TEST_F(CudaGemvLinear, EveryVariantMatchesTheCpuKernel) {
       for (const char* precision : {"fp16", "bf16"}) {
         SCOPED_TRACE(
             str_cat(case_text(c), " ", precision, " variant ", cuda::gemv_linear_variant_name(v)));
-        for (bool graphs : {false, true}) {
-          Result<std::vector<Tensor>> got =
-              run_graph_cuda(p.g.graph(), p.inputs, precision, graphs);
-          ASSERT_TRUE(got.ok()) << got.status().to_string();
-          EXPECT_TRUE(outputs_agree((*got)[0], (*want)[0], precision))
-              << (graphs ? " (graph)" : "");
-        }
+        expect_cuda_output_agrees(p.g.graph(), p.inputs, (*want)[0], precision);
       }
     }
     seed += 10;
@@ -157,11 +151,7 @@ TEST_F(CudaGemvLinear, LayerNormThenGemmMatchesTheCpuKernel) {
       ASSERT_TRUE(p.g.infer().ok());
       Result<std::vector<Tensor>> want = run_graph(p.g.graph(), p.inputs);
       ASSERT_TRUE(want.ok()) << want.status().to_string();
-      for (bool graphs : {false, true}) {
-        Result<std::vector<Tensor>> got = run_graph_cuda(p.g.graph(), p.inputs, precision, graphs);
-        ASSERT_TRUE(got.ok()) << got.status().to_string();
-        EXPECT_TRUE(outputs_agree((*got)[0], (*want)[0], precision)) << (graphs ? " (graph)" : "");
-      }
+      expect_cuda_output_agrees(p.g.graph(), p.inputs, (*want)[0], precision);
     }
     seed += 10;
   }
@@ -187,11 +177,7 @@ TEST_F(CudaGemvLinear, TacticARunCannotTakeFallsBackToCublasLt) {
     ASSERT_TRUE(p.g.infer().ok());
     Result<std::vector<Tensor>> want = run_graph(p.g.graph(), p.inputs);
     ASSERT_TRUE(want.ok()) << want.status().to_string();
-    for (bool graphs : {false, true}) {
-      Result<std::vector<Tensor>> got = run_graph_cuda(p.g.graph(), p.inputs, f.precision, graphs);
-      ASSERT_TRUE(got.ok()) << got.status().to_string();
-      EXPECT_TRUE(outputs_agree((*got)[0], (*want)[0], f.precision));
-    }
+    expect_cuda_output_agrees(p.g.graph(), p.inputs, (*want)[0], f.precision);
   }
 }
 
@@ -274,11 +260,7 @@ TEST_F(CudaGemvLinear, TunerTimesTheFewRowsKernel) {
     Graph with = p.g.graph();
     with.nodes[tuner.by_node.begin()->first].attrs.set_ints(
         cuda::kGemmTacticsAttr, cuda::encode_gemm_tactics(tuner.by_node.begin()->second));
-    for (bool graphs : {false, true}) {
-      Result<std::vector<Tensor>> got = run_graph_cuda(with, p.inputs, "fp16", graphs);
-      ASSERT_TRUE(got.ok()) << got.status().message();
-      EXPECT_TRUE(outputs_agree((*got)[0], (*want)[0], "fp16"));
-    }
+    expect_cuda_output_agrees(with, p.inputs, (*want)[0], "fp16");
   }
 }
 

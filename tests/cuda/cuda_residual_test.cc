@@ -74,11 +74,7 @@ TEST_F(CudaLinearResidual, MatchesTheCpuKernel) {
       ASSERT_TRUE(p.g.infer().ok());
       Result<std::vector<Tensor>> want = run_graph(p.g.graph(), p.inputs);
       ASSERT_TRUE(want.ok()) << want.status().to_string();
-      for (bool graphs : {false, true}) {
-        Result<std::vector<Tensor>> got = run_graph_cuda(p.g.graph(), p.inputs, precision, graphs);
-        ASSERT_TRUE(got.ok()) << got.status().to_string();
-        EXPECT_TRUE(outputs_agree((*got)[0], (*want)[0], precision)) << (graphs ? " (graph)" : "");
-      }
+      expect_cuda_output_agrees(p.g.graph(), p.inputs, (*want)[0], precision);
     }
     seed += 10;
   }

@@ -139,6 +139,18 @@ inline ::testing::AssertionResult outputs_agree(const Tensor& actual, const Tens
          << a.max_rel << " of scale (max " << reduced_rel << ")";
 }
 
+// Runs `graph` on CUDA in `precision`, eagerly and replayed in a CUDA graph, and expects output 0
+// of each run to agree with `want` (the CPU kernel's output 0) by outputs_agree.
+inline void expect_cuda_output_agrees(const Graph& graph, const std::vector<Tensor>& inputs,
+                                      const Tensor& want, const std::string& precision) {
+  for (bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "CUDA graph" : "eager");
+    Result<std::vector<Tensor>> got = run_graph_cuda(graph, inputs, precision, graphs);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_TRUE(outputs_agree((*got)[0], want, precision));
+  }
+}
+
 inline float bf16_round(float v) {
   return bf16_to_float(float_to_bf16(v));
 }
