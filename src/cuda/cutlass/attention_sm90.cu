@@ -82,6 +82,13 @@ using OutputOp =
                                   cute::Shape<cute::_64, cute::_64, cute::_16>, gmma::Major::K,
                                   gmma::Major::MN>());
 
+// L (64 x 8) += P (64 x 16 keys, registers) 1 (16 keys x 8 ones, shared memory): every column of L
+// is the rows' sums of P, as the tensor cores add them for O.
+template <typename T>
+using SumOp = decltype(gmma::rs_op_selector<typename CuteType<T>::type, typename CuteType<T>::type,
+                                            float, cute::Shape<cute::_64, cute::_8, cute::_16>,
+                                            gmma::Major::K, gmma::Major::K>());
+
 template <typename Op, size_t... I>
 __device__ __forceinline__ void scores_mma(uint64_t da, uint64_t db, float* d, gmma::ScaleOut acc,
                                            std::index_sequence<I...>) {
@@ -116,6 +123,19 @@ __device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
 // head dim); 32 codes of K are 32 bytes, 2 units.
 __device__ __forceinline__ uint64_t swizzle64_desc(uint32_t addr) {
   return swizzle_desc(addr, kCodeRowBytes);
+}
+
+// The ones of SumOp's B operand: kOnesBytes of the 16-bit type's 1.0 at `addr`, read without
+// swizzle (8-row core matrices of 16 bytes, the two along K 128 bytes apart, 256 bytes in all).
+constexpr int kOnesBytes = 512;
+__device__ __forceinline__ uint64_t ones_desc(uint32_t addr) {
+  cute::GmmaDescriptor d;
+  d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
+  d.bitfield.leading_byte_offset_ = 128 >> 4;
+  d.bitfield.stride_byte_offset_ = 256 >> 4;
+  d.bitfield.base_offset_ = 0;
+  d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::INTERLEAVE);
+  return d.desc_;
 }
 
 // Writes through the generic proxy (cp.async) made visible to wgmma's reads (the async proxy).
@@ -181,19 +201,20 @@ constexpr int min_blocks() {
 }
 
 // Two Q buffers of 64 rows x 128 bytes (also the output's staging; E4M3 Q fills half), K (128-
-// or 64-byte rows), V (128-byte rows) and, with E4M3 inputs, V's codes before widening.
-template <int kN, bool kCodesIn>
+// or 64-byte rows), V (128-byte rows), with E4M3 inputs V's codes before widening, and with
+// kSumMma the ones of SumOp's B operand.
+template <int kN, bool kCodesIn, bool kSumMma>
 constexpr size_t smem_bytes() {
   constexpr int k_row = kCodesIn ? kCodeRowBytes : kRowBytes;
   constexpr int v_codes = kCodesIn ? kCodeRowBytes : 0;
   return 1024 + static_cast<size_t>(2 * kRows * kRowBytes) +  // 1024: alignment slack
-         static_cast<size_t>(kN) * (k_row + kRowBytes + v_codes);
+         static_cast<size_t>(kN) * (k_row + kRowBytes + v_codes) + (kSumMma ? kOnesBytes : 0);
 }
 
 // T: the plan's 16-bit type (q, k and v's, or with kCodesIn V's widened type and P's); Y: the
 // output's (T, or uint8_t E4M3 codes with out_scale); kCodesIn: q, k, v are E4M3 codes of
 // x / in_scale.
-template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn, bool kSumMma>
 __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     attention_sm90_kernel(AttentionArgs a, int tiles_per_block) {
   static_assert(kN % 16 == 0 && kN <= 256, "key buckets are whole 16-key steps, at most 256");
@@ -210,6 +231,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   // Two Q tiles (the next one lands while this one is worked on), then K and V (and V's codes).
   const uint32_t k_s = base + 2 * kRows * kRowBytes, v_s = k_s + kN * kQkRowBytes;
   const uint32_t vc_s = v_s + kN * kRowBytes;
+  const uint32_t ones_s = vc_s + (kCodesIn ? kN * kCodeRowBytes : 0);
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -236,6 +258,13 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   // cp.async groups: Q[0] with K, then V (it lands while the first Q K^T runs), then Q[1];
   // after each tile one more (Q[tile + 2], or empty), so that Q[tile] is always complete
   // once all but the newest group are.
+  if constexpr (kSumMma) {  // made visible to wgmma by the fence before the first tile
+    const uint32_t one = pack_pair<T>(1.0f, 1.0f);
+    for (int e = tid; e < kOnesBytes / 16; e += 128) {
+      *reinterpret_cast<uint4*>(base_ptr + (ones_s - base) + 16 * e) =
+          make_uint4(one, one, one, one);
+    }
+  }
   stage_q(0);
   if constexpr (kCodesIn) {
     stage_code_rows<true>(k_s, kg, a.k_row_stride, kN, sk);
@@ -389,17 +418,22 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
 #pragma unroll
       for (int x = 0; x < 8; ++x) {
         e[x] = fast_exp2(fmaf(s[8 * kk + x], scale_log2, -m[(x >> 1) & 1]));
-        lc[(x >> 1) & 1][(2 * kk + (x >> 2)) % kChains] += e[x];
+        if constexpr (!kSumMma) lc[(x >> 1) & 1][(2 * kk + (x >> 2)) % kChains] += e[x];
       }
 #pragma unroll
       for (int x = 0; x < 4; ++x) p[kk][x] = pack_pair<T>(e[2 * x], e[2 * x + 1]);
     }
+    // The rows' sums: with kSumMma from the tensor cores beside O (L = P 1, of the P that O
+    // uses, rounded to T), else added here.
     float l[2];
+    float lsum[4];
+    if constexpr (!kSumMma) {
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      l[r] = (lc[r][0] + lc[r][1]) + (lc[r][2] + lc[r][3]);
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      for (int r = 0; r < 2; ++r) {
+        l[r] = (lc[r][0] + lc[r][1]) + (lc[r][2] + lc[r][3]);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      }
     }
 
     if (tile == 0) {  // V (the group after Q[0] and K; with codes in, widened above)
@@ -414,6 +448,12 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     for (int i = 0; i < 32; ++i) o[i] = 0.0f;
 #pragma unroll
     for (int i = 0; i < 32; ++i) cute::warpgroup_fence_operand(o[i]);
+    if constexpr (kSumMma) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) lsum[i] = 0.0f;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) cute::warpgroup_fence_operand(lsum[i]);
+    }
 #pragma unroll
     for (int kk = 0; kk < kN / 16; ++kk) {
 #pragma unroll
@@ -426,11 +466,23 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
       output_mma<Output>(p[kk], v_desc + 128 * kk, o,
                          kk == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
                          std::make_index_sequence<32>{});
+      if constexpr (kSumMma) {
+        output_mma<SumOp<T>>(p[kk], ones_desc(ones_s), lsum,
+                             kk == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
+                             std::make_index_sequence<4>{});
+      }
     }
     cute::warpgroup_commit_batch();
     cute::warpgroup_wait<0>();
 #pragma unroll
     for (int i = 0; i < 32; ++i) cute::warpgroup_fence_operand(o[i]);
+    if constexpr (kSumMma) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) cute::warpgroup_fence_operand(lsum[i]);
+      // Element 2r of a thread's L is row g + 8r (every column holds the sum).
+      l[0] = lsum[0];
+      l[1] = lsum[2];
+    }
 
     // O / sum through this tile's Q buffer (every warp's Q K^T has finished reading it) as
     // whole row chunks, in the same swizzle (16-byte chunk c of row r at c ^ (r % 8); 8-byte
@@ -504,10 +556,23 @@ int tiles_per_block(const AttentionArgs& a) {
   return per;
 }
 
-template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
+// Whether the rows' sums come from the tensor cores (SumOp: 13 extra m64n8k16 wgmmas at 208 keys
+// in place of 104 additions and 4 shuffles a thread, about a tenth of a tile's instructions in a
+// kernel that waits on its own dependency chains; bench/gpu/RESULTS.md, session 42). Off unless
+// VITRT_ATTN_SUM_MMA=1: built and compiled, not yet run on a GPU (no device time was left), so
+// neither its tests nor its speed have been seen.
+bool sum_on_tensor_cores() {
+  static const bool on = [] {
+    const char* e = std::getenv("VITRT_ATTN_SUM_MMA");
+    return e != nullptr && std::atoi(e) != 0;
+  }();
+  return on;
+}
+
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn, bool kSumMma>
 cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
-  constexpr size_t smem = smem_bytes<kN, kCodesIn>();
-  const auto kernel = attention_sm90_kernel<T, Y, kN, kMasked, kCodesIn>;
+  constexpr size_t smem = smem_bytes<kN, kCodesIn, kSumMma>();
+  const auto kernel = attention_sm90_kernel<T, Y, kN, kMasked, kCodesIn, kSumMma>;
   // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
   static const cudaError_t opted =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
@@ -522,8 +587,10 @@ cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
 
 template <typename T, typename Y, int kN, bool kCodesIn>
 cudaError_t launch_bucket(const AttentionArgs& a, cudaStream_t stream) {
-  return a.mask != nullptr || a.causal ? launch_form<T, Y, kN, true, kCodesIn>(a, stream)
-                                       : launch_form<T, Y, kN, false, kCodesIn>(a, stream);
+  // The masked forms keep their sums on the CUDA cores (one instantiation fewer of each).
+  if (a.mask != nullptr || a.causal) return launch_form<T, Y, kN, true, kCodesIn, false>(a, stream);
+  return sum_on_tensor_cores() ? launch_form<T, Y, kN, false, kCodesIn, true>(a, stream)
+                               : launch_form<T, Y, kN, false, kCodesIn, false>(a, stream);
 }
 
 template <typename T, typename Y, bool kCodesIn>
