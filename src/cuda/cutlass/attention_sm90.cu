@@ -100,19 +100,25 @@ __device__ __forceinline__ void output_mma(const uint32_t (&p)[4], uint64_t db, 
   Op::fma(p[0], p[1], p[2], p[3], db, d[I]..., acc);
 }
 
-// A wgmma operand descriptor for a tile at shared address `addr` (aligned to its swizzle
-// pattern at the tile's start, advanced inside it by whole 16-byte units) with rows of
-// `row_bytes` in that swizzle (128 or 64), groups of 8 rows 8 * row_bytes apart (the stride byte
-// offset; the leading one is unused for these one-swizzle-row-wide tiles).
-__device__ __forceinline__ uint64_t swizzle_desc(uint32_t addr, int row_bytes) {
+// A wgmma operand descriptor: the tile at shared address `addr`, its leading and stride byte
+// offsets (multiples of 16) and layout.
+__device__ __forceinline__ uint64_t gmma_desc(uint32_t addr, int leading_bytes, int stride_bytes,
+                                              gmma::LayoutType layout) {
   cute::GmmaDescriptor d;
   d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
-  d.bitfield.leading_byte_offset_ = 1;
-  d.bitfield.stride_byte_offset_ = static_cast<uint16_t>((8 * row_bytes) >> 4);
+  d.bitfield.leading_byte_offset_ = static_cast<uint16_t>(leading_bytes >> 4);
+  d.bitfield.stride_byte_offset_ = static_cast<uint16_t>(stride_bytes >> 4);
   d.bitfield.base_offset_ = 0;
-  d.bitfield.layout_type_ =
-      static_cast<uint8_t>(row_bytes == 128 ? gmma::LayoutType::B128 : gmma::LayoutType::B64);
+  d.bitfield.layout_type_ = static_cast<uint8_t>(layout);
   return d.desc_;
+}
+// A swizzled tile (aligned to its swizzle pattern at the tile's start, advanced inside it by
+// whole 16-byte units) with rows of `row_bytes` in that swizzle (128 or 64), groups of 8 rows
+// 8 * row_bytes apart (the stride byte offset; the leading one, one unit, is unused for these
+// one-swizzle-row-wide tiles).
+__device__ __forceinline__ uint64_t swizzle_desc(uint32_t addr, int row_bytes) {
+  return gmma_desc(addr, 16, 8 * row_bytes,
+                   row_bytes == 128 ? gmma::LayoutType::B128 : gmma::LayoutType::B64);
 }
 // The 128-byte swizzle of 16-bit tiles: K-major ones (Q, K) step 32 bytes per 16 elements of K;
 // the MN-major one (V) steps 16 rows per 16 keys.
@@ -129,13 +135,7 @@ __device__ __forceinline__ uint64_t swizzle64_desc(uint32_t addr) {
 // swizzle (8-row core matrices of 16 bytes, the two along K 128 bytes apart, 256 bytes in all).
 constexpr int kOnesBytes = 512;
 __device__ __forceinline__ uint64_t ones_desc(uint32_t addr) {
-  cute::GmmaDescriptor d;
-  d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
-  d.bitfield.leading_byte_offset_ = 128 >> 4;
-  d.bitfield.stride_byte_offset_ = 256 >> 4;
-  d.bitfield.base_offset_ = 0;
-  d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::INTERLEAVE);
-  return d.desc_;
+  return gmma_desc(addr, 128, 256, gmma::LayoutType::INTERLEAVE);
 }
 
 // Writes through the generic proxy (cp.async) made visible to wgmma's reads (the async proxy).
@@ -255,9 +255,6 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
       stage_rows<T>(dst, qg + q0 * a.q_row_stride, a.q_row_stride, kRows, sq - q0);
     }
   };
-  // cp.async groups: Q[0] with K, then V (it lands while the first Q K^T runs), then Q[1];
-  // after each tile one more (Q[tile + 2], or empty), so that Q[tile] is always complete
-  // once all but the newest group are.
   if constexpr (kSumMma) {  // made visible to wgmma by the fence before the first tile
     const uint32_t one = pack_pair<T>(1.0f, 1.0f);
     for (int e = tid; e < kOnesBytes / 16; e += 128) {
@@ -265,6 +262,9 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
           make_uint4(one, one, one, one);
     }
   }
+  // cp.async groups: Q[0] with K, then V (it lands while the first Q K^T runs), then Q[1];
+  // after each tile one more (Q[tile + 2], or empty), so that Q[tile] is always complete
+  // once all but the newest group are.
   stage_q(0);
   if constexpr (kCodesIn) {
     stage_code_rows<true>(k_s, kg, a.k_row_stride, kN, sk);
@@ -285,6 +285,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   const float v_scale = kCodesIn ? a.in_scale : 1.0f;
   const uint64_t v_desc = swizzle128_desc(v_s);
   const uint64_t k_desc = kCodesIn ? swizzle64_desc(k_s) : swizzle128_desc(k_s);
+  [[maybe_unused]] const uint64_t l_desc = ones_desc(ones_s);  // with kSumMma
   // Codes out (E4M3, or int8 with out_int8): one byte an element.
   constexpr bool kInt8 = std::is_same_v<Y, int8_t>;
   constexpr bool kCodes = std::is_same_v<Y, uint8_t> || kInt8;
@@ -467,7 +468,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
                          kk == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
                          std::make_index_sequence<32>{});
       if constexpr (kSumMma) {
-        output_mma<SumOp<T>>(p[kk], ones_desc(ones_s), lsum,
+        output_mma<SumOp<T>>(p[kk], l_desc, lsum,
                              kk == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
                              std::make_index_sequence<4>{});
       }
