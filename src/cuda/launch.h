@@ -717,6 +717,9 @@ struct AttentionArgs {
   // whole form where every key fits in shared memory; fp32 and longer sequences the scalar one.
   bool quant_scores = false, quant_probs = false;
   FakeQuant scores_quant, probs_quant;
+  // > 0: the wgmma form's query tiles a block (1 to 4; tests cover its multi-tile pipeline at
+  // small shapes with it); 0: the launcher's choice.
+  int sm90_tiles_per_block = 0;
 };
 // Supports head dims up to 128 (E4M3 codes in: see in_scale). fp16/bf16 run on the tensor cores
 // when head dims, row strides and pointers are whole 16-byte chunks (every fused export);

@@ -35,6 +35,7 @@ struct Sm90Case {
   // With out_scale: int8 codes clamped at qmin instead of E4M3 (an int8 plan's attention).
   bool int8_out = false;
   int qmin = -127;
+  int tiles = 0;  // > 0: query tiles a block forced (AttentionArgs::sm90_tiles_per_block)
 };
 
 std::string describe(const Sm90Case& c) {
@@ -43,7 +44,8 @@ std::string describe(const Sm90Case& c) {
          (c.causal ? " causal" : "") + " mask " + std::to_string(c.mask) +
          (c.masked_row ? " masked row" : "") + (c.zero_rows ? " zero_masked_rows" : "") +
          (c.out_scale > 0.0f ? (c.int8_out ? " int8 codes" : " codes") : "") +
-         (c.in_scale > 0.0f ? " E4M3 in" : "");
+         (c.in_scale > 0.0f ? " E4M3 in" : "") +
+         (c.tiles > 0 ? " tiles " + std::to_string(c.tiles) : "");
 }
 
 // x's E4M3 codes of x / scale, and x replaced by what they decode to (the kernel's inputs).
@@ -175,6 +177,7 @@ void run_case(const Sm90Case& c, bool fp16) {
   a.out_scale = c.out_scale;
   a.out_int8 = c.int8_out;
   a.out_qmin = c.qmin;
+  a.sm90_tiles_per_block = c.tiles;
   ASSERT_TRUE(cuda::attention_sm90_supports(type, a));
   ASSERT_EQ(cuda::launch_attention_sm90(type, a, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -362,6 +365,57 @@ TEST(CudaAttentionSm90, MatchesFloat64) {
   };
   for (const Sm90Case& c : cases) {
     for (const bool fp16 : {true, false}) run_case(c, fp16);
+  }
+}
+
+// A block works through up to four query tiles with K and V loaded once, the next tile's Q landing
+// while one is worked on; at the shapes above the launcher gives each block one tile (too few
+// blocks for more), so here 2, 3 and 4 are forced: the second Q buffer, the copies of Q two tiles
+// ahead, a last tile past the sequence's end, and the output rows of every tile.
+TEST(CudaAttentionSm90, EveryTileCountMatchesFloat64) {
+  VITRT_REQUIRE_GPU();
+  if (!cuda::attention_sm90_available()) {
+    GTEST_SKIP() << "the wgmma attention kernel needs compute capability 9.0 and CUTLASS's headers";
+  }
+  for (const int tiles : {2, 3, 4}) {
+    const Sm90Case cases[] = {
+        {.b = 2, .sq = 197, .sk = 197, .heads = 3, .packed = true, .amp = 3.0f, .tiles = tiles},
+        {.b = 2,
+         .sq = 197,
+         .sk = 197,
+         .heads = 2,
+         .packed = true,
+         .out_scale = 0.01f,
+         .in_scale = 1.0f / 448,
+         .tiles = tiles},
+        {.b = 1,
+         .sq = 197,
+         .sk = 197,
+         .heads = 2,
+         .packed = true,
+         .out_scale = 1.0f / 127,
+         .int8_out = true,
+         .tiles = tiles},
+        {.b = 2,
+         .sq = 77,
+         .sk = 77,
+         .heads = 2,
+         .causal = true,
+         .in_scale = 0.003f,
+         .tiles = tiles},
+        {.b = 1, .sq = 150, .sk = 37, .heads = 2, .tiles = tiles},
+        {.b = 2,
+         .sq = 130,
+         .sk = 130,
+         .heads = 2,
+         .mask = 4,
+         .masked_row = true,
+         .in_scale = 0.004f,
+         .tiles = tiles},
+    };
+    for (const Sm90Case& c : cases) {
+      for (const bool fp16 : {true, false}) run_case(c, fp16);
+    }
   }
 }
 

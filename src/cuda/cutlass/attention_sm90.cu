@@ -82,13 +82,6 @@ using OutputOp =
                                   cute::Shape<cute::_64, cute::_64, cute::_16>, gmma::Major::K,
                                   gmma::Major::MN>());
 
-// L (64 x 8) += P (64 x 16 keys, registers) 1 (16 keys x 8 ones, shared memory): every column of L
-// is the rows' sums of P, as the tensor cores add them for O.
-template <typename T>
-using SumOp = decltype(gmma::rs_op_selector<typename CuteType<T>::type, typename CuteType<T>::type,
-                                            float, cute::Shape<cute::_64, cute::_8, cute::_16>,
-                                            gmma::Major::K, gmma::Major::K>());
-
 template <typename Op, size_t... I>
 __device__ __forceinline__ void scores_mma(uint64_t da, uint64_t db, float* d, gmma::ScaleOut acc,
                                            std::index_sequence<I...>) {
@@ -129,13 +122,6 @@ __device__ __forceinline__ uint64_t swizzle128_desc(uint32_t addr) {
 // head dim); 32 codes of K are 32 bytes, 2 units.
 __device__ __forceinline__ uint64_t swizzle64_desc(uint32_t addr) {
   return swizzle_desc(addr, kCodeRowBytes);
-}
-
-// The ones of SumOp's B operand: kOnesBytes of the 16-bit type's 1.0 at `addr`, read without
-// swizzle (8-row core matrices of 16 bytes, the two along K 128 bytes apart, 256 bytes in all).
-constexpr int kOnesBytes = 512;
-__device__ __forceinline__ uint64_t ones_desc(uint32_t addr) {
-  return gmma_desc(addr, 128, 256, gmma::LayoutType::INTERLEAVE);
 }
 
 // Writes through the generic proxy (cp.async) made visible to wgmma's reads (the async proxy).
@@ -201,20 +187,19 @@ constexpr int min_blocks() {
 }
 
 // Two Q buffers of 64 rows x 128 bytes (also the output's staging; E4M3 Q fills half), K (128-
-// or 64-byte rows), V (128-byte rows), with E4M3 inputs V's codes before widening, and with
-// kSumMma the ones of SumOp's B operand.
-template <int kN, bool kCodesIn, bool kSumMma>
+// or 64-byte rows), V (128-byte rows), and with E4M3 inputs V's codes before widening.
+template <int kN, bool kCodesIn>
 constexpr size_t smem_bytes() {
   constexpr int k_row = kCodesIn ? kCodeRowBytes : kRowBytes;
   constexpr int v_codes = kCodesIn ? kCodeRowBytes : 0;
   return 1024 + static_cast<size_t>(2 * kRows * kRowBytes) +  // 1024: alignment slack
-         static_cast<size_t>(kN) * (k_row + kRowBytes + v_codes) + (kSumMma ? kOnesBytes : 0);
+         static_cast<size_t>(kN) * (k_row + kRowBytes + v_codes);
 }
 
 // T: the plan's 16-bit type (q, k and v's, or with kCodesIn V's widened type and P's); Y: the
 // output's (T, or uint8_t E4M3 codes with out_scale); kCodesIn: q, k, v are E4M3 codes of
 // x / in_scale.
-template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn, bool kSumMma>
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
 __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     attention_sm90_kernel(AttentionArgs a, int tiles_per_block) {
   static_assert(kN % 16 == 0 && kN <= 256, "key buckets are whole 16-key steps, at most 256");
@@ -231,7 +216,6 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   // Two Q tiles (the next one lands while this one is worked on), then K and V (and V's codes).
   const uint32_t k_s = base + 2 * kRows * kRowBytes, v_s = k_s + kN * kQkRowBytes;
   const uint32_t vc_s = v_s + kN * kRowBytes;
-  const uint32_t ones_s = vc_s + (kCodesIn ? kN * kCodeRowBytes : 0);
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -246,22 +230,25 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   const In* qg = static_cast<const In*>(a.q) + b * a.sq * a.q_row_stride + h * kHeadDim;
   const In* kg = static_cast<const In*>(a.k) + b * a.sk * a.k_row_stride + h * kHeadDim;
   const In* vg = static_cast<const In*>(a.v) + b * a.sk * a.v_row_stride + h * kHeadDim;
+  // A Q tile: thread tid copies 16-byte chunk tid % kChunks of rows tid / kChunks + kRowStep it,
+  // in stage_rows' (or stage_code_rows') swizzle, which a step of kRowStep rows leaves as it is;
+  // the addresses once a block, so that a tile's copies are one addition each.
+  constexpr int kChunks = kQkRowBytes / 16, kRowStep = 128 / kChunks;
+  const int q_r = tid / kChunks, q_c = tid % kChunks;
+  const In* const q_src = qg + q_r * a.q_row_stride + q_c * (16 / static_cast<int>(sizeof(In)));
+  const uint32_t q_dst =
+      base + q_r * kQkRowBytes + ((q_c ^ (kCodesIn ? (q_r >> 1) & 3 : q_r & 7)) << 4);
+  const int64_t q_step = kRowStep * a.q_row_stride;
   const auto stage_q = [&](int tile) {
     const int q0 = (first + tile) * kRows;
-    const uint32_t dst = base + (tile & 1) * kRows * kRowBytes;
-    if constexpr (kCodesIn) {
-      stage_code_rows<true>(dst, qg + q0 * a.q_row_stride, a.q_row_stride, kRows, sq - q0);
-    } else {
-      stage_rows<T>(dst, qg + q0 * a.q_row_stride, a.q_row_stride, kRows, sq - q0);
+    const In* src = q_src + q0 * a.q_row_stride;
+    const uint32_t dst = q_dst + (tile & 1) * kRows * kRowBytes;
+#pragma unroll
+    for (int it = 0; it < kRows / kRowStep; ++it) {
+      const bool ok = q0 + q_r + it * kRowStep < sq;  // else zero-filled, nothing read
+      cp_async16(dst + it * kRowStep * kQkRowBytes, ok ? src + it * q_step : qg, ok);
     }
   };
-  if constexpr (kSumMma) {  // made visible to wgmma by the fence before the first tile
-    const uint32_t one = pack_pair<T>(1.0f, 1.0f);
-    for (int e = tid; e < kOnesBytes / 16; e += 128) {
-      *reinterpret_cast<uint4*>(base_ptr + (ones_s - base) + 16 * e) =
-          make_uint4(one, one, one, one);
-    }
-  }
   // cp.async groups: Q[0] with K, then V (it lands while the first Q K^T runs), then Q[1];
   // after each tile one more (Q[tile + 2], or empty), so that Q[tile] is always complete
   // once all but the newest group are.
@@ -285,16 +272,20 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   const float v_scale = kCodesIn ? a.in_scale : 1.0f;
   const uint64_t v_desc = swizzle128_desc(v_s);
   const uint64_t k_desc = kCodesIn ? swizzle64_desc(k_s) : swizzle128_desc(k_s);
-  [[maybe_unused]] const uint64_t l_desc = ones_desc(ones_s);  // with kSumMma
   // Codes out (E4M3, or int8 with out_int8): one byte an element.
   constexpr bool kInt8 = std::is_same_v<Y, int8_t>;
   constexpr bool kCodes = std::is_same_v<Y, uint8_t> || kInt8;
   // Codes out: 1 / out_scale joins each row's 1 / sum, and a pair of E4M3 codes is one
   // conversion (the exact division of store_out cost about six instructions an element: an
   // eighth of a tile's instructions at 208 keys); an int8 code is rounded by one addition.
-  const float out_recip = kCodes ? 1.0f / a.out_scale : 1.0f;
+  // O's factor before the row's 1 / sum: in_scale (codes in) over out_scale (codes out).
+  const float out_factor = v_scale * (kCodes ? 1.0f / a.out_scale : 1.0f);
   [[maybe_unused]] const float out_qmin = static_cast<float>(a.out_qmin);
-  Y* out = static_cast<Y*>(a.out);
+  // The output's rows: token i of this batch entry and head at out_bh + i * out_row. A lane
+  // copies 16-byte chunk (lane % 8) of its warp's rows lane / 8 + 4 it (8-byte for codes): the
+  // addresses once a block, so that a tile's stores are one multiply-add each.
+  const int64_t out_row = a.heads * kHeadDim;
+  Y* const out_bh = static_cast<Y*>(a.out) + (b * a.sq * a.heads + h) * kHeadDim + (lane & 7) * 8;
 
   for (int tile = 0; tile < tiles; ++tile) {
     const int q0 = (first + tile) * kRows;
@@ -419,22 +410,17 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
 #pragma unroll
       for (int x = 0; x < 8; ++x) {
         e[x] = fast_exp2(fmaf(s[8 * kk + x], scale_log2, -m[(x >> 1) & 1]));
-        if constexpr (!kSumMma) lc[(x >> 1) & 1][(2 * kk + (x >> 2)) % kChains] += e[x];
+        lc[(x >> 1) & 1][(2 * kk + (x >> 2)) % kChains] += e[x];
       }
 #pragma unroll
       for (int x = 0; x < 4; ++x) p[kk][x] = pack_pair<T>(e[2 * x], e[2 * x + 1]);
     }
-    // The rows' sums: with kSumMma from the tensor cores beside O (L = P 1, of the P that O
-    // uses, rounded to T), else added here.
     float l[2];
-    float lsum[4];
-    if constexpr (!kSumMma) {
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        l[r] = (lc[r][0] + lc[r][1]) + (lc[r][2] + lc[r][3]);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-      }
+    for (int r = 0; r < 2; ++r) {
+      l[r] = (lc[r][0] + lc[r][1]) + (lc[r][2] + lc[r][3]);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
     }
 
     if (tile == 0) {  // V (the group after Q[0] and K; with codes in, widened above)
@@ -449,12 +435,6 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     for (int i = 0; i < 32; ++i) o[i] = 0.0f;
 #pragma unroll
     for (int i = 0; i < 32; ++i) cute::warpgroup_fence_operand(o[i]);
-    if constexpr (kSumMma) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) lsum[i] = 0.0f;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) cute::warpgroup_fence_operand(lsum[i]);
-    }
 #pragma unroll
     for (int kk = 0; kk < kN / 16; ++kk) {
 #pragma unroll
@@ -467,23 +447,11 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
       output_mma<Output>(p[kk], v_desc + 128 * kk, o,
                          kk == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
                          std::make_index_sequence<32>{});
-      if constexpr (kSumMma) {
-        output_mma<SumOp<T>>(p[kk], l_desc, lsum,
-                             kk == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
-                             std::make_index_sequence<4>{});
-      }
     }
     cute::warpgroup_commit_batch();
     cute::warpgroup_wait<0>();
 #pragma unroll
     for (int i = 0; i < 32; ++i) cute::warpgroup_fence_operand(o[i]);
-    if constexpr (kSumMma) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) cute::warpgroup_fence_operand(lsum[i]);
-      // Element 2r of a thread's L is row g + 8r (every column holds the sum).
-      l[0] = lsum[0];
-      l[1] = lsum[2];
-    }
 
     // O / sum through this tile's Q buffer (every warp's Q K^T has finished reading it) as
     // whole row chunks, in the same swizzle (16-byte chunk c of row r at c ^ (r % 8); 8-byte
@@ -494,7 +462,10 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     unsigned char* stage = base_ptr + (tile & 1) * kRows * kRowBytes + warp * 16 * kRowBytes;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const float inv = a.zero_masked_rows && l[r] == 0.0f ? 0.0f : v_scale / l[r] * out_recip;
+      // The sum is at most the bucket's key count (each P at most 1), far from where the fast
+      // division (one reciprocal, one multiplication) loses range; 0 (every key masked) gives
+      // inf, and O * inf NaN, as the exact division did.
+      const float inv = a.zero_masked_rows && l[r] == 0.0f ? 0.0f : __fdividef(out_factor, l[r]);
       unsigned char* dst_row = stage + (g + 8 * r) * kRowBytes;
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
@@ -513,17 +484,17 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
       }
     }
     __syncwarp();
+    const int row0 = q0 + warp * 16 + (lane >> 3), c = lane & 7;
+    Y* const dst = out_bh + row0 * out_row;
 #pragma unroll
     for (int it = 0; it < 4; ++it) {
-      const int e = lane + 32 * it, rr = e >> 3, c = e & 7;
-      const int i = q0 + warp * 16 + rr;
-      if (i >= sq) continue;
-      Y* dst = out + ((b * a.sq + i) * a.heads + h) * kHeadDim + c * 8;
+      const int rr = (lane >> 3) + 4 * it;
+      if (row0 + 4 * it >= sq) break;  // rows in order: the rest lie past the sequence too
       if constexpr (kCodes) {
-        *reinterpret_cast<uint2*>(dst) =
+        *reinterpret_cast<uint2*>(dst + 4 * it * out_row) =
             *reinterpret_cast<const uint2*>(stage + rr * kRowBytes + ((c ^ (rr & 7)) << 3));
       } else {
-        *reinterpret_cast<uint4*>(dst) =
+        *reinterpret_cast<uint4*>(dst + 4 * it * out_row) =
             *reinterpret_cast<const uint4*>(stage + rr * kRowBytes + ((c ^ (rr & 7)) << 4));
       }
     }
@@ -544,6 +515,7 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
 // four 0.170 (bench/gpu/RESULTS.md, session 24). VITRT_SM90_TILES overrides, to compare on a
 // GPU.
 int tiles_per_block(const AttentionArgs& a) {
+  if (a.sm90_tiles_per_block > 0) return a.sm90_tiles_per_block;
   static const int forced = [] {
     const char* e = std::getenv("VITRT_SM90_TILES");
     return e != nullptr ? std::atoi(e) : 0;
@@ -557,23 +529,10 @@ int tiles_per_block(const AttentionArgs& a) {
   return per;
 }
 
-// Whether the rows' sums come from the tensor cores (SumOp: 13 extra m64n8k16 wgmmas at 208 keys
-// in place of 104 additions and 4 shuffles a thread, about a tenth of a tile's instructions in a
-// kernel that waits on its own dependency chains; bench/gpu/RESULTS.md, session 42). Off unless
-// VITRT_ATTN_SUM_MMA=1: built and compiled, not yet run on a GPU (no device time was left), so
-// neither its tests nor its speed have been seen.
-bool sum_on_tensor_cores() {
-  static const bool on = [] {
-    const char* e = std::getenv("VITRT_ATTN_SUM_MMA");
-    return e != nullptr && std::atoi(e) != 0;
-  }();
-  return on;
-}
-
-template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn, bool kSumMma>
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
 cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
-  constexpr size_t smem = smem_bytes<kN, kCodesIn, kSumMma>();
-  const auto kernel = attention_sm90_kernel<T, Y, kN, kMasked, kCodesIn, kSumMma>;
+  constexpr size_t smem = smem_bytes<kN, kCodesIn>();
+  const auto kernel = attention_sm90_kernel<T, Y, kN, kMasked, kCodesIn>;
   // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
   static const cudaError_t opted =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
@@ -588,10 +547,8 @@ cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
 
 template <typename T, typename Y, int kN, bool kCodesIn>
 cudaError_t launch_bucket(const AttentionArgs& a, cudaStream_t stream) {
-  // The masked forms keep their sums on the CUDA cores (one instantiation fewer of each).
-  if (a.mask != nullptr || a.causal) return launch_form<T, Y, kN, true, kCodesIn, false>(a, stream);
-  return sum_on_tensor_cores() ? launch_form<T, Y, kN, false, kCodesIn, true>(a, stream)
-                               : launch_form<T, Y, kN, false, kCodesIn, false>(a, stream);
+  return a.mask != nullptr || a.causal ? launch_form<T, Y, kN, true, kCodesIn>(a, stream)
+                                       : launch_form<T, Y, kN, false, kCodesIn>(a, stream);
 }
 
 template <typename T, typename Y, bool kCodesIn>
@@ -629,6 +586,7 @@ bool attention_sm90_supports(Elt type, const AttentionArgs& a) {
   return (type == Elt::kF16 || type == Elt::kBF16) && a.dh == kHeadDim && a.dv == kHeadDim &&
          a.sk >= 1 && a.sk <= kSm90AttentionMaxKeys && a.sq >= 1 && a.sq <= (int64_t(1) << 30) &&
          a.heads >= 1 && a.heads <= 65535 && a.batch >= 1 && a.batch <= 65535 && !a.quant_scores &&
+         a.sm90_tiles_per_block >= 0 && a.sm90_tiles_per_block <= 4 &&
          (!a.out_int8 ||
           (a.out_scale > 0.0f && a.in_scale == 0.0f && a.out_qmin >= -128 && a.out_qmin <= 0)) &&
          !a.quant_probs && a.scale > 0.0f && std::isfinite(a.scale) && a.out_scale >= 0.0f &&
