@@ -1,6 +1,7 @@
 // Data movement kernels: the strided copy behind Transpose/Slice/Expand/Tile/Concat/Split,
 // Gather, ArgMax, Pad, MaxPool, and the patch layouts of a convolution (patchify, im2col).
 #include <algorithm>
+#include <cstdlib>
 #include <type_traits>
 
 #include "cuda/device_common.cuh"
@@ -211,6 +212,53 @@ __global__ void patchify_rows_kernel(const TI* in, TO* out, uint32_t c, uint32_t
       for (uint32_t j = 0; j < pw; ++j) dst[j] = from_f<TO>(to_f(src[j]));
     }
   }
+}
+
+// The same with one thread per 16 bytes of output (16 / sizeof(TO) elements of one patch row),
+// threads in the input's order: consecutive threads read consecutive pieces of an image row (the
+// rows kernel above had a warp's loads on 32 image rows and 8-byte stores 32 bytes apart), and
+// each patch row's pieces are stored whole. Needs pw a multiple of the piece and image rows of
+// whole 16-byte vectors; `rows` counts (b, ch, y) image rows inside whole patches.
+template <typename TI, typename TO>
+__global__ void patchify_pieces_kernel(const TI* in, TO* out, uint32_t c, uint32_t h, uint32_t w,
+                                       uint32_t ph, uint32_t pw, uint32_t rows, uint32_t prefix,
+                                       uint32_t batch) {
+  constexpr uint32_t kPiece = 16 / sizeof(TO);
+  const uint32_t gw = w / pw, gh = h / ph, p = gh * gw;
+  const uint32_t k = c * ph * pw;
+  const uint32_t zeros = prefix * k;  // per image
+  for (uint32_t z = blockIdx.x * blockDim.x + threadIdx.x; z < batch * zeros;
+       z += gridDim.x * blockDim.x) {
+    out[int64_t(z / zeros) * (prefix + p) * k + z % zeros] = from_f<TO>(0.0f);
+  }
+  const uint32_t per_row = gw * pw / kPiece;  // pieces of one image row inside whole patches
+  const uint32_t n = rows * per_row;
+  for (uint32_t q = blockIdx.x * blockDim.x + threadIdx.x; q < n; q += gridDim.x * blockDim.x) {
+    const uint32_t r = q / per_row, x = (q % per_row) * kPiece;
+    const uint32_t y = r % (gh * ph), ch = (r / (gh * ph)) % c, b = r / (gh * ph * c);
+    const uint32_t patch = (y / ph) * gw + x / pw;
+    const TI* src = in + ((int64_t(b) * c + ch) * h + y) * w + x;
+    TO* dst =
+        out + (int64_t(b) * (prefix + p) + prefix + patch) * k + (ch * ph + y % ph) * pw + x % pw;
+    if constexpr (std::is_same_v<TI, TO>) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+    } else {  // fp32 in, 16-bit out: two 16-byte input vectors a piece
+      static_assert(sizeof(TI) == 2 * sizeof(TO));
+      convert_chunk(src, dst);
+      convert_chunk(src + 16 / sizeof(TI), dst + 16 / sizeof(TI));
+    }
+  }
+}
+
+// Whether launch_patchify takes patchify_pieces_kernel where it applies. Off unless
+// VITRT_PATCHIFY_PIECES=1: built, not yet run on a GPU (bench/gpu/RESULTS.md, session 43: the
+// rows kernel moves ViT-B/16's batch-256 image at about half the copy rate, 0.15 ms).
+bool patchify_pieces_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("VITRT_PATCHIFY_PIECES");
+    return e != nullptr && std::atoi(e) != 0;
+  }();
+  return on;
 }
 
 template <typename T>
@@ -683,6 +731,16 @@ cudaError_t launch_patchify(Elt type, Elt out_type, const void* in, void* out, i
         const int64_t rows = n / pw;
         const TI* x = static_cast<const TI*>(in);
         TO* y = static_cast<TO*>(out);
+        constexpr int64_t kPiece = 16 / int64_t(sizeof(TO));
+        const int64_t image_rows = b * c * (h / ph * ph);
+        if (patchify_pieces_enabled() && n > 0 && total < (int64_t(1) << 31) && pw % kPiece == 0 &&
+            (w * int64_t(sizeof(TI))) % 16 == 0 && aligned16(in) && aligned16(out)) {
+          const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
+          patchify_pieces_kernel<TI, TO>
+              <<<grid_for(std::max(n / kPiece, b * prefix * c * ph * pw), 256), 256, 0, stream>>>(
+                  x, y, u(c), u(h), u(w), u(ph), u(pw), u(image_rows), u(prefix), u(b));
+          return cudaGetLastError();
+        }
         if (n > 0 && total < (int64_t(1) << 31)) {
           // Whole 16-byte input vectors, each stored as one piece of 16 / sizeof(TI) outputs.
           constexpr int64_t kOutChunk = 16 / int64_t(sizeof(TI)) * int64_t(sizeof(TO));
