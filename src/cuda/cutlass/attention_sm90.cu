@@ -93,25 +93,19 @@ __device__ __forceinline__ void output_mma(const uint32_t (&p)[4], uint64_t db, 
   Op::fma(p[0], p[1], p[2], p[3], db, d[I]..., acc);
 }
 
-// A wgmma operand descriptor: the tile at shared address `addr`, its leading and stride byte
-// offsets (multiples of 16) and layout.
-__device__ __forceinline__ uint64_t gmma_desc(uint32_t addr, int leading_bytes, int stride_bytes,
-                                              gmma::LayoutType layout) {
+// A wgmma operand descriptor for a tile at shared address `addr` (aligned to its swizzle
+// pattern at the tile's start, advanced inside it by whole 16-byte units) with rows of
+// `row_bytes` in that swizzle (128 or 64), groups of 8 rows 8 * row_bytes apart (the stride byte
+// offset; the leading one is unused for these one-swizzle-row-wide tiles).
+__device__ __forceinline__ uint64_t swizzle_desc(uint32_t addr, int row_bytes) {
   cute::GmmaDescriptor d;
   d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
-  d.bitfield.leading_byte_offset_ = static_cast<uint16_t>(leading_bytes >> 4);
-  d.bitfield.stride_byte_offset_ = static_cast<uint16_t>(stride_bytes >> 4);
+  d.bitfield.leading_byte_offset_ = 1;
+  d.bitfield.stride_byte_offset_ = static_cast<uint16_t>((8 * row_bytes) >> 4);
   d.bitfield.base_offset_ = 0;
-  d.bitfield.layout_type_ = static_cast<uint8_t>(layout);
+  d.bitfield.layout_type_ =
+      static_cast<uint8_t>(row_bytes == 128 ? gmma::LayoutType::B128 : gmma::LayoutType::B64);
   return d.desc_;
-}
-// A swizzled tile (aligned to its swizzle pattern at the tile's start, advanced inside it by
-// whole 16-byte units) with rows of `row_bytes` in that swizzle (128 or 64), groups of 8 rows
-// 8 * row_bytes apart (the stride byte offset; the leading one, one unit, is unused for these
-// one-swizzle-row-wide tiles).
-__device__ __forceinline__ uint64_t swizzle_desc(uint32_t addr, int row_bytes) {
-  return gmma_desc(addr, 16, 8 * row_bytes,
-                   row_bytes == 128 ? gmma::LayoutType::B128 : gmma::LayoutType::B64);
 }
 // The 128-byte swizzle of 16-bit tiles: K-major ones (Q, K) step 32 bytes per 16 elements of K;
 // the MN-major one (V) steps 16 rows per 16 keys.
@@ -128,6 +122,16 @@ __device__ __forceinline__ uint64_t swizzle64_desc(uint32_t addr) {
 __device__ __forceinline__ void fence_async_shared() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
+// Byte offsets of 16-byte chunk c of row r in the two swizzles: 128-byte rows of 16-bit
+// elements (chunk c at c ^ (r % 8)) and 64-byte rows of E4M3 codes (c ^ ((r / 2) % 4)); both
+// repeat every 8 rows.
+__device__ __forceinline__ int swizzle128_offset(int r, int c) {
+  return r * kRowBytes + ((c ^ (r & 7)) << 4);
+}
+__device__ __forceinline__ int swizzle64_offset(int r, int c) {
+  return r * kCodeRowBytes + ((c ^ ((r >> 1) & 3)) << 4);
+}
+
 // Copies rows [0, rows) of a 64-wide tile (row r at src + r * stride elements; rows at or past
 // `valid` zero-filled) into the swizzled layout at dst.
 template <typename T>
@@ -136,7 +140,7 @@ __device__ __forceinline__ void stage_rows(uint32_t dst, const T* src, int64_t s
   for (int e = static_cast<int>(threadIdx.x); e < rows * 8; e += 128) {
     const int r = e >> 3, c = e & 7;
     const bool ok = r < valid;
-    cp_async16(dst + r * kRowBytes + ((c ^ (r & 7)) << 4), src + (ok ? r : 0) * stride + c * 8, ok);
+    cp_async16(dst + swizzle128_offset(r, c), src + (ok ? r : 0) * stride + c * 8, ok);
   }
 }
 
@@ -148,8 +152,8 @@ __device__ __forceinline__ void stage_code_rows(uint32_t dst, const uint8_t* src
   for (int e = static_cast<int>(threadIdx.x); e < rows * 4; e += 128) {
     const int r = e >> 2, c = e & 3;
     const bool ok = r < valid;
-    const int chunk = kSwizzle ? c ^ ((r >> 1) & 3) : c;
-    cp_async16(dst + r * kCodeRowBytes + (chunk << 4), src + (ok ? r : 0) * stride + c * 16, ok);
+    const int offset = kSwizzle ? swizzle64_offset(r, c) : r * kCodeRowBytes + (c << 4);
+    cp_async16(dst + offset, src + (ok ? r : 0) * stride + c * 16, ok);
   }
 }
 
@@ -173,7 +177,7 @@ __device__ __forceinline__ void widen_v(unsigned char* v, const unsigned char* c
         out[i] = pack_pair<T>(f.x, f.y);
       }
     }
-    *reinterpret_cast<uint4*>(v + r * kRowBytes + ((c ^ (r & 7)) << 4)) =
+    *reinterpret_cast<uint4*>(v + swizzle128_offset(r, c)) =
         make_uint4(out[0], out[1], out[2], out[3]);
   }
 }
@@ -187,7 +191,7 @@ constexpr int min_blocks() {
 }
 
 // Two Q buffers of 64 rows x 128 bytes (also the output's staging; E4M3 Q fills half), K (128-
-// or 64-byte rows), V (128-byte rows), and with E4M3 inputs V's codes before widening.
+// or 64-byte rows), V (128-byte rows) and, with E4M3 inputs, V's codes before widening.
 template <int kN, bool kCodesIn>
 constexpr size_t smem_bytes() {
   constexpr int k_row = kCodesIn ? kCodeRowBytes : kRowBytes;
@@ -231,13 +235,13 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
   const In* kg = static_cast<const In*>(a.k) + b * a.sk * a.k_row_stride + h * kHeadDim;
   const In* vg = static_cast<const In*>(a.v) + b * a.sk * a.v_row_stride + h * kHeadDim;
   // A Q tile: thread tid copies 16-byte chunk tid % kChunks of rows tid / kChunks + kRowStep it,
-  // in stage_rows' (or stage_code_rows') swizzle, which a step of kRowStep rows leaves as it is;
-  // the addresses once a block, so that a tile's copies are one addition each.
+  // in stage_rows' (or stage_code_rows') swizzle, which a step of kRowStep rows (16 or 32) leaves
+  // as it is; the addresses once a block, so that a tile's copies are one addition each.
   constexpr int kChunks = kQkRowBytes / 16, kRowStep = 128 / kChunks;
   const int q_r = tid / kChunks, q_c = tid % kChunks;
   const In* const q_src = qg + q_r * a.q_row_stride + q_c * (16 / static_cast<int>(sizeof(In)));
   const uint32_t q_dst =
-      base + q_r * kQkRowBytes + ((q_c ^ (kCodesIn ? (q_r >> 1) & 3 : q_r & 7)) << 4);
+      base + (kCodesIn ? swizzle64_offset(q_r, q_c) : swizzle128_offset(q_r, q_c));
   const int64_t q_step = kRowStep * a.q_row_stride;
   const auto stage_q = [&](int tile) {
     const int q0 = (first + tile) * kRows;
