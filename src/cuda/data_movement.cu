@@ -181,6 +181,17 @@ __device__ __forceinline__ void convert_chunk(const TI* src, TO* dst) {
   }
 }
 
+// Each image's `prefix` zero rows of k elements (before its p patch rows), over the grid.
+template <typename TO>
+__device__ __forceinline__ void zero_prefix_rows(TO* out, uint32_t batch, uint32_t prefix,
+                                                 uint32_t p, uint32_t k) {
+  const uint32_t zeros = prefix * k;  // per image
+  for (uint32_t z = blockIdx.x * blockDim.x + threadIdx.x; z < batch * zeros;
+       z += gridDim.x * blockDim.x) {
+    out[int64_t(z / zeros) * (prefix + p) * k + z % zeros] = from_f<TO>(0.0f);
+  }
+}
+
 // The same with one thread per patch row (pw contiguous elements in both layouts): the index
 // math is paid once per row instead of once per element, and rows of whole 16-byte vectors of
 // the input move as vectors (converted on the way when TI is not TO).
@@ -191,11 +202,7 @@ __global__ void patchify_rows_kernel(const TI* in, TO* out, uint32_t c, uint32_t
                                      uint32_t batch) {
   const uint32_t gw = w / pw, p = (h / ph) * gw;
   const uint32_t k = c * ph * pw;
-  const uint32_t zeros = prefix * k;  // per image
-  for (uint32_t z = blockIdx.x * blockDim.x + threadIdx.x; z < batch * zeros;
-       z += gridDim.x * blockDim.x) {
-    out[int64_t(z / zeros) * (prefix + p) * k + z % zeros] = from_f<TO>(0.0f);
-  }
+  zero_prefix_rows(out, batch, prefix, p, k);
   for (uint32_t r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
     // r enumerates (b, patch, ch, pi) in the output's order.
     const uint32_t pi = r % ph;
@@ -226,11 +233,7 @@ __global__ void patchify_pieces_kernel(const TI* in, TO* out, uint32_t c, uint32
   constexpr uint32_t kPiece = 16 / sizeof(TO);
   const uint32_t gw = w / pw, gh = h / ph, p = gh * gw;
   const uint32_t k = c * ph * pw;
-  const uint32_t zeros = prefix * k;  // per image
-  for (uint32_t z = blockIdx.x * blockDim.x + threadIdx.x; z < batch * zeros;
-       z += gridDim.x * blockDim.x) {
-    out[int64_t(z / zeros) * (prefix + p) * k + z % zeros] = from_f<TO>(0.0f);
-  }
+  zero_prefix_rows(out, batch, prefix, p, k);
   const uint32_t per_row = gw * pw / kPiece;  // pieces of one image row inside whole patches
   const uint32_t n = rows * per_row;
   for (uint32_t q = blockIdx.x * blockDim.x + threadIdx.x; q < n; q += gridDim.x * blockDim.x) {
