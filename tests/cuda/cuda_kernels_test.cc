@@ -2438,7 +2438,9 @@ TEST(CudaLayerNormManyRows, MatchFloat64AndTheCpu) {
 // precision, patch height, patch width, image height, image width (not always a multiple of
 // the patch), prefix rows (fold_prefix_tokens' zero rows before each image's patches): 4x5
 // patches take the element-wise path; 8x8 (fp16/bf16) and 4x4 (fp32) rows are whole 16-byte
-// vectors; an image smaller than one patch leaves only the prefix rows (the generic kernel).
+// pieces (patchify_pieces_kernel); 12-wide fp16 patches of the fp32 input are whole 16-byte
+// input vectors but no whole output pieces (the rows kernel's vector form); an image smaller
+// than one patch leaves only the prefix rows (the generic kernel).
 // Each case runs twice: on the graph's input itself (fp16 / bf16 plans hand Patchify the fp32
 // input, converted as it is cut) and on a Neg of it (the plan's own type in and out).
 using PatchParam = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
@@ -2494,7 +2496,8 @@ INSTANTIATE_TEST_SUITE_P(
                       PatchParam{"fp32", 4, 5, 14, 23, 0}, PatchParam{"fp16", 16, 16, 35, 40, 0},
                       // Prefix rows (class and distillation tokens) on both kernels' paths.
                       PatchParam{"fp32", 4, 5, 12, 20, 1}, PatchParam{"fp16", 8, 8, 16, 40, 2},
-                      PatchParam{"bf16", 16, 16, 35, 40, 1}, PatchParam{"fp16", 4, 4, 3, 9, 2}));
+                      PatchParam{"bf16", 16, 16, 35, 40, 1}, PatchParam{"fp16", 4, 4, 3, 9, 2},
+                      PatchParam{"fp16", 4, 12, 8, 24, 1}));
 
 TEST(CudaEngine, UnsupportedOpNamesNode) {
   TestGraph g(17);
