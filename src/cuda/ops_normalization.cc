@@ -3,6 +3,7 @@
 // (inference) on CUDA (fp32 accumulation).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -380,6 +381,18 @@ class BatchNormKernel final : public CudaKernel {
   float epsilon_;
 };
 
+// The largest |value| of a host float32 tensor (infinity for another type or a NaN in it).
+float max_abs(const Tensor& t) {
+  if (t.dtype() != DType::kFloat32) return std::numeric_limits<float>::infinity();
+  float m = 0.0f;
+  const float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const float v = std::fabs(p[i]);
+    if (!(v <= m)) m = std::isnan(v) ? std::numeric_limits<float>::infinity() : v;
+  }
+  return m;
+}
+
 // LayerNormalization (residual = false), vitrt.AddLayerNorm (residual = true; codes: its
 // output_scale / output_format / output_qmin, y written as E4M3 or int8 codes) and
 // RMSNormalization (rms = true: no mean taken off, no bias).
@@ -435,11 +448,18 @@ class LayerNormKernel final : public CudaKernel {
     }
     VITRT_ASSIGN_OR_RETURN(Elt t, elt_of(a.dtype));
     void* sum = out.size() > 1 ? out[1].data : nullptr;
-    return cuda_status(launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows,
-                                         gamma.data, beta != nullptr ? beta->data : nullptr,
-                                         out[0].data, sum, rows, cols, epsilon_, ctx.stream,
-                                         codes_.scale, rms_, quant_, codes_.int8, codes_.qmin),
-                       rms_ ? "RMSNorm" : "LayerNorm");
+    bool half2_codes = false;
+    if (t == Elt::kF16 && codes_.any() && !codes_.int8 && !rms_ && gamma.host != nullptr &&
+        (beta == nullptr || beta->host != nullptr)) {
+      half2_codes = ln_half2_codes_ok(cols, max_abs(*gamma.host),
+                                      beta != nullptr ? max_abs(*beta->host) : 0.0f, codes_.scale);
+    }
+    return cuda_status(
+        launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows, gamma.data,
+                          beta != nullptr ? beta->data : nullptr, out[0].data, sum, rows, cols,
+                          epsilon_, ctx.stream, codes_.scale, rms_, quant_, codes_.int8,
+                          codes_.qmin, half2_codes),
+        rms_ ? "RMSNorm" : "LayerNorm");
   }
 
  private:

@@ -456,6 +456,94 @@ TEST_F(CudaFp8Chain, LayerNormFc1Fc2Chain) {
   }
 }
 
+// A LayerNorm writing E4M3 codes in an fp16 plan (fp8 plans' LayerNorms before qkv and fc1):
+// with VITRT_LN_HALF2_CODES=1 the kernel computes the codes on fp16 pairs where the host allows
+// it (ln_half2_codes_ok) and a row's mean lies within two deviations of 0, in fp32 elsewhere
+// (and everywhere without it). Against float64 on the
+// fp16-rounded x, gamma and beta: each code within one E4M3 step of the nearest code to a value
+// within e of the exact y, e being fp16 arithmetic's share (2^-10 of |t| + 4 times |gamma|, of
+// |beta| and of |y|: absolute near y = 0, where subnormal codes are finer than that), and 95%
+// exactly the nearest. Rows: centred noise (the pair path), rows shifted by 3 and 40 deviations
+// (the fp32 path), a row of zeros, a constant row, one spike (|t| = sqrt(cols - 1), the bound
+// the host checks gamma against); gamma up to 1.5 (pairs allowed) and up to 2000 (refused by the
+// host: fp32 everywhere).
+TEST_F(CudaFp8Chain, LayerNormCodesOnHalfPairsMatchFloat64) {
+  const int64_t rows = 64, cols = 768;
+  for (const float gamma_max : {1.5f, 2000.0f}) {
+    SCOPED_TRACE(::testing::Message() << "gamma up to " << gamma_max);
+    const float scale = gamma_max * 30.0f / 440.0f;
+    Tensor x = bf16_random({rows, cols}, 71, -4.0f, 4.0f);
+    float* xv = x.data<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = xv + r * cols;
+      if (r % 4 == 1) {
+        for (int64_t j = 0; j < cols; ++j) row[j] += 7.0f;  // about 3 deviations off 0
+      } else if (r % 4 == 2 && r < 16) {
+        for (int64_t j = 0; j < cols; ++j) row[j] += 90.0f;  // about 40
+      }
+    }
+    std::fill(xv + 3 * cols, xv + 4 * cols, 0.0f);
+    std::fill(xv + 7 * cols, xv + 8 * cols, 1.5f);
+    std::fill(xv + 11 * cols, xv + 12 * cols, 0.0f);
+    xv[11 * cols + 100] = 200.0f;
+    // What the fp16 plan reads (gamma and beta, bf16 values, are exact in fp16).
+    for (int64_t i = 0; i < x.numel(); ++i) xv[i] = half_to_float(float_to_half(xv[i]));
+    const Tensor gamma = bf16_random({cols}, 72, -gamma_max, gamma_max);
+    const Tensor beta = bf16_random({cols}, 73, -1.0f, 1.0f);
+    TestGraph g(17);
+    ValueId a = g.input("a", DType::kFloat32, {rows, cols});
+    Attributes at;
+    at.set_float("epsilon", 1e-5f);
+    at.set_float("output_scale", scale);
+    g.output(g.op("AddLayerNorm",
+                  {a, g.constant("z", Tensor::zeros(DType::kFloat32, {cols})),
+                   g.constant("g", gamma), g.constant("b", beta)},
+                  at, "vitrt"));
+    Result<std::vector<Tensor>> got = run_graph_cuda(g.graph(), {x}, "fp16");
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    ASSERT_EQ((*got)[0].dtype(), DType::kUInt8);
+    const auto step_at = [](double v) {
+      const double m = std::fabs(v);
+      return m < 0x1p-6 ? 0x1p-9 : std::exp2(std::floor(std::log2(m)) - 3);
+    };
+    int64_t exact = 0, far = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int64_t j = 0; j < cols; ++j) mean += xv[r * cols + j] / double(cols);
+      for (int64_t j = 0; j < cols; ++j) {
+        const double d = xv[r * cols + j] - mean;
+        var += d * d / double(cols);
+      }
+      const double inv = 1.0 / std::sqrt(var + 1e-5);
+      for (int64_t j = 0; j < cols; ++j) {
+        const double t = (xv[r * cols + j] - mean) * inv;
+        const double gj = gamma.data<float>()[j], bj = beta.data<float>()[j];
+        const double y = t * gj + bj;
+        const uint8_t have = (*got)[0].data<uint8_t>()[r * cols + j];
+        if (have == float_to_e4m3(static_cast<float>(y / scale))) {
+          ++exact;
+          continue;
+        }
+        const double e =
+            0x1p-10 * ((std::fabs(t) + 4) * std::fabs(gj) + std::fabs(bj) + std::fabs(y));
+        const double lo = e4m3_to_float(float_to_e4m3(static_cast<float>((y - e) / scale)));
+        const double hi = e4m3_to_float(float_to_e4m3(static_cast<float>((y + e) / scale)));
+        const double vh = e4m3_to_float(have);
+        if (!(vh >= lo - step_at(lo) * 1.0001 && vh <= hi + step_at(hi) * 1.0001)) {
+          if (far < 5) {
+            ADD_FAILURE() << "row " << r << " col " << j << ": code " << int(have) << " (" << vh
+                          << ") for " << y / scale << " (nearest codes " << lo << " to " << hi
+                          << ")";
+          }
+          ++far;
+        }
+      }
+    }
+    EXPECT_EQ(far, 0);
+    EXPECT_GE(exact, rows * cols * 95 / 100);
+  }
+}
+
 // ---- a plan ------------------------------------------------------------------------------------
 
 // `vitrt build --device cuda --precision fp8` of a ViT export, tactics timed: the build log
