@@ -372,8 +372,8 @@ cudaError_t launch_layer_norm(Elt type, const void* a, const void* b, int64_t b_
 // Whether a LayerNorm of `cols` columns that writes E4M3 codes at output_scale `code_scale` from
 // fp16 may compute them on fp16 pairs (launch_layer_norm's half2_codes): (t gamma + beta) /
 // code_scale stays within fp16's range for every |t| <= sqrt(cols) + 2, given the largest
-// |gamma| and |beta|, and 1 / code_scale is a normal fp16 value. Off unless
-// VITRT_LN_HALF2_CODES=1.
+// |gamma| and |beta|, and 1 / code_scale is a normal fp16 value. VITRT_LN_HALF2_CODES=0 turns
+// it off.
 bool ln_half2_codes_ok(int64_t cols, float max_abs_gamma, float max_abs_beta, float code_scale);
 // vitrt.Linear for a few rows (cuda/gemv_linear.cu): y[m, n] = act(f(x)[m, :] w[:, n] + bias[n]
 // + residual[m, n]), f a LayerNorm of each row (gamma, beta, epsilon) when gamma is set, else

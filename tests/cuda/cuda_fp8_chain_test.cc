@@ -457,9 +457,9 @@ TEST_F(CudaFp8Chain, LayerNormFc1Fc2Chain) {
 }
 
 // A LayerNorm writing E4M3 codes in an fp16 plan (fp8 plans' LayerNorms before qkv and fc1):
-// with VITRT_LN_HALF2_CODES=1 the kernel computes the codes on fp16 pairs where the host allows
-// it (ln_half2_codes_ok) and a row's mean lies within two deviations of 0, in fp32 elsewhere
-// (and everywhere without it). Against float64 on the
+// the kernel computes the codes on fp16 pairs where the host allows it (ln_half2_codes_ok) and
+// a row's mean lies within two deviations of 0, in fp32 elsewhere (and everywhere with
+// VITRT_LN_HALF2_CODES=0). Against float64 on the
 // fp16-rounded x, gamma and beta: each code within one E4M3 step of the nearest code to a value
 // within e of the exact y, e being fp16 arithmetic's share (2^-10 of |t| + 4 times |gamma|, of
 // |beta| and of |y|: absolute near y = 0, where subnormal codes are finer than that), and 95%
