@@ -35,6 +35,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -205,7 +206,7 @@ constexpr size_t smem_bytes() {
 // x / in_scale.
 template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
 __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
-    attention_sm90_kernel(AttentionArgs a, int tiles_per_block) {
+    attention_sm90_kernel(AttentionArgs a, int tiles_per_block, int live_rows) {
   static_assert(kN % 16 == 0 && kN <= 256, "key buckets are whole 16-key steps, at most 256");
   using In = std::conditional_t<kCodesIn, uint8_t, T>;
   using Scores = std::conditional_t<kCodesIn, ScoresFp8Op<kN>, ScoresOp<T, kN>>;
@@ -408,8 +409,18 @@ __global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     // P as wgmma A fragments: 16 keys a step, registers (row g, keys 2t..), (row g + 8, ...),
     // (row g, keys 8 + 2t..), (row g + 8, ...), the accumulator's elements 8k .. 8k + 7.
     uint32_t p[kN / 16][4];
+    // A warp whose 16 rows all lie past the sequence (ViT-B/16's 197 tokens: three of the last
+    // tile's four warps) skips the exponentials, a fifth of the softmax's work there: its P is 0,
+    // its rows' O never stored, and no other row reads them. A branch a 16-key step, not one
+    // around the softmax: that one made the 208-key forms spill (48 registers).
+    const bool dead = q0 + warp * 16 >= live_rows;
 #pragma unroll
     for (int kk = 0; kk < kN / 16; ++kk) {
+      if (dead) {
+#pragma unroll
+        for (int x = 0; x < 4; ++x) p[kk][x] = 0u;
+        continue;
+      }
       float e[8];
 #pragma unroll
       for (int x = 0; x < 8; ++x) {
@@ -533,6 +544,16 @@ int tiles_per_block(const AttentionArgs& a) {
   return per;
 }
 
+// The kernel's live_rows: warps whose rows all lie at or past it skip their exponentials; the
+// sequence length, or with VITRT_ATTN_DEAD_WARPS=0 none (to compare on a GPU).
+int live_rows(const AttentionArgs& a) {
+  static const bool skip = [] {
+    const char* e = std::getenv("VITRT_ATTN_DEAD_WARPS");
+    return e == nullptr || std::atoi(e) != 0;
+  }();
+  return skip ? static_cast<int>(a.sq) : std::numeric_limits<int>::max();
+}
+
 template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
 cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
   constexpr size_t smem = smem_bytes<kN, kCodesIn>();
@@ -545,7 +566,7 @@ cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
   const int per_block = tiles_per_block(a);
   const dim3 grid(static_cast<unsigned>((q_tiles + per_block - 1) / per_block),
                   static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch));
-  kernel<<<grid, 128, smem, stream>>>(a, per_block);
+  kernel<<<grid, 128, smem, stream>>>(a, per_block, live_rows(a));
   return cudaGetLastError();
 }
 
