@@ -11,7 +11,9 @@
 
 namespace vitrt {
 
-inline int cpu_thread_count() { return omp_get_max_threads(); }
+inline int cpu_thread_count() {
+  return omp_get_max_threads();
+}
 
 template <typename Fn>
 void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
