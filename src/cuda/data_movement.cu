@@ -1,10 +1,10 @@
 // Data movement kernels: the strided copy behind Transpose/Slice/Expand/Tile/Concat/Split,
 // Gather, ArgMax, Pad, MaxPool, and the patch layouts of a convolution (patchify, im2col).
 #include <algorithm>
-#include <cstdlib>
 #include <type_traits>
 
 #include "cuda/device_common.cuh"
+#include "cuda/env_switch.h"
 
 namespace vitrt::cuda {
 namespace {
@@ -257,10 +257,7 @@ __global__ void patchify_pieces_kernel(const TI* in, TO* out, uint32_t c, uint32
 // VITRT_PATCHIFY_PIECES=0 (for comparisons; bench/gpu/RESULTS.md, session 44: ViT-B/16's
 // batch-256 image 0.150 -> 0.103 ms against the rows kernel).
 bool patchify_pieces_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("VITRT_PATCHIFY_PIECES");
-    return e == nullptr || std::atoi(e) != 0;
-  }();
+  static const bool on = env_switch_on("VITRT_PATCHIFY_PIECES");
   return on;
 }
 

@@ -6,11 +6,11 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 
 #include <type_traits>
 
 #include "cuda/device_common.cuh"
+#include "cuda/env_switch.h"
 #include "cuda/fake_quant.cuh"
 
 namespace vitrt::cuda {
@@ -908,10 +908,7 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
 bool ln_half2_codes_ok(int64_t cols, float max_abs_gamma, float max_abs_beta, float code_scale) {
   // On unless VITRT_LN_HALF2_CODES=0 (bench/gpu/RESULTS.md, session 44: the fp8 plan's 24
   // LayerNorms at batch 256 1.154 -> 1.033 ms on the H100).
-  static const bool on = [] {
-    const char* e = std::getenv("VITRT_LN_HALF2_CODES");
-    return e == nullptr || std::atoi(e) != 0;
-  }();
+  static const bool on = env_switch_on("VITRT_LN_HALF2_CODES");
   if (!on || !(code_scale > 0.0f) || cols <= 0) return false;
   const float r = 1.0f / code_scale;
   const float t = std::sqrt(static_cast<float>(cols)) + 2.0f;

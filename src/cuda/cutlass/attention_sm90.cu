@@ -42,6 +42,7 @@
 #include "cuda/async_copy.cuh"
 #include "cuda/current_device.h"
 #include "cuda/device_common.cuh"
+#include "cuda/env_switch.h"
 #include "cute/arch/mma_sm90.hpp"
 
 namespace vitrt::cuda {
@@ -547,10 +548,7 @@ int tiles_per_block(const AttentionArgs& a) {
 // The kernel's live_rows: warps whose rows all lie at or past it skip their exponentials; the
 // sequence length, or with VITRT_ATTN_DEAD_WARPS=0 none (to compare on a GPU).
 int live_rows(const AttentionArgs& a) {
-  static const bool skip = [] {
-    const char* e = std::getenv("VITRT_ATTN_DEAD_WARPS");
-    return e == nullptr || std::atoi(e) != 0;
-  }();
+  static const bool skip = env_switch_on("VITRT_ATTN_DEAD_WARPS");
   return skip ? static_cast<int>(a.sq) : std::numeric_limits<int>::max();
 }
 
