@@ -451,8 +451,17 @@ class LayerNormKernel final : public CudaKernel {
     bool half2_codes = false;
     if (t == Elt::kF16 && codes_.any() && !codes_.int8 && !rms_ && gamma.host != nullptr &&
         (beta == nullptr || beta->host != nullptr)) {
-      half2_codes = ln_half2_codes_ok(cols, max_abs(*gamma.host),
-                                      beta != nullptr ? max_abs(*beta->host) : 0.0f, codes_.scale);
+      // gamma and beta are the plan's constants: their largest |value| is found once, not on
+      // every launch (each eager run, each captured shape).
+      const Tensor* beta_host = beta != nullptr ? beta->host : nullptr;
+      if (gate_gamma_ != gamma.host || gate_beta_ != beta_host || gate_cols_ != cols) {
+        gate_gamma_ = gamma.host;
+        gate_beta_ = beta_host;
+        gate_cols_ = cols;
+        gate_ = ln_half2_codes_ok(cols, max_abs(*gamma.host),
+                                  beta_host != nullptr ? max_abs(*beta_host) : 0.0f, codes_.scale);
+      }
+      half2_codes = gate_;
     }
     return cuda_status(
         launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows, gamma.data,
@@ -470,6 +479,11 @@ class LayerNormKernel final : public CudaKernel {
   bool rms_;
   NormQuant quant_;
   bool zero_addend_;
+  // ln_half2_codes_ok's answer for the gamma / beta tensors and row length it was asked for.
+  const Tensor* gate_gamma_ = nullptr;
+  const Tensor* gate_beta_ = nullptr;
+  int64_t gate_cols_ = -1;
+  bool gate_ = false;
 };
 
 // Whether input i is a constant whose every element is zero.
