@@ -1,0 +1,734 @@
+// Probe, not part of vitrt's build: can one kernel do an fp8 plan's residual GEMM *and* the
+// LayerNorm after it faster than the two kernels vitrt runs now? At ViT-B/16's batch 256 (50,432
+// rows) the attention's output projection (E4M3 codes x W^T, K = N = 768, per-column alpha, bias,
+// the fp16 residual added) takes 76 us in CUTLASS's ping-pong kernel, and the LayerNorm that
+// turns its fp16 output x into the next GEMM's E4M3 codes another 42 us, reading all 77.5 MB of x
+// back from DRAM (Nsight Compute, session 46: DRAM at 81%). Both are memory-bound; together they
+// move 309 MB. One kernel that owns whole rows needs 232 MB (A codes, residual, x, codes).
+//
+// The first kernel here: a block owns 128 rows and all 768 columns. Its two warpgroups (64 rows
+// each) keep the rows' A codes in shared memory (K = 768: 96 KB, 128-byte swizzle) and stream W in
+// 128 x 128 tiles through a ring (cp.async, loads two steps ahead), six column chunks of 128, each
+// a K loop of m64n128k32 E4M3 wgmmas. After a chunk: x = alpha acc + bias + residual (the
+// residual chunk prefetched into shared memory during the K loop), rounded to fp16, staged in
+// shared memory and stored as whole 256-byte row pieces; each row's mean and M2 over the chunk,
+// combined across chunks (Chan et al.). Last, the LayerNorm pass: each warp re-reads 16 of the
+// block's x rows (just written: L2) and writes their E4M3 codes of
+// ((x - mean) rstd gamma + beta) / out_scale.
+//
+// The second (norm_gemm_split_kernel) lets the two warpgroups run apart, each over alternate
+// column chunks of all 128 rows with its own W ring, so that one's epilogue meets the other's
+// wgmmas.
+//
+// Checked against a float64 host reference on sampled rows (x to fp16 rounding, codes within one
+// E4M3 step), timed with CUDA events. kNorm = false times the GEMM part alone.
+//
+// What it found (H100, bench/gpu/RESULTS.md, session 46), us at 50,432 rows against vitrt's
+// CUTLASS proj (76) + LayerNorm (42-44) = 118-120:
+//   first kernel, + LayerNorm codes 173.7, GEMM alone 123.5;
+//   warpgroups apart, + LayerNorm codes 162.3 (a wgmma batch kept in flight: 169.4), GEMM
+//   alone 130.2.
+// Both correct (x within fp16 rounding of float64, no code more than one step off; compute-
+// sanitizer memcheck clean), both slower: the K loops alone lose to CUTLASS's kernel by 50 us.
+// Nsight Compute on the first: 2 warps a scheduler, 0.43 eligible, DRAM 40%, SM 30% -- one block
+// a multiprocessor (the A rows take 96 KB) and a barrier a K step leave both the tensor cores
+// and DRAM waiting. Whole rows in one block need CUTLASS's structure (TMA loads from a producer
+// warp, mbarriers, persistent ping-pong consumers) under this epilogue; not built.
+//
+// Build (CUTLASS's headers from scripts/setup.sh, for CuTe's wgmma wrappers):
+//   C=third_party_data/cutlass
+//   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a -I$C/include -Isrc \
+//     --expt-relaxed-constexpr -o fp8_norm_gemm_probe bench/gpu/fp8_norm_gemm_probe.cu
+//   ./fp8_norm_gemm_probe [rows] [iterations]      (on the GPU machine)
+#define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED 1
+
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "cuda/async_copy.cuh"
+#include "cute/arch/mma_sm90.hpp"
+
+using namespace vitrt::cuda;
+namespace gmma = cute::SM90::GMMA;
+
+namespace {
+
+constexpr int kN = 768;   // columns: the whole row
+constexpr int kBN = 128;  // columns a chunk
+constexpr int kChunks = kN / kBN;
+constexpr int kBM = 128;    // rows a block (two warpgroups of 64)
+constexpr int kBK = 128;    // K a step (128 codes: one 128-byte swizzle row)
+constexpr int kStages = 5;  // W tiles in flight
+constexpr int kThreads = 256;
+constexpr int kXPitch = 272;  // bytes a staged row of 128 fp16 (+16: conflict-free fragments)
+
+using Op = decltype(gmma::ss_op_selector<cute::float_e4m3_t, cute::float_e4m3_t, float,
+                                         cute::Shape<cute::_64, cute::_128, cute::_32>,
+                                         gmma::Major::K, gmma::Major::K>());
+
+template <size_t... I>
+__device__ __forceinline__ void mma(uint64_t da, uint64_t db, float* d, gmma::ScaleOut s,
+                                    std::index_sequence<I...>) {
+  Op::fma(da, db, d[I]..., s);
+}
+
+__device__ __forceinline__ uint64_t desc128(uint32_t addr) {
+  cute::GmmaDescriptor d;
+  d.bitfield.start_address_ = static_cast<uint16_t>(addr >> 4);
+  d.bitfield.leading_byte_offset_ = 1;
+  d.bitfield.stride_byte_offset_ = static_cast<uint16_t>(1024 >> 4);
+  d.bitfield.base_offset_ = 0;
+  d.bitfield.layout_type_ = static_cast<uint8_t>(gmma::LayoutType::B128);
+  return d.desc_;
+}
+__device__ __forceinline__ int sw128(int r, int c) {
+  return r * 128 + ((c ^ (r & 7)) << 4);
+}
+__device__ __forceinline__ void fence_async_shared() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+struct Args {
+  const uint8_t* a;     // [M, K] E4M3 codes
+  const uint8_t* w;     // [N, K] E4M3 codes
+  const float* alpha;   // [N]
+  const float* bias;    // [N]
+  const __half* res;    // [M, N]
+  const __half* gamma;  // [N]
+  const __half* beta;   // [N]
+  __half* x;            // [M, N]
+  uint8_t* codes;       // [M, N]
+  int m, k;
+  float eps, r;  // r = 1 / out_scale
+};
+
+template <int kKB, bool kNorm>
+__global__ void __launch_bounds__(kThreads, 1) norm_gemm_kernel(Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t base = (raw + 1023u) & ~1023u;
+  unsigned char* base_ptr = smem_raw + (base - raw);
+  const uint32_t a_s = base;                                    // kKB x 16 KB
+  const uint32_t b_s = a_s + kKB * kBM * kBK;                   // kStages x 16 KB
+  unsigned char* xs = base_ptr + (kKB + kStages) * 16384;       // 128 x kXPitch
+  float* stats = reinterpret_cast<float*>(xs + kBM * kXPitch);  // 128 x (mean, rstd)
+
+  const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int64_t m0 = int64_t(blockIdx.x) * kBM;
+  const int rows_here = a.m - m0 < kBM ? static_cast<int>(a.m - m0) : kBM;
+  constexpr int kSteps = kChunks * kKB;
+
+  const auto load_step = [&](int s) {
+    const int c = s / kKB, kb = s % kKB, slot = s % kStages;
+    // W rows [128c, 128c + 128), K bytes [128 kb, + 128): 1024 16-byte pieces, 4 a thread.
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int e = tid + i * kThreads, r = e >> 3, cc = e & 7;
+      cp_async16(b_s + slot * 16384 + sw128(r, cc),
+                 a.w + int64_t(c * kBN + r) * a.k + kb * kBK + cc * 16, true);
+    }
+    if (c == 0) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int e = tid + i * kThreads, r = e >> 3, cc = e & 7;
+        const bool ok = r < rows_here;
+        cp_async16(a_s + kb * 16384 + sw128(r, cc),
+                   a.a + (ok ? (m0 + r) * a.k : 0) + kb * kBK + cc * 16, ok);
+      }
+    }
+  };
+  // The residual's chunk c: 128 rows x 256 bytes, 2048 pieces, 8 a thread.
+  const auto load_res = [&](int c) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int e = tid + i * kThreads, r = e >> 4, cc = e & 15;
+      const bool ok = r < rows_here;
+      cp_async16(xs + r * kXPitch + cc * 16, a.res + (ok ? (m0 + r) * kN : 0) + c * kBN + cc * 8,
+                 ok);
+    }
+  };
+
+  load_res(0);
+#pragma unroll
+  for (int s = 0; s < kStages - 2; ++s) {
+    load_step(s);
+    cp_async_commit();
+  }
+
+  // Running statistics of this thread's two rows (64 wg + 16 warp + g, + 8).
+  float mean[2] = {0.0f, 0.0f}, m2[2] = {0.0f, 0.0f};
+  const int row_l[2] = {wg * 64 + warp * 16 + g, wg * 64 + warp * 16 + g + 8};
+
+  for (int c = 0; c < kChunks; ++c) {
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+    for (int kb = 0; kb < kKB; ++kb) {
+      const int s = c * kKB + kb;
+      cp_async_wait<kStages - 3>();
+      fence_async_shared();
+      __syncthreads();
+      // Step s - 2's wgmmas finished in every warpgroup before this barrier (each waited for
+      // all but its newest batch): its slot takes step s + kStages - 2.
+      if (s + kStages - 2 < kSteps) load_step(s + kStages - 2);
+      cp_async_commit();
+#pragma unroll
+      for (int i = 0; i < 64; ++i) cute::warpgroup_fence_operand(acc[i]);
+      cute::warpgroup_arrive();
+      const uint64_t da = desc128(a_s + kb * 16384 + wg * 64 * 128);
+      const uint64_t db = desc128(b_s + (s % kStages) * 16384);
+#pragma unroll
+      for (int ks = 0; ks < kBK / 32; ++ks) {
+        mma(da + 2 * ks, db + 2 * ks, acc,
+            kb == 0 && ks == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
+            std::make_index_sequence<64>{});
+      }
+      cute::warpgroup_commit_batch();
+      cute::warpgroup_wait<1>();
+#pragma unroll
+      for (int i = 0; i < 64; ++i) cute::warpgroup_fence_operand(acc[i]);
+    }
+    cute::warpgroup_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 64; ++i) cute::warpgroup_fence_operand(acc[i]);
+    // The residual chunk landed with the steps before this chunk's last (older groups).
+    cp_async_wait<kStages - 3>();
+    __syncthreads();
+
+    // x = alpha acc + bias + residual, fp16, in place of the residual; the rows' chunk sums.
+    // Accumulator element 4j + e: row g + 8 (e / 2), column 8j + 2t + e % 2.
+    float sum[2] = {0.0f, 0.0f};
+    __half2 xh[16][2];
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+      const int n = c * kBN + 8 * j + 2 * t;
+      const float2 al = *reinterpret_cast<const float2*>(a.alpha + n);
+      const float2 bi = *reinterpret_cast<const float2*>(a.bias + n);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        __half2* p = reinterpret_cast<__half2*>(xs + row_l[h] * kXPitch + (8 * j + 2 * t) * 2);
+        const float2 rv = __half22float2(*p);
+        const __half2 v = __floats2half2_rn(fmaf(acc[4 * j + 2 * h], al.x, bi.x) + rv.x,
+                                            fmaf(acc[4 * j + 2 * h + 1], al.y, bi.y) + rv.y);
+        *p = v;
+        xh[j][h] = v;
+        const float2 f = __half22float2(v);
+        sum[h] += f.x + f.y;
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 1);
+      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 2);
+      const float cm = sum[h] * (1.0f / kBN);
+      float q = 0.0f;
+#pragma unroll
+      for (int j = 0; j < 16; ++j) {
+        const float2 f = __half22float2(xh[j][h]);
+        q += (f.x - cm) * (f.x - cm) + (f.y - cm) * (f.y - cm);
+      }
+      q += __shfl_xor_sync(0xffffffffu, q, 1);
+      q += __shfl_xor_sync(0xffffffffu, q, 2);
+      // Chan: n = 128 c before, 128 added.
+      const float na = 128.0f * c, nb = 128.0f, nn = na + nb;
+      const float d = cm - mean[h];
+      mean[h] += d * (nb / nn);
+      m2[h] += q + d * d * (na * nb / nn);
+    }
+    __syncthreads();
+    // x out as 256-byte row pieces.
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int e = tid + i * kThreads, r = e >> 4, cc = e & 15;
+      if (r < rows_here) {
+        *reinterpret_cast<uint4*>(a.x + (m0 + r) * kN + c * kBN + cc * 8) =
+            *reinterpret_cast<const uint4*>(xs + r * kXPitch + cc * 16);
+      }
+    }
+    __syncthreads();
+    if (c + 1 < kChunks) {
+      load_res(c + 1);
+      cp_async_commit();
+    }
+  }
+  if constexpr (!kNorm) return;
+
+  if (t == 0) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      stats[2 * row_l[h]] = mean[h];
+      stats[2 * row_l[h] + 1] = rsqrtf(m2[h] * (1.0f / kN) + a.eps);
+    }
+  }
+  __syncthreads();  // also makes this block's x stores visible to its threads
+  // The LayerNorm pass: warp w (0..7) takes rows 16w .. 16w + 15; a lane 3 pieces of 8 columns.
+  const int w8 = tid >> 5;
+  float gm[3][8], bt[3][8];
+#pragma unroll
+  for (int v = 0; v < 3; ++v) {
+    const uint4 gg = *reinterpret_cast<const uint4*>(a.gamma + 256 * v + 8 * lane);
+    const uint4 bb = *reinterpret_cast<const uint4*>(a.beta + 256 * v + 8 * lane);
+    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
+    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 gf = __half22float2(g2[e]), bf = __half22float2(b2[e]);
+      gm[v][2 * e] = gf.x;
+      gm[v][2 * e + 1] = gf.y;
+      bt[v][2 * e] = bf.x;
+      bt[v][2 * e + 1] = bf.y;
+    }
+  }
+#pragma unroll 2
+  for (int i = 0; i < 16; ++i) {
+    const int r = w8 * 16 + i;
+    if (r >= rows_here) break;
+    const float mu = stats[2 * r], rs = stats[2 * r + 1];
+    const __half* xr = a.x + (m0 + r) * kN;
+    uint4 in[3];
+#pragma unroll
+    for (int v = 0; v < 3; ++v) in[v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+#pragma unroll
+    for (int v = 0; v < 3; ++v) {
+      const __half2* x2 = reinterpret_cast<const __half2*>(&in[v]);
+      uint32_t out[2] = {0u, 0u};
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float2 f = __half22float2(x2[e]);
+        const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
+        const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
+        const uint32_t pair =
+            __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+        out[e >> 1] |= pair << (16 * (e & 1));
+      }
+      *reinterpret_cast<uint2*>(a.codes + (m0 + r) * kN + 256 * v + 8 * lane) =
+          make_uint2(out[0], out[1]);
+    }
+  }
+}
+
+// Second form: the two warpgroups work independently. Warpgroup w takes column chunks w, w + 2,
+// w + 4 over all 128 rows (two m64 wgmmas a K step, 128 accumulators a thread), streaming its own
+// chunks' W tiles through its own ring (kS2 stages, loads kS2 - 2 steps ahead) and synchronizing
+// on its own named barrier, so that one warpgroup's epilogue runs beside the other's wgmmas. The
+// residual comes straight from global memory into the fragment layout (a quad's four lanes read a
+// row's 16 contiguous bytes) and x goes back the same way. The rows' statistics of the two
+// halves meet in shared memory before the LayerNorm pass.
+constexpr int kS2 = 3;
+
+__device__ __forceinline__ void wg_barrier(int wg) {
+  asm volatile("bar.sync %0, 128;\n" ::"r"(wg + 1) : "memory");
+}
+
+// kDeep: one batch of wgmmas left in flight across K steps (the loads then run kS2 - 2 steps
+// ahead), else none (kS2 - 1 ahead).
+template <int kKB, bool kNorm, bool kDeep>
+__global__ void __launch_bounds__(kThreads, 1) norm_gemm_split_kernel(Args a) {
+  constexpr int kAhead = kDeep ? kS2 - 2 : kS2 - 1;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const uint32_t raw = smem_addr(smem_raw);
+  const uint32_t base = (raw + 1023u) & ~1023u;
+  unsigned char* base_ptr = smem_raw + (base - raw);
+  const uint32_t a_s = base;                   // kKB x 16 KB: all 128 rows' A codes
+  const uint32_t b_s = a_s + kKB * kBM * kBK;  // 2 rings of kS2 x 16 KB
+  float* part = reinterpret_cast<float*>(base_ptr + (kKB + 2 * kS2) * 16384);  // [2][128][2]
+  float* stats = part + 2 * kBM * 2;                                           // [128][2]
+
+  const int tid = threadIdx.x, wg = tid >> 7, wt = tid & 127, warp = wt >> 5, lane = tid & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int64_t m0 = int64_t(blockIdx.x) * kBM;
+  const int rows_here = a.m - m0 < kBM ? static_cast<int>(a.m - m0) : kBM;
+  constexpr int kLocal = (kChunks / 2) * kKB;  // this warpgroup's K steps
+  const uint32_t ring = b_s + wg * kS2 * 16384;
+
+  // All of A, every thread a share: one group.
+  for (int e = tid; e < kKB * 1024; e += kThreads) {
+    const int kb = e >> 10, r = (e >> 3) & 127, cc = e & 7;
+    const bool ok = r < rows_here;
+    cp_async16(a_s + kb * 16384 + sw128(r, cc),
+               a.a + (ok ? (m0 + r) * a.k : 0) + kb * kBK + cc * 16, ok);
+  }
+  cp_async_commit();
+  const auto load_b = [&](int ls) {
+    const int c = wg + 2 * (ls / kKB), kb = ls % kKB, slot = ls % kS2;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int e = wt + i * 128, r = e >> 3, cc = e & 7;
+      cp_async16(ring + slot * 16384 + sw128(r, cc),
+                 a.w + int64_t(c * kBN + r) * a.k + kb * kBK + cc * 16, true);
+    }
+  };
+#pragma unroll
+  for (int s = 0; s < kAhead; ++s) {
+    load_b(s);
+    cp_async_commit();
+  }
+  cp_async_wait<kAhead>();  // A (both warpgroups read every row of it)
+  fence_async_shared();
+  __syncthreads();
+
+  // Rows of this thread: 64 mh + 16 warp + g + 8 h, mh and h in {0, 1}; running statistics.
+  float mean[2][2] = {}, m2[2][2] = {};
+  float acc[2][64];
+  for (int ls = 0; ls < kLocal; ++ls) {
+    const int kb = ls % kKB, c = wg + 2 * (ls / kKB);
+    cp_async_wait<kAhead - 1>();
+    fence_async_shared();
+    wg_barrier(wg);
+    if (ls + kAhead < kLocal) load_b(ls + kAhead);
+    cp_async_commit();
+#pragma unroll
+    for (int mh = 0; mh < 2; ++mh) {
+#pragma unroll
+      for (int i = 0; i < 64; ++i) cute::warpgroup_fence_operand(acc[mh][i]);
+    }
+    cute::warpgroup_arrive();
+    const uint64_t db = desc128(ring + (ls % kS2) * 16384);
+#pragma unroll
+    for (int mh = 0; mh < 2; ++mh) {
+      const uint64_t da = desc128(a_s + kb * 16384 + mh * 64 * 128);
+#pragma unroll
+      for (int ks = 0; ks < kBK / 32; ++ks) {
+        mma(da + 2 * ks, db + 2 * ks, acc[mh],
+            kb == 0 && ks == 0 ? gmma::ScaleOut::Zero : gmma::ScaleOut::One,
+            std::make_index_sequence<64>{});
+      }
+    }
+    cute::warpgroup_commit_batch();
+    cute::warpgroup_wait<kDeep ? 1 : 0>();
+#pragma unroll
+    for (int mh = 0; mh < 2; ++mh) {
+#pragma unroll
+      for (int i = 0; i < 64; ++i) cute::warpgroup_fence_operand(acc[mh][i]);
+    }
+    if (kb != kKB - 1) continue;
+    cute::warpgroup_wait<0>();
+#pragma unroll
+    for (int mh = 0; mh < 2; ++mh) {
+#pragma unroll
+      for (int i = 0; i < 64; ++i) cute::warpgroup_fence_operand(acc[mh][i]);
+    }
+    // Epilogue of chunk c, one 64-row half at a time: the residual's 32 pairs first (all loads
+    // in flight), then x, its stores and the rows' sums.
+    const int n0 = c * kBN + 2 * t;
+#pragma unroll
+    for (int mh = 0; mh < 2; ++mh) {
+      const int rl[2] = {mh * 64 + warp * 16 + g, mh * 64 + warp * 16 + g + 8};
+      __half2 rv[16][2];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const bool ok = rl[h] < rows_here;
+        const __half* rp = a.res + (m0 + (ok ? rl[h] : 0)) * kN + n0;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) rv[j][h] = *reinterpret_cast<const __half2*>(rp + 8 * j);
+      }
+      float sum[2] = {0.0f, 0.0f};
+#pragma unroll
+      for (int j = 0; j < 16; ++j) {
+        const float2 al = *reinterpret_cast<const float2*>(a.alpha + n0 + 8 * j);
+        const float2 bi = *reinterpret_cast<const float2*>(a.bias + n0 + 8 * j);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float2 r2 = __half22float2(rv[j][h]);
+          const __half2 v = __floats2half2_rn(fmaf(acc[mh][4 * j + 2 * h], al.x, bi.x) + r2.x,
+                                              fmaf(acc[mh][4 * j + 2 * h + 1], al.y, bi.y) + r2.y);
+          rv[j][h] = v;
+          const float2 f = __half22float2(v);
+          sum[h] += f.x + f.y;
+        }
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        if (rl[h] < rows_here) {
+          __half* xp = a.x + (m0 + rl[h]) * kN + n0;
+#pragma unroll
+          for (int j = 0; j < 16; ++j) *reinterpret_cast<__half2*>(xp + 8 * j) = rv[j][h];
+        }
+        sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 1);
+        sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 2);
+        const float cm = sum[h] * (1.0f / kBN);
+        float q = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+          const float2 f = __half22float2(rv[j][h]);
+          q += (f.x - cm) * (f.x - cm) + (f.y - cm) * (f.y - cm);
+        }
+        q += __shfl_xor_sync(0xffffffffu, q, 1);
+        q += __shfl_xor_sync(0xffffffffu, q, 2);
+        const float na = 128.0f * (ls / kKB), nb = 128.0f, nn = na + nb;
+        const float d = cm - mean[mh][h];
+        mean[mh][h] += d * (nb / nn);
+        m2[mh][h] += q + d * d * (na * nb / nn);
+      }
+    }
+  }
+  if constexpr (!kNorm) return;
+  if (t == 0) {
+#pragma unroll
+    for (int mh = 0; mh < 2; ++mh) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = mh * 64 + warp * 16 + g + 8 * h;
+        part[(wg * kBM + r) * 2] = mean[mh][h];
+        part[(wg * kBM + r) * 2 + 1] = m2[mh][h];
+      }
+    }
+  }
+  __syncthreads();  // also makes this block's x stores visible to its threads
+  if (tid < kBM) {
+    const float ma = part[tid * 2], qa = part[tid * 2 + 1];
+    const float mb = part[(kBM + tid) * 2], qb = part[(kBM + tid) * 2 + 1];
+    const float d = mb - ma;  // two halves of kN / 2 each
+    stats[2 * tid] = 0.5f * (ma + mb);
+    stats[2 * tid + 1] = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + a.eps);
+  }
+  __syncthreads();
+  const int w8 = tid >> 5;
+  float gm[3][8], bt[3][8];
+#pragma unroll
+  for (int v = 0; v < 3; ++v) {
+    const uint4 gg = *reinterpret_cast<const uint4*>(a.gamma + 256 * v + 8 * lane);
+    const uint4 bb = *reinterpret_cast<const uint4*>(a.beta + 256 * v + 8 * lane);
+    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
+    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 gf = __half22float2(g2[e]), bf = __half22float2(b2[e]);
+      gm[v][2 * e] = gf.x;
+      gm[v][2 * e + 1] = gf.y;
+      bt[v][2 * e] = bf.x;
+      bt[v][2 * e + 1] = bf.y;
+    }
+  }
+  // Four rows' loads in flight a lane.
+  for (int i0 = 0; i0 < 16; i0 += 4) {
+    uint4 in[4][3];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int r = w8 * 16 + i0 + u;
+      const __half* xr = a.x + (m0 + (r < rows_here ? r : 0)) * kN;
+#pragma unroll
+      for (int v = 0; v < 3; ++v)
+        in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int r = w8 * 16 + i0 + u;
+      if (r >= rows_here) break;
+      const float mu = stats[2 * r], rs = stats[2 * r + 1];
+#pragma unroll
+      for (int v = 0; v < 3; ++v) {
+        const __half2* x2 = reinterpret_cast<const __half2*>(&in[u][v]);
+        uint32_t out[2] = {0u, 0u};
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float2 f = __half22float2(x2[e]);
+          const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
+          const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
+          const uint32_t pair =
+              __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+          out[e >> 1] |= pair << (16 * (e & 1));
+        }
+        *reinterpret_cast<uint2*>(a.codes + (m0 + r) * kN + 256 * v + 8 * lane) =
+            make_uint2(out[0], out[1]);
+      }
+    }
+  }
+}
+
+size_t smem_bytes_split(int kb) {
+  return 1024 + size_t(kb + 2 * kS2) * 16384 + kBM * 6 * 4;
+}
+
+size_t smem_bytes(int kb) {
+  return 1024 + size_t(kb + kStages) * 16384 + kBM * kXPitch + kBM * 8;
+}
+
+#define CHECK(x)                                                                      \
+  do {                                                                                \
+    cudaError_t e_ = (x);                                                             \
+    if (e_ != cudaSuccess) {                                                          \
+      std::fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                   \
+    }                                                                                 \
+  } while (0)
+
+float dec(uint8_t c) {
+  return __half2float(__half(__nv_cvt_fp8_to_halfraw(c, __NV_E4M3)));
+}
+uint8_t enc(float v) {
+  return __nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+}
+// Distance in E4M3 steps between two codes of the same sign region (ordering by magnitude).
+int code_index(uint8_t c) {
+  return (c & 0x80) ? -int(c & 0x7f) : int(c & 0x7f);
+}
+
+// The forms timed: the first kernel with and without the LayerNorm pass, the second with the
+// LayerNorm, its K steps with and without a wgmma batch in flight, and without the LayerNorm.
+constexpr int kVariants = 5;
+const char* const kVariantNames[kVariants] = {
+    "one K loop for both warpgroups, + LayerNorm codes", "one K loop, GEMM alone (x)",
+    "warpgroups apart, + LayerNorm codes", "warpgroups apart, wgmma batch in flight, + LayerNorm",
+    "warpgroups apart, GEMM alone (x)"};
+constexpr bool kVariantNorm[kVariants] = {true, false, true, true, false};
+
+void set_smem() {
+  CHECK(cudaFuncSetAttribute(norm_gemm_kernel<6, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(smem_bytes(6))));
+  CHECK(cudaFuncSetAttribute(norm_gemm_kernel<6, false>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_bytes(6))));
+  CHECK(cudaFuncSetAttribute(norm_gemm_split_kernel<6, true, false>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(smem_bytes_split(6))));
+  CHECK(cudaFuncSetAttribute(norm_gemm_split_kernel<6, true, true>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(smem_bytes_split(6))));
+  CHECK(cudaFuncSetAttribute(norm_gemm_split_kernel<6, false, false>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(smem_bytes_split(6))));
+}
+
+void launch(int variant, const Args& a, cudaStream_t s) {
+  const unsigned blocks = static_cast<unsigned>((a.m + kBM - 1) / kBM);
+  switch (variant) {
+    case 0:
+      norm_gemm_kernel<6, true><<<blocks, kThreads, smem_bytes(6), s>>>(a);
+      break;
+    case 1:
+      norm_gemm_kernel<6, false><<<blocks, kThreads, smem_bytes(6), s>>>(a);
+      break;
+    case 2:
+      norm_gemm_split_kernel<6, true, false><<<blocks, kThreads, smem_bytes_split(6), s>>>(a);
+      break;
+    case 3:
+      norm_gemm_split_kernel<6, true, true><<<blocks, kThreads, smem_bytes_split(6), s>>>(a);
+      break;
+    default:
+      norm_gemm_split_kernel<6, false, false><<<blocks, kThreads, smem_bytes_split(6), s>>>(a);
+      break;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int m = argc > 1 ? std::atoi(argv[1]) : 50432;
+  const int iters = argc > 2 ? std::atoi(argv[2]) : 50;
+  const int k = 768;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<uint8_t> ha(size_t(m) * k), hw(size_t(kN) * k);
+  for (auto& v : ha) v = enc(nd(rng));
+  for (auto& v : hw) v = enc(nd(rng));
+  std::vector<float> alpha(kN), bias(kN);
+  std::vector<__half> res(size_t(m) * kN), gamma(kN), beta(kN);
+  for (int n = 0; n < kN; ++n) {
+    alpha[n] = 0.02f * (1.0f + 0.1f * nd(rng));
+    bias[n] = 0.1f * nd(rng);
+    gamma[n] = __float2half(1.0f + 0.1f * nd(rng));
+    beta[n] = __float2half(0.1f * nd(rng));
+  }
+  for (auto& v : res) v = __float2half(nd(rng) + 0.5f);
+  const float r = 64.0f, eps = 1e-6f;
+
+  uint8_t *da, *dw, *dc;
+  float *dal, *dbi;
+  __half *dres, *dg, *db, *dx;
+  CHECK(cudaMalloc(&da, ha.size()));
+  CHECK(cudaMalloc(&dw, hw.size()));
+  CHECK(cudaMalloc(&dc, size_t(m) * kN));
+  CHECK(cudaMalloc(&dal, kN * 4));
+  CHECK(cudaMalloc(&dbi, kN * 4));
+  CHECK(cudaMalloc(&dres, res.size() * 2));
+  CHECK(cudaMalloc(&dg, kN * 2));
+  CHECK(cudaMalloc(&db, kN * 2));
+  CHECK(cudaMalloc(&dx, size_t(m) * kN * 2));
+  CHECK(cudaMemcpy(da, ha.data(), ha.size(), cudaMemcpyHostToDevice));
+  CHECK(cudaMemcpy(dw, hw.data(), hw.size(), cudaMemcpyHostToDevice));
+  CHECK(cudaMemcpy(dal, alpha.data(), kN * 4, cudaMemcpyHostToDevice));
+  CHECK(cudaMemcpy(dbi, bias.data(), kN * 4, cudaMemcpyHostToDevice));
+  CHECK(cudaMemcpy(dres, res.data(), res.size() * 2, cudaMemcpyHostToDevice));
+  CHECK(cudaMemcpy(dg, gamma.data(), kN * 2, cudaMemcpyHostToDevice));
+  CHECK(cudaMemcpy(db, beta.data(), kN * 2, cudaMemcpyHostToDevice));
+  set_smem();
+  Args a{da, dw, dal, dbi, dres, dg, db, dx, dc, m, k, eps, r};
+  cudaStream_t s;
+  CHECK(cudaStreamCreate(&s));
+  std::vector<float> wf(hw.size());
+  for (size_t i = 0; i < hw.size(); ++i) wf[i] = dec(hw[i]);
+  std::vector<__half> hx(size_t(m) * kN);
+  std::vector<uint8_t> hc(size_t(m) * kN);
+  cudaEvent_t e0, e1;
+  CHECK(cudaEventCreate(&e0));
+  CHECK(cudaEventCreate(&e1));
+  for (int variant = 0; variant < kVariants; ++variant) {
+    // Check sampled rows against float64 (x always; the codes where the form writes them).
+    CHECK(cudaMemsetAsync(dx, 0, size_t(m) * kN * 2, s));
+    CHECK(cudaMemsetAsync(dc, 0, size_t(m) * kN, s));
+    launch(variant, a, s);
+    CHECK(cudaStreamSynchronize(s));
+    CHECK(cudaGetLastError());
+    CHECK(cudaMemcpy(hx.data(), dx, hx.size() * 2, cudaMemcpyDeviceToHost));
+    CHECK(cudaMemcpy(hc.data(), dc, hc.size(), cudaMemcpyDeviceToHost));
+    double x_err = 0.0, x_scale = 0.0;
+    int64_t code_off = 0, code_far = 0, checked = 0;
+    for (int row = 0; row < m; row += std::max(1, m / 97)) {
+      std::vector<double> af(k);
+      for (int kk = 0; kk < k; ++kk) af[kk] = dec(ha[size_t(row) * k + kk]);
+      std::vector<double> xr(kN);
+      double mu = 0.0;
+      for (int n = 0; n < kN; ++n) {
+        double acc = 0.0;
+        for (int kk = 0; kk < k; ++kk) acc += af[kk] * wf[size_t(n) * k + kk];
+        const double v = alpha[n] * acc + bias[n] + double(__half2float(res[size_t(row) * kN + n]));
+        const double gx = __half2float(hx[size_t(row) * kN + n]);
+        x_err = std::max(x_err, std::fabs(gx - v));
+        x_scale = std::max(x_scale, std::fabs(v));
+        xr[n] = gx;  // the LayerNorm of the kernel's own fp16 x
+        mu += gx;
+      }
+      if (!kVariantNorm[variant]) continue;
+      mu /= kN;
+      double var = 0.0;
+      for (int n = 0; n < kN; ++n) var += (xr[n] - mu) * (xr[n] - mu);
+      const double rs = 1.0 / std::sqrt(var / kN + eps);
+      for (int n = 0; n < kN; ++n) {
+        const double y = ((xr[n] - mu) * rs * __half2float(gamma[n]) + __half2float(beta[n])) * r;
+        const int want = code_index(enc(static_cast<float>(y)));
+        const int got = code_index(hc[size_t(row) * kN + n]);
+        code_off += want != got;
+        code_far += std::abs(want - got) > 1;
+        ++checked;
+      }
+    }
+    for (int i = 0; i < 5; ++i) launch(variant, a, s);
+    CHECK(cudaEventRecord(e0, s));
+    for (int i = 0; i < iters; ++i) launch(variant, a, s);
+    CHECK(cudaEventRecord(e1, s));
+    CHECK(cudaEventSynchronize(e1));
+    CHECK(cudaGetLastError());
+    float ms = 0.0f;
+    CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    const double us = 1000.0 * ms / iters;
+    const double bytes =
+        double(m) * k + double(m) * kN * 2 * 2 + (kVariantNorm[variant] ? double(m) * kN : 0.0);
+    std::printf(
+        "%-55s %7.1f us (%.2f TB/s of its DRAM minimum); x max error %.3g (|x| up to "
+        "%.3g), codes %lld of %lld one step off, %lld further\n",
+        kVariantNames[variant], us, bytes / us * 1e-6, x_err, x_scale, (long long)code_off,
+        (long long)checked, (long long)code_far);
+  }
+  return 0;
+}
