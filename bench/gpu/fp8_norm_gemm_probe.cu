@@ -18,7 +18,8 @@
 //
 // The second (norm_gemm_split_kernel) lets the two warpgroups run apart, each over alternate
 // column chunks of all 128 rows with its own W ring, so that one's epilogue meets the other's
-// wgmmas.
+// wgmmas. The third (c3::kernel) drives CUTLASS's TMA warp-specialized mainloop collective (a
+// producer warp, two consumer warpgroups) over the six chunks with the second's epilogue.
 //
 // Checked against a float64 host reference on sampled rows (x to fp16 rounding, codes within one
 // E4M3 step), timed with CUDA events. kNorm = false times the GEMM part alone.
@@ -28,16 +29,22 @@
 //   first kernel, + LayerNorm codes 173.7, GEMM alone 123.5;
 //   warpgroups apart, + LayerNorm codes 162.3 (a wgmma batch kept in flight: 169.4), GEMM
 //   alone 130.2.
-// Both correct (x within fp16 rounding of float64, no code more than one step off; compute-
-// sanitizer memcheck clean), both slower: the K loops alone lose to CUTLASS's kernel by 50 us.
-// Nsight Compute on the first: 2 warps a scheduler, 0.43 eligible, DRAM 40%, SM 30% -- one block
-// a multiprocessor (the A rows take 96 KB) and a barrier a K step leave both the tensor cores
-// and DRAM waiting. Whole rows in one block need CUTLASS's structure (TMA loads from a producer
-// warp, mbarriers, persistent ping-pong consumers) under this epilogue; not built.
+//   CUTLASS's cooperative TMA mainloop (third form, c3::kernel: 7 stages, 230,528 bytes of
+//   shared memory), + LayerNorm codes 234.5, GEMM alone 194.3.
+// All correct (x within fp16 rounding of float64, no code more than one step off; compute-
+// sanitizer memcheck clean), all slower: the first two's K loops alone lose to CUTLASS's kernel
+// by 50 us. Nsight Compute on the first: 2 warps a scheduler, 0.43 eligible, DRAM 40%, SM 30% --
+// one block a multiprocessor (the A rows take 96 KB) and a barrier a K step leave both the
+// tensor cores and DRAM waiting. The third has CUTLASS's loads but nothing overlaps its
+// epilogue (the two consumer warpgroups share each tile, and the residual and x move as 4-byte
+// fragment pieces) nor its LayerNorm pass (33-40 us in every form, as long as vitrt's own
+// LayerNorm kernel). What is left to try: the ping-pong order (one warpgroup's epilogue beside
+// the other's wgmmas) with the residual and x through shared memory and TMA, and a persistent
+// loop in which one warpgroup's LayerNorm pass runs beside the other's next row block.
 //
-// Build (CUTLASS's headers from scripts/setup.sh, for CuTe's wgmma wrappers):
+// Build (CUTLASS's headers from scripts/setup.sh: CuTe's wgmma wrappers, the mainloop collective):
 //   C=third_party_data/cutlass
-//   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a -I$C/include -Isrc \
+//   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a -isystem $C/include -Isrc \
 //     --expt-relaxed-constexpr -o fp8_norm_gemm_probe bench/gpu/fp8_norm_gemm_probe.cu
 //   ./fp8_norm_gemm_probe [rows] [iterations]      (on the GPU machine)
 #define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED 1
@@ -57,6 +64,12 @@
 
 #include "cuda/async_copy.cuh"
 #include "cute/arch/mma_sm90.hpp"
+#include "cute/tensor.hpp"
+#include "cutlass/arch/reg_reconfig.h"
+#include "cutlass/cutlass.h"
+#include "cutlass/gemm/collective/collective_builder.hpp"
+#include "cutlass/gemm/dispatch_policy.hpp"
+#include "cutlass/pipeline/pipeline.hpp"
 
 using namespace vitrt::cuda;
 namespace gmma = cute::SM90::GMMA;
@@ -575,16 +588,234 @@ int code_index(uint8_t c) {
   return (c & 0x80) ? -int(c & 0x7f) : int(c & 0x7f);
 }
 
+// Third form: CUTLASS's TMA warp-specialized mainloop (the collective vitrt's FP8 GEMMs use, here
+// the cooperative schedule: one producer warp, two consumer warpgroups of 64 rows on one 128 x 128
+// tile) driven by this kernel over the six column chunks of its 128 rows, the producer running
+// ahead into the next chunk while the consumers do a chunk's epilogue; the epilogue and the
+// LayerNorm pass are the second form's.
+namespace c3 {
+using namespace cute;
+using E4 = cutlass::float_e4m3_t;
+using Tile = Shape<_128, _128, _128>;
+using Cluster = Shape<_1, _1, _1>;
+constexpr int kStatBytes = kBM * 2 * 4;
+using Main = typename cutlass::gemm::collective::CollectiveBuilder<
+    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, E4, cutlass::layout::RowMajor, 16, E4,
+    cutlass::layout::ColumnMajor, 16, float, Tile, Cluster,
+    cutlass::gemm::collective::StageCountAutoCarveout<kStatBytes + 256>,
+    cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum>::CollectiveOp;
+using TiledMma = typename Main::TiledMma;
+using Pipe = typename Main::MainloopPipeline;
+using PipeState = typename Main::PipelineState;
+
+struct Smem {
+  typename Main::TensorStorage tensors;
+  typename Main::PipelineStorage pipeline;
+  alignas(16) float stats[kBM * 2];
+};
+
+__device__ __forceinline__ void consumer_barrier() {
+  asm volatile("bar.sync 1, 256;\n" ::: "memory");
+}
+
+template <bool kNorm>
+__global__ void __launch_bounds__(384, 1)
+    kernel(CUTLASS_GRID_CONSTANT typename Main::Params const mp, Args a) {
+  extern __shared__ __align__(1024) char smem_buf[];
+  Smem& ss = *reinterpret_cast<Smem*>(smem_buf);
+  const int tid = threadIdx.x, wgi = tid >> 7, warp_in_wg = (tid >> 5) & 3, lane = tid & 31;
+  typename Pipe::Params pp;
+  if (wgi == 0 && warp_in_wg == 0) pp.role = Pipe::ThreadCategory::Producer;
+  if (wgi >= 1) pp.role = Pipe::ThreadCategory::Consumer;
+  pp.is_leader = (tid & 127) == 0;
+  pp.num_consumers = 256;
+  pp.num_producers = Main::NumProducerThreadEvents;
+  pp.transaction_bytes = mp.tma_transaction_bytes;
+  Pipe pipeline(ss.pipeline, pp, Cluster{});
+  __syncthreads();  // the pipeline's barriers initialized
+
+  Main collective;
+  auto problem = make_shape(a.m, static_cast<int>(kN), a.k, 1);
+  auto load_inputs = collective.load_init(problem, mp);
+  Tensor gA_mkl = get<0>(load_inputs);
+  const int k_tiles = static_cast<int>(size<3>(gA_mkl));
+  const int m_blk = blockIdx.x;
+  const int64_t m0 = int64_t(m_blk) * kBM;
+  const int rows_here = a.m - m0 < kBM ? static_cast<int>(a.m - m0) : kBM;
+
+  if (wgi == 0) {
+    cutlass::arch::warpgroup_reg_dealloc<40>();
+    if (warp_in_wg == 0) {
+      PipeState write = cutlass::make_producer_start_state<Pipe>();
+      for (int n = 0; n < kChunks; ++n) {
+        auto blk_coord = make_coord(m_blk, n, _, 0);
+        auto k_tile_iter = cute::make_coord_iterator(shape<3>(gA_mkl));
+        collective.load(mp, pipeline, write, load_inputs, blk_coord, k_tile_iter, k_tiles, lane, 0,
+                        ss.tensors);
+        write.advance(k_tiles);
+      }
+      collective.load_tail(pipeline, write);
+    }
+    return;
+  }
+  cutlass::arch::warpgroup_reg_alloc<232>();
+  const int mt = tid - 128;  // 0..255 over the two consumer warpgroups
+  TiledMma tiled_mma;
+  auto thr = tiled_mma.get_thread_slice(mt);
+  Tensor cD = make_identity_tensor(make_shape(Int<kBM>{}, Int<kBN>{}));
+  Tensor tCcD = thr.partition_C(cD);
+  PipeState read;
+  // This thread's rows r0 and r0 + 8 (element 0's row, the other eight rows down).
+  const int r0 = get<0>(tCcD(0));
+  const int t = lane & 3;
+  float mean[2] = {0.0f, 0.0f}, m2[2] = {0.0f, 0.0f};
+  for (int n = 0; n < kChunks; ++n) {
+    auto accum = partition_fragment_C(tiled_mma, take<0, 2>(Tile{}));
+    collective.mma(pipeline, read, accum, k_tiles, mt, ss.tensors, mp);
+    collective.mma_tail(pipeline, read, k_tiles);
+    read.advance(k_tiles);
+    static_assert(decltype(size(accum))::value == 64, "a 64 x 128 fragment a warpgroup");
+    // The residual pairs first (all loads in flight), then x, its stores and the sums.
+    __half2 rv[32];
+#pragma unroll
+    for (int p = 0; p < 32; ++p) {
+      const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
+      const int rr = r < rows_here ? r : 0;
+      rv[p] = *reinterpret_cast<const __half2*>(a.res + (m0 + rr) * kN + n * kBN + c);
+    }
+    float sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int p = 0; p < 32; ++p) {
+      const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
+      const int h = r != r0;
+      const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
+      const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
+      const float2 r2 = __half22float2(rv[p]);
+      const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
+                                          fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
+      rv[p] = v;
+      if (r < rows_here) {
+        *reinterpret_cast<__half2*>(a.x + (m0 + r) * kN + n * kBN + c) = v;
+      }
+      const float2 f = __half22float2(v);
+      sum[h] += f.x + f.y;
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 1);
+      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 2);
+    }
+    const float cm[2] = {sum[0] * (1.0f / kBN), sum[1] * (1.0f / kBN)};
+    float q[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int p = 0; p < 32; ++p) {
+      const int h = get<0>(tCcD(2 * p)) != r0;
+      const float2 f = __half22float2(rv[p]);
+      q[h] += (f.x - cm[h]) * (f.x - cm[h]) + (f.y - cm[h]) * (f.y - cm[h]);
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      q[h] += __shfl_xor_sync(0xffffffffu, q[h], 1);
+      q[h] += __shfl_xor_sync(0xffffffffu, q[h], 2);
+      const float na = 128.0f * n, nb = 128.0f, nn = na + nb;
+      const float d = cm[h] - mean[h];
+      mean[h] += d * (nb / nn);
+      m2[h] += q[h] + d * d * (na * nb / nn);
+    }
+  }
+  if constexpr (!kNorm) return;
+  if (t == 0) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      ss.stats[2 * (r0 + 8 * h)] = mean[h];
+      ss.stats[2 * (r0 + 8 * h) + 1] = rsqrtf(m2[h] * (1.0f / kN) + a.eps);
+    }
+  }
+  consumer_barrier();  // the statistics, and this block's x stores, seen by every consumer
+  const int w8 = mt >> 5;
+  float gm[3][8], bt[3][8];
+#pragma unroll
+  for (int v = 0; v < 3; ++v) {
+    const uint4 gg = *reinterpret_cast<const uint4*>(a.gamma + 256 * v + 8 * lane);
+    const uint4 bb = *reinterpret_cast<const uint4*>(a.beta + 256 * v + 8 * lane);
+    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
+    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 gf = __half22float2(g2[e]), bf = __half22float2(b2[e]);
+      gm[v][2 * e] = gf.x;
+      gm[v][2 * e + 1] = gf.y;
+      bt[v][2 * e] = bf.x;
+      bt[v][2 * e + 1] = bf.y;
+    }
+  }
+  for (int i0 = 0; i0 < 16; i0 += 4) {
+    uint4 in[4][3];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int r = w8 * 16 + i0 + u;
+      const __half* xr = a.x + (m0 + (r < rows_here ? r : 0)) * kN;
+#pragma unroll
+      for (int v = 0; v < 3; ++v) {
+        in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int r = w8 * 16 + i0 + u;
+      if (r >= rows_here) break;
+      const float mu = ss.stats[2 * r], rs = ss.stats[2 * r + 1];
+#pragma unroll
+      for (int v = 0; v < 3; ++v) {
+        const __half2* x2 = reinterpret_cast<const __half2*>(&in[u][v]);
+        uint32_t out[2] = {0u, 0u};
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float2 f = __half22float2(x2[e]);
+          const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
+          const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
+          const uint32_t pair =
+              __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+          out[e >> 1] |= pair << (16 * (e & 1));
+        }
+        *reinterpret_cast<uint2*>(a.codes + (m0 + r) * kN + 256 * v + 8 * lane) =
+            make_uint2(out[0], out[1]);
+      }
+    }
+  }
+}
+
+typename Main::Params params(const Args& a) {
+  typename Main::Arguments args{};
+  args.ptr_A = reinterpret_cast<const E4*>(a.a);
+  args.ptr_B = reinterpret_cast<const E4*>(a.w);
+  get<0>(args.dA) = a.k;
+  get<2>(args.dA) = int64_t(a.m) * a.k;
+  get<0>(args.dB) = a.k;
+  get<2>(args.dB) = int64_t(kN) * a.k;
+  return Main::to_underlying_arguments(make_shape(a.m, static_cast<int>(kN), a.k, 1), args,
+                                       nullptr);
+}
+}  // namespace c3
+
 // The forms timed: the first kernel with and without the LayerNorm pass, the second with the
 // LayerNorm, its K steps with and without a wgmma batch in flight, and without the LayerNorm.
-constexpr int kVariants = 5;
+constexpr int kVariants = 7;
 const char* const kVariantNames[kVariants] = {
-    "one K loop for both warpgroups, + LayerNorm codes", "one K loop, GEMM alone (x)",
-    "warpgroups apart, + LayerNorm codes", "warpgroups apart, wgmma batch in flight, + LayerNorm",
-    "warpgroups apart, GEMM alone (x)"};
-constexpr bool kVariantNorm[kVariants] = {true, false, true, true, false};
+    "one K loop for both warpgroups, + LayerNorm codes",
+    "one K loop, GEMM alone (x)",
+    "warpgroups apart, + LayerNorm codes",
+    "warpgroups apart, wgmma batch in flight, + LayerNorm",
+    "warpgroups apart, GEMM alone (x)",
+    "CUTLASS mainloop, + LayerNorm codes",
+    "CUTLASS mainloop, GEMM alone (x)"};
+constexpr bool kVariantNorm[kVariants] = {true, false, true, true, false, true, false};
 
 void set_smem() {
+  CHECK(cudaFuncSetAttribute(c3::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c3::Smem))));
+  CHECK(cudaFuncSetAttribute(c3::kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c3::Smem))));
   CHECK(cudaFuncSetAttribute(norm_gemm_kernel<6, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(smem_bytes(6))));
   CHECK(cudaFuncSetAttribute(norm_gemm_kernel<6, false>,
@@ -615,8 +846,14 @@ void launch(int variant, const Args& a, cudaStream_t s) {
     case 3:
       norm_gemm_split_kernel<6, true, true><<<blocks, kThreads, smem_bytes_split(6), s>>>(a);
       break;
-    default:
+    case 4:
       norm_gemm_split_kernel<6, false, false><<<blocks, kThreads, smem_bytes_split(6), s>>>(a);
+      break;
+    case 5:
+      c3::kernel<true><<<blocks, 384, sizeof(c3::Smem), s>>>(c3::params(a), a);
+      break;
+    default:
+      c3::kernel<false><<<blocks, 384, sizeof(c3::Smem), s>>>(c3::params(a), a);
       break;
   }
 }
@@ -663,6 +900,8 @@ int main(int argc, char** argv) {
   CHECK(cudaMemcpy(dg, gamma.data(), kN * 2, cudaMemcpyHostToDevice));
   CHECK(cudaMemcpy(db, beta.data(), kN * 2, cudaMemcpyHostToDevice));
   set_smem();
+  std::printf("third form: %d pipeline stages, %zu bytes of shared memory\n",
+              static_cast<int>(c3::Main::DispatchPolicy::Stages), sizeof(c3::Smem));
   Args a{da, dw, dal, dbi, dres, dg, db, dx, dc, m, k, eps, r};
   cudaStream_t s;
   CHECK(cudaStreamCreate(&s));
