@@ -125,6 +125,104 @@ struct Args {
   float eps, r;  // r = 1 / out_scale
 };
 
+// gamma and beta at a lane's three 8-column pieces of a row (columns 256 v + 8 lane ..), as floats.
+__device__ __forceinline__ void load_gamma_beta(const Args& a, int lane, float (&gm)[3][8],
+                                                float (&bt)[3][8]) {
+#pragma unroll
+  for (int v = 0; v < 3; ++v) {
+    const uint4 gg = *reinterpret_cast<const uint4*>(a.gamma + 256 * v + 8 * lane);
+    const uint4 bb = *reinterpret_cast<const uint4*>(a.beta + 256 * v + 8 * lane);
+    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
+    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 gf = __half22float2(g2[e]), bf = __half22float2(b2[e]);
+      gm[v][2 * e] = gf.x;
+      gm[v][2 * e + 1] = gf.y;
+      bt[v][2 * e] = bf.x;
+      bt[v][2 * e + 1] = bf.y;
+    }
+  }
+}
+
+// The E4M3 codes of ((x - mean) rstd gamma + beta) r for a lane's three pieces of one row (x in
+// `in`), stored at codes_row.
+__device__ __forceinline__ void store_codes(const Args& a, const uint4 (&in)[3], float mu, float rs,
+                                            const float (&gm)[3][8], const float (&bt)[3][8],
+                                            uint8_t* codes_row, int lane) {
+#pragma unroll
+  for (int v = 0; v < 3; ++v) {
+    const __half2* x2 = reinterpret_cast<const __half2*>(&in[v]);
+    uint32_t out[2] = {0u, 0u};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 f = __half22float2(x2[e]);
+      const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
+      const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
+      const uint32_t pair =
+          __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+      out[e >> 1] |= pair << (16 * (e & 1));
+    }
+    *reinterpret_cast<uint2*>(codes_row + 256 * v + 8 * lane) = make_uint2(out[0], out[1]);
+  }
+}
+
+// The LayerNorm pass of warp w8 over rows 16 w8 .. 16 w8 + 15 of the block (their mean and rstd
+// in stats), four rows' loads in flight a lane.
+__device__ __forceinline__ void codes_pass(const Args& a, const float* stats, int64_t m0,
+                                           int rows_here, int w8, int lane) {
+  float gm[3][8], bt[3][8];
+  load_gamma_beta(a, lane, gm, bt);
+  for (int i0 = 0; i0 < 16; i0 += 4) {
+    uint4 in[4][3];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int r = w8 * 16 + i0 + u;
+      const __half* xr = a.x + (m0 + (r < rows_here ? r : 0)) * kN;
+#pragma unroll
+      for (int v = 0; v < 3; ++v) {
+        in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int r = w8 * 16 + i0 + u;
+      if (r >= rows_here) break;
+      store_codes(a, in[u], stats[2 * r], stats[2 * r + 1], gm, bt, a.codes + (m0 + r) * kN, lane);
+    }
+  }
+}
+
+// A row's chunk of 128 columns (16 fp16 pairs in each of the quad's four lanes, `pair(j)` this
+// lane's; `sum` this lane's sum of them): its mean and M2 across the quad, merged by chan_merge
+// (below) into the running ones over n0 values.
+__device__ __forceinline__ void chan_merge(float& mean, float& m2, float cm, float q, float n0);
+template <class Pair>
+__device__ __forceinline__ void merge_chunk(float sum, Pair pair, float& mean, float& m2,
+                                            float n0) {
+  sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+  sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+  const float cm = sum * (1.0f / kBN);
+  float q = 0.0f;
+#pragma unroll
+  for (int j = 0; j < 16; ++j) {
+    const float2 f = __half22float2(pair(j));
+    q += (f.x - cm) * (f.x - cm) + (f.y - cm) * (f.y - cm);
+  }
+  q += __shfl_xor_sync(0xffffffffu, q, 1);
+  q += __shfl_xor_sync(0xffffffffu, q, 2);
+  chan_merge(mean, m2, cm, q, n0);
+}
+
+// Chan et al.: a running mean and M2 over n0 values merged with a chunk of 128 (its mean cm and
+// M2 q).
+__device__ __forceinline__ void chan_merge(float& mean, float& m2, float cm, float q, float n0) {
+  const float nb = 128.0f, nn = n0 + nb;
+  const float d = cm - mean;
+  mean += d * (nb / nn);
+  m2 += q + d * d * (n0 * nb / nn);
+}
+
 template <int kKB, bool kNorm>
 __global__ void __launch_bounds__(kThreads, 1) norm_gemm_kernel(Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -242,22 +340,8 @@ __global__ void __launch_bounds__(kThreads, 1) norm_gemm_kernel(Args a) {
     }
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 1);
-      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 2);
-      const float cm = sum[h] * (1.0f / kBN);
-      float q = 0.0f;
-#pragma unroll
-      for (int j = 0; j < 16; ++j) {
-        const float2 f = __half22float2(xh[j][h]);
-        q += (f.x - cm) * (f.x - cm) + (f.y - cm) * (f.y - cm);
-      }
-      q += __shfl_xor_sync(0xffffffffu, q, 1);
-      q += __shfl_xor_sync(0xffffffffu, q, 2);
-      // Chan: n = 128 c before, 128 added.
-      const float na = 128.0f * c, nb = 128.0f, nn = na + nb;
-      const float d = cm - mean[h];
-      mean[h] += d * (nb / nn);
-      m2[h] += q + d * d * (na * nb / nn);
+      merge_chunk(
+          sum[h], [&](int j) { return xh[j][h]; }, mean[h], m2[h], 128.0f * c);
     }
     __syncthreads();
     // x out as 256-byte row pieces.
@@ -288,21 +372,7 @@ __global__ void __launch_bounds__(kThreads, 1) norm_gemm_kernel(Args a) {
   // The LayerNorm pass: warp w (0..7) takes rows 16w .. 16w + 15; a lane 3 pieces of 8 columns.
   const int w8 = tid >> 5;
   float gm[3][8], bt[3][8];
-#pragma unroll
-  for (int v = 0; v < 3; ++v) {
-    const uint4 gg = *reinterpret_cast<const uint4*>(a.gamma + 256 * v + 8 * lane);
-    const uint4 bb = *reinterpret_cast<const uint4*>(a.beta + 256 * v + 8 * lane);
-    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
-    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float2 gf = __half22float2(g2[e]), bf = __half22float2(b2[e]);
-      gm[v][2 * e] = gf.x;
-      gm[v][2 * e + 1] = gf.y;
-      bt[v][2 * e] = bf.x;
-      bt[v][2 * e + 1] = bf.y;
-    }
-  }
+  load_gamma_beta(a, lane, gm, bt);
 #pragma unroll 2
   for (int i = 0; i < 16; ++i) {
     const int r = w8 * 16 + i;
@@ -312,22 +382,7 @@ __global__ void __launch_bounds__(kThreads, 1) norm_gemm_kernel(Args a) {
     uint4 in[3];
 #pragma unroll
     for (int v = 0; v < 3; ++v) in[v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
-#pragma unroll
-    for (int v = 0; v < 3; ++v) {
-      const __half2* x2 = reinterpret_cast<const __half2*>(&in[v]);
-      uint32_t out[2] = {0u, 0u};
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float2 f = __half22float2(x2[e]);
-        const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
-        const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
-        const uint32_t pair =
-            __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
-        out[e >> 1] |= pair << (16 * (e & 1));
-      }
-      *reinterpret_cast<uint2*>(a.codes + (m0 + r) * kN + 256 * v + 8 * lane) =
-          make_uint2(out[0], out[1]);
-    }
+    store_codes(a, in, mu, rs, gm, bt, a.codes + (m0 + r) * kN, lane);
   }
 }
 
@@ -468,21 +523,8 @@ __global__ void __launch_bounds__(kThreads, 1) norm_gemm_split_kernel(Args a) {
 #pragma unroll
           for (int j = 0; j < 16; ++j) *reinterpret_cast<__half2*>(xp + 8 * j) = rv[j][h];
         }
-        sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 1);
-        sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 2);
-        const float cm = sum[h] * (1.0f / kBN);
-        float q = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 16; ++j) {
-          const float2 f = __half22float2(rv[j][h]);
-          q += (f.x - cm) * (f.x - cm) + (f.y - cm) * (f.y - cm);
-        }
-        q += __shfl_xor_sync(0xffffffffu, q, 1);
-        q += __shfl_xor_sync(0xffffffffu, q, 2);
-        const float na = 128.0f * (ls / kKB), nb = 128.0f, nn = na + nb;
-        const float d = cm - mean[mh][h];
-        mean[mh][h] += d * (nb / nn);
-        m2[mh][h] += q + d * d * (na * nb / nn);
+        merge_chunk(
+            sum[h], [&](int j) { return rv[j][h]; }, mean[mh][h], m2[mh][h], 128.0f * (ls / kKB));
       }
     }
   }
@@ -508,56 +550,7 @@ __global__ void __launch_bounds__(kThreads, 1) norm_gemm_split_kernel(Args a) {
   }
   __syncthreads();
   const int w8 = tid >> 5;
-  float gm[3][8], bt[3][8];
-#pragma unroll
-  for (int v = 0; v < 3; ++v) {
-    const uint4 gg = *reinterpret_cast<const uint4*>(a.gamma + 256 * v + 8 * lane);
-    const uint4 bb = *reinterpret_cast<const uint4*>(a.beta + 256 * v + 8 * lane);
-    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
-    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float2 gf = __half22float2(g2[e]), bf = __half22float2(b2[e]);
-      gm[v][2 * e] = gf.x;
-      gm[v][2 * e + 1] = gf.y;
-      bt[v][2 * e] = bf.x;
-      bt[v][2 * e + 1] = bf.y;
-    }
-  }
-  // Four rows' loads in flight a lane.
-  for (int i0 = 0; i0 < 16; i0 += 4) {
-    uint4 in[4][3];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int r = w8 * 16 + i0 + u;
-      const __half* xr = a.x + (m0 + (r < rows_here ? r : 0)) * kN;
-#pragma unroll
-      for (int v = 0; v < 3; ++v)
-        in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
-    }
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int r = w8 * 16 + i0 + u;
-      if (r >= rows_here) break;
-      const float mu = stats[2 * r], rs = stats[2 * r + 1];
-#pragma unroll
-      for (int v = 0; v < 3; ++v) {
-        const __half2* x2 = reinterpret_cast<const __half2*>(&in[u][v]);
-        uint32_t out[2] = {0u, 0u};
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float2 f = __half22float2(x2[e]);
-          const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
-          const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
-          const uint32_t pair =
-              __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
-          out[e >> 1] |= pair << (16 * (e & 1));
-        }
-        *reinterpret_cast<uint2*>(a.codes + (m0 + r) * kN + 256 * v + 8 * lane) =
-            make_uint2(out[0], out[1]);
-      }
-    }
-  }
+  codes_pass(a, stats, m0, rows_here, w8, lane);
 }
 
 size_t smem_bytes_split(int kb) {
@@ -717,10 +710,7 @@ __global__ void __launch_bounds__(384, 1)
     for (int h = 0; h < 2; ++h) {
       q[h] += __shfl_xor_sync(0xffffffffu, q[h], 1);
       q[h] += __shfl_xor_sync(0xffffffffu, q[h], 2);
-      const float na = 128.0f * n, nb = 128.0f, nn = na + nb;
-      const float d = cm[h] - mean[h];
-      mean[h] += d * (nb / nn);
-      m2[h] += q[h] + d * d * (na * nb / nn);
+      chan_merge(mean[h], m2[h], cm[h], q[h], 128.0f * n);
     }
   }
   if constexpr (!kNorm) return;
@@ -733,56 +723,7 @@ __global__ void __launch_bounds__(384, 1)
   }
   consumer_barrier();  // the statistics, and this block's x stores, seen by every consumer
   const int w8 = mt >> 5;
-  float gm[3][8], bt[3][8];
-#pragma unroll
-  for (int v = 0; v < 3; ++v) {
-    const uint4 gg = *reinterpret_cast<const uint4*>(a.gamma + 256 * v + 8 * lane);
-    const uint4 bb = *reinterpret_cast<const uint4*>(a.beta + 256 * v + 8 * lane);
-    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
-    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float2 gf = __half22float2(g2[e]), bf = __half22float2(b2[e]);
-      gm[v][2 * e] = gf.x;
-      gm[v][2 * e + 1] = gf.y;
-      bt[v][2 * e] = bf.x;
-      bt[v][2 * e + 1] = bf.y;
-    }
-  }
-  for (int i0 = 0; i0 < 16; i0 += 4) {
-    uint4 in[4][3];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int r = w8 * 16 + i0 + u;
-      const __half* xr = a.x + (m0 + (r < rows_here ? r : 0)) * kN;
-#pragma unroll
-      for (int v = 0; v < 3; ++v) {
-        in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int r = w8 * 16 + i0 + u;
-      if (r >= rows_here) break;
-      const float mu = ss.stats[2 * r], rs = ss.stats[2 * r + 1];
-#pragma unroll
-      for (int v = 0; v < 3; ++v) {
-        const __half2* x2 = reinterpret_cast<const __half2*>(&in[u][v]);
-        uint32_t out[2] = {0u, 0u};
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float2 f = __half22float2(x2[e]);
-          const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
-          const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
-          const uint32_t pair =
-              __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
-          out[e >> 1] |= pair << (16 * (e & 1));
-        }
-        *reinterpret_cast<uint2*>(a.codes + (m0 + r) * kN + 256 * v + 8 * lane) =
-            make_uint2(out[0], out[1]);
-      }
-    }
-  }
+  codes_pass(a, ss.stats, m0, rows_here, w8, lane);
 }
 
 typename Main::Params params(const Args& a) {
