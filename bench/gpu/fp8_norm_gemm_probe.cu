@@ -19,7 +19,8 @@
 // The second (norm_gemm_split_kernel) lets the two warpgroups run apart, each over alternate
 // column chunks of all 128 rows with its own W ring, so that one's epilogue meets the other's
 // wgmmas. The third (c3::kernel) drives CUTLASS's TMA warp-specialized mainloop collective (a
-// producer warp, two consumer warpgroups) over the six chunks with the second's epilogue.
+// producer warp, two consumer warpgroups) over the six chunks with the second's epilogue. The
+// fourth (c4::kernel) puts that mainloop in CUTLASS's ping-pong order and a persistent loop.
 //
 // Checked against a float64 host reference on sampled rows (x to fp16 rounding, codes within one
 // E4M3 step), timed with CUDA events. kNorm = false times the GEMM part alone.
@@ -30,7 +31,9 @@
 //   warpgroups apart, + LayerNorm codes 162.3 (a wgmma batch kept in flight: 169.4), GEMM
 //   alone 130.2.
 //   CUTLASS's cooperative TMA mainloop (third form, c3::kernel: 7 stages, 230,528 bytes of
-//   shared memory), + LayerNorm codes 234.5, GEMM alone 194.3.
+//   shared memory), + LayerNorm codes 234.5, GEMM alone 194.3;
+//   CUTLASS's ping-pong order, persistent, the LayerNorm pass in slices (fourth form, c4::kernel:
+//   6 stages, 200,832 bytes), + LayerNorm codes 318.0, GEMM alone 244.1.
 // All correct (x within fp16 rounding of float64, no code more than one step off; compute-
 // sanitizer memcheck clean), all slower: the first two's K loops alone lose to CUTLASS's kernel
 // by 50 us. Nsight Compute on the first: 2 warps a scheduler, 0.43 eligible, DRAM 40%, SM 30% --
@@ -38,15 +41,18 @@
 // tensor cores and DRAM waiting. The third has CUTLASS's loads but nothing overlaps its
 // epilogue (the two consumer warpgroups share each tile, and the residual and x move as 4-byte
 // fragment pieces) nor its LayerNorm pass (33-40 us in every form, as long as vitrt's own
-// LayerNorm kernel). What is left to try: the ping-pong order (one warpgroup's epilogue beside
-// the other's wgmmas) with the residual and x through shared memory and TMA, and a persistent
-// loop in which one warpgroup's LayerNorm pass runs beside the other's next row block.
+// LayerNorm kernel). The fourth has the ping-pong order and the persistent loop and is the
+// slowest: a warpgroup's epilogue of a whole 128 x 128 tile (64 residual pairs read and 64 x pairs
+// written as 4-byte pieces a thread, every coordinate from CuTe's identity tensor) outlasts the
+// other's K loop, and the ordered barrier makes the tensor cores wait for it. What is left to
+// try: the residual and x through shared memory and TMA (CUTLASS's own epilogue pattern, its
+// reads issued by the producer ahead of time), under the fourth form's order and loop.
 //
 // Build (CUTLASS's headers from scripts/setup.sh: CuTe's wgmma wrappers, the mainloop collective):
 //   C=third_party_data/cutlass
 //   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a -isystem $C/include -Isrc \
 //     --expt-relaxed-constexpr -o fp8_norm_gemm_probe bench/gpu/fp8_norm_gemm_probe.cu
-//   ./fp8_norm_gemm_probe [rows] [iterations]      (on the GPU machine)
+//   ./fp8_norm_gemm_probe [rows] [iterations]      (on the GPU machine; PROBE_ONLY=7,8 picks forms)
 #define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED 1
 
 #include <cuda_fp16.h>
@@ -581,6 +587,132 @@ int code_index(uint8_t c) {
   return (c & 0x80) ? -int(c & 0x7f) : int(c & 0x7f);
 }
 
+// What the third and fourth forms share around CUTLASS's mainloop collective.
+namespace coll {
+using namespace cute;
+using Tile = Shape<_128, _128, _128>;
+using Cluster = Shape<_1, _1, _1>;
+
+// CUTLASS's FP8 fast-accumulation mainloop for 128 x 128 x 128 tiles under a kernel schedule,
+// with as many stages as fit beside kCarve bytes of the kernel's own shared memory.
+template <class Schedule, int kCarve>
+using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, cutlass::float_e4m3_t,
+    cutlass::layout::RowMajor, 16, cutlass::float_e4m3_t, cutlass::layout::ColumnMajor, 16, float,
+    Tile, Cluster, cutlass::gemm::collective::StageCountAutoCarveout<kCarve>,
+    Schedule>::CollectiveOp;
+
+// The mainloop pipeline of thread tid (warp 0 the producer, warpgroups 1 and 2 the consumers;
+// `consumers` threads release each stage), its barriers initialized by the constructor.
+template <class Main>
+__device__ __forceinline__ typename Main::MainloopPipeline::Params pipe_params(
+    typename Main::Params const& mp, int tid, int consumers) {
+  using Pipe = typename Main::MainloopPipeline;
+  typename Pipe::Params pp;
+  const int wgi = tid >> 7, warp_in_wg = (tid >> 5) & 3;
+  if (wgi == 0 && warp_in_wg == 0) pp.role = Pipe::ThreadCategory::Producer;
+  if (wgi >= 1) pp.role = Pipe::ThreadCategory::Consumer;
+  pp.is_leader = (tid & 127) == 0;
+  pp.num_consumers = consumers;
+  pp.num_producers = Main::NumProducerThreadEvents;
+  pp.transaction_bytes = mp.tma_transaction_bytes;
+  return pp;
+}
+
+// The producer warp: the six chunks of row blocks first, first + step, ... below nblocks, in
+// order, then the pipeline's tail.
+template <class Main, class Inputs>
+__device__ __forceinline__ void produce(Main& collective, typename Main::Params const& mp,
+                                        typename Main::MainloopPipeline pipeline,
+                                        Inputs const& load_inputs, int k_tiles, int first, int step,
+                                        int nblocks, int lane,
+                                        typename Main::TensorStorage& tensors) {
+  auto write = cutlass::make_producer_start_state<typename Main::MainloopPipeline>();
+  auto gA_mkl = get<0>(load_inputs);
+  for (int rb = first; rb < nblocks; rb += step) {
+    for (int n = 0; n < kChunks; ++n) {
+      auto blk_coord = make_coord(rb, n, _, 0);
+      auto k_tile_iter = cute::make_coord_iterator(shape<3>(gA_mkl));
+      collective.load(mp, pipeline, write, load_inputs, blk_coord, k_tile_iter, k_tiles, lane, 0,
+                      tensors);
+      write.advance(k_tiles);
+    }
+  }
+  collective.load_tail(pipeline, write);
+}
+
+// Chunk n's epilogue over kPairs accumulator pairs: x = alpha acc + bias + residual (the
+// residual pairs loaded first, all in flight), stored where the row exists, kept in rv; each
+// row slot's sum of it (slot(r) of the pair's row).
+template <int kPairs, int kSlots, class Acc, class Coords, class Slot>
+__device__ __forceinline__ void residual_x(const Args& a, const Acc& accum, const Coords& tCcD,
+                                           int64_t m0, int rows_here, int n, __half2 (&rv)[kPairs],
+                                           float (&sum)[kSlots], Slot slot) {
+#pragma unroll
+  for (int p = 0; p < kPairs; ++p) {
+    const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
+    const int rr = r < rows_here ? r : 0;
+    rv[p] = *reinterpret_cast<const __half2*>(a.res + (m0 + rr) * kN + n * kBN + c);
+  }
+#pragma unroll
+  for (int i = 0; i < kSlots; ++i) sum[i] = 0.0f;
+#pragma unroll
+  for (int p = 0; p < kPairs; ++p) {
+    const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
+    const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
+    const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
+    const float2 r2 = __half22float2(rv[p]);
+    const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
+                                        fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
+    rv[p] = v;
+    if (r < rows_here) *reinterpret_cast<__half2*>(a.x + (m0 + r) * kN + n * kBN + c) = v;
+    const float2 f = __half22float2(v);
+    sum[slot(r)] += f.x + f.y;
+  }
+}
+
+// Each row slot's chunk mean and M2 (quad-reduced: a row's 128 columns lie in four lanes),
+// merged into the running mean and m2 over n0 values.
+template <int kPairs, int kSlots, class Coords, class Slot>
+__device__ __forceinline__ void merge_slots(const Coords& tCcD, const __half2 (&rv)[kPairs],
+                                            float (&sum)[kSlots], float (&mean)[kSlots],
+                                            float (&m2)[kSlots], float n0, Slot slot) {
+  float cm[kSlots], q[kSlots];
+#pragma unroll
+  for (int i = 0; i < kSlots; ++i) {
+    sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 1);
+    sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 2);
+    cm[i] = sum[i] * (1.0f / kBN);
+    q[i] = 0.0f;
+  }
+#pragma unroll
+  for (int p = 0; p < kPairs; ++p) {
+    const int i = slot(get<0>(tCcD(2 * p)));
+    const float2 f = __half22float2(rv[p]);
+    q[i] += (f.x - cm[i]) * (f.x - cm[i]) + (f.y - cm[i]) * (f.y - cm[i]);
+  }
+#pragma unroll
+  for (int i = 0; i < kSlots; ++i) {
+    q[i] += __shfl_xor_sync(0xffffffffu, q[i], 1);
+    q[i] += __shfl_xor_sync(0xffffffffu, q[i], 2);
+    chan_merge(mean[i], m2[i], cm[i], q[i], n0);
+  }
+}
+
+template <class Main>
+typename Main::Params mainloop_params(const Args& a) {
+  typename Main::Arguments args{};
+  args.ptr_A = reinterpret_cast<const cutlass::float_e4m3_t*>(a.a);
+  args.ptr_B = reinterpret_cast<const cutlass::float_e4m3_t*>(a.w);
+  get<0>(args.dA) = a.k;
+  get<2>(args.dA) = int64_t(a.m) * a.k;
+  get<0>(args.dB) = a.k;
+  get<2>(args.dB) = int64_t(kN) * a.k;
+  return Main::to_underlying_arguments(make_shape(a.m, static_cast<int>(kN), a.k, 1), args,
+                                       nullptr);
+}
+}  // namespace coll
+
 // Third form: CUTLASS's TMA warp-specialized mainloop (the collective vitrt's FP8 GEMMs use, here
 // the cooperative schedule: one producer warp, two consumer warpgroups of 64 rows on one 128 x 128
 // tile) driven by this kernel over the six column chunks of its 128 rows, the producer running
@@ -588,15 +720,11 @@ int code_index(uint8_t c) {
 // LayerNorm pass are the second form's.
 namespace c3 {
 using namespace cute;
-using E4 = cutlass::float_e4m3_t;
-using Tile = Shape<_128, _128, _128>;
-using Cluster = Shape<_1, _1, _1>;
+using coll::Cluster;
+using coll::Tile;
 constexpr int kStatBytes = kBM * 2 * 4;
-using Main = typename cutlass::gemm::collective::CollectiveBuilder<
-    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, E4, cutlass::layout::RowMajor, 16, E4,
-    cutlass::layout::ColumnMajor, 16, float, Tile, Cluster,
-    cutlass::gemm::collective::StageCountAutoCarveout<kStatBytes + 256>,
-    cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum>::CollectiveOp;
+using Main = coll::Mainloop<cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum,
+                            kStatBytes + 256>;
 using TiledMma = typename Main::TiledMma;
 using Pipe = typename Main::MainloopPipeline;
 using PipeState = typename Main::PipelineState;
@@ -617,14 +745,7 @@ __global__ void __launch_bounds__(384, 1)
   extern __shared__ __align__(1024) char smem_buf[];
   Smem& ss = *reinterpret_cast<Smem*>(smem_buf);
   const int tid = threadIdx.x, wgi = tid >> 7, warp_in_wg = (tid >> 5) & 3, lane = tid & 31;
-  typename Pipe::Params pp;
-  if (wgi == 0 && warp_in_wg == 0) pp.role = Pipe::ThreadCategory::Producer;
-  if (wgi >= 1) pp.role = Pipe::ThreadCategory::Consumer;
-  pp.is_leader = (tid & 127) == 0;
-  pp.num_consumers = 256;
-  pp.num_producers = Main::NumProducerThreadEvents;
-  pp.transaction_bytes = mp.tma_transaction_bytes;
-  Pipe pipeline(ss.pipeline, pp, Cluster{});
+  Pipe pipeline(ss.pipeline, coll::pipe_params<Main>(mp, tid, 256), Cluster{});
   __syncthreads();  // the pipeline's barriers initialized
 
   Main collective;
@@ -639,15 +760,8 @@ __global__ void __launch_bounds__(384, 1)
   if (wgi == 0) {
     cutlass::arch::warpgroup_reg_dealloc<40>();
     if (warp_in_wg == 0) {
-      PipeState write = cutlass::make_producer_start_state<Pipe>();
-      for (int n = 0; n < kChunks; ++n) {
-        auto blk_coord = make_coord(m_blk, n, _, 0);
-        auto k_tile_iter = cute::make_coord_iterator(shape<3>(gA_mkl));
-        collective.load(mp, pipeline, write, load_inputs, blk_coord, k_tile_iter, k_tiles, lane, 0,
-                        ss.tensors);
-        write.advance(k_tiles);
-      }
-      collective.load_tail(pipeline, write);
+      coll::produce(collective, mp, pipeline, load_inputs, k_tiles, m_blk, 1, m_blk + 1, lane,
+                    ss.tensors);
     }
     return;
   }
@@ -668,50 +782,11 @@ __global__ void __launch_bounds__(384, 1)
     collective.mma_tail(pipeline, read, k_tiles);
     read.advance(k_tiles);
     static_assert(decltype(size(accum))::value == 64, "a 64 x 128 fragment a warpgroup");
-    // The residual pairs first (all loads in flight), then x, its stores and the sums.
+    const auto slot = [r0](int r) { return r != r0 ? 1 : 0; };
     __half2 rv[32];
-#pragma unroll
-    for (int p = 0; p < 32; ++p) {
-      const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
-      const int rr = r < rows_here ? r : 0;
-      rv[p] = *reinterpret_cast<const __half2*>(a.res + (m0 + rr) * kN + n * kBN + c);
-    }
-    float sum[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int p = 0; p < 32; ++p) {
-      const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
-      const int h = r != r0;
-      const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
-      const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
-      const float2 r2 = __half22float2(rv[p]);
-      const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
-                                          fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
-      rv[p] = v;
-      if (r < rows_here) {
-        *reinterpret_cast<__half2*>(a.x + (m0 + r) * kN + n * kBN + c) = v;
-      }
-      const float2 f = __half22float2(v);
-      sum[h] += f.x + f.y;
-    }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 1);
-      sum[h] += __shfl_xor_sync(0xffffffffu, sum[h], 2);
-    }
-    const float cm[2] = {sum[0] * (1.0f / kBN), sum[1] * (1.0f / kBN)};
-    float q[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int p = 0; p < 32; ++p) {
-      const int h = get<0>(tCcD(2 * p)) != r0;
-      const float2 f = __half22float2(rv[p]);
-      q[h] += (f.x - cm[h]) * (f.x - cm[h]) + (f.y - cm[h]) * (f.y - cm[h]);
-    }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      q[h] += __shfl_xor_sync(0xffffffffu, q[h], 1);
-      q[h] += __shfl_xor_sync(0xffffffffu, q[h], 2);
-      chan_merge(mean[h], m2[h], cm[h], q[h], 128.0f * n);
-    }
+    float sum[2];
+    coll::residual_x(a, accum, tCcD, m0, rows_here, n, rv, sum, slot);
+    coll::merge_slots(tCcD, rv, sum, mean, m2, 128.0f * n, slot);
   }
   if constexpr (!kNorm) return;
   if (t == 0) {
@@ -726,22 +801,149 @@ __global__ void __launch_bounds__(384, 1)
   codes_pass(a, ss.stats, m0, rows_here, w8, lane);
 }
 
-typename Main::Params params(const Args& a) {
-  typename Main::Arguments args{};
-  args.ptr_A = reinterpret_cast<const E4*>(a.a);
-  args.ptr_B = reinterpret_cast<const E4*>(a.w);
-  get<0>(args.dA) = a.k;
-  get<2>(args.dA) = int64_t(a.m) * a.k;
-  get<0>(args.dB) = a.k;
-  get<2>(args.dB) = int64_t(kN) * a.k;
-  return Main::to_underlying_arguments(make_shape(a.m, static_cast<int>(kN), a.k, 1), args,
-                                       nullptr);
-}
 }  // namespace c3
+
+// Fourth form: CUTLASS's ping-pong order (each consumer warpgroup a whole 128 x 128 tile, the
+// two taking turns: one's epilogue beside the other's wgmmas, CUTLASS's ordered barrier between
+// them), warpgroup w taking chunks w, w + 2, w + 4 of each row block, and persistent: a block
+// walks row blocks blockIdx.x, + gridDim.x, ..., and the LayerNorm pass of the previous row block
+// runs in slices inside this one's epilogues (a third of a warpgroup's 64 rows each), so that its
+// reads and code stores fall beside wgmmas and not all in one wave.
+namespace c4 {
+using namespace cute;
+using coll::Cluster;
+using coll::Tile;
+using Order = cutlass::OrderedSequenceBarrier<2, 2>;
+constexpr int kCarve = 2 * 2 * kBM * 2 * 4 + 1024;
+using Main = coll::Mainloop<cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum, kCarve>;
+using TiledMma = typename Main::TiledMma;
+using Pipe = typename Main::MainloopPipeline;
+using PipeState = typename Main::PipelineState;
+
+struct Smem {
+  typename Main::TensorStorage tensors;
+  typename Main::PipelineStorage pipeline;
+  alignas(16) typename Order::SharedStorage order;
+  alignas(16) float part[2][2][kBM][2];  // [row block & 1][warpgroup][row]: mean, M2 over 384
+};
+
+// Both consumer warpgroups (256 threads) meet at named barrier `id`.
+__device__ __forceinline__ void pair_sync(int id) {
+  asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory");
+}
+
+// The LayerNorm pass over rows [begin, end) of the row block at m0, its statistics the two
+// warpgroups' halves in part; a warpgroup's four warps take every fourth row.
+__device__ __forceinline__ void codes_rows(const Args& a, const float (&part)[2][kBM][2],
+                                           int64_t m0, int rows_here, int begin, int end, int warp,
+                                           int lane) {
+  float gm[3][8], bt[3][8];
+  load_gamma_beta(a, lane, gm, bt);
+  for (int r = begin + warp; r < end && r < rows_here; r += 4) {
+    const float ma = part[0][r][0], qa = part[0][r][1], mb = part[1][r][0], qb = part[1][r][1];
+    const float d = mb - ma;
+    const float mu = 0.5f * (ma + mb);
+    const float rs = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + a.eps);
+    const __half* xr = a.x + (m0 + r) * kN;
+    uint4 in[3];
+#pragma unroll
+    for (int v = 0; v < 3; ++v) in[v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+    store_codes(a, in, mu, rs, gm, bt, a.codes + (m0 + r) * kN, lane);
+  }
+}
+
+template <bool kNorm>
+__global__ void __launch_bounds__(384, 1)
+    kernel(CUTLASS_GRID_CONSTANT typename Main::Params const mp, Args a) {
+  extern __shared__ __align__(1024) char smem_buf[];
+  Smem& ss = *reinterpret_cast<Smem*>(smem_buf);
+  const int tid = threadIdx.x, wgi = tid >> 7, warp_in_wg = (tid >> 5) & 3, lane = tid & 31;
+  Pipe pipeline(ss.pipeline, coll::pipe_params<Main>(mp, tid, 128), Cluster{});
+  typename Order::Params op;
+  op.group_id = wgi >= 1 ? wgi - 1 : 0;
+  op.group_size = 128;
+  Order order(ss.order, op);
+  __syncthreads();  // the pipeline's and the order's barriers initialized
+
+  Main collective;
+  auto problem = make_shape(a.m, static_cast<int>(kN), a.k, 1);
+  auto load_inputs = collective.load_init(problem, mp);
+  Tensor gA_mkl = get<0>(load_inputs);
+  const int k_tiles = static_cast<int>(size<3>(gA_mkl));
+  const int nblocks = (a.m + kBM - 1) / kBM;
+
+  if (wgi == 0) {
+    cutlass::arch::warpgroup_reg_dealloc<40>();
+    if (warp_in_wg == 0) {
+      coll::produce(collective, mp, pipeline, load_inputs, k_tiles, static_cast<int>(blockIdx.x),
+                    static_cast<int>(gridDim.x), nblocks, lane, ss.tensors);
+    }
+    return;
+  }
+  cutlass::arch::warpgroup_reg_alloc<232>();
+  const int w = wgi - 1, wt = tid & 127, warp = wt >> 5, t = lane & 3;
+  TiledMma tiled_mma;
+  auto thr = tiled_mma.get_thread_slice(wt);
+  Tensor cD = make_identity_tensor(make_shape(Int<kBM>{}, Int<kBN>{}));
+  Tensor tCcD = thr.partition_C(cD);
+  static_assert(decltype(size(tCcD))::value == 128, "a 128 x 128 fragment a warpgroup");
+  PipeState read;
+  if (w == 1) read.advance(k_tiles);
+  // This thread's four rows: slot s = 2 (r >= 64) + (r % 16 >= 8).
+  const auto slot_of = [](int r) { return (r >= 64 ? 2 : 0) + ((r & 15) >= 8 ? 1 : 0); };
+  int row_of_slot[4];
+#pragma unroll
+  for (int i = 0; i < 128; ++i) row_of_slot[slot_of(get<0>(tCcD(i)))] = get<0>(tCcD(i));
+  int64_t prev_m0 = 0;
+  int prev_rows = 0, blocks_done = 0;
+  for (int rb = blockIdx.x; rb < nblocks; rb += gridDim.x, ++blocks_done) {
+    const int64_t m0 = int64_t(rb) * kBM;
+    const int rows_here = a.m - m0 < kBM ? static_cast<int>(a.m - m0) : kBM;
+    // The previous row block's statistics and x are complete once both warpgroups got here.
+    if (kNorm && blocks_done > 0) pair_sync(8 + ((blocks_done - 1) & 1));
+    float mean[4] = {0.0f, 0.0f, 0.0f, 0.0f}, m2[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int k = 0; k < kChunks / 2; ++k) {
+      const int n = 2 * k + w;
+      auto accum = partition_fragment_C(tiled_mma, take<0, 2>(Tile{}));
+      order.wait();
+      collective.mma(pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
+      order.arrive();
+      collective.mma_tail(pipeline, read, k_tiles);
+      read.advance(2 * k_tiles);
+      order.wait();
+      __half2 rv[64];
+      float sum[4];
+      coll::residual_x(a, accum, tCcD, m0, rows_here, n, rv, sum, slot_of);
+      coll::merge_slots(tCcD, rv, sum, mean, m2, 128.0f * k, slot_of);
+      // A third of this warpgroup's half of the previous row block's LayerNorm pass.
+      if (kNorm && blocks_done > 0) {
+        const int begin = 64 * w + 22 * k, end = k == 2 ? 64 * w + 64 : begin + 22;
+        codes_rows(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, begin, end, warp, lane);
+      }
+      order.arrive();
+    }
+    if (t == 0) {
+#pragma unroll
+      for (int s4 = 0; s4 < 4; ++s4) {
+        ss.part[blocks_done & 1][w][row_of_slot[s4]][0] = mean[s4];
+        ss.part[blocks_done & 1][w][row_of_slot[s4]][1] = m2[s4];
+      }
+    }
+    prev_m0 = m0;
+    prev_rows = rows_here;
+  }
+  if (kNorm && blocks_done > 0) {
+    pair_sync(8 + ((blocks_done - 1) & 1));
+    codes_rows(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, 64 * w, 64 * w + 64, warp,
+               lane);
+  }
+}
+
+}  // namespace c4
 
 // The forms timed: the first kernel with and without the LayerNorm pass, the second with the
 // LayerNorm, its K steps with and without a wgmma batch in flight, and without the LayerNorm.
-constexpr int kVariants = 7;
+constexpr int kVariants = 9;
 const char* const kVariantNames[kVariants] = {
     "one K loop for both warpgroups, + LayerNorm codes",
     "one K loop, GEMM alone (x)",
@@ -749,10 +951,16 @@ const char* const kVariantNames[kVariants] = {
     "warpgroups apart, wgmma batch in flight, + LayerNorm",
     "warpgroups apart, GEMM alone (x)",
     "CUTLASS mainloop, + LayerNorm codes",
-    "CUTLASS mainloop, GEMM alone (x)"};
-constexpr bool kVariantNorm[kVariants] = {true, false, true, true, false, true, false};
+    "CUTLASS mainloop, GEMM alone (x)",
+    "CUTLASS ping-pong, persistent, + LayerNorm codes",
+    "CUTLASS ping-pong, persistent, GEMM alone (x)"};
+constexpr bool kVariantNorm[kVariants] = {true, false, true, true, false, true, false, true, false};
 
 void set_smem() {
+  CHECK(cudaFuncSetAttribute(c4::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c4::Smem))));
+  CHECK(cudaFuncSetAttribute(c4::kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c4::Smem))));
   CHECK(cudaFuncSetAttribute(c3::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(sizeof(c3::Smem))));
   CHECK(cudaFuncSetAttribute(c3::kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -791,11 +999,24 @@ void launch(int variant, const Args& a, cudaStream_t s) {
       norm_gemm_split_kernel<6, false, false><<<blocks, kThreads, smem_bytes_split(6), s>>>(a);
       break;
     case 5:
-      c3::kernel<true><<<blocks, 384, sizeof(c3::Smem), s>>>(c3::params(a), a);
+      c3::kernel<true><<<blocks, 384, sizeof(c3::Smem), s>>>(coll::mainloop_params<c3::Main>(a), a);
       break;
-    default:
-      c3::kernel<false><<<blocks, 384, sizeof(c3::Smem), s>>>(c3::params(a), a);
+    case 6:
+      c3::kernel<false>
+          <<<blocks, 384, sizeof(c3::Smem), s>>>(coll::mainloop_params<c3::Main>(a), a);
       break;
+    default: {
+      int sms = 0;
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+      const unsigned grid = std::min<unsigned>(blocks, static_cast<unsigned>(sms));
+      if (variant == 7) {
+        c4::kernel<true><<<grid, 384, sizeof(c4::Smem), s>>>(coll::mainloop_params<c4::Main>(a), a);
+      } else {
+        c4::kernel<false>
+            <<<grid, 384, sizeof(c4::Smem), s>>>(coll::mainloop_params<c4::Main>(a), a);
+      }
+      break;
+    }
   }
 }
 
@@ -841,8 +1062,9 @@ int main(int argc, char** argv) {
   CHECK(cudaMemcpy(dg, gamma.data(), kN * 2, cudaMemcpyHostToDevice));
   CHECK(cudaMemcpy(db, beta.data(), kN * 2, cudaMemcpyHostToDevice));
   set_smem();
-  std::printf("third form: %d pipeline stages, %zu bytes of shared memory\n",
-              static_cast<int>(c3::Main::DispatchPolicy::Stages), sizeof(c3::Smem));
+  std::printf("third form: %d pipeline stages, %zu bytes of shared memory; fourth: %d, %zu\n",
+              static_cast<int>(c3::Main::DispatchPolicy::Stages), sizeof(c3::Smem),
+              static_cast<int>(c4::Main::DispatchPolicy::Stages), sizeof(c4::Smem));
   Args a{da, dw, dal, dbi, dres, dg, db, dx, dc, m, k, eps, r};
   cudaStream_t s;
   CHECK(cudaStreamCreate(&s));
@@ -853,7 +1075,16 @@ int main(int argc, char** argv) {
   cudaEvent_t e0, e1;
   CHECK(cudaEventCreate(&e0));
   CHECK(cudaEventCreate(&e1));
+  // PROBE_ONLY=7,8 runs those forms alone.
+  const char* only = std::getenv("PROBE_ONLY");
   for (int variant = 0; variant < kVariants; ++variant) {
+    if (only != nullptr) {
+      bool listed = false;
+      for (const char* q = only; *q != '\0'; ++q) {
+        if (std::atoi(q) == variant && (q == only || q[-1] == ',')) listed = true;
+      }
+      if (!listed) continue;
+    }
     // Check sampled rows against float64 (x always; the codes where the form writes them).
     CHECK(cudaMemsetAsync(dx, 0, size_t(m) * kN * 2, s));
     CHECK(cudaMemsetAsync(dc, 0, size_t(m) * kN, s));
