@@ -20,7 +20,10 @@
 // column chunks of all 128 rows with its own W ring, so that one's epilogue meets the other's
 // wgmmas. The third (c3::kernel) drives CUTLASS's TMA warp-specialized mainloop collective (a
 // producer warp, two consumer warpgroups) over the six chunks with the second's epilogue. The
-// fourth (c4::kernel) puts that mainloop in CUTLASS's ping-pong order and a persistent loop.
+// fourth (c4::kernel<kNorm, false>) puts that mainloop in CUTLASS's ping-pong order and a
+// persistent loop. The fifth (c4::kernel<kNorm, true>) is the fourth with the residual tile
+// brought into shared memory by cp.async during the K loop and x leaving through the same
+// buffer as 16-byte row pieces; built after the session's GPU time ran out: NOT YET RUN.
 //
 // Checked against a float64 host reference on sampled rows (x to fp16 rounding, codes within one
 // E4M3 step), timed with CUDA events. kNorm = false times the GEMM part alone.
@@ -45,8 +48,8 @@
 // slowest: a warpgroup's epilogue of a whole 128 x 128 tile (64 residual pairs read and 64 x pairs
 // written as 4-byte pieces a thread, every coordinate from CuTe's identity tensor) outlasts the
 // other's K loop, and the ordered barrier makes the tensor cores wait for it. What is left to
-// try: the residual and x through shared memory and TMA (CUTLASS's own epilogue pattern, its
-// reads issued by the producer ahead of time), under the fourth form's order and loop.
+// try: the residual and x through shared memory (the fifth form, not yet run: PROBE_ONLY=9,10),
+// then TMA for them as in CUTLASS's own epilogue, under the fourth form's order and loop.
 //
 // Build (CUTLASS's headers from scripts/setup.sh: CuTe's wgmma wrappers, the mainloop collective):
 //   C=third_party_data/cutlass
@@ -814,17 +817,21 @@ using namespace cute;
 using coll::Cluster;
 using coll::Tile;
 using Order = cutlass::OrderedSequenceBarrier<2, 2>;
-constexpr int kCarve = 2 * 2 * kBM * 2 * 4 + 1024;
-using Main = coll::Mainloop<cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum, kCarve>;
-using TiledMma = typename Main::TiledMma;
-using Pipe = typename Main::MainloopPipeline;
-using PipeState = typename Main::PipelineState;
 
-struct Smem {
-  typename Main::TensorStorage tensors;
-  typename Main::PipelineStorage pipeline;
-  alignas(16) typename Order::SharedStorage order;
-  alignas(16) float part[2][2][kBM][2];  // [row block & 1][warpgroup][row]: mean, M2 over 384
+// kStaged (the fifth form): each warpgroup's residual tile lands in shared memory by cp.async
+// while its K loop runs, x goes back through the same buffer and out as 16-byte row pieces.
+template <bool kStaged>
+struct Form {
+  static constexpr int kStage = kStaged ? kBM * kXPitch : 16;
+  static constexpr int kCarve = 2 * 2 * kBM * 2 * 4 + 2 * kStage + 1024;
+  using Main = coll::Mainloop<cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum, kCarve>;
+  struct Smem {
+    typename Main::TensorStorage tensors;
+    typename Main::PipelineStorage pipeline;
+    alignas(16) typename Order::SharedStorage order;
+    alignas(16) float part[2][2][kBM][2];  // [row block & 1][warpgroup][row]: mean, M2 over 384
+    alignas(16) unsigned char stage[2][kStage];  // [warpgroup]: the residual, then x
+  };
 };
 
 // Both consumer warpgroups (256 threads) meet at named barrier `id`.
@@ -852,9 +859,19 @@ __device__ __forceinline__ void codes_rows(const Args& a, const float (&part)[2]
   }
 }
 
-template <bool kNorm>
+// One consumer warpgroup (128 threads, named barrier 10 + w).
+__device__ __forceinline__ void wg_sync(int w) {
+  asm volatile("bar.sync %0, 128;\n" ::"r"(10 + w) : "memory");
+}
+
+template <bool kNorm, bool kStaged>
 __global__ void __launch_bounds__(384, 1)
-    kernel(CUTLASS_GRID_CONSTANT typename Main::Params const mp, Args a) {
+    kernel(CUTLASS_GRID_CONSTANT typename Form<kStaged>::Main::Params const mp, Args a) {
+  using Main = typename Form<kStaged>::Main;
+  using Smem = typename Form<kStaged>::Smem;
+  using TiledMma = typename Main::TiledMma;
+  using Pipe = typename Main::MainloopPipeline;
+  using PipeState = typename Main::PipelineState;
   extern __shared__ __align__(1024) char smem_buf[];
   Smem& ss = *reinterpret_cast<Smem*>(smem_buf);
   const int tid = threadIdx.x, wgi = tid >> 7, warp_in_wg = (tid >> 5) & 3, lane = tid & 31;
@@ -904,6 +921,18 @@ __global__ void __launch_bounds__(384, 1)
     float mean[4] = {0.0f, 0.0f, 0.0f, 0.0f}, m2[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int k = 0; k < kChunks / 2; ++k) {
       const int n = 2 * k + w;
+      unsigned char* st = ss.stage[w];
+      if constexpr (kStaged) {
+        // The residual tile (128 rows x 256 bytes) in flight while the K loop runs.
+#pragma unroll
+        for (int i = 0; i < 16; ++i) {
+          const int e = wt + i * 128, r = e >> 4, cc = e & 15;
+          const bool ok = r < rows_here;
+          vitrt::cuda::cp_async16(st + r * kXPitch + cc * 16,
+                                  a.res + (m0 + (ok ? r : 0)) * kN + n * kBN + cc * 8, ok);
+        }
+        vitrt::cuda::cp_async_commit();
+      }
       auto accum = partition_fragment_C(tiled_mma, take<0, 2>(Tile{}));
       order.wait();
       collective.mma(pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
@@ -913,7 +942,40 @@ __global__ void __launch_bounds__(384, 1)
       order.wait();
       __half2 rv[64];
       float sum[4];
-      coll::residual_x(a, accum, tCcD, m0, rows_here, n, rv, sum, slot_of);
+      if constexpr (kStaged) {
+        vitrt::cuda::cp_async_wait<0>();
+        wg_sync(w);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) sum[i] = 0.0f;
+          // Fragment pair (r, c) at r * kXPitch + 2c: the quad's rows 68 words apart, no two lanes
+          // of a warp on one bank.
+#pragma unroll
+        for (int p = 0; p < 64; ++p) {
+          const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
+          __half2* q = reinterpret_cast<__half2*>(st + r * kXPitch + 2 * c);
+          const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
+          const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
+          const float2 r2 = __half22float2(*q);
+          const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
+                                              fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
+          *q = v;
+          rv[p] = v;
+          const float2 f = __half22float2(v);
+          sum[slot_of(r)] += f.x + f.y;
+        }
+        wg_sync(w);
+#pragma unroll
+        for (int i = 0; i < 16; ++i) {
+          const int e = wt + i * 128, r = e >> 4, cc = e & 15;
+          if (r < rows_here) {
+            *reinterpret_cast<uint4*>(a.x + (m0 + r) * kN + n * kBN + cc * 8) =
+                *reinterpret_cast<const uint4*>(st + r * kXPitch + cc * 16);
+          }
+        }
+        wg_sync(w);  // the buffer free for the next residual tile
+      } else {
+        coll::residual_x(a, accum, tCcD, m0, rows_here, n, rv, sum, slot_of);
+      }
       coll::merge_slots(tCcD, rv, sum, mean, m2, 128.0f * k, slot_of);
       // A third of this warpgroup's half of the previous row block's LayerNorm pass.
       if (kNorm && blocks_done > 0) {
@@ -943,7 +1005,7 @@ __global__ void __launch_bounds__(384, 1)
 
 // The forms timed: the first kernel with and without the LayerNorm pass, the second with the
 // LayerNorm, its K steps with and without a wgmma batch in flight, and without the LayerNorm.
-constexpr int kVariants = 9;
+constexpr int kVariants = 11;
 const char* const kVariantNames[kVariants] = {
     "one K loop for both warpgroups, + LayerNorm codes",
     "one K loop, GEMM alone (x)",
@@ -953,14 +1015,21 @@ const char* const kVariantNames[kVariants] = {
     "CUTLASS mainloop, + LayerNorm codes",
     "CUTLASS mainloop, GEMM alone (x)",
     "CUTLASS ping-pong, persistent, + LayerNorm codes",
-    "CUTLASS ping-pong, persistent, GEMM alone (x)"};
-constexpr bool kVariantNorm[kVariants] = {true, false, true, true, false, true, false, true, false};
+    "CUTLASS ping-pong, persistent, GEMM alone (x)",
+    "ping-pong, residual and x staged, + LayerNorm codes",
+    "ping-pong, residual and x staged, GEMM alone (x)"};
+constexpr bool kVariantNorm[kVariants] = {true,  false, true,  true, false, true,
+                                          false, true,  false, true, false};
 
 void set_smem() {
-  CHECK(cudaFuncSetAttribute(c4::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             int(sizeof(c4::Smem))));
-  CHECK(cudaFuncSetAttribute(c4::kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             int(sizeof(c4::Smem))));
+  CHECK(cudaFuncSetAttribute(c4::kernel<true, false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c4::Form<false>::Smem))));
+  CHECK(cudaFuncSetAttribute(c4::kernel<false, false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c4::Form<false>::Smem))));
+  CHECK(cudaFuncSetAttribute(c4::kernel<true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c4::Form<true>::Smem))));
+  CHECK(cudaFuncSetAttribute(c4::kernel<false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c4::Form<true>::Smem))));
   CHECK(cudaFuncSetAttribute(c3::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(sizeof(c3::Smem))));
   CHECK(cudaFuncSetAttribute(c3::kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -1009,11 +1078,20 @@ void launch(int variant, const Args& a, cudaStream_t s) {
       int sms = 0;
       cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
       const unsigned grid = std::min<unsigned>(blocks, static_cast<unsigned>(sms));
+      using F4 = c4::Form<false>;
+      using F5 = c4::Form<true>;
       if (variant == 7) {
-        c4::kernel<true><<<grid, 384, sizeof(c4::Smem), s>>>(coll::mainloop_params<c4::Main>(a), a);
+        c4::kernel<true, false>
+            <<<grid, 384, sizeof(F4::Smem), s>>>(coll::mainloop_params<F4::Main>(a), a);
+      } else if (variant == 8) {
+        c4::kernel<false, false>
+            <<<grid, 384, sizeof(F4::Smem), s>>>(coll::mainloop_params<F4::Main>(a), a);
+      } else if (variant == 9) {
+        c4::kernel<true, true>
+            <<<grid, 384, sizeof(F5::Smem), s>>>(coll::mainloop_params<F5::Main>(a), a);
       } else {
-        c4::kernel<false>
-            <<<grid, 384, sizeof(c4::Smem), s>>>(coll::mainloop_params<c4::Main>(a), a);
+        c4::kernel<false, true>
+            <<<grid, 384, sizeof(F5::Smem), s>>>(coll::mainloop_params<F5::Main>(a), a);
       }
       break;
     }
@@ -1064,7 +1142,11 @@ int main(int argc, char** argv) {
   set_smem();
   std::printf("third form: %d pipeline stages, %zu bytes of shared memory; fourth: %d, %zu\n",
               static_cast<int>(c3::Main::DispatchPolicy::Stages), sizeof(c3::Smem),
-              static_cast<int>(c4::Main::DispatchPolicy::Stages), sizeof(c4::Smem));
+              static_cast<int>(c4::Form<false>::Main::DispatchPolicy::Stages),
+              sizeof(c4::Form<false>::Smem));
+  std::printf("fifth form: %d pipeline stages, %zu bytes of shared memory\n",
+              static_cast<int>(c4::Form<true>::Main::DispatchPolicy::Stages),
+              sizeof(c4::Form<true>::Smem));
   Args a{da, dw, dal, dbi, dres, dg, db, dx, dc, m, k, eps, r};
   cudaStream_t s;
   CHECK(cudaStreamCreate(&s));
