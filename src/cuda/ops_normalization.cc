@@ -401,15 +401,19 @@ class LayerNormKernel final : public CudaKernel {
   // zero_addend: AddLayerNorm's b is a constant of zeros and nothing shows the sum (no sum
   // output, no fake quantization of b): the kernel leaves b out (fuse_quant_producers turns a
   // LayerNorm writing codes into such an AddLayerNorm).
+  // constant_gate: ln_half2_codes_ok's answer where gamma (and beta, if any) are plan constants,
+  // found once when the kernel is made; without it each launch asks on the host copies it gets.
   LayerNormKernel(int64_t axis, float epsilon, bool residual, OutputCodes codes = OutputCodes{},
-                  bool rms = false, NormQuant quant = NormQuant{}, bool zero_addend = false)
+                  bool rms = false, NormQuant quant = NormQuant{}, bool zero_addend = false,
+                  std::optional<bool> constant_gate = std::nullopt)
       : axis_(axis),
         epsilon_(epsilon),
         residual_(residual),
         codes_(codes),
         rms_(rms),
         quant_(quant),
-        zero_addend_(zero_addend) {}
+        zero_addend_(zero_addend),
+        constant_gate_(constant_gate) {}
   Status run(const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
              const LaunchContext& ctx) override {
     const DeviceTensor& a = *in[0];
@@ -451,17 +455,11 @@ class LayerNormKernel final : public CudaKernel {
     bool half2_codes = false;
     if (t == Elt::kF16 && codes_.any() && !codes_.int8 && !rms_ && gamma.host != nullptr &&
         (beta == nullptr || beta->host != nullptr)) {
-      // gamma and beta are the plan's constants: their largest |value| is found once, not on
-      // every launch (each eager run, each captured shape).
-      const Tensor* beta_host = beta != nullptr ? beta->host : nullptr;
-      if (gate_gamma_ != gamma.host || gate_beta_ != beta_host || gate_cols_ != cols) {
-        gate_gamma_ = gamma.host;
-        gate_beta_ = beta_host;
-        gate_cols_ = cols;
-        gate_ = ln_half2_codes_ok(cols, max_abs(*gamma.host),
-                                  beta_host != nullptr ? max_abs(*beta_host) : 0.0f, codes_.scale);
-      }
-      half2_codes = gate_;
+      half2_codes =
+          constant_gate_.has_value()
+              ? *constant_gate_
+              : ln_half2_codes_ok(cols, max_abs(*gamma.host),
+                                  beta != nullptr ? max_abs(*beta->host) : 0.0f, codes_.scale);
     }
     return cuda_status(
         launch_layer_norm(t, a.data, b != nullptr ? b->data : nullptr, b_rows, gamma.data,
@@ -479,11 +477,7 @@ class LayerNormKernel final : public CudaKernel {
   bool rms_;
   NormQuant quant_;
   bool zero_addend_;
-  // ln_half2_codes_ok's answer for the gamma / beta tensors and row length it was asked for.
-  const Tensor* gate_gamma_ = nullptr;
-  const Tensor* gate_beta_ = nullptr;
-  int64_t gate_cols_ = -1;
-  bool gate_ = false;
+  std::optional<bool> constant_gate_;
 };
 
 // Whether input i is a constant whose every element is zero.
@@ -586,8 +580,17 @@ Result<std::unique_ptr<CudaKernel>> make_add_layer_norm(const CudaKernelInit& in
   const Node& n = init.node;
   const bool sum_out = n.outputs.size() > 1 && n.outputs[1] != kNoValue;
   const bool zero_addend = !sum_out && !quant.has_b && !quant.has_sum && constant_zeros(init, 1);
+  // The fp16-pair gate of codes written from constant gamma / beta (their numel is the row
+  // length, which the shape pass checks before any launch).
+  std::optional<bool> constant_gate;
+  const Tensor* gamma = constant_input(init, 2);
+  const Tensor* beta = constant_input(init, 3);
+  if (codes->any() && !codes->int8 && gamma != nullptr && (beta != nullptr || !n.has_input(3))) {
+    constant_gate = ln_half2_codes_ok(gamma->numel(), max_abs(*gamma),
+                                      beta != nullptr ? max_abs(*beta) : 0.0f, codes->scale);
+  }
   return std::unique_ptr<CudaKernel>(
-      new LayerNormKernel(-1, eps, true, *codes, false, quant, zero_addend));
+      new LayerNormKernel(-1, eps, true, *codes, false, quant, zero_addend, constant_gate));
 }
 
 }  // namespace
