@@ -51,11 +51,33 @@
 // try: the residual and x through shared memory (the fifth form, not yet run: PROBE_ONLY=9,10),
 // then TMA for them as in CUTLASS's own epilogue, under the fourth form's order and loop.
 //
-// Build (CUTLASS's headers from scripts/setup.sh: CuTe's wgmma wrappers, the mainloop collective):
+// A sixth form (variant 11) is the fifth with each LayerNorm slice's row loads all issued before
+// any of its codes are computed (up to six rows a warp in flight instead of one), and variant 12
+// is vitrt's own CUTLASS residual GEMM (src/cuda/cutlass/fp8_gemm.cu, the kernel proj and fc2
+// run now) in the same binary, the baseline less its LayerNorm. A third argument sets K: 3072
+// gives fc2's shape, where each tile's K loop is four times as long as proj's and might hide the
+// epilogue and the LayerNorm slices (the first two forms take K = 768 only).
+//
+// Session 47 (H100, two rounds, us at 50,432 rows; all correct, compute-sanitizer clean):
+//                         K = 768 (proj)        K = 3072 (fc2)
+//   fourth form           323-324 / 245-249     560-570 / 482-487   (+ codes / GEMM alone)
+//   fifth form            173.2-173.3 / 93.7-93.8   435.1 / 388.0-388.2
+//   sixth form            147.7-148.3           428.4-429.0
+//   vitrt's CUTLASS GEMM  75.8-76.1 (+ its LayerNorm 42 = 118)   186.7-187.1 (+ 42 = 229)
+// Staging the residual and x through shared memory took the GEMM part from 245 to 94 us at
+// K = 768, 18 us from CUTLASS's own kernel; the LayerNorm slices still add 54 us (sixth form)
+// where 24 would break even. At K = 3072 the whole-row order loses outright: a block's A rows
+// (128 x 3072 codes, 393 KB) are read once for each of the six column chunks, and 132 blocks'
+// rows (52 MB) do not stay in the 50 MB L2 between the reads, so A comes from DRAM six times;
+// CUTLASS's kernel walks the columns of a row block in neighbouring blocks at once.
+//
+// Build (CUTLASS's headers from scripts/setup.sh: CuTe's wgmma wrappers, the mainloop collective;
+// vitrt's CUTLASS library from the release build):
 //   C=third_party_data/cutlass
 //   nvcc -std=c++20 -O3 -DNDEBUG -gencode arch=compute_90a,code=sm_90a -isystem $C/include -Isrc \
-//     --expt-relaxed-constexpr -o fp8_norm_gemm_probe bench/gpu/fp8_norm_gemm_probe.cu
-//   ./fp8_norm_gemm_probe [rows] [iterations]      (on the GPU machine; PROBE_ONLY=7,8 picks forms)
+//     --expt-relaxed-constexpr -o fp8_norm_gemm_probe bench/gpu/fp8_norm_gemm_probe.cu \
+//     build/libvitrt_cutlass.a
+//   ./fp8_norm_gemm_probe [rows] [iterations] [K]  (on the GPU machine; PROBE_ONLY=7,8 picks forms)
 #define CUTE_SM90_EXTENDED_MMA_SHAPES_ENABLED 1
 
 #include <cuda_fp16.h>
@@ -72,6 +94,7 @@
 #include <vector>
 
 #include "cuda/async_copy.cuh"
+#include "cuda/cutlass_fp8.h"
 #include "cute/arch/mma_sm90.hpp"
 #include "cute/tensor.hpp"
 #include "cutlass/arch/reg_reconfig.h"
@@ -840,22 +863,36 @@ __device__ __forceinline__ void pair_sync(int id) {
 }
 
 // The LayerNorm pass over rows [begin, end) of the row block at m0, its statistics the two
-// warpgroups' halves in part; a warpgroup's four warps take every fourth row.
+// warpgroups' halves in part; a warpgroup's four warps take every fourth row, kBatch rows' loads
+// in flight a lane.
+template <int kBatch>
 __device__ __forceinline__ void codes_rows(const Args& a, const float (&part)[2][kBM][2],
                                            int64_t m0, int rows_here, int begin, int end, int warp,
                                            int lane) {
   float gm[3][8], bt[3][8];
   load_gamma_beta(a, lane, gm, bt);
-  for (int r = begin + warp; r < end && r < rows_here; r += 4) {
-    const float ma = part[0][r][0], qa = part[0][r][1], mb = part[1][r][0], qb = part[1][r][1];
-    const float d = mb - ma;
-    const float mu = 0.5f * (ma + mb);
-    const float rs = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + a.eps);
-    const __half* xr = a.x + (m0 + r) * kN;
-    uint4 in[3];
+  const int stop = end < rows_here ? end : rows_here;
+  for (int r0 = begin + warp; r0 < stop; r0 += 4 * kBatch) {
+    uint4 in[kBatch][3];
 #pragma unroll
-    for (int v = 0; v < 3; ++v) in[v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
-    store_codes(a, in, mu, rs, gm, bt, a.codes + (m0 + r) * kN, lane);
+    for (int u = 0; u < kBatch; ++u) {
+      const int r = r0 + 4 * u < stop ? r0 + 4 * u : r0;
+      const __half* xr = a.x + (m0 + r) * kN;
+#pragma unroll
+      for (int v = 0; v < 3; ++v) {
+        in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int r = r0 + 4 * u;
+      if (r >= stop) break;
+      const float ma = part[0][r][0], qa = part[0][r][1], mb = part[1][r][0], qb = part[1][r][1];
+      const float d = mb - ma;
+      const float mu = 0.5f * (ma + mb);
+      const float rs = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + a.eps);
+      store_codes(a, in[u], mu, rs, gm, bt, a.codes + (m0 + r) * kN, lane);
+    }
   }
 }
 
@@ -864,7 +901,7 @@ __device__ __forceinline__ void wg_sync(int w) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(10 + w) : "memory");
 }
 
-template <bool kNorm, bool kStaged>
+template <bool kNorm, bool kStaged, int kLnBatch = 1>
 __global__ void __launch_bounds__(384, 1)
     kernel(CUTLASS_GRID_CONSTANT typename Form<kStaged>::Main::Params const mp, Args a) {
   using Main = typename Form<kStaged>::Main;
@@ -980,7 +1017,8 @@ __global__ void __launch_bounds__(384, 1)
       // A third of this warpgroup's half of the previous row block's LayerNorm pass.
       if (kNorm && blocks_done > 0) {
         const int begin = 64 * w + 22 * k, end = k == 2 ? 64 * w + 64 : begin + 22;
-        codes_rows(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, begin, end, warp, lane);
+        codes_rows<kLnBatch>(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, begin, end,
+                             warp, lane);
       }
       order.arrive();
     }
@@ -996,8 +1034,8 @@ __global__ void __launch_bounds__(384, 1)
   }
   if (kNorm && blocks_done > 0) {
     pair_sync(8 + ((blocks_done - 1) & 1));
-    codes_rows(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, 64 * w, 64 * w + 64, warp,
-               lane);
+    codes_rows<kLnBatch>(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, 64 * w,
+                         64 * w + 64, warp, lane);
   }
 }
 
@@ -1005,7 +1043,7 @@ __global__ void __launch_bounds__(384, 1)
 
 // The forms timed: the first kernel with and without the LayerNorm pass, the second with the
 // LayerNorm, its K steps with and without a wgmma batch in flight, and without the LayerNorm.
-constexpr int kVariants = 11;
+constexpr int kVariants = 13;
 const char* const kVariantNames[kVariants] = {
     "one K loop for both warpgroups, + LayerNorm codes",
     "one K loop, GEMM alone (x)",
@@ -1017,9 +1055,11 @@ const char* const kVariantNames[kVariants] = {
     "CUTLASS ping-pong, persistent, + LayerNorm codes",
     "CUTLASS ping-pong, persistent, GEMM alone (x)",
     "ping-pong, residual and x staged, + LayerNorm codes",
-    "ping-pong, residual and x staged, GEMM alone (x)"};
+    "ping-pong, residual and x staged, GEMM alone (x)",
+    "staged, LayerNorm slices' loads at once, + codes",
+    "vitrt's CUTLASS residual GEMM (x), no LayerNorm"};
 constexpr bool kVariantNorm[kVariants] = {true,  false, true,  true, false, true,
-                                          false, true,  false, true, false};
+                                          false, true,  false, true, false, true, false};
 
 void set_smem() {
   CHECK(cudaFuncSetAttribute(c4::kernel<true, false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -1029,6 +1069,8 @@ void set_smem() {
   CHECK(cudaFuncSetAttribute(c4::kernel<true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(sizeof(c4::Form<true>::Smem))));
   CHECK(cudaFuncSetAttribute(c4::kernel<false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c4::Form<true>::Smem))));
+  CHECK(cudaFuncSetAttribute(c4::kernel<true, true, 6>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(sizeof(c4::Form<true>::Smem))));
   CHECK(cudaFuncSetAttribute(c3::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(sizeof(c3::Smem))));
@@ -1049,9 +1091,29 @@ void set_smem() {
                              int(smem_bytes_split(6))));
 }
 
+void* g_workspace = nullptr;
+constexpr size_t kWorkspace = 64 << 20;
+
 void launch(int variant, const Args& a, cudaStream_t s) {
   const unsigned blocks = static_cast<unsigned>((a.m + kBM - 1) / kBM);
   switch (variant) {
+    case 12: {
+      // The two kernels vitrt runs now, less the LayerNorm: proj / fc2 as its CUTLASS ping-pong
+      // kernel (1x2 clusters, 64x64 epilogue tiles, the residual as CUTLASS's C).
+      vitrt::cuda::CutlassFp8Gemm g;
+      g.x = a.a;
+      g.ldx = a.k;
+      g.w = a.w;
+      g.alpha = a.alpha;
+      g.bias = a.bias;
+      g.residual = a.res;
+      g.y = a.x;
+      g.m = a.m;
+      g.n = kN;
+      g.k = a.k;
+      CHECK(vitrt::cuda::launch_cutlass_fp8(g, g_workspace, kWorkspace, s));
+      break;
+    }
     case 0:
       norm_gemm_kernel<6, true><<<blocks, kThreads, smem_bytes(6), s>>>(a);
       break;
@@ -1089,6 +1151,9 @@ void launch(int variant, const Args& a, cudaStream_t s) {
       } else if (variant == 9) {
         c4::kernel<true, true>
             <<<grid, 384, sizeof(F5::Smem), s>>>(coll::mainloop_params<F5::Main>(a), a);
+      } else if (variant == 11) {
+        c4::kernel<true, true, 6>
+            <<<grid, 384, sizeof(F5::Smem), s>>>(coll::mainloop_params<F5::Main>(a), a);
       } else {
         c4::kernel<false, true>
             <<<grid, 384, sizeof(F5::Smem), s>>>(coll::mainloop_params<F5::Main>(a), a);
@@ -1103,7 +1168,7 @@ void launch(int variant, const Args& a, cudaStream_t s) {
 int main(int argc, char** argv) {
   const int m = argc > 1 ? std::atoi(argv[1]) : 50432;
   const int iters = argc > 2 ? std::atoi(argv[2]) : 50;
-  const int k = 768;
+  const int k = argc > 3 ? std::atoi(argv[3]) : 768;  // 3072: fc2
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<uint8_t> ha(size_t(m) * k), hw(size_t(kN) * k);
@@ -1140,6 +1205,7 @@ int main(int argc, char** argv) {
   CHECK(cudaMemcpy(dg, gamma.data(), kN * 2, cudaMemcpyHostToDevice));
   CHECK(cudaMemcpy(db, beta.data(), kN * 2, cudaMemcpyHostToDevice));
   set_smem();
+  CHECK(cudaMalloc(&g_workspace, kWorkspace));
   std::printf("third form: %d pipeline stages, %zu bytes of shared memory; fourth: %d, %zu\n",
               static_cast<int>(c3::Main::DispatchPolicy::Stages), sizeof(c3::Smem),
               static_cast<int>(c4::Form<false>::Main::DispatchPolicy::Stages),
