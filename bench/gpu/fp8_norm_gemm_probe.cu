@@ -23,7 +23,7 @@
 // fourth (c4::kernel<kNorm, false>) puts that mainloop in CUTLASS's ping-pong order and a
 // persistent loop. The fifth (c4::kernel<kNorm, true>) is the fourth with the residual tile
 // brought into shared memory by cp.async during the K loop and x leaving through the same
-// buffer as 16-byte row pieces; built after the session's GPU time ran out: NOT YET RUN.
+// buffer as 16-byte row pieces (run in session 47: below).
 //
 // Checked against a float64 host reference on sampled rows (x to fp16 rounding, codes within one
 // E4M3 step), timed with CUDA events. kNorm = false times the GEMM part alone.
@@ -47,9 +47,8 @@
 // LayerNorm kernel). The fourth has the ping-pong order and the persistent loop and is the
 // slowest: a warpgroup's epilogue of a whole 128 x 128 tile (64 residual pairs read and 64 x pairs
 // written as 4-byte pieces a thread, every coordinate from CuTe's identity tensor) outlasts the
-// other's K loop, and the ordered barrier makes the tensor cores wait for it. What is left to
-// try: the residual and x through shared memory (the fifth form, not yet run: PROBE_ONLY=9,10),
-// then TMA for them as in CUTLASS's own epilogue, under the fourth form's order and loop.
+// other's K loop, and the ordered barrier makes the tensor cores wait for it. Session 46 left the
+// residual and x through shared memory to try (the fifth form); session 47 ran it and two more.
 //
 // A sixth form (variant 11) is the fifth with each LayerNorm slice's row loads all issued before
 // any of its codes are computed (up to six rows a warp in flight instead of one), and variant 12
@@ -70,6 +69,15 @@
 // (128 x 3072 codes, 393 KB) are read once for each of the six column chunks, and 132 blocks'
 // rows (52 MB) do not stay in the 50 MB L2 between the reads, so A comes from DRAM six times;
 // CUTLASS's kernel walks the columns of a row block in neighbouring blocks at once.
+//
+// The seventh form (c7::kernel, variants 13 and 14: only the K loops take turns, the epilogues
+// unordered; the LayerNorm pass by the producer warpgroup's three idle warps, a row block behind
+// the consumers, two mbarriers a statistics slot) is correct at 50,432, 30,000 and 197 rows and
+// compute-sanitizer clean, and no faster: GEMM part 93.5-93.8 us (the fifth's, so the epilogues'
+// order was not what bound it: each warpgroup's own K loop plus epilogue, two tiles a turn, is),
+// with codes 181.3-181.4 (three warps, 72 registers, two rows in flight each, cannot keep up; the
+// kNorm form spills 72 bytes at this split). Seven forms, none under the two kernels' 118 us: the
+// whole-row kernel is not pursued further.
 //
 // Build (CUTLASS's headers from scripts/setup.sh: CuTe's wgmma wrappers, the mainloop collective;
 // vitrt's CUTLASS library from the release build):
@@ -1034,16 +1042,230 @@ __global__ void __launch_bounds__(384, 1)
   }
   if (kNorm && blocks_done > 0) {
     pair_sync(8 + ((blocks_done - 1) & 1));
-    codes_rows<kLnBatch>(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, 64 * w,
-                         64 * w + 64, warp, lane);
+    codes_rows<kLnBatch>(a, ss.part[(blocks_done - 1) & 1], prev_m0, prev_rows, 64 * w, 64 * w + 64,
+                         warp, lane);
   }
 }
 
 }  // namespace c4
 
+// Seventh form: the fifth's staged epilogue with only the K loops taking turns (each warpgroup
+// has its own staging buffer, so the epilogues need no order and one's may run beside the other's
+// and beside the other's K loop), and the LayerNorm pass moved out of the consumers into the
+// producer warpgroup's three idle warps: they wait on an mbarrier for a row block's x and
+// statistics, write its codes while the consumers go on with the next row block, and free the
+// statistics slot through a second mbarrier (two slots, by row block parity).
+namespace c7 {
+using namespace cute;
+// One consumer warpgroup (128 threads, named barrier 10 + w).
+__device__ __forceinline__ void wg_sync_c7(int w) {
+  asm volatile("bar.sync %0, 128;\n" ::"r"(10 + w) : "memory");
+}
+using coll::Cluster;
+using Order = cutlass::OrderedSequenceBarrier<1, 2>;
+using Barrier = cutlass::arch::ClusterBarrier;
+constexpr int kStage = kBM * kXPitch;
+using Main = coll::Mainloop<cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum,
+                            2 * 2 * kBM * 2 * 4 + 2 * kStage + 2 * kN * 2 + 1024 + 64>;
+struct Smem {
+  typename Main::TensorStorage tensors;
+  typename Main::PipelineStorage pipeline;
+  alignas(16) typename Order::SharedStorage order;
+  alignas(16) float part[2][2][kBM][2];        // [row block & 1][warpgroup][row]: mean, M2
+  alignas(16) unsigned char stage[2][kStage];  // [warpgroup]: the residual, then x
+  alignas(16) uint4 gamma[kN / 8], beta[kN / 8];
+  alignas(8) Barrier full[2], empty[2];  // [row block & 1]: x and statistics written; slot free
+};
+constexpr int kLnThreads = 96;  // the producer warpgroup's warps 1-3
+
+// The codes of one row from `in` (a lane's three 8-column pieces), gamma and beta from shared
+// memory.
+__device__ __forceinline__ void row_codes(const Args& a, const uint4 (&in)[3], float mu, float rs,
+                                          const uint4* g, const uint4* b, uint8_t* codes_row,
+                                          int lane) {
+#pragma unroll
+  for (int v = 0; v < 3; ++v) {
+    const uint4 gg = g[32 * v + lane], bb = b[32 * v + lane];
+    const __half2* x2 = reinterpret_cast<const __half2*>(&in[v]);
+    const __half2* g2 = reinterpret_cast<const __half2*>(&gg);
+    const __half2* b2 = reinterpret_cast<const __half2*>(&bb);
+    uint32_t out[2] = {0u, 0u};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 f = __half22float2(x2[e]), gf = __half22float2(g2[e]),
+                   bf = __half22float2(b2[e]);
+      const float y0 = ((f.x - mu) * rs * gf.x + bf.x) * a.r;
+      const float y1 = ((f.y - mu) * rs * gf.y + bf.y) * a.r;
+      const uint32_t pair =
+          __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+      out[e >> 1] |= pair << (16 * (e & 1));
+    }
+    *reinterpret_cast<uint2*>(codes_row + 256 * v + 8 * lane) = make_uint2(out[0], out[1]);
+  }
+}
+
+template <bool kNorm>
+__global__ void __launch_bounds__(384, 1)
+    kernel(CUTLASS_GRID_CONSTANT typename Main::Params const mp, Args a) {
+  using TiledMma = typename Main::TiledMma;
+  using Pipe = typename Main::MainloopPipeline;
+  using PipeState = typename Main::PipelineState;
+  extern __shared__ __align__(1024) char smem_buf[];
+  Smem& ss = *reinterpret_cast<Smem*>(smem_buf);
+  const int tid = threadIdx.x, wgi = tid >> 7, warp_in_wg = (tid >> 5) & 3, lane = tid & 31;
+  Pipe pipeline(ss.pipeline, coll::pipe_params<Main>(mp, tid, 128), Cluster{});
+  typename Order::Params op;
+  op.group_id = wgi >= 1 ? wgi - 1 : 0;
+  op.group_size = 128;
+  Order order(ss.order, op);
+  if (tid == 0) {
+    for (int i = 0; i < 2; ++i) {
+      ss.full[i].init(256);
+      ss.empty[i].init(kLnThreads);
+    }
+  }
+  for (int i = tid; i < kN / 8; i += 384) {
+    ss.gamma[i] = reinterpret_cast<const uint4*>(a.gamma)[i];
+    ss.beta[i] = reinterpret_cast<const uint4*>(a.beta)[i];
+  }
+  cutlass::arch::fence_barrier_init();
+  __syncthreads();  // the barriers initialized, gamma and beta in place
+
+  Main collective;
+  auto problem = make_shape(a.m, static_cast<int>(kN), a.k, 1);
+  auto load_inputs = collective.load_init(problem, mp);
+  Tensor gA_mkl = get<0>(load_inputs);
+  const int k_tiles = static_cast<int>(size<3>(gA_mkl));
+  const int nblocks = (a.m + kBM - 1) / kBM;
+
+  if (wgi == 0) {
+    cutlass::arch::warpgroup_reg_dealloc<72>();
+    if (warp_in_wg == 0) {
+      coll::produce(collective, mp, pipeline, load_inputs, k_tiles, static_cast<int>(blockIdx.x),
+                    static_cast<int>(gridDim.x), nblocks, lane, ss.tensors);
+    } else if (kNorm) {
+      // The LayerNorm pass, a row block behind the consumers: warp lw takes rows lw, lw + 3, ...,
+      // two rows' loads in flight.
+      const int lw = warp_in_wg - 1;
+      int bd = 0;
+      for (int rb = blockIdx.x; rb < nblocks; rb += gridDim.x, ++bd) {
+        const int slot = bd & 1;
+        ss.full[slot].wait((bd >> 1) & 1);
+        const int64_t m0 = int64_t(rb) * kBM;
+        const int rows_here = a.m - m0 < kBM ? static_cast<int>(a.m - m0) : kBM;
+        for (int r0 = lw; r0 < rows_here; r0 += 6) {
+          uint4 in[2][3];
+#pragma unroll
+          for (int u = 0; u < 2; ++u) {
+            const int r = r0 + 3 * u < rows_here ? r0 + 3 * u : r0;
+            const __half* xr = a.x + (m0 + r) * kN;
+#pragma unroll
+            for (int v = 0; v < 3; ++v) {
+              in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+            }
+          }
+#pragma unroll
+          for (int u = 0; u < 2; ++u) {
+            const int r = r0 + 3 * u;
+            if (r >= rows_here) break;
+            const float ma = ss.part[slot][0][r][0], qa = ss.part[slot][0][r][1];
+            const float mb = ss.part[slot][1][r][0], qb = ss.part[slot][1][r][1];
+            const float d = mb - ma;
+            const float rs = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + a.eps);
+            row_codes(a, in[u], 0.5f * (ma + mb), rs, ss.gamma, ss.beta, a.codes + (m0 + r) * kN,
+                      lane);
+          }
+        }
+        ss.empty[slot].arrive();
+      }
+    }
+    return;
+  }
+  cutlass::arch::warpgroup_reg_alloc<216>();
+  const int w = wgi - 1, wt = tid & 127, t = lane & 3;
+  TiledMma tiled_mma;
+  auto thr = tiled_mma.get_thread_slice(wt);
+  Tensor cD = make_identity_tensor(make_shape(Int<kBM>{}, Int<kBN>{}));
+  Tensor tCcD = thr.partition_C(cD);
+  static_assert(decltype(size(tCcD))::value == 128, "a 128 x 128 fragment a warpgroup");
+  PipeState read;
+  if (w == 1) read.advance(k_tiles);
+  const auto slot_of = [](int r) { return (r >= 64 ? 2 : 0) + ((r & 15) >= 8 ? 1 : 0); };
+  int row_of_slot[4];
+#pragma unroll
+  for (int i = 0; i < 128; ++i) row_of_slot[slot_of(get<0>(tCcD(i)))] = get<0>(tCcD(i));
+  int bd = 0;
+  for (int rb = blockIdx.x; rb < nblocks; rb += gridDim.x, ++bd) {
+    const int64_t m0 = int64_t(rb) * kBM;
+    const int rows_here = a.m - m0 < kBM ? static_cast<int>(a.m - m0) : kBM;
+    float mean[4] = {0.0f, 0.0f, 0.0f, 0.0f}, m2[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int k = 0; k < kChunks / 2; ++k) {
+      const int n = 2 * k + w;
+      unsigned char* st = ss.stage[w];
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        const int e = wt + i * 128, r = e >> 4, cc = e & 15;
+        const bool ok = r < rows_here;
+        vitrt::cuda::cp_async16(st + r * kXPitch + cc * 16,
+                                a.res + (m0 + (ok ? r : 0)) * kN + n * kBN + cc * 8, ok);
+      }
+      vitrt::cuda::cp_async_commit();
+      auto accum = partition_fragment_C(tiled_mma, take<0, 2>(coll::Tile{}));
+      order.wait();
+      collective.mma(pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
+      order.arrive();
+      collective.mma_tail(pipeline, read, k_tiles);
+      read.advance(2 * k_tiles);
+      __half2 rv[64];
+      float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      vitrt::cuda::cp_async_wait<0>();
+      wg_sync_c7(w);
+#pragma unroll
+      for (int p = 0; p < 64; ++p) {
+        const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
+        __half2* q = reinterpret_cast<__half2*>(st + r * kXPitch + 2 * c);
+        const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
+        const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
+        const float2 r2 = __half22float2(*q);
+        const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
+                                            fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
+        *q = v;
+        rv[p] = v;
+        const float2 f = __half22float2(v);
+        sum[slot_of(r)] += f.x + f.y;
+      }
+      wg_sync_c7(w);
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        const int e = wt + i * 128, r = e >> 4, cc = e & 15;
+        if (r < rows_here) {
+          *reinterpret_cast<uint4*>(a.x + (m0 + r) * kN + n * kBN + cc * 8) =
+              *reinterpret_cast<const uint4*>(st + r * kXPitch + cc * 16);
+        }
+      }
+      wg_sync_c7(w);  // the buffer free for the next residual tile
+      coll::merge_slots(tCcD, rv, sum, mean, m2, 128.0f * k, slot_of);
+    }
+    if (kNorm) {
+      const int slot = bd & 1;
+      if (bd >= 2) ss.empty[slot].wait(((bd >> 1) - 1) & 1);  // block bd - 2's pass is done
+      if (t == 0) {
+#pragma unroll
+        for (int s4 = 0; s4 < 4; ++s4) {
+          ss.part[slot][w][row_of_slot[s4]][0] = mean[s4];
+          ss.part[slot][w][row_of_slot[s4]][1] = m2[s4];
+        }
+      }
+      ss.full[slot].arrive();  // after this thread's x stores and statistics
+    }
+  }
+}
+
+}  // namespace c7
+
 // The forms timed: the first kernel with and without the LayerNorm pass, the second with the
 // LayerNorm, its K steps with and without a wgmma batch in flight, and without the LayerNorm.
-constexpr int kVariants = 13;
+constexpr int kVariants = 15;
 const char* const kVariantNames[kVariants] = {
     "one K loop for both warpgroups, + LayerNorm codes",
     "one K loop, GEMM alone (x)",
@@ -1057,8 +1279,10 @@ const char* const kVariantNames[kVariants] = {
     "ping-pong, residual and x staged, + LayerNorm codes",
     "ping-pong, residual and x staged, GEMM alone (x)",
     "staged, LayerNorm slices' loads at once, + codes",
-    "vitrt's CUTLASS residual GEMM (x), no LayerNorm"};
-constexpr bool kVariantNorm[kVariants] = {true,  false, true,  true, false, true,
+    "vitrt's CUTLASS residual GEMM (x), no LayerNorm",
+    "K loops alone in turn, LayerNorm by producer warps",
+    "K loops alone in turn, GEMM alone (x)"};
+constexpr bool kVariantNorm[kVariants] = {true,  false, true,  true, false, true, false, true,
                                           false, true,  false, true, false, true, false};
 
 void set_smem() {
@@ -1072,6 +1296,10 @@ void set_smem() {
                              int(sizeof(c4::Form<true>::Smem))));
   CHECK(cudaFuncSetAttribute(c4::kernel<true, true, 6>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(sizeof(c4::Form<true>::Smem))));
+  CHECK(cudaFuncSetAttribute(c7::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c7::Smem))));
+  CHECK(cudaFuncSetAttribute(c7::kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(sizeof(c7::Smem))));
   CHECK(cudaFuncSetAttribute(c3::kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(sizeof(c3::Smem))));
   CHECK(cudaFuncSetAttribute(c3::kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -1151,6 +1379,11 @@ void launch(int variant, const Args& a, cudaStream_t s) {
       } else if (variant == 9) {
         c4::kernel<true, true>
             <<<grid, 384, sizeof(F5::Smem), s>>>(coll::mainloop_params<F5::Main>(a), a);
+      } else if (variant == 13) {
+        c7::kernel<true><<<grid, 384, sizeof(c7::Smem), s>>>(coll::mainloop_params<c7::Main>(a), a);
+      } else if (variant == 14) {
+        c7::kernel<false>
+            <<<grid, 384, sizeof(c7::Smem), s>>>(coll::mainloop_params<c7::Main>(a), a);
       } else if (variant == 11) {
         c4::kernel<true, true, 6>
             <<<grid, 384, sizeof(F5::Smem), s>>>(coll::mainloop_params<F5::Main>(a), a);
@@ -1210,6 +1443,8 @@ int main(int argc, char** argv) {
               static_cast<int>(c3::Main::DispatchPolicy::Stages), sizeof(c3::Smem),
               static_cast<int>(c4::Form<false>::Main::DispatchPolicy::Stages),
               sizeof(c4::Form<false>::Smem));
+  std::printf("seventh form: %d pipeline stages, %zu bytes of shared memory\n",
+              static_cast<int>(c7::Main::DispatchPolicy::Stages), sizeof(c7::Smem));
   std::printf("fifth form: %d pipeline stages, %zu bytes of shared memory\n",
               static_cast<int>(c4::Form<true>::Main::DispatchPolicy::Stages),
               sizeof(c4::Form<true>::Smem));
