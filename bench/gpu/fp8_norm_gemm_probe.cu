@@ -733,6 +733,64 @@ __device__ __forceinline__ void merge_slots(const Coords& tCcD, const __half2 (&
   }
 }
 
+// One consumer warpgroup (128 threads, named barrier 10 + w).
+__device__ __forceinline__ void wg_sync(int w) {
+  asm volatile("bar.sync %0, 128;\n" ::"r"(10 + w) : "memory");
+}
+
+// The fifth and seventh forms' staging: the residual tile of chunk n (128 rows x 256 bytes) into
+// warpgroup buffer st by cp.async (thread wt of 128), to land while the K loop runs.
+__device__ __forceinline__ void stage_residual(const Args& a, unsigned char* st, int wt, int64_t m0,
+                                               int rows_here, int n) {
+#pragma unroll
+  for (int i = 0; i < 16; ++i) {
+    const int e = wt + i * 128, r = e >> 4, cc = e & 15;
+    const bool ok = r < rows_here;
+    vitrt::cuda::cp_async16(st + r * kXPitch + cc * 16,
+                            a.res + (m0 + (ok ? r : 0)) * kN + n * kBN + cc * 8, ok);
+  }
+  vitrt::cuda::cp_async_commit();
+}
+
+// Their epilogue of chunk n over the staged residual: x = alpha acc + bias + residual, written
+// back over the residual in st (fragment pair (r, c) at r * kXPitch + 2c: the quad's rows 68
+// words apart, no two lanes of a warp on one bank), kept in rv with each row slot's sum, then
+// stored from st as 16-byte row pieces; st is free again on return.
+template <class Acc, class Coords, class Slot>
+__device__ __forceinline__ void staged_epilogue(const Args& a, const Acc& accum, const Coords& tCcD,
+                                                unsigned char* st, int w, int wt, int64_t m0,
+                                                int rows_here, int n, __half2 (&rv)[64],
+                                                float (&sum)[4], Slot slot) {
+  vitrt::cuda::cp_async_wait<0>();
+  wg_sync(w);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) sum[i] = 0.0f;
+#pragma unroll
+  for (int p = 0; p < 64; ++p) {
+    const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
+    __half2* q = reinterpret_cast<__half2*>(st + r * kXPitch + 2 * c);
+    const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
+    const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
+    const float2 r2 = __half22float2(*q);
+    const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
+                                        fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
+    *q = v;
+    rv[p] = v;
+    const float2 f = __half22float2(v);
+    sum[slot(r)] += f.x + f.y;
+  }
+  wg_sync(w);
+#pragma unroll
+  for (int i = 0; i < 16; ++i) {
+    const int e = wt + i * 128, r = e >> 4, cc = e & 15;
+    if (r < rows_here) {
+      *reinterpret_cast<uint4*>(a.x + (m0 + r) * kN + n * kBN + cc * 8) =
+          *reinterpret_cast<const uint4*>(st + r * kXPitch + cc * 16);
+    }
+  }
+  wg_sync(w);  // the buffer free for the next residual tile
+}
+
 template <class Main>
 typename Main::Params mainloop_params(const Args& a) {
   typename Main::Arguments args{};
@@ -904,11 +962,6 @@ __device__ __forceinline__ void codes_rows(const Args& a, const float (&part)[2]
   }
 }
 
-// One consumer warpgroup (128 threads, named barrier 10 + w).
-__device__ __forceinline__ void wg_sync(int w) {
-  asm volatile("bar.sync %0, 128;\n" ::"r"(10 + w) : "memory");
-}
-
 template <bool kNorm, bool kStaged, int kLnBatch = 1>
 __global__ void __launch_bounds__(384, 1)
     kernel(CUTLASS_GRID_CONSTANT typename Form<kStaged>::Main::Params const mp, Args a) {
@@ -967,17 +1020,7 @@ __global__ void __launch_bounds__(384, 1)
     for (int k = 0; k < kChunks / 2; ++k) {
       const int n = 2 * k + w;
       unsigned char* st = ss.stage[w];
-      if constexpr (kStaged) {
-        // The residual tile (128 rows x 256 bytes) in flight while the K loop runs.
-#pragma unroll
-        for (int i = 0; i < 16; ++i) {
-          const int e = wt + i * 128, r = e >> 4, cc = e & 15;
-          const bool ok = r < rows_here;
-          vitrt::cuda::cp_async16(st + r * kXPitch + cc * 16,
-                                  a.res + (m0 + (ok ? r : 0)) * kN + n * kBN + cc * 8, ok);
-        }
-        vitrt::cuda::cp_async_commit();
-      }
+      if constexpr (kStaged) coll::stage_residual(a, st, wt, m0, rows_here, n);
       auto accum = partition_fragment_C(tiled_mma, take<0, 2>(Tile{}));
       order.wait();
       collective.mma(pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
@@ -988,36 +1031,7 @@ __global__ void __launch_bounds__(384, 1)
       __half2 rv[64];
       float sum[4];
       if constexpr (kStaged) {
-        vitrt::cuda::cp_async_wait<0>();
-        wg_sync(w);
-#pragma unroll
-        for (int i = 0; i < 4; ++i) sum[i] = 0.0f;
-          // Fragment pair (r, c) at r * kXPitch + 2c: the quad's rows 68 words apart, no two lanes
-          // of a warp on one bank.
-#pragma unroll
-        for (int p = 0; p < 64; ++p) {
-          const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
-          __half2* q = reinterpret_cast<__half2*>(st + r * kXPitch + 2 * c);
-          const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
-          const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
-          const float2 r2 = __half22float2(*q);
-          const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
-                                              fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
-          *q = v;
-          rv[p] = v;
-          const float2 f = __half22float2(v);
-          sum[slot_of(r)] += f.x + f.y;
-        }
-        wg_sync(w);
-#pragma unroll
-        for (int i = 0; i < 16; ++i) {
-          const int e = wt + i * 128, r = e >> 4, cc = e & 15;
-          if (r < rows_here) {
-            *reinterpret_cast<uint4*>(a.x + (m0 + r) * kN + n * kBN + cc * 8) =
-                *reinterpret_cast<const uint4*>(st + r * kXPitch + cc * 16);
-          }
-        }
-        wg_sync(w);  // the buffer free for the next residual tile
+        coll::staged_epilogue(a, accum, tCcD, st, w, wt, m0, rows_here, n, rv, sum, slot_of);
       } else {
         coll::residual_x(a, accum, tCcD, m0, rows_here, n, rv, sum, slot_of);
       }
@@ -1057,10 +1071,6 @@ __global__ void __launch_bounds__(384, 1)
 // statistics slot through a second mbarrier (two slots, by row block parity).
 namespace c7 {
 using namespace cute;
-// One consumer warpgroup (128 threads, named barrier 10 + w).
-__device__ __forceinline__ void wg_sync_c7(int w) {
-  asm volatile("bar.sync %0, 128;\n" ::"r"(10 + w) : "memory");
-}
 using coll::Cluster;
 using Order = cutlass::OrderedSequenceBarrier<1, 2>;
 using Barrier = cutlass::arch::ClusterBarrier;
@@ -1202,14 +1212,7 @@ __global__ void __launch_bounds__(384, 1)
     for (int k = 0; k < kChunks / 2; ++k) {
       const int n = 2 * k + w;
       unsigned char* st = ss.stage[w];
-#pragma unroll
-      for (int i = 0; i < 16; ++i) {
-        const int e = wt + i * 128, r = e >> 4, cc = e & 15;
-        const bool ok = r < rows_here;
-        vitrt::cuda::cp_async16(st + r * kXPitch + cc * 16,
-                                a.res + (m0 + (ok ? r : 0)) * kN + n * kBN + cc * 8, ok);
-      }
-      vitrt::cuda::cp_async_commit();
+      coll::stage_residual(a, st, wt, m0, rows_here, n);
       auto accum = partition_fragment_C(tiled_mma, take<0, 2>(coll::Tile{}));
       order.wait();
       collective.mma(pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
@@ -1217,33 +1220,8 @@ __global__ void __launch_bounds__(384, 1)
       collective.mma_tail(pipeline, read, k_tiles);
       read.advance(2 * k_tiles);
       __half2 rv[64];
-      float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-      vitrt::cuda::cp_async_wait<0>();
-      wg_sync_c7(w);
-#pragma unroll
-      for (int p = 0; p < 64; ++p) {
-        const int r = get<0>(tCcD(2 * p)), c = get<1>(tCcD(2 * p));
-        __half2* q = reinterpret_cast<__half2*>(st + r * kXPitch + 2 * c);
-        const float2 al = *reinterpret_cast<const float2*>(a.alpha + n * kBN + c);
-        const float2 bi = *reinterpret_cast<const float2*>(a.bias + n * kBN + c);
-        const float2 r2 = __half22float2(*q);
-        const __half2 v = __floats2half2_rn(fmaf(accum(2 * p), al.x, bi.x) + r2.x,
-                                            fmaf(accum(2 * p + 1), al.y, bi.y) + r2.y);
-        *q = v;
-        rv[p] = v;
-        const float2 f = __half22float2(v);
-        sum[slot_of(r)] += f.x + f.y;
-      }
-      wg_sync_c7(w);
-#pragma unroll
-      for (int i = 0; i < 16; ++i) {
-        const int e = wt + i * 128, r = e >> 4, cc = e & 15;
-        if (r < rows_here) {
-          *reinterpret_cast<uint4*>(a.x + (m0 + r) * kN + n * kBN + cc * 8) =
-              *reinterpret_cast<const uint4*>(st + r * kXPitch + cc * 16);
-        }
-      }
-      wg_sync_c7(w);  // the buffer free for the next residual tile
+      float sum[4];
+      coll::staged_epilogue(a, accum, tCcD, st, w, wt, m0, rows_here, n, rv, sum, slot_of);
       coll::merge_slots(tCcD, rv, sum, mean, m2, 128.0f * k, slot_of);
     }
     if (kNorm) {
