@@ -185,6 +185,14 @@ __device__ __forceinline__ void load_gamma_beta(const Args& a, int lane, float (
   }
 }
 
+// The E4M3 codes (the first value's in the low byte) of ((x - mu) rs g + b) r for two values.
+__device__ __forceinline__ uint32_t norm_code_pair(float2 x, float2 g, float2 b, float mu, float rs,
+                                                   float r) {
+  const float y0 = ((x.x - mu) * rs * g.x + b.x) * r;
+  const float y1 = ((x.y - mu) * rs * g.y + b.y) * r;
+  return __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+}
+
 // The E4M3 codes of ((x - mean) rstd gamma + beta) r for a lane's three pieces of one row (x in
 // `in`), stored at codes_row.
 __device__ __forceinline__ void store_codes(const Args& a, const uint4 (&in)[3], float mu, float rs,
@@ -196,11 +204,9 @@ __device__ __forceinline__ void store_codes(const Args& a, const uint4 (&in)[3],
     uint32_t out[2] = {0u, 0u};
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const float2 f = __half22float2(x2[e]);
-      const float y0 = ((f.x - mu) * rs * gm[v][2 * e] + bt[v][2 * e]) * a.r;
-      const float y1 = ((f.y - mu) * rs * gm[v][2 * e + 1] + bt[v][2 * e + 1]) * a.r;
       const uint32_t pair =
-          __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+          norm_code_pair(__half22float2(x2[e]), make_float2(gm[v][2 * e], gm[v][2 * e + 1]),
+                         make_float2(bt[v][2 * e], bt[v][2 * e + 1]), mu, rs, a.r);
       out[e >> 1] |= pair << (16 * (e & 1));
     }
     *reinterpret_cast<uint2*>(codes_row + 256 * v + 8 * lane) = make_uint2(out[0], out[1]);
@@ -791,6 +797,56 @@ __device__ __forceinline__ void staged_epilogue(const Args& a, const Acc& accum,
   wg_sync(w);  // the buffer free for the next residual tile
 }
 
+// The fourth to seventh forms' turn at the tensor cores: this warpgroup's K loop of one chunk
+// under the order, the pipeline's stages released after it, the read state past the other
+// warpgroup's chunk.
+template <class Order, class Main, class Accum>
+__device__ __forceinline__ void turn_mma(Order& order, Main& collective,
+                                         typename Main::MainloopPipeline pipeline,
+                                         typename Main::PipelineState& read, Accum& accum,
+                                         int k_tiles, int wt, typename Main::TensorStorage& tensors,
+                                         typename Main::Params const& mp) {
+  order.wait();
+  collective.mma(pipeline, read, accum, k_tiles, wt, tensors, mp);
+  order.arrive();
+  collective.mma_tail(pipeline, read, k_tiles);
+  read.advance(2 * k_tiles);
+}
+
+// A warpgroup's row-block statistics (this thread's four row slots) into its half of part.
+__device__ __forceinline__ void store_stats(float (&part)[kBM][2], const int (&row_of_slot)[4],
+                                            const float (&mean)[4], const float (&m2)[4]) {
+#pragma unroll
+  for (int s4 = 0; s4 < 4; ++s4) {
+    part[row_of_slot[s4]][0] = mean[s4];
+    part[row_of_slot[s4]][1] = m2[s4];
+  }
+}
+
+// Row r's mean and 1 / sqrt(variance + eps) from the two warpgroups' halves in part (mean and
+// M2 over 384 values each).
+__device__ __forceinline__ void row_stats(const float (&part)[2][kBM][2], int r, float eps,
+                                          float& mu, float& rs) {
+  const float ma = part[0][r][0], qa = part[0][r][1], mb = part[1][r][0], qb = part[1][r][1];
+  const float d = mb - ma;
+  mu = 0.5f * (ma + mb);
+  rs = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + eps);
+}
+
+// A lane's three 8-column pieces of rows r0, r0 + step, ... (kBatch of them) of the row block at
+// m0; a row at or past stop reads row r0 again (its codes are not written).
+template <int kBatch>
+__device__ __forceinline__ void load_rows(const Args& a, int64_t m0, int r0, int step, int stop,
+                                          int lane, uint4 (&in)[kBatch][3]) {
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const int r = r0 + step * u < stop ? r0 + step * u : r0;
+    const __half* xr = a.x + (m0 + r) * kN;
+#pragma unroll
+    for (int v = 0; v < 3; ++v) in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
+  }
+}
+
 template <class Main>
 typename Main::Params mainloop_params(const Args& a) {
   typename Main::Arguments args{};
@@ -940,23 +996,13 @@ __device__ __forceinline__ void codes_rows(const Args& a, const float (&part)[2]
   const int stop = end < rows_here ? end : rows_here;
   for (int r0 = begin + warp; r0 < stop; r0 += 4 * kBatch) {
     uint4 in[kBatch][3];
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int r = r0 + 4 * u < stop ? r0 + 4 * u : r0;
-      const __half* xr = a.x + (m0 + r) * kN;
-#pragma unroll
-      for (int v = 0; v < 3; ++v) {
-        in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
-      }
-    }
+    coll::load_rows<kBatch>(a, m0, r0, 4, stop, lane, in);
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const int r = r0 + 4 * u;
       if (r >= stop) break;
-      const float ma = part[0][r][0], qa = part[0][r][1], mb = part[1][r][0], qb = part[1][r][1];
-      const float d = mb - ma;
-      const float mu = 0.5f * (ma + mb);
-      const float rs = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + a.eps);
+      float mu, rs;
+      coll::row_stats(part, r, a.eps, mu, rs);
       store_codes(a, in[u], mu, rs, gm, bt, a.codes + (m0 + r) * kN, lane);
     }
   }
@@ -1022,11 +1068,7 @@ __global__ void __launch_bounds__(384, 1)
       unsigned char* st = ss.stage[w];
       if constexpr (kStaged) coll::stage_residual(a, st, wt, m0, rows_here, n);
       auto accum = partition_fragment_C(tiled_mma, take<0, 2>(Tile{}));
-      order.wait();
-      collective.mma(pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
-      order.arrive();
-      collective.mma_tail(pipeline, read, k_tiles);
-      read.advance(2 * k_tiles);
+      coll::turn_mma(order, collective, pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
       order.wait();
       __half2 rv[64];
       float sum[4];
@@ -1044,13 +1086,7 @@ __global__ void __launch_bounds__(384, 1)
       }
       order.arrive();
     }
-    if (t == 0) {
-#pragma unroll
-      for (int s4 = 0; s4 < 4; ++s4) {
-        ss.part[blocks_done & 1][w][row_of_slot[s4]][0] = mean[s4];
-        ss.part[blocks_done & 1][w][row_of_slot[s4]][1] = m2[s4];
-      }
-    }
+    if (t == 0) coll::store_stats(ss.part[blocks_done & 1][w], row_of_slot, mean, m2);
     prev_m0 = m0;
     prev_rows = rows_here;
   }
@@ -1102,12 +1138,8 @@ __device__ __forceinline__ void row_codes(const Args& a, const uint4 (&in)[3], f
     uint32_t out[2] = {0u, 0u};
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const float2 f = __half22float2(x2[e]), gf = __half22float2(g2[e]),
-                   bf = __half22float2(b2[e]);
-      const float y0 = ((f.x - mu) * rs * gf.x + bf.x) * a.r;
-      const float y1 = ((f.y - mu) * rs * gf.y + bf.y) * a.r;
-      const uint32_t pair =
-          __nv_cvt_float2_to_fp8x2(make_float2(y0, y1), __NV_SATFINITE, __NV_E4M3);
+      const uint32_t pair = norm_code_pair(__half22float2(x2[e]), __half22float2(g2[e]),
+                                           __half22float2(b2[e]), mu, rs, a.r);
       out[e >> 1] |= pair << (16 * (e & 1));
     }
     *reinterpret_cast<uint2*>(codes_row + 256 * v + 8 * lane) = make_uint2(out[0], out[1]);
@@ -1165,25 +1197,14 @@ __global__ void __launch_bounds__(384, 1)
         const int rows_here = a.m - m0 < kBM ? static_cast<int>(a.m - m0) : kBM;
         for (int r0 = lw; r0 < rows_here; r0 += 6) {
           uint4 in[2][3];
-#pragma unroll
-          for (int u = 0; u < 2; ++u) {
-            const int r = r0 + 3 * u < rows_here ? r0 + 3 * u : r0;
-            const __half* xr = a.x + (m0 + r) * kN;
-#pragma unroll
-            for (int v = 0; v < 3; ++v) {
-              in[u][v] = *reinterpret_cast<const uint4*>(xr + 256 * v + 8 * lane);
-            }
-          }
+          coll::load_rows<2>(a, m0, r0, 3, rows_here, lane, in);
 #pragma unroll
           for (int u = 0; u < 2; ++u) {
             const int r = r0 + 3 * u;
             if (r >= rows_here) break;
-            const float ma = ss.part[slot][0][r][0], qa = ss.part[slot][0][r][1];
-            const float mb = ss.part[slot][1][r][0], qb = ss.part[slot][1][r][1];
-            const float d = mb - ma;
-            const float rs = rsqrtf((qa + qb + d * d * (kN / 4.0f)) * (1.0f / kN) + a.eps);
-            row_codes(a, in[u], 0.5f * (ma + mb), rs, ss.gamma, ss.beta, a.codes + (m0 + r) * kN,
-                      lane);
+            float mu, rs;
+            coll::row_stats(ss.part[slot], r, a.eps, mu, rs);
+            row_codes(a, in[u], mu, rs, ss.gamma, ss.beta, a.codes + (m0 + r) * kN, lane);
           }
         }
         ss.empty[slot].arrive();
@@ -1214,11 +1235,7 @@ __global__ void __launch_bounds__(384, 1)
       unsigned char* st = ss.stage[w];
       coll::stage_residual(a, st, wt, m0, rows_here, n);
       auto accum = partition_fragment_C(tiled_mma, take<0, 2>(coll::Tile{}));
-      order.wait();
-      collective.mma(pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
-      order.arrive();
-      collective.mma_tail(pipeline, read, k_tiles);
-      read.advance(2 * k_tiles);
+      coll::turn_mma(order, collective, pipeline, read, accum, k_tiles, wt, ss.tensors, mp);
       __half2 rv[64];
       float sum[4];
       coll::staged_epilogue(a, accum, tCcD, st, w, wt, m0, rows_here, n, rv, sum, slot_of);
@@ -1227,13 +1244,7 @@ __global__ void __launch_bounds__(384, 1)
     if (kNorm) {
       const int slot = bd & 1;
       if (bd >= 2) ss.empty[slot].wait(((bd >> 1) - 1) & 1);  // block bd - 2's pass is done
-      if (t == 0) {
-#pragma unroll
-        for (int s4 = 0; s4 < 4; ++s4) {
-          ss.part[slot][w][row_of_slot[s4]][0] = mean[s4];
-          ss.part[slot][w][row_of_slot[s4]][1] = m2[s4];
-        }
-      }
+      if (t == 0) coll::store_stats(ss.part[slot][w], row_of_slot, mean, m2);
       ss.full[slot].arrive();  // after this thread's x stores and statistics
     }
   }
