@@ -2,9 +2,7 @@
 // towers (src/cuda/cutlass/attention_sm90.cu, built for sm_90a beside the CUTLASS GEMMs, whose
 // CuTe headers give the wgmma instructions: VITRT_HAVE_CUTLASS). One warpgroup per 64 query
 // rows of one head; every key of the sequence sits in shared memory and the whole row of
-// scores in registers, so the softmax takes one pass with no running rescale. Where the grid
-// would leave multiprocessors idle (batch 1), two or four warpgroups share a query tile, each
-// taking 64 of the keys, and merge their rows' partial results through shared memory.
+// scores in registers, so the softmax takes one pass with no running rescale.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,6 +1,6 @@
 // Switches read from the environment once, for comparing a kernel's forms on a GPU (README:
-// VITRT_PATCHIFY_PIECES, VITRT_LN_HALF2_CODES, VITRT_ATTN_DEAD_WARPS, VITRT_ATTN_SPLIT).
-// Header-only, so that src/cuda/cutlass/ (built apart) and the rest of src/cuda/ read them alike.
+// VITRT_PATCHIFY_PIECES, VITRT_LN_HALF2_CODES, VITRT_ATTN_DEAD_WARPS). Header-only, so that
+// src/cuda/cutlass/ (built apart) and the rest of src/cuda/ read them alike.
 #pragma once
 
 #include <cstdlib>

@@ -726,10 +726,6 @@ struct AttentionArgs {
   // > 0: the wgmma form's query tiles a block (1 to 4; tests cover its multi-tile pipeline at
   // small shapes with it); 0: the launcher's choice.
   int sm90_tiles_per_block = 0;
-  // > 0: the wgmma form's warpgroups sharing one query tile's keys, 64 keys each (1: none; 2 up
-  // to 128 keys, 4 up to 256; not with sm90_tiles_per_block > 1); 0: the launcher's choice (a
-  // split where the grid leaves multiprocessors idle, as at batch 1).
-  int sm90_key_split = 0;
 };
 // Supports head dims up to 128 (E4M3 codes in: see in_scale). fp16/bf16 run on the tensor cores
 // when head dims, row strides and pointers are whole 16-byte chunks (every fused export);

@@ -2,8 +2,7 @@
 // reference on the same 16-bit inputs: every key bucket (64, 80, 128, 208, 256) and the
 // lengths next to their edges, queries past one 64-row tile, packed and separate q/k/v, masks
 // of both layouts, the causal form, fully masked rows (NaN, or 0 with zero_masked_rows),
-// E4M3 codes out and E4M3 q, k, v in (against float64 on what the codes decode to); each in the
-// one-warpgroup form and with the keys split over two or four warpgroups (the batch-1 form).
+// E4M3 codes out and E4M3 q, k, v in (against float64 on what the codes decode to).
 // launch_attention's own choice among its forms is covered by the engine-level CudaAttention
 // tests, whose large-grid cases run this kernel where it is available.
 #include <gtest/gtest.h>
@@ -37,7 +36,6 @@ struct Sm90Case {
   bool int8_out = false;
   int qmin = -127;
   int tiles = 0;  // > 0: query tiles a block forced (AttentionArgs::sm90_tiles_per_block)
-  int split = 0;  // > 0: warpgroups splitting the keys forced (AttentionArgs::sm90_key_split)
 };
 
 std::string describe(const Sm90Case& c) {
@@ -47,8 +45,7 @@ std::string describe(const Sm90Case& c) {
          (c.masked_row ? " masked row" : "") + (c.zero_rows ? " zero_masked_rows" : "") +
          (c.out_scale > 0.0f ? (c.int8_out ? " int8 codes" : " codes") : "") +
          (c.in_scale > 0.0f ? " E4M3 in" : "") +
-         (c.tiles > 0 ? " tiles " + std::to_string(c.tiles) : "") +
-         (c.split > 0 ? " split " + std::to_string(c.split) : "");
+         (c.tiles > 0 ? " tiles " + std::to_string(c.tiles) : "");
 }
 
 // x's E4M3 codes of x / scale, and x replaced by what they decode to (the kernel's inputs).
@@ -181,7 +178,6 @@ void run_case(const Sm90Case& c, bool fp16) {
   a.out_int8 = c.int8_out;
   a.out_qmin = c.qmin;
   a.sm90_tiles_per_block = c.tiles;
-  a.sm90_key_split = c.split;
   ASSERT_TRUE(cuda::attention_sm90_supports(type, a));
   ASSERT_EQ(cuda::launch_attention_sm90(type, a, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -367,13 +363,8 @@ TEST(CudaAttentionSm90, MatchesFloat64) {
        .zero_rows = true,
        .in_scale = 0.003f},
   };
-  for (Sm90Case c : cases) {
-    // One warpgroup over every key, then the keys split over two (up to 128 keys; at 64 or fewer
-    // the second warpgroup's part is empty) or four warpgroups of 64 keys each.
-    for (const int split : {1, c.sk <= 128 ? 2 : 4}) {
-      c.split = split;
-      for (const bool fp16 : {true, false}) run_case(c, fp16);
-    }
+  for (const Sm90Case& c : cases) {
+    for (const bool fp16 : {true, false}) run_case(c, fp16);
   }
 }
 
@@ -445,18 +436,6 @@ TEST(CudaAttentionSm90, RefusesWhatItDoesNotTake) {
   cuda::AttentionArgs wide = a;
   wide.dh = wide.dv = 128;
   EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, wide));
-  cuda::AttentionArgs split_short = a;  // 197 keys do not fit two warpgroups of 64
-  split_short.sm90_key_split = 2;
-  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, split_short));
-  cuda::AttentionArgs split_three = a;
-  split_three.sm90_key_split = 3;
-  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, split_three));
-  cuda::AttentionArgs split_tiles = a;  // a split block works through one query tile
-  split_tiles.sm90_key_split = 4;
-  split_tiles.sm90_tiles_per_block = 2;
-  EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, split_tiles));
-  split_tiles.sm90_tiles_per_block = 1;
-  EXPECT_TRUE(cuda::attention_sm90_supports(cuda::Elt::kF16, split_tiles));
   cuda::AttentionArgs quant = a;
   quant.quant_probs = true;
   EXPECT_FALSE(cuda::attention_sm90_supports(cuda::Elt::kF16, quant));

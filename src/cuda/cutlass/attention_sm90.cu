@@ -135,11 +135,11 @@ __device__ __forceinline__ int swizzle64_offset(int r, int c) {
 }
 
 // Copies rows [0, rows) of a 64-wide tile (row r at src + r * stride elements; rows at or past
-// `valid` zero-filled) into the swizzled layout at dst; the block's kThreads threads between them.
-template <int kThreads, typename T>
+// `valid` zero-filled) into the swizzled layout at dst.
+template <typename T>
 __device__ __forceinline__ void stage_rows(uint32_t dst, const T* src, int64_t stride, int rows,
                                            int valid) {
-  for (int e = static_cast<int>(threadIdx.x); e < rows * 8; e += kThreads) {
+  for (int e = static_cast<int>(threadIdx.x); e < rows * 8; e += 128) {
     const int r = e >> 3, c = e & 7;
     const bool ok = r < valid;
     cp_async16(dst + swizzle128_offset(r, c), src + (ok ? r : 0) * stride + c * 8, ok);
@@ -148,10 +148,10 @@ __device__ __forceinline__ void stage_rows(uint32_t dst, const T* src, int64_t s
 
 // Rows [0, rows) of 64 E4M3 codes (row r at src + r * stride bytes; rows at or past `valid`
 // zero-filled) into the 64-byte swizzle at dst (kSwizzle) or as plain 64-byte rows.
-template <int kThreads, bool kSwizzle>
+template <bool kSwizzle>
 __device__ __forceinline__ void stage_code_rows(uint32_t dst, const uint8_t* src, int64_t stride,
                                                 int rows, int valid) {
-  for (int e = static_cast<int>(threadIdx.x); e < rows * 4; e += kThreads) {
+  for (int e = static_cast<int>(threadIdx.x); e < rows * 4; e += 128) {
     const int r = e >> 2, c = e & 3;
     const bool ok = r < valid;
     const int offset = kSwizzle ? swizzle64_offset(r, c) : r * kCodeRowBytes + (c << 4);
@@ -161,9 +161,9 @@ __device__ __forceinline__ void stage_code_rows(uint32_t dst, const uint8_t* src
 
 // V's E4M3 codes (kN plain 64-byte rows at `codes`) widened to T in the 128-byte swizzle at `v`
 // (both generic pointers to shared memory). Exact: every E4M3 value is an fp16 and a bf16.
-template <int kThreads, typename T>
+template <typename T>
 __device__ __forceinline__ void widen_v(unsigned char* v, const unsigned char* codes, int rows) {
-  for (int e = static_cast<int>(threadIdx.x); e < rows * 8; e += kThreads) {
+  for (int e = static_cast<int>(threadIdx.x); e < rows * 8; e += 128) {
     const int r = e >> 3, c = e & 7;
     const uint2 in = *reinterpret_cast<const uint2*>(codes + r * kCodeRowBytes + c * 8);
     const uint32_t w[2] = {in.x, in.y};
@@ -193,40 +193,22 @@ constexpr int min_blocks() {
 }
 
 // Two Q buffers of 64 rows x 128 bytes (also the output's staging; E4M3 Q fills half), K (128-
-// or 64-byte rows), V (128-byte rows) and, with E4M3 inputs, V's codes before widening: kN keys a
-// warpgroup, kSplit warpgroups. With kSplit > 1 the rows' maxima and sums of each warpgroup follow
-// (2 x kSplit x 64 floats), and the other warpgroups' partial O (16 KB each) reuses K and V's
-// space once every P V has read them.
-template <int kN, bool kCodesIn, int kSplit = 1>
-constexpr size_t kv_bytes() {
+// or 64-byte rows), V (128-byte rows) and, with E4M3 inputs, V's codes before widening.
+template <int kN, bool kCodesIn>
+constexpr size_t smem_bytes() {
   constexpr int k_row = kCodesIn ? kCodeRowBytes : kRowBytes;
   constexpr int v_codes = kCodesIn ? kCodeRowBytes : 0;
-  return static_cast<size_t>(kN) * kSplit * (k_row + kRowBytes + v_codes);
-}
-template <int kN, bool kCodesIn, int kSplit = 1>
-constexpr size_t smem_bytes() {
-  static_assert(kSplit == 1 || kv_bytes<kN, kCodesIn, kSplit>() >=
-                                   static_cast<size_t>(kSplit - 1) * kRows * kHeadDim * 4,
-                "the partial outputs fit where K and V were");
   return 1024 + static_cast<size_t>(2 * kRows * kRowBytes) +  // 1024: alignment slack
-         kv_bytes<kN, kCodesIn, kSplit>() +
-         (kSplit > 1 ? static_cast<size_t>(2 * kSplit * kRows) * sizeof(float) : 0);
+         static_cast<size_t>(kN) * (k_row + kRowBytes + v_codes);
 }
 
 // T: the plan's 16-bit type (q, k and v's, or with kCodesIn V's widened type and P's); Y: the
 // output's (T, or uint8_t E4M3 codes with out_scale); kCodesIn: q, k, v are E4M3 codes of
 // x / in_scale.
-// kSplit > 1 (grids too small to fill the GPU: batch 1): kSplit warpgroups share one query tile,
-// warpgroup w taking keys [w kN, (w + 1) kN), so that each softmax walks a kSplit-th of the row.
-// Each has its rows' own max m_w, sum l_w and O_w; they meet through shared memory, and the
-// first writes sum_w O_w 2^(m_w - M) / sum_w l_w 2^(m_w - M) (M the largest m_w), the merge of
-// flash-decoding. One tile a block.
-template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn, int kSplit>
-__global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMasked>() : 1)
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
+__global__ void __launch_bounds__(128, min_blocks<kN, kMasked>())
     attention_sm90_kernel(AttentionArgs a, int tiles_per_block, int live_rows) {
   static_assert(kN % 16 == 0 && kN <= 256, "key buckets are whole 16-key steps, at most 256");
-  static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "one, two or four warpgroups");
-  constexpr int kThreads = 128 * kSplit, kKeys = kN * kSplit;
   using In = std::conditional_t<kCodesIn, uint8_t, T>;
   using Scores = std::conditional_t<kCodesIn, ScoresFp8Op<kN>, ScoresOp<T, kN>>;
   using Output = OutputOp<T>;
@@ -238,21 +220,18 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
   const uint32_t base = (raw + 1023u) & ~1023u;
   unsigned char* base_ptr = smem_raw + (base - raw);
   // Two Q tiles (the next one lands while this one is worked on), then K and V (and V's codes).
-  const uint32_t k_s = base + 2 * kRows * kRowBytes, v_s = k_s + kKeys * kQkRowBytes;
-  const uint32_t vc_s = v_s + kKeys * kRowBytes;
+  const uint32_t k_s = base + 2 * kRows * kRowBytes, v_s = k_s + kN * kQkRowBytes;
+  const uint32_t vc_s = v_s + kN * kRowBytes;
 
   const int tid = static_cast<int>(threadIdx.x);
-  // The warp within its warpgroup (its 16 query rows), and the warpgroup (its kN keys, from kb).
-  const int warp = kSplit == 1 ? tid >> 5 : (tid >> 5) & 3, lane = tid & 31, g = lane >> 2,
-            t = lane & 3;
-  const int wg = kSplit == 1 ? 0 : tid >> 7, kb = wg * kN;
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
   // The batch last to first: the q, k, v GEMM before it wrote the last rows last, and those are
   // the ones still in L2 (see layer_norm_warp_kernel in normalization.cu).
   const int64_t b = gridDim.z - 1 - blockIdx.z, h = blockIdx.y;
   const int sq = static_cast<int>(a.sq), sk = static_cast<int>(a.sk);
   const int first = static_cast<int>(blockIdx.x) * tiles_per_block;
   const int q_tiles = (sq + kRows - 1) / kRows;
-  const int tiles = kSplit == 1 ? min(tiles_per_block, q_tiles - first) : 1;
+  const int tiles = min(tiles_per_block, q_tiles - first);
 
   const In* qg = static_cast<const In*>(a.q) + b * a.sq * a.q_row_stride + h * kHeadDim;
   const In* kg = static_cast<const In*>(a.k) + b * a.sk * a.k_row_stride + h * kHeadDim;
@@ -267,7 +246,6 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
       base + (kCodesIn ? swizzle64_offset(q_r, q_c) : swizzle128_offset(q_r, q_c));
   const int64_t q_step = kRowStep * a.q_row_stride;
   const auto stage_q = [&](int tile) {
-    if (kSplit > 1 && tid >= 128) return;  // the first warpgroup's threads copy the tile
     const int q0 = (first + tile) * kRows;
     const In* src = q_src + q0 * a.q_row_stride;
     const uint32_t dst = q_dst + (tile & 1) * kRows * kRowBytes;
@@ -282,13 +260,13 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
   // once all but the newest group are.
   stage_q(0);
   if constexpr (kCodesIn) {
-    stage_code_rows<kThreads, true>(k_s, kg, a.k_row_stride, kKeys, sk);
+    stage_code_rows<true>(k_s, kg, a.k_row_stride, kN, sk);
     cp_async_commit();
-    stage_code_rows<kThreads, false>(vc_s, vg, a.v_row_stride, kKeys, sk);
+    stage_code_rows<false>(vc_s, vg, a.v_row_stride, kN, sk);
   } else {
-    stage_rows<kThreads, T>(k_s, kg, a.k_row_stride, kKeys, sk);
+    stage_rows<T>(k_s, kg, a.k_row_stride, kN, sk);
     cp_async_commit();
-    stage_rows<kThreads, T>(v_s, vg, a.v_row_stride, kKeys, sk);
+    stage_rows<T>(v_s, vg, a.v_row_stride, kN, sk);
   }
   cp_async_commit();
   if (tiles > 1) stage_q(1);
@@ -298,10 +276,8 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
   const float qk_scale = kCodesIn ? a.scale * a.in_scale * a.in_scale : a.scale;
   const float scale_log2 = qk_scale * 1.4426950408889634f, inv_scale = 1.0f / qk_scale;
   const float v_scale = kCodesIn ? a.in_scale : 1.0f;
-  // This warpgroup's keys: whole 8-row swizzle repeats (kN rows) into K and V.
-  const uint64_t v_desc = swizzle128_desc(v_s + kb * kRowBytes);
-  const uint64_t k_desc =
-      kCodesIn ? swizzle64_desc(k_s + kb * kQkRowBytes) : swizzle128_desc(k_s + kb * kQkRowBytes);
+  const uint64_t v_desc = swizzle128_desc(v_s);
+  const uint64_t k_desc = kCodesIn ? swizzle64_desc(k_s) : swizzle128_desc(k_s);
   // Codes out (E4M3, or int8 with out_int8): one byte an element.
   constexpr bool kInt8 = std::is_same_v<Y, int8_t>;
   constexpr bool kCodes = std::is_same_v<Y, uint8_t> || kInt8;
@@ -353,7 +329,7 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
       if (tile == 0) {
         cp_async_wait<1>();
         __syncthreads();
-        widen_v<kThreads, T>(base_ptr + (v_s - base), base_ptr + (vc_s - base), kKeys);
+        widen_v<T>(base_ptr + (v_s - base), base_ptr + (vc_s - base), kN);
       }
     }
     cute::warpgroup_wait<0>();
@@ -368,8 +344,8 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
       // Keys past the sequence. Where it ends inside the bucket's last 16 keys (the buckets'
       // own lengths: 197 in 208, 77 in 80, 50 in 64), only those 8 elements are looked at;
       // the per-element test over the whole row was a third of the softmax's instructions.
-      const int lim = sk - kb - 2 * t;  // element i is key kb + (i / 4) * 8 + (i % 2) + 2t
-      if (sk - kb > kN - 16) {
+      const int lim = sk - 2 * t;  // element i is key (i / 4) * 8 + (i % 2) + 2t
+      if (sk > kN - 16) {
 #pragma unroll
         for (int i = kN / 2 - 8; i < kN / 2; ++i) {
           if ((i >> 2) * 8 + (i & 1) >= lim) s[i] = -INFINITY;
@@ -396,7 +372,7 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
                               a.causal ? min(sk, row[1] + (sk - sq) + 1) : sk};
 #pragma unroll
       for (int i = 0; i < kN / 2; ++i) {
-        const int r = (i >> 1) & 1, j = kb + (i >> 2) * 8 + 2 * t + (i & 1);
+        const int r = (i >> 1) & 1, j = (i >> 2) * 8 + 2 * t + (i & 1);
         if (j >= key_end[r]) {
           s[i] = -INFINITY;
         } else if (mrow[r] != nullptr) {
@@ -423,14 +399,12 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
       acc = fmaxf(acc, s[i]);
     }
     float m[2];
-    [[maybe_unused]] bool none[2];  // every key of this warpgroup's part masked (kSplit > 1)
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       m[r] = fmaxf(fmaxf(mc[r][0], mc[r][1]), fmaxf(mc[r][2], mc[r][3]));
       m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 1));
       m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 2));
       // A row with every key masked: P = 0 and sum 0 (NaN or 0 below), not exp2(NaN).
-      if constexpr (kSplit > 1) none[r] = m[r] == -INFINITY;
       m[r] = m[r] == -INFINITY ? 0.0f : m[r] * scale_log2;
     }
     // P as wgmma A fragments: 16 keys a step, registers (row g, keys 2t..), (row g + 8, ...),
@@ -494,59 +468,6 @@ __global__ void __launch_bounds__(128 * kSplit, kSplit == 1 ? min_blocks<kN, kMa
     cute::warpgroup_wait<0>();
 #pragma unroll
     for (int i = 0; i < 32; ++i) cute::warpgroup_fence_operand(o[i]);
-
-    if constexpr (kSplit > 1) {
-      // The warpgroups' parts of each row meet. Their maxima and sums (log2 units; a part with
-      // every key masked has none: weight 0) go through shared memory after K and V.
-      float* const part_m = reinterpret_cast<float*>(base_ptr + (vc_s - base) +
-                                                     (kCodesIn ? kKeys * kCodeRowBytes : 0));
-      float* const part_l = part_m + kSplit * kRows;
-      if (t == 0) {
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int rr = warp * 16 + g + 8 * r;
-          part_m[wg * kRows + rr] = none[r] ? -INFINITY : m[r];
-          part_l[wg * kRows + rr] = l[r];
-        }
-      }
-      // Every warpgroup's P V has finished reading K and V, whose space now takes O's parts.
-      __syncthreads();
-      float w[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int rr = warp * 16 + g + 8 * r;
-        float top = part_m[rr];
-#pragma unroll
-        for (int x = 1; x < kSplit; ++x) top = fmaxf(top, part_m[x * kRows + rr]);
-        // Every key of the row masked: weights 0 and sum 0 (NaN or 0 below, as unsplit).
-        float sum = 0.0f;
-#pragma unroll
-        for (int x = 0; x < kSplit; ++x) {
-          const float mx = part_m[x * kRows + rr];
-          sum += mx == -INFINITY ? 0.0f : fast_exp2(mx - top) * part_l[x * kRows + rr];
-        }
-        w[r] = none[r] ? 0.0f : fast_exp2(m[r] - top);
-        l[r] = sum;
-      }
-      // Warpgroups 1 .. kSplit - 1 leave their weighted O (element i of thread tid at
-      // [wg - 1][i][tid % 128]: whole 128-byte rows of a warp, no bank conflicts); the first adds
-      // them to its own and writes the rows.
-      float* const part_o = reinterpret_cast<float*>(base_ptr + (k_s - base));
-      if (wg != 0) {
-        float* dst = part_o + (wg - 1) * 32 * 128 + (tid & 127);
-#pragma unroll
-        for (int i = 0; i < 32; ++i) dst[i * 128] = o[i] * w[(i >> 1) & 1];
-      }
-      __syncthreads();
-      if (wg != 0) return;  // nothing of theirs is in flight: K, V and Q landed above
-#pragma unroll
-      for (int i = 0; i < 32; ++i) {
-        float acc = o[i] * w[(i >> 1) & 1];
-#pragma unroll
-        for (int x = 1; x < kSplit; ++x) acc += part_o[(x - 1) * 32 * 128 + i * 128 + tid];
-        o[i] = acc;
-      }
-    }
 
     // O / sum through this tile's Q buffer (every warp's Q K^T has finished reading it) as
     // whole row chunks, in the same swizzle (16-byte chunk c of row r at c ^ (r % 8); 8-byte
@@ -631,51 +552,30 @@ int live_rows(const AttentionArgs& a) {
   return skip ? static_cast<int>(a.sq) : std::numeric_limits<int>::max();
 }
 
-// Warpgroups sharing a query tile's keys (see the kernel): 1, or where one tile a block leaves
-// multiprocessors idle (the grid at most one block each: ViT-B/16's 48 blocks at batch 1 on 132)
-// 2 up to 128 keys and 4 up to 256, 64 keys each. AttentionArgs::sm90_key_split forces it (tests);
-// VITRT_ATTN_SPLIT=0 turns it off (to compare on a GPU).
-int key_split(const AttentionArgs& a) {
-  if (a.sm90_key_split > 0) return a.sm90_key_split;
-  static const bool on = env_switch_on("VITRT_ATTN_SPLIT");
-  if (!on || a.sk <= kRows || a.sm90_tiles_per_block > 1) return 1;
-  const int64_t q_tiles = (a.sq + kRows - 1) / kRows;
-  if (q_tiles * a.heads * a.batch > current_device_multiprocessors()) return 1;
-  return a.sk <= 2 * kRows ? 2 : 4;
-}
-
-template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn, int kSplit = 1>
+template <typename T, typename Y, int kN, bool kMasked, bool kCodesIn>
 cudaError_t launch_form(const AttentionArgs& a, cudaStream_t stream) {
-  constexpr size_t smem = smem_bytes<kN, kCodesIn, kSplit>();
-  const auto kernel = attention_sm90_kernel<T, Y, kN, kMasked, kCodesIn, kSplit>;
+  constexpr size_t smem = smem_bytes<kN, kCodesIn>();
+  const auto kernel = attention_sm90_kernel<T, Y, kN, kMasked, kCodesIn>;
   // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
   static const cudaError_t opted =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (opted != cudaSuccess) return opted;
   const int64_t q_tiles = (a.sq + kRows - 1) / kRows;
-  const int per_block = kSplit == 1 ? tiles_per_block(a) : 1;
+  const int per_block = tiles_per_block(a);
   const dim3 grid(static_cast<unsigned>((q_tiles + per_block - 1) / per_block),
                   static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch));
-  kernel<<<grid, 128 * kSplit, smem, stream>>>(a, per_block, live_rows(a));
+  kernel<<<grid, 128, smem, stream>>>(a, per_block, live_rows(a));
   return cudaGetLastError();
 }
 
-template <typename T, typename Y, int kN, bool kCodesIn, int kSplit = 1>
+template <typename T, typename Y, int kN, bool kCodesIn>
 cudaError_t launch_bucket(const AttentionArgs& a, cudaStream_t stream) {
-  return a.mask != nullptr || a.causal ? launch_form<T, Y, kN, true, kCodesIn, kSplit>(a, stream)
-                                       : launch_form<T, Y, kN, false, kCodesIn, kSplit>(a, stream);
+  return a.mask != nullptr || a.causal ? launch_form<T, Y, kN, true, kCodesIn>(a, stream)
+                                       : launch_form<T, Y, kN, false, kCodesIn>(a, stream);
 }
 
 template <typename T, typename Y, bool kCodesIn>
 cudaError_t launch_keys(const AttentionArgs& a, cudaStream_t stream) {
-  switch (key_split(a)) {
-    case 2:
-      return launch_bucket<T, Y, kRows, kCodesIn, 2>(a, stream);
-    case 4:
-      return launch_bucket<T, Y, kRows, kCodesIn, 4>(a, stream);
-    default:
-      break;
-  }
   if (a.sk <= 64) return launch_bucket<T, Y, 64, kCodesIn>(a, stream);
   if (a.sk <= 80) return launch_bucket<T, Y, 80, kCodesIn>(a, stream);
   if (a.sk <= 128) return launch_bucket<T, Y, 128, kCodesIn>(a, stream);
@@ -710,9 +610,6 @@ bool attention_sm90_supports(Elt type, const AttentionArgs& a) {
          a.sk >= 1 && a.sk <= kSm90AttentionMaxKeys && a.sq >= 1 && a.sq <= (int64_t(1) << 30) &&
          a.heads >= 1 && a.heads <= 65535 && a.batch >= 1 && a.batch <= 65535 && !a.quant_scores &&
          a.sm90_tiles_per_block >= 0 && a.sm90_tiles_per_block <= 4 &&
-         (a.sm90_key_split == 0 || a.sm90_key_split == 1 ||
-          ((a.sm90_key_split == 2 || a.sm90_key_split == 4) && a.sk <= kRows * a.sm90_key_split &&
-           a.sm90_tiles_per_block <= 1)) &&
          (!a.out_int8 ||
           (a.out_scale > 0.0f && a.in_scale == 0.0f && a.out_qmin >= -128 && a.out_qmin <= 0)) &&
          !a.quant_probs && a.scale > 0.0f && std::isfinite(a.scale) && a.out_scale >= 0.0f &&
