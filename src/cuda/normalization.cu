@@ -568,7 +568,7 @@ __device__ __forceinline__ void ln_load(LnRow<T, kNv>& r, const T* a, const T* b
 
 // The rest of one row once its vectors are in registers: the sum output, the statistics from
 // the registers, and y.
-template <typename T, typename Y, int kNv, bool kQuant, bool kEarly>
+template <typename T, typename Y, int kNv, bool kQuant>
 __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, const T* gamma,
                                           const T* beta, Y* y, T* sum, int64_t row, int cols,
                                           float eps, const Int8Code& code, bool rms,
@@ -581,12 +581,7 @@ __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, co
   };
   const int nvec = cols / kVec;
   float x[kNv][kVec];
-  // kEarly: the sums in four independent chains (each a quarter as long as one chain over the
-  // lane's kNv * kVec elements: the fp32 additions are not reassociated for us).
-  constexpr int kChains = kEarly ? 4 : 1;
-  float sc[kChains];
-#pragma unroll
-  for (int k = 0; k < kChains; ++k) sc[k] = 0.0f;
+  float s = 0.0f;
   if (!kQuant && !has_b && sum == nullptr) {
     // A plain LayerNorm (the E4M3-writing ones of fp8 plans): no addend, no sum to store.
 #pragma unroll
@@ -595,7 +590,7 @@ __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, co
 #pragma unroll
       for (int e = 0; e < kVec; ++e) {
         x[c][e] = to_f(r.a[c].v[e]);
-        sc[e % kChains] += x[c][e];
+        s += x[c][e];
       }
     }
   } else {
@@ -609,30 +604,22 @@ __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, co
         const float v =
             norm_element<T, kQuant>(r.a[c].v[e], has_b ? &r.b[c].v[e] : nullptr, nq, &vs.v[e]);
         x[c][e] = v;
-        sc[e % kChains] += v;
+        s += v;
       }
       if (sum != nullptr) reinterpret_cast<V*>(sum + row * cols)[vi] = vs;
     }
   }
-  float s = sc[0];
-#pragma unroll
-  for (int k = 1; k < kChains; ++k) s += sc[k];
   const float mean = rms ? 0.0f : warp_sum(s) / static_cast<float>(cols);
-  float qc[kChains];
-#pragma unroll
-  for (int k = 0; k < kChains; ++k) qc[k] = 0.0f;
+  float q = 0.0f;
 #pragma unroll
   for (int c = 0; c < kNv; ++c) {
     if (lane + 32 * c >= nvec) continue;
 #pragma unroll
     for (int e = 0; e < kVec; ++e) {
       const float d = x[c][e] - mean;
-      qc[e % kChains] += d * d;
+      q += d * d;
     }
   }
-  float q = qc[0];
-#pragma unroll
-  for (int k = 1; k < kChains; ++k) q += qc[k];
   const float inv = rsqrtf(warp_sum(q) / static_cast<float>(cols) + eps);
   const V* pg = reinterpret_cast<const V*>(gamma);
   const V* pbeta = reinterpret_cast<const V*>(beta);
@@ -725,7 +712,7 @@ __device__ __forceinline__ void ln_finish(const LnRow<T, kNv>& r, bool has_b, co
 // earlier store (sum may alias them), and each warp waited for its loads one vector at a time:
 // ViT-B/16's LayerNorms at batch 256 went from 1.34 to 0.98 ms, the E4M3-writing ones of its
 // fp8 plan from 1.53 to 1.25 ms (H200).
-template <typename T, typename Y, int kNv, bool kQuant, bool kEarly>
+template <typename T, typename Y, int kNv, bool kQuant>
 __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
     layer_norm_warp_kernel(const T* a, const T* b, int64_t b_rows, const T* gamma, const T* beta,
                            Y* y, T* sum, int64_t rows, int cols, float eps, Int8Code code, bool rms,
@@ -740,23 +727,8 @@ __global__ void __launch_bounds__(kLnRowsPerBlock * 32)
   const int64_t row = rows - 1 - from_first;
   LnRow<T, kNv> r;
   ln_load<T, kNv>(r, a, b, b_rows, row, cols, lane);
-  if constexpr (kEarly) {
-    // gamma's and beta's lines into L1 while the row's loads are in flight: read only after the
-    // statistics, their loads were a second memory latency on each warp's path (a weight-sized
-    // L2 miss at batch 1, where the GEMMs' weights stream through L2 between replays). One
-    // prefetch a 128-byte line: every eighth 16-byte vector.
-    const int nvec = cols / (16 / static_cast<int>(sizeof(T)));
-#pragma unroll
-    for (int c = 0; c < kNv; ++c) {
-      const int vi = lane + 32 * c;
-      if (vi >= nvec || (vi & 7) != 0) continue;
-      asm volatile("prefetch.global.L1 [%0];" ::"l"(gamma + vi * (16 / sizeof(T))));
-      if (beta != nullptr)
-        asm volatile("prefetch.global.L1 [%0];" ::"l"(beta + vi * (16 / sizeof(T))));
-    }
-  }
-  ln_finish<T, Y, kNv, kQuant, kEarly>(r, b != nullptr, gamma, beta, y, sum, row, cols, eps, code,
-                                       rms, nq, half2, lane);
+  ln_finish<T, Y, kNv, kQuant>(r, b != nullptr, gamma, beta, y, sum, row, cols, eps, code, rms, nq,
+                               half2, lane);
 }
 
 template <typename T>
@@ -905,21 +877,11 @@ cudaError_t layer_norm_typed(const T* a, const T* b, int64_t b_rows, const T* ga
   if (cols % kVec == 0 && cols / kVec <= 32 * kLnMaxVecs && aligned16(a) && aligned16(b) &&
       aligned16(gamma) && aligned16(beta) && aligned16(y) && aligned16(sum)) {
     const unsigned blocks = static_cast<unsigned>((rows + kLnRowsPerBlock - 1) / kLnRowsPerBlock);
-    // VITRT_LN_EARLY=0: the statistics in one chain each and gamma and beta read when needed
-    // (the form before session 49), for comparing the two on a GPU.
-    static const bool early = env_switch_on("VITRT_LN_EARLY");
     const auto go = [&](auto nv) {
-      if (early) {
-        layer_norm_warp_kernel<T, Y, decltype(nv)::value, kQuant, true>
-            <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(a, b, b_rows, gamma, beta, y, sum, rows,
-                                                          static_cast<int>(cols), epsilon, code,
-                                                          rms, nq, half2);
-      } else {
-        layer_norm_warp_kernel<T, Y, decltype(nv)::value, kQuant, false>
-            <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(a, b, b_rows, gamma, beta, y, sum, rows,
-                                                          static_cast<int>(cols), epsilon, code,
-                                                          rms, nq, half2);
-      }
+      layer_norm_warp_kernel<T, Y, decltype(nv)::value, kQuant>
+          <<<blocks, kLnRowsPerBlock * 32, 0, stream>>>(a, b, b_rows, gamma, beta, y, sum, rows,
+                                                        static_cast<int>(cols), epsilon, code, rms,
+                                                        nq, half2);
       return cudaGetLastError();
     };
     switch ((cols / kVec + 31) / 32) {
