@@ -7,6 +7,7 @@
 // Floats are written with %a (hexadecimal: exact).
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -36,10 +37,22 @@ Status write_calibration_cache(const std::string& path, uint64_t fingerprint,
     for (uint64_t c : h.counts()) out << " " << c;
     out << "\n";
   }
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  // Written beside it, then renamed over it: a failed write keeps the cache there was.
+  const std::string partial = path + ".partial";
+  std::ofstream file(partial, std::ios::binary | std::ios::trunc);
   file << out.str();
   file.close();
-  if (!file) return not_found("cannot write the calibration cache '", path, "'");
+  std::error_code ec;
+  if (!file) {
+    std::filesystem::remove(partial, ec);
+    return not_found("cannot write the calibration cache '", path, "'");
+  }
+  std::filesystem::rename(partial, path, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(partial, ec);
+    return not_found("cannot write the calibration cache '", path, "': ", why);
+  }
   return Status::ok_status();
 }
 

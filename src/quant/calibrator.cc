@@ -116,22 +116,53 @@ Result<std::vector<NamedTensor>> load_batch(const CalibrationBatch& batch,
 Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>& required,
                              const CalibrationOptions& options) {
   const uint64_t fingerprint = graph_fingerprint(graph);
+  std::vector<std::string> value_names = required;
+  for (const std::string& name : options.optional_values) {
+    if (std::find(value_names.begin(), value_names.end(), name) == value_names.end()) {
+      value_names.push_back(name);
+    }
+  }
   std::error_code ec;
   if (!options.cache_path.empty() && fs::exists(options.cache_path, ec)) {
     VITRT_ASSIGN_OR_RETURN(Histograms cached,
                            read_calibration_cache(options.cache_path, fingerprint));
-    for (const std::string& name : required) {
-      if (cached.count(name) == 0) {
-        return invalid_argument("calibration cache '", options.cache_path, "' has no data for '",
-                                name, "' (made with other layer rules?): delete it to calibrate ",
-                                "again");
+    std::vector<std::string> missing;  // required ones first
+    for (const std::string& name : value_names) {
+      if (cached.count(name) == 0) missing.push_back(name);
+    }
+    const bool lacks_required = !missing.empty() && std::find(required.begin(), required.end(),
+                                                              missing[0]) != required.end();
+    if (missing.empty() || (!lacks_required && options.data_dir.empty())) {
+      if (options.log) {
+        options.log(str_cat(
+            "calibration: reused '", options.cache_path, "' (", cached.size(), " tensors)",
+            missing.empty() ? std::string()
+                            : str_cat("; it has no ranges for ", missing.size(),
+                                      " values this build also measures (e.g. '", missing[0],
+                                      "'; made by an older vitrt?): --calib-data measures "
+                                      "them")));
+      }
+      return cached;
+    }
+    if (options.data_dir.empty()) {
+      return invalid_argument("calibration cache '", options.cache_path, "' has no data for '",
+                              missing[0], "' (made with other layer rules?): pass --calib-data ",
+                              "to calibrate again, or delete it");
+    }
+    // Calibrate again on the data given: everything the cache held too, so that the new cache
+    // still serves the builds that made the old one.
+    for (const auto& [name, h] : cached) {
+      if (std::find(value_names.begin(), value_names.end(), name) == value_names.end() &&
+          graph.find_value(name)) {
+        value_names.push_back(name);
       }
     }
     if (options.log) {
-      options.log(
-          str_cat("calibration: reused '", options.cache_path, "' (", cached.size(), " tensors)"));
+      options.log(str_cat("calibration: '", options.cache_path, "' has no ranges for ",
+                          missing.size(), " of the values this build measures (e.g. '", missing[0],
+                          "'): calibrating again on '", options.data_dir,
+                          "', the new cache keeping its ", cached.size(), " values too"));
     }
-    return cached;
   }
   if (options.data_dir.empty()) {
     return invalid_argument("calibration needs --calib-data DIR (images or .npy inputs)");
@@ -142,12 +173,6 @@ Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>&
     VITRT_ASSIGN_OR_RETURN(config, vision::read_preprocessor_config(options.preprocessor_config));
   }
 
-  std::vector<std::string> value_names = required;
-  for (const std::string& name : options.optional_values) {
-    if (std::find(value_names.begin(), value_names.end(), name) == value_names.end()) {
-      value_names.push_back(name);
-    }
-  }
   // The same graph with the measured values as its outputs.
   Graph probe = graph;
   probe.outputs.clear();

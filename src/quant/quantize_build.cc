@@ -77,12 +77,14 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   q.fp8_method = describe(fp8_method);
 
   const std::vector<std::string> to_calibrate = linear_inputs_to_calibrate(graph, q);
-  // CUDA fp8 plans: the attention's q, k, v too, for fuse_fp8_attention.
+  // CUDA fp8 plans: the attention's q, k, v too, for fuse_fp8_attention. Every CUDA
+  // calibration measures them (int8 and --no-fp8-attention builds too), so that one cache
+  // serves the int8 and the fp8 build of a model.
   const bool fp8_attention =
       options.device == "cuda" && options.precision == "fp8" && options.fp8_attention;
   const std::map<std::string, std::vector<std::string>> attention_inputs =
-      fp8_attention ? attention_inputs_to_calibrate(graph)
-                    : std::map<std::string, std::vector<std::string>>();
+      options.device == "cuda" ? attention_inputs_to_calibrate(graph)
+                               : std::map<std::string, std::vector<std::string>>();
   std::map<std::string, float> attention_thresholds;  // by attention node
   bool already_quantized = false;
   for (const Node& node : graph.nodes) {
@@ -131,7 +133,9 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
       VITRT_ASSIGN_OR_RETURN(q.fp8_threshold[name], select_threshold(h, fp8_method, QuantGrid::kFp8,
                                                                      options.calib_percentile));
     }
+    int unmeasured = 0;
     for (const auto& [node, names] : attention_inputs) {
+      if (!fp8_attention) break;
       float threshold = 0.0f;
       bool all = true;
       for (const std::string& name : names) {
@@ -145,6 +149,12 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
         threshold = std::max(threshold, t);
       }
       if (all) attention_thresholds[node] = threshold;
+      unmeasured += all ? 0 : 1;
+    }
+    if (unmeasured > 0) {
+      log(str_cat("quantization: ", unmeasured, " of ", attention_inputs.size(),
+                  " attentions keep 16-bit q, k, v: the calibration cache has no ranges for "
+                  "them (--calib-data with the cache measures them and updates it)"));
     }
   }
 

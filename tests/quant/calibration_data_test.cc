@@ -106,5 +106,64 @@ TEST_F(CalibrationData, ErrorsNameTheFolder) {
   EXPECT_EQ(file.status().message(), "--calib-data '" + o.data_dir + "' is not a folder");
 }
 
+// A cache that lacks a value the build needs: an error without data that says what to do; with
+// data, a new calibration whose cache keeps the values the old one held.
+TEST_F(CalibrationData, ACacheWithoutARequiredValueIsCalibratedAgainOnData) {
+  fs::create_directories(dir_ / "data");
+  write(dir_ / "data" / "a.npy", 3.0f);
+  const std::string x = g_.graph().values[x_].name;
+  const std::string y = g_.graph().values[y_].name;
+  CalibrationOptions o;
+  o.data_dir = (dir_ / "data").string();
+  o.cache_path = (dir_ / "calib.cache").string();
+  Result<Histograms> first = calibrate(g_.graph(), {x}, o);  // writes a cache of x alone
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  ASSERT_EQ(first->size(), 1u);
+
+  CalibrationOptions cache_only;
+  cache_only.cache_path = o.cache_path;
+  Result<Histograms> refused = calibrate(g_.graph(), {y}, cache_only);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("has no data for '" + y + "'"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("--calib-data"), std::string::npos)
+      << refused.status().message();
+
+  std::vector<std::string> lines;
+  o.log = [&](const std::string& line) { lines.push_back(line); };
+  Result<Histograms> again = calibrate(g_.graph(), {y}, o);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  ASSERT_EQ(again->count(y), 1u);
+  EXPECT_FLOAT_EQ(again->at(y).amax(), 6.0f);  // relu of {3, -3, 6, 0, 0.5, -1}
+  EXPECT_EQ(again->count(x), 1u);              // kept from the old cache's values
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("calibrating again") != std::string::npos;
+  }));
+  Result<Histograms> written = read_calibration_cache(o.cache_path, graph_fingerprint(g_.graph()));
+  ASSERT_TRUE(written.ok()) << written.status().to_string();
+  EXPECT_EQ(written->size(), 2u);
+  EXPECT_FLOAT_EQ(written->at(x).amax(), 6.0f);
+  EXPECT_FALSE(fs::exists(o.cache_path + ".partial"));
+}
+
+// A cache that cannot be written leaves the old one as it was.
+TEST_F(CalibrationData, AFailedCacheWriteKeepsTheOldCache) {
+  const fs::path path = dir_ / "calib.cache";
+  Histograms one;
+  one[g_.graph().values[y_].name];
+  ASSERT_TRUE(write_calibration_cache(path.string(), 42, one).ok());
+  fs::create_directories(path.string() + ".partial");  // the temporary file cannot be made
+  Histograms two = one;
+  two[g_.graph().values[x_].name];
+  Status failed = write_calibration_cache(path.string(), 42, two);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("cannot write the calibration cache '" + path.string() + "'"),
+            std::string::npos)
+      << failed.message();
+  Result<Histograms> kept = read_calibration_cache(path.string(), 42);
+  ASSERT_TRUE(kept.ok()) << kept.status().to_string();
+  EXPECT_EQ(kept->size(), 1u);
+}
+
 }  // namespace
 }  // namespace vitrt::quant

@@ -75,9 +75,10 @@ TEST_F(QuantCli, CalibratesOnImagesAndReusesTheCache) {
 
 // CUDA fp8 builds (no GPU needed: the optimizer and the calibration run on the CPU, the
 // tactic timing is skipped without one): the qkv layers' E4M3 codes into the attention of a
-// head-dim-64 model, each attention reported; with --no-fp8-attention nothing, and a
-// calibration cache that such a build (or an older vitrt) wrote, without q, k, v's ranges,
-// still works and leaves them 16-bit.
+// head-dim-64 model, each attention reported; with --no-fp8-attention nothing, though its
+// calibration measures q, k, v all the same, so that its cache serves an fp8 build with them. A
+// cache without q, k, v's ranges (an older vitrt's) still works alone and leaves them 16-bit,
+// saying so; with --calib-data it is calibrated again and rewritten with them.
 TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
   const std::string model =
       (fs::path(VITRT_SOURCE_DIR) / "tests/data/vit_head64/model.onnx").string();
@@ -109,12 +110,53 @@ TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
   EXPECT_FALSE(contains(off.text, "fuse_fp8_attention")) << off.text;
   EXPECT_FALSE(contains(off.text, "attentions read E4M3")) << off.text;
 
-  Output old_cache = build("--device cuda --verbose" + cache);
+  // The --no-fp8-attention build's cache holds q, k, v's ranges.
+  Output reuse = build("--device cuda" + cache);
+  ASSERT_EQ(reuse.exit_code, 0) << reuse.text;
+  EXPECT_TRUE(contains(reuse.text, "calibration: reused")) << reuse.text;
+  EXPECT_TRUE(contains(reuse.text, "2 attentions read E4M3 q, k, v")) << reuse.text;
+
+  // An older vitrt's cache: the same without the packed q, k, v values' lines.
+  const fs::path old_path = dir_ / "old.cache";
+  int dropped = 0;
+  {
+    std::ifstream in(dir_ / "off.cache");
+    std::ofstream out(old_path);
+    for (std::string line; std::getline(in, line);) {
+      if (contains(line, "/attn/qkv/MatMul_output_0 ")) {
+        ++dropped;
+      } else {
+        out << line << "\n";
+      }
+    }
+  }
+  ASSERT_EQ(dropped, 2);
+  const std::string old_cache_arg = " --calib-cache '" + old_path.string() + "'";
+  Output old_cache = build("--device cuda --verbose" + old_cache_arg);
   ASSERT_EQ(old_cache.exit_code, 0) << old_cache.text;
   EXPECT_TRUE(contains(old_cache.text, "calibration: reused")) << old_cache.text;
+  EXPECT_TRUE(contains(old_cache.text, "has no ranges for 2 values")) << old_cache.text;
   EXPECT_TRUE(contains(old_cache.text, "q, k, v stay float: no calibrated range"))
       << old_cache.text;
+  EXPECT_TRUE(contains(old_cache.text, "2 of 2 attentions keep 16-bit q, k, v")) << old_cache.text;
   EXPECT_FALSE(contains(old_cache.text, "attentions read E4M3")) << old_cache.text;
+
+  // With data, the old cache is calibrated again and rewritten with them (and its other values).
+  Output updated = build("--device cuda " + data + old_cache_arg);
+  ASSERT_EQ(updated.exit_code, 0) << updated.text;
+  EXPECT_TRUE(contains(updated.text, "calibrating again")) << updated.text;
+  EXPECT_TRUE(contains(updated.text, "2 attentions read E4M3 q, k, v")) << updated.text;
+  std::ifstream rewritten(old_path);
+  int lines = 0, qkv = 0;
+  for (std::string line; std::getline(rewritten, line); ++lines) {
+    qkv += contains(line, "/attn/qkv/MatMul_output_0 ") ? 1 : 0;
+  }
+  EXPECT_EQ(qkv, 2);
+  std::ifstream original(dir_ / "off.cache");
+  int original_lines = 0;
+  for (std::string line; std::getline(original, line);) ++original_lines;
+  EXPECT_EQ(lines, original_lines);
+  EXPECT_FALSE(fs::exists(old_path.string() + ".partial"));
 }
 
 TEST_F(QuantCli, UsageErrors) {
