@@ -159,6 +159,46 @@ TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
   EXPECT_FALSE(fs::exists(old_path.string() + ".partial"));
 }
 
+// VITRT_CPU_FP8_ATTENTION=1: a CPU fp8 build reads E4M3 q, k, v as a CUDA one does (the CPU
+// kernels decode the codes), so a CPU can measure what they cost; its plan's outputs differ
+// from the plain CPU fp8 plan's by that rounding, and both stay near the FP32 model's.
+TEST_F(QuantCli, CpuFp8AttentionForAccuracyStudies) {
+  const std::string model =
+      (fs::path(VITRT_SOURCE_DIR) / "tests/data/vit_head64/model.onnx").string();
+  const std::string data = "--calib-data '" + (dir_ / "images").string() + "' --calib-config '" +
+                           (dir_ / "preprocessor_config.json").string() + "'";
+  auto build = [&](const std::string& plan, const std::vector<testing::EnvVar>& env) {
+    return run_vitrt("build '" + model + "' -o '" + (dir_ / plan).string() +
+                         "' --precision fp8 --calib-batch-size 3 " + data,
+                     dir_, env);
+  };
+  Output plain = build("plain.plan", {});
+  ASSERT_EQ(plain.exit_code, 0) << plain.text;
+  EXPECT_FALSE(contains(plain.text, "attentions read E4M3")) << plain.text;
+  Output codes = build("codes.plan", {{"VITRT_CPU_FP8_ATTENTION", "1"}});
+  ASSERT_EQ(codes.exit_code, 0) << codes.text;
+  EXPECT_TRUE(contains(codes.text, "2 attentions read E4M3 q, k, v")) << codes.text;
+
+  auto eval = [&](const std::string& plan) {
+    return run_vitrt("eval '" + (dir_ / plan).string() + "' --reference '" + model + "' --data '" +
+                         (dir_ / "images").string() + "' --config '" +
+                         (dir_ / "preprocessor_config.json").string() + "' --json",
+                     dir_);
+  };
+  Output plain_eval = eval("plain.plan");
+  Output codes_eval = eval("codes.plan");
+  ASSERT_EQ(plain_eval.exit_code, 0) << plain_eval.text;
+  ASSERT_EQ(codes_eval.exit_code, 0) << codes_eval.text;
+  auto cosine = [](const std::string& text) {
+    const size_t at = text.find("\"cosine_mean\":");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + 14));
+  };
+  const double c_plain = cosine(plain_eval.text), c_codes = cosine(codes_eval.text);
+  EXPECT_GE(c_plain, 0.99) << plain_eval.text;
+  EXPECT_GE(c_codes, 0.99) << codes_eval.text;
+  EXPECT_NE(c_plain, c_codes);  // the codes path ran
+}
+
 TEST_F(QuantCli, UsageErrors) {
   Output missing = run_vitrt(build_args("--precision int8"), dir_);
   EXPECT_EQ(missing.exit_code, 1) << missing.text;
