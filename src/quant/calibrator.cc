@@ -117,11 +117,12 @@ Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>&
                              const CalibrationOptions& options) {
   const uint64_t fingerprint = graph_fingerprint(graph);
   std::vector<std::string> value_names = required;
-  for (const std::string& name : options.optional_values) {
+  auto measure_too = [&](const std::string& name) {
     if (std::find(value_names.begin(), value_names.end(), name) == value_names.end()) {
       value_names.push_back(name);
     }
-  }
+  };
+  for (const std::string& name : options.optional_values) measure_too(name);
   std::error_code ec;
   if (!options.cache_path.empty() && fs::exists(options.cache_path, ec)) {
     VITRT_ASSIGN_OR_RETURN(Histograms cached,
@@ -152,10 +153,7 @@ Result<Histograms> calibrate(const Graph& graph, const std::vector<std::string>&
     // Calibrate again on the data given: everything the cache held too, so that the new cache
     // still serves the builds that made the old one.
     for (const auto& [name, h] : cached) {
-      if (std::find(value_names.begin(), value_names.end(), name) == value_names.end() &&
-          graph.find_value(name)) {
-        value_names.push_back(name);
-      }
+      if (graph.find_value(name)) measure_too(name);
     }
     if (options.log) {
       options.log(str_cat("calibration: '", options.cache_path, "' has no ranges for ",

@@ -138,23 +138,25 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
       VITRT_ASSIGN_OR_RETURN(q.fp8_threshold[name], select_threshold(h, fp8_method, QuantGrid::kFp8,
                                                                      options.calib_percentile));
     }
+    // The fp8 attention's one scale: the widest of its q, k, v ranges.
     int unmeasured = 0;
-    for (const auto& [node, names] : attention_inputs) {
-      if (!fp8_attention) break;
-      float threshold = 0.0f;
-      bool all = true;
-      for (const std::string& name : names) {
-        auto h = histograms.find(name);
-        if (h == histograms.end()) {  // a cache without them: the attention stays 16-bit
-          all = false;
-          break;
+    if (fp8_attention) {
+      for (const auto& [node, names] : attention_inputs) {
+        float threshold = 0.0f;
+        bool all = true;
+        for (const std::string& name : names) {
+          auto h = histograms.find(name);
+          if (h == histograms.end()) {  // a cache without them: the attention stays 16-bit
+            all = false;
+            break;
+          }
+          VITRT_ASSIGN_OR_RETURN(float t, select_threshold(h->second, fp8_method, QuantGrid::kFp8,
+                                                           options.calib_percentile));
+          threshold = std::max(threshold, t);
         }
-        VITRT_ASSIGN_OR_RETURN(float t, select_threshold(h->second, fp8_method, QuantGrid::kFp8,
-                                                         options.calib_percentile));
-        threshold = std::max(threshold, t);
+        if (all) attention_thresholds[node] = threshold;
+        unmeasured += all ? 0 : 1;
       }
-      if (all) attention_thresholds[node] = threshold;
-      unmeasured += all ? 0 : 1;
     }
     if (unmeasured > 0) {
       log(str_cat("quantization: ", unmeasured, " of ", attention_inputs.size(),

@@ -189,11 +189,10 @@ TEST_F(QuantCli, CpuFp8AttentionForAccuracyStudies) {
   Output codes_eval = eval("codes.plan");
   ASSERT_EQ(plain_eval.exit_code, 0) << plain_eval.text;
   ASSERT_EQ(codes_eval.exit_code, 0) << codes_eval.text;
-  auto cosine = [](const std::string& text) {
-    const size_t at = text.find("\"cosine_mean\":");
-    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + 14));
+  auto cosine = [](const Output& o) {
+    return testing::last_line_json(o.out)["outputs"][0]["cosine_mean"].get<double>();
   };
-  const double c_plain = cosine(plain_eval.text), c_codes = cosine(codes_eval.text);
+  const double c_plain = cosine(plain_eval), c_codes = cosine(codes_eval);
   EXPECT_GE(c_plain, 0.99) << plain_eval.text;
   EXPECT_GE(c_codes, 0.99) << codes_eval.text;
   EXPECT_NE(c_plain, c_codes);  // the codes path ran

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace vitrt::testing {
 
 struct CliOutput {
@@ -57,6 +59,13 @@ inline CliOutput run_vitrt(const std::string& args, const std::filesystem::path&
 
 inline bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
+}
+
+// The JSON report a `--json` command prints as its last line of `out`.
+inline nlohmann::json last_line_json(const std::string& out) {
+  std::string last = out;
+  while (!last.empty() && last.back() == '\n') last.pop_back();
+  return nlohmann::json::parse(last.substr(last.rfind('\n') + 1));
 }
 
 }  // namespace vitrt::testing

@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 
 using testing::CliOutput;
 using testing::contains;
+using testing::last_line_json;
 using testing::run_vitrt;
 
 class EvalCommandTest : public ::testing::Test {
@@ -54,11 +55,6 @@ class EvalCommandTest : public ::testing::Test {
   static std::string eval_images(const std::string& plan_path, const std::string& extra = "") {
     return "eval '" + plan_path + "' --reference '" + fixture("model.onnx") + "' --data '" +
            fixture("images") + "' --config '" + fixture("preprocessor_config.json") + "' " + extra;
-  }
-  static nlohmann::json last_line_json(const std::string& out) {
-    std::string last = out;
-    while (!last.empty() && last.back() == '\n') last.pop_back();
-    return nlohmann::json::parse(last.substr(last.rfind('\n') + 1));
   }
 
   static fs::path* dir_;
