@@ -267,6 +267,38 @@ std::string fp8_qkv_producer_problem(const Graph& graph, const Uses& uses, const
   return producer_problem(graph, uses, node, CodeKind::kFp8, device);
 }
 
+// Whether an Attention carries its own quantization (a QDQ model's: fuse_fp8_attention leaves
+// it as it is).
+bool quantized_inside(const Node& node) {
+  for (const char* a :
+       {"input_scale", "quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
+    if (node.attrs.has(a)) return true;
+  }
+  return false;
+}
+
+// Why the E4M3 attention kernel can never take `node` (an Attention with `heads` heads),
+// whatever the calibration finds: its head dims and, where known, its length. "" if it can.
+std::string fp8_attention_shape_problem(const Graph& graph, const Node& node, int64_t heads) {
+  const bool packed = !node.has_input(1);
+  for (int i = 0; i < (packed ? 1 : 3); ++i) {
+    const Value& v = graph.values[node.inputs[i]];
+    if (!v.has_shape || v.shape.size() != 3 || !v.shape[2].is_static()) {
+      return "its head dims are not known at build time";
+    }
+    const int64_t width = v.shape[2].value() / (packed ? 3 : 1);
+    if (heads < 1 || width != heads * kFp8AttentionHeadDim) {
+      return str_cat("head dim ", heads > 0 ? width / heads : 0,
+                     " (the E4M3 attention kernel takes 64)");
+    }
+    if (v.shape[1].is_static() && v.shape[1].value() > kFp8AttentionMaxKeys) {
+      return str_cat(v.shape[1].value(), " tokens (the E4M3 attention kernel takes at most ",
+                     kFp8AttentionMaxKeys, ")");
+    }
+  }
+  return "";
+}
+
 // Every reader of `v` (through views) is `attention`; no graph output.
 bool read_only_by(const Graph& graph, const Uses& uses, ValueId v, NodeId attention) {
   Readers r;
@@ -385,7 +417,11 @@ Status fuse_quant_producers(Graph& graph, PassContext& ctx) {
 std::map<std::string, std::vector<std::string>> attention_inputs_to_calibrate(const Graph& graph) {
   std::map<std::string, std::vector<std::string>> names;
   for (const Node& node : graph.nodes) {
-    if (!is_vitrt(node, "Attention")) continue;
+    if (!is_vitrt(node, "Attention") || quantized_inside(node)) continue;
+    // Only what fuse_fp8_attention could use: not an attention whose shapes the E4M3 kernel
+    // never takes (the values would cost calibration time and memory for nothing).
+    const Result<int64_t> heads = node.attrs.require_int("num_heads");
+    if (!heads.ok() || !fp8_attention_shape_problem(graph, node, *heads).empty()) continue;
     const bool packed = !node.has_input(1);
     for (int i = 0; i < (packed ? 1 : 3); ++i) {
       const Value& v = graph.values[node.inputs[i]];
@@ -403,11 +439,7 @@ Status fuse_fp8_attention(Graph& graph, PassContext& ctx,
     const Node& node = graph.nodes[id];
     if (!is_vitrt(node, "Attention")) continue;
     const std::string where = str_cat("Attention '", node.name, "'");
-    bool quant_inside = node.attrs.has("input_scale");
-    for (const char* a : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
-      quant_inside = quant_inside || node.attrs.has(a);
-    }
-    if (quant_inside) continue;  // a QDQ model's own quantization
+    if (quantized_inside(node)) continue;
     const quant::PrecisionRule* rule = quant::last_matching_rule(rules, node.name);
     if (rule != nullptr && rule->precision != "fp8") {
       ctx.near_miss(kFp8AttentionPass, where,
@@ -417,26 +449,7 @@ Status fuse_fp8_attention(Graph& graph, PassContext& ctx,
     VITRT_ASSIGN_OR_RETURN(int64_t heads, node.attrs.require_int("num_heads"));
     const bool packed = !node.has_input(1);
     const int n_in = packed ? 1 : 3;
-    // Head dims and length, where known.
-    std::string shape_problem;
-    for (int i = 0; i < n_in; ++i) {
-      const Value& v = graph.values[node.inputs[i]];
-      if (!v.has_shape || v.shape.size() != 3 || !v.shape[2].is_static()) {
-        shape_problem = "its head dims are not known at build time";
-        break;
-      }
-      const int64_t width = v.shape[2].value() / (packed ? 3 : 1);
-      if (heads < 1 || width != heads * kFp8AttentionHeadDim) {
-        shape_problem = str_cat("head dim ", heads > 0 ? width / heads : 0,
-                                " (the E4M3 attention kernel takes 64)");
-        break;
-      }
-      if (v.shape[1].is_static() && v.shape[1].value() > kFp8AttentionMaxKeys) {
-        shape_problem = str_cat(v.shape[1].value(), " tokens (the E4M3 attention kernel takes ",
-                                "at most ", kFp8AttentionMaxKeys, ")");
-        break;
-      }
-    }
+    const std::string shape_problem = fp8_attention_shape_problem(graph, node, heads);
     if (!shape_problem.empty()) {
       ctx.near_miss(kFp8AttentionPass, where, str_cat("q, k, v stay float: ", shape_problem));
       continue;

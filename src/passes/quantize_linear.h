@@ -36,8 +36,9 @@ std::vector<std::string> linear_inputs_to_calibrate(const Graph& graph,
 // with the reason for those that stay float. A bf16 rule on the CPU sets compute_precision.
 Status quantize_linear(Graph& graph, PassContext& ctx, const QuantizeLinearOptions& options);
 
-// The q, k, v inputs (value names) of each vitrt.Attention node (by node name): what
-// calibration measures for fuse_fp8_attention.
+// The q, k, v inputs (value names) of each vitrt.Attention node (by node name) that
+// fuse_fp8_attention could take (head dims and length the E4M3 kernel takes, no quantization of
+// its own): what calibration measures for it.
 std::map<std::string, std::vector<std::string>> attention_inputs_to_calibrate(const Graph& graph);
 
 // CUDA fp8 builds, after fuse_quant_producers (in src/passes/fuse_quant_producers.cc): each

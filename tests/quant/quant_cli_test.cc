@@ -159,6 +159,39 @@ TEST_F(QuantCli, Fp8AttentionInCudaPlans) {
   EXPECT_FALSE(fs::exists(old_path.string() + ".partial"));
 }
 
+// CUDA calibration measures q, k, v only for attentions the E4M3 kernel can take: the tiny
+// ViT's head dim is 16, so its cache holds the layer inputs alone, and an fp8 build that reuses
+// it misses no value (its attentions stay 16-bit for their shape, said as such).
+TEST_F(QuantCli, CudaCalibrationSkipsAttentionsTheE4M3KernelCannotTake) {
+  const std::string cache = (dir_ / "tiny.cache").string();
+  Output int8 = run_vitrt(
+      build_args("--device cuda --precision int8 --calib-data '" + (dir_ / "images").string() +
+                 "' --calib-config '" + (dir_ / "preprocessor_config.json").string() +
+                 "' --calib-cache '" + cache + "'"),
+      dir_);
+  if (contains(int8.text, "built without the CUDA backend")) {
+    GTEST_SKIP() << "this vitrt has no CUDA backend";
+  }
+  ASSERT_EQ(int8.exit_code, 0) << int8.text;
+  std::ifstream in(cache);
+  int lines = 0, qkv = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    qkv += contains(line, "/attn/qkv/MatMul_output_0 ") ? 1 : 0;
+  }
+  EXPECT_GT(lines, 8);  // the 8 encoder layers' inputs, and a header
+  EXPECT_EQ(qkv, 0);
+  Output fp8 = run_vitrt(
+      build_args("--device cuda --precision fp8 --verbose --calib-cache '" + cache + "'"), dir_);
+  ASSERT_EQ(fp8.exit_code, 0) << fp8.text;
+  EXPECT_TRUE(contains(fp8.text, "calibration: reused")) << fp8.text;
+  EXPECT_FALSE(contains(fp8.text, "has no ranges")) << fp8.text;
+  EXPECT_FALSE(contains(fp8.text, "keep 16-bit q, k, v")) << fp8.text;
+  EXPECT_TRUE(contains(fp8.text,
+                       "q, k, v stay float: head dim 16 (the E4M3 attention kernel "
+                       "takes 64)"))
+      << fp8.text;
+}
+
 // VITRT_CPU_FP8_ATTENTION=1: a CPU fp8 build reads E4M3 q, k, v as a CUDA one does (the CPU
 // kernels decode the codes), so a CPU can measure what they cost; its plan's outputs differ
 // from the plain CPU fp8 plan's by that rounding, and both stay near the FP32 model's.
