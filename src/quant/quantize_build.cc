@@ -78,9 +78,10 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   q.fp8_method = describe(fp8_method);
 
   const std::vector<std::string> to_calibrate = linear_inputs_to_calibrate(graph, q);
-  // CUDA fp8 plans: the attention's q, k, v too, for fuse_fp8_attention. Every CUDA
-  // calibration measures them (int8 and --no-fp8-attention builds too), so that one cache
-  // serves the int8 and the fp8 build of a model.
+  // CUDA fp8 plans: the attention's q, k, v too, for fuse_fp8_attention (the attentions whose
+  // shapes its E4M3 kernel takes). Every CUDA calibration measures them (int8 and
+  // --no-fp8-attention builds too), so that one cache serves the int8 and the fp8 build of a
+  // model.
   // VITRT_CPU_FP8_ATTENTION=1: CPU fp8 builds too (their kernels decode the codes exactly), to
   // measure on a CPU what a CUDA fp8 plan's E4M3 q, k, v cost in accuracy; not for speed.
   const char* cpu_fp8_attention = std::getenv("VITRT_CPU_FP8_ATTENTION");
