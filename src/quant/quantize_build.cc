@@ -85,12 +85,12 @@ Status quantize_for_build(Graph& graph, const BuildOptions& options) {
   // VITRT_CPU_FP8_ATTENTION=1: CPU fp8 builds too (their kernels decode the codes exactly), to
   // measure on a CPU what a CUDA fp8 plan's E4M3 q, k, v cost in accuracy; not for speed.
   const char* cpu_fp8_attention = std::getenv("VITRT_CPU_FP8_ATTENTION");
-  const bool emulate = cpu_fp8_attention != nullptr && std::string(cpu_fp8_attention) == "1";
-  const bool fp8_attention =
-      (options.device == "cuda" || emulate) && options.precision == "fp8" && options.fp8_attention;
+  const bool measure_qkv = options.device == "cuda" ||
+                           (cpu_fp8_attention != nullptr && std::string(cpu_fp8_attention) == "1");
+  const bool fp8_attention = measure_qkv && options.precision == "fp8" && options.fp8_attention;
   const std::map<std::string, std::vector<std::string>> attention_inputs =
-      options.device == "cuda" || emulate ? attention_inputs_to_calibrate(graph)
-                                          : std::map<std::string, std::vector<std::string>>();
+      measure_qkv ? attention_inputs_to_calibrate(graph)
+                  : std::map<std::string, std::vector<std::string>>();
   std::map<std::string, float> attention_thresholds;  // by attention node
   bool already_quantized = false;
   for (const Node& node : graph.nodes) {
