@@ -1810,7 +1810,7 @@ Result<std::unique_ptr<CudaKernel>> make_attention(const CudaKernelInit& init) {
       return unsupported("Attention with E4M3 inputs (input_scale) runs in fp16 or bf16 plans, ",
                          "not ", dtype_name(init.float_type));
     }
-    for (const char* name : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
+    for (const char* name : kAttentionFakeQuantAttrs) {
       if (at.has(name)) {
         return invalid_model("Attention's input_scale does not combine with ", name);
       }

@@ -38,6 +38,7 @@
 #include <map>
 #include <set>
 
+#include "ir/ops/op_attributes.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 #include "passes/quantize_linear.h"
@@ -270,8 +271,8 @@ std::string fp8_qkv_producer_problem(const Graph& graph, const Uses& uses, const
 // Whether an Attention carries its own quantization (a QDQ model's: fuse_fp8_attention leaves
 // it as it is).
 bool quantized_inside(const Node& node) {
-  for (const char* a :
-       {"input_scale", "quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
+  if (node.attrs.has("input_scale")) return true;
+  for (const char* a : kAttentionFakeQuantAttrs) {
     if (node.attrs.has(a)) return true;
   }
   return false;

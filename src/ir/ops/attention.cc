@@ -60,7 +60,7 @@ Status infer_attention(InferContext& ctx) {
   if (!codes.ok()) return ctx.error(codes.status().message());
   const DType out_dtype =
       !codes->any() ? DType::kFloat32 : (codes->int8 ? DType::kInt8 : DType::kUInt8);
-  for (const char* name : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
+  for (const char* name : kAttentionFakeQuantAttrs) {
     if (!ctx.attrs().has(name)) continue;
     VITRT_ASSIGN_OR_RETURN(std::vector<float> v, ctx.attrs().get_floats(name, {}));
     const char* why = nullptr;
@@ -86,7 +86,7 @@ Status infer_attention(InferContext& ctx) {
     if (!(input_scale > 0.0f) || !std::isfinite(input_scale)) {
       return ctx.error("attribute 'input_scale' must be a finite float > 0, got ", input_scale);
     }
-    for (const char* name : {"quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"}) {
+    for (const char* name : kAttentionFakeQuantAttrs) {
       if (ctx.attrs().has(name)) {
         return ctx.error("attribute 'input_scale' (E4M3 inputs) does not combine with '", name,
                          "'");

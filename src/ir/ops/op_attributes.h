@@ -52,6 +52,12 @@ Status check_qdq_block_size(const Attributes& attrs);
 // FakeQuant (ir/fake_quant.h).
 Result<std::optional<FakeQuant>> parse_fake_quant(const Attributes& attrs, const char* name);
 
+// vitrt.Attention's fake-quantization attributes (a quantized model's Q/DQ pairs inside the
+// attention, each the FakeQuant floats of ir/fake_quant.h). An Attention carrying any of them
+// keeps its model's own quantization: it takes no E4M3 inputs (input_scale).
+inline constexpr std::array<const char*, 5> kAttentionFakeQuantAttrs = {
+    "quant_scores", "quant_probs", "quant_q", "quant_k", "quant_v"};
+
 // vitrt.Attention's fake quantization of an input (quant_q with prescale_q, ...): the operand is
 // read as fake_quant(x * prescale), x * prescale in fp32.
 struct InputFakeQuant {
