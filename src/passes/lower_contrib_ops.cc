@@ -18,6 +18,10 @@
 //   BiasGelu(A, B) -> Gelu(A + B);  FastGelu(X, bias?) -> Gelu(X (+ bias), approximate tanh):
 //       so that the bias joins the MatMul's Linear and the GELU its epilogue
 //
+//   Attention, MultiHeadAttention -> ai.onnx Attention on rank-3 q, k, v, with the input
+//       projection and the masks spelled out (lower_contrib_attention.cc), which
+//       lower_onnx_attention lowers after the first shape inference and fuse_attention fuses
+//
 // (Gelu and QuickGelu of the same domain have kernels of their own, and fuse as they are.) The
 // statistics outputs of the normalizations (mean, inv_std_var: training only) and FusedMatMul's
 // batch transposes are refused with the node's name, as are transposes of an operand whose rank
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "passes/graph_rewrite.h"
+#include "passes/lower_contrib_attention.h"
 #include "passes/pass.h"
 
 namespace vitrt {
@@ -228,6 +233,10 @@ Status lower_contrib_ops(Graph& graph, PassContext& ctx) {
       s = lower_bias_gelu(graph, id, type == "FastGelu");
     } else if (type == "MatMulIntegerToFloat") {
       s = lower_matmul_integer_to_float(graph, id);
+    } else if (type == "Attention") {
+      s = lower_contrib_attention(graph, id, uses);
+    } else if (type == "MultiHeadAttention") {
+      s = lower_contrib_multi_head_attention(graph, id, uses);
     } else {
       continue;
     }

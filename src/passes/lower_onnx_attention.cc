@@ -99,7 +99,6 @@ ValueId attention_chain(Graph& g, ValueId q, ValueId k, ValueId v, ValueId mask,
     s = op1(g, "Tanh", base + "_capped_tanh", {s});
     s = op1(g, "Mul", base + "_capped", {s, cap});
   }
-  if (mask != kNoValue) s = op1(g, "Add", base + "_masked", {s, mask});
   if (causal != nullptr) {
     // ONNX aligns the causal mask at the top left: query i sees keys j <= i.
     const int64_t sq = (*causal)[0], sk = (*causal)[1];
@@ -109,8 +108,12 @@ ValueId attention_chain(Graph& g, ValueId q, ValueId k, ValueId v, ValueId mask,
         m.data<float>()[i * sk + j] = -std::numeric_limits<float>::infinity();
       }
     }
-    s = op1(g, "Add", base + "_causal", {s, add_constant_value(g, base + "_causal_mask", m)});
+    // One Add of the scores: the mask and the causal mask are summed first (fuse_attention
+    // takes one mask Add between q k^T and the softmax).
+    const ValueId c = add_constant_value(g, base + "_causal_mask", m);
+    mask = mask == kNoValue ? c : op1(g, "Add", base + "_mask_causal", {mask, c});
   }
+  if (mask != kNoValue) s = op1(g, "Add", base + "_masked", {s, mask});
   Attributes axis;
   axis.set_int("axis", -1);
   const ValueId p = op1(g, "Softmax", base + "_softmax", {s}, axis);
