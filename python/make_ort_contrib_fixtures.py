@@ -14,6 +14,8 @@
   clip_vision_optimizer       a tiny HF CLIP vision tower (eager attention) through
                               optimize_model (model_type clip): Attention (packed weights),
                               SkipLayerNormalization, QuickGelu
+  clip_vision_qattention      that tower through quantize_dynamic: QAttention (int8 weights,
+                              the input quantized by DynamicQuantizeLinear)
   ms_attention_*              one com.microsoft.Attention node each (input projection inside),
                               ms_mha_* one MultiHeadAttention node each, written here with
                               onnx.helper: every mask form, attention_bias, unidirectional,
@@ -165,6 +167,12 @@ def main():
     optimize_model(vision_path, model_type="clip", num_heads=2,
                    hidden_size=32).save_model_to_file(vision_opt)
     write_case(args.out, "clip_vision_optimizer", vision_opt, {"x": x})
+    # quantize_dynamic on the optimized tower: Attention becomes QAttention (its own shape
+    # inference cannot type the com.microsoft outputs, hence DefaultTensorType).
+    vision_q = os.path.join(tmp, "vision_q.onnx")
+    quantize_dynamic(vision_opt, vision_q, weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": TensorProto.FLOAT})
+    write_case(args.out, "clip_vision_qattention", vision_q, {"x": x})
 
     attention_cases(args.out, rng, tmp)
 

@@ -7,6 +7,8 @@
 //
 //   Attention(input, weights, bias?, mask_index?, past?, attention_bias?, past_sequence_length?)
 //     q, k, v = input @ weights (+ bias), split by qkv_hidden_sizes (default three equal parts)
+//   QAttention (quantize_dynamic on such a model): the same, with the projection an 8-bit
+//     integer product that lower_contrib_ops builds (MatMulInteger, scales, bias)
 //   MultiHeadAttention(query, key?, value?, bias?, key_padding_mask?, attention_bias?, ...)
 //     q, k, v = query, key, value (+ bias split into [D, D, Dv]); or from the packed forms:
 //     query [B, S, N, 3, H] alone, or key [B, L, N, 2, H] without value; key and value may
@@ -168,15 +170,22 @@ Status common_attributes(const Node& node, int64_t* heads, float* scale, int64_t
 
 }  // namespace
 
-Status lower_contrib_attention(Graph& g, NodeId id, const std::vector<std::vector<NodeId>>& uses) {
+Status lower_contrib_attention(Graph& g, NodeId id, const std::vector<std::vector<NodeId>>& uses,
+                               ValueId quantized_projection) {
   const Node node = g.nodes[id];  // a copy: adding nodes may move the node list
+  const bool quantized = quantized_projection != kNoValue;
+  // Attention(input, weights, bias, mask_index, past, attention_bias, past_sequence_length);
+  // QAttention(input, weight, bias, input_scale, weight_scale, mask_index, input_zero_point,
+  // weight_zero_point, past).
+  const int mask_input = quantized ? 5 : 3;
+  const std::string op = quantized ? "QAttention" : "Attention";
   auto refuse = [&](const auto&... why) {
-    return unsupported(node.describe(), ": com.microsoft.Attention ", why...);
+    return unsupported(node.describe(), ": com.microsoft.", op, " ", why...);
   };
   if (!node.has_input(0) || !node.has_input(1)) {
     return invalid_model(node.describe(), ": needs input and weights");
   }
-  if (node.has_input(4) || node.has_input(6)) {
+  if (node.has_input(quantized ? 8 : 4) || (!quantized && node.has_input(6))) {
     return refuse("with past / past_sequence_length (a decoder's key/value cache)");
   }
   if (output_used(g, node, 1, uses)) return refuse("whose present output is used");
@@ -209,30 +218,39 @@ Status lower_contrib_attention(Graph& g, NodeId id, const std::vector<std::vecto
                          sizes[2], "] must have q = k and each a multiple of num_heads ", heads);
   }
   LoweringEmitter b(g, node.name);
-  const std::vector<ValueId> w = b.split(node.inputs[1], 1, sizes, "/weights");
-  std::vector<ValueId> bias;
-  if (node.has_input(2)) bias = b.split(node.inputs[2], 0, sizes, "/bias");
   ValueId qkv[3];
-  for (int i = 0; i < 3; ++i) {
-    const std::string part = std::string("/") + "qkv"[i];
-    qkv[i] = b.op("MatMul", part + "_matmul", {node.inputs[0], w[i]});
-    if (!bias.empty()) qkv[i] = b.op("Add", part + "_bias", {qkv[i], bias[i]});
+  if (quantized) {
+    // The integer product is one GEMM whatever the split: q, k and v are parts of its output.
+    const std::vector<ValueId> parts = b.split(quantized_projection, -1, sizes, "/qkv");
+    for (int i = 0; i < 3; ++i) qkv[i] = parts[i];
+  } else {
+    // Three MatMuls on parts of the weights (constants, folded): the form of separate q, k, v
+    // projections, which pack_qkv packs again.
+    const std::vector<ValueId> w = b.split(node.inputs[1], 1, sizes, "/weights");
+    std::vector<ValueId> bias;
+    if (node.has_input(2)) bias = b.split(node.inputs[2], 0, sizes, "/bias");
+    for (int i = 0; i < 3; ++i) {
+      const std::string part = std::string("/") + "qkv"[i];
+      qkv[i] = b.op("MatMul", part + "_matmul", {node.inputs[0], w[i]});
+      if (!bias.empty()) qkv[i] = b.op("Add", part + "_bias", {qkv[i], bias[i]});
+    }
   }
   ValueId mask = kNoValue;
-  if (node.has_input(3)) {
-    const int64_t rank = traced_rank(g, node.inputs[3]);
+  if (node.has_input(mask_input)) {
+    const ValueId m = node.inputs[mask_input];
+    const int64_t rank = traced_rank(g, m);
     if (rank == 1) {
       if (b.opset < 11) return refuse("with a 1-D mask_index in an opset ", b.opset, " model");
-      mask = position_mask(b, node.inputs[3], node.inputs[0], filter);
+      mask = position_mask(b, m, node.inputs[0], filter);
     } else if (rank == 2 || rank == 3) {
-      mask = raw_mask(b, node.inputs[3], rank, filter);
+      mask = raw_mask(b, m, rank, filter);
     } else if (rank == 4) {
       return refuse("with a 4-D (Megatron) mask_index");
     } else {
       return refuse("whose mask_index rank the file does not say");
     }
   }
-  mask = combine(b, mask, node.has_input(5) ? node.inputs[5] : kNoValue);
+  mask = combine(b, mask, !quantized && node.has_input(5) ? node.inputs[5] : kNoValue);
   return emit(g, b, node, id, qkv[0], qkv[1], qkv[2], mask, heads, scale, causal);
 }
 

@@ -11,8 +11,11 @@ namespace vitrt {
 
 // Node `id` (com.microsoft.Attention / MultiHeadAttention) becomes ai.onnx Attention on rank-3
 // q, k and v, with the projections and masks it implies; `uses` are the graph's consumers.
+// For com.microsoft.QAttention `quantized_projection` is the float result of its integer
+// input projection, [B, S, hq + hk + hv], which the caller has built.
 Status lower_contrib_attention(Graph& graph, NodeId id,
-                               const std::vector<std::vector<NodeId>>& uses);
+                               const std::vector<std::vector<NodeId>>& uses,
+                               ValueId quantized_projection = kNoValue);
 Status lower_contrib_multi_head_attention(Graph& graph, NodeId id,
                                           const std::vector<std::vector<NodeId>>& uses);
 

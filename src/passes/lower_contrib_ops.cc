@@ -18,7 +18,8 @@
 //   BiasGelu(A, B) -> Gelu(A + B);  FastGelu(X, bias?) -> Gelu(X (+ bias), approximate tanh):
 //       so that the bias joins the MatMul's Linear and the GELU its epilogue
 //
-//   Attention, MultiHeadAttention -> ai.onnx Attention on rank-3 q, k, v, with the input
+//   Attention, QAttention, MultiHeadAttention -> ai.onnx Attention on rank-3 q, k, v, with the
+//   input
 //       projection and the masks spelled out (lower_contrib_attention.cc), which
 //       lower_onnx_attention lowers after the first shape inference and fuse_attention fuses
 //
@@ -193,6 +194,24 @@ Status lower_matmul_integer_to_float(Graph& g, NodeId id) {
   return Status::ok_status();
 }
 
+// QAttention(input, weight, bias, input_scale, weight_scale, mask_index?, input_zero_point?,
+// weight_zero_point?, past?): the input projection as the integer chain, then Attention's
+// lowering on its output.
+Status lower_qattention(Graph& g, NodeId id, const std::vector<std::vector<NodeId>>& uses) {
+  const Node node = g.nodes[id];
+  for (int i = 0; i < 5; ++i) {
+    if (!node.has_input(i)) {
+      return invalid_model(node.describe(),
+                           ": needs input, weight, bias, input_scale and weight_scale");
+    }
+  }
+  LoweringEmitter b(g, node.name);
+  const ValueId projection =
+      integer_chain(b, node.inputs[0], node.inputs[1], input_or_none(node, 6),
+                    input_or_none(node, 7), node.inputs[3], node.inputs[4], node.inputs[2]);
+  return lower_contrib_attention(g, id, uses, projection);
+}
+
 // BiasGelu(A, B) = gelu(A + B) (erf); FastGelu(X, bias?) = the tanh form of gelu(X + bias).
 Status lower_bias_gelu(Graph& g, NodeId id, bool tanh_form) {
   const Node node = g.nodes[id];
@@ -235,6 +254,8 @@ Status lower_contrib_ops(Graph& graph, PassContext& ctx) {
       s = lower_matmul_integer_to_float(graph, id);
     } else if (type == "Attention") {
       s = lower_contrib_attention(graph, id, uses);
+    } else if (type == "QAttention") {
+      s = lower_qattention(graph, id, uses);
     } else if (type == "MultiHeadAttention") {
       s = lower_contrib_multi_head_attention(graph, id, uses);
     } else {

@@ -56,6 +56,7 @@ TEST_P(OrtOptimizedModels, MatchOnnxRuntime) {
   // ... and the attentions among them (ONNX Runtime's or the exporter's) become vitrt.Attention.
   EXPECT_EQ(built->ops_after.count("Softmax"), 0u);
   if (std::find(contrib.begin(), contrib.end(), "Attention") != contrib.end() ||
+      std::find(contrib.begin(), contrib.end(), "QAttention") != contrib.end() ||
       std::find(contrib.begin(), contrib.end(), "MultiHeadAttention") != contrib.end()) {
     EXPECT_GE(built->ops_after.count("vitrt.Attention"), 1u);
   }
@@ -65,7 +66,7 @@ TEST_P(OrtOptimizedModels, MatchOnnxRuntime) {
 INSTANTIATE_TEST_SUITE_P(OnnxRuntimeSaves, OrtOptimizedModels,
                          ::testing::Values("vit_transformers_optimizer", "hf_vit_session_extended",
                                            "hf_vit_dynamic_session", "clip_text_optimizer",
-                                           "clip_vision_optimizer"));
+                                           "clip_vision_optimizer", "clip_vision_qattention"));
 
 // One com.microsoft.Attention or MultiHeadAttention node a model, in each form ONNX Runtime
 // defines (masks, attention_bias, unidirectional, scale, qkv_hidden_sizes, packed and
@@ -173,6 +174,17 @@ TEST(LowerContribOps, RefusesAttentionFormsItCannotExpress) {
          a.set_ints("qkv_hidden_sizes", {8, 4, 12});
          return a;
        }()},
+      {"QAttention", "past",
+       [&](TestGraph& g, ValueId) {
+         const ValueId past =
+             g.input("past", DType::kFloat32, {Dim(2), Dim(2), Dim(2), Dim(3), Dim(4)});
+         const ValueId one = g.constant("one", Tensor::from_float({1.0f}, true));
+         const ValueId bias =
+             g.constant("qkv_bias", Tensor::from_float(std::vector<float>(24, 0.0f)));
+         return std::vector<ValueId>{weights(g), bias,     one,      one,
+                                     kNoValue,   kNoValue, kNoValue, past};
+       },
+       attrs({})},
       {"MultiHeadAttention", "key_padding_mask of rank 1",
        [&](TestGraph& g, ValueId x) {
          const ValueId m = g.input("m", DType::kInt32, {Dim(2)});
