@@ -9,6 +9,12 @@
   cnn_qoperator    a small CNN through quantize_static in QOperator format: QuantizeLinear,
                    QLinearConv (per-channel int8 weights, int32 bias), QLinearMatMul,
                    DequantizeLinear
+  vit_qoperator    a tiny timm ViT the same way: com.microsoft QLinearAdd, QLinearMul,
+                   QLinearSoftmax, QLinearConcat, QGemm beside QLinearMatMul
+  cnn_qoperator_contrib
+                   a CNN with a squeeze-and-excite gate, leaky ReLU, average pooling and a
+                   concat the same way: QLinearSigmoid, QLinearLeakyRelu, QLinearMul,
+                   QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QGemm
 
 Each OUT/<name>/ holds model.onnx, input.npy and expected.npy: ONNX Runtime's CPU output
 (integer products are exact there and in vitrt, so the two agree to float rounding), and
@@ -43,6 +49,25 @@ class SmallCnn(torch.nn.Module):
     def forward(self, x):
         y = torch.relu(self.conv2(torch.relu(self.conv1(x))))
         return torch.matmul(y.reshape(y.shape[0], -1), self.fc)
+
+
+class SqueezeExciteCnn(torch.nn.Module):
+    """What com.microsoft's QLinear ops cover in CNNs: a squeeze-and-excite gate (global average
+    pool, sigmoid, mul), leaky ReLU, average pooling, a channel concat and a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.gate = torch.nn.Conv2d(8, 8, 1)
+        self.head = torch.nn.Linear(16 * 4 * 4, 10)
+
+    def forward(self, x):
+        y = torch.nn.functional.leaky_relu(self.conv1(x), 0.1)
+        z = self.conv2(y)
+        z = z * torch.sigmoid(self.gate(torch.nn.functional.adaptive_avg_pool2d(z, 1)))
+        y = torch.nn.functional.avg_pool2d(torch.cat([y, z], dim=1), 4)
+        return self.head(y.flatten(1))
 
 
 class Reader(CalibrationDataReader):
@@ -108,6 +133,24 @@ def main():
                     weight_type=QuantType.QInt8)
     write_case(args.out, "cnn_qoperator", path, x, float_path)
     os.remove(float_path)
+
+    # QOperator models beyond ONNX's own QLinearConv / QLinearMatMul: com.microsoft's QLinearAdd,
+    # QLinearMul, QLinearSoftmax, QLinearConcat and QGemm (the ViT), QLinearSigmoid,
+    # QLinearLeakyRelu, QLinearGlobalAveragePool and QLinearAveragePool (the CNN).
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8,
+                            depth=2, embed_dim=64, num_heads=2, num_classes=10).eval()
+    cnn = SqueezeExciteCnn().eval()
+    for name, model, shape in (("vit_qoperator", vit, (2, 3, 32, 32)),
+                               ("cnn_qoperator_contrib", cnn, (2, 3, 16, 16))):
+        x = rng.standard_normal(shape).astype(np.float32)
+        float_path = os.path.join(args.out, name + "_float.onnx")
+        export(model, x, float_path)
+        path = os.path.join(args.out, name + ".onnx")
+        calibration = [rng.standard_normal((1,) + shape[1:]).astype(np.float32) for _ in range(8)]
+        quantize_static(float_path, path, Reader(calibration), quant_format=QuantFormat.QOperator,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        write_case(args.out, name, path, x, float_path)
+        os.remove(float_path)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@
 //       projection and the masks spelled out (lower_contrib_attention.cc), which
 //       lower_onnx_attention lowers after the first shape inference and fuse_attention fuses
 //
+//   QGemm, QLinearAdd, QLinearMul, QLinearSoftmax, QLinearConcat, QLinearSigmoid,
+//   QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool, QLinearReduceMean
+//       (quantize_static in QOperator format) -> their QDQ form (lower_contrib_qlinear.cc)
+//
 // (Gelu and QuickGelu of the same domain have kernels of their own, and fuse as they are.) The
 // statistics outputs of the normalizations (mean, inv_std_var: training only) and FusedMatMul's
 // batch transposes are refused with the node's name, as are transposes of an operand whose rank
@@ -32,6 +36,7 @@
 
 #include "passes/graph_rewrite.h"
 #include "passes/lower_contrib_attention.h"
+#include "passes/lower_contrib_qlinear.h"
 #include "passes/pass.h"
 
 namespace vitrt {
@@ -256,6 +261,8 @@ Status lower_contrib_ops(Graph& graph, PassContext& ctx) {
       s = lower_contrib_attention(graph, id, uses);
     } else if (type == "QAttention") {
       s = lower_qattention(graph, id, uses);
+    } else if (is_contrib_qlinear(type)) {
+      s = lower_contrib_qlinear(graph, id);
     } else if (type == "MultiHeadAttention") {
       s = lower_contrib_multi_head_attention(graph, id, uses);
     } else {

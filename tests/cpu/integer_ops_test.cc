@@ -195,7 +195,8 @@ TEST(IntegerOpModels, DynamicChainsBecomeQuantLinearLayers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OnnxRuntimeQuantizers, IntegerOpModels,
-                         ::testing::Values("vit_dynamic_s8", "vit_dynamic_u8", "cnn_qoperator"));
+                         ::testing::Values("vit_dynamic_s8", "vit_dynamic_u8", "cnn_qoperator",
+                                           "vit_qoperator", "cnn_qoperator_contrib"));
 
 }  // namespace
 }  // namespace vitrt

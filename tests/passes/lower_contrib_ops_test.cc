@@ -220,5 +220,43 @@ TEST(LowerContribOps, RefusesAttentionFormsItCannotExpress) {
   }
 }
 
+// com.microsoft QLinear ops (quantize_static's QOperator format) in forms the QDQ lowering
+// cannot express: an error naming the node. (The forms taken run in
+// tests/cpu/integer_ops_test.cc against ONNX Runtime.)
+TEST(LowerContribOps, RefusesQLinearFormsItCannotExpress) {
+  struct Case {
+    const char* op;
+    Attributes attrs;
+    const char* what;
+    bool output_zero_point = true;
+  };
+  Attributes nhwc;
+  nhwc.set_int("channels_last", 1);
+  Attributes old_softmax;
+  old_softmax.set_int("opset", 11);
+  old_softmax.set_int("axis", 1);
+  const std::vector<Case> cases = {
+      {"QLinearGlobalAveragePool", nhwc, "channels_last"},
+      {"QLinearSoftmax", old_softmax, "opset 11 over axis 1"},
+      {"QLinearSigmoid", {}, "output zero point is omitted", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.op);
+    TestGraph g;
+    // x's 8-bit type is unknown here: it comes out of an op, not from the file.
+    const ValueId raw = g.input("raw", DType::kUInt8, {Dim(1), Dim(4), Dim(2), Dim(2)});
+    const ValueId x = g.op("Identity", {raw});
+    g.graph().values[x].dtype = DType::kUndefined;
+    const ValueId scale = g.constant("scale", Tensor::from_float({0.5f}, true));
+    std::vector<ValueId> in = {x, scale, kNoValue, scale};
+    if (c.output_zero_point) in.push_back(g.constant("zp", Tensor::zeros(DType::kUInt8, {})));
+    g.output(g.op(c.op, in, c.attrs, "com.microsoft", "qnode"));
+    testing::PassResult r = testing::run_pass(lower_contrib_ops, g.graph());
+    ASSERT_FALSE(r.status.ok());
+    EXPECT_NE(r.status.message().find("'qnode'"), std::string::npos) << r.status.message();
+    EXPECT_NE(r.status.message().find(c.what), std::string::npos) << r.status.message();
+  }
+}
+
 }  // namespace
 }  // namespace vitrt
