@@ -1,5 +1,6 @@
 // The models ONNX Runtime's quantizers write (tests/data/integer_ops: a tiny ViT through
-// quantize_dynamic with int8 and uint8 weights, a CNN through QOperator quantize_static) built
+// quantize_dynamic with int8 and uint8 weights; a CNN, a ViT and a squeeze-and-excite CNN through
+// QOperator quantize_static, com.microsoft's QLinear ops and QGemm among them) built
 // into fp32 CUDA plans, with the build's tactic run, against ONNX Runtime's outputs: the integer
 // products are exact on the GPU as on the CPU, so the two agree to float rounding.
 #include <gtest/gtest.h>
@@ -126,7 +127,8 @@ TEST(CudaQuantizedVit, QdqModelsInEveryPrecision) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OnnxRuntimeQuantizers, CudaIntegerOpModels,
-                         ::testing::Values("vit_dynamic_s8", "vit_dynamic_u8", "cnn_qoperator"));
+                         ::testing::Values("vit_dynamic_s8", "vit_dynamic_u8", "cnn_qoperator",
+                                           "vit_qoperator", "cnn_qoperator_contrib"));
 
 }  // namespace
 }  // namespace vitrt::testing
