@@ -51,6 +51,17 @@ def export(model, args, names, path):
                       output_names=["y"], dynamic_axes={n: {0: "batch"} for n in names})
 
 
+class Output(torch.nn.Module):
+    """An HF model with one named input, exported for one field of its output."""
+
+    def __init__(self, model, input_name, field):
+        super().__init__()
+        self.m, self.input_name, self.field = model, input_name, field
+
+    def forward(self, x):
+        return getattr(self.m(**{self.input_name: x}), self.field)
+
+
 def session_optimized(src, dst):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
@@ -106,16 +117,9 @@ def main():
                                        intermediate_size=64, attn_implementation="eager")
     hf_vit = transformers.ViTModel(hf_config, add_pooling_layer=False).eval()
 
-    class LastHidden(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m(pixel_values=x).last_hidden_state
-
     hf_path = os.path.join(tmp, "hf_vit.onnx")
-    export(LastHidden(hf_vit), torch.from_numpy(x), ["x"], hf_path)
+    export(Output(hf_vit, "pixel_values", "last_hidden_state"), torch.from_numpy(x), ["x"],
+           hf_path)
     extended = os.path.join(tmp, "hf_vit_ext.onnx")
     session_optimized(hf_path, extended)
     write_case(args.out, "hf_vit_session_extended", extended, {"x": x})
@@ -130,18 +134,11 @@ def main():
                                          max_position_embeddings=77, eos_token_id=2)
     text = transformers.CLIPTextModel(config).eval()
 
-    class Pooled(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, input_ids):
-            return self.m(input_ids=input_ids).pooler_output
-
     ids = rng.integers(3, 1000, size=(2, 16)).astype(np.int64)
     ids[:, -1] = 2
     text_path = os.path.join(tmp, "text.onnx")
-    export(Pooled(text), torch.from_numpy(ids), ["input_ids"], text_path)
+    export(Output(text, "input_ids", "pooler_output"), torch.from_numpy(ids), ["input_ids"],
+           text_path)
     text_opt = os.path.join(tmp, "text_opt.onnx")
     optimize_model(text_path, model_type="clip", num_heads=2, hidden_size=32).save_model_to_file(
         text_opt)
@@ -153,16 +150,9 @@ def main():
                                                   attn_implementation="eager")
     vision = transformers.CLIPVisionModel(vision_config).eval()
 
-    class VisionPooled(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m(pixel_values=x).pooler_output
-
     vision_path = os.path.join(tmp, "vision.onnx")
-    export(VisionPooled(vision), torch.from_numpy(x), ["x"], vision_path)
+    export(Output(vision, "pixel_values", "pooler_output"), torch.from_numpy(x), ["x"],
+           vision_path)
     vision_opt = os.path.join(tmp, "vision_opt.onnx")
     optimize_model(vision_path, model_type="clip", num_heads=2,
                    hidden_size=32).save_model_to_file(vision_opt)
@@ -215,7 +205,8 @@ def attention_cases(out, rng, tmp):
     raw = np.ones((b, s), np.int32)
     raw[1, 3:] = 0  # the second sequence is 3 long
     cases = {
-        "ms_attention_plain": ([("input", x)], [("weights", w), ("bias", bias)], {"num_heads": heads}),
+        "ms_attention_plain": ([("input", x)], [("weights", w), ("bias", bias)],
+                               {"num_heads": heads}),
         "ms_attention_raw_mask": ([("input", x), ("mask_index", raw)],
                                   [("weights", w), ("bias", bias)], {"num_heads": heads}),
         "ms_attention_end_positions": ([("input", x), ("mask_index", np.array([5, 2], np.int32))],

@@ -32,35 +32,10 @@
 #include <vector>
 
 #include "passes/graph_rewrite.h"
+#include "passes/lower_contrib_common.h"
 
 namespace vitrt {
 namespace {
-
-bool output_used(const Graph& g, const Node& n, size_t output,
-                 const std::vector<std::vector<NodeId>>& uses) {
-  if (n.outputs.size() <= output || n.outputs[output] == kNoValue) return false;
-  const ValueId v = n.outputs[output];
-  return !uses[v].empty() || is_graph_output(g, v);
-}
-
-// The rank of `v` where the file says it (a constant, an input, value_info), looking through
-// the casts and identities that masks pass on their way in; -1 when unknown.
-int64_t traced_rank(const Graph& g, ValueId v) {
-  for (int hops = 0; hops < 8 && v != kNoValue; ++hops) {
-    const Value& value = g.values[v];
-    if (value.is_constant()) return value.constant.rank();
-    if (value.has_shape) return static_cast<int64_t>(value.shape.size());
-    if (!value.shape_hint.empty()) return static_cast<int64_t>(value.shape_hint.size());
-    if (value.producer < 0) return -1;
-    const Node& p = g.nodes[value.producer];
-    if (p.domain.empty() && (p.op_type == "Cast" || p.op_type == "Identity") && p.has_input(0)) {
-      v = p.inputs[0];
-      continue;
-    }
-    return -1;
-  }
-  return -1;
-}
 
 // Dim `axis` of a constant or of a value whose file-given shape has it static; -1 otherwise.
 int64_t static_dim(const Graph& g, ValueId v, int axis) {
@@ -188,7 +163,7 @@ Status lower_contrib_attention(Graph& g, NodeId id, const std::vector<std::vecto
   if (node.has_input(quantized ? 8 : 4) || (!quantized && node.has_input(6))) {
     return refuse("with past / past_sequence_length (a decoder's key/value cache)");
   }
-  if (output_used(g, node, 1, uses)) return refuse("whose present output is used");
+  if (contrib_output_used(g, node, 1, uses)) return refuse("whose present output is used");
   VITRT_ASSIGN_OR_RETURN(int64_t rotary, node.attrs.get_int("do_rotary", 0));
   if (rotary != 0) return refuse("with do_rotary = 1");
   int64_t heads = 0, causal = 0;
@@ -238,7 +213,7 @@ Status lower_contrib_attention(Graph& g, NodeId id, const std::vector<std::vecto
   ValueId mask = kNoValue;
   if (node.has_input(mask_input)) {
     const ValueId m = node.inputs[mask_input];
-    const int64_t rank = traced_rank(g, m);
+    const int64_t rank = known_rank(g, m);
     if (rank == 1) {
       if (b.opset < 11) return refuse("with a 1-D mask_index in an opset ", b.opset, " model");
       mask = position_mask(b, m, node.inputs[0], filter);
@@ -269,7 +244,7 @@ Status lower_contrib_multi_head_attention(Graph& g, NodeId id,
     }
   }
   for (size_t o = 1; o < node.outputs.size(); ++o) {
-    if (output_used(g, node, o, uses))
+    if (contrib_output_used(g, node, o, uses))
       return refuse("whose output ", o, " (present or qk) is used");
   }
   int64_t heads = 0, causal = 0;
@@ -304,7 +279,7 @@ Status lower_contrib_multi_head_attention(Graph& g, NodeId id,
   } else {
     k = node.inputs[1];
     v = node.inputs[2];
-    const int64_t kr = traced_rank(g, k), vr = traced_rank(g, v);
+    const int64_t kr = known_rank(g, k), vr = known_rank(g, v);
     if (kr == 4) k = merge(k, "/k");
     if (vr == 4) v = merge(v, "/v");
     if ((kr == 4 || vr == 4) && node.has_input(3)) {
@@ -327,7 +302,7 @@ Status lower_contrib_multi_head_attention(Graph& g, NodeId id,
   }
   ValueId mask = kNoValue;
   if (node.has_input(4)) {
-    const int64_t rank = traced_rank(g, node.inputs[4]);
+    const int64_t rank = known_rank(g, node.inputs[4]);
     if (rank != 2) {
       return refuse("with a key_padding_mask of ",
                     rank < 0 ? std::string("unknown rank") : str_cat("rank ", rank),

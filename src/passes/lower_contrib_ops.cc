@@ -18,9 +18,8 @@
 //   BiasGelu(A, B) -> Gelu(A + B);  FastGelu(X, bias?) -> Gelu(X (+ bias), approximate tanh):
 //       so that the bias joins the MatMul's Linear and the GELU its epilogue
 //
-//   Attention, QAttention, MultiHeadAttention -> ai.onnx Attention on rank-3 q, k, v, with the
-//   input
-//       projection and the masks spelled out (lower_contrib_attention.cc), which
+//   Attention, QAttention, MultiHeadAttention -> ai.onnx Attention on rank-3 q, k, v, with
+//       the input projection and the masks spelled out (lower_contrib_attention.cc), which
 //       lower_onnx_attention lowers after the first shape inference and fuse_attention fuses
 //
 //   QGemm, QLinearAdd, QLinearMul, QLinearSoftmax, QLinearConcat, QLinearSigmoid,
@@ -36,6 +35,7 @@
 
 #include "passes/graph_rewrite.h"
 #include "passes/lower_contrib_attention.h"
+#include "passes/lower_contrib_common.h"
 #include "passes/lower_contrib_qlinear.h"
 #include "passes/pass.h"
 
@@ -44,25 +44,10 @@ namespace {
 
 constexpr const char* kPass = "lower_contrib_ops";
 
-bool used(const Graph& g, const Node& n, int output, const std::vector<std::vector<NodeId>>& uses) {
-  if (static_cast<int>(n.outputs.size()) <= output || n.outputs[output] == kNoValue) return false;
-  const ValueId v = n.outputs[output];
-  return !uses[v].empty() || is_graph_output(g, v);
-}
-
-// The rank of `v` when the file says it (a constant, an input or value_info), else -1.
-int64_t known_rank(const Graph& g, ValueId v) {
-  const Value& value = g.values[v];
-  if (value.is_constant()) return value.constant.rank();
-  if (value.has_shape) return static_cast<int64_t>(value.shape.size());
-  if (!value.shape_hint.empty()) return static_cast<int64_t>(value.shape_hint.size());
-  return -1;
-}
-
 Status lower_skip_norm(Graph& g, NodeId id, bool simplified,
                        const std::vector<std::vector<NodeId>>& uses) {
   const Node node = g.nodes[id];
-  if (used(g, node, 1, uses) || used(g, node, 2, uses)) {
+  if (contrib_output_used(g, node, 1, uses) || contrib_output_used(g, node, 2, uses)) {
     return unsupported(node.describe(),
                        ": its mean / inv_std_var outputs (training statistics) are not supported");
   }
@@ -89,7 +74,7 @@ Status lower_skip_norm(Graph& g, NodeId id, bool simplified,
 
 Status lower_simplified_norm(Graph& g, NodeId id, const std::vector<std::vector<NodeId>>& uses) {
   const Node node = g.nodes[id];
-  if (used(g, node, 1, uses)) {
+  if (contrib_output_used(g, node, 1, uses)) {
     return unsupported(node.describe(), ": its inv_std_var output (training) is not supported");
   }
   if (!node.has_input(0) || !node.has_input(1)) {
@@ -144,26 +129,6 @@ Status lower_fused_matmul(Graph& g, NodeId id) {
   remove_nodes(g, {id});
   replace_uses(g, node.outputs[0], y);
   return Status::ok_status();
-}
-
-// MatMulInteger(a, b, a_zp, b_zp) -> Cast -> Mul(Mul(a_scale, b_scale)) [-> Add(bias)].
-ValueId integer_chain(LoweringEmitter& b, ValueId a, ValueId bq, ValueId a_zp, ValueId b_zp,
-                      ValueId a_scale, ValueId b_scale, ValueId bias) {
-  std::vector<ValueId> in = {a, bq};
-  if (a_zp != kNoValue || b_zp != kNoValue) in.push_back(a_zp);
-  if (b_zp != kNoValue) in.push_back(b_zp);
-  const ValueId sums = b.op("MatMulInteger", "/matmul_integer", std::move(in));
-  Attributes to_float;
-  to_float.set_int("to", 1);
-  const ValueId f = b.op("Cast", "/cast", {sums}, to_float);
-  const ValueId scale = b.op("Mul", "/scales", {a_scale, b_scale});
-  ValueId y = b.op("Mul", "/scaled", {f, scale});
-  if (bias != kNoValue) y = b.op("Add", "/bias", {y, bias});
-  return y;
-}
-
-ValueId input_or_none(const Node& n, int i) {
-  return n.has_input(i) ? n.inputs[i] : kNoValue;
 }
 
 Status lower_dynamic_quantize_matmul(Graph& g, NodeId id) {
@@ -232,6 +197,51 @@ Status lower_bias_gelu(Graph& g, NodeId id, bool tanh_form) {
 }
 
 }  // namespace
+
+bool contrib_output_used(const Graph& g, const Node& n, size_t output,
+                         const std::vector<std::vector<NodeId>>& uses) {
+  if (n.outputs.size() <= output || n.outputs[output] == kNoValue) return false;
+  const ValueId v = n.outputs[output];
+  return !uses[v].empty() || is_graph_output(g, v);
+}
+
+ValueId input_or_none(const Node& n, int i) {
+  return n.has_input(i) ? n.inputs[i] : kNoValue;
+}
+
+int64_t known_rank(const Graph& g, ValueId v) {
+  for (int hops = 0; hops < 8 && v != kNoValue; ++hops) {
+    const Value& value = g.values[v];
+    if (value.is_constant()) return value.constant.rank();
+    if (value.has_shape) return static_cast<int64_t>(value.shape.size());
+    if (!value.shape_hint.empty()) return static_cast<int64_t>(value.shape_hint.size());
+    if (value.producer < 0) return -1;
+    const Node& p = g.nodes[value.producer];
+    if (!p.domain.empty() || (p.op_type != "Cast" && p.op_type != "Identity") || !p.has_input(0)) {
+      return -1;
+    }
+    v = p.inputs[0];
+  }
+  return -1;
+}
+
+ValueId integer_chain(LoweringEmitter& b, ValueId a, ValueId bq, ValueId a_zp, ValueId b_zp,
+                      ValueId a_scale, ValueId b_scale, ValueId bias, float alpha,
+                      ValueId int_bias) {
+  std::vector<ValueId> in = {a, bq};
+  if (a_zp != kNoValue || b_zp != kNoValue) in.push_back(a_zp);
+  if (b_zp != kNoValue) in.push_back(b_zp);
+  ValueId sums = b.op("MatMulInteger", "/matmul_integer", std::move(in));
+  if (int_bias != kNoValue) sums = b.op("Add", "/int_bias", {sums, int_bias});
+  Attributes to_float;
+  to_float.set_int("to", 1);
+  const ValueId f = b.op("Cast", "/cast", {sums}, to_float);
+  ValueId scale = b.op("Mul", "/scales", {a_scale, b_scale});
+  if (alpha != 1.0f) scale = b.op("Mul", "/alpha", {scale, b.scalar("/alpha_value", alpha)});
+  ValueId y = b.op("Mul", "/scaled", {f, scale});
+  if (bias != kNoValue) y = b.op("Add", "/bias", {y, bias});
+  return y;
+}
 
 Status lower_contrib_ops(Graph& graph, PassContext& ctx) {
   const size_t count = graph.nodes.size();

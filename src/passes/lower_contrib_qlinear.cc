@@ -23,13 +23,10 @@
 #include <vector>
 
 #include "passes/graph_rewrite.h"
+#include "passes/lower_contrib_common.h"
 
 namespace vitrt {
 namespace {
-
-ValueId input_or_none(const Node& n, int i) {
-  return n.has_input(i) ? n.inputs[i] : kNoValue;
-}
 
 // The 8-bit type of a quantized tensor: its zero point's, else its own where known.
 DType quantized_type(const Graph& g, ValueId x, ValueId zero_point) {
@@ -100,18 +97,9 @@ Status lower_qgemm(Graph& g, NodeId id) {
   VITRT_ASSIGN_OR_RETURN(int64_t trans_b, node.attrs.get_int("transB", 0));
   if (trans_a != 0) a = b.transpose(a, {1, 0}, "/a_t");
   if (trans_b != 0) bq = b.transpose(bq, {1, 0}, "/b_t");
-  std::vector<ValueId> in = {a, bq};
-  const ValueId a_zp = input_or_none(node, 2), b_zp = input_or_none(node, 5);
-  if (a_zp != kNoValue || b_zp != kNoValue) in.push_back(a_zp);
-  if (b_zp != kNoValue) in.push_back(b_zp);
-  ValueId sums = b.op("MatMulInteger", "/matmul_integer", std::move(in));
-  if (node.has_input(6)) sums = b.op("Add", "/bias", {sums, node.inputs[6]});
-  Attributes to_float;
-  to_float.set_int("to", 1);
-  const ValueId f = b.op("Cast", "/cast", {sums}, to_float);
-  ValueId scale = b.op("Mul", "/scales", {node.inputs[1], node.inputs[4]});
-  if (alpha != 1.0f) scale = b.op("Mul", "/alpha", {scale, b.scalar("/alpha_value", alpha)});
-  ValueId y = b.op("Mul", "/scaled", {f, scale});
+  const ValueId a_zp = input_or_none(node, 2);
+  ValueId y = integer_chain(b, a, bq, a_zp, input_or_none(node, 5), node.inputs[1], node.inputs[4],
+                            kNoValue, alpha, input_or_none(node, 6));
   if (node.has_input(7)) {
     VITRT_ASSIGN_OR_RETURN(ValueId zp, output_zero_point(g, node, input_or_none(node, 8),
                                                          quantized_type(g, node.inputs[0], a_zp),
